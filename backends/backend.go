@@ -1,0 +1,281 @@
+// Package backends is the contract between the wasi:tls host and the TLS
+// implementations behind it, plus the registry that picks one by name.
+//
+// # Model
+//
+// The guest drives a handshake in direct style: it resumes the handshake to a
+// point of interest, waits on a future, looks at what arrived, reconfigures,
+// and resumes again. TLS libraries work the other way round: they run the
+// handshake to completion and call back into the application at points of
+// interest. The wasi:tls host bridges the two; a backend only has to be an
+// ordinary callback-style TLS implementation:
+//
+//   - [Backend.Client] and [Backend.Server] wrap a transport ([net.Conn]) and
+//     return a [Conn] whose Handshake runs on a goroutine owned by the host.
+//   - At each point of interest the backend calls the matching hook in
+//     [ClientConfig] or [ServerConfig]. The hook blocks the handshake
+//     goroutine until the guest has decided; its return value is the guest's
+//     decision. A hook returning an error aborts the handshake: the backend
+//     sends the alert the error asks for (see [AlertError]; otherwise a
+//     suitable alert for the step) and Handshake returns an error.
+//   - Hooks run strictly in handshake order, each at most once per
+//     handshake, and never after Handshake has returned, except
+//     [Conn.RequestClientIdentity] for post-handshake authentication.
+//
+// Custom verification is always in addition to the backend's default
+// validation: VerifyServer and VerifyClient are called only with chains that
+// already passed it, unless the host (never the guest) disabled validation.
+//
+// Identities carry their private key as a [crypto.Signer]; the key never
+// leaves the host. Backends that know more key types than crypto/x509 (such
+// as ML-DSA) offer their own [Backend.ParseIdentity].
+package backends
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// A Backend is a TLS implementation the wasi:tls host can delegate to.
+// Implementations must be safe for concurrent use.
+type Backend interface {
+	// Name is the registry name, such as "stdtls" or "circl-pq".
+	Name() string
+
+	// ParseIdentity parses a private key (PEM or DER: PKCS#8, PKCS#1, SEC1,
+	// or whatever else the backend supports) and its certificate chain
+	// (each element PEM or DER, leaf first; a PEM element may hold several
+	// certificates). The key must match the leaf.
+	ParseIdentity(privateKey []byte, chain [][]byte) (*Identity, error)
+
+	// Client returns a client connection over transport. No I/O happens
+	// until Handshake.
+	Client(transport net.Conn, config *ClientConfig) (Conn, error)
+
+	// Server returns a server connection over transport. No I/O happens
+	// until Handshake.
+	Server(transport net.Conn, config *ServerConfig) (Conn, error)
+}
+
+// Identity is a certificate chain with its private key.
+type Identity struct {
+	// Chain is the DER certificate chain, leaf first.
+	Chain [][]byte
+	// Leaf is the parsed leaf certificate. It may be nil when crypto/x509
+	// cannot parse the leaf's key type.
+	Leaf *x509.Certificate
+	// Key is the private key. It never flows back to a guest.
+	Key crypto.Signer
+}
+
+// Options common to both sides. Zero values mean the backend's secure
+// defaults. Lists are in preference order; code points are IANA's.
+type Options struct {
+	// Versions are the protocol versions allowed (0x0303, 0x0304).
+	Versions []uint16
+	// CipherSuites are the cipher suites allowed.
+	CipherSuites []uint16
+	// Groups are the key-exchange groups allowed.
+	Groups []uint16
+	// KeyShares is how many of Groups the client sends key shares for in
+	// its first ClientHello (0 means the backend's default).
+	KeyShares int
+	// ALPN lists the application protocols offered (client) or accepted
+	// (server).
+	ALPN []string
+	// Time returns the current time for certificate validation; nil means
+	// time.Now.
+	Time func() time.Time
+}
+
+// ClientConfig configures a client connection.
+type ClientConfig struct {
+	Options
+
+	// ServerName is sent as SNI (unless it is an IP address) and is the name
+	// the server's certificate is validated against.
+	ServerName string
+
+	// RootCAs are the trust anchors; nil means the system roots.
+	RootCAs *x509.CertPool
+
+	// InsecureSkipVerify turns off default server validation. Only the host
+	// may set it, never a guest.
+	InsecureSkipVerify bool
+
+	// VerifyServer is called after the server's chain passed default
+	// validation (or validation is off), with the chain as the server sent
+	// it, leaf first. Returning an error aborts the handshake with
+	// bad_certificate (or the alert an AlertError names).
+	VerifyServer func(ctx context.Context, chain [][]byte) error
+
+	// ClientIdentity is called when the server requests a client
+	// certificate, during the handshake or after it (post-handshake
+	// authentication). It returns the candidate identities in preference
+	// order; the backend sends the first one compatible with the request,
+	// or none. Nil means: send no certificate.
+	ClientIdentity func(ctx context.Context, req *IdentityRequest) ([]*Identity, error)
+
+	// NoClientIdentityRequest is called, if set, when the handshake has
+	// passed the point where the server could have requested a client
+	// certificate and it did not (after the server's Finished).
+	NoClientIdentityRequest func(ctx context.Context)
+}
+
+// IdentityRequest describes a server's certificate request.
+type IdentityRequest struct {
+	// SignatureSchemes the server accepts, IANA code points.
+	SignatureSchemes []uint16
+	// AcceptableCAs are DER distinguished names; empty means any.
+	AcceptableCAs [][]byte
+	// PostHandshake is true for a TLS 1.3 post-handshake request.
+	PostHandshake bool
+}
+
+// ServerConfig configures a server connection.
+type ServerConfig struct {
+	Options
+
+	// Identities are the server certificates in preference order; the
+	// backend picks the first that fits the ClientHello (SNI, signature
+	// schemes).
+	Identities []*Identity
+
+	// ClientHello is called once the ClientHello arrived. It may return a
+	// replacement configuration for the rest of the handshake (hooks in it
+	// are ignored; the ones of this config stay in force), or nil to keep
+	// this one.
+	ClientHello func(ctx context.Context, hello *ClientHello) (*ServerConfig, error)
+
+	// ClientAuth says whether the server requests a client certificate
+	// during the handshake. It is read after the ClientHello hook returned.
+	ClientAuth ClientAuth
+
+	// ClientCAs validate client certificates; nil means the system roots.
+	ClientCAs *x509.CertPool
+
+	// VerifyClient is called when the client answered a certificate request
+	// (in the handshake or after it) with a chain that passed default
+	// validation; chain is empty when the client sent none and ClientAuth
+	// allowed that. Returning an error aborts with bad_certificate (or the
+	// alert an AlertError names).
+	VerifyClient func(ctx context.Context, chain [][]byte) error
+}
+
+// ClientAuth is the server's client certificate policy.
+type ClientAuth int
+
+const (
+	// NoClientCert: no certificate request is sent.
+	NoClientCert ClientAuth = iota
+	// RequestClientCert: a request is sent; an empty answer is accepted.
+	RequestClientCert
+	// RequireClientCert: a request is sent; an empty answer fails the
+	// handshake with certificate_required.
+	RequireClientCert
+)
+
+// ClientHello is what the server hook sees of the client's hello.
+type ClientHello struct {
+	ServerName       string
+	ALPN             []string
+	CipherSuites     []uint16
+	Versions         []uint16
+	Groups           []uint16
+	SignatureSchemes []uint16
+}
+
+// A Conn is a TLS connection over a transport. Read and Write may be called
+// concurrently with each other (one reader, one writer), but not before
+// Handshake returned successfully.
+type Conn interface {
+	// Handshake runs the handshake to completion, calling the hooks of its
+	// config on the way. Cancelling ctx aborts it (the peer gets an alert)
+	// and unblocks it.
+	Handshake(ctx context.Context) error
+
+	// Read reads application data. It returns io.EOF after the peer's
+	// close_notify, and an error for a connection closed without it.
+	Read(p []byte) (int, error)
+
+	// Write writes application data.
+	Write(p []byte) (int, error)
+
+	// CloseWrite sends close_notify; the reading side stays open.
+	CloseWrite() error
+
+	// Close closes the connection and its transport.
+	Close() error
+
+	// State reports what was negotiated. Before the handshake completed it
+	// reports what is known so far.
+	State() State
+
+	// RequestClientIdentity performs TLS 1.3 post-handshake client
+	// authentication (server side only) and returns the client's chain.
+	// Backends that cannot do it return an error wrapping
+	// ErrNotSupported that says why.
+	RequestClientIdentity(ctx context.Context) ([][]byte, error)
+}
+
+// State is what a connection negotiated.
+type State struct {
+	HandshakeComplete bool
+	Version           uint16
+	CipherSuite       uint16
+	Group             uint16 // key-exchange group; 0 when unknown
+	ALPN              string // "" when none was negotiated
+	ServerName        string
+	// PeerChain is the peer's certificate chain as sent, leaf first.
+	PeerChain [][]byte
+	// LocalIdentity is the identity this side presented, if any.
+	LocalIdentity *Identity
+	// DidResume reports session resumption.
+	DidResume bool
+}
+
+// ErrNotSupported is wrapped by errors for features a backend lacks.
+var ErrNotSupported = errors.New("not supported by this backend")
+
+// ErrAborted is what hooks return when the guest aborted the handshake.
+var ErrAborted = errors.New("tls: handshake aborted by the application")
+
+// AlertError asks the backend to send a specific alert.
+type AlertError struct {
+	Alert uint8 // RFC 8446, Section 6
+	Err   error
+}
+
+func (e *AlertError) Error() string {
+	return fmt.Sprintf("tls: alert %d: %v", e.Alert, e.Err)
+}
+
+func (e *AlertError) Unwrap() error { return e.Err }
+
+// Alert codes used by the host (RFC 8446, Section 6).
+const (
+	AlertCloseNotify         uint8 = 0
+	AlertUnexpectedMessage   uint8 = 10
+	AlertBadRecordMAC        uint8 = 20
+	AlertHandshakeFailure    uint8 = 40
+	AlertBadCertificate      uint8 = 42
+	AlertCertificateExpired  uint8 = 45
+	AlertCertificateUnknown  uint8 = 46
+	AlertIllegalParameter    uint8 = 47
+	AlertUnknownCA           uint8 = 48
+	AlertAccessDenied        uint8 = 49
+	AlertDecodeError         uint8 = 50
+	AlertDecryptError        uint8 = 51
+	AlertProtocolVersion     uint8 = 70
+	AlertInternalError       uint8 = 80
+	AlertUserCanceled        uint8 = 90
+	AlertMissingExtension    uint8 = 109
+	AlertUnrecognizedName    uint8 = 112
+	AlertCertificateRequired uint8 = 116
+	AlertNoApplicationProto  uint8 = 120
+)
