@@ -1,0 +1,263 @@
+package sockets
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// A Policy decides which addresses guests may connect to, listen on and
+// resolve. The zero value denies everything. A Policy is safe for
+// concurrent use once configured; configure it before guests run.
+//
+// Rules are written HOST:PORT.
+//
+// HOST is one of:
+//   - "*": any host, by name or address;
+//   - an IP address ("127.0.0.1", "[::1]") or a CIDR range ("10.0.0.0/8",
+//     "[fd00::/8]");
+//   - a DNS name ("example.com") or a wildcard name ("*.example.com", which
+//     matches the subdomains of example.com but not example.com itself).
+//     Names are allowed in connect rules only.
+//
+// PORT is a number ("443"), a range ("8000-8999") or "*" for any port.
+//
+// A connect rule with a name allows resolving that name through
+// wasi:sockets/ip-name-lookup, and connecting, on the rule's ports, to the
+// addresses the lookup returned to that guest instance; nothing else. Names
+// no rule matches do not resolve: the lookup fails with access-denied, so a
+// guest cannot even learn the addresses. Literal IP addresses "resolve" to
+// themselves without a lookup.
+//
+// Listen rules cover binding and listening. Binding to port 0 asks for an
+// ephemeral port: the rule must allow port 0 (or "*").
+type Policy struct {
+	mu      sync.RWMutex
+	connect []Rule
+	listen  []Rule
+}
+
+// A Rule is one parsed HOST:PORT pattern.
+type Rule struct {
+	any    bool         // HOST is "*"
+	prefix netip.Prefix // HOST is an address or range, when valid
+	name   string       // HOST is a name (lower case, no trailing dot)
+	wild   bool         // name is "*." + name
+	lo, hi uint16       // port range, inclusive
+	text   string
+}
+
+// String returns the rule as written.
+func (r Rule) String() string { return r.text }
+
+// ParseRule parses a HOST:PORT pattern.
+func ParseRule(s string) (Rule, error) {
+	r := Rule{text: s}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return r, fmt.Errorf("sockets: policy rule %q: want HOST:PORT: %v", s, err)
+	}
+	switch {
+	case port == "*":
+		r.lo, r.hi = 0, 65535
+	case strings.Contains(port, "-"):
+		a, b, _ := strings.Cut(port, "-")
+		lo, err1 := strconv.ParseUint(a, 10, 16)
+		hi, err2 := strconv.ParseUint(b, 10, 16)
+		if err1 != nil || err2 != nil || lo > hi {
+			return r, fmt.Errorf("sockets: policy rule %q: bad port range %q", s, port)
+		}
+		r.lo, r.hi = uint16(lo), uint16(hi)
+	default:
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return r, fmt.Errorf("sockets: policy rule %q: bad port %q", s, port)
+		}
+		r.lo, r.hi = uint16(p), uint16(p)
+	}
+	switch {
+	case host == "*":
+		r.any = true
+	case strings.Contains(host, "/"):
+		pfx, err := netip.ParsePrefix(host)
+		if err != nil {
+			return r, fmt.Errorf("sockets: policy rule %q: bad address range: %v", s, err)
+		}
+		r.prefix = pfx.Masked()
+	default:
+		if ip, err := netip.ParseAddr(host); err == nil {
+			ip = ip.Unmap()
+			r.prefix = netip.PrefixFrom(ip, ip.BitLen())
+			break
+		}
+		name := strings.TrimSuffix(strings.ToLower(host), ".")
+		if rest, ok := strings.CutPrefix(name, "*."); ok {
+			r.wild, name = true, rest
+		}
+		if !validName(name) {
+			return r, fmt.Errorf("sockets: policy rule %q: %q is neither an address, a range nor a DNS name", s, host)
+		}
+		r.name = name
+	}
+	return r, nil
+}
+
+func validName(name string) bool {
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r Rule) portOK(port uint16) bool { return port >= r.lo && port <= r.hi }
+
+func (r Rule) addrOK(ip netip.Addr) bool {
+	return r.any || r.prefix.IsValid() && r.prefix.Contains(ip.Unmap())
+}
+
+func (r Rule) nameOK(name string) bool {
+	if r.any {
+		return true
+	}
+	if r.name == "" {
+		return false
+	}
+	if r.wild {
+		return strings.HasSuffix(name, "."+r.name)
+	}
+	return name == r.name
+}
+
+// AllowConnect adds connect rules.
+func (p *Policy) AllowConnect(patterns ...string) error {
+	return p.add(&p.connect, patterns, true)
+}
+
+// AllowListen adds listen (and bind) rules. Names are not allowed.
+func (p *Policy) AllowListen(patterns ...string) error {
+	return p.add(&p.listen, patterns, false)
+}
+
+func (p *Policy) add(dst *[]Rule, patterns []string, names bool) error {
+	var errs []error
+	var rules []Rule
+	for _, s := range patterns {
+		r, err := ParseRule(s)
+		if err == nil && !names && r.name != "" {
+			err = fmt.Errorf("sockets: listen rule %q: names are not allowed, use an address or a range", s)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rules = append(rules, r)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	p.mu.Lock()
+	*dst = append(*dst, rules...)
+	p.mu.Unlock()
+	return nil
+}
+
+// CanConnect reports whether a rule allows connecting to ap by address.
+// Addresses learnt through an allowed name lookup are checked by the
+// per-instance grants, not here.
+func (p *Policy) CanConnect(ap netip.AddrPort) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, r := range p.connect {
+		if r.addrOK(ap.Addr()) && r.portOK(ap.Port()) {
+			return true
+		}
+	}
+	return false
+}
+
+// CanListen reports whether a rule allows binding or listening on ap.
+func (p *Policy) CanListen(ap netip.AddrPort) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, r := range p.listen {
+		if r.addrOK(ap.Addr()) && r.portOK(ap.Port()) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveRules returns the connect rules that allow resolving name, which
+// must be lower case without a trailing dot.
+func (p *Policy) resolveRules(name string) []Rule {
+	if p == nil {
+		return nil
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []Rule
+	for _, r := range p.connect {
+		if r.nameOK(name) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// CanResolve reports whether name may be looked up.
+func (p *Policy) CanResolve(name string) bool {
+	return len(p.resolveRules(normalizeName(name))) > 0
+}
+
+func normalizeName(name string) string {
+	return strings.TrimSuffix(strings.ToLower(name), ".")
+}
+
+// grants records, per guest instance, the addresses an allowed lookup
+// returned and the ports the allowing rules permit for them.
+type grants struct {
+	mu sync.Mutex
+	m  map[netip.Addr][]Rule
+}
+
+func (g *grants) add(ips []netip.Addr, rules []Rule) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.m == nil {
+		g.m = make(map[netip.Addr][]Rule)
+	}
+	for _, ip := range ips {
+		g.m[ip.Unmap()] = append(g.m[ip.Unmap()], rules...)
+	}
+}
+
+func (g *grants) allows(ap netip.AddrPort) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, r := range g.m[ap.Addr().Unmap()] {
+		if r.portOK(ap.Port()) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,105 @@
+package sockets
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func TestPolicyZeroDenies(t *testing.T) {
+	var p Policy
+	ap := netip.MustParseAddrPort("127.0.0.1:80")
+	if p.CanConnect(ap) || p.CanListen(ap) || p.CanResolve("localhost") {
+		t.Fatal("zero policy allowed something")
+	}
+	var nilp *Policy
+	if nilp.CanConnect(ap) || nilp.CanListen(ap) || nilp.CanResolve("localhost") {
+		t.Fatal("nil policy allowed something")
+	}
+}
+
+func TestPolicyRules(t *testing.T) {
+	var p Policy
+	if err := p.AllowConnect("127.0.0.1:8000-8999", "[::1]:443", "10.0.0.0/8:*", "example.com:443", "*.example.org:*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AllowListen("127.0.0.1:0", "[::]:*"); err != nil {
+		t.Fatal(err)
+	}
+	connect := []struct {
+		ap   string
+		want bool
+	}{
+		{"127.0.0.1:8000", true},
+		{"127.0.0.1:8999", true},
+		{"127.0.0.1:9000", false},
+		{"127.0.0.2:8000", false},
+		{"[::ffff:127.0.0.1]:8500", true},
+		{"[::1]:443", true},
+		{"[::1]:444", false},
+		{"10.1.2.3:1", true},
+		{"11.1.2.3:1", false},
+	}
+	for _, c := range connect {
+		if got := p.CanConnect(netip.MustParseAddrPort(c.ap)); got != c.want {
+			t.Errorf("CanConnect(%s) = %v, want %v", c.ap, got, c.want)
+		}
+	}
+	listen := []struct {
+		ap   string
+		want bool
+	}{
+		{"127.0.0.1:0", true},
+		{"127.0.0.1:80", false},
+		{"[::]:80", true},
+		{"0.0.0.0:80", false},
+	}
+	for _, c := range listen {
+		if got := p.CanListen(netip.MustParseAddrPort(c.ap)); got != c.want {
+			t.Errorf("CanListen(%s) = %v, want %v", c.ap, got, c.want)
+		}
+	}
+	names := []struct {
+		name string
+		want bool
+	}{
+		{"example.com", true},
+		{"EXAMPLE.com.", true},
+		{"www.example.com", false},
+		{"a.example.org", true},
+		{"a.b.example.org", true},
+		{"example.org", false},
+		{"localhost", false},
+	}
+	for _, c := range names {
+		if got := p.CanResolve(c.name); got != c.want {
+			t.Errorf("CanResolve(%s) = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestPolicyGrants(t *testing.T) {
+	var p Policy
+	if err := p.AllowConnect("example.com:443"); err != nil {
+		t.Fatal(err)
+	}
+	var g grants
+	g.add([]netip.Addr{netip.MustParseAddr("192.0.2.1")}, p.resolveRules("example.com"))
+	if !g.allows(netip.MustParseAddrPort("192.0.2.1:443")) {
+		t.Error("granted address denied")
+	}
+	if g.allows(netip.MustParseAddrPort("192.0.2.1:80")) || g.allows(netip.MustParseAddrPort("192.0.2.2:443")) {
+		t.Error("grant leaked to another port or address")
+	}
+}
+
+func TestParseRuleErrors(t *testing.T) {
+	for _, s := range []string{"", "example.com", "host:99999", "host:9-1", "10.0.0.0/33:1", "bad_host!:1", "a..b:1"} {
+		if _, err := ParseRule(s); err == nil {
+			t.Errorf("ParseRule(%q) succeeded", s)
+		}
+	}
+	var p Policy
+	if err := p.AllowListen("example.com:80"); err == nil {
+		t.Error("listen rule with a name accepted")
+	}
+}

@@ -1,0 +1,44 @@
+// Package wasiio implements the host side of wasi:io (error, poll and
+// streams) as plain Go types that the runtime, the wasi:sockets host and the
+// wasi:tls host share.
+//
+// # Model
+//
+// A [Source] is anything that can become ready: a [Signal] fired from any
+// goroutine, a deadline, a stream with buffered data. A [Pollable] is the
+// guest-visible resource over a Source; several pollables may watch one
+// Source, and a pollable may have a parent resource (the stream or socket it
+// was subscribed from) that the guest must not drop first.
+//
+// Waiting follows a waker registration model. [Wait] creates one [Waker],
+// registers it with every Source it was given, checks each Source once and,
+// when none is ready, sleeps until a Source wakes it, the earliest deadline
+// passes or the context is done. It then unregisters everywhere and reports
+// every ready index. The cost of a call is proportional to the number of
+// pollables; nothing spins, and no goroutine is created per pollable.
+// Wake-ups are sticky (a buffered channel of one), so a Source that becomes
+// ready between registration and sleep is never missed.
+//
+// [InputStream] and [OutputStream] adapt an [io.Reader] and an [io.Writer]
+// to the wasi:io stream contract with one background goroutine each, started
+// on first use:
+//
+//   - Read returns what is buffered and never blocks; the reader goroutine
+//     reads ahead one chunk at a time, so memory per stream is bounded.
+//   - CheckWrite grants a budget of [WriteBudget] bytes when no write is in
+//     flight and zero while one is; Write hands a copy of the bytes to the
+//     writer goroutine; Flush is then complete when CheckWrite grants a
+//     budget again, which is also when the stream's pollable is ready.
+//   - The end of input (io.EOF) and a write side closed on purpose are
+//     reported as [ErrClosed]; any other failure as a [*StreamFailure]
+//     holding an [*Error] resource whose debug string says what happened.
+//     After either, every later operation reports the same.
+//
+// Ownership: dropping a stream releases its underlying reader or writer
+// through the closer given to the constructor. Sockets pass a closer that
+// drops one reference of a shared connection, so the connection stays open
+// until the socket and both of its streams are gone, whoever owns them (the
+// guest's table or the wasi:tls host after a move). [Transport] turns a
+// stream pair back into a [net.Conn] for code that wants one, unwrapping a
+// socket's pair to the connection itself when no read-ahead is buffered.
+package wasiio

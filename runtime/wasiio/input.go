@@ -1,0 +1,208 @@
+package wasiio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+)
+
+// ReadChunk is the most an input stream's reader goroutine reads ahead.
+const ReadChunk = 64 << 10
+
+// An InputStream is the wasi:io/streams input-stream resource over an
+// io.Reader. See the package documentation for the model.
+//
+// Read, Skip and their blocking forms are called from one goroutine at a
+// time (the guest's); the reader goroutine runs beside them.
+type InputStream struct {
+	r      io.Reader
+	closer io.Closer
+
+	mu      sync.Mutex
+	cond    sync.Cond // wakes the reader goroutine when pending was consumed
+	started bool      // the reader goroutine runs (or ran)
+	pending []byte    // read ahead and not consumed yet
+	err     error     // what ended the input, reported after pending
+	dropped bool
+	scratch []byte // the view Read returns, valid until the next call
+	waiters WaitList
+}
+
+// NewInputStream returns an input stream reading r. Dropping the stream
+// calls closer.Close (if closer is not nil), which must make a pending
+// r.Read return so that the reader goroutine exits.
+func NewInputStream(r io.Reader, closer io.Closer) *InputStream {
+	s := &InputStream{r: r, closer: closer}
+	s.cond.L = &s.mu
+	return s
+}
+
+// start launches the reader goroutine; s.mu is held.
+func (s *InputStream) start() {
+	if s.started || s.dropped {
+		return
+	}
+	s.started = true
+	go s.run()
+}
+
+func (s *InputStream) run() {
+	// Start small and grow while reads fill the buffer, so that thousands
+	// of idle connections do not each pin a full chunk.
+	buf := make([]byte, 4<<10)
+	for {
+		n, err := s.r.Read(buf)
+		s.mu.Lock()
+		if n > 0 {
+			s.pending = buf[:n]
+		}
+		if err != nil && s.err == nil {
+			s.err = err
+		}
+		if n > 0 || err != nil {
+			s.waiters.WakeAll()
+		}
+		for len(s.pending) > 0 && !s.dropped {
+			s.cond.Wait()
+		}
+		stop := s.dropped || s.err != nil
+		s.mu.Unlock()
+		if stop {
+			return
+		}
+		if n == len(buf) && len(buf) < ReadChunk {
+			// The consumer copied the old buffer out; a new one is safe.
+			buf = make([]byte, 2*len(buf))
+		}
+	}
+}
+
+// terminal reports the end of the stream; s.mu is held. A failure is
+// reported once, as a StreamFailure; afterwards the stream is closed.
+func (s *InputStream) terminal() error {
+	if s.err == nil {
+		return nil
+	}
+	if errors.Is(s.err, io.EOF) || s.err == ErrClosed {
+		return ErrClosed
+	}
+	err := failure(s.err)
+	s.err = ErrClosed
+	return err
+}
+
+// Read returns up to n bytes that are already buffered, without blocking:
+// an empty slice when nothing is there yet, ErrClosed at the end of input,
+// and a *StreamFailure when reading failed. The slice is valid until the
+// next call on the stream.
+func (s *InputStream) Read(n uint64) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped {
+		return nil, ErrClosed
+	}
+	s.start()
+	if len(s.pending) > 0 {
+		k := min(n, uint64(len(s.pending)))
+		if cap(s.scratch) < int(k) {
+			s.scratch = make([]byte, k, len(s.pending))
+		}
+		out := s.scratch[:k]
+		copy(out, s.pending)
+		s.consume(int(k))
+		return out, nil
+	}
+	if err := s.terminal(); err != nil {
+		return nil, err
+	}
+	return s.scratch[:0:0], nil
+}
+
+// consume drops k pending bytes; s.mu is held.
+func (s *InputStream) consume(k int) {
+	s.pending = s.pending[k:]
+	if len(s.pending) == 0 {
+		s.pending = nil
+		s.cond.Signal()
+	}
+}
+
+// Skip is Read without the bytes: it returns how many were skipped.
+func (s *InputStream) Skip(n uint64) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped {
+		return 0, ErrClosed
+	}
+	s.start()
+	if len(s.pending) > 0 {
+		k := min(n, uint64(len(s.pending)))
+		s.consume(int(k))
+		return k, nil
+	}
+	return 0, s.terminal()
+}
+
+// BlockingRead is Read that first waits until at least one byte or the end
+// of the stream is there. It returns ctx.Err() when ctx ends the wait.
+func (s *InputStream) BlockingRead(ctx context.Context, n uint64) ([]byte, error) {
+	if n > 0 {
+		if _, err := Wait(ctx, []Source{s}); err != nil {
+			return nil, err
+		}
+	}
+	return s.Read(n)
+}
+
+// BlockingSkip is Skip that first waits like BlockingRead.
+func (s *InputStream) BlockingSkip(ctx context.Context, n uint64) (uint64, error) {
+	if n > 0 {
+		if _, err := Wait(ctx, []Source{s}); err != nil {
+			return 0, err
+		}
+	}
+	return s.Skip(n)
+}
+
+// Ready implements Source: bytes are buffered, or the stream ended.
+func (s *InputStream) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0 || s.err != nil || s.dropped
+}
+
+// Watch implements Source. Watching starts the reader goroutine.
+func (s *InputStream) Watch(w *Waker) {
+	s.mu.Lock()
+	s.start()
+	s.mu.Unlock()
+	s.waiters.Add(w)
+}
+
+// Unwatch implements Source.
+func (s *InputStream) Unwatch(w *Waker) { s.waiters.Remove(w) }
+
+// Subscribe returns a pollable, child of the stream, that is ready when
+// Read would return bytes or an error.
+func (s *InputStream) Subscribe() *Pollable { return NewPollable(s, s) }
+
+// Close drops the stream: it stops the reader goroutine and calls the
+// closer given to NewInputStream. Buffered bytes are discarded. Close is
+// idempotent.
+func (s *InputStream) Close() error {
+	s.mu.Lock()
+	if s.dropped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.dropped = true
+	s.pending = nil
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.waiters.WakeAll()
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
+}

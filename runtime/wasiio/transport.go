@@ -1,0 +1,181 @@
+package wasiio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Transport turns a stream pair into a net.Conn, for code that needs a
+// connection rather than streams (a TLS backend). The streams must have
+// been moved out of the guest's table: the returned connection owns them,
+// and its Close drops both.
+//
+// When the input stream never started reading ahead, reads go straight to
+// its reader, and when the reader is a net.Conn (a TCP socket's streams)
+// deadlines and addresses are those of that connection: the fast path,
+// with no goroutine and no copy between the connection and its user.
+// Otherwise bytes already read ahead are delivered first and reading
+// continues through the stream's reader goroutine. A write in flight is
+// completed before the first write through the connection.
+func Transport(in *InputStream, out *OutputStream) (net.Conn, error) {
+	if in == nil || out == nil {
+		return nil, errors.New("wasiio: transport needs both streams")
+	}
+	c := &streamConn{in: in, out: out}
+	c.conn, _ = in.r.(net.Conn)
+	if oc, ok := out.w.(net.Conn); !ok || oc != c.conn {
+		c.conn = nil
+	}
+	in.mu.Lock()
+	c.direct = !in.started && !in.dropped
+	in.mu.Unlock()
+	return c, nil
+}
+
+// streamConn is the net.Conn of Transport.
+type streamConn struct {
+	in     *InputStream
+	out    *OutputStream
+	conn   net.Conn // the common underlying connection, if any
+	direct bool     // reads go to in.r
+
+	wmu       sync.Mutex
+	wready    bool // the stream's last write completed
+	dmu       sync.Mutex
+	rdeadline time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (c *streamConn) Read(p []byte) (int, error) {
+	if c.direct {
+		return c.in.r.Read(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	ctx := context.Background()
+	c.dmu.Lock()
+	dl := c.rdeadline
+	c.dmu.Unlock()
+	if !dl.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	for {
+		if _, err := Wait(ctx, []Source{c.in}); err != nil {
+			return 0, os.ErrDeadlineExceeded
+		}
+		if n, err, ok := c.readPending(p); ok {
+			return n, err
+		}
+	}
+}
+
+// readPending takes buffered bytes or the end of the stream; ok is false
+// when there was neither (a spurious wake-up).
+func (c *streamConn) readPending(p []byte) (int, error, bool) {
+	s := c.in
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) > 0 {
+		n := copy(p, s.pending)
+		s.consume(n)
+		return n, nil, true
+	}
+	if s.dropped {
+		return 0, net.ErrClosed, true
+	}
+	if err := s.terminal(); err != nil {
+		if err == ErrClosed {
+			return 0, io.EOF, true
+		}
+		return 0, err, true
+	}
+	return 0, nil, false
+}
+
+func (c *streamConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.wready {
+		if err := c.out.waitIdle(); err != nil {
+			if err == ErrClosed {
+				return 0, net.ErrClosed
+			}
+			return 0, err
+		}
+		c.wready = true
+	}
+	return c.out.w.Write(p)
+}
+
+// CloseWrite closes the write side when the underlying connection can.
+func (c *streamConn) CloseWrite() error {
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.New("wasiio: the transport cannot close its write side alone")
+}
+
+func (c *streamConn) Close() error {
+	c.closeOnce.Do(func() {
+		err1 := c.in.Close()
+		err2 := c.out.Close()
+		c.closeErr = errors.Join(err1, err2)
+	})
+	return c.closeErr
+}
+
+type streamAddr struct{}
+
+func (streamAddr) Network() string { return "wasi-stream" }
+func (streamAddr) String() string  { return "wasi-stream" }
+
+func (c *streamConn) LocalAddr() net.Addr {
+	if c.conn != nil {
+		return c.conn.LocalAddr()
+	}
+	return streamAddr{}
+}
+
+func (c *streamConn) RemoteAddr() net.Addr {
+	if c.conn != nil {
+		return c.conn.RemoteAddr()
+	}
+	return streamAddr{}
+}
+
+func (c *streamConn) SetDeadline(t time.Time) error {
+	return errors.Join(c.SetReadDeadline(t), c.SetWriteDeadline(t))
+}
+
+func (c *streamConn) SetReadDeadline(t time.Time) error {
+	c.dmu.Lock()
+	c.rdeadline = t
+	c.dmu.Unlock()
+	if c.direct {
+		if c.conn == nil {
+			if dr, ok := c.in.r.(interface{ SetReadDeadline(time.Time) error }); ok {
+				return dr.SetReadDeadline(t)
+			}
+			return os.ErrNoDeadline
+		}
+		return c.conn.SetReadDeadline(t)
+	}
+	return nil
+}
+
+func (c *streamConn) SetWriteDeadline(t time.Time) error {
+	if dw, ok := c.out.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		return dw.SetWriteDeadline(t)
+	}
+	return os.ErrNoDeadline
+}

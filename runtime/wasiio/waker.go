@@ -1,0 +1,170 @@
+package wasiio
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// A Waker is the wake-up channel of one waiting call. It is created by
+// [Wait] and handed to every [Source] the call watches.
+type Waker struct {
+	ch       chan struct{}
+	deadline time.Time // earliest deadline registered, zero if none
+}
+
+func newWaker() *Waker { return &Waker{ch: make(chan struct{}, 1)} }
+
+// Wake wakes the waiting call. It never blocks and may be called from any
+// goroutine, any number of times.
+func (w *Waker) Wake() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// WakeAt asks the waiting call to wake up no later than t. Sources call it
+// from Watch; it is not safe for concurrent use.
+func (w *Waker) WakeAt(t time.Time) {
+	if w.deadline.IsZero() || t.Before(w.deadline) {
+		w.deadline = t
+	}
+}
+
+// A Source is a readiness condition a [Pollable] watches.
+//
+// Ready reports whether the condition holds now. Watch registers w so that
+// w.Wake is called whenever the condition may have become true, and Unwatch
+// removes the registration; Watch is called before the first Ready check of
+// a wait, so a Source needs no further synchronization than its own lock.
+// Ready, Watch and Unwatch are called on the guest's goroutine, Wake from
+// anywhere.
+type Source interface {
+	Ready() bool
+	Watch(w *Waker)
+	Unwatch(w *Waker)
+}
+
+// WaitList is a set of registered wakers, the building block of a Source.
+// The zero value is empty and ready to use. It is safe for concurrent use.
+type WaitList struct {
+	mu     sync.Mutex
+	wakers map[*Waker]struct{}
+}
+
+// Add registers w.
+func (l *WaitList) Add(w *Waker) {
+	l.mu.Lock()
+	if l.wakers == nil {
+		l.wakers = make(map[*Waker]struct{})
+	}
+	l.wakers[w] = struct{}{}
+	l.mu.Unlock()
+}
+
+// Remove unregisters w.
+func (l *WaitList) Remove(w *Waker) {
+	l.mu.Lock()
+	delete(l.wakers, w)
+	l.mu.Unlock()
+}
+
+// WakeAll wakes every registered waker.
+func (l *WaitList) WakeAll() {
+	l.mu.Lock()
+	for w := range l.wakers {
+		w.Wake()
+	}
+	l.mu.Unlock()
+}
+
+// Len reports how many wakers are registered.
+func (l *WaitList) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.wakers)
+}
+
+// Wait blocks until at least one of sources is ready or ctx is done, and
+// returns the indices of every ready source in ascending order. It returns
+// immediately, without registering anything, when one is ready on entry.
+// The error is ctx.Err() when the context ended the wait. Wait with no
+// sources blocks until ctx is done.
+func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
+	if ready := readyIndices(sources); len(ready) > 0 {
+		return ready, nil
+	}
+	w := newWaker()
+	for _, s := range sources {
+		s.Watch(w)
+	}
+	defer func() {
+		for _, s := range sources {
+			s.Unwatch(w)
+		}
+	}()
+	var timer *time.Timer
+	var timerC <-chan time.Time
+	for {
+		if ready := readyIndices(sources); len(ready) > 0 {
+			if timer != nil {
+				timer.Stop()
+			}
+			return ready, nil
+		}
+		if !w.deadline.IsZero() && timer == nil {
+			timer = time.NewTimer(time.Until(w.deadline))
+			timerC = timer.C
+		}
+		select {
+		case <-w.ch:
+		case <-timerC:
+			timer, timerC = nil, nil
+			w.deadline = time.Time{}
+			// Sources re-arm their deadline on the next Watch.
+			for _, s := range sources {
+				if d, ok := s.(*deadline); ok {
+					d.Watch(w)
+				}
+			}
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func readyIndices(sources []Source) []uint32 {
+	var ready []uint32
+	for i, s := range sources {
+		if s.Ready() {
+			ready = append(ready, uint32(i))
+		}
+	}
+	return ready
+}
+
+// deadline is a Source that becomes ready at a point on the monotonic clock.
+type deadline struct{ at time.Time }
+
+// NewDeadline returns a Source that is ready from t on. Waiting on it costs
+// no goroutine: the waiting call sleeps until the earliest deadline.
+func NewDeadline(t time.Time) Source { return &deadline{at: t} }
+
+func (d *deadline) Ready() bool      { return !time.Now().Before(d.at) }
+func (d *deadline) Watch(w *Waker)   { w.WakeAt(d.at) }
+func (d *deadline) Unwatch(w *Waker) {}
+
+// always is a Source that is always ready.
+type always struct{}
+
+// Ready is a Source that is always ready, for pollables of closed or
+// finished objects.
+var Ready Source = always{}
+
+func (always) Ready() bool      { return true }
+func (always) Watch(w *Waker)   {}
+func (always) Unwatch(w *Waker) {}

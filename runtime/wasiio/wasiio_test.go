@@ -1,0 +1,310 @@
+package wasiio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func TestWaitManySignals(t *testing.T) {
+	const n = 10000
+	sigs := make([]Source, n)
+	for i := range sigs {
+		sigs[i] = NewSignal()
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		sigs[7777].(*Signal).Fire()
+	}()
+	ready, err := Wait(context.Background(), sigs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ready) != 1 || ready[0] != 7777 {
+		t.Fatalf("ready = %v, want [7777]", ready)
+	}
+	for i, s := range sigs {
+		if l := s.(*Signal).waiters.Len(); l != 0 {
+			t.Fatalf("signal %d still has %d wakers after Wait", i, l)
+		}
+	}
+}
+
+func TestWaitReadyOnEntry(t *testing.T) {
+	a, b := NewSignal(), NewSignal()
+	b.Fire()
+	ready, err := Wait(context.Background(), []Source{a, b, Ready})
+	if err != nil || len(ready) != 2 || ready[0] != 1 || ready[1] != 2 {
+		t.Fatalf("ready = %v, %v", ready, err)
+	}
+}
+
+func TestWaitDeadlines(t *testing.T) {
+	start := time.Now()
+	far := NewDeadline(start.Add(time.Hour))
+	near := NewDeadline(start.Add(20 * time.Millisecond))
+	nearer := NewDeadline(start.Add(10 * time.Millisecond))
+	ready, err := Wait(context.Background(), []Source{far, near, nearer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ready) != 1 || ready[0] != 2 {
+		t.Fatalf("ready = %v, want [2]", ready)
+	}
+	if d := time.Since(start); d < 10*time.Millisecond {
+		t.Fatalf("woke after %v, before the deadline", d)
+	}
+	// The second wait sleeps until the next deadline: no busy loop.
+	ready, err = Wait(context.Background(), []Source{far, near})
+	if err != nil || len(ready) != 1 || ready[0] != 1 {
+		t.Fatalf("ready = %v, %v", ready, err)
+	}
+}
+
+func TestWaitContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	s := NewSignal()
+	if _, err := Wait(ctx, []Source{s}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if s.waiters.Len() != 0 {
+		t.Fatal("waker left registered")
+	}
+}
+
+func TestInputStreamRead(t *testing.T) {
+	pr, pw := io.Pipe()
+	s := NewInputStream(pr, pr)
+	defer s.Close()
+	b, err := s.Read(10)
+	if err != nil || len(b) != 0 {
+		t.Fatalf("Read on empty stream = %q, %v", b, err)
+	}
+	go pw.Write([]byte("hello, world"))
+	b, err = s.BlockingRead(context.Background(), 5)
+	if err != nil || string(b) != "hello" {
+		t.Fatalf("BlockingRead = %q, %v", b, err)
+	}
+	if n, err := s.Skip(2); err != nil || n != 2 {
+		t.Fatalf("Skip = %d, %v", n, err)
+	}
+	b, err = s.Read(100)
+	if err != nil || string(b) != "world" {
+		t.Fatalf("Read = %q, %v", b, err)
+	}
+	pw.Close()
+	if _, err := s.BlockingRead(context.Background(), 1); err != ErrClosed {
+		t.Fatalf("after EOF: %v, want ErrClosed", err)
+	}
+	if _, err := s.Read(0); err != ErrClosed {
+		t.Fatalf("Read(0) after EOF: %v, want ErrClosed", err)
+	}
+}
+
+func TestInputStreamFailure(t *testing.T) {
+	pr, pw := io.Pipe()
+	s := NewInputStream(pr, pr)
+	defer s.Close()
+	pw.CloseWithError(errors.New("link down"))
+	_, err := s.BlockingRead(context.Background(), 1)
+	var f *StreamFailure
+	if !errors.As(err, &f) || f.Resource.DebugString() != "link down" {
+		t.Fatalf("err = %v, want a failure saying link down", err)
+	}
+	if _, err := s.Read(1); err != ErrClosed {
+		t.Fatalf("after a failure: %v, want ErrClosed", err)
+	}
+}
+
+func TestInputStreamCloseStopsReader(t *testing.T) {
+	before := runtime.NumGoroutine()
+	pr, _ := io.Pipe()
+	s := NewInputStream(pr, pr)
+	s.Read(1) // starts the reader, which blocks in pr.Read
+	p := s.Subscribe()
+	if p.IsReady() {
+		t.Fatal("pollable ready with no data")
+	}
+	s.Close()
+	if !p.IsReady() {
+		t.Fatal("pollable of a dropped stream not ready")
+	}
+	waitGoroutines(t, before)
+}
+
+func waitGoroutines(t *testing.T, want int) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if runtime.NumGoroutine() <= want {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("goroutines: %d, want at most %d", runtime.NumGoroutine(), want)
+}
+
+type slowWriter struct {
+	gate chan struct{}
+	buf  bytes.Buffer
+	err  error
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	<-w.gate
+	if w.err != nil {
+		return 0, w.err
+	}
+	return w.buf.Write(p)
+}
+
+func TestOutputStreamBudget(t *testing.T) {
+	w := &slowWriter{gate: make(chan struct{})}
+	closed := false
+	s := NewOutputStream(w, func() error { closed = true; return nil })
+	n, err := s.CheckWrite()
+	if err != nil || n != WriteBudget {
+		t.Fatalf("CheckWrite = %d, %v", n, err)
+	}
+	if err := s.Write(make([]byte, WriteBudget+1)); err != ErrWriteBudget {
+		t.Fatalf("oversized write: %v", err)
+	}
+	if err := s.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	p := s.Subscribe()
+	if n, _ := s.CheckWrite(); n != 0 || p.IsReady() {
+		t.Fatalf("budget %d / ready %v with a write in flight", n, p.IsReady())
+	}
+	if err := s.Write([]byte("d")); err != ErrWriteBudget {
+		t.Fatalf("write without budget: %v", err)
+	}
+	close(w.gate)
+	if err := s.BlockingFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BlockingWriteAndFlush(context.Background(), bytes.Repeat([]byte("x"), 3*WriteBudget)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BlockingWriteZeroesAndFlush(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.buf.Len(); got != 3+3*WriteBudget+2 {
+		t.Fatalf("wrote %d bytes", got)
+	}
+	s.Close()
+	if !closed {
+		t.Fatal("closeWrite not called")
+	}
+	if _, err := s.CheckWrite(); err != ErrClosed {
+		t.Fatalf("after close: %v", err)
+	}
+}
+
+func TestOutputStreamFailure(t *testing.T) {
+	w := &slowWriter{gate: make(chan struct{}), err: errors.New("broken pipe")}
+	close(w.gate)
+	s := NewOutputStream(w, nil)
+	defer s.Close()
+	if err := s.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	err := s.BlockingFlush(context.Background())
+	var f *StreamFailure
+	if !errors.As(err, &f) || f.Resource.DebugString() != "broken pipe" {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := s.CheckWrite(); err != ErrClosed {
+		t.Fatalf("after failure: %v", err)
+	}
+}
+
+func TestSplice(t *testing.T) {
+	src := NewInputStream(bytes.NewReader([]byte("spliced bytes")), nil)
+	var dst bytes.Buffer
+	out := NewOutputStream(&dst, nil)
+	total := uint64(0)
+	for {
+		n, err := out.BlockingSplice(context.Background(), src, 4)
+		if err == ErrClosed {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	out.BlockingFlush(context.Background())
+	if dst.String() != "spliced bytes" || total != 13 {
+		t.Fatalf("spliced %d: %q", total, dst.String())
+	}
+}
+
+func TestTransportDirect(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	in := NewInputStream(a, nil)
+	out := NewOutputStream(a, a.Close)
+	c, err := Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.(*streamConn).direct || c.(*streamConn).conn != a {
+		t.Fatal("untouched socket streams did not take the fast path")
+	}
+	go b.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	go c.Write([]byte("pong"))
+	if _, err := io.ReadFull(b, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("peer read %q, %v", buf, err)
+	}
+	c.Close()
+	if _, err := b.Read(buf); err == nil {
+		t.Fatal("peer still open after transport close")
+	}
+}
+
+func TestTransportAfterReadAhead(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	in := NewInputStream(a, nil)
+	out := NewOutputStream(a, a.Close)
+	go b.Write([]byte("early"))
+	if got, err := in.BlockingRead(context.Background(), 2); err != nil || string(got) != "ea" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if err := out.Write([]byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 6)
+	if _, err := io.ReadFull(b, got); err != nil || string(got) != "queued" {
+		t.Fatalf("peer read %q, %v", got, err)
+	}
+	go b.Write([]byte(" and late"))
+	got = make([]byte, 12)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "rly and late" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, err := c.Read(got); !errors.Is(err, net.ErrClosed) && !isTimeout(err) {
+		t.Fatalf("read past deadline: %v", err)
+	}
+	c.Close()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
