@@ -1,0 +1,441 @@
+package tlshost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// A clientSession is the host side of one client-connection and its
+// client-handshake.
+//
+// States, in order (each transition at most once):
+//
+//	new --connect--> suspended --verify/receive/finish--> running --Handshake returns--> done
+//	                     \______________________abort_______________________/--> aborted
+//
+// While suspended nothing was sent: configure-* calls are accepted. Once
+// running, the handshake goroutine runs up to the step the guest asked for
+// (see step) and suspends in the backend's hook there; the guest's next call
+// releases it. The futures hold plain Go values; the guest's get turns them
+// into resources.
+type clientSession struct {
+	backend   backends.Backend
+	transport net.Conn
+	d         *driver
+
+	verifyFut  *future[[][]byte]               // nil chain: no certificate seen
+	requestFut *future[*clientIdentityRequest] // nil: no request
+	streamsFut *future[backends.Conn]
+
+	// Guarded by d.mu.
+	connected  bool
+	consumed   bool // finish or abort was called
+	closed     bool
+	verified   bool // verify-server-identity was called
+	received   bool // receive-client-identity-request was called
+	serverName string
+	cfg        backends.ClientConfig
+	conn       backends.Conn
+	request    *clientIdentityRequest
+	responded  []*backends.Identity
+	abortDone  <-chan struct{}
+
+	closeOnce sync.Once
+}
+
+func newClientSession(b backends.Backend, base backends.ClientConfig, transport net.Conn) *clientSession {
+	return &clientSession{
+		backend:    b,
+		transport:  transport,
+		d:          newDriver(),
+		verifyFut:  newFuture[[][]byte](),
+		requestFut: newFuture[*clientIdentityRequest](),
+		streamsFut: newFuture[backends.Conn](),
+		cfg:        base,
+	}
+}
+
+// Connect creates the handshake. It may be called at most once and performs
+// no I/O.
+func (s *clientSession) Connect(serverName string) error {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	switch {
+	case s.closed:
+		return errClosed
+	case s.connected:
+		return errors.New("tlshost: connect may be called at most once per connection")
+	case serverName == "":
+		return errors.New("tlshost: connect: empty server name")
+	}
+	s.connected = true
+	s.serverName = serverName
+	s.cfg.ServerName = serverName
+	return nil
+}
+
+// configurable reports why the ClientHello can no longer change, if it
+// cannot. Every client option goes into the ClientHello, so all of them must
+// be set before the handshake starts. d.mu must be held.
+func (s *clientSession) configurableLocked(what string) error {
+	switch {
+	case s.closed:
+		return errClosed
+	case s.consumed:
+		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
+	case s.d.target > stepSuspended:
+		return fmt.Errorf("tlshost: %s: the handshake has already started; configure it before verify-server-identity, receive-client-identity-request or finish", what)
+	}
+	return nil
+}
+
+// ConfigureALPN sets the ALPN IDs to offer, in preference order.
+func (s *clientSession) ConfigureALPN(ids [][]byte) error {
+	alpn, err := alpnStrings(ids)
+	if err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-alpn-ids"); err != nil {
+		return err
+	}
+	s.cfg.ALPN = alpn
+	return nil
+}
+
+// ConfigureVersions sets the protocol versions to offer.
+func (s *clientSession) ConfigureVersions(vs []uint16) error {
+	vs, err := checkVersions(vs)
+	if err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-client-protocol-versions"); err != nil {
+		return err
+	}
+	s.cfg.Versions = vs
+	return nil
+}
+
+// ConfigureCipherSuites sets the cipher suites to offer, in preference order.
+func (s *clientSession) ConfigureCipherSuites(cs []uint16) error {
+	cs, err := checkCodePoints("cipher suite", cs)
+	if err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-client-cipher-suites"); err != nil {
+		return err
+	}
+	s.cfg.CipherSuites = cs
+	return nil
+}
+
+// ConfigureGroups sets the key-exchange groups to offer, in preference
+// order, with key shares for the first keyShares of them.
+func (s *clientSession) ConfigureGroups(gs []uint16, keyShares int) error {
+	gs, err := checkCodePoints("group", gs)
+	if err != nil {
+		return err
+	}
+	if keyShares < 1 || keyShares > len(gs) {
+		return fmt.Errorf("tlshost: configure-client-groups: key-shares is %d, want 1 to %d", keyShares, len(gs))
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-client-groups"); err != nil {
+		return err
+	}
+	s.cfg.Groups, s.cfg.KeyShares = gs, keyShares
+	return nil
+}
+
+// resumeLocked moves the handshake on to step p, starting it if needed.
+// d.mu must be held.
+func (s *clientSession) resumeLocked(p step) {
+	s.d.advanceLocked(p)
+	if s.d.started {
+		return
+	}
+	cfg := s.cfg
+	cfg.VerifyServer = s.verifyServer
+	cfg.ClientIdentity = s.clientIdentity
+	cfg.NoClientIdentityRequest = s.noClientIdentityRequest
+	conn, err := s.backend.Client(s.transport, &cfg)
+	if err != nil {
+		err = fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err)
+		s.d.started = true // nothing will run: resolve everything now
+		close(s.d.done)
+		s.failAll(err)
+		return
+	}
+	s.conn = conn
+	s.d.startLocked(conn.Handshake, s.handshakeDone)
+}
+
+// stepCheckLocked enforces the proposal's ordering and at-most-once rules for
+// the optional steps. d.mu must be held.
+func (s *clientSession) stepCheckLocked(what string, called bool, p step) error {
+	switch {
+	case s.closed:
+		return errClosed
+	case !s.connected:
+		return fmt.Errorf("tlshost: %s: no handshake (call connect first)", what)
+	case s.consumed:
+		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
+	case called:
+		return fmt.Errorf("tlshost: %s may be called at most once per handshake", what)
+	case s.d.target >= p:
+		return fmt.Errorf("tlshost: %s: the handshake has already progressed past this step", what)
+	}
+	return nil
+}
+
+// VerifyServerIdentity resumes the handshake until the server's certificate
+// chain passed default validation, and suspends it there. The future
+// resolves with the chain, leaf first.
+func (s *clientSession) VerifyServerIdentity() (*future[[][]byte], error) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.stepCheckLocked("verify-server-identity", s.verified, stepVerifyServer); err != nil {
+		return nil, err
+	}
+	s.verified = true
+	s.resumeLocked(stepVerifyServer)
+	return s.verifyFut, nil
+}
+
+// ReceiveClientIdentityRequest resumes the handshake until the server
+// requested a client certificate (the future resolves with the request) or
+// passed the point where it could have (the future resolves with nil).
+func (s *clientSession) ReceiveClientIdentityRequest() (*future[*clientIdentityRequest], error) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.stepCheckLocked("receive-client-identity-request", s.received, stepIdentityRequest); err != nil {
+		return nil, err
+	}
+	s.received = true
+	s.resumeLocked(stepIdentityRequest)
+	return s.requestFut, nil
+}
+
+// Finish runs the rest of the handshake. The future resolves with the
+// connection when the handshake completed. It consumes the handshake.
+func (s *clientSession) Finish() *future[backends.Conn] {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if s.consumed || s.closed || !s.connected {
+		// The generated glue moves the handshake out of the table, so a
+		// guest cannot get here; keep the session consistent anyway.
+		f := newFuture[backends.Conn]()
+		f.resolve(nil, errors.New("tlshost: finish: the handshake was already finished or aborted"))
+		return f
+	}
+	s.consumed = true
+	s.resumeLocked(stepFinish)
+	return s.streamsFut
+}
+
+// Abort cancels the handshake. The returned channel is closed once the
+// alert is out (or at once when nothing was sent yet). It consumes the
+// handshake.
+func (s *clientSession) Abort() <-chan struct{} {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if s.abortDone != nil {
+		return s.abortDone
+	}
+	s.consumed = true
+	s.abortDone = s.d.abortLocked()
+	if !s.d.started {
+		s.d.started = true
+		close(s.d.done)
+		s.failAll(errAbortedByGuest)
+	}
+	return s.abortDone
+}
+
+// DropHandshake is called when the guest drops the client-handshake without
+// finishing or aborting it: that is an abort.
+func (s *clientSession) DropHandshake() {
+	s.d.mu.Lock()
+	consumed := s.consumed
+	s.d.mu.Unlock()
+	if !consumed {
+		s.Abort()
+	}
+}
+
+var errAbortedByGuest = errors.New("tlshost: the handshake was aborted")
+
+// verifyServer is the VerifyServer hook, on the handshake goroutine.
+func (s *clientSession) verifyServer(ctx context.Context, chain [][]byte) error {
+	s.verifyFut.resolve(cloneChain(chain), nil)
+	return s.d.suspend(ctx, stepVerifyServer, nil)
+}
+
+// clientIdentity is the ClientIdentity hook, on the handshake goroutine.
+func (s *clientSession) clientIdentity(ctx context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
+	if req.PostHandshake {
+		// The proposal has no post-handshake request for clients yet: answer
+		// with what the guest chose during the handshake, if anything.
+		s.d.mu.Lock()
+		defer s.d.mu.Unlock()
+		return s.responded, nil
+	}
+	r := &clientIdentityRequest{s: s, req: cloneRequest(req)}
+	s.d.mu.Lock()
+	s.request = r
+	s.d.mu.Unlock()
+	s.requestFut.resolve(r, nil)
+	var ids []*backends.Identity
+	err := s.d.waitUntil(ctx, func() bool {
+		if r.answered {
+			ids = r.ids
+			return true
+		}
+		// Past this point without an answer: the guest did not ask to see
+		// the request, or finished without responding. Send nothing.
+		return s.d.target > stepIdentityRequest
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.d.mu.Lock()
+	s.responded = ids
+	s.d.mu.Unlock()
+	return ids, nil
+}
+
+// noClientIdentityRequest is the NoClientIdentityRequest hook.
+func (s *clientSession) noClientIdentityRequest(ctx context.Context) {
+	if s.requestFut.resolve(nil, nil) {
+		// The guest may be waiting for exactly this; suspend as at any step.
+		// An abort or teardown shows up in the next hook or I/O.
+		s.d.suspend(ctx, stepIdentityRequest, nil)
+	}
+}
+
+// handshakeDone resolves every future once the handshake goroutine is done.
+func (s *clientSession) handshakeDone(err error) {
+	if err != nil {
+		s.d.mu.Lock()
+		aborted := s.d.aborted
+		s.d.mu.Unlock()
+		if aborted {
+			err = errAbortedByGuest
+		}
+		s.failAll(err)
+		return
+	}
+	s.verifyFut.resolve(nil, nil) // no certificate was seen (resumption)
+	s.requestFut.resolve(nil, nil)
+	s.d.mu.Lock()
+	conn := s.conn
+	s.d.mu.Unlock()
+	s.streamsFut.resolve(conn, nil)
+}
+
+// failAll resolves every pending future with err.
+func (s *clientSession) failAll(err error) {
+	s.verifyFut.resolve(nil, err)
+	s.requestFut.resolve(nil, err)
+	s.streamsFut.resolve(nil, err)
+}
+
+// ServerName is the name given to connect.
+func (s *clientSession) ServerName() (string, bool) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	return s.serverName, s.connected
+}
+
+// State reports what was negotiated so far; ok is false before the
+// handshake started.
+func (s *clientSession) State() (st backends.State, ok bool) {
+	s.d.mu.Lock()
+	conn := s.conn
+	s.d.mu.Unlock()
+	if conn == nil {
+		return st, false
+	}
+	return conn.State(), true
+}
+
+// Conn returns the backend connection once the handshake succeeded.
+func (s *clientSession) Conn() backends.Conn {
+	_, err, ok := s.streamsFut.peek()
+	if !ok || err != nil {
+		return nil
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	return s.conn
+}
+
+// Close tears the session down: it stops the handshake goroutine and closes
+// the connection and its transport. It is idempotent.
+func (s *clientSession) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.d.mu.Lock()
+		s.closed = true
+		s.d.mu.Unlock()
+		s.d.stop()
+		s.d.mu.Lock()
+		conn := s.conn
+		s.d.mu.Unlock()
+		if conn != nil {
+			err = conn.Close()
+		} else {
+			err = s.transport.Close()
+		}
+	})
+	return err
+}
+
+// A clientIdentityRequest is the server's certificate request, handed to the
+// guest as a client-identity-request resource.
+type clientIdentityRequest struct {
+	s   *clientSession
+	req *backends.IdentityRequest
+
+	// Guarded by s.d.mu.
+	answered bool
+	ids      []*backends.Identity
+}
+
+// Respond answers the request with identities in preference order; the
+// backend sends the first one that fits. An empty list sends no
+// certificate. Only the first answer counts.
+func (r *clientIdentityRequest) Respond(ids []*backends.Identity) {
+	d := r.s.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r.answered {
+		return
+	}
+	r.answered = true
+	r.ids = cloneSlice(ids)
+	d.notifyLocked()
+}
+
+// Drop is dropping the request resource: the same as offering no
+// certificate.
+func (r *clientIdentityRequest) Drop() { r.Respond(nil) }
+
+func cloneRequest(req *backends.IdentityRequest) *backends.IdentityRequest {
+	return &backends.IdentityRequest{
+		SignatureSchemes: cloneSlice(req.SignatureSchemes),
+		AcceptableCAs:    cloneChain(req.AcceptableCAs),
+		PostHandshake:    req.PostHandshake,
+	}
+}

@@ -1,0 +1,98 @@
+package tlshost
+
+import (
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// DefaultBackend is the backend used when a Config names none.
+const DefaultBackend = "stdtls"
+
+// Config is what the host decides about TLS for every guest it runs. A guest
+// can narrow these settings (ALPN, versions, cipher suites, groups, client
+// certificate requests) but never widen them: trust anchors and turning
+// validation off are host decisions only.
+type Config struct {
+	// Backend is the TLS implementation. When nil, BackendName is looked up
+	// in the backends registry.
+	Backend backends.Backend
+
+	// BackendName names a registered backend; "" means DefaultBackend.
+	BackendName string
+
+	// RootCAs validate servers the guest connects to; nil means the system
+	// roots.
+	RootCAs *x509.CertPool
+
+	// ClientCAs validate the certificates of clients when a guest server
+	// requests one; nil means the system roots.
+	ClientCAs *x509.CertPool
+
+	// InsecureSkipVerify turns off default validation of server
+	// certificates. Guest verification (verify-server-identity) still
+	// applies. For tests against peers with throwaway certificates only.
+	InsecureSkipVerify bool
+
+	// Groups are the key-exchange groups offered and accepted when the
+	// guest configures none, in preference order (IANA code points). Nil
+	// means the backend's defaults.
+	Groups []uint16
+
+	// Time returns the current time for certificate validation; nil means
+	// time.Now.
+	Time func() time.Time
+}
+
+// backend resolves the configured backend.
+func (c *Config) backend() (backends.Backend, error) {
+	if c.Backend != nil {
+		return c.Backend, nil
+	}
+	name := c.BackendName
+	if name == "" {
+		name = DefaultBackend
+	}
+	b, err := backends.ByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("tlshost: %w", err)
+	}
+	return b, nil
+}
+
+// clientBase is the client configuration before the guest adds to it.
+func (c *Config) clientBase() backends.ClientConfig {
+	return backends.ClientConfig{
+		Options:            backends.Options{Groups: cloneSlice(c.Groups), Time: c.Time},
+		RootCAs:            c.RootCAs,
+		InsecureSkipVerify: c.InsecureSkipVerify,
+	}
+}
+
+// serverBase is the server configuration before the guest adds to it.
+func (c *Config) serverBase() backends.ServerConfig {
+	return backends.ServerConfig{
+		Options:   backends.Options{Groups: cloneSlice(c.Groups), Time: c.Time},
+		ClientCAs: c.ClientCAs,
+	}
+}
+
+func cloneSlice[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append([]T(nil), s...)
+}
+
+func cloneChain(chain [][]byte) [][]byte {
+	if chain == nil {
+		return nil
+	}
+	out := make([][]byte, len(chain))
+	for i, c := range chain {
+		out[i] = append([]byte(nil), c...)
+	}
+	return out
+}

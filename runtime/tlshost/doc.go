@@ -1,0 +1,41 @@
+// Package tlshost is the wasi:tls host: it serves the wasi:tls proposal
+// (wasi:tls/tls@0.2.0-pr104), the upstream draft (wasi:tls/types@0.2.0-draft)
+// and the project's extensions (wasitls:tls/extensions) to guests, and
+// delegates the TLS work to a backend (see package backends).
+//
+// # Model
+//
+// A guest drives a handshake in direct style; a backend runs it in callback
+// style. Each client-connection or server-connection is a session with one
+// handshake goroutine, started when the guest first resumes the handshake
+// (verify-server-identity, receive-client-identity-request,
+// receive-client-hello, request-client-identity or finish) and never
+// before: while a handshake is suspended, no data flows.
+//
+// The guest's calls move the handshake's target forward through the points
+// of interest, in handshake order:
+//
+//	client: verify-server-identity → receive-client-identity-request → finish
+//	server: receive-client-hello → request-client-identity → finish
+//
+// The handshake goroutine runs up to the target and blocks in the backend's
+// hook there (VerifyServer, ClientIdentity or NoClientIdentityRequest,
+// ClientHello, VerifyClient) after resolving the guest's future. The guest's
+// next call releases it: a later step or finish with the guest's decisions,
+// abort with backends.ErrAborted (the backend then sends an alert). Steps the
+// guest did not ask for do not suspend. Each optional step may be taken at
+// most once and only in this order; configure-* calls are accepted only while
+// they can still take effect (client: before the handshake started; server:
+// until the ClientHello hook returned). Violations are error results naming
+// the rule.
+//
+// # Ownership
+//
+// Futures hold Go values only. The handshake goroutine never touches guest
+// memory or the resource table: lowering a result into the guest happens in
+// the guest's own get call. Dropping a handshake without finish or abort
+// aborts it; dropping a connection stops its goroutine (hooks and backends
+// unblock on context cancellation) and closes the transport. Private keys stay
+// in the host: a private-identity is a handle to a backends.Identity and
+// nothing returns its key.
+package tlshost

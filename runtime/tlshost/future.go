@@ -1,0 +1,93 @@
+package tlshost
+
+import "sync"
+
+// A future is a value the handshake goroutine publishes exactly once and the
+// guest reads at most once. It holds Go values only: turning them into guest
+// resources (lowering) happens later, on the guest's own call path, when the
+// guest calls the future's get method. The handshake goroutine never touches
+// guest memory.
+type future[T any] struct {
+	done chan struct{}
+
+	mu       sync.Mutex
+	resolved bool
+	taken    bool
+	val      T
+	err      error
+}
+
+func newFuture[T any]() *future[T] {
+	return &future[T]{done: make(chan struct{})}
+}
+
+// resolve publishes the result. Only the first call has an effect; it
+// reports whether it was that call.
+func (f *future[T]) resolve(v T, err error) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.resolved {
+		return false
+	}
+	f.resolved, f.val, f.err = true, v, err
+	close(f.done)
+	return true
+}
+
+// Done is closed once the future is resolved. A pollable made from it is
+// ready from then on.
+func (f *future[T]) Done() <-chan struct{} { return f.done }
+
+// Ready reports whether the future is resolved.
+func (f *future[T]) Ready() bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// futureState is what a get call finds, following the wasi:io convention for
+// futures: option<result<result<T>>>.
+type futureState int
+
+const (
+	// futurePending: not resolved yet (none).
+	futurePending futureState = iota
+	// futureTaken: the result was already taken by an earlier get (some(err)).
+	futureTaken
+	// futureReady: the result is returned now (some(ok(...))).
+	futureReady
+)
+
+// take returns the result on the first call after resolution.
+func (f *future[T]) take() (v T, err error, st futureState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case !f.resolved:
+		return v, nil, futurePending
+	case f.taken:
+		return v, nil, futureTaken
+	}
+	f.taken = true
+	v, err = f.val, f.err
+	var zero T
+	f.val = zero // the guest owns it now
+	return v, err, futureReady
+}
+
+// peek returns the result without taking it.
+func (f *future[T]) peek() (v T, err error, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.val, f.err, f.resolved
+}
+
+// closedChan is a channel that is always ready.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()

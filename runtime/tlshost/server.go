@@ -1,0 +1,465 @@
+package tlshost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// A serverSession is the host side of one server-connection and its
+// server-handshake.
+//
+// States, in order (each transition at most once):
+//
+//	new --accept--> suspended --receive-client-hello/request-client-identity/finish--> running --> done
+//	                    \______________________________abort_____________________________/--> aborted
+//
+// The server's settings (identities, ALPN, versions, cipher suites, groups,
+// client certificate request) shape its answer to the ClientHello, so they
+// can change until the ClientHello hook has returned: before the handshake
+// started, and while it is suspended at the ClientHello.
+type serverSession struct {
+	backend   backends.Backend
+	transport net.Conn
+	d         *driver
+
+	helloFut    *future[*backends.ClientHello]
+	identityFut *future[[][]byte] // nil chain: the client sent no certificate
+	streamsFut  *future[backends.Conn]
+
+	// Guarded by d.mu.
+	accepted      bool
+	consumed      bool
+	closed        bool
+	receivedHello bool // receive-client-hello was called
+	requested     bool // request-client-identity was called
+	helloReleased bool // the ClientHello hook returned: settings are fixed
+	hello         *backends.ClientHello
+	cfg           backends.ServerConfig
+	conn          backends.Conn
+	clientChain   [][]byte // validated client chain, in or after the handshake
+	postAuth      *future[[][]byte]
+	postDone      chan struct{}
+	abortDone     <-chan struct{}
+
+	closeOnce sync.Once
+}
+
+func newServerSession(b backends.Backend, base backends.ServerConfig, transport net.Conn) *serverSession {
+	return &serverSession{
+		backend:     b,
+		transport:   transport,
+		d:           newDriver(),
+		helloFut:    newFuture[*backends.ClientHello](),
+		identityFut: newFuture[[][]byte](),
+		streamsFut:  newFuture[backends.Conn](),
+		cfg:         base,
+	}
+}
+
+// Accept creates the handshake. It may be called at most once and performs
+// no I/O.
+func (s *serverSession) Accept() error {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	switch {
+	case s.closed:
+		return errClosed
+	case s.accepted:
+		return errors.New("tlshost: accept may be called at most once per connection")
+	}
+	s.accepted = true
+	return nil
+}
+
+// configurableLocked reports why the server settings can no longer change,
+// if they cannot. d.mu must be held.
+func (s *serverSession) configurableLocked(what string) error {
+	switch {
+	case s.closed:
+		return errClosed
+	case s.consumed:
+		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
+	case s.helloReleased:
+		return fmt.Errorf("tlshost: %s: the handshake has already progressed past the client hello", what)
+	}
+	return nil
+}
+
+// ConfigureIdentities sets the server certificates in preference order; the
+// backend picks the best match for the ClientHello.
+func (s *serverSession) ConfigureIdentities(ids []*backends.Identity) error {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-server-identities"); err != nil {
+		return err
+	}
+	s.cfg.Identities = cloneSlice(ids)
+	return nil
+}
+
+// ConfigureALPN sets the ALPN IDs the server accepts, in preference order.
+func (s *serverSession) ConfigureALPN(ids [][]byte) error {
+	alpn, err := alpnStrings(ids)
+	if err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-alpn-ids"); err != nil {
+		return err
+	}
+	s.cfg.ALPN = alpn
+	return nil
+}
+
+// ConfigureVersions sets the protocol versions the server accepts.
+func (s *serverSession) ConfigureVersions(vs []uint16) error {
+	vs, err := checkVersions(vs)
+	if err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-server-protocol-versions"); err != nil {
+		return err
+	}
+	s.cfg.Versions = vs
+	return nil
+}
+
+// ConfigureCipherSuites sets the cipher suites the server accepts.
+func (s *serverSession) ConfigureCipherSuites(cs []uint16) error {
+	cs, err := checkCodePoints("cipher suite", cs)
+	if err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-server-cipher-suites"); err != nil {
+		return err
+	}
+	s.cfg.CipherSuites = cs
+	return nil
+}
+
+// ConfigureGroups sets the key-exchange groups the server accepts.
+func (s *serverSession) ConfigureGroups(gs []uint16) error {
+	gs, err := checkCodePoints("group", gs)
+	if err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked("configure-server-groups"); err != nil {
+		return err
+	}
+	s.cfg.Groups = gs
+	return nil
+}
+
+func (s *serverSession) stepCheckLocked(what string, called bool, p step) error {
+	switch {
+	case s.closed:
+		return errClosed
+	case !s.accepted:
+		return fmt.Errorf("tlshost: %s: no handshake (call accept first)", what)
+	case s.consumed:
+		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
+	case called:
+		return fmt.Errorf("tlshost: %s may be called at most once per handshake", what)
+	case s.d.target >= p:
+		return fmt.Errorf("tlshost: %s: the handshake has already progressed past this step", what)
+	}
+	return nil
+}
+
+// resumeLocked moves the handshake on to step p, starting it if needed.
+func (s *serverSession) resumeLocked(p step) {
+	s.d.advanceLocked(p)
+	if s.d.started {
+		return
+	}
+	cfg := s.cfg
+	cfg.ClientHello = s.clientHello
+	cfg.VerifyClient = s.verifyClient
+	conn, err := s.backend.Server(s.transport, &cfg)
+	if err != nil {
+		s.d.started = true
+		close(s.d.done)
+		s.failAll(fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err))
+		return
+	}
+	s.conn = conn
+	s.d.startLocked(conn.Handshake, s.handshakeDone)
+}
+
+// ReceiveClientHello resumes the handshake until the ClientHello arrived and
+// suspends it there; the guest may then reconfigure the server.
+func (s *serverSession) ReceiveClientHello() (*future[*backends.ClientHello], error) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.stepCheckLocked("receive-client-hello", s.receivedHello, stepClientHello); err != nil {
+		return nil, err
+	}
+	s.receivedHello = true
+	s.resumeLocked(stepClientHello)
+	return s.helloFut, nil
+}
+
+// RequestClientIdentity asks the client for a certificate in this
+// handshake, and resumes the handshake until the client's answer was
+// received and validated. The future resolves with the validated chain, or
+// nil when the client sent none. It must be called before the handshake
+// passed the ClientHello: the request is part of the server's answer to it.
+func (s *serverSession) RequestClientIdentity() (*future[[][]byte], error) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.stepCheckLocked("request-client-identity", s.requested, stepVerifyClient); err != nil {
+		return nil, err
+	}
+	if s.helloReleased {
+		return nil, errors.New("tlshost: request-client-identity: the handshake has already progressed past the client hello")
+	}
+	s.requested = true
+	// Whether to insist is the guest's decision: it sees none and may
+	// abort (see the .NET mapping of ClientCertificateRequired).
+	s.cfg.ClientAuth = backends.RequestClientCert
+	s.resumeLocked(stepVerifyClient)
+	return s.identityFut, nil
+}
+
+// Finish runs the rest of the handshake; it consumes the handshake.
+func (s *serverSession) Finish() *future[backends.Conn] {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if s.consumed || s.closed || !s.accepted {
+		f := newFuture[backends.Conn]()
+		f.resolve(nil, errors.New("tlshost: finish: the handshake was already finished or aborted"))
+		return f
+	}
+	s.consumed = true
+	s.resumeLocked(stepFinish)
+	return s.streamsFut
+}
+
+// Abort cancels the handshake; see clientSession.Abort.
+func (s *serverSession) Abort() <-chan struct{} {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if s.abortDone != nil {
+		return s.abortDone
+	}
+	s.consumed = true
+	s.abortDone = s.d.abortLocked()
+	if !s.d.started {
+		s.d.started = true
+		close(s.d.done)
+		s.failAll(errAbortedByGuest)
+	}
+	return s.abortDone
+}
+
+// DropHandshake is dropping the server-handshake unfinished: an abort.
+func (s *serverSession) DropHandshake() {
+	s.d.mu.Lock()
+	consumed := s.consumed
+	s.d.mu.Unlock()
+	if !consumed {
+		s.Abort()
+	}
+}
+
+// clientHello is the ClientHello hook, on the handshake goroutine. It
+// returns the configuration as the guest left it when it let the handshake
+// go on.
+func (s *serverSession) clientHello(ctx context.Context, hello *backends.ClientHello) (*backends.ServerConfig, error) {
+	h := cloneHello(hello)
+	s.d.mu.Lock()
+	s.hello = h
+	s.d.mu.Unlock()
+	s.helloFut.resolve(cloneHello(hello), nil)
+	var cfg backends.ServerConfig
+	err := s.d.suspend(ctx, stepClientHello, func() {
+		s.helloReleased = true
+		cfg = s.cfg
+		cfg.Identities = cloneSlice(s.cfg.Identities)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// verifyClient is the VerifyClient hook, on the handshake goroutine. After
+// the handshake it is the post-handshake answer and does not suspend.
+func (s *serverSession) verifyClient(ctx context.Context, chain [][]byte) error {
+	var c [][]byte
+	if len(chain) > 0 {
+		c = cloneChain(chain)
+	}
+	s.d.mu.Lock()
+	s.clientChain = c
+	post := s.streamsFut.Ready()
+	s.d.mu.Unlock()
+	if post {
+		return nil
+	}
+	s.identityFut.resolve(cloneChain(c), nil)
+	return s.d.suspend(ctx, stepVerifyClient, nil)
+}
+
+func (s *serverSession) handshakeDone(err error) {
+	if err != nil {
+		s.d.mu.Lock()
+		aborted := s.d.aborted
+		s.d.mu.Unlock()
+		if aborted {
+			err = errAbortedByGuest
+		}
+		s.failAll(err)
+		return
+	}
+	s.helloFut.resolve(nil, errors.New("tlshost: the handshake completed without a ClientHello hook"))
+	s.identityFut.resolve(nil, nil)
+	s.d.mu.Lock()
+	conn := s.conn
+	s.d.mu.Unlock()
+	s.streamsFut.resolve(conn, nil)
+}
+
+func (s *serverSession) failAll(err error) {
+	s.helloFut.resolve(nil, err)
+	s.identityFut.resolve(nil, err)
+	s.streamsFut.resolve(nil, err)
+}
+
+// RequestClientIdentityPost performs post-handshake client authentication
+// through the backend. At most one may be in flight; the handshake must
+// have completed. Backends that cannot do it (crypto/tls cannot) resolve
+// the future with their error, which says why.
+func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	conn, err, ok := s.streamsFut.peek()
+	switch {
+	case s.closed:
+		return nil, errClosed
+	case !ok:
+		return nil, errors.New("tlshost: request-client-identity: the handshake has not completed; use server-handshake.request-client-identity during the handshake")
+	case err != nil:
+		return nil, fmt.Errorf("tlshost: request-client-identity: the handshake failed: %w", err)
+	case s.postAuth != nil && !s.postAuth.Ready():
+		return nil, errors.New("tlshost: request-client-identity: a request is already in flight")
+	}
+	if conn == nil {
+		conn = s.conn
+	}
+	f := newFuture[[][]byte]()
+	s.postAuth = f
+	done := make(chan struct{})
+	s.postDone = done
+	ctx := s.d.ctx // cancelled by Close
+	go func() {
+		defer close(done)
+		chain, err := conn.RequestClientIdentity(ctx)
+		if err != nil {
+			f.resolve(nil, fmt.Errorf("tlshost: %s backend: post-handshake client authentication: %w", s.backend.Name(), err))
+			return
+		}
+		if len(chain) == 0 {
+			chain = nil
+		}
+		s.d.mu.Lock()
+		if chain != nil {
+			s.clientChain = cloneChain(chain)
+		}
+		s.d.mu.Unlock()
+		f.resolve(chain, nil)
+	}()
+	return f, nil
+}
+
+// ServerName is the name the client sent (SNI), if any.
+func (s *serverSession) ServerName() (string, bool) {
+	s.d.mu.Lock()
+	hello, conn := s.hello, s.conn
+	s.d.mu.Unlock()
+	if hello != nil && hello.ServerName != "" {
+		return hello.ServerName, true
+	}
+	if conn != nil {
+		if n := conn.State().ServerName; n != "" {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// ClientChain is the client's validated chain, if it sent one.
+func (s *serverSession) ClientChain() [][]byte {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	return cloneChain(s.clientChain)
+}
+
+// State reports what was negotiated so far.
+func (s *serverSession) State() (st backends.State, ok bool) {
+	s.d.mu.Lock()
+	conn := s.conn
+	s.d.mu.Unlock()
+	if conn == nil {
+		return st, false
+	}
+	return conn.State(), true
+}
+
+// Conn returns the backend connection once the handshake succeeded.
+func (s *serverSession) Conn() backends.Conn {
+	_, err, ok := s.streamsFut.peek()
+	if !ok || err != nil {
+		return nil
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	return s.conn
+}
+
+// Close tears the session down; see clientSession.Close.
+func (s *serverSession) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.d.mu.Lock()
+		s.closed = true
+		postDone := s.postDone
+		s.d.mu.Unlock()
+		s.d.stop()
+		s.d.mu.Lock()
+		conn := s.conn
+		s.d.mu.Unlock()
+		if conn != nil {
+			err = conn.Close()
+		} else {
+			err = s.transport.Close()
+		}
+		if postDone != nil {
+			<-postDone
+		}
+	})
+	return err
+}
+
+func cloneHello(h *backends.ClientHello) *backends.ClientHello {
+	return &backends.ClientHello{
+		ServerName:       h.ServerName,
+		ALPN:             cloneSlice(h.ALPN),
+		CipherSuites:     cloneSlice(h.CipherSuites),
+		Versions:         cloneSlice(h.Versions),
+		Groups:           cloneSlice(h.Groups),
+		SignatureSchemes: cloneSlice(h.SignatureSchemes),
+	}
+}
