@@ -1,0 +1,51 @@
+package runtime
+
+import (
+	"io"
+
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+// Config configures a Runtime. The zero value is usable: no network access,
+// no extensions.
+type Config struct {
+	// Network is the network policy for wasi:sockets. Nil denies every
+	// connect, listen and name lookup (see sockets.Policy).
+	Network *sockets.Policy
+
+	// Extensions register more host modules, such as the wasi:tls host.
+	Extensions []Extension
+}
+
+// ModuleConfig configures one guest instance: what it sees through both
+// wasi_snapshot_preview1 and the WASI 0.2 interfaces (wasi:cli).
+type ModuleConfig struct {
+	// Name is the module instance name; empty for an anonymous instance,
+	// so that one compiled guest can run several times at once.
+	Name string
+
+	// Args are the command-line arguments, program name first.
+	Args []string
+
+	// Env are the environment variables, as "KEY=value".
+	Env []string
+
+	// Stdin, Stdout and Stderr are the standard streams; nil means empty
+	// input and discarded output.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+
+	// Dirs are preopened host directories (wasi_snapshot_preview1), in
+	// order.
+	Dirs []Dir
+}
+
+// Dir is a preopened directory.
+type Dir struct {
+	// Host is the directory on the host.
+	Host string
+	// Guest is the path the guest sees it as.
+	Guest string
+	// ReadOnly forbids writes.
+	ReadOnly bool
+}
