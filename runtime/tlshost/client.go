@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // A clientSession is the host side of one client-connection and its
@@ -43,7 +44,7 @@ type clientSession struct {
 	conn       backends.Conn
 	request    *clientIdentityRequest
 	responded  []*backends.Identity
-	abortDone  <-chan struct{}
+	abortDone  *wasiio.Signal
 
 	closeOnce sync.Once
 }
@@ -172,8 +173,7 @@ func (s *clientSession) resumeLocked(p step) {
 	conn, err := s.backend.Client(s.transport, &cfg)
 	if err != nil {
 		err = fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err)
-		s.d.started = true // nothing will run: resolve everything now
-		close(s.d.done)
+		s.d.neverRunLocked() // nothing will run: resolve everything now
 		s.failAll(err)
 		return
 	}
@@ -247,17 +247,16 @@ func (s *clientSession) Finish() *future[backends.Conn] {
 // Abort cancels the handshake. The returned channel is closed once the
 // alert is out (or at once when nothing was sent yet). It consumes the
 // handshake.
-func (s *clientSession) Abort() <-chan struct{} {
+func (s *clientSession) Abort() *wasiio.Signal {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	if s.abortDone != nil {
 		return s.abortDone
 	}
 	s.consumed = true
+	started := s.d.started
 	s.abortDone = s.d.abortLocked()
-	if !s.d.started {
-		s.d.started = true
-		close(s.d.done)
+	if !started {
 		s.failAll(errAbortedByGuest)
 	}
 	return s.abortDone

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // step is a point of interest of a handshake, in handshake order. The guest
@@ -46,8 +47,10 @@ type driver struct {
 	started bool
 	ctx     context.Context
 	cancel  context.CancelFunc
-	// done is closed when the handshake goroutine has returned.
-	done chan struct{}
+	// done is closed, and doneSig fired, when the handshake goroutine has
+	// returned (or when it will never run).
+	done    chan struct{}
+	doneSig *wasiio.Signal
 	// hsErr is the handshake's result, valid once done is closed.
 	hsErr error
 	// inHook is true while the handshake goroutine is inside a hook.
@@ -56,7 +59,7 @@ type driver struct {
 
 func newDriver() *driver {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &driver{changed: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	return &driver{changed: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{}), doneSig: wasiio.NewSignal()}
 }
 
 // advanceLocked moves the target to s if that is further on. mu must be held.
@@ -87,6 +90,7 @@ func (d *driver) startLocked(run func(ctx context.Context) error, finished func(
 		d.mu.Unlock()
 		finished(err)
 		close(d.done)
+		d.doneSig.Fire()
 	}()
 }
 
@@ -159,12 +163,22 @@ func (d *driver) waitUntil(ctx context.Context, cond func() bool) error {
 	}
 }
 
-// abortLocked aborts the handshake and returns a channel closed once the
+// neverRunLocked marks a handshake that will never run as done. mu must be
+// held.
+func (d *driver) neverRunLocked() {
+	if !d.started {
+		d.started = true
+		close(d.done)
+		d.doneSig.Fire()
+	}
+}
+
+// abortLocked aborts the handshake and returns a signal fired once the
 // backend has written its alert out (the handshake goroutine returned), or
 // at once if the handshake never started. A goroutine suspended in a hook
 // is released with backends.ErrAborted, so the backend sends an alert for the
 // step; one busy with I/O is cancelled through its context. mu must be held.
-func (d *driver) abortLocked() <-chan struct{} {
+func (d *driver) abortLocked() *wasiio.Signal {
 	if !d.aborted {
 		d.aborted = true
 		d.notifyLocked()
@@ -172,10 +186,8 @@ func (d *driver) abortLocked() <-chan struct{} {
 			d.cancel()
 		}
 	}
-	if !d.started {
-		return closedChan
-	}
-	return d.done
+	d.neverRunLocked()
+	return d.doneSig
 }
 
 // stop tears the handshake down for good: it aborts it if it is still
@@ -197,7 +209,7 @@ func (d *driver) stop() {
 	}
 }
 
-// state reports the handshake's progress for error messages.
+// finished reports whether the handshake goroutine returned, and how.
 func (d *driver) finished() (done bool, err error) {
 	select {
 	case <-d.done:
@@ -209,6 +221,5 @@ func (d *driver) finished() (done bool, err error) {
 	}
 }
 
-// errHandshakeIncomplete is returned by hooks that fire after the guest's
-// session was closed.
+// errClosed is returned by calls on a session that was closed.
 var errClosed = errors.New("tlshost: connection closed")

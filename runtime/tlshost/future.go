@@ -1,6 +1,10 @@
 package tlshost
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
 
 // A future is a value the handshake goroutine publishes exactly once and the
 // guest reads at most once. It holds Go values only: turning them into guest
@@ -9,6 +13,7 @@ import "sync"
 // guest memory.
 type future[T any] struct {
 	done chan struct{}
+	sig  *wasiio.Signal // fired with done, for the guest's pollables
 
 	mu       sync.Mutex
 	resolved bool
@@ -18,7 +23,7 @@ type future[T any] struct {
 }
 
 func newFuture[T any]() *future[T] {
-	return &future[T]{done: make(chan struct{})}
+	return &future[T]{done: make(chan struct{}), sig: wasiio.NewSignal()}
 }
 
 // resolve publishes the result. Only the first call has an effect; it
@@ -31,6 +36,7 @@ func (f *future[T]) resolve(v T, err error) bool {
 	}
 	f.resolved, f.val, f.err = true, v, err
 	close(f.done)
+	f.sig.Fire()
 	return true
 }
 
@@ -85,9 +91,5 @@ func (f *future[T]) peek() (v T, err error, ok bool) {
 	return f.val, f.err, f.resolved
 }
 
-// closedChan is a channel that is always ready.
-var closedChan = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
+// Signal is the readiness source of the future's pollables.
+func (f *future[T]) Signal() *wasiio.Signal { return f.sig }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // A serverSession is the host side of one server-connection and its
@@ -44,7 +45,7 @@ type serverSession struct {
 	clientChain   [][]byte // validated client chain, in or after the handshake
 	postAuth      *future[[][]byte]
 	postDone      chan struct{}
-	abortDone     <-chan struct{}
+	abortDone     *wasiio.Signal
 
 	closeOnce sync.Once
 }
@@ -189,8 +190,7 @@ func (s *serverSession) resumeLocked(p step) {
 	cfg.VerifyClient = s.verifyClient
 	conn, err := s.backend.Server(s.transport, &cfg)
 	if err != nil {
-		s.d.started = true
-		close(s.d.done)
+		s.d.neverRunLocked()
 		s.failAll(fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err))
 		return
 	}
@@ -248,17 +248,16 @@ func (s *serverSession) Finish() *future[backends.Conn] {
 }
 
 // Abort cancels the handshake; see clientSession.Abort.
-func (s *serverSession) Abort() <-chan struct{} {
+func (s *serverSession) Abort() *wasiio.Signal {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	if s.abortDone != nil {
 		return s.abortDone
 	}
 	s.consumed = true
+	started := s.d.started
 	s.abortDone = s.d.abortLocked()
-	if !s.d.started {
-		s.d.started = true
-		close(s.d.done)
+	if !started {
 		s.failAll(errAbortedByGuest)
 	}
 	return s.abortDone

@@ -1,6 +1,7 @@
 package tlshost
 
 import (
+	"context"
 	"errors"
 	"net"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 const waitLimit = 5 * time.Second
@@ -43,6 +45,15 @@ func waitChan(t *testing.T, c <-chan struct{}) {
 	case <-c:
 	case <-time.After(waitLimit):
 		t.Fatal("channel not closed in time")
+	}
+}
+
+func waitSignal(t *testing.T, s *wasiio.Signal) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := wasiio.NewPollable(s, nil).Wait(ctx); err != nil {
+		t.Fatal("signal not fired in time")
 	}
 }
 
@@ -191,7 +202,7 @@ func TestClientAbortAtVerify(t *testing.T) {
 	if _, err := await(t, vf); err != nil {
 		t.Fatal(err)
 	}
-	waitChan(t, s.Abort())
+	waitSignal(t, s.Abort())
 	// The hook returned ErrAborted, so the backend sent user_canceled.
 	if ev := b.Events(); !slices.Contains(ev, "alert 90") || slices.Contains(ev, "server verified") {
 		t.Fatalf("events: %q", ev)
@@ -209,7 +220,7 @@ func TestClientAbortSilentPeer(t *testing.T) {
 	s.Connect("example.com")
 	vf, _ := s.VerifyServerIdentity()
 	pending(t, vf)
-	waitChan(t, s.Abort())
+	waitSignal(t, s.Abort())
 	_, err := await(t, vf)
 	wantErr(t, err, "aborted")
 }
@@ -220,7 +231,7 @@ func TestClientAbortBeforeStart(t *testing.T) {
 	s := newClientSession(b, backends.ClientConfig{}, newPipe(t))
 	defer s.Close()
 	s.Connect("example.com")
-	waitChan(t, s.Abort())
+	waitSignal(t, s.Abort())
 	if ev := b.Events(); len(ev) != 0 {
 		t.Fatalf("events: %q", ev)
 	}
@@ -400,7 +411,7 @@ func TestServerAbortAtHello(t *testing.T) {
 	s.Accept()
 	hf, _ := s.ReceiveClientHello()
 	await(t, hf)
-	waitChan(t, s.Abort())
+	waitSignal(t, s.Abort())
 	if ev := b.Events(); !slices.Contains(ev, "alert 90") {
 		t.Fatalf("events: %q", ev)
 	}
