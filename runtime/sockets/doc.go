@@ -1,0 +1,35 @@
+// Package sockets implements the host side of wasi:sockets (network,
+// instance-network, tcp, tcp-create-socket, ip-name-lookup, and udp as
+// not-supported) over the Go net package, under a deny-by-default [Policy].
+//
+// # Model
+//
+// A [Stack] is what one guest instance sees of the network: the embedder's
+// policy plus the addresses the guest learnt through allowed name lookups.
+// Every [Network] resource the guest obtains refers to its instance's Stack.
+//
+// A [TCPSocket] follows the WASI state machine:
+//
+//	unbound ─start-bind─▶ bind-started ─finish-bind─▶ bound
+//	bound ─start-listen─▶ listen-started ─finish-listen─▶ listening
+//	unbound|bound ─start-connect─▶ connect-started ─finish-connect─▶ connected | closed
+//
+// Operations in the wrong state return invalid-state, a finish without its
+// start not-in-progress, and a finish whose work is still running
+// would-block. Connecting runs net.Dialer on a goroutine; a listening
+// socket accepts on a goroutine into a queue bounded by the backlog size.
+// The socket's pollable is ready when a finish or accept would not return
+// would-block.
+//
+// A connection is shared by the socket and its two streams and is closed
+// when the last of the three is dropped, whoever holds them: the guest, or
+// the wasi:tls host after the guest moved the streams to it. Dropping an
+// unconnected socket cancels its dial or closes its listener and every
+// connection queued on it.
+//
+// # Policy
+//
+// Every start-bind and start-connect is checked against the [Policy] and
+// refused with access-denied when no rule allows it; so is every name
+// lookup. See [Policy] for the rule syntax.
+package sockets

@@ -1,0 +1,93 @@
+package sockets
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// A ResolveStream is the ip-name-lookup resolve-address-stream resource:
+// the addresses of one lookup, handed out one by one.
+type ResolveStream struct {
+	cancel context.CancelFunc
+	done   *wasiio.Signal
+
+	mu    sync.Mutex
+	addrs []netip.Addr
+	err   error
+}
+
+// Resolve is resolve-addresses. A literal IP address resolves to itself
+// without a lookup; a name resolves only when a connect rule of the policy
+// names it (else access-denied), and the addresses found become connectable
+// on the rule's ports for this instance. The lookup runs on a goroutine.
+func (s *Stack) Resolve(n *Network, name string) (*ResolveStream, error) {
+	if n == nil || n.stack != s {
+		return nil, InvalidArgument
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		r := &ResolveStream{cancel: func() {}, done: wasiio.NewSignal(), addrs: []netip.Addr{ip}}
+		r.done.Fire()
+		return r, nil
+	}
+	name = normalizeName(name)
+	if !validName(name) {
+		return nil, InvalidArgument
+	}
+	rules := s.policy.resolveRules(name)
+	if len(rules) == 0 {
+		return nil, AccessDenied
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &ResolveStream{cancel: cancel, done: wasiio.NewSignal()}
+	go func() {
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+		if err == nil {
+			s.grants.add(ips, rules)
+		}
+		r.mu.Lock()
+		r.addrs, r.err = ips, err
+		r.mu.Unlock()
+		r.done.Fire()
+	}()
+	return r, nil
+}
+
+// Next is resolve-next-address: the next address, ok false after the last
+// one, or would-block while the lookup runs.
+func (r *ResolveStream) Next() (addr netip.Addr, ok bool, err error) {
+	if !r.done.Fired() {
+		return netip.Addr{}, false, WouldBlock
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		err := code(r.err)
+		if err == Unknown {
+			err = PermanentResolverFailure
+		}
+		r.err = nil // reported once; then the stream is empty
+		return netip.Addr{}, false, err
+	}
+	if len(r.addrs) == 0 {
+		return netip.Addr{}, false, nil
+	}
+	addr = r.addrs[0].Unmap()
+	r.addrs = r.addrs[1:]
+	return addr, true, nil
+}
+
+// Subscribe returns a pollable, child of the stream, ready when the lookup
+// finished.
+func (r *ResolveStream) Subscribe() *wasiio.Pollable { return wasiio.NewPollable(r.done, r) }
+
+// Close drops the stream, cancelling the lookup.
+func (r *ResolveStream) Close() error {
+	r.cancel()
+	return nil
+}

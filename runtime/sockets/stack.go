@@ -1,0 +1,127 @@
+package sockets
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// Family is wasi:sockets/network's ip-address-family.
+type Family uint8
+
+const (
+	IPv4 Family = iota
+	IPv6
+)
+
+func (f Family) String() string {
+	if f == IPv4 {
+		return "ipv4"
+	}
+	return "ipv6"
+}
+
+func (f Family) network() string {
+	if f == IPv4 {
+		return "tcp4"
+	}
+	return "tcp6"
+}
+
+// FamilyOf returns the family of an address as a guest writes it: IPv4 for
+// a 4-byte address, IPv6 for a 16-byte one (IPv4-mapped included).
+func FamilyOf(ip netip.Addr) Family {
+	if ip.Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// A Stack is the network one guest instance sees. It is safe for
+// concurrent use.
+type Stack struct {
+	policy *Policy
+	grants grants
+	dialer net.Dialer // template; a zero value dials directly
+}
+
+// NewStack returns the stack of one guest instance under policy (nil
+// denies everything).
+func NewStack(policy *Policy) *Stack { return &Stack{policy: policy} }
+
+// Network returns a new network resource on the stack.
+func (s *Stack) Network() *Network { return &Network{stack: s} }
+
+func (s *Stack) canConnect(ap netip.AddrPort) bool {
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	return s.policy.CanConnect(ap) || s.grants.allows(ap)
+}
+
+func (s *Stack) canListen(ap netip.AddrPort) bool {
+	return s.policy.CanListen(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+}
+
+// A Network is the wasi:sockets/network network resource: a capability to
+// use the instance's Stack.
+type Network struct {
+	stack *Stack
+}
+
+// Stack returns the stack the network belongs to.
+func (n *Network) Stack() *Stack { return n.stack }
+
+// Close drops the resource; the stack lives on.
+func (n *Network) Close() error { return nil }
+
+// sharedConn is a connection shared by a socket and its two streams,
+// closed when the last reference goes.
+type sharedConn struct {
+	net.Conn
+	refs atomic.Int32
+	once sync.Once
+}
+
+func newSharedConn(c net.Conn, refs int32) *sharedConn {
+	s := &sharedConn{Conn: c}
+	s.refs.Store(refs)
+	return s
+}
+
+// release drops one reference and closes the connection after the last.
+func (s *sharedConn) release() error {
+	if s.refs.Add(-1) == 0 {
+		var err error
+		s.once.Do(func() { err = s.Conn.Close() })
+		return err
+	}
+	return nil
+}
+
+// releaser is an io.Closer that releases one reference, once.
+type releaser struct {
+	c    *sharedConn
+	once sync.Once
+}
+
+func (r *releaser) Close() error {
+	var err error
+	r.once.Do(func() { err = r.c.release() })
+	return err
+}
+
+// CloseWrite shuts the write side down, when the connection can.
+func (s *sharedConn) CloseWrite() error {
+	if c, ok := s.Conn.(interface{ CloseWrite() error }); ok {
+		return c.CloseWrite()
+	}
+	return NotSupported
+}
+
+// CloseRead shuts the read side down, when the connection can.
+func (s *sharedConn) CloseRead() error {
+	if c, ok := s.Conn.(interface{ CloseRead() error }); ok {
+		return c.CloseRead()
+	}
+	return NotSupported
+}

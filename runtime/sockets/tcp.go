@@ -1,0 +1,654 @@
+package sockets
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+type tcpState uint8
+
+const (
+	stateUnbound tcpState = iota
+	stateBindStarted
+	stateBound
+	stateListenStarted
+	stateListening
+	stateConnectStarted
+	stateConnected
+	stateClosed
+)
+
+// Defaults reported for options the guest did not set.
+const (
+	defaultBacklog       = 128
+	defaultKeepAliveIdle = 7200 * time.Second
+	defaultKeepAliveIntv = 75 * time.Second
+	defaultKeepAliveCnt  = 9
+	defaultHopLimit      = 64
+	defaultBufferSize    = 64 << 10
+)
+
+// A TCPSocket is the wasi:sockets/tcp tcp-socket resource. Its methods are
+// called from the guest's goroutine; the dial and accept goroutines only
+// touch the fields guarded by mu.
+type TCPSocket struct {
+	stack  *Stack
+	family Family
+
+	mu      sync.Mutex
+	state   tcpState
+	waiters wasiio.WaitList
+
+	ln      *net.TCPListener // bound, listening
+	bindErr error            // the bind's failure, for finish-bind
+	local   netip.AddrPort   // bind address asked for
+	backlog int
+
+	// connect-started
+	dialCancel context.CancelFunc
+	dialDone   bool
+	dialConn   net.Conn
+	dialErr    error
+
+	// listening
+	queue     []net.Conn
+	acceptErr error
+	space     sync.Cond // signals the accept goroutine that the queue has room
+
+	conn *sharedConn // connected
+
+	keepAlive          bool
+	keepIdle, keepIntv time.Duration
+	keepCnt            uint32
+	hopLimit           uint8
+	recvBuf, sendBuf   uint64
+	dropped            bool
+}
+
+// NewTCPSocket is tcp-create-socket: an unbound socket of family.
+func (s *Stack) NewTCPSocket(family Family) *TCPSocket {
+	t := &TCPSocket{
+		stack:    s,
+		family:   family,
+		backlog:  defaultBacklog,
+		keepIdle: defaultKeepAliveIdle,
+		keepIntv: defaultKeepAliveIntv,
+		keepCnt:  defaultKeepAliveCnt,
+		hopLimit: defaultHopLimit,
+		recvBuf:  defaultBufferSize,
+		sendBuf:  defaultBufferSize,
+	}
+	t.space.L = &t.mu
+	return t
+}
+
+// checkAddr validates a socket address for this socket's family.
+func (t *TCPSocket) checkAddr(ap netip.AddrPort) error {
+	if !ap.Addr().IsValid() || FamilyOf(ap.Addr()) != t.family {
+		return InvalidArgument
+	}
+	return nil
+}
+
+func (t *TCPSocket) tcpAddr(ap netip.AddrPort) *net.TCPAddr {
+	return net.TCPAddrFromAddrPort(ap)
+}
+
+// StartBind is start-bind. The bind itself happens here, so that its
+// errors (address-in-use) come from finish-bind as WASI describes.
+func (t *TCPSocket) StartBind(n *Network, local netip.AddrPort) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n == nil || n.stack != t.stack {
+		return InvalidArgument
+	}
+	if t.state != stateUnbound {
+		return InvalidState
+	}
+	if err := t.checkAddr(local); err != nil {
+		return err
+	}
+	if t.family == IPv6 && local.Addr().Is4In6() {
+		return InvalidArgument // IPv4-mapped addresses are not supported
+	}
+	if local.Addr().IsMulticast() {
+		return InvalidArgument
+	}
+	if !t.stack.canListen(local) {
+		return AccessDenied
+	}
+	lc := net.ListenConfig{}
+	ln, err := lc.Listen(context.Background(), t.family.network(), local.String())
+	t.state = stateBindStarted
+	t.local = local
+	if err != nil {
+		t.bindErr = err
+		return nil
+	}
+	t.ln = ln.(*net.TCPListener)
+	return nil
+}
+
+// FinishBind is finish-bind.
+func (t *TCPSocket) FinishBind() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != stateBindStarted {
+		return NotInProgress
+	}
+	if t.bindErr != nil {
+		err := t.bindErr
+		t.bindErr = nil
+		t.state = stateUnbound
+		return code(err)
+	}
+	t.state = stateBound
+	return nil
+}
+
+// StartConnect is start-connect: the policy check and the start of a dial
+// on a goroutine.
+func (t *TCPSocket) StartConnect(n *Network, remote netip.AddrPort) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n == nil || n.stack != t.stack {
+		return InvalidArgument
+	}
+	switch t.state {
+	case stateUnbound, stateBound:
+	case stateConnectStarted:
+		return ConcurrencyConflict
+	default:
+		return InvalidState
+	}
+	if err := t.checkAddr(remote); err != nil {
+		return err
+	}
+	ip := remote.Addr()
+	// See wasi:sockets/tcp start-connect: unspecified, broadcast and
+	// multicast addresses, IPv4-mapped addresses on IPv6 sockets and port
+	// 0 are invalid-argument.
+	if ip.IsUnspecified() || ip.IsMulticast() || remote.Port() == 0 ||
+		(ip.Is4() && ip == netip.AddrFrom4([4]byte{255, 255, 255, 255})) ||
+		(t.family == IPv6 && ip.Is4In6()) {
+		return InvalidArgument
+	}
+	if !t.stack.canConnect(remote) {
+		return AccessDenied
+	}
+	d := t.stack.dialer
+	d.KeepAlive = -1
+	if t.ln != nil {
+		d.LocalAddr = t.ln.Addr()
+		t.ln.Close()
+		t.ln = nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.dialCancel = cancel
+	t.state = stateConnectStarted
+	t.dialDone, t.dialConn, t.dialErr = false, nil, nil
+	go func() {
+		c, err := d.DialContext(ctx, t.family.network(), remote.String())
+		t.mu.Lock()
+		if t.dropped {
+			if c != nil {
+				c.Close()
+			}
+		} else {
+			t.dialDone, t.dialConn, t.dialErr = true, c, err
+		}
+		t.mu.Unlock()
+		t.waiters.WakeAll()
+	}()
+	return nil
+}
+
+// FinishConnect is finish-connect: it returns the connection's streams.
+func (t *TCPSocket) FinishConnect() (*wasiio.InputStream, *wasiio.OutputStream, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != stateConnectStarted {
+		return nil, nil, NotInProgress
+	}
+	if !t.dialDone {
+		return nil, nil, WouldBlock
+	}
+	t.dialCancel()
+	if t.dialErr != nil {
+		t.state = stateClosed
+		return nil, nil, code(t.dialErr)
+	}
+	c := t.dialConn
+	t.dialConn = nil
+	t.applyOptions(c)
+	t.state = stateConnected
+	in, out := t.streams(c)
+	return in, out, nil
+}
+
+// streams makes the connection shared by the socket and two streams; t.mu
+// is held.
+func (t *TCPSocket) streams(c net.Conn) (*wasiio.InputStream, *wasiio.OutputStream) {
+	t.conn = newSharedConn(c, 3)
+	in := wasiio.NewInputStream(t.conn, &releaser{c: t.conn})
+	out := wasiio.NewOutputStream(t.conn, (&releaser{c: t.conn}).Close)
+	return in, out
+}
+
+// StartListen is start-listen.
+func (t *TCPSocket) StartListen() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.state {
+	case stateBound:
+	case stateUnbound:
+		// WASI lets an implementation bind implicitly here; this host
+		// requires an explicit, policy-checked bind.
+		return InvalidState
+	case stateListenStarted:
+		return ConcurrencyConflict
+	default:
+		return InvalidState
+	}
+	t.state = stateListenStarted
+	return nil
+}
+
+// FinishListen is finish-listen. It starts the accept goroutine.
+func (t *TCPSocket) FinishListen() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != stateListenStarted {
+		return NotInProgress
+	}
+	t.state = stateListening
+	go t.acceptLoop(t.ln)
+	return nil
+}
+
+func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
+	for {
+		c, err := ln.Accept()
+		t.mu.Lock()
+		if err != nil {
+			if !t.dropped && t.acceptErr == nil {
+				t.acceptErr = err
+			}
+			t.mu.Unlock()
+			t.waiters.WakeAll()
+			return
+		}
+		if t.dropped {
+			t.mu.Unlock()
+			c.Close()
+			return
+		}
+		t.queue = append(t.queue, c)
+		t.mu.Unlock()
+		t.waiters.WakeAll()
+		t.mu.Lock()
+		for len(t.queue) >= t.backlog && !t.dropped {
+			t.space.Wait()
+		}
+		t.mu.Unlock()
+	}
+}
+
+// Accept is accept: a connected socket and its streams, or would-block.
+func (t *TCPSocket) Accept() (*TCPSocket, *wasiio.InputStream, *wasiio.OutputStream, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != stateListening {
+		return nil, nil, nil, InvalidState
+	}
+	if len(t.queue) == 0 {
+		if t.acceptErr != nil {
+			return nil, nil, nil, code(t.acceptErr)
+		}
+		return nil, nil, nil, WouldBlock
+	}
+	c := t.queue[0]
+	t.queue[0] = nil
+	t.queue = t.queue[1:]
+	t.space.Signal()
+	// The accepted socket inherits the listener's options.
+	a := t.stack.NewTCPSocket(t.family)
+	a.keepAlive, a.keepIdle, a.keepIntv, a.keepCnt = t.keepAlive, t.keepIdle, t.keepIntv, t.keepCnt
+	a.hopLimit, a.recvBuf, a.sendBuf = t.hopLimit, t.recvBuf, t.sendBuf
+	a.applyOptions(c)
+	a.state = stateConnected
+	in, out := a.streams(c)
+	return a, in, out, nil
+}
+
+// LocalAddress is local-address.
+func (t *TCPSocket) LocalAddress() (netip.AddrPort, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.conn != nil && t.state == stateConnected:
+		return addrPort(t.conn.LocalAddr()), nil
+	case t.ln != nil && (t.state == stateBound || t.state == stateListenStarted || t.state == stateListening):
+		return addrPort(t.ln.Addr()), nil
+	}
+	return netip.AddrPort{}, InvalidState
+}
+
+// RemoteAddress is remote-address.
+func (t *TCPSocket) RemoteAddress() (netip.AddrPort, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conn == nil || t.state != stateConnected {
+		return netip.AddrPort{}, InvalidState
+	}
+	return addrPort(t.conn.RemoteAddr()), nil
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// IsListening is is-listening.
+func (t *TCPSocket) IsListening() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state == stateListening
+}
+
+// AddressFamily is address-family.
+func (t *TCPSocket) AddressFamily() Family { return t.family }
+
+// SetListenBacklogSize is set-listen-backlog-size. The kernel backlog is
+// the system's; the value bounds the host's accept queue.
+func (t *TCPSocket) SetListenBacklogSize(v uint64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v == 0 {
+		return InvalidArgument
+	}
+	if t.state == stateConnected || t.state == stateConnectStarted || t.state == stateClosed {
+		return InvalidState
+	}
+	t.backlog = int(min(v, 4096))
+	t.space.Broadcast()
+	return nil
+}
+
+// Shutdown is shutdown.
+func (t *TCPSocket) Shutdown(how ShutdownType) error {
+	t.mu.Lock()
+	c := t.conn
+	connected := t.state == stateConnected
+	t.mu.Unlock()
+	if !connected || c == nil {
+		return InvalidState
+	}
+	var err error
+	if how == ShutdownReceive || how == ShutdownBoth {
+		err = c.CloseRead()
+	}
+	if how == ShutdownSend || how == ShutdownBoth {
+		if e := c.CloseWrite(); err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		return code(err)
+	}
+	return nil
+}
+
+// ShutdownType is wasi:sockets/tcp's shutdown-type.
+type ShutdownType uint8
+
+const (
+	ShutdownReceive ShutdownType = iota
+	ShutdownSend
+	ShutdownBoth
+)
+
+// Ready implements wasiio.Source: a finish or accept would not block.
+func (t *TCPSocket) Ready() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.state {
+	case stateConnectStarted:
+		return t.dialDone
+	case stateListening:
+		return len(t.queue) > 0 || t.acceptErr != nil
+	}
+	return true
+}
+
+// Watch implements wasiio.Source.
+func (t *TCPSocket) Watch(w *wasiio.Waker) { t.waiters.Add(w) }
+
+// Unwatch implements wasiio.Source.
+func (t *TCPSocket) Unwatch(w *wasiio.Waker) { t.waiters.Remove(w) }
+
+// Subscribe returns a pollable, child of the socket.
+func (t *TCPSocket) Subscribe() *wasiio.Pollable { return wasiio.NewPollable(t, t) }
+
+// Close drops the socket: a dial is cancelled, a listener and every queued
+// connection closed, and the socket's reference on its connection released.
+func (t *TCPSocket) Close() error {
+	t.mu.Lock()
+	if t.dropped {
+		t.mu.Unlock()
+		return nil
+	}
+	t.dropped = true
+	if t.dialCancel != nil {
+		t.dialCancel()
+	}
+	if t.dialConn != nil {
+		t.dialConn.Close()
+		t.dialConn = nil
+	}
+	ln := t.ln
+	t.ln = nil
+	queue := t.queue
+	t.queue = nil
+	conn := t.conn
+	t.space.Broadcast()
+	t.mu.Unlock()
+	t.waiters.WakeAll()
+	if ln != nil {
+		ln.Close()
+	}
+	for _, c := range queue {
+		c.Close()
+	}
+	if conn != nil {
+		return conn.release()
+	}
+	return nil
+}
+
+// The options. Setters validate as wasi:sockets/tcp says (zero is
+// invalid-argument) and apply to the connection when there is one;
+// otherwise the value is kept and applied on connect or accept.
+
+func (t *TCPSocket) applyOptions(c net.Conn) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tc.SetKeepAliveConfig(net.KeepAliveConfig{
+		Enable: t.keepAlive, Idle: t.keepIdle, Interval: t.keepIntv, Count: int(t.keepCnt),
+	})
+}
+
+func (t *TCPSocket) tcpConn() *net.TCPConn {
+	if t.conn == nil {
+		return nil
+	}
+	tc, _ := t.conn.Conn.(*net.TCPConn)
+	return tc
+}
+
+// KeepAliveEnabled is keep-alive-enabled.
+func (t *TCPSocket) KeepAliveEnabled() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.keepAlive
+}
+
+// SetKeepAliveEnabled is set-keep-alive-enabled.
+func (t *TCPSocket) SetKeepAliveEnabled(v bool) error {
+	return t.setKeepAlive(func() { t.keepAlive = v })
+}
+
+// KeepAliveIdleTime is keep-alive-idle-time.
+func (t *TCPSocket) KeepAliveIdleTime() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.keepIdle
+}
+
+// SetKeepAliveIdleTime is set-keep-alive-idle-time.
+func (t *TCPSocket) SetKeepAliveIdleTime(d time.Duration) error {
+	if d <= 0 {
+		return InvalidArgument
+	}
+	d = max(d.Truncate(time.Second), time.Second)
+	return t.setKeepAlive(func() { t.keepIdle = d })
+}
+
+// KeepAliveInterval is keep-alive-interval.
+func (t *TCPSocket) KeepAliveInterval() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.keepIntv
+}
+
+// SetKeepAliveInterval is set-keep-alive-interval.
+func (t *TCPSocket) SetKeepAliveInterval(d time.Duration) error {
+	if d <= 0 {
+		return InvalidArgument
+	}
+	d = max(d.Truncate(time.Second), time.Second)
+	return t.setKeepAlive(func() { t.keepIntv = d })
+}
+
+// KeepAliveCount is keep-alive-count.
+func (t *TCPSocket) KeepAliveCount() uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.keepCnt
+}
+
+// SetKeepAliveCount is set-keep-alive-count.
+func (t *TCPSocket) SetKeepAliveCount(n uint32) error {
+	if n == 0 {
+		return InvalidArgument
+	}
+	n = min(n, 127)
+	return t.setKeepAlive(func() { t.keepCnt = n })
+}
+
+func (t *TCPSocket) setKeepAlive(set func()) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	set()
+	if tc := t.tcpConn(); tc != nil {
+		t.applyOptions(tc)
+	}
+	return nil
+}
+
+// HopLimit is hop-limit.
+func (t *TCPSocket) HopLimit() uint8 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.hopLimit
+}
+
+// SetHopLimit is set-hop-limit.
+func (t *TCPSocket) SetHopLimit(v uint8) error {
+	if v == 0 {
+		return InvalidArgument
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hopLimit = v
+	if tc := t.tcpConn(); tc != nil {
+		if err := setHopLimit(tc, t.family, v); err != nil {
+			return code(err)
+		}
+	}
+	return nil
+}
+
+func setHopLimit(tc *net.TCPConn, family Family, v uint8) error {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if family == IPv4 {
+			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TTL, int(v))
+		} else {
+			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS, int(v))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// ReceiveBufferSize is receive-buffer-size.
+func (t *TCPSocket) ReceiveBufferSize() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.recvBuf
+}
+
+// SetReceiveBufferSize is set-receive-buffer-size.
+func (t *TCPSocket) SetReceiveBufferSize(v uint64) error {
+	if v == 0 {
+		return InvalidArgument
+	}
+	v = min(v, 1<<30)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.recvBuf = v
+	if tc := t.tcpConn(); tc != nil {
+		tc.SetReadBuffer(int(v))
+	}
+	return nil
+}
+
+// SendBufferSize is send-buffer-size.
+func (t *TCPSocket) SendBufferSize() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sendBuf
+}
+
+// SetSendBufferSize is set-send-buffer-size.
+func (t *TCPSocket) SetSendBufferSize(v uint64) error {
+	if v == 0 {
+		return InvalidArgument
+	}
+	v = min(v, 1<<30)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sendBuf = v
+	if tc := t.tcpConn(); tc != nil {
+		tc.SetWriteBuffer(int(v))
+	}
+	return nil
+}
