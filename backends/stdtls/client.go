@@ -1,0 +1,84 @@
+package stdtls
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// Client returns a client connection over transport.
+func (Backend) Client(transportConn net.Conn, config *backends.ClientConfig) (backends.Conn, error) {
+	if transportConn == nil || config == nil {
+		return nil, errors.New("stdtls: Client needs a transport and a config")
+	}
+	if config.ServerName == "" && !config.InsecureSkipVerify {
+		return nil, errors.New("stdtls: ClientConfig.ServerName is empty: the server's certificate cannot be validated")
+	}
+	c := newConn(&transport{Conn: transportConn}, true)
+	c.client = config
+	cfg := &tls.Config{
+		ServerName:         config.ServerName,
+		RootCAs:            config.RootCAs,
+		InsecureSkipVerify: config.InsecureSkipVerify,
+	}
+	if err := applyOptions(cfg, &config.Options); err != nil {
+		return nil, err
+	}
+	cfg.VerifyConnection = c.verifyServer
+	cfg.GetClientCertificate = c.clientCertificate
+	c.state.ServerName = config.ServerName
+	c.tls = tls.Client(c.raw, cfg)
+	return c, nil
+}
+
+// verifyServer runs after crypto/tls validated the server's chain (unless
+// the host disabled validation), on full handshakes and resumptions.
+func (c *conn) verifyServer(cs tls.ConnectionState) error {
+	c.record(&cs)
+	if c.client.VerifyServer == nil {
+		return nil
+	}
+	if !c.calledVerify.CompareAndSwap(false, true) {
+		return errors.New("stdtls: server verification requested twice in one handshake")
+	}
+	// crypto/tls sends bad_certificate for any error returned here.
+	return c.client.VerifyServer(c.ctx(), rawChain(cs.PeerCertificates))
+}
+
+// clientCertificate answers a CertificateRequest (RFC 8446, Section 4.3.2)
+// with the first candidate the request allows, or an empty Certificate.
+func (c *conn) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	if !c.calledIdentity.CompareAndSwap(false, true) {
+		return nil, errors.New("stdtls: client identity requested twice in one handshake")
+	}
+	if c.client.ClientIdentity == nil {
+		return &tls.Certificate{}, nil
+	}
+	req := &backends.IdentityRequest{
+		SignatureSchemes: schemesToUint16(cri.SignatureSchemes),
+		AcceptableCAs:    cri.AcceptableCAs,
+	}
+	ids, err := c.client.ClientIdentity(cri.Context(), req)
+	if err != nil {
+		// crypto/tls sends internal_error.
+		return nil, err
+	}
+	for _, id := range ids {
+		if id == nil || len(id.Chain) == 0 || id.Key == nil {
+			continue
+		}
+		cert := tlsCertificate(id)
+		if cri.SupportsCertificate(cert) == nil {
+			c.setLocal(id)
+			return cert, nil
+		}
+	}
+	if len(ids) > 0 {
+		// Nothing fits: send no certificate and let the server decide
+		// (RFC 8446, Section 4.4.2).
+		return &tls.Certificate{}, nil
+	}
+	return &tls.Certificate{}, nil
+}

@@ -1,0 +1,184 @@
+package stdtls
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// conn is a backends.Conn over a tls.Conn.
+//
+// crypto/tls holds its handshake mutex for the whole handshake, so State
+// never calls into the tls.Conn while a handshake may run: hooks record what
+// they learn in state, and a successful Handshake replaces it with the final
+// ConnectionState.
+type conn struct {
+	tls      *tls.Conn
+	raw      *transport
+	isClient bool
+	client   *backends.ClientConfig // hooks, client side
+	server   *backends.ServerConfig // hooks, server side
+
+	// hctx is the context of the running handshake, for hooks crypto/tls
+	// calls without one (VerifyConnection).
+	hctx atomic.Pointer[context.Context]
+
+	// once flags, one per hook: hooks run at most once per handshake.
+	calledVerify, calledIdentity, calledHello, calledNoRequest atomic.Bool
+
+	done atomic.Bool // the handshake completed successfully
+
+	mu    sync.Mutex
+	state backends.State
+}
+
+var _ backends.Conn = (*conn)(nil)
+
+func newConn(transportConn *transport, isClient bool) *conn {
+	return &conn{raw: transportConn, isClient: isClient}
+}
+
+func (c *conn) ctx() context.Context {
+	if p := c.hctx.Load(); p != nil {
+		return *p
+	}
+	return context.Background()
+}
+
+// Handshake runs the handshake. Cancelling ctx closes the transport (see the
+// package documentation for which alert the peer sees).
+func (c *conn) Handshake(ctx context.Context) error {
+	c.hctx.CompareAndSwap(nil, &ctx)
+	if err := c.tls.HandshakeContext(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			return fmt.Errorf("stdtls: handshake: %w (%w)", err, ctxErr)
+		}
+		return fmt.Errorf("stdtls: handshake: %w", err)
+	}
+	if c.done.Load() {
+		return nil
+	}
+	// crypto/tls does not tell whether a CertificateRequest arrived; by now
+	// it would have called GetClientCertificate (RFC 8446, Section 4.3.2:
+	// the request precedes the server's Finished).
+	if c.isClient && c.client.NoClientIdentityRequest != nil &&
+		!c.calledIdentity.Load() && c.calledNoRequest.CompareAndSwap(false, true) {
+		c.client.NoClientIdentityRequest(ctx)
+	}
+	cs := c.tls.ConnectionState()
+	c.mu.Lock()
+	c.recordLocked(&cs)
+	c.state.HandshakeComplete = true
+	c.mu.Unlock()
+	c.done.Store(true)
+	return nil
+}
+
+// recordLocked copies what cs knows into c.state.
+func (c *conn) recordLocked(cs *tls.ConnectionState) {
+	c.state.Version = cs.Version
+	c.state.CipherSuite = cs.CipherSuite
+	c.state.Group = uint16(cs.CurveID)
+	c.state.ALPN = cs.NegotiatedProtocol
+	if cs.ServerName != "" {
+		c.state.ServerName = cs.ServerName
+	}
+	c.state.PeerChain = rawChain(cs.PeerCertificates)
+	c.state.DidResume = cs.DidResume
+}
+
+func (c *conn) record(cs *tls.ConnectionState) {
+	c.mu.Lock()
+	c.recordLocked(cs)
+	c.mu.Unlock()
+}
+
+func (c *conn) setLocal(id *backends.Identity) {
+	c.mu.Lock()
+	c.state.LocalIdentity = id
+	c.mu.Unlock()
+}
+
+func rawChain(certs []*x509.Certificate) [][]byte {
+	if len(certs) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(certs))
+	for i, c := range certs {
+		out[i] = c.Raw
+	}
+	return out
+}
+
+var errTooEarly = errors.New("stdtls: connection used before its handshake completed")
+
+// Read reads application data: io.EOF after close_notify, an error wrapping
+// io.ErrUnexpectedEOF when the transport closed without it.
+func (c *conn) Read(p []byte) (int, error) {
+	if !c.done.Load() {
+		return 0, errTooEarly
+	}
+	n, err := c.tls.Read(p)
+	switch {
+	case err == io.EOF && c.raw.eof.Load():
+		// crypto/tls accepts an EOF at a record boundary as a clean close;
+		// RFC 8446, Section 6.1 makes it a truncation.
+		err = fmt.Errorf("stdtls: connection closed without close_notify (truncated): %w", io.ErrUnexpectedEOF)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		err = fmt.Errorf("stdtls: connection closed in the middle of a record (truncated): %w", err)
+	}
+	return n, err
+}
+
+// Write writes application data.
+func (c *conn) Write(p []byte) (int, error) {
+	if !c.done.Load() {
+		return 0, errTooEarly
+	}
+	return c.tls.Write(p)
+}
+
+// CloseWrite sends close_notify (RFC 8446, Section 6.1) and half-closes the
+// transport when it supports that.
+func (c *conn) CloseWrite() error {
+	if !c.done.Load() {
+		return errTooEarly
+	}
+	if err := c.tls.CloseWrite(); err != nil {
+		return fmt.Errorf("stdtls: close_notify: %w", err)
+	}
+	c.raw.closeWrite()
+	return nil
+}
+
+// Close sends close_notify if the handshake completed, and closes the
+// transport. Closing during a handshake unblocks it.
+func (c *conn) Close() error {
+	return c.tls.Close()
+}
+
+// State reports what was negotiated so far.
+func (c *conn) State() backends.State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.state
+	s.PeerChain = slices.Clone(s.PeerChain)
+	return s
+}
+
+// RequestClientIdentity fails: crypto/tls has no TLS 1.3 post-handshake
+// client authentication.
+func (c *conn) RequestClientIdentity(context.Context) ([][]byte, error) {
+	if c.isClient {
+		return nil, errors.New("stdtls: RequestClientIdentity called on a client connection")
+	}
+	return nil, fmt.Errorf("stdtls: post-handshake client authentication (RFC 8446, Section 4.6.2) is not implemented by crypto/tls: %w", backends.ErrNotSupported)
+}

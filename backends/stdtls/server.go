@@ -1,0 +1,146 @@
+package stdtls
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// Server returns a server connection over transport.
+func (Backend) Server(transportConn net.Conn, config *backends.ServerConfig) (backends.Conn, error) {
+	if transportConn == nil || config == nil {
+		return nil, errors.New("stdtls: Server needs a transport and a config")
+	}
+	c := newConn(&transport{Conn: transportConn}, false)
+	c.server = config
+	cfg, err := c.serverTLSConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	cfg.GetConfigForClient = c.clientHello
+	c.tls = tls.Server(c.raw, cfg)
+	return c, nil
+}
+
+// serverTLSConfig builds the tls.Config for sc's settings with the hooks of
+// the connection's original config.
+func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
+	cfg := &tls.Config{
+		ClientCAs: sc.ClientCAs,
+		// Each connection has its own config and so its own ticket keys:
+		// tickets could never be redeemed, so none are issued.
+		SessionTicketsDisabled: true,
+	}
+	if err := applyOptions(cfg, &sc.Options); err != nil {
+		return nil, err
+	}
+	switch sc.ClientAuth {
+	case backends.NoClientCert:
+		cfg.ClientAuth = tls.NoClientCert
+	case backends.RequestClientCert:
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	case backends.RequireClientCert:
+		// An empty Certificate fails with certificate_required
+		// (RFC 8446, Section 4.4.2.4).
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		return nil, fmt.Errorf("stdtls: unknown ClientAuth %d", sc.ClientAuth)
+	}
+	ids := make([]*backends.Identity, 0, len(sc.Identities))
+	for i, id := range sc.Identities {
+		if id == nil || len(id.Chain) == 0 || id.Key == nil {
+			return nil, fmt.Errorf("stdtls: server identity %d has no chain or key", i)
+		}
+		ids = append(ids, id)
+	}
+	cfg.GetCertificate = func(chi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return c.pickIdentity(chi, ids)
+	}
+	requested := sc.ClientAuth != backends.NoClientCert
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		c.record(&cs)
+		if !requested || c.server.VerifyClient == nil {
+			return nil
+		}
+		if !c.calledVerify.CompareAndSwap(false, true) {
+			return errors.New("stdtls: client verification requested twice in one handshake")
+		}
+		// crypto/tls sends bad_certificate for any error returned here.
+		return c.server.VerifyClient(c.ctx(), rawChain(cs.PeerCertificates))
+	}
+	return cfg, nil
+}
+
+// pickIdentity returns the first identity that fits the ClientHello's server
+// name and signature schemes, else the first whose signature the client can
+// verify (the client then reports the name mismatch).
+func (c *conn) pickIdentity(chi *tls.ClientHelloInfo, ids []*backends.Identity) (*tls.Certificate, error) {
+	if len(ids) == 0 {
+		c.raw.armAlert(backends.AlertHandshakeFailure)
+		return nil, errors.New("stdtls: no server identity configured")
+	}
+	certs := make([]*tls.Certificate, len(ids))
+	for i, id := range ids {
+		certs[i] = tlsCertificate(id)
+		if chi.SupportsCertificate(certs[i]) == nil {
+			c.setLocal(id)
+			return certs[i], nil
+		}
+	}
+	anyName := *chi
+	anyName.ServerName = ""
+	for i, cert := range certs {
+		if anyName.SupportsCertificate(cert) == nil {
+			c.setLocal(ids[i])
+			return cert, nil
+		}
+	}
+	c.raw.armAlert(backends.AlertHandshakeFailure)
+	return nil, fmt.Errorf("stdtls: none of the %d server identities fits the client's signature schemes", len(ids))
+}
+
+// clientHello calls the ClientHello hook once the ClientHello arrived and
+// builds the replacement config it may return. It runs before the
+// ServerHello, so its alerts are plaintext and the one asked for is sent.
+func (c *conn) clientHello(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+	c.mu.Lock()
+	c.state.ServerName = chi.ServerName
+	c.mu.Unlock()
+	if c.server.ClientHello == nil {
+		return nil, nil
+	}
+	if !c.calledHello.CompareAndSwap(false, true) {
+		return nil, nil // a second ClientHello after HelloRetryRequest: keep the decision
+	}
+	hello := &backends.ClientHello{
+		ServerName:       chi.ServerName,
+		ALPN:             chi.SupportedProtos,
+		CipherSuites:     chi.CipherSuites,
+		Versions:         chi.SupportedVersions,
+		Groups:           curvesToUint16(chi.SupportedCurves),
+		SignatureSchemes: schemesToUint16(chi.SignatureSchemes),
+	}
+	repl, err := c.server.ClientHello(chi.Context(), hello)
+	if err != nil {
+		var ae *backends.AlertError
+		switch {
+		case errors.As(err, &ae):
+			c.raw.armAlert(ae.Alert)
+		case errors.Is(err, backends.ErrAborted):
+			c.raw.armAlert(backends.AlertHandshakeFailure)
+		}
+		return nil, err
+	}
+	if repl == nil {
+		return nil, nil
+	}
+	cfg, err := c.serverTLSConfig(repl)
+	if err != nil {
+		c.raw.armAlert(backends.AlertInternalError)
+		return nil, fmt.Errorf("stdtls: configuration returned by the ClientHello hook: %w", err)
+	}
+	return cfg, nil
+}

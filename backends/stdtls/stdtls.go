@@ -1,0 +1,92 @@
+// Package stdtls is the wasi:tls backend on Go's crypto/tls. Importing it
+// registers it as "stdtls".
+//
+// # Model
+//
+// [Backend.Client] and [Backend.Server] translate a [backends.ClientConfig]
+// or [backends.ServerConfig] into a [tls.Config] whose callbacks call the
+// hooks, and wrap the transport in a [tls.Conn]. The hooks map onto crypto/tls
+// as follows:
+//
+//   - ClientConfig.VerifyServer: tls.Config.VerifyConnection, which runs after
+//     crypto/tls validated the chain against RootCAs (or skipped that, when the
+//     host set InsecureSkipVerify), on full handshakes and resumptions alike.
+//   - ClientConfig.ClientIdentity: tls.Config.GetClientCertificate; the first
+//     candidate that CertificateRequestInfo.SupportsCertificate accepts is
+//     sent, or none.
+//   - ClientConfig.NoClientIdentityRequest: crypto/tls does not report the
+//     absence of a CertificateRequest, so it is called once the handshake
+//     completed without GetClientCertificate having been called.
+//   - ServerConfig.ClientHello: tls.Config.GetConfigForClient; a returned
+//     replacement becomes a new tls.Config carrying the original hooks.
+//   - ServerConfig.Identities: tls.Config.GetCertificate picks the first
+//     identity ClientHelloInfo.SupportsCertificate accepts (SNI and signature
+//     schemes); when none matches the server name, the first one the client
+//     can verify the signature of, so that the client reports a precise
+//     hostname error.
+//   - ServerConfig.VerifyClient: tls.Config.VerifyConnection, when a
+//     certificate was requested, after crypto/tls validated the chain
+//     against ClientCAs.
+//
+// # What crypto/tls does not let us honour
+//
+//   - Alerts: a VerifyServer or VerifyClient error always sends
+//     bad_certificate; a ClientIdentity error sends internal_error (both are
+//     encrypted records in TLS 1.3, so the choice is crypto/tls's). Errors from
+//     the server's ClientHello hook and certificate selection happen before
+//     the ServerHello, while alerts are still plaintext records: there the
+//     alert an [backends.AlertError] names is sent (handshake_failure for
+//     [backends.ErrAborted], handshake_failure when no identity fits, and
+//     internal_error otherwise).
+//   - Cancelling the context of Handshake while crypto/tls waits for the peer
+//     closes the transport: the peer sees the connection close, not an alert.
+//     Cancellation while a hook is blocked makes the hook fail, which sends the
+//     alert of that step.
+//   - Groups: crypto/tls uses the listed groups but in its own preference
+//     order; code points it does not implement are dropped, and an error is
+//     returned when none remains. KeyShares is ignored: crypto/tls sends one
+//     key share for its most preferred group (and, for a hybrid, the classical
+//     share as well).
+//   - Cipher suites: TLS 1.2 suites are honoured as a set (crypto/tls orders
+//     them). TLS 1.3 suites cannot be restricted: a list that names some but
+//     not all of the three TLS 1.3 suites is rejected with an error wrapping
+//     [backends.ErrNotSupported]; a list that names none of them disables
+//     TLS 1.3.
+//   - Post-handshake client authentication (RFC 8446, Section 4.6.2) is not
+//     implemented by crypto/tls, on either side: RequestClientIdentity
+//     returns an error wrapping [backends.ErrNotSupported], and a client
+//     receiving a post-handshake CertificateRequest fails the connection.
+//   - Truncation: crypto/tls accepts a transport EOF at a record boundary as
+//     io.EOF. The backend watches the transport and reports such a close
+//     without close_notify as an error wrapping io.ErrUnexpectedEOF.
+//
+// The package does not import CIRCL.
+package stdtls
+
+import (
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/backends/identity"
+)
+
+// Name is the registry name of this backend.
+const Name = "stdtls"
+
+func init() {
+	backends.Register(Backend{})
+}
+
+// Backend is the crypto/tls backend. The zero value is ready to use and safe
+// for concurrent use.
+type Backend struct{}
+
+var _ backends.Backend = Backend{}
+
+// Name returns "stdtls".
+func (Backend) Name() string { return Name }
+
+// ParseIdentity parses a PEM or DER key (PKCS#8, PKCS#1 or SEC 1) and its
+// chain; see package identity. Key types crypto/x509 does not know, such as
+// ML-DSA, are rejected.
+func (Backend) ParseIdentity(privateKey []byte, chain [][]byte) (*backends.Identity, error) {
+	return identity.Parse(privateKey, chain)
+}

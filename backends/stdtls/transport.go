@@ -1,0 +1,55 @@
+package stdtls
+
+import (
+	"io"
+	"net"
+	"sync/atomic"
+)
+
+// transport is the net.Conn crypto/tls reads and writes. It observes two
+// things crypto/tls does not expose: whether the peer closed the transport
+// (to tell truncation from close_notify), and the plaintext alert records
+// sent before the handshake is encrypted (to send the alert a hook asked
+// for).
+type transport struct {
+	net.Conn
+	eof   atomic.Bool   // Read returned (0, io.EOF)
+	alert atomic.Uint32 // 0, or 1 + the alert to put in the next plaintext fatal alert
+}
+
+func (t *transport) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	if n == 0 && err == io.EOF {
+		t.eof.Store(true)
+	}
+	return n, err
+}
+
+// Write substitutes the armed alert description in a plaintext fatal alert
+// record: content type 21, legacy version 3.x, length 2, level 2 (RFC 8446,
+// Section 5.1 and Section 6). Encrypted records (content type 23 in TLS 1.3,
+// longer payloads in TLS 1.2) are never touched.
+func (t *transport) Write(p []byte) (int, error) {
+	if a := t.alert.Load(); a != 0 && len(p) == 7 &&
+		p[0] == 21 && p[1] == 3 && p[3] == 0 && p[4] == 2 && p[5] == 2 {
+		t.alert.Store(0)
+		var rec [7]byte
+		copy(rec[:], p)
+		rec[6] = byte(a - 1)
+		if _, err := t.Conn.Write(rec[:]); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return t.Conn.Write(p)
+}
+
+// armAlert makes the next plaintext fatal alert carry description a.
+func (t *transport) armAlert(a uint8) { t.alert.Store(uint32(a) + 1) }
+
+// closeWrite half-closes the transport when it can.
+func (t *transport) closeWrite() {
+	if cw, ok := t.Conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
