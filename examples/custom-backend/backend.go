@@ -1,0 +1,105 @@
+// Package custombackend is a user-written wasi:tls backend in a few dozen
+// lines: it wraps another backend (stdtls by default), refuses server names
+// outside an allow-list on both sides, and logs every handshake.
+//
+// A backend is an ordinary callback-style TLS implementation
+// (backends.Backend); the host turns its hooks into the guest's direct-style
+// steps. Wrapping is done by decorating the config's hooks and the returned
+// connection, so the guest still sees every step of the handshake.
+//
+// Register it like a database/sql driver, then select it by name:
+//
+//	backends.Register(custombackend.New(nil, []string{"example.com"}, slog.Default()))
+//	ext := tlshost.New(tlshost.Config{BackendName: custombackend.Name})
+package custombackend
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/backends/stdtls"
+)
+
+// Name is the registry name of the backend.
+const Name = "allowlist"
+
+// Backend is a backends.Backend that only talks to allowed server names.
+type Backend struct {
+	backends.Backend // the wrapped backend: ParseIdentity is inherited
+	allowed          []string
+	log              *slog.Logger
+}
+
+// New wraps inner (nil means stdtls) so that only the server names in
+// allowed are used: a client may not connect to others, a server rejects a
+// ClientHello naming others with unrecognized_name (RFC 6066, Section 3).
+func New(inner backends.Backend, allowed []string, log *slog.Logger) *Backend {
+	if inner == nil {
+		inner = stdtls.Backend{}
+	}
+	return &Backend{Backend: inner, allowed: slices.Clone(allowed), log: log}
+}
+
+// Name implements backends.Backend.
+func (b *Backend) Name() string { return Name }
+
+func (b *Backend) check(name string) error {
+	if !slices.Contains(b.allowed, name) {
+		return fmt.Errorf("allowlist: server name %q is not on the allow-list", name)
+	}
+	return nil
+}
+
+// Client implements backends.Backend.
+func (b *Backend) Client(transport net.Conn, cfg *backends.ClientConfig) (backends.Conn, error) {
+	if err := b.check(cfg.ServerName); err != nil {
+		return nil, err
+	}
+	c, err := b.Backend.Client(transport, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &loggedConn{Conn: c, log: b.log.With("side", "client", "sni", cfg.ServerName)}, nil
+}
+
+// Server implements backends.Backend.
+func (b *Backend) Server(transport net.Conn, cfg *backends.ServerConfig) (backends.Conn, error) {
+	wrapped := *cfg
+	hook := cfg.ClientHello
+	wrapped.ClientHello = func(ctx context.Context, hello *backends.ClientHello) (*backends.ServerConfig, error) {
+		if err := b.check(hello.ServerName); err != nil {
+			return nil, &backends.AlertError{Alert: backends.AlertUnrecognizedName, Err: err}
+		}
+		if hook == nil {
+			return nil, nil
+		}
+		return hook(ctx, hello)
+	}
+	c, err := b.Backend.Server(transport, &wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return &loggedConn{Conn: c, log: b.log.With("side", "server")}, nil
+}
+
+// loggedConn logs the outcome of the handshake.
+type loggedConn struct {
+	backends.Conn
+	log *slog.Logger
+}
+
+func (c *loggedConn) Handshake(ctx context.Context) error {
+	err := c.Conn.Handshake(ctx)
+	if err != nil {
+		c.log.Warn("tls handshake failed", "err", err)
+		return err
+	}
+	st := c.Conn.State()
+	c.log.Info("tls handshake", "server_name", st.ServerName, "version", fmt.Sprintf("%#04x", st.Version),
+		"cipher_suite", fmt.Sprintf("%#04x", st.CipherSuite), "group", fmt.Sprintf("%#04x", st.Group), "alpn", st.ALPN)
+	return nil
+}

@@ -1,0 +1,91 @@
+package custombackend
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+func pipeTCP(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	t.Cleanup(func() { client.Close(); server.Close() })
+	client.SetDeadline(time.Now().Add(5 * time.Second))
+	server.SetDeadline(time.Now().Add(5 * time.Second))
+	return client, server
+}
+
+func TestAllowList(t *testing.T) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"allowed.example", "denied.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	b := New(nil, []string{"allowed.example"}, slog.New(slog.NewTextHandler(&logs, nil)))
+	var _ backends.Backend = b
+
+	t.Run("client allowed", func(t *testing.T) {
+		cc, sc := pipeTCP(t)
+		go tls.Server(sc, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}}).Handshake()
+		c, err := b.Client(cc, &backends.ClientConfig{ServerName: "allowed.example", RootCAs: ca.Pool()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Handshake(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), "server_name=allowed.example") {
+			t.Fatalf("handshake not logged: %s", logs.String())
+		}
+	})
+	t.Run("client denied", func(t *testing.T) {
+		cc, _ := pipeTCP(t)
+		_, err := b.Client(cc, &backends.ClientConfig{ServerName: "denied.example", RootCAs: ca.Pool()})
+		if err == nil || !strings.Contains(err.Error(), "not on the allow-list") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("server denies SNI", func(t *testing.T) {
+		cc, sc := pipeTCP(t)
+		clientErr := make(chan error, 1)
+		go func() {
+			clientErr <- tls.Client(cc, &tls.Config{ServerName: "denied.example", RootCAs: ca.Pool()}).Handshake()
+		}()
+		s, err := b.Server(sc, &backends.ServerConfig{Identities: []*backends.Identity{leaf.Identity()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Handshake(context.Background()); err == nil {
+			t.Fatal("server accepted a denied name")
+		}
+		if err := <-clientErr; err == nil || !strings.Contains(err.Error(), "unrecognized name") {
+			t.Fatalf("client saw %v, want unrecognized_name", err)
+		}
+	})
+}
