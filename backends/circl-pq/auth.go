@@ -1,0 +1,206 @@
+package circlpq
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"hash"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// Signatures in CertificateVerify (RFC 8446, Section 4.4.3) and certificate
+// validation with crypto/x509.
+
+const (
+	serverSignatureContext = "TLS 1.3, server CertificateVerify\x00"
+	clientSignatureContext = "TLS 1.3, client CertificateVerify\x00"
+)
+
+// signedMessage is what CertificateVerify signs: 64 spaces, the context
+// string with its zero separator, and the transcript hash
+// (RFC 8446, Section 4.4.3).
+func signedMessage(context string, transcript hash.Hash) []byte {
+	out := make([]byte, 0, 64+len(context)+transcript.Size())
+	out = append(out, bytes.Repeat([]byte{0x20}, 64)...)
+	out = append(out, context...)
+	return transcript.Sum(out)
+}
+
+// schemeHash returns the digest a signature scheme signs with; 0 for
+// Ed25519, which signs the message itself.
+func schemeHash(scheme uint16) crypto.Hash {
+	switch scheme {
+	case ECDSAWithP256AndSHA256, PSSWithSHA256, PKCS1WithSHA256:
+		return crypto.SHA256
+	case ECDSAWithP384AndSHA384, PSSWithSHA384, PKCS1WithSHA384:
+		return crypto.SHA384
+	case ECDSAWithP521AndSHA512, PSSWithSHA512, PKCS1WithSHA512:
+		return crypto.SHA512
+	}
+	return 0
+}
+
+// signatureSchemesForKey lists the TLS 1.3 CertificateVerify schemes a
+// public key can produce, in this engine's preference order. TLS 1.3 binds
+// ECDSA schemes to curves and forbids PKCS #1 v1.5 (RFC 8446, Section
+// 4.2.3).
+func signatureSchemesForKey(pub crypto.PublicKey) []uint16 {
+	switch pub := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch pub.Curve {
+		case elliptic.P256():
+			return []uint16{ECDSAWithP256AndSHA256}
+		case elliptic.P384():
+			return []uint16{ECDSAWithP384AndSHA384}
+		case elliptic.P521():
+			return []uint16{ECDSAWithP521AndSHA512}
+		}
+	case ed25519.PublicKey:
+		return []uint16{Ed25519}
+	case *rsa.PublicKey:
+		// RSA-PSS with SHA-512 needs a key of at least 1040 bits
+		// (2*64 + 2 bytes); smaller keys cannot use it.
+		size := pub.Size()
+		var out []uint16
+		for _, s := range []uint16{PSSWithSHA256, PSSWithSHA384, PSSWithSHA512} {
+			if size >= 2*schemeHash(s).Size()+2 {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// selectSignatureScheme picks the first scheme of the key's list that the
+// peer accepts.
+func selectSignatureScheme(pub crypto.PublicKey, peer []uint16) (uint16, bool) {
+	for _, s := range signatureSchemesForKey(pub) {
+		if contains(peer, s) {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// signHandshake produces a CertificateVerify signature.
+func signHandshake(key crypto.Signer, scheme uint16, context string, transcript hash.Hash) ([]byte, error) {
+	msg := signedMessage(context, transcript)
+	h := schemeHash(scheme)
+	if h == 0 {
+		return key.Sign(rand.Reader, msg, crypto.Hash(0))
+	}
+	d := h.New()
+	d.Write(msg)
+	var opts crypto.SignerOpts = h
+	if scheme == PSSWithSHA256 || scheme == PSSWithSHA384 || scheme == PSSWithSHA512 {
+		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
+	}
+	return key.Sign(rand.Reader, d.Sum(nil), opts)
+}
+
+var (
+	errSchemeMismatch = errors.New("tls: signature scheme does not match the certificate key")
+	errBadSignature   = errors.New("tls: invalid CertificateVerify signature")
+)
+
+// verifyHandshakeSignature checks a CertificateVerify. A scheme that does
+// not fit the key is errSchemeMismatch (illegal_parameter); a wrong
+// signature is errBadSignature (decrypt_error, RFC 8446, Section 4.4.3).
+func verifyHandshakeSignature(pub crypto.PublicKey, scheme uint16, context string, transcript hash.Hash, sig []byte) error {
+	if !contains(signatureSchemesForKey(pub), scheme) {
+		return errSchemeMismatch
+	}
+	msg := signedMessage(context, transcript)
+	h := schemeHash(scheme)
+	var digest []byte
+	if h != 0 {
+		d := h.New()
+		d.Write(msg)
+		digest = d.Sum(nil)
+	}
+	switch pub := pub.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, digest, sig) {
+			return errBadSignature
+		}
+	case ed25519.PublicKey:
+		if !ed25519.Verify(pub, msg, sig) {
+			return errBadSignature
+		}
+	case *rsa.PublicKey:
+		if rsa.VerifyPSS(pub, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) != nil {
+			return errBadSignature
+		}
+	default:
+		return errSchemeMismatch
+	}
+	return nil
+}
+
+// certificateAlert maps a crypto/x509 verification error to the alert
+// RFC 8446, Section 6.2 names for it.
+func certificateAlert(err error) Alert {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	switch {
+	case errors.As(err, &unknown):
+		return alertUnknownCA
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return alertCertificateExpired
+	case errors.As(err, &hostname):
+		return alertBadCertificate
+	}
+	return alertBadCertificate
+}
+
+// parseChain parses a peer's chain, leaf first.
+func parseChain(chain [][]byte) ([]*x509.Certificate, error) {
+	certs := make([]*x509.Certificate, len(chain))
+	for i, der := range chain {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, errors.New("tls: failed to parse certificate: " + err.Error())
+		}
+		certs[i] = cert
+	}
+	return certs, nil
+}
+
+// verifyChain validates certs with crypto/x509: the leaf against roots for
+// the given use, the rest of the chain as intermediates.
+func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string, usage x509.ExtKeyUsage, now func() time.Time) error {
+	opts := x509.VerifyOptions{
+		Roots:         roots,
+		DNSName:       dnsName,
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{usage},
+	}
+	if now != nil {
+		opts.CurrentTime = now()
+	}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	_, err := certs[0].Verify(opts)
+	return err
+}
+
+// hookAlert is the alert for an error a hook returned: the one an
+// AlertError asks for, and otherwise def, the alert of the step.
+func hookAlert(err error, def Alert) Alert {
+	var ae *backends.AlertError
+	if errors.As(err, &ae) {
+		return Alert(ae.Alert)
+	}
+	return def
+}

@@ -1,0 +1,14 @@
+package circlpq_test
+
+import (
+	"testing"
+
+	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
+	"github.com/wasitls/wasitls/backends/conformance"
+)
+
+// TestConformance runs the shared backend conformance suite: the engine on
+// both ends, and against crypto/tls in both directions.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, circlpq.Backend{})
+}

@@ -1,0 +1,740 @@
+package circlpq
+
+import (
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// aeadNonceLength is the per-record nonce length of every TLS 1.3 AEAD
+// (RFC 8446, Section 5.3).
+const aeadNonceLength = 12
+
+// A Conn is a TLS 1.3 connection over a transport: the record layer, the
+// handshake state and the negotiated parameters.
+//
+// Locking: handshakeMu serialises handshakes; in guards the read side
+// (record input, handshake reassembly, read keys); out guards the write side
+// (write keys, the send buffer). A goroutine holding in may take out (to
+// answer a KeyUpdate or send an alert), never the reverse. stateMu guards
+// the negotiated State only.
+type Conn struct {
+	conn         net.Conn
+	isClient     bool
+	clientConfig *backends.ClientConfig
+	serverConfig *backends.ServerConfig
+
+	handshakeMu   sync.Mutex
+	handshakeErr  error
+	handshakeDone atomic.Bool
+
+	stateMu sync.Mutex
+	state   backends.State
+
+	in  halfConn
+	out halfConn
+
+	// Read side, guarded by in.
+	rawIn        []byte // transport bytes; rawIn[rawOff:] not yet consumed
+	rawOff       int
+	input        []byte // decrypted application data not yet returned
+	hand         []byte // handshake bytes not yet parsed into messages
+	emptyRecords int    // consecutive records without data
+	sawHello     bool   // a ClientHello was sent or received (CCS is legal)
+
+	// Write side, guarded by out.
+	buffering       bool   // collect records in sendBuf until flush
+	sendBuf         []byte // pending records while buffering
+	outBuf          []byte // scratch for one record
+	closeNotifySent bool
+
+	// Secrets of the finished handshake, for the exporter.
+	suite          *cipherSuite
+	exporterSecret []byte
+
+	closed atomic.Bool
+}
+
+// A halfConn is one direction of record protection (RFC 8446, Section 5.2).
+type halfConn struct {
+	sync.Mutex
+	err           error // sticky: the first error ends this direction
+	suite         *cipherSuite
+	aead          cipher.AEAD // nil before the first key change
+	iv            [aeadNonceLength]byte
+	seq           uint64
+	trafficSecret []byte
+}
+
+// setTrafficSecret installs keys derived from a traffic secret and resets
+// the sequence number (RFC 8446, Section 5.3).
+func (hc *halfConn) setTrafficSecret(suite *cipherSuite, secret []byte) error {
+	key, iv := suite.trafficKey(secret)
+	aead, err := suite.aead(key)
+	if err != nil {
+		return err
+	}
+	hc.suite, hc.aead, hc.trafficSecret, hc.seq = suite, aead, secret, 0
+	copy(hc.iv[:], iv)
+	return nil
+}
+
+// nonce returns the per-record nonce: the IV XOR the 64-bit sequence number
+// left-padded to the IV length (RFC 8446, Section 5.3).
+func (hc *halfConn) nonce() [aeadNonceLength]byte {
+	n := hc.iv
+	for i := 0; i < 8; i++ {
+		n[aeadNonceLength-1-i] ^= byte(hc.seq >> (8 * i))
+	}
+	return n
+}
+
+func (hc *halfConn) incSeq() error {
+	// "Because the size of sequence numbers is 64-bit, they should not
+	// wrap": rather than wrap, the connection fails (RFC 8446, Section 5.3).
+	if hc.seq == ^uint64(0) {
+		return errors.New("tls: sequence number wraparound")
+	}
+	hc.seq++
+	return nil
+}
+
+func newConn(transport net.Conn, isClient bool) *Conn {
+	return &Conn{conn: transport, isClient: isClient}
+}
+
+// Client returns a TLS 1.3 client connection over transport. No I/O happens
+// until Handshake. The configuration must not be modified afterwards.
+func Client(transport net.Conn, config *backends.ClientConfig) (*Conn, error) {
+	if config == nil {
+		return nil, errors.New("circlpq: nil client config")
+	}
+	if err := checkOptions(&config.Options); err != nil {
+		return nil, err
+	}
+	c := newConn(transport, true)
+	c.clientConfig = config
+	return c, nil
+}
+
+// Server returns a TLS 1.3 server connection over transport. No I/O happens
+// until Handshake. The configuration must not be modified afterwards.
+func Server(transport net.Conn, config *backends.ServerConfig) (*Conn, error) {
+	if config == nil {
+		return nil, errors.New("circlpq: nil server config")
+	}
+	if err := checkOptions(&config.Options); err != nil {
+		return nil, err
+	}
+	c := newConn(transport, false)
+	c.serverConfig = config
+	return c, nil
+}
+
+// checkOptions rejects configurations this engine cannot honour.
+func checkOptions(o *backends.Options) error {
+	if len(o.Versions) > 0 && !contains(o.Versions, versionTLS13) {
+		return fmt.Errorf("circlpq: only TLS 1.3 is implemented: %w", backends.ErrNotSupported)
+	}
+	for _, g := range o.Groups {
+		if !isGroupSupported(g) {
+			return fmt.Errorf("circlpq: group 0x%04x: %w", g, backends.ErrNotSupported)
+		}
+	}
+	if len(o.CipherSuites) > 0 && len(usableSuites(o.CipherSuites)) == 0 {
+		return fmt.Errorf("circlpq: none of the configured cipher suites is a TLS 1.3 suite: %w", backends.ErrNotSupported)
+	}
+	if o.KeyShares < 0 {
+		return errors.New("circlpq: negative key share count")
+	}
+	return nil
+}
+
+// usableSuites filters a configured list down to TLS 1.3 suites; TLS 1.2
+// suites in a shared configuration are ignored.
+func usableSuites(ids []uint16) []uint16 {
+	if len(ids) == 0 {
+		return defaultCipherSuites
+	}
+	var out []uint16
+	for _, id := range ids {
+		if cipherSuiteByID(id) != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func groupsOf(o *backends.Options) []uint16 {
+	if len(o.Groups) == 0 {
+		return defaultGroups
+	}
+	return o.Groups
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// LocalAddr, RemoteAddr and the deadlines pass through to the transport.
+func (c *Conn) LocalAddr() net.Addr                { return c.conn.LocalAddr() }
+func (c *Conn) RemoteAddr() net.Addr               { return c.conn.RemoteAddr() }
+func (c *Conn) SetDeadline(t time.Time) error      { return c.conn.SetDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error  { return c.conn.SetReadDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+
+// NetConn returns the transport.
+func (c *Conn) NetConn() net.Conn { return c.conn }
+
+// State reports what was negotiated so far.
+func (c *Conn) State() backends.State {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	s := c.state
+	s.PeerChain = append([][]byte(nil), s.PeerChain...)
+	return s
+}
+
+func (c *Conn) updateState(f func(s *backends.State)) {
+	c.stateMu.Lock()
+	f(&c.state)
+	c.stateMu.Unlock()
+}
+
+// ---- record input ----
+
+// fill makes at least n bytes available at rawIn[rawOff:], reading as much
+// as the transport has. It must not be called while input aliases rawIn.
+func (c *Conn) fill(n int) error {
+	if len(c.rawIn)-c.rawOff >= n {
+		return nil
+	}
+	if c.rawOff > 0 {
+		m := copy(c.rawIn, c.rawIn[c.rawOff:])
+		c.rawIn = c.rawIn[:m]
+		c.rawOff = 0
+	}
+	if cap(c.rawIn) < n {
+		size := max(n, recordHeaderLen+maxCiphertext)
+		buf := make([]byte, len(c.rawIn), size+recordHeaderLen+maxCiphertext)
+		copy(buf, c.rawIn)
+		c.rawIn = buf
+	}
+	for len(c.rawIn) < n {
+		m, err := c.conn.Read(c.rawIn[len(c.rawIn):cap(c.rawIn)])
+		c.rawIn = c.rawIn[:len(c.rawIn)+m]
+		if err != nil {
+			if len(c.rawIn) >= n {
+				break
+			}
+			if errors.Is(err, io.EOF) {
+				// A connection closed without close_notify is truncated,
+				// not finished (RFC 8446, Section 6.1).
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// readRecord reads one record and files its content: application data in
+// input, handshake bytes in hand; it handles alerts and the compatibility
+// change_cipher_spec itself. The caller holds in.
+func (c *Conn) readRecord() error {
+	if c.in.err != nil {
+		return c.in.err
+	}
+	if err := c.readRecordLocked(); err != nil {
+		if c.in.err == nil {
+			c.in.err = err
+		}
+		return c.in.err
+	}
+	return nil
+}
+
+func (c *Conn) readRecordLocked() error {
+	if err := c.fill(recordHeaderLen); err != nil {
+		return err
+	}
+	hdr := c.rawIn[c.rawOff : c.rawOff+recordHeaderLen]
+	typ := recordType(hdr[0])
+	n := int(hdr[3])<<8 | int(hdr[4])
+	// legacy_record_version is otherwise ignored (RFC 8446, Section 5.1),
+	// but a record that is not 0x03XX is not TLS at all.
+	if hdr[1] != 3 {
+		return c.fail(alertProtocolVersion, "tls: record is not TLS (version bytes %#02x%02x)", hdr[1], hdr[2])
+	}
+	// RFC 8446, Section 5.1 and 5.2: plaintext records carry at most 2^14
+	// bytes, protected ones at most 2^14 + 256.
+	if c.in.aead == nil && n > maxPlaintext || n > maxCiphertext {
+		return c.fail(alertRecordOverflow, "tls: oversized record of %d bytes", n)
+	}
+	if err := c.fill(recordHeaderLen + n); err != nil {
+		return err
+	}
+	record := c.rawIn[c.rawOff : c.rawOff+recordHeaderLen+n]
+	c.rawOff += recordHeaderLen + n
+	payload := record[recordHeaderLen:]
+
+	if typ == recordTypeChangeCipherSpec {
+		// RFC 8446, Section 5: a single unprotected 0x01 is dropped during
+		// the handshake; anything else is unexpected_message.
+		if c.handshakeDone.Load() || !c.sawHello || len(payload) != 1 || payload[0] != 1 {
+			return c.fail(alertUnexpectedMessage, "tls: unexpected change_cipher_spec record")
+		}
+		return c.countEmpty()
+	}
+
+	if c.in.aead != nil {
+		// RFC 8446, Section 5.2: protected records have the outer type
+		// application_data.
+		if typ != recordTypeApplicationData {
+			return c.fail(alertUnexpectedMessage, "tls: unprotected record of type %d after key change", typ)
+		}
+		nonce := c.in.nonce()
+		plain, err := c.in.aead.Open(payload[:0], nonce[:], payload, record[:recordHeaderLen])
+		if err != nil {
+			return c.fail(alertBadRecordMAC, "tls: record authentication failed")
+		}
+		if err := c.in.incSeq(); err != nil {
+			return c.fail(alertInternalError, "%v", err)
+		}
+		// TLSInnerPlaintext: content || type || zeros. The type is the
+		// last non-zero byte (RFC 8446, Section 5.4).
+		if len(plain) > maxPlaintext+1 {
+			return c.fail(alertRecordOverflow, "tls: oversized inner plaintext")
+		}
+		i := len(plain) - 1
+		for i >= 0 && plain[i] == 0 {
+			i--
+		}
+		if i < 0 {
+			return c.fail(alertUnexpectedMessage, "tls: record with no content type")
+		}
+		typ = recordType(plain[i])
+		payload = plain[:i]
+	}
+
+	switch typ {
+	case recordTypeAlert:
+		// RFC 8446, Section 6: alerts are two bytes and never fragmented.
+		if len(payload) != 2 {
+			return c.fail(alertDecodeError, "tls: malformed alert record")
+		}
+		a := Alert(payload[1])
+		if a == alertCloseNotify {
+			return io.EOF
+		}
+		// Every other alert ends the connection in TLS 1.3, including
+		// user_canceled, which a peer follows with close_notify anyway.
+		return &AlertError{Alert: a, Remote: true}
+	case recordTypeHandshake:
+		// RFC 8446, Section 5.1: no zero-length handshake fragments.
+		if len(payload) == 0 {
+			return c.fail(alertUnexpectedMessage, "tls: empty handshake record")
+		}
+		if len(c.hand)+len(payload) > maxHandshake+4 {
+			return c.fail(alertUnexpectedMessage, "tls: handshake message too large")
+		}
+		c.hand = append(c.hand, payload...)
+		c.emptyRecords = 0
+		return nil
+	case recordTypeApplicationData:
+		if !c.handshakeDone.Load() || c.in.aead == nil {
+			// No 0-RTT data is ever accepted.
+			return c.fail(alertUnexpectedMessage, "tls: application data during the handshake")
+		}
+		// RFC 8446, Section 5.1: handshake messages must not interleave
+		// with other record types.
+		if len(c.hand) > 0 {
+			return c.fail(alertUnexpectedMessage, "tls: application data inside a handshake message")
+		}
+		if len(payload) == 0 {
+			return c.countEmpty()
+		}
+		c.emptyRecords = 0
+		c.input = payload
+		return nil
+	default:
+		return c.fail(alertUnexpectedMessage, "tls: unexpected record type %d", typ)
+	}
+}
+
+func (c *Conn) countEmpty() error {
+	c.emptyRecords++
+	if c.emptyRecords > maxEmptyRecords {
+		return c.fail(alertUnexpectedMessage, "tls: too many records without data")
+	}
+	return nil
+}
+
+// readHandshake returns the next whole handshake message, header included.
+// The caller holds in (during the handshake, handshakeMu implies it).
+func (c *Conn) readHandshake() ([]byte, error) {
+	for len(c.hand) < 4 {
+		if err := c.readRecord(); err != nil {
+			return nil, err
+		}
+		if len(c.input) > 0 {
+			return nil, c.fail(alertUnexpectedMessage, "tls: application data instead of a handshake message")
+		}
+	}
+	n := int(c.hand[1])<<16 | int(c.hand[2])<<8 | int(c.hand[3])
+	if n > maxHandshake {
+		return nil, c.fail(alertUnexpectedMessage, "tls: handshake message of %d bytes exceeds the limit", n)
+	}
+	for len(c.hand) < 4+n {
+		if err := c.readRecord(); err != nil {
+			return nil, err
+		}
+		if len(c.input) > 0 {
+			return nil, c.fail(alertUnexpectedMessage, "tls: application data inside a handshake message")
+		}
+	}
+	msg := make([]byte, 4+n)
+	copy(msg, c.hand)
+	c.hand = c.hand[4+n:]
+	if len(c.hand) == 0 {
+		c.hand = c.hand[:0:0]
+	}
+	return msg, nil
+}
+
+// setReadSecret switches the read keys. RFC 8446, Section 5.1: handshake
+// messages must not span a key change, so pending handshake bytes are an
+// unexpected_message.
+func (c *Conn) setReadSecret(suite *cipherSuite, secret []byte) error {
+	if len(c.hand) > 0 {
+		return c.fail(alertUnexpectedMessage, "tls: handshake message spans a key change")
+	}
+	if err := c.in.setTrafficSecret(suite, secret); err != nil {
+		return c.fail(alertInternalError, "tls: %v", err)
+	}
+	return nil
+}
+
+// ---- record output ----
+
+// writeRecordLocked protects and sends data as records of typ, at most
+// 2^14 bytes of content each. The caller holds out.
+func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error) {
+	if c.out.err != nil {
+		return 0, c.out.err
+	}
+	written := 0
+	for len(data) > 0 || typ != recordTypeApplicationData && written == 0 {
+		m := min(len(data), maxPlaintext)
+		rec := c.outBuf[:0]
+		outerType := typ
+		if c.out.aead != nil {
+			outerType = recordTypeApplicationData
+		}
+		size := m
+		if c.out.aead != nil {
+			size += 1 + c.out.aead.Overhead()
+		}
+		if cap(rec) < recordHeaderLen+size {
+			rec = make([]byte, 0, recordHeaderLen+maxPlaintext+1+32)
+		}
+		// legacy_record_version is 0x0301 for an initial ClientHello (not
+		// one after a HelloRetryRequest) and 0x0303 otherwise
+		// (RFC 8446, Section 5.1).
+		vers := byte(0x03)
+		if typ == recordTypeHandshake && c.isClient && !c.sawHello {
+			vers = 0x01
+		}
+		rec = append(rec, byte(outerType), 0x03, vers, byte(size>>8), byte(size))
+		rec = append(rec, data[:m]...)
+		if c.out.aead != nil {
+			rec = append(rec, byte(typ))
+			nonce := c.out.nonce()
+			rec = c.out.aead.Seal(rec[:recordHeaderLen], nonce[:], rec[recordHeaderLen:], rec[:recordHeaderLen])
+			if err := c.out.incSeq(); err != nil {
+				c.out.err = err
+				return written, err
+			}
+		}
+		c.outBuf = rec
+		if c.buffering {
+			c.sendBuf = append(c.sendBuf, rec...)
+		} else if _, err := c.conn.Write(rec); err != nil {
+			c.out.err = err
+			return written, err
+		}
+		written += m
+		data = data[m:]
+		if len(data) == 0 {
+			break
+		}
+	}
+	return written, nil
+}
+
+// flush sends buffered records. The caller holds out.
+func (c *Conn) flush() error {
+	if len(c.sendBuf) == 0 {
+		return nil
+	}
+	_, err := c.conn.Write(c.sendBuf)
+	c.sendBuf = c.sendBuf[:0]
+	if err != nil && c.out.err == nil {
+		c.out.err = err
+	}
+	return err
+}
+
+// writeHandshake sends a handshake message (buffered during the handshake)
+// and adds it to the transcript when one is given.
+func (c *Conn) writeHandshake(msg []byte, transcript interface{ Write([]byte) (int, error) }) error {
+	c.out.Lock()
+	defer c.out.Unlock()
+	if transcript != nil {
+		transcript.Write(msg)
+	}
+	_, err := c.writeRecordLocked(recordTypeHandshake, msg)
+	return err
+}
+
+// writeChangeCipherSpec sends the compatibility-mode change_cipher_spec
+// (RFC 8446, Appendix D.4).
+func (c *Conn) writeChangeCipherSpec() error {
+	c.out.Lock()
+	defer c.out.Unlock()
+	_, err := c.writeRecordLocked(recordTypeChangeCipherSpec, []byte{1})
+	return err
+}
+
+func (c *Conn) flushLocked() error {
+	c.out.Lock()
+	defer c.out.Unlock()
+	return c.flush()
+}
+
+// sendAlertLocked sends an alert; the caller holds out. Alerts other than
+// close_notify and user_canceled are fatal (RFC 8446, Section 6).
+func (c *Conn) sendAlertLocked(a Alert) error {
+	level := byte(2)
+	if a == alertCloseNotify || a == alertUserCanceled {
+		level = 1
+	}
+	if c.out.err != nil && a != alertCloseNotify {
+		return c.out.err
+	}
+	_, err := c.writeRecordLocked(recordTypeAlert, []byte{level, byte(a)})
+	if err == nil {
+		err = c.flush()
+	}
+	if a != alertCloseNotify && c.out.err == nil {
+		c.out.err = &AlertError{Alert: a, Err: errors.New("tls: connection failed with a local alert")}
+	}
+	return err
+}
+
+func (c *Conn) sendAlert(a Alert) error {
+	c.out.Lock()
+	defer c.out.Unlock()
+	return c.sendAlertLocked(a)
+}
+
+// fail sends alert a and returns an *AlertError carrying the formatted
+// reason. It is the one way protocol errors leave the engine.
+func (c *Conn) fail(a Alert, format string, args ...any) error {
+	err := &AlertError{Alert: a, Err: fmt.Errorf(format, args...)}
+	c.sendAlert(a)
+	return err
+}
+
+// ---- application data ----
+
+// Read reads application data. It returns io.EOF after the peer's
+// close_notify, and io.ErrUnexpectedEOF when the transport ended without it.
+func (c *Conn) Read(p []byte) (int, error) {
+	if !c.handshakeDone.Load() {
+		return 0, errors.New("tls: Read before the handshake completed")
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.in.Lock()
+	defer c.in.Unlock()
+	useless := 0
+	for len(c.input) == 0 {
+		if err := c.readRecord(); err != nil {
+			return 0, err
+		}
+		for len(c.hand) > 0 {
+			if useless++; useless > maxPostHandshakeMessages {
+				c.in.err = c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages")
+				return 0, c.in.err
+			}
+			if err := c.handlePostHandshakeMessage(); err != nil {
+				if c.in.err == nil {
+					c.in.err = err
+				}
+				return 0, c.in.err
+			}
+		}
+	}
+	n := copy(p, c.input)
+	c.input = c.input[n:]
+	return n, nil
+}
+
+// Write writes application data.
+func (c *Conn) Write(p []byte) (int, error) {
+	if !c.handshakeDone.Load() {
+		return 0, errors.New("tls: Write before the handshake completed")
+	}
+	c.out.Lock()
+	defer c.out.Unlock()
+	if c.closeNotifySent {
+		return 0, errors.New("tls: write after close_notify")
+	}
+	return c.writeRecordLocked(recordTypeApplicationData, p)
+}
+
+// CloseWrite sends close_notify (RFC 8446, Section 6.1); the read side
+// stays open.
+func (c *Conn) CloseWrite() error {
+	if !c.handshakeDone.Load() {
+		return errors.New("tls: CloseWrite before the handshake completed")
+	}
+	return c.closeNotify()
+}
+
+func (c *Conn) closeNotify() error {
+	c.out.Lock()
+	defer c.out.Unlock()
+	if c.closeNotifySent {
+		return nil
+	}
+	c.closeNotifySent = true
+	c.conn.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
+	err := c.sendAlertLocked(alertCloseNotify)
+	c.conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// Close sends close_notify if the handshake completed, then closes the
+// transport.
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return net.ErrClosed
+	}
+	var alertErr error
+	if c.handshakeDone.Load() {
+		alertErr = c.closeNotify()
+	}
+	if err := c.conn.Close(); err != nil {
+		return err
+	}
+	return alertErr
+}
+
+// KeyUpdate updates this side's write keys and, if requestPeer is set, asks
+// the peer to update its own (RFC 8446, Section 4.6.3).
+func (c *Conn) KeyUpdate(requestPeer bool) error {
+	if !c.handshakeDone.Load() {
+		return errors.New("tls: KeyUpdate before the handshake completed")
+	}
+	c.out.Lock()
+	defer c.out.Unlock()
+	return c.sendKeyUpdateLocked(requestPeer)
+}
+
+func (c *Conn) sendKeyUpdateLocked(requestPeer bool) error {
+	msg := (&keyUpdateMsg{updateRequested: requestPeer}).marshal()
+	if _, err := c.writeRecordLocked(recordTypeHandshake, msg); err != nil {
+		return err
+	}
+	next := c.out.suite.nextTrafficSecret(c.out.trafficSecret)
+	if err := c.out.setTrafficSecret(c.out.suite, next); err != nil {
+		c.out.err = err
+		return err
+	}
+	return nil
+}
+
+// handlePostHandshakeMessage processes one message after the handshake
+// (RFC 8446, Section 4.6). The caller holds in.
+func (c *Conn) handlePostHandshakeMessage() error {
+	msg, err := c.readHandshake()
+	if err != nil {
+		return err
+	}
+	switch msg[0] {
+	case typeKeyUpdate:
+		var ku keyUpdateMsg
+		ok, valid := ku.unmarshal(msg)
+		if !ok {
+			return c.fail(alertDecodeError, "tls: malformed KeyUpdate")
+		}
+		if !valid {
+			return c.fail(alertIllegalParameter, "tls: KeyUpdate with an invalid request_update")
+		}
+		next := c.in.suite.nextTrafficSecret(c.in.trafficSecret)
+		if err := c.setReadSecret(c.in.suite, next); err != nil {
+			return err
+		}
+		if ku.updateRequested {
+			c.out.Lock()
+			defer c.out.Unlock()
+			if !c.closeNotifySent {
+				if err := c.sendKeyUpdateLocked(false); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case typeNewSessionTicket:
+		if !c.isClient {
+			return c.fail(alertUnexpectedMessage, "tls: NewSessionTicket from a client")
+		}
+		var t newSessionTicketMsg
+		if !t.unmarshal(msg) {
+			return c.fail(alertDecodeError, "tls: malformed NewSessionTicket")
+		}
+		// Resumption is not implemented: the ticket is dropped.
+		return nil
+	default:
+		// Post-handshake CertificateRequest is only legal after the
+		// client offered post_handshake_auth, which this engine does not
+		// yet do (RFC 8446, Section 4.6.2).
+		return c.fail(alertUnexpectedMessage, "tls: unexpected post-handshake message type %d", msg[0])
+	}
+}
+
+// ExportKeyingMaterial returns keying material from the TLS 1.3 exporter
+// (RFC 8446, Section 7.5; RFC 5705).
+func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
+	if !c.handshakeDone.Load() {
+		return nil, errors.New("tls: ExportKeyingMaterial before the handshake completed")
+	}
+	return c.suite.exportKeyingMaterial(c.exporterSecret, label, context, length)
+}
+
+// RequestClientIdentity would perform post-handshake client authentication
+// (RFC 8446, Section 4.6.2); it is not implemented yet.
+func (c *Conn) RequestClientIdentity(ctx context.Context) ([][]byte, error) {
+	if c.isClient {
+		return nil, errors.New("tls: RequestClientIdentity on a client connection")
+	}
+	return nil, fmt.Errorf("circlpq: post-handshake client authentication: %w", backends.ErrNotSupported)
+}
+
+var _ backends.Conn = (*Conn)(nil)

@@ -1,0 +1,57 @@
+// Package circlpq is a TLS 1.3 engine (RFC 8446) whose key exchange comes
+// from github.com/cloudflare/circl, registered as the "circl-pq" backend.
+//
+// # Model
+//
+// A [Conn] is a client or server connection over a [net.Conn] transport,
+// configured with the backends contract's [backends.ClientConfig] or
+// [backends.ServerConfig]. Nothing happens until [Conn.Handshake], which
+// runs the whole handshake on the caller's goroutine and calls the
+// configuration's hooks at the points the wasi:tls proposal can pause at:
+// ClientHello (server), VerifyServer, ClientIdentity and
+// NoClientIdentityRequest (client), VerifyClient (server). After a
+// successful handshake one goroutine may Read while another Writes.
+//
+// The package is cut like crypto/tls:
+//
+//   - conn.go: the record layer. Records are at most 2^14 bytes of content
+//     (2^14+256 protected, larger ones are record_overflow), protected
+//     with the suite's AEAD under a per-direction sequence number; inner
+//     plaintext padding is accepted; handshake messages may span records
+//     but not key changes.
+//   - handshake_messages.go: every handshake message with marshal and
+//     unmarshal over cryptobyte.
+//   - handshake_client_tls13.go, handshake_server_tls13.go: one struct per
+//     handshake whose handshake method runs ordered steps.
+//   - key_schedule.go: HKDF-Expand-Label, Derive-Secret, traffic keys,
+//     Finished, KeyUpdate and the exporter (RFC 8446, Section 7).
+//   - key_exchange.go: every group as a KEM (encapsulation key out,
+//     ciphertext back): X25519, P-256/384/521 from crypto/ecdh; ML-KEM-
+//     512/768/1024 (0x0200-0x0202, opt-in) and X25519MLKEM768 (0x11EC) from
+//     circl; SecP256r1MLKEM768 (0x11EB) and SecP384r1MLKEM1024 (0x11ED)
+//     composed from crypto/ecdh and circl ML-KEM.
+//   - auth.go: CertificateVerify signatures (ECDSA P-256/384/521, Ed25519,
+//     RSA-PSS) and chain validation with crypto/x509.
+//   - alert.go: alerts and [AlertError].
+//
+// # Negotiation
+//
+// Only TLS 1.3 is spoken: a peer that offers only TLS 1.2 gets
+// protocol_version, and a TLS 1.2 ServerHello carrying the RFC 8446
+// downgrade sentinel gets illegal_parameter. The group list of the
+// configuration is a preference order that is respected: a client sends
+// key shares for its first KeyShares groups (default 1); a server takes
+// the most preferred group the client sent a share for, and otherwise asks
+// for its most preferred common group with a HelloRetryRequest. Cipher
+// suites and ALPN follow the server's order. Session resumption and 0-RTT
+// are not implemented: a client drops NewSessionTickets, a server sends
+// none. Post-handshake client authentication is not implemented yet.
+//
+// # Errors
+//
+// A protocol violation sends the alert RFC 8446 names for it and returns an
+// [*AlertError] (Remote false); an alert from the peer is an [*AlertError]
+// with Remote set. Invalid key shares (wrong lengths, ML-KEM encapsulation
+// keys failing the FIPS 203 modulus check, low-order X25519 points,
+// off-curve points) are illegal_parameter.
+package circlpq

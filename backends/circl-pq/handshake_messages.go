@@ -1,0 +1,762 @@
+package circlpq
+
+import (
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Handshake messages (RFC 8446, Section 4). Each type has marshal, which
+// returns the whole message including its four-byte header, and unmarshal,
+// which parses a whole message and reports whether it was well formed.
+// Unmarshal rejects trailing bytes, duplicate extensions and malformed
+// extension bodies; semantic checks are the handshake's job.
+//
+// Parsed messages keep their raw bytes for the transcript.
+
+// addUint24LengthPrefixedMessage frames a handshake body.
+func marshalMessage(typ uint8, body func(b *cryptobyte.Builder)) []byte {
+	var b cryptobyte.Builder
+	b.AddUint8(typ)
+	b.AddUint24LengthPrefixed(body)
+	return b.BytesOrPanic()
+}
+
+// readMessageBody checks the header of a whole message and returns its body.
+func readMessageBody(data []byte, typ uint8) (cryptobyte.String, bool) {
+	s := cryptobyte.String(data)
+	var t uint8
+	var body cryptobyte.String
+	if !s.ReadUint8(&t) || t != typ || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() {
+		return nil, false
+	}
+	return body, true
+}
+
+// An extension is one entry of an extensions block.
+type extension struct {
+	typ  uint16
+	data cryptobyte.String
+}
+
+// readExtensions parses an extensions block (RFC 8446, Section 4.2),
+// rejecting duplicates: "There MUST NOT be more than one extension of the
+// same type in a given extension block."
+func readExtensions(s *cryptobyte.String) ([]extension, bool) {
+	if s.Empty() {
+		// Extensions are optional in the legacy ClientHello/ServerHello
+		// encoding; TLS 1.3 peers always send them.
+		return nil, true
+	}
+	var block cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&block) {
+		return nil, false
+	}
+	var exts []extension
+	seen := make(map[uint16]bool)
+	for !block.Empty() {
+		var e extension
+		if !block.ReadUint16(&e.typ) || !block.ReadUint16LengthPrefixed(&e.data) {
+			return nil, false
+		}
+		if seen[e.typ] {
+			return nil, false
+		}
+		seen[e.typ] = true
+		exts = append(exts, e)
+	}
+	return exts, true
+}
+
+func readUint16List(s *cryptobyte.String, out *[]uint16) bool {
+	var list cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&list) || list.Empty() || len(list)%2 != 0 {
+		return false
+	}
+	*out = make([]uint16, 0, len(list)/2)
+	for !list.Empty() {
+		var v uint16
+		list.ReadUint16(&v)
+		*out = append(*out, v)
+	}
+	return true
+}
+
+func addUint16List(b *cryptobyte.Builder, list []uint16) {
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, v := range list {
+			b.AddUint16(v)
+		}
+	})
+}
+
+// readALPN parses a ProtocolNameList (RFC 7301, Section 3.1).
+func readALPN(s *cryptobyte.String, out *[]string) bool {
+	var list cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&list) || list.Empty() {
+		return false
+	}
+	for !list.Empty() {
+		var proto cryptobyte.String
+		if !list.ReadUint8LengthPrefixed(&proto) || proto.Empty() {
+			return false
+		}
+		*out = append(*out, string(proto))
+	}
+	return true
+}
+
+func addALPN(b *cryptobyte.Builder, protos []string) {
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, p := range protos {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+				b.AddBytes([]byte(p))
+			})
+		}
+	})
+}
+
+// A keyShare is a KeyShareEntry (RFC 8446, Section 4.2.8).
+type keyShare struct {
+	group uint16
+	data  []byte
+}
+
+// clientHelloMsg is a ClientHello (RFC 8446, Section 4.1.2).
+type clientHelloMsg struct {
+	raw                    []byte
+	vers                   uint16
+	random                 []byte
+	sessionID              []byte
+	cipherSuites           []uint16
+	compressionMethods     []uint8
+	serverName             string
+	supportedGroups        []uint16
+	signatureSchemes       []uint16
+	signatureSchemesCert   []uint16
+	alpnProtocols          []string
+	supportedVersions      []uint16
+	keyShares              []keyShare
+	hasKeyShares           bool
+	cookie                 []byte
+	pskModes               []uint8
+	hasPreSharedKey        bool
+	earlyData              bool
+	postHandshakeAuth      bool
+	hasSupportedGroups     bool
+	hasSignatureAlgorithms bool
+}
+
+func (m *clientHelloMsg) marshal() []byte {
+	return marshalMessage(typeClientHello, func(b *cryptobyte.Builder) {
+		b.AddUint16(m.vers)
+		b.AddBytes(m.random)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
+		addUint16List(b, m.cipherSuites)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.compressionMethods) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			if m.serverName != "" {
+				// RFC 6066, Section 3.
+				b.AddUint16(extensionServerName)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						b.AddUint8(0) // host_name
+						b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+							b.AddBytes([]byte(m.serverName))
+						})
+					})
+				})
+			}
+			if len(m.supportedGroups) > 0 {
+				b.AddUint16(extensionSupportedGroups)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addUint16List(b, m.supportedGroups) })
+			}
+			if len(m.signatureSchemes) > 0 {
+				b.AddUint16(extensionSignatureAlgorithms)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addUint16List(b, m.signatureSchemes) })
+			}
+			if len(m.signatureSchemesCert) > 0 {
+				b.AddUint16(extensionSignatureAlgorithmsCert)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addUint16List(b, m.signatureSchemesCert) })
+			}
+			if len(m.alpnProtocols) > 0 {
+				b.AddUint16(extensionALPN)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addALPN(b, m.alpnProtocols) })
+			}
+			if len(m.supportedVersions) > 0 {
+				b.AddUint16(extensionSupportedVersions)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, v := range m.supportedVersions {
+							b.AddUint16(v)
+						}
+					})
+				})
+			}
+			if len(m.cookie) > 0 {
+				b.AddUint16(extensionCookie)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
+				})
+			}
+			if len(m.pskModes) > 0 {
+				b.AddUint16(extensionPSKModes)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.pskModes) })
+				})
+			}
+			if m.postHandshakeAuth {
+				b.AddUint16(extensionPostHandshakeAuth)
+				b.AddUint16(0)
+			}
+			if m.hasKeyShares {
+				b.AddUint16(extensionKeyShare)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, ks := range m.keyShares {
+							b.AddUint16(ks.group)
+							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ks.data) })
+						}
+					})
+				})
+			}
+		})
+	})
+}
+
+func (m *clientHelloMsg) unmarshal(data []byte) bool {
+	*m = clientHelloMsg{raw: data}
+	s, ok := readMessageBody(data, typeClientHello)
+	if !ok {
+		return false
+	}
+	var random, sessionID, compression cryptobyte.String
+	if !s.ReadUint16(&m.vers) || !s.ReadBytes((*[]byte)(&random), 32) ||
+		!s.ReadUint8LengthPrefixed(&sessionID) || len(sessionID) > 32 {
+		return false
+	}
+	m.random, m.sessionID = random, sessionID
+	if !readUint16List(&s, &m.cipherSuites) {
+		return false
+	}
+	if !s.ReadUint8LengthPrefixed(&compression) || compression.Empty() {
+		return false
+	}
+	m.compressionMethods = compression
+	exts, ok := readExtensions(&s)
+	if !ok || !s.Empty() {
+		return false
+	}
+	for i, e := range exts {
+		d := e.data
+		switch e.typ {
+		case extensionServerName:
+			// RFC 6066, Section 3: at most one host_name.
+			var list cryptobyte.String
+			if !d.ReadUint16LengthPrefixed(&list) || list.Empty() {
+				return false
+			}
+			for !list.Empty() {
+				var nameType uint8
+				var name cryptobyte.String
+				if !list.ReadUint8(&nameType) || !list.ReadUint16LengthPrefixed(&name) || name.Empty() {
+					return false
+				}
+				if nameType != 0 {
+					continue
+				}
+				if m.serverName != "" {
+					return false
+				}
+				m.serverName = string(name)
+			}
+		case extensionSupportedGroups:
+			if !readUint16List(&d, &m.supportedGroups) {
+				return false
+			}
+			m.hasSupportedGroups = true
+		case extensionSignatureAlgorithms:
+			if !readUint16List(&d, &m.signatureSchemes) {
+				return false
+			}
+			m.hasSignatureAlgorithms = true
+		case extensionSignatureAlgorithmsCert:
+			if !readUint16List(&d, &m.signatureSchemesCert) {
+				return false
+			}
+		case extensionALPN:
+			if !readALPN(&d, &m.alpnProtocols) {
+				return false
+			}
+		case extensionSupportedVersions:
+			var list cryptobyte.String
+			if !d.ReadUint8LengthPrefixed(&list) || list.Empty() || len(list)%2 != 0 {
+				return false
+			}
+			for !list.Empty() {
+				var v uint16
+				list.ReadUint16(&v)
+				m.supportedVersions = append(m.supportedVersions, v)
+			}
+		case extensionCookie:
+			var c cryptobyte.String
+			if !d.ReadUint16LengthPrefixed(&c) || c.Empty() {
+				return false
+			}
+			m.cookie = c
+		case extensionPSKModes:
+			var modes cryptobyte.String
+			if !d.ReadUint8LengthPrefixed(&modes) {
+				return false
+			}
+			m.pskModes = modes
+		case extensionPostHandshakeAuth:
+			m.postHandshakeAuth = true
+		case extensionEarlyData:
+			m.earlyData = true
+		case extensionKeyShare:
+			// RFC 8446, Section 4.2.8.
+			var list cryptobyte.String
+			if !d.ReadUint16LengthPrefixed(&list) {
+				return false
+			}
+			m.hasKeyShares = true
+			for !list.Empty() {
+				var ks keyShare
+				var kx cryptobyte.String
+				if !list.ReadUint16(&ks.group) || !list.ReadUint16LengthPrefixed(&kx) || kx.Empty() {
+					return false
+				}
+				ks.data = kx
+				m.keyShares = append(m.keyShares, ks)
+			}
+		case extensionPreSharedKey:
+			// "The pre_shared_key extension MUST be the last extension
+			// in the ClientHello" (RFC 8446, Section 4.2.11). This engine
+			// offers no PSK, so the offer is ignored.
+			if i != len(exts)-1 {
+				return false
+			}
+			m.hasPreSharedKey = true
+		default:
+			// Unknown extensions are ignored (RFC 8446, Section 4.2).
+			continue
+		}
+		if !d.Empty() {
+			return false
+		}
+	}
+	return true
+}
+
+// serverHelloMsg is a ServerHello or a HelloRetryRequest
+// (RFC 8446, Section 4.1.3 and 4.1.4).
+type serverHelloMsg struct {
+	raw               []byte
+	vers              uint16
+	random            []byte
+	sessionID         []byte
+	cipherSuite       uint16
+	compressionMethod uint8
+	supportedVersion  uint16
+	serverShare       keyShare
+	selectedGroup     uint16 // HelloRetryRequest only
+	cookie            []byte // HelloRetryRequest only
+	hasPreSharedKey   bool
+}
+
+// isHelloRetryRequest reports whether the message is a HelloRetryRequest.
+func (m *serverHelloMsg) isHelloRetryRequest() bool {
+	return string(m.random) == string(helloRetryRequestRandom[:])
+}
+
+func (m *serverHelloMsg) marshal() []byte {
+	return marshalMessage(typeServerHello, func(b *cryptobyte.Builder) {
+		b.AddUint16(m.vers)
+		b.AddBytes(m.random)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
+		b.AddUint16(m.cipherSuite)
+		b.AddUint8(m.compressionMethod)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			if m.supportedVersion != 0 {
+				b.AddUint16(extensionSupportedVersions)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(m.supportedVersion) })
+			}
+			if m.serverShare.group != 0 {
+				b.AddUint16(extensionKeyShare)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16(m.serverShare.group)
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.serverShare.data) })
+				})
+			}
+			if m.selectedGroup != 0 {
+				b.AddUint16(extensionKeyShare)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(m.selectedGroup) })
+			}
+			if len(m.cookie) > 0 {
+				b.AddUint16(extensionCookie)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
+				})
+			}
+		})
+	})
+}
+
+func (m *serverHelloMsg) unmarshal(data []byte) bool {
+	*m = serverHelloMsg{raw: data}
+	s, ok := readMessageBody(data, typeServerHello)
+	if !ok {
+		return false
+	}
+	var random, sessionID cryptobyte.String
+	if !s.ReadUint16(&m.vers) || !s.ReadBytes((*[]byte)(&random), 32) ||
+		!s.ReadUint8LengthPrefixed(&sessionID) || len(sessionID) > 32 ||
+		!s.ReadUint16(&m.cipherSuite) || !s.ReadUint8(&m.compressionMethod) {
+		return false
+	}
+	m.random, m.sessionID = random, sessionID
+	exts, ok := readExtensions(&s)
+	if !ok || !s.Empty() {
+		return false
+	}
+	hrr := m.isHelloRetryRequest()
+	for _, e := range exts {
+		d := e.data
+		switch e.typ {
+		case extensionSupportedVersions:
+			if !d.ReadUint16(&m.supportedVersion) {
+				return false
+			}
+		case extensionKeyShare:
+			if hrr {
+				// RFC 8446, Section 4.2.8: the HelloRetryRequest carries
+				// only the selected group.
+				if !d.ReadUint16(&m.selectedGroup) {
+					return false
+				}
+			} else {
+				var kx cryptobyte.String
+				if !d.ReadUint16(&m.serverShare.group) || !d.ReadUint16LengthPrefixed(&kx) || kx.Empty() {
+					return false
+				}
+				m.serverShare.data = kx
+			}
+		case extensionCookie:
+			var c cryptobyte.String
+			if !d.ReadUint16LengthPrefixed(&c) || c.Empty() {
+				return false
+			}
+			m.cookie = c
+		case extensionPreSharedKey:
+			var id uint16
+			if !d.ReadUint16(&id) {
+				return false
+			}
+			m.hasPreSharedKey = true
+		default:
+			// The handshake refuses extensions it did not offer; the
+			// parser keeps the message structure only.
+			continue
+		}
+		if !d.Empty() {
+			return false
+		}
+	}
+	return true
+}
+
+// encryptedExtensionsMsg is EncryptedExtensions (RFC 8446, Section 4.3.1).
+type encryptedExtensionsMsg struct {
+	raw          []byte
+	alpnProtocol string
+	earlyData    bool
+	// unsolicited lists extension types the client must refuse because
+	// it never offers them.
+	unsolicited []uint16
+}
+
+func (m *encryptedExtensionsMsg) marshal() []byte {
+	return marshalMessage(typeEncryptedExtensions, func(b *cryptobyte.Builder) {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			if m.alpnProtocol != "" {
+				b.AddUint16(extensionALPN)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addALPN(b, []string{m.alpnProtocol}) })
+			}
+		})
+	})
+}
+
+func (m *encryptedExtensionsMsg) unmarshal(data []byte) bool {
+	*m = encryptedExtensionsMsg{raw: data}
+	s, ok := readMessageBody(data, typeEncryptedExtensions)
+	if !ok || s.Empty() {
+		return false
+	}
+	exts, ok := readExtensions(&s)
+	if !ok || !s.Empty() {
+		return false
+	}
+	for _, e := range exts {
+		d := e.data
+		switch e.typ {
+		case extensionALPN:
+			// RFC 7301, Section 3.1: exactly one protocol.
+			var protos []string
+			if !readALPN(&d, &protos) || len(protos) != 1 {
+				return false
+			}
+			m.alpnProtocol = protos[0]
+		case extensionEarlyData:
+			m.earlyData = true
+		case extensionServerName, extensionSupportedGroups:
+			// An empty server_name acknowledges SNI (RFC 6066, Section 3);
+			// supported_groups is informational (RFC 8446, Section 4.2.7).
+			d = nil
+		default:
+			m.unsolicited = append(m.unsolicited, e.typ)
+			d = nil
+		}
+		if !d.Empty() {
+			return false
+		}
+	}
+	return true
+}
+
+// certificateRequestMsg is a TLS 1.3 CertificateRequest
+// (RFC 8446, Section 4.3.2).
+type certificateRequestMsg struct {
+	raw                    []byte
+	context                []byte
+	signatureSchemes       []uint16
+	signatureSchemesCert   []uint16
+	certificateAuthorities [][]byte
+}
+
+func (m *certificateRequestMsg) marshal() []byte {
+	return marshalMessage(typeCertificateRequest, func(b *cryptobyte.Builder) {
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddUint16(extensionSignatureAlgorithms)
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addUint16List(b, m.signatureSchemes) })
+			if len(m.signatureSchemesCert) > 0 {
+				b.AddUint16(extensionSignatureAlgorithmsCert)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addUint16List(b, m.signatureSchemesCert) })
+			}
+			if len(m.certificateAuthorities) > 0 {
+				b.AddUint16(extensionCertificateAuthorities)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, ca := range m.certificateAuthorities {
+							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ca) })
+						}
+					})
+				})
+			}
+		})
+	})
+}
+
+func (m *certificateRequestMsg) unmarshal(data []byte) bool {
+	*m = certificateRequestMsg{raw: data}
+	s, ok := readMessageBody(data, typeCertificateRequest)
+	if !ok {
+		return false
+	}
+	var context cryptobyte.String
+	if !s.ReadUint8LengthPrefixed(&context) {
+		return false
+	}
+	m.context = context
+	exts, ok := readExtensions(&s)
+	if !ok || !s.Empty() || exts == nil {
+		return false
+	}
+	for _, e := range exts {
+		d := e.data
+		switch e.typ {
+		case extensionSignatureAlgorithms:
+			if !readUint16List(&d, &m.signatureSchemes) {
+				return false
+			}
+		case extensionSignatureAlgorithmsCert:
+			if !readUint16List(&d, &m.signatureSchemesCert) {
+				return false
+			}
+		case extensionCertificateAuthorities:
+			// RFC 8446, Section 4.2.4.
+			var list cryptobyte.String
+			if !d.ReadUint16LengthPrefixed(&list) || list.Empty() {
+				return false
+			}
+			for !list.Empty() {
+				var dn cryptobyte.String
+				if !list.ReadUint16LengthPrefixed(&dn) || dn.Empty() {
+					return false
+				}
+				m.certificateAuthorities = append(m.certificateAuthorities, dn)
+			}
+		default:
+			continue
+		}
+		if !d.Empty() {
+			return false
+		}
+	}
+	return true
+}
+
+// certificateMsg is a TLS 1.3 Certificate (RFC 8446, Section 4.4.2).
+// Per-certificate extensions (OCSP, SCT) are parsed and ignored.
+type certificateMsg struct {
+	raw     []byte
+	context []byte
+	chain   [][]byte
+}
+
+func (m *certificateMsg) marshal() []byte {
+	return marshalMessage(typeCertificate, func(b *cryptobyte.Builder) {
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+			for _, cert := range m.chain {
+				b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cert) })
+				b.AddUint16(0) // no extensions
+			}
+		})
+	})
+}
+
+func (m *certificateMsg) unmarshal(data []byte) bool {
+	*m = certificateMsg{raw: data}
+	s, ok := readMessageBody(data, typeCertificate)
+	if !ok {
+		return false
+	}
+	var context, list cryptobyte.String
+	if !s.ReadUint8LengthPrefixed(&context) || !s.ReadUint24LengthPrefixed(&list) || !s.Empty() {
+		return false
+	}
+	m.context = context
+	for !list.Empty() {
+		var cert, exts cryptobyte.String
+		if !list.ReadUint24LengthPrefixed(&cert) || cert.Empty() || !list.ReadUint16LengthPrefixed(&exts) {
+			return false
+		}
+		m.chain = append(m.chain, cert)
+	}
+	return true
+}
+
+// certificateVerifyMsg is CertificateVerify (RFC 8446, Section 4.4.3).
+type certificateVerifyMsg struct {
+	raw       []byte
+	scheme    uint16
+	signature []byte
+}
+
+func (m *certificateVerifyMsg) marshal() []byte {
+	return marshalMessage(typeCertificateVerify, func(b *cryptobyte.Builder) {
+		b.AddUint16(m.scheme)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.signature) })
+	})
+}
+
+func (m *certificateVerifyMsg) unmarshal(data []byte) bool {
+	*m = certificateVerifyMsg{raw: data}
+	s, ok := readMessageBody(data, typeCertificateVerify)
+	if !ok {
+		return false
+	}
+	var sig cryptobyte.String
+	if !s.ReadUint16(&m.scheme) || !s.ReadUint16LengthPrefixed(&sig) || sig.Empty() || !s.Empty() {
+		return false
+	}
+	m.signature = sig
+	return true
+}
+
+// finishedMsg is Finished (RFC 8446, Section 4.4.4).
+type finishedMsg struct {
+	raw        []byte
+	verifyData []byte
+}
+
+func (m *finishedMsg) marshal() []byte {
+	return marshalMessage(typeFinished, func(b *cryptobyte.Builder) { b.AddBytes(m.verifyData) })
+}
+
+func (m *finishedMsg) unmarshal(data []byte) bool {
+	*m = finishedMsg{raw: data}
+	s, ok := readMessageBody(data, typeFinished)
+	if !ok {
+		return false
+	}
+	m.verifyData = s
+	return true
+}
+
+// keyUpdateMsg is KeyUpdate (RFC 8446, Section 4.6.3).
+type keyUpdateMsg struct {
+	raw             []byte
+	updateRequested bool
+}
+
+func (m *keyUpdateMsg) marshal() []byte {
+	return marshalMessage(typeKeyUpdate, func(b *cryptobyte.Builder) {
+		if m.updateRequested {
+			b.AddUint8(1)
+		} else {
+			b.AddUint8(0)
+		}
+	})
+}
+
+// unmarshal parses a KeyUpdate. A request_update other than 0 or 1 is
+// reported as well formed but invalid by the second result, since RFC 8446,
+// Section 4.6.3 makes it illegal_parameter rather than decode_error.
+func (m *keyUpdateMsg) unmarshal(data []byte) (ok, valid bool) {
+	*m = keyUpdateMsg{raw: data}
+	s, ok := readMessageBody(data, typeKeyUpdate)
+	if !ok {
+		return false, false
+	}
+	var v uint8
+	if !s.ReadUint8(&v) || !s.Empty() {
+		return false, false
+	}
+	m.updateRequested = v == 1
+	return true, v <= 1
+}
+
+// newSessionTicketMsg is NewSessionTicket (RFC 8446, Section 4.6.1). This
+// engine does not resume sessions; a client parses tickets to check them
+// and drops them.
+type newSessionTicketMsg struct {
+	raw      []byte
+	lifetime uint32
+	ageAdd   uint32
+	nonce    []byte
+	ticket   []byte
+}
+
+func (m *newSessionTicketMsg) unmarshal(data []byte) bool {
+	*m = newSessionTicketMsg{raw: data}
+	s, ok := readMessageBody(data, typeNewSessionTicket)
+	if !ok {
+		return false
+	}
+	var nonce, ticket, exts cryptobyte.String
+	if !s.ReadUint32(&m.lifetime) || !s.ReadUint32(&m.ageAdd) ||
+		!s.ReadUint8LengthPrefixed(&nonce) || !s.ReadUint16LengthPrefixed(&ticket) || ticket.Empty() ||
+		!s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
+		return false
+	}
+	m.nonce, m.ticket = nonce, ticket
+	for !exts.Empty() {
+		var typ uint16
+		var body cryptobyte.String
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&body) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,480 @@
+package circlpq
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/x509"
+	"hash"
+	"slices"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// serverHandshakeState is one server handshake. handshake runs its steps in
+// protocol order (RFC 8446, Section 2):
+//
+//	ClientHello -> [HelloRetryRequest <- ClientHello]
+//	-> ServerHello {EncryptedExtensions} {CertificateRequest*}
+//	   {Certificate} {CertificateVerify} {Finished}
+//	<- {Certificate*} {CertificateVerify*} {Finished}
+//
+// The ClientHello hook runs once, on the first ClientHello; the
+// configuration it returns governs the rest of the handshake, while the
+// hooks stay those of the original configuration.
+type serverHandshakeState struct {
+	c      *Conn
+	ctx    context.Context
+	hooks  *backends.ServerConfig // the configuration the hooks come from
+	config *backends.ServerConfig // the configuration in force
+
+	hello       *clientHelloMsg
+	suite       *cipherSuite
+	group       uint16
+	clientShare []byte
+	sentHRR     bool
+	transcript  hash.Hash
+	alpn        string
+	identity    *backends.Identity
+	sigScheme   uint16
+
+	handshakeSecret       []byte
+	clientHandshakeSecret []byte
+	serverHandshakeSecret []byte
+	clientAppSecret       []byte
+	certReqContext        []byte
+}
+
+func (c *Conn) serverHandshake(ctx context.Context) error {
+	hs := &serverHandshakeState{c: c, ctx: ctx, hooks: c.serverConfig, config: c.serverConfig}
+	return hs.handshake()
+}
+
+func (hs *serverHandshakeState) handshake() error {
+	for _, step := range []func() error{
+		hs.readClientHello,
+		hs.processClientHello,
+		hs.sendServerParameters,
+		hs.sendServerCertificate,
+		hs.sendServerFinished,
+		hs.readClientCertificate,
+		hs.readClientFinished,
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (hs *serverHandshakeState) readClientHelloMsg() (*clientHelloMsg, error) {
+	c := hs.c
+	msg, err := c.readHandshake()
+	if err != nil {
+		return nil, err
+	}
+	if msg[0] != typeClientHello {
+		return nil, c.fail(alertUnexpectedMessage, "tls: expected ClientHello, got message type %d", msg[0])
+	}
+	ch := new(clientHelloMsg)
+	if !ch.unmarshal(msg) {
+		return nil, c.fail(alertDecodeError, "tls: malformed ClientHello")
+	}
+	c.sawHello = true
+	return ch, nil
+}
+
+// readClientHello reads the first ClientHello, checks that it offers TLS
+// 1.3, and runs the ClientHello hook.
+func (hs *serverHandshakeState) readClientHello() error {
+	c := hs.c
+	ch, err := hs.readClientHelloMsg()
+	if err != nil {
+		return err
+	}
+	hs.hello = ch
+	// RFC 8446, Section 4.2.1: without supported_versions the client is
+	// TLS 1.2 or older; either way TLS 1.3 must be offered.
+	if !contains(ch.supportedVersions, versionTLS13) {
+		return c.fail(alertProtocolVersion, "tls: client does not offer TLS 1.3")
+	}
+	// RFC 8446, Section 4.1.2: exactly the null compression method.
+	if len(ch.compressionMethods) != 1 || ch.compressionMethods[0] != 0 {
+		return c.fail(alertIllegalParameter, "tls: TLS 1.3 ClientHello with compression methods")
+	}
+	c.updateState(func(s *backends.State) {
+		s.Version = versionTLS13
+		s.ServerName = ch.serverName
+	})
+	if hs.hooks.ClientHello != nil {
+		info := &backends.ClientHello{
+			ServerName:       ch.serverName,
+			ALPN:             slices.Clone(ch.alpnProtocols),
+			CipherSuites:     slices.Clone(ch.cipherSuites),
+			Versions:         slices.Clone(ch.supportedVersions),
+			Groups:           slices.Clone(ch.supportedGroups),
+			SignatureSchemes: slices.Clone(ch.signatureSchemes),
+		}
+		replacement, err := hs.hooks.ClientHello(hs.ctx, info)
+		if err != nil {
+			return c.fail(hookAlert(err, alertHandshakeFailure), "tls: ClientHello rejected by the application: %w", err)
+		}
+		if replacement != nil {
+			if err := checkOptions(&replacement.Options); err != nil {
+				return c.fail(alertInternalError, "%v", err)
+			}
+			hs.config = replacement
+		}
+	}
+	return nil
+}
+
+// processClientHello negotiates the suite, the group (sending a
+// HelloRetryRequest if needed), ALPN and the certificate.
+func (hs *serverHandshakeState) processClientHello() error {
+	c, ch := hs.c, hs.hello
+	// RFC 8446, Section 9.2: without a PSK, signature_algorithms,
+	// supported_groups and key_share are mandatory.
+	if !ch.hasSignatureAlgorithms {
+		return c.fail(alertMissingExtension, "tls: ClientHello without signature_algorithms")
+	}
+	if !ch.hasSupportedGroups || !ch.hasKeyShares {
+		return c.fail(alertMissingExtension, "tls: ClientHello without supported_groups or key_share")
+	}
+	// RFC 8446, Section 4.2.8: one share per group, each for a group in
+	// supported_groups.
+	seen := map[uint16]bool{}
+	for _, ks := range ch.keyShares {
+		if seen[ks.group] || !contains(ch.supportedGroups, ks.group) {
+			return c.fail(alertIllegalParameter, "tls: invalid key_share list")
+		}
+		seen[ks.group] = true
+	}
+
+	for _, id := range usableSuites(hs.config.CipherSuites) {
+		if contains(ch.cipherSuites, id) {
+			hs.suite = cipherSuiteByID(id)
+			break
+		}
+	}
+	if hs.suite == nil {
+		return c.fail(alertHandshakeFailure, "tls: no cipher suite in common")
+	}
+	c.updateState(func(s *backends.State) { s.CipherSuite = hs.suite.id })
+
+	// Group selection keeps the server's order: the most preferred group
+	// the client sent a share for; if there is none, the most preferred
+	// group the client supports, fetched with a HelloRetryRequest.
+	groups := groupsOf(&hs.config.Options)
+	for _, g := range groups {
+		for _, ks := range ch.keyShares {
+			if ks.group == g {
+				hs.group, hs.clientShare = g, ks.data
+				break
+			}
+		}
+		if hs.group != 0 {
+			break
+		}
+	}
+	hs.transcript = hs.suite.newHash()
+	hs.transcript.Write(ch.raw)
+	if hs.group == 0 {
+		for _, g := range groups {
+			if contains(ch.supportedGroups, g) {
+				hs.group = g
+				break
+			}
+		}
+		if hs.group == 0 {
+			return c.fail(alertHandshakeFailure, "tls: no key exchange group in common")
+		}
+		if err := hs.doHelloRetryRequest(); err != nil {
+			return err
+		}
+	}
+	c.updateState(func(s *backends.State) { s.Group = hs.group })
+
+	// RFC 7301, Section 3.2: the server's preference wins; no overlap is
+	// no_application_protocol.
+	if len(ch.alpnProtocols) > 0 && len(hs.config.ALPN) > 0 {
+		for _, p := range hs.config.ALPN {
+			if contains(ch.alpnProtocols, p) {
+				hs.alpn = p
+				break
+			}
+		}
+		if hs.alpn == "" {
+			return c.fail(alertNoApplicationProtocol, "tls: no application protocol in common")
+		}
+		c.updateState(func(s *backends.State) { s.ALPN = hs.alpn })
+	}
+
+	ident, scheme := pickIdentity(hs.config.Identities, ch.signatureSchemes, ch.serverName, nil)
+	if ident == nil {
+		if len(hs.config.Identities) == 0 {
+			return c.fail(alertInternalError, "tls: server has no certificate")
+		}
+		return c.fail(alertHandshakeFailure, "tls: no certificate fits the client's signature algorithms")
+	}
+	hs.identity, hs.sigScheme = ident, scheme
+	return nil
+}
+
+// doHelloRetryRequest asks for a share of hs.group and reads the second
+// ClientHello (RFC 8446, Section 4.1.4).
+func (hs *serverHandshakeState) doHelloRetryRequest() error {
+	c := hs.c
+	ch1 := hs.transcript.Sum(nil)
+	hs.transcript.Reset()
+	hs.transcript.Write([]byte{typeMessageHash, 0, 0, uint8(len(ch1))})
+	hs.transcript.Write(ch1)
+	hrr := &serverHelloMsg{
+		vers:             versionTLS12,
+		random:           helloRetryRequestRandom[:],
+		sessionID:        hs.hello.sessionID,
+		cipherSuite:      hs.suite.id,
+		supportedVersion: versionTLS13,
+		selectedGroup:    hs.group,
+	}
+	if err := c.writeHandshake(hrr.marshal(), hs.transcript); err != nil {
+		return err
+	}
+	if err := hs.sendCompatCCS(); err != nil {
+		return err
+	}
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	hs.sentHRR = true
+
+	ch, err := hs.readClientHelloMsg()
+	if err != nil {
+		return err
+	}
+	hs.transcript.Write(ch.raw)
+	// RFC 8446, Section 4.1.2: the second ClientHello repeats the first
+	// except for key_share, cookie, early_data, pre_shared_key and padding.
+	old := hs.hello
+	if ch.vers != old.vers || !hmac.Equal(ch.random, old.random) || !hmac.Equal(ch.sessionID, old.sessionID) ||
+		!slices.Equal(ch.cipherSuites, old.cipherSuites) || !slices.Equal(ch.supportedGroups, old.supportedGroups) ||
+		!slices.Equal(ch.supportedVersions, old.supportedVersions) || !slices.Equal(ch.signatureSchemes, old.signatureSchemes) ||
+		!slices.Equal(ch.alpnProtocols, old.alpnProtocols) || ch.serverName != old.serverName ||
+		!slices.Equal(ch.compressionMethods, old.compressionMethods) {
+		return c.fail(alertIllegalParameter, "tls: second ClientHello changed more than the key share")
+	}
+	if ch.earlyData {
+		return c.fail(alertIllegalParameter, "tls: second ClientHello offers early data")
+	}
+	if len(ch.keyShares) != 1 || ch.keyShares[0].group != hs.group {
+		return c.fail(alertIllegalParameter, "tls: second ClientHello has no single key share for %s", groupName(hs.group))
+	}
+	hs.hello = ch
+	hs.clientShare = ch.keyShares[0].data
+	return nil
+}
+
+// sendCompatCCS sends the middlebox-compatibility change_cipher_spec after
+// the server's first handshake message when the client asked for
+// compatibility mode with a legacy session ID (RFC 8446, Appendix D.4).
+func (hs *serverHandshakeState) sendCompatCCS() error {
+	if hs.sentHRR || len(hs.hello.sessionID) == 0 {
+		return nil
+	}
+	return hs.c.writeChangeCipherSpec()
+}
+
+func (hs *serverHandshakeState) sendServerParameters() error {
+	c := hs.c
+	kx := keyExchangeByID(hs.group)
+	ct, shared, err := kx.encapsulate(hs.clientShare)
+	if err != nil {
+		if err == errKeyShare {
+			// RFC 8446, Section 4.2.8 and draft-ietf-tls-ecdhe-mlkem:
+			// invalid shares are illegal_parameter.
+			return c.fail(alertIllegalParameter, "tls: invalid client key share for %s", groupName(hs.group))
+		}
+		return c.fail(alertInternalError, "tls: %s: %v", groupName(hs.group), err)
+	}
+	sh := &serverHelloMsg{
+		vers:             versionTLS12,
+		random:           make([]byte, 32),
+		sessionID:        hs.hello.sessionID,
+		cipherSuite:      hs.suite.id,
+		supportedVersion: versionTLS13,
+		serverShare:      keyShare{group: hs.group, data: ct},
+	}
+	if _, err := rand.Read(sh.random); err != nil {
+		return c.fail(alertInternalError, "tls: %v", err)
+	}
+	if err := c.writeHandshake(sh.marshal(), hs.transcript); err != nil {
+		return err
+	}
+	if err := hs.sendCompatCCS(); err != nil {
+		return err
+	}
+
+	hs.handshakeSecret = hs.suite.handshakeSecret(shared)
+	hs.clientHandshakeSecret = hs.suite.deriveSecret(hs.handshakeSecret, labelClientHandshake, hs.transcript)
+	serverSecret := hs.suite.deriveSecret(hs.handshakeSecret, labelServerHandshake, hs.transcript)
+	c.out.Lock()
+	err = c.out.setTrafficSecret(hs.suite, serverSecret)
+	c.out.Unlock()
+	if err != nil {
+		return c.fail(alertInternalError, "tls: %v", err)
+	}
+	if err := c.setReadSecret(hs.suite, hs.clientHandshakeSecret); err != nil {
+		return err
+	}
+	hs.serverHandshakeSecret = serverSecret
+
+	ee := &encryptedExtensionsMsg{alpnProtocol: hs.alpn}
+	return c.writeHandshake(ee.marshal(), hs.transcript)
+}
+
+func (hs *serverHandshakeState) requestClientCert() bool {
+	return hs.config.ClientAuth != backends.NoClientCert
+}
+
+func (hs *serverHandshakeState) sendServerCertificate() error {
+	c := hs.c
+	if hs.requestClientCert() {
+		cr := &certificateRequestMsg{signatureSchemes: supportedSignatureSchemes}
+		if pool := hs.config.ClientCAs; pool != nil {
+			//lint:ignore SA1019 Subjects is fine for pools built from certificates.
+			cr.certificateAuthorities = pool.Subjects()
+		}
+		if err := c.writeHandshake(cr.marshal(), hs.transcript); err != nil {
+			return err
+		}
+	}
+	cm := &certificateMsg{chain: hs.identity.Chain}
+	if err := c.writeHandshake(cm.marshal(), hs.transcript); err != nil {
+		return err
+	}
+	sig, err := signHandshake(hs.identity.Key, hs.sigScheme, serverSignatureContext, hs.transcript)
+	if err != nil {
+		return c.fail(alertInternalError, "tls: server signature failed: %v", err)
+	}
+	cv := &certificateVerifyMsg{scheme: hs.sigScheme, signature: sig}
+	if err := c.writeHandshake(cv.marshal(), hs.transcript); err != nil {
+		return err
+	}
+	c.updateState(func(s *backends.State) { s.LocalIdentity = hs.identity })
+	return nil
+}
+
+func (hs *serverHandshakeState) sendServerFinished() error {
+	c := hs.c
+	fin := &finishedMsg{verifyData: hs.suite.finishedHash(hs.serverHandshakeSecret, hs.transcript)}
+	if err := c.writeHandshake(fin.marshal(), hs.transcript); err != nil {
+		return err
+	}
+	master := hs.suite.masterSecret(hs.handshakeSecret)
+	hs.clientAppSecret = hs.suite.deriveSecret(master, labelClientApplication, hs.transcript)
+	serverSecret := hs.suite.deriveSecret(master, labelServerApplication, hs.transcript)
+	c.exporterSecret = hs.suite.deriveSecret(master, labelExporter, hs.transcript)
+	c.suite = hs.suite
+	c.out.Lock()
+	err := c.out.setTrafficSecret(hs.suite, serverSecret)
+	c.out.Unlock()
+	if err != nil {
+		return c.fail(alertInternalError, "tls: %v", err)
+	}
+	// The whole flight goes out in one write.
+	return c.flushLocked()
+}
+
+func (hs *serverHandshakeState) readClientCertificate() error {
+	c := hs.c
+	if !hs.requestClientCert() {
+		return nil
+	}
+	msg, err := c.readHandshake()
+	if err != nil {
+		return err
+	}
+	if msg[0] != typeCertificate {
+		return c.fail(alertUnexpectedMessage, "tls: expected client Certificate, got message type %d", msg[0])
+	}
+	var cm certificateMsg
+	if !cm.unmarshal(msg) {
+		return c.fail(alertDecodeError, "tls: malformed client Certificate")
+	}
+	// RFC 8446, Section 4.4.2: the context echoes the request's.
+	if !hmac.Equal(cm.context, hs.certReqContext) {
+		return c.fail(alertIllegalParameter, "tls: client Certificate with the wrong request context")
+	}
+	hs.transcript.Write(msg)
+	if len(cm.chain) == 0 {
+		// RFC 8446, Section 4.4.2.4: an empty chain when one is required
+		// is certificate_required.
+		if hs.config.ClientAuth == backends.RequireClientCert {
+			return c.fail(alertCertificateRequired, "tls: client sent no certificate")
+		}
+		if hs.hooks.VerifyClient != nil {
+			if err := hs.hooks.VerifyClient(hs.ctx, nil); err != nil {
+				return c.fail(hookAlert(err, alertBadCertificate), "tls: client rejected by the application: %w", err)
+			}
+		}
+		return nil
+	}
+	certs, err := parseChain(cm.chain)
+	if err != nil {
+		return c.fail(alertBadCertificate, "%v", err)
+	}
+	if err := verifyChain(certs, hs.config.ClientCAs, "", x509.ExtKeyUsageClientAuth, hs.config.Time); err != nil {
+		return c.fail(certificateAlert(err), "tls: failed to verify the client certificate: %w", err)
+	}
+	c.updateState(func(s *backends.State) { s.PeerChain = cm.chain })
+
+	msg, err = c.readHandshake()
+	if err != nil {
+		return err
+	}
+	if msg[0] != typeCertificateVerify {
+		return c.fail(alertUnexpectedMessage, "tls: expected client CertificateVerify, got message type %d", msg[0])
+	}
+	var cv certificateVerifyMsg
+	if !cv.unmarshal(msg) {
+		return c.fail(alertDecodeError, "tls: malformed client CertificateVerify")
+	}
+	if !contains(supportedSignatureSchemes, cv.scheme) {
+		return c.fail(alertIllegalParameter, "tls: client used an unoffered signature scheme 0x%04x", cv.scheme)
+	}
+	switch err := verifyHandshakeSignature(certs[0].PublicKey, cv.scheme, clientSignatureContext, hs.transcript, cv.signature); err {
+	case nil:
+	case errSchemeMismatch:
+		return c.fail(alertIllegalParameter, "%v", err)
+	default:
+		return c.fail(alertDecryptError, "%v", err)
+	}
+	hs.transcript.Write(msg)
+	if hs.hooks.VerifyClient != nil {
+		if err := hs.hooks.VerifyClient(hs.ctx, cm.chain); err != nil {
+			return c.fail(hookAlert(err, alertBadCertificate), "tls: client certificate rejected by the application: %w", err)
+		}
+	}
+	return nil
+}
+
+func (hs *serverHandshakeState) readClientFinished() error {
+	c := hs.c
+	msg, err := c.readHandshake()
+	if err != nil {
+		return err
+	}
+	if msg[0] != typeFinished {
+		return c.fail(alertUnexpectedMessage, "tls: expected client Finished, got message type %d", msg[0])
+	}
+	var fin finishedMsg
+	if !fin.unmarshal(msg) {
+		return c.fail(alertDecodeError, "tls: malformed client Finished")
+	}
+	want := hs.suite.finishedHash(hs.clientHandshakeSecret, hs.transcript)
+	if !hmac.Equal(want, fin.verifyData) {
+		return c.fail(alertDecryptError, "tls: invalid client Finished")
+	}
+	hs.transcript.Write(msg)
+	return c.setReadSecret(hs.suite, hs.clientAppSecret)
+}
