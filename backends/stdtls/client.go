@@ -75,10 +75,7 @@ func (c *conn) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 			return cert, nil
 		}
 	}
-	if len(ids) > 0 {
-		// Nothing fits: send no certificate and let the server decide
-		// (RFC 8446, Section 4.4.2).
-		return &tls.Certificate{}, nil
-	}
+	// Nothing fits: send an empty Certificate and let the server decide
+	// (RFC 8446, Section 4.4.2).
 	return &tls.Certificate{}, nil
 }

@@ -58,6 +58,12 @@ func (c *conn) ctx() context.Context {
 func (c *conn) Handshake(ctx context.Context) error {
 	c.hctx.CompareAndSwap(nil, &ctx)
 	if err := c.tls.HandshakeContext(ctx); err != nil {
+		// crypto/tls leaves the transport open after a failed handshake,
+		// and sends no alert at all for some failures (an error from
+		// GetClientCertificate in TLS 1.3): a FIN after whatever alert was
+		// sent tells the peer without risking a reset that could discard
+		// the alert.
+		c.raw.closeWrite()
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			return fmt.Errorf("stdtls: handshake: %w (%w)", err, ctxErr)
 		}

@@ -31,8 +31,11 @@
 // # What crypto/tls does not let us honour
 //
 //   - Alerts: a VerifyServer or VerifyClient error always sends
-//     bad_certificate; a ClientIdentity error sends internal_error (both are
-//     encrypted records in TLS 1.3, so the choice is crypto/tls's). Errors from
+//     bad_certificate. A ClientIdentity error sends internal_error in TLS 1.2
+//     and no alert at all in TLS 1.3 (crypto/tls returns without one); after
+//     any failed handshake the backend half-closes the transport, so the peer
+//     then sees the connection end. These alerts are encrypted in TLS 1.3, so
+//     the choice is crypto/tls's. Errors from
 //     the server's ClientHello hook and certificate selection happen before
 //     the ServerHello, while alerts are still plaintext records: there the
 //     alert an [backends.AlertError] names is sent (handshake_failure for
