@@ -1,0 +1,155 @@
+package sockets
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// ErrorCode is the enum wasi:sockets/network.error-code. It implements error.
+type ErrorCode uint8
+
+// The error-code cases, in WIT order.
+const (
+	ErrorUnknown ErrorCode = iota
+	ErrorAccessDenied
+	ErrorNotSupported
+	ErrorInvalidArgument
+	ErrorOutOfMemory
+	ErrorTimeout
+	ErrorConcurrencyConflict
+	ErrorNotInProgress
+	ErrorWouldBlock
+	ErrorInvalidState
+	ErrorNewSocketLimit
+	ErrorAddressNotBindable
+	ErrorAddressInUse
+	ErrorRemoteUnreachable
+	ErrorConnectionRefused
+	ErrorConnectionReset
+	ErrorConnectionAborted
+	ErrorDatagramTooLarge
+	ErrorNameUnresolvable
+	ErrorTemporaryResolverFailure
+	ErrorPermanentResolverFailure
+)
+
+var errorCodeNames = [...]string{
+	"unknown", "access-denied", "not-supported", "invalid-argument",
+	"out-of-memory", "timeout", "concurrency-conflict", "not-in-progress",
+	"would-block", "invalid-state", "new-socket-limit",
+	"address-not-bindable", "address-in-use", "remote-unreachable",
+	"connection-refused", "connection-reset", "connection-aborted",
+	"datagram-too-large", "name-unresolvable", "temporary-resolver-failure",
+	"permanent-resolver-failure",
+}
+
+// String returns the WIT name of the case.
+func (e ErrorCode) String() string {
+	if int(e) < len(errorCodeNames) {
+		return errorCodeNames[e]
+	}
+	return "error-code(" + strconv.Itoa(int(e)) + ")"
+}
+
+// Error implements error.
+func (e ErrorCode) Error() string { return "wasi:sockets: " + e.String() }
+
+// Timeout reports whether the code is timeout (for net.Error).
+func (e ErrorCode) Timeout() bool { return e == ErrorTimeout }
+
+// Temporary reports whether retrying may succeed.
+func (e ErrorCode) Temporary() bool {
+	return e == ErrorWouldBlock || e == ErrorTemporaryResolverFailure || e == ErrorTimeout
+}
+
+// IPAddressFamily is the enum wasi:sockets/network.ip-address-family.
+type IPAddressFamily uint8
+
+// The ip-address-family cases.
+const (
+	IPv4 IPAddressFamily = iota
+	IPv6
+)
+
+// String returns the WIT name of the case.
+func (f IPAddressFamily) String() string {
+	if f == IPv4 {
+		return "ipv4"
+	}
+	return "ipv6"
+}
+
+// IPAddress is the variant ip-address: IPv4 when Family is IPv4, else IPv6.
+type IPAddress struct {
+	Family IPAddressFamily
+	IPv4   [4]uint8
+	IPv6   [8]uint16
+}
+
+// Addr returns a as a netip.Addr.
+func (a IPAddress) Addr() netip.Addr {
+	if a.Family == IPv4 {
+		return netip.AddrFrom4(a.IPv4)
+	}
+	var b [16]byte
+	for i, w := range a.IPv6 {
+		b[2*i], b[2*i+1] = byte(w>>8), byte(w)
+	}
+	return netip.AddrFrom16(b)
+}
+
+// IPSocketAddress is the variant ip-socket-address, flattened: IPv4 is used
+// when Family is IPv4; IPv6, FlowInfo and ScopeID when it is IPv6.
+type IPSocketAddress struct {
+	Family   IPAddressFamily
+	Port     uint16
+	IPv4     [4]uint8
+	IPv6     [8]uint16
+	FlowInfo uint32
+	ScopeID  uint32
+}
+
+// AddrPort returns a as a netip.AddrPort (the scope id is not carried).
+func (a IPSocketAddress) AddrPort() netip.AddrPort {
+	ip := IPAddress{Family: a.Family, IPv4: a.IPv4, IPv6: a.IPv6}
+	return netip.AddrPortFrom(ip.Addr(), a.Port)
+}
+
+// SocketAddressFrom converts ap: an IPv4 (or IPv4-mapped, when family is
+// IPv4) address gives the ipv4 case, anything else the ipv6 case.
+func SocketAddressFrom(ap netip.AddrPort, family IPAddressFamily) IPSocketAddress {
+	addr := ap.Addr()
+	if family == IPv4 {
+		addr = addr.Unmap()
+	}
+	s := IPSocketAddress{Port: ap.Port()}
+	if family == IPv4 && addr.Is4() {
+		s.Family = IPv4
+		s.IPv4 = addr.As4()
+		return s
+	}
+	s.Family = IPv6
+	b := addr.As16()
+	for i := range s.IPv6 {
+		s.IPv6[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	return s
+}
+
+// flat is the Canonical ABI flattening of an ip-socket-address: the
+// discriminant and the 11 joined payload values.
+func (a IPSocketAddress) flat() (tag uint32, p [11]uint32) {
+	p[0] = uint32(a.Port)
+	if a.Family == IPv4 {
+		for i, b := range a.IPv4 {
+			p[1+i] = uint32(b)
+		}
+		return 0, p
+	}
+	p[1] = a.FlowInfo
+	for i, w := range a.IPv6 {
+		p[2+i] = uint32(w)
+	}
+	p[10] = a.ScopeID
+	return 1, p
+}

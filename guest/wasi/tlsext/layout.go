@@ -1,0 +1,21 @@
+package tlsext
+
+import "structs"
+
+// resultStringErrMem is result<_, string>. A host-side test compares it with
+// the WIT.
+type resultStringErrMem struct {
+	_     structs.HostLayout
+	IsErr uint8
+	_     [3]uint8
+	Ptr   uint32
+	Len   uint32
+}
+
+// optionU16Mem is option<named-group>.
+type optionU16Mem struct {
+	_      structs.HostLayout
+	IsSome uint8
+	_      uint8
+	Value  uint16
+}
