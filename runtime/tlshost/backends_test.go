@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	_ "github.com/wasitls/wasitls/backends/circl-pq"
 	_ "github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/internal/testpki"
 )

@@ -1,0 +1,74 @@
+//go:build wasip1
+
+// Command client-minimal is the design text's minimal client: connect over
+// TCP, wrap the streams in a TLS client connection, finish the handshake
+// with secure defaults, send one HTTP request and print the response.
+//
+//	client-minimal HOST PORT [PATH]
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -o client-minimal.wasm ./examples/client-minimal
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/wasitls/wasitls/examples/internal/wasinet"
+	"github.com/wasitls/wasitls/guest/wasi/tls"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: client-minimal HOST PORT [PATH]")
+		os.Exit(2)
+	}
+	host, path := os.Args[1], "/"
+	port, err := strconv.ParseUint(os.Args[2], 10, 16)
+	if err != nil {
+		fail("port: %v", err)
+	}
+	if len(os.Args) > 3 {
+		path = os.Args[3]
+	}
+
+	// TCP setup.
+	sock, tcpIn, tcpOut, err := wasinet.Dial(host, uint16(port))
+	if err != nil {
+		fail("%v", err)
+	}
+	defer sock.Drop()
+
+	// TLS setup: the connection takes the TCP streams; connect(host).finish().
+	conn := tls.NewClientConnection(tcpIn, tcpOut)
+	defer conn.Drop()
+	handshake, err := conn.Connect(host)
+	if err != nil {
+		fail("connect: %v", err)
+	}
+	future := tls.ClientHandshakeFinish(handshake)
+	wasinet.Await(future.Subscribe())
+	in, out, _, err := future.Get()
+	future.Drop()
+	if err != nil {
+		fail("tls handshake with %s failed", host)
+	}
+	defer in.Drop()
+	defer out.Drop()
+
+	// Usage.
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"
+	if err := out.BlockingWriteAndFlush([]byte(req)); err != nil {
+		fail("write: %v", err)
+	}
+	resp, err := wasinet.ReadAll(in)
+	os.Stdout.Write(resp)
+	if err != nil {
+		fail("read: %v", err)
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "client-minimal: "+format+"\n", args...)
+	os.Exit(1)
+}

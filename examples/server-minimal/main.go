@@ -1,0 +1,121 @@
+//go:build wasip1
+
+// Command server-minimal is the design text's minimal server: parse a
+// private key and certificate chain read from files (the host preopens
+// their directory), accept TCP connections, run the TLS handshake with that
+// identity, print each request and answer it.
+//
+//	server-minimal PORT KEY-FILE CERT-FILE [CONNECTIONS]
+//
+// PORT 0 picks a free port; the first line printed is "listening on ADDR".
+// CONNECTIONS (default: no limit) is how many connections to serve.
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -o server-minimal.wasm ./examples/server-minimal
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/wasitls/wasitls/examples/internal/wasinet"
+	wio "github.com/wasitls/wasitls/guest/wasi/io"
+	"github.com/wasitls/wasitls/guest/wasi/tls"
+)
+
+func main() {
+	if len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, "usage: server-minimal PORT KEY-FILE CERT-FILE [CONNECTIONS]")
+		os.Exit(2)
+	}
+	port, err := strconv.ParseUint(os.Args[1], 10, 16)
+	if err != nil {
+		fail("port: %v", err)
+	}
+	limit := -1
+	if len(os.Args) > 4 {
+		if limit, err = strconv.Atoi(os.Args[4]); err != nil {
+			fail("connections: %v", err)
+		}
+	}
+
+	// Prepare certificates + private key. The key goes to the host, which
+	// keeps it: the guest only holds a handle.
+	key, err := os.ReadFile(os.Args[2])
+	if err != nil {
+		fail("%v", err)
+	}
+	cert, err := os.ReadFile(os.Args[3])
+	if err != nil {
+		fail("%v", err)
+	}
+	id, err := tls.ParsePrivateIdentity(key, [][]byte{cert})
+	if err != nil {
+		fail("the host could not parse %s and %s", os.Args[2], os.Args[3])
+	}
+	clear(key)
+
+	// TCP setup.
+	ln, bound, err := wasinet.Listen(uint16(port))
+	if err != nil {
+		fail("%v", err)
+	}
+	fmt.Printf("listening on 127.0.0.1:%d\n", bound)
+
+	for served := 0; limit < 0 || served < limit; served++ {
+		sock, tcpIn, tcpOut, err := wasinet.Accept(ln)
+		if err != nil {
+			fail("accept: %v", err)
+		}
+		if err := serve(id, tcpIn, tcpOut); err != nil {
+			fmt.Fprintf(os.Stderr, "server-minimal: %v\n", err)
+		}
+		sock.Drop()
+	}
+}
+
+// serve runs one TLS connection: handshake, print the request, answer.
+func serve(id tls.PrivateIdentity, tcpIn wio.InputStream, tcpOut wio.OutputStream) error {
+	conn := tls.NewServerConnection(tcpIn, tcpOut)
+	defer conn.Drop()
+	handshake, err := conn.Accept()
+	if err != nil {
+		return fmt.Errorf("accept: %w", err)
+	}
+	if err := handshake.ConfigureServerIdentities([]tls.PrivateIdentity{id}); err != nil {
+		tls.ServerHandshakeAbort(handshake).Drop()
+		return fmt.Errorf("configure-server-identities: %w", err)
+	}
+	future := tls.ServerHandshakeFinish(handshake)
+	wasinet.Await(future.Subscribe())
+	in, out, _, err := future.Get()
+	future.Drop()
+	if err != nil {
+		return fmt.Errorf("tls handshake failed")
+	}
+	defer in.Drop()
+	defer out.Drop() // dropping the cleartext output sends close_notify
+
+	req, err := wasinet.ReadSome(in)
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	fmt.Printf("request: %q\n", firstLine(req))
+	const body = "hello from a wasi:tls server\n"
+	resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	return out.BlockingWriteAndFlush([]byte(resp))
+}
+
+func firstLine(b []byte) string {
+	for i, c := range b {
+		if c == '\r' || c == '\n' {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "server-minimal: "+format+"\n", args...)
+	os.Exit(1)
+}
