@@ -1,0 +1,18 @@
+// Package wasi is the root of the raw WASI bindings a Go guest
+// (GOOS=wasip1 GOARCH=wasm) uses to talk to a wasitls host: one package per
+// WIT interface family, all sharing the single cabi_realloc of package cabi.
+//
+//   - io: wasi:io error, poll and streams
+//   - clocks: wasi:clocks monotonic-clock and wall-clock
+//   - sockets: wasi:sockets network, instance-network, tcp-create-socket,
+//     tcp and ip-name-lookup
+//   - tls: the wasi:tls proposal, "wasi:tls/tls@0.2.0-pr104"
+//   - tlsdraft: the upstream draft, "wasi:tls/types@0.2.0-draft"
+//   - tlsext: the project's extensions, "wasitls:tls/extensions@0.1.0"
+//
+// The bindings are hand-written in one regular form (see package io) so that
+// a generator mode can replace them. Their tests run on the host: each
+// package checks its memory layouts against the WIT, and this package builds
+// a guest importing every function and checks each import's name and core
+// signature against the Canonical ABI flattening of the WIT.
+package wasi
