@@ -49,6 +49,7 @@ type Conn struct {
 	hand         []byte // handshake bytes not yet parsed into messages
 	emptyRecords int    // consecutive records without data
 	sawHello     bool   // a ClientHello was sent or received (CCS is legal)
+	didHRR       bool   // the handshake went through a HelloRetryRequest
 
 	// Write side, guarded by out.
 	buffering       bool   // collect records in sendBuf until flush

@@ -232,6 +232,7 @@ func (hs *clientHandshakeState) processHelloRetryRequest(hrr *serverHelloMsg) er
 	c := hs.c
 	hs.startTranscript(hrr.cipherSuite)
 	hs.hrrSuite = hrr.cipherSuite
+	c.didHRR = true
 	// The transcript restarts with message_hash(ClientHello1)
 	// (RFC 8446, Section 4.4.1).
 	ch1 := hs.transcript.Sum(nil)

@@ -247,6 +247,7 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 		return err
 	}
 	hs.sentHRR = true
+	c.didHRR = true
 
 	ch, err := hs.readClientHelloMsg()
 	if err != nil {

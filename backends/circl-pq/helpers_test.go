@@ -1,0 +1,206 @@
+package circlpq
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// testCerts is the PKI of this package's tests, minted once per process.
+type testCerts struct {
+	root   *testpki.CA
+	other  *testpki.CA // a root nobody trusts
+	p256   *testpki.Leaf
+	p384   *testpki.Leaf
+	ed     *testpki.Leaf
+	rsa    *testpki.Leaf
+	client *testpki.Leaf
+	// clientEd is a client certificate with an Ed25519 key.
+	clientEd *testpki.Leaf
+	expired  *testpki.Leaf
+	untrust  *testpki.Leaf
+}
+
+var (
+	certsOnce sync.Once
+	certs     *testCerts
+	certsErr  error
+)
+
+func pki(t testing.TB) *testCerts {
+	t.Helper()
+	certsOnce.Do(func() {
+		c := new(testCerts)
+		var err error
+		issue := func(ca *testpki.CA, o testpki.LeafOptions) *testpki.Leaf {
+			if err != nil {
+				return nil
+			}
+			var l *testpki.Leaf
+			l, err = ca.Issue(o)
+			return l
+		}
+		if c.root, err = testpki.NewCAWith("circlpq test root", testpki.ECDSAP256); err != nil {
+			certsErr = err
+			return
+		}
+		if c.other, err = testpki.NewCAWith("circlpq untrusted root", testpki.ECDSAP256); err != nil {
+			certsErr = err
+			return
+		}
+		names := []string{"a.test", "localhost"}
+		p384, kerr := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		if kerr != nil {
+			certsErr = kerr
+			return
+		}
+		c.p256 = issue(c.root, testpki.LeafOptions{DNSNames: names})
+		c.p384 = issue(c.root, testpki.LeafOptions{DNSNames: names, PrivateKey: p384})
+		c.ed = issue(c.root, testpki.LeafOptions{DNSNames: names, Key: testpki.Ed25519})
+		c.rsa = issue(c.root, testpki.LeafOptions{DNSNames: names, Key: testpki.RSA2048})
+		c.client = issue(c.root, testpki.LeafOptions{CommonName: "client", Usage: testpki.ClientAuth})
+		c.clientEd = issue(c.root, testpki.LeafOptions{CommonName: "client-ed", Usage: testpki.ClientAuth, Key: testpki.Ed25519})
+		now := time.Now()
+		c.expired = issue(c.root, testpki.LeafOptions{DNSNames: names, NotBefore: now.Add(-3 * time.Hour), NotAfter: now.Add(-time.Hour)})
+		c.untrust = issue(c.other, testpki.LeafOptions{DNSNames: names})
+		certs, certsErr = c, err
+	})
+	if certsErr != nil {
+		t.Fatalf("minting test certificates: %v", certsErr)
+	}
+	return certs
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, closed at the
+// end of the test.
+func tcpPair(t testing.TB) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { client.Close(); r.c.Close() })
+	deadline := time.Now().Add(20 * time.Second)
+	client.SetDeadline(deadline)
+	r.c.SetDeadline(deadline)
+	return client, r.c
+}
+
+// both runs the client and server sides concurrently and returns their
+// errors.
+func both(client, server func() error) (clientErr, serverErr error) {
+	done := make(chan error, 1)
+	go func() { done <- server() }()
+	clientErr = client()
+	serverErr = <-done
+	return clientErr, serverErr
+}
+
+func (c *testCerts) clientConfig() *backends.ClientConfig {
+	pool := x509.NewCertPool()
+	pool.AddCert(c.root.Cert)
+	return &backends.ClientConfig{ServerName: "a.test", RootCAs: pool}
+}
+
+func (c *testCerts) serverConfig(leaf *testpki.Leaf) *backends.ServerConfig {
+	return &backends.ServerConfig{Identities: []*backends.Identity{leaf.Identity()}, ClientCAs: c.root.Pool()}
+}
+
+func (c *testCerts) goClientConfig() *tls.Config {
+	return &tls.Config{ServerName: "a.test", RootCAs: c.root.Pool(), MinVersion: tls.VersionTLS13}
+}
+
+func (c *testCerts) goServerConfig(leaf *testpki.Leaf) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}, ClientCAs: c.root.Pool()}
+}
+
+// echo exchanges a message each way over two connections.
+func echo(t testing.TB, client, server io.ReadWriter) {
+	t.Helper()
+	cerr, serr := both(func() error {
+		if _, err := client.Write([]byte("ping")); err != nil {
+			return err
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(client, buf); err != nil {
+			return err
+		}
+		if string(buf) != "pong" {
+			return errors.New("client read " + string(buf))
+		}
+		return nil
+	}, func() error {
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(server, buf); err != nil {
+			return err
+		}
+		if string(buf) != "ping" {
+			return errors.New("server read " + string(buf))
+		}
+		_, err := server.Write([]byte("pong"))
+		return err
+	})
+	if cerr != nil || serr != nil {
+		t.Fatalf("echo: client %v, server %v", cerr, serr)
+	}
+}
+
+// engineClient and engineServer run an engine handshake over a transport.
+func engineClient(t testing.TB, conn net.Conn, cfg *backends.ClientConfig) (*Conn, func() error) {
+	t.Helper()
+	c, err := Client(conn, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, func() error { return c.Handshake(context.Background()) }
+}
+
+func engineServer(t testing.TB, conn net.Conn, cfg *backends.ServerConfig) (*Conn, func() error) {
+	t.Helper()
+	c, err := Server(conn, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, func() error { return c.Handshake(context.Background()) }
+}
+
+// requirePeer reports whether an optional external peer may be skipped:
+// it skips loudly on a developer machine and fails under CI=true.
+func requirePeer(t *testing.T, what, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI: %s", what, why)
+	}
+	t.Skipf("SKIPPING: %s not available (%s); CI=true makes this a failure", what, why)
+}
