@@ -1,0 +1,189 @@
+//go:build wasip1
+
+package wasinet
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/wasitls/wasitls/guest/wasi/sockets"
+)
+
+// Listener is a listening TCP socket. It implements net.Listener; Accept
+// may be called from several goroutines.
+type Listener struct {
+	sock sockets.TCPSocket
+	addr *net.TCPAddr
+	mu   sync.Mutex // serialises Accept
+	p    pollable
+	dl   *deadline
+	once sync.Once
+	netw string
+}
+
+// Listen listens on address ("host:port") on network "tcp", "tcp4" or
+// "tcp6". An empty host or "0.0.0.0" listens on every IPv4 address, "::" on
+// every IPv6 address; port 0 picks a free port (see Addr).
+func Listen(network, address string) (net.Listener, error) {
+	l, err := ListenTCP(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// ListenTCP is Listen returning the concrete type.
+func ListenTCP(network, address string) (*Listener, error) {
+	opErr := func(err error) error { return &net.OpError{Op: "listen", Net: network, Err: err} }
+	v4, v6, err := family(network)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	port, err := parsePort(portStr)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	var addr netip.Addr
+	switch {
+	case host == "" && !v4:
+		addr = netip.IPv6Unspecified()
+	case host == "":
+		addr = netip.IPv4Unspecified()
+	default:
+		addrs, err := LookupHost(context.Background(), host)
+		if err != nil {
+			return nil, opErr(err)
+		}
+		addr = addrs[0]
+	}
+	fam := sockets.IPv6
+	if addr.Is4() || addr.Is4In6() {
+		fam = sockets.IPv4
+		if !v4 {
+			return nil, opErr(&net.AddrError{Err: "not an IPv6 address", Addr: host})
+		}
+	} else if !v6 {
+		return nil, opErr(&net.AddrError{Err: "not an IPv4 address", Addr: host})
+	}
+	ap := netip.AddrPortFrom(addr, port)
+	sock, err := sockets.CreateTCPSocket(fam)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	l := &Listener{sock: sock, dl: newDeadline(), netw: network}
+	fail := func(err error) (*Listener, error) {
+		l.p.drop()
+		sock.Drop()
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: err}
+	}
+	ctx := context.Background()
+	if err := sock.StartBind(instanceNetwork(), sockets.SocketAddressFrom(ap, fam)); err != nil {
+		return fail(err)
+	}
+	for {
+		err := sock.FinishBind()
+		if err == sockets.ErrorWouldBlock {
+			if err := l.p.wait(ctx, time.Time{}, sock.Subscribe); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		if err != nil {
+			return fail(err)
+		}
+		break
+	}
+	if err := sock.StartListen(); err != nil {
+		return fail(err)
+	}
+	for {
+		err := sock.FinishListen()
+		if err == sockets.ErrorWouldBlock {
+			if err := l.p.wait(ctx, time.Time{}, sock.Subscribe); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		if err != nil {
+			return fail(err)
+		}
+		break
+	}
+	if a, err := sock.LocalAddress(); err == nil {
+		l.addr = tcpAddr(a)
+	} else {
+		l.addr = net.TCPAddrFromAddrPort(ap)
+	}
+	return l, nil
+}
+
+// Accept waits for and returns the next connection.
+func (l *Listener) Accept() (net.Conn, error) {
+	c, err := l.AcceptTCP()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// AcceptTCP is Accept returning the concrete type.
+func (l *Listener) AcceptTCP() (*Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		if _, _, closed := l.dl.get(); closed {
+			return nil, l.opErr(net.ErrClosed)
+		}
+		sock, in, out, err := l.sock.Accept()
+		if err == sockets.ErrorWouldBlock {
+			if l.p.p == 0 {
+				l.p.p = l.sock.Subscribe()
+			}
+			if err := wait(l.p.p, l.dl); err != nil {
+				return nil, l.opErr(err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, l.opErr(err)
+		}
+		return newConn(sock, in, out), nil
+	}
+}
+
+// SetDeadline sets a deadline for pending and future Accepts.
+func (l *Listener) SetDeadline(t time.Time) error {
+	l.dl.set(t)
+	return nil
+}
+
+func (l *Listener) opErr(err error) error {
+	return &net.OpError{Op: "accept", Net: l.netw, Addr: l.addr, Err: err}
+}
+
+// Close stops listening; pending Accepts return net.ErrClosed.
+func (l *Listener) Close() error {
+	closed := false
+	l.once.Do(func() {
+		closed = true
+		l.dl.close()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.p.drop()
+		l.sock.Drop()
+	})
+	if !closed {
+		return &net.OpError{Op: "close", Net: l.netw, Addr: l.addr, Err: net.ErrClosed}
+	}
+	return nil
+}
+
+// Addr returns the listening address.
+func (l *Listener) Addr() net.Addr { return l.addr }

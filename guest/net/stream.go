@@ -1,0 +1,235 @@
+//go:build wasip1
+
+package wasinet
+
+import (
+	"errors"
+	goio "io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/wasitls/wasitls/guest/poll"
+	"github.com/wasitls/wasitls/guest/wasi/io"
+)
+
+// wait parks until p is ready, d passes, or d is closed or changed (then it
+// returns nil so the caller retries with the new deadline).
+func wait(p io.Pollable, d *deadline) error {
+	t, ch, closed := d.get()
+	if closed {
+		return net.ErrClosed
+	}
+	err := poll.Wait(p, t, ch)
+	if errors.Is(err, poll.ErrCanceled) {
+		if _, _, closed := d.get(); closed {
+			return net.ErrClosed
+		}
+		return nil
+	}
+	return err
+}
+
+// streamErr turns a stream error into a Go error: io.EOF for closed, the
+// host's description for a failure (whose handle is dropped).
+func streamErr(err error) error {
+	var se *io.StreamError
+	if !errors.As(err, &se) {
+		return err
+	}
+	if se.Closed {
+		return goio.EOF
+	}
+	msg := se.Error()
+	se.Drop()
+	return errors.New(msg)
+}
+
+// StreamReader reads a wasi:io input-stream without blocking the guest. It is
+// safe for one reader and concurrent SetDeadline/Close calls.
+type StreamReader struct {
+	mu  sync.Mutex // serialises Read
+	s   io.InputStream
+	p   io.Pollable
+	dl  *deadline
+	eof bool
+}
+
+// NewStreamReader returns a reader that owns s: Close drops it.
+func NewStreamReader(s io.InputStream) *StreamReader {
+	return &StreamReader{s: s, dl: newDeadline()}
+}
+
+// Read reads what is available, waiting (on the poller) until something is.
+// It returns io.EOF once the stream is closed.
+func (r *StreamReader) Read(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, _, closed := r.dl.get(); closed {
+		return 0, net.ErrClosed
+	}
+	if r.eof {
+		return 0, goio.EOF
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := r.s.ReadInto(b)
+		if err != nil {
+			err = streamErr(err)
+			if err == goio.EOF {
+				r.eof = true
+			}
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+		if r.p == 0 {
+			r.p = r.s.Subscribe()
+		}
+		if err := wait(r.p, r.dl); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// SetDeadline sets the deadline for pending and future Reads.
+func (r *StreamReader) SetDeadline(t time.Time) error {
+	r.dl.set(t)
+	return nil
+}
+
+// Detach stops r and returns its stream without dropping it; r must not be
+// used afterwards.
+func (r *StreamReader) Detach() io.InputStream {
+	r.dl.close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p != 0 {
+		r.p.Drop()
+		r.p = 0
+	}
+	s := r.s
+	r.s = 0
+	return s
+}
+
+// Close wakes a pending Read and drops the stream.
+func (r *StreamReader) Close() error {
+	if s := r.Detach(); s != 0 {
+		s.Drop()
+	}
+	return nil
+}
+
+// StreamWriter writes to a wasi:io output-stream without blocking the guest,
+// within the stream's check-write budget. Each Write ends with a flush
+// request.
+type StreamWriter struct {
+	mu sync.Mutex // serialises Write and Flush
+	s  io.OutputStream
+	p  io.Pollable
+	dl *deadline
+}
+
+// NewStreamWriter returns a writer that owns s: Close drops it.
+func NewStreamWriter(s io.OutputStream) *StreamWriter {
+	return &StreamWriter{s: s, dl: newDeadline()}
+}
+
+// budget waits until the stream accepts at least one byte.
+func (w *StreamWriter) budget() (uint64, error) {
+	for {
+		n, err := w.s.CheckWrite()
+		if err != nil {
+			return 0, streamErr(err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+		if w.p == 0 {
+			w.p = w.s.Subscribe()
+		}
+		if err := wait(w.p, w.dl); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Write writes all of b, waiting for budget as needed, then requests a
+// flush. A closed stream gives io.ErrClosedPipe.
+func (w *StreamWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, _, closed := w.dl.get(); closed {
+		return 0, net.ErrClosed
+	}
+	written := 0
+	for written < len(b) {
+		n, err := w.budget()
+		if err != nil {
+			return written, writeErr(err)
+		}
+		chunk := b[written:min(len(b), written+int(min(n, 1<<30)))]
+		if err := w.s.Write(chunk); err != nil {
+			return written, writeErr(streamErr(err))
+		}
+		written += len(chunk)
+	}
+	if err := w.s.Flush(); err != nil {
+		return written, writeErr(streamErr(err))
+	}
+	return written, nil
+}
+
+func writeErr(err error) error {
+	if err == goio.EOF {
+		return goio.ErrClosedPipe
+	}
+	return err
+}
+
+// Flush waits until everything written has been flushed.
+func (w *StreamWriter) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, _, closed := w.dl.get(); closed {
+		return net.ErrClosed
+	}
+	if err := w.s.Flush(); err != nil {
+		return writeErr(streamErr(err))
+	}
+	_, err := w.budget()
+	return writeErr(err)
+}
+
+// SetDeadline sets the deadline for pending and future Writes and Flushes.
+func (w *StreamWriter) SetDeadline(t time.Time) error {
+	w.dl.set(t)
+	return nil
+}
+
+// Detach stops w and returns its stream without dropping it.
+func (w *StreamWriter) Detach() io.OutputStream {
+	w.dl.close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.p != 0 {
+		w.p.Drop()
+		w.p = 0
+	}
+	s := w.s
+	w.s = 0
+	return s
+}
+
+// Close wakes a pending Write and drops the stream (without flushing: call
+// Flush first to wait for delivery).
+func (w *StreamWriter) Close() error {
+	if s := w.Detach(); s != 0 {
+		s.Drop()
+	}
+	return nil
+}

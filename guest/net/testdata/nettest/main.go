@@ -1,0 +1,128 @@
+// Command nettest exercises package wasinet inside a guest; the host-side
+// tests in package wasinet drive it. Modes:
+//
+//	echo ADDR MSG      dial ADDR, write MSG, CloseWrite, read to EOF, print it
+//	serve N            listen on 127.0.0.1:0, print the address, echo one
+//	                   line on each of N connections served concurrently
+//	deadline ADDR      dial ADDR (which never answers), read with a deadline
+//	sleep ADDR         a goroutine sleeps while another waits in Read
+//	refused ADDR       dial ADDR where nothing listens
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	wasinet "github.com/wasitls/wasitls/guest/net"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "nettest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	switch args[0] {
+	case "echo":
+		c, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, args[2]); err != nil {
+			return err
+		}
+		if err := c.(*wasinet.Conn).CloseWrite(); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(c)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("echo: %s local=%v remote=%v\n", b, c.LocalAddr() != nil, c.RemoteAddr())
+		return nil
+
+	case "serve":
+		n, _ := strconv.Atoi(args[1])
+		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		fmt.Println(ln.Addr())
+		var wg sync.WaitGroup
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "read:", err)
+					return
+				}
+				c.Write([]byte("echo " + line))
+			}()
+		}
+		wg.Wait()
+		fmt.Println("served", n)
+		return nil
+
+	case "deadline":
+		c, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		start := time.Now()
+		_, err = c.Read(make([]byte, 10))
+		var ne net.Error
+		fmt.Printf("timeout %v %v %v\n", errors.As(err, &ne) && ne.Timeout(),
+			errors.Is(err, os.ErrDeadlineExceeded), time.Since(start) >= 100*time.Millisecond)
+		// A deadline in the past fails at once; clearing it lets Close
+		// wake a pending read.
+		c.SetReadDeadline(time.Time{})
+		done := make(chan error)
+		go func() {
+			_, err := c.Read(make([]byte, 10))
+			done <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		c.Close()
+		err = <-done
+		fmt.Printf("closed %v\n", errors.Is(err, net.ErrClosed))
+		return nil
+
+	case "sleep":
+		c, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		go c.Read(make([]byte, 10))
+		start := time.Now()
+		time.Sleep(50 * time.Millisecond)
+		fmt.Printf("slept %v\n", time.Since(start) < 500*time.Millisecond)
+		return nil
+
+	case "refused":
+		_, err := wasinet.Dial("tcp", args[1])
+		fmt.Printf("refused %v\n", err)
+		return nil
+	}
+	return errors.New("unknown mode " + args[0])
+}
