@@ -1,0 +1,377 @@
+package cabi
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// A Call is the state of one host function call made by a guest. Generated
+// glue creates it on its stack with Begin or BeginScalar and defers End.
+// Every method that detects a guest fault panics with a *Trap naming Func.
+type Call struct {
+	ctx  context.Context
+	Func string
+	inst *Instance
+	mod  api.Module
+	buf  []byte // the whole guest memory; refreshed after cabi_realloc
+}
+
+// Begin starts a call of fn (the qualified function name) by module mod
+// within ctx. It finds the instance in ctx, binds mod to it on first use,
+// and traps when the instance is missing, trapped, closed, bound to
+// another module, or re-entered from cabi_realloc.
+func Begin(ctx context.Context, mod api.Module, fn string) Call {
+	inst := InstanceFrom(ctx)
+	if inst == nil {
+		Trapf(fn, "no cabi.Instance in the context: the embedder must call cabi.WithInstance")
+	}
+	if inst.module != mod {
+		if err := inst.Bind(mod); err != nil {
+			Trapf(fn, "%v", err)
+		}
+	}
+	switch {
+	case inst.trapped.Load():
+		Trapf(fn, "instance has trapped before")
+	case inst.closed.Load():
+		Trapf(fn, "instance is closed")
+	case inst.inRealloc:
+		inst.trapped.Store(true)
+		Trapf(fn, "host function called from cabi_realloc")
+	}
+	c := Call{ctx: ctx, Func: fn, inst: inst, mod: mod}
+	if inst.memory != nil {
+		c.buf, _ = inst.memory.Read(0, inst.memory.Size())
+	}
+	return c
+}
+
+// BeginScalar starts a call of fn whose parameters and results are plain
+// numbers: it neither looks up the instance nor touches memory.
+func BeginScalar(ctx context.Context, fn string) Call {
+	return Call{ctx: ctx, Func: fn}
+}
+
+// End must be deferred by the glue right after Begin. It recovers a panic
+// (a guest fault or a host implementation failure), marks the instance
+// trapped, drops resources lifted as own<R> but not handed to the host, and
+// panics again with a *Trap naming the function.
+func (c *Call) End() {
+	if r := recover(); r != nil {
+		if c.inst != nil {
+			c.inst.pending = c.inst.pending[:0]
+			c.inst.inRealloc = false
+		}
+		markTrapped(c.ctx, c.inst)
+		panic(toTrap(c.Func, r))
+	}
+}
+
+// Instance returns the instance, nil for a scalar call.
+func (c *Call) Instance() *Instance { return c.inst }
+
+// Trapf panics with a *Trap naming the call's function.
+func (c *Call) Trapf(format string, args ...any) { Trapf(c.Func, format, args...) }
+
+func (c *Call) oob(p uint32, n uint64) {
+	c.Trapf("out-of-bounds memory access: %d bytes at %#x, memory size %d", n, p, len(c.buf))
+}
+
+// Check traps unless [p, p+n) lies in guest memory and p is a multiple of
+// align (a power of two).
+func (c *Call) Check(p, n, align uint32) {
+	if p&(align-1) != 0 {
+		c.Trapf("misaligned pointer %#x, want alignment %d", p, align)
+	}
+	if uint64(p)+uint64(n) > uint64(len(c.buf)) {
+		c.oob(p, uint64(n))
+	}
+}
+
+// CheckList traps unless a list of n elements of size elemSize at p lies in
+// guest memory and p is aligned to align.
+func (c *Call) CheckList(p, n, elemSize, align uint32) {
+	if p&(align-1) != 0 {
+		c.Trapf("misaligned list pointer %#x, want alignment %d", p, align)
+	}
+	size := uint64(n) * uint64(elemSize)
+	if uint64(p)+size > uint64(len(c.buf)) {
+		c.oob(p, size)
+	}
+}
+
+// Loads. Each checks bounds; alignment is checked where a pointer enters.
+
+// U8 loads a byte at p.
+func (c *Call) U8(p uint32) uint8 {
+	if uint64(p)+1 > uint64(len(c.buf)) {
+		c.oob(p, 1)
+	}
+	return c.buf[p]
+}
+
+// U16 loads a little-endian uint16 at p.
+func (c *Call) U16(p uint32) uint16 {
+	if uint64(p)+2 > uint64(len(c.buf)) {
+		c.oob(p, 2)
+	}
+	return binary.LittleEndian.Uint16(c.buf[p:])
+}
+
+// U32 loads a little-endian uint32 at p.
+func (c *Call) U32(p uint32) uint32 {
+	if uint64(p)+4 > uint64(len(c.buf)) {
+		c.oob(p, 4)
+	}
+	return binary.LittleEndian.Uint32(c.buf[p:])
+}
+
+// U64 loads a little-endian uint64 at p.
+func (c *Call) U64(p uint32) uint64 {
+	if uint64(p)+8 > uint64(len(c.buf)) {
+		c.oob(p, 8)
+	}
+	return binary.LittleEndian.Uint64(c.buf[p:])
+}
+
+// F32 loads a float32 at p.
+func (c *Call) F32(p uint32) float32 { return math.Float32frombits(c.U32(p)) }
+
+// F64 loads a float64 at p.
+func (c *Call) F64(p uint32) float64 { return math.Float64frombits(c.U64(p)) }
+
+// Stores.
+
+// PutU8 stores a byte at p.
+func (c *Call) PutU8(p uint32, v uint8) {
+	if uint64(p)+1 > uint64(len(c.buf)) {
+		c.oob(p, 1)
+	}
+	c.buf[p] = v
+}
+
+// PutU16 stores a little-endian uint16 at p.
+func (c *Call) PutU16(p uint32, v uint16) {
+	if uint64(p)+2 > uint64(len(c.buf)) {
+		c.oob(p, 2)
+	}
+	binary.LittleEndian.PutUint16(c.buf[p:], v)
+}
+
+// PutU32 stores a little-endian uint32 at p.
+func (c *Call) PutU32(p uint32, v uint32) {
+	if uint64(p)+4 > uint64(len(c.buf)) {
+		c.oob(p, 4)
+	}
+	binary.LittleEndian.PutUint32(c.buf[p:], v)
+}
+
+// PutU64 stores a little-endian uint64 at p.
+func (c *Call) PutU64(p uint32, v uint64) {
+	if uint64(p)+8 > uint64(len(c.buf)) {
+		c.oob(p, 8)
+	}
+	binary.LittleEndian.PutUint64(c.buf[p:], v)
+}
+
+// PutF32 stores a float32 at p.
+func (c *Call) PutF32(p uint32, v float32) { c.PutU32(p, math.Float32bits(v)) }
+
+// PutF64 stores a float64 at p.
+func (c *Call) PutF64(p uint32, v float64) { c.PutU64(p, math.Float64bits(v)) }
+
+// Scalars.
+
+// Bool lifts a bool: any nonzero value is true.
+func Bool(v uint32) bool { return v != 0 }
+
+// BoolU32 lowers a bool.
+func BoolU32(v bool) uint32 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// Char lifts a char, trapping unless v is a Unicode scalar value.
+func (c *Call) Char(v uint32) rune {
+	if v >= 0x110000 || (v >= 0xD800 && v < 0xE000) {
+		c.Trapf("invalid char %#x", v)
+	}
+	return rune(v)
+}
+
+// CharU32 lowers a char, trapping unless r is a Unicode scalar value (a
+// host bug).
+func (c *Call) CharU32(r rune) uint32 {
+	if r < 0 || r >= 0x110000 || (r >= 0xD800 && r < 0xE000) {
+		c.Trapf("host returned invalid char %#x", r)
+	}
+	return uint32(r)
+}
+
+// Disc checks a discriminant against the number of cases n.
+func (c *Call) Disc(d, n uint32) uint32 {
+	if d >= n {
+		c.Trapf("bad discriminant %d for %d cases", d, n)
+	}
+	return d
+}
+
+// Strings and lists.
+
+// Bytes lifts a list<u8> as a view of guest memory, valid only during the
+// call.
+func (c *Call) Bytes(p, n uint32) []byte {
+	if uint64(p)+uint64(n) > uint64(len(c.buf)) {
+		c.oob(p, uint64(n))
+	}
+	return c.buf[p : p+n : p+n]
+}
+
+// String lifts a UTF-8 string, copying it.
+func (c *Call) String(p, n uint32) string {
+	b := c.Bytes(p, n)
+	if !utf8.Valid(b) {
+		c.Trapf("invalid UTF-8 in string at %#x (%d bytes)", p, n)
+	}
+	return string(b)
+}
+
+// Realloc allocates size bytes aligned to align in guest memory through the
+// guest's cabi_realloc and returns the pointer, refreshing the memory view.
+func (c *Call) Realloc(size, align uint32) uint32 {
+	inst := c.inst
+	if inst.realloc == nil {
+		inst.realloc = c.mod.ExportedFunction("cabi_realloc")
+		if inst.realloc == nil {
+			c.Trapf("guest does not export cabi_realloc")
+		}
+	}
+	st := inst.stack[:]
+	st[0], st[1], st[2], st[3] = 0, 0, uint64(align), uint64(size)
+	inst.inRealloc = true
+	err := inst.realloc.CallWithStack(c.ctx, st)
+	inst.inRealloc = false
+	if err != nil {
+		c.Trapf("cabi_realloc failed: %v", err)
+	}
+	p := uint32(st[0])
+	if inst.memory == nil {
+		inst.memory = c.mod.Memory()
+	}
+	if inst.memory != nil {
+		c.buf, _ = inst.memory.Read(0, inst.memory.Size())
+	}
+	if p&(align-1) != 0 || uint64(p)+uint64(size) > uint64(len(c.buf)) {
+		c.Trapf("cabi_realloc returned bad pointer %#x for %d bytes aligned to %d", p, size, align)
+	}
+	return p
+}
+
+// AllocList allocates a list of n elements of size elemSize and alignment
+// align, trapping on overflow of the 32-bit address space.
+func (c *Call) AllocList(n int, elemSize, align uint32) uint32 {
+	size := uint64(n) * uint64(elemSize)
+	if size > math.MaxUint32 {
+		c.Trapf("host returned a list of %d bytes, more than wasm32 can address", size)
+	}
+	return c.Realloc(uint32(size), align)
+}
+
+// StoreBytes lowers a list<u8>: one cabi_realloc, one copy.
+func (c *Call) StoreBytes(b []byte) (p, n uint32) {
+	p = c.AllocList(len(b), 1, 1)
+	copy(c.buf[p:], b)
+	return p, uint32(len(b))
+}
+
+// StoreString lowers a string: one cabi_realloc, one copy. The host must
+// return valid UTF-8.
+func (c *Call) StoreString(s string) (p, n uint32) {
+	if !utf8.ValidString(s) {
+		c.Trapf("host returned invalid UTF-8 string")
+	}
+	p = c.AllocList(len(s), 1, 1)
+	copy(c.buf[p:], s)
+	return p, uint32(len(s))
+}
+
+// Handles.
+
+func (c *Call) handleTrap(err error) {
+	c.Trapf("%v", err)
+}
+
+// Borrow lifts a borrow<R>: the resource stays in the table.
+func (c *Call) Borrow(h uint32, typ *ResourceType) Resource {
+	v, err := c.inst.table.Get(h, typ)
+	if err != nil {
+		c.handleTrap(err)
+	}
+	return v
+}
+
+// Take lifts an own<R>. The handle leaves the table only when the glue
+// calls Commit after every parameter lifted without fault, so a fault in a
+// later parameter leaves the table untouched.
+func (c *Call) Take(h uint32, typ *ResourceType) Resource {
+	v, err := c.inst.table.Get(h, typ)
+	if err != nil {
+		c.handleTrap(err)
+	}
+	for _, p := range c.inst.pending {
+		if p == h {
+			c.Trapf("handle %d passed as own twice in one call", h)
+		}
+	}
+	c.inst.pending = append(c.inst.pending, h)
+	return v
+}
+
+// Commit moves the own<R> handles lifted by Take out of the table.
+func (c *Call) Commit() {
+	inst := c.inst
+	for _, h := range inst.pending {
+		if _, err := inst.table.Take(h, nil); err != nil {
+			c.handleTrap(err)
+		}
+	}
+	inst.pending = inst.pending[:0]
+}
+
+// Own lowers an own<R> returned by the host: v enters the table.
+func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
+	if v == nil {
+		c.Trapf("host returned a nil %s", typ)
+	}
+	return c.inst.table.Insert(typ, v)
+}
+
+// Drop implements [resource-drop]: it removes handle h of type typ from the
+// table and drops the resource.
+func (c *Call) Drop(h uint32, typ *ResourceType) {
+	v, err := c.inst.table.Remove(h, typ)
+	if err != nil {
+		c.handleTrap(err)
+	}
+	v.Drop()
+}
+
+// PutBytes lowers the list<u8> b and stores its pointer and length at p.
+func (c *Call) PutBytes(p uint32, b []byte) {
+	q, n := c.StoreBytes(b)
+	c.PutU32(p, q)
+	c.PutU32(p+4, n)
+}
+
+// PutString lowers the string s and stores its pointer and length at p.
+func (c *Call) PutString(p uint32, s string) {
+	q, n := c.StoreString(s)
+	c.PutU32(p, q)
+	c.PutU32(p+4, n)
+}

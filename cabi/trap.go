@@ -1,0 +1,47 @@
+package cabi
+
+import (
+	"context"
+	"fmt"
+)
+
+// A Trap is a guest fault, or a host implementation failure, detected while
+// serving a host function call. The glue panics with a *Trap; wazero turns
+// the panic into the error returned by the guest call in progress.
+type Trap struct {
+	// Func is the fully qualified function, such as
+	// "wasi:io/streams@0.2.8#[method]input-stream.read".
+	Func string
+	// Msg describes the fault.
+	Msg string
+}
+
+// Error implements error.
+func (t *Trap) Error() string { return t.Func + ": " + t.Msg }
+
+// Trapf panics with a *Trap for function fn.
+func Trapf(fn, format string, args ...any) {
+	panic(&Trap{Func: fn, Msg: fmt.Sprintf(format, args...)})
+}
+
+// toTrap converts a recovered panic value into a *Trap for fn.
+func toTrap(fn string, r any) *Trap {
+	switch v := r.(type) {
+	case *Trap:
+		return v
+	case error:
+		return &Trap{Func: fn, Msg: "host panic: " + v.Error()}
+	default:
+		return &Trap{Func: fn, Msg: fmt.Sprintf("host panic: %v", v)}
+	}
+}
+
+// markTrapped marks the instance in ctx, if any, as trapped.
+func markTrapped(ctx context.Context, inst *Instance) {
+	if inst == nil && ctx != nil {
+		inst = InstanceFrom(ctx)
+	}
+	if inst != nil {
+		inst.trapped.Store(true)
+	}
+}

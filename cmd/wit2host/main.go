@@ -1,0 +1,76 @@
+// Command wit2host generates typed Go host bindings for wazero from WIT.
+//
+// Usage:
+//
+//	wit2host -wit ./wit -world ns:pkg/world -out ./bindings -pkg example.com/m/bindings
+//
+// For every interface the world imports it writes one Go package below
+// -out: Go types for the WIT types, a Host interface and one interface per
+// resource for the host to implement, and a Register function that serves
+// them to guests through wazero. See docs/wit2host.md.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/wasitls/wasitls/generator"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("wit2host", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	witPath := fl.String("wit", "./wit", "WIT `path`: a .wit file, or a directory of .wit files with its dependencies in deps/")
+	world := fl.String("world", "", "the `world` whose imports to generate: name, namespace:package/name, or with @version (required)")
+	out := fl.String("out", ".", "output `directory`; each interface goes to <dir>/<namespace>/<package>/<interface>/")
+	pkg := fl.String("pkg", "", "Go import `path` of the output directory, such as example.com/m/bindings (required)")
+	dry := fl.Bool("n", false, "dry run: print the files that would be written, write nothing")
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "usage: wit2host -wit path -world world -out dir -pkg importpath\n\n")
+		fmt.Fprintf(stderr, "wit2host generates Go host bindings for wazero from the imports of a WIT world.\n\n")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "wit2host: unexpected arguments %q\n", fl.Args())
+		fl.Usage()
+		return 2
+	}
+	if *world == "" || *pkg == "" {
+		fmt.Fprintln(stderr, "wit2host: -world and -pkg are required")
+		fl.Usage()
+		return 2
+	}
+	res, err := generator.Load(*witPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "wit2host:", err)
+		return 1
+	}
+	files, err := generator.Generate(res, generator.Options{World: *world, Package: *pkg})
+	if err != nil {
+		fmt.Fprintln(stderr, "wit2host:", err)
+		return 1
+	}
+	if *dry {
+		for _, f := range files {
+			fmt.Fprintln(stdout, f.Path)
+		}
+		return 0
+	}
+	if err := generator.Write(*out, files); err != nil {
+		fmt.Fprintln(stderr, "wit2host:", err)
+		return 1
+	}
+	return 0
+}

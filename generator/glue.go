@@ -1,0 +1,365 @@
+package generator
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// containsMem reports whether lifting or lowering t touches the instance:
+// strings, lists and handles do.
+func containsMem(t Type) bool {
+	switch t := resolve(t).(type) {
+	case Prim:
+		return t == String
+	case *List, *Handle:
+		return true
+	case *Tuple:
+		for _, el := range t.Elems {
+			if containsMem(el) {
+				return true
+			}
+		}
+	case *Option:
+		return containsMem(t.Elem)
+	case *Result:
+		return (t.OK != nil && containsMem(t.OK)) || (t.Err != nil && containsMem(t.Err))
+	case *Ref:
+		switch k := t.Decl.Kind.(type) {
+		case *Record:
+			for _, f := range k.Fields {
+				if containsMem(f.Type) {
+					return true
+				}
+			}
+		case *Variant:
+			for _, c := range k.Cases {
+				if c.Type != nil && containsMem(c.Type) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// containsOwn reports whether t holds an own handle.
+func containsOwn(t Type) bool {
+	switch t := resolve(t).(type) {
+	case *List:
+		return containsOwn(t.Elem)
+	case *Handle:
+		return t.Own
+	case *Tuple:
+		for _, el := range t.Elems {
+			if containsOwn(el) {
+				return true
+			}
+		}
+	case *Option:
+		return containsOwn(t.Elem)
+	case *Result:
+		return (t.OK != nil && containsOwn(t.OK)) || (t.Err != nil && containsOwn(t.Err))
+	case *Ref:
+		switch k := t.Decl.Kind.(type) {
+		case *Record:
+			for _, f := range k.Fields {
+				if containsOwn(f.Type) {
+					return true
+				}
+			}
+		case *Variant:
+			for _, c := range k.Cases {
+				if c.Type != nil && containsOwn(c.Type) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// needsInstance reports whether f's glue needs the instance.
+func needsInstance(f *Func) bool {
+	if _, spilled := flatParams(f); spilled {
+		return true
+	}
+	if _, retptr := flatResults(f); retptr {
+		return true
+	}
+	for _, p := range f.Params {
+		if containsMem(p.Type) {
+			return true
+		}
+	}
+	for _, r := range f.Results {
+		if containsMem(r.Type) {
+			return true
+		}
+	}
+	return false
+}
+
+// glueName is the name of the Go function building f's wazero function.
+func glueName(f *Func) string {
+	switch f.Kind {
+	case Method:
+		return "method" + f.Res.GoName + f.GoName
+	case Static:
+		return "static" + f.GoName
+	case Constructor:
+		return "constructor" + f.Res.GoName
+	}
+	return "func" + f.GoName
+}
+
+func valueTypes(cs []Core) jen.Code {
+	var vs []jen.Code
+	for _, c := range cs {
+		n := map[Core]string{I32: "ValueTypeI32", I64: "ValueTypeI64", CF32: "ValueTypeF32", CF64: "ValueTypeF64"}[c]
+		vs = append(vs, jen.Qual(apiPath, n))
+	}
+	return jen.Index().Qual(apiPath, "ValueType").Values(vs...)
+}
+
+// paramNames returns the wazero parameter names of f.
+func paramNames(f *Func) []jen.Code {
+	var out []jen.Code
+	if _, spilled := flatParams(f); spilled {
+		out = append(out, jen.Lit("params"))
+	} else {
+		for _, p := range f.Params {
+			n := len(flat(p.Type))
+			switch {
+			case n == 1:
+				out = append(out, jen.Lit(p.Name))
+			case n == 2 && containsMem(p.Type) && (resolve(p.Type) == String || isList(p.Type)):
+				out = append(out, jen.Lit(p.Name+".ptr"), jen.Lit(p.Name+".len"))
+			default:
+				for i := 0; i < n; i++ {
+					out = append(out, jen.Lit(fmt.Sprintf("%s.%d", p.Name, i)))
+				}
+			}
+		}
+	}
+	if _, retptr := flatResults(f); retptr {
+		out = append(out, jen.Lit("retptr"))
+	}
+	return out
+}
+
+func isList(t Type) bool {
+	_, ok := resolve(t).(*List)
+	return ok
+}
+
+// glue emits the wazero glue: one function per WIT function and resource
+// drop, Register, and the exports.
+func (e *emitter) glue() (code []jen.Code, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ge, ok := r.(genError)
+			if !ok {
+				panic(r)
+			}
+			err = ge.err
+		}
+	}()
+	var exports []jen.Code
+	for _, f := range e.i.Funcs {
+		code = append(code, e.glueFunc(f))
+		flatP, _ := flatParams(f)
+		flatR, retptr := flatResults(f)
+		if retptr {
+			flatP = append(flatP, I32)
+		}
+		var resultNames []jen.Code
+		if len(flatR) == 1 {
+			resultNames = append(resultNames, jen.Lit("result"))
+		}
+		var build jen.Code
+		if f.Kind == Method {
+			build = jen.Id(glueName(f)).Call(jen.Id("module").Op("+").Lit("#" + f.WITName))
+		} else {
+			build = jen.Id(glueName(f)).Call(jen.Id("h"), jen.Id("module").Op("+").Lit("#"+f.WITName))
+		}
+		exports = append(exports, jen.Id("b").Dot("NewFunctionBuilder").Call().Dot("WithGoModuleFunction").Call(
+			build, valueTypes(flatP), valueTypes(flatR)).Op(".").Line().
+			Id("WithParameterNames").Call(paramNames(f)...).Op(".").Line().
+			Id("WithResultNames").Call(resultNames...).Op(".").Line().
+			Id("Export").Call(jen.Lit(f.WITName)))
+	}
+	for _, d := range e.i.Decls {
+		if _, ok := d.Kind.(*Resource); !ok {
+			continue
+		}
+		name := "drop" + d.GoName
+		code = append(code, jen.Func().Id(name).Params(jen.Id("name").String()).Qual(apiPath, "GoModuleFunc").Block(
+			jen.Return(jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("mod").Qual(apiPath, "Module"), jen.Id("stack").Index().Uint64()).Block(
+				jen.Id("c").Op(":=").Qual(cabiPath, "Begin").Call(jen.Id("ctx"), jen.Id("mod"), jen.Id("name")),
+				jen.Defer().Id("c").Dot("End").Call(),
+				jen.Id("c").Dot("Drop").Call(u32(jen.Id("stack").Index(jen.Lit(0))), jen.Id(e.resourceVar(d))),
+			))))
+		wit := "[resource-drop]" + d.Name
+		exports = append(exports, jen.Id("b").Dot("NewFunctionBuilder").Call().Dot("WithGoModuleFunction").Call(
+			jen.Id(name).Call(jen.Id("module").Op("+").Lit("#"+wit)), valueTypes([]Core{I32}), valueTypes(nil)).Op(".").Line().
+			Id("WithParameterNames").Call(jen.Lit("self")).Op(".").Line().
+			Id("Export").Call(jen.Lit(wit)))
+	}
+	code = append(code, e.register(), jen.Comment("exportFunctions defines the functions of the interface on b, for the module named module.").Line().
+		Func().Id("exportFunctions").Params(jen.Id("b").Qual(wazeroPath, "HostModuleBuilder"), jen.Id("h").Id("Host"), jen.Id("module").String()).Block(exports...))
+	return code, nil
+}
+
+// register emits Register.
+func (e *emitter) register() jen.Code {
+	doc := []jen.Code{
+		jen.Comment(fmt.Sprintf("Register instantiates the host module %s in r, once per version", e.i.ModuleName)),
+		jen.Comment("asked for (module name ModuleName@version; Version when none is given), every"),
+		jen.Comment("one served by h and by the resource table of the calling guest's cabi.Instance."),
+	}
+	return group(doc, jen.Func().Id("Register").Params(
+		jen.Id("ctx").Qual("context", "Context"), jen.Id("r").Qual(wazeroPath, "Runtime"), jen.Id("h").Id("Host"), jen.Id("versions").Op("...").String(),
+	).Error().Block(
+		jen.If(jen.Len(jen.Id("versions")).Op("==").Lit(0)).Block(jen.Id("versions").Op("=").Index().String().Values(jen.Id("Version"))),
+		jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Id("versions")).Block(
+			jen.Id("module").Op(":=").Id("ModuleName"),
+			jen.If(jen.Id("v").Op("!=").Lit("")).Block(jen.Id("module").Op("+=").Lit("@").Op("+").Id("v")),
+			jen.Id("b").Op(":=").Id("r").Dot("NewHostModuleBuilder").Call(jen.Id("module")),
+			jen.Id("exportFunctions").Call(jen.Id("b"), jen.Id("h"), jen.Id("module")),
+			jen.If(jen.List(jen.Id("_"), jen.Id("err")).Op(":=").Id("b").Dot("Instantiate").Call(jen.Id("ctx")), jen.Id("err").Op("!=").Nil()).Block(
+				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(e.i.GoName+": registering %s: %w"), jen.Id("module"), jen.Id("err"))),
+			),
+		),
+		jen.Return(jen.Nil()),
+	))
+}
+
+// glueFunc emits the glue of f: lift the parameters, call the host, lower
+// the results.
+func (e *emitter) glueFunc(f *Func) jen.Code {
+	var body []jen.Code
+	stack := jen.Id("stack")
+	if needsInstance(f) {
+		body = append(body, jen.Id("call").Op(":=").Qual(cabiPath, "Begin").Call(jen.Id("ctx"), jen.Id("mod"), jen.Id("name")))
+	} else {
+		body = append(body, jen.Id("call").Op(":=").Qual(cabiPath, "BeginScalar").Call(jen.Id("ctx"), jen.Id("name")))
+	}
+	body = append(body, jen.Id("c").Op(":=").Op("&").Id("call"))
+	body = append(body, jen.Defer().Id("c").Dot("End").Call())
+
+	// Parameters.
+	flatP, spilled := flatParams(f)
+	var args []jen.Code
+	if spilled {
+		tu := &Tuple{}
+		for _, p := range f.Params {
+			tu.Elems = append(tu.Elems, p.Type)
+		}
+		body = append(body,
+			jen.Id("pp").Op(":=").Add(u32(slot(stack, 0))),
+			cID().Dot("Check").Call(jen.Id("pp"), jen.Lit(int(size(tu))), jen.Lit(int(alignment(tu)))))
+		offs := fieldOffsets(tu)
+		for i, p := range f.Params {
+			id := fmt.Sprintf("p%d", i)
+			body = append(body, jen.Id(id).Op(":=").Add(e.loadExpr(p.Type, offset(jen.Id("pp"), offs[i]))))
+			args = append(args, jen.Id(id))
+		}
+	} else {
+		off := 0
+		for i, p := range f.Params {
+			id := fmt.Sprintf("p%d", i)
+			body = append(body, jen.Id(id).Op(":=").Add(e.liftExpr(p.Type, stack, off)))
+			args = append(args, jen.Id(id))
+			off += len(flat(p.Type))
+		}
+	}
+	rt := resultType(f)
+	_, retptr := flatResults(f)
+	if retptr {
+		body = append(body,
+			jen.Id("rp").Op(":=").Add(u32(slot(stack, len(flatP)))),
+			cID().Dot("Check").Call(jen.Id("rp"), jen.Lit(int(size(rt))), jen.Lit(int(alignment(rt)))))
+	}
+	for _, p := range f.Params {
+		if containsOwn(p.Type) {
+			body = append(body, cID().Dot("Commit").Call())
+			break
+		}
+	}
+
+	// The call.
+	var call *jen.Statement
+	callArgs := append([]jen.Code{jen.Id("ctx")}, args...)
+	if f.Kind == Method {
+		call = jen.Id("p0").Dot(f.GoName).Call(append([]jen.Code{jen.Id("ctx")}, args[1:]...)...)
+	} else {
+		call = jen.Id("h").Dot(f.GoName).Call(callArgs...)
+	}
+	v := jen.Id("v")
+	switch shape(f) {
+	case shapeNone:
+		body = append(body, call)
+	case shapePlain:
+		body = append(body, jen.Id("v").Op(":=").Add(call))
+	case shapeOption:
+		o := f.Results[0].Type.(*Option)
+		body = append(body,
+			jen.List(jen.Id("r"), jen.Id("ok")).Op(":=").Add(call),
+			jen.Var().Id("v").Add(e.goType(o)),
+			jen.If(jen.Id("ok")).Block(jen.Id("v").Op("=").Qual(cabiPath, "Some").Types(e.goType(o.Elem)).Call(jen.Id("r"))))
+	case shapeResult:
+		r := f.Results[0].Type.(*Result)
+		types := []jen.Code{e.orUnit(r.OK), e.orUnit(r.Err)}
+		var okVal jen.Code = jen.Qual(cabiPath, "Unit").Values()
+		if r.OK != nil {
+			body = append(body, jen.List(jen.Id("r"), jen.Id("err")).Op(":=").Add(call))
+			okVal = jen.Id("r")
+		} else {
+			body = append(body, jen.Id("err").Op(":=").Add(call))
+		}
+		var errCase []jen.Code
+		switch {
+		case r.Err == nil:
+			errCase = append(errCase, jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Qual(cabiPath, "Unit").Values()))
+		case resolve(r.Err) == String:
+			errCase = append(errCase, jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Id("err").Dot("Error").Call()))
+		default:
+			et := e.goType(r.Err)
+			errCase = append(errCase,
+				jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Id("err").Assert(et),
+				jen.If(jen.Op("!").Id("ok").Op("&&").Op("!").Qual("errors", "As").Call(jen.Id("err"), jen.Op("&").Id("x"))).Block(
+					cID().Dot("Trapf").Call(jen.Lit(fmt.Sprintf("host returned error %%v (%%T), want a %s", et.GoString())), jen.Id("err"), jen.Id("err"))),
+				jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Id("x")))
+		}
+		body = append(body,
+			jen.Var().Id("v").Add(e.goType(r)),
+			jen.If(jen.Id("err").Op("!=").Nil()).Block(errCase...).Else().Block(
+				jen.Id("v").Op("=").Qual(cabiPath, "OK").Types(types...).Call(okVal)))
+	case shapeMultiple:
+		var ids []jen.Code
+		vals := jen.Dict{}
+		for i := range f.Results {
+			id := fmt.Sprintf("r%d", i)
+			ids = append(ids, jen.Id(id))
+			vals[jen.Id(fmt.Sprintf("F%d", i))] = jen.Id(id)
+		}
+		body = append(body, jen.List(ids...).Op(":=").Add(call), jen.Id("v").Op(":=").Add(e.goType(rt)).Values(vals))
+	}
+
+	// Results.
+	if rt != nil {
+		if retptr {
+			body = append(body, e.storeStmt(rt, jen.Id("rp"), v))
+		} else {
+			body = append(body, slot(stack, 0).Op("=").Add(e.lowerFlat(rt, v)))
+		}
+	}
+
+	params := []jen.Code{jen.Id("name").String()}
+	if f.Kind != Method {
+		params = []jen.Code{jen.Id("h").Id("Host"), jen.Id("name").String()}
+	}
+	return jen.Func().Id(glueName(f)).Params(params...).Qual(apiPath, "GoModuleFunc").Block(
+		jen.Return(jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("mod").Qual(apiPath, "Module"), jen.Id("stack").Index().Uint64()).Block(body...)))
+}

@@ -1,0 +1,101 @@
+package generator
+
+import (
+	"go/token"
+	"strings"
+	"unicode"
+)
+
+// initialisms are WIT name parts spelled in upper case in Go identifiers,
+// as Go's own naming does (IPAddress, TCPSocket, ALPNID).
+var initialisms = map[string]string{
+	"id": "ID", "ip": "IP", "tcp": "TCP", "udp": "UDP", "io": "IO", "tls": "TLS",
+	"alpn": "ALPN", "dns": "DNS", "url": "URL", "uri": "URI", "http": "HTTP",
+	"utf8": "UTF8", "ipv4": "IPv4", "ipv6": "IPv6", "api": "API", "utc": "UTC",
+	"sni": "SNI", "tty": "TTY", "cpu": "CPU", "os": "OS", "rsa": "RSA",
+}
+
+// exported returns the exported Go identifier for a kebab-case WIT name:
+// "ip-address" → "IPAddress", "export-X509-chain" → "ExportX509Chain".
+func exported(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(strings.TrimPrefix(name, "%"), "-") {
+		if part == "" {
+			continue
+		}
+		if s, ok := initialisms[strings.ToLower(part)]; ok && part == strings.ToLower(part) {
+			b.WriteString(s)
+			continue
+		}
+		r := []rune(part)
+		r[0] = unicode.ToUpper(r[0])
+		b.WriteString(string(r))
+	}
+	return b.String()
+}
+
+// local returns an unexported Go identifier for a kebab-case WIT name, safe
+// to use as a parameter name.
+func local(name string) string {
+	parts := strings.Split(strings.TrimPrefix(name, "%"), "-")
+	var b strings.Builder
+	for i, part := range parts {
+		if part == "" {
+			continue
+		}
+		if i == 0 {
+			b.WriteString(strings.ToLower(part[:1]) + part[1:])
+			continue
+		}
+		b.WriteString(exported(part))
+	}
+	s := b.String()
+	if token.IsKeyword(s) || reservedLocals[s] {
+		s += "_"
+	}
+	return s
+}
+
+// reservedLocals are identifiers the generated signatures and glue use.
+var reservedLocals = map[string]bool{
+	"ctx": true, "c": true, "h": true, "stack": true, "mod": true,
+	"cabi": true, "api": true, "context": true, "wazero": true, "err": true,
+}
+
+// predeclared are Go's predeclared identifiers, which make poor package
+// names because importers would shadow them.
+var predeclared = map[string]bool{
+	"any": true, "bool": true, "byte": true, "comparable": true, "complex64": true,
+	"complex128": true, "error": true, "float32": true, "float64": true, "int": true,
+	"int8": true, "int16": true, "int32": true, "int64": true, "rune": true,
+	"string": true, "uint": true, "uint8": true, "uint16": true, "uint32": true,
+	"uint64": true, "uintptr": true, "true": true, "false": true, "iota": true,
+	"nil": true, "append": true, "cap": true, "clear": true, "close": true,
+	"complex": true, "copy": true, "delete": true, "imag": true, "len": true,
+	"make": true, "max": true, "min": true, "new": true, "panic": true,
+	"print": true, "println": true, "real": true, "recover": true,
+	// packages the generated code imports
+	"cabi": true, "api": true, "wazero": true, "context": true, "errors": true,
+	"fmt": true, "math": true,
+}
+
+// packageName returns the Go package name for interface iface of WIT
+// package pkg: the interface name without dashes, prefixed with the
+// package name when it would clash with a Go keyword, predeclared
+// identifier or standard import ("error" in wasi:io becomes "ioerror").
+func packageName(pkg, iface string) string {
+	clean := func(s string) string {
+		var b strings.Builder
+		for _, r := range strings.ToLower(s) {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	n := clean(iface)
+	if n == "" || token.IsKeyword(n) || predeclared[n] || (n[0] >= '0' && n[0] <= '9') {
+		n = clean(pkg) + n
+	}
+	return n
+}
