@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 // Package witabi loads the project's WIT on the host and answers the Canonical
 // ABI questions the guest bindings' tests ask: the layout of a function's
 // result, the offset of a variant's payload or a record's field, and the core

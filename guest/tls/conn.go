@@ -1,0 +1,644 @@
+//go:build wasip1
+
+package wasitls
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	wasinet "github.com/wasitls/wasitls/guest/net"
+	"github.com/wasitls/wasitls/guest/wasi/tls"
+	"github.com/wasitls/wasitls/guest/wasi/tlsext"
+)
+
+// Config configures a client or server. A Config may be shared by many
+// connections; do not modify it once in use. The zero value is a client
+// with the host's secure defaults.
+type Config struct {
+	// ServerName is the name sent in SNI and checked against the server's
+	// certificate (client). Dial fills it from the address when empty.
+	ServerName string
+
+	// NextProtos are the ALPN protocols, in preference order.
+	NextProtos []string
+
+	// Identities are the certificates (with their host-held keys): a
+	// server chooses among them; a client offers them when the server asks
+	// for a client certificate (unless GetClientCertificate is set).
+	Identities []*Identity
+
+	// MinVersion and MaxVersion bound the protocol versions (VersionTLS12,
+	// VersionTLS13); zero means the host's default.
+	MinVersion, MaxVersion uint16
+
+	// CipherSuites are the cipher suites, in preference order (IANA code
+	// points); empty means the host's default.
+	CipherSuites []uint16
+
+	// CurvePreferences are the key-exchange groups, in preference order
+	// (IANA code points such as X25519MLKEM768); empty means the host's
+	// default. A client sends key shares for the first KeyShares groups
+	// (default 1).
+	CurvePreferences []uint16
+	KeyShares        int
+
+	// VerifyPeerCertificate, when set, is called with the peer's chain
+	// (DER, leaf first) after the host validated it: on a client with the
+	// server's chain (verify-server-identity), on a server with the
+	// client's (after request-client-identity). An error aborts the
+	// handshake with an alert. It adds to the host's validation; it never
+	// replaces it.
+	VerifyPeerCertificate func(rawCerts [][]byte) error
+
+	// GetClientCertificate, when set, chooses the identities a client
+	// offers when the server asks for a certificate. Returning none
+	// declines.
+	GetClientCertificate func(*CertificateRequestInfo) ([]*Identity, error)
+
+	// ClientAuth is a server's policy for client certificates.
+	ClientAuth ClientAuthType
+
+	// GetConfigForClient, when set, is called by a server with the
+	// ClientHello (receive-client-hello); a non-nil Config returned
+	// replaces this one for the connection.
+	GetConfigForClient func(*ClientHelloInfo) (*Config, error)
+}
+
+func (c *Config) versions() []uint16 {
+	if c.MinVersion == 0 && c.MaxVersion == 0 {
+		return nil
+	}
+	var v []uint16
+	for _, x := range []uint16{VersionTLS13, VersionTLS12} {
+		if (c.MinVersion == 0 || x >= c.MinVersion) && (c.MaxVersion == 0 || x <= c.MaxVersion) {
+			v = append(v, x)
+		}
+	}
+	return v
+}
+
+var (
+	errAborted  = errors.New("wasitls: handshake aborted")
+	errNoClient = errors.New("wasitls: client sent no certificate but the server requires one")
+)
+
+// Conn is a TLS connection over a wasinet connection. It implements
+// net.Conn. Read and Write may be called from different goroutines; the
+// handshake runs on first use or with Handshake.
+type Conn struct {
+	transport  net.Conn
+	cfg        *Config
+	isClient   bool
+	serverName string
+
+	cc tls.ClientConnection // client
+	sc tls.ServerConnection // server
+
+	hsMu         sync.Mutex
+	started      bool
+	done         bool
+	handshakeErr error
+	pendingCH    *ClientHandshake
+	pendingSH    *ServerHandshake
+
+	r *wasinet.StreamReader
+	w *wasinet.StreamWriter
+
+	closeMu     sync.Mutex
+	closed      bool
+	wroteNotify bool
+	readDL      time.Time
+	writeDL     time.Time
+}
+
+// Client returns a client connection over conn, which must come from
+// package guest/net. The handshake runs on first use.
+func Client(conn net.Conn, config *Config) *Conn {
+	if config == nil {
+		config = &Config{}
+	}
+	return &Conn{transport: conn, cfg: config, isClient: true}
+}
+
+// Server returns a server connection over conn, which must come from
+// package guest/net. The handshake runs on first use.
+func Server(conn net.Conn, config *Config) *Conn {
+	if config == nil {
+		config = &Config{}
+	}
+	return &Conn{transport: conn, cfg: config}
+}
+
+// Dial connects to addr and runs a client handshake. A Config without a
+// ServerName gets the host part of addr.
+func Dial(network, addr string, config *Config) (*Conn, error) {
+	return DialContext(context.Background(), network, addr, config)
+}
+
+// DialContext is Dial with a context bounding the connect and handshake.
+func DialContext(ctx context.Context, network, addr string, config *Config) (*Conn, error) {
+	if config == nil {
+		config = &Config{}
+	}
+	if config.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		c := *config
+		c.ServerName = host
+		config = &c
+	}
+	raw, err := (&wasinet.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c := Client(raw, config)
+	if err := c.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+type listener struct {
+	net.Listener
+	cfg *Config
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return Server(c, l.cfg), nil
+}
+
+// NewListener returns a listener whose Accept wraps inner's connections
+// with Server.
+func NewListener(inner net.Listener, config *Config) net.Listener {
+	return &listener{inner, config}
+}
+
+// Listen listens with package guest/net and wraps the listener with
+// NewListener.
+func Listen(network, addr string, config *Config) (net.Listener, error) {
+	l, err := wasinet.Listen(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return NewListener(l, config), nil
+}
+
+// Handshake runs the handshake if it has not run yet.
+func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
+
+// HandshakeContext runs the handshake, bounded by ctx, if it has not run
+// yet. It returns the handshake's error on every call after a failure.
+func (c *Conn) HandshakeContext(ctx context.Context) error {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.started {
+		if !c.done && c.handshakeErr == nil {
+			return errors.New("wasitls: handshake driven step by step is not finished")
+		}
+		return c.handshakeErr
+	}
+	c.started = true
+	if c.isClient {
+		c.handshakeErr = c.clientHandshake(ctx)
+	} else {
+		c.handshakeErr = c.serverHandshake(ctx)
+	}
+	return c.handshakeErr
+}
+
+func (c *Conn) clientHandshake(ctx context.Context) error {
+	cfg := c.cfg
+	in, out, err := takeStreams(c.transport)
+	if err != nil {
+		return err
+	}
+	c.cc = tls.NewClientConnection(in, out)
+	c.serverName = cfg.ServerName
+	hs, err := c.cc.Connect(cfg.ServerName)
+	if err != nil {
+		return errors.New("wasitls: the host refused to start a client handshake")
+	}
+	h := &ClientHandshake{conn: c, hs: hs}
+	c.pendingCH = h
+	abort := func(err error) error {
+		h.Abort(ctx)
+		return err
+	}
+	if len(cfg.NextProtos) > 0 {
+		if err := h.ConfigureALPN(cfg.NextProtos); err != nil {
+			return abort(err)
+		}
+	}
+	if v := cfg.versions(); v != nil {
+		if err := h.ConfigureVersions(v); err != nil {
+			return abort(err)
+		}
+	}
+	if len(cfg.CipherSuites) > 0 {
+		if err := h.ConfigureCipherSuites(cfg.CipherSuites); err != nil {
+			return abort(err)
+		}
+	}
+	if len(cfg.CurvePreferences) > 0 {
+		if err := h.ConfigureGroups(cfg.CurvePreferences, cfg.KeyShares); err != nil {
+			return abort(err)
+		}
+	}
+	if cfg.VerifyPeerCertificate != nil {
+		chain, err := h.VerifyServerIdentity(ctx)
+		if err != nil {
+			return err
+		}
+		if err := cfg.VerifyPeerCertificate(chain); err != nil {
+			return abort(errors.New("wasitls: server certificate rejected: " + err.Error()))
+		}
+	}
+	if cfg.GetClientCertificate != nil || len(cfg.Identities) > 0 {
+		req, err := h.ReceiveClientIdentityRequest(ctx)
+		if err != nil {
+			return err
+		}
+		if req != nil {
+			ids := cfg.Identities
+			if cfg.GetClientCertificate != nil {
+				ids, err = cfg.GetClientCertificate(&CertificateRequestInfo{})
+				if err != nil {
+					req.Decline()
+					return abort(errors.New("wasitls: client certificate selection: " + err.Error()))
+				}
+			}
+			if len(ids) == 0 {
+				req.Decline()
+			} else {
+				req.Respond(ids)
+			}
+		}
+	}
+	_, err = h.Finish(ctx)
+	return err
+}
+
+func (c *Conn) serverHandshake(ctx context.Context) error {
+	cfg := c.cfg
+	in, out, err := takeStreams(c.transport)
+	if err != nil {
+		return err
+	}
+	c.sc = tls.NewServerConnection(in, out)
+	hs, err := c.sc.Accept()
+	if err != nil {
+		return errors.New("wasitls: the host refused to start a server handshake")
+	}
+	h := &ServerHandshake{conn: c, hs: hs}
+	c.pendingSH = h
+	abort := func(err error) error {
+		h.Abort(ctx)
+		return err
+	}
+	if cfg.GetConfigForClient != nil {
+		hello, err := h.ReceiveClientHello(ctx)
+		if err != nil {
+			return err
+		}
+		c.serverName = hello.ServerName
+		next, err := cfg.GetConfigForClient(hello)
+		if err != nil {
+			return abort(errors.New("wasitls: GetConfigForClient: " + err.Error()))
+		}
+		if next != nil {
+			cfg = next
+		}
+	}
+	if len(cfg.Identities) > 0 {
+		if err := h.ConfigureIdentities(cfg.Identities); err != nil {
+			return abort(err)
+		}
+	}
+	if len(cfg.NextProtos) > 0 {
+		if err := h.ConfigureALPN(cfg.NextProtos); err != nil {
+			return abort(err)
+		}
+	}
+	if v := cfg.versions(); v != nil {
+		if err := h.ConfigureVersions(v); err != nil {
+			return abort(err)
+		}
+	}
+	if len(cfg.CipherSuites) > 0 {
+		if err := h.ConfigureCipherSuites(cfg.CipherSuites); err != nil {
+			return abort(err)
+		}
+	}
+	if len(cfg.CurvePreferences) > 0 {
+		if err := h.ConfigureGroups(cfg.CurvePreferences); err != nil {
+			return abort(err)
+		}
+	}
+	if cfg.ClientAuth != NoClientCert {
+		chain, err := h.RequestClientIdentity(ctx)
+		if err != nil {
+			return err
+		}
+		if chain == nil && cfg.ClientAuth == RequireAnyClientCert {
+			return abort(errNoClient)
+		}
+		if chain != nil && cfg.VerifyPeerCertificate != nil {
+			if err := cfg.VerifyPeerCertificate(chain); err != nil {
+				return abort(errors.New("wasitls: client certificate rejected: " + err.Error()))
+			}
+		}
+	}
+	_, err = h.Finish(ctx)
+	return err
+}
+
+// failure turns a failed future into the handshake's error.
+func (c *Conn) failure(step string, err error) error {
+	if errors.Is(err, tls.ErrConsumed) {
+		return errors.New("wasitls: " + step + ": future already consumed")
+	}
+	return errors.New("wasitls: handshake failed before the " + step + " (the host reports no detail: check its log; the peer may have sent an alert)")
+}
+
+// finish waits for the handshake's cleartext streams.
+func (c *Conn) finish(ctx context.Context, f tls.FutureStreams) error {
+	defer f.Drop()
+	c.pendingCH, c.pendingSH = nil, nil
+	c.started = true
+	if err := await(ctx, f.Subscribe()); err != nil {
+		c.handshakeErr = err
+		return err
+	}
+	in, out, _, err := f.Get()
+	if err != nil {
+		if errors.Is(err, tls.ErrConsumed) {
+			c.handshakeErr = errors.New("wasitls: handshake future already consumed")
+		} else {
+			c.handshakeErr = errors.New("wasitls: handshake failed (the peer's certificate did not validate, the peer sent an alert or closed, or no parameters matched)")
+		}
+		return c.handshakeErr
+	}
+	c.r = wasinet.NewStreamReader(in)
+	c.w = wasinet.NewStreamWriter(out)
+	c.closeMu.Lock()
+	if !c.readDL.IsZero() {
+		c.r.SetDeadline(c.readDL)
+	}
+	if !c.writeDL.IsZero() {
+		c.w.SetDeadline(c.writeDL)
+	}
+	c.closeMu.Unlock()
+	c.done = true
+	return nil
+}
+
+func (c *Conn) opErr(op string, err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		return err
+	}
+	return &net.OpError{Op: op, Net: "tls", Source: c.transport.LocalAddr(), Addr: c.transport.RemoteAddr(), Err: err}
+}
+
+// Read reads cleartext, running the handshake first if needed. It returns
+// io.EOF after the peer's close_notify; a connection cut without one is an
+// error.
+func (c *Conn) Read(b []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(b)
+	return n, c.opErr("read", err)
+}
+
+// Write writes cleartext, running the handshake first if needed.
+func (c *Conn) Write(b []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	n, err := c.w.Write(b)
+	return n, c.opErr("write", err)
+}
+
+// CloseWrite flushes what was written and sends close_notify: the peer
+// reads EOF. Reading goes on until the peer's close_notify.
+func (c *Conn) CloseWrite() error {
+	if err := c.Handshake(); err != nil {
+		return err
+	}
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	return c.closeNotify()
+}
+
+// closeNotify sends close_notify once. c.closeMu is held.
+func (c *Conn) closeNotify() error {
+	if c.wroteNotify {
+		return nil
+	}
+	c.wroteNotify = true
+	c.w.Flush()
+	var err error
+	if c.isClient {
+		err = tlsext.CloseClientOutput(c.cc)
+	} else {
+		err = tlsext.CloseServerOutput(c.sc)
+	}
+	if err != nil {
+		return c.opErr("close", extErr(err))
+	}
+	return nil
+}
+
+// Close sends close_notify (after a completed handshake), releases the TLS
+// resources and closes the underlying connection.
+func (c *Conn) Close() error {
+	c.closeMu.Lock()
+	if c.closed {
+		c.closeMu.Unlock()
+		return net.ErrClosed
+	}
+	c.closed = true
+	var err error
+	if c.r != nil {
+		err = c.closeNotify()
+	}
+	c.closeMu.Unlock()
+	// Wake pending reads and writes, then take the handshake lock so that
+	// nothing else uses the resources while they are dropped.
+	if c.r != nil {
+		c.r.Close()
+		c.w.Close()
+	}
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if h := c.pendingCH; h != nil && !h.consumed {
+		h.consumed = true
+		h.hs.Drop()
+	}
+	if h := c.pendingSH; h != nil && !h.consumed {
+		h.consumed = true
+		h.hs.Drop()
+	}
+	if c.cc != 0 {
+		c.cc.Drop()
+		c.cc = 0
+	}
+	if c.sc != 0 {
+		c.sc.Drop()
+		c.sc = 0
+	}
+	if cerr := c.transport.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// LocalAddr returns the underlying connection's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.transport.LocalAddr() }
+
+// RemoteAddr returns the underlying connection's remote address.
+func (c *Conn) RemoteAddr() net.Addr { return c.transport.RemoteAddr() }
+
+// SetDeadline sets the read and write deadlines (of cleartext I/O; bound a
+// handshake with HandshakeContext).
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	c.readDL = t
+	if c.r != nil {
+		c.r.SetDeadline(t)
+	}
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	c.writeDL = t
+	if c.w != nil {
+		c.w.SetDeadline(t)
+	}
+	return nil
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.transport }
+
+// ConnectionState describes a connection, as far as the handshake got.
+type ConnectionState struct {
+	Version            uint16 // VersionTLS12 or VersionTLS13
+	HandshakeComplete  bool
+	CipherSuite        uint16
+	CurveID            uint16 // the key-exchange group (IANA code point)
+	NegotiatedProtocol string // ALPN
+	ServerName         string // SNI: sent (client) or received (server)
+
+	// RawPeerCertificates is the peer's chain, DER, leaf first: the
+	// server's on a client, the client's (if any) on a server.
+	RawPeerCertificates [][]byte
+	// PeerCertificates is RawPeerCertificates parsed; certificates
+	// crypto/x509 cannot parse are left out.
+	PeerCertificates []*x509.Certificate
+	// LocalCertificate is the chain this side presented, if any.
+	LocalCertificate [][]byte
+}
+
+// ConnectionState returns the connection's state.
+func (c *Conn) ConnectionState() ConnectionState {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	s := ConnectionState{HandshakeComplete: c.done}
+	var (
+		local tls.PrivateIdentity
+		peer  tls.PublicIdentity
+		okL   bool
+		okP   bool
+	)
+	switch {
+	case c.cc != 0:
+		s.Version, _ = c.cc.ProtocolVersion()
+		s.CipherSuite, _ = c.cc.CipherSuite()
+		s.CurveID, _ = tlsext.ClientNegotiatedGroup(c.cc)
+		if id, ok := c.cc.ALPNID(); ok {
+			s.NegotiatedProtocol = string(id)
+		}
+		s.ServerName, _ = c.cc.ServerName()
+		local, okL = c.cc.ClientIdentity()
+		peer, okP = c.cc.ServerIdentity()
+	case c.sc != 0:
+		s.Version, _ = c.sc.ProtocolVersion()
+		s.CipherSuite, _ = c.sc.CipherSuite()
+		s.CurveID, _ = tlsext.ServerNegotiatedGroup(c.sc)
+		if id, ok := c.sc.ALPNID(); ok {
+			s.NegotiatedProtocol = string(id)
+		}
+		s.ServerName, _ = c.sc.ServerName()
+		local, okL = c.sc.ServerIdentity()
+		peer, okP = c.sc.ClientIdentity()
+	default:
+		return s
+	}
+	if okP {
+		s.RawPeerCertificates = chainOf(peer)
+		for _, der := range s.RawPeerCertificates {
+			if cert, err := x509.ParseCertificate(der); err == nil {
+				s.PeerCertificates = append(s.PeerCertificates, cert)
+			}
+		}
+	}
+	if okL {
+		pub := local.PublicIdentity()
+		s.LocalCertificate = chainOf(pub)
+		local.Drop()
+	}
+	return s
+}
+
+// RequestClientCertificate asks the client for a certificate after the
+// handshake (TLS 1.3 post-handshake authentication) and returns the chain
+// once the host validated it (nil when the client sent none). Hosts whose
+// TLS backend cannot do this (crypto/tls cannot) refuse, and the error says
+// so.
+func (c *Conn) RequestClientCertificate(ctx context.Context) ([][]byte, error) {
+	if err := c.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	if c.sc == 0 {
+		return nil, errors.New("wasitls: RequestClientCertificate on a client connection")
+	}
+	f, err := c.sc.RequestClientIdentity()
+	if err != nil {
+		return nil, errors.New("wasitls: the host refused post-handshake client authentication (its TLS backend may not support it: crypto/tls does not)")
+	}
+	defer f.Drop()
+	if err := await(ctx, f.Subscribe()); err != nil {
+		return nil, err
+	}
+	id, some, _, err := f.Get()
+	if err != nil {
+		return nil, errors.New("wasitls: post-handshake client authentication failed (refused by the host's TLS backend, or the client's certificate did not validate)")
+	}
+	if !some {
+		return nil, nil
+	}
+	return chainOf(id), nil
+}

@@ -1,0 +1,206 @@
+//go:build wasip1
+
+package wasitls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/wasitls/wasitls/guest/wasi/tls"
+	"github.com/wasitls/wasitls/guest/wasi/tlsext"
+)
+
+// ClientHandshake is a client handshake driven step by step: configure it,
+// optionally resume it to the server's certificate
+// (VerifyServerIdentity) and to a certificate request
+// (ReceiveClientIdentityRequest), in that order, then Finish or Abort. It
+// is a thin wrapper over the proposal's client-connection and
+// client-handshake.
+type ClientHandshake struct {
+	conn     *Conn
+	hs       tls.ClientHandshake
+	consumed bool
+}
+
+// NewClientHandshake starts a suspended client handshake for serverName
+// over conn, which must come from package guest/net; conn's raw streams
+// move to the host.
+func NewClientHandshake(conn net.Conn, serverName string) (*ClientHandshake, error) {
+	in, out, err := takeStreams(conn)
+	if err != nil {
+		return nil, err
+	}
+	cc := tls.NewClientConnection(in, out)
+	hs, err := cc.Connect(serverName)
+	if err != nil {
+		cc.Drop()
+		return nil, errors.New("wasitls: the host refused to start a client handshake")
+	}
+	c := &Conn{transport: conn, cfg: &Config{}, isClient: true, cc: cc, serverName: serverName, started: true}
+	h := &ClientHandshake{conn: c, hs: hs}
+	c.pendingCH = h
+	return h, nil
+}
+
+func (h *ClientHandshake) check() error {
+	if h.consumed {
+		return errors.New("wasitls: handshake already finished or aborted")
+	}
+	return nil
+}
+
+// ConfigureALPN sets the protocols to offer, in preference order.
+func (h *ClientHandshake) ConfigureALPN(protos []string) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if err := h.hs.ConfigureALPNIDs(alpnIDs(protos)); err != nil {
+		return errors.New("wasitls: the host refused the ALPN protocols (handshake already resumed?)")
+	}
+	return nil
+}
+
+// ConfigureVersions sets the protocol versions allowed.
+func (h *ClientHandshake) ConfigureVersions(v []uint16) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	return extErr(tlsext.ConfigureClientProtocolVersions(h.hs, v))
+}
+
+// ConfigureCipherSuites sets the cipher suites to offer.
+func (h *ClientHandshake) ConfigureCipherSuites(v []uint16) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	return extErr(tlsext.ConfigureClientCipherSuites(h.hs, v))
+}
+
+// ConfigureGroups sets the key-exchange groups to offer; the first
+// keyShares (at least 1) get a key share.
+func (h *ClientHandshake) ConfigureGroups(groups []uint16, keyShares int) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	keyShares = max(1, min(keyShares, 255))
+	return extErr(tlsext.ConfigureClientGroups(h.hs, groups, uint8(keyShares)))
+}
+
+// VerifyServerIdentity resumes the handshake until the server's certificate
+// has arrived and passed the host's validation, and returns the chain (DER,
+// leaf first). The handshake is suspended again: Abort to reject it.
+func (h *ClientHandshake) VerifyServerIdentity(ctx context.Context) ([][]byte, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	f, err := h.hs.VerifyServerIdentity()
+	if err != nil {
+		return nil, errors.New("wasitls: verify-server-identity refused (called twice, or the handshake is past that point)")
+	}
+	defer f.Drop()
+	if err := await(ctx, f.Subscribe()); err != nil {
+		return nil, err
+	}
+	id, some, _, err := f.Get()
+	if err != nil {
+		return nil, h.conn.failure("server certificate", err)
+	}
+	if !some {
+		return nil, nil
+	}
+	return chainOf(id), nil
+}
+
+// ClientIdentityRequest is a server's request for a client certificate;
+// Respond (or Decline) exactly once.
+type ClientIdentityRequest struct {
+	r    tls.ClientIdentityRequest
+	done bool
+}
+
+// Respond offers ids; the host picks one the server accepts, if any.
+func (r *ClientIdentityRequest) Respond(ids []*Identity) {
+	if r.done {
+		return
+	}
+	r.done = true
+	hs, unlock := handlesOf(ids)
+	defer unlock()
+	tls.ClientIdentityRequestRespond(r.r, hs)
+}
+
+// Decline offers no certificate.
+func (r *ClientIdentityRequest) Decline() {
+	if !r.done {
+		r.done = true
+		r.r.Drop()
+	}
+}
+
+// ReceiveClientIdentityRequest resumes the handshake until the server asks
+// for a client certificate, or goes past the point where it could (then
+// the request is nil).
+func (h *ClientHandshake) ReceiveClientIdentityRequest(ctx context.Context) (*ClientIdentityRequest, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	f, err := h.hs.ReceiveClientIdentityRequest()
+	if err != nil {
+		return nil, errors.New("wasitls: receive-client-identity-request refused (called twice, or the handshake is past that point)")
+	}
+	defer f.Drop()
+	if err := await(ctx, f.Subscribe()); err != nil {
+		return nil, err
+	}
+	req, some, _, err := f.Get()
+	if err != nil {
+		return nil, h.conn.failure("certificate request", err)
+	}
+	if !some {
+		return nil, nil
+	}
+	return &ClientIdentityRequest{r: req}, nil
+}
+
+// Finish runs the rest of the handshake and returns the connection.
+func (h *ClientHandshake) Finish(ctx context.Context) (*Conn, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	h.consumed = true
+	f := tls.ClientHandshakeFinish(h.hs)
+	return h.conn, h.conn.finish(ctx, f)
+}
+
+// Abort cancels the handshake: the host sends an alert. It returns once the
+// alert was written (or ctx is done).
+func (h *ClientHandshake) Abort(ctx context.Context) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	h.consumed = true
+	err := await(ctx, tls.ClientHandshakeAbort(h.hs))
+	h.conn.handshakeErr = errAborted
+	return err
+}
+
+// Conn returns the connection the handshake belongs to (usable after
+// Finish).
+func (h *ClientHandshake) Conn() *Conn { return h.conn }
+
+func alpnIDs(protos []string) [][]byte {
+	ids := make([][]byte, len(protos))
+	for i, p := range protos {
+		ids[i] = []byte(p)
+	}
+	return ids
+}
+
+func extErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("wasitls: %w", err)
+}

@@ -1,0 +1,109 @@
+//go:build wasip1
+
+package wasitls
+
+import (
+	"encoding/pem"
+	"errors"
+	"sync"
+
+	"github.com/wasitls/wasitls/guest/wasi/tls"
+)
+
+// Identity is a private key with its certificate chain, held by the host
+// (a wasi:tls private-identity). The key cannot be read back.
+type Identity struct {
+	mu sync.Mutex
+	h  tls.PrivateIdentity
+}
+
+// ParseIdentity hands key (PEM or DER: PKCS#8, PKCS#1 or SEC1) and chain
+// (leaf first; each element DER or PEM, a PEM element may hold several
+// certificates) to the host, which parses them and checks that they match.
+// The proposal gives no error detail; the error says what was refused.
+func ParseIdentity(key []byte, chain ...[]byte) (*Identity, error) {
+	if len(key) == 0 {
+		return nil, errors.New("wasitls: empty private key")
+	}
+	var ders [][]byte
+	for _, c := range chain {
+		if blocks := pemCertificates(c); blocks != nil {
+			ders = append(ders, blocks...)
+		} else {
+			ders = append(ders, c)
+		}
+	}
+	if len(ders) == 0 {
+		return nil, errors.New("wasitls: empty certificate chain")
+	}
+	h, err := tls.ParsePrivateIdentity(key, ders)
+	if err != nil {
+		return nil, errors.New("wasitls: the host refused the private key or certificate chain (garbage, encrypted, unsupported or mismatched)")
+	}
+	return &Identity{h: h}, nil
+}
+
+// pemCertificates returns the DER of every CERTIFICATE block of b, or nil
+// when b is not PEM.
+func pemCertificates(b []byte) [][]byte {
+	var out [][]byte
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return out
+		}
+		if blk.Type == "CERTIFICATE" {
+			out = append(out, blk.Bytes)
+		}
+	}
+}
+
+// Chain returns the identity's certificate chain (DER, leaf first).
+func (id *Identity) Chain() [][]byte {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.h == 0 {
+		return nil
+	}
+	pub := id.h.PublicIdentity()
+	defer pub.Drop()
+	return pub.ExportX509Chain()
+}
+
+// Close releases the host's identity. Connections that are using it keep
+// working.
+func (id *Identity) Close() error {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.h != 0 {
+		id.h.Drop()
+		id.h = 0
+	}
+	return nil
+}
+
+func handlesOf(ids []*Identity) ([]tls.PrivateIdentity, func()) {
+	hs := make([]tls.PrivateIdentity, 0, len(ids))
+	for _, id := range ids {
+		if id == nil {
+			continue
+		}
+		id.mu.Lock()
+		if id.h != 0 {
+			hs = append(hs, id.h)
+		}
+	}
+	return hs, func() {
+		for _, id := range ids {
+			if id != nil {
+				id.mu.Unlock()
+			}
+		}
+	}
+}
+
+func chainOf(p tls.PublicIdentity) [][]byte {
+	defer p.Drop()
+	return p.ExportX509Chain()
+}

@@ -1,0 +1,40 @@
+//go:build wasip1
+
+package wasitls
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/wasitls/wasitls/guest/poll"
+	"github.com/wasitls/wasitls/guest/wasi/io"
+)
+
+// await parks until p is ready (then drops it), ctx is done, or ctx's
+// deadline passes.
+func await(ctx context.Context, p io.Pollable) error {
+	defer p.Drop()
+	var deadline time.Time
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d
+	}
+	err := poll.Wait(p, deadline, ctx.Done())
+	if errors.Is(err, poll.ErrCanceled) {
+		return ctx.Err()
+	}
+	return err
+}
+
+// streams takes the raw streams of a guest/net connection.
+type streams interface {
+	TakeStreams() (io.InputStream, io.OutputStream, error)
+}
+
+func takeStreams(conn any) (io.InputStream, io.OutputStream, error) {
+	s, ok := conn.(streams)
+	if !ok {
+		return 0, 0, errors.New("wasitls: the connection must come from package guest/net (wasinet), whose raw streams the host can unwrap")
+	}
+	return s.TakeStreams()
+}
