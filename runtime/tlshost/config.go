@@ -3,6 +3,7 @@ package tlshost
 import (
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
@@ -44,6 +45,10 @@ type Config struct {
 	// Time returns the current time for certificate validation; nil means
 	// time.Now.
 	Time func() time.Time
+
+	// Logger, if set, receives the reasons of failures that the proposal's
+	// results cannot carry to the guest (they have no error payload).
+	Logger *slog.Logger
 }
 
 // backend resolves the configured backend.

@@ -1,0 +1,73 @@
+package tlshost
+
+import (
+	"context"
+
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/extensions"
+)
+
+// extensionsHost serves wasitls:tls/extensions@0.1.0: protocol versions,
+// cipher suites and groups (with the same ordering rules as the proposal's
+// configure-* functions), the negotiated group, and graceful shutdown.
+type extensionsHost struct{ h *Host }
+
+var _ extensions.Host = extensionsHost{}
+
+func (e extensionsHost) result(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	// The string of result<_, string> is the error's message.
+	e.h.logFailure(what, err)
+	return err
+}
+
+func (e extensionsHost) ConfigureClientProtocolVersions(_ context.Context, hs extensions.ClientHandshake, v []extensions.ProtocolVersion) error {
+	return e.result("configure-client-protocol-versions", hs.(*clientHandshake).conn.s.ConfigureVersions(v))
+}
+
+func (e extensionsHost) ConfigureClientCipherSuites(_ context.Context, hs extensions.ClientHandshake, v []extensions.CipherSuite) error {
+	return e.result("configure-client-cipher-suites", hs.(*clientHandshake).conn.s.ConfigureCipherSuites(v))
+}
+
+func (e extensionsHost) ConfigureClientGroups(_ context.Context, hs extensions.ClientHandshake, v []extensions.NamedGroup, keyShares uint8) error {
+	return e.result("configure-client-groups", hs.(*clientHandshake).conn.s.ConfigureGroups(v, int(keyShares)))
+}
+
+func (e extensionsHost) ConfigureServerProtocolVersions(_ context.Context, hs extensions.ServerHandshake, v []extensions.ProtocolVersion) error {
+	return e.result("configure-server-protocol-versions", hs.(*serverHandshake).conn.s.ConfigureVersions(v))
+}
+
+func (e extensionsHost) ConfigureServerCipherSuites(_ context.Context, hs extensions.ServerHandshake, v []extensions.CipherSuite) error {
+	return e.result("configure-server-cipher-suites", hs.(*serverHandshake).conn.s.ConfigureCipherSuites(v))
+}
+
+func (e extensionsHost) ConfigureServerGroups(_ context.Context, hs extensions.ServerHandshake, v []extensions.NamedGroup) error {
+	return e.result("configure-server-groups", hs.(*serverHandshake).conn.s.ConfigureGroups(v))
+}
+
+func (e extensionsHost) ClientNegotiatedGroup(_ context.Context, c extensions.ClientConnection) (extensions.NamedGroup, bool) {
+	st, ok := c.(*clientConnection).s.State()
+	return st.Group, ok && st.HandshakeComplete && st.Group != 0
+}
+
+func (e extensionsHost) ServerNegotiatedGroup(_ context.Context, c extensions.ServerConnection) (extensions.NamedGroup, bool) {
+	st, ok := c.(*serverConnection).s.State()
+	return st.Group, ok && st.HandshakeComplete && st.Group != 0
+}
+
+func (e extensionsHost) CloseClientOutput(ctx context.Context, c extensions.ClientConnection) error {
+	cc := c.(*clientConnection)
+	cc.mu.Lock()
+	out := cc.out
+	cc.mu.Unlock()
+	return e.result("close-client-output", closeOutput(ctx, out))
+}
+
+func (e extensionsHost) CloseServerOutput(ctx context.Context, c extensions.ServerConnection) error {
+	sc := c.(*serverConnection)
+	sc.mu.Lock()
+	out := sc.out
+	sc.mu.Unlock()
+	return e.result("close-server-output", closeOutput(ctx, out))
+}

@@ -1,0 +1,405 @@
+package tlshost
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/bindings/wasi/tls/tls"
+	"github.com/wasitls/wasitls/bindings/wasi/tls/types"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/extensions"
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// Host serves wasi:tls (the proposal and the upstream draft) and the
+// wasitls extensions over one backend. It is shared by every guest of a
+// runtime; per-connection state lives in the resources.
+type Host struct {
+	cfg     Config
+	backend backends.Backend
+}
+
+var _ tls.Host = (*Host)(nil)
+
+// NewHost resolves cfg's backend and returns the host.
+func NewHost(cfg Config) (*Host, error) {
+	b, err := cfg.backend()
+	if err != nil {
+		return nil, err
+	}
+	return &Host{cfg: cfg, backend: b}, nil
+}
+
+// New returns the runtime extension that registers the wasi:tls host
+// (wasi:tls/tls@0.2.0-pr104, wasi:tls/types@0.2.0-draft and
+// wasitls:tls/extensions@0.1.0) with cfg. A backend that cannot be found
+// is reported by Register.
+func New(cfg Config) runtime.Extension {
+	return runtime.ExtensionFunc(func(ctx context.Context, r wazero.Runtime) error {
+		h, err := NewHost(cfg)
+		if err != nil {
+			return err
+		}
+		return h.Register(ctx, r)
+	})
+}
+
+// Register instantiates the three host modules in r.
+func (h *Host) Register(ctx context.Context, r wazero.Runtime) error {
+	if err := tls.Register(ctx, r, h); err != nil {
+		return err
+	}
+	if err := types.Register(ctx, r, draftHost{h}); err != nil {
+		return err
+	}
+	return extensions.Register(ctx, r, extensionsHost{h})
+}
+
+// Backend returns the backend the host delegates to.
+func (h *Host) Backend() backends.Backend { return h.backend }
+
+// logFailure reports a failure the guest only sees as an error case
+// without payload (the proposal's results carry none).
+func (h *Host) logFailure(what string, err error) {
+	if h.cfg.Logger != nil {
+		h.cfg.Logger.Warn("wasi:tls: "+what+" failed", "backend", h.backend.Name(), "err", err)
+	}
+}
+
+// transport builds the transport for a new connection; when the streams
+// cannot carry TLS the connection fails at its first handshake step.
+func (h *Host) transport(in tls.InputStream, out tls.OutputStream) net.Conn {
+	t, err := transportOf(in, out)
+	if err != nil {
+		in.Drop()
+		out.Drop()
+		return brokenConn{err}
+	}
+	return t
+}
+
+// PrivateIdentityParse hands the key and chain to the backend; the key
+// stays in the host.
+func (h *Host) PrivateIdentityParse(_ context.Context, key []byte, chain [][]byte) (tls.PrivateIdentity, error) {
+	// key and chain are views of guest memory: the backend must copy what
+	// it keeps, and crypto/x509 does.
+	id, err := h.backend.ParseIdentity(append([]byte(nil), key...), cloneChain(chain))
+	if err != nil {
+		h.logFailure("private-identity.parse", err)
+		return nil, err
+	}
+	return &privateIdentity{id: id}, nil
+}
+
+// ---- client ----
+
+// NewClientConnection wraps the guest's raw streams.
+func (h *Host) NewClientConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
+	c := &clientConnection{h: h}
+	c.s = newClientSession(h.backend, h.cfg.clientBase(), h.transport(in, out))
+	return c
+}
+
+// clientConnection is the client-connection resource.
+type clientConnection struct {
+	h *Host
+	s *clientSession
+
+	mu  sync.Mutex
+	out *cleartextOutput
+}
+
+var _ tls.ClientConnection = (*clientConnection)(nil)
+
+func (c *clientConnection) host() *Host { return c.h }
+
+func (c *clientConnection) openStreams(conn backends.Conn) (*cleartextInput, *cleartextOutput) {
+	in, out := openStreams(conn, c)
+	c.mu.Lock()
+	c.out = out
+	c.mu.Unlock()
+	return in, out
+}
+
+func (c *clientConnection) Connect(_ context.Context, serverName string) (tls.ClientHandshake, error) {
+	if err := c.s.Connect(serverName); err != nil {
+		c.h.logFailure("connect", err)
+		return nil, err
+	}
+	return &clientHandshake{conn: c}, nil
+}
+
+func (c *clientConnection) ServerName(context.Context) (string, bool) { return c.s.ServerName() }
+
+func (c *clientConnection) ALPNID(context.Context) (tls.ALPNID, bool) {
+	st, ok := c.s.State()
+	if !ok || st.ALPN == "" {
+		return nil, false
+	}
+	return []byte(st.ALPN), true
+}
+
+func (c *clientConnection) ClientIdentity(context.Context) (tls.PrivateIdentity, bool) {
+	st, _ := c.s.State()
+	return wrapIdentity(st.LocalIdentity)
+}
+
+func (c *clientConnection) ServerIdentity(context.Context) (tls.PublicIdentity, bool) {
+	st, ok := c.s.State()
+	if !ok {
+		return nil, false
+	}
+	return wrapChain(st.PeerChain)
+}
+
+func (c *clientConnection) ProtocolVersion(context.Context) (tls.ProtocolVersion, bool) {
+	st, ok := c.s.State()
+	return st.Version, ok && st.Version != 0
+}
+
+func (c *clientConnection) CipherSuite(context.Context) (tls.CipherSuite, bool) {
+	st, ok := c.s.State()
+	return st.CipherSuite, ok && st.CipherSuite != 0
+}
+
+// Drop closes the connection: the handshake goroutine ends and the
+// transport is closed.
+func (c *clientConnection) Drop() { c.s.Close() }
+
+// clientHandshake is the client-handshake resource, a child of the
+// connection.
+type clientHandshake struct {
+	conn *clientConnection
+}
+
+var _ tls.ClientHandshake = (*clientHandshake)(nil)
+
+func (hs *clientHandshake) ConfigureALPNIds(_ context.Context, ids []tls.ALPNID) error {
+	return hs.conn.h.check("configure-alpn-ids", hs.conn.s.ConfigureALPN(ids))
+}
+
+func (hs *clientHandshake) VerifyServerIdentity(context.Context) (tls.FuturePublicIdentity, error) {
+	f, err := hs.conn.s.VerifyServerIdentity()
+	if err != nil {
+		hs.conn.h.logFailure("verify-server-identity", err)
+		return nil, err
+	}
+	return &futurePublicIdentity{f: f, parent: hs, host: hs.conn.h, what: "verify-server-identity"}, nil
+}
+
+func (hs *clientHandshake) ReceiveClientIdentityRequest(context.Context) (tls.FutureClientIdentityRequest, error) {
+	f, err := hs.conn.s.ReceiveClientIdentityRequest()
+	if err != nil {
+		hs.conn.h.logFailure("receive-client-identity-request", err)
+		return nil, err
+	}
+	return &futureClientIdentityRequest{f: f, parent: hs}, nil
+}
+
+func (hs *clientHandshake) ResourceParent() cabi.Resource { return hs.conn }
+
+// Drop aborts a handshake dropped without finish or abort.
+func (hs *clientHandshake) Drop() { hs.conn.s.DropHandshake() }
+
+func (h *Host) ClientHandshakeFinish(_ context.Context, this tls.ClientHandshake) tls.FutureStreams {
+	hs := this.(*clientHandshake)
+	return &futureStreams{f: hs.conn.s.Finish(), conn: hs.conn, what: "client handshake"}
+}
+
+func (h *Host) ClientHandshakeAbort(_ context.Context, this tls.ClientHandshake) tls.Pollable {
+	hs := this.(*clientHandshake)
+	return newPollable(hs.conn.s.Abort(), hs.conn)
+}
+
+func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientIdentityRequest, ids []tls.PrivateIdentity) {
+	this.(*identityRequest).r.Respond(identities(ids))
+}
+
+// ---- server ----
+
+// NewServerConnection wraps the guest's raw streams.
+func (h *Host) NewServerConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
+	c := &serverConnection{h: h}
+	c.s = newServerSession(h.backend, h.cfg.serverBase(), h.transport(in, out))
+	return c
+}
+
+// serverConnection is the server-connection resource.
+type serverConnection struct {
+	h *Host
+	s *serverSession
+
+	mu  sync.Mutex
+	out *cleartextOutput
+}
+
+var _ tls.ServerConnection = (*serverConnection)(nil)
+
+func (c *serverConnection) host() *Host { return c.h }
+
+func (c *serverConnection) openStreams(conn backends.Conn) (*cleartextInput, *cleartextOutput) {
+	in, out := openStreams(conn, c)
+	c.mu.Lock()
+	c.out = out
+	c.mu.Unlock()
+	return in, out
+}
+
+func (c *serverConnection) Accept(context.Context) (tls.ServerHandshake, error) {
+	if err := c.s.Accept(); err != nil {
+		c.h.logFailure("accept", err)
+		return nil, err
+	}
+	return &serverHandshake{conn: c}, nil
+}
+
+// RequestClientIdentity is post-handshake client authentication.
+func (c *serverConnection) RequestClientIdentity(context.Context) (tls.FuturePublicIdentity, error) {
+	f, err := c.s.RequestClientIdentityPost()
+	if err != nil {
+		c.h.logFailure("server-connection.request-client-identity", err)
+		return nil, err
+	}
+	return &futurePublicIdentity{f: f, parent: c, host: c.h, what: "post-handshake client authentication"}, nil
+}
+
+func (c *serverConnection) ServerName(context.Context) (string, bool) { return c.s.ServerName() }
+
+func (c *serverConnection) ALPNID(context.Context) (tls.ALPNID, bool) {
+	st, ok := c.s.State()
+	if !ok || st.ALPN == "" {
+		return nil, false
+	}
+	return []byte(st.ALPN), true
+}
+
+func (c *serverConnection) ClientIdentity(context.Context) (tls.PublicIdentity, bool) {
+	return wrapChain(c.s.ClientChain())
+}
+
+func (c *serverConnection) ServerIdentity(context.Context) (tls.PrivateIdentity, bool) {
+	st, _ := c.s.State()
+	return wrapIdentity(st.LocalIdentity)
+}
+
+func (c *serverConnection) ProtocolVersion(context.Context) (tls.ProtocolVersion, bool) {
+	st, ok := c.s.State()
+	return st.Version, ok && st.Version != 0
+}
+
+func (c *serverConnection) CipherSuite(context.Context) (tls.CipherSuite, bool) {
+	st, ok := c.s.State()
+	return st.CipherSuite, ok && st.CipherSuite != 0
+}
+
+func (c *serverConnection) Drop() { c.s.Close() }
+
+// serverHandshake is the server-handshake resource, a child of the
+// connection.
+type serverHandshake struct {
+	conn *serverConnection
+}
+
+var _ tls.ServerHandshake = (*serverHandshake)(nil)
+
+func (hs *serverHandshake) ConfigureALPNIds(_ context.Context, ids []tls.ALPNID) error {
+	return hs.conn.h.check("configure-alpn-ids", hs.conn.s.ConfigureALPN(ids))
+}
+
+func (hs *serverHandshake) ConfigureServerIdentities(_ context.Context, ids []tls.PrivateIdentity) error {
+	return hs.conn.h.check("configure-server-identities", hs.conn.s.ConfigureIdentities(identities(ids)))
+}
+
+func (hs *serverHandshake) ReceiveClientHello(context.Context) (tls.FutureClientHello, error) {
+	f, err := hs.conn.s.ReceiveClientHello()
+	if err != nil {
+		hs.conn.h.logFailure("receive-client-hello", err)
+		return nil, err
+	}
+	return &futureClientHello{f: f, parent: hs}, nil
+}
+
+func (hs *serverHandshake) RequestClientIdentity(context.Context) (tls.FuturePublicIdentity, error) {
+	f, err := hs.conn.s.RequestClientIdentity()
+	if err != nil {
+		hs.conn.h.logFailure("server-handshake.request-client-identity", err)
+		return nil, err
+	}
+	return &futurePublicIdentity{f: f, parent: hs, host: hs.conn.h, what: "request-client-identity"}, nil
+}
+
+func (hs *serverHandshake) ResourceParent() cabi.Resource { return hs.conn }
+func (hs *serverHandshake) Drop()                         { hs.conn.s.DropHandshake() }
+
+func (h *Host) ServerHandshakeFinish(_ context.Context, this tls.ServerHandshake) tls.FutureStreams {
+	hs := this.(*serverHandshake)
+	return &futureStreams{f: hs.conn.s.Finish(), conn: hs.conn, what: "server handshake"}
+}
+
+func (h *Host) ServerHandshakeAbort(_ context.Context, this tls.ServerHandshake) tls.Pollable {
+	hs := this.(*serverHandshake)
+	return newPollable(hs.conn.s.Abort(), hs.conn)
+}
+
+// ---- shared ----
+
+// check logs a refused call and passes its error on.
+func (h *Host) check(what string, err error) error {
+	if err != nil {
+		h.logFailure(what, err)
+	}
+	return err
+}
+
+// openStreams makes the cleartext streams of a connection. Dropping the
+// output stream sends close_notify; the input stream's reader goroutine
+// ends when the connection is closed.
+func openStreams(conn backends.Conn, parent cabi.Resource) (*cleartextInput, *cleartextOutput) {
+	in := &cleartextInput{s: wasiio.NewInputStream(conn, nil), parent: parent}
+	out := &cleartextOutput{s: wasiio.NewOutputStream(conn, conn.CloseWrite), parent: parent}
+	return in, out
+}
+
+// closeOutput flushes the cleartext output and sends close_notify.
+func closeOutput(ctx context.Context, out *cleartextOutput) error {
+	if out == nil {
+		return errors.New("tlshost: close-output: the handshake has not produced streams yet")
+	}
+	ctx, cancel := context.WithTimeout(ctx, closeFlushTimeout)
+	defer cancel()
+	if err := out.s.BlockingFlush(ctx); err != nil && !errors.Is(err, wasiio.ErrClosed) {
+		return err
+	}
+	// Close sends close_notify through the stream's closeWrite; it is
+	// idempotent, and the stream reports closed from now on.
+	return out.s.Close()
+}
+
+// closeFlushTimeout bounds how long close-output waits for buffered
+// cleartext to be written.
+const closeFlushTimeout = 30 * time.Second
+
+// brokenConn is the transport of a connection whose streams cannot carry
+// TLS: every operation fails with the reason.
+type brokenConn struct{ err error }
+
+func (c brokenConn) Read([]byte) (int, error)         { return 0, c.err }
+func (c brokenConn) Write([]byte) (int, error)        { return 0, c.err }
+func (c brokenConn) Close() error                     { return nil }
+func (c brokenConn) LocalAddr() net.Addr              { return brokenAddr{} }
+func (c brokenConn) RemoteAddr() net.Addr             { return brokenAddr{} }
+func (c brokenConn) SetDeadline(time.Time) error      { return nil }
+func (c brokenConn) SetReadDeadline(time.Time) error  { return nil }
+func (c brokenConn) SetWriteDeadline(time.Time) error { return nil }
+
+type brokenAddr struct{}
+
+func (brokenAddr) Network() string { return "none" }
+func (brokenAddr) String() string  { return "none" }
