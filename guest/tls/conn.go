@@ -110,6 +110,7 @@ type Conn struct {
 	w *wasinet.StreamWriter
 
 	closeMu     sync.Mutex
+	hsCancel    context.CancelFunc // cancels a running handshake
 	closed      bool
 	wroteNotify bool
 	readDL      time.Time
@@ -210,6 +211,16 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		return c.handshakeErr
 	}
 	c.started = true
+	c.closeMu.Lock()
+	if c.closed {
+		c.closeMu.Unlock()
+		c.handshakeErr = net.ErrClosed
+		return c.handshakeErr
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.hsCancel = cancel
+	c.closeMu.Unlock()
 	if c.isClient {
 		c.handshakeErr = c.clientHandshake(ctx)
 	} else {
@@ -448,6 +459,11 @@ func (c *Conn) closeNotify() error {
 		return nil
 	}
 	c.wroteNotify = true
+	if c.writeDL.IsZero() {
+		// Like crypto/tls's Close: do not wait for ever on a peer that
+		// does not read.
+		c.w.SetDeadline(time.Now().Add(5 * time.Second))
+	}
 	c.w.Flush()
 	var err error
 	if c.isClient {
@@ -473,6 +489,9 @@ func (c *Conn) Close() error {
 	var err error
 	if c.r != nil {
 		err = c.closeNotify()
+	}
+	if c.hsCancel != nil {
+		c.hsCancel()
 	}
 	c.closeMu.Unlock()
 	// Wake pending reads and writes, then take the handshake lock so that

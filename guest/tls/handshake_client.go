@@ -126,8 +126,7 @@ func (r *ClientIdentityRequest) Respond(ids []*Identity) {
 		return
 	}
 	r.done = true
-	hs, unlock := handlesOf(ids)
-	defer unlock()
+	hs := handlesOf(ids)
 	tls.ClientIdentityRequestRespond(r.r, hs)
 }
 

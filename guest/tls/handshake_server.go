@@ -54,8 +54,7 @@ func (h *ServerHandshake) ConfigureIdentities(ids []*Identity) error {
 	if err := h.check(); err != nil {
 		return err
 	}
-	hs, unlock := handlesOf(ids)
-	defer unlock()
+	hs := handlesOf(ids)
 	if err := h.hs.ConfigureServerIdentities(hs); err != nil {
 		return errors.New("wasitls: the host refused the server identities")
 	}

@@ -83,7 +83,9 @@ func (id *Identity) Close() error {
 	return nil
 }
 
-func handlesOf(ids []*Identity) ([]tls.PrivateIdentity, func()) {
+// handlesOf returns the live handles of ids. The handles are borrowed for
+// one host call; an Identity closed concurrently is the caller's bug.
+func handlesOf(ids []*Identity) []tls.PrivateIdentity {
 	hs := make([]tls.PrivateIdentity, 0, len(ids))
 	for _, id := range ids {
 		if id == nil {
@@ -93,14 +95,9 @@ func handlesOf(ids []*Identity) ([]tls.PrivateIdentity, func()) {
 		if id.h != 0 {
 			hs = append(hs, id.h)
 		}
+		id.mu.Unlock()
 	}
-	return hs, func() {
-		for _, id := range ids {
-			if id != nil {
-				id.mu.Unlock()
-			}
-		}
-	}
+	return hs
 }
 
 func chainOf(p tls.PublicIdentity) [][]byte {
