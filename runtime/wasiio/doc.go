@@ -23,16 +23,24 @@
 // to the wasi:io stream contract with one background goroutine each, started
 // on first use:
 //
+// The types implement the generated interfaces (poll.Pollable,
+// streams.InputStream, streams.OutputStream, ioerror.Error) directly, so
+// that any host (wasi:sockets, wasi:cli, wasi:tls) hands them to guests.
+//
 //   - Read returns what is buffered and never blocks; the reader goroutine
 //     reads ahead one chunk at a time, so memory per stream is bounded.
 //   - CheckWrite grants a budget of [WriteBudget] bytes when no write is in
 //     flight and zero while one is; Write hands a copy of the bytes to the
 //     writer goroutine; Flush is then complete when CheckWrite grants a
 //     budget again, which is also when the stream's pollable is ready.
-//   - The end of input (io.EOF) and a write side closed on purpose are
-//     reported as [ErrClosed]; any other failure as a [*StreamFailure]
-//     holding an [*Error] resource whose debug string says what happened.
-//     After either, every later operation reports the same.
+//   - The end of input (io.EOF) and a stream closed on purpose are
+//     reported as the stream-error closed case; any other failure as
+//     last-operation-failed holding an [*Error] resource whose debug string
+//     says what happened (the Go error's message). A failure is reported
+//     once; afterwards the stream is closed, as wasi:io specifies.
+//   - A write beyond the budget traps the guest, as wasi:io specifies. A
+//     blocking call whose context ends (the instance is being closed)
+//     exits the guest instead of returning.
 //
 // Ownership: dropping a stream releases its underlying reader or writer
 // through the closer given to the constructor. Sockets pass a closer that

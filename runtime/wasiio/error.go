@@ -1,8 +1,11 @@
 package wasiio
 
 import (
+	"context"
 	"errors"
-	"fmt"
+	"io"
+
+	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
 )
 
 // Error is the wasi:io/error resource: an opaque account of a failed
@@ -16,36 +19,59 @@ type Error struct {
 // NewError returns an error resource for err.
 func NewError(err error) *Error { return &Error{Err: err} }
 
-// DebugString is what to-debug-string returns.
-func (e *Error) DebugString() string {
+// ToDebugString implements ioerror.Error.
+func (e *Error) ToDebugString(ctx context.Context) string {
 	if e == nil || e.Err == nil {
 		return "unknown error"
 	}
 	return e.Err.Error()
 }
 
-// ErrClosed is the stream-error closed case: the input reached its end, or
-// the output was closed on purpose. No more operations will succeed.
-var ErrClosed = errors.New("wasiio: stream closed")
+// Drop implements cabi.Resource.
+func (e *Error) Drop() {}
 
-// StreamFailure is the stream-error last-operation-failed case. Resource is
-// handed to the guest as its error resource.
-type StreamFailure struct {
-	Resource *Error
+// Closed is the stream-error closed case: the input reached its end, or
+// the output was closed. No more operations will succeed.
+func Closed() streams.StreamError { return streams.StreamErrorClosed() }
+
+// Failed is the stream-error last-operation-failed case, with a fresh error
+// resource for err (each report hands the guest its own resource).
+func Failed(err error) streams.StreamError {
+	return streams.StreamErrorLastOperationFailed(NewError(err))
 }
 
-func (f *StreamFailure) Error() string {
-	return fmt.Sprintf("wasiio: stream failed: %s", f.Resource.DebugString())
+// IsClosed reports whether err is the closed case of a stream-error.
+func IsClosed(err error) bool {
+	var se streams.StreamError
+	return errors.As(err, &se) && se.Tag == streams.StreamErrorTagClosed
 }
 
-func (f *StreamFailure) Unwrap() error { return f.Resource.Err }
-
-// failure wraps err for a stream operation: io.EOF and friends become
-// ErrClosed, anything else a StreamFailure with a fresh error resource (each
-// report hands the guest its own resource).
-func failure(err error) error {
-	if err == nil || err == ErrClosed {
+// Cause returns the Go error behind a last-operation-failed stream-error,
+// io.EOF for closed, and err itself otherwise.
+func Cause(err error) error {
+	var se streams.StreamError
+	if !errors.As(err, &se) {
 		return err
 	}
-	return &StreamFailure{Resource: NewError(err)}
+	if se.Tag == streams.StreamErrorTagClosed {
+		return io.EOF
+	}
+	if e, ok := se.LastOperationFailed.(*Error); ok && e.Err != nil {
+		return e.Err
+	}
+	return errors.New(se.LastOperationFailed.ToDebugString(context.Background()))
+}
+
+// errClosed marks a stream closed on purpose (dropped, or closed by its
+// owner) in the terminal-error fields.
+var errClosed = errors.New("wasiio: stream closed")
+
+// report turns a terminal Go error into the stream-error the guest sees:
+// the end of input and deliberate closes are closed, anything else
+// last-operation-failed. isFailure says which.
+func report(err error) (se streams.StreamError, isFailure bool) {
+	if err == errClosed || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+		return Closed(), false
+	}
+	return Failed(err), true
 }

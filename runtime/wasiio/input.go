@@ -2,10 +2,14 @@ package wasiio
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
+
+	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
 )
+
+var _ streams.InputStream = (*InputStream)(nil)
 
 // ReadChunk is the most an input stream's reader goroutine reads ahead.
 const ReadChunk = 64 << 10
@@ -79,28 +83,27 @@ func (s *InputStream) run() {
 }
 
 // terminal reports the end of the stream; s.mu is held. A failure is
-// reported once, as a StreamFailure; afterwards the stream is closed.
+// reported once, as last-operation-failed; afterwards the stream is closed.
 func (s *InputStream) terminal() error {
 	if s.err == nil {
 		return nil
 	}
-	if errors.Is(s.err, io.EOF) || s.err == ErrClosed {
-		return ErrClosed
+	se, failed := report(s.err)
+	if failed {
+		s.err = errClosed
 	}
-	err := failure(s.err)
-	s.err = ErrClosed
-	return err
+	return se
 }
 
-// Read returns up to n bytes that are already buffered, without blocking:
-// an empty slice when nothing is there yet, ErrClosed at the end of input,
-// and a *StreamFailure when reading failed. The slice is valid until the
-// next call on the stream.
-func (s *InputStream) Read(n uint64) ([]byte, error) {
+// Read implements streams.InputStream: it returns up to n bytes that are
+// already buffered, without blocking, an empty slice when nothing is there
+// yet, closed at the end of input, and last-operation-failed when reading
+// failed. The slice is valid until the next call on the stream.
+func (s *InputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dropped {
-		return nil, ErrClosed
+		return nil, Closed()
 	}
 	s.start()
 	if len(s.pending) > 0 {
@@ -128,12 +131,12 @@ func (s *InputStream) consume(k int) {
 	}
 }
 
-// Skip is Read without the bytes: it returns how many were skipped.
-func (s *InputStream) Skip(n uint64) (uint64, error) {
+// Skip implements streams.InputStream: Read without the bytes.
+func (s *InputStream) Skip(ctx context.Context, n uint64) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dropped {
-		return 0, ErrClosed
+		return 0, Closed()
 	}
 	s.start()
 	if len(s.pending) > 0 {
@@ -144,25 +147,27 @@ func (s *InputStream) Skip(n uint64) (uint64, error) {
 	return 0, s.terminal()
 }
 
-// BlockingRead is Read that first waits until at least one byte or the end
-// of the stream is there. It returns ctx.Err() when ctx ends the wait.
+// BlockingRead implements streams.InputStream: Read that first waits until
+// at least one byte or the end of the stream is there. When ctx ends first
+// (the instance is being closed), the guest exits.
 func (s *InputStream) BlockingRead(ctx context.Context, n uint64) ([]byte, error) {
 	if n > 0 {
 		if _, err := Wait(ctx, []Source{s}); err != nil {
-			return nil, err
+			Abort(err)
 		}
 	}
-	return s.Read(n)
+	return s.Read(ctx, n)
 }
 
-// BlockingSkip is Skip that first waits like BlockingRead.
+// BlockingSkip implements streams.InputStream: Skip that first waits like
+// BlockingRead.
 func (s *InputStream) BlockingSkip(ctx context.Context, n uint64) (uint64, error) {
 	if n > 0 {
 		if _, err := Wait(ctx, []Source{s}); err != nil {
-			return 0, err
+			Abort(err)
 		}
 	}
-	return s.Skip(n)
+	return s.Skip(ctx, n)
 }
 
 // Ready implements Source: bytes are buffered, or the stream ended.
@@ -183,9 +188,12 @@ func (s *InputStream) Watch(w *Waker) {
 // Unwatch implements Source.
 func (s *InputStream) Unwatch(w *Waker) { s.waiters.Remove(w) }
 
-// Subscribe returns a pollable, child of the stream, that is ready when
-// Read would return bytes or an error.
-func (s *InputStream) Subscribe() *Pollable { return NewPollable(s, s) }
+// Subscribe implements streams.InputStream: a pollable, child of the
+// stream, that is ready when Read would return bytes or an error.
+func (s *InputStream) Subscribe(ctx context.Context) poll.Pollable { return NewPollable(s, s) }
+
+// Drop implements cabi.Resource: it closes the stream.
+func (s *InputStream) Drop() { s.Close() }
 
 // Close drops the stream: it stops the reader goroutine and calls the
 // closer given to NewInputStream. Buffered bytes are discarded. Close is

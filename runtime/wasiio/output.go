@@ -3,16 +3,19 @@ package wasiio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
+
+	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
+	"github.com/wasitls/wasitls/cabi"
 )
+
+var _ streams.OutputStream = (*OutputStream)(nil)
 
 // WriteBudget is what CheckWrite grants when no write is in flight.
 const WriteBudget = 64 << 10
-
-// ErrWriteBudget is returned by Write when the contents exceed what
-// CheckWrite granted. WASI makes that a guest trap.
-var ErrWriteBudget = errors.New("wasiio: write exceeds the check-write budget")
 
 // An OutputStream is the wasi:io/streams output-stream resource over an
 // io.Writer. See the package documentation for the model.
@@ -69,22 +72,28 @@ func (s *OutputStream) run() {
 // terminal reports why the stream ended; s.mu is held.
 func (s *OutputStream) terminal() error {
 	if s.dropped {
-		return ErrClosed
+		return Closed()
 	}
 	if s.err == nil {
 		return nil
 	}
-	if s.err == ErrClosed || errors.Is(s.err, io.ErrClosedPipe) {
-		return ErrClosed
+	se, failed := report(s.err)
+	if failed {
+		s.err = errClosed
 	}
-	err := failure(s.err)
-	s.err = ErrClosed
-	return err
+	return se
 }
 
-// CheckWrite returns how many bytes Write accepts now: WriteBudget when
-// idle, zero while a write is in flight.
-func (s *OutputStream) CheckWrite() (uint64, error) {
+// budgetTrap traps the guest for a write beyond the check-write budget, as
+// wasi:io/streams prescribes.
+func budgetTrap(fn string, n uint64) {
+	panic(&cabi.Trap{Func: "wasi:io/streams#[method]output-stream." + fn,
+		Msg: fmt.Sprintf("write of %d bytes exceeds the check-write budget", n)})
+}
+
+// CheckWrite implements streams.OutputStream: WriteBudget when idle, zero
+// while a write is in flight.
+func (s *OutputStream) CheckWrite(ctx context.Context) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.terminal(); err != nil {
@@ -96,13 +105,21 @@ func (s *OutputStream) CheckWrite() (uint64, error) {
 	return WriteBudget, nil
 }
 
-// Write hands a copy of p to the writer goroutine without blocking. p must
-// fit the budget CheckWrite granted, else ErrWriteBudget.
-func (s *OutputStream) Write(p []byte) error {
+// Write implements streams.OutputStream: it hands a copy of p to the
+// writer goroutine without blocking. Contents beyond the budget CheckWrite
+// granted trap the guest.
+func (s *OutputStream) Write(ctx context.Context, p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.writeLocked(p, false)
+	if err := s.writeLocked(p, false); err == errBudget {
+		budgetTrap("write", uint64(len(p)))
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
+
+var errBudget = errors.New("over budget")
 
 func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 	if err := s.terminal(); err != nil {
@@ -112,7 +129,7 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 		return nil
 	}
 	if s.inflight != nil || len(p) > WriteBudget {
-		return ErrWriteBudget
+		return errBudget
 	}
 	if cap(s.buf) < len(p) {
 		s.buf = make([]byte, WriteBudget)
@@ -133,50 +150,59 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 	return nil
 }
 
-// WriteZeroes is Write of n zero bytes.
-func (s *OutputStream) WriteZeroes(n uint64) error {
+// zeroes is a shared source of zero bytes for WriteZeroes.
+var zeroes [WriteBudget]byte
+
+// WriteZeroes implements streams.OutputStream: Write of n zero bytes.
+func (s *OutputStream) WriteZeroes(ctx context.Context, n uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n > WriteBudget {
 		if err := s.terminal(); err != nil {
 			return err
 		}
-		return ErrWriteBudget
+		budgetTrap("write-zeroes", n)
 	}
-	return s.writeLocked(make([]byte, n), true)
+	if err := s.writeLocked(zeroes[:n], true); err == errBudget {
+		budgetTrap("write-zeroes", n)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
-// Flush starts flushing what was written. Writes are handed to the writer
+// Flush implements streams.OutputStream. Writes are handed to the writer
 // goroutine as they come, so there is nothing more to start: the flush is
 // complete when CheckWrite grants a budget again.
-func (s *OutputStream) Flush() error {
+func (s *OutputStream) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.terminal()
 }
 
-// BlockingFlush waits until every write completed, and reports the
-// stream's state. It returns ctx.Err() when ctx ends the wait.
+// BlockingFlush implements streams.OutputStream: it waits until every
+// write completed and reports the stream's state. When ctx ends first (the
+// instance is being closed), the guest exits.
 func (s *OutputStream) BlockingFlush(ctx context.Context) error {
 	if _, err := Wait(ctx, []Source{s}); err != nil {
-		return err
+		Abort(err)
 	}
-	return s.Flush()
+	return s.Flush(ctx)
 }
 
-// BlockingWriteAndFlush writes all of p and waits until it is flushed.
-// Contents larger than WriteBudget are written in several steps.
+// BlockingWriteAndFlush implements streams.OutputStream. Contents larger
+// than WriteBudget (WASI's limit is 4096) are accepted and written in
+// several steps.
 func (s *OutputStream) BlockingWriteAndFlush(ctx context.Context, p []byte) error {
-	return s.blockingWrite(ctx, p, uint64(len(p)))
+	return s.blockingWrite(ctx, p, uint64(len(p)), false)
 }
 
-// BlockingWriteZeroesAndFlush writes n zero bytes and waits until they are
-// flushed.
+// BlockingWriteZeroesAndFlush implements streams.OutputStream.
 func (s *OutputStream) BlockingWriteZeroesAndFlush(ctx context.Context, n uint64) error {
-	return s.blockingWrite(ctx, nil, n)
+	return s.blockingWrite(ctx, nil, n, true)
 }
 
-func (s *OutputStream) blockingWrite(ctx context.Context, p []byte, n uint64) error {
+func (s *OutputStream) blockingWrite(ctx context.Context, p []byte, n uint64, zero bool) error {
 	for {
 		if err := s.BlockingFlush(ctx); err != nil {
 			return err
@@ -187,13 +213,16 @@ func (s *OutputStream) blockingWrite(ctx context.Context, p []byte, n uint64) er
 		k := min(n, WriteBudget)
 		s.mu.Lock()
 		var err error
-		if p == nil {
-			err = s.writeLocked(make([]byte, k), true)
+		if zero {
+			err = s.writeLocked(zeroes[:k], true)
 		} else {
 			err = s.writeLocked(p[:k], false)
 			p = p[k:]
 		}
 		s.mu.Unlock()
+		if err == errBudget {
+			continue // raced with nothing: only this goroutine writes
+		}
 		if err != nil {
 			return err
 		}
@@ -201,36 +230,41 @@ func (s *OutputStream) blockingWrite(ctx context.Context, p []byte, n uint64) er
 	}
 }
 
-// Splice moves up to n bytes that src has buffered into the stream without
-// blocking, within the write budget, and returns how many moved. Errors of
-// either stream are reported as they are.
-func (s *OutputStream) Splice(src *InputStream, n uint64) (uint64, error) {
-	budget, err := s.CheckWrite()
+// Splice implements streams.OutputStream: it moves up to n bytes that src
+// has buffered into the stream without blocking, within the write budget,
+// and returns how many moved. Errors of either stream are reported as they
+// are.
+func (s *OutputStream) Splice(ctx context.Context, src streams.InputStream, n uint64) (uint64, error) {
+	budget, err := s.CheckWrite(ctx)
 	if err != nil {
 		return 0, err
 	}
-	data, err := src.Read(min(n, budget))
+	data, err := src.Read(ctx, min(n, budget))
 	if err != nil {
 		return 0, err
 	}
-	if err := s.Write(data); err != nil {
+	if err := s.Write(ctx, data); err != nil {
 		return 0, err
 	}
 	return uint64(len(data)), nil
 }
 
-// BlockingSplice is Splice that first waits until src has bytes or ended
-// and the stream accepts a write.
-func (s *OutputStream) BlockingSplice(ctx context.Context, src *InputStream, n uint64) (uint64, error) {
+// BlockingSplice implements streams.OutputStream: Splice that first waits
+// until the stream accepts a write and src has bytes or ended.
+func (s *OutputStream) BlockingSplice(ctx context.Context, src streams.InputStream, n uint64) (uint64, error) {
 	if n > 0 {
 		if err := s.BlockingFlush(ctx); err != nil {
 			return 0, err
 		}
-		if _, err := Wait(ctx, []Source{src}); err != nil {
-			return 0, err
+		if sp, ok := src.(Source); ok {
+			if _, err := Wait(ctx, []Source{sp}); err != nil {
+				Abort(err)
+			}
+		} else {
+			src.Subscribe(ctx).Block(ctx)
 		}
 	}
-	return s.Splice(src, n)
+	return s.Splice(ctx, src, n)
 }
 
 // Ready implements Source: a write would be accepted, or the stream ended.
@@ -246,17 +280,18 @@ func (s *OutputStream) Watch(w *Waker) { s.waiters.Add(w) }
 // Unwatch implements Source.
 func (s *OutputStream) Unwatch(w *Waker) { s.waiters.Remove(w) }
 
-// Subscribe returns a pollable, child of the stream, that is ready when
-// CheckWrite would grant a budget or report an error.
-func (s *OutputStream) Subscribe() *Pollable { return NewPollable(s, s) }
+// Subscribe implements streams.OutputStream: a pollable, child of the
+// stream, that is ready when CheckWrite would grant a budget or report an
+// error.
+func (s *OutputStream) Subscribe(ctx context.Context) poll.Pollable { return NewPollable(s, s) }
+
+// Drop implements cabi.Resource: it closes the stream.
+func (s *OutputStream) Drop() { s.Close() }
 
 // waitIdle waits until no write is in flight, without a context: it is
 // used where the stream is no longer the guest's and dropping it unblocks.
 func (s *OutputStream) waitIdle() error {
-	_, err := Wait(context.Background(), []Source{s})
-	if err != nil {
-		return err
-	}
+	Wait(context.Background(), []Source{s})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.terminal()

@@ -1,6 +1,13 @@
 package wasiio
 
-import "context"
+import (
+	"context"
+
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+	"github.com/wasitls/wasitls/cabi"
+)
 
 // A Pollable is the wasi:io/poll pollable resource: a guest handle on a
 // [Source]. The parent, when not nil, is the resource the pollable was
@@ -8,23 +15,61 @@ import "context"
 // lives.
 type Pollable struct {
 	src    Source
-	parent any
+	parent cabi.Resource
 }
+
+var _ poll.Pollable = (*Pollable)(nil)
 
 // NewPollable returns a pollable over src with the given parent resource
 // (nil for none).
-func NewPollable(src Source, parent any) *Pollable {
+func NewPollable(src Source, parent cabi.Resource) *Pollable {
 	return &Pollable{src: src, parent: parent}
 }
 
 // Source returns the source the pollable watches.
 func (p *Pollable) Source() Source { return p.src }
 
-// IsReady reports whether the pollable is ready, without blocking.
-func (p *Pollable) IsReady() bool { return p.src.Ready() }
+// Ready implements poll.Pollable.
+func (p *Pollable) Ready(ctx context.Context) bool { return p.src.Ready() }
 
-// Wait blocks until the pollable is ready or ctx is done.
-func (p *Pollable) Wait(ctx context.Context) error {
-	_, err := Wait(ctx, []Source{p.src})
-	return err
+// Block implements poll.Pollable: it waits until the pollable is ready.
+// When ctx ends first (the instance is being closed), the guest exits.
+func (p *Pollable) Block(ctx context.Context) {
+	if _, err := Wait(ctx, []Source{p.src}); err != nil {
+		Abort(err)
+	}
+}
+
+// Drop implements cabi.Resource.
+func (p *Pollable) Drop() {}
+
+// ResourceParent implements cabi.Child.
+func (p *Pollable) ResourceParent() cabi.Resource { return p.parent }
+
+// Poll implements wasi:io/poll's poll over any pollables that expose their
+// Source (every pollable of this package). See Wait.
+func Poll(ctx context.Context, in []poll.Pollable) []uint32 {
+	if len(in) == 0 {
+		// Nothing could ever wake the guest.
+		panic(&cabi.Trap{Func: "wasi:io/poll#poll", Msg: "empty list of pollables"})
+	}
+	srcs := make([]Source, len(in))
+	for i, p := range in {
+		sp, ok := p.(interface{ Source() Source })
+		if !ok {
+			panic(&cabi.Trap{Func: "wasi:io/poll#poll", Msg: "pollable of a foreign implementation (no Source method)"})
+		}
+		srcs[i] = sp.Source()
+	}
+	ready, err := Wait(ctx, srcs)
+	if err != nil {
+		Abort(err)
+	}
+	return ready
+}
+
+// Abort ends the guest's current call because ctx ended: the instance is
+// being closed while the guest waits. The guest sees its module closed.
+func Abort(err error) {
+	panic(sys.NewExitError(sys.ExitCodeContextCanceled))
 }

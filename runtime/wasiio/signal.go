@@ -1,6 +1,10 @@
 package wasiio
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/wasitls/wasitls/cabi"
+)
 
 // A Signal is a one-shot readiness source: it becomes ready when Fire is
 // called and stays ready. It is the way code running on its own goroutines
@@ -36,4 +40,4 @@ func (s *Signal) Unwatch(w *Waker) { s.waiters.Remove(w) }
 
 // Subscribe returns a new pollable over the signal, a child of parent (nil
 // for none).
-func (s *Signal) Subscribe(parent any) *Pollable { return NewPollable(s, parent) }
+func (s *Signal) Subscribe(parent cabi.Resource) *Pollable { return NewPollable(s, parent) }

@@ -3,11 +3,13 @@ package wasiio
 import (
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"net"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
 )
 
 // Transport turns a stream pair into a net.Conn, for code that needs a
@@ -22,9 +24,11 @@ import (
 // Otherwise bytes already read ahead are delivered first and reading
 // continues through the stream's reader goroutine. A write in flight is
 // completed before the first write through the connection.
-func Transport(in *InputStream, out *OutputStream) (net.Conn, error) {
-	if in == nil || out == nil {
-		return nil, errors.New("wasiio: transport needs both streams")
+func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn, error) {
+	in, ok1 := input.(*InputStream)
+	out, ok2 := output.(*OutputStream)
+	if !ok1 || !ok2 || in == nil || out == nil {
+		return nil, fmt.Errorf("wasiio: transport over streams of another implementation (%T, %T)", input, output)
 	}
 	c := &streamConn{in: in, out: out}
 	c.conn, _ = in.r.(net.Conn)
@@ -94,10 +98,7 @@ func (c *streamConn) readPending(p []byte) (int, error, bool) {
 		return 0, net.ErrClosed, true
 	}
 	if err := s.terminal(); err != nil {
-		if err == ErrClosed {
-			return 0, io.EOF, true
-		}
-		return 0, err, true
+		return 0, Cause(err), true
 	}
 	return 0, nil, false
 }
@@ -107,10 +108,10 @@ func (c *streamConn) Write(p []byte) (int, error) {
 	defer c.wmu.Unlock()
 	if !c.wready {
 		if err := c.out.waitIdle(); err != nil {
-			if err == ErrClosed {
+			if IsClosed(err) {
 				return 0, net.ErrClosed
 			}
-			return 0, err
+			return 0, Cause(err)
 		}
 		c.wready = true
 	}
