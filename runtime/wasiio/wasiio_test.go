@@ -3,11 +3,11 @@ package wasiio
 import (
 	"bytes"
 	"context"
-	"strings"
 	"errors"
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +27,6 @@ func expectTrap(t *testing.T, f func()) {
 	}()
 	f()
 }
-
 
 func TestWaitManySignals(t *testing.T) {
 	const n = 10000
