@@ -87,7 +87,7 @@ func (r *draftFuture) Get(context.Context) (cabi.Result[cabi.Result[draftTriple,
 		// The draft carries the reason: a wasi:io/error whose debug string
 		// is the backend's message.
 		r.h.logFailure("client handshake (draft)", err)
-		var e ioerror.Error = &ioError{e: wasiio.NewError(err)}
+		var e ioerror.Error = wasiio.NewError(err)
 		return cabi.OK[cabi.Result[draftTriple, types.IOError], unit](cabi.Err[draftTriple, types.IOError](e)), true
 	}
 	r.mu.Lock()

@@ -2,7 +2,7 @@ package tlshost
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -80,6 +80,7 @@ func (h *Host) transport(in tls.InputStream, out tls.OutputStream) net.Conn {
 	if err != nil {
 		in.Drop()
 		out.Drop()
+		h.logFailure("client-connection/server-connection constructor", err)
 		return brokenConn{err}
 	}
 	return t
@@ -362,24 +363,24 @@ func (h *Host) check(what string, err error) error {
 // output stream sends close_notify; the input stream's reader goroutine
 // ends when the connection is closed.
 func openStreams(conn backends.Conn, parent cabi.Resource) (*cleartextInput, *cleartextOutput) {
-	in := &cleartextInput{s: wasiio.NewInputStream(conn, nil), parent: parent}
-	out := &cleartextOutput{s: wasiio.NewOutputStream(conn, conn.CloseWrite), parent: parent}
+	in := &cleartextInput{InputStream: wasiio.NewInputStream(conn, nil), parent: parent}
+	out := &cleartextOutput{OutputStream: wasiio.NewOutputStream(conn, conn.CloseWrite), parent: parent}
 	return in, out
 }
 
 // closeOutput flushes the cleartext output and sends close_notify.
 func closeOutput(ctx context.Context, out *cleartextOutput) error {
 	if out == nil {
-		return errors.New("tlshost: close-output: the handshake has not produced streams yet")
+		return errNoStreams
 	}
 	ctx, cancel := context.WithTimeout(ctx, closeFlushTimeout)
 	defer cancel()
-	if err := out.s.BlockingFlush(ctx); err != nil && !errors.Is(err, wasiio.ErrClosed) {
-		return err
+	if err := out.BlockingFlush(ctx); err != nil && !wasiio.IsClosed(err) {
+		return fmt.Errorf("tlshost: close-output: %w", wasiio.Cause(err))
 	}
 	// Close sends close_notify through the stream's closeWrite; it is
 	// idempotent, and the stream reports closed from now on.
-	return out.s.Close()
+	return out.Close()
 }
 
 // closeFlushTimeout bounds how long close-output waits for buffered

@@ -52,7 +52,7 @@ func waitSignal(t *testing.T, s *wasiio.Signal) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	if err := wasiio.NewPollable(s, nil).Wait(ctx); err != nil {
+	if _, err := wasiio.Wait(ctx, []wasiio.Source{s}); err != nil {
 		t.Fatal("signal not fired in time")
 	}
 }
