@@ -14,7 +14,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/wasitls/wasitls/examples/internal/wasinet"
+	"github.com/wasitls/wasitls/examples/wasinet"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 )
 

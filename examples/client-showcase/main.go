@@ -12,6 +12,9 @@
 // SHA-256 of the server's leaf certificate (hex) must equal it, or the
 // handshake is aborted (the server receives an alert).
 //
+// When CONNECT_TO is set, the TCP connection goes to that host instead of
+// HOST, while HOST stays the server name (as curl's --connect-to).
+//
 // After the handshake it speaks the negotiated protocol just enough to show
 // it works: for h2 the connection preface and a SETTINGS frame, reporting
 // the server's first frame; otherwise an HTTP/1.1 GET.
@@ -27,7 +30,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/wasitls/wasitls/examples/internal/wasinet"
+	"github.com/wasitls/wasitls/examples/wasinet"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
@@ -57,7 +60,11 @@ func main() {
 	clear(key)
 	defer clientCert.Drop()
 
-	sock, tcpIn, tcpOut, err := wasinet.Dial(host, uint16(port))
+	dialHost := host
+	if to := os.Getenv("CONNECT_TO"); to != "" {
+		dialHost = to
+	}
+	sock, tcpIn, tcpOut, err := wasinet.Dial(dialHost, uint16(port))
 	if err != nil {
 		fail("%v", err)
 	}

@@ -18,7 +18,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/wasitls/wasitls/examples/internal/wasinet"
+	"github.com/wasitls/wasitls/examples/wasinet"
 	wio "github.com/wasitls/wasitls/guest/wasi/io"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 )

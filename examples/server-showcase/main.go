@@ -24,7 +24,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wasitls/wasitls/examples/internal/wasinet"
+	"github.com/wasitls/wasitls/examples/wasinet"
 	wio "github.com/wasitls/wasitls/guest/wasi/io"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
@@ -192,12 +192,24 @@ func serve(id1, id2 tls.PrivateIdentity, tcpIn wio.InputStream, tcpOut wio.Outpu
 		fmt.Fprintln(&status, post)
 	}
 
+	if string(alpn) == "h2" {
+		// Speak just enough HTTP/2 to show it was negotiated: the server
+		// connection preface is a SETTINGS frame (RFC 9113, Section 3.4).
+		if err := out.BlockingWriteAndFlush([]byte{0, 0, 0, 4, 0, 0, 0, 0, 0}); err != nil {
+			return err
+		}
+		return closeServer(conn)
+	}
 	body := status.String()
 	resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 	if err := out.BlockingWriteAndFlush([]byte(resp)); err != nil {
 		return err
 	}
-	// Graceful shutdown: close_notify, then wait for the client's.
+	return closeServer(conn)
+}
+
+// closeServer shuts the sending side down gracefully: close_notify.
+func closeServer(conn tls.ServerConnection) error {
 	if err := tlsext.CloseServerOutput(conn); err != nil {
 		return fmt.Errorf("close-server-output: %w", err)
 	}
