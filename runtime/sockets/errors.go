@@ -6,56 +6,37 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 )
 
-// ErrorCode is wasi:sockets/network's error-code; the values are the WIT
-// enum's case indices.
-type ErrorCode uint8
+// ErrorCode is wasi:sockets/network's error-code. It implements error.
+type ErrorCode = network.ErrorCode
 
-// Error codes, in WIT order.
+// Error codes, by their WIT names.
 const (
-	Unknown ErrorCode = iota
-	AccessDenied
-	NotSupported
-	InvalidArgument
-	OutOfMemory
-	Timeout
-	ConcurrencyConflict
-	NotInProgress
-	WouldBlock
-	InvalidState
-	NewSocketLimit
-	AddressNotBindable
-	AddressInUse
-	RemoteUnreachable
-	ConnectionRefused
-	ConnectionReset
-	ConnectionAborted
-	DatagramTooLarge
-	NameUnresolvable
-	TemporaryResolverFailure
-	PermanentResolverFailure
+	Unknown                  = network.ErrorCodeUnknown
+	AccessDenied             = network.ErrorCodeAccessDenied
+	NotSupported             = network.ErrorCodeNotSupported
+	InvalidArgument          = network.ErrorCodeInvalidArgument
+	OutOfMemory              = network.ErrorCodeOutOfMemory
+	Timeout                  = network.ErrorCodeTimeout
+	ConcurrencyConflict      = network.ErrorCodeConcurrencyConflict
+	NotInProgress            = network.ErrorCodeNotInProgress
+	WouldBlock               = network.ErrorCodeWouldBlock
+	InvalidState             = network.ErrorCodeInvalidState
+	NewSocketLimit           = network.ErrorCodeNewSocketLimit
+	AddressNotBindable       = network.ErrorCodeAddressNotBindable
+	AddressInUse             = network.ErrorCodeAddressInUse
+	RemoteUnreachable        = network.ErrorCodeRemoteUnreachable
+	ConnectionRefused        = network.ErrorCodeConnectionRefused
+	ConnectionReset          = network.ErrorCodeConnectionReset
+	ConnectionAborted        = network.ErrorCodeConnectionAborted
+	DatagramTooLarge         = network.ErrorCodeDatagramTooLarge
+	NameUnresolvable         = network.ErrorCodeNameUnresolvable
+	TemporaryResolverFailure = network.ErrorCodeTemporaryResolverFailure
+	PermanentResolverFailure = network.ErrorCodePermanentResolverFailure
 )
-
-var codeNames = [...]string{
-	"unknown", "access-denied", "not-supported", "invalid-argument",
-	"out-of-memory", "timeout", "concurrency-conflict", "not-in-progress",
-	"would-block", "invalid-state", "new-socket-limit",
-	"address-not-bindable", "address-in-use", "remote-unreachable",
-	"connection-refused", "connection-reset", "connection-aborted",
-	"datagram-too-large", "name-unresolvable",
-	"temporary-resolver-failure", "permanent-resolver-failure",
-}
-
-func (c ErrorCode) String() string {
-	if int(c) < len(codeNames) {
-		return codeNames[c]
-	}
-	return "error-code(?)"
-}
-
-// Error implements error, so that an ErrorCode can be returned as one.
-func (c ErrorCode) Error() string { return "sockets: " + c.String() }
 
 // CodeOf classifies a Go network error as an error code. ok is false when
 // err carries no recognizable network error (network-error-code then

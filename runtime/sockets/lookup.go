@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
+	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
@@ -25,8 +28,8 @@ type ResolveStream struct {
 // without a lookup; a name resolves only when a connect rule of the policy
 // names it (else access-denied), and the addresses found become connectable
 // on the rule's ports for this instance. The lookup runs on a goroutine.
-func (s *Stack) Resolve(n *Network, name string) (*ResolveStream, error) {
-	if n == nil || n.stack != s {
+func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error) {
+	if n, ok := nw.(*Network); !ok || n.stack != s {
 		return nil, InvalidArgument
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
@@ -58,9 +61,17 @@ func (s *Stack) Resolve(n *Network, name string) (*ResolveStream, error) {
 	return r, nil
 }
 
-// Next is resolve-next-address: the next address, ok false after the last
-// one, or would-block while the lookup runs.
-func (r *ResolveStream) Next() (addr netip.Addr, ok bool, err error) {
+// ResolveNextAddress is resolve-next-address: the next address, none after
+// the last one, or would-block while the lookup runs.
+func (r *ResolveStream) ResolveNextAddress(ctx context.Context) (cabi.Option[network.IPAddress], error) {
+	addr, ok, err := r.next()
+	if err != nil || !ok {
+		return cabi.None[network.IPAddress](), err
+	}
+	return cabi.Some(AddrToWIT(addr)), nil
+}
+
+func (r *ResolveStream) next() (addr netip.Addr, ok bool, err error) {
 	if !r.done.Fired() {
 		return netip.Addr{}, false, WouldBlock
 	}
@@ -82,12 +93,11 @@ func (r *ResolveStream) Next() (addr netip.Addr, ok bool, err error) {
 	return addr, true, nil
 }
 
-// Subscribe returns a pollable, child of the stream, ready when the lookup
-// finished.
-func (r *ResolveStream) Subscribe() *wasiio.Pollable { return wasiio.NewPollable(r.done, r) }
-
-// Close drops the stream, cancelling the lookup.
-func (r *ResolveStream) Close() error {
-	r.cancel()
-	return nil
+// Subscribe is subscribe: a pollable, child of the stream, ready when the
+// lookup finished.
+func (r *ResolveStream) Subscribe(ctx context.Context) poll.Pollable {
+	return wasiio.NewPollable(r.done, r)
 }
+
+// Drop implements cabi.Resource: it cancels the lookup.
+func (r *ResolveStream) Drop() { r.cancel() }

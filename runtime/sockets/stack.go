@@ -5,24 +5,19 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 )
 
 // Family is wasi:sockets/network's ip-address-family.
-type Family uint8
+type Family = network.IPAddressFamily
 
 const (
-	IPv4 Family = iota
-	IPv6
+	IPv4 = network.IPAddressFamilyIPv4
+	IPv6 = network.IPAddressFamilyIPv6
 )
 
-func (f Family) String() string {
-	if f == IPv4 {
-		return "ipv4"
-	}
-	return "ipv6"
-}
-
-func (f Family) network() string {
+func tcpNetwork(f Family) string {
 	if f == IPv4 {
 		return "tcp4"
 	}
@@ -71,8 +66,8 @@ type Network struct {
 // Stack returns the stack the network belongs to.
 func (n *Network) Stack() *Stack { return n.stack }
 
-// Close drops the resource; the stack lives on.
-func (n *Network) Close() error { return nil }
+// Drop implements cabi.Resource; the stack lives on.
+func (n *Network) Drop() {}
 
 // sharedConn is a connection shared by a socket and its two streams,
 // closed when the last reference goes.

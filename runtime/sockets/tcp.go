@@ -2,14 +2,22 @@ package sockets
 
 import (
 	"context"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/tcp"
+	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
+
+var _ tcp.TCPSocket = (*TCPSocket)(nil)
 
 type tcpState uint8
 
@@ -102,12 +110,13 @@ func (t *TCPSocket) tcpAddr(ap netip.AddrPort) *net.TCPAddr {
 
 // StartBind is start-bind. The bind itself happens here, so that its
 // errors (address-in-use) come from finish-bind as WASI describes.
-func (t *TCPSocket) StartBind(n *Network, local netip.AddrPort) error {
+func (t *TCPSocket) StartBind(ctx context.Context, nw network.Network, addr network.IPSocketAddress) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if n == nil || n.stack != t.stack {
+	if n, ok := nw.(*Network); !ok || n.stack != t.stack {
 		return InvalidArgument
 	}
+	local := FromWIT(addr)
 	if t.state != stateUnbound {
 		return InvalidState
 	}
@@ -124,7 +133,7 @@ func (t *TCPSocket) StartBind(n *Network, local netip.AddrPort) error {
 		return AccessDenied
 	}
 	lc := net.ListenConfig{}
-	ln, err := lc.Listen(context.Background(), t.family.network(), local.String())
+	ln, err := lc.Listen(context.Background(), tcpNetwork(t.family), local.String())
 	t.state = stateBindStarted
 	t.local = local
 	if err != nil {
@@ -136,7 +145,7 @@ func (t *TCPSocket) StartBind(n *Network, local netip.AddrPort) error {
 }
 
 // FinishBind is finish-bind.
-func (t *TCPSocket) FinishBind() error {
+func (t *TCPSocket) FinishBind(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != stateBindStarted {
@@ -154,12 +163,13 @@ func (t *TCPSocket) FinishBind() error {
 
 // StartConnect is start-connect: the policy check and the start of a dial
 // on a goroutine.
-func (t *TCPSocket) StartConnect(n *Network, remote netip.AddrPort) error {
+func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr network.IPSocketAddress) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if n == nil || n.stack != t.stack {
+	if n, ok := nw.(*Network); !ok || n.stack != t.stack {
 		return InvalidArgument
 	}
+	remote := FromWIT(addr)
 	switch t.state {
 	case stateUnbound, stateBound:
 	case stateConnectStarted:
@@ -189,12 +199,12 @@ func (t *TCPSocket) StartConnect(n *Network, remote netip.AddrPort) error {
 		t.ln.Close()
 		t.ln = nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	dctx, cancel := context.WithCancel(context.Background())
 	t.dialCancel = cancel
 	t.state = stateConnectStarted
 	t.dialDone, t.dialConn, t.dialErr = false, nil, nil
 	go func() {
-		c, err := d.DialContext(ctx, t.family.network(), remote.String())
+		c, err := d.DialContext(dctx, tcpNetwork(t.family), remote.String())
 		t.mu.Lock()
 		if t.dropped {
 			if c != nil {
@@ -210,26 +220,27 @@ func (t *TCPSocket) StartConnect(n *Network, remote netip.AddrPort) error {
 }
 
 // FinishConnect is finish-connect: it returns the connection's streams.
-func (t *TCPSocket) FinishConnect() (*wasiio.InputStream, *wasiio.OutputStream, error) {
+func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.InputStream, streams.OutputStream], error) {
+	var none cabi.Tuple2[streams.InputStream, streams.OutputStream]
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != stateConnectStarted {
-		return nil, nil, NotInProgress
+		return none, NotInProgress
 	}
 	if !t.dialDone {
-		return nil, nil, WouldBlock
+		return none, WouldBlock
 	}
 	t.dialCancel()
 	if t.dialErr != nil {
 		t.state = stateClosed
-		return nil, nil, code(t.dialErr)
+		return none, code(t.dialErr)
 	}
 	c := t.dialConn
 	t.dialConn = nil
 	t.applyOptions(c)
 	t.state = stateConnected
 	in, out := t.streams(c)
-	return in, out, nil
+	return cabi.Tuple2[streams.InputStream, streams.OutputStream]{F0: in, F1: out}, nil
 }
 
 // streams makes the connection shared by the socket and two streams; t.mu
@@ -242,7 +253,7 @@ func (t *TCPSocket) streams(c net.Conn) (*wasiio.InputStream, *wasiio.OutputStre
 }
 
 // StartListen is start-listen.
-func (t *TCPSocket) StartListen() error {
+func (t *TCPSocket) StartListen(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch t.state {
@@ -261,7 +272,7 @@ func (t *TCPSocket) StartListen() error {
 }
 
 // FinishListen is finish-listen. It starts the accept goroutine.
-func (t *TCPSocket) FinishListen() error {
+func (t *TCPSocket) FinishListen(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != stateListenStarted {
@@ -301,17 +312,18 @@ func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
 }
 
 // Accept is accept: a connected socket and its streams, or would-block.
-func (t *TCPSocket) Accept() (*TCPSocket, *wasiio.InputStream, *wasiio.OutputStream, error) {
+func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, streams.InputStream, streams.OutputStream], error) {
+	var none cabi.Tuple3[tcp.TCPSocket, streams.InputStream, streams.OutputStream]
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != stateListening {
-		return nil, nil, nil, InvalidState
+		return none, InvalidState
 	}
 	if len(t.queue) == 0 {
 		if t.acceptErr != nil {
-			return nil, nil, nil, code(t.acceptErr)
+			return none, code(t.acceptErr)
 		}
-		return nil, nil, nil, WouldBlock
+		return none, WouldBlock
 	}
 	c := t.queue[0]
 	t.queue[0] = nil
@@ -324,53 +336,54 @@ func (t *TCPSocket) Accept() (*TCPSocket, *wasiio.InputStream, *wasiio.OutputStr
 	a.applyOptions(c)
 	a.state = stateConnected
 	in, out := a.streams(c)
-	return a, in, out, nil
+	return cabi.Tuple3[tcp.TCPSocket, streams.InputStream, streams.OutputStream]{F0: a, F1: in, F2: out}, nil
 }
 
 // LocalAddress is local-address.
-func (t *TCPSocket) LocalAddress() (netip.AddrPort, error) {
+func (t *TCPSocket) LocalAddress(ctx context.Context) (network.IPSocketAddress, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case t.conn != nil && t.state == stateConnected:
-		return addrPort(t.conn.LocalAddr()), nil
+		return ToWIT(addrPort(t.conn.LocalAddr())), nil
 	case t.ln != nil && (t.state == stateBound || t.state == stateListenStarted || t.state == stateListening):
-		return addrPort(t.ln.Addr()), nil
+		return ToWIT(addrPort(t.ln.Addr())), nil
 	}
-	return netip.AddrPort{}, InvalidState
+	return network.IPSocketAddress{}, InvalidState
 }
 
 // RemoteAddress is remote-address.
-func (t *TCPSocket) RemoteAddress() (netip.AddrPort, error) {
+func (t *TCPSocket) RemoteAddress(ctx context.Context) (network.IPSocketAddress, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.conn == nil || t.state != stateConnected {
-		return netip.AddrPort{}, InvalidState
+		return network.IPSocketAddress{}, InvalidState
 	}
-	return addrPort(t.conn.RemoteAddr()), nil
+	return ToWIT(addrPort(t.conn.RemoteAddr())), nil
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
 	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort()
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().WithZone(""), ap.Port())
 	}
 	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
 }
 
 // IsListening is is-listening.
-func (t *TCPSocket) IsListening() bool {
+func (t *TCPSocket) IsListening(ctx context.Context) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.state == stateListening
 }
 
 // AddressFamily is address-family.
-func (t *TCPSocket) AddressFamily() Family { return t.family }
+func (t *TCPSocket) AddressFamily(ctx context.Context) network.IPAddressFamily { return t.family }
 
 // SetListenBacklogSize is set-listen-backlog-size. The kernel backlog is
 // the system's; the value bounds the host's accept queue.
-func (t *TCPSocket) SetListenBacklogSize(v uint64) error {
+func (t *TCPSocket) SetListenBacklogSize(ctx context.Context, v uint64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if v == 0 {
@@ -385,7 +398,7 @@ func (t *TCPSocket) SetListenBacklogSize(v uint64) error {
 }
 
 // Shutdown is shutdown.
-func (t *TCPSocket) Shutdown(how ShutdownType) error {
+func (t *TCPSocket) Shutdown(ctx context.Context, how tcp.ShutdownType) error {
 	t.mu.Lock()
 	c := t.conn
 	connected := t.state == stateConnected
@@ -394,10 +407,10 @@ func (t *TCPSocket) Shutdown(how ShutdownType) error {
 		return InvalidState
 	}
 	var err error
-	if how == ShutdownReceive || how == ShutdownBoth {
+	if how == tcp.ShutdownTypeReceive || how == tcp.ShutdownTypeBoth {
 		err = c.CloseRead()
 	}
-	if how == ShutdownSend || how == ShutdownBoth {
+	if how == tcp.ShutdownTypeSend || how == tcp.ShutdownTypeBoth {
 		if e := c.CloseWrite(); err == nil {
 			err = e
 		}
@@ -407,15 +420,6 @@ func (t *TCPSocket) Shutdown(how ShutdownType) error {
 	}
 	return nil
 }
-
-// ShutdownType is wasi:sockets/tcp's shutdown-type.
-type ShutdownType uint8
-
-const (
-	ShutdownReceive ShutdownType = iota
-	ShutdownSend
-	ShutdownBoth
-)
 
 // Ready implements wasiio.Source: a finish or accept would not block.
 func (t *TCPSocket) Ready() bool {
@@ -436,8 +440,11 @@ func (t *TCPSocket) Watch(w *wasiio.Waker) { t.waiters.Add(w) }
 // Unwatch implements wasiio.Source.
 func (t *TCPSocket) Unwatch(w *wasiio.Waker) { t.waiters.Remove(w) }
 
-// Subscribe returns a pollable, child of the socket.
-func (t *TCPSocket) Subscribe() *wasiio.Pollable { return wasiio.NewPollable(t, t) }
+// Subscribe is subscribe: a pollable, child of the socket.
+func (t *TCPSocket) Subscribe(ctx context.Context) poll.Pollable { return wasiio.NewPollable(t, t) }
+
+// Drop implements cabi.Resource.
+func (t *TCPSocket) Drop() { t.Close() }
 
 // Close drops the socket: a dial is cancelled, a listener and every queued
 // connection closed, and the socket's reference on its connection released.
@@ -498,26 +505,27 @@ func (t *TCPSocket) tcpConn() *net.TCPConn {
 }
 
 // KeepAliveEnabled is keep-alive-enabled.
-func (t *TCPSocket) KeepAliveEnabled() bool {
+func (t *TCPSocket) KeepAliveEnabled(ctx context.Context) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.keepAlive
+	return t.keepAlive, nil
 }
 
 // SetKeepAliveEnabled is set-keep-alive-enabled.
-func (t *TCPSocket) SetKeepAliveEnabled(v bool) error {
+func (t *TCPSocket) SetKeepAliveEnabled(ctx context.Context, v bool) error {
 	return t.setKeepAlive(func() { t.keepAlive = v })
 }
 
 // KeepAliveIdleTime is keep-alive-idle-time.
-func (t *TCPSocket) KeepAliveIdleTime() time.Duration {
+func (t *TCPSocket) KeepAliveIdleTime(ctx context.Context) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.keepIdle
+	return uint64(t.keepIdle), nil
 }
 
 // SetKeepAliveIdleTime is set-keep-alive-idle-time.
-func (t *TCPSocket) SetKeepAliveIdleTime(d time.Duration) error {
+func (t *TCPSocket) SetKeepAliveIdleTime(ctx context.Context, v uint64) error {
+	d := time.Duration(min(v, uint64(math.MaxInt64)))
 	if d <= 0 {
 		return InvalidArgument
 	}
@@ -526,14 +534,15 @@ func (t *TCPSocket) SetKeepAliveIdleTime(d time.Duration) error {
 }
 
 // KeepAliveInterval is keep-alive-interval.
-func (t *TCPSocket) KeepAliveInterval() time.Duration {
+func (t *TCPSocket) KeepAliveInterval(ctx context.Context) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.keepIntv
+	return uint64(t.keepIntv), nil
 }
 
 // SetKeepAliveInterval is set-keep-alive-interval.
-func (t *TCPSocket) SetKeepAliveInterval(d time.Duration) error {
+func (t *TCPSocket) SetKeepAliveInterval(ctx context.Context, v uint64) error {
+	d := time.Duration(min(v, uint64(math.MaxInt64)))
 	if d <= 0 {
 		return InvalidArgument
 	}
@@ -542,14 +551,14 @@ func (t *TCPSocket) SetKeepAliveInterval(d time.Duration) error {
 }
 
 // KeepAliveCount is keep-alive-count.
-func (t *TCPSocket) KeepAliveCount() uint32 {
+func (t *TCPSocket) KeepAliveCount(ctx context.Context) (uint32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.keepCnt
+	return t.keepCnt, nil
 }
 
 // SetKeepAliveCount is set-keep-alive-count.
-func (t *TCPSocket) SetKeepAliveCount(n uint32) error {
+func (t *TCPSocket) SetKeepAliveCount(ctx context.Context, n uint32) error {
 	if n == 0 {
 		return InvalidArgument
 	}
@@ -568,14 +577,14 @@ func (t *TCPSocket) setKeepAlive(set func()) error {
 }
 
 // HopLimit is hop-limit.
-func (t *TCPSocket) HopLimit() uint8 {
+func (t *TCPSocket) HopLimit(ctx context.Context) (uint8, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.hopLimit
+	return t.hopLimit, nil
 }
 
 // SetHopLimit is set-hop-limit.
-func (t *TCPSocket) SetHopLimit(v uint8) error {
+func (t *TCPSocket) SetHopLimit(ctx context.Context, v uint8) error {
 	if v == 0 {
 		return InvalidArgument
 	}
@@ -610,14 +619,14 @@ func setHopLimit(tc *net.TCPConn, family Family, v uint8) error {
 }
 
 // ReceiveBufferSize is receive-buffer-size.
-func (t *TCPSocket) ReceiveBufferSize() uint64 {
+func (t *TCPSocket) ReceiveBufferSize(ctx context.Context) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.recvBuf
+	return t.recvBuf, nil
 }
 
 // SetReceiveBufferSize is set-receive-buffer-size.
-func (t *TCPSocket) SetReceiveBufferSize(v uint64) error {
+func (t *TCPSocket) SetReceiveBufferSize(ctx context.Context, v uint64) error {
 	if v == 0 {
 		return InvalidArgument
 	}
@@ -632,14 +641,14 @@ func (t *TCPSocket) SetReceiveBufferSize(v uint64) error {
 }
 
 // SendBufferSize is send-buffer-size.
-func (t *TCPSocket) SendBufferSize() uint64 {
+func (t *TCPSocket) SendBufferSize(ctx context.Context) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.sendBuf
+	return t.sendBuf, nil
 }
 
 // SetSendBufferSize is set-send-buffer-size.
-func (t *TCPSocket) SetSendBufferSize(v uint64) error {
+func (t *TCPSocket) SetSendBufferSize(ctx context.Context, v uint64) error {
 	if v == 0 {
 		return InvalidArgument
 	}

@@ -8,12 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/tcp"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
+var bg = context.Background()
+
 func wait(t *testing.T, src wasiio.Source) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 	defer cancel()
 	if _, err := wasiio.Wait(ctx, []wasiio.Source{src}); err != nil {
 		t.Fatal(err)
@@ -24,10 +27,10 @@ func TestConnectDeniedByDefault(t *testing.T) {
 	st := NewStack(nil)
 	s := st.NewTCPSocket(IPv4)
 	defer s.Close()
-	if err := s.StartConnect(st.Network(), netip.MustParseAddrPort("127.0.0.1:1")); err != AccessDenied {
+	if err := s.StartConnect(bg, st.Network(), ToWIT(netip.MustParseAddrPort("127.0.0.1:1"))); err != AccessDenied {
 		t.Fatalf("connect: %v, want access-denied", err)
 	}
-	if err := s.StartBind(st.Network(), netip.MustParseAddrPort("127.0.0.1:0")); err != AccessDenied {
+	if err := s.StartBind(bg, st.Network(), ToWIT(netip.MustParseAddrPort("127.0.0.1:0"))); err != AccessDenied {
 		t.Fatalf("bind: %v, want access-denied", err)
 	}
 	if _, err := st.Resolve(st.Network(), "localhost"); err != AccessDenied {
@@ -56,37 +59,38 @@ func TestConnectEcho(t *testing.T) {
 	}
 	st := NewStack(&p)
 	s := st.NewTCPSocket(IPv4)
-	if err := s.StartConnect(st.Network(), netip.MustParseAddrPort("[::1]:1")); err != InvalidArgument {
+	if err := s.StartConnect(bg, st.Network(), ToWIT(netip.MustParseAddrPort("[::1]:1"))); err != InvalidArgument {
 		t.Fatalf("wrong family: %v", err)
 	}
-	if err := s.StartConnect(st.Network(), ap); err != nil {
+	if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
 		t.Fatal(err)
 	}
 	wait(t, s)
-	in, out, err := s.FinishConnect()
+	pair, err := s.FinishConnect(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ra, err := s.RemoteAddress(); err != nil || ra != ap {
+	in, out := pair.F0, pair.F1
+	if ra, err := s.RemoteAddress(bg); err != nil || FromWIT(ra) != ap {
 		t.Fatalf("remote address %v, %v", ra, err)
 	}
-	if err := out.BlockingWriteAndFlush(context.Background(), []byte("echo")); err != nil {
+	if err := out.BlockingWriteAndFlush(bg, []byte("echo")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := in.BlockingRead(context.Background(), 10)
+	got, err := in.BlockingRead(bg, 10)
 	if err != nil || string(got) != "echo" {
 		t.Fatalf("read %q, %v", got, err)
 	}
 	// Dropping the socket keeps the streams' connection open.
 	s.Close()
-	if err := out.BlockingWriteAndFlush(context.Background(), []byte("more")); err != nil {
+	if err := out.BlockingWriteAndFlush(bg, []byte("more")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := in.BlockingRead(context.Background(), 10); err != nil || string(got) != "more" {
+	if got, err := in.BlockingRead(bg, 10); err != nil || string(got) != "more" {
 		t.Fatalf("read after socket drop %q, %v", got, err)
 	}
-	out.Close()
-	in.Close()
+	out.Drop()
+	in.Drop()
 }
 
 func TestListenAccept(t *testing.T) {
@@ -97,28 +101,29 @@ func TestListenAccept(t *testing.T) {
 	st := NewStack(&p)
 	s := st.NewTCPSocket(IPv4)
 	defer s.Close()
-	if err := s.StartListen(); err != InvalidState {
+	if err := s.StartListen(bg); err != InvalidState {
 		t.Fatalf("listen unbound: %v", err)
 	}
-	if err := s.FinishBind(); err != NotInProgress {
+	if err := s.FinishBind(bg); err != NotInProgress {
 		t.Fatalf("finish-bind: %v", err)
 	}
-	if err := s.StartBind(st.Network(), netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
+	if err := s.StartBind(bg, st.Network(), ToWIT(netip.MustParseAddrPort("127.0.0.1:0"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishBind(); err != nil {
+	if err := s.FinishBind(bg); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.StartListen(); err != nil {
+	if err := s.StartListen(bg); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishListen(); err != nil {
+	if err := s.FinishListen(bg); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := s.Accept(); err != WouldBlock {
+	if _, err := s.Accept(bg); err != WouldBlock {
 		t.Fatalf("accept with none pending: %v", err)
 	}
-	la, err := s.LocalAddress()
+	wla, err := s.LocalAddress(bg)
+	la := FromWIT(wla)
 	if err != nil || la.Port() == 0 {
 		t.Fatalf("local address %v, %v", la, err)
 	}
@@ -128,32 +133,33 @@ func TestListenAccept(t *testing.T) {
 	}
 	defer c.Close()
 	wait(t, s)
-	a, in, out, err := s.Accept()
+	tr, err := s.Accept(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	a, in, out := tr.F0, tr.F1, tr.F2
 	c.Write([]byte("hi"))
-	if got, err := in.BlockingRead(context.Background(), 10); err != nil || string(got) != "hi" {
+	if got, err := in.BlockingRead(bg, 10); err != nil || string(got) != "hi" {
 		t.Fatalf("read %q, %v", got, err)
 	}
-	if err := a.Shutdown(ShutdownSend); err != nil {
+	if err := a.Shutdown(bg, tcp.ShutdownTypeSend); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("peer read after shutdown: %d, %v", n, err)
 	}
-	a.Close()
-	in.Close()
-	out.Close()
+	a.Drop()
+	in.Drop()
+	out.Drop()
 
 	// A second bind of the same port fails at finish-bind.
 	s2 := st.NewTCPSocket(IPv4)
 	defer s2.Close()
 	p.AllowListen(la.String())
-	if err := s2.StartBind(st.Network(), la); err != nil {
+	if err := s2.StartBind(bg, st.Network(), ToWIT(la)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s2.FinishBind(); err != AddressInUse {
+	if err := s2.FinishBind(bg); err != AddressInUse {
 		t.Fatalf("second bind: %v, want address-in-use", err)
 	}
 }
@@ -167,11 +173,11 @@ func TestConnectRefused(t *testing.T) {
 	st := NewStack(&p)
 	s := st.NewTCPSocket(IPv4)
 	defer s.Close()
-	if err := s.StartConnect(st.Network(), ap); err != nil {
+	if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
 		t.Fatal(err)
 	}
 	wait(t, s)
-	if _, _, err := s.FinishConnect(); err != ConnectionRefused {
+	if _, err := s.FinishConnect(bg); err != ConnectionRefused {
 		t.Fatalf("finish-connect: %v, want connection-refused", err)
 	}
 }
@@ -184,10 +190,10 @@ func TestResolveLiteralAndGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, ok, err := r.Next(); err != nil || !ok || a != netip.MustParseAddr("127.0.0.1") {
+	if a, ok, err := r.next(); err != nil || !ok || a != netip.MustParseAddr("127.0.0.1") {
 		t.Fatalf("literal: %v %v %v", a, ok, err)
 	}
-	if _, ok, err := r.Next(); ok || err != nil {
+	if _, ok, err := r.next(); ok || err != nil {
 		t.Fatal("literal stream not finished")
 	}
 	r, err = st.Resolve(st.Network(), "localhost")
@@ -197,7 +203,7 @@ func TestResolveLiteralAndGrant(t *testing.T) {
 	wait(t, r.done)
 	n := 0
 	for {
-		a, ok, err := r.Next()
+		a, ok, err := r.next()
 		if err != nil {
 			t.Fatalf("localhost does not resolve: %v", err)
 		}
