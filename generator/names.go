@@ -13,6 +13,7 @@ var initialisms = map[string]string{
 	"alpn": "ALPN", "dns": "DNS", "url": "URL", "uri": "URI", "http": "HTTP",
 	"utf8": "UTF8", "ipv4": "IPv4", "ipv6": "IPv6", "api": "API", "utc": "UTC",
 	"sni": "SNI", "tty": "TTY", "cpu": "CPU", "os": "OS", "rsa": "RSA",
+	"ok": "OK",
 }
 
 // exported returns the exported Go identifier for a kebab-case WIT name:
@@ -56,11 +57,10 @@ func local(name string) string {
 	return s
 }
 
-// reservedLocals are identifiers the generated signatures and glue use.
-var reservedLocals = map[string]bool{
-	"ctx": true, "c": true, "h": true, "stack": true, "mod": true,
-	"cabi": true, "api": true, "context": true, "wazero": true, "err": true,
-}
+// reservedLocals are identifiers the generated signatures use.
+// Parameter names need not avoid package names: in Go, parameters are in
+// scope only in the function body, and interface methods have none.
+var reservedLocals = map[string]bool{"ctx": true}
 
 // predeclared are Go's predeclared identifiers, which make poor package
 // names because importers would shadow them.

@@ -302,5 +302,5 @@ type Host interface {
 	// errors are network-related errors.
 	//
 	//	network-error-code: func(err: borrow<error>) -> option<error-code>
-	NetworkErrorCode(ctx context.Context, err_ Error) (ErrorCode, bool)
+	NetworkErrorCode(ctx context.Context, err Error) (ErrorCode, bool)
 }

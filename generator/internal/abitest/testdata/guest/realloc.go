@@ -1,0 +1,14 @@
+//go:build wasip1 && !norealloc
+
+package main
+
+// cabi_realloc allocates on the Go heap; the memory stays referenced.
+//
+//go:wasmexport cabi_realloc
+func cabiRealloc(oldPtr, oldSize, align, newSize uint32) uint32 {
+	reallocs++
+	if newSize == 0 {
+		return align
+	}
+	return alloc(newSize, align)
+}
