@@ -1,0 +1,209 @@
+package generator
+
+import (
+	"bytes"
+	"flag"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.bytecodealliance.org/wit"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden generated code in internal/kitchen")
+
+const modulePath = "github.com/wasitls/wasitls"
+
+// repoRoot is the module root, two levels up from this file.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+var (
+	loadMu sync.Mutex
+	loaded = map[string]*wit.Resolve{}
+)
+
+// load loads WIT once per path per test binary.
+func load(t testing.TB, path string) *wit.Resolve {
+	t.Helper()
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if res, ok := loaded[path]; ok {
+		return res
+	}
+	res, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded[path] = res
+	return res
+}
+
+// compareTree compares files with the generated files under dir: same
+// set, same bytes.
+func compareTree(t *testing.T, dir string, files []File, hint string) {
+	t.Helper()
+	if len(files) == 0 {
+		t.Fatal("generation produced no files")
+	}
+	want := map[string]bool{}
+	for _, f := range files {
+		want[f.Path] = true
+		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil {
+			t.Errorf("%s: %v (%s)", f.Path, err, hint)
+			continue
+		}
+		if !bytes.Equal(got, f.Data) {
+			t.Errorf("%s differs from a fresh generation (%s)", f.Path, hint)
+		}
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if bytes.HasPrefix(b, []byte("// "+header)) && !want[filepath.ToSlash(rel)] {
+			t.Errorf("%s is a stale generated file (%s)", rel, hint)
+		}
+		return nil
+	})
+}
+
+// TestGolden compares the generated code of the test WIT, which covers
+// every WIT type kind, with the golden copy in internal/kitchen (which the
+// ABI tests compile and run). Run with -update to rewrite it.
+func TestGolden(t *testing.T) {
+	res := load(t, "testdata/kitchen")
+	files, err := Generate(res, Options{World: "test:kitchen/kitchen", Package: modulePath + "/generator/internal/kitchen"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := Write("internal/kitchen", files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareTree(t, "internal/kitchen", files, "run go test ./generator -run TestGolden -update")
+	if len(files) != 4 {
+		t.Errorf("got %d files, want 4 (two interfaces, two files each)", len(files))
+	}
+}
+
+// TestBindingsFresh regenerates the project's bindings from ../wit and
+// fails when the committed ../bindings differ: the freshness check CI runs.
+func TestBindingsFresh(t *testing.T) {
+	root := repoRoot(t)
+	res := load(t, filepath.Join(root, "wit"))
+	files, err := Generate(res, Options{World: "wasitls:host/host", Package: modulePath + "/bindings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareTree(t, filepath.Join(root, "bindings"), files, "run go generate ./bindings")
+}
+
+// TestDeterministic generates twice and compares.
+func TestDeterministic(t *testing.T) {
+	res := load(t, filepath.Join(repoRoot(t), "wit"))
+	opts := Options{World: "wasitls:host/host", Package: modulePath + "/bindings"}
+	a, err := Generate(res, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(res, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) {
+		t.Fatalf("%d files, then %d", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].Path != b[i].Path || !bytes.Equal(a[i].Data, b[i].Data) {
+			t.Errorf("%s: output differs between two runs", a[i].Path)
+		}
+	}
+}
+
+// allWorld imports every interface of WASI 0.2.8 and of both wasi:tls
+// WITs, plus the project's extensions.
+const allWorld = `package test:all@0.1.0;
+
+world all {
+    include wasi:cli/imports@0.2.8;
+    include wasi:filesystem/imports@0.2.8;
+    include wasi:tls/imports@0.2.0-draft;
+    import wasi:tls/tls@0.2.0-pr104;
+    import wasitls:tls/extensions@0.1.0;
+}
+`
+
+// TestAllWASIBuildsAndVets generates the whole of WASI 0.2.8 and both
+// wasi:tls WITs into a scratch module and runs go build and go vet on it.
+func TestAllWASIBuildsAndVets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a scratch module; skipped with -short")
+	}
+	root := repoRoot(t)
+	dir := t.TempDir()
+	witDir := filepath.Join(dir, "wit")
+	if err := os.MkdirAll(witDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(witDir, "world.wit"), []byte(allWorld), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(witDir, "deps"), os.DirFS(filepath.Join(root, "wit", "deps"))); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Load(witDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(res, Options{World: "test:all/all", Package: "example.com/all/bindings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"wasi/filesystem/types/", "wasi/filesystem/preopens/", "wasi/sockets/udp/", "wasi/tls/tls/", "wasi/tls/types/", "wasitls/tls/extensions/"} {
+		found := false
+		for _, f := range files {
+			found = found || strings.HasPrefix(f.Path, want)
+		}
+		if !found {
+			t.Errorf("no package %s generated", want)
+		}
+	}
+	if err := Write(filepath.Join(dir, "bindings"), files); err != nil {
+		t.Fatal(err)
+	}
+	goMod := "module example.com/all\n\ngo 1.26\n\nrequire " + modulePath + " v0.0.0\n\nreplace " + modulePath + " => " + root + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(goMod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"mod", "tidy"}, {"build", "./..."}, {"vet", "./..."}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
