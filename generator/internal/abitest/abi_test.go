@@ -112,8 +112,8 @@ func checkReceived(t *testing.T, h *host) {
 	t.Helper()
 	type tu2 = cabi.Tuple2[uint8, int64]
 	want := map[string][]any{
-		"string": {"", "hello", "héllo, 世界 😀", "\U0010FFFF"},
-		"bytes":  {0, 1, 65536},
+		"string":  {"", "hello", "héllo, 世界 😀", "\U0010FFFF"},
+		"bytes":   {0, 1, 65536},
 		"strings": {[]string{"a", "", "ü", "zzz"}, []string{}},
 		"items": {[]echo.Item{
 			{A: cabi.Some("x"), B: []tu2{{F0: 1, F1: -1}, {F0: 255, F1: math.MinInt64}}},
