@@ -45,3 +45,12 @@ func markTrapped(ctx context.Context, inst *Instance) {
 		inst.trapped.Store(true)
 	}
 }
+
+// Rethrow is called by the glue of functions with only scalar parameters
+// and results, from a deferred closure that recovered r: it marks the
+// instance in ctx, if any, trapped and panics with a *Trap naming fn.
+// (An inline closure costs less than deferring a call with arguments.)
+func Rethrow(ctx context.Context, fn string, r any) {
+	markTrapped(ctx, nil)
+	panic(toTrap(fn, r))
+}

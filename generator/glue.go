@@ -100,6 +100,24 @@ func needsInstance(f *Func) bool {
 	return false
 }
 
+// plainScalar reports whether t lifts and lowers inline without any
+// check: numbers and bools. Other types go through helpers taking a Call.
+func plainScalar(t Type) bool {
+	p, ok := resolve(t).(Prim)
+	return ok && p != Char && p != String
+}
+
+// needsCall reports whether the glue of scalar function f needs a Call for
+// its checks.
+func needsCall(f *Func) bool {
+	for _, p := range append(append([]*Param{}, f.Params...), f.Results...) {
+		if !plainScalar(p.Type) {
+			return true
+		}
+	}
+	return false
+}
+
 // glueName is the name of the Go function building f's wazero function.
 func glueName(f *Func) string {
 	switch f.Kind {
@@ -240,13 +258,24 @@ func (e *emitter) register() jen.Code {
 func (e *emitter) glueFunc(f *Func) jen.Code {
 	var body []jen.Code
 	stack := jen.Id("stack")
-	if needsInstance(f) {
-		body = append(body, jen.Id("call").Op(":=").Qual(cabiPath, "Begin").Call(jen.Id("ctx"), jen.Id("mod"), jen.Id("name")))
-	} else {
-		body = append(body, jen.Id("call").Op(":=").Qual(cabiPath, "BeginScalar").Call(jen.Id("ctx"), jen.Id("name")))
+	switch {
+	case needsInstance(f):
+		body = append(body,
+			jen.Id("call").Op(":=").Qual(cabiPath, "Begin").Call(jen.Id("ctx"), jen.Id("mod"), jen.Id("name")),
+			jen.Id("c").Op(":=").Op("&").Id("call"),
+			jen.Defer().Id("c").Dot("End").Call())
+	default:
+		// Scalar functions neither look up the instance nor build a Call
+		// unless a check (char, discriminant) needs one to trap with.
+		body = append(body, jen.Defer().Func().Params().Block(
+			jen.If(jen.Id("r").Op(":=").Recover(), jen.Id("r").Op("!=").Nil()).Block(
+				jen.Qual(cabiPath, "Rethrow").Call(jen.Id("ctx"), jen.Id("name"), jen.Id("r")))).Call())
+		if needsCall(f) {
+			body = append(body,
+				jen.Id("call").Op(":=").Qual(cabiPath, "BeginScalar").Call(jen.Id("ctx"), jen.Id("name")),
+				jen.Id("c").Op(":=").Op("&").Id("call"))
+		}
 	}
-	body = append(body, jen.Id("c").Op(":=").Op("&").Id("call"))
-	body = append(body, jen.Defer().Id("c").Dot("End").Call())
 
 	// Parameters.
 	flatP, spilled := flatParams(f)

@@ -12,9 +12,13 @@ import (
 
 func funcExit(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		call := cabi.BeginScalar(ctx, name)
 		c := &call
-		defer c.End()
 		p0 := liftResultUnitUnit(c, stack)
 		h.Exit(ctx, p0)
 	}
@@ -22,9 +26,11 @@ func funcExit(h Host, name string) api.GoModuleFunc {
 
 func funcExitWithCode(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := uint8(stack[0])
 		h.ExitWithCode(ctx, p0)
 	}

@@ -13,9 +13,11 @@ import (
 
 func funcNow(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		v := h.Now(ctx)
 		stack[0] = v
 	}
@@ -23,9 +25,11 @@ func funcNow(h Host, name string) api.GoModuleFunc {
 
 func funcResolution(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		v := h.Resolution(ctx)
 		stack[0] = v
 	}

@@ -26,9 +26,13 @@ func funcDisplay(h Host, name string) api.GoModuleFunc {
 
 func funcUTCOffset(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		call := cabi.BeginScalar(ctx, name)
 		c := &call
-		defer c.End()
 		p0 := liftWallclockDatetime(c, stack)
 		v := h.UTCOffset(ctx, p0)
 		stack[0] = uint64(uint32(v))

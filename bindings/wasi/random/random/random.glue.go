@@ -25,9 +25,11 @@ func funcGetRandomBytes(h Host, name string) api.GoModuleFunc {
 
 func funcGetRandomU64(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		v := h.GetRandomU64(ctx)
 		stack[0] = v
 	}

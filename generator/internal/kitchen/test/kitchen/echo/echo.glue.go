@@ -15,9 +15,11 @@ import (
 
 func funcEchoBool(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := uint32(stack[0]) != 0
 		v := h.EchoBool(ctx, p0)
 		stack[0] = uint64(cabi.BoolU32(v))
@@ -26,9 +28,11 @@ func funcEchoBool(h Host, name string) api.GoModuleFunc {
 
 func funcEchoS8(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := int8(stack[0])
 		v := h.EchoS8(ctx, p0)
 		stack[0] = uint64(uint32(v))
@@ -37,9 +41,11 @@ func funcEchoS8(h Host, name string) api.GoModuleFunc {
 
 func funcEchoU8(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := uint8(stack[0])
 		v := h.EchoU8(ctx, p0)
 		stack[0] = uint64(v)
@@ -48,9 +54,11 @@ func funcEchoU8(h Host, name string) api.GoModuleFunc {
 
 func funcEchoS16(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := int16(stack[0])
 		v := h.EchoS16(ctx, p0)
 		stack[0] = uint64(uint32(v))
@@ -59,9 +67,11 @@ func funcEchoS16(h Host, name string) api.GoModuleFunc {
 
 func funcEchoU16(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := uint16(stack[0])
 		v := h.EchoU16(ctx, p0)
 		stack[0] = uint64(v)
@@ -70,9 +80,11 @@ func funcEchoU16(h Host, name string) api.GoModuleFunc {
 
 func funcEchoS32(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := int32(stack[0])
 		v := h.EchoS32(ctx, p0)
 		stack[0] = uint64(uint32(v))
@@ -81,9 +93,11 @@ func funcEchoS32(h Host, name string) api.GoModuleFunc {
 
 func funcEchoU32(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := uint32(stack[0])
 		v := h.EchoU32(ctx, p0)
 		stack[0] = uint64(v)
@@ -92,9 +106,11 @@ func funcEchoU32(h Host, name string) api.GoModuleFunc {
 
 func funcEchoS64(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := int64(stack[0])
 		v := h.EchoS64(ctx, p0)
 		stack[0] = uint64(v)
@@ -103,9 +119,11 @@ func funcEchoS64(h Host, name string) api.GoModuleFunc {
 
 func funcEchoU64(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := stack[0]
 		v := h.EchoU64(ctx, p0)
 		stack[0] = v
@@ -114,9 +132,11 @@ func funcEchoU64(h Host, name string) api.GoModuleFunc {
 
 func funcEchoF32(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := math.Float32frombits(uint32(stack[0]))
 		v := h.EchoF32(ctx, p0)
 		stack[0] = uint64(math.Float32bits(v))
@@ -125,9 +145,11 @@ func funcEchoF32(h Host, name string) api.GoModuleFunc {
 
 func funcEchoF64(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.BeginScalar(ctx, name)
-		c := &call
-		defer c.End()
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		p0 := math.Float64frombits(stack[0])
 		v := h.EchoF64(ctx, p0)
 		stack[0] = math.Float64bits(v)
@@ -136,9 +158,13 @@ func funcEchoF64(h Host, name string) api.GoModuleFunc {
 
 func funcEchoChar(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		call := cabi.BeginScalar(ctx, name)
 		c := &call
-		defer c.End()
 		p0 := c.Char(uint32(stack[0]))
 		v := h.EchoChar(ctx, p0)
 		stack[0] = uint64(c.CharU32(v))
@@ -225,9 +251,13 @@ func funcEchoPoint(h Host, name string) api.GoModuleFunc {
 
 func funcEchoColor(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		call := cabi.BeginScalar(ctx, name)
 		c := &call
-		defer c.End()
 		p0 := liftColor(c, stack)
 		v := h.EchoColor(ctx, p0)
 		stack[0] = uint64(c.Disc(uint32(v), 3))
@@ -236,9 +266,13 @@ func funcEchoColor(h Host, name string) api.GoModuleFunc {
 
 func funcEchoSmall(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		call := cabi.BeginScalar(ctx, name)
 		c := &call
-		defer c.End()
 		p0 := liftSmall(c, stack)
 		v := h.EchoSmall(ctx, p0)
 		stack[0] = uint64(v)
@@ -377,9 +411,13 @@ func funcEchoResultErr(h Host, name string) api.GoModuleFunc {
 
 func funcEchoResultEmpty(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		defer func() {
+			if r := recover(); r != nil {
+				cabi.Rethrow(ctx, name, r)
+			}
+		}()
 		call := cabi.BeginScalar(ctx, name)
 		c := &call
-		defer c.End()
 		p0 := liftResultUnitUnit(c, stack)
 		err := h.EchoResultEmpty(ctx, p0)
 		var v cabi.Result[cabi.Unit, cabi.Unit]

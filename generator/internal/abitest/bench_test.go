@@ -1,0 +1,298 @@
+package abitest
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/generator/internal/kitchen/test/kitchen/echo"
+)
+
+// The speed of the generated glue is measured against hand-written wazero
+// host functions doing the same work, in the same run, called by the same
+// hand-assembled guest: a loop calling echo-u32 (scalar in and out) or
+// echo-bytes (64 KiB list<u8> in and out, through cabi_realloc).
+
+const (
+	bytesLen  = 64 << 10
+	bytesIn   = 0x10000 // the guest's input list
+	bytesOut  = 0x20000 // where the guest's cabi_realloc puts the result
+	bytesRet  = 0x30000 // the return area
+	echoMod   = "test:kitchen/echo@0.1.0"
+	callBatch = 1000 // calls per guest invocation in the scalar benchmark
+)
+
+// benchGuest returns a core module importing echo-u32 and echo-bytes and
+// exporting memory (4 pages), cabi_realloc (always bytesOut), and
+// scalar(n) and bytes(n), which call the imports n times.
+func benchGuest() []byte {
+	var m wasmModule
+	tU32 := m.typ([]byte{i32}, []byte{i32})
+	tBytes := m.typ([]byte{i32, i32, i32}, nil)
+	tRealloc := m.typ([]byte{i32, i32, i32, i32}, []byte{i32})
+	tLoop := m.typ([]byte{i32}, nil)
+	m.importFunc(echoMod, "echo-u32", tU32)     // func 0
+	m.importFunc(echoMod, "echo-bytes", tBytes) // func 1
+	m.memory(4)
+	m.export("memory", 2, 0)
+	m.export("cabi_realloc", 0, m.fn(tRealloc, cat(i32Const(bytesOut))))
+	// loop: while n != 0 { body; n-- }
+	loop := func(body []byte) []byte {
+		return cat([]byte{0x02, 0x40, 0x03, 0x40, 0x20, 0, 0x45, 0x0d, 1}, body,
+			[]byte{0x20, 0}, i32Const(1), []byte{0x6b, 0x21, 0, 0x0c, 0, 0x0b, 0x0b})
+	}
+	m.export("scalar", 0, m.fn(tLoop, loop([]byte{0x20, 0, 0x10, 0, 0x1a})))
+	m.export("bytes", 0, m.fn(tLoop, loop(cat(i32Const(bytesIn), i32Const(bytesLen), i32Const(bytesRet), []byte{0x10, 1}))))
+	return m.bytes()
+}
+
+// baselineModule registers echo-u32 and echo-bytes written by hand the
+// plain wazero way: WithGoModuleFunction, explicit value types, no checks
+// beyond what wazero's memory API does.
+func baselineModule(ctx context.Context, r wazero.Runtime, h echo.Host) error {
+	var realloc api.Function
+	stack := make([]uint64, 4)
+	b := r.NewHostModuleBuilder(echoMod)
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, s []uint64) {
+		s[0] = uint64(h.EchoU32(ctx, uint32(s[0])))
+	}), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).WithParameterNames("v").WithResultNames("result").Export("echo-u32")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, s []uint64) {
+		mem := mod.Memory()
+		in, ok := mem.Read(uint32(s[0]), uint32(s[1]))
+		if !ok {
+			panic("out of bounds")
+		}
+		rp := uint32(s[2])
+		out := h.EchoBytes(ctx, in)
+		if realloc == nil {
+			realloc = mod.ExportedFunction("cabi_realloc")
+		}
+		stack[0], stack[1], stack[2], stack[3] = 0, 0, 1, uint64(len(out))
+		if err := realloc.CallWithStack(ctx, stack); err != nil {
+			panic(err)
+		}
+		p := uint32(stack[0])
+		if !mem.Write(p, out) || !mem.WriteUint32Le(rp, p) || !mem.WriteUint32Le(rp+4, uint32(len(out))) {
+			panic("out of bounds")
+		}
+	}), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).WithParameterNames("v.ptr", "v.len", "retptr").Export("echo-bytes")
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// side is one runtime with the bench guest instantiated over either the
+// baseline or the generated host functions.
+type side struct {
+	scalar, bytes api.Function
+	stack         []uint64
+	ctx           context.Context
+}
+
+func newSide(tb testing.TB, generated bool) *side {
+	tb.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	tb.Cleanup(func() { r.Close(ctx) })
+	h := newHost()
+	h.quiet = true
+	var err error
+	if generated {
+		err = echo.Register(ctx, r, h)
+	} else {
+		err = baselineModule(ctx, r, h)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	inst := cabi.NewInstance()
+	ctx = cabi.WithInstance(ctx, inst)
+	mod, err := r.Instantiate(ctx, benchGuest())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &side{scalar: mod.ExportedFunction("scalar"), bytes: mod.ExportedFunction("bytes"), stack: make([]uint64, 1), ctx: ctx}
+}
+
+func (s *side) call(f api.Function, n int) {
+	s.stack[0] = uint64(n)
+	if err := f.CallWithStack(s.ctx, s.stack); err != nil {
+		panic(err)
+	}
+}
+
+// compare runs the baseline and the generated glue alternately and reports
+// the generated cost per call, the baseline's, and their ratio. It uses
+// the medians of the per-iteration times, which a preempted iteration
+// on a busy machine does not skew.
+func compare(b *testing.B, pick func(*side) api.Function, batch int) {
+	base, gen := newSide(b, false), newSide(b, true)
+	fb, fg := pick(base), pick(gen)
+	base.call(fb, batch) // warm up
+	gen.call(fg, batch)
+	tb := make([]time.Duration, 0, min(b.N, 1<<20))
+	tg := make([]time.Duration, 0, cap(tb))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		base.call(fb, batch)
+		t1 := time.Now()
+		gen.call(fg, batch)
+		t2 := time.Now()
+		if len(tb) < cap(tb) {
+			tb = append(tb, t1.Sub(t0))
+			tg = append(tg, t2.Sub(t1))
+		}
+	}
+	b.StopTimer()
+	mb, mg := median(tb), median(tg)
+	b.ReportMetric(float64(mg.Nanoseconds())/float64(batch), "ns/call")
+	b.ReportMetric(float64(mb.Nanoseconds())/float64(batch), "baseline-ns/call")
+	b.ReportMetric(float64(mg)/float64(mb), "ratio")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkScalarCall: echo-u32, generated vs hand-written (limit 1.2).
+func BenchmarkScalarCall(b *testing.B) {
+	compare(b, func(s *side) api.Function { return s.scalar }, callBatch)
+}
+
+// BenchmarkBytes64K: echo-bytes with 64 KiB in and out, generated vs
+// hand-written (limit 1.1).
+func BenchmarkBytes64K(b *testing.B) {
+	compare(b, func(s *side) api.Function { return s.bytes }, 1)
+}
+
+var ratios = flag.Bool("ratios", false, "run the speed comparisons and print ratio lines")
+
+// TestSpeedRatios prints one "ratio" line per comparison when run with
+// -ratios: go test ./generator/internal/abitest -run SpeedRatios -ratios -v
+func TestSpeedRatios(t *testing.T) {
+	if !*ratios {
+		t.Skip("run with -ratios to print the speed ratios")
+	}
+	for _, c := range []struct {
+		name  string
+		fn    func(*testing.B)
+		limit float64
+	}{{"scalar call", BenchmarkScalarCall, 1.2}, {"64 KiB list<u8> in and out", BenchmarkBytes64K, 1.1}} {
+		r := testing.Benchmark(c.fn)
+		ratio := r.Extra["ratio"]
+		t.Logf("ratio %.3f %s: generated %.1f ns/call, baseline %.1f ns/call, %d allocs/op (limit %.1f)",
+			ratio, c.name, r.Extra["ns/call"], r.Extra["baseline-ns/call"], r.AllocsPerOp(), c.limit)
+		fmt.Printf("ratio %.3f %s (limit %.1f)\n", ratio, c.name, c.limit)
+	}
+}
+
+// TestScalarCallsAllocateNothing: the generated scalar path allocates
+// nothing per call.
+func TestScalarCallsAllocateNothing(t *testing.T) {
+	gen := newSide(t, true)
+	gen.call(gen.scalar, 10)
+	if n := testing.AllocsPerRun(20, func() { gen.call(gen.scalar, callBatch) }); n != 0 {
+		t.Errorf("%v allocations per %d scalar calls, want 0", n, callBatch)
+	}
+}
+
+// TestBenchGuest checks the hand-assembled guest against both sides.
+func TestBenchGuest(t *testing.T) {
+	for _, generated := range []bool{false, true} {
+		s := newSide(t, generated)
+		s.call(s.scalar, 3)
+		s.call(s.bytes, 2)
+	}
+}
+
+// A minimal core wasm encoder for the bench guest.
+
+const i32 = 0x7f
+
+type wasmModule struct {
+	types, imports, funcs, code, exports [][]byte
+	nImports, memPages                   int
+}
+
+func uleb(v uint64) []byte {
+	var out []byte
+	for {
+		b := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			out = append(out, b|0x80)
+			continue
+		}
+		return append(out, b)
+	}
+}
+
+func i32Const(v int32) []byte {
+	out := []byte{0x41}
+	x := int64(v)
+	for {
+		b := byte(x & 0x7f)
+		x >>= 7
+		if (x == 0 && b&0x40 == 0) || (x == -1 && b&0x40 != 0) {
+			return append(out, b)
+		}
+		out = append(out, b|0x80)
+	}
+}
+
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func name(s string) []byte { return cat(uleb(uint64(len(s))), []byte(s)) }
+
+func vec(items [][]byte) []byte { return cat(uleb(uint64(len(items))), cat(items...)) }
+
+func (m *wasmModule) typ(params, results []byte) int {
+	m.types = append(m.types, cat([]byte{0x60}, uleb(uint64(len(params))), params, uleb(uint64(len(results))), results))
+	return len(m.types) - 1
+}
+
+func (m *wasmModule) importFunc(mod, fn string, typ int) {
+	m.imports = append(m.imports, cat(name(mod), name(fn), []byte{0}, uleb(uint64(typ))))
+	m.nImports++
+}
+
+func (m *wasmModule) memory(pages int) { m.memPages = pages }
+
+// fn adds a function with no locals and returns its index.
+func (m *wasmModule) fn(typ int, body []byte) int {
+	m.funcs = append(m.funcs, uleb(uint64(typ)))
+	b := cat([]byte{0}, body, []byte{0x0b})
+	m.code = append(m.code, cat(uleb(uint64(len(b))), b))
+	return m.nImports + len(m.funcs) - 1
+}
+
+func (m *wasmModule) export(n string, kind byte, idx int) {
+	m.exports = append(m.exports, cat(name(n), []byte{kind}, uleb(uint64(idx))))
+}
+
+func (m *wasmModule) bytes() []byte {
+	section := func(id byte, body []byte) []byte { return cat([]byte{id}, uleb(uint64(len(body))), body) }
+	return cat([]byte{0, 'a', 's', 'm', 1, 0, 0, 0},
+		section(1, vec(m.types)),
+		section(2, vec(m.imports)),
+		section(3, vec(m.funcs)),
+		section(5, vec([][]byte{cat([]byte{0}, uleb(uint64(m.memPages)))})),
+		section(7, vec(m.exports)),
+		section(10, vec(m.code)))
+}
