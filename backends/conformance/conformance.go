@@ -20,6 +20,9 @@
 //
 // Certificates come from the internal testpki package: an ephemeral root, an
 // intermediate, and leaves for each case.
+//
+// The goroutine check counts every goroutine of the process: do not call Run
+// from a test that runs in parallel with others.
 package conformance
 
 import (

@@ -57,8 +57,12 @@
 //     TLS 1.3.
 //   - Post-handshake client authentication (RFC 8446, Section 4.6.2) is not
 //     implemented by crypto/tls, on either side: RequestClientIdentity
-//     returns an error wrapping [backends.ErrNotSupported], and a client
-//     receiving a post-handshake CertificateRequest fails the connection.
+//     returns an error wrapping [backends.ErrNotSupported]; the client does
+//     not offer the post_handshake_auth extension, and a post-handshake
+//     CertificateRequest fails the connection with unexpected_message.
+//   - Resumption: each connection gets its own tls.Config, so session
+//     tickets could never be redeemed; the server issues none and the client
+//     keeps no session cache. State.DidResume is therefore always false.
 //   - Truncation: crypto/tls accepts a transport EOF at a record boundary as
 //     io.EOF. The backend watches the transport and reports such a close
 //     without close_notify as an error wrapping io.ErrUnexpectedEOF.
