@@ -29,6 +29,15 @@
 // until the ClientHello hook returned). Violations are error results naming
 // the rule.
 //
+// # Files
+//
+// The state machines (driver.go, client.go, server.go, future.go) know
+// nothing of the guest: they take a transport and a backend and are tested
+// with a scripted backend and with every registered backend against real
+// peers. host.go, futures.go, identity.go, draft.go and extensions.go are
+// the resources of the generated bindings over them; io.go is the seam with
+// the runtime's wasi:io streams and pollables.
+//
 // # Ownership
 //
 // Futures hold Go values only. The handshake goroutine never touches guest
