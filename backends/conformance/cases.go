@@ -31,6 +31,8 @@ var cases = []testCase{
 	{name: "ALPN", run: testALPN},
 	{name: "ALPNMismatch", run: testALPNMismatch},
 	{name: "Groups", run: testGroups},
+	{name: "HelloRetryRequest", run: testHelloRetryRequest},
+	{name: "ValidationTime", modes: clientModes, run: testValidationTime},
 	{name: "VerifyServerSeesChain", modes: clientModes, run: testVerifyServerChain},
 	{name: "VerifyServerAbort", modes: clientModes, run: testVerifyServerAbort},
 	{name: "DefaultValidation", modes: clientModes, run: testDefaultValidation},
@@ -675,4 +677,36 @@ func testParseIdentity(e *env) {
 			e.t.Errorf("ParseIdentity(%s) = %q; want it to mention %q", tc.name, err, tc.mention)
 		}
 	}
+}
+
+func testHelloRetryRequest(e *env) {
+	// The client's first key shares are for its preferred groups; a server
+	// that only accepts P-256 must ask again (RFC 8446, Section 4.1.4), and
+	// the ClientHello hook still runs once.
+	n := 0
+	sc := e.pki.serverConfig(e.pki.serverA)
+	sc.Groups = []uint16{uint16(tls.CurveP256)}
+	sc.ClientHello = func(context.Context, *backends.ClientHello) (*backends.ServerConfig, error) {
+		n++
+		return nil, nil
+	}
+	cc := e.pki.clientConfig("a.test")
+	cc.Groups = []uint16{uint16(tls.X25519), uint16(tls.CurveP256)}
+	p := e.mustConnect(cc, sc)
+	e.exchange(p)
+	if c, s := p.client.State().Group, p.server.State().Group; c != uint16(tls.CurveP256) || s != uint16(tls.CurveP256) {
+		e.t.Errorf("Group after HelloRetryRequest: client %#04x, server %#04x; want P-256 (0x0017)", c, s)
+	}
+	if e.serverIsBackend() && n != 1 {
+		e.t.Errorf("ClientHello hook ran %d times across a HelloRetryRequest; want once", n)
+	}
+}
+
+func testValidationTime(e *env) {
+	// Options.Time is the clock of certificate validation: at a time inside
+	// its validity, the expired certificate passes.
+	cc := e.pki.clientConfig("a.test")
+	past := e.pki.expired.Cert.NotBefore.Add(time.Minute)
+	cc.Time = func() time.Time { return past }
+	e.mustConnect(cc, e.pki.serverConfig(e.pki.expired))
 }

@@ -82,14 +82,21 @@ type CA struct {
 	parents [][]byte
 }
 
-// NewCA returns a self-signed ECDSA P-256 root named "wasitls test CA",
-// valid from an hour ago for a day.
+// CAs are valid from two days ago for thirty days, so that leaves with
+// validity windows in the recent past (expired leaves, tests with a fixed
+// clock) still chain to a valid CA.
+const (
+	caBackdate = 48 * time.Hour
+	caLifetime = 30 * 24 * time.Hour
+)
+
+// NewCA returns a self-signed ECDSA P-256 root named "wasitls test CA".
 func NewCA() (*CA, error) {
 	return NewCAWith("wasitls test CA", ECDSAP256)
 }
 
 // NewCAWith returns a self-signed root with the given common name and key
-// type, valid from an hour ago for a day.
+// type.
 func NewCAWith(commonName string, k KeyType) (*CA, error) {
 	key, err := GenerateKey(k)
 	if err != nil {
@@ -99,8 +106,8 @@ func NewCAWith(commonName string, k KeyType) (*CA, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"wasitls test PKI"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
+		NotBefore:             now.Add(-caBackdate),
+		NotAfter:              now.Add(caLifetime),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -126,8 +133,8 @@ func (ca *CA) Intermediate(commonName string, k KeyType) (*CA, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"wasitls test PKI"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
+		NotBefore:             now.Add(-caBackdate),
+		NotAfter:              now.Add(caLifetime),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
