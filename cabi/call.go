@@ -64,6 +64,7 @@ func (c *Call) End() {
 	if r := recover(); r != nil {
 		if c.inst != nil {
 			c.inst.pending = c.inst.pending[:0]
+			c.inst.reserved, c.inst.nextOwn = c.inst.reserved[:0], 0
 			c.inst.inRealloc = false
 		}
 		markTrapped(c.ctx, c.inst)
@@ -344,12 +345,34 @@ func (c *Call) Commit() {
 	inst.pending = inst.pending[:0]
 }
 
-// Own lowers an own<R> returned by the host: v enters the table.
-func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
+// Reserve inserts v, an own<R> inside a result about to be stored in guest
+// memory, into the table ahead of the store, so that a fault while storing
+// (a failing cabi_realloc, say) cannot leave a host resource outside the
+// table, undropped. Glue reserves every own<R> of the result in the order
+// the store will reach them; Own then hands out the reserved handles.
+func (c *Call) Reserve(v Resource, typ *ResourceType) {
 	if v == nil {
 		c.Trapf("host returned a nil %s", typ)
 	}
-	return c.inst.table.Insert(typ, v)
+	c.inst.reserved = append(c.inst.reserved, c.inst.table.Insert(typ, v))
+}
+
+// Own lowers an own<R> returned by the host: v enters the table, unless it
+// was reserved.
+func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
+	inst := c.inst
+	if inst.nextOwn < len(inst.reserved) {
+		h := inst.reserved[inst.nextOwn]
+		inst.nextOwn++
+		if inst.nextOwn == len(inst.reserved) {
+			inst.reserved, inst.nextOwn = inst.reserved[:0], 0
+		}
+		return h
+	}
+	if v == nil {
+		c.Trapf("host returned a nil %s", typ)
+	}
+	return inst.table.Insert(typ, v)
 }
 
 // Drop implements [resource-drop]: it removes handle h of type typ from the

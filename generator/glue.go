@@ -379,6 +379,9 @@ func (e *emitter) glueFunc(f *Func) jen.Code {
 	// Results.
 	if rt != nil {
 		if retptr {
+			if containsOwn(rt) {
+				body = append(body, e.reserveStmt(rt, v))
+			}
 			body = append(body, e.storeStmt(rt, jen.Id("rp"), v))
 		} else {
 			body = append(body, slot(stack, 0).Op("=").Add(e.lowerFlat(rt, v)))

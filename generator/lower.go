@@ -228,3 +228,81 @@ func (e *emitter) lowerFlat(t Type, v jen.Code) jen.Code {
 	fail("cannot lower %s to one core value", witString(t))
 	return nil
 }
+
+// reserveStmt returns a statement reserving, in store order, every own
+// handle inside v, a t (see cabi.Call.Reserve).
+func (e *emitter) reserveStmt(t Type, v jen.Code) jen.Code {
+	rt := resolve(t)
+	if h, ok := rt.(*Handle); ok {
+		res, err := e.resourceType(h.Res)
+		if err != nil {
+			fail("%v", err)
+		}
+		return cID().Dot("Reserve").Call(v, res)
+	}
+	name := "reserve" + e.mangle(rt)
+	e.helper(name, func() jen.Code {
+		return jen.Func().Id(name).Params(callParam, jen.Id("v").Add(e.goType(rt))).Block(e.reserveBody(rt)...)
+	})
+	return jen.Id(name).Call(cID(), v)
+}
+
+// reserveBody is the body of the reserve helper of a compound type: it
+// visits the parts holding own handles in the order storeBody stores them.
+func (e *emitter) reserveBody(t Type) []jen.Code {
+	v := jen.Id("v")
+	var out []jen.Code
+	switch t := t.(type) {
+	case *List:
+		return []jen.Code{jen.For(jen.List(jen.Id("_"), jen.Id("x")).Op(":=").Range().Add(v)).Block(e.reserveStmt(t.Elem, jen.Id("x")))}
+	case *Option:
+		return []jen.Code{jen.If(jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Add(v).Dot("Get").Call(), jen.Id("ok")).Block(e.reserveStmt(t.Elem, jen.Id("x")))}
+	case *Result:
+		okID, errID := jen.Id("_"), jen.Id("_")
+		var okPart, errPart []jen.Code
+		if t.OK != nil && containsOwn(t.OK) {
+			okID = jen.Id("x")
+			okPart = append(okPart, e.reserveStmt(t.OK, jen.Id("x")))
+		}
+		if t.Err != nil && containsOwn(t.Err) {
+			errID = jen.Id("y")
+			errPart = append(errPart, e.reserveStmt(t.Err, jen.Id("y")))
+		}
+		get := jen.List(okID, errID, jen.Id("isErr")).Op(":=").Add(v).Dot("Get").Call()
+		switch {
+		case len(okPart) == 0:
+			return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...)}
+		case len(errPart) == 0:
+			return []jen.Code{jen.If(get, jen.Op("!").Id("isErr")).Block(okPart...)}
+		}
+		return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...).Else().Block(okPart...)}
+	case *Tuple:
+		for i, el := range t.Elems {
+			if containsOwn(el) {
+				out = append(out, e.reserveStmt(el, jen.Add(v).Dot(fmt.Sprintf("F%d", i))))
+			}
+		}
+		return out
+	case *Ref:
+		d := t.Decl
+		switch k := d.Kind.(type) {
+		case *Record:
+			for _, f := range k.Fields {
+				if containsOwn(f.Type) {
+					out = append(out, e.reserveStmt(f.Type, jen.Add(v).Dot(f.GoName)))
+				}
+			}
+			return out
+		case *Variant:
+			var clauses []jen.Code
+			for _, c := range k.Cases {
+				if c.Type != nil && containsOwn(c.Type) {
+					clauses = append(clauses, jen.Case(e.declRef(d, d.GoName+"Tag"+c.GoName)).Block(e.reserveStmt(c.Type, jen.Add(v).Dot(c.GoName))))
+				}
+			}
+			return []jen.Code{jen.Switch(jen.Add(v).Dot("Tag")).Block(clauses...)}
+		}
+	}
+	fail("cannot reserve the handles of %s", witString(t))
+	return nil
+}

@@ -23,6 +23,7 @@ func funcGetTerminalStderr(h Host, name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[TerminalOutput](r)
 		}
+		reserveOptionOwnTerminalOutput(c, v)
 		storeOptionOwnTerminalOutput(c, rp, v)
 	}
 }
@@ -54,6 +55,12 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 		WithParameterNames("retptr").
 		WithResultNames().
 		Export("get-terminal-stderr")
+}
+
+func reserveOptionOwnTerminalOutput(c *cabi.Call, v cabi.Option[TerminalOutput]) {
+	if x, ok := v.Get(); ok {
+		c.Reserve(x, terminaloutput.TerminalOutputType)
+	}
 }
 
 func storeOptionOwnTerminalOutput(c *cabi.Call, p uint32, v cabi.Option[TerminalOutput]) {

@@ -23,6 +23,7 @@ func funcGetTerminalStdin(h Host, name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[TerminalInput](r)
 		}
+		reserveOptionOwnTerminalInput(c, v)
 		storeOptionOwnTerminalInput(c, rp, v)
 	}
 }
@@ -54,6 +55,12 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 		WithParameterNames("retptr").
 		WithResultNames().
 		Export("get-terminal-stdin")
+}
+
+func reserveOptionOwnTerminalInput(c *cabi.Call, v cabi.Option[TerminalInput]) {
+	if x, ok := v.Get(); ok {
+		c.Reserve(x, terminalinput.TerminalInputType)
+	}
 }
 
 func storeOptionOwnTerminalInput(c *cabi.Call, p uint32, v cabi.Option[TerminalInput]) {

@@ -33,6 +33,7 @@ func methodInputStreamRead(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[[]byte, StreamError](r)
 		}
+		reserveResultListU8StreamError(c, v)
 		storeResultListU8StreamError(c, rp, v)
 	}
 }
@@ -57,6 +58,7 @@ func methodInputStreamBlockingRead(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[[]byte, StreamError](r)
 		}
+		reserveResultListU8StreamError(c, v)
 		storeResultListU8StreamError(c, rp, v)
 	}
 }
@@ -81,6 +83,7 @@ func methodInputStreamSkip(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[uint64, StreamError](r)
 		}
+		reserveResultU64StreamError(c, v)
 		storeResultU64StreamError(c, rp, v)
 	}
 }
@@ -105,6 +108,7 @@ func methodInputStreamBlockingSkip(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[uint64, StreamError](r)
 		}
+		reserveResultU64StreamError(c, v)
 		storeResultU64StreamError(c, rp, v)
 	}
 }
@@ -139,6 +143,7 @@ func methodOutputStreamCheckWrite(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[uint64, StreamError](r)
 		}
+		reserveResultU64StreamError(c, v)
 		storeResultU64StreamError(c, rp, v)
 	}
 }
@@ -163,6 +168,7 @@ func methodOutputStreamWrite(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[cabi.Unit, StreamError](cabi.Unit{})
 		}
+		reserveResultUnitStreamError(c, v)
 		storeResultUnitStreamError(c, rp, v)
 	}
 }
@@ -187,6 +193,7 @@ func methodOutputStreamBlockingWriteAndFlush(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[cabi.Unit, StreamError](cabi.Unit{})
 		}
+		reserveResultUnitStreamError(c, v)
 		storeResultUnitStreamError(c, rp, v)
 	}
 }
@@ -210,6 +217,7 @@ func methodOutputStreamFlush(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[cabi.Unit, StreamError](cabi.Unit{})
 		}
+		reserveResultUnitStreamError(c, v)
 		storeResultUnitStreamError(c, rp, v)
 	}
 }
@@ -233,6 +241,7 @@ func methodOutputStreamBlockingFlush(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[cabi.Unit, StreamError](cabi.Unit{})
 		}
+		reserveResultUnitStreamError(c, v)
 		storeResultUnitStreamError(c, rp, v)
 	}
 }
@@ -268,6 +277,7 @@ func methodOutputStreamWriteZeroes(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[cabi.Unit, StreamError](cabi.Unit{})
 		}
+		reserveResultUnitStreamError(c, v)
 		storeResultUnitStreamError(c, rp, v)
 	}
 }
@@ -292,6 +302,7 @@ func methodOutputStreamBlockingWriteZeroesAndFlush(name string) api.GoModuleFunc
 		} else {
 			v = cabi.OK[cabi.Unit, StreamError](cabi.Unit{})
 		}
+		reserveResultUnitStreamError(c, v)
 		storeResultUnitStreamError(c, rp, v)
 	}
 }
@@ -317,6 +328,7 @@ func methodOutputStreamSplice(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[uint64, StreamError](r)
 		}
+		reserveResultU64StreamError(c, v)
 		storeResultU64StreamError(c, rp, v)
 	}
 }
@@ -342,6 +354,7 @@ func methodOutputStreamBlockingSplice(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[uint64, StreamError](r)
 		}
+		reserveResultU64StreamError(c, v)
 		storeResultU64StreamError(c, rp, v)
 	}
 }
@@ -451,6 +464,31 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 	b.NewFunctionBuilder().WithGoModuleFunction(dropOutputStream(module+"#[resource-drop]output-stream"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
 		WithParameterNames("self").
 		Export("[resource-drop]output-stream")
+}
+
+func reserveResultListU8StreamError(c *cabi.Call, v cabi.Result[[]byte, StreamError]) {
+	if _, y, isErr := v.Get(); isErr {
+		reserveStreamError(c, y)
+	}
+}
+
+func reserveResultU64StreamError(c *cabi.Call, v cabi.Result[uint64, StreamError]) {
+	if _, y, isErr := v.Get(); isErr {
+		reserveStreamError(c, y)
+	}
+}
+
+func reserveResultUnitStreamError(c *cabi.Call, v cabi.Result[cabi.Unit, StreamError]) {
+	if _, y, isErr := v.Get(); isErr {
+		reserveStreamError(c, y)
+	}
+}
+
+func reserveStreamError(c *cabi.Call, v StreamError) {
+	switch v.Tag {
+	case StreamErrorTagLastOperationFailed:
+		c.Reserve(v.LastOperationFailed, ioerror.ErrorType)
+	}
 }
 
 func storeResultListU8StreamError(c *cabi.Call, p uint32, v cabi.Result[[]byte, StreamError]) {

@@ -33,6 +33,7 @@ func funcResolveAddresses(h Host, name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[ResolveAddressStream, ErrorCode](r)
 		}
+		reserveResultOwnResolveAddressStreamErrorCode(c, v)
 		storeResultOwnResolveAddressStreamErrorCode(c, rp, v)
 	}
 }
@@ -117,6 +118,12 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 	b.NewFunctionBuilder().WithGoModuleFunction(dropResolveAddressStream(module+"#[resource-drop]resolve-address-stream"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
 		WithParameterNames("self").
 		Export("[resource-drop]resolve-address-stream")
+}
+
+func reserveResultOwnResolveAddressStreamErrorCode(c *cabi.Call, v cabi.Result[ResolveAddressStream, ErrorCode]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, ResolveAddressStreamType)
+	}
 }
 
 func storeNetworkErrorCode(c *cabi.Call, p uint32, v network.ErrorCode) {

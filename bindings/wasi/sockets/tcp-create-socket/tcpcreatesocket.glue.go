@@ -32,6 +32,7 @@ func funcCreateTCPSocket(h Host, name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[TCPSocket, ErrorCode](r)
 		}
+		reserveResultOwnTCPSocketErrorCode(c, v)
 		storeResultOwnTCPSocketErrorCode(c, rp, v)
 	}
 }
@@ -67,6 +68,12 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 
 func liftNetworkIPAddressFamily(c *cabi.Call, s []uint64) network.IPAddressFamily {
 	return network.IPAddressFamily(c.Disc(uint32(s[0]), 2))
+}
+
+func reserveResultOwnTCPSocketErrorCode(c *cabi.Call, v cabi.Result[TCPSocket, ErrorCode]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, tcp.TCPSocketType)
+	}
 }
 
 func storeNetworkErrorCode(c *cabi.Call, p uint32, v network.ErrorCode) {

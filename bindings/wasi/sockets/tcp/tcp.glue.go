@@ -106,6 +106,7 @@ func methodTCPSocketFinishConnect(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[cabi.Tuple2[InputStream, OutputStream], ErrorCode](r)
 		}
+		reserveResultTuple2OwnInputStreamOwnOutputStreamEndErrorCode(c, v)
 		storeResultTuple2OwnInputStreamOwnOutputStreamEndErrorCode(c, rp, v)
 	}
 }
@@ -175,6 +176,7 @@ func methodTCPSocketAccept(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[cabi.Tuple3[TCPSocket, InputStream, OutputStream], ErrorCode](r)
 		}
+		reserveResultTuple3OwnTCPSocketOwnInputStreamOwnOutputStreamEndErrorCode(c, v)
 		storeResultTuple3OwnTCPSocketOwnInputStreamOwnOutputStreamEndErrorCode(c, rp, v)
 	}
 }
@@ -838,6 +840,29 @@ func liftTuple8U16U16U16U16U16U16U16U16End(c *cabi.Call, s []uint64) cabi.Tuple8
 		F6: uint16(s[6]),
 		F7: uint16(s[7]),
 	}
+}
+
+func reserveResultTuple2OwnInputStreamOwnOutputStreamEndErrorCode(c *cabi.Call, v cabi.Result[cabi.Tuple2[InputStream, OutputStream], ErrorCode]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveTuple2OwnInputStreamOwnOutputStreamEnd(c, x)
+	}
+}
+
+func reserveResultTuple3OwnTCPSocketOwnInputStreamOwnOutputStreamEndErrorCode(c *cabi.Call, v cabi.Result[cabi.Tuple3[TCPSocket, InputStream, OutputStream], ErrorCode]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveTuple3OwnTCPSocketOwnInputStreamOwnOutputStreamEnd(c, x)
+	}
+}
+
+func reserveTuple2OwnInputStreamOwnOutputStreamEnd(c *cabi.Call, v cabi.Tuple2[InputStream, OutputStream]) {
+	c.Reserve(v.F0, streams.InputStreamType)
+	c.Reserve(v.F1, streams.OutputStreamType)
+}
+
+func reserveTuple3OwnTCPSocketOwnInputStreamOwnOutputStreamEnd(c *cabi.Call, v cabi.Tuple3[TCPSocket, InputStream, OutputStream]) {
+	c.Reserve(v.F0, TCPSocketType)
+	c.Reserve(v.F1, streams.InputStreamType)
+	c.Reserve(v.F2, streams.OutputStreamType)
 }
 
 func storeNetworkErrorCode(c *cabi.Call, p uint32, v network.ErrorCode) {

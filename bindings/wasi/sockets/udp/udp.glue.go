@@ -81,6 +81,7 @@ func methodUDPSocketStream(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[cabi.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], ErrorCode](r)
 		}
+		reserveResultTuple2OwnIncomingDatagramStreamOwnOutgoingDatagramStreamEndErrorCode(c, v)
 		storeResultTuple2OwnIncomingDatagramStreamOwnOutgoingDatagramStreamEndErrorCode(c, rp, v)
 	}
 }
@@ -655,6 +656,17 @@ func loadTuple8U16U16U16U16U16U16U16U16End(c *cabi.Call, p uint32) cabi.Tuple8[u
 		F6: c.U16(p + 12),
 		F7: c.U16(p + 14),
 	}
+}
+
+func reserveResultTuple2OwnIncomingDatagramStreamOwnOutgoingDatagramStreamEndErrorCode(c *cabi.Call, v cabi.Result[cabi.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], ErrorCode]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveTuple2OwnIncomingDatagramStreamOwnOutgoingDatagramStreamEnd(c, x)
+	}
+}
+
+func reserveTuple2OwnIncomingDatagramStreamOwnOutgoingDatagramStreamEnd(c *cabi.Call, v cabi.Tuple2[IncomingDatagramStream, OutgoingDatagramStream]) {
+	c.Reserve(v.F0, IncomingDatagramStreamType)
+	c.Reserve(v.F1, OutgoingDatagramStreamType)
 }
 
 func storeIncomingDatagram(c *cabi.Call, p uint32, v IncomingDatagram) {

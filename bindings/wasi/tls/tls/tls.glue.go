@@ -41,6 +41,7 @@ func staticPrivateIdentityParse(h Host, name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[PrivateIdentity, cabi.Unit](r)
 		}
+		reserveResultOwnPrivateIdentityUnit(c, v)
 		storeResultOwnPrivateIdentityUnit(c, rp, v)
 	}
 }
@@ -85,6 +86,7 @@ func methodClientConnectionConnect(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[ClientHandshake, cabi.Unit](r)
 		}
+		reserveResultOwnClientHandshakeUnit(c, v)
 		storeResultOwnClientHandshakeUnit(c, rp, v)
 	}
 }
@@ -136,6 +138,7 @@ func methodClientConnectionClientIdentity(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[PrivateIdentity](r)
 		}
+		reserveOptionOwnPrivateIdentity(c, v)
 		storeOptionOwnPrivateIdentity(c, rp, v)
 	}
 }
@@ -153,6 +156,7 @@ func methodClientConnectionServerIdentity(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[PublicIdentity](r)
 		}
+		reserveOptionOwnPublicIdentity(c, v)
 		storeOptionOwnPublicIdentity(c, rp, v)
 	}
 }
@@ -224,6 +228,7 @@ func methodClientHandshakeVerifyServerIdentity(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[FuturePublicIdentity, cabi.Unit](r)
 		}
+		reserveResultOwnFuturePublicIdentityUnit(c, v)
 		storeResultOwnFuturePublicIdentityUnit(c, rp, v)
 	}
 }
@@ -243,6 +248,7 @@ func methodClientHandshakeReceiveClientIdentityRequest(name string) api.GoModule
 		} else {
 			v = cabi.OK[FutureClientIdentityRequest, cabi.Unit](r)
 		}
+		reserveResultOwnFutureClientIdentityRequestUnit(c, v)
 		storeResultOwnFutureClientIdentityRequestUnit(c, rp, v)
 	}
 }
@@ -299,6 +305,7 @@ func methodServerConnectionAccept(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[ServerHandshake, cabi.Unit](r)
 		}
+		reserveResultOwnServerHandshakeUnit(c, v)
 		storeResultOwnServerHandshakeUnit(c, rp, v)
 	}
 }
@@ -318,6 +325,7 @@ func methodServerConnectionRequestClientIdentity(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[FuturePublicIdentity, cabi.Unit](r)
 		}
+		reserveResultOwnFuturePublicIdentityUnit(c, v)
 		storeResultOwnFuturePublicIdentityUnit(c, rp, v)
 	}
 }
@@ -369,6 +377,7 @@ func methodServerConnectionClientIdentity(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[PublicIdentity](r)
 		}
+		reserveOptionOwnPublicIdentity(c, v)
 		storeOptionOwnPublicIdentity(c, rp, v)
 	}
 }
@@ -386,6 +395,7 @@ func methodServerConnectionServerIdentity(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[PrivateIdentity](r)
 		}
+		reserveOptionOwnPrivateIdentity(c, v)
 		storeOptionOwnPrivateIdentity(c, rp, v)
 	}
 }
@@ -475,6 +485,7 @@ func methodServerHandshakeReceiveClientHello(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[FutureClientHello, cabi.Unit](r)
 		}
+		reserveResultOwnFutureClientHelloUnit(c, v)
 		storeResultOwnFutureClientHelloUnit(c, rp, v)
 	}
 }
@@ -494,6 +505,7 @@ func methodServerHandshakeRequestClientIdentity(name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[FuturePublicIdentity, cabi.Unit](r)
 		}
+		reserveResultOwnFuturePublicIdentityUnit(c, v)
 		storeResultOwnFuturePublicIdentityUnit(c, rp, v)
 	}
 }
@@ -601,6 +613,7 @@ func methodFutureStreamsGet(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[cabi.Result[cabi.Result[cabi.Tuple2[InputStream, OutputStream], cabi.Unit], cabi.Unit]](r)
 		}
+		reserveOptionResultResultTuple2OwnInputStreamOwnOutputStreamEndUnitUnit(c, v)
 		storeOptionResultResultTuple2OwnInputStreamOwnOutputStreamEndUnitUnit(c, rp, v)
 	}
 }
@@ -629,6 +642,7 @@ func methodFutureClientHelloGet(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[cabi.Result[cabi.Result[ClientHello, cabi.Unit], cabi.Unit]](r)
 		}
+		reserveOptionResultResultOwnClientHelloUnitUnit(c, v)
 		storeOptionResultResultOwnClientHelloUnitUnit(c, rp, v)
 	}
 }
@@ -657,6 +671,7 @@ func methodFuturePublicIdentityGet(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[cabi.Result[cabi.Result[cabi.Option[PublicIdentity], cabi.Unit], cabi.Unit]](r)
 		}
+		reserveOptionResultResultOptionOwnPublicIdentityUnitUnit(c, v)
 		storeOptionResultResultOptionOwnPublicIdentityUnitUnit(c, rp, v)
 	}
 }
@@ -685,6 +700,7 @@ func methodFutureClientIdentityRequestGet(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[cabi.Result[cabi.Result[cabi.Option[ClientIdentityRequest], cabi.Unit], cabi.Unit]](r)
 		}
+		reserveOptionResultResultOptionOwnClientIdentityRequestUnitUnit(c, v)
 		storeOptionResultResultOptionOwnClientIdentityRequestUnitUnit(c, rp, v)
 	}
 }
@@ -1043,6 +1059,137 @@ func listListU8(c *cabi.Call, p, n uint32) [][]byte {
 		v[i] = c.Bytes(c.U32(p+uint32(i)*8), c.U32(p+uint32(i)*8+4))
 	}
 	return v
+}
+
+func reserveOptionOwnClientIdentityRequest(c *cabi.Call, v cabi.Option[ClientIdentityRequest]) {
+	if x, ok := v.Get(); ok {
+		c.Reserve(x, ClientIdentityRequestType)
+	}
+}
+
+func reserveOptionOwnPrivateIdentity(c *cabi.Call, v cabi.Option[PrivateIdentity]) {
+	if x, ok := v.Get(); ok {
+		c.Reserve(x, PrivateIdentityType)
+	}
+}
+
+func reserveOptionOwnPublicIdentity(c *cabi.Call, v cabi.Option[PublicIdentity]) {
+	if x, ok := v.Get(); ok {
+		c.Reserve(x, PublicIdentityType)
+	}
+}
+
+func reserveOptionResultResultOptionOwnClientIdentityRequestUnitUnit(c *cabi.Call, v cabi.Option[cabi.Result[cabi.Result[cabi.Option[ClientIdentityRequest], cabi.Unit], cabi.Unit]]) {
+	if x, ok := v.Get(); ok {
+		reserveResultResultOptionOwnClientIdentityRequestUnitUnit(c, x)
+	}
+}
+
+func reserveOptionResultResultOptionOwnPublicIdentityUnitUnit(c *cabi.Call, v cabi.Option[cabi.Result[cabi.Result[cabi.Option[PublicIdentity], cabi.Unit], cabi.Unit]]) {
+	if x, ok := v.Get(); ok {
+		reserveResultResultOptionOwnPublicIdentityUnitUnit(c, x)
+	}
+}
+
+func reserveOptionResultResultOwnClientHelloUnitUnit(c *cabi.Call, v cabi.Option[cabi.Result[cabi.Result[ClientHello, cabi.Unit], cabi.Unit]]) {
+	if x, ok := v.Get(); ok {
+		reserveResultResultOwnClientHelloUnitUnit(c, x)
+	}
+}
+
+func reserveOptionResultResultTuple2OwnInputStreamOwnOutputStreamEndUnitUnit(c *cabi.Call, v cabi.Option[cabi.Result[cabi.Result[cabi.Tuple2[InputStream, OutputStream], cabi.Unit], cabi.Unit]]) {
+	if x, ok := v.Get(); ok {
+		reserveResultResultTuple2OwnInputStreamOwnOutputStreamEndUnitUnit(c, x)
+	}
+}
+
+func reserveResultOptionOwnClientIdentityRequestUnit(c *cabi.Call, v cabi.Result[cabi.Option[ClientIdentityRequest], cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveOptionOwnClientIdentityRequest(c, x)
+	}
+}
+
+func reserveResultOptionOwnPublicIdentityUnit(c *cabi.Call, v cabi.Result[cabi.Option[PublicIdentity], cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveOptionOwnPublicIdentity(c, x)
+	}
+}
+
+func reserveResultOwnClientHandshakeUnit(c *cabi.Call, v cabi.Result[ClientHandshake, cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, ClientHandshakeType)
+	}
+}
+
+func reserveResultOwnClientHelloUnit(c *cabi.Call, v cabi.Result[ClientHello, cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, ClientHelloType)
+	}
+}
+
+func reserveResultOwnFutureClientHelloUnit(c *cabi.Call, v cabi.Result[FutureClientHello, cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, FutureClientHelloType)
+	}
+}
+
+func reserveResultOwnFutureClientIdentityRequestUnit(c *cabi.Call, v cabi.Result[FutureClientIdentityRequest, cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, FutureClientIdentityRequestType)
+	}
+}
+
+func reserveResultOwnFuturePublicIdentityUnit(c *cabi.Call, v cabi.Result[FuturePublicIdentity, cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, FuturePublicIdentityType)
+	}
+}
+
+func reserveResultOwnPrivateIdentityUnit(c *cabi.Call, v cabi.Result[PrivateIdentity, cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, PrivateIdentityType)
+	}
+}
+
+func reserveResultOwnServerHandshakeUnit(c *cabi.Call, v cabi.Result[ServerHandshake, cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, ServerHandshakeType)
+	}
+}
+
+func reserveResultResultOptionOwnClientIdentityRequestUnitUnit(c *cabi.Call, v cabi.Result[cabi.Result[cabi.Option[ClientIdentityRequest], cabi.Unit], cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveResultOptionOwnClientIdentityRequestUnit(c, x)
+	}
+}
+
+func reserveResultResultOptionOwnPublicIdentityUnitUnit(c *cabi.Call, v cabi.Result[cabi.Result[cabi.Option[PublicIdentity], cabi.Unit], cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveResultOptionOwnPublicIdentityUnit(c, x)
+	}
+}
+
+func reserveResultResultOwnClientHelloUnitUnit(c *cabi.Call, v cabi.Result[cabi.Result[ClientHello, cabi.Unit], cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveResultOwnClientHelloUnit(c, x)
+	}
+}
+
+func reserveResultResultTuple2OwnInputStreamOwnOutputStreamEndUnitUnit(c *cabi.Call, v cabi.Result[cabi.Result[cabi.Tuple2[InputStream, OutputStream], cabi.Unit], cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveResultTuple2OwnInputStreamOwnOutputStreamEndUnit(c, x)
+	}
+}
+
+func reserveResultTuple2OwnInputStreamOwnOutputStreamEndUnit(c *cabi.Call, v cabi.Result[cabi.Tuple2[InputStream, OutputStream], cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveTuple2OwnInputStreamOwnOutputStreamEnd(c, x)
+	}
+}
+
+func reserveTuple2OwnInputStreamOwnOutputStreamEnd(c *cabi.Call, v cabi.Tuple2[InputStream, OutputStream]) {
+	c.Reserve(v.F0, streams.InputStreamType)
+	c.Reserve(v.F1, streams.OutputStreamType)
 }
 
 func storeListALPNID(c *cabi.Call, p uint32, v []ALPNID) {

@@ -73,6 +73,7 @@ func methodFutureClientStreamsGet(name string) api.GoModuleFunc {
 		if ok {
 			v = cabi.Some[cabi.Result[cabi.Result[cabi.Tuple3[ClientConnection, InputStream, OutputStream], IOError], cabi.Unit]](r)
 		}
+		reserveOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(c, v)
 		storeOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(c, rp, v)
 	}
 }
@@ -153,6 +154,32 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 	b.NewFunctionBuilder().WithGoModuleFunction(dropFutureClientStreams(module+"#[resource-drop]future-client-streams"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
 		WithParameterNames("self").
 		Export("[resource-drop]future-client-streams")
+}
+
+func reserveOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(c *cabi.Call, v cabi.Option[cabi.Result[cabi.Result[cabi.Tuple3[ClientConnection, InputStream, OutputStream], IOError], cabi.Unit]]) {
+	if x, ok := v.Get(); ok {
+		reserveResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(c, x)
+	}
+}
+
+func reserveResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(c *cabi.Call, v cabi.Result[cabi.Result[cabi.Tuple3[ClientConnection, InputStream, OutputStream], IOError], cabi.Unit]) {
+	if x, _, isErr := v.Get(); !isErr {
+		reserveResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOError(c, x)
+	}
+}
+
+func reserveResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOError(c *cabi.Call, v cabi.Result[cabi.Tuple3[ClientConnection, InputStream, OutputStream], IOError]) {
+	if x, y, isErr := v.Get(); isErr {
+		c.Reserve(y, ioerror.ErrorType)
+	} else {
+		reserveTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEnd(c, x)
+	}
+}
+
+func reserveTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEnd(c *cabi.Call, v cabi.Tuple3[ClientConnection, InputStream, OutputStream]) {
+	c.Reserve(v.F0, ClientConnectionType)
+	c.Reserve(v.F1, streams.InputStreamType)
+	c.Reserve(v.F2, streams.OutputStreamType)
 }
 
 func storeOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(c *cabi.Call, p uint32, v cabi.Option[cabi.Result[cabi.Result[cabi.Tuple3[ClientConnection, InputStream, OutputStream], IOError], cabi.Unit]]) {

@@ -390,6 +390,13 @@ func hostile(name string) {
 	case "no-realloc":
 		p, n := str("abc")
 		echoString(p, n, ret(8))
+	case "no-realloc-resources", "bad-realloc-resources":
+		badRealloc = name == "bad-realloc-resources"
+		counters(3, ret(8))
+	case "bad-realloc":
+		badRealloc = true
+		p, n := str("abc")
+		echoString(p, n, ret(8))
 	case "host-panic":
 		newCounter(1)
 		echoU32(0xDEAD)

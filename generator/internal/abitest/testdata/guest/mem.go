@@ -33,6 +33,9 @@ func ret(n uint32) uint32 {
 
 var reallocs int
 
+// badRealloc makes cabi_realloc return an out-of-bounds pointer.
+var badRealloc bool
+
 func mem(p, n uint32) []byte {
 	if n == 0 {
 		return nil

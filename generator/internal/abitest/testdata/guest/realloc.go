@@ -7,6 +7,9 @@ package main
 //go:wasmexport cabi_realloc
 func cabiRealloc(oldPtr, oldSize, align, newSize uint32) uint32 {
 	reallocs++
+	if badRealloc {
+		return 0xFFFFFFF0
+	}
 	if newSize == 0 {
 		return align
 	}

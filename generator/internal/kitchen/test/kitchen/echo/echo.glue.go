@@ -509,6 +509,7 @@ func funcMakeCounter(h Host, name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[Counter, ErrorCode](r)
 		}
+		reserveResultOwnCounterErrorCode(c, v)
 		storeResultOwnCounterErrorCode(c, rp, v)
 	}
 }
@@ -545,6 +546,7 @@ func funcCounters(h Host, name string) api.GoModuleFunc {
 		rp := uint32(stack[1])
 		c.Check(rp, 8, 4)
 		v := h.Counters(ctx, p0)
+		reserveListOwnCounter(c, v)
 		storeListOwnCounter(c, rp, v)
 	}
 }
@@ -998,6 +1000,18 @@ func loadTuple2U8S64End(c *cabi.Call, p uint32) cabi.Tuple2[uint8, int64] {
 	return cabi.Tuple2[uint8, int64]{
 		F0: c.U8(p),
 		F1: int64(c.U64(p + 8)),
+	}
+}
+
+func reserveListOwnCounter(c *cabi.Call, v []Counter) {
+	for _, x := range v {
+		c.Reserve(x, things.CounterType)
+	}
+}
+
+func reserveResultOwnCounterErrorCode(c *cabi.Call, v cabi.Result[Counter, ErrorCode]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, things.CounterType)
 	}
 }
 

@@ -64,6 +64,7 @@ func staticCounterMake(h Host, name string) api.GoModuleFunc {
 		} else {
 			v = cabi.OK[Counter, ErrorCode](r)
 		}
+		reserveResultOwnCounterErrorCode(c, v)
 		storeResultOwnCounterErrorCode(c, rp, v)
 	}
 }
@@ -144,6 +145,12 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 	b.NewFunctionBuilder().WithGoModuleFunction(dropCounterView(module+"#[resource-drop]counter-view"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
 		WithParameterNames("self").
 		Export("[resource-drop]counter-view")
+}
+
+func reserveResultOwnCounterErrorCode(c *cabi.Call, v cabi.Result[Counter, ErrorCode]) {
+	if x, _, isErr := v.Get(); !isErr {
+		c.Reserve(x, CounterType)
+	}
 }
 
 func storeErrorCode(c *cabi.Call, p uint32, v ErrorCode) {
