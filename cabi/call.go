@@ -18,6 +18,19 @@ type Call struct {
 	inst *Instance
 	mod  api.Module
 	buf  []byte // the whole guest memory; refreshed after cabi_realloc
+
+	lifted uint64 // bytes of lists and strings lifted so far
+}
+
+// liftBudget bounds what one call may lift, in wasm bytes, relative to the
+// guest's memory: an honest guest's arguments fit its memory, while a
+// hostile one could otherwise make the host copy the same region many
+// times over (a list of strings all pointing at one large string).
+func (c *Call) liftBudget(n uint64) {
+	c.lifted += n
+	if c.lifted > 2*uint64(len(c.buf))+1<<20 {
+		c.Trapf("arguments lift to more than twice the guest memory (%d bytes): aliased lists or strings", c.lifted)
+	}
 }
 
 // Begin starts a call of fn (the qualified function name) by module mod
@@ -43,6 +56,7 @@ func Begin(ctx context.Context, mod api.Module, fn string) Call {
 		inst.trapped.Store(true)
 		Trapf(fn, "host function called from cabi_realloc")
 	}
+	inst.borrowed = inst.borrowed[:0]
 	c := Call{ctx: ctx, Func: fn, inst: inst, mod: mod}
 	if inst.memory != nil {
 		c.buf, _ = inst.memory.Read(0, inst.memory.Size())
@@ -103,6 +117,7 @@ func (c *Call) CheckList(p, n, elemSize, align uint32) {
 	if uint64(p)+size > uint64(len(c.buf)) {
 		c.oob(p, size)
 	}
+	c.liftBudget(size)
 }
 
 // Loads. Each checks bounds; alignment is checked where a pointer enters.
@@ -237,6 +252,7 @@ func (c *Call) Bytes(p, n uint32) []byte {
 // String lifts a UTF-8 string, copying it.
 func (c *Call) String(p, n uint32) string {
 	b := c.Bytes(p, n)
+	c.liftBudget(uint64(n))
 	if !utf8.Valid(b) {
 		c.Trapf("invalid UTF-8 in string at %#x (%d bytes)", p, n)
 	}
@@ -314,6 +330,7 @@ func (c *Call) Borrow(h uint32, typ *ResourceType) Resource {
 	if err != nil {
 		c.handleTrap(err)
 	}
+	c.inst.borrowed = append(c.inst.borrowed, h)
 	return v
 }
 
@@ -334,9 +351,18 @@ func (c *Call) Take(h uint32, typ *ResourceType) Resource {
 	return v
 }
 
-// Commit moves the own<R> handles lifted by Take out of the table.
+// Commit moves the own<R> handles lifted by Take out of the table. A
+// handle both lent and moved by one call traps: the Component Model does
+// not allow moving a lent handle.
 func (c *Call) Commit() {
 	inst := c.inst
+	for _, h := range inst.pending {
+		for _, b := range inst.borrowed {
+			if b == h {
+				c.Trapf("handle %d is both borrowed and moved by one call", h)
+			}
+		}
+	}
 	for _, h := range inst.pending {
 		if _, err := inst.table.Take(h, nil); err != nil {
 			c.handleTrap(err)

@@ -22,6 +22,7 @@ type Instance struct {
 	stack   [4]uint64 // cabi_realloc's parameters and result
 
 	pending   []uint32 // own<R> handles lifted by the call in progress
+	borrowed  []uint32 // borrow<R> handles lifted by the call in progress
 	reserved  []uint32 // own<R> handles inserted ahead of lowering a result
 	nextOwn   int      // next handle of reserved for Own
 	inRealloc bool

@@ -220,6 +220,11 @@ func (h *host) TakeCounter(ctx context.Context, c echo.Counter) uint32 {
 
 func (h *host) PeekCounter(ctx context.Context, c echo.Counter) uint32 { return c.Get(ctx) }
 
+func (h *host) Merge(ctx context.Context, a, b echo.Counter) uint32 {
+	defer b.Drop()
+	return a.Get(ctx) + b.Get(ctx)
+}
+
 func (h *host) Counters(ctx context.Context, n uint32) []echo.Counter {
 	out := make([]echo.Counter, n)
 	for i := range out {

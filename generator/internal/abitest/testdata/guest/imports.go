@@ -122,6 +122,9 @@ func takeCounter(h uint32) uint32
 //go:wasmimport test:kitchen/echo@0.1.0 peek-counter
 func peekCounter(h uint32) uint32
 
+//go:wasmimport test:kitchen/echo@0.1.0 merge
+func merge(a, b uint32) uint32
+
 //go:wasmimport test:kitchen/echo@0.1.0 counters
 func counters(n, ret uint32)
 

@@ -326,6 +326,10 @@ func resources() {
 		eq("counters[i]", counterGet(h), i)
 		dropCounter(h)
 	}
+	a, b := newCounter(30), newCounter(12)
+	eq("merge", merge(a, b), 42) // b moves to the host
+	dropCounter(a)
+
 	// m stays live: the host checks that Close drops it.
 	_ = m
 }
@@ -395,6 +399,26 @@ func hostile(name string) {
 		counters(3, ret(8))
 	case "bad-realloc":
 		badRealloc = true
+		p, n := str("abc")
+		echoString(p, n, ret(8))
+	case "lent-and-moved":
+		c := newCounter(1)
+		merge(c, c)
+	case "aliased-strings":
+		big := alloc(2<<20, 1)
+		b := mem(big, 2<<20)
+		for i := range b {
+			b[i] = 'a'
+		}
+		const n = 256
+		l := alloc(8*n, 4)
+		for i := uint32(0); i < n; i++ {
+			put32(l+8*i, big)
+			put32(l+8*i+4, 2<<20)
+		}
+		echoStrings(l, n, ret(8))
+	case "reentrant-realloc":
+		reenter = newCounter(1)
 		p, n := str("abc")
 		echoString(p, n, ret(8))
 	case "host-panic":

@@ -33,6 +33,9 @@ func ret(n uint32) uint32 {
 
 var reallocs int
 
+// reenter, when set, makes cabi_realloc call peek-counter on it.
+var reenter uint32
+
 // badRealloc makes cabi_realloc return an out-of-bounds pointer.
 var badRealloc bool
 

@@ -7,6 +7,9 @@ package main
 //go:wasmexport cabi_realloc
 func cabiRealloc(oldPtr, oldSize, align, newSize uint32) uint32 {
 	reallocs++
+	if reenter != 0 {
+		peekCounter(reenter) // a host call from within cabi_realloc
+	}
 	if badRealloc {
 		return 0xFFFFFFF0
 	}

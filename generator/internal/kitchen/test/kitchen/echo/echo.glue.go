@@ -551,6 +551,19 @@ func funcCounters(h Host, name string) api.GoModuleFunc {
 	}
 }
 
+func funcMerge(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := c.Borrow(uint32(stack[0]), things.CounterType).(Counter)
+		p1 := c.Take(uint32(stack[1]), things.CounterType).(Counter)
+		c.Commit()
+		v := h.Merge(ctx, p0, p1)
+		stack[0] = uint64(v)
+	}
+}
+
 // Register instantiates the host module test:kitchen/echo in r, once per version
 // asked for (module name ModuleName@version; Version when none is given), every
 // one served by h and by the resource table of the calling guest's cabi.Instance.
@@ -718,6 +731,10 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 		WithParameterNames("n", "retptr").
 		WithResultNames().
 		Export("counters")
+	b.NewFunctionBuilder().WithGoModuleFunction(funcMerge(h, module+"#merge"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames("a", "b").
+		WithResultNames("result").
+		Export("merge")
 }
 
 func liftColor(c *cabi.Call, s []uint64) Color {

@@ -516,4 +516,10 @@ type Host interface {
 	//
 	//	counters: func(n: u32) -> list<counter>
 	Counters(ctx context.Context, n uint32) []Counter
+	// Merge implements the function merge.
+	//
+	// Adds b to a and consumes b.
+	//
+	//	merge: func(a: borrow<counter>, b: counter) -> u32
+	Merge(ctx context.Context, a Counter, b Counter) uint32
 }
