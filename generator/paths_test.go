@@ -13,7 +13,7 @@ import (
 func TestVersionedPaths(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		"world.wit": "package test:multi@0.1.0;\n\nworld w {\n    import a:b/x@0.1.0;\n    import a:b/x@0.2.0;\n    import a:b/error@0.2.0;\n}\n",
+		"world.wit":     "package test:multi@0.1.0;\n\nworld w {\n    import a:b/x@0.1.0;\n    import a:b/x@0.2.0;\n    import a:b/error@0.2.0;\n}\n",
 		"deps/b1/x.wit": "package a:b@0.1.0;\n\ninterface x {\n    f: func() -> u32;\n}\n",
 		"deps/b2/x.wit": "package a:b@0.2.0;\n\ninterface x {\n    f: func() -> u64;\n}\n\ninterface error {\n    g: func();\n}\n",
 	}
@@ -53,7 +53,7 @@ func TestVersionedPaths(t *testing.T) {
 
 func TestUnsupportedWorlds(t *testing.T) {
 	for name, src := range map[string]string{
-		"exports": "package test:e@0.1.0;\n\ninterface x {\n    f: func();\n}\n\nworld w {\n    export x;\n}\n",
+		"exports":              "package test:e@0.1.0;\n\ninterface x {\n    f: func();\n}\n\nworld w {\n    export x;\n}\n",
 		"world-level function": "package test:e@0.1.0;\n\nworld w {\n    import f: func();\n}\n",
 	} {
 		dir := t.TempDir()
