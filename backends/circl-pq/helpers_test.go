@@ -204,3 +204,15 @@ func requirePeer(t *testing.T, what, why string) {
 	}
 	t.Skipf("SKIPPING: %s not available (%s); CI=true makes this a failure", what, why)
 }
+
+func dialLoopback(port string) (net.Conn, error) {
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err == nil {
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+	}
+	return c, err
+}
+
+func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func readFull(r io.Reader, buf []byte) (int, error) { return io.ReadFull(r, buf) }
