@@ -1,0 +1,34 @@
+// Package bench measures what the wasi:tls host costs and buys: TLS done by
+// the host for a guest, against native crypto/tls (the ceiling) and against
+// Go's crypto/tls compiled into the guest and run over wasi:sockets (what a
+// guest does without wasi:tls).
+//
+// # Model
+//
+// Every scenario runs its baseline and its subjects in one process, on
+// loopback, with one throwaway ECDSA P-256 certificate, and reports ratios
+// against the baseline measured in the same run, so that the machine's
+// speed cancels out. The scenarios are:
+//
+//   - Bulk: a native crypto/tls server drives one established connection
+//     with commands (protocol.go): receive N bytes written W at a time
+//     (upload), send them (download). Clients: native crypto/tls
+//     (baseline), a guest through wasi:tls per backend, a guest with
+//     crypto/tls inside.
+//   - Handshake: full TLS 1.3 handshakes per second for one key-exchange
+//     group, each a new TCP connection, the server writing one byte after
+//     the handshake so that both sides finished. Guest clients against the
+//     native server and native clients against guest servers, against
+//     native to native.
+//   - Echo: one-byte round trips over an established connection.
+//   - Idle: host memory per idle established connection held by a guest
+//     server (the clients live in a child process, so their memory is not
+//     counted), and a guest server holding many thousands of them.
+//
+// Guests are the package in testdata/benchguest, built for GOOS=wasip1 with
+// the go command (so the module's source tree must be at hand) and run
+// under package runtime with the wasi:tls host (runtime/tlshost) on each
+// backend. [Run] runs the scenarios [Options] select and returns a
+// [Report]; [Report.WriteTo] prints the tables. The go test benchmarks of
+// this package run the same scenarios at small sizes.
+package bench

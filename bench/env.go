@@ -1,0 +1,283 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testpki"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// GuestPackage is the import path of the benchmark guest.
+const GuestPackage = "github.com/wasitls/wasitls/bench/testdata/benchguest"
+
+// serverName is the name the certificate carries and clients ask for.
+const serverName = "bench.test"
+
+// An env holds what every scenario shares: the PKI, the compiled guest and
+// one wazero runtime with the wasi:tls host per backend.
+type env struct {
+	ca       *testpki.CA
+	leaf     *testpki.Leaf
+	roots    *x509.CertPool
+	cert     tls.Certificate
+	guestEnv []string // KEY, CHAIN, CA for the guest
+
+	wasm     []byte
+	cache    wazero.CompilationCache
+	mu       sync.Mutex
+	runtimes map[string]*hostRuntime
+}
+
+// hostRuntime is a wazero runtime serving WASI 0.2 and wasi:tls on one
+// backend, with the benchmark guest compiled in it.
+type hostRuntime struct {
+	r        *moduleRecorder
+	rt       *runtime.Runtime
+	compiled wazero.CompiledModule
+}
+
+func newEnv() (*env, error) {
+	ca, err := testpki.NewCAWith("wasitls bench CA", testpki.ECDSAP256)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{
+		DNSNames: []string{serverName}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, Key: testpki.ECDSAP256,
+	})
+	if err != nil {
+		return nil, err
+	}
+	wasm, err := guestbuild.Build(GuestPackage)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w (run from the wasitls source tree)", err)
+	}
+	return &env{
+		ca: ca, leaf: leaf, roots: ca.Pool(), cert: leaf.TLSCertificate(),
+		guestEnv: []string{"KEY=" + string(leaf.KeyPEM()), "CHAIN=" + string(leaf.ChainPEM()), "CA=" + string(ca.CertPEM())},
+		wasm:     wasm,
+		cache:    wazero.NewCompilationCache(),
+		runtimes: map[string]*hostRuntime{},
+	}, nil
+}
+
+// close releases every runtime; guests still running are closed.
+func (e *env) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, h := range e.runtimes {
+		h.r.Close(context.Background())
+	}
+	e.runtimes = map[string]*hostRuntime{}
+	e.cache.Close(context.Background())
+}
+
+// runtime returns the runtime for backend, creating it on first use.
+func (e *env) runtime(backend string) (*hostRuntime, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if h, ok := e.runtimes[backend]; ok {
+		return h, nil
+	}
+	ctx := context.Background()
+	policy := new(sockets.Policy)
+	if err := policy.AllowConnect("127.0.0.1:*"); err != nil {
+		return nil, err
+	}
+	if err := policy.AllowListen("127.0.0.1:*"); err != nil {
+		return nil, err
+	}
+	r := &moduleRecorder{Runtime: wazero.NewRuntimeWithConfig(ctx,
+		wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(e.cache))}
+	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
+	if err != nil {
+		r.Close(ctx)
+		return nil, err
+	}
+	compiled, err := r.CompileModule(ctx, e.wasm)
+	if err != nil {
+		r.Close(ctx)
+		return nil, err
+	}
+	h := &hostRuntime{r: r, rt: rt, compiled: compiled}
+	e.runtimes[backend] = h
+	return h, nil
+}
+
+// moduleRecorder is a wazero.Runtime that remembers the guest modules it
+// instantiates, so that a running guest's linear memory can be measured.
+type moduleRecorder struct {
+	wazero.Runtime
+	mu      sync.Mutex
+	modules []api.Module
+}
+
+func (r *moduleRecorder) InstantiateModule(ctx context.Context, compiled wazero.CompiledModule, cfg wazero.ModuleConfig) (api.Module, error) {
+	m, err := r.Runtime.InstantiateModule(ctx, compiled, cfg)
+	if err == nil {
+		r.mu.Lock()
+		r.modules = append(r.modules, m)
+		r.mu.Unlock()
+	}
+	return m, err
+}
+
+// last returns the most recently instantiated module.
+func (r *moduleRecorder) last() api.Module {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.modules) == 0 {
+		return nil
+	}
+	return r.modules[len(r.modules)-1]
+}
+
+// impl names how a guest does TLS.
+type impl string
+
+const (
+	implWASI impl = "wasi" // through the host's wasi:tls
+	implGo   impl = "go"   // crypto/tls compiled into the guest
+)
+
+// A guest is a running instance of the benchmark guest.
+type guest struct {
+	mod    func() api.Module
+	cancel context.CancelFunc
+	stdin  *io.PipeWriter
+	lines  chan string
+	done   chan error
+	output *lockedTail
+}
+
+// startGuest runs the benchmark guest with args on backend's runtime (the
+// backend is irrelevant for impl "go" but a runtime is still needed).
+func (e *env) startGuest(backend string, args ...string) (*guest, error) {
+	h, err := e.runtime(backend)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	g := &guest{
+		cancel: cancel, stdin: inW, lines: make(chan string, 16),
+		done: make(chan error, 1), output: &lockedTail{},
+	}
+	go func() {
+		_, err := h.rt.Instantiate(ctx, h.compiled, runtime.ModuleConfig{
+			Args: append([]string{"benchguest"}, args...), Env: e.guestEnv,
+			Stdin: inR, Stdout: outW, Stderr: outW,
+		})
+		outW.CloseWithError(io.EOF)
+		inR.Close()
+		g.done <- err
+	}()
+	go func() {
+		defer close(g.lines)
+		s := bufio.NewScanner(outR)
+		for s.Scan() {
+			line := s.Text()
+			g.output.add(line)
+			select {
+			case g.lines <- line:
+			default: // nobody listens: keep only the tail
+			}
+		}
+		io.Copy(io.Discard, outR)
+	}()
+	g.mod = h.r.last
+	return g, nil
+}
+
+// expect waits for a line starting with prefix and returns the rest.
+func (g *guest) expect(prefix string, timeout time.Duration) (string, error) {
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, ok := <-g.lines:
+			if !ok {
+				return "", g.failure("exited before printing " + strconv.Quote(prefix))
+			}
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				return rest, nil
+			}
+			if strings.HasPrefix(line, "error:") {
+				return "", g.failure(line)
+			}
+		case <-deadline:
+			return "", g.failure("timed out waiting for " + strconv.Quote(prefix))
+		}
+	}
+}
+
+func (g *guest) failure(what string) error {
+	return fmt.Errorf("bench: guest %s; its output:\n%s", what, g.output.String())
+}
+
+// stop ends the guest: end of stdin first, then the instance is closed.
+func (g *guest) stop() error {
+	g.stdin.Close()
+	select {
+	case err := <-g.done:
+		g.cancel()
+		return err
+	case <-time.After(2 * time.Second):
+	}
+	g.cancel()
+	select {
+	case <-g.done:
+		return nil // closed on purpose
+	case <-time.After(30 * time.Second):
+		return errors.New("bench: guest did not stop")
+	}
+}
+
+// kill closes the instance at once (for servers, which never read stdin).
+func (g *guest) kill() error {
+	g.cancel()
+	select {
+	case <-g.done:
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("bench: guest did not stop")
+	}
+}
+
+// lockedTail keeps the last lines a guest printed, for error messages.
+type lockedTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (t *lockedTail) add(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == 20 {
+		t.lines = t.lines[1:]
+	}
+	t.lines = append(t.lines, s)
+}
+
+func (t *lockedTail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines, "\n")
+}

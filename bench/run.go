@@ -1,0 +1,339 @@
+package bench
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	_ "github.com/wasitls/wasitls/backends/circl-pq" // measured through wasi:tls
+	_ "github.com/wasitls/wasitls/backends/stdtls"   // measured through wasi:tls
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// Scenario names, for Options.Scenarios.
+const (
+	ScenarioBulk      = "bulk"
+	ScenarioHandshake = "handshake"
+	ScenarioEcho      = "echo"
+	ScenarioIdle      = "idle"
+)
+
+// Scenarios lists every scenario in the order Run runs them.
+var Scenarios = []string{ScenarioBulk, ScenarioHandshake, ScenarioEcho, ScenarioIdle}
+
+// Options select and size the scenarios. Zero fields take the defaults
+// of DefaultOptions.
+type Options struct {
+	// Scenarios to run; empty means all.
+	Scenarios []string
+	// Backends measured through wasi:tls; empty means every registered
+	// backend.
+	Backends []string
+	// Bytes is the bulk transfer size each way per subject; InGuestBytes
+	// the (smaller) size for crypto/tls inside the guest, which is slow.
+	Bytes, InGuestBytes int64
+	// WriteSizes are the write (and read buffer) sizes of the bulk rows.
+	WriteSizes []int
+	// Groups are the key-exchange groups of the handshake rows; the bulk
+	// and echo connections use the first.
+	Groups []tls.CurveID
+	// Handshakes per subject and group; InGuestHandshakes for crypto/tls
+	// inside the guest.
+	Handshakes, InGuestHandshakes int
+	// Echoes is the number of one-byte round trips per subject.
+	Echoes int
+	// IdleConns is the number of idle connections a guest server holds;
+	// NativeIdleConns the number the native baseline holds.
+	IdleConns, NativeIdleConns int
+	// Progress, if set, receives a line per measurement as it starts.
+	Progress io.Writer
+}
+
+// DefaultOptions are the sizes of the wasitls bench command.
+func DefaultOptions() Options {
+	return Options{
+		Scenarios:         Scenarios,
+		Backends:          backends.Names(),
+		Bytes:             256 << 20,
+		InGuestBytes:      32 << 20,
+		WriteSizes:        []int{16 << 10, 64 << 10},
+		Groups:            []tls.CurveID{tls.X25519MLKEM768, tls.X25519},
+		Handshakes:        500,
+		InGuestHandshakes: 100,
+		Echoes:            20000,
+		IdleConns:         10000,
+		NativeIdleConns:   2000,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if len(o.Scenarios) == 0 {
+		o.Scenarios = d.Scenarios
+	}
+	if len(o.Backends) == 0 {
+		o.Backends = d.Backends
+	}
+	if o.Bytes == 0 {
+		o.Bytes = d.Bytes
+	}
+	if o.InGuestBytes == 0 {
+		o.InGuestBytes = min(o.Bytes, d.InGuestBytes)
+	}
+	if len(o.WriteSizes) == 0 {
+		o.WriteSizes = d.WriteSizes
+	}
+	if len(o.Groups) == 0 {
+		o.Groups = d.Groups
+	}
+	if o.Handshakes == 0 {
+		o.Handshakes = d.Handshakes
+	}
+	if o.InGuestHandshakes == 0 {
+		o.InGuestHandshakes = min(o.Handshakes, d.InGuestHandshakes)
+	}
+	if o.Echoes == 0 {
+		o.Echoes = d.Echoes
+	}
+	if o.IdleConns == 0 {
+		o.IdleConns = d.IdleConns
+	}
+	if o.NativeIdleConns == 0 {
+		o.NativeIdleConns = min(o.IdleConns, d.NativeIdleConns)
+	}
+	return o
+}
+
+// Run builds the guest, runs the scenarios opts selects and returns the
+// report. The caller must have called RunChildIfRequested at the start of
+// the process when the idle scenario runs.
+func Run(opts Options) (*Report, error) {
+	opts = opts.withDefaults()
+	for _, s := range opts.Scenarios {
+		if !slices.Contains(Scenarios, s) {
+			return nil, fmt.Errorf("bench: unknown scenario %q (have %v)", s, Scenarios)
+		}
+	}
+	for _, b := range opts.Backends {
+		if _, err := backends.ByName(b); err != nil {
+			return nil, err
+		}
+	}
+	e, err := newEnv()
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	r := &Report{Machine: ThisMachine(), Options: opts}
+	s := &suite{env: e, opts: opts, report: r}
+	for _, name := range opts.Scenarios {
+		var err error
+		switch name {
+		case ScenarioBulk:
+			err = s.bulk()
+		case ScenarioHandshake:
+			err = s.handshakes()
+		case ScenarioEcho:
+			err = s.echo()
+		case ScenarioIdle:
+			err = s.idle()
+		}
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+type suite struct {
+	env    *env
+	opts   Options
+	report *Report
+}
+
+func (s *suite) progress(format string, args ...any) {
+	if s.opts.Progress != nil {
+		fmt.Fprintf(s.opts.Progress, format+"\n", args...)
+	}
+}
+
+// subjects lists native, each backend through wasi:tls, and crypto/tls
+// inside the guest.
+func (s *suite) subjects() []subject {
+	out := []subject{nativeSubject()}
+	for _, b := range s.opts.Backends {
+		out = append(out, wasiSubject(b))
+	}
+	return append(out, inGuestSubject(s.defaultBackend()))
+}
+
+func (s *suite) defaultBackend() string {
+	if slices.Contains(s.opts.Backends, tlshost.DefaultBackend) {
+		return tlshost.DefaultBackend
+	}
+	return s.opts.Backends[0]
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+
+func (s *suite) bulk() error {
+	group := s.opts.Groups[0]
+	tables := map[string]*Table{}
+	var order []string
+	table := func(dir string, w int) *Table {
+		key := fmt.Sprint(dir, w)
+		if t, ok := tables[key]; ok {
+			return t
+		}
+		target := "wasi:tls at least 0.8x native and 20x in-guest"
+		if w >= 64<<10 {
+			target = "wasi:tls at least 0.9x native and 20x in-guest"
+		}
+		t := &Table{Title: fmt.Sprintf("bulk %s, %s writes (guest %s native server)", dir, sizeName(w), map[string]string{"upload": "→", "download": "←"}[dir]),
+			Unit: "MB/s", Target: target}
+		tables[key] = t
+		order = append(order, key)
+		return t
+	}
+	for _, sub := range s.subjects() {
+		n := s.opts.Bytes
+		if sub.impl == implGo {
+			n = s.opts.InGuestBytes
+		}
+		s.progress("bulk: %s, %d bytes each way per write size", sub.name, n)
+		sess, err := s.env.openSession(sub, group)
+		if err != nil {
+			return err
+		}
+		// Warm up: the first transfer of a connection grows buffers.
+		if _, err := sess.upload(1<<20, 16<<10); err != nil {
+			sess.close()
+			return err
+		}
+		if _, err := sess.download(1<<20, 16<<10); err != nil {
+			sess.close()
+			return err
+		}
+		for _, w := range s.opts.WriteSizes {
+			up, err := sess.upload(uint64(n), w)
+			if err != nil {
+				sess.close()
+				return err
+			}
+			down, err := sess.download(uint64(n), w)
+			if err != nil {
+				sess.close()
+				return err
+			}
+			table("upload", w).add(sub.name, mbps(n, up))
+			table("download", w).add(sub.name, mbps(n, down))
+		}
+		if err := sess.close(); err != nil {
+			return err
+		}
+	}
+	for _, k := range order {
+		tables[k].finish()
+		s.report.Tables = append(s.report.Tables, tables[k])
+	}
+	return nil
+}
+
+func (s *suite) handshakes() error {
+	for _, group := range s.opts.Groups {
+		for _, side := range []string{"client", "server"} {
+			t := &Table{
+				Title:  fmt.Sprintf("full TLS 1.3 handshakes, %s, ECDSA P-256, subject as %s against native %s", group, side, map[string]string{"client": "server", "server": "clients"}[side]),
+				Unit:   "handshakes/s",
+				Target: "wasi:tls at least 0.85x native and 5x in-guest",
+			}
+			for _, sub := range s.subjects() {
+				n := s.opts.Handshakes
+				if sub.impl == implGo {
+					n = s.opts.InGuestHandshakes
+				}
+				s.progress("handshakes: %s, %s as %s, %d", group, sub.name, side, n)
+				open := s.env.clientHandshaker
+				if side == "server" {
+					open = s.env.serverHandshaker
+				}
+				h, err := open(sub, group)
+				if err != nil {
+					return err
+				}
+				if _, err := h.run(max(2, n/20)); err != nil { // warm up
+					h.close()
+					return err
+				}
+				d, err := h.run(n)
+				cerr := h.close()
+				if err != nil {
+					return err
+				}
+				if cerr != nil {
+					return cerr
+				}
+				t.add(sub.name, float64(n)/d.Seconds())
+			}
+			t.finish()
+			s.report.Tables = append(s.report.Tables, t)
+		}
+	}
+	return nil
+}
+
+func (s *suite) echo() error {
+	t := &Table{Title: "1-byte echo round trip over an established connection (guest client, native server)",
+		Unit: "µs/round trip", LowerIsBetter: true}
+	for _, sub := range s.subjects() {
+		s.progress("echo: %s, %d round trips", sub.name, s.opts.Echoes)
+		sess, err := s.env.openSession(sub, s.opts.Groups[0])
+		if err != nil {
+			return err
+		}
+		if _, err := sess.echo(max(10, s.opts.Echoes/20)); err != nil {
+			sess.close()
+			return err
+		}
+		d, err := sess.echo(s.opts.Echoes)
+		cerr := sess.close()
+		if err != nil {
+			return err
+		}
+		if cerr != nil {
+			return cerr
+		}
+		t.add(sub.name, float64(d.Microseconds())/float64(s.opts.Echoes))
+	}
+	t.finish()
+	s.report.Tables = append(s.report.Tables, t)
+	return nil
+}
+
+func (s *suite) idle() error {
+	group := s.opts.Groups[0]
+	subs := []subject{nativeSubject()}
+	for _, b := range s.opts.Backends {
+		subs = append(subs, wasiSubject(b))
+	}
+	for _, sub := range subs {
+		n := s.opts.IdleConns
+		if sub.native {
+			n = s.opts.NativeIdleConns
+		}
+		s.progress("idle: %s holding %d connections", sub.name, n)
+		res, err := s.env.idle(sub, n, group)
+		if err != nil {
+			return err
+		}
+		s.report.Idle = append(s.report.Idle, res)
+	}
+	if len(s.report.Idle) == 0 {
+		return errors.New("bench: idle: nothing measured")
+	}
+	return nil
+}

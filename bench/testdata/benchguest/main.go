@@ -1,0 +1,277 @@
+// Command benchguest is the guest side of the benchmark scenarios of
+// package bench. It speaks TLS either through the host's wasi:tls (package
+// guest/tls, IMPL "wasi") or with Go's crypto/tls compiled into the module
+// over wasi:sockets (package guest/net wrapped by crypto/tls, IMPL "go").
+//
+//	client IMPL ADDR NAME GROUP   one connection; obey the server's commands
+//	                              (see package bench, protocol.go) until it
+//	                              sends quit
+//	dialer IMPL ADDR NAME GROUP   read a count N per line on stdin, run N
+//	                              full handshakes (connect, handshake, read
+//	                              one byte, close), answer "ok" on stdout
+//	server IMPL GROUP             listen on 127.0.0.1:0, print "listening
+//	                              ADDR"; per connection: handshake, write one
+//	                              byte, then hold the connection idle until
+//	                              the peer closes it
+//
+// GROUP is an IANA key-exchange group code point in decimal. Identities and
+// trust come from the environment as PEM: KEY and CHAIN (server), CA
+// (IMPL go only; with wasi:tls the host holds the trust anchors).
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+
+	wasinet "github.com/wasitls/wasitls/guest/net"
+	wasitls "github.com/wasitls/wasitls/guest/tls"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) < 3 {
+		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server IMPL GROUP")
+	}
+	mode, impl := args[0], args[1]
+	if impl != "wasi" && impl != "go" {
+		return fmt.Errorf("unknown IMPL %q", impl)
+	}
+	switch mode {
+	case "client", "dialer":
+		if len(args) != 5 {
+			return fmt.Errorf("%s: want IMPL ADDR NAME GROUP", mode)
+		}
+		group, err := strconv.ParseUint(args[4], 10, 16)
+		if err != nil {
+			return err
+		}
+		d, err := newDialer(impl, args[2], args[3], uint16(group))
+		if err != nil {
+			return err
+		}
+		if mode == "client" {
+			return d.client()
+		}
+		return d.handshakes()
+	case "server":
+		group, err := strconv.ParseUint(args[2], 10, 16)
+		if err != nil {
+			return err
+		}
+		return serve(impl, uint16(group))
+	}
+	return fmt.Errorf("unknown mode %q", mode)
+}
+
+// dialer opens client connections with one TLS implementation.
+type dialer struct {
+	addr string
+	dial func() (net.Conn, error)
+}
+
+func newDialer(impl, addr, name string, group uint16) (*dialer, error) {
+	d := &dialer{addr: addr}
+	if impl == "wasi" {
+		cfg := &wasitls.Config{ServerName: name, CurvePreferences: []uint16{group}}
+		d.dial = func() (net.Conn, error) { return wasitls.Dial("tcp", addr, cfg) }
+		return d, nil
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(os.Getenv("CA"))) {
+		return nil, errors.New("no CA certificate in $CA")
+	}
+	cfg := &tls.Config{
+		ServerName:       name,
+		RootCAs:          roots,
+		MinVersion:       tls.VersionTLS13,
+		CurvePreferences: []tls.CurveID{tls.CurveID(group)},
+	}
+	d.dial = func() (net.Conn, error) {
+		raw, err := wasinet.Dial("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		c := tls.Client(raw, cfg)
+		if err := c.Handshake(); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	return d, nil
+}
+
+// Commands of the bulk and echo protocol; package bench documents it.
+const (
+	opUpload   = 'U'
+	opDownload = 'D'
+	opEcho     = 'E'
+	opQuit     = 'Q'
+	headerLen  = 13 // op, count (8 bytes), write size (4 bytes), big-endian
+)
+
+func (d *dialer) client() error {
+	c, err := d.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var hdr [headerLen]byte
+	buf := []byte(nil)
+	for {
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			return fmt.Errorf("read command: %w", err)
+		}
+		n := binary.BigEndian.Uint64(hdr[1:9])
+		w := int(binary.BigEndian.Uint32(hdr[9:13]))
+		if w > len(buf) {
+			buf = make([]byte, w)
+		}
+		switch hdr[0] {
+		case opUpload:
+			for n > 0 {
+				k := uint64(w)
+				if k > n {
+					k = n
+				}
+				if _, err := c.Write(buf[:k]); err != nil {
+					return fmt.Errorf("upload: %w", err)
+				}
+				n -= k
+			}
+		case opDownload:
+			for n > 0 {
+				k := uint64(w)
+				if k > n {
+					k = n
+				}
+				got, err := c.Read(buf[:k])
+				if err != nil {
+					return fmt.Errorf("download: %w", err)
+				}
+				n -= uint64(got)
+			}
+			if _, err := c.Write([]byte{1}); err != nil {
+				return fmt.Errorf("download ack: %w", err)
+			}
+		case opEcho:
+			one := buf[:1]
+			for ; n > 0; n-- {
+				if _, err := c.Write(one); err != nil {
+					return fmt.Errorf("echo: %w", err)
+				}
+				if _, err := io.ReadFull(c, one); err != nil {
+					return fmt.Errorf("echo: %w", err)
+				}
+			}
+		case opQuit:
+			return nil
+		default:
+			return fmt.Errorf("unknown command %q", hdr[0])
+		}
+	}
+}
+
+// handshakes reads counts from stdin and runs that many full handshakes
+// for each, answering "ok" (or the error) on stdout.
+func (d *dialer) handshakes() error {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		n, err := strconv.Atoi(in.Text())
+		if err != nil {
+			return err
+		}
+		for range n {
+			if err := d.handshake(); err != nil {
+				return err
+			}
+		}
+		fmt.Println("ok")
+	}
+	return in.Err()
+}
+
+func (d *dialer) handshake() error {
+	c, err := d.dial()
+	if err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	var b [1]byte
+	_, err = io.ReadFull(c, b[:])
+	c.Close()
+	if err != nil {
+		return fmt.Errorf("handshake: read: %w", err)
+	}
+	return nil
+}
+
+func serve(impl string, group uint16) error {
+	key, chain := []byte(os.Getenv("KEY")), []byte(os.Getenv("CHAIN"))
+	raw, err := wasinet.ListenTCP("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	var ln net.Listener
+	if impl == "wasi" {
+		id, err := wasitls.ParseIdentity(key, chain)
+		if err != nil {
+			return err
+		}
+		ln = wasitls.NewListener(raw, &wasitls.Config{
+			Identities:       []*wasitls.Identity{id},
+			CurvePreferences: []uint16{group},
+		})
+	} else {
+		cert, err := tls.X509KeyPair(chain, key)
+		if err != nil {
+			return err
+		}
+		ln = tls.NewListener(raw, &tls.Config{
+			Certificates:           []tls.Certificate{cert},
+			MinVersion:             tls.VersionTLS13,
+			CurvePreferences:       []tls.CurveID{tls.CurveID(group)},
+			SessionTicketsDisabled: true,
+		})
+	}
+	fmt.Println("listening", raw.Addr())
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go hold(c)
+	}
+}
+
+// hold completes the handshake, writes one byte and keeps the connection
+// until the peer closes it.
+func hold(c net.Conn) {
+	defer c.Close()
+	type handshaker interface{ Handshake() error }
+	if err := c.(handshaker).Handshake(); err != nil {
+		return
+	}
+	if _, err := c.Write([]byte{1}); err != nil {
+		return
+	}
+	var b [1]byte
+	for {
+		if _, err := c.Read(b[:]); err != nil {
+			return
+		}
+	}
+}
