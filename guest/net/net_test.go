@@ -1,0 +1,213 @@
+//go:build !wasip1
+
+package wasinet_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+const guest = "./testdata/nettest"
+
+// run runs the nettest guest under a policy allowing connect and listen
+// rules, with stdout going to out.
+func run(t *testing.T, out io.Writer, connect, listen []string, args ...string) (string, error) {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	p := new(sockets.Policy)
+	if err := p.AllowConnect(connect...); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AllowListen(listen...); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, guest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args:   append([]string{"nettest"}, args...),
+		Stdout: out,
+		Stderr: &stderr,
+	})
+	return stderr.String(), err
+}
+
+func listen(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestDialEcho(t *testing.T) {
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.Close()
+	})
+	var out bytes.Buffer
+	stderr, err := run(t, &out, []string{addr}, nil, "echo", addr, "hello, wasinet")
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if want := fmt.Sprintf("echo: hello, wasinet local=true remote=%s\n", addr); out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+}
+
+func TestDialRefused(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var out bytes.Buffer
+	stderr, err := run(t, &out, []string{addr}, nil, "refused", addr)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out.String(), "connection-refused") {
+		t.Fatalf("stdout %q, want a connection-refused error", out.String())
+	}
+}
+
+func TestDialDenied(t *testing.T) {
+	addr := listen(t, func(c net.Conn) { c.Close() })
+	var out bytes.Buffer
+	stderr, err := run(t, &out, nil, nil, "refused", addr)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out.String(), "access-denied") {
+		t.Fatalf("stdout %q, want an access-denied error", out.String())
+	}
+}
+
+func TestDeadlineAndClose(t *testing.T) {
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(io.Discard, c)
+		c.Close()
+	})
+	var out bytes.Buffer
+	stderr, err := run(t, &out, []string{addr}, nil, "deadline", addr)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if want := "timeout true true true\nclosed true\n"; out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+}
+
+func TestSleepWhileWaiting(t *testing.T) {
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(io.Discard, c)
+		c.Close()
+	})
+	var out bytes.Buffer
+	stderr, err := run(t, &out, []string{addr}, nil, "sleep", addr)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if want := "slept true\n"; out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+}
+
+// pipeWriter hands the guest's stdout to a reader.
+type pipeWriter struct{ w *io.PipeWriter }
+
+func (p pipeWriter) Write(b []byte) (int, error) { return p.w.Write(b) }
+
+func TestListenConcurrentClients(t *testing.T) {
+	const n = 100
+	pr, pw := io.Pipe()
+	type result struct {
+		stderr string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		stderr, err := run(t, pipeWriter{pw}, nil, []string{"127.0.0.1:0"}, "serve", fmt.Sprint(n))
+		pw.Close()
+		done <- result{stderr, err}
+	}()
+	lines := bufio.NewReader(pr)
+	addr, err := lines.ReadString('\n')
+	if err != nil {
+		r := <-done
+		t.Fatalf("no address from guest: %v %v\n%s", err, r.err, r.stderr)
+	}
+	addr = strings.TrimSpace(addr)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			msg := fmt.Sprintf("client %d\n", i)
+			if _, err := c.Write([]byte(msg)); err != nil {
+				errs <- err
+				return
+			}
+			got, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil || got != "echo "+msg {
+				errs <- fmt.Errorf("client %d: got %q, %v", i, got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	rest, _ := io.ReadAll(lines)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("guest: %v\n%s", r.err, r.stderr)
+	}
+	if want := fmt.Sprintf("served %d\n", n); string(rest) != want {
+		t.Fatalf("stdout %q, want %q (stderr %s)", rest, want, r.stderr)
+	}
+}

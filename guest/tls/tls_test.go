@@ -1,0 +1,203 @@
+//go:build !wasip1
+
+package wasitls_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	_ "github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testpki"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+type pki struct {
+	ca             *testpki.CA
+	server, client *testpki.Leaf
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ca.Issue(testpki.LeafOptions{
+		CommonName: "server", DNSNames: []string{"example.test"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, Usage: testpki.ServerAuth,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ca.Issue(testpki.LeafOptions{CommonName: "client", Usage: testpki.ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pki{ca, server, client}
+}
+
+// run runs the tlstest guest with the stdtls backend trusting p's CA.
+func run(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, listen []string, args ...string) error {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	policy := new(sockets.Policy)
+	if err := policy.AllowConnect(connect...); err != nil {
+		t.Fatal(err)
+	}
+	if err := policy.AllowListen(listen...); err != nil {
+		t.Fatal(err)
+	}
+	host := tlshost.New(tlshost.Config{BackendName: "stdtls", RootCAs: p.ca.Pool(), ClientCAs: p.ca.Pool()})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/tlstest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	if id != nil {
+		env = []string{"KEY=" + string(id.KeyPEM()), "CHAIN=" + string(id.ChainPEM())}
+	}
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args: append([]string{"tlstest"}, args...), Env: env, Stdout: out, Stderr: out,
+	})
+	return err
+}
+
+func TestClientAgainstGoServer(t *testing.T) {
+	p := newPKI(t)
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{p.server.TLSCertificate()},
+		NextProtos:   []string{"h2"},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    p.ca.Pool(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		fmt.Fprintf(c, "pong %s", b)
+	}()
+	addr := ln.Addr().String()
+	var out bytes.Buffer
+	if err := run(t, p, &out, p.client, []string{addr}, nil, "client", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	want := "reply pong ping\nversion 0x304 alpn h2 sni example.test peer 1 verified 1 local 1 group true suite true\n"
+	if out.String() != want {
+		t.Fatalf("guest printed\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestServerAgainstGoClient(t *testing.T) {
+	p := newPKI(t)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(t, p, pw, p.server, nil, []string{"127.0.0.1:0"}, "server")
+		pw.Close()
+	}()
+	lines := bufio.NewReader(pr)
+	addr, err := lines.ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address: %v (%v)", err, <-done)
+	}
+	restc := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(lines)
+		restc <- b
+	}()
+	c, err := tls.Dial("tcp", strings.TrimSpace(addr), &tls.Config{
+		ServerName:   "example.test",
+		RootCAs:      p.ca.Pool(),
+		NextProtos:   []string{"h2", "http/1.1"},
+		Certificates: []tls.Certificate{p.client.TLSCertificate()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "hi\n")
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v (got %q)", err, got)
+	}
+	if want := "hello example.test alpn=h2 client=1 got=hi\n"; string(got) != want {
+		t.Errorf("client read %q, want %q", got, want)
+	}
+	err = <-done
+	rest := <-restc
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, rest)
+	}
+	t.Logf("guest printed %q", rest)
+	if want := "hello sni example.test alpn h2,http/1.1\npost-handshake:"; !strings.HasPrefix(string(rest), want) || !strings.Contains(string(rest), "wasitls:") {
+		t.Errorf("guest printed %q, want %q and a post-handshake error", rest, want)
+	}
+}
+
+// goServer runs a crypto/tls server answering "pong " and what it read to
+// EOF, for one connection.
+func goServer(t *testing.T, p *pki) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		fmt.Fprintf(c, "pong %s", b)
+	}()
+	return ln.Addr().String()
+}
+
+func TestDraftClient(t *testing.T) {
+	p := newPKI(t)
+	addr := goServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "draft", addr); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "reply pong ping\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
+func TestClientWrongName(t *testing.T) {
+	p := newPKI(t)
+	addr := goServer(t, p)
+	var out bytes.Buffer
+	err := run(t, p, &out, nil, []string{addr}, nil, "client", addr, "wrong.test")
+	if err == nil || !strings.Contains(out.String(), "error: wasitls: handshake failed") {
+		t.Fatalf("err %v, guest printed %q, want a failed handshake", err, out.String())
+	}
+}
