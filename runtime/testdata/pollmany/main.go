@@ -14,6 +14,7 @@ func subscribeDuration(d uint64) uint32
 
 func main() {
 	const n = 10000
+	start := time.Now()
 	ps := make([]uint32, n)
 	for i := range ps {
 		d := time.Hour
@@ -22,7 +23,6 @@ func main() {
 		}
 		ps[i] = subscribeDuration(uint64(d))
 	}
-	start := time.Now()
 	ready := w.Poll(ps)
 	fmt.Printf("ready %v after %v\n", ready, time.Since(start) >= 20*time.Millisecond)
 	for _, p := range ps {

@@ -67,13 +67,13 @@ func instanceNetwork() uint32
 func createTCPSocket(family uint32, ret unsafe.Pointer)
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.start-connect
-func startConnect(self, network, disc, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 uint32, ret unsafe.Pointer)
+func startConnect(self, network, disc, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 uint32, ret unsafe.Pointer)
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-connect
 func finishConnect(self uint32, ret unsafe.Pointer)
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.start-bind
-func startBind(self, network, disc, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11 uint32, ret unsafe.Pointer)
+func startBind(self, network, disc, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 uint32, ret unsafe.Pointer)
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-bind
 func finishBind(self uint32, ret unsafe.Pointer)
@@ -127,7 +127,7 @@ func unit() uint32 {
 // StartConnect is start-connect to an IPv4 address; it returns an error
 // code, or 0.
 func StartConnect(sock, net uint32, a Addr) uint32 {
-	startConnect(sock, net, 0, uint32(a.Port), uint32(a.IP[0]), uint32(a.IP[1]), uint32(a.IP[2]), uint32(a.IP[3]), 0, 0, 0, 0, 0, 0, 0, retp())
+	startConnect(sock, net, 0, uint32(a.Port), uint32(a.IP[0]), uint32(a.IP[1]), uint32(a.IP[2]), uint32(a.IP[3]), 0, 0, 0, 0, 0, 0, retp())
 	return unit()
 }
 
@@ -142,7 +142,7 @@ func FinishConnect(sock uint32) (in, out, code uint32) {
 
 // StartBind is start-bind on an IPv4 address.
 func StartBind(sock, net uint32, a Addr) uint32 {
-	startBind(sock, net, 0, uint32(a.Port), uint32(a.IP[0]), uint32(a.IP[1]), uint32(a.IP[2]), uint32(a.IP[3]), 0, 0, 0, 0, 0, 0, 0, retp())
+	startBind(sock, net, 0, uint32(a.Port), uint32(a.IP[0]), uint32(a.IP[1]), uint32(a.IP[2]), uint32(a.IP[3]), 0, 0, 0, 0, 0, 0, retp())
 	return unit()
 }
 

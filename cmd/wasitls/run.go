@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+func init() {
+	register(&command{
+		Name:    "run",
+		Summary: "run a guest (a core module) with WASI 0.2 and a network policy",
+		Run:     runCommand,
+	})
+}
+
+// A runExtension contributes flags to "wasitls run" and, after parsing, a
+// runtime extension (such as the wasi:tls host with --backend). Files of
+// this package append to runExtensions from init.
+type runExtension func(fs *flag.FlagSet) (build func() (runtime.Extension, error))
+
+var runExtensions []runExtension
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+const runUsage = `usage: wasitls run [flags] guest.wasm [args...]
+
+Runs a core WebAssembly module (for Go: GOOS=wasip1 GOARCH=wasm) with
+wasi_snapshot_preview1 and WASI 0.2 io, clocks, random, cli and sockets.
+Network access is denied unless a flag allows it. Rules are HOST:PORT, HOST
+being *, an address, a CIDR range, a name or *.domain, PORT a number, a
+range (8000-8999) or *.
+
+Examples:
+  wasitls run --allow-connect example.com:443 client.wasm https://example.com/
+  wasitls run --allow-listen 127.0.0.1:8443 --dir ./certs:/certs server.wasm
+
+flags:
+`
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var connect, listen, env, dirs listFlag
+	fs.Var(&connect, "allow-connect", "allow connecting to `HOST:PORT` (repeatable); names listed here may be resolved")
+	fs.Var(&listen, "allow-listen", "allow binding and listening on `ADDR:PORT` (repeatable)")
+	fs.Var(&env, "env", "set the guest environment variable `KEY=VALUE` (repeatable)")
+	inheritEnv := fs.Bool("inherit-env", false, "pass the whole host environment to the guest")
+	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro]` (repeatable; GUEST defaults to HOST)")
+	var builds []func() (runtime.Extension, error)
+	for _, ext := range runExtensions {
+		builds = append(builds, ext(fs))
+	}
+	fs.Usage = func() {
+		fmt.Fprint(stderr, runUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() < 1 {
+		fs.Usage()
+		return errUsage
+	}
+	path := fs.Arg(0)
+
+	policy := new(sockets.Policy)
+	if err := policy.AllowConnect(connect...); err != nil {
+		return err
+	}
+	if err := policy.AllowListen(listen...); err != nil {
+		return err
+	}
+	cfg := runtime.Config{Network: policy}
+	for _, b := range builds {
+		ext, err := b()
+		if err != nil {
+			return err
+		}
+		if ext != nil {
+			cfg.Extensions = append(cfg.Extensions, ext)
+		}
+	}
+
+	mc := runtime.ModuleConfig{
+		Args:   append([]string{path}, fs.Args()[1:]...),
+		Stdin:  os.Stdin,
+		Stdout: stdout,
+		Stderr: stderr,
+	}
+	if *inheritEnv {
+		mc.Env = os.Environ()
+	}
+	for _, kv := range env {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("--env %q: want KEY=VALUE", kv)
+		}
+		mc.Env = append(mc.Env, kv)
+	}
+	for _, d := range dirs {
+		dir, err := parseDir(d)
+		if err != nil {
+			return err
+		}
+		mc.Dirs = append(mc.Dirs, dir)
+	}
+
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return runGuest(ctx, wasm, cfg, mc)
+}
+
+// parseDir parses HOST[:GUEST][:ro].
+func parseDir(s string) (runtime.Dir, error) {
+	d := runtime.Dir{}
+	if rest, ok := strings.CutSuffix(s, ":ro"); ok {
+		d.ReadOnly, s = true, rest
+	}
+	host, guest, ok := strings.Cut(s, ":")
+	if !ok {
+		guest = host
+	}
+	if host == "" || guest == "" {
+		return d, fmt.Errorf("--dir %q: want HOST[:GUEST][:ro]", s)
+	}
+	if fi, err := os.Stat(host); err != nil {
+		return d, fmt.Errorf("--dir %q: %w", s, err)
+	} else if !fi.IsDir() {
+		return d, fmt.Errorf("--dir %q: %s is not a directory", s, host)
+	}
+	d.Host, d.Guest = host, guest
+	return d, nil
+}
+
+// runGuest compiles and runs wasm; the guest's exit code comes back as a
+// *sys.ExitError.
+func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig) error {
+	if err := runtime.CheckBinary(wasm); err != nil {
+		return err
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	defer r.Close(context.Background())
+	rt, err := runtime.New(ctx, r, cfg)
+	if err != nil {
+		return err
+	}
+	compiled, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		return fmt.Errorf("compile: %w", err)
+	}
+	inst, err := rt.Instantiate(ctx, compiled, mc)
+	if err != nil {
+		return err
+	}
+	return inst.Close(context.Background())
+}

@@ -1,0 +1,318 @@
+package runtime_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+// run compiles the guest package and runs it to completion under policy,
+// returning its stdout and stderr.
+func run(t *testing.T, pkg string, policy *sockets.Policy, args ...string) (string, string, error) {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args:   append([]string{"guest"}, args...),
+		Stdout: &stdout,
+		Stderr: &stderr,
+	})
+	return stdout.String(), stderr.String(), err
+}
+
+func echoServer(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(c, c)
+				c.Close()
+			}()
+		}
+	}()
+	return ln
+}
+
+func policy(t *testing.T, connect, listen []string) *sockets.Policy {
+	t.Helper()
+	p := new(sockets.Policy)
+	if err := p.AllowConnect(connect...); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AllowListen(listen...); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestGuestEchoClient(t *testing.T) {
+	ln := echoServer(t)
+	addr := ln.Addr().String()
+	stdout, stderr, err := run(t, "./testdata/echoclient", policy(t, []string{addr}, nil), addr, "hello, wasi")
+	if err != nil {
+		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
+	}
+	if want := "echo: hello, wasi\n"; stdout != want {
+		t.Fatalf("stdout %q, want %q (stderr %q)", stdout, want, stderr)
+	}
+}
+
+func TestGuestPolicyDenials(t *testing.T) {
+	ln := echoServer(t)
+	// The policy allows another port only: nothing the guest tries matches.
+	p := policy(t, []string{"127.0.0.1:1", "other.example:443"}, []string{"127.0.0.1:1"})
+	stdout, stderr, err := run(t, "./testdata/denied", p, ln.Addr().String(), "127.0.0.1:0", "example.com")
+	if err != nil {
+		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
+	}
+	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\n", sockets.AccessDenied, sockets.AccessDenied, sockets.AccessDenied)
+	if stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+}
+
+func TestGuestTwoVersions(t *testing.T) {
+	stdout, stderr, err := run(t, "./testdata/twoversions", nil)
+	var ee *sys.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("err = %v, want exit code 1 from wasi:cli/exit@0.2.0 (stderr %q)", err, stderr)
+	}
+	if want := "from 0.2.8\nfrom 0.2.0\n"; stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+}
+
+func TestGuestPoll10000(t *testing.T) {
+	stdout, stderr, err := run(t, "./testdata/pollmany", nil)
+	if err != nil {
+		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
+	}
+	if want := "ready [7777] after true\n"; stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+}
+
+// lineWriter hands the guest's stdout lines to a channel.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line)
+			return len(p), nil
+		}
+		w.lines <- strings.TrimSuffix(line, "\n")
+	}
+}
+
+func TestGuestListener100Clients(t *testing.T) {
+	const clients = 100
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:0"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/listener"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &lineWriter{lines: make(chan string, 16)}
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Args: []string{"listener", fmt.Sprint(clients)}, Stdout: out, Stderr: &stderr,
+		})
+		done <- err
+	}()
+	var port int
+	select {
+	case line := <-out.lines:
+		if _, err := fmt.Sscanf(line, "port %d", &port); err != nil {
+			t.Fatalf("first line %q", line)
+		}
+	case err := <-done:
+		t.Fatalf("guest ended early: %v\n%s", err, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("guest did not listen")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			msg := fmt.Sprintf("client %d says hello\n", i)
+			for range 3 {
+				if _, err := c.Write([]byte(msg)); err != nil {
+					errs <- err
+					return
+				}
+				got, err := bufio.NewReader(io.LimitReader(c, int64(len(msg)))).ReadString('\n')
+				if err != nil || got != msg {
+					errs <- fmt.Errorf("client %d: got %q, %v", i, got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("guest: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("guest did not finish")
+	}
+	if line := <-out.lines; line != fmt.Sprintf("served %d", clients) {
+		t.Fatalf("last line %q", line)
+	}
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd on this system: %v", err)
+	}
+	return len(ents)
+}
+
+// settle waits until the goroutine and fd counts are back to at most the
+// baseline.
+func settle(t *testing.T, goroutines, fds int) {
+	t.Helper()
+	var g, f int
+	for range 400 {
+		g, f = goruntime.NumGoroutine(), countFDs(t)
+		if g <= goroutines && f <= fds {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<20)
+	n := goruntime.Stack(buf, true)
+	t.Fatalf("leak: %d goroutines (baseline %d), %d fds (baseline %d)\n%s", g, goroutines, f, fds, buf[:n])
+}
+
+func TestGuestCrashReleasesEverything(t *testing.T) {
+	for _, mode := range []string{"exit", "trap", "panic"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			r := wazero.NewRuntime(ctx)
+			defer r.Close(ctx)
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			p := policy(t, []string{ln.Addr().String()}, []string{"127.0.0.1:0"})
+			rt, err := runtime.New(ctx, r, runtime.Config{Network: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/crash"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer := make(chan net.Conn, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					peer <- c
+				}
+			}()
+			goroutines, fds := goruntime.NumGoroutine(), countFDs(t)
+
+			var stderr bytes.Buffer
+			_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+				Args: []string{"crash", ln.Addr().String(), mode}, Stderr: &stderr,
+			})
+			if err == nil {
+				t.Fatalf("guest succeeded; stderr %s", stderr.String())
+			}
+			var ee *sys.ExitError
+			switch mode {
+			case "exit":
+				if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+					t.Fatalf("err = %v, want exit code 3", err)
+				}
+			case "trap":
+				if !strings.Contains(err.Error(), "999999") {
+					t.Fatalf("err = %v, want a trap naming the bad handle", err)
+				}
+			}
+			var c net.Conn
+			select {
+			case c = <-peer:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the guest never connected: %v\nstderr: %s", err, stderr.String())
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			got, err := io.ReadAll(c)
+			c.Close()
+			if err != nil || string(got) != "half a mess" {
+				t.Fatalf("peer read %q, %v; want the half message, then EOF", got, err)
+			}
+			settle(t, goroutines-1, fds) // the accept goroutine is gone too
+		})
+	}
+}

@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// ErrComponent is returned by CheckBinary for a WebAssembly component.
+var ErrComponent = errors.New("runtime: the file is a WebAssembly component, not a core module: " +
+	"this runtime runs core modules that import WASI 0.2 interfaces directly " +
+	"(for Go: GOOS=wasip1 GOARCH=wasm go build -o guest.wasm ./yourpkg; " +
+	"for other toolchains, build a core module for wasm32-wasip1, or take the core module out of the component)")
+
+// CheckBinary reports whether wasm looks like a core module this runtime
+// can run, with an error saying what to do when it does not.
+func CheckBinary(wasm []byte) error {
+	magic := []byte{0x00, 'a', 's', 'm'}
+	if len(wasm) < 8 || !bytes.Equal(wasm[:4], magic) {
+		return errors.New("runtime: not a WebAssembly binary (no \\0asm header)")
+	}
+	switch {
+	case bytes.Equal(wasm[4:8], []byte{1, 0, 0, 0}):
+		return nil
+	case wasm[6] == 1 && wasm[7] == 0 || wasm[6] == 0x0d && wasm[7] == 0:
+		// Components carry layer 1 in bytes 6 and 7.
+		return ErrComponent
+	}
+	return fmt.Errorf("runtime: unsupported WebAssembly binary version % x", wasm[4:8])
+}
+
+// MissingImportsError lists the imports a guest needs that the runtime
+// does not provide.
+type MissingImportsError struct {
+	Missing []string // "module#name" entries, sorted
+}
+
+func (e *MissingImportsError) Error() string {
+	return fmt.Sprintf("runtime: the guest imports %d functions this runtime does not provide:\n\t%s",
+		len(e.Missing), strings.Join(e.Missing, "\n\t"))
+}
+
+// MissingReallocError says that a guest imports functions that return
+// strings or lists but does not export cabi_realloc to receive them.
+type MissingReallocError struct {
+	Functions []string // the imports that need it, sorted
+}
+
+func (e *MissingReallocError) Error() string {
+	return fmt.Sprintf("runtime: the guest imports functions that return strings or lists but exports no cabi_realloc "+
+		"(func(old_ptr, old_size, align, new_size i32) -> i32) to allocate them in its memory; "+
+		"export one (Go: //go:wasmexport cabi_realloc), or use a guest library that does. Functions:\n\t%s",
+		strings.Join(e.Functions, "\n\t"))
+}
+
+// CheckImports checks every function compiled imports against the host
+// modules registered in r: missing modules or functions and signature
+// mismatches are listed in a *MissingImportsError. It also returns a
+// *MissingReallocError when the guest imports a WASI function that returns
+// a string or list and lacks cabi_realloc.
+func CheckImports(compiled wazero.CompiledModule, r wazero.Runtime) error {
+	var missing, needRealloc []string
+	for _, def := range compiled.ImportedFunctions() {
+		modName, name, _ := def.Import()
+		id := modName + "#" + name
+		host := r.Module(modName)
+		if host == nil {
+			missing = append(missing, id+" (no such module)")
+			continue
+		}
+		hd, ok := host.ExportedFunctionDefinitions()[name]
+		if !ok {
+			missing = append(missing, id)
+			continue
+		}
+		if !sameTypes(hd.ParamTypes(), def.ParamTypes()) || !sameTypes(hd.ResultTypes(), def.ResultTypes()) {
+			missing = append(missing, fmt.Sprintf("%s (signature %s, provided %s)", id, signature(def), signature(hd)))
+			continue
+		}
+		if needsRealloc(modName, name) {
+			needRealloc = append(needRealloc, id)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return &MissingImportsError{Missing: missing}
+	}
+	if len(needRealloc) > 0 {
+		if _, ok := compiled.ExportedFunctions()["cabi_realloc"]; !ok {
+			sort.Strings(needRealloc)
+			return &MissingReallocError{Functions: needRealloc}
+		}
+	}
+	return nil
+}
+
+func sameTypes(a, b []api.ValueType) bool {
+	return bytes.Equal(a, b)
+}
+
+func signature(def api.FunctionDefinition) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf("(%s) -> (%s)", names(def.ParamTypes()), names(def.ResultTypes()))
+}
+
+// reallocFuncs are the WASI 0.2 functions served by this package whose
+// results hold a string or a list, by interface (version stripped).
+var reallocFuncs = map[string][]string{
+	"wasi:io/error":        {"[method]error.to-debug-string"},
+	"wasi:io/poll":         {"poll"},
+	"wasi:io/streams":      {"[method]input-stream.read", "[method]input-stream.blocking-read"},
+	"wasi:random/random":   {"get-random-bytes"},
+	"wasi:random/insecure": {"get-insecure-random-bytes"},
+	"wasi:cli/environment": {"get-environment", "get-arguments", "initial-cwd"},
+	"wasi:sockets/udp":     {"[method]incoming-datagram-stream.receive"},
+	"wasi:clocks/timezone": {"display"},
+}
+
+func needsRealloc(module, name string) bool {
+	iface, _, _ := strings.Cut(module, "@")
+	for _, f := range reallocFuncs[iface] {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}

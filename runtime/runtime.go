@@ -1,0 +1,275 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/sockets"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// Versions are the WASI 0.2 versions every interface is served under.
+var Versions = []string{"0.2.0", "0.2.1", "0.2.2", "0.2.3", "0.2.4", "0.2.5", "0.2.6", "0.2.7", "0.2.8"}
+
+// A Runtime is a wazero.Runtime prepared by New.
+type Runtime struct {
+	r   wazero.Runtime
+	cfg Config
+}
+
+// New registers wasi_snapshot_preview1 (unless r already has it), every
+// WASI 0.2 interface of this package under every version in Versions, and
+// then the extensions of cfg, into r.
+func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
+	if r.Module(wasi_snapshot_preview1.ModuleName) == nil {
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+			return nil, fmt.Errorf("runtime: wasi_snapshot_preview1: %w", err)
+		}
+	}
+	if err := registerWASI(ctx, r); err != nil {
+		return nil, err
+	}
+	for _, ext := range cfg.Extensions {
+		if err := ext.Register(ctx, r); err != nil {
+			return nil, fmt.Errorf("runtime: extension: %w", err)
+		}
+	}
+	return &Runtime{r: r, cfg: cfg}, nil
+}
+
+// Wazero returns the underlying wazero.Runtime.
+func (rt *Runtime) Wazero() wazero.Runtime { return rt.r }
+
+// An Instance is one running or finished guest.
+type Instance struct {
+	cabi   *cabi.Instance
+	state  *state
+	ctx    context.Context
+	cancel context.CancelFunc
+	mod    api.Module
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Context returns the context that carries the instance's state: use it
+// for every call into the guest's exports.
+func (inst *Instance) Context() context.Context { return inst.ctx }
+
+// Module returns the guest module instance.
+func (inst *Instance) Module() api.Module { return inst.mod }
+
+// Cabi returns the instance's canonical ABI state and resource table.
+func (inst *Instance) Cabi() *cabi.Instance { return inst.cabi }
+
+// Close stops the guest if it still runs (a guest blocked in a host call
+// returns and exits), drops every resource it holds and closes the module.
+// It is idempotent and safe to call from any goroutine.
+func (inst *Instance) Close(ctx context.Context) error {
+	inst.closeOnce.Do(func() {
+		inst.cancel()
+		err1 := inst.cabi.Close(ctx)
+		err2 := inst.state.close()
+		var err3 error
+		if inst.mod != nil {
+			err3 = inst.mod.CloseWithExitCode(ctx, sys.ExitCodeContextCanceled)
+		}
+		inst.closeErr = errors.Join(err1, err2, err3)
+	})
+	return inst.closeErr
+}
+
+// Instantiate instantiates compiled as a guest of the runtime and runs its
+// _start function (a command) or _initialize function (a reactor).
+//
+// For a command, Instantiate returns when _start returns, and the guest's
+// resources are released by then: the error is nil for a normal return or
+// exit code 0, a *sys.ExitError for another exit code, and the trap
+// otherwise. For a reactor, the instance stays alive: call its exports with
+// inst.Context() and Close it when done.
+func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModule, cfg ModuleConfig) (*Instance, error) {
+	if err := CheckImports(compiled, rt.r); err != nil {
+		return nil, err
+	}
+	st := newState(rt, cfg)
+	ci := cabi.NewInstance()
+	ctx = cabi.WithInstance(ctx, ci)
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	ctx, cancel := context.WithCancel(ctx)
+	inst := &Instance{cabi: ci, state: st, ctx: ctx, cancel: cancel}
+
+	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(cfg))
+	if err != nil {
+		inst.Close(context.Background())
+		return nil, fmt.Errorf("runtime: instantiate: %w", err)
+	}
+	inst.mod = mod
+	st.mod = mod
+	if err := ci.Bind(mod); err != nil {
+		inst.Close(context.Background())
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	if init := mod.ExportedFunction("_initialize"); init != nil {
+		if _, err := init.Call(ctx); err != nil {
+			inst.Close(context.Background())
+			return nil, st.exitError(err)
+		}
+	}
+	start := mod.ExportedFunction("_start")
+	if start == nil {
+		return inst, nil
+	}
+	_, err = start.Call(ctx)
+	err = st.exitError(err)
+	if err != nil && ctx.Err() != nil && !st.hasExited() {
+		// Closed while running: blocked calls aborted the guest.
+		err = sys.NewExitError(sys.ExitCodeContextCanceled)
+	}
+	inst.Close(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return inst, nil
+}
+
+func (rt *Runtime) wazeroConfig(cfg ModuleConfig) wazero.ModuleConfig {
+	mc := wazero.NewModuleConfig().
+		WithName(cfg.Name).
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	if len(cfg.Args) > 0 {
+		mc = mc.WithArgs(cfg.Args...)
+	}
+	for _, kv := range cfg.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		mc = mc.WithEnv(k, v)
+	}
+	if cfg.Stdin != nil {
+		mc = mc.WithStdin(cfg.Stdin)
+	}
+	if cfg.Stdout != nil {
+		mc = mc.WithStdout(cfg.Stdout)
+	}
+	if cfg.Stderr != nil {
+		mc = mc.WithStderr(cfg.Stderr)
+	}
+	if len(cfg.Dirs) > 0 {
+		fc := wazero.NewFSConfig()
+		for _, d := range cfg.Dirs {
+			if d.ReadOnly {
+				fc = fc.WithReadOnlyDirMount(d.Host, d.Guest)
+			} else {
+				fc = fc.WithDirMount(d.Host, d.Guest)
+			}
+		}
+		mc = mc.WithFSConfig(fc)
+	}
+	return mc
+}
+
+// state is the runtime's per-guest state, carried in the context.
+type state struct {
+	stack *sockets.Stack
+	cfg   ModuleConfig
+	start time.Time
+	seed  [2]uint64
+
+	mu       sync.Mutex
+	mod      api.Module
+	exited   bool
+	exitCode uint32
+	closers  []io.Closer // shared stdio streams
+
+	stdin          *wasiio.InputStream
+	stdout, stderr *wasiio.OutputStream
+}
+
+type stateKey struct{}
+
+func newState(rt *Runtime, cfg ModuleConfig) *state {
+	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg, start: time.Now()}
+	var b [16]byte
+	rand.Read(b[:])
+	for i := range 8 {
+		st.seed[0] |= uint64(b[i]) << (8 * i)
+		st.seed[1] |= uint64(b[8+i]) << (8 * i)
+	}
+	return st
+}
+
+// stateFrom returns the guest state of a host call; a call without one is
+// a host module used outside Runtime.Instantiate: a trap.
+func stateFrom(ctx context.Context, fn string) *state {
+	st, _ := ctx.Value(stateKey{}).(*state)
+	if st == nil {
+		cabi.Trapf(fn, "no runtime state in the context: instantiate guests with runtime.Runtime.Instantiate")
+	}
+	return st
+}
+
+// exit records a wasi:cli exit and stops the guest.
+func (st *state) exit(ctx context.Context, code uint32) {
+	st.mu.Lock()
+	st.exited, st.exitCode = true, code
+	mod := st.mod
+	st.mu.Unlock()
+	if mod != nil {
+		mod.CloseWithExitCode(ctx, code)
+	}
+	panic(sys.NewExitError(code))
+}
+
+// exitError classifies the error of a call into the guest: an exit the
+// guest asked for through wasi:cli wins over the trap that carried it.
+func (st *state) exitError(err error) error {
+	st.mu.Lock()
+	exited, code := st.exited, st.exitCode
+	st.mu.Unlock()
+	if exited {
+		if code == 0 {
+			return nil
+		}
+		return sys.NewExitError(code)
+	}
+	var ee *sys.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitCode() == 0 {
+			return nil
+		}
+		return ee
+	}
+	return err
+}
+
+func (st *state) hasExited() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.exited
+}
+
+func (st *state) close() error {
+	st.mu.Lock()
+	closers := st.closers
+	st.closers = nil
+	st.mu.Unlock()
+	var errs []error
+	for _, c := range closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
