@@ -14,7 +14,7 @@ import (
 
 type conn struct {
 	sock, in, out, pin uint32
-	pending          []byte
+	pending            []byte
 }
 
 func main() {

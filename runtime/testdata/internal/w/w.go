@@ -295,10 +295,10 @@ func BlockingRead(in uint32, n uint64) ([]byte, error) {
 	return readResult()
 }
 
-func InSubscribe(in uint32) uint32  { return inSubscribe(in) }
-func OutSubscribe(o uint32) uint32  { return outSubscribe(o) }
-func DropInput(in uint32)           { dropInput(in) }
-func DropOutput(out uint32)         { dropOutput(out) }
+func InSubscribe(in uint32) uint32 { return inSubscribe(in) }
+func OutSubscribe(o uint32) uint32 { return outSubscribe(o) }
+func DropInput(in uint32)          { dropInput(in) }
+func DropOutput(out uint32)        { dropOutput(out) }
 
 func unitStream() error {
 	if u8(0) != 0 {
