@@ -9,6 +9,12 @@
 // root excluded, as TLS peers expect). [CA.Intermediate] makes a subordinate
 // CA whose leaves carry the intermediate in their chain.
 //
+// Key types include ML-DSA-44/65/87 (FIPS 204), as leaf, intermediate or
+// root keys, mixed freely with classical ones. crypto/x509 in Go 1.26 can
+// neither create nor verify ML-DSA certificates; mldsa.go mints them (and
+// [PublicKey] extracts their keys), and a test cross-checks the encoding
+// with Go 1.27's crypto/x509 on request.
+//
 // Nothing here is meant for production: keys are never persisted, serial
 // numbers are random, and validity windows default to one hour around now.
 package testpki
@@ -43,6 +49,12 @@ const (
 	Ed25519
 	// RSA2048 is a 2048-bit RSA key (slow to generate: use sparingly).
 	RSA2048
+	// MLDSA44, MLDSA65 and MLDSA87 are ML-DSA keys (FIPS 204) of the three
+	// parameter sets. crypto/x509 parses their certificates but cannot
+	// verify them; see [PublicKey] and mldsa.go.
+	MLDSA44
+	MLDSA65
+	MLDSA87
 )
 
 func (k KeyType) String() string {
@@ -53,6 +65,12 @@ func (k KeyType) String() string {
 		return "Ed25519"
 	case RSA2048:
 		return "RSA-2048"
+	case MLDSA44:
+		return "ML-DSA-44"
+	case MLDSA65:
+		return "ML-DSA-65"
+	case MLDSA87:
+		return "ML-DSA-87"
 	}
 	return fmt.Sprintf("KeyType(%d)", int(k))
 }
@@ -67,6 +85,8 @@ func GenerateKey(k KeyType) (crypto.Signer, error) {
 		return priv, err
 	case RSA2048:
 		return rsa.GenerateKey(rand.Reader, 2048)
+	case MLDSA44, MLDSA65, MLDSA87:
+		return generateMLDSA(k)
 	}
 	return nil, fmt.Errorf("testpki: unknown key type %v", k)
 }
@@ -112,7 +132,7 @@ func NewCAWith(commonName string, k KeyType) (*CA, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	der, err := createCertificate(tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, fmt.Errorf("testpki: create CA: %w", err)
 	}
@@ -139,7 +159,7 @@ func (ca *CA) Intermediate(commonName string, k KeyType) (*CA, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	der, err := createCertificate(tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("testpki: create intermediate: %w", err)
 	}
@@ -155,7 +175,7 @@ func (ca *CA) Intermediate(commonName string, k KeyType) (*CA, error) {
 }
 
 func isSelfSigned(c *x509.Certificate) bool {
-	return c.CheckSignatureFrom(c) == nil
+	return checkSignatureFrom(c, c) == nil
 }
 
 // Pool returns a pool holding only this CA's certificate.
@@ -273,7 +293,7 @@ func (ca *CA) Issue(opts LeafOptions) (*Leaf, error) {
 		IPAddresses:    ips,
 		EmailAddresses: opts.EmailAddresses,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	der, err := createCertificate(tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("testpki: issue leaf: %w", err)
 	}
@@ -308,9 +328,10 @@ func (l *Leaf) ChainPEM() []byte {
 	return out
 }
 
-// KeyPKCS8 returns the private key as PKCS#8 DER.
+// KeyPKCS8 returns the private key as PKCS#8 DER (ML-DSA keys in the
+// seed-only form; see [MarshalMLDSAPKCS8] for the others).
 func (l *Leaf) KeyPKCS8() []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(l.Key)
+	der, err := marshalPKCS8(l.Key)
 	if err != nil {
 		// Every key type GenerateKey makes is marshalable.
 		panic("testpki: " + err.Error())
