@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// TestDemo runs the demo over every registered backend and checks that
+// both sides report what they negotiated.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three guests")
+	}
+	var out, errOut bytes.Buffer
+	if code := dispatch(context.Background(), []string{"demo"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	got := out.String()
+	for _, b := range backends.Names() {
+		section, _, _ := strings.Cut(got[strings.Index(got, "=== backend "+b):], "\n=== backend ")
+		for _, want := range []string{
+			"[server] client hello: server-name example.com, alpn-ids [h2 http/1.1]",
+			`[server] client certificate: subject "demo client"`,
+			"[server] alpn-id: h2",
+			`[client] client-identity: "demo client"`,
+			`[client] server-identity: "example.com"`,
+			"[client] protocol-version: 0x0304",
+			"[client] group: 0x11ec",
+			"[client] h2: server's first frame has type 4",
+			`[server] request: "GET /secure HTTP/1.1"`,
+			"[server] post-handshake authentication:",
+			"[client] HTTP/1.1 200 OK",
+		} {
+			if !strings.Contains(section, want) {
+				t.Errorf("backend %s: output lacks %q", b, want)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", got)
+	}
+}
+
+func TestRunBackendFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := dispatch(context.Background(), []string{"run", "--backend", "no-such-backend", "guest.wasm"}, &out, &errOut)
+	if code == 0 || !strings.Contains(errOut.String(), `no backend named "no-such-backend"`) {
+		t.Fatalf("code %d, stderr %q", code, errOut.String())
+	}
+}
