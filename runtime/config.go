@@ -13,6 +13,11 @@ type Config struct {
 	// connect, listen and name lookup (see sockets.Policy).
 	Network *sockets.Policy
 
+	// SocketLimit bounds the sockets one guest instance holds at once;
+	// zero means sockets.DefaultSocketLimit. Beyond it, creating or
+	// accepting a socket fails with new-socket-limit.
+	SocketLimit int
+
 	// Extensions register more host modules, such as the wasi:tls host.
 	Extensions []Extension
 }

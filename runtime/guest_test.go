@@ -316,3 +316,55 @@ func TestGuestCrashReleasesEverything(t *testing.T) {
 		})
 	}
 }
+
+func TestGuestCancelWhileBlocked(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := wazero.NewRuntime(context.Background())
+	defer r.Close(context.Background())
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:0"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/listener"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goroutines, fds := goruntime.NumGoroutine(), countFDs(t)
+	out := &lineWriter{lines: make(chan string, 16)}
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"listener", "1000"}, Stdout: out})
+		done <- err
+	}()
+	var port int
+	select {
+	case line := <-out.lines:
+		fmt.Sscanf(line, "port %d", &port)
+	case err := <-done:
+		t.Fatalf("guest ended early: %v", err)
+	}
+	// One client connected and idle: the guest waits in poll over both.
+	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		var ee *sys.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != sys.ExitCodeContextCanceled {
+			t.Fatalf("err = %v, want a context-cancelled exit", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelling the context did not stop the guest")
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read %v, want EOF: the guest's connection must be closed", err)
+	}
+	c.Close()
+	settle(t, goroutines, fds)
+}

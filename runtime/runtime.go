@@ -94,6 +94,11 @@ func (inst *Instance) Close(ctx context.Context) error {
 // Instantiate instantiates compiled as a guest of the runtime and runs its
 // _start function (a command) or _initialize function (a reactor).
 //
+// Cancelling ctx stops the guest: a call blocked in poll, a blocking stream
+// operation or pollable.block returns and the guest exits with
+// sys.ExitCodeContextCanceled. A guest computing without host calls stops
+// only when the wazero.Runtime was configured WithCloseOnContextDone(true).
+//
 // For a command, Instantiate returns when _start returns, and the guest's
 // resources are released by then: the error is nil for a normal return or
 // exit code 0, a *sys.ExitError for another exit code, and the trap
@@ -203,6 +208,9 @@ type stateKey struct{}
 
 func newState(rt *Runtime, cfg ModuleConfig) *state {
 	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg, start: time.Now()}
+	if rt.cfg.SocketLimit > 0 {
+		st.stack.SetSocketLimit(rt.cfg.SocketLimit)
+	}
 	var b [16]byte
 	rand.Read(b[:])
 	for i := range 8 {

@@ -36,7 +36,11 @@ func (instanceNetworkHost) InstanceNetwork(ctx context.Context) network.Network 
 type tcpCreateHost struct{}
 
 func (tcpCreateHost) CreateTCPSocket(ctx context.Context, family network.IPAddressFamily) (tcp.TCPSocket, error) {
-	return stateFrom(ctx, "wasi:sockets/tcp-create-socket#create-tcp-socket").stack.NewTCPSocket(family), nil
+	s, err := stateFrom(ctx, "wasi:sockets/tcp-create-socket#create-tcp-socket").stack.NewTCPSocket(family)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // lookupHost serves wasi:sockets/ip-name-lookup.

@@ -39,11 +39,39 @@ type Stack struct {
 	policy *Policy
 	grants grants
 	dialer net.Dialer // template; a zero value dials directly
+
+	limit int64        // most sockets alive at once
+	live  atomic.Int64 // sockets alive: not dropped, or connection still open
 }
+
+// DefaultSocketLimit is how many sockets a guest instance may hold at once
+// unless SetSocketLimit says otherwise.
+const DefaultSocketLimit = 4096
 
 // NewStack returns the stack of one guest instance under policy (nil
 // denies everything).
-func NewStack(policy *Policy) *Stack { return &Stack{policy: policy} }
+func NewStack(policy *Policy) *Stack { return &Stack{policy: policy, limit: DefaultSocketLimit} }
+
+// SetSocketLimit sets how many sockets the instance may hold at once. A
+// socket counts from its creation (or acceptance) until it is dropped and
+// its connection, shared with its streams, is closed. Beyond the limit,
+// create-tcp-socket and accept fail with new-socket-limit, so a guest
+// cannot exhaust the host's file descriptors.
+func (s *Stack) SetSocketLimit(n int) { s.limit = int64(n) }
+
+// acquire counts one more socket, or fails with new-socket-limit.
+func (s *Stack) acquire() error {
+	if s.live.Add(1) > s.limit {
+		s.live.Add(-1)
+		return NewSocketLimit
+	}
+	return nil
+}
+
+func (s *Stack) releaseSocket() { s.live.Add(-1) }
+
+// Sockets reports how many sockets are alive.
+func (s *Stack) Sockets() int { return int(s.live.Load()) }
 
 // Network returns a new network resource on the stack.
 func (s *Stack) Network() *Network { return &Network{stack: s} }
@@ -73,12 +101,13 @@ func (n *Network) Drop() {}
 // closed when the last reference goes.
 type sharedConn struct {
 	net.Conn
-	refs atomic.Int32
-	once sync.Once
+	refs    atomic.Int32
+	once    sync.Once
+	onClose func()
 }
 
-func newSharedConn(c net.Conn, refs int32) *sharedConn {
-	s := &sharedConn{Conn: c}
+func newSharedConn(c net.Conn, refs int32, onClose func()) *sharedConn {
+	s := &sharedConn{Conn: c, onClose: onClose}
 	s.refs.Store(refs)
 	return s
 }
@@ -87,7 +116,12 @@ func newSharedConn(c net.Conn, refs int32) *sharedConn {
 func (s *sharedConn) release() error {
 	if s.refs.Add(-1) == 0 {
 		var err error
-		s.once.Do(func() { err = s.Conn.Close() })
+		s.once.Do(func() {
+			err = s.Conn.Close()
+			if s.onClose != nil {
+				s.onClose()
+			}
+		})
 		return err
 	}
 	return nil

@@ -79,8 +79,19 @@ type TCPSocket struct {
 	dropped            bool
 }
 
-// NewTCPSocket is tcp-create-socket: an unbound socket of family.
-func (s *Stack) NewTCPSocket(family Family) *TCPSocket {
+// NewTCPSocket is tcp-create-socket: an unbound socket of family, or
+// new-socket-limit.
+func (s *Stack) NewTCPSocket(family Family) (*TCPSocket, error) {
+	if family != IPv4 && family != IPv6 {
+		return nil, NotSupported
+	}
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	return s.newTCPSocket(family), nil
+}
+
+func (s *Stack) newTCPSocket(family Family) *TCPSocket {
 	t := &TCPSocket{
 		stack:    s,
 		family:   family,
@@ -246,7 +257,7 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 // streams makes the connection shared by the socket and two streams; t.mu
 // is held.
 func (t *TCPSocket) streams(c net.Conn) (*wasiio.InputStream, *wasiio.OutputStream) {
-	t.conn = newSharedConn(c, 3)
+	t.conn = newSharedConn(c, 3, t.stack.releaseSocket)
 	in := wasiio.NewInputStream(t.conn, &releaser{c: t.conn})
 	out := wasiio.NewOutputStream(t.conn, (&releaser{c: t.conn}).Close)
 	return in, out
@@ -329,8 +340,12 @@ func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, stre
 	t.queue[0] = nil
 	t.queue = t.queue[1:]
 	t.space.Signal()
+	if err := t.stack.acquire(); err != nil {
+		c.Close()
+		return none, err
+	}
 	// The accepted socket inherits the listener's options.
-	a := t.stack.NewTCPSocket(t.family)
+	a := t.stack.newTCPSocket(t.family)
 	a.keepAlive, a.keepIdle, a.keepIntv, a.keepCnt = t.keepAlive, t.keepIdle, t.keepIntv, t.keepCnt
 	a.hopLimit, a.recvBuf, a.sendBuf = t.hopLimit, t.recvBuf, t.sendBuf
 	a.applyOptions(c)
@@ -477,8 +492,9 @@ func (t *TCPSocket) Close() error {
 		c.Close()
 	}
 	if conn != nil {
-		return conn.release()
+		return conn.release() // the connection's close releases the count
 	}
+	t.stack.releaseSocket()
 	return nil
 }
 

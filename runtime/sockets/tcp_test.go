@@ -25,7 +25,7 @@ func wait(t *testing.T, src wasiio.Source) {
 
 func TestConnectDeniedByDefault(t *testing.T) {
 	st := NewStack(nil)
-	s := st.NewTCPSocket(IPv4)
+	s := mustSocket(t, st)
 	defer s.Close()
 	if err := s.StartConnect(bg, st.Network(), ToWIT(netip.MustParseAddrPort("127.0.0.1:1"))); err != AccessDenied {
 		t.Fatalf("connect: %v, want access-denied", err)
@@ -58,7 +58,7 @@ func TestConnectEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := NewStack(&p)
-	s := st.NewTCPSocket(IPv4)
+	s := mustSocket(t, st)
 	if err := s.StartConnect(bg, st.Network(), ToWIT(netip.MustParseAddrPort("[::1]:1"))); err != InvalidArgument {
 		t.Fatalf("wrong family: %v", err)
 	}
@@ -99,7 +99,7 @@ func TestListenAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := NewStack(&p)
-	s := st.NewTCPSocket(IPv4)
+	s := mustSocket(t, st)
 	defer s.Close()
 	if err := s.StartListen(bg); err != InvalidState {
 		t.Fatalf("listen unbound: %v", err)
@@ -153,7 +153,7 @@ func TestListenAccept(t *testing.T) {
 	out.Drop()
 
 	// A second bind of the same port fails at finish-bind.
-	s2 := st.NewTCPSocket(IPv4)
+	s2 := mustSocket(t, st)
 	defer s2.Close()
 	p.AllowListen(la.String())
 	if err := s2.StartBind(bg, st.Network(), ToWIT(la)); err != nil {
@@ -171,7 +171,7 @@ func TestConnectRefused(t *testing.T) {
 	var p Policy
 	p.AllowConnect("127.0.0.1:*")
 	st := NewStack(&p)
-	s := st.NewTCPSocket(IPv4)
+	s := mustSocket(t, st)
 	defer s.Close()
 	if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
 		t.Fatal(err)
@@ -217,5 +217,59 @@ func TestResolveLiteralAndGrant(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no address for localhost")
+	}
+}
+
+func mustSocket(t *testing.T, st *Stack) *TCPSocket {
+	t.Helper()
+	s, err := st.NewTCPSocket(IPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSocketLimit(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	var p Policy
+	p.AllowConnect(ln.Addr().String())
+	st := NewStack(&p)
+	st.SetSocketLimit(2)
+	a := mustSocket(t, st)
+	b := mustSocket(t, st)
+	if _, err := st.NewTCPSocket(IPv4); err != NewSocketLimit {
+		t.Fatalf("third socket: %v, want new-socket-limit", err)
+	}
+	// A connected socket counts until its streams are gone too.
+	if err := a.StartConnect(bg, st.Network(), ToWIT(ln.Addr().(*net.TCPAddr).AddrPort())); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, a)
+	pair, err := a.FinishConnect(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Drop()
+	b.Drop()
+	if n := st.Sockets(); n != 1 {
+		t.Fatalf("%d sockets alive, want 1 (the connection held by its streams)", n)
+	}
+	pair.F0.Drop()
+	pair.F1.Drop()
+	if n := st.Sockets(); n != 0 {
+		t.Fatalf("%d sockets alive after every drop", n)
 	}
 }
