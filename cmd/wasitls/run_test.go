@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+)
+
+// wasmFile builds a guest package into a file and returns its path.
+func wasmFile(t *testing.T, pkg string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "guest.wasm")
+	if err := os.WriteFile(path, guestbuild.MustBuild(t, pkg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = dispatch(context.Background(), append([]string{"run"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunComponentRejected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "component.wasm")
+	os.WriteFile(path, []byte("\x00asm\x0d\x00\x01\x00rest"), 0o644)
+	code, _, stderr := runCLI(t, path)
+	if code != 1 || !strings.Contains(stderr, "component, not a core module") || !strings.Contains(stderr, "GOOS=wasip1") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestRunMissingImportsListed(t *testing.T) {
+	code, _, stderr := runCLI(t, wasmFile(t, "../../runtime/testdata/badimports"))
+	if code != 1 || !strings.Contains(stderr, "wasi:frobnicate/widgets@0.2.0#spin (no such module)") ||
+		!strings.Contains(stderr, "wasi:io/poll@0.2.8#no-such-function") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestRunMissingRealloc(t *testing.T) {
+	code, _, stderr := runCLI(t, wasmFile(t, "../../runtime/testdata/norealloc"))
+	if code != 1 || !strings.Contains(stderr, "cabi_realloc") || !strings.Contains(stderr, "wasi:io/poll@0.2.8#poll") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestRunPolicyFlags(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 64)
+				n, _ := c.Read(buf)
+				c.Write(buf[:n])
+				c.Close()
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	guest := wasmFile(t, "../../runtime/testdata/echoclient")
+
+	code, stdout, stderr := runCLI(t, "--allow-connect", addr, guest, addr, "ping")
+	if code != 0 || stdout != "echo: ping\n" {
+		t.Fatalf("allowed: code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// Without the flag the connect is denied (error code 1, access-denied).
+	code, _, stderr = runCLI(t, guest, addr, "ping")
+	if code != 1 || !strings.Contains(stderr, "start-connect: 1") {
+		t.Fatalf("denied: code %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "--allow-connect", "no-port", guest, addr, "ping")
+	if code != 1 || !strings.Contains(stderr, "want HOST:PORT") {
+		t.Fatalf("bad rule: code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestRunEnvArgsDirs(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "file.txt"), []byte("from the host"), 0o644)
+	code, stdout, stderr := runCLI(t, "--env", "GREETING=hi", "--dir", dir+":/data:ro",
+		wasmFile(t, "./testdata/envdir"), "a", "b c")
+	if code != 0 {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	want := "GREETING=hi\nargs=[\"a\" \"b c\"]\nfile=from the host\nwrite refused\n"
+	if stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.txt")); err == nil {
+		t.Fatal("read-only directory written")
+	}
+}
+
+func TestRunExitCode(t *testing.T) {
+	code, stdout, _ := runCLI(t, wasmFile(t, "../../runtime/testdata/twoversions"))
+	if code != 1 || stdout != "from 0.2.8\nfrom 0.2.0\n" {
+		t.Fatalf("code %d, stdout %q", code, stdout)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := dispatch(context.Background(), []string{"frobnicate"}, &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), "run ") {
+		t.Fatalf("code %d, stderr %q", code, errb.String())
+	}
+}
