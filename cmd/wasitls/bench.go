@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/bench"
+)
+
+func init() {
+	// The idle scenario runs this program again as its connection holder.
+	bench.RunChildIfRequested()
+	register(&command{
+		Name:    "bench",
+		Summary: "measure wasi:tls against native crypto/tls and crypto/tls inside the guest",
+		Run:     benchCommand,
+	})
+}
+
+const benchUsage = `usage: wasitls bench [flags]
+
+Builds the benchmark guest (bench/testdata/benchguest) for GOOS=wasip1 and
+runs, in this one process over loopback, each scenario against its
+baselines: native crypto/tls, and Go's crypto/tls compiled into the guest
+over wasi:sockets. Ratios are speed relative to the baseline in the same
+run (above 1 = faster).
+
+  bulk       transfer each way with the given write sizes
+  handshake  full TLS 1.3 handshakes per second, per group, the guest as
+             client and as server
+  echo       1-byte round trips over an established connection
+  idle       host memory per idle connection held by a guest server, and
+             the process's peak RSS (the clients run in a child process)
+
+Run it from the module's source tree (go run ./cmd/wasitls bench): the
+guest is built from source.
+
+flags:
+`
+
+// byteSize is a flag holding a size such as 256MiB, 64KiB or 1000.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	v, err := parseSize(s)
+	*b = byteSize(v)
+	return err
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("bad size %q: want a positive number with an optional KiB, MiB or GiB suffix", s)
+	}
+	return v * mult, nil
+}
+
+func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := bench.DefaultOptions()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scenarios := fs.String("scenarios", strings.Join(d.Scenarios, ","), "comma-separated `list` of scenarios to run")
+	backendList := fs.String("backends", strings.Join(backends.Names(), ","), "comma-separated `list` of wasi:tls backends to measure")
+	size, inGuestSize := byteSize(d.Bytes), byteSize(d.InGuestBytes)
+	fs.Var(&size, "bytes", "bulk transfer `size` each way per subject (KiB, MiB, GiB suffixes)")
+	fs.Var(&inGuestSize, "in-guest-bytes", "bulk transfer `size` for crypto/tls inside the guest")
+	writes := fs.String("writes", "16KiB,64KiB", "comma-separated write `sizes` of the bulk scenario")
+	groups := fs.String("groups", "X25519MLKEM768,X25519", "comma-separated key-exchange `groups` of the handshake scenario (the first also for bulk and echo)")
+	handshakes := fs.Int("handshakes", d.Handshakes, "full handshakes per subject and group")
+	inGuestHandshakes := fs.Int("in-guest-handshakes", d.InGuestHandshakes, "full handshakes for crypto/tls inside the guest")
+	echoes := fs.Int("echoes", d.Echoes, "1-byte round trips per subject")
+	idle := fs.Int("idle-conns", d.IdleConns, "idle connections a guest server holds")
+	nativeIdle := fs.Int("native-idle-conns", d.NativeIdleConns, "idle connections the native baseline server holds")
+	markdown := fs.Bool("markdown", false, "print Markdown tables")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to `file`")
+	quiet := fs.Bool("q", false, "do not report progress on stderr")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	opts := bench.Options{
+		Scenarios: split(*scenarios), Backends: split(*backendList),
+		Bytes: int64(size), InGuestBytes: int64(inGuestSize),
+		Handshakes: *handshakes, InGuestHandshakes: *inGuestHandshakes,
+		Echoes: *echoes, IdleConns: *idle, NativeIdleConns: *nativeIdle,
+	}
+	for _, w := range split(*writes) {
+		v, err := parseSize(w)
+		if err != nil || v > 1<<30 {
+			return fmt.Errorf("bench: -writes: %v", err)
+		}
+		opts.WriteSizes = append(opts.WriteSizes, int(v))
+	}
+	for _, g := range split(*groups) {
+		id, err := groupID(g)
+		if err != nil {
+			return err
+		}
+		opts.Groups = append(opts.Groups, id)
+	}
+	if !*quiet {
+		opts.Progress = stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	r, err := bench.Run(opts)
+	if *memProfile != "" {
+		if perr := writeHeapProfile(*memProfile); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	if r != nil && len(r.Tables)+len(r.Idle) > 0 {
+		if *markdown {
+			r.Markdown(stdout)
+		} else {
+			r.WriteTo(stdout)
+		}
+	}
+	return err
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
+}
+
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// groupID resolves a group by crypto/tls name or IANA code point.
+func groupID(name string) (tls.CurveID, error) {
+	for _, id := range []tls.CurveID{tls.X25519MLKEM768, tls.SecP256r1MLKEM768, tls.SecP384r1MLKEM1024,
+		tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521} {
+		if strings.EqualFold(id.String(), name) {
+			return id, nil
+		}
+	}
+	if v, err := strconv.ParseUint(name, 0, 16); err == nil {
+		return tls.CurveID(v), nil
+	}
+	return 0, fmt.Errorf("bench: unknown group %q", name)
+}
