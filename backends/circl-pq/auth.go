@@ -13,6 +13,8 @@ import (
 	"hash"
 	"time"
 
+	"github.com/cloudflare/circl/sign"
+
 	"github.com/wasitls/wasitls/backends"
 )
 
@@ -35,7 +37,7 @@ func signedMessage(context string, transcript hash.Hash) []byte {
 }
 
 // schemeHash returns the digest a signature scheme signs with; 0 for
-// Ed25519, which signs the message itself.
+// Ed25519 and ML-DSA, which sign the message itself.
 func schemeHash(scheme uint16) crypto.Hash {
 	switch scheme {
 	case ECDSAWithP256AndSHA256, PSSWithSHA256, PKCS1WithSHA256:
@@ -76,6 +78,10 @@ func signatureSchemesForKey(pub crypto.PublicKey) []uint16 {
 			}
 		}
 		return out
+	}
+	// ML-DSA: one scheme per parameter set (draft-ietf-tls-mldsa).
+	if p := mldsaByKey(pub); p != nil {
+		return []uint16{p.scheme}
 	}
 	return nil
 }
@@ -140,6 +146,12 @@ func verifyHandshakeSignature(pub crypto.PublicKey, scheme uint16, context strin
 		if rsa.VerifyPSS(pub, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) != nil {
 			return errBadSignature
 		}
+	case sign.PublicKey:
+		// Pure ML-DSA over the message, empty context
+		// (draft-ietf-tls-mldsa, Section 3).
+		if !verifyMLDSA(pub, msg, sig) {
+			return errBadSignature
+		}
 	default:
 		return errSchemeMismatch
 	}
@@ -177,8 +189,13 @@ func parseChain(chain [][]byte) ([]*x509.Certificate, error) {
 }
 
 // verifyChain validates certs with crypto/x509: the leaf against roots for
-// the given use, the rest of the chain as intermediates.
+// the given use, the rest of the chain as intermediates. Chains with
+// ML-DSA signatures, which crypto/x509 cannot check, go through
+// verifyChainMLDSA.
 func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string, usage x509.ExtKeyUsage, now func() time.Time) error {
+	if hasMLDSASignature(certs) {
+		return verifyChainMLDSA(certs, roots, dnsName, usage, now)
+	}
 	opts := x509.VerifyOptions{
 		Roots:         roots,
 		DNSName:       dnsName,

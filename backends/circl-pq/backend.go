@@ -4,7 +4,6 @@ import (
 	"net"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/backends/identity"
 )
 
 // Name is the name the backend registers under.
@@ -32,15 +31,9 @@ func (Backend) Server(transport net.Conn, config *backends.ServerConfig) (backen
 }
 
 // ParseIdentity parses a private key (PEM or DER: PKCS #8, PKCS #1 or
-// SEC 1; ECDSA, Ed25519 or RSA) and its chain (each element PEM or DER,
-// leaf first; a PEM element may hold several certificates). The key must
-// match the leaf.
+// SEC 1; ECDSA, Ed25519, RSA or ML-DSA) and its chain (each element PEM or
+// DER, leaf first; a PEM element may hold several certificates). The key
+// must match the leaf. See [ParseIdentity].
 func (Backend) ParseIdentity(privateKey []byte, chain [][]byte) (*backends.Identity, error) {
 	return ParseIdentity(privateKey, chain)
-}
-
-// ParseIdentity is Backend.ParseIdentity. Keys are ECDSA, Ed25519 or RSA;
-// ML-DSA identities come with post-quantum authentication (part 2).
-func ParseIdentity(privateKey []byte, chain [][]byte) (*backends.Identity, error) {
-	return identity.Parse(privateKey, chain)
 }

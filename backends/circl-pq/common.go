@@ -143,6 +143,9 @@ var supportedSignatureSchemes = []uint16{
 	PKCS1WithSHA256,
 	PKCS1WithSHA384,
 	PKCS1WithSHA512,
+	MLDSA44,
+	MLDSA65,
+	MLDSA87,
 }
 
 // helloRetryRequestRandom is the ServerHello.random that marks a

@@ -423,6 +423,10 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}
+	peerKey, err := certificatePublicKey(certs[0])
+	if err != nil {
+		return c.fail(alertBadCertificate, "%v", err)
+	}
 	if !hs.config.InsecureSkipVerify {
 		if err := verifyChain(certs, hs.config.RootCAs, hs.config.ServerName, x509.ExtKeyUsageServerAuth, hs.config.Time); err != nil {
 			return c.fail(certificateAlert(err), "tls: failed to verify the server certificate: %w", err)
@@ -442,7 +446,7 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	if !contains(supportedSignatureSchemes, cv.scheme) {
 		return c.fail(alertIllegalParameter, "tls: server used an unoffered signature scheme 0x%04x", cv.scheme)
 	}
-	switch err := verifyHandshakeSignature(certs[0].PublicKey, cv.scheme, serverSignatureContext, hs.transcript, cv.signature); err {
+	switch err := verifyHandshakeSignature(peerKey, cv.scheme, serverSignatureContext, hs.transcript, cv.signature); err {
 	case nil:
 	case errSchemeMismatch:
 		return c.fail(alertIllegalParameter, "%v", err)

@@ -424,6 +424,10 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}
+	peerKey, err := certificatePublicKey(certs[0])
+	if err != nil {
+		return c.fail(alertBadCertificate, "%v", err)
+	}
 	if err := verifyChain(certs, hs.config.ClientCAs, "", x509.ExtKeyUsageClientAuth, hs.config.Time); err != nil {
 		return c.fail(certificateAlert(err), "tls: failed to verify the client certificate: %w", err)
 	}
@@ -443,7 +447,7 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	if !contains(supportedSignatureSchemes, cv.scheme) {
 		return c.fail(alertIllegalParameter, "tls: client used an unoffered signature scheme 0x%04x", cv.scheme)
 	}
-	switch err := verifyHandshakeSignature(certs[0].PublicKey, cv.scheme, clientSignatureContext, hs.transcript, cv.signature); err {
+	switch err := verifyHandshakeSignature(peerKey, cv.scheme, clientSignatureContext, hs.transcript, cv.signature); err {
 	case nil:
 	case errSchemeMismatch:
 		return c.fail(alertIllegalParameter, "%v", err)

@@ -1,0 +1,178 @@
+package circlpq
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Certificate chains with ML-DSA signatures.
+//
+// crypto/x509 in Go 1.26 parses certificates with ML-DSA keys and
+// signatures but cannot check an ML-DSA signature, so its chain building
+// stops at the first certificate an ML-DSA key signed. Chains without one
+// (including an ML-DSA leaf under ECDSA CAs) are verified by crypto/x509
+// alone. For the others, verifyChainMLDSA walks up from the leaf:
+//
+//   - a certificate that crypto/x509 can anchor in the pool on its own (it
+//     is a root of the pool, or its classical signature leads to one) ends
+//     the walk, and crypto/x509's chain above it is kept;
+//   - otherwise its signature must be ML-DSA, and its issuer is looked for
+//     among the certificates the peer sent (same subject as the issuer
+//     name, a CA, allowed to sign certificates), the signature checked with
+//     circl, and the walk continues from the issuer.
+//
+// The whole chain then gets the checks crypto/x509 would make: validity at
+// the configured time, basicConstraints and pathLenConstraint, keyUsage
+// keyCertSign on CAs, extended key usage nested along the chain, the host
+// name on the leaf, and no unhandled critical extension. Name constraints
+// in such chains are refused rather than half-enforced.
+//
+// A trust anchor is found through crypto/x509 membership tests, as
+// *x509.CertPool cannot be listed: an ML-DSA root that signed the next
+// certificate down must therefore be among the certificates the peer sent
+// (and in the pool). An ECDSA, RSA or Ed25519 root is found in the pool as
+// usual.
+
+// maxChainDepth bounds the chain walk.
+const maxChainDepth = 10
+
+// hasMLDSASignature reports whether a certificate of certs is signed with
+// ML-DSA.
+func hasMLDSASignature(certs []*x509.Certificate) bool {
+	for _, c := range certs {
+		if mldsaByOID(certificateSignatureOID(c)) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyChainMLDSA validates a peer's chain (leaf first) in which ML-DSA
+// signatures occur. Errors are crypto/x509 error types where one fits, so
+// certificateAlert maps them to the right alert.
+func verifyChainMLDSA(certs []*x509.Certificate, roots *x509.CertPool, dnsName string, usage x509.ExtKeyUsage, now func() time.Time) error {
+	t := time.Now()
+	if now != nil {
+		t = now()
+	}
+	leaf := certs[0]
+	if dnsName != "" {
+		if err := leaf.VerifyHostname(dnsName); err != nil {
+			return err
+		}
+	}
+	intermediates := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		intermediates.AddCert(c)
+	}
+	opts := x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: intermediates,
+		CurrentTime:   t,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	}
+	chain, err := walkChain([]*x509.Certificate{leaf}, certs[1:], opts)
+	if err != nil {
+		return err
+	}
+	return checkChainPolicy(chain, usage, t)
+}
+
+// walkChain extends chain (whose last certificate is not yet anchored) to a
+// trust anchor.
+func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x509.VerifyOptions) ([]*x509.Certificate, error) {
+	c := chain[len(chain)-1]
+	// crypto/x509 anchors c if it is a root of the pool or its signature
+	// is classical and leads to one.
+	anchored, x509Err := c.Verify(opts)
+	if x509Err == nil {
+		return append(chain[:len(chain)-1], anchored[0]...), nil
+	}
+	p := mldsaByOID(certificateSignatureOID(c))
+	if p == nil {
+		return nil, x509Err
+	}
+	if len(chain) >= maxChainDepth {
+		return nil, x509.UnknownAuthorityError{Cert: c}
+	}
+	var lastErr error = x509.UnknownAuthorityError{Cert: c}
+	for _, parent := range candidates {
+		if !bytes.Equal(parent.RawSubject, c.RawIssuer) || containsCert(chain, parent) {
+			continue
+		}
+		pub, err := certificatePublicKey(parent)
+		if err != nil || mldsaByKey(pub) != p {
+			continue
+		}
+		// RFC 9881, Section 3: the signature is over the DER
+		// TBSCertificate with an empty context.
+		if !verifyMLDSA(pub, c.RawTBSCertificate, c.Signature) {
+			lastErr = fmt.Errorf("tls: %s signature of %q by %q does not verify", p.sign.Name(), c.Subject, parent.Subject)
+			continue
+		}
+		full, err := walkChain(append(chain, parent), candidates, opts)
+		if err == nil {
+			return full, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func containsCert(chain []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range chain {
+		if bytes.Equal(x.Raw, c.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkChainPolicy applies RFC 5280's path rules to a built chain, leaf
+// first, anchor last.
+func checkChainPolicy(chain []*x509.Certificate, usage x509.ExtKeyUsage, t time.Time) error {
+	for i, c := range chain {
+		// RFC 5280, Section 4.1.2.5: validity.
+		if t.Before(c.NotBefore) || t.After(c.NotAfter) {
+			return x509.CertificateInvalidError{Cert: c, Reason: x509.Expired,
+				Detail: fmt.Sprintf("current time %s is outside [%s, %s]", t.UTC().Format(time.RFC3339),
+					c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))}
+		}
+		if len(c.UnhandledCriticalExtensions) > 0 {
+			return x509.UnhandledCriticalExtension{}
+		}
+		// Name constraints in a chain crypto/x509 did not build alone
+		// would be checked only in part; such chains are refused.
+		if c.PermittedDNSDomainsCritical || len(c.PermittedDNSDomains)+len(c.ExcludedDNSDomains)+
+			len(c.PermittedIPRanges)+len(c.ExcludedIPRanges)+len(c.PermittedEmailAddresses)+
+			len(c.ExcludedEmailAddresses)+len(c.PermittedURIDomains)+len(c.ExcludedURIDomains) > 0 {
+			return x509.CertificateInvalidError{Cert: c, Reason: x509.CANotAuthorizedForThisName,
+				Detail: "name constraints are not supported in chains with ML-DSA signatures"}
+		}
+		// RFC 5280, Section 4.2.1.3 and 4.2.1.9: issuers are CAs allowed
+		// to sign certificates, within their path length.
+		if i > 0 {
+			if !c.BasicConstraintsValid || !c.IsCA {
+				return x509.CertificateInvalidError{Cert: c, Reason: x509.NotAuthorizedToSign}
+			}
+			if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
+				return x509.CertificateInvalidError{Cert: c, Reason: x509.NotAuthorizedToSign}
+			}
+			if (c.MaxPathLen > 0 || c.MaxPathLenZero) && i-1 > c.MaxPathLen {
+				return x509.CertificateInvalidError{Cert: c, Reason: x509.TooManyIntermediates}
+			}
+		}
+		// Extended key usage nests: every certificate that restricts it
+		// must allow the use (crypto/x509's rule).
+		if len(c.ExtKeyUsage) > 0 && !contains(c.ExtKeyUsage, usage) && !contains(c.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			return x509.CertificateInvalidError{Cert: chain[0], Reason: x509.IncompatibleUsage}
+		}
+	}
+	if len(chain) == 0 {
+		return errors.New("tls: empty certificate chain")
+	}
+	return nil
+}
