@@ -62,6 +62,11 @@ type Conn struct {
 	exporterSecret []byte
 
 	closed atomic.Bool
+
+	// testMutate, set only by this package's tests, rewrites each
+	// handshake message this side sends, before it enters the transcript,
+	// to play a misbehaving peer.
+	testMutate func(msg []byte) []byte
 }
 
 // A halfConn is one direction of record protection (RFC 8446, Section 5.2).
@@ -504,6 +509,9 @@ func (c *Conn) flush() error {
 func (c *Conn) writeHandshake(msg []byte, transcript interface{ Write([]byte) (int, error) }) error {
 	c.out.Lock()
 	defer c.out.Unlock()
+	if c.testMutate != nil {
+		msg = c.testMutate(msg)
+	}
 	if transcript != nil {
 		transcript.Write(msg)
 	}

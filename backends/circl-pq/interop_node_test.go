@@ -2,9 +2,9 @@ package circlpq
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
