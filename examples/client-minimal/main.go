@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasitls/wasitls/examples/wasinet"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
+	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
 
 func main() {
@@ -51,7 +52,9 @@ func main() {
 	in, out, _, err := future.Get()
 	future.Drop()
 	if err != nil {
-		fail("tls handshake with %s failed", host)
+		// The proposal's futures carry no reason; the extensions do.
+		reason, _ := tlsext.ClientLastError(conn)
+		fail("tls handshake with %s failed: %s", host, reason)
 	}
 	defer in.Drop()
 	defer out.Drop()

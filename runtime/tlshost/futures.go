@@ -36,7 +36,7 @@ func ready[T any](v T) (cabi.Result[cabi.Result[T, unit], unit], bool) {
 type futurePublicIdentity struct {
 	f      *future[[][]byte]
 	parent cabi.Resource
-	host   *Host
+	conn   failer
 	what   string
 }
 
@@ -54,7 +54,7 @@ func (r *futurePublicIdentity) Get(context.Context) (cabi.Result[cabi.Result[cab
 	case st == futureTaken:
 		return taken[cabi.Option[tls.PublicIdentity]]()
 	case err != nil:
-		r.host.logFailure(r.what, err)
+		r.conn.fail(r.what, err)
 		return failed[cabi.Option[tls.PublicIdentity]]()
 	}
 	if id, ok := wrapChain(chain); ok {
@@ -86,7 +86,7 @@ func (r *futureClientIdentityRequest) Get(context.Context) (cabi.Result[cabi.Res
 	case st == futureTaken:
 		return taken[cabi.Option[tls.ClientIdentityRequest]]()
 	case err != nil:
-		r.parent.conn.h.logFailure("receive-client-identity-request", err)
+		r.parent.conn.fail("receive-client-identity-request", err)
 		return failed[cabi.Option[tls.ClientIdentityRequest]]()
 	case req == nil:
 		return ready(cabi.None[tls.ClientIdentityRequest]())
@@ -127,7 +127,7 @@ func (r *futureClientHello) Get(context.Context) (cabi.Result[cabi.Result[tls.Cl
 	case st == futureTaken:
 		return taken[tls.ClientHello]()
 	case err != nil:
-		r.parent.conn.h.logFailure("receive-client-hello", err)
+		r.parent.conn.fail("receive-client-hello", err)
 		return failed[tls.ClientHello]()
 	}
 	return ready[tls.ClientHello](&clientHello{h: hello, parent: r.parent})
@@ -174,6 +174,7 @@ type futureStreams struct {
 // streamOwner is the connection the cleartext streams belong to.
 type streamOwner interface {
 	cabi.Resource
+	failer
 	host() *Host
 	openStreams(c backends.Conn) (*cleartextInput, *cleartextOutput)
 }
@@ -193,7 +194,7 @@ func (r *futureStreams) Get(context.Context) (cabi.Result[cabi.Result[cabi.Tuple
 	case st == futureTaken:
 		return taken[pair]()
 	case err != nil:
-		r.conn.host().logFailure(r.what, err)
+		r.conn.fail(r.what, err)
 		return failed[pair]()
 	}
 	in, out := r.conn.openStreams(c)

@@ -284,13 +284,14 @@ func TestGuestClientFailures(t *testing.T) {
 	unknown, _ := other.Issue(testpki.LeafOptions{})
 	expired, _ := p.ca.Issue(testpki.LeafOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
 	cases := []struct {
-		name string
-		cert *testpki.Leaf
-		host string
+		name   string
+		cert   *testpki.Leaf
+		host   string
+		reason string // what client-last-error must say
 	}{
-		{"wrong hostname", p.example, "localhost"},
-		{"unknown CA", unknown, "localhost"},
-		{"expired", expired, "localhost"},
+		{"wrong hostname", p.example, "localhost", "not localhost"},
+		{"unknown CA", unknown, "localhost", "unknown authority"},
+		{"expired", expired, "localhost", "expired"},
 	}
 	eachBackend(t, func(t *testing.T, backend string) {
 		for _, c := range cases {
@@ -300,7 +301,7 @@ func TestGuestClientFailures(t *testing.T) {
 				if err == nil {
 					t.Fatalf("handshake succeeded:\n%s", out)
 				}
-				mustContain(t, out, "tls handshake with localhost failed")
+				mustContain(t, out, "tls handshake with localhost failed: client handshake: ", c.reason)
 			})
 		}
 	})

@@ -110,8 +110,9 @@ func (h *Host) NewClientConnection(_ context.Context, in tls.InputStream, out tl
 
 // clientConnection is the client-connection resource.
 type clientConnection struct {
-	h *Host
-	s *clientSession
+	h    *Host
+	s    *clientSession
+	last lastError
 
 	mu  sync.Mutex
 	out *cleartextOutput
@@ -131,7 +132,7 @@ func (c *clientConnection) openStreams(conn backends.Conn) (*cleartextInput, *cl
 
 func (c *clientConnection) Connect(_ context.Context, serverName string) (tls.ClientHandshake, error) {
 	if err := c.s.Connect(serverName); err != nil {
-		c.h.logFailure("connect", err)
+		c.fail("connect", err)
 		return nil, err
 	}
 	return &clientHandshake{conn: c}, nil
@@ -183,22 +184,22 @@ type clientHandshake struct {
 var _ tls.ClientHandshake = (*clientHandshake)(nil)
 
 func (hs *clientHandshake) ConfigureALPNIds(_ context.Context, ids []tls.ALPNID) error {
-	return hs.conn.h.check("configure-alpn-ids", hs.conn.s.ConfigureALPN(ids))
+	return hs.conn.check("configure-alpn-ids", hs.conn.s.ConfigureALPN(ids))
 }
 
 func (hs *clientHandshake) VerifyServerIdentity(context.Context) (tls.FuturePublicIdentity, error) {
 	f, err := hs.conn.s.VerifyServerIdentity()
 	if err != nil {
-		hs.conn.h.logFailure("verify-server-identity", err)
+		hs.conn.fail("verify-server-identity", err)
 		return nil, err
 	}
-	return &futurePublicIdentity{f: f, parent: hs, host: hs.conn.h, what: "verify-server-identity"}, nil
+	return &futurePublicIdentity{f: f, parent: hs, conn: hs.conn, what: "verify-server-identity"}, nil
 }
 
 func (hs *clientHandshake) ReceiveClientIdentityRequest(context.Context) (tls.FutureClientIdentityRequest, error) {
 	f, err := hs.conn.s.ReceiveClientIdentityRequest()
 	if err != nil {
-		hs.conn.h.logFailure("receive-client-identity-request", err)
+		hs.conn.fail("receive-client-identity-request", err)
 		return nil, err
 	}
 	return &futureClientIdentityRequest{f: f, parent: hs}, nil
@@ -234,8 +235,9 @@ func (h *Host) NewServerConnection(_ context.Context, in tls.InputStream, out tl
 
 // serverConnection is the server-connection resource.
 type serverConnection struct {
-	h *Host
-	s *serverSession
+	h    *Host
+	s    *serverSession
+	last lastError
 
 	mu  sync.Mutex
 	out *cleartextOutput
@@ -255,7 +257,7 @@ func (c *serverConnection) openStreams(conn backends.Conn) (*cleartextInput, *cl
 
 func (c *serverConnection) Accept(context.Context) (tls.ServerHandshake, error) {
 	if err := c.s.Accept(); err != nil {
-		c.h.logFailure("accept", err)
+		c.fail("accept", err)
 		return nil, err
 	}
 	return &serverHandshake{conn: c}, nil
@@ -265,10 +267,10 @@ func (c *serverConnection) Accept(context.Context) (tls.ServerHandshake, error) 
 func (c *serverConnection) RequestClientIdentity(context.Context) (tls.FuturePublicIdentity, error) {
 	f, err := c.s.RequestClientIdentityPost()
 	if err != nil {
-		c.h.logFailure("server-connection.request-client-identity", err)
+		c.fail("server-connection.request-client-identity", err)
 		return nil, err
 	}
-	return &futurePublicIdentity{f: f, parent: c, host: c.h, what: "post-handshake client authentication"}, nil
+	return &futurePublicIdentity{f: f, parent: c, conn: c, what: "post-handshake client authentication"}, nil
 }
 
 func (c *serverConnection) ServerName(context.Context) (string, bool) { return c.s.ServerName() }
@@ -311,17 +313,17 @@ type serverHandshake struct {
 var _ tls.ServerHandshake = (*serverHandshake)(nil)
 
 func (hs *serverHandshake) ConfigureALPNIds(_ context.Context, ids []tls.ALPNID) error {
-	return hs.conn.h.check("configure-alpn-ids", hs.conn.s.ConfigureALPN(ids))
+	return hs.conn.check("configure-alpn-ids", hs.conn.s.ConfigureALPN(ids))
 }
 
 func (hs *serverHandshake) ConfigureServerIdentities(_ context.Context, ids []tls.PrivateIdentity) error {
-	return hs.conn.h.check("configure-server-identities", hs.conn.s.ConfigureIdentities(identities(ids)))
+	return hs.conn.check("configure-server-identities", hs.conn.s.ConfigureIdentities(identities(ids)))
 }
 
 func (hs *serverHandshake) ReceiveClientHello(context.Context) (tls.FutureClientHello, error) {
 	f, err := hs.conn.s.ReceiveClientHello()
 	if err != nil {
-		hs.conn.h.logFailure("receive-client-hello", err)
+		hs.conn.fail("receive-client-hello", err)
 		return nil, err
 	}
 	return &futureClientHello{f: f, parent: hs}, nil
@@ -330,10 +332,10 @@ func (hs *serverHandshake) ReceiveClientHello(context.Context) (tls.FutureClient
 func (hs *serverHandshake) RequestClientIdentity(context.Context) (tls.FuturePublicIdentity, error) {
 	f, err := hs.conn.s.RequestClientIdentity()
 	if err != nil {
-		hs.conn.h.logFailure("server-handshake.request-client-identity", err)
+		hs.conn.fail("server-handshake.request-client-identity", err)
 		return nil, err
 	}
-	return &futurePublicIdentity{f: f, parent: hs, host: hs.conn.h, what: "request-client-identity"}, nil
+	return &futurePublicIdentity{f: f, parent: hs, conn: hs.conn, what: "request-client-identity"}, nil
 }
 
 func (hs *serverHandshake) ResourceParent() cabi.Resource { return hs.conn }
@@ -350,14 +352,6 @@ func (h *Host) ServerHandshakeAbort(_ context.Context, this tls.ServerHandshake)
 }
 
 // ---- shared ----
-
-// check logs a refused call and passes its error on.
-func (h *Host) check(what string, err error) error {
-	if err != nil {
-		h.logFailure(what, err)
-	}
-	return err
-}
 
 // openStreams makes the cleartext streams of a connection. Dropping the
 // output stream sends close_notify; the input stream's reader goroutine

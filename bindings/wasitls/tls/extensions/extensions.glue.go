@@ -204,6 +204,40 @@ func funcCloseServerOutput(h Host, name string) api.GoModuleFunc {
 	}
 }
 
+func funcClientLastError(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := c.Borrow(uint32(stack[0]), tls.ClientConnectionType).(ClientConnection)
+		rp := uint32(stack[1])
+		c.Check(rp, 12, 4)
+		r, ok := h.ClientLastError(ctx, p0)
+		var v cabi.Option[string]
+		if ok {
+			v = cabi.Some[string](r)
+		}
+		storeOptionString(c, rp, v)
+	}
+}
+
+func funcServerLastError(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := c.Borrow(uint32(stack[0]), tls.ServerConnectionType).(ServerConnection)
+		rp := uint32(stack[1])
+		c.Check(rp, 12, 4)
+		r, ok := h.ServerLastError(ctx, p0)
+		var v cabi.Option[string]
+		if ok {
+			v = cabi.Some[string](r)
+		}
+		storeOptionString(c, rp, v)
+	}
+}
+
 // Register instantiates the host module wasitls:tls/extensions in r, once per version
 // asked for (module name ModuleName@version; Version when none is given), every
 // one served by h and by the resource table of the calling guest's cabi.Instance.
@@ -267,6 +301,14 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 		WithParameterNames("connection", "retptr").
 		WithResultNames().
 		Export("close-server-output")
+	b.NewFunctionBuilder().WithGoModuleFunction(funcClientLastError(h, module+"#client-last-error"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
+		WithParameterNames("connection", "retptr").
+		WithResultNames().
+		Export("client-last-error")
+	b.NewFunctionBuilder().WithGoModuleFunction(funcServerLastError(h, module+"#server-last-error"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
+		WithParameterNames("connection", "retptr").
+		WithResultNames().
+		Export("server-last-error")
 }
 
 func listCipherSuite(c *cabi.Call, p, n uint32) []CipherSuite {
@@ -300,6 +342,15 @@ func storeOptionNamedGroup(c *cabi.Call, p uint32, v cabi.Option[NamedGroup]) {
 	if x, ok := v.Get(); ok {
 		c.PutU8(p, uint8(1))
 		c.PutU16(p+2, uint16(x))
+	} else {
+		c.PutU8(p, uint8(0))
+	}
+}
+
+func storeOptionString(c *cabi.Call, p uint32, v cabi.Option[string]) {
+	if x, ok := v.Get(); ok {
+		c.PutU8(p, uint8(1))
+		c.PutString(p+4, x)
 	} else {
 		c.PutU8(p, uint8(0))
 	}

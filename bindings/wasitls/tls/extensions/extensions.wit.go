@@ -146,4 +146,19 @@ type Host interface {
 	//
 	// A non-nil error is returned to the guest as the result's error case, with its message.
 	CloseServerOutput(ctx context.Context, connection ServerConnection) error
+	// ClientLastError implements the function client-last-error.
+	//
+	// Why the connection's most recent failed step failed (handshake,
+	// certificate validation, verification, post-handshake authentication),
+	// as the backend reported it. The proposal's futures carry no error
+	// payload; this is where the reason is. `none` when nothing failed.
+	//
+	//	client-last-error: func(connection: borrow<client-connection>) -> option<string>
+	ClientLastError(ctx context.Context, connection ClientConnection) (string, bool)
+	// ServerLastError implements the function server-last-error.
+	//
+	// As `client-last-error`, for a server connection.
+	//
+	//	server-last-error: func(connection: borrow<server-connection>) -> option<string>
+	ServerLastError(ctx context.Context, connection ServerConnection) (string, bool)
 }

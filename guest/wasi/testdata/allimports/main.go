@@ -82,6 +82,7 @@ var all = []any{
 	tlsext.ConfigureServerCipherSuites, tlsext.ConfigureServerGroups,
 	tlsext.ClientNegotiatedGroup, tlsext.ServerNegotiatedGroup,
 	tlsext.CloseClientOutput, tlsext.CloseServerOutput,
+	tlsext.ClientLastError, tlsext.ServerLastError,
 }
 
 func main() {
