@@ -23,12 +23,19 @@ import (
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
+// cache shares compiled guests between the tests' runtimes.
+var cache = wazero.NewCompilationCache()
+
+func newWazero(ctx context.Context) wazero.Runtime {
+	return wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+}
+
 // run compiles the guest package and runs it to completion under policy,
 // returning its stdout and stderr.
 func run(t *testing.T, pkg string, policy *sockets.Policy, args ...string) (string, string, error) {
 	t.Helper()
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newWazero(ctx)
 	defer r.Close(ctx)
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy})
 	if err != nil {
@@ -152,7 +159,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 func TestGuestListener100Clients(t *testing.T) {
 	const clients = 100
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newWazero(ctx)
 	defer r.Close(ctx)
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:0"})})
 	if err != nil {
@@ -257,7 +264,7 @@ func TestGuestCrashReleasesEverything(t *testing.T) {
 	for _, mode := range []string{"exit", "trap", "panic"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
-			r := wazero.NewRuntime(ctx)
+			r := newWazero(ctx)
 			defer r.Close(ctx)
 			ln, err := net.Listen("tcp4", "127.0.0.1:0")
 			if err != nil {
@@ -320,7 +327,7 @@ func TestGuestCrashReleasesEverything(t *testing.T) {
 func TestGuestCancelWhileBlocked(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := wazero.NewRuntime(context.Background())
+	r := newWazero(context.Background())
 	defer r.Close(context.Background())
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:0"})})
 	if err != nil {
@@ -367,4 +374,28 @@ func TestGuestCancelWhileBlocked(t *testing.T) {
 	}
 	c.Close()
 	settle(t, goroutines, fds)
+}
+
+// TestGuestDialByName dials "localhost:PORT" with the guest library: the
+// name resolves because a connect rule names it, and only the addresses it
+// resolved to, on the rule's port, become connectable.
+func TestGuestDialByName(t *testing.T) {
+	ln := echoServer(t)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	target := "localhost:" + port
+	stdout, stderr, err := run(t, "./testdata/dialname", policy(t, []string{target}, nil), target, "by name")
+	if err != nil || stdout != "echo: by name\n" {
+		t.Fatalf("allowed: %v, stdout %q, stderr %q", err, stdout, stderr)
+	}
+
+	// The same name on another port: resolving is allowed, connecting not.
+	_, stderr, err = run(t, "./testdata/dialname", policy(t, []string{"localhost:1"}, nil), target, "by name")
+	if err == nil || !strings.Contains(stderr, "access-denied") {
+		t.Fatalf("other port: %v, stderr %q", err, stderr)
+	}
+	// No rule names it: the lookup itself is refused.
+	_, stderr, err = run(t, "./testdata/dialname", policy(t, []string{ln.Addr().String()}, nil), target, "by name")
+	if err == nil || !strings.Contains(stderr, "access-denied") {
+		t.Fatalf("unnamed: %v, stderr %q", err, stderr)
+	}
 }

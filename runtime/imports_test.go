@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 )
@@ -29,7 +27,7 @@ func TestCheckBinary(t *testing.T) {
 
 func instantiate(t *testing.T, pkg string) error {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newWazero(ctx)
 	defer r.Close(ctx)
 	rt, err := runtime.New(ctx, r, runtime.Config{})
 	if err != nil {
