@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -191,7 +190,6 @@ func (rt *Runtime) wazeroConfig(cfg ModuleConfig) wazero.ModuleConfig {
 type state struct {
 	stack *sockets.Stack
 	cfg   ModuleConfig
-	start time.Time
 	seed  [2]uint64
 
 	mu       sync.Mutex
@@ -207,7 +205,7 @@ type state struct {
 type stateKey struct{}
 
 func newState(rt *Runtime, cfg ModuleConfig) *state {
-	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg, start: time.Now()}
+	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg}
 	if rt.cfg.SocketLimit > 0 {
 		st.stack.SetSocketLimit(rt.cfg.SocketLimit)
 	}

@@ -27,6 +27,10 @@
 // unconnected socket cancels its dial or closes its listener and every
 // connection queued on it.
 //
+// A Stack counts the sockets of its instance (a socket counts until it is
+// dropped and its connection is closed) and refuses more than its limit
+// with new-socket-limit, so a guest cannot exhaust the host's descriptors.
+//
 // # Policy
 //
 // Every start-bind and start-connect is checked against the [Policy] and

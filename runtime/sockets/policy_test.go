@@ -103,3 +103,15 @@ func TestParseRuleErrors(t *testing.T) {
 		t.Error("listen rule with a name accepted")
 	}
 }
+
+func TestWITAddressRoundTrip(t *testing.T) {
+	for _, s := range []string{"127.0.0.1:80", "[::1]:443", "[2001:db8::1:2]:65535", "[::ffff:10.0.0.1]:1", "0.0.0.0:0"} {
+		ap := netip.MustParseAddrPort(s)
+		if got := FromWIT(ToWIT(ap)); got != ap {
+			t.Errorf("round trip of %s gave %s", ap, got)
+		}
+	}
+	if FamilyOf(netip.MustParseAddr("::ffff:10.0.0.1")) != IPv6 || FamilyOf(netip.MustParseAddr("10.0.0.1")) != IPv4 {
+		t.Error("FamilyOf")
+	}
+}
