@@ -306,7 +306,11 @@ func (c *Conn) readRecordLocked() error {
 		return c.countEmpty()
 	}
 
-	if c.in.aead != nil {
+	// A peer that fails on our ServerHello has no keys yet and alerts in
+	// the clear; accepting that during the handshake costs nothing, since
+	// an attacker can always cut the connection.
+	plainAlert := typ == recordTypeAlert && !c.handshakeDone.Load()
+	if c.in.aead != nil && !plainAlert {
 		// RFC 8446, Section 5.2: protected records have the outer type
 		// application_data.
 		if typ != recordTypeApplicationData {

@@ -216,3 +216,7 @@ func dialLoopback(port string) (net.Conn, error) {
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 func readFull(r io.Reader, buf []byte) (int, error) { return io.ReadFull(r, buf) }
+
+func goServer(conn net.Conn, p *testCerts) *tls.Conn {
+	return tls.Server(conn, p.goServerConfig(p.p256))
+}
