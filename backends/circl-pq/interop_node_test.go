@@ -55,6 +55,44 @@ func writePEMs(t *testing.T, p *testCerts) (ca, cert, key string) {
 	return ca, cert, key
 }
 
+// nodeCase is one connection: the Node side's group list, the engine's,
+// and what must be negotiated.
+type nodeCase struct {
+	name        string
+	nodeGroups  string
+	engineGroup []uint16
+	want        uint16
+	hrr         bool
+}
+
+// nodeCases lists, per direction, every group plain and through a
+// HelloRetryRequest (the first key share is for a group the other side
+// refuses).
+func nodeCases(engineIsClient bool) []nodeCase {
+	var out []nodeCase
+	for _, g := range nodeGroups {
+		other := nodeGroups[6] // X25519
+		if g.id == X25519 {
+			other = nodeGroups[7]
+		}
+		out = append(out, nodeCase{g.name, g.name, []uint16{g.id}, g.id, false})
+		if engineIsClient {
+			out = append(out, nodeCase{g.name + "-hrr", g.name, []uint16{other.id, g.id}, g.id, true})
+		} else {
+			out = append(out, nodeCase{g.name + "-hrr", other.name + ":" + g.name, []uint16{g.id}, g.id, true})
+		}
+	}
+	return out
+}
+
+func specs(cases []nodeCase) string {
+	var s []string
+	for _, c := range cases {
+		s = append(s, c.nodeGroups)
+	}
+	return strings.Join(s, "/")
+}
+
 // TestNodeInterop runs every group OpenSSL 3.5 has against Node 24, both
 // directions, with and without a HelloRetryRequest.
 func TestNodeInterop(t *testing.T) {
@@ -65,128 +103,120 @@ func TestNodeInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, g := range nodeGroups {
-		other := nodeGroups[6] // X25519
-		if g.id == X25519 {
-			other = nodeGroups[7]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	t.Run("engine-client", func(t *testing.T) {
+		cases := nodeCases(true)
+		cmd := exec.CommandContext(ctx, node, script, "server", specs(cases), cert, key)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		stdin, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-		t.Run(g.name, func(t *testing.T) {
-			t.Run("engine-client", func(t *testing.T) {
-				nodeServerCase(t, node, script, cert, key, g.name, []uint16{g.id}, g.id, false)
+		defer cmd.Wait()
+		defer stdin.Close()
+		line, err := bufio.NewReader(out).ReadString('\n')
+		ports := strings.Fields(line)
+		if err != nil || len(ports) != len(cases) {
+			t.Fatalf("node servers did not start: %q, %v; stderr: %s", line, err, stderr.String())
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				conn, err := dialLoopback(ports[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				cfg := p.clientConfig()
+				cfg.Groups, cfg.KeyShares = tc.engineGroup, 1
+				c, hs := engineClient(t, conn, cfg)
+				if err := hs(); err != nil {
+					t.Fatalf("handshake with Node: %v; node stderr: %s", err, stderr.String())
+				}
+				checkNodeCase(t, c, tc)
+				if _, err := c.Write([]byte("ping")); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 4)
+				if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+					t.Fatalf("echo = %q, %v; node stderr: %s", buf, err, stderr.String())
+				}
+				if err := c.CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := c.Read(buf); n != 0 || err != io.EOF {
+					t.Errorf("after close_notify: Read = %d, %v; want io.EOF", n, err)
+				}
 			})
-			t.Run("engine-client-hrr", func(t *testing.T) {
-				nodeServerCase(t, node, script, cert, key, g.name, []uint16{other.id, g.id}, g.id, true)
+		}
+	})
+
+	t.Run("node-client", func(t *testing.T) {
+		cases := nodeCases(false)
+		ln, err := listenLoopback()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		_, port, _ := strings.Cut(ln.Addr().String(), ":")
+		cmd := exec.CommandContext(ctx, node, script, "client", specs(cases), ca, port)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+		defer cancel()
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second))
+				conn, err := ln.Accept()
+				if err != nil {
+					t.Fatalf("accept: %v; node output: %s %s", err, stdout.String(), stderr.String())
+				}
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(20 * time.Second))
+				cfg := p.serverConfig(p.p256)
+				cfg.Groups = tc.engineGroup
+				s, hs := engineServer(t, conn, cfg)
+				if err := hs(); err != nil {
+					t.Fatalf("handshake with Node: %v; node output: %s %s", err, stdout.String(), stderr.String())
+				}
+				checkNodeCase(t, s, tc)
+				buf := make([]byte, 4)
+				if _, err := io.ReadFull(s, buf); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Write(buf); err != nil {
+					t.Fatal(err)
+				}
+				// Node ends with close_notify, which reads as io.EOF.
+				if n, err := s.Read(buf); n != 0 || err != io.EOF {
+					t.Errorf("after Node's end(): Read = %d, %v; want io.EOF", n, err)
+				}
+				s.Close()
 			})
-			t.Run("node-client", func(t *testing.T) {
-				nodeClientCase(t, node, script, ca, g.name, []uint16{g.id}, g.id, false)
-			})
-			t.Run("node-client-hrr", func(t *testing.T) {
-				nodeClientCase(t, node, script, ca, other.name+":"+g.name, []uint16{g.id}, g.id, true)
-			})
-		})
-	}
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("node client: %v; stderr: %s", err, stderr.String())
+		}
+		for _, tc := range cases {
+			if !strings.Contains(stdout.String(), "OK "+tc.nodeGroups+"\n") {
+				t.Errorf("node client did not confirm %s: %s", tc.name, stdout.String())
+			}
+		}
+	})
 }
 
-func nodeServerCase(t *testing.T, node, script, cert, key, groups string, clientGroups []uint16, want uint16, wantHRR bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, "server", groups, cert, key)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+func checkNodeCase(t *testing.T, c *Conn, tc nodeCase) {
+	t.Helper()
+	if got := c.State().Group; got != tc.want {
+		t.Errorf("group %s; want %s", groupName(got), groupName(tc.want))
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cancel()
-	port, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("node server did not start: %v; stderr: %s", err, stderr.String())
-	}
-	conn, err := dialLoopback(strings.TrimSpace(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	cfg := pki(t).clientConfig()
-	cfg.Groups, cfg.KeyShares = clientGroups, 1
-	c, hs := engineClient(t, conn, cfg)
-	if err := hs(); err != nil {
-		t.Fatalf("handshake with Node: %v; node stderr: %s", err, stderr.String())
-	}
-	if got := c.State().Group; got != want {
-		t.Errorf("group %s; want %s", groupName(got), groupName(want))
-	}
-	if c.didHRR != wantHRR {
-		t.Errorf("hello retry = %v; want %v", c.didHRR, wantHRR)
-	}
-	if _, err := c.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4)
-	if _, err := readFull(c, buf); err != nil || string(buf) != "ping" {
-		t.Fatalf("echo = %q, %v; node stderr: %s", buf, err, stderr.String())
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := c.Read(buf); n != 0 || err != io.EOF {
-		t.Errorf("after close_notify: Read = %d, %v; want io.EOF", n, err)
-	}
-}
-
-func nodeClientCase(t *testing.T, node, script, ca, groups string, serverGroups []uint16, want uint16, wantHRR bool) {
-	ln, err := listenLoopback()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, port, _ := strings.Cut(ln.Addr().String(), ":")
-	cmd := exec.CommandContext(ctx, node, script, "client", groups, ca, port)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second))
-	conn, err := ln.Accept()
-	if err != nil {
-		cmd.Wait()
-		t.Fatalf("accept: %v; node stderr: %s", err, stderr.String())
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
-	cfg := pki(t).serverConfig(pki(t).p256)
-	cfg.Groups = serverGroups
-	s, hs := engineServer(t, conn, cfg)
-	if err := hs(); err != nil {
-		cmd.Wait()
-		t.Fatalf("handshake with Node: %v; node stderr: %s", err, stderr.String())
-	}
-	if got := s.State().Group; got != want {
-		t.Errorf("group %s; want %s", groupName(got), groupName(want))
-	}
-	if s.didHRR != wantHRR {
-		t.Errorf("hello retry = %v; want %v", s.didHRR, wantHRR)
-	}
-	buf := make([]byte, 4)
-	if _, err := readFull(s, buf); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Write(buf); err != nil {
-		t.Fatal(err)
-	}
-	// Node ends with close_notify, which reads as io.EOF.
-	if n, err := s.Read(buf); n != 0 || err != io.EOF {
-		t.Errorf("after Node's end(): Read = %d, %v; want io.EOF", n, err)
-	}
-	s.Close()
-	if err := cmd.Wait(); err != nil || strings.TrimSpace(stdout.String()) != "OK" {
-		t.Fatalf("node client: %v, stdout %q, stderr %s", err, stdout.String(), stderr.String())
+	if c.didHRR != tc.hrr {
+		t.Errorf("hello retry = %v; want %v", c.didHRR, tc.hrr)
 	}
 }

@@ -1,39 +1,56 @@
-// A Node.js TLS peer for the interop tests (Node 24, OpenSSL 3.5).
+// A Node.js TLS peer for the interop tests (Node 24, OpenSSL 3.5). One
+// process serves every case, since starting Node is slow.
 //
-//   node peer.js server GROUPS CERT KEY       prints the port, echoes one connection
-//   node peer.js client GROUPS CA PORT        sends "ping", expects it echoed, prints "OK"
+//   node peer.js server SPECS CERT KEY   one echo server per spec; prints their
+//                                        ports on one line; exits when stdin ends
+//   node peer.js client SPECS CA PORT    for each spec in turn: connect, send
+//                                        "ping", expect it echoed, end with
+//                                        close_notify; prints "OK spec" or
+//                                        "ERR spec reason" per spec
 //
-// GROUPS is an OpenSSL group list ("X25519MLKEM768", "MLKEM512:X25519");
-// OpenSSL sends a key share for the first group only.
+// SPECS are OpenSSL group lists separated by "/" ("X25519MLKEM768/X25519:MLKEM512");
+// OpenSSL sends a key share for the first group of a list only.
 'use strict';
 const tls = require('tls');
 const fs = require('fs');
 
-const [mode, groups, a, b, c] = process.argv.slice(2);
-const fail = (err) => { console.error(String(err && err.stack || err)); process.exit(1); };
+const [mode, specs, a, b] = process.argv.slice(2);
+const groups = specs.split('/');
 
 if (mode === 'server') {
-  const srv = tls.createServer({
-    cert: fs.readFileSync(a), key: fs.readFileSync(b),
-    ecdhCurve: groups, minVersion: 'TLSv1.3',
-  }, (s) => {
-    s.on('data', (d) => s.write(d));
-    s.on('end', () => { s.end(); srv.close(); });
-    s.on('error', fail);
+  const cert = fs.readFileSync(a), key = fs.readFileSync(b);
+  const ports = [];
+  let pending = groups.length;
+  groups.forEach((g, i) => {
+    const srv = tls.createServer({ cert, key, ecdhCurve: g, minVersion: 'TLSv1.3' }, (s) => {
+      s.on('data', (d) => s.write(d));
+      s.on('end', () => s.end());
+      s.on('error', (e) => console.error(`server ${g}: ${e.message}`));
+    });
+    srv.on('tlsClientError', (e) => console.error(`server ${g}: ${e.message}`));
+    srv.listen(0, '127.0.0.1', () => {
+      ports[i] = srv.address().port;
+      if (--pending === 0) console.log(ports.join(' '));
+    });
   });
-  srv.on('tlsClientError', fail);
-  srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
 } else if (mode === 'client') {
-  const s = tls.connect({
-    host: '127.0.0.1', port: Number(b), servername: 'a.test',
-    ca: fs.readFileSync(a), ecdhCurve: groups, minVersion: 'TLSv1.3',
-  }, () => s.write('ping'));
-  let got = '';
-  s.on('data', (d) => {
-    got += d;
-    if (got === 'ping') { console.log('OK'); s.end(); }
-  });
-  s.on('error', fail);
+  const ca = fs.readFileSync(a);
+  const one = (i) => {
+    if (i === groups.length) return;
+    const g = groups[i];
+    let done = false;
+    const finish = (line) => { if (!done) { done = true; console.log(line); setImmediate(() => one(i + 1)); } };
+    const s = tls.connect({ host: '127.0.0.1', port: Number(b), servername: 'a.test', ca, ecdhCurve: g, minVersion: 'TLSv1.3' },
+      () => s.write('ping'));
+    let got = '';
+    s.on('data', (d) => { got += d; if (got === 'ping') s.end(); });
+    s.on('close', () => finish(got === 'ping' ? `OK ${g}` : `ERR ${g} got ${JSON.stringify(got)}`));
+    s.on('error', (e) => finish(`ERR ${g} ${e.message}`));
+  };
+  one(0);
 } else {
-  fail('usage: peer.js server|client ...');
+  console.error('usage: peer.js server|client ...');
+  process.exit(2);
 }
