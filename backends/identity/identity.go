@@ -47,7 +47,8 @@ type Parser struct {
 	ParseKey func(der []byte) (crypto.Signer, error)
 
 	// LeafPublicKey, if set, extracts the public key of a leaf certificate
-	// that crypto/x509 could not parse. The identity then has a nil Leaf.
+	// whose key crypto/x509 could not parse. When crypto/x509 could not
+	// parse the certificate at all, the identity has a nil Leaf.
 	LeafPublicKey func(der []byte) (crypto.PublicKey, error)
 }
 
@@ -71,9 +72,18 @@ func (p Parser) Parse(privateKey []byte, chain [][]byte) (*backends.Identity, er
 	var pub crypto.PublicKey
 	leaf, err := x509.ParseCertificate(ders[0])
 	switch {
-	case err == nil:
+	case err == nil && leaf.PublicKey != nil:
 		id.Leaf = leaf
 		pub = leaf.PublicKey
+	case err == nil && p.LeafPublicKey != nil:
+		// crypto/x509 parsed the certificate but not its key algorithm
+		// (ML-DSA in Go 1.26, for example).
+		id.Leaf = leaf
+		if pub, err = p.LeafPublicKey(ders[0]); err != nil {
+			return nil, fmt.Errorf("identity: leaf certificate: %w", err)
+		}
+	case err == nil:
+		return nil, fmt.Errorf("identity: leaf certificate has a %v key this backend does not support", leaf.PublicKeyAlgorithm)
 	case p.LeafPublicKey != nil:
 		var err2 error
 		if pub, err2 = p.LeafPublicKey(ders[0]); err2 != nil {
