@@ -25,7 +25,7 @@ const guest = "./testdata/nettest"
 
 // run runs the nettest guest under a policy allowing connect and listen
 // rules, with stdout going to out.
-func run(t *testing.T, out io.Writer, connect, listen []string, args ...string) (string, error) {
+func run(t testing.TB, out io.Writer, connect, listen []string, args ...string) (string, error) {
 	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
@@ -54,7 +54,7 @@ func run(t *testing.T, out io.Writer, connect, listen []string, args ...string) 
 	return stderr.String(), err
 }
 
-func listen(t *testing.T, serve func(net.Conn)) string {
+func listen(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -152,8 +152,19 @@ type pipeWriter struct{ w *io.PipeWriter }
 
 func (p pipeWriter) Write(b []byte) (int, error) { return p.w.Write(b) }
 
-func TestListenConcurrentClients(t *testing.T) {
-	const n = 100
+func TestListenConcurrentClients(t *testing.T) { testListen(t, 100, false) }
+
+// TestListenThousandConnections holds a thousand connections open at once
+// before any of them sends: the guest has a thousand goroutines parked on
+// the poller.
+func TestListenThousandConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	testListen(t, 1000, true)
+}
+
+func testListen(t *testing.T, n int, hold bool) {
 	pr, pw := io.Pipe()
 	type result struct {
 		stderr string
@@ -173,18 +184,24 @@ func TestListenConcurrentClients(t *testing.T) {
 	}
 	addr = strings.TrimSpace(addr)
 
-	var wg sync.WaitGroup
+	var wg, connected sync.WaitGroup
+	start := make(chan struct{})
 	errs := make(chan error, n)
+	connected.Add(n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+			connected.Done()
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer c.Close()
+			if hold {
+				<-start
+			}
 			c.SetDeadline(time.Now().Add(20 * time.Second))
 			msg := fmt.Sprintf("client %d\n", i)
 			if _, err := c.Write([]byte(msg)); err != nil {
@@ -197,6 +214,8 @@ func TestListenConcurrentClients(t *testing.T) {
 			}
 		}()
 	}
+	connected.Wait()
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

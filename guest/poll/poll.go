@@ -25,6 +25,10 @@ var MaxBlock = 10 * time.Millisecond
 // ran".
 const idleYield = 20 * time.Microsecond
 
+// busyYields is how many yields the poller makes, while other goroutines
+// keep working, before it polls without blocking.
+const busyYields = 4
+
 type waiter struct {
 	p        io.Pollable
 	deadline time.Time
@@ -130,13 +134,24 @@ func loop() {
 			continue
 		}
 
+		// Yield until a yield comes straight back with no new wait
+		// registered (idle), at most busyYields times; then poll without
+		// blocking, so that a busy guest still sees its I/O.
+		idle := false
+		for range busyYields {
+			s.mu.Lock()
+			before := s.activity
+			s.mu.Unlock()
+			start := time.Now()
+			runtime.Gosched()
+			s.mu.Lock()
+			idle = s.activity == before && time.Since(start) < idleYield
+			s.mu.Unlock()
+			if idle {
+				break
+			}
+		}
 		s.mu.Lock()
-		before := s.activity
-		s.mu.Unlock()
-		start := time.Now()
-		runtime.Gosched()
-		s.mu.Lock()
-		idle := s.activity == before && time.Since(start) < idleYield
 		if len(s.waiters) == 0 {
 			s.mu.Unlock()
 			continue

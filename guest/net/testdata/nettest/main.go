@@ -7,6 +7,10 @@
 //	deadline ADDR      dial ADDR (which never answers), read with a deadline
 //	sleep ADDR         a goroutine sleeps while another waits in Read
 //	refused ADDR       dial ADDR where nothing listens
+//	echoserve N        listen on 127.0.0.1:0, print the address, echo
+//	                   everything on N connections served concurrently
+//	echoblock          the same for one connection with blocking host calls
+//	                   (blocking-read, blocking-write-and-flush), no poller
 package main
 
 import (
@@ -118,6 +122,58 @@ func run(args []string) error {
 		time.Sleep(50 * time.Millisecond)
 		fmt.Printf("slept %v\n", time.Since(start) < 500*time.Millisecond)
 		return nil
+
+	case "echoserve":
+		n, _ := strconv.Atoi(args[1])
+		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		fmt.Println(ln.Addr())
+		var wg sync.WaitGroup
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+		wg.Wait()
+		return nil
+
+	case "echoblock":
+		ln, err := wasinet.ListenTCP("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		fmt.Println(ln.Addr())
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		in, out, err := c.TakeStreams()
+		if err != nil {
+			return err
+		}
+		defer in.Drop()
+		defer out.Drop()
+		for {
+			b, err := in.BlockingRead(4096)
+			if err != nil {
+				return nil
+			}
+			if err := out.BlockingWriteAndFlush(b); err != nil {
+				return nil
+			}
+		}
 
 	case "refused":
 		_, err := wasinet.Dial("tcp", args[1])
