@@ -13,15 +13,15 @@
 // The poller is a single goroutine, started on first use and parked while
 // nothing is registered. Each round it:
 //
-//  1. yields (runtime.Gosched), so goroutines that are runnable run first;
-//  2. decides whether the guest is idle: no goroutine registered a wait and
-//     the yield came straight back (nothing else ran). When work is
-//     happening it polls without blocking: the list given to
-//     wasi:io/poll.poll ends with a zero-duration clock pollable, which is
-//     always ready. When idle it blocks in poll, with a clock pollable for
-//     the earliest deadline capped at [MaxBlock]: Go timers (time.Sleep,
-//     time.After) cannot fire while the only thread is inside the host, so
-//     the cap bounds how late they may be;
+//  1. yields (runtime.Gosched), so goroutines that are runnable run first,
+//     until a yield comes straight back with no new wait registered
+//     (nothing else ran: the guest is idle), at most four times;
+//  2. when work is still happening it polls without blocking: the list
+//     given to wasi:io/poll.poll ends with a zero-duration clock pollable,
+//     which is always ready. When idle it blocks in poll, with a clock
+//     pollable for the earliest deadline capped at [MaxBlock]: Go timers
+//     (time.Sleep, time.After) cannot fire while the only thread is inside
+//     the host, so the cap bounds how late they may be;
 //  3. wakes the goroutines whose pollables are ready, and those whose
 //     deadline passed (with os.ErrDeadlineExceeded).
 //

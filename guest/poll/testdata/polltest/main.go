@@ -1,0 +1,63 @@
+// Command polltest exercises package poll inside a guest: many goroutines
+// waiting on clock pollables at once, deadlines, cancellation, and Go
+// timers firing while goroutines wait.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasitls/wasitls/guest/poll"
+	"github.com/wasitls/wasitls/guest/wasi/clocks"
+)
+
+func main() {
+	const n = 2000
+	var woken atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := time.Duration(1+i%50) * time.Millisecond
+			p := clocks.SubscribeDuration(clocks.Duration(d))
+			defer p.Drop()
+			if err := poll.Wait(p, time.Time{}, nil); err != nil {
+				fmt.Println("wait:", err)
+				return
+			}
+			if time.Since(start) < d {
+				fmt.Println("woke early")
+			}
+			woken.Add(1)
+		}()
+	}
+	wg.Wait()
+	fmt.Println("woken", woken.Load())
+
+	// A deadline before the pollable is ready.
+	p := clocks.SubscribeDuration(clocks.Duration(time.Hour))
+	err := poll.Wait(p, time.Now().Add(20*time.Millisecond), nil)
+	fmt.Println("deadline", errors.Is(err, os.ErrDeadlineExceeded))
+
+	// Cancellation wakes the waiter.
+	cancel := make(chan struct{})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		close(cancel)
+	}()
+	err = poll.Wait(p, time.Time{}, cancel)
+	fmt.Println("canceled", errors.Is(err, poll.ErrCanceled))
+
+	// A Go timer fires while a goroutine waits in the poller for an hour.
+	go poll.Wait(p, time.Time{}, nil)
+	t0 := time.Now()
+	time.Sleep(30 * time.Millisecond)
+	fmt.Println("timer late by less than 200ms", time.Since(t0) < 230*time.Millisecond)
+	fmt.Println("pending", poll.Pending())
+}
