@@ -1,7 +1,6 @@
 package circlpq
 
 import (
-	"context"
 	"crypto/cipher"
 	"errors"
 	"fmt"
@@ -60,6 +59,10 @@ type Conn struct {
 	// Secrets of the finished handshake, for the exporter.
 	suite          *cipherSuite
 	exporterSecret []byte
+
+	// auth is post-handshake client authentication
+	// (post_handshake_auth.go).
+	auth authState
 
 	closed atomic.Bool
 
@@ -649,6 +652,7 @@ func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return net.ErrClosed
 	}
+	c.auth.shutdown(net.ErrClosed)
 	var alertErr error
 	if c.handshakeDone.Load() {
 		alertErr = c.closeNotify()
@@ -725,10 +729,8 @@ func (c *Conn) handlePostHandshakeMessage() error {
 		// Resumption is not implemented: the ticket is dropped.
 		return nil
 	default:
-		// Post-handshake CertificateRequest is only legal after the
-		// client offered post_handshake_auth, which this engine does not
-		// yet do (RFC 8446, Section 4.6.2).
-		return c.fail(alertUnexpectedMessage, "tls: unexpected post-handshake message type %d", msg[0])
+		// Post-handshake client authentication, or unexpected_message.
+		return c.handleAuthMessage(msg)
 	}
 }
 
@@ -739,15 +741,6 @@ func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([
 		return nil, errors.New("tls: ExportKeyingMaterial before the handshake completed")
 	}
 	return c.suite.exportKeyingMaterial(c.exporterSecret, label, context, length)
-}
-
-// RequestClientIdentity would perform post-handshake client authentication
-// (RFC 8446, Section 4.6.2); it is not implemented yet.
-func (c *Conn) RequestClientIdentity(ctx context.Context) ([][]byte, error) {
-	if c.isClient {
-		return nil, errors.New("tls: RequestClientIdentity on a client connection")
-	}
-	return nil, fmt.Errorf("circlpq: post-handshake client authentication: %w", backends.ErrNotSupported)
 }
 
 var _ backends.Conn = (*Conn)(nil)

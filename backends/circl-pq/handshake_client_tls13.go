@@ -124,6 +124,9 @@ func (hs *clientHandshakeState) makeClientHello() error {
 		alpnProtocols:      cfg.ALPN,
 		supportedVersions:  []uint16{versionTLS13},
 		hasKeyShares:       true,
+		// A client with an identity hook can answer post-handshake
+		// certificate requests (RFC 8446, Section 4.2.6).
+		postHandshakeAuth: cfg.ClientIdentity != nil,
 	}
 	// RFC 6066, Section 3: literal IP addresses are not sent as SNI.
 	if cfg.ServerName != "" && net.ParseIP(cfg.ServerName) == nil {
@@ -541,6 +544,7 @@ func (hs *clientHandshakeState) sendClientFinished() error {
 	if err := c.writeHandshake(fin.marshal(), hs.transcript); err != nil {
 		return err
 	}
+	c.auth.setHandshakeTranscript(hs.hello.postHandshakeAuth, hs.transcript)
 	c.out.Lock()
 	err := c.out.setTrafficSecret(hs.suite, hs.clientAppSecret)
 	c.out.Unlock()

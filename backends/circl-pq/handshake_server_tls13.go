@@ -481,5 +481,7 @@ func (hs *serverHandshakeState) readClientFinished() error {
 		return c.fail(alertDecryptError, "tls: invalid client Finished")
 	}
 	hs.transcript.Write(msg)
+	c.auth.setHandshakeTranscript(hs.hello.postHandshakeAuth, hs.transcript)
+	c.auth.config, c.auth.hooks = hs.config, hs.hooks
 	return c.setReadSecret(hs.suite, hs.clientAppSecret)
 }

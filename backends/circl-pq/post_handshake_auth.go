@@ -1,0 +1,509 @@
+package circlpq
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"hash"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// Post-handshake client authentication (RFC 8446, Section 4.6.2).
+//
+// A client that has a ClientIdentity hook offers post_handshake_auth in its
+// ClientHello. After the handshake, the server's RequestClientIdentity sends
+// a CertificateRequest with a fresh certificate_request_context; the client
+// answers, whenever its reader meets the request, through its
+// ClientIdentity hook (IdentityRequest.PostHandshake set) with Certificate,
+// CertificateVerify (unless the chain is empty) and Finished. Each exchange
+// has its own transcript: the handshake's, through the client Finished,
+// followed by the CertificateRequest and the answer (RFC 8446, Section 4.4);
+// the Finished key comes from the current client application traffic
+// secret (RFC 8446, Section 4.4, table "Post-Handshake").
+//
+// On the server the answer is read by whoever owns the read side: a Read in
+// progress processes it on the way, and otherwise RequestClientIdentity
+// reads until its answer is in, keeping any application data that
+// interleaves (between whole handshake messages, RFC 8446, Section 5.1) for
+// the next Read. Requests may overlap; the client answers them in order.
+
+// maxPendingAuth bounds the server's outstanding certificate requests.
+const maxPendingAuth = 8
+
+// maxAuthBufferedInput bounds the application data RequestClientIdentity
+// keeps for Read while it waits for an answer; beyond it, it leaves reading
+// to Read.
+const maxAuthBufferedInput = 1 << 20
+
+// authState is the post-handshake authentication state of a connection.
+type authState struct {
+	// Set once by the handshake, read-only afterwards.
+	offered    bool      // the client sent post_handshake_auth
+	transcript hash.Hash // the handshake transcript through the client Finished
+	config     *backends.ServerConfig
+	hooks      *backends.ServerConfig
+
+	mu      sync.Mutex
+	pending []*authRequest // server: requests in the order they were sent
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// An authRequest is one server request and the answer read so far.
+type authRequest struct {
+	ctx        context.Context // of RequestClientIdentity, for VerifyClient
+	context    []byte          // certificate_request_context
+	transcript hash.Hash
+	expect     uint8 // the next message: Certificate, CertificateVerify or Finished
+	chain      [][]byte
+	peerKey    crypto.PublicKey
+
+	done chan struct{}
+	err  error
+}
+
+// setHandshakeTranscript records what post-handshake authentication needs
+// from the finished handshake.
+func (a *authState) setHandshakeTranscript(offered bool, transcript hash.Hash) {
+	a.offered, a.transcript = offered, transcript
+}
+
+// hookContext is the context of ClientIdentity calls made after the
+// handshake; Close cancels it.
+func (a *authState) hookContext() context.Context {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ctx == nil {
+		a.ctx, a.cancel = context.WithCancel(context.Background())
+	}
+	return a.ctx
+}
+
+// shutdown cancels hooks in progress and fails outstanding requests.
+func (a *authState) shutdown(err error) {
+	a.mu.Lock()
+	if a.cancel != nil {
+		a.cancel()
+	} else {
+		a.ctx, a.cancel = context.WithCancel(context.Background())
+		a.cancel()
+	}
+	pending := a.pending
+	a.pending = nil
+	a.mu.Unlock()
+	for _, r := range pending {
+		r.finish(err)
+	}
+}
+
+func (r *authRequest) finish(err error) {
+	select {
+	case <-r.done:
+	default:
+		r.err = err
+		close(r.done)
+	}
+}
+
+// cloneTranscript copies the handshake transcript for one exchange.
+func cloneTranscript(h hash.Hash) (hash.Hash, error) {
+	cl, ok := h.(hash.Cloner)
+	if !ok {
+		return nil, errors.New("tls: transcript hash cannot be cloned")
+	}
+	c, err := cl.Clone()
+	if err != nil {
+		return nil, err
+	}
+	return c.(hash.Hash), nil
+}
+
+// RequestClientIdentity performs post-handshake client authentication
+// (RFC 8446, Section 4.6.2) and returns the client's certificate chain,
+// validated against ClientCAs and accepted by VerifyClient; an empty chain
+// means the client declined. The client must have offered
+// post_handshake_auth. Application data that arrives meanwhile is kept for
+// Read. Cancelling ctx stops the wait (the request stays outstanding: a
+// later answer is still checked, and dropped); it does not close the
+// connection.
+func (c *Conn) RequestClientIdentity(ctx context.Context) ([][]byte, error) {
+	if c.isClient {
+		return nil, errors.New("tls: RequestClientIdentity on a client connection")
+	}
+	if !c.handshakeDone.Load() {
+		return nil, errors.New("tls: RequestClientIdentity before the handshake completed")
+	}
+	if !c.auth.offered {
+		return nil, errors.New("tls: the client did not offer post-handshake authentication (post_handshake_auth)")
+	}
+	req, err := c.sendCertificateRequest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.awaitAuth(ctx, req); err != nil {
+		return nil, err
+	}
+	if req.err != nil {
+		return nil, req.err
+	}
+	return req.chain, nil
+}
+
+// sendCertificateRequest sends a post-handshake CertificateRequest and
+// queues its request.
+func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error) {
+	req := &authRequest{ctx: ctx, context: make([]byte, 32), expect: typeCertificate, done: make(chan struct{})}
+	// RFC 8446, Section 4.3.2: the context must be unique within the
+	// connection; 32 random bytes are.
+	if _, err := rand.Read(req.context); err != nil {
+		return nil, err
+	}
+	cr := &certificateRequestMsg{context: req.context, signatureSchemes: supportedSignatureSchemes}
+	if pool := c.auth.config.ClientCAs; pool != nil {
+		//lint:ignore SA1019 Subjects is fine for pools built from certificates.
+		cr.certificateAuthorities = pool.Subjects()
+	}
+	msg := cr.marshal()
+	var err error
+	if req.transcript, err = cloneTranscript(c.auth.transcript); err != nil {
+		return nil, err
+	}
+	req.transcript.Write(msg)
+
+	// The queue and the wire keep the same order.
+	c.auth.mu.Lock()
+	defer c.auth.mu.Unlock()
+	if len(c.auth.pending) >= maxPendingAuth {
+		return nil, errors.New("tls: too many outstanding post-handshake certificate requests")
+	}
+	c.out.Lock()
+	if c.closeNotifySent {
+		c.out.Unlock()
+		return nil, errors.New("tls: RequestClientIdentity after close_notify")
+	}
+	_, err = c.writeRecordLocked(recordTypeHandshake, msg)
+	c.out.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	c.auth.pending = append(c.auth.pending, req)
+	return req, nil
+}
+
+// awaitAuth waits until req is answered, reading the connection itself
+// whenever no Read does.
+func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
+	for {
+		select {
+		case <-req.done:
+			return nil
+		default:
+		}
+		// Take the read side, unless the answer or ctx comes first. The
+		// handoff over an unbuffered channel leaves the lock with exactly
+		// one owner.
+		acquired, abandon := make(chan struct{}), make(chan struct{})
+		go func() {
+			c.in.Lock()
+			select {
+			case acquired <- struct{}{}:
+			case <-abandon:
+				c.in.Unlock()
+			}
+		}()
+		select {
+		case <-req.done:
+			close(abandon)
+			return nil
+		case <-ctx.Done():
+			close(abandon)
+			return ctx.Err()
+		case <-acquired:
+		}
+		full, err := c.readForAuth(ctx, req)
+		c.in.Unlock()
+		if err != nil {
+			return err
+		}
+		if full {
+			// Too much application data is waiting for Read: let Read
+			// take the answer on its way.
+			select {
+			case <-req.done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// readForAuth reads records until req is answered, keeping application
+// data for Read. It reports full when the kept data reached its bound. The
+// caller holds in.
+func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (full bool, err error) {
+	// Application data already read stays ahead of what arrives now; the
+	// copy also stops c.input aliasing the raw input buffer.
+	saved := bytes.Clone(c.input)
+	c.input = nil
+	defer func() { c.input = saved }()
+
+	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Now()) })
+	defer func() {
+		if !stop() {
+			c.conn.SetReadDeadline(time.Time{})
+		}
+	}()
+	for {
+		select {
+		case <-req.done:
+			return false, nil
+		default:
+		}
+		if c.in.err != nil {
+			return false, c.in.err
+		}
+		if len(saved) >= maxAuthBufferedInput {
+			return true, nil
+		}
+		if c.handshakeMessageComplete() {
+			if err := c.handlePostHandshakeMessage(); err != nil {
+				if c.in.err == nil {
+					c.in.err = err
+				}
+				return false, err
+			}
+			continue
+		}
+		err := c.readRecordLocked()
+		if len(c.input) > 0 {
+			saved = append(saved, c.input...)
+			c.input = nil
+		}
+		if err != nil {
+			var ne net.Error
+			if ctx.Err() != nil && errors.As(err, &ne) && ne.Timeout() {
+				// Interrupted by ctx between records: the connection
+				// is intact.
+				return false, ctx.Err()
+			}
+			if c.in.err == nil {
+				c.in.err = err
+			}
+			return false, err
+		}
+	}
+}
+
+// handshakeMessageComplete reports whether a whole handshake message is
+// buffered.
+func (c *Conn) handshakeMessageComplete() bool {
+	if len(c.hand) < 4 {
+		return false
+	}
+	n := int(c.hand[1])<<16 | int(c.hand[2])<<8 | int(c.hand[3])
+	return len(c.hand) >= 4+n
+}
+
+// handleAuthMessage processes a post-handshake message of client
+// authentication: a CertificateRequest on the client, the answer on the
+// server. Anything else is unexpected_message. The caller holds in.
+func (c *Conn) handleAuthMessage(msg []byte) error {
+	if c.isClient {
+		if msg[0] != typeCertificateRequest {
+			return c.fail(alertUnexpectedMessage, "tls: unexpected post-handshake message type %d", msg[0])
+		}
+		return c.answerCertificateRequest(msg)
+	}
+	c.auth.mu.Lock()
+	var req *authRequest
+	if len(c.auth.pending) > 0 {
+		req = c.auth.pending[0]
+	}
+	c.auth.mu.Unlock()
+	if req == nil || msg[0] != req.expect {
+		return c.failAuth(c.fail(alertUnexpectedMessage, "tls: unexpected post-handshake message type %d", msg[0]))
+	}
+	var err error
+	switch msg[0] {
+	case typeCertificate:
+		err = c.readAuthCertificate(req, msg)
+	case typeCertificateVerify:
+		err = c.readAuthCertificateVerify(req, msg)
+	case typeFinished:
+		err = c.readAuthFinished(req, msg)
+	}
+	if err != nil {
+		return c.failAuth(err)
+	}
+	return nil
+}
+
+// failAuth fails every outstanding request with err, the connection's
+// fatal error.
+func (c *Conn) failAuth(err error) error {
+	c.auth.mu.Lock()
+	pending := c.auth.pending
+	c.auth.pending = nil
+	c.auth.mu.Unlock()
+	for _, r := range pending {
+		r.finish(err)
+	}
+	return err
+}
+
+func (c *Conn) readAuthCertificate(req *authRequest, msg []byte) error {
+	var cm certificateMsg
+	if !cm.unmarshal(msg) {
+		return c.fail(alertDecodeError, "tls: malformed client Certificate")
+	}
+	// RFC 8446, Section 4.4.2: the context echoes the request's.
+	if !hmac.Equal(cm.context, req.context) {
+		return c.fail(alertIllegalParameter, "tls: client Certificate with the wrong request context")
+	}
+	req.transcript.Write(msg)
+	req.chain = cm.chain
+	if len(cm.chain) == 0 {
+		// The client declined; only its Finished follows.
+		req.expect = typeFinished
+		return nil
+	}
+	certs, err := parseChain(cm.chain)
+	if err != nil {
+		return c.fail(alertBadCertificate, "%v", err)
+	}
+	if req.peerKey, err = certificatePublicKey(certs[0]); err != nil {
+		return c.fail(alertBadCertificate, "%v", err)
+	}
+	cfg := c.auth.config
+	if err := verifyChain(certs, cfg.ClientCAs, "", x509.ExtKeyUsageClientAuth, cfg.Time); err != nil {
+		return c.fail(certificateAlert(err), "tls: failed to verify the client certificate: %w", err)
+	}
+	req.expect = typeCertificateVerify
+	return nil
+}
+
+func (c *Conn) readAuthCertificateVerify(req *authRequest, msg []byte) error {
+	var cv certificateVerifyMsg
+	if !cv.unmarshal(msg) {
+		return c.fail(alertDecodeError, "tls: malformed client CertificateVerify")
+	}
+	if !contains(supportedSignatureSchemes, cv.scheme) {
+		return c.fail(alertIllegalParameter, "tls: client used an unoffered signature scheme 0x%04x", cv.scheme)
+	}
+	switch err := verifyHandshakeSignature(req.peerKey, cv.scheme, clientSignatureContext, req.transcript, cv.signature); err {
+	case nil:
+	case errSchemeMismatch:
+		return c.fail(alertIllegalParameter, "%v", err)
+	default:
+		return c.fail(alertDecryptError, "%v", err)
+	}
+	req.transcript.Write(msg)
+	req.expect = typeFinished
+	return nil
+}
+
+func (c *Conn) readAuthFinished(req *authRequest, msg []byte) error {
+	var fin finishedMsg
+	if !fin.unmarshal(msg) {
+		return c.fail(alertDecodeError, "tls: malformed client Finished")
+	}
+	// The base key is the current client application traffic secret
+	// (RFC 8446, Section 4.4).
+	want := c.suite.finishedHash(c.in.trafficSecret, req.transcript)
+	if !hmac.Equal(want, fin.verifyData) {
+		return c.fail(alertDecryptError, "tls: invalid client Finished in post-handshake authentication")
+	}
+	if hook := c.auth.hooks.VerifyClient; hook != nil {
+		if err := hook(req.ctx, req.chain); err != nil {
+			return c.fail(hookAlert(err, alertBadCertificate), "tls: client certificate rejected by the application: %w", err)
+		}
+	}
+	if len(req.chain) > 0 {
+		c.updateState(func(s *backends.State) { s.PeerChain = req.chain })
+	}
+	c.auth.mu.Lock()
+	c.auth.pending = c.auth.pending[1:]
+	c.auth.mu.Unlock()
+	req.finish(nil)
+	return nil
+}
+
+// answerCertificateRequest answers a post-handshake CertificateRequest
+// with the identity the ClientIdentity hook picks, or an empty
+// Certificate. The caller holds in.
+func (c *Conn) answerCertificateRequest(msg []byte) error {
+	// RFC 8446, Section 4.6.2: a request the client did not invite is
+	// unexpected_message.
+	if !c.auth.offered {
+		return c.fail(alertUnexpectedMessage, "tls: post-handshake CertificateRequest without post_handshake_auth")
+	}
+	cr := new(certificateRequestMsg)
+	if !cr.unmarshal(msg) {
+		return c.fail(alertDecodeError, "tls: malformed CertificateRequest")
+	}
+	// RFC 8446, Section 4.3.2: signature_algorithms is mandatory.
+	if len(cr.signatureSchemes) == 0 {
+		return c.fail(alertMissingExtension, "tls: CertificateRequest without signature_algorithms")
+	}
+	transcript, err := cloneTranscript(c.auth.transcript)
+	if err != nil {
+		return c.fail(alertInternalError, "%v", err)
+	}
+	transcript.Write(msg)
+
+	var ident *backends.Identity
+	var scheme uint16
+	if hook := c.clientConfig.ClientIdentity; hook != nil {
+		req := &backends.IdentityRequest{
+			SignatureSchemes: cr.signatureSchemes,
+			AcceptableCAs:    cr.certificateAuthorities,
+			PostHandshake:    true,
+		}
+		candidates, err := hook(c.auth.hookContext(), req)
+		if err != nil {
+			return c.fail(hookAlert(err, alertHandshakeFailure), "tls: client identity selection failed: %w", err)
+		}
+		ident, scheme = pickIdentity(candidates, cr.signatureSchemes, "", cr.certificateAuthorities)
+	}
+
+	c.out.Lock()
+	defer c.out.Unlock()
+	if c.closeNotifySent {
+		return nil
+	}
+	cm := &certificateMsg{context: cr.context}
+	if ident != nil {
+		cm.chain = ident.Chain
+	}
+	out := cm.marshal()
+	transcript.Write(out)
+	if ident != nil {
+		sig, err := signHandshake(ident.Key, scheme, clientSignatureContext, transcript)
+		if err != nil {
+			c.sendAlertLocked(alertInternalError)
+			return &AlertError{Alert: alertInternalError, Err: errors.New("tls: client signature failed: " + err.Error())}
+		}
+		cv := (&certificateVerifyMsg{scheme: scheme, signature: sig}).marshal()
+		transcript.Write(cv)
+		out = append(out, cv...)
+	}
+	fin := (&finishedMsg{verifyData: c.suite.finishedHash(c.out.trafficSecret, transcript)}).marshal()
+	out = append(out, fin...)
+	// The three messages may share records (RFC 8446, Section 5.1).
+	if _, err := c.writeRecordLocked(recordTypeHandshake, out); err != nil {
+		return err
+	}
+	if ident != nil {
+		c.updateState(func(s *backends.State) { s.LocalIdentity = ident })
+	}
+	return nil
+}
