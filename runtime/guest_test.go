@@ -108,7 +108,8 @@ func TestGuestPolicyDenials(t *testing.T) {
 	if err != nil {
 		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
 	}
-	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\n", sockets.AccessDenied, sockets.AccessDenied, sockets.AccessDenied)
+	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\nudp 1 %d\n",
+		sockets.AccessDenied, sockets.AccessDenied, sockets.AccessDenied, sockets.NotSupported)
 	if stdout != want {
 		t.Fatalf("stdout %q, want %q", stdout, want)
 	}

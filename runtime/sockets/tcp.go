@@ -510,6 +510,17 @@ func (t *TCPSocket) applyOptions(c net.Conn) {
 	tc.SetKeepAliveConfig(net.KeepAliveConfig{
 		Enable: t.keepAlive, Idle: t.keepIdle, Interval: t.keepIntv, Count: int(t.keepCnt),
 	})
+	// Options set before the connection existed take effect now; the
+	// defaults are left to the system.
+	if t.hopLimit != defaultHopLimit {
+		setHopLimit(tc, t.family, t.hopLimit)
+	}
+	if t.recvBuf != defaultBufferSize {
+		tc.SetReadBuffer(int(t.recvBuf))
+	}
+	if t.sendBuf != defaultBufferSize {
+		tc.SetWriteBuffer(int(t.sendBuf))
+	}
 }
 
 func (t *TCPSocket) tcpConn() *net.TCPConn {
