@@ -48,32 +48,39 @@ type Source interface {
 
 // WaitList is a set of registered wakers, the building block of a Source.
 // The zero value is empty and ready to use. It is safe for concurrent use.
+// A source usually has one waiter (the guest is single-threaded), so the
+// set is a slice: adding and removing cost no allocation and no hashing.
 type WaitList struct {
 	mu     sync.Mutex
-	wakers map[*Waker]struct{}
+	wakers []*Waker
 }
 
 // Add registers w.
 func (l *WaitList) Add(w *Waker) {
 	l.mu.Lock()
-	if l.wakers == nil {
-		l.wakers = make(map[*Waker]struct{})
-	}
-	l.wakers[w] = struct{}{}
+	l.wakers = append(l.wakers, w)
 	l.mu.Unlock()
 }
 
 // Remove unregisters w.
 func (l *WaitList) Remove(w *Waker) {
 	l.mu.Lock()
-	delete(l.wakers, w)
+	for i, x := range l.wakers {
+		if x == w {
+			last := len(l.wakers) - 1
+			l.wakers[i] = l.wakers[last]
+			l.wakers[last] = nil
+			l.wakers = l.wakers[:last]
+			break
+		}
+	}
 	l.mu.Unlock()
 }
 
 // WakeAll wakes every registered waker.
 func (l *WaitList) WakeAll() {
 	l.mu.Lock()
-	for w := range l.wakers {
+	for _, w := range l.wakers {
 		w.Wake()
 	}
 	l.mu.Unlock()
