@@ -3,6 +3,8 @@ package runtime
 import (
 	"io"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
@@ -43,6 +45,12 @@ type ModuleConfig struct {
 	// Dirs are preopened host directories (wasi_snapshot_preview1), in
 	// order.
 	Dirs []Dir
+
+	// Configure, if not nil, adjusts the wazero.ModuleConfig built from
+	// the fields above, for what they do not cover (an fs.FS mount, a fake
+	// clock for wasi_snapshot_preview1). The runtime's own choices (no
+	// automatic start functions) are re-applied after it.
+	Configure func(wazero.ModuleConfig) wazero.ModuleConfig
 }
 
 // Dir is a preopened directory.

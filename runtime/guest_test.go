@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -398,5 +399,36 @@ func TestGuestDialByName(t *testing.T) {
 	_, stderr, err = run(t, "./testdata/dialname", policy(t, []string{ln.Addr().String()}, nil), target, "by name")
 	if err == nil || !strings.Contains(stderr, "access-denied") {
 		t.Fatalf("unnamed: %v, stderr %q", err, stderr)
+	}
+}
+
+func TestModuleConfigConfigure(t *testing.T) {
+	ctx := context.Background()
+	r := newWazero(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "../cmd/wasitls/testdata/envdir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args:   []string{"envdir", "x"},
+		Env:    []string{"GREETING=configured"},
+		Stdout: &stdout,
+		Configure: func(mc wazero.ModuleConfig) wazero.ModuleConfig {
+			fs := fstest.MapFS{"file.txt": {Data: []byte("from an fs.FS")}}
+			return mc.WithFSConfig(wazero.NewFSConfig().WithFSMount(fs, "/data"))
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "GREETING=configured\nargs=[\"x\"]\nfile=from an fs.FS\nwrite refused\n"
+	if stdout.String() != want {
+		t.Fatalf("stdout %q, want %q", stdout.String(), want)
 	}
 }

@@ -120,7 +120,9 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		return nil, fmt.Errorf("runtime: instantiate: %w", err)
 	}
 	inst.mod = mod
+	st.mu.Lock()
 	st.mod = mod
+	st.mu.Unlock()
 	if err := ci.Bind(mod); err != nil {
 		inst.Close(context.Background())
 		return nil, fmt.Errorf("runtime: %w", err)
@@ -182,6 +184,9 @@ func (rt *Runtime) wazeroConfig(cfg ModuleConfig) wazero.ModuleConfig {
 			}
 		}
 		mc = mc.WithFSConfig(fc)
+	}
+	if cfg.Configure != nil {
+		mc = cfg.Configure(mc).WithStartFunctions()
 	}
 	return mc
 }
