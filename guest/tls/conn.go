@@ -380,7 +380,25 @@ func (c *Conn) failure(step string, err error) error {
 	if errors.Is(err, tls.ErrConsumed) {
 		return errors.New("wasitls: " + step + ": future already consumed")
 	}
-	return errors.New("wasitls: handshake failed before the " + step + " (the host reports no detail: check its log; the peer may have sent an alert)")
+	return c.hostReason("wasitls: handshake failed before the " + step)
+}
+
+// hostReason returns the host's reason for the connection's most recent
+// failed step (wasitls:tls/extensions client-last-error, server-last-error),
+// or fallback when the host has none.
+func (c *Conn) hostReason(fallback string) error {
+	var msg string
+	var ok bool
+	switch {
+	case c.cc != 0:
+		msg, ok = tlsext.ClientLastError(c.cc)
+	case c.sc != 0:
+		msg, ok = tlsext.ServerLastError(c.sc)
+	}
+	if ok {
+		return errors.New("wasitls: " + msg)
+	}
+	return errors.New(fallback)
 }
 
 // finish waits for the handshake's cleartext streams.
@@ -397,7 +415,7 @@ func (c *Conn) finish(ctx context.Context, f tls.FutureStreams) error {
 		if errors.Is(err, tls.ErrConsumed) {
 			c.handshakeErr = errors.New("wasitls: handshake future already consumed")
 		} else {
-			c.handshakeErr = errors.New("wasitls: handshake failed (the peer's certificate did not validate, the peer sent an alert or closed, or no parameters matched)")
+			c.handshakeErr = c.hostReason("wasitls: handshake failed")
 		}
 		return c.handshakeErr
 	}
@@ -646,7 +664,7 @@ func (c *Conn) RequestClientCertificate(ctx context.Context) ([][]byte, error) {
 	}
 	f, err := c.sc.RequestClientIdentity()
 	if err != nil {
-		return nil, errors.New("wasitls: the host refused post-handshake client authentication (its TLS backend may not support it: crypto/tls does not)")
+		return nil, c.hostReason("wasitls: the host refused post-handshake client authentication")
 	}
 	defer f.Drop()
 	if err := await(ctx, f.Subscribe()); err != nil {
@@ -654,7 +672,7 @@ func (c *Conn) RequestClientCertificate(ctx context.Context) ([][]byte, error) {
 	}
 	id, some, _, err := f.Get()
 	if err != nil {
-		return nil, errors.New("wasitls: post-handshake client authentication failed (refused by the host's TLS backend, or the client's certificate did not validate)")
+		return nil, c.hostReason("wasitls: post-handshake client authentication failed")
 	}
 	if !some {
 		return nil, nil
