@@ -1,0 +1,375 @@
+package circlpq
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// phaPair connects an engine client whose ClientIdentity hook is identity
+// (nil: no hook) to an engine server that requests nothing during the
+// handshake.
+func phaPair(t *testing.T, identity func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error), sc *backends.ServerConfig) (client, server *Conn) {
+	t.Helper()
+	p := pki(t)
+	cc := p.clientConfig()
+	cc.ClientIdentity = identity
+	if sc == nil {
+		sc = p.serverConfig(p.p256)
+	}
+	craw, sraw := tcpPair(t)
+	client, chs := engineClient(t, craw, cc)
+	server, shs := engineServer(t, sraw, sc)
+	if cerr, serr := both(chs, shs); cerr != nil || serr != nil {
+		t.Fatalf("handshake: client %v, server %v", cerr, serr)
+	}
+	return client, server
+}
+
+func offer(ids ...*backends.Identity) func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+	return func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) { return ids, nil }
+}
+
+// clientReader reads everything the server sends until EOF, so that the
+// client processes certificate requests.
+func clientReader(c *Conn) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, c)
+		done <- err
+	}()
+	return done
+}
+
+func requestIdentity(t *testing.T, s *Conn) ([][]byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.RequestClientIdentity(ctx)
+}
+
+// TestPostHandshakeAuthInterleaved has the client stream application data
+// while the server authenticates it without a Read of its own: the data
+// that arrived meanwhile is all there, in order, afterwards.
+func TestPostHandshakeAuthInterleaved(t *testing.T) {
+	p := pki(t)
+	var gotReq *backends.IdentityRequest
+	client, server := phaPair(t, func(_ context.Context, r *backends.IdentityRequest) ([]*backends.Identity, error) {
+		gotReq = r
+		return []*backends.Identity{p.client.Identity()}, nil
+	}, nil)
+	readDone := clientReader(client)
+	const chunks = 200
+	writeDone := make(chan error, 1)
+	go func() {
+		for i := 0; i < chunks; i++ {
+			if _, err := client.Write(bytes.Repeat([]byte{byte(i)}, 1000)); err != nil {
+				writeDone <- err
+				return
+			}
+		}
+		writeDone <- nil
+	}()
+	chain, err := requestIdentity(t, server)
+	if err != nil {
+		t.Fatalf("RequestClientIdentity: %v", err)
+	}
+	if len(chain) == 0 || !bytes.Equal(chain[0], p.client.Chain[0]) {
+		t.Fatalf("RequestClientIdentity returned %d certificates, not the client's chain", len(chain))
+	}
+	if gotReq == nil || !gotReq.PostHandshake || !contains(gotReq.SignatureSchemes, ECDSAWithP256AndSHA256) {
+		t.Errorf("ClientIdentity request = %+v", gotReq)
+	}
+	if got := server.State().PeerChain; len(got) == 0 || !bytes.Equal(got[0], p.client.Chain[0]) {
+		t.Errorf("server State().PeerChain not updated")
+	}
+	if err := <-writeDone; err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1000)
+	for i := 0; i < chunks; i++ {
+		if _, err := io.ReadFull(server, buf); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		if buf[0] != byte(i) || buf[999] != byte(i) {
+			t.Fatalf("chunk %d holds %d: application data reordered or lost", i, buf[0])
+		}
+	}
+	server.Close()
+	<-readDone
+}
+
+// TestPostHandshakeAuthDuringRead has a server Read in progress take the
+// answer on its way.
+func TestPostHandshakeAuthDuringRead(t *testing.T) {
+	p := pki(t)
+	client, server := phaPair(t, offer(p.clientEd.Identity()), nil)
+	readDone := clientReader(client)
+	serverRead := make(chan []byte, 1)
+	go func() {
+		buf := make([]byte, 5)
+		io.ReadFull(server, buf)
+		serverRead <- buf
+	}()
+	time.Sleep(20 * time.Millisecond) // let the Read take the read side
+	chain, err := requestIdentity(t, server)
+	if err != nil || len(chain) == 0 || !bytes.Equal(chain[0], p.clientEd.Chain[0]) {
+		t.Fatalf("RequestClientIdentity = %d certificates, %v", len(chain), err)
+	}
+	if _, err := client.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-serverRead; string(got) != "after" {
+		t.Errorf("server Read = %q", got)
+	}
+	server.Close()
+	<-readDone
+}
+
+// TestPostHandshakeAuthMLDSA authenticates a client with ML-DSA after the
+// handshake.
+func TestPostHandshakeAuthMLDSA(t *testing.T) {
+	m := mldsaTestPKI(t)
+	root := m.roots[testpki.MLDSA87]
+	id := m.clients[testpki.MLDSA87].Identity()
+	id.Chain = pqServerChain(m.clients[testpki.MLDSA87], root)
+	p := pki(t)
+	sc := p.serverConfig(p.p256)
+	sc.ClientCAs = poolOf(root)
+	client, server := phaPair(t, offer(id), sc)
+	readDone := clientReader(client)
+	chain, err := requestIdentity(t, server)
+	if err != nil || len(chain) == 0 || !bytes.Equal(chain[0], id.Chain[0]) {
+		t.Fatalf("RequestClientIdentity = %d certificates, %v", len(chain), err)
+	}
+	server.Close()
+	<-readDone
+}
+
+// TestPostHandshakeAuthRepeatedAndOverlapping sends requests one after the
+// other and several at once; each gets its answer.
+func TestPostHandshakeAuthRepeatedAndOverlapping(t *testing.T) {
+	p := pki(t)
+	var mu sync.Mutex
+	calls := 0
+	client, server := phaPair(t, func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		return []*backends.Identity{p.client.Identity()}, nil
+	}, nil)
+	readDone := clientReader(client)
+	for i := 0; i < 3; i++ {
+		if _, err := requestIdentity(t, server); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := server.RequestClientIdentity(ctx)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("overlapping request: %v", err)
+		}
+	}
+	if calls != 7 {
+		t.Errorf("ClientIdentity ran %d times for 7 requests", calls)
+	}
+	server.Close()
+	<-readDone
+}
+
+// TestPostHandshakeAuthDeclined: a client without a fitting identity sends
+// an empty Certificate; the server gets an empty chain, and VerifyClient
+// sees it.
+func TestPostHandshakeAuthDeclined(t *testing.T) {
+	p := pki(t)
+	sc := p.serverConfig(p.p256)
+	verified := false
+	sc.VerifyClient = func(_ context.Context, chain [][]byte) error {
+		verified = chain == nil
+		return nil
+	}
+	client, server := phaPair(t, offer(), sc)
+	readDone := clientReader(client)
+	chain, err := requestIdentity(t, server)
+	if err != nil || chain != nil {
+		t.Fatalf("RequestClientIdentity = %v, %v; want no chain, no error", chain, err)
+	}
+	if !verified {
+		t.Errorf("VerifyClient did not see the empty answer")
+	}
+	// The connection goes on.
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(server, buf); err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	<-readDone
+}
+
+// TestPostHandshakeAuthRejected: a certificate not for client use or a
+// VerifyClient refusal ends the connection with the step's alert; a client
+// whose only identity comes from a CA the request does not name declines.
+func TestPostHandshakeAuthRejected(t *testing.T) {
+	p := pki(t)
+	untrusted, err := p.other.Issue(testpki.LeafOptions{CommonName: "stranger", Usage: testpki.ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("UnnamedCA", func(t *testing.T) {
+		client, server := phaPair(t, offer(untrusted.Identity()), nil)
+		readDone := clientReader(client)
+		if chain, err := requestIdentity(t, server); chain != nil || err != nil {
+			t.Errorf("RequestClientIdentity = %d certificates, %v; want a declined request", len(chain), err)
+		}
+		server.Close()
+		<-readDone
+	})
+	for _, tc := range []struct {
+		name   string
+		id     *backends.Identity
+		verify func(context.Context, [][]byte) error
+		alert  Alert
+	}{
+		{"ServerCertificate", p.p256.Identity(), nil, alertBadCertificate},
+		{"RefusedByApplication", p.client.Identity(), func(context.Context, [][]byte) error {
+			return &backends.AlertError{Alert: backends.AlertAccessDenied, Err: errors.New("no")}
+		}, alertAccessDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := p.serverConfig(p.p256)
+			sc.VerifyClient = tc.verify
+			client, server := phaPair(t, offer(tc.id), sc)
+			readDone := clientReader(client)
+			_, err := requestIdentity(t, server)
+			var ae *AlertError
+			if !errors.As(err, &ae) || ae.Remote || ae.Alert != tc.alert {
+				t.Fatalf("RequestClientIdentity = %v; want local alert %v", err, tc.alert)
+			}
+			if err := <-readDone; !errors.As(err, &ae) || !ae.Remote || ae.Alert != tc.alert {
+				t.Errorf("client Read = %v; want remote alert %v", err, tc.alert)
+			}
+		})
+	}
+}
+
+// TestPostHandshakeAuthNotOffered: a server does not ask a client that did
+// not offer post_handshake_auth, and a client refuses a request it did not
+// invite with unexpected_message (RFC 8446, Section 4.6.2).
+func TestPostHandshakeAuthNotOffered(t *testing.T) {
+	client, server := phaPair(t, nil, nil)
+	if _, err := requestIdentity(t, server); err == nil {
+		t.Fatal("RequestClientIdentity succeeded with a client that did not offer post_handshake_auth")
+	}
+	readDone := clientReader(client)
+	// Ask anyway, as a misbehaving server would.
+	server.auth.offered = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := server.RequestClientIdentity(ctx)
+	var ae *AlertError
+	if !errors.As(err, &ae) || !ae.Remote || ae.Alert != alertUnexpectedMessage {
+		t.Errorf("server: %v; want remote unexpected_message", err)
+	}
+	if err := <-readDone; !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage {
+		t.Errorf("client: %v; want local unexpected_message", err)
+	}
+}
+
+// TestPostHandshakeAuthCancel: cancelling the wait leaves the connection
+// usable; the late answer is checked and dropped, and a new request works.
+func TestPostHandshakeAuthCancel(t *testing.T) {
+	p := pki(t)
+	release := make(chan struct{})
+	first := true
+	client, server := phaPair(t, func(ctx context.Context, _ *backends.IdentityRequest) ([]*backends.Identity, error) {
+		if first {
+			first = false
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return []*backends.Identity{p.client.Identity()}, nil
+	}, nil)
+	readDone := clientReader(client)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := server.RequestClientIdentity(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RequestClientIdentity = %v; want the deadline", err)
+	}
+	if _, err := server.Write([]byte("still here")); err != nil {
+		t.Fatalf("server Write after a cancelled request: %v", err)
+	}
+	close(release)
+	chain, err := requestIdentity(t, server)
+	if err != nil || len(chain) == 0 {
+		t.Fatalf("second RequestClientIdentity = %d certificates, %v", len(chain), err)
+	}
+	if _, err := client.Write([]byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "ok" {
+		t.Fatalf("server Read = %q, %v", buf, err)
+	}
+	server.Close()
+	<-readDone
+}
+
+// TestPostHandshakeAuthClose: closing the connection fails a waiting
+// request and releases a client hook in progress.
+func TestPostHandshakeAuthClose(t *testing.T) {
+	hookCancelled := make(chan struct{})
+	client, server := phaPair(t, func(ctx context.Context, _ *backends.IdentityRequest) ([]*backends.Identity, error) {
+		<-ctx.Done()
+		close(hookCancelled)
+		return nil, ctx.Err()
+	}, nil)
+	readDone := clientReader(client)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := server.RequestClientIdentity(context.Background())
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	client.Close()
+	select {
+	case <-hookCancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client hook still running after Close")
+	}
+	<-readDone
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Error("RequestClientIdentity succeeded against a closed client")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("RequestClientIdentity still waiting after the client closed")
+	}
+	server.Close()
+}
