@@ -536,8 +536,12 @@ func (m *certificateRequestMsg) marshal() []byte {
 	return marshalMessage(typeCertificateRequest, func(b *cryptobyte.Builder) {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			b.AddUint16(extensionSignatureAlgorithms)
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addUint16List(b, m.signatureSchemes) })
+			// signature_algorithms is mandatory (RFC 8446, Section 4.3.2);
+			// the handshake enforces that, the encoding only mirrors.
+			if len(m.signatureSchemes) > 0 {
+				b.AddUint16(extensionSignatureAlgorithms)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addUint16List(b, m.signatureSchemes) })
+			}
 			if len(m.signatureSchemesCert) > 0 {
 				b.AddUint16(extensionSignatureAlgorithmsCert)
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addUint16List(b, m.signatureSchemesCert) })
@@ -568,7 +572,7 @@ func (m *certificateRequestMsg) unmarshal(data []byte) bool {
 	}
 	m.context = context
 	exts, ok := readExtensions(&s)
-	if !ok || !s.Empty() || exts == nil {
+	if !ok || !s.Empty() {
 		return false
 	}
 	for _, e := range exts {
