@@ -277,6 +277,7 @@ var errAbortedByGuest = errors.New("tlshost: the handshake was aborted")
 
 // verifyServer is the VerifyServer hook, on the handshake goroutine.
 func (s *clientSession) verifyServer(ctx context.Context, chain [][]byte) error {
+	s.d.enterHook()
 	s.verifyFut.resolve(cloneChain(chain), nil)
 	return s.d.suspend(ctx, stepVerifyServer, nil)
 }
@@ -294,6 +295,7 @@ func (s *clientSession) clientIdentity(ctx context.Context, req *backends.Identi
 	s.d.mu.Lock()
 	s.request = r
 	s.d.mu.Unlock()
+	s.d.enterHook()
 	s.requestFut.resolve(r, nil)
 	var ids []*backends.Identity
 	err := s.d.waitUntil(ctx, func() bool {
@@ -316,11 +318,14 @@ func (s *clientSession) clientIdentity(ctx context.Context, req *backends.Identi
 
 // noClientIdentityRequest is the NoClientIdentityRequest hook.
 func (s *clientSession) noClientIdentityRequest(ctx context.Context) {
+	s.d.enterHook()
 	if s.requestFut.resolve(nil, nil) {
 		// The guest may be waiting for exactly this; suspend as at any step.
 		// An abort or teardown shows up in the next hook or I/O.
 		s.d.suspend(ctx, stepIdentityRequest, nil)
+		return
 	}
+	s.d.leaveHook()
 }
 
 // handshakeDone resolves every future once the handshake goroutine is done.

@@ -132,6 +132,25 @@ func (d *driver) suspend(ctx context.Context, p step, locked func()) error {
 	}
 }
 
+// enterHook marks the handshake goroutine as inside a hook. Hooks call it
+// before they resolve the guest's future: a guest that aborts in response
+// must release the hook, so that the backend sends the alert for the step,
+// and not cancel the handshake's context, which would close the transport
+// without an alert (and with unread data, reset it). suspend and waitUntil
+// clear the mark when they return.
+func (d *driver) enterHook() {
+	d.mu.Lock()
+	d.inHook = true
+	d.mu.Unlock()
+}
+
+// leaveHook clears the mark of a hook that returns without suspending.
+func (d *driver) leaveHook() {
+	d.mu.Lock()
+	d.inHook = false
+	d.mu.Unlock()
+}
+
 // waitUntil blocks the handshake goroutine until cond (evaluated with mu
 // held) is true, the guest aborted, or ctx is done.
 func (d *driver) waitUntil(ctx context.Context, cond func() bool) error {

@@ -281,6 +281,7 @@ func (s *serverSession) clientHello(ctx context.Context, hello *backends.ClientH
 	s.d.mu.Lock()
 	s.hello = h
 	s.d.mu.Unlock()
+	s.d.enterHook()
 	s.helloFut.resolve(cloneHello(hello), nil)
 	var cfg backends.ServerConfig
 	err := s.d.suspend(ctx, stepClientHello, func() {
@@ -308,6 +309,7 @@ func (s *serverSession) verifyClient(ctx context.Context, chain [][]byte) error 
 	if post {
 		return nil
 	}
+	s.d.enterHook()
 	s.identityFut.resolve(cloneChain(c), nil)
 	return s.d.suspend(ctx, stepVerifyClient, nil)
 }
