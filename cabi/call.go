@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // A Call is the state of one host function call made by a guest. Generated
@@ -80,6 +81,9 @@ func (c *Call) End() {
 			c.inst.pending = c.inst.pending[:0]
 			c.inst.reserved, c.inst.nextOwn = c.inst.reserved[:0], 0
 			c.inst.inRealloc = false
+		}
+		if exit, ok := r.(*sys.ExitError); ok {
+			panic(exit) // an exit (wasi:cli/exit) is not a fault
 		}
 		markTrapped(c.ctx, c.inst)
 		panic(toTrap(c.Func, r))

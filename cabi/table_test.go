@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/tetratelabs/wazero/sys"
 )
 
 type res struct {
@@ -205,5 +207,36 @@ func TestOptionResult(t *testing.T) {
 	}
 	if v, _, isErr := OK[int, string](4).Get(); isErr || v != 4 {
 		t.Error("OK")
+	}
+}
+
+// An exit requested by the guest (wasi:cli/exit) passes through the glue
+// unchanged: it is not a fault and does not mark the instance trapped.
+func TestExitIsNotATrap(t *testing.T) {
+	inst := NewInstance()
+	ctx := WithInstance(context.Background(), inst)
+	for name, f := range map[string]func(){
+		"scalar": func() {
+			call := BeginScalar(ctx, "exit")
+			defer call.End()
+			panic(sys.NewExitError(3))
+		},
+		"rethrow": func() {
+			defer func() { Rethrow(ctx, "exit", recover()) }()
+			panic(sys.NewExitError(3))
+		},
+	} {
+		func() {
+			defer func() {
+				exit, ok := recover().(*sys.ExitError)
+				if !ok || exit.ExitCode() != 3 {
+					t.Errorf("%s: recovered %v, want exit code 3", name, exit)
+				}
+			}()
+			f()
+		}()
+	}
+	if inst.Trapped() {
+		t.Error("an exit marked the instance trapped")
 	}
 }

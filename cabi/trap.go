@@ -3,6 +3,8 @@ package cabi
 import (
 	"context"
 	"fmt"
+
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // A Trap is a guest fault, or a host implementation failure, detected while
@@ -51,6 +53,9 @@ func markTrapped(ctx context.Context, inst *Instance) {
 // instance in ctx, if any, trapped and panics with a *Trap naming fn.
 // (An inline closure costs less than deferring a call with arguments.)
 func Rethrow(ctx context.Context, fn string, r any) {
+	if exit, ok := r.(*sys.ExitError); ok {
+		panic(exit) // an exit (wasi:cli/exit) is not a fault
+	}
 	markTrapped(ctx, nil)
 	panic(toTrap(fn, r))
 }
