@@ -34,17 +34,6 @@ func init() {
 	runExtensions = append(runExtensions, tlsRunFlags)
 }
 
-// tlsRunFlags adds --backend to "wasitls run" and serves wasi:tls with it.
-func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
-	name := fs.String("backend", tlshost.DefaultBackend, "TLS `backend` for wasi:tls ("+strings.Join(backends.Names(), ", ")+")")
-	return func() (runtime.Extension, error) {
-		if _, err := backends.ByName(*name); err != nil {
-			return nil, err
-		}
-		return tlshost.New(tlshost.Config{BackendName: *name}), nil
-	}
-}
-
 const demoUsage = `usage: wasitls demo [--backend NAME]
 
 Builds the example guests (examples/server-showcase, examples/client-showcase

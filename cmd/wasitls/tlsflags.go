@@ -1,0 +1,108 @@
+package main
+
+import (
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// groupNames are the key-exchange groups --groups accepts by name.
+var groupNames = map[string]uint16{
+	"x25519": 0x001d, "p256": 0x0017, "secp256r1": 0x0017, "p384": 0x0018, "secp384r1": 0x0018,
+	"p521": 0x0019, "secp521r1": 0x0019,
+	"x25519mlkem768": 0x11ec, "secp256r1mlkem768": 0x11eb, "secp384r1mlkem1024": 0x11ed,
+	"mlkem512": 0x0200, "mlkem768": 0x0201, "mlkem1024": 0x0202,
+}
+
+// tlsRunFlags adds the wasi:tls host's settings to "wasitls run": the
+// backend, and the trust decisions that belong to the host, never to the
+// guest (trust anchors, turning validation off).
+func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
+	name := fs.String("backend", tlshost.DefaultBackend, "TLS `backend` for wasi:tls ("+strings.Join(backends.Names(), ", ")+")")
+	var cas, clientCAs listFlag
+	fs.Var(&cas, "ca", "PEM `file` of CA certificates trusted for servers, in addition to the system roots (repeatable)")
+	fs.Var(&clientCAs, "client-ca", "PEM `file` of CA certificates that validate client certificates (repeatable; default: the system roots)")
+	insecure := fs.Bool("insecure-skip-verify", false, "turn off default validation of server certificates (the guest's own verification still runs)")
+	groups := fs.String("groups", "", "key-exchange `groups` offered and accepted by default, in order: names ("+groupList()+") or 0x code points, comma-separated")
+	logTLS := fs.Bool("log-tls", false, "log why TLS steps failed to stderr")
+	return func() (runtime.Extension, error) {
+		if _, err := backends.ByName(*name); err != nil {
+			return nil, err
+		}
+		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure}
+		if len(cas) > 0 {
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if err := appendPEMFiles(pool, cas); err != nil {
+				return nil, fmt.Errorf("--ca: %w", err)
+			}
+			cfg.RootCAs = pool
+		}
+		if len(clientCAs) > 0 {
+			pool := x509.NewCertPool()
+			if err := appendPEMFiles(pool, clientCAs); err != nil {
+				return nil, fmt.Errorf("--client-ca: %w", err)
+			}
+			cfg.ClientCAs = pool
+		}
+		if *groups != "" {
+			g, err := parseGroups(*groups)
+			if err != nil {
+				return nil, fmt.Errorf("--groups: %w", err)
+			}
+			cfg.Groups = g
+		}
+		if *logTLS {
+			cfg.Logger = slog.New(slog.NewTextHandler(logOutput, nil))
+		}
+		return tlshost.New(cfg), nil
+	}
+}
+
+// logOutput is where --log-tls writes.
+var logOutput io.Writer = os.Stderr
+
+func appendPEMFiles(pool *x509.CertPool, files []string) error {
+	for _, f := range files {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s: no PEM certificate in the file", f)
+		}
+	}
+	return nil
+}
+
+func parseGroups(s string) ([]uint16, error) {
+	var out []uint16
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if id, ok := groupNames[strings.ToLower(f)]; ok {
+			out = append(out, id)
+			continue
+		}
+		id, err := strconv.ParseUint(f, 0, 16)
+		if err != nil || !strings.HasPrefix(f, "0x") {
+			return nil, fmt.Errorf("unknown group %q (want one of %s, or a 0x code point)", f, groupList())
+		}
+		out = append(out, uint16(id))
+	}
+	return out, nil
+}
+
+func groupList() string {
+	return "X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, MLKEM512/768/1024, X25519, P256, P384, P521"
+}
