@@ -7,9 +7,13 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	// The default backend is always linked, so a zero Config works; it
+	// brings crypto/tls only. Other backends are linked by importing them.
+	_ "github.com/wasitls/wasitls/backends/stdtls"
 )
 
-// DefaultBackend is the backend used when a Config names none.
+// DefaultBackend is the backend used when a Config names none. It is always
+// registered.
 const DefaultBackend = "stdtls"
 
 // Config is what the host decides about TLS for every guest it runs. A guest

@@ -1,0 +1,24 @@
+package tlshost
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// The default backend needs no import by the embedder, and linking the
+// wasi:tls host does not link CIRCL.
+func TestDefaultBackendLinked(t *testing.T) {
+	if _, err := backends.ByName(DefaultBackend); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "list", "-deps", "github.com/wasitls/wasitls/runtime/tlshost").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "github.com/cloudflare/circl") {
+		t.Error("runtime/tlshost depends on CIRCL; only importing backends/circl-pq may link it")
+	}
+}
