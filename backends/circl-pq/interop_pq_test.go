@@ -367,4 +367,3 @@ func TestOpenSSLPostHandshakeAuth(t *testing.T) {
 		})
 	}
 }
-
