@@ -30,6 +30,10 @@ const GuestPackage = "github.com/wasitls/wasitls/bench/testdata/benchguest"
 // serverName is the name the certificate carries and clients ask for.
 const serverName = "bench.test"
 
+// guestSocketLimit lets a guest server hold the idle scenario's
+// connections (the default limit is lower).
+const guestSocketLimit = 1 << 15
+
 // An env holds what every scenario shares: the PKI, the compiled guest and
 // one wazero runtime with the wasi:tls host per backend.
 type env struct {
@@ -106,7 +110,7 @@ func (e *env) runtime(backend string) (*hostRuntime, error) {
 	r := &moduleRecorder{Runtime: wazero.NewRuntimeWithConfig(ctx,
 		wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(e.cache))}
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots})
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, SocketLimit: guestSocketLimit, Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		r.Close(ctx)
 		return nil, err

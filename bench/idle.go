@@ -233,6 +233,7 @@ func (e *env) idle(s subject, n int, group tls.CurveID) (*IdleResult, error) {
 	var addr string
 	var stop func() error
 	var linear func() uint64
+	guestOutput := func() string { return "" }
 	if s.native {
 		a, closeServer, err := nativeServer(e.serverConfig(group))
 		if err != nil {
@@ -245,6 +246,7 @@ func (e *env) idle(s subject, n int, group tls.CurveID) (*IdleResult, error) {
 			return nil, err
 		}
 		addr, stop = a, g.kill
+		guestOutput = func() string { return "\nguest output:\n" + g.output.String() }
 		if m := g.mod(); m != nil && m.Memory() != nil {
 			mem := m.Memory()
 			linear = func() uint64 { return uint64(mem.Size()) }
@@ -255,7 +257,7 @@ func (e *env) idle(s subject, n int, group tls.CurveID) (*IdleResult, error) {
 	h, err := e.startHolder(addr, n, group, time.Duration(n)*10*time.Millisecond+time.Minute)
 	if err != nil {
 		stop()
-		return nil, fmt.Errorf("bench: idle %s: %w", s.name, err)
+		return nil, fmt.Errorf("bench: idle %s: %w%s", s.name, err, guestOutput())
 	}
 	establish := time.Since(start)
 	time.Sleep(200 * time.Millisecond) // let the server side settle
