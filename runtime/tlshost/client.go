@@ -27,16 +27,13 @@ import (
 type clientSession struct {
 	backend   backends.Backend
 	transport net.Conn
-	d         *driver
+	ending    // the driver, the streams future, finish and abort
 
 	verifyFut  *future[[][]byte]               // nil chain: no certificate seen
 	requestFut *future[*clientIdentityRequest] // nil: no request
-	streamsFut *future[backends.Conn]
 
 	// Guarded by d.mu.
 	connected  bool
-	consumed   bool // finish or abort was called
-	closed     bool
 	verified   bool // verify-server-identity was called
 	received   bool // receive-client-identity-request was called
 	serverName string
@@ -44,7 +41,6 @@ type clientSession struct {
 	conn       backends.Conn
 	request    *clientIdentityRequest
 	responded  []*backends.Identity
-	abortDone  *wasiio.Signal
 
 	closeOnce sync.Once
 }
@@ -53,10 +49,9 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 	return &clientSession{
 		backend:    b,
 		transport:  transport,
-		d:          newDriver(),
+		ending:     newEnding(),
 		verifyFut:  newFuture[[][]byte](),
 		requestFut: newFuture[*clientIdentityRequest](),
-		streamsFut: newFuture[backends.Conn](),
 		cfg:        base,
 	}
 }
@@ -230,48 +225,17 @@ func (s *clientSession) ReceiveClientIdentityRequest() (*future[*clientIdentityR
 // Finish runs the rest of the handshake. The future resolves with the
 // connection when the handshake completed. It consumes the handshake.
 func (s *clientSession) Finish() *future[backends.Conn] {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if s.consumed || s.closed || !s.connected {
-		// The generated glue moves the handshake out of the table, so a
-		// guest cannot get here; keep the session consistent anyway.
-		f := newFuture[backends.Conn]()
-		f.resolve(nil, errors.New("tlshost: finish: the handshake was already finished or aborted"))
-		return f
-	}
-	s.consumed = true
-	s.resumeLocked(stepFinish)
-	return s.streamsFut
+	return s.finish(func() bool { return s.connected }, s.resumeLocked)
 }
 
 // Abort cancels the handshake. The returned channel is closed once the
 // alert is out (or at once when nothing was sent yet). It consumes the
 // handshake.
-func (s *clientSession) Abort() *wasiio.Signal {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if s.abortDone != nil {
-		return s.abortDone
-	}
-	s.consumed = true
-	started := s.d.started
-	s.abortDone = s.d.abortLocked()
-	if !started {
-		s.failAll(errAbortedByGuest)
-	}
-	return s.abortDone
-}
+func (s *clientSession) Abort() *wasiio.Signal { return s.abort(s.failAll) }
 
 // DropHandshake is called when the guest drops the client-handshake without
 // finishing or aborting it: that is an abort.
-func (s *clientSession) DropHandshake() {
-	s.d.mu.Lock()
-	consumed := s.consumed
-	s.d.mu.Unlock()
-	if !consumed {
-		s.Abort()
-	}
-}
+func (s *clientSession) DropHandshake() { s.dropHandshake(s.failAll) }
 
 var errAbortedByGuest = errors.New("tlshost: the handshake was aborted")
 

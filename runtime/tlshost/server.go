@@ -26,16 +26,13 @@ import (
 type serverSession struct {
 	backend   backends.Backend
 	transport net.Conn
-	d         *driver
+	ending    // the driver, the streams future, finish and abort
 
 	helloFut    *future[*backends.ClientHello]
 	identityFut *future[[][]byte] // nil chain: the client sent no certificate
-	streamsFut  *future[backends.Conn]
 
 	// Guarded by d.mu.
 	accepted      bool
-	consumed      bool
-	closed        bool
 	receivedHello bool // receive-client-hello was called
 	requested     bool // request-client-identity was called
 	helloReleased bool // the ClientHello hook returned: settings are fixed
@@ -45,7 +42,6 @@ type serverSession struct {
 	clientChain   [][]byte // validated client chain, in or after the handshake
 	postAuth      *future[[][]byte]
 	postDone      chan struct{}
-	abortDone     *wasiio.Signal
 
 	closeOnce sync.Once
 }
@@ -54,10 +50,9 @@ func newServerSession(b backends.Backend, base backends.ServerConfig, transport 
 	return &serverSession{
 		backend:     b,
 		transport:   transport,
-		d:           newDriver(),
+		ending:      newEnding(),
 		helloFut:    newFuture[*backends.ClientHello](),
 		identityFut: newFuture[[][]byte](),
-		streamsFut:  newFuture[backends.Conn](),
 		cfg:         base,
 	}
 }
@@ -235,43 +230,14 @@ func (s *serverSession) RequestClientIdentity() (*future[[][]byte], error) {
 
 // Finish runs the rest of the handshake; it consumes the handshake.
 func (s *serverSession) Finish() *future[backends.Conn] {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if s.consumed || s.closed || !s.accepted {
-		f := newFuture[backends.Conn]()
-		f.resolve(nil, errors.New("tlshost: finish: the handshake was already finished or aborted"))
-		return f
-	}
-	s.consumed = true
-	s.resumeLocked(stepFinish)
-	return s.streamsFut
+	return s.finish(func() bool { return s.accepted }, s.resumeLocked)
 }
 
 // Abort cancels the handshake; see clientSession.Abort.
-func (s *serverSession) Abort() *wasiio.Signal {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if s.abortDone != nil {
-		return s.abortDone
-	}
-	s.consumed = true
-	started := s.d.started
-	s.abortDone = s.d.abortLocked()
-	if !started {
-		s.failAll(errAbortedByGuest)
-	}
-	return s.abortDone
-}
+func (s *serverSession) Abort() *wasiio.Signal { return s.abort(s.failAll) }
 
 // DropHandshake is dropping the server-handshake unfinished: an abort.
-func (s *serverSession) DropHandshake() {
-	s.d.mu.Lock()
-	consumed := s.consumed
-	s.d.mu.Unlock()
-	if !consumed {
-		s.Abort()
-	}
-}
+func (s *serverSession) DropHandshake() { s.dropHandshake(s.failAll) }
 
 // clientHello is the ClientHello hook, on the handshake goroutine. It
 // returns the configuration as the guest left it when it let the handshake

@@ -1,0 +1,72 @@
+package tlshost
+
+import (
+	"errors"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// ending is what client and server sessions share about ending a
+// handshake: finish and abort each consume it, at most once between them,
+// and dropping it unconsumed aborts it. The fields are guarded by d.mu.
+type ending struct {
+	d          *driver
+	streamsFut *future[backends.Conn]
+
+	consumed  bool // finish or abort was called
+	closed    bool
+	abortDone *wasiio.Signal
+}
+
+func newEnding() ending {
+	return ending{d: newDriver(), streamsFut: newFuture[backends.Conn]()}
+}
+
+// finish runs the rest of the handshake; the future resolves with the
+// connection when it completed. begun reports, with mu held, whether the
+// handshake exists (connect or accept was called); resumeLocked is the
+// session's, which starts the handshake goroutine if need be.
+func (e *ending) finish(begun func() bool, resumeLocked func(step)) *future[backends.Conn] {
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	if e.consumed || e.closed || !begun() {
+		// The generated glue moves the handshake out of the table, so a
+		// guest cannot get here; keep the session consistent anyway.
+		f := newFuture[backends.Conn]()
+		f.resolve(nil, errors.New("tlshost: finish: the handshake was already finished or aborted"))
+		return f
+	}
+	e.consumed = true
+	resumeLocked(stepFinish)
+	return e.streamsFut
+}
+
+// abort cancels the handshake. The returned signal fires once the alert is
+// out, or at once when nothing was sent yet, in which case failAll fails the
+// session's futures.
+func (e *ending) abort(failAll func(error)) *wasiio.Signal {
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	if e.abortDone != nil {
+		return e.abortDone
+	}
+	e.consumed = true
+	started := e.d.started
+	e.abortDone = e.d.abortLocked()
+	if !started {
+		failAll(errAbortedByGuest)
+	}
+	return e.abortDone
+}
+
+// dropHandshake is the guest dropping the handshake resource without
+// finishing or aborting it: that is an abort.
+func (e *ending) dropHandshake(failAll func(error)) {
+	e.d.mu.Lock()
+	consumed := e.consumed
+	e.d.mu.Unlock()
+	if !consumed {
+		e.abort(failAll)
+	}
+}
