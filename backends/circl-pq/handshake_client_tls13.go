@@ -57,10 +57,12 @@ func (hs *clientHandshakeState) handshake() error {
 	if err := hs.makeClientHello(); err != nil {
 		return err
 	}
-	hs.hello.raw = hs.hello.marshal()
-	if err := c.writeHandshake(hs.hello.raw, nil); err != nil {
+	// The transcript starts with the ClientHello as sent.
+	var sent bytes.Buffer
+	if err := c.writeHandshake(hs.hello.marshal(), &sent); err != nil {
 		return err
 	}
+	hs.hello.raw = sent.Bytes()
 	c.sawHello = true
 	if err := c.flushLocked(); err != nil {
 		return err
