@@ -37,6 +37,8 @@ const (
 	// maxPostHandshakeMessages bounds post-handshake messages (KeyUpdate,
 	// NewSessionTicket) processed within one Read that yields no data.
 	maxPostHandshakeMessages = 64
+	// maxSkippedEarlyData bounds the rejected 0-RTT data a server skips.
+	maxSkippedEarlyData = 1 << 18
 )
 
 // Handshake message types (RFC 8446, Section 4).

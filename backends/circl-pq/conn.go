@@ -49,6 +49,9 @@ type Conn struct {
 	emptyRecords int    // consecutive records without data
 	sawHello     bool   // a ClientHello was sent or received (CCS is legal)
 	didHRR       bool   // the handshake went through a HelloRetryRequest
+	// skipEarlyData is how many more bytes of rejected 0-RTT data a server
+	// drops (RFC 8446, Section 4.2.10); 0 when none is expected.
+	skipEarlyData int
 
 	// Write side, guarded by out.
 	buffering       bool   // collect records in sendBuf until flush
@@ -322,8 +325,12 @@ func (c *Conn) readRecordLocked() error {
 		nonce := c.in.nonce()
 		plain, err := c.in.aead.Open(payload[:0], nonce[:], payload, record[:recordHeaderLen])
 		if err != nil {
+			if c.skipEarlyData > 0 {
+				return c.dropEarlyData(len(payload))
+			}
 			return c.fail(alertBadRecordMAC, "tls: record authentication failed")
 		}
+		c.skipEarlyData = 0
 		if err := c.in.incSeq(); err != nil {
 			return c.fail(alertInternalError, "%v", err)
 		}
@@ -368,6 +375,10 @@ func (c *Conn) readRecordLocked() error {
 		c.emptyRecords = 0
 		return nil
 	case recordTypeApplicationData:
+		if c.in.aead == nil && c.skipEarlyData > 0 {
+			// 0-RTT data sent before a HelloRetryRequest.
+			return c.dropEarlyData(len(payload))
+		}
 		if !c.handshakeDone.Load() || c.in.aead == nil {
 			// No 0-RTT data is ever accepted.
 			return c.fail(alertUnexpectedMessage, "tls: application data during the handshake")
@@ -386,6 +397,19 @@ func (c *Conn) readRecordLocked() error {
 	default:
 		return c.fail(alertUnexpectedMessage, "tls: unexpected record type %d", typ)
 	}
+}
+
+// dropEarlyData discards a record of 0-RTT data the server does not
+// accept, within a bound: "ignore early data by skipping all records with
+// an external content type of application_data ... up to the configured
+// max_early_data_size" (RFC 8446, Section 4.2.10).
+func (c *Conn) dropEarlyData(n int) error {
+	c.skipEarlyData -= n
+	if c.skipEarlyData <= 0 {
+		c.skipEarlyData = 0
+		return c.fail(alertUnexpectedMessage, "tls: too much rejected early data")
+	}
+	return nil
 }
 
 func (c *Conn) countEmpty() error {

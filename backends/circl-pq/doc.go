@@ -45,7 +45,9 @@
 // for its most preferred common group with a HelloRetryRequest. Cipher
 // suites and ALPN follow the server's order. Session resumption and 0-RTT
 // are not implemented: a client drops NewSessionTickets, a server sends
-// none. Post-handshake client authentication is not implemented yet.
+// none and skips 0-RTT data a client sends under a foreign PSK.
+// Post-handshake client authentication (RFC 8446, Section 4.6.2) is in
+// post_handshake_auth.go, ML-DSA signatures in mldsa.go.
 //
 // # Errors
 //

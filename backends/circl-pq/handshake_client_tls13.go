@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"hash"
 	"net"
 
@@ -54,6 +55,10 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 
 func (hs *clientHandshakeState) handshake() error {
 	c := hs.c
+	// Without a name there is nothing to check the certificate against.
+	if hs.config.ServerName == "" && !hs.config.InsecureSkipVerify {
+		return errors.New("tls: either ServerName or InsecureSkipVerify must be set")
+	}
 	if err := hs.makeClientHello(); err != nil {
 		return err
 	}

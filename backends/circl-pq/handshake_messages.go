@@ -207,6 +207,10 @@ func (m *clientHelloMsg) marshal() []byte {
 				b.AddUint16(extensionPostHandshakeAuth)
 				b.AddUint16(0)
 			}
+			if m.earlyData {
+				b.AddUint16(extensionEarlyData)
+				b.AddUint16(0)
+			}
 			if m.hasKeyShares {
 				b.AddUint16(extensionKeyShare)
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {

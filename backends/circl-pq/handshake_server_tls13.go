@@ -102,6 +102,12 @@ func (hs *serverHandshakeState) readClientHello() error {
 	if len(ch.compressionMethods) != 1 || ch.compressionMethods[0] != 0 {
 		return c.fail(alertIllegalParameter, "tls: TLS 1.3 ClientHello with compression methods")
 	}
+	// This server accepts no 0-RTT data: it neither echoes early_data nor
+	// fails, and skips what the client sent under its PSK
+	// (RFC 8446, Section 4.2.10).
+	if ch.earlyData {
+		c.skipEarlyData = maxSkippedEarlyData
+	}
 	c.updateState(func(s *backends.State) {
 		s.Version = versionTLS13
 		s.ServerName = ch.serverName
@@ -267,6 +273,8 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 	if ch.earlyData {
 		return c.fail(alertIllegalParameter, "tls: second ClientHello offers early data")
 	}
+	// Early data, if any, came before the second ClientHello.
+	c.skipEarlyData = 0
 	if len(ch.keyShares) != 1 || ch.keyShares[0].group != hs.group {
 		return c.fail(alertIllegalParameter, "tls: second ClientHello has no single key share for %s", groupName(hs.group))
 	}
