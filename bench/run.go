@@ -180,70 +180,117 @@ func (s *suite) defaultBackend() string {
 
 func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
 
-func (s *suite) bulk() error {
-	group := s.opts.Groups[0]
-	tables := map[string]*Table{}
-	var order []string
-	table := func(dir string, w int) *Table {
-		key := fmt.Sprint(dir, w)
-		if t, ok := tables[key]; ok {
-			return t
+// rounds is how many slices each measurement is cut into. The subjects
+// take turns slice by slice, in rotating order, so that a change in the
+// machine's load (other processes) affects each of them alike and the
+// ratios stay meaningful.
+const rounds = 8
+
+// interleave calls measure(j, r) for each subject j in each round r, in
+// rotating order, and returns each subject's total time.
+func interleave(subjects int, measure func(j, r int) (time.Duration, error)) ([]time.Duration, error) {
+	total := make([]time.Duration, subjects)
+	for r := range rounds {
+		for k := range subjects {
+			j := (k + r) % subjects
+			d, err := measure(j, r)
+			if err != nil {
+				return nil, err
+			}
+			total[j] += d
 		}
-		target := "wasi:tls at least 0.8x native and 20x in-guest"
-		if w >= 64<<10 {
-			target = "wasi:tls at least 0.9x native and 20x in-guest"
-		}
-		t := &Table{Title: fmt.Sprintf("bulk %s, %s writes (guest %s native server)", dir, sizeName(w), map[string]string{"upload": "→", "download": "←"}[dir]),
-			Unit: "MB/s", Target: target}
-		tables[key] = t
-		order = append(order, key)
-		return t
 	}
-	for _, sub := range s.subjects() {
-		n := s.opts.Bytes
-		if sub.impl == implGo {
-			n = s.opts.InGuestBytes
-		}
-		s.progress("bulk: %s, %d bytes each way per write size", sub.name, n)
-		sess, err := s.env.openSession(sub, group)
-		if err != nil {
-			return err
-		}
-		// Warm up: the first transfer of a connection grows buffers.
-		if _, err := sess.upload(1<<20, 16<<10); err != nil {
+	return total, nil
+}
+
+// share is round r's part of n.
+func share(n int64, r int) int64 {
+	if r == 0 {
+		return n/rounds + n%rounds
+	}
+	return n / rounds
+}
+
+// openSessions connects every subject's client to its own native server.
+func (s *suite) openSessions(subs []subject) ([]*session, func(), error) {
+	sessions := make([]*session, 0, len(subs))
+	closeAll := func() {
+		for _, sess := range sessions {
 			sess.close()
+		}
+	}
+	for _, sub := range subs {
+		sess, err := s.env.openSession(sub, s.opts.Groups[0])
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		sessions = append(sessions, sess)
+	}
+	return sessions, closeAll, nil
+}
+
+func (s *suite) bulk() error {
+	subs := s.subjects()
+	size := func(sub subject) int64 {
+		if sub.impl == implGo {
+			return s.opts.InGuestBytes
+		}
+		return s.opts.Bytes
+	}
+	s.progress("bulk: connecting %d subjects", len(subs))
+	sessions, closeAll, err := s.openSessions(subs)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	for _, sess := range sessions {
+		// Warm up: the first transfers of a connection grow buffers.
+		if _, err := sess.upload(1<<20, 16<<10); err != nil {
 			return err
 		}
 		if _, err := sess.download(1<<20, 16<<10); err != nil {
-			sess.close()
-			return err
-		}
-		for _, w := range s.opts.WriteSizes {
-			up, err := sess.upload(uint64(n), w)
-			if err != nil {
-				sess.close()
-				return err
-			}
-			down, err := sess.download(uint64(n), w)
-			if err != nil {
-				sess.close()
-				return err
-			}
-			table("upload", w).add(sub.name, mbps(n, up))
-			table("download", w).add(sub.name, mbps(n, down))
-		}
-		if err := sess.close(); err != nil {
 			return err
 		}
 	}
-	for _, k := range order {
-		tables[k].finish()
-		s.report.Tables = append(s.report.Tables, tables[k])
+	for _, w := range s.opts.WriteSizes {
+		for _, dir := range []string{"upload", "download"} {
+			target := "wasi:tls at least 0.8x native and 20x in-guest"
+			if w >= 64<<10 {
+				target = "wasi:tls at least 0.9x native and 20x in-guest"
+			}
+			arrow := map[string]string{"upload": "→", "download": "←"}[dir]
+			t := &Table{Title: fmt.Sprintf("bulk %s, %s writes (guest %s native server)", dir, sizeName(w), arrow),
+				Unit: "MB/s", Target: target}
+			s.progress("bulk: %s with %s writes, %d bytes per subject (%d in-guest)", dir, sizeName(w), s.opts.Bytes, s.opts.InGuestBytes)
+			total, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
+				n := uint64(share(size(subs[j]), r))
+				if dir == "upload" {
+					return sessions[j].upload(n, w)
+				}
+				return sessions[j].download(n, w)
+			})
+			if err != nil {
+				return err
+			}
+			for j, sub := range subs {
+				t.add(sub.name, mbps(size(sub), total[j]))
+			}
+			t.finish()
+			s.report.Tables = append(s.report.Tables, t)
+		}
 	}
 	return nil
 }
 
 func (s *suite) handshakes() error {
+	subs := s.subjects()
+	count := func(sub subject) int {
+		if sub.impl == implGo {
+			return s.opts.InGuestHandshakes
+		}
+		return s.opts.Handshakes
+	}
 	for _, group := range s.opts.Groups {
 		for _, side := range []string{"client", "server"} {
 			t := &Table{
@@ -251,33 +298,38 @@ func (s *suite) handshakes() error {
 				Unit:   "handshakes/s",
 				Target: "wasi:tls at least 0.85x native and 5x in-guest",
 			}
-			for _, sub := range s.subjects() {
-				n := s.opts.Handshakes
-				if sub.impl == implGo {
-					n = s.opts.InGuestHandshakes
+			s.progress("handshakes: %s, subjects as %s, %d each (%d in-guest)", group, side, s.opts.Handshakes, s.opts.InGuestHandshakes)
+			open := s.env.clientHandshaker
+			if side == "server" {
+				open = s.env.serverHandshaker
+			}
+			var hs []*handshaker
+			closeAll := func() {
+				for _, h := range hs {
+					h.close()
 				}
-				s.progress("handshakes: %s, %s as %s, %d", group, sub.name, side, n)
-				open := s.env.clientHandshaker
-				if side == "server" {
-					open = s.env.serverHandshaker
-				}
+			}
+			for _, sub := range subs {
 				h, err := open(sub, group)
 				if err != nil {
+					closeAll()
 					return err
 				}
-				if _, err := h.run(max(2, n/20)); err != nil { // warm up
-					h.close()
+				hs = append(hs, h)
+				if _, err := h.run(max(2, count(sub)/20)); err != nil { // warm up
+					closeAll()
 					return err
 				}
-				d, err := h.run(n)
-				cerr := h.close()
-				if err != nil {
-					return err
-				}
-				if cerr != nil {
-					return cerr
-				}
-				t.add(sub.name, float64(n)/d.Seconds())
+			}
+			total, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
+				return hs[j].run(int(share(int64(count(subs[j])), r)))
+			})
+			closeAll()
+			if err != nil {
+				return err
+			}
+			for j, sub := range subs {
+				t.add(sub.name, float64(count(sub))/total[j].Seconds())
 			}
 			t.finish()
 			s.report.Tables = append(s.report.Tables, t)
@@ -289,25 +341,26 @@ func (s *suite) handshakes() error {
 func (s *suite) echo() error {
 	t := &Table{Title: "1-byte echo round trip over an established connection (guest client, native server)",
 		Unit: "µs/round trip", LowerIsBetter: true}
-	for _, sub := range s.subjects() {
-		s.progress("echo: %s, %d round trips", sub.name, s.opts.Echoes)
-		sess, err := s.env.openSession(sub, s.opts.Groups[0])
-		if err != nil {
-			return err
-		}
+	subs := s.subjects()
+	s.progress("echo: %d round trips per subject", s.opts.Echoes)
+	sessions, closeAll, err := s.openSessions(subs)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	for _, sess := range sessions {
 		if _, err := sess.echo(max(10, s.opts.Echoes/20)); err != nil {
-			sess.close()
 			return err
 		}
-		d, err := sess.echo(s.opts.Echoes)
-		cerr := sess.close()
-		if err != nil {
-			return err
-		}
-		if cerr != nil {
-			return cerr
-		}
-		t.add(sub.name, float64(d.Microseconds())/float64(s.opts.Echoes))
+	}
+	total, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
+		return sessions[j].echo(int(share(int64(s.opts.Echoes), r)))
+	})
+	if err != nil {
+		return err
+	}
+	for j, sub := range subs {
+		t.add(sub.name, float64(total[j].Nanoseconds())/1e3/float64(s.opts.Echoes))
 	}
 	t.finish()
 	s.report.Tables = append(s.report.Tables, t)
