@@ -660,6 +660,10 @@ func (c *Conn) CloseWrite() error {
 func (c *Conn) closeNotify() error {
 	c.out.Lock()
 	defer c.out.Unlock()
+	return c.closeNotifyLocked()
+}
+
+func (c *Conn) closeNotifyLocked() error {
 	if c.closeNotifySent {
 		return nil
 	}
@@ -678,8 +682,12 @@ func (c *Conn) Close() error {
 	}
 	c.auth.shutdown(net.ErrClosed)
 	var alertErr error
-	if c.handshakeDone.Load() {
-		alertErr = c.closeNotify()
+	// A Write in flight (perhaps blocked on a peer that does not read)
+	// holds out: then Close only breaks the transport, as crypto/tls does,
+	// rather than wait for it.
+	if c.handshakeDone.Load() && c.out.TryLock() {
+		alertErr = c.closeNotifyLocked()
+		c.out.Unlock()
 	}
 	if err := c.conn.Close(); err != nil {
 		return err

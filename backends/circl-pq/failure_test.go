@@ -814,3 +814,31 @@ func TestCloseNotify(t *testing.T) {
 		t.Errorf("Read after peer Close = %v; want io.EOF", err)
 	}
 }
+
+// TestCloseUnblocksWrite closes a connection whose Write is blocked on a
+// peer that does not read: Close must return and the Write must fail.
+func TestCloseUnblocksWrite(t *testing.T) {
+	c, _, _, _ := established(t)
+	werr := make(chan error, 1)
+	go func() {
+		big := make([]byte, 64<<20)
+		_, err := c.Write(big)
+		werr <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the Write fill the socket buffers
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked behind a Write")
+	}
+	select {
+	case err := <-werr:
+		if err == nil {
+			t.Error("Write succeeded after Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Write still blocked after Close")
+	}
+}
