@@ -31,7 +31,11 @@
 //     circl; SecP256r1MLKEM768 (0x11EB) and SecP384r1MLKEM1024 (0x11ED)
 //     composed from crypto/ecdh and circl ML-KEM.
 //   - auth.go: CertificateVerify signatures (ECDSA P-256/384/521, Ed25519,
-//     RSA-PSS) and chain validation with crypto/x509.
+//     RSA-PSS, ML-DSA) and chain validation with crypto/x509.
+//   - mldsa.go, x509mldsa.go: ML-DSA-44/65/87 (0x0904-0x0906) keys,
+//     signatures and PKCS#8 identities from circl, and validation of chains
+//     with ML-DSA signatures, which crypto/x509 in Go 1.26 cannot check.
+//   - post_handshake_auth.go: post-handshake client authentication.
 //   - alert.go: alerts and [AlertError].
 //
 // # Negotiation
@@ -46,8 +50,22 @@
 // suites and ALPN follow the server's order. Session resumption and 0-RTT
 // are not implemented: a client drops NewSessionTickets, a server sends
 // none and skips 0-RTT data a client sends under a foreign PSK.
-// Post-handshake client authentication (RFC 8446, Section 4.6.2) is in
-// post_handshake_auth.go, ML-DSA signatures in mldsa.go.
+//
+// # Authentication
+//
+// Identities and peers may use ML-DSA (draft-ietf-tls-mldsa): pure ML-DSA
+// over the CertificateVerify content, with certificates per RFC 9881, alone
+// or mixed with classical keys in one chain. A chain with ML-DSA signatures
+// is anchored through crypto/x509's membership test, since a CertPool cannot
+// be listed: an ML-DSA root that signed the next certificate must be sent by
+// the peer and be in the pool; classical roots are found in the pool as
+// usual.
+//
+// Post-handshake client authentication (RFC 8446, Section 4.6.2) works both
+// ways: a client with a ClientIdentity hook offers post_handshake_auth and
+// answers requests while it reads; a server asks with
+// [Conn.RequestClientIdentity], which reads the answer itself when no Read
+// does, keeping interleaved application data for Read.
 //
 // # Errors
 //
