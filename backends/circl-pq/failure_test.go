@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -840,5 +842,55 @@ func TestCloseUnblocksWrite(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Write still blocked after Close")
+	}
+}
+
+// TestClientSecondHello checks the ClientHello a client sends after a
+// HelloRetryRequest with a cookie (RFC 8446, Section 4.1.2 and 4.2.2).
+func TestClientSecondHello(t *testing.T) {
+	var ch1, ch2 clientHelloMsg
+	var sawCCS bool
+	scriptedServer(t, func(cfg *backends.ClientConfig) {
+		cfg.Groups = []uint16{X25519MLKEM768, P256}
+		cfg.ALPN = []string{"h2"}
+	}, func(ch *clientHelloMsg, w net.Conn) error {
+		ch1 = *ch
+		hrr := serverHelloFor(ch)
+		hrr.random = helloRetryRequestRandom[:]
+		hrr.selectedGroup = P256
+		hrr.cookie = []byte("a cookie")
+		if err := writeRawRecord(w, recordTypeHandshake, hrr.marshal()); err != nil {
+			return err
+		}
+		for {
+			typ, body, err := readRawRecord(w)
+			if err != nil {
+				return err
+			}
+			if typ == recordTypeChangeCipherSpec {
+				sawCCS = true
+				continue
+			}
+			if typ != recordTypeHandshake || !ch2.unmarshal(body) {
+				return fmt.Errorf("want the second ClientHello, got record type %d", typ)
+			}
+			break
+		}
+		w.Close()
+		return nil
+	})
+	if !sawCCS {
+		t.Error("no compatibility change_cipher_spec before the second ClientHello")
+	}
+	if string(ch2.cookie) != "a cookie" {
+		t.Errorf("cookie %q not echoed", ch2.cookie)
+	}
+	if len(ch2.keyShares) != 1 || ch2.keyShares[0].group != P256 || len(ch2.keyShares[0].data) != 65 {
+		t.Errorf("second key shares %+v; want one P-256 share", ch2.keyShares)
+	}
+	if string(ch2.random) != string(ch1.random) || string(ch2.sessionID) != string(ch1.sessionID) ||
+		!slices.Equal(ch2.cipherSuites, ch1.cipherSuites) || !slices.Equal(ch2.alpnProtocols, ch1.alpnProtocols) ||
+		ch2.serverName != ch1.serverName {
+		t.Error("the second ClientHello changed more than key_share and cookie")
 	}
 }
