@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,8 +203,9 @@ type memSample struct {
 }
 
 func sampleMemory(linear func() uint64) memSample {
-	goruntime.GC()
-	goruntime.GC()
+	// Collect, and return freed pages to the OS so that RSS deltas are
+	// not hidden by memory an earlier scenario freed.
+	debug.FreeOSMemory()
 	var ms goruntime.MemStats
 	goruntime.ReadMemStats(&ms)
 	s := memSample{heap: ms.HeapAlloc, rss: procStatus("VmRSS"), goroutines: goruntime.NumGoroutine()}
@@ -223,7 +225,7 @@ type IdleResult struct {
 	LinearPerConn   float64       // bytes of guest linear memory
 	RSSPerConn      float64
 	GoroutinesPer   float64 // host goroutines per connection
-	PeakRSS         uint64  // VmHWM of the process afterwards
+	PeakRSS         uint64  // VmHWM of the process during the measurement (see resetPeakRSS)
 }
 
 // idle measures n idle connections held by s's server (native crypto/tls
@@ -253,6 +255,7 @@ func (e *env) idle(s subject, n int, group tls.CurveID) (*IdleResult, error) {
 		}
 	}
 	before := sampleMemory(linear)
+	resetPeakRSS()
 	start := time.Now()
 	h, err := e.startHolder(addr, n, group, time.Duration(n)*10*time.Millisecond+time.Minute)
 	if err != nil {

@@ -83,3 +83,11 @@ func raiseFileLimit(want uint64) uint64 {
 	}
 	return lim.Cur
 }
+
+// resetPeakRSS resets the process's VmHWM to its current RSS, so that a
+// later procStatus("VmHWM") reports the peak of what ran in between. See
+// proc(5), /proc/pid/clear_refs (Linux 4.0 and later); where it cannot be
+// written, VmHWM stays the peak of the whole process.
+func resetPeakRSS() {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}

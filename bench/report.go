@@ -99,7 +99,7 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	if len(r.Idle) > 0 {
-		fmt.Fprintln(cw, "\nidle established TLS connections held by one server (clients in a child process)")
+		fmt.Fprintln(cw, "\nidle established TLS connections held by one server (clients in a child process; peak RSS of the process during the measurement)")
 		tw := tabwriter.NewWriter(cw, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "server\tconns\testablished in\thost heap/conn\tguest memory/conn\tRSS/conn\thost goroutines/conn\tpeak RSS\t")
 		for _, i := range r.Idle {
@@ -140,7 +140,7 @@ func (r *Report) Markdown(w io.Writer) {
 		}
 	}
 	if len(r.Idle) > 0 {
-		fmt.Fprintf(w, "\n**Idle established TLS connections held by one server**\n\n")
+		fmt.Fprintf(w, "\n**Idle established TLS connections held by one server** (clients in a child process; peak RSS of the process during the measurement)\n\n")
 		fmt.Fprintln(w, "| server | conns | established in | host heap/conn | guest memory/conn | RSS/conn | host goroutines/conn | peak RSS |")
 		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|")
 		for _, i := range r.Idle {
