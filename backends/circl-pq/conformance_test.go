@@ -10,5 +10,5 @@ import (
 // TestConformance runs the shared backend conformance suite: the engine on
 // both ends, and against crypto/tls in both directions.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, circlpq.Backend{}, conformance.Options{PostHandshakeClientAuth: true})
+	conformance.Run(t, circlpq.Backend{}, conformance.Options{PostHandshakeClientAuth: true, MLDSA: true})
 }

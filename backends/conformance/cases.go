@@ -53,6 +53,9 @@ var cases = []testCase{
 	{name: "PostHandshakeAuth", modes: bothBackendOnly,
 		caps: func(o Options) bool { return o.PostHandshakeClientAuth }, run: testPostHandshakeAuth},
 	{name: "ParseIdentity", modes: bothBackendOnly, run: testParseIdentity},
+	{name: "MLDSAIdentities", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAIdentities},
+	{name: "MLDSAHybridChains", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAHybridChains},
+	{name: "MLDSAValidation", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAValidation},
 }
 
 func (e *env) clientIsBackend() bool { return e.mode != backendServer }

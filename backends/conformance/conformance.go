@@ -46,6 +46,12 @@ type Options struct {
 	// with the backend on both ends). When false, the suite checks that it
 	// fails with an error wrapping backends.ErrNotSupported.
 	PostHandshakeClientAuth bool
+
+	// MLDSA: ML-DSA-44/65/87 identities (ParseIdentity of PKCS#8 ML-DSA
+	// keys) and certificate chains, pure and mixed with ECDSA, work
+	// (checked with the backend on both ends). When false, the ML-DSA
+	// cases are skipped.
+	MLDSA bool
 }
 
 // Run runs the conformance suite against b. At most one Options may be
