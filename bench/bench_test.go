@@ -226,6 +226,7 @@ func BenchmarkIdle(b *testing.B) {
 				}
 			}
 			b.ReportMetric(res.HostHeapPerConn, "host-heap-B/conn")
+			b.ReportMetric(res.HostStackPerConn, "host-stack-B/conn")
 			b.ReportMetric(res.LinearPerConn, "guest-mem-B/conn")
 			b.ReportMetric(res.GoroutinesPer, "goroutines/conn")
 			b.ReportMetric(0, "ns/op")

@@ -197,6 +197,7 @@ func (h *holder) stop() {
 // collection.
 type memSample struct {
 	heap       uint64 // live Go heap (HeapAlloc), guest linear memory included
+	stacks     uint64 // goroutine stacks (StackInuse)
 	linear     uint64 // guest linear memory (a Go slice, so part of heap)
 	rss        uint64
 	goroutines int
@@ -208,7 +209,7 @@ func sampleMemory(linear func() uint64) memSample {
 	debug.FreeOSMemory()
 	var ms goruntime.MemStats
 	goruntime.ReadMemStats(&ms)
-	s := memSample{heap: ms.HeapAlloc, rss: procStatus("VmRSS"), goroutines: goruntime.NumGoroutine()}
+	s := memSample{heap: ms.HeapAlloc, stacks: ms.StackInuse, rss: procStatus("VmRSS"), goroutines: goruntime.NumGoroutine()}
 	if linear != nil {
 		s.linear = linear()
 	}
@@ -218,14 +219,15 @@ func sampleMemory(linear func() uint64) memSample {
 // IdleResult is the memory cost of idle established connections held by
 // one server.
 type IdleResult struct {
-	Server          string
-	Conns           int
-	Establish       time.Duration // until the holder had all of them
-	HostHeapPerConn float64       // bytes of Go heap, guest linear memory excluded
-	LinearPerConn   float64       // bytes of guest linear memory
-	RSSPerConn      float64
-	GoroutinesPer   float64 // host goroutines per connection
-	PeakRSS         uint64  // VmHWM of the process during the measurement (see resetPeakRSS)
+	Server           string
+	Conns            int
+	Establish        time.Duration // until the holder had all of them
+	HostHeapPerConn  float64       // bytes of Go heap, guest linear memory excluded
+	HostStackPerConn float64       // bytes of goroutine stacks
+	LinearPerConn    float64       // bytes of guest linear memory
+	RSSPerConn       float64
+	GoroutinesPer    float64 // host goroutines per connection
+	PeakRSS          uint64  // VmHWM of the process during the measurement (see resetPeakRSS)
 }
 
 // idle measures n idle connections held by s's server (native crypto/tls
@@ -266,13 +268,14 @@ func (e *env) idle(s subject, n int, group tls.CurveID) (*IdleResult, error) {
 	time.Sleep(200 * time.Millisecond) // let the server side settle
 	after := sampleMemory(linear)
 	res := &IdleResult{
-		Server:          s.name,
-		Conns:           n,
-		Establish:       establish,
-		HostHeapPerConn: (float64(after.heap-after.linear) - float64(before.heap-before.linear)) / float64(n),
-		LinearPerConn:   (float64(after.linear) - float64(before.linear)) / float64(n),
-		RSSPerConn:      (float64(after.rss) - float64(before.rss)) / float64(n),
-		GoroutinesPer:   float64(after.goroutines-before.goroutines) / float64(n),
+		Server:           s.name,
+		Conns:            n,
+		Establish:        establish,
+		HostHeapPerConn:  (float64(after.heap-after.linear) - float64(before.heap-before.linear)) / float64(n),
+		HostStackPerConn: (float64(after.stacks) - float64(before.stacks)) / float64(n),
+		LinearPerConn:    (float64(after.linear) - float64(before.linear)) / float64(n),
+		RSSPerConn:       (float64(after.rss) - float64(before.rss)) / float64(n),
+		GoroutinesPer:    float64(after.goroutines-before.goroutines) / float64(n),
 	}
 	h.stop()
 	err = stop()
