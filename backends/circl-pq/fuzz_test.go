@@ -111,7 +111,10 @@ func seedMessages(tb testing.TB) map[string][][]byte {
 		signatureSchemes: supportedSignatureSchemes, signatureSchemesCert: []uint16{Ed25519},
 		alpnProtocols: []string{"h2", "http/1.1"}, supportedVersions: []uint16{versionTLS13},
 		cookie: []byte("cookie"), pskModes: []uint8{1}, postHandshakeAuth: true, hasKeyShares: true,
-		keyShares: []keyShare{{X25519, bytes.Repeat([]byte{9}, 32)}},
+		keyShares:       []keyShare{{X25519, bytes.Repeat([]byte{9}, 32)}},
+		pskIdentities:   []pskIdentity{{label: []byte("ticket"), obfuscatedTicketAge: 7}},
+		pskBinders:      [][]byte{bytes.Repeat([]byte{1}, 32)},
+		hasPreSharedKey: true,
 	}
 	sh := &serverHelloMsg{vers: versionTLS12, random: make([]byte, 32), sessionID: make([]byte, 32),
 		cipherSuite: TLS_AES_128_GCM_SHA256, supportedVersion: versionTLS13,

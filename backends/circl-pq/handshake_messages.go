@@ -139,6 +139,8 @@ type clientHelloMsg struct {
 	cookie                 []byte
 	pskModes               []uint8
 	hasPreSharedKey        bool
+	pskIdentities          []pskIdentity
+	pskBinders             [][]byte
 	earlyData              bool
 	postHandshakeAuth      bool
 	hasSupportedGroups     bool
@@ -218,6 +220,23 @@ func (m *clientHelloMsg) marshal() []byte {
 						for _, ks := range m.keyShares {
 							b.AddUint16(ks.group)
 							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ks.data) })
+						}
+					})
+				})
+			}
+			if len(m.pskIdentities) > 0 {
+				// RFC 8446, Section 4.2.11: always the last extension.
+				b.AddUint16(extensionPreSharedKey)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, id := range m.pskIdentities {
+							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(id.label) })
+							b.AddUint32(id.obfuscatedTicketAge)
+						}
+					})
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, binder := range m.pskBinders {
+							b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(binder) })
 						}
 					})
 				})
@@ -340,6 +359,29 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 				return false
 			}
 			m.hasPreSharedKey = true
+			var ids, binders cryptobyte.String
+			if !d.ReadUint16LengthPrefixed(&ids) || ids.Empty() {
+				return false
+			}
+			for !ids.Empty() {
+				var id pskIdentity
+				var label cryptobyte.String
+				if !ids.ReadUint16LengthPrefixed(&label) || label.Empty() || !ids.ReadUint32(&id.obfuscatedTicketAge) {
+					return false
+				}
+				id.label = label
+				m.pskIdentities = append(m.pskIdentities, id)
+			}
+			if !d.ReadUint16LengthPrefixed(&binders) || binders.Empty() {
+				return false
+			}
+			for !binders.Empty() {
+				var binder cryptobyte.String
+				if !binders.ReadUint8LengthPrefixed(&binder) || len(binder) < 32 {
+					return false
+				}
+				m.pskBinders = append(m.pskBinders, binder)
+			}
 		default:
 			// Unknown extensions are ignored (RFC 8446, Section 4.2).
 			continue
@@ -349,6 +391,23 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 		}
 	}
 	return true
+}
+
+// A pskIdentity is one offered PSK (RFC 8446, Section 4.2.11).
+type pskIdentity struct {
+	label               []byte
+	obfuscatedTicketAge uint32
+}
+
+// bindersLength is the encoded length of the binders list, which ends the
+// ClientHello: PSK binders are computed over the ClientHello without it
+// (RFC 8446, Section 4.2.11.2).
+func (m *clientHelloMsg) bindersLength() int {
+	n := 2
+	for _, b := range m.pskBinders {
+		n += 1 + len(b)
+	}
+	return n
 }
 
 // serverHelloMsg is a ServerHello or a HelloRetryRequest
@@ -365,6 +424,7 @@ type serverHelloMsg struct {
 	selectedGroup     uint16 // HelloRetryRequest only
 	cookie            []byte // HelloRetryRequest only
 	hasPreSharedKey   bool
+	selectedIdentity  uint16
 }
 
 // isHelloRetryRequest reports whether the message is a HelloRetryRequest.
@@ -400,6 +460,10 @@ func (m *serverHelloMsg) marshal() []byte {
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
 				})
+			}
+			if m.hasPreSharedKey {
+				b.AddUint16(extensionPreSharedKey)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(m.selectedIdentity) })
 			}
 		})
 	})
@@ -451,8 +515,7 @@ func (m *serverHelloMsg) unmarshal(data []byte) bool {
 			}
 			m.cookie = c
 		case extensionPreSharedKey:
-			var id uint16
-			if !d.ReadUint16(&id) {
+			if !d.ReadUint16(&m.selectedIdentity) {
 				return false
 			}
 			m.hasPreSharedKey = true
@@ -735,15 +798,23 @@ func (m *keyUpdateMsg) unmarshal(data []byte) (ok, valid bool) {
 	return true, v <= 1
 }
 
-// newSessionTicketMsg is NewSessionTicket (RFC 8446, Section 4.6.1). This
-// engine does not resume sessions; a client parses tickets to check them
-// and drops them.
+// newSessionTicketMsg is NewSessionTicket (RFC 8446, Section 4.6.1).
 type newSessionTicketMsg struct {
 	raw      []byte
 	lifetime uint32
 	ageAdd   uint32
 	nonce    []byte
 	ticket   []byte
+}
+
+func (m *newSessionTicketMsg) marshal() []byte {
+	return marshalMessage(typeNewSessionTicket, func(b *cryptobyte.Builder) {
+		b.AddUint32(m.lifetime)
+		b.AddUint32(m.ageAdd)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.nonce) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.ticket) })
+		b.AddUint16(0) // no extensions: no early data
+	})
 }
 
 func (m *newSessionTicketMsg) unmarshal(data []byte) bool {

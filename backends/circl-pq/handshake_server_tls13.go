@@ -1,11 +1,13 @@
 package circlpq
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/x509"
 	"hash"
+	"io"
 	"slices"
 
 	"github.com/wasitls/wasitls/backends"
@@ -37,6 +39,10 @@ type serverHandshakeState struct {
 	alpn        string
 	identity    *backends.Identity
 	sigScheme   uint16
+
+	psk       []byte // resumption PSK, nil for a full handshake
+	pskIndex  uint16
+	hrrPrefix []byte // message_hash(ClientHello1) || HelloRetryRequest
 
 	handshakeSecret       []byte
 	clientHandshakeSecret []byte
@@ -224,7 +230,7 @@ func (hs *serverHandshakeState) processClientHello() error {
 		return c.fail(alertHandshakeFailure, "tls: no certificate fits the client's signature algorithms")
 	}
 	hs.identity, hs.sigScheme = ident, scheme
-	return nil
+	return hs.checkForResumption()
 }
 
 // doHelloRetryRequest asks for a share of hs.group and reads the second
@@ -235,6 +241,7 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 	hs.transcript.Reset()
 	hs.transcript.Write([]byte{typeMessageHash, 0, 0, uint8(len(ch1))})
 	hs.transcript.Write(ch1)
+	hs.hrrPrefix = append([]byte{typeMessageHash, 0, 0, uint8(len(ch1))}, ch1...)
 	hrr := &serverHelloMsg{
 		vers:             versionTLS12,
 		random:           helloRetryRequestRandom[:],
@@ -243,9 +250,11 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 		supportedVersion: versionTLS13,
 		selectedGroup:    hs.group,
 	}
-	if err := c.writeHandshake(hrr.marshal(), hs.transcript); err != nil {
+	var sent bytes.Buffer
+	if err := c.writeHandshake(hrr.marshal(), io.MultiWriter(hs.transcript, &sent)); err != nil {
 		return err
 	}
+	hs.hrrPrefix = append(hs.hrrPrefix, sent.Bytes()...)
 	if err := hs.sendCompatCCS(); err != nil {
 		return err
 	}
@@ -312,6 +321,8 @@ func (hs *serverHandshakeState) sendServerParameters() error {
 		cipherSuite:      hs.suite.id,
 		supportedVersion: versionTLS13,
 		serverShare:      keyShare{group: hs.group, data: ct},
+		hasPreSharedKey:  hs.psk != nil,
+		selectedIdentity: hs.pskIndex,
 	}
 	if _, err := rand.Read(sh.random); err != nil {
 		return c.fail(alertInternalError, "tls: %v", err)
@@ -323,7 +334,7 @@ func (hs *serverHandshakeState) sendServerParameters() error {
 		return err
 	}
 
-	hs.handshakeSecret = hs.suite.handshakeSecret(shared)
+	hs.handshakeSecret = hs.suite.handshakeSecretPSK(hs.psk, shared)
 	hs.clientHandshakeSecret = hs.suite.deriveSecret(hs.handshakeSecret, labelClientHandshake, hs.transcript)
 	serverSecret := hs.suite.deriveSecret(hs.handshakeSecret, labelServerHandshake, hs.transcript)
 	c.out.Lock()
@@ -347,6 +358,12 @@ func (hs *serverHandshakeState) requestClientCert() bool {
 
 func (hs *serverHandshakeState) sendServerCertificate() error {
 	c := hs.c
+	if hs.psk != nil {
+		// A resumed handshake authenticates with the PSK
+		// (RFC 8446, Section 2.2).
+		c.updateState(func(s *backends.State) { s.DidResume, s.LocalIdentity = true, hs.identity })
+		return nil
+	}
 	if hs.requestClientCert() {
 		cr := &certificateRequestMsg{signatureSchemes: supportedSignatureSchemes}
 		if pool := hs.config.ClientCAs; pool != nil {
@@ -389,6 +406,11 @@ func (hs *serverHandshakeState) sendServerFinished() error {
 	c.out.Unlock()
 	if err != nil {
 		return c.fail(alertInternalError, "tls: %v", err)
+	}
+	if hs.psk == nil {
+		if err := hs.sendSessionTicket(master); err != nil {
+			return err
+		}
 	}
 	// The whole flight goes out in one write.
 	return c.flushLocked()

@@ -220,3 +220,5 @@ func readFull(r io.Reader, buf []byte) (int, error) { return io.ReadFull(r, buf)
 func goServer(conn net.Conn, p *testCerts) *tls.Conn {
 	return tls.Server(conn, p.goServerConfig(p.p256))
 }
+
+func timeNow() time.Time { return time.Now() }

@@ -26,6 +26,8 @@ const (
 	labelServerApplication     = "s ap traffic"
 	labelExporter              = "exp master"
 	labelResumption            = "res master"
+	labelResumptionBinder      = "res binder"
+	labelResumptionPSK         = "resumption"
 	labelTrafficUpdate         = "traffic upd"
 	labelFinished              = "finished"
 	labelKey                   = "key"
@@ -81,8 +83,26 @@ func (s *cipherSuite) extract(secret, salt []byte) []byte {
 // handshakeSecret runs the schedule from the (absent) PSK to the Handshake
 // Secret for the given shared secret.
 func (s *cipherSuite) handshakeSecret(shared []byte) []byte {
-	early := s.extract(nil, nil)
+	return s.handshakeSecretPSK(nil, shared)
+}
+
+// handshakeSecretPSK is handshakeSecret for a resumption PSK; nil is the
+// all-zero PSK of a full handshake.
+func (s *cipherSuite) handshakeSecretPSK(psk, shared []byte) []byte {
+	early := s.extract(psk, nil)
 	return s.extract(shared, s.deriveSecret(early, labelDerived, nil))
+}
+
+// binderKey derives the resumption binder key from a PSK
+// (RFC 8446, Section 7.1).
+func (s *cipherSuite) binderKey(psk []byte) []byte {
+	return s.deriveSecret(s.extract(psk, nil), labelResumptionBinder, nil)
+}
+
+// resumptionPSK derives the PSK a ticket stands for
+// (RFC 8446, Section 4.6.1).
+func (s *cipherSuite) resumptionPSK(resumptionMaster, nonce []byte) []byte {
+	return s.expandLabel(resumptionMaster, labelResumptionPSK, nonce, s.hash.Size())
 }
 
 // masterSecret derives the Master Secret from the Handshake Secret.

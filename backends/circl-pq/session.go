@@ -1,0 +1,214 @@
+package circlpq
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"hash"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Session resumption, server side (RFC 8446, Section 2.2 and 4.6.1).
+//
+// A server that does not request client certificates sends one
+// NewSessionTicket right after its Finished to clients that offer
+// psk_dhe_ke. The ticket is the session state sealed with AES-256-GCM
+// under a key made at random once per process, with the hash of the
+// server certificate that was presented as additional data: a ticket only
+// resumes with the identity it was issued under, so a process serving
+// several identities cannot be tricked into vouching for one with another's
+// ticket. Resumption always runs a fresh key exchange (psk_dhe_ke, never
+// psk_ke) and never accepts 0-RTT data. Tickets are not renewed on
+// resumption and live ticketLifetime.
+//
+// Clients of this engine offer no tickets: client-side resumption needs a
+// session cache the backends contract does not carry.
+
+const (
+	ticketLifetime       = 24 * time.Hour
+	ticketFormat         = 1
+	pskModeDHE     uint8 = 1 // psk_dhe_ke (RFC 8446, Section 4.2.9)
+)
+
+var (
+	ticketKeyOnce sync.Once
+	ticketAEAD    cipher.AEAD
+	ticketKeyErr  error
+)
+
+func ticketCipher() (cipher.AEAD, error) {
+	ticketKeyOnce.Do(func() {
+		key := make([]byte, 32)
+		if _, ticketKeyErr = rand.Read(key); ticketKeyErr != nil {
+			return
+		}
+		var block cipher.Block
+		if block, ticketKeyErr = aes.NewCipher(key); ticketKeyErr != nil {
+			return
+		}
+		ticketAEAD, ticketKeyErr = cipher.NewGCM(block)
+	})
+	return ticketAEAD, ticketKeyErr
+}
+
+// sessionState is what a ticket carries.
+type sessionState struct {
+	suite     uint16
+	createdAt uint64 // Unix seconds
+	ageAdd    uint32
+	psk       []byte
+}
+
+func (s *sessionState) marshal() []byte {
+	var b cryptobyte.Builder
+	b.AddUint8(ticketFormat)
+	b.AddUint16(s.suite)
+	b.AddUint64(s.createdAt)
+	b.AddUint32(s.ageAdd)
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(s.psk) })
+	return b.BytesOrPanic()
+}
+
+func (s *sessionState) unmarshal(data []byte) bool {
+	in := cryptobyte.String(data)
+	var format uint8
+	var psk cryptobyte.String
+	if !in.ReadUint8(&format) || format != ticketFormat || !in.ReadUint16(&s.suite) ||
+		!in.ReadUint64(&s.createdAt) || !in.ReadUint32(&s.ageAdd) ||
+		!in.ReadUint8LengthPrefixed(&psk) || len(psk) == 0 || !in.Empty() {
+		return false
+	}
+	s.psk = psk
+	return true
+}
+
+// ticketBinding is the additional data that ties a ticket to the server
+// certificate it was issued under.
+func ticketBinding(leaf []byte) []byte {
+	h := sha256.Sum256(leaf)
+	return h[:]
+}
+
+func sealTicket(s *sessionState, leaf []byte) ([]byte, error) {
+	aead, err := ticketCipher()
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(s.psk)+64)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, s.marshal(), ticketBinding(leaf)), nil
+}
+
+// cloneHash copies a transcript hash state.
+func cloneHash(h hash.Hash) (hash.Hash, error) {
+	c, ok := h.(hash.Cloner)
+	if !ok {
+		return nil, errors.New("tls: transcript hash cannot be cloned")
+	}
+	return c.Clone()
+}
+
+var errBadTicket = errors.New("tls: ticket not valid here")
+
+func openTicket(ticket, leaf []byte) (*sessionState, error) {
+	aead, err := ticketCipher()
+	if err != nil {
+		return nil, err
+	}
+	if len(ticket) < aead.NonceSize()+aead.Overhead() {
+		return nil, errBadTicket
+	}
+	n := aead.NonceSize()
+	plain, err := aead.Open(nil, ticket[:n], ticket[n:], ticketBinding(leaf))
+	if err != nil {
+		return nil, errBadTicket
+	}
+	s := new(sessionState)
+	if !s.unmarshal(plain) {
+		return nil, errBadTicket
+	}
+	return s, nil
+}
+
+// checkForResumption looks for an offered ticket this server issued for
+// the chosen identity and, when one is valid, checks its binder
+// (RFC 8446, Section 4.2.11). It runs after the suite, the group and the
+// identity were chosen.
+func (hs *serverHandshakeState) checkForResumption() error {
+	c, ch := hs.c, hs.hello
+	if !ch.hasPreSharedKey || !contains(ch.pskModes, pskModeDHE) || hs.requestClientCert() {
+		return nil
+	}
+	if len(ch.pskIdentities) != len(ch.pskBinders) {
+		return c.fail(alertIllegalParameter, "tls: PSK identities and binders differ in number")
+	}
+	now := time.Now()
+	for i, id := range ch.pskIdentities {
+		if i >= 8 {
+			break // bound the work a hostile ClientHello can cause
+		}
+		s, err := openTicket(id.label, hs.identity.Chain[0])
+		if err != nil || s.suite != hs.suite.id {
+			continue
+		}
+		created := time.Unix(int64(s.createdAt), 0)
+		if now.Before(created.Add(-time.Minute)) || now.After(created.Add(ticketLifetime)) {
+			continue
+		}
+		// The binder is a Finished MAC over the transcript up to the
+		// ClientHello without its binders (RFC 8446, Section 4.2.11.2).
+		h := hs.suite.newHash()
+		h.Write(hs.hrrPrefix)
+		h.Write(ch.raw[:len(ch.raw)-ch.bindersLength()])
+		want := hs.suite.finishedHash(hs.suite.binderKey(s.psk), h)
+		if !hmac.Equal(want, ch.pskBinders[i]) {
+			return c.fail(alertDecryptError, "tls: invalid PSK binder")
+		}
+		hs.psk, hs.pskIndex = s.psk, uint16(i)
+		return nil
+	}
+	return nil
+}
+
+// sendSessionTicket sends a ticket right after the server Finished; the
+// resumption secret needs the client Finished, which the server computes
+// ahead since it requested no certificate (RFC 8446, Section 4.6.1).
+func (hs *serverHandshakeState) sendSessionTicket(master []byte) error {
+	c, ch := hs.c, hs.hello
+	if !contains(ch.pskModes, pskModeDHE) || hs.requestClientCert() {
+		return nil
+	}
+	transcript, err := cloneHash(hs.transcript)
+	if err != nil {
+		return nil // no ticket rather than a failed handshake
+	}
+	fin := &finishedMsg{verifyData: hs.suite.finishedHash(hs.clientHandshakeSecret, transcript)}
+	transcript.Write(fin.marshal())
+	resMaster := hs.suite.deriveSecret(master, labelResumption, transcript)
+
+	var ageAdd [4]byte
+	if _, err := rand.Read(ageAdd[:]); err != nil {
+		return c.fail(alertInternalError, "tls: %v", err)
+	}
+	nonce := []byte{0}
+	s := &sessionState{
+		suite:     hs.suite.id,
+		createdAt: uint64(time.Now().Unix()),
+		ageAdd:    uint32(ageAdd[0])<<24 | uint32(ageAdd[1])<<16 | uint32(ageAdd[2])<<8 | uint32(ageAdd[3]),
+		psk:       hs.suite.resumptionPSK(resMaster, nonce),
+	}
+	ticket, err := sealTicket(s, hs.identity.Chain[0])
+	if err != nil {
+		return c.fail(alertInternalError, "tls: %v", err)
+	}
+	msg := &newSessionTicketMsg{lifetime: uint32(ticketLifetime / time.Second), ageAdd: s.ageAdd, nonce: nonce, ticket: ticket}
+	return c.writeHandshake(msg.marshal(), nil)
+}

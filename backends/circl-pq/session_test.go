@@ -1,0 +1,118 @@
+package circlpq
+
+import (
+	"context"
+	"crypto/tls"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// TestGoResumption resumes crypto/tls clients at an engine server.
+func TestGoResumption(t *testing.T) {
+	p := pki(t)
+	type conf struct {
+		leaf       *testpki.Leaf
+		groups     []uint16
+		suites     []uint16
+		clientAuth backends.ClientAuth
+	}
+	for _, tc := range []struct {
+		name        string
+		first, then conf
+		goPrefs     []tls.CurveID
+		resume      bool
+	}{
+		{"resumed", conf{leaf: p.p256}, conf{leaf: p.p256}, nil, true},
+		{"resumed-after-hello-retry", conf{leaf: p.p256, groups: []uint16{P256}}, conf{leaf: p.p256, groups: []uint16{P256}},
+			[]tls.CurveID{tls.X25519, tls.CurveP256}, true},
+		{"other-identity", conf{leaf: p.p256}, conf{leaf: p.p384}, nil, false},
+		{"other-hash", conf{leaf: p.p256, suites: []uint16{TLS_AES_128_GCM_SHA256}},
+			conf{leaf: p.p256, suites: []uint16{TLS_AES_256_GCM_SHA384}}, nil, false},
+		{"client-auth-no-ticket", conf{leaf: p.p256, clientAuth: backends.RequestClientCert}, conf{leaf: p.p256}, nil, false},
+		{"client-auth-no-resumption", conf{leaf: p.p256}, conf{leaf: p.p256, clientAuth: backends.RequestClientCert}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gcfg := p.goClientConfig()
+			gcfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+			gcfg.CurvePreferences = tc.goPrefs
+			for i, sc := range []conf{tc.first, tc.then} {
+				craw, sraw := tcpPair(t)
+				gc := tls.Client(craw, gcfg)
+				scfg := p.serverConfig(sc.leaf)
+				scfg.Groups, scfg.CipherSuites, scfg.ClientAuth = sc.groups, sc.suites, sc.clientAuth
+				s, shs := engineServer(t, sraw, scfg)
+				cerr, serr := both(func() error { return gc.HandshakeContext(context.Background()) }, shs)
+				if cerr != nil || serr != nil {
+					t.Fatalf("connection %d: client %v, server %v", i, cerr, serr)
+				}
+				echo(t, gc, s) // the client reads (and stores) the ticket
+				want := i == 1 && tc.resume
+				if gc.ConnectionState().DidResume != want || s.State().DidResume != want {
+					t.Errorf("connection %d: resumed %v / %v; want %v", i, gc.ConnectionState().DidResume, s.State().DidResume, want)
+				}
+				if want && (s.State().LocalIdentity == nil || len(s.State().PeerChain) != 0) {
+					t.Errorf("resumed State %+v", s.State())
+				}
+			}
+		})
+	}
+}
+
+// TestServerPSKBinder offers a ticket of this server in a hand-made
+// ClientHello: with the right binder the server resumes, with a wrong one
+// it fails with decrypt_error (RFC 8446, Section 4.2.11).
+func TestServerPSKBinder(t *testing.T) {
+	p := pki(t)
+	suite := cipherSuiteByID(TLS_AES_128_GCM_SHA256)
+	psk := make([]byte, 32)
+	psk[0] = 7
+	ticket, err := sealTicket(&sessionState{suite: suite.id, createdAt: uint64(timeNow().Unix()), psk: psk}, p.p256.Chain[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		binder func(ch *clientHelloMsg) []byte
+		want   Alert // 0: resumed
+	}{
+		{"valid", func(ch *clientHelloMsg) []byte {
+			raw := ch.marshal()
+			h := suite.newHash()
+			h.Write(raw[:len(raw)-ch.bindersLength()])
+			return suite.finishedHash(suite.binderKey(psk), h)
+		}, 0},
+		{"wrong", func(ch *clientHelloMsg) []byte { return make([]byte, 32) }, alertDecryptError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := tcpPair(t)
+			s, hs := engineServer(t, server, p.serverConfig(p.p256))
+			done := make(chan error, 1)
+			go func() { done <- hs() }()
+			ch := testClientHello(t, X25519)
+			ch.pskModes = []uint8{pskModeDHE}
+			ch.pskIdentities = []pskIdentity{{label: ticket}}
+			ch.pskBinders = [][]byte{make([]byte, 32)}
+			ch.pskBinders[0] = tc.binder(ch)
+			writeRawRecord(client, recordTypeHandshake, ch.marshal())
+			if tc.want != 0 {
+				if got := readPlainAlert(t, client); got != tc.want {
+					t.Errorf("alert %v; want %v", got, tc.want)
+				}
+				<-done
+				return
+			}
+			typ, body, err := readRawRecord(client)
+			var sh serverHelloMsg
+			if err != nil || typ != recordTypeHandshake || !sh.unmarshal(body) || !sh.hasPreSharedKey || sh.selectedIdentity != 0 {
+				t.Fatalf("want a ServerHello accepting the PSK; got %d %+v %v", typ, sh, err)
+			}
+			client.Close()
+			<-done
+			if !s.State().DidResume {
+				t.Error("State().DidResume is false")
+			}
+		})
+	}
+}
