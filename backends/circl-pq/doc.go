@@ -47,9 +47,14 @@
 // key shares for its first KeyShares groups (default 1); a server takes
 // the most preferred group the client sent a share for, and otherwise asks
 // for its most preferred common group with a HelloRetryRequest. Cipher
-// suites and ALPN follow the server's order. Session resumption and 0-RTT
-// are not implemented: a client drops NewSessionTickets, a server sends
-// none and skips 0-RTT data a client sends under a foreign PSK.
+// suites and ALPN follow the server's order.
+//
+// A server resumes sessions (session.go): it sends a ticket bound to the
+// certificate it presented to clients that offer psk_dhe_ke, unless it
+// requests client certificates, and accepts such tickets with a fresh key
+// exchange. A client of this engine offers no tickets and drops those it
+// receives. 0-RTT data is never accepted: a server skips what a client
+// sends under a PSK, within a bound.
 //
 // # Authentication
 //
