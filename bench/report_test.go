@@ -1,0 +1,94 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTableRatios(t *testing.T) {
+	tab := &Table{Unit: "MB/s"}
+	tab.add(nativeSubject().name, 1000)
+	tab.add(wasiSubject("stdtls").name, 800)
+	tab.add(inGuestSubject("stdtls").name, 40)
+	tab.finish()
+	want := []Row{
+		{Subject: "native crypto/tls", Value: 1000, VsNative: 0, VsInGuest: 25},
+		{Subject: "guest wasi:tls stdtls", Value: 800, VsNative: 0.8, VsInGuest: 20},
+		{Subject: "guest in-wasm crypto/tls", Value: 40, VsNative: 0.04, VsInGuest: 0},
+	}
+	for i, r := range tab.Rows {
+		if r != want[i] {
+			t.Errorf("row %d = %+v; want %+v", i, r, want[i])
+		}
+	}
+
+	// Times: ratios are inverted so that they read as speed.
+	lat := &Table{Unit: "µs", LowerIsBetter: true}
+	lat.add(nativeSubject().name, 20)
+	lat.add(wasiSubject("stdtls").name, 100)
+	lat.finish()
+	if got := lat.Rows[1].VsNative; got != 0.2 {
+		t.Errorf("latency ratio %v; want 0.2", got)
+	}
+	if got := lat.Rows[1].VsInGuest; got != 0 {
+		t.Errorf("ratio against a missing baseline %v; want 0", got)
+	}
+}
+
+func TestReportOutput(t *testing.T) {
+	tab := &Table{Title: "bulk upload, 16 KiB writes", Unit: "MB/s", Target: "at least 0.8x"}
+	tab.add(nativeSubject().name, 1000)
+	tab.add(wasiSubject("stdtls").name, 500)
+	tab.finish()
+	r := &Report{
+		Machine: Machine{GoVersion: "go1.x", OS: "linux", Arch: "amd64", CPU: "Test CPU", CPUs: 2, GOMAXPROCS: 2},
+		Tables:  []*Table{tab},
+		Idle:    []*IdleResult{{Server: "guest wasi:tls stdtls", Conns: 10000, Establish: 3 * time.Second, HostHeapPerConn: 18 << 10, HostStackPerConn: 8 << 10, PeakRSS: 300 << 20}},
+	}
+	var text, md strings.Builder
+	if _, err := r.WriteTo(&text); err != nil {
+		t.Fatal(err)
+	}
+	r.Markdown(&md)
+	for _, want := range []string{"go1.x", "Test CPU", "GOMAXPROCS 2", "bulk upload, 16 KiB writes", "0.50x", "target: at least 0.8x", "18.0 KiB", "8.0 KiB", "300 MiB", "10000"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text output lacks %q:\n%s", want, text.String())
+		}
+	}
+	for _, want := range []string{"| guest wasi:tls stdtls | 500 | 0.50x | - |", "| subject | MB/s | vs native | vs in-guest |", "| guest wasi:tls stdtls | 10000 | 3.0s | 18.0 KiB | 8.0 KiB |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown output lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+func TestInterleave(t *testing.T) {
+	var order []int
+	total, err := interleave(3, func(j, r int) (time.Duration, error) {
+		order = append(order, j)
+		return time.Duration(j+1) * time.Millisecond, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != 3*rounds {
+		t.Fatalf("%d calls; want %d", len(order), 3*rounds)
+	}
+	// Each round starts with a different subject.
+	if order[0] != 0 || order[3] != 1 || order[6] != 2 || order[9] != 0 {
+		t.Errorf("order %v does not rotate", order)
+	}
+	for j, d := range total {
+		if want := time.Duration(j+1) * time.Millisecond * rounds; d != want {
+			t.Errorf("total[%d] = %v; want %v", j, d, want)
+		}
+	}
+	var sum int64
+	for r := range rounds {
+		sum += share(1003, r)
+	}
+	if sum != 1003 {
+		t.Errorf("shares add up to %d; want 1003", sum)
+	}
+}
