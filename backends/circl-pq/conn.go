@@ -59,9 +59,12 @@ type Conn struct {
 	outBuf          []byte // scratch for one record
 	closeNotifySent bool
 
-	// Secrets of the finished handshake, for the exporter.
-	suite          *cipherSuite
-	exporterSecret []byte
+	// Secrets of the finished handshake, for the exporter and tickets.
+	suite            *cipherSuite
+	exporterSecret   []byte
+	resumptionSecret []byte        // client with a session cache only
+	sessionCache     *SessionCache // client only; see SetSessionCache
+	sessionKey       string
 
 	// auth is post-handshake client authentication
 	// (post_handshake_auth.go).
@@ -758,7 +761,8 @@ func (c *Conn) handlePostHandshakeMessage() error {
 		if !t.unmarshal(msg) {
 			return c.fail(alertDecodeError, "tls: malformed NewSessionTicket")
 		}
-		// Resumption is not implemented: the ticket is dropped.
+		// Kept only by clients with a session cache (session_client.go).
+		c.storeTicket(&t)
 		return nil
 	default:
 		// Post-handshake client authentication, or unexpected_message.

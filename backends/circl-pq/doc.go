@@ -52,9 +52,10 @@
 // A server resumes sessions (session.go): it sends a ticket bound to the
 // certificate it presented to clients that offer psk_dhe_ke, unless it
 // requests client certificates, and accepts such tickets with a fresh key
-// exchange. A client of this engine offers no tickets and drops those it
-// receives. 0-RTT data is never accepted: a server skips what a client
-// sends under a PSK, within a bound.
+// exchange. A client resumes when given a [SessionCache]
+// ([Conn.SetSessionCache], session_client.go); otherwise it offers no
+// tickets and drops those it receives. 0-RTT data is never sent or
+// accepted: a server skips what a client sends under a PSK, within a bound.
 //
 // # Authentication
 //

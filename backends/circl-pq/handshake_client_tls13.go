@@ -41,6 +41,9 @@ type clientHandshakeState struct {
 	clientAppSecret       []byte
 	certReq               *certificateRequestMsg
 	peerChain             [][]byte
+
+	session *clientSession // the session offered for resumption, if any
+	psk     []byte         // the PSK the server accepted, if any
 }
 
 type clientKeyShare struct {
@@ -155,6 +158,8 @@ func (hs *clientHandshakeState) makeClientHello() error {
 		hello.keyShares = append(hello.keyShares, ks)
 	}
 	hs.hello = hello
+	hs.offerSession()
+	hs.setBinder(nil)
 	return nil
 }
 
@@ -223,7 +228,7 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 		// RFC 8446, Section 4.1.4.
 		return c.fail(alertIllegalParameter, "tls: ServerHello cipher suite differs from the HelloRetryRequest's")
 	}
-	if sh.hasPreSharedKey {
+	if sh.hasPreSharedKey && (hs.session == nil || sh.isHelloRetryRequest()) {
 		return c.fail(alertUnsupportedExtension, "tls: server selected a PSK that was never offered")
 	}
 	return nil
@@ -275,8 +280,23 @@ func (hs *clientHandshakeState) processHelloRetryRequest(hrr *serverHelloMsg) er
 		hello.keyShares = []keyShare{ks}
 		hs.hrrGroup = g
 	}
-	hello.raw = hello.marshal()
 	hs.hello = &hello
+	// RFC 8446, Section 4.1.2: the PSK is dropped if the server's suite
+	// cannot use it, and its binder recomputed over the new transcript.
+	if hs.session != nil && cipherSuiteByID(hs.session.suite).hash != hs.suite.hash {
+		hs.session = nil
+		hello.pskIdentities, hello.pskBinders = nil, nil
+	}
+	if hs.session != nil {
+		prefix, err := cloneHash(hs.transcript)
+		if err != nil {
+			return c.fail(alertInternalError, "%v", err)
+		}
+		// The binder hash continues the transcript, so the prefix is
+		// given as the state itself.
+		hs.setBinderFrom(prefix)
+	}
+	hello.raw = hello.marshal()
 	// Compatibility mode: a change_cipher_spec precedes the second flight
 	// (RFC 8446, Appendix D.4).
 	if err := c.writeChangeCipherSpec(); err != nil {
@@ -301,6 +321,14 @@ func (hs *clientHandshakeState) processServerHello(sh *serverHelloMsg) error {
 	if sh.serverShare.group == 0 {
 		return c.fail(alertMissingExtension, "tls: server did not send a key share")
 	}
+	if sh.hasPreSharedKey {
+		// RFC 8446, Section 4.2.11: the server may only select an offered
+		// PSK whose hash matches the suite.
+		if hs.session == nil || sh.selectedIdentity != 0 || cipherSuiteByID(hs.session.suite).hash != hs.suite.hash {
+			return c.fail(alertIllegalParameter, "tls: server selected an invalid PSK")
+		}
+		hs.psk = hs.session.psk
+	}
 	if hs.hrrGroup != 0 && sh.serverShare.group != hs.hrrGroup {
 		return c.fail(alertIllegalParameter, "tls: server key share group differs from the HelloRetryRequest's")
 	}
@@ -319,7 +347,7 @@ func (hs *clientHandshakeState) processServerHello(sh *serverHelloMsg) error {
 		return c.fail(alertIllegalParameter, "tls: invalid server key share for %s", groupName(sh.serverShare.group))
 	}
 	hs.group = sh.serverShare.group
-	hs.handshakeSecret = hs.suite.handshakeSecret(shared)
+	hs.handshakeSecret = hs.suite.handshakeSecretPSK(hs.psk, shared)
 	c.updateState(func(s *backends.State) {
 		s.Version = versionTLS13
 		s.CipherSuite = sh.cipherSuite
@@ -390,6 +418,14 @@ func (hs *clientHandshakeState) readServerParameters() error {
 
 func (hs *clientHandshakeState) readServerCertificate() error {
 	c := hs.c
+	if hs.psk != nil {
+		// The PSK authenticates the server; the chain is the session's
+		// (RFC 8446, Section 2.2). A CertificateRequest or Certificate now
+		// is an unexpected message for readServerFinished.
+		hs.peerChain = hs.session.peerChain
+		c.updateState(func(s *backends.State) { s.PeerChain, s.DidResume = hs.session.peerChain, true })
+		return nil
+	}
 	msg, err := c.readHandshake()
 	if err != nil {
 		return err
@@ -552,6 +588,9 @@ func (hs *clientHandshakeState) sendClientFinished() error {
 		return err
 	}
 	c.auth.setHandshakeTranscript(hs.hello.postHandshakeAuth, hs.transcript)
+	if c.sessionCache != nil {
+		c.resumptionSecret = hs.suite.deriveSecret(hs.masterSecret, labelResumption, hs.transcript)
+	}
 	c.out.Lock()
 	err := c.out.setTrafficSecret(hs.suite, hs.clientAppSecret)
 	c.out.Unlock()

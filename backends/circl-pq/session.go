@@ -27,8 +27,7 @@ import (
 // psk_ke) and never accepts 0-RTT data. Tickets are not renewed on
 // resumption and live ticketLifetime.
 //
-// Clients of this engine offer no tickets: client-side resumption needs a
-// session cache the backends contract does not carry.
+// The client side is in session_client.go.
 
 const (
 	ticketLifetime       = 24 * time.Hour

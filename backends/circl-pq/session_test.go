@@ -116,3 +116,67 @@ func TestServerPSKBinder(t *testing.T) {
 		})
 	}
 }
+
+// TestClientResumption resumes engine clients at engine and crypto/tls
+// servers, with and without a hello-retry.
+func TestClientResumption(t *testing.T) {
+	p := pki(t)
+	for _, tc := range []struct {
+		name   string
+		server string // "engine" or "go"
+		hrr    bool
+	}{{"engine", "engine", false}, {"engine-hrr", "engine", true}, {"go", "go", false}, {"go-hrr", "go", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := NewSessionCache(4)
+			// One crypto/tls config for all connections: its ticket keys
+			// live in it.
+			gcfg := p.goServerConfig(p.p256)
+			if tc.hrr {
+				gcfg.CurvePreferences = []tls.CurveID{tls.CurveP256}
+			}
+			for i := range 3 {
+				craw, sraw := tcpPair(t)
+				ccfg := p.clientConfig()
+				if tc.hrr {
+					ccfg.Groups = []uint16{X25519, P256}
+				}
+				c, chs := engineClient(t, craw, ccfg)
+				c.SetSessionCache(cache)
+				var server func() error
+				var resumed func() bool
+				var peer interface {
+					Read([]byte) (int, error)
+					Write([]byte) (int, error)
+				}
+				if tc.server == "engine" {
+					scfg := p.serverConfig(p.p256)
+					if tc.hrr {
+						scfg.Groups = []uint16{P256}
+					}
+					s, shs := engineServer(t, sraw, scfg)
+					server, resumed, peer = shs, func() bool { return s.State().DidResume }, s
+				} else {
+					gs := tls.Server(sraw, gcfg)
+					server = func() error { return gs.HandshakeContext(context.Background()) }
+					resumed, peer = func() bool { return gs.ConnectionState().DidResume }, gs
+				}
+				if cerr, serr := both(chs, server); cerr != nil || serr != nil {
+					t.Fatalf("connection %d: client %v, server %v", i, cerr, serr)
+				}
+				echo(t, c, peer) // the client reads (and keeps) the ticket
+				// The engine server issues tickets on full handshakes only,
+				// crypto/tls on every handshake; tickets are used once.
+				want := i == 1 || i == 2 && tc.server == "go"
+				if c.State().DidResume != want || resumed() != want {
+					t.Errorf("connection %d: resumed %v / %v; want %v", i, c.State().DidResume, resumed(), want)
+				}
+				if c.didHRR != tc.hrr {
+					t.Errorf("connection %d: hello retry %v; want %v", i, c.didHRR, tc.hrr)
+				}
+				if st := c.State(); len(st.PeerChain) == 0 || string(st.PeerChain[0]) != string(p.p256.Chain[0]) {
+					t.Errorf("connection %d: client PeerChain lost", i)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,153 @@
+package circlpq
+
+import (
+	"container/list"
+	"hash"
+	"sync"
+	"time"
+)
+
+// Session resumption, client side (RFC 8446, Section 2.2 and 4.2.11).
+//
+// A client resumes only when it was given a SessionCache (SetSessionCache):
+// it then offers psk_dhe_ke, keeps the tickets servers send, keyed by
+// server name, and offers the newest one for that name with its binder.
+// Each ticket is offered once (RFC 8446, Appendix C.4). A resumed
+// handshake runs a fresh key exchange and reports the certificate chain of
+// the session it resumed.
+
+// A SessionCache keeps TLS 1.3 tickets for client connections, at most one
+// per server name, least recently stored first out. It is safe for
+// concurrent use by many connections.
+type SessionCache struct {
+	mu       sync.Mutex
+	capacity int
+	order    *list.List               // of string keys, most recent at the front
+	entries  map[string]*list.Element // key -> element whose Value is *cacheEntry
+}
+
+type cacheEntry struct {
+	key     string
+	session *clientSession
+}
+
+// clientSession is what a client keeps of a ticket.
+type clientSession struct {
+	suite      uint16
+	psk        []byte
+	ticket     []byte
+	ageAdd     uint32
+	receivedAt time.Time
+	lifetime   time.Duration
+	peerChain  [][]byte
+}
+
+// NewSessionCache returns a cache of at most capacity tickets (16 when
+// capacity is not positive).
+func NewSessionCache(capacity int) *SessionCache {
+	if capacity <= 0 {
+		capacity = 16
+	}
+	return &SessionCache{capacity: capacity, order: list.New(), entries: map[string]*list.Element{}}
+}
+
+func (sc *SessionCache) put(key string, s *clientSession) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if e, ok := sc.entries[key]; ok {
+		e.Value.(*cacheEntry).session = s
+		sc.order.MoveToFront(e)
+		return
+	}
+	sc.entries[key] = sc.order.PushFront(&cacheEntry{key, s})
+	for sc.order.Len() > sc.capacity {
+		last := sc.order.Back()
+		sc.order.Remove(last)
+		delete(sc.entries, last.Value.(*cacheEntry).key)
+	}
+}
+
+// take removes and returns the ticket for key, if it is still valid.
+func (sc *SessionCache) take(key string, now time.Time) *clientSession {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	e, ok := sc.entries[key]
+	if !ok {
+		return nil
+	}
+	sc.order.Remove(e)
+	delete(sc.entries, key)
+	s := e.Value.(*cacheEntry).session
+	if now.After(s.receivedAt.Add(s.lifetime)) {
+		return nil
+	}
+	return s
+}
+
+// SetSessionCache makes a client connection resume from, and store tickets
+// in, cache. It must be called before Handshake.
+func (c *Conn) SetSessionCache(cache *SessionCache) {
+	c.sessionCache = cache
+}
+
+// maxTicketLifetime is the longest lifetime a ticket may claim
+// (RFC 8446, Section 4.6.1: seven days).
+const maxTicketLifetime = 7 * 24 * time.Hour
+
+// storeTicket keeps a NewSessionTicket for later resumption. The caller
+// holds in.
+func (c *Conn) storeTicket(t *newSessionTicketMsg) {
+	if c.sessionCache == nil || c.resumptionSecret == nil || t.lifetime == 0 {
+		return
+	}
+	lifetime := min(time.Duration(t.lifetime)*time.Second, maxTicketLifetime)
+	c.sessionCache.put(c.sessionKey, &clientSession{
+		suite:      c.suite.id,
+		psk:        c.suite.resumptionPSK(c.resumptionSecret, t.nonce),
+		ticket:     append([]byte(nil), t.ticket...),
+		ageAdd:     t.ageAdd,
+		receivedAt: time.Now(),
+		lifetime:   lifetime,
+		peerChain:  c.State().PeerChain,
+	})
+}
+
+// offerSession adds the cached ticket for this server to the ClientHello,
+// with a placeholder binder that setBinder fills in.
+func (hs *clientHandshakeState) offerSession() {
+	c := hs.c
+	if c.sessionCache == nil {
+		return
+	}
+	hs.hello.pskModes = []uint8{pskModeDHE}
+	c.sessionKey = hs.config.ServerName
+	s := c.sessionCache.take(c.sessionKey, time.Now())
+	if s == nil || cipherSuiteByID(s.suite) == nil || !contains(hs.hello.cipherSuites, s.suite) {
+		return
+	}
+	hs.session = s
+	// RFC 8446, Section 4.2.11.1: the age in milliseconds plus age_add.
+	age := uint32(time.Since(s.receivedAt) / time.Millisecond)
+	hs.hello.pskIdentities = []pskIdentity{{label: s.ticket, obfuscatedTicketAge: age + s.ageAdd}}
+	hs.hello.pskBinders = [][]byte{make([]byte, cipherSuiteByID(s.suite).hash.Size())}
+}
+
+// setBinder computes the PSK binder over prefix (the transcript before
+// this ClientHello) and the ClientHello without its binders
+// (RFC 8446, Section 4.2.11.2).
+func (hs *clientHandshakeState) setBinder(prefix []byte) {
+	if hs.session == nil {
+		return
+	}
+	h := cipherSuiteByID(hs.session.suite).newHash()
+	h.Write(prefix)
+	hs.setBinderFrom(h)
+}
+
+// setBinderFrom is setBinder with the prefix given as a hash state.
+func (hs *clientHandshakeState) setBinderFrom(h hash.Hash) {
+	suite := cipherSuiteByID(hs.session.suite)
+	raw := hs.hello.marshal()
+	h.Write(raw[:len(raw)-hs.hello.bindersLength()])
+	hs.hello.pskBinders = [][]byte{suite.finishedHash(suite.binderKey(hs.session.psk), h)}
+}
