@@ -2,6 +2,7 @@ package circlpq
 
 import (
 	"container/list"
+	"crypto/x509"
 	"hash"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type clientSession struct {
 	receivedAt time.Time
 	lifetime   time.Duration
 	peerChain  [][]byte
+	notAfter   time.Time // of the server certificate
 }
 
 // NewSessionCache returns a cache of at most capacity tickets (16 when
@@ -78,7 +80,9 @@ func (sc *SessionCache) take(key string, now time.Time) *clientSession {
 	sc.order.Remove(e)
 	delete(sc.entries, key)
 	s := e.Value.(*cacheEntry).session
-	if now.After(s.receivedAt.Add(s.lifetime)) {
+	// A session outlives neither its ticket nor the certificate that
+	// authenticated it.
+	if now.After(s.receivedAt.Add(s.lifetime)) || now.After(s.notAfter) {
 		return nil
 	}
 	return s
@@ -101,6 +105,14 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) {
 		return
 	}
 	lifetime := min(time.Duration(t.lifetime)*time.Second, maxTicketLifetime)
+	chain := c.State().PeerChain
+	if len(chain) == 0 {
+		return
+	}
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return // nothing to bound the session by: no resumption
+	}
 	c.sessionCache.put(c.sessionKey, &clientSession{
 		suite:      c.suite.id,
 		psk:        c.suite.resumptionPSK(c.resumptionSecret, t.nonce),
@@ -108,7 +120,8 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) {
 		ageAdd:     t.ageAdd,
 		receivedAt: time.Now(),
 		lifetime:   lifetime,
-		peerChain:  c.State().PeerChain,
+		peerChain:  chain,
+		notAfter:   leaf.NotAfter,
 	})
 }
 
