@@ -220,3 +220,99 @@ func checkNodeCase(t *testing.T, c *Conn, tc nodeCase) {
 		t.Errorf("hello retry = %v; want %v", c.didHRR, tc.hrr)
 	}
 }
+
+// TestNodeResumption resumes sessions with Node 24 / OpenSSL 3.5 in both
+// directions.
+func TestNodeResumption(t *testing.T) {
+	node := nodePath(t)
+	p := pki(t)
+	ca, cert, key := writePEMs(t, p)
+	script, err := filepath.Abs("testdata/peer.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	t.Run("node-client", func(t *testing.T) {
+		ln, err := listenLoopback()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		_, port, _ := strings.Cut(ln.Addr().String(), ":")
+		cmd := exec.CommandContext(ctx, node, script, "resume", "X25519MLKEM768", ca, port)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+		cfg := p.serverConfig(p.p256)
+		for i := range 2 {
+			ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second))
+			conn, err := ln.Accept()
+			if err != nil {
+				t.Fatalf("accept: %v; node: %s %s", err, stdout.String(), stderr.String())
+			}
+			conn.SetDeadline(time.Now().Add(20 * time.Second))
+			s, hs := engineServer(t, conn, cfg)
+			if err := hs(); err != nil {
+				t.Fatalf("connection %d: %v; node: %s", i, err, stderr.String())
+			}
+			buf := make([]byte, 4)
+			if _, err := io.ReadFull(s, buf); err != nil {
+				t.Fatal(err)
+			}
+			s.Write(buf)
+			s.Read(buf) // Node's close_notify
+			s.Close()
+			if got := s.State().DidResume; got != (i == 1) {
+				t.Errorf("connection %d: DidResume = %v", i, got)
+			}
+		}
+		if err := cmd.Wait(); err != nil || strings.TrimSpace(stdout.String()) != "RESUMED" {
+			t.Errorf("node: %v, %q, %s", err, stdout.String(), stderr.String())
+		}
+	})
+
+	t.Run("engine-client", func(t *testing.T) {
+		cmd := exec.CommandContext(ctx, node, script, "server", "X25519MLKEM768", cert, key)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		stdin, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+		defer stdin.Close()
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil {
+			t.Fatalf("node server did not start: %v; %s", err, stderr.String())
+		}
+		cache := NewSessionCache(2)
+		for i := range 2 {
+			conn, err := dialLoopback(strings.TrimSpace(line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, hs := engineClient(t, conn, p.clientConfig())
+			c.SetSessionCache(cache)
+			if err := hs(); err != nil {
+				t.Fatalf("connection %d: %v; node: %s", i, err, stderr.String())
+			}
+			c.Write([]byte("ping"))
+			buf := make([]byte, 4)
+			if _, err := io.ReadFull(c, buf); err != nil {
+				t.Fatal(err)
+			}
+			c.CloseWrite()
+			c.Read(buf) // Node's close_notify; tickets are read on the way
+			c.Close()
+			if got := c.State().DidResume; got != (i == 1) {
+				t.Errorf("connection %d: DidResume = %v", i, got)
+			}
+		}
+	})
+}

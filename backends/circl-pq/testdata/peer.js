@@ -3,6 +3,8 @@
 //
 //   node peer.js server SPECS CERT KEY   one echo server per spec; prints their
 //                                        ports on one line; exits when stdin ends
+//   node peer.js resume SPEC CA PORT     connect twice, the second time with the
+//                                        first session; prints RESUMED or FULL
 //   node peer.js client SPECS CA PORT    for each spec in turn: connect, send
 //                                        "ping", expect it echoed, end with
 //                                        close_notify; prints "OK spec" or
@@ -50,7 +52,22 @@ if (mode === 'server') {
     s.on('error', (e) => finish(`ERR ${g} ${e.message}`));
   };
   one(0);
+} else if (mode === 'resume') {
+  // Two connections to PORT; the second offers the first one's session.
+  // Prints "RESUMED" or "FULL" for the second.
+  const ca = fs.readFileSync(a);
+  let session;
+  const connect = (opts, then) => {
+    const s = tls.connect({ host: '127.0.0.1', port: Number(b), servername: 'a.test', ca,
+      ecdhCurve: groups[0], minVersion: 'TLSv1.3', ...opts }, () => { s.reused = s.isSessionReused(); s.write('ping'); });
+    s.on('session', (sess) => { session = sess; });
+    let got = '';
+    s.on('data', (d) => { got += d; if (got === 'ping') s.end(); });
+    s.on('close', () => then(s));
+    s.on('error', (e) => { console.log(`ERR ${e.message}`); process.exit(1); });
+  };
+  connect({}, () => connect({ session }, (s) => console.log(s.reused ? 'RESUMED' : 'FULL')));
 } else {
-  console.error('usage: peer.js server|client ...');
+  console.error('usage: peer.js server|client|resume ...');
   process.exit(2);
 }
