@@ -26,6 +26,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,12 @@ type shimFlags struct {
 	expectAdvertisedALPN       string
 	declineALPN, rejectALPN    bool
 	hostName, expectServerName string
+	shimShutsDown              bool
+	checkCloseNotify           bool
+	exportLength               int
+	exportLabel                string
+	exportContext              string
+	useExportContext           bool
 	shimWritesFirst            bool
 	expectHRR, expectNoHRR     bool
 	verifyPeer                 bool
@@ -87,12 +94,14 @@ var (
 		"-min-version": true, "-max-version": true, "-expect-version": true, "-curves": true,
 		"-expect-curve-id": true, "-advertise-alpn": true, "-select-alpn": true, "-expect-alpn": true,
 		"-expect-advertised-alpn": true, "-host-name": true, "-expect-server-name": true, "-resume-count": true,
+		"-export-keying-material": true, "-export-label": true, "-export-context": true,
 	}
 	shimBoolFlags = map[string]bool{
 		"-ipv6": true, "-server": true, "-decline-alpn": true, "-reject-alpn": true, "-shim-writes-first": true,
 		"-expect-hrr": true, "-expect-no-hrr": true, "-verify-peer": true, "-bogo-mode": true,
 		"-expect-session-miss": true, "-no-tls1": true, "-no-tls11": true, "-no-tls12": true,
 		"-no-tls13": true, "-expect-no-session": true, "-new-x509-credential": true,
+		"-shim-shuts-down": true, "-use-export-context": true, "-check-close-notify": true,
 	}
 )
 
@@ -100,6 +109,19 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 	f := &shimFlags{minVersion: -1, maxVersion: -1}
 	for i := 0; i < len(args); i++ {
 		name := args[i]
+		// Without resumption (-resume-count is unimplemented) every
+		// connection is the initial one: -on-initial-X is -X, and
+		// -on-resume-X never applies.
+		if rest, ok := strings.CutPrefix(name, "-on-initial-"); ok {
+			name = "-" + rest
+		} else if rest, ok := strings.CutPrefix(name, "-on-resume-"); ok {
+			if shimValueFlags["-"+rest] {
+				i++
+			} else if !shimBoolFlags["-"+rest] {
+				return nil, errUnimplemented("flag " + name)
+			}
+			continue
+		}
 		if shimBoolFlags[name] {
 			switch name {
 			case "-ipv6":
@@ -118,6 +140,12 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 				f.expectNoHRR = true
 			case "-verify-peer":
 				f.verifyPeer = true
+			case "-shim-shuts-down":
+				f.shimShutsDown = true
+			case "-check-close-notify":
+				f.checkCloseNotify = true
+			case "-use-export-context":
+				f.useExportContext = true
 			case "-no-tls13":
 				return nil, errUnimplemented("only TLS 1.3 is implemented (-no-tls13)")
 			case "-new-x509-credential":
@@ -187,6 +215,12 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			f.expectServerName = v
 		case "-resume-count":
 			f.resumeCount, err = num()
+		case "-export-keying-material":
+			f.exportLength, err = num()
+		case "-export-label":
+			f.exportLabel = v
+		case "-export-context":
+			f.exportContext = v
 		}
 		if err != nil {
 			return nil, err
@@ -366,6 +400,35 @@ func runShim(f *shimFlags) error {
 	}
 	if err := checkShimState(f, c); err != nil {
 		return shutdownAfter(conn, err)
+	}
+	if f.exportLength > 0 {
+		// TLS 1.3 has no "no context" exporter: a missing context is the
+		// empty one (RFC 8446, Section 7.5).
+		var context []byte
+		if f.useExportContext {
+			context = []byte(f.exportContext)
+		}
+		km, err := c.ExportKeyingMaterial(f.exportLabel, context, f.exportLength)
+		if err != nil {
+			return shutdownAfter(conn, err)
+		}
+		if _, err := c.Write(km); err != nil {
+			return shutdownAfter(conn, err)
+		}
+	}
+	if f.shimShutsDown {
+		// Close first; with -check-close-notify, the runner's
+		// close_notify must follow.
+		if err := c.CloseWrite(); err != nil {
+			return shutdownAfter(conn, err)
+		}
+		if !f.checkCloseNotify {
+			return nil
+		}
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			return shutdownAfter(conn, fmt.Errorf("after close_notify: %v, want the peer's close_notify", err))
+		}
+		return nil
 	}
 	if f.shimWritesFirst {
 		if _, err := c.Write([]byte("hello")); err != nil {
