@@ -12,10 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testpki"
@@ -52,7 +53,7 @@ type env struct {
 // hostRuntime is a wazero runtime serving WASI 0.2 and wasi:tls on one
 // backend, with the benchmark guest compiled in it.
 type hostRuntime struct {
-	r        *moduleRecorder
+	r        wazero.Runtime
 	rt       *runtime.Runtime
 	compiled wazero.CompiledModule
 }
@@ -107,8 +108,8 @@ func (e *env) runtime(backend string) (*hostRuntime, error) {
 	if err := policy.AllowListen("127.0.0.1:*"); err != nil {
 		return nil, err
 	}
-	r := &moduleRecorder{Runtime: wazero.NewRuntimeWithConfig(ctx,
-		wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(e.cache))}
+	r := wazero.NewRuntimeWithConfig(ctx,
+		wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(e.cache))
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots})
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, SocketLimit: guestSocketLimit, Extensions: []runtime.Extension{ext}})
 	if err != nil {
@@ -125,33 +126,25 @@ func (e *env) runtime(backend string) (*hostRuntime, error) {
 	return h, nil
 }
 
-// moduleRecorder is a wazero.Runtime that remembers the guest modules it
-// instantiates, so that a running guest's linear memory can be measured.
-type moduleRecorder struct {
-	wazero.Runtime
-	mu      sync.Mutex
-	modules []api.Module
+// linearMemory backs a guest's linear memory the way wazero does by
+// default (a Go slice grown by append) and publishes its size, so that the
+// idle scenario can read it while the guest runs on another goroutine.
+type linearMemory struct {
+	buf  []byte
+	size *atomic.Uint64
 }
 
-func (r *moduleRecorder) InstantiateModule(ctx context.Context, compiled wazero.CompiledModule, cfg wazero.ModuleConfig) (api.Module, error) {
-	m, err := r.Runtime.InstantiateModule(ctx, compiled, cfg)
-	if err == nil {
-		r.mu.Lock()
-		r.modules = append(r.modules, m)
-		r.mu.Unlock()
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	if size > uint64(cap(m.buf)) {
+		m.buf = append(m.buf, make([]byte, size-uint64(len(m.buf)))...)
+	} else {
+		m.buf = m.buf[:size]
 	}
-	return m, err
+	m.size.Store(size)
+	return m.buf
 }
 
-// last returns the most recently instantiated module.
-func (r *moduleRecorder) last() api.Module {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.modules) == 0 {
-		return nil
-	}
-	return r.modules[len(r.modules)-1]
-}
+func (m *linearMemory) Free() { m.buf = nil }
 
 // impl names how a guest does TLS.
 type impl string
@@ -163,7 +156,7 @@ const (
 
 // A guest is a running instance of the benchmark guest.
 type guest struct {
-	mod    func() api.Module
+	linear atomic.Uint64 // size of the guest's linear memory
 	cancel context.CancelFunc
 	stdin  *io.PipeWriter
 	lines  chan string
@@ -185,6 +178,9 @@ func (e *env) startGuest(backend string, args ...string) (*guest, error) {
 		cancel: cancel, stdin: inW, lines: make(chan string, 16),
 		done: make(chan error, 1), output: &lockedTail{},
 	}
+	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(capacity, _ uint64) experimental.LinearMemory {
+		return &linearMemory{buf: make([]byte, 0, capacity), size: &g.linear}
+	}))
 	go func() {
 		_, err := h.rt.Instantiate(ctx, h.compiled, runtime.ModuleConfig{
 			Args: append([]string{"benchguest"}, args...), Env: e.guestEnv,
@@ -207,7 +203,6 @@ func (e *env) startGuest(backend string, args ...string) (*guest, error) {
 		}
 		io.Copy(io.Discard, outR)
 	}()
-	g.mod = h.r.last
 	return g, nil
 }
 

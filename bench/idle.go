@@ -251,10 +251,7 @@ func (e *env) idle(s subject, n int, group tls.CurveID) (*IdleResult, error) {
 		}
 		addr, stop = a, g.kill
 		guestOutput = func() string { return "\nguest output:\n" + g.output.String() }
-		if m := g.mod(); m != nil && m.Memory() != nil {
-			mem := m.Memory()
-			linear = func() uint64 { return uint64(mem.Size()) }
-		}
+		linear = g.linear.Load
 	}
 	before := sampleMemory(linear)
 	resetPeakRSS()
