@@ -92,10 +92,8 @@ func (hs *clientHandshakeState) handshake() error {
 			return c.fail(alertUnexpectedMessage, "tls: server sent two HelloRetryRequest messages")
 		}
 	}
-	for _, step := range []func(*serverHelloMsg) error{hs.processServerHello} {
-		if err := step(sh); err != nil {
-			return err
-		}
+	if err := hs.processServerHello(sh); err != nil {
+		return err
 	}
 	for _, step := range []func() error{
 		hs.establishHandshakeKeys,
