@@ -217,3 +217,84 @@ func bulkPair(b *testing.B, impl string) (w io.Writer, r io.Reader) {
 	}
 	return c, s
 }
+
+// BenchmarkResumedHandshake measures resumed handshakes (psk_dhe_ke) on
+// X25519MLKEM768, each followed by one byte from the server so the client
+// takes in its next ticket, the engine against crypto/tls.
+func BenchmarkResumedHandshake(b *testing.B) {
+	p := pki(b)
+	var r ratios
+	for _, impl := range []string{"circl-pq", "crypto-tls"} {
+		b.Run("X25519MLKEM768/"+impl, func(b *testing.B) {
+			var once func() (resumed bool, err error)
+			if impl == "circl-pq" {
+				cache := NewSessionCache(1)
+				ccfg := p.clientConfig()
+				scfg := p.serverConfig(p.p256)
+				once = func() (bool, error) {
+					craw, sraw := net.Pipe()
+					defer craw.Close()
+					defer sraw.Close()
+					c, _ := Client(craw, ccfg)
+					c.SetSessionCache(cache)
+					s, _ := Server(sraw, scfg)
+					err := roundTrip(func() error { return c.Handshake(context.Background()) }, c,
+						func() error { return s.Handshake(context.Background()) }, s)
+					return c.State().DidResume, err
+				}
+			} else {
+				ccfg := p.goClientConfig()
+				ccfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+				ccfg.CurvePreferences = []tls.CurveID{tls.X25519MLKEM768}
+				scfg := p.goServerConfig(p.p256)
+				once = func() (bool, error) {
+					craw, sraw := net.Pipe()
+					defer craw.Close()
+					defer sraw.Close()
+					c, s := tls.Client(craw, ccfg), tls.Server(sraw, scfg)
+					err := roundTrip(func() error { return c.HandshakeContext(context.Background()) }, c,
+						func() error { return s.HandshakeContext(context.Background()) }, s)
+					return c.ConnectionState().DidResume, err
+				}
+			}
+			if _, err := once(); err != nil { // the first, full handshake
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				resumed, err := once()
+				if err != nil || !resumed {
+					b.Fatalf("resumed %v, %v", resumed, err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
+			r.record(b, impl)
+		})
+	}
+	if e, s := r.get("circl-pq"), r.get("crypto-tls"); e != 0 && s != 0 {
+		fmt.Printf("resumed handshake X25519MLKEM768: circl-pq %.0f/s, crypto/tls %.0f/s, ratio %.2fx\n", 1e9/e, 1e9/s, s/e)
+	}
+}
+
+// roundTrip runs both handshakes, then has the server send one byte for the
+// client to read.
+func roundTrip(client func() error, c io.Reader, server func() error, s io.Writer) error {
+	cerr, serr := both(func() error {
+		if err := client(); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(c, make([]byte, 1))
+		return err
+	}, func() error {
+		if err := server(); err != nil {
+			return err
+		}
+		_, err := s.Write([]byte{1})
+		return err
+	})
+	if cerr != nil || serr != nil {
+		return fmt.Errorf("client %v, server %v", cerr, serr)
+	}
+	return nil
+}

@@ -407,10 +407,8 @@ func (hs *serverHandshakeState) sendServerFinished() error {
 	if err != nil {
 		return c.fail(alertInternalError, "tls: %v", err)
 	}
-	if hs.psk == nil {
-		if err := hs.sendSessionTicket(master); err != nil {
-			return err
-		}
+	if err := hs.sendSessionTicket(master); err != nil {
+		return err
 	}
 	// The whole flight goes out in one write.
 	return c.flushLocked()

@@ -24,8 +24,8 @@ import (
 // resumes with the identity it was issued under, so a process serving
 // several identities cannot be tricked into vouching for one with another's
 // ticket. Resumption always runs a fresh key exchange (psk_dhe_ke, never
-// psk_ke) and never accepts 0-RTT data. Tickets are not renewed on
-// resumption and live ticketLifetime.
+// psk_ke) and never accepts 0-RTT data. Every handshake, resumed or not,
+// issues a fresh ticket, which lives ticketLifetime.
 //
 // The client side is in session_client.go.
 
