@@ -83,6 +83,8 @@ type shimFlags struct {
 	shimWritesFirst            bool
 	expectHRR, expectNoHRR     bool
 	verifyPeer                 bool
+	expectSessionMiss          bool
+	onResumeFlags              []string
 	resumeCount                int
 }
 
@@ -120,6 +122,7 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			} else if !shimBoolFlags["-"+rest] {
 				return nil, errUnimplemented("flag " + name)
 			}
+			f.onResumeFlags = append(f.onResumeFlags, name)
 			continue
 		}
 		if shimBoolFlags[name] {
@@ -140,6 +143,8 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 				f.expectNoHRR = true
 			case "-verify-peer":
 				f.verifyPeer = true
+			case "-expect-session-miss":
+				f.expectSessionMiss = true
 			case "-shim-shuts-down":
 				f.shimShutsDown = true
 			case "-check-close-notify":
@@ -231,8 +236,8 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 		return nil, errUnimplemented(fmt.Sprintf("only TLS 1.3 is implemented (-max-version %#04x)", f.maxVersion))
 	case f.minVersion > int(versionTLS13):
 		return nil, errUnimplemented(fmt.Sprintf("-min-version %#04x", f.minVersion))
-	case f.resumeCount > 0:
-		return nil, errUnimplemented("session resumption (-resume-count)")
+	case f.resumeCount > 0 && len(f.onResumeFlags) > 0:
+		return nil, errUnimplemented("flags for resumed connections " + strings.Join(f.onResumeFlags, " "))
 	case f.server && f.verifyPeer && f.trustCert == "":
 		return nil, errUnimplemented("accepting client certificates without validation (-verify-peer without -trust-cert)")
 	}
@@ -290,7 +295,6 @@ func bogoShim(args []string) int {
 }
 
 func runShim(f *shimFlags) error {
-	opts := backends.Options{Groups: f.curves}
 	var idents []*backends.Identity
 	for _, cred := range f.credentials {
 		key, err := os.ReadFile(cred.keyFile)
@@ -315,6 +319,20 @@ func runShim(f *shimFlags) error {
 		}
 	}
 
+	// One connection, then -resume-count more that resume its session
+	// (RFC 8446, Section 2.2), unless -expect-session-miss.
+	cache := NewSessionCache(0)
+	for i := 0; i <= f.resumeCount; i++ {
+		if err := runShimConn(f, idents, trust, cache, i > 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runShimConn runs one connection of a test.
+func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache *SessionCache, resumed bool) error {
+	opts := backends.Options{Groups: f.curves}
 	host := "127.0.0.1"
 	if f.ipv6 {
 		host = "::1"
@@ -391,6 +409,7 @@ func runShim(f *shimFlags) error {
 		if c, err = Client(conn, cfg); err != nil {
 			return err
 		}
+		c.SetSessionCache(cache)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -398,7 +417,7 @@ func runShim(f *shimFlags) error {
 	if err := c.Handshake(ctx); err != nil {
 		return shutdownAfter(conn, err)
 	}
-	if err := checkShimState(f, c); err != nil {
+	if err := checkShimState(f, c, resumed); err != nil {
 		return shutdownAfter(conn, err)
 	}
 	if f.exportLength > 0 {
@@ -454,9 +473,13 @@ func runShim(f *shimFlags) error {
 	}
 }
 
-func checkShimState(f *shimFlags, c *Conn) error {
+func checkShimState(f *shimFlags, c *Conn, resumed bool) error {
 	s := c.State()
 	switch {
+	case resumed && s.DidResume == f.expectSessionMiss:
+		return fmt.Errorf("resumed connection: DidResume %v, want %v", s.DidResume, !f.expectSessionMiss)
+	case !resumed && s.DidResume:
+		return errors.New("the first connection resumed a session")
 	case f.expectVersion != 0 && int(s.Version) != f.expectVersion:
 		return fmt.Errorf("version %#04x, want %#04x", s.Version, f.expectVersion)
 	case f.expectCurve != 0 && int(s.Group) != f.expectCurve:
@@ -507,24 +530,32 @@ func TestBogoShim(t *testing.T) {
 	if err := os.WriteFile(keyFile, p.p256.KeyPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, server := range []bool{true, false} {
-		name := "client"
-		if server {
-			name = "server"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		server, resume bool
+	}{
+		{"server", true, false},
+		{"client", false, false},
+		{"server-resume", true, true},
+		{"client-resume", false, true},
+	} {
+		server := tc.server
+		t.Run(tc.name, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer ln.Close()
 			runner := make(chan error, 1)
-			go func() { runner <- fakeBogoRunner(ln, server, p) }()
+			go func() { runner <- fakeBogoRunner(ln, server, tc.resume, p) }()
 			_, port, _ := net.SplitHostPort(ln.Addr().String())
 			args := []string{"-bogo-mode", "-port", port, "-shim-id", "7", "-curves", strconv.Itoa(int(X25519)),
 				"-expect-curve-id", strconv.Itoa(int(X25519)), "-expect-version", strconv.Itoa(int(versionTLS13))}
 			if server {
 				args = append(args, "-server", "-cert-file", certFile, "-key-file", keyFile)
+			}
+			if tc.resume {
+				args = append(args, "-resume-count", "1")
 			}
 			if code := bogoShim(args); code != bogoExitOK {
 				t.Errorf("shim exit status %d", code)
@@ -535,7 +566,7 @@ func TestBogoShim(t *testing.T) {
 		})
 	}
 	for _, args := range [][]string{
-		{"-port", "1", "-resume-count", "1"},
+		{"-port", "1", "-resume-count", "1", "-on-resume-shim-writes-first"},
 		{"-port", "1", "-max-version", strconv.Itoa(int(versionTLS12))},
 		{"-port", "1", "-some-future-flag"},
 	} {
@@ -545,26 +576,48 @@ func TestBogoShim(t *testing.T) {
 	}
 }
 
-// fakeBogoRunner plays the runner's side of one test with crypto/tls.
-func fakeBogoRunner(ln net.Listener, shimIsServer bool, p *testCerts) error {
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
-	conn, err := ln.Accept()
-	if err != nil {
-		return err
+// fakeBogoRunner plays the runner's side of one test with crypto/tls: one
+// connection, and with resume a second one that must resume the first's
+// session.
+func fakeBogoRunner(ln net.Listener, shimIsServer, resume bool, p *testCerts) error {
+	clientCfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13,
+		ClientSessionCache: tls.NewLRUClientSessionCache(4), ServerName: "a.test"}
+	serverCfg := p.goServerConfig(p.p256)
+	n := 1
+	if resume {
+		n = 2
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	id := make([]byte, 8)
-	if _, err := io.ReadFull(conn, id); err != nil || binary.LittleEndian.Uint64(id) != 7 {
-		return fmt.Errorf("shim ID %x, %v", id, err)
+	for i := 0; i < n; i++ {
+		ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+		conn, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		id := make([]byte, 8)
+		if _, err := io.ReadFull(conn, id); err != nil || binary.LittleEndian.Uint64(id) != 7 {
+			conn.Close()
+			return fmt.Errorf("shim ID %x, %v", id, err)
+		}
+		var tc *tls.Conn
+		if shimIsServer {
+			tc = tls.Client(conn, clientCfg)
+		} else {
+			tc = tls.Server(conn, serverCfg)
+		}
+		err = echoInverted(tc)
+		if err == nil && tc.ConnectionState().DidResume != (i > 0) {
+			err = fmt.Errorf("connection %d: DidResume %v", i, tc.ConnectionState().DidResume)
+		}
+		conn.Close()
+		if err != nil {
+			return err
+		}
 	}
-	var tc *tls.Conn
-	if shimIsServer {
-		tc = tls.Client(conn, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
-	} else {
-		cfg := p.goServerConfig(p.p256)
-		tc = tls.Server(conn, cfg)
-	}
+	return nil
+}
+
+func echoInverted(tc *tls.Conn) error {
 	if _, err := tc.Write([]byte("hello")); err != nil {
 		return err
 	}
