@@ -38,7 +38,20 @@ type driver struct {
 	buf  []byte
 }
 
+// commandTimeout bounds one command, so that a stalled client fails the
+// measurement instead of hanging it: a minute plus 1 MB/s.
+func commandTimeout(n uint64) time.Duration {
+	return time.Minute + time.Duration(n/1e6)*time.Second
+}
+
 func (d *driver) send(op byte, n uint64, w int) error {
+	timeout := commandTimeout(n)
+	if op == opEcho {
+		timeout = commandTimeout(n * 1000) // a millisecond a round trip
+	}
+	if err := d.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
 	var hdr [headerLen]byte
 	hdr[0] = op
 	binary.BigEndian.PutUint64(hdr[1:9], n)

@@ -48,7 +48,8 @@ func (e *env) openSession(s subject, group tls.CurveID) (*session, error) {
 	if s.native {
 		done := make(chan error, 1)
 		go func() {
-			c, err := tls.Dial("tcp4", addr, e.clientConfig(group))
+			d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Minute}, Config: e.clientConfig(group)}
+			c, err := d.Dial("tcp4", addr)
 			if err != nil {
 				done <- err
 				return
@@ -138,11 +139,13 @@ func nativeHandshakes(addr string, cfg *tls.Config, n int) (time.Duration, error
 }
 
 func nativeHandshake(addr string, cfg *tls.Config) error {
-	c, err := tls.Dial("tcp4", addr, cfg)
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Minute}, Config: cfg}
+	c, err := d.Dial("tcp4", addr)
 	if err != nil {
 		return fmt.Errorf("bench: handshake: %w", err)
 	}
 	var b [1]byte
+	c.SetReadDeadline(time.Now().Add(time.Minute))
 	_, err = c.Read(b[:])
 	c.Close()
 	if err != nil {
