@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -22,8 +23,23 @@ type Table struct {
 	Unit          string
 	LowerIsBetter bool
 	Rows          []Row
-	// Target is the target for the wasi:tls rows, as text.
-	Target string
+	// Target is the target for the wasi:tls rows, as text, and as
+	// minimum ratios against native and against the in-guest stack (0
+	// when there is none).
+	Target                    string
+	MinVsNative, MinVsInGuest float64
+}
+
+// meets reports whether row r (a wasi:tls row) meets the table's target:
+// "yes", "no", or "" when the row or table has no target.
+func (t *Table) meets(r Row) string {
+	if !strings.HasPrefix(r.Subject, "guest wasi:tls") || (t.MinVsNative == 0 && t.MinVsInGuest == 0) {
+		return ""
+	}
+	if r.VsNative >= t.MinVsNative && r.VsInGuest >= t.MinVsInGuest {
+		return "yes"
+	}
+	return "no"
 }
 
 // A Row is one subject's measurement.
@@ -89,9 +105,9 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	for _, t := range r.Tables {
 		fmt.Fprintf(cw, "\n%s\n", t.Title)
 		tw := tabwriter.NewWriter(cw, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "subject\t%s\tvs native\tvs in-guest\t\n", t.Unit)
+		fmt.Fprintf(tw, "subject\t%s\tvs native\tvs in-guest\ttarget met\t\n", t.Unit)
 		for _, row := range t.Rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", row.Subject, formatValue(row.Value), ratio(row.VsNative), ratio(row.VsInGuest))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", row.Subject, formatValue(row.Value), ratio(row.VsNative), ratio(row.VsInGuest), t.meets(row))
 		}
 		tw.Flush()
 		if t.Target != "" {
@@ -131,9 +147,9 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "Measured with %s on %s/%s, CPU %s (%d logical CPUs), GOMAXPROCS %d.\n",
 		m.GoVersion, m.OS, m.Arch, m.CPU, m.CPUs, m.GOMAXPROCS)
 	for _, t := range r.Tables {
-		fmt.Fprintf(w, "\n**%s**\n\n| subject | %s | vs native | vs in-guest |\n|---|--:|--:|--:|\n", t.Title, t.Unit)
+		fmt.Fprintf(w, "\n**%s**\n\n| subject | %s | vs native | vs in-guest | target met |\n|---|--:|--:|--:|:-:|\n", t.Title, t.Unit)
 		for _, row := range t.Rows {
-			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", row.Subject, formatValue(row.Value), ratio(row.VsNative), ratio(row.VsInGuest))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", row.Subject, formatValue(row.Value), ratio(row.VsNative), ratio(row.VsInGuest), t.meets(row))
 		}
 		if t.Target != "" {
 			fmt.Fprintf(w, "\nTarget: %s\n", t.Target)

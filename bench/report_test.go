@@ -23,6 +23,18 @@ func TestTableRatios(t *testing.T) {
 		}
 	}
 
+	tab.MinVsNative, tab.MinVsInGuest = 0.8, 20
+	if got := tab.meets(tab.Rows[1]); got != "yes" {
+		t.Errorf("0.8x native and 20x in-guest against targets 0.8x and 20x: %q", got)
+	}
+	tab.MinVsInGuest = 21
+	if got := tab.meets(tab.Rows[1]); got != "no" {
+		t.Errorf("20x in-guest against a target of 21x: %q", got)
+	}
+	if got := tab.meets(tab.Rows[0]); got != "" {
+		t.Errorf("native row: %q", got)
+	}
+
 	// Times: ratios are inverted so that they read as speed.
 	lat := &Table{Unit: "µs", LowerIsBetter: true}
 	lat.add(nativeSubject().name, 20)
@@ -37,7 +49,7 @@ func TestTableRatios(t *testing.T) {
 }
 
 func TestReportOutput(t *testing.T) {
-	tab := &Table{Title: "bulk upload, 16 KiB writes", Unit: "MB/s", Target: "at least 0.8x"}
+	tab := &Table{Title: "bulk upload, 16 KiB writes", Unit: "MB/s", Target: "at least 0.8x", MinVsNative: 0.8}
 	tab.add(nativeSubject().name, 1000)
 	tab.add(wasiSubject("stdtls").name, 500)
 	tab.finish()
@@ -56,7 +68,7 @@ func TestReportOutput(t *testing.T) {
 			t.Errorf("text output lacks %q:\n%s", want, text.String())
 		}
 	}
-	for _, want := range []string{"| guest wasi:tls stdtls | 500 | 0.50x | - |", "| subject | MB/s | vs native | vs in-guest |", "| guest wasi:tls stdtls | 10000 | 3.0s | 18.0 KiB | 8.0 KiB |"} {
+	for _, want := range []string{"| guest wasi:tls stdtls | 500 | 0.50x | - | no |", "| subject | MB/s | vs native | vs in-guest | target met |", "| guest wasi:tls stdtls | 10000 | 3.0s | 18.0 KiB | 8.0 KiB |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("Markdown output lacks %q:\n%s", want, md.String())
 		}
