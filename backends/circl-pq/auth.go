@@ -175,6 +175,17 @@ func certificateAlert(err error) Alert {
 	return alertBadCertificate
 }
 
+// leafSigningKey returns the public key of a peer's leaf certificate for
+// CertificateVerify. RFC 8446, Section 4.4.2.2 (and 4.4.2.3): the
+// certificate must allow signing, so a keyUsage extension without
+// digitalSignature is refused, whether or not the chain is validated.
+func leafSigningKey(leaf *x509.Certificate) (crypto.PublicKey, error) {
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, errors.New("tls: the peer's certificate does not allow digital signatures (keyUsage)")
+	}
+	return certificatePublicKey(leaf)
+}
+
 // parseChain parses a peer's chain, leaf first.
 func parseChain(chain [][]byte) ([]*x509.Certificate, error) {
 	certs := make([]*x509.Certificate, len(chain))

@@ -467,7 +467,7 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}
-	peerKey, err := certificatePublicKey(certs[0])
+	peerKey, err := leafSigningKey(certs[0])
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}

@@ -452,7 +452,7 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}
-	peerKey, err := certificatePublicKey(certs[0])
+	peerKey, err := leafSigningKey(certs[0])
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}

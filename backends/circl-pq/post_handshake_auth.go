@@ -380,7 +380,7 @@ func (c *Conn) readAuthCertificate(req *authRequest, msg []byte) error {
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}
-	if req.peerKey, err = certificatePublicKey(certs[0]); err != nil {
+	if req.peerKey, err = leafSigningKey(certs[0]); err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}
 	cfg := c.auth.config
