@@ -75,6 +75,12 @@ func holdConnections(spec, caPEM string, stdin io.Reader, stdout io.Writer) erro
 	cfg := &tls.Config{ServerName: serverName, RootCAs: roots, MinVersion: tls.VersionTLS13,
 		CurvePreferences: []tls.CurveID{tls.CurveID(group)}}
 
+	sources := dialerSources
+	if l, err := net.Listen("tcp4", "127.0.0.2:0"); err != nil {
+		sources = 0 // only 127.0.0.1 is configured (not Linux)
+	} else {
+		l.Close()
+	}
 	conns := make([]net.Conn, n)
 	var next atomic.Int64
 	var firstErr error
@@ -87,8 +93,11 @@ func holdConnections(spec, caPEM string, stdin io.Reader, stdout io.Writer) erro
 				if i >= n {
 					return
 				}
-				src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%dialerSources))}
-				d := &tls.Dialer{NetDialer: &net.Dialer{LocalAddr: src, Timeout: time.Minute}, Config: cfg}
+				nd := &net.Dialer{Timeout: time.Minute}
+				if sources > 0 {
+					nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%sources))}
+				}
+				d := &tls.Dialer{NetDialer: nd, Config: cfg}
 				c, err := d.Dial("tcp4", addr)
 				if err == nil {
 					var b [1]byte
