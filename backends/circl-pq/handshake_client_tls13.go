@@ -401,7 +401,7 @@ func (hs *clientHandshakeState) readServerParameters() error {
 	hs.transcript.Write(msg)
 	// RFC 8446, Section 4.2: extensions the client did not offer are
 	// unsupported_extension.
-	if len(ee.unsolicited) > 0 || ee.earlyData {
+	if len(ee.unsolicited) > 0 || ee.earlyData || ee.serverNameAck && hs.hello.serverName == "" {
 		return c.fail(alertUnsupportedExtension, "tls: server sent unsolicited extensions")
 	}
 	if ee.alpnProtocol != "" {

@@ -536,6 +536,9 @@ type encryptedExtensionsMsg struct {
 	raw          []byte
 	alpnProtocol string
 	earlyData    bool
+	// serverNameAck is the empty server_name extension a server sends
+	// when it used the client's SNI (RFC 6066, Section 3).
+	serverNameAck bool
 	// unsolicited lists extension types the client must refuse because
 	// it never offers them.
 	unsolicited []uint16
@@ -544,6 +547,10 @@ type encryptedExtensionsMsg struct {
 func (m *encryptedExtensionsMsg) marshal() []byte {
 	return marshalMessage(typeEncryptedExtensions, func(b *cryptobyte.Builder) {
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			if m.serverNameAck {
+				b.AddUint16(extensionServerName)
+				b.AddUint16(0)
+			}
 			if m.alpnProtocol != "" {
 				b.AddUint16(extensionALPN)
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addALPN(b, []string{m.alpnProtocol}) })
@@ -574,9 +581,11 @@ func (m *encryptedExtensionsMsg) unmarshal(data []byte) bool {
 			m.alpnProtocol = protos[0]
 		case extensionEarlyData:
 			m.earlyData = true
-		case extensionServerName, extensionSupportedGroups:
-			// An empty server_name acknowledges SNI (RFC 6066, Section 3);
-			// supported_groups is informational (RFC 8446, Section 4.2.7).
+		case extensionServerName:
+			// The acknowledgement of SNI is empty (RFC 6066, Section 3).
+			m.serverNameAck = true
+		case extensionSupportedGroups:
+			// Informational (RFC 8446, Section 4.2.7).
 			d = nil
 		default:
 			m.unsolicited = append(m.unsolicited, e.typ)

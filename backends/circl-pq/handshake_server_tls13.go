@@ -348,7 +348,9 @@ func (hs *serverHandshakeState) sendServerParameters() error {
 	}
 	hs.serverHandshakeSecret = serverSecret
 
-	ee := &encryptedExtensionsMsg{alpnProtocol: hs.alpn}
+	// A server that used the client's name acknowledges it on a full
+	// handshake (RFC 6066, Section 3).
+	ee := &encryptedExtensionsMsg{alpnProtocol: hs.alpn, serverNameAck: hs.hello.serverName != "" && hs.psk == nil}
 	return c.writeHandshake(ee.marshal(), hs.transcript)
 }
 
