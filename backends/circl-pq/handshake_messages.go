@@ -139,6 +139,8 @@ type clientHelloMsg struct {
 	cookie                 []byte
 	pskModes               []uint8
 	hasPreSharedKey        bool
+	pskNotLast             bool // pre_shared_key is not the last extension
+	hasPSKModes            bool
 	pskIdentities          []pskIdentity
 	pskBinders             [][]byte
 	earlyData              bool
@@ -331,6 +333,7 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 				return false
 			}
 			m.pskModes = modes
+			m.hasPSKModes = true
 		case extensionPostHandshakeAuth:
 			m.postHandshakeAuth = true
 		case extensionEarlyData:
@@ -353,11 +356,9 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 			}
 		case extensionPreSharedKey:
 			// "The pre_shared_key extension MUST be the last extension
-			// in the ClientHello" (RFC 8446, Section 4.2.11). This engine
-			// offers no PSK, so the offer is ignored.
-			if i != len(exts)-1 {
-				return false
-			}
+			// in the ClientHello" (RFC 8446, Section 4.2.11); the
+			// server refuses it otherwise with illegal_parameter.
+			m.pskNotLast = i != len(exts)-1
 			m.hasPreSharedKey = true
 			var ids, binders cryptobyte.String
 			if !d.ReadUint16LengthPrefixed(&ids) || ids.Empty() {

@@ -87,6 +87,14 @@ func (hs *serverHandshakeState) readClientHelloMsg() (*clientHelloMsg, error) {
 		return nil, c.fail(alertDecodeError, "tls: malformed ClientHello")
 	}
 	c.sawHello = true
+	// RFC 8446, Section 4.2.11: pre_shared_key comes last; Section 4.2.9:
+	// a PSK offer needs psk_key_exchange_modes.
+	if ch.pskNotLast {
+		return nil, c.fail(alertIllegalParameter, "tls: pre_shared_key is not the last ClientHello extension")
+	}
+	if ch.hasPreSharedKey && !ch.hasPSKModes {
+		return nil, c.fail(alertMissingExtension, "tls: pre_shared_key without psk_key_exchange_modes")
+	}
 	return ch, nil
 }
 
@@ -281,6 +289,10 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 	}
 	if ch.earlyData {
 		return c.fail(alertIllegalParameter, "tls: second ClientHello offers early data")
+	}
+	// The PSK offer may be updated but not dropped (RFC 8446, Section 4.1.2).
+	if old.hasPreSharedKey && !ch.hasPreSharedKey {
+		return c.fail(alertMissingExtension, "tls: second ClientHello drops the pre_shared_key offer")
 	}
 	// Early data, if any, came before the second ClientHello.
 	c.skipEarlyData = 0
