@@ -211,6 +211,11 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 	if sh.vers != versionTLS12 {
 		return c.fail(alertIllegalParameter, "tls: invalid ServerHello legacy_version 0x%04x", sh.vers)
 	}
+	// RFC 8446, Section 4.2: an extension the client did not offer is
+	// unsupported_extension.
+	if len(sh.unknown) > 0 {
+		return c.fail(alertUnsupportedExtension, "tls: server sent unsolicited extension %d", sh.unknown[0])
+	}
 	// RFC 8446, Section 4.1.3: the session ID is echoed, the suite was
 	// offered, and compression is null.
 	if !hmac.Equal(sh.sessionID, hs.hello.sessionID) {
@@ -461,6 +466,9 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	}
 	if len(cm.context) != 0 {
 		return c.fail(alertIllegalParameter, "tls: server Certificate with a request context")
+	}
+	if cm.entryExtensions {
+		return c.fail(alertUnsupportedExtension, "tls: server sent unsolicited certificate extensions")
 	}
 	hs.transcript.Write(msg)
 	certs, err := parseChain(cm.chain)

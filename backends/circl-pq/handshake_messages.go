@@ -426,6 +426,9 @@ type serverHelloMsg struct {
 	cookie            []byte // HelloRetryRequest only
 	hasPreSharedKey   bool
 	selectedIdentity  uint16
+	// unknown lists other extensions; a TLS 1.3 client offers none that
+	// a ServerHello may answer, so each is unsolicited.
+	unknown []uint16
 }
 
 // isHelloRetryRequest reports whether the message is a HelloRetryRequest.
@@ -523,6 +526,7 @@ func (m *serverHelloMsg) unmarshal(data []byte) bool {
 		default:
 			// The handshake refuses extensions it did not offer; the
 			// parser keeps the message structure only.
+			m.unknown = append(m.unknown, e.typ)
 			continue
 		}
 		if !d.Empty() {
@@ -692,6 +696,10 @@ type certificateMsg struct {
 	raw     []byte
 	context []byte
 	chain   [][]byte
+	// entryExtensions is set when a CertificateEntry carries extensions:
+	// this engine never requests any (OCSP, SCT), so they are unsolicited
+	// (RFC 8446, Section 4.4.2).
+	entryExtensions bool
 }
 
 func (m *certificateMsg) marshal() []byte {
@@ -721,6 +729,9 @@ func (m *certificateMsg) unmarshal(data []byte) bool {
 		var cert, exts cryptobyte.String
 		if !list.ReadUint24LengthPrefixed(&cert) || cert.Empty() || !list.ReadUint16LengthPrefixed(&exts) {
 			return false
+		}
+		if !exts.Empty() {
+			m.entryExtensions = true
 		}
 		m.chain = append(m.chain, cert)
 	}

@@ -448,6 +448,9 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	if !hmac.Equal(cm.context, hs.certReqContext) {
 		return c.fail(alertIllegalParameter, "tls: client Certificate with the wrong request context")
 	}
+	if cm.entryExtensions {
+		return c.fail(alertUnsupportedExtension, "tls: client sent unsolicited certificate extensions")
+	}
 	hs.transcript.Write(msg)
 	if len(cm.chain) == 0 {
 		// RFC 8446, Section 4.4.2.4: an empty chain when one is required

@@ -369,6 +369,9 @@ func (c *Conn) readAuthCertificate(req *authRequest, msg []byte) error {
 	if !hmac.Equal(cm.context, req.context) {
 		return c.fail(alertIllegalParameter, "tls: client Certificate with the wrong request context")
 	}
+	if cm.entryExtensions {
+		return c.fail(alertUnsupportedExtension, "tls: client sent unsolicited certificate extensions")
+	}
 	req.transcript.Write(msg)
 	req.chain = cm.chain
 	if len(cm.chain) == 0 {
