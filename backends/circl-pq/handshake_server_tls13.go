@@ -304,11 +304,14 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 	return nil
 }
 
-// sendCompatCCS sends the middlebox-compatibility change_cipher_spec after
-// the server's first handshake message when the client asked for
-// compatibility mode with a legacy session ID (RFC 8446, Appendix D.4).
+// sendCompatCCS sends the middlebox-compatibility change_cipher_spec right
+// after the server's first handshake message, ServerHello or
+// HelloRetryRequest (RFC 8446, Appendix D.4). It goes out even when the
+// client sent an empty legacy_session_id, as crypto/tls and BoringSSL do:
+// a TLS 1.3 peer ignores it (RFC 8446, Section 5), and clients that
+// expect it exist.
 func (hs *serverHandshakeState) sendCompatCCS() error {
-	if hs.sentHRR || len(hs.hello.sessionID) == 0 {
+	if hs.sentHRR {
 		return nil
 	}
 	return hs.c.writeChangeCipherSpec()
