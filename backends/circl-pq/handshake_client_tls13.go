@@ -248,6 +248,11 @@ func (hs *clientHandshakeState) startTranscript(suiteID uint16) {
 // ClientHello (RFC 8446, Section 4.1.4).
 func (hs *clientHandshakeState) processHelloRetryRequest(hrr *serverHelloMsg) error {
 	c := hs.c
+	// The server waits for the second ClientHello: handshake bytes after
+	// the HelloRetryRequest are premature.
+	if len(c.hand) > 0 {
+		return c.fail(alertUnexpectedMessage, "tls: handshake data after the HelloRetryRequest")
+	}
 	hs.startTranscript(hrr.cipherSuite)
 	hs.hrrSuite = hrr.cipherSuite
 	c.didHRR = true

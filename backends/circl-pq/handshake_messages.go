@@ -851,12 +851,16 @@ func (m *newSessionTicketMsg) unmarshal(data []byte) bool {
 		return false
 	}
 	m.nonce, m.ticket = nonce, ticket
+	// Unknown extensions are ignored (RFC 8446, Section 4.6.1), but the
+	// block must be well formed and without duplicates (Section 4.2).
+	seen := make(map[uint16]bool)
 	for !exts.Empty() {
 		var typ uint16
 		var body cryptobyte.String
-		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&body) {
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&body) || seen[typ] {
 			return false
 		}
+		seen[typ] = true
 	}
 	return true
 }

@@ -245,6 +245,11 @@ func (hs *serverHandshakeState) processClientHello() error {
 // ClientHello (RFC 8446, Section 4.1.4).
 func (hs *serverHandshakeState) doHelloRetryRequest() error {
 	c := hs.c
+	// The client waits for the HelloRetryRequest: handshake bytes after
+	// its first ClientHello are premature.
+	if len(c.hand) > 0 {
+		return c.fail(alertUnexpectedMessage, "tls: handshake data after the first ClientHello")
+	}
 	ch1 := hs.transcript.Sum(nil)
 	hs.transcript.Reset()
 	hs.transcript.Write([]byte{typeMessageHash, 0, 0, uint8(len(ch1))})
