@@ -83,6 +83,8 @@ type shimFlags struct {
 	shimWritesFirst            bool
 	expectHRR, expectNoHRR     bool
 	verifyPeer                 bool
+	signingPrefs, verifyPrefs  []uint16
+	expectPeerSigAlg           int
 	expectSessionMiss          bool
 	onResumeFlags              []string
 	resumeCount                int
@@ -97,6 +99,7 @@ var (
 		"-expect-curve-id": true, "-advertise-alpn": true, "-select-alpn": true, "-expect-alpn": true,
 		"-expect-advertised-alpn": true, "-host-name": true, "-expect-server-name": true, "-resume-count": true,
 		"-export-keying-material": true, "-export-label": true, "-export-context": true,
+		"-signing-prefs": true, "-verify-prefs": true, "-expect-peer-signature-algorithm": true,
 	}
 	shimBoolFlags = map[string]bool{
 		"-ipv6": true, "-server": true, "-decline-alpn": true, "-reject-alpn": true, "-shim-writes-first": true,
@@ -220,6 +223,17 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			f.expectServerName = v
 		case "-resume-count":
 			f.resumeCount, err = num()
+		case "-signing-prefs", "-verify-prefs":
+			var n int
+			if n, err = num(); err == nil {
+				if name == "-signing-prefs" {
+					f.signingPrefs = append(f.signingPrefs, uint16(n))
+				} else {
+					f.verifyPrefs = append(f.verifyPrefs, uint16(n))
+				}
+			}
+		case "-expect-peer-signature-algorithm":
+			f.expectPeerSigAlg, err = num()
 		case "-export-keying-material":
 			f.exportLength, err = num()
 		case "-export-label":
@@ -379,6 +393,7 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 		if c, err = Server(conn, cfg); err != nil {
 			return err
 		}
+		c.testSigningPrefs, c.testVerifyPrefs = f.signingPrefs, f.verifyPrefs
 	} else {
 		// BoringSSL's shim verifies nothing unless given -trust-cert, and
 		// never checks host names (-host-name is only sent as SNI).
@@ -410,6 +425,7 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 			return err
 		}
 		c.SetSessionCache(cache)
+		c.testSigningPrefs, c.testVerifyPrefs = f.signingPrefs, f.verifyPrefs
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -480,6 +496,8 @@ func checkShimState(f *shimFlags, c *Conn, resumed bool) error {
 		return fmt.Errorf("resumed connection: DidResume %v, want %v", s.DidResume, !f.expectSessionMiss)
 	case !resumed && s.DidResume:
 		return errors.New("the first connection resumed a session")
+	case f.expectPeerSigAlg != 0 && !s.DidResume && int(c.peerSignatureScheme) != f.expectPeerSigAlg:
+		return fmt.Errorf("peer signature scheme %#04x, want %#04x", c.peerSignatureScheme, f.expectPeerSigAlg)
 	case f.expectVersion != 0 && int(s.Version) != f.expectVersion:
 		return fmt.Errorf("version %#04x, want %#04x", s.Version, f.expectVersion)
 	case f.expectCurve != 0 && int(s.Group) != f.expectCurve:

@@ -76,6 +76,39 @@ type Conn struct {
 	// handshake message this side sends, before it enters the transcript,
 	// to play a misbehaving peer.
 	testMutate func(msg []byte) []byte
+
+	// testVerifyPrefs and testSigningPrefs, set only by this package's
+	// tests (the BoGo shim), replace the signature schemes this side
+	// advertises and accepts, and restrict those it signs with.
+	testVerifyPrefs, testSigningPrefs []uint16
+
+	// peerSignatureScheme is the scheme of the peer's last
+	// CertificateVerify, for tests.
+	peerSignatureScheme uint16
+}
+
+// verifySchemes are the signature schemes this side advertises and
+// accepts in CertificateVerify.
+func (c *Conn) verifySchemes() []uint16 {
+	if c.testVerifyPrefs != nil {
+		return c.testVerifyPrefs
+	}
+	return supportedSignatureSchemes
+}
+
+// signingSchemes filters the schemes a peer accepts down to those this
+// side may sign with.
+func (c *Conn) signingSchemes(peer []uint16) []uint16 {
+	if c.testSigningPrefs == nil {
+		return peer
+	}
+	var out []uint16
+	for _, s := range peer {
+		if contains(c.testSigningPrefs, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // A halfConn is one direction of record protection (RFC 8446, Section 5.2).

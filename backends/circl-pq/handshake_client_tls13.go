@@ -128,7 +128,7 @@ func (hs *clientHandshakeState) makeClientHello() error {
 		cipherSuites:       suites,
 		compressionMethods: []uint8{0},
 		supportedGroups:    groups,
-		signatureSchemes:   supportedSignatureSchemes,
+		signatureSchemes:   c.verifySchemes(),
 		alpnProtocols:      cfg.ALPN,
 		supportedVersions:  []uint16{versionTLS13},
 		hasKeyShares:       true,
@@ -500,7 +500,7 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	if !cv.unmarshal(msg) {
 		return c.fail(alertDecodeError, "tls: malformed CertificateVerify")
 	}
-	if !contains(supportedSignatureSchemes, cv.scheme) {
+	if !contains(c.verifySchemes(), cv.scheme) {
 		return c.fail(alertIllegalParameter, "tls: server used an unoffered signature scheme 0x%04x", cv.scheme)
 	}
 	switch err := verifyHandshakeSignature(peerKey, cv.scheme, serverSignatureContext, hs.transcript, cv.signature); err {
@@ -510,6 +510,7 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	default:
 		return c.fail(alertDecryptError, "%v", err)
 	}
+	c.peerSignatureScheme = cv.scheme
 	hs.transcript.Write(msg)
 
 	// The application's own check comes after default validation and
@@ -568,7 +569,7 @@ func (hs *clientHandshakeState) sendClientCertificate() error {
 		if err != nil {
 			return c.fail(hookAlert(err, alertHandshakeFailure), "tls: client identity selection failed: %w", err)
 		}
-		ident, scheme = pickIdentity(candidates, hs.certReq.signatureSchemes, "", hs.certReq.certificateAuthorities)
+		ident, scheme = pickIdentity(candidates, c.signingSchemes(hs.certReq.signatureSchemes), "", hs.certReq.certificateAuthorities)
 	}
 	cm := &certificateMsg{context: hs.certReq.context}
 	if ident != nil {

@@ -230,7 +230,7 @@ func (hs *serverHandshakeState) processClientHello() error {
 		c.updateState(func(s *backends.State) { s.ALPN = hs.alpn })
 	}
 
-	ident, scheme := pickIdentity(hs.config.Identities, ch.signatureSchemes, ch.serverName, nil)
+	ident, scheme := pickIdentity(hs.config.Identities, c.signingSchemes(ch.signatureSchemes), ch.serverName, nil)
 	if ident == nil {
 		if len(hs.config.Identities) == 0 {
 			return c.fail(alertInternalError, "tls: server has no certificate")
@@ -387,7 +387,7 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 		return nil
 	}
 	if hs.requestClientCert() {
-		cr := &certificateRequestMsg{signatureSchemes: supportedSignatureSchemes}
+		cr := &certificateRequestMsg{signatureSchemes: c.verifySchemes()}
 		if pool := hs.config.ClientCAs; pool != nil {
 			//lint:ignore SA1019 Subjects is fine for pools built from certificates.
 			cr.certificateAuthorities = pool.Subjects()
@@ -497,7 +497,7 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	if !cv.unmarshal(msg) {
 		return c.fail(alertDecodeError, "tls: malformed client CertificateVerify")
 	}
-	if !contains(supportedSignatureSchemes, cv.scheme) {
+	if !contains(c.verifySchemes(), cv.scheme) {
 		return c.fail(alertIllegalParameter, "tls: client used an unoffered signature scheme 0x%04x", cv.scheme)
 	}
 	switch err := verifyHandshakeSignature(peerKey, cv.scheme, clientSignatureContext, hs.transcript, cv.signature); err {
@@ -507,6 +507,7 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	default:
 		return c.fail(alertDecryptError, "%v", err)
 	}
+	c.peerSignatureScheme = cv.scheme
 	hs.transcript.Write(msg)
 	if hs.hooks.VerifyClient != nil {
 		if err := hs.hooks.VerifyClient(hs.ctx, cm.chain); err != nil {

@@ -166,7 +166,7 @@ func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error)
 	if _, err := rand.Read(req.context); err != nil {
 		return nil, err
 	}
-	cr := &certificateRequestMsg{context: req.context, signatureSchemes: supportedSignatureSchemes}
+	cr := &certificateRequestMsg{context: req.context, signatureSchemes: c.verifySchemes()}
 	if pool := c.auth.config.ClientCAs; pool != nil {
 		//lint:ignore SA1019 Subjects is fine for pools built from certificates.
 		cr.certificateAuthorities = pool.Subjects()
@@ -399,7 +399,7 @@ func (c *Conn) readAuthCertificateVerify(req *authRequest, msg []byte) error {
 	if !cv.unmarshal(msg) {
 		return c.fail(alertDecodeError, "tls: malformed client CertificateVerify")
 	}
-	if !contains(supportedSignatureSchemes, cv.scheme) {
+	if !contains(c.verifySchemes(), cv.scheme) {
 		return c.fail(alertIllegalParameter, "tls: client used an unoffered signature scheme 0x%04x", cv.scheme)
 	}
 	switch err := verifyHandshakeSignature(req.peerKey, cv.scheme, clientSignatureContext, req.transcript, cv.signature); err {
@@ -409,6 +409,7 @@ func (c *Conn) readAuthCertificateVerify(req *authRequest, msg []byte) error {
 	default:
 		return c.fail(alertDecryptError, "%v", err)
 	}
+	c.peerSignatureScheme = cv.scheme
 	req.transcript.Write(msg)
 	req.expect = typeFinished
 	return nil
@@ -475,7 +476,7 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 		if err != nil {
 			return c.fail(hookAlert(err, alertHandshakeFailure), "tls: client identity selection failed: %w", err)
 		}
-		ident, scheme = pickIdentity(candidates, cr.signatureSchemes, "", cr.certificateAuthorities)
+		ident, scheme = pickIdentity(candidates, c.signingSchemes(cr.signatureSchemes), "", cr.certificateAuthorities)
 	}
 
 	c.out.Lock()
