@@ -33,6 +33,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/backends/identity"
 )
 
 // TestMain turns the test binary into the BoGo shim when the runner passes
@@ -531,7 +532,7 @@ func shutdownAfter(conn net.Conn, err error) error {
 
 func poolFromPEM(pemData []byte) *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AppendCertsFromPEM(pemData)
+	identity.AppendTrustAnchorsFromPEM(p, pemData)
 	return p
 }
 

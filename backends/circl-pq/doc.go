@@ -61,10 +61,11 @@
 //
 // Identities and peers may use ML-DSA (draft-ietf-tls-mldsa): pure ML-DSA
 // over the CertificateVerify content, with certificates per RFC 9881, alone
-// or mixed with classical keys in one chain. A chain with ML-DSA signatures
-// is anchored through crypto/x509's membership test, since a CertPool cannot
-// be listed: an ML-DSA root that signed the next certificate must be sent by
-// the peer and be in the pool; classical roots are found in the pool as
+// or mixed with classical keys in one chain. Since a CertPool cannot be
+// listed, an ML-DSA root that signed the next certificate is found among
+// the certificates the peer sent or those registered for the pool with
+// identity.AddTrustAnchor (or AppendTrustAnchorsFromPEM), and crypto/x509
+// confirms the pool holds it; classical roots are found in the pool as
 // usual.
 //
 // Post-handshake client authentication (RFC 8446, Section 4.6.2) works both

@@ -113,7 +113,18 @@ func pqServerChain(l *testpki.Leaf, root *testpki.CA) [][]byte {
 	return append(append([][]byte{}, l.Chain...), root.Cert.Raw)
 }
 
+// poolOf returns a pool of the CAs, registered as trust anchors so that
+// ML-DSA roots the peer does not send are found (identity.AddTrustAnchor).
 func poolOf(cas ...*testpki.CA) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, ca := range cas {
+		identity.AddTrustAnchor(p, ca.Cert)
+	}
+	return p
+}
+
+// plainPoolOf returns a pool built with crypto/x509 alone.
+func plainPoolOf(cas ...*testpki.CA) *x509.CertPool {
 	p := x509.NewCertPool()
 	for _, ca := range cas {
 		p.AddCert(ca.Cert)
@@ -208,12 +219,51 @@ func TestMLDSAHybridChains(t *testing.T) {
 	}
 }
 
+// TestMLDSARegisteredAnchors: with the root registered for the pool, the
+// peer need not send it, for pure ML-DSA chains and for an ECDSA leaf under
+// ML-DSA CAs.
+func TestMLDSARegisteredAnchors(t *testing.T) {
+	m := mldsaTestPKI(t)
+	ecUnderPQ := m.ecUnderPQ.Identity()
+	ecUnderPQ.Chain = ecUnderPQ.Chain[:len(ecUnderPQ.Chain)-1] // leaf and intermediate only
+	for _, tc := range []struct {
+		name string
+		id   *backends.Identity
+		root *testpki.CA
+	}{
+		{"MLDSA44", m.servers[testpki.MLDSA44].Identity(), m.roots[testpki.MLDSA44]},
+		{"MLDSA87", m.servers[testpki.MLDSA87].Identity(), m.roots[testpki.MLDSA87]},
+		{"ECDSALeafUnderMLDSARoot", ecUnderPQ, m.ecUnderPQRoot},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, der := range tc.id.Chain {
+				if bytes.Equal(der, tc.root.Cert.Raw) {
+					t.Fatal("the chain carries the root")
+				}
+			}
+			cc := &backends.ClientConfig{ServerName: "a.test", RootCAs: poolOf(tc.root)}
+			sc := &backends.ServerConfig{Identities: []*backends.Identity{tc.id}}
+			if _, _, cerr, serr := mldsaHandshake(t, cc, sc); cerr != nil || serr != nil {
+				t.Fatalf("handshake: client %v, server %v", cerr, serr)
+			}
+		})
+	}
+}
+
 // TestMLDSAValidationFailures checks that ML-DSA chains get the same
 // scrutiny as classical ones, with the alert RFC 8446 names.
 func TestMLDSAValidationFailures(t *testing.T) {
 	m := mldsaTestPKI(t)
 	root65 := m.roots[testpki.MLDSA65]
 	untrustedLeaf, err := m.untrusted.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, Key: testpki.MLDSA65})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unregisteredRoot, err := testpki.NewCAWith("circlpq unregistered ML-DSA root", testpki.MLDSA44)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unregistered, err := unregisteredRoot.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, Key: testpki.MLDSA44})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +286,9 @@ func TestMLDSAValidationFailures(t *testing.T) {
 		{"Expired", withRoot(m.expired, root65), poolOf(root65), alertCertificateExpired},
 		{"WrongName", withRoot(m.wrongName, root65), poolOf(root65), alertBadCertificate},
 		{"UntrustedRoot", withRoot(untrustedLeaf, m.untrusted), poolOf(root65), alertUnknownCA},
-		{"RootNotSent", m.servers[testpki.MLDSA65].Identity(), poolOf(root65), alertUnknownCA},
+		// A root the peer does not send is found only when it was
+		// registered as a trust anchor.
+		{"RootNotSentNorRegistered", unregistered.Identity(), plainPoolOf(unregisteredRoot), alertUnknownCA},
 		{"BadSignature", tampered, poolOf(root65), alertBadCertificate},
 		{"ClientCertificateAsServer", clientOnly, poolOf(root65), alertBadCertificate},
 	} {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wasitls/wasitls/backends/identity"
 )
 
 // Certificate chains with ML-DSA signatures.
@@ -20,8 +22,8 @@ import (
 //     is a root of the pool, or its classical signature leads to one) ends
 //     the walk, and crypto/x509's chain above it is kept;
 //   - otherwise its signature must be ML-DSA, and its issuer is looked for
-//     among the certificates the peer sent (same subject as the issuer
-//     name, a CA, allowed to sign certificates), the signature checked with
+//     among the certificates the peer sent and the pool's registered trust
+//     anchors (same subject as the issuer name), the signature checked with
 //     circl, and the walk continues from the issuer.
 //
 // The whole chain then gets the checks crypto/x509 would make: validity at
@@ -30,11 +32,12 @@ import (
 // name on the leaf, and no unhandled critical extension. Name constraints
 // in such chains are refused rather than half-enforced.
 //
-// A trust anchor is found through crypto/x509 membership tests, as
-// *x509.CertPool cannot be listed: an ML-DSA root that signed the next
-// certificate down must therefore be among the certificates the peer sent
-// (and in the pool). An ECDSA, RSA or Ed25519 root is found in the pool as
-// usual.
+// An *x509.CertPool cannot be listed, so an ML-DSA root that signed the
+// next certificate down is found either among the certificates the peer
+// sent, or among the certificates registered for the pool with
+// identity.AddTrustAnchor or identity.AppendTrustAnchorsFromPEM; either way
+// crypto/x509 confirms that the pool holds it. An ECDSA, RSA or Ed25519 root
+// is found in the pool as usual.
 
 // maxChainDepth bounds the chain walk.
 const maxChainDepth = 10
@@ -99,7 +102,8 @@ func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x
 		return nil, x509.UnknownAuthorityError{Cert: c}
 	}
 	var lastErr error = x509.UnknownAuthorityError{Cert: c}
-	for _, parent := range candidates {
+	parents := append(candidates[:len(candidates):len(candidates)], identity.TrustAnchors(opts.Roots, c.RawIssuer)...)
+	for _, parent := range parents {
 		if !bytes.Equal(parent.RawSubject, c.RawIssuer) || containsCert(chain, parent) {
 			continue
 		}

@@ -15,7 +15,8 @@ import (
 // Each identity is parsed with the backend's ParseIdentity from PEM
 // (PKCS#8, ML-DSA seed form), as a host would load it. A chain whose
 // ML-DSA root signed the next certificate carries that root, since a
-// backend may not be able to read ML-DSA roots out of an x509.CertPool.
+// backend may not be able to read ML-DSA roots out of an x509.CertPool
+// (pools from testpki are also registered with identity.AddTrustAnchor).
 
 // mldsaIdentity parses a minted leaf through the backend, with CA
 // certificates appended to its chain.

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/backends/identity"
 )
 
 // KeyType selects the algorithm of a generated key.
@@ -178,10 +179,12 @@ func isSelfSigned(c *x509.Certificate) bool {
 	return checkSignatureFrom(c, c) == nil
 }
 
-// Pool returns a pool holding only this CA's certificate.
+// Pool returns a pool holding only this CA's certificate, registered with
+// identity.AddTrustAnchor so that backends verifying ML-DSA signatures find
+// it.
 func (ca *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(ca.Cert)
+	identity.AddTrustAnchor(p, ca.Cert)
 	return p
 }
 
