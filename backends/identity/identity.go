@@ -16,6 +16,11 @@
 // The key must match the leaf's public key ([ErrKeyMismatch] otherwise).
 // Backends that know key or certificate types crypto/x509 does not (ML-DSA,
 // for example) supply them through [Parser].
+//
+// Trust anchors added with [AddTrustAnchor] or [AppendTrustAnchorsFromPEM]
+// can be found again by subject ([TrustAnchors]), which an x509.CertPool
+// does not allow; backends that check signatures crypto/x509 cannot need
+// that to build chains to the pool's roots.
 package identity
 
 import (
