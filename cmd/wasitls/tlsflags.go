@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/backends/identity"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -79,7 +80,9 @@ func appendPEMFiles(pool *x509.CertPool, files []string) error {
 		if err != nil {
 			return err
 		}
-		if !pool.AppendCertsFromPEM(pem) {
+		// Registered as trust anchors too, so that circl-pq finds ML-DSA
+		// roots the peer does not send (a CertPool cannot be listed).
+		if !identity.AppendTrustAnchorsFromPEM(pool, pem) {
 			return fmt.Errorf("%s: no PEM certificate in the file", f)
 		}
 	}

@@ -29,7 +29,9 @@ type Config struct {
 	BackendName string
 
 	// RootCAs validate servers the guest connects to; nil means the system
-	// roots.
+	// roots. Build pools with identity.AppendTrustAnchorsFromPEM (or
+	// identity.AddTrustAnchor) so that backends verifying ML-DSA chains
+	// themselves find roots the peer does not send.
 	RootCAs *x509.CertPool
 
 	// ClientCAs validate the certificates of clients when a guest server
