@@ -221,17 +221,19 @@ func closeServer(conn tls.ServerConnection) error {
 func postHandshakeAuth(conn tls.ServerConnection) string {
 	f, err := conn.RequestClientIdentity()
 	if err != nil {
-		return "post-handshake authentication: refused by the host"
+		reason, _ := tlsext.ServerLastError(conn)
+		return "post-handshake authentication: refused by the host: " + reason
 	}
 	defer f.Drop()
 	wasinet.Await(f.Subscribe())
 	id, some, _, err := f.Get()
 	switch {
 	case err != nil:
-		// The proposal's result carries no reason (the host logs it):
+		// The proposal's result carries no reason; the extensions do.
 		// crypto/tls (stdtls) cannot do TLS 1.3 post-handshake
-		// authentication at all; circl-pq can, if the client does.
-		return "post-handshake authentication: failed (not supported by this backend, or refused by the client)"
+		// authentication at all; circl-pq can, if the client offered it.
+		reason, _ := tlsext.ServerLastError(conn)
+		return "post-handshake authentication: failed: " + reason
 	case !some:
 		return "post-handshake authentication: the client sent no certificate"
 	}
