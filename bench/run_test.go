@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -46,8 +47,12 @@ func TestRunSmall(t *testing.T) {
 	if len(r.Idle) != 1+len(r.Options.Backends) {
 		t.Fatalf("%d idle results; want %d", len(r.Idle), 1+len(r.Options.Backends))
 	}
+	// At 50 connections the heap and RSS deltas are dominated by memory
+	// that earlier scenarios release meanwhile (they can come out
+	// negative); the command measures at 10,000. What holds at any size:
+	// every connection is held, by at least one host goroutine.
 	for _, i := range r.Idle {
-		if i.Conns != 50 || i.HostHeapPerConn <= 0 || i.PeakRSS == 0 {
+		if i.Conns != 50 || i.GoroutinesPer < 0.9 || i.PeakRSS == 0 || math.IsNaN(i.HostHeapPerConn) {
 			t.Errorf("idle %s: %+v", i.Server, i)
 		}
 	}
