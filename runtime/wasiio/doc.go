@@ -32,7 +32,9 @@
 //   - CheckWrite grants a budget of [WriteBudget] bytes when no write is in
 //     flight and zero while one is; Write hands a copy of the bytes to the
 //     writer goroutine; Flush is then complete when CheckWrite grants a
-//     budget again, which is also when the stream's pollable is ready.
+//     budget again, which is also when the stream's pollable is ready. The
+//     copy's buffer returns to a shared pool when the write completed, so
+//     an idle stream holds none.
 //   - The end of input (io.EOF) and a stream closed on purpose are
 //     reported as the stream-error closed case; any other failure as
 //     last-operation-failed holding an [*Error] resource whose debug string

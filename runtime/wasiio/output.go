@@ -26,9 +26,9 @@ type OutputStream struct {
 	mu       sync.Mutex
 	cond     sync.Cond // wakes the writer goroutine
 	started  bool
-	inflight []byte // handed to the writer goroutine, nil when idle
-	buf      []byte // backing store for inflight
-	err      error  // what ended the stream
+	inflight []byte  // handed to the writer goroutine, nil when idle
+	buf      *[]byte // backing store for inflight, from writeBuffers
+	err      error   // what ended the stream
 	dropped  bool
 	waiters  WaitList
 }
@@ -58,6 +58,10 @@ func (s *OutputStream) run() {
 		_, err := s.w.Write(b)
 		s.mu.Lock()
 		s.inflight = nil
+		// An idle stream holds no buffer: thousands of idle connections
+		// would otherwise pin WriteBudget bytes each.
+		writeBuffers.Put(s.buf)
+		s.buf = nil
 		if err != nil && s.err == nil {
 			s.err = err
 		}
@@ -121,6 +125,10 @@ func (s *OutputStream) Write(ctx context.Context, p []byte) error {
 
 var errBudget = errors.New("over budget")
 
+// writeBuffers holds the WriteBudget-sized copies of writes in flight. A
+// buffer returns to the pool when its write completed.
+var writeBuffers = sync.Pool{New: func() any { b := make([]byte, WriteBudget); return &b }}
+
 func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 	if err := s.terminal(); err != nil {
 		return err
@@ -131,10 +139,8 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 	if s.inflight != nil || len(p) > WriteBudget {
 		return errBudget
 	}
-	if cap(s.buf) < len(p) {
-		s.buf = make([]byte, WriteBudget)
-	}
-	b := s.buf[:len(p)]
+	s.buf = writeBuffers.Get().(*[]byte)
+	b := (*s.buf)[:len(p)]
 	if zeroes {
 		clear(b)
 	} else {
