@@ -28,7 +28,8 @@
 // that any host (wasi:sockets, wasi:cli, wasi:tls) hands them to guests.
 //
 //   - Read returns what is buffered and never blocks; the reader goroutine
-//     reads ahead one chunk at a time, so memory per stream is bounded.
+//     reads at most two chunks ahead (the next one while the guest consumes
+//     the current one), so memory per stream is bounded.
 //   - CheckWrite grants a budget of [WriteBudget] bytes when no write is in
 //     flight and zero while one is; Write hands a copy of the bytes to the
 //     writer goroutine; Flush is then complete when CheckWrite grants a

@@ -11,7 +11,8 @@ import (
 
 var _ streams.InputStream = (*InputStream)(nil)
 
-// ReadChunk is the most an input stream's reader goroutine reads ahead.
+// ReadChunk is the most an input stream's reader goroutine reads at once;
+// it reads at most two chunks ahead.
 const ReadChunk = 64 << 10
 
 // An InputStream is the wasi:io/streams input-stream resource over an
@@ -27,6 +28,7 @@ type InputStream struct {
 	cond    sync.Cond // wakes the reader goroutine when pending was consumed
 	started bool      // the reader goroutine runs (or ran)
 	pending []byte    // read ahead and not consumed yet
+	next    []byte    // a second chunk read ahead; non-nil only when pending is not empty
 	err     error     // what ended the input, reported after pending
 	dropped bool
 	scratch []byte // the view Read returns, valid until the next call
@@ -53,13 +55,24 @@ func (s *InputStream) start() {
 
 func (s *InputStream) run() {
 	// Start small and grow while reads fill the buffer, so that thousands
-	// of idle connections do not each pin a full chunk.
-	buf := make([]byte, 4<<10)
-	for {
+	// of idle connections do not each pin a full chunk. Two buffers take
+	// turns: the goroutine reads the next chunk while the guest consumes
+	// the current one, so that reading (for TLS: decrypting) overlaps with
+	// the guest's work.
+	bufs := [2][]byte{make([]byte, 4<<10)}
+	for i := 0; ; i ^= 1 {
+		if bufs[i] == nil {
+			bufs[i] = make([]byte, len(bufs[i^1]))
+		}
+		buf := bufs[i]
 		n, err := s.r.Read(buf)
 		s.mu.Lock()
 		if n > 0 {
-			s.pending = buf[:n]
+			if len(s.pending) == 0 {
+				s.pending = buf[:n]
+			} else {
+				s.next = buf[:n]
+			}
 		}
 		if err != nil && s.err == nil {
 			s.err = err
@@ -67,7 +80,8 @@ func (s *InputStream) run() {
 		if n > 0 || err != nil {
 			s.waiters.WakeAll()
 		}
-		for len(s.pending) > 0 && !s.dropped {
+		// The other buffer is free once it is neither pending nor next.
+		for s.next != nil && !s.dropped {
 			s.cond.Wait()
 		}
 		stop := s.dropped || s.err != nil
@@ -76,8 +90,9 @@ func (s *InputStream) run() {
 			return
 		}
 		if n == len(buf) && len(buf) < ReadChunk {
-			// The consumer copied the old buffer out; a new one is safe.
-			buf = make([]byte, 2*len(buf))
+			// The full buffer stays with its reader until consumed; this
+			// index gets a larger one for its next turn.
+			bufs[i] = make([]byte, 2*len(buf))
 		}
 	}
 }
@@ -126,7 +141,7 @@ func (s *InputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
 func (s *InputStream) consume(k int) {
 	s.pending = s.pending[k:]
 	if len(s.pending) == 0 {
-		s.pending = nil
+		s.pending, s.next = s.next, nil
 		s.cond.Signal()
 	}
 }
@@ -205,7 +220,7 @@ func (s *InputStream) Close() error {
 		return nil
 	}
 	s.dropped = true
-	s.pending = nil
+	s.pending, s.next = nil, nil
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	s.waiters.WakeAll()
