@@ -96,13 +96,7 @@ func (s *clientSession) ConfigureALPN(ids [][]byte) error {
 	if err != nil {
 		return err
 	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-alpn-ids"); err != nil {
-		return err
-	}
-	s.cfg.ALPN = alpn
-	return nil
+	return s.configure("configure-alpn-ids", func() { s.cfg.ALPN = alpn })
 }
 
 // ConfigureVersions sets the protocol versions to offer.
@@ -111,13 +105,7 @@ func (s *clientSession) ConfigureVersions(vs []uint16) error {
 	if err != nil {
 		return err
 	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-client-protocol-versions"); err != nil {
-		return err
-	}
-	s.cfg.Versions = vs
-	return nil
+	return s.configure("configure-client-protocol-versions", func() { s.cfg.Versions = vs })
 }
 
 // ConfigureCipherSuites sets the cipher suites to offer, in preference order.
@@ -126,13 +114,7 @@ func (s *clientSession) ConfigureCipherSuites(cs []uint16) error {
 	if err != nil {
 		return err
 	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-client-cipher-suites"); err != nil {
-		return err
-	}
-	s.cfg.CipherSuites = cs
-	return nil
+	return s.configure("configure-client-cipher-suites", func() { s.cfg.CipherSuites = cs })
 }
 
 // ConfigureGroups sets the key-exchange groups to offer, in preference
@@ -145,12 +127,18 @@ func (s *clientSession) ConfigureGroups(gs []uint16, keyShares int) error {
 	if keyShares < 1 || keyShares > len(gs) {
 		return fmt.Errorf("tlshost: configure-client-groups: key-shares is %d, want 1 to %d", keyShares, len(gs))
 	}
+	return s.configure("configure-client-groups", func() { s.cfg.Groups, s.cfg.KeyShares = gs, keyShares })
+}
+
+// configure applies a setting, already validated, if the handshake may
+// still be configured (see configurableLocked).
+func (s *clientSession) configure(what string, set func()) error {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-client-groups"); err != nil {
+	if err := s.configurableLocked(what); err != nil {
 		return err
 	}
-	s.cfg.Groups, s.cfg.KeyShares = gs, keyShares
+	set()
 	return nil
 }
 

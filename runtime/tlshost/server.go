@@ -89,13 +89,7 @@ func (s *serverSession) configurableLocked(what string) error {
 // ConfigureIdentities sets the server certificates in preference order; the
 // backend picks the best match for the ClientHello.
 func (s *serverSession) ConfigureIdentities(ids []*backends.Identity) error {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-server-identities"); err != nil {
-		return err
-	}
-	s.cfg.Identities = cloneSlice(ids)
-	return nil
+	return s.configure("configure-server-identities", func() { s.cfg.Identities = cloneSlice(ids) })
 }
 
 // ConfigureALPN sets the ALPN IDs the server accepts, in preference order.
@@ -104,13 +98,7 @@ func (s *serverSession) ConfigureALPN(ids [][]byte) error {
 	if err != nil {
 		return err
 	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-alpn-ids"); err != nil {
-		return err
-	}
-	s.cfg.ALPN = alpn
-	return nil
+	return s.configure("configure-alpn-ids", func() { s.cfg.ALPN = alpn })
 }
 
 // ConfigureVersions sets the protocol versions the server accepts.
@@ -119,13 +107,7 @@ func (s *serverSession) ConfigureVersions(vs []uint16) error {
 	if err != nil {
 		return err
 	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-server-protocol-versions"); err != nil {
-		return err
-	}
-	s.cfg.Versions = vs
-	return nil
+	return s.configure("configure-server-protocol-versions", func() { s.cfg.Versions = vs })
 }
 
 // ConfigureCipherSuites sets the cipher suites the server accepts.
@@ -134,13 +116,7 @@ func (s *serverSession) ConfigureCipherSuites(cs []uint16) error {
 	if err != nil {
 		return err
 	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-server-cipher-suites"); err != nil {
-		return err
-	}
-	s.cfg.CipherSuites = cs
-	return nil
+	return s.configure("configure-server-cipher-suites", func() { s.cfg.CipherSuites = cs })
 }
 
 // ConfigureGroups sets the key-exchange groups the server accepts.
@@ -149,13 +125,7 @@ func (s *serverSession) ConfigureGroups(gs []uint16) error {
 	if err != nil {
 		return err
 	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked("configure-server-groups"); err != nil {
-		return err
-	}
-	s.cfg.Groups = gs
-	return nil
+	return s.configure("configure-server-groups", func() { s.cfg.Groups = gs })
 }
 
 func (s *serverSession) stepCheckLocked(what string, called bool, p step) error {
@@ -171,6 +141,18 @@ func (s *serverSession) stepCheckLocked(what string, called bool, p step) error 
 	case s.d.target >= p:
 		return fmt.Errorf("tlshost: %s: the handshake has already progressed past this step", what)
 	}
+	return nil
+}
+
+// configure applies a setting, already validated, if the handshake may
+// still be configured (see configurableLocked).
+func (s *serverSession) configure(what string, set func()) error {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if err := s.configurableLocked(what); err != nil {
+		return err
+	}
+	set()
 	return nil
 }
 
