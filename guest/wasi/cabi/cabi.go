@@ -23,7 +23,8 @@ func Ptr(addr uint32) unsafe.Pointer {
 }
 
 // Bytes returns the list<u8> at (addr, n) as a Go slice. The slice refers to
-// the block cabi_realloc allocated: no copy is made.
+// the block cabi_realloc allocated: no copy is made, so it is valid only
+// until [Unpin]; copy what is kept.
 func Bytes(addr, n uint32) []byte {
 	if n == 0 {
 		return nil
@@ -75,7 +76,7 @@ func BytesList(addr, n uint32) [][]byte {
 	hs := Lists(addr, n)
 	out := make([][]byte, len(hs))
 	for i, h := range hs {
-		out[i] = Bytes(h.Ptr, h.Len)
+		out[i] = append([]byte{}, Bytes(h.Ptr, h.Len)...)
 	}
 	return out
 }

@@ -4,8 +4,24 @@ package cabi
 
 import "unsafe"
 
-// pinned holds every block cabi_realloc handed out since the last Unpin.
+// pinned holds every heap block cabi_realloc handed out since the last Unpin.
 var pinned []unsafe.Pointer
+
+// arena serves cabi_realloc without touching the Go heap. The host calls
+// cabi_realloc in the middle of an import; a heap allocation there can start
+// a GC assist that lets the scheduler run another goroutine, whose own import
+// would re-enter the host while the first call is still in progress (the
+// host traps that, and the return area would be shared). Blocks live until
+// Unpin; bindings copy what they keep. Results larger than the arena fall
+// back to the heap.
+var arena [arenaSize / 8]uint64
+
+// arenaUsed is how many bytes of arena are handed out since the last Unpin.
+var arenaUsed uint32
+
+// arenaSize is the arena's size in bytes: a poll over 65,536 pollables, or a
+// 256 KiB list<u8>, fits.
+const arenaSize = 256 << 10
 
 // target is the buffer offered by ReadInto for the next allocation.
 var target []byte
@@ -24,6 +40,7 @@ func Unpin() {
 	clear(pinned)
 	pinned = pinned[:0]
 	target = nil
+	arenaUsed = 0
 }
 
 // realloc implements cabi_realloc: (original-ptr, original-size, alignment,
@@ -45,11 +62,41 @@ func realloc(ptr unsafe.Pointer, oldSize, align, newSize uint32) unsafe.Pointer 
 	if newSize <= oldSize {
 		return ptr
 	}
+	if p := arenaAlloc(ptr, oldSize, align, newSize); p != nil {
+		return p
+	}
 	p := alloc(newSize, align)
 	if oldSize > 0 {
 		copy(unsafe.Slice((*byte)(p), newSize), unsafe.Slice((*byte)(ptr), oldSize))
 	}
 	pinned = append(pinned, p)
+	return p
+}
+
+// arenaAlloc allocates from the arena, growing the last block in place when
+// ptr is it, or returns nil when the arena has no room.
+func arenaAlloc(ptr unsafe.Pointer, oldSize, align, newSize uint32) unsafe.Pointer {
+	base := uintptr(unsafe.Pointer(&arena))
+	if oldSize > 0 && uintptr(ptr) >= base && uintptr(ptr)+uintptr(oldSize) == base+uintptr(arenaUsed) {
+		off := uint32(uintptr(ptr) - base)
+		if off+newSize <= arenaSize {
+			arenaUsed = off + newSize
+			return ptr
+		}
+		return nil
+	}
+	if align == 0 || align > 8 {
+		align = 8
+	}
+	off := (arenaUsed + align - 1) &^ (align - 1)
+	if off+newSize > arenaSize || off+newSize < off {
+		return nil
+	}
+	arenaUsed = off + newSize
+	p := unsafe.Add(unsafe.Pointer(&arena), off)
+	if oldSize > 0 {
+		copy(unsafe.Slice((*byte)(p), newSize), unsafe.Slice((*byte)(ptr), oldSize))
+	}
 	return p
 }
 

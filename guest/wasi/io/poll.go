@@ -37,7 +37,7 @@ func Poll(in []Pollable) []uint32 {
 	}
 	poll(p, uint32(len(in)), cabi.Ret())
 	r := *(*listMem)(cabi.Ret())
-	ready := cabi.Uint32s(r.Ptr, r.Len)
+	ready := append([]uint32(nil), cabi.Uint32s(r.Ptr, r.Len)...) // the block is reused after Unpin
 	cabi.Unpin()
 	runtime.KeepAlive(in)
 	return ready

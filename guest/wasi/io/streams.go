@@ -113,7 +113,7 @@ func liftList() ([]byte, error) {
 		cabi.Unpin()
 		return nil, liftStreamError(unsafe.Pointer(&r.Payload))
 	}
-	b := cabi.Bytes(r.Payload[0], r.Payload[1])
+	b := append([]byte{}, cabi.Bytes(r.Payload[0], r.Payload[1])...) // the block is reused after Unpin
 	cabi.Unpin()
 	return b, nil
 }

@@ -57,11 +57,8 @@ func liftOptionBytes() ([]byte, bool) {
 		cabi.Unpin()
 		return nil, false
 	}
-	b := cabi.Bytes(r.List.Ptr, r.List.Len)
+	b := append([]byte{}, cabi.Bytes(r.List.Ptr, r.List.Len)...) // the block is reused after Unpin
 	cabi.Unpin()
-	if b == nil {
-		b = []byte{}
-	}
 	return b, true
 }
 
@@ -424,7 +421,7 @@ func (c ClientHello) ALPNIDs() [][]byte {
 func (c ClientHello) CipherSuites() []CipherSuite {
 	clientHelloCipherSuites(uint32(c), cabi.Ret())
 	r := *(*listMem)(cabi.Ret())
-	v := cabi.Uint16s(r.Ptr, r.Len)
+	v := append([]uint16(nil), cabi.Uint16s(r.Ptr, r.Len)...) // the block is reused after Unpin
 	cabi.Unpin()
 	return v
 }
