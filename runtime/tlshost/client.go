@@ -38,7 +38,6 @@ type clientSession struct {
 	received   bool // receive-client-identity-request was called
 	serverName string
 	cfg        backends.ClientConfig
-	conn       backends.Conn
 	request    *clientIdentityRequest
 	responded  []*backends.Identity
 
@@ -312,29 +311,6 @@ func (s *clientSession) ServerName() (string, bool) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	return s.serverName, s.connected
-}
-
-// State reports what was negotiated so far; ok is false before the
-// handshake started.
-func (s *clientSession) State() (st backends.State, ok bool) {
-	s.d.mu.Lock()
-	conn := s.conn
-	s.d.mu.Unlock()
-	if conn == nil {
-		return st, false
-	}
-	return conn.State(), true
-}
-
-// Conn returns the backend connection once the handshake succeeded.
-func (s *clientSession) Conn() backends.Conn {
-	_, err, ok := s.streamsFut.peek()
-	if !ok || err != nil {
-		return nil
-	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	return s.conn
 }
 
 // Close tears the session down: it stops the handshake goroutine and closes

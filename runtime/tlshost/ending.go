@@ -17,6 +17,7 @@ type ending struct {
 	consumed  bool // finish or abort was called
 	closed    bool
 	abortDone *wasiio.Signal
+	conn      backends.Conn // once the backend made it
 }
 
 func newEnding() ending {
@@ -69,4 +70,27 @@ func (e *ending) dropHandshake(failAll func(error)) {
 	if !consumed {
 		e.abort(failAll)
 	}
+}
+
+// State reports what was negotiated so far; ok is false before the
+// handshake started.
+func (e *ending) State() (st backends.State, ok bool) {
+	e.d.mu.Lock()
+	conn := e.conn
+	e.d.mu.Unlock()
+	if conn == nil {
+		return st, false
+	}
+	return conn.State(), true
+}
+
+// Conn returns the backend connection once the handshake succeeded.
+func (e *ending) Conn() backends.Conn {
+	_, err, ok := e.streamsFut.peek()
+	if !ok || err != nil {
+		return nil
+	}
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	return e.conn
 }

@@ -38,7 +38,6 @@ type serverSession struct {
 	helloReleased bool // the ClientHello hook returned: settings are fixed
 	hello         *backends.ClientHello
 	cfg           backends.ServerConfig
-	conn          backends.Conn
 	clientChain   [][]byte // validated client chain, in or after the handshake
 	postAuth      *future[[][]byte]
 	postDone      chan struct{}
@@ -354,28 +353,6 @@ func (s *serverSession) ClientChain() [][]byte {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	return cloneChain(s.clientChain)
-}
-
-// State reports what was negotiated so far.
-func (s *serverSession) State() (st backends.State, ok bool) {
-	s.d.mu.Lock()
-	conn := s.conn
-	s.d.mu.Unlock()
-	if conn == nil {
-		return st, false
-	}
-	return conn.State(), true
-}
-
-// Conn returns the backend connection once the handshake succeeded.
-func (s *serverSession) Conn() backends.Conn {
-	_, err, ok := s.streamsFut.peek()
-	if !ok || err != nil {
-		return nil
-	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	return s.conn
 }
 
 // Close tears the session down; see clientSession.Close.
