@@ -8,8 +8,9 @@ import (
 )
 
 // ending is what client and server sessions share about ending a
-// handshake: finish and abort each consume it, at most once between them,
-// and dropping it unconsumed aborts it. The fields are guarded by d.mu.
+// handshake and what it leaves: finish and abort each consume it, at most
+// once between them, dropping it unconsumed aborts it, and the backend
+// connection it made answers State. The fields are guarded by d.mu.
 type ending struct {
 	d          *driver
 	streamsFut *future[backends.Conn]
