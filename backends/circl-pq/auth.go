@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -231,4 +232,51 @@ func hookAlert(err error, def Alert) Alert {
 		return Alert(ae.Alert)
 	}
 	return def
+}
+
+// readClientCertificate parses a client's Certificate message answering the
+// CertificateRequest whose context is want, during the handshake or after it
+// (RFC 8446, Sections 4.4.2 and 4.6.2).
+func (c *Conn) readClientCertificate(msg, want []byte) (certificateMsg, error) {
+	var cm certificateMsg
+	if !cm.unmarshal(msg) {
+		return cm, c.fail(alertDecodeError, "tls: malformed client Certificate")
+	}
+	// RFC 8446, Section 4.4.2: the context echoes the request's.
+	if !hmac.Equal(cm.context, want) {
+		return cm, c.fail(alertIllegalParameter, "tls: client Certificate with the wrong request context")
+	}
+	if cm.entryExtensions {
+		return cm, c.fail(alertUnsupportedExtension, "tls: client sent unsolicited certificate extensions")
+	}
+	return cm, nil
+}
+
+// readCertificateVerify checks the peer's CertificateVerify (peer is
+// "server" or "client") against the transcript so far, records the
+// signature scheme and adds the message to the transcript (RFC 8446,
+// Section 4.4.3). The same check serves the handshake on both sides and
+// post-handshake authentication.
+func (c *Conn) readCertificateVerify(msg []byte, peerKey crypto.PublicKey, peer string, transcript hash.Hash) error {
+	var cv certificateVerifyMsg
+	if !cv.unmarshal(msg) {
+		return c.fail(alertDecodeError, "tls: malformed %s CertificateVerify", peer)
+	}
+	if !contains(c.verifySchemes(), cv.scheme) {
+		return c.fail(alertIllegalParameter, "tls: %s used an unoffered signature scheme 0x%04x", peer, cv.scheme)
+	}
+	context := clientSignatureContext
+	if peer == "server" {
+		context = serverSignatureContext
+	}
+	switch err := verifyHandshakeSignature(peerKey, cv.scheme, context, transcript, cv.signature); err {
+	case nil:
+	case errSchemeMismatch:
+		return c.fail(alertIllegalParameter, "%v", err)
+	default:
+		return c.fail(alertDecryptError, "%v", err)
+	}
+	c.peerSignatureScheme = cv.scheme
+	transcript.Write(msg)
+	return nil
 }

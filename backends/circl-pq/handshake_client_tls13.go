@@ -496,22 +496,9 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	if err != nil {
 		return err
 	}
-	var cv certificateVerifyMsg
-	if !cv.unmarshal(msg) {
-		return c.fail(alertDecodeError, "tls: malformed CertificateVerify")
+	if err := c.readCertificateVerify(msg, peerKey, "server", hs.transcript); err != nil {
+		return err
 	}
-	if !contains(c.verifySchemes(), cv.scheme) {
-		return c.fail(alertIllegalParameter, "tls: server used an unoffered signature scheme 0x%04x", cv.scheme)
-	}
-	switch err := verifyHandshakeSignature(peerKey, cv.scheme, serverSignatureContext, hs.transcript, cv.signature); err {
-	case nil:
-	case errSchemeMismatch:
-		return c.fail(alertIllegalParameter, "%v", err)
-	default:
-		return c.fail(alertDecryptError, "%v", err)
-	}
-	c.peerSignatureScheme = cv.scheme
-	hs.transcript.Write(msg)
 
 	// The application's own check comes after default validation and
 	// after the server proved possession of the key.

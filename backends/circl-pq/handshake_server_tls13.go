@@ -448,16 +448,9 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	if msg[0] != typeCertificate {
 		return c.fail(alertUnexpectedMessage, "tls: expected client Certificate, got message type %d", msg[0])
 	}
-	var cm certificateMsg
-	if !cm.unmarshal(msg) {
-		return c.fail(alertDecodeError, "tls: malformed client Certificate")
-	}
-	// RFC 8446, Section 4.4.2: the context echoes the request's.
-	if !hmac.Equal(cm.context, hs.certReqContext) {
-		return c.fail(alertIllegalParameter, "tls: client Certificate with the wrong request context")
-	}
-	if cm.entryExtensions {
-		return c.fail(alertUnsupportedExtension, "tls: client sent unsolicited certificate extensions")
+	cm, err := c.readClientCertificate(msg, hs.certReqContext)
+	if err != nil {
+		return err
 	}
 	hs.transcript.Write(msg)
 	if len(cm.chain) == 0 {
@@ -493,22 +486,9 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	if msg[0] != typeCertificateVerify {
 		return c.fail(alertUnexpectedMessage, "tls: expected client CertificateVerify, got message type %d", msg[0])
 	}
-	var cv certificateVerifyMsg
-	if !cv.unmarshal(msg) {
-		return c.fail(alertDecodeError, "tls: malformed client CertificateVerify")
+	if err := c.readCertificateVerify(msg, peerKey, "client", hs.transcript); err != nil {
+		return err
 	}
-	if !contains(c.verifySchemes(), cv.scheme) {
-		return c.fail(alertIllegalParameter, "tls: client used an unoffered signature scheme 0x%04x", cv.scheme)
-	}
-	switch err := verifyHandshakeSignature(peerKey, cv.scheme, clientSignatureContext, hs.transcript, cv.signature); err {
-	case nil:
-	case errSchemeMismatch:
-		return c.fail(alertIllegalParameter, "%v", err)
-	default:
-		return c.fail(alertDecryptError, "%v", err)
-	}
-	c.peerSignatureScheme = cv.scheme
-	hs.transcript.Write(msg)
 	if hs.hooks.VerifyClient != nil {
 		if err := hs.hooks.VerifyClient(hs.ctx, cm.chain); err != nil {
 			return c.fail(hookAlert(err, alertBadCertificate), "tls: client certificate rejected by the application: %w", err)

@@ -361,16 +361,9 @@ func (c *Conn) failAuth(err error) error {
 }
 
 func (c *Conn) readAuthCertificate(req *authRequest, msg []byte) error {
-	var cm certificateMsg
-	if !cm.unmarshal(msg) {
-		return c.fail(alertDecodeError, "tls: malformed client Certificate")
-	}
-	// RFC 8446, Section 4.4.2: the context echoes the request's.
-	if !hmac.Equal(cm.context, req.context) {
-		return c.fail(alertIllegalParameter, "tls: client Certificate with the wrong request context")
-	}
-	if cm.entryExtensions {
-		return c.fail(alertUnsupportedExtension, "tls: client sent unsolicited certificate extensions")
+	cm, err := c.readClientCertificate(msg, req.context)
+	if err != nil {
+		return err
 	}
 	req.transcript.Write(msg)
 	req.chain = cm.chain
@@ -395,22 +388,9 @@ func (c *Conn) readAuthCertificate(req *authRequest, msg []byte) error {
 }
 
 func (c *Conn) readAuthCertificateVerify(req *authRequest, msg []byte) error {
-	var cv certificateVerifyMsg
-	if !cv.unmarshal(msg) {
-		return c.fail(alertDecodeError, "tls: malformed client CertificateVerify")
+	if err := c.readCertificateVerify(msg, req.peerKey, "client", req.transcript); err != nil {
+		return err
 	}
-	if !contains(c.verifySchemes(), cv.scheme) {
-		return c.fail(alertIllegalParameter, "tls: client used an unoffered signature scheme 0x%04x", cv.scheme)
-	}
-	switch err := verifyHandshakeSignature(req.peerKey, cv.scheme, clientSignatureContext, req.transcript, cv.signature); err {
-	case nil:
-	case errSchemeMismatch:
-		return c.fail(alertIllegalParameter, "%v", err)
-	default:
-		return c.fail(alertDecryptError, "%v", err)
-	}
-	c.peerSignatureScheme = cv.scheme
-	req.transcript.Write(msg)
 	req.expect = typeFinished
 	return nil
 }
