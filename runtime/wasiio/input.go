@@ -31,7 +31,11 @@ type InputStream struct {
 	next    []byte    // a second chunk read ahead; non-nil only when pending is not empty
 	err     error     // what ended the input, reported after pending
 	dropped bool
-	scratch []byte // the view Read returns, valid until the next call
+	// lent is set while the slice Read returned points into a buffer that
+	// is no longer pending: the reader goroutine must not refill it until
+	// the guest's next call on the stream, by when the glue has copied it
+	// into guest memory. It identifies that buffer by its last byte.
+	lent    *byte
 	waiters WaitList
 }
 
@@ -80,8 +84,9 @@ func (s *InputStream) run() {
 		if n > 0 || err != nil {
 			s.waiters.WakeAll()
 		}
-		// The other buffer is free once it is neither pending nor next.
-		for s.next != nil && !s.dropped {
+		// The other buffer is free once it is neither pending, next nor
+		// lent.
+		for !s.dropped && (s.next != nil || s.lent != nil && bufs[i^1] != nil && s.lent == lastByte(bufs[i^1])) {
 			s.cond.Wait()
 		}
 		stop := s.dropped || s.err != nil
@@ -113,7 +118,9 @@ func (s *InputStream) terminal() error {
 // Read implements streams.InputStream: it returns up to n bytes that are
 // already buffered, without blocking, an empty slice when nothing is there
 // yet, closed at the end of input, and last-operation-failed when reading
-// failed. The slice is valid until the next call on the stream.
+// failed. The slice is a view of the stream's buffer, valid until the next
+// call on the stream: the bytes are copied once, by the glue into guest
+// memory.
 func (s *InputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -121,27 +128,44 @@ func (s *InputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
 		return nil, Closed()
 	}
 	s.start()
+	s.returnLent()
 	if len(s.pending) > 0 {
 		k := min(n, uint64(len(s.pending)))
-		if cap(s.scratch) < int(k) {
-			s.scratch = make([]byte, k, len(s.pending))
-		}
-		out := s.scratch[:k]
-		copy(out, s.pending)
-		s.consume(int(k))
+		out := s.pending[:k:k]
+		s.consume(int(k), true)
 		return out, nil
 	}
 	if err := s.terminal(); err != nil {
 		return nil, err
 	}
-	return s.scratch[:0:0], nil
+	return []byte{}, nil
 }
 
-// consume drops k pending bytes; s.mu is held.
-func (s *InputStream) consume(k int) {
+// consume drops k pending bytes; s.mu is held. A buffer it empties goes
+// back to the reader goroutine at once, unless lend is set: then the caller
+// returns a view of it, and it stays lent until returnLent.
+func (s *InputStream) consume(k int, lend bool) {
+	if k == len(s.pending) && lend {
+		s.lent = lastByte(s.pending)
+	}
 	s.pending = s.pending[k:]
 	if len(s.pending) == 0 {
 		s.pending, s.next = s.next, nil
+		s.cond.Signal()
+	}
+}
+
+// lastByte identifies the buffer b is a slice of (b is not empty).
+func lastByte(b []byte) *byte {
+	b = b[:cap(b)]
+	return &b[len(b)-1]
+}
+
+// returnLent gives a lent buffer back to the reader goroutine; s.mu is
+// held. Every call on the stream starts with it.
+func (s *InputStream) returnLent() {
+	if s.lent != nil {
+		s.lent = nil
 		s.cond.Signal()
 	}
 }
@@ -154,9 +178,10 @@ func (s *InputStream) Skip(ctx context.Context, n uint64) (uint64, error) {
 		return 0, Closed()
 	}
 	s.start()
+	s.returnLent()
 	if len(s.pending) > 0 {
 		k := min(n, uint64(len(s.pending)))
-		s.consume(int(k))
+		s.consume(int(k), false)
 		return k, nil
 	}
 	return 0, s.terminal()

@@ -89,9 +89,10 @@ func (c *streamConn) readPending(p []byte) (int, error, bool) {
 	s := c.in
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.returnLent()
 	if len(s.pending) > 0 {
 		n := copy(p, s.pending)
-		s.consume(n)
+		s.consume(n, false)
 		return n, nil, true
 	}
 	if s.dropped {
