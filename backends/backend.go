@@ -223,6 +223,27 @@ type Conn interface {
 	RequestClientIdentity(ctx context.Context) ([][]byte, error)
 }
 
+// A NonblockingConn is a Conn that works over a transport that never blocks,
+// which lets the host run Read and Write on the guest's own calls instead
+// of handing each one to a goroutine (a hand-off costs more than encrypting
+// a 16 KiB record). A backend promises, by returning true:
+//
+//   - when a Read of the transport fails with a [net.Error] whose Timeout
+//     reports true, Read returns that error (or one wrapping it) and keeps
+//     its state: bytes of a partial record stay buffered and a later Read
+//     continues where this one stopped, as crypto/tls does;
+//   - Read and Write block only in the transport's Read and Write, never
+//     on anything else the guest must do first.
+//
+// The host's transport then accepts every Write at once (queueing what the
+// socket does not take yet) and, for Reads made on the guest's calls,
+// fails with such a timeout error instead of blocking. Backends that do
+// not implement it get a goroutine per stream, as any io.Reader would.
+type NonblockingConn interface {
+	Conn
+	NonblockingTransport() bool
+}
+
 // State is what a connection negotiated.
 type State struct {
 	HandshakeComplete bool
