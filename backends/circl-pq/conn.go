@@ -302,17 +302,41 @@ func (c *Conn) fill(n int) error {
 // readRecord reads one record and files its content: application data in
 // input, handshake bytes in hand; it handles alerts and the compatibility
 // change_cipher_spec itself. The caller holds in.
+//
+// Every error ends the read side for good, except a transport timeout
+// (see [isTimeout]): then the bytes read so far stay in rawIn and the next
+// call continues the same record.
 func (c *Conn) readRecord() error {
 	if c.in.err != nil {
 		return c.in.err
 	}
 	if err := c.readRecordLocked(); err != nil {
-		if c.in.err == nil {
-			c.in.err = err
-		}
-		return c.in.err
+		return c.latchReadError(err)
 	}
 	return nil
+}
+
+// latchReadError makes err the read side's sticky error, unless it is a
+// transport timeout, which leaves the connection intact. It returns the
+// error the caller should report. The caller holds in.
+func (c *Conn) latchReadError(err error) error {
+	if isTimeout(err) {
+		return err
+	}
+	if c.in.err == nil {
+		c.in.err = err
+	}
+	return c.in.err
+}
+
+// isTimeout reports whether err is a transport timeout: a [net.Error]
+// whose Timeout is true. A read deadline that expired, or a transport that
+// never blocks and has nothing to read yet, reports one; neither says
+// anything about the connection, so the read side keeps its state and a
+// later Read resumes where this one stopped.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (c *Conn) readRecordLocked() error {
@@ -639,6 +663,14 @@ func (c *Conn) fail(a Alert, format string, args ...any) error {
 
 // Read reads application data. It returns io.EOF after the peer's
 // close_notify, and io.ErrUnexpectedEOF when the transport ended without it.
+//
+// When a Read of the transport fails with a timeout (a [net.Error] whose
+// Timeout reports true: an expired read deadline, or a transport that never
+// blocks), Read returns that error and keeps what it read so far: a partial
+// record, or a handshake message (KeyUpdate, NewSessionTicket,
+// CertificateRequest) spread over several records. The next Read continues
+// where this one stopped. Every other error is final: later Reads return it
+// again.
 func (c *Conn) Read(p []byte) (int, error) {
 	if !c.handshakeDone.Load() {
 		return 0, errors.New("tls: Read before the handshake completed")
@@ -653,16 +685,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if err := c.readRecord(); err != nil {
 			return 0, err
 		}
+		// A handshake message cut short by a transport timeout stays in
+		// hand; the record read above continued it.
 		for len(c.hand) > 0 {
 			if useless++; useless > maxPostHandshakeMessages {
 				c.in.err = c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages")
 				return 0, c.in.err
 			}
 			if err := c.handlePostHandshakeMessage(); err != nil {
-				if c.in.err == nil {
-					c.in.err = err
-				}
-				return 0, c.in.err
+				return 0, c.latchReadError(err)
 			}
 		}
 	}
@@ -671,7 +702,20 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Write writes application data.
+// NonblockingTransport reports true: Conn keeps the promise of
+// [backends.NonblockingConn]. A transport timeout in Read is never latched
+// (see [Conn.Read]); record bytes stay in rawIn, handshake fragments in
+// hand, and no state changes before a whole record is in, so the next Read
+// resumes exactly where the timeout fell. Read and Write block on nothing
+// but the transport, with one condition on the caller: a client's Read
+// calls the ClientIdentity hook when the server requests a certificate
+// after the handshake, and that hook must answer without waiting for
+// whoever calls Read.
+func (c *Conn) NonblockingTransport() bool { return true }
+
+// Write writes application data. A transport error, a timeout included,
+// fails the write side for good: a record is either sent whole or the
+// connection is broken.
 func (c *Conn) Write(p []byte) (int, error) {
 	if !c.handshakeDone.Load() {
 		return 0, errors.New("tls: Write before the handshake completed")
@@ -812,4 +856,4 @@ func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([
 	return c.suite.exportKeyingMaterial(c.exporterSecret, label, context, length)
 }
 
-var _ backends.Conn = (*Conn)(nil)
+var _ backends.NonblockingConn = (*Conn)(nil)

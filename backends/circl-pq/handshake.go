@@ -13,6 +13,10 @@ import (
 // the same error after a failed one. Cancelling ctx aborts the handshake:
 // the peer gets a user_canceled alert when the transport still takes it,
 // and Handshake returns an error wrapping ctx.Err().
+//
+// Unlike Read, Handshake cannot be resumed: every error, a transport
+// timeout included, fails the connection. Callers that make the transport
+// non-blocking do so only once Handshake returned.
 func (c *Conn) Handshake(ctx context.Context) error {
 	c.handshakeMu.Lock()
 	defer c.handshakeMu.Unlock()

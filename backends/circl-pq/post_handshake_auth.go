@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"hash"
-	"net"
 	"sync"
 	"time"
 
@@ -34,6 +33,11 @@ import (
 // reads until its answer is in, keeping any application data that
 // interleaves (between whole handshake messages, RFC 8446, Section 5.1) for
 // the next Read. Requests may overlap; the client answers them in order.
+//
+// A transport that never blocks gives no signal when the answer arrives:
+// when its Read times out, RequestClientIdentity lets go of the read side
+// and tries again after a pause that grows from minAuthPoll to maxAuthPoll
+// (a Read that comes meanwhile takes the answer on its way).
 
 // maxPendingAuth bounds the server's outstanding certificate requests.
 const maxPendingAuth = 8
@@ -42,6 +46,23 @@ const maxPendingAuth = 8
 // keeps for Read while it waits for an answer; beyond it, it leaves reading
 // to Read.
 const maxAuthBufferedInput = 1 << 20
+
+// minAuthPoll and maxAuthPoll bound the pause between two attempts of
+// RequestClientIdentity to read its answer from a transport that timed
+// out.
+const (
+	minAuthPoll = time.Millisecond
+	maxAuthPoll = 50 * time.Millisecond
+)
+
+// authRead is how readForAuth stopped without an error.
+type authRead int
+
+const (
+	authAnswered authRead = iota // the request is answered
+	authFull                     // too much application data waits for Read
+	authIdle                     // the transport timed out: nothing to read now
+)
 
 // authState is the post-handshake authentication state of a connection.
 type authState struct {
@@ -201,6 +222,7 @@ func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error)
 // awaitAuth waits until req is answered, reading the connection itself
 // whenever no Read does.
 func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
+	poll := minAuthPoll
 	for {
 		select {
 		case <-req.done:
@@ -228,12 +250,13 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 			return ctx.Err()
 		case <-acquired:
 		}
-		full, err := c.readForAuth(ctx, req)
+		how, err := c.readForAuth(ctx, req)
 		c.in.Unlock()
 		if err != nil {
 			return err
 		}
-		if full {
+		switch how {
+		case authFull:
 			// Too much application data is waiting for Read: let Read
 			// take the answer on its way.
 			select {
@@ -242,14 +265,30 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+		case authIdle:
+			t := time.NewTimer(poll)
+			select {
+			case <-req.done:
+				t.Stop()
+				return nil
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			poll = min(2*poll, maxAuthPoll)
+		default:
+			poll = minAuthPoll
 		}
 	}
 }
 
 // readForAuth reads records until req is answered, keeping application
-// data for Read. It reports full when the kept data reached its bound. The
-// caller holds in.
-func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (full bool, err error) {
+// data for Read. It stops early when the kept data reached its bound
+// (authFull) or the transport timed out (authIdle); a timeout, like every
+// other stop but an error, leaves the connection intact. The caller holds
+// in.
+func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead, err error) {
 	// Application data already read stays ahead of what arrives now; the
 	// copy also stops c.input aliasing the raw input buffer.
 	saved := bytes.Clone(c.input)
@@ -265,21 +304,18 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (full bool, er
 	for {
 		select {
 		case <-req.done:
-			return false, nil
+			return authAnswered, nil
 		default:
 		}
 		if c.in.err != nil {
-			return false, c.in.err
+			return 0, c.in.err
 		}
 		if len(saved) >= maxAuthBufferedInput {
-			return true, nil
+			return authFull, nil
 		}
 		if c.handshakeMessageComplete() {
 			if err := c.handlePostHandshakeMessage(); err != nil {
-				if c.in.err == nil {
-					c.in.err = err
-				}
-				return false, err
+				return 0, c.latchReadError(err)
 			}
 			continue
 		}
@@ -289,16 +325,14 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (full bool, er
 			c.input = nil
 		}
 		if err != nil {
-			var ne net.Error
-			if ctx.Err() != nil && errors.As(err, &ne) && ne.Timeout() {
-				// Interrupted by ctx between records: the connection
-				// is intact.
-				return false, ctx.Err()
+			if isTimeout(err) {
+				if ctx.Err() != nil {
+					// Interrupted by ctx: the connection is intact.
+					return 0, ctx.Err()
+				}
+				return authIdle, nil
 			}
-			if c.in.err == nil {
-				c.in.err = err
-			}
-			return false, err
+			return 0, c.latchReadError(err)
 		}
 	}
 }
