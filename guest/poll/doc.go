@@ -1,33 +1,49 @@
 // Package poll parks goroutines of a Go guest (GOOS=wasip1) on WASI
-// pollables, with one poller for the whole guest.
+// pollables, with one poll call for the whole guest at a time.
 //
 // # Model
 //
 // A standard-Go guest is one thread: a goroutine blocked inside a host import
 // (blocking-read, pollable.block, poll) blocks every goroutine. So no
 // goroutine blocks in the host on its own behalf. An operation that would
-// block calls [Wait] with its pollable: the pollable is registered with the
-// poller and the goroutine parks on a channel, leaving the thread to the
-// others.
+// block calls [Wait] with its pollable, which registers it. Exactly one
+// goroutine at a time runs the rounds that poll for everyone:
 //
-// The poller is a single goroutine, started on first use and parked while
-// nothing is registered. Each round it:
+//   - The first goroutine to wait while nobody polls runs the rounds
+//     itself, until its own wait is over. A guest whose goroutine waits
+//     alone (a client, an event loop) thus never switches goroutines to
+//     wait: its wait is one wasi:io/poll.poll call.
+//   - Goroutines that wait while another one polls park on a channel,
+//     leaving the thread to the others; the polling goroutine wakes them.
+//   - When the polling goroutine's own wait is over while others still
+//     wait, it hands the rounds to a helper goroutine, started on first
+//     use and parked whenever it does not hold them.
 //
-//  1. yields (runtime.Gosched), so goroutines that are runnable run first,
-//     until a yield comes straight back with no new wait registered
-//     (nothing else ran: the guest is idle), at most four times;
-//  2. when work is still happening it polls without blocking: the list
-//     given to wasi:io/poll.poll ends with a zero-duration clock pollable,
-//     which is always ready. When idle it blocks in poll, with a clock
-//     pollable for the earliest deadline capped at [MaxBlock]: Go timers
-//     (time.Sleep, time.After) cannot fire while the only thread is inside
-//     the host, so the cap bounds how late they may be;
+// Each round:
+//
+//  1. lets runnable goroutines run first. When every other goroutine of
+//     the guest is parked in Wait (runtime.NumGoroutine against the count
+//     of parked waiters), none can be runnable and the guest is idle at
+//     once. Otherwise it yields (runtime.Gosched) and counts again, until
+//     a yield comes straight back with nothing registered or canceled
+//     (the rest of the guest is blocked elsewhere: idle), at most four
+//     times (busy);
+//  2. when busy, polls without blocking: the list given to poll ends with
+//     a zero-duration clock pollable, which is always ready. When idle it
+//     blocks in poll, with a clock pollable for the earliest deadline
+//     capped at [MaxBlock]: Go timers (time.Sleep, time.After) cannot fire
+//     while the only thread is inside the host, so the cap bounds how late
+//     they may be, and a poll that ends on it is followed by a yield, so
+//     that the scheduler runs the timers that came due. The capped timer is
+//     one pollable reused until it fires, not one per poll;
 //  3. wakes the goroutines whose pollables are ready, and those whose
 //     deadline passed (with os.ErrDeadlineExceeded).
 //
 // One poll call covers every waiting goroutine, so thousands of connections
 // cost one host call per round and no goroutine spins; the cost of a round is
-// linear in the number of waiters, as wasi:io/poll.poll itself is.
+// linear in the number of waiters, as wasi:io/poll.poll itself is. A wait
+// allocates nothing in the steady state: waiters, the poll list and its
+// result are reused.
 //
 // Pollables stay owned by the caller; the poller only borrows them while
 // registered. A caller must not drop a pollable while a Wait on it is

@@ -5,7 +5,6 @@ package poll
 import (
 	"errors"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 
@@ -22,30 +21,64 @@ var ErrCanceled = errors.New("poll: wait canceled")
 var MaxBlock = 10 * time.Millisecond
 
 // idleYield is how long a yield may take and still count as "nothing else
-// ran".
-const idleYield = 20 * time.Microsecond
+// ran", in nanoseconds of the monotonic clock.
+const idleYield = uint64(20 * time.Microsecond)
 
-// busyYields is how many yields the poller makes, while other goroutines
-// keep working, before it polls without blocking.
+// busyYields is how many yields a round makes, while other goroutines keep
+// working, before it polls without blocking.
 const busyYields = 4
 
+// A waiter is one pending Wait. Waiters are recycled: Wait allocates
+// nothing once the guest has waited as many times at once as it ever will.
 type waiter struct {
 	p        io.Pollable
 	deadline time.Time
-	done     chan error // buffered: the poller never blocks on it
-	index    int        // position in state.waiters, -1 once completed
+	// done receives the result of a parked waiter. It is buffered, so the
+	// poller never blocks on it, and empty whenever the waiter is free.
+	done chan error
+	// index is the position in state.waiters, -1 once unregistered.
+	index int
+	// polling marks the waiter whose goroutine runs the rounds itself: it
+	// does not park, and its result goes to err instead of done.
+	polling bool
+	err     error
 }
 
-var state struct {
-	mu       sync.Mutex
-	waiters  []*waiter
-	handles  []io.Pollable // parallel to waiters
-	activity uint64        // counts registrations
-	wake     chan struct{}
-	started  bool
+// A poller is the state every waiting goroutine shares; there is one, state.
+type poller struct {
+	mu      sync.Mutex
+	waiters []*waiter
+	// handles is parallel to waiters, with spare capacity so that a round
+	// appends the timer without copying the list.
+	handles []io.Pollable
+	// parked counts registered waiters whose goroutine is parked on done;
+	// deadlines counts registered waiters with a deadline.
+	parked    int
+	deadlines int
+	activity  uint64 // counts registrations and cancellations
+	// polling is set while a goroutine runs rounds: a Wait that finds it
+	// set parks; one that finds it clear runs the rounds itself.
+	polling bool
+	free    []*waiter
+	ready   []uint32 // the last poll's result, reused
+
+	// The helper goroutine takes the rounds over when the goroutine that
+	// ran them is done waiting while others still wait. It is parked on
+	// wake whenever it does not hold the rounds.
+	helper bool
+	wake   chan struct{}
+
+	// immediate is a zero-duration clock pollable, always ready: the timer
+	// of a poll that must not block. capTimer is the timer of blocking
+	// polls, ready at capAt (monotonic clock) and reused until it fires;
+	// then yieldNext lets the scheduler run the Go timers that came due.
+	immediate io.Pollable
+	capTimer  io.Pollable
+	capAt     clocks.Instant
+	yieldNext bool
 }
 
-var immediate io.Pollable // zero-duration clock pollable: always ready
+var state poller
 
 // Wait parks the calling goroutine until p is ready. It returns nil when p is
 // ready, os.ErrDeadlineExceeded once deadline (if not zero) has passed, and
@@ -54,56 +87,118 @@ func Wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}) error {
 	if !deadline.IsZero() && !time.Now().Before(deadline) {
 		return os.ErrDeadlineExceeded
 	}
-	w := &waiter{p: p, deadline: deadline, done: make(chan error, 1)}
-	register(w)
-	select {
-	case err := <-w.done:
-		return err
-	case <-cancel:
-		if unregister(w) {
-			return ErrCanceled
+	s := &state
+	s.mu.Lock()
+	w := s.registerLocked(p, deadline)
+	if !s.polling {
+		// Nobody polls: this goroutine does, until its own wait is over.
+		// A single waiting goroutine thus never switches to another one.
+		s.polling = true
+		w.polling = true
+		s.mu.Unlock()
+		return lead(w, cancel)
+	}
+	s.parked++
+	s.mu.Unlock()
+
+	var err error
+	if cancel == nil {
+		err = <-w.done
+	} else {
+		select {
+		case err = <-w.done:
+		case <-cancel:
+			s.mu.Lock()
+			canceled := w.index >= 0
+			if canceled {
+				s.unregisterLocked(w)
+				s.activity++
+			}
+			s.mu.Unlock()
+			if canceled {
+				err = ErrCanceled
+			} else {
+				err = <-w.done // completed first
+			}
 		}
-		return <-w.done
+	}
+	s.mu.Lock()
+	s.releaseLocked(w)
+	s.mu.Unlock()
+	return err
+}
+
+// lead runs rounds on the waiting goroutine until w is done, then hands the
+// rounds to the helper goroutine if others still wait.
+func lead(w *waiter, cancel <-chan struct{}) error {
+	s := &state
+	for {
+		s.mu.Lock()
+		over := w.index < 0
+		s.mu.Unlock()
+		if over {
+			break
+		}
+		s.round(false, w, cancel)
+	}
+	s.mu.Lock()
+	err := w.err
+	s.releaseLocked(w)
+	s.polling = false
+	if len(s.waiters) > 0 {
+		s.polling = true
+		if !s.helper {
+			s.helper = true
+			s.wake = make(chan struct{}, 1)
+			go helper()
+		}
+		s.wake <- struct{}{}
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// helper runs rounds whenever it is handed them, until nobody waits.
+func helper() {
+	s := &state
+	for range s.wake {
+		for {
+			s.mu.Lock()
+			if len(s.waiters) == 0 {
+				s.polling = false
+				s.mu.Unlock()
+				break
+			}
+			s.mu.Unlock()
+			s.round(true, nil, nil)
+		}
 	}
 }
 
-func register(w *waiter) {
-	s := &state
-	s.mu.Lock()
-	if !s.started {
-		s.started = true
-		s.wake = make(chan struct{}, 1)
-		immediate = clocks.SubscribeDuration(0)
-		go loop()
+// registerLocked adds a waiter for p. s.mu is held.
+func (s *poller) registerLocked(p io.Pollable, deadline time.Time) *waiter {
+	var w *waiter
+	if n := len(s.free); n > 0 {
+		w = s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+	} else {
+		w = &waiter{done: make(chan error, 1)}
 	}
+	w.p, w.deadline = p, deadline
 	w.index = len(s.waiters)
 	s.waiters = append(s.waiters, w)
-	s.handles = append(s.handles, w.p)
+	s.handles = append(s.handles, p)
+	if !deadline.IsZero() {
+		s.deadlines++
+	}
 	s.activity++
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	return w
 }
 
-// unregister removes w; it reports false when the poller completed w first.
-func unregister(w *waiter) bool {
-	s := &state
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if w.index < 0 {
-		return false
-	}
-	removeAt(w.index)
-	return true
-}
-
-// removeAt swap-removes waiter i. s.mu is held.
-func removeAt(i int) {
-	s := &state
-	last := len(s.waiters) - 1
-	w := s.waiters[i]
+// unregisterLocked swap-removes w. s.mu is held.
+func (s *poller) unregisterLocked(w *waiter) {
+	i, last := w.index, len(s.waiters)-1
 	if i != last {
 		s.waiters[i] = s.waiters[last]
 		s.handles[i] = s.handles[last]
@@ -113,6 +208,28 @@ func removeAt(i int) {
 	s.waiters = s.waiters[:last]
 	s.handles = s.handles[:last]
 	w.index = -1
+	if !w.polling {
+		s.parked--
+	}
+	if !w.deadline.IsZero() {
+		s.deadlines--
+	}
+}
+
+// completeLocked unregisters w with its result and wakes it. s.mu is held.
+func (s *poller) completeLocked(w *waiter, err error) {
+	s.unregisterLocked(w)
+	if w.polling {
+		w.err = err
+	} else {
+		w.done <- err
+	}
+}
+
+// releaseLocked recycles an unregistered waiter. s.mu is held.
+func (s *poller) releaseLocked(w *waiter) {
+	*w = waiter{done: w.done, index: -1}
+	s.free = append(s.free, w)
 }
 
 // Pending returns the number of goroutines waiting.
@@ -120,87 +237,4 @@ func Pending() int {
 	state.mu.Lock()
 	defer state.mu.Unlock()
 	return len(state.waiters)
-}
-
-func loop() {
-	s := &state
-	var list []io.Pollable // heap: the host borrows it during poll
-	for {
-		s.mu.Lock()
-		n := len(s.waiters)
-		s.mu.Unlock()
-		if n == 0 {
-			<-s.wake
-			continue
-		}
-
-		// Yield until a yield comes straight back with no new wait
-		// registered (idle), at most busyYields times; then poll without
-		// blocking, so that a busy guest still sees its I/O.
-		idle := false
-		for range busyYields {
-			s.mu.Lock()
-			before := s.activity
-			s.mu.Unlock()
-			start := time.Now()
-			runtime.Gosched()
-			s.mu.Lock()
-			idle = s.activity == before && time.Since(start) < idleYield
-			s.mu.Unlock()
-			if idle {
-				break
-			}
-		}
-		s.mu.Lock()
-		if len(s.waiters) == 0 {
-			s.mu.Unlock()
-			continue
-		}
-
-		now := time.Now()
-		timer, own := immediate, false
-		if idle {
-			d := MaxBlock
-			for _, w := range s.waiters {
-				if !w.deadline.IsZero() {
-					d = min(d, w.deadline.Sub(now))
-				}
-			}
-			if d > 0 {
-				timer, own = clocks.SubscribeDuration(clocks.Duration(d)), true
-			}
-		}
-		list = append(append(list[:0], s.handles...), timer)
-		ready := io.Poll(list)
-		if own {
-			timer.Drop()
-		}
-
-		// Complete the ready waiters, then the expired ones. Indexes refer
-		// to list, which mirrors s.waiters as it was during poll.
-		n = len(list) - 1
-		done := make([]*waiter, 0, len(ready))
-		for _, i := range ready {
-			if int(i) < n {
-				done = append(done, s.waiters[i])
-			}
-		}
-		for _, w := range done {
-			if w.index >= 0 {
-				removeAt(w.index)
-				w.done <- nil
-			}
-		}
-		now = time.Now()
-		for i := 0; i < len(s.waiters); {
-			w := s.waiters[i]
-			if !w.deadline.IsZero() && !now.Before(w.deadline) {
-				removeAt(i)
-				w.done <- os.ErrDeadlineExceeded
-				continue
-			}
-			i++
-		}
-		s.mu.Unlock()
-	}
 }

@@ -30,14 +30,19 @@ func (p Pollable) Drop() { pollableDrop(uint32(p)) }
 // cabi_realloc while in is borrowed. The returned slice is fresh Go memory.
 //
 //	poll: func(in: list<borrow<pollable>>) -> list<u32>;
-func Poll(in []Pollable) []uint32 {
+func Poll(in []Pollable) []uint32 { return PollInto(in, nil) }
+
+// PollInto is Poll appending the indexes of the ready pollables to ready,
+// which it returns: a caller that passes the previous result back (as
+// ready[:0]) polls without allocating.
+func PollInto(in []Pollable, ready []uint32) []uint32 {
 	var p unsafe.Pointer
 	if len(in) > 0 {
 		p = unsafe.Pointer(unsafe.SliceData(in))
 	}
 	poll(p, uint32(len(in)), cabi.Ret())
 	r := *(*listMem)(cabi.Ret())
-	ready := append([]uint32(nil), cabi.Uint32s(r.Ptr, r.Len)...) // the block is reused after Unpin
+	ready = append(ready, cabi.Uint32s(r.Ptr, r.Len)...) // the block is reused after Unpin
 	cabi.Unpin()
 	runtime.KeepAlive(in)
 	return ready

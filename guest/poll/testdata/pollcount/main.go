@@ -1,0 +1,51 @@
+// Command pollcount waits in package poll in the patterns whose host calls
+// the host-side test counts: it prints "ready" once it is about to wait (so
+// that the count starts there) and "done" when it finished.
+//
+//	alone N    one goroutine waits N times on a clock pollable ready 200
+//	           microseconds later
+//	parked N   the same while 20 other goroutines wait (for an hour) in
+//	           the poller
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/wasitls/wasitls/guest/poll"
+	"github.com/wasitls/wasitls/guest/wasi/clocks"
+)
+
+func main() {
+	n, err := strconv.Atoi(os.Args[2])
+	if err != nil {
+		panic(err)
+	}
+	switch os.Args[1] {
+	case "alone":
+	case "parked":
+		hour := clocks.SubscribeDuration(clocks.Duration(time.Hour))
+		for range 20 {
+			go poll.Wait(hour, time.Time{}, nil)
+		}
+		for poll.Pending() < 20 {
+			// Let them register: they park as the main goroutine waits.
+			p := clocks.SubscribeDuration(0)
+			poll.Wait(p, time.Time{}, nil)
+			p.Drop()
+		}
+	default:
+		panic("unknown mode " + os.Args[1])
+	}
+	fmt.Println("ready")
+	for range n {
+		p := clocks.SubscribeDuration(clocks.Duration(200 * time.Microsecond))
+		if err := poll.Wait(p, time.Time{}, nil); err != nil {
+			panic(err)
+		}
+		p.Drop()
+	}
+	fmt.Println("done")
+}
