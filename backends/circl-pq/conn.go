@@ -25,6 +25,9 @@ const aeadNonceLength = 12
 // (write keys, the send buffer). A goroutine holding in may take out (to
 // answer a KeyUpdate or send an alert), never the reverse. stateMu guards
 // the negotiated State only.
+//
+// Memory: an established connection that is not in the middle of a record
+// holds no record buffer (record_buffers.go).
 type Conn struct {
 	conn         net.Conn
 	isClient     bool
@@ -43,7 +46,8 @@ type Conn struct {
 
 	// Read side, guarded by in.
 	rawIn        []byte // transport bytes; rawIn[rawOff:] not yet consumed
-	rawOff       int
+	rawOff       int    // rawIn is smallIn[:], a pooled buffer or nil (record_buffers.go)
+	smallIn      [smallInLen]byte
 	input        []byte // decrypted application data not yet returned
 	hand         []byte // handshake bytes not yet parsed into messages
 	emptyRecords int    // consecutive records without data
@@ -56,7 +60,6 @@ type Conn struct {
 	// Write side, guarded by out.
 	buffering       bool   // collect records in sendBuf until flush
 	sendBuf         []byte // pending records while buffering
-	outBuf          []byte // scratch for one record
 	closeNotifySent bool
 
 	// Secrets of the finished handshake, for the exporter and tickets.
@@ -263,41 +266,6 @@ func (c *Conn) updateState(f func(s *backends.State)) {
 }
 
 // ---- record input ----
-
-// fill makes at least n bytes available at rawIn[rawOff:], reading as much
-// as the transport has. It must not be called while input aliases rawIn.
-func (c *Conn) fill(n int) error {
-	if len(c.rawIn)-c.rawOff >= n {
-		return nil
-	}
-	if c.rawOff > 0 {
-		m := copy(c.rawIn, c.rawIn[c.rawOff:])
-		c.rawIn = c.rawIn[:m]
-		c.rawOff = 0
-	}
-	if cap(c.rawIn) < n {
-		size := max(n, recordHeaderLen+maxCiphertext)
-		buf := make([]byte, len(c.rawIn), size+recordHeaderLen+maxCiphertext)
-		copy(buf, c.rawIn)
-		c.rawIn = buf
-	}
-	for len(c.rawIn) < n {
-		m, err := c.conn.Read(c.rawIn[len(c.rawIn):cap(c.rawIn)])
-		c.rawIn = c.rawIn[:len(c.rawIn)+m]
-		if err != nil {
-			if len(c.rawIn) >= n {
-				break
-			}
-			if errors.Is(err, io.EOF) {
-				// A connection closed without close_notify is truncated,
-				// not finished (RFC 8446, Section 6.1).
-				return io.ErrUnexpectedEOF
-			}
-			return err
-		}
-	}
-	return nil
-}
 
 // readRecord reads one record and files its content: application data in
 // input, handshake bytes in hand; it handles alerts and the compatibility
@@ -533,10 +501,12 @@ func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error) {
 	if c.out.err != nil {
 		return 0, c.out.err
 	}
+	out := outBufPool.Get().(*[outBufLen]byte)
+	defer outBufPool.Put(out)
 	written := 0
 	for len(data) > 0 || typ != recordTypeApplicationData && written == 0 {
 		m := min(len(data), maxPlaintext)
-		rec := c.outBuf[:0]
+		rec := out[:0]
 		outerType := typ
 		if c.out.aead != nil {
 			outerType = recordTypeApplicationData
@@ -546,7 +516,8 @@ func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error) {
 			size += 1 + c.out.aead.Overhead()
 		}
 		if cap(rec) < recordHeaderLen+size {
-			rec = make([]byte, 0, recordHeaderLen+maxPlaintext+1+32)
+			// Only an AEAD with a tag above aeadMaxOverhead gets here.
+			rec = make([]byte, 0, recordHeaderLen+size)
 		}
 		// legacy_record_version is 0x0301 for an initial ClientHello (not
 		// one after a HelloRetryRequest) and 0x0303 otherwise
@@ -566,7 +537,6 @@ func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error) {
 				return written, err
 			}
 		}
-		c.outBuf = rec
 		if c.buffering {
 			c.sendBuf = append(c.sendBuf, rec...)
 		} else if _, err := c.conn.Write(rec); err != nil {
@@ -588,7 +558,9 @@ func (c *Conn) flush() error {
 		return nil
 	}
 	_, err := c.conn.Write(c.sendBuf)
-	c.sendBuf = c.sendBuf[:0]
+	// The flights are over: the buffer is not kept for the idle
+	// connection that follows.
+	c.sendBuf = nil
 	if err != nil && c.out.err == nil {
 		c.out.err = err
 	}
@@ -699,6 +671,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	n := copy(p, c.input)
 	c.input = c.input[n:]
+	if len(c.input) == 0 {
+		c.input = nil
+		c.releaseRawIn()
+	}
 	return n, nil
 }
 

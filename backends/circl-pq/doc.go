@@ -18,7 +18,12 @@
 //     (2^14+256 protected, larger ones are record_overflow), protected
 //     with the suite's AEAD under a per-direction sequence number; inner
 //     plaintext padding is accepted; handshake messages may span records
-//     but not key changes.
+//     but not key changes. A transport timeout in Read is not an error of
+//     the connection: the next Read resumes the record it cut, so a Conn
+//     works over a transport that never blocks
+//     ([backends.NonblockingConn]).
+//   - record_buffers.go: record buffers come from pools and go back once
+//     drained, so an idle established connection holds none.
 //   - handshake_messages.go: every handshake message with marshal and
 //     unmarshal over cryptobyte.
 //   - handshake_client_tls13.go, handshake_server_tls13.go: one struct per

@@ -62,6 +62,8 @@ func (c *Conn) Handshake(ctx context.Context) error {
 		err = c.flush()
 	}
 	c.out.Unlock()
+	// No application data is read during the handshake: input is empty.
+	c.releaseRawIn()
 	c.in.Unlock()
 
 	if stop != nil {

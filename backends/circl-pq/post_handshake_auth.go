@@ -293,7 +293,10 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 	// copy also stops c.input aliasing the raw input buffer.
 	saved := bytes.Clone(c.input)
 	c.input = nil
-	defer func() { c.input = saved }()
+	defer func() {
+		c.releaseRawIn()
+		c.input = saved
+	}()
 
 	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Now()) })
 	defer func() {
