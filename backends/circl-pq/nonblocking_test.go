@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/backends"
 )
@@ -506,3 +507,47 @@ func TestNonblockingHandshakeTimeoutIsFatal(t *testing.T) {
 }
 
 var _ backends.NonblockingConn = (*Conn)(nil)
+
+// TestNonblockingRequestClientIdentity has a server with no Read of its
+// own authenticate the client over a transport that times out: it polls
+// until the answer is in. Over a transport that only times out, the wait
+// ends with ctx and leaves the connection intact.
+func TestNonblockingRequestClientIdentity(t *testing.T) {
+	p := pki(t)
+	client, server := phaPair(t, offer(p.client.Identity()), nil)
+	sflaky := newFlakyConn(server.conn, 3)
+	server.conn = sflaky
+	sflaky.armed.Store(true)
+	done := clientReader(client)
+
+	chain, err := requestIdentity(t, server)
+	if err != nil || len(chain) == 0 {
+		t.Fatalf("RequestClientIdentity over a timing-out transport: %d certificates, %v", len(chain), err)
+	}
+	sflaky.mu.Lock()
+	timeouts := sflaky.timeouts
+	sflaky.mu.Unlock()
+	if timeouts == 0 {
+		t.Error("the transport never timed out")
+	}
+
+	sflaky.mu.Lock()
+	sflaky.fail = errInjectedTimeout
+	sflaky.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := server.RequestClientIdentity(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RequestClientIdentity over a transport that only times out: %v, want the deadline", err)
+	}
+	sflaky.armed.Store(false)
+	// The late answer is still read, checked and dropped; data follows.
+	if _, err := client.Write([]byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len("still here"))
+	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "still here" {
+		t.Fatalf("Read after the abandoned request: %q, %v", buf, err)
+	}
+	server.Close()
+	<-done
+}
