@@ -1,10 +1,12 @@
 package sockets
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 )
@@ -153,4 +155,13 @@ func (s *sharedConn) CloseRead() error {
 		return c.CloseRead()
 	}
 	return NotSupported
+}
+
+// SyscallConn exposes the socket for non-blocking I/O (the wasi:tls
+// transport's fast path), when the connection has one.
+func (s *sharedConn) SyscallConn() (syscall.RawConn, error) {
+	if c, ok := s.Conn.(syscall.Conn); ok {
+		return c.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
