@@ -45,6 +45,23 @@
 //     blocking call whose context ends (the instance is being closed)
 //     exits the guest instead of returning.
 //
+// Inline streams ([NewInlineInputStream], [NewInlineOutputStream]) are the
+// fast path for sources that can be driven without blocking, such as a TLS
+// connection over a [NonblockingTransport]: a goroutine hand-off costs more
+// than the work itself (encrypting 16 KiB), so the work runs on the guest's
+// own calls.
+//
+//   - Read calls the source's non-blocking read and returns what it got
+//     (filling the request while bytes are at hand); nothing buffered
+//     means an empty result. Only when the guest waits does a goroutine
+//     make one blocking read, whose bytes the next Read returns; reading
+//     then goes back to the guest's calls.
+//   - Write calls the writer at once; it does not block, because the
+//     transport takes every byte (into the socket, or a queue that a
+//     goroutine writes out while anything is unsent). CheckWrite grants a
+//     budget and a flush is complete when nothing is unsent, so a peer
+//     that does not read stops the guest's writes, not its memory.
+//
 // Ownership: dropping a stream releases its underlying reader or writer
 // through the closer given to the constructor. Sockets pass a closer that
 // drops one reference of a shared connection, so the connection stays open

@@ -2,6 +2,7 @@ package wasiio
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 
@@ -37,6 +38,12 @@ type InputStream struct {
 	// into guest memory. It identifies that buffer by its last byte.
 	lent    *byte
 	waiters WaitList
+
+	// Inline mode (NewInlineInputStream): reads run on the guest's calls.
+	now     func([]byte) (int, error)
+	paused  bool    // reads stay off the guest's calls (see PauseInline)
+	busy    bool    // a one-shot background read is in flight
+	scratch *[]byte // the buffer of the last inline read, lent like lent
 }
 
 // NewInputStream returns an input stream reading r. Dropping the stream
@@ -48,9 +55,114 @@ func NewInputStream(r io.Reader, closer io.Closer) *InputStream {
 	return s
 }
 
-// start launches the reader goroutine; s.mu is held.
+// NewInlineInputStream returns an input stream that reads on the guest's
+// own calls: Read calls readNow, which must not block (it returns what is
+// available, or ErrWouldBlock), so that no goroutine hand-off stands
+// between the guest and its bytes. Only when the guest waits (subscribe,
+// blocking-read) does a goroutine make one blocking r.Read, whose bytes the
+// next Read returns. readNow and r read the same source; the stream never
+// calls them at the same time.
+func NewInlineInputStream(r io.Reader, readNow func(p []byte) (int, error), closer io.Closer) *InputStream {
+	s := NewInputStream(r, closer)
+	s.now = readNow
+	return s
+}
+
+// PauseInline stops reading on the guest's calls, once the read in
+// progress (if any) returned: from now on the stream reads only on a
+// goroutine, when the guest waits. The wasi:tls host pauses a connection
+// whose backend must read the transport itself (post-handshake
+// authentication), since the non-blocking mode of a transport is the
+// transport's, not a caller's.
+func (s *InputStream) PauseInline() {
+	s.mu.Lock()
+	s.paused = true
+	s.mu.Unlock()
+}
+
+// Inline buffers: most reads ask for a little or for a lot.
+var (
+	smallReads = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
+	largeReads = sync.Pool{New: func() any { b := make([]byte, ReadChunk); return &b }}
+)
+
+// readInline reads up to n bytes on the caller's goroutine; s.mu is held.
+// The result is lent until the next call on the stream.
+func (s *InputStream) readInline(n uint64) ([]byte, error) {
+	pool := &largeReads
+	if n <= 4<<10 {
+		pool = &smallReads
+	}
+	buf := pool.Get().(*[]byte)
+	b := (*buf)[:min(n, uint64(len(*buf)))]
+	// Fill what the guest asked for while the source has bytes at hand
+	// (a TLS record decrypts to at most 16 KiB): one host call then
+	// carries as much as a blocking read would have.
+	k, err := s.now(b)
+	for err == nil && k > 0 && k < len(b) {
+		var m int
+		m, err = s.now(b[k:])
+		k += m
+		if m == 0 {
+			break
+		}
+	}
+	if k > 0 {
+		s.scratch = buf
+		if err != nil && !errors.Is(err, ErrWouldBlock) && s.err == nil {
+			s.err = err // reported by the next call
+		}
+		return (*buf)[:k:k], nil
+	}
+	pool.Put(buf)
+	if err == nil || errors.Is(err, ErrWouldBlock) {
+		return []byte{}, nil
+	}
+	if s.err == nil {
+		s.err = err
+	}
+	return nil, s.terminal()
+}
+
+// readOnceChunk is the buffer of a background read in inline mode: it only
+// has to wake the guest; the rest stays buffered in the source (for TLS,
+// the decrypted record) for the guest's next inline Read.
+const readOnceChunk = 2 << 10
+
+// startOnce starts a one-shot background read unless one runs or there is
+// something to report already; s.mu is held.
+func (s *InputStream) startOnce() {
+	if s.busy || s.dropped || len(s.pending) > 0 || s.err != nil {
+		return
+	}
+	s.busy = true
+	go s.readOnce()
+}
+
+func (s *InputStream) readOnce() {
+	buf := make([]byte, readOnceChunk)
+	n, err := s.r.Read(buf)
+	for n == 0 && err == nil {
+		n, err = s.r.Read(buf)
+	}
+	s.mu.Lock()
+	s.busy = false
+	if !s.dropped {
+		if n > 0 {
+			s.pending = buf[:n]
+		}
+		if err != nil && s.err == nil {
+			s.err = err
+		}
+	}
+	s.mu.Unlock()
+	s.waiters.WakeAll()
+}
+
+// start launches the reader goroutine; s.mu is held. In inline mode there
+// is none: reads happen on the guest's calls or in startOnce.
 func (s *InputStream) start() {
-	if s.started || s.dropped {
+	if s.started || s.dropped || s.now != nil {
 		return
 	}
 	s.started = true
@@ -138,6 +250,9 @@ func (s *InputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
 	if err := s.terminal(); err != nil {
 		return nil, err
 	}
+	if s.now != nil && !s.paused && !s.busy && n > 0 {
+		return s.readInline(n)
+	}
 	return []byte{}, nil
 }
 
@@ -145,6 +260,14 @@ func (s *InputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
 // back to the reader goroutine at once, unless lend is set: then the caller
 // returns a view of it, and it stays lent until returnLent.
 func (s *InputStream) consume(k int, lend bool) {
+	if s.now != nil {
+		// A one-shot read's buffer is its own; nobody refills it.
+		s.pending = s.pending[k:]
+		if len(s.pending) == 0 {
+			s.pending = nil
+		}
+		return
+	}
 	if k == len(s.pending) && lend {
 		s.lent = lastByte(s.pending)
 	}
@@ -164,6 +287,14 @@ func lastByte(b []byte) *byte {
 // returnLent gives a lent buffer back to the reader goroutine; s.mu is
 // held. Every call on the stream starts with it.
 func (s *InputStream) returnLent() {
+	if s.scratch != nil {
+		if len(*s.scratch) == ReadChunk {
+			largeReads.Put(s.scratch)
+		} else {
+			smallReads.Put(s.scratch)
+		}
+		s.scratch = nil
+	}
 	if s.lent != nil {
 		s.lent = nil
 		s.cond.Signal()
@@ -184,7 +315,15 @@ func (s *InputStream) Skip(ctx context.Context, n uint64) (uint64, error) {
 		s.consume(int(k), false)
 		return k, nil
 	}
-	return 0, s.terminal()
+	if err := s.terminal(); err != nil {
+		return 0, err
+	}
+	if s.now != nil && !s.paused && !s.busy && n > 0 {
+		b, err := s.readInline(n)
+		s.returnLent()
+		return uint64(len(b)), err
+	}
+	return 0, nil
 }
 
 // BlockingRead implements streams.InputStream: Read that first waits until
@@ -220,7 +359,11 @@ func (s *InputStream) Ready() bool {
 // Watch implements Source. Watching starts the reader goroutine.
 func (s *InputStream) Watch(w *Waker) {
 	s.mu.Lock()
-	s.start()
+	if s.now != nil {
+		s.startOnce()
+	} else {
+		s.start()
+	}
 	s.mu.Unlock()
 	s.waiters.Add(w)
 }
@@ -246,6 +389,7 @@ func (s *InputStream) Close() error {
 	}
 	s.dropped = true
 	s.pending, s.next = nil, nil
+	s.returnLent()
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	s.waiters.WakeAll()

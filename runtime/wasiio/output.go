@@ -31,6 +31,43 @@ type OutputStream struct {
 	err      error   // what ended the stream
 	dropped  bool
 	waiters  WaitList
+
+	// Inline mode (NewInlineOutputStream): writes run on the guest's calls.
+	backlog Backlog
+}
+
+// A Backlog is what a writer that never blocks has accepted but not
+// delivered yet (a non-blocking transport's unsent bytes). As a Source it
+// is ready when nothing is unsent, or delivery failed.
+type Backlog interface {
+	Source
+	Unsent() (int, error)
+}
+
+// NewInlineOutputStream returns an output stream that writes on the
+// guest's own calls: Write calls w.Write at once, which must not block as
+// long as backlog has nothing unsent (a TLS connection over a non-blocking
+// transport: it encrypts, and the transport hands the record to the
+// socket or queues it). CheckWrite grants a budget, and a flush is
+// complete, when nothing is unsent: the stream buffers nothing itself, so
+// an unsent backlog is the only thing a flush waits for. Dropping the
+// stream calls closeWrite.
+func NewInlineOutputStream(w io.Writer, backlog Backlog, closeWrite func() error) *OutputStream {
+	s := NewOutputStream(w, closeWrite)
+	s.backlog = backlog
+	return s
+}
+
+// busy reports that a write is not accepted now; s.mu is held.
+func (s *OutputStream) busy() bool {
+	if s.backlog == nil {
+		return s.inflight != nil
+	}
+	n, err := s.backlog.Unsent()
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n > 0
 }
 
 // NewOutputStream returns an output stream writing to w. Dropping the
@@ -100,10 +137,11 @@ func budgetTrap(fn string, n uint64) {
 func (s *OutputStream) CheckWrite(ctx context.Context) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	busy := s.busy()
 	if err := s.terminal(); err != nil {
 		return 0, err
 	}
-	if s.inflight != nil {
+	if busy {
 		return 0, nil
 	}
 	return WriteBudget, nil
@@ -136,8 +174,19 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 	if len(p) == 0 {
 		return nil
 	}
-	if s.inflight != nil || len(p) > WriteBudget {
+	if s.busy() || len(p) > WriteBudget {
+		if err := s.terminal(); err != nil {
+			return err
+		}
 		return errBudget
+	}
+	if s.backlog != nil {
+		// zeroes or not, p is the caller's or the shared zero array: the
+		// writer encrypts or copies it before returning.
+		if _, err := s.w.Write(p); err != nil && s.err == nil {
+			s.err = err
+		}
+		return s.terminal()
 	}
 	s.buf = writeBuffers.Get().(*[]byte)
 	b := (*s.buf)[:len(p)]
@@ -277,14 +326,24 @@ func (s *OutputStream) BlockingSplice(ctx context.Context, src streams.InputStre
 func (s *OutputStream) Ready() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.inflight == nil || s.err != nil || s.dropped
+	return !s.busy() || s.err != nil || s.dropped
 }
 
 // Watch implements Source.
-func (s *OutputStream) Watch(w *Waker) { s.waiters.Add(w) }
+func (s *OutputStream) Watch(w *Waker) {
+	s.waiters.Add(w)
+	if s.backlog != nil {
+		s.backlog.Watch(w)
+	}
+}
 
 // Unwatch implements Source.
-func (s *OutputStream) Unwatch(w *Waker) { s.waiters.Remove(w) }
+func (s *OutputStream) Unwatch(w *Waker) {
+	s.waiters.Remove(w)
+	if s.backlog != nil {
+		s.backlog.Unwatch(w)
+	}
+}
 
 // Subscribe implements streams.OutputStream: a pollable, child of the
 // stream, that is ready when CheckWrite would grant a budget or report an

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
@@ -24,6 +26,9 @@ import (
 // Otherwise bytes already read ahead are delivered first and reading
 // continues through the stream's reader goroutine. A write in flight is
 // completed before the first write through the connection.
+//
+// On the fast path, where the platform allows, the connection is also a
+// [NonblockingTransport].
 func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn, error) {
 	in, ok1 := input.(*InputStream)
 	out, ok2 := output.(*OutputStream)
@@ -38,8 +43,51 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 	in.mu.Lock()
 	c.direct = !in.started && !in.dropped
 	in.mu.Unlock()
+	if sc, ok := c.conn.(syscall.Conn); ok && c.direct && nonblockingCapable {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.q = newSendQueue(c.conn, raw, &c.now)
+			return &nonblockingConn{c}, nil
+		}
+	}
 	return c, nil
 }
+
+// A NonblockingTransport is a transport over a socket that never blocks its
+// caller unless asked to:
+//
+//   - Write hands the bytes to the socket with a non-blocking system call
+//     and queues what the socket did not take, for a goroutine that exists
+//     only while something is unsent. It blocks only while more than
+//     MaxUnsent bytes are unsent, and inside ReadNow never (see
+//     MaxUnsent). Bytes accepted are delivered even after Close (for up
+//     to 30 seconds), so close_notify is not lost. A write deadline only
+//     stops further Writes.
+//   - Read blocks as usual, except inside ReadNow.
+//
+// The wasi:tls host uses it to run a backend's Read and Write on the
+// guest's own calls (see backends.NonblockingConn).
+type NonblockingTransport interface {
+	net.Conn
+	// ReadNow calls read, during which this transport's Read returns
+	// ErrWouldBlock instead of blocking. Nothing else may read the
+	// transport meanwhile.
+	ReadNow(read func() (int, error)) (int, error)
+	// Backlog is what Write accepted and the socket has not taken yet.
+	Backlog() Backlog
+	// CloseWrite half-closes the socket once the backlog is out.
+	CloseWrite() error
+}
+
+type nonblockingConn struct{ *streamConn }
+
+func (c *nonblockingConn) ReadNow(read func() (int, error)) (int, error) {
+	c.now.Store(true)
+	defer c.now.Store(false)
+	return read()
+}
+
+func (c *nonblockingConn) Backlog() Backlog { return c.q }
 
 // streamConn is the net.Conn of Transport.
 type streamConn struct {
@@ -47,6 +95,11 @@ type streamConn struct {
 	out    *OutputStream
 	conn   net.Conn // the common underlying connection, if any
 	direct bool     // reads go to in.r
+
+	// Non-blocking mode (a socket on a platform that allows it).
+	raw syscall.RawConn
+	q   *sendQueue  // writes
+	now atomic.Bool // reads fail with ErrWouldBlock instead of blocking
 
 	wmu       sync.Mutex
 	wready    bool // the stream's last write completed
@@ -59,6 +112,9 @@ type streamConn struct {
 
 func (c *streamConn) Read(p []byte) (int, error) {
 	if c.direct {
+		if c.now.Load() {
+			return readNow(c.raw, p)
+		}
 		return c.in.r.Read(p)
 	}
 	if len(p) == 0 {
@@ -116,11 +172,17 @@ func (c *streamConn) Write(p []byte) (int, error) {
 		}
 		c.wready = true
 	}
+	if c.q != nil {
+		return c.q.Write(p)
+	}
 	return c.out.w.Write(p)
 }
 
 // CloseWrite closes the write side when the underlying connection can.
 func (c *streamConn) CloseWrite() error {
+	if c.q != nil {
+		return c.q.CloseWrite()
+	}
 	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
@@ -130,6 +192,13 @@ func (c *streamConn) CloseWrite() error {
 func (c *streamConn) Close() error {
 	c.closeOnce.Do(func() {
 		err1 := c.in.Close()
+		if c.q != nil {
+			// The output stream holds the socket until what was
+			// accepted is out.
+			c.q.Close(func() { c.out.Close() })
+			c.closeErr = err1
+			return
+		}
 		err2 := c.out.Close()
 		c.closeErr = errors.Join(err1, err2)
 	})
@@ -176,6 +245,10 @@ func (c *streamConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *streamConn) SetWriteDeadline(t time.Time) error {
+	if c.q != nil {
+		c.q.SetDeadline(t)
+		return nil
+	}
 	if dw, ok := c.out.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		return dw.SetWriteDeadline(t)
 	}

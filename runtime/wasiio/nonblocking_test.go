@@ -1,0 +1,366 @@
+//go:build unix
+
+package wasiio
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-accepted
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a.(*net.TCPConn), b.(*net.TCPConn)
+}
+
+// nonblocking returns a non-blocking transport over a's streams, as the
+// wasi:tls host gets it for a guest's socket: the socket closes when both
+// streams are gone.
+func nonblocking(t *testing.T, a net.Conn) NonblockingTransport {
+	t.Helper()
+	refs := &sharedRefs{c: a, n: 2}
+	c, err := Transport(NewInputStream(a, refs), NewOutputStream(a, refs.Close))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, ok := c.(NonblockingTransport)
+	if !ok {
+		t.Fatalf("a TCP socket's streams gave %T, not a non-blocking transport", c)
+	}
+	return nb
+}
+
+// sharedRefs closes c when Close was called n times.
+type sharedRefs struct {
+	mu sync.Mutex
+	c  net.Conn
+	n  int
+}
+
+func (r *sharedRefs) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n--; r.n == 0 {
+		return r.c.Close()
+	}
+	return nil
+}
+
+func TestTransportReadNow(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	buf := make([]byte, 16)
+	n, err := c.ReadNow(func() (int, error) { return c.Read(buf) })
+	if n != 0 || !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("ReadNow with nothing sent: %d, %v; want ErrWouldBlock", n, err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !ne.Temporary() {
+		t.Fatalf("ErrWouldBlock is not a temporary timeout: %#v", err)
+	}
+	b.Write([]byte("hello"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err = c.ReadNow(func() (int, error) { return c.Read(buf) })
+		if !errors.Is(err, ErrWouldBlock) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("ReadNow: %q, %v", buf[:n], err)
+	}
+	// Outside ReadNow, Read blocks as usual.
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		b.Write([]byte("later"))
+	}()
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "later" {
+		t.Fatalf("blocking Read: %q, %v", buf[:n], err)
+	}
+	b.Close()
+	for {
+		n, err = c.ReadNow(func() (int, error) { return c.Read(buf) })
+		if !errors.Is(err, ErrWouldBlock) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n != 0 || err != io.EOF {
+		t.Fatalf("ReadNow after the peer closed: %d, %v; want io.EOF", n, err)
+	}
+}
+
+// A peer that does not read makes the transport queue; everything arrives
+// in order once it reads, Write never blocks, and the backlog reports what
+// is unsent and becomes ready when it drained.
+func TestTransportWriteQueuesInOrder(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	q := c.Backlog()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var sent bytes.Buffer
+	for sent.Len() < 8<<20 {
+		p := make([]byte, 1+rng.IntN(64<<10))
+		for i := range p {
+			p[i] = byte(rng.Uint32())
+		}
+		start := time.Now()
+		if n, err := c.Write(p); err != nil || n != len(p) {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("Write blocked for %v", d)
+		}
+		sent.Write(p)
+		if n, _ := q.Unsent(); n > 0 {
+			break // the socket is full: the queue holds the rest
+		}
+	}
+	if n, err := q.Unsent(); n == 0 || err != nil || q.Ready() {
+		t.Fatalf("after filling the socket: unsent %d, %v, ready %v; want bytes queued", n, err, q.Ready())
+	}
+	// Waiting on the backlog ends when the peer has read enough.
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(b, int64(sent.Len())))
+		got <- b
+	}()
+	if _, err := Wait(bg, []Source{q}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Unsent(); n != 0 || err != nil {
+		t.Fatalf("backlog ready with %d unsent, %v", n, err)
+	}
+	if !bytes.Equal(<-got, sent.Bytes()) {
+		t.Fatal("the peer read other bytes than were written")
+	}
+}
+
+// Close keeps delivering what was accepted (close_notify, for TLS), then
+// releases the socket; CloseWrite half-closes only after the queue drained.
+func TestTransportCloseDelivers(t *testing.T) {
+	a, b := tcpPair(t)
+	before := runtime.NumGoroutine()
+	c := nonblocking(t, a)
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB
+	copy(payload[len(payload)-7:], "the end")
+	if _, err := c.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.Backlog().Unsent(); n == 0 {
+		t.Fatal("nothing queued: the test needs a larger payload")
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("x")); err == nil {
+		t.Fatal("Write after CloseWrite succeeded")
+	}
+	c.Close()
+	all, err := io.ReadAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(all, payload) {
+		t.Fatalf("peer read %d bytes ending %q; want %d ending \"the end\"", len(all), all[max(0, len(all)-7):], len(payload))
+	}
+	waitGoroutines(t, before) // the flusher is gone
+}
+
+// A write deadline in the past stops further Writes, as crypto/tls uses it
+// after close_notify, but does not cut off bytes already accepted.
+func TestTransportWriteDeadlineSparesQueue(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	payload := bytes.Repeat([]byte{7}, 4<<20)
+	if _, err := c.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	c.SetWriteDeadline(time.Now())
+	if _, err := c.Write([]byte("late")); !isTimeout(err) {
+		t.Fatalf("Write past the deadline: %v", err)
+	}
+	c.Close()
+	n, err := io.Copy(io.Discard, b)
+	if err != nil || n != int64(len(payload)) {
+		t.Fatalf("peer read %d, %v; want %d", n, err, len(payload))
+	}
+}
+
+// Over MaxUnsent, Write blocks until the peer reads, as a socket would;
+// inside ReadNow it fails instead, since blocking there would stall the
+// guest.
+func TestTransportUnsentLimit(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	chunk := make([]byte, 64<<10)
+	for n := 0; n+len(chunk) <= MaxUnsent; {
+		if _, err := c.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		n, _ = c.Backlog().Unsent()
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(chunk)
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		t.Fatalf("Write over MaxUnsent returned at once: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	go io.Copy(io.Discard, b)
+	if err := <-wrote; err != nil {
+		t.Fatalf("Write after the peer read: %v", err)
+	}
+
+	a2, _ := tcpPair(t)
+	c2 := nonblocking(t, a2)
+	var err error
+	c2.ReadNow(func() (int, error) {
+		for i := 0; i < 1000 && err == nil; i++ {
+			_, err = c2.Write(chunk)
+		}
+		return 0, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "not reading") {
+		t.Fatalf("writing inside ReadNow to a peer that never reads: %v", err)
+	}
+	if _, err := c2.Write(chunk); err == nil {
+		t.Fatal("the failure is not sticky")
+	}
+	if _, err := c2.Backlog().Unsent(); err == nil || !c2.Backlog().Ready() {
+		t.Fatalf("backlog after the failure: %v, ready %v", err, c2.Backlog().Ready())
+	}
+	c2.Close()
+}
+
+// An inline input stream reads on the caller's goroutine; only a wait
+// starts a one-shot read, whose bytes come first, and reading returns to
+// the caller afterwards.
+func TestInlineInputStream(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	nowCalls := 0
+	readNow := func(p []byte) (int, error) {
+		nowCalls++
+		return c.ReadNow(func() (int, error) { return c.Read(p) })
+	}
+	s := NewInlineInputStream(c, readNow, nil)
+	defer s.Close()
+	if got, err := s.Read(bg, 10); err != nil || len(got) != 0 {
+		t.Fatalf("read with nothing sent: %q, %v", got, err)
+	}
+	if nowCalls != 1 {
+		t.Fatalf("readNow called %d times, want 1", nowCalls)
+	}
+	b.Write([]byte("woken"))
+	got, err := s.BlockingRead(bg, 3) // waits: a one-shot read takes "woken"
+	if err != nil || string(got) != "wok" {
+		t.Fatalf("blocking read: %q, %v", got, err)
+	}
+	if got, err := s.Read(bg, 10); err != nil || string(got) != "en" {
+		t.Fatalf("read of the rest: %q, %v", got, err)
+	}
+	b.Write([]byte("inline"))
+	time.Sleep(20 * time.Millisecond)
+	before := nowCalls
+	if got, err := s.Read(bg, 100); err != nil || string(got) != "inline" {
+		t.Fatalf("inline read: %q, %v", got, err)
+	}
+	if nowCalls == before {
+		t.Fatal("the read did not run inline")
+	}
+	// Paused, reads never run inline; a wait still delivers.
+	s.PauseInline()
+	b.Write([]byte("paused"))
+	time.Sleep(20 * time.Millisecond)
+	before = nowCalls
+	if got, err := s.Read(bg, 100); err != nil || len(got) != 0 {
+		t.Fatalf("paused read: %q, %v", got, err)
+	}
+	if got, err := s.BlockingRead(bg, 100); err != nil || string(got) != "paused" {
+		t.Fatalf("paused blocking read: %q, %v", got, err)
+	}
+	if nowCalls != before {
+		t.Fatal("a paused stream read inline")
+	}
+	b.Close()
+	if _, err := s.BlockingRead(bg, 100); !IsClosed(err) {
+		t.Fatalf("read after the peer closed: %v", err)
+	}
+}
+
+// An inline output stream writes on the caller's goroutine and grants a
+// budget only when nothing is unsent.
+func TestInlineOutputStream(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	s := NewInlineOutputStream(c, c.Backlog(), c.CloseWrite)
+	if n, err := s.CheckWrite(bg); n != WriteBudget || err != nil {
+		t.Fatalf("check-write: %d, %v", n, err)
+	}
+	chunk := bytes.Repeat([]byte("z"), WriteBudget)
+	written := 0
+	for {
+		n, err := s.CheckWrite(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break // the socket is full
+		}
+		if err := s.Write(bg, chunk); err != nil {
+			t.Fatal(err)
+		}
+		written += len(chunk)
+		if written > 64<<20 {
+			t.Fatal("the socket never filled")
+		}
+	}
+	if s.Ready() {
+		t.Fatal("stream ready with bytes unsent")
+	}
+	expectTrap(t, func() { s.Write(bg, []byte("over budget")) })
+	done := make(chan int64)
+	go func() {
+		n, _ := io.Copy(io.Discard, b)
+		done <- n
+	}()
+	if err := s.BlockingWriteAndFlush(bg, []byte("tail")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // half-closes after the queue drained
+	if n := <-done; n != int64(written+4) {
+		t.Fatalf("peer read %d bytes, want %d", n, written+4)
+	}
+}

@@ -1,0 +1,273 @@
+package wasiio
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ErrWouldBlock is what a non-blocking transport's Read returns when
+// nothing has arrived yet (see [NonblockingTransport]). It is a net.Error
+// whose Timeout and Temporary report true, the kind of error crypto/tls
+// keeps its state across; test for it with errors.Is.
+var ErrWouldBlock net.Error = wouldBlockError{}
+
+type wouldBlockError struct{}
+
+func (wouldBlockError) Error() string   { return "wasiio: read would block" }
+func (wouldBlockError) Timeout() bool   { return true }
+func (wouldBlockError) Temporary() bool { return true }
+
+var errEOF = io.EOF
+
+// MaxUnsent bounds the bytes a non-blocking transport holds for a socket
+// that does not take them. Beyond it, Write blocks until the socket took
+// enough, as a blocking socket would; except inside ReadNow, where
+// blocking would stall the guest: there the TLS engine writes only on its
+// own account (alerts, key updates: small records), and a peer that makes
+// it send this much without reading fails the connection instead.
+const MaxUnsent = 256 << 10
+
+// lingerTimeout bounds how long a closed transport keeps trying to deliver
+// what it holds (close_notify included).
+const lingerTimeout = 30 * time.Second
+
+// A sendQueue is the write side of a non-blocking transport: Write hands
+// bytes straight to the socket (a non-blocking system call) and keeps what
+// the socket did not take, in order, for a goroutine that writes it out
+// with ordinary blocking writes. The goroutine exists only while something
+// is unsent, and an idle queue holds no buffer.
+//
+// Writes are serialized by the caller (the transport's write lock).
+type sendQueue struct {
+	conn net.Conn
+	raw  syscall.RawConn
+	now  *atomic.Bool // set inside ReadNow: Write must not block
+
+	cond sync.Cond // a Write blocked over MaxUnsent waits for the flusher
+
+	mu         sync.Mutex
+	queued     []byte // unsent, not yet taken by the flusher
+	inflight   int    // bytes the flusher is writing now
+	err        error  // sticky: the socket failed
+	deadline   time.Time
+	closing    bool   // Close was called: no more writes
+	shutdown   bool   // CloseWrite was called
+	halfClosed bool   // the socket's write side was shut down
+	onDrain    func() // run once nothing is unsent after closing
+	waiters    WaitList
+}
+
+func newSendQueue(conn net.Conn, raw syscall.RawConn, now *atomic.Bool) *sendQueue {
+	q := &sendQueue{conn: conn, raw: raw, now: now}
+	q.cond.L = &q.mu
+	return q
+}
+
+// idle reports that nothing is unsent; q.mu is held.
+func (q *sendQueue) idle() bool { return len(q.queued) == 0 && q.inflight == 0 }
+
+// Write hands p to the socket and queues what it does not take now. It
+// blocks only while more than MaxUnsent bytes are unsent (see there).
+func (q *sendQueue) Write(p []byte) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.err != nil:
+		return 0, q.err
+	case q.closing || q.shutdown:
+		return 0, net.ErrClosed
+	case !q.deadline.IsZero() && !time.Now().Before(q.deadline):
+		return 0, os.ErrDeadlineExceeded
+	}
+	total := len(p)
+	if q.idle() {
+		// Nothing is ahead of p: the socket may take it directly. Only
+		// this goroutine writes (the caller serializes writes and the
+		// flusher is not running), so the lock can go; p counts as in
+		// flight meanwhile, so that Close waits for it.
+		q.inflight = len(p)
+		q.mu.Unlock()
+		n, err := writeNow(q.raw, p)
+		q.mu.Lock()
+		q.inflight = 0
+		if err != nil {
+			q.fail(err)
+			q.drainedLocked()
+			return n, err
+		}
+		p = p[n:]
+		if len(p) == 0 {
+			q.drainedLocked()
+			return total, nil
+		}
+	}
+	if err := q.roomLocked(len(p)); err != nil {
+		return total - len(p), err
+	}
+	q.queued = append(q.queued, p...)
+	if q.inflight == 0 {
+		q.inflight = -1 // the flusher is starting
+		go q.flush()
+	}
+	return total, nil
+}
+
+// roomLocked waits until n more bytes fit under MaxUnsent; q.mu is held.
+func (q *sendQueue) roomLocked(n int) error {
+	unsent := func() int { return len(q.queued) + max(q.inflight, 0) }
+	if unsent() == 0 || unsent()+n <= MaxUnsent {
+		return nil
+	}
+	if q.now.Load() {
+		err := fmt.Errorf("wasiio: the peer is not reading: more than %d bytes unsent", MaxUnsent)
+		q.fail(err)
+		return err
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for unsent() > 0 && unsent()+n > MaxUnsent {
+		switch {
+		case q.err != nil:
+			return q.err
+		case q.closing || q.shutdown:
+			return net.ErrClosed
+		case !q.deadline.IsZero() && !time.Now().Before(q.deadline):
+			return os.ErrDeadlineExceeded
+		case !q.deadline.IsZero() && timer == nil:
+			timer = time.AfterFunc(time.Until(q.deadline), func() {
+				q.mu.Lock()
+				q.cond.Broadcast()
+				q.mu.Unlock()
+			})
+		}
+		q.cond.Wait()
+	}
+	return nil
+}
+
+// fail records the socket's failure and wakes everyone; q.mu is held.
+func (q *sendQueue) fail(err error) {
+	if q.err == nil {
+		q.err = err
+	}
+	q.queued = nil
+	q.waiters.WakeAll()
+	q.cond.Broadcast()
+}
+
+// flush writes the queue out with blocking writes until it is empty.
+func (q *sendQueue) flush() {
+	var spare []byte
+	q.mu.Lock()
+	for len(q.queued) > 0 && q.err == nil {
+		chunk := q.queued
+		q.queued, spare = spare[:0], nil
+		q.inflight = len(chunk)
+		q.mu.Unlock()
+		_, err := q.conn.Write(chunk)
+		q.mu.Lock()
+		if err != nil {
+			q.fail(err)
+			break
+		}
+		spare = chunk
+		q.cond.Broadcast()
+	}
+	q.inflight = 0
+	q.queued = nil // an idle queue holds no buffer
+	q.waiters.WakeAll()
+	q.cond.Broadcast()
+	q.drainedLocked()
+	q.mu.Unlock()
+}
+
+// drainedLocked runs what waits for the queue to empty; q.mu is held.
+func (q *sendQueue) drainedLocked() {
+	if !q.idle() {
+		return
+	}
+	if q.shutdown && !q.halfClosed {
+		q.halfClosed = true
+		if cw, ok := q.conn.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite() // best effort: close_notify already went out
+		}
+	}
+	if f := q.onDrain; f != nil {
+		q.onDrain = nil
+		go f()
+	}
+}
+
+// Unsent reports how many bytes the socket has not taken yet, and the
+// socket's failure, if any.
+func (q *sendQueue) Unsent() (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.queued) + max(q.inflight, 0), q.err
+}
+
+// Ready implements Source: nothing is unsent, or the socket failed.
+func (q *sendQueue) Ready() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.idle() || q.err != nil
+}
+
+// Watch implements Source.
+func (q *sendQueue) Watch(w *Waker) { q.waiters.Add(w) }
+
+// Unwatch implements Source.
+func (q *sendQueue) Unwatch(w *Waker) { q.waiters.Remove(w) }
+
+// SetDeadline makes Writes fail once t has passed. It does not touch the
+// socket: what was accepted before is still delivered.
+func (q *sendQueue) SetDeadline(t time.Time) {
+	q.mu.Lock()
+	q.deadline = t
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// CloseWrite half-closes the socket once everything queued is out.
+func (q *sendQueue) CloseWrite() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.shutdown || q.closing {
+		return nil
+	}
+	q.shutdown = true
+	q.drainedLocked()
+	return nil
+}
+
+// Close stops accepting writes and calls release once what is queued has
+// been written, or has failed, or lingerTimeout passed.
+func (q *sendQueue) Close(release func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing {
+		return
+	}
+	q.closing = true
+	q.cond.Broadcast()
+	if q.idle() {
+		q.mu.Unlock()
+		release()
+		q.mu.Lock()
+		return
+	}
+	q.onDrain = release
+	// The flusher is blocked in the socket; a deadline ends a wait for a
+	// peer that never reads.
+	q.conn.SetWriteDeadline(time.Now().Add(lingerTimeout))
+}
