@@ -144,6 +144,12 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// NonblockingTransport implements backends.NonblockingConn: crypto/tls
+// returns a transport read error that is a temporary net.Error as it is and
+// keeps the partial record for the next Read (only other errors are
+// latched), and its Read and Write block only in the transport.
+func (c *conn) NonblockingTransport() bool { return true }
+
 // Write writes application data.
 func (c *conn) Write(p []byte) (int, error) {
 	if !c.done.Load() {
