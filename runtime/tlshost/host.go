@@ -103,18 +103,20 @@ func (h *Host) PrivateIdentityParse(_ context.Context, key []byte, chain [][]byt
 
 // NewClientConnection wraps the guest's raw streams.
 func (h *Host) NewClientConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
-	c := &clientConnection{h: h}
-	c.s = newClientSession(h.backend, h.cfg.clientBase(), h.transport(in, out))
+	c := &clientConnection{h: h, transport: h.transport(in, out)}
+	c.s = newClientSession(h.backend, h.cfg.clientBase(), c.transport)
 	return c
 }
 
 // clientConnection is the client-connection resource.
 type clientConnection struct {
-	h    *Host
-	s    *clientSession
-	last lastError
+	h         *Host
+	s         *clientSession
+	transport net.Conn
+	last      lastError
 
 	mu  sync.Mutex
+	in  *cleartextInput
 	out *cleartextOutput
 }
 
@@ -123,9 +125,9 @@ var _ tls.ClientConnection = (*clientConnection)(nil)
 func (c *clientConnection) host() *Host { return c.h }
 
 func (c *clientConnection) openStreams(conn backends.Conn) (*cleartextInput, *cleartextOutput) {
-	in, out := openStreams(conn, c)
+	in, out := openStreams(conn, c.transport, c)
 	c.mu.Lock()
-	c.out = out
+	c.in, c.out = in, out
 	c.mu.Unlock()
 	return in, out
 }
@@ -228,18 +230,20 @@ func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientId
 
 // NewServerConnection wraps the guest's raw streams.
 func (h *Host) NewServerConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
-	c := &serverConnection{h: h}
-	c.s = newServerSession(h.backend, h.cfg.serverBase(), h.transport(in, out))
+	c := &serverConnection{h: h, transport: h.transport(in, out)}
+	c.s = newServerSession(h.backend, h.cfg.serverBase(), c.transport)
 	return c
 }
 
 // serverConnection is the server-connection resource.
 type serverConnection struct {
-	h    *Host
-	s    *serverSession
-	last lastError
+	h         *Host
+	s         *serverSession
+	transport net.Conn
+	last      lastError
 
 	mu  sync.Mutex
+	in  *cleartextInput
 	out *cleartextOutput
 }
 
@@ -248,9 +252,9 @@ var _ tls.ServerConnection = (*serverConnection)(nil)
 func (c *serverConnection) host() *Host { return c.h }
 
 func (c *serverConnection) openStreams(conn backends.Conn) (*cleartextInput, *cleartextOutput) {
-	in, out := openStreams(conn, c)
+	in, out := openStreams(conn, c.transport, c)
 	c.mu.Lock()
-	c.out = out
+	c.in, c.out = in, out
 	c.mu.Unlock()
 	return in, out
 }
@@ -265,6 +269,15 @@ func (c *serverConnection) Accept(context.Context) (tls.ServerHandshake, error) 
 
 // RequestClientIdentity is post-handshake client authentication.
 func (c *serverConnection) RequestClientIdentity(context.Context) (tls.FuturePublicIdentity, error) {
+	// The backend reads the client's answer itself when the guest is not
+	// reading: the transport must block for it, so the connection's reads
+	// stay on a goroutine from now on.
+	c.mu.Lock()
+	in := c.in
+	c.mu.Unlock()
+	if in != nil {
+		in.PauseInline()
+	}
 	f, err := c.s.RequestClientIdentityPost()
 	if err != nil {
 		c.fail("server-connection.request-client-identity", err)
@@ -353,10 +366,25 @@ func (h *Host) ServerHandshakeAbort(_ context.Context, this tls.ServerHandshake)
 
 // ---- shared ----
 
-// openStreams makes the cleartext streams of a connection. Dropping the
-// output stream sends close_notify; the input stream's reader goroutine
-// ends when the connection is closed.
-func openStreams(conn backends.Conn, parent cabi.Resource) (*cleartextInput, *cleartextOutput) {
+// openStreams makes the cleartext streams of a connection over transport.
+// Dropping the output stream sends close_notify; a reader goroutine ends
+// when the connection is closed.
+//
+// When the backend and the transport both allow it, the streams are
+// inline: the guest's read and write calls run the backend's Read and
+// Write themselves, over a transport that does not block (see
+// backends.NonblockingConn and wasiio.NonblockingTransport). A goroutine
+// hand-off per call would cost more than the TLS work.
+func openStreams(conn backends.Conn, transport net.Conn, parent cabi.Resource) (*cleartextInput, *cleartextOutput) {
+	nb, ok := transport.(wasiio.NonblockingTransport)
+	if nc, ok2 := conn.(backends.NonblockingConn); ok && ok2 && nc.NonblockingTransport() {
+		readNow := func(p []byte) (int, error) {
+			return nb.ReadNow(func() (int, error) { return conn.Read(p) })
+		}
+		in := &cleartextInput{InputStream: wasiio.NewInlineInputStream(conn, readNow, nil), parent: parent}
+		out := &cleartextOutput{OutputStream: wasiio.NewInlineOutputStream(conn, nb.Backlog(), conn.CloseWrite), parent: parent}
+		return in, out
+	}
 	in := &cleartextInput{InputStream: wasiio.NewInputStream(conn, nil), parent: parent}
 	out := &cleartextOutput{OutputStream: wasiio.NewOutputStream(conn, conn.CloseWrite), parent: parent}
 	return in, out
