@@ -5,11 +5,15 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strconv"
 	"testing"
 	"time"
+
+	custombackend "github.com/wasitls/wasitls/examples/custom-backend"
+	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
 // trickle copies src to dst in random small pieces with pauses, so that
@@ -49,8 +53,20 @@ func pattern(i int) byte { return byte(i) }
 // server's answer) and the final close_notify must arrive intact.
 func TestGuestStreamsIntegrity(t *testing.T) {
 	p := newGuestPKI(t)
-	const up, down = 6 << 20, 3 << 20
 	eachBackend(t, func(t *testing.T, backend string) {
+		streamIntegrity(t, p, tlshost.Config{BackendName: backend})
+	})
+	// A backend that is not a backends.NonblockingConn gets goroutine
+	// streams over the same transport, which then blocks for backpressure.
+	t.Run("custom", func(t *testing.T) {
+		b := custombackend.New(nil, []string{"localhost"}, slog.New(slog.DiscardHandler))
+		streamIntegrity(t, p, tlshost.Config{Backend: b})
+	})
+}
+
+func streamIntegrity(t *testing.T, p *guestPKI, cfg tlshost.Config) {
+	const up, down = 6 << 20, 3 << 20
+	{
 		srvLn, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +141,7 @@ func TestGuestStreamsIntegrity(t *testing.T) {
 			s.Close()
 		}()
 
-		g := startGuest(t, backend, p, "./testdata/stream", nil, proxyLn.Addr().String(), strconv.Itoa(up))
+		g := startGuestWith(t, cfg, p, "./testdata/stream", nil, proxyLn.Addr().String(), strconv.Itoa(up))
 		out, err := g.wait(t)
 		if err != nil {
 			t.Fatalf("guest: %v\n%s", err, out)
@@ -143,5 +159,5 @@ func TestGuestStreamsIntegrity(t *testing.T) {
 			h.Write([]byte{pattern(i)})
 		}
 		mustContain(t, out, fmt.Sprintf("read %d bytes sha256 %x\n", down, h.Sum(nil)))
-	})
+	}
 }
