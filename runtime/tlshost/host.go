@@ -378,10 +378,7 @@ func (h *Host) ServerHandshakeAbort(_ context.Context, this tls.ServerHandshake)
 func openStreams(conn backends.Conn, transport net.Conn, parent cabi.Resource) (*cleartextInput, *cleartextOutput) {
 	nb, ok := transport.(wasiio.NonblockingTransport)
 	if nc, ok2 := conn.(backends.NonblockingConn); ok && ok2 && nc.NonblockingTransport() {
-		readNow := func(p []byte) (int, error) {
-			return nb.ReadNow(func() (int, error) { return conn.Read(p) })
-		}
-		in := &cleartextInput{InputStream: wasiio.NewInlineInputStream(conn, readNow, nil), parent: parent}
+		in := &cleartextInput{InputStream: wasiio.NewInlineInputStream(inlineSource{conn, nb}, nil), parent: parent}
 		out := &cleartextOutput{OutputStream: wasiio.NewInlineOutputStream(conn, nb.Backlog(), conn.CloseWrite), parent: parent}
 		return in, out
 	}
@@ -389,6 +386,22 @@ func openStreams(conn backends.Conn, transport net.Conn, parent cabi.Resource) (
 	out := &cleartextOutput{OutputStream: wasiio.NewOutputStream(conn, conn.CloseWrite), parent: parent}
 	return in, out
 }
+
+// inlineSource reads a connection's cleartext for an inline input stream:
+// the backend reads the transport, which fails instead of blocking inside
+// ReadNow, and whose read deadline bounds a blocking Read.
+type inlineSource struct {
+	conn      backends.Conn
+	transport wasiio.NonblockingTransport
+}
+
+func (s inlineSource) Read(p []byte) (int, error) { return s.conn.Read(p) }
+
+func (s inlineSource) ReadNow(p []byte) (int, error) {
+	return s.transport.ReadNow(func() (int, error) { return s.conn.Read(p) })
+}
+
+func (s inlineSource) SetReadDeadline(t time.Time) error { return s.transport.SetReadDeadline(t) }
 
 // closeOutput flushes the cleartext output and sends close_notify.
 func closeOutput(ctx context.Context, out *cleartextOutput) error {

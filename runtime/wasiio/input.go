@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync"
+	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
 	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
@@ -40,7 +42,7 @@ type InputStream struct {
 	waiters WaitList
 
 	// Inline mode (NewInlineInputStream): reads run on the guest's calls.
-	now     func([]byte) (int, error)
+	now     InlineSource
 	paused  bool    // reads stay off the guest's calls (see PauseInline)
 	busy    bool    // a one-shot background read is in flight
 	scratch *[]byte // the buffer of the last inline read, lent like lent
@@ -55,16 +57,30 @@ func NewInputStream(r io.Reader, closer io.Closer) *InputStream {
 	return s
 }
 
+// An InlineSource is what an inline input stream reads: the same bytes
+// through a blocking Read and a ReadNow that never blocks. The stream
+// never calls the two at the same time.
+type InlineSource interface {
+	// Read reads as io.Reader does, blocking until bytes arrive; once
+	// the read deadline passed it fails with a net.Error whose Timeout
+	// reports true, and a later Read continues where it stopped.
+	Read(p []byte) (int, error)
+	// ReadNow returns what is available without blocking, or
+	// ErrWouldBlock.
+	ReadNow(p []byte) (int, error)
+	// SetReadDeadline bounds Read (zero: no bound).
+	SetReadDeadline(t time.Time) error
+}
+
 // NewInlineInputStream returns an input stream that reads on the guest's
-// own calls: Read calls readNow, which must not block (it returns what is
-// available, or ErrWouldBlock), so that no goroutine hand-off stands
-// between the guest and its bytes. Only when the guest waits (subscribe,
-// blocking-read) does a goroutine make one blocking r.Read, whose bytes the
-// next Read returns. readNow and r read the same source; the stream never
-// calls them at the same time.
-func NewInlineInputStream(r io.Reader, readNow func(p []byte) (int, error), closer io.Closer) *InputStream {
-	s := NewInputStream(r, closer)
-	s.now = readNow
+// own calls: Read calls src.ReadNow, so that no goroutine hand-off stands
+// between the guest and its bytes. When the guest waits on the stream
+// alone (with deadlines at most), the waiting call itself blocks in
+// src.Read; when it waits on more, a goroutine makes one blocking Read.
+// Either way the bytes read are what the next Read returns.
+func NewInlineInputStream(src InlineSource, closer io.Closer) *InputStream {
+	s := NewInputStream(src, closer)
+	s.now = src
 	return s
 }
 
@@ -98,10 +114,10 @@ func (s *InputStream) readInline(n uint64) ([]byte, error) {
 	// Fill what the guest asked for while the source has bytes at hand
 	// (a TLS record decrypts to at most 16 KiB): one host call then
 	// carries as much as a blocking read would have.
-	k, err := s.now(b)
+	k, err := s.now.ReadNow(b)
 	for err == nil && k > 0 && k < len(b) {
 		var m int
-		m, err = s.now(b[k:])
+		m, err = s.now.ReadNow(b[k:])
 		k += m
 		if m == 0 {
 			break
@@ -145,18 +161,46 @@ func (s *InputStream) readOnce() {
 	for n == 0 && err == nil {
 		n, err = s.r.Read(buf)
 	}
+	s.readDone(buf[:n], err)
+}
+
+// readDone files what a blocking read got and wakes the waiters.
+func (s *InputStream) readDone(b []byte, err error) {
 	s.mu.Lock()
 	s.busy = false
 	if !s.dropped {
-		if n > 0 {
-			s.pending = buf[:n]
+		if len(b) > 0 {
+			s.pending = b
 		}
-		if err != nil && s.err == nil {
+		var ne net.Error
+		if err != nil && s.err == nil && !(errors.As(err, &ne) && ne.Timeout()) {
 			s.err = err
 		}
 	}
 	s.mu.Unlock()
 	s.waiters.WakeAll()
+}
+
+// await implements awaiter: in inline mode, when nothing is there and no
+// background read runs, the waiting goroutine reads the source itself,
+// until bytes arrive, the deadline (if not zero) passes or ctx ends. It
+// reports false when it cannot wait this way.
+func (s *InputStream) await(ctx context.Context, deadline time.Time) bool {
+	s.mu.Lock()
+	if s.now == nil || s.busy || s.dropped || len(s.pending) > 0 || s.err != nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.busy = true
+	s.mu.Unlock()
+	s.now.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { s.now.SetReadDeadline(time.Unix(1, 0)) })
+	buf := make([]byte, readOnceChunk)
+	n, err := s.r.Read(buf)
+	stop()
+	s.now.SetReadDeadline(time.Time{})
+	s.readDone(buf[:n], err)
+	return true
 }
 
 // start launches the reader goroutine; s.mu is held. In inline mode there

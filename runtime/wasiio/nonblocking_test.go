@@ -4,6 +4,7 @@ package wasiio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -264,24 +265,35 @@ func TestTransportUnsentLimit(t *testing.T) {
 	c2.Close()
 }
 
+// countingSource is a transport as an InlineSource, counting ReadNow calls.
+type countingSource struct {
+	c        NonblockingTransport
+	nowCalls int
+}
+
+func (s *countingSource) Read(p []byte) (int, error) { return s.c.Read(p) }
+
+func (s *countingSource) ReadNow(p []byte) (int, error) {
+	s.nowCalls++
+	return s.c.ReadNow(func() (int, error) { return s.c.Read(p) })
+}
+
+func (s *countingSource) SetReadDeadline(t time.Time) error { return s.c.SetReadDeadline(t) }
+
 // An inline input stream reads on the caller's goroutine; only a wait
 // starts a one-shot read, whose bytes come first, and reading returns to
 // the caller afterwards.
 func TestInlineInputStream(t *testing.T) {
 	a, b := tcpPair(t)
 	c := nonblocking(t, a)
-	nowCalls := 0
-	readNow := func(p []byte) (int, error) {
-		nowCalls++
-		return c.ReadNow(func() (int, error) { return c.Read(p) })
-	}
-	s := NewInlineInputStream(c, readNow, nil)
+	src := &countingSource{c: c}
+	s := NewInlineInputStream(src, nil)
 	defer s.Close()
 	if got, err := s.Read(bg, 10); err != nil || len(got) != 0 {
 		t.Fatalf("read with nothing sent: %q, %v", got, err)
 	}
-	if nowCalls != 1 {
-		t.Fatalf("readNow called %d times, want 1", nowCalls)
+	if src.nowCalls != 1 {
+		t.Fatalf("readNow called %d times, want 1", src.nowCalls)
 	}
 	b.Write([]byte("woken"))
 	got, err := s.BlockingRead(bg, 3) // waits: a one-shot read takes "woken"
@@ -293,25 +305,25 @@ func TestInlineInputStream(t *testing.T) {
 	}
 	b.Write([]byte("inline"))
 	time.Sleep(20 * time.Millisecond)
-	before := nowCalls
+	before := src.nowCalls
 	if got, err := s.Read(bg, 100); err != nil || string(got) != "inline" {
 		t.Fatalf("inline read: %q, %v", got, err)
 	}
-	if nowCalls == before {
+	if src.nowCalls == before {
 		t.Fatal("the read did not run inline")
 	}
 	// Paused, reads never run inline; a wait still delivers.
 	s.PauseInline()
 	b.Write([]byte("paused"))
 	time.Sleep(20 * time.Millisecond)
-	before = nowCalls
+	before = src.nowCalls
 	if got, err := s.Read(bg, 100); err != nil || len(got) != 0 {
 		t.Fatalf("paused read: %q, %v", got, err)
 	}
 	if got, err := s.BlockingRead(bg, 100); err != nil || string(got) != "paused" {
 		t.Fatalf("paused blocking read: %q, %v", got, err)
 	}
-	if nowCalls != before {
+	if src.nowCalls != before {
 		t.Fatal("a paused stream read inline")
 	}
 	b.Close()
@@ -362,5 +374,64 @@ func TestInlineOutputStream(t *testing.T) {
 	s.Close() // half-closes after the queue drained
 	if n := <-done; n != int64(written+4) {
 		t.Fatalf("peer read %d bytes, want %d", n, written+4)
+	}
+}
+
+// Waiting on an inline stream alone blocks in the source on the waiting
+// goroutine: a deadline ends the wait without harm to the stream, and so
+// does the context.
+func TestInlineInputStreamAwait(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	s := NewInlineInputStream(&countingSource{c: c}, nil)
+	defer s.Close()
+	before := runtime.NumGoroutine()
+	start := time.Now()
+	ready, err := Wait(bg, []Source{s, NewDeadline(start.Add(30 * time.Millisecond))})
+	if err != nil || len(ready) != 1 || ready[0] != 1 {
+		t.Fatalf("wait until the deadline: %v, %v; want [1]", ready, err)
+	}
+	if d := time.Since(start); d < 30*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("the deadline ended the wait after %v", d)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("waiting started %d goroutines", n-before)
+	}
+
+	ctx, cancel := context.WithCancel(bg)
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if _, err := Wait(ctx, []Source{s}); err != context.Canceled {
+		t.Fatalf("wait with a cancelled context: %v", err)
+	}
+
+	// The stream is intact: bytes sent now are read, with the wait
+	// ending as they arrive.
+	time.AfterFunc(20*time.Millisecond, func() { b.Write([]byte("after the timeouts")) })
+	if ready, err := Wait(bg, []Source{s, NewDeadline(time.Now().Add(time.Minute))}); err != nil || len(ready) != 1 || ready[0] != 0 {
+		t.Fatalf("wait for bytes: %v, %v; want [0]", ready, err)
+	}
+	var got []byte
+	for len(got) < 18 {
+		p, err := s.Read(bg, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p...)
+	}
+	if string(got) != "after the timeouts" {
+		t.Fatalf("read %q", got)
+	}
+
+	// Two streams: each wait takes a goroutine read, and works as well.
+	a2, b2 := tcpPair(t)
+	c2 := nonblocking(t, a2)
+	s2 := NewInlineInputStream(&countingSource{c: c2}, nil)
+	defer s2.Close()
+	time.AfterFunc(20*time.Millisecond, func() { b2.Write([]byte("two")) })
+	if ready, err := Wait(bg, []Source{s, s2}); err != nil || len(ready) != 1 || ready[0] != 1 {
+		t.Fatalf("wait on two streams: %v, %v; want [1]", ready, err)
+	}
+	if p, err := s2.Read(bg, 10); err != nil || string(p) != "two" {
+		t.Fatalf("read %q, %v", p, err)
 	}
 }

@@ -102,6 +102,18 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 	if ready := readyIndices(sources); len(ready) > 0 {
 		return ready, nil
 	}
+	if a, at, ok := soleAwaiter(sources); ok {
+		// One source that can wait on this goroutine, deadlines at most:
+		// no hand-off between a goroutine that sees the event and this one.
+		for a.await(ctx, at) {
+			if ready := readyIndices(sources); len(ready) > 0 {
+				return ready, nil
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	w := newWaker()
 	for _, s := range sources {
 		s.Watch(w)
@@ -142,6 +154,36 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// An awaiter is a Source that can wait for itself on the waiting
+// goroutine (an inline input stream blocks in its source's Read). await
+// returns when the source may be ready, at deadline (if not zero), or
+// when ctx ends; it reports false when it cannot wait that way now.
+type awaiter interface {
+	Source
+	await(ctx context.Context, deadline time.Time) bool
+}
+
+// soleAwaiter finds the one awaiter among sources when every other source
+// is a deadline, and the earliest of those deadlines.
+func soleAwaiter(sources []Source) (a awaiter, at time.Time, ok bool) {
+	for _, s := range sources {
+		switch s := s.(type) {
+		case *deadline:
+			if at.IsZero() || s.at.Before(at) {
+				at = s.at
+			}
+		case awaiter:
+			if a != nil && a != s {
+				return nil, time.Time{}, false
+			}
+			a = s
+		default:
+			return nil, time.Time{}, false
+		}
+	}
+	return a, at, a != nil
 }
 
 func readyIndices(sources []Source) []uint32 {
