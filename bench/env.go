@@ -48,6 +48,9 @@ type env struct {
 	cache    wazero.CompilationCache
 	mu       sync.Mutex
 	runtimes map[string]*hostRuntime
+	// terminationChecks compiles guests with wazero's termination checks
+	// (WithCloseOnContextDone), as the wasitls command runs them.
+	terminationChecks bool
 }
 
 // hostRuntime is a wazero runtime serving WASI 0.2 and wasi:tls on one
@@ -79,6 +82,8 @@ func newEnv() (*env, error) {
 		wasm:     wasm,
 		cache:    wazero.NewCompilationCache(),
 		runtimes: map[string]*hostRuntime{},
+
+		terminationChecks: true,
 	}, nil
 }
 
@@ -109,7 +114,7 @@ func (e *env) runtime(backend string) (*hostRuntime, error) {
 		return nil, err
 	}
 	r := wazero.NewRuntimeWithConfig(ctx,
-		wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(e.cache))
+		wazero.NewRuntimeConfig().WithCloseOnContextDone(e.terminationChecks).WithCompilationCache(e.cache))
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots})
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, SocketLimit: guestSocketLimit, Extensions: []runtime.Extension{ext}})
 	if err != nil {

@@ -102,6 +102,9 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(cw, "wasitls bench: %s %s/%s, CPU %s (%d logical), GOMAXPROCS %d\n",
 		m.GoVersion, m.OS, m.Arch, m.CPU, m.CPUs, m.GOMAXPROCS)
 	fmt.Fprintln(cw, "ratios are speed relative to the named baseline, measured in the same run (above 1 = faster)")
+	if r.Options.NoTerminationChecks {
+		fmt.Fprintln(cw, "guests compiled without wazero's termination checks (WithCloseOnContextDone(false))")
+	}
 	for _, t := range r.Tables {
 		fmt.Fprintf(cw, "\n%s\n", t.Title)
 		tw := tabwriter.NewWriter(cw, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -146,6 +149,9 @@ func (r *Report) Markdown(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "Measured with %s on %s/%s, CPU %s (%d logical CPUs), GOMAXPROCS %d.\n",
 		m.GoVersion, m.OS, m.Arch, m.CPU, m.CPUs, m.GOMAXPROCS)
+	if r.Options.NoTerminationChecks {
+		fmt.Fprintln(w, "Guests compiled without wazero's termination checks (WithCloseOnContextDone(false)).")
+	}
 	for _, t := range r.Tables {
 		fmt.Fprintf(w, "\n**%s**\n\n| subject | %s | vs native | vs in-guest | target met |\n|---|--:|--:|--:|:-:|\n", t.Title, t.Unit)
 		for _, row := range t.Rows {

@@ -104,3 +104,19 @@ func TestInterleave(t *testing.T) {
 		t.Errorf("shares add up to %d; want 1003", sum)
 	}
 }
+
+// A report measured without termination checks says so in both formats,
+// and one measured with them says nothing.
+func TestReportTerminationChecks(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		r := &Report{Machine: ThisMachine(), Options: Options{NoTerminationChecks: off}}
+		var text, md strings.Builder
+		r.WriteTo(&text)
+		r.Markdown(&md)
+		for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+			if got := strings.Contains(out, "without wazero's termination checks"); got != off {
+				t.Errorf("NoTerminationChecks %v, %s output mentions it: %v\n%s", off, name, got, out)
+			}
+		}
+	}
+}

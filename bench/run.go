@@ -49,6 +49,12 @@ type Options struct {
 	// IdleConns is the number of idle connections a guest server holds;
 	// NativeIdleConns the number the native baseline holds.
 	IdleConns, NativeIdleConns int
+	// NoTerminationChecks compiles the guests without wazero's
+	// termination checks (WithCloseOnContextDone(false)): a guest that
+	// loops forever can then no longer be stopped by its context, but
+	// every loop header of the guest saves an indirect call. The
+	// wasitls command keeps the checks; this measures what they cost.
+	NoTerminationChecks bool
 	// Progress, if set, receives a line per measurement as it starts.
 	Progress io.Writer
 }
@@ -127,6 +133,7 @@ func Run(opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.terminationChecks = !opts.NoTerminationChecks
 	defer e.close()
 	r := &Report{Machine: ThisMachine(), Options: opts}
 	s := &suite{env: e, opts: opts, report: r}

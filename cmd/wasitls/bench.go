@@ -95,6 +95,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to `file`")
 	quiet := fs.Bool("q", false, "do not report progress on stderr")
+	noChecks := fs.Bool("no-termination-checks", false, "compile the guests without wazero's termination checks (WithCloseOnContextDone(false)), to measure what they cost")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
@@ -114,6 +115,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Bytes: int64(size), InGuestBytes: int64(inGuestSize),
 		Handshakes: *handshakes, InGuestHandshakes: *inGuestHandshakes,
 		Echoes: *echoes, IdleConns: *idle, NativeIdleConns: *nativeIdle,
+		NoTerminationChecks: *noChecks,
 	}
 	for _, w := range split(*writes) {
 		v, err := parseSize(w)
