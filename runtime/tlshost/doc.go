@@ -38,6 +38,19 @@
 // the resources of the generated bindings over them; io.go is the seam with
 // the runtime's wasi:io streams and pollables.
 //
+// # Cleartext streams
+//
+// After the handshake the guest reads and writes cleartext through
+// wasi:io streams. When the transport is a socket's (a
+// wasiio.NonblockingTransport) and the backend keeps its state across a
+// transport read timeout (a backends.NonblockingConn), the streams are
+// inline: each read or write call of the guest runs the backend's Read or
+// Write itself, the transport failing with would-block instead of blocking
+// and queueing what the socket does not take. Other backends get a reader
+// and a writer goroutine per connection. A connection that starts
+// post-handshake authentication stops reading inline, since the backend
+// then reads the transport on its own.
+//
 // # Ownership
 //
 // Futures hold Go values only. The handshake goroutine never touches guest

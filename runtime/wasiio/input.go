@@ -400,7 +400,8 @@ func (s *InputStream) Ready() bool {
 	return len(s.pending) > 0 || s.err != nil || s.dropped
 }
 
-// Watch implements Source. Watching starts the reader goroutine.
+// Watch implements Source. Watching starts the reader goroutine, or in
+// inline mode a one-shot background read.
 func (s *InputStream) Watch(w *Waker) {
 	s.mu.Lock()
 	if s.now != nil {
