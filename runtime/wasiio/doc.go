@@ -62,6 +62,11 @@
 //     budget and a flush is complete when nothing is unsent, so a peer
 //     that does not read stops the guest's writes, not its memory.
 //
+// A TCP socket's own streams are inline in the same way ([SocketStreams]):
+// their source is the socket itself, read and written with non-blocking
+// system calls, and a transport over them ([Transport]) shares the output
+// stream's queue, so that TLS records follow what the guest wrote.
+//
 // Ownership: dropping a stream releases its underlying reader or writer
 // through the closer given to the constructor. Sockets pass a closer that
 // drops one reference of a shared connection, so the connection stays open

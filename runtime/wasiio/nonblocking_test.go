@@ -435,3 +435,112 @@ func TestInlineInputStreamAwait(t *testing.T) {
 		t.Fatalf("read %q, %v", p, err)
 	}
 }
+
+// A socket's streams are inline: writes the socket does not take wait in
+// the output stream's queue, a half-close and the release of the socket
+// wait for them, and a transport over the streams shares that queue.
+func TestSocketStreams(t *testing.T) {
+	a, b := tcpPair(t)
+	released := make(chan string, 2)
+	in, out, closeWrite := SocketStreams(a,
+		closerFunc(func() error { released <- "in"; return nil }),
+		func() error { released <- "out"; return nil })
+	if in.now == nil || out.backlog == nil {
+		t.Fatal("a TCP socket's streams are not inline")
+	}
+	// Fill the socket, then queue more behind it.
+	chunk := bytes.Repeat([]byte("s"), WriteBudget)
+	written := 0
+	for {
+		n, err := out.CheckWrite(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if err := out.Write(bg, chunk); err != nil {
+			t.Fatal(err)
+		}
+		written += len(chunk)
+	}
+	if err := closeWrite(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	select {
+	case who := <-released:
+		t.Fatalf("%s released while bytes were unsent", who)
+	default:
+	}
+	n, err := io.Copy(io.Discard, b) // ends with the half-close
+	if err != nil || n != int64(written) {
+		t.Fatalf("peer read %d bytes, %v; want %d", n, err, written)
+	}
+	if who := <-released; who != "out" {
+		t.Fatalf("released %s, want out", who)
+	}
+
+	// Reading: inline, and a wait on the stream alone reads in place.
+	b.Write([]byte("ping"))
+	got, err := in.BlockingRead(bg, 10)
+	if err != nil || string(got) != "ping" {
+		t.Fatalf("blocking read: %q, %v", got, err)
+	}
+	in.Close()
+	if who := <-released; who != "in" {
+		t.Fatalf("released %s, want in", who)
+	}
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// A transport over a socket's streams is non-blocking when the input stream
+// holds nothing; bytes the guest left in the stream (read by a wait, not
+// consumed) come first otherwise, and writes queue behind the guest's.
+func TestSocketStreamsTransport(t *testing.T) {
+	a, b := tcpPair(t)
+	in, out, _ := SocketStreams(a, nil, a.Close)
+	c, err := Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(NonblockingTransport); !ok {
+		t.Fatalf("transport over untouched socket streams is %T", c)
+	}
+	c.Close()
+
+	a2, b2 := tcpPair(t)
+	in2, out2, _ := SocketStreams(a2, nil, a2.Close)
+	b2.Write([]byte("early bytes"))
+	if got, err := in2.BlockingRead(bg, 5); err != nil || string(got) != "early" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if err := out2.Write(bg, []byte("guest ")); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Transport(in2, out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c2.(NonblockingTransport); ok {
+		t.Fatal("a transport over a stream holding bytes reads the socket directly")
+	}
+	c2.Write([]byte("transport"))
+	got := make([]byte, 15)
+	if _, err := io.ReadFull(b2, got); err != nil || string(got) != "guest transport" {
+		t.Fatalf("peer read %q, %v", got, err)
+	}
+	b2.Write([]byte(" and late"))
+	got = make([]byte, 15)
+	if _, err := io.ReadFull(c2, got); err != nil || string(got) != " bytes and late" {
+		t.Fatalf("transport read %q, %v", got, err)
+	}
+	c2.Close()
+	if _, err := b2.Read(got); err != io.EOF {
+		t.Fatalf("peer after the transport closed: %v", err)
+	}
+	_ = b
+}

@@ -47,7 +47,7 @@ const lingerTimeout = 30 * time.Second
 type sendQueue struct {
 	conn net.Conn
 	raw  syscall.RawConn
-	now  *atomic.Bool // set inside ReadNow: Write must not block
+	now  atomic.Bool // set inside a transport's ReadNow: Write must not block
 
 	cond sync.Cond // a Write blocked over MaxUnsent waits for the flusher
 
@@ -63,8 +63,8 @@ type sendQueue struct {
 	waiters    WaitList
 }
 
-func newSendQueue(conn net.Conn, raw syscall.RawConn, now *atomic.Bool) *sendQueue {
-	q := &sendQueue{conn: conn, raw: raw, now: now}
+func newSendQueue(conn net.Conn, raw syscall.RawConn) *sendQueue {
+	q := &sendQueue{conn: conn, raw: raw}
 	q.cond.L = &q.mu
 	return q
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,6 +34,9 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 	if !ok1 || !ok2 || in == nil || out == nil {
 		return nil, fmt.Errorf("wasiio: transport over streams of another implementation (%T, %T)", input, output)
 	}
+	if src, ok := in.now.(*socketSource); ok {
+		return socketTransport(in, out, src)
+	}
 	c := &streamConn{in: in, out: out}
 	c.conn, _ = in.r.(net.Conn)
 	if oc, ok := out.w.(net.Conn); !ok || oc != c.conn {
@@ -46,7 +48,8 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 	if sc, ok := c.conn.(syscall.Conn); ok && c.direct && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
-			c.q = newSendQueue(c.conn, raw, &c.now)
+			c.q = newSendQueue(c.conn, raw)
+			c.ownQueue = true
 			return &nonblockingConn{c}, nil
 		}
 	}
@@ -82,8 +85,8 @@ type NonblockingTransport interface {
 type nonblockingConn struct{ *streamConn }
 
 func (c *nonblockingConn) ReadNow(read func() (int, error)) (int, error) {
-	c.now.Store(true)
-	defer c.now.Store(false)
+	c.q.now.Store(true)
+	defer c.q.now.Store(false)
 	return read()
 }
 
@@ -96,10 +99,11 @@ type streamConn struct {
 	conn   net.Conn // the common underlying connection, if any
 	direct bool     // reads go to in.r
 
-	// Non-blocking mode (a socket on a platform that allows it).
-	raw syscall.RawConn
-	q   *sendQueue  // writes
-	now atomic.Bool // reads fail with ErrWouldBlock instead of blocking
+	// Non-blocking mode (a socket on a platform that allows it). Inside
+	// ReadNow (q.now) reads fail with ErrWouldBlock instead of blocking.
+	raw      syscall.RawConn
+	q        *sendQueue // writes, when not nil
+	ownQueue bool       // q is the transport's, not the output stream's
 
 	wmu       sync.Mutex
 	wready    bool // the stream's last write completed
@@ -112,7 +116,7 @@ type streamConn struct {
 
 func (c *streamConn) Read(p []byte) (int, error) {
 	if c.direct {
-		if c.now.Load() {
+		if c.q != nil && c.q.now.Load() {
 			return readNow(c.raw, p)
 		}
 		return c.in.r.Read(p)
@@ -192,7 +196,7 @@ func (c *streamConn) CloseWrite() error {
 func (c *streamConn) Close() error {
 	c.closeOnce.Do(func() {
 		err1 := c.in.Close()
-		if c.q != nil {
+		if c.ownQueue {
 			// The output stream holds the socket until what was
 			// accepted is out.
 			c.q.Close(func() { c.out.Close() })

@@ -1,0 +1,78 @@
+package wasiio
+
+import (
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+)
+
+// SocketStreams returns the input and output streams of a connected
+// socket. closeIn and closeOut release what each stream holds of the
+// socket; closeWrite is the socket's half-close (wasi:sockets shutdown of
+// the send side), which must go through the streams because they may hold
+// unsent bytes.
+//
+// Where the platform allows it (a syscall.Conn on unix), the streams are
+// inline: reads and writes are non-blocking system calls on the guest's
+// own calls, what the socket does not take is queued for a goroutine that
+// lives only while something is unsent, and closeOut runs once that is out
+// (or failed, or 30 seconds after the drop). Elsewhere they are goroutine
+// streams over conn.
+func SocketStreams(conn net.Conn, closeIn io.Closer, closeOut func() error) (in *InputStream, out *OutputStream, closeWrite func() error) {
+	if sc, ok := conn.(syscall.Conn); ok && nonblockingCapable {
+		if raw, err := sc.SyscallConn(); err == nil {
+			src := &socketSource{conn: conn, raw: raw}
+			q := newSendQueue(conn, raw)
+			src.q = q
+			in = NewInlineInputStream(src, closeIn)
+			out = NewInlineOutputStream(q, q, func() error {
+				q.Close(func() { closeOut() })
+				return nil
+			})
+			return in, out, q.CloseWrite
+		}
+	}
+	closeWrite = func() error {
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			return cw.CloseWrite()
+		}
+		return errNoCloseWrite
+	}
+	return NewInputStream(conn, closeIn), NewOutputStream(conn, closeOut), closeWrite
+}
+
+var (
+	errNoCloseWrite      = errors.New("wasiio: the connection cannot close its write side alone")
+	errMismatchedStreams = errors.New("wasiio: transport over the input stream of one socket and the output stream of another")
+)
+
+// socketSource is a socket as an inline stream reads it.
+type socketSource struct {
+	conn net.Conn
+	raw  syscall.RawConn
+	q    *sendQueue // the socket's output, shared with a transport
+}
+
+func (s *socketSource) Read(p []byte) (int, error)        { return s.conn.Read(p) }
+func (s *socketSource) ReadNow(p []byte) (int, error)     { return readNow(s.raw, p) }
+func (s *socketSource) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }
+
+// socketTransport is Transport over a socket's inline streams. The
+// transport writes through the output stream's queue, after anything the
+// guest wrote. It reads the socket directly unless the input stream holds
+// bytes (or is reading), which it delivers first through the stream.
+func socketTransport(in *InputStream, out *OutputStream, src *socketSource) (net.Conn, error) {
+	if out.backlog != Backlog(src.q) {
+		return nil, errMismatchedStreams
+	}
+	c := &streamConn{in: in, out: out, conn: src.conn, raw: src.raw, q: src.q}
+	in.mu.Lock()
+	c.direct = !in.busy && len(in.pending) == 0 && !in.dropped
+	in.mu.Unlock()
+	if c.direct {
+		return &nonblockingConn{c}, nil
+	}
+	return c, nil
+}
