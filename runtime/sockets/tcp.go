@@ -69,7 +69,8 @@ type TCPSocket struct {
 	acceptErr error
 	space     sync.Cond // signals the accept goroutine that the queue has room
 
-	conn *sharedConn // connected
+	conn       *sharedConn  // connected
+	closeWrite func() error // half-closes conn after what its output stream holds
 
 	keepAlive          bool
 	keepIdle, keepIntv time.Duration
@@ -255,11 +256,12 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 }
 
 // streams makes the connection shared by the socket and two streams; t.mu
-// is held.
+// is held. The output stream may hold bytes the socket has not taken yet,
+// so a shutdown of the send side goes through it.
 func (t *TCPSocket) streams(c net.Conn) (*wasiio.InputStream, *wasiio.OutputStream) {
 	t.conn = newSharedConn(c, 3, t.stack.releaseSocket)
-	in := wasiio.NewInputStream(t.conn, &releaser{c: t.conn})
-	out := wasiio.NewOutputStream(t.conn, (&releaser{c: t.conn}).Close)
+	in, out, closeWrite := wasiio.SocketStreams(t.conn, &releaser{c: t.conn}, (&releaser{c: t.conn}).Close)
+	t.closeWrite = closeWrite
 	return in, out
 }
 
@@ -415,7 +417,7 @@ func (t *TCPSocket) SetListenBacklogSize(ctx context.Context, v uint64) error {
 // Shutdown is shutdown.
 func (t *TCPSocket) Shutdown(ctx context.Context, how tcp.ShutdownType) error {
 	t.mu.Lock()
-	c := t.conn
+	c, closeWrite := t.conn, t.closeWrite
 	connected := t.state == stateConnected
 	t.mu.Unlock()
 	if !connected || c == nil {
@@ -426,7 +428,7 @@ func (t *TCPSocket) Shutdown(ctx context.Context, how tcp.ShutdownType) error {
 		err = c.CloseRead()
 	}
 	if how == tcp.ShutdownTypeSend || how == tcp.ShutdownTypeBoth {
-		if e := c.CloseWrite(); err == nil {
+		if e := closeWrite(); err == nil {
 			err = e
 		}
 	}
