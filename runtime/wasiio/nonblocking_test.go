@@ -544,3 +544,28 @@ func TestSocketStreamsTransport(t *testing.T) {
 	}
 	_ = b
 }
+
+// A transport over an inline stream of another kind (the cleartext of a
+// TLS connection, for TLS inside TLS) delivers what the stream holds
+// first.
+func TestTransportOverInlineStreamWithPending(t *testing.T) {
+	a, b := tcpPair(t)
+	src := &countingSource{c: nonblocking(t, a)}
+	in := NewInlineInputStream(src, nil)
+	out := NewOutputStream(io.Discard, nil)
+	b.Write([]byte("early bytes"))
+	if got, err := in.BlockingRead(bg, 5); err != nil || string(got) != "early" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	c, err := Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Write([]byte(" and late"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 15)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != " bytes and late" {
+		t.Fatalf("transport read %q, %v", got, err)
+	}
+	c.Close()
+}

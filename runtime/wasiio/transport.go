@@ -43,7 +43,13 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 		c.conn = nil
 	}
 	in.mu.Lock()
-	c.direct = !in.started && !in.dropped
+	if in.now != nil {
+		// An inline stream (TLS cleartext, for TLS inside TLS) may hold
+		// bytes a wait read, or be reading.
+		c.direct = !in.busy && len(in.pending) == 0 && !in.dropped
+	} else {
+		c.direct = !in.started && !in.dropped
+	}
 	in.mu.Unlock()
 	if sc, ok := c.conn.(syscall.Conn); ok && c.direct && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
