@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
@@ -85,36 +86,13 @@ func pki(t testing.TB) *testCerts {
 }
 
 // tcpPair returns the two ends of a loopback TCP connection, closed at the
-// end of the test.
+// end of the test, with a deadline that stops a stuck test.
 func tcpPair(t testing.TB) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { client.Close(); r.c.Close() })
+	c, s := testnet.TCPPair(t)
 	deadline := time.Now().Add(20 * time.Second)
-	client.SetDeadline(deadline)
-	r.c.SetDeadline(deadline)
-	return client, r.c
+	c.SetDeadline(deadline)
+	s.SetDeadline(deadline)
+	return c, s
 }
 
 // both runs the client and server sides concurrently and returns their

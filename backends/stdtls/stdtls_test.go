@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
@@ -76,24 +77,8 @@ func (f *fixture) configs() (*backends.ClientConfig, *backends.ServerConfig) {
 // handshake connects a stdtls client and server over loopback TCP.
 func handshake(t testing.TB, cc *backends.ClientConfig, sc *backends.ServerConfig) (client, server backends.Conn, cerr, serr error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	craw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sraw := <-accepted
-	if sraw == nil {
-		t.Fatal("accept failed")
-	}
+	craw, sraw := testnet.TCPPair(t)
+	var err error
 	var b stdtls.Backend
 	if client, err = b.Client(craw, cc); err != nil {
 		t.Fatal(err)

@@ -11,30 +11,15 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
 func pipeTCP(t *testing.T) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = <-accepted
-	t.Cleanup(func() { client.Close(); server.Close() })
-	client.SetDeadline(time.Now().Add(5 * time.Second))
-	server.SetDeadline(time.Now().Add(5 * time.Second))
-	return client, server
+	c, s := testnet.TCPPair(t)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	s.SetDeadline(time.Now().Add(5 * time.Second))
+	return c, s
 }
 
 func TestAllowList(t *testing.T) {

@@ -14,32 +14,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a.(*net.TCPConn), b.(*net.TCPConn)
-}
+func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) { return testnet.TCPPair(t) }
 
 // nonblocking returns a non-blocking transport over a's streams, as the
 // wasi:tls host gets it for a guest's socket: the socket closes when both
