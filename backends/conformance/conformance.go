@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // Options declares what the backend under test can do beyond the baseline.
@@ -155,32 +156,8 @@ const handshakeTimeout = 10 * time.Second
 
 // tcpPair returns the two ends of a loopback TCP connection.
 func tcpPair(t *testing.T) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen on loopback: %v", err)
-	}
-	defer ln.Close()
-	type accepted struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan accepted, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- accepted{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatalf("dial loopback: %v", err)
-	}
-	a := <-ch
-	if a.err != nil {
-		client.Close()
-		t.Fatalf("accept on loopback: %v", a.err)
-	}
-	t.Cleanup(func() { client.Close(); a.c.Close() })
-	return client, a.c
+	c, s := testnet.TCPPair(t)
+	return c, s
 }
 
 // newClient wraps raw as the client of the current pairing.
