@@ -398,7 +398,7 @@ type inlineSource struct {
 func (s inlineSource) Read(p []byte) (int, error) { return s.conn.Read(p) }
 
 func (s inlineSource) ReadNow(p []byte) (int, error) {
-	return s.transport.ReadNow(func() (int, error) { return s.conn.Read(p) })
+	return s.transport.ReadNow(s.conn, p)
 }
 
 func (s inlineSource) SetReadDeadline(t time.Time) error { return s.transport.SetReadDeadline(t) }

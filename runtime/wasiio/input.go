@@ -84,6 +84,18 @@ func NewInlineInputStream(src InlineSource, closer io.Closer) *InputStream {
 	return s
 }
 
+// untouched reports that the stream holds no bytes read from its source
+// and is not reading it, so that a transport may read the source
+// directly.
+func (s *InputStream) untouched() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.now != nil {
+		return !s.busy && len(s.pending) == 0 && !s.dropped
+	}
+	return !s.started && !s.dropped
+}
+
 // PauseInline stops reading on the guest's calls, once the read in
 // progress (if any) returned: from now on the stream reads only on a
 // goroutine, when the guest waits. The wasi:tls host pauses a connection

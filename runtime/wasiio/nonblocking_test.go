@@ -58,7 +58,7 @@ func TestTransportReadNow(t *testing.T) {
 	a, b := tcpPair(t)
 	c := nonblocking(t, a)
 	buf := make([]byte, 16)
-	n, err := c.ReadNow(func() (int, error) { return c.Read(buf) })
+	n, err := c.ReadNow(c, buf)
 	if n != 0 || !errors.Is(err, ErrWouldBlock) {
 		t.Fatalf("ReadNow with nothing sent: %d, %v; want ErrWouldBlock", n, err)
 	}
@@ -69,7 +69,7 @@ func TestTransportReadNow(t *testing.T) {
 	b.Write([]byte("hello"))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n, err = c.ReadNow(func() (int, error) { return c.Read(buf) })
+		n, err = c.ReadNow(c, buf)
 		if !errors.Is(err, ErrWouldBlock) || time.Now().After(deadline) {
 			break
 		}
@@ -88,7 +88,7 @@ func TestTransportReadNow(t *testing.T) {
 	}
 	b.Close()
 	for {
-		n, err = c.ReadNow(func() (int, error) { return c.Read(buf) })
+		n, err = c.ReadNow(c, buf)
 		if !errors.Is(err, ErrWouldBlock) || time.Now().After(deadline) {
 			break
 		}
@@ -227,12 +227,12 @@ func TestTransportUnsentLimit(t *testing.T) {
 	a2, _ := tcpPair(t)
 	c2 := nonblocking(t, a2)
 	var err error
-	c2.ReadNow(func() (int, error) {
+	c2.ReadNow(readerFunc(func([]byte) (int, error) {
 		for i := 0; i < 1000 && err == nil; i++ {
 			_, err = c2.Write(chunk)
 		}
 		return 0, nil
-	})
+	}), nil)
 	if err == nil || !strings.Contains(err.Error(), "not reading") {
 		t.Fatalf("writing inside ReadNow to a peer that never reads: %v", err)
 	}
@@ -255,7 +255,7 @@ func (s *countingSource) Read(p []byte) (int, error) { return s.c.Read(p) }
 
 func (s *countingSource) ReadNow(p []byte) (int, error) {
 	s.nowCalls++
-	return s.c.ReadNow(func() (int, error) { return s.c.Read(p) })
+	return s.c.ReadNow(s.c, p)
 }
 
 func (s *countingSource) SetReadDeadline(t time.Time) error { return s.c.SetReadDeadline(t) }
@@ -472,6 +472,10 @@ func TestSocketStreams(t *testing.T) {
 		t.Fatalf("released %s, want in", who)
 	}
 }
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 type closerFunc func() error
 

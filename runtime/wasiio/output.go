@@ -58,7 +58,8 @@ func NewInlineOutputStream(w io.Writer, backlog Backlog, closeWrite func() error
 	return s
 }
 
-// busy reports that a write is not accepted now; s.mu is held.
+// busy reports that a write is not accepted now; s.mu is held. In inline
+// mode a backlog that failed becomes the stream's error.
 func (s *OutputStream) busy() bool {
 	if s.backlog == nil {
 		return s.inflight != nil

@@ -68,9 +68,7 @@ func socketTransport(in *InputStream, out *OutputStream, src *socketSource) (net
 		return nil, errMismatchedStreams
 	}
 	c := &streamConn{in: in, out: out, conn: src.conn, raw: src.raw, q: src.q}
-	in.mu.Lock()
-	c.direct = !in.busy && len(in.pending) == 0 && !in.dropped
-	in.mu.Unlock()
+	c.direct = in.untouched()
 	if c.direct {
 		return &nonblockingConn{c}, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -42,15 +43,7 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 	if oc, ok := out.w.(net.Conn); !ok || oc != c.conn {
 		c.conn = nil
 	}
-	in.mu.Lock()
-	if in.now != nil {
-		// An inline stream (TLS cleartext, for TLS inside TLS) may hold
-		// bytes a wait read, or be reading.
-		c.direct = !in.busy && len(in.pending) == 0 && !in.dropped
-	} else {
-		c.direct = !in.started && !in.dropped
-	}
-	in.mu.Unlock()
+	c.direct = in.untouched()
 	if sc, ok := c.conn.(syscall.Conn); ok && c.direct && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
@@ -78,10 +71,11 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 // guest's own calls (see backends.NonblockingConn).
 type NonblockingTransport interface {
 	net.Conn
-	// ReadNow calls read, during which this transport's Read returns
-	// ErrWouldBlock instead of blocking. Nothing else may read the
+	// ReadNow returns r.Read(p), during which this transport's Read
+	// returns ErrWouldBlock instead of blocking: r is what reads the
+	// transport (a TLS connection over it). Nothing else may read the
 	// transport meanwhile.
-	ReadNow(read func() (int, error)) (int, error)
+	ReadNow(r io.Reader, p []byte) (int, error)
 	// Backlog is what Write accepted and the socket has not taken yet.
 	Backlog() Backlog
 	// CloseWrite half-closes the socket once the backlog is out.
@@ -90,10 +84,10 @@ type NonblockingTransport interface {
 
 type nonblockingConn struct{ *streamConn }
 
-func (c *nonblockingConn) ReadNow(read func() (int, error)) (int, error) {
+func (c *nonblockingConn) ReadNow(r io.Reader, p []byte) (int, error) {
 	c.q.now.Store(true)
 	defer c.q.now.Store(false)
-	return read()
+	return r.Read(p)
 }
 
 func (c *nonblockingConn) Backlog() Backlog { return c.q }
