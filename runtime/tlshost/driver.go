@@ -101,35 +101,15 @@ func (d *driver) startLocked(run func(ctx context.Context) error, finished func(
 // before suspend returns nil, so that the hook can read the guest's latest
 // decisions atomically with its release.
 func (d *driver) suspend(ctx context.Context, p step, locked func()) error {
-	d.mu.Lock()
-	d.inHook = true
-	defer func() {
-		d.inHook = false
-		d.mu.Unlock()
-	}()
-	for {
-		if d.aborted {
-			return backends.ErrAborted
+	return d.waitUntil(ctx, func() bool {
+		if d.target <= p {
+			return false
 		}
-		if d.target > p {
-			if locked != nil {
-				locked()
-			}
-			return nil
+		if locked != nil {
+			locked()
 		}
-		ch := d.changed
-		d.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			d.mu.Lock()
-			if d.aborted {
-				return backends.ErrAborted
-			}
-			return ctx.Err()
-		}
-		d.mu.Lock()
-	}
+		return true
+	})
 }
 
 // enterHook marks the handshake goroutine as inside a hook. Hooks call it
