@@ -69,6 +69,31 @@ type Config struct {
 	GetConfigForClient func(*ClientHelloInfo) (*Config, error)
 }
 
+// commonSteps are the configure steps client and server handshakes share.
+type commonSteps interface {
+	ConfigureALPN(protos []string) error
+	ConfigureVersions(v []uint16) error
+	ConfigureCipherSuites(v []uint16) error
+}
+
+// configureCommon applies what c sets of the steps both sides share.
+func (c *Config) configureCommon(h commonSteps) error {
+	if len(c.NextProtos) > 0 {
+		if err := h.ConfigureALPN(c.NextProtos); err != nil {
+			return err
+		}
+	}
+	if v := c.versions(); v != nil {
+		if err := h.ConfigureVersions(v); err != nil {
+			return err
+		}
+	}
+	if len(c.CipherSuites) > 0 {
+		return h.ConfigureCipherSuites(c.CipherSuites)
+	}
+	return nil
+}
+
 func (c *Config) versions() []uint16 {
 	if c.MinVersion == 0 && c.MaxVersion == 0 {
 		return nil
@@ -247,20 +272,8 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 		h.Abort(ctx)
 		return err
 	}
-	if len(cfg.NextProtos) > 0 {
-		if err := h.ConfigureALPN(cfg.NextProtos); err != nil {
-			return abort(err)
-		}
-	}
-	if v := cfg.versions(); v != nil {
-		if err := h.ConfigureVersions(v); err != nil {
-			return abort(err)
-		}
-	}
-	if len(cfg.CipherSuites) > 0 {
-		if err := h.ConfigureCipherSuites(cfg.CipherSuites); err != nil {
-			return abort(err)
-		}
+	if err := cfg.configureCommon(h); err != nil {
+		return abort(err)
 	}
 	if len(cfg.CurvePreferences) > 0 {
 		if err := h.ConfigureGroups(cfg.CurvePreferences, cfg.KeyShares); err != nil {
@@ -337,20 +350,8 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 			return abort(err)
 		}
 	}
-	if len(cfg.NextProtos) > 0 {
-		if err := h.ConfigureALPN(cfg.NextProtos); err != nil {
-			return abort(err)
-		}
-	}
-	if v := cfg.versions(); v != nil {
-		if err := h.ConfigureVersions(v); err != nil {
-			return abort(err)
-		}
-	}
-	if len(cfg.CipherSuites) > 0 {
-		if err := h.ConfigureCipherSuites(cfg.CipherSuites); err != nil {
-			return abort(err)
-		}
+	if err := cfg.configureCommon(h); err != nil {
+		return abort(err)
 	}
 	if len(cfg.CurvePreferences) > 0 {
 		if err := h.ConfigureGroups(cfg.CurvePreferences); err != nil {
