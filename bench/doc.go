@@ -11,7 +11,7 @@
 // speed cancels out. The scenarios are:
 //
 //   - Bulk: a native crypto/tls server drives one established connection
-//     with commands (protocol.go): receive N bytes written W at a time
+//     with commands (package bench/internal/protocol): receive N bytes written W at a time
 //     (upload), send them (download). Clients: native crypto/tls
 //     (baseline), a guest through wasi:tls per backend, a guest with
 //     crypto/tls inside.

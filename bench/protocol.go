@@ -2,34 +2,23 @@ package bench
 
 import (
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"time"
+
+	"github.com/wasitls/wasitls/bench/internal/protocol"
 )
 
-// The bulk and echo protocol. The server (always native crypto/tls, the
-// same for every client measured) drives one established connection with
-// commands of headerLen bytes: an op, a count (8 bytes) and a write size
-// (4 bytes), big-endian. The client under test (native, or the guest in
-// testdata/benchguest, which implements the same loop) obeys:
-//
-//	U n w  upload: the client writes n bytes, w at a time
-//	D n w  download: the client reads n bytes with a w-byte buffer, then
-//	       writes one byte (the acknowledgement)
-//	E n    echo: n times, the client writes one byte and reads it back
-//	Q      quit: the client closes the connection
-//
-// The server times each command from sending it to its completion (the
-// last byte read, the acknowledgement, the last echo).
+// The bulk and echo protocol is package protocol's; the server times each
+// command from sending it to its completion (the last byte read, the
+// acknowledgement, the last echo).
 const (
-	opUpload   = 'U'
-	opDownload = 'D'
-	opEcho     = 'E'
-	opQuit     = 'Q'
-	headerLen  = 13
+	opUpload   = protocol.OpUpload
+	opDownload = protocol.OpDownload
+	opEcho     = protocol.OpEcho
+	opQuit     = protocol.OpQuit
 )
 
 // A driver is the server end of one established connection.
@@ -52,10 +41,7 @@ func (d *driver) send(op byte, n uint64, w int) error {
 	if err := d.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
-	var hdr [headerLen]byte
-	hdr[0] = op
-	binary.BigEndian.PutUint64(hdr[1:9], n)
-	binary.BigEndian.PutUint32(hdr[9:13], uint32(w))
+	hdr := protocol.Header(op, n, w)
 	_, err := d.conn.Write(hdr[:])
 	return err
 }
@@ -129,53 +115,10 @@ func (d *driver) quit() error {
 // the guest's.
 func runClient(c net.Conn) error {
 	defer c.Close()
-	var hdr [headerLen]byte
-	var buf []byte
-	for {
-		if _, err := io.ReadFull(c, hdr[:]); err != nil {
-			return fmt.Errorf("bench: client: read command: %w", err)
-		}
-		n := binary.BigEndian.Uint64(hdr[1:9])
-		w := int(binary.BigEndian.Uint32(hdr[9:13]))
-		if w > len(buf) {
-			buf = make([]byte, w)
-		}
-		switch hdr[0] {
-		case opUpload:
-			for n > 0 {
-				k := min(uint64(w), n)
-				if _, err := c.Write(buf[:k]); err != nil {
-					return err
-				}
-				n -= k
-			}
-		case opDownload:
-			for n > 0 {
-				got, err := c.Read(buf[:min(uint64(w), n)])
-				if err != nil {
-					return err
-				}
-				n -= uint64(got)
-			}
-			if _, err := c.Write([]byte{1}); err != nil {
-				return err
-			}
-		case opEcho:
-			one := buf[:1]
-			for ; n > 0; n-- {
-				if _, err := c.Write(one); err != nil {
-					return err
-				}
-				if _, err := io.ReadFull(c, one); err != nil {
-					return err
-				}
-			}
-		case opQuit:
-			return nil
-		default:
-			return errors.New("bench: client: unknown command")
-		}
+	if err := protocol.Obey(c); err != nil {
+		return fmt.Errorf("bench: client: %w", err)
 	}
+	return nil
 }
 
 // serverConfig is the native server's configuration: TLS 1.3, the bench

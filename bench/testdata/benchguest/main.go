@@ -4,7 +4,7 @@
 // over wasi:sockets (package guest/net wrapped by crypto/tls, IMPL "go").
 //
 //	client IMPL ADDR NAME GROUP   one connection; obey the server's commands
-//	                              (see package bench, protocol.go) until it
+//	                              (package bench/internal/protocol) until it
 //	                              sends quit
 //	dialer IMPL ADDR NAME GROUP   read a count N per line on stdin, run N
 //	                              full handshakes (connect, handshake, read
@@ -23,7 +23,6 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +30,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/wasitls/wasitls/bench/internal/protocol"
 	wasinet "github.com/wasitls/wasitls/guest/net"
 	wasitls "github.com/wasitls/wasitls/guest/tls"
 )
@@ -115,75 +115,15 @@ func newDialer(impl, addr, name string, group uint16) (*dialer, error) {
 	return d, nil
 }
 
-// Commands of the bulk and echo protocol; package bench documents it.
-const (
-	opUpload   = 'U'
-	opDownload = 'D'
-	opEcho     = 'E'
-	opQuit     = 'Q'
-	headerLen  = 13 // op, count (8 bytes), write size (4 bytes), big-endian
-)
-
+// client obeys the bulk and echo commands of the server (package
+// bench/internal/protocol) on one connection.
 func (d *dialer) client() error {
 	c, err := d.dial()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	var hdr [headerLen]byte
-	buf := []byte(nil)
-	for {
-		if _, err := io.ReadFull(c, hdr[:]); err != nil {
-			return fmt.Errorf("read command: %w", err)
-		}
-		n := binary.BigEndian.Uint64(hdr[1:9])
-		w := int(binary.BigEndian.Uint32(hdr[9:13]))
-		if w > len(buf) {
-			buf = make([]byte, w)
-		}
-		switch hdr[0] {
-		case opUpload:
-			for n > 0 {
-				k := uint64(w)
-				if k > n {
-					k = n
-				}
-				if _, err := c.Write(buf[:k]); err != nil {
-					return fmt.Errorf("upload: %w", err)
-				}
-				n -= k
-			}
-		case opDownload:
-			for n > 0 {
-				k := uint64(w)
-				if k > n {
-					k = n
-				}
-				got, err := c.Read(buf[:k])
-				if err != nil {
-					return fmt.Errorf("download: %w", err)
-				}
-				n -= uint64(got)
-			}
-			if _, err := c.Write([]byte{1}); err != nil {
-				return fmt.Errorf("download ack: %w", err)
-			}
-		case opEcho:
-			one := buf[:1]
-			for ; n > 0; n-- {
-				if _, err := c.Write(one); err != nil {
-					return fmt.Errorf("echo: %w", err)
-				}
-				if _, err := io.ReadFull(c, one); err != nil {
-					return fmt.Errorf("echo: %w", err)
-				}
-			}
-		case opQuit:
-			return nil
-		default:
-			return fmt.Errorf("unknown command %q", hdr[0])
-		}
-	}
+	return protocol.Obey(c)
 }
 
 // handshakes reads counts from stdin and runs that many full handshakes
