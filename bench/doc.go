@@ -11,8 +11,8 @@
 // speed cancels out. The scenarios are:
 //
 //   - Bulk: a native crypto/tls server drives one established connection
-//     with commands (package bench/internal/protocol): receive N bytes written W at a time
-//     (upload), send them (download). Clients: native crypto/tls
+//     with commands (package bench/internal/protocol): receive N bytes
+//     written W at a time (upload), send them (download). Clients: native crypto/tls
 //     (baseline), a guest through wasi:tls per backend, a guest with
 //     crypto/tls inside.
 //   - Handshake: full TLS 1.3 handshakes per second for one key-exchange
