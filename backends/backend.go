@@ -16,7 +16,7 @@
 //     [ClientConfig] or [ServerConfig]. The hook blocks the handshake
 //     goroutine until the guest has decided; its return value is the guest's
 //     decision. A hook returning an error aborts the handshake: the backend
-//     sends the alert the error asks for (see [AlertError]; otherwise a
+//     sends the alert the error asks for (see [SendAlertError]; otherwise a
 //     suitable alert for the step) and Handshake returns an error.
 //   - Hooks run strictly in handshake order, each at most once per
 //     handshake, and never after Handshake has returned, except
@@ -36,7 +36,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
 	"time"
 )
@@ -111,7 +110,7 @@ type ClientConfig struct {
 	// VerifyServer is called after the server's chain passed default
 	// validation (or validation is off), with the chain as the server sent
 	// it, leaf first. Returning an error aborts the handshake with
-	// bad_certificate (or the alert an AlertError names).
+	// bad_certificate (or the alert a SendAlertError names).
 	VerifyServer func(ctx context.Context, chain [][]byte) error
 
 	// ClientIdentity is called when the server requests a client
@@ -163,7 +162,7 @@ type ServerConfig struct {
 	// (in the handshake or after it) with a chain that passed default
 	// validation; chain is empty when the client sent none and ClientAuth
 	// allowed that. Returning an error aborts with bad_certificate (or the
-	// alert an AlertError names).
+	// alert a SendAlertError names).
 	VerifyClient func(ctx context.Context, chain [][]byte) error
 }
 
@@ -265,38 +264,3 @@ var ErrNotSupported = errors.New("not supported by this backend")
 
 // ErrAborted is what hooks return when the guest aborted the handshake.
 var ErrAborted = errors.New("tls: handshake aborted by the application")
-
-// AlertError asks the backend to send a specific alert.
-type AlertError struct {
-	Alert uint8 // RFC 8446, Section 6
-	Err   error
-}
-
-func (e *AlertError) Error() string {
-	return fmt.Sprintf("tls: alert %d: %v", e.Alert, e.Err)
-}
-
-func (e *AlertError) Unwrap() error { return e.Err }
-
-// Alert codes used by the host (RFC 8446, Section 6).
-const (
-	AlertCloseNotify         uint8 = 0
-	AlertUnexpectedMessage   uint8 = 10
-	AlertBadRecordMAC        uint8 = 20
-	AlertHandshakeFailure    uint8 = 40
-	AlertBadCertificate      uint8 = 42
-	AlertCertificateExpired  uint8 = 45
-	AlertCertificateUnknown  uint8 = 46
-	AlertIllegalParameter    uint8 = 47
-	AlertUnknownCA           uint8 = 48
-	AlertAccessDenied        uint8 = 49
-	AlertDecodeError         uint8 = 50
-	AlertDecryptError        uint8 = 51
-	AlertProtocolVersion     uint8 = 70
-	AlertInternalError       uint8 = 80
-	AlertUserCanceled        uint8 = 90
-	AlertMissingExtension    uint8 = 109
-	AlertUnrecognizedName    uint8 = 112
-	AlertCertificateRequired uint8 = 116
-	AlertNoApplicationProto  uint8 = 120
-)

@@ -2,80 +2,44 @@ package circlpq
 
 import (
 	"errors"
-	"strconv"
+
+	"github.com/wasitls/wasitls/backends"
 )
 
-// An Alert is a TLS alert description (RFC 8446, Section 6).
-type Alert uint8
+// An Alert is a TLS alert description (RFC 8446, Section 6). The codes and
+// their names are the one table in package backends.
+type Alert = backends.Alert
 
-// Alert descriptions this engine sends or recognises (RFC 8446, Section 6).
+// Short names for the alerts this engine sends or recognises.
 const (
-	alertCloseNotify            Alert = 0
-	alertUnexpectedMessage      Alert = 10
-	alertBadRecordMAC           Alert = 20
-	alertRecordOverflow         Alert = 22
-	alertHandshakeFailure       Alert = 40
-	alertBadCertificate         Alert = 42
-	alertUnsupportedCertificate Alert = 43
-	alertCertificateRevoked     Alert = 44
-	alertCertificateExpired     Alert = 45
-	alertCertificateUnknown     Alert = 46
-	alertIllegalParameter       Alert = 47
-	alertUnknownCA              Alert = 48
-	alertAccessDenied           Alert = 49
-	alertDecodeError            Alert = 50
-	alertDecryptError           Alert = 51
-	alertProtocolVersion        Alert = 70
-	alertInsufficientSecurity   Alert = 71
-	alertInternalError          Alert = 80
-	alertInappropriateFallback  Alert = 86
-	alertUserCanceled           Alert = 90
-	alertMissingExtension       Alert = 109
-	alertUnsupportedExtension   Alert = 110
-	alertUnrecognizedName       Alert = 112
-	alertBadCertificateStatus   Alert = 113
-	alertUnknownPSKIdentity     Alert = 115
-	alertCertificateRequired    Alert = 116
-	alertNoApplicationProtocol  Alert = 120
+	alertCloseNotify            = backends.AlertCloseNotify
+	alertUnexpectedMessage      = backends.AlertUnexpectedMessage
+	alertBadRecordMAC           = backends.AlertBadRecordMAC
+	alertRecordOverflow         = backends.AlertRecordOverflow
+	alertHandshakeFailure       = backends.AlertHandshakeFailure
+	alertBadCertificate         = backends.AlertBadCertificate
+	alertUnsupportedCertificate = backends.AlertUnsupportedCertificate
+	alertCertificateRevoked     = backends.AlertCertificateRevoked
+	alertCertificateExpired     = backends.AlertCertificateExpired
+	alertCertificateUnknown     = backends.AlertCertificateUnknown
+	alertIllegalParameter       = backends.AlertIllegalParameter
+	alertUnknownCA              = backends.AlertUnknownCA
+	alertAccessDenied           = backends.AlertAccessDenied
+	alertDecodeError            = backends.AlertDecodeError
+	alertDecryptError           = backends.AlertDecryptError
+	alertProtocolVersion        = backends.AlertProtocolVersion
+	alertInsufficientSecurity   = backends.AlertInsufficientSecurity
+	alertInternalError          = backends.AlertInternalError
+	alertInappropriateFallback  = backends.AlertInappropriateFallback
+	alertUserCanceled           = backends.AlertUserCanceled
+	alertMissingExtension       = backends.AlertMissingExtension
+	alertUnsupportedExtension   = backends.AlertUnsupportedExtension
+	alertUnrecognizedName       = backends.AlertUnrecognizedName
+	alertBadCertificateStatus   = backends.AlertBadCertificateStatus
+	alertUnknownPSKIdentity     = backends.AlertUnknownPSKIdentity
+	alertCertificateRequired    = backends.AlertCertificateRequired
+	alertNoApplicationProtocol  = backends.AlertNoApplicationProtocol
 )
-
-var alertText = map[Alert]string{
-	alertCloseNotify:            "close notify",
-	alertUnexpectedMessage:      "unexpected message",
-	alertBadRecordMAC:           "bad record MAC",
-	alertRecordOverflow:         "record overflow",
-	alertHandshakeFailure:       "handshake failure",
-	alertBadCertificate:         "bad certificate",
-	alertUnsupportedCertificate: "unsupported certificate",
-	alertCertificateRevoked:     "revoked certificate",
-	alertCertificateExpired:     "expired certificate",
-	alertCertificateUnknown:     "unknown certificate",
-	alertIllegalParameter:       "illegal parameter",
-	alertUnknownCA:              "unknown certificate authority",
-	alertAccessDenied:           "access denied",
-	alertDecodeError:            "error decoding message",
-	alertDecryptError:           "error decrypting message",
-	alertProtocolVersion:        "protocol version not supported",
-	alertInsufficientSecurity:   "insufficient security level",
-	alertInternalError:          "internal error",
-	alertInappropriateFallback:  "inappropriate fallback",
-	alertUserCanceled:           "user canceled",
-	alertMissingExtension:       "missing extension",
-	alertUnsupportedExtension:   "unsupported extension",
-	alertUnrecognizedName:       "unrecognized name",
-	alertBadCertificateStatus:   "bad certificate status response",
-	alertUnknownPSKIdentity:     "unknown PSK identity",
-	alertCertificateRequired:    "certificate required",
-	alertNoApplicationProtocol:  "no application protocol",
-}
-
-// String returns the alert's name as RFC 8446 spells it in prose.
-func (a Alert) String() string {
-	if s, ok := alertText[a]; ok {
-		return s
-	}
-	return "alert(" + strconv.Itoa(int(a)) + ")"
-}
 
 // An AlertError is the error of a connection that failed with an alert.
 // Remote reports whether the peer sent it; otherwise this side sent it

@@ -224,12 +224,12 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string
 	return err
 }
 
-// hookAlert is the alert for an error a hook returned: the one an
-// AlertError asks for, and otherwise def, the alert of the step.
+// hookAlert is the alert for an error a hook returned: the one a
+// SendAlertError asks for, and otherwise def, the alert of the step.
 func hookAlert(err error, def Alert) Alert {
-	var ae *backends.AlertError
+	var ae *backends.SendAlertError
 	if errors.As(err, &ae) {
-		return Alert(ae.Alert)
+		return ae.Alert
 	}
 	return def
 }

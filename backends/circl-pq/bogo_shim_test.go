@@ -407,7 +407,7 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 					return err
 				}
 				if err := verifyChain(certs, roots, "", x509.ExtKeyUsageServerAuth, nil); err != nil {
-					return &backends.AlertError{Alert: uint8(certificateAlert(err)), Err: err}
+					return &backends.SendAlertError{Alert: certificateAlert(err), Err: err}
 				}
 				return nil
 			}

@@ -255,7 +255,7 @@ func TestPostHandshakeAuthRejected(t *testing.T) {
 	}{
 		{"ServerCertificate", p.p256.Identity(), nil, alertBadCertificate},
 		{"RefusedByApplication", p.client.Identity(), func(context.Context, [][]byte) error {
-			return &backends.AlertError{Alert: backends.AlertAccessDenied, Err: errors.New("no")}
+			return &backends.SendAlertError{Alert: backends.AlertAccessDenied, Err: errors.New("no")}
 		}, alertAccessDenied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

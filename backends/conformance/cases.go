@@ -184,7 +184,7 @@ func testALPNMismatch(e *env) {
 	if p.serverErr == nil {
 		e.t.Errorf("server handshake succeeded without a common ALPN protocol")
 	}
-	if !sawAlert(p.clientErr, backends.AlertNoApplicationProto) {
+	if !sawAlert(p.clientErr, backends.AlertNoApplicationProtocol) {
 		e.t.Errorf("client error = %v; want a no_application_protocol alert (RFC 7301, Section 3.2)", p.clientErr)
 	}
 }
@@ -415,7 +415,7 @@ func testClientHelloHook(e *env) {
 func testClientHelloAbort(e *env) {
 	sc := e.pki.serverConfig(e.pki.serverA)
 	sc.ClientHello = func(context.Context, *backends.ClientHello) (*backends.ServerConfig, error) {
-		return nil, &backends.AlertError{Alert: backends.AlertUnrecognizedName, Err: errors.New("name not served")}
+		return nil, &backends.SendAlertError{Alert: backends.AlertUnrecognizedName, Err: errors.New("name not served")}
 	}
 	p := e.connect(e.pki.clientConfig("a.test"), sc)
 	if p.serverErr == nil || !strings.Contains(p.serverErr.Error(), "name not served") {

@@ -16,7 +16,7 @@
 //
 // Received alerts are recognised by name in the error text, as crypto/tls
 // reports them ("remote error: tls: bad certificate"), by the RFC 8446
-// spelling ("bad_certificate"), or as a [*backends.AlertError] with the code.
+// spelling ("bad_certificate"), or as a [*backends.SendAlertError] with the code.
 //
 // Certificates come from the internal testpki package: an ephemeral root, an
 // intermediate, and leaves for each case.
@@ -236,31 +236,29 @@ func (e *env) mustConnect(cc *backends.ClientConfig, sc *backends.ServerConfig) 
 	return p
 }
 
-// alertNames are crypto/tls's spellings of the alerts the suite checks.
-var alertNames = map[uint8]string{
-	backends.AlertHandshakeFailure:    "handshake failure",
-	backends.AlertBadCertificate:      "bad certificate",
-	backends.AlertUnknownCA:           "unknown certificate authority",
-	backends.AlertCertificateRequired: "certificate required",
-	backends.AlertNoApplicationProto:  "no application protocol",
-	backends.AlertUnrecognizedName:    "unrecognized name",
-	backends.AlertInternalError:       "internal error",
-	backends.AlertUserCanceled:        "user canceled",
+// checkedAlerts are the alerts the suite looks for; their names are
+// crypto/tls's spellings ([backends.Alert.String]).
+var checkedAlerts = []backends.Alert{
+	backends.AlertHandshakeFailure,
+	backends.AlertBadCertificate,
+	backends.AlertUnknownCA,
+	backends.AlertCertificateRequired,
+	backends.AlertNoApplicationProtocol,
+	backends.AlertUnrecognizedName,
+	backends.AlertInternalError,
+	backends.AlertUserCanceled,
 }
 
 // sawAlert reports whether err says the alert a was received.
-func sawAlert(err error, a uint8) bool {
+func sawAlert(err error, a backends.Alert) bool {
 	if err == nil {
 		return false
 	}
-	var ae *backends.AlertError
+	var ae *backends.SendAlertError
 	if errors.As(err, &ae) && ae.Alert == a {
 		return true
 	}
-	name, ok := alertNames[a]
-	if !ok {
-		return false
-	}
+	name := a.String()
 	msg := err.Error()
 	return strings.Contains(msg, name) || strings.Contains(msg, strings.ReplaceAll(name, " ", "_"))
 }
@@ -270,7 +268,7 @@ func sawAnyAlert(err error) bool {
 	if err == nil {
 		return false
 	}
-	var ae *backends.AlertError
+	var ae *backends.SendAlertError
 	if errors.As(err, &ae) {
 		return true
 	}
@@ -278,7 +276,8 @@ func sawAnyAlert(err error) bool {
 	if strings.Contains(msg, "remote error") || strings.Contains(msg, "alert") {
 		return true
 	}
-	for _, name := range alertNames {
+	for _, a := range checkedAlerts {
+		name := a.String()
 		if strings.Contains(msg, name) || strings.Contains(msg, strings.ReplaceAll(name, " ", "_")) {
 			return true
 		}

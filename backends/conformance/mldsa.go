@@ -3,7 +3,6 @@ package conformance
 import (
 	"bytes"
 	"context"
-	"fmt"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/testpki"
@@ -118,7 +117,7 @@ func testMLDSAValidation(e *env) {
 		name  string
 		id    *backends.Identity
 		dial  string
-		alert uint8
+		alert backends.Alert
 	}{
 		{"WrongHostname", e.mldsaIdentity(good, root), "c.test", backends.AlertBadCertificate},
 		{"UnknownCA", e.mldsaIdentity(untrusted, other), "a.test", backends.AlertUnknownCA},
@@ -132,7 +131,7 @@ func testMLDSAValidation(e *env) {
 			e.t.Errorf("%s: client accepted the ML-DSA chain", tc.name)
 		}
 		if !sawAlert(p.serverErr, tc.alert) {
-			e.t.Errorf("%s: server error %v; want alert %s", tc.name, p.serverErr, alertName(tc.alert))
+			e.t.Errorf("%s: server error %v; want alert %s", tc.name, p.serverErr, tc.alert)
 		}
 		if called {
 			e.t.Errorf("%s: VerifyServer called for a chain that failed default validation", tc.name)
@@ -147,11 +146,4 @@ func testMLDSAValidation(e *env) {
 	if p.clientErr == nil {
 		e.t.Errorf("client accepted a leaf with a corrupted ML-DSA signature")
 	}
-}
-
-func alertName(a uint8) string {
-	if n, ok := alertNames[a]; ok {
-		return n
-	}
-	return fmt.Sprintf("alert %d", a)
 }

@@ -125,7 +125,7 @@ func (c *conn) clientHello(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 	}
 	repl, err := c.server.ClientHello(chi.Context(), hello)
 	if err != nil {
-		var ae *backends.AlertError
+		var ae *backends.SendAlertError
 		switch {
 		case errors.As(err, &ae):
 			c.raw.armAlert(ae.Alert)

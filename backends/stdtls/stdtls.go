@@ -38,7 +38,7 @@
 //     the choice is crypto/tls's. Errors from
 //     the server's ClientHello hook and certificate selection happen before
 //     the ServerHello, while alerts are still plaintext records: there the
-//     alert an [backends.AlertError] names is sent (handshake_failure for
+//     alert a [backends.SendAlertError] names is sent (handshake_failure for
 //     [backends.ErrAborted], handshake_failure when no identity fits, and
 //     internal_error otherwise).
 //   - Cancelling the context of Handshake while crypto/tls waits for the peer

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+
+	"github.com/wasitls/wasitls/backends"
 )
 
 // transport is the net.Conn crypto/tls reads and writes. It observes two
@@ -45,7 +47,7 @@ func (t *transport) Write(p []byte) (int, error) {
 }
 
 // armAlert makes the next plaintext fatal alert carry description a.
-func (t *transport) armAlert(a uint8) { t.alert.Store(uint32(a) + 1) }
+func (t *transport) armAlert(a backends.Alert) { t.alert.Store(uint32(a) + 1) }
 
 // closeWrite half-closes the transport when it can.
 func (t *transport) closeWrite() {

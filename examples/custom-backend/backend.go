@@ -72,7 +72,7 @@ func (b *Backend) Server(transport net.Conn, cfg *backends.ServerConfig) (backen
 	hook := cfg.ClientHello
 	wrapped.ClientHello = func(ctx context.Context, hello *backends.ClientHello) (*backends.ServerConfig, error) {
 		if err := b.check(hello.ServerName); err != nil {
-			return nil, &backends.AlertError{Alert: backends.AlertUnrecognizedName, Err: err}
+			return nil, &backends.SendAlertError{Alert: backends.AlertUnrecognizedName, Err: err}
 		}
 		if hook == nil {
 			return nil, nil

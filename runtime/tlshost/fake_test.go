@@ -81,7 +81,7 @@ func (c *fakeConn) fail(err error) error {
 	if errors.Is(err, backends.ErrAborted) {
 		alert = backends.AlertUserCanceled
 	}
-	var ae *backends.AlertError
+	var ae *backends.SendAlertError
 	if errors.As(err, &ae) {
 		alert = ae.Alert
 	}
@@ -112,7 +112,7 @@ func (c *fakeConn) clientHandshake(ctx context.Context) error {
 		return err
 	}
 	if c.b.failAt == "verify" {
-		return c.fail(&backends.AlertError{Alert: backends.AlertUnknownCA, Err: errors.New("tls: certificate signed by unknown authority")})
+		return c.fail(&backends.SendAlertError{Alert: backends.AlertUnknownCA, Err: errors.New("tls: certificate signed by unknown authority")})
 	}
 	if err := cfg.VerifyServer(ctx, c.b.serverChain); err != nil {
 		return c.fail(err)
