@@ -17,8 +17,14 @@ type Call struct {
 	ctx  context.Context
 	Func string
 	inst *Instance
-	mod  api.Module
-	buf  []byte // the whole guest memory; refreshed after cabi_realloc
+	mod  api.Module // the calling core module; nil for a lowered function
+	buf  []byte     // the whole guest memory; refreshed after cabi_realloc
+
+	// mem and realloc are the call's memory and realloc: a lowered
+	// function's options, or the calling module's memory and cabi_realloc.
+	mem     api.Memory
+	realloc api.Function
+	lowered bool
 
 	lifted uint64 // bytes of lists and strings lifted so far
 }
@@ -37,8 +43,13 @@ func (c *Call) liftBudget(n uint64) {
 // Begin starts a call of fn (the qualified function name) by module mod
 // within ctx. It finds the instance in ctx, binds mod to it on first use,
 // and traps when the instance is missing, trapped, closed, bound to
-// another module, or re-entered from cabi_realloc.
+// another module, or re-entered from cabi_realloc. When mod is a
+// [*Lowered], the call is a component's lowered import: the instance,
+// memory and realloc are the lowered function's [Options].
 func Begin(ctx context.Context, mod api.Module, fn string) Call {
+	if l, ok := mod.(*Lowered); ok {
+		return beginLowered(ctx, l, fn)
+	}
 	inst := InstanceFrom(ctx)
 	if inst == nil {
 		Trapf(fn, "no cabi.Instance in the context: the embedder must call cabi.WithInstance")
@@ -48,6 +59,28 @@ func Begin(ctx context.Context, mod api.Module, fn string) Call {
 			Trapf(fn, "%v", err)
 		}
 	}
+	enter(inst, fn)
+	c := Call{ctx: ctx, Func: fn, inst: inst, mod: mod, mem: inst.memory, realloc: inst.realloc}
+	if c.mem != nil {
+		c.buf, _ = c.mem.Read(0, c.mem.Size())
+	}
+	return c
+}
+
+// beginLowered starts a call of a component's lowered import.
+func beginLowered(ctx context.Context, l *Lowered, fn string) Call {
+	inst := l.opts.Instance
+	enter(inst, fn)
+	c := Call{ctx: ctx, Func: fn, inst: inst, mem: l.opts.Memory, realloc: l.opts.Realloc, lowered: true}
+	if c.mem != nil {
+		c.buf, _ = c.mem.Read(0, c.mem.Size())
+	}
+	return c
+}
+
+// enter applies the entry checks every call makes (the component model's
+// may-leave rule is the cabi_realloc one) and resets the per-call state.
+func enter(inst *Instance, fn string) {
 	switch {
 	case inst.trapped.Load():
 		Trapf(fn, "instance has trapped before")
@@ -58,11 +91,6 @@ func Begin(ctx context.Context, mod api.Module, fn string) Call {
 		Trapf(fn, "host function called from cabi_realloc")
 	}
 	inst.borrowed = inst.borrowed[:0]
-	c := Call{ctx: ctx, Func: fn, inst: inst, mod: mod}
-	if inst.memory != nil {
-		c.buf, _ = inst.memory.Read(0, inst.memory.Size())
-	}
-	return c
 }
 
 // BeginScalar starts a call of fn whose parameters and results are plain
@@ -267,26 +295,35 @@ func (c *Call) String(p, n uint32) string {
 // guest's cabi_realloc and returns the pointer, refreshing the memory view.
 func (c *Call) Realloc(size, align uint32) uint32 {
 	inst := c.inst
-	if inst.realloc == nil {
-		inst.realloc = c.mod.ExportedFunction("cabi_realloc")
-		if inst.realloc == nil {
-			c.Trapf("guest does not export cabi_realloc")
+	if c.realloc == nil {
+		if c.lowered {
+			c.Trapf("canon lower has no realloc option")
 		}
+		if inst.realloc == nil {
+			inst.realloc = c.mod.ExportedFunction("cabi_realloc")
+			if inst.realloc == nil {
+				c.Trapf("guest does not export cabi_realloc")
+			}
+		}
+		c.realloc = inst.realloc
 	}
 	st := inst.stack[:]
 	st[0], st[1], st[2], st[3] = 0, 0, uint64(align), uint64(size)
 	inst.inRealloc = true
-	err := inst.realloc.CallWithStack(c.ctx, st)
+	err := c.realloc.CallWithStack(c.ctx, st)
 	inst.inRealloc = false
 	if err != nil {
 		c.Trapf("cabi_realloc failed: %v", err)
 	}
 	p := uint32(st[0])
-	if inst.memory == nil {
-		inst.memory = c.mod.Memory()
+	if c.mem == nil && !c.lowered {
+		if inst.memory == nil {
+			inst.memory = c.mod.Memory()
+		}
+		c.mem = inst.memory
 	}
-	if inst.memory != nil {
-		c.buf, _ = inst.memory.Read(0, inst.memory.Size())
+	if c.mem != nil {
+		c.buf, _ = c.mem.Read(0, c.mem.Size())
 	}
 	if p&(align-1) != 0 || uint64(p)+uint64(size) > uint64(len(c.buf)) {
 		c.Trapf("cabi_realloc returned bad pointer %#x for %d bytes aligned to %d", p, size, align)
