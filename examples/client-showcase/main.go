@@ -33,6 +33,7 @@ import (
 	"github.com/wasitls/wasitls/examples/wasinet"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
+	"github.com/wasitls/wasitls/tlsnames"
 )
 
 func main() {
@@ -158,11 +159,11 @@ func main() {
 		fmt.Printf("server-identity: %q\n", c.Subject.CommonName)
 	}
 	v, _ := conn.ProtocolVersion()
-	fmt.Printf("protocol-version: %#04x\n", v)
+	fmt.Printf("protocol-version: %s\n", tlsnames.Describe(tlsnames.Version, v))
 	cs, _ := conn.CipherSuite()
-	fmt.Printf("cipher-suite: %#04x\n", cs)
+	fmt.Printf("cipher-suite: %s\n", tlsnames.Describe(tlsnames.CipherSuite, cs))
 	g, _ := tlsext.ClientNegotiatedGroup(conn)
-	fmt.Printf("group: %#04x\n", g)
+	fmt.Printf("group: %s\n", tlsnames.Describe(tlsnames.Group, g))
 
 	if ok && string(alpn) == "h2" {
 		// HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/tlsnames"
 )
 
 // Name is the registry name of the backend.
@@ -99,7 +100,8 @@ func (c *loggedConn) Handshake(ctx context.Context) error {
 		return err
 	}
 	st := c.Conn.State()
-	c.log.Info("tls handshake", "server_name", st.ServerName, "version", fmt.Sprintf("%#04x", st.Version),
-		"cipher_suite", fmt.Sprintf("%#04x", st.CipherSuite), "group", fmt.Sprintf("%#04x", st.Group), "alpn", st.ALPN)
+	c.log.Info("tls handshake", "server_name", st.ServerName, "version", tlsnames.Describe(tlsnames.Version, st.Version),
+		"cipher_suite", tlsnames.Describe(tlsnames.CipherSuite, st.CipherSuite),
+		"group", tlsnames.Describe(tlsnames.Group, st.Group), "alpn", st.ALPN)
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	wio "github.com/wasitls/wasitls/guest/wasi/io"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
+	"github.com/wasitls/wasitls/tlsnames"
 )
 
 func main() {
@@ -171,11 +172,11 @@ func serve(id1, id2 tls.PrivateIdentity, tcpIn wio.InputStream, tcpOut wio.Outpu
 		fmt.Fprintf(&status, "server-identity: %q\n", c.Subject.CommonName)
 	}
 	v, _ := conn.ProtocolVersion()
-	fmt.Fprintf(&status, "protocol-version: %#04x\n", v)
+	fmt.Fprintf(&status, "protocol-version: %s\n", tlsnames.Describe(tlsnames.Version, v))
 	cs, _ := conn.CipherSuite()
-	fmt.Fprintf(&status, "cipher-suite: %#04x\n", cs)
+	fmt.Fprintf(&status, "cipher-suite: %s\n", tlsnames.Describe(tlsnames.CipherSuite, cs))
 	g, _ := tlsext.ServerNegotiatedGroup(conn)
-	fmt.Fprintf(&status, "group: %#04x\n", g)
+	fmt.Fprintf(&status, "group: %s\n", tlsnames.Describe(tlsnames.Group, g))
 	fmt.Print(status.String())
 
 	request, err := wasinet.ReadSome(in)

@@ -245,7 +245,7 @@ func TestGuestClientShowcaseMTLSH2(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		mustContain(t, out, "client certificate: requested by the server, responding", "alpn-id: h2",
-			`client-identity: "guest client"`, "protocol-version: 0x0304", "group: 0x11ec",
+			`client-identity: "guest client"`, "protocol-version: TLS 1.3 (0x0304)", "group: X25519MLKEM768 (0x11ec)",
 			"h2: server's first frame has type 4")
 	})
 }
