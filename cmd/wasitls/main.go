@@ -53,17 +53,23 @@ func main() {
 
 // dispatch runs the command named by args[0] and returns the exit code.
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				return report(stderr, c.Run(ctx, []string{"-h"}, stdout, stderr))
-			}
-		}
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		// Asked-for help goes to stdout, so it can be paged or grepped.
+		if len(args) == 1 {
+			usage(stdout)
+			return 0
+		}
+		c, ok := commands[args[1]]
+		if !ok {
+			fmt.Fprintf(stderr, "wasitls: no help for unknown command %q\n", args[1])
+			usage(stderr)
 			return 2
 		}
-		return 0
+		return report(stderr, c.Run(ctx, []string{"-h"}, stdout, stdout))
 	}
 	c, ok := commands[args[0]]
 	if !ok {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+func dispatchArgs(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = dispatch(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestHelp(t *testing.T) {
+	code, out, errOut := dispatchArgs("help")
+	if code != 0 || !strings.Contains(out, "commands:") || errOut != "" {
+		t.Errorf("help: code %d, stdout %q, stderr %q; want the command list on stdout", code, out, errOut)
+	}
+	code, out, errOut = dispatchArgs("help", "run")
+	if code != 0 || !strings.Contains(out, "usage: wasitls run") || !strings.Contains(out, "-allow-connect") || errOut != "" {
+		t.Errorf("help run: code %d, stdout %q, stderr %q; want the usage and flags on stdout", code, out, errOut)
+	}
+	code, out, errOut = dispatchArgs("help", "nosuch")
+	if code != 2 || !strings.Contains(errOut, `unknown command "nosuch"`) || out != "" {
+		t.Errorf("help nosuch: code %d, stdout %q, stderr %q; want exit 2 and an error", code, out, errOut)
+	}
+	code, _, errOut = dispatchArgs()
+	if code != 2 || !strings.Contains(errOut, "usage:") {
+		t.Errorf("no arguments: code %d, stderr %q; want exit 2 and the usage", code, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, errOut := dispatchArgs("version")
+	if code != 0 || errOut != "" {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{"wasitls:", "go:       go1.", "wazero:   v", "backends: " + strings.Join(backends.Names(), ", ")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, _ := dispatchArgs("version", "extra"); code != 2 {
+		t.Errorf("version extra: code %d; want 2", code)
+	}
+}
