@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,9 +44,11 @@ Network access is denied unless a flag allows it. Rules are HOST:PORT, HOST
 being *, an address, a CIDR range, a name or *.domain, PORT a number, a
 range (8000-8999) or *.
 
-Examples:
-  wasitls run --allow-connect example.com:443 client.wasm https://example.com/
-  wasitls run --allow-listen 127.0.0.1:8443 --dir ./certs:/certs server.wasm
+Examples (the guests are examples/client-minimal and examples/server-minimal,
+built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME):
+  wasitls run --allow-connect example.com:443 bin/client-minimal.wasm example.com 443 /
+  wasitls run --allow-listen 127.0.0.1:8443 --dir ./certs:/certs:ro \
+      bin/server-minimal.wasm 8443 /certs/server.key /certs/server.pem
 
 flags:
 `
@@ -165,9 +168,24 @@ func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.M
 	if err != nil {
 		return fmt.Errorf("compile: %w", err)
 	}
+	if err := checkRunnable(compiled); err != nil {
+		return err
+	}
 	inst, err := rt.Instantiate(ctx, compiled, mc)
 	if err != nil {
 		return err
 	}
 	return inst.Close(context.Background())
+}
+
+// checkRunnable refuses a module that has nothing to run: no _start (a
+// command) and no exported function at all (a reactor), which would
+// otherwise exit 0 having done nothing.
+func checkRunnable(m wazero.CompiledModule) error {
+	fns := m.ExportedFunctions()
+	if _, ok := fns["_start"]; ok || len(fns) > 0 {
+		return nil
+	}
+	return errors.New("the module exports neither _start (a command) nor any function (a reactor): there is nothing to run; " +
+		"a Go guest needs package main with a main function, built with GOOS=wasip1 GOARCH=wasm")
 }

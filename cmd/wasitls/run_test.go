@@ -38,6 +38,17 @@ func TestRunComponentRejected(t *testing.T) {
 	}
 }
 
+func TestRunNothingToRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.wasm")
+	if err := os.WriteFile(path, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, path)
+	if code != 1 || !strings.Contains(stderr, "neither _start") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
 func TestRunMissingImportsListed(t *testing.T) {
 	code, _, stderr := runCLI(t, wasmFile(t, "../../runtime/testdata/badimports"))
 	if code != 1 || !strings.Contains(stderr, "wasi:frobnicate/widgets@0.2.0#spin (no such module)") ||
