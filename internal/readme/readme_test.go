@@ -1,0 +1,86 @@
+package readme
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+)
+
+// goBlock returns the first ```go block after the heading in the README.
+func goBlock(t *testing.T, readme, heading string) string {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README.md has no heading %q", heading)
+	}
+	_, block, ok := strings.Cut(section, "```go\n")
+	if !ok {
+		t.Fatalf("README.md: no Go block under %q", heading)
+	}
+	block, _, ok = strings.Cut(block, "```")
+	if !ok {
+		t.Fatalf("README.md: unterminated Go block under %q", heading)
+	}
+	return block
+}
+
+// TestEmbedSnippet builds the "Embed it" program exactly as the README shows
+// it, inside this module (through a build overlay, so the tree is not
+// written), and runs a guest with it.
+func TestEmbedSnippet(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := goBlock(t, string(readme), "## Embed it")
+	if !strings.HasPrefix(src, "package main\n") {
+		t.Fatalf("the Embed it snippet must be a whole program (package main), so it runs as copied:\n%s", src)
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	here, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	virtual := filepath.Join(here, "embedsnippet", "main.go")
+	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{virtual: file}})
+	overlayFile := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "embed")
+	build := exec.Command("go", "build", "-overlay", overlayFile, "-o", bin, "./embedsnippet")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("the README's Embed it program does not build: %v\n%s\n%s", err, out, src)
+	}
+
+	wasm := filepath.Join(dir, "guest.wasm")
+	if err := os.WriteFile(wasm, guestbuild.MustBuild(t, "./testdata/hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	run := exec.Command(bin, wasm, "one", "two")
+	run.Stdout, run.Stderr = &stdout, &stderr
+	err = run.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("run: %v (want exit status 3)\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	if got := stdout.String(); got != "hello from the guest: one two\n" {
+		t.Errorf("stdout %q", got)
+	}
+	if got := stderr.String(); got != "a line on stderr\n" {
+		t.Errorf("stderr %q", got)
+	}
+}
