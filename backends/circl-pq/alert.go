@@ -10,6 +10,13 @@ import (
 // their names are the one table in package backends.
 type Alert = backends.Alert
 
+// Alert levels (RFC 8446, Section 6). TLS 1.3 ignores the level of error
+// alerts; it tells a warning-level user_canceled apart.
+const (
+	alertLevelWarning byte = 1
+	alertLevelFatal   byte = 2
+)
+
 // Short names for the alerts this engine sends or recognises.
 const (
 	alertCloseNotify            = backends.AlertCloseNotify

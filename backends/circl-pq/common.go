@@ -34,6 +34,9 @@ const (
 	// maxEmptyRecords bounds consecutive records that carry no data, so a
 	// peer cannot keep a reader spinning.
 	maxEmptyRecords = 100
+	// maxIgnoredAlerts bounds consecutive warning-level user_canceled
+	// alerts, which are otherwise ignored (BoringSSL allows 4 as well).
+	maxIgnoredAlerts = 4
 	// maxPostHandshakeMessages bounds post-handshake messages (KeyUpdate,
 	// NewSessionTicket) processed within one Read that yields no data.
 	maxPostHandshakeMessages = 64

@@ -45,14 +45,15 @@ type Conn struct {
 	out halfConn
 
 	// Read side, guarded by in.
-	rawIn        []byte // transport bytes; rawIn[rawOff:] not yet consumed
-	rawOff       int    // rawIn is smallIn[:], a pooled buffer or nil (record_buffers.go)
-	smallIn      [smallInLen]byte
-	input        []byte // decrypted application data not yet returned
-	hand         []byte // handshake bytes not yet parsed into messages
-	emptyRecords int    // consecutive records without data
-	sawHello     bool   // a ClientHello was sent or received (CCS is legal)
-	didHRR       bool   // the handshake went through a HelloRetryRequest
+	rawIn         []byte // transport bytes; rawIn[rawOff:] not yet consumed
+	rawOff        int    // rawIn is smallIn[:], a pooled buffer or nil (record_buffers.go)
+	smallIn       [smallInLen]byte
+	input         []byte // decrypted application data not yet returned
+	hand          []byte // handshake bytes not yet parsed into messages
+	emptyRecords  int    // consecutive records without data
+	ignoredAlerts int    // consecutive warning-level user_canceled alerts
+	sawHello      bool   // a ClientHello was sent or received (CCS is legal)
+	didHRR        bool   // the handshake went through a HelloRetryRequest
 	// skipEarlyData is how many more bytes of rejected 0-RTT data a server
 	// drops (RFC 8446, Section 4.2.10); 0 when none is expected.
 	skipEarlyData int
@@ -61,6 +62,10 @@ type Conn struct {
 	buffering       bool   // collect records in sendBuf until flush
 	sendBuf         []byte // pending records while buffering
 	closeNotifySent bool
+	// keyUpdatePending: the peer asked for a KeyUpdate (update_requested)
+	// that this side has not sent yet; the next application data record
+	// goes out after one (RFC 8446, Section 4.6.3).
+	keyUpdatePending bool
 
 	// Secrets of the finished handshake, for the exporter and tickets.
 	suite            *cipherSuite
@@ -388,8 +393,20 @@ func (c *Conn) readRecordLocked() error {
 		if a == alertCloseNotify {
 			return io.EOF
 		}
-		// Every other alert ends the connection in TLS 1.3, including
-		// user_canceled, which a peer follows with close_notify anyway.
+		// RFC 8446, Section 6.1: user_canceled is a closure alert, not an
+		// error alert, and "should be followed by a close_notify". A
+		// warning-level one is ignored, as crypto/tls, BoringSSL, NSS and
+		// OpenSSL do (some peers send it without meaning to close); the
+		// close_notify ends the connection. A few in a row at most, so a
+		// peer cannot keep a reader spinning on them.
+		if a == alertUserCanceled && payload[0] == alertLevelWarning {
+			if c.ignoredAlerts++; c.ignoredAlerts > maxIgnoredAlerts {
+				return c.fail(alertUnexpectedMessage, "tls: too many user_canceled alerts")
+			}
+			return nil
+		}
+		// Every other alert ends the connection in TLS 1.3 (RFC 8446,
+		// Section 6.2: error alerts are fatal whatever their level).
 		return &AlertError{Alert: a, Remote: true}
 	case recordTypeHandshake:
 		// RFC 8446, Section 5.1: no zero-length handshake fragments.
@@ -400,7 +417,7 @@ func (c *Conn) readRecordLocked() error {
 			return c.fail(alertUnexpectedMessage, "tls: handshake message too large")
 		}
 		c.hand = append(c.hand, payload...)
-		c.emptyRecords = 0
+		c.emptyRecords, c.ignoredAlerts = 0, 0
 		return nil
 	case recordTypeApplicationData:
 		if c.in.aead == nil && c.skipEarlyData > 0 {
@@ -419,7 +436,7 @@ func (c *Conn) readRecordLocked() error {
 		if len(payload) == 0 {
 			return c.countEmpty()
 		}
-		c.emptyRecords = 0
+		c.emptyRecords, c.ignoredAlerts = 0, 0
 		c.input = payload
 		return nil
 	default:
@@ -600,9 +617,9 @@ func (c *Conn) flushLocked() error {
 // sendAlertLocked sends an alert; the caller holds out. Alerts other than
 // close_notify and user_canceled are fatal (RFC 8446, Section 6).
 func (c *Conn) sendAlertLocked(a Alert) error {
-	level := byte(2)
+	level := alertLevelFatal
 	if a == alertCloseNotify || a == alertUserCanceled {
-		level = 1
+		level = alertLevelWarning
 	}
 	if c.out.err != nil && a != alertCloseNotify {
 		return c.out.err
@@ -701,6 +718,13 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.closeNotifySent {
 		return 0, errors.New("tls: write after close_notify")
 	}
+	// RFC 8446, Section 4.6.3: the KeyUpdate the peer requested goes out
+	// before the next application data record.
+	if c.keyUpdatePending {
+		if err := c.sendKeyUpdateLocked(false); err != nil {
+			return 0, err
+		}
+	}
 	return c.writeRecordLocked(recordTypeApplicationData, p)
 }
 
@@ -772,6 +796,8 @@ func (c *Conn) sendKeyUpdateLocked(requestPeer bool) error {
 		c.out.err = err
 		return err
 	}
+	// Any update of this side's keys answers a pending request.
+	c.keyUpdatePending = false
 	return nil
 }
 
@@ -796,14 +822,15 @@ func (c *Conn) handlePostHandshakeMessage() error {
 		if err := c.setReadSecret(c.in.suite, next); err != nil {
 			return err
 		}
+		// RFC 8446, Section 4.6.3: the receiver of update_requested "MUST
+		// send a KeyUpdate of its own ... prior to sending its next
+		// Application Data record", so that "an implementation which
+		// receives multiple KeyUpdates while it is silent" responds "with
+		// a single update". Write sends it.
 		if ku.updateRequested {
 			c.out.Lock()
-			defer c.out.Unlock()
-			if !c.closeNotifySent {
-				if err := c.sendKeyUpdateLocked(false); err != nil {
-					return err
-				}
-			}
+			c.keyUpdatePending = !c.closeNotifySent
+			c.out.Unlock()
 		}
 		return nil
 	case typeNewSessionTicket:

@@ -83,7 +83,11 @@
 //
 // A protocol violation sends the alert RFC 8446 names for it and returns an
 // [*AlertError] (Remote false); an alert from the peer is an [*AlertError]
-// with Remote set. Invalid key shares (wrong lengths, ML-KEM encapsulation
+// with Remote set, except close_notify (io.EOF) and a warning-level
+// user_canceled, which is ignored until the close_notify that follows it
+// (RFC 8446, Section 6.1; four in a row at most). A KeyUpdate asking for
+// an update is answered once before the next application data record, so
+// a burst of requests gets a single KeyUpdate (RFC 8446, Section 4.6.3). Invalid key shares (wrong lengths, ML-KEM encapsulation
 // keys failing the FIPS 203 modulus check, low-order X25519 points,
 // off-curve points) are illegal_parameter.
 package circlpq
