@@ -3,6 +3,7 @@ package cabi
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"unicode/utf8"
 
@@ -421,7 +422,21 @@ func (c *Call) Reserve(v Resource, typ *ResourceType) {
 	if v == nil {
 		c.Trapf("host returned a nil %s", typ)
 	}
-	c.inst.reserved = append(c.inst.reserved, c.inst.table.Insert(typ, v))
+	c.inst.reserved = append(c.inst.reserved, c.insert(typ, v))
+}
+
+// insert puts v into the table. Past the table's limit, or once the
+// instance closed, v is dropped (the guest will never see it) and the call
+// traps: no WIT function has an error case for a full table.
+func (c *Call) insert(typ *ResourceType, v Resource) uint32 {
+	h, err := c.inst.table.Insert(typ, v)
+	if err != nil {
+		if derr := safeDrop(v); derr != nil {
+			err = fmt.Errorf("%w (and %w)", err, derr)
+		}
+		c.Trapf("cannot hold another %s: %v", typ, err)
+	}
+	return h
 }
 
 // Own lowers an own<R> returned by the host: v enters the table, unless it
@@ -439,7 +454,7 @@ func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
 	if v == nil {
 		c.Trapf("host returned a nil %s", typ)
 	}
-	return inst.table.Insert(typ, v)
+	return c.insert(typ, v)
 }
 
 // Drop implements [resource-drop]: it removes handle h of type typ from the

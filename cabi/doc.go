@@ -8,11 +8,24 @@
 // An [Instance] is the host-side state of one guest module instance: its
 // linear memory and exported cabi_realloc (bound on the first call), one
 // resource [Table] shared by every interface and every version alias the
-// guest imports, a trapped flag, and a Data field for embedders. The
-// embedder creates it with [NewInstance], attaches it to the context with
-// [WithInstance] before instantiating the guest and for every later call
-// into it, and calls [Instance.Close] when the guest is gone: Close drops
-// every remaining resource, children first.
+// guest imports, a trapped flag, and a Data field where the embedder keeps
+// the rest of its per-guest state (package runtime keeps its
+// runtime.Instance there, and host functions find it through the context
+// of their call). The embedder creates it with [NewInstance], attaches it
+// to the context with [WithInstance] before instantiating the guest and for
+// every later call into it, and calls [Instance.Close] when the guest is
+// gone: Close drops every remaining resource, children first, and the
+// table refuses new ones from then on.
+//
+// # Limits
+//
+// A table holds at most [Table.SetLimit] live handles, all resource types
+// together ([DefaultHandleLimit] unless set). The WIT has no error case for
+// a full table, so the host call that would hand the guest one more handle
+// traps, naming the function and the limit, after dropping the resource it
+// made. The table's memory follows the handles live at once: a slot each,
+// a free list, an index from value to handle, and each parent's children
+// in a list on the parent, so that releasing a handle costs its children.
 //
 // A [Call] is the state of one host function call made by the guest: it is
 // created by [Begin] (or [BeginScalar] for functions whose parameters and
@@ -36,7 +49,8 @@
 //
 // Every guest fault (out-of-bounds or misaligned pointer or length, invalid
 // UTF-8 or char, bad discriminant, unknown, dropped or wrong-type handle,
-// double drop, dropping a parent with live children, missing cabi_realloc)
+// double drop, dropping a parent with live children, missing cabi_realloc,
+// a full table)
 // panics with a [*Trap]; wazero returns it as the error of the guest call
 // that is running. The instance is marked trapped and every later call
 // through it that needs the instance traps again; other instances are

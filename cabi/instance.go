@@ -12,7 +12,8 @@ import (
 // it with NewInstance, attach it with WithInstance to the context used to
 // instantiate and call the guest, and Close it when the guest is done.
 type Instance struct {
-	// Data is free for the embedder, such as the runtime's per-guest state.
+	// Data is the embedder's per-guest state, such as package runtime's
+	// *runtime.Instance. Set it before the guest runs; it is not guarded.
 	Data any
 
 	table   Table

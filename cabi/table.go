@@ -1,6 +1,7 @@
 package cabi
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -48,24 +49,42 @@ const (
 	slotMoved                // moved out to the host; may be reused
 )
 
+// A slot is one handle. The live children of a slot form a doubly linked
+// list through their prev and next fields, headed by the parent's
+// firstChild, so that releasing a handle costs what it has children, not
+// what the table has slots.
 type slot struct {
-	typ      *ResourceType
-	val      Resource
-	parent   uint32 // handle of the parent in this table, 0 for none
-	children uint32 // live children in this table
-	state    uint8
+	typ        *ResourceType
+	val        Resource
+	parent     uint32 // handle of the parent in this table, 0 for none
+	firstChild uint32 // first live child, 0 for none
+	prev, next uint32 // siblings under the same parent, 0 for none
+	children   uint32 // live children in this table
+	state      uint8
 }
 
 // A Table maps a guest's u32 handles to resources. Handles are nonzero;
 // freed handles are reused, most recent first, as the Canonical ABI does.
 // One table serves every interface and version alias of one instance.
+//
+// Memory is proportional to the most handles live at once: a slot per
+// handle ever in use at the same time, a free list of released ones, and
+// an index from live value to handle (how a [Child] finds its parent). The
+// table holds at most its limit of live handles (see [Table.SetLimit]).
 type Table struct {
-	mu    sync.Mutex
-	slots []slot         // slots[0] is never used: handle 0 is invalid
-	free  []uint32       // freed handles
-	index map[any]uint32 // live value → handle, to find parents
-	live  int
+	mu        sync.Mutex
+	slots     []slot              // slots[0] is never used: handle 0 is invalid
+	free      []uint32            // freed handles
+	index     map[Resource]uint32 // live value → handle, to find parents
+	live      int
+	limit     int    // most live handles; 0 means DefaultHandleLimit
+	limitName string // how the embedder calls the limit, for the error
+	drained   bool   // the instance closed: nothing enters any more
 }
+
+// DefaultHandleLimit is how many handles a table holds at once unless
+// SetLimit says otherwise.
+const DefaultHandleLimit = 1 << 18
 
 // A HandleError is a fault on a handle. It is wrapped in a *Trap by the glue.
 type HandleError struct {
@@ -75,11 +94,55 @@ type HandleError struct {
 
 func (e *HandleError) Error() string { return e.Msg }
 
+// A LimitError is returned by Insert when the table is full. The glue turns
+// it into a trap: no WIT function has an error case for it.
+type LimitError struct {
+	Limit int
+	// Name is the setting that raises the limit, as the embedder named it.
+	Name string
+}
+
+func (e *LimitError) Error() string {
+	name := e.Name
+	if name == "" {
+		name = "cabi.Table.SetLimit"
+	}
+	return fmt.Sprintf("resource table limit reached: the guest holds %d handles, the most allowed (%s); it must drop resources it no longer uses", e.Limit, name)
+}
+
+// errDrained is returned by Insert after the instance closed: a host call
+// still running then must not leave a resource nobody will drop.
+var errDrained = errors.New("instance is closed")
+
 func (t *Table) init() {
 	if t.slots == nil {
 		t.slots = make([]slot, 1, 16)
-		t.index = make(map[any]uint32)
+		t.index = make(map[Resource]uint32)
 	}
+}
+
+// SetLimit sets the most live handles the table holds; n <= 0 means
+// DefaultHandleLimit. name is the setting that raises it, quoted by the
+// error past it (such as "runtime.Limits.Handles"). Handles already live
+// stay when n is below their count; only new ones are refused.
+func (t *Table) SetLimit(n int, name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.limit, t.limitName = n, name
+}
+
+// Limit returns the most live handles the table holds.
+func (t *Table) Limit() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.limitLocked()
+}
+
+func (t *Table) limitLocked() int {
+	if t.limit <= 0 {
+		return DefaultHandleLimit
+	}
+	return t.limit
 }
 
 // Len returns the number of live handles.
@@ -91,18 +154,16 @@ func (t *Table) Len() int {
 
 // Insert adds v as a resource of type typ and returns its new handle. When
 // v is a [Child] whose parent is in the table, the parent gains a child.
-func (t *Table) Insert(typ *ResourceType, v Resource) uint32 {
+// A full table returns a *LimitError and leaves v to the caller.
+func (t *Table) Insert(typ *ResourceType, v Resource) (uint32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.drained {
+		return 0, errDrained
+	}
 	t.init()
-	var parent uint32
-	if c, ok := v.(Child); ok {
-		if p := c.ResourceParent(); p != nil {
-			if ph, ok := t.index[p]; ok {
-				parent = ph
-				t.slots[ph].children++
-			}
-		}
+	if limit := t.limitLocked(); t.live >= limit {
+		return 0, &LimitError{Limit: limit, Name: t.limitName}
 	}
 	var h uint32
 	if n := len(t.free); n > 0 {
@@ -112,10 +173,44 @@ func (t *Table) Insert(typ *ResourceType, v Resource) uint32 {
 		h = uint32(len(t.slots))
 		t.slots = append(t.slots, slot{})
 	}
-	t.slots[h] = slot{typ: typ, val: v, parent: parent, state: slotLive}
+	t.slots[h] = slot{typ: typ, val: v, state: slotLive}
+	if c, ok := v.(Child); ok {
+		if p := c.ResourceParent(); p != nil {
+			if ph, ok := t.index[p]; ok {
+				t.link(ph, h)
+			}
+		}
+	}
 	t.index[v] = h
 	t.live++
-	return h
+	return h, nil
+}
+
+// link makes h the first child of p. Called with t.mu held.
+func (t *Table) link(p, h uint32) {
+	ps, s := &t.slots[p], &t.slots[h]
+	s.parent, s.next = p, ps.firstChild
+	if ps.firstChild != 0 {
+		t.slots[ps.firstChild].prev = h
+	}
+	ps.firstChild = h
+	ps.children++
+}
+
+// unlink removes h from its parent's children. Called with t.mu held.
+func (t *Table) unlink(h uint32) {
+	s := &t.slots[h]
+	ps := &t.slots[s.parent]
+	if s.prev != 0 {
+		t.slots[s.prev].next = s.next
+	} else {
+		ps.firstChild = s.next
+	}
+	if s.next != 0 {
+		t.slots[s.next].prev = s.prev
+	}
+	ps.children--
+	s.parent, s.prev, s.next = 0, 0, 0
 }
 
 // check validates handle h against typ. It must be called with t.mu held.
@@ -149,20 +244,20 @@ func (t *Table) Get(h uint32, typ *ResourceType) (Resource, error) {
 }
 
 // release frees slot h, which must be live, marking it state. Its children
-// lose their parent link; its parent loses a child. Called with t.mu held.
+// lose their parent link; its parent loses a child. Called with t.mu held;
+// it costs O(children of h).
 func (t *Table) release(h uint32, state uint8) Resource {
+	if t.slots[h].parent != 0 {
+		t.unlink(h)
+	}
+	for c := t.slots[h].firstChild; c != 0; {
+		cs := &t.slots[c]
+		next := cs.next
+		cs.parent, cs.prev, cs.next = 0, 0, 0
+		c = next
+	}
 	s := &t.slots[h]
 	v := s.val
-	if s.parent != 0 {
-		t.slots[s.parent].children--
-	}
-	if s.children != 0 {
-		for i := range t.slots {
-			if t.slots[i].state == slotLive && t.slots[i].parent == h {
-				t.slots[i].parent = 0
-			}
-		}
-	}
 	delete(t.index, v)
 	*s = slot{state: state}
 	t.free = append(t.free, h)
@@ -200,22 +295,29 @@ func (t *Table) Remove(h uint32, typ *ResourceType) (Resource, error) {
 }
 
 // drain removes every live handle, children before parents, and returns
-// the resources in drop order.
+// the resources in drop order: the trees of parentless handles from the
+// highest handle down, each in post-order. It costs O(live × depth).
 func (t *Table) drain() []Resource {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []Resource
-	for t.live > 0 {
-		progress := false
-		for h := len(t.slots) - 1; h > 0; h-- {
-			if s := &t.slots[h]; s.state == slotLive && s.children == 0 {
-				out = append(out, t.release(uint32(h), slotDropped))
-				progress = true
+	out := make([]Resource, 0, t.live)
+	for root := len(t.slots) - 1; root > 0 && t.live > 0; root-- {
+		if s := &t.slots[root]; s.state != slotLive || s.parent != 0 {
+			continue
+		}
+		for {
+			h := uint32(root)
+			for t.slots[h].firstChild != 0 {
+				h = t.slots[h].firstChild
+			}
+			out = append(out, t.release(h, slotDropped))
+			if h == uint32(root) {
+				break
 			}
 		}
-		if !progress { // unreachable: parent links form a forest
-			break
-		}
 	}
+	// Release the memory of a table whose guest is gone.
+	t.slots, t.free, t.index = nil, nil, nil
+	t.drained = true
 	return out
 }

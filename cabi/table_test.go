@@ -25,11 +25,20 @@ var (
 	typB = NewResourceType("test:a/a.b")
 )
 
+func mustInsert(t *testing.T, tab *Table, typ *ResourceType, v Resource) uint32 {
+	t.Helper()
+	h, err := tab.Insert(typ, v)
+	if err != nil {
+		t.Fatalf("Insert: %v", err)
+	}
+	return h
+}
+
 func TestTableHandles(t *testing.T) {
 	var dropped []string
-	var tab Table
+	tab := new(Table)
 	a := &res{name: "a", dropped: &dropped}
-	h := tab.Insert(typA, a)
+	h := mustInsert(t, tab, typA, a)
 	if h == 0 {
 		t.Fatal("handle 0 is invalid")
 	}
@@ -60,7 +69,7 @@ func TestTableHandles(t *testing.T) {
 	}
 	// Freed handles are reused.
 	b := &res{name: "b", dropped: &dropped}
-	if h2 := tab.Insert(typA, b); h2 != h {
+	if h2 := mustInsert(t, tab, typA, b); h2 != h {
 		t.Errorf("Insert after drop = %d, want reused %d", h2, h)
 	}
 	if v, err := tab.Take(h, typA); err != nil || v != b {
@@ -76,13 +85,13 @@ func TestTableHandles(t *testing.T) {
 
 func TestTableChildren(t *testing.T) {
 	var dropped []string
-	var tab Table
+	tab := new(Table)
 	p := &res{name: "parent", dropped: &dropped}
-	ph := tab.Insert(typA, p)
+	ph := mustInsert(t, tab, typA, p)
 	c1 := &child{res{name: "child1", parent: p, dropped: &dropped}}
 	c2 := &child{res{name: "child2", parent: p, dropped: &dropped}}
-	c1h := tab.Insert(typB, c1)
-	tab.Insert(typB, c2)
+	c1h := mustInsert(t, tab, typB, c1)
+	mustInsert(t, tab, typB, c2)
 	if _, err := tab.Remove(ph, typA); err == nil || !strings.Contains(err.Error(), "has 2 live children") {
 		t.Fatalf("Remove of a parent = %v", err)
 	}
@@ -110,12 +119,12 @@ func TestCloseDropsChildrenFirst(t *testing.T) {
 	g := &child{res{name: "grandchild", parent: c, dropped: &dropped}}
 	other := &res{name: "other", dropped: &dropped}
 	// Insert the child's handle below its parent's by reusing a freed slot.
-	tmp := tab.Insert(typA, &res{name: "tmp", dropped: &dropped})
-	tab.Insert(typA, p)
+	tmp := mustInsert(t, tab, typA, &res{name: "tmp", dropped: &dropped})
+	mustInsert(t, tab, typA, p)
 	tab.Remove(tmp, typA)
-	tab.Insert(typB, c)
-	tab.Insert(typB, g)
-	tab.Insert(typA, other)
+	mustInsert(t, tab, typB, c)
+	mustInsert(t, tab, typB, g)
+	mustInsert(t, tab, typA, other)
 	if err := inst.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +147,8 @@ func (panicky) Drop() { panic("boom") }
 func TestCloseReportsDropPanics(t *testing.T) {
 	var dropped []string
 	inst := NewInstance()
-	inst.Table().Insert(typA, &panicky{})
-	inst.Table().Insert(typA, &res{name: "ok", dropped: &dropped})
+	mustInsert(t, inst.Table(), typA, &panicky{})
+	mustInsert(t, inst.Table(), typA, &res{name: "ok", dropped: &dropped})
 	err := inst.Close(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("Close = %v, want the drop panic", err)

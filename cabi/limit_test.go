@@ -1,0 +1,144 @@
+package cabi
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Past its limit the table refuses a handle with an error naming the
+// setting; the call lowering it traps naming the function, and drops the
+// resource the guest will never see.
+func TestTableLimit(t *testing.T) {
+	var dropped []string
+	inst := NewInstance()
+	tab := inst.Table()
+	tab.SetLimit(3, "Limits.Handles")
+	var hs []uint32
+	for i := range 3 {
+		hs = append(hs, mustInsert(t, tab, typA, &res{name: string(rune('a' + i)), dropped: &dropped}))
+	}
+	_, err := tab.Insert(typA, &res{name: "over", dropped: &dropped})
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != 3 || !strings.Contains(err.Error(), "Limits.Handles") {
+		t.Fatalf("Insert past the limit = %v, want a LimitError naming Limits.Handles", err)
+	}
+	// A freed handle makes room again.
+	if _, err := tab.Remove(hs[0], typA); err != nil {
+		t.Fatal(err)
+	}
+	mustInsert(t, tab, typA, &res{name: "again", dropped: &dropped})
+
+	call := Call{Func: "wasi:test/f#g", inst: inst}
+	func() {
+		defer func() {
+			tr, ok := recover().(*Trap)
+			if !ok || tr.Func != "wasi:test/f#g" || !strings.Contains(tr.Msg, "resource table limit reached") || !strings.Contains(tr.Msg, "Limits.Handles") {
+				t.Errorf("trap %v, want the limit named", tr)
+			}
+		}()
+		call.Own(&res{name: "refused", dropped: &dropped}, typA)
+	}()
+	if len(dropped) != 1 || dropped[0] != "refused" {
+		t.Errorf("dropped %v, want the refused resource dropped", dropped)
+	}
+	if tab.Len() != 3 {
+		t.Errorf("Len = %d, want 3", tab.Len())
+	}
+}
+
+// After Close a host call still running cannot leave a resource in the
+// table: Insert refuses it.
+func TestTableClosedRefusesInsert(t *testing.T) {
+	var dropped []string
+	inst := NewInstance()
+	mustInsert(t, inst.Table(), typA, &res{name: "a", dropped: &dropped})
+	if err := inst.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.Table().Insert(typA, &res{name: "late", dropped: &dropped}); err == nil {
+		t.Fatal("Insert after Close succeeded")
+	}
+	if len(dropped) != 1 {
+		t.Errorf("dropped %v", dropped)
+	}
+}
+
+// Releasing a parent detaches only its own children, whatever else the
+// table holds, and the sibling lists stay consistent through removals in
+// any order.
+func TestTableChildLists(t *testing.T) {
+	var dropped []string
+	tab := new(Table)
+	p := &res{name: "p", dropped: &dropped}
+	q := &res{name: "q", dropped: &dropped}
+	ph := mustInsert(t, tab, typA, p)
+	qh := mustInsert(t, tab, typA, q)
+	var pc, qc []uint32
+	for i := range 5 {
+		pc = append(pc, mustInsert(t, tab, typB, &child{res{name: "pc", parent: p, dropped: &dropped}}))
+		qc = append(qc, mustInsert(t, tab, typB, &child{res{name: "qc", parent: q, dropped: &dropped}}))
+		_ = i
+	}
+	// Remove the middle, the first and the last child of p.
+	for _, i := range []int{2, 0, 4} {
+		if _, err := tab.Remove(pc[i], typB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tab.Remove(ph, typA); err == nil || !strings.Contains(err.Error(), "has 2 live children") {
+		t.Fatalf("Remove(p) = %v, want 2 live children", err)
+	}
+	if _, err := tab.Take(ph, typA); err != nil {
+		t.Fatal(err)
+	}
+	// p's remaining children are detached; q's are untouched.
+	for _, h := range []uint32{pc[1], pc[3]} {
+		if s := tab.slots[h]; s.parent != 0 || s.prev != 0 || s.next != 0 {
+			t.Errorf("child %d of a released parent still linked: %+v", h, s)
+		}
+	}
+	if got := tab.slots[qh].children; got != 5 {
+		t.Errorf("q has %d children, want 5", got)
+	}
+	n := 0
+	for c := tab.slots[qh].firstChild; c != 0; c = tab.slots[c].next {
+		if tab.slots[c].parent != qh {
+			t.Errorf("child %d of q has parent %d", c, tab.slots[c].parent)
+		}
+		n++
+	}
+	if n != 5 {
+		t.Errorf("q's child list has %d entries, want 5", n)
+	}
+	for _, h := range qc {
+		if _, err := tab.Remove(h, typB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tab.Remove(qh, typA); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Releasing a parent costs its children, not the table's size: with many
+// unrelated handles live, dropping parents stays cheap.
+func BenchmarkTableReleaseParent(b *testing.B) {
+	var dropped []string
+	tab := new(Table)
+	tab.SetLimit(1<<21, "")
+	for range 1 << 20 {
+		if _, err := tab.Insert(typA, &res{dropped: &dropped}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		p := &res{dropped: &dropped}
+		ph, _ := tab.Insert(typA, p)
+		ch, _ := tab.Insert(typB, &child{res{parent: p, dropped: &dropped}})
+		tab.Take(ph, typA)
+		tab.Remove(ch, typB)
+	}
+}
