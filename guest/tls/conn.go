@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -286,7 +287,7 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 			return err
 		}
 		if err := cfg.VerifyPeerCertificate(chain); err != nil {
-			return abort(errors.New("wasitls: server certificate rejected: " + err.Error()))
+			return abort(fmt.Errorf("wasitls: server certificate rejected: %w", err))
 		}
 	}
 	if cfg.GetClientCertificate != nil || len(cfg.Identities) > 0 {
@@ -300,7 +301,7 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 				ids, err = cfg.GetClientCertificate(&CertificateRequestInfo{})
 				if err != nil {
 					req.Decline()
-					return abort(errors.New("wasitls: client certificate selection: " + err.Error()))
+					return abort(fmt.Errorf("wasitls: client certificate selection: %w", err))
 				}
 			}
 			if len(ids) == 0 {
@@ -339,7 +340,7 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 		c.serverName = hello.ServerName
 		next, err := cfg.GetConfigForClient(hello)
 		if err != nil {
-			return abort(errors.New("wasitls: GetConfigForClient: " + err.Error()))
+			return abort(fmt.Errorf("wasitls: GetConfigForClient: %w", err))
 		}
 		if next != nil {
 			cfg = next
@@ -368,7 +369,7 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 		}
 		if chain != nil && cfg.VerifyPeerCertificate != nil {
 			if err := cfg.VerifyPeerCertificate(chain); err != nil {
-				return abort(errors.New("wasitls: client certificate rejected: " + err.Error()))
+				return abort(fmt.Errorf("wasitls: client certificate rejected: %w", err))
 			}
 		}
 	}

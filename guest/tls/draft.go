@@ -5,6 +5,7 @@ package wasitls
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -48,7 +49,7 @@ func ClientDraft(ctx context.Context, conn net.Conn, serverName string) (*DraftC
 			he.Drop()
 			return nil, errors.New("wasitls: " + msg)
 		}
-		return nil, errors.New("wasitls: " + err.Error())
+		return nil, fmt.Errorf("wasitls: %w", err)
 	}
 	return &DraftConn{transport: conn, conn: c, r: wasinet.NewStreamReader(cin), w: wasinet.NewStreamWriter(cout)}, nil
 }

@@ -192,6 +192,19 @@ func TestDraftClient(t *testing.T) {
 	}
 }
 
+func TestClientVerifyErrorWrapped(t *testing.T) {
+	p := newPKI(t)
+	addr := goServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "client-reject", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	want := "rejected wasitls: server certificate rejected: pinned key mismatch errors.Is true\n"
+	if out.String() != want {
+		t.Fatalf("guest printed %q; want %q", out.String(), want)
+	}
+}
+
 func TestClientWrongName(t *testing.T) {
 	p := newPKI(t)
 	addr := goServer(t, p)

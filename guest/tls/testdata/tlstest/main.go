@@ -11,6 +11,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,6 +79,15 @@ func run(args []string) error {
 			len(st.LocalCertificate), st.CurveID != 0, st.CipherSuite != 0)
 		return nil
 
+	case "client-reject":
+		// The hook's error reaches the caller wrapped, not flattened.
+		errRejected := errors.New("pinned key mismatch")
+		_, err := wasitls.Dial("tcp", args[1], &wasitls.Config{
+			ServerName:            args[2],
+			VerifyPeerCertificate: func([][]byte) error { return errRejected },
+		})
+		fmt.Printf("rejected %v errors.Is %v\n", err, errors.Is(err, errRejected))
+		return nil
 	case "server":
 		ids, err := identities()
 		if err != nil {
