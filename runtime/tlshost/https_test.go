@@ -1,0 +1,51 @@
+package tlshost_test
+
+import (
+	"crypto/tls"
+	"sync/atomic"
+	"testing"
+)
+
+// TestGuestHTTPSGet runs examples/https-get (net/http in the guest, over
+// guest/http's Transport) against a local Go HTTPS server: HTTP/2 when the
+// server offers it, HTTP/1.1 when it does not, with resp.TLS filled from
+// the wasi:tls connection either way.
+func TestGuestHTTPSGet(t *testing.T) {
+	p := newGuestPKI(t)
+	for _, tc := range []struct {
+		name  string
+		cfg   func(*tls.Config)
+		proto string
+		alpn  string
+	}{
+		{"h2", nil, "HTTP/2.0 200 OK", "alpn: h2"},
+		{"http1.1", func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }, "HTTP/1.1 200 OK", "alpn: http/1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, backend string) {
+				var handshakes atomic.Int32
+				port, _ := goHTTPS(t, p, func(c *tls.Config) {
+					if tc.cfg != nil {
+						tc.cfg(c)
+					}
+					c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+						handshakes.Add(1)
+						return nil, nil
+					}
+				})
+				out, err := startGuest(t, backend, p, "github.com/wasitls/wasitls/examples/https-get", nil,
+					"https://localhost:"+port+"/").wait(t)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				mustContain(t, out, tc.proto, tc.alpn, "tls: TLS 1.3 (0x0304), TLS_", "group: X25519MLKEM768 (0x11ec)",
+					"body: hello anonymous over "+tc.proto[:8])
+				// A connection the server took as HTTP/1.1 is handed over,
+				// not dialed again.
+				if n := handshakes.Load(); n != 1 {
+					t.Errorf("the server saw %d handshakes; want 1", n)
+				}
+			})
+		})
+	}
+}
