@@ -141,7 +141,7 @@ func (e *emitter) qualifiedName() string {
 
 // checkNames fails on Go identifiers declared twice in the package.
 func (e *emitter) checkNames() error {
-	seen := map[string]string{"ModuleName": "the module name", "Version": "the version", "Host": "the Host interface", "Register": "the Register function"}
+	seen := map[string]string{"ModuleName": "the module name", "Version": "the version", "Host": "the Host interface", "Register": "the Register function", "Functions": "the Functions function"}
 	add := func(name, what string) error {
 		if prev, ok := seen[name]; ok {
 			return fmt.Errorf("%s: Go identifier %s is both %s and %s", e.i.ModuleName, name, prev, what)

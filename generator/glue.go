@@ -201,11 +201,7 @@ func (e *emitter) glue() (code []jen.Code, err error) {
 		} else {
 			build = jen.Id(glueName(f)).Call(jen.Id("h"), jen.Id("module").Op("+").Lit("#"+f.WITName))
 		}
-		exports = append(exports, jen.Id("b").Dot("NewFunctionBuilder").Call().Dot("WithGoModuleFunction").Call(
-			build, valueTypes(flatP), valueTypes(flatR)).Op(".").Line().
-			Id("WithParameterNames").Call(paramNames(f)...).Op(".").Line().
-			Id("WithResultNames").Call(resultNames...).Op(".").Line().
-			Id("Export").Call(jen.Lit(f.WITName)))
+		exports = append(exports, hostFunc(f.WITName, build, flatP, flatR, paramNames(f), resultNames))
 	}
 	for _, d := range e.i.Decls {
 		if _, ok := d.Kind.(*Resource); !ok {
@@ -219,14 +215,37 @@ func (e *emitter) glue() (code []jen.Code, err error) {
 				jen.Id("c").Dot("Drop").Call(u32(jen.Id("stack").Index(jen.Lit(0))), jen.Id(e.resourceVar(d))),
 			))))
 		wit := "[resource-drop]" + d.Name
-		exports = append(exports, jen.Id("b").Dot("NewFunctionBuilder").Call().Dot("WithGoModuleFunction").Call(
-			jen.Id(name).Call(jen.Id("module").Op("+").Lit("#"+wit)), valueTypes([]Core{I32}), valueTypes(nil)).Op(".").Line().
-			Id("WithParameterNames").Call(jen.Lit("self")).Op(".").Line().
-			Id("Export").Call(jen.Lit(wit)))
+		exports = append(exports, hostFunc(wit, jen.Id(name).Call(jen.Id("module").Op("+").Lit("#"+wit)), []Core{I32}, nil, []jen.Code{jen.Lit("self")}, nil))
 	}
-	code = append(code, e.register(), jen.Comment("exportFunctions defines the functions of the interface on b, for the module named module.").Line().
-		Func().Id("exportFunctions").Params(jen.Id("b").Qual(wazeroPath, "HostModuleBuilder"), jen.Id("h").Id("Host"), jen.Id("module").String()).Block(exports...))
+	code = append(code, e.register(),
+		jen.Comment("Functions returns the functions of the interface served by h, for the host module named").Line().
+			Comment("module (their traps name module#function): Register defines them all; a linker may pick").Line().
+			Comment("them one by one.").Line().
+			Func().Id("Functions").Params(jen.Id("h").Id("Host"), jen.Id("module").String()).Index().Qual(cabiPath, "HostFunc").Block(
+			jen.Return(jen.Index().Qual(cabiPath, "HostFunc").ValuesFunc(func(g *jen.Group) {
+				for _, x := range exports {
+					g.Line().Add(x)
+				}
+				g.Line()
+			}))),
+		jen.Comment("exportFunctions defines the functions of the interface on b, for the module named module.").Line().
+			Func().Id("exportFunctions").Params(jen.Id("b").Qual(wazeroPath, "HostModuleBuilder"), jen.Id("h").Id("Host"), jen.Id("module").String()).Block(
+			jen.For(jen.List(jen.Id("_"), jen.Id("f")).Op(":=").Range().Id("Functions").Call(jen.Id("h"), jen.Id("module"))).Block(
+				jen.Id("f").Dot("Define").Call(jen.Id("b")))))
 	return code, nil
+}
+
+// hostFunc emits one cabi.HostFunc literal.
+func hostFunc(name string, fn jen.Code, params, results []Core, pnames, rnames []jen.Code) jen.Code {
+	kv := func(k string, v jen.Code) jen.Code { return jen.Id(k).Op(":").Add(v) }
+	fields := []jen.Code{kv("Name", jen.Lit(name)), kv("Fn", fn), kv("Params", valueTypes(params)), kv("Results", valueTypes(results))}
+	if len(pnames) > 0 {
+		fields = append(fields, kv("ParamNames", jen.Index().String().Values(pnames...)))
+	}
+	if len(rnames) > 0 {
+		fields = append(fields, kv("ResultNames", jen.Index().String().Values(rnames...)))
+	}
+	return jen.Values(fields...)
 }
 
 // register emits Register.

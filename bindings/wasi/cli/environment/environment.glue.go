@@ -71,20 +71,22 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "get-environment", Fn: funcGetEnvironment(h, module+"#get-environment"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"retptr"}},
+		{Name: "get-arguments", Fn: funcGetArguments(h, module+"#get-arguments"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"retptr"}},
+		{Name: "initial-cwd", Fn: funcInitialCwd(h, module+"#initial-cwd"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"retptr"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcGetEnvironment(h, module+"#get-environment"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("retptr").
-		WithResultNames().
-		Export("get-environment")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcGetArguments(h, module+"#get-arguments"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("retptr").
-		WithResultNames().
-		Export("get-arguments")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcInitialCwd(h, module+"#initial-cwd"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("retptr").
-		WithResultNames().
-		Export("initial-cwd")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func storeListString(c *cabi.Call, p uint32, v []string) {

@@ -57,16 +57,21 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "exit", Fn: funcExit(h, module+"#exit"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"status"}},
+		{Name: "exit-with-code", Fn: funcExitWithCode(h, module+"#exit-with-code"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"status-code"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcExit(h, module+"#exit"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("status").
-		WithResultNames().
-		Export("exit")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcExitWithCode(h, module+"#exit-with-code"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("status-code").
-		WithResultNames().
-		Export("exit-with-code")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func liftResultUnitUnit(c *cabi.Call, s []uint64) cabi.Result[cabi.Unit, cabi.Unit] {

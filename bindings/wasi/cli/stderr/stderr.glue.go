@@ -42,10 +42,18 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "get-stderr", Fn: funcGetStderr(h, module+"#get-stderr"), Params: []api.ValueType{}, Results: []api.ValueType{api.ValueTypeI32}, ResultNames: []string{"result"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcGetStderr(h, module+"#get-stderr"), []api.ValueType{}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames().
-		WithResultNames("result").
-		Export("get-stderr")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }

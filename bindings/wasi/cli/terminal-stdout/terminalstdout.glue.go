@@ -49,12 +49,20 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "get-terminal-stdout", Fn: funcGetTerminalStdout(h, module+"#get-terminal-stdout"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"retptr"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcGetTerminalStdout(h, module+"#get-terminal-stdout"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("retptr").
-		WithResultNames().
-		Export("get-terminal-stdout")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func reserveOptionOwnTerminalOutput(c *cabi.Call, v cabi.Option[TerminalOutput]) {

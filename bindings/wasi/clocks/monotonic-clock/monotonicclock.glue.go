@@ -78,22 +78,21 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "now", Fn: funcNow(h, module+"#now"), Params: []api.ValueType{}, Results: []api.ValueType{api.ValueTypeI64}, ResultNames: []string{"result"}},
+		{Name: "resolution", Fn: funcResolution(h, module+"#resolution"), Params: []api.ValueType{}, Results: []api.ValueType{api.ValueTypeI64}, ResultNames: []string{"result"}},
+		{Name: "subscribe-instant", Fn: funcSubscribeInstant(h, module+"#subscribe-instant"), Params: []api.ValueType{api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"when"}, ResultNames: []string{"result"}},
+		{Name: "subscribe-duration", Fn: funcSubscribeDuration(h, module+"#subscribe-duration"), Params: []api.ValueType{api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"when"}, ResultNames: []string{"result"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcNow(h, module+"#now"), []api.ValueType{}, []api.ValueType{api.ValueTypeI64}).
-		WithParameterNames().
-		WithResultNames("result").
-		Export("now")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcResolution(h, module+"#resolution"), []api.ValueType{}, []api.ValueType{api.ValueTypeI64}).
-		WithParameterNames().
-		WithResultNames("result").
-		Export("resolution")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcSubscribeInstant(h, module+"#subscribe-instant"), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("when").
-		WithResultNames("result").
-		Export("subscribe-instant")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcSubscribeDuration(h, module+"#subscribe-duration"), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("when").
-		WithResultNames("result").
-		Export("subscribe-duration")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }

@@ -60,16 +60,21 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "display", Fn: funcDisplay(h, module+"#display"), Params: []api.ValueType{api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"when.0", "when.1", "retptr"}},
+		{Name: "utc-offset", Fn: funcUTCOffset(h, module+"#utc-offset"), Params: []api.ValueType{api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"when.0", "when.1"}, ResultNames: []string{"result"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcDisplay(h, module+"#display"), []api.ValueType{api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("when.0", "when.1", "retptr").
-		WithResultNames().
-		Export("display")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcUTCOffset(h, module+"#utc-offset"), []api.ValueType{api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("when.0", "when.1").
-		WithResultNames("result").
-		Export("utc-offset")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func liftWallclockDatetime(c *cabi.Call, s []uint64) wallclock.Datetime {

@@ -55,16 +55,21 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "now", Fn: funcNow(h, module+"#now"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"retptr"}},
+		{Name: "resolution", Fn: funcResolution(h, module+"#resolution"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"retptr"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcNow(h, module+"#now"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("retptr").
-		WithResultNames().
-		Export("now")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcResolution(h, module+"#resolution"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("retptr").
-		WithResultNames().
-		Export("resolution")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func storeDatetime(c *cabi.Call, p uint32, v Datetime) {

@@ -52,13 +52,19 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "[method]error.to-debug-string", Fn: methodErrorToDebugString(module + "#[method]error.to-debug-string"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[resource-drop]error", Fn: dropError(module + "#[resource-drop]error"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(methodErrorToDebugString(module+"#[method]error.to-debug-string"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]error.to-debug-string")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropError(module+"#[resource-drop]error"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]error")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }

@@ -73,23 +73,23 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "[method]pollable.ready", Fn: methodPollableReady(module + "#[method]pollable.ready"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]pollable.block", Fn: methodPollableBlock(module + "#[method]pollable.block"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "poll", Fn: funcPoll(h, module+"#poll"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"in.ptr", "in.len", "retptr"}},
+		{Name: "[resource-drop]pollable", Fn: dropPollable(module + "#[resource-drop]pollable"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(methodPollableReady(module+"#[method]pollable.ready"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]pollable.ready")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodPollableBlock(module+"#[method]pollable.block"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		WithResultNames().
-		Export("[method]pollable.block")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcPoll(h, module+"#poll"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("in.ptr", "in.len", "retptr").
-		WithResultNames().
-		Export("poll")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropPollable(module+"#[resource-drop]pollable"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]pollable")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func listBorrowPollable(c *cabi.Call, p, n uint32) []Pollable {

@@ -396,74 +396,36 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "[method]input-stream.read", Fn: methodInputStreamRead(module + "#[method]input-stream.read"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]input-stream.blocking-read", Fn: methodInputStreamBlockingRead(module + "#[method]input-stream.blocking-read"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]input-stream.skip", Fn: methodInputStreamSkip(module + "#[method]input-stream.skip"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]input-stream.blocking-skip", Fn: methodInputStreamBlockingSkip(module + "#[method]input-stream.blocking-skip"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]input-stream.subscribe", Fn: methodInputStreamSubscribe(module + "#[method]input-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]output-stream.check-write", Fn: methodOutputStreamCheckWrite(module + "#[method]output-stream.check-write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]output-stream.write", Fn: methodOutputStreamWrite(module + "#[method]output-stream.write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "contents.ptr", "contents.len", "retptr"}},
+		{Name: "[method]output-stream.blocking-write-and-flush", Fn: methodOutputStreamBlockingWriteAndFlush(module + "#[method]output-stream.blocking-write-and-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "contents.ptr", "contents.len", "retptr"}},
+		{Name: "[method]output-stream.flush", Fn: methodOutputStreamFlush(module + "#[method]output-stream.flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]output-stream.blocking-flush", Fn: methodOutputStreamBlockingFlush(module + "#[method]output-stream.blocking-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]output-stream.subscribe", Fn: methodOutputStreamSubscribe(module + "#[method]output-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]output-stream.write-zeroes", Fn: methodOutputStreamWriteZeroes(module + "#[method]output-stream.write-zeroes"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]output-stream.blocking-write-zeroes-and-flush", Fn: methodOutputStreamBlockingWriteZeroesAndFlush(module + "#[method]output-stream.blocking-write-zeroes-and-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]output-stream.splice", Fn: methodOutputStreamSplice(module + "#[method]output-stream.splice"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "src", "len", "retptr"}},
+		{Name: "[method]output-stream.blocking-splice", Fn: methodOutputStreamBlockingSplice(module + "#[method]output-stream.blocking-splice"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "src", "len", "retptr"}},
+		{Name: "[resource-drop]input-stream", Fn: dropInputStream(module + "#[resource-drop]input-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]output-stream", Fn: dropOutputStream(module + "#[resource-drop]output-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(methodInputStreamRead(module+"#[method]input-stream.read"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "len", "retptr").
-		WithResultNames().
-		Export("[method]input-stream.read")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodInputStreamBlockingRead(module+"#[method]input-stream.blocking-read"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "len", "retptr").
-		WithResultNames().
-		Export("[method]input-stream.blocking-read")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodInputStreamSkip(module+"#[method]input-stream.skip"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "len", "retptr").
-		WithResultNames().
-		Export("[method]input-stream.skip")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodInputStreamBlockingSkip(module+"#[method]input-stream.blocking-skip"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "len", "retptr").
-		WithResultNames().
-		Export("[method]input-stream.blocking-skip")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodInputStreamSubscribe(module+"#[method]input-stream.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]input-stream.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamCheckWrite(module+"#[method]output-stream.check-write"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.check-write")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamWrite(module+"#[method]output-stream.write"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "contents.ptr", "contents.len", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.write")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamBlockingWriteAndFlush(module+"#[method]output-stream.blocking-write-and-flush"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "contents.ptr", "contents.len", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.blocking-write-and-flush")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamFlush(module+"#[method]output-stream.flush"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.flush")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamBlockingFlush(module+"#[method]output-stream.blocking-flush"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.blocking-flush")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamSubscribe(module+"#[method]output-stream.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]output-stream.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamWriteZeroes(module+"#[method]output-stream.write-zeroes"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "len", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.write-zeroes")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamBlockingWriteZeroesAndFlush(module+"#[method]output-stream.blocking-write-zeroes-and-flush"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "len", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.blocking-write-zeroes-and-flush")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamSplice(module+"#[method]output-stream.splice"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "src", "len", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.splice")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutputStreamBlockingSplice(module+"#[method]output-stream.blocking-splice"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "src", "len", "retptr").
-		WithResultNames().
-		Export("[method]output-stream.blocking-splice")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropInputStream(module+"#[resource-drop]input-stream"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]input-stream")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropOutputStream(module+"#[resource-drop]output-stream"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]output-stream")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func reserveResultListU8StreamError(c *cabi.Call, v cabi.Result[[]byte, StreamError]) {

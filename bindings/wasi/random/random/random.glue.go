@@ -56,14 +56,19 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "get-random-bytes", Fn: funcGetRandomBytes(h, module+"#get-random-bytes"), Params: []api.ValueType{api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"len", "retptr"}},
+		{Name: "get-random-u64", Fn: funcGetRandomU64(h, module+"#get-random-u64"), Params: []api.ValueType{}, Results: []api.ValueType{api.ValueTypeI64}, ResultNames: []string{"result"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcGetRandomBytes(h, module+"#get-random-bytes"), []api.ValueType{api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("len", "retptr").
-		WithResultNames().
-		Export("get-random-bytes")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcGetRandomU64(h, module+"#get-random-u64"), []api.ValueType{}, []api.ValueType{api.ValueTypeI64}).
-		WithParameterNames().
-		WithResultNames("result").
-		Export("get-random-u64")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }

@@ -101,23 +101,23 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "resolve-addresses", Fn: funcResolveAddresses(h, module+"#resolve-addresses"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"network", "name.ptr", "name.len", "retptr"}},
+		{Name: "[method]resolve-address-stream.resolve-next-address", Fn: methodResolveAddressStreamResolveNextAddress(module + "#[method]resolve-address-stream.resolve-next-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]resolve-address-stream.subscribe", Fn: methodResolveAddressStreamSubscribe(module + "#[method]resolve-address-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[resource-drop]resolve-address-stream", Fn: dropResolveAddressStream(module + "#[resource-drop]resolve-address-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcResolveAddresses(h, module+"#resolve-addresses"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("network", "name.ptr", "name.len", "retptr").
-		WithResultNames().
-		Export("resolve-addresses")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodResolveAddressStreamResolveNextAddress(module+"#[method]resolve-address-stream.resolve-next-address"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]resolve-address-stream.resolve-next-address")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodResolveAddressStreamSubscribe(module+"#[method]resolve-address-stream.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]resolve-address-stream.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropResolveAddressStream(module+"#[resource-drop]resolve-address-stream"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]resolve-address-stream")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func reserveResultOwnResolveAddressStreamErrorCode(c *cabi.Call, v cabi.Result[ResolveAddressStream, ErrorCode]) {

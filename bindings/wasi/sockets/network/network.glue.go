@@ -57,15 +57,21 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "network-error-code", Fn: funcNetworkErrorCode(h, module+"#network-error-code"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"err", "retptr"}},
+		{Name: "[resource-drop]network", Fn: dropNetwork(module + "#[resource-drop]network"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcNetworkErrorCode(h, module+"#network-error-code"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("err", "retptr").
-		WithResultNames().
-		Export("network-error-code")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropNetwork(module+"#[resource-drop]network"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]network")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func storeErrorCode(c *cabi.Call, p uint32, v ErrorCode) {

@@ -58,12 +58,20 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "create-tcp-socket", Fn: funcCreateTCPSocket(h, module+"#create-tcp-socket"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"address-family", "retptr"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcCreateTCPSocket(h, module+"#create-tcp-socket"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("address-family", "retptr").
-		WithResultNames().
-		Export("create-tcp-socket")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func liftNetworkIPAddressFamily(c *cabi.Call, s []uint64) network.IPAddressFamily {

@@ -666,123 +666,48 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "[method]tcp-socket.start-bind", Fn: methodTCPSocketStartBind(module + "#[method]tcp-socket.start-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "local-address.0", "local-address.1", "local-address.2", "local-address.3", "local-address.4", "local-address.5", "local-address.6", "local-address.7", "local-address.8", "local-address.9", "local-address.10", "local-address.11", "retptr"}},
+		{Name: "[method]tcp-socket.finish-bind", Fn: methodTCPSocketFinishBind(module + "#[method]tcp-socket.finish-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.start-connect", Fn: methodTCPSocketStartConnect(module + "#[method]tcp-socket.start-connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "remote-address.0", "remote-address.1", "remote-address.2", "remote-address.3", "remote-address.4", "remote-address.5", "remote-address.6", "remote-address.7", "remote-address.8", "remote-address.9", "remote-address.10", "remote-address.11", "retptr"}},
+		{Name: "[method]tcp-socket.finish-connect", Fn: methodTCPSocketFinishConnect(module + "#[method]tcp-socket.finish-connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.start-listen", Fn: methodTCPSocketStartListen(module + "#[method]tcp-socket.start-listen"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.finish-listen", Fn: methodTCPSocketFinishListen(module + "#[method]tcp-socket.finish-listen"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.accept", Fn: methodTCPSocketAccept(module + "#[method]tcp-socket.accept"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.local-address", Fn: methodTCPSocketLocalAddress(module + "#[method]tcp-socket.local-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.remote-address", Fn: methodTCPSocketRemoteAddress(module + "#[method]tcp-socket.remote-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.is-listening", Fn: methodTCPSocketIsListening(module + "#[method]tcp-socket.is-listening"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]tcp-socket.address-family", Fn: methodTCPSocketAddressFamily(module + "#[method]tcp-socket.address-family"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]tcp-socket.set-listen-backlog-size", Fn: methodTCPSocketSetListenBacklogSize(module + "#[method]tcp-socket.set-listen-backlog-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.keep-alive-enabled", Fn: methodTCPSocketKeepAliveEnabled(module + "#[method]tcp-socket.keep-alive-enabled"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-keep-alive-enabled", Fn: methodTCPSocketSetKeepAliveEnabled(module + "#[method]tcp-socket.set-keep-alive-enabled"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.keep-alive-idle-time", Fn: methodTCPSocketKeepAliveIdleTime(module + "#[method]tcp-socket.keep-alive-idle-time"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-keep-alive-idle-time", Fn: methodTCPSocketSetKeepAliveIdleTime(module + "#[method]tcp-socket.set-keep-alive-idle-time"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.keep-alive-interval", Fn: methodTCPSocketKeepAliveInterval(module + "#[method]tcp-socket.keep-alive-interval"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-keep-alive-interval", Fn: methodTCPSocketSetKeepAliveInterval(module + "#[method]tcp-socket.set-keep-alive-interval"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.keep-alive-count", Fn: methodTCPSocketKeepAliveCount(module + "#[method]tcp-socket.keep-alive-count"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-keep-alive-count", Fn: methodTCPSocketSetKeepAliveCount(module + "#[method]tcp-socket.set-keep-alive-count"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.hop-limit", Fn: methodTCPSocketHopLimit(module + "#[method]tcp-socket.hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-hop-limit", Fn: methodTCPSocketSetHopLimit(module + "#[method]tcp-socket.set-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.receive-buffer-size", Fn: methodTCPSocketReceiveBufferSize(module + "#[method]tcp-socket.receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-receive-buffer-size", Fn: methodTCPSocketSetReceiveBufferSize(module + "#[method]tcp-socket.set-receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.send-buffer-size", Fn: methodTCPSocketSendBufferSize(module + "#[method]tcp-socket.send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-send-buffer-size", Fn: methodTCPSocketSetSendBufferSize(module + "#[method]tcp-socket.set-send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.subscribe", Fn: methodTCPSocketSubscribe(module + "#[method]tcp-socket.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]tcp-socket.shutdown", Fn: methodTCPSocketShutdown(module + "#[method]tcp-socket.shutdown"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "shutdown-type", "retptr"}},
+		{Name: "[resource-drop]tcp-socket", Fn: dropTCPSocket(module + "#[resource-drop]tcp-socket"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketStartBind(module+"#[method]tcp-socket.start-bind"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "network", "local-address.0", "local-address.1", "local-address.2", "local-address.3", "local-address.4", "local-address.5", "local-address.6", "local-address.7", "local-address.8", "local-address.9", "local-address.10", "local-address.11", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.start-bind")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketFinishBind(module+"#[method]tcp-socket.finish-bind"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.finish-bind")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketStartConnect(module+"#[method]tcp-socket.start-connect"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "network", "remote-address.0", "remote-address.1", "remote-address.2", "remote-address.3", "remote-address.4", "remote-address.5", "remote-address.6", "remote-address.7", "remote-address.8", "remote-address.9", "remote-address.10", "remote-address.11", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.start-connect")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketFinishConnect(module+"#[method]tcp-socket.finish-connect"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.finish-connect")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketStartListen(module+"#[method]tcp-socket.start-listen"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.start-listen")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketFinishListen(module+"#[method]tcp-socket.finish-listen"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.finish-listen")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketAccept(module+"#[method]tcp-socket.accept"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.accept")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketLocalAddress(module+"#[method]tcp-socket.local-address"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.local-address")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketRemoteAddress(module+"#[method]tcp-socket.remote-address"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.remote-address")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketIsListening(module+"#[method]tcp-socket.is-listening"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]tcp-socket.is-listening")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketAddressFamily(module+"#[method]tcp-socket.address-family"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]tcp-socket.address-family")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSetListenBacklogSize(module+"#[method]tcp-socket.set-listen-backlog-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.set-listen-backlog-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketKeepAliveEnabled(module+"#[method]tcp-socket.keep-alive-enabled"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.keep-alive-enabled")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSetKeepAliveEnabled(module+"#[method]tcp-socket.set-keep-alive-enabled"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.set-keep-alive-enabled")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketKeepAliveIdleTime(module+"#[method]tcp-socket.keep-alive-idle-time"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.keep-alive-idle-time")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSetKeepAliveIdleTime(module+"#[method]tcp-socket.set-keep-alive-idle-time"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.set-keep-alive-idle-time")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketKeepAliveInterval(module+"#[method]tcp-socket.keep-alive-interval"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.keep-alive-interval")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSetKeepAliveInterval(module+"#[method]tcp-socket.set-keep-alive-interval"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.set-keep-alive-interval")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketKeepAliveCount(module+"#[method]tcp-socket.keep-alive-count"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.keep-alive-count")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSetKeepAliveCount(module+"#[method]tcp-socket.set-keep-alive-count"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.set-keep-alive-count")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketHopLimit(module+"#[method]tcp-socket.hop-limit"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.hop-limit")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSetHopLimit(module+"#[method]tcp-socket.set-hop-limit"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.set-hop-limit")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketReceiveBufferSize(module+"#[method]tcp-socket.receive-buffer-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.receive-buffer-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSetReceiveBufferSize(module+"#[method]tcp-socket.set-receive-buffer-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.set-receive-buffer-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSendBufferSize(module+"#[method]tcp-socket.send-buffer-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.send-buffer-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSetSendBufferSize(module+"#[method]tcp-socket.set-send-buffer-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.set-send-buffer-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketSubscribe(module+"#[method]tcp-socket.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]tcp-socket.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodTCPSocketShutdown(module+"#[method]tcp-socket.shutdown"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "shutdown-type", "retptr").
-		WithResultNames().
-		Export("[method]tcp-socket.shutdown")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropTCPSocket(module+"#[resource-drop]tcp-socket"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]tcp-socket")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func liftNetworkIPSocketAddress(c *cabi.Call, s []uint64) network.IPSocketAddress {

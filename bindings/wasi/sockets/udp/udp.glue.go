@@ -433,89 +433,40 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "[method]udp-socket.start-bind", Fn: methodUDPSocketStartBind(module + "#[method]udp-socket.start-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "local-address.0", "local-address.1", "local-address.2", "local-address.3", "local-address.4", "local-address.5", "local-address.6", "local-address.7", "local-address.8", "local-address.9", "local-address.10", "local-address.11", "retptr"}},
+		{Name: "[method]udp-socket.finish-bind", Fn: methodUDPSocketFinishBind(module + "#[method]udp-socket.finish-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.stream", Fn: methodUDPSocketStream(module + "#[method]udp-socket.stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "remote-address.0", "remote-address.1", "remote-address.2", "remote-address.3", "remote-address.4", "remote-address.5", "remote-address.6", "remote-address.7", "remote-address.8", "remote-address.9", "remote-address.10", "remote-address.11", "remote-address.12", "retptr"}},
+		{Name: "[method]udp-socket.local-address", Fn: methodUDPSocketLocalAddress(module + "#[method]udp-socket.local-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.remote-address", Fn: methodUDPSocketRemoteAddress(module + "#[method]udp-socket.remote-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.address-family", Fn: methodUDPSocketAddressFamily(module + "#[method]udp-socket.address-family"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]udp-socket.unicast-hop-limit", Fn: methodUDPSocketUnicastHopLimit(module + "#[method]udp-socket.unicast-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.set-unicast-hop-limit", Fn: methodUDPSocketSetUnicastHopLimit(module + "#[method]udp-socket.set-unicast-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]udp-socket.receive-buffer-size", Fn: methodUDPSocketReceiveBufferSize(module + "#[method]udp-socket.receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.set-receive-buffer-size", Fn: methodUDPSocketSetReceiveBufferSize(module + "#[method]udp-socket.set-receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]udp-socket.send-buffer-size", Fn: methodUDPSocketSendBufferSize(module + "#[method]udp-socket.send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.set-send-buffer-size", Fn: methodUDPSocketSetSendBufferSize(module + "#[method]udp-socket.set-send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]udp-socket.subscribe", Fn: methodUDPSocketSubscribe(module + "#[method]udp-socket.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]incoming-datagram-stream.receive", Fn: methodIncomingDatagramStreamReceive(module + "#[method]incoming-datagram-stream.receive"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "max-results", "retptr"}},
+		{Name: "[method]incoming-datagram-stream.subscribe", Fn: methodIncomingDatagramStreamSubscribe(module + "#[method]incoming-datagram-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-datagram-stream.check-send", Fn: methodOutgoingDatagramStreamCheckSend(module + "#[method]outgoing-datagram-stream.check-send"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-datagram-stream.send", Fn: methodOutgoingDatagramStreamSend(module + "#[method]outgoing-datagram-stream.send"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "datagrams.ptr", "datagrams.len", "retptr"}},
+		{Name: "[method]outgoing-datagram-stream.subscribe", Fn: methodOutgoingDatagramStreamSubscribe(module + "#[method]outgoing-datagram-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[resource-drop]udp-socket", Fn: dropUDPSocket(module + "#[resource-drop]udp-socket"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]incoming-datagram-stream", Fn: dropIncomingDatagramStream(module + "#[resource-drop]incoming-datagram-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]outgoing-datagram-stream", Fn: dropOutgoingDatagramStream(module + "#[resource-drop]outgoing-datagram-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketStartBind(module+"#[method]udp-socket.start-bind"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "network", "local-address.0", "local-address.1", "local-address.2", "local-address.3", "local-address.4", "local-address.5", "local-address.6", "local-address.7", "local-address.8", "local-address.9", "local-address.10", "local-address.11", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.start-bind")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketFinishBind(module+"#[method]udp-socket.finish-bind"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.finish-bind")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketStream(module+"#[method]udp-socket.stream"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "remote-address.0", "remote-address.1", "remote-address.2", "remote-address.3", "remote-address.4", "remote-address.5", "remote-address.6", "remote-address.7", "remote-address.8", "remote-address.9", "remote-address.10", "remote-address.11", "remote-address.12", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.stream")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketLocalAddress(module+"#[method]udp-socket.local-address"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.local-address")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketRemoteAddress(module+"#[method]udp-socket.remote-address"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.remote-address")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketAddressFamily(module+"#[method]udp-socket.address-family"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]udp-socket.address-family")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketUnicastHopLimit(module+"#[method]udp-socket.unicast-hop-limit"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.unicast-hop-limit")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketSetUnicastHopLimit(module+"#[method]udp-socket.set-unicast-hop-limit"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.set-unicast-hop-limit")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketReceiveBufferSize(module+"#[method]udp-socket.receive-buffer-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.receive-buffer-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketSetReceiveBufferSize(module+"#[method]udp-socket.set-receive-buffer-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.set-receive-buffer-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketSendBufferSize(module+"#[method]udp-socket.send-buffer-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.send-buffer-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketSetSendBufferSize(module+"#[method]udp-socket.set-send-buffer-size"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "value", "retptr").
-		WithResultNames().
-		Export("[method]udp-socket.set-send-buffer-size")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodUDPSocketSubscribe(module+"#[method]udp-socket.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]udp-socket.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodIncomingDatagramStreamReceive(module+"#[method]incoming-datagram-stream.receive"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "max-results", "retptr").
-		WithResultNames().
-		Export("[method]incoming-datagram-stream.receive")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodIncomingDatagramStreamSubscribe(module+"#[method]incoming-datagram-stream.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]incoming-datagram-stream.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutgoingDatagramStreamCheckSend(module+"#[method]outgoing-datagram-stream.check-send"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]outgoing-datagram-stream.check-send")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutgoingDatagramStreamSend(module+"#[method]outgoing-datagram-stream.send"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "datagrams.ptr", "datagrams.len", "retptr").
-		WithResultNames().
-		Export("[method]outgoing-datagram-stream.send")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodOutgoingDatagramStreamSubscribe(module+"#[method]outgoing-datagram-stream.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]outgoing-datagram-stream.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropUDPSocket(module+"#[resource-drop]udp-socket"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]udp-socket")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropIncomingDatagramStream(module+"#[resource-drop]incoming-datagram-stream"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]incoming-datagram-stream")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropOutgoingDatagramStream(module+"#[resource-drop]outgoing-datagram-stream"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]outgoing-datagram-stream")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func liftNetworkIPSocketAddress(c *cabi.Call, s []uint64) network.IPSocketAddress {

@@ -822,216 +822,74 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "[method]public-identity.export-X509-chain", Fn: methodPublicIdentityExportX509Chain(module + "#[method]public-identity.export-X509-chain"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[static]private-identity.parse", Fn: staticPrivateIdentityParse(h, module+"#[static]private-identity.parse"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"private-key.ptr", "private-key.len", "x509-chain.ptr", "x509-chain.len", "retptr"}},
+		{Name: "[method]private-identity.public-identity", Fn: methodPrivateIdentityPublicIdentity(module + "#[method]private-identity.public-identity"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[constructor]client-connection", Fn: constructorClientConnection(h, module+"#[constructor]client-connection"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"input", "output"}, ResultNames: []string{"result"}},
+		{Name: "[method]client-connection.connect", Fn: methodClientConnectionConnect(module + "#[method]client-connection.connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "server-name.ptr", "server-name.len", "retptr"}},
+		{Name: "[method]client-connection.server-name", Fn: methodClientConnectionServerName(module + "#[method]client-connection.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.alpn-id", Fn: methodClientConnectionALPNID(module + "#[method]client-connection.alpn-id"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.client-identity", Fn: methodClientConnectionClientIdentity(module + "#[method]client-connection.client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.server-identity", Fn: methodClientConnectionServerIdentity(module + "#[method]client-connection.server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.protocol-version", Fn: methodClientConnectionProtocolVersion(module + "#[method]client-connection.protocol-version"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.cipher-suite", Fn: methodClientConnectionCipherSuite(module + "#[method]client-connection.cipher-suite"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-handshake.configure-alpn-ids", Fn: methodClientHandshakeConfigureALPNIds(module + "#[method]client-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]client-handshake.verify-server-identity", Fn: methodClientHandshakeVerifyServerIdentity(module + "#[method]client-handshake.verify-server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-handshake.receive-client-identity-request", Fn: methodClientHandshakeReceiveClientIdentityRequest(module + "#[method]client-handshake.receive-client-identity-request"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[static]client-handshake.finish", Fn: staticClientHandshakeFinish(h, module+"#[static]client-handshake.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
+		{Name: "[static]client-handshake.abort", Fn: staticClientHandshakeAbort(h, module+"#[static]client-handshake.abort"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
+		{Name: "[constructor]server-connection", Fn: constructorServerConnection(h, module+"#[constructor]server-connection"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"input", "output"}, ResultNames: []string{"result"}},
+		{Name: "[method]server-connection.accept", Fn: methodServerConnectionAccept(module + "#[method]server-connection.accept"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.request-client-identity", Fn: methodServerConnectionRequestClientIdentity(module + "#[method]server-connection.request-client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.server-name", Fn: methodServerConnectionServerName(module + "#[method]server-connection.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.alpn-id", Fn: methodServerConnectionALPNID(module + "#[method]server-connection.alpn-id"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.client-identity", Fn: methodServerConnectionClientIdentity(module + "#[method]server-connection.client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.server-identity", Fn: methodServerConnectionServerIdentity(module + "#[method]server-connection.server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.protocol-version", Fn: methodServerConnectionProtocolVersion(module + "#[method]server-connection.protocol-version"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.cipher-suite", Fn: methodServerConnectionCipherSuite(module + "#[method]server-connection.cipher-suite"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-handshake.configure-alpn-ids", Fn: methodServerHandshakeConfigureALPNIds(module + "#[method]server-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]server-handshake.configure-server-identities", Fn: methodServerHandshakeConfigureServerIdentities(module + "#[method]server-handshake.configure-server-identities"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]server-handshake.receive-client-hello", Fn: methodServerHandshakeReceiveClientHello(module + "#[method]server-handshake.receive-client-hello"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-handshake.request-client-identity", Fn: methodServerHandshakeRequestClientIdentity(module + "#[method]server-handshake.request-client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[static]server-handshake.finish", Fn: staticServerHandshakeFinish(h, module+"#[static]server-handshake.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
+		{Name: "[static]server-handshake.abort", Fn: staticServerHandshakeAbort(h, module+"#[static]server-handshake.abort"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
+		{Name: "[method]client-hello.server-name", Fn: methodClientHelloServerName(module + "#[method]client-hello.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-hello.alpn-ids", Fn: methodClientHelloALPNIds(module + "#[method]client-hello.alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-hello.cipher-suites", Fn: methodClientHelloCipherSuites(module + "#[method]client-hello.cipher-suites"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[static]client-identity-request.respond", Fn: staticClientIdentityRequestRespond(h, module+"#[static]client-identity-request.respond"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"this", "identities.ptr", "identities.len"}},
+		{Name: "[method]future-streams.subscribe", Fn: methodFutureStreamsSubscribe(module + "#[method]future-streams.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-streams.get", Fn: methodFutureStreamsGet(module + "#[method]future-streams.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-client-hello.subscribe", Fn: methodFutureClientHelloSubscribe(module + "#[method]future-client-hello.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-client-hello.get", Fn: methodFutureClientHelloGet(module + "#[method]future-client-hello.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-public-identity.subscribe", Fn: methodFuturePublicIdentitySubscribe(module + "#[method]future-public-identity.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-public-identity.get", Fn: methodFuturePublicIdentityGet(module + "#[method]future-public-identity.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-client-identity-request.subscribe", Fn: methodFutureClientIdentityRequestSubscribe(module + "#[method]future-client-identity-request.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-client-identity-request.get", Fn: methodFutureClientIdentityRequestGet(module + "#[method]future-client-identity-request.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[resource-drop]public-identity", Fn: dropPublicIdentity(module + "#[resource-drop]public-identity"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]private-identity", Fn: dropPrivateIdentity(module + "#[resource-drop]private-identity"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]client-connection", Fn: dropClientConnection(module + "#[resource-drop]client-connection"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]client-handshake", Fn: dropClientHandshake(module + "#[resource-drop]client-handshake"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]server-connection", Fn: dropServerConnection(module + "#[resource-drop]server-connection"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]server-handshake", Fn: dropServerHandshake(module + "#[resource-drop]server-handshake"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]client-hello", Fn: dropClientHello(module + "#[resource-drop]client-hello"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]client-identity-request", Fn: dropClientIdentityRequest(module + "#[resource-drop]client-identity-request"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]future-streams", Fn: dropFutureStreams(module + "#[resource-drop]future-streams"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]future-client-hello", Fn: dropFutureClientHello(module + "#[resource-drop]future-client-hello"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]future-public-identity", Fn: dropFuturePublicIdentity(module + "#[resource-drop]future-public-identity"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]future-client-identity-request", Fn: dropFutureClientIdentityRequest(module + "#[resource-drop]future-client-identity-request"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(methodPublicIdentityExportX509Chain(module+"#[method]public-identity.export-X509-chain"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]public-identity.export-X509-chain")
-	b.NewFunctionBuilder().WithGoModuleFunction(staticPrivateIdentityParse(h, module+"#[static]private-identity.parse"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("private-key.ptr", "private-key.len", "x509-chain.ptr", "x509-chain.len", "retptr").
-		WithResultNames().
-		Export("[static]private-identity.parse")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodPrivateIdentityPublicIdentity(module+"#[method]private-identity.public-identity"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]private-identity.public-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(constructorClientConnection(h, module+"#[constructor]client-connection"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("input", "output").
-		WithResultNames("result").
-		Export("[constructor]client-connection")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientConnectionConnect(module+"#[method]client-connection.connect"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "server-name.ptr", "server-name.len", "retptr").
-		WithResultNames().
-		Export("[method]client-connection.connect")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientConnectionServerName(module+"#[method]client-connection.server-name"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-connection.server-name")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientConnectionALPNID(module+"#[method]client-connection.alpn-id"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-connection.alpn-id")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientConnectionClientIdentity(module+"#[method]client-connection.client-identity"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-connection.client-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientConnectionServerIdentity(module+"#[method]client-connection.server-identity"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-connection.server-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientConnectionProtocolVersion(module+"#[method]client-connection.protocol-version"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-connection.protocol-version")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientConnectionCipherSuite(module+"#[method]client-connection.cipher-suite"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-connection.cipher-suite")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientHandshakeConfigureALPNIds(module+"#[method]client-handshake.configure-alpn-ids"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self", "value.ptr", "value.len").
-		WithResultNames("result").
-		Export("[method]client-handshake.configure-alpn-ids")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientHandshakeVerifyServerIdentity(module+"#[method]client-handshake.verify-server-identity"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-handshake.verify-server-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientHandshakeReceiveClientIdentityRequest(module+"#[method]client-handshake.receive-client-identity-request"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-handshake.receive-client-identity-request")
-	b.NewFunctionBuilder().WithGoModuleFunction(staticClientHandshakeFinish(h, module+"#[static]client-handshake.finish"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("this").
-		WithResultNames("result").
-		Export("[static]client-handshake.finish")
-	b.NewFunctionBuilder().WithGoModuleFunction(staticClientHandshakeAbort(h, module+"#[static]client-handshake.abort"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("this").
-		WithResultNames("result").
-		Export("[static]client-handshake.abort")
-	b.NewFunctionBuilder().WithGoModuleFunction(constructorServerConnection(h, module+"#[constructor]server-connection"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("input", "output").
-		WithResultNames("result").
-		Export("[constructor]server-connection")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerConnectionAccept(module+"#[method]server-connection.accept"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-connection.accept")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerConnectionRequestClientIdentity(module+"#[method]server-connection.request-client-identity"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-connection.request-client-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerConnectionServerName(module+"#[method]server-connection.server-name"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-connection.server-name")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerConnectionALPNID(module+"#[method]server-connection.alpn-id"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-connection.alpn-id")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerConnectionClientIdentity(module+"#[method]server-connection.client-identity"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-connection.client-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerConnectionServerIdentity(module+"#[method]server-connection.server-identity"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-connection.server-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerConnectionProtocolVersion(module+"#[method]server-connection.protocol-version"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-connection.protocol-version")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerConnectionCipherSuite(module+"#[method]server-connection.cipher-suite"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-connection.cipher-suite")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerHandshakeConfigureALPNIds(module+"#[method]server-handshake.configure-alpn-ids"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self", "value.ptr", "value.len").
-		WithResultNames("result").
-		Export("[method]server-handshake.configure-alpn-ids")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerHandshakeConfigureServerIdentities(module+"#[method]server-handshake.configure-server-identities"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self", "value.ptr", "value.len").
-		WithResultNames("result").
-		Export("[method]server-handshake.configure-server-identities")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerHandshakeReceiveClientHello(module+"#[method]server-handshake.receive-client-hello"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-handshake.receive-client-hello")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodServerHandshakeRequestClientIdentity(module+"#[method]server-handshake.request-client-identity"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]server-handshake.request-client-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(staticServerHandshakeFinish(h, module+"#[static]server-handshake.finish"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("this").
-		WithResultNames("result").
-		Export("[static]server-handshake.finish")
-	b.NewFunctionBuilder().WithGoModuleFunction(staticServerHandshakeAbort(h, module+"#[static]server-handshake.abort"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("this").
-		WithResultNames("result").
-		Export("[static]server-handshake.abort")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientHelloServerName(module+"#[method]client-hello.server-name"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-hello.server-name")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientHelloALPNIds(module+"#[method]client-hello.alpn-ids"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-hello.alpn-ids")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientHelloCipherSuites(module+"#[method]client-hello.cipher-suites"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]client-hello.cipher-suites")
-	b.NewFunctionBuilder().WithGoModuleFunction(staticClientIdentityRequestRespond(h, module+"#[static]client-identity-request.respond"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("this", "identities.ptr", "identities.len").
-		WithResultNames().
-		Export("[static]client-identity-request.respond")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFutureStreamsSubscribe(module+"#[method]future-streams.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]future-streams.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFutureStreamsGet(module+"#[method]future-streams.get"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]future-streams.get")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFutureClientHelloSubscribe(module+"#[method]future-client-hello.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]future-client-hello.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFutureClientHelloGet(module+"#[method]future-client-hello.get"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]future-client-hello.get")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFuturePublicIdentitySubscribe(module+"#[method]future-public-identity.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]future-public-identity.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFuturePublicIdentityGet(module+"#[method]future-public-identity.get"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]future-public-identity.get")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFutureClientIdentityRequestSubscribe(module+"#[method]future-client-identity-request.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]future-client-identity-request.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFutureClientIdentityRequestGet(module+"#[method]future-client-identity-request.get"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]future-client-identity-request.get")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropPublicIdentity(module+"#[resource-drop]public-identity"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]public-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropPrivateIdentity(module+"#[resource-drop]private-identity"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]private-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropClientConnection(module+"#[resource-drop]client-connection"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]client-connection")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropClientHandshake(module+"#[resource-drop]client-handshake"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]client-handshake")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropServerConnection(module+"#[resource-drop]server-connection"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]server-connection")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropServerHandshake(module+"#[resource-drop]server-handshake"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]server-handshake")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropClientHello(module+"#[resource-drop]client-hello"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]client-hello")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropClientIdentityRequest(module+"#[resource-drop]client-identity-request"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]client-identity-request")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropFutureStreams(module+"#[resource-drop]future-streams"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]future-streams")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropFutureClientHello(module+"#[resource-drop]future-client-hello"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]future-client-hello")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropFuturePublicIdentity(module+"#[resource-drop]future-public-identity"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]future-public-identity")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropFutureClientIdentityRequest(module+"#[resource-drop]future-client-identity-request"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]future-client-identity-request")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func listALPNID(c *cabi.Call, p, n uint32) []ALPNID {

@@ -123,37 +123,27 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "[constructor]client-handshake", Fn: constructorClientHandshake(h, module+"#[constructor]client-handshake"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"server-name.ptr", "server-name.len", "input", "output"}, ResultNames: []string{"result"}},
+		{Name: "[static]client-handshake.finish", Fn: staticClientHandshakeFinish(h, module+"#[static]client-handshake.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
+		{Name: "[method]client-connection.close-output", Fn: methodClientConnectionCloseOutput(module + "#[method]client-connection.close-output"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[method]future-client-streams.subscribe", Fn: methodFutureClientStreamsSubscribe(module + "#[method]future-client-streams.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-client-streams.get", Fn: methodFutureClientStreamsGet(module + "#[method]future-client-streams.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[resource-drop]client-handshake", Fn: dropClientHandshake(module + "#[resource-drop]client-handshake"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]client-connection", Fn: dropClientConnection(module + "#[resource-drop]client-connection"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]future-client-streams", Fn: dropFutureClientStreams(module + "#[resource-drop]future-client-streams"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(constructorClientHandshake(h, module+"#[constructor]client-handshake"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("server-name.ptr", "server-name.len", "input", "output").
-		WithResultNames("result").
-		Export("[constructor]client-handshake")
-	b.NewFunctionBuilder().WithGoModuleFunction(staticClientHandshakeFinish(h, module+"#[static]client-handshake.finish"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("this").
-		WithResultNames("result").
-		Export("[static]client-handshake.finish")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodClientConnectionCloseOutput(module+"#[method]client-connection.close-output"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		WithResultNames().
-		Export("[method]client-connection.close-output")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFutureClientStreamsSubscribe(module+"#[method]future-client-streams.subscribe"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]future-client-streams.subscribe")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodFutureClientStreamsGet(module+"#[method]future-client-streams.get"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self", "retptr").
-		WithResultNames().
-		Export("[method]future-client-streams.get")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropClientHandshake(module+"#[resource-drop]client-handshake"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]client-handshake")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropClientConnection(module+"#[resource-drop]client-connection"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]client-connection")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropFutureClientStreams(module+"#[resource-drop]future-client-streams"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]future-client-streams")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func reserveOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(c *cabi.Call, v cabi.Option[cabi.Result[cabi.Result[cabi.Tuple3[ClientConnection, InputStream, OutputStream], IOError], cabi.Unit]]) {

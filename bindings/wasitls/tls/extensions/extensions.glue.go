@@ -259,56 +259,31 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "configure-client-protocol-versions", Fn: funcConfigureClientProtocolVersions(h, module+"#configure-client-protocol-versions"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
+		{Name: "configure-client-cipher-suites", Fn: funcConfigureClientCipherSuites(h, module+"#configure-client-cipher-suites"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
+		{Name: "configure-client-groups", Fn: funcConfigureClientGroups(h, module+"#configure-client-groups"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "key-shares", "retptr"}},
+		{Name: "configure-server-protocol-versions", Fn: funcConfigureServerProtocolVersions(h, module+"#configure-server-protocol-versions"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
+		{Name: "configure-server-cipher-suites", Fn: funcConfigureServerCipherSuites(h, module+"#configure-server-cipher-suites"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
+		{Name: "configure-server-groups", Fn: funcConfigureServerGroups(h, module+"#configure-server-groups"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
+		{Name: "client-negotiated-group", Fn: funcClientNegotiatedGroup(h, module+"#client-negotiated-group"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "retptr"}},
+		{Name: "server-negotiated-group", Fn: funcServerNegotiatedGroup(h, module+"#server-negotiated-group"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "retptr"}},
+		{Name: "close-client-output", Fn: funcCloseClientOutput(h, module+"#close-client-output"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "retptr"}},
+		{Name: "close-server-output", Fn: funcCloseServerOutput(h, module+"#close-server-output"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "retptr"}},
+		{Name: "client-last-error", Fn: funcClientLastError(h, module+"#client-last-error"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "retptr"}},
+		{Name: "server-last-error", Fn: funcServerLastError(h, module+"#server-last-error"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "retptr"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcConfigureClientProtocolVersions(h, module+"#configure-client-protocol-versions"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("handshake", "value.ptr", "value.len", "retptr").
-		WithResultNames().
-		Export("configure-client-protocol-versions")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcConfigureClientCipherSuites(h, module+"#configure-client-cipher-suites"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("handshake", "value.ptr", "value.len", "retptr").
-		WithResultNames().
-		Export("configure-client-cipher-suites")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcConfigureClientGroups(h, module+"#configure-client-groups"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("handshake", "value.ptr", "value.len", "key-shares", "retptr").
-		WithResultNames().
-		Export("configure-client-groups")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcConfigureServerProtocolVersions(h, module+"#configure-server-protocol-versions"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("handshake", "value.ptr", "value.len", "retptr").
-		WithResultNames().
-		Export("configure-server-protocol-versions")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcConfigureServerCipherSuites(h, module+"#configure-server-cipher-suites"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("handshake", "value.ptr", "value.len", "retptr").
-		WithResultNames().
-		Export("configure-server-cipher-suites")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcConfigureServerGroups(h, module+"#configure-server-groups"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("handshake", "value.ptr", "value.len", "retptr").
-		WithResultNames().
-		Export("configure-server-groups")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcClientNegotiatedGroup(h, module+"#client-negotiated-group"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("connection", "retptr").
-		WithResultNames().
-		Export("client-negotiated-group")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcServerNegotiatedGroup(h, module+"#server-negotiated-group"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("connection", "retptr").
-		WithResultNames().
-		Export("server-negotiated-group")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcCloseClientOutput(h, module+"#close-client-output"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("connection", "retptr").
-		WithResultNames().
-		Export("close-client-output")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcCloseServerOutput(h, module+"#close-server-output"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("connection", "retptr").
-		WithResultNames().
-		Export("close-server-output")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcClientLastError(h, module+"#client-last-error"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("connection", "retptr").
-		WithResultNames().
-		Export("client-last-error")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcServerLastError(h, module+"#server-last-error"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("connection", "retptr").
-		WithResultNames().
-		Export("server-last-error")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func listCipherSuite(c *cabi.Call, p, n uint32) []CipherSuite {

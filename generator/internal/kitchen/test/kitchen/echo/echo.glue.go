@@ -585,156 +585,56 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "echo-bool", Fn: funcEchoBool(h, module+"#echo-bool"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-s8", Fn: funcEchoS8(h, module+"#echo-s8"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-u8", Fn: funcEchoU8(h, module+"#echo-u8"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-s16", Fn: funcEchoS16(h, module+"#echo-s16"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-u16", Fn: funcEchoU16(h, module+"#echo-u16"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-s32", Fn: funcEchoS32(h, module+"#echo-s32"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-u32", Fn: funcEchoU32(h, module+"#echo-u32"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-s64", Fn: funcEchoS64(h, module+"#echo-s64"), Params: []api.ValueType{api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI64}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-u64", Fn: funcEchoU64(h, module+"#echo-u64"), Params: []api.ValueType{api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI64}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-f32", Fn: funcEchoF32(h, module+"#echo-f32"), Params: []api.ValueType{api.ValueTypeF32}, Results: []api.ValueType{api.ValueTypeF32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-f64", Fn: funcEchoF64(h, module+"#echo-f64"), Params: []api.ValueType{api.ValueTypeF64}, Results: []api.ValueType{api.ValueTypeF64}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-char", Fn: funcEchoChar(h, module+"#echo-char"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-string", Fn: funcEchoString(h, module+"#echo-string"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.ptr", "v.len", "retptr"}},
+		{Name: "echo-bytes", Fn: funcEchoBytes(h, module+"#echo-bytes"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.ptr", "v.len", "retptr"}},
+		{Name: "echo-strings", Fn: funcEchoStrings(h, module+"#echo-strings"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.ptr", "v.len", "retptr"}},
+		{Name: "echo-items", Fn: funcEchoItems(h, module+"#echo-items"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.ptr", "v.len", "retptr"}},
+		{Name: "echo-prims", Fn: funcEchoPrims(h, module+"#echo-prims"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeF32, api.ValueTypeF64, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "v.2", "v.3", "v.4", "v.5", "v.6", "v.7", "v.8", "v.9", "v.10", "v.11", "v.12", "v.13", "retptr"}},
+		{Name: "echo-point", Fn: funcEchoPoint(h, module+"#echo-point"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "retptr"}},
+		{Name: "echo-color", Fn: funcEchoColor(h, module+"#echo-color"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-small", Fn: funcEchoSmall(h, module+"#echo-small"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-wide", Fn: funcEchoWide(h, module+"#echo-wide"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "retptr"}},
+		{Name: "echo-huge", Fn: funcEchoHuge(h, module+"#echo-huge"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "v.2", "retptr"}},
+		{Name: "echo-shape", Fn: funcEchoShape(h, module+"#echo-shape"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "v.2", "retptr"}},
+		{Name: "echo-shapes", Fn: funcEchoShapes(h, module+"#echo-shapes"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.ptr", "v.len", "retptr"}},
+		{Name: "echo-option", Fn: funcEchoOption(h, module+"#echo-option"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "v.2", "retptr"}},
+		{Name: "echo-result", Fn: funcEchoResult(h, module+"#echo-result"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "v.2", "retptr"}},
+		{Name: "echo-result-ok", Fn: funcEchoResultOK(h, module+"#echo-result-ok"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "retptr"}},
+		{Name: "echo-result-err", Fn: funcEchoResultErr(h, module+"#echo-result-err"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "retptr"}},
+		{Name: "echo-result-empty", Fn: funcEchoResultEmpty(h, module+"#echo-result-empty"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
+		{Name: "echo-tuple", Fn: funcEchoTuple(h, module+"#echo-tuple"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeF64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "v.2", "v.3", "retptr"}},
+		{Name: "echo-nested", Fn: funcEchoNested(h, module+"#echo-nested"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "v.2", "v.3", "v.4", "retptr"}},
+		{Name: "sum17", Fn: funcSum17(h, module+"#sum17"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI64}, ParamNames: []string{"params"}, ResultNames: []string{"result"}},
+		{Name: "make-counter", Fn: funcMakeCounter(h, module+"#make-counter"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"start", "fail", "retptr"}},
+		{Name: "take-counter", Fn: funcTakeCounter(h, module+"#take-counter"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"c"}, ResultNames: []string{"result"}},
+		{Name: "peek-counter", Fn: funcPeekCounter(h, module+"#peek-counter"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"c"}, ResultNames: []string{"result"}},
+		{Name: "counters", Fn: funcCounters(h, module+"#counters"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"n", "retptr"}},
+		{Name: "merge", Fn: funcMerge(h, module+"#merge"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"a", "b"}, ResultNames: []string{"result"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoBool(h, module+"#echo-bool"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-bool")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoS8(h, module+"#echo-s8"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-s8")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoU8(h, module+"#echo-u8"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-u8")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoS16(h, module+"#echo-s16"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-s16")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoU16(h, module+"#echo-u16"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-u16")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoS32(h, module+"#echo-s32"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-s32")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoU32(h, module+"#echo-u32"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-u32")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoS64(h, module+"#echo-s64"), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI64}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-s64")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoU64(h, module+"#echo-u64"), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI64}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-u64")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoF32(h, module+"#echo-f32"), []api.ValueType{api.ValueTypeF32}, []api.ValueType{api.ValueTypeF32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-f32")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoF64(h, module+"#echo-f64"), []api.ValueType{api.ValueTypeF64}, []api.ValueType{api.ValueTypeF64}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-f64")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoChar(h, module+"#echo-char"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-char")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoString(h, module+"#echo-string"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.ptr", "v.len", "retptr").
-		WithResultNames().
-		Export("echo-string")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoBytes(h, module+"#echo-bytes"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.ptr", "v.len", "retptr").
-		WithResultNames().
-		Export("echo-bytes")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoStrings(h, module+"#echo-strings"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.ptr", "v.len", "retptr").
-		WithResultNames().
-		Export("echo-strings")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoItems(h, module+"#echo-items"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.ptr", "v.len", "retptr").
-		WithResultNames().
-		Export("echo-items")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoPrims(h, module+"#echo-prims"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeF32, api.ValueTypeF64, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "v.2", "v.3", "v.4", "v.5", "v.6", "v.7", "v.8", "v.9", "v.10", "v.11", "v.12", "v.13", "retptr").
-		WithResultNames().
-		Export("echo-prims")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoPoint(h, module+"#echo-point"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "retptr").
-		WithResultNames().
-		Export("echo-point")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoColor(h, module+"#echo-color"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-color")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoSmall(h, module+"#echo-small"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-small")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoWide(h, module+"#echo-wide"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "retptr").
-		WithResultNames().
-		Export("echo-wide")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoHuge(h, module+"#echo-huge"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "v.2", "retptr").
-		WithResultNames().
-		Export("echo-huge")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoShape(h, module+"#echo-shape"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "v.2", "retptr").
-		WithResultNames().
-		Export("echo-shape")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoShapes(h, module+"#echo-shapes"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.ptr", "v.len", "retptr").
-		WithResultNames().
-		Export("echo-shapes")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoOption(h, module+"#echo-option"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "v.2", "retptr").
-		WithResultNames().
-		Export("echo-option")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoResult(h, module+"#echo-result"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "v.2", "retptr").
-		WithResultNames().
-		Export("echo-result")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoResultOK(h, module+"#echo-result-ok"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "retptr").
-		WithResultNames().
-		Export("echo-result-ok")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoResultErr(h, module+"#echo-result-err"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "retptr").
-		WithResultNames().
-		Export("echo-result-err")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoResultEmpty(h, module+"#echo-result-empty"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("v").
-		WithResultNames("result").
-		Export("echo-result-empty")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoTuple(h, module+"#echo-tuple"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeF64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "v.2", "v.3", "retptr").
-		WithResultNames().
-		Export("echo-tuple")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcEchoNested(h, module+"#echo-nested"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("v.0", "v.1", "v.2", "v.3", "v.4", "retptr").
-		WithResultNames().
-		Export("echo-nested")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcSum17(h, module+"#sum17"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI64}).
-		WithParameterNames("params").
-		WithResultNames("result").
-		Export("sum17")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcMakeCounter(h, module+"#make-counter"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("start", "fail", "retptr").
-		WithResultNames().
-		Export("make-counter")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcTakeCounter(h, module+"#take-counter"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("c").
-		WithResultNames("result").
-		Export("take-counter")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcPeekCounter(h, module+"#peek-counter"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("c").
-		WithResultNames("result").
-		Export("peek-counter")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcCounters(h, module+"#counters"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("n", "retptr").
-		WithResultNames().
-		Export("counters")
-	b.NewFunctionBuilder().WithGoModuleFunction(funcMerge(h, module+"#merge"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("a", "b").
-		WithResultNames("result").
-		Export("merge")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func liftColor(c *cabi.Call, s []uint64) Color {

@@ -117,34 +117,26 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 	return nil
 }
 
+// Functions returns the functions of the interface served by h, for the host module named
+// module (their traps name module#function): Register defines them all; a linker may pick
+// them one by one.
+func Functions(h Host, module string) []cabi.HostFunc {
+	return []cabi.HostFunc{
+		{Name: "[constructor]counter", Fn: constructorCounter(h, module+"#[constructor]counter"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"start"}, ResultNames: []string{"result"}},
+		{Name: "[method]counter.get", Fn: methodCounterGet(module + "#[method]counter.get"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]counter.view", Fn: methodCounterView(module + "#[method]counter.view"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[static]counter.make", Fn: staticCounterMake(h, module+"#[static]counter.make"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"start", "fail", "retptr"}},
+		{Name: "[method]counter-view.peek", Fn: methodCounterViewPeek(module + "#[method]counter-view.peek"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[resource-drop]counter", Fn: dropCounter(module + "#[resource-drop]counter"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[resource-drop]counter-view", Fn: dropCounterView(module + "#[resource-drop]counter-view"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+	}
+}
+
 // exportFunctions defines the functions of the interface on b, for the module named module.
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
-	b.NewFunctionBuilder().WithGoModuleFunction(constructorCounter(h, module+"#[constructor]counter"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("start").
-		WithResultNames("result").
-		Export("[constructor]counter")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodCounterGet(module+"#[method]counter.get"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]counter.get")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodCounterView(module+"#[method]counter.view"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]counter.view")
-	b.NewFunctionBuilder().WithGoModuleFunction(staticCounterMake(h, module+"#[static]counter.make"), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("start", "fail", "retptr").
-		WithResultNames().
-		Export("[static]counter.make")
-	b.NewFunctionBuilder().WithGoModuleFunction(methodCounterViewPeek(module+"#[method]counter-view.peek"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
-		WithParameterNames("self").
-		WithResultNames("result").
-		Export("[method]counter-view.peek")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropCounter(module+"#[resource-drop]counter"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]counter")
-	b.NewFunctionBuilder().WithGoModuleFunction(dropCounterView(module+"#[resource-drop]counter-view"), []api.ValueType{api.ValueTypeI32}, []api.ValueType{}).
-		WithParameterNames("self").
-		Export("[resource-drop]counter-view")
+	for _, f := range Functions(h, module) {
+		f.Define(b)
+	}
 }
 
 func reserveResultOwnCounterErrorCode(c *cabi.Call, v cabi.Result[Counter, ErrorCode]) {
