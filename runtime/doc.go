@@ -6,11 +6,13 @@
 //
 // # Model
 //
-// [New] registers every host module once per wazero.Runtime: each WASI 0.2
-// interface under every version alias from 0.2.0 to 0.2.8, all over one
-// implementation, followed by the [Config.Extensions] (such as the wasi:tls
-// host). Host modules are shared by every guest of the runtime; the state of
-// one guest travels in the context of its calls.
+// [New] registers the [Config.Extensions] (such as the wasi:tls host). The
+// WASI 0.2 interfaces are registered on demand: before instantiating a
+// guest, its imports go through the runtime's [link.Linker], which defines
+// a host module for exactly each WASI 0.2.N name the guest imports, over the
+// one implementation of this package (see the link package for the
+// patch-version rule). Host modules are shared by every guest of the
+// runtime; the state of one guest travels in the context of its calls.
 //
 // [Runtime.Instantiate] creates that state, an [Instance]: a cabi.Instance
 // (the resource table shared by every interface and version alias the guest

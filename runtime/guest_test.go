@@ -127,6 +127,20 @@ func TestGuestTwoVersions(t *testing.T) {
 	}
 }
 
+// TestGuestPatchVersions: one guest imports 0.2.0, 0.2.8 (the bindings'
+// own version) and 0.2.12 (newer than any the host knows) at once and
+// passes handles between them.
+func TestGuestPatchVersions(t *testing.T) {
+	stdout, stderr, err := run(t, "./testdata/patchversions", nil)
+	var ee *sys.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("err = %v, want exit code 1 from wasi:cli/exit@0.2.12 (stderr %q)", err, stderr)
+	}
+	if want := "0.2.0\n0.2.8\n0.2.12 clock\n"; stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+}
+
 func TestGuestPoll10000(t *testing.T) {
 	stdout, stderr, err := run(t, "./testdata/pollmany", nil)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/runtime/link"
 )
 
 // ErrComponent is returned by CheckBinary for a WebAssembly component.
@@ -37,7 +39,21 @@ func CheckBinary(wasm []byte) error {
 // MissingImportsError lists the imports a guest needs that the runtime
 // does not provide.
 type MissingImportsError struct {
-	Missing []string // "module#name" entries, sorted
+	Missing []string // "module#name" entries, sorted, with the reason when known
+
+	// Link holds the imports of WASI interfaces the runtime implements
+	// that no implemented version serves (a function of a newer patch
+	// version, a signature mismatch, an incompatible version).
+	Link []*link.LinkError
+}
+
+// Unwrap returns the link errors.
+func (e *MissingImportsError) Unwrap() []error {
+	errs := make([]error, len(e.Link))
+	for i, le := range e.Link {
+		errs[i] = le
+	}
+	return errs
 }
 
 func (e *MissingImportsError) Error() string {
@@ -64,10 +80,29 @@ func (e *MissingReallocError) Error() string {
 // *MissingReallocError when the guest imports a WASI function that returns
 // a string or list and lacks cabi_realloc.
 func CheckImports(compiled wazero.CompiledModule, r wazero.Runtime) error {
+	return checkImports(compiled, r, nil)
+}
+
+// checkImports is CheckImports, with the imports of every interface
+// linker knows checked by linker instead of against r (Instantiate defines
+// their host modules afterwards).
+func checkImports(compiled wazero.CompiledModule, r wazero.Runtime, linker *link.Linker) error {
 	var missing, needRealloc []string
+	var linkErrs []*link.LinkError
 	for _, def := range compiled.ImportedFunctions() {
 		modName, name, _ := def.Import()
 		id := modName + "#" + name
+		if linker != nil && linker.Knows(modName) {
+			if err := linker.Check(modName, name, def.ParamTypes(), def.ResultTypes()); err != nil {
+				var le *link.LinkError
+				errors.As(err, &le)
+				linkErrs = append(linkErrs, le)
+				missing = append(missing, id+": "+le.Reason)
+			} else if needsRealloc(modName, name) {
+				needRealloc = append(needRealloc, id)
+			}
+			continue
+		}
 		host := r.Module(modName)
 		if host == nil {
 			missing = append(missing, id+" (no such module)")
@@ -88,7 +123,7 @@ func CheckImports(compiled wazero.CompiledModule, r wazero.Runtime) error {
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return &MissingImportsError{Missing: missing}
+		return &MissingImportsError{Missing: missing, Link: linkErrs}
 	}
 	if len(needRealloc) > 0 {
 		if _, ok := compiled.ExportedFunctions()["cabi_realloc"]; !ok {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/link"
 )
 
 func TestCheckBinary(t *testing.T) {
@@ -47,7 +48,8 @@ func TestMissingImports(t *testing.T) {
 	if !errors.As(err, &mi) {
 		t.Fatalf("err = %v", err)
 	}
-	want := []string{"wasi:frobnicate/widgets@0.2.0#spin (no such module)", "wasi:io/poll@0.2.8#no-such-function"}
+	want := []string{"wasi:frobnicate/widgets@0.2.0#spin (no such module)",
+		"wasi:io/poll@0.2.8#no-such-function: this host implements wasi:io/poll up to 0.2.8, which has no such function (a newer patch version may have added it)"}
 	if strings.Join(mi.Missing, "|") != strings.Join(want, "|") {
 		t.Fatalf("missing = %q, want %q", mi.Missing, want)
 	}
@@ -58,5 +60,39 @@ func TestMissingRealloc(t *testing.T) {
 	var mr *runtime.MissingReallocError
 	if !errors.As(err, &mr) || len(mr.Functions) != 1 || mr.Functions[0] != "wasi:io/poll@0.2.8#poll" {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestNewerPatchFunction: a function only a newer patch version has, a
+// signature mismatch and an incompatible minor version are link errors
+// naming interface, version and function; the function that exists at
+// 0.2.12 is not one.
+func TestNewerPatchFunction(t *testing.T) {
+	err := instantiate(t, "./testdata/newerfunc")
+	var mi *runtime.MissingImportsError
+	if !errors.As(err, &mi) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []string{
+		"wasi:clocks/monotonic-clock@0.2.9#now: the guest imports it as (i32) -> (i64) but this host has () -> (i64) in 0.2.8",
+		"wasi:clocks/monotonic-clock@0.3.0#resolution: no implemented version is compatible (implemented: 0.2.8)",
+		"wasi:clocks/wall-clock@0.2.12#now-with-leap-seconds: this host implements wasi:clocks/wall-clock up to 0.2.8, which has no such function (a newer patch version may have added it)",
+	}
+	if strings.Join(mi.Missing, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("missing:\n%s\nwant:\n%s", strings.Join(mi.Missing, "\n"), strings.Join(want, "\n"))
+	}
+	var le *link.LinkError
+	if !errors.As(err, &le) {
+		t.Fatalf("no *link.LinkError in %v", err)
+	}
+	found := false
+	for _, le := range mi.Link {
+		found = found || le.Interface == "wasi:clocks/wall-clock" && le.Version == "0.2.12" && le.Function == "now-with-leap-seconds"
+	}
+	if len(mi.Link) != 3 || !found {
+		t.Fatalf("link errors = %v", mi.Link)
+	}
+	if !strings.Contains(err.Error(), "wasi:clocks/wall-clock@0.2.12#now-with-leap-seconds") {
+		t.Fatalf("message does not name the function: %v", err)
 	}
 }

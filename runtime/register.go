@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"context"
-	"fmt"
-
-	"github.com/tetratelabs/wazero"
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/link"
 
 	"github.com/wasitls/wasitls/bindings/wasi/cli/environment"
 	"github.com/wasitls/wasitls/bindings/wasi/cli/exit"
@@ -34,100 +32,36 @@ import (
 	udpcreatesocket "github.com/wasitls/wasitls/bindings/wasi/sockets/udp-create-socket"
 )
 
-// registration is one generated interface and how to register it.
-type registration struct {
-	module   string
-	register func(ctx context.Context, r wazero.Runtime, versions ...string) error
-}
-
-// registrations lists every WASI 0.2 interface this package serves.
-var registrations = []registration{
-	{ioerror.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return ioerror.Register(ctx, r, struct{}{}, v...)
-	}},
-	{poll.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return poll.Register(ctx, r, pollHost{}, v...)
-	}},
-	{streams.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return streams.Register(ctx, r, struct{}{}, v...)
-	}},
-	{monotonicclock.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return monotonicclock.Register(ctx, r, monotonicHost{}, v...)
-	}},
-	{wallclock.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return wallclock.Register(ctx, r, wallHost{}, v...)
-	}},
-	{timezone.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return timezone.Register(ctx, r, timezoneHost{}, v...)
-	}},
-	{random.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return random.Register(ctx, r, randomHost{}, v...)
-	}},
-	{insecure.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return insecure.Register(ctx, r, insecureHost{}, v...)
-	}},
-	{insecureseed.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return insecureseed.Register(ctx, r, seedHost{}, v...)
-	}},
-	{environment.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return environment.Register(ctx, r, envHost{}, v...)
-	}},
-	{exit.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return exit.Register(ctx, r, exitHost{}, v...)
-	}},
-	{stdin.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return stdin.Register(ctx, r, stdinHost{}, v...)
-	}},
-	{stdout.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return stdout.Register(ctx, r, stdoutHost{}, v...)
-	}},
-	{stderr.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return stderr.Register(ctx, r, stderrHost{}, v...)
-	}},
-	{terminalinput.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return terminalinput.Register(ctx, r, struct{}{}, v...)
-	}},
-	{terminaloutput.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return terminaloutput.Register(ctx, r, struct{}{}, v...)
-	}},
-	{terminalstdin.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return terminalstdin.Register(ctx, r, terminalHost{}, v...)
-	}},
-	{terminalstdout.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return terminalstdout.Register(ctx, r, terminalHost{}, v...)
-	}},
-	{terminalstderr.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return terminalstderr.Register(ctx, r, terminalHost{}, v...)
-	}},
-	{network.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return network.Register(ctx, r, networkHost{}, v...)
-	}},
-	{instancenetwork.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return instancenetwork.Register(ctx, r, instanceNetworkHost{}, v...)
-	}},
-	{tcp.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return tcp.Register(ctx, r, struct{}{}, v...)
-	}},
-	{tcpcreatesocket.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return tcpcreatesocket.Register(ctx, r, tcpCreateHost{}, v...)
-	}},
-	{ipnamelookup.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return ipnamelookup.Register(ctx, r, lookupHost{}, v...)
-	}},
-	{udp.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return udp.Register(ctx, r, struct{}{}, v...)
-	}},
-	{udpcreatesocket.ModuleName, func(ctx context.Context, r wazero.Runtime, v ...string) error {
-		return udpcreatesocket.Register(ctx, r, udpCreateHost{}, v...)
-	}},
-}
-
-// registerWASI registers every interface under every version in Versions.
-func registerWASI(ctx context.Context, r wazero.Runtime) error {
-	for _, reg := range registrations {
-		if err := reg.register(ctx, r, Versions...); err != nil {
-			return fmt.Errorf("runtime: %s: %w", reg.module, err)
-		}
+// implementations lists every WASI 0.2 interface this package serves, each
+// at the version of its bindings; the Linker serves every compatible
+// version from them.
+func implementations() []link.Implementation {
+	return []link.Implementation{
+		{Interface: ioerror.ModuleName, Version: ioerror.Version, Functions: func(m string) []cabi.HostFunc { return ioerror.Functions(struct{}{}, m) }},
+		{Interface: poll.ModuleName, Version: poll.Version, Functions: func(m string) []cabi.HostFunc { return poll.Functions(pollHost{}, m) }},
+		{Interface: streams.ModuleName, Version: streams.Version, Functions: func(m string) []cabi.HostFunc { return streams.Functions(struct{}{}, m) }},
+		{Interface: monotonicclock.ModuleName, Version: monotonicclock.Version, Functions: func(m string) []cabi.HostFunc { return monotonicclock.Functions(monotonicHost{}, m) }},
+		{Interface: wallclock.ModuleName, Version: wallclock.Version, Functions: func(m string) []cabi.HostFunc { return wallclock.Functions(wallHost{}, m) }},
+		{Interface: timezone.ModuleName, Version: timezone.Version, Functions: func(m string) []cabi.HostFunc { return timezone.Functions(timezoneHost{}, m) }},
+		{Interface: random.ModuleName, Version: random.Version, Functions: func(m string) []cabi.HostFunc { return random.Functions(randomHost{}, m) }},
+		{Interface: insecure.ModuleName, Version: insecure.Version, Functions: func(m string) []cabi.HostFunc { return insecure.Functions(insecureHost{}, m) }},
+		{Interface: insecureseed.ModuleName, Version: insecureseed.Version, Functions: func(m string) []cabi.HostFunc { return insecureseed.Functions(seedHost{}, m) }},
+		{Interface: environment.ModuleName, Version: environment.Version, Functions: func(m string) []cabi.HostFunc { return environment.Functions(envHost{}, m) }},
+		{Interface: exit.ModuleName, Version: exit.Version, Functions: func(m string) []cabi.HostFunc { return exit.Functions(exitHost{}, m) }},
+		{Interface: stdin.ModuleName, Version: stdin.Version, Functions: func(m string) []cabi.HostFunc { return stdin.Functions(stdinHost{}, m) }},
+		{Interface: stdout.ModuleName, Version: stdout.Version, Functions: func(m string) []cabi.HostFunc { return stdout.Functions(stdoutHost{}, m) }},
+		{Interface: stderr.ModuleName, Version: stderr.Version, Functions: func(m string) []cabi.HostFunc { return stderr.Functions(stderrHost{}, m) }},
+		{Interface: terminalinput.ModuleName, Version: terminalinput.Version, Functions: func(m string) []cabi.HostFunc { return terminalinput.Functions(struct{}{}, m) }},
+		{Interface: terminaloutput.ModuleName, Version: terminaloutput.Version, Functions: func(m string) []cabi.HostFunc { return terminaloutput.Functions(struct{}{}, m) }},
+		{Interface: terminalstdin.ModuleName, Version: terminalstdin.Version, Functions: func(m string) []cabi.HostFunc { return terminalstdin.Functions(terminalHost{}, m) }},
+		{Interface: terminalstdout.ModuleName, Version: terminalstdout.Version, Functions: func(m string) []cabi.HostFunc { return terminalstdout.Functions(terminalHost{}, m) }},
+		{Interface: terminalstderr.ModuleName, Version: terminalstderr.Version, Functions: func(m string) []cabi.HostFunc { return terminalstderr.Functions(terminalHost{}, m) }},
+		{Interface: network.ModuleName, Version: network.Version, Functions: func(m string) []cabi.HostFunc { return network.Functions(networkHost{}, m) }},
+		{Interface: instancenetwork.ModuleName, Version: instancenetwork.Version, Functions: func(m string) []cabi.HostFunc { return instancenetwork.Functions(instanceNetworkHost{}, m) }},
+		{Interface: tcp.ModuleName, Version: tcp.Version, Functions: func(m string) []cabi.HostFunc { return tcp.Functions(struct{}{}, m) }},
+		{Interface: tcpcreatesocket.ModuleName, Version: tcpcreatesocket.Version, Functions: func(m string) []cabi.HostFunc { return tcpcreatesocket.Functions(tcpCreateHost{}, m) }},
+		{Interface: ipnamelookup.ModuleName, Version: ipnamelookup.Version, Functions: func(m string) []cabi.HostFunc { return ipnamelookup.Functions(lookupHost{}, m) }},
+		{Interface: udp.ModuleName, Version: udp.Version, Functions: func(m string) []cabi.HostFunc { return udp.Functions(struct{}{}, m) }},
+		{Interface: udpcreatesocket.ModuleName, Version: udpcreatesocket.Version, Functions: func(m string) []cabi.HostFunc { return udpcreatesocket.Functions(udpCreateHost{}, m) }},
 	}
-	return nil
 }

@@ -15,38 +15,44 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/link"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
-// Versions are the WASI 0.2 versions every interface is served under.
-var Versions = []string{"0.2.0", "0.2.1", "0.2.2", "0.2.3", "0.2.4", "0.2.5", "0.2.6", "0.2.7", "0.2.8"}
-
 // A Runtime is a wazero.Runtime prepared by New.
 type Runtime struct {
-	r   wazero.Runtime
-	cfg Config
+	r      wazero.Runtime
+	cfg    Config
+	linker *link.Linker
 }
 
-// New registers wasi_snapshot_preview1 (unless r already has it), every
-// WASI 0.2 interface of this package under every version in Versions, and
-// then the extensions of cfg, into r.
+// New registers wasi_snapshot_preview1 (unless r already has it) and the
+// extensions of cfg into r. The WASI 0.2 interfaces of this package are
+// registered on demand by Instantiate, under exactly the versions each
+// guest imports (see the link package).
 func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	if r.Module(wasi_snapshot_preview1.ModuleName) == nil {
 		if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 			return nil, fmt.Errorf("runtime: wasi_snapshot_preview1: %w", err)
 		}
 	}
-	if err := registerWASI(ctx, r); err != nil {
-		return nil, err
+	linker, err := link.NewLinker(implementations()...)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	for _, ext := range cfg.Extensions {
 		if err := ext.Register(ctx, r); err != nil {
 			return nil, fmt.Errorf("runtime: extension: %w", err)
 		}
 	}
-	return &Runtime{r: r, cfg: cfg}, nil
+	return &Runtime{r: r, cfg: cfg, linker: linker}, nil
 }
+
+// Linker returns the linker that binds WASI 0.2 imports, of any
+// compatible patch version, to this runtime's implementations; component
+// loaders resolve lowered imports through it.
+func (rt *Runtime) Linker() *link.Linker { return rt.linker }
 
 // Wazero returns the underlying wazero.Runtime.
 func (rt *Runtime) Wazero() wazero.Runtime { return rt.r }
@@ -104,8 +110,11 @@ func (inst *Instance) Close(ctx context.Context) error {
 // otherwise. For a reactor, the instance stays alive: call its exports with
 // inst.Context() and Close it when done.
 func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModule, cfg ModuleConfig) (*Instance, error) {
-	if err := CheckImports(compiled, rt.r); err != nil {
+	if err := checkImports(compiled, rt.r, rt.linker); err != nil {
 		return nil, err
+	}
+	if err := rt.linker.Define(ctx, rt.r, compiled.ImportedFunctions()); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	st := newState(rt, cfg)
 	ci := cabi.NewInstance()
