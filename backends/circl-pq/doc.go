@@ -49,10 +49,32 @@
 // protocol_version, and a TLS 1.2 ServerHello carrying the RFC 8446
 // downgrade sentinel gets illegal_parameter. The group list of the
 // configuration is a preference order that is respected: a client sends
-// key shares for its first KeyShares groups (default 1); a server takes
-// the most preferred group the client sent a share for, and otherwise asks
-// for its most preferred common group with a HelloRetryRequest. Cipher
-// suites and ALPN follow the server's order.
+// key shares for its first KeyShares groups (default 1); a server selects
+// the first of its groups that the client lists in supported_groups and
+// uses the client's share for it, or asks for one with a
+// HelloRetryRequest (RFC 8446, Section 4.1.1). Cipher suites and ALPN
+// follow the server's order.
+//
+// A server never takes a share for a group it ranks lower instead, even
+// though that would save the round trip. The key_share list is only the
+// client's guess of the server's choice, any subset of supported_groups
+// (RFC 8446, Section 4.2.8): a client that supports X25519MLKEM768 but
+// predicts X25519 (Node with ecdhCurve 'X25519:X25519MLKEM768' does) would
+// otherwise get X25519 from a server that prefers the hybrid, a downgrade
+// of the key exchange to one a quantum computer breaks, which is what
+// hybrids exist to prevent (draft-ietf-tls-hybrid-design;
+// draft-ietf-tls-key-share-prediction-01, Section 4, on servers that
+// select by key share). crypto/tls softens the rule: post-quantum groups
+// first, then, within each class, a group already shared. OpenSSL 3.5
+// lets the configuration form tuples of equal groups within which a
+// shared one wins, and its defaults put the hybrid in a tuple of its own.
+// We keep the strict rule, which is BoringSSL's and rustls's: the backend
+// contract's group list is a plain order with no way to say "equal", and
+// ranking by a built-in class would override a configured order such as
+// MLKEM1024 before X25519MLKEM768. The cost is one round trip when a
+// client's prediction misses the server's first choice; the default order
+// puts X25519MLKEM768 first, which crypto/tls, OpenSSL 3.5 and current
+// browsers share by default.
 //
 // A server resumes sessions (session.go): it sends a ticket bound to the
 // certificate it presented to clients that offer psk_dhe_ke, unless it

@@ -182,33 +182,14 @@ func (hs *serverHandshakeState) processClientHello() error {
 	}
 	c.updateState(func(s *backends.State) { s.CipherSuite = hs.suite.id })
 
-	// Group selection keeps the server's order: the most preferred group
-	// the client sent a share for; if there is none, the most preferred
-	// group the client supports, fetched with a HelloRetryRequest.
-	groups := groupsOf(&hs.config.Options)
-	for _, g := range groups {
-		for _, ks := range ch.keyShares {
-			if ks.group == g {
-				hs.group, hs.clientShare = g, ks.data
-				break
-			}
-		}
-		if hs.group != 0 {
-			break
-		}
+	group, share, shared := selectGroup(groupsOf(&hs.config.Options), ch.supportedGroups, ch.keyShares)
+	if group == 0 {
+		return c.fail(alertHandshakeFailure, "tls: no key exchange group in common")
 	}
 	hs.transcript = hs.suite.newHash()
 	hs.transcript.Write(ch.raw)
-	if hs.group == 0 {
-		for _, g := range groups {
-			if contains(ch.supportedGroups, g) {
-				hs.group = g
-				break
-			}
-		}
-		if hs.group == 0 {
-			return c.fail(alertHandshakeFailure, "tls: no key exchange group in common")
-		}
+	hs.group, hs.clientShare = group, share
+	if !shared {
 		if err := hs.doHelloRetryRequest(); err != nil {
 			return err
 		}
@@ -239,6 +220,35 @@ func (hs *serverHandshakeState) processClientHello() error {
 	}
 	hs.identity, hs.sigScheme = ident, scheme
 	return hs.checkForResumption()
+}
+
+// selectGroup picks the key exchange group: the first of the server's
+// groups that the client lists in supported_groups, whether or not the
+// client sent a key share for it. shared reports whether the client sent
+// a share for that group (then share is it); otherwise the server must ask
+// for one with a HelloRetryRequest (RFC 8446, Section 4.1.1). group is 0
+// when there is no group in common.
+//
+// A share the client sent for a group the server ranks lower is never
+// taken instead: key_share is only the client's guess of what the server
+// will pick, an arbitrary subset of supported_groups (RFC 8446, Section
+// 4.2.8), so choosing by it would let a client that predicts X25519 talk
+// a server out of the post-quantum hybrid both support
+// (draft-ietf-tls-key-share-prediction-01, Section 4). The package doc
+// gives the reasoning.
+func selectGroup(server, supported []uint16, shares []keyShare) (group uint16, share []byte, shared bool) {
+	for _, g := range server {
+		if !contains(supported, g) {
+			continue
+		}
+		for _, ks := range shares {
+			if ks.group == g {
+				return g, ks.data, true
+			}
+		}
+		return g, nil, false
+	}
+	return 0, nil, false
 }
 
 // doHelloRetryRequest asks for a share of hs.group and reads the second

@@ -82,6 +82,14 @@ func nodeCases(engineIsClient bool) []nodeCase {
 			out = append(out, nodeCase{g.name + "-hrr", other.name + ":" + g.name, []uint16{g.id}, g.id, true})
 		}
 	}
+	// A peer that supports the hybrid but shares X25519 only gets a
+	// HelloRetryRequest for the hybrid, never X25519: from OpenSSL 3.5 on
+	// its defaults ("auto"), and from the engine on its defaults (nil).
+	if engineIsClient {
+		out = append(out, nodeCase{"openssl-defaults-upgrade-x25519-share", "auto", []uint16{X25519, X25519MLKEM768}, X25519MLKEM768, true})
+	} else {
+		out = append(out, nodeCase{"engine-defaults-upgrade-x25519-share", "X25519:X25519MLKEM768", nil, X25519MLKEM768, true})
+	}
 	return out
 }
 

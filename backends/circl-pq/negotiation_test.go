@@ -9,8 +9,9 @@ import (
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
-// TestGroupPreference checks that configured group orders are respected
-// and that several key shares avoid a hello-retry.
+// TestGroupPreference checks that configured group orders are respected,
+// that several key shares avoid a hello-retry, and that a server never
+// settles for a share of a group it ranks below a common one (selectGroup).
 func TestGroupPreference(t *testing.T) {
 	p := pki(t)
 	for _, tc := range []struct {
@@ -25,7 +26,11 @@ func TestGroupPreference(t *testing.T) {
 		{"two-shares-server-order", []uint16{X25519, P256}, 2, []uint16{P256, X25519}, P256, false},
 		{"two-shares-avoid-hrr", []uint16{MLKEM768, X25519}, 2, []uint16{X25519}, X25519, false},
 		{"one-share-needs-hrr", []uint16{MLKEM768, X25519}, 1, []uint16{X25519}, X25519, true},
-		{"share-beats-unshared-preference", []uint16{X25519, MLKEM1024}, 1, []uint16{MLKEM1024, X25519}, X25519, false},
+		{"preference-beats-share", []uint16{X25519, MLKEM1024}, 1, []uint16{MLKEM1024, X25519}, MLKEM1024, true},
+		{"defaults-upgrade-x25519-share", []uint16{X25519, X25519MLKEM768}, 1, nil, X25519MLKEM768, true},
+		{"defaults-ignore-two-classical-shares", []uint16{X25519, P256, X25519MLKEM768}, 2, nil, X25519MLKEM768, true},
+		{"classical-prediction-retried", []uint16{P384, X25519}, 1, nil, X25519, true},
+		{"server-order-even-classical-first", []uint16{X25519MLKEM768, X25519}, 1, []uint16{X25519, X25519MLKEM768}, X25519, true},
 		{"hrr-picks-server-preference", []uint16{P521, P384, SecP384r1MLKEM1024}, 1, []uint16{SecP384r1MLKEM1024, P384}, SecP384r1MLKEM1024, true},
 		{"three-shares", []uint16{MLKEM512, SecP256r1MLKEM768, P384}, 3, []uint16{P384}, P384, false},
 	} {

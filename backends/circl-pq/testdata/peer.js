@@ -10,7 +10,8 @@
 //                                        close_notify; prints "OK spec" or
 //                                        "ERR spec reason" per spec
 //
-// SPECS are OpenSSL group lists separated by "/" ("X25519MLKEM768/X25519:MLKEM512");
+// SPECS are OpenSSL group lists separated by "/" ("X25519MLKEM768/X25519:MLKEM512"),
+// or "auto" for OpenSSL's default groups;
 // OpenSSL sends a key share for the first group of a list only.
 'use strict';
 const tls = require('tls');
