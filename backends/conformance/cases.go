@@ -32,6 +32,7 @@ var cases = []testCase{
 	{name: "ALPNMismatch", run: testALPNMismatch},
 	{name: "Groups", run: testGroups},
 	{name: "HelloRetryRequest", run: testHelloRetryRequest},
+	{name: "NoPostQuantumDowngrade", modes: []mode{scriptedClient}, run: testNoPQDowngrade},
 	{name: "ValidationTime", modes: clientModes, run: testValidationTime},
 	{name: "VerifyServerSeesChain", modes: clientModes, run: testVerifyServerChain},
 	{name: "VerifyServerAbort", modes: clientModes, run: testVerifyServerAbort},
@@ -58,7 +59,7 @@ var cases = []testCase{
 	{name: "MLDSAValidation", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAValidation},
 }
 
-func (e *env) clientIsBackend() bool { return e.mode != backendServer }
+func (e *env) clientIsBackend() bool { return e.mode == bothBackend || e.mode == backendClient }
 func (e *env) serverIsBackend() bool { return e.mode != backendClient }
 
 func equalChains(a, b [][]byte) bool {

@@ -7,7 +7,10 @@
 // backend on both ends, the backend as client against Go's crypto/tls as
 // server, and crypto/tls as client against the backend as server. A case
 // runs only in the pairings where the side whose behaviour it checks is the
-// backend. Every connection is loopback TCP; every handshake has a deadline;
+// backend. A case that needs a flight no crypto/tls peer sends scripts that
+// flight instead (NoPostQuantumDowngrade: a ClientHello that supports the
+// hybrid but shares only X25519). Every connection is loopback TCP; every
+// handshake has a deadline;
 // at the end Run checks that no goroutine outlived the suite.
 //
 // The suite sticks to TLS 1.3 behaviours. Features a backend may lack are
@@ -112,9 +115,10 @@ func checkGoroutines(t *testing.T, before int) {
 type mode int
 
 const (
-	bothBackend   mode = iota // the backend on both ends
-	backendClient             // backend client, crypto/tls server
-	backendServer             // crypto/tls client, backend server
+	bothBackend    mode = iota // the backend on both ends
+	backendClient              // backend client, crypto/tls server
+	backendServer              // crypto/tls client, backend server
+	scriptedClient             // a scripted first flight, backend server
 )
 
 var (
@@ -132,6 +136,8 @@ func (m mode) String() string {
 		return "backend-client-vs-crypto-tls"
 	case backendServer:
 		return "crypto-tls-client-vs-backend"
+	case scriptedClient:
+		return "scripted-client-vs-backend"
 	}
 	return fmt.Sprintf("mode(%d)", int(m))
 }
