@@ -3,8 +3,10 @@ package circlpq
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -18,13 +20,19 @@ import (
 // handshake.
 func phaPair(t *testing.T, identity func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error), sc *backends.ServerConfig) (client, server *Conn) {
 	t.Helper()
+	craw, sraw := tcpPair(t)
+	return phaPairOver(t, craw, sraw, identity, sc)
+}
+
+// phaPairOver is phaPair over the given transports.
+func phaPairOver(t *testing.T, craw, sraw net.Conn, identity func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error), sc *backends.ServerConfig) (client, server *Conn) {
+	t.Helper()
 	p := pki(t)
 	cc := p.clientConfig()
 	cc.ClientIdentity = identity
 	if sc == nil {
 		sc = p.serverConfig(p.p256)
 	}
-	craw, sraw := tcpPair(t)
 	client, chs := engineClient(t, craw, cc)
 	server, shs := engineServer(t, sraw, sc)
 	if cerr, serr := both(chs, shs); cerr != nil || serr != nil {
@@ -110,15 +118,23 @@ func TestPostHandshakeAuthInterleaved(t *testing.T) {
 // answer on its way.
 func TestPostHandshakeAuthDuringRead(t *testing.T) {
 	p := pki(t)
-	client, server := phaPair(t, offer(p.clientEd.Identity()), nil)
+	craw, sraw := tcpPair(t)
+	watched := &readWatcher{Conn: sraw}
+	client, server := phaPairOver(t, craw, watched, offer(p.clientEd.Identity()), nil)
 	readDone := clientReader(client)
+	reading := watched.nextRead()
 	serverRead := make(chan []byte, 1)
 	go func() {
 		buf := make([]byte, 5)
 		io.ReadFull(server, buf)
 		serverRead <- buf
 	}()
-	time.Sleep(20 * time.Millisecond) // let the Read take the read side
+	// The Read holds the read side once it reads the transport.
+	select {
+	case <-reading:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server Read never read its transport")
+	}
 	chain, err := requestIdentity(t, server)
 	if err != nil || len(chain) == 0 || !bytes.Equal(chain[0], p.clientEd.Chain[0]) {
 		t.Fatalf("RequestClientIdentity = %d certificates, %v", len(chain), err)
@@ -343,8 +359,9 @@ func TestPostHandshakeAuthCancel(t *testing.T) {
 // TestPostHandshakeAuthClose: closing the connection fails a waiting
 // request and releases a client hook in progress.
 func TestPostHandshakeAuthClose(t *testing.T) {
-	hookCancelled := make(chan struct{})
+	hookStarted, hookCancelled := make(chan struct{}), make(chan struct{})
 	client, server := phaPair(t, func(ctx context.Context, _ *backends.IdentityRequest) ([]*backends.Identity, error) {
+		close(hookStarted)
 		<-ctx.Done()
 		close(hookCancelled)
 		return nil, ctx.Err()
@@ -355,7 +372,11 @@ func TestPostHandshakeAuthClose(t *testing.T) {
 		_, err := server.RequestClientIdentity(context.Background())
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-hookStarted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client hook never ran")
+	}
 	client.Close()
 	select {
 	case <-hookCancelled:
@@ -372,4 +393,106 @@ func TestPostHandshakeAuthClose(t *testing.T) {
 		t.Fatal("RequestClientIdentity still waiting after the client closed")
 	}
 	server.Close()
+}
+
+// readWatcher is a transport that reports the first Read after nextRead.
+type readWatcher struct {
+	net.Conn
+	mu      sync.Mutex
+	reading chan struct{}
+}
+
+// nextRead returns a channel closed when the next Read of the transport
+// starts.
+func (w *readWatcher) nextRead() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reading = make(chan struct{})
+	return w.reading
+}
+
+func (w *readWatcher) Read(b []byte) (int, error) {
+	w.mu.Lock()
+	if w.reading != nil {
+		close(w.reading)
+		w.reading = nil
+	}
+	w.mu.Unlock()
+	return w.Conn.Read(b)
+}
+
+// corruptSigner signs with its key and then flips the last byte of the
+// signature, as a client with a broken CertificateVerify would.
+type corruptSigner struct{ crypto.Signer }
+
+func (s corruptSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := s.Signer.Sign(r, digest, opts)
+	if err == nil && len(sig) > 0 {
+		sig[len(sig)-1] ^= 0x01
+	}
+	return sig, err
+}
+
+// TestPostHandshakeAuthCorrupted: a client answer with a CertificateVerify
+// that does not verify, or a Finished whose MAC is wrong, ends the
+// connection with decrypt_error (RFC 8446, Sections 4.4.3 and 4.4.4) and
+// never hands the chain to the server.
+func TestPostHandshakeAuthCorrupted(t *testing.T) {
+	p := pki(t)
+	for _, tc := range []struct {
+		name    string
+		id      func() *backends.Identity
+		corrupt func(client *Conn)
+	}{
+		{"CertificateVerify", func() *backends.Identity {
+			id := p.client.Identity()
+			id.Key = corruptSigner{id.Key}
+			return id
+		}, nil},
+		{"Finished", p.client.Identity, func(client *Conn) {
+			// The Finished MAC key comes from the client's application
+			// traffic secret; the record keys are already derived, so
+			// only the Finished changes.
+			secret := bytes.Clone(client.out.trafficSecret)
+			secret[0] ^= 0x01
+			client.out.trafficSecret = secret
+		}},
+		{"DeclinedFinished", nil, func(client *Conn) {
+			secret := bytes.Clone(client.out.trafficSecret)
+			secret[len(secret)-1] ^= 0x80
+			client.out.trafficSecret = secret
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ids []*backends.Identity
+			if tc.id != nil {
+				ids = append(ids, tc.id())
+			}
+			sc := p.serverConfig(p.p256)
+			verified := false
+			sc.VerifyClient = func(context.Context, [][]byte) error {
+				verified = true
+				return nil
+			}
+			client, server := phaPair(t, offer(ids...), sc)
+			if tc.corrupt != nil {
+				tc.corrupt(client)
+			}
+			readDone := clientReader(client)
+			chain, err := requestIdentity(t, server)
+			var ae *AlertError
+			if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertDecryptError {
+				t.Fatalf("RequestClientIdentity = %d certificates, %v; want local alert decrypt_error", len(chain), err)
+			}
+			if verified {
+				t.Error("VerifyClient ran for an answer that does not verify")
+			}
+			if got := server.State().PeerChain; len(got) != 0 {
+				t.Error("server State().PeerChain holds the chain of an answer that does not verify")
+			}
+			if err := <-readDone; !errors.As(err, &ae) || !ae.Remote || ae.Alert != alertDecryptError {
+				t.Errorf("client Read = %v; want remote decrypt_error", err)
+			}
+		})
+	}
 }
