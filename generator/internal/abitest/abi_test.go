@@ -191,15 +191,27 @@ func TestHostileGuest(t *testing.T) {
 		{"host-bad-error", echoFn + "make-counter", "host returned error not an error-code", false, false},
 		{"oob-string", echoFn + "echo-string", "no cabi.Instance in the context", false, true},
 	}
+	// The faults found in results lowered after the host function ran; every
+	// other fault, in a parameter or a result pointer, is found before the
+	// host function runs, so a host never acts on a call that then traps.
+	reachesHost := map[string]bool{
+		"no-realloc": true, "no-realloc-resources": true,
+		"bad-realloc": true, "bad-realloc-resources": true,
+		"reentrant-realloc": true, "host-panic": true, "host-bad-error": true,
+	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
 			mod := e.guest
 			if tt.noRealloc {
 				mod = noRealloc
 			}
+			before := e.h.calls.Load()
 			out, inst, err := e.run(mod, tt.scenario, tt.noInstance)
 			if err == nil {
 				t.Fatalf("guest did not trap; output:\n%s", out)
+			}
+			if called := e.h.calls.Load() != before; called != reachesHost[tt.scenario] {
+				t.Errorf("host function called: %v, want %v", called, reachesHost[tt.scenario])
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, tt.fn+": ") || !strings.Contains(msg, tt.fault) {

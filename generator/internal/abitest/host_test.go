@@ -20,11 +20,17 @@ type host struct {
 	mu    sync.Mutex
 	got   map[string][]any
 	live  atomic.Int64 // resources created and not yet dropped
+	calls atomic.Int64 // calls of the methods a hostile guest reaches
 }
 
 func newHost() *host { return &host{got: map[string][]any{}} }
 
+// enter counts a call, so that a test can tell that a faulty call never
+// reached the host.
+func (h *host) enter() { h.calls.Add(1) }
+
 func (h *host) record(fn string, v any) {
+	h.enter()
 	if h.quiet {
 		return
 	}
@@ -90,11 +96,12 @@ func (h *host) EchoS64(ctx context.Context, v int64) int64             { return 
 func (h *host) EchoU64(ctx context.Context, v uint64) uint64           { return v }
 func (h *host) EchoF32(ctx context.Context, v float32) float32         { return v }
 func (h *host) EchoF64(ctx context.Context, v float64) float64         { return v }
-func (h *host) EchoChar(ctx context.Context, v rune) rune              { return v }
-func (h *host) EchoColor(ctx context.Context, v echo.Color) echo.Color { return v }
+func (h *host) EchoChar(ctx context.Context, v rune) rune              { h.enter(); return v }
+func (h *host) EchoColor(ctx context.Context, v echo.Color) echo.Color { h.enter(); return v }
 func (h *host) EchoSmall(ctx context.Context, v echo.Small) echo.Small { return v }
 
 func (h *host) EchoU32(ctx context.Context, v uint32) uint32 {
+	h.enter()
 	if v == 0xDEAD {
 		panic("the host implementation failed")
 	}
@@ -196,6 +203,7 @@ func (h *host) EchoNested(ctx context.Context, v cabi.Option[cabi.Result[[]cabi.
 }
 
 func (h *host) Sum17(ctx context.Context, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16 uint32) uint64 {
+	h.enter()
 	var s uint64
 	for _, a := range []uint32{a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16} {
 		s += uint64(a)
@@ -204,6 +212,7 @@ func (h *host) Sum17(ctx context.Context, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9
 }
 
 func (h *host) MakeCounter(ctx context.Context, start uint32, fail bool) (echo.Counter, error) {
+	h.enter()
 	switch {
 	case start == 666:
 		return nil, errors.New("not an error-code")
@@ -218,14 +227,19 @@ func (h *host) TakeCounter(ctx context.Context, c echo.Counter) uint32 {
 	return c.Get(ctx)
 }
 
-func (h *host) PeekCounter(ctx context.Context, c echo.Counter) uint32 { return c.Get(ctx) }
+func (h *host) PeekCounter(ctx context.Context, c echo.Counter) uint32 {
+	h.enter()
+	return c.Get(ctx)
+}
 
 func (h *host) Merge(ctx context.Context, a, b echo.Counter) uint32 {
+	h.enter()
 	defer b.Drop()
 	return a.Get(ctx) + b.Get(ctx)
 }
 
 func (h *host) Counters(ctx context.Context, n uint32) []echo.Counter {
+	h.enter()
 	out := make([]echo.Counter, n)
 	for i := range out {
 		out[i] = h.newCounter(uint32(i))
