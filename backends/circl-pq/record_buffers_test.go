@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"testing"
+	"time"
 )
 
 // checkIdle fails when c, established and with everything read, still
@@ -122,7 +123,11 @@ func TestIdleHoldsNoRecordBuffer(t *testing.T) {
 	got := make([]byte, 0, len(data))
 	buf := make([]byte, len(data))
 	sawPartial := false
+	deadline := time.Now().Add(20 * time.Second)
 	for len(got) < len(data) {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of %d bytes in 20 s: the timeouts never let the record through", len(got), len(data))
+		}
 		n, err := client.Read(buf)
 		got = append(got, buf[:n]...)
 		if err != nil {

@@ -97,7 +97,10 @@ func TestInputStreamOrder(t *testing.T) {
 		}
 		s := NewInputStream(r, nil)
 		var got []byte
-		for {
+		for calls := 0; ; calls++ {
+			if calls > len(src) {
+				t.Fatalf("%s: %d reads and no end after %d bytes", name, calls, len(got))
+			}
 			b, err := s.BlockingRead(bg, uint64(1+rng.IntN(96<<10)))
 			if IsClosed(err) {
 				break

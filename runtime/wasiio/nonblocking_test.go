@@ -391,7 +391,11 @@ func TestInlineInputStreamAwait(t *testing.T) {
 		t.Fatalf("wait for bytes: %v, %v; want [0]", ready, err)
 	}
 	var got []byte
+	deadline := time.Now().Add(10 * time.Second)
 	for len(got) < 18 {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %q in 10 s; the rest never came", got)
+		}
 		p, err := s.Read(bg, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -443,6 +447,9 @@ func TestSocketStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 		written += len(chunk)
+		if written > 64<<20 {
+			t.Fatal("the socket never filled")
+		}
 	}
 	if err := closeWrite(); err != nil {
 		t.Fatal(err)
