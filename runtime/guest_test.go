@@ -373,7 +373,16 @@ func TestGuestCancelWhileBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	time.Sleep(50 * time.Millisecond)
+	// The echo says the guest accepted the client; the stack, that it then
+	// went back to wait in poll over both.
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatalf("no echo from the guest: %v", err)
+	}
+	waitBlockedIn(t, "wasiio.Wait(")
 	cancel()
 	select {
 	case err := <-done:
@@ -390,6 +399,27 @@ func TestGuestCancelWhileBlocked(t *testing.T) {
 	}
 	c.Close()
 	settle(t, goroutines, fds)
+}
+
+// waitBlockedIn waits until a goroutine is blocked (not running) with fn
+// on its stack.
+func waitBlockedIn(t *testing.T, fn string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		dump := string(buf[:goruntime.Stack(buf, true)])
+		for _, g := range strings.Split(dump, "\n\n") {
+			header, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(g, fn) && !strings.Contains(header, "[running]") && !strings.Contains(header, "[runnable]") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no goroutine blocked in %s after 10 s:\n%s", fn, dump)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // TestGuestDialByName dials "localhost:PORT" with the guest library: the
