@@ -34,6 +34,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/identity"
+	"github.com/wasitls/wasitls/internal/testpeer"
 )
 
 // TestMain turns the test binary into the BoGo shim when the runner passes
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 	if slices.Contains(os.Args[1:], "-bogo-mode") {
 		os.Exit(bogoShim(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(testpeer.Main(m))
 }
 
 // Exit statuses the runner understands.

@@ -10,13 +10,13 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/testnet"
+	"github.com/wasitls/wasitls/internal/testpeer"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
@@ -173,14 +173,11 @@ func engineServer(t testing.TB, conn net.Conn, cfg *backends.ServerConfig) (*Con
 	return c, func() error { return c.Handshake(context.Background()) }
 }
 
-// requirePeer reports whether an optional external peer may be skipped:
-// it skips loudly on a developer machine and fails under CI=true.
+// requirePeer reports a missing external peer: skipped loudly on a
+// developer machine, a failure in CI (internal/testpeer).
 func requirePeer(t *testing.T, what, why string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI: %s", what, why)
-	}
-	t.Skipf("SKIPPING: %s not available (%s); CI=true makes this a failure", what, why)
+	testpeer.Missing(t, what, why)
 }
 
 func dialLoopback(port string) (net.Conn, error) {

@@ -16,23 +16,9 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/testpeer"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
-
-// requirePeer returns the path of an external peer program. Without it the
-// test is skipped loudly on a developer machine and fails in CI.
-func requirePeer(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("interop peer %q is missing and CI=true: install it (Debian package %q)", name, name)
-	}
-	t.Skipf("SKIPPING INTEROP TEST: %q not found in PATH (install the Debian package %q); this test fails when CI=true", name, name)
-	return ""
-}
 
 // interopPKI is a root with leaves for a.test, b.test and a client, written
 // to files for the openssl command line.
@@ -145,7 +131,7 @@ func dialStdtls(t *testing.T, addr string, cc *backends.ClientConfig) (backends.
 // TestOpenSSLServer drives stdtls as a client against `openssl s_server`:
 // SNI selects the second certificate, ALPN, mutual authentication.
 func TestOpenSSLServer(t *testing.T) {
-	openssl := requirePeer(t, "openssl")
+	openssl := testpeer.OpenSSL.Path(t)
 	p := newInteropPKI(t)
 	serverArgs := []string{"-tls1_3", "-cert", p.aCert, "-key", p.aKey,
 		"-servername", "b.test", "-cert2", p.bCert, "-key2", p.bKey,
@@ -217,7 +203,7 @@ func TestOpenSSLServer(t *testing.T) {
 
 // TestOpenSSLClient drives stdtls as a server for `openssl s_client`.
 func TestOpenSSLClient(t *testing.T) {
-	openssl := requirePeer(t, "openssl")
+	openssl := testpeer.OpenSSL.Path(t)
 	p := newInteropPKI(t)
 
 	type result struct {

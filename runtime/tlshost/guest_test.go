@@ -28,6 +28,7 @@ import (
 	_ "github.com/wasitls/wasitls/backends/stdtls"
 	custombackend "github.com/wasitls/wasitls/examples/custom-backend"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testpeer"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -356,7 +357,7 @@ func TestGuestMisuse(t *testing.T) {
 
 func TestGuestServerMinimal(t *testing.T) {
 	p := newGuestPKI(t)
-	curl := lookPeer(t, "curl")
+	curl := testpeer.Curl.Path(t)
 	eachBackend(t, func(t *testing.T, backend string) {
 		g := startGuest(t, backend, p, "github.com/wasitls/wasitls/examples/server-minimal", nil,
 			"0", "/certs/localhost.key", "/certs/localhost.pem", "2")
@@ -389,8 +390,8 @@ func TestGuestServerMinimal(t *testing.T) {
 
 func TestGuestServerShowcase(t *testing.T) {
 	p := newGuestPKI(t)
-	openssl := lookPeer(t, "openssl")
-	curl := lookPeer(t, "curl")
+	openssl := testpeer.OpenSSL.Path(t)
+	curl := testpeer.Curl.Path(t)
 	eachBackend(t, func(t *testing.T, backend string) {
 		g := startGuest(t, backend, p, "github.com/wasitls/wasitls/examples/server-showcase", nil,
 			"0", "/certs/example.key", "/certs/example.pem", "/certs/localhost.key", "/certs/localhost.pem", "3")
@@ -435,22 +436,6 @@ func TestGuestServerShowcase(t *testing.T) {
 			mustContain(t, out, "post-handshake authentication: failed")
 		}
 	})
-}
-
-// lookPeer finds a command-line peer: skipped loudly when missing on a
-// developer machine, a failure under CI=true.
-func lookPeer(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := "INTEROP PEER MISSING: " + name + "; install: apt-get install " + name
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
 }
 
 // TestGuestNoLeaks runs guests that trap, abort and finish, and checks that

