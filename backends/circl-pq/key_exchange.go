@@ -43,48 +43,45 @@ type decapsulator interface {
 	decapsulate(ct []byte) ([]byte, error)
 }
 
-// A keyExchange is a named group: a kemComponent with its code point.
+// A keyExchange is a named group: a kemComponent with its code point and
+// name.
 type keyExchange struct {
-	id uint16
+	id   uint16
+	name string
 	kemComponent
 }
 
+// keyExchanges is every group this engine implements. Its entries are
+// immutable and shared by all connections.
+var keyExchanges = []*keyExchange{
+	{X25519, "X25519", ecdhKEM{ecdh.X25519(), 32}},
+	{P256, "P-256", ecdhKEM{ecdh.P256(), 65}},
+	{P384, "P-384", ecdhKEM{ecdh.P384(), 97}},
+	{P521, "P-521", ecdhKEM{ecdh.P521(), 133}},
+	{MLKEM512, "MLKEM512", circlKEM{mlkem512.Scheme()}},
+	{MLKEM768, "MLKEM768", circlKEM{mlkem768.Scheme()}},
+	{MLKEM1024, "MLKEM1024", circlKEM{mlkem1024.Scheme()}},
+	// circl's X25519MLKEM768 is byte-compatible with the draft: ek =
+	// ML-KEM-768 ek (1184) || X25519 (32), ct = ct (1088) || X25519 (32),
+	// secret = ML-KEM (32) || X25519 (32) (draft-ietf-tls-ecdhe-mlkem,
+	// Section 4.3).
+	{X25519MLKEM768, "X25519MLKEM768", circlKEM{hybrid.X25519MLKEM768()}},
+	// The ECDH share comes first, and so does its secret
+	// (draft-ietf-tls-ecdhe-mlkem, Section 4.1).
+	{SecP256r1MLKEM768, "SecP256r1MLKEM768", hybridKEM{ecdhKEM{ecdh.P256(), 65}, circlKEM{mlkem768.Scheme()}}},
+	// draft-ietf-tls-ecdhe-mlkem, Section 4.2.
+	{SecP384r1MLKEM1024, "SecP384r1MLKEM1024", hybridKEM{ecdhKEM{ecdh.P384(), 97}, circlKEM{mlkem1024.Scheme()}}},
+}
+
 // keyExchangeByID returns the key exchange of a group, or nil when the
-// group is not supported.
+// group is not supported. It does not allocate.
 func keyExchangeByID(id uint16) *keyExchange {
-	var c kemComponent
-	switch id {
-	case X25519:
-		c = ecdhKEM{ecdh.X25519(), 32}
-	case P256:
-		c = ecdhKEM{ecdh.P256(), 65}
-	case P384:
-		c = ecdhKEM{ecdh.P384(), 97}
-	case P521:
-		c = ecdhKEM{ecdh.P521(), 133}
-	case MLKEM512:
-		c = circlKEM{mlkem512.Scheme()}
-	case MLKEM768:
-		c = circlKEM{mlkem768.Scheme()}
-	case MLKEM1024:
-		c = circlKEM{mlkem1024.Scheme()}
-	case X25519MLKEM768:
-		// circl's X25519MLKEM768 is byte-compatible with the draft:
-		// ek = ML-KEM-768 ek (1184) || X25519 (32), ct = ct (1088) ||
-		// X25519 (32), secret = ML-KEM (32) || X25519 (32)
-		// (draft-ietf-tls-ecdhe-mlkem, Section 4.3).
-		c = circlKEM{hybrid.X25519MLKEM768()}
-	case SecP256r1MLKEM768:
-		// The ECDH share comes first, and so does its secret
-		// (draft-ietf-tls-ecdhe-mlkem, Section 4.1).
-		c = hybridKEM{ecdhKEM{ecdh.P256(), 65}, circlKEM{mlkem768.Scheme()}}
-	case SecP384r1MLKEM1024:
-		// draft-ietf-tls-ecdhe-mlkem, Section 4.2.
-		c = hybridKEM{ecdhKEM{ecdh.P384(), 97}, circlKEM{mlkem1024.Scheme()}}
-	default:
-		return nil
+	for _, kx := range keyExchanges {
+		if kx.id == id {
+			return kx
+		}
 	}
-	return &keyExchange{id: id, kemComponent: c}
+	return nil
 }
 
 // isGroupSupported reports whether id names a group this engine implements.
@@ -268,27 +265,8 @@ func (d hybridDecapsulator) decapsulate(ct []byte) ([]byte, error) {
 
 // groupName is for error messages.
 func groupName(id uint16) string {
-	switch id {
-	case X25519:
-		return "X25519"
-	case P256:
-		return "P-256"
-	case P384:
-		return "P-384"
-	case P521:
-		return "P-521"
-	case MLKEM512:
-		return "MLKEM512"
-	case MLKEM768:
-		return "MLKEM768"
-	case MLKEM1024:
-		return "MLKEM1024"
-	case X25519MLKEM768:
-		return "X25519MLKEM768"
-	case SecP256r1MLKEM768:
-		return "SecP256r1MLKEM768"
-	case SecP384r1MLKEM1024:
-		return "SecP384r1MLKEM1024"
+	if kx := keyExchangeByID(id); kx != nil {
+		return kx.name
 	}
 	return fmt.Sprintf("group(0x%04x)", id)
 }
