@@ -18,6 +18,17 @@ import (
 // handshake, and both handshakes fed arbitrary peer bytes. Seed corpora
 // live in testdata/fuzz/<target>; go test -run TestWriteFuzzCorpus
 // -update-corpus regenerates them.
+//
+// Run one target at a time, anchored, and without the unit tests:
+//
+//	for t in $(go test -list '^Fuzz' ./backends/circl-pq | grep ^Fuzz); do
+//		go test -run '^$' -fuzz "^$t\$" -fuzztime 10m ./backends/circl-pq || break
+//	done
+//
+// Unanchored, -fuzz FuzzCertificate also matches FuzzCertificateRequest
+// and FuzzCertificateVerify, and go test exits 1 with "will not fuzz"
+// and no failing input; without -run '^$' the unit tests run first, and
+// any failure among them ends the run the same way.
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the fuzz seed corpora in testdata/fuzz")
 
