@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -175,24 +176,43 @@ func BenchmarkBytes64K(b *testing.B) {
 	compare(b, func(s *side) api.Function { return s.bytes }, 1)
 }
 
-var ratios = flag.Bool("ratios", false, "run the speed comparisons and print ratio lines")
+var ratios = flag.Bool("ratios", false, "print the speed ratio lines and enforce the limits themselves")
 
-// TestSpeedRatios prints one "ratio" line per comparison when run with
-// -ratios: go test ./generator/internal/abitest -run SpeedRatios -ratios -v
+// TestSpeedRatios measures the generated glue against the hand-written
+// host functions (time ratios: lower is better) and enforces the limits
+// the README quotes. A slow run on a busy machine is retried, and the best
+// of up to three runs counts, since noise only ever makes a run slower.
+//
+// In a plain go test it fails only on a collapse, past twice the limit, so
+// a shared machine never fails it. With -ratios it prints one "ratio" line
+// per comparison and holds each to its limit:
+//
+//	go test ./generator/internal/abitest -run SpeedRatios -ratios -v
 func TestSpeedRatios(t *testing.T) {
-	if !*ratios {
-		t.Skip("run with -ratios to print the speed ratios")
-	}
 	for _, c := range []struct {
 		name  string
 		fn    func(*testing.B)
 		limit float64
 	}{{"scalar call", BenchmarkScalarCall, 1.2}, {"64 KiB list<u8> in and out", BenchmarkBytes64K, 1.1}} {
-		r := testing.Benchmark(c.fn)
-		ratio := r.Extra["ratio"]
-		t.Logf("ratio %.3f %s: generated %.1f ns/call, baseline %.1f ns/call, %d allocs/op (limit %.1f)",
-			ratio, c.name, r.Extra["ns/call"], r.Extra["baseline-ns/call"], r.AllocsPerOp(), c.limit)
-		fmt.Printf("ratio %.3f %s (limit %.1f)\n", ratio, c.name, c.limit)
+		bound, what := 2*c.limit, "twice the limit"
+		if *ratios {
+			bound, what = c.limit, "the limit"
+		}
+		best := math.Inf(1)
+		for attempt := 1; attempt <= 3 && best > bound; attempt++ {
+			r := testing.Benchmark(c.fn)
+			ratio := r.Extra["ratio"]
+			t.Logf("run %d: ratio %.3f %s: generated %.1f ns/call, baseline %.1f ns/call, %d allocs/op (limit %.1f)",
+				attempt, ratio, c.name, r.Extra["ns/call"], r.Extra["baseline-ns/call"], r.AllocsPerOp(), c.limit)
+			best = min(best, ratio)
+		}
+		if *ratios {
+			fmt.Printf("ratio %.3f %s (limit %.1f)\n", best, c.name, c.limit)
+		}
+		if best > bound {
+			t.Errorf("%s: generated glue takes %.2f times the hand-written host function in the best of 3 runs, past %s (%.2f)",
+				c.name, best, what, bound)
+		}
 	}
 }
 
