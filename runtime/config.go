@@ -51,6 +51,13 @@ type ModuleConfig struct {
 	// clock for wasi_snapshot_preview1). The runtime's own choices (no
 	// automatic start functions) are re-applied after it.
 	Configure func(wazero.ModuleConfig) wazero.ModuleConfig
+
+	// Started, if not nil, is called with the instance once it is
+	// instantiated, before its _initialize or _start function runs, on the
+	// goroutine that called Instantiate. It gives the embedder of a
+	// command the instance while the guest runs: to read its resource
+	// table, or to Close it from another goroutine.
+	Started func(*Instance)
 }
 
 // Dir is a preopened directory.

@@ -401,6 +401,60 @@ func TestGuestCancelWhileBlocked(t *testing.T) {
 	settle(t, goroutines, fds)
 }
 
+// TestGuestStarted: ModuleConfig.Started hands over a running command's
+// instance, whose table can be read and which Close stops.
+func TestGuestStarted(t *testing.T) {
+	ctx := context.Background()
+	r := newWazero(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:0"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/listener"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan *runtime.Instance, 1)
+	out := &lineWriter{lines: make(chan string, 16)}
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Args: []string{"listener", "1"}, Stdout: out,
+			Started: func(inst *runtime.Instance) { started <- inst },
+		})
+		done <- err
+	}()
+	var inst *runtime.Instance
+	select {
+	case inst = <-started:
+	case err := <-done:
+		t.Fatalf("guest ended before Started: %v", err)
+	}
+	select {
+	case <-out.lines:
+	case err := <-done:
+		t.Fatalf("guest ended early: %v", err)
+	}
+	// The listening socket and its pollable.
+	if n := inst.Cabi().Table().Len(); n < 2 {
+		t.Errorf("table of a listening guest holds %d handles", n)
+	}
+	inst.Close(ctx)
+	select {
+	case err := <-done:
+		var ee *sys.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != sys.ExitCodeContextCanceled {
+			t.Fatalf("err = %v, want a context-cancelled exit", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not stop the guest")
+	}
+	if n := inst.Cabi().Table().Len(); n != 0 {
+		t.Errorf("table holds %d handles after Close", n)
+	}
+}
+
 // waitBlockedIn waits until a goroutine is blocked (not running) with fn
 // on its stack.
 func waitBlockedIn(t *testing.T, fn string) {

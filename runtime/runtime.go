@@ -136,6 +136,9 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		inst.Close(context.Background())
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
+	if cfg.Started != nil {
+		cfg.Started(inst)
+	}
 	if init := mod.ExportedFunction("_initialize"); init != nil {
 		if _, err := init.Call(ctx); err != nil {
 			inst.Close(context.Background())
