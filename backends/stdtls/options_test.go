@@ -65,3 +65,29 @@ func TestApplyOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestSupportedIsAccepted checks that applyOptions accepts every group and
+// cipher suite Supported lists, one at a time: Supported is the ceiling the
+// host puts on guests, so it must not name what the backend refuses.
+func TestSupportedIsAccepted(t *testing.T) {
+	a := Backend{}.Supported()
+	for _, g := range a.Groups {
+		var cfg tls.Config
+		if err := applyOptions(&cfg, &backends.Options{Groups: []uint16{g}}); err != nil {
+			t.Errorf("group %#04x: %v", g, err)
+		}
+	}
+	for _, s := range a.CipherSuites {
+		if slices.Contains(tls13Suites, s) {
+			continue // only all three together; checked below
+		}
+		var cfg tls.Config
+		if err := applyOptions(&cfg, &backends.Options{CipherSuites: []uint16{s}}); err != nil || !slices.Contains(cfg.CipherSuites, s) {
+			t.Errorf("cipher suite %#04x: %v (suites %#04x)", s, err, cfg.CipherSuites)
+		}
+	}
+	var cfg tls.Config
+	if err := applyOptions(&cfg, &backends.Options{CipherSuites: tls13Suites, Versions: a.Versions}); err != nil {
+		t.Errorf("TLS 1.3 suites: %v", err)
+	}
+}
