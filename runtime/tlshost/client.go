@@ -28,12 +28,12 @@ type clientSession struct {
 	backend   backends.Backend
 	transport net.Conn
 	ending    // the driver, the streams future, finish and abort
+	rules     // configure-* within the host's ceiling, step order
 
 	verifyFut  *future[[][]byte]               // nil chain: no certificate seen
 	requestFut *future[*clientIdentityRequest] // nil: no request
 
 	// Guarded by d.mu.
-	connected  bool
 	verified   bool // verify-server-identity was called
 	received   bool // receive-client-identity-request was called
 	serverName string
@@ -44,8 +44,10 @@ type clientSession struct {
 	closeOnce sync.Once
 }
 
+// newClientSession starts a session over transport; base is the host's
+// configuration, whose lists are also the ceiling of the guest's.
 func newClientSession(b backends.Backend, base backends.ClientConfig, transport net.Conn) *clientSession {
-	return &clientSession{
+	s := &clientSession{
 		backend:    b,
 		transport:  transport,
 		ending:     newEnding(),
@@ -53,6 +55,8 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 		requestFut: newFuture[*clientIdentityRequest](),
 		cfg:        base,
 	}
+	s.rules = newRules("client", "connect", b, &s.ending, &s.cfg.Options, s.fixedLocked)
+	return s
 }
 
 // Connect creates the handshake. It may be called at most once and performs
@@ -63,81 +67,24 @@ func (s *clientSession) Connect(serverName string) error {
 	switch {
 	case s.closed:
 		return errClosed
-	case s.connected:
+	case s.begun:
 		return errors.New("tlshost: connect may be called at most once per connection")
 	case serverName == "":
 		return errors.New("tlshost: connect: empty server name")
 	}
-	s.connected = true
+	s.begun = true
 	s.serverName = serverName
 	s.cfg.ServerName = serverName
 	return nil
 }
 
-// configurable reports why the ClientHello can no longer change, if it
-// cannot. Every client option goes into the ClientHello, so all of them must
-// be set before the handshake starts. d.mu must be held.
-func (s *clientSession) configurableLocked(what string) error {
-	switch {
-	case s.closed:
-		return errClosed
-	case s.consumed:
-		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
-	case s.d.target > stepSuspended:
+// fixedLocked is the client's rule for rules.configurableLocked: every
+// client option goes into the ClientHello, so all of them must be set
+// before the handshake starts. d.mu must be held.
+func (s *clientSession) fixedLocked(what string) error {
+	if s.d.target > stepSuspended {
 		return fmt.Errorf("tlshost: %s: the handshake has already started; configure it before verify-server-identity, receive-client-identity-request or finish", what)
 	}
-	return nil
-}
-
-// ConfigureALPN sets the ALPN IDs to offer, in preference order.
-func (s *clientSession) ConfigureALPN(ids [][]byte) error {
-	alpn, err := alpnStrings(ids)
-	if err != nil {
-		return err
-	}
-	return s.configure("configure-alpn-ids", func() { s.cfg.ALPN = alpn })
-}
-
-// ConfigureVersions sets the protocol versions to offer.
-func (s *clientSession) ConfigureVersions(vs []uint16) error {
-	vs, err := checkVersions(vs)
-	if err != nil {
-		return err
-	}
-	return s.configure("configure-client-protocol-versions", func() { s.cfg.Versions = vs })
-}
-
-// ConfigureCipherSuites sets the cipher suites to offer, in preference order.
-func (s *clientSession) ConfigureCipherSuites(cs []uint16) error {
-	cs, err := checkCodePoints("cipher suite", cs)
-	if err != nil {
-		return err
-	}
-	return s.configure("configure-client-cipher-suites", func() { s.cfg.CipherSuites = cs })
-}
-
-// ConfigureGroups sets the key-exchange groups to offer, in preference
-// order, with key shares for the first keyShares of them.
-func (s *clientSession) ConfigureGroups(gs []uint16, keyShares int) error {
-	gs, err := checkCodePoints("group", gs)
-	if err != nil {
-		return err
-	}
-	if keyShares < 1 || keyShares > len(gs) {
-		return fmt.Errorf("tlshost: configure-client-groups: key-shares is %d, want 1 to %d", keyShares, len(gs))
-	}
-	return s.configure("configure-client-groups", func() { s.cfg.Groups, s.cfg.KeyShares = gs, keyShares })
-}
-
-// configure applies a setting, already validated, if the handshake may
-// still be configured (see configurableLocked).
-func (s *clientSession) configure(what string, set func()) error {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked(what); err != nil {
-		return err
-	}
-	set()
 	return nil
 }
 
@@ -161,24 +108,6 @@ func (s *clientSession) resumeLocked(p step) {
 	}
 	s.conn = conn
 	s.d.startLocked(conn.Handshake, s.handshakeDone)
-}
-
-// stepCheckLocked enforces the proposal's ordering and at-most-once rules for
-// the optional steps. d.mu must be held.
-func (s *clientSession) stepCheckLocked(what string, called bool, p step) error {
-	switch {
-	case s.closed:
-		return errClosed
-	case !s.connected:
-		return fmt.Errorf("tlshost: %s: no handshake (call connect first)", what)
-	case s.consumed:
-		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
-	case called:
-		return fmt.Errorf("tlshost: %s may be called at most once per handshake", what)
-	case s.d.target >= p:
-		return fmt.Errorf("tlshost: %s: the handshake has already progressed past this step", what)
-	}
-	return nil
 }
 
 // VerifyServerIdentity resumes the handshake until the server's certificate
@@ -212,7 +141,7 @@ func (s *clientSession) ReceiveClientIdentityRequest() (*future[*clientIdentityR
 // Finish runs the rest of the handshake. The future resolves with the
 // connection when the handshake completed. It consumes the handshake.
 func (s *clientSession) Finish() *future[backends.Conn] {
-	return s.finish(func() bool { return s.connected }, s.resumeLocked)
+	return s.finish(func() bool { return s.begun }, s.resumeLocked)
 }
 
 // Abort cancels the handshake. The returned channel is closed once the
@@ -310,7 +239,7 @@ func (s *clientSession) failAll(err error) {
 func (s *clientSession) ServerName() (string, bool) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
-	return s.serverName, s.connected
+	return s.serverName, s.begun
 }
 
 // Close tears the session down: it stops the handshake goroutine and closes

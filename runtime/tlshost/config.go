@@ -17,9 +17,12 @@ import (
 const DefaultBackend = "stdtls"
 
 // Config is what the host decides about TLS for every guest it runs. A guest
-// can narrow these settings (ALPN, versions, cipher suites, groups, client
-// certificate requests) but never widen them: trust anchors and turning
-// validation off are host decisions only.
+// can narrow these settings but never widen them: its protocol versions,
+// cipher suites and groups are narrowed to the host's lists (or, where the
+// host set none, to what the backend implements), and a list with nothing
+// left is refused with an error naming both lists. Trust anchors and
+// turning validation off are host decisions only. ALPN and the server's
+// identities are the guest's own; the host sets none.
 type Config struct {
 	// Backend is the TLS implementation. When nil, BackendName is looked up
 	// in the backends registry.
@@ -43,9 +46,24 @@ type Config struct {
 	// applies. For tests against peers with throwaway certificates only.
 	InsecureSkipVerify bool
 
-	// Groups are the key-exchange groups offered and accepted when the
-	// guest configures none, in preference order (IANA code points). Nil
-	// means the backend's defaults.
+	// Versions are the protocol versions allowed (0x0303 TLS 1.2, 0x0304
+	// TLS 1.3). Nil means the backend's defaults, and every version it
+	// implements is then open to guests.
+	Versions []uint16
+
+	// CipherSuites are the cipher suites allowed, in preference order
+	// (IANA code points). Nil means the backend's defaults, and every
+	// suite it implements is then open to guests.
+	CipherSuites []uint16
+
+	// Groups are the key-exchange groups allowed, in preference order
+	// (IANA code points). Nil means the backend's defaults, and every
+	// group it implements is then open to guests.
+	//
+	// Each list is both the default, used when a guest configures nothing,
+	// and the ceiling: a guest's list keeps only what the host's list
+	// holds, in the guest's order. NewHost rejects a list that names what
+	// the backend does not implement.
 	Groups []uint16
 
 	// Time returns the current time for certificate validation; nil means
@@ -76,7 +94,7 @@ func (c *Config) backend() (backends.Backend, error) {
 // clientBase is the client configuration before the guest adds to it.
 func (c *Config) clientBase() backends.ClientConfig {
 	return backends.ClientConfig{
-		Options:            backends.Options{Groups: cloneSlice(c.Groups), Time: c.Time},
+		Options:            c.options(),
 		RootCAs:            c.RootCAs,
 		InsecureSkipVerify: c.InsecureSkipVerify,
 	}
@@ -85,8 +103,18 @@ func (c *Config) clientBase() backends.ClientConfig {
 // serverBase is the server configuration before the guest adds to it.
 func (c *Config) serverBase() backends.ServerConfig {
 	return backends.ServerConfig{
-		Options:   backends.Options{Groups: cloneSlice(c.Groups), Time: c.Time},
+		Options:   c.options(),
 		ClientCAs: c.ClientCAs,
+	}
+}
+
+// options are the host's lists, copied.
+func (c *Config) options() backends.Options {
+	return backends.Options{
+		Versions:     cloneSlice(c.Versions),
+		CipherSuites: cloneSlice(c.CipherSuites),
+		Groups:       cloneSlice(c.Groups),
+		Time:         c.Time,
 	}
 }
 

@@ -27,7 +27,8 @@
 // most once and only in this order; configure-* calls are accepted only while
 // they can still take effect (client: before the handshake started; server:
 // until the ClientHello hook returned). Violations are error results naming
-// the rule.
+// the rule. Both sides share these rules, and the host's ceiling over the
+// guest's versions, cipher suites and groups, in rules.go and ceiling.go.
 //
 // # Files
 //

@@ -43,7 +43,7 @@ func (e extensionsHost) ConfigureServerCipherSuites(_ context.Context, hs extens
 }
 
 func (e extensionsHost) ConfigureServerGroups(_ context.Context, hs extensions.ServerHandshake, v []extensions.NamedGroup) error {
-	return e.result("configure-server-groups", hs.(*serverHandshake).conn.s.ConfigureGroups(v))
+	return e.result("configure-server-groups", hs.(*serverHandshake).conn.s.ConfigureGroups(v, 0))
 }
 
 func (e extensionsHost) ClientNegotiatedGroup(_ context.Context, c extensions.ClientConnection) (extensions.NamedGroup, bool) {

@@ -28,10 +28,26 @@ type Host struct {
 
 var _ tls.Host = (*Host)(nil)
 
-// NewHost resolves cfg's backend and returns the host.
+// NewHost resolves cfg's backend, checks that it implements cfg's lists,
+// and returns the host.
 func NewHost(cfg Config) (*Host, error) {
 	b, err := cfg.backend()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := checkVersions(cfg.Versions); err != nil && len(cfg.Versions) > 0 {
+		return nil, fmt.Errorf("tlshost: Config.Versions: %w", err)
+	}
+	for _, l := range []struct {
+		what string
+		ids  []uint16
+	}{{"cipher suite", cfg.CipherSuites}, {"group", cfg.Groups}} {
+		if _, err := checkCodePoints(l.what, l.ids); err != nil && len(l.ids) > 0 {
+			return nil, err
+		}
+	}
+	base := cfg.options()
+	if err := newCeiling(b, &base).check(b); err != nil {
 		return nil, err
 	}
 	return &Host{cfg: cfg, backend: b}, nil

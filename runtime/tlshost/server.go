@@ -27,12 +27,12 @@ type serverSession struct {
 	backend   backends.Backend
 	transport net.Conn
 	ending    // the driver, the streams future, finish and abort
+	rules     // configure-* within the host's ceiling, step order
 
 	helloFut    *future[*backends.ClientHello]
 	identityFut *future[[][]byte] // nil chain: the client sent no certificate
 
 	// Guarded by d.mu.
-	accepted      bool
 	receivedHello bool // receive-client-hello was called
 	requested     bool // request-client-identity was called
 	helloReleased bool // the ClientHello hook returned: settings are fixed
@@ -45,8 +45,10 @@ type serverSession struct {
 	closeOnce sync.Once
 }
 
+// newServerSession starts a session over transport; base is the host's
+// configuration, whose lists are also the ceiling of the guest's.
 func newServerSession(b backends.Backend, base backends.ServerConfig, transport net.Conn) *serverSession {
-	return &serverSession{
+	s := &serverSession{
 		backend:     b,
 		transport:   transport,
 		ending:      newEnding(),
@@ -54,6 +56,8 @@ func newServerSession(b backends.Backend, base backends.ServerConfig, transport 
 		identityFut: newFuture[[][]byte](),
 		cfg:         base,
 	}
+	s.rules = newRules("server", "accept", b, &s.ending, &s.cfg.Options, s.fixedLocked)
+	return s
 }
 
 // Accept creates the handshake. It may be called at most once and performs
@@ -64,22 +68,18 @@ func (s *serverSession) Accept() error {
 	switch {
 	case s.closed:
 		return errClosed
-	case s.accepted:
+	case s.begun:
 		return errors.New("tlshost: accept may be called at most once per connection")
 	}
-	s.accepted = true
+	s.begun = true
 	return nil
 }
 
-// configurableLocked reports why the server settings can no longer change,
-// if they cannot. d.mu must be held.
-func (s *serverSession) configurableLocked(what string) error {
-	switch {
-	case s.closed:
-		return errClosed
-	case s.consumed:
-		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
-	case s.helloReleased:
+// fixedLocked is the server's rule for rules.configurableLocked: the
+// settings shape its answer to the ClientHello, so they are fixed once the
+// ClientHello hook returned. d.mu must be held.
+func (s *serverSession) fixedLocked(what string) error {
+	if s.helloReleased {
 		return fmt.Errorf("tlshost: %s: the handshake has already progressed past the client hello", what)
 	}
 	return nil
@@ -89,70 +89,6 @@ func (s *serverSession) configurableLocked(what string) error {
 // backend picks the best match for the ClientHello.
 func (s *serverSession) ConfigureIdentities(ids []*backends.Identity) error {
 	return s.configure("configure-server-identities", func() { s.cfg.Identities = cloneSlice(ids) })
-}
-
-// ConfigureALPN sets the ALPN IDs the server accepts, in preference order.
-func (s *serverSession) ConfigureALPN(ids [][]byte) error {
-	alpn, err := alpnStrings(ids)
-	if err != nil {
-		return err
-	}
-	return s.configure("configure-alpn-ids", func() { s.cfg.ALPN = alpn })
-}
-
-// ConfigureVersions sets the protocol versions the server accepts.
-func (s *serverSession) ConfigureVersions(vs []uint16) error {
-	vs, err := checkVersions(vs)
-	if err != nil {
-		return err
-	}
-	return s.configure("configure-server-protocol-versions", func() { s.cfg.Versions = vs })
-}
-
-// ConfigureCipherSuites sets the cipher suites the server accepts.
-func (s *serverSession) ConfigureCipherSuites(cs []uint16) error {
-	cs, err := checkCodePoints("cipher suite", cs)
-	if err != nil {
-		return err
-	}
-	return s.configure("configure-server-cipher-suites", func() { s.cfg.CipherSuites = cs })
-}
-
-// ConfigureGroups sets the key-exchange groups the server accepts.
-func (s *serverSession) ConfigureGroups(gs []uint16) error {
-	gs, err := checkCodePoints("group", gs)
-	if err != nil {
-		return err
-	}
-	return s.configure("configure-server-groups", func() { s.cfg.Groups = gs })
-}
-
-func (s *serverSession) stepCheckLocked(what string, called bool, p step) error {
-	switch {
-	case s.closed:
-		return errClosed
-	case !s.accepted:
-		return fmt.Errorf("tlshost: %s: no handshake (call accept first)", what)
-	case s.consumed:
-		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
-	case called:
-		return fmt.Errorf("tlshost: %s may be called at most once per handshake", what)
-	case s.d.target >= p:
-		return fmt.Errorf("tlshost: %s: the handshake has already progressed past this step", what)
-	}
-	return nil
-}
-
-// configure applies a setting, already validated, if the handshake may
-// still be configured (see configurableLocked).
-func (s *serverSession) configure(what string, set func()) error {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	if err := s.configurableLocked(what); err != nil {
-		return err
-	}
-	set()
-	return nil
 }
 
 // resumeLocked moves the handshake on to step p, starting it if needed.
@@ -211,7 +147,7 @@ func (s *serverSession) RequestClientIdentity() (*future[[][]byte], error) {
 
 // Finish runs the rest of the handshake; it consumes the handshake.
 func (s *serverSession) Finish() *future[backends.Conn] {
-	return s.finish(func() bool { return s.accepted }, s.resumeLocked)
+	return s.finish(func() bool { return s.begun }, s.resumeLocked)
 }
 
 // Abort cancels the handshake; see clientSession.Abort.
