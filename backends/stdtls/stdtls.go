@@ -45,11 +45,15 @@
 //     closes the transport: the peer sees the connection close, not an alert.
 //     Cancellation while a hook is blocked makes the hook fail, which sends the
 //     alert of that step.
-//   - Groups: crypto/tls uses the listed groups but in its own preference
-//     order; code points it does not implement are dropped, and an error is
-//     returned when none remains. KeyShares is ignored: crypto/tls sends one
-//     key share for its most preferred group (and, for a hybrid, the classical
-//     share as well).
+//   - Groups: crypto/tls uses the listed groups as a set, in its own
+//     preference order (since Go 1.24 it ignores the order of
+//     CurvePreferences); code points it does not implement are dropped, and
+//     an error is returned when none remains. KeyShares is ignored:
+//     crypto/tls sends a key share for its most preferred group and, when
+//     that is X25519MLKEM768 and X25519 is listed, an X25519 share as well.
+//     The wasi:tls host documents this to guests (configure-client-groups)
+//     rather than refusing an order, so that a guest runs unchanged on
+//     either backend.
 //   - Cipher suites: TLS 1.2 suites are honoured as a set (crypto/tls orders
 //     them). TLS 1.3 suites cannot be restricted: a list that names some but
 //     not all of the three TLS 1.3 suites is rejected with an error wrapping

@@ -67,6 +67,12 @@ type NamedGroup = uint16
 type Host interface {
 	// ConfigureClientProtocolVersions implements the function configure-client-protocol-versions.
 	//
+	// The host's settings are a ceiling. Each configure function below
+	// keeps the code points of the guest's list that the host allows, in
+	// the guest's order, and drops the others; when none is left it returns
+	// an error naming both lists and changes nothing. What the host allows
+	// is its own list when it set one, otherwise everything its backend
+	// implements.
 	// Protocol versions the client may negotiate (0x0303, 0x0304).
 	// Only while the handshake is suspended, before any step ran.
 	//
@@ -85,7 +91,11 @@ type Host interface {
 	// ConfigureClientGroups implements the function configure-client-groups.
 	//
 	// Key-exchange groups the client offers, in preference order. The first
-	// `key-shares` groups get a key share in the ClientHello (at least 1).
+	// `key-shares` groups get a key share in the ClientHello (at least 1);
+	// groups the host does not allow lose their share. The stdtls backend
+	// (crypto/tls) honours the set but not the order or the key-share
+	// count: it lists the groups in its own order and sends shares for its
+	// most preferred one (and X25519 beside X25519MLKEM768).
 	//
 	//	configure-client-groups: func(handshake: borrow<client-handshake>, value: list<named-group>, key-shares: u8) -> result<_, string>
 	//
@@ -109,7 +119,8 @@ type Host interface {
 	ConfigureServerCipherSuites(ctx context.Context, handshake ServerHandshake, value []CipherSuite) error
 	// ConfigureServerGroups implements the function configure-server-groups.
 	//
-	// Key-exchange groups the server accepts, in preference order.
+	// Key-exchange groups the server accepts, in preference order (stdtls
+	// picks among them in its own order).
 	//
 	//	configure-server-groups: func(handshake: borrow<server-handshake>, value: list<named-group>) -> result<_, string>
 	//
