@@ -1,11 +1,10 @@
 package tlshost
 
 import (
-	"crypto/tls"
 	"fmt"
-	"strings"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/tlsnames"
 )
 
 // A ceiling is what the host allows a guest to select from, for each kind
@@ -53,9 +52,9 @@ type kind struct {
 }
 
 var (
-	versionKind = kind{"protocol versions", func(v uint16) string { return tls.VersionName(v) }}
-	suiteKind   = kind{"cipher suites", tls.CipherSuiteName}
-	groupKind   = kind{"groups", groupName}
+	versionKind = kind{"protocol versions", tlsnames.Version}
+	suiteKind   = kind{"cipher suites", tlsnames.CipherSuite}
+	groupKind   = kind{"groups", tlsnames.Group}
 )
 
 // narrow returns the code points of guest that allowed holds, in the
@@ -79,34 +78,7 @@ func narrow(what string, k kind, guest, allowed []uint16) ([]uint16, error) {
 
 // list names each code point with the code point beside it:
 // "X25519MLKEM768 (0x11ec), X25519 (0x001d)".
-func (k kind) list(ids []uint16) string {
-	if len(ids) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		n, hex := k.name(id), fmt.Sprintf("0x%04x", id)
-		if strings.Contains(n, "0x") || strings.Contains(n, "(") || n == "" {
-			parts[i] = hex // a name crypto/tls does not know
-		} else {
-			parts[i] = n + " (" + hex + ")"
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// groupName names the groups crypto/tls does not (pure ML-KEM).
-func groupName(id uint16) string {
-	switch id {
-	case 0x0200:
-		return "MLKEM512"
-	case 0x0201:
-		return "MLKEM768"
-	case 0x0202:
-		return "MLKEM1024"
-	}
-	return tls.CurveID(id).String()
-}
+func (k kind) list(ids []uint16) string { return tlsnames.List(k.name, ids) }
 
 // check reports host lists that name what the backend does not implement,
 // so that a host policy the backend cannot honour fails at start-up, not
