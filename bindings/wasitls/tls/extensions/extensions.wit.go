@@ -7,6 +7,12 @@
 // reading the negotiated group. Resources cannot gain methods from another
 // interface, so these are functions that borrow the proposal's resources.
 //
+// The host's settings are a ceiling. Each configure function keeps the code
+// points of the guest's list that the host allows, in the guest's order,
+// and drops the others; when none is left it returns an error naming both
+// lists and changes nothing. What the host allows is its own list when it
+// set one, otherwise everything its backend implements.
+//
 // The host implements Host and the resource interfaces, then calls Register.
 // See the cabi package for the instance, table and ownership model.
 package extensions
@@ -67,12 +73,6 @@ type NamedGroup = uint16
 type Host interface {
 	// ConfigureClientProtocolVersions implements the function configure-client-protocol-versions.
 	//
-	// The host's settings are a ceiling. Each configure function below
-	// keeps the code points of the guest's list that the host allows, in
-	// the guest's order, and drops the others; when none is left it returns
-	// an error naming both lists and changes nothing. What the host allows
-	// is its own list when it set one, otherwise everything its backend
-	// implements.
 	// Protocol versions the client may negotiate (0x0303, 0x0304).
 	// Only while the handshake is suspended, before any step ran.
 	//
