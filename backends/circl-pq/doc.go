@@ -41,7 +41,8 @@
 //     signatures and PKCS#8 identities from circl, and validation of chains
 //     with ML-DSA signatures, which crypto/x509 in Go 1.26 cannot check.
 //   - post_handshake_auth.go: post-handshake client authentication.
-//   - alert.go: alerts and [AlertError].
+//   - alert.go: short names for the alerts of package backends, and
+//     [AlertError], the error of a connection that failed with one.
 //
 // # Negotiation
 //
