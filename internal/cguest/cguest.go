@@ -1,0 +1,175 @@
+// Package cguest builds C guests for tests: core modules with clang and
+// wasi-libc (Debian's clang, lld, wasi-libc and libclang-rt-dev-wasm32),
+// and components from them with jco 1.35 (`jco new`, with the preview1
+// adapters it ships, and `jco embed` for WIT imports). A test that needs a
+// missing tool skips with a loud INTEROP PEER MISSING reason on a
+// developer machine and fails when CI=true.
+package cguest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// Adapter selects the preview1 adapter `jco new` wraps a core module with.
+type Adapter string
+
+// Adapters.
+const (
+	None    Adapter = ""
+	Command Adapter = "--wasi-command"
+	Reactor Adapter = "--wasi-reactor"
+)
+
+// Tools are the paths of the toolchain.
+type Tools struct {
+	Clang, Node, Jco string
+}
+
+// Require returns the toolchain, or skips (fails under CI=true) naming
+// what is missing and how to install it.
+func Require(t testing.TB) Tools {
+	t.Helper()
+	tools, missing := find()
+	if missing != "" {
+		msg := "INTEROP PEER MISSING: " + missing
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return tools
+}
+
+func find() (Tools, string) {
+	var tools Tools
+	var err error
+	if tools.Clang, err = exec.LookPath("clang"); err != nil {
+		return tools, "clang; install: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32"
+	}
+	if _, err := exec.LookPath("wasm-ld"); err != nil {
+		return tools, "wasm-ld; install: apt-get install lld"
+	}
+	if tools.Node, err = exec.LookPath("node"); err != nil {
+		return tools, "node; install: apt-get install nodejs"
+	}
+	tools.Jco = os.Getenv("WASITLS_JCO")
+	if tools.Jco == "" {
+		if root, ok := repoRoot(); ok {
+			tools.Jco = filepath.Join(root, ".cache", "jco", "node_modules", "@bytecodealliance", "jco", "dist", "jco.js")
+		}
+	}
+	if _, err := os.Stat(tools.Jco); tools.Jco == "" || err != nil {
+		return tools, `jco (set WASITLS_JCO to jco.js); install: npm install --prefix "$REPO/.cache/jco" @bytecodealliance/jco@1.35.0`
+	}
+	return tools, ""
+}
+
+func repoRoot() (string, bool) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+type result struct {
+	once sync.Once
+	wasm []byte
+	err  error
+}
+
+var (
+	mu    sync.Mutex
+	cache = map[string]*result{}
+)
+
+// A Spec says how to build one guest.
+type Spec struct {
+	// Sources are C files; CFlags are extra clang flags.
+	Sources []string
+	CFlags  []string
+	// WIT and World, when set, are embedded with `jco embed` first.
+	WIT, World string
+	// Adapter is the preview1 adapter; None makes a component only when
+	// WIT is set, and Core builds no component at all.
+	Adapter Adapter
+	Core    bool
+}
+
+// Build builds the guest (once per process) and returns its bytes: a
+// component, or a core module when spec.Core.
+func Build(t testing.TB, spec Spec) []byte {
+	t.Helper()
+	tools := Require(t)
+	key := fmt.Sprintf("%#v", spec)
+	mu.Lock()
+	r, ok := cache[key]
+	if !ok {
+		r = &result{}
+		cache[key] = r
+	}
+	mu.Unlock()
+	r.once.Do(func() { r.wasm, r.err = build(tools, spec) })
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.wasm
+}
+
+func build(tools Tools, spec Spec) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "cguest")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	core := filepath.Join(dir, "core.wasm")
+	args := append([]string{"--target=wasm32-wasi", "-O2", "-o", core}, spec.CFlags...)
+	args = append(args, spec.Sources...)
+	if err := run(tools.Clang, args...); err != nil {
+		return nil, err
+	}
+	if spec.Core {
+		return os.ReadFile(core)
+	}
+	in := core
+	if spec.WIT != "" {
+		in = filepath.Join(dir, "embedded.wasm")
+		if err := run(tools.Node, tools.Jco, "embed", "--wit", spec.WIT, "--world", spec.World, core, "-o", in); err != nil {
+			return nil, err
+		}
+	}
+	out := filepath.Join(dir, "component.wasm")
+	args = []string{tools.Jco, "new", in, "-o", out}
+	if spec.Adapter != None {
+		args = append(args, string(spec.Adapter))
+	}
+	if err := run(tools.Node, args...); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(out)
+}
+
+func run(name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("cguest: %s %v: %v\n%s", filepath.Base(name), args, err, out.String())
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/component"
+)
+
+// A ComponentInstance is one running or finished component guest: the
+// component instance and the same per-guest state a core module gets (one
+// resource table, the network stack under the runtime's policy, arguments,
+// environment, standard streams, preopens).
+type ComponentInstance struct {
+	comp   *component.Instance
+	cabi   *cabi.Instance
+	state  *state
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Context returns the context that carries the instance's state: use it
+// for every call into the component's exports.
+func (inst *ComponentInstance) Context() context.Context { return inst.ctx }
+
+// Component returns the component instance, for calling its exports.
+func (inst *ComponentInstance) Component() *component.Instance { return inst.comp }
+
+// Cabi returns the instance's canonical ABI state and resource table.
+func (inst *ComponentInstance) Cabi() *cabi.Instance { return inst.cabi }
+
+// Close stops the guest if it still runs, drops every resource it holds
+// and closes its core module instances. It is idempotent.
+func (inst *ComponentInstance) Close(ctx context.Context) error {
+	inst.closeOnce.Do(func() {
+		inst.cancel()
+		err1 := inst.cabi.Close(ctx)
+		err2 := inst.state.close()
+		var err3 error
+		if inst.comp != nil {
+			err3 = inst.comp.Close(ctx)
+		}
+		inst.closeErr = errors.Join(err1, err2, err3)
+	})
+	return inst.closeErr
+}
+
+// InstantiateComponent instantiates the component c as a guest of the
+// runtime: its imports bind to the runtime's WASI 0.2 implementation (any
+// compatible 0.2.N) with the canonical options of each `canon lower`. The
+// instance stays alive: call Run for a command, or the exports through
+// Component with inst.Context(), and Close it when done.
+func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig) (*ComponentInstance, error) {
+	return rt.instantiateComponent(ctx, c, cfg, rt.linker)
+}
+
+func (rt *Runtime) instantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig, linker component.Linker) (*ComponentInstance, error) {
+	st := newState(rt, cfg)
+	ci := cabi.NewInstance()
+	ctx = cabi.WithInstance(ctx, ci)
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	ctx, cancel := context.WithCancel(ctx)
+	inst := &ComponentInstance{cabi: ci, state: st, ctx: ctx, cancel: cancel}
+	comp, err := component.Instantiate(ctx, rt.r, c, ci, linker)
+	if err != nil {
+		inst.Close(context.Background())
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	inst.comp = comp
+	return inst, nil
+}
+
+// RunComponent instantiates a command component, runs its wasi:cli/run
+// export and releases it. The error is nil when run returns ok or the
+// guest exits with code 0, a *sys.ExitError for another exit code (run
+// returning err is exit code 1), and the trap otherwise.
+func (rt *Runtime) RunComponent(ctx context.Context, c *component.Component, cfg ModuleConfig) error {
+	inst, err := rt.InstantiateComponent(ctx, c, cfg)
+	if err != nil {
+		return err
+	}
+	defer inst.Close(context.Background())
+	return inst.Run()
+}
+
+// Run calls the command component's wasi:cli/run export, with the error
+// rules of RunComponent.
+func (inst *ComponentInstance) Run() error {
+	st, ctx := inst.state, inst.ctx
+	err := inst.comp.Run(ctx)
+	if errors.Is(err, component.ErrRunFailed) {
+		return sys.NewExitError(1)
+	}
+	err = st.exitError(err)
+	if err != nil && ctx.Err() != nil && !st.hasExited() {
+		err = sys.NewExitError(sys.ExitCodeContextCanceled)
+	}
+	return err
+}

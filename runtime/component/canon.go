@@ -1,0 +1,201 @@
+package component
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/cabi"
+)
+
+// lifted is a component function lifted from a core function, with its
+// options resolved.
+type lifted struct {
+	fn         api.Function
+	memory     api.Memory
+	realloc    api.Function
+	postReturn api.Function
+}
+
+func (s *scope) canon(c Canon) (item, error) {
+	switch c.Kind {
+	case CanonLift:
+		return s.lift(c)
+	case CanonLower:
+		return s.lower(c)
+	default:
+		return s.resourceBuiltin(c)
+	}
+}
+
+// coreFunc returns core function i as an api.Function.
+func (s *scope) coreFunc(i uint32) (api.Function, error) {
+	it, ok := s.get(SortCoreFunc, i)
+	if !ok {
+		return nil, fmt.Errorf("core func index %d out of range", i)
+	}
+	ci := it.v.(coreItem)
+	mod, err := s.state.module(ci.inst)
+	if err != nil {
+		return nil, err
+	}
+	f := mod.ExportedFunction(ci.name)
+	if f == nil {
+		return nil, fmt.Errorf("core instance has no function %q", ci.name)
+	}
+	return f, nil
+}
+
+func (s *scope) memory(i uint32) (api.Memory, error) {
+	it, ok := s.get(SortCoreMemory, i)
+	if !ok {
+		return nil, fmt.Errorf("core memory index %d out of range", i)
+	}
+	ci := it.v.(coreItem)
+	mod, err := s.state.module(ci.inst)
+	if err != nil {
+		return nil, err
+	}
+	m := mod.ExportedMemory(ci.name)
+	if m == nil {
+		return nil, fmt.Errorf("core instance has no memory %q", ci.name)
+	}
+	return m, nil
+}
+
+func (s *scope) options(o CanonOpts) (mem api.Memory, realloc, post api.Function, err error) {
+	if o.Memory != nil {
+		if mem, err = s.memory(*o.Memory); err != nil {
+			return
+		}
+	}
+	if o.Realloc != nil {
+		if realloc, err = s.coreFunc(*o.Realloc); err != nil {
+			return
+		}
+		if !sameSig(realloc.Definition(), reallocParams, reallocResults) {
+			err = fmt.Errorf("realloc option has signature %s, want %s", sig(realloc.Definition().ParamTypes(), realloc.Definition().ResultTypes()), sig(reallocParams, reallocResults))
+			return
+		}
+	}
+	if o.PostReturn != nil {
+		if post, err = s.coreFunc(*o.PostReturn); err != nil {
+			return
+		}
+	}
+	return
+}
+
+var (
+	reallocParams  = []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}
+	reallocResults = []api.ValueType{api.ValueTypeI32}
+)
+
+func sameSig(d api.FunctionDefinition, params, results []api.ValueType) bool {
+	return string(d.ParamTypes()) == string(params) && string(d.ResultTypes()) == string(results)
+}
+
+func sig(params, results []api.ValueType) string {
+	name := func(ts []api.ValueType) string {
+		s := "("
+		for i, t := range ts {
+			if i > 0 {
+				s += ", "
+			}
+			s += api.ValueTypeName(t)
+		}
+		return s + ")"
+	}
+	return name(params) + " -> " + name(results)
+}
+
+// lift defines a component function from a core function.
+func (s *scope) lift(c Canon) (item, error) {
+	t, err := s.typeAt(c.Type)
+	if err != nil {
+		return item{}, err
+	}
+	ft, ok := t.(*rfunc)
+	if !ok {
+		return item{}, fmt.Errorf("type %d is not a function type", c.Type)
+	}
+	fn, err := s.coreFunc(c.Func)
+	if err != nil {
+		return item{}, err
+	}
+	params, results := liftSignature(ft)
+	if !sameSig(fn.Definition(), params, results) {
+		return item{}, fmt.Errorf("core function has signature %s, its lifted type needs %s",
+			sig(fn.Definition().ParamTypes(), fn.Definition().ResultTypes()), sig(params, results))
+	}
+	mem, realloc, post, err := s.options(c.Opts)
+	if err != nil {
+		return item{}, err
+	}
+	if mem == nil && funcUsesMemory(ft) {
+		return item{}, fmt.Errorf("canon lift of a function that passes values in memory has no memory option")
+	}
+	if post != nil && !sameSig(post.Definition(), results, nil) {
+		return item{}, fmt.Errorf("post-return has signature %s, want %s",
+			sig(post.Definition().ParamTypes(), post.Definition().ResultTypes()), sig(results, nil))
+	}
+	return item{SortFunc, &cfunc{typ: ft, lifted: &lifted{fn: fn, memory: mem, realloc: realloc, postReturn: post}}}, nil
+}
+
+func funcUsesMemory(f *rfunc) bool {
+	p, _ := liftSignature(f)
+	var flat []api.ValueType
+	for _, x := range f.params {
+		flattenInto(x.t, &flat)
+	}
+	if len(flat) != len(p) {
+		return true // spilled
+	}
+	if f.result != nil && len(flatten(f.result)) > maxFlatResults {
+		return true
+	}
+	for _, x := range f.params {
+		if usesMemory(x.t) {
+			return true
+		}
+	}
+	return f.result != nil && usesMemory(f.result)
+}
+
+// lower binds an imported function to the host's generated glue, with the
+// memory and realloc of this canon lower.
+func (s *scope) lower(c Canon) (item, error) {
+	it, ok := s.get(SortFunc, c.Func)
+	if !ok {
+		return item{}, fmt.Errorf("func index %d out of range", c.Func)
+	}
+	f := it.v.(*cfunc)
+	if f.lifted != nil {
+		return item{}, notSupported("lowering a function the component itself lifts (component-to-component calls)")
+	}
+	if f.iface == "" {
+		return item{}, notSupported("importing a bare function %q (only interfaces are served)", f.name)
+	}
+	mem, realloc, post, err := s.options(c.Opts)
+	if err != nil {
+		return item{}, err
+	}
+	if post != nil {
+		return item{}, fmt.Errorf("canon lower of %s#%s has a post-return option", f.iface, f.name)
+	}
+	if mem == nil && funcUsesMemory(f.typ) {
+		return item{}, fmt.Errorf("canon lower of %s#%s passes values in memory but has no memory option", f.iface, f.name)
+	}
+	params, results := lowerSignature(f.typ)
+	hf, err := s.state.linker.Resolve(f.iface, f.name, params, results)
+	if err != nil {
+		return item{}, err
+	}
+	lowered := cabi.NewLowered(cabi.Options{Instance: s.state.ci, Memory: mem, Realloc: realloc})
+	glue := hf.Fn
+	fn := api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
+		glue(ctx, lowered, stack)
+	})
+	return item{SortCoreFunc, s.state.addHost(hostFunc{fn: fn, params: hf.Params, results: hf.Results, paramNames: hf.ParamNames})}, nil
+}

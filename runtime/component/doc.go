@@ -1,0 +1,71 @@
+// Package component loads and instantiates WebAssembly components on
+// wazero: the synchronous subset of the Component Model that wit-component
+// (`jco new`, `wasm-tools component new`) emits for WASI 0.2 guests.
+//
+// # Model
+//
+// Parsing and instantiation are two steps with two owners.
+//
+// [Parse] decodes a component binary into a [Component]: its definitions in
+// binary order ([Def]), each of which appends one item to an index space of
+// its [Sort] (core modules, core instances, core functions, memories,
+// tables, globals, core types; component functions, types, components,
+// instances). Core module bytes are kept as sub-slices of the input; nested
+// components are parsed recursively. Types stay as they are written, with
+// index references ([ValType] is a primitive or a type index). Parse
+// refuses, as errors, malformed and truncated input and every feature
+// outside the supported subset: component-model async (async function
+// types, the async, callback and task built-ins), stream<T>, future<T>,
+// error-context, UTF-16 and Latin-1 strings, value definitions. A
+// [*NotSupportedError] names the feature.
+//
+// [Instantiate] runs the definitions of a parsed component in order against
+// a wazero.Runtime. Its state is a scope: the index spaces as resolved items
+// (an instance of a core module is a wazero api.Module; a core function is
+// an export of one; a component function is either imported, a
+// (interface, function) pair, or lifted, a core function with its
+// options). Types are resolved when defined into pointer graphs ([rtype])
+// that no longer refer to indices, so a function type keeps its meaning
+// when aliased out of an instance type. The loader owns:
+//
+//   - the core module instances: every core module is compiled and
+//     instantiated anonymously, its imports resolved through
+//     experimental.WithImportResolver to the argument instances of its
+//     `instantiate`, never to modules registered in the runtime;
+//   - the synthetic core instances: a core instance made of exports is a
+//     tiny generated core module that imports each item from where it lives
+//     and re-exports it under its new name, so functions, memories and
+//     globals keep their identity;
+//   - the lowered functions: each `canon lower` of an imported function
+//     binds to the generated glue of that interface (the [Linker] looks it
+//     up by interface, version and name, checking the core signature), and
+//     the glue is called with a [cabi.Lowered] that carries the memory and
+//     realloc that `canon lower` named. The generated glue stays the one
+//     place where the Canonical ABI is applied to host calls; the adapter's
+//     cabi_import_realloc is honoured because it is the option, not a
+//     module's export;
+//   - the resource built-ins: `canon resource.drop` of an imported resource
+//     binds to the interface's [resource-drop] glue; resource.new, .rep and
+//     .drop of a resource the component defines keep its representation in
+//     the component instance's one resource table, the cabi.Instance shared
+//     with every lowered import.
+//
+// Lowered canonical built-ins are collected into host modules, one per
+// batch between two core instantiations that need them, instantiated
+// anonymously. The [Instance] returned keeps every module it instantiated
+// and closes them, last first.
+//
+// # Exports
+//
+// A lifted export is called from Go with [Instance.Call]: arguments are
+// lowered and results lifted by the Canonical ABI ([Value]), then the
+// post-return function, if any, runs. A command component's wasi:cli/run
+// export is [Instance.Run].
+//
+// # Faults
+//
+// Parse errors and link errors are returned, never panicked. A trap in a
+// core module or in a host function is the error of the call into the
+// component that was running; the instance is then poisoned and further
+// calls fail.
+package component

@@ -1,0 +1,114 @@
+package component
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/wasitls/wasitls/cabi"
+)
+
+// An Instance is an instantiated component: the core module instances it
+// made, its exports, and the cabi.Instance its lowered imports share.
+type Instance struct {
+	ci      *cabi.Instance
+	state   *state
+	exports *cinstance
+}
+
+// Exports lists the names of the component's exports, sorted.
+func (inst *Instance) Exports() []string {
+	if inst.exports == nil {
+		return nil
+	}
+	names := append([]string(nil), inst.exports.order...)
+	sort.Strings(names)
+	return names
+}
+
+// Close closes every core module instance the component made, last first.
+func (inst *Instance) Close(ctx context.Context) error {
+	var errs []error
+	mods := inst.state.modules
+	inst.state.modules = nil
+	for i := len(mods) - 1; i >= 0; i-- {
+		errs = append(errs, mods[i].Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// A Func is an exported function of a component instance.
+type Func struct {
+	Name string
+	f    *cfunc
+	inst *Instance
+}
+
+// Func returns the exported function at path: a top-level function export
+// ("run"), or an interface export and a function in it
+// ("wasi:cli/run@0.2.12", "run").
+func (inst *Instance) Func(path ...string) (*Func, error) {
+	if len(path) == 0 || inst.exports == nil {
+		return nil, errors.New("component: no export path")
+	}
+	cur := inst.exports
+	for i, name := range path {
+		it, ok := cur.exports[name]
+		if !ok {
+			return nil, fmt.Errorf("component: no export %q", strings.Join(path[:i+1], "#"))
+		}
+		if i == len(path)-1 {
+			f, ok := it.v.(*cfunc)
+			if !ok || it.sort != SortFunc {
+				return nil, fmt.Errorf("component: export %q is a %s, not a function", strings.Join(path, "#"), it.sort)
+			}
+			if f.lifted == nil {
+				return nil, notSupported("calling export %q, an import re-exported", strings.Join(path, "#"))
+			}
+			return &Func{Name: strings.Join(path, "#"), f: f, inst: inst}, nil
+		}
+		next, ok := it.v.(*cinstance)
+		if !ok {
+			return nil, fmt.Errorf("component: export %q is a %s, not an instance", name, it.sort)
+		}
+		cur = next
+	}
+	panic("unreachable")
+}
+
+// RunInterface is the interface a command component exports.
+const RunInterface = "wasi:cli/run"
+
+// Command returns the run function of a command component: the function
+// run of its wasi:cli/run@0.2.N export.
+func (inst *Instance) Command() (*Func, error) {
+	for _, name := range inst.Exports() {
+		iface, v := versionOf(name)
+		if iface == RunInterface && strings.HasPrefix(v, "0.2.") {
+			return inst.Func(name, "run")
+		}
+	}
+	return nil, fmt.Errorf("component: not a command: it does not export %s@0.2.N (exports: %s)", RunInterface, strings.Join(inst.Exports(), ", "))
+}
+
+// ErrRunFailed is returned by Run when wasi:cli/run returns an error.
+var ErrRunFailed = errors.New("component: wasi:cli/run returned an error")
+
+// Run calls a command component's wasi:cli/run and returns ErrRunFailed
+// when it returns err, or the trap or exit of the call.
+func (inst *Instance) Run(ctx context.Context) error {
+	f, err := inst.Command()
+	if err != nil {
+		return err
+	}
+	v, err := f.Call(ctx)
+	if err != nil {
+		return err
+	}
+	if r, ok := v.(Variant); !ok || r.Case != 0 {
+		return ErrRunFailed
+	}
+	return nil
+}

@@ -1,0 +1,395 @@
+package component
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasitls/wasitls/cabi"
+)
+
+// A Linker supplies the host functions a component's imports bind to; the
+// runtime's link.Linker is one.
+type Linker interface {
+	// Resolve returns the host function that serves function name of the
+	// interface module (such as "wasi:io/streams@0.2.12") with the core
+	// signature params -> results, or an error naming the interface,
+	// version and function.
+	Resolve(module, name string, params, results []api.ValueType) (cabi.HostFunc, error)
+}
+
+// state is what one instantiation shares across its nested scopes.
+type state struct {
+	ctx    context.Context
+	r      wazero.Runtime
+	ci     *cabi.Instance
+	linker Linker
+
+	compiled map[*CoreModule]wazero.CompiledModule
+	modules  []api.Module // instantiated, in order
+	batch    *hostBatch   // canonical built-ins not yet instantiated
+}
+
+// Instantiate instantiates c in r. Lowered imports are bound through
+// linker and share ci, the component instance's resource table; ctx is
+// the context of the instantiation (it must carry what the host functions
+// need, as for a core module) and of the core start functions.
+func Instantiate(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker) (*Instance, error) {
+	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, compiled: map[*CoreModule]wazero.CompiledModule{}}
+	top := &scope{state: st, exports: &cinstance{}}
+	inst := &Instance{ci: ci, state: st}
+	if err := top.run(c); err != nil {
+		inst.Close(context.Background())
+		return nil, fmt.Errorf("component: %w", err)
+	}
+	inst.exports = top.exports
+	return inst, nil
+}
+
+// run evaluates the definitions of c in order.
+func (s *scope) run(c *Component) error {
+	for i, d := range c.Defs {
+		if err := s.def(d); err != nil {
+			return fmt.Errorf("definition %d (%s): %w", i, describe(d), err)
+		}
+	}
+	return nil
+}
+
+func describe(d Def) string {
+	switch d := d.(type) {
+	case Import:
+		return "import " + d.Name
+	case Export:
+		return "export " + d.Name
+	case Canon:
+		return [...]string{"canon lift", "canon lower", "canon resource.new", "canon resource.drop", "canon resource.rep"}[d.Kind]
+	case Alias:
+		return d.Of.String() + " alias " + d.Name
+	case CoreInstantiate:
+		return "core instantiate"
+	case CoreExports:
+		return "core instance of exports"
+	}
+	return d.Space().String()
+}
+
+func (s *scope) def(d Def) error {
+	switch d := d.(type) {
+	case CoreModule:
+		s.push(item{SortCoreModule, &d})
+	case CoreTypeDef:
+		s.push(item{SortCoreType, d.Func})
+	case CoreInstantiate:
+		ci, err := s.coreInstantiate(d)
+		if err != nil {
+			return err
+		}
+		s.push(item{SortCoreInstance, ci})
+	case CoreExports:
+		ci, err := s.coreExports(d)
+		if err != nil {
+			return err
+		}
+		s.push(item{SortCoreInstance, ci})
+	case Nested:
+		s.push(item{SortComponent, &nested{c: d.Component, outer: s}})
+	case ComponentInstantiate:
+		ci, err := s.instantiate(d)
+		if err != nil {
+			return err
+		}
+		s.push(item{SortInstance, ci})
+	case Exports:
+		ci := &cinstance{}
+		for _, e := range d.Exports {
+			it, ok := s.get(e.Sort, e.Index)
+			if !ok {
+				return fmt.Errorf("export %q: %s index %d out of range", e.Name, e.Sort, e.Index)
+			}
+			ci.add(e.Name, it)
+		}
+		s.push(item{SortInstance, ci})
+	case Alias:
+		it, err := s.alias(d)
+		if err != nil {
+			return err
+		}
+		s.push(it)
+	case TypeDef:
+		t, err := s.resolve(d.Type)
+		if err != nil {
+			return err
+		}
+		s.push(item{SortType, t})
+	case Canon:
+		it, err := s.canon(d)
+		if err != nil {
+			return err
+		}
+		s.push(it)
+	case Start:
+		return notSupported("component start functions")
+	case Import:
+		it, err := s.importDef(d)
+		if err != nil {
+			return err
+		}
+		s.push(it)
+	case Export:
+		it, ok := s.get(d.Sort, d.Index)
+		if !ok {
+			return fmt.Errorf("%s index %d out of range", d.Sort, d.Index)
+		}
+		s.exports.add(d.Name, it)
+		s.push(it)
+	default:
+		return fmt.Errorf("unknown definition %T", d)
+	}
+	return nil
+}
+
+func (s *scope) alias(a Alias) (item, error) {
+	switch a.Kind {
+	case AliasExport:
+		it, ok := s.get(SortInstance, a.Instance)
+		if !ok {
+			return item{}, fmt.Errorf("instance index %d out of range", a.Instance)
+		}
+		ex, ok := it.v.(*cinstance).exports[a.Name]
+		if !ok {
+			return item{}, fmt.Errorf("instance %d has no export %q", a.Instance, a.Name)
+		}
+		if ex.sort != a.Of {
+			return item{}, fmt.Errorf("export %q is a %s, not a %s", a.Name, ex.sort, a.Of)
+		}
+		return ex, nil
+	case AliasCoreExport:
+		it, ok := s.get(SortCoreInstance, a.Instance)
+		if !ok {
+			return item{}, fmt.Errorf("core instance index %d out of range", a.Instance)
+		}
+		ci := it.v.(*coreInstance)
+		if err := s.state.exportCheck(ci, a.Of, a.Name); err != nil {
+			return item{}, err
+		}
+		return item{a.Of, coreItem{inst: ci, name: a.Name}}, nil
+	case AliasOuter:
+		o := s
+		for range a.Count {
+			if o.parent == nil {
+				return item{}, fmt.Errorf("outer alias %d levels out", a.Count)
+			}
+			o = o.parent
+		}
+		switch a.Of {
+		case SortType, SortCoreModule, SortComponent, SortCoreType:
+		default:
+			return item{}, fmt.Errorf("outer alias of a %s", a.Of)
+		}
+		it, ok := o.get(a.Of, a.Index)
+		if !ok {
+			return item{}, fmt.Errorf("outer %s index %d out of range", a.Of, a.Index)
+		}
+		return it, nil
+	}
+	return item{}, fmt.Errorf("unknown alias kind %d", a.Kind)
+}
+
+// exportCheck verifies that core instance ci exports name with sort so
+// (when ci is instantiated; a host batch exports what it was given).
+func (st *state) exportCheck(ci *coreInstance, so Sort, name string) error {
+	if ci.mod == nil {
+		if ci.batch != nil && so == SortCoreFunc && ci.batch.has(name) {
+			return nil
+		}
+		return fmt.Errorf("core instance has no %s export %q", so, name)
+	}
+	ok := false
+	switch so {
+	case SortCoreFunc:
+		ok = ci.mod.ExportedFunction(name) != nil
+	case SortCoreMemory:
+		ok = ci.mod.ExportedMemory(name) != nil
+	case SortCoreGlobal:
+		ok = ci.mod.ExportedGlobal(name) != nil
+	case SortCoreTable:
+		ok = true // wazero does not list exported tables; instantiation checks them
+	}
+	if !ok {
+		return fmt.Errorf("core instance has no %s export %q", so, name)
+	}
+	return nil
+}
+
+func (s *scope) importDef(d Import) (item, error) {
+	if s.args != nil {
+		it, ok := s.args[d.Name]
+		if !ok {
+			return item{}, fmt.Errorf("nested component import %q not supplied", d.Name)
+		}
+		if it.sort != d.Desc.Sort {
+			return item{}, fmt.Errorf("nested component import %q is a %s, given a %s", d.Name, d.Desc.Sort, it.sort)
+		}
+		return it, nil
+	}
+	switch d.Desc.Sort {
+	case SortInstance:
+		t, err := s.typeAt(d.Desc.Type)
+		if err != nil {
+			return item{}, err
+		}
+		it, ok := t.(*rinstance)
+		if !ok {
+			return item{}, fmt.Errorf("type %d is not an instance type", d.Desc.Type)
+		}
+		bindImport(d.Name, it)
+		return item{SortInstance, importedInstance(d.Name, it)}, nil
+	case SortFunc:
+		t, err := s.typeAt(d.Desc.Type)
+		if err != nil {
+			return item{}, err
+		}
+		ft, ok := t.(*rfunc)
+		if !ok {
+			return item{}, fmt.Errorf("type %d is not a function type", d.Desc.Type)
+		}
+		return item{SortFunc, &cfunc{typ: ft, name: d.Name}}, nil
+	case SortType:
+		if d.Desc.SubResource {
+			return item{}, notSupported("importing a bare resource type %q", d.Name)
+		}
+		t, err := s.typeAt(d.Desc.Type)
+		return item{SortType, t}, err
+	}
+	return item{}, notSupported("importing a %s (%q)", d.Desc.Sort, d.Name)
+}
+
+// importedInstance is the instance the host supplies for an import of
+// instance type it: its functions bind to the host lazily, when lowered.
+func importedInstance(name string, it *rinstance) *cinstance {
+	ci := &cinstance{}
+	for _, n := range it.order {
+		switch t := it.exports[n].(type) {
+		case *rfunc:
+			ci.add(n, item{SortFunc, &cfunc{typ: t, iface: name, name: n}})
+		case *rinstance:
+			ci.add(n, item{SortInstance, importedInstance(name, t)})
+		default:
+			ci.add(n, item{SortType, t})
+		}
+	}
+	return ci
+}
+
+func (s *scope) instantiate(d ComponentInstantiate) (*cinstance, error) {
+	it, ok := s.get(SortComponent, d.Component)
+	if !ok {
+		return nil, fmt.Errorf("component index %d out of range", d.Component)
+	}
+	n := it.v.(*nested)
+	inner := &scope{parent: n.outer, state: s.state, args: map[string]item{}, exports: &cinstance{}}
+	for _, a := range d.Args {
+		v, ok := s.get(a.Sort, a.Index)
+		if !ok {
+			return nil, fmt.Errorf("argument %q: %s index %d out of range", a.Name, a.Sort, a.Index)
+		}
+		inner.args[a.Name] = v
+	}
+	if err := inner.run(n.c); err != nil {
+		return nil, fmt.Errorf("nested component: %w", err)
+	}
+	return inner.exports, nil
+}
+
+// coreInstantiate instantiates a core module with its argument instances.
+func (s *scope) coreInstantiate(d CoreInstantiate) (*coreInstance, error) {
+	it, ok := s.get(SortCoreModule, d.Module)
+	if !ok {
+		return nil, fmt.Errorf("core module index %d out of range", d.Module)
+	}
+	m := it.v.(*CoreModule)
+	args := map[string]api.Module{}
+	for _, a := range d.Args {
+		ai, ok := s.get(SortCoreInstance, a.Instance)
+		if !ok {
+			return nil, fmt.Errorf("argument %q: core instance index %d out of range", a.Name, a.Instance)
+		}
+		mod, err := s.state.module(ai.v.(*coreInstance))
+		if err != nil {
+			return nil, err
+		}
+		args[a.Name] = mod
+	}
+	mod, err := s.state.instantiateCore(m.Bytes, m, args)
+	if err != nil {
+		return nil, err
+	}
+	return &coreInstance{mod: mod}, nil
+}
+
+// module returns the wazero module of a core instance, instantiating the
+// pending batch of canonical built-ins if that is where it lives.
+func (st *state) module(ci *coreInstance) (api.Module, error) {
+	if ci.mod == nil && ci.batch != nil {
+		if err := st.flush(); err != nil {
+			return nil, err
+		}
+	}
+	if ci.mod == nil {
+		return nil, errors.New("core instance is not instantiated")
+	}
+	return ci.mod, nil
+}
+
+// instantiateCore compiles (once) and instantiates core module bytes b,
+// resolving its imports only from args.
+func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.Module) (api.Module, error) {
+	imports, err := coreImportModules(b)
+	if err != nil {
+		return nil, fmt.Errorf("core module: %w", err)
+	}
+	for _, name := range imports {
+		if _, ok := args[name]; !ok {
+			return nil, fmt.Errorf("core module imports from %q, which its instantiation does not supply", name)
+		}
+	}
+	var compiled wazero.CompiledModule
+	if key != nil {
+		compiled = st.compiled[key]
+	}
+	if compiled == nil {
+		compiled, err = st.r.CompileModule(st.ctx, b)
+		if err != nil {
+			return nil, fmt.Errorf("compiling core module: %w", err)
+		}
+		if key != nil {
+			st.compiled[key] = compiled
+		}
+	}
+	ctx := experimental.WithImportResolver(st.ctx, func(name string) api.Module { return args[name] })
+	mod, err := st.r.InstantiateModule(ctx, compiled, wazeroConfig())
+	if err != nil {
+		return nil, fmt.Errorf("instantiating core module: %w", err)
+	}
+	st.modules = append(st.modules, mod)
+	return mod, nil
+}
+
+// versionOf splits "wasi:io/streams@0.2.12" into the interface and the
+// version.
+func versionOf(module string) (iface, version string) {
+	iface, version, _ = strings.Cut(module, "@")
+	return iface, version
+}
+
+// wazeroConfig is the configuration of every core instance: anonymous, no
+// start function run by name (a core module's start section still runs).
+func wazeroConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().WithName("").WithStartFunctions()
+}

@@ -1,0 +1,109 @@
+package component
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/cabi"
+)
+
+// definedResource is a resource type the component defines. Its handles
+// live in the component instance's cabi table as *ownedRep values.
+func (s *scope) definedResource(t ResourceType) (rtype, error) {
+	r := &rresource{defined: true, name: fmt.Sprintf("resource#%d", len(s.types))}
+	r.typ = cabi.NewResourceType("component " + r.name)
+	if t.Dtor != nil {
+		f, err := s.coreFunc(*t.Dtor)
+		if err != nil {
+			return nil, fmt.Errorf("resource destructor: %w", err)
+		}
+		if !sameSig(f.Definition(), []api.ValueType{api.ValueTypeI32}, nil) {
+			return nil, fmt.Errorf("resource destructor has signature %s, want (i32) -> ()",
+				sig(f.Definition().ParamTypes(), f.Definition().ResultTypes()))
+		}
+		r.dtor = f
+	}
+	return r, nil
+}
+
+// ownedRep is the table entry of a handle to a resource the component
+// defines: its representation. Dropping it runs the destructor.
+type ownedRep struct {
+	rep  uint32
+	res  *rresource
+	ctx  context.Context
+	done bool
+}
+
+// Drop implements cabi.Resource. The destructor runs on the guest's call
+// path (resource.drop or Instance.Close); a failing destructor has
+// nowhere to report but the trap of the call that dropped it.
+func (o *ownedRep) Drop() {
+	if o.done || o.res.dtor == nil {
+		o.done = true
+		return
+	}
+	o.done = true
+	if _, err := o.res.dtor.Call(o.ctx, uint64(o.rep)); err != nil {
+		panic(fmt.Errorf("destructor of %s: %w", o.res, err))
+	}
+}
+
+var i32 = []api.ValueType{api.ValueTypeI32}
+
+func (s *scope) resourceBuiltin(c Canon) (item, error) {
+	r, err := s.resource(c.Type)
+	if err != nil {
+		return item{}, err
+	}
+	if !r.defined {
+		if c.Kind != CanonResourceDrop {
+			return item{}, fmt.Errorf("resource.new or resource.rep of imported resource %s", r)
+		}
+		if r.iface == "" {
+			return item{}, fmt.Errorf("resource.drop of a resource that is not imported from an interface")
+		}
+		hf, err := s.state.linker.Resolve(r.iface, "[resource-drop]"+r.name, i32, nil)
+		if err != nil {
+			return item{}, err
+		}
+		lowered := cabi.NewLowered(cabi.Options{Instance: s.state.ci})
+		glue := hf.Fn
+		fn := api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
+			glue(ctx, lowered, stack)
+		})
+		return item{SortCoreFunc, s.state.addHost(hostFunc{fn: fn, params: hf.Params, results: hf.Results, paramNames: []string{"self"}})}, nil
+	}
+	ci := s.state.ci
+	lowered := cabi.NewLowered(cabi.Options{Instance: ci})
+	var f hostFunc
+	switch c.Kind {
+	case CanonResourceNew:
+		name := "[resource-new]" + r.name
+		f = hostFunc{params: i32, results: i32, paramNames: []string{"rep"}, fn: func(ctx context.Context, _ api.Module, stack []uint64) {
+			call := cabi.Begin(ctx, lowered, name)
+			defer call.End()
+			stack[0] = uint64(call.Own(&ownedRep{rep: uint32(stack[0]), res: r, ctx: ctx}, r.typ))
+		}}
+	case CanonResourceRep:
+		name := "[resource-rep]" + r.name
+		f = hostFunc{params: i32, results: i32, paramNames: []string{"self"}, fn: func(ctx context.Context, _ api.Module, stack []uint64) {
+			call := cabi.Begin(ctx, lowered, name)
+			defer call.End()
+			v := call.Borrow(uint32(stack[0]), r.typ)
+			stack[0] = uint64(v.(*ownedRep).rep)
+		}}
+	case CanonResourceDrop:
+		name := "[resource-drop]" + r.name
+		f = hostFunc{params: i32, paramNames: []string{"self"}, fn: func(ctx context.Context, _ api.Module, stack []uint64) {
+			call := cabi.Begin(ctx, lowered, name)
+			defer call.End()
+			v := call.Borrow(uint32(stack[0]), r.typ)
+			v.(*ownedRep).ctx = ctx
+			call.Drop(uint32(stack[0]), r.typ)
+		}}
+	}
+	return item{SortCoreFunc, s.state.addHost(f)}, nil
+}

@@ -1,0 +1,165 @@
+package component
+
+import (
+	"github.com/tetratelabs/wazero/api"
+)
+
+// A scope is the index spaces of one component being instantiated (or of
+// one instance type being evaluated), as resolved items.
+type scope struct {
+	parent *scope
+	state  *state
+
+	types       []rtype
+	coreModules []*CoreModule
+	coreInsts   []*coreInstance
+	coreFuncs   []coreItem
+	coreTables  []coreItem
+	coreMems    []coreItem
+	coreGlobals []coreItem
+	coreTypes   []*CoreFuncType
+	funcs       []*cfunc
+	components  []*nested
+	instances   []*cinstance
+
+	// args are the arguments of a nested component's instantiation, by
+	// import name.
+	args map[string]item
+	// exports are the component's exports, by name.
+	exports *cinstance
+}
+
+// A coreInstance is a core module instance: a module the loader
+// instantiated, a synthetic one, or a batch of canonical built-ins not yet
+// instantiated (mod nil until the batch is flushed).
+type coreInstance struct {
+	mod   api.Module
+	batch *hostBatch
+}
+
+// A coreItem is a core function, table, memory or global: an export of a
+// core instance.
+type coreItem struct {
+	inst *coreInstance
+	name string
+}
+
+// A cfunc is a component function: imported from the host (iface, name),
+// or lifted from a core function.
+type cfunc struct {
+	typ *rfunc
+
+	iface, name string // imported
+
+	lifted *lifted
+}
+
+// A nested component and the scope it was defined in (for outer aliases).
+type nested struct {
+	c     *Component
+	outer *scope
+}
+
+// A cinstance is a component instance: its exports by name.
+type cinstance struct {
+	exports map[string]item
+	order   []string
+}
+
+func (ci *cinstance) add(name string, it item) {
+	if ci.exports == nil {
+		ci.exports = map[string]item{}
+	}
+	if _, dup := ci.exports[name]; !dup {
+		ci.order = append(ci.order, name)
+	}
+	ci.exports[name] = it
+}
+
+// An item is one entry of an index space, of any sort.
+type item struct {
+	sort Sort
+	v    any // coreItem, *coreInstance, *CoreModule, *CoreFuncType, *cfunc, rtype, *nested, *cinstance
+}
+
+// get returns item i of sort s.
+func (s *scope) get(so Sort, i uint32) (item, bool) {
+	n := uint64(i)
+	var v any
+	switch so {
+	case SortCoreFunc:
+		if n < uint64(len(s.coreFuncs)) {
+			v = s.coreFuncs[i]
+		}
+	case SortCoreTable:
+		if n < uint64(len(s.coreTables)) {
+			v = s.coreTables[i]
+		}
+	case SortCoreMemory:
+		if n < uint64(len(s.coreMems)) {
+			v = s.coreMems[i]
+		}
+	case SortCoreGlobal:
+		if n < uint64(len(s.coreGlobals)) {
+			v = s.coreGlobals[i]
+		}
+	case SortCoreType:
+		if n < uint64(len(s.coreTypes)) {
+			return item{so, s.coreTypes[i]}, true
+		}
+	case SortCoreModule:
+		if n < uint64(len(s.coreModules)) {
+			v = s.coreModules[i]
+		}
+	case SortCoreInstance:
+		if n < uint64(len(s.coreInsts)) {
+			v = s.coreInsts[i]
+		}
+	case SortFunc:
+		if n < uint64(len(s.funcs)) {
+			v = s.funcs[i]
+		}
+	case SortType:
+		if n < uint64(len(s.types)) {
+			return item{so, s.types[i]}, true
+		}
+	case SortComponent:
+		if n < uint64(len(s.components)) {
+			v = s.components[i]
+		}
+	case SortInstance:
+		if n < uint64(len(s.instances)) {
+			v = s.instances[i]
+		}
+	}
+	return item{so, v}, v != nil
+}
+
+// push appends an item to the index space of its sort.
+func (s *scope) push(it item) {
+	switch it.sort {
+	case SortCoreFunc:
+		s.coreFuncs = append(s.coreFuncs, it.v.(coreItem))
+	case SortCoreTable:
+		s.coreTables = append(s.coreTables, it.v.(coreItem))
+	case SortCoreMemory:
+		s.coreMems = append(s.coreMems, it.v.(coreItem))
+	case SortCoreGlobal:
+		s.coreGlobals = append(s.coreGlobals, it.v.(coreItem))
+	case SortCoreType:
+		ft, _ := it.v.(*CoreFuncType)
+		s.coreTypes = append(s.coreTypes, ft)
+	case SortCoreModule:
+		s.coreModules = append(s.coreModules, it.v.(*CoreModule))
+	case SortCoreInstance:
+		s.coreInsts = append(s.coreInsts, it.v.(*coreInstance))
+	case SortFunc:
+		s.funcs = append(s.funcs, it.v.(*cfunc))
+	case SortType:
+		s.types = append(s.types, it.v)
+	case SortComponent:
+		s.components = append(s.components, it.v.(*nested))
+	case SortInstance:
+		s.instances = append(s.instances, it.v.(*cinstance))
+	}
+}

@@ -1,0 +1,660 @@
+package component
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Values passed to and returned from Func.Call:
+//
+//	bool, s8..u64 as int8..uint64, f32, f64 as float32, float64
+//	char as rune, string as string
+//	list<u8> as []byte, other lists, tuples and records as []any
+//	variant, enum, option and result as Variant (Case is the
+//	canonical discriminant: option none 0, some 1; result ok 0, err 1)
+//	flags as uint32 (bit i is label i)
+//
+// Resource handles are not supported in calls from Go.
+type Variant struct {
+	Case  uint32
+	Value any // nil for a case without payload
+}
+
+// valueError is panicked by lifting and lowering and recovered by Call.
+type valueError struct{ err error }
+
+func fail(format string, args ...any) {
+	panic(valueError{fmt.Errorf(format, args...)})
+}
+
+// Call calls the function with args lowered by the Canonical ABI and
+// returns its result lifted (nil for a function without one), after the
+// post-return function ran.
+func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
+	ft, l := f.f.typ, f.f.lifted
+	if len(args) != len(ft.params) {
+		return nil, fmt.Errorf("component: %s takes %d arguments, got %d", f.Name, len(ft.params), len(args))
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ve, ok := r.(valueError)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("component: %s: %w", f.Name, ve.err)
+		}
+	}()
+	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx}
+	var flat []uint64
+	var flatTypes []api.ValueType
+	for i, p := range ft.params {
+		flattenInto(p.t, &flatTypes)
+		flat = lowerFlat(m, p.t, args[i], flat)
+	}
+	if len(flat) > maxFlatParams {
+		tu := &rtuple{}
+		for _, p := range ft.params {
+			tu.elems = append(tu.elems, p.t)
+		}
+		ptr := m.alloc(size(tu), alignment(tu))
+		m.store(tu, ptr, args)
+		flat = []uint64{uint64(ptr)}
+	}
+	res, err := l.fn.Call(ctx, flat...)
+	if err != nil {
+		return nil, err
+	}
+	if ft.result != nil {
+		rf := flatten(ft.result)
+		if len(rf) > maxFlatResults {
+			result = m.load(ft.result, uint32(res[0]))
+		} else {
+			it := &flatIter{vals: res, types: rf}
+			result = liftFlat(it, ft.result)
+		}
+	}
+	if l.postReturn != nil {
+		if _, err := l.postReturn.Call(ctx, res...); err != nil {
+			return nil, fmt.Errorf("component: %s: post-return: %w", f.Name, err)
+		}
+	}
+	return result, nil
+}
+
+// mem accesses the memory of a lifted function's options.
+type mem struct {
+	m       api.Memory
+	realloc api.Function
+	ctx     context.Context
+}
+
+func (m *mem) bytes(p, n uint32) []byte {
+	if m.m == nil {
+		fail("no memory option")
+	}
+	b, ok := m.m.Read(p, n)
+	if !ok {
+		fail("out-of-bounds memory access: %d bytes at %#x", n, p)
+	}
+	return b
+}
+
+func (m *mem) alloc(n, align uint32) uint32 {
+	if m.realloc == nil {
+		fail("no realloc option")
+	}
+	r, err := m.realloc.Call(m.ctx, 0, 0, uint64(align), uint64(n))
+	if err != nil {
+		fail("realloc: %v", err)
+	}
+	p := uint32(r[0])
+	if p&(align-1) != 0 {
+		fail("realloc returned misaligned pointer %#x", p)
+	}
+	m.bytes(p, n)
+	return p
+}
+
+// size and alignment per the Canonical ABI.
+func size(t rtype) uint32 {
+	switch t := t.(type) {
+	case rprim:
+		switch Prim(t) {
+		case Bool, S8, U8:
+			return 1
+		case S16, U16:
+			return 2
+		case S64, U64, F64, String:
+			return 8
+		}
+		return 4
+	case *rlist:
+		return 8
+	case *rrecord:
+		var ts []rtype
+		for _, f := range t.fields {
+			ts = append(ts, f.t)
+		}
+		return recordSize(ts)
+	case *rtuple:
+		return recordSize(t.elems)
+	case *rflags:
+		switch {
+		case t.n <= 8:
+			return 1
+		case t.n <= 16:
+			return 2
+		}
+		return 4
+	case *renum:
+		return discSize(t.n)
+	case *rown, *rborrow:
+		return 4
+	}
+	cases := variantCases(t)
+	s := discSize(len(cases))
+	var max, al uint32 = 0, 1
+	for _, c := range cases {
+		if c != nil {
+			max = maxU(max, size(c))
+			al = maxU(al, alignment(c))
+		}
+	}
+	s = alignTo(s, maxU(al, discSize(len(cases))))
+	return alignTo(s+max, alignment(t))
+}
+
+func alignment(t rtype) uint32 {
+	switch t := t.(type) {
+	case rprim:
+		switch Prim(t) {
+		case S64, U64, F64:
+			return 8
+		case String:
+			return 4
+		}
+		return size(t)
+	case *rlist:
+		return 4
+	case *rrecord:
+		a := uint32(1)
+		for _, f := range t.fields {
+			a = maxU(a, alignment(f.t))
+		}
+		return a
+	case *rtuple:
+		a := uint32(1)
+		for _, e := range t.elems {
+			a = maxU(a, alignment(e))
+		}
+		return a
+	case *rflags, *renum, *rown, *rborrow:
+		return size(t)
+	}
+	cases := variantCases(t)
+	a := discSize(len(cases))
+	for _, c := range cases {
+		if c != nil {
+			a = maxU(a, alignment(c))
+		}
+	}
+	return a
+}
+
+func variantCases(t rtype) []rtype {
+	switch t := t.(type) {
+	case *rvariant:
+		var cs []rtype
+		for _, c := range t.cases {
+			cs = append(cs, c.t)
+		}
+		return cs
+	case *roption:
+		return []rtype{nil, t.elem}
+	case *rresult:
+		return []rtype{t.ok, t.err}
+	}
+	panic(fmt.Sprintf("component: not a variant: %T", t))
+}
+
+func discSize(n int) uint32 {
+	switch {
+	case n <= 1<<8:
+		return 1
+	case n <= 1<<16:
+		return 2
+	}
+	return 4
+}
+
+func recordSize(ts []rtype) uint32 {
+	var s, a uint32 = 0, 1
+	for _, t := range ts {
+		s = alignTo(s, alignment(t))
+		s += size(t)
+		a = maxU(a, alignment(t))
+	}
+	return alignTo(s, a)
+}
+
+func alignTo(p, a uint32) uint32 { return (p + a - 1) &^ (a - 1) }
+
+func maxU(a, b uint32) uint32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// load lifts a value of type t stored at p.
+func (m *mem) load(t rtype, p uint32) any {
+	if p&(alignment(t)-1) != 0 {
+		fail("misaligned pointer %#x for a value aligned to %d", p, alignment(t))
+	}
+	b := m.bytes(p, size(t))
+	switch t := t.(type) {
+	case rprim:
+		switch Prim(t) {
+		case Bool:
+			return b[0] != 0
+		case S8:
+			return int8(b[0])
+		case U8:
+			return b[0]
+		case S16:
+			return int16(binary.LittleEndian.Uint16(b))
+		case U16:
+			return binary.LittleEndian.Uint16(b)
+		case S32:
+			return int32(binary.LittleEndian.Uint32(b))
+		case U32:
+			return binary.LittleEndian.Uint32(b)
+		case S64:
+			return int64(binary.LittleEndian.Uint64(b))
+		case U64:
+			return binary.LittleEndian.Uint64(b)
+		case F32:
+			return math.Float32frombits(binary.LittleEndian.Uint32(b))
+		case F64:
+			return math.Float64frombits(binary.LittleEndian.Uint64(b))
+		case Char:
+			return liftChar(binary.LittleEndian.Uint32(b))
+		case String:
+			return m.loadString(binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]))
+		}
+	case *rlist:
+		return m.loadList(t.elem, binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]))
+	case *rrecord:
+		var ts []rtype
+		for _, f := range t.fields {
+			ts = append(ts, f.t)
+		}
+		return m.loadFields(ts, p)
+	case *rtuple:
+		return m.loadFields(t.elems, p)
+	case *rflags:
+		var v uint32
+		for i := range size(t) {
+			v |= uint32(b[i]) << (8 * i)
+		}
+		if t.n < 32 && v>>t.n != 0 {
+			fail("flags value %#x has bits beyond its %d labels", v, t.n)
+		}
+		return v
+	case *renum:
+		return Variant{Case: m.disc(b, t.n)}
+	case *rown, *rborrow:
+		fail("resource handles are not supported in calls from Go")
+	}
+	cases := variantCases(t)
+	c := m.disc(b, len(cases))
+	v := Variant{Case: c}
+	if ct := cases[c]; ct != nil {
+		off := alignTo(discSize(len(cases)), alignment(t))
+		v.Value = m.load(ct, p+off)
+	}
+	return v
+}
+
+func (m *mem) disc(b []byte, n int) uint32 {
+	var d uint32
+	switch discSize(n) {
+	case 1:
+		d = uint32(b[0])
+	case 2:
+		d = uint32(binary.LittleEndian.Uint16(b))
+	default:
+		d = binary.LittleEndian.Uint32(b)
+	}
+	if d >= uint32(n) {
+		fail("bad discriminant %d for %d cases", d, n)
+	}
+	return d
+}
+
+func (m *mem) loadFields(ts []rtype, p uint32) []any {
+	out := make([]any, len(ts))
+	var off uint32
+	for i, t := range ts {
+		off = alignTo(off, alignment(t))
+		out[i] = m.load(t, p+off)
+		off += size(t)
+	}
+	return out
+}
+
+func (m *mem) loadString(p, n uint32) string {
+	b := m.bytes(p, n)
+	if !utf8.Valid(b) {
+		fail("invalid UTF-8 in string at %#x", p)
+	}
+	return string(b)
+}
+
+func (m *mem) loadList(elem rtype, p, n uint32) any {
+	es := size(elem)
+	if uint64(n)*uint64(es) > math.MaxUint32 {
+		fail("list of %d elements overflows memory", n)
+	}
+	if p&(alignment(elem)-1) != 0 {
+		fail("misaligned list pointer %#x", p)
+	}
+	if elem == rprim(U8) {
+		return append([]byte(nil), m.bytes(p, n)...)
+	}
+	m.bytes(p, n*es)
+	out := make([]any, n)
+	for i := range n {
+		out[i] = m.load(elem, p+i*es)
+	}
+	return out
+}
+
+func liftChar(v uint32) rune {
+	if v >= 0x110000 || (v >= 0xD800 && v < 0xE000) {
+		fail("invalid char %#x", v)
+	}
+	return rune(v)
+}
+
+// flatIter reads flat core values, coercing from the joined variant types
+// to the types a case wants.
+type flatIter struct {
+	vals  []uint64
+	types []api.ValueType
+	i     int
+}
+
+func (it *flatIter) next(want api.ValueType) uint64 {
+	if it.i >= len(it.vals) {
+		fail("too few core values")
+	}
+	v, have := it.vals[it.i], it.types[it.i]
+	it.i++
+	switch {
+	case have == want:
+		return v
+	case have == api.ValueTypeI32 && want == api.ValueTypeF32:
+		return uint64(uint32(v))
+	case have == api.ValueTypeI64 && want == api.ValueTypeI32:
+		return uint64(uint32(v))
+	case have == api.ValueTypeI64 && want == api.ValueTypeF32:
+		return uint64(uint32(v))
+	case have == api.ValueTypeI64 && want == api.ValueTypeF64:
+		return v
+	}
+	return v
+}
+
+// liftFlat lifts a value from flat core values.
+func liftFlat(it *flatIter, t rtype) any {
+	i32 := func() uint32 { return uint32(it.next(api.ValueTypeI32)) }
+	switch t := t.(type) {
+	case rprim:
+		switch Prim(t) {
+		case Bool:
+			return i32() != 0
+		case S8:
+			return int8(i32())
+		case U8:
+			return uint8(i32())
+		case S16:
+			return int16(i32())
+		case U16:
+			return uint16(i32())
+		case S32:
+			return int32(i32())
+		case U32:
+			return i32()
+		case S64:
+			return int64(it.next(api.ValueTypeI64))
+		case U64:
+			return it.next(api.ValueTypeI64)
+		case F32:
+			return math.Float32frombits(uint32(it.next(api.ValueTypeF32)))
+		case F64:
+			return math.Float64frombits(it.next(api.ValueTypeF64))
+		case Char:
+			return liftChar(i32())
+		}
+	case *rflags:
+		return i32()
+	case *renum:
+		d := i32()
+		if d >= uint32(t.n) {
+			fail("bad discriminant %d for %d cases", d, t.n)
+		}
+		return Variant{Case: d}
+	case *rrecord:
+		out := make([]any, len(t.fields))
+		for i, f := range t.fields {
+			out[i] = liftFlat(it, f.t)
+		}
+		return out
+	case *rtuple:
+		out := make([]any, len(t.elems))
+		for i, e := range t.elems {
+			out[i] = liftFlat(it, e)
+		}
+		return out
+	case *rown, *rborrow:
+		fail("resource handles are not supported in calls from Go")
+	case *rvariant, *roption, *rresult:
+		cases := variantCases(t)
+		d := i32()
+		if d >= uint32(len(cases)) {
+			fail("bad discriminant %d for %d cases", d, len(cases))
+		}
+		start := it.i
+		n := len(flatten(t)) - 1
+		v := Variant{Case: d}
+		if c := cases[d]; c != nil {
+			v.Value = liftFlat(it, c)
+		}
+		it.i = start + n
+		return v
+	}
+	fail("lifting %T from core values needs memory", t)
+	return nil
+}
+
+// lowerFlat appends the flat core values of v, of type t.
+func lowerFlat(m *mem, t rtype, v any, out []uint64) []uint64 {
+	switch t := t.(type) {
+	case rprim:
+		switch Prim(t) {
+		case String:
+			s, ok := v.(string)
+			if !ok {
+				fail("want a string, got %T", v)
+			}
+			p := m.alloc(uint32(len(s)), 1)
+			copy(m.bytes(p, uint32(len(s))), s)
+			return append(out, uint64(p), uint64(len(s)))
+		case F32:
+			f, ok := v.(float32)
+			if !ok {
+				fail("want a float32, got %T", v)
+			}
+			return append(out, uint64(math.Float32bits(f)))
+		case F64:
+			f, ok := v.(float64)
+			if !ok {
+				fail("want a float64, got %T", v)
+			}
+			return append(out, math.Float64bits(f))
+		}
+		return append(out, intValue(Prim(t), v))
+	case *rlist:
+		p, n := m.storeList(t.elem, v)
+		return append(out, uint64(p), uint64(n))
+	case *rrecord, *rtuple:
+		vs, ok := v.([]any)
+		ts := fieldTypes(t)
+		if !ok || len(vs) != len(ts) {
+			fail("want %d fields as []any, got %T", len(ts), v)
+		}
+		for i, ft := range ts {
+			out = lowerFlat(m, ft, vs[i], out)
+		}
+		return out
+	}
+	fail("lowering %T from Go is not supported", t)
+	return nil
+}
+
+func fieldTypes(t rtype) []rtype {
+	switch t := t.(type) {
+	case *rrecord:
+		var ts []rtype
+		for _, f := range t.fields {
+			ts = append(ts, f.t)
+		}
+		return ts
+	case *rtuple:
+		return t.elems
+	}
+	return nil
+}
+
+// intValue converts an integer-like Go value for a primitive type.
+func intValue(p Prim, v any) uint64 {
+	switch x := v.(type) {
+	case bool:
+		if p == Bool {
+			if x {
+				return 1
+			}
+			return 0
+		}
+	case int8:
+		return uint64(uint32(int32(x)))
+	case uint8:
+		return uint64(x)
+	case int16:
+		return uint64(uint32(int32(x)))
+	case uint16:
+		return uint64(x)
+	case int32:
+		if p == S64 {
+			return uint64(int64(x))
+		}
+		return uint64(uint32(x))
+	case uint32:
+		return uint64(x)
+	case int64:
+		return uint64(x)
+	case uint64:
+		return x
+	case int:
+		if p == S64 || p == U64 {
+			return uint64(x)
+		}
+		return uint64(uint32(x))
+	}
+	fail("want a %s, got %T", p, v)
+	return 0
+}
+
+// storeList stores a list in memory allocated with realloc.
+func (m *mem) storeList(elem rtype, v any) (uint32, uint32) {
+	if b, ok := v.([]byte); ok && elem == rprim(U8) {
+		p := m.alloc(uint32(len(b)), 1)
+		copy(m.bytes(p, uint32(len(b))), b)
+		return p, uint32(len(b))
+	}
+	vs, ok := v.([]any)
+	if !ok {
+		fail("want a list as []any, got %T", v)
+	}
+	es := size(elem)
+	p := m.alloc(uint32(len(vs))*es, alignment(elem))
+	for i, e := range vs {
+		m.store(elem, p+uint32(i)*es, e)
+	}
+	return p, uint32(len(vs))
+}
+
+// store stores v of type t at p.
+func (m *mem) store(t rtype, p uint32, v any) {
+	b := m.bytes(p, size(t))
+	switch t := t.(type) {
+	case rprim:
+		switch Prim(t) {
+		case String:
+			s, ok := v.(string)
+			if !ok {
+				fail("want a string, got %T", v)
+			}
+			q := m.alloc(uint32(len(s)), 1)
+			copy(m.bytes(q, uint32(len(s))), s)
+			b = m.bytes(p, 8)
+			binary.LittleEndian.PutUint32(b, q)
+			binary.LittleEndian.PutUint32(b[4:], uint32(len(s)))
+			return
+		case F32, F64:
+			fl := lowerFlat(m, t, v, nil)[0]
+			if Prim(t) == F32 {
+				binary.LittleEndian.PutUint32(b, uint32(fl))
+			} else {
+				binary.LittleEndian.PutUint64(b, fl)
+			}
+			return
+		}
+		x := intValue(Prim(t), v)
+		switch size(t) {
+		case 1:
+			b[0] = byte(x)
+		case 2:
+			binary.LittleEndian.PutUint16(b, uint16(x))
+		case 4:
+			binary.LittleEndian.PutUint32(b, uint32(x))
+		default:
+			binary.LittleEndian.PutUint64(b, x)
+		}
+	case *rlist:
+		q, n := m.storeList(t.elem, v)
+		b = m.bytes(p, 8)
+		binary.LittleEndian.PutUint32(b, q)
+		binary.LittleEndian.PutUint32(b[4:], n)
+	case *rrecord, *rtuple:
+		vs, ok := v.([]any)
+		ts := fieldTypes(t)
+		if !ok || len(vs) != len(ts) {
+			fail("want %d fields as []any, got %T", len(ts), v)
+		}
+		var off uint32
+		for i, ft := range ts {
+			off = alignTo(off, alignment(ft))
+			m.store(ft, p+off, vs[i])
+			off += size(ft)
+		}
+	default:
+		fail("storing %T from Go is not supported", t)
+	}
+}
