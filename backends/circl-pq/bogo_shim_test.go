@@ -15,18 +15,23 @@ package circlpq
 // docs/bogo.md gives the command and the latest results.
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,12 +93,26 @@ type shimFlags struct {
 	signingPrefs, verifyPrefs  []uint16
 	expectPeerSigAlg           int
 	expectSessionMiss          bool
-	onResumeFlags              []string
+	expectNoSession            bool
 	resumeCount                int
+	requireClientCert          bool
+	verifyFail                 bool
+	expectVerifyResult         bool
+	customVerify               bool
+	async                      bool
+	keyUpdate                  bool
+	keyUpdateBeforeRead        bool
+	keyShares                  []uint16
+	hasKeyShares               bool
+	legacyCredential           bool // -cert-file/-key-file before any -new-x509-credential
+	newCredentials             int
+	expectCredential           *int
+	expectPeerCertFile         string
+	identities                 []*backends.Identity // as configured, for expectCredential
 }
 
-// Flags with a value, and boolean flags. The ignored ones hold for this
-// engine whatever their value: it never resumes, and speaks TLS 1.3 only.
+// Flags with a value, and boolean flags. The -no-tls1/-no-tls11/-no-tls12
+// flags hold for this engine whatever their value: it speaks TLS 1.3 only.
 var (
 	shimValueFlags = map[string]bool{
 		"-port": true, "-shim-id": true, "-key-file": true, "-cert-file": true, "-trust-cert": true,
@@ -102,6 +121,8 @@ var (
 		"-expect-advertised-alpn": true, "-host-name": true, "-expect-server-name": true, "-resume-count": true,
 		"-export-keying-material": true, "-export-label": true, "-export-context": true,
 		"-signing-prefs": true, "-verify-prefs": true, "-expect-peer-signature-algorithm": true,
+		"-key-shares": true, "-expect-selected-credential": true, "-cipher": true,
+		"-expect-peer-cert-file": true,
 	}
 	shimBoolFlags = map[string]bool{
 		"-ipv6": true, "-server": true, "-decline-alpn": true, "-reject-alpn": true, "-shim-writes-first": true,
@@ -109,27 +130,52 @@ var (
 		"-expect-session-miss": true, "-no-tls1": true, "-no-tls11": true, "-no-tls12": true,
 		"-no-tls13": true, "-expect-no-session": true, "-new-x509-credential": true,
 		"-shim-shuts-down": true, "-use-export-context": true, "-check-close-notify": true,
+		"-require-any-client-certificate": true, "-verify-fail": true, "-expect-verify-result": true,
+		"-use-custom-verify-callback": true, "-async": true, "-key-update": true,
+		"-key-update-before-read": true, "-no-key-shares": true, "-use-old-client-cert-callback": true,
 	}
 )
 
-func parseShimFlags(args []string) (*shimFlags, error) {
-	f := &shimFlags{minVersion: -1, maxVersion: -1}
-	for i := 0; i < len(args); i++ {
-		name := args[i]
-		// Without resumption (-resume-count is unimplemented) every
-		// connection is the initial one: -on-initial-X is -X, and
-		// -on-resume-X never applies.
-		if rest, ok := strings.CutPrefix(name, "-on-initial-"); ok {
-			name = "-" + rest
-		} else if rest, ok := strings.CutPrefix(name, "-on-resume-"); ok {
-			if shimValueFlags["-"+rest] {
-				i++
-			} else if !shimBoolFlags["-"+rest] {
-				return nil, errUnimplemented("flag " + name)
+// connectionArgs returns the flags of connection i of a test (0 is the
+// initial one, later ones resume): -on-initial-X applies to the first,
+// -on-resume-X to the others, as BoringSSL's shim has it. Flags for the
+// retry after a rejected 0-RTT (-on-retry-X) are unimplemented, as 0-RTT
+// is. A prefixed flag the shim does not know is left in place, named as
+// it is, so that it makes the test unimplemented.
+func connectionArgs(args []string, i int) []string {
+	var out []string
+	for j := 0; j < len(args); j++ {
+		name := args[j]
+		rest, initial := strings.CutPrefix(name, "-on-initial-")
+		if !initial {
+			var ok bool
+			if rest, ok = strings.CutPrefix(name, "-on-resume-"); !ok {
+				out = append(out, name)
+				continue
 			}
-			f.onResumeFlags = append(f.onResumeFlags, name)
+		}
+		flag := "-" + rest
+		if !shimValueFlags[flag] && !shimBoolFlags[flag] {
+			out = append(out, name)
 			continue
 		}
+		var value []string
+		if shimValueFlags[flag] && j+1 < len(args) {
+			j++
+			value = []string{args[j]}
+		}
+		if initial == (i == 0) {
+			out = append(append(out, flag), value...)
+		}
+	}
+	return out
+}
+
+func parseShimFlags(args []string) (*shimFlags, error) {
+	f := &shimFlags{minVersion: -1, maxVersion: -1}
+	var unknown []string
+	for i := 0; i < len(args); i++ {
+		name := args[i]
 		if shimBoolFlags[name] {
 			switch name {
 			case "-ipv6":
@@ -148,8 +194,30 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 				f.expectNoHRR = true
 			case "-verify-peer":
 				f.verifyPeer = true
+			case "-require-any-client-certificate":
+				f.requireClientCert = true
+			case "-verify-fail":
+				f.verifyFail = true
+			case "-expect-verify-result":
+				f.expectVerifyResult = true
+			case "-use-custom-verify-callback":
+				f.customVerify = true
+			case "-async":
+				f.async = true
+			case "-key-update":
+				f.keyUpdate = true
+			case "-use-old-client-cert-callback":
+				// BoringSSL's client_cert_cb: the certificate comes
+				// from a callback when the server asks, which is what
+				// the ClientIdentity hook always is.
+			case "-key-update-before-read":
+				f.keyUpdateBeforeRead = true
+			case "-no-key-shares":
+				f.keyShares, f.hasKeyShares = nil, true
 			case "-expect-session-miss":
 				f.expectSessionMiss = true
+			case "-expect-no-session":
+				f.expectNoSession = true
 			case "-shim-shuts-down":
 				f.shimShutsDown = true
 			case "-check-close-notify":
@@ -160,11 +228,19 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 				return nil, errUnimplemented("only TLS 1.3 is implemented (-no-tls13)")
 			case "-new-x509-credential":
 				f.credentials = append(f.credentials, shimCredential{})
+				f.newCredentials++
 			}
 			continue
 		}
 		if !shimValueFlags[name] {
-			return nil, errUnimplemented("flag " + name)
+			// Name every flag the shim lacks, not only the first: the
+			// log then shows which flags would unlock a test. A value
+			// does not start with "-" unless it is a negative number.
+			unknown = append(unknown, name)
+			if i+1 < len(args) && isFlagValue(args[i+1]) {
+				i++
+			}
+			continue
 		}
 		if i+1 == len(args) {
 			return nil, fmt.Errorf("flag %s needs a value", name)
@@ -189,6 +265,7 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			// the flags set the default one.
 			if len(f.credentials) == 0 {
 				f.credentials = append(f.credentials, shimCredential{})
+				f.legacyCredential = true
 			}
 			c := &f.credentials[len(f.credentials)-1]
 			if name == "-key-file" {
@@ -204,10 +281,14 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			f.maxVersion, err = num()
 		case "-expect-version":
 			f.expectVersion, err = num()
-		case "-curves":
+		case "-curves", "-key-shares":
 			var n int
 			if n, err = num(); err == nil {
-				f.curves = append(f.curves, uint16(n))
+				if name == "-curves" {
+					f.curves = append(f.curves, uint16(n))
+				} else {
+					f.keyShares, f.hasKeyShares = append(f.keyShares, uint16(n)), true
+				}
 			}
 		case "-expect-curve-id":
 			f.expectCurve, err = num()
@@ -226,6 +307,12 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 		case "-resume-count":
 			f.resumeCount, err = num()
 		case "-signing-prefs", "-verify-prefs":
+			if name == "-signing-prefs" && f.newCredentials > 0 {
+				// Signing preferences of one credential: the engine
+				// has them for the whole connection only.
+				unknown = append(unknown, "-signing-prefs(per-credential)")
+				continue
+			}
 			var n int
 			if n, err = num(); err == nil {
 				if name == "-signing-prefs" {
@@ -236,6 +323,17 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			}
 		case "-expect-peer-signature-algorithm":
 			f.expectPeerSigAlg, err = num()
+		case "-expect-selected-credential":
+			var n int
+			if n, err = num(); err == nil {
+				f.expectCredential = &n
+			}
+		case "-expect-peer-cert-file":
+			f.expectPeerCertFile = v
+		case "-cipher":
+			// BoringSSL's cipher string configures TLS 1.2 and earlier
+			// only; TLS 1.3 suites are not configurable through it, so it
+			// changes nothing for this engine.
 		case "-export-keying-material":
 			f.exportLength, err = num()
 		case "-export-label":
@@ -248,21 +346,36 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 		}
 	}
 	switch {
+	case len(unknown) > 0:
+		return nil, errUnimplemented("flags " + strings.Join(unknown, " "))
 	case f.maxVersion >= 0 && f.maxVersion < int(versionTLS13):
 		return nil, errUnimplemented(fmt.Sprintf("only TLS 1.3 is implemented (-max-version %#04x)", f.maxVersion))
 	case f.minVersion > int(versionTLS13):
 		return nil, errUnimplemented(fmt.Sprintf("-min-version %#04x", f.minVersion))
-	case f.resumeCount > 0 && len(f.onResumeFlags) > 0:
-		return nil, errUnimplemented("flags for resumed connections " + strings.Join(f.onResumeFlags, " "))
-	case f.server && f.verifyPeer && f.trustCert == "":
-		return nil, errUnimplemented("accepting client certificates without validation (-verify-peer without -trust-cert)")
+	case f.expectNoSession && f.server:
+		return nil, errUnimplemented("-expect-no-session on a server: the engine reports no session creation")
 	}
 	for _, g := range f.curves {
 		if !isGroupSupported(g) {
 			return nil, errUnimplemented(fmt.Sprintf("group %d", g))
 		}
 	}
+	if f.hasKeyShares {
+		// The engine sends shares for the first Options.KeyShares groups
+		// of its list, at least one: -key-shares maps only when it names
+		// such a prefix of -curves.
+		if len(f.keyShares) == 0 || len(f.keyShares) > len(f.curves) || !slices.Equal(f.keyShares, f.curves[:len(f.keyShares)]) {
+			return nil, errUnimplemented(fmt.Sprintf("key shares %v for groups %v: the engine sends shares for a non-empty prefix of its group list", f.keyShares, f.curves))
+		}
+	}
 	return f, nil
+}
+
+// isFlagValue reports whether an argument is a value rather than a flag:
+// it does not start with "-", or it is a negative number.
+func isFlagValue(arg string) bool {
+	_, err := strconv.Atoi(arg)
+	return !strings.HasPrefix(arg, "-") || err == nil
 }
 
 // parseALPNList parses the runner's length-prefixed protocol list.
@@ -285,9 +398,19 @@ func bogoShim(args []string) int {
 		fmt.Println("No")
 		return bogoExitOK
 	}
-	f, err := parseShimFlags(args)
+	// One connection, then -resume-count more that resume its session
+	// (RFC 8446, Section 2.2), each with its own flags.
+	var conns []*shimFlags
+	f, err := parseShimFlags(connectionArgs(args, 0))
 	if err == nil {
-		err = runShim(f)
+		conns = append(conns, f)
+		for i := 1; i <= f.resumeCount && err == nil; i++ {
+			f, err = parseShimFlags(connectionArgs(args, i))
+			conns = append(conns, f)
+		}
+	}
+	if err == nil {
+		err = runShim(conns)
 	}
 	var unimpl errUnimplemented
 	switch {
@@ -310,60 +433,110 @@ func bogoShim(args []string) int {
 	}
 }
 
-func runShim(f *shimFlags) error {
-	var idents []*backends.Identity
-	for _, cred := range f.credentials {
-		key, err := os.ReadFile(cred.keyFile)
-		if err != nil {
-			return err
-		}
-		chain, err := os.ReadFile(cred.certFile)
-		if err != nil {
-			return err
-		}
-		ident, err := ParseIdentity(key, [][]byte{chain})
-		if err != nil {
-			return errUnimplemented(fmt.Sprintf("identity: %v", err))
-		}
-		idents = append(idents, ident)
-	}
-	var trust []byte
-	if f.trustCert != "" {
-		var err error
-		if trust, err = os.ReadFile(f.trustCert); err != nil {
-			return err
-		}
-	}
-
-	// One connection, then -resume-count more that resume its session
-	// (RFC 8446, Section 2.2), unless -expect-session-miss.
+func runShim(conns []*shimFlags) error {
 	cache := NewSessionCache(0)
-	for i := 0; i <= f.resumeCount; i++ {
-		if err := runShimConn(f, idents, trust, cache, i > 0); err != nil {
+	st := new(shimSession)
+	for i, f := range conns {
+		if err := runShimConn(f, cache, st, i > 0); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// shimSession is what the shim keeps of the session the connections of a
+// test share: the verification result of the full handshake that made it,
+// which a resumed connection reports as its own, as BoringSSL's does.
+type shimSession struct {
+	verifyFailed bool
+}
+
+// loadShimIdentities reads the credentials of a connection.
+func loadShimIdentities(f *shimFlags) ([]*backends.Identity, error) {
+	var idents []*backends.Identity
+	for _, cred := range f.credentials {
+		key, err := os.ReadFile(cred.keyFile)
+		if err != nil {
+			return nil, err
+		}
+		chain, err := os.ReadFile(cred.certFile)
+		if err != nil {
+			return nil, err
+		}
+		ident, err := ParseIdentity(key, [][]byte{chain})
+		if err != nil {
+			return nil, errUnimplemented(fmt.Sprintf("identity: %v", err))
+		}
+		idents = append(idents, ident)
+	}
+	// BoringSSL prefers the credentials -new-x509-credential added, in
+	// order, to the default one.
+	if f.legacyCredential && len(idents) > 1 {
+		idents = append(idents[1:], idents[0])
+	}
+	return idents, nil
+}
+
 // runShimConn runs one connection of a test.
-func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache *SessionCache, resumed bool) error {
-	opts := backends.Options{Groups: f.curves}
+func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed bool) error {
+	idents, err := loadShimIdentities(f)
+	if err != nil {
+		return err
+	}
+	f.identities = idents
+	var trust []byte
+	if f.trustCert != "" {
+		if trust, err = os.ReadFile(f.trustCert); err != nil {
+			return err
+		}
+	}
+	opts := backends.Options{Groups: f.curves, KeyShares: len(f.keyShares)}
 	host := "127.0.0.1"
 	if f.ipv6 {
 		host = "::1"
 	}
-	conn, err := net.Dial("tcp", net.JoinHostPort(host, f.port))
+	tcp, err := net.Dial("tcp", net.JoinHostPort(host, f.port))
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer tcp.Close()
 	id, err := strconv.ParseUint(f.shimID, 10, 64)
 	if err != nil {
 		return fmt.Errorf("-shim-id: %v", err)
 	}
-	if _, err := conn.Write(binary.LittleEndian.AppendUint64(nil, id)); err != nil {
+	if _, err := tcp.Write(binary.LittleEndian.AppendUint64(nil, id)); err != nil {
 		return err
+	}
+	var conn net.Conn = tcp
+	var async *asyncTransport
+	if f.async {
+		async = &asyncTransport{Conn: tcp}
+		conn = async
+		for i, id := range idents {
+			cp := *id
+			cp.Key = asyncSigner{id.Key}
+			idents[i] = &cp
+		}
+	}
+
+	// The verify callback of BoringSSL's shim: it runs on every full
+	// handshake that brings a peer certificate, fails with -verify-fail,
+	// and its failure is fatal only in SSL_VERIFY_PEER mode (a server
+	// that requests certificates, a client with -verify-peer or
+	// -require-any-client-certificate); a client otherwise only records
+	// the result (-expect-verify-result). The legacy callback's failure is
+	// handshake_failure, the custom callback's certificate_unknown.
+	fatalVerify := f.server || f.verifyPeer || f.requireClientCert
+	verifyAlert := alertHandshakeFailure
+	if f.customVerify {
+		verifyAlert = alertCertificateUnknown
+	}
+	verifyCallback := func() error {
+		st.verifyFailed = f.verifyFail
+		if f.verifyFail && fatalVerify {
+			return &backends.SendAlertError{Alert: verifyAlert, Err: errors.New("verification failed (-verify-fail)")}
+		}
+		return nil
 	}
 
 	var c *Conn
@@ -376,20 +549,38 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 		case f.rejectALPN:
 			cfg.ALPN = []string{"unnegotiableprotocol"}
 		}
-		if f.verifyPeer {
+		if f.verifyPeer || f.requireClientCert {
 			cfg.ClientAuth = backends.RequestClientCert
+			if f.requireClientCert {
+				cfg.ClientAuth = backends.RequireClientCert
+			}
+			// The runner passes -trust-cert whenever it holds a
+			// credential; without one it has no certificate to send,
+			// and an empty pool accepts none.
 			cfg.ClientCAs = poolFromPEM(trust)
+			cfg.VerifyClient = func(_ context.Context, chain [][]byte) error {
+				if len(chain) == 0 {
+					return nil // no certificate, no callback
+				}
+				return later(f.async, verifyCallback)
+			}
 		}
+		var wantALPN []string
 		if f.expectAdvertisedALPN != "" {
-			want, err := parseALPNList(f.expectAdvertisedALPN)
-			if err != nil {
+			if wantALPN, err = parseALPNList(f.expectAdvertisedALPN); err != nil {
 				return err
 			}
+		}
+		if f.expectAdvertisedALPN != "" || f.async {
+			// BoringSSL's early callback; with -async it completes on
+			// another goroutine.
 			cfg.ClientHello = func(_ context.Context, h *backends.ClientHello) (*backends.ServerConfig, error) {
-				if !slices.Equal(h.ALPN, want) {
-					return nil, fmt.Errorf("advertised ALPN %q, want %q", h.ALPN, want)
-				}
-				return nil, nil
+				return nil, later(f.async, func() error {
+					if f.expectAdvertisedALPN != "" && !slices.Equal(h.ALPN, wantALPN) {
+						return fmt.Errorf("advertised ALPN %q, want %q", h.ALPN, wantALPN)
+					}
+					return nil
+				})
 			}
 		}
 		if c, err = Server(conn, cfg); err != nil {
@@ -397,12 +588,16 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 		}
 		c.testSigningPrefs, c.testVerifyPrefs = f.signingPrefs, f.verifyPrefs
 	} else {
-		// BoringSSL's shim verifies nothing unless given -trust-cert, and
-		// never checks host names (-host-name is only sent as SNI).
+		// BoringSSL's shim never checks host names (-host-name is only
+		// sent as SNI); its verify callback accepts any chain. This shim
+		// is stricter: given -trust-cert, the chain must lead to it.
 		cfg := &backends.ClientConfig{Options: opts, ServerName: f.hostName, InsecureSkipVerify: true}
+		var roots *x509.CertPool
 		if trust != nil {
-			roots := poolFromPEM(trust)
-			cfg.VerifyServer = func(_ context.Context, chain [][]byte) error {
+			roots = poolFromPEM(trust)
+		}
+		cfg.VerifyServer = func(_ context.Context, chain [][]byte) error {
+			if roots != nil {
 				certs, err := parseChain(chain)
 				if err != nil {
 					return err
@@ -410,8 +605,8 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 				if err := verifyChain(certs, roots, "", x509.ExtKeyUsageServerAuth, nil); err != nil {
 					return &backends.SendAlertError{Alert: certificateAlert(err), Err: err}
 				}
-				return nil
 			}
+			return later(f.async, verifyCallback)
 		}
 		if f.advertiseALPN != "" {
 			if cfg.ALPN, err = parseALPNList(f.advertiseALPN); err != nil {
@@ -420,7 +615,7 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 		}
 		if len(idents) > 0 {
 			cfg.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
-				return idents, nil
+				return idents, later(f.async, func() error { return nil })
 			}
 		}
 		if c, err = Client(conn, cfg); err != nil {
@@ -433,10 +628,28 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.Handshake(ctx); err != nil {
-		return shutdownAfter(conn, err)
+		return shutdownAfter(tcp, err)
 	}
-	if err := checkShimState(f, c, resumed); err != nil {
-		return shutdownAfter(conn, err)
+	if async != nil {
+		async.established.Store(true)
+	}
+	if err := checkShimState(f, c, resumed, st); err != nil {
+		return shutdownAfter(tcp, err)
+	}
+	if f.expectPeerCertFile != "" {
+		if err := checkPeerChain(f.expectPeerCertFile, c.State().PeerChain); err != nil {
+			return shutdownAfter(tcp, err)
+		}
+	}
+	// read is the shim's SSL_read: with -async, it retries what would
+	// block, as BoringSSL's shim does.
+	read := func(p []byte) (int, error) {
+		for {
+			n, err := c.Read(p)
+			if async == nil || !isTimeout(err) {
+				return n, err
+			}
+		}
 	}
 	if f.exportLength > 0 {
 		// TLS 1.3 has no "no context" exporter: a missing context is the
@@ -447,53 +660,142 @@ func runShimConn(f *shimFlags, idents []*backends.Identity, trust []byte, cache 
 		}
 		km, err := c.ExportKeyingMaterial(f.exportLabel, context, f.exportLength)
 		if err != nil {
-			return shutdownAfter(conn, err)
+			return shutdownAfter(tcp, err)
 		}
 		if _, err := c.Write(km); err != nil {
-			return shutdownAfter(conn, err)
+			return shutdownAfter(tcp, err)
 		}
 	}
 	if f.shimShutsDown {
 		// Close first; with -check-close-notify, the runner's
 		// close_notify must follow.
 		if err := c.CloseWrite(); err != nil {
-			return shutdownAfter(conn, err)
+			return shutdownAfter(tcp, err)
 		}
 		if !f.checkCloseNotify {
 			return nil
 		}
-		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-			return shutdownAfter(conn, fmt.Errorf("after close_notify: %v, want the peer's close_notify", err))
+		if _, err := read(make([]byte, 1)); err != io.EOF {
+			return shutdownAfter(tcp, fmt.Errorf("after close_notify: %v, want the peer's close_notify", err))
 		}
 		return nil
 	}
 	if f.shimWritesFirst {
 		if _, err := c.Write([]byte("hello")); err != nil {
-			return shutdownAfter(conn, err)
+			return shutdownAfter(tcp, err)
 		}
 	}
-	buf := make([]byte, 500)
+	// BoringSSL's shim reads at most 512 bytes at a time, so that records
+	// span reads.
+	buf := make([]byte, 512)
 	for {
-		n, err := c.Read(buf)
+		if f.keyUpdateBeforeRead {
+			if err := c.KeyUpdate(false); err != nil {
+				return shutdownAfter(tcp, err)
+			}
+		}
+		n, err := read(buf)
 		if err == io.EOF {
-			c.Close()
-			return nil
+			break
 		}
 		if err != nil {
-			return shutdownAfter(conn, err)
+			return shutdownAfter(tcp, err)
+		}
+		if f.keyUpdate {
+			if err := c.KeyUpdate(false); err != nil {
+				return shutdownAfter(tcp, err)
+			}
 		}
 		for i := range buf[:n] {
 			buf[i] ^= 0xff
 		}
 		if _, err := c.Write(buf[:n]); err != nil {
-			return shutdownAfter(conn, err)
+			return shutdownAfter(tcp, err)
 		}
 	}
+	c.Close()
+	// Tickets arrive after the handshake; a client keeps those it gets in
+	// the cache, from which each connection took the one it offered.
+	if f.expectNoSession && cachedSessions(cache) > 0 {
+		return errors.New("a session was established, want none (-expect-no-session)")
+	}
+	return nil
 }
 
-func checkShimState(f *shimFlags, c *Conn, resumed bool) error {
+// cachedSessions is how many tickets a client session cache holds.
+func cachedSessions(sc *SessionCache) int {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return len(sc.entries)
+}
+
+// later runs fn as an asynchronous callback when async is set: on another
+// goroutine, with the engine waiting in the hook, which is how a hook of
+// this engine completes later (the wasi:tls host pauses the same way).
+func later(async bool, fn func() error) error {
+	if !async {
+		return fn()
+	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.Gosched()
+		done <- fn()
+	}()
+	return <-done
+}
+
+// asyncSigner completes private key operations on another goroutine, the
+// engine waiting in Sign (BoringSSL's -async private key method).
+type asyncSigner struct{ crypto.Signer }
+
+func (s asyncSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (sig []byte, err error) {
+	err = later(true, func() error {
+		sig, err = s.Signer.Sign(r, digest, opts)
+		return err
+	})
+	return sig, err
+}
+
+// asyncTransport is the shim's transport under -async, BoringSSL's async
+// BIO as far as the engine's contract goes: every Read returns at most
+// one byte, so every message and record arrives in pieces; once the
+// handshake is done, every other Read would block instead (a timeout, as
+// from a transport that never blocks, which the engine must survive and
+// resume from; see [backends.NonblockingConn]). Handshake has no such
+// resumption (a timeout in it is fatal, by design), and Write has none
+// (a record goes whole or the connection fails), so neither is asked to.
+type asyncTransport struct {
+	net.Conn
+	established atomic.Bool
+	block       bool // the next Read blocks; used by the one reader only
+}
+
+func (a *asyncTransport) Read(p []byte) (int, error) {
+	if a.established.Load() {
+		if a.block = !a.block; a.block {
+			return 0, errWouldBlock
+		}
+	}
+	return a.Conn.Read(p[:min(len(p), 1)])
+}
+
+var errWouldBlock net.Error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "read would block (-async)" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+func checkShimState(f *shimFlags, c *Conn, resumed bool, st *shimSession) error {
 	s := c.State()
 	switch {
+	case (!f.server || f.requireClientCert) && len(s.PeerChain) == 0:
+		return errors.New("no peer certificate")
+	case f.expectCredential != nil && selectedCredential(f, s) != *f.expectCredential:
+		return fmt.Errorf("credential %d was used, want %d", selectedCredential(f, s), *f.expectCredential)
+	case f.expectVerifyResult && st.verifyFailed != f.verifyFail:
+		return fmt.Errorf("verification failed %v, want %v", st.verifyFailed, f.verifyFail)
 	case resumed && s.DidResume == f.expectSessionMiss:
 		return fmt.Errorf("resumed connection: DidResume %v, want %v", s.DidResume, !f.expectSessionMiss)
 	case !resumed && s.DidResume:
@@ -518,6 +820,44 @@ func checkShimState(f *shimFlags, c *Conn, resumed bool) error {
 		return fmt.Errorf("server name %q, want %q", s.ServerName, f.expectServerName)
 	}
 	return nil
+}
+
+// checkPeerChain compares the peer's chain with the certificates of a PEM
+// file, leaf first (-expect-peer-cert-file).
+func checkPeerChain(file string, chain [][]byte) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var want [][]byte
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			want = append(want, b.Bytes)
+		}
+	}
+	if !slices.EqualFunc(chain, want, bytes.Equal) {
+		return fmt.Errorf("peer chain of %d certificates is not the %d of %s", len(chain), len(want), file)
+	}
+	return nil
+}
+
+// selectedCredential is the number BoringSSL's shim gives the credential a
+// handshake used: its position among those -new-x509-credential added, or
+// -1 for the default one, for none, and on resumption (no certificate is
+// sent then).
+func selectedCredential(f *shimFlags, s backends.State) int {
+	if s.DidResume || s.LocalIdentity == nil {
+		return -1
+	}
+	i := slices.Index(f.identities, s.LocalIdentity)
+	if f.legacyCredential && i == len(f.identities)-1 {
+		return -1
+	}
+	return i
 }
 
 // shutdownAfter lets the runner read the alert the engine sent before the
@@ -553,11 +893,16 @@ func TestBogoShim(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		server, resume bool
+		extra          []string
 	}{
-		{"server", true, false},
-		{"client", false, false},
-		{"server-resume", true, true},
-		{"client-resume", false, true},
+		{"server", true, false, nil},
+		{"client", false, false, nil},
+		{"server-resume", true, true, nil},
+		{"client-resume", false, true, nil},
+		// -async: one-byte reads, would-block reads after the handshake
+		// and callbacks completed on other goroutines.
+		{"server-async", true, true, []string{"-async"}},
+		{"client-async", false, true, []string{"-async", "-key-update"}},
 	} {
 		server := tc.server
 		t.Run(tc.name, func(t *testing.T) {
@@ -577,6 +922,7 @@ func TestBogoShim(t *testing.T) {
 			if tc.resume {
 				args = append(args, "-resume-count", "1")
 			}
+			args = append(args, tc.extra...)
 			if code := bogoShim(args); code != bogoExitOK {
 				t.Errorf("shim exit status %d", code)
 			}
@@ -586,12 +932,31 @@ func TestBogoShim(t *testing.T) {
 		})
 	}
 	for _, args := range [][]string{
-		{"-port", "1", "-resume-count", "1", "-on-resume-shim-writes-first"},
+		{"-port", "1", "-resume-count", "1", "-on-resume-some-future-flag"},
+		{"-port", "1", "-on-retry-shim-writes-first"},
+		{"-port", "1", "-no-key-shares"},
+		{"-port", "1", "-curves", "29", "-curves", "23", "-key-shares", "23"},
 		{"-port", "1", "-max-version", strconv.Itoa(int(versionTLS12))},
 		{"-port", "1", "-some-future-flag"},
 	} {
 		if code := bogoShim(args); code != bogoExitUnimplemented {
 			t.Errorf("bogoShim(%q) = %d; want %d (unimplemented)", args, code, bogoExitUnimplemented)
+		}
+	}
+}
+
+// TestBogoShimConnectionArgs checks that -on-initial- and -on-resume-
+// flags reach the right connections.
+func TestBogoShimConnectionArgs(t *testing.T) {
+	args := []string{"-server", "-on-initial-expect-hrr", "-on-resume-export-label", "x",
+		"-on-resume-expect-session-miss", "-on-resume-future-flag", "-on-retry-expect-hrr"}
+	for i, want := range [][]string{
+		{"-server", "-expect-hrr", "-on-resume-future-flag", "-on-retry-expect-hrr"},
+		{"-server", "-export-label", "x", "-expect-session-miss", "-on-resume-future-flag", "-on-retry-expect-hrr"},
+		{"-server", "-export-label", "x", "-expect-session-miss", "-on-resume-future-flag", "-on-retry-expect-hrr"},
+	} {
+		if got := connectionArgs(args, i); !slices.Equal(got, want) {
+			t.Errorf("connection %d: %q; want %q", i, got, want)
 		}
 	}
 }
