@@ -63,7 +63,10 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 }
 
 func (rt *Runtime) instantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig, linker component.Linker) (*ComponentInstance, error) {
-	st := newState(rt, cfg)
+	st, err := newState(rt, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	ci := cabi.NewInstance()
 	ctx = cabi.WithInstance(ctx, ci)
 	ctx = context.WithValue(ctx, stateKey{}, st)

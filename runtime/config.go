@@ -20,6 +20,12 @@ type Config struct {
 	// accepting a socket fails with new-socket-limit.
 	SocketLimit int
 
+	// FileLimit bounds the host files and directories one guest instance
+	// holds open at once through wasi:filesystem (preopens aside); zero
+	// means filesystem.DefaultFileLimit. Beyond it, open-at and
+	// read-directory fail with insufficient-memory.
+	FileLimit int
+
 	// Extensions register more host modules, such as the wasi:tls host.
 	Extensions []Extension
 }
@@ -42,8 +48,8 @@ type ModuleConfig struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 
-	// Dirs are preopened host directories (wasi_snapshot_preview1), in
-	// order.
+	// Dirs are preopened host directories, in order, served through both
+	// wasi_snapshot_preview1 and wasi:filesystem.
 	Dirs []Dir
 
 	// Configure, if not nil, adjusts the wazero.ModuleConfig built from

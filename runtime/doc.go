@@ -25,6 +25,14 @@
 // instances that are still running (it also unblocks a guest waiting in
 // poll or a blocking stream call, which then exits) and for reactors.
 //
+// # Files
+//
+// [ModuleConfig.Dirs] are served twice: by wazero's wasi_snapshot_preview1
+// and by wasi:filesystem (types and preopens, see the filesystem package),
+// where every path stays beneath its preopen, symbolic links included,
+// read-only preopens refuse every change, and [Config.FileLimit] bounds the
+// host files a guest holds open.
+//
 // # Network policy
 //
 // Network access is denied by default. [Config.Network] holds the rules:
@@ -35,7 +43,6 @@
 //
 // # Not supported
 //
-// UDP sockets: create-udp-socket returns not-supported. wasi:filesystem is
-// not served (guests use wasi_snapshot_preview1 for files). Terminals:
+// UDP sockets: create-udp-socket returns not-supported. Terminals:
 // get-terminal-stdin/stdout/stderr return none.
 package runtime

@@ -152,14 +152,17 @@ func signature(def api.FunctionDefinition) string {
 // reallocFuncs are the WASI 0.2 functions served by this package whose
 // results hold a string or a list, by interface (version stripped).
 var reallocFuncs = map[string][]string{
-	"wasi:io/error":        {"[method]error.to-debug-string"},
-	"wasi:io/poll":         {"poll"},
-	"wasi:io/streams":      {"[method]input-stream.read", "[method]input-stream.blocking-read"},
-	"wasi:random/random":   {"get-random-bytes"},
-	"wasi:random/insecure": {"get-insecure-random-bytes"},
-	"wasi:cli/environment": {"get-environment", "get-arguments", "initial-cwd"},
-	"wasi:sockets/udp":     {"[method]incoming-datagram-stream.receive"},
-	"wasi:clocks/timezone": {"display"},
+	"wasi:io/error":            {"[method]error.to-debug-string"},
+	"wasi:io/poll":             {"poll"},
+	"wasi:io/streams":          {"[method]input-stream.read", "[method]input-stream.blocking-read"},
+	"wasi:random/random":       {"get-random-bytes"},
+	"wasi:random/insecure":     {"get-insecure-random-bytes"},
+	"wasi:cli/environment":     {"get-environment", "get-arguments", "initial-cwd"},
+	"wasi:sockets/udp":         {"[method]incoming-datagram-stream.receive"},
+	"wasi:clocks/timezone":     {"display"},
+	"wasi:filesystem/preopens": {"get-directories"},
+	"wasi:filesystem/types": {"[method]descriptor.read", "[method]descriptor.readlink-at",
+		"[method]directory-entry-stream.read-directory-entry"},
 }
 
 func needsRealloc(module, name string) bool {

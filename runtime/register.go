@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/link"
 
 	"github.com/wasitls/wasitls/bindings/wasi/cli/environment"
@@ -17,6 +18,8 @@ import (
 	monotonicclock "github.com/wasitls/wasitls/bindings/wasi/clocks/monotonic-clock"
 	"github.com/wasitls/wasitls/bindings/wasi/clocks/timezone"
 	wallclock "github.com/wasitls/wasitls/bindings/wasi/clocks/wall-clock"
+	"github.com/wasitls/wasitls/bindings/wasi/filesystem/preopens"
+	filesystemtypes "github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
 	ioerror "github.com/wasitls/wasitls/bindings/wasi/io/error"
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
 	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
@@ -37,6 +40,8 @@ import (
 // version from them.
 func implementations() []link.Implementation {
 	return []link.Implementation{
+		{Interface: filesystemtypes.ModuleName, Version: filesystemtypes.Version, Functions: func(m string) []cabi.HostFunc { return filesystemtypes.Functions(filesystem.Host{}, m) }},
+		{Interface: preopens.ModuleName, Version: preopens.Version, Functions: func(m string) []cabi.HostFunc { return preopens.Functions(preopensHost{}, m) }},
 		{Interface: ioerror.ModuleName, Version: ioerror.Version, Functions: func(m string) []cabi.HostFunc { return ioerror.Functions(struct{}{}, m) }},
 		{Interface: poll.ModuleName, Version: poll.Version, Functions: func(m string) []cabi.HostFunc { return poll.Functions(pollHost{}, m) }},
 		{Interface: streams.ModuleName, Version: streams.Version, Functions: func(m string) []cabi.HostFunc { return streams.Functions(struct{}{}, m) }},

@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/link"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -116,7 +117,10 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	if err := rt.linker.Define(ctx, rt.r, compiled.ImportedFunctions()); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	st := newState(rt, cfg)
+	st, err := newState(rt, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	ci := cabi.NewInstance()
 	ctx = cabi.WithInstance(ctx, ci)
 	ctx = context.WithValue(ctx, stateKey{}, st)
@@ -206,6 +210,7 @@ func (rt *Runtime) wazeroConfig(cfg ModuleConfig) wazero.ModuleConfig {
 // state is the runtime's per-guest state, carried in the context.
 type state struct {
 	stack *sockets.Stack
+	fs    *filesystem.FS
 	cfg   ModuleConfig
 	seed  [2]uint64
 
@@ -221,18 +226,30 @@ type state struct {
 
 type stateKey struct{}
 
-func newState(rt *Runtime, cfg ModuleConfig) *state {
+func newState(rt *Runtime, cfg ModuleConfig) (*state, error) {
 	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg}
 	if rt.cfg.SocketLimit > 0 {
 		st.stack.SetSocketLimit(rt.cfg.SocketLimit)
 	}
+	pre := make([]filesystem.Preopen, len(cfg.Dirs))
+	for i, d := range cfg.Dirs {
+		pre[i] = filesystem.Preopen{Host: d.Host, Guest: d.Guest, ReadOnly: d.ReadOnly}
+	}
+	fsys, err := filesystem.New(pre)
+	if err != nil {
+		return nil, err
+	}
+	if rt.cfg.FileLimit > 0 {
+		fsys.SetLimit(rt.cfg.FileLimit)
+	}
+	st.fs = fsys
 	var b [16]byte
 	rand.Read(b[:])
 	for i := range 8 {
 		st.seed[0] |= uint64(b[i]) << (8 * i)
 		st.seed[1] |= uint64(b[8+i]) << (8 * i)
 	}
-	return st
+	return st, nil
 }
 
 // stateFrom returns the guest state of a host call; a call without one is
@@ -294,5 +311,6 @@ func (st *state) close() error {
 	for _, c := range closers {
 		errs = append(errs, c.Close())
 	}
+	errs = append(errs, st.fs.Close())
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
@@ -39,7 +40,8 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 const runUsage = `usage: wasitls run [flags] guest.wasm [args...]
 
 Runs a core WebAssembly module (for Go: GOOS=wasip1 GOARCH=wasm) with
-wasi_snapshot_preview1 and WASI 0.2 io, clocks, random, cli and sockets.
+wasi_snapshot_preview1 and WASI 0.2 io, clocks, random, cli, filesystem and
+sockets, at whatever 0.2.N patch version the guest imports.
 Network access is denied unless a flag allows it. Rules are HOST:PORT, HOST
 being *, an address, a CIDR range, a name or *.domain, PORT a number, a
 range (8000-8999) or *.
@@ -61,7 +63,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&listen, "allow-listen", "allow binding and listening on `ADDR:PORT` (repeatable)")
 	fs.Var(&env, "env", "set the guest environment variable `KEY=VALUE` (repeatable)")
 	inheritEnv := fs.Bool("inherit-env", false, "pass the whole host environment to the guest")
-	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro]` (repeatable; GUEST defaults to HOST)")
+	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; paths stay beneath it, symbolic links included)")
+	fileLimit := fs.Int("file-limit", filesystem.DefaultFileLimit, "most host files and directories one guest holds open through wasi:filesystem")
 	var builds []func() (runtime.Extension, error)
 	for _, ext := range runExtensions {
 		builds = append(builds, ext(fs))
@@ -89,7 +92,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := policy.AllowListen(listen...); err != nil {
 		return err
 	}
-	cfg := runtime.Config{Network: policy}
+	if *fileLimit < 1 {
+		return fmt.Errorf("--file-limit %d: want at least 1", *fileLimit)
+	}
+	cfg := runtime.Config{Network: policy, FileLimit: *fileLimit}
 	for _, b := range builds {
 		ext, err := b()
 		if err != nil {

@@ -1,0 +1,148 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime"
+)
+
+// TestGuestFilesystem runs a guest through wasi:filesystem against a
+// read-write and a read-only preopen, with symbolic links leading out of
+// the read-write one, and checks every answer and what is left on the host.
+func TestGuestFilesystem(t *testing.T) {
+	tmp := t.TempDir()
+	rw, ro := filepath.Join(tmp, "rw"), filepath.Join(tmp, "ro")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(rw, "sub"), 0o755))
+	must(os.MkdirAll(ro, 0o755))
+	must(os.WriteFile(filepath.Join(tmp, "secret"), []byte("SECRET"), 0o644))
+	must(os.WriteFile(filepath.Join(rw, "hello.txt"), []byte("hello"), 0o644))
+	must(os.WriteFile(filepath.Join(rw, "sub", "inner.txt"), []byte("inner!"), 0o644))
+	must(os.WriteFile(filepath.Join(ro, "ro.txt"), []byte("read only"), 0o644))
+	must(os.Symlink("../secret", filepath.Join(rw, "out")))
+	must(os.Symlink(filepath.Join(tmp, "secret"), filepath.Join(rw, "abs")))
+	must(os.Symlink("hello.txt", filepath.Join(rw, "in")))
+	must(os.Symlink("../..", filepath.Join(rw, "sub", "up")))
+
+	ctx := context.Background()
+	r := newWazero(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	must(err)
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/files"))
+	must(err)
+	var stdout, stderr bytes.Buffer
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args:   []string{"files"},
+		Stdout: &stdout, Stderr: &stderr,
+		Dirs: []runtime.Dir{{Host: rw, Guest: "/rw"}, {Host: ro, Guest: "/ro", ReadOnly: true}},
+	})
+	if err != nil {
+		t.Fatalf("guest: %v\nstdout:\n%s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	want := `preopen /rw
+preopen /ro
+read hello.txt: ok "hello" eof=true ok
+hash: same file true, via link true, other file false
+stat hello.txt: ok regular-file 5
+stat-at sub/inner.txt: ok regular-file 6
+stat-at out nofollow: ok symbolic-link
+readlink out: ok "../secret"
+open ../secret: not-permitted
+open /secret: not-permitted
+open sub/../../secret: not-permitted
+open out: not-permitted
+open abs: not-permitted
+open sub/up/secret: not-permitted
+open .: ok
+stat-at out follow: not-permitted
+open in follow: ok "hello"
+open in nofollow: loop
+open sub: ok
+open sub/..: not-permitted
+open sub/../hello.txt: not-permitted
+open sub/inner.txt: ok
+open-at on a file: not-directory
+mkdir newdir: ok
+mkdir newdir again: exist
+create newdir/f.txt: ok
+write-via-stream: ok <nil>
+append-via-stream: ok <nil>
+write: ok 2
+read-via-stream: ok "Yreamed+more", then closed
+create exclusive again: exist
+write on a read-only descriptor: bad-descriptor
+write-via-stream on a read-only descriptor: bad-descriptor
+read-directory /rw: ok abs hello.txt in newdir out sub
+rename f.txt g.txt: ok
+rename into sub: ok
+rename out of /rw: not-permitted
+rename to /ro: read-only
+unlink sub/g.txt: ok
+unlink a directory: is-directory
+rmdir a non-empty directory: not-empty
+rmdir a file: not-directory
+rmdir newdir: ok
+symlink to an absolute path: not-permitted
+symlink out2 -> ../secret: ok
+open out2: not-permitted
+unlink out2: ok
+read ro.txt: ok "read only"
+open ro.txt for writing: read-only
+create in /ro: read-only
+mkdir in /ro: read-only
+unlink in /ro: read-only
+symlink in /ro: read-only
+`
+	if got := stdout.String(); got != want {
+		t.Errorf("guest output differs:\n%s", lineDiff(got, want))
+	}
+	if b, err := os.ReadFile(filepath.Join(tmp, "secret")); err != nil || string(b) != "SECRET" {
+		t.Errorf("secret: %q %v", b, err)
+	}
+	entries, _ := os.ReadDir(tmp)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "ro rw secret" {
+		t.Errorf("the guest changed the parent of its preopens: %v", names)
+	}
+	entries, _ = os.ReadDir(ro)
+	if len(entries) != 1 {
+		t.Errorf("the guest changed the read-only preopen: %v", entries)
+	}
+}
+
+// lineDiff shows the lines of got and want side by side from the first
+// difference on.
+func lineDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var b strings.Builder
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		mark := "  "
+		if gl != wl {
+			mark = "! "
+		}
+		b.WriteString(mark + "got:  " + gl + "\n" + mark + "want: " + wl + "\n")
+	}
+	return b.String()
+}

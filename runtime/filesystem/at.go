@@ -1,0 +1,236 @@
+package filesystem
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
+)
+
+// OpenAt opens path beneath the directory: a directory becomes a
+// directory descriptor with its own root, anything else a file.
+func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of types.OpenFlags, fl types.DescriptorFlags) (types.Descriptor, error) {
+	if err := d.checkPath(p); err != nil {
+		return nil, err
+	}
+	write := fl&types.DescriptorFlagsWrite != 0
+	changes := write || of&(types.OpenFlagsCreate|types.OpenFlagsTruncate) != 0 ||
+		fl&types.DescriptorFlagsMutateDirectory != 0
+	if changes {
+		if d.readOnly() {
+			return nil, ReadOnly
+		}
+		if d.flags&types.DescriptorFlagsMutateDirectory == 0 {
+			return nil, NotPermitted
+		}
+	}
+	if of&types.OpenFlagsDirectory != 0 && of&(types.OpenFlagsCreate|types.OpenFlagsTruncate) != 0 {
+		return nil, Invalid
+	}
+	follow := pf&types.PathFlagsSymlinkFollow != 0
+	info, statErr := d.statAt(pf, p)
+	if statErr == nil && !follow && info.Mode()&fs.ModeSymlink != 0 {
+		return nil, Loop
+	}
+	if statErr == nil && info.IsDir() {
+		if of&(types.OpenFlagsCreate|types.OpenFlagsExclusive) == types.OpenFlagsCreate|types.OpenFlagsExclusive {
+			return nil, Exist
+		}
+		if write || of&types.OpenFlagsTruncate != 0 {
+			return nil, IsDirectory
+		}
+		return d.openDir(p, fl)
+	}
+	if of&types.OpenFlagsDirectory != 0 {
+		if statErr != nil {
+			return nil, code(statErr)
+		}
+		return nil, NotDirectory
+	}
+	if statErr != nil && !(errorsIsNotExist(statErr) && of&types.OpenFlagsCreate != 0) {
+		return nil, code(statErr)
+	}
+	flag := os.O_RDONLY
+	switch {
+	case write && fl&types.DescriptorFlagsRead != 0:
+		flag = os.O_RDWR
+	case write:
+		flag = os.O_WRONLY
+	}
+	if of&types.OpenFlagsCreate != 0 {
+		flag |= os.O_CREATE
+	}
+	if of&types.OpenFlagsExclusive != 0 {
+		flag |= os.O_EXCL
+	}
+	if of&types.OpenFlagsTruncate != 0 {
+		if !write {
+			return nil, Invalid
+		}
+		flag |= os.O_TRUNC
+	}
+	if err := d.pre.fs.acquire(); err != nil {
+		return nil, err
+	}
+	f, err := d.dir.OpenFile(p, flag, 0o666)
+	if err != nil {
+		d.pre.fs.release()
+		return nil, code(err)
+	}
+	sf := &sharedFile{f: f, fs: d.pre.fs}
+	sf.retain()
+	return &Descriptor{pre: d.pre, path: path.Join(d.path, p), flags: fl &^ types.DescriptorFlagsMutateDirectory, file: sf}, nil
+}
+
+// openDir opens a directory descriptor beneath d.
+func (d *Descriptor) openDir(p string, fl types.DescriptorFlags) (types.Descriptor, error) {
+	if err := d.pre.fs.acquire(); err != nil {
+		return nil, err
+	}
+	root, err := d.dir.OpenRoot(p)
+	if err != nil {
+		d.pre.fs.release()
+		return nil, code(err)
+	}
+	fl &^= types.DescriptorFlagsWrite
+	if d.flags&types.DescriptorFlagsMutateDirectory == 0 {
+		fl &^= types.DescriptorFlagsMutateDirectory
+	}
+	return &Descriptor{pre: d.pre, path: path.Join(d.path, p), flags: fl, dir: root, ownsDir: true}, nil
+}
+
+// CreateDirectoryAt makes a directory.
+func (d *Descriptor) CreateDirectoryAt(_ context.Context, p string) error {
+	if err := d.at(p); err != nil {
+		return err
+	}
+	return code(d.dir.Mkdir(p, 0o777))
+}
+
+// at checks a path whose directory entry the call changes.
+func (d *Descriptor) at(p string) error {
+	if err := d.checkPath(p); err != nil {
+		return err
+	}
+	return d.mutable()
+}
+
+// RemoveDirectoryAt removes an empty directory.
+func (d *Descriptor) RemoveDirectoryAt(_ context.Context, p string) error {
+	if err := d.at(p); err != nil {
+		return err
+	}
+	info, err := d.dir.Lstat(p)
+	if err != nil {
+		return code(err)
+	}
+	if !info.IsDir() {
+		return NotDirectory
+	}
+	return code(d.dir.Remove(p))
+}
+
+// UnlinkFileAt removes a file or symbolic link.
+func (d *Descriptor) UnlinkFileAt(_ context.Context, p string) error {
+	if err := d.at(p); err != nil {
+		return err
+	}
+	info, err := d.dir.Lstat(p)
+	if err != nil {
+		return code(err)
+	}
+	if info.IsDir() {
+		return IsDirectory
+	}
+	return code(d.dir.Remove(p))
+}
+
+// RenameAt renames old (beneath d) to new (beneath nd).
+func (d *Descriptor) RenameAt(_ context.Context, old string, nd types.Descriptor, new string) error {
+	return d.twoPaths(old, nd, new, (*os.Root).Rename)
+}
+
+// LinkAt makes a hard link new (beneath nd) to old (beneath d). Following
+// a symbolic link at old is not supported.
+func (d *Descriptor) LinkAt(_ context.Context, pf types.PathFlags, old string, nd types.Descriptor, new string) error {
+	if pf&types.PathFlagsSymlinkFollow != 0 && d.dir != nil {
+		if info, err := d.dir.Lstat(old); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			return Unsupported
+		}
+	}
+	return d.twoPaths(old, nd, new, (*os.Root).Link)
+}
+
+// twoPaths runs op for a path beneath d and one beneath nd: within d's
+// root when both are d, otherwise within their common preopen, with both
+// paths kept beneath their descriptors.
+func (d *Descriptor) twoPaths(old string, nd types.Descriptor, new string, op func(*os.Root, string, string) error) error {
+	n, ok := nd.(*Descriptor)
+	if !ok {
+		return BadDescriptor
+	}
+	if err := d.at(old); err != nil {
+		return err
+	}
+	if err := n.at(new); err != nil {
+		return err
+	}
+	if n == d {
+		return code(op(d.dir, old, new))
+	}
+	if n.pre != d.pre {
+		return CrossDevice
+	}
+	if !filepath.IsLocal(old) || !filepath.IsLocal(new) {
+		return NotPermitted
+	}
+	return code(op(d.pre.root, path.Join(d.path, old), path.Join(n.path, new)))
+}
+
+// SymlinkAt makes a symbolic link new pointing at old. Absolute targets
+// are refused: they could never resolve beneath a preopen.
+func (d *Descriptor) SymlinkAt(_ context.Context, old, new string) error {
+	if err := d.at(new); err != nil {
+		return err
+	}
+	if path.IsAbs(old) {
+		return NotPermitted
+	}
+	return code(d.dir.Symlink(old, new))
+}
+
+// ReadlinkAt returns the target of a symbolic link.
+func (d *Descriptor) ReadlinkAt(_ context.Context, p string) (string, error) {
+	if err := d.checkPath(p); err != nil {
+		return "", err
+	}
+	s, err := d.dir.Readlink(p)
+	if err != nil {
+		return "", code(err)
+	}
+	return s, nil
+}
+
+// SetTimesAt sets the times of path. Without symlink-follow, setting the
+// times of a symbolic link itself is not supported.
+func (d *Descriptor) SetTimesAt(_ context.Context, pf types.PathFlags, p string, atime, mtime types.NewTimestamp) error {
+	if err := d.checkPath(p); err != nil {
+		return err
+	}
+	if d.readOnly() {
+		return ReadOnly
+	}
+	if pf&types.PathFlagsSymlinkFollow == 0 {
+		info, err := d.dir.Lstat(p)
+		if err != nil {
+			return code(err)
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			return Unsupported
+		}
+	}
+	return setTimes(d.dir, p, atime, mtime)
+}

@@ -1,0 +1,48 @@
+// Package filesystem implements the host side of wasi:filesystem 0.2
+// (types and preopens) over the directories the embedder preopens.
+//
+// # Model
+//
+// An [FS] is the file system one guest instance sees: its preopens, each a
+// host directory opened as an [os.Root] under the path the guest knows it
+// by, possibly read-only. Every descriptor the guest holds is either a
+// directory, backed by its own os.Root (opened beneath the directory it
+// was opened at), or a file, backed by an *os.File opened through such a
+// root. Every path a guest names is resolved by os.Root, component by
+// component, without leaving the directory descriptor it is relative to:
+// ".." beyond it, absolute paths and symbolic links whose target lies
+// outside it (absolute targets, or relative ones climbing out) fail with
+// not-permitted, whatever the symlink-follow flag says. The confinement is
+// the standard library's (openat-based on Unix), not a lexical check, so
+// a symbolic link planted inside a preopen cannot lead out of it.
+//
+// wazero's experimental sysfs.DirFS, which wasi_snapshot_preview1 uses for
+// the same preopens, joins paths textually and lets the operating system
+// follow symbolic links, so it is not the confinement used here; this
+// package takes from wazero only its file status (sys.NewStat_t).
+//
+// A read-only preopen refuses every change beneath it with read-only:
+// opening for writing, creating, truncating, removing, renaming, linking,
+// setting sizes and times. A descriptor opened without the write flag
+// refuses writes with bad-descriptor; one without mutate-directory refuses
+// changes beneath it with not-permitted.
+//
+// Files are shared by reference: a descriptor and the streams made from
+// it (read-via-stream, write-via-stream, append-via-stream, wasi:io
+// streams over the file at an offset) hold one reference each, and the
+// file closes when the last of them is dropped. Directory-entry streams
+// own a directory handle of their own. Every open host file or directory
+// counts toward the instance's file limit ([FS.SetLimit]); past it,
+// open-at, read-directory and the stream functions fail with
+// insufficient-memory.
+//
+// Host errors become error codes by their errno ([CodeOf]); a stream's
+// error resource names its error code through filesystem-error-code.
+//
+// # Not supported
+//
+// advise is accepted and ignored. Opening a path whose last component is
+// a symbolic link without symlink-follow fails with loop, as POSIX
+// O_NOFOLLOW does. rename-at and link-at between descriptors of different
+// preopens fail with cross-device.
+package filesystem

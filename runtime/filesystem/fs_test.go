@@ -1,0 +1,117 @@
+package filesystem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
+)
+
+func newFS(t *testing.T, dirs ...Preopen) (*FS, []*Descriptor) {
+	t.Helper()
+	f, err := New(dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	var ds []*Descriptor
+	for _, d := range f.Directories() {
+		ds = append(ds, d.F0.(*Descriptor))
+	}
+	return f, ds
+}
+
+func TestFileLimit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	f, pre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	f.SetLimit(3)
+	var held []types.Descriptor
+	for i := range 3 {
+		p := "a"
+		if i == 1 {
+			p = "d"
+		}
+		d, err := pre[0].OpenAt(ctx, 0, p, 0, types.DescriptorFlagsRead)
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		held = append(held, d)
+	}
+	if _, err := pre[0].OpenAt(ctx, 0, "a", 0, types.DescriptorFlagsRead); err != InsufficientMemory {
+		t.Fatalf("open past the limit: %v", err)
+	}
+	if _, err := pre[0].ReadDirectory(ctx); err != InsufficientMemory {
+		t.Fatalf("read-directory past the limit: %v", err)
+	}
+	// A stream keeps its file open after the descriptor is dropped.
+	in, err := held[0].ReadViaStream(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range held {
+		d.Drop()
+	}
+	if n := f.Open(); n != 1 {
+		t.Fatalf("open after dropping the descriptors: %d, want 1 (the stream's file)", n)
+	}
+	in.Drop()
+	if n := f.Open(); n != 0 {
+		t.Fatalf("open after dropping the stream: %d", n)
+	}
+}
+
+func TestCrossDevice(t *testing.T) {
+	ctx := context.Background()
+	a, b := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(a, "x"), nil, 0o644)
+	_, pre := newFS(t, Preopen{Host: a, Guest: "/a"}, Preopen{Host: b, Guest: "/b"})
+	if err := pre[0].RenameAt(ctx, "x", pre[1], "x"); err != CrossDevice {
+		t.Fatalf("rename across preopens: %v", err)
+	}
+	if err := pre[0].LinkAt(ctx, 0, "x", pre[1], "x"); err != CrossDevice {
+		t.Fatalf("link across preopens: %v", err)
+	}
+	if err := pre[0].LinkAt(ctx, 0, "x", pre[0], "y"); err != nil {
+		t.Fatalf("link: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(a, "y")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCodeOf(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want ErrorCode
+		ok   bool
+	}{
+		{&fs.PathError{Op: "open", Path: "x", Err: syscall.ENOENT}, NoEntry, true},
+		{fmt.Errorf("wrapped: %w", syscall.EXDEV), CrossDevice, true},
+		{syscall.EROFS, ReadOnly, true},
+		{syscall.Errno(0x7fff), IO, true},
+		{fs.ErrNotExist, NoEntry, true},
+		{ReadOnly, ReadOnly, true},
+		{errors.New("something else"), 0, false},
+		{nil, 0, false},
+	} {
+		got, ok := CodeOf(c.err)
+		if got != c.want || ok != c.ok {
+			t.Errorf("CodeOf(%v) = %v, %v; want %v, %v", c.err, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func TestMissingPreopen(t *testing.T) {
+	if _, err := New([]Preopen{{Host: filepath.Join(t.TempDir(), "nope"), Guest: "/"}}); err == nil {
+		t.Fatal("a missing preopen directory was accepted")
+	}
+}
