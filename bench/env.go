@@ -116,7 +116,7 @@ func (e *env) runtime(backend string) (*hostRuntime, error) {
 	r := wazero.NewRuntimeWithConfig(ctx,
 		wazero.NewRuntimeConfig().WithCloseOnContextDone(e.terminationChecks).WithCompilationCache(e.cache))
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots})
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, SocketLimit: guestSocketLimit, Extensions: []runtime.Extension{ext}})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Limits: runtime.Limits{Sockets: guestSocketLimit}, Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		r.Close(ctx)
 		return nil, err

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"sync"
 
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/component"
 )
 
@@ -17,9 +17,8 @@ import (
 // resource table, the network stack under the runtime's policy, arguments,
 // environment, standard streams, preopens).
 type ComponentInstance struct {
+	*Guest
 	comp   *component.Instance
-	cabi   *cabi.Instance
-	state  *state
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -34,21 +33,17 @@ func (inst *ComponentInstance) Context() context.Context { return inst.ctx }
 // Component returns the component instance, for calling its exports.
 func (inst *ComponentInstance) Component() *component.Instance { return inst.comp }
 
-// Cabi returns the instance's canonical ABI state and resource table.
-func (inst *ComponentInstance) Cabi() *cabi.Instance { return inst.cabi }
-
 // Close stops the guest if it still runs, drops every resource it holds
 // and closes its core module instances. It is idempotent.
 func (inst *ComponentInstance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
 		inst.cancel()
-		err1 := inst.cabi.Close(ctx)
-		err2 := inst.state.close()
+		err1 := inst.close(ctx)
 		var err3 error
 		if inst.comp != nil {
 			err3 = inst.comp.Close(ctx)
 		}
-		inst.closeErr = errors.Join(err1, err2, err3)
+		inst.closeErr = errors.Join(err1, err3)
 	})
 	return inst.closeErr
 }
@@ -63,21 +58,23 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 }
 
 func (rt *Runtime) instantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig, linker component.Linker) (*ComponentInstance, error) {
-	st, err := newState(rt, cfg)
+	g, ctx, err := rt.newGuest(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, err
 	}
-	ci := cabi.NewInstance()
-	ctx = cabi.WithInstance(ctx, ci)
-	ctx = context.WithValue(ctx, stateKey{}, st)
 	ctx, cancel := context.WithCancel(ctx)
-	inst := &ComponentInstance{cabi: ci, state: st, ctx: ctx, cancel: cancel}
-	comp, err := component.Instantiate(ctx, rt.r, c, ci, linker)
+	inst := &ComponentInstance{Guest: g, ctx: ctx, cancel: cancel}
+	comp, err := component.Instantiate(ctx, rt.r, c, g.cabi, linker)
 	if err != nil {
 		inst.Close(context.Background())
+		g.memory.release() // nothing runs on a component that failed to instantiate
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	inst.comp = comp
+	// The core modules' memories stay mapped while the embedder can still
+	// call the component's exports (see memoryBudget).
+	budget := g.memory
+	goruntime.AddCleanup(inst, func(b *memoryBudget) { b.release() }, budget)
 	return inst, nil
 }
 
@@ -90,6 +87,7 @@ func (rt *Runtime) RunComponent(ctx context.Context, c *component.Component, cfg
 	if err != nil {
 		return err
 	}
+	defer inst.memory.release() // run returned: nothing runs on the memory any more
 	defer inst.Close(context.Background())
 	return inst.Run()
 }

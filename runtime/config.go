@@ -15,10 +15,10 @@ type Config struct {
 	// connect, listen and name lookup (see sockets.Policy).
 	Network *sockets.Policy
 
-	// SocketLimit bounds the sockets one guest instance holds at once;
-	// zero means sockets.DefaultSocketLimit. Beyond it, creating or
-	// accepting a socket fails with new-socket-limit.
-	SocketLimit int
+	// Limits bound what each guest can make the host hold: its memory,
+	// its resource handles, its sockets. Zero fields take the defaults;
+	// ModuleConfig.Limits overrides them for one guest.
+	Limits Limits
 
 	// FileLimit bounds the host files and directories one guest instance
 	// holds open at once through wasi:filesystem (preopens aside); zero
@@ -51,6 +51,10 @@ type ModuleConfig struct {
 	// Dirs are preopened host directories, in order, served through both
 	// wasi_snapshot_preview1 and wasi:filesystem.
 	Dirs []Dir
+
+	// Limits overrides, field by nonzero field, the runtime's
+	// Config.Limits for this guest.
+	Limits Limits
 
 	// Configure, if not nil, adjusts the wazero.ModuleConfig built from
 	// the fields above, for what they do not cover (an fs.FS mount, a fake

@@ -14,11 +14,16 @@
 // patch-version rule). Host modules are shared by every guest of the
 // runtime; the state of one guest travels in the context of its calls.
 //
-// [Runtime.Instantiate] creates that state, an [Instance]: a cabi.Instance
-// (the resource table shared by every interface and version alias the guest
-// imports), the guest's network [sockets.Stack] under the runtime's policy,
-// and its arguments, environment and standard streams. It instantiates the
-// guest with the context carrying them and runs its _start (or
+// [Runtime.Instantiate] creates that state, a [Guest], the one owner of
+// everything the host holds for the guest: a cabi.Instance (the resource
+// table shared by every interface and version alias the guest imports; its
+// Data is the Guest, which host functions find with [GuestFrom]), the
+// guest's [Limits], its network [sockets.Stack] under the runtime's policy
+// with its socket count, its memory, its arguments, environment and
+// standard streams, and the per-guest state of extensions
+// ([GuestExtension], [Guest.SetValue]); an [Instance] is a Guest with its
+// module (a [ComponentInstance], one with its component). It instantiates
+// the guest with the context carrying them and runs its _start (or
 // _initialize) function. When _start returns, traps or exits, every
 // resource the guest still holds is dropped: sockets and files closed,
 // background goroutines stopped. [Instance.Close] does the same for
@@ -32,6 +37,19 @@
 // where every path stays beneath its preopen, symbolic links included,
 // read-only preopens refuse every change, and [Config.FileLimit] bounds the
 // host files a guest holds open.
+//
+// # Limits
+//
+// Every guest runs under [Limits] ([Config.Limits], overridden per guest by
+// [ModuleConfig.Limits]): its linear memory (4 GiB by default, the wasm32
+// maximum), the resource handles it holds (262,144), its sockets (4,096).
+// Past the memory limit memory.grow fails; past the handle limit the host
+// call traps naming the limit, the WIT having no error case for it; past
+// the socket limit the guest gets new-socket-limit. Guest memory is one
+// reservation per guest, never copied on growth, so the host's resident
+// memory follows what the guest touches. Extensions add their own (the
+// wasi:tls host bounds pending handshakes). [NewRuntimeConfig] is the
+// wazero configuration to run guests under.
 //
 // # Network policy
 //

@@ -9,9 +9,10 @@ import (
 // An Extension registers more host modules into the wazero.Runtime that New
 // prepares, such as the wasi:tls host. Register is called once by New, after
 // every module of this package was registered. Host functions of an
-// extension find the per-guest state through the context of their call
-// (cabi.InstanceFrom), exactly like the modules of this package, and so
-// share the guest's one resource table.
+// extension find the guest through the context of their call
+// (GuestFrom, or cabi.InstanceFrom for the table alone), exactly like
+// the modules of this package, and so share the guest's one resource
+// table; a GuestExtension also keeps state per guest.
 type Extension interface {
 	Register(ctx context.Context, r wazero.Runtime) error
 }
@@ -21,3 +22,13 @@ type ExtensionFunc func(ctx context.Context, r wazero.Runtime) error
 
 // Register implements Extension.
 func (f ExtensionFunc) Register(ctx context.Context, r wazero.Runtime) error { return f(ctx, r) }
+
+// A GuestExtension is an Extension with per-guest state. NewGuest is
+// called for each guest, core module or component, with the context its
+// calls will carry, before the guest is instantiated; it keeps its state
+// with g.SetValue, where the extension's host functions find it
+// (GuestFrom(ctx).Value). An error fails the instantiation.
+type GuestExtension interface {
+	Extension
+	NewGuest(ctx context.Context, g *Guest) error
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	goruntime "runtime"
 	"strings"
 	"sync"
 
@@ -14,7 +15,6 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/link"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -38,6 +38,9 @@ func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("runtime: wasi_snapshot_preview1: %w", err)
 		}
 	}
+	if err := cfg.Limits.validate(); err != nil {
+		return nil, err
+	}
 	linker, err := link.NewLinker(implementations()...)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
@@ -58,10 +61,10 @@ func (rt *Runtime) Linker() *link.Linker { return rt.linker }
 // Wazero returns the underlying wazero.Runtime.
 func (rt *Runtime) Wazero() wazero.Runtime { return rt.r }
 
-// An Instance is one running or finished guest.
+// An Instance is one running or finished core module guest: its Guest
+// state and its wazero module instance.
 type Instance struct {
-	cabi   *cabi.Instance
-	state  *state
+	*Guest
 	ctx    context.Context
 	cancel context.CancelFunc
 	mod    api.Module
@@ -77,22 +80,18 @@ func (inst *Instance) Context() context.Context { return inst.ctx }
 // Module returns the guest module instance.
 func (inst *Instance) Module() api.Module { return inst.mod }
 
-// Cabi returns the instance's canonical ABI state and resource table.
-func (inst *Instance) Cabi() *cabi.Instance { return inst.cabi }
-
 // Close stops the guest if it still runs (a guest blocked in a host call
 // returns and exits), drops every resource it holds and closes the module.
 // It is idempotent and safe to call from any goroutine.
 func (inst *Instance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
 		inst.cancel()
-		err1 := inst.cabi.Close(ctx)
-		err2 := inst.state.close()
+		err1 := inst.close(ctx)
 		var err3 error
 		if inst.mod != nil {
 			err3 = inst.mod.CloseWithExitCode(ctx, sys.ExitCodeContextCanceled)
 		}
-		inst.closeErr = errors.Join(err1, err2, err3)
+		inst.closeErr = errors.Join(err1, err3)
 	})
 	return inst.closeErr
 }
@@ -117,22 +116,30 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	if err := rt.linker.Define(ctx, rt.r, compiled.ImportedFunctions()); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	st, err := newState(rt, cfg)
+	g, ctx, err := rt.newGuest(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, err
 	}
-	ci := cabi.NewInstance()
-	ctx = cabi.WithInstance(ctx, ci)
-	ctx = context.WithValue(ctx, stateKey{}, st)
+	if err := g.limits.checkMemory(compiled); err != nil {
+		g.close(context.Background())
+		return nil, err
+	}
+	st, ci := g.state, g.cabi
 	ctx, cancel := context.WithCancel(ctx)
-	inst := &Instance{cabi: ci, state: st, ctx: ctx, cancel: cancel}
+	inst := &Instance{Guest: g, ctx: ctx, cancel: cancel}
 
 	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(cfg))
 	if err != nil {
 		inst.Close(context.Background())
+		g.memory.release() // nothing runs on a module that failed to instantiate
 		return nil, fmt.Errorf("runtime: instantiate: %w", err)
 	}
 	inst.mod = mod
+	// A guest may still run when its instance is closed from another
+	// goroutine; its memory stays mapped until the module instance,
+	// which a running guest reaches, is garbage.
+	budget := g.memory
+	goruntime.SetFinalizer(mod, func(any) { budget.release() })
 	st.mu.Lock()
 	st.mod = mod
 	st.mu.Unlock()
@@ -160,6 +167,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		err = sys.NewExitError(sys.ExitCodeContextCanceled)
 	}
 	inst.Close(context.Background())
+	g.memory.release() // _start returned: nothing runs on the memory any more
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +215,7 @@ func (rt *Runtime) wazeroConfig(cfg ModuleConfig) wazero.ModuleConfig {
 	return mc
 }
 
-// state is the runtime's per-guest state, carried in the context.
+// state is the part of a Guest the WASI interfaces of this package use.
 type state struct {
 	stack *sockets.Stack
 	fs    *filesystem.FS
@@ -222,44 +230,6 @@ type state struct {
 
 	stdin          *wasiio.InputStream
 	stdout, stderr *wasiio.OutputStream
-}
-
-type stateKey struct{}
-
-func newState(rt *Runtime, cfg ModuleConfig) (*state, error) {
-	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg}
-	if rt.cfg.SocketLimit > 0 {
-		st.stack.SetSocketLimit(rt.cfg.SocketLimit)
-	}
-	pre := make([]filesystem.Preopen, len(cfg.Dirs))
-	for i, d := range cfg.Dirs {
-		pre[i] = filesystem.Preopen{Host: d.Host, Guest: d.Guest, ReadOnly: d.ReadOnly}
-	}
-	fsys, err := filesystem.New(pre)
-	if err != nil {
-		return nil, err
-	}
-	if rt.cfg.FileLimit > 0 {
-		fsys.SetLimit(rt.cfg.FileLimit)
-	}
-	st.fs = fsys
-	var b [16]byte
-	rand.Read(b[:])
-	for i := range 8 {
-		st.seed[0] |= uint64(b[i]) << (8 * i)
-		st.seed[1] |= uint64(b[8+i]) << (8 * i)
-	}
-	return st, nil
-}
-
-// stateFrom returns the guest state of a host call; a call without one is
-// a host module used outside Runtime.Instantiate: a trap.
-func stateFrom(ctx context.Context, fn string) *state {
-	st, _ := ctx.Value(stateKey{}).(*state)
-	if st == nil {
-		cabi.Trapf(fn, "no runtime state in the context: instantiate guests with runtime.Runtime.Instantiate")
-	}
-	return st
 }
 
 // exit records a wasi:cli exit and stops the guest.

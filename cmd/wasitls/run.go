@@ -44,7 +44,9 @@ wasi_snapshot_preview1 and WASI 0.2 io, clocks, random, cli, filesystem and
 sockets, at whatever 0.2.N patch version the guest imports.
 Network access is denied unless a flag allows it. Rules are HOST:PORT, HOST
 being *, an address, a CIDR range, a name or *.domain, PORT a number, a
-range (8000-8999) or *.
+range (8000-8999) or *. The guest runs under limits on what it can make the
+host hold (--max-memory, --max-handles, --max-sockets,
+--max-pending-handshakes), each with a default below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
 built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME):
@@ -65,6 +67,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	inheritEnv := fs.Bool("inherit-env", false, "pass the whole host environment to the guest")
 	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; paths stay beneath it, symbolic links included)")
 	fileLimit := fs.Int("file-limit", filesystem.DefaultFileLimit, "most host files and directories one guest holds open through wasi:filesystem")
+	limits := limitFlags(fs)
 	var builds []func() (runtime.Extension, error)
 	for _, ext := range runExtensions {
 		builds = append(builds, ext(fs))
@@ -95,7 +98,11 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *fileLimit < 1 {
 		return fmt.Errorf("--file-limit %d: want at least 1", *fileLimit)
 	}
-	cfg := runtime.Config{Network: policy, FileLimit: *fileLimit}
+	lim, err := limits()
+	if err != nil {
+		return err
+	}
+	cfg := runtime.Config{Network: policy, FileLimit: *fileLimit, Limits: lim}
 	for _, b := range builds {
 		ext, err := b()
 		if err != nil {
@@ -164,7 +171,7 @@ func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.M
 	if err := runtime.CheckBinary(wasm); err != nil {
 		return err
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
 	defer r.Close(context.Background())
 	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+// limitFlags adds the per-guest limits to "wasitls run" and returns a
+// function that reads them once the flags are parsed.
+func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
+	memory := fs.String("max-memory", "4GiB", "most linear `memory` the guest may grow to: bytes, or with a KiB, MiB or GiB suffix, a multiple of 64KiB, at most 4GiB (past it memory.grow fails)")
+	handles := fs.Int("max-handles", cabi.DefaultHandleLimit, "most resource `handles` the guest holds at once, every kind together (past it the host call traps)")
+	socks := fs.Int("max-sockets", sockets.DefaultSocketLimit, "most `sockets` the guest holds at once (past it create-tcp-socket and accept fail with new-socket-limit)")
+	return func() (runtime.Limits, error) {
+		pages, err := parseMemory(*memory)
+		if err != nil {
+			return runtime.Limits{}, fmt.Errorf("--max-memory: %w", err)
+		}
+		if *handles < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-handles: want at least 1, got %d", *handles)
+		}
+		if *socks < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-sockets: want at least 1, got %d", *socks)
+		}
+		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks}, nil
+	}
+}
+
+// parseMemory parses a memory size into 64 KiB pages.
+func parseMemory(s string) (uint32, error) {
+	num, unit := s, uint64(1)
+	for _, u := range []struct {
+		suffix string
+		size   uint64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, unit = n, u.size
+			break
+		}
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(num), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (want, say, 512MiB or 4GiB)", s)
+	}
+	const page = 64 << 10
+	bytes := n * unit
+	switch {
+	case n > 1<<32 || bytes == 0:
+		return 0, fmt.Errorf("%q: want between 64KiB and 4GiB", s)
+	case bytes > runtime.DefaultMemoryPages*page:
+		return 0, fmt.Errorf("%q is more than 4GiB, the most a wasm32 memory can address", s)
+	case bytes%page != 0:
+		return 0, fmt.Errorf("%q is not a multiple of 64KiB, the wasm page size", s)
+	}
+	return uint32(bytes / page), nil
+}

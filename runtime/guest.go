@@ -1,0 +1,162 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/filesystem"
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+// A Guest is the host side of one guest, a core module ([Instance]) or a
+// component ([ComponentInstance]), and the one owner of everything the
+// host holds for it: the resource table (its cabi.Instance, whose Data is
+// the Guest), its [Limits], its network stack with the socket count, its
+// memory, its arguments, environment and standard streams, and the
+// per-guest state of extensions ([GuestExtension], [Guest.SetValue]).
+// Host functions find it with [GuestFrom].
+type Guest struct {
+	cabi   *cabi.Instance
+	state  *state
+	limits Limits
+	memory *memoryBudget
+
+	mu     sync.Mutex
+	values map[any]any // extension state by key
+}
+
+// GuestFrom returns the guest a host call belongs to, from the context of
+// the call, or nil outside Runtime.Instantiate and InstantiateComponent.
+func GuestFrom(ctx context.Context) *Guest {
+	ci := cabi.InstanceFrom(ctx)
+	if ci == nil {
+		return nil
+	}
+	g, _ := ci.Data.(*Guest)
+	return g
+}
+
+// Cabi returns the guest's canonical ABI state and resource table.
+func (g *Guest) Cabi() *cabi.Instance { return g.cabi }
+
+// Limits returns the limits the guest runs under, defaults filled in.
+func (g *Guest) Limits() Limits { return g.limits }
+
+// Sockets reports how many sockets the guest holds.
+func (g *Guest) Sockets() int { return g.state.stack.Sockets() }
+
+// MemoryBytes reports how much linear memory the guest has grown to, every
+// memory together.
+func (g *Guest) MemoryBytes() uint64 { return g.memory.inUse() }
+
+// SetValue keeps v as the per-guest state of key, typically an extension's
+// (see GuestExtension). A v that implements io.Closer is closed when the
+// guest is closed, after its resources were dropped.
+func (g *Guest) SetValue(key, v any) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.values == nil {
+		g.values = make(map[any]any)
+	}
+	g.values[key] = v
+}
+
+// Value returns what SetValue kept for key, or nil.
+func (g *Guest) Value(key any) any {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.values[key]
+}
+
+// newGuest makes the state of a new guest under the runtime's limits and
+// cfg's, and returns it with ctx carrying it and the guest's memory
+// allocator, for instantiating the guest.
+func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, context.Context, error) {
+	lim := rt.cfg.Limits.override(cfg.Limits).withDefaults()
+	if err := lim.validate(); err != nil {
+		return nil, nil, err
+	}
+	st, err := newState(rt, cfg, lim)
+	if err != nil {
+		return nil, nil, fmt.Errorf("runtime: %w", err)
+	}
+	g := &Guest{
+		cabi:   cabi.NewInstance(),
+		state:  st,
+		limits: lim,
+		memory: newMemoryBudget(lim.MemoryPages),
+	}
+	g.cabi.Table().SetLimit(lim.Handles, handlesLimitName)
+	g.cabi.Data = g
+	ctx = cabi.WithInstance(ctx, g.cabi)
+	ctx = experimental.WithMemoryAllocator(ctx, g.memory)
+	for _, ext := range rt.cfg.Extensions {
+		if ge, ok := ext.(GuestExtension); ok {
+			if err := ge.NewGuest(ctx, g); err != nil {
+				g.close(context.Background())
+				return nil, nil, fmt.Errorf("runtime: extension: %w", err)
+			}
+		}
+	}
+	return g, ctx, nil
+}
+
+// close drops every resource the guest holds, closes its streams and the
+// state of extensions. The memory is not released: the guest may still be
+// running (see memoryBudget).
+func (g *Guest) close(ctx context.Context) error {
+	err1 := g.cabi.Close(ctx)
+	err2 := g.state.close()
+	g.mu.Lock()
+	values := g.values
+	g.values = nil
+	g.mu.Unlock()
+	errs := []error{err1, err2}
+	for _, v := range values {
+		if c, ok := v.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stateFrom returns the guest state of a host call; a call without one is
+// a host module used outside Runtime.Instantiate: a trap.
+func stateFrom(ctx context.Context, fn string) *state {
+	g := GuestFrom(ctx)
+	if g == nil {
+		cabi.Trapf(fn, "no runtime state in the context: instantiate guests with runtime.Runtime.Instantiate")
+	}
+	return g.state
+}
+
+func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
+	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg}
+	st.stack.SetSocketLimit(lim.Sockets)
+	pre := make([]filesystem.Preopen, len(cfg.Dirs))
+	for i, d := range cfg.Dirs {
+		pre[i] = filesystem.Preopen{Host: d.Host, Guest: d.Guest, ReadOnly: d.ReadOnly}
+	}
+	fsys, err := filesystem.New(pre)
+	if err != nil {
+		return nil, err
+	}
+	if rt.cfg.FileLimit > 0 {
+		fsys.SetLimit(rt.cfg.FileLimit)
+	}
+	st.fs = fsys
+	var b [16]byte
+	rand.Read(b[:])
+	for i := range 8 {
+		st.seed[0] |= uint64(b[i]) << (8 * i)
+		st.seed[1] |= uint64(b[8+i]) << (8 * i)
+	}
+	return st, nil
+}

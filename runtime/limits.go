@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+// Limits bound what one guest instance can make the host hold. A zero
+// field means its default. Each is enforced per guest: one guest reaching
+// a limit does not affect the others of the runtime.
+type Limits struct {
+	// MemoryPages bounds the guest's linear memory, in 64 KiB pages; zero
+	// means DefaultMemoryPages. Growing the memory past it fails (the
+	// guest's memory.grow returns -1, and a Go guest dies with "out of
+	// memory"); a guest that declares a larger minimum is not
+	// instantiated. The host holds the memory in one reservation that is
+	// never copied, so its resident size follows what the guest touches
+	// (see memory.go).
+	MemoryPages uint32
+
+	// Handles bounds the resource handles the guest holds at once, every
+	// resource type together (pollables, streams, sockets, identities,
+	// handshakes, connections, futures); zero means
+	// cabi.DefaultHandleLimit. The WIT has no error case for it: the host
+	// call that would return one more handle traps, naming the function
+	// and this limit.
+	Handles int
+
+	// Sockets bounds the sockets the guest holds at once; zero means
+	// sockets.DefaultSocketLimit. Past it, create-tcp-socket and accept
+	// fail with new-socket-limit. A socket counts until it is dropped and
+	// the streams that share its connection are closed.
+	Sockets int
+}
+
+// DefaultMemoryPages is the default guest memory limit: 65,536 pages of
+// 64 KiB, 4 GiB, the most a wasm32 memory can address.
+const DefaultMemoryPages = 65536
+
+// Names of the limits, as errors and traps quote them.
+const (
+	memoryLimitName  = "runtime.Limits.MemoryPages, wasitls run --max-memory"
+	handlesLimitName = "runtime.Limits.Handles, wasitls run --max-handles"
+)
+
+// withDefaults returns l with every zero field set to its default.
+func (l Limits) withDefaults() Limits {
+	if l.MemoryPages == 0 {
+		l.MemoryPages = DefaultMemoryPages
+	}
+	if l.Handles <= 0 {
+		l.Handles = cabi.DefaultHandleLimit
+	}
+	if l.Sockets <= 0 {
+		l.Sockets = sockets.DefaultSocketLimit
+	}
+	return l
+}
+
+// override returns l with the nonzero fields of o.
+func (l Limits) override(o Limits) Limits {
+	if o.MemoryPages != 0 {
+		l.MemoryPages = o.MemoryPages
+	}
+	if o.Handles > 0 {
+		l.Handles = o.Handles
+	}
+	if o.Sockets > 0 {
+		l.Sockets = o.Sockets
+	}
+	return l
+}
+
+// validate rejects limits no guest could run under.
+func (l Limits) validate() error {
+	if l.MemoryPages > DefaultMemoryPages {
+		return fmt.Errorf("runtime: memory limit of %d pages is more than the wasm32 maximum of %d", l.MemoryPages, DefaultMemoryPages)
+	}
+	return nil
+}
+
+// checkMemory refuses a guest whose exported memory starts above the
+// limit, before anything is allocated.
+func (l Limits) checkMemory(compiled wazero.CompiledModule) error {
+	for name, m := range compiled.ExportedMemories() {
+		if m.Min() > l.MemoryPages {
+			return fmt.Errorf("runtime: guest memory %q starts at %d pages (64 KiB each), more than the limit of %d pages (%s)",
+				name, m.Min(), l.MemoryPages, memoryLimitName)
+		}
+	}
+	return nil
+}
+
+// NewRuntimeConfig returns the wazero configuration the runtime is meant
+// to run under: guests stop computing when the context of their call is
+// done (so that Instance.Close and a cancelled Instantiate stop a guest
+// that never calls the host). Guest memory needs no setting here: each
+// Runtime.Instantiate bounds and reserves it per guest (Limits.MemoryPages).
+func NewRuntimeConfig() wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+}

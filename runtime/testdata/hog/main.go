@@ -1,0 +1,61 @@
+// Command hog tries to make the host hold more than it should:
+//
+//	hog pollables N   creates N clock pollables and drops none
+//	hog sockets N     creates N TCP sockets and drops none
+//	hog alloc MIB     allocates and touches MIB MiB of memory, 0 for no end
+//
+// It prints one line per step reached, so that a test sees how far it got
+// before a limit stopped it.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/wasitls/wasitls/runtime/testdata/internal/w"
+)
+
+//go:wasmimport wasi:clocks/monotonic-clock@0.2.8 subscribe-duration
+func subscribeDuration(d uint64) uint32
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N")
+		os.Exit(2)
+	}
+	n, err := strconv.Atoi(os.Args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "pollables":
+		for i := 1; i <= n; i++ {
+			subscribeDuration(uint64(time.Hour))
+			if i%100000 == 0 || i == n {
+				fmt.Printf("pollables %d\n", i)
+			}
+		}
+	case "sockets":
+		for i := 1; i <= n; i++ {
+			if _, code := w.CreateTCP4(); code != 0 {
+				fmt.Printf("socket %d: error %d\n", i, code)
+				return
+			}
+		}
+		fmt.Printf("sockets %d\n", n)
+	case "alloc":
+		const chunk = 16 << 20
+		var held [][]byte
+		for mib := chunk >> 20; n == 0 || mib <= n; mib += chunk >> 20 {
+			b := make([]byte, chunk)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			held = append(held, b)
+			fmt.Printf("allocated %d MiB\n", mib)
+		}
+	}
+}
