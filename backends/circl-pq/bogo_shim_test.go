@@ -21,6 +21,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -108,6 +109,11 @@ type shimFlags struct {
 	newCredentials             int
 	expectCredential           *int
 	expectPeerCertFile         string
+	expectPeerVerifyPrefs      []uint16
+	expectClientCAList         string
+	useEarlyCallback           bool
+	failEarlyCallback          bool
+	failCertCallback           bool
 	identities                 []*backends.Identity // as configured, for expectCredential
 }
 
@@ -122,7 +128,7 @@ var (
 		"-export-keying-material": true, "-export-label": true, "-export-context": true,
 		"-signing-prefs": true, "-verify-prefs": true, "-expect-peer-signature-algorithm": true,
 		"-key-shares": true, "-expect-selected-credential": true, "-cipher": true,
-		"-expect-peer-cert-file": true,
+		"-expect-peer-cert-file": true, "-expect-peer-verify-pref": true, "-expect-client-ca-list": true,
 	}
 	shimBoolFlags = map[string]bool{
 		"-ipv6": true, "-server": true, "-decline-alpn": true, "-reject-alpn": true, "-shim-writes-first": true,
@@ -133,6 +139,8 @@ var (
 		"-require-any-client-certificate": true, "-verify-fail": true, "-expect-verify-result": true,
 		"-use-custom-verify-callback": true, "-async": true, "-key-update": true,
 		"-key-update-before-read": true, "-no-key-shares": true, "-use-old-client-cert-callback": true,
+		"-use-early-callback": true, "-fail-early-callback": true, "-fail-cert-callback": true,
+		"-server-preference": true,
 	}
 )
 
@@ -210,6 +218,15 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 				// BoringSSL's client_cert_cb: the certificate comes
 				// from a callback when the server asks, which is what
 				// the ClientIdentity hook always is.
+			case "-use-early-callback":
+				f.useEarlyCallback = true
+			case "-fail-early-callback":
+				f.failEarlyCallback = true
+			case "-fail-cert-callback":
+				f.failCertCallback = true
+			case "-server-preference":
+				// The engine always picks suites and groups in its own
+				// order.
 			case "-key-update-before-read":
 				f.keyUpdateBeforeRead = true
 			case "-no-key-shares":
@@ -328,6 +345,13 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			if n, err = num(); err == nil {
 				f.expectCredential = &n
 			}
+		case "-expect-peer-verify-pref":
+			var n int
+			if n, err = num(); err == nil {
+				f.expectPeerVerifyPrefs = append(f.expectPeerVerifyPrefs, uint16(n))
+			}
+		case "-expect-client-ca-list":
+			f.expectClientCAList = v
 		case "-expect-peer-cert-file":
 			f.expectPeerCertFile = v
 		case "-cipher":
@@ -571,16 +595,35 @@ func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed boo
 				return err
 			}
 		}
-		if f.expectAdvertisedALPN != "" || f.async {
-			// BoringSSL's early callback; with -async it completes on
-			// another goroutine.
+		if f.expectAdvertisedALPN != "" || f.async || f.useEarlyCallback || f.failEarlyCallback ||
+			f.failCertCallback || f.expectPeerVerifyPrefs != nil {
+			// BoringSSL's early callback (select_certificate_cb) and, on
+			// a server, its certificate callback: the ClientHello hook.
+			// With -use-early-callback the certificates come from the
+			// configuration the hook returns; with -async the hook
+			// completes on another goroutine.
+			full := *cfg
+			if f.useEarlyCallback {
+				cfg.Identities = nil
+			}
 			cfg.ClientHello = func(_ context.Context, h *backends.ClientHello) (*backends.ServerConfig, error) {
-				return nil, later(f.async, func() error {
-					if f.expectAdvertisedALPN != "" && !slices.Equal(h.ALPN, wantALPN) {
+				err := later(f.async, func() error {
+					switch {
+					case f.failEarlyCallback:
+						return &backends.SendAlertError{Alert: alertHandshakeFailure, Err: errors.New("-fail-early-callback")}
+					case f.expectAdvertisedALPN != "" && !slices.Equal(h.ALPN, wantALPN):
 						return fmt.Errorf("advertised ALPN %q, want %q", h.ALPN, wantALPN)
+					case f.expectPeerVerifyPrefs != nil && !slices.Equal(h.SignatureSchemes, f.expectPeerVerifyPrefs):
+						return fmt.Errorf("peer signature algorithms %x, want %x", h.SignatureSchemes, f.expectPeerVerifyPrefs)
+					case f.failCertCallback:
+						return &backends.SendAlertError{Alert: alertInternalError, Err: errors.New("-fail-cert-callback")}
 					}
 					return nil
 				})
+				if err != nil || !f.useEarlyCallback {
+					return nil, err
+				}
+				return &full, nil
 			}
 		}
 		if c, err = Server(conn, cfg); err != nil {
@@ -592,6 +635,16 @@ func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed boo
 		// sent as SNI); its verify callback accepts any chain. This shim
 		// is stricter: given -trust-cert, the chain must lead to it.
 		cfg := &backends.ClientConfig{Options: opts, ServerName: f.hostName, InsecureSkipVerify: true}
+		var expectedCAs [][]byte
+		if f.expectClientCAList != "" {
+			for _, h := range strings.Split(f.expectClientCAList, ",") {
+				name, err := hex.DecodeString(h)
+				if err != nil {
+					return fmt.Errorf("-expect-client-ca-list: %v", err)
+				}
+				expectedCAs = append(expectedCAs, name)
+			}
+		}
 		var roots *x509.CertPool
 		if trust != nil {
 			roots = poolFromPEM(trust)
@@ -613,9 +666,21 @@ func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed boo
 				return err
 			}
 		}
-		if len(idents) > 0 {
-			cfg.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
-				return idents, later(f.async, func() error { return nil })
+		if len(idents) > 0 || f.failCertCallback || f.expectPeerVerifyPrefs != nil || f.expectClientCAList != "" {
+			// BoringSSL's certificate callback on a client, which runs
+			// when a CertificateRequest arrives: the ClientIdentity hook.
+			cfg.ClientIdentity = func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
+				return idents, later(f.async, func() error {
+					switch {
+					case f.expectPeerVerifyPrefs != nil && !slices.Equal(req.SignatureSchemes, f.expectPeerVerifyPrefs):
+						return fmt.Errorf("peer signature algorithms %x, want %x", req.SignatureSchemes, f.expectPeerVerifyPrefs)
+					case f.expectClientCAList != "" && !slices.EqualFunc(req.AcceptableCAs, expectedCAs, bytes.Equal):
+						return fmt.Errorf("certificate_authorities %x, want %x", req.AcceptableCAs, expectedCAs)
+					case f.failCertCallback:
+						return &backends.SendAlertError{Alert: alertInternalError, Err: errors.New("-fail-cert-callback")}
+					}
+					return nil
+				})
 			}
 		}
 		if c, err = Client(conn, cfg); err != nil {
@@ -900,8 +965,9 @@ func TestBogoShim(t *testing.T) {
 		{"server-resume", true, true, nil},
 		{"client-resume", false, true, nil},
 		// -async: one-byte reads, would-block reads after the handshake
-		// and callbacks completed on other goroutines.
-		{"server-async", true, true, []string{"-async"}},
+		// and callbacks completed on other goroutines; the server's
+		// certificates come from its ClientHello hook.
+		{"server-async", true, true, []string{"-async", "-use-early-callback"}},
 		{"client-async", false, true, []string{"-async", "-key-update"}},
 	} {
 		server := tc.server
