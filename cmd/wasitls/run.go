@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/component"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -19,7 +20,7 @@ import (
 func init() {
 	register(&command{
 		Name:    "run",
-		Summary: "run a guest (a core module) with WASI 0.2 and a network policy",
+		Summary: "run a guest (a core module or a command component) with WASI 0.2 and a network policy",
 		Run:     runCommand,
 	})
 }
@@ -41,7 +42,9 @@ const runUsage = `usage: wasitls run [flags] guest.wasm [args...]
 
 Runs a core WebAssembly module (for Go: GOOS=wasip1 GOARCH=wasm) with
 wasi_snapshot_preview1 and WASI 0.2 io, clocks, random, cli, filesystem and
-sockets, at whatever 0.2.N patch version the guest imports.
+sockets, at whatever 0.2.N patch version the guest imports, or a command
+component (built by wasm-tools or jco from any language) through its
+wasi:cli/run export.
 Network access is denied unless a flag allows it. Rules are HOST:PORT, HOST
 being *, an address, a CIDR range, a name or *.domain, PORT a number, a
 range (8000-8999) or *. The guest runs under limits on what it can make the
@@ -168,7 +171,12 @@ func parseDir(s string) (runtime.Dir, error) {
 // runGuest compiles and runs wasm; the guest's exit code comes back as a
 // *sys.ExitError.
 func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig) error {
-	if err := runtime.CheckBinary(wasm); err != nil {
+	var comp *component.Component
+	if err := runtime.CheckBinary(wasm); errors.Is(err, runtime.ErrComponent) {
+		if comp, err = component.Parse(wasm); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
@@ -176,6 +184,9 @@ func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.M
 	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {
 		return err
+	}
+	if comp != nil {
+		return rt.RunComponent(ctx, comp, mc)
 	}
 	compiled, err := r.CompileModule(ctx, wasm)
 	if err != nil {
