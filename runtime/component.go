@@ -54,17 +54,13 @@ func (inst *ComponentInstance) Close(ctx context.Context) error {
 // instance stays alive: call Run for a command, or the exports through
 // Component with inst.Context(), and Close it when done.
 func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig) (*ComponentInstance, error) {
-	return rt.instantiateComponent(ctx, c, cfg, rt.linker)
-}
-
-func (rt *Runtime) instantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig, linker component.Linker) (*ComponentInstance, error) {
 	g, ctx, err := rt.newGuest(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &ComponentInstance{Guest: g, ctx: ctx, cancel: cancel}
-	comp, err := component.Instantiate(ctx, rt.r, c, g.cabi, linker)
+	comp, err := component.Instantiate(ctx, rt.r, c, g.cabi, rt.linker)
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a component that failed to instantiate

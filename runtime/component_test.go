@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"strings"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/runtime/component"
 )
@@ -29,28 +28,7 @@ func helloComponent(t *testing.T) *component.Component {
 	return c
 }
 
-// withoutFilesystem serves wasi:filesystem as a host with no preopens
-// while the runtime has no wasi:filesystem of its own: the preview1
-// adapter imports it even for a program that opens no file.
-type withoutFilesystem struct{ component.Linker }
-
-func (l withoutFilesystem) Resolve(module, name string, params, results []api.ValueType) (cabi.HostFunc, error) {
-	if !strings.HasPrefix(module, "wasi:filesystem/") {
-		return l.Linker.Resolve(module, name, params, results)
-	}
-	fn := func(ctx context.Context, mod api.Module, stack []uint64) {
-		call := cabi.Begin(ctx, mod, module+"#"+name)
-		defer call.End()
-		if name != "get-directories" {
-			call.Trapf("wasi:filesystem is not served")
-		}
-		call.PutU32(uint32(stack[0]), 0)
-		call.PutU32(uint32(stack[0])+4, 0)
-	}
-	return cabi.HostFunc{Name: name, Fn: fn, Params: params, Results: results}, nil
-}
-
-func newComponentRuntime(t *testing.T) (*Runtime, component.Linker) {
+func newComponentRuntime(t *testing.T) *Runtime {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
@@ -58,22 +36,18 @@ func newComponentRuntime(t *testing.T) (*Runtime, component.Linker) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var l component.Linker = rt.linker
-	if !rt.linker.Knows("wasi:filesystem/preopens@0.2.0") {
-		l = withoutFilesystem{l}
-	}
-	return rt, l
+	return rt
 }
 
 func runHello(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	rt, l := newComponentRuntime(t)
+	rt := newComponentRuntime(t)
 	c := helloComponent(t)
 	var out, errb bytes.Buffer
-	inst, err := rt.instantiateComponent(context.Background(), c, ModuleConfig{
+	inst, err := rt.InstantiateComponent(context.Background(), c, ModuleConfig{
 		Args:   append([]string{"hello"}, args...),
 		Env:    []string{"GREETING=hi there", "OTHER=x"},
 		Stdout: &out, Stderr: &errb,
-	}, l)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,5 +80,54 @@ func TestComponentCommandExit(t *testing.T) {
 	var ee *sys.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("Run = %v, want exit code 1", err)
+	}
+}
+
+// TestComponentFiles runs a C component against two --dir style
+// preopens: it reads and lists the read-only one, writes to the other, and
+// is refused a write to the read-only one and paths outside both.
+func TestComponentFiles(t *testing.T) {
+	b := cguest.Build(t, cguest.Spec{Sources: []string{"testdata/components/files.c"}, Adapter: cguest.Command})
+	c, err := component.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	ro, rw := filepath.Join(root, "ro"), filepath.Join(root, "rw")
+	for _, d := range []string{ro, rw} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(ro, "in.txt"), []byte("hello from the host"), 0o644)
+	os.WriteFile(filepath.Join(ro, "b.txt"), nil, 0o644)
+	os.WriteFile(filepath.Join(root, "outside.txt"), []byte("secret"), 0o644)
+
+	rt := newComponentRuntime(t)
+	var out, errb bytes.Buffer
+	err = rt.RunComponent(context.Background(), c, ModuleConfig{
+		Args:   []string{"files"},
+		Stdout: &out, Stderr: &errb,
+		Dirs: []Dir{{Host: ro, Guest: "/ro", ReadOnly: true}, {Host: rw, Guest: "/rw"}},
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	}
+	want := `read: hello from the host
+list: b.txt
+list: in.txt
+write /rw/out.txt: ok
+open /ro/new.txt w: refused
+open /ro/../outside.txt r: refused
+open /outside.txt r: refused
+`
+	if out.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if got, _ := os.ReadFile(filepath.Join(rw, "out.txt")); string(got) != "written by a component\n" {
+		t.Errorf("rw/out.txt = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(ro, "new.txt")); err == nil {
+		t.Error("the component created a file in the read-only preopen")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 )
 
@@ -131,5 +132,23 @@ func TestUnknownCommand(t *testing.T) {
 	if code := dispatch(context.Background(), []string{"frobnicate"}, &out, &errb); code != 2 ||
 		!strings.Contains(errb.String(), "run ") {
 		t.Fatalf("code %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestRunComponent runs a C command component built by clang and jco new
+// --wasi-command with one command, as the README shows.
+func TestRunComponent(t *testing.T) {
+	b := cguest.Build(t, cguest.Spec{Sources: []string{"../../runtime/testdata/components/hello.c"}, Adapter: cguest.Command})
+	path := filepath.Join(t.TempDir(), "hello.wasm")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "--env", "GREETING=from the CLI", path, "x", "0")
+	want := "arg 0: " + path + "\narg 1: x\narg 2: 0\nGREETING=from the CLI\n"
+	if code != 0 || stdout != want || stderr != "to stderr\n" {
+		t.Fatalf("code %d\nstdout %q\nwant   %q\nstderr %q", code, stdout, want, stderr)
+	}
+	if code, _, _ := runCLI(t, path, "3"); code != 1 {
+		t.Fatalf("exit 3 through the preview1 adapter: code %d, want 1 (wasi:cli/exit 0.2 carries ok or err)", code)
 	}
 }
