@@ -114,6 +114,15 @@ type shimFlags struct {
 	useEarlyCallback           bool
 	failEarlyCallback          bool
 	failCertCallback           bool
+	initialWrite               string
+	repeatInitialWrite         int
+	readSize                   int
+	writeDifferentRecordSizes  bool
+	useExporterBetweenReads    bool
+	extraHandshake             bool
+	expectNoPeerCert           bool
+	expectNoServerName         bool
+	expectCipher               int
 	identities                 []*backends.Identity // as configured, for expectCredential
 }
 
@@ -129,6 +138,7 @@ var (
 		"-signing-prefs": true, "-verify-prefs": true, "-expect-peer-signature-algorithm": true,
 		"-key-shares": true, "-expect-selected-credential": true, "-cipher": true,
 		"-expect-peer-cert-file": true, "-expect-peer-verify-pref": true, "-expect-client-ca-list": true,
+		"-shim-initial-write": true, "-repeat-shim-initial-write": true, "-read-size": true, "-expect-cipher": true,
 	}
 	shimBoolFlags = map[string]bool{
 		"-ipv6": true, "-server": true, "-decline-alpn": true, "-reject-alpn": true, "-shim-writes-first": true,
@@ -140,7 +150,9 @@ var (
 		"-use-custom-verify-callback": true, "-async": true, "-key-update": true,
 		"-key-update-before-read": true, "-no-key-shares": true, "-use-old-client-cert-callback": true,
 		"-use-early-callback": true, "-fail-early-callback": true, "-fail-cert-callback": true,
-		"-server-preference": true,
+		"-server-preference": true, "-write-different-record-sizes": true, "-use-exporter-between-reads": true,
+		"-no-op-extra-handshake": true, "-handshake-twice": true, "-expect-no-peer-cert": true,
+		"-expect-no-server-name": true,
 	}
 )
 
@@ -180,7 +192,7 @@ func connectionArgs(args []string, i int) []string {
 }
 
 func parseShimFlags(args []string) (*shimFlags, error) {
-	f := &shimFlags{minVersion: -1, maxVersion: -1}
+	f := &shimFlags{minVersion: -1, maxVersion: -1, initialWrite: "hello", repeatInitialWrite: 1, readSize: 512}
 	var unknown []string
 	for i := 0; i < len(args); i++ {
 		name := args[i]
@@ -224,6 +236,16 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 				f.failEarlyCallback = true
 			case "-fail-cert-callback":
 				f.failCertCallback = true
+			case "-write-different-record-sizes":
+				f.writeDifferentRecordSizes = true
+			case "-use-exporter-between-reads":
+				f.useExporterBetweenReads = true
+			case "-no-op-extra-handshake", "-handshake-twice":
+				f.extraHandshake = true
+			case "-expect-no-peer-cert":
+				f.expectNoPeerCert = true
+			case "-expect-no-server-name":
+				f.expectNoServerName = true
 			case "-server-preference":
 				// The engine always picks suites and groups in its own
 				// order.
@@ -350,6 +372,16 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			if n, err = num(); err == nil {
 				f.expectPeerVerifyPrefs = append(f.expectPeerVerifyPrefs, uint16(n))
 			}
+		case "-shim-initial-write":
+			f.initialWrite = v
+		case "-repeat-shim-initial-write":
+			f.repeatInitialWrite, err = num()
+		case "-read-size":
+			if f.readSize, err = num(); err == nil && f.readSize <= 0 {
+				f.readSize = 512
+			}
+		case "-expect-cipher":
+			f.expectCipher, err = num()
 		case "-expect-client-ca-list":
 			f.expectClientCAList = v
 		case "-expect-peer-cert-file":
@@ -701,6 +733,13 @@ func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed boo
 	if err := checkShimState(f, c, resumed, st); err != nil {
 		return shutdownAfter(tcp, err)
 	}
+	if f.extraHandshake {
+		// Handshake after a completed handshake does nothing and
+		// succeeds (-no-op-extra-handshake, -handshake-twice).
+		if err := c.Handshake(ctx); err != nil {
+			return shutdownAfter(tcp, fmt.Errorf("extra Handshake: %v", err))
+		}
+	}
 	if f.expectPeerCertFile != "" {
 		if err := checkPeerChain(f.expectPeerCertFile, c.State().PeerChain); err != nil {
 			return shutdownAfter(tcp, err)
@@ -745,14 +784,27 @@ func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed boo
 		}
 		return nil
 	}
+	if f.writeDifferentRecordSizes {
+		// Records of every size around the record layer's limits.
+		big := bytes.Repeat([]byte{0x42}, 32769)
+		for _, n := range []int{0, 1, 255, 256, 257, 16383, 16384, 16385, 32767, 32768, 32769} {
+			if _, err := c.Write(big[:n]); err != nil {
+				return shutdownAfter(tcp, err)
+			}
+		}
+		c.Close()
+		return nil
+	}
 	if f.shimWritesFirst {
-		if _, err := c.Write([]byte("hello")); err != nil {
-			return shutdownAfter(tcp, err)
+		for range f.repeatInitialWrite {
+			if _, err := c.Write([]byte(f.initialWrite)); err != nil {
+				return shutdownAfter(tcp, err)
+			}
 		}
 	}
-	// BoringSSL's shim reads at most 512 bytes at a time, so that records
-	// span reads.
-	buf := make([]byte, 512)
+	// BoringSSL's shim reads at most 512 bytes at a time unless told
+	// otherwise, so that records span reads.
+	buf := make([]byte, f.readSize)
 	for {
 		if f.keyUpdateBeforeRead {
 			if err := c.KeyUpdate(false); err != nil {
@@ -768,6 +820,11 @@ func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed boo
 		}
 		if f.keyUpdate {
 			if err := c.KeyUpdate(false); err != nil {
+				return shutdownAfter(tcp, err)
+			}
+		}
+		if f.useExporterBetweenReads {
+			if _, err := c.ExportKeyingMaterial("", nil, 1); err != nil {
 				return shutdownAfter(tcp, err)
 			}
 		}
@@ -855,7 +912,7 @@ func (wouldBlock) Temporary() bool { return true }
 func checkShimState(f *shimFlags, c *Conn, resumed bool, st *shimSession) error {
 	s := c.State()
 	switch {
-	case (!f.server || f.requireClientCert) && len(s.PeerChain) == 0:
+	case (!f.server || f.requireClientCert) && !f.expectNoPeerCert && len(s.PeerChain) == 0:
 		return errors.New("no peer certificate")
 	case f.expectCredential != nil && selectedCredential(f, s) != *f.expectCredential:
 		return fmt.Errorf("credential %d was used, want %d", selectedCredential(f, s), *f.expectCredential)
@@ -867,6 +924,12 @@ func checkShimState(f *shimFlags, c *Conn, resumed bool, st *shimSession) error 
 		return errors.New("the first connection resumed a session")
 	case f.expectPeerSigAlg != 0 && !s.DidResume && int(c.peerSignatureScheme) != f.expectPeerSigAlg:
 		return fmt.Errorf("peer signature scheme %#04x, want %#04x", c.peerSignatureScheme, f.expectPeerSigAlg)
+	case f.expectNoPeerCert && len(s.PeerChain) > 0:
+		return errors.New("unexpected peer certificate")
+	case f.expectCipher != 0 && int(s.CipherSuite) != f.expectCipher:
+		return fmt.Errorf("cipher suite %#04x, want %#04x", s.CipherSuite, f.expectCipher)
+	case f.expectNoServerName && s.ServerName != "":
+		return fmt.Errorf("server name %q, want none", s.ServerName)
 	case f.expectVersion != 0 && int(s.Version) != f.expectVersion:
 		return fmt.Errorf("version %#04x, want %#04x", s.Version, f.expectVersion)
 	case f.expectCurve != 0 && int(s.Group) != f.expectCurve:
