@@ -25,6 +25,11 @@
 //     server (the clients live in a child process, so their memory is not
 //     counted), and a guest server holding many thousands of them.
 //
+// [Soak] is not a measurement but a check that holds over time: a guest
+// echo server per backend under mixed load, including aborted, reset,
+// silent and half-ClientHello connections, sampled at quiet points for
+// growth of RSS, heap, goroutines, descriptors and resource-table entries.
+//
 // Guests are the package in testdata/benchguest, built for GOOS=wasip1 with
 // the go command (so the module's source tree must be at hand) and run
 // under package runtime with the wasi:tls host (runtime/tlshost) on each

@@ -135,8 +135,9 @@ func (e *env) runtime(backend string) (*hostRuntime, error) {
 // default (a Go slice grown by append) and publishes its size, so that the
 // idle scenario can read it while the guest runs on another goroutine.
 type linearMemory struct {
-	buf  []byte
-	size *atomic.Uint64
+	buf      []byte
+	size     *atomic.Uint64
+	reserved *atomic.Uint64 // the slice's capacity
 }
 
 func (m *linearMemory) Reallocate(size uint64) []byte {
@@ -146,6 +147,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		m.buf = m.buf[:size]
 	}
 	m.size.Store(size)
+	m.reserved.Store(uint64(cap(m.buf)))
 	return m.buf
 }
 
@@ -162,11 +164,15 @@ const (
 // A guest is a running instance of the benchmark guest.
 type guest struct {
 	linear atomic.Uint64 // size of the guest's linear memory
-	cancel context.CancelFunc
-	stdin  *io.PipeWriter
-	lines  chan string
-	done   chan error
-	output *lockedTail
+	// linearCap is the capacity of the slice holding it, the Go heap it
+	// takes.
+	linearCap atomic.Uint64
+	inst      atomic.Pointer[runtime.Instance]
+	cancel    context.CancelFunc
+	stdin     *io.PipeWriter
+	lines     chan string
+	done      chan error
+	output    *lockedTail
 }
 
 // startGuest runs the benchmark guest with args on backend's runtime (the
@@ -184,12 +190,13 @@ func (e *env) startGuest(backend string, args ...string) (*guest, error) {
 		done: make(chan error, 1), output: &lockedTail{},
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(capacity, _ uint64) experimental.LinearMemory {
-		return &linearMemory{buf: make([]byte, 0, capacity), size: &g.linear}
+		return &linearMemory{buf: make([]byte, 0, capacity), size: &g.linear, reserved: &g.linearCap}
 	}))
 	go func() {
 		_, err := h.rt.Instantiate(ctx, h.compiled, runtime.ModuleConfig{
 			Args: append([]string{"benchguest"}, args...), Env: e.guestEnv,
 			Stdin: inR, Stdout: outW, Stderr: outW,
+			Started: g.inst.Store,
 		})
 		outW.CloseWithError(io.EOF)
 		inR.Close()
@@ -209,6 +216,15 @@ func (e *env) startGuest(backend string, args ...string) (*guest, error) {
 		io.Copy(io.Discard, outR)
 	}()
 	return g, nil
+}
+
+// tableLen returns the number of live handles in the guest's resource
+// table, 0 before it started.
+func (g *guest) tableLen() int {
+	if inst := g.inst.Load(); inst != nil {
+		return inst.Cabi().Table().Len()
+	}
+	return 0
 }
 
 // expect waits for a line starting with prefix and returns the rest.

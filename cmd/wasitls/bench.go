@@ -40,6 +40,8 @@ run (above 1 = faster).
   idle       host memory per idle connection held by a guest server, and
              the process's peak RSS (the clients run in a child process)
 
+"wasitls bench soak" runs the soak instead ("wasitls bench soak -h").
+
 Run it from the module's source tree (go run ./cmd/wasitls bench): the
 guest is built from source.
 
@@ -76,6 +78,9 @@ func parseSize(s string) (int64, error) {
 }
 
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "soak" {
+		return soakCommand(ctx, args[1:], stdout, stderr)
+	}
 	d := bench.DefaultOptions()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -48,6 +48,9 @@ func TestBenchFlags(t *testing.T) {
 		{"bench", "-scenarios", "nope", "-backends", "stdtls"},
 		{"bench", "-backends", "no-such-backend"},
 		{"bench", "extra"},
+		{"bench", "soak", "-duration", "0s"},
+		{"bench", "soak", "-group", "P-999"},
+		{"bench", "soak", "extra"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := dispatch(context.Background(), args, &out, &errOut); code == 0 {

@@ -13,6 +13,9 @@
 //	                              ADDR"; per connection: handshake, write one
 //	                              byte, then hold the connection idle until
 //	                              the peer closes it
+//	echo-server IMPL GROUP        as server, but per connection: handshake,
+//	                              then echo every byte until the peer
+//	                              closes or fails (the soak's server)
 //
 // GROUP is an IANA key-exchange group code point in decimal. Identities and
 // trust come from the environment as PEM: KEY and CHAIN (server), CA
@@ -44,7 +47,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) < 3 {
-		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server IMPL GROUP")
+		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server|echo-server IMPL GROUP")
 	}
 	mode, impl := args[0], args[1]
 	if impl != "wasi" && impl != "go" {
@@ -67,12 +70,16 @@ func run(args []string) error {
 			return d.client()
 		}
 		return d.handshakes()
-	case "server":
+	case "server", "echo-server":
 		group, err := strconv.ParseUint(args[2], 10, 16)
 		if err != nil {
 			return err
 		}
-		return serve(impl, uint16(group))
+		handle := hold
+		if mode == "echo-server" {
+			handle = echo
+		}
+		return serve(impl, uint16(group), handle)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }
@@ -159,7 +166,7 @@ func (d *dialer) handshake() error {
 	return nil
 }
 
-func serve(impl string, group uint16) error {
+func serve(impl string, group uint16, handle func(net.Conn)) error {
 	key, chain := []byte(os.Getenv("KEY")), []byte(os.Getenv("CHAIN"))
 	raw, err := wasinet.ListenTCP("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -193,8 +200,19 @@ func serve(impl string, group uint16) error {
 		if err != nil {
 			return err
 		}
-		go hold(c)
+		go handle(c)
 	}
+}
+
+// echo completes the handshake and echoes every byte until the peer
+// closes the connection or it fails.
+func echo(c net.Conn) {
+	defer c.Close()
+	type handshaker interface{ Handshake() error }
+	if err := c.(handshaker).Handshake(); err != nil {
+		return
+	}
+	io.Copy(c, c)
 }
 
 // hold completes the handshake, writes one byte and keeps the connection

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/wasitls/wasitls/bench"
+)
+
+const soakUsage = `usage: wasitls bench soak [flags]
+
+Runs the benchmark guest as a TLS echo server on each backend at once for
+the given duration, under mixed load from native clients: full handshakes,
+bulk transfers, 1-byte echoes, clients that leave mid-handshake, resets
+right after the handshake, silent peers and peers that send half a
+ClientHello. Every interval the load pauses until the connections in flight
+are done, and it prints the process's RSS, live Go heap (the guests' linear
+memory apart), goroutines, open descriptors and the guests' resource-table
+entries. At the end it prints the slope of each after a warm-up and fails
+(exit status 1) when one grew beyond noise or a connection ended other than
+as its kind should.
+
+Run it from the module's source tree (go run ./cmd/wasitls bench soak): the
+guest is built from source.
+
+flags:
+`
+
+func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench soak", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	duration := fs.Duration("duration", 5*time.Minute, "how long to run")
+	interval := fs.Duration("interval", 10*time.Second, "time between samples")
+	backendList := fs.String("backends", "", "comma-separated `list` of backends to serve (default every registered backend)")
+	workers := fs.Int("workers", 3, "clients running the fast kinds of connection at once")
+	slowHold := fs.Duration("slow-hold", 2*time.Second, "how long a silent or half-ClientHello peer waits for the server to give up")
+	group := fs.String("group", "X25519MLKEM768", "key-exchange `group`")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, soakUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() != 0 || *duration <= 0 || *interval <= 0 {
+		fs.Usage()
+		return errUsage
+	}
+	id, err := groupID(*group)
+	if err != nil {
+		return err
+	}
+	r, err := bench.Soak(bench.SoakOptions{
+		Duration: *duration, Interval: *interval, Backends: split(*backendList),
+		Workers: *workers, SlowHold: *slowHold, Group: id, Progress: stdout,
+	})
+	if r != nil {
+		r.Print(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if len(r.Failures()) > 0 {
+		return errors.New("bench soak: growth or unexpected outcomes (see above)")
+	}
+	return nil
+}
