@@ -56,11 +56,12 @@
 // Network access is denied by default. [Config.Network] holds the rules:
 // connect targets as HOST:PORT patterns (names, wildcard names, addresses,
 // CIDR ranges, port ranges), listen addresses, and, implied by connect
-// rules that name hosts, which names resolve. Anything else returns
-// access-denied to the guest. See [sockets.Policy].
+// rules that name hosts, which names resolve, and the UDP peers a guest may
+// exchange datagrams with. Anything else returns access-denied to the
+// guest. See [sockets.Policy].
 //
 // # Not supported
 //
-// UDP sockets: create-udp-socket returns not-supported. Terminals:
-// get-terminal-stdin/stdout/stderr return none.
+// Terminals: get-terminal-stdin/stdout/stderr return none. UDP: the hop
+// limit is recorded and reported but not applied.
 package runtime

@@ -140,6 +140,7 @@ func stateFrom(ctx context.Context, fn string) *state {
 func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg}
 	st.stack.SetSocketLimit(lim.Sockets)
+	st.stack.SetUDPLimits(rt.cfg.UDPMaxDatagram, rt.cfg.UDPQueue)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))
 	for i, d := range cfg.Dirs {
 		pre[i] = filesystem.Preopen{Host: d.Host, Guest: d.Guest, ReadOnly: d.ReadOnly}

@@ -109,8 +109,8 @@ func TestGuestPolicyDenials(t *testing.T) {
 	if err != nil {
 		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
 	}
-	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\nudp 1 %d\n",
-		sockets.AccessDenied, sockets.AccessDenied, sockets.AccessDenied, sockets.NotSupported)
+	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\nudp bind %d\n",
+		sockets.AccessDenied, sockets.AccessDenied, sockets.AccessDenied, sockets.AccessDenied)
 	if stdout != want {
 		t.Fatalf("stdout %q, want %q", stdout, want)
 	}

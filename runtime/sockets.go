@@ -55,11 +55,13 @@ func (lookupHost) ResolveAddresses(ctx context.Context, nw network.Network, name
 	return r, nil
 }
 
-// udpCreateHost serves wasi:sockets/udp-create-socket: UDP is not
-// supported, so no udp-socket ever exists and the udp interface's
-// methods are unreachable.
+// udpCreateHost serves wasi:sockets/udp-create-socket.
 type udpCreateHost struct{}
 
 func (udpCreateHost) CreateUDPSocket(ctx context.Context, family network.IPAddressFamily) (udp.UDPSocket, error) {
-	return nil, sockets.NotSupported
+	s, err := stateFrom(ctx, "wasi:sockets/udp-create-socket#create-udp-socket").stack.NewUDPSocket(family)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

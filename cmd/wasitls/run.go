@@ -47,9 +47,12 @@ component (built by wasm-tools or jco from any language) through its
 wasi:cli/run export.
 Network access is denied unless a flag allows it. Rules are HOST:PORT, HOST
 being *, an address, a CIDR range, a name or *.domain, PORT a number, a
-range (8000-8999) or *. The guest runs under limits on what it can make the
-host hold (--max-memory, --max-handles, --max-sockets,
---max-pending-handshakes), each with a default below.
+range (8000-8999) or *. UDP rules (--allow-udp) name the peers a guest may
+exchange datagrams with (no names); with one, it may bind UDP sockets to
+ephemeral ports, and fixed ports need --allow-listen as for TCP. The guest
+runs under limits on what it can make the host hold (--max-memory,
+--max-handles, --max-sockets, --max-pending-handshakes, --file-limit,
+--udp-max-datagram, --udp-queue), each with a default below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
 built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME):
@@ -66,6 +69,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var connect, listen, env, dirs listFlag
 	fs.Var(&connect, "allow-connect", "allow connecting to `HOST:PORT` (repeatable); names listed here may be resolved")
 	fs.Var(&listen, "allow-listen", "allow binding and listening on `ADDR:PORT` (repeatable)")
+	var udpPeers listFlag
+	fs.Var(&udpPeers, "allow-udp", "allow exchanging UDP datagrams with `ADDR:PORT` (repeatable; datagrams from other peers are dropped)")
+	udpMax := fs.Int("udp-max-datagram", sockets.DefaultMaxDatagram, "largest UDP datagram, in bytes, a guest sends or receives")
+	udpQueue := fs.Int("udp-queue", sockets.DefaultDatagramQueue, "received datagrams each UDP socket holds for the guest")
 	fs.Var(&env, "env", "set the guest environment variable `KEY=VALUE` (repeatable)")
 	inheritEnv := fs.Bool("inherit-env", false, "pass the whole host environment to the guest")
 	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; paths stay beneath it, symbolic links included)")
@@ -98,6 +105,12 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := policy.AllowListen(listen...); err != nil {
 		return err
 	}
+	if err := policy.AllowUDP(udpPeers...); err != nil {
+		return err
+	}
+	if *udpMax < 1 || *udpMax > 65535 || *udpQueue < 1 {
+		return fmt.Errorf("--udp-max-datagram %d, --udp-queue %d: want 1-65535 and at least 1", *udpMax, *udpQueue)
+	}
 	if *fileLimit < 1 {
 		return fmt.Errorf("--file-limit %d: want at least 1", *fileLimit)
 	}
@@ -105,7 +118,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg := runtime.Config{Network: policy, FileLimit: *fileLimit, Limits: lim}
+	cfg := runtime.Config{Network: policy, FileLimit: *fileLimit, Limits: lim, UDPMaxDatagram: *udpMax, UDPQueue: *udpQueue}
 	for _, b := range builds {
 		ext, err := b()
 		if err != nil {

@@ -1,6 +1,7 @@
 // Package sockets implements the host side of wasi:sockets (network,
-// instance-network, tcp, tcp-create-socket, ip-name-lookup, and udp as
-// not-supported) over the Go net package, under a deny-by-default [Policy].
+// instance-network, tcp, tcp-create-socket, ip-name-lookup, udp and
+// udp-create-socket) over the Go net package, under a deny-by-default
+// [Policy].
 //
 // # Model
 //
@@ -27,6 +28,19 @@
 // unconnected socket cancels its dial or closes its listener and every
 // connection queued on it.
 //
+// A [UDPSocket] binds at start-bind (its errors come from finish-bind);
+// once bound, a goroutine reads it into a queue of at most the stack's
+// datagram queue size, dropping datagrams larger than the datagram limit,
+// from peers the policy does not allow, or, once stream was called with a
+// remote address, from anyone else. stream returns a pair of datagram
+// streams sharing the socket's connection with it (closed when the last of
+// the three is dropped); a later stream call makes the previous pair fail
+// with invalid-state. receive returns what is queued without waiting and
+// its pollable is ready when something is; send writes at once, checking
+// every destination against the policy (access-denied) and the datagram
+// limit (datagram-too-large); check-send grants a fixed permit and sending
+// more than it traps.
+//
 // A Stack counts the sockets of its instance (a socket counts until it is
 // dropped and its connection is closed) and refuses more than its limit
 // with new-socket-limit, so a guest cannot exhaust the host's descriptors.
@@ -35,5 +49,6 @@
 //
 // Every start-bind and start-connect is checked against the [Policy] and
 // refused with access-denied when no rule allows it; so is every name
-// lookup. See [Policy] for the rule syntax.
+// lookup, every UDP destination and every UDP stream's remote address. See
+// [Policy] for the rule syntax.
 package sockets

@@ -35,10 +35,18 @@ import (
 //
 // Listen rules cover binding and listening. Binding to port 0 asks for an
 // ephemeral port: the rule must allow port 0 (or "*").
+//
+// UDP rules name the peers a guest may exchange datagrams with (addresses
+// and ranges, no names): sending to any other address fails with
+// access-denied, and datagrams from any other address are dropped unseen.
+// A guest with at least one UDP rule may bind UDP sockets to an ephemeral
+// port (port 0) on any local address; binding a fixed port needs a listen
+// rule, as for TCP.
 type Policy struct {
 	mu      sync.RWMutex
 	connect []Rule
 	listen  []Rule
+	udp     []Rule
 }
 
 // A Rule is one parsed HOST:PORT pattern.
@@ -152,13 +160,50 @@ func (p *Policy) AllowListen(patterns ...string) error {
 	return p.add(&p.listen, patterns, false)
 }
 
+// AllowUDP adds UDP peer rules. Names are not allowed.
+func (p *Policy) AllowUDP(patterns ...string) error {
+	return p.add(&p.udp, patterns, false)
+}
+
+// CanUDP reports whether a rule allows exchanging datagrams with ap.
+func (p *Policy) CanUDP(ap netip.AddrPort) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, r := range p.udp {
+		if r.addrOK(ap.Addr()) && r.portOK(ap.Port()) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasUDP reports whether any UDP rule exists.
+func (p *Policy) HasUDP() bool {
+	if p == nil {
+		return false
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.udp) > 0
+}
+
+func kind(p *Policy, dst *[]Rule) string {
+	if dst == &p.udp {
+		return "UDP"
+	}
+	return "listen"
+}
+
 func (p *Policy) add(dst *[]Rule, patterns []string, names bool) error {
 	var errs []error
 	var rules []Rule
 	for _, s := range patterns {
 		r, err := ParseRule(s)
 		if err == nil && !names && r.name != "" {
-			err = fmt.Errorf("sockets: listen rule %q: names are not allowed, use an address or a range", s)
+			err = fmt.Errorf("sockets: %s rule %q: names are not allowed, use an address or a range", kind(p, dst), s)
 		}
 		if err != nil {
 			errs = append(errs, err)

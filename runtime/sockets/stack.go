@@ -44,6 +44,8 @@ type Stack struct {
 
 	limit int64        // most sockets alive at once
 	live  atomic.Int64 // sockets alive: not dropped, or connection still open
+
+	maxDatagram, datagramQueue int // UDP limits; zero means the defaults
 }
 
 // DefaultSocketLimit is how many sockets a guest instance may hold at once

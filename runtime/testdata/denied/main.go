@@ -1,13 +1,12 @@
 // Command denied tries what its policy should refuse and prints the error
 // codes: connect to its first argument, bind to its second, resolve its
-// third, and create a UDP socket (not supported).
+// third, and bind a UDP socket to an ephemeral port (no UDP rule).
 package main
 
 import (
 	"fmt"
 	"net/netip"
 	"os"
-	"unsafe"
 
 	"github.com/wasitls/wasitls/runtime/testdata/internal/w"
 )
@@ -24,11 +23,7 @@ func main() {
 	w.DropTCP(sock)
 	_, code := w.Resolve(net, os.Args[3])
 	fmt.Printf("resolve %d\n", code)
-	createUDPSocket(0, unsafe.Pointer(&ret[0]))
-	fmt.Printf("udp %d %d\n", ret[0]&0xff, ret[1])
+	udp, _ := w.CreateUDP4()
+	fmt.Printf("udp bind %d\n", w.UDPBind(udp, net, w.Addr{IP: [4]byte{127, 0, 0, 1}})-1)
+	w.DropUDP(udp)
 }
-
-//go:wasmimport wasi:sockets/udp-create-socket@0.2.8 create-udp-socket
-func createUDPSocket(family uint32, ret unsafe.Pointer)
-
-var ret [2]uint32

@@ -1,0 +1,517 @@
+package sockets
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/udp"
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+var (
+	_ udp.UDPSocket              = (*UDPSocket)(nil)
+	_ udp.IncomingDatagramStream = (*IncomingDatagramStream)(nil)
+	_ udp.OutgoingDatagramStream = (*OutgoingDatagramStream)(nil)
+)
+
+// UDP limits per guest instance.
+const (
+	// DefaultMaxDatagram is the largest datagram a guest sends or
+	// receives unless SetUDPLimits says otherwise: the largest UDP payload
+	// over IPv4.
+	DefaultMaxDatagram = 65507
+	// DefaultDatagramQueue is how many received datagrams one socket
+	// holds for the guest unless SetUDPLimits says otherwise; beyond it
+	// the host stops reading the socket and the kernel's buffer fills.
+	DefaultDatagramQueue = 64
+
+	// sendPermits is what check-send grants: send never blocks for long.
+	sendPermits = 64
+)
+
+// SetUDPLimits sets the largest datagram a guest sends or receives
+// (larger sends fail with datagram-too-large, larger arrivals are
+// dropped) and how many received datagrams each socket holds (n > 0).
+func (s *Stack) SetUDPLimits(maxDatagram, queue int) {
+	s.maxDatagram, s.datagramQueue = maxDatagram, queue
+}
+
+func udpNetwork(f Family) string {
+	if f == IPv4 {
+		return "udp4"
+	}
+	return "udp6"
+}
+
+type datagram struct {
+	data []byte
+	from netip.AddrPort
+}
+
+// A UDPSocket is the wasi:sockets/udp udp-socket resource. The socket and
+// the streams of its latest stream call share its connection, which closes
+// when the last of them is dropped. A goroutine reads the bound socket into
+// a bounded queue, dropping datagrams from peers the policy does not allow
+// (and, once connected, from anyone but the remote address).
+type UDPSocket struct {
+	stack  *Stack
+	family Family
+
+	mu       sync.Mutex
+	state    tcpState // unbound, bind-started or bound
+	bindErr  error
+	conn     *net.UDPConn
+	refs     int // the socket and its live streams
+	remote   netip.AddrPort
+	gen      int // stream generation: only the latest pair works
+	queue    []datagram
+	readErr  error
+	space    sync.Cond
+	arrivals wasiio.WaitList
+	dropped  bool
+	closed   bool
+
+	hopLimit         uint8
+	recvBuf, sendBuf uint64
+}
+
+// NewUDPSocket is udp-create-socket: an unbound socket of family, or
+// new-socket-limit. UDP sockets count toward the socket limit.
+func (s *Stack) NewUDPSocket(family Family) (*UDPSocket, error) {
+	if family != IPv4 && family != IPv6 {
+		return nil, NotSupported
+	}
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	u := &UDPSocket{stack: s, family: family, refs: 1, hopLimit: defaultHopLimit,
+		recvBuf: defaultBufferSize, sendBuf: defaultBufferSize}
+	u.space.L = &u.mu
+	return u, nil
+}
+
+func (s *Stack) maxDatagramSize() int {
+	if s.maxDatagram > 0 {
+		return s.maxDatagram
+	}
+	return DefaultMaxDatagram
+}
+
+func (s *Stack) queueSize() int {
+	if s.datagramQueue > 0 {
+		return s.datagramQueue
+	}
+	return DefaultDatagramQueue
+}
+
+// checkRemote validates a peer address: family, no wildcard address, no
+// port 0, and the policy.
+func (u *UDPSocket) checkRemote(ap netip.AddrPort) error {
+	if !ap.Addr().IsValid() || FamilyOf(ap.Addr()) != u.family || ap.Addr().IsUnspecified() || ap.Port() == 0 {
+		return InvalidArgument
+	}
+	if u.family == IPv6 && ap.Addr().Is4In6() {
+		return InvalidArgument
+	}
+	if !u.stack.policy.CanUDP(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())) {
+		return AccessDenied
+	}
+	return nil
+}
+
+// StartBind is start-bind: port 0 needs a UDP rule, a fixed port a listen
+// rule. The bind happens here; its errors come from finish-bind.
+func (u *UDPSocket) StartBind(ctx context.Context, nw network.Network, addr network.IPSocketAddress) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if n, ok := nw.(*Network); !ok || n.stack != u.stack {
+		return InvalidArgument
+	}
+	if u.state != stateUnbound {
+		return InvalidState
+	}
+	local := FromWIT(addr)
+	if !local.Addr().IsValid() || FamilyOf(local.Addr()) != u.family || local.Addr().IsMulticast() ||
+		u.family == IPv6 && local.Addr().Is4In6() {
+		return InvalidArgument
+	}
+	if local.Port() == 0 && !u.stack.policy.HasUDP() || local.Port() != 0 && !u.stack.canListen(local) {
+		return AccessDenied
+	}
+	u.state = stateBindStarted
+	c, err := net.ListenUDP(udpNetwork(u.family), net.UDPAddrFromAddrPort(local))
+	if err != nil {
+		u.bindErr = err
+		return nil
+	}
+	u.conn = c
+	return nil
+}
+
+// FinishBind is finish-bind; on success the socket starts reading.
+func (u *UDPSocket) FinishBind(ctx context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.state != stateBindStarted {
+		return NotInProgress
+	}
+	if u.bindErr != nil {
+		err := u.bindErr
+		u.bindErr = nil
+		u.state = stateUnbound
+		return code(err)
+	}
+	u.state = stateBound
+	go u.readLoop(u.conn, u.stack.maxDatagramSize(), u.stack.queueSize())
+	return nil
+}
+
+// readLoop queues the datagrams the guest may see until the connection
+// closes.
+func (u *UDPSocket) readLoop(c *net.UDPConn, max, queue int) {
+	buf := make([]byte, max+1)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		u.mu.Lock()
+		if err != nil {
+			if !u.closed {
+				u.readErr = err
+			}
+			u.mu.Unlock()
+			u.arrivals.WakeAll()
+			return
+		}
+		if n > max || !u.stack.policy.CanUDP(from) || u.remote.IsValid() && from != u.unmapped(u.remote) {
+			u.mu.Unlock()
+			continue
+		}
+		for len(u.queue) >= queue && !u.closed {
+			u.space.Wait()
+		}
+		if u.closed {
+			u.mu.Unlock()
+			return
+		}
+		u.queue = append(u.queue, datagram{data: append([]byte(nil), buf[:n]...), from: from})
+		u.mu.Unlock()
+		u.arrivals.WakeAll()
+	}
+}
+
+func (u *UDPSocket) unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// Stream is stream: a new pair of datagram streams, limited to remote when
+// given. The previous pair stops working.
+func (u *UDPSocket) Stream(ctx context.Context, remote cabi.Option[network.IPSocketAddress]) (cabi.Tuple2[udp.IncomingDatagramStream, udp.OutgoingDatagramStream], error) {
+	var none cabi.Tuple2[udp.IncomingDatagramStream, udp.OutgoingDatagramStream]
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.state != stateBound || u.closed {
+		return none, InvalidState
+	}
+	var peer netip.AddrPort
+	if r, ok := remote.Get(); ok {
+		peer = FromWIT(r)
+		if err := u.checkRemote(peer); err != nil {
+			return none, err
+		}
+	}
+	u.remote = peer
+	u.gen++
+	if peer.IsValid() {
+		kept := u.queue[:0]
+		for _, d := range u.queue {
+			if d.from == u.unmapped(peer) {
+				kept = append(kept, d)
+			}
+		}
+		clear(u.queue[len(kept):])
+		u.queue = kept
+		u.space.Broadcast()
+	}
+	u.refs += 2
+	return cabi.Tuple2[udp.IncomingDatagramStream, udp.OutgoingDatagramStream]{
+		F0: &IncomingDatagramStream{u: u, gen: u.gen},
+		F1: &OutgoingDatagramStream{u: u, gen: u.gen},
+	}, nil
+}
+
+// LocalAddress is local-address.
+func (u *UDPSocket) LocalAddress(ctx context.Context) (network.IPSocketAddress, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.state != stateBound {
+		return network.IPSocketAddress{}, InvalidState
+	}
+	return ToWIT(u.conn.LocalAddr().(*net.UDPAddr).AddrPort()), nil
+}
+
+// RemoteAddress is remote-address.
+func (u *UDPSocket) RemoteAddress(ctx context.Context) (network.IPSocketAddress, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.remote.IsValid() {
+		return network.IPSocketAddress{}, InvalidState
+	}
+	return ToWIT(u.remote), nil
+}
+
+// AddressFamily is address-family.
+func (u *UDPSocket) AddressFamily(ctx context.Context) network.IPAddressFamily { return u.family }
+
+// UnicastHopLimit is unicast-hop-limit.
+func (u *UDPSocket) UnicastHopLimit(ctx context.Context) (uint8, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hopLimit, nil
+}
+
+// SetUnicastHopLimit is set-unicast-hop-limit: kept and reported; the
+// host's default applies to the socket.
+func (u *UDPSocket) SetUnicastHopLimit(ctx context.Context, v uint8) error {
+	if v == 0 {
+		return InvalidArgument
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.hopLimit = v
+	return nil
+}
+
+// ReceiveBufferSize is receive-buffer-size.
+func (u *UDPSocket) ReceiveBufferSize(ctx context.Context) (uint64, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.recvBuf, nil
+}
+
+// SetReceiveBufferSize is set-receive-buffer-size, applied when bound.
+func (u *UDPSocket) SetReceiveBufferSize(ctx context.Context, v uint64) error {
+	return u.setBuffer(&u.recvBuf, v, (*net.UDPConn).SetReadBuffer)
+}
+
+// SendBufferSize is send-buffer-size.
+func (u *UDPSocket) SendBufferSize(ctx context.Context) (uint64, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sendBuf, nil
+}
+
+// SetSendBufferSize is set-send-buffer-size, applied when bound.
+func (u *UDPSocket) SetSendBufferSize(ctx context.Context, v uint64) error {
+	return u.setBuffer(&u.sendBuf, v, (*net.UDPConn).SetWriteBuffer)
+}
+
+// maxBuffer caps the buffer sizes a guest may ask for.
+const maxBuffer = 4 << 20
+
+func (u *UDPSocket) setBuffer(dst *uint64, v uint64, set func(*net.UDPConn, int) error) error {
+	if v == 0 {
+		return InvalidArgument
+	}
+	v = min(v, maxBuffer)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	*dst = v
+	if u.conn != nil {
+		return code0(set(u.conn, int(v)))
+	}
+	return nil
+}
+
+func code0(err error) error {
+	if err == nil {
+		return nil
+	}
+	return code(err)
+}
+
+// Subscribe is subscribe: binding completes at once, so it is always
+// ready.
+func (u *UDPSocket) Subscribe(ctx context.Context) poll.Pollable { return ready(u) }
+
+func ready(parent cabi.Resource) *wasiio.Pollable {
+	s := wasiio.NewSignal()
+	s.Fire()
+	return s.Subscribe(parent)
+}
+
+// Drop implements cabi.Resource.
+func (u *UDPSocket) Drop() {
+	u.mu.Lock()
+	if u.dropped {
+		u.mu.Unlock()
+		return
+	}
+	u.dropped = true
+	u.mu.Unlock()
+	u.release()
+}
+
+// release drops one reference; the last closes the connection, stops the
+// reading goroutine and frees the socket's place under the limit.
+func (u *UDPSocket) release() {
+	u.mu.Lock()
+	u.refs--
+	if u.refs > 0 {
+		u.mu.Unlock()
+		return
+	}
+	u.closed = true
+	c := u.conn
+	u.queue = nil
+	u.space.Broadcast()
+	u.mu.Unlock()
+	u.arrivals.WakeAll()
+	if c != nil {
+		c.Close()
+	}
+	u.stack.releaseSocket()
+}
+
+// An IncomingDatagramStream is the incoming-datagram-stream resource.
+type IncomingDatagramStream struct {
+	u       *UDPSocket
+	gen     int
+	dropped bool
+}
+
+// Receive is receive: up to max datagrams already queued, without
+// waiting.
+func (in *IncomingDatagramStream) Receive(ctx context.Context, max uint64) ([]udp.IncomingDatagram, error) {
+	u := in.u
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if in.gen != u.gen {
+		return nil, InvalidState
+	}
+	if len(u.queue) == 0 && u.readErr != nil {
+		return nil, code(u.readErr)
+	}
+	n := int(min(max, uint64(len(u.queue))))
+	out := make([]udp.IncomingDatagram, n)
+	for i, d := range u.queue[:n] {
+		out[i] = udp.IncomingDatagram{Data: d.data, RemoteAddress: ToWIT(d.from)}
+	}
+	clear(u.queue[:n])
+	u.queue = u.queue[n:]
+	if n > 0 {
+		u.space.Broadcast()
+	}
+	return out, nil
+}
+
+// Ready implements wasiio.Source: a receive would return something.
+func (in *IncomingDatagramStream) Ready() bool {
+	u := in.u
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.queue) > 0 || u.readErr != nil || u.closed || in.gen != u.gen
+}
+
+// Watch implements wasiio.Source.
+func (in *IncomingDatagramStream) Watch(w *wasiio.Waker) { in.u.arrivals.Add(w) }
+
+// Unwatch implements wasiio.Source.
+func (in *IncomingDatagramStream) Unwatch(w *wasiio.Waker) { in.u.arrivals.Remove(w) }
+
+// Subscribe is subscribe: ready when datagrams wait.
+func (in *IncomingDatagramStream) Subscribe(ctx context.Context) poll.Pollable {
+	return wasiio.NewPollable(in, in)
+}
+
+// Drop implements cabi.Resource.
+func (in *IncomingDatagramStream) Drop() {
+	if !in.dropped {
+		in.dropped = true
+		in.u.release()
+	}
+}
+
+// An OutgoingDatagramStream is the outgoing-datagram-stream resource.
+type OutgoingDatagramStream struct {
+	u       *UDPSocket
+	gen     int
+	permits uint64
+	dropped bool
+}
+
+// CheckSend is check-send.
+func (out *OutgoingDatagramStream) CheckSend(ctx context.Context) (uint64, error) {
+	u := out.u
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if out.gen != u.gen {
+		return 0, InvalidState
+	}
+	out.permits = sendPermits
+	return sendPermits, nil
+}
+
+// Send is send: datagrams go out in order until one fails; it returns how
+// many went, or the first one's error. Sending more than check-send
+// permitted traps.
+func (out *OutgoingDatagramStream) Send(ctx context.Context, dgs []udp.OutgoingDatagram) (uint64, error) {
+	u := out.u
+	if uint64(len(dgs)) > out.permits {
+		panic(&cabi.Trap{Func: "wasi:sockets/udp#[method]outgoing-datagram-stream.send",
+			Msg: "more datagrams than check-send permitted"})
+	}
+	out.permits -= uint64(len(dgs))
+	u.mu.Lock()
+	if out.gen != u.gen {
+		u.mu.Unlock()
+		return 0, InvalidState
+	}
+	remote, c := u.remote, u.conn
+	u.mu.Unlock()
+	max := u.stack.maxDatagramSize()
+	for i, d := range dgs {
+		err := func() error {
+			to := remote
+			if r, ok := d.RemoteAddress.Get(); ok {
+				to = FromWIT(r)
+				if remote.IsValid() && to != remote {
+					return InvalidArgument
+				}
+			}
+			if !to.IsValid() {
+				return InvalidArgument
+			}
+			if err := u.checkRemote(to); err != nil {
+				return err
+			}
+			if len(d.Data) > max {
+				return DatagramTooLarge
+			}
+			_, err := c.WriteToUDPAddrPort(d.Data, to)
+			return code0(err)
+		}()
+		if err != nil {
+			if i == 0 {
+				return 0, err
+			}
+			return uint64(i), nil
+		}
+	}
+	return uint64(len(dgs)), nil
+}
+
+// Subscribe is subscribe: sending never waits, so it is always ready.
+func (out *OutgoingDatagramStream) Subscribe(ctx context.Context) poll.Pollable { return ready(out) }
+
+// Drop implements cabi.Resource.
+func (out *OutgoingDatagramStream) Drop() {
+	if !out.dropped {
+		out.dropped = true
+		out.u.release()
+	}
+}
