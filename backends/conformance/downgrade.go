@@ -188,7 +188,10 @@ func readHandshakeMessage(r io.Reader) ([]byte, error) {
 		case 22:
 			buf = append(buf, payload...)
 		case 21:
-			return nil, fmt.Errorf("alert %v", backends.Alert(payload[len(payload)-1]))
+			if len(payload) != 2 {
+				return nil, fmt.Errorf("malformed alert record %x", payload)
+			}
+			return nil, fmt.Errorf("alert %v", backends.Alert(payload[1]))
 		default:
 			return nil, fmt.Errorf("record of type %d before the ServerHello", hdr[0])
 		}
