@@ -35,11 +35,15 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	insecure := fs.Bool("insecure-skip-verify", false, "turn off default validation of server certificates (the guest's own verification still runs)")
 	groups := fs.String("groups", "", "key-exchange `groups` offered and accepted by default, in order: names ("+groupList()+") or 0x code points, comma-separated")
 	logTLS := fs.Bool("log-tls", false, "log why TLS steps failed to stderr")
+	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
 	return func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
 			return nil, err
 		}
-		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure}
+		if *pending < 1 {
+			return nil, fmt.Errorf("--max-pending-handshakes: want at least 1, got %d", *pending)
+		}
+		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending}
 		if len(cas) > 0 {
 			pool, err := x509.SystemCertPool()
 			if err != nil {

@@ -70,6 +70,12 @@ type Config struct {
 	// time.Now.
 	Time func() time.Time
 
+	// PendingHandshakes bounds the handshakes one guest has pending at
+	// once (see pending.go for when a handshake is pending); zero means
+	// DefaultPendingHandshakes. Past it, connect and accept fail, naming
+	// the limit.
+	PendingHandshakes int
+
 	// Logger, if set, receives the reasons of failures that the proposal's
 	// results cannot carry to the guest (they have no error payload).
 	Logger *slog.Logger

@@ -52,6 +52,14 @@
 // post-handshake authentication stops reading inline, since the backend
 // then reads the transport on its own.
 //
+// # Limits
+//
+// A guest holds at most Config.PendingHandshakes handshakes pending at once
+// (pending.go says exactly when one is pending); past it connect and accept
+// fail with a reason naming the limit. The count is per guest: the host is
+// a runtime.GuestExtension and keeps it in each runtime.Guest. The guest's
+// handles, sockets and memory are bounded by the runtime's Limits.
+//
 // # Ownership
 //
 // Futures hold Go values only. The handshake goroutine never touches guest

@@ -23,12 +23,17 @@ type draftHost struct{ h *Host }
 var _ types.Host = draftHost{}
 
 // NewClientHandshake creates the handshake; nothing is sent before finish.
-func (d draftHost) NewClientHandshake(_ context.Context, serverName string, in types.InputStream, out types.OutputStream) types.ClientHandshake {
+func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in types.InputStream, out types.OutputStream) types.ClientHandshake {
 	t := d.h.transport(in, out)
 	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), t)
 	hs := &draftHandshake{s: s, transport: t}
-	if err := s.Connect(serverName); err != nil {
+	pending := d.h.pending(ctx, "wasi:tls/types#[constructor]client-handshake")
+	if err := pending.admit(s); err != nil {
 		hs.err = err // reported by the future
+		d.h.logFailure("client-handshake constructor", err)
+	} else if err := s.Connect(serverName); err != nil {
+		pending.forget(s)
+		hs.err = err
 	}
 	return hs
 }

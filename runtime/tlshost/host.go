@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -58,13 +59,32 @@ func NewHost(cfg Config) (*Host, error) {
 // wasitls:tls/extensions@0.1.0) with cfg. A backend that cannot be found
 // is reported by Register.
 func New(cfg Config) runtime.Extension {
-	return runtime.ExtensionFunc(func(ctx context.Context, r wazero.Runtime) error {
-		h, err := NewHost(cfg)
-		if err != nil {
-			return err
-		}
-		return h.Register(ctx, r)
-	})
+	return &extension{cfg: cfg}
+}
+
+// extension is the runtime extension New returns: the host, made when
+// the runtime registers it, with its per-guest state.
+type extension struct {
+	cfg Config
+	h   *Host
+}
+
+var _ runtime.GuestExtension = (*extension)(nil)
+
+func (e *extension) Register(ctx context.Context, r wazero.Runtime) error {
+	h, err := NewHost(e.cfg)
+	if err != nil {
+		return err
+	}
+	e.h = h
+	return h.Register(ctx, r)
+}
+
+func (e *extension) NewGuest(ctx context.Context, g *runtime.Guest) error {
+	if e.h == nil {
+		return errors.New("tlshost: the extension was not registered")
+	}
+	return e.h.NewGuest(ctx, g)
 }
 
 // Register instantiates the three host modules in r.
@@ -148,8 +168,14 @@ func (c *clientConnection) openStreams(conn backends.Conn) (*cleartextInput, *cl
 	return in, out
 }
 
-func (c *clientConnection) Connect(_ context.Context, serverName string) (tls.ClientHandshake, error) {
+func (c *clientConnection) Connect(ctx context.Context, serverName string) (tls.ClientHandshake, error) {
+	pending := c.h.pending(ctx, "wasi:tls/tls#[method]client-connection.connect")
+	if err := pending.admit(c.s); err != nil {
+		c.fail("connect", err)
+		return nil, err
+	}
 	if err := c.s.Connect(serverName); err != nil {
+		pending.forget(c.s)
 		c.fail("connect", err)
 		return nil, err
 	}
@@ -275,8 +301,14 @@ func (c *serverConnection) openStreams(conn backends.Conn) (*cleartextInput, *cl
 	return in, out
 }
 
-func (c *serverConnection) Accept(context.Context) (tls.ServerHandshake, error) {
+func (c *serverConnection) Accept(ctx context.Context) (tls.ServerHandshake, error) {
+	pending := c.h.pending(ctx, "wasi:tls/tls#[method]server-connection.accept")
+	if err := pending.admit(c.s); err != nil {
+		c.fail("accept", err)
+		return nil, err
+	}
 	if err := c.s.Accept(); err != nil {
+		pending.forget(c.s)
 		c.fail("accept", err)
 		return nil, err
 	}

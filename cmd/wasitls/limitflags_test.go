@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestParseMemory(t *testing.T) {
+	for _, tt := range []struct {
+		in    string
+		pages uint32
+		err   string
+	}{
+		{"4GiB", 65536, ""},
+		{"512MiB", 8192, ""},
+		{"64KiB", 1, ""},
+		{"65536", 1, ""},
+		{"5GiB", 0, "more than 4GiB"},
+		{"100KiB", 0, "not a multiple of 64KiB"},
+		{"0", 0, "between 64KiB and 4GiB"},
+		{"lots", 0, "not a size"},
+	} {
+		pages, err := parseMemory(tt.in)
+		if tt.err == "" && (err != nil || pages != tt.pages) || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("parseMemory(%q) = %d, %v; want %d, %q", tt.in, pages, err, tt.pages, tt.err)
+		}
+	}
+}
+
+// Every limit is a flag of "wasitls run" whose default the help shows.
+func TestRunHelpListsLimits(t *testing.T) {
+	var out bytes.Buffer
+	dispatch(context.Background(), []string{"help", "run"}, &out, &out)
+	for _, want := range []string{
+		`-max-memory memory`, `(default "4GiB")`,
+		`-max-handles handles`, `(default 262144)`,
+		`-max-sockets sockets`, `(default 4096)`,
+		`-max-pending-handshakes handshakes`, `(default 1024)`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("wasitls help run lacks %q", want)
+		}
+	}
+}
+
+// The flags reach the guest: past --max-handles a call traps naming the
+// flag, past --max-memory the guest runs out of memory.
+func TestRunLimitFlags(t *testing.T) {
+	hog := wasmFile(t, "../../runtime/testdata/hog")
+	code, _, stderr := runCLI(t, "--max-handles", "100", hog, "pollables", "1000")
+	if code != 1 || !strings.Contains(stderr, "subscribe-duration: cannot hold another wasi:io/poll.pollable") || !strings.Contains(stderr, "--max-handles") {
+		t.Errorf("--max-handles 100: code %d, stderr %q", code, firstLine(stderr))
+	}
+	code, stdout, stderr := runCLI(t, "--max-memory", "64MiB", hog, "alloc", "0")
+	if code == 0 || !strings.Contains(stderr, "out of memory") || strings.Contains(stdout, "allocated 64 MiB") {
+		t.Errorf("--max-memory 64MiB: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
