@@ -103,7 +103,8 @@ type Spec struct {
 	// Sources are C files; CFlags are extra clang flags.
 	Sources []string
 	CFlags  []string
-	// WIT and World, when set, are embedded with `jco embed` first.
+	// WIT (one .wit file, dependencies nested in it) and World, when set,
+	// are embedded first, as `jco embed` does.
 	WIT, World string
 	// Adapter is the preview1 adapter; None makes a component only when
 	// WIT is set, and Core builds no component at all.
@@ -149,7 +150,8 @@ func build(tools Tools, spec Spec) ([]byte, error) {
 	in := core
 	if spec.WIT != "" {
 		in = filepath.Join(dir, "embedded.wasm")
-		if err := run(tools.Node, tools.Jco, "embed", "--wit", spec.WIT, "--world", spec.World, core, "-o", in); err != nil {
+		api := filepath.Join(filepath.Dir(tools.Jco), "api.js")
+		if err := run(tools.Node, "--input-type=module", "-e", embedScript, api, core, spec.WIT, spec.World, in); err != nil {
 			return nil, err
 		}
 	}
@@ -163,6 +165,18 @@ func build(tools Tools, spec Spec) ([]byte, error) {
 	}
 	return os.ReadFile(out)
 }
+
+// embedScript is `jco embed` through jco's API with the WIT as source
+// text (one file, dependencies nested), which does not depend on how the
+// embedded wasm-tools sees the file system.
+const embedScript = `
+import { readFile, writeFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
+const [api, core, wit, world, out] = process.argv.slice(1);
+const { componentEmbed } = await import(pathToFileURL(api).href);
+const bin = await componentEmbed({ binary: await readFile(core), witSource: await readFile(wit, "utf8"), world });
+await writeFile(out, bin);
+`
 
 func run(name string, args ...string) error {
 	cmd := exec.Command(name, args...)

@@ -523,6 +523,35 @@ func lowerFlat(m *mem, t rtype, v any, out []uint64) []uint64 {
 			out = lowerFlat(m, ft, vs[i], out)
 		}
 		return out
+	case *rflags:
+		return append(out, intValue(U32, v))
+	case *renum:
+		vr := variantValue(v, t.n)
+		return append(out, uint64(vr.Case))
+	case *rvariant, *roption, *rresult:
+		cases := variantCases(t)
+		vr := variantValue(v, len(cases))
+		joined := flatten(t)[1:]
+		out = append(out, uint64(vr.Case))
+		var payload []uint64
+		var types []api.ValueType
+		if c := cases[vr.Case]; c != nil {
+			payload = lowerFlat(m, c, vr.Value, nil)
+			types = flatten(c)
+		} else if vr.Value != nil {
+			fail("case %d has no payload, got %T", vr.Case, vr.Value)
+		}
+		for i, jt := range joined {
+			var x uint64
+			if i < len(payload) {
+				x = payload[i]
+				if jt == api.ValueTypeI64 && types[i] == api.ValueTypeF32 {
+					x = uint64(uint32(x))
+				}
+			}
+			out = append(out, x)
+		}
+		return out
 	}
 	fail("lowering %T from Go is not supported", t)
 	return nil
@@ -654,7 +683,44 @@ func (m *mem) store(t rtype, p uint32, v any) {
 			m.store(ft, p+off, vs[i])
 			off += size(ft)
 		}
+	case *rflags:
+		x := intValue(U32, v)
+		for i := range size(t) {
+			b[i] = byte(x >> (8 * i))
+		}
+	case *renum:
+		putDisc(b, t.n, variantValue(v, t.n).Case)
+	case *rvariant, *roption, *rresult:
+		cases := variantCases(t)
+		vr := variantValue(v, len(cases))
+		putDisc(b, len(cases), vr.Case)
+		if c := cases[vr.Case]; c != nil {
+			m.store(c, p+alignTo(discSize(len(cases)), alignment(t)), vr.Value)
+		}
 	default:
 		fail("storing %T from Go is not supported", t)
 	}
+}
+
+func putDisc(b []byte, n int, d uint32) {
+	switch discSize(n) {
+	case 1:
+		b[0] = byte(d)
+	case 2:
+		binary.LittleEndian.PutUint16(b, uint16(d))
+	default:
+		binary.LittleEndian.PutUint32(b, d)
+	}
+}
+
+// variantValue checks that v is a Variant with a case below n.
+func variantValue(v any, n int) Variant {
+	vr, ok := v.(Variant)
+	if !ok {
+		fail("want a component.Variant, got %T", v)
+	}
+	if vr.Case >= uint32(n) {
+		fail("case %d out of %d", vr.Case, n)
+	}
+	return vr
 }
