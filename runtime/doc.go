@@ -33,8 +33,10 @@
 // # Files
 //
 // [ModuleConfig.Dirs] are served twice: by wazero's wasi_snapshot_preview1
-// and by wasi:filesystem (types and preopens, see the filesystem package),
-// where every path stays beneath its preopen, symbolic links included,
+// and by wasi:filesystem (types and preopens, see the filesystem package).
+// In both every path stays beneath its preopen, symbolic links included
+// (wasi_snapshot_preview1's DirFS mounts check paths through the same
+// os.Root first),
 // read-only preopens refuse every change, and [Config.FileLimit] bounds the
 // host files a guest holds open.
 //

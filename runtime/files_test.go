@@ -16,25 +16,13 @@ import (
 // read-write and a read-only preopen, with symbolic links leading out of
 // the read-write one, and checks every answer and what is left on the host.
 func TestGuestFilesystem(t *testing.T) {
-	tmp := t.TempDir()
-	rw, ro := filepath.Join(tmp, "rw"), filepath.Join(tmp, "ro")
+	tmp, rw, ro := fileTree(t)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(os.MkdirAll(filepath.Join(rw, "sub"), 0o755))
-	must(os.MkdirAll(ro, 0o755))
-	must(os.WriteFile(filepath.Join(tmp, "secret"), []byte("SECRET"), 0o644))
-	must(os.WriteFile(filepath.Join(rw, "hello.txt"), []byte("hello"), 0o644))
-	must(os.WriteFile(filepath.Join(rw, "sub", "inner.txt"), []byte("inner!"), 0o644))
-	must(os.WriteFile(filepath.Join(ro, "ro.txt"), []byte("read only"), 0o644))
-	must(os.Symlink("../secret", filepath.Join(rw, "out")))
-	must(os.Symlink(filepath.Join(tmp, "secret"), filepath.Join(rw, "abs")))
-	must(os.Symlink("hello.txt", filepath.Join(rw, "in")))
-	must(os.Symlink("../..", filepath.Join(rw, "sub", "up")))
-
 	ctx := context.Background()
 	r := newWazero(ctx)
 	defer r.Close(ctx)
@@ -108,21 +96,57 @@ symlink in /ro: read-only
 	if got := stdout.String(); got != want {
 		t.Errorf("guest output differs:\n%s", lineDiff(got, want))
 	}
-	if b, err := os.ReadFile(filepath.Join(tmp, "secret")); err != nil || string(b) != "SECRET" {
-		t.Errorf("secret: %q %v", b, err)
+	checkOutside(t, tmp, ro)
+}
+
+// TestGuestPreview1Confined: the same preopens through wazero's
+// wasi_snapshot_preview1 keep a Go wasip1 guest beneath them too, where
+// wazero's DirFS alone follows symbolic links out.
+func TestGuestPreview1Confined(t *testing.T) {
+	tmp, rw, ro := fileTree(t)
+	ctx := context.Background()
+	r := newWazero(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(tmp)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/p1files"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if strings.Join(names, " ") != "ro rw secret" {
-		t.Errorf("the guest changed the parent of its preopens: %v", names)
+	var stdout, stderr bytes.Buffer
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args:   []string{"p1files"},
+		Stdout: &stdout, Stderr: &stderr,
+		Dirs: []runtime.Dir{{Host: rw, Guest: "/rw"}, {Host: ro, Guest: "/ro", ReadOnly: true}},
+	})
+	if err != nil {
+		t.Fatalf("guest: %v\nstdout:\n%s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
-	entries, _ = os.ReadDir(ro)
-	if len(entries) != 1 {
-		t.Errorf("the guest changed the read-only preopen: %v", entries)
+	want := `read hello.txt: ok "hello"
+read in: ok "hello"
+read /rw/out: permission ""
+read /rw/abs: permission ""
+read /rw/sub/up/secret: permission ""
+stat out: permission
+lstat out: ok true
+write through out: permission
+create through sub/up: permission
+mkdir through sub/up: permission
+rename through sub/up: permission
+create new.txt: ok
+rename new.txt: ok
+list sub: ok inner.txt new.txt up
+remove sub/new.txt: ok
+read ro.txt: ok "read only"
+write ro.txt: true
+mkdir in /ro: true
+`
+	if got := stdout.String(); got != want {
+		t.Errorf("guest output differs:\n%s", lineDiff(got, want))
 	}
+	checkOutside(t, tmp, ro)
 }
 
 // lineDiff shows the lines of got and want side by side from the first
@@ -145,4 +169,51 @@ func lineDiff(got, want string) string {
 		b.WriteString(mark + "got:  " + gl + "\n" + mark + "want: " + wl + "\n")
 	}
 	return b.String()
+}
+
+// fileTree lays out tmp/secret, the read-write preopen tmp/rw (hello.txt,
+// sub/inner.txt, and symbolic links: out to ../secret, abs to the absolute
+// path of secret, in to hello.txt, sub/up to ../..) and the read-only
+// preopen tmp/ro (ro.txt).
+func fileTree(t *testing.T) (tmp, rw, ro string) {
+	t.Helper()
+	tmp = t.TempDir()
+	rw, ro = filepath.Join(tmp, "rw"), filepath.Join(tmp, "ro")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(rw, "sub"), 0o755))
+	must(os.MkdirAll(ro, 0o755))
+	must(os.WriteFile(filepath.Join(tmp, "secret"), []byte("SECRET"), 0o644))
+	must(os.WriteFile(filepath.Join(rw, "hello.txt"), []byte("hello"), 0o644))
+	must(os.WriteFile(filepath.Join(rw, "sub", "inner.txt"), []byte("inner!"), 0o644))
+	must(os.WriteFile(filepath.Join(ro, "ro.txt"), []byte("read only"), 0o644))
+	must(os.Symlink("../secret", filepath.Join(rw, "out")))
+	must(os.Symlink(filepath.Join(tmp, "secret"), filepath.Join(rw, "abs")))
+	must(os.Symlink("hello.txt", filepath.Join(rw, "in")))
+	must(os.Symlink("../..", filepath.Join(rw, "sub", "up")))
+	return tmp, rw, ro
+}
+
+// checkOutside checks that nothing outside the read-write preopen changed.
+func checkOutside(t *testing.T, tmp, ro string) {
+	t.Helper()
+	if b, err := os.ReadFile(filepath.Join(tmp, "secret")); err != nil || string(b) != "SECRET" {
+		t.Errorf("secret: %q %v", b, err)
+	}
+	entries, _ := os.ReadDir(tmp)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "ro rw secret" {
+		t.Errorf("the guest changed the parent of its preopens: %v", names)
+	}
+	entries, _ = os.ReadDir(ro)
+	if len(entries) != 1 {
+		t.Errorf("the guest changed the read-only preopen: %v", entries)
+	}
 }

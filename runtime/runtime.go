@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -128,7 +129,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &Instance{Guest: g, ctx: ctx, cancel: cancel}
 
-	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(cfg))
+	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(cfg, st.fs))
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a module that failed to instantiate
@@ -174,7 +175,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	return inst, nil
 }
 
-func (rt *Runtime) wazeroConfig(cfg ModuleConfig) wazero.ModuleConfig {
+func (rt *Runtime) wazeroConfig(cfg ModuleConfig, fsys *filesystem.FS) wazero.ModuleConfig {
 	mc := wazero.NewModuleConfig().
 		WithName(cfg.Name).
 		WithStartFunctions().
@@ -199,13 +200,11 @@ func (rt *Runtime) wazeroConfig(cfg ModuleConfig) wazero.ModuleConfig {
 		mc = mc.WithStderr(cfg.Stderr)
 	}
 	if len(cfg.Dirs) > 0 {
+		// wazero's DirFS mounts, with paths confined by the preopens'
+		// os.Root (see filesystem.FS.Preview1).
 		fc := wazero.NewFSConfig()
-		for _, d := range cfg.Dirs {
-			if d.ReadOnly {
-				fc = fc.WithReadOnlyDirMount(d.Host, d.Guest)
-			} else {
-				fc = fc.WithDirMount(d.Host, d.Guest)
-			}
+		for i, m := range fsys.Preview1() {
+			fc = fc.(sysfs.FSConfig).WithSysFSMount(m, fsys.Guest(i))
 		}
 		mc = mc.WithFSConfig(fc)
 	}

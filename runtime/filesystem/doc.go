@@ -16,10 +16,13 @@
 // the standard library's (openat-based on Unix), not a lexical check, so
 // a symbolic link planted inside a preopen cannot lead out of it.
 //
-// wazero's experimental sysfs.DirFS, which wasi_snapshot_preview1 uses for
-// the same preopens, joins paths textually and lets the operating system
-// follow symbolic links, so it is not the confinement used here; this
-// package takes from wazero only its file status (sys.NewStat_t).
+// wazero's experimental sysfs.DirFS joins paths textually and lets the
+// operating system follow symbolic links, so it is not the confinement
+// used here; this package takes from wazero its file status
+// (sys.NewStat_t). For wasi_snapshot_preview1, which wazero serves from
+// DirFS mounts, [FS.Preview1] returns DirFS (or sysfs.ReadFS) mounts whose
+// every path is first resolved through the same os.Root: without it a
+// wasip1 guest follows a symbolic link inside a preopen out of it.
 //
 // A read-only preopen refuses every change beneath it with read-only:
 // opening for writing, creating, truncating, removing, renaming, linking,

@@ -35,6 +35,7 @@ type FS struct {
 
 type preopen struct {
 	fs       *FS
+	host     string
 	guest    string
 	root     *os.Root
 	readOnly bool
@@ -50,7 +51,7 @@ func New(dirs []Preopen) (*FS, error) {
 			f.Close()
 			return nil, fmt.Errorf("filesystem: preopen %s: %w", d.Host, err)
 		}
-		f.preopens = append(f.preopens, &preopen{fs: f, guest: d.Guest, root: root, readOnly: d.ReadOnly})
+		f.preopens = append(f.preopens, &preopen{fs: f, host: d.Host, guest: d.Guest, root: root, readOnly: d.ReadOnly})
 	}
 	return f, nil
 }
