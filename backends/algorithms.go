@@ -8,7 +8,8 @@ type Algorithms struct {
 	Groups       []uint16
 }
 
-// A Describer is a Backend that says which algorithms it implements. The
+// A Describer is a Backend that says which algorithms it implements and
+// which it uses by default. The
 // wasi:tls host uses Supported as the ceiling of what a guest may select
 // wherever the host itself configured no list: a guest's configure-* call
 // then keeps the code points of its list that are in Supported. A backend
@@ -24,4 +25,9 @@ type Describer interface {
 	// Supported lists everything the backend can negotiate, in its
 	// default preference order. The slices must not be modified.
 	Supported() Algorithms
+
+	// Defaults lists what the backend offers and accepts when an Options
+	// list is empty, in preference order: a subset of Supported. The
+	// slices must not be modified.
+	Defaults() Algorithms
 }

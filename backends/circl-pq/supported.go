@@ -17,3 +17,14 @@ var supported = backends.Algorithms{
 func (Backend) Supported() backends.Algorithms { return supported }
 
 var _ backends.Describer = Backend{}
+
+// defaults is what Defaults reports.
+var defaults = backends.Algorithms{
+	Versions:     []uint16{versionTLS13},
+	CipherSuites: defaultCipherSuites,
+	Groups:       defaultGroups,
+}
+
+// Defaults reports what the engine uses when a list is empty: TLS 1.3, the
+// three suites, and the groups of Supported without pure ML-KEM.
+func (Backend) Defaults() backends.Algorithms { return defaults }

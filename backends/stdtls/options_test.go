@@ -91,3 +91,31 @@ func TestSupportedIsAccepted(t *testing.T) {
 		t.Errorf("TLS 1.3 suites: %v", err)
 	}
 }
+
+// TestDefaults checks the probed defaults against what crypto/tls is known
+// to send and against Supported.
+func TestDefaults(t *testing.T) {
+	b := Backend{}
+	d, s := b.Defaults(), b.Supported()
+	if !slices.Equal(d.Versions, []uint16{tls.VersionTLS13, tls.VersionTLS12}) {
+		t.Errorf("default versions %#04x", d.Versions)
+	}
+	if d.Groups[0] != uint16(tls.X25519MLKEM768) || !slices.Contains(d.Groups, uint16(tls.X25519)) {
+		t.Errorf("default groups %#04x", d.Groups)
+	}
+	for _, l := range [][2][]uint16{{d.Versions, s.Versions}, {d.CipherSuites, s.CipherSuites}, {d.Groups, s.Groups}} {
+		for _, id := range l[0] {
+			if !slices.Contains(l[1], id) {
+				t.Errorf("default %#04x is not in Supported %#04x", id, l[1])
+			}
+		}
+	}
+	for _, id := range tls13Suites {
+		if !slices.Contains(d.CipherSuites, id) {
+			t.Errorf("default suites %#04x lack %#04x", d.CipherSuites, id)
+		}
+	}
+	if slices.Contains(d.CipherSuites, tls.TLS_RSA_WITH_AES_128_GCM_SHA256) {
+		t.Errorf("default suites %#04x include RSA key exchange, which crypto/tls does not offer by default", d.CipherSuites)
+	}
+}
