@@ -3,15 +3,23 @@ package tlshost
 import (
 	"context"
 
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/extensions"
+	ext01 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.1.0/extensions"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
 )
 
-// extensionsHost serves wasitls:tls/extensions@0.1.0: protocol versions,
-// cipher suites and groups (with the same ordering rules as the proposal's
-// configure-* functions), the negotiated group, and graceful shutdown.
+// extensionsHost serves wasitls:tls/extensions@0.1.0 and @0.2.0, which
+// adds functions only: protocol versions, cipher suites and groups (with
+// the same ordering rules as the proposal's configure-* functions, within
+// the host's ceiling), the negotiated group, graceful shutdown and failure
+// reasons; since 0.2.0 what the host allows and uses by default, the
+// ClientHello's offer, a certificate request's contents and parse
+// failures with their reason (extensions_0_2.go).
 type extensionsHost struct{ h *Host }
 
-var _ extensions.Host = extensionsHost{}
+var (
+	_ extensions.Host = extensionsHost{}
+	_ ext01.Host      = extensionsHost{}
+)
 
 func (e extensionsHost) result(what string, err error) error {
 	if err == nil {

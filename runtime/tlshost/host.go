@@ -13,7 +13,8 @@ import (
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/bindings/wasi/tls/tls"
 	"github.com/wasitls/wasitls/bindings/wasi/tls/types"
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/extensions"
+	ext01 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.1.0/extensions"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -56,7 +57,7 @@ func NewHost(cfg Config) (*Host, error) {
 
 // New returns the runtime extension that registers the wasi:tls host
 // (wasi:tls/tls@0.2.0-pr104, wasi:tls/types@0.2.0-draft and
-// wasitls:tls/extensions@0.1.0) with cfg. A backend that cannot be found
+// wasitls:tls/extensions@0.1.0 and @0.2.0) with cfg. A backend that cannot be found
 // is reported by Register.
 func New(cfg Config) runtime.Extension {
 	return &extension{cfg: cfg}
@@ -87,12 +88,17 @@ func (e *extension) NewGuest(ctx context.Context, g *runtime.Guest) error {
 	return e.h.NewGuest(ctx, g)
 }
 
-// Register instantiates the three host modules in r.
+// Register instantiates the host modules in r: the proposal, the draft,
+// and both versions of the extensions.
 func (h *Host) Register(ctx context.Context, r wazero.Runtime) error {
 	if err := tls.Register(ctx, r, h); err != nil {
 		return err
 	}
 	if err := types.Register(ctx, r, draftHost{h}); err != nil {
+		return err
+	}
+	// Guests built against 0.1.0 keep working: 0.2.0 only adds functions.
+	if err := ext01.Register(ctx, r, extensionsHost{h}); err != nil {
 		return err
 	}
 	return extensions.Register(ctx, r, extensionsHost{h})
