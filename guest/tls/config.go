@@ -41,8 +41,21 @@ type ClientHelloInfo struct {
 	ServerName      string
 	SupportedProtos []string
 	CipherSuites    []uint16
+	// SupportedVersions, SupportedCurves and SignatureSchemes are the
+	// client's offer, in its order (IANA code points), from
+	// wasitls:tls/extensions@0.2.0.
+	SupportedVersions []uint16
+	SupportedCurves   []uint16
+	SignatureSchemes  []uint16
 }
 
 // CertificateRequestInfo describes a server's request for a client
-// certificate. The proposal does not expose the request's contents yet.
-type CertificateRequestInfo struct{}
+// certificate (wasitls:tls/extensions@0.2.0).
+type CertificateRequestInfo struct {
+	// AcceptableCAs are the DER distinguished names of the CAs the server
+	// accepts; empty means any.
+	AcceptableCAs [][]byte
+	// SignatureSchemes are the signature schemes the server accepts, in
+	// its order (IANA code points).
+	SignatureSchemes []uint16
+}

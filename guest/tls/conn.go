@@ -298,7 +298,7 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 		if req != nil {
 			ids := cfg.Identities
 			if cfg.GetClientCertificate != nil {
-				ids, err = cfg.GetClientCertificate(&CertificateRequestInfo{})
+				ids, err = cfg.GetClientCertificate(req.Info())
 				if err != nil {
 					req.Decline()
 					return abort(fmt.Errorf("wasitls: client certificate selection: %w", err))

@@ -120,6 +120,18 @@ type ClientIdentityRequest struct {
 	done bool
 }
 
+// Info returns what the server asked for: acceptable CAs and signature
+// schemes. It must be called before Respond or Decline.
+func (r *ClientIdentityRequest) Info() *CertificateRequestInfo {
+	if r.done {
+		return &CertificateRequestInfo{}
+	}
+	return &CertificateRequestInfo{
+		AcceptableCAs:    tlsext.ClientIdentityRequestAuthorities(r.r),
+		SignatureSchemes: tlsext.ClientIdentityRequestSignatureSchemes(r.r),
+	}
+}
+
 // Respond offers ids; the host picks one the server accepts, if any.
 func (r *ClientIdentityRequest) Respond(ids []*Identity) {
 	if r.done {

@@ -114,7 +114,12 @@ func (h *ServerHandshake) ReceiveClientHello(ctx context.Context) (*ClientHelloI
 		return nil, h.conn.failure("client hello", err)
 	}
 	defer hello.Drop()
-	info := &ClientHelloInfo{CipherSuites: hello.CipherSuites()}
+	info := &ClientHelloInfo{
+		CipherSuites:      hello.CipherSuites(),
+		SupportedVersions: tlsext.ClientHelloVersions(hello),
+		SupportedCurves:   tlsext.ClientHelloGroups(hello),
+		SignatureSchemes:  tlsext.ClientHelloSignatureSchemes(hello),
+	}
 	info.ServerName, _ = hello.ServerName()
 	for _, id := range hello.ALPNIDs() {
 		info.SupportedProtos = append(info.SupportedProtos, string(id))

@@ -5,9 +5,11 @@ package wasitls
 import (
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/wasitls/wasitls/guest/wasi/tls"
+	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
 
 // Identity is a private key with its certificate chain, held by the host
@@ -20,7 +22,7 @@ type Identity struct {
 // ParseIdentity hands key (PEM or DER: PKCS#8, PKCS#1 or SEC1) and chain
 // (leaf first; each element DER or PEM, a PEM element may hold several
 // certificates) to the host, which parses them and checks that they match.
-// The proposal gives no error detail; the error says what was refused.
+// A failure carries the host's reason (wasitls:tls/extensions@0.2.0).
 func ParseIdentity(key []byte, chain ...[]byte) (*Identity, error) {
 	if len(key) == 0 {
 		return nil, errors.New("wasitls: empty private key")
@@ -36,9 +38,9 @@ func ParseIdentity(key []byte, chain ...[]byte) (*Identity, error) {
 	if len(ders) == 0 {
 		return nil, errors.New("wasitls: empty certificate chain")
 	}
-	h, err := tls.ParsePrivateIdentity(key, ders)
+	h, err := tlsext.ParsePrivateIdentity(key, ders)
 	if err != nil {
-		return nil, errors.New("wasitls: the host refused the private key or certificate chain (garbage, encrypted, unsupported or mismatched)")
+		return nil, fmt.Errorf("wasitls: the host refused the private key or certificate chain: %w", err)
 	}
 	return &Identity{h: h}, nil
 }

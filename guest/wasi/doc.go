@@ -8,7 +8,8 @@
 //     tcp and ip-name-lookup
 //   - tls: the wasi:tls proposal, "wasi:tls/tls@0.2.0-pr104"
 //   - tlsdraft: the upstream draft, "wasi:tls/types@0.2.0-draft"
-//   - tlsext: the project's extensions, "wasitls:tls/extensions@0.1.0"
+//   - tlsext: the project's extensions, "wasitls:tls/extensions@0.1.0" and
+//     the functions "@0.2.0" adds
 //
 // The bindings are hand-written in one regular form (see package io) so that
 // a generator mode can replace them. Their tests run on the host: each

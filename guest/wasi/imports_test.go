@@ -25,8 +25,13 @@ var bound = []string{
 	"wasi:sockets/tcp-create-socket@0.2.8", "wasi:sockets/tcp@0.2.8",
 	"wasi:sockets/ip-name-lookup@0.2.8",
 	"wasi:tls/tls@0.2.0-pr104", "wasi:tls/types@0.2.0-draft",
-	"wasitls:tls/extensions@0.1.0",
+	"wasitls:tls/extensions@0.1.0", "wasitls:tls/extensions@0.2.0",
 }
+
+// importedFromOlder maps an interface version to an older one: the
+// bindings import from the older version the functions it already had, so
+// a guest using only those runs on hosts that serve only the older one.
+var importedFromOlder = map[string]string{"wasitls:tls/extensions@0.2.0": "wasitls:tls/extensions@0.1.0"}
 
 // TestImports builds a guest referencing every binding and checks that it
 // imports every function and resource drop of the bound interfaces, each with
@@ -60,6 +65,9 @@ func TestImports(t *testing.T) {
 	for _, mod := range bound {
 		iface := witabi.Interface(t, r, mod)
 		for name, f := range iface.Functions.All() {
+			if imported, ok := importedFromOlder[mod]; ok && witabi.Interface(t, r, imported).Functions.Get(name) != nil {
+				continue // imported from the older version, which the host serves too
+			}
 			want++
 			d, ok := got[mod+"#"+name]
 			if !ok {

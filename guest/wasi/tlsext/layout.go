@@ -19,3 +19,22 @@ type optionU16Mem struct {
 	_      uint8
 	Value  uint16
 }
+
+// listMem is list<T>.
+type listMem struct {
+	_   structs.HostLayout
+	Ptr uint32
+	Len uint32
+}
+
+// algorithmsMem is the record algorithms: three lists.
+type algorithmsMem struct {
+	_            structs.HostLayout
+	Versions     listMem
+	CipherSuites listMem
+	Groups       listMem
+}
+
+// resultHandleStringMem is result<private-identity, string>: the handle
+// at Ptr when IsErr is 0, the message at (Ptr, Len) otherwise.
+type resultHandleStringMem = resultStringErrMem

@@ -26,4 +26,15 @@ func TestLayouts(t *testing.T) {
 		witabi.CheckLayout(t, optionU16Mem{}, res)
 		witabi.CheckOffset(t, optionU16Mem{}, "Value", witabi.PayloadOffset(t, res))
 	}
+	const m2 = "wasitls:tls/extensions@0.2.0"
+	for _, f := range []string{"allowed-algorithms", "default-algorithms"} {
+		witabi.CheckLayout(t, algorithmsMem{}, witabi.Result(t, r, m2, f))
+	}
+	for _, f := range []string{"client-hello-versions", "client-hello-groups", "client-hello-signature-schemes",
+		"client-identity-request-signature-schemes", "client-identity-request-authorities"} {
+		witabi.CheckLayout(t, listMem{}, witabi.Result(t, r, m2, f))
+	}
+	res := witabi.Result(t, r, m2, "parse-private-identity")
+	witabi.CheckLayout(t, resultHandleStringMem{}, res)
+	witabi.CheckOffset(t, resultHandleStringMem{}, "Ptr", witabi.PayloadOffset(t, res))
 }

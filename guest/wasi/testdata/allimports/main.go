@@ -83,6 +83,10 @@ var all = []any{
 	tlsext.ClientNegotiatedGroup, tlsext.ServerNegotiatedGroup,
 	tlsext.CloseClientOutput, tlsext.CloseServerOutput,
 	tlsext.ClientLastError, tlsext.ServerLastError,
+	tlsext.AllowedAlgorithms, tlsext.DefaultAlgorithms,
+	tlsext.ClientHelloVersions, tlsext.ClientHelloGroups, tlsext.ClientHelloSignatureSchemes,
+	tlsext.ClientIdentityRequestSignatureSchemes, tlsext.ClientIdentityRequestAuthorities,
+	tlsext.ParsePrivateIdentity,
 }
 
 func main() {
