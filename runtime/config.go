@@ -23,7 +23,7 @@ type Config struct {
 	// UDPMaxDatagram bounds the datagrams a guest sends and receives, in
 	// bytes; zero means sockets.DefaultMaxDatagram. UDPQueue bounds the
 	// received datagrams each UDP socket holds for the guest; zero means
-	// sockets.DefaultDatagramQueue. UDP sockets count toward SocketLimit.
+	// sockets.DefaultDatagramQueue. UDP sockets count toward Limits.Sockets.
 	UDPMaxDatagram, UDPQueue int
 
 	// FileLimit bounds the host files and directories one guest instance

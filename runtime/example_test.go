@@ -16,7 +16,7 @@ import (
 // 127.0.0.1:8443; every other network access is denied.
 func Example() {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
 	defer r.Close(ctx)
 
 	policy := new(sockets.Policy)

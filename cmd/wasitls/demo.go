@@ -155,7 +155,7 @@ func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *d
 	}
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: pki.ca.Pool(), ClientCAs: pki.ca.Pool(), Logger: demoLogger(stdout, &out)})
 
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
 	defer r.Close(context.Background())
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // connect to example.com:443 only.
 func Example() {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
 	defer r.Close(ctx)
 
 	policy := new(sockets.Policy)
