@@ -20,18 +20,6 @@ type Config struct {
 	// ModuleConfig.Limits overrides them for one guest.
 	Limits Limits
 
-	// UDPMaxDatagram bounds the datagrams a guest sends and receives, in
-	// bytes; zero means sockets.DefaultMaxDatagram. UDPQueue bounds the
-	// received datagrams each UDP socket holds for the guest; zero means
-	// sockets.DefaultDatagramQueue. UDP sockets count toward Limits.Sockets.
-	UDPMaxDatagram, UDPQueue int
-
-	// FileLimit bounds the host files and directories one guest instance
-	// holds open at once through wasi:filesystem (preopens aside); zero
-	// means filesystem.DefaultFileLimit. Beyond it, open-at and
-	// read-directory fail with insufficient-memory.
-	FileLimit int
-
 	// Extensions register more host modules, such as the wasi:tls host.
 	Extensions []Extension
 }

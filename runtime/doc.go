@@ -37,7 +37,7 @@
 // In both every path stays beneath its preopen, symbolic links included
 // (wasi_snapshot_preview1's DirFS mounts check paths through the same
 // os.Root first),
-// read-only preopens refuse every change, and [Config.FileLimit] bounds the
+// read-only preopens refuse every change, and [Limits.Files] bounds the
 // host files a guest holds open.
 //
 // # Limits

@@ -140,7 +140,7 @@ func stateFrom(ctx context.Context, fn string) *state {
 func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg}
 	st.stack.SetSocketLimit(lim.Sockets)
-	st.stack.SetUDPLimits(rt.cfg.UDPMaxDatagram, rt.cfg.UDPQueue)
+	st.stack.SetUDPLimits(lim.Datagram, lim.DatagramQueue)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))
 	for i, d := range cfg.Dirs {
 		pre[i] = filesystem.Preopen{Host: d.Host, Guest: d.Guest, ReadOnly: d.ReadOnly}
@@ -149,9 +149,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rt.cfg.FileLimit > 0 {
-		fsys.SetLimit(rt.cfg.FileLimit)
-	}
+	fsys.SetLimit(lim.Files)
 	st.fs = fsys
 	var b [16]byte
 	rand.Read(b[:])

@@ -6,6 +6,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
@@ -33,8 +34,25 @@ type Limits struct {
 	// Sockets bounds the sockets the guest holds at once; zero means
 	// sockets.DefaultSocketLimit. Past it, create-tcp-socket and accept
 	// fail with new-socket-limit. A socket counts until it is dropped and
-	// the streams that share its connection are closed.
+	// the streams that share its connection are closed. UDP sockets
+	// count too.
 	Sockets int
+
+	// Files bounds the host files and directories the guest holds open
+	// through wasi:filesystem at once (preopens aside); zero means
+	// filesystem.DefaultFileLimit. Past it, open-at and read-directory
+	// fail with insufficient-memory.
+	Files int
+
+	// Datagram bounds the UDP datagrams the guest sends and receives, in
+	// bytes; zero means sockets.DefaultMaxDatagram. Larger sends fail with
+	// datagram-too-large, larger arrivals are dropped.
+	Datagram int
+
+	// DatagramQueue bounds the received datagrams each UDP socket holds
+	// for the guest; zero means sockets.DefaultDatagramQueue. Past it the
+	// host stops reading the socket until the guest receives.
+	DatagramQueue int
 }
 
 // DefaultMemoryPages is the default guest memory limit: 65,536 pages of
@@ -58,6 +76,15 @@ func (l Limits) withDefaults() Limits {
 	if l.Sockets <= 0 {
 		l.Sockets = sockets.DefaultSocketLimit
 	}
+	if l.Files <= 0 {
+		l.Files = filesystem.DefaultFileLimit
+	}
+	if l.Datagram <= 0 {
+		l.Datagram = sockets.DefaultMaxDatagram
+	}
+	if l.DatagramQueue <= 0 {
+		l.DatagramQueue = sockets.DefaultDatagramQueue
+	}
 	return l
 }
 
@@ -72,6 +99,15 @@ func (l Limits) override(o Limits) Limits {
 	if o.Sockets > 0 {
 		l.Sockets = o.Sockets
 	}
+	if o.Files > 0 {
+		l.Files = o.Files
+	}
+	if o.Datagram > 0 {
+		l.Datagram = o.Datagram
+	}
+	if o.DatagramQueue > 0 {
+		l.DatagramQueue = o.DatagramQueue
+	}
 	return l
 }
 
@@ -79,6 +115,9 @@ func (l Limits) override(o Limits) Limits {
 func (l Limits) validate() error {
 	if l.MemoryPages > DefaultMemoryPages {
 		return fmt.Errorf("runtime: memory limit of %d pages is more than the wasm32 maximum of %d", l.MemoryPages, DefaultMemoryPages)
+	}
+	if l.Datagram > 65535 {
+		return fmt.Errorf("runtime: datagram limit of %d bytes is more than a UDP datagram holds", l.Datagram)
 	}
 	return nil
 }

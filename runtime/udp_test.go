@@ -71,7 +71,7 @@ func TestGuestUDPEcho(t *testing.T) {
 	if err := p.AllowUDP(addr); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, _, err := runUDP(t, p, runtime.Config{UDPMaxDatagram: 1024}, addr)
+	stdout, stderr, _, err := runUDP(t, p, runtime.Config{Limits: runtime.Limits{Datagram: 1024}}, addr)
 	if err != nil {
 		t.Fatalf("guest: %v\nstdout:\n%s\nstderr: %s", err, stdout, stderr)
 	}

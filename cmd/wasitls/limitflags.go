@@ -8,6 +8,7 @@ import (
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
@@ -16,7 +17,10 @@ import (
 func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	memory := fs.String("max-memory", "4GiB", "most linear `memory` the guest may grow to: bytes, or with a KiB, MiB or GiB suffix, a multiple of 64KiB, at most 4GiB (past it memory.grow fails)")
 	handles := fs.Int("max-handles", cabi.DefaultHandleLimit, "most resource `handles` the guest holds at once, every kind together (past it the host call traps)")
-	socks := fs.Int("max-sockets", sockets.DefaultSocketLimit, "most `sockets` the guest holds at once (past it create-tcp-socket and accept fail with new-socket-limit)")
+	socks := fs.Int("max-sockets", sockets.DefaultSocketLimit, "most `sockets` the guest holds at once, TCP and UDP (past it create-tcp-socket, create-udp-socket and accept fail with new-socket-limit)")
+	files := fs.Int("max-files", filesystem.DefaultFileLimit, "most host `files` and directories the guest holds open through wasi:filesystem (past it open-at fails with insufficient-memory)")
+	datagram := fs.Int("max-datagram", sockets.DefaultMaxDatagram, "largest UDP datagram, in `bytes`, the guest sends or receives (larger sends fail with datagram-too-large, larger arrivals are dropped)")
+	queue := fs.Int("max-datagram-queue", sockets.DefaultDatagramQueue, "most received `datagrams` each UDP socket holds for the guest (past it the host stops reading the socket)")
 	return func() (runtime.Limits, error) {
 		pages, err := parseMemory(*memory)
 		if err != nil {
@@ -28,7 +32,17 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *socks < 1 {
 			return runtime.Limits{}, fmt.Errorf("--max-sockets: want at least 1, got %d", *socks)
 		}
-		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks}, nil
+		if *files < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-files: want at least 1, got %d", *files)
+		}
+		if *datagram < 1 || *datagram > 65535 {
+			return runtime.Limits{}, fmt.Errorf("--max-datagram: want 1 to 65535 bytes, got %d", *datagram)
+		}
+		if *queue < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-datagram-queue: want at least 1, got %d", *queue)
+		}
+		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
+			Files: *files, Datagram: *datagram, DatagramQueue: *queue}, nil
 	}
 }
 

@@ -37,6 +37,9 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-memory memory`, `(default "4GiB")`,
 		`-max-handles handles`, `(default 262144)`,
 		`-max-sockets sockets`, `(default 4096)`,
+		`-max-files files`, `(default 256)`,
+		`-max-datagram bytes`, `(default 65507)`,
+		`-max-datagram-queue datagrams`, `(default 64)`,
 		`-max-pending-handshakes handshakes`, `(default 1024)`,
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/component"
-	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
@@ -51,8 +50,8 @@ range (8000-8999) or *. UDP rules (--allow-udp) name the peers a guest may
 exchange datagrams with (no names); with one, it may bind UDP sockets to
 ephemeral ports, and fixed ports need --allow-listen as for TCP. The guest
 runs under limits on what it can make the host hold (--max-memory,
---max-handles, --max-sockets, --max-pending-handshakes, --file-limit,
---udp-max-datagram, --udp-queue), each with a default below.
+--max-handles, --max-sockets, --max-pending-handshakes, --max-files,
+--max-datagram, --max-datagram-queue), each with a default below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
 built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME):
@@ -71,12 +70,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&listen, "allow-listen", "allow binding and listening on `ADDR:PORT` (repeatable)")
 	var udpPeers listFlag
 	fs.Var(&udpPeers, "allow-udp", "allow exchanging UDP datagrams with `ADDR:PORT` (repeatable; datagrams from other peers are dropped)")
-	udpMax := fs.Int("udp-max-datagram", sockets.DefaultMaxDatagram, "largest UDP datagram, in bytes, a guest sends or receives")
-	udpQueue := fs.Int("udp-queue", sockets.DefaultDatagramQueue, "received datagrams each UDP socket holds for the guest")
 	fs.Var(&env, "env", "set the guest environment variable `KEY=VALUE` (repeatable)")
 	inheritEnv := fs.Bool("inherit-env", false, "pass the whole host environment to the guest")
 	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; paths stay beneath it, symbolic links included)")
-	fileLimit := fs.Int("file-limit", filesystem.DefaultFileLimit, "most host files and directories one guest holds open through wasi:filesystem")
 	limits := limitFlags(fs)
 	var builds []func() (runtime.Extension, error)
 	for _, ext := range runExtensions {
@@ -108,17 +104,11 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := policy.AllowUDP(udpPeers...); err != nil {
 		return err
 	}
-	if *udpMax < 1 || *udpMax > 65535 || *udpQueue < 1 {
-		return fmt.Errorf("--udp-max-datagram %d, --udp-queue %d: want 1-65535 and at least 1", *udpMax, *udpQueue)
-	}
-	if *fileLimit < 1 {
-		return fmt.Errorf("--file-limit %d: want at least 1", *fileLimit)
-	}
 	lim, err := limits()
 	if err != nil {
 		return err
 	}
-	cfg := runtime.Config{Network: policy, FileLimit: *fileLimit, Limits: lim, UDPMaxDatagram: *udpMax, UDPQueue: *udpQueue}
+	cfg := runtime.Config{Network: policy, Limits: lim}
 	for _, b := range builds {
 		ext, err := b()
 		if err != nil {
