@@ -52,7 +52,8 @@ import (
 	udpcreatesocket "github.com/wasitls/wasitls/bindings/wasi/sockets/udp-create-socket"
 	wasitls "github.com/wasitls/wasitls/bindings/wasi/tls/tls"
 	wasitlstypes "github.com/wasitls/wasitls/bindings/wasi/tls/types"
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/extensions"
+	extensions010 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.1.0/extensions"
+	extensions020 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
 )
 
 // A binding is one generated binding package: its directory under
@@ -101,7 +102,8 @@ func bindings() []binding {
 	add("wasi/sockets/udp-create-socket", udpcreatesocket.ModuleName, udpcreatesocket.Version, func(m string) []cabi.HostFunc { return udpcreatesocket.Functions(nil, m) })
 	add("wasi/tls/tls", wasitls.ModuleName, wasitls.Version, func(m string) []cabi.HostFunc { return wasitls.Functions(nil, m) })
 	add("wasi/tls/types", wasitlstypes.ModuleName, wasitlstypes.Version, func(m string) []cabi.HostFunc { return wasitlstypes.Functions(nil, m) })
-	add("wasitls/tls/extensions", extensions.ModuleName, extensions.Version, func(m string) []cabi.HostFunc { return extensions.Functions(nil, m) })
+	add("wasitls/tls/v0.1.0/extensions", extensions010.ModuleName, extensions010.Version, func(m string) []cabi.HostFunc { return extensions010.Functions(nil, m) })
+	add("wasitls/tls/v0.2.0/extensions", extensions020.ModuleName, extensions020.Version, func(m string) []cabi.HostFunc { return extensions020.Functions(nil, m) })
 	return out
 }
 
@@ -137,7 +139,7 @@ func newHostileEnv() (*hostileEnv, error) {
 	ctx := context.Background()
 	e := &hostileEnv{runtimes: map[string]*hostileRuntime{}}
 	for _, b := range hostileBackends {
-		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+		r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
 		// Listening on loopback works, connecting nowhere.
 		policy := new(sockets.Policy)
 		if err := policy.AllowListen("127.0.0.1:*"); err != nil {
