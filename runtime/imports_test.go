@@ -96,3 +96,36 @@ func TestNewerPatchFunction(t *testing.T) {
 		t.Fatalf("message does not name the function: %v", err)
 	}
 }
+
+// BenchmarkLinkImports measures what linking costs each Instantiate once
+// the host modules exist: every import checked and Define's look-up, for
+// a guest importing three patch versions.
+func BenchmarkLinkImports(b *testing.B) {
+	ctx := context.Background()
+	r := newWazero(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(b, "./testdata/patchversions"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	imports := compiled.ImportedFunctions()
+	for b.Loop() {
+		for _, def := range imports {
+			module, name, _ := def.Import()
+			if !rt.Linker().Knows(module) {
+				continue
+			}
+			if err := rt.Linker().Check(module, name, def.ParamTypes(), def.ResultTypes()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := rt.Linker().Define(ctx, r, imports); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(imports)), "imports")
+}
