@@ -30,6 +30,15 @@
 // instances that are still running (it also unblocks a guest waiting in
 // poll or a blocking stream call, which then exits) and for reactors.
 //
+// # Components
+//
+// [Runtime.InstantiateComponent] gives a component (parsed by
+// runtime/component) the same Guest; its lowered imports bind through the
+// same Linker, with the memory and realloc each `canon lower` names, and
+// extensions that are [LinkedExtension]s (the wasi:tls host) are served to
+// components through it too. [Runtime.RunComponent] runs a command
+// component's wasi:cli/run. See docs/components.md.
+//
 // # Files
 //
 // [ModuleConfig.Dirs] are served twice: by wazero's wasi_snapshot_preview1

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/runtime/link"
 )
 
 // An Extension registers more host modules into the wazero.Runtime that New
@@ -31,4 +33,14 @@ func (f ExtensionFunc) Register(ctx context.Context, r wazero.Runtime) error { r
 type GuestExtension interface {
 	Extension
 	NewGuest(ctx context.Context, g *Guest) error
+}
+
+// A LinkedExtension is an Extension whose interfaces the runtime's Linker
+// serves too, by compatible version: the lowered imports of a component
+// bind through the Linker, not through registered host modules, so a
+// component can import an extension's interfaces only when it is linked.
+// Implementations is called once, after Register.
+type LinkedExtension interface {
+	Extension
+	Implementations() []link.Implementation
 }

@@ -42,14 +42,18 @@ func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	if err := cfg.Limits.validate(); err != nil {
 		return nil, err
 	}
-	linker, err := link.NewLinker(implementations()...)
-	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
-	}
+	impls := implementations()
 	for _, ext := range cfg.Extensions {
 		if err := ext.Register(ctx, r); err != nil {
 			return nil, fmt.Errorf("runtime: extension: %w", err)
 		}
+		if le, ok := ext.(LinkedExtension); ok {
+			impls = append(impls, le.Implementations()...)
+		}
+	}
+	linker, err := link.NewLinker(impls...)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	return &Runtime{r: r, cfg: cfg, linker: linker}, nil
 }

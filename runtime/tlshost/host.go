@@ -17,6 +17,7 @@ import (
 	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/link"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
@@ -70,7 +71,10 @@ type extension struct {
 	h   *Host
 }
 
-var _ runtime.GuestExtension = (*extension)(nil)
+var (
+	_ runtime.GuestExtension  = (*extension)(nil)
+	_ runtime.LinkedExtension = (*extension)(nil)
+)
 
 func (e *extension) Register(ctx context.Context, r wazero.Runtime) error {
 	h, err := NewHost(e.cfg)
@@ -86,6 +90,26 @@ func (e *extension) NewGuest(ctx context.Context, g *runtime.Guest) error {
 		return errors.New("tlshost: the extension was not registered")
 	}
 	return e.h.NewGuest(ctx, g)
+}
+
+// Implementations lists the host's interfaces for the runtime's Linker, so
+// components can import them (runtime.LinkedExtension).
+func (e *extension) Implementations() []link.Implementation {
+	if e.h == nil {
+		return nil
+	}
+	return e.h.Implementations()
+}
+
+// Implementations lists the host's interfaces as the link package serves
+// them: the proposal, the draft, and both versions of the extensions.
+func (h *Host) Implementations() []link.Implementation {
+	return []link.Implementation{
+		{Interface: tls.ModuleName, Version: tls.Version, Functions: func(m string) []cabi.HostFunc { return tls.Functions(h, m) }},
+		{Interface: types.ModuleName, Version: types.Version, Functions: func(m string) []cabi.HostFunc { return types.Functions(draftHost{h}, m) }},
+		{Interface: ext01.ModuleName, Version: ext01.Version, Functions: func(m string) []cabi.HostFunc { return ext01.Functions(extensionsHost{h}, m) }},
+		{Interface: extensions.ModuleName, Version: extensions.Version, Functions: func(m string) []cabi.HostFunc { return extensions.Functions(extensionsHost{h}, m) }},
+	}
 }
 
 // Register instantiates the host modules in r: the proposal, the draft,
