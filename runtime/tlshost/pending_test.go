@@ -123,3 +123,30 @@ func waitGoroutines(t *testing.T, n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A guest server holding Config.PendingHandshakes server handshakes from
+// silent clients gets an error result naming the limit for the next
+// accept; dropping one makes room again.
+func TestPendingHandshakeLimitServer(t *testing.T) {
+	const limit = 8
+	p := newGuestPKI(t)
+	for _, backend := range []string{"stdtls", "circl-pq"} {
+		t.Run(backend, func(t *testing.T) {
+			g := startGuestWith(t, tlshost.Config{BackendName: backend, PendingHandshakes: limit}, p, "./testdata/pending", nil, "serve", "20")
+			addr := net.JoinHostPort("127.0.0.1", g.port(t))
+			for range limit + 2 { // the last one after the drop
+				c, err := net.Dial("tcp4", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+			}
+			out, err := g.wait(t)
+			if err != nil || !strings.Contains(out, fmt.Sprintf("accept %d: ", limit+1)) ||
+				!strings.Contains(out, fmt.Sprintf("the guest has %d handshakes pending, the most allowed", limit)) ||
+				!strings.Contains(out, "after drop: ok") {
+				t.Errorf("guest: %v, output:\n%s\nwant accept %d refused naming the limit, then room after a drop", err, out, limit+1)
+			}
+		})
+	}
+}

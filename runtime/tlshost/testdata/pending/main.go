@@ -10,6 +10,13 @@
 // "connect I: ERROR (last error: REASON)", drops the first pending
 // handshake's connection and connects once more, printing "after drop: ok"
 // or the error. Otherwise it prints "pending N".
+//
+//	pending serve N
+//
+// listens on a free loopback port, prints "listening on 127.0.0.1:PORT",
+// and for each of up to N TCP connections creates a server handshake
+// (accept) that it never finishes; when accept fails it prints "accept I:
+// ERROR (last error: REASON)", drops the first one and accepts once more.
 package main
 
 import (
@@ -18,6 +25,7 @@ import (
 	"strconv"
 
 	"github.com/wasitls/wasitls/examples/wasinet"
+	"github.com/wasitls/wasitls/guest/wasi/sockets"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
@@ -56,7 +64,59 @@ func connect(host string, port uint16) (tls.ClientConnection, tls.ClientHandshak
 	return conn, hs, nil
 }
 
+// accept takes the next TCP connection and creates its server handshake.
+func accept(ln sockets.TCPSocket) (tls.ServerConnection, tls.ServerHandshake, error) {
+	_, in, out, err := wasinet.Accept(ln)
+	if err != nil {
+		fmt.Printf("tcp accept: %v\n", err)
+		os.Exit(1)
+	}
+	conn := tls.NewServerConnection(in, out)
+	hs, err := conn.Accept()
+	if err != nil {
+		reason, _ := tlsext.ServerLastError(conn)
+		conn.Drop()
+		return conn, hs, fmt.Errorf("%v (last error: %s)", err, reason)
+	}
+	return conn, hs, nil
+}
+
+func serve(n int) {
+	ln, port, err := wasinet.Listen(0)
+	if err != nil {
+		fmt.Printf("listen: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening on 127.0.0.1:%d\n", port)
+	type served struct {
+		conn tls.ServerConnection
+		hs   tls.ServerHandshake
+	}
+	var pending []served
+	for i := 1; i <= n; i++ {
+		conn, hs, err := accept(ln)
+		if err != nil {
+			fmt.Printf("accept %d: %v\n", i, err)
+			pending[0].hs.Drop()
+			pending[0].conn.Drop()
+			if _, _, err := accept(ln); err != nil {
+				fmt.Printf("after drop: %v\n", err)
+			} else {
+				fmt.Println("after drop: ok")
+			}
+			return
+		}
+		pending = append(pending, served{conn, hs})
+	}
+	fmt.Printf("pending %d\n", n)
+}
+
 func main() {
+	if os.Args[1] == "serve" {
+		n, _ := strconv.Atoi(os.Args[2])
+		serve(n)
+		return
+	}
 	mode, host := os.Args[1], os.Args[2]
 	p, _ := strconv.ParseUint(os.Args[3], 10, 16)
 	port := uint16(p)
