@@ -26,6 +26,9 @@ type Call struct {
 	mem     api.Memory
 	realloc api.Function
 	lowered bool
+	export  bool        // a call of a guest export (BeginExport)
+	fn      *ExportFunc // the export called
+	owner   *Exports    // the bound interface called through
 
 	lifted uint64 // bytes of lists and strings lifted so far
 }
@@ -300,6 +303,9 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 		if c.lowered {
 			c.Trapf("canon lower has no realloc option")
 		}
+		if c.export {
+			c.Trapf("the guest does not export cabi_realloc")
+		}
 		if inst.realloc == nil {
 			inst.realloc = c.mod.ExportedFunction("cabi_realloc")
 			if inst.realloc == nil {
@@ -317,7 +323,7 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 		c.Trapf("cabi_realloc failed: %v", err)
 	}
 	p := uint32(st[0])
-	if c.mem == nil && !c.lowered {
+	if c.mem == nil && !c.lowered && !c.export {
 		if inst.memory == nil {
 			inst.memory = c.mod.Memory()
 		}

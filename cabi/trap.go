@@ -16,6 +16,8 @@ type Trap struct {
 	Func string
 	// Msg describes the fault.
 	Msg string
+
+	reentered bool // a re-entered export call: an error, not a fault
 }
 
 // Error implements error.

@@ -53,7 +53,11 @@ func (m *Model) emit(i *Iface) ([]File, error) {
 	if i.Docs != "" {
 		types.PackageComment("")
 	}
-	types.PackageComment("The host implements Host and the resource interfaces, then calls Register.")
+	if i.Exported {
+		types.PackageComment("The guest exports the interface; the host calls it through Exports, from Bind.")
+	} else {
+		types.PackageComment("The host implements Host and the resource interfaces, then calls Register.")
+	}
 	types.PackageComment("See the cabi package for the instance, table and ownership model.")
 	types.Comment("ModuleName is the import module name of the interface, without version.")
 	types.Const().Id("ModuleName").Op("=").Lit(i.ModuleName)
@@ -71,10 +75,15 @@ func (m *Model) emit(i *Iface) ([]File, error) {
 			types.Line()
 		}
 	}
-	types.Add(e.host()...)
+	glueOf := e.glue
+	if i.Exported {
+		glueOf = e.exportGlue
+	} else {
+		types.Add(e.host()...)
+	}
 
 	glue := e.newFile()
-	code, err := e.glue()
+	code, err := glueOf()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", i.ModuleName, err)
 	}

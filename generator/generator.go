@@ -5,13 +5,14 @@
 //
 // Generation is two steps. [Generate] first reads the chosen world of a
 // resolved WIT ([wit.Resolve]) into a small model of its own (model.go):
-// the interfaces the world imports plus those their types come from, each
+// the interfaces the world imports or exports plus those their types come from, each
 // with its declared types and functions, already named for Go, with the
 // Canonical ABI layout of every type (abi.go). Then one emitter per
 // interface writes a Go package with jennifer: one file of types and
 // interfaces (one emitter file here per WIT kind: record.go, variant.go,
 // enum.go, flags.go, resource.go, alias.go, function.go) and one file of
-// wazero glue (glue.go, with the lift.go and lower.go helpers). Output is
+// wazero glue (glue.go, with the lift.go and lower.go helpers; for an
+// interface the world exports, export.go's callers instead). Output is
 // deterministic: the same WIT gives byte-identical files.
 //
 // The shape of the generated API, the contract with the code implementing

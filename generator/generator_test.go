@@ -102,6 +102,25 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestGoldenExports is TestGolden for a world that exports an interface
+// (the golden copy is in internal/plugin).
+func TestGoldenExports(t *testing.T) {
+	res := load(t, "testdata/kitchen")
+	files, err := Generate(res, Options{World: "test:kitchen/plugin-host", Package: modulePath + "/generator/internal/plugin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := Write("internal/plugin", files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareTree(t, "internal/plugin", files, "run go test ./generator -run TestGoldenExports -update")
+	if len(files) != 4 {
+		t.Errorf("got %d files, want 4 (the exported interface and the one it uses, two files each)", len(files))
+	}
+}
+
 // TestBindingsFresh regenerates the project's bindings from ../wit and
 // fails when the committed ../bindings differ: the freshness check CI runs.
 func TestBindingsFresh(t *testing.T) {

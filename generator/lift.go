@@ -127,6 +127,10 @@ func primLift(t Prim, s jen.Code, i int) jen.Code {
 // listExpr lifts a list<elem> of n elements at ptr.
 func (e *emitter) listExpr(elem Type, ptr, n jen.Code) jen.Code {
 	if resolve(elem) == U8 {
+		if e.i.Exported {
+			// Results of an export: post-return may free the memory.
+			return cID().Dot("BytesCopy").Call(ptr, n)
+		}
 		return cID().Dot("Bytes").Call(ptr, n)
 	}
 	name := "list" + e.mangle(elem)

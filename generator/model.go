@@ -165,7 +165,12 @@ type Iface struct {
 	Docs                              string
 	Decls                             []*Decl
 	Funcs                             []*Func
-	wit                               *wit.Interface
+	// Exported is set for an interface the world exports: the guest
+	// implements it and the host calls it (export.go), instead of the
+	// host implementing it for the guest to import.
+	Exported bool
+	imported bool // the world imports it (or a type of it is used)
+	wit      *wit.Interface
 }
 
 // A Model is the set of interfaces to generate.
@@ -181,13 +186,6 @@ type Model struct {
 func newModel(world *wit.World, root string) (*Model, error) {
 	m := &Model{decls: map[*wit.TypeDef]*Decl{}, ifaces: map[*wit.Interface]*Iface{}, root: root}
 	var err error
-	world.Exports.All()(func(name string, item wit.WorldItem) bool {
-		err = fmt.Errorf("world %s exports %s: wit2host generates host bindings for imports only", worldName(world), name)
-		return false
-	})
-	if err != nil {
-		return nil, err
-	}
 	world.Imports.All()(func(name string, item wit.WorldItem) bool {
 		switch item := item.(type) {
 		case *wit.InterfaceRef:
@@ -206,6 +204,12 @@ func newModel(world *wit.World, root string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, i := range m.Ifaces {
+		i.imported = true
+	}
+	if err := m.exports(world); err != nil {
+		return nil, err
+	}
 	// Interfaces are filled in the order they were reached; fill them all,
 	// including those reached only through uses.
 	for i := 0; i < len(m.Ifaces); i++ {
@@ -216,6 +220,34 @@ func newModel(world *wit.World, root string) (*Model, error) {
 	m.assignPaths()
 	m.markErrors()
 	return m, nil
+}
+
+// exports adds the interfaces the world exports, marked Exported.
+func (m *Model) exports(world *wit.World) error {
+	var err error
+	world.Exports.All()(func(name string, item wit.WorldItem) bool {
+		switch item := item.(type) {
+		case *wit.InterfaceRef:
+			if item.Interface.Name == nil {
+				err = fmt.Errorf("world %s exports the anonymous interface %q: name it in a package", worldName(world), name)
+				return false
+			}
+			if i, ok := m.ifaces[item.Interface]; ok && i.imported {
+				err = fmt.Errorf("world %s both imports and exports %s: not supported", worldName(world), i.ModuleName)
+				return false
+			}
+			var i *Iface
+			if i, err = m.iface(item.Interface); err == nil {
+				i.Exported = true
+			}
+		case *wit.TypeDef:
+			err = fmt.Errorf("world %s exports the type %q at world level: declare it in an interface", worldName(world), name)
+		case *wit.Function:
+			err = fmt.Errorf("world %s exports the function %q at world level: declare it in an interface", worldName(world), name)
+		}
+		return err == nil
+	})
+	return err
 }
 
 func worldName(w *wit.World) string {

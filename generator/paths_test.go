@@ -53,8 +53,9 @@ func TestVersionedPaths(t *testing.T) {
 
 func TestUnsupportedWorlds(t *testing.T) {
 	for name, src := range map[string]string{
-		"exports":              "package test:e@0.1.0;\n\ninterface x {\n    f: func();\n}\n\nworld w {\n    export x;\n}\n",
-		"world-level function": "package test:e@0.1.0;\n\nworld w {\n    import f: func();\n}\n",
+		"exported function":     "package test:e@0.1.0;\n\nworld w {\n    export f: func();\n}\n",
+		"imported and exported": "package test:e@0.1.0;\n\ninterface x {\n    f: func();\n}\n\nworld w {\n    import x;\n    export x;\n}\n",
+		"world-level function":  "package test:e@0.1.0;\n\nworld w {\n    import f: func();\n}\n",
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "w.wit"), []byte(src), 0o644); err != nil {
@@ -68,6 +69,29 @@ func TestUnsupportedWorlds(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		} else if !strings.Contains(err.Error(), "world test:e/w") {
 			t.Errorf("%s: error %q does not name the world", name, err)
+		}
+	}
+}
+
+// TestUnsupportedExports checks the clear errors for what exported
+// interfaces cannot carry yet.
+func TestUnsupportedExports(t *testing.T) {
+	for name, tc := range map[string]struct{ src, want string }{
+		"resource": {"package test:e@0.1.0;\n\ninterface x {\n    resource r;\n    f: func(v: r);\n}\n\nworld w {\n    export x;\n}\n",
+			"resources a guest exports are not supported yet"},
+		"borrow": {"package test:e@0.1.0;\n\ninterface y {\n    resource r;\n}\n\ninterface x {\n    use y.{r};\n    f: func(v: borrow<r>);\n}\n\nworld w {\n    import y;\n    export x;\n}\n",
+			"passing a borrow<r> to a guest export is not supported yet"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "w.wit"), []byte(tc.src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Generate(res, Options{World: "w", Package: "example.com/e"}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one saying %q", name, err, tc.want)
 		}
 	}
 }

@@ -7,7 +7,9 @@
 // For every interface the world imports it writes one Go package below
 // -out: Go types for the WIT types, a Host interface and one interface per
 // resource for the host to implement, and a Register function that serves
-// them to guests through wazero. See docs/wit2host.md.
+// them to guests through wazero. For every interface the world exports it
+// writes the types and an Exports type, bound to a guest by Bind, whose
+// methods call the guest's exports. See docs/wit2host.md.
 package main
 
 import (
@@ -27,13 +29,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("wit2host", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	witPath := fl.String("wit", "./wit", "WIT `path`: a .wit file, or a directory of .wit files with its dependencies in deps/")
-	world := fl.String("world", "", "the `world` whose imports to generate: name, namespace:package/name, or with @version (required)")
+	world := fl.String("world", "", "the `world` whose imports and exports to generate: name, namespace:package/name, or with @version (required)")
 	out := fl.String("out", ".", "output `directory`; each interface goes to <dir>/<namespace>/<package>/<interface>/")
 	pkg := fl.String("pkg", "", "Go import `path` of the output directory, such as example.com/m/bindings (required)")
 	dry := fl.Bool("n", false, "dry run: print the files that would be written, write nothing")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: wit2host -wit path -world world -out dir -pkg importpath\n\n")
-		fmt.Fprintf(stderr, "wit2host generates Go host bindings for wazero from the imports of a WIT world.\n\n")
+		fmt.Fprintf(stderr, "wit2host generates Go host bindings for wazero from the imports and exports of a WIT world.\n\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {

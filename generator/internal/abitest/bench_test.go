@@ -193,7 +193,8 @@ func TestSpeedRatios(t *testing.T) {
 		name  string
 		fn    func(*testing.B)
 		limit float64
-	}{{"scalar call", BenchmarkScalarCall, 1.2}, {"64 KiB list<u8> in and out", BenchmarkBytes64K, 1.1}} {
+	}{{"scalar call", BenchmarkScalarCall, 1.2}, {"64 KiB list<u8> in and out", BenchmarkBytes64K, 1.1},
+		{"scalar export call", BenchmarkExportScalarRatio, 1.2}} {
 		bound, what := 2*c.limit, "twice the limit"
 		if *ratios {
 			bound, what = c.limit, "the limit"

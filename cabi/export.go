@@ -1,0 +1,319 @@
+package cabi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Calling the guest's exports: the import glue run backwards. The host
+// lowers the arguments into the guest (through its realloc), calls the
+// exported core function, lifts the results, and then calls the export's
+// post-return function, which may free what the results point to: lifted
+// values are therefore copies, never views of guest memory.
+//
+// The generated Exports type of an exported interface is bound once per
+// guest instance ([Binder]) and calls through one [Call] per export call
+// ([Call.BeginExport], with [Call.EndExport] deferred). A fault while lowering or
+// lifting (a bad pointer the guest returned, say) and a trap inside the
+// export both come back as an error and mark the instance trapped, so no
+// further call into it is made.
+
+// A Guest is where an exported interface's functions are found: a core
+// module (api.Module implements it), or a component's instance exposing its
+// lifted exports under their canonical core names.
+type Guest interface {
+	// ExportedFunction returns the core function exported under name, or
+	// nil.
+	ExportedFunction(name string) api.Function
+	// Memory returns the memory that pointers in arguments and results
+	// refer to, or nil.
+	Memory() api.Memory
+}
+
+// A Binder finds the exports of one interface in a guest and checks their
+// core signatures, collecting every problem into one error so that a guest
+// missing several exports is told about all of them at bind time.
+type Binder struct {
+	guest  Guest
+	prefix string // "test:kitchen/calc@0.1.0#"
+	errs   []string
+}
+
+// NewBinder returns a Binder for the interface module (such as
+// "wasi:http/incoming-handler") at version ("" for none) in guest.
+func NewBinder(guest Guest, module, version string) *Binder {
+	p := module
+	if version != "" {
+		p += "@" + version
+	}
+	return &Binder{guest: guest, prefix: p + "#"}
+}
+
+// An ExportFunc is one bound export: the core function, its optional
+// post-return function and its qualified name (for errors).
+type ExportFunc struct {
+	Name string
+	Fn   api.Function
+	Post api.Function
+}
+
+// Func finds the export of the function named name (the WIT name, such as
+// "handle") and its post-return function, checking their core signatures:
+// the export takes params and returns results, its post-return
+// (cabi_post_<module>#<name>) takes results and returns nothing.
+func (b *Binder) Func(name string, params, results []api.ValueType) ExportFunc {
+	full := b.prefix + name
+	ef := ExportFunc{Name: full}
+	f := b.guest.ExportedFunction(full)
+	if f == nil {
+		b.errs = append(b.errs, fmt.Sprintf("%s is not exported", full))
+		return ef
+	}
+	d := f.Definition()
+	if string(d.ParamTypes()) != string(params) || string(d.ResultTypes()) != string(results) {
+		b.errs = append(b.errs, fmt.Sprintf("%s has the core signature %s -> %s, want %s -> %s",
+			full, typeList(d.ParamTypes()), typeList(d.ResultTypes()), typeList(params), typeList(results)))
+		return ef
+	}
+	ef.Fn = f
+	post := b.guest.ExportedFunction("cabi_post_" + full)
+	if post == nil {
+		return ef
+	}
+	if d := post.Definition(); string(d.ParamTypes()) != string(results) || len(d.ResultTypes()) != 0 {
+		b.errs = append(b.errs, fmt.Sprintf("cabi_post_%s has the core signature %s -> %s, want %s -> ()",
+			full, typeList(d.ParamTypes()), typeList(d.ResultTypes()), typeList(results)))
+		return ef
+	}
+	ef.Post = post
+	return ef
+}
+
+// Exports returns the state the generated Exports type embeds: the
+// instance, the guest's memory and cabi_realloc (required when memory is
+// set: the interface passes strings, lists or spilled values), and a
+// scratch stack of stack slots.
+func (b *Binder) Exports(inst *Instance, stack int, memory bool) Exports {
+	return Exports{inst: inst, mem: b.Memory(memory), realloc: b.Realloc(memory), stack: make([]uint64, stack)}
+}
+
+// Memory returns the guest's memory; when needed is set, a guest without
+// one is an error.
+func (b *Binder) Memory(needed bool) api.Memory {
+	m := b.guest.Memory()
+	if m == nil && needed {
+		b.errs = append(b.errs, "the guest exports no memory, which the interface's strings, lists or spilled values need")
+	}
+	return m
+}
+
+// Realloc returns the guest's cabi_realloc; when needed is set, a guest
+// without one is an error.
+func (b *Binder) Realloc(needed bool) api.Function {
+	f := b.guest.ExportedFunction("cabi_realloc")
+	if f == nil {
+		if needed {
+			b.errs = append(b.errs, "the guest does not export cabi_realloc, which passing strings, lists or spilled parameters to it needs")
+		}
+		return nil
+	}
+	i32 := api.ValueTypeI32
+	want := []api.ValueType{i32, i32, i32, i32}
+	if d := f.Definition(); string(d.ParamTypes()) != string(want) || string(d.ResultTypes()) != string([]api.ValueType{i32}) {
+		b.errs = append(b.errs, "cabi_realloc does not have the signature (i32, i32, i32, i32) -> i32")
+		return nil
+	}
+	return f
+}
+
+// Err returns the problems found, or nil.
+func (b *Binder) Err() error {
+	if len(b.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("binding the exports of %s: %s", strings.TrimSuffix(b.prefix, "#"), strings.Join(b.errs, "; "))
+}
+
+func typeList(ts []api.ValueType) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = api.ValueTypeName(t)
+	}
+	return "(" + strings.Join(s, ", ") + ")"
+}
+
+// Exports is the state of one exported interface bound to one guest
+// instance, embedded by the generated Exports types. Like the guest
+// instance it calls, it is not safe for concurrent use.
+type Exports struct {
+	inst    *Instance
+	mem     api.Memory
+	realloc api.Function
+	stack   []uint64
+	busy    bool
+}
+
+// ErrReentered is the error of an export called while another call into
+// the same bound interface is in progress (from a host function the guest
+// called, say): the component model forbids entering an instance that has
+// not left, and the call would overwrite the one in progress.
+var ErrReentered = errors.New("cabi: export called while a call into the same guest interface is in progress")
+
+// BeginExport starts, in c (a zero Call), a call of the export f through
+// x. It panics with a *Trap when the instance has trapped or closed, or the
+// call re-enters x: [Call.EndExport], deferred before it, turns that into
+// the error. It fills c in place: the glue's Call stays on its stack.
+func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
+	c.ctx, c.Func, c.inst, c.export, c.fn = ctx, f.Name, x.inst, true, f
+	switch {
+	case x.inst.trapped.Load():
+		Trapf(f.Name, "instance has trapped before")
+	case x.inst.closed.Load():
+		Trapf(f.Name, "instance is closed")
+	case x.busy:
+		panic(&Trap{Func: f.Name, Msg: ErrReentered.Error(), reentered: true})
+	}
+	x.busy = true
+	c.owner, c.mem, c.realloc = x, x.mem, x.realloc
+	// The memory view is taken when first needed: by Realloc while
+	// lowering, by ReadMemory for lifting.
+}
+
+// Stack returns the call's scratch stack: the flattened arguments go in,
+// the core results come out.
+func (c *Call) Stack() []uint64 { return c.owner.stack }
+
+// Invoke calls the export with the flattened arguments in c.Stack(),
+// leaving its core results there. A trap in the guest marks the instance
+// trapped and panics with a *Trap; an exit passes through.
+func (c *Call) Invoke() {
+	if err := c.fn.Fn.CallWithStack(c.ctx, c.owner.stack); err != nil {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) {
+			panic(exit)
+		}
+		markTrapped(c.ctx, c.inst)
+		c.Trapf("the guest trapped: %v", err)
+	}
+}
+
+// ReadMemory takes the view of guest memory that lifting results from it
+// needs, after Invoke (the export may have grown the memory). Scalar
+// results need none.
+func (c *Call) ReadMemory() {
+	if c.mem != nil {
+		c.buf, _ = c.mem.Read(0, c.mem.Size())
+	}
+}
+
+// PostReturn calls the export's post-return function, if it has one, with
+// the export's n core results, once the results are lifted.
+func (c *Call) PostReturn(n int) {
+	if c.fn.Post == nil {
+		return
+	}
+	if err := c.fn.Post.CallWithStack(c.ctx, c.owner.stack[:n]); err != nil {
+		markTrapped(c.ctx, c.inst)
+		c.Trapf("post-return trapped: %v", err)
+	}
+}
+
+// BytesCopy lifts a list<u8> the guest returned, copying it: post-return
+// may free its memory.
+func (c *Call) BytesCopy(p, n uint32) []byte {
+	return append([]byte(nil), c.Bytes(p, n)...)
+}
+
+// EndExport must be deferred before [Call.BeginExport] with the address of
+// the calling method's error result: a fault or a trap during the call
+// becomes that error (a *Trap, or the guest's *sys.ExitError) and marks the
+// instance trapped, except a re-entered call, which only fails.
+func (c *Call) EndExport(err *error) {
+	if c.owner != nil {
+		c.owner.busy = false
+	}
+	r := recover()
+	if r == nil {
+		return
+	}
+	if t, ok := r.(*Trap); ok && t.reentered {
+		*err = fmt.Errorf("%s: %w", t.Func, ErrReentered)
+		return
+	}
+	if c.inst != nil {
+		c.inst.pending = c.inst.pending[:0]
+		c.inst.reserved, c.inst.nextOwn = c.inst.reserved[:0], 0
+		c.inst.inRealloc = false
+	}
+	if exit, ok := r.(*sys.ExitError); ok {
+		*err = exit
+		return
+	}
+	markTrapped(c.ctx, c.inst)
+	*err = toTrap(c.Func, r)
+}
+
+// Scalar exports (plain numbers in and out: nothing to check, nothing in
+// memory) take a path without a Call, small enough to inline:
+//
+//	s, err := x.Enter(&x.fAdd)
+//	... the arguments into s ...
+//	err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s), 1)
+//	... the result out of s ...
+
+// Enter starts a scalar call of f through x and returns the stack for its
+// arguments, or the error of a trapped or closed instance or a re-entered
+// call. Leave must follow when it succeeds.
+func (x *Exports) Enter(f *ExportFunc) ([]uint64, error) {
+	if x.busy || x.inst.trapped.Load() || x.inst.closed.Load() {
+		return nil, x.refusal(f)
+	}
+	x.busy = true
+	return x.stack, nil
+}
+
+// refusal is Enter's error.
+func (x *Exports) refusal(f *ExportFunc) error {
+	switch {
+	case x.busy:
+		return fmt.Errorf("%s: %w", f.Name, ErrReentered)
+	case x.inst.trapped.Load():
+		return &Trap{Func: f.Name, Msg: "instance has trapped before"}
+	}
+	return &Trap{Func: f.Name, Msg: "instance is closed"}
+}
+
+// Leave ends a scalar call of f given the error of its CallWithStack: it
+// runs post-return with the n core results (which stay in the stack) and
+// returns nil, or the error: a trap marks the instance trapped and is
+// returned as a *Trap, an exit as the guest's *sys.ExitError.
+func (x *Exports) Leave(ctx context.Context, f *ExportFunc, err error, n int) error {
+	if err == nil && f.Post == nil {
+		x.busy = false
+		return nil
+	}
+	return x.leaveSlow(ctx, f, err, n)
+}
+
+// leaveSlow is Leave past the common case: post-return, or a failure.
+func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error, n int) error {
+	what := "the guest trapped"
+	if err == nil {
+		err, what = f.Post.CallWithStack(ctx, x.stack[:n]), "post-return trapped"
+	}
+	x.busy = false
+	if err == nil {
+		return nil
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		return exit
+	}
+	markTrapped(ctx, x.inst)
+	return &Trap{Func: f.Name, Msg: what + ": " + err.Error()}
+}

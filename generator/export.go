@@ -1,0 +1,409 @@
+package generator
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// Exports: the host calls functions the guest exports. The glue is the
+// import glue run backwards (see cabi/export.go): lower the arguments into
+// the guest (flat in the stack, or spilled to memory allocated through the
+// guest's cabi_realloc), call the export, lift the results (from the stack,
+// or from the area the returned pointer names), then call post-return. The
+// generated Exports type is bound to one instance by Bind, which finds
+// every function and checks its core signature, so that a missing export
+// is an error at bind time rather than at the first call.
+
+// checkExportable fails for what exported interfaces cannot carry yet.
+func (e *emitter) checkExportable() {
+	for _, d := range e.i.Decls {
+		if _, ok := d.Kind.(*Resource); ok {
+			fail("it declares the resource %s: resources a guest exports are not supported yet", d.Name)
+		}
+	}
+	for _, f := range e.i.Funcs {
+		for _, p := range f.Params {
+			if hasBorrow(p.Type) {
+				fail("%s: passing a %s to a guest export is not supported yet", f.WITName, witString(p.Type))
+			}
+		}
+	}
+}
+
+// hasBorrow reports whether t holds a borrowed handle.
+func hasBorrow(t Type) bool {
+	switch t := resolve(t).(type) {
+	case *Handle:
+		return !t.Own
+	case *List:
+		return hasBorrow(t.Elem)
+	case *Option:
+		return hasBorrow(t.Elem)
+	case *Result:
+		return (t.OK != nil && hasBorrow(t.OK)) || (t.Err != nil && hasBorrow(t.Err))
+	}
+	for _, f := range fields(t) {
+		if hasBorrow(f) {
+			return true
+		}
+	}
+	for _, c := range cases(t) {
+		if c != nil && hasBorrow(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// exportCore returns the core signature of export f: its parameters (one
+// pointer when spilled) and results (one pointer for a return area).
+func exportCore(f *Func) (params, results []Core) {
+	params, _ = flatParams(f)
+	results, retptr := flatResults(f)
+	if retptr {
+		results = []Core{I32}
+	}
+	return params, results
+}
+
+// exportField is the name of the cabi.ExportFunc field of f in Exports.
+func exportField(f *Func) string { return "f" + f.GoName }
+
+// exportGlue emits the Exports type, Bind and one method per function.
+func (e *emitter) exportGlue() (code []jen.Code, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ge, ok := r.(genError)
+			if !ok {
+				panic(r)
+			}
+			err = ge.err
+		}
+	}()
+	e.checkExportable()
+	fields := []jen.Code{jen.Qual(cabiPath, "Exports")}
+	stack, memory := 1, false
+	for _, f := range e.i.Funcs {
+		fields = append(fields, jen.Id(exportField(f)).Qual(cabiPath, "ExportFunc"))
+		params, results := exportCore(f)
+		stack = max(stack, len(params), len(results))
+		memory = memory || needsInstance(f)
+	}
+	code = append(code, group([]jen.Code{
+		jen.Comment(fmt.Sprintf("Exports calls the functions a guest exports as %s, through one", e.qualifiedName())),
+		jen.Comment("instance. Like the instance, it is not safe for concurrent use; a call made while"),
+		jen.Comment("another is in progress (from a host function the guest called) fails with"),
+		jen.Comment("cabi.ErrReentered. A fault or trap marks the instance trapped and is returned as"),
+		jen.Comment("a *cabi.Trap; a guest exit as its *sys.ExitError."),
+	}, jen.Type().Id("Exports").Struct(fields...)))
+	code = append(code, e.bind(stack, memory))
+	for _, f := range e.i.Funcs {
+		code = append(code, e.exportMethod(f))
+	}
+	return code, nil
+}
+
+// bind emits Bind.
+func (e *emitter) bind(stack int, memory bool) jen.Code {
+	body := []jen.Code{
+		jen.If(jen.Id("version").Op("==").Lit("")).Block(jen.Id("version").Op("=").Id("Version")),
+		jen.Id("b").Op(":=").Qual(cabiPath, "NewBinder").Call(jen.Id("guest"), jen.Id("ModuleName"), jen.Id("version")),
+		jen.Id("x").Op(":=").Op("&").Id("Exports").Values(),
+	}
+	for _, f := range e.i.Funcs {
+		params, results := exportCore(f)
+		body = append(body, jen.Id("x").Dot(exportField(f)).Op("=").Id("b").Dot("Func").Call(jen.Lit(f.WITName), valueTypes(params), valueTypes(results)))
+	}
+	body = append(body,
+		jen.Id("x").Dot("Exports").Op("=").Id("b").Dot("Exports").Call(jen.Id("inst"), jen.Lit(stack), jen.Lit(memory)),
+		jen.If(jen.Id("err").Op(":=").Id("b").Dot("Err").Call(), jen.Id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("err"))),
+		jen.Return(jen.Id("x"), jen.Nil()))
+	doc := []jen.Code{
+		jen.Comment("Bind finds the functions of the interface that guest exports for inst, under their"),
+		jen.Comment("canonical names (ModuleName@version#function; version \"\" means Version), with the"),
+		jen.Comment("guest's memory and cabi_realloc, and checks their core signatures. Every function"),
+		jen.Comment("must be there: the error names each one missing or mistyped."),
+	}
+	return group(doc, jen.Func().Id("Bind").Params(
+		jen.Id("inst").Op("*").Qual(cabiPath, "Instance"), jen.Id("guest").Qual(cabiPath, "Guest"), jen.Id("version").String(),
+	).Params(jen.Op("*").Id("Exports"), jen.Error()).Block(body...))
+}
+
+// exportLocals are the names the body of an export method uses; a WIT
+// parameter or result of the same name is renamed (argName).
+var exportLocals = map[string]bool{"ctx": true, "call": true, "c": true, "s": true, "v": true, "rp": true, "pp": true, "err": true, "x": true}
+
+// exportArg is the Go name of parameter or result p of an export method.
+func exportArg(p *Param, i int) string {
+	name := p.GoName
+	if name == "" {
+		return fmt.Sprintf("r%d", i)
+	}
+	if exportLocals[name] {
+		return "arg" + exported(p.Name)
+	}
+	return name
+}
+
+// exportSignature is the Go signature of the method calling export f: the
+// WIT results as they are, then the error of a fault or trap.
+func (e *emitter) exportSignature(f *Func) *jen.Statement {
+	params := []jen.Code{jen.Id("ctx").Qual("context", "Context")}
+	for i, p := range f.Params {
+		params = append(params, jen.Id(exportArg(p, i)).Add(e.goType(p.Type)))
+	}
+	var results []jen.Code
+	for i, r := range f.Results {
+		results = append(results, jen.Id(exportArg(r, i)).Add(e.goType(r.Type)))
+	}
+	results = append(results, jen.Id("err").Error())
+	return jen.Params(params...).Params(results...)
+}
+
+// scalarExport reports whether f takes and returns plain numbers only: its
+// method then calls through cabi.Exports.Enter and Leave, without a
+// Call (no memory, no checks that could fault).
+func scalarExport(f *Func) bool {
+	if _, spilled := flatParams(f); spilled {
+		return false
+	}
+	for _, p := range append(append([]*Param{}, f.Params...), f.Results...) {
+		if !plainScalar(p.Type) {
+			return false
+		}
+	}
+	return len(f.Results) <= 1
+}
+
+// exportScalarMethod emits the method of a scalar export.
+func (e *emitter) exportScalarMethod(f *Func) jen.Code {
+	s := jen.Id("s")
+	field := jen.Op("&").Id("x").Dot(exportField(f))
+	_, results := exportCore(f)
+	var zero []jen.Code
+	if len(f.Results) == 1 {
+		zero = append(zero, jen.Id(exportArg(f.Results[0], 0)))
+	}
+	fail := jen.If(jen.Id("err").Op("!=").Nil()).Block(jen.Return(append(zero, jen.Id("err"))...))
+	body := []jen.Code{
+		jen.List(jen.Id("s"), jen.Id("err")).Op(":=").Id("x").Dot("Enter").Call(field),
+		fail,
+	}
+	off := 0
+	for i, p := range f.Params {
+		body = append(body, slot(s, off).Op("=").Add(e.lowerFlat(p.Type, jen.Id(exportArg(p, i)))))
+		off++
+	}
+	body = append(body,
+		jen.If(jen.Id("err").Op("=").Id("x").Dot("Leave").Call(jen.Id("ctx"), field,
+			jen.Id("x").Dot(exportField(f)).Dot("Fn").Dot("CallWithStack").Call(jen.Id("ctx"), jen.Id("s")), jen.Lit(len(results))), jen.Id("err").Op("!=").Nil()).Block(
+			jen.Return(append(zero, jen.Id("err"))...)))
+	if len(f.Results) == 1 {
+		body = append(body, jen.Return(e.liftExpr(f.Results[0].Type, s, 0), jen.Nil()))
+	} else {
+		body = append(body, jen.Return(jen.Nil()))
+	}
+	doc := comments(fmt.Sprintf("%s calls the guest's export %s.", f.GoName, f.Base), f.Docs, f.WIT)
+	return group(doc, jen.Func().Params(jen.Id("x").Op("*").Id("Exports")).Id(f.GoName).Add(e.exportSignature(f)).Block(body...))
+}
+
+// exportMethod emits the method calling export f.
+func (e *emitter) exportMethod(f *Func) jen.Code {
+	if scalarExport(f) {
+		return e.exportScalarMethod(f)
+	}
+	s := jen.Id("s")
+	// EndExport is deferred before BeginExport, whose refusals (a trapped
+	// instance, a re-entered call) are panics it turns into the error.
+	body := []jen.Code{
+		jen.Var().Id("call").Qual(cabiPath, "Call"),
+		jen.Id("c").Op(":=").Op("&").Id("call"),
+		jen.Defer().Id("c").Dot("EndExport").Call(jen.Op("&").Id("err")),
+		jen.Id("c").Dot("BeginExport").Call(jen.Id("ctx"), jen.Op("&").Id("x").Dot("Exports"), jen.Op("&").Id("x").Dot(exportField(f))),
+	}
+	params, results := exportCore(f)
+	if len(params) > 0 || len(results) > 0 {
+		body = append(body, jen.Id("s").Op(":=").Id("c").Dot("Stack").Call())
+	}
+	body = append(body, e.lowerParams(f, s)...)
+	body = append(body, jen.Id("c").Dot("Invoke").Call())
+	if rt := resultType(f); rt != nil {
+		var lifted jen.Code
+		_, retptr := flatResults(f)
+		if retptr || containsMem(rt) {
+			body = append(body, jen.Id("c").Dot("ReadMemory").Call())
+		}
+		if retptr {
+			body = append(body,
+				jen.Id("rp").Op(":=").Add(u32(slot(s, 0))),
+				cID().Dot("Check").Call(jen.Id("rp"), jen.Lit(int(size(rt))), jen.Lit(int(alignment(rt)))))
+			lifted = e.loadExpr(rt, jen.Id("rp"))
+		} else {
+			lifted = e.liftExpr(rt, s, 0)
+		}
+		body = append(body, jen.Id("v").Op(":=").Add(lifted))
+		if containsOwn(rt) {
+			body = append(body, cID().Dot("Commit").Call())
+		}
+		body = append(body, jen.Id("c").Dot("PostReturn").Call(jen.Lit(len(results))))
+		if len(f.Results) == 1 {
+			body = append(body, jen.Return(jen.Id("v"), jen.Nil()))
+		} else {
+			var vals []jen.Code
+			for i := range f.Results {
+				vals = append(vals, jen.Id("v").Dot(fmt.Sprintf("F%d", i)))
+			}
+			body = append(body, jen.Return(append(vals, jen.Nil())...))
+		}
+	} else {
+		body = append(body, jen.Id("c").Dot("PostReturn").Call(jen.Lit(0)), jen.Return(jen.Nil()))
+	}
+	doc := comments(fmt.Sprintf("%s calls the guest's export %s.", f.GoName, f.Base), f.Docs, f.WIT)
+	return group(doc, jen.Func().Params(jen.Id("x").Op("*").Id("Exports")).Id(f.GoName).Add(e.exportSignature(f)).Block(body...))
+}
+
+// lowerParams lowers f's arguments into the stack s: flat, or spilled to
+// memory the guest allocates, its pointer in s[0].
+func (e *emitter) lowerParams(f *Func, s jen.Code) []jen.Code {
+	var out []jen.Code
+	if _, spilled := flatParams(f); spilled {
+		tu := &Tuple{}
+		for _, p := range f.Params {
+			tu.Elems = append(tu.Elems, p.Type)
+		}
+		out = append(out, jen.Id("pp").Op(":=").Add(cID().Dot("Realloc").Call(jen.Lit(int(size(tu))), jen.Lit(int(alignment(tu))))))
+		offs := fieldOffsets(tu)
+		for i, p := range f.Params {
+			out = append(out, e.storeStmt(p.Type, offset(jen.Id("pp"), offs[i]), jen.Id(exportArg(p, i))))
+		}
+		return append(out, slot(s, 0).Op("=").Uint64().Call(jen.Id("pp")))
+	}
+	off := 0
+	for i, p := range f.Params {
+		out = append(out, e.lowerInto(p.Type, jen.Id(exportArg(p, i)), s, off))
+		off += len(flat(p.Type))
+	}
+	return out
+}
+
+// lowerInto returns a statement lowering v, a t, into the flat values
+// s[off:off+len(flat(t))].
+func (e *emitter) lowerInto(t Type, v, s jen.Code, off int) jen.Code {
+	rt := resolve(t)
+	if len(flat(rt)) == 1 && !isVariantLike(rt) {
+		return slot(s, off).Op("=").Add(e.lowerFlat(rt, v))
+	}
+	name := "lowerflat" + e.mangle(rt)
+	e.helper(name, func() jen.Code {
+		return jen.Func().Id(name).Params(callParam, jen.Id("s").Index().Uint64(), jen.Id("v").Add(e.goType(rt))).Block(e.lowerIntoBody(rt)...)
+	})
+	arg := jen.Add(s)
+	if off != 0 {
+		arg = jen.Add(s).Index(jen.Lit(off), jen.Empty())
+	}
+	return jen.Id(name).Call(cID(), arg, v)
+}
+
+// isVariantLike reports whether t is a variant, option or result with a
+// payload, whose flat lowering needs its unused slots cleared.
+func isVariantLike(t Type) bool {
+	return isVariant(t) && len(flat(t)) > 1
+}
+
+// lowerIntoBody is the body of the flat lowering helper of t.
+func (e *emitter) lowerIntoBody(t Type) []jen.Code {
+	s, v := jen.Id("s"), jen.Id("v")
+	set2 := func(a, b jen.Code) jen.Code {
+		return jen.List(slot(s, 0), slot(s, 1)).Op("=").List(jen.Uint64().Call(a), jen.Uint64().Call(b))
+	}
+	switch t := t.(type) {
+	case Prim:
+		if t == String {
+			return []jen.Code{jen.List(jen.Id("p"), jen.Id("n")).Op(":=").Add(cID().Dot("StoreString").Call(v)), set2(jen.Id("p"), jen.Id("n"))}
+		}
+	case *List:
+		if resolve(t.Elem) == U8 {
+			return []jen.Code{jen.List(jen.Id("p"), jen.Id("n")).Op(":=").Add(cID().Dot("StoreBytes").Call(v)), set2(jen.Id("p"), jen.Id("n"))}
+		}
+		sz := size(t.Elem)
+		return []jen.Code{
+			jen.Id("q").Op(":=").Add(cID().Dot("AllocList").Call(jen.Len(v), jen.Lit(int(sz)), jen.Lit(int(alignment(t.Elem))))),
+			jen.For(jen.Id("i").Op(":=").Range().Add(v)).Block(
+				e.storeStmt(t.Elem, jen.Id("q").Op("+").Uint32().Call(jen.Id("i")).Op("*").Lit(int(sz)), jen.Add(v).Index(jen.Id("i")))),
+			set2(jen.Id("q"), jen.Len(v)),
+		}
+	case *Option:
+		n := len(flat(t))
+		return []jen.Code{
+			jen.Clear(jen.Add(s).Index(jen.Lit(1), jen.Lit(n))),
+			jen.If(jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Add(v).Dot("Get").Call(), jen.Id("ok")).Block(
+				slot(s, 0).Op("=").Lit(1),
+				e.lowerInto(t.Elem, jen.Id("x"), s, 1),
+			).Else().Block(slot(s, 0).Op("=").Lit(0)),
+		}
+	case *Result:
+		n := len(flat(t))
+		okID, errID := jen.Id("_"), jen.Id("_")
+		okPart := []jen.Code{slot(s, 0).Op("=").Lit(0)}
+		errPart := []jen.Code{slot(s, 0).Op("=").Lit(1)}
+		if t.OK != nil {
+			okID = jen.Id("x")
+			okPart = append(okPart, e.lowerInto(t.OK, jen.Id("x"), s, 1))
+		}
+		if t.Err != nil {
+			errID = jen.Id("y")
+			errPart = append(errPart, e.lowerInto(t.Err, jen.Id("y"), s, 1))
+		}
+		return []jen.Code{
+			jen.Clear(jen.Add(s).Index(jen.Lit(1), jen.Lit(n))),
+			jen.If(jen.List(okID, errID, jen.Id("isErr")).Op(":=").Add(v).Dot("Get").Call(), jen.Id("isErr")).Block(errPart...).Else().Block(okPart...),
+		}
+	case *Tuple:
+		var out []jen.Code
+		off := 0
+		for i, el := range t.Elems {
+			out = append(out, e.lowerInto(el, jen.Add(v).Dot(fmt.Sprintf("F%d", i)), s, off))
+			off += len(flat(el))
+		}
+		return out
+	case *Ref:
+		d := t.Decl
+		switch k := d.Kind.(type) {
+		case *Record:
+			var out []jen.Code
+			off := 0
+			for _, f := range k.Fields {
+				out = append(out, e.lowerInto(f.Type, jen.Add(v).Dot(f.GoName), s, off))
+				off += len(flat(f.Type))
+			}
+			return out
+		case *Variant:
+			var clauses []jen.Code
+			for i, c := range k.Cases {
+				body := []jen.Code{slot(s, 0).Op("=").Lit(i)}
+				if c.Type != nil {
+					body = append(body, e.lowerInto(c.Type, jen.Add(v).Dot(c.GoName), s, 1))
+				}
+				clauses = append(clauses, jen.Case(e.declRef(d, d.GoName+"Tag"+c.GoName)).Block(body...))
+			}
+			clauses = append(clauses, jen.Default().Block(
+				cID().Dot("Trapf").Call(jen.Lit("host passed a "+d.Name+" with bad tag %d"), jen.Add(v).Dot("Tag"))))
+			return []jen.Code{
+				jen.Clear(jen.Add(s).Index(jen.Lit(1), jen.Lit(len(flat(t))))),
+				jen.Switch(jen.Add(v).Dot("Tag")).Block(clauses...),
+			}
+		case *Flags:
+			if n := flagsWords(k); n > 0 {
+				var out []jen.Code
+				for i := 0; i < n; i++ {
+					out = append(out, slot(s, i).Op("=").Uint64().Call(jen.Add(v).Index(jen.Lit(i))))
+				}
+				return out
+			}
+			return []jen.Code{set2(u32(v), u32(jen.Add(v).Op(">>").Lit(32)))}
+		}
+	}
+	fail("cannot lower %s to core values", witString(t))
+	return nil
+}

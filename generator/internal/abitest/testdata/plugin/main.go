@@ -1,0 +1,268 @@
+//go:build wasip1
+
+// Command plugin is a reactor (build with -buildmode=c-shared) exporting
+// test:kitchen/plugin@0.1.0 with the Canonical ABI written out by hand, so
+// that the generated export callers are checked against an independent
+// implementation of the other side. Each function transforms its input in
+// a way the host test predicts; results go through return areas allocated
+// here, which post-return "frees" (counts).
+package main
+
+import (
+	"os"
+	"strings"
+	"unsafe"
+)
+
+func main() {}
+
+// Memory.
+
+var keep = map[uint32][]byte{}
+
+// alloc returns size bytes aligned to align, kept alive until freed.
+func alloc(size, align uint32) uint32 {
+	if size == 0 {
+		return align
+	}
+	b := make([]byte, size+align)
+	p := uint32(uintptr(unsafe.Pointer(&b[0])))
+	p = (p + align - 1) &^ (align - 1)
+	keep[p] = b
+	return p
+}
+
+//go:wasmexport cabi_realloc
+func cabiRealloc(oldPtr, oldSize, align, newSize uint32) uint32 {
+	return alloc(newSize, align)
+}
+
+func mem(p, n uint32) []byte {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(p))), n)
+}
+
+func str(p, n uint32) string { return string(mem(p, n)) }
+
+func putU32(p, v uint32) { *(*uint32)(unsafe.Pointer(uintptr(p))) = v }
+func putU64(p uint32, v uint64) {
+	*(*uint64)(unsafe.Pointer(uintptr(p))) = v
+}
+func putU8(p uint32, v uint8)    { *(*uint8)(unsafe.Pointer(uintptr(p))) = v }
+func getU32(p uint32) uint32     { return *(*uint32)(unsafe.Pointer(uintptr(p))) }
+func getU8(p uint32) uint8       { return *(*uint8)(unsafe.Pointer(uintptr(p))) }
+func putF64(p uint32, v float64) { *(*float64)(unsafe.Pointer(uintptr(p))) = v }
+
+// storeString copies s into new memory and returns (ptr, len).
+func storeString(s string) (uint32, uint32) {
+	p := alloc(uint32(len(s)), 1)
+	copy(mem(p, uint32(len(s))), s)
+	return p, uint32(len(s))
+}
+
+var postReturns uint32
+
+func post(uint32) { postReturns++ }
+
+// Imports of test:shared/things.
+
+//go:wasmimport test:shared/things@0.1.0 [constructor]counter
+func newCounter(start uint32) uint32
+
+//go:wasmimport test:shared/things@0.1.0 [method]counter.get
+func counterGet(self uint32) uint32
+
+//go:wasmimport test:shared/things@0.1.0 [resource-drop]counter
+func dropCounter(self uint32)
+
+// Exports of test:kitchen/plugin.
+
+//go:wasmexport test:kitchen/plugin@0.1.0#add
+func add(a, b uint32) uint32 { return a + b }
+
+//go:wasmexport test:kitchen/plugin@0.1.0#shout
+func shout(p, n uint32) uint32 {
+	r := alloc(8, 4)
+	q, m := storeString(strings.ToUpper(str(p, n)) + "!")
+	putU32(r, q)
+	putU32(r+4, m)
+	return r
+}
+
+//go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#shout
+func postShout(r uint32) { post(r) }
+
+//go:wasmexport test:kitchen/plugin@0.1.0#reverse
+func reverse(p, n uint32) uint32 {
+	in := mem(p, n)
+	q := alloc(n, 1)
+	out := mem(q, n)
+	for i := range in {
+		out[len(in)-1-i] = in[i]
+	}
+	r := alloc(8, 4)
+	putU32(r, q)
+	putU32(r+4, n)
+	return r
+}
+
+//go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#reverse
+func postReverse(r uint32) { post(r) }
+
+//go:wasmexport test:kitchen/plugin@0.1.0#scale
+func scale(x, y int32, k float64) uint32 {
+	r := alloc(8, 4)
+	putU32(r, uint32(int32(float64(x)*k)))
+	putU32(r+4, uint32(int32(float64(y)*k)))
+	return r
+}
+
+// classify maps value: none -> text("none"), int(n) -> real(n/2),
+// real(f) -> int(f*10), text(s) -> int(len(s)). value is disc u8 at 0,
+// payload at 8; size 16.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#classify
+func classify(disc uint32, a uint64, b uint32) uint32 {
+	r := alloc(16, 8)
+	switch disc {
+	case 0:
+		putU8(r, 3)
+		q, n := storeString("none")
+		putU32(r+8, q)
+		putU32(r+12, n)
+	case 1:
+		putU8(r, 2)
+		f := float32(int64(a)) / 2
+		putU32(r+8, *(*uint32)(unsafe.Pointer(&f)))
+	case 2:
+		bits := uint32(a)
+		f := *(*float32)(unsafe.Pointer(&bits))
+		putU8(r, 1)
+		putU64(r+8, uint64(int64(f*10)))
+	case 3:
+		putU8(r, 1)
+		putU64(r+8, uint64(len(str(uint32(a), b))))
+	default:
+		os.Exit(10)
+	}
+	return r
+}
+
+// lengths: option<string> -> option<u32> (the length); disc u8 at 0, u32 at 4.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#lengths
+func lengths(disc, p, n uint32) uint32 {
+	r := alloc(8, 4)
+	if disc == 0 {
+		putU8(r, 0)
+		return r
+	}
+	putU8(r, 1)
+	putU32(r+4, uint32(len(str(p, n))))
+	return r
+}
+
+// check: ok(n) -> ok(n+1); err(s) -> err(not-found) when s is "missing",
+// else err(denied).
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#check
+func check(disc, a, b uint32) uint32 {
+	r := alloc(8, 4)
+	if disc == 0 {
+		putU8(r, 0)
+		putU32(r+4, a+1)
+		return r
+	}
+	putU8(r, 1)
+	if str(a, b) == "missing" {
+		putU8(r+4, 0)
+	} else {
+		putU8(r+4, 1)
+	}
+	return r
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#toggle
+func toggle(p uint32) uint32 { return p ^ 0b111 }
+
+//go:wasmexport test:kitchen/plugin@0.1.0#toggle-many
+func toggleMany(w0, w1, w2 uint32) uint32 {
+	r := alloc(12, 4)
+	putU32(r, ^w0)
+	putU32(r+4, ^w1)
+	putU32(r+8, ^w2&(1<<6-1)) // 70 flags: 6 bits in the last word
+	return r
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#next
+func next(c uint32) uint32 { return (c + 1) % 3 }
+
+// pairs reverses the list and doubles each n; a pair is name (ptr, len) at
+// 0, n at 8; size 12.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#pairs
+func pairs(p, n uint32) uint32 {
+	q := alloc(12*n, 4)
+	for i := uint32(0); i < n; i++ {
+		src, dst := p+12*i, q+12*(n-1-i)
+		s, l := storeString(str(getU32(src), getU32(src+4)))
+		putU32(dst, s)
+		putU32(dst+4, l)
+		putU32(dst+8, getU32(src+8)*2)
+	}
+	r := alloc(8, 4)
+	putU32(r, q)
+	putU32(r+4, n)
+	return r
+}
+
+//go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#pairs
+func postPairs(r uint32) { post(r) }
+
+// triple: (a, s, f) -> (a+1, s+s, -f); u8 at 0, string at 4, f64 at 16.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#triple
+func triple(a, p, n uint32, f float64) uint32 {
+	r := alloc(24, 8)
+	putU8(r, uint8(a)+1)
+	s := str(p, n)
+	q, m := storeString(s + s)
+	putU32(r+4, q)
+	putU32(r+8, m)
+	putF64(r+16, -f)
+	return r
+}
+
+// sum17 reads seventeen u32 from the parameter area and weighs them.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#sum17
+func sum17(p uint32) uint64 {
+	var s uint64
+	for i := uint32(0); i < 17; i++ {
+		s += uint64(getU32(p+4*i)) * uint64(i+1)
+	}
+	return s
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#consume
+func consume(h uint32) uint32 {
+	n := counterGet(h)
+	dropCounter(h)
+	return n
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#mint
+func mint(start uint32) uint32 { return newCounter(start * 10) }
+
+//go:wasmexport test:kitchen/plugin@0.1.0#post-returns
+func postReturnsCount() uint32 { return postReturns }
+
+//go:wasmexport test:kitchen/plugin@0.1.0#quit
+func quit(code uint32) { os.Exit(int(code)) }
+
+// bad-pointer returns a return area past the end of memory.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#bad-pointer
+func badPointer() uint32 { return 0xFFFFFFF0 }
