@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -150,13 +152,36 @@ func parseDir(s string) (runtime.Dir, error) {
 }
 
 // runGuest compiles and runs wasm; the guest's exit code comes back as a
-// *sys.ExitError.
+// *sys.ExitError. Once ctx is done (SIGINT), the guest is closed at its
+// next call or wait; a guest that has not stopped interruptGrace later is
+// left behind, so that the command always ends promptly.
 func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig) error {
 	if err := runtime.CheckBinary(wasm); err != nil {
 		return err
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
-	defer r.Close(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- instantiate(ctx, r, wasm, cfg, mc)
+		r.Close(context.Background())
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(interruptGrace):
+		return sys.NewExitError(sys.ExitCodeContextCanceled)
+	}
+}
+
+// interruptGrace is how long an interrupted guest has to stop.
+const interruptGrace = 500 * time.Millisecond
+
+func instantiate(ctx context.Context, r wazero.Runtime, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig) error {
 	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {
 		return err
