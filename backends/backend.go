@@ -195,7 +195,10 @@ type ClientHello struct {
 type Conn interface {
 	// Handshake runs the handshake to completion, calling the hooks of its
 	// config on the way. Cancelling ctx aborts it (the peer gets an alert)
-	// and unblocks it.
+	// and unblocks it. The host does not rely on that alone: when it gives
+	// up on a handshake it also makes every Read and Write of the
+	// transport fail, and goes on without a backend that still does not
+	// return.
 	Handshake(ctx context.Context) error
 
 	// Read reads application data. It returns io.EOF after the peer's

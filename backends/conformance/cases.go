@@ -7,8 +7,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
@@ -513,13 +515,27 @@ func testTruncation(e *env) {
 
 func testCancelWaitingForPeer(e *env) {
 	for _, side := range []string{"client", "server"} {
-		raw, silent := tcpPair(e.t)
-		_ = silent // the peer accepts the connection and never speaks
+		ours, silent := tcpPair(e.t)
+		// The peer accepts the connection and never speaks. The context
+		// is cancelled once the handshake is in its blocking read of the
+		// peer (it entered Read, and on the client side the peer received
+		// the ClientHello), never before: cancelling earlier would only
+		// test the check at the start of Handshake.
+		raw := &readEntered{Conn: ours, entered: make(chan struct{})}
+		helloed := make(chan struct{})
+		var once sync.Once
+		go func() {
+			if n, _ := silent.Read(make([]byte, 1)); n > 0 {
+				once.Do(func() { close(helloed) })
+			}
+			io.Copy(io.Discard, silent)
+		}()
 		var c backends.Conn
 		var err error
 		if side == "client" {
 			c, err = e.b.Client(raw, e.pki.clientConfig("a.test"))
 		} else {
+			once.Do(func() { close(helloed) }) // a server sends nothing first
 			c, err = e.b.Server(raw, e.pki.serverConfig(e.pki.serverA))
 		}
 		if err != nil {
@@ -528,7 +544,15 @@ func testCancelWaitingForPeer(e *env) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- c.Handshake(ctx) }()
-		time.Sleep(50 * time.Millisecond)
+		for _, ch := range []chan struct{}{helloed, raw.entered} {
+			select {
+			case <-ch:
+			case err := <-done:
+				e.t.Fatalf("%s Handshake returned before reading the silent peer: %v", side, err)
+			case <-time.After(handshakeTimeout):
+				e.t.Fatalf("%s Handshake did not read the silent peer", side)
+			}
+		}
 		cancel()
 		select {
 		case err := <-done:
@@ -542,6 +566,18 @@ func testCancelWaitingForPeer(e *env) {
 		}
 		c.Close()
 	}
+}
+
+// readEntered is a connection that closes entered when a Read starts.
+type readEntered struct {
+	net.Conn
+	once    sync.Once
+	entered chan struct{}
+}
+
+func (c *readEntered) Read(p []byte) (int, error) {
+	c.once.Do(func() { close(c.entered) })
+	return c.Conn.Read(p)
 }
 
 func testCancelInHook(e *env) {

@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/component"
@@ -172,7 +174,9 @@ func parseDir(s string) (runtime.Dir, error) {
 }
 
 // runGuest compiles and runs wasm; the guest's exit code comes back as a
-// *sys.ExitError.
+// *sys.ExitError. Once ctx is done (SIGINT), the guest is closed at its
+// next call or wait; a guest that has not stopped interruptGrace later is
+// left behind, so that the command always ends promptly.
 func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig) error {
 	var comp *component.Component
 	if err := runtime.CheckBinary(wasm); errors.Is(err, runtime.ErrComponent) {
@@ -183,7 +187,29 @@ func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.M
 		return err
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
-	defer r.Close(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- instantiate(ctx, r, wasm, comp, cfg, mc)
+		r.Close(context.Background())
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(interruptGrace):
+		return sys.NewExitError(sys.ExitCodeContextCanceled)
+	}
+}
+
+// interruptGrace is how long an interrupted guest has to stop.
+const interruptGrace = 500 * time.Millisecond
+
+// instantiate runs the component comp, or else the core module wasm.
+func instantiate(ctx context.Context, r wazero.Runtime, wasm []byte, comp *component.Component, cfg runtime.Config, mc runtime.ModuleConfig) error {
 	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {
 		return err

@@ -36,6 +36,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	groups := fs.String("groups", "", "key-exchange `groups` offered and accepted by default, in order: names ("+groupList()+") or 0x code points, comma-separated")
 	logTLS := fs.Bool("log-tls", false, "log why TLS steps failed to stderr")
 	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
+	hsTimeout := fs.Duration("handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	return func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
 			return nil, err
@@ -43,7 +44,13 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if *pending < 1 {
 			return nil, fmt.Errorf("--max-pending-handshakes: want at least 1, got %d", *pending)
 		}
-		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending}
+		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending, HandshakeTimeout: *hsTimeout}
+		switch {
+		case *hsTimeout < 0:
+			return nil, fmt.Errorf("--handshake-timeout %v: want a positive duration, or 0 for no bound", *hsTimeout)
+		case *hsTimeout == 0:
+			cfg.HandshakeTimeout = -1 // no bound
+		}
 		if len(cas) > 0 {
 			pool, err := x509.SystemCertPool()
 			if err != nil {

@@ -5,10 +5,19 @@
 // their directory), accept TCP connections, run the TLS handshake with that
 // identity, print each request and answer it.
 //
-//	server-minimal PORT KEY-FILE CERT-FILE [CONNECTIONS]
+//	server-minimal [HOST:]PORT KEY-FILE CERT-FILE [CONNECTIONS [REQUEST-TIMEOUT]]
 //
-// PORT 0 picks a free port; the first line printed is "listening on ADDR".
-// CONNECTIONS (default: no limit) is how many connections to serve.
+// HOST defaults to 127.0.0.1; the design text binds every interface, which
+// is 0.0.0.0:443 here. PORT 0 picks a free port; the first line printed is
+// "listening on ADDR". CONNECTIONS (default: no limit) is how many
+// connections to serve.
+//
+// Like the design text's loop, it serves one connection at a time, so a
+// client that stalls holds up the others. The host bounds a stalled
+// handshake (wasitls run --handshake-timeout); the example bounds the wait
+// for the request by REQUEST-TIMEOUT (default 30s), as a server's header
+// timeout does. Serve many clients at once with goroutines, as guest/tls's
+// ExampleListen does.
 //
 // Build: GOOS=wasip1 GOARCH=wasm go build -o server-minimal.wasm ./examples/server-minimal
 package main
@@ -17,25 +26,30 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/wasitls/wasitls/examples/wasinet"
 	wio "github.com/wasitls/wasitls/guest/wasi/io"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
+	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
 
 func main() {
 	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: server-minimal PORT KEY-FILE CERT-FILE [CONNECTIONS]")
+		fmt.Fprintln(os.Stderr, "usage: server-minimal [HOST:]PORT KEY-FILE CERT-FILE [CONNECTIONS [REQUEST-TIMEOUT]]")
 		os.Exit(2)
 	}
-	port, err := strconv.ParseUint(os.Args[1], 10, 16)
-	if err != nil {
-		fail("port: %v", err)
-	}
 	limit := -1
+	var err error
 	if len(os.Args) > 4 {
 		if limit, err = strconv.Atoi(os.Args[4]); err != nil {
 			fail("connections: %v", err)
+		}
+	}
+	requestTimeout := 30 * time.Second
+	if len(os.Args) > 5 {
+		if requestTimeout, err = time.ParseDuration(os.Args[5]); err != nil {
+			fail("request timeout: %v", err)
 		}
 	}
 
@@ -56,18 +70,18 @@ func main() {
 	clear(key)
 
 	// TCP setup.
-	ln, bound, err := wasinet.Listen(uint16(port))
+	ln, bound, err := wasinet.Listen(os.Args[1])
 	if err != nil {
 		fail("%v", err)
 	}
-	fmt.Printf("listening on 127.0.0.1:%d\n", bound)
+	fmt.Printf("listening on %v\n", bound)
 
 	for served := 0; limit < 0 || served < limit; served++ {
 		sock, tcpIn, tcpOut, err := wasinet.Accept(ln)
 		if err != nil {
 			fail("accept: %v", err)
 		}
-		if err := serve(id, tcpIn, tcpOut); err != nil {
+		if err := serve(id, tcpIn, tcpOut, requestTimeout); err != nil {
 			fmt.Fprintf(os.Stderr, "server-minimal: %v\n", err)
 		}
 		sock.Drop()
@@ -75,7 +89,7 @@ func main() {
 }
 
 // serve runs one TLS connection: handshake, print the request, answer.
-func serve(id tls.PrivateIdentity, tcpIn wio.InputStream, tcpOut wio.OutputStream) error {
+func serve(id tls.PrivateIdentity, tcpIn wio.InputStream, tcpOut wio.OutputStream, requestTimeout time.Duration) error {
 	conn := tls.NewServerConnection(tcpIn, tcpOut)
 	defer conn.Drop()
 	handshake, err := conn.Accept()
@@ -91,12 +105,14 @@ func serve(id tls.PrivateIdentity, tcpIn wio.InputStream, tcpOut wio.OutputStrea
 	in, out, _, err := future.Get()
 	future.Drop()
 	if err != nil {
-		return fmt.Errorf("tls handshake failed")
+		// The reason, for instance the host's handshake timeout.
+		reason, _ := tlsext.ServerLastError(conn)
+		return fmt.Errorf("tls handshake failed: %s", reason)
 	}
 	defer in.Drop()
 	defer out.Drop() // dropping the cleartext output sends close_notify
 
-	req, err := wasinet.ReadSome(in)
+	req, err := wasinet.ReadSomeWithin(in, requestTimeout)
 	if err != nil {
 		return fmt.Errorf("read: %w", err)
 	}

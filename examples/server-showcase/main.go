@@ -7,11 +7,13 @@
 // /secure without a client certificate triggers post-handshake
 // authentication, whose outcome is reported as the backend gives it.
 //
-//	server-showcase PORT KEY1 CERT1 KEY2 CERT2 [CONNECTIONS]
+//	server-showcase [HOST:]PORT KEY1 CERT1 KEY2 CERT2 [CONNECTIONS]
 //
 // Identity 1 (with ALPN h2 only) serves clients asking for example.com;
 // identity 2 (with h2 and http/1.1) everyone else. A client certificate
 // whose common name is "blocked" makes the server abort the handshake.
+// HOST defaults to 127.0.0.1 (0.0.0.0 for every interface); PORT 0 picks
+// a free port.
 //
 // Build: GOOS=wasip1 GOARCH=wasm go build -o server-showcase.wasm ./examples/server-showcase
 package main
@@ -33,27 +35,24 @@ import (
 
 func main() {
 	if len(os.Args) < 6 {
-		fmt.Fprintln(os.Stderr, "usage: server-showcase PORT KEY1 CERT1 KEY2 CERT2 [CONNECTIONS]")
+		fmt.Fprintln(os.Stderr, "usage: server-showcase [HOST:]PORT KEY1 CERT1 KEY2 CERT2 [CONNECTIONS]")
 		os.Exit(2)
-	}
-	port, err := strconv.ParseUint(os.Args[1], 10, 16)
-	if err != nil {
-		fail("port: %v", err)
 	}
 	id1 := parseIdentity(os.Args[2], os.Args[3])
 	id2 := parseIdentity(os.Args[4], os.Args[5])
 	limit := -1
+	var err error
 	if len(os.Args) > 6 {
 		if limit, err = strconv.Atoi(os.Args[6]); err != nil {
 			fail("connections: %v", err)
 		}
 	}
 
-	ln, bound, err := wasinet.Listen(uint16(port))
+	ln, bound, err := wasinet.Listen(os.Args[1])
 	if err != nil {
 		fail("%v", err)
 	}
-	fmt.Printf("listening on 127.0.0.1:%d\n", bound)
+	fmt.Printf("listening on %v\n", bound)
 	for served := 0; limit < 0 || served < limit; served++ {
 		sock, tcpIn, tcpOut, err := wasinet.Accept(ln)
 		if err != nil {

@@ -2,15 +2,19 @@
 
 // Package wasinet is the little TCP plumbing the example guests share, on
 // the raw wasi:sockets bindings: resolve and connect, listen and accept,
-// wait on a pollable, read a stream to its end. Each call blocks the whole
-// guest, which is what a single-connection example wants.
+// wait on a pollable, read a stream to its end or for a while. Each call
+// blocks the whole guest, which is what a single-connection example wants.
 package wasinet
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/wasitls/wasitls/guest/wasi/clocks"
 	wio "github.com/wasitls/wasitls/guest/wasi/io"
 	"github.com/wasitls/wasitls/guest/wasi/sockets"
 )
@@ -80,38 +84,65 @@ func Dial(host string, port uint16) (sockets.TCPSocket, wio.InputStream, wio.Out
 	}
 }
 
-// Listen binds 127.0.0.1:port (0 picks a free port) and listens. It returns
-// the socket and the port it is bound to.
-func Listen(port uint16) (sockets.TCPSocket, uint16, error) {
-	sock, err := sockets.CreateTCPSocket(sockets.IPv4)
+// Listen binds addr, [HOST:]PORT, and listens. HOST is an IP address
+// (127.0.0.1 when left out; 0.0.0.0 or [::] for every interface, and an
+// empty HOST, as in ":443", for every IPv4 interface); PORT 0 picks a free
+// port. It returns the socket and the address it is bound to.
+func Listen(addr string) (sockets.TCPSocket, netip.AddrPort, error) {
+	ap, err := parseListenAddr(addr)
 	if err != nil {
-		return 0, 0, err
+		return 0, netip.AddrPort{}, err
+	}
+	family := sockets.IPv4
+	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		family = sockets.IPv6
+	}
+	sock, err := sockets.CreateTCPSocket(family)
+	if err != nil {
+		return 0, netip.AddrPort{}, err
 	}
 	net := sockets.InstanceNetwork()
 	defer net.Drop()
-	local := sockets.SocketAddressFrom(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), sockets.IPv4)
-	if err := sock.StartBind(net, local); err != nil {
+	fail := func(what string, err error) (sockets.TCPSocket, netip.AddrPort, error) {
 		sock.Drop()
-		return 0, 0, fmt.Errorf("bind: %w", err)
+		return 0, netip.AddrPort{}, fmt.Errorf("%s %s: %w", what, ap, err)
+	}
+	if err := sock.StartBind(net, sockets.SocketAddressFrom(ap, family)); err != nil {
+		return fail("bind", err)
 	}
 	if err := finish(sock, sock.FinishBind); err != nil {
-		sock.Drop()
-		return 0, 0, fmt.Errorf("bind: %w", err)
+		return fail("bind", err)
 	}
 	if err := sock.StartListen(); err != nil {
-		sock.Drop()
-		return 0, 0, fmt.Errorf("listen: %w", err)
+		return fail("listen", err)
 	}
 	if err := finish(sock, sock.FinishListen); err != nil {
-		sock.Drop()
-		return 0, 0, fmt.Errorf("listen: %w", err)
+		return fail("listen", err)
 	}
-	addr, err := sock.LocalAddress()
+	bound, err := sock.LocalAddress()
 	if err != nil {
-		sock.Drop()
-		return 0, 0, err
+		return fail("listen", err)
 	}
-	return sock, addr.Port, nil
+	return sock, netip.AddrPortFrom(ap.Addr(), bound.Port), nil
+}
+
+// parseListenAddr parses [HOST:]PORT.
+func parseListenAddr(addr string) (netip.AddrPort, error) {
+	host, port := "127.0.0.1", addr
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		host, port = addr[:i], addr[i+1:]
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("address %q: want [HOST:]PORT", addr)
+	}
+	ip := netip.IPv4Unspecified()
+	if host != "" {
+		if ip, err = netip.ParseAddr(strings.Trim(host, "[]")); err != nil {
+			return netip.AddrPort{}, fmt.Errorf("address %q: HOST must be an IP address", addr)
+		}
+	}
+	return netip.AddrPortFrom(ip, uint16(p)), nil
 }
 
 func finish(sock sockets.TCPSocket, f func() error) error {
@@ -166,4 +197,17 @@ func ReadSome(in wio.InputStream) ([]byte, error) {
 		return b, errors.New(se.Error())
 	}
 	return b, err
+}
+
+// ReadSomeWithin is ReadSome for at most d: it waits on the stream and a
+// clock at once, and gives up when the clock is ready first.
+func ReadSomeWithin(in wio.InputStream, d time.Duration) ([]byte, error) {
+	data := in.Subscribe()
+	defer data.Drop()
+	timer := clocks.SubscribeDuration(clocks.Duration(d))
+	defer timer.Drop()
+	if ready := wio.Poll([]wio.Pollable{data, timer}); len(ready) == 1 && ready[0] == 1 {
+		return nil, fmt.Errorf("no request within %v", d)
+	}
+	return ReadSome(in)
 }

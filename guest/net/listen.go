@@ -4,6 +4,7 @@ package wasinet
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -133,6 +134,19 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return c, nil
 }
 
+// ErrTemporary is matched (errors.Is) by an Accept error that a later
+// Accept may not repeat: new-socket-limit (the guest holds as many sockets
+// as the host allows) or connection-aborted (the peer gave up before it
+// was accepted). A server pauses and accepts again, as net/http's
+// Server.Serve does, instead of stopping; see guest/tls's ExampleListen.
+// The error also matches its sockets.ErrorCode, and reports Temporary.
+var ErrTemporary = errors.New("wasinet: temporary failure")
+
+// temporaryError is a temporary error code.
+type temporaryError struct{ sockets.ErrorCode }
+
+func (e temporaryError) Unwrap() []error { return []error{e.ErrorCode, ErrTemporary} }
+
 // AcceptTCP is Accept returning the concrete type.
 func (l *Listener) AcceptTCP() (*Conn, error) {
 	l.mu.Lock()
@@ -152,6 +166,9 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 			continue
 		}
 		if err != nil {
+			if code, ok := err.(sockets.ErrorCode); ok && code.Temporary() {
+				err = temporaryError{code}
+			}
 			return nil, l.opErr(err)
 		}
 		return newConn(sock, in, out), nil

@@ -230,3 +230,84 @@ func testListen(t *testing.T, n int, hold bool) {
 		t.Fatalf("stdout %q, want %q (stderr %s)", rest, want, r.stderr)
 	}
 }
+
+// TestAcceptBackoff: at the host's socket limit Accept fails with
+// new-socket-limit, an error a server recognises as temporary: it backs
+// off and accepts again once a connection closed, as net/http's
+// Server.Serve does, instead of dying.
+func TestAcceptBackoff(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	defer r.Close(ctx)
+	p := new(sockets.Policy)
+	p.AllowListen("127.0.0.1:*")
+	// The listener and one connection.
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: p, Limits: runtime.Limits{Sockets: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, guest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	out := bufio.NewReader(pr)
+	done := make(chan error, 1)
+	var stderr bytes.Buffer
+	go func() {
+		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Args: []string{"nettest", "backoff", "2"}, Stdout: pw, Stderr: &stderr,
+		})
+		pw.CloseWithError(fmt.Errorf("guest exited: %v", err))
+		done <- err
+	}()
+	line := func() string {
+		t.Helper()
+		l, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		return strings.TrimSpace(l)
+	}
+	addr := line()
+	hello := func(c net.Conn) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "hello\n" {
+			t.Fatalf("read %q, %v", got, err)
+		}
+	}
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	hello(first)
+	// Over the limit: the host refuses it, the guest backs off.
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if l := line(); !strings.Contains(l, "new-socket-limit (Temporary true); retrying in 5ms") {
+		t.Fatalf("guest: %q, want a new-socket-limit retry", l)
+	}
+	// A connection closes: the next one is served.
+	first.Close()
+	third, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	hello(third)
+	third.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("guest: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("guest did not finish")
+	}
+}

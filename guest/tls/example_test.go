@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"time"
 
 	wasinet "github.com/wasitls/wasitls/guest/net"
 	wasitls "github.com/wasitls/wasitls/guest/tls"
@@ -81,11 +82,21 @@ func ExampleListen() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	var delay time.Duration
 	for {
 		c, err := ln.Accept()
+		if errors.Is(err, wasinet.ErrTemporary) {
+			// At the host's socket limit, for instance: pause and try
+			// again, as net/http's Server.Serve does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			log.Printf("accept: %v; retrying in %v", err, delay)
+			time.Sleep(delay)
+			continue
+		}
 		if err != nil {
 			log.Fatal(err)
 		}
+		delay = 0
 		go func() {
 			defer c.Close()
 			tc := c.(*wasitls.Conn)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -25,10 +24,9 @@ import (
 // releases it. The futures hold plain Go values; the guest's get turns them
 // into resources.
 type clientSession struct {
-	backend   backends.Backend
-	transport net.Conn
-	ending    // the driver, the streams future, finish and abort
-	rules     // configure-* within the host's ceiling, step order
+	backend backends.Backend
+	ending  // the driver, the transport, the streams future, finish, abort and Close
+	rules   // configure-* within the host's ceiling, step order
 
 	verifyFut  *future[[][]byte]               // nil chain: no certificate seen
 	requestFut *future[*clientIdentityRequest] // nil: no request
@@ -40,8 +38,6 @@ type clientSession struct {
 	cfg        backends.ClientConfig
 	request    *clientIdentityRequest
 	responded  []*backends.Identity
-
-	closeOnce sync.Once
 }
 
 // newClientSession starts a session over transport; base is the host's
@@ -49,8 +45,7 @@ type clientSession struct {
 func newClientSession(b backends.Backend, base backends.ClientConfig, transport net.Conn) *clientSession {
 	s := &clientSession{
 		backend:    b,
-		transport:  transport,
-		ending:     newEnding(),
+		ending:     newEnding(transport),
 		verifyFut:  newFuture[[][]byte](),
 		requestFut: newFuture[*clientIdentityRequest](),
 		cfg:        base,
@@ -153,8 +148,6 @@ func (s *clientSession) Abort() *wasiio.Signal { return s.abort(s.failAll) }
 // finishing or aborting it: that is an abort.
 func (s *clientSession) DropHandshake() { s.dropHandshake(s.failAll) }
 
-var errAbortedByGuest = errors.New("tlshost: the handshake was aborted")
-
 // verifyServer is the VerifyServer hook, on the handshake goroutine.
 func (s *clientSession) verifyServer(ctx context.Context, chain [][]byte) error {
 	s.d.enterHook()
@@ -211,12 +204,6 @@ func (s *clientSession) noClientIdentityRequest(ctx context.Context) {
 // handshakeDone resolves every future once the handshake goroutine is done.
 func (s *clientSession) handshakeDone(err error) {
 	if err != nil {
-		s.d.mu.Lock()
-		aborted := s.d.aborted
-		s.d.mu.Unlock()
-		if aborted {
-			err = errAbortedByGuest
-		}
 		s.failAll(err)
 		return
 	}
@@ -240,27 +227,6 @@ func (s *clientSession) ServerName() (string, bool) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	return s.serverName, s.begun
-}
-
-// Close tears the session down: it stops the handshake goroutine and closes
-// the connection and its transport. It is idempotent.
-func (s *clientSession) Close() error {
-	var err error
-	s.closeOnce.Do(func() {
-		s.d.mu.Lock()
-		s.closed = true
-		s.d.mu.Unlock()
-		s.d.stop()
-		s.d.mu.Lock()
-		conn := s.conn
-		s.d.mu.Unlock()
-		if conn != nil {
-			err = conn.Close()
-		} else {
-			err = s.transport.Close()
-		}
-	})
-	return err
 }
 
 // A clientIdentityRequest is the server's certificate request, handed to the

@@ -76,9 +76,50 @@ type Config struct {
 	// the limit.
 	PendingHandshakes int
 
+	// HandshakeTimeout bounds every TLS handshake, client and server, from
+	// its first step on the network to its completion, and every
+	// post-handshake client authentication, time spent in the guest's own
+	// steps included. Zero means DefaultHandshakeTimeout; a negative value
+	// turns the bound off. On expiry the handshake (or the
+	// authentication) fails with an error wrapping ErrHandshakeTimeout,
+	// which the guest reads with client-last-error or server-last-error,
+	// every pollable waiting on it is ready, and the host closes the
+	// connection: a silent or slow peer holds a socket and a handshake for
+	// at most this long, whatever the guest does.
+	HandshakeTimeout time.Duration
+
 	// Logger, if set, receives the reasons of failures that the proposal's
 	// results cannot carry to the guest (they have no error payload).
 	Logger *slog.Logger
+}
+
+// DefaultHandshakeTimeout is the handshake timeout when Config sets none:
+// 30 seconds, in the range of what servers facing the Internet use.
+// nginx bounds a TLS handshake by 60 s by default (ssl_handshake_timeout
+// in its stream module; client_header_timeout, also 60 s, in its HTTP
+// server). Envoy bounds its listener filters, the TLS inspector reading
+// the ClientHello among them, by 15 s (listener_filters_timeout), and
+// leaves its whole-handshake bound (transport_socket_connect_timeout)
+// unset unless configured. HAProxy has no default for timeout client, the
+// bound its timeout client-hs for TLS handshakes falls back to, and warns
+// when it is missing; its documented examples set tens of seconds. Go's
+// http.DefaultTransport gives a client handshake 10 s. A handshake takes a
+// few round trips, plus the time the guest spends at its own steps
+// (checking a certificate, choosing an identity), which the bound
+// includes: 30 s leaves slow links and deliberate guests ample room, while
+// a peer that stalls holds a socket and a handshake for half as long as
+// nginx would let it.
+const DefaultHandshakeTimeout = 30 * time.Second
+
+// handshakeTimeout resolves HandshakeTimeout: 0 for no bound.
+func (c *Config) handshakeTimeout() time.Duration {
+	switch {
+	case c.HandshakeTimeout == 0:
+		return DefaultHandshakeTimeout
+	case c.HandshakeTimeout < 0:
+		return 0
+	}
+	return c.HandshakeTimeout
 }
 
 // backend resolves the configured backend.

@@ -65,8 +65,20 @@
 // Futures hold Go values only. The handshake goroutine never touches guest
 // memory or the resource table: lowering a result into the guest happens in
 // the guest's own get call. Dropping a handshake without finish or abort
-// aborts it; dropping a connection stops its goroutine (hooks and backends
-// unblock on context cancellation) and closes the transport. Private keys stay
-// in the host: a private-identity is a handle to a backends.Identity and
-// nothing returns its key.
+// aborts it; dropping a connection gives up on its handshake and closes the
+// backend connection and the transport. Private keys stay in the host: a
+// private-identity is a handle to a backends.Identity and nothing returns
+// its key.
+//
+// # Giving up
+//
+// Nothing on a guest's call path waits for a backend without a bound.
+// When the host gives up on a running handshake (abort, drop, or the
+// handshake timeout, Config.HandshakeTimeout) it cancels the handshake's
+// context and interrupts the transport the backend was given (guard.go):
+// every Read and Write in progress or to come fails, although the guest's
+// tcp-socket still holds the socket and whatever the backend does with the
+// context. A backend that still has not returned within half a second is
+// left behind, and the handshake ends for the guest without it; a backend
+// Close that does not return is likewise left after half a second.
 package tlshost

@@ -3,7 +3,9 @@ package tlshost
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -37,29 +39,64 @@ const (
 // The guest side only moves target forward (advance) or aborts; the handshake
 // side blocks in suspend while the guest has not let it pass a point. Every
 // field is guarded by mu.
+//
+// Ending a handshake never waits for the backend on the guest's call path.
+// When the host gives up on a running handshake (the guest aborts or drops
+// it, or the handshake timeout expires) it cancels the handshake's context
+// and interrupts the transport (see guard), which ends a backend's read or
+// write whatever the backend does with the context. A backend that still
+// does not return within abandonGrace is left behind: the handshake ends
+// for the guest anyway, with the reason, and the host logs it.
 type driver struct {
 	mu      sync.Mutex
 	target  step
 	aborted bool
+	// reason is why the host ended the handshake (the handshake timeout);
+	// nil when the guest aborted or dropped it.
+	reason error
 	// changed is closed and replaced whenever target or aborted change.
 	changed chan struct{}
 
 	started bool
+	ended   bool // the handshake is over for the host (see end)
 	ctx     context.Context
 	cancel  context.CancelFunc
-	// done is closed, and doneSig fired, when the handshake goroutine has
-	// returned (or when it will never run).
+	// done is closed, and doneSig fired, when the handshake ended: the
+	// goroutine returned, was given up on, or will never run.
 	done    chan struct{}
 	doneSig *wasiio.Signal
 	// hsErr is the handshake's result, valid once done is closed.
 	hsErr error
 	// inHook is true while the handshake goroutine is inside a hook.
 	inHook bool
+
+	transport *guard        // what the backend reads and writes
+	timeout   time.Duration // the handshake timeout; 0: none
+	onExpire  func(error)   // called, without mu, when the timeout expired
+	warn      func(error)   // logs what the guest cannot be told
+	onEnd     func(error)   // the session's, run by end
+	atEnd     []func()      // run once the handshake ended
+	timers    []*time.Timer // stopped when it ends
+	givingUp  bool          // the abandon timer is armed
+	alerting  bool          // a hook was released to send the step's alert
 }
 
-func newDriver() *driver {
+// Grace periods for a backend after the host gave up on its handshake.
+// Both are far above what a backend needs to send an alert or see an
+// interrupted transport, and together well under a second.
+const (
+	// alertGrace: a backend released from a hook with ErrAborted sends
+	// its alert and returns; past alertGrace the transport is interrupted.
+	alertGrace = 250 * time.Millisecond
+	// abandonGrace: past it, a backend that has not returned is left
+	// behind and the handshake ends without it.
+	abandonGrace = 500 * time.Millisecond
+)
+
+func newDriver(transport *guard) *driver {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &driver{changed: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{}), doneSig: wasiio.NewSignal()}
+	return &driver{changed: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		doneSig: wasiio.NewSignal(), transport: transport}
 }
 
 // advanceLocked moves the target to s if that is further on. mu must be held.
@@ -76,22 +113,72 @@ func (d *driver) notifyLocked() {
 }
 
 // startLocked starts the handshake goroutine once. run is the backend's
-// Handshake; after it returns, finished is called (without mu held) with its
-// result before done is closed. mu must be held.
+// Handshake; when the handshake ends, finished is called (without mu held)
+// with its result before done is closed. The handshake timeout, if any,
+// starts now. mu must be held.
 func (d *driver) startLocked(run func(ctx context.Context) error, finished func(err error)) {
 	if d.started {
 		return
 	}
 	d.started = true
-	go func() {
-		err := run(d.ctx)
-		d.mu.Lock()
-		d.hsErr = err
+	d.onEnd = finished
+	if d.timeout > 0 {
+		d.timers = append(d.timers, time.AfterFunc(d.timeout, d.expire))
+	}
+	go func() { d.end(run(d.ctx), false) }()
+}
+
+// end ends the handshake once: with the backend's result when its
+// goroutine returns, or, abandoned, without it. A failure after the host
+// or the guest gave up reports why it gave up. It resolves the session's
+// futures, fires doneSig and runs what waited for the end.
+func (d *driver) end(err error, abandoned bool) {
+	d.mu.Lock()
+	if d.ended {
 		d.mu.Unlock()
+		return
+	}
+	d.ended = true
+	if abandoned || err != nil && d.aborted {
+		err = d.abortErrLocked()
+	}
+	d.hsErr = err
+	timers, atEnd, finished := d.timers, d.atEnd, d.onEnd
+	d.timers, d.atEnd = nil, nil
+	d.mu.Unlock()
+	for _, t := range timers {
+		t.Stop()
+	}
+	if finished != nil {
 		finished(err)
-		close(d.done)
-		d.doneSig.Fire()
-	}()
+	}
+	close(d.done)
+	d.doneSig.Fire()
+	for _, f := range atEnd {
+		f()
+	}
+}
+
+// abortErrLocked is the error of a handshake the host or the guest gave
+// up on. mu must be held.
+func (d *driver) abortErrLocked() error {
+	if d.reason != nil {
+		return d.reason
+	}
+	return errAbortedByGuest
+}
+
+// afterEnd runs f once the handshake ended: now, on the caller's
+// goroutine, if it has (or never started), otherwise when it ends.
+func (d *driver) afterEnd(f func()) {
+	d.mu.Lock()
+	if d.ended || !d.started {
+		d.mu.Unlock()
+		f()
+		return
+	}
+	d.atEnd = append(d.atEnd, f)
+	d.mu.Unlock()
 }
 
 // suspend is called by hooks on the handshake goroutine at point p. It
@@ -163,49 +250,123 @@ func (d *driver) waitUntil(ctx context.Context, cond func() bool) error {
 }
 
 // neverRunLocked marks a handshake that will never run as done. mu must be
-// held.
+// held; what waits for the end runs at once (see afterEnd).
 func (d *driver) neverRunLocked() {
 	if !d.started {
 		d.started = true
+		d.ended = true
 		close(d.done)
 		d.doneSig.Fire()
 	}
 }
 
-// abortLocked aborts the handshake and returns a signal fired once the
-// backend has written its alert out (the handshake goroutine returned), or
-// at once if the handshake never started. A goroutine suspended in a hook
-// is released with backends.ErrAborted, so the backend sends an alert for the
-// step; one busy with I/O is cancelled through its context. mu must be held.
-func (d *driver) abortLocked() *wasiio.Signal {
+// giveUpLocked ends a running handshake for the host: reason is why (nil
+// for the guest's abort or drop). With alertFirst, a goroutine suspended
+// in a hook is released with backends.ErrAborted, so that the backend sends
+// the alert for the step, and the transport is interrupted only if it has
+// not returned within alertGrace (a later call does not cut that short);
+// otherwise the context is cancelled and the transport interrupted now. Either way, a backend that has not
+// returned within abandonGrace is left behind. mu must be held.
+func (d *driver) giveUpLocked(reason error, alertFirst bool) {
 	if !d.aborted {
 		d.aborted = true
-		d.notifyLocked()
-		if !d.inHook {
-			d.cancel()
+		if d.reason == nil {
+			d.reason = reason
 		}
+		d.notifyLocked()
 	}
+	if !d.started || d.ended {
+		return
+	}
+	switch {
+	case d.alerting:
+		// A hook was released to send its alert: the alertGrace timer
+		// interrupts the transport if that hangs.
+	case alertFirst && d.inHook:
+		d.alerting = true
+		d.timers = append(d.timers, time.AfterFunc(alertGrace, d.interrupt))
+	default:
+		d.interruptLocked()
+	}
+	if !d.givingUp {
+		d.givingUp = true
+		d.timers = append(d.timers, time.AfterFunc(abandonGrace, d.abandon))
+	}
+}
+
+// interruptLocked cancels the handshake's context and interrupts its
+// transport. mu must be held.
+func (d *driver) interruptLocked() {
+	d.cancel()
+	if d.transport != nil {
+		d.transport.interrupt(d.abortErrLocked())
+	}
+}
+
+func (d *driver) interrupt() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.ended {
+		d.interruptLocked()
+	}
+}
+
+// abandon ends a handshake whose backend did not return after the host
+// gave up on it.
+func (d *driver) abandon() {
+	d.mu.Lock()
+	if d.ended {
+		d.mu.Unlock()
+		return
+	}
+	d.interruptLocked()
+	warn := d.warn
+	d.mu.Unlock()
+	if warn != nil {
+		warn(fmt.Errorf("the backend's handshake did not return within %v of being cancelled, with its transport closed; the host ended the handshake without it and left its goroutine behind", abandonGrace))
+	}
+	d.end(nil, true)
+}
+
+// expire is the handshake timeout.
+func (d *driver) expire() {
+	d.mu.Lock()
+	if d.ended || d.aborted {
+		d.mu.Unlock()
+		return
+	}
+	err := timeoutError("the handshake", d.timeout)
+	d.giveUpLocked(err, true)
+	onExpire := d.onExpire
+	d.mu.Unlock()
+	if onExpire != nil {
+		onExpire(err)
+	}
+}
+
+// abortLocked is the guest's abort. It returns a signal fired once the
+// backend has written its alert out (the handshake goroutine returned), at
+// once if the handshake never started, and in any case within
+// abandonGrace. A goroutine suspended in a hook is released with
+// backends.ErrAborted, so the backend sends an alert for the step; one
+// busy with I/O is cancelled and its transport interrupted. mu must be
+// held.
+func (d *driver) abortLocked() *wasiio.Signal {
+	d.giveUpLocked(nil, true)
 	d.neverRunLocked()
 	return d.doneSig
 }
 
-// stop tears the handshake down for good: it aborts it if it is still
-// running and waits for the goroutine to return. Hooks select on the
-// context, and backends unblock Handshake when the context is cancelled, so
-// this does not hang on a silent peer.
-func (d *driver) stop() {
+// stop is the guest dropping the connection: it gives up on the handshake
+// if it still runs, as abort does (a handshake suspended in a hook sends
+// the step's alert, one busy with I/O is interrupted), and reports whether
+// it has ended (or never ran). It does not wait for the backend.
+func (d *driver) stop() (ended bool) {
 	d.mu.Lock()
-	started := d.started
-	d.started = true // no goroutine may start after stop
-	if !d.aborted {
-		d.aborted = true
-		d.notifyLocked()
-	}
-	d.mu.Unlock()
-	d.cancel()
-	if started {
-		<-d.done
-	}
+	defer d.mu.Unlock()
+	d.giveUpLocked(nil, true)
+	d.neverRunLocked() // no goroutine may start after stop
+	return d.ended
 }
 
 // finished reports whether the handshake goroutine returned, and how.
@@ -218,6 +379,16 @@ func (d *driver) finished() (done bool, err error) {
 	default:
 		return false, nil
 	}
+}
+
+// ErrHandshakeTimeout is wrapped by the error of a handshake, or of a
+// post-handshake client authentication, that did not complete within the
+// host's handshake timeout (Config.HandshakeTimeout).
+var ErrHandshakeTimeout = errors.New("tlshost: handshake timeout")
+
+// timeoutError is the error of what did not complete within timeout.
+func timeoutError(what string, timeout time.Duration) error {
+	return fmt.Errorf("%w: %s did not complete within %v (the host's handshake timeout); the host closed the connection", ErrHandshakeTimeout, what, timeout)
 }
 
 // errClosed is returned by calls on a session that was closed.

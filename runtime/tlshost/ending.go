@@ -2,6 +2,10 @@ package tlshost
 
 import (
 	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -9,20 +13,65 @@ import (
 
 // ending is what client and server sessions share about ending a
 // handshake and what it leaves: finish and abort each consume it, at most
-// once between them, dropping it unconsumed aborts it, and the backend
-// connection it made answers State. The fields are guarded by d.mu.
+// once between them, dropping it unconsumed aborts it, closing the
+// connection tears everything down, and the backend connection it made
+// answers State. The fields are guarded by d.mu.
 type ending struct {
 	d          *driver
 	streamsFut *future[backends.Conn]
+	// transport is what the backend reads and writes: the connection's
+	// transport behind the host's guard.
+	transport net.Conn
+	guard     *guard
+	// report records a failure the guest did not ask about yet (the
+	// handshake timeout) in the connection's last error; warn logs what
+	// the guest is never told. Either may be nil.
+	report func(what string, err error)
+	warn   func(what string, err error)
 
 	consumed  bool // finish or abort was called
 	closed    bool
 	abortDone *wasiio.Signal
 	conn      backends.Conn // once the backend made it
+	onClose   func()        // run by Close (a post-handshake request in flight)
+
+	releaseOnce sync.Once
 }
 
-func newEnding() ending {
-	return ending{d: newDriver(), streamsFut: newFuture[backends.Conn]()}
+func newEnding(transport net.Conn) ending {
+	t, g := guarded(transport)
+	return ending{d: newDriver(g), streamsFut: newFuture[backends.Conn](), transport: t, guard: g}
+}
+
+// setHandshakeTimeout bounds the handshake, from its start, and any
+// post-handshake client authentication, each by d (d <= 0: no bound).
+// report, if not nil, records the expiry in the connection's last error.
+// It must be called before the handshake starts.
+func (e *ending) setHandshakeTimeout(d time.Duration, report func(what string, err error)) {
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	e.d.timeout = max(d, 0)
+	e.report = report
+	e.d.onExpire = e.expired
+}
+
+// setWarn sets where failures the guest is never told are logged.
+func (e *ending) setWarn(warn func(what string, err error)) {
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	e.warn = warn
+	e.d.warn = func(err error) { warn("handshake", err) }
+}
+
+// expired is the handshake timeout: the handshake's futures fail with err
+// (through the driver), the connection's last error says so at once, and
+// the connection is closed as soon as the backend returned, so that the
+// peer sees the end although the guest still holds the socket.
+func (e *ending) expired(err error) {
+	if e.report != nil {
+		e.report("handshake", err)
+	}
+	e.d.afterEnd(func() { e.release() })
 }
 
 // finish runs the rest of the handshake; the future resolves with the
@@ -95,3 +144,92 @@ func (e *ending) Conn() backends.Conn {
 	defer e.d.mu.Unlock()
 	return e.conn
 }
+
+// Close tears the connection down: it gives up on the handshake if it
+// still runs (without waiting for the backend) and closes the backend
+// connection and the transport once the handshake goroutine returned. It
+// is idempotent, and never blocks on the backend for more than
+// 2*closeGrace (see release).
+func (e *ending) Close() error {
+	e.d.mu.Lock()
+	if e.closed {
+		e.d.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	onClose := e.onClose
+	e.onClose = nil
+	e.d.mu.Unlock()
+	if onClose != nil {
+		onClose()
+	}
+	if e.d.stop() {
+		return e.release()
+	}
+	e.d.afterEnd(func() { e.release() })
+	return nil
+}
+
+// closeGrace bounds each of the two phases of closing a backend
+// connection: sending close_notify, then, with the transport interrupted,
+// returning.
+const closeGrace = 250 * time.Millisecond
+
+// release closes the backend connection, if any, and the transport, once
+// (the guard half-closes it, so that the peer sees the end even while the
+// guest holds the socket). The backend's Close runs on its own goroutine: past closeGrace
+// (a close_notify stuck on a peer that does not read) the transport is
+// interrupted, and past another closeGrace the host goes on without it.
+func (e *ending) release() error {
+	var err error
+	e.releaseOnce.Do(func() {
+		e.d.mu.Lock()
+		conn := e.conn
+		e.d.mu.Unlock()
+		if conn != nil {
+			err = closeBounded(conn, e.guard, e.warn)
+		}
+		if cerr := e.guard.Close(); err == nil && conn == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+// closeBounded runs conn.Close for at most 2*closeGrace; see release.
+func closeBounded(conn backends.Conn, g *guard, warn func(string, error)) error {
+	done := make(chan error, 1)
+	go func() { done <- conn.Close() }()
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+	}
+	g.interrupt(errClosed)
+	t.Reset(closeGrace)
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+	}
+	err := fmt.Errorf("tlshost: the backend's Close did not return within %v; the host closed the transport and went on without it", 2*closeGrace)
+	if warn != nil {
+		warn("close", err)
+	}
+	return err
+}
+
+// setOnCloseLocked makes f run when the connection is closed, instead of
+// what was set before, or runs it now if it was. d.mu must be held; f runs
+// without it.
+func (e *ending) setOnCloseLocked(f func()) {
+	if e.closed {
+		go f()
+		return
+	}
+	e.onClose = f
+}
+
+var errAbortedByGuest = errors.New("tlshost: the handshake was aborted")

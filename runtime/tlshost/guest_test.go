@@ -112,21 +112,24 @@ func startGuest(t *testing.T, backend string, p *guestPKI, pkg string, env []str
 func startGuestWith(t *testing.T, cfg tlshost.Config, p *guestPKI, pkg string, env []string, args ...string) *guest {
 	t.Helper()
 	wasm := guestbuild.MustBuild(t, pkg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The guest's 30 s start after compiling it, which a loaded machine
+	// can make slow for a large guest.
+	setup := context.Background()
 	policy := new(sockets.Policy)
 	policy.AllowConnect("127.0.0.1:*", "localhost:*")
 	policy.AllowListen("127.0.0.1:*")
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(compilationCache))
+	r := wazero.NewRuntimeWithConfig(setup, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(compilationCache))
 	cfg.RootCAs, cfg.ClientCAs = p.ca.Pool(), p.ca.Pool()
 	ext := tlshost.New(cfg)
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
+	rt, err := runtime.New(setup, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, wasm)
+	compiled, err := r.CompileModule(setup, wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	g := &guest{done: make(chan error, 1)}
 	go func() {
 		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{

@@ -139,6 +139,14 @@ func (h *Host) logFailure(what string, err error) {
 	}
 }
 
+// limit applies the host's handshake timeout to a new connection: its
+// expiry is recorded through fail (the connection's last error), and what
+// the guest is never told is logged.
+func (h *Host) limit(e *ending, fail func(what string, err error)) {
+	e.setHandshakeTimeout(h.cfg.handshakeTimeout(), fail)
+	e.setWarn(h.logFailure)
+}
+
 // transport builds the transport for a new connection; when the streams
 // cannot carry TLS the connection fails at its first handshake step.
 func (h *Host) transport(in tls.InputStream, out tls.OutputStream) net.Conn {
@@ -169,8 +177,10 @@ func (h *Host) PrivateIdentityParse(_ context.Context, key []byte, chain [][]byt
 
 // NewClientConnection wraps the guest's raw streams.
 func (h *Host) NewClientConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
-	c := &clientConnection{h: h, transport: h.transport(in, out)}
-	c.s = newClientSession(h.backend, h.cfg.clientBase(), c.transport)
+	c := &clientConnection{h: h}
+	c.s = newClientSession(h.backend, h.cfg.clientBase(), h.transport(in, out))
+	c.transport = c.s.transport
+	h.limit(&c.s.ending, c.fail)
 	return c
 }
 
@@ -302,8 +312,10 @@ func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientId
 
 // NewServerConnection wraps the guest's raw streams.
 func (h *Host) NewServerConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
-	c := &serverConnection{h: h, transport: h.transport(in, out)}
-	c.s = newServerSession(h.backend, h.cfg.serverBase(), c.transport)
+	c := &serverConnection{h: h}
+	c.s = newServerSession(h.backend, h.cfg.serverBase(), h.transport(in, out))
+	c.transport = c.s.transport
+	h.limit(&c.s.ending, c.fail)
 	return c
 }
 

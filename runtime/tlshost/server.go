@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
+	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -24,10 +24,9 @@ import (
 // can change until the ClientHello hook has returned: before the handshake
 // started, and while it is suspended at the ClientHello.
 type serverSession struct {
-	backend   backends.Backend
-	transport net.Conn
-	ending    // the driver, the streams future, finish and abort
-	rules     // configure-* within the host's ceiling, step order
+	backend backends.Backend
+	ending  // the driver, the transport, the streams future, finish, abort and Close
+	rules   // configure-* within the host's ceiling, step order
 
 	helloFut    *future[*backends.ClientHello]
 	identityFut *future[[][]byte] // nil chain: the client sent no certificate
@@ -40,9 +39,6 @@ type serverSession struct {
 	cfg           backends.ServerConfig
 	clientChain   [][]byte // validated client chain, in or after the handshake
 	postAuth      *future[[][]byte]
-	postDone      chan struct{}
-
-	closeOnce sync.Once
 }
 
 // newServerSession starts a session over transport; base is the host's
@@ -50,8 +46,7 @@ type serverSession struct {
 func newServerSession(b backends.Backend, base backends.ServerConfig, transport net.Conn) *serverSession {
 	s := &serverSession{
 		backend:     b,
-		transport:   transport,
-		ending:      newEnding(),
+		ending:      newEnding(transport),
 		helloFut:    newFuture[*backends.ClientHello](),
 		identityFut: newFuture[[][]byte](),
 		cfg:         base,
@@ -199,12 +194,6 @@ func (s *serverSession) verifyClient(ctx context.Context, chain [][]byte) error 
 
 func (s *serverSession) handshakeDone(err error) {
 	if err != nil {
-		s.d.mu.Lock()
-		aborted := s.d.aborted
-		s.d.mu.Unlock()
-		if aborted {
-			err = errAbortedByGuest
-		}
 		s.failAll(err)
 		return
 	}
@@ -245,12 +234,37 @@ func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
 	}
 	f := newFuture[[][]byte]()
 	s.postAuth = f
-	done := make(chan struct{})
-	s.postDone = done
-	ctx := s.d.ctx // cancelled by Close
+	// Bounded by the handshake timeout; cancelled by Close.
+	ctx, cancel := context.WithCancel(s.d.ctx)
+	var timer *time.Timer
+	if s.d.timeout > 0 {
+		timeout := s.d.timeout
+		timer = time.AfterFunc(timeout, func() {
+			err := timeoutError("post-handshake client authentication", timeout)
+			if !f.resolve(nil, err) {
+				return
+			}
+			cancel()
+			if s.report != nil {
+				s.report("server-connection.request-client-identity", err)
+			}
+			// The client may still answer: the connection is in an
+			// unknown state. Close it, which wakes every read and write
+			// the guest waits on.
+			s.release()
+		})
+	}
+	// At most one request is in flight: the previous one, if any, is over.
+	s.setOnCloseLocked(func() {
+		cancel()
+		f.resolve(nil, errClosed)
+	})
 	go func() {
-		defer close(done)
+		defer cancel()
 		chain, err := conn.RequestClientIdentity(ctx)
+		if timer != nil {
+			timer.Stop()
+		}
 		if err != nil {
 			f.resolve(nil, fmt.Errorf("tlshost: %s backend: post-handshake client authentication: %w", s.backend.Name(), err))
 			return
@@ -289,30 +303,6 @@ func (s *serverSession) ClientChain() [][]byte {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	return cloneChain(s.clientChain)
-}
-
-// Close tears the session down; see clientSession.Close.
-func (s *serverSession) Close() error {
-	var err error
-	s.closeOnce.Do(func() {
-		s.d.mu.Lock()
-		s.closed = true
-		postDone := s.postDone
-		s.d.mu.Unlock()
-		s.d.stop()
-		s.d.mu.Lock()
-		conn := s.conn
-		s.d.mu.Unlock()
-		if conn != nil {
-			err = conn.Close()
-		} else {
-			err = s.transport.Close()
-		}
-		if postDone != nil {
-			<-postDone
-		}
-	})
-	return err
 }
 
 func cloneHello(h *backends.ClientHello) *backends.ClientHello {

@@ -109,6 +109,7 @@ type streamConn struct {
 	wready    bool // the stream's last write completed
 	dmu       sync.Mutex
 	rdeadline time.Time
+	dchanged  *Signal // fired when rdeadline changes, for a Read waiting
 
 	closeOnce sync.Once
 	closeErr  error
@@ -124,17 +125,27 @@ func (c *streamConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	ctx := context.Background()
-	c.dmu.Lock()
-	dl := c.rdeadline
-	c.dmu.Unlock()
-	if !dl.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl)
-		defer cancel()
-	}
 	for {
-		if _, err := Wait(ctx, []Source{c.in}); err != nil {
+		// A new deadline (SetReadDeadline) wakes the wait, which starts
+		// over with it: a deadline moved into the past ends a Read in
+		// progress, as it does on a socket.
+		c.dmu.Lock()
+		dl := c.rdeadline
+		if c.dchanged == nil {
+			c.dchanged = NewSignal()
+		}
+		changed := c.dchanged
+		c.dmu.Unlock()
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			return 0, os.ErrDeadlineExceeded
+		}
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if !dl.IsZero() {
+			ctx, cancel = context.WithDeadline(ctx, dl)
+		}
+		_, err := Wait(ctx, []Source{c.in, changed})
+		cancel()
+		if err != nil {
 			return 0, os.ErrDeadlineExceeded
 		}
 		if n, err, ok := c.readPending(p); ok {
@@ -235,6 +246,10 @@ func (c *streamConn) SetDeadline(t time.Time) error {
 func (c *streamConn) SetReadDeadline(t time.Time) error {
 	c.dmu.Lock()
 	c.rdeadline = t
+	if c.dchanged != nil {
+		c.dchanged.Fire()
+		c.dchanged = nil
+	}
 	c.dmu.Unlock()
 	if c.direct {
 		if c.conn == nil {

@@ -323,3 +323,41 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestTransportDeadlineWakesRead: a read deadline moved into the past ends
+// a Read in progress on a transport that reads through its stream (after
+// a read-ahead), as it does on a socket. The wasi:tls host interrupts a
+// backend's read this way when it gives up on a handshake.
+func TestTransportDeadlineWakesRead(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	in := NewInputStream(a, nil)
+	out := NewOutputStream(a, a.Close)
+	go b.Write([]byte("x"))
+	if got, err := in.BlockingRead(bg, 1); err != nil || string(got) != "x" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	c, err := Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.(*streamConn).direct {
+		t.Fatal("a stream that read ahead took the direct path")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the Read block (a late deadline must end it too)
+	c.SetReadDeadline(time.Unix(1, 0))
+	select {
+	case err := <-done:
+		if !isTimeout(err) {
+			t.Fatalf("read: %v, want a timeout", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Read still blocked 1s after its deadline moved into the past")
+	}
+}

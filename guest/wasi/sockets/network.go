@@ -57,9 +57,17 @@ func (e ErrorCode) Error() string { return "wasi:sockets: " + e.String() }
 // Timeout reports whether the code is timeout (for net.Error).
 func (e ErrorCode) Timeout() bool { return e == ErrorTimeout }
 
-// Temporary reports whether retrying may succeed.
+// Temporary reports whether retrying, perhaps after a pause, may succeed:
+// would-block, timeout, temporary-resolver-failure, new-socket-limit (the
+// guest holds as many sockets as the host allows, as EMFILE/ENFILE) and
+// connection-aborted (a connection given up before it was accepted, as
+// ECONNABORTED).
 func (e ErrorCode) Temporary() bool {
-	return e == ErrorWouldBlock || e == ErrorTemporaryResolverFailure || e == ErrorTimeout
+	switch e {
+	case ErrorWouldBlock, ErrorTemporaryResolverFailure, ErrorTimeout, ErrorNewSocketLimit, ErrorConnectionAborted:
+		return true
+	}
+	return false
 }
 
 // IPAddressFamily is the enum wasi:sockets/network.ip-address-family.

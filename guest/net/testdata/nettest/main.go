@@ -11,6 +11,12 @@
 //	                   everything on N connections served concurrently
 //	echoblock          the same for one connection with blocking host calls
 //	                   (blocking-read, blocking-write-and-flush), no poller
+//	backoff N          listen on 127.0.0.1:0, print the address, and serve
+//	                   N connections with the accept loop of guest/tls's
+//	                   ExampleListen: a temporary Accept error (such as
+//	                   new-socket-limit) is printed and retried after a
+//	                   backoff; each connection gets "hello\n" and is
+//	                   closed once its peer closed it
 package main
 
 import (
@@ -142,6 +148,42 @@ func run(args []string) error {
 				defer wg.Done()
 				defer c.Close()
 				io.Copy(c, c)
+			}()
+		}
+		wg.Wait()
+		return nil
+
+	case "backoff":
+		n, _ := strconv.Atoi(args[1])
+		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		fmt.Println(ln.Addr())
+		var wg sync.WaitGroup
+		var delay time.Duration
+		for served := 0; served < n; {
+			c, err := ln.Accept()
+			if err != nil {
+				if errors.Is(err, wasinet.ErrTemporary) {
+					var ne net.Error
+					tmp := errors.As(err, &ne) && ne.Temporary()
+					delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+					fmt.Printf("accept: %v (Temporary %v); retrying in %v\n", err, tmp, delay)
+					time.Sleep(delay)
+					continue
+				}
+				return err
+			}
+			delay = 0
+			served++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.WriteString(c, "hello\n")
+				io.Copy(io.Discard, c)
 			}()
 		}
 		wg.Wait()

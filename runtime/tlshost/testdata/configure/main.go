@@ -142,11 +142,11 @@ func server(keyFile, certFile string, s settings) {
 	if err != nil {
 		fail("the host could not parse the identity")
 	}
-	ln, bound, err := wasinet.Listen(0)
+	ln, bound, err := wasinet.Listen("127.0.0.1:0")
 	if err != nil {
 		fail("%v", err)
 	}
-	fmt.Printf("listening on 127.0.0.1:%d\n", bound)
+	fmt.Printf("listening on %s\n", bound)
 	sock, in, out, err := wasinet.Accept(ln)
 	if err != nil {
 		fail("accept: %v", err)

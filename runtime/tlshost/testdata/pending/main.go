@@ -82,12 +82,12 @@ func accept(ln sockets.TCPSocket) (tls.ServerConnection, tls.ServerHandshake, er
 }
 
 func serve(n int) {
-	ln, port, err := wasinet.Listen(0)
+	ln, bound, err := wasinet.Listen("127.0.0.1:0")
 	if err != nil {
 		fmt.Printf("listen: %v\n", err)
 		os.Exit(1)
 	}
-	fmt.Printf("listening on 127.0.0.1:%d\n", port)
+	fmt.Printf("listening on %s\n", bound)
 	type served struct {
 		conn tls.ServerConnection
 		hs   tls.ServerHandshake

@@ -1,0 +1,373 @@
+package tlshost_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	custombackend "github.com/wasitls/wasitls/examples/custom-backend"
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// Guests built from guest/tls give up on handshakes with silent peers, and
+// the host ends them within a second on every backend, including one that
+// only wraps another (examples/custom-backend) and one that ignores its
+// cancellation altogether. Before, a guest that gave up on a stdtls
+// handshake froze: every goroutine stopped for as long as the peer kept
+// the socket open.
+
+const giveUpGuest = "./testdata/giveup"
+
+// giveUpConfigs are host configurations over every backend a guest may
+// meet: the registered ones, the custom backend wrapping each, and a
+// misbehaving one.
+func giveUpConfigs(t *testing.T) map[string]tlshost.Config {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfgs := map[string]tlshost.Config{}
+	for _, name := range backends.Names() {
+		b, err := backends.ByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgs[name] = tlshost.Config{Backend: b}
+		cfgs["allowlist("+name+")"] = tlshost.Config{Backend: custombackend.New(b, []string{"localhost"}, quiet)}
+	}
+	return cfgs
+}
+
+func eachGiveUpConfig(t *testing.T, f func(t *testing.T, cfg tlshost.Config)) {
+	for name, cfg := range giveUpConfigs(t) {
+		t.Run(name, func(t *testing.T) { f(t, cfg) })
+	}
+}
+
+// silentListener accepts connections and never answers; it reads and
+// discards what arrives. Accepted connections stay open until the test
+// ends.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// waitOutput waits up to d for a line of the guest's output matching re
+// and returns its submatches.
+func (g *guest) waitOutput(t *testing.T, d time.Duration, re string) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(d)
+	for {
+		if m := rx.FindStringSubmatch(g.out.String()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no output matching %q within %v; output:\n%s", re, d, g.out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitCount waits up to d for n lines of the guest's output containing
+// substr.
+func (g *guest) waitCount(t *testing.T, d time.Duration, substr string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		got := 0
+		for _, line := range strings.Split(g.out.String(), "\n") {
+			if strings.Contains(line, substr) {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines with %q within %v, want %d; output:\n%s", got, substr, d, n, g.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitExit waits up to d for the guest to exit successfully.
+func (g *guest) waitExit(t *testing.T, d time.Duration) string {
+	t.Helper()
+	select {
+	case err := <-g.done:
+		g.done <- err
+		if err != nil {
+			t.Fatalf("guest: %v\n%s", err, g.out.String())
+		}
+		return g.out.String()
+	case <-time.After(d):
+		t.Fatalf("guest did not exit within %v; output:\n%s", d, g.out.String())
+		return ""
+	}
+}
+
+// TestGuestClientGivesUp: DialContext with a 1 s timeout against a server
+// that never answers returns within a second of the timeout, and the
+// guest's other goroutines ran meanwhile.
+func TestGuestClientGivesUp(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, giveUpGuest)
+	run := func(t *testing.T, cfg tlshost.Config) {
+		addr := silentListener(t)
+		g := startGuestWith(t, cfg, p, giveUpGuest, nil, "client", addr, "1s")
+		m := g.waitOutput(t, 5*time.Second, `dial: (.*) after (\S+)\n`)
+		took, err := time.ParseDuration(m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took > 2*time.Second {
+			t.Errorf("DialContext with a 1s timeout returned after %v", took)
+		}
+		if !regexp.MustCompile(`i/o timeout|deadline exceeded`).MatchString(m[1]) {
+			t.Errorf("dial error %q, want a timeout", m[1])
+		}
+		out := g.waitExit(t, 5*time.Second)
+		if n := ticks(t, out); n < 30 {
+			t.Errorf("the ticker goroutine ticked %d times in a 1s dial: the guest was frozen", n)
+		}
+	}
+	eachGiveUpConfig(t, run)
+	t.Run("stuck-backend", func(t *testing.T) { run(t, tlshost.Config{Backend: newStuckGuestBackend(t)}) })
+}
+
+func ticks(t *testing.T, out string) int {
+	t.Helper()
+	m := regexp.MustCompile(`ticks: (\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no ticks line:\n%s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// TestGuestServerGivesUp: a guest server whose HandshakeContext times out
+// on a silent client goes on accepting and serves the next client at once.
+func TestGuestServerGivesUp(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, giveUpGuest)
+	run := func(t *testing.T, cfg tlshost.Config) {
+		g := startGuestWith(t, cfg, p, giveUpGuest, nil, "server", "127.0.0.1:0", "500ms", "1")
+		port := g.port(t)
+		silent, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer silent.Close()
+		start := time.Now()
+		g.waitOutput(t, 500*time.Millisecond+2*time.Second, `handshake failed: .*(i/o timeout|deadline exceeded)`)
+		if took := time.Since(start); took > 1500*time.Millisecond {
+			t.Errorf("the handshake with a 500ms timeout failed after %v", took)
+		}
+		// The next client is served at once.
+		if err := helloClient(p, port, 2*time.Second); err != nil {
+			t.Fatalf("client after the silent one: %v\n%s", err, g.out.String())
+		}
+		out := g.waitExit(t, 5*time.Second)
+		mustContain(t, out, "served", "failed: 1")
+	}
+	eachGiveUpConfig(t, run)
+	t.Run("stuck-backend", func(t *testing.T) {
+		// Nothing can be served; the guest still gets its error in time
+		// and keeps accepting.
+		g := startGuestWith(t, tlshost.Config{Backend: newStuckGuestBackend(t)}, p, giveUpGuest, nil, "server", "127.0.0.1:0", "500ms", "1")
+		port := g.port(t)
+		for i := range 2 {
+			silent, err := net.Dial("tcp", "127.0.0.1:"+port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer silent.Close()
+			g.waitCount(t, 500*time.Millisecond+2*time.Second, "handshake failed: ", i+1)
+		}
+	})
+}
+
+// helloClient runs one crypto/tls client against a giveup server guest.
+func helloClient(p *guestPKI, port string, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	c, err := (&tls.Dialer{Config: &tls.Config{ServerName: "localhost", RootCAs: p.ca.Pool()}}).DialContext(ctx, "tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(d))
+	if _, err := io.WriteString(c, "hi\n"); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "hello hi\n" {
+		return errors.New("answer " + strconv.Quote(line))
+	}
+	return nil
+}
+
+// TestGuestHandshakeTimeout: with the host's handshake timeout alone (the
+// guest sets none), 500 silent clients of a guest server are all released
+// after the timeout: each handshake fails with the host's reason, the peers
+// see their connections end, the guest serves the next client, and the
+// host's goroutines and file descriptors are back to what they were.
+func TestGuestHandshakeTimeout(t *testing.T) {
+	const silentClients = 500
+	const timeout = time.Second
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		g := startGuestWith(t, tlshost.Config{BackendName: backend, HandshakeTimeout: timeout}, p, giveUpGuest, nil, "server", "127.0.0.1:0", "0", "1")
+		port := g.port(t)
+		// Let the guest settle (its ticker, the listener's accept
+		// goroutine) before the baseline.
+		time.Sleep(100 * time.Millisecond)
+		goBefore, fdBefore := goroutines(), openFDs(t)
+
+		start := time.Now()
+		peers := make([]net.Conn, silentClients)
+		for i := range peers {
+			c, err := net.Dial("tcp", "127.0.0.1:"+port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			peers[i] = c
+		}
+		defer func() {
+			for _, c := range peers {
+				c.Close()
+			}
+		}()
+		g.waitCount(t, timeout+5*time.Second, "did not complete within 1s", silentClients)
+		t.Logf("%d handshakes failed %v after the first connection", silentClients, time.Since(start).Round(time.Millisecond))
+		if n := strings.Count(g.out.String(), "handshake failed"); n != silentClients {
+			t.Fatalf("%d handshakes failed, want %d", n, silentClients)
+		}
+		// Every peer sees its connection end although it never closed it.
+		for i, c := range peers {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+				t.Fatalf("silent client %d: read %v, want the end of the connection", i, err)
+			}
+			c.Close()
+		}
+		// The guest serves the next client.
+		if err := helloClient(p, port, 5*time.Second); err != nil {
+			t.Fatalf("client after the silent ones: %v", err)
+		}
+		// The host holds nothing more for them.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			goNow, fdNow := goroutines(), openFDs(t)
+			if goNow <= goBefore && fdNow <= fdBefore {
+				t.Logf("goroutines %d (baseline %d), fds %d (baseline %d)", goNow, goBefore, fdNow, fdBefore)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("goroutines %d (baseline %d), fds %d (baseline %d)", goNow, goBefore, fdNow, fdBefore)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		out := g.waitExit(t, 5*time.Second)
+		mustContain(t, out, "served", "failed: "+strconv.Itoa(silentClients))
+	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// stuckGuestBackend is a misbehaving backend: Handshake and Close ignore
+// their context and the transport until the test ends.
+type stuckGuestBackend struct {
+	release chan struct{}
+	running sync.WaitGroup
+}
+
+func newStuckGuestBackend(t *testing.T) *stuckGuestBackend {
+	b := &stuckGuestBackend{release: make(chan struct{})}
+	t.Cleanup(func() {
+		close(b.release)
+		b.running.Wait()
+	})
+	return b
+}
+
+func (b *stuckGuestBackend) Name() string { return "stuck" }
+func (b *stuckGuestBackend) ParseIdentity([]byte, [][]byte) (*backends.Identity, error) {
+	return &backends.Identity{}, nil
+}
+func (b *stuckGuestBackend) Client(net.Conn, *backends.ClientConfig) (backends.Conn, error) {
+	return &stuckGuestConn{b}, nil
+}
+func (b *stuckGuestBackend) Server(net.Conn, *backends.ServerConfig) (backends.Conn, error) {
+	return &stuckGuestConn{b}, nil
+}
+
+type stuckGuestConn struct{ b *stuckGuestBackend }
+
+func (c *stuckGuestConn) block() {
+	c.b.running.Add(1)
+	defer c.b.running.Done()
+	<-c.b.release
+}
+func (c *stuckGuestConn) Handshake(context.Context) error { c.block(); return errors.New("stuck") }
+func (c *stuckGuestConn) Read([]byte) (int, error)        { return 0, io.EOF }
+func (c *stuckGuestConn) Write(p []byte) (int, error)     { return len(p), nil }
+func (c *stuckGuestConn) CloseWrite() error               { return nil }
+func (c *stuckGuestConn) Close() error                    { c.block(); return nil }
+func (c *stuckGuestConn) State() backends.State           { return backends.State{} }
+func (c *stuckGuestConn) RequestClientIdentity(context.Context) ([][]byte, error) {
+	c.block()
+	return nil, errors.New("stuck")
+}

@@ -1,0 +1,458 @@
+package tlshost
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	custombackend "github.com/wasitls/wasitls/examples/custom-backend"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// These tests give up on handshakes stuck on a silent peer, the way a
+// guest does: abort, drop (Close) and the host's handshake timeout, over
+// real loopback sockets and real backends, with the transport the runtime
+// makes for a guest's socket: one whose Close only drops the streams'
+// references while the guest's tcp-socket keeps the socket open.
+
+// giveUpBound is how long ending a handshake may take, whatever the backend
+// does.
+const giveUpBound = time.Second
+
+// realBackends are the registered backends and a backend that only wraps
+// one (examples/custom-backend), over each of them.
+func realBackends(t *testing.T) []backends.Backend {
+	var out []backends.Backend
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, name := range []string{"stdtls", "circl-pq"} {
+		b, err := backends.ByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b, &namedBackend{custombackend.New(b, []string{"localhost"}, quiet), "allowlist(" + name + ")"})
+	}
+	return out
+}
+
+type namedBackend struct {
+	backends.Backend
+	name string
+}
+
+func (b *namedBackend) Name() string { return b.name }
+
+// readSignal is a socket that reports when a Read of it was entered: the
+// backend is then in (or right at) its blocking read of the silent peer.
+type readSignal struct {
+	*net.TCPConn
+	once    sync.Once
+	entered chan struct{}
+}
+
+func (c *readSignal) Read(p []byte) (int, error) {
+	c.once.Do(func() { close(c.entered) })
+	return c.TCPConn.Read(p)
+}
+
+// heldTransport is the transport wasiio.Transport makes for a guest's
+// socket streams (see runtime/sockets): the socket stays open until the
+// test ends, as the guest's tcp-socket holds it. reading is closed once
+// the backend reads the socket.
+func heldTransport(t *testing.T, c net.Conn) (transport net.Conn, reading <-chan struct{}) {
+	t.Helper()
+	rs := &readSignal{TCPConn: c.(*net.TCPConn), entered: make(chan struct{})}
+	in, out, _ := wasiio.SocketStreams(rs, io.NopCloser(nil), func() error { return nil })
+	tr, err := wasiio.Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return tr, rs.entered
+}
+
+// silentPair returns our end of a loopback connection whose other end
+// never sends anything, and that other end. The peer's helloed channel is
+// closed once it received the first bytes from us (the ClientHello).
+func silentPair(t *testing.T) (ours, peer net.Conn, helloed <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dialed, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dialed.Close(); accepted.Close() })
+	return dialed, accepted, nil
+}
+
+// silentServer is a peer that accepts, reads the ClientHello and never
+// answers. helloed is closed once some of the ClientHello arrived.
+func silentServer(t *testing.T) (ours, peer net.Conn, helloed <-chan struct{}) {
+	t.Helper()
+	ours, peer, _ = silentPair(t)
+	ch := make(chan struct{})
+	go func() {
+		buf := make([]byte, 1)
+		if n, _ := io.ReadAtLeast(peer, buf, 1); n > 0 {
+			close(ch)
+		}
+	}()
+	return ours, peer, ch
+}
+
+// within fails t unless c is closed within d.
+func within(t *testing.T, d time.Duration, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(d):
+		t.Fatalf("%s: not within %v", what, d)
+	}
+}
+
+// withinSignal fails t unless s fires within d.
+func withinSignal(t *testing.T, d time.Duration, s *wasiio.Signal, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if _, err := wasiio.Wait(ctx, []wasiio.Source{s}); err != nil {
+		t.Fatalf("%s: not within %v", what, d)
+	}
+}
+
+// closeWithin calls s.Close and fails t unless it returns within d.
+func closeWithin(t *testing.T, d time.Duration, s interface{ Close() error }) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	within(t, d, done, "Close")
+}
+
+// futureErr waits up to d for f and returns its error.
+func futureErr[T any](t *testing.T, d time.Duration, f *future[T], what string) error {
+	t.Helper()
+	within(t, d, f.Done(), what+" resolved")
+	_, err, _ := f.peek()
+	return err
+}
+
+// peerSeesEnd fails t unless peer reads the end of the connection (EOF or
+// an error) within d.
+func peerSeesEnd(t *testing.T, d time.Duration, peer net.Conn) {
+	t.Helper()
+	peer.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 4096)
+	for {
+		_, err := peer.Read(buf)
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("the peer did not see the connection end within %v", d)
+		}
+		return
+	}
+}
+
+// giveUpCase starts a handshake against a silent peer on side ("client" or
+// "server"), waits until the backend blocks reading the peer, and returns
+// the session and the future the guest would wait on.
+type giveUpCase struct {
+	session interface {
+		Close() error
+		Abort() *wasiio.Signal
+	}
+	end  *ending
+	wait func(d time.Duration) error // the pending future's error
+	peer net.Conn
+}
+
+func startSilent(t *testing.T, b backends.Backend, side string, timeout time.Duration) *giveUpCase {
+	t.Helper()
+	p := newPKI(t)
+	switch side {
+	case "client":
+		ours, peer, helloed := silentServer(t)
+		tr, reading := heldTransport(t, ours)
+		s := newClientSession(b, p.clientBase(), tr)
+		s.setHandshakeTimeout(timeout, nil)
+		if err := s.Connect("localhost"); err != nil {
+			t.Fatal(err)
+		}
+		vf, err := s.VerifyServerIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		within(t, waitLimit, helloed, "ClientHello at the peer")
+		within(t, waitLimit, reading, "the backend reading the peer")
+		return &giveUpCase{session: s, end: &s.ending, peer: peer,
+			wait: func(d time.Duration) error { return futureErr(t, d, vf, "verify-server-identity") }}
+	default:
+		ours, peer, _ := silentPair(t)
+		tr, reading := heldTransport(t, ours)
+		s := newServerSession(b, backends.ServerConfig{}, tr)
+		s.setHandshakeTimeout(timeout, nil)
+		if err := s.Accept(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ConfigureIdentities([]*backends.Identity{p.server.Identity()}); err != nil {
+			t.Fatal(err)
+		}
+		hf, err := s.ReceiveClientHello()
+		if err != nil {
+			t.Fatal(err)
+		}
+		within(t, waitLimit, reading, "the backend reading the peer")
+		return &giveUpCase{session: s, end: &s.ending, peer: peer,
+			wait: func(d time.Duration) error { return futureErr(t, d, hf, "receive-client-hello") }}
+	}
+}
+
+// TestGiveUpSilentPeer aborts, drops and times out handshakes blocked
+// reading a silent peer, on both sides and every real backend: each ends
+// within a second, with the reason, and the handshake goroutine with it.
+func TestGiveUpSilentPeer(t *testing.T) {
+	for _, b := range realBackends(t) {
+		t.Run(b.Name(), func(t *testing.T) {
+			for _, side := range []string{"client", "server"} {
+				t.Run(side, func(t *testing.T) {
+					t.Run("abort", func(t *testing.T) {
+						checkNoLeak(t)
+						c := startSilent(t, b, side, -1)
+						withinSignal(t, giveUpBound, c.session.Abort(), "abort pollable ready")
+						wantErr(t, c.wait(giveUpBound), "aborted")
+						closeWithin(t, giveUpBound, c.session)
+					})
+					t.Run("drop", func(t *testing.T) {
+						checkNoLeak(t)
+						c := startSilent(t, b, side, -1)
+						closeWithin(t, giveUpBound, c.session)
+						wantErr(t, c.wait(giveUpBound), "aborted")
+						within(t, giveUpBound, c.end.d.done, "handshake goroutine ended")
+					})
+					t.Run("timeout", func(t *testing.T) {
+						checkNoLeak(t)
+						const timeout = 300 * time.Millisecond
+						start := time.Now()
+						c := startSilent(t, b, side, timeout)
+						err := c.wait(timeout + giveUpBound - time.Since(start))
+						wantErr(t, err, "did not complete within 300ms")
+						if !errors.Is(err, ErrHandshakeTimeout) {
+							t.Errorf("%v does not wrap ErrHandshakeTimeout", err)
+						}
+						// The transport is closed: the peer sees the end
+						// although the guest still holds the socket.
+						peerSeesEnd(t, giveUpBound, c.peer)
+						closeWithin(t, giveUpBound, c.session)
+					})
+				})
+			}
+		})
+	}
+}
+
+// stuckBackend is a misbehaving backend: its Handshake and Close ignore
+// their context and the transport and return only when the test releases
+// them.
+type stuckBackend struct {
+	release chan struct{}
+	running sync.WaitGroup
+}
+
+func newStuckBackend(t *testing.T) *stuckBackend {
+	b := &stuckBackend{release: make(chan struct{})}
+	t.Cleanup(func() {
+		close(b.release)
+		b.running.Wait()
+	})
+	return b
+}
+
+func (b *stuckBackend) Name() string { return "stuck" }
+func (b *stuckBackend) ParseIdentity([]byte, [][]byte) (*backends.Identity, error) {
+	return &backends.Identity{}, nil
+}
+func (b *stuckBackend) Client(net.Conn, *backends.ClientConfig) (backends.Conn, error) {
+	return &stuckConn{b}, nil
+}
+func (b *stuckBackend) Server(net.Conn, *backends.ServerConfig) (backends.Conn, error) {
+	return &stuckConn{b}, nil
+}
+
+type stuckConn struct{ b *stuckBackend }
+
+func (c *stuckConn) block() {
+	c.b.running.Add(1)
+	defer c.b.running.Done()
+	<-c.b.release
+}
+func (c *stuckConn) Handshake(context.Context) error { c.block(); return errors.New("stuck: released") }
+func (c *stuckConn) Read([]byte) (int, error)        { return 0, io.EOF }
+func (c *stuckConn) Write(p []byte) (int, error)     { return len(p), nil }
+func (c *stuckConn) CloseWrite() error               { return nil }
+func (c *stuckConn) Close() error                    { c.block(); return nil }
+func (c *stuckConn) State() backends.State           { return backends.State{} }
+func (c *stuckConn) RequestClientIdentity(context.Context) ([][]byte, error) {
+	c.block()
+	return nil, errors.New("stuck: released")
+}
+
+// TestGiveUpStuckBackend: a backend that ignores cancellation and never
+// returns cannot hold the guest: abort, drop and the handshake timeout
+// still end the handshake, for the guest, within a second.
+func TestGiveUpStuckBackend(t *testing.T) {
+	start := func(t *testing.T, timeout time.Duration) (*clientSession, *future[[][]byte]) {
+		b := newStuckBackend(t)
+		s := newClientSession(b, backends.ClientConfig{}, newPipe(t))
+		s.setHandshakeTimeout(timeout, nil)
+		s.Connect("example.com")
+		vf, err := s.VerifyServerIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, vf
+	}
+	t.Run("abort", func(t *testing.T) {
+		s, vf := start(t, -1)
+		withinSignal(t, giveUpBound, s.Abort(), "abort pollable ready")
+		wantErr(t, futureErr(t, giveUpBound, vf, "verify-server-identity"), "aborted")
+		closeWithin(t, giveUpBound, s)
+	})
+	t.Run("drop", func(t *testing.T) {
+		s, vf := start(t, -1)
+		closeWithin(t, giveUpBound, s)
+		wantErr(t, futureErr(t, giveUpBound, vf, "verify-server-identity"), "aborted")
+	})
+	t.Run("timeout", func(t *testing.T) {
+		s, vf := start(t, 200*time.Millisecond)
+		err := futureErr(t, 200*time.Millisecond+giveUpBound, vf, "verify-server-identity")
+		if !errors.Is(err, ErrHandshakeTimeout) {
+			t.Fatalf("error %v, want ErrHandshakeTimeout", err)
+		}
+		closeWithin(t, giveUpBound, s)
+	})
+	t.Run("finished-close", func(t *testing.T) {
+		// A completed handshake whose Close never returns.
+		b := newStuckBackend(t)
+		s := newServerSession(b, backends.ServerConfig{}, newPipe(t))
+		s.d.mu.Lock()
+		s.ending.conn = &stuckConn{b}
+		s.d.neverRunLocked()
+		s.d.mu.Unlock()
+		closeWithin(t, giveUpBound, s)
+	})
+}
+
+// TestHandshakeTimeoutReported: the expiry reaches the connection's
+// last-error (through onExpire) without the guest calling anything.
+func TestHandshakeTimeoutReported(t *testing.T) {
+	checkNoLeak(t)
+	b := &fakeBackend{silentPeer: true}
+	s := newClientSession(b, backends.ClientConfig{}, newPipe(t))
+	defer s.Close()
+	reported := make(chan string, 1)
+	s.setHandshakeTimeout(100*time.Millisecond, func(what string, err error) { reported <- what + ": " + err.Error() })
+	s.Connect("example.com")
+	vf, _ := s.VerifyServerIdentity()
+	select {
+	case msg := <-reported:
+		if !strings.Contains(msg, "did not complete within 100ms") {
+			t.Fatalf("reported %q", msg)
+		}
+	case <-time.After(giveUpBound + 100*time.Millisecond):
+		t.Fatal("expiry not reported")
+	}
+	if err := futureErr(t, giveUpBound, vf, "verify-server-identity"); !errors.Is(err, ErrHandshakeTimeout) {
+		t.Fatalf("error %v, want ErrHandshakeTimeout", err)
+	}
+}
+
+// TestPostHandshakeAuthTimeout: a client that never answers a
+// post-handshake certificate request (its hook never returns, so it sends
+// nothing) fails the request with the host's handshake timeout, and the
+// connection is closed: the guest's reads end at once.
+func TestPostHandshakeAuthTimeout(t *testing.T) {
+	checkNoLeak(t)
+	const timeout = time.Second
+	p := newPKI(t)
+	b, err := backends.ByName("circl-pq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, peer, _ := silentPair(t)
+	tr, _ := heldTransport(t, ours)
+	s := newServerSession(b, backends.ServerConfig{ClientCAs: p.ca.Pool()}, tr)
+	defer s.Close()
+	s.setHandshakeTimeout(timeout, nil)
+	s.Accept()
+	s.ConfigureIdentities([]*backends.Identity{p.server.Identity()})
+
+	never := make(chan struct{})
+	defer close(never)
+	client, err := b.Client(peer, &backends.ClientConfig{
+		ServerName: "localhost",
+		RootCAs:    p.ca.Pool(),
+		ClientIdentity: func(ctx context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
+			if req.PostHandshake {
+				<-never
+			}
+			return nil, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	cerr := make(chan error, 1)
+	go func() { cerr <- client.Handshake(context.Background()) }()
+	conn, err := await(t, s.Finish())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-cerr; err != nil {
+		t.Fatal(err)
+	}
+	// The client reads, so that it receives the request.
+	go io.Copy(io.Discard, client)
+
+	start := time.Now()
+	pf, err := s.RequestClientIdentityPost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = futureErr(t, timeout+giveUpBound, pf, "post-handshake client authentication")
+	if !errors.Is(err, ErrHandshakeTimeout) {
+		t.Fatalf("error %v, want ErrHandshakeTimeout", err)
+	}
+	wantErr(t, err, "post-handshake client authentication did not complete within 1s")
+	t.Logf("failed after %v", time.Since(start).Round(time.Millisecond))
+	// The connection is closed: a read ends at once.
+	read := make(chan error, 1)
+	go func() {
+		_, err := conn.Read(make([]byte, 1))
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err == nil {
+			t.Fatal("read succeeded on a connection closed by the timeout")
+		}
+	case <-time.After(giveUpBound):
+		t.Fatal("read still blocked after the timeout closed the connection")
+	}
+}

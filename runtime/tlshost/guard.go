@@ -1,0 +1,176 @@
+package tlshost
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// A guard is the transport a backend gets: the connection's transport
+// behind a switch that only the host works. The host does not rely on a
+// backend to stop reading a peer when it gives up on a handshake: it
+// interrupts the guard, and every Read and Write in progress or to come
+// fails at once, whatever the backend does with its context. Closing the
+// transport would not do it: the guest's tcp-socket still holds the socket,
+// so closing only drops the streams' references and a blocked read goes on
+// (that froze guests on stdtls, whose crypto/tls closes the transport when
+// its context is cancelled). The guard interrupts with deadlines in the
+// past, which wake a blocked read or write whoever else holds the socket,
+// and keeps them there: a backend cannot move them back.
+type guard struct {
+	net.Conn
+
+	// readErr and writeErr, once set, are what Read and Write return.
+	readErr  atomic.Pointer[error]
+	writeErr atomic.Pointer[error]
+
+	mu        sync.Mutex // serializes deadlines with interruptions
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// guardedNonblocking is a guard over a wasiio.NonblockingTransport, which
+// it stays.
+type guardedNonblocking struct {
+	*guard
+	nb wasiio.NonblockingTransport
+}
+
+func (g guardedNonblocking) ReadNow(r io.Reader, p []byte) (int, error) { return g.nb.ReadNow(r, p) }
+func (g guardedNonblocking) Backlog() wasiio.Backlog                    { return g.nb.Backlog() }
+
+// guarded wraps transport in a guard; transport may already be one.
+func guarded(transport net.Conn) (net.Conn, *guard) {
+	switch t := transport.(type) {
+	case *guard:
+		return t, t
+	case guardedNonblocking:
+		return t, t.guard
+	}
+	g := &guard{Conn: transport}
+	if nb, ok := transport.(wasiio.NonblockingTransport); ok {
+		return guardedNonblocking{g, nb}, g
+	}
+	return g, g
+}
+
+// An interruptedError is what the I/O of an interrupted guard returns. It
+// is not a timeout: a backend must not retry.
+type interruptedError struct{ reason error }
+
+func (e *interruptedError) Error() string {
+	return fmt.Sprintf("tlshost: the host closed the transport: %v", e.reason)
+}
+
+func (e *interruptedError) Unwrap() []error { return []error{e.reason, net.ErrClosed} }
+
+// longAgo is a deadline that has passed.
+var longAgo = time.Unix(1, 0)
+
+func (g *guard) Read(p []byte) (int, error) {
+	if e := g.readErr.Load(); e != nil {
+		return 0, *e
+	}
+	n, err := g.Conn.Read(p)
+	if err != nil {
+		if e := g.readErr.Load(); e != nil {
+			return n, *e
+		}
+	}
+	return n, err
+}
+
+func (g *guard) Write(p []byte) (int, error) {
+	if e := g.writeErr.Load(); e != nil {
+		return 0, *e
+	}
+	n, err := g.Conn.Write(p)
+	if err != nil {
+		if e := g.writeErr.Load(); e != nil {
+			return n, *e
+		}
+	}
+	return n, err
+}
+
+// interruptRead makes reads fail with reason from now on, and wakes a read
+// in progress.
+func (g *guard) interruptRead(reason error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.readErr.Load() != nil {
+		return
+	}
+	var err error = &interruptedError{reason}
+	g.readErr.Store(&err)
+	g.Conn.SetReadDeadline(longAgo)
+}
+
+// interrupt makes reads and writes fail with reason from now on, and wakes
+// those in progress.
+func (g *guard) interrupt(reason error) {
+	g.interruptRead(reason)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.writeErr.Load() != nil {
+		return
+	}
+	var err error = &interruptedError{reason}
+	g.writeErr.Store(&err)
+	g.Conn.SetWriteDeadline(longAgo)
+}
+
+// interrupted reports whether reads were interrupted.
+func (g *guard) interrupted() bool { return g.readErr.Load() != nil }
+
+func (g *guard) SetDeadline(t time.Time) error {
+	return errors.Join(g.SetReadDeadline(t), g.SetWriteDeadline(t))
+}
+
+func (g *guard) SetReadDeadline(t time.Time) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.readErr.Load() != nil {
+		return nil // interrupted: the deadline stays in the past
+	}
+	return g.Conn.SetReadDeadline(t)
+}
+
+func (g *guard) SetWriteDeadline(t time.Time) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.writeErr.Load() != nil {
+		return nil
+	}
+	return g.Conn.SetWriteDeadline(t)
+}
+
+// CloseWrite half-closes the transport, when it can, once what was written
+// is out: the peer reads the end of the stream.
+func (g *guard) CloseWrite() error {
+	if cw, ok := g.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.New("tlshost: the transport cannot close its write side alone")
+}
+
+// Close half-closes the transport, interrupts reads and writes still in
+// progress and closes it. What a write handed to the transport before is
+// still delivered (see wasiio.NonblockingTransport), then the end of the
+// stream: the peer sees it even while the guest's tcp-socket keeps the
+// socket open, and nothing can be sent on the socket any more anyway (its
+// streams belong to the transport). Close is idempotent.
+func (g *guard) Close() error {
+	g.closeOnce.Do(func() {
+		g.CloseWrite()
+		g.interrupt(net.ErrClosed)
+		g.closeErr = g.Conn.Close()
+	})
+	return g.closeErr
+}
