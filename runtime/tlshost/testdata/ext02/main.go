@@ -6,6 +6,8 @@
 //	ext02 algorithms                        what the host allows and uses by default
 //	ext02 parse KEY-FILE CERT-FILE          a private identity, and why it did not parse
 //	ext02 hello KEY-FILE CERT-FILE          a server printing the client's offer (one connection)
+//
+// KEY-FILE "host:NAME" takes the identity the host holds under NAME.
 //	ext02 request HOST PORT KEY-FILE CERT-FILE
 //	                                        a client printing the server's certificate request
 package main
@@ -29,11 +31,12 @@ func main() {
 		fmt.Printf("allowed versions=%#04x suites=%#04x groups=%#04x\n", a.Versions, a.CipherSuites, a.Groups)
 		fmt.Printf("default versions=%#04x suites=%#04x groups=%#04x\n", d.Versions, d.CipherSuites, d.Groups)
 	case "parse":
-		if _, err := identity(os.Args[2], os.Args[3]); err != nil {
+		id, err := identity(os.Args[2], os.Args[3])
+		if err != nil {
 			fmt.Println("parse: error:", err)
 			return
 		}
-		fmt.Println("parse: ok")
+		fmt.Printf("parse: ok, %d certificates\n", len(id.Chain()))
 	case "hello":
 		hello(os.Args[2], os.Args[3])
 	case "request":
@@ -43,7 +46,12 @@ func main() {
 	}
 }
 
+// identity parses KEY-FILE and CERT-FILE, or takes the host's identity
+// NAME when KEY-FILE is "host:NAME" (CERT-FILE is then ignored).
 func identity(keyFile, certFile string) (*wasitls.Identity, error) {
+	if name, ok := strings.CutPrefix(keyFile, "host:"); ok {
+		return wasitls.HostIdentity(name)
+	}
 	key, err := os.ReadFile(keyFile)
 	if err != nil {
 		fail("%v", err)

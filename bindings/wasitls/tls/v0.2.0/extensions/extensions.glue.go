@@ -121,6 +121,24 @@ func funcParsePrivateIdentity(h Host, name string) api.GoModuleFunc {
 	}
 }
 
+func funcHostIdentity(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := c.String(uint32(stack[0]), uint32(stack[1]))
+		rp := uint32(stack[2])
+		c.Check(rp, 8, 4)
+		r, ok := h.HostIdentity(ctx, p0)
+		var v cabi.Option[PrivateIdentity]
+		if ok {
+			v = cabi.Some[PrivateIdentity](r)
+		}
+		reserveOptionOwnPrivateIdentity(c, v)
+		storeOptionOwnPrivateIdentity(c, rp, v)
+	}
+}
+
 func funcConfigureClientProtocolVersions(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
@@ -382,6 +400,7 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "client-identity-request-signature-schemes", Fn: funcClientIdentityRequestSignatureSchemes(h, module+"#client-identity-request-signature-schemes"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"request", "retptr"}},
 		{Name: "client-identity-request-authorities", Fn: funcClientIdentityRequestAuthorities(h, module+"#client-identity-request-authorities"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"request", "retptr"}},
 		{Name: "parse-private-identity", Fn: funcParsePrivateIdentity(h, module+"#parse-private-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"private-key.ptr", "private-key.len", "x509-chain.ptr", "x509-chain.len", "retptr"}},
+		{Name: "host-identity", Fn: funcHostIdentity(h, module+"#host-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"name.ptr", "name.len", "retptr"}},
 		{Name: "configure-client-protocol-versions", Fn: funcConfigureClientProtocolVersions(h, module+"#configure-client-protocol-versions"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
 		{Name: "configure-client-cipher-suites", Fn: funcConfigureClientCipherSuites(h, module+"#configure-client-cipher-suites"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
 		{Name: "configure-client-groups", Fn: funcConfigureClientGroups(h, module+"#configure-client-groups"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "key-shares", "retptr"}},
@@ -438,6 +457,12 @@ func listProtocolVersion(c *cabi.Call, p, n uint32) []ProtocolVersion {
 		v[i] = c.U16(p + uint32(i)*2)
 	}
 	return v
+}
+
+func reserveOptionOwnPrivateIdentity(c *cabi.Call, v cabi.Option[PrivateIdentity]) {
+	if x, ok := v.Get(); ok {
+		c.Reserve(x, tls.PrivateIdentityType)
+	}
 }
 
 func reserveResultOwnPrivateIdentityString(c *cabi.Call, v cabi.Result[PrivateIdentity, string]) {
@@ -501,6 +526,15 @@ func storeOptionNamedGroup(c *cabi.Call, p uint32, v cabi.Option[NamedGroup]) {
 	if x, ok := v.Get(); ok {
 		c.PutU8(p, uint8(1))
 		c.PutU16(p+2, uint16(x))
+	} else {
+		c.PutU8(p, uint8(0))
+	}
+}
+
+func storeOptionOwnPrivateIdentity(c *cabi.Call, p uint32, v cabi.Option[PrivateIdentity]) {
+	if x, ok := v.Get(); ok {
+		c.PutU8(p, uint8(1))
+		c.PutU32(p+4, c.Own(x, tls.PrivateIdentityType))
 	} else {
 		c.PutU8(p, uint8(0))
 	}

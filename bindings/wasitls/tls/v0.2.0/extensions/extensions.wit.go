@@ -6,8 +6,8 @@
 // shutdown, protocol versions, cipher suites and key-exchange groups, and
 // reading the negotiated group (since 0.1.0); what the host allows and
 // uses by default, the client's offer in its ClientHello, the contents of
-// a certificate request, and why a private identity did not parse (since
-// 0.2.0). Resources cannot gain methods from another
+// a certificate request, why a private identity did not parse, and
+// identities the host holds by name (since 0.2.0). Resources cannot gain methods from another
 // interface, so these are functions that borrow the proposal's resources.
 //
 // The host's settings are a ceiling. Each configure function keeps the code
@@ -169,6 +169,14 @@ type Host interface {
 	//
 	// A non-nil error is returned to the guest as the result's error case, with its message.
 	ParsePrivateIdentity(ctx context.Context, privateKey []byte, x509Chain [][]byte) (PrivateIdentity, error)
+	// HostIdentity implements the function host-identity.
+	//
+	// The identity the host holds under `name` (`wasitls run --identity
+	// NAME=CERT,KEY`), or `none` when it holds none by that name. The
+	// private key stays in the host: it never enters guest memory.
+	//
+	//	host-identity: func(name: string) -> option<private-identity>
+	HostIdentity(ctx context.Context, name string) (PrivateIdentity, bool)
 	// ConfigureClientProtocolVersions implements the function configure-client-protocol-versions.
 	//
 	// Protocol versions the client may negotiate (0x0303, 0x0304).
