@@ -126,6 +126,20 @@ func ParsePrivateIdentity(privateKey []byte, chain [][]byte) (tls.PrivateIdentit
 	return 0, errors.New(msg)
 }
 
+// HostIdentity returns a handle to the identity the host holds under name;
+// the private key never enters guest memory.
+//
+//	host-identity: func(name: string) -> option<private-identity>;
+func HostIdentity(name string) (tls.PrivateIdentity, bool) {
+	hostIdentity(cabi.StringAddr(name), uint32(len(name)), cabi.Ret())
+	runtime.KeepAlive(name)
+	r := *(*optionHandleMem)(cabi.Ret())
+	return tls.PrivateIdentity(r.Handle), r.IsSome != 0
+}
+
+//go:wasmimport wasitls:tls/extensions@0.2.0 host-identity
+func hostIdentity(name unsafe.Pointer, n uint32, ret unsafe.Pointer)
+
 //go:wasmimport wasitls:tls/extensions@0.2.0 allowed-algorithms
 func allowedAlgorithms(ret unsafe.Pointer)
 

@@ -86,7 +86,7 @@ var all = []any{
 	tlsext.AllowedAlgorithms, tlsext.DefaultAlgorithms,
 	tlsext.ClientHelloVersions, tlsext.ClientHelloGroups, tlsext.ClientHelloSignatureSchemes,
 	tlsext.ClientIdentityRequestSignatureSchemes, tlsext.ClientIdentityRequestAuthorities,
-	tlsext.ParsePrivateIdentity,
+	tlsext.ParsePrivateIdentity, tlsext.HostIdentity,
 }
 
 func main() {
