@@ -187,6 +187,12 @@ func (d *Descriptor) twoPaths(old string, nd types.Descriptor, new string, op fu
 	if !filepath.IsLocal(old) || !filepath.IsLocal(new) {
 		return NotPermitted
 	}
+	if err := d.samePath(); err != nil {
+		return err
+	}
+	if err := n.samePath(); err != nil {
+		return err
+	}
 	return code(op(d.pre.root, path.Join(d.path, old), path.Join(n.path, new)))
 }
 
