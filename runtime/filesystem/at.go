@@ -60,6 +60,10 @@ func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of 
 	case write:
 		flag = os.O_WRONLY
 	}
+	if fl&(types.DescriptorFlagsFileIntegritySync|types.DescriptorFlagsDataIntegritySync|types.DescriptorFlagsRequestedWriteSync) != 0 {
+		// O_SYNC gives file integrity, which covers data integrity.
+		flag |= os.O_SYNC
+	}
 	if of&types.OpenFlagsCreate != 0 {
 		flag |= os.O_CREATE
 	}
