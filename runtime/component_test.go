@@ -282,3 +282,36 @@ func BenchmarkClockLoop(b *testing.B) {
 		b.ReportMetric(float64(tComp)/float64(tCore), "component/core")
 	})
 }
+
+// TestComponentHostile checks that a component that traps, or hands the
+// host a bad pointer, gets an error naming the fault and that the host
+// keeps running: a trap poisons the instance, not the runtime.
+func TestComponentHostile(t *testing.T) {
+	rt := newComponentRuntime(t)
+	call := func(inst *ComponentInstance, name string, args ...any) error {
+		f, err := inst.Component().Func(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Call(inst.Context(), args...)
+		return err
+	}
+	inst := calcInstance(t, rt)
+	if err := call(inst, "crash"); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("crash: %v, want a trap", err)
+	}
+	inst = calcInstance(t, rt)
+	err := call(inst, "bad-pointer")
+	if err == nil || !strings.Contains(err.Error(), "wasi:clocks/wall-clock@0.2.0#now") || !strings.Contains(err.Error(), "out-of-bounds") {
+		t.Fatalf("bad-pointer: %v, want an out-of-bounds trap naming the function", err)
+	}
+	if err := call(inst, "clock-loop", uint32(1)); err == nil || !strings.Contains(err.Error(), "trapped before") {
+		t.Fatalf("clock-loop after a trap: %v, want the instance poisoned", err)
+	}
+	// Another instance of the same runtime is unaffected.
+	other := calcInstance(t, rt)
+	f, _ := other.Component().Func("add")
+	if v, err := f.Call(other.Context(), int32(1), int32(2)); err != nil || v != int32(3) {
+		t.Fatalf("add on a fresh instance = %v, %v", v, err)
+	}
+}

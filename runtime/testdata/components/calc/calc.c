@@ -128,3 +128,9 @@ __attribute__((export_name("words"))) uint32_t *words(const char *s, uint32_t le
 	ret[1] = n;
 	return ret;
 }
+
+// crash traps in the guest.
+__attribute__((export_name("crash"))) void crash(void) { __builtin_trap(); }
+
+// bad-pointer hands the host a result pointer past the end of memory.
+__attribute__((export_name("bad-pointer"))) void bad_pointer(void) { wall_clock_now((datetime *)0xfffffff0); }
