@@ -315,3 +315,57 @@ func TestComponentHostile(t *testing.T) {
 		t.Fatalf("add on a fresh instance = %v, %v", v, err)
 	}
 }
+
+// TestComponentResource creates, uses, lends, moves and drops a resource
+// the component defines (resource.new, .rep and .drop, the destructor).
+func TestComponentResource(t *testing.T) {
+	inst := calcInstance(t, newComponentRuntime(t))
+	ctx := inst.Context()
+	fn := func(name string) *component.Func {
+		f, err := inst.Component().Func("example:calc/counters", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	call := func(name string, args ...any) any {
+		t.Helper()
+		v, err := fn(name).Call(ctx, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+	c1, ok := call("[constructor]counter", uint32(5)).(*component.Handle)
+	if !ok {
+		t.Fatal("the constructor did not return a *component.Handle")
+	}
+	if v := call("[method]counter.add", c1, uint32(3)); v != uint32(8) {
+		t.Fatalf("add = %v, want 8", v)
+	}
+	if v := call("total", c1); v != uint32(8) {
+		t.Fatalf("total (borrow) = %v, want 8", v)
+	}
+	// Moving it in: the component reads it and drops it, which runs the
+	// destructor; the Handle is spent.
+	if v := call("consume", c1); v != uint32(8) {
+		t.Fatalf("consume = %v, want 8", v)
+	}
+	if v := call("destroyed"); v != uint32(1) {
+		t.Fatalf("destroyed = %v, want 1", v)
+	}
+	if _, err := fn("total").Call(ctx, c1); err == nil || !strings.Contains(err.Error(), "moved") {
+		t.Fatalf("total of a moved handle: %v", err)
+	}
+	// Dropping from Go runs the destructor too.
+	c2 := call("[constructor]counter", uint32(1)).(*component.Handle)
+	if err := c2.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := call("destroyed"); v != uint32(2) {
+		t.Fatalf("destroyed = %v, want 2", v)
+	}
+	if err := c2.Drop(ctx); err == nil {
+		t.Fatal("a second Drop succeeded")
+	}
+}
