@@ -87,6 +87,7 @@ var all = []any{
 	tlsext.ClientHelloVersions, tlsext.ClientHelloGroups, tlsext.ClientHelloSignatureSchemes,
 	tlsext.ClientIdentityRequestSignatureSchemes, tlsext.ClientIdentityRequestAuthorities,
 	tlsext.ParsePrivateIdentity, tlsext.HostIdentity,
+	tlsext.ExportClientKeyingMaterial, tlsext.ExportServerKeyingMaterial,
 }
 
 func main() {
