@@ -143,7 +143,9 @@ func calcSpec(core bool) cguest.Spec {
 		CFlags:  []string{"-nostdlib", "-Wl,--no-entry"},
 		Core:    core,
 	}
-	if !core {
+	if core {
+		s.CFlags = append(s.CFlags, "-DCALC_CORE")
+	} else {
 		s.WIT, s.World = "testdata/components/calc/calc.wit", "calc"
 	}
 	return s

@@ -1,9 +1,10 @@
 // calc is a reactor component written against the Canonical ABI by hand
-// (no libc, no generated bindings): wit/world.wit is its world. It
+// (no libc, no generated bindings): calc.wit is its world. It
 // exports functions over scalars, strings, lists, records, variants and
 // results, and a loop over wasi:clocks/wall-clock.now for the cost
-// benchmark. The same core module, without `jco embed` and `jco new`, is a
-// core module guest.
+// benchmark. Built with -DCALC_CORE (no exported resource, whose
+// built-ins only a component has) and without `jco embed` and `jco new`,
+// it is a core module guest for the comparison.
 #include <stdint.h>
 
 typedef __SIZE_TYPE__ size_t;
@@ -135,6 +136,8 @@ __attribute__((export_name("crash"))) void crash(void) { __builtin_trap(); }
 // bad-pointer hands the host a result pointer past the end of memory.
 __attribute__((export_name("bad-pointer"))) void bad_pointer(void) { wall_clock_now((datetime *)0xfffffff0); }
 
+#ifndef CALC_CORE // the core module build has no exported resources
+
 // counters: a resource the component defines. Its representation is a
 // pointer to the count; the destructor counts destroyed counters.
 #define COUNTERS "example:calc/counters"
@@ -170,3 +173,5 @@ __attribute__((export_name(COUNTERS "#[dtor]counter"))) void counter_dtor(uint32
 	destroyed_count++;
 	*c = 0xdead;
 }
+
+#endif
