@@ -246,6 +246,13 @@ type NonblockingConn interface {
 	NonblockingTransport() bool
 }
 
+// A KeyingMaterialExporter is a Conn that exports keying material once its
+// handshake completed (RFC 8446, Section 7.5; RFC 5705 in TLS 1.2). A nil
+// context is no context, which differs from an empty one in TLS 1.2 only.
+type KeyingMaterialExporter interface {
+	ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error)
+}
+
 // State is what a connection negotiated.
 type State struct {
 	HandshakeComplete bool

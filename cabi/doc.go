@@ -23,9 +23,10 @@
 // together ([DefaultHandleLimit] unless set). The WIT has no error case for
 // a full table, so the host call that would hand the guest one more handle
 // traps, naming the function and the limit, after dropping the resource it
-// made. The table's memory follows the handles live at once: a slot each,
-// a free list, an index from value to handle, and each parent's children
-// in a list on the parent, so that releasing a handle costs its children.
+// made. The table's memory follows the handles live: a slot each up to
+// the highest live one, a free list, an index from value to handle, each
+// parent's children in a list on the parent (so that releasing a handle
+// costs its children), and it shrinks again as handles are released.
 //
 // A [Call] is the state of one host function call made by the guest: it is
 // created by [Begin] (or [BeginScalar] for functions whose parameters and

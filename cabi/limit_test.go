@@ -142,3 +142,71 @@ func BenchmarkTableReleaseParent(b *testing.B) {
 		tab.Remove(ch, typB)
 	}
 }
+
+// Once most handles are released the table gives its memory back: the
+// slots after the last live handle go, and the index is rebuilt. Handles
+// still live keep working and new ones are valid.
+func TestTableShrinks(t *testing.T) {
+	var dropped []string
+	tab := new(Table)
+	keep := &res{name: "keep", dropped: &dropped}
+	kh := mustInsert(t, tab, typA, keep)
+	var hs []uint32
+	for range 10000 {
+		hs = append(hs, mustInsert(t, tab, typA, &res{dropped: &dropped}))
+	}
+	mid := hs[5000]
+	for i, h := range hs {
+		if i == 5000 {
+			continue
+		}
+		if _, err := tab.Remove(h, typA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(tab.slots); got > int(mid)+1 {
+		t.Errorf("%d slots left with the highest live handle %d", got, mid)
+	}
+	if len(tab.free) > 2*len(tab.slots) || len(tab.index) != 2 {
+		t.Errorf("free list %d, index %d entries after shrinking to %d slots, 2 live", len(tab.free), len(tab.index), len(tab.slots))
+	}
+	if v, err := tab.Get(kh, typA); err != nil || v != keep {
+		t.Errorf("live handle after shrink: %v, %v", v, err)
+	}
+	if _, err := tab.Get(hs[9999], typA); err == nil {
+		t.Error("a cut handle is still valid")
+	}
+	// Children still find their parents through the rebuilt index.
+	c := &child{res{name: "c", parent: keep, dropped: &dropped}}
+	ch := mustInsert(t, tab, typB, c)
+	if ch >= uint32(len(tab.slots)) || tab.slots[ch].parent != kh {
+		t.Errorf("child %d after shrink: parent %d, want %d", ch, tab.slots[ch].parent, kh)
+	}
+	if _, err := tab.Remove(kh, typA); err == nil {
+		t.Error("parent with a live child dropped after shrink")
+	}
+}
+
+// Close drains a large table whose top holds a child below its parent
+// (a reused handle) without the table shrinking under its loop.
+func TestCloseLargeTable(t *testing.T) {
+	var dropped []string
+	inst := NewInstance()
+	tab := inst.Table()
+	var fillers []uint32
+	for range 2 * shrinkMin {
+		fillers = append(fillers, mustInsert(t, tab, typA, &res{name: "f", dropped: &dropped}))
+	}
+	p := &res{name: "p", dropped: &dropped}
+	mustInsert(t, tab, typA, p)
+	if _, err := tab.Remove(fillers[len(fillers)-1], typA); err != nil {
+		t.Fatal(err)
+	}
+	mustInsert(t, tab, typB, &child{res{name: "c", parent: p, dropped: &dropped}})
+	if err := inst.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := 2*shrinkMin + 1; len(dropped) != want { // the fillers but one, p and c
+		t.Errorf("%d drops, want %d", len(dropped), want)
+	}
+}

@@ -67,16 +67,18 @@ type slot struct {
 // freed handles are reused, most recent first, as the Canonical ABI does.
 // One table serves every interface and version alias of one instance.
 //
-// Memory is proportional to the most handles live at once: a slot per
-// handle ever in use at the same time, a free list of released ones, and
-// an index from live value to handle (how a [Child] finds its parent). The
-// table holds at most its limit of live handles (see [Table.SetLimit]).
+// Memory follows the handles live: a slot per handle up to the highest
+// live one, a free list of released ones below it, and an index from live
+// value to handle (how a [Child] finds its parent); once most handles are
+// released the table shrinks (see shrink). The table holds at most its
+// limit of live handles (see [Table.SetLimit]).
 type Table struct {
 	mu        sync.Mutex
 	slots     []slot              // slots[0] is never used: handle 0 is invalid
 	free      []uint32            // freed handles
 	index     map[Resource]uint32 // live value → handle, to find parents
 	live      int
+	peak      int    // most live handles since the last shrink
 	limit     int    // most live handles; 0 means DefaultHandleLimit
 	limitName string // how the embedder calls the limit, for the error
 	drained   bool   // the instance closed: nothing enters any more
@@ -166,10 +168,13 @@ func (t *Table) Insert(typ *ResourceType, v Resource) (uint32, error) {
 		return 0, &LimitError{Limit: limit, Name: t.limitName}
 	}
 	var h uint32
-	if n := len(t.free); n > 0 {
-		h = t.free[n-1]
+	for n := len(t.free); n > 0 && h == 0; n-- {
+		if f := t.free[n-1]; int(f) < len(t.slots) {
+			h = f // else cut off by shrink
+		}
 		t.free = t.free[:n-1]
-	} else {
+	}
+	if h == 0 {
 		h = uint32(len(t.slots))
 		t.slots = append(t.slots, slot{})
 	}
@@ -183,6 +188,7 @@ func (t *Table) Insert(typ *ResourceType, v Resource) (uint32, error) {
 	}
 	t.index[v] = h
 	t.live++
+	t.peak = max(t.peak, t.live)
 	return h, nil
 }
 
@@ -262,7 +268,55 @@ func (t *Table) release(h uint32, state uint8) Resource {
 	*s = slot{state: state}
 	t.free = append(t.free, h)
 	t.live--
+	t.shrink()
 	return v
+}
+
+// shrinkMin is the size below which a table keeps its memory.
+const shrinkMin = 1024
+
+// shrink gives memory back as handles are released, for O(1) amortized:
+// the slots after the last live one are cut off, down to shrinkMin (their
+// handles in the free list are skipped when popped or filtered out once
+// they are most of it; a cut handle is then unknown rather than dropped, a
+// trap either way), a slice at a quarter of its capacity
+// moves to a smaller one, and the index, a Go map that never shrinks, is
+// rebuilt at its live size once the live handles fall below a quarter of
+// their peak since the last rebuild. Called with t.mu held.
+func (t *Table) shrink() {
+	if t.drained {
+		return
+	}
+	n := len(t.slots)
+	for n > shrinkMin && t.slots[n-1].state != slotLive {
+		n--
+	}
+	t.slots = t.slots[:n]
+	if cap(t.slots) > shrinkMin && len(t.slots) < cap(t.slots)/4 {
+		t.slots = append(make([]slot, 0, 2*len(t.slots)), t.slots...)
+	}
+	if len(t.free) > 2*len(t.slots) {
+		// At least half are cut handles: drop them all.
+		free := t.free[:0]
+		for _, h := range t.free {
+			if int(h) < len(t.slots) {
+				free = append(free, h)
+			}
+		}
+		clear(t.free[len(free):])
+		t.free = free
+	}
+	if cap(t.free) > shrinkMin && len(t.free) < cap(t.free)/4 {
+		t.free = append(make([]uint32, 0, 2*len(t.free)), t.free...)
+	}
+	if t.peak >= shrinkMin && t.live < t.peak/4 {
+		index := make(map[Resource]uint32, t.live)
+		for v, h := range t.index {
+			index[v] = h
+		}
+		t.index = index
+		t.peak = t.live
+	}
 }
 
 // Take removes h, a live handle of type typ, and returns its resource: the
@@ -301,6 +355,7 @@ func (t *Table) drain() []Resource {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]Resource, 0, t.live)
+	t.drained = true // no shrink while draining: the loop walks the slots
 	for root := len(t.slots) - 1; root > 0 && t.live > 0; root-- {
 		if s := &t.slots[root]; s.state != slotLive || s.parent != 0 {
 			continue
@@ -318,6 +373,5 @@ func (t *Table) drain() []Resource {
 	}
 	// Release the memory of a table whose guest is gone.
 	t.slots, t.free, t.index = nil, nil, nil
-	t.drained = true
 	return out
 }

@@ -143,7 +143,9 @@ func calcSpec(core bool) cguest.Spec {
 		CFlags:  []string{"-nostdlib", "-Wl,--no-entry"},
 		Core:    core,
 	}
-	if !core {
+	if core {
+		s.CFlags = append(s.CFlags, "-DCALC_CORE")
+	} else {
 		s.WIT, s.World = "testdata/components/calc/calc.wit", "calc"
 	}
 	return s
@@ -281,4 +283,91 @@ func BenchmarkClockLoop(b *testing.B) {
 		}
 		b.ReportMetric(float64(tComp)/float64(tCore), "component/core")
 	})
+}
+
+// TestComponentHostile checks that a component that traps, or hands the
+// host a bad pointer, gets an error naming the fault and that the host
+// keeps running: a trap poisons the instance, not the runtime.
+func TestComponentHostile(t *testing.T) {
+	rt := newComponentRuntime(t)
+	call := func(inst *ComponentInstance, name string, args ...any) error {
+		f, err := inst.Component().Func(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Call(inst.Context(), args...)
+		return err
+	}
+	inst := calcInstance(t, rt)
+	if err := call(inst, "crash"); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("crash: %v, want a trap", err)
+	}
+	inst = calcInstance(t, rt)
+	err := call(inst, "bad-pointer")
+	if err == nil || !strings.Contains(err.Error(), "wasi:clocks/wall-clock@0.2.0#now") || !strings.Contains(err.Error(), "out-of-bounds") {
+		t.Fatalf("bad-pointer: %v, want an out-of-bounds trap naming the function", err)
+	}
+	if err := call(inst, "clock-loop", uint32(1)); err == nil || !strings.Contains(err.Error(), "trapped before") {
+		t.Fatalf("clock-loop after a trap: %v, want the instance poisoned", err)
+	}
+	// Another instance of the same runtime is unaffected.
+	other := calcInstance(t, rt)
+	f, _ := other.Component().Func("add")
+	if v, err := f.Call(other.Context(), int32(1), int32(2)); err != nil || v != int32(3) {
+		t.Fatalf("add on a fresh instance = %v, %v", v, err)
+	}
+}
+
+// TestComponentResource creates, uses, lends, moves and drops a resource
+// the component defines (resource.new, .rep and .drop, the destructor).
+func TestComponentResource(t *testing.T) {
+	inst := calcInstance(t, newComponentRuntime(t))
+	ctx := inst.Context()
+	fn := func(name string) *component.Func {
+		f, err := inst.Component().Func("example:calc/counters", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	call := func(name string, args ...any) any {
+		t.Helper()
+		v, err := fn(name).Call(ctx, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+	c1, ok := call("[constructor]counter", uint32(5)).(*component.Handle)
+	if !ok {
+		t.Fatal("the constructor did not return a *component.Handle")
+	}
+	if v := call("[method]counter.add", c1, uint32(3)); v != uint32(8) {
+		t.Fatalf("add = %v, want 8", v)
+	}
+	if v := call("total", c1); v != uint32(8) {
+		t.Fatalf("total (borrow) = %v, want 8", v)
+	}
+	// Moving it in: the component reads it and drops it, which runs the
+	// destructor; the Handle is spent.
+	if v := call("consume", c1); v != uint32(8) {
+		t.Fatalf("consume = %v, want 8", v)
+	}
+	if v := call("destroyed"); v != uint32(1) {
+		t.Fatalf("destroyed = %v, want 1", v)
+	}
+	if _, err := fn("total").Call(ctx, c1); err == nil || !strings.Contains(err.Error(), "moved") {
+		t.Fatalf("total of a moved handle: %v", err)
+	}
+	// Dropping from Go runs the destructor too.
+	c2 := call("[constructor]counter", uint32(1)).(*component.Handle)
+	if err := c2.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := call("destroyed"); v != uint32(2) {
+		t.Fatalf("destroyed = %v, want 2", v)
+	}
+	if err := c2.Drop(ctx); err == nil {
+		t.Fatal("a second Drop succeeded")
+	}
 }

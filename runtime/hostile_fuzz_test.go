@@ -190,6 +190,7 @@ const (
 	maxSteps   = 16
 	maxPatch   = 4096
 	callBudget = 200 * time.Millisecond // a call still blocked after this closes the instance
+	hangLimit  = 10 * time.Second       // a call still blocked this long after Close hangs
 )
 
 type hostileStep struct {
@@ -235,7 +236,14 @@ func runHostile(t testing.TB, e *hostileEnv, data []byte) {
 		f := e.funcs[s.fn]
 		mem.Write(0, s.args)
 		stuck := time.AfterFunc(callBudget, func() { inst.Close(ctx) })
+		// A call that Close cannot end hangs the host: crash, so that the
+		// fuzzer keeps the input.
+		hung := time.AfterFunc(callBudget+hangLimit, func() {
+			buf := make([]byte, 1<<20)
+			panic(f.String() + ": the call did not end " + hangLimit.String() + " after Close\n" + string(buf[:goruntime.Stack(buf, true)]))
+		})
 		_, err := inst.Module().ExportedFunction("f" + itoa(s.fn)).Call(inst.Context())
+		hung.Stop()
 		blocked := !stuck.Stop()
 		if err := acceptable(err); err != nil {
 			t.Fatalf("%v(% x): %v", f, s.args, err)

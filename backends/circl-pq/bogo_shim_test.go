@@ -1032,6 +1032,11 @@ func TestBogoShim(t *testing.T) {
 		// certificates come from its ClientHello hook.
 		{"server-async", true, true, []string{"-async", "-use-early-callback"}},
 		{"client-async", false, true, []string{"-async", "-key-update"}},
+		// BoringSSL's soft-fail client: the verify callback fails, the
+		// handshake goes on, and the resumed connection reports the
+		// session's result.
+		{"client-verify-soft-fail", false, true, []string{"-verify-fail", "-expect-verify-result"}},
+		{"client-on-resume-verify-fail", false, true, []string{"-verify-peer", "-on-resume-verify-fail"}},
 	} {
 		server := tc.server
 		t.Run(tc.name, func(t *testing.T) {
@@ -1071,6 +1076,26 @@ func TestBogoShim(t *testing.T) {
 		if code := bogoShim(args); code != bogoExitUnimplemented {
 			t.Errorf("bogoShim(%q) = %d; want %d (unimplemented)", args, code, bogoExitUnimplemented)
 		}
+	}
+}
+
+// TestBogoShimVerifyFail checks that -verify-fail with -verify-peer fails
+// the handshake with the legacy callback's alert, handshake_failure.
+func TestBogoShimVerifyFail(t *testing.T) {
+	p := pki(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	runner := make(chan error, 1)
+	go func() { runner <- fakeBogoRunner(ln, false, false, p) }()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	if code := bogoShim([]string{"-bogo-mode", "-port", port, "-shim-id", "7", "-verify-peer", "-verify-fail"}); code != bogoExitFailed {
+		t.Errorf("shim exit status %d; want %d", code, bogoExitFailed)
+	}
+	if err := <-runner; err == nil || !strings.Contains(err.Error(), "handshake failure") {
+		t.Errorf("stand-in runner: %v; want the handshake_failure alert", err)
 	}
 }
 

@@ -2,8 +2,14 @@ package circlpq
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"os/exec"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestKeyUpdateRequestedBurst sends several KeyUpdates with
@@ -43,4 +49,107 @@ func TestKeyUpdateRequestedBurst(t *testing.T) {
 		t.Error("the client's read keys do not follow the server's update")
 	}
 	echo(t, c, s)
+}
+
+// syncBuffer is an output buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestOpenSSLKeyUpdateBurst has OpenSSL's s_client ask the engine server
+// for a key update three times in a row (its K command): the engine
+// answers with one KeyUpdate, ahead of its next application data, and
+// OpenSSL reads that data under the new keys.
+func TestOpenSSLKeyUpdateBurst(t *testing.T) {
+	openssl := opensslPath(t)
+	p := pki(t)
+	f := opensslFiles(t, p)
+	ln, err := listenLoopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := strings.Cut(ln.Addr().String(), ":")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Without -quiet, s_client takes commands from its input.
+	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", "127.0.0.1:"+port,
+		"-servername", "a.test", "-CAfile", f["ca"], "-verify_return_error", "-tls1_3", "-msg")
+	pr, pw := io.Pipe()
+	cmd.Stdin = pr
+	out := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pw.Close(); cancel(); cmd.Wait() }()
+	conn := acceptWithDeadline(t, ln)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	s, hs := engineServer(t, conn, p.serverConfig(p.p256))
+	if err := hs(); err != nil {
+		t.Fatalf("handshake with s_client: %v; output: %s", err, out)
+	}
+	before := slices.Clone(s.out.trafficSecret)
+	// s_client reads a command from the start of what its input gives
+	// it at once, so the commands go one at a time. The engine reads
+	// none of them until the data that follows.
+	for i := 1; i <= 3; i++ {
+		pw.Write([]byte("K\n"))
+		waitFor(t, out, func(o string) bool { return keyUpdates(o, ">>>") == i })
+	}
+	pw.Write([]byte("ping\n"))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "ping\n" {
+		t.Fatalf("engine read %q, %v; output: %s", buf, err, out)
+	}
+	if _, err := s.Write([]byte("pong\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, out, func(o string) bool { return strings.Contains(o, "pong") })
+	pw.Close()
+	s.Close()
+	cmd.Wait()
+	if sent, received := keyUpdates(out.String(), ">>>"), keyUpdates(out.String(), "<<<"); sent != 3 || received != 1 {
+		t.Errorf("s_client sent %d KeyUpdates and received %d; want 3 and 1; output: %s", sent, received, out)
+	}
+	if want := s.out.suite.nextTrafficSecret(before); !bytes.Equal(s.out.trafficSecret, want) {
+		t.Error("the engine did not update its keys exactly once")
+	}
+}
+
+// keyUpdates counts the KeyUpdate messages s_client -msg shows in one
+// direction (">>>" sent, "<<<" received).
+func keyUpdates(out, dir string) int {
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, dir) && strings.HasSuffix(strings.TrimSpace(line), "KeyUpdate") {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor waits until the output satisfies cond.
+func waitFor(t *testing.T, out *syncBuffer, cond func(string) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(out.String()); {
+		if time.Now().After(deadline) {
+			t.Fatalf("s_client output: %s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

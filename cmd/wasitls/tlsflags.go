@@ -35,6 +35,8 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	insecure := fs.Bool("insecure-skip-verify", false, "turn off default validation of server certificates (the guest's own verification still runs)")
 	groups := fs.String("groups", "", "key-exchange `groups` offered and accepted by default, in order: names ("+groupList()+") or 0x code points, comma-separated")
 	logTLS := fs.Bool("log-tls", false, "log why TLS steps failed to stderr")
+	var identities listFlag
+	fs.Var(&identities, "identity", "`NAME=CERT,KEY`: an identity the host holds for the guest (host-identity), PEM chain and key files; the key never enters guest memory (repeatable)")
 	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
 	hsTimeout := fs.Duration("handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	return func() (runtime.Extension, error) {
@@ -74,6 +76,24 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 				return nil, fmt.Errorf("--groups: %w", err)
 			}
 			cfg.Groups = g
+		}
+		for _, spec := range identities {
+			name, files, ok := strings.Cut(spec, "=")
+			cert, key, ok2 := strings.Cut(files, ",")
+			if !ok || !ok2 || name == "" || cert == "" || key == "" {
+				return nil, fmt.Errorf("--identity %q: want NAME=CERT,KEY", spec)
+			}
+			if cfg.Identities == nil {
+				cfg.Identities = map[string]*backends.Identity{}
+			}
+			if _, dup := cfg.Identities[name]; dup {
+				return nil, fmt.Errorf("--identity: %q given twice", name)
+			}
+			id, err := tlshost.LoadIdentity(cfg, cert, key)
+			if err != nil {
+				return nil, fmt.Errorf("--identity %s: %w", name, err)
+			}
+			cfg.Identities[name] = id
 		}
 		if *logTLS {
 			cfg.Logger = slog.New(slog.NewTextHandler(logOutput, nil))

@@ -45,6 +45,17 @@ func ParseIdentity(key []byte, chain ...[]byte) (*Identity, error) {
 	return &Identity{h: h}, nil
 }
 
+// HostIdentity returns the identity the host holds under name (wasitls
+// run --identity NAME=CERT,KEY). The private key stays in the host and
+// never enters guest memory.
+func HostIdentity(name string) (*Identity, error) {
+	h, ok := tlsext.HostIdentity(name)
+	if !ok {
+		return nil, fmt.Errorf("wasitls: the host holds no identity named %q", name)
+	}
+	return &Identity{h: h}, nil
+}
+
 // pemCertificates returns the DER of every CERTIFICATE block of b, or nil
 // when b is not PEM.
 func pemCertificates(b []byte) [][]byte {

@@ -3,7 +3,7 @@
 // and components from them with jco 1.35 (`jco new`, with the preview1
 // adapters it ships, and `jco embed` for WIT imports). A test that needs a
 // missing tool skips with a loud INTEROP PEER MISSING reason on a
-// developer machine and fails when CI=true.
+// developer machine and fails in CI (see internal/testpeer).
 package cguest
 
 import (
@@ -12,8 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
+
+	"github.com/wasitls/wasitls/internal/testpeer"
 )
 
 // Adapter selects the preview1 adapter `jco new` wraps a core module with.
@@ -35,28 +38,26 @@ type Tools struct {
 // what is missing and how to install it.
 func Require(t testing.TB) Tools {
 	t.Helper()
-	tools, missing := find()
+	tools, missing, hint := find()
 	if missing != "" {
-		msg := "INTEROP PEER MISSING: " + missing
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testpeer.Missing(t, missing, hint)
 	}
 	return tools
 }
 
-func find() (Tools, string) {
-	var tools Tools
+func find() (tools Tools, missing, hint string) {
 	var err error
 	if tools.Clang, err = exec.LookPath("clang"); err != nil {
-		return tools, "clang; install: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32"
+		return tools, "clang", "install: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32"
 	}
 	if _, err := exec.LookPath("wasm-ld"); err != nil {
-		return tools, "wasm-ld; install: apt-get install lld"
+		return tools, "wasm-ld", "install: apt-get install lld"
+	}
+	if _, err := os.Stat("/usr/include/wasm32-wasi/stdio.h"); err != nil {
+		return tools, "wasi-libc", "install: apt-get install wasi-libc libclang-rt-dev-wasm32"
 	}
 	if tools.Node, err = exec.LookPath("node"); err != nil {
-		return tools, "node; install: apt-get install nodejs"
+		return tools, "node", "install: apt-get install nodejs"
 	}
 	tools.Jco = os.Getenv("WASITLS_JCO")
 	if tools.Jco == "" {
@@ -65,9 +66,9 @@ func find() (Tools, string) {
 		}
 	}
 	if _, err := os.Stat(tools.Jco); tools.Jco == "" || err != nil {
-		return tools, `jco (set WASITLS_JCO to jco.js); install: npm install --prefix "$REPO/.cache/jco" @bytecodealliance/jco@1.35.0`
+		return tools, "jco 1.35", `WASITLS_JCO names dist/jco.js; install: npm install --prefix .cache/jco @bytecodealliance/jco@1.35.0`
 	}
-	return tools, ""
+	return tools, "", ""
 }
 
 func repoRoot() (string, bool) {
@@ -103,9 +104,11 @@ type Spec struct {
 	// Sources are C files; CFlags are extra clang flags.
 	Sources []string
 	CFlags  []string
-	// WIT (one .wit file, dependencies nested in it) and World, when set,
-	// are embedded first, as `jco embed` does.
+	// WIT (one .wit file) and World, when set, are embedded first, as
+	// `jco embed` does. WITDeps are package directories (each a package's
+	// .wit files, such as wit/deps/io) nested into the WIT for it.
 	WIT, World string
+	WITDeps    []string
 	// Adapter is the preview1 adapter; None makes a component only when
 	// WIT is set, and Core builds no component at all.
 	Adapter Adapter
@@ -149,9 +152,17 @@ func build(tools Tools, spec Spec) ([]byte, error) {
 	}
 	in := core
 	if spec.WIT != "" {
+		wit, err := bundleWIT(spec.WIT, spec.WITDeps)
+		if err != nil {
+			return nil, err
+		}
+		witFile := filepath.Join(dir, "world.wit")
+		if err := os.WriteFile(witFile, wit, 0o644); err != nil {
+			return nil, err
+		}
 		in = filepath.Join(dir, "embedded.wasm")
 		api := filepath.Join(filepath.Dir(tools.Jco), "api.js")
-		if err := run(tools.Node, "--input-type=module", "-e", embedScript, api, core, spec.WIT, spec.World, in); err != nil {
+		if err := run(tools.Node, "--input-type=module", "-e", embedScript, api, core, witFile, spec.World, in); err != nil {
 			return nil, err
 		}
 	}
@@ -174,9 +185,51 @@ import { readFile, writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 const [api, core, wit, world, out] = process.argv.slice(1);
 const { componentEmbed } = await import(pathToFileURL(api).href);
-const bin = await componentEmbed({ binary: await readFile(core), witSource: await readFile(wit, "utf8"), world });
+const bin = await componentEmbed({
+  binary: await readFile(core), witSource: await readFile(wit, "utf8"), world, features: { tag: "all" },
+});
 await writeFile(out, bin);
 `
+
+// bundleWIT returns the WIT file main with the packages in deps nested in
+// it: each directory's files, their package line removed, inside one
+// "package NAME { ... }" block.
+func bundleWIT(main string, deps []string) ([]byte, error) {
+	out, err := os.ReadFile(main)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range deps {
+		files, err := filepath.Glob(filepath.Join(dir, "*.wit"))
+		if err != nil || len(files) == 0 {
+			return nil, fmt.Errorf("cguest: no .wit files in %s", dir)
+		}
+		pkg := ""
+		var body []byte
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			if m := packageLine.FindSubmatchIndex(b); m != nil {
+				name := string(b[m[2]:m[3]])
+				if pkg != "" && name != pkg {
+					return nil, fmt.Errorf("cguest: %s mixes packages %s and %s", dir, pkg, name)
+				}
+				pkg = name
+				b = append(b[:m[0]:m[0]], b[m[1]:]...)
+			}
+			body = append(append(body, b...), '\n')
+		}
+		if pkg == "" {
+			return nil, fmt.Errorf("cguest: no package line in %s", dir)
+		}
+		out = append(out, fmt.Sprintf("\npackage %s {\n%s}\n", pkg, body)...)
+	}
+	return out, nil
+}
+
+var packageLine = regexp.MustCompile(`(?m)^package ([^;\s]+);`)
 
 func run(name string, args ...string) error {
 	cmd := exec.Command(name, args...)

@@ -33,19 +33,24 @@ func (s *scope) definedResource(t ResourceType) (rtype, error) {
 type ownedRep struct {
 	rep  uint32
 	res  *rresource
-	ctx  context.Context
+	ctx  context.Context // set for an explicit drop only
 	done bool
 }
 
-// Drop implements cabi.Resource. The destructor runs on the guest's call
-// path (resource.drop or Instance.Close); a failing destructor has
-// nowhere to report but the trap of the call that dropped it.
+// Drop implements cabi.Resource. The destructor runs only for an explicit
+// drop, on the path of a call into the guest (the guest's resource.drop,
+// or Handle.Drop with the caller's context): when the instance closes and
+// its table is drained, the guest is going away and is not called again,
+// from whatever goroutine closes it. A failing destructor traps the call
+// that dropped it.
 func (o *ownedRep) Drop() {
-	if o.done || o.res.dtor == nil {
-		o.done = true
+	if o.done {
 		return
 	}
 	o.done = true
+	if o.ctx == nil || o.res.dtor == nil {
+		return
+	}
 	if _, err := o.res.dtor.Call(o.ctx, uint64(o.rep)); err != nil {
 		panic(fmt.Errorf("destructor of %s: %w", o.res, err))
 	}
@@ -85,7 +90,7 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 		f = hostFunc{params: i32, results: i32, paramNames: []string{"rep"}, fn: func(ctx context.Context, _ api.Module, stack []uint64) {
 			call := cabi.Begin(ctx, lowered, name)
 			defer call.End()
-			stack[0] = uint64(call.Own(&ownedRep{rep: uint32(stack[0]), res: r, ctx: ctx}, r.typ))
+			stack[0] = uint64(call.Own(&ownedRep{rep: uint32(stack[0]), res: r}, r.typ))
 		}}
 	case CanonResourceRep:
 		name := "[resource-rep]" + r.name

@@ -19,7 +19,8 @@ import (
 //	canonical discriminant: option none 0, some 1; result ok 0, err 1)
 //	flags as uint32 (bit i is label i)
 //
-// Resource handles are not supported in calls from Go.
+//	own<R> results as *Handle; own<R> and borrow<R> arguments as *Handle
+//	(R must be a resource the component defines)
 type Variant struct {
 	Case  uint32
 	Value any // nil for a case without payload
@@ -49,7 +50,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 			err = fmt.Errorf("component: %s: %w", f.Name, ve.err)
 		}
 	}()
-	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx}
+	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst}
 	var flat []uint64
 	var flatTypes []api.ValueType
 	for i, p := range ft.params {
@@ -75,7 +76,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 			result = m.load(ft.result, uint32(res[0]))
 		} else {
 			it := &flatIter{vals: res, types: rf}
-			result = liftFlat(it, ft.result)
+			result = liftFlat(m, it, ft.result)
 		}
 	}
 	if l.postReturn != nil {
@@ -91,6 +92,7 @@ type mem struct {
 	m       api.Memory
 	realloc api.Function
 	ctx     context.Context
+	inst    *Instance
 }
 
 func (m *mem) bytes(p, n uint32) []byte {
@@ -308,8 +310,10 @@ func (m *mem) load(t rtype, p uint32) any {
 		return v
 	case *renum:
 		return Variant{Case: m.disc(b, t.n)}
-	case *rown, *rborrow:
-		fail("resource handles are not supported in calls from Go")
+	case *rown:
+		return m.liftOwn(t, binary.LittleEndian.Uint32(b))
+	case *rborrow:
+		fail("a borrow<%s> result", t.res)
 	}
 	cases := variantCases(t)
 	c := m.disc(b, len(cases))
@@ -412,7 +416,7 @@ func (it *flatIter) next(want api.ValueType) uint64 {
 }
 
 // liftFlat lifts a value from flat core values.
-func liftFlat(it *flatIter, t rtype) any {
+func liftFlat(m *mem, it *flatIter, t rtype) any {
 	i32 := func() uint32 { return uint32(it.next(api.ValueTypeI32)) }
 	switch t := t.(type) {
 	case rprim:
@@ -453,17 +457,19 @@ func liftFlat(it *flatIter, t rtype) any {
 	case *rrecord:
 		out := make([]any, len(t.fields))
 		for i, f := range t.fields {
-			out[i] = liftFlat(it, f.t)
+			out[i] = liftFlat(m, it, f.t)
 		}
 		return out
 	case *rtuple:
 		out := make([]any, len(t.elems))
 		for i, e := range t.elems {
-			out[i] = liftFlat(it, e)
+			out[i] = liftFlat(m, it, e)
 		}
 		return out
-	case *rown, *rborrow:
-		fail("resource handles are not supported in calls from Go")
+	case *rown:
+		return m.liftOwn(t, i32())
+	case *rborrow:
+		fail("a borrow<%s> result", t.res)
 	case *rvariant, *roption, *rresult:
 		cases := variantCases(t)
 		d := i32()
@@ -474,7 +480,7 @@ func liftFlat(it *flatIter, t rtype) any {
 		n := len(flatten(t)) - 1
 		v := Variant{Case: d}
 		if c := cases[d]; c != nil {
-			v.Value = liftFlat(it, c)
+			v.Value = liftFlat(m, it, c)
 		}
 		it.i = start + n
 		return v
@@ -525,6 +531,8 @@ func lowerFlat(m *mem, t rtype, v any, out []uint64) []uint64 {
 		return out
 	case *rflags:
 		return append(out, intValue(U32, v))
+	case *rown, *rborrow:
+		return append(out, uint64(m.lowerHandle(t, v)))
 	case *renum:
 		vr := variantValue(v, t.n)
 		return append(out, uint64(vr.Case))
@@ -690,6 +698,8 @@ func (m *mem) store(t rtype, p uint32, v any) {
 		}
 	case *renum:
 		putDisc(b, t.n, variantValue(v, t.n).Case)
+	case *rown, *rborrow:
+		binary.LittleEndian.PutUint32(b, m.lowerHandle(t, v))
 	case *rvariant, *roption, *rresult:
 		cases := variantCases(t)
 		vr := variantValue(v, len(cases))

@@ -60,6 +60,10 @@ func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of 
 	case write:
 		flag = os.O_WRONLY
 	}
+	if fl&(types.DescriptorFlagsFileIntegritySync|types.DescriptorFlagsDataIntegritySync|types.DescriptorFlagsRequestedWriteSync) != 0 {
+		// O_SYNC gives file integrity, which covers data integrity.
+		flag |= os.O_SYNC
+	}
 	if of&types.OpenFlagsCreate != 0 {
 		flag |= os.O_CREATE
 	}
@@ -186,6 +190,12 @@ func (d *Descriptor) twoPaths(old string, nd types.Descriptor, new string, op fu
 	}
 	if !filepath.IsLocal(old) || !filepath.IsLocal(new) {
 		return NotPermitted
+	}
+	if err := d.samePath(); err != nil {
+		return err
+	}
+	if err := n.samePath(); err != nil {
+		return err
 	}
 	return code(op(d.pre.root, path.Join(d.path, old), path.Join(n.path, new)))
 }

@@ -225,10 +225,32 @@ func (d *Descriptor) SetTimes(_ context.Context, atime, mtime types.NewTimestamp
 	if d.readOnly() {
 		return ReadOnly
 	}
-	if d.file != nil && d.flags&types.DescriptorFlagsWrite == 0 {
+	if d.dir != nil {
+		return setTimes(d.dir, ".", atime, mtime)
+	}
+	if d.flags&types.DescriptorFlagsWrite == 0 {
 		return BadDescriptor
 	}
+	if err := d.samePath(); err != nil {
+		return err
+	}
 	return setTimes(d.pre.root, d.path, atime, mtime)
+}
+
+// samePath checks that the descriptor's path beneath its preopen, as the
+// guest named it, still leads to what the descriptor holds: a path through
+// a symbolic link and "..", or a file renamed since, may not. Functions
+// that must go through that path refuse with unsupported then.
+func (d *Descriptor) samePath() error {
+	have, err := d.stat()
+	if err != nil {
+		return code(err)
+	}
+	at, err := d.pre.root.Stat(d.path)
+	if err != nil || !os.SameFile(have, at) {
+		return Unsupported
+	}
+	return nil
 }
 
 // setTimes sets times through the preopen root; a zero time.Time leaves

@@ -47,5 +47,9 @@
 // advise is accepted and ignored. Opening a path whose last component is
 // a symbolic link without symlink-follow fails with loop, as POSIX
 // O_NOFOLLOW does. rename-at and link-at between descriptors of different
-// preopens fail with cross-device.
+// preopens fail with cross-device. Those two, between two directory
+// descriptors, and set-times on a file go through the path the guest
+// opened the descriptor by; when that path no longer leads to the same
+// file or directory (it went through a symbolic link and "..", or the
+// file was renamed since), they fail with unsupported.
 package filesystem

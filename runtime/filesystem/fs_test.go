@@ -115,3 +115,59 @@ func TestMissingPreopen(t *testing.T) {
 		t.Fatal("a missing preopen directory was accepted")
 	}
 }
+
+// TestPathDrift: functions that go through the path a descriptor was
+// opened by refuse when it no longer leads there.
+func TestPathDrift(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755)
+	os.Mkdir(filepath.Join(dir, "c"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a", "b", "x"), nil, 0o644)
+	os.Symlink("a/b", filepath.Join(dir, "link"))
+	_, pre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	// link/.. is a physically, but "." lexically.
+	up, err := pre[0].OpenAt(ctx, types.PathFlagsSymlinkFollow, "link/..", 0, types.DescriptorFlagsRead|types.DescriptorFlagsMutateDirectory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Drop()
+	c, err := pre[0].OpenAt(ctx, 0, "c", 0, types.DescriptorFlagsRead|types.DescriptorFlagsMutateDirectory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Drop()
+	if err := up.RenameAt(ctx, "b/x", c, "x"); err != Unsupported {
+		t.Fatalf("rename through a drifted path: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a", "b", "x")); err != nil {
+		t.Fatalf("x moved: %v", err)
+	}
+	a, err := pre[0].OpenAt(ctx, 0, "a", 0, types.DescriptorFlagsRead|types.DescriptorFlagsMutateDirectory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Drop()
+	if err := a.RenameAt(ctx, "b/x", c, "x"); err != nil {
+		t.Fatalf("rename between two directories: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c", "x")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.OpenAt(ctx, 0, "x", 0, types.DescriptorFlagsRead|types.DescriptorFlagsWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Drop()
+	when := types.NewTimestampTimestamp(types.Datetime{Seconds: 1_000_000_000})
+	if err := f.SetTimes(ctx, types.NewTimestampNoChange(), when); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "c", "x")); fi.ModTime().Unix() != 1_000_000_000 {
+		t.Fatalf("mtime %v", fi.ModTime())
+	}
+	os.Rename(filepath.Join(dir, "c", "x"), filepath.Join(dir, "c", "y"))
+	if err := f.SetTimes(ctx, types.NewTimestampNoChange(), when); err != Unsupported {
+		t.Fatalf("set-times after a rename: %v", err)
+	}
+}

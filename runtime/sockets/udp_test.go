@@ -142,3 +142,66 @@ func TestUDPPolicyRules(t *testing.T) {
 		t.Error("HasUDP")
 	}
 }
+
+// TestUDPIPv6Connected: two sockets on ::1 exchange datagrams; once one is
+// connected to the other, datagrams from a third allowed peer are dropped.
+func TestUDPIPv6Connected(t *testing.T) {
+	ctx := context.Background()
+	s := NewStack(udpPolicy(t, "[::1]:*"))
+	bind := func() *UDPSocket {
+		u, err := s.NewUDPSocket(IPv6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := u.StartBind(ctx, s.Network(), ToWIT(netip.MustParseAddrPort("[::1]:0"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.FinishBind(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(u.Drop)
+		return u
+	}
+	a, b, c := bind(), bind(), bind()
+	addr := func(u *UDPSocket) network.IPSocketAddress {
+		la, err := u.LocalAddress(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return la
+	}
+	streams := func(u *UDPSocket, to cabi.Option[network.IPSocketAddress]) (udp.IncomingDatagramStream, udp.OutgoingDatagramStream) {
+		p, err := u.Stream(ctx, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.F0.Drop)
+		t.Cleanup(p.F1.Drop)
+		return p.F0, p.F1
+	}
+	send := func(out udp.OutgoingDatagramStream, msg string, to cabi.Option[network.IPSocketAddress]) {
+		if _, err := out.CheckSend(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := out.Send(ctx, []udp.OutgoingDatagram{{Data: []byte(msg), RemoteAddress: to}}); n != 1 || err != nil {
+			t.Fatalf("send %q: %d, %v", msg, n, err)
+		}
+	}
+	aIn, _ := streams(a, cabi.Some(addr(b)))
+	_, bOut := streams(b, cabi.None[network.IPSocketAddress]())
+	_, cOut := streams(c, cabi.None[network.IPSocketAddress]())
+	send(cOut, "from c", cabi.Some(addr(a)))
+	send(bOut, "from b", cabi.Some(addr(a)))
+	in := aIn.(*IncomingDatagramStream)
+	waitFor(t, "b's datagram", in.Ready)
+	got, err := in.Receive(ctx, 10)
+	if err != nil || len(got) != 1 || string(got[0].Data) != "from b" || FromWIT(got[0].RemoteAddress) != FromWIT(addr(b)) {
+		t.Fatalf("received %+v, %v", got, err)
+	}
+	if ra, err := a.RemoteAddress(ctx); err != nil || FromWIT(ra) != FromWIT(addr(b)) {
+		t.Fatalf("remote-address %v, %v", ra, err)
+	}
+	if _, err := a.Stream(ctx, cabi.Some(ToWIT(netip.MustParseAddrPort("127.0.0.1:9")))); err != InvalidArgument {
+		t.Fatalf("an IPv4 peer for an IPv6 socket: %v", err)
+	}
+}

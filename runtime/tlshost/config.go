@@ -66,6 +66,13 @@ type Config struct {
 	// the backend does not implement.
 	Groups []uint16
 
+	// Identities are identities the host holds by name, for guests to
+	// use without ever seeing the private key (host-identity in
+	// wasitls:tls/extensions@0.2.0). Parse them with the backend's
+	// ParseIdentity (see LoadIdentity), so that key types only it knows
+	// work.
+	Identities map[string]*backends.Identity
+
 	// Time returns the current time for certificate validation; nil means
 	// time.Now.
 	Time func() time.Time

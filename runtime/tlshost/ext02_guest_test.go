@@ -144,3 +144,69 @@ func TestGuestCertificateRequestDetails(t *testing.T) {
 		}
 	})
 }
+
+// TestGuestHostIdentity: a guest server and a guest client use identities
+// the host holds by name (host-identity), against Go peers that validate
+// them; a name the host does not hold is refused with a reason.
+func TestGuestHostIdentity(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		load := func(l string) *backends.Identity {
+			id, err := tlshost.LoadIdentity(tlshost.Config{BackendName: backend}, filepath.Join(p.dir, l+".pem"), filepath.Join(p.dir, l+".key"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		host := tlshost.Config{BackendName: backend, Identities: map[string]*backends.Identity{"web": load("localhost"), "me": load("client")}}
+
+		out, err := startGuestWith(t, host, p, "./testdata/ext02", nil, "parse", "host:nosuch", "-").wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, `parse: error: wasitls: the host holds no identity named "nosuch"`)
+
+		// A server.
+		g := startGuestWith(t, host, p, "./testdata/ext02", nil, "hello", "host:web", "-")
+		c, err := tls.Dial("tcp4", "127.0.0.1:"+g.port(t), &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if string(got) != "hello\n" {
+			t.Errorf("the guest server said %q", got)
+		}
+		if out, err := g.wait(t); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+
+		// A client answering a certificate request.
+		ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{
+			Certificates: []tls.Certificate{p.local.TLSCertificate()},
+			ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: p.ca.Pool(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			tc := c.(*tls.Conn)
+			if tc.Handshake() != nil || len(tc.ConnectionState().PeerCertificates) == 0 {
+				return
+			}
+			io.WriteString(c, "hi "+tc.ConnectionState().PeerCertificates[0].Subject.CommonName)
+		}()
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		out, err = startGuestWith(t, host, p, "./testdata/ext02", nil, "request", "localhost", port, "host:me", "-").wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, `server said "hi guest client"`)
+	})
+}

@@ -126,6 +126,68 @@ func ParsePrivateIdentity(privateKey []byte, chain [][]byte) (tls.PrivateIdentit
 	return 0, errors.New(msg)
 }
 
+// HostIdentity returns a handle to the identity the host holds under name;
+// the private key never enters guest memory.
+//
+//	host-identity: func(name: string) -> option<private-identity>;
+func HostIdentity(name string) (tls.PrivateIdentity, bool) {
+	hostIdentity(cabi.StringAddr(name), uint32(len(name)), cabi.Ret())
+	runtime.KeepAlive(name)
+	r := *(*optionHandleMem)(cabi.Ret())
+	return tls.PrivateIdentity(r.Handle), r.IsSome != 0
+}
+
+// ExportClientKeyingMaterial exports keying material from a connection
+// whose handshake completed (RFC 8446, Section 7.5; RFC 5705). A nil
+// context is no context.
+//
+//	export-client-keying-material: func(connection: borrow<client-connection>, label: string, context: option<list<u8>>, length: u32) -> result<list<u8>, string>;
+func ExportClientKeyingMaterial(c tls.ClientConnection, label string, context []byte, length uint32) ([]byte, error) {
+	some := uint32(0)
+	if context != nil {
+		some = 1
+	}
+	exportClientKeyingMaterial(uint32(c), cabi.StringAddr(label), uint32(len(label)), some, cabi.SliceAddr(context), uint32(len(context)), length, cabi.Ret())
+	runtime.KeepAlive(label)
+	runtime.KeepAlive(context)
+	return liftBytesResult()
+}
+
+// ExportServerKeyingMaterial is ExportClientKeyingMaterial for a server
+// connection.
+//
+//	export-server-keying-material: func(connection: borrow<server-connection>, label: string, context: option<list<u8>>, length: u32) -> result<list<u8>, string>;
+func ExportServerKeyingMaterial(c tls.ServerConnection, label string, context []byte, length uint32) ([]byte, error) {
+	some := uint32(0)
+	if context != nil {
+		some = 1
+	}
+	exportServerKeyingMaterial(uint32(c), cabi.StringAddr(label), uint32(len(label)), some, cabi.SliceAddr(context), uint32(len(context)), length, cabi.Ret())
+	runtime.KeepAlive(label)
+	runtime.KeepAlive(context)
+	return liftBytesResult()
+}
+
+// liftBytesResult lifts result<list<u8>, string>.
+func liftBytesResult() ([]byte, error) {
+	r := *(*resultStringErrMem)(cabi.Ret())
+	b := append([]byte{}, cabi.Bytes(r.Ptr, r.Len)...) // the block is reused after Unpin
+	cabi.Unpin()
+	if r.IsErr != 0 {
+		return nil, errors.New(string(b))
+	}
+	return b, nil
+}
+
+//go:wasmimport wasitls:tls/extensions@0.2.0 export-client-keying-material
+func exportClientKeyingMaterial(c uint32, label unsafe.Pointer, labelLen uint32, some uint32, ctx unsafe.Pointer, ctxLen uint32, length uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasitls:tls/extensions@0.2.0 export-server-keying-material
+func exportServerKeyingMaterial(c uint32, label unsafe.Pointer, labelLen uint32, some uint32, ctx unsafe.Pointer, ctxLen uint32, length uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasitls:tls/extensions@0.2.0 host-identity
+func hostIdentity(name unsafe.Pointer, n uint32, ret unsafe.Pointer)
+
 //go:wasmimport wasitls:tls/extensions@0.2.0 allowed-algorithms
 func allowedAlgorithms(ret unsafe.Pointer)
 

@@ -38,3 +38,11 @@ type algorithmsMem struct {
 // resultHandleStringMem is result<private-identity, string>: the handle
 // at Ptr when IsErr is 0, the message at (Ptr, Len) otherwise.
 type resultHandleStringMem = resultStringErrMem
+
+// optionHandleMem is option<private-identity>.
+type optionHandleMem struct {
+	_      structs.HostLayout
+	IsSome uint8
+	_      [3]uint8
+	Handle uint32
+}

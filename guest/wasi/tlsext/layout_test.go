@@ -37,4 +37,12 @@ func TestLayouts(t *testing.T) {
 	res := witabi.Result(t, r, m2, "parse-private-identity")
 	witabi.CheckLayout(t, resultHandleStringMem{}, res)
 	witabi.CheckOffset(t, resultHandleStringMem{}, "Ptr", witabi.PayloadOffset(t, res))
+	res = witabi.Result(t, r, m2, "host-identity")
+	witabi.CheckLayout(t, optionHandleMem{}, res)
+	witabi.CheckOffset(t, optionHandleMem{}, "Handle", witabi.PayloadOffset(t, res))
+	for _, f := range []string{"export-client-keying-material", "export-server-keying-material"} {
+		res := witabi.Result(t, r, m2, f)
+		witabi.CheckLayout(t, resultStringErrMem{}, res)
+		witabi.CheckOffset(t, resultStringErrMem{}, "Ptr", witabi.PayloadOffset(t, res))
+	}
 }

@@ -86,7 +86,8 @@ var all = []any{
 	tlsext.AllowedAlgorithms, tlsext.DefaultAlgorithms,
 	tlsext.ClientHelloVersions, tlsext.ClientHelloGroups, tlsext.ClientHelloSignatureSchemes,
 	tlsext.ClientIdentityRequestSignatureSchemes, tlsext.ClientIdentityRequestAuthorities,
-	tlsext.ParsePrivateIdentity,
+	tlsext.ParsePrivateIdentity, tlsext.HostIdentity,
+	tlsext.ExportClientKeyingMaterial, tlsext.ExportServerKeyingMaterial,
 }
 
 func main() {

@@ -1,9 +1,10 @@
 // calc is a reactor component written against the Canonical ABI by hand
-// (no libc, no generated bindings): wit/world.wit is its world. It
+// (no libc, no generated bindings): calc.wit is its world. It
 // exports functions over scalars, strings, lists, records, variants and
 // results, and a loop over wasi:clocks/wall-clock.now for the cost
-// benchmark. The same core module, without `jco embed` and `jco new`, is a
-// core module guest.
+// benchmark. Built with -DCALC_CORE (no exported resource, whose
+// built-ins only a component has) and without `jco embed` and `jco new`,
+// it is a core module guest for the comparison.
 #include <stdint.h>
 
 typedef __SIZE_TYPE__ size_t;
@@ -128,3 +129,49 @@ __attribute__((export_name("words"))) uint32_t *words(const char *s, uint32_t le
 	ret[1] = n;
 	return ret;
 }
+
+// crash traps in the guest.
+__attribute__((export_name("crash"))) void crash(void) { __builtin_trap(); }
+
+// bad-pointer hands the host a result pointer past the end of memory.
+__attribute__((export_name("bad-pointer"))) void bad_pointer(void) { wall_clock_now((datetime *)0xfffffff0); }
+
+#ifndef CALC_CORE // the core module build has no exported resources
+
+// counters: a resource the component defines. Its representation is a
+// pointer to the count; the destructor counts destroyed counters.
+#define COUNTERS "example:calc/counters"
+__attribute__((import_module("[export]" COUNTERS), import_name("[resource-new]counter"))) uint32_t counter_new(uint32_t rep);
+__attribute__((import_module("[export]" COUNTERS), import_name("[resource-rep]counter"))) uint32_t counter_rep(uint32_t handle);
+__attribute__((import_module("[export]" COUNTERS), import_name("[resource-drop]counter"))) void counter_drop(uint32_t handle);
+
+static uint32_t destroyed_count;
+
+__attribute__((export_name(COUNTERS "#[constructor]counter"))) uint32_t counter_constructor(uint32_t start) {
+	uint32_t *c = cabi_realloc(0, 0, 4, 4);
+	*c = start;
+	return counter_new((uint32_t)c);
+}
+
+__attribute__((export_name(COUNTERS "#[method]counter.add"))) uint32_t counter_add(uint32_t *self, uint32_t n) {
+	return *self += n;
+}
+
+__attribute__((export_name(COUNTERS "#total"))) uint32_t counters_total(uint32_t *c) { return *c; }
+
+// consume takes ownership: it reads the count and drops the handle, which
+// runs the destructor.
+__attribute__((export_name(COUNTERS "#consume"))) uint32_t counters_consume(uint32_t handle) {
+	uint32_t v = *(uint32_t *)counter_rep(handle);
+	counter_drop(handle);
+	return v;
+}
+
+__attribute__((export_name(COUNTERS "#destroyed"))) uint32_t counters_destroyed(void) { return destroyed_count; }
+
+__attribute__((export_name(COUNTERS "#[dtor]counter"))) void counter_dtor(uint32_t *c) {
+	destroyed_count++;
+	*c = 0xdead;
+}
+
+#endif

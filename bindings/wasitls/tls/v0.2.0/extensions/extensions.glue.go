@@ -121,6 +121,68 @@ func funcParsePrivateIdentity(h Host, name string) api.GoModuleFunc {
 	}
 }
 
+func funcExportClientKeyingMaterial(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := c.Borrow(uint32(stack[0]), tls.ClientConnectionType).(ClientConnection)
+		p1 := c.String(uint32(stack[1]), uint32(stack[2]))
+		p2 := liftOptionListU8(c, stack[3:])
+		p3 := uint32(stack[6])
+		rp := uint32(stack[7])
+		c.Check(rp, 12, 4)
+		r, err := h.ExportClientKeyingMaterial(ctx, p0, p1, p2, p3)
+		var v cabi.Result[[]byte, string]
+		if err != nil {
+			v = cabi.Err[[]byte, string](err.Error())
+		} else {
+			v = cabi.OK[[]byte, string](r)
+		}
+		storeResultListU8String(c, rp, v)
+	}
+}
+
+func funcExportServerKeyingMaterial(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := c.Borrow(uint32(stack[0]), tls.ServerConnectionType).(ServerConnection)
+		p1 := c.String(uint32(stack[1]), uint32(stack[2]))
+		p2 := liftOptionListU8(c, stack[3:])
+		p3 := uint32(stack[6])
+		rp := uint32(stack[7])
+		c.Check(rp, 12, 4)
+		r, err := h.ExportServerKeyingMaterial(ctx, p0, p1, p2, p3)
+		var v cabi.Result[[]byte, string]
+		if err != nil {
+			v = cabi.Err[[]byte, string](err.Error())
+		} else {
+			v = cabi.OK[[]byte, string](r)
+		}
+		storeResultListU8String(c, rp, v)
+	}
+}
+
+func funcHostIdentity(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := c.String(uint32(stack[0]), uint32(stack[1]))
+		rp := uint32(stack[2])
+		c.Check(rp, 8, 4)
+		r, ok := h.HostIdentity(ctx, p0)
+		var v cabi.Option[PrivateIdentity]
+		if ok {
+			v = cabi.Some[PrivateIdentity](r)
+		}
+		reserveOptionOwnPrivateIdentity(c, v)
+		storeOptionOwnPrivateIdentity(c, rp, v)
+	}
+}
+
 func funcConfigureClientProtocolVersions(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
@@ -382,6 +444,9 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "client-identity-request-signature-schemes", Fn: funcClientIdentityRequestSignatureSchemes(h, module+"#client-identity-request-signature-schemes"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"request", "retptr"}},
 		{Name: "client-identity-request-authorities", Fn: funcClientIdentityRequestAuthorities(h, module+"#client-identity-request-authorities"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"request", "retptr"}},
 		{Name: "parse-private-identity", Fn: funcParsePrivateIdentity(h, module+"#parse-private-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"private-key.ptr", "private-key.len", "x509-chain.ptr", "x509-chain.len", "retptr"}},
+		{Name: "export-client-keying-material", Fn: funcExportClientKeyingMaterial(h, module+"#export-client-keying-material"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "label.ptr", "label.len", "context.0", "context.1", "context.2", "length", "retptr"}},
+		{Name: "export-server-keying-material", Fn: funcExportServerKeyingMaterial(h, module+"#export-server-keying-material"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "label.ptr", "label.len", "context.0", "context.1", "context.2", "length", "retptr"}},
+		{Name: "host-identity", Fn: funcHostIdentity(h, module+"#host-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"name.ptr", "name.len", "retptr"}},
 		{Name: "configure-client-protocol-versions", Fn: funcConfigureClientProtocolVersions(h, module+"#configure-client-protocol-versions"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
 		{Name: "configure-client-cipher-suites", Fn: funcConfigureClientCipherSuites(h, module+"#configure-client-cipher-suites"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "retptr"}},
 		{Name: "configure-client-groups", Fn: funcConfigureClientGroups(h, module+"#configure-client-groups"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "value.ptr", "value.len", "key-shares", "retptr"}},
@@ -401,6 +466,15 @@ func Functions(h Host, module string) []cabi.HostFunc {
 func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 	for _, f := range Functions(h, module) {
 		f.Define(b)
+	}
+}
+
+func liftOptionListU8(c *cabi.Call, s []uint64) cabi.Option[[]byte] {
+	switch c.Disc(uint32(s[0]), 2) {
+	case 0:
+		return cabi.None[[]byte]()
+	default:
+		return cabi.Some[[]byte](c.Bytes(uint32(s[1]), uint32(s[2])))
 	}
 }
 
@@ -438,6 +512,12 @@ func listProtocolVersion(c *cabi.Call, p, n uint32) []ProtocolVersion {
 		v[i] = c.U16(p + uint32(i)*2)
 	}
 	return v
+}
+
+func reserveOptionOwnPrivateIdentity(c *cabi.Call, v cabi.Option[PrivateIdentity]) {
+	if x, ok := v.Get(); ok {
+		c.Reserve(x, tls.PrivateIdentityType)
+	}
 }
 
 func reserveResultOwnPrivateIdentityString(c *cabi.Call, v cabi.Result[PrivateIdentity, string]) {
@@ -506,12 +586,31 @@ func storeOptionNamedGroup(c *cabi.Call, p uint32, v cabi.Option[NamedGroup]) {
 	}
 }
 
+func storeOptionOwnPrivateIdentity(c *cabi.Call, p uint32, v cabi.Option[PrivateIdentity]) {
+	if x, ok := v.Get(); ok {
+		c.PutU8(p, uint8(1))
+		c.PutU32(p+4, c.Own(x, tls.PrivateIdentityType))
+	} else {
+		c.PutU8(p, uint8(0))
+	}
+}
+
 func storeOptionString(c *cabi.Call, p uint32, v cabi.Option[string]) {
 	if x, ok := v.Get(); ok {
 		c.PutU8(p, uint8(1))
 		c.PutString(p+4, x)
 	} else {
 		c.PutU8(p, uint8(0))
+	}
+}
+
+func storeResultListU8String(c *cabi.Call, p uint32, v cabi.Result[[]byte, string]) {
+	if x, y, isErr := v.Get(); isErr {
+		c.PutU8(p, uint8(1))
+		c.PutString(p+4, y)
+	} else {
+		c.PutU8(p, uint8(0))
+		c.PutBytes(p+4, x)
 	}
 }
 

@@ -6,7 +6,8 @@
 // shutdown, protocol versions, cipher suites and key-exchange groups, and
 // reading the negotiated group (since 0.1.0); what the host allows and
 // uses by default, the client's offer in its ClientHello, the contents of
-// a certificate request, and why a private identity did not parse (since
+// a certificate request, why a private identity did not parse,
+// identities the host holds by name, and exported keying material (since
 // 0.2.0). Resources cannot gain methods from another
 // interface, so these are functions that borrow the proposal's resources.
 //
@@ -23,6 +24,7 @@ package extensions
 import (
 	"context"
 	"github.com/wasitls/wasitls/bindings/wasi/tls/tls"
+	"github.com/wasitls/wasitls/cabi"
 )
 
 // ModuleName is the import module name of the interface, without version.
@@ -169,6 +171,36 @@ type Host interface {
 	//
 	// A non-nil error is returned to the guest as the result's error case, with its message.
 	ParsePrivateIdentity(ctx context.Context, privateKey []byte, x509Chain [][]byte) (PrivateIdentity, error)
+	// ExportClientKeyingMaterial implements the function export-client-keying-material.
+	//
+	// Keying material exported from the connection (RFC 8446, Section 7.5;
+	// RFC 5705 in TLS 1.2): for channel bindings (RFC 9266 `tls-exporter`:
+	// label "EXPORTER-Channel-Binding", no context, 32 bytes), SCRAM-*-PLUS
+	// and the like. `length` is 1 to 8160 bytes. `none` and an empty
+	// `context` differ in TLS 1.2 only. An error when the handshake has not
+	// completed, when the backend cannot export ("not supported by this
+	// backend"), or in TLS 1.2 without extended master secret.
+	//
+	//	export-client-keying-material: func(connection: borrow<client-connection>, label: string, context: option<list<u8>>, length: u32) -> result<list<u8>, string>
+	//
+	// A non-nil error is returned to the guest as the result's error case, with its message.
+	ExportClientKeyingMaterial(ctx context.Context, connection ClientConnection, label string, context cabi.Option[[]byte], length uint32) ([]byte, error)
+	// ExportServerKeyingMaterial implements the function export-server-keying-material.
+	//
+	// As `export-client-keying-material`, for a server connection.
+	//
+	//	export-server-keying-material: func(connection: borrow<server-connection>, label: string, context: option<list<u8>>, length: u32) -> result<list<u8>, string>
+	//
+	// A non-nil error is returned to the guest as the result's error case, with its message.
+	ExportServerKeyingMaterial(ctx context.Context, connection ServerConnection, label string, context cabi.Option[[]byte], length uint32) ([]byte, error)
+	// HostIdentity implements the function host-identity.
+	//
+	// The identity the host holds under `name` (`wasitls run --identity
+	// NAME=CERT,KEY`), or `none` when it holds none by that name. The
+	// private key stays in the host: it never enters guest memory.
+	//
+	//	host-identity: func(name: string) -> option<private-identity>
+	HostIdentity(ctx context.Context, name string) (PrivateIdentity, bool)
 	// ConfigureClientProtocolVersions implements the function configure-client-protocol-versions.
 	//
 	// Protocol versions the client may negotiate (0x0303, 0x0304).

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// TestRunIdentity: --identity NAME=CERT,KEY gives a guest client an
+// identity it uses by name to answer a Go server's certificate request,
+// without reading the key; bad specifications are refused.
+func TestRunIdentity(t *testing.T) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, _ := ca.Issue(testpki.LeafOptions{DNSNames: []string{"localhost"}})
+	client, _ := ca.Issue(testpki.LeafOptions{CommonName: "held by the host", Usage: testpki.ClientAuth})
+	dir := t.TempDir()
+	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	os.WriteFile(caFile, ca.CertPEM(), 0o644)
+	os.WriteFile(certFile, client.ChainPEM(), 0o644)
+	os.WriteFile(keyFile, client.KeyPEM(), 0o600)
+
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{server.TLSCertificate()},
+		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := c.(*tls.Conn)
+			if tc.Handshake() == nil && len(tc.ConnectionState().PeerCertificates) > 0 {
+				io.WriteString(c, "hi "+tc.ConnectionState().PeerCertificates[0].Subject.CommonName)
+			}
+			c.Close()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	guest := wasmFile(t, "../../runtime/tlshost/testdata/ext02")
+	for _, backend := range []string{"stdtls", "circl-pq"} {
+		code, stdout, stderr := runCLI(t, "--backend", backend, "--allow-connect", "localhost:"+port, "--ca", caFile,
+			"--identity", "me="+certFile+","+keyFile, guest, "request", "localhost", port, "host:me", "-")
+		if code != 0 || !strings.Contains(stdout, `server said "hi held by the host"`) {
+			t.Errorf("%s: code %d, stdout %q, stderr %q", backend, code, stdout, stderr)
+		}
+	}
+	for _, bad := range []string{"me", "me=" + certFile, "=" + certFile + "," + keyFile, "me=" + keyFile + "," + certFile} {
+		code, _, stderr := runCLI(t, "--identity", bad, guest, "algorithms")
+		if code == 0 || !strings.Contains(stderr, "--identity") {
+			t.Errorf("--identity %q: code %d, stderr %q", bad, code, stderr)
+		}
+	}
+}

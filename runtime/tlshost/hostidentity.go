@@ -1,0 +1,45 @@
+package tlshost
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+)
+
+// HostIdentity is host-identity: a private-identity handle to the identity
+// the host holds under name. Each call gives a new handle to the same
+// identity; the key stays in the host.
+func (e extensionsHost) HostIdentity(_ context.Context, name string) (extensions.PrivateIdentity, bool) {
+	id, ok := e.h.cfg.Identities[name]
+	if !ok || id == nil {
+		return nil, false
+	}
+	return &privateIdentity{id: id}, true
+}
+
+// LoadIdentity reads a PEM certificate chain (leaf first) and its PEM or
+// DER private key from files and parses them with the backend cfg names,
+// for Config.Identities.
+func LoadIdentity(cfg Config, certFile, keyFile string) (*backends.Identity, error) {
+	b, err := cfg.backend()
+	if err != nil {
+		return nil, err
+	}
+	chain, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	id, err := b.ParseIdentity(key, [][]byte{chain})
+	if err != nil {
+		return nil, fmt.Errorf("tlshost: %s and %s: %w", certFile, keyFile, err)
+	}
+	return id, nil
+}
