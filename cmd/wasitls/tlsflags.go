@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/x509"
 	"flag"
 	"fmt"
@@ -35,6 +36,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	insecure := fs.Bool("insecure-skip-verify", false, "turn off default validation of server certificates (the guest's own verification still runs)")
 	groups := fs.String("groups", "", "key-exchange `groups` offered and accepted by default, in order: names ("+groupList()+") or 0x code points, comma-separated")
 	logTLS := fs.Bool("log-tls", false, "log why TLS steps failed to stderr")
+	keyLog := fs.String("keylog", "", "append the TLS secrets of every connection to `file` in the NSS key log format, for Wireshark (default: $SSLKEYLOGFILE if set); the guest cannot see or change it; debugging only")
 	var identities listFlag
 	fs.Var(&identities, "identity", "`NAME=CERT,KEY`: an identity the host holds for the guest (host-identity), PEM chain and key files; the key never enters guest memory (repeatable)")
 	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
@@ -88,11 +90,44 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			}
 			cfg.Identities[name] = id
 		}
+		if path := cmp.Or(*keyLog, os.Getenv("SSLKEYLOGFILE")); path != "" {
+			w, err := openKeyLog(path)
+			if err != nil {
+				return nil, fmt.Errorf("--keylog: %w", err)
+			}
+			fmt.Fprintf(logOutput, "wasitls: writing TLS secrets to %s (key log); anyone who reads it can decrypt the traffic\n", path)
+			cfg.KeyLog = w
+		}
 		if *logTLS {
 			cfg.Logger = slog.New(slog.NewTextHandler(logOutput, nil))
 		}
 		return tlshost.New(cfg), nil
 	}
+}
+
+// keyLogFile appends each Write to a file opened for that Write alone, so
+// that nothing stays open after the run and each line lands whole
+// (O_APPEND).
+type keyLogFile string
+
+func openKeyLog(path string) (keyLogFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", err
+	}
+	return keyLogFile(path), f.Close()
+}
+
+func (k keyLogFile) Write(p []byte) (int, error) {
+	f, err := os.OpenFile(string(k), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.Write(p)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
 
 // logOutput is where --log-tls writes.
