@@ -36,6 +36,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"time"
 )
@@ -90,6 +91,10 @@ type Options struct {
 	// Time returns the current time for certificate validation; nil means
 	// time.Now.
 	Time func() time.Time
+	// KeyLog, if set, receives the connection's secrets in the NSS key log
+	// format (SSLKEYLOGFILE) for debugging with Wireshark: one line per
+	// Write. Only the host sets it; it never reaches a guest.
+	KeyLog io.Writer
 }
 
 // ClientConfig configures a client connection.

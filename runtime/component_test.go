@@ -371,3 +371,23 @@ func TestComponentResource(t *testing.T) {
 		t.Fatal("a second Drop succeeded")
 	}
 }
+
+// TestComponentJavaScript runs a JavaScript component built by
+// componentize-js (StarlingMonkey, about 12 MB of core modules) that uses
+// the wall clock, randomness and stdout; wasi:http is disabled in the
+// build, as this host does not serve it.
+func TestComponentJavaScript(t *testing.T) {
+	b := cguest.BuildJS(t, "testdata/components/js/hello.js", "testdata/components/js/hello.wit", "hello", "http", "fetch-event")
+	c, err := component.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	err = newComponentRuntime(t).RunComponent(context.Background(), c, ModuleConfig{Args: []string{"hello"}, Stdout: &out, Stderr: &errb})
+	if err != nil {
+		t.Fatalf("Run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	}
+	if want := "hello from javascript: clock ok, random ok\n"; out.String() != want {
+		t.Fatalf("stdout = %q, want %q (stderr %q)", out.String(), want, errb.String())
+	}
+}

@@ -19,9 +19,10 @@ import (
 // resident memory is what the guest touched. The budget holds the guest's
 // memories together to Limits.MemoryPages (a component may have several).
 //
-// On Linux and macOS a memory is an anonymous mapping reserved up front
-// (address space only, MAP_NORESERVE); on other systems it is a Go slice
-// of the reservation's length, which the Go runtime maps lazily. Free gives
+// On Linux a memory is an anonymous mapping reserved up front
+// (address space only, MAP_NORESERVE); on other systems, or when the
+// system refuses the reservation, it is a Go slice grown by doubling up to
+// the limit, as wazero's own (bounded, but copied on growth). Free gives
 // the pages back at once. wazero may free a memory while the guest still
 // runs on another goroutine (Close during a call), so the mapping stays,
 // reading as zero, until release: when the guest has returned, or when the
@@ -94,17 +95,30 @@ func (b *memoryBudget) release() {
 	}
 }
 
-// A linearMemory is one guest memory of at most len(reserved) bytes. The
-// guest's goroutine grows it while another may free it, hence the mutex.
+// A linearMemory is one guest memory of at most limit bytes. The guest's
+// goroutine grows it while another may free it, hence the mutex.
 type linearMemory struct {
 	budget *memoryBudget
+	limit  uint64 // the reservation: most bytes the memory grows to
 
 	mu        sync.Mutex
-	reserved  []byte // the whole reservation
+	buf       []byte // the mmap reservation, or the Go slice so far
 	committed uint64 // bytes usable by the guest
 	started   bool   // the first Reallocate, the declared minimum, happened
 	freed     bool
-	mapped    bool // reserved is an mmap region, not a Go slice
+	mapped    bool // buf is an mmap region, not a Go slice
+}
+
+// growSlice grows a Go slice memory to n bytes, doubling its capacity up
+// to the limit.
+func (m *linearMemory) growSlice(n uint64) {
+	if n <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:n]
+		return
+	}
+	b := make([]byte, n, min(max(n, 2*uint64(cap(m.buf))), m.limit))
+	copy(b, m.buf)
+	m.buf = b
 }
 
 // Reallocate implements experimental.LinearMemory: it grows the memory to
@@ -113,7 +127,7 @@ type linearMemory struct {
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.freed || size > uint64(len(m.reserved)) {
+	if m.freed || size > m.limit {
 		return nil
 	}
 	if size > m.committed {
@@ -127,7 +141,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		m.committed = size
 	}
 	m.started = true
-	return m.reserved[:size:size]
+	return m.buf[:size:size]
 }
 
 // Free implements experimental.LinearMemory: it gives the pages back to

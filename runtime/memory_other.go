@@ -1,16 +1,18 @@
-//go:build !(linux || darwin)
+//go:build !linux
 
 package runtime
 
-// newLinearMemory returns a memory backed by a Go slice whose capacity is
-// the limit: growth never copies, and the Go runtime maps the untouched
-// part lazily.
-func newLinearMemory(size uint64) *linearMemory {
-	return &linearMemory{reserved: make([]byte, size)}
+// newLinearMemory returns a memory backed by a Go slice grown up to size
+// bytes.
+func newLinearMemory(size uint64) *linearMemory { return &linearMemory{limit: size} }
+
+func (m *linearMemory) commit(from, to uint64) error {
+	m.growSlice(to)
+	return nil
 }
 
-func (m *linearMemory) commit(from, to uint64) error { return nil }
-
-func (m *linearMemory) decommit() {}
+// decommit lets the collector have the memory once wazero, which holds it
+// for a guest still running, lets go of it too.
+func (m *linearMemory) decommit() { m.buf = nil }
 
 func (m *linearMemory) unmap() {}

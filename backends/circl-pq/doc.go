@@ -30,6 +30,7 @@
 //     handshake whose handshake method runs ordered steps.
 //   - key_schedule.go: HKDF-Expand-Label, Derive-Secret, traffic keys,
 //     Finished, KeyUpdate and the exporter (RFC 8446, Section 7).
+//   - keylog.go: Options.KeyLog, the NSS key log lines of each handshake.
 //   - key_exchange.go: every group as a KEM (encapsulation key out,
 //     ciphertext back): X25519, P-256/384/521 from crypto/ecdh; ML-KEM-
 //     512/768/1024 (0x0200-0x0202, opt-in) and X25519MLKEM768 (0x11EC) from

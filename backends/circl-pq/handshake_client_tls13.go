@@ -369,6 +369,8 @@ func (hs *clientHandshakeState) establishHandshakeKeys() error {
 	c := hs.c
 	hs.clientHandshakeSecret = hs.suite.deriveSecret(hs.handshakeSecret, labelClientHandshake, hs.transcript)
 	hs.serverHandshakeSecret = hs.suite.deriveSecret(hs.handshakeSecret, labelServerHandshake, hs.transcript)
+	c.logKey(keyLogClientHandshake, hs.hello.random, hs.clientHandshakeSecret)
+	c.logKey(keyLogServerHandshake, hs.hello.random, hs.serverHandshakeSecret)
 	if err := c.setReadSecret(hs.suite, hs.serverHandshakeSecret); err != nil {
 		return err
 	}
@@ -534,6 +536,9 @@ func (hs *clientHandshakeState) readServerFinished() error {
 	// The client application secret also hashes up to the server
 	// Finished; it is installed after the client's Finished.
 	hs.clientAppSecret = hs.suite.deriveSecret(hs.masterSecret, labelClientApplication, hs.transcript)
+	c.logKey(keyLogClientTraffic, hs.hello.random, hs.clientAppSecret)
+	c.logKey(keyLogServerTraffic, hs.hello.random, serverSecret)
+	c.logKey(keyLogExporter, hs.hello.random, c.exporterSecret)
 	return c.setReadSecret(hs.suite, serverSecret)
 }
 

@@ -367,6 +367,8 @@ func (hs *serverHandshakeState) sendServerParameters() error {
 	hs.handshakeSecret = hs.suite.handshakeSecretPSK(hs.psk, shared)
 	hs.clientHandshakeSecret = hs.suite.deriveSecret(hs.handshakeSecret, labelClientHandshake, hs.transcript)
 	serverSecret := hs.suite.deriveSecret(hs.handshakeSecret, labelServerHandshake, hs.transcript)
+	c.logKey(keyLogClientHandshake, hs.hello.random, hs.clientHandshakeSecret)
+	c.logKey(keyLogServerHandshake, hs.hello.random, serverSecret)
 	c.out.Lock()
 	err = c.out.setTrafficSecret(hs.suite, serverSecret)
 	c.out.Unlock()
@@ -433,6 +435,9 @@ func (hs *serverHandshakeState) sendServerFinished() error {
 	serverSecret := hs.suite.deriveSecret(master, labelServerApplication, hs.transcript)
 	c.exporterSecret = hs.suite.deriveSecret(master, labelExporter, hs.transcript)
 	c.suite = hs.suite
+	c.logKey(keyLogClientTraffic, hs.hello.random, hs.clientAppSecret)
+	c.logKey(keyLogServerTraffic, hs.hello.random, serverSecret)
+	c.logKey(keyLogExporter, hs.hello.random, c.exporterSecret)
 	c.out.Lock()
 	err := c.out.setTrafficSecret(hs.suite, serverSecret)
 	c.out.Unlock()

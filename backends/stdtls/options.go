@@ -105,6 +105,7 @@ func applyOptions(cfg *tls.Config, o *backends.Options) error {
 		cfg.NextProtos = slices.Clone(o.ALPN)
 	}
 	cfg.Time = o.Time
+	cfg.KeyLogWriter = o.KeyLog
 	return nil
 }
 

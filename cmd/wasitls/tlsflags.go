@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"crypto/tls"
 	"crypto/x509"
 	"flag"
 	"fmt"
@@ -33,8 +35,11 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	fs.Var(&cas, "ca", "PEM `file` of CA certificates trusted for servers, in addition to the system roots (repeatable)")
 	fs.Var(&clientCAs, "client-ca", "PEM `file` of CA certificates that validate client certificates (repeatable; default: the system roots)")
 	insecure := fs.Bool("insecure-skip-verify", false, "turn off default validation of server certificates (the guest's own verification still runs)")
-	groups := fs.String("groups", "", "key-exchange `groups` offered and accepted by default, in order: names ("+groupList()+") or 0x code points, comma-separated")
+	groups := fs.String("groups", "", "key-exchange `groups` allowed, in order, the most a guest may select from: names ("+groupList()+") or 0x code points, comma-separated (default: the backend's defaults; every group it implements is open to guests)")
+	versions := fs.String("versions", "", "protocol `versions` allowed, the most a guest may select from: 1.2, 1.3 or 0x code points, comma-separated (default: every version the backend implements)")
+	suites := fs.String("cipher-suites", "", "cipher `suites` allowed, in order, the most a guest may select from: IANA names (TLS_AES_128_GCM_SHA256) or 0x code points, comma-separated (default: every suite the backend implements)")
 	logTLS := fs.Bool("log-tls", false, "log why TLS steps failed to stderr")
+	keyLog := fs.String("keylog", "", "append the TLS secrets of every connection to `file` in the NSS key log format, for Wireshark (default: $SSLKEYLOGFILE if set); the guest cannot see or change it; debugging only")
 	var identities listFlag
 	fs.Var(&identities, "identity", "`NAME=CERT,KEY`: an identity the host holds for the guest (host-identity), PEM chain and key files; the key never enters guest memory (repeatable)")
 	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
@@ -95,11 +100,90 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			}
 			cfg.Identities[name] = id
 		}
+		if path := cmp.Or(*keyLog, os.Getenv("SSLKEYLOGFILE")); path != "" {
+			w, err := openKeyLog(path)
+			if err != nil {
+				return nil, fmt.Errorf("--keylog: %w", err)
+			}
+			fmt.Fprintf(logOutput, "wasitls: writing TLS secrets to %s (key log); anyone who reads it can decrypt the traffic\n", path)
+			cfg.KeyLog = w
+		}
+		if *versions != "" {
+			v, err := parseCodePoints(*versions, "version", versionNames)
+			if err != nil {
+				return nil, fmt.Errorf("--versions: %w", err)
+			}
+			cfg.Versions = v
+		}
+		if *suites != "" {
+			cs, err := parseCodePoints(*suites, "cipher suite", suiteNames())
+			if err != nil {
+				return nil, fmt.Errorf("--cipher-suites: %w", err)
+			}
+			cfg.CipherSuites = cs
+		}
 		if *logTLS {
 			cfg.Logger = slog.New(slog.NewTextHandler(logOutput, nil))
 		}
 		return tlshost.New(cfg), nil
 	}
+}
+
+// keyLogFile appends each Write to a file opened for that Write alone, so
+// that nothing stays open after the run and each line lands whole
+// (O_APPEND).
+type keyLogFile string
+
+func openKeyLog(path string) (keyLogFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", err
+	}
+	return keyLogFile(path), f.Close()
+}
+
+func (k keyLogFile) Write(p []byte) (int, error) {
+	f, err := os.OpenFile(string(k), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.Write(p)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// versionNames are the protocol versions --versions accepts by name.
+var versionNames = map[string]uint16{"1.2": 0x0303, "tls1.2": 0x0303, "1.3": 0x0304, "tls1.3": 0x0304}
+
+// suiteNames are the cipher suites --cipher-suites accepts by name:
+// crypto/tls's, which include the TLS 1.3 ones.
+func suiteNames() map[string]uint16 {
+	m := map[string]uint16{}
+	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		m[strings.ToLower(cs.Name)] = cs.ID
+	}
+	return m
+}
+
+// parseCodePoints parses a comma-separated list of names (case-insensitive)
+// and 0x code points.
+func parseCodePoints(s, what string, names map[string]uint16) ([]uint16, error) {
+	var out []uint16
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if id, ok := names[strings.ToLower(f)]; ok {
+			out = append(out, id)
+			continue
+		}
+		id, err := strconv.ParseUint(f, 0, 16)
+		if err != nil || !strings.HasPrefix(f, "0x") {
+			return nil, fmt.Errorf("unknown %s %q (want a name or a 0x code point)", what, f)
+		}
+		out = append(out, uint16(id))
+	}
+	return out, nil
 }
 
 // logOutput is where --log-tls writes.

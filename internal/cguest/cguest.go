@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -98,6 +99,57 @@ var (
 	mu    sync.Mutex
 	cache = map[string]*result{}
 )
+
+// BuildJS builds a JavaScript component with componentize-js (shipped
+// with jco) from source, the world World of the WIT file wit, with the
+// componentize-js features in disable turned off (once per process).
+func BuildJS(t testing.TB, source, wit, world string, disable ...string) []byte {
+	t.Helper()
+	tools := Require(t)
+	key := fmt.Sprint("js", source, wit, world, disable)
+	mu.Lock()
+	r, ok := cache[key]
+	if !ok {
+		r = &result{}
+		cache[key] = r
+	}
+	mu.Unlock()
+	r.once.Do(func() { r.wasm, r.err = buildJS(tools, source, wit, world, disable) })
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.wasm
+}
+
+func buildJS(tools Tools, source, wit, world string, disable []string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "cguest")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	wit, err = filepath.Abs(wit)
+	if err != nil {
+		return nil, err
+	}
+	cz := filepath.Join(filepath.Dir(tools.Jco), "..", "..", "componentize-js", "src", "componentize.js")
+	out := filepath.Join(dir, "component.wasm")
+	if err := run(tools.Node, "--input-type=module", "-e", componentizeScript, cz, source, wit, world, out, strings.Join(disable, ",")); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(out)
+}
+
+// componentizeScript runs componentize-js through its API.
+const componentizeScript = `
+import { readFile, writeFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
+const [cz, source, witPath, worldName, out, disable] = process.argv.slice(1);
+const { componentize } = await import(pathToFileURL(cz).href);
+const { component } = await componentize(await readFile(source, "utf8"), {
+  witPath, worldName, disableFeatures: disable ? disable.split(",") : [],
+});
+await writeFile(out, component);
+`
 
 // A Spec says how to build one guest.
 type Spec struct {

@@ -3,6 +3,7 @@ package tlshost
 import (
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -76,6 +77,14 @@ type Config struct {
 	// Time returns the current time for certificate validation; nil means
 	// time.Now.
 	Time func() time.Time
+
+	// KeyLog, if set, receives the secrets of every connection of every
+	// guest in the NSS key log format (SSLKEYLOGFILE), for decrypting
+	// captures with Wireshark. It is the host's: no guest can turn it on,
+	// off or read it. Lines are written whole, one Write each, from any
+	// goroutine. Anyone who reads it can decrypt the traffic: for
+	// debugging only.
+	KeyLog io.Writer
 
 	// PendingHandshakes bounds the handshakes one guest has pending at
 	// once (see pending.go for when a handshake is pending); zero means
@@ -169,6 +178,7 @@ func (c *Config) options() backends.Options {
 		CipherSuites: cloneSlice(c.CipherSuites),
 		Groups:       cloneSlice(c.Groups),
 		Time:         c.Time,
+		KeyLog:       c.KeyLog,
 	}
 }
 

@@ -127,9 +127,10 @@ func (c *recordingConn) recorded() []byte {
 
 // peerResult is what a Go peer saw of one connection.
 type peerResult struct {
-	hello *sentHello // the ClientHello (server peers only)
-	state tls.ConnectionState
-	err   error
+	hello    *sentHello // the ClientHello (server peers only)
+	recorded []byte     // what the peer read: the client's side of the connection
+	state    tls.ConnectionState
+	err      error
 }
 
 // goServerPeer serves one TLS connection at a time with cfg on loopback
@@ -158,6 +159,7 @@ func goServerPeer(t *testing.T, cfg *tls.Config) (port string, results chan peer
 			if err == nil {
 				io.Copy(io.Discard, c) // until the guest's close_notify
 			}
+			res.recorded = rc.recorded()
 			c.Close()
 			results <- res
 		}

@@ -53,6 +53,9 @@ func NewHost(cfg Config) (*Host, error) {
 	if err := newCeiling(b, &base).check(b); err != nil {
 		return nil, err
 	}
+	if cfg.KeyLog != nil {
+		cfg.KeyLog = &lockedWriter{w: cfg.KeyLog}
+	}
 	return &Host{cfg: cfg, backend: b}, nil
 }
 

@@ -8,6 +8,7 @@
 //	ext02 hello KEY-FILE CERT-FILE          a server printing the client's offer (one connection)
 //	ext02 request HOST PORT KEY-FILE CERT-FILE
 //	                                        a client printing the server's certificate request
+//	ext02 say HOST PORT MESSAGE             a client sending MESSAGE
 //	ext02 export-client HOST PORT LABEL CONTEXT LENGTH
 //	ext02 export-server KEY-FILE CERT-FILE LABEL CONTEXT LENGTH
 //	                                        keying material exported after the handshake;
@@ -47,6 +48,16 @@ func main() {
 		hello(os.Args[2], os.Args[3])
 	case "request":
 		request(os.Args[2], os.Args[3], os.Args[4], os.Args[5])
+	case "say":
+		c, err := wasitls.Dial("tcp", net.JoinHostPort(os.Args[2], os.Args[3]), &wasitls.Config{})
+		if err != nil {
+			fail("%v", err)
+		}
+		io.WriteString(c, os.Args[4])
+		c.CloseWrite()
+		io.ReadAll(c)
+		c.Close()
+		fmt.Println("said it")
 	case "export-client":
 		c, err := wasitls.Dial("tcp", net.JoinHostPort(os.Args[2], os.Args[3]), &wasitls.Config{})
 		if err != nil {

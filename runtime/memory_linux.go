@@ -1,5 +1,3 @@
-//go:build linux || darwin
-
 package runtime
 
 import "syscall"
@@ -13,9 +11,9 @@ func newLinearMemory(size uint64) *linearMemory {
 	}
 	b, err := syscall.Mmap(-1, 0, int(size), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON|mapNoReserve)
 	if err != nil {
-		return &linearMemory{reserved: make([]byte, size)}
+		return &linearMemory{limit: size}
 	}
-	return &linearMemory{reserved: b, mapped: true}
+	return &linearMemory{limit: size, buf: b, mapped: true}
 }
 
 // unmap releases the reservation. Nothing may run on the memory any more.
@@ -23,8 +21,8 @@ func (m *linearMemory) unmap() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.mapped {
-		syscall.Munmap(m.reserved)
-		m.mapped, m.reserved, m.freed = false, nil, true
+		syscall.Munmap(m.buf)
+		m.mapped, m.buf, m.freed = false, nil, true
 	}
 }
 
@@ -32,18 +30,22 @@ func (m *linearMemory) unmap() {
 // and become resident when the guest touches them.
 func (m *linearMemory) commit(from, to uint64) error {
 	if !m.mapped {
+		m.growSlice(to)
 		return nil
 	}
-	return syscall.Mprotect(m.reserved[from:to], syscall.PROT_READ|syscall.PROT_WRITE)
+	return syscall.Mprotect(m.buf[from:to], syscall.PROT_READ|syscall.PROT_WRITE)
 }
 
 // decommit gives the committed pages back to the system. The range stays
 // mapped, reading as zero, for a guest still running when it was freed.
 func (m *linearMemory) decommit() {
-	if !m.mapped || m.committed == 0 {
+	if !m.mapped {
+		m.buf = nil // wazero's own reference keeps it for a running guest
 		return
 	}
-	syscall.Madvise(m.reserved[:m.committed], syscall.MADV_DONTNEED)
+	if m.committed > 0 {
+		syscall.Madvise(m.buf[:m.committed], syscall.MADV_DONTNEED)
+	}
 }
 
 // mapNoReserve keeps the reservation out of the system's commit charge:

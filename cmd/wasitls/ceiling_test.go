@@ -1,0 +1,34 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRunCeilingFlags: --versions, --cipher-suites and --groups set what a
+// guest may select from, and the guest reads them back
+// (allowed-algorithms); lists the backend cannot honour are refused at
+// start-up.
+func TestRunCeilingFlags(t *testing.T) {
+	guest := wasmFile(t, "../../runtime/tlshost/testdata/ext02")
+	code, stdout, stderr := runCLI(t, "--backend", "circl-pq", "--versions", "1.3", "--cipher-suites", "TLS_AES_256_GCM_SHA384,0x1303",
+		"--groups", "X25519MLKEM768", guest, "algorithms")
+	if code != 0 || !strings.Contains(stdout, "allowed versions=[0x0304] suites=[0x1302 0x1303] groups=[0x11ec]") ||
+		!strings.Contains(stdout, "default versions=[0x0304] suites=[0x1302 0x1303] groups=[0x11ec]") {
+		t.Errorf("code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--versions", "1.1"}, `--versions: unknown version "1.1"`},
+		{[]string{"--cipher-suites", "TLS_NOPE"}, `--cipher-suites: unknown cipher suite "TLS_NOPE"`},
+		{[]string{"--backend", "circl-pq", "--versions", "1.2"}, "Config.Versions: TLS 1.2 (0x0303) is not implemented by backend circl-pq"},
+		{[]string{"--backend", "stdtls", "--groups", "mlkem768"}, "Config.Groups: MLKEM768 (0x0201) is not implemented by backend stdtls"},
+	} {
+		code, _, stderr := runCLI(t, append(tc.args, guest, "algorithms")...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: code %d, stderr %q; want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

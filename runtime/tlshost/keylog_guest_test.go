@@ -1,0 +1,189 @@
+package tlshost_test
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// TestGuestKeyLog: with a host key log, the secrets of a wasm guest's
+// connection (client and server, both backends) decrypt the application
+// data captured on the wire, as Wireshark would.
+func TestGuestKeyLog(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		t.Run("Client", func(t *testing.T) {
+			var keyLog syncBuffer
+			port, results := goServerPeer(t, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
+			out, err := startGuestWith(t, tlshost.Config{BackendName: backend, KeyLog: &keyLog}, p, "./testdata/ext02", nil,
+				"say", "localhost", port, "attack at dawn").wait(t)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			res := <-results
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			// The peer recorded what the guest sent: client to server.
+			plain := decryptTLS13(t, res.recorded, "CLIENT", res.state.CipherSuite, keyLog.String())
+			if !bytes.Contains(plain, []byte("attack at dawn")) {
+				t.Errorf("decrypted client data %q lacks the message", plain)
+			}
+		})
+		t.Run("Server", func(t *testing.T) {
+			var keyLog syncBuffer
+			g := startGuestWith(t, tlshost.Config{BackendName: backend, KeyLog: &keyLog}, p, "./testdata/ext02", nil,
+				"export-server", "/certs/localhost.key", "/certs/localhost.pem", "x", "none", "8")
+			raw, err := net.Dial("tcp4", "127.0.0.1:"+g.port(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc := &recordingConn{Conn: raw}
+			c := tls.Client(rc, &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost"})
+			got, err := io.ReadAll(c)
+			if err != nil || string(got) != "bye\n" {
+				t.Fatalf("read %q, %v", got, err)
+			}
+			suite := c.ConnectionState().CipherSuite
+			c.Close()
+			if out, err := g.wait(t); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			plain := decryptTLS13(t, rc.recorded(), "SERVER", suite, keyLog.String())
+			if !bytes.Contains(plain, []byte("bye\n")) {
+				t.Errorf("decrypted server data %q lacks the message", plain)
+			}
+		})
+	})
+}
+
+// decryptTLS13 decrypts one direction of a TLS 1.3 connection, as
+// captured from its first byte, with the secrets of an NSS key log
+// (side "CLIENT" or "SERVER"), and returns the application data. It
+// checks that the key log holds exactly one connection's lines.
+func decryptTLS13(t *testing.T, stream []byte, side string, suite uint16, keyLog string) []byte {
+	t.Helper()
+	secrets := map[string][]byte{}
+	randoms := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(keyLog), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			t.Fatalf("key log line %q is not LABEL RANDOM SECRET", line)
+		}
+		s, err := hex.DecodeString(f[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[f[0]], randoms[f[1]] = s, true
+	}
+	if len(randoms) != 1 {
+		t.Fatalf("key log holds %d client randoms, want 1:\n%s", len(randoms), keyLog)
+	}
+	hs, app := secrets[side+"_HANDSHAKE_TRAFFIC_SECRET"], secrets[side+"_TRAFFIC_SECRET_0"]
+	if hs == nil || app == nil {
+		t.Fatalf("key log lacks the %s secrets:\n%s", side, keyLog)
+	}
+	newHash, keyLen := sha256.New, 16
+	var newAEAD func(key []byte) (cipher.AEAD, error)
+	switch suite {
+	case tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384:
+		if suite == tls.TLS_AES_256_GCM_SHA384 {
+			newHash, keyLen = sha512.New384, 32
+		}
+		newAEAD = func(key []byte) (cipher.AEAD, error) {
+			b, err := aes.NewCipher(key)
+			if err != nil {
+				return nil, err
+			}
+			return cipher.NewGCM(b)
+		}
+	case tls.TLS_CHACHA20_POLY1305_SHA256:
+		keyLen, newAEAD = 32, chacha20poly1305.New
+	default:
+		t.Fatalf("cipher suite %#04x is not TLS 1.3's", suite)
+	}
+	type keys struct {
+		aead cipher.AEAD
+		iv   []byte
+		seq  uint64
+	}
+	derive := func(secret []byte) *keys {
+		key := expandLabel(t, newHash, secret, "key", keyLen)
+		aead, err := newAEAD(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &keys{aead: aead, iv: expandLabel(t, newHash, secret, "iv", 12)}
+	}
+	open := func(k *keys, rec []byte) ([]byte, bool) {
+		nonce := bytes.Clone(k.iv)
+		var seq [8]byte
+		binary.BigEndian.PutUint64(seq[:], k.seq)
+		for i := range seq {
+			nonce[4+i] ^= seq[i]
+		}
+		plain, err := k.aead.Open(nil, nonce, rec[5:], rec[:5])
+		if err != nil {
+			return nil, false
+		}
+		k.seq++
+		return plain, true
+	}
+	hsKeys, appKeys := derive(hs), derive(app)
+	var appData []byte
+	decrypted := 0
+	for len(stream) >= 5 {
+		n := int(binary.BigEndian.Uint16(stream[3:5]))
+		if len(stream) < 5+n {
+			break
+		}
+		rec := stream[:5+n]
+		stream = stream[5+n:]
+		if rec[0] != 23 {
+			continue // ClientHello, ServerHello, ChangeCipherSpec: in the clear
+		}
+		plain, ok := open(hsKeys, rec)
+		if !ok {
+			if plain, ok = open(appKeys, rec); !ok {
+				t.Fatalf("a record (%d bytes) decrypts with neither logged %s secret", n, side)
+			}
+		}
+		decrypted++
+		plain = bytes.TrimRight(plain, "\x00")
+		if len(plain) > 0 && plain[len(plain)-1] == 23 { // application_data
+			appData = append(appData, plain[:len(plain)-1]...)
+		}
+	}
+	if decrypted == 0 || appKeys.seq == 0 {
+		t.Fatalf("decrypted %d records, %d with the traffic secret", decrypted, appKeys.seq)
+	}
+	return appData
+}
+
+// expandLabel is HKDF-Expand-Label with an empty context (RFC 8446,
+// Section 7.1).
+func expandLabel(t *testing.T, h func() hash.Hash, secret []byte, label string, n int) []byte {
+	full := "tls13 " + label
+	info := fmt.Sprintf("%c%c%c%s%c", byte(n>>8), byte(n), byte(len(full)), full, 0)
+	out, err := hkdf.Expand(h, secret, info, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
