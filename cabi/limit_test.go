@@ -21,8 +21,8 @@ func TestTableLimit(t *testing.T) {
 	}
 	_, err := tab.Insert(typA, &res{name: "over", dropped: &dropped})
 	var le *LimitError
-	if !errors.As(err, &le) || le.Limit != 3 || !strings.Contains(err.Error(), "Limits.Handles") {
-		t.Fatalf("Insert past the limit = %v, want a LimitError naming Limits.Handles", err)
+	if !errors.As(err, &le) || le.Limit != 3 || !strings.Contains(err.Error(), "Limits.Handles") || !strings.Contains(err.Error(), "holds 3 handles (3 test:a/a.a), the most allowed") {
+		t.Fatalf("Insert past the limit = %v, want a LimitError naming Limits.Handles and what is held", err)
 	}
 	// A freed handle makes room again.
 	if _, err := tab.Remove(hs[0], typA); err != nil {
@@ -208,5 +208,22 @@ func TestCloseLargeTable(t *testing.T) {
 	}
 	if want := 2*shrinkMin + 1; len(dropped) != want { // the fillers but one, p and c
 		t.Errorf("%d drops, want %d", len(dropped), want)
+	}
+}
+
+// The limit error says what the guest holds, most common types first.
+func TestTableLimitHeld(t *testing.T) {
+	var dropped []string
+	tab := new(Table)
+	tab.SetLimit(10, "")
+	types := []*ResourceType{typA, typB, NewResourceType("test:a/a.c"), NewResourceType("test:a/a.d"), NewResourceType("test:a/a.e")}
+	for i, n := range []int{1, 5, 2, 1, 1} {
+		for range n {
+			mustInsert(t, tab, types[i], &res{dropped: &dropped})
+		}
+	}
+	_, err := tab.Insert(typA, &res{dropped: &dropped})
+	if want := "(5 test:a/a.b, 2 test:a/a.c, 1 test:a/a.a, 2 of 2 other types)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q in it", err, want)
 	}
 }

@@ -1,8 +1,11 @@
 package cabi
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -102,6 +105,8 @@ type LimitError struct {
 	Limit int
 	// Name is the setting that raises the limit, as the embedder named it.
 	Name string
+	// Held says what the guest holds, most common resource types first.
+	Held string
 }
 
 func (e *LimitError) Error() string {
@@ -109,7 +114,46 @@ func (e *LimitError) Error() string {
 	if name == "" {
 		name = "cabi.Table.SetLimit"
 	}
-	return fmt.Sprintf("resource table limit reached: the guest holds %d handles, the most allowed (%s); it must drop resources it no longer uses", e.Limit, name)
+	return fmt.Sprintf("resource table limit reached: the guest holds %d handles (%s), the most allowed (%s); it must drop resources it no longer uses", e.Limit, e.Held, name)
+}
+
+// heldLocked describes the live handles by type, the three most common
+// first. It walks the whole table: it runs once, for the error that traps
+// the guest. Called with t.mu held.
+func (t *Table) heldLocked() string {
+	counts := map[*ResourceType]int{}
+	for i := range t.slots {
+		if s := &t.slots[i]; s.state == slotLive {
+			counts[s.typ]++
+		}
+	}
+	types := make([]*ResourceType, 0, len(counts))
+	for typ := range counts {
+		types = append(types, typ)
+	}
+	slices.SortFunc(types, func(a, b *ResourceType) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.String(), b.String())
+	})
+	var parts []string
+	for i, typ := range types {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("%d of %d other types", t.live-sumCounts(counts, types[:3]), len(types)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", counts[typ], typ))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sumCounts(counts map[*ResourceType]int, types []*ResourceType) int {
+	n := 0
+	for _, typ := range types {
+		n += counts[typ]
+	}
+	return n
 }
 
 // errDrained is returned by Insert after the instance closed: a host call
@@ -165,7 +209,7 @@ func (t *Table) Insert(typ *ResourceType, v Resource) (uint32, error) {
 	}
 	t.init()
 	if limit := t.limitLocked(); t.live >= limit {
-		return 0, &LimitError{Limit: limit, Name: t.limitName}
+		return 0, &LimitError{Limit: limit, Name: t.limitName, Held: t.heldLocked()}
 	}
 	var h uint32
 	for n := len(t.free); n > 0 && h == 0; n-- {
