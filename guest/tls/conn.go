@@ -33,6 +33,11 @@ type Config struct {
 	// for a client certificate (unless GetClientCertificate is set).
 	Identities []*Identity
 
+	// MinVersion, MaxVersion, CipherSuites and CurvePreferences can only
+	// narrow what the host allows (AllowedAlgorithms): the host keeps what
+	// it allows of them, in this order, and the handshake fails to start
+	// with the host's reason when nothing is left.
+	//
 	// MinVersion and MaxVersion bound the protocol versions (VersionTLS12,
 	// VersionTLS13); zero means the host's default.
 	MinVersion, MaxVersion uint16
