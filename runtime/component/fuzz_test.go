@@ -1,6 +1,15 @@
 package component
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/cabi"
+)
 
 // FuzzParse checks that Parse never panics and that what it accepts
 // survives a second look (the definitions can be described).
@@ -20,4 +29,42 @@ func FuzzParse(f *testing.F) {
 			_ = describe(d)
 		}
 	})
+}
+
+// FuzzInstantiate checks that instantiating whatever Parse accepts is an
+// error or an instance, never a panic. Imports bind to host functions that
+// trap.
+func FuzzInstantiate(f *testing.F) {
+	f.Add(exitComponent("0.2.12", "exit"))
+	f.Add(comp(section(secCoreModule, []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}),
+		section(secCoreInstance, vec([]byte{0x00, 0x00, 0x00}, []byte{0x01, 0x00})),
+		section(secAlias, vec([]byte{0x00, 0x11, 0x01, 0x00, 0x01, 'm'}))))
+	f.Add(comp(section(secType, vec([]byte{0x3f, 0x7f, 0x00})), section(secCanon, vec([]byte{0x02, 0x00}, []byte{0x03, 0x00}, []byte{0x04, 0x00}))))
+	f.Add(comp(section(secComponent, comp(section(secExport, vec(cat([]byte{0x00}, name("x"), []byte{0x03, 0x00, 0x00})))))))
+	bg := context.Background()
+	// A core module's start function may loop: each input gets a second.
+	r := wazero.NewRuntimeWithConfig(bg, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(64))
+	f.Cleanup(func() { r.Close(bg) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(bg, time.Second)
+		defer cancel()
+		inst, err := Instantiate(ctx, r, c, cabi.NewInstance(), trapLinker{})
+		if err == nil {
+			inst.Close(ctx)
+		}
+	})
+}
+
+// trapLinker serves every import with a host function that traps.
+type trapLinker struct{}
+
+func (trapLinker) Resolve(module, name string, params, results []api.ValueType) (cabi.HostFunc, error) {
+	fn := func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.Trapf(module+"#"+name, "not served in the fuzz test")
+	}
+	return cabi.HostFunc{Name: name, Fn: fn, Params: params, Results: results}, nil
 }

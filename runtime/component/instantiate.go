@@ -170,6 +170,11 @@ func (s *scope) alias(a Alias) (item, error) {
 		}
 		return ex, nil
 	case AliasCoreExport:
+		switch a.Of {
+		case SortCoreFunc, SortCoreTable, SortCoreMemory, SortCoreGlobal:
+		default:
+			return item{}, fmt.Errorf("core export alias of a %s", a.Of)
+		}
 		it, ok := s.get(SortCoreInstance, a.Instance)
 		if !ok {
 			return item{}, fmt.Errorf("core instance index %d out of range", a.Instance)

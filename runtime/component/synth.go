@@ -20,7 +20,10 @@ func (s *scope) coreExports(d CoreExports) (*coreInstance, error) {
 		if !ok {
 			return nil, fmt.Errorf("export %q: %s index %d out of range", e.Name, e.Sort, e.Index)
 		}
-		src := it.v.(coreItem)
+		src, ok := it.v.(coreItem)
+		if !ok {
+			return nil, notSupported("a %s in a core instance made of exports", e.Sort)
+		}
 		mod, err := s.state.module(src.inst)
 		if err != nil {
 			return nil, err
