@@ -98,12 +98,12 @@ func BenchmarkBulk(b *testing.B) {
 		for _, w := range []int{16 << 10, 64 << 10} {
 			for _, sub := range benchSubjects() {
 				b.Run(dir+"/"+strings.ReplaceAll(sizeName(w), " ", "")+"/"+subjectKey(sub), func(b *testing.B) {
-					base, err := e.openSession(nativeSubject(), group)
+					base, err := e.openSession(localPeer{e}, nativeSubject(), group)
 					if err != nil {
 						b.Fatal(err)
 					}
 					defer base.close()
-					s, err := e.openSession(sub, group)
+					s, err := e.openSession(localPeer{e}, sub, group)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -147,12 +147,12 @@ func BenchmarkHandshake(b *testing.B) {
 					if side == "server" {
 						open = e.serverHandshaker
 					}
-					base, err := open(nativeSubject(), group)
+					base, err := open(localPeer{e}, nativeSubject(), group)
 					if err != nil {
 						b.Fatal(err)
 					}
 					defer base.close()
-					h, err := open(sub, group)
+					h, err := open(localPeer{e}, sub, group)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -181,12 +181,12 @@ func BenchmarkEcho(b *testing.B) {
 	e := benchEnv(b)
 	for _, sub := range benchSubjects() {
 		b.Run(subjectKey(sub), func(b *testing.B) {
-			base, err := e.openSession(nativeSubject(), tls.X25519MLKEM768)
+			base, err := e.openSession(localPeer{e}, nativeSubject(), tls.X25519MLKEM768)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer base.close()
-			s, err := e.openSession(sub, tls.X25519MLKEM768)
+			s, err := e.openSession(localPeer{e}, sub, tls.X25519MLKEM768)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -44,7 +44,11 @@ type env struct {
 	cert     tls.Certificate
 	guestEnv []string // KEY, CHAIN, CA for the guest
 
-	wasm     []byte
+	wasm []byte
+	// cwasm is the C guest, nil when it could not be built for want of
+	// a tool (cErr says which).
+	cwasm    []byte
+	cErr     error
 	cache    wazero.CompilationCache
 	mu       sync.Mutex
 	runtimes map[string]*hostRuntime
@@ -76,10 +80,14 @@ func newEnv() (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w (run from the wasitls source tree)", err)
 	}
+	cwasm, cErr := buildCGuest()
+	if _, missing := cErr.(*MissingToolError); cErr != nil && !missing {
+		return nil, cErr
+	}
 	return &env{
 		ca: ca, leaf: leaf, roots: ca.Pool(), cert: leaf.TLSCertificate(),
 		guestEnv: []string{"KEY=" + string(leaf.KeyPEM()), "CHAIN=" + string(leaf.ChainPEM()), "CA=" + string(ca.CertPEM())},
-		wasm:     wasm,
+		wasm:     wasm, cwasm: cwasm, cErr: cErr,
 		cache:    wazero.NewCompilationCache(),
 		runtimes: map[string]*hostRuntime{},
 
@@ -98,11 +106,23 @@ func (e *env) close() {
 	e.cache.Close(context.Background())
 }
 
-// runtime returns the runtime for backend, creating it on first use.
-func (e *env) runtime(backend string) (*hostRuntime, error) {
+// runtime returns the runtime for backend with the Go guest compiled in
+// it, creating it on first use.
+func (e *env) runtime(backend string) (*hostRuntime, error) { return e.runtimeFor(backend, 0) }
+
+// runtimeFor returns the runtime for backend, creating it on first use:
+// with group 0 the Go guest's; otherwise the C guest's, with the host
+// allowing only group (the draft interface the C guest uses cannot choose
+// groups, so the host's configuration does, as the Go guest does through
+// the extension interface).
+func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if h, ok := e.runtimes[backend]; ok {
+	key := backend
+	if group != 0 {
+		key = fmt.Sprintf("%s/c/%d", backend, uint16(group))
+	}
+	if h, ok := e.runtimes[key]; ok {
 		return h, nil
 	}
 	ctx := context.Background()
@@ -115,19 +135,24 @@ func (e *env) runtime(backend string) (*hostRuntime, error) {
 	}
 	r := wazero.NewRuntimeWithConfig(ctx,
 		wazero.NewRuntimeConfig().WithCloseOnContextDone(e.terminationChecks).WithCompilationCache(e.cache))
-	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots})
+	cfg := tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots}
+	wasm := e.wasm
+	if group != 0 {
+		cfg.Groups, wasm = []uint16{uint16(group)}, e.cwasm
+	}
+	ext := tlshost.New(cfg)
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Limits: runtime.Limits{Sockets: guestSocketLimit}, Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		r.Close(ctx)
 		return nil, err
 	}
-	compiled, err := r.CompileModule(ctx, e.wasm)
+	compiled, err := r.CompileModule(ctx, wasm)
 	if err != nil {
 		r.Close(ctx)
 		return nil, err
 	}
 	h := &hostRuntime{r: r, rt: rt, compiled: compiled}
-	e.runtimes[backend] = h
+	e.runtimes[key] = h
 	return h, nil
 }
 
@@ -157,8 +182,10 @@ func (m *linearMemory) Free() { m.buf = nil }
 type impl string
 
 const (
-	implWASI impl = "wasi" // through the host's wasi:tls
-	implGo   impl = "go"   // crypto/tls compiled into the guest
+	implNative impl = "native" // crypto/tls in this process
+	implWASI   impl = "wasi"   // through the host's wasi:tls
+	implGo     impl = "go"     // crypto/tls compiled into the guest
+	implC      impl = "c"      // the C guest, through the host's wasi:tls
 )
 
 // A guest is a running instance of the benchmark guest.
@@ -182,6 +209,22 @@ func (e *env) startGuest(backend string, args ...string) (*guest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return e.start(h, "benchguest", args)
+}
+
+// startCGuest runs the C guest with args on backend's runtime for group.
+func (e *env) startCGuest(backend string, group tls.CurveID, args ...string) (*guest, error) {
+	if e.cwasm == nil {
+		return nil, e.cErr
+	}
+	h, err := e.runtimeFor(backend, group)
+	if err != nil {
+		return nil, err
+	}
+	return e.start(h, "cguest", args)
+}
+
+func (e *env) start(h *hostRuntime, argv0 string, args []string) (*guest, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
@@ -194,7 +237,7 @@ func (e *env) startGuest(backend string, args ...string) (*guest, error) {
 	}))
 	go func() {
 		_, err := h.rt.Instantiate(ctx, h.compiled, runtime.ModuleConfig{
-			Args: append([]string{"benchguest"}, args...), Env: e.guestEnv,
+			Args: append([]string{argv0}, args...), Env: e.guestEnv,
 			Stdin: inR, Stdout: outW, Stderr: outW,
 			Started: g.inst.Store,
 		})

@@ -36,10 +36,18 @@ const (
 )
 
 // RunChildIfRequested turns the process into the benchmark's connection
-// holder when it was started as one, and never returns then. Programs that
+// holder or its subprocess peer when it was started as one, and never
+// returns then. Programs that
 // run the idle scenario (the wasitls command, the package's tests) call it
 // first thing in main or TestMain.
 func RunChildIfRequested() {
+	if os.Getenv(peerEnv) != "" {
+		if err := runPeer(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stdout, "error:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	spec := os.Getenv(dialerEnv)
 	if spec == "" {
 		return

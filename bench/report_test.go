@@ -91,9 +91,11 @@ func TestInterleave(t *testing.T) {
 	if order[0] != 0 || order[3] != 1 || order[6] != 2 || order[9] != 0 {
 		t.Errorf("order %v does not rotate", order)
 	}
-	for j, d := range total {
-		if want := time.Duration(j+1) * time.Millisecond * rounds; d != want {
-			t.Errorf("total[%d] = %v; want %v", j, d, want)
+	for j, runs := range total {
+		for r, d := range runs {
+			if want := time.Duration(j+1) * time.Millisecond; d != want {
+				t.Errorf("run %d of subject %d = %v; want %v", r, j, d, want)
+			}
 		}
 	}
 	var sum int64
@@ -102,6 +104,27 @@ func TestInterleave(t *testing.T) {
 	}
 	if sum != 1003 {
 		t.Errorf("shares add up to %d; want 1003", sum)
+	}
+}
+
+// Runs give the median and range, and ratios are taken run by run.
+func TestTableRuns(t *testing.T) {
+	tab := &Table{Unit: "MB/s", CMin: map[string]float64{cSubject("stdtls").name: 0.95}}
+	tab.addRuns(nativeSubject().name, []float64{100, 200, 100, 100, 100})
+	tab.addRuns(cSubject("stdtls").name, []float64{95, 190, 50, 100, 96})
+	tab.finish()
+	r := tab.Rows[1]
+	if r.Value != 96 || r.Lo != 50 || r.Hi != 190 {
+		t.Errorf("value %v (%v-%v); want 96 (50-190)", r.Value, r.Lo, r.Hi)
+	}
+	if r.VsNative != 0.95 || r.VsNativeLo != 0.5 || r.VsNativeHi != 1 {
+		t.Errorf("vs native %v (%v-%v); want 0.95 (0.5-1)", r.VsNative, r.VsNativeLo, r.VsNativeHi)
+	}
+	if got := tab.meets(r); got != "yes" {
+		t.Errorf("C row at 0.95x against 0.95x: %q", got)
+	}
+	if got := r.vsNative(); got != "0.95x (0.50-1.00)" {
+		t.Errorf("printed %q", got)
 	}
 }
 

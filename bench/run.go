@@ -55,6 +55,9 @@ type Options struct {
 	// every loop header of the guest saves an indirect call. The
 	// wasitls command keeps the checks; this measures what they cost.
 	NoTerminationChecks bool
+	// Peers are where the native end of the bulk, handshake and echo
+	// scenarios runs (PeerInProcess, PeerSubprocess); empty means both.
+	Peers []string
 	// Progress, if set, receives a line per measurement as it starts.
 	Progress io.Writer
 }
@@ -73,6 +76,7 @@ func DefaultOptions() Options {
 		Echoes:            20000,
 		IdleConns:         10000,
 		NativeIdleConns:   2000,
+		Peers:             Peers,
 	}
 }
 
@@ -111,6 +115,9 @@ func (o Options) withDefaults() Options {
 	if o.NativeIdleConns == 0 {
 		o.NativeIdleConns = min(o.IdleConns, d.NativeIdleConns)
 	}
+	if len(o.Peers) == 0 {
+		o.Peers = d.Peers
+	}
 	return o
 }
 
@@ -129,6 +136,11 @@ func Run(opts Options) (*Report, error) {
 			return nil, err
 		}
 	}
+	for _, p := range opts.Peers {
+		if !slices.Contains(Peers, p) {
+			return nil, fmt.Errorf("bench: unknown peer place %q (have %v)", p, Peers)
+		}
+	}
 	e, err := newEnv()
 	if err != nil {
 		return nil, err
@@ -136,18 +148,32 @@ func Run(opts Options) (*Report, error) {
 	e.terminationChecks = !opts.NoTerminationChecks
 	defer e.close()
 	r := &Report{Machine: ThisMachine(), Options: opts}
+	if e.cErr != nil {
+		r.Skipped = append(r.Skipped, "C GUEST ROWS SKIPPED: "+e.cErr.Error())
+	}
 	s := &suite{env: e, opts: opts, report: r}
+	defer s.closePeer()
 	for _, name := range opts.Scenarios {
 		var err error
-		switch name {
-		case ScenarioBulk:
-			err = s.bulk()
-		case ScenarioHandshake:
-			err = s.handshakes()
-		case ScenarioEcho:
-			err = s.echo()
-		case ScenarioIdle:
+		if name == ScenarioIdle {
 			err = s.idle()
+		} else {
+			for _, place := range opts.Peers {
+				if err = s.usePeer(place); err != nil {
+					break
+				}
+				switch name {
+				case ScenarioBulk:
+					err = s.bulk()
+				case ScenarioHandshake:
+					err = s.handshakes()
+				case ScenarioEcho:
+					err = s.echo()
+				}
+				if err != nil {
+					break
+				}
+			}
 		}
 		if err != nil {
 			return r, err
@@ -160,6 +186,42 @@ type suite struct {
 	env    *env
 	opts   Options
 	report *Report
+	// place and peer are where the native end runs now; remote is the
+	// subprocess peer once started.
+	place  string
+	peer   peer
+	remote *remotePeer
+}
+
+func (s *suite) usePeer(place string) error {
+	s.place = place
+	if place == PeerInProcess {
+		s.peer = localPeer{s.env}
+		return nil
+	}
+	if s.remote == nil {
+		p, err := startRemotePeer(s.env)
+		if err != nil {
+			return err
+		}
+		s.remote = p
+	}
+	s.peer = s.remote
+	return nil
+}
+
+func (s *suite) closePeer() {
+	if s.remote != nil {
+		s.remote.close()
+	}
+}
+
+// where names the peer's place in table titles.
+func (s *suite) where() string {
+	if s.place == PeerSubprocess {
+		return "native peer in a subprocess"
+	}
+	return "native peer in-process"
 }
 
 func (s *suite) progress(format string, args ...any) {
@@ -168,14 +230,21 @@ func (s *suite) progress(format string, args ...any) {
 	}
 }
 
-// subjects lists native, each backend through wasi:tls, and crypto/tls
-// inside the guest.
-func (s *suite) subjects() []subject {
+// subjects lists native, each backend through wasi:tls, crypto/tls
+// inside the guest, and with withC the C guest on each backend (when it
+// was built).
+func (s *suite) subjects(withC bool) []subject {
 	out := []subject{nativeSubject()}
 	for _, b := range s.opts.Backends {
 		out = append(out, wasiSubject(b))
 	}
-	return append(out, inGuestSubject(s.defaultBackend()))
+	out = append(out, inGuestSubject(s.defaultBackend()))
+	if withC && s.env.cwasm != nil {
+		for _, b := range s.opts.Backends {
+			out = append(out, cSubject(b))
+		}
+	}
+	return out
 }
 
 func (s *suite) defaultBackend() string {
@@ -185,18 +254,20 @@ func (s *suite) defaultBackend() string {
 	return s.opts.Backends[0]
 }
 
-func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
-
 // rounds is how many slices each measurement is cut into. The subjects
-// take turns slice by slice, in rotating order, so that a change in the
-// machine's load (other processes) affects each of them alike and the
-// ratios stay meaningful.
+// take turns slice by slice (A B C A B C ...), in rotating order, so that
+// a change in the machine's load (other processes) affects each of them
+// alike; each slice is one run, and the tables give the median of the
+// runs and their spread.
 const rounds = 8
 
 // interleave calls measure(j, r) for each subject j in each round r, in
-// rotating order, and returns each subject's total time.
-func interleave(subjects int, measure func(j, r int) (time.Duration, error)) ([]time.Duration, error) {
-	total := make([]time.Duration, subjects)
+// rotating order, and returns each subject's time per round.
+func interleave(subjects int, measure func(j, r int) (time.Duration, error)) ([][]time.Duration, error) {
+	times := make([][]time.Duration, subjects)
+	for j := range times {
+		times[j] = make([]time.Duration, rounds)
+	}
 	for r := range rounds {
 		for k := range subjects {
 			j := (k + r) % subjects
@@ -204,10 +275,24 @@ func interleave(subjects int, measure func(j, r int) (time.Duration, error)) ([]
 			if err != nil {
 				return nil, err
 			}
-			total[j] += d
+			times[j][r] = d
 		}
 	}
-	return total, nil
+	return times, nil
+}
+
+// rates turns per-round times into per-round rates of units(r) per second
+// (or, with perUnit, into microseconds per unit).
+func rates(times []time.Duration, units func(r int) float64, perUnit bool) []float64 {
+	out := make([]float64, len(times))
+	for r, d := range times {
+		if perUnit {
+			out[r] = float64(d.Nanoseconds()) / 1e3 / units(r)
+		} else {
+			out[r] = units(r) / d.Seconds()
+		}
+	}
+	return out
 }
 
 // share is round r's part of n.
@@ -218,7 +303,8 @@ func share(n int64, r int) int64 {
 	return n / rounds
 }
 
-// openSessions connects every subject's client to its own native server.
+// openSessions connects every subject's client to its own native server
+// at the current peer.
 func (s *suite) openSessions(subs []subject) ([]*session, func(), error) {
 	sessions := make([]*session, 0, len(subs))
 	closeAll := func() {
@@ -227,7 +313,7 @@ func (s *suite) openSessions(subs []subject) ([]*session, func(), error) {
 		}
 	}
 	for _, sub := range subs {
-		sess, err := s.env.openSession(sub, s.opts.Groups[0])
+		sess, err := s.env.openSession(s.peer, sub, s.opts.Groups[0])
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -238,7 +324,7 @@ func (s *suite) openSessions(subs []subject) ([]*session, func(), error) {
 }
 
 func (s *suite) bulk() error {
-	subs := s.subjects()
+	subs := s.subjects(true)
 	size := func(sub subject) int64 {
 		if sub.impl == implGo {
 			return s.opts.InGuestBytes
@@ -267,10 +353,14 @@ func (s *suite) bulk() error {
 				target, minNative = "wasi:tls at least 0.9x native and 20x in-guest", 0.9
 			}
 			arrow := map[string]string{"upload": "→", "download": "←"}[dir]
-			t := &Table{Title: fmt.Sprintf("bulk %s, %s writes (guest %s native server)", dir, sizeName(w), arrow),
-				Unit: "MB/s", Target: target, MinVsNative: minNative, MinVsInGuest: 20}
-			s.progress("bulk: %s with %s writes, %d bytes per subject (%d in-guest)", dir, sizeName(w), s.opts.Bytes, s.opts.InGuestBytes)
-			total, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
+			t := &Table{Title: fmt.Sprintf("bulk %s, %s writes (guest %s native server), %s", dir, sizeName(w), arrow, s.where()),
+				Unit: "MB/s", Target: target, MinVsNative: minNative, MinVsInGuest: 20,
+				CTarget: "C guest at least 0.95x native", CMin: map[string]float64{}}
+			for _, b := range s.opts.Backends {
+				t.CMin[cSubject(b).name] = 0.95
+			}
+			s.progress("bulk: %s with %s writes, %d bytes per subject (%d in-guest), %s", dir, sizeName(w), s.opts.Bytes, s.opts.InGuestBytes, s.where())
+			times, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
 				n := uint64(share(size(subs[j]), r))
 				if dir == "upload" {
 					return sessions[j].upload(n, w)
@@ -281,7 +371,7 @@ func (s *suite) bulk() error {
 				return err
 			}
 			for j, sub := range subs {
-				t.add(sub.name, mbps(size(sub), total[j]))
+				t.addRuns(sub.name, rates(times[j], func(r int) float64 { return float64(share(size(sub), r)) / 1e6 }, false))
 			}
 			t.finish()
 			s.report.Tables = append(s.report.Tables, t)
@@ -291,7 +381,6 @@ func (s *suite) bulk() error {
 }
 
 func (s *suite) handshakes() error {
-	subs := s.subjects()
 	count := func(sub subject) int {
 		if sub.impl == implGo {
 			return s.opts.InGuestHandshakes
@@ -300,13 +389,21 @@ func (s *suite) handshakes() error {
 	}
 	for _, group := range s.opts.Groups {
 		for _, side := range []string{"client", "server"} {
+			subs := s.subjects(side == "client")
 			t := &Table{
-				Title:       fmt.Sprintf("full TLS 1.3 handshakes, %s, ECDSA P-256, subject as %s against native %s", group, side, map[string]string{"client": "server", "server": "clients"}[side]),
+				Title:       fmt.Sprintf("full TLS 1.3 handshakes, %s, ECDSA P-256, subject as %s against native %s, %s", group, side, map[string]string{"client": "server", "server": "clients"}[side], s.where()),
 				Unit:        "handshakes/s",
 				Target:      "wasi:tls at least 0.85x native and 5x in-guest",
 				MinVsNative: 0.85, MinVsInGuest: 5,
 			}
-			s.progress("handshakes: %s, subjects as %s, %d each (%d in-guest)", group, side, s.opts.Handshakes, s.opts.InGuestHandshakes)
+			if side == "client" {
+				t.CTarget, t.CMin = "C guest at least 0.95x native on stdtls", map[string]float64{cSubject("stdtls").name: 0.95}
+				if group == tls.X25519MLKEM768 {
+					t.CTarget += ", 1.0x on circl-pq"
+					t.CMin[cSubject("circl-pq").name] = 1.0
+				}
+			}
+			s.progress("handshakes: %s, subjects as %s, %d each (%d in-guest), %s", group, side, s.opts.Handshakes, s.opts.InGuestHandshakes, s.where())
 			open := s.env.clientHandshaker
 			if side == "server" {
 				open = s.env.serverHandshaker
@@ -318,7 +415,7 @@ func (s *suite) handshakes() error {
 				}
 			}
 			for _, sub := range subs {
-				h, err := open(sub, group)
+				h, err := open(s.peer, sub, group)
 				if err != nil {
 					closeAll()
 					return err
@@ -329,7 +426,7 @@ func (s *suite) handshakes() error {
 					return err
 				}
 			}
-			total, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
+			times, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
 				return hs[j].run(int(share(int64(count(subs[j])), r)))
 			})
 			closeAll()
@@ -337,7 +434,7 @@ func (s *suite) handshakes() error {
 				return err
 			}
 			for j, sub := range subs {
-				t.add(sub.name, float64(count(sub))/total[j].Seconds())
+				t.addRuns(sub.name, rates(times[j], func(r int) float64 { return float64(share(int64(count(sub)), r)) }, false))
 			}
 			t.finish()
 			s.report.Tables = append(s.report.Tables, t)
@@ -347,10 +444,16 @@ func (s *suite) handshakes() error {
 }
 
 func (s *suite) echo() error {
-	t := &Table{Title: "1-byte echo round trip over an established connection (guest client, native server)",
+	t := &Table{Title: "1-byte echo round trip over an established connection (guest client, native server), " + s.where(),
 		Unit: "µs/round trip", LowerIsBetter: true}
-	subs := s.subjects()
-	s.progress("echo: %d round trips per subject", s.opts.Echoes)
+	if s.place == PeerInProcess {
+		t.CTarget, t.CMin = "C guest at least 0.6x native", map[string]float64{}
+		for _, b := range s.opts.Backends {
+			t.CMin[cSubject(b).name] = 0.6
+		}
+	}
+	subs := s.subjects(true)
+	s.progress("echo: %d round trips per subject, %s", s.opts.Echoes, s.where())
 	sessions, closeAll, err := s.openSessions(subs)
 	if err != nil {
 		return err
@@ -361,14 +464,14 @@ func (s *suite) echo() error {
 			return err
 		}
 	}
-	total, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
+	times, err := interleave(len(subs), func(j, r int) (time.Duration, error) {
 		return sessions[j].echo(int(share(int64(s.opts.Echoes), r)))
 	})
 	if err != nil {
 		return err
 	}
 	for j, sub := range subs {
-		t.add(sub.name, float64(total[j].Nanoseconds())/1e3/float64(s.opts.Echoes))
+		t.addRuns(sub.name, rates(times[j], func(r int) float64 { return float64(share(int64(s.opts.Echoes), r)) }, true))
 	}
 	t.finish()
 	s.report.Tables = append(s.report.Tables, t)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -11,11 +12,18 @@ import (
 type subject struct {
 	name    string
 	native  bool   // Go's crypto/tls in this process
-	impl    impl   // for guests
+	impl    impl   // how it does TLS
 	backend string // wasi:tls backend (the runtime a guest runs on)
 }
 
-func nativeSubject() subject { return subject{name: "native crypto/tls", native: true} }
+func nativeSubject() subject {
+	return subject{name: "native crypto/tls", native: true, impl: implNative}
+}
+
+// cSubject is the C guest (cguest/cguest.c) on backend.
+func cSubject(backend string) subject {
+	return subject{name: "guest C wasi:tls " + backend, impl: implC, backend: backend}
+}
 
 func wasiSubject(backend string) subject {
 	return subject{name: "guest wasi:tls " + backend, impl: implWASI, backend: backend}
@@ -31,21 +39,20 @@ func groupArg(g tls.CurveID) string { return fmt.Sprint(uint16(g)) }
 // A session is an established connection from a subject's client to the
 // native protocol server.
 type session struct {
-	*driver
+	conductor
 	stop func() error
 }
 
-// openSession starts s's client against a fresh native server and returns
-// the server's end once the handshake completed.
-func (e *env) openSession(s subject, group tls.CurveID) (*session, error) {
-	ln, err := listenTLS(e.serverConfig(group))
+// openSession starts s's client against a fresh native server of p and
+// returns the server's end once the handshake completed.
+func (e *env) openSession(p peer, s subject, group tls.CurveID) (*session, error) {
+	addr, accept, abort, err := p.listen(group)
 	if err != nil {
 		return nil, err
 	}
-	defer ln.Close()
-	addr := ln.Addr().String()
 	var stop func() error
-	if s.native {
+	switch s.impl {
+	case implNative:
 		done := make(chan error, 1)
 		go func() {
 			d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Minute}, Config: e.clientConfig(group)}
@@ -64,20 +71,27 @@ func (e *env) openSession(s subject, group tls.CurveID) (*session, error) {
 				return fmt.Errorf("bench: native client did not stop")
 			}
 		}
-	} else {
+	case implC:
+		g, err := e.startCGuest(s.backend, group, "client", addr, serverName)
+		if err != nil {
+			abort()
+			return nil, err
+		}
+		stop = g.stop
+	default:
 		g, err := e.startGuest(s.backend, "client", string(s.impl), addr, serverName, groupArg(group))
 		if err != nil {
+			abort()
 			return nil, err
 		}
 		stop = g.stop
 	}
-	d, err := acceptDriver(ln, 60*time.Second)
+	c, err := accept()
 	if err != nil {
-		ln.Close()
 		stop()
 		return nil, fmt.Errorf("bench: %s: %w", s.name, err)
 	}
-	return &session{driver: d, stop: stop}, nil
+	return &session{conductor: c, stop: stop}, nil
 }
 
 // close quits the protocol and waits for the client to finish.
@@ -154,9 +168,9 @@ func nativeHandshake(addr string, cfg *tls.Config) error {
 	return nil
 }
 
-// clientHandshaker: s is the client, the server is native.
-func (e *env) clientHandshaker(s subject, group tls.CurveID) (*handshaker, error) {
-	addr, closeServer, err := nativeServer(e.serverConfig(group))
+// clientHandshaker: s is the client, the server is p's.
+func (e *env) clientHandshaker(p peer, s subject, group tls.CurveID) (*handshaker, error) {
+	addr, closeServer, err := p.server(group)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +181,12 @@ func (e *env) clientHandshaker(s subject, group tls.CurveID) (*handshaker, error
 			close: closeServer,
 		}, nil
 	}
-	g, err := e.startGuest(s.backend, "dialer", string(s.impl), addr, serverName, groupArg(group))
+	var g *guest
+	if s.impl == implC {
+		g, err = e.startCGuest(s.backend, group, "dialer", addr, serverName)
+	} else {
+		g, err = e.startGuest(s.backend, "dialer", string(s.impl), addr, serverName, groupArg(group))
+	}
 	if err != nil {
 		closeServer()
 		return nil, err
@@ -191,27 +210,26 @@ func (e *env) clientHandshaker(s subject, group tls.CurveID) (*handshaker, error
 	}, nil
 }
 
-// serverHandshaker: s is the server, the clients are native.
-func (e *env) serverHandshaker(s subject, group tls.CurveID) (*handshaker, error) {
-	cfg := e.clientConfig(group)
+// serverHandshaker: s is the server, the clients are p's.
+func (e *env) serverHandshaker(p peer, s subject, group tls.CurveID) (*handshaker, error) {
+	run := func(addr string) func(n int) (time.Duration, error) {
+		return func(n int) (time.Duration, error) { return p.handshakes(addr, group, n) }
+	}
 	if s.native {
 		addr, closeServer, err := nativeServer(e.serverConfig(group))
 		if err != nil {
 			return nil, err
 		}
-		return &handshaker{
-			run:   func(n int) (time.Duration, error) { return nativeHandshakes(addr, cfg, n) },
-			close: closeServer,
-		}, nil
+		return &handshaker{run: run(addr), close: closeServer}, nil
+	}
+	if s.impl == implC {
+		return nil, errors.New("bench: the C guest has no server (wasi:tls@0.2.0-draft has none)")
 	}
 	g, addr, err := e.startServerGuest(s, group)
 	if err != nil {
 		return nil, err
 	}
-	return &handshaker{
-		run:   func(n int) (time.Duration, error) { return nativeHandshakes(addr, cfg, n) },
-		close: g.kill,
-	}, nil
+	return &handshaker{run: run(addr), close: g.kill}, nil
 }
 
 // startServerGuest starts the guest server and returns its address.

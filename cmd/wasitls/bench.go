@@ -96,6 +96,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	echoes := fs.Int("echoes", d.Echoes, "1-byte round trips per subject")
 	idle := fs.Int("idle-conns", d.IdleConns, "idle connections a guest server holds")
 	nativeIdle := fs.Int("native-idle-conns", d.NativeIdleConns, "idle connections the native baseline server holds")
+	peers := fs.String("peers", strings.Join(bench.Peers, ","), "comma-separated `list` of places for the native peer: in-process, subprocess")
 	markdown := fs.Bool("markdown", false, "print Markdown tables")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to `file`")
@@ -120,7 +121,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Bytes: int64(size), InGuestBytes: int64(inGuestSize),
 		Handshakes: *handshakes, InGuestHandshakes: *inGuestHandshakes,
 		Echoes: *echoes, IdleConns: *idle, NativeIdleConns: *nativeIdle,
-		NoTerminationChecks: *noChecks,
+		NoTerminationChecks: *noChecks, Peers: split(*peers),
 	}
 	for _, w := range split(*writes) {
 		v, err := parseSize(w)

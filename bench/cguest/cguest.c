@@ -1,0 +1,291 @@
+// cguest is the C benchmark guest of package bench: the host's floor. It
+// speaks wasi:tls@0.2.0-draft through raw canonical-ABI imports and only
+// blocking host calls (pollable.block, blocking-read,
+// blocking-write-and-flush): no scheduler, no goroutines, no allocation on
+// the data path. Package bench builds it with clang and wasi-libc as a
+// wasip1 command module (wasi-libc's _start) and runs it like the Go guest:
+//
+//	client ADDR NAME   one connection; obey the server's commands (package
+//	                   bench/internal/protocol) until it sends quit
+//	dialer ADDR NAME   read a count N per line on stdin, run N full
+//	                   handshakes (connect, handshake, read one byte,
+//	                   close), answer "ok" on stdout
+//
+// ADDR is an IPv4 address and port. The draft has no server side and no
+// way to choose groups: the host's configuration (tlshost.Config.Groups)
+// decides what the client offers.
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMPORT(module, name) __attribute__((import_module(module), import_name(name)))
+#define SOCK "@0.2.8"
+#define TLS "wasi:tls/types@0.2.0-draft"
+
+IMPORT("wasi:sockets/instance-network" SOCK, "instance-network")
+uint32_t instance_network(void);
+IMPORT("wasi:sockets/tcp-create-socket" SOCK, "create-tcp-socket")
+void create_tcp_socket(uint32_t family, void *ret);
+IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.start-connect")
+void tcp_start_connect(uint32_t self, uint32_t network, uint32_t tag, uint32_t p0, uint32_t p1, uint32_t p2,
+		       uint32_t p3, uint32_t p4, uint32_t p5, uint32_t p6, uint32_t p7, uint32_t p8, uint32_t p9,
+		       uint32_t p10, void *ret);
+IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.finish-connect")
+void tcp_finish_connect(uint32_t self, void *ret);
+IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.subscribe")
+uint32_t tcp_subscribe(uint32_t self);
+IMPORT("wasi:sockets/tcp" SOCK, "[resource-drop]tcp-socket")
+void tcp_drop(uint32_t self);
+IMPORT("wasi:sockets/network" SOCK, "[resource-drop]network")
+void network_drop(uint32_t self);
+IMPORT("wasi:io/poll" SOCK, "[method]pollable.block")
+void pollable_block(uint32_t self);
+IMPORT("wasi:io/poll" SOCK, "[resource-drop]pollable")
+void pollable_drop(uint32_t self);
+IMPORT("wasi:io/streams" SOCK, "[method]input-stream.blocking-read")
+void input_blocking_read(uint32_t self, uint64_t len, void *ret);
+IMPORT("wasi:io/streams" SOCK, "[resource-drop]input-stream")
+void input_drop(uint32_t self);
+IMPORT("wasi:io/streams" SOCK, "[method]output-stream.blocking-write-and-flush")
+void output_blocking_write_and_flush(uint32_t self, const void *p, uint32_t n, void *ret);
+IMPORT("wasi:io/streams" SOCK, "[resource-drop]output-stream")
+void output_drop(uint32_t self);
+IMPORT("wasi:io/error" SOCK, "[method]error.to-debug-string")
+void error_to_debug_string(uint32_t self, void *ret);
+IMPORT(TLS, "[constructor]client-handshake")
+uint32_t client_handshake_new(const char *name, uint32_t name_len, uint32_t in, uint32_t out);
+IMPORT(TLS, "[static]client-handshake.finish")
+uint32_t client_handshake_finish(uint32_t self);
+IMPORT(TLS, "[method]future-client-streams.subscribe")
+uint32_t future_client_streams_subscribe(uint32_t self);
+IMPORT(TLS, "[method]future-client-streams.get")
+void future_client_streams_get(uint32_t self, void *ret);
+IMPORT(TLS, "[resource-drop]future-client-streams")
+void future_client_streams_drop(uint32_t self);
+IMPORT(TLS, "[resource-drop]client-connection")
+void client_connection_drop(uint32_t self);
+
+// ret is the return area of every call (the largest result is 16 bytes).
+static _Alignas(8) uint8_t ret[32];
+
+static uint8_t u8at(int off) { return ret[off]; }
+static uint32_t u32at(int off) {
+	uint32_t v;
+	memcpy(&v, ret + off, 4);
+	return v;
+}
+
+// The host places a read's bytes with cabi_realloc; a read names its
+// buffer in want so that the bytes land there without a copy.
+static uint8_t *want;
+static size_t want_cap;
+
+__attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *old, size_t old_size, size_t align,
+								 size_t new_size) {
+	(void)old_size;
+	(void)align;
+	if (old == NULL && want != NULL && new_size <= want_cap) {
+		void *p = want;
+		want = NULL;
+		return p;
+	}
+	return realloc(old, new_size);
+}
+
+static void fail(const char *what) {
+	printf("error: %s\n", what);
+	fflush(stdout);
+	exit(1);
+}
+
+// fail_stream reports a stream-error at ret+4: last-operation-failed(error)
+// or closed.
+static void fail_stream(const char *what) {
+	if (u8at(4) == 1) {
+		printf("error: %s: stream closed\n", what);
+	} else {
+		uint32_t err = u32at(8);
+		error_to_debug_string(err, ret);
+		printf("error: %s: %.*s\n", what, (int)u32at(4), (const char *)(uintptr_t)u32at(0));
+	}
+	fflush(stdout);
+	exit(1);
+}
+
+typedef struct {
+	uint32_t socket, conn, in, out;
+} conn_t;
+
+static uint32_t network;
+
+// dial connects to addr:port (IPv4, network byte order in a) and runs the
+// TLS handshake for name.
+static conn_t dial(const uint8_t a[4], uint16_t port, const char *name) {
+	conn_t c;
+	create_tcp_socket(0, ret);
+	if (u8at(0))
+		fail("create-tcp-socket");
+	c.socket = u32at(4);
+	tcp_start_connect(c.socket, network, 0, port, a[0], a[1], a[2], a[3], 0, 0, 0, 0, 0, 0, ret);
+	if (u8at(0))
+		fail("start-connect");
+	uint32_t p = tcp_subscribe(c.socket);
+	for (;;) {
+		tcp_finish_connect(c.socket, ret);
+		if (!u8at(0))
+			break;
+		if (u8at(4) != 8) // would-block
+			fail("finish-connect");
+		pollable_block(p);
+	}
+	pollable_drop(p);
+	uint32_t raw_in = u32at(4), raw_out = u32at(8);
+	uint32_t hs = client_handshake_new(name, strlen(name), raw_in, raw_out);
+	uint32_t fut = client_handshake_finish(hs);
+	p = future_client_streams_subscribe(fut);
+	pollable_block(p);
+	pollable_drop(p);
+	future_client_streams_get(fut, ret);
+	future_client_streams_drop(fut);
+	if (!u8at(0) || u8at(4))
+		fail("future-client-streams.get");
+	if (u8at(8)) {
+		error_to_debug_string(u32at(12), ret);
+		printf("error: handshake: %.*s\n", (int)u32at(4), (const char *)(uintptr_t)u32at(0));
+		fflush(stdout);
+		exit(1);
+	}
+	c.conn = u32at(12);
+	c.in = u32at(16);
+	c.out = u32at(20);
+	return c;
+}
+
+static void hang_up(conn_t c) {
+	input_drop(c.in);
+	output_drop(c.out);
+	client_connection_drop(c.conn);
+	tcp_drop(c.socket);
+}
+
+// read_some reads 1 to n bytes into p.
+static size_t read_some(conn_t c, uint8_t *p, size_t n) {
+	want_cap = n;
+	want = p;
+	input_blocking_read(c.in, n, ret);
+	want = NULL;
+	if (u8at(0))
+		fail_stream("read");
+	uint8_t *got = (uint8_t *)(uintptr_t)u32at(4);
+	size_t len = u32at(8);
+	if (got != p && len > 0) { // not placed in p (cannot happen with this host)
+		memcpy(p, got, len);
+		free(got);
+	}
+	return len;
+}
+
+static void read_full(conn_t c, uint8_t *p, size_t n) {
+	while (n > 0) {
+		size_t k = read_some(c, p, n);
+		p += k;
+		n -= k;
+	}
+}
+
+static void write_all(conn_t c, const uint8_t *p, size_t n) {
+	output_blocking_write_and_flush(c.out, p, n, ret);
+	if (u8at(0))
+		fail_stream("write");
+}
+
+static uint64_t be64(const uint8_t *p) {
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+// obey carries out the commands of package bench/internal/protocol.
+static void obey(conn_t c) {
+	uint8_t hdr[13];
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	for (;;) {
+		read_full(c, hdr, sizeof hdr);
+		uint64_t n = be64(hdr + 1);
+		size_t w = (size_t)hdr[9] << 24 | (size_t)hdr[10] << 16 | (size_t)hdr[11] << 8 | hdr[12];
+		if (w > cap) {
+			free(buf);
+			buf = calloc(1, w);
+			cap = w;
+			if (buf == NULL)
+				fail("out of memory");
+		}
+		switch (hdr[0]) {
+		case 'U':
+			while (n > 0) {
+				size_t k = n < w ? n : w;
+				write_all(c, buf, k);
+				n -= k;
+			}
+			break;
+		case 'D':
+			while (n > 0)
+				n -= read_some(c, buf, n < w ? n : w);
+			write_all(c, buf, 1);
+			break;
+		case 'E':
+			for (; n > 0; n--) {
+				write_all(c, buf, 1);
+				read_full(c, buf, 1);
+			}
+			break;
+		case 'Q':
+			free(buf);
+			return;
+		default:
+			fail("unknown command");
+		}
+	}
+}
+
+static void parse_addr(const char *s, uint8_t a[4], uint16_t *port) {
+	unsigned b0, b1, b2, b3, p;
+	if (sscanf(s, "%u.%u.%u.%u:%u", &b0, &b1, &b2, &b3, &p) != 5)
+		fail("ADDR must be IPv4:PORT");
+	a[0] = b0, a[1] = b1, a[2] = b2, a[3] = b3;
+	*port = p;
+}
+
+int main(int argc, char **argv) {
+	if (argc != 4)
+		fail("usage: cguest client|dialer ADDR NAME");
+	uint8_t a[4];
+	uint16_t port;
+	parse_addr(argv[2], a, &port);
+	network = instance_network();
+	if (strcmp(argv[1], "client") == 0) {
+		conn_t c = dial(a, port, argv[3]);
+		obey(c);
+		hang_up(c);
+	} else if (strcmp(argv[1], "dialer") == 0) {
+		char line[64];
+		uint8_t b;
+		while (fgets(line, sizeof line, stdin) != NULL) {
+			long n = strtol(line, NULL, 10);
+			for (long i = 0; i < n; i++) {
+				conn_t c = dial(a, port, argv[3]);
+				read_full(c, &b, 1);
+				hang_up(c);
+			}
+			printf("ok\n");
+			fflush(stdout);
+		}
+	} else {
+		fail("unknown mode");
+	}
+	network_drop(network);
+	return 0;
+}
