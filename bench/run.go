@@ -118,6 +118,10 @@ func (o Options) withDefaults() Options {
 	if len(o.Peers) == 0 {
 		o.Peers = d.Peers
 	}
+	// Every run needs at least one handshake and round trip.
+	o.Handshakes = max(o.Handshakes, rounds)
+	o.InGuestHandshakes = max(o.InGuestHandshakes, rounds)
+	o.Echoes = max(o.Echoes, rounds)
 	return o
 }
 

@@ -4,18 +4,24 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/wasitls/wasitls/internal/testpeer"
 )
 
-// TestRunSmall runs every scenario at tiny sizes and checks that each
-// table has every subject with a positive value.
+// TestRunSmall runs every scenario at small sizes, with the native peer in
+// this process and in a child process, and checks that each table has
+// every subject with a positive value, and that no ratio collapsed:
+// below a quarter of its target. Runs this short on a shared machine
+// spread from 0.05x to 3x (one run against the next), so the floor is
+// wide; the medians of the command's runs are what the targets are for.
 func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs guests; skipped in -short mode")
 	}
 	var progress strings.Builder
 	r, err := Run(Options{
-		Bytes: 1 << 20, InGuestBytes: 256 << 10, WriteSizes: []int{16 << 10},
-		Handshakes: 4, InGuestHandshakes: 2, Echoes: 20,
+		Bytes: 2 << 20, InGuestBytes: 256 << 10, WriteSizes: []int{16 << 10},
+		Handshakes: 16, InGuestHandshakes: 2, Echoes: 400,
 		IdleConns: 50, NativeIdleConns: 50, Progress: &progress,
 	})
 	if err != nil {
@@ -25,15 +31,23 @@ func TestRunSmall(t *testing.T) {
 	r.WriteTo(&out)
 	t.Log("\n" + out.String())
 
+	for _, line := range r.Skipped {
+		testpeer.Missing(t, "C guest toolchain", line)
+	}
 	subjects := 2 + len(r.Options.Backends) // native, each backend, in-guest
-	// bulk: 2 directions x 1 write size; handshakes: 2 groups x 2 sides;
-	// echo: 1.
-	if want := 2 + 4 + 1; len(r.Tables) != want {
+	cRows := len(r.Options.Backends)        // the C guest on each backend
+	// Per peer place: bulk: 2 directions x 1 write size; handshakes: 2
+	// groups x 2 sides; echo: 1.
+	if want := 2 * (2 + 4 + 1); len(r.Tables) != want {
 		t.Fatalf("%d tables; want %d", len(r.Tables), want)
 	}
 	for _, tab := range r.Tables {
-		if len(tab.Rows) != subjects {
-			t.Errorf("%s: %d rows; want %d", tab.Title, len(tab.Rows), subjects)
+		want := subjects
+		if !strings.Contains(tab.Title, "subject as server") {
+			want += cRows
+		}
+		if len(tab.Rows) != want {
+			t.Errorf("%s: %d rows; want %d", tab.Title, len(tab.Rows), want)
 		}
 		for _, row := range tab.Rows {
 			if row.Value <= 0 {
@@ -41,6 +55,9 @@ func TestRunSmall(t *testing.T) {
 			}
 			if row.Subject != nativeSubject().name && row.VsNative <= 0 {
 				t.Errorf("%s: %s: no ratio against native", tab.Title, row.Subject)
+			}
+			if floor := collapseFloor(tab, row); row.VsNative < floor {
+				t.Errorf("%s: %s: %.2fx native, below %.2fx: a quarter of its target", tab.Title, row.Subject, row.VsNative, floor)
 			}
 		}
 	}
@@ -65,4 +82,16 @@ func TestRunRejects(t *testing.T) {
 	if _, err := Run(Options{Backends: []string{"no-such-backend"}}); err == nil {
 		t.Error("unknown backend: no error")
 	}
+}
+
+// collapseFloor is the ratio against native below which row collapsed: a
+// quarter of its target, 0 when it has none.
+func collapseFloor(t *Table, r Row) float64 {
+	if min, ok := t.CMin[r.Subject]; ok {
+		return min / 4
+	}
+	if strings.HasPrefix(r.Subject, "guest wasi:tls") {
+		return t.MinVsNative / 4
+	}
+	return 0
 }

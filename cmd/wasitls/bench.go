@@ -28,10 +28,13 @@ func init() {
 const benchUsage = `usage: wasitls bench [flags]
 
 Builds the benchmark guest (bench/testdata/benchguest) for GOOS=wasip1 and
-runs, in this one process over loopback, each scenario against its
+the C guest (bench/cguest, with clang and wasi-libc; its rows are skipped,
+loudly, without them) and runs each scenario over loopback against its
 baselines: native crypto/tls, and Go's crypto/tls compiled into the guest
-over wasi:sockets. Ratios are speed relative to the baseline in the same
-run (above 1 = faster).
+over wasi:sockets. The native peer runs in this process and in a child
+process (-peers). Subjects take turns in 8 runs; values are the medians
+with the range, ratios are speed relative to native in the same run
+(above 1 = faster).
 
   bulk       transfer each way with the given write sizes
   handshake  full TLS 1.3 handshakes per second, per group, the guest as
