@@ -13,11 +13,11 @@ import (
 	"github.com/wasitls/wasitls/runtime/link"
 )
 
-// ErrComponent is returned by CheckBinary for a WebAssembly component.
+// ErrComponent is returned by CheckBinary for a WebAssembly component:
+// parse it with component.Parse and run it with
+// Runtime.InstantiateComponent or RunComponent instead.
 var ErrComponent = errors.New("runtime: the file is a WebAssembly component, not a core module: " +
-	"this runtime runs core modules that import WASI 0.2 interfaces directly " +
-	"(for Go: GOOS=wasip1 GOARCH=wasm go build -o guest.wasm ./yourpkg; " +
-	"for other toolchains, build a core module for wasm32-wasip1, or take the core module out of the component)")
+	"parse it with runtime/component.Parse and use Runtime.InstantiateComponent or RunComponent")
 
 // CheckBinary reports whether wasm looks like a core module this runtime
 // can run, with an error saying what to do when it does not.
