@@ -55,6 +55,9 @@ type env struct {
 	// terminationChecks compiles guests with wazero's termination checks
 	// (WithCloseOnContextDone), as the wasitls command runs them.
 	terminationChecks bool
+	// handshakeTimeout is the wasi:tls host's (tlshost.Config); zero for
+	// its default.
+	handshakeTimeout time.Duration
 }
 
 // hostRuntime is a wazero runtime serving WASI 0.2 and wasi:tls on one
@@ -135,7 +138,7 @@ func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error
 	}
 	r := wazero.NewRuntimeWithConfig(ctx,
 		wazero.NewRuntimeConfig().WithCloseOnContextDone(e.terminationChecks).WithCompilationCache(e.cache))
-	cfg := tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots}
+	cfg := tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots, HandshakeTimeout: e.handshakeTimeout}
 	wasm := e.wasm
 	if group != 0 {
 		cfg.Groups, wasm = []uint16{uint16(group)}, e.cwasm
@@ -160,9 +163,8 @@ func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error
 // default (a Go slice grown by append) and publishes its size, so that the
 // idle scenario can read it while the guest runs on another goroutine.
 type linearMemory struct {
-	buf      []byte
-	size     *atomic.Uint64
-	reserved *atomic.Uint64 // the slice's capacity
+	buf  []byte
+	size *atomic.Uint64
 }
 
 func (m *linearMemory) Reallocate(size uint64) []byte {
@@ -172,7 +174,6 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		m.buf = m.buf[:size]
 	}
 	m.size.Store(size)
-	m.reserved.Store(uint64(cap(m.buf)))
 	return m.buf
 }
 
@@ -191,15 +192,12 @@ const (
 // A guest is a running instance of the benchmark guest.
 type guest struct {
 	linear atomic.Uint64 // size of the guest's linear memory
-	// linearCap is the capacity of the slice holding it, the Go heap it
-	// takes.
-	linearCap atomic.Uint64
-	inst      atomic.Pointer[runtime.Instance]
-	cancel    context.CancelFunc
-	stdin     *io.PipeWriter
-	lines     chan string
-	done      chan error
-	output    *lockedTail
+	inst   atomic.Pointer[runtime.Instance]
+	cancel context.CancelFunc
+	stdin  *io.PipeWriter
+	lines  chan string
+	done   chan error
+	output *lockedTail
 }
 
 // startGuest runs the benchmark guest with args on backend's runtime (the
@@ -233,7 +231,7 @@ func (e *env) start(h *hostRuntime, argv0 string, args []string) (*guest, error)
 		done: make(chan error, 1), output: &lockedTail{},
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(capacity, _ uint64) experimental.LinearMemory {
-		return &linearMemory{buf: make([]byte, 0, capacity), size: &g.linear, reserved: &g.linearCap}
+		return &linearMemory{buf: make([]byte, 0, capacity), size: &g.linear}
 	}))
 	go func() {
 		_, err := h.rt.Instantiate(ctx, h.compiled, runtime.ModuleConfig{
@@ -266,6 +264,17 @@ func (e *env) start(h *hostRuntime, argv0 string, args []string) (*guest, error)
 func (g *guest) tableLen() int {
 	if inst := g.inst.Load(); inst != nil {
 		return inst.Cabi().Table().Len()
+	}
+	return 0
+}
+
+// memorySize returns the size of the guest's linear memory, 0 before it
+// started.
+func (g *guest) memorySize() uint64 {
+	if inst := g.inst.Load(); inst != nil {
+		if mem := inst.Module().Memory(); mem != nil {
+			return uint64(mem.Size())
+		}
 	}
 	return 0
 }

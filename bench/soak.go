@@ -34,8 +34,12 @@ type SoakOptions struct {
 	// connection at once; 3 by default. Two more hold a silent and a
 	// half-ClientHello connection each.
 	Workers int
+	// HandshakeTimeout is the wasi:tls host's handshake timeout; 1 s by
+	// default, so that the silent and half-ClientHello peers meet it.
+	HandshakeTimeout time.Duration
 	// SlowHold is how long a silent or half-ClientHello peer waits for the
-	// server to give up before it leaves; 2 s by default.
+	// server to give up; a peer still connected then counts as an
+	// unexpected outcome. 3 s by default.
 	SlowHold time.Duration
 	// BulkBytes is the size echoed each way by a bulk connection; 256 KiB
 	// by default.
@@ -56,8 +60,11 @@ func (o *SoakOptions) defaults() {
 	if o.Workers <= 0 {
 		o.Workers = 3
 	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = time.Second
+	}
 	if o.SlowHold <= 0 {
-		o.SlowHold = 2 * time.Second
+		o.SlowHold = o.HandshakeTimeout + 2*time.Second
 	}
 	if o.BulkBytes <= 0 {
 		o.BulkBytes = 256 << 10
@@ -71,7 +78,7 @@ func (o *SoakOptions) defaults() {
 type SoakSample struct {
 	Elapsed    time.Duration
 	RSS        uint64 // bytes
-	Heap       uint64 // live Go heap after a GC, the guests' linear memories excluded, bytes
+	Heap       uint64 // live Go heap after a GC, bytes (the runtime keeps guest memory off it)
 	Guest      uint64 // the guests' linear memories, bytes
 	Goroutines int
 	FDs        int // open file descriptors
@@ -94,6 +101,7 @@ func Soak(opts SoakOptions) (*SoakReport, error) {
 		return nil, err
 	}
 	defer e.close()
+	e.handshakeTimeout = opts.HandshakeTimeout
 	raiseFileLimit(4096)
 
 	var servers []*guest
@@ -125,8 +133,8 @@ func Soak(opts SoakOptions) (*SoakReport, error) {
 	}
 	r := &SoakReport{Options: opts}
 	if opts.Progress != nil {
-		fmt.Fprintf(opts.Progress, "soak: %v, guest servers on %v, %v, %d workers, a sample every %v at a quiet point\n",
-			opts.Duration, opts.Backends, opts.Group, opts.Workers, opts.Interval)
+		fmt.Fprintf(opts.Progress, "soak: %v, guest servers on %v, %v, handshake timeout %v, %d workers, a sample every %v at a quiet point\n",
+			opts.Duration, opts.Backends, opts.Group, opts.HandshakeTimeout, opts.Workers, opts.Interval)
 		fmt.Fprintln(opts.Progress, sampleHeader)
 	}
 	stop := make(chan struct{})
@@ -206,16 +214,19 @@ func quietSample(servers []*guest) SoakSample {
 		}
 		table, gor = t, g
 	}
-	goruntime.GC()
+	// Three collections: the first empties sync.Pools into their victim
+	// caches and queues finalizers, the next ones free what those held.
+	for range 3 {
+		goruntime.GC()
+	}
 	var ms goruntime.MemStats
 	goruntime.ReadMemStats(&ms)
-	var linear, reserved uint64
+	var linear uint64
 	for _, g := range servers {
-		linear += g.linear.Load()
-		reserved += g.linearCap.Load()
+		linear += g.memorySize()
 	}
 	return SoakSample{
-		RSS: procStatus("VmRSS"), Heap: ms.HeapAlloc - min(reserved, ms.HeapAlloc), Guest: linear,
+		RSS: procStatus("VmRSS"), Heap: ms.HeapAlloc, Guest: linear,
 		Goroutines: goruntime.NumGoroutine(), FDs: openFDs(), Table: table,
 	}
 }

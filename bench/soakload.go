@@ -212,22 +212,25 @@ func (c *closeAfterRead) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// slowPeer sends nothing (silent) or half a ClientHello, then waits up to
-// SlowHold for the server to close the connection, and leaves. Either end
-// is expected; anything the server sends before closing is not (half a
-// ClientHello may earn an alert).
+// slowPeer sends nothing (silent) or half a ClientHello and waits for the
+// server to give up on the handshake and close the connection, which the
+// host's handshake timeout must do within SlowHold. A sample that wants the
+// load to pause ends the wait early; that is no failure either.
 func (l *soakLoad) slowPeer(kind string, raw net.Conn) error {
 	if kind == kindHalfHello {
 		if _, err := raw.Write(l.halfHello); err != nil {
 			return fmt.Errorf("%s: write: %w", kind, err)
 		}
 	}
-	raw.SetReadDeadline(time.Now().Add(l.opts.SlowHold))
+	start := time.Now()
+	raw.SetReadDeadline(start.Add(l.opts.SlowHold))
 	done := make(chan struct{})
 	defer close(done)
+	var paused atomic.Bool
 	go func(quiet <-chan struct{}) {
 		select {
 		case <-quiet:
+			paused.Store(true)
 			raw.SetReadDeadline(time.Now()) // a sample waits: leave now
 		case <-done:
 		}
@@ -236,8 +239,13 @@ func (l *soakLoad) slowPeer(kind string, raw net.Conn) error {
 	for {
 		n, err := raw.Read(buf)
 		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, io.EOF), isReset(err):
+		case errors.Is(err, io.EOF), isReset(err):
+			return nil // the server gave up
+		case errors.Is(err, os.ErrDeadlineExceeded) && paused.Load():
 			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return fmt.Errorf("%s: the server still held the connection after %v (handshake timeout %v)",
+				kind, time.Since(start).Round(time.Millisecond), l.opts.HandshakeTimeout)
 		case err != nil:
 			return fmt.Errorf("%s: %w", kind, err)
 		case kind == kindSilent && n > 0:

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,9 +26,10 @@ type Trend struct {
 	Name, Unit string
 	// PerMinute is the least-squares slope.
 	PerMinute float64
-	// First and Last are the means of the first and the last third of
-	// the samples; Allowed is how much Last may exceed First before the
-	// metric counts as growing.
+	// First and Last are the lowest values of the first and the last third
+	// of the samples (a leak raises the floor; load, a cache or the
+	// collector's timing raise single samples); Allowed is how much Last
+	// may exceed First before the metric counts as growing.
 	First, Last, Allowed float64
 }
 
@@ -35,7 +37,7 @@ type Trend struct {
 func (t Trend) Grew() bool { return t.Last-t.First > t.Allowed }
 
 // soakMetrics are the sampled metrics with their tolerances: growth of the
-// last third's mean over the first third's beyond max(abs, rel × first)
+// last third's floor over the first third's beyond max(abs, rel × first)
 // fails. Quiet-point samples of counts are nearly exact, so the count
 // tolerances only absorb a connection the servers are still closing; the
 // memory tolerances absorb the GC's and the allocator's granularity, and
@@ -70,7 +72,7 @@ func (r *SoakReport) analyse() {
 		for i, v := range s {
 			xs[i], ys[i] = v.Elapsed.Minutes(), m.value(v)
 		}
-		first, last := mean(ys[:third]), mean(ys[len(ys)-third:])
+		first, last := slices.Min(ys[:third]), slices.Min(ys[len(ys)-third:])
 		r.Trends = append(r.Trends, Trend{
 			Name: m.name, Unit: m.unit, PerMinute: slope(xs, ys),
 			First: first, Last: last, Allowed: max(m.abs, m.rel*first),
@@ -113,7 +115,7 @@ func (r *SoakReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "soak: %v, %d samples, %d connections: %s\n", r.Elapsed.Round(time.Second), len(r.Samples), total, strings.Join(kinds, ", "))
 	if len(r.Trends) > 0 {
 		s := r.Samples[r.Warmup:]
-		fmt.Fprintf(w, "trends after a warm-up of %d samples (%v), last third against first third:\n",
+		fmt.Fprintf(w, "trends after a warm-up of %d samples (%v), the lowest of the last third against the first third's:\n",
 			r.Warmup, s[0].Elapsed.Round(time.Second))
 		fmt.Fprintf(w, "  %-10s %14s %12s %12s %10s\n", "metric", "slope/minute", "first third", "last third", "allowed")
 		for _, t := range r.Trends {

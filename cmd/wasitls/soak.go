@@ -17,12 +17,12 @@ Runs the benchmark guest as a TLS echo server on each backend at once for
 the given duration, under mixed load from native clients: full handshakes,
 bulk transfers, 1-byte echoes, clients that leave mid-handshake, resets
 right after the handshake, silent peers and peers that send half a
-ClientHello. Every interval the load pauses until the connections in flight
-are done, and it prints the process's RSS, live Go heap (the guests' linear
-memory apart), goroutines, open descriptors and the guests' resource-table
-entries. At the end it prints the slope of each after a warm-up and fails
-(exit status 1) when one grew beyond noise or a connection ended other than
-as its kind should.
+ClientHello, which the host's handshake timeout must close. Every interval
+the load pauses until the connections in flight are done, and it prints
+the process's RSS, live Go heap, the guests' memory, goroutines, open
+descriptors and the guests' resource-table entries. At the end it prints
+the slope of each after a warm-up and fails (exit status 1) when one grew
+beyond noise or a connection ended other than as its kind should.
 
 Run it from the module's source tree (go run ./cmd/wasitls bench soak): the
 guest is built from source.
@@ -37,7 +37,8 @@ func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	interval := fs.Duration("interval", 10*time.Second, "time between samples")
 	backendList := fs.String("backends", "", "comma-separated `list` of backends to serve (default every registered backend)")
 	workers := fs.Int("workers", 3, "clients running the fast kinds of connection at once")
-	slowHold := fs.Duration("slow-hold", 2*time.Second, "how long a silent or half-ClientHello peer waits for the server to give up")
+	handshakeTimeout := fs.Duration("handshake-timeout", time.Second, "the wasi:tls host's handshake timeout")
+	slowHold := fs.Duration("slow-hold", 0, "how long a silent or half-ClientHello peer waits for the server to give up before that counts as a failure (default the handshake timeout + 2s)")
 	group := fs.String("group", "X25519MLKEM768", "key-exchange `group`")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, soakUsage)
@@ -59,7 +60,7 @@ func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	r, err := bench.Soak(bench.SoakOptions{
 		Duration: *duration, Interval: *interval, Backends: split(*backendList),
-		Workers: *workers, SlowHold: *slowHold, Group: id, Progress: stdout,
+		Workers: *workers, HandshakeTimeout: *handshakeTimeout, SlowHold: *slowHold, Group: id, Progress: stdout,
 	})
 	if r != nil {
 		r.Print(stdout)
