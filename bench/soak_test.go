@@ -69,7 +69,7 @@ func TestSoakVerdict(t *testing.T) {
 		grow   func(*SoakSample, int)
 	}{
 		{"rss", func(s *SoakSample, i int) { s.RSS += uint64(i) * 5 << 20 }},
-		{"heap", func(s *SoakSample, i int) { s.Heap += uint64(i) << 20 }},
+		{"heap", func(s *SoakSample, i int) { s.Heap += uint64(i) * 2 << 20 }},
 		{"guest memory", func(s *SoakSample, i int) { s.Guest += uint64(i) * 4 << 20 }},
 		{"goroutines", func(s *SoakSample, i int) { s.Goroutines += i }},
 		{"fds", func(s *SoakSample, i int) { s.FDs += i }},

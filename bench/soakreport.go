@@ -41,14 +41,16 @@ func (t Trend) Grew() bool { return t.Last-t.First > t.Allowed }
 // fails. Quiet-point samples of counts are nearly exact, so the count
 // tolerances only absorb a connection the servers are still closing; the
 // memory tolerances absorb the GC's and the allocator's granularity, and
-// a guest's linear memory, which only grows, in steps.
+// a guest's linear memory, which only grows, in steps. The live heap
+// swings by up to 20 MiB between quiet points under load, even after
+// three collections, so its tolerance is the widest.
 var soakMetrics = []struct {
 	name, unit string
 	rel, abs   float64
 	value      func(SoakSample) float64
 }{
 	{"rss", "MiB", 0.15, 48, func(s SoakSample) float64 { return inMiB(s.RSS) }},
-	{"heap", "MiB", 0.15, 8, func(s SoakSample) float64 { return inMiB(s.Heap) }},
+	{"heap", "MiB", 0.25, 24, func(s SoakSample) float64 { return inMiB(s.Heap) }},
 	{"guest memory", "MiB", 0.5, 32, func(s SoakSample) float64 { return inMiB(s.Guest) }},
 	{"goroutines", "", 0.10, 10, func(s SoakSample) float64 { return float64(s.Goroutines) }},
 	{"fds", "", 0.10, 10, func(s SoakSample) float64 { return float64(s.FDs) }},
