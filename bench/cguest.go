@@ -31,7 +31,8 @@ func (e *MissingToolError) Error() string {
 const wasiSysroot = "/usr/include/wasm32-wasi/stdio.h"
 
 // buildCGuest compiles the C guest with clang and wasi-libc into a wasip1
-// command module. A missing tool gives a *MissingToolError.
+// module with a _start (a reactor with its own _start, see cguest.c). A
+// missing tool gives a *MissingToolError.
 func buildCGuest() ([]byte, error) {
 	clang, err := exec.LookPath("clang")
 	if err != nil {
@@ -52,7 +53,7 @@ func buildCGuest() ([]byte, error) {
 	if err := os.WriteFile(src, cguestSource, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(clang, "--target=wasm32-wasi", "-O2", "-Wall", "-Werror", "-o", out, src)
+	cmd := exec.Command(clang, "--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Werror", "-o", out, src)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {

@@ -58,6 +58,10 @@ type env struct {
 	// handshakeTimeout is the wasi:tls host's (tlshost.Config); zero for
 	// its default.
 	handshakeTimeout time.Duration
+	// listeners, when set, is given to wazero for the host modules of the
+	// runtimes created from then on (the latency budget counts host calls
+	// with it).
+	listeners experimental.FunctionListenerFactory
 }
 
 // hostRuntime is a wazero runtime serving WASI 0.2 and wasi:tls on one
@@ -129,6 +133,9 @@ func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error
 		return h, nil
 	}
 	ctx := context.Background()
+	if e.listeners != nil {
+		ctx = experimental.WithFunctionListenerFactory(ctx, e.listeners)
+	}
 	policy := new(sockets.Policy)
 	if err := policy.AllowConnect("127.0.0.1:*"); err != nil {
 		return nil, err

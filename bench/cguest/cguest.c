@@ -2,8 +2,8 @@
 // speaks wasi:tls@0.2.0-draft through raw canonical-ABI imports and only
 // blocking host calls (pollable.block, blocking-read,
 // blocking-write-and-flush): no scheduler, no goroutines, no allocation on
-// the data path. Package bench builds it with clang and wasi-libc as a
-// wasip1 command module (wasi-libc's _start) and runs it like the Go guest:
+// the data path. Package bench builds it with clang and wasi-libc into a
+// wasip1 module with a _start (see start) and runs it like the Go guest:
 //
 //	client ADDR NAME   one connection; obey the server's commands (package
 //	                   bench/internal/protocol) until it sends quit
@@ -257,6 +257,18 @@ static void parse_addr(const char *s, uint8_t a[4], uint16_t *port) {
 		fail("ADDR must be IPv4:PORT");
 	a[0] = b0, a[1] = b1, a[2] = b2, a[3] = b3;
 	*port = p;
+}
+
+// The module is linked as a reactor with its own _start: in a command
+// module wasm-ld wraps every export, cabi_realloc too, in the C runtime's
+// constructors and destructors (stdio's exit flush among them), and the
+// host calls cabi_realloc on every read.
+extern void __wasm_call_ctors(void);
+extern int __main_void(void);
+
+__attribute__((export_name("_start"))) void start(void) {
+	__wasm_call_ctors();
+	exit(__main_void());
 }
 
 int main(int argc, char **argv) {

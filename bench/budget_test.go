@@ -1,0 +1,201 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/metrics"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// The latency budget of docs/benchmarks.md is measured with TestBudget:
+//
+//	go test -c -o benchtest ./bench
+//	./benchtest -test.run TestBudget -budget.subject c-stdtls -budget.op echo -budget.count
+//
+// runs -budget.n operations of one subject after a warm-up and prints the
+// host calls per operation (-budget.count: a wazero function listener on
+// the host modules) and the Go scheduler's goroutine wake-ups per
+// operation (runtime/metrics /sched/latencies, the whole process). With
+// -budget.wait it prints its pid and waits for a line on stdin before the
+// operations and prints "done" after them, so that perf or strace can
+// attach to this process alone (the peer runs in a child process then).
+var (
+	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, wasi-BACKEND, c-BACKEND, in-guest")
+	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (16 KiB each), handshake (guest client) or server-handshake (guest server)")
+	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
+	budgetCount   = flag.Bool("budget.count", false, "TestBudget counts host calls (slows them down)")
+	budgetWait    = flag.Bool("budget.wait", false, "TestBudget waits for a line on stdin before the operations")
+	budgetPeer    = flag.String("budget.peer", PeerSubprocess, "where TestBudget's native peer runs")
+)
+
+// hostCalls counts calls of host functions while on.
+type hostCalls struct {
+	on     atomic.Bool
+	mu     sync.Mutex
+	counts map[string]*atomic.Int64
+}
+
+func (h *hostCalls) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.counts == nil {
+		h.counts = map[string]*atomic.Int64{}
+	}
+	mod, fn, imported := def.Import()
+	if !imported {
+		mod, fn = def.ModuleName(), def.Name()
+	}
+	name := mod + "#" + fn
+	c, ok := h.counts[name]
+	if !ok {
+		c = new(atomic.Int64)
+		h.counts[name] = c
+	}
+	return experimental.FunctionListenerFunc(func(context.Context, api.Module, api.FunctionDefinition, []uint64, experimental.StackIterator) {
+		if h.on.Load() {
+			c.Add(1)
+		}
+	})
+}
+
+func (h *hostCalls) report(n int) (lines []string, total float64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for name, c := range h.counts {
+		if v := c.Load(); v > 0 {
+			per := float64(v) / float64(n)
+			total += per
+			lines = append(lines, fmt.Sprintf("%8.2f  %s", per, name))
+		}
+	}
+	slices.Sort(lines)
+	slices.Reverse(lines)
+	return lines, total
+}
+
+// wakeups is the number of times goroutines were scheduled so far.
+func wakeups() uint64 {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0
+	}
+	var n uint64
+	for _, c := range s[0].Value.Float64Histogram().Counts {
+		n += c
+	}
+	return n
+}
+
+func budgetSubjectNamed(name string) (subject, error) {
+	switch {
+	case name == "native":
+		return nativeSubject(), nil
+	case name == "in-guest":
+		return inGuestSubject("stdtls"), nil
+	case strings.HasPrefix(name, "wasi-"):
+		return wasiSubject(strings.TrimPrefix(name, "wasi-")), nil
+	case strings.HasPrefix(name, "c-"):
+		return cSubject(strings.TrimPrefix(name, "c-")), nil
+	}
+	return subject{}, fmt.Errorf("unknown subject %q", name)
+}
+
+func TestBudget(t *testing.T) {
+	if *budgetSubject == "" {
+		t.Skip("measures the latency budget when -budget.subject is set")
+	}
+	sub, err := budgetSubjectNamed(*budgetSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	calls := &hostCalls{}
+	if *budgetCount {
+		e.listeners = calls
+	}
+	var p peer = localPeer{e}
+	if *budgetPeer == PeerSubprocess {
+		rp, err := startRemotePeer(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rp.close()
+		p = rp
+	}
+	group := tls.X25519MLKEM768
+	var op func(n int) (time.Duration, error)
+	switch *budgetOp {
+	case "echo":
+		sess, err := e.openSession(p, sub, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.close()
+		op = sess.echo
+	case "download", "upload":
+		sess, err := e.openSession(p, sub, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.close()
+		op = func(n int) (time.Duration, error) { return sess.download(uint64(n)<<14, 16<<10) }
+		if *budgetOp == "upload" {
+			op = func(n int) (time.Duration, error) { return sess.upload(uint64(n)<<14, 16<<10) }
+		}
+	case "handshake", "server-handshake":
+		open := e.clientHandshaker
+		if *budgetOp == "server-handshake" {
+			open = e.serverHandshaker
+		}
+		h, err := open(p, sub, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.close()
+		op = h.run
+	default:
+		t.Fatalf("unknown -budget.op %q", *budgetOp)
+	}
+	if _, err := op(max(10, *budgetN/10)); err != nil { // warm up
+		t.Fatal(err)
+	}
+	if *budgetWait {
+		fmt.Printf("pid %d ready\n", os.Getpid())
+		bufio.NewReader(os.Stdin).ReadString('\n')
+	}
+	calls.on.Store(true)
+	w0 := wakeups()
+	d, err := op(*budgetN)
+	w1 := wakeups()
+	calls.on.Store(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *budgetWait {
+		fmt.Println("done")
+	}
+	n := *budgetN
+	fmt.Printf("%s %s, peer %s: %d operations, %.1f µs each, %.1f goroutine wake-ups each (whole process)\n",
+		sub.name, *budgetOp, *budgetPeer, n, float64(d.Nanoseconds())/1e3/float64(n), float64(w1-w0)/float64(n))
+	if *budgetCount {
+		lines, total := calls.report(n)
+		fmt.Printf("host calls per operation: %.2f\n%s\n", total, strings.Join(lines, "\n"))
+	}
+}
