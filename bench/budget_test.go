@@ -25,9 +25,13 @@ import (
 //	./benchtest -test.run TestBudget -budget.subject c-stdtls -budget.op echo -budget.count
 //
 // runs -budget.n operations of one subject after a warm-up and prints the
-// host calls per operation (-budget.count: a wazero function listener on
-// the host modules) and the Go scheduler's goroutine wake-ups per
-// operation (runtime/metrics /sched/latencies, the whole process). With
+// calls per operation of the guest's functions and of the wasip1 host
+// functions (-budget.count: a wazero function listener; wazero does not
+// call listeners of the wasi 0.2 host functions, so their calls are
+// counted at the guest's import wrappers: guest/wasi/... for the Go
+// guest, the C source for the C guest) and the Go scheduler's goroutine
+// wake-ups per operation (runtime/metrics /sched/latencies, the whole
+// process, estimated from the runtime's 1-in-8 sample). With
 // -budget.wait it prints its pid and waits for a line on stdin before the
 // operations and prints "done" after them, so that perf or strace can
 // attach to this process alone (the peer runs in a child process then).
@@ -85,7 +89,9 @@ func (h *hostCalls) report(n int) (lines []string, total float64) {
 	return lines, total
 }
 
-// wakeups is the number of times goroutines were scheduled so far.
+// wakeups estimates the number of times goroutines were scheduled so
+// far: the runtime tracks the scheduling latency of one transition in 8
+// (gTrackingPeriod in runtime/runtime2.go), so the count is multiplied.
 func wakeups() uint64 {
 	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
 	metrics.Read(s)
@@ -96,7 +102,7 @@ func wakeups() uint64 {
 	for _, c := range s[0].Value.Float64Histogram().Counts {
 		n += c
 	}
-	return n
+	return 8 * n
 }
 
 func budgetSubjectNamed(name string) (subject, error) {
