@@ -2,7 +2,6 @@ package tlshost
 
 import (
 	"context"
-	"net"
 	"sync"
 
 	"github.com/wasitls/wasitls/backends"
@@ -24,9 +23,10 @@ var _ types.Host = draftHost{}
 
 // NewClientHandshake creates the handshake; nothing is sent before finish.
 func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in types.InputStream, out types.OutputStream) types.ClientHandshake {
-	t := d.h.transport(in, out)
-	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), t)
-	hs := &draftHandshake{s: s, transport: t}
+	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), d.h.transport(in, out))
+	// The draft has no last error: the future carries the reason.
+	d.h.limit(&s.ending, nil)
+	hs := &draftHandshake{s: s}
 	pending := d.h.pending(ctx, "wasi:tls/types#[constructor]client-handshake")
 	if err := pending.admit(s); err != nil {
 		hs.err = err // reported by the future
@@ -48,15 +48,14 @@ func (d draftHost) ClientHandshakeFinish(_ context.Context, this types.ClientHan
 		f = newFuture[backends.Conn]()
 		f.resolve(nil, hs.err)
 	}
-	return &draftFuture{h: d.h, s: hs.s, transport: hs.transport, f: f}
+	return &draftFuture{h: d.h, s: hs.s, f: f}
 }
 
 // draftHandshake is the draft's client-handshake resource.
 type draftHandshake struct {
-	s         *clientSession
-	transport net.Conn
-	err       error
-	finished  bool
+	s        *clientSession
+	err      error
+	finished bool
 }
 
 // Drop closes a handshake that was never finished.
@@ -68,10 +67,9 @@ func (hs *draftHandshake) Drop() {
 
 // draftFuture is future-client-streams.
 type draftFuture struct {
-	h         *Host
-	s         *clientSession
-	transport net.Conn
-	f         *future[backends.Conn]
+	h *Host
+	s *clientSession
+	f *future[backends.Conn]
 
 	mu     sync.Mutex
 	handed bool // the connection resource took the session
@@ -103,7 +101,7 @@ func (r *draftFuture) Get(context.Context) (cabi.Result[cabi.Result[draftTriple,
 	r.handed = true
 	r.mu.Unlock()
 	conn := &draftConnection{s: r.s}
-	in, out := openStreams(c, r.transport, conn)
+	in, out := openStreams(c, &r.s.ending, conn)
 	conn.out = out
 	return cabi.OK[cabi.Result[draftTriple, types.IOError], unit](cabi.OK[draftTriple, types.IOError](draftTriple{F0: conn, F1: in, F2: out})), true
 }

@@ -196,10 +196,27 @@ func (e *ending) release() error {
 	return err
 }
 
+// closeWrite returns conn.CloseWrite bounded as release bounds Close: a
+// close_notify stuck behind a write to a peer that does not read (the
+// backend's CloseWrite waits for it) makes the transport's writes fail
+// after closeGrace; reading goes on.
+func (e *ending) closeWrite(conn backends.Conn) func() error {
+	return func() error {
+		return bounded(conn.CloseWrite, func() { e.guard.interruptWrite(errClosed) }, e.warn, "CloseWrite")
+	}
+}
+
 // closeBounded runs conn.Close for at most 2*closeGrace; see release.
 func closeBounded(conn backends.Conn, g *guard, warn func(string, error)) error {
+	return bounded(conn.Close, func() { g.interrupt(errClosed) }, warn, "Close")
+}
+
+// bounded runs f, a backend's method, on its own goroutine, and waits for
+// it at most closeGrace, then interrupts the transport and waits at most
+// closeGrace more, then goes on without it.
+func bounded(f func() error, interrupt func(), warn func(string, error), what string) error {
 	done := make(chan error, 1)
-	go func() { done <- conn.Close() }()
+	go func() { done <- f() }()
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
 	select {
@@ -207,16 +224,16 @@ func closeBounded(conn backends.Conn, g *guard, warn func(string, error)) error 
 		return err
 	case <-t.C:
 	}
-	g.interrupt(errClosed)
+	interrupt()
 	t.Reset(closeGrace)
 	select {
 	case err := <-done:
 		return err
 	case <-t.C:
 	}
-	err := fmt.Errorf("tlshost: the backend's Close did not return within %v; the host closed the transport and went on without it", 2*closeGrace)
+	err := fmt.Errorf("tlshost: the backend's %s did not return within %v; the host closed the transport and went on without it", what, 2*closeGrace)
 	if warn != nil {
-		warn("close", err)
+		warn(what, err)
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -270,16 +271,12 @@ func TestGiveUpSilentPeer(t *testing.T) {
 // their context and the transport and return only when the test releases
 // them.
 type stuckBackend struct {
-	release chan struct{}
-	running sync.WaitGroup
+	release chan struct{} // closed when the test ends
 }
 
 func newStuckBackend(t *testing.T) *stuckBackend {
 	b := &stuckBackend{release: make(chan struct{})}
-	t.Cleanup(func() {
-		close(b.release)
-		b.running.Wait()
-	})
+	t.Cleanup(func() { close(b.release) })
 	return b
 }
 
@@ -296,11 +293,7 @@ func (b *stuckBackend) Server(net.Conn, *backends.ServerConfig) (backends.Conn, 
 
 type stuckConn struct{ b *stuckBackend }
 
-func (c *stuckConn) block() {
-	c.b.running.Add(1)
-	defer c.b.running.Done()
-	<-c.b.release
-}
+func (c *stuckConn) block()                          { <-c.b.release }
 func (c *stuckConn) Handshake(context.Context) error { c.block(); return errors.New("stuck: released") }
 func (c *stuckConn) Read([]byte) (int, error)        { return 0, io.EOF }
 func (c *stuckConn) Write(p []byte) (int, error)     { return len(p), nil }
@@ -454,5 +447,79 @@ func TestPostHandshakeAuthTimeout(t *testing.T) {
 		}
 	case <-time.After(giveUpBound):
 		t.Fatal("read still blocked after the timeout closed the connection")
+	}
+}
+
+// TestCloseOutputToPeerNotReading: over a backend whose streams run on
+// goroutines (the custom backend), dropping the cleartext output (or the
+// connection) while a write is stuck on a peer that does not read returns
+// within a second: the backend's CloseWrite and Close wait for the stuck
+// write, so the host bounds them.
+func TestCloseOutputToPeerNotReading(t *testing.T) {
+	checkNoLeak(t)
+	p := newPKI(t)
+	stdtls, err := backends.ByName("stdtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := custombackend.New(stdtls, []string{"localhost"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ours, peer, _ := silentPair(t)
+	tr, _ := heldTransport(t, ours)
+	s := newClientSession(b, p.clientBase(), tr)
+	defer closeWithin(t, giveUpBound, s)
+	s.Connect("localhost")
+	go func() {
+		srv := tls.Server(peer, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}})
+		srv.Handshake() // and never reads again
+	}()
+	conn, err := await(t, s.Finish())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := openStreams(conn, &s.ending, nil)
+	defer in.Close()
+	if _, ok := conn.(backends.NonblockingConn); ok {
+		t.Fatal("the custom backend's streams are inline: this test needs goroutine streams")
+	}
+	// Write until the writer goroutine is stuck on the peer.
+	ctx := context.Background()
+	chunk := make([]byte, 64<<10)
+	stuck := time.Now().Add(waitLimit)
+	for {
+		n, err := out.CheckWrite(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			if time.Now().After(stuck) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+			if n, _ := out.CheckWrite(ctx); n == 0 {
+				// Still nothing after a while: stuck.
+				stuck = time.Now()
+			}
+			continue
+		}
+		if err := out.Write(ctx, chunk[:min(n, uint64(len(chunk)))]); err != nil {
+			t.Fatal(err)
+		}
+		stuck = time.Now().Add(200 * time.Millisecond)
+	}
+	closeWithin(t, giveUpBound, out)
+}
+
+// TestGuardKeepsNonblocking: the guard over a socket's transport is still a
+// wasiio.NonblockingTransport, so that streams stay inline.
+func TestGuardKeepsNonblocking(t *testing.T) {
+	ours, _, _ := silentPair(t)
+	tr, _ := heldTransport(t, ours)
+	if _, ok := tr.(wasiio.NonblockingTransport); !ok {
+		t.Skip("no non-blocking transport on this platform")
+	}
+	s := newClientSession(&fakeBackend{}, backends.ClientConfig{}, tr)
+	defer s.Close()
+	if _, ok := s.transport.(wasiio.NonblockingTransport); !ok {
+		t.Fatalf("the guarded transport %T is not a NonblockingTransport", s.transport)
 	}
 }

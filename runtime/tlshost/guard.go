@@ -116,6 +116,12 @@ func (g *guard) interruptRead(reason error) {
 // those in progress.
 func (g *guard) interrupt(reason error) {
 	g.interruptRead(reason)
+	g.interruptWrite(reason)
+}
+
+// interruptWrite makes writes fail with reason from now on, and wakes a
+// write in progress.
+func (g *guard) interruptWrite(reason error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.writeErr.Load() != nil {

@@ -182,17 +182,15 @@ func (h *Host) PrivateIdentityParse(_ context.Context, key []byte, chain [][]byt
 func (h *Host) NewClientConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
 	c := &clientConnection{h: h}
 	c.s = newClientSession(h.backend, h.cfg.clientBase(), h.transport(in, out))
-	c.transport = c.s.transport
 	h.limit(&c.s.ending, c.fail)
 	return c
 }
 
 // clientConnection is the client-connection resource.
 type clientConnection struct {
-	h         *Host
-	s         *clientSession
-	transport net.Conn
-	last      lastError
+	h    *Host
+	s    *clientSession
+	last lastError
 
 	mu  sync.Mutex
 	in  *cleartextInput
@@ -204,7 +202,7 @@ var _ tls.ClientConnection = (*clientConnection)(nil)
 func (c *clientConnection) host() *Host { return c.h }
 
 func (c *clientConnection) openStreams(conn backends.Conn) (*cleartextInput, *cleartextOutput) {
-	in, out := openStreams(conn, c.transport, c)
+	in, out := openStreams(conn, &c.s.ending, c)
 	c.mu.Lock()
 	c.in, c.out = in, out
 	c.mu.Unlock()
@@ -317,17 +315,15 @@ func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientId
 func (h *Host) NewServerConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
 	c := &serverConnection{h: h}
 	c.s = newServerSession(h.backend, h.cfg.serverBase(), h.transport(in, out))
-	c.transport = c.s.transport
 	h.limit(&c.s.ending, c.fail)
 	return c
 }
 
 // serverConnection is the server-connection resource.
 type serverConnection struct {
-	h         *Host
-	s         *serverSession
-	transport net.Conn
-	last      lastError
+	h    *Host
+	s    *serverSession
+	last lastError
 
 	mu  sync.Mutex
 	in  *cleartextInput
@@ -339,7 +335,7 @@ var _ tls.ServerConnection = (*serverConnection)(nil)
 func (c *serverConnection) host() *Host { return c.h }
 
 func (c *serverConnection) openStreams(conn backends.Conn) (*cleartextInput, *cleartextOutput) {
-	in, out := openStreams(conn, c.transport, c)
+	in, out := openStreams(conn, &c.s.ending, c)
 	c.mu.Lock()
 	c.in, c.out = in, out
 	c.mu.Unlock()
@@ -459,24 +455,26 @@ func (h *Host) ServerHandshakeAbort(_ context.Context, this tls.ServerHandshake)
 
 // ---- shared ----
 
-// openStreams makes the cleartext streams of a connection over transport.
-// Dropping the output stream sends close_notify; a reader goroutine ends
-// when the connection is closed.
+// openStreams makes the cleartext streams of a connection over e's
+// transport. Dropping the output stream sends close_notify (bounded, see
+// ending.closeWrite); a reader goroutine ends when the connection is
+// closed.
 //
 // When the backend and the transport both allow it, the streams are
 // inline: the guest's read and write calls run the backend's Read and
 // Write themselves, over a transport that does not block (see
 // backends.NonblockingConn and wasiio.NonblockingTransport). A goroutine
 // hand-off per call would cost more than the TLS work.
-func openStreams(conn backends.Conn, transport net.Conn, parent cabi.Resource) (*cleartextInput, *cleartextOutput) {
-	nb, ok := transport.(wasiio.NonblockingTransport)
+func openStreams(conn backends.Conn, e *ending, parent cabi.Resource) (*cleartextInput, *cleartextOutput) {
+	closeWrite := e.closeWrite(conn)
+	nb, ok := e.transport.(wasiio.NonblockingTransport)
 	if nc, ok2 := conn.(backends.NonblockingConn); ok && ok2 && nc.NonblockingTransport() {
 		in := &cleartextInput{InputStream: wasiio.NewInlineInputStream(inlineSource{conn, nb}, nil), parent: parent}
-		out := &cleartextOutput{OutputStream: wasiio.NewInlineOutputStream(conn, nb.Backlog(), conn.CloseWrite), parent: parent}
+		out := &cleartextOutput{OutputStream: wasiio.NewInlineOutputStream(conn, nb.Backlog(), closeWrite), parent: parent}
 		return in, out
 	}
 	in := &cleartextInput{InputStream: wasiio.NewInputStream(conn, nil), parent: parent}
-	out := &cleartextOutput{OutputStream: wasiio.NewOutputStream(conn, conn.CloseWrite), parent: parent}
+	out := &cleartextOutput{OutputStream: wasiio.NewOutputStream(conn, closeWrite), parent: parent}
 	return in, out
 }
 

@@ -50,8 +50,9 @@ func TestGuestServerMinimalSlowClients(t *testing.T) {
 		if err != nil || !strings.Contains(string(resp), "hello from a wasi:tls server") {
 			t.Fatalf("normal client: %q, %v\n%s", resp, err, g.out.String())
 		}
-		// One handshake timeout and one request timeout, then at once.
-		if took := time.Since(start); took > 3500*time.Millisecond {
+		// One handshake timeout and one request timeout, then at once
+		// (with room for a loaded machine).
+		if took := time.Since(start); took > 6*time.Second {
 			t.Errorf("the client behind a silent and a slow one was served after %v", took)
 		}
 		out := g.waitExit(t, 5*time.Second)
