@@ -1,0 +1,151 @@
+package tlshost_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/testpeer"
+)
+
+// Wasm-guest tests for rows of docs/tls.md that were backed only at
+// session level: a guest/tls server (testdata/audit) against real peers.
+
+const auditGuest = "./testdata/audit"
+
+// auditExchange dials the audit guest with cfg, sends "ping\n" and returns
+// the connection state, the answer and the first error met.
+func auditExchange(t *testing.T, port string, cfg *tls.Config) (tls.ConnectionState, string, error) {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 20 * time.Second}, "tcp4", "127.0.0.1:"+port, cfg)
+	if err != nil {
+		return tls.ConnectionState{}, "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	st := conn.ConnectionState()
+	if _, err := io.WriteString(conn, "ping\n"); err != nil {
+		return st, "", err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return st, line, err
+}
+
+// TestGuestServerRequireAnyClientCert: a guest/tls server with ClientAuth
+// RequireAnyClientCert serves a Go client that presents a certificate
+// (the guest sees its subject) and refuses one that presents none: the
+// guest's handshake fails and the client's first read fails with the
+// alert.
+func TestGuestServerRequireAnyClientCert(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		g := startGuest(t, backend, p, auditGuest, nil, "server", "require-any", "2")
+		port := g.port(t)
+		with := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{p.client.TLSCertificate()}}
+		if _, got, err := auditExchange(t, port, with); err != nil || got != "hello ping\n" {
+			t.Fatalf("with a certificate: %q, %v", got, err)
+		}
+		without := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost"}
+		_, got, err := auditExchange(t, port, without)
+		if err == nil {
+			t.Fatalf("without a certificate: answered %q", got)
+		}
+		t.Logf("client without a certificate: %v", err)
+		out, gerr := g.wait(t)
+		if gerr != nil {
+			t.Fatalf("%v\n%s", gerr, out)
+		}
+		mustContain(t, out, "client=guest client\n", "handshake failed: ")
+		if strings.Count(out, "handshake ok:") != 1 {
+			t.Errorf("want exactly one handshake accepted:\n%s", out)
+		}
+	})
+}
+
+// TestGuestServerNegotiatedGroup: server-negotiated-group, read by a
+// guest/tls server (ConnectionState.CurveID), names the group a Go client
+// negotiated: X25519MLKEM768 when the client offers only it, X25519 when
+// the client offers only X25519, on both backends.
+func TestGuestServerNegotiatedGroup(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		g := startGuest(t, backend, p, auditGuest, nil, "server", "none", "2")
+		port := g.port(t)
+		for _, c := range []struct {
+			curve tls.CurveID
+			want  string
+		}{{tls.X25519MLKEM768, "group=0x11ec"}, {tls.X25519, "group=0x001d"}} {
+			cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", CurvePreferences: []tls.CurveID{c.curve}}
+			st, got, err := auditExchange(t, port, cfg)
+			if err != nil || got != "hello ping\n" {
+				t.Fatalf("%v: %q, %v", c.curve, got, err)
+			}
+			if st.CurveID != c.curve {
+				t.Errorf("the Go client negotiated %v, want %v", st.CurveID, c.curve)
+			}
+		}
+		out, err := g.wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		lines := strings.Split(out, "\n")
+		var ok []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "handshake ok:") {
+				ok = append(ok, l)
+			}
+		}
+		if len(ok) != 2 || !strings.Contains(ok[0], "group=0x11ec") || !strings.Contains(ok[1], "group=0x001d") {
+			t.Fatalf("guest's negotiated groups, want 0x11ec then 0x001d:\n%s", out)
+		}
+	})
+}
+
+// TestGuestServerPostHandshakeAuthOpenSSL: post-handshake client
+// authentication against a peer other than our own client. openssl
+// s_client with -enable_pha connects to a guest/tls server that asks for
+// no certificate in the handshake, sends a line, and answers the guest's
+// post-handshake CertificateRequest (RequestClientCertificate) with its
+// certificate: on circl-pq the guest sees the client's subject; on stdtls
+// the guest is told that crypto/tls cannot, and the connection carries on.
+func TestGuestServerPostHandshakeAuthOpenSSL(t *testing.T) {
+	openssl := testpeer.OpenSSL.Path(t)
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		g := startGuest(t, backend, p, auditGuest, nil, "server", "pha", "1")
+		port := g.port(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", "127.0.0.1:"+port,
+			"-servername", "localhost", "-tls1_3", "-enable_pha",
+			"-cert", filepath.Join(p.dir, "client.pem"), "-key", filepath.Join(p.dir, "client.key"),
+			"-CAfile", filepath.Join(p.dir, "ca.pem"), "-verify_return_error", "-ign_eof")
+		cmd.Stdin = strings.NewReader("GET /secure\n")
+		b, perr := cmd.CombinedOutput()
+		pout := string(b)
+		if perr != nil {
+			t.Logf("openssl: %v", perr)
+		}
+		out, err := g.wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, "handshake ok:", "client=none\n")
+		mustContain(t, pout, "hello GET /secure", "Verify return code: 0 (ok)")
+		switch backend {
+		case "circl-pq":
+			mustContain(t, out, "post-handshake authentication: client=guest client\n")
+		case "stdtls":
+			mustContain(t, out, "post-handshake authentication: failed: ", "not implemented by crypto/tls")
+		default:
+			mustContain(t, out, "post-handshake authentication: ")
+		}
+	})
+}
