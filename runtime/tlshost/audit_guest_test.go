@@ -149,3 +149,79 @@ func TestGuestServerPostHandshakeAuthOpenSSL(t *testing.T) {
 		}
 	})
 }
+
+// recordingPeer accepts one connection, never answers, and sends on the
+// returned channel the TLS record types of everything it received until
+// the guest's side closed the connection, or the read error after 10 s.
+type recorded struct {
+	types []byte
+	err   error
+}
+
+func recordingPeer(t *testing.T) (string, <-chan recorded) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	types := make(chan recorded, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			types <- recorded{err: err}
+			return
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(c)
+		var got []byte
+		for len(b) >= 5 {
+			n := int(b[3])<<8 | int(b[4])
+			got = append(got, b[0])
+			if len(b) < 5+n {
+				break
+			}
+			b = b[5+n:]
+		}
+		types <- recorded{got, err}
+	}()
+	return ln.Addr().String(), types
+}
+
+// TestGuestAbortWaitingForPeer: what a peer receives when a guest gives up
+// on a handshake while the backend waits for that peer (no step is
+// suspended): a guest/tls client's DialContext times out against a server
+// that received the ClientHello and never answers. Neither backend sends
+// an alert then: the host cancels the backend and closes the transport, so
+// the peer sees the ClientHello and then the connection closed. (An abort
+// while a step is suspended does send the step's alert:
+// TestGuestClientShowcaseCustomVerificationAborts,
+// TestGuestServerRequireAnyClientCert.)
+func TestGuestAbortWaitingForPeer(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		addr, types := recordingPeer(t)
+		g := startGuest(t, backend, p, giveUpGuest, nil, "client", addr, "1s")
+		g.waitOutput(t, 8*time.Second, `dial: .* after \S+\n`)
+		var r recorded
+		select {
+		case r = <-types:
+		case <-time.After(15 * time.Second):
+			t.Fatal("the peer never returned")
+		}
+		if r.err != nil {
+			t.Fatalf("the peer's connection was not closed: %v", r.err)
+		}
+		got := r.types
+		t.Logf("record types received: % x", got)
+		if len(got) == 0 || got[0] != 0x16 {
+			t.Fatalf("record types % x; want a ClientHello (0x16) first", got)
+		}
+		for _, typ := range got[1:] {
+			if typ == 0x15 {
+				t.Errorf("record types % x: an alert (0x15) after the ClientHello", got)
+			}
+		}
+	})
+}
