@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/internal/testpeer"
+	"github.com/wasitls/wasitls/internal/testpki"
+	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
 // Wasm-guest tests for rows of docs/tls.md that were backed only at
@@ -223,5 +225,38 @@ func TestGuestAbortWaitingForPeer(t *testing.T) {
 				t.Errorf("record types % x: an alert (0x15) after the ClientHello", got)
 			}
 		}
+	})
+}
+
+// TestGuestHostSkipsValidation: Node's authorized / authorizationError.
+// With the host's validation on, a server certificate from a CA the host
+// does not trust fails the guest's verify-server-identity step; with tlshost.Config.InsecureSkipVerify (wasitls run
+// --insecure-skip-verify) the same handshake succeeds and the guest sees
+// the unverified certificate as server-identity, exactly as it would see a
+// validated one: no call tells a guest that the host skipped validation.
+func TestGuestHostSkipsValidation(t *testing.T) {
+	p := newGuestPKI(t)
+	other, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown, err := other.Issue(testpki.LeafOptions{CommonName: "untrusted server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachBackend(t, func(t *testing.T, backend string) {
+		port, _ := goHTTPS(t, p, func(c *tls.Config) { c.Certificates = []tls.Certificate{unknown.TLSCertificate()} })
+		args := []string{"localhost", port, "/certs/client.key", "/certs/client.pem"}
+		const showcase = "github.com/wasitls/wasitls/examples/client-showcase"
+		out, err := startGuestWith(t, tlshost.Config{BackendName: backend}, p, showcase, nil, args...).wait(t)
+		if err == nil {
+			t.Fatalf("validating host: the guest's handshake succeeded:\n%s", out)
+		}
+		mustContain(t, out, "the server's certificate did not pass validation")
+		out, err = startGuestWith(t, tlshost.Config{BackendName: backend, InsecureSkipVerify: true}, p, showcase, nil, args...).wait(t)
+		if err != nil {
+			t.Fatalf("host with InsecureSkipVerify: %v\n%s", err, out)
+		}
+		mustContain(t, out, `server-identity: "untrusted server"`, "protocol-version: ")
 	})
 }
