@@ -3,15 +3,20 @@ package tlshost_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/testpeer"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime/tlshost"
@@ -258,5 +263,53 @@ func TestGuestHostSkipsValidation(t *testing.T) {
 			t.Fatalf("host with InsecureSkipVerify: %v\n%s", err, out)
 		}
 		mustContain(t, out, `server-identity: "untrusted server"`, "protocol-version: ")
+	})
+}
+
+// TestGuestParseEncryptedKey: Node's passphrase and pfx. An encrypted
+// private key (PEM with Proc-Type 4,ENCRYPTED, and PKCS#8 ENCRYPTED
+// PRIVATE KEY) and a PKCS#12 file are refused by every backend, and the
+// guest's parse (guest/tls ParseIdentity, extensions
+// parse-private-identity) returns the backend's reason.
+func TestGuestParseEncryptedKey(t *testing.T) {
+	openssl := testpeer.OpenSSL.Path(t)
+	p := newGuestPKI(t)
+	block, _ := pem.Decode(p.local.KeyPEM())
+	// A legacy encrypted PEM key is what is tested: EncryptPEMBlock is
+	// deprecated for exactly that format.
+	enc, err := x509.EncryptPEMBlock(rand.Reader, block.Type, block.Bytes, []byte("secret"), x509.PEMCipherAES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(p.dir, "legacy-encrypted.key"), pem.EncodeToMemory(enc), 0o600)
+	key, cert := filepath.Join(p.dir, "localhost.key"), filepath.Join(p.dir, "localhost.pem")
+	for _, args := range [][]string{
+		{"pkcs8", "-topk8", "-in", key, "-passout", "pass:secret", "-out", filepath.Join(p.dir, "pkcs8-encrypted.key")},
+		{"pkcs12", "-export", "-inkey", key, "-in", cert, "-passout", "pass:", "-out", filepath.Join(p.dir, "identity.p12")},
+	} {
+		if out, err := exec.Command(openssl, args...).CombinedOutput(); err != nil {
+			t.Fatalf("openssl %s: %v\n%s", args[0], err, out)
+		}
+	}
+	eachBackend(t, func(t *testing.T, backend string) {
+		b, _ := backends.ByName(backend)
+		for _, c := range []struct{ key, cert string }{
+			{"legacy-encrypted.key", "localhost.pem"},
+			{"pkcs8-encrypted.key", "localhost.pem"},
+			{"identity.p12", "identity.p12"},
+		} {
+			out, err := startGuest(t, backend, p, "./testdata/ext02", nil, "parse", "/certs/"+c.key, "/certs/"+c.cert).wait(t)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			keyData, _ := os.ReadFile(filepath.Join(p.dir, c.key))
+			certData, _ := os.ReadFile(filepath.Join(p.dir, c.cert))
+			_, perr := b.ParseIdentity(keyData, [][]byte{certData})
+			if perr == nil {
+				t.Fatalf("%s parses natively on %s", c.key, backend)
+			}
+			t.Logf("%s: %s", c.key, strings.TrimSpace(out))
+			mustContain(t, out, "parse: error: wasitls: the host refused the private key or certificate chain: ", perr.Error())
+		}
 	})
 }
