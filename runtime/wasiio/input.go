@@ -123,15 +123,19 @@ func (s *InputStream) readInline(n uint64) ([]byte, error) {
 	}
 	buf := pool.Get().(*[]byte)
 	b := (*buf)[:min(n, uint64(len(*buf)))]
+	// What a wake-up read left pending comes first (Read calls here
+	// with less pending than asked for).
+	k := copy(b, s.pending)
+	s.consume(k, false)
 	// Fill what the guest asked for while the source has bytes at hand
 	// (a TLS record decrypts to at most 16 KiB): one host call then
 	// carries as much as a blocking read would have.
-	k, err := s.now.ReadNow(b)
-	for err == nil && k > 0 && k < len(b) {
+	var err error
+	for k < len(b) {
 		var m int
 		m, err = s.now.ReadNow(b[k:])
 		k += m
-		if m == 0 {
+		if err != nil || m == 0 {
 			break
 		}
 	}
@@ -297,7 +301,15 @@ func (s *InputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
 	}
 	s.start()
 	s.returnLent()
+	inline := s.now != nil && !s.paused && !s.busy
 	if len(s.pending) > 0 {
+		if inline && n > uint64(len(s.pending)) && s.err == nil {
+			// A wake-up read (readOnceChunk) took the first bytes; the
+			// rest of what the source has at hand (for TLS, the
+			// decrypted record) joins them in this call, so that a
+			// blocking read carries as much as an inline one.
+			return s.readInline(n)
+		}
 		k := min(n, uint64(len(s.pending)))
 		out := s.pending[:k:k]
 		s.consume(int(k), true)
@@ -306,7 +318,7 @@ func (s *InputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
 	if err := s.terminal(); err != nil {
 		return nil, err
 	}
-	if s.now != nil && !s.paused && !s.busy && n > 0 {
+	if inline && n > 0 {
 		return s.readInline(n)
 	}
 	return []byte{}, nil

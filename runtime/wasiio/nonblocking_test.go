@@ -312,6 +312,28 @@ func TestInlineInputStream(t *testing.T) {
 	}
 }
 
+// A blocking read on an inline stream returns what the wake-up read took
+// and what the source holds besides, up to what was asked: one call, not
+// one per wake-up chunk.
+func TestInlineBlockingReadFills(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	s := NewInlineInputStream(&countingSource{c: c}, nil)
+	defer s.Close()
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 512) // 8 KiB, 4 wake-up chunks
+	if _, err := b.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // all of it in the socket
+	got, err := s.BlockingRead(bg, uint64(len(msg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("one blocking read returned %d of the %d bytes at hand", len(got), len(msg))
+	}
+}
+
 // An inline output stream writes on the caller's goroutine and grants a
 // budget only when nothing is unsent.
 func TestInlineOutputStream(t *testing.T) {
