@@ -341,3 +341,74 @@ func TestGuestServerResumption(t *testing.T) {
 		}
 	})
 }
+
+// TestGuestClientRefusesRenegotiation: Node's disableRenegotiation, .NET's
+// AllowRenegotiation. A guest/tls client on stdtls connects with TLS 1.2
+// to openssl s_server, which then asks for a renegotiation (its "R"
+// command sends a HelloRequest): the guest's connection refuses it
+// (crypto/tls's RenegotiateNever, which stdtls keeps) and its read fails.
+// circl-pq speaks only TLS 1.3, which has no renegotiation.
+func TestGuestClientRefusesRenegotiation(t *testing.T) {
+	openssl := testpeer.OpenSSL.Path(t)
+	p := newGuestPKI(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", addr, "-tls1_2", "-naccept", "1",
+		"-cert", filepath.Join(p.dir, "localhost.pem"), "-key", filepath.Join(p.dir, "localhost.key"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var seen strings.Builder
+	waitLine := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("openssl s_server ended before %q:\n%s\nstderr:\n%s", want, seen.String(), stderr.String())
+				}
+				seen.WriteString(l + "\n")
+				if strings.Contains(l, want) {
+					return
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("no %q from openssl s_server:\n%s\nstderr:\n%s", want, seen.String(), stderr.String())
+			}
+		}
+	}
+	waitLine("ACCEPT")
+	g := startGuest(t, "stdtls", p, auditGuest, nil, "client", addr)
+	waitLine("ping")
+	io.WriteString(stdin, "R\n")
+	out, err := g.wait(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Logf("guest:\n%s", out)
+	mustContain(t, out, "handshake ok: version=0x0303\n", "read 0 bytes, then: ", "no renegotiation")
+}

@@ -15,6 +15,11 @@
 //	    answering it requests a client certificate after the handshake
 //	    and prints "post-handshake authentication: client=CN" or
 //	    "post-handshake authentication: failed: ERR".
+//
+//	audit client ADDR
+//	    Dials ADDR (server name "localhost"), prints "handshake ok:
+//	    version=0x..", writes "ping\n", then reads until an error and
+//	    prints "read N bytes, then: ERR".
 package main
 
 import (
@@ -22,6 +27,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -32,8 +38,12 @@ import (
 var pha bool
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "client" {
+		client(os.Args[2])
+		return
+	}
 	if len(os.Args) != 4 || os.Args[1] != "server" {
-		fmt.Fprintln(os.Stderr, "usage: audit server none|request|require-any|pha N")
+		fmt.Fprintln(os.Stderr, "usage: audit server none|request|require-any|pha N | audit client ADDR")
 		os.Exit(2)
 	}
 	var auth wasitls.ClientAuthType
@@ -117,6 +127,20 @@ func serve(c *wasitls.Conn) {
 		}
 	}
 	fmt.Fprintf(c, "hello %s", line)
+}
+
+func client(addr string) {
+	c, err := wasitls.Dial("tcp", addr, &wasitls.Config{ServerName: "localhost"})
+	if err != nil {
+		fail(err)
+	}
+	defer c.Close()
+	fmt.Printf("handshake ok: version=0x%04x\n", c.ConnectionState().Version)
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		fail(err)
+	}
+	n, err := io.Copy(io.Discard, c)
+	fmt.Printf("read %d bytes, then: %v\n", n, err)
 }
 
 func fail(err error) {
