@@ -305,8 +305,12 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 			if cfg.GetClientCertificate != nil {
 				ids, err = cfg.GetClientCertificate(req.Info())
 				if err != nil {
+					// Abort while the step is suspended, so that the
+					// server gets the alert; declining first would let
+					// the handshake go on and race the abort.
+					err = abort(fmt.Errorf("wasitls: client certificate selection: %w", err))
 					req.Decline()
-					return abort(fmt.Errorf("wasitls: client certificate selection: %w", err))
+					return err
 				}
 			}
 			if len(ids) == 0 {
