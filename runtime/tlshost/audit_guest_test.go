@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -411,4 +412,73 @@ func TestGuestClientRefusesRenegotiation(t *testing.T) {
 	}
 	t.Logf("guest:\n%s", out)
 	mustContain(t, out, "handshake ok: version=0x0303\n", "read 0 bytes, then: ", "no renegotiation")
+}
+
+// TestGuestAbortAtStepSendsAlert: a guest that aborts while suspended at
+// receive-client-hello (a guest/tls server whose GetConfigForClient
+// refuses) makes the backend send an alert: the Go client's handshake
+// fails with "remote error: tls: ...". At receive-client-identity-request
+// (a guest/tls client whose GetClientCertificate refuses) circl-pq sends
+// one too; stdtls does not, because crypto/tls returns the hook's error
+// without an alert: the Go server's handshake fails on the closed
+// connection.
+func TestGuestAbortAtStepSendsAlert(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		t.Run("receive-client-hello", func(t *testing.T) {
+			g := startGuest(t, backend, p, auditGuest, nil, "server", "reject-hello", "1")
+			_, _, err := auditExchange(t, g.port(t), &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost"})
+			if err == nil || !strings.Contains(err.Error(), "remote error: tls: ") {
+				t.Errorf("Go client: %v; want a received alert", err)
+			}
+			g.wait(t)
+			mustContain(t, g.out.String(), "handshake failed: ", "refused by the test")
+		})
+		t.Run("receive-client-identity-request", func(t *testing.T) {
+			ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{
+				Certificates: []tls.Certificate{p.local.TLSCertificate()},
+				ClientAuth:   tls.RequestClientCert,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			serverErr := make(chan error, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					serverErr <- err
+					return
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				if err := c.(*tls.Conn).Handshake(); err != nil {
+					serverErr <- fmt.Errorf("handshake: %w", err)
+					return
+				}
+				_, err = c.Read(make([]byte, 1))
+				serverErr <- fmt.Errorf("read: %w", err)
+			}()
+			g := startGuest(t, backend, p, auditGuest, nil, "client", ln.Addr().String(), "reject-request")
+			out, gerr := g.wait(t)
+			if gerr != nil {
+				t.Fatalf("%v\n%s", gerr, out)
+			}
+			mustContain(t, out, "dial: ", "refused by the test")
+			err = <-serverErr
+			t.Logf("Go server: %v", err)
+			switch backend {
+			case "stdtls":
+				// crypto/tls returns the GetClientCertificate hook's
+				// error without sending an alert.
+				if err == nil || !strings.HasPrefix(err.Error(), "handshake: ") || strings.Contains(err.Error(), "remote error") {
+					t.Errorf("Go server: %v; want its handshake to fail without an alert", err)
+				}
+			default:
+				if err == nil || !strings.Contains(err.Error(), "remote error: tls: ") {
+					t.Errorf("Go server: %v; want a received alert", err)
+				}
+			}
+		})
+	})
 }

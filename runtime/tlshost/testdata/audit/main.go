@@ -16,16 +16,23 @@
 //	    and prints "post-handshake authentication: client=CN" or
 //	    "post-handshake authentication: failed: ERR".
 //
-//	audit client ADDR
+//	    With reject-hello, GetConfigForClient refuses every ClientHello,
+//	    so the guest aborts at receive-client-hello.
+//
+//	audit client ADDR [reject-request]
 //	    Dials ADDR (server name "localhost"), prints "handshake ok:
 //	    version=0x..", writes "ping\n", then reads until an error and
-//	    prints "read N bytes, then: ERR".
+//	    prints "read N bytes, then: ERR". With reject-request,
+//	    GetClientCertificate refuses the server's certificate request, so
+//	    the guest aborts at receive-client-identity-request, and prints
+//	    "dial: ERR".
 package main
 
 import (
 	"bufio"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,21 +42,23 @@ import (
 	wasitls "github.com/wasitls/wasitls/guest/tls"
 )
 
-var pha bool
+var pha, rejectHello bool
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == "client" {
-		client(os.Args[2])
+	if len(os.Args) >= 3 && os.Args[1] == "client" {
+		client(os.Args[2], len(os.Args) > 3 && os.Args[3] == "reject-request")
 		return
 	}
 	if len(os.Args) != 4 || os.Args[1] != "server" {
-		fmt.Fprintln(os.Stderr, "usage: audit server none|request|require-any|pha N | audit client ADDR")
+		fmt.Fprintln(os.Stderr, "usage: audit server none|request|require-any|pha|reject-hello N | audit client ADDR [reject-request]")
 		os.Exit(2)
 	}
 	var auth wasitls.ClientAuthType
 	switch os.Args[2] {
 	case "pha":
 		pha = true
+	case "reject-hello":
+		rejectHello = true
 	case "none":
 		auth = wasitls.NoClientCert
 	case "request":
@@ -75,10 +84,16 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", &wasitls.Config{
+	cfg := &wasitls.Config{
 		Identities: []*wasitls.Identity{id},
 		ClientAuth: auth,
-	})
+	}
+	if rejectHello {
+		cfg.GetConfigForClient = func(*wasitls.ClientHelloInfo) (*wasitls.Config, error) {
+			return nil, errors.New("refused by the test")
+		}
+	}
+	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
 		fail(err)
 	}
@@ -129,10 +144,17 @@ func serve(c *wasitls.Conn) {
 	fmt.Fprintf(c, "hello %s", line)
 }
 
-func client(addr string) {
-	c, err := wasitls.Dial("tcp", addr, &wasitls.Config{ServerName: "localhost"})
+func client(addr string, rejectRequest bool) {
+	cfg := &wasitls.Config{ServerName: "localhost"}
+	if rejectRequest {
+		cfg.GetClientCertificate = func(*wasitls.CertificateRequestInfo) ([]*wasitls.Identity, error) {
+			return nil, errors.New("refused by the test")
+		}
+	}
+	c, err := wasitls.Dial("tcp", addr, cfg)
 	if err != nil {
-		fail(err)
+		fmt.Printf("dial: %v\n", err)
+		return
 	}
 	defer c.Close()
 	fmt.Printf("handshake ok: version=0x%04x\n", c.ConnectionState().Version)
