@@ -22,7 +22,9 @@
 // hook there (VerifyServer, ClientIdentity or NoClientIdentityRequest,
 // ClientHello, VerifyClient) after resolving the guest's future. The guest's
 // next call releases it: a later step or finish with the guest's decisions,
-// abort with backends.ErrAborted (the backend then sends an alert). Steps the
+// abort with backends.ErrAborted (the backend then sends an alert, except
+// stdtls in ClientIdentity: crypto/tls sends none for a failed client
+// certificate callback). Steps the
 // guest did not ask for do not suspend. Each optional step may be taken at
 // most once and only in this order; configure-* calls are accepted only while
 // they can still take effect (client: before the handshake started; server:
