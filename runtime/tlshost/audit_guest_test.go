@@ -123,6 +123,7 @@ func TestGuestServerNegotiatedGroup(t *testing.T) {
 // post-handshake CertificateRequest (RequestClientCertificate) with its
 // certificate: on circl-pq the guest sees the client's subject; on stdtls
 // the guest is told that crypto/tls cannot, and the connection carries on.
+// The guest's Close then sends close_notify, which OpenSSL checks.
 func TestGuestServerPostHandshakeAuthOpenSSL(t *testing.T) {
 	openssl := testpeer.OpenSSL.Path(t)
 	p := newGuestPKI(t)
@@ -146,7 +147,13 @@ func TestGuestServerPostHandshakeAuthOpenSSL(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		mustContain(t, out, "handshake ok:", "client=none\n")
-		mustContain(t, pout, "hello GET /secure", "Verify return code: 0 (ok)")
+		// The guest's Close sends close_notify (close-server-output):
+		// OpenSSL prints "closed" for it, and "unexpected eof while
+		// reading" for a connection closed without one.
+		mustContain(t, pout, "hello GET /secure", "Verify return code: 0 (ok)", "\nclosed\n")
+		if strings.Contains(pout, "unexpected eof") {
+			t.Errorf("openssl saw the connection closed without close_notify:\n%s", pout)
+		}
 		switch backend {
 		case "circl-pq":
 			mustContain(t, out, "post-handshake authentication: client=guest client\n")
