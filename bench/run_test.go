@@ -13,17 +13,20 @@ import (
 // every subject with a positive value, and that no ratio collapsed:
 // below a quarter of its target. Runs this short on a shared machine
 // spread from 0.05x to 3x (one run against the next), so the floor is
-// wide; the medians of the command's runs are what the targets are for.
+// wide, and a collapse fails the test only when a second measurement
+// confirms it; the medians of the command's runs are what the targets are
+// for.
 func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs guests; skipped in -short mode")
 	}
 	var progress strings.Builder
-	r, err := Run(Options{
+	opts := Options{
 		Bytes: 2 << 20, InGuestBytes: 256 << 10, WriteSizes: []int{16 << 10},
 		Handshakes: 16, InGuestHandshakes: 2, Echoes: 400,
 		IdleConns: 50, NativeIdleConns: 50, Progress: &progress,
-	})
+	}
+	r, err := Run(opts)
 	if err != nil {
 		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
 	}
@@ -41,6 +44,11 @@ func TestRunSmall(t *testing.T) {
 	if want := 2 * (2 + 4 + 1); len(r.Tables) != want {
 		t.Fatalf("%d tables; want %d", len(r.Tables), want)
 	}
+	type collapse struct {
+		title, subject string
+		ratio, floor   float64
+	}
+	var collapsed []collapse
 	for _, tab := range r.Tables {
 		want := subjects
 		if !strings.Contains(tab.Title, "subject as server") {
@@ -57,7 +65,27 @@ func TestRunSmall(t *testing.T) {
 				t.Errorf("%s: %s: no ratio against native", tab.Title, row.Subject)
 			}
 			if floor := collapseFloor(tab, row); row.VsNative < floor {
-				t.Errorf("%s: %s: %.2fx native, below %.2fx: a quarter of its target", tab.Title, row.Subject, row.VsNative, floor)
+				collapsed = append(collapsed, collapse{tab.Title, row.Subject, row.VsNative, floor})
+			}
+		}
+	}
+	if len(collapsed) > 0 {
+		// A burst of load can sink one short measurement: measure again,
+		// and fail on what collapses twice.
+		again := opts
+		again.Scenarios = []string{ScenarioBulk, ScenarioHandshake, ScenarioEcho}
+		r2, err := Run(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range collapsed {
+			t.Logf("%s: %s: %.2fx native, below %.2fx: measuring again", c.title, c.subject, c.ratio, c.floor)
+			for _, tab := range r2.Tables {
+				for _, row := range tab.Rows {
+					if tab.Title == c.title && row.Subject == c.subject && row.VsNative < c.floor {
+						t.Errorf("%s: %s: %.2fx then %.2fx native, below %.2fx: a quarter of its target", c.title, c.subject, c.ratio, row.VsNative, c.floor)
+					}
+				}
 			}
 		}
 	}
