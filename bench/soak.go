@@ -34,12 +34,15 @@ type SoakOptions struct {
 	// connection at once; 3 by default. Two more hold a silent and a
 	// half-ClientHello connection each.
 	Workers int
-	// HandshakeTimeout is the wasi:tls host's handshake timeout; 1 s by
-	// default, so that the silent and half-ClientHello peers meet it.
+	// HandshakeTimeout is the wasi:tls host's handshake timeout; 2 s by
+	// default, so that the silent and half-ClientHello peers meet it. (At
+	// 1 s, on a starved machine, a server handshake sometimes expired
+	// after its client had finished, and the client's first bulk or echo
+	// write met a closed connection.)
 	HandshakeTimeout time.Duration
 	// SlowHold is how long a silent or half-ClientHello peer waits for the
 	// server to give up; a peer still connected then counts as an
-	// unexpected outcome. 3 s by default.
+	// unexpected outcome. The handshake timeout + 2 s by default.
 	SlowHold time.Duration
 	// BulkBytes is the size echoed each way by a bulk connection; 256 KiB
 	// by default.
@@ -61,7 +64,7 @@ func (o *SoakOptions) defaults() {
 		o.Workers = 3
 	}
 	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = time.Second
+		o.HandshakeTimeout = 2 * time.Second
 	}
 	if o.SlowHold <= 0 {
 		o.SlowHold = o.HandshakeTimeout + 2*time.Second

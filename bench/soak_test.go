@@ -13,7 +13,7 @@ func TestSoak(t *testing.T) {
 		t.Skip("the soak takes 30 s")
 	}
 	var progress strings.Builder
-	r, err := Soak(SoakOptions{Duration: 30 * time.Second, Interval: 2 * time.Second, Workers: 2, Progress: &progress})
+	r, err := Soak(SoakOptions{Duration: 30 * time.Second, Interval: 3 * time.Second, Workers: 2, Progress: &progress})
 	if r != nil {
 		r.Print(&progress)
 	}

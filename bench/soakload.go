@@ -32,6 +32,9 @@ var (
 	soakKinds = []string{kindHandshake, kindBulk, kindEcho, kindAbort, kindReset, kindSilent, kindHalfHello}
 )
 
+// recordTypeAlert is the TLS record type of an alert.
+const recordTypeAlert = 21
+
 // clientTimeout bounds every step of a client that expects an answer.
 const clientTimeout = 30 * time.Second
 
@@ -213,8 +216,9 @@ func (c *closeAfterRead) Read(b []byte) (int, error) {
 }
 
 // slowPeer sends nothing (silent) or half a ClientHello and waits for the
-// server to give up on the handshake and close the connection, which the
-// host's handshake timeout must do within SlowHold. A sample that wants the
+// server to give up on the handshake and close the connection (an alert
+// first is allowed), which the host's handshake timeout must do within
+// SlowHold. A sample that wants the
 // load to pause ends the wait early; that is no failure either.
 func (l *soakLoad) slowPeer(kind string, raw net.Conn) error {
 	if kind == kindHalfHello {
@@ -248,8 +252,9 @@ func (l *soakLoad) slowPeer(kind string, raw net.Conn) error {
 				kind, time.Since(start).Round(time.Millisecond), l.opts.HandshakeTimeout)
 		case err != nil:
 			return fmt.Errorf("%s: %w", kind, err)
-		case kind == kindSilent && n > 0:
-			return fmt.Errorf("%s: the server sent %d bytes to a silent client", kind, n)
+		case n > 0 && buf[0] != recordTypeAlert:
+			// Giving up, a server may send an alert; nothing else.
+			return fmt.Errorf("%s: the server sent %d bytes that are not an alert: % x", kind, n, buf[:min(n, 8)])
 		}
 	}
 }
