@@ -5,10 +5,14 @@
 //
 // # Model
 //
-// Every scenario runs its baseline and its subjects in one process, on
-// loopback, with one throwaway ECDSA P-256 certificate, and reports ratios
-// against the baseline measured in the same run, so that the machine's
-// speed cancels out. The scenarios are:
+// Every scenario runs its baseline and its subjects on loopback, with one
+// throwaway ECDSA P-256 certificate, and reports ratios against the
+// baseline measured in the same run, so that the machine's speed cancels
+// out. Subjects take turns in 8 runs; tables give the median and range of
+// the runs, ratios the median and range of the run-by-run ratios. The
+// native peer of the bulk, handshake and echo scenarios runs in this
+// process and, as in a deployment, in a child process (this executable
+// started again; see [RunChildIfRequested]). The scenarios are:
 //
 //   - Bulk: a native crypto/tls server drives one established connection
 //     with commands (package bench/internal/protocol): receive N bytes
@@ -31,9 +35,12 @@
 // growth of RSS, heap, goroutines, descriptors and resource-table entries.
 //
 // Guests are the package in testdata/benchguest, built for GOOS=wasip1 with
-// the go command (so the module's source tree must be at hand) and run
-// under package runtime with the wasi:tls host (runtime/tlshost) on each
-// backend. [Run] runs the scenarios [Options] select and returns a
+// the go command (so the module's source tree must be at hand), and the C
+// guest in cguest (raw wasi:tls@0.2.0-draft imports, blocking host calls:
+// the host's floor), built with clang and wasi-libc when they are
+// installed (its rows are skipped, and the report says so, when not); both
+// run under package runtime with the wasi:tls host (runtime/tlshost) on
+// each backend. [Run] runs the scenarios [Options] select and returns a
 // [Report]; [Report.WriteTo] prints the tables. The go test benchmarks of
 // this package run the same scenarios at small sizes.
 package bench
