@@ -166,26 +166,6 @@ func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error
 	return h, nil
 }
 
-// linearMemory backs a guest's linear memory the way wazero does by
-// default (a Go slice grown by append) and publishes its size, so that the
-// idle scenario can read it while the guest runs on another goroutine.
-type linearMemory struct {
-	buf  []byte
-	size *atomic.Uint64
-}
-
-func (m *linearMemory) Reallocate(size uint64) []byte {
-	if size > uint64(cap(m.buf)) {
-		m.buf = append(m.buf, make([]byte, size-uint64(len(m.buf)))...)
-	} else {
-		m.buf = m.buf[:size]
-	}
-	m.size.Store(size)
-	return m.buf
-}
-
-func (m *linearMemory) Free() { m.buf = nil }
-
 // impl names how a guest does TLS.
 type impl string
 
@@ -198,7 +178,6 @@ const (
 
 // A guest is a running instance of the benchmark guest.
 type guest struct {
-	linear atomic.Uint64 // size of the guest's linear memory
 	inst   atomic.Pointer[runtime.Instance]
 	cancel context.CancelFunc
 	stdin  *io.PipeWriter
@@ -237,9 +216,6 @@ func (e *env) start(h *hostRuntime, argv0 string, args []string) (*guest, error)
 		cancel: cancel, stdin: inW, lines: make(chan string, 16),
 		done: make(chan error, 1), output: &lockedTail{},
 	}
-	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(capacity, _ uint64) experimental.LinearMemory {
-		return &linearMemory{buf: make([]byte, 0, capacity), size: &g.linear}
-	}))
 	go func() {
 		_, err := h.rt.Instantiate(ctx, h.compiled, runtime.ModuleConfig{
 			Args: append([]string{argv0}, args...), Env: e.guestEnv,

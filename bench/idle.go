@@ -213,11 +213,24 @@ func (h *holder) stop() {
 // memSample is the process's memory at one moment, after garbage
 // collection.
 type memSample struct {
-	heap       uint64 // live Go heap (HeapAlloc), guest linear memory included
+	heap       uint64 // live Go heap (HeapAlloc); guest linear memory too where guestMemoryOnHeap
 	stacks     uint64 // goroutine stacks (StackInuse)
-	linear     uint64 // guest linear memory (a Go slice, so part of heap)
+	linear     uint64 // guest linear memory, as the instance reports its size
 	rss        uint64
 	goroutines int
+}
+
+// guestMemoryOnHeap says whether the runtime keeps a guest's linear memory
+// on the Go heap: on Linux it is an mmap reservation outside it (see
+// runtime/memory_linux.go), elsewhere a Go slice.
+const guestMemoryOnHeap = goruntime.GOOS != "linux"
+
+// hostHeap is the live Go heap less the guest's linear memory.
+func (s memSample) hostHeap() float64 {
+	if guestMemoryOnHeap {
+		return float64(s.heap) - float64(s.linear)
+	}
+	return float64(s.heap)
 }
 
 func sampleMemory(linear func() uint64) memSample {
@@ -268,7 +281,7 @@ func (e *env) idle(s subject, n int, group tls.CurveID) (*IdleResult, error) {
 		}
 		addr, stop = a, g.kill
 		guestOutput = func() string { return "\nguest output:\n" + g.output.String() }
-		linear = g.linear.Load
+		linear = g.memorySize
 	}
 	before := sampleMemory(linear)
 	resetPeakRSS()
@@ -285,7 +298,7 @@ func (e *env) idle(s subject, n int, group tls.CurveID) (*IdleResult, error) {
 		Server:           s.name,
 		Conns:            n,
 		Establish:        establish,
-		HostHeapPerConn:  (float64(after.heap-after.linear) - float64(before.heap-before.linear)) / float64(n),
+		HostHeapPerConn:  (after.hostHeap() - before.hostHeap()) / float64(n),
 		HostStackPerConn: (float64(after.stacks) - float64(before.stacks)) / float64(n),
 		LinearPerConn:    (float64(after.linear) - float64(before.linear)) / float64(n),
 		RSSPerConn:       (float64(after.rss) - float64(before.rss)) / float64(n),
