@@ -26,8 +26,7 @@ type Call struct {
 	mem     api.Memory
 	realloc api.Function
 	lowered bool
-	export  bool        // a call of a guest export (BeginExport)
-	fn      *ExportFunc // the export called
+	fn      *ExportFunc // the export called, for a call of a guest export
 	owner   *Exports    // the bound interface called through
 
 	lifted uint64 // bytes of lists and strings lifted so far
@@ -103,17 +102,24 @@ func BeginScalar(ctx context.Context, fn string) Call {
 // panics again with a *Trap naming the function.
 func (c *Call) End() {
 	if r := recover(); r != nil {
-		if c.inst != nil {
-			c.inst.pending = c.inst.pending[:0]
-			c.inst.reserved, c.inst.nextOwn = c.inst.reserved[:0], 0
-			c.inst.inRealloc = false
-		}
+		c.inst.abandonCall()
 		if exit, ok := r.(*sys.ExitError); ok {
 			panic(exit) // an exit (wasi:cli/exit) is not a fault
 		}
 		markTrapped(c.ctx, c.inst)
 		panic(toTrap(c.Func, r))
 	}
+}
+
+// abandonCall forgets the per-call state of a call that faulted: the owns
+// lifted but not committed, the handles reserved but not handed out.
+func (inst *Instance) abandonCall() {
+	if inst == nil {
+		return
+	}
+	inst.pending = inst.pending[:0]
+	inst.reserved, inst.nextOwn = inst.reserved[:0], 0
+	inst.inRealloc = false
 }
 
 // Instance returns the instance, nil for a scalar call.
@@ -297,7 +303,7 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 		if c.lowered {
 			c.Trapf("canon lower has no realloc option")
 		}
-		if c.export {
+		if c.fn != nil {
 			c.Trapf("the guest does not export cabi_realloc")
 		}
 		if inst.realloc == nil {
@@ -317,7 +323,7 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 		c.Trapf("cabi_realloc failed: %v", err)
 	}
 	p := uint32(st[0])
-	if c.mem == nil && !c.lowered && !c.export {
+	if c.mem == nil && c.mod != nil {
 		if inst.memory == nil {
 			inst.memory = c.mod.Memory()
 		}

@@ -169,7 +169,7 @@ var ErrReentered = errors.New("cabi: export called while a call into the same gu
 // call re-enters x: [Call.EndExport], deferred before it, turns that into
 // the error. It fills c in place: the glue's Call stays on its stack.
 func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
-	c.ctx, c.Func, c.inst, c.export, c.fn = ctx, f.Name, x.inst, true, f
+	c.ctx, c.Func, c.inst, c.fn = ctx, f.Name, x.inst, f
 	switch {
 	case x.inst.trapped.Load():
 		Trapf(f.Name, "instance has trapped before")
@@ -245,11 +245,7 @@ func (c *Call) EndExport(err *error) {
 		*err = fmt.Errorf("%s: %w", t.Func, ErrReentered)
 		return
 	}
-	if c.inst != nil {
-		c.inst.pending = c.inst.pending[:0]
-		c.inst.reserved, c.inst.nextOwn = c.inst.reserved[:0], 0
-		c.inst.inRealloc = false
-	}
+	c.inst.abandonCall()
 	if exit, ok := r.(*sys.ExitError); ok {
 		*err = exit
 		return
