@@ -326,13 +326,7 @@ func (e *emitter) lowerIntoBody(t Type) []jen.Code {
 		if resolve(t.Elem) == U8 {
 			return []jen.Code{jen.List(jen.Id("p"), jen.Id("n")).Op(":=").Add(cID().Dot("StoreBytes").Call(v)), set2(jen.Id("p"), jen.Id("n"))}
 		}
-		sz := size(t.Elem)
-		return []jen.Code{
-			jen.Id("q").Op(":=").Add(cID().Dot("AllocList").Call(jen.Len(v), jen.Lit(int(sz)), jen.Lit(int(alignment(t.Elem))))),
-			jen.For(jen.Id("i").Op(":=").Range().Add(v)).Block(
-				e.storeStmt(t.Elem, jen.Id("q").Op("+").Uint32().Call(jen.Id("i")).Op("*").Lit(int(sz)), jen.Add(v).Index(jen.Id("i")))),
-			set2(jen.Id("q"), jen.Len(v)),
-		}
+		return append(e.allocList(t, v), set2(jen.Id("q"), jen.Len(v)))
 	case *Option:
 		n := len(flat(t))
 		return []jen.Code{

@@ -79,15 +79,10 @@ func (e *emitter) storeBody(t Type) []jen.Code {
 	p, v := jen.Id("p"), jen.Id("v")
 	switch t := t.(type) {
 	case *List:
-		sz := size(t.Elem)
-		return []jen.Code{
-			jen.Id("q").Op(":=").Add(cID().Dot("AllocList").Call(jen.Len(v), jen.Lit(int(sz)), jen.Lit(int(alignment(t.Elem))))),
-			jen.For(jen.Id("i").Op(":=").Range().Add(v)).Block(
-				e.storeStmt(t.Elem, jen.Id("q").Op("+").Uint32().Call(jen.Id("i")).Op("*").Lit(int(sz)), jen.Add(v).Index(jen.Id("i"))),
-			),
+		return append(e.allocList(t, v),
 			cID().Dot("PutU32").Call(p, jen.Id("q")),
 			cID().Dot("PutU32").Call(offset(p, 4), u32(jen.Len(v))),
-		}
+		)
 	case *Option:
 		return []jen.Code{
 			jen.If(jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Add(v).Dot("Get").Call(), jen.Id("ok")).Block(
@@ -169,6 +164,18 @@ func (e *emitter) storeBody(t Type) []jen.Code {
 	}
 	fail("cannot store %s", witString(t))
 	return nil
+}
+
+// allocList returns the statements storing the elements of v, a list t,
+// in guest memory allocated for them, its address in q.
+func (e *emitter) allocList(t *List, v jen.Code) []jen.Code {
+	sz := size(t.Elem)
+	return []jen.Code{
+		jen.Id("q").Op(":=").Add(cID().Dot("AllocList").Call(jen.Len(v), jen.Lit(int(sz)), jen.Lit(int(alignment(t.Elem))))),
+		jen.For(jen.Id("i").Op(":=").Range().Add(v)).Block(
+			e.storeStmt(t.Elem, jen.Id("q").Op("+").Uint32().Call(jen.Id("i")).Op("*").Lit(int(sz)), jen.Add(v).Index(jen.Id("i"))),
+		),
+	}
 }
 
 // lowerFlat returns the uint64 stack encoding of v, a t whose flattening is
