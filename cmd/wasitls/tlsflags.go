@@ -204,21 +204,13 @@ func appendPEMFiles(pool *x509.CertPool, files []string) error {
 	return nil
 }
 
+// parseGroups parses --groups; its error lists the names it knows.
 func parseGroups(s string) ([]uint16, error) {
-	var out []uint16
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if id, ok := groupNames[strings.ToLower(f)]; ok {
-			out = append(out, id)
-			continue
-		}
-		id, err := strconv.ParseUint(f, 0, 16)
-		if err != nil || !strings.HasPrefix(f, "0x") {
-			return nil, fmt.Errorf("unknown group %q (want one of %s, or a 0x code point)", f, groupList())
-		}
-		out = append(out, uint16(id))
+	g, err := parseCodePoints(s, "group", groupNames)
+	if err != nil {
+		return nil, fmt.Errorf("%w; groups by name: %s", err, groupList())
 	}
-	return out, nil
+	return g, nil
 }
 
 func groupList() string {
