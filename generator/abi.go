@@ -332,11 +332,18 @@ func resultType(f *Func) Type {
 	case 1:
 		return f.Results[0].Type
 	}
-	tu := &Tuple{}
-	for _, r := range f.Results {
-		tu.Elems = append(tu.Elems, r.Type)
+	return tupleOf(paramTypes(f.Results))
+}
+
+// paramsType returns the tuple f's parameters lay out as when spilled.
+func paramsType(f *Func) *Tuple { return tupleOf(paramTypes(f.Params)) }
+
+func paramTypes(ps []*Param) []Type {
+	var ts []Type
+	for _, p := range ps {
+		ts = append(ts, p.Type)
 	}
-	return tu
+	return ts
 }
 
 // flatResults returns the flattened results of f and whether they go

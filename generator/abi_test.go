@@ -77,14 +77,14 @@ func TestABIByHand(t *testing.T) {
 		size, align uint32
 		flat        []Core
 	}{
-		{"option<string>", &Option{str}, 12, 4, []Core{I32, I32, I32}},
-		{"result<u64, string>", &Result{U64, str}, 16, 8, []Core{I32, I64, I32}},
+		{"option<string>", &Option{Elem: str}, 12, 4, []Core{I32, I32, I32}},
+		{"result<u64, string>", &Result{OK: U64, Err: str}, 16, 8, []Core{I32, I64, I32}},
 		{"result", &Result{}, 1, 1, []Core{I32}},
-		{"tuple<u8, s64>", &Tuple{[]Type{U8, S64}}, 16, 8, []Core{I32, I64}},
-		{"option<f32>", &Option{F32}, 8, 4, []Core{I32, CF32}},
-		{"result<f32, u32>", &Result{F32, U32}, 8, 4, []Core{I32, I32}},
-		{"result<f64, f32>", &Result{F64, F32}, 16, 8, []Core{I32, I64}},
-		{"list<u8>", &List{U8}, 8, 4, []Core{I32, I32}},
+		{"tuple<u8, s64>", &Tuple{Elems: []Type{U8, S64}}, 16, 8, []Core{I32, I64}},
+		{"option<f32>", &Option{Elem: F32}, 8, 4, []Core{I32, CF32}},
+		{"result<f32, u32>", &Result{OK: F32, Err: U32}, 8, 4, []Core{I32, I32}},
+		{"result<f64, f32>", &Result{OK: F64, Err: F32}, 16, 8, []Core{I32, I64}},
+		{"list<u8>", &List{Elem: U8}, 8, 4, []Core{I32, I32}},
 		{"char", Char, 4, 4, []Core{I32}},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dave/jennifer/jen"
+	"go.bytecodealliance.org/wit"
 )
 
 // Exports: the host calls functions the guest exports. The glue is the
@@ -24,36 +25,11 @@ func (e *emitter) checkExportable() {
 	}
 	for _, f := range e.i.Funcs {
 		for _, p := range f.Params {
-			if hasBorrow(p.Type) {
+			if wit.HasBorrow(witOf(p.Type)) {
 				fail("%s: passing a %s to a guest export is not supported yet", f.WITName, witString(p.Type))
 			}
 		}
 	}
-}
-
-// hasBorrow reports whether t holds a borrowed handle.
-func hasBorrow(t Type) bool {
-	switch t := resolve(t).(type) {
-	case *Handle:
-		return !t.Own
-	case *List:
-		return hasBorrow(t.Elem)
-	case *Option:
-		return hasBorrow(t.Elem)
-	case *Result:
-		return (t.OK != nil && hasBorrow(t.OK)) || (t.Err != nil && hasBorrow(t.Err))
-	}
-	for _, f := range fields(t) {
-		if hasBorrow(f) {
-			return true
-		}
-	}
-	for _, c := range cases(t) {
-		if c != nil && hasBorrow(c) {
-			return true
-		}
-	}
-	return false
 }
 
 // exportCore returns the core signature of export f: its parameters (one
@@ -231,7 +207,7 @@ func (e *emitter) exportMethod(f *Func) jen.Code {
 	if rt := resultType(f); rt != nil {
 		var lifted jen.Code
 		_, retptr := flatResults(f)
-		if retptr || containsMem(rt) {
+		if retptr || touchesInstance(rt) {
 			body = append(body, jen.Id("c").Dot("ReadMemory").Call())
 		}
 		if retptr {
@@ -243,7 +219,7 @@ func (e *emitter) exportMethod(f *Func) jen.Code {
 			lifted = e.liftExpr(rt, s, 0)
 		}
 		body = append(body, jen.Id("v").Op(":=").Add(lifted))
-		if containsOwn(rt) {
+		if holdsOwn(rt) {
 			body = append(body, cID().Dot("Commit").Call())
 		}
 		body = append(body, jen.Id("c").Dot("PostReturn").Call(jen.Lit(len(results))))
@@ -268,10 +244,7 @@ func (e *emitter) exportMethod(f *Func) jen.Code {
 func (e *emitter) lowerParams(f *Func, s jen.Code) []jen.Code {
 	var out []jen.Code
 	if _, spilled := flatParams(f); spilled {
-		tu := &Tuple{}
-		for _, p := range f.Params {
-			tu.Elems = append(tu.Elems, p.Type)
-		}
+		tu := paramsType(f)
 		out = append(out, jen.Id("pp").Op(":=").Add(cID().Dot("Realloc").Call(jen.Lit(int(size(tu))), jen.Lit(int(alignment(tu))))))
 		offs := fieldOffsets(tu)
 		for i, p := range f.Params {

@@ -6,79 +6,6 @@ import (
 	"github.com/dave/jennifer/jen"
 )
 
-// containsMem reports whether lifting or lowering t touches the instance:
-// strings, lists and handles do.
-func containsMem(t Type) bool {
-	switch t := resolve(t).(type) {
-	case Prim:
-		return t == String
-	case *List, *Handle:
-		return true
-	case *Tuple:
-		for _, el := range t.Elems {
-			if containsMem(el) {
-				return true
-			}
-		}
-	case *Option:
-		return containsMem(t.Elem)
-	case *Result:
-		return (t.OK != nil && containsMem(t.OK)) || (t.Err != nil && containsMem(t.Err))
-	case *Ref:
-		switch k := t.Decl.Kind.(type) {
-		case *Record:
-			for _, f := range k.Fields {
-				if containsMem(f.Type) {
-					return true
-				}
-			}
-		case *Variant:
-			for _, c := range k.Cases {
-				if c.Type != nil && containsMem(c.Type) {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
-// containsOwn reports whether t holds an own handle.
-func containsOwn(t Type) bool {
-	switch t := resolve(t).(type) {
-	case *List:
-		return containsOwn(t.Elem)
-	case *Handle:
-		return t.Own
-	case *Tuple:
-		for _, el := range t.Elems {
-			if containsOwn(el) {
-				return true
-			}
-		}
-	case *Option:
-		return containsOwn(t.Elem)
-	case *Result:
-		return (t.OK != nil && containsOwn(t.OK)) || (t.Err != nil && containsOwn(t.Err))
-	case *Ref:
-		switch k := t.Decl.Kind.(type) {
-		case *Record:
-			for _, f := range k.Fields {
-				if containsOwn(f.Type) {
-					return true
-				}
-			}
-		case *Variant:
-			for _, c := range k.Cases {
-				if c.Type != nil && containsOwn(c.Type) {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
 // needsInstance reports whether f's glue needs the instance.
 func needsInstance(f *Func) bool {
 	if _, spilled := flatParams(f); spilled {
@@ -88,12 +15,12 @@ func needsInstance(f *Func) bool {
 		return true
 	}
 	for _, p := range f.Params {
-		if containsMem(p.Type) {
+		if touchesInstance(p.Type) {
 			return true
 		}
 	}
 	for _, r := range f.Results {
-		if containsMem(r.Type) {
+		if touchesInstance(r.Type) {
 			return true
 		}
 	}
@@ -151,7 +78,7 @@ func paramNames(f *Func) []jen.Code {
 			switch {
 			case n == 1:
 				out = append(out, jen.Lit(p.Name))
-			case n == 2 && containsMem(p.Type) && (resolve(p.Type) == String || isList(p.Type)):
+			case n == 2 && (resolve(p.Type) == String || isList(p.Type)):
 				out = append(out, jen.Lit(p.Name+".ptr"), jen.Lit(p.Name+".len"))
 			default:
 				for i := 0; i < n; i++ {
@@ -272,38 +199,59 @@ func (e *emitter) register() jen.Code {
 	))
 }
 
-// glueFunc emits the glue of f: lift the parameters, call the host, lower
-// the results.
+// glueFunc emits the glue of f: begin the call, lift the parameters, call
+// the host, map its results, lower them.
 func (e *emitter) glueFunc(f *Func) jen.Code {
-	var body []jen.Code
-	stack := jen.Id("stack")
-	switch {
-	case needsInstance(f):
-		body = append(body,
-			jen.Id("call").Op(":=").Qual(cabiPath, "Begin").Call(jen.Id("ctx"), jen.Id("mod"), jen.Id("name")),
-			jen.Id("c").Op(":=").Op("&").Id("call"),
-			jen.Defer().Id("c").Dot("End").Call())
-	default:
-		// Scalar functions neither look up the instance nor build a Call
-		// unless a check (char, discriminant) needs one to trap with.
-		body = append(body, jen.Defer().Func().Params().Block(
-			jen.If(jen.Id("r").Op(":=").Recover(), jen.Id("r").Op("!=").Nil()).Block(
-				jen.Qual(cabiPath, "Rethrow").Call(jen.Id("ctx"), jen.Id("name"), jen.Id("r")))).Call())
-		if needsCall(f) {
-			body = append(body,
-				jen.Id("call").Op(":=").Qual(cabiPath, "BeginScalar").Call(jen.Id("ctx"), jen.Id("name")),
-				jen.Id("c").Op(":=").Op("&").Id("call"))
+	body := glueBegin(f)
+	args, lift := e.glueParams(f)
+	body = append(body, lift...)
+	body = append(body, glueReturnPointer(f)...)
+	for _, p := range f.Params {
+		if holdsOwn(p.Type) {
+			// Own handles leave the table once every parameter lifted.
+			body = append(body, cID().Dot("Commit").Call())
+			break
 		}
 	}
+	body = append(body, e.glueCall(f, args)...)
+	body = append(body, e.glueResults(f)...)
+	params := []jen.Code{jen.Id("name").String()}
+	if f.Kind != Method {
+		params = []jen.Code{jen.Id("h").Id("Host"), jen.Id("name").String()}
+	}
+	return jen.Func().Id(glueName(f)).Params(params...).Qual(apiPath, "GoModuleFunc").Block(
+		jen.Return(jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("mod").Qual(apiPath, "Module"), jen.Id("stack").Index().Uint64()).Block(body...)))
+}
 
-	// Parameters.
-	flatP, spilled := flatParams(f)
-	var args []jen.Code
-	if spilled {
-		tu := &Tuple{}
-		for _, p := range f.Params {
-			tu.Elems = append(tu.Elems, p.Type)
+// glueBegin starts the call: a Call bound to the instance when f touches
+// it, else (scalar functions) a recover that turns a panic into a trap,
+// and a Call without instance only when a check (char, discriminant) needs
+// one to trap with.
+func glueBegin(f *Func) []jen.Code {
+	if needsInstance(f) {
+		return []jen.Code{
+			jen.Id("call").Op(":=").Qual(cabiPath, "Begin").Call(jen.Id("ctx"), jen.Id("mod"), jen.Id("name")),
+			jen.Id("c").Op(":=").Op("&").Id("call"),
+			jen.Defer().Id("c").Dot("End").Call(),
 		}
+	}
+	body := []jen.Code{jen.Defer().Func().Params().Block(
+		jen.If(jen.Id("r").Op(":=").Recover(), jen.Id("r").Op("!=").Nil()).Block(
+			jen.Qual(cabiPath, "Rethrow").Call(jen.Id("ctx"), jen.Id("name"), jen.Id("r")))).Call()}
+	if needsCall(f) {
+		body = append(body,
+			jen.Id("call").Op(":=").Qual(cabiPath, "BeginScalar").Call(jen.Id("ctx"), jen.Id("name")),
+			jen.Id("c").Op(":=").Op("&").Id("call"))
+	}
+	return body
+}
+
+// glueParams lifts f's parameters into p0, p1, ...: from the flat stack,
+// or from the memory the spilled parameters' pointer names.
+func (e *emitter) glueParams(f *Func) (args, body []jen.Code) {
+	stack := jen.Id("stack")
+	if _, spilled := flatParams(f); spilled {
+		tu := paramsType(f)
 		body = append(body,
 			jen.Id("pp").Op(":=").Add(u32(slot(stack, 0))),
 			cID().Dot("Check").Call(jen.Id("pp"), jen.Lit(int(size(tu))), jen.Lit(int(alignment(tu)))))
@@ -313,77 +261,54 @@ func (e *emitter) glueFunc(f *Func) jen.Code {
 			body = append(body, jen.Id(id).Op(":=").Add(e.loadExpr(p.Type, offset(jen.Id("pp"), offs[i]))))
 			args = append(args, jen.Id(id))
 		}
-	} else {
-		off := 0
-		for i, p := range f.Params {
-			id := fmt.Sprintf("p%d", i)
-			body = append(body, jen.Id(id).Op(":=").Add(e.liftExpr(p.Type, stack, off)))
-			args = append(args, jen.Id(id))
-			off += len(flat(p.Type))
-		}
+		return args, body
 	}
-	rt := resultType(f)
-	_, retptr := flatResults(f)
-	if retptr {
-		body = append(body,
-			jen.Id("rp").Op(":=").Add(u32(slot(stack, len(flatP)))),
-			cID().Dot("Check").Call(jen.Id("rp"), jen.Lit(int(size(rt))), jen.Lit(int(alignment(rt)))))
+	off := 0
+	for i, p := range f.Params {
+		id := fmt.Sprintf("p%d", i)
+		body = append(body, jen.Id(id).Op(":=").Add(e.liftExpr(p.Type, stack, off)))
+		args = append(args, jen.Id(id))
+		off += len(flat(p.Type))
 	}
-	for _, p := range f.Params {
-		if containsOwn(p.Type) {
-			body = append(body, cID().Dot("Commit").Call())
-			break
-		}
-	}
+	return args, body
+}
 
-	// The call.
+// glueReturnPointer reads and checks rp, the return area the guest passed
+// after the parameters, when f's results do not fit the stack.
+func glueReturnPointer(f *Func) []jen.Code {
+	_, retptr := flatResults(f)
+	if !retptr {
+		return nil
+	}
+	flatP, _ := flatParams(f)
+	rt := resultType(f)
+	return []jen.Code{
+		jen.Id("rp").Op(":=").Add(u32(slot(jen.Id("stack"), len(flatP)))),
+		cID().Dot("Check").Call(jen.Id("rp"), jen.Lit(int(size(rt))), jen.Lit(int(alignment(rt)))),
+	}
+}
+
+// glueCall calls the host (a method on its receiver p0) and puts the WIT
+// result in v: the Go results mapped back to their WIT shape.
+func (e *emitter) glueCall(f *Func, args []jen.Code) []jen.Code {
 	var call *jen.Statement
-	callArgs := append([]jen.Code{jen.Id("ctx")}, args...)
 	if f.Kind == Method {
 		call = jen.Id("p0").Dot(f.GoName).Call(append([]jen.Code{jen.Id("ctx")}, args[1:]...)...)
 	} else {
-		call = jen.Id("h").Dot(f.GoName).Call(callArgs...)
+		call = jen.Id("h").Dot(f.GoName).Call(append([]jen.Code{jen.Id("ctx")}, args...)...)
 	}
-	v := jen.Id("v")
 	switch shape(f) {
-	case shapeNone:
-		body = append(body, call)
 	case shapePlain:
-		body = append(body, jen.Id("v").Op(":=").Add(call))
+		return []jen.Code{jen.Id("v").Op(":=").Add(call)}
 	case shapeOption:
 		o := f.Results[0].Type.(*Option)
-		body = append(body,
+		return []jen.Code{
 			jen.List(jen.Id("r"), jen.Id("ok")).Op(":=").Add(call),
 			jen.Var().Id("v").Add(e.goType(o)),
-			jen.If(jen.Id("ok")).Block(jen.Id("v").Op("=").Qual(cabiPath, "Some").Types(e.goType(o.Elem)).Call(jen.Id("r"))))
+			jen.If(jen.Id("ok")).Block(jen.Id("v").Op("=").Qual(cabiPath, "Some").Types(e.goType(o.Elem)).Call(jen.Id("r"))),
+		}
 	case shapeResult:
-		r := f.Results[0].Type.(*Result)
-		types := []jen.Code{e.orUnit(r.OK), e.orUnit(r.Err)}
-		var okVal jen.Code = jen.Qual(cabiPath, "Unit").Values()
-		if r.OK != nil {
-			body = append(body, jen.List(jen.Id("r"), jen.Id("err")).Op(":=").Add(call))
-			okVal = jen.Id("r")
-		} else {
-			body = append(body, jen.Id("err").Op(":=").Add(call))
-		}
-		var errCase []jen.Code
-		switch {
-		case r.Err == nil:
-			errCase = append(errCase, jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Qual(cabiPath, "Unit").Values()))
-		case resolve(r.Err) == String:
-			errCase = append(errCase, jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Id("err").Dot("Error").Call()))
-		default:
-			et := e.goType(r.Err)
-			errCase = append(errCase,
-				jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Id("err").Assert(et),
-				jen.If(jen.Op("!").Id("ok").Op("&&").Op("!").Qual("errors", "As").Call(jen.Id("err"), jen.Op("&").Id("x"))).Block(
-					cID().Dot("Trapf").Call(jen.Lit(fmt.Sprintf("host returned error %%v (%%T), want a %s", et.GoString())), jen.Id("err"), jen.Id("err"))),
-				jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Id("x")))
-		}
-		body = append(body,
-			jen.Var().Id("v").Add(e.goType(r)),
-			jen.If(jen.Id("err").Op("!=").Nil()).Block(errCase...).Else().Block(
-				jen.Id("v").Op("=").Qual(cabiPath, "OK").Types(types...).Call(okVal)))
+		return e.glueResultCall(f, call)
 	case shapeMultiple:
 		var ids []jen.Code
 		vals := jen.Dict{}
@@ -392,25 +317,61 @@ func (e *emitter) glueFunc(f *Func) jen.Code {
 			ids = append(ids, jen.Id(id))
 			vals[jen.Id(fmt.Sprintf("F%d", i))] = jen.Id(id)
 		}
-		body = append(body, jen.List(ids...).Op(":=").Add(call), jen.Id("v").Op(":=").Add(e.goType(rt)).Values(vals))
+		return []jen.Code{jen.List(ids...).Op(":=").Add(call), jen.Id("v").Op(":=").Add(e.goType(resultType(f))).Values(vals)}
 	}
+	return []jen.Code{call}
+}
 
-	// Results.
-	if rt != nil {
-		if retptr {
-			if containsOwn(rt) {
-				body = append(body, e.reserveStmt(rt, v))
-			}
-			body = append(body, e.storeStmt(rt, jen.Id("rp"), v))
-		} else {
-			body = append(body, slot(stack, 0).Op("=").Add(e.lowerFlat(rt, v)))
-		}
+// glueResultCall calls a host function returning (T, error) for a WIT
+// result<T, E> and maps the error to the error case (see
+// docs/wit2host.md): any error for a result without payload, its message
+// for a string, the error itself (or what errors.As finds) for a declared
+// type; any other error is a host bug and traps.
+func (e *emitter) glueResultCall(f *Func, call *jen.Statement) []jen.Code {
+	r := f.Results[0].Type.(*Result)
+	types := []jen.Code{e.orUnit(r.OK), e.orUnit(r.Err)}
+	var body []jen.Code
+	var okVal jen.Code = jen.Qual(cabiPath, "Unit").Values()
+	if r.OK != nil {
+		body = append(body, jen.List(jen.Id("r"), jen.Id("err")).Op(":=").Add(call))
+		okVal = jen.Id("r")
+	} else {
+		body = append(body, jen.Id("err").Op(":=").Add(call))
 	}
+	var errCase []jen.Code
+	switch {
+	case r.Err == nil:
+		errCase = append(errCase, jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Qual(cabiPath, "Unit").Values()))
+	case resolve(r.Err) == String:
+		errCase = append(errCase, jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Id("err").Dot("Error").Call()))
+	default:
+		et := e.goType(r.Err)
+		errCase = append(errCase,
+			jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Id("err").Assert(et),
+			jen.If(jen.Op("!").Id("ok").Op("&&").Op("!").Qual("errors", "As").Call(jen.Id("err"), jen.Op("&").Id("x"))).Block(
+				cID().Dot("Trapf").Call(jen.Lit(fmt.Sprintf("host returned error %%v (%%T), want a %s", et.GoString())), jen.Id("err"), jen.Id("err"))),
+			jen.Id("v").Op("=").Qual(cabiPath, "Err").Types(types...).Call(jen.Id("x")))
+	}
+	return append(body,
+		jen.Var().Id("v").Add(e.goType(r)),
+		jen.If(jen.Id("err").Op("!=").Nil()).Block(errCase...).Else().Block(
+			jen.Id("v").Op("=").Qual(cabiPath, "OK").Types(types...).Call(okVal)))
+}
 
-	params := []jen.Code{jen.Id("name").String()}
-	if f.Kind != Method {
-		params = []jen.Code{jen.Id("h").Id("Host"), jen.Id("name").String()}
+// glueResults lowers v, the WIT result: into the stack, or stored in the
+// return area rp after its own handles entered the table.
+func (e *emitter) glueResults(f *Func) []jen.Code {
+	rt := resultType(f)
+	if rt == nil {
+		return nil
 	}
-	return jen.Func().Id(glueName(f)).Params(params...).Qual(apiPath, "GoModuleFunc").Block(
-		jen.Return(jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("mod").Qual(apiPath, "Module"), jen.Id("stack").Index().Uint64()).Block(body...)))
+	v := jen.Id("v")
+	if _, retptr := flatResults(f); !retptr {
+		return []jen.Code{slot(jen.Id("stack"), 0).Op("=").Add(e.lowerFlat(rt, v))}
+	}
+	var body []jen.Code
+	if holdsOwn(rt) {
+		body = append(body, e.reserveStmt(rt, v))
+	}
+	return append(body, e.storeStmt(rt, jen.Id("rp"), v))
 }

@@ -267,11 +267,11 @@ func (e *emitter) reserveBody(t Type) []jen.Code {
 	case *Result:
 		okID, errID := jen.Id("_"), jen.Id("_")
 		var okPart, errPart []jen.Code
-		if t.OK != nil && containsOwn(t.OK) {
+		if t.OK != nil && holdsOwn(t.OK) {
 			okID = jen.Id("x")
 			okPart = append(okPart, e.reserveStmt(t.OK, jen.Id("x")))
 		}
-		if t.Err != nil && containsOwn(t.Err) {
+		if t.Err != nil && holdsOwn(t.Err) {
 			errID = jen.Id("y")
 			errPart = append(errPart, e.reserveStmt(t.Err, jen.Id("y")))
 		}
@@ -285,7 +285,7 @@ func (e *emitter) reserveBody(t Type) []jen.Code {
 		return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...).Else().Block(okPart...)}
 	case *Tuple:
 		for i, el := range t.Elems {
-			if containsOwn(el) {
+			if holdsOwn(el) {
 				out = append(out, e.reserveStmt(el, jen.Add(v).Dot(fmt.Sprintf("F%d", i))))
 			}
 		}
@@ -295,7 +295,7 @@ func (e *emitter) reserveBody(t Type) []jen.Code {
 		switch k := d.Kind.(type) {
 		case *Record:
 			for _, f := range k.Fields {
-				if containsOwn(f.Type) {
+				if holdsOwn(f.Type) {
 					out = append(out, e.reserveStmt(f.Type, jen.Add(v).Dot(f.GoName)))
 				}
 			}
@@ -303,7 +303,7 @@ func (e *emitter) reserveBody(t Type) []jen.Code {
 		case *Variant:
 			var clauses []jen.Code
 			for _, c := range k.Cases {
-				if c.Type != nil && containsOwn(c.Type) {
+				if c.Type != nil && holdsOwn(c.Type) {
 					clauses = append(clauses, jen.Case(e.declRef(d, d.GoName+"Tag"+c.GoName)).Block(e.reserveStmt(c.Type, jen.Add(v).Dot(c.GoName))))
 				}
 			}

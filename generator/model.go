@@ -41,21 +41,34 @@ var primNames = [...]string{"bool", "s8", "u8", "s16", "u16", "s32", "u32", "s64
 func (p Prim) String() string { return primNames[p] }
 
 // List is list<Elem>.
-type List struct{ Elem Type }
+type List struct {
+	Elem Type
+	wit  wit.Type // what it was read from (witOf)
+}
 
 // Tuple is tuple<Elems...>.
-type Tuple struct{ Elems []Type }
+type Tuple struct {
+	Elems []Type
+	wit   wit.Type
+}
 
 // Option is option<Elem>.
-type Option struct{ Elem Type }
+type Option struct {
+	Elem Type
+	wit  wit.Type
+}
 
 // Result is result<OK, Err>; absent payloads are nil.
-type Result struct{ OK, Err Type }
+type Result struct {
+	OK, Err Type
+	wit     wit.Type
+}
 
 // Handle is own<Res> or borrow<Res>; Res may be an alias of the resource.
 type Handle struct {
 	Own bool
 	Res *Decl
+	wit wit.Type
 }
 
 // Ref names a declared type.
@@ -80,6 +93,7 @@ type Decl struct {
 	// IsError is set when the type is the error payload of a function's
 	// whole result: it then implements error.
 	IsError bool
+	td      *wit.TypeDef
 }
 
 // A DeclKind is *Record, *Variant, *Enum, *Flags, *Resource or *Alias.
@@ -355,6 +369,7 @@ func (m *Model) decl(td *wit.TypeDef) (*Decl, error) {
 		GoName: exported(*td.Name),
 		Iface:  i,
 		Docs:   td.Docs.Contents,
+		td:     td,
 	}
 	m.decls[td] = d
 	switch k := td.Kind.(type) {
@@ -404,7 +419,7 @@ func (m *Model) decl(td *wit.TypeDef) (*Decl, error) {
 		d.Kind = &Resource{}
 		d.WIT = "resource " + d.Name
 	case wit.Type, *wit.List, *wit.Option, *wit.Result, *wit.Tuple, *wit.Own, *wit.Borrow:
-		t, err := m.kind(k)
+		t, err := m.kind(td)
 		if err != nil {
 			return nil, err
 		}
@@ -461,59 +476,58 @@ func (m *Model) typ(t wit.Type) (Type, error) {
 			}
 			return &Ref{d}, nil
 		}
-		return m.kind(t.Kind)
+		return m.kind(t)
 	}
 	return nil, fmt.Errorf("unsupported WIT type %T", t)
 }
 
-// kind converts the kind of an anonymous type definition.
-func (m *Model) kind(k wit.TypeDefKind) (Type, error) {
-	{
-		switch k := k.(type) {
-		case *wit.List:
-			e, err := m.typ(k.Type)
-			return &List{e}, err
-		case *wit.Option:
-			e, err := m.typ(k.Type)
-			return &Option{e}, err
-		case *wit.Result:
-			r := &Result{}
-			var err error
-			if k.OK != nil {
-				if r.OK, err = m.typ(k.OK); err != nil {
-					return nil, err
-				}
+// kind converts the kind of type definition td: an anonymous one, or the
+// target of an alias.
+func (m *Model) kind(td *wit.TypeDef) (Type, error) {
+	switch k := td.Kind.(type) {
+	case *wit.List:
+		e, err := m.typ(k.Type)
+		return &List{Elem: e, wit: td}, err
+	case *wit.Option:
+		e, err := m.typ(k.Type)
+		return &Option{Elem: e, wit: td}, err
+	case *wit.Result:
+		r := &Result{wit: td}
+		var err error
+		if k.OK != nil {
+			if r.OK, err = m.typ(k.OK); err != nil {
+				return nil, err
 			}
-			if k.Err != nil {
-				if r.Err, err = m.typ(k.Err); err != nil {
-					return nil, err
-				}
-			}
-			return r, nil
-		case *wit.Tuple:
-			tu := &Tuple{}
-			for _, e := range k.Types {
-				et, err := m.typ(e)
-				if err != nil {
-					return nil, err
-				}
-				tu.Elems = append(tu.Elems, et)
-			}
-			if len(tu.Elems) == 0 || len(tu.Elems) > 16 {
-				return nil, fmt.Errorf("tuples of %d elements are not supported (1 to 16)", len(tu.Elems))
-			}
-			return tu, nil
-		case *wit.Own:
-			d, err := m.decl(k.Type)
-			return &Handle{Own: true, Res: d}, err
-		case *wit.Borrow:
-			d, err := m.decl(k.Type)
-			return &Handle{Own: false, Res: d}, err
-		case wit.Type:
-			return m.typ(k)
-		default:
-			return nil, fmt.Errorf("unsupported WIT type %s (component-model async types are not supported)", k.WITKind())
 		}
+		if k.Err != nil {
+			if r.Err, err = m.typ(k.Err); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	case *wit.Tuple:
+		tu := &Tuple{wit: td}
+		for _, e := range k.Types {
+			et, err := m.typ(e)
+			if err != nil {
+				return nil, err
+			}
+			tu.Elems = append(tu.Elems, et)
+		}
+		if len(tu.Elems) == 0 || len(tu.Elems) > 16 {
+			return nil, fmt.Errorf("tuples of %d elements are not supported (1 to 16)", len(tu.Elems))
+		}
+		return tu, nil
+	case *wit.Own:
+		d, err := m.decl(k.Type)
+		return &Handle{Own: true, Res: d, wit: td}, err
+	case *wit.Borrow:
+		d, err := m.decl(k.Type)
+		return &Handle{Own: false, Res: d, wit: td}, err
+	case wit.Type:
+		return m.typ(k)
+	default:
+		return nil, fmt.Errorf("unsupported WIT type %s (component-model async types are not supported)", k.WITKind())
 	}
 }
 
@@ -603,6 +617,76 @@ func errorDecl(t Type) *Decl {
 		return errorDecl(k.Target)
 	}
 	return nil
+}
+
+// witPrims are the WIT types of the primitives, indexed by Prim.
+var witPrims = [...]wit.Type{
+	wit.Bool{}, wit.S8{}, wit.U8{}, wit.S16{}, wit.U16{}, wit.S32{}, wit.U32{},
+	wit.S64{}, wit.U64{}, wit.F32{}, wit.F64{}, wit.Char{}, wit.String{},
+}
+
+// witOf returns the WIT type t was read from, for the wit package to answer
+// questions about it (nil for a type built by hand in a test).
+func witOf(t Type) wit.Type {
+	switch t := t.(type) {
+	case Prim:
+		return witPrims[t]
+	case *List:
+		return t.wit
+	case *Tuple:
+		return t.wit
+	case *Option:
+		return t.wit
+	case *Result:
+		return t.wit
+	case *Handle:
+		return t.wit
+	case *Ref:
+		return t.Decl.td
+	}
+	return nil
+}
+
+// tupleOf returns the tuple of ts, as a function's parameters or results
+// lay out.
+func tupleOf(ts []Type) *Tuple {
+	w := &wit.Tuple{}
+	for _, t := range ts {
+		w.Types = append(w.Types, witOf(t))
+	}
+	return &Tuple{Elems: ts, wit: &wit.TypeDef{Kind: w}}
+}
+
+// touchesInstance reports whether lifting or lowering t touches the
+// instance: strings and lists live in its memory, handles in its table.
+func touchesInstance(t Type) bool {
+	w := witOf(t)
+	return wit.HasPointer(w) || wit.HasResource(w)
+}
+
+// holdsOwn reports whether t may hold an own handle, which moves into or
+// out of the table. The wit package tells whether t holds handles and
+// whether any is a borrow; a list or option of borrows is told apart from
+// a mix by its element, and a record, tuple or variant mixing both is
+// taken to hold an own (which costs its glue an empty Commit, never a
+// missed one). WIT results hold no borrows, so for them this is exact.
+func holdsOwn(t Type) bool {
+	w := witOf(t)
+	if !wit.HasResource(w) {
+		return false
+	}
+	if !wit.HasBorrow(w) {
+		return true
+	}
+	switch t := resolve(t).(type) {
+	case *Handle:
+		return t.Own
+	case *List:
+		return holdsOwn(t.Elem)
+	case *Option:
+		return holdsOwn(t.Elem)
+	}
+	return true
 }
 
 // rootResource returns the resource declaration behind d, through aliases.
