@@ -16,15 +16,28 @@ var initialisms = map[string]string{
 	"ok": "OK",
 }
 
+// initialism returns the Go spelling of a lower-case WIT name part that is
+// an initialism or the plural of one ("ids" → "IDs"), and whether it is.
+func initialism(part string) (string, bool) {
+	if s, ok := initialisms[part]; ok {
+		return s, true
+	}
+	if s, ok := initialisms[strings.TrimSuffix(part, "s")]; ok && strings.HasSuffix(part, "s") {
+		return s + "s", true
+	}
+	return "", false
+}
+
 // exported returns the exported Go identifier for a kebab-case WIT name:
-// "ip-address" → "IPAddress", "export-X509-chain" → "ExportX509Chain".
+// "ip-address" → "IPAddress", "alpn-ids" → "ALPNIDs",
+// "export-X509-chain" → "ExportX509Chain".
 func exported(name string) string {
 	var b strings.Builder
 	for _, part := range strings.Split(strings.TrimPrefix(name, "%"), "-") {
 		if part == "" {
 			continue
 		}
-		if s, ok := initialisms[strings.ToLower(part)]; ok && part == strings.ToLower(part) {
+		if s, ok := initialism(part); ok {
 			b.WriteString(s)
 			continue
 		}

@@ -148,7 +148,7 @@ func (c *clientHello) ServerName(context.Context) (string, bool) {
 	return c.h.ServerName, c.h.ServerName != ""
 }
 
-func (c *clientHello) ALPNIds(context.Context) []tls.ALPNID {
+func (c *clientHello) ALPNIDs(context.Context) []tls.ALPNID {
 	ids := make([]tls.ALPNID, len(c.h.ALPN))
 	for i, p := range c.h.ALPN {
 		ids[i] = []byte(p)

@@ -268,7 +268,7 @@ type clientHandshake struct {
 
 var _ tls.ClientHandshake = (*clientHandshake)(nil)
 
-func (hs *clientHandshake) ConfigureALPNIds(_ context.Context, ids []tls.ALPNID) error {
+func (hs *clientHandshake) ConfigureALPNIDs(_ context.Context, ids []tls.ALPNID) error {
 	return hs.conn.check("configure-alpn-ids", hs.conn.s.ConfigureALPN(ids))
 }
 
@@ -414,7 +414,7 @@ type serverHandshake struct {
 
 var _ tls.ServerHandshake = (*serverHandshake)(nil)
 
-func (hs *serverHandshake) ConfigureALPNIds(_ context.Context, ids []tls.ALPNID) error {
+func (hs *serverHandshake) ConfigureALPNIDs(_ context.Context, ids []tls.ALPNID) error {
 	return hs.conn.check("configure-alpn-ids", hs.conn.s.ConfigureALPN(ids))
 }
 

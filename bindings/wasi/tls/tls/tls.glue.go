@@ -195,14 +195,14 @@ func methodClientConnectionCipherSuite(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientHandshakeConfigureALPNIds(name string) api.GoModuleFunc {
+func methodClientHandshakeConfigureALPNIDs(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
 		defer c.End()
 		p0 := c.Borrow(uint32(stack[0]), ClientHandshakeType).(ClientHandshake)
 		p1 := listALPNID(c, uint32(stack[1]), uint32(stack[2]))
-		err := p0.ConfigureALPNIds(ctx, p1)
+		err := p0.ConfigureALPNIDs(ctx, p1)
 		var v cabi.Result[cabi.Unit, cabi.Unit]
 		if err != nil {
 			v = cabi.Err[cabi.Unit, cabi.Unit](cabi.Unit{})
@@ -434,14 +434,14 @@ func methodServerConnectionCipherSuite(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerHandshakeConfigureALPNIds(name string) api.GoModuleFunc {
+func methodServerHandshakeConfigureALPNIDs(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
 		defer c.End()
 		p0 := c.Borrow(uint32(stack[0]), ServerHandshakeType).(ServerHandshake)
 		p1 := listALPNID(c, uint32(stack[1]), uint32(stack[2]))
-		err := p0.ConfigureALPNIds(ctx, p1)
+		err := p0.ConfigureALPNIDs(ctx, p1)
 		var v cabi.Result[cabi.Unit, cabi.Unit]
 		if err != nil {
 			v = cabi.Err[cabi.Unit, cabi.Unit](cabi.Unit{})
@@ -551,7 +551,7 @@ func methodClientHelloServerName(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientHelloALPNIds(name string) api.GoModuleFunc {
+func methodClientHelloALPNIDs(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -559,7 +559,7 @@ func methodClientHelloALPNIds(name string) api.GoModuleFunc {
 		p0 := c.Borrow(uint32(stack[0]), ClientHelloType).(ClientHello)
 		rp := uint32(stack[1])
 		c.Check(rp, 8, 4)
-		v := p0.ALPNIds(ctx)
+		v := p0.ALPNIDs(ctx)
 		storeListALPNID(c, rp, v)
 	}
 }
@@ -838,7 +838,7 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "[method]client-connection.server-identity", Fn: methodClientConnectionServerIdentity(module + "#[method]client-connection.server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[method]client-connection.protocol-version", Fn: methodClientConnectionProtocolVersion(module + "#[method]client-connection.protocol-version"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[method]client-connection.cipher-suite", Fn: methodClientConnectionCipherSuite(module + "#[method]client-connection.cipher-suite"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-handshake.configure-alpn-ids", Fn: methodClientHandshakeConfigureALPNIds(module + "#[method]client-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]client-handshake.configure-alpn-ids", Fn: methodClientHandshakeConfigureALPNIDs(module + "#[method]client-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
 		{Name: "[method]client-handshake.verify-server-identity", Fn: methodClientHandshakeVerifyServerIdentity(module + "#[method]client-handshake.verify-server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[method]client-handshake.receive-client-identity-request", Fn: methodClientHandshakeReceiveClientIdentityRequest(module + "#[method]client-handshake.receive-client-identity-request"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]client-handshake.finish", Fn: staticClientHandshakeFinish(h, module+"#[static]client-handshake.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
@@ -852,14 +852,14 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "[method]server-connection.server-identity", Fn: methodServerConnectionServerIdentity(module + "#[method]server-connection.server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[method]server-connection.protocol-version", Fn: methodServerConnectionProtocolVersion(module + "#[method]server-connection.protocol-version"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[method]server-connection.cipher-suite", Fn: methodServerConnectionCipherSuite(module + "#[method]server-connection.cipher-suite"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-handshake.configure-alpn-ids", Fn: methodServerHandshakeConfigureALPNIds(module + "#[method]server-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]server-handshake.configure-alpn-ids", Fn: methodServerHandshakeConfigureALPNIDs(module + "#[method]server-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
 		{Name: "[method]server-handshake.configure-server-identities", Fn: methodServerHandshakeConfigureServerIdentities(module + "#[method]server-handshake.configure-server-identities"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
 		{Name: "[method]server-handshake.receive-client-hello", Fn: methodServerHandshakeReceiveClientHello(module + "#[method]server-handshake.receive-client-hello"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[method]server-handshake.request-client-identity", Fn: methodServerHandshakeRequestClientIdentity(module + "#[method]server-handshake.request-client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]server-handshake.finish", Fn: staticServerHandshakeFinish(h, module+"#[static]server-handshake.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
 		{Name: "[static]server-handshake.abort", Fn: staticServerHandshakeAbort(h, module+"#[static]server-handshake.abort"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
 		{Name: "[method]client-hello.server-name", Fn: methodClientHelloServerName(module + "#[method]client-hello.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-hello.alpn-ids", Fn: methodClientHelloALPNIds(module + "#[method]client-hello.alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-hello.alpn-ids", Fn: methodClientHelloALPNIDs(module + "#[method]client-hello.alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[method]client-hello.cipher-suites", Fn: methodClientHelloCipherSuites(module + "#[method]client-hello.cipher-suites"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]client-identity-request.respond", Fn: staticClientIdentityRequestRespond(h, module+"#[static]client-identity-request.respond"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"this", "identities.ptr", "identities.len"}},
 		{Name: "[method]future-streams.subscribe", Fn: methodFutureStreamsSubscribe(module + "#[method]future-streams.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},

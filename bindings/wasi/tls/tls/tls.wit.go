@@ -273,7 +273,7 @@ var ClientConnectionType = cabi.NewResourceType("wasi:tls/tls.client-connection"
 //	resource client-handshake
 type ClientHandshake interface {
 	cabi.Resource
-	// ConfigureALPNIds implements the method configure-alpn-ids.
+	// ConfigureALPNIDs implements the method configure-alpn-ids.
 	//
 	// Configure the ALPN IDs for the client to adertise to the server,
 	// in descending order of preference.
@@ -283,7 +283,7 @@ type ClientHandshake interface {
 	//	configure-alpn-ids: func(value: list<alpn-id>) -> result
 	//
 	// A non-nil error is returned to the guest as the result's error case.
-	ConfigureALPNIds(ctx context.Context, value []ALPNID) error
+	ConfigureALPNIDs(ctx context.Context, value []ALPNID) error
 	// VerifyServerIdentity implements the method verify-server-identity.
 	//
 	// TODO: configure-protocol-versions: func(value: list<protocol-version>) -> result;
@@ -502,7 +502,7 @@ var ServerConnectionType = cabi.NewResourceType("wasi:tls/tls.server-connection"
 //	resource server-handshake
 type ServerHandshake interface {
 	cabi.Resource
-	// ConfigureALPNIds implements the method configure-alpn-ids.
+	// ConfigureALPNIDs implements the method configure-alpn-ids.
 	//
 	// Configure which ALPN IDs the server is willing to accept from
 	// the client, in descending order of preference.
@@ -510,7 +510,7 @@ type ServerHandshake interface {
 	//	configure-alpn-ids: func(value: list<alpn-id>) -> result
 	//
 	// A non-nil error is returned to the guest as the result's error case.
-	ConfigureALPNIds(ctx context.Context, value []ALPNID) error
+	ConfigureALPNIDs(ctx context.Context, value []ALPNID) error
 	// ConfigureServerIdentities implements the method configure-server-identities.
 	//
 	// Configure the server certificates, in descending order of preference.
@@ -578,13 +578,13 @@ type ClientHello interface {
 	//
 	//	server-name: func() -> option<string>
 	ServerName(ctx context.Context) (string, bool)
-	// ALPNIds implements the method alpn-ids.
+	// ALPNIDs implements the method alpn-ids.
 	//
 	// The ALPN IDs advertised by the client. Returns an empty list if the
 	// client didn't provide any IDs or doesn't support ALPN.
 	//
 	//	alpn-ids: func() -> list<alpn-id>
-	ALPNIds(ctx context.Context) []ALPNID
+	ALPNIDs(ctx context.Context) []ALPNID
 	// CipherSuites implements the method cipher-suites.
 	//
 	// The supported cipher suites of the client.
