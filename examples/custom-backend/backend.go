@@ -30,19 +30,21 @@ const Name = "allowlist"
 
 // Backend is a backends.Backend that only talks to allowed server names.
 type Backend struct {
-	backends.Backend // the wrapped backend: ParseIdentity is inherited
-	allowed          []string
-	log              *slog.Logger
+	// The wrapped backend: ParseIdentity, Supported and Defaults are
+	// inherited.
+	backends.Describer
+	allowed []string
+	log     *slog.Logger
 }
 
 // New wraps inner (nil means stdtls) so that only the server names in
 // allowed are used: a client may not connect to others, a server rejects a
 // ClientHello naming others with unrecognized_name (RFC 6066, Section 3).
-func New(inner backends.Backend, allowed []string, log *slog.Logger) *Backend {
+func New(inner backends.Describer, allowed []string, log *slog.Logger) *Backend {
 	if inner == nil {
 		inner = stdtls.Backend{}
 	}
-	return &Backend{Backend: inner, allowed: slices.Clone(allowed), log: log}
+	return &Backend{Describer: inner, allowed: slices.Clone(allowed), log: log}
 }
 
 // Name implements backends.Backend.
@@ -60,7 +62,7 @@ func (b *Backend) Client(transport net.Conn, cfg *backends.ClientConfig) (backen
 	if err := b.check(cfg.ServerName); err != nil {
 		return nil, err
 	}
-	c, err := b.Backend.Client(transport, cfg)
+	c, err := b.Describer.Client(transport, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +82,7 @@ func (b *Backend) Server(transport net.Conn, cfg *backends.ServerConfig) (backen
 		}
 		return hook(ctx, hello)
 	}
-	c, err := b.Backend.Server(transport, &wrapped)
+	c, err := b.Describer.Server(transport, &wrapped)
 	if err != nil {
 		return nil, err
 	}
@@ -104,4 +106,21 @@ func (c *loggedConn) Handshake(ctx context.Context) error {
 		"cipher_suite", tlsnames.Describe(tlsnames.CipherSuite, st.CipherSuite),
 		"group", tlsnames.Describe(tlsnames.Group, st.Group), "alpn", st.ALPN)
 	return nil
+}
+
+// NonblockingTransport implements backends.NonblockingConn for a wrapped
+// connection that keeps its promise.
+func (c *loggedConn) NonblockingTransport() bool {
+	nc, ok := c.Conn.(backends.NonblockingConn)
+	return ok && nc.NonblockingTransport()
+}
+
+// ExportKeyingMaterial implements backends.KeyingMaterialExporter for a
+// wrapped connection that has an exporter.
+func (c *loggedConn) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
+	x, ok := c.Conn.(backends.KeyingMaterialExporter)
+	if !ok {
+		return nil, fmt.Errorf("allowlist: the wrapped connection has no exporter: %w", backends.ErrNotSupported)
+	}
+	return x.ExportKeyingMaterial(label, context, length)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +74,62 @@ func TestAllowList(t *testing.T) {
 			t.Fatalf("client saw %v, want unrecognized_name", err)
 		}
 	})
+}
+
+// TestForwardsOptionalInterfaces checks that wrapping keeps what the wrapped
+// backend offers: its algorithm lists, the inline fast path and the
+// exporter, whose output matches the peer's.
+func TestForwardsOptionalInterfaces(t *testing.T) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"allowed.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := backends.ByName("stdtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(nil, []string{"allowed.example"}, slog.New(slog.DiscardHandler))
+	var d backends.Describer = b
+	if got, want := d.Supported(), inner.(backends.Describer).Supported(); !slices.Equal(got.Groups, want.Groups) || !slices.Equal(got.Versions, want.Versions) {
+		t.Fatalf("Supported = %+v, want the wrapped backend's %+v", got, want)
+	}
+
+	cc, sc := pipeTCP(t)
+	srv := tls.Server(sc, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Handshake() }()
+	c, err := b.Client(cc, &backends.ClientConfig{ServerName: "allowed.example", RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Handshake(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-srvDone; err != nil {
+		t.Fatal(err)
+	}
+	if nc, ok := c.(backends.NonblockingConn); !ok || !nc.NonblockingTransport() {
+		t.Error("the wrapped stdtls connection lost its inline fast path")
+	}
+	x, ok := c.(backends.KeyingMaterialExporter)
+	if !ok {
+		t.Fatal("the wrapped connection lost its exporter")
+	}
+	got, err := x.ExportKeyingMaterial("EXPORTER-test", []byte("ctx"), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := srv.ConnectionState()
+	want, err := st.ExportKeyingMaterial("EXPORTER-test", []byte("ctx"), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("exported %x, the peer exported %x", got, want)
+	}
 }

@@ -56,11 +56,12 @@ func TestGuestStreamsIntegrity(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		streamIntegrity(t, p, tlshost.Config{BackendName: backend})
 	})
-	// A backend that is not a backends.NonblockingConn gets goroutine
-	// streams over the same transport, which then blocks for backpressure.
-	t.Run("custom", func(t *testing.T) {
+	// A backend whose connections are not backends.NonblockingConn gets
+	// goroutine streams over the same transport, which then blocks for
+	// backpressure.
+	t.Run("blocking", func(t *testing.T) {
 		b := custombackend.New(nil, []string{"localhost"}, slog.New(slog.DiscardHandler))
-		streamIntegrity(t, p, tlshost.Config{Backend: b})
+		streamIntegrity(t, p, tlshost.Config{Backend: tlshost.BlockingBackend{Backend: b}})
 	})
 }
 
