@@ -6,7 +6,6 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Machine describes where a report was measured.
@@ -67,21 +66,6 @@ func procStatus(field string) uint64 {
 		return kb << 10
 	}
 	return 0
-}
-
-// raiseFileLimit raises the soft limit on open files to at least want (up
-// to the hard limit) and returns the resulting soft limit.
-func raiseFileLimit(want uint64) uint64 {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0
-	}
-	if lim.Cur < want {
-		lim.Cur = min(want, lim.Max)
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-	return lim.Cur
 }
 
 // resetPeakRSS resets the process's VmHWM to its current RSS, so that a

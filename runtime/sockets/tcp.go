@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
@@ -634,14 +633,7 @@ func setHopLimit(tc *net.TCPConn, family Family, v uint8) error {
 		return err
 	}
 	var serr error
-	err = rc.Control(func(fd uintptr) {
-		if family == IPv4 {
-			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TTL, int(v))
-		} else {
-			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS, int(v))
-		}
-	})
-	if err != nil {
+	if err := rc.Control(func(fd uintptr) { serr = setHopLimitFD(fd, family, v) }); err != nil {
 		return err
 	}
 	return serr
