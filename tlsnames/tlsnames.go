@@ -2,10 +2,12 @@
 // key-exchange groups and signature schemes, as IANA's registries and Go's
 // crypto/tls spell them.
 //
-// It depends on nothing but fmt, so hosts, backends and GOOS=wasip1 guests
-// print the same words for the same numbers. Each function returns the name
-// alone, or "0xNNNN" for a code point it does not know; Describe adds the
-// code point beside a known name, as status output and error messages want:
+// It depends on nothing but fmt, strconv and strings, so hosts, backends
+// and GOOS=wasip1 guests print the same words for the same numbers, and
+// command lines read them back with the Parse functions. Each naming
+// function returns the name alone, or "0xNNNN" for a code point it does not
+// know; Describe adds the code point beside a known name, as status output
+// and error messages want:
 //
 //	tlsnames.Group(0x11ec)            // "X25519MLKEM768"
 //	tlsnames.Describe(tlsnames.Group, 0x11ec) // "X25519MLKEM768 (0x11ec)"

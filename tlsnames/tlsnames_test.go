@@ -57,3 +57,54 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		parse func(string) (uint16, error)
+		in    string
+		want  uint16
+	}{
+		{tlsnames.ParseVersion, "TLS 1.3", 0x0304},
+		{tlsnames.ParseVersion, "tls1.2", 0x0303},
+		{tlsnames.ParseVersion, "1.3", 0x0304},
+		{tlsnames.ParseVersion, "0x0304", 0x0304},
+		{tlsnames.ParseCipherSuite, "tls_aes_256_gcm_sha384", 0x1302},
+		{tlsnames.ParseCipherSuite, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 0xc02b},
+		{tlsnames.ParseGroup, "X25519MLKEM768", 0x11ec},
+		{tlsnames.ParseGroup, " p256 ", 0x0017},
+		{tlsnames.ParseGroup, "P-384", 0x0018},
+		{tlsnames.ParseGroup, "secp521r1", 0x0019},
+		{tlsnames.ParseGroup, "mlkem1024", 0x0202},
+		{tlsnames.ParseGroup, "0xfafa", 0xfafa},
+	} {
+		got, err := tc.parse(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("parse(%q) = %#04x, %v; want %#04x", tc.in, got, err, tc.want)
+		}
+	}
+	// Every name a table prints parses back to its code point.
+	for _, tc := range []struct {
+		name  func(uint16) string
+		parse func(string) (uint16, error)
+	}{{tlsnames.Version, tlsnames.ParseVersion}, {tlsnames.CipherSuite, tlsnames.ParseCipherSuite}, {tlsnames.Group, tlsnames.ParseGroup}} {
+		for id := range 1 << 16 {
+			if n := tc.name(uint16(id)); n[0] != '0' {
+				if got, err := tc.parse(n); err != nil || got != uint16(id) {
+					t.Errorf("parse(%q) = %#04x, %v; want %#04x", n, got, err, id)
+				}
+			}
+		}
+	}
+	for _, bad := range []string{"", "x25519mlkem", "0x", "0x10000", "1.4", "42"} {
+		if _, err := tlsnames.ParseGroup(bad); err == nil {
+			t.Errorf("ParseGroup(%q) succeeded", bad)
+		}
+	}
+	if _, err := tlsnames.ParseGroup("x448mlkem"); err == nil || err.Error() != `unknown group "x448mlkem" (want a name or a 0x code point)` {
+		t.Errorf("error = %v", err)
+	}
+	got, err := tlsnames.ParseList(tlsnames.ParseGroup, "X25519MLKEM768, x25519,0x0017")
+	if err != nil || len(got) != 3 || got[0] != 0x11ec || got[1] != 0x001d || got[2] != 0x0017 {
+		t.Errorf("ParseList = %#04x, %v", got, err)
+	}
+}

@@ -4,13 +4,14 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
-	"fmt"
 
 	"github.com/cloudflare/circl/kem"
 	"github.com/cloudflare/circl/kem/hybrid"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem1024"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem512"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem768"
+
+	"github.com/wasitls/wasitls/tlsnames"
 )
 
 // Key exchange in TLS 1.3 is modelled as a KEM, as the hybrid drafts do
@@ -43,34 +44,32 @@ type decapsulator interface {
 	decapsulate(ct []byte) ([]byte, error)
 }
 
-// A keyExchange is a named group: a kemComponent with its code point and
-// name.
+// A keyExchange is a named group: a kemComponent with its code point.
 type keyExchange struct {
-	id   uint16
-	name string
+	id uint16
 	kemComponent
 }
 
 // keyExchanges is every group this engine implements. Its entries are
 // immutable and shared by all connections.
 var keyExchanges = []*keyExchange{
-	{X25519, "X25519", ecdhKEM{ecdh.X25519(), 32}},
-	{P256, "P-256", ecdhKEM{ecdh.P256(), 65}},
-	{P384, "P-384", ecdhKEM{ecdh.P384(), 97}},
-	{P521, "P-521", ecdhKEM{ecdh.P521(), 133}},
-	{MLKEM512, "MLKEM512", circlKEM{mlkem512.Scheme()}},
-	{MLKEM768, "MLKEM768", circlKEM{mlkem768.Scheme()}},
-	{MLKEM1024, "MLKEM1024", circlKEM{mlkem1024.Scheme()}},
+	{X25519, ecdhKEM{ecdh.X25519(), 32}},
+	{P256, ecdhKEM{ecdh.P256(), 65}},
+	{P384, ecdhKEM{ecdh.P384(), 97}},
+	{P521, ecdhKEM{ecdh.P521(), 133}},
+	{MLKEM512, circlKEM{mlkem512.Scheme()}},
+	{MLKEM768, circlKEM{mlkem768.Scheme()}},
+	{MLKEM1024, circlKEM{mlkem1024.Scheme()}},
 	// circl's X25519MLKEM768 is byte-compatible with the draft: ek =
 	// ML-KEM-768 ek (1184) || X25519 (32), ct = ct (1088) || X25519 (32),
 	// secret = ML-KEM (32) || X25519 (32) (draft-ietf-tls-ecdhe-mlkem,
 	// Section 4.3).
-	{X25519MLKEM768, "X25519MLKEM768", circlKEM{hybrid.X25519MLKEM768()}},
+	{X25519MLKEM768, circlKEM{hybrid.X25519MLKEM768()}},
 	// The ECDH share comes first, and so does its secret
 	// (draft-ietf-tls-ecdhe-mlkem, Section 4.1).
-	{SecP256r1MLKEM768, "SecP256r1MLKEM768", hybridKEM{ecdhKEM{ecdh.P256(), 65}, circlKEM{mlkem768.Scheme()}}},
+	{SecP256r1MLKEM768, hybridKEM{ecdhKEM{ecdh.P256(), 65}, circlKEM{mlkem768.Scheme()}}},
 	// draft-ietf-tls-ecdhe-mlkem, Section 4.2.
-	{SecP384r1MLKEM1024, "SecP384r1MLKEM1024", hybridKEM{ecdhKEM{ecdh.P384(), 97}, circlKEM{mlkem1024.Scheme()}}},
+	{SecP384r1MLKEM1024, hybridKEM{ecdhKEM{ecdh.P384(), 97}, circlKEM{mlkem1024.Scheme()}}},
 }
 
 // keyExchangeByID returns the key exchange of a group, or nil when the
@@ -263,10 +262,5 @@ func (d hybridDecapsulator) decapsulate(ct []byte) ([]byte, error) {
 	return append(ss1, ss2...), nil
 }
 
-// groupName is for error messages.
-func groupName(id uint16) string {
-	if kx := keyExchangeByID(id); kx != nil {
-		return kx.name
-	}
-	return fmt.Sprintf("group(0x%04x)", id)
-}
+// groupName is for messages and test names: "X25519MLKEM768".
+func groupName(id uint16) string { return tlsnames.Group(id) }

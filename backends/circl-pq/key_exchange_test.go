@@ -3,16 +3,16 @@ package circlpq
 import "testing"
 
 // TestKeyExchangeTable checks the group table: every entry is found by
-// its ID, IDs are unique, and a lookup does not allocate.
+// its ID and has a name, IDs are unique, and a lookup does not allocate.
 func TestKeyExchangeTable(t *testing.T) {
 	seen := map[uint16]bool{}
 	for _, kx := range keyExchanges {
 		if seen[kx.id] {
-			t.Errorf("group %s listed twice", kx.name)
+			t.Errorf("group %s listed twice", groupName(kx.id))
 		}
 		seen[kx.id] = true
-		if keyExchangeByID(kx.id) != kx || groupName(kx.id) != kx.name {
-			t.Errorf("lookup of %s (%#04x) failed", kx.name, kx.id)
+		if keyExchangeByID(kx.id) != kx || groupName(kx.id)[0] == '0' {
+			t.Errorf("lookup of %s (%#04x) failed", groupName(kx.id), kx.id)
 		}
 	}
 	for _, g := range allGroups {

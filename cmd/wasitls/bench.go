@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/bench"
+	"github.com/wasitls/wasitls/tlsnames"
 )
 
 func init() {
@@ -189,16 +190,11 @@ func split(s string) []string {
 	return out
 }
 
-// groupID resolves a group by crypto/tls name or IANA code point.
+// groupID resolves a group by name or 0x code point.
 func groupID(name string) (tls.CurveID, error) {
-	for _, id := range []tls.CurveID{tls.X25519MLKEM768, tls.SecP256r1MLKEM768, tls.SecP384r1MLKEM1024,
-		tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521} {
-		if strings.EqualFold(id.String(), name) {
-			return id, nil
-		}
+	id, err := tlsnames.ParseGroup(name)
+	if err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
 	}
-	if v, err := strconv.ParseUint(name, 0, 16); err == nil {
-		return tls.CurveID(v), nil
-	}
-	return 0, fmt.Errorf("bench: unknown group %q", name)
+	return tls.CurveID(id), nil
 }

@@ -2,29 +2,20 @@ package main
 
 import (
 	"cmp"
-	"crypto/tls"
 	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/identity"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
+	"github.com/wasitls/wasitls/tlsnames"
 )
-
-// groupNames are the key-exchange groups --groups accepts by name.
-var groupNames = map[string]uint16{
-	"x25519": 0x001d, "p256": 0x0017, "secp256r1": 0x0017, "p384": 0x0018, "secp384r1": 0x0018,
-	"p521": 0x0019, "secp521r1": 0x0019,
-	"x25519mlkem768": 0x11ec, "secp256r1mlkem768": 0x11eb, "secp384r1mlkem1024": 0x11ed,
-	"mlkem512": 0x0200, "mlkem768": 0x0201, "mlkem1024": 0x0202,
-}
 
 // tlsRunFlags adds the wasi:tls host's settings to "wasitls run": the
 // backend, and the trust decisions that belong to the host, never to the
@@ -109,14 +100,14 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			cfg.KeyLog = w
 		}
 		if *versions != "" {
-			v, err := parseCodePoints(*versions, "version", versionNames)
+			v, err := tlsnames.ParseList(tlsnames.ParseVersion, *versions)
 			if err != nil {
 				return nil, fmt.Errorf("--versions: %w", err)
 			}
 			cfg.Versions = v
 		}
 		if *suites != "" {
-			cs, err := parseCodePoints(*suites, "cipher suite", suiteNames())
+			cs, err := tlsnames.ParseList(tlsnames.ParseCipherSuite, *suites)
 			if err != nil {
 				return nil, fmt.Errorf("--cipher-suites: %w", err)
 			}
@@ -154,38 +145,6 @@ func (k keyLogFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// versionNames are the protocol versions --versions accepts by name.
-var versionNames = map[string]uint16{"1.2": 0x0303, "tls1.2": 0x0303, "1.3": 0x0304, "tls1.3": 0x0304}
-
-// suiteNames are the cipher suites --cipher-suites accepts by name:
-// crypto/tls's, which include the TLS 1.3 ones.
-func suiteNames() map[string]uint16 {
-	m := map[string]uint16{}
-	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
-		m[strings.ToLower(cs.Name)] = cs.ID
-	}
-	return m
-}
-
-// parseCodePoints parses a comma-separated list of names (case-insensitive)
-// and 0x code points.
-func parseCodePoints(s, what string, names map[string]uint16) ([]uint16, error) {
-	var out []uint16
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if id, ok := names[strings.ToLower(f)]; ok {
-			out = append(out, id)
-			continue
-		}
-		id, err := strconv.ParseUint(f, 0, 16)
-		if err != nil || !strings.HasPrefix(f, "0x") {
-			return nil, fmt.Errorf("unknown %s %q (want a name or a 0x code point)", what, f)
-		}
-		out = append(out, uint16(id))
-	}
-	return out, nil
-}
-
 // logOutput is where --log-tls writes.
 var logOutput io.Writer = os.Stderr
 
@@ -206,7 +165,7 @@ func appendPEMFiles(pool *x509.CertPool, files []string) error {
 
 // parseGroups parses --groups; its error lists the names it knows.
 func parseGroups(s string) ([]uint16, error) {
-	g, err := parseCodePoints(s, "group", groupNames)
+	g, err := tlsnames.ParseList(tlsnames.ParseGroup, s)
 	if err != nil {
 		return nil, fmt.Errorf("%w; groups by name: %s", err, groupList())
 	}

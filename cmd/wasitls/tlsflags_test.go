@@ -89,9 +89,14 @@ func TestRunTLSFlags(t *testing.T) {
 		}
 	}
 
-	code, _, stderr = runCLI(t, append(allow, "--groups", "x448", guest, "localhost", port)...)
-	if code == 0 || !strings.Contains(stderr, `unknown group "x448"`) {
+	code, _, stderr = runCLI(t, append(allow, "--groups", "x25519,nosuch", guest, "localhost", port)...)
+	if code == 0 || !strings.Contains(stderr, `unknown group "nosuch"`) {
 		t.Fatalf("bad --groups: code %d, stderr %q", code, stderr)
+	}
+	// A group with a name that the backend does not implement.
+	code, _, stderr = runCLI(t, append(allow, "--groups", "x448", guest, "localhost", port)...)
+	if code == 0 || !strings.Contains(stderr, "X448 (0x001e) is not implemented by backend stdtls") {
+		t.Fatalf("--groups x448: code %d, stderr %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, append(allow, "--ca", filepath.Join(t.TempDir(), "missing.pem"), guest, "localhost", port)...)
 	if code == 0 || !strings.Contains(stderr, "--ca:") {
