@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
 // The hostile guest of FuzzHostCalls is a core module assembled here: it
@@ -32,47 +34,20 @@ func (f importedFunc) String() string { return f.module + "#" + f.name }
 
 // hostileModule assembles the module importing funcs.
 func hostileModule(funcs []importedFunc) []byte {
-	var types [][]byte
-	typeIndex := map[string]int{}
-	typeOf := func(params, results []api.ValueType) int {
-		t := append(append(append([]byte{0x60}, uleb(uint64(len(params)))...), params...), uleb(uint64(len(results)))...)
-		t = append(t, results...)
-		if i, ok := typeIndex[string(t)]; ok {
-			return i
-		}
-		typeIndex[string(t)] = len(types)
-		types = append(types, t)
-		return len(types) - 1
-	}
-	var imports, funcIdx, exports, codes [][]byte
+	var m wasmbin.Module
 	for _, f := range funcs {
-		imp := append(name(f.module), name(f.name)...)
-		imports = append(imports, append(append(imp, 0x00), uleb(uint64(typeOf(f.params, f.results)))...))
+		m.ImportFunc(f.module, f.name, m.Type(f.params, f.results))
 	}
-	n := len(funcs)
-	// cabi_realloc, function n.
-	funcIdx = append(funcIdx, uleb(uint64(typeOf([]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}))))
-	exports = append(exports, export("cabi_realloc", 0, n))
-	codes = append(codes, body([]byte{0x01, 0x01, i32}, realloc()))
-	// The callers, functions n+1 onwards.
-	noType := uleb(uint64(typeOf(nil, nil)))
+	m.Memory(fuzzMemPages, fuzzMemPages)
+	m.Global(i32, true, i32Const(reallocStart))
+	tRealloc := m.Type([]byte{i32, i32, i32, i32}, []byte{i32})
+	m.Export("cabi_realloc", wasmbin.ExportFunc, m.Func(tRealloc, []byte{0x01, 0x01, i32}, realloc()))
+	noType := m.Type(nil, nil)
 	for k, f := range funcs {
-		funcIdx = append(funcIdx, noType)
-		exports = append(exports, export(fmt.Sprintf("f%d", k), 0, n+1+k))
-		codes = append(codes, body([]byte{0x00}, caller(k, f)))
+		m.Export(fmt.Sprintf("f%d", k), wasmbin.ExportFunc, m.Func(noType, nil, caller(k, f)))
 	}
-	exports = append(exports, export("memory", 2, 0))
-
-	out := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
-	out = append(out, section(1, types)...)
-	out = append(out, section(2, imports)...)
-	out = append(out, section(3, funcIdx)...)
-	out = append(out, section(5, [][]byte{{0x01, fuzzMemPages, fuzzMemPages}})...)
-	global := append([]byte{i32, 0x01}, i32Const(reallocStart)...)
-	out = append(out, section(6, [][]byte{append(global, 0x0b)})...)
-	out = append(out, section(7, exports)...)
-	out = append(out, section(10, codes)...)
-	return out
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	return m.Bytes()
 }
 
 const i32 = api.ValueTypeI32
@@ -125,48 +100,7 @@ func caller(k int, f importedFunc) []byte {
 	return c
 }
 
-func body(locals, code []byte) []byte {
-	b := append(append([]byte(nil), locals...), code...)
-	b = append(b, 0x0b)
-	return append(uleb(uint64(len(b))), b...)
-}
-
-func section(id byte, items [][]byte) []byte {
-	content := uleb(uint64(len(items)))
-	for _, it := range items {
-		content = append(content, it...)
-	}
-	return append(append([]byte{id}, uleb(uint64(len(content)))...), content...)
-}
-
-func export(n string, kind byte, idx int) []byte {
-	return append(append(name(n), kind), uleb(uint64(idx))...)
-}
-
-func name(s string) []byte { return append(uleb(uint64(len(s))), s...) }
-
-func uleb(v uint64) []byte {
-	var out []byte
-	for {
-		b := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			out = append(out, b|0x80)
-			continue
-		}
-		return append(out, b)
-	}
-}
-
-func i32Const(v int32) []byte {
-	out := []byte{0x41}
-	x := int64(v)
-	for {
-		b := byte(x & 0x7f)
-		x >>= 7
-		if (x == 0 && b&0x40 == 0) || (x == -1 && b&0x40 != 0) {
-			return append(out, b)
-		}
-		out = append(out, b|0x80)
-	}
-}
+var (
+	uleb     = wasmbin.ULEB
+	i32Const = wasmbin.I32Const
+)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/generator/internal/kitchen/test/kitchen/echo"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
 // The speed of the generated glue is measured against hand-written wazero
@@ -34,24 +35,24 @@ const (
 // exporting memory (4 pages), cabi_realloc (always bytesOut), and
 // scalar(n) and bytes(n), which call the imports n times.
 func benchGuest() []byte {
-	var m wasmModule
-	tU32 := m.typ([]byte{i32}, []byte{i32})
-	tBytes := m.typ([]byte{i32, i32, i32}, nil)
-	tRealloc := m.typ([]byte{i32, i32, i32, i32}, []byte{i32})
-	tLoop := m.typ([]byte{i32}, nil)
-	m.importFunc(echoMod, "echo-u32", tU32)     // func 0
-	m.importFunc(echoMod, "echo-bytes", tBytes) // func 1
-	m.memory(4)
-	m.export("memory", 2, 0)
-	m.export("cabi_realloc", 0, m.fn(tRealloc, cat(i32Const(bytesOut))))
+	var m wasmbin.Module
+	tU32 := m.Type([]byte{i32}, []byte{i32})
+	tBytes := m.Type([]byte{i32, i32, i32}, nil)
+	tRealloc := m.Type([]byte{i32, i32, i32, i32}, []byte{i32})
+	tLoop := m.Type([]byte{i32}, nil)
+	m.ImportFunc(echoMod, "echo-u32", tU32)     // func 0
+	m.ImportFunc(echoMod, "echo-bytes", tBytes) // func 1
+	m.Memory(4, -1)
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	m.Export("cabi_realloc", wasmbin.ExportFunc, m.Func(tRealloc, nil, i32Const(bytesOut)))
 	// loop: while n != 0 { body; n-- }
 	loop := func(body []byte) []byte {
 		return cat([]byte{0x02, 0x40, 0x03, 0x40, 0x20, 0, 0x45, 0x0d, 1}, body,
 			[]byte{0x20, 0}, i32Const(1), []byte{0x6b, 0x21, 0, 0x0c, 0, 0x0b, 0x0b})
 	}
-	m.export("scalar", 0, m.fn(tLoop, loop([]byte{0x20, 0, 0x10, 0, 0x1a})))
-	m.export("bytes", 0, m.fn(tLoop, loop(cat(i32Const(bytesIn), i32Const(bytesLen), i32Const(bytesRet), []byte{0x10, 1}))))
-	return m.bytes()
+	m.Export("scalar", wasmbin.ExportFunc, m.Func(tLoop, nil, loop([]byte{0x20, 0, 0x10, 0, 0x1a})))
+	m.Export("bytes", wasmbin.ExportFunc, m.Func(tLoop, nil, loop(cat(i32Const(bytesIn), i32Const(bytesLen), i32Const(bytesRet), []byte{0x10, 1}))))
+	return m.Bytes()
 }
 
 // baselineModule registers echo-u32 and echo-bytes written by hand the
@@ -238,82 +239,9 @@ func TestBenchGuest(t *testing.T) {
 
 // A minimal core wasm encoder for the bench guest.
 
-const i32 = 0x7f
+const i32 = wasmbin.I32
 
-type wasmModule struct {
-	types, imports, funcs, code, exports [][]byte
-	nImports, memPages                   int
-}
-
-func uleb(v uint64) []byte {
-	var out []byte
-	for {
-		b := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			out = append(out, b|0x80)
-			continue
-		}
-		return append(out, b)
-	}
-}
-
-func i32Const(v int32) []byte {
-	out := []byte{0x41}
-	x := int64(v)
-	for {
-		b := byte(x & 0x7f)
-		x >>= 7
-		if (x == 0 && b&0x40 == 0) || (x == -1 && b&0x40 != 0) {
-			return append(out, b)
-		}
-		out = append(out, b|0x80)
-	}
-}
-
-func cat(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-func name(s string) []byte { return cat(uleb(uint64(len(s))), []byte(s)) }
-
-func vec(items [][]byte) []byte { return cat(uleb(uint64(len(items))), cat(items...)) }
-
-func (m *wasmModule) typ(params, results []byte) int {
-	m.types = append(m.types, cat([]byte{0x60}, uleb(uint64(len(params))), params, uleb(uint64(len(results))), results))
-	return len(m.types) - 1
-}
-
-func (m *wasmModule) importFunc(mod, fn string, typ int) {
-	m.imports = append(m.imports, cat(name(mod), name(fn), []byte{0}, uleb(uint64(typ))))
-	m.nImports++
-}
-
-func (m *wasmModule) memory(pages int) { m.memPages = pages }
-
-// fn adds a function with no locals and returns its index.
-func (m *wasmModule) fn(typ int, body []byte) int {
-	m.funcs = append(m.funcs, uleb(uint64(typ)))
-	b := cat([]byte{0}, body, []byte{0x0b})
-	m.code = append(m.code, cat(uleb(uint64(len(b))), b))
-	return m.nImports + len(m.funcs) - 1
-}
-
-func (m *wasmModule) export(n string, kind byte, idx int) {
-	m.exports = append(m.exports, cat(name(n), []byte{kind}, uleb(uint64(idx))))
-}
-
-func (m *wasmModule) bytes() []byte {
-	section := func(id byte, body []byte) []byte { return cat([]byte{id}, uleb(uint64(len(body))), body) }
-	return cat([]byte{0, 'a', 's', 'm', 1, 0, 0, 0},
-		section(1, vec(m.types)),
-		section(2, vec(m.imports)),
-		section(3, vec(m.funcs)),
-		section(5, vec([][]byte{cat([]byte{0}, uleb(uint64(m.memPages)))})),
-		section(7, vec(m.exports)),
-		section(10, vec(m.code)))
-}
+var (
+	cat      = wasmbin.Cat
+	i32Const = wasmbin.I32Const
+)
