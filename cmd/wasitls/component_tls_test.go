@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/cguest"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// TestRunComponentTLSServer runs the C TLS server component on the full
+// wasi:tls proposal (runtime/tlshost/testdata/components/tlsserver.c) with
+// one command on each backend: its identity held by the host through
+// --identity, listening allowed by --allow-listen. A Go client negotiates
+// ALPN and reads the answer.
+func TestRunComponentTLSServer(t *testing.T) {
+	deps := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, filepath.Join("..", "..", "wit", "deps", n))
+		}
+		return out
+	}
+	b := cguest.Build(t, cguest.Spec{
+		Sources: []string{"../../runtime/tlshost/testdata/components/tlsserver.c"},
+		CFlags:  []string{"-mexec-model=reactor", "-Wall", "-Werror"},
+		WIT:     "../../runtime/tlshost/testdata/components/tlsserver.wit", World: "server",
+		WITDeps: deps("io", "clocks", "sockets", "tls-pr104", "wasitls-ext-0.2.0"),
+		Adapter: cguest.Command,
+	})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tlsserver.wasm")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := ca.Issue(testpki.LeafOptions{DNSNames: []string{"localhost"}})
+	certFile, keyFile := filepath.Join(dir, "web.pem"), filepath.Join(dir, "web.key")
+	os.WriteFile(certFile, leaf.ChainPEM(), 0o644)
+	os.WriteFile(keyFile, leaf.KeyPEM(), 0o600)
+
+	for _, backend := range []string{"stdtls", "circl-pq"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var stdout, stderr lockedBuffer
+			code := make(chan int, 1)
+			go func() {
+				code <- dispatch(ctx, []string{"run", "--backend", backend, "--allow-listen", "127.0.0.1:*",
+					"--identity", "web=" + certFile + "," + keyFile, path, "0", "1", "host:web"}, &stdout, &stderr)
+			}()
+			listening := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)\n`)
+			var addr string
+			for addr == "" {
+				if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+					addr = m[1]
+					break
+				}
+				select {
+				case c := <-code:
+					t.Fatalf("exited with %d before listening: %s%s", c, stdout.String(), stderr.String())
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			c, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			io.WriteString(c, "GET /cli HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			resp, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("read: %v (got %q)", err, resp)
+			}
+			for _, want := range []string{"HTTP/1.1 200 OK\r\n", "request: GET /cli HTTP/1.1\n", "alpn-id: http/1.1\n", "protocol-version: 0x0304\n"} {
+				if !strings.Contains(string(resp), want) {
+					t.Errorf("response lacks %q:\n%s", want, resp)
+				}
+			}
+			if st := c.ConnectionState(); st.NegotiatedProtocol != "http/1.1" || st.Version != tls.VersionTLS13 {
+				t.Errorf("negotiated %q, version %#x", st.NegotiatedProtocol, st.Version)
+			}
+			select {
+			case c := <-code:
+				if c != 0 {
+					t.Fatalf("exit code %d: %s%s", c, stdout.String(), stderr.String())
+				}
+			case <-ctx.Done():
+				t.Fatal("the server did not exit after its one connection")
+			}
+			if !strings.Contains(stdout.String(), "response: sent, closed\n") {
+				t.Errorf("stdout:\n%s", stdout.String())
+			}
+		})
+	}
+}
