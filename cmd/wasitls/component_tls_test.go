@@ -21,20 +21,7 @@ import (
 // --identity, listening allowed by --allow-listen. A Go client negotiates
 // ALPN and reads the answer.
 func TestRunComponentTLSServer(t *testing.T) {
-	deps := func(names ...string) []string {
-		var out []string
-		for _, n := range names {
-			out = append(out, filepath.Join("..", "..", "wit", "deps", n))
-		}
-		return out
-	}
-	b := cguest.Build(t, cguest.Spec{
-		Sources: []string{"../../runtime/tlshost/testdata/components/tlsserver.c"},
-		CFlags:  []string{"-mexec-model=reactor", "-Wall", "-Werror"},
-		WIT:     "../../runtime/tlshost/testdata/components/tlsserver.wit", World: "server",
-		WITDeps: deps("io", "clocks", "sockets", "tls-pr104", "wasitls-ext-0.2.0"),
-		Adapter: cguest.Command,
-	})
+	b := cguest.Build(t, cguest.TLSServer())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tlsserver.wasm")
 	if err := os.WriteFile(path, b, 0o644); err != nil {

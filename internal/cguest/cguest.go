@@ -89,6 +89,33 @@ func repoRoot() (string, bool) {
 	}
 }
 
+// WITDeps returns the directories of the named packages in the
+// repository's wit/deps (such as "io" or "tls-pr104"), for Spec.WITDeps.
+func WITDeps(names ...string) []string {
+	root, _ := repoRoot()
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = filepath.Join(root, "wit", "deps", n)
+	}
+	return out
+}
+
+// TLSServer is the spec of the C TLS server component on the full
+// wasi:tls proposal, runtime/tlshost/testdata/components/tlsserver.c (a
+// reactor with its own _start, see there), which the runtime/tlshost and
+// cmd/wasitls tests run.
+func TLSServer() Spec {
+	root, _ := repoRoot()
+	dir := filepath.Join(root, "runtime", "tlshost", "testdata", "components")
+	return Spec{
+		Sources: []string{filepath.Join(dir, "tlsserver.c")},
+		CFlags:  []string{"-mexec-model=reactor", "-Wall", "-Werror"},
+		WIT:     filepath.Join(dir, "tlsserver.wit"), World: "server",
+		WITDeps: WITDeps("io", "clocks", "sockets", "tls-pr104", "wasitls-ext-0.2.0"),
+		Adapter: Command,
+	}
+}
+
 type result struct {
 	once sync.Once
 	wasm []byte

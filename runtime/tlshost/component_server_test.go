@@ -23,24 +23,10 @@ import (
 )
 
 // tlsServerComponent is testdata/components/tlsserver.c as a command
-// component: clang and wasi-libc (a reactor with its own _start), its
-// world embedded, `jco new --wasi-command`.
+// component: clang and wasi-libc, its world embedded, `jco new
+// --wasi-command`.
 func tlsServerComponent(t *testing.T) *component.Component {
-	deps := func(names ...string) []string {
-		var out []string
-		for _, n := range names {
-			out = append(out, filepath.Join("..", "..", "wit", "deps", n))
-		}
-		return out
-	}
-	b := cguest.Build(t, cguest.Spec{
-		Sources: []string{"testdata/components/tlsserver.c"},
-		CFlags:  []string{"-mexec-model=reactor", "-Wall", "-Werror"},
-		WIT:     "testdata/components/tlsserver.wit", World: "server",
-		WITDeps: deps("io", "clocks", "sockets", "tls-pr104", "wasitls-ext-0.2.0"),
-		Adapter: cguest.Command,
-	})
-	c, err := component.Parse(b)
+	c, err := component.Parse(cguest.Build(t, cguest.TLSServer()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,17 +26,10 @@ import (
 // component: clang and wasi-libc, its world embedded, `jco new
 // --wasi-command`.
 func tlsClientComponent(t *testing.T) *component.Component {
-	deps := func(names ...string) []string {
-		var out []string
-		for _, n := range names {
-			out = append(out, filepath.Join("..", "..", "wit", "deps", n))
-		}
-		return out
-	}
 	b := cguest.Build(t, cguest.Spec{
 		Sources: []string{"testdata/components/tlsclient.c"},
 		WIT:     "testdata/components/tlsclient.wit", World: "client",
-		WITDeps: deps("io", "clocks", "sockets", "tls-draft"),
+		WITDeps: cguest.WITDeps("io", "clocks", "sockets", "tls-draft"),
 		Adapter: cguest.Command,
 	})
 	c, err := component.Parse(b)
