@@ -553,11 +553,10 @@ func (t *TCPSocket) KeepAliveIdleTime(ctx context.Context) (uint64, error) {
 
 // SetKeepAliveIdleTime is set-keep-alive-idle-time.
 func (t *TCPSocket) SetKeepAliveIdleTime(ctx context.Context, v uint64) error {
-	d := time.Duration(min(v, uint64(math.MaxInt64)))
-	if d <= 0 {
-		return InvalidArgument
+	d, err := keepAliveDuration(v)
+	if err != nil {
+		return err
 	}
-	d = max(d.Truncate(time.Second), time.Second)
 	return t.setKeepAlive(func() { t.keepIdle = d })
 }
 
@@ -570,12 +569,21 @@ func (t *TCPSocket) KeepAliveInterval(ctx context.Context) (uint64, error) {
 
 // SetKeepAliveInterval is set-keep-alive-interval.
 func (t *TCPSocket) SetKeepAliveInterval(ctx context.Context, v uint64) error {
+	d, err := keepAliveDuration(v)
+	if err != nil {
+		return err
+	}
+	return t.setKeepAlive(func() { t.keepIntv = d })
+}
+
+// keepAliveDuration reads a keep-alive time in nanoseconds: at least a
+// second, in whole seconds, as the kernel takes it.
+func keepAliveDuration(v uint64) (time.Duration, error) {
 	d := time.Duration(min(v, uint64(math.MaxInt64)))
 	if d <= 0 {
-		return InvalidArgument
+		return 0, InvalidArgument
 	}
-	d = max(d.Truncate(time.Second), time.Second)
-	return t.setKeepAlive(func() { t.keepIntv = d })
+	return max(d.Truncate(time.Second), time.Second), nil
 }
 
 // KeepAliveCount is keep-alive-count.

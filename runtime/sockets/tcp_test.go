@@ -3,6 +3,7 @@ package sockets
 import (
 	"context"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"testing"
@@ -271,5 +272,33 @@ func TestSocketLimit(t *testing.T) {
 	pair.F1.Drop()
 	if n := st.Sockets(); n != 0 {
 		t.Fatalf("%d sockets alive after every drop", n)
+	}
+}
+
+// TestKeepAliveTimes: keep-alive times are whole seconds, at least one, and
+// zero is refused, as the WIT says for set-keep-alive-idle-time and
+// set-keep-alive-interval.
+func TestKeepAliveTimes(t *testing.T) {
+	s := mustSocket(t, NewStack(nil))
+	ctx := context.Background()
+	for _, tc := range []struct{ set, want uint64 }{
+		{1, uint64(time.Second)},
+		{uint64(2500 * time.Millisecond), uint64(2 * time.Second)},
+		{math.MaxUint64, uint64(time.Duration(math.MaxInt64).Truncate(time.Second))},
+	} {
+		if err := s.SetKeepAliveIdleTime(ctx, tc.set); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetKeepAliveInterval(ctx, tc.set); err != nil {
+			t.Fatal(err)
+		}
+		idle, _ := s.KeepAliveIdleTime(ctx)
+		intv, _ := s.KeepAliveInterval(ctx)
+		if idle != tc.want || intv != tc.want {
+			t.Errorf("set %d: idle %d, interval %d; want %d", tc.set, idle, intv, tc.want)
+		}
+	}
+	if s.SetKeepAliveIdleTime(ctx, 0) != InvalidArgument || s.SetKeepAliveInterval(ctx, 0) != InvalidArgument {
+		t.Error("a zero keep-alive time was accepted")
 	}
 }
