@@ -55,6 +55,16 @@
 // anonymously. The [Instance] returned keeps every module it instantiated
 // and closes them, last first.
 //
+// wit-component routes an import lowered with the importing module's own
+// memory through a generated indirect-call shim whose table a fixup module
+// fills later. The loader instantiates both as written, and where the
+// fixup is to put one of its canonical built-ins in a slot, the main
+// module imports a host trampoline that calls the built-in directly
+// instead of the shim's call_indirect (see shim.go for how shims and
+// fixups are recognized and what keeps it equivalent). Slots the fixup
+// fills with core functions, such as the preview1 adapter's, stay in the
+// shim.
+//
 // # Exports
 //
 // A lifted export is called from Go with [Instance.Call]: arguments are

@@ -53,7 +53,9 @@ func Instantiate(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.I
 
 // run evaluates the definitions of c in order.
 func (s *scope) run(c *Component) error {
+	s.defs = c.Defs
 	for i, d := range c.Defs {
+		s.pos = i
 		if err := s.def(d); err != nil {
 			return fmt.Errorf("definition %d (%s): %w", i, describe(d), err)
 		}
@@ -320,12 +322,14 @@ func (s *scope) coreInstantiate(d CoreInstantiate) (*coreInstance, error) {
 	}
 	m := it.v.(*CoreModule)
 	args := map[string]api.Module{}
+	insts := map[string]*coreInstance{}
 	for _, a := range d.Args {
 		ai, ok := s.get(SortCoreInstance, a.Instance)
 		if !ok {
 			return nil, fmt.Errorf("argument %q: core instance index %d out of range", a.Name, a.Instance)
 		}
-		mod, err := s.state.module(ai.v.(*coreInstance))
+		insts[a.Name] = ai.v.(*coreInstance)
+		mod, err := s.state.module(insts[a.Name])
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +339,20 @@ func (s *scope) coreInstantiate(d CoreInstantiate) (*coreInstance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &coreInstance{mod: mod}, nil
+	for name, ai := range insts {
+		if ai.shim != nil {
+			ai.shim.fill(m.Bytes, name, insts)
+		}
+	}
+	ci := &coreInstance{mod: mod}
+	if len(d.Args) == 0 {
+		if sh, ok := recognizeShim(m.Bytes); ok {
+			sh.mod = mod
+			ci.shim = sh
+			s.seeThrough(sh, uint32(s.count(SortCoreInstance)))
+		}
+	}
+	return ci, nil
 }
 
 // module returns the wazero module of a core instance, instantiating the

@@ -109,3 +109,25 @@ func (r *reader) sub(n uint32, what string) (*reader, error) {
 	}
 	return &reader{b: b, off: off}, nil
 }
+
+// s32 reads a signed LEB128 of at most 32 bits.
+func (r *reader) s32(what string) (int32, error) {
+	var v int64
+	for i := 0; i < 5; i++ {
+		c, err := r.byte(what)
+		if err != nil {
+			return 0, err
+		}
+		v |= int64(c&0x7f) << (7 * i)
+		if c&0x80 == 0 {
+			if shift := 7 * (i + 1); shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			if v < -1<<31 || v > 1<<31-1 {
+				return 0, r.errorf("%s: integer too large for s32", what)
+			}
+			return int32(v), nil
+		}
+	}
+	return 0, r.errorf("%s: integer representation too long", what)
+}

@@ -27,6 +27,11 @@ type scope struct {
 	args map[string]item
 	// exports are the component's exports, by name.
 	exports *cinstance
+
+	// defs are the definitions being run and pos the one running (for
+	// the look ahead of seeThrough).
+	defs []Def
+	pos  int
 }
 
 // A coreInstance is a core module instance: a module the loader
@@ -35,6 +40,11 @@ type scope struct {
 type coreInstance struct {
 	mod   api.Module
 	batch *hostBatch
+	// hosts are the canonical built-ins a core instance of exports
+	// re-exports, by export name; shim is set when mod is a
+	// wit-component indirect-call shim (see shim.go).
+	hosts map[string]hostFunc
+	shim  *shim
 }
 
 // A coreItem is a core function, table, memory or global: an export of a
@@ -133,6 +143,35 @@ func (s *scope) get(so Sort, i uint32) (item, bool) {
 		}
 	}
 	return item{so, v}, v != nil
+}
+
+// count returns the length of the index space of sort so.
+func (s *scope) count(so Sort) int {
+	switch so {
+	case SortCoreFunc:
+		return len(s.coreFuncs)
+	case SortCoreTable:
+		return len(s.coreTables)
+	case SortCoreMemory:
+		return len(s.coreMems)
+	case SortCoreGlobal:
+		return len(s.coreGlobals)
+	case SortCoreType:
+		return len(s.coreTypes)
+	case SortCoreModule:
+		return len(s.coreModules)
+	case SortCoreInstance:
+		return len(s.coreInsts)
+	case SortFunc:
+		return len(s.funcs)
+	case SortType:
+		return len(s.types)
+	case SortComponent:
+		return len(s.components)
+	case SortInstance:
+		return len(s.instances)
+	}
+	return 0
 }
 
 // push appends an item to the index space of its sort.

@@ -13,6 +13,7 @@ import (
 // function, memory or global keeps its identity.
 func (s *scope) coreExports(d CoreExports) (*coreInstance, error) {
 	var w synth
+	hosts := map[string]hostFunc{}
 	args := map[string]api.Module{}
 	modName := map[api.Module]string{}
 	for _, e := range d.Exports {
@@ -23,6 +24,16 @@ func (s *scope) coreExports(d CoreExports) (*coreInstance, error) {
 		src, ok := it.v.(coreItem)
 		if !ok {
 			return nil, notSupported("a %s in a core instance made of exports", e.Sort)
+		}
+		if e.Sort == SortCoreFunc {
+			if sh := src.inst.shim; sh != nil {
+				if t, ok := sh.fast[src.name]; ok {
+					src = t // see shim.go
+				}
+			}
+			if hf, ok := src.inst.hostFunc(src.name); ok {
+				hosts[e.Name] = hf
+			}
 		}
 		mod, err := s.state.module(src.inst)
 		if err != nil {
@@ -64,7 +75,7 @@ func (s *scope) coreExports(d CoreExports) (*coreInstance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core instance of exports: %w", err)
 	}
-	return &coreInstance{mod: mod}, nil
+	return &coreInstance{mod: mod, hosts: hosts}, nil
 }
 
 // synth writes a core module of imports re-exported.
