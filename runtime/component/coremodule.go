@@ -15,9 +15,11 @@ type coreShape struct {
 	tables  uint32   // tables defined
 	exports []coreExport
 	elems   []elemSegment
-	// other is set when the module has a section the recognized shapes
-	// never have: memory, global, start, data, or an element segment that
-	// is not an active function list at a constant offset of table 0.
+	// other is set when the module has what the recognized shapes never
+	// have: a memory, global, start or data section, a type that is not a
+	// plain function type, or an element segment that is not an active
+	// function list at a constant offset of table 0. The types or
+	// segments after such an entry are not read.
 	other bool
 }
 
@@ -120,7 +122,8 @@ func (sh *coreShape) readTypes(r *reader) error {
 			return err
 		}
 		if form != 0x60 {
-			return r.errorf("type form %#x", form)
+			sh.other = true // not a plain function type: stop reading types
+			return nil
 		}
 		var t coreSig
 		for _, p := range []*[]byte{&t.params, &t.results} {

@@ -176,45 +176,16 @@ func appendSection(b []byte, id byte, content []byte) []byte {
 // coreImportModules lists the module names a core module imports from,
 // reading its import section.
 func coreImportModules(b []byte) ([]string, error) {
-	r := &reader{b: b[8:], off: 8}
-	p := &parser{}
+	cs, err := readCoreShape(b)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var out []string
-	for !r.empty() {
-		id, err := r.byte("section id")
-		if err != nil {
-			return nil, err
-		}
-		size, err := r.u32("section size")
-		if err != nil {
-			return nil, err
-		}
-		s, err := r.sub(size, "section")
-		if err != nil {
-			return nil, err
-		}
-		if id != 2 {
-			continue
-		}
-		n, err := s.count("imports")
-		if err != nil {
-			return nil, err
-		}
-		for range n {
-			m, err := s.name("import module")
-			if err != nil {
-				return nil, err
-			}
-			if _, err := s.name("import name"); err != nil {
-				return nil, err
-			}
-			if err := p.coreImportDesc(s); err != nil {
-				return nil, err
-			}
-			if !seen[m] {
-				seen[m] = true
-				out = append(out, m)
-			}
+	for _, im := range cs.imports {
+		if !seen[im.module] {
+			seen[im.module] = true
+			out = append(out, im.module)
 		}
 	}
 	return out, nil
