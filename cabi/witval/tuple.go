@@ -1,4 +1,4 @@
-package cabi
+package witval
 
 // Tuple1 is WIT's tuple of 1 element.
 type Tuple1[A any] struct {

@@ -1,4 +1,4 @@
-package cabi
+package witval
 
 // Unit is the Go type of an absent result<_, E> or result<T> payload.
 type Unit = struct{}

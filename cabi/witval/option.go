@@ -1,4 +1,4 @@
-package cabi
+package witval
 
 // Option is WIT's option<T>. The zero value is none.
 type Option[T any] struct {
