@@ -20,9 +20,16 @@ func (e *emitter) decl(d *Decl) ([]jen.Code, error) {
 	case *Flags:
 		code = e.flags(d, k)
 	case *Resource:
+		if e.guest {
+			code = e.guestResource(d)
+			break
+		}
 		code, err = e.resource(d, k)
 	case *Alias:
 		code = e.alias(d, k)
+		if e.guest {
+			code = append(code, e.guestAliasBorrow(d, k)...)
+		}
 	default:
 		err = fmt.Errorf("unsupported declaration %T", k)
 	}

@@ -26,6 +26,8 @@ type emitter struct {
 	m       *Model
 	i       *Iface
 	helpers map[string]jen.Code // helper functions by name; nil while being built
+	guest   bool                // emitting guest bindings (guest.go)
+	tmp     int                 // counter of the guest emitter's temporaries
 }
 
 // A File is one generated file.
@@ -42,10 +44,34 @@ func (m *Model) emit(i *Iface) ([]File, error) {
 	if err := e.checkNames(); err != nil {
 		return nil, err
 	}
-	dir := strings.TrimPrefix(strings.TrimPrefix(i.GoPath, m.root), "/")
+	role := "The host implements Host and the resource interfaces, then calls Register."
+	if i.Exported {
+		role = "The guest exports the interface; the host calls it through Exports, from Bind."
+	}
+	types, err := e.typesFile("host bindings", role, "See the cabi package for the instance, table and ownership model.")
+	if err != nil {
+		return nil, err
+	}
+	glueOf := e.glue
+	if i.Exported {
+		glueOf = e.exportGlue
+	} else {
+		types.Add(e.host()...)
+	}
+	code, err := glueOf()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", i.ModuleName, err)
+	}
+	return e.render(namedFile{i.GoName + ".wit.go", types}, namedFile{i.GoName + ".glue.go", e.glueFile(code)})
+}
 
+// typesFile starts the types file of the interface: the package comment
+// (what the bindings are, the WIT docs, then the lines of role), ModuleName,
+// Version and the declared types.
+func (e *emitter) typesFile(what string, role ...string) (*jen.File, error) {
+	i := e.i
 	types := e.newFile()
-	types.PackageComment(fmt.Sprintf("Package %s holds the host bindings of the WIT interface %s.", i.GoName, e.qualifiedName()))
+	types.PackageComment(fmt.Sprintf("Package %s holds the %s of the WIT interface %s.", i.GoName, what, e.qualifiedName()))
 	types.PackageComment("")
 	for _, l := range docLines(i.Docs) {
 		types.PackageComment(l)
@@ -53,12 +79,9 @@ func (m *Model) emit(i *Iface) ([]File, error) {
 	if i.Docs != "" {
 		types.PackageComment("")
 	}
-	if i.Exported {
-		types.PackageComment("The guest exports the interface; the host calls it through Exports, from Bind.")
-	} else {
-		types.PackageComment("The host implements Host and the resource interfaces, then calls Register.")
+	for _, l := range role {
+		types.PackageComment(l)
 	}
-	types.PackageComment("See the cabi package for the instance, table and ownership model.")
 	types.Comment("ModuleName is the import module name of the interface, without version.")
 	types.Const().Id("ModuleName").Op("=").Lit(i.ModuleName)
 	types.Line()
@@ -75,17 +98,15 @@ func (m *Model) emit(i *Iface) ([]File, error) {
 			types.Line()
 		}
 	}
-	glueOf := e.glue
-	if i.Exported {
-		glueOf = e.exportGlue
-	} else {
-		types.Add(e.host()...)
-	}
+	return types, nil
+}
 
+// glueFile returns a file of code followed by the helpers it registered,
+// sorted by name.
+func (e *emitter) glueFile(code []jen.Code, headers ...string) *jen.File {
 	glue := e.newFile()
-	code, err := glueOf()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", i.ModuleName, err)
+	for _, h := range headers {
+		glue.HeaderComment(h)
 	}
 	for _, c := range code {
 		glue.Add(c)
@@ -100,21 +121,29 @@ func (m *Model) emit(i *Iface) ([]File, error) {
 		glue.Add(e.helpers[n])
 		glue.Line()
 	}
+	return glue
+}
 
+// A namedFile is a file being generated in the interface's directory.
+type namedFile struct {
+	name string
+	file *jen.File
+}
+
+// render renders and formats files into the interface's directory.
+func (e *emitter) render(files ...namedFile) ([]File, error) {
+	dir := strings.TrimPrefix(strings.TrimPrefix(e.i.GoPath, e.m.root), "/")
 	var out []File
-	for _, f := range []struct {
-		name string
-		file *jen.File
-	}{{i.GoName + ".wit.go", types}, {i.GoName + ".glue.go", glue}} {
+	for _, f := range files {
 		var buf bytes.Buffer
 		if err := f.file.Render(&buf); err != nil {
-			return nil, fmt.Errorf("%s: rendering %s: %w", i.ModuleName, f.name, err)
+			return nil, fmt.Errorf("%s: rendering %s: %w", e.i.ModuleName, f.name, err)
 		}
 		// jennifer formats the source once; formatting again applies gofmt's
 		// doc comment rules (code blocks, lists) to the WIT docs.
 		src, err := format.Source(buf.Bytes())
 		if err != nil {
-			return nil, fmt.Errorf("%s: formatting %s: %w", i.ModuleName, f.name, err)
+			return nil, fmt.Errorf("%s: formatting %s: %w", e.i.ModuleName, f.name, err)
 		}
 		out = append(out, File{Path: dir + "/" + f.name, Data: src})
 	}
@@ -125,6 +154,8 @@ func (e *emitter) newFile() *jen.File {
 	f := jen.NewFilePathName(e.i.GoPath, e.i.GoName)
 	f.HeaderComment(header)
 	f.ImportName(cabiPath, "cabi")
+	f.ImportName(guestCabiPath, "cabi")
+	f.ImportName(witvalPath, "witval")
 	f.ImportName(wazeroPath, "wazero")
 	f.ImportName(apiPath, "api")
 	for _, o := range e.m.Ifaces {
@@ -304,12 +335,15 @@ func (e *emitter) goType(t Type) *jen.Statement {
 		for _, el := range t.Elems {
 			ts = append(ts, e.goType(el))
 		}
-		return jen.Qual(cabiPath, fmt.Sprintf("Tuple%d", len(t.Elems))).Types(ts...)
+		return jen.Qual(e.valuesPath(), fmt.Sprintf("Tuple%d", len(t.Elems))).Types(ts...)
 	case *Option:
-		return jen.Qual(cabiPath, "Option").Types(e.goType(t.Elem))
+		return jen.Qual(e.valuesPath(), "Option").Types(e.goType(t.Elem))
 	case *Result:
-		return jen.Qual(cabiPath, "Result").Types(e.orUnit(t.OK), e.orUnit(t.Err))
+		return jen.Qual(e.valuesPath(), "Result").Types(e.orUnit(t.OK), e.orUnit(t.Err))
 	case *Handle:
+		if e.guest && !t.Own {
+			return e.declRef(t.Res, t.Res.GoName+"Borrow")
+		}
 		return e.declRef(t.Res, t.Res.GoName)
 	case *Ref:
 		return e.declRef(t.Decl, t.Decl.GoName)
@@ -317,9 +351,18 @@ func (e *emitter) goType(t Type) *jen.Statement {
 	panic(fmt.Sprintf("generator: no Go type for %T", t))
 }
 
+// valuesPath is the package of the generic Option, Result and Tuple types:
+// cabi on the host, its dependency-free witval in a guest.
+func (e *emitter) valuesPath() string {
+	if e.guest {
+		return witvalPath
+	}
+	return cabiPath
+}
+
 func (e *emitter) orUnit(t Type) *jen.Statement {
 	if t == nil {
-		return jen.Qual(cabiPath, "Unit")
+		return jen.Qual(e.valuesPath(), "Unit")
 	}
 	return e.goType(t)
 }

@@ -50,6 +50,20 @@ func (e *emitter) signature(f *Func, skip int) *jen.Statement {
 	for _, p := range f.Params[skip:] {
 		params = append(params, jen.Id(p.GoName).Add(e.goType(p.Type)))
 	}
+	results := e.goResults(f)
+	s := jen.Params(params...)
+	switch len(results) {
+	case 0:
+	case 1:
+		s.Add(results[0])
+	default:
+		s.Params(results...)
+	}
+	return s
+}
+
+// goResults returns the Go results of f in its shape.
+func (e *emitter) goResults(f *Func) []jen.Code {
 	var results []jen.Code
 	switch shape(f) {
 	case shapePlain:
@@ -67,15 +81,7 @@ func (e *emitter) signature(f *Func, skip int) *jen.Statement {
 			results = append(results, jen.Id(r.GoName).Add(e.goType(r.Type)))
 		}
 	}
-	s := jen.Params(params...)
-	switch len(results) {
-	case 0:
-	case 1:
-		s.Add(results[0])
-	default:
-		s.Params(results...)
-	}
-	return s
+	return results
 }
 
 // funcDoc returns the doc comment of f's Go method.

@@ -41,6 +41,10 @@ type Options struct {
 	// Package is the Go import path of the output directory; interface
 	// packages go below it (Package + "/wasi/io/streams").
 	Package string
+	// Guest generates Go bindings for a GOOS=wasip1 guest instead of host
+	// bindings: the world's imports as //go:wasmimport functions with typed
+	// wrappers, its exports as //go:wasmexport functions (guest.go).
+	Guest bool
 }
 
 // Load reads WIT from path (a file or a directory with a deps folder)
@@ -97,8 +101,12 @@ func Generate(res *wit.Resolve, opts Options) ([]File, error) {
 		return nil, fmt.Errorf("generator: %w", err)
 	}
 	var files []File
+	emit := m.emit
+	if opts.Guest {
+		emit = m.emitGuest
+	}
 	for _, i := range m.Ifaces {
-		fs, err := m.emit(i)
+		fs, err := emit(i)
 		if err != nil {
 			return nil, fmt.Errorf("generator: %w", err)
 		}

@@ -133,6 +133,18 @@ func TestBindingsFresh(t *testing.T) {
 	compareTree(t, filepath.Join(root, "bindings"), files, "run go generate ./bindings")
 }
 
+// TestGuestBindingsFresh is TestBindingsFresh for the Go guest bindings of
+// the wasitls:host/guest world in ../guest/wasi/bindings.
+func TestGuestBindingsFresh(t *testing.T) {
+	root := repoRoot(t)
+	res := load(t, filepath.Join(root, "wit"))
+	files, err := Generate(res, Options{World: "wasitls:host/guest", Package: modulePath + "/guest/wasi/bindings", Guest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareTree(t, filepath.Join(root, "guest", "wasi", "bindings"), files, "run go generate ./guest/...")
+}
+
 // TestDeterministic generates twice and compares.
 func TestDeterministic(t *testing.T) {
 	res := load(t, filepath.Join(repoRoot(t), "wit"))

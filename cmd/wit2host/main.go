@@ -32,6 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	world := fl.String("world", "", "the `world` whose imports and exports to generate: name, namespace:package/name, or with @version (required)")
 	out := fl.String("out", ".", "output `directory`; each interface goes to <dir>/<namespace>/<package>/<interface>/")
 	pkg := fl.String("pkg", "", "Go import `path` of the output directory, such as example.com/m/bindings (required)")
+	guest := fl.Bool("guest", false, "generate Go guest bindings for GOOS=wasip1 (//go:wasmimport and //go:wasmexport) instead of host bindings")
 	dry := fl.Bool("n", false, "dry run: print the files that would be written, write nothing")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: wit2host -wit path -world world -out dir -pkg importpath\n\n")
@@ -59,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wit2host:", err)
 		return 1
 	}
-	files, err := generator.Generate(res, generator.Options{World: *world, Package: *pkg})
+	files, err := generator.Generate(res, generator.Options{World: *world, Package: *pkg, Guest: *guest})
 	if err != nil {
 		fmt.Fprintln(stderr, "wit2host:", err)
 		return 1

@@ -23,8 +23,14 @@ var arenaUsed uint32
 // 256 KiB list<u8>, fits.
 const arenaSize = 256 << 10
 
-// target is the buffer offered by ReadInto for the next allocation.
-var target []byte
+// target is the region offered by Offer for the next allocation: its
+// address and size in bytes; served is where the last offered region was
+// handed out, so that a lift can tell the host wrote into it.
+var (
+	target     unsafe.Pointer
+	targetSize uint32
+	served     unsafe.Pointer
+)
 
 // zero is the address returned for zero-sized allocations.
 var zero uint64
@@ -32,14 +38,30 @@ var zero uint64
 // ReadInto offers b as the destination of the next allocation of at most
 // len(b) bytes with alignment 1 (a list<u8> result). It stays offered until
 // used or until [Unpin].
-func ReadInto(b []byte) { target = b }
+func ReadInto(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	Offer(unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)))
+}
+
+// Offer offers the size bytes at p (Go memory the caller keeps alive) as the
+// destination of the next fresh allocation that fits and whose alignment p
+// meets: a list result the caller can pre-size lands there, and the lift
+// ([LiftList]) returns it without a copy. It stays offered until used or
+// until [Unpin].
+func Offer(p unsafe.Pointer, size uint32) {
+	target, targetSize = p, size
+}
 
 // Unpin releases the blocks allocated during the last import and withdraws a
 // buffer offered by [ReadInto]. Call it once the results are Go values.
 func Unpin() {
 	clear(pinned)
 	pinned = pinned[:0]
-	target = nil
+	clear(kept)
+	kept = kept[:0]
+	target, targetSize, served = nil, 0, nil
 	arenaUsed = 0
 }
 
@@ -54,9 +76,9 @@ func realloc(ptr unsafe.Pointer, oldSize, align, newSize uint32) unsafe.Pointer 
 	if newSize == 0 {
 		return unsafe.Pointer(&zero)
 	}
-	if oldSize == 0 && align == 1 && target != nil && int(newSize) <= len(target) {
-		p := unsafe.Pointer(unsafe.SliceData(target[:1]))
-		target = nil
+	if oldSize == 0 && target != nil && newSize <= targetSize && align != 0 && uintptr(target)%uintptr(align) == 0 {
+		p := target
+		target, targetSize, served = nil, 0, p
 		return p
 	}
 	if newSize <= oldSize {

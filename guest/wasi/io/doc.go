@@ -1,11 +1,12 @@
-// Package io holds raw Canonical ABI bindings for the wasi:io interfaces
-// error, poll and streams (WASI 0.2.8; the host serves every 0.2.x alias).
+// Package io is the Go guest API of the wasi:io interfaces error, poll and
+// streams (WASI 0.2.8; the host serves every 0.2.x alias), over the bindings
+// wit2host -guest generates in guest/wasi/bindings/wasi/io.
 //
-// The bindings are written by hand in a regular, mechanical form: one Go type
-// per resource (a named uint32 handle), one method per WIT method, one
-// //go:wasmimport declaration per function, results decoded from the return
-// area with the layouts declared in layout.go (checked against the WIT by a
-// host-side test). A later generator mode may replace them.
+// Error and Pollable are the generated handle types. The streams are thin
+// named handles whose methods return a *StreamError (Closed, or the
+// LastOperationFailed error handle) instead of the generated variant, and
+// add ReadInto and PollInto, which let the host write results straight into
+// the caller's buffers (cabi.Offer) so that the hot paths do not allocate.
 //
 // Handles are owned by the caller exactly as the WIT says: a handle returned
 // as own<T> must be dropped with Drop, children (a pollable of a stream, the

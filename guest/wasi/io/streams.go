@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/io/streams"
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
 )
 
@@ -36,40 +37,31 @@ func (e *StreamError) Drop() {
 	}
 }
 
-func liftStreamError(p unsafe.Pointer) error {
-	m := (*streamErrorMem)(p)
-	if m.Tag == 1 {
+// streamError turns the generated bindings' stream-error into a
+// *StreamError.
+func streamError(err error) error {
+	se, ok := err.(streams.StreamError)
+	if !ok {
+		return err
+	}
+	if se.Tag == streams.StreamErrorTagClosed {
 		return &StreamError{Closed: true}
 	}
-	return &StreamError{LastOperationFailed: Error(m.Handle)}
-}
-
-func liftUnit() error {
-	r := *(*resultUnitStreamError)(cabi.Ret())
-	if r.IsErr == 0 {
-		return nil
-	}
-	return liftStreamError(unsafe.Pointer(&r.Payload))
-}
-
-func liftU64() (uint64, error) {
-	r := *(*resultU64StreamError)(cabi.Ret())
-	if r.IsErr == 0 {
-		return r.Payload, nil
-	}
-	return 0, liftStreamError(unsafe.Pointer(&r.Payload))
+	return &StreamError{LastOperationFailed: se.LastOperationFailed}
 }
 
 // InputStream is the resource wasi:io/streams.input-stream.
 type InputStream uint32
+
+func (s InputStream) b() streams.InputStreamBorrow { return streams.InputStreamBorrow(s) }
 
 // Read reads up to n bytes without blocking; an empty result means no data is
 // available now (wait on [InputStream.Subscribe]).
 //
 //	read: func(len: u64) -> result<list<u8>, stream-error>;
 func (s InputStream) Read(n uint64) ([]byte, error) {
-	inputStreamRead(uint32(s), n, cabi.Ret())
-	return liftList()
+	b, err := s.b().Read(n)
+	return b, streamError(err)
 }
 
 // ReadInto is Read into buf: the host writes straight into buf when it can
@@ -81,20 +73,14 @@ func (s InputStream) ReadInto(buf []byte) (int, error) {
 		return 0, err
 	}
 	cabi.ReadInto(buf)
-	inputStreamRead(uint32(s), uint64(len(buf)), cabi.Ret())
-	r := *(*resultListStreamError)(cabi.Ret())
-	if r.IsErr != 0 {
-		cabi.Unpin()
-		return 0, liftStreamError(unsafe.Pointer(&r.Payload))
+	b, err := s.b().Read(uint64(len(buf)))
+	if err != nil {
+		return 0, streamError(err)
 	}
-	b := cabi.Bytes(r.Payload[0], r.Payload[1])
-	n := 0
-	if len(b) > 0 && unsafe.SliceData(b) != unsafe.SliceData(buf[:1]) {
+	n := len(b)
+	if n > 0 && unsafe.SliceData(b) != unsafe.SliceData(buf) {
 		n = copy(buf, b)
-	} else {
-		n = len(b)
 	}
-	cabi.Unpin()
 	runtime.KeepAlive(buf)
 	return n, nil
 }
@@ -103,181 +89,105 @@ func (s InputStream) ReadInto(buf []byte) (int, error) {
 //
 //	blocking-read: func(len: u64) -> result<list<u8>, stream-error>;
 func (s InputStream) BlockingRead(n uint64) ([]byte, error) {
-	inputStreamBlockingRead(uint32(s), n, cabi.Ret())
-	return liftList()
-}
-
-func liftList() ([]byte, error) {
-	r := *(*resultListStreamError)(cabi.Ret())
-	if r.IsErr != 0 {
-		cabi.Unpin()
-		return nil, liftStreamError(unsafe.Pointer(&r.Payload))
-	}
-	b := append([]byte{}, cabi.Bytes(r.Payload[0], r.Payload[1])...) // the block is reused after Unpin
-	cabi.Unpin()
-	return b, nil
+	b, err := s.b().BlockingRead(n)
+	return b, streamError(err)
 }
 
 // Skip skips up to n bytes without blocking and returns how many it skipped.
 //
 //	skip: func(len: u64) -> result<u64, stream-error>;
 func (s InputStream) Skip(n uint64) (uint64, error) {
-	inputStreamSkip(uint32(s), n, cabi.Ret())
-	return liftU64()
+	k, err := s.b().Skip(n)
+	return k, streamError(err)
 }
 
 // BlockingSkip is Skip, blocking until at least one byte can be skipped.
 //
 //	blocking-skip: func(len: u64) -> result<u64, stream-error>;
 func (s InputStream) BlockingSkip(n uint64) (uint64, error) {
-	inputStreamBlockingSkip(uint32(s), n, cabi.Ret())
-	return liftU64()
+	k, err := s.b().BlockingSkip(n)
+	return k, streamError(err)
 }
 
 // Subscribe returns a pollable, a child of s, ready when data is available or
 // the stream is closed or failed.
 //
 //	subscribe: func() -> pollable;
-func (s InputStream) Subscribe() Pollable { return Pollable(inputStreamSubscribe(uint32(s))) }
+func (s InputStream) Subscribe() Pollable { return s.b().Subscribe() }
 
 // Drop drops the handle. Child pollables must be dropped first.
-func (s InputStream) Drop() { inputStreamDrop(uint32(s)) }
+func (s InputStream) Drop() { streams.InputStream(s).Drop() }
 
 // OutputStream is the resource wasi:io/streams.output-stream.
 type OutputStream uint32
+
+func (s OutputStream) b() streams.OutputStreamBorrow { return streams.OutputStreamBorrow(s) }
 
 // CheckWrite returns how many bytes may be written now without blocking.
 //
 //	check-write: func() -> result<u64, stream-error>;
 func (s OutputStream) CheckWrite() (uint64, error) {
-	outputStreamCheckWrite(uint32(s), cabi.Ret())
-	return liftU64()
+	n, err := s.b().CheckWrite()
+	return n, streamError(err)
 }
 
 // Write writes b, which must not exceed the last CheckWrite budget.
 //
 //	write: func(contents: list<u8>) -> result<_, stream-error>;
-func (s OutputStream) Write(b []byte) error {
-	outputStreamWrite(uint32(s), cabi.SliceAddr(b), uint32(len(b)), cabi.Ret())
-	runtime.KeepAlive(b)
-	return liftUnit()
-}
+func (s OutputStream) Write(b []byte) error { return streamError(s.b().Write(b)) }
 
 // BlockingWriteAndFlush writes at most 4096 bytes and flushes, blocking the
 // whole guest.
 //
 //	blocking-write-and-flush: func(contents: list<u8>) -> result<_, stream-error>;
 func (s OutputStream) BlockingWriteAndFlush(b []byte) error {
-	outputStreamBlockingWriteAndFlush(uint32(s), cabi.SliceAddr(b), uint32(len(b)), cabi.Ret())
-	runtime.KeepAlive(b)
-	return liftUnit()
+	return streamError(s.b().BlockingWriteAndFlush(b))
 }
 
 // Flush requests a flush of what was written; CheckWrite reports 0 until it
 // completes.
 //
 //	flush: func() -> result<_, stream-error>;
-func (s OutputStream) Flush() error {
-	outputStreamFlush(uint32(s), cabi.Ret())
-	return liftUnit()
-}
+func (s OutputStream) Flush() error { return streamError(s.b().Flush()) }
 
 // BlockingFlush flushes, blocking the whole guest until done.
 //
 //	blocking-flush: func() -> result<_, stream-error>;
-func (s OutputStream) BlockingFlush() error {
-	outputStreamBlockingFlush(uint32(s), cabi.Ret())
-	return liftUnit()
-}
+func (s OutputStream) BlockingFlush() error { return streamError(s.b().BlockingFlush()) }
 
 // Subscribe returns a pollable, a child of s, ready when CheckWrite would
 // report a nonzero budget or an error.
 //
 //	subscribe: func() -> pollable;
-func (s OutputStream) Subscribe() Pollable { return Pollable(outputStreamSubscribe(uint32(s))) }
+func (s OutputStream) Subscribe() Pollable { return s.b().Subscribe() }
 
 // WriteZeroes writes n zero bytes, within the CheckWrite budget.
 //
 //	write-zeroes: func(len: u64) -> result<_, stream-error>;
-func (s OutputStream) WriteZeroes(n uint64) error {
-	outputStreamWriteZeroes(uint32(s), n, cabi.Ret())
-	return liftUnit()
-}
+func (s OutputStream) WriteZeroes(n uint64) error { return streamError(s.b().WriteZeroes(n)) }
 
 // BlockingWriteZeroesAndFlush writes n zero bytes and flushes, blocking.
 //
 //	blocking-write-zeroes-and-flush: func(len: u64) -> result<_, stream-error>;
 func (s OutputStream) BlockingWriteZeroesAndFlush(n uint64) error {
-	outputStreamBlockingWriteZeroesAndFlush(uint32(s), n, cabi.Ret())
-	return liftUnit()
+	return streamError(s.b().BlockingWriteZeroesAndFlush(n))
 }
 
 // Splice moves up to n bytes from src to s without blocking.
 //
 //	splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>;
 func (s OutputStream) Splice(src InputStream, n uint64) (uint64, error) {
-	outputStreamSplice(uint32(s), uint32(src), n, cabi.Ret())
-	return liftU64()
+	k, err := s.b().Splice(src.b(), n)
+	return k, streamError(err)
 }
 
 // BlockingSplice is Splice, blocking until at least one byte moved.
 //
 //	blocking-splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>;
 func (s OutputStream) BlockingSplice(src InputStream, n uint64) (uint64, error) {
-	outputStreamBlockingSplice(uint32(s), uint32(src), n, cabi.Ret())
-	return liftU64()
+	k, err := s.b().BlockingSplice(src.b(), n)
+	return k, streamError(err)
 }
 
 // Drop drops the handle. Child pollables must be dropped first.
-func (s OutputStream) Drop() { outputStreamDrop(uint32(s)) }
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.read
-func inputStreamRead(self uint32, n uint64, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.blocking-read
-func inputStreamBlockingRead(self uint32, n uint64, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.skip
-func inputStreamSkip(self uint32, n uint64, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.blocking-skip
-func inputStreamBlockingSkip(self uint32, n uint64, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.subscribe
-func inputStreamSubscribe(self uint32) uint32
-
-//go:wasmimport wasi:io/streams@0.2.8 [resource-drop]input-stream
-func inputStreamDrop(self uint32)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.check-write
-func outputStreamCheckWrite(self uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.write
-func outputStreamWrite(self uint32, p unsafe.Pointer, n uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-write-and-flush
-func outputStreamBlockingWriteAndFlush(self uint32, p unsafe.Pointer, n uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.flush
-func outputStreamFlush(self uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-flush
-func outputStreamBlockingFlush(self uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.subscribe
-func outputStreamSubscribe(self uint32) uint32
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.write-zeroes
-func outputStreamWriteZeroes(self uint32, n uint64, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-write-zeroes-and-flush
-func outputStreamBlockingWriteZeroesAndFlush(self uint32, n uint64, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.splice
-func outputStreamSplice(self uint32, src uint32, n uint64, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-splice
-func outputStreamBlockingSplice(self uint32, src uint32, n uint64, ret unsafe.Pointer)
-
-//go:wasmimport wasi:io/streams@0.2.8 [resource-drop]output-stream
-func outputStreamDrop(self uint32)
+func (s OutputStream) Drop() { streams.OutputStream(s).Drop() }

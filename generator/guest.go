@@ -1,0 +1,373 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// Guest mode (Options.Guest): the same model and Canonical ABI layout
+// (abi.go), emitted from the other side. For every interface the world
+// imports, the guest package holds the Go types (the same as the host's,
+// with owned and borrowed handles as two named uint32 types) in
+// <package>.wit.go, and in <package>.guest.go, built for GOOS=wasip1 only:
+// one //go:wasmimport declaration per function with its flattened core
+// signature, and a typed wrapper that lowers the arguments into core values
+// and guest memory and lifts the results from the return value or from a
+// static return area sized from the layout. For an interface the world
+// exports, <package>.guest.go holds //go:wasmexport functions under the
+// canonical export names calling the implementation the guest sets with
+// SetExports, and their cabi_post_ functions.
+
+// Import paths of the guest runtime.
+const (
+	guestCabiPath = "github.com/wasitls/wasitls/guest/wasi/cabi"
+	witvalPath    = "github.com/wasitls/wasitls/cabi/witval"
+)
+
+// emitGuest renders the guest package of interface i.
+func (m *Model) emitGuest(i *Iface) ([]File, error) {
+	e := &emitter{m: m, i: i, helpers: map[string]jen.Code{}, guest: true}
+	if err := e.checkNames(); err != nil {
+		return nil, err
+	}
+	role := "The guest imports the interface: call the functions and the methods of the handles."
+	if i.Exported {
+		role = "The guest exports the interface: it implements Exports and calls SetExports."
+	}
+	types, err := e.typesFile("Go guest bindings", role, "Handles are owned (R) or borrowed (RBorrow) as the WIT says; drop what you own.")
+	if err != nil {
+		return nil, err
+	}
+	var code []jen.Code
+	if i.Exported {
+		code, err = e.guestExports()
+	} else {
+		code, err = e.guestImports()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", i.ModuleName, err)
+	}
+	return e.render(namedFile{i.GoName + ".wit.go", types}, namedFile{i.GoName + ".guest.go", e.glueFile(code, "//go:build wasip1")})
+}
+
+// guestResource emits the handle types of a resource: the owned handle R,
+// the borrowed handle RBorrow, and R.Borrow. Drop and the methods, which
+// call imports, are in the wasip1 file.
+func (e *emitter) guestResource(d *Decl) []jen.Code {
+	b := d.GoName + "Borrow"
+	return []jen.Code{
+		group(e.docComment(d, "an owned handle to the WIT resource"), jen.Type().Id(d.GoName).Uint32()),
+		jen.Comment(fmt.Sprintf("%s is a borrowed handle to the WIT resource %s: valid while its owner", b, d.Name)).Line().
+			Comment("keeps it, never dropped by the borrower.").Line().
+			Type().Id(b).Uint32(),
+		jen.Comment("Borrow returns a borrowed handle to the same resource.").Line().
+			Func().Params(jen.Id("self").Id(d.GoName)).Id("Borrow").Params().Id(b).Block(jen.Return(jen.Id(b).Call(jen.Id("self")))),
+	}
+}
+
+// guestAliasBorrow emits the borrowed-handle alias beside the alias of a
+// resource.
+func (e *emitter) guestAliasBorrow(d *Decl, a *Alias) []jen.Code {
+	r, ok := a.Target.(*Ref)
+	if !ok || rootResource(d) == nil {
+		return nil
+	}
+	return []jen.Code{jen.Comment(fmt.Sprintf("%sBorrow is a borrowed handle to %s.", d.GoName, d.GoName)).Line().
+		Type().Id(d.GoName + "Borrow").Op("=").Add(e.declRef(r.Decl, r.Decl.GoName+"Borrow"))}
+}
+
+// guestImports emits, per function, the //go:wasmimport declaration and the
+// typed wrapper, and per resource the drop.
+func (e *emitter) guestImports() (code []jen.Code, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ge, ok := r.(genError)
+			if !ok {
+				panic(r)
+			}
+			err = ge.err
+		}
+	}()
+	mod := e.qualifiedName()
+	for _, d := range e.i.Decls {
+		if _, ok := d.Kind.(*Resource); !ok {
+			continue
+		}
+		imp := "import" + d.GoName + "Drop"
+		code = append(code,
+			jen.Comment("//go:wasmimport "+mod+" [resource-drop]"+d.Name).Line().
+				Func().Id(imp).Params(jen.Id("self").Uint32()),
+			jen.Comment("Drop drops the handle: the resource is gone once its last handle is. Children").Line().
+				Comment("(a pollable of a stream, the streams of a socket) must be dropped first.").Line().
+				Func().Params(jen.Id("self").Id(d.GoName)).Id("Drop").Params().Block(jen.Id(imp).Call(jen.Uint32().Call(jen.Id("self")))),
+		)
+	}
+	for _, f := range e.i.Funcs {
+		code = append(code, e.guestImport(f)...)
+	}
+	return code, nil
+}
+
+// coreGo is the Go type of a core value in a wasmimport or wasmexport
+// signature.
+func coreGo(c Core) *jen.Statement {
+	switch c {
+	case I64:
+		return jen.Uint64()
+	case CF32:
+		return jen.Float32()
+	case CF64:
+		return jen.Float64()
+	}
+	return jen.Uint32()
+}
+
+// guestFuncName is the Go name part naming f's import and return area.
+func guestFuncName(f *Func) string {
+	switch f.Kind {
+	case Method:
+		return f.Res.GoName + f.GoName
+	case Static, Constructor:
+		return f.GoName
+	}
+	return f.GoName
+}
+
+// hasMem reports whether values of t refer to memory (strings, lists).
+func hasMem(t Type) bool {
+	switch t := resolve(t).(type) {
+	case Prim:
+		return t == String
+	case *List:
+		return true
+	case *Handle:
+		return false
+	}
+	for _, c := range cases(t) {
+		if c != nil && hasMem(c) {
+			return true
+		}
+	}
+	for _, f := range fields(t) {
+		if hasMem(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// guestImport emits f's import declaration and wrapper.
+func (e *emitter) guestImport(f *Func) []jen.Code {
+	name := guestFuncName(f)
+	imp := "import" + name
+	pcores, spilled := flatParams(f)
+	rcores, retptr := flatResults(f)
+	var decl []jen.Code
+	for i, c := range pcores {
+		decl = append(decl, jen.Id(fmt.Sprintf("p%d", i)).Add(coreGo(c)))
+	}
+	if retptr {
+		decl = append(decl, jen.Id("ret").Uint32())
+	}
+	sig := jen.Func().Id(imp).Params(decl...)
+	if len(rcores) == 1 {
+		sig.Add(coreGo(rcores[0]))
+	}
+	out := []jen.Code{jen.Comment("//go:wasmimport " + e.qualifiedName() + " " + f.WITName).Line().Add(sig)}
+
+	e.tmp = 0
+	var body, args []jen.Code
+	mem := false
+	params := f.Params
+	skip := 0
+	if f.Kind == Method {
+		skip = 1
+		args = append(args, jen.Uint32().Call(jen.Id("self")))
+		params = params[1:]
+	}
+	if spilled {
+		mem = true
+		var all []jen.Code
+		var tys []Type
+		for _, p := range f.Params {
+			tys = append(tys, p.Type)
+		}
+		tu := &Tuple{Elems: tys}
+		if f.Kind == Method {
+			all = append(all, jen.Id("self"))
+		}
+		for _, p := range params {
+			all = append(all, jen.Id(gParam(p)))
+		}
+		body = append(body, jen.Id("spill").Op(":=").Qual(guestCabiPath, "Alloc").Call(jen.Lit(int(size(tu)))))
+		offs := fieldOffsets(tu)
+		for k, p := range f.Params {
+			body = append(body, e.gStore(p.Type, jen.Qual("unsafe", "Add").Call(jen.Id("spill"), jen.Lit(int(offs[k]))), all[k]))
+		}
+		args = []jen.Code{jen.Qual(guestCabiPath, "Addr").Call(jen.Id("spill"))}
+	} else {
+		for _, p := range params {
+			if hasMem(p.Type) {
+				mem = true
+			}
+			st, vals := e.gFlat(p.Type, jen.Id(gParam(p)))
+			body = append(body, st...)
+			args = append(args, vals...)
+		}
+	}
+	rt := resultType(f)
+	if rt != nil && hasMem(rt) {
+		mem = true
+	}
+	var results []jen.Code
+	switch {
+	case retptr:
+		area := "ret" + name
+		words := (size(rt) + 7) / 8
+		out = append(out, jen.Comment(fmt.Sprintf("%s is the return area of %s, sized from its layout.", area, f.WITName)).Line().
+			Var().Id(area).Index(jen.Lit(int(words))).Uint64())
+		p := jen.Qual("unsafe", "Pointer").Call(jen.Op("&").Id(area))
+		args = append(args, jen.Uint32().Call(jen.Uintptr().Call(p.Clone())))
+		body = append(body, jen.Id(imp).Call(args...))
+		body = append(body, jen.Id("res").Op(":=").Add(e.gLoad(rt, p)))
+	case rt != nil:
+		body = append(body, jen.Id("core").Op(":=").Id(imp).Call(args...))
+		body = append(body, jen.Id("res").Op(":=").Add(e.gLiftFlat(rt, rcores[0], jen.Id("core"))))
+	default:
+		body = append(body, jen.Id(imp).Call(args...))
+	}
+	if mem {
+		body = append(body, jen.Qual(guestCabiPath, "Unpin").Call())
+	}
+	if rt != nil {
+		results = e.guestShape(f, jen.Id("res"))
+		body = append(body, results...)
+	}
+
+	doc := e.guestDoc(f)
+	sigParams := e.guestParams(f, skip)
+	ret := e.guestResults(f)
+	switch f.Kind {
+	case Method:
+		b := e.declRef(f.Res, f.Res.GoName+"Borrow")
+		out = append(out, group(doc, jen.Func().Params(jen.Id("self").Add(b)).Id(f.GoName).Params(sigParams...).Add(ret).Block(body...)))
+		var fwd []jen.Code
+		for _, p := range params {
+			fwd = append(fwd, jen.Id(gParam(p)))
+		}
+		call := jen.Id("self").Dot("Borrow").Call().Dot(f.GoName).Call(fwd...)
+		var fb jen.Code = call
+		if rt != nil {
+			fb = jen.Return(call)
+		}
+		out = append(out, jen.Comment(fmt.Sprintf("%s calls the method %s on the borrowed handle.", f.GoName, f.Base)).Line().
+			Func().Params(jen.Id("self").Id(f.Res.GoName)).Id(f.GoName).Params(sigParams...).Add(e.guestResults(f)).Block(fb))
+	default:
+		out = append(out, group(doc, jen.Func().Id(f.GoName).Params(sigParams...).Add(ret).Block(body...)))
+	}
+	return out
+}
+
+// guestDoc is the doc comment of f's wrapper.
+func (e *emitter) guestDoc(f *Func) []jen.Code {
+	var first string
+	switch f.Kind {
+	case Constructor:
+		first = fmt.Sprintf("%s calls the constructor of %s.", f.GoName, f.Res.Name)
+	case Static:
+		first = fmt.Sprintf("%s calls the static function %s of %s.", f.GoName, f.Base, f.Res.Name)
+	case Method:
+		first = fmt.Sprintf("%s calls the method %s.", f.GoName, f.Base)
+	default:
+		first = fmt.Sprintf("%s calls the function %s.", f.GoName, f.Base)
+	}
+	return comments(first, f.Docs, f.WIT)
+}
+
+// guestLocals are the names a guest wrapper's body uses besides its
+// parameters.
+var guestLocals = map[string]bool{"self": true, "res": true, "core": true, "spill": true, "ok": true, "err": true, "isErr": true, "unsafe": true, "witval": true, "errors": true, "math": true}
+
+// gParam is the Go name of parameter p in a guest wrapper: renamed where it
+// would shadow what the body uses ("len", "self").
+func gParam(p *Param) string {
+	n := p.GoName
+	if predeclared[n] || guestLocals[n] || (len(n) > 1 && n[0] == 'x' && strings.Trim(n[1:], "0123456789") == "") {
+		n += "_"
+	}
+	return n
+}
+
+// guestParams returns the Go parameters of f's wrapper, skipping the first
+// skip WIT parameters.
+func (e *emitter) guestParams(f *Func, skip int) []jen.Code {
+	var out []jen.Code
+	for _, p := range f.Params[skip:] {
+		out = append(out, jen.Id(gParam(p)).Add(e.goType(p.Type)))
+	}
+	return out
+}
+
+// guestResults returns the Go results of f's wrapper: the shape the host
+// side uses (function.go), so that (T, error) and (T, bool) read the same
+// in both directions.
+func (e *emitter) guestResults(f *Func) *jen.Statement {
+	results := e.goResults(f)
+	switch len(results) {
+	case 0:
+		return jen.Null()
+	case 1:
+		return jen.Add(results[0])
+	}
+	return jen.Params(results...)
+}
+
+// guestShape returns the statements returning the lifted result res in f's
+// Go shape.
+func (e *emitter) guestShape(f *Func, res jen.Code) []jen.Code {
+	switch shape(f) {
+	case shapePlain:
+		return []jen.Code{jen.Return(res)}
+	case shapeOption:
+		return []jen.Code{jen.Return(jen.Add(res).Dot("Get").Call())}
+	case shapeResult:
+		r := f.Results[0].Type.(*Result)
+		var errv jen.Code
+		switch {
+		case r.Err == nil:
+			errv = jen.Qual("errors", "New").Call(jen.Lit(e.qualifiedName() + "#" + f.WITName + ": error"))
+		case resolve(r.Err) == String:
+			errv = jen.Qual("errors", "New").Call(jen.Id("err"))
+		default:
+			errv = jen.Id("err")
+		}
+		okv := jen.Id("ok")
+		if r.OK == nil {
+			okv = jen.Id("_")
+		}
+		errName := jen.Id("err")
+		if r.Err == nil {
+			errName = jen.Id("_")
+		}
+		ret := func(v jen.Code) jen.Code {
+			if r.OK == nil {
+				return jen.Return(v)
+			}
+			return jen.Return(jen.Id("ok"), v)
+		}
+		return []jen.Code{
+			jen.List(okv, errName, jen.Id("isErr")).Op(":=").Add(res).Dot("Get").Call(),
+			jen.If(jen.Id("isErr")).Block(ret(errv)),
+			ret(jen.Nil()),
+		}
+	case shapeMultiple:
+		var vs []jen.Code
+		for k := range f.Results {
+			vs = append(vs, jen.Add(res).Dot(fmt.Sprintf("F%d", k)))
+		}
+		return []jen.Code{jen.Return(vs...)}
+	}
+	return nil
+}
