@@ -21,6 +21,7 @@ import (
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/component"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -47,8 +48,12 @@ type env struct {
 	wasm []byte
 	// cwasm is the C guest, nil when it could not be built for want of
 	// a tool (cErr says which).
-	cwasm    []byte
-	cErr     error
+	cwasm []byte
+	cErr  error
+	// ccomp is the C guest built as a component (its world embedded,
+	// `jco new` with the preview1 command adapter), nil unless the caller
+	// built it: building it needs Node.js and jco.
+	ccomp    *component.Component
 	cache    wazero.CompilationCache
 	mu       sync.Mutex
 	runtimes map[string]*hostRuntime
@@ -196,19 +201,43 @@ func (e *env) startGuest(backend string, args ...string) (*guest, error) {
 	return e.start(h, "benchguest", args)
 }
 
-// startCGuest runs the C guest with args on backend's runtime for group.
-func (e *env) startCGuest(backend string, group tls.CurveID, args ...string) (*guest, error) {
+// startCGuest runs the C guest (as a component if s.component) with
+// args on s.backend's runtime for group.
+func (e *env) startCGuest(s subject, group tls.CurveID, args ...string) (*guest, error) {
 	if e.cwasm == nil {
 		return nil, e.cErr
 	}
-	h, err := e.runtimeFor(backend, group)
+	if s.component && e.ccomp == nil {
+		return nil, errors.New("bench: the C guest was not built as a component")
+	}
+	h, err := e.runtimeFor(s.backend, group)
 	if err != nil {
 		return nil, err
+	}
+	if s.component {
+		return e.startComponent(h, e.ccomp, "cguest", args)
 	}
 	return e.start(h, "cguest", args)
 }
 
 func (e *env) start(h *hostRuntime, argv0 string, args []string) (*guest, error) {
+	return e.run(argv0, args, func(ctx context.Context, cfg runtime.ModuleConfig, g *guest) error {
+		cfg.Started = g.inst.Store
+		_, err := h.rt.Instantiate(ctx, h.compiled, cfg)
+		return err
+	})
+}
+
+// startComponent runs command component c on h's runtime.
+func (e *env) startComponent(h *hostRuntime, c *component.Component, argv0 string, args []string) (*guest, error) {
+	return e.run(argv0, args, func(ctx context.Context, cfg runtime.ModuleConfig, _ *guest) error {
+		return h.rt.RunComponent(ctx, c, cfg)
+	})
+}
+
+// run starts a guest that run runs to its end with the configuration
+// given: arguments, environment and pipes for the standard streams.
+func (e *env) run(argv0 string, args []string, run func(context.Context, runtime.ModuleConfig, *guest) error) (*guest, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
@@ -217,11 +246,10 @@ func (e *env) start(h *hostRuntime, argv0 string, args []string) (*guest, error)
 		done: make(chan error, 1), output: &lockedTail{},
 	}
 	go func() {
-		_, err := h.rt.Instantiate(ctx, h.compiled, runtime.ModuleConfig{
+		err := run(ctx, runtime.ModuleConfig{
 			Args: append([]string{argv0}, args...), Env: e.guestEnv,
 			Stdin: inR, Stdout: outW, Stderr: outW,
-			Started: g.inst.Store,
-		})
+		}, g)
 		outW.CloseWithError(io.EOF)
 		inR.Close()
 		g.done <- err

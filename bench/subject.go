@@ -14,6 +14,8 @@ type subject struct {
 	native  bool   // Go's crypto/tls in this process
 	impl    impl   // how it does TLS
 	backend string // wasi:tls backend (the runtime a guest runs on)
+	// component runs the C guest as a component (env.ccomp).
+	component bool
 }
 
 func nativeSubject() subject {
@@ -23,6 +25,11 @@ func nativeSubject() subject {
 // cSubject is the C guest (cguest/cguest.c) on backend.
 func cSubject(backend string) subject {
 	return subject{name: "guest C wasi:tls " + backend, impl: implC, backend: backend}
+}
+
+// cComponentSubject is the C guest built as a component on backend.
+func cComponentSubject(backend string) subject {
+	return subject{name: "guest C component wasi:tls " + backend, impl: implC, backend: backend, component: true}
 }
 
 func wasiSubject(backend string) subject {
@@ -72,7 +79,7 @@ func (e *env) openSession(p peer, s subject, group tls.CurveID) (*session, error
 			}
 		}
 	case implC:
-		g, err := e.startCGuest(s.backend, group, "client", addr, serverName)
+		g, err := e.startCGuest(s, group, "client", addr, serverName)
 		if err != nil {
 			abort()
 			return nil, err
@@ -183,7 +190,7 @@ func (e *env) clientHandshaker(p peer, s subject, group tls.CurveID) (*handshake
 	}
 	var g *guest
 	if s.impl == implC {
-		g, err = e.startCGuest(s.backend, group, "dialer", addr, serverName)
+		g, err = e.startCGuest(s, group, "dialer", addr, serverName)
 	} else {
 		g, err = e.startGuest(s.backend, "dialer", string(s.impl), addr, serverName, groupArg(group))
 	}
