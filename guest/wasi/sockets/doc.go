@@ -1,7 +1,10 @@
-// Package sockets holds raw Canonical ABI bindings for wasi:sockets network,
+// Package sockets is the Go guest API of wasi:sockets network,
 // instance-network, tcp-create-socket, tcp and ip-name-lookup (WASI 0.2.8),
-// hand-written in the regular form described in package guest/wasi/io. A
-// later generator mode may replace them. UDP is not bound.
+// over the bindings wit2host -guest generates in
+// guest/wasi/bindings/wasi/sockets. It adds what the generated variants lack
+// for package net: ErrorCode implements net.Error's Timeout and Temporary,
+// and addresses are one flat struct convertible to and from netip. UDP is
+// not bound.
 //
 // Socket operations never block: the two-phase start-*/finish-* functions
 // report [ErrorWouldBlock] until the socket's pollable ([TCPSocket.Subscribe])

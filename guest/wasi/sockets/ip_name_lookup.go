@@ -3,10 +3,7 @@
 package sockets
 
 import (
-	"runtime"
-	"unsafe"
-
-	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	ipnamelookup "github.com/wasitls/wasitls/guest/wasi/bindings/wasi/sockets/ip-name-lookup"
 	"github.com/wasitls/wasitls/guest/wasi/io"
 )
 
@@ -18,10 +15,8 @@ type ResolveAddressStream uint32
 //
 //	resolve-addresses: func(network: borrow<network>, name: string) -> result<resolve-address-stream, error-code>;
 func ResolveAddresses(n Network, name string) (ResolveAddressStream, error) {
-	resolveAddresses(uint32(n), cabi.StringAddr(name), uint32(len(name)), cabi.Ret())
-	runtime.KeepAlive(name)
-	h, err := liftU32()
-	return ResolveAddressStream(h), err
+	s, err := ipnamelookup.ResolveAddresses(n.Borrow(), name)
+	return ResolveAddressStream(s), errorCode(err)
 }
 
 // ResolveNextAddress returns the next address; ok is false when the stream is
@@ -29,15 +24,15 @@ func ResolveAddresses(n Network, name string) (ResolveAddressStream, error) {
 //
 //	resolve-next-address: func() -> result<option<ip-address>, error-code>;
 func (s ResolveAddressStream) ResolveNextAddress() (addr IPAddress, ok bool, err error) {
-	resolveNextAddress(uint32(s), cabi.Ret())
-	r := *(*resultOptionIPAddressMem)(cabi.Ret())
-	if r.IsErr != 0 {
-		return IPAddress{}, false, ErrorCode(r.Payload.IsSome)
+	o, err := ipnamelookup.ResolveAddressStreamBorrow(s).ResolveNextAddress()
+	if err != nil {
+		return IPAddress{}, false, errorCode(err)
 	}
-	if r.Payload.IsSome == 0 {
+	a, ok := o.Get()
+	if !ok {
 		return IPAddress{}, false, nil
 	}
-	return liftIPAddress(&r.Payload.Payload), true, nil
+	return addressFromWIT(a), true, nil
 }
 
 // Subscribe returns a pollable, a child of s, ready when the next address
@@ -45,20 +40,8 @@ func (s ResolveAddressStream) ResolveNextAddress() (addr IPAddress, ok bool, err
 //
 //	subscribe: func() -> pollable;
 func (s ResolveAddressStream) Subscribe() io.Pollable {
-	return io.Pollable(resolveSubscribe(uint32(s)))
+	return ipnamelookup.ResolveAddressStreamBorrow(s).Subscribe()
 }
 
 // Drop drops the handle.
-func (s ResolveAddressStream) Drop() { resolveDrop(uint32(s)) }
-
-//go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 resolve-addresses
-func resolveAddresses(network uint32, name unsafe.Pointer, n uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [method]resolve-address-stream.resolve-next-address
-func resolveNextAddress(self uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [method]resolve-address-stream.subscribe
-func resolveSubscribe(self uint32) uint32
-
-//go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [resource-drop]resolve-address-stream
-func resolveDrop(self uint32)
+func (s ResolveAddressStream) Drop() { ipnamelookup.ResolveAddressStream(s).Drop() }

@@ -3,6 +3,8 @@ package sockets
 import (
 	"net/netip"
 	"strconv"
+
+	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/sockets/network"
 )
 
 // ErrorCode is the enum wasi:sockets/network.error-code. It implements error.
@@ -144,20 +146,51 @@ func SocketAddressFrom(ap netip.AddrPort, family IPAddressFamily) IPSocketAddres
 	return s
 }
 
-// flat is the Canonical ABI flattening of an ip-socket-address: the
-// discriminant and the 11 joined payload values.
-func (a IPSocketAddress) flat() (tag uint32, p [11]uint32) {
-	p[0] = uint32(a.Port)
+// toWIT converts a to the generated bindings' variant.
+func (a IPSocketAddress) toWIT() network.IPSocketAddress {
 	if a.Family == IPv4 {
-		for i, b := range a.IPv4 {
-			p[1+i] = uint32(b)
-		}
-		return 0, p
+		b := a.IPv4
+		return network.IPSocketAddressIPv4(network.IPv4SocketAddress{
+			Port:    a.Port,
+			Address: network.IPv4Address{F0: b[0], F1: b[1], F2: b[2], F3: b[3]},
+		})
 	}
-	p[1] = a.FlowInfo
-	for i, w := range a.IPv6 {
-		p[2+i] = uint32(w)
+	w := a.IPv6
+	return network.IPSocketAddressIPv6(network.IPv6SocketAddress{
+		Port:     a.Port,
+		FlowInfo: a.FlowInfo,
+		Address:  network.IPv6Address{F0: w[0], F1: w[1], F2: w[2], F3: w[3], F4: w[4], F5: w[5], F6: w[6], F7: w[7]},
+		ScopeID:  a.ScopeID,
+	})
+}
+
+// socketAddressFromWIT converts the generated bindings' variant.
+func socketAddressFromWIT(v network.IPSocketAddress) IPSocketAddress {
+	if v.Tag == network.IPSocketAddressTagIPv4 {
+		b := v.IPv4.Address
+		return IPSocketAddress{Family: IPv4, Port: v.IPv4.Port, IPv4: [4]uint8{b.F0, b.F1, b.F2, b.F3}}
 	}
-	p[10] = a.ScopeID
-	return 1, p
+	w := v.IPv6.Address
+	return IPSocketAddress{
+		Family: IPv6, Port: v.IPv6.Port, FlowInfo: v.IPv6.FlowInfo, ScopeID: v.IPv6.ScopeID,
+		IPv6: [8]uint16{w.F0, w.F1, w.F2, w.F3, w.F4, w.F5, w.F6, w.F7},
+	}
+}
+
+// addressFromWIT converts the generated bindings' ip-address.
+func addressFromWIT(v network.IPAddress) IPAddress {
+	if v.Tag == network.IPAddressTagIPv4 {
+		b := v.IPv4
+		return IPAddress{Family: IPv4, IPv4: [4]uint8{b.F0, b.F1, b.F2, b.F3}}
+	}
+	w := v.IPv6
+	return IPAddress{Family: IPv6, IPv6: [8]uint16{w.F0, w.F1, w.F2, w.F3, w.F4, w.F5, w.F6, w.F7}}
+}
+
+// errorCode turns the generated bindings' error-code into an ErrorCode.
+func errorCode(err error) error {
+	if c, ok := err.(network.ErrorCode); ok {
+		return ErrorCode(c)
+	}
+	return err
 }
