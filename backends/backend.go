@@ -129,7 +129,30 @@ type ClientConfig struct {
 	// passed the point where the server could have requested a client
 	// certificate and it did not (after the server's Finished).
 	NoClientIdentityRequest func(ctx context.Context)
+
+	// Sessions, if set, is where the client looks for a session to resume
+	// and keeps the sessions servers issue (session tickets). Nil means no
+	// resumption: the client offers none and keeps none. Only the host
+	// sets it; sessions hold secrets and never reach a guest. A resumed
+	// handshake calls VerifyServer with the chain of the session it
+	// resumed.
+	Sessions SessionCache
 }
+
+// A SessionCache keeps client sessions for resumption, keyed by the
+// backend's choice (the server name). The values are the backend's own and
+// hold the session's secrets; the cache keeps them as they are, bounded,
+// and never shows them to anyone. It is safe for concurrent use.
+type SessionCache interface {
+	// Get returns the session stored under key.
+	Get(key string) (session any, ok bool)
+	// Put stores session under key; a nil session removes key.
+	Put(key string, session any)
+}
+
+// TicketKey is a key that seals session tickets (32 bytes, as crypto/tls's
+// Config.SetSessionTicketKeys takes them).
+type TicketKey = [32]byte
 
 // IdentityRequest describes a server's certificate request.
 type IdentityRequest struct {
@@ -169,6 +192,15 @@ type ServerConfig struct {
 	// allowed that. Returning an error aborts with bad_certificate (or the
 	// alert a SendAlertError names).
 	VerifyClient func(ctx context.Context, chain [][]byte) error
+
+	// TicketKeys, if set, returns the keys that protect session tickets,
+	// newest first: the first seals the tickets the server issues, every
+	// one opens the tickets clients offer. Nil (or no keys) means the
+	// server issues no tickets and resumes no session. Only the host sets
+	// it, and rotates the keys; they never reach a guest. It is read once
+	// the ClientHello hook returned, so the hook's replacement
+	// configuration decides.
+	TicketKeys func() []TicketKey
 }
 
 // ClientAuth is the server's client certificate policy.

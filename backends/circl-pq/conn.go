@@ -70,8 +70,8 @@ type Conn struct {
 	// Secrets of the finished handshake, for the exporter and tickets.
 	suite            *cipherSuite
 	exporterSecret   []byte
-	resumptionSecret []byte        // client with a session cache only
-	sessionCache     *SessionCache // client only; see SetSessionCache
+	resumptionSecret []byte                // client with a session cache only
+	sessionCache     backends.SessionCache // client only: ClientConfig.Sessions or SetSessionCache
 	sessionKey       string
 
 	// auth is post-handshake client authentication
@@ -178,6 +178,7 @@ func Client(transport net.Conn, config *backends.ClientConfig) (*Conn, error) {
 	}
 	c := newConn(transport, true)
 	c.clientConfig = config
+	c.sessionCache = config.Sessions
 	return c, nil
 }
 

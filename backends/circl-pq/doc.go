@@ -78,12 +78,15 @@
 // puts X25519MLKEM768 first, which crypto/tls, OpenSSL 3.5 and current
 // browsers share by default.
 //
-// A server resumes sessions (session.go): it sends a ticket bound to the
-// certificate it presented to clients that offer psk_dhe_ke, unless it
-// requests client certificates, and accepts such tickets with a fresh key
-// exchange. A client resumes when given a [SessionCache]
-// ([Conn.SetSessionCache], session_client.go); otherwise it offers no
-// tickets and drops those it receives. 0-RTT data is never sent or
+// A server given ticket keys (ServerConfig.TicketKeys) resumes sessions
+// (session.go): it sends a ticket sealed with the newest key and bound to
+// the certificate it presented to clients that offer psk_dhe_ke, unless it
+// requests client certificates, and accepts such tickets, sealed with any
+// of its keys, with a fresh key exchange. A client resumes when given a
+// session cache (ClientConfig.Sessions, or a [SessionCache] through
+// [Conn.SetSessionCache]; session_client.go); otherwise it offers no
+// tickets and drops those it receives. A resumption hands the session's
+// chain to VerifyServer. 0-RTT data is never sent or
 // accepted: a server skips what a client sends under a PSK, within a bound.
 //
 // # Authentication

@@ -434,6 +434,14 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 		// is an unexpected message for readServerFinished.
 		hs.peerChain = hs.session.peerChain
 		c.updateState(func(s *backends.State) { s.PeerChain, s.DidResume = hs.session.peerChain, true })
+		// The application's check runs on a resumption too, with the
+		// chain the session was authenticated with, as crypto/tls's
+		// VerifyConnection does.
+		if hs.config.VerifyServer != nil {
+			if err := hs.config.VerifyServer(hs.ctx, hs.session.peerChain); err != nil {
+				return c.fail(hookAlert(err, alertBadCertificate), "tls: server certificate rejected by the application: %w", err)
+			}
+		}
 		return nil
 	}
 	msg, err := c.readHandshake()

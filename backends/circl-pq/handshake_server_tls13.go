@@ -3,6 +3,7 @@ package circlpq
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/x509"
@@ -40,9 +41,10 @@ type serverHandshakeState struct {
 	identity    *backends.Identity
 	sigScheme   uint16
 
-	psk       []byte // resumption PSK, nil for a full handshake
-	pskIndex  uint16
-	hrrPrefix []byte // message_hash(ClientHello1) || HelloRetryRequest
+	psk         []byte        // resumption PSK, nil for a full handshake
+	ticketAEADs []cipher.AEAD // the ticket keys' AEADs, newest first; nil: no tickets
+	pskIndex    uint16
+	hrrPrefix   []byte // message_hash(ClientHello1) || HelloRetryRequest
 
 	handshakeSecret       []byte
 	clientHandshakeSecret []byte

@@ -112,8 +112,20 @@ func (c *testCerts) clientConfig() *backends.ClientConfig {
 }
 
 func (c *testCerts) serverConfig(leaf *testpki.Leaf) *backends.ServerConfig {
-	return &backends.ServerConfig{Identities: []*backends.Identity{leaf.Identity()}, ClientCAs: c.root.Pool()}
+	return &backends.ServerConfig{Identities: []*backends.Identity{leaf.Identity()}, ClientCAs: c.root.Pool(), TicketKeys: testTicketKeys}
 }
+
+// testTicket is the ticket key of the tests' servers, one for the test
+// binary, as a host keeps one for all its connections.
+var testTicket = func() backends.TicketKey {
+	var k backends.TicketKey
+	if _, err := rand.Read(k[:]); err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+func testTicketKeys() []backends.TicketKey { return []backends.TicketKey{testTicket} }
 
 func (c *testCerts) goClientConfig() *tls.Config {
 	return &tls.Config{ServerName: "a.test", RootCAs: c.root.Pool(), MinVersion: tls.VersionTLS13}

@@ -8,24 +8,28 @@ import (
 	"crypto/sha256"
 	"errors"
 	"hash"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/wasitls/wasitls/backends"
 )
 
 // Session resumption, server side (RFC 8446, Section 2.2 and 4.6.1).
 //
-// A server that does not request client certificates sends one
-// NewSessionTicket right after its Finished to clients that offer
-// psk_dhe_ke. The ticket is the session state sealed with AES-256-GCM
-// under a key made at random once per process, with the hash of the
+// A server given ticket keys (ServerConfig.TicketKeys) that does not
+// request client certificates sends one NewSessionTicket right after its
+// Finished to clients that offer psk_dhe_ke. The ticket is the session
+// state sealed with AES-256-GCM under the newest key, with the hash of the
 // server certificate that was presented as additional data: a ticket only
-// resumes with the identity it was issued under, so a process serving
-// several identities cannot be tricked into vouching for one with another's
-// ticket. Resumption always runs a fresh key exchange (psk_dhe_ke, never
+// resumes with the identity it was issued under, so a host serving several
+// identities cannot be tricked into vouching for one with another's
+// ticket. Offered tickets are opened with any of the keys, so that the
+// host can rotate them and still accept tickets sealed under the keys it
+// keeps. Resumption always runs a fresh key exchange (psk_dhe_ke, never
 // psk_ke) and never accepts 0-RTT data. Every handshake, resumed or not,
-// issues a fresh ticket, which lives ticketLifetime.
+// issues a fresh ticket, which lives ticketLifetime. Without keys the
+// server issues no ticket and resumes nothing.
 //
 // The client side is in session_client.go.
 
@@ -33,27 +37,42 @@ const (
 	ticketLifetime       = 24 * time.Hour
 	ticketFormat         = 1
 	pskModeDHE     uint8 = 1 // psk_dhe_ke (RFC 8446, Section 4.2.9)
+	maxTicketKeys        = 8 // keys tried on an offered ticket, bounding a hostile host config's cost
 )
 
-var (
-	ticketKeyOnce sync.Once
-	ticketAEAD    cipher.AEAD
-	ticketKeyErr  error
-)
+// ticketCiphers makes the AEADs of keys, newest first.
+func ticketCiphers(keys []backends.TicketKey) ([]cipher.AEAD, error) {
+	out := make([]cipher.AEAD, 0, min(len(keys), maxTicketKeys))
+	for i := range keys[:min(len(keys), maxTicketKeys)] {
+		block, err := aes.NewCipher(keys[i][:])
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, aead)
+	}
+	return out, nil
+}
 
-func ticketCipher() (cipher.AEAD, error) {
-	ticketKeyOnce.Do(func() {
-		key := make([]byte, 32)
-		if _, ticketKeyErr = rand.Read(key); ticketKeyErr != nil {
-			return
-		}
-		var block cipher.Block
-		if block, ticketKeyErr = aes.NewCipher(key); ticketKeyErr != nil {
-			return
-		}
-		ticketAEAD, ticketKeyErr = cipher.NewGCM(block)
-	})
-	return ticketAEAD, ticketKeyErr
+// loadTicketKeys reads the configuration's ticket keys once per handshake,
+// after the ClientHello hook chose the configuration.
+func (hs *serverHandshakeState) loadTicketKeys() error {
+	if hs.config.TicketKeys == nil {
+		return nil
+	}
+	keys := hs.config.TicketKeys()
+	if len(keys) == 0 {
+		return nil
+	}
+	aeads, err := ticketCiphers(keys)
+	if err != nil {
+		return hs.c.fail(alertInternalError, "tls: ticket keys: %v", err)
+	}
+	hs.ticketAEADs = aeads
+	return nil
 }
 
 // sessionState is what a ticket carries.
@@ -94,11 +113,7 @@ func ticketBinding(leaf []byte) []byte {
 	return h[:]
 }
 
-func sealTicket(s *sessionState, leaf []byte) ([]byte, error) {
-	aead, err := ticketCipher()
-	if err != nil {
-		return nil, err
-	}
+func sealTicket(aead cipher.AEAD, s *sessionState, leaf []byte) ([]byte, error) {
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(s.psk)+64)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
@@ -117,17 +132,20 @@ func cloneHash(h hash.Hash) (hash.Hash, error) {
 
 var errBadTicket = errors.New("tls: ticket not valid here")
 
-func openTicket(ticket, leaf []byte) (*sessionState, error) {
-	aead, err := ticketCipher()
-	if err != nil {
-		return nil, err
+// openTicket opens ticket with the first of aeads that can.
+func openTicket(aeads []cipher.AEAD, ticket, leaf []byte) (*sessionState, error) {
+	var plain []byte
+	for _, aead := range aeads {
+		n := aead.NonceSize()
+		if len(ticket) < n+aead.Overhead() {
+			return nil, errBadTicket
+		}
+		var err error
+		if plain, err = aead.Open(nil, ticket[:n], ticket[n:], ticketBinding(leaf)); err == nil {
+			break
+		}
 	}
-	if len(ticket) < aead.NonceSize()+aead.Overhead() {
-		return nil, errBadTicket
-	}
-	n := aead.NonceSize()
-	plain, err := aead.Open(nil, ticket[:n], ticket[n:], ticketBinding(leaf))
-	if err != nil {
+	if plain == nil {
 		return nil, errBadTicket
 	}
 	s := new(sessionState)
@@ -143,7 +161,10 @@ func openTicket(ticket, leaf []byte) (*sessionState, error) {
 // identity were chosen.
 func (hs *serverHandshakeState) checkForResumption() error {
 	c, ch := hs.c, hs.hello
-	if !ch.hasPreSharedKey || !contains(ch.pskModes, pskModeDHE) || hs.requestClientCert() {
+	if err := hs.loadTicketKeys(); err != nil {
+		return err
+	}
+	if !ch.hasPreSharedKey || !contains(ch.pskModes, pskModeDHE) || hs.requestClientCert() || hs.ticketAEADs == nil {
 		return nil
 	}
 	if len(ch.pskIdentities) != len(ch.pskBinders) {
@@ -154,7 +175,7 @@ func (hs *serverHandshakeState) checkForResumption() error {
 		if i >= 8 {
 			break // bound the work a hostile ClientHello can cause
 		}
-		s, err := openTicket(id.label, hs.identity.Chain[0])
+		s, err := openTicket(hs.ticketAEADs, id.label, hs.identity.Chain[0])
 		if err != nil || s.suite != hs.suite.id {
 			continue
 		}
@@ -182,7 +203,7 @@ func (hs *serverHandshakeState) checkForResumption() error {
 // ahead since it requested no certificate (RFC 8446, Section 4.6.1).
 func (hs *serverHandshakeState) sendSessionTicket(master []byte) error {
 	c, ch := hs.c, hs.hello
-	if !contains(ch.pskModes, pskModeDHE) || hs.requestClientCert() {
+	if !contains(ch.pskModes, pskModeDHE) || hs.requestClientCert() || hs.ticketAEADs == nil {
 		return nil
 	}
 	transcript, err := cloneHash(hs.transcript)
@@ -204,7 +225,7 @@ func (hs *serverHandshakeState) sendSessionTicket(master []byte) error {
 		ageAdd:    uint32(ageAdd[0])<<24 | uint32(ageAdd[1])<<16 | uint32(ageAdd[2])<<8 | uint32(ageAdd[3]),
 		psk:       hs.suite.resumptionPSK(resMaster, nonce),
 	}
-	ticket, err := sealTicket(s, hs.identity.Chain[0])
+	ticket, err := sealTicket(hs.ticketAEADs[0], s, hs.identity.Chain[0])
 	if err != nil {
 		return c.fail(alertInternalError, "tls: %v", err)
 	}

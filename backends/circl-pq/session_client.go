@@ -1,36 +1,27 @@
 package circlpq
 
 import (
-	"container/list"
 	"crypto/x509"
 	"hash"
-	"sync"
 	"time"
+
+	"github.com/wasitls/wasitls/backends"
 )
 
 // Session resumption, client side (RFC 8446, Section 2.2 and 4.2.11).
 //
-// A client resumes only when it was given a SessionCache (SetSessionCache):
-// it then offers psk_dhe_ke, keeps the tickets servers send, keyed by
-// server name, and offers the newest one for that name with its binder.
-// Each ticket is offered once (RFC 8446, Appendix C.4). A resumed
-// handshake runs a fresh key exchange and reports the certificate chain of
-// the session it resumed.
+// A client resumes only when it was given a session cache
+// (ClientConfig.Sessions, or a SessionCache through SetSessionCache): it
+// then offers psk_dhe_ke, keeps the tickets servers send, keyed by server
+// name, and offers the newest one for that name with its binder. Each
+// ticket is offered once (RFC 8446, Appendix C.4). A resumed handshake
+// runs a fresh key exchange, reports the certificate chain of the session
+// it resumed and hands that chain to VerifyServer, as a full one would.
 
 // A SessionCache keeps TLS 1.3 tickets for client connections, at most one
 // per server name, least recently stored first out. It is safe for
 // concurrent use by many connections.
-type SessionCache struct {
-	mu       sync.Mutex
-	capacity int
-	order    *list.List               // of string keys, most recent at the front
-	entries  map[string]*list.Element // key -> element whose Value is *cacheEntry
-}
-
-type cacheEntry struct {
-	key     string
-	session *clientSession
-}
+type SessionCache = backends.LRUSessionCache
 
 // clientSession is what a client keeps of a ticket.
 type clientSession struct {
@@ -47,42 +38,21 @@ type clientSession struct {
 // NewSessionCache returns a cache of at most capacity tickets (16 when
 // capacity is not positive).
 func NewSessionCache(capacity int) *SessionCache {
-	if capacity <= 0 {
-		capacity = 16
-	}
-	return &SessionCache{capacity: capacity, order: list.New(), entries: map[string]*list.Element{}}
+	return backends.NewLRUSessionCache(capacity)
 }
 
-func (sc *SessionCache) put(key string, s *clientSession) {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if e, ok := sc.entries[key]; ok {
-		e.Value.(*cacheEntry).session = s
-		sc.order.MoveToFront(e)
-		return
-	}
-	sc.entries[key] = sc.order.PushFront(&cacheEntry{key, s})
-	for sc.order.Len() > sc.capacity {
-		last := sc.order.Back()
-		sc.order.Remove(last)
-		delete(sc.entries, last.Value.(*cacheEntry).key)
-	}
-}
-
-// take removes and returns the ticket for key, if it is still valid.
-func (sc *SessionCache) take(key string, now time.Time) *clientSession {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	e, ok := sc.entries[key]
+// takeSession removes and returns the session for key from cache, if it
+// is one of this backend's and still valid.
+func takeSession(cache backends.SessionCache, key string, now time.Time) *clientSession {
+	v, ok := cache.Get(key)
 	if !ok {
 		return nil
 	}
-	sc.order.Remove(e)
-	delete(sc.entries, key)
-	s := e.Value.(*cacheEntry).session
+	cache.Put(key, nil)
+	s, _ := v.(*clientSession)
 	// A session outlives neither its ticket nor the certificate that
 	// authenticated it.
-	if now.After(s.receivedAt.Add(s.lifetime)) || now.After(s.notAfter) {
+	if s == nil || now.After(s.receivedAt.Add(s.lifetime)) || now.After(s.notAfter) {
 		return nil
 	}
 	return s
@@ -113,7 +83,7 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) {
 	if err != nil {
 		return // nothing to bound the session by: no resumption
 	}
-	c.sessionCache.put(c.sessionKey, &clientSession{
+	c.sessionCache.Put(c.sessionKey, &clientSession{
 		suite:      c.suite.id,
 		psk:        c.suite.resumptionPSK(c.resumptionSecret, t.nonce),
 		ticket:     append([]byte(nil), t.ticket...),
@@ -134,7 +104,7 @@ func (hs *clientHandshakeState) offerSession() {
 	}
 	hs.hello.pskModes = []uint8{pskModeDHE}
 	c.sessionKey = hs.config.ServerName
-	s := c.sessionCache.take(c.sessionKey, time.Now())
+	s := takeSession(c.sessionCache, c.sessionKey, time.Now())
 	if s == nil || cipherSuiteByID(s.suite) == nil || !contains(hs.hello.cipherSuites, s.suite) {
 		return
 	}

@@ -3,6 +3,8 @@ package circlpq
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/wasitls/wasitls/backends"
@@ -68,7 +70,11 @@ func TestServerPSKBinder(t *testing.T) {
 	suite := cipherSuiteByID(TLS_AES_128_GCM_SHA256)
 	psk := make([]byte, 32)
 	psk[0] = 7
-	ticket, err := sealTicket(&sessionState{suite: suite.id, createdAt: uint64(timeNow().Unix()), psk: psk}, p.p256.Chain[0])
+	aeads, err := ticketCiphers(testTicketKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := sealTicket(aeads[0], &sessionState{suite: suite.id, createdAt: uint64(timeNow().Unix()), psk: psk}, p.p256.Chain[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,5 +184,82 @@ func TestClientResumption(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTicketKeyRotation: a server seals tickets with the newest of its
+// ticket keys and opens them with any; a ticket sealed with a key it no
+// longer holds is a full handshake, and a server without keys issues none.
+func TestTicketKeyRotation(t *testing.T) {
+	p := pki(t)
+	key := func(b byte) backends.TicketKey { return backends.TicketKey{b} }
+	cache := NewSessionCache(4)
+	for i, tc := range []struct {
+		name   string
+		keys   []backends.TicketKey // nil: TicketKeys unset
+		resume bool
+		ticket bool // a ticket is kept afterwards
+	}{
+		{"first", []backends.TicketKey{key(1)}, false, true},
+		{"rotated: old key still opens", []backends.TicketKey{key(2), key(1)}, true, true},
+		{"sealed with the new key", []backends.TicketKey{key(2)}, true, true},
+		{"key dropped", []backends.TicketKey{key(3)}, false, true},
+		{"no keys", nil, false, false},
+	} {
+		craw, sraw := tcpPair(t)
+		c, chs := engineClient(t, craw, p.clientConfig())
+		c.SetSessionCache(cache)
+		scfg := p.serverConfig(p.p256)
+		scfg.TicketKeys = nil
+		if tc.keys != nil {
+			scfg.TicketKeys = func() []backends.TicketKey { return tc.keys }
+		}
+		s, shs := engineServer(t, sraw, scfg)
+		if cerr, serr := both(chs, shs); cerr != nil || serr != nil {
+			t.Fatalf("%d %s: client %v, server %v", i, tc.name, cerr, serr)
+		}
+		echo(t, c, s)
+		if c.State().DidResume != tc.resume || s.State().DidResume != tc.resume {
+			t.Errorf("%d %s: resumed %v / %v; want %v", i, tc.name, c.State().DidResume, s.State().DidResume, tc.resume)
+		}
+		if _, ok := cache.Get("a.test"); ok != tc.ticket {
+			t.Errorf("%d %s: ticket kept %v; want %v", i, tc.name, ok, tc.ticket)
+		}
+	}
+}
+
+// TestResumptionCallsVerifyServer: a resumed handshake hands the session's
+// chain to VerifyServer, whose error fails it, as on a full handshake.
+func TestResumptionCallsVerifyServer(t *testing.T) {
+	p := pki(t)
+	cache := NewSessionCache(4)
+	for i, fail := range []bool{false, false, true} {
+		craw, sraw := tcpPair(t)
+		ccfg := p.clientConfig()
+		var got [][]byte
+		ccfg.VerifyServer = func(_ context.Context, chain [][]byte) error {
+			got = chain
+			if fail {
+				return errors.New("refused")
+			}
+			return nil
+		}
+		c, chs := engineClient(t, craw, ccfg)
+		c.SetSessionCache(cache)
+		s, shs := engineServer(t, sraw, p.serverConfig(p.p256))
+		cerr, serr := both(chs, shs)
+		if fail {
+			if cerr == nil || !strings.Contains(cerr.Error(), "refused") {
+				t.Fatalf("resumed handshake with a failing VerifyServer: client %v", cerr)
+			}
+			break
+		}
+		if cerr != nil || serr != nil {
+			t.Fatalf("%d: client %v, server %v", i, cerr, serr)
+		}
+		echo(t, c, s)
+		if c.State().DidResume != (i > 0) || len(got) == 0 || string(got[0]) != string(p.p256.Chain[0]) {
+			t.Errorf("%d: resumed %v, VerifyServer got %d certificates", i, c.State().DidResume, len(got))
+		}
 	}
 }

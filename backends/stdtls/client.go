@@ -28,6 +28,9 @@ func (Backend) Client(transportConn net.Conn, config *backends.ClientConfig) (ba
 	}
 	cfg.VerifyConnection = c.verifyServer
 	cfg.GetClientCertificate = c.clientCertificate
+	if config.Sessions != nil {
+		cfg.ClientSessionCache = sessionCache{config.Sessions}
+	}
 	c.state.ServerName = config.ServerName
 	c.tls = tls.Client(c.raw, cfg)
 	return c, nil
@@ -78,4 +81,23 @@ func (c *conn) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 	// Nothing fits: send an empty Certificate and let the server decide
 	// (RFC 8446, Section 4.4.2).
 	return &tls.Certificate{}, nil
+}
+
+// sessionCache is the host's session cache as crypto/tls wants it; the
+// values are *tls.ClientSessionState.
+type sessionCache struct{ c backends.SessionCache }
+
+func (s sessionCache) Get(key string) (*tls.ClientSessionState, bool) {
+	v, _ := s.c.Get(key)
+	cs, ok := v.(*tls.ClientSessionState)
+	return cs, ok && cs != nil
+}
+
+// Put stores cs; crypto/tls passes nil to forget a session it could not use.
+func (s sessionCache) Put(key string, cs *tls.ClientSessionState) {
+	if cs == nil {
+		s.c.Put(key, nil)
+		return
+	}
+	s.c.Put(key, cs)
 }

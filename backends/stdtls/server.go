@@ -28,11 +28,18 @@ func (Backend) Server(transportConn net.Conn, config *backends.ServerConfig) (ba
 // serverTLSConfig builds the tls.Config for sc's settings with the hooks of
 // the connection's original config.
 func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
-	cfg := &tls.Config{
-		ClientCAs: sc.ClientCAs,
-		// Each connection has its own config and so its own ticket keys:
-		// tickets could never be redeemed, so none are issued.
-		SessionTicketsDisabled: true,
+	cfg := &tls.Config{ClientCAs: sc.ClientCAs}
+	// Each connection has its own config: tickets are sealed with the
+	// host's keys, so that another connection can open them. Without keys
+	// none are issued and none are accepted.
+	var keys []backends.TicketKey
+	if sc.TicketKeys != nil {
+		keys = sc.TicketKeys()
+	}
+	if len(keys) == 0 {
+		cfg.SessionTicketsDisabled = true
+	} else {
+		cfg.SetSessionTicketKeys(keys)
 	}
 	if err := applyOptions(cfg, &sc.Options); err != nil {
 		return nil, err

@@ -64,9 +64,13 @@
 //     returns an error wrapping [backends.ErrNotSupported]; the client does
 //     not offer the post_handshake_auth extension, and a post-handshake
 //     CertificateRequest fails the connection with unexpected_message.
-//   - Resumption: each connection gets its own tls.Config, so session
-//     tickets could never be redeemed; the server issues none and the client
-//     keeps no session cache. State.DidResume is therefore always false.
+//   - Resumption: each connection gets its own tls.Config; a server seals
+//     tickets with the keys of ServerConfig.TicketKeys (SetSessionTicketKeys)
+//     and issues none without them, and a client keeps its sessions in
+//     ClientConfig.Sessions (as a tls.ClientSessionCache, keyed by server
+//     name). crypto/tls resumes in TLS 1.2 and 1.3, with client
+//     certificates too, and calls VerifyServer and VerifyClient with the
+//     session's chain.
 //   - Truncation: crypto/tls accepts a transport EOF at a record boundary as
 //     io.EOF. The backend watches the transport and reports such a close
 //     without close_notify as an error wrapping io.ErrUnexpectedEOF.
