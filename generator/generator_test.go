@@ -178,6 +178,7 @@ world all {
     import wasi:tls/tls@0.2.0-pr104;
     import wasitls:tls/extensions@0.1.0;
     import wasitls:tls/extensions@0.2.0;
+    import wasitls:tls/extensions@0.3.0;
 }
 `
 
@@ -207,7 +208,7 @@ func TestAllWASIBuildsAndVets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"wasi/filesystem/types/", "wasi/filesystem/preopens/", "wasi/sockets/udp/", "wasi/tls/tls/", "wasi/tls/types/", "wasitls/tls/v0.1.0/extensions/", "wasitls/tls/v0.2.0/extensions/"} {
+	for _, want := range []string{"wasi/filesystem/types/", "wasi/filesystem/preopens/", "wasi/sockets/udp/", "wasi/tls/tls/", "wasi/tls/types/", "wasitls/tls/v0.1.0/extensions/", "wasitls/tls/v0.2.0/extensions/", "wasitls/tls/v0.3.0/extensions/"} {
 		found := false
 		for _, f := range files {
 			found = found || strings.HasPrefix(f.Path, want)

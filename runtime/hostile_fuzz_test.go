@@ -54,6 +54,7 @@ import (
 	wasitlstypes "github.com/wasitls/wasitls/bindings/wasi/tls/types"
 	extensions010 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.1.0/extensions"
 	extensions020 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	extensions030 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 )
 
 // A binding is one generated binding package: its directory under
@@ -104,6 +105,7 @@ func bindings() []binding {
 	add("wasi/tls/types", wasitlstypes.ModuleName, wasitlstypes.Version, func(m string) []cabi.HostFunc { return wasitlstypes.Functions(nil, m) })
 	add("wasitls/tls/v0.1.0/extensions", extensions010.ModuleName, extensions010.Version, func(m string) []cabi.HostFunc { return extensions010.Functions(nil, m) })
 	add("wasitls/tls/v0.2.0/extensions", extensions020.ModuleName, extensions020.Version, func(m string) []cabi.HostFunc { return extensions020.Functions(nil, m) })
+	add("wasitls/tls/v0.3.0/extensions", extensions030.ModuleName, extensions030.Version, func(m string) []cabi.HostFunc { return extensions030.Functions(nil, m) })
 	return out
 }
 

@@ -322,34 +322,6 @@ func TestGuestParseEncryptedKey(t *testing.T) {
 	})
 }
 
-// TestGuestServerResumption: .NET AllowTlsResume, Node's sessions. No
-// call lets a guest turn resumption on or off or ask whether a connection
-// resumed; what the backend does on its own: a Go client that caches
-// sessions connects twice to a guest server. stdtls makes the second
-// connection a full handshake too; circl-pq resumes it (its session
-// tickets are sealed with one random key per process).
-func TestGuestServerResumption(t *testing.T) {
-	p := newGuestPKI(t)
-	eachBackend(t, func(t *testing.T, backend string) {
-		g := startGuest(t, backend, p, auditGuest, nil, "server", "none", "2")
-		port := g.port(t)
-		cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
-		for i := range 2 {
-			st, got, err := auditExchange(t, port, cfg)
-			if err != nil || got != "hello ping\n" {
-				t.Fatalf("connection %d: %q, %v", i, got, err)
-			}
-			want := i == 1 && backend == "circl-pq"
-			if st.DidResume != want {
-				t.Errorf("connection %d: resumed %v, want %v", i, st.DidResume, want)
-			}
-		}
-		if out, err := g.wait(t); err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-	})
-}
-
 // TestGuestClientRefusesRenegotiation: Node's disableRenegotiation, .NET's
 // AllowRenegotiation. A guest/tls client on stdtls connects with TLS 1.2
 // to openssl s_server, which then asks for a renegotiation (its "R"

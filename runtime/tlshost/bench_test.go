@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -58,4 +59,155 @@ func BenchmarkHandshakeOverhead(b *testing.B) {
 	b.ReportMetric(float64(base.Nanoseconds())/n, "ns-baseline/op")
 	b.ReportMetric(float64(sess.Nanoseconds())/n, "ns-session/op")
 	b.ReportMetric(float64(sess)/float64(base), "session/baseline")
+}
+
+// BenchmarkResumption measures what a resumed handshake costs against a
+// full one, through the host's sessions on each backend and side: a
+// client session against a crypto/tls server, and a server session
+// against a crypto/tls client, over loopback TCP. Full and resumed
+// handshakes alternate in the same loop; each includes reading one byte,
+// which takes the ticket, and the resumed one offers the ticket the
+// previous resumed one received. It reports both times and their ratio
+// (resumed/full: below 1 is cheaper).
+//
+//	go test -run '^$' -bench Resumption ./runtime/tlshost
+func BenchmarkResumption(b *testing.B) {
+	p := newPKI(b)
+	for _, name := range backends.Names() {
+		backend, err := backends.ByName(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/client", func(b *testing.B) {
+			ln := tlsEchoServer(b, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}})
+			cache := backends.NewLRUSessionCache(1)
+			once := func(sessions backends.SessionCache) (time.Duration, bool) {
+				raw, err := net.Dial("tcp4", ln)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				cs := newClientSession(backend, backends.ClientConfig{RootCAs: p.ca.Pool(), Sessions: sessions}, raw)
+				defer cs.Close()
+				cs.Connect("localhost")
+				return finishAndRead(b, start, cs.Finish())
+			}
+			resumptionLoop(b, func() (time.Duration, bool) { return once(nil) }, func() (time.Duration, bool) { return once(cache) })
+		})
+		b.Run(name+"/server", func(b *testing.B) {
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			keys := newTicketKeys(time.Hour, nil)
+			id := &backends.Identity{Chain: p.server.Chain, Key: p.server.Key}
+			full := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost"}
+			resumed := full.Clone()
+			resumed.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+			once := func(client *tls.Config, ticketKeys func() []backends.TicketKey) (time.Duration, bool) {
+				go func() {
+					c, err := tls.Dial("tcp4", ln.Addr().String(), client)
+					if err != nil {
+						return
+					}
+					io.Copy(c, c) // echo until the server closes
+					c.Close()
+				}()
+				raw, err := ln.Accept()
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				ss := newServerSession(backend, backends.ServerConfig{Identities: []*backends.Identity{id}, TicketKeys: ticketKeys}, raw)
+				defer ss.Close()
+				ss.Accept()
+				f := ss.Finish()
+				<-f.Done()
+				conn, err, _ := f.peek()
+				if err != nil {
+					b.Fatal(err)
+				}
+				d := time.Since(start)
+				// The client reads the ticket before the byte, and echoes it.
+				if _, err := conn.Write([]byte{1}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+					b.Fatal(err)
+				}
+				return d, conn.State().DidResume
+			}
+			resumptionLoop(b, func() (time.Duration, bool) { return once(full, nil) },
+				func() (time.Duration, bool) { return once(resumed, keys.current) })
+		})
+	}
+}
+
+// tlsEchoServer serves crypto/tls connections with cfg on loopback,
+// writing one byte after each handshake, until the benchmark ends.
+func tlsEchoServer(b *testing.B, cfg *tls.Config) string {
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := c.Write([]byte{1}); err == nil {
+					io.Copy(io.Discard, c)
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// finishAndRead waits for a client handshake, timing it from start, and
+// reads one byte, which takes the server's ticket.
+func finishAndRead(b *testing.B, start time.Time, f *future[backends.Conn]) (time.Duration, bool) {
+	<-f.Done()
+	conn, err, _ := f.peek()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := time.Since(start)
+	if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+		b.Fatal(err)
+	}
+	return d, conn.State().DidResume
+}
+
+// resumptionLoop alternates full and resumed handshakes, checking that
+// each resumed (or not) as it should, and reports their ratio.
+func resumptionLoop(b *testing.B, full, resumed func() (time.Duration, bool)) {
+	resumed() // the first makes the session
+	var tf, tr time.Duration
+	i := 0
+	for b.Loop() {
+		first, second := full, resumed
+		if i%2 == 1 {
+			first, second = resumed, full
+		}
+		d1, r1 := first()
+		d2, r2 := second()
+		if i%2 == 1 {
+			d1, r1, d2, r2 = d2, r2, d1, r1
+		}
+		if r1 || !r2 {
+			b.Fatalf("iteration %d: full handshake resumed %v, resumed handshake resumed %v", i, r1, r2)
+		}
+		tf, tr, i = tf+d1, tr+d2, i+1
+	}
+	n := float64(i)
+	b.ReportMetric(float64(tf.Nanoseconds())/n, "ns-full/op")
+	b.ReportMetric(float64(tr.Nanoseconds())/n, "ns-resumed/op")
+	b.ReportMetric(float64(tr)/float64(tf), "resumed/full")
+	b.ReportMetric(0, "ns/op")
 }

@@ -32,8 +32,9 @@ type clientSession struct {
 	requestFut *future[*clientIdentityRequest] // nil: no request
 
 	// Guarded by d.mu.
-	verified   bool // verify-server-identity was called
-	received   bool // receive-client-identity-request was called
+	sessions   backends.SessionCache // the guest's, nil when the host keeps none
+	verified   bool                  // verify-server-identity was called
+	received   bool                  // receive-client-identity-request was called
 	serverName string
 	cfg        backends.ClientConfig
 	request    *clientIdentityRequest
@@ -49,6 +50,7 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 		verifyFut:  newFuture[[][]byte](),
 		requestFut: newFuture[*clientIdentityRequest](),
 		cfg:        base,
+		sessions:   base.Sessions,
 	}
 	s.rules = newRules("client", "connect", b, &s.ending, &s.cfg.Options, s.fixedLocked)
 	return s
@@ -71,6 +73,21 @@ func (s *clientSession) Connect(serverName string) error {
 	s.serverName = serverName
 	s.cfg.ServerName = serverName
 	return nil
+}
+
+// ConfigureResumption turns resumption on or off for this connection:
+// with it off the client offers no session and keeps none.
+func (s *clientSession) ConfigureResumption(on bool) error {
+	const what = "configure-client-resumption"
+	if on && s.sessions == nil {
+		return fmt.Errorf("tlshost: %s: %w", what, errNoResumption)
+	}
+	return s.configure(what, func() {
+		s.cfg.Sessions = nil
+		if on {
+			s.cfg.Sessions = s.sessions
+		}
+	})
 }
 
 // fixedLocked is the client's rule for rules.configurableLocked: every

@@ -74,8 +74,8 @@ type Config struct {
 	// work.
 	Identities map[string]*backends.Identity
 
-	// Time returns the current time for certificate validation; nil means
-	// time.Now.
+	// Time returns the current time for certificate validation and
+	// ticket-key rotation; nil means time.Now.
 	Time func() time.Time
 
 	// KeyLog, if set, receives the secrets of every connection of every
@@ -104,6 +104,20 @@ type Config struct {
 	// at most this long, whatever the guest does.
 	HandshakeTimeout time.Duration
 
+	// SessionCacheSize bounds the client sessions each guest's cache
+	// keeps for resumption (see resumption.go): one per server name, least
+	// recently stored first out. Zero means DefaultSessionCacheSize; a
+	// negative value turns client resumption off.
+	SessionCacheSize int
+
+	// TicketKeyRotation is how long each of the host's session-ticket keys
+	// seals the tickets its guest servers issue; a key opens tickets for
+	// as long again after the next one took over, then it is dropped, so
+	// a ticket resumes for at most twice this long. Zero means
+	// DefaultTicketKeyRotation; a negative value turns server resumption
+	// off (no tickets are issued).
+	TicketKeyRotation time.Duration
+
 	// Logger, if set, receives the reasons of failures that the proposal's
 	// results cannot carry to the guest (they have no error payload).
 	Logger *slog.Logger
@@ -126,6 +140,39 @@ type Config struct {
 // a peer that stalls holds a socket and a handshake for half as long as
 // nginx would let it.
 const DefaultHandshakeTimeout = 30 * time.Second
+
+// DefaultSessionCacheSize is the default of Config.SessionCacheSize: 64
+// server names per guest, each session a few kilobytes at most (a ticket,
+// its secret and the server's chain).
+const DefaultSessionCacheSize = 64
+
+// DefaultTicketKeyRotation is the default of Config.TicketKeyRotation: a
+// new key every 24 hours, as crypto/tls rotates the keys it makes itself,
+// so that a stolen key opens at most two days of tickets.
+const DefaultTicketKeyRotation = 24 * time.Hour
+
+// sessionCacheSize resolves SessionCacheSize: 0 for no client resumption.
+func (c *Config) sessionCacheSize() int {
+	switch {
+	case c.SessionCacheSize == 0:
+		return DefaultSessionCacheSize
+	case c.SessionCacheSize < 0:
+		return 0
+	}
+	return c.SessionCacheSize
+}
+
+// ticketKeyRotation resolves TicketKeyRotation: 0 for no server
+// resumption.
+func (c *Config) ticketKeyRotation() time.Duration {
+	switch {
+	case c.TicketKeyRotation == 0:
+		return DefaultTicketKeyRotation
+	case c.TicketKeyRotation < 0:
+		return 0
+	}
+	return c.TicketKeyRotation
+}
 
 // handshakeTimeout resolves HandshakeTimeout: 0 for no bound.
 func (c *Config) handshakeTimeout() time.Duration {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 	"github.com/wasitls/wasitls/cabi"
 )
 

@@ -4,22 +4,36 @@ import (
 	"context"
 
 	ext01 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.1.0/extensions"
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	ext02 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 )
 
-// extensionsHost serves wasitls:tls/extensions@0.1.0 and @0.2.0, which
-// adds functions only: protocol versions, cipher suites and groups (with
-// the same ordering rules as the proposal's configure-* functions, within
-// the host's ceiling), the negotiated group, graceful shutdown and failure
-// reasons; since 0.2.0 what the host allows and uses by default, the
-// ClientHello's offer, a certificate request's contents and parse
-// failures with their reason (extensions_0_2.go).
+// extensionsHost serves wasitls:tls/extensions@0.1.0, @0.2.0 and
+// @0.3.0, each of which adds functions only: protocol versions, cipher
+// suites and groups (with the same ordering rules as the proposal's
+// configure-* functions, within the host's ceiling), the negotiated group,
+// graceful shutdown and failure reasons; since 0.2.0 what the host allows
+// and uses by default, the ClientHello's offer, a certificate request's
+// contents and parse failures with their reason (extensions_0_2.go);
+// since 0.3.0 session resumption (extensions_0_3.go).
 type extensionsHost struct{ h *Host }
+
+// ext02Host serves 0.2.0, whose algorithms record is its own Go type.
+type ext02Host struct{ extensionsHost }
 
 var (
 	_ extensions.Host = extensionsHost{}
+	_ ext02.Host      = ext02Host{}
 	_ ext01.Host      = extensionsHost{}
 )
+
+func (e ext02Host) AllowedAlgorithms(ctx context.Context) ext02.Algorithms {
+	return ext02.Algorithms(e.extensionsHost.AllowedAlgorithms(ctx))
+}
+
+func (e ext02Host) DefaultAlgorithms(ctx context.Context) ext02.Algorithms {
+	return ext02.Algorithms(e.extensionsHost.DefaultAlgorithms(ctx))
+}
 
 func (e extensionsHost) result(what string, err error) error {
 	if err == nil {

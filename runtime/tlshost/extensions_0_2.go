@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 )
 
 // The functions wasitls:tls/extensions@0.2.0 adds to 0.1.0.

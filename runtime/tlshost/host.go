@@ -14,7 +14,8 @@ import (
 	"github.com/wasitls/wasitls/bindings/wasi/tls/tls"
 	"github.com/wasitls/wasitls/bindings/wasi/tls/types"
 	ext01 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.1.0/extensions"
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	ext02 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/link"
@@ -27,6 +28,9 @@ import (
 type Host struct {
 	cfg     Config
 	backend backends.Backend
+
+	tickets    *ticketKeys // nil: server resumption off
+	sessionsMu sync.Mutex  // making a guest's session cache on first use
 }
 
 var _ tls.Host = (*Host)(nil)
@@ -56,12 +60,16 @@ func NewHost(cfg Config) (*Host, error) {
 	if cfg.KeyLog != nil {
 		cfg.KeyLog = &lockedWriter{w: cfg.KeyLog}
 	}
-	return &Host{cfg: cfg, backend: b}, nil
+	h := &Host{cfg: cfg, backend: b}
+	if r := cfg.ticketKeyRotation(); r > 0 {
+		h.tickets = newTicketKeys(r, cfg.Time)
+	}
+	return h, nil
 }
 
 // New returns the runtime extension that registers the wasi:tls host
 // (wasi:tls/tls@0.2.0-pr104, wasi:tls/types@0.2.0-draft and
-// wasitls:tls/extensions@0.1.0 and @0.2.0) with cfg. A backend that cannot be found
+// wasitls:tls/extensions@0.1.0, @0.2.0 and @0.3.0) with cfg. A backend that cannot be found
 // is reported by Register.
 func New(cfg Config) runtime.Extension {
 	return &extension{cfg: cfg}
@@ -105,18 +113,19 @@ func (e *extension) Implementations() []link.Implementation {
 }
 
 // Implementations lists the host's interfaces as the link package serves
-// them: the proposal, the draft, and both versions of the extensions.
+// them: the proposal, the draft, and every version of the extensions.
 func (h *Host) Implementations() []link.Implementation {
 	return []link.Implementation{
 		{Interface: tls.ModuleName, Version: tls.Version, Functions: func(m string) []cabi.HostFunc { return tls.Functions(h, m) }},
 		{Interface: types.ModuleName, Version: types.Version, Functions: func(m string) []cabi.HostFunc { return types.Functions(draftHost{h}, m) }},
 		{Interface: ext01.ModuleName, Version: ext01.Version, Functions: func(m string) []cabi.HostFunc { return ext01.Functions(extensionsHost{h}, m) }},
+		{Interface: ext02.ModuleName, Version: ext02.Version, Functions: func(m string) []cabi.HostFunc { return ext02.Functions(ext02Host{extensionsHost{h}}, m) }},
 		{Interface: extensions.ModuleName, Version: extensions.Version, Functions: func(m string) []cabi.HostFunc { return extensions.Functions(extensionsHost{h}, m) }},
 	}
 }
 
 // Register instantiates the host modules in r: the proposal, the draft,
-// and both versions of the extensions.
+// and every version of the extensions.
 func (h *Host) Register(ctx context.Context, r wazero.Runtime) error {
 	if err := tls.Register(ctx, r, h); err != nil {
 		return err
@@ -124,8 +133,12 @@ func (h *Host) Register(ctx context.Context, r wazero.Runtime) error {
 	if err := types.Register(ctx, r, draftHost{h}); err != nil {
 		return err
 	}
-	// Guests built against 0.1.0 keep working: 0.2.0 only adds functions.
+	// Guests built against 0.1.0 or 0.2.0 keep working: each version only
+	// adds functions.
 	if err := ext01.Register(ctx, r, extensionsHost{h}); err != nil {
+		return err
+	}
+	if err := ext02.Register(ctx, r, ext02Host{extensionsHost{h}}); err != nil {
 		return err
 	}
 	return extensions.Register(ctx, r, extensionsHost{h})
@@ -179,9 +192,11 @@ func (h *Host) PrivateIdentityParse(_ context.Context, key []byte, chain [][]byt
 // ---- client ----
 
 // NewClientConnection wraps the guest's raw streams.
-func (h *Host) NewClientConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
+func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
 	c := &clientConnection{h: h}
-	c.s = newClientSession(h.backend, h.cfg.clientBase(), h.transport(in, out))
+	base := h.cfg.clientBase()
+	base.Sessions = h.sessions(ctx)
+	c.s = newClientSession(h.backend, base, h.transport(in, out))
 	h.limit(&c.s.ending, c.fail)
 	return c
 }
@@ -314,7 +329,9 @@ func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientId
 // NewServerConnection wraps the guest's raw streams.
 func (h *Host) NewServerConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
 	c := &serverConnection{h: h}
-	c.s = newServerSession(h.backend, h.cfg.serverBase(), h.transport(in, out))
+	base := h.cfg.serverBase()
+	base.TicketKeys = h.serverTicketKeys()
+	c.s = newServerSession(h.backend, base, h.transport(in, out))
 	h.limit(&c.s.ending, c.fail)
 	return c
 }

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 )
 
 // HostIdentity is host-identity: a private-identity handle to the identity

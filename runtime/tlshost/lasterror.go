@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 )
 
 // lastError remembers why a connection's most recent step failed. The

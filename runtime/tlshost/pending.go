@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime"
 )
@@ -96,6 +97,9 @@ func (h *Host) pendingLimit() int {
 // count of pending handshakes.
 func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 	g.SetValue(pendingKey{h}, &pendingSet{limit: h.pendingLimit()})
+	if size := h.cfg.sessionCacheSize(); size > 0 {
+		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))
+	}
 	return nil
 }
 

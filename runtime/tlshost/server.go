@@ -32,9 +32,10 @@ type serverSession struct {
 	identityFut *future[[][]byte] // nil chain: the client sent no certificate
 
 	// Guarded by d.mu.
-	receivedHello bool // receive-client-hello was called
-	requested     bool // request-client-identity was called
-	helloReleased bool // the ClientHello hook returned: settings are fixed
+	ticketKeys    func() []backends.TicketKey // the host's, nil when it issues no tickets
+	receivedHello bool                        // receive-client-hello was called
+	requested     bool                        // request-client-identity was called
+	helloReleased bool                        // the ClientHello hook returned: settings are fixed
 	hello         *backends.ClientHello
 	cfg           backends.ServerConfig
 	clientChain   [][]byte // validated client chain, in or after the handshake
@@ -50,6 +51,7 @@ func newServerSession(b backends.Backend, base backends.ServerConfig, transport 
 		helloFut:    newFuture[*backends.ClientHello](),
 		identityFut: newFuture[[][]byte](),
 		cfg:         base,
+		ticketKeys:  base.TicketKeys,
 	}
 	s.rules = newRules("server", "accept", b, &s.ending, &s.cfg.Options, s.fixedLocked)
 	return s
@@ -78,6 +80,21 @@ func (s *serverSession) fixedLocked(what string) error {
 		return fmt.Errorf("tlshost: %s: the handshake has already progressed past the client hello", what)
 	}
 	return nil
+}
+
+// ConfigureResumption turns resumption on or off for this connection:
+// with it off the server resumes no session and issues no ticket.
+func (s *serverSession) ConfigureResumption(on bool) error {
+	const what = "configure-server-resumption"
+	if on && s.ticketKeys == nil {
+		return fmt.Errorf("tlshost: %s: %w", what, errNoResumption)
+	}
+	return s.configure(what, func() {
+		s.cfg.TicketKeys = nil
+		if on {
+			s.cfg.TicketKeys = s.ticketKeys
+		}
+	})
 }
 
 // ConfigureIdentities sets the server certificates in preference order; the

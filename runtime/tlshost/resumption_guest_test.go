@@ -1,0 +1,253 @@
+package tlshost_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/testpeer"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+const resumeGuest = "./testdata/resume"
+
+// resumedLines are the lines the resume guest prints for connections that
+// resumed as want says, one per connection.
+func resumedLines(want ...bool) []string {
+	out := make([]string, len(want))
+	for i, w := range want {
+		out[i] = fmt.Sprintf("conn %d: resumed=%v", i, w)
+	}
+	return out
+}
+
+// goResumptionServer serves n connections with one crypto/tls config (so
+// one set of ticket keys), answering a line with "hello LINE", and
+// reports whether each resumed.
+func goResumptionServer(t *testing.T, p *guestPKI, n int) (addr string, resumed func() []bool) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
+	var mu sync.Mutex
+	var got []bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := tls.Server(c, cfg)
+			tc.SetDeadline(time.Now().Add(20 * time.Second))
+			if err := tc.Handshake(); err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			got = append(got, tc.ConnectionState().DidResume)
+			mu.Unlock()
+			line, _ := bufio.NewReader(tc).ReadString('\n')
+			io.WriteString(tc, "hello "+line)
+			tc.Close()
+		}
+	}()
+	return ln.Addr().String(), func() []bool {
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("the Go server did not serve every connection")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+}
+
+// TestGuestClientResumption: .NET AllowTlsResume and isSessionReused,
+// Node's session reuse, on a client. A guest/tls client connects three
+// times, one after another; the host keeps the sessions (the guest never
+// sees a ticket) and the second and third connections resume, against a
+// crypto/tls server and against openssl s_server (TLS 1.3, and TLS 1.2 on
+// stdtls), on both backends, and
+// ConnectionState.DidResume (client-session-resumed) says so. With
+// SessionTicketsDisabled (configure-client-resumption false), or with the
+// host's cache off (Config.SessionCacheSize < 0), none resumes.
+func TestGuestClientResumption(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		for _, tc := range []struct {
+			name     string
+			cacheCap int
+			args     []string
+			want     []bool
+		}{
+			{"on", 0, nil, []bool{false, true, true}},
+			{"guest-off", 0, []string{"off"}, []bool{false, false, false}},
+			{"host-off", -1, nil, []bool{false, false, false}},
+		} {
+			t.Run("go/"+tc.name, func(t *testing.T) {
+				addr, served := goResumptionServer(t, p, 3)
+				g := startGuestWith(t, tlshost.Config{BackendName: backend, SessionCacheSize: tc.cacheCap}, p, resumeGuest, nil,
+					append([]string{"client", addr, "3"}, tc.args...)...)
+				out, err := g.wait(t)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				mustContain(t, out, resumedLines(tc.want...)...)
+				mustContain(t, out, "conn 2: read hello ping\n")
+				if got := served(); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+					t.Errorf("the Go server saw resumptions %v, want %v", got, tc.want)
+				}
+			})
+		}
+		versions := []string{"-tls1_3"}
+		if backend == "stdtls" {
+			versions = append(versions, "-tls1_2") // circl-pq speaks TLS 1.3 only
+		}
+		for _, v := range versions {
+			t.Run("openssl"+v, func(t *testing.T) {
+				openssl := testpeer.OpenSSL.Path(t)
+				addr, sout := startOpenSSLServer(t, openssl, "-naccept", "3", "-rev", v,
+					"-cert", filepath.Join(p.dir, "localhost.pem"), "-key", filepath.Join(p.dir, "localhost.key"))
+				out, err := startGuest(t, backend, p, resumeGuest, nil, "client", addr, "3").wait(t)
+				if err != nil {
+					t.Fatalf("%v\n%s\nopenssl:\n%s", err, out, sout.String())
+				}
+				mustContain(t, out, resumedLines(false, true, true)...)
+				mustContain(t, out, "conn 2: read gnip\n")
+			})
+		}
+	})
+}
+
+// TestGuestServerResumption: .NET AllowTlsResume, Node's sessions and
+// ticket keys, on a server. A Go client that caches sessions connects
+// twice to a guest/tls server: the second connection resumes, sealed with
+// the host's ticket keys (the guest never sees them), on both backends,
+// and ConnectionState.DidResume (server-session-resumed) says so. With
+// SessionTicketsDisabled (configure-server-resumption false) before the
+// handshake or at receive-client-hello, or with the host's tickets off
+// (Config.TicketKeyRotation < 0), none resumes.
+func TestGuestServerResumption(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		for _, tc := range []struct {
+			name     string
+			rotation time.Duration
+			arg      string
+			want     []bool
+		}{
+			{"on", 0, "", []bool{false, true}},
+			{"guest-off", 0, "off", []bool{false, false}},
+			{"guest-off-at-hello", 0, "off-at-hello", []bool{false, false}},
+			{"host-off", -1, "", []bool{false, false}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				args := []string{"server", "2"}
+				if tc.arg != "" {
+					args = append(args, tc.arg)
+				}
+				g := startGuestWith(t, tlshost.Config{BackendName: backend, TicketKeyRotation: tc.rotation}, p, resumeGuest, nil, args...)
+				port := g.port(t)
+				cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+				for i, want := range tc.want {
+					st, got, err := auditExchange(t, port, cfg)
+					if err != nil || got != "hello ping\n" {
+						t.Fatalf("connection %d: %q, %v", i, got, err)
+					}
+					if st.DidResume != want {
+						t.Errorf("connection %d: resumed %v, want %v", i, st.DidResume, want)
+					}
+				}
+				out, err := g.wait(t)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				mustContain(t, out, resumedLines(tc.want...)...)
+			})
+		}
+	})
+}
+
+// TestGuestServerResumptionOpenSSL: openssl s_client saves the session a
+// guest/tls server issued (-sess_out) and resumes it (-sess_in), on both
+// backends; the guest sees the second connection resumed.
+func TestGuestServerResumptionOpenSSL(t *testing.T) {
+	openssl := testpeer.OpenSSL.Path(t)
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		g := startGuest(t, backend, p, resumeGuest, nil, "server", "2")
+		port := g.port(t)
+		sess := filepath.Join(t.TempDir(), "session.pem")
+		for i, c := range []struct{ flag, want string }{{"-sess_out", "New, TLSv1.3"}, {"-sess_in", "Reused, TLSv1.3"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", "127.0.0.1:"+port, "-servername", "localhost",
+				"-CAfile", filepath.Join(p.dir, "ca.pem"), "-verify_return_error", "-ign_eof", c.flag, sess)
+			cmd.Stdin = strings.NewReader("ping\n")
+			out, err := cmd.CombinedOutput()
+			cancel()
+			if err != nil || !strings.Contains(string(out), c.want) || !strings.Contains(string(out), "hello ping") {
+				t.Fatalf("s_client %d (%s): %v, want %q and the answer:\n%s", i, c.flag, err, c.want, out)
+			}
+		}
+		out, err := g.wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, resumedLines(false, true)...)
+	})
+}
+
+// TestGuestServerTicketKeyRotation: the host's ticket keys rotate
+// (Config.TicketKeyRotation, on the host's clock Config.Time). A ticket
+// sealed with a key that stopped sealing still resumes within the next
+// rotation; once its key is two rotations old it no longer does, on both
+// backends, against a Go client that caches sessions.
+func TestGuestServerTicketKeyRotation(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		var skew atomic.Int64
+		clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		const rotation = time.Hour
+		g := startGuestWith(t, tlshost.Config{BackendName: backend, TicketKeyRotation: rotation, Time: clock}, p, resumeGuest, nil, "server", "3")
+		port := g.port(t)
+		cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+		for i, step := range []struct {
+			advance time.Duration // before the connection
+			want    bool
+		}{
+			{0, false},
+			{rotation * 3 / 2, true},          // a new key seals; the first still opens
+			{rotation*2 + rotation/10, false}, // the second key is past two rotations
+		} {
+			skew.Add(int64(step.advance))
+			st, got, err := auditExchange(t, port, cfg)
+			if err != nil || got != "hello ping\n" {
+				t.Fatalf("connection %d: %q, %v", i, got, err)
+			}
+			if st.DidResume != step.want {
+				t.Errorf("connection %d: resumed %v, want %v", i, st.DidResume, step.want)
+			}
+		}
+		out, err := g.wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, resumedLines(false, true, false)...)
+	})
+}

@@ -1,0 +1,154 @@
+//go:build wasip1
+
+// Command resume is a test guest, built with package guest/tls, for
+// session resumption (wasitls:tls/extensions@0.3.0):
+//
+//	resume client ADDR N [off]
+//	    Connects to ADDR (server name "localhost") N times, one after
+//	    another. Per connection it prints "conn I: resumed=BOOL
+//	    version=0x.." (or "conn I: handshake failed: ERR"), writes
+//	    "ping\n", reads one line and prints "conn I: read LINE", then
+//	    closes. With off, every connection sets SessionTicketsDisabled.
+//
+//	resume server N [off|off-at-hello]
+//	    Listens on 127.0.0.1:0 (first line "listening on ADDR") with the
+//	    identity /certs/localhost.{key,pem} and serves N connections one
+//	    after another: it prints "conn I: resumed=BOOL" (or "conn I:
+//	    handshake failed: ERR"), reads one line, answers "hello LINE" and
+//	    closes. With off, every connection sets SessionTicketsDisabled;
+//	    with off-at-hello, GetConfigForClient returns a config that sets
+//	    it, so that resumption is turned off at receive-client-hello.
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	wasitls "github.com/wasitls/wasitls/guest/tls"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		usage()
+	}
+	off := os.Args[len(os.Args)-1]
+	switch os.Args[1] {
+	case "client":
+		if len(os.Args) < 4 {
+			usage()
+		}
+		client(os.Args[2], count(os.Args[3]), off == "off")
+	case "server":
+		server(count(os.Args[2]), off)
+	default:
+		usage()
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off] | resume server N [off|off-at-hello]")
+	os.Exit(2)
+}
+
+func count(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		fail(fmt.Errorf("bad count %q", s))
+	}
+	return n
+}
+
+func client(addr string, n int, off bool) {
+	cfg := &wasitls.Config{ServerName: "localhost", SessionTicketsDisabled: off}
+	for i := range n {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		c, err := wasitls.DialContext(ctx, "tcp", addr, cfg)
+		if err != nil {
+			fmt.Printf("conn %d: handshake failed: %v\n", i, err)
+			cancel()
+			continue
+		}
+		st := c.ConnectionState()
+		fmt.Printf("conn %d: resumed=%v version=0x%04x\n", i, st.DidResume, st.Version)
+		exchange(c, i, "ping\n")
+		c.Close()
+		cancel()
+	}
+}
+
+// exchange writes msg and prints the line that comes back; the client
+// reads the server's tickets on the way.
+func exchange(c net.Conn, i int, msg string) {
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		fmt.Printf("conn %d: write: %v\n", i, err)
+		return
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		fmt.Printf("conn %d: read: %v\n", i, err)
+		return
+	}
+	fmt.Printf("conn %d: read %s", i, line)
+}
+
+func server(n int, off string) {
+	key, err := os.ReadFile("/certs/localhost.key")
+	if err != nil {
+		fail(err)
+	}
+	chain, err := os.ReadFile("/certs/localhost.pem")
+	if err != nil {
+		fail(err)
+	}
+	id, err := wasitls.ParseIdentity(key, chain)
+	if err != nil {
+		fail(err)
+	}
+	cfg := &wasitls.Config{Identities: []*wasitls.Identity{id}, SessionTicketsDisabled: off == "off"}
+	if off == "off-at-hello" {
+		cfg.GetConfigForClient = func(*wasitls.ClientHelloInfo) (*wasitls.Config, error) {
+			return &wasitls.Config{Identities: cfg.Identities, SessionTicketsDisabled: true}, nil
+		}
+	}
+	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	for i := range n {
+		c, err := ln.Accept()
+		if err != nil {
+			fail(err)
+		}
+		serve(c.(*wasitls.Conn), i)
+	}
+}
+
+func serve(c *wasitls.Conn, i int) {
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.HandshakeContext(ctx); err != nil {
+		fmt.Printf("conn %d: handshake failed: %v\n", i, err)
+		return
+	}
+	fmt.Printf("conn %d: resumed=%v\n", i, c.ConnectionState().DidResume)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		fmt.Printf("conn %d: read: %v\n", i, err)
+		return
+	}
+	fmt.Fprintf(c, "hello %s", line)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "resume:", err)
+	os.Exit(1)
+}
