@@ -69,6 +69,16 @@ type Config struct {
 	// ClientAuth is a server's policy for client certificates.
 	ClientAuth ClientAuthType
 
+	// SessionTicketsDisabled turns session resumption off for the
+	// connection, as in crypto/tls: a client offers no session and keeps
+	// none, a server resumes none and issues no ticket. Resumption is on
+	// by default where the host allows it; the host keeps the sessions
+	// and ticket keys, and ConnectionState.DidResume tells whether a
+	// connection resumed. A resumed client presents the certificate of
+	// the session it resumed: set this on a connection that must present
+	// another.
+	SessionTicketsDisabled bool
+
 	// GetConfigForClient, when set, is called by a server with the
 	// ClientHello (receive-client-hello); a non-nil Config returned
 	// replaces this one for the connection.
@@ -286,6 +296,11 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 			return abort(err)
 		}
 	}
+	if cfg.SessionTicketsDisabled {
+		if err := h.ConfigureResumption(false); err != nil {
+			return abort(err)
+		}
+	}
 	if cfg.VerifyPeerCertificate != nil {
 		chain, err := h.VerifyServerIdentity(ctx)
 		if err != nil {
@@ -365,6 +380,11 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 	}
 	if len(cfg.CurvePreferences) > 0 {
 		if err := h.ConfigureGroups(cfg.CurvePreferences); err != nil {
+			return abort(err)
+		}
+	}
+	if cfg.SessionTicketsDisabled {
+		if err := h.ConfigureResumption(false); err != nil {
 			return abort(err)
 		}
 	}
@@ -608,6 +628,9 @@ type ConnectionState struct {
 	PeerCertificates []*x509.Certificate
 	// LocalCertificate is the chain this side presented, if any.
 	LocalCertificate [][]byte
+	// DidResume reports that the handshake resumed a session: the peer's
+	// chain is the one the session was authenticated with.
+	DidResume bool
 }
 
 // ConnectionState returns the connection's state.
@@ -630,6 +653,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 			s.NegotiatedProtocol = string(id)
 		}
 		s.ServerName, _ = c.cc.ServerName()
+		s.DidResume = tlsext.ClientSessionResumed(c.cc)
 		local, okL = c.cc.ClientIdentity()
 		peer, okP = c.cc.ServerIdentity()
 	case c.sc != 0:
@@ -640,6 +664,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 			s.NegotiatedProtocol = string(id)
 		}
 		s.ServerName, _ = c.sc.ServerName()
+		s.DidResume = tlsext.ServerSessionResumed(c.sc)
 		local, okL = c.sc.ServerIdentity()
 		peer, okP = c.sc.ClientIdentity()
 	default:

@@ -88,6 +88,15 @@ func (h *ClientHandshake) ConfigureGroups(groups []uint16, keyShares int) error 
 	return extErr(tlsext.ConfigureClientGroups(h.hs, groups, uint8(keyShares)))
 }
 
+// ConfigureResumption turns session resumption on or off for the
+// connection (on by default where the host allows it).
+func (h *ClientHandshake) ConfigureResumption(enabled bool) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	return extErr(tlsext.ConfigureClientResumption(h.hs, enabled))
+}
+
 // VerifyServerIdentity resumes the handshake until the server's certificate
 // has arrived and passed the host's validation, and returns the chain (DER,
 // leaf first). The handshake is suspended again: Abort to reject it.

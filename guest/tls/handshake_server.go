@@ -96,6 +96,15 @@ func (h *ServerHandshake) ConfigureGroups(groups []uint16) error {
 	return extErr(tlsext.ConfigureServerGroups(h.hs, groups))
 }
 
+// ConfigureResumption turns session resumption (and ticket issuing) on or
+// off for the connection (on by default where the host allows it).
+func (h *ServerHandshake) ConfigureResumption(enabled bool) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	return extErr(tlsext.ConfigureServerResumption(h.hs, enabled))
+}
+
 // ReceiveClientHello resumes the handshake until the ClientHello arrived.
 func (h *ServerHandshake) ReceiveClientHello(ctx context.Context) (*ClientHelloInfo, error) {
 	if err := h.check(); err != nil {

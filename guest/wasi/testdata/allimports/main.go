@@ -88,6 +88,8 @@ var all = []any{
 	tlsext.ClientIdentityRequestSignatureSchemes, tlsext.ClientIdentityRequestAuthorities,
 	tlsext.ParsePrivateIdentity, tlsext.HostIdentity,
 	tlsext.ExportClientKeyingMaterial, tlsext.ExportServerKeyingMaterial,
+	tlsext.ConfigureClientResumption, tlsext.ConfigureServerResumption,
+	tlsext.ClientSessionResumed, tlsext.ServerSessionResumed,
 }
 
 func main() {
