@@ -41,6 +41,8 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-datagram bytes`, `(default 65507)`,
 		`-max-datagram-queue datagrams`, `(default 64)`,
 		`-max-pending-handshakes handshakes`, `(default 1024)`,
+		`-session-cache-size sessions`, `(default 64)`,
+		`-ticket-key-rotation duration`, `(default 24h0m0s)`,
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("wasitls help run lacks %q", want)

@@ -35,6 +35,8 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	fs.Var(&identities, "identity", "`NAME=CERT,KEY`: an identity the host holds for the guest (host-identity), PEM chain and key files; the key never enters guest memory (repeatable)")
 	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
 	hsTimeout := fs.Duration("handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
+	sessionCache := fs.Int("session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
+	ticketRotation := fs.Duration("ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
 	return func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
 			return nil, err
@@ -48,6 +50,22 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			return nil, fmt.Errorf("--handshake-timeout %v: want a positive duration, or 0 for no bound", *hsTimeout)
 		case *hsTimeout == 0:
 			cfg.HandshakeTimeout = -1 // no bound
+		}
+		switch {
+		case *sessionCache < 0:
+			return nil, fmt.Errorf("--session-cache-size %d: want a positive size, or 0 for no client resumption", *sessionCache)
+		case *sessionCache == 0:
+			cfg.SessionCacheSize = -1
+		default:
+			cfg.SessionCacheSize = *sessionCache
+		}
+		switch {
+		case *ticketRotation < 0:
+			return nil, fmt.Errorf("--ticket-key-rotation %v: want a positive duration, or 0 for no tickets", *ticketRotation)
+		case *ticketRotation == 0:
+			cfg.TicketKeyRotation = -1
+		default:
+			cfg.TicketKeyRotation = *ticketRotation
 		}
 		if len(cas) > 0 {
 			pool, err := x509.SystemCertPool()
