@@ -153,36 +153,30 @@ const DefaultTicketKeyRotation = 24 * time.Hour
 
 // sessionCacheSize resolves SessionCacheSize: 0 for no client resumption.
 func (c *Config) sessionCacheSize() int {
-	switch {
-	case c.SessionCacheSize == 0:
-		return DefaultSessionCacheSize
-	case c.SessionCacheSize < 0:
-		return 0
-	}
-	return c.SessionCacheSize
+	return resolve(c.SessionCacheSize, DefaultSessionCacheSize)
 }
 
 // ticketKeyRotation resolves TicketKeyRotation: 0 for no server
 // resumption.
 func (c *Config) ticketKeyRotation() time.Duration {
-	switch {
-	case c.TicketKeyRotation == 0:
-		return DefaultTicketKeyRotation
-	case c.TicketKeyRotation < 0:
-		return 0
-	}
-	return c.TicketKeyRotation
+	return resolve(c.TicketKeyRotation, DefaultTicketKeyRotation)
 }
 
 // handshakeTimeout resolves HandshakeTimeout: 0 for no bound.
 func (c *Config) handshakeTimeout() time.Duration {
+	return resolve(c.HandshakeTimeout, DefaultHandshakeTimeout)
+}
+
+// resolve is a setting whose zero value means def and whose negative
+// values mean off (0).
+func resolve[T int | time.Duration](v, def T) T {
 	switch {
-	case c.HandshakeTimeout == 0:
-		return DefaultHandshakeTimeout
-	case c.HandshakeTimeout < 0:
+	case v == 0:
+		return def
+	case v < 0:
 		return 0
 	}
-	return c.HandshakeTimeout
+	return v
 }
 
 // backend resolves the configured backend.
