@@ -120,6 +120,7 @@ func (inst *Instance) abandonCall() {
 	inst.pending = inst.pending[:0]
 	inst.reserved, inst.nextOwn = inst.reserved[:0], 0
 	inst.inRealloc = false
+	inst.unlend()
 }
 
 // Instance returns the instance, nil for a scalar call.
@@ -386,7 +387,7 @@ func (c *Call) Borrow(h uint32, typ *ResourceType) Resource {
 // calls Commit after every parameter lifted without fault, so a fault in a
 // later parameter leaves the table untouched.
 func (c *Call) Take(h uint32, typ *ResourceType) Resource {
-	v, err := c.inst.table.Get(h, typ)
+	v, err := c.inst.table.GetOwned(h, typ)
 	if err != nil {
 		c.handleTrap(err)
 	}
@@ -464,13 +465,16 @@ func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
 }
 
 // Drop implements [resource-drop]: it removes handle h of type typ from the
-// table and drops the resource.
+// table and drops the resource, unless the handle is a borrow the host
+// lent the guest (see [Call.Lend]): that only ends the borrow.
 func (c *Call) Drop(h uint32, typ *ResourceType) {
 	v, err := c.inst.table.Remove(h, typ)
 	if err != nil {
 		c.handleTrap(err)
 	}
-	v.Drop()
+	if v != nil {
+		v.Drop()
+	}
 }
 
 // PutBytes lowers the list<u8> b and stores its pointer and length at p.

@@ -43,6 +43,13 @@
 // Values that implement [Child] are recorded as children of their parent,
 // and a parent with live children cannot be dropped.
 //
+// Calling the guest's exports (export.go) runs this backwards: an own<R>
+// argument enters the table, a borrow<R> argument is lent for the call
+// (lend.go), an own<R> result leaves it. Resources the guest implements
+// are held by the host as [GuestResource] values and live in the table,
+// as the guest's reps, only while the guest holds them
+// (guestresource.go).
+//
 // A list<u8> parameter is a view of guest memory, valid only during the
 // call: the host copies what it keeps. Strings are always copied.
 //

@@ -95,11 +95,12 @@ func (b *Binder) Func(name string, params, results []api.ValueType) ExportFunc {
 }
 
 // Exports returns the state the generated Exports type embeds: the
-// instance, the guest's memory and cabi_realloc (required when memory is
-// set: the interface passes strings, lists or spilled values), and a
-// scratch stack of stack slots.
-func (b *Binder) Exports(inst *Instance, stack int, memory bool) Exports {
-	return Exports{inst: inst, mem: b.Memory(memory), realloc: b.Realloc(memory), stack: make([]uint64, stack)}
+// instance, the generated value itself (owner, see [Call.Owner]), the
+// guest's memory and cabi_realloc (required when memory is set: the
+// interface passes strings, lists or spilled values), and a scratch stack
+// of stack slots.
+func (b *Binder) Exports(inst *Instance, owner any, stack int, memory bool) Exports {
+	return Exports{inst: inst, owner: owner, mem: b.Memory(memory), realloc: b.Realloc(memory), stack: make([]uint64, stack)}
 }
 
 // Memory returns the guest's memory; when needed is set, a guest without
@@ -152,6 +153,7 @@ func typeList(ts []api.ValueType) string {
 // instance it calls, it is not safe for concurrent use.
 type Exports struct {
 	inst    *Instance
+	owner   any // the generated Exports embedding this one
 	mem     api.Memory
 	realloc api.Function
 	stack   []uint64
@@ -176,13 +178,17 @@ func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
 	case x.inst.closed.Load():
 		Trapf(f.Name, "instance is closed")
 	case x.busy:
-		panic(&Trap{Func: f.Name, Msg: ErrReentered.Error(), reentered: true})
+		panic(&Trap{Func: f.Name, Msg: ErrReentered.Error(), refusal: ErrReentered})
 	}
 	x.busy = true
 	c.owner, c.mem, c.realloc = x, x.mem, x.realloc
 	// The memory view is taken when first needed: by Realloc while
 	// lowering, by ReadMemory for lifting.
 }
+
+// Owner returns the generated Exports the export call goes through, which
+// the resources it returns call through in turn.
+func (c *Call) Owner() any { return c.owner.owner }
 
 // Stack returns the call's scratch stack: the flattened arguments go in,
 // the core results come out.
@@ -199,6 +205,12 @@ func (c *Call) Invoke() {
 		}
 		markTrapped(c.ctx, c.inst)
 		c.Trapf("the guest trapped: %v", err)
+	}
+	// What the guest's last host call borrowed is no concern of the
+	// results: a handle it borrowed there, it may return as own.
+	c.inst.borrowed = c.inst.borrowed[:0]
+	if len(c.inst.lent) > 0 {
+		c.endLends()
 	}
 }
 
@@ -232,7 +244,8 @@ func (c *Call) BytesCopy(p, n uint32) []byte {
 // EndExport must be deferred before [Call.BeginExport] with the address of
 // the calling method's error result: a fault or a trap during the call
 // becomes that error (a *Trap, or the guest's *sys.ExitError) and marks the
-// instance trapped, except a re-entered call, which only fails.
+// instance trapped, except a call refused before the guest saw it (a
+// re-entered call, a spent handle), which only fails.
 func (c *Call) EndExport(err *error) {
 	if c.owner != nil {
 		c.owner.busy = false
@@ -241,8 +254,13 @@ func (c *Call) EndExport(err *error) {
 	if r == nil {
 		return
 	}
-	if t, ok := r.(*Trap); ok && t.reentered {
-		*err = fmt.Errorf("%s: %w", t.Func, ErrReentered)
+	if t, ok := r.(*Trap); ok && t.refusal != nil {
+		if t.refusal != ErrReentered {
+			// A re-entered call has no state of its own, and must leave
+			// the state of the call in progress alone.
+			c.inst.abandonCall()
+		}
+		*err = fmt.Errorf("%s: %w", t.Func, t.refusal)
 		return
 	}
 	c.inst.abandonCall()

@@ -26,6 +26,7 @@ type Instance struct {
 	borrowed  []uint32 // borrow<R> handles lifted by the call in progress
 	reserved  []uint32 // own<R> handles inserted ahead of lowering a result
 	nextOwn   int      // next handle of reserved for Own
+	lent      []lent   // borrows the host lent to the export call in progress
 	inRealloc bool
 	trapped   atomic.Bool
 	closed    atomic.Bool

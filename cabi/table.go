@@ -64,6 +64,10 @@ type slot struct {
 	prev, next uint32 // siblings under the same parent, 0 for none
 	children   uint32 // live children in this table
 	state      uint8
+	// lent marks a borrow the host lends the guest for one call of its
+	// export (see Lend): the resource stays the host's, so neither
+	// [resource-drop] nor Close drops it, and it cannot be moved.
+	lent bool
 }
 
 // A Table maps a guest's u32 handles to resources. Handles are nonzero;
@@ -202,6 +206,19 @@ func (t *Table) Len() int {
 // v is a [Child] whose parent is in the table, the parent gains a child.
 // A full table returns a *LimitError and leaves v to the caller.
 func (t *Table) Insert(typ *ResourceType, v Resource) (uint32, error) {
+	return t.add(typ, v, false)
+}
+
+// Lend adds v, a resource the host keeps, as a borrowed handle of type typ
+// for the guest to use during one call of its export, and returns the
+// handle. Removing it (Remove, drain) never drops v; Take refuses it. It
+// has no parent or children: it lives for one call.
+func (t *Table) Lend(typ *ResourceType, v Resource) (uint32, error) {
+	return t.add(typ, v, true)
+}
+
+// add is Insert, or Lend when lent is set.
+func (t *Table) add(typ *ResourceType, v Resource, lent bool) (uint32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.drained {
@@ -211,6 +228,26 @@ func (t *Table) Insert(typ *ResourceType, v Resource) (uint32, error) {
 	if limit := t.limitLocked(); t.live >= limit {
 		return 0, &LimitError{Limit: limit, Name: t.limitName, Held: t.heldLocked()}
 	}
+	h := t.allocLocked()
+	t.slots[h] = slot{typ: typ, val: v, state: slotLive, lent: lent}
+	if !lent {
+		if c, ok := v.(Child); ok {
+			if p := c.ResourceParent(); p != nil {
+				if ph, ok := t.index[p]; ok {
+					t.link(ph, h)
+				}
+			}
+		}
+		t.index[v] = h
+	}
+	t.live++
+	t.peak = max(t.peak, t.live)
+	return h, nil
+}
+
+// allocLocked returns a free handle, its slot to be filled. Called with
+// t.mu held.
+func (t *Table) allocLocked() uint32 {
 	var h uint32
 	for n := len(t.free); n > 0 && h == 0; n-- {
 		if f := t.free[n-1]; int(f) < len(t.slots) {
@@ -222,18 +259,22 @@ func (t *Table) Insert(typ *ResourceType, v Resource) (uint32, error) {
 		h = uint32(len(t.slots))
 		t.slots = append(t.slots, slot{})
 	}
-	t.slots[h] = slot{typ: typ, val: v, state: slotLive}
-	if c, ok := v.(Child); ok {
-		if p := c.ResourceParent(); p != nil {
-			if ph, ok := t.index[p]; ok {
-				t.link(ph, h)
-			}
-		}
+	return h
+}
+
+// Unlend removes h if it is still the handle Lend made for v, without
+// dropping v, and reports whether it was.
+func (t *Table) Unlend(h uint32, v Resource) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if int(h) >= len(t.slots) {
+		return false
 	}
-	t.index[v] = h
-	t.live++
-	t.peak = max(t.peak, t.live)
-	return h, nil
+	if s := &t.slots[h]; s.state != slotLive || !s.lent || s.val != v {
+		return false
+	}
+	t.release(h, slotDropped)
+	return true
 }
 
 // link makes h the first child of p. Called with t.mu held.
@@ -308,7 +349,11 @@ func (t *Table) release(h uint32, state uint8) Resource {
 	}
 	s := &t.slots[h]
 	v := s.val
-	delete(t.index, v)
+	if s.lent {
+		v = nil // the host's: never dropped here
+	} else {
+		delete(t.index, v)
+	}
 	*s = slot{state: state}
 	t.free = append(t.free, h)
 	t.live--
@@ -364,18 +409,42 @@ func (t *Table) shrink() {
 }
 
 // Take removes h, a live handle of type typ, and returns its resource: the
-// caller now owns it. Children of h stay in the table, detached.
+// caller now owns it. Children of h stay in the table, detached. A lent
+// handle cannot be taken.
 func (t *Table) Take(h uint32, typ *ResourceType) (Resource, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, err := t.check(h, typ); err != nil {
+	if _, err := t.checkOwned(h, typ); err != nil {
 		return nil, err
 	}
 	return t.release(h, slotMoved), nil
 }
 
+// checkOwned is check for a handle about to be moved: a lent one is an
+// error. Called with t.mu held.
+func (t *Table) checkOwned(h uint32, typ *ResourceType) (*slot, error) {
+	s, err := t.check(h, typ)
+	if err == nil && s.lent {
+		err = &HandleError{h, fmt.Sprintf("handle %d is a borrow the host lent for the call: it cannot be moved", h)}
+	}
+	return s, err
+}
+
+// GetOwned is Get for a handle about to be moved: a lent handle is an
+// error.
+func (t *Table) GetOwned(h uint32, typ *ResourceType) (Resource, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, err := t.checkOwned(h, typ)
+	if err != nil {
+		return nil, err
+	}
+	return s.val, nil
+}
+
 // Remove removes h, a live handle of type typ without live children, and
-// returns its resource for the caller to Drop.
+// returns its resource for the caller to Drop: nil for a lent handle, whose
+// resource the host keeps.
 func (t *Table) Remove(h uint32, typ *ResourceType) (Resource, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -409,7 +478,9 @@ func (t *Table) drain() []Resource {
 			for t.slots[h].firstChild != 0 {
 				h = t.slots[h].firstChild
 			}
-			out = append(out, t.release(h, slotDropped))
+			if v := t.release(h, slotDropped); v != nil {
+				out = append(out, v)
+			}
 			if h == uint32(root) {
 				break
 			}

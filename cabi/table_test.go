@@ -249,3 +249,47 @@ func TestExitIsNotATrap(t *testing.T) {
 		t.Error("an exit marked the instance trapped")
 	}
 }
+
+// TestTableLend checks lent handles: usable, never moved, never dropped by
+// Remove or drain, and taken back only by Unlend of the same value.
+func TestTableLend(t *testing.T) {
+	var dropped []string
+	tab := new(Table)
+	a := &res{name: "a", dropped: &dropped}
+	h, err := tab.Lend(typA, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := tab.Get(h, typA); err != nil || v != a {
+		t.Fatalf("Get of a lent handle = %v, %v", v, err)
+	}
+	if _, err := tab.Take(h, typA); err == nil || !strings.Contains(err.Error(), "lent") {
+		t.Errorf("Take of a lent handle: %v, want refused", err)
+	}
+	if _, err := tab.GetOwned(h, typA); err == nil {
+		t.Error("GetOwned of a lent handle succeeded")
+	}
+	if tab.Unlend(h, &res{name: "other", dropped: &dropped}) {
+		t.Error("Unlend of another value succeeded")
+	}
+	if v, err := tab.Remove(h, typA); err != nil || v != nil {
+		t.Errorf("Remove of a lent handle = %v, %v; want nil, nil (the host keeps it)", v, err)
+	}
+	if tab.Unlend(h, a) {
+		t.Error("Unlend after the guest ended the borrow succeeded")
+	}
+	h2, _ := tab.Lend(typA, a)
+	own := mustInsert(t, tab, typA, a) // the same value owned by the guest too
+	if !tab.Unlend(h2, a) || tab.Len() != 1 {
+		t.Errorf("Unlend: %d handles left, want the own one", tab.Len())
+	}
+	if _, err := tab.Lend(typA, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := tab.drain(); len(got) != 1 || got[0] != a {
+		t.Errorf("drain = %v, want only the owned handle %d's value", got, own)
+	}
+	if len(dropped) != 0 {
+		t.Errorf("dropped %v", dropped)
+	}
+}

@@ -17,7 +17,9 @@ type Trap struct {
 	// Msg describes the fault.
 	Msg string
 
-	reentered bool // a re-entered export call: an error, not a fault
+	// refusal is set for an export call refused before the guest saw it
+	// (re-entered, or given a spent handle): an error, not a fault.
+	refusal error
 }
 
 // Error implements error.

@@ -284,6 +284,15 @@ func (e *emitter) resourceVar(d *Decl) string {
 	return name
 }
 
+// guestRes returns the resource behind h when the guest implements it (an
+// exported interface declares it), else nil.
+func guestRes(h *Handle) *Decl {
+	if r := rootResource(h.Res); r != nil && r.Iface.Exported {
+		return r
+	}
+	return nil
+}
+
 // resourceType refers to the *cabi.ResourceType of the resource behind d.
 func (e *emitter) resourceType(d *Decl) (*jen.Statement, error) {
 	r := rootResource(d)
@@ -341,8 +350,11 @@ func (e *emitter) goType(t Type) *jen.Statement {
 	case *Result:
 		return jen.Qual(e.valuesPath(), "Result").Types(e.orUnit(t.OK), e.orUnit(t.Err))
 	case *Handle:
-		if e.guest && !t.Own {
+		switch {
+		case e.guest && !t.Own:
 			return e.declRef(t.Res, t.Res.GoName+"Borrow")
+		case !e.guest && guestRes(t) != nil:
+			return jen.Op("*").Add(e.declRef(t.Res, t.Res.GoName))
 		}
 		return e.declRef(t.Res, t.Res.GoName)
 	case *Ref:

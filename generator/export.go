@@ -18,18 +18,72 @@ import (
 
 // checkExportable fails for what exported interfaces cannot carry yet.
 func (e *emitter) checkExportable() {
-	for _, d := range e.i.Decls {
-		if _, ok := d.Kind.(*Resource); ok {
-			fail("it declares the resource %s: resources a guest exports are not supported yet", d.Name)
-		}
-	}
 	for _, f := range e.i.Funcs {
-		for _, p := range f.Params {
-			if wit.HasBorrow(witOf(p.Type)) {
-				fail("%s: passing a %s to a guest export is not supported yet", f.WITName, witString(p.Type))
+		for _, p := range append(append([]*Param{}, f.Params...), f.Results...) {
+			if !wit.HasResource(witOf(p.Type)) {
+				continue
+			}
+			for _, d := range e.handleDecls(p.Type) {
+				if r := rootResource(d); r != nil && r.Iface.Exported && r.Iface != e.i {
+					fail("%s: the resource %s is exported by another interface (%s): not supported", f.WITName, r.Name, r.Iface.ModuleName)
+				}
 			}
 		}
 	}
+}
+
+// handleDecls returns the resources of the handles in t.
+func (e *emitter) handleDecls(t Type) []*Decl {
+	switch t := resolve(t).(type) {
+	case *Handle:
+		return []*Decl{t.Res}
+	case *List:
+		return e.handleDecls(t.Elem)
+	case *Option:
+		return e.handleDecls(t.Elem)
+	}
+	var out []*Decl
+	for _, f := range fields(t) {
+		out = append(out, e.handleDecls(f)...)
+	}
+	for _, c := range cases(t) {
+		if c != nil {
+			out = append(out, e.handleDecls(c)...)
+		}
+	}
+	return out
+}
+
+// guestResources returns the resources the interface declares: the guest
+// implements them.
+func (e *emitter) guestResources() []*Decl {
+	var out []*Decl
+	for _, d := range e.i.Decls {
+		if _, ok := d.Kind.(*Resource); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// dtorField is the name of the destructor's cabi.ExportFunc in Exports.
+func dtorField(d *Decl) string { return "dtor" + d.GoName }
+
+// needsMemory reports whether calling f needs the guest's memory and
+// cabi_realloc: strings and lists, spilled parameters, a return area.
+func needsMemory(f *Func) bool {
+	if _, spilled := flatParams(f); spilled {
+		return true
+	}
+	if _, retptr := flatResults(f); retptr {
+		return true
+	}
+	for _, p := range append(append([]*Param{}, f.Params...), f.Results...) {
+		if wit.HasPointer(witOf(p.Type)) {
+			return true
+		}
+	}
+	return false
 }
 
 // exportCore returns the core signature of export f: its parameters (one
@@ -44,7 +98,12 @@ func exportCore(f *Func) (params, results []Core) {
 }
 
 // exportField is the name of the cabi.ExportFunc field of f in Exports.
-func exportField(f *Func) string { return "f" + f.GoName }
+func exportField(f *Func) string {
+	if f.Kind == Method {
+		return "f" + f.Res.GoName + f.GoName
+	}
+	return "f" + f.GoName
+}
 
 // exportGlue emits the Exports type, Bind and one method per function.
 func (e *emitter) exportGlue() (code []jen.Code, err error) {
@@ -64,7 +123,10 @@ func (e *emitter) exportGlue() (code []jen.Code, err error) {
 		fields = append(fields, jen.Id(exportField(f)).Qual(cabiPath, "ExportFunc"))
 		params, results := exportCore(f)
 		stack = max(stack, len(params), len(results))
-		memory = memory || needsInstance(f)
+		memory = memory || needsMemory(f)
+	}
+	for _, d := range e.guestResources() {
+		fields = append(fields, jen.Id(dtorField(d)).Qual(cabiPath, "ExportFunc"))
 	}
 	code = append(code, group([]jen.Code{
 		jen.Comment(fmt.Sprintf("Exports calls the functions a guest exports as %s, through one", e.qualifiedName())),
@@ -77,7 +139,64 @@ func (e *emitter) exportGlue() (code []jen.Code, err error) {
 	for _, f := range e.i.Funcs {
 		code = append(code, e.exportMethod(f))
 	}
+	if res := e.guestResources(); len(res) > 0 {
+		code = append(code, e.guestResourceGlue(res)...)
+	}
 	return code, nil
+}
+
+// guestResourceGlue emits, for the resources the guest implements, their
+// Drop and guest methods, and the [export] host module the guest imports
+// [resource-new], [resource-rep] and [resource-drop] from: Register and
+// Functions.
+func (e *emitter) guestResourceGlue(res []*Decl) []jen.Code {
+	var code, funcs []jen.Code
+	for _, d := range res {
+		code = append(code,
+			group([]jen.Code{
+				jen.Comment("Drop drops the host's " + d.Name + ": the guest's destructor runs. r is spent, even"),
+				jen.Comment("when the destructor fails (its trap is returned and marks the instance trapped)."),
+			}, jen.Func().Params(jen.Id("r").Op("*").Id(d.GoName)).Id("Drop").Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
+				jen.Return(jen.Id("r").Dot("x").Dot("DropGuest").Call(jen.Id("ctx"), jen.Id("r").Dot("guest").Call(), jen.Op("&").Id("r").Dot("x").Dot(dtorField(d)))))),
+			jen.Comment("guest returns the handle, nil for a nil r.").Line().
+				Func().Params(jen.Id("r").Op("*").Id(d.GoName)).Id("guest").Params().Op("*").Qual(cabiPath, "GuestResource").Block(
+				jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Return(jen.Nil())),
+				jen.Return(jen.Op("&").Id("r").Dot("GuestResource"))))
+		funcs = append(funcs, jen.Qual(cabiPath, "ResourceFuncs").Call(jen.Id("module"), jen.Lit(d.Name), jen.Id(e.resourceVar(d))).Op("..."))
+	}
+	all := jen.Var().Id("fs").Index().Qual(cabiPath, "HostFunc")
+	body := []jen.Code{all}
+	for _, f := range funcs {
+		body = append(body, jen.Id("fs").Op("=").Append(jen.Id("fs"), f))
+	}
+	body = append(body, jen.Return(jen.Id("fs")))
+	code = append(code,
+		group([]jen.Code{
+			jen.Comment("Functions returns the functions of the host module module (\"[export]\" + ModuleName,"),
+			jen.Comment("with the version) that the guest imports for the resources it implements:"),
+			jen.Comment("[resource-new], [resource-rep] and [resource-drop] of each. Register defines them."),
+		}, jen.Func().Id("Functions").Params(jen.Id("module").String()).Index().Qual(cabiPath, "HostFunc").Block(body...)),
+		group([]jen.Code{
+			jen.Comment(fmt.Sprintf("Register instantiates the host module [export]%s in r, once per version", e.i.ModuleName)),
+			jen.Comment("asked for (Version when none is given), which a guest implementing the interface's"),
+			jen.Comment("resources imports: call it before instantiating the guest."),
+		}, jen.Func().Id("Register").Params(
+			jen.Id("ctx").Qual("context", "Context"), jen.Id("r").Qual(wazeroPath, "Runtime"), jen.Id("versions").Op("...").String(),
+		).Error().Block(
+			jen.If(jen.Len(jen.Id("versions")).Op("==").Lit(0)).Block(jen.Id("versions").Op("=").Index().String().Values(jen.Id("Version"))),
+			jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Id("versions")).Block(
+				jen.Id("module").Op(":=").Lit("[export]").Op("+").Id("ModuleName"),
+				jen.If(jen.Id("v").Op("!=").Lit("")).Block(jen.Id("module").Op("+=").Lit("@").Op("+").Id("v")),
+				jen.Id("b").Op(":=").Id("r").Dot("NewHostModuleBuilder").Call(jen.Id("module")),
+				jen.For(jen.List(jen.Id("_"), jen.Id("f")).Op(":=").Range().Id("Functions").Call(jen.Id("module"))).Block(
+					jen.Id("f").Dot("Define").Call(jen.Id("b"))),
+				jen.If(jen.List(jen.Id("_"), jen.Id("err")).Op(":=").Id("b").Dot("Instantiate").Call(jen.Id("ctx")), jen.Id("err").Op("!=").Nil()).Block(
+					jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(e.i.GoName+": registering %s: %w"), jen.Id("module"), jen.Id("err"))),
+				),
+			),
+			jen.Return(jen.Nil()),
+		)))
+	return code
 }
 
 // bind emits Bind.
@@ -91,8 +210,11 @@ func (e *emitter) bind(stack int, memory bool) jen.Code {
 		params, results := exportCore(f)
 		body = append(body, jen.Id("x").Dot(exportField(f)).Op("=").Id("b").Dot("Func").Call(jen.Lit(f.WITName), valueTypes(params), valueTypes(results)))
 	}
+	for _, d := range e.guestResources() {
+		body = append(body, jen.Id("x").Dot(dtorField(d)).Op("=").Id("b").Dot("Dtor").Call(jen.Lit(d.Name)))
+	}
 	body = append(body,
-		jen.Id("x").Dot("Exports").Op("=").Id("b").Dot("Exports").Call(jen.Id("inst"), jen.Lit(stack), jen.Lit(memory)),
+		jen.Id("x").Dot("Exports").Op("=").Id("b").Dot("Exports").Call(jen.Id("inst"), jen.Id("x"), jen.Lit(stack), jen.Lit(memory)),
 		jen.If(jen.Id("err").Op(":=").Id("b").Dot("Err").Call(), jen.Id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("err"))),
 		jen.Return(jen.Id("x"), jen.Nil()))
 	doc := []jen.Code{
@@ -108,7 +230,16 @@ func (e *emitter) bind(stack int, memory bool) jen.Code {
 
 // exportLocals are the names the body of an export method uses; a WIT
 // parameter or result of the same name is renamed (argName).
-var exportLocals = map[string]bool{"ctx": true, "call": true, "c": true, "s": true, "v": true, "rp": true, "pp": true, "err": true, "x": true}
+var exportLocals = map[string]bool{"ctx": true, "call": true, "c": true, "s": true, "v": true, "rp": true, "pp": true, "err": true, "x": true, "r": true}
+
+// exportParam is the Go name of parameter i of export f: r for the self
+// of a method, the receiver.
+func exportParam(f *Func, i int) string {
+	if f.Kind == Method && i == 0 {
+		return "r"
+	}
+	return exportArg(f.Params[i], i)
+}
 
 // exportArg is the Go name of parameter or result p of an export method.
 func exportArg(p *Param, i int) string {
@@ -127,7 +258,10 @@ func exportArg(p *Param, i int) string {
 func (e *emitter) exportSignature(f *Func) *jen.Statement {
 	params := []jen.Code{jen.Id("ctx").Qual("context", "Context")}
 	for i, p := range f.Params {
-		params = append(params, jen.Id(exportArg(p, i)).Add(e.goType(p.Type)))
+		if f.Kind == Method && i == 0 {
+			continue // the receiver
+		}
+		params = append(params, jen.Id(exportParam(f, i)).Add(e.goType(p.Type)))
 	}
 	var results []jen.Code
 	for i, r := range f.Results {
@@ -168,7 +302,7 @@ func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 	}
 	off := 0
 	for i, p := range f.Params {
-		body = append(body, slot(s, off).Op("=").Add(e.lowerFlat(p.Type, jen.Id(exportArg(p, i)))))
+		body = append(body, slot(s, off).Op("=").Add(e.lowerFlat(p.Type, jen.Id(exportParam(f, i)))))
 		off++
 	}
 	body = append(body,
@@ -180,8 +314,20 @@ func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 	} else {
 		body = append(body, jen.Return(jen.Nil()))
 	}
-	doc := comments(fmt.Sprintf("%s calls the guest's export %s.", f.GoName, f.Base), f.Docs, f.WIT)
-	return group(doc, jen.Func().Params(jen.Id("x").Op("*").Id("Exports")).Id(f.GoName).Add(e.exportSignature(f)).Block(body...))
+	return e.exportFuncDecl(f, body)
+}
+
+// exportFuncDecl declares the Go method calling export f: a method of the
+// resource for a WIT method (through the Exports the resource came from),
+// else of Exports.
+func (e *emitter) exportFuncDecl(f *Func, body []jen.Code) jen.Code {
+	doc := comments(fmt.Sprintf("%s calls the guest's export %s.", f.GoName, f.WITName), f.Docs, f.WIT)
+	recv := jen.Id("x").Op("*").Id("Exports")
+	if f.Kind == Method {
+		recv = jen.Id("r").Op("*").Id(f.Res.GoName)
+		body = append([]jen.Code{jen.Id("x").Op(":=").Id("r").Dot("x")}, body...)
+	}
+	return group(doc, jen.Func().Params(recv).Id(f.GoName).Add(e.exportSignature(f)).Block(body...))
 }
 
 // exportMethod emits the method calling export f.
@@ -235,8 +381,7 @@ func (e *emitter) exportMethod(f *Func) jen.Code {
 	} else {
 		body = append(body, jen.Id("c").Dot("PostReturn").Call(jen.Lit(0)), jen.Return(jen.Nil()))
 	}
-	doc := comments(fmt.Sprintf("%s calls the guest's export %s.", f.GoName, f.Base), f.Docs, f.WIT)
-	return group(doc, jen.Func().Params(jen.Id("x").Op("*").Id("Exports")).Id(f.GoName).Add(e.exportSignature(f)).Block(body...))
+	return e.exportFuncDecl(f, body)
 }
 
 // lowerParams lowers f's arguments into the stack s: flat, or spilled to
@@ -248,13 +393,13 @@ func (e *emitter) lowerParams(f *Func, s jen.Code) []jen.Code {
 		out = append(out, jen.Id("pp").Op(":=").Add(cID().Dot("Realloc").Call(jen.Lit(int(size(tu))), jen.Lit(int(alignment(tu))))))
 		offs := fieldOffsets(tu)
 		for i, p := range f.Params {
-			out = append(out, e.storeStmt(p.Type, offset(jen.Id("pp"), offs[i]), jen.Id(exportArg(p, i))))
+			out = append(out, e.storeStmt(p.Type, offset(jen.Id("pp"), offs[i]), jen.Id(exportParam(f, i))))
 		}
 		return append(out, slot(s, 0).Op("=").Uint64().Call(jen.Id("pp")))
 	}
 	off := 0
 	for i, p := range f.Params {
-		out = append(out, e.lowerInto(p.Type, jen.Id(exportArg(p, i)), s, off))
+		out = append(out, e.lowerInto(p.Type, jen.Id(exportParam(f, i)), s, off))
 		off += len(flat(p.Type))
 	}
 	return out

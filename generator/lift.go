@@ -154,6 +154,16 @@ func (e *emitter) handleLift(h *Handle, x jen.Code) jen.Code {
 	if err != nil {
 		fail("%v", err)
 	}
+	if r := guestRes(h); r != nil {
+		if !h.Own {
+			fail("a borrow<%s> cannot come back from the guest", h.Res.Name)
+		}
+		// The *R wraps the taken rep and the Exports the call went through.
+		return jen.Op("&").Add(e.declRef(r, r.GoName)).Values(jen.Dict{
+			jen.Id("GuestResource"): cID().Dot("TakeRep").Call(x, rt),
+			jen.Id("x"):             cID().Dot("Owner").Call().Assert(jen.Op("*").Id("Exports")),
+		})
+	}
 	op := "Borrow"
 	if h.Own {
 		op = "Take"

@@ -47,6 +47,31 @@ func primStore(t Prim, p, v jen.Code) jen.Code {
 	panic("unreachable")
 }
 
+// handleLower returns the u32 expression lowering handle v, an h, into
+// the guest: an own<R> of a host resource enters the table, a borrow<R>
+// of one is lent for the export call; a resource the guest implements is
+// given back (own) or passed as its rep (borrow).
+func (e *emitter) handleLower(h *Handle, v jen.Code) jen.Code {
+	res, err := e.resourceType(h.Res)
+	if err != nil {
+		fail("%v", err)
+	}
+	if guestRes(h) != nil {
+		op := "LendRep"
+		if h.Own {
+			op = "GiveRep"
+		}
+		return cID().Dot(op).Call(jen.Add(v).Dot("guest").Call(), res)
+	}
+	if !h.Own {
+		if !e.i.Exported {
+			fail("borrow<%s> cannot be returned to the guest", h.Res.Name)
+		}
+		return cID().Dot("Lend").Call(v, res)
+	}
+	return cID().Dot("Own").Call(v, res)
+}
+
 // storeStmt returns a statement storing v, a t, at address p.
 func (e *emitter) storeStmt(t Type, p, v jen.Code) jen.Code {
 	rt := resolve(t)
@@ -58,14 +83,7 @@ func (e *emitter) storeStmt(t Type, p, v jen.Code) jen.Code {
 			return cID().Dot("PutBytes").Call(p, v)
 		}
 	case *Handle:
-		if !rt.Own {
-			fail("borrow<%s> cannot be returned to the guest", rt.Res.Name)
-		}
-		res, err := e.resourceType(rt.Res)
-		if err != nil {
-			fail("%v", err)
-		}
-		return cID().Dot("PutU32").Call(p, cID().Dot("Own").Call(v, res))
+		return cID().Dot("PutU32").Call(p, e.handleLower(rt, v))
 	}
 	name := "store" + e.mangle(rt)
 	e.helper(name, func() jen.Code {
@@ -201,13 +219,7 @@ func (e *emitter) lowerFlat(t Type, v jen.Code) jen.Code {
 			return jen.Uint64().Call(cID().Dot("CharU32").Call(v))
 		}
 	case *Handle:
-		if rt.Own {
-			res, err := e.resourceType(rt.Res)
-			if err != nil {
-				fail("%v", err)
-			}
-			return jen.Uint64().Call(cID().Dot("Own").Call(v, res))
-		}
+		return jen.Uint64().Call(e.handleLower(rt, v))
 	case *Tuple:
 		if len(rt.Elems) == 1 {
 			return e.lowerFlat(rt.Elems[0], jen.Add(v).Dot("F0"))

@@ -77,10 +77,8 @@ func TestUnsupportedWorlds(t *testing.T) {
 // interfaces cannot carry yet.
 func TestUnsupportedExports(t *testing.T) {
 	for name, tc := range map[string]struct{ src, want string }{
-		"resource": {"package test:e@0.1.0;\n\ninterface x {\n    resource r;\n    f: func(v: r);\n}\n\nworld w {\n    export x;\n}\n",
-			"resources a guest exports are not supported yet"},
-		"borrow": {"package test:e@0.1.0;\n\ninterface y {\n    resource r;\n}\n\ninterface x {\n    use y.{r};\n    f: func(v: borrow<r>);\n}\n\nworld w {\n    import y;\n    export x;\n}\n",
-			"passing a borrow<r> to a guest export is not supported yet"},
+		"another interface's resource": {"package test:e@0.1.0;\n\ninterface y {\n    resource r;\n}\n\ninterface x {\n    use y.{r};\n    f: func(v: borrow<r>);\n}\n\nworld w {\n    export y;\n    export x;\n}\n",
+			"f: the resource r is exported by another interface (test:e/y): not supported"},
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "w.wit"), []byte(tc.src), 0o644); err != nil {

@@ -75,6 +75,11 @@ func newPluginGuest(t testing.TB) *pluginGuest {
 	if err := things.Register(ctx, r, h); err != nil {
 		t.Fatal(err)
 	}
+	// The [export] module the guest imports its widget's
+	// [resource-new], [resource-rep] and [resource-drop] from.
+	if err := plugin.Register(ctx, r); err != nil {
+		t.Fatal(err)
+	}
 	wasm := guestbuild.MustBuild(t, "./testdata/plugin", "-buildmode=c-shared")
 	compiled, err := r.CompileModule(ctx, wasm)
 	if err != nil {
@@ -231,7 +236,8 @@ func TestExportsFaults(t *testing.T) {
 
 	if _, err := plugin.Bind(g.inst, g.mod, "0.1.1"); err == nil ||
 		!strings.Contains(err.Error(), "test:kitchen/plugin@0.1.1#add is not exported") ||
-		!strings.Contains(err.Error(), "test:kitchen/plugin@0.1.1#quit is not exported") {
+		!strings.Contains(err.Error(), "test:kitchen/plugin@0.1.1#quit is not exported") ||
+		!strings.Contains(err.Error(), "test:kitchen/plugin@0.1.1#[method]widget.describe is not exported") {
 		t.Errorf("bind at a version the guest lacks: %v", err)
 	}
 

@@ -266,3 +266,148 @@ func quit(code uint32) { os.Exit(int(code)) }
 //
 //go:wasmexport test:kitchen/plugin@0.1.0#bad-pointer
 func badPointer() uint32 { return 0xFFFFFFF0 }
+
+// Resources: widget, implemented here. A rep is an index into widgets.
+
+type widget struct {
+	name string
+	n    uint32
+}
+
+var (
+	widgets   = map[uint32]*widget{}
+	nextRep   uint32
+	destroyed uint32
+)
+
+//go:wasmimport [export]test:kitchen/plugin@0.1.0 [resource-new]widget
+func widgetNew(rep uint32) uint32
+
+//go:wasmimport [export]test:kitchen/plugin@0.1.0 [resource-rep]widget
+func widgetRep(h uint32) uint32
+
+//go:wasmimport [export]test:kitchen/plugin@0.1.0 [resource-drop]widget
+func widgetDrop(h uint32)
+
+// newWidget makes a widget and returns its own handle.
+func newWidget(name string, n uint32) uint32 {
+	nextRep++
+	widgets[nextRep] = &widget{name: name, n: n}
+	return widgetNew(nextRep)
+}
+
+// rep returns the widget behind a rep the host passed, exiting on a bad
+// one (the host must pass reps it was given).
+func rep(r uint32) *widget {
+	w, ok := widgets[r]
+	if !ok {
+		os.Exit(20)
+	}
+	return w
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#[constructor]widget
+func widgetConstructor(p, n, count uint32) uint32 { return newWidget(str(p, n), count) }
+
+//go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.describe
+func widgetDescribe(self uint32) uint32 {
+	w := rep(self)
+	r := alloc(8, 4)
+	q, m := storeString(w.name + ":" + itoa(w.n))
+	putU32(r, q)
+	putU32(r+4, m)
+	return r
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.bump
+func widgetBump(self, k uint32) uint32 {
+	w := rep(self)
+	w.n += k
+	return w.n
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.twin
+func widgetTwin(self uint32) uint32 {
+	w := rep(self)
+	return newWidget(w.name, 2*w.n)
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.same
+func widgetSame(self, other uint32) uint32 {
+	if rep(self).n == rep(other).n {
+		return 1
+	}
+	return 0
+}
+
+// from-counter reads the lent counter, ends the borrow, and makes a widget.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#[static]widget.from-counter
+func widgetFromCounter(c, p, n uint32) uint32 {
+	v := counterGet(c)
+	dropCounter(c)
+	return newWidget(str(p, n), v)
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#[static]widget.destroyed
+func widgetDestroyed() uint32 { return destroyed }
+
+// The destructor. A widget named "boom" traps in it, by calling an import
+// with a handle that does not exist.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#[dtor]widget
+func widgetDtor(r uint32) {
+	w := rep(r)
+	delete(widgets, r)
+	destroyed++
+	if w.name == "boom" {
+		counterGet(0)
+	}
+}
+
+// absorb takes an own handle, reads the widget and drops the handle: the
+// host runs the destructor from within the drop.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#absorb
+func absorb(h uint32) uint32 {
+	n := rep(widgetRep(h)).n
+	widgetDrop(h)
+	return n
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#split
+func split(self, n uint32) uint32 {
+	w := rep(self)
+	q := alloc(4*n, 4)
+	for i := uint32(0); i < n; i++ {
+		putU32(q+4*i, newWidget(w.name+"/"+itoa(i), w.n))
+	}
+	r := alloc(8, 4)
+	putU32(r, q)
+	putU32(r+4, n)
+	return r
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#peek
+func peek(c uint32) uint32 {
+	v := counterGet(c)
+	dropCounter(c)
+	return v
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#keep-borrow
+func keepBorrow(c uint32) uint32 { return counterGet(c) }
+
+//go:wasmexport test:kitchen/plugin@0.1.0#bad-handle
+func badHandle() uint32 { return 0x7777 }
+
+func itoa(n uint32) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}

@@ -4,6 +4,8 @@ package plugin
 
 import (
 	"context"
+	"fmt"
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/generator/internal/plugin/test/shared/things"
@@ -17,24 +19,37 @@ import (
 // a *cabi.Trap; a guest exit as its *sys.ExitError.
 type Exports struct {
 	cabi.Exports
-	fAdd         cabi.ExportFunc
-	fShout       cabi.ExportFunc
-	fReverse     cabi.ExportFunc
-	fScale       cabi.ExportFunc
-	fClassify    cabi.ExportFunc
-	fLengths     cabi.ExportFunc
-	fCheck       cabi.ExportFunc
-	fToggle      cabi.ExportFunc
-	fToggleMany  cabi.ExportFunc
-	fNext        cabi.ExportFunc
-	fPairs       cabi.ExportFunc
-	fTriple      cabi.ExportFunc
-	fSum17       cabi.ExportFunc
-	fConsume     cabi.ExportFunc
-	fMint        cabi.ExportFunc
-	fPostReturns cabi.ExportFunc
-	fQuit        cabi.ExportFunc
-	fBadPointer  cabi.ExportFunc
+	fAdd               cabi.ExportFunc
+	fShout             cabi.ExportFunc
+	fReverse           cabi.ExportFunc
+	fScale             cabi.ExportFunc
+	fClassify          cabi.ExportFunc
+	fLengths           cabi.ExportFunc
+	fCheck             cabi.ExportFunc
+	fToggle            cabi.ExportFunc
+	fToggleMany        cabi.ExportFunc
+	fNext              cabi.ExportFunc
+	fPairs             cabi.ExportFunc
+	fTriple            cabi.ExportFunc
+	fSum17             cabi.ExportFunc
+	fConsume           cabi.ExportFunc
+	fMint              cabi.ExportFunc
+	fPostReturns       cabi.ExportFunc
+	fQuit              cabi.ExportFunc
+	fBadPointer        cabi.ExportFunc
+	fNewWidget         cabi.ExportFunc
+	fWidgetDescribe    cabi.ExportFunc
+	fWidgetBump        cabi.ExportFunc
+	fWidgetTwin        cabi.ExportFunc
+	fWidgetSame        cabi.ExportFunc
+	fWidgetFromCounter cabi.ExportFunc
+	fWidgetDestroyed   cabi.ExportFunc
+	fAbsorb            cabi.ExportFunc
+	fSplit             cabi.ExportFunc
+	fPeek              cabi.ExportFunc
+	fKeepBorrow        cabi.ExportFunc
+	fBadHandle         cabi.ExportFunc
+	dtorWidget         cabi.ExportFunc
 }
 
 // Bind finds the functions of the interface that guest exports for inst, under their
@@ -65,7 +80,20 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	x.fPostReturns = b.Func("post-returns", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
 	x.fQuit = b.Func("quit", []api.ValueType{api.ValueTypeI32}, []api.ValueType{})
 	x.fBadPointer = b.Func("bad-pointer", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
-	x.Exports = b.Exports(inst, 4, true)
+	x.fNewWidget = b.Func("[constructor]widget", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidgetDescribe = b.Func("[method]widget.describe", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidgetBump = b.Func("[method]widget.bump", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidgetTwin = b.Func("[method]widget.twin", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidgetSame = b.Func("[method]widget.same", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidgetFromCounter = b.Func("[static]widget.from-counter", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidgetDestroyed = b.Func("[static]widget.destroyed", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
+	x.fAbsorb = b.Func("absorb", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fSplit = b.Func("split", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fPeek = b.Func("peek", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fKeepBorrow = b.Func("keep-borrow", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fBadHandle = b.Func("bad-handle", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
+	x.dtorWidget = b.Dtor("widget")
+	x.Exports = b.Exports(inst, x, 4, true)
 	if err := b.Err(); err != nil {
 		return nil, err
 	}
@@ -424,12 +452,323 @@ func (x *Exports) BadPointer(ctx context.Context) (r0 string, err error) {
 	return v, nil
 }
 
+// NewWidget calls the guest's export [constructor]widget.
+//
+// A widget named name, counting from n.
+//
+//	constructor(name: string, n: u32)
+func (x *Exports) NewWidget(ctx context.Context, name string, n uint32) (r0 *Widget, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fNewWidget)
+	s := c.Stack()
+	lowerflatString(c, s, name)
+	s[2] = uint64(n)
+	c.Invoke()
+	c.ReadMemory()
+	v := &Widget{
+		GuestResource: c.TakeRep(uint32(s[0]), WidgetType),
+		x:             c.Owner().(*Exports),
+	}
+	c.Commit()
+	c.PostReturn(1)
+	return v, nil
+}
+
+// Describe calls the guest's export [method]widget.describe.
+//
+// "name:count".
+//
+//	describe: func() -> string
+func (r *Widget) Describe(ctx context.Context) (r0 string, err error) {
+	x := r.x
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fWidgetDescribe)
+	s := c.Stack()
+	s[0] = uint64(c.LendRep(r.guest(), WidgetType))
+	c.Invoke()
+	c.ReadMemory()
+	rp := uint32(s[0])
+	c.Check(rp, 8, 4)
+	v := c.String(c.U32(rp), c.U32(rp+4))
+	c.PostReturn(1)
+	return v, nil
+}
+
+// Bump calls the guest's export [method]widget.bump.
+//
+// Adds k to the count and returns it.
+//
+//	bump: func(k: u32) -> u32
+func (r *Widget) Bump(ctx context.Context, k uint32) (r0 uint32, err error) {
+	x := r.x
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fWidgetBump)
+	s := c.Stack()
+	s[0] = uint64(c.LendRep(r.guest(), WidgetType))
+	s[1] = uint64(k)
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// Twin calls the guest's export [method]widget.twin.
+//
+// A new widget: the same name, twice the count.
+//
+//	twin: func() -> widget
+func (r *Widget) Twin(ctx context.Context) (r0 *Widget, err error) {
+	x := r.x
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fWidgetTwin)
+	s := c.Stack()
+	s[0] = uint64(c.LendRep(r.guest(), WidgetType))
+	c.Invoke()
+	c.ReadMemory()
+	v := &Widget{
+		GuestResource: c.TakeRep(uint32(s[0]), WidgetType),
+		x:             c.Owner().(*Exports),
+	}
+	c.Commit()
+	c.PostReturn(1)
+	return v, nil
+}
+
+// Same calls the guest's export [method]widget.same.
+//
+// Whether other has the same count (a borrow of the guest's own
+// resource: the guest gets its rep).
+//
+//	same: func(other: borrow<widget>) -> bool
+func (r *Widget) Same(ctx context.Context, other *Widget) (r0 bool, err error) {
+	x := r.x
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fWidgetSame)
+	s := c.Stack()
+	s[0] = uint64(c.LendRep(r.guest(), WidgetType))
+	s[1] = uint64(c.LendRep(other.guest(), WidgetType))
+	c.Invoke()
+	v := uint32(s[0]) != 0
+	c.PostReturn(1)
+	return v, nil
+}
+
+// WidgetFromCounter calls the guest's export [static]widget.from-counter.
+//
+// A widget named name counting from what a host counter, lent for
+// the call, says.
+//
+//	from-counter: static func(c: borrow<counter>, name: string) -> widget
+func (x *Exports) WidgetFromCounter(ctx context.Context, argC Counter, name string) (r0 *Widget, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fWidgetFromCounter)
+	s := c.Stack()
+	s[0] = uint64(c.Lend(argC, things.CounterType))
+	lowerflatString(c, s[1:], name)
+	c.Invoke()
+	c.ReadMemory()
+	v := &Widget{
+		GuestResource: c.TakeRep(uint32(s[0]), WidgetType),
+		x:             c.Owner().(*Exports),
+	}
+	c.Commit()
+	c.PostReturn(1)
+	return v, nil
+}
+
+// WidgetDestroyed calls the guest's export [static]widget.destroyed.
+//
+// How many widgets the guest destroyed.
+//
+//	destroyed: static func() -> u32
+func (x *Exports) WidgetDestroyed(ctx context.Context) (r0 uint32, err error) {
+	s, err := x.Enter(&x.fWidgetDestroyed)
+	if err != nil {
+		return r0, err
+	}
+	if err = x.Leave(ctx, &x.fWidgetDestroyed, x.fWidgetDestroyed.Fn.CallWithStack(ctx, s), 1); err != nil {
+		return r0, err
+	}
+	return uint32(s[0]), nil
+}
+
+// Absorb calls the guest's export absorb.
+//
+// Takes a widget and drops it there (its destructor runs); returns
+// its count.
+//
+//	absorb: func(w: widget) -> u32
+func (x *Exports) Absorb(ctx context.Context, w *Widget) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fAbsorb)
+	s := c.Stack()
+	s[0] = uint64(c.GiveRep(w.guest(), WidgetType))
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// Split calls the guest's export split.
+//
+// n new widgets sharing w's count.
+//
+//	split: func(w: borrow<widget>, n: u32) -> list<widget>
+func (x *Exports) Split(ctx context.Context, w *Widget, n uint32) (r0 []*Widget, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fSplit)
+	s := c.Stack()
+	s[0] = uint64(c.LendRep(w.guest(), WidgetType))
+	s[1] = uint64(n)
+	c.Invoke()
+	c.ReadMemory()
+	rp := uint32(s[0])
+	c.Check(rp, 8, 4)
+	v := listOwnWidget(c, c.U32(rp), c.U32(rp+4))
+	c.Commit()
+	c.PostReturn(1)
+	return v, nil
+}
+
+// Peek calls the guest's export peek.
+//
+// Reads a host counter lent for the call; the guest ends the borrow.
+//
+//	peek: func(c: borrow<counter>) -> u32
+func (x *Exports) Peek(ctx context.Context, argC Counter) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fPeek)
+	s := c.Stack()
+	s[0] = uint64(c.Lend(argC, things.CounterType))
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// KeepBorrow calls the guest's export keep-borrow.
+//
+// Reads a host counter lent for the call and keeps the borrow: a
+// hostile guest.
+//
+//	keep-borrow: func(c: borrow<counter>) -> u32
+func (x *Exports) KeepBorrow(ctx context.Context, argC Counter) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fKeepBorrow)
+	s := c.Stack()
+	s[0] = uint64(c.Lend(argC, things.CounterType))
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// BadHandle calls the guest's export bad-handle.
+//
+// Returns a handle that is not in the table: a hostile guest.
+//
+//	bad-handle: func() -> widget
+func (x *Exports) BadHandle(ctx context.Context) (r0 *Widget, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fBadHandle)
+	s := c.Stack()
+	c.Invoke()
+	c.ReadMemory()
+	v := &Widget{
+		GuestResource: c.TakeRep(uint32(s[0]), WidgetType),
+		x:             c.Owner().(*Exports),
+	}
+	c.Commit()
+	c.PostReturn(1)
+	return v, nil
+}
+
+// Drop drops the host's widget: the guest's destructor runs. r is spent, even
+// when the destructor fails (its trap is returned and marks the instance trapped).
+func (r *Widget) Drop(ctx context.Context) error {
+	return r.x.DropGuest(ctx, r.guest(), &r.x.dtorWidget)
+}
+
+// guest returns the handle, nil for a nil r.
+func (r *Widget) guest() *cabi.GuestResource {
+	if r == nil {
+		return nil
+	}
+	return &r.GuestResource
+}
+
+// Functions returns the functions of the host module module ("[export]" + ModuleName,
+// with the version) that the guest imports for the resources it implements:
+// [resource-new], [resource-rep] and [resource-drop] of each. Register defines them.
+func Functions(module string) []cabi.HostFunc {
+	var fs []cabi.HostFunc
+	fs = append(fs, cabi.ResourceFuncs(module, "widget", WidgetType)...)
+	return fs
+}
+
+// Register instantiates the host module [export]test:kitchen/plugin in r, once per version
+// asked for (Version when none is given), which a guest implementing the interface's
+// resources imports: call it before instantiating the guest.
+func Register(ctx context.Context, r wazero.Runtime, versions ...string) error {
+	if len(versions) == 0 {
+		versions = []string{Version}
+	}
+	for _, v := range versions {
+		module := "[export]" + ModuleName
+		if v != "" {
+			module += "@" + v
+		}
+		b := r.NewHostModuleBuilder(module)
+		for _, f := range Functions(module) {
+			f.Define(b)
+		}
+		if _, err := b.Instantiate(ctx); err != nil {
+			return fmt.Errorf("plugin: registering %s: %w", module, err)
+		}
+	}
+	return nil
+}
+
 func liftColor(c *cabi.Call, s []uint64) Color {
 	return Color(c.Disc(uint32(s[0]), 3))
 }
 
 func liftPerms(c *cabi.Call, s []uint64) Perms {
 	return Perms(s[0]) & 7
+}
+
+func listOwnWidget(c *cabi.Call, p, n uint32) []*Widget {
+	c.CheckList(p, n, 4, 4)
+	v := make([]*Widget, n)
+	for i := range v {
+		v[i] = &Widget{
+			GuestResource: c.TakeRep(c.U32(p+uint32(i)*4), WidgetType),
+			x:             c.Owner().(*Exports),
+		}
+	}
+	return v
 }
 
 func listPair(c *cabi.Call, p, n uint32) []Pair {

@@ -10,6 +10,7 @@
 package plugin
 
 import (
+	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/generator/internal/plugin/test/shared/things"
 	"strconv"
 )
@@ -247,3 +248,21 @@ type Pair struct {
 	Name string `wit:"name"`
 	N    uint32 `wit:"n"`
 }
+
+// Widget is the host's handle to the WIT resource widget of test:kitchen/plugin@0.1.0.
+//
+// The guest implements it. The host holds one from an export returning
+// own<widget>, calls its methods, passes it back (as own<widget> it moves to
+// the guest and is spent) and must Drop it, which runs the guest's destructor.
+//
+// A resource the guest implements: the host holds handles to it,
+// calls its constructor, methods and statics, and drops it.
+//
+//	resource widget
+type Widget struct {
+	cabi.GuestResource
+	x *Exports
+}
+
+// WidgetType identifies Widget handles in the guest's resource table.
+var WidgetType = cabi.NewResourceType("test:kitchen/plugin.widget")

@@ -1,0 +1,67 @@
+package cabi
+
+import "fmt"
+
+// Borrows the host lends to an export. A borrow<R> argument of a resource
+// the host implements enters the guest's table as a lent handle for the
+// call (Table.Lend): the guest may use it and pass it to imports as a
+// borrow, and must drop it ([resource-drop]R, which then only ends the
+// borrow) before the export returns, as the Canonical ABI requires of a
+// callee. A lent handle left in the table when the export returns traps
+// the call; whatever happens, the handle leaves the table without dropping
+// the resource, which stays the host's: the guest cannot keep it, move it
+// or have it dropped by Close.
+
+// lent is one handle lent to the export call in progress.
+type lent struct {
+	h uint32
+	v Resource
+}
+
+// Lend lowers v as a borrow<R> argument of an export: it enters the table
+// as a lent handle until the call returns.
+func (c *Call) Lend(v Resource, typ *ResourceType) uint32 {
+	if v == nil {
+		refuse(c.Func, ErrNilResource, "a nil %s", typ)
+	}
+	h, err := c.inst.table.Lend(typ, v)
+	if err != nil {
+		c.Trapf("cannot lend another %s: %v", typ, err)
+	}
+	c.inst.lent = append(c.inst.lent, lent{h, v})
+	return h
+}
+
+// endLends runs when the export returned: every lent handle must be gone.
+// Those left are taken back (not dropped) and trap the call.
+func (c *Call) endLends() {
+	left := 0
+	var first uint32
+	for _, l := range c.inst.lent {
+		if c.inst.table.Unlend(l.h, l.v) {
+			if left == 0 {
+				first = l.h
+			}
+			left++
+		}
+	}
+	c.inst.lent = c.inst.lent[:0]
+	if left > 0 {
+		c.Trapf("borrow handles still remain at the end of the call: %d lent, first handle %d", left, first)
+	}
+}
+
+// unlend takes back every lent handle of a call that failed.
+func (inst *Instance) unlend() {
+	for _, l := range inst.lent {
+		inst.table.Unlend(l.h, l.v)
+	}
+	inst.lent = inst.lent[:0]
+}
+
+// refuse ends an export call before the guest sees it, for a host mistake
+// in an argument: the call fails with an error wrapping err, and the
+// instance is not marked trapped.
+func refuse(fn string, err error, format string, args ...any) {
+	panic(&Trap{Func: fn, Msg: fmt.Sprintf(format, args...), refusal: fmt.Errorf("%w: %s", err, fmt.Sprintf(format, args...))})
+}
