@@ -15,7 +15,7 @@ import (
 	"go.bytecodealliance.org/wit"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden generated code in internal/kitchen")
+var update = flag.Bool("update", false, "rewrite the golden generated code in internal/kitchen, internal/plugin and internal/proxy")
 
 const modulePath = "github.com/wasitls/wasitls"
 
@@ -238,5 +238,30 @@ func TestAllWASIBuildsAndVets(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// TestGoldenProxy is TestGolden for wasi:http/proxy@0.2.8 (vendored in
+// ../wit/deps/http), a real world with an export whose function takes
+// host resources as own: the golden copy in internal/proxy is built and
+// vetted with the module.
+func TestGoldenProxy(t *testing.T) {
+	res := load(t, filepath.Join(repoRoot(t), "wit"))
+	files, err := Generate(res, Options{World: "wasi:http/proxy@0.2.8", Package: modulePath + "/generator/internal/proxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := Write("internal/proxy", files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareTree(t, "internal/proxy", files, "run go test ./generator -run TestGoldenProxy -update")
+	var handler bool
+	for _, f := range files {
+		handler = handler || f.Path == "wasi/http/incoming-handler/incominghandler.glue.go" && bytes.Contains(f.Data, []byte("func (x *Exports) Handle(ctx context.Context, request IncomingRequest, responseOut ResponseOutparam) (err error)"))
+	}
+	if !handler {
+		t.Error("no Exports.Handle for wasi:http/incoming-handler")
 	}
 }
