@@ -1,5 +1,6 @@
-// Package tlsdraft holds raw Canonical ABI bindings for the upstream draft
-// interface "wasi:tls/types@0.2.0-draft", the minimal client-only API other
-// wasi:tls hosts serve, hand-written in the regular form described in package
-// guest/wasi/io. A later generator mode may replace them.
+// Package tlsdraft is the Go guest API of the upstream draft interface
+// "wasi:tls/types@0.2.0-draft", the minimal client-only API other wasi:tls
+// hosts serve, over the bindings wit2host -guest generates in
+// guest/wasi/bindings/wasi/tls/types: the future's nested option and results
+// become (ready, error) with a *HandshakeError.
 package tlsdraft

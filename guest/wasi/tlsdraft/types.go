@@ -4,10 +4,9 @@ package tlsdraft
 
 import (
 	"errors"
-	"runtime"
-	"unsafe"
 
-	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/io/streams"
+	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/tls/types"
 	"github.com/wasitls/wasitls/guest/wasi/io"
 )
 
@@ -15,47 +14,39 @@ import (
 var ErrConsumed = errors.New("wasi:tls: future value already taken")
 
 // ClientHandshake is the resource client-handshake.
-type ClientHandshake uint32
+type ClientHandshake = types.ClientHandshake
 
 // NewClientHandshake starts a client handshake for serverName over raw
 // streams; it takes ownership of both.
 //
 //	constructor(server-name: string, input: input-stream, output: output-stream);
 func NewClientHandshake(serverName string, in io.InputStream, out io.OutputStream) ClientHandshake {
-	h := clientHandshakeNew(cabi.StringAddr(serverName), uint32(len(serverName)), uint32(in), uint32(out))
-	runtime.KeepAlive(serverName)
-	return ClientHandshake(h)
+	return types.NewClientHandshake(serverName, streams.InputStream(in), streams.OutputStream(out))
 }
 
 // ClientHandshakeFinish consumes h and runs the handshake.
 //
 //	finish: static func(this: client-handshake) -> future-client-streams;
 func ClientHandshakeFinish(h ClientHandshake) FutureClientStreams {
-	return FutureClientStreams(clientHandshakeFinish(uint32(h)))
+	return FutureClientStreams(types.ClientHandshakeFinish(h))
 }
 
-// Drop drops the handle.
-func (h ClientHandshake) Drop() { clientHandshakeDrop(uint32(h)) }
-
 // ClientConnection is the resource client-connection.
-type ClientConnection uint32
-
-// CloseOutput sends close_notify.
-//
-//	close-output: func();
-func (c ClientConnection) CloseOutput() { clientConnectionCloseOutput(uint32(c)) }
-
-// Drop drops the handle; its streams first.
-func (c ClientConnection) Drop() { clientConnectionDrop(uint32(c)) }
+// CloseOutput sends close_notify; Drop drops the handle, its streams first.
+type ClientConnection = types.ClientConnection
 
 // FutureClientStreams is the resource future-client-streams.
 type FutureClientStreams uint32
+
+func (f FutureClientStreams) b() types.FutureClientStreamsBorrow {
+	return types.FutureClientStreamsBorrow(f)
+}
 
 // Subscribe returns a pollable ready when the handshake completed.
 //
 //	subscribe: func() -> pollable;
 func (f FutureClientStreams) Subscribe() io.Pollable {
-	return io.Pollable(futureClientStreamsSubscribe(uint32(f)))
+	return f.b().Subscribe()
 }
 
 // Get returns the connection and its cleartext streams (children of the
@@ -64,21 +55,23 @@ func (f FutureClientStreams) Subscribe() io.Pollable {
 //
 //	get: func() -> option<result<result<tuple<client-connection, input-stream, output-stream>, io-error>>>;
 func (f FutureClientStreams) Get() (c ClientConnection, in io.InputStream, out io.OutputStream, ready bool, err error) {
-	futureClientStreamsGet(uint32(f), cabi.Ret())
-	r := *(*futureClientStreamsGetMem)(cabi.Ret())
-	switch {
-	case r.IsSome == 0:
+	outer, ready := f.b().Get()
+	if !ready {
 		return 0, 0, 0, false, nil
-	case r.Outer != 0:
-		return 0, 0, 0, true, ErrConsumed
-	case r.Inner != 0:
-		return 0, 0, 0, true, &HandshakeError{Err: io.Error(r.Handles[0])}
 	}
-	return ClientConnection(r.Handles[0]), io.InputStream(r.Handles[1]), io.OutputStream(r.Handles[2]), true, nil
+	inner, _, consumed := outer.Get()
+	if consumed {
+		return 0, 0, 0, true, ErrConsumed
+	}
+	t, e, failed := inner.Get()
+	if failed {
+		return 0, 0, 0, true, &HandshakeError{Err: e}
+	}
+	return t.F0, io.InputStream(t.F1), io.OutputStream(t.F2), true, nil
 }
 
 // Drop drops the handle.
-func (f FutureClientStreams) Drop() { futureClientStreamsDrop(uint32(f)) }
+func (f FutureClientStreams) Drop() { types.FutureClientStreams(f).Drop() }
 
 // HandshakeError is a failed handshake; Err is the host's owned error
 // resource. Drop it when done.
@@ -98,27 +91,3 @@ func (e *HandshakeError) Drop() {
 		e.Err = 0
 	}
 }
-
-//go:wasmimport wasi:tls/types@0.2.0-draft [constructor]client-handshake
-func clientHandshakeNew(name unsafe.Pointer, nameLen uint32, in, out uint32) uint32
-
-//go:wasmimport wasi:tls/types@0.2.0-draft [static]client-handshake.finish
-func clientHandshakeFinish(this uint32) uint32
-
-//go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]client-handshake
-func clientHandshakeDrop(self uint32)
-
-//go:wasmimport wasi:tls/types@0.2.0-draft [method]client-connection.close-output
-func clientConnectionCloseOutput(self uint32)
-
-//go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]client-connection
-func clientConnectionDrop(self uint32)
-
-//go:wasmimport wasi:tls/types@0.2.0-draft [method]future-client-streams.subscribe
-func futureClientStreamsSubscribe(self uint32) uint32
-
-//go:wasmimport wasi:tls/types@0.2.0-draft [method]future-client-streams.get
-func futureClientStreamsGet(self uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]future-client-streams
-func futureClientStreamsDrop(self uint32)

@@ -3,11 +3,8 @@
 package tlsext
 
 import (
-	"errors"
-	"runtime"
-	"unsafe"
-
-	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"github.com/wasitls/wasitls/cabi/witval"
+	ext2 "github.com/wasitls/wasitls/guest/wasi/bindings/wasitls/tls/v0.2.0/extensions"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 )
 
@@ -16,40 +13,18 @@ import (
 // that serve only 0.1.0.
 
 // SignatureScheme is a TLS signature scheme by IANA code point.
-type SignatureScheme = uint16
+type SignatureScheme = ext2.SignatureScheme
 
 // Algorithms are protocol versions, cipher suites and key-exchange groups,
 // each in preference order.
-type Algorithms struct {
-	Versions     []uint16
-	CipherSuites []uint16
-	Groups       []NamedGroup
-}
-
-func liftU16s(l listMem) []uint16 {
-	return append([]uint16{}, cabi.Uint16s(l.Ptr, l.Len)...) // the block is reused after Unpin
-}
-
-func liftAlgorithms() Algorithms {
-	r := *(*algorithmsMem)(cabi.Ret())
-	a := Algorithms{Versions: liftU16s(r.Versions), CipherSuites: liftU16s(r.CipherSuites), Groups: liftU16s(r.Groups)}
-	cabi.Unpin()
-	return a
-}
-
-func liftU16List() []uint16 {
-	v := liftU16s(*(*listMem)(cabi.Ret()))
-	cabi.Unpin()
-	return v
-}
+type Algorithms = ext2.Algorithms
 
 // AllowedAlgorithms is what the host lets the guest select from; an empty
 // list means the host cannot name it.
 //
 //	allowed-algorithms: func() -> algorithms;
 func AllowedAlgorithms() Algorithms {
-	allowedAlgorithms(cabi.Ret())
-	return liftAlgorithms()
+	return ext2.AllowedAlgorithms()
 }
 
 // DefaultAlgorithms is what a connection uses when the guest configures
@@ -57,24 +32,21 @@ func AllowedAlgorithms() Algorithms {
 //
 //	default-algorithms: func() -> algorithms;
 func DefaultAlgorithms() Algorithms {
-	defaultAlgorithms(cabi.Ret())
-	return liftAlgorithms()
+	return ext2.DefaultAlgorithms()
 }
 
 // ClientHelloVersions returns the protocol versions the client offered.
 //
 //	client-hello-versions: func(hello: borrow<client-hello>) -> list<protocol-version>;
 func ClientHelloVersions(h tls.ClientHello) []uint16 {
-	clientHelloVersions(uint32(h), cabi.Ret())
-	return liftU16List()
+	return ext2.ClientHelloVersions(ext2.ClientHelloBorrow(h))
 }
 
 // ClientHelloGroups returns the key-exchange groups the client supports.
 //
 //	client-hello-groups: func(hello: borrow<client-hello>) -> list<named-group>;
 func ClientHelloGroups(h tls.ClientHello) []NamedGroup {
-	clientHelloGroups(uint32(h), cabi.Ret())
-	return liftU16List()
+	return ext2.ClientHelloGroups(ext2.ClientHelloBorrow(h))
 }
 
 // ClientHelloSignatureSchemes returns the signature schemes the client
@@ -82,8 +54,7 @@ func ClientHelloGroups(h tls.ClientHello) []NamedGroup {
 //
 //	client-hello-signature-schemes: func(hello: borrow<client-hello>) -> list<signature-scheme>;
 func ClientHelloSignatureSchemes(h tls.ClientHello) []SignatureScheme {
-	clientHelloSignatureSchemes(uint32(h), cabi.Ret())
-	return liftU16List()
+	return ext2.ClientHelloSignatureSchemes(ext2.ClientHelloBorrow(h))
 }
 
 // ClientIdentityRequestSignatureSchemes returns the signature schemes the
@@ -91,8 +62,7 @@ func ClientHelloSignatureSchemes(h tls.ClientHello) []SignatureScheme {
 //
 //	client-identity-request-signature-schemes: func(request: borrow<client-identity-request>) -> list<signature-scheme>;
 func ClientIdentityRequestSignatureSchemes(r tls.ClientIdentityRequest) []SignatureScheme {
-	clientIdentityRequestSignatureSchemes(uint32(r), cabi.Ret())
-	return liftU16List()
+	return ext2.ClientIdentityRequestSignatureSchemes(ext2.ClientIdentityRequestBorrow(r))
 }
 
 // ClientIdentityRequestAuthorities returns the DER distinguished names of
@@ -100,11 +70,7 @@ func ClientIdentityRequestSignatureSchemes(r tls.ClientIdentityRequest) []Signat
 //
 //	client-identity-request-authorities: func(request: borrow<client-identity-request>) -> list<list<u8>>;
 func ClientIdentityRequestAuthorities(r tls.ClientIdentityRequest) [][]byte {
-	clientIdentityRequestAuthorities(uint32(r), cabi.Ret())
-	l := *(*listMem)(cabi.Ret())
-	out := cabi.BytesList(l.Ptr, l.Len)
-	cabi.Unpin()
-	return out
+	return ext2.ClientIdentityRequestAuthorities(ext2.ClientIdentityRequestBorrow(r))
 }
 
 // ParsePrivateIdentity is tls.ParsePrivateIdentity with the host's reason
@@ -112,18 +78,8 @@ func ClientIdentityRequestAuthorities(r tls.ClientIdentityRequest) [][]byte {
 //
 //	parse-private-identity: func(private-key: list<u8>, x509-chain: list<list<u8>>) -> result<private-identity, string>;
 func ParsePrivateIdentity(privateKey []byte, chain [][]byte) (tls.PrivateIdentity, error) {
-	hs := cabi.LowerBytesList(chain)
-	parsePrivateIdentity(cabi.SliceAddr(privateKey), uint32(len(privateKey)), cabi.HeadersAddr(hs), uint32(len(hs)), cabi.Ret())
-	runtime.KeepAlive(privateKey)
-	runtime.KeepAlive(chain)
-	runtime.KeepAlive(hs)
-	r := *(*resultHandleStringMem)(cabi.Ret())
-	if r.IsErr == 0 {
-		return tls.PrivateIdentity(r.Ptr), nil
-	}
-	msg := string(cabi.Bytes(r.Ptr, r.Len))
-	cabi.Unpin()
-	return 0, errors.New(msg)
+	id, err := ext2.ParsePrivateIdentity(privateKey, chain)
+	return tls.PrivateIdentity(id), err
 }
 
 // HostIdentity returns a handle to the identity the host holds under name;
@@ -131,10 +87,8 @@ func ParsePrivateIdentity(privateKey []byte, chain [][]byte) (tls.PrivateIdentit
 //
 //	host-identity: func(name: string) -> option<private-identity>;
 func HostIdentity(name string) (tls.PrivateIdentity, bool) {
-	hostIdentity(cabi.StringAddr(name), uint32(len(name)), cabi.Ret())
-	runtime.KeepAlive(name)
-	r := *(*optionHandleMem)(cabi.Ret())
-	return tls.PrivateIdentity(r.Handle), r.IsSome != 0
+	id, ok := ext2.HostIdentity(name)
+	return tls.PrivateIdentity(id), ok
 }
 
 // ExportClientKeyingMaterial exports keying material from a connection
@@ -143,14 +97,7 @@ func HostIdentity(name string) (tls.PrivateIdentity, bool) {
 //
 //	export-client-keying-material: func(connection: borrow<client-connection>, label: string, context: option<list<u8>>, length: u32) -> result<list<u8>, string>;
 func ExportClientKeyingMaterial(c tls.ClientConnection, label string, context []byte, length uint32) ([]byte, error) {
-	some := uint32(0)
-	if context != nil {
-		some = 1
-	}
-	exportClientKeyingMaterial(uint32(c), cabi.StringAddr(label), uint32(len(label)), some, cabi.SliceAddr(context), uint32(len(context)), length, cabi.Ret())
-	runtime.KeepAlive(label)
-	runtime.KeepAlive(context)
-	return liftBytesResult()
+	return ext2.ExportClientKeyingMaterial(ext2.ClientConnectionBorrow(c), label, optionalBytes(context), length)
 }
 
 // ExportServerKeyingMaterial is ExportClientKeyingMaterial for a server
@@ -158,56 +105,13 @@ func ExportClientKeyingMaterial(c tls.ClientConnection, label string, context []
 //
 //	export-server-keying-material: func(connection: borrow<server-connection>, label: string, context: option<list<u8>>, length: u32) -> result<list<u8>, string>;
 func ExportServerKeyingMaterial(c tls.ServerConnection, label string, context []byte, length uint32) ([]byte, error) {
-	some := uint32(0)
-	if context != nil {
-		some = 1
-	}
-	exportServerKeyingMaterial(uint32(c), cabi.StringAddr(label), uint32(len(label)), some, cabi.SliceAddr(context), uint32(len(context)), length, cabi.Ret())
-	runtime.KeepAlive(label)
-	runtime.KeepAlive(context)
-	return liftBytesResult()
+	return ext2.ExportServerKeyingMaterial(ext2.ServerConnectionBorrow(c), label, optionalBytes(context), length)
 }
 
-// liftBytesResult lifts result<list<u8>, string>.
-func liftBytesResult() ([]byte, error) {
-	r := *(*resultStringErrMem)(cabi.Ret())
-	b := append([]byte{}, cabi.Bytes(r.Ptr, r.Len)...) // the block is reused after Unpin
-	cabi.Unpin()
-	if r.IsErr != 0 {
-		return nil, errors.New(string(b))
+// optionalBytes is option<list<u8>>: none for a nil slice.
+func optionalBytes(b []byte) witval.Option[[]byte] {
+	if b == nil {
+		return witval.None[[]byte]()
 	}
-	return b, nil
+	return witval.Some(b)
 }
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 export-client-keying-material
-func exportClientKeyingMaterial(c uint32, label unsafe.Pointer, labelLen uint32, some uint32, ctx unsafe.Pointer, ctxLen uint32, length uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 export-server-keying-material
-func exportServerKeyingMaterial(c uint32, label unsafe.Pointer, labelLen uint32, some uint32, ctx unsafe.Pointer, ctxLen uint32, length uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 host-identity
-func hostIdentity(name unsafe.Pointer, n uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 allowed-algorithms
-func allowedAlgorithms(ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 default-algorithms
-func defaultAlgorithms(ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 client-hello-versions
-func clientHelloVersions(h uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 client-hello-groups
-func clientHelloGroups(h uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 client-hello-signature-schemes
-func clientHelloSignatureSchemes(h uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 client-identity-request-signature-schemes
-func clientIdentityRequestSignatureSchemes(r uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 client-identity-request-authorities
-func clientIdentityRequestAuthorities(r uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.2.0 parse-private-identity
-func parsePrivateIdentity(key unsafe.Pointer, keyLen uint32, chain unsafe.Pointer, chainLen uint32, ret unsafe.Pointer)

@@ -3,21 +3,12 @@
 package tlsext
 
 import (
-	"unsafe"
-
-	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	ext3 "github.com/wasitls/wasitls/guest/wasi/bindings/wasitls/tls/v0.3.0/extensions"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 )
 
 // The functions wasitls:tls/extensions@0.3.0 adds: session resumption.
 // Those of 0.1.0 and 0.2.0 keep importing their own version.
-
-func boolArg(b bool) uint32 {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // ConfigureClientResumption turns session resumption on or off for the
 // connection (on by default where the host allows it). The sessions stay
@@ -25,8 +16,7 @@ func boolArg(b bool) uint32 {
 //
 //	configure-client-resumption: func(handshake: borrow<client-handshake>, enabled: bool) -> result<_, string>;
 func ConfigureClientResumption(h tls.ClientHandshake, enabled bool) error {
-	configureClientResumption(uint32(h), boolArg(enabled), cabi.Ret())
-	return liftResult()
+	return ext3.ConfigureClientResumption(ext3.ClientHandshakeBorrow(h), enabled)
 }
 
 // ConfigureServerResumption turns session resumption (and ticket issuing)
@@ -34,8 +24,7 @@ func ConfigureClientResumption(h tls.ClientHandshake, enabled bool) error {
 //
 //	configure-server-resumption: func(handshake: borrow<server-handshake>, enabled: bool) -> result<_, string>;
 func ConfigureServerResumption(h tls.ServerHandshake, enabled bool) error {
-	configureServerResumption(uint32(h), boolArg(enabled), cabi.Ret())
-	return liftResult()
+	return ext3.ConfigureServerResumption(ext3.ServerHandshakeBorrow(h), enabled)
 }
 
 // ClientSessionResumed reports whether the completed handshake resumed a
@@ -43,7 +32,7 @@ func ConfigureServerResumption(h tls.ServerHandshake, enabled bool) error {
 //
 //	client-session-resumed: func(connection: borrow<client-connection>) -> bool;
 func ClientSessionResumed(c tls.ClientConnection) bool {
-	return clientSessionResumed(uint32(c)) != 0
+	return ext3.ClientSessionResumed(ext3.ClientConnectionBorrow(c))
 }
 
 // ServerSessionResumed reports whether the completed handshake resumed a
@@ -51,17 +40,5 @@ func ClientSessionResumed(c tls.ClientConnection) bool {
 //
 //	server-session-resumed: func(connection: borrow<server-connection>) -> bool;
 func ServerSessionResumed(c tls.ServerConnection) bool {
-	return serverSessionResumed(uint32(c)) != 0
+	return ext3.ServerSessionResumed(ext3.ServerConnectionBorrow(c))
 }
-
-//go:wasmimport wasitls:tls/extensions@0.3.0 configure-client-resumption
-func configureClientResumption(h, enabled uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.3.0 configure-server-resumption
-func configureServerResumption(h, enabled uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.3.0 client-session-resumed
-func clientSessionResumed(c uint32) uint32
-
-//go:wasmimport wasitls:tls/extensions@0.3.0 server-session-resumed
-func serverSessionResumed(c uint32) uint32

@@ -3,9 +3,7 @@
 package tlsext
 
 import (
-	"unsafe"
-
-	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	ext "github.com/wasitls/wasitls/guest/wasi/bindings/wasitls/tls/v0.1.0/extensions"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 )
 
@@ -15,33 +13,12 @@ import (
 //
 //	client-last-error: func(connection: borrow<client-connection>) -> option<string>;
 func ClientLastError(c tls.ClientConnection) (string, bool) {
-	clientLastError(uint32(c), cabi.Ret())
-	return liftOptionString()
+	return ext.ClientLastError(ext.ClientConnectionBorrow(c))
 }
 
 // ServerLastError is ClientLastError for a server connection.
 //
 //	server-last-error: func(connection: borrow<server-connection>) -> option<string>;
 func ServerLastError(c tls.ServerConnection) (string, bool) {
-	serverLastError(uint32(c), cabi.Ret())
-	return liftOptionString()
+	return ext.ServerLastError(ext.ServerConnectionBorrow(c))
 }
-
-// liftOptionString lifts option<string>, whose layout is the same as
-// result<_, string>'s: a one-byte tag, then the list at offset 4.
-func liftOptionString() (string, bool) {
-	r := *(*resultStringErrMem)(cabi.Ret())
-	if r.IsErr == 0 {
-		cabi.Unpin()
-		return "", false
-	}
-	s := string(cabi.Bytes(r.Ptr, r.Len))
-	cabi.Unpin()
-	return s, true
-}
-
-//go:wasmimport wasitls:tls/extensions@0.1.0 client-last-error
-func clientLastError(c uint32, ret unsafe.Pointer)
-
-//go:wasmimport wasitls:tls/extensions@0.1.0 server-last-error
-func serverLastError(c uint32, ret unsafe.Pointer)
