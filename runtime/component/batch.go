@@ -20,6 +20,9 @@ type hostFunc struct {
 	fn              api.GoModuleFunc
 	params, results []api.ValueType
 	paramNames      []string
+	// trampoline marks a shim function's stand-in (shim.go), which
+	// is not a built-in of its own.
+	trampoline bool
 }
 
 func (b *hostBatch) has(name string) bool {

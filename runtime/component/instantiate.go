@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -33,6 +34,8 @@ type state struct {
 	compiled map[*CoreModule]wazero.CompiledModule
 	modules  []api.Module // instantiated, in order
 	batch    *hostBatch   // canonical built-ins not yet instantiated
+
+	shimDepth atomic.Int32 // nesting of calls through shims (shim.go)
 }
 
 // Instantiate instantiates c in r. Lowered imports are bound through
@@ -347,7 +350,7 @@ func (s *scope) coreInstantiate(d CoreInstantiate) (*coreInstance, error) {
 	ci := &coreInstance{mod: mod}
 	if len(d.Args) == 0 {
 		if sh, ok := recognizeShim(m.Bytes); ok {
-			sh.mod = mod
+			sh.mod, sh.depth = mod, &s.state.shimDepth
 			ci.shim = sh
 			s.seeThrough(sh, uint32(s.count(SortCoreInstance)))
 		}

@@ -2,7 +2,9 @@ package component
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -50,6 +52,12 @@ import (
 //   - A module other than a recognized fixup that imports the shim's table
 //     could write it: the shim is then marked escaped and every trampoline
 //     calls the shim's own function from then on.
+//   - A trampoline is never recorded as a slot's built-in, and calls of
+//     the shims' own functions from trampolines nest at most maxShimDepth
+//     deep per component instance: a hostile component whose fixup writes
+//     a trampoline back into its own slot gets a trap, where the shim
+//     alone would have recursed in wasm until wazero's stack limit,
+//     instead of unbounded recursion through Go.
 type shim struct {
 	mod   api.Module
 	table string              // the table's export name
@@ -58,7 +66,12 @@ type shim struct {
 
 	slots   []api.GoModuleFunc // by slot: the built-in a recognized fixup wrote
 	escaped bool
+	depth   *atomic.Int32 // the instance's nesting of indirect calls
 }
+
+// maxShimDepth bounds how deeply calls of shims' own functions from
+// trampolines nest (see shim).
+const maxShimDepth = 64
 
 // A shimFunc is an exported shim function: the slot it calls, with its
 // type.
@@ -162,7 +175,7 @@ func (s *scope) seeThrough(sh *shim, idx uint32) {
 		if !host[f.slot] {
 			continue
 		}
-		sh.fast[name] = s.state.addHost(hostFunc{fn: sh.trampoline(name), params: f.sig.params, results: f.sig.results})
+		sh.fast[name] = s.state.addHost(hostFunc{fn: sh.trampoline(name), params: f.sig.params, results: f.sig.results, trampoline: true})
 	}
 }
 
@@ -183,6 +196,11 @@ func (sh *shim) trampoline(name string) api.GoModuleFunc {
 
 // indirect calls the shim's own function name.
 func (sh *shim) indirect(ctx context.Context, name string, stack []uint64) {
+	if sh.depth.Add(1) > maxShimDepth {
+		sh.depth.Add(-1)
+		panic(fmt.Errorf("component: calls through an indirect-call shim nest more than %d deep (a slot leads back to a shim)", maxShimDepth))
+	}
+	defer sh.depth.Add(-1)
 	// A fresh api.Function each time: a call engine is not reentrant, and
 	// this path is the rare one.
 	if err := sh.mod.ExportedFunction(name).CallWithStack(ctx, stack); err != nil {
@@ -345,7 +363,7 @@ func (sh *shim) fill(b []byte, arg string, args map[string]*coreInstance) {
 		}
 		hf, ok := src.hostFunc(im.name)
 		sig := coreSig{params: hf.params, results: hf.results}
-		if ok && sig.equal(sigs[slot]) {
+		if ok && !hf.trampoline && sig.equal(sigs[slot]) {
 			sh.slots[slot] = hf.fn
 		}
 	}

@@ -75,15 +75,7 @@ func TestShimTrampoline(t *testing.T) {
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
 	st := &state{ctx: ctx, r: r, compiled: map[*CoreModule]wazero.CompiledModule{}}
-	sh, ok := recognizeShim(testShim())
-	if !ok {
-		t.Fatal("not a shim")
-	}
-	var err error
-	if sh.mod, err = st.instantiateCore(testShim(), nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	shimInst := &coreInstance{mod: sh.mod, shim: sh}
+	sh, shimInst := testShimInstance(t, st)
 	var caller api.Module
 	calls := 0
 	builtin := hostFunc{params: []api.ValueType{api.ValueTypeI32}, fn: func(_ context.Context, m api.Module, stack []uint64) {
@@ -130,6 +122,60 @@ func TestShimTrampoline(t *testing.T) {
 	sh.fill(escaper, "shim", insts)
 	if err := call(); err != nil || calls != 2 || caller == nil || !sh.escaped {
 		t.Fatalf("after the table escaped: %v, %d calls, called from %v; want a call through the shim", err, calls, caller)
+	}
+	for _, m := range st.modules {
+		m.Close(ctx)
+	}
+}
+
+func testShimInstance(t *testing.T, st *state) (*shim, *coreInstance) {
+	sh, ok := recognizeShim(testShim())
+	if !ok {
+		t.Fatal("not a shim")
+	}
+	var err error
+	if sh.mod, err = st.instantiateCore(testShim(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	sh.depth = &st.shimDepth
+	return sh, &coreInstance{mod: sh.mod, shim: sh}
+}
+
+// TestShimLoop is a hostile fixup that writes the shim function's own
+// trampoline into its slot: a call traps once the calls through the shim
+// nest too deep, instead of recursing without bound through Go.
+func TestShimLoop(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	st := &state{ctx: ctx, r: r, compiled: map[*CoreModule]wazero.CompiledModule{}}
+	sh, shimInst := testShimInstance(t, st)
+	item := st.addHost(hostFunc{fn: sh.trampoline("0"), params: []api.ValueType{api.ValueTypeI32}, trampoline: true})
+	if err := st.flush(); err != nil {
+		t.Fatal(err)
+	}
+	args := map[string]api.Module{"a": item.inst.mod, "shim": sh.mod}
+	if _, err := st.instantiateCore(testFixup, nil, args); err != nil {
+		t.Fatal(err)
+	}
+	sh.fill(testFixup, "shim", map[string]*coreInstance{"a": item.inst, "shim": shimInst})
+	if sh.slots[0] != nil {
+		t.Fatal("a trampoline was recorded as a slot's built-in")
+	}
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%v", p)
+			}
+		}()
+		sh.trampoline("0")(ctx, nil, []uint64{7})
+		return nil
+	}()
+	if err == nil || !strings.Contains(err.Error(), "nest more than") {
+		t.Fatalf("a slot that leads back to its shim: %.300v", err)
+	}
+	if d := st.shimDepth.Load(); d != 0 {
+		t.Fatalf("nesting left at %d", d)
 	}
 	for _, m := range st.modules {
 		m.Close(ctx)
