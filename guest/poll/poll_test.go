@@ -7,16 +7,13 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/hostcalls"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -42,48 +39,6 @@ func TestPollerInGuest(t *testing.T) {
 	}
 }
 
-// hostCalls counts the guest's calls of the host functions in names once
-// started is set.
-type hostCalls struct {
-	started atomic.Bool
-	start   time.Time
-	mu      sync.Mutex
-	n       map[string]int
-}
-
-func (c *hostCalls) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
-	if def.GoFunction() == nil {
-		return nil
-	}
-	return c
-}
-
-func (c *hostCalls) Before(_ context.Context, _ api.Module, def api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
-	if c.started.Load() {
-		c.mu.Lock()
-		c.n[def.ModuleName()+" "+def.Name()]++
-		c.mu.Unlock()
-	}
-}
-
-func (c *hostCalls) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
-
-func (c *hostCalls) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}
-
-// startWriter sets started when the guest prints "ready".
-type startWriter struct {
-	c   *hostCalls
-	out bytes.Buffer
-}
-
-func (w *startWriter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("ready")) {
-		w.c.start = time.Now()
-		w.c.started.Store(true)
-	}
-	return w.out.Write(p)
-}
-
 // TestHostCallsPerWait pins what a wait costs in host calls when no other
 // goroutine can run: one poll, no timer pollable made and dropped for it
 // (the poller's timer is reused until it fires, every poll.MaxBlock), and
@@ -98,8 +53,8 @@ func TestHostCallsPerWait(t *testing.T) {
 	wasm := guestbuild.MustBuild(t, "./testdata/pollcount")
 	for _, mode := range []string{"alone", "parked"} {
 		t.Run(mode, func(t *testing.T) {
-			calls := &hostCalls{n: map[string]int{}}
-			ctx := experimental.WithFunctionListenerFactory(context.Background(), calls)
+			calls := new(hostcalls.Counter)
+			ctx := calls.Context(context.Background())
 			r := wazero.NewRuntime(ctx)
 			defer r.Close(ctx)
 			rt, err := runtime.New(ctx, r, runtime.Config{})
@@ -110,21 +65,22 @@ func TestHostCallsPerWait(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := &startWriter{c: calls}
+			var out bytes.Buffer
+			stdout := calls.StartOn(&out, "ready")
 			if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-				Args: []string{"pollcount", mode, strconv.Itoa(waits)}, Stdout: out, Stderr: out,
+				Args: []string{"pollcount", mode, strconv.Itoa(waits)}, Stdout: stdout, Stderr: &out,
 			}); err != nil {
-				t.Fatalf("guest: %v\n%s", err, out.out.String())
+				t.Fatalf("guest: %v\n%s", err, out.String())
 			}
-			elapsed := time.Since(calls.start)
-			if !strings.HasSuffix(out.out.String(), "done\n") {
-				t.Fatalf("guest printed %q", out.out.String())
+			elapsed := calls.Elapsed()
+			if !strings.HasSuffix(out.String(), "done\n") {
+				t.Fatalf("guest printed %q", out.String())
 			}
 			const (
 				clock = "wasi:clocks/monotonic-clock@0.2.8 "
 				poll  = "wasi:io/poll@0.2.8 poll"
 			)
-			n := calls.n
+			n := calls.Counts()
 			t.Logf("host calls for %d waits: %v", waits, n)
 			// The guest itself subscribes one duration per wait; the
 			// poller may make its always-ready pollable once.
