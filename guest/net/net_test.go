@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/hostcalls"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -27,7 +29,13 @@ const guest = "./testdata/nettest"
 // rules, with stdout going to out.
 func run(t testing.TB, out io.Writer, connect, listen []string, args ...string) (string, error) {
 	t.Helper()
-	ctx := context.Background()
+	return runContext(t, context.Background(), out, connect, listen, args...)
+}
+
+// runContext is run with the context the runtime is made with (which may
+// carry a function listener factory).
+func runContext(t testing.TB, ctx context.Context, out io.Writer, connect, listen []string, args ...string) (string, error) {
+	t.Helper()
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
 	p := new(sockets.Policy)
@@ -85,6 +93,43 @@ func TestDialEcho(t *testing.T) {
 	}
 	if want := fmt.Sprintf("echo: hello, wasinet local=true remote=%s\n", addr); out.String() != want {
 		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+}
+
+// TestReadsPerRoundTrip pins the host calls of a request and its answer:
+// once a Read had to wait, the next Read waits before it reads, so that a
+// one-byte round trip costs one read (and the poll that waits), not an
+// empty read first (a host call and a call back into the guest's
+// cabi_realloc for the empty list).
+func TestReadsPerRoundTrip(t *testing.T) {
+	const trips = 200
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.Close()
+	})
+	calls := new(hostcalls.Counter)
+	var out bytes.Buffer
+	stderr, err := runContext(t, calls.Context(context.Background()), calls.StartOn(&out, "ready"),
+		[]string{addr}, nil, "roundtrips", addr, strconv.Itoa(trips))
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if out.String() != "ready\ndone\n" {
+		t.Fatalf("guest printed %q", out.String())
+	}
+	n := calls.Counts()
+	t.Logf("host calls for %d round trips: %v", trips, n)
+	const (
+		read = "wasi:io/streams@0.2.8 [method]input-stream.read"
+		poll = "wasi:io/poll@0.2.8 poll"
+	)
+	// The first Read reads before it waits; a few reads more for
+	// wake-ups that find nothing are tolerated.
+	if got, max := n[read], trips+trips/20+1; got > max {
+		t.Errorf("%d reads for %d round trips, want at most %d: Reads read before they wait", got, trips, max)
+	}
+	if got := n[poll]; got > trips+trips/20+1 {
+		t.Errorf("%d polls for %d round trips, want at most one per round trip", got, trips)
 	}
 }
 

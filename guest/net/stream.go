@@ -47,13 +47,28 @@ func streamErr(err error) error {
 
 // StreamReader reads a wasi:io input-stream without blocking the guest. It is
 // safe for one reader and concurrent SetDeadline/Close calls.
+//
+// A Read whose first read comes back empty waits on the stream's pollable
+// and reads again. An empty read is not free: besides the host call, the
+// host lowers its empty list through a call back into the guest's
+// cabi_realloc, the dearest part of a host call. So once a Read had to
+// wait, the following ones wait first and read once the stream is ready,
+// as a request and its answer (an echo, an RPC) would make them do anyway;
+// when bytes did arrive in between, the wait returns at once. A read that
+// fills a buffer of [streamingRead] bytes or more says that the peer
+// streams: the next Read reads first again.
 type StreamReader struct {
-	mu  sync.Mutex // serialises Read
-	s   io.InputStream
-	p   io.Pollable
-	dl  *deadline
-	eof bool
+	mu        sync.Mutex // serialises Read
+	s         io.InputStream
+	p         io.Pollable
+	dl        *deadline
+	eof       bool
+	waitFirst bool // the last Read had to wait
 }
+
+// streamingRead is the smallest buffer whose filling by one read puts a
+// StreamReader back to reading before it waits.
+const streamingRead = 4 << 10
 
 // NewStreamReader returns a reader that owns s: Close drops it.
 func NewStreamReader(s io.InputStream) *StreamReader {
@@ -75,6 +90,14 @@ func (r *StreamReader) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	for {
+		if r.waitFirst {
+			if r.p == 0 {
+				r.p = r.s.Subscribe()
+			}
+			if err := wait(r.p, r.dl); err != nil {
+				return 0, err
+			}
+		}
 		n, err := r.s.ReadInto(b)
 		if err != nil {
 			err = streamErr(err)
@@ -84,14 +107,12 @@ func (r *StreamReader) Read(b []byte) (int, error) {
 			return n, err
 		}
 		if n > 0 {
+			if n == len(b) && n >= streamingRead {
+				r.waitFirst = false
+			}
 			return n, nil
 		}
-		if r.p == 0 {
-			r.p = r.s.Subscribe()
-		}
-		if err := wait(r.p, r.dl); err != nil {
-			return 0, err
-		}
+		r.waitFirst = true
 	}
 }
 

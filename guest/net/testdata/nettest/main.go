@@ -2,6 +2,8 @@
 // tests in package wasinet drive it. Modes:
 //
 //	echo ADDR MSG      dial ADDR, write MSG, CloseWrite, read to EOF, print it
+//	roundtrips ADDR N  dial ADDR, print "ready", make N one-byte round trips
+//	                   (write a byte, read one with io.ReadFull), print "done"
 //	serve N            listen on 127.0.0.1:0, print the address, echo one
 //	                   line on each of N connections served concurrently
 //	deadline ADDR      dial ADDR (which never answers), read with a deadline
@@ -59,6 +61,29 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Printf("echo: %s local=%v remote=%v\n", b, c.LocalAddr() != nil, c.RemoteAddr())
+		return nil
+
+	case "roundtrips":
+		n, err := strconv.Atoi(args[2])
+		if err != nil {
+			return err
+		}
+		c, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Println("ready")
+		b := []byte{0}
+		for range n {
+			if _, err := c.Write(b); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(c, b); err != nil {
+				return err
+			}
+		}
+		fmt.Println("done")
 		return nil
 
 	case "serve":
