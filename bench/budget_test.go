@@ -37,8 +37,9 @@ import (
 // attach to this process alone (the peer runs in a child process then).
 var (
 	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, wasi-BACKEND, c-BACKEND, in-guest")
-	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (16 KiB each), handshake (guest client) or server-handshake (guest server)")
+	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
+	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
 	budgetCount   = flag.Bool("budget.count", false, "TestBudget counts host calls (slows them down)")
 	budgetWait    = flag.Bool("budget.wait", false, "TestBudget waits for a line on stdin before the operations")
 	budgetPeer    = flag.String("budget.peer", PeerSubprocess, "where TestBudget's native peer runs")
@@ -161,9 +162,10 @@ func TestBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer sess.close()
-		op = func(n int) (time.Duration, error) { return sess.download(uint64(n)<<14, 16<<10) }
+		size := *budgetSize
+		op = func(n int) (time.Duration, error) { return sess.download(uint64(n*size), size) }
 		if *budgetOp == "upload" {
-			op = func(n int) (time.Duration, error) { return sess.upload(uint64(n)<<14, 16<<10) }
+			op = func(n int) (time.Duration, error) { return sess.upload(uint64(n*size), size) }
 		}
 	case "handshake", "server-handshake":
 		open := e.clientHandshaker
