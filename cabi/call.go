@@ -79,12 +79,12 @@ func Begin(ctx context.Context, mod api.Module, fn string) (c Call) {
 // may-leave rule is the cabi_realloc one) and resets the per-call state.
 func enter(inst *Instance, fn string) {
 	switch {
-	case inst.trapped.Load():
+	case inst.isTrapped():
 		Trapf(fn, "instance has trapped before")
-	case inst.closed.Load():
+	case inst.isClosed():
 		Trapf(fn, "instance is closed")
 	case inst.inRealloc:
-		inst.trapped.Store(true)
+		inst.setTrapped()
 		Trapf(fn, "host function called from cabi_realloc")
 	}
 	inst.borrowed = inst.borrowed[:0]

@@ -173,9 +173,9 @@ var ErrReentered = errors.New("cabi: export called while a call into the same gu
 func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
 	c.ctx, c.Func, c.inst, c.fn = ctx, f.Name, x.inst, f
 	switch {
-	case x.inst.trapped.Load():
+	case x.inst.isTrapped():
 		Trapf(f.Name, "instance has trapped before")
-	case x.inst.closed.Load():
+	case x.inst.isClosed():
 		Trapf(f.Name, "instance is closed")
 	case x.busy:
 		panic(&Trap{Func: f.Name, Msg: ErrReentered.Error(), refusal: ErrReentered})
@@ -275,28 +275,32 @@ func (c *Call) EndExport(err *error) {
 // Scalar exports (plain numbers in and out: nothing to check, nothing in
 // memory) take a path without a Call, small enough to inline:
 //
-//	s, err := x.Enter(&x.fAdd)
+//	s := x.Enter()
+//	if s == nil {
+//		return 0, x.Refusal(&x.fAdd)
+//	}
 //	... the arguments into s ...
 //	err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s), 1)
 //	... the result out of s ...
 
-// Enter starts a scalar call of f through x and returns the stack for its
-// arguments, or the error of a trapped or closed instance or a re-entered
-// call. Leave must follow when it succeeds.
-func (x *Exports) Enter(f *ExportFunc) ([]uint64, error) {
-	if x.busy || x.inst.trapped.Load() || x.inst.closed.Load() {
-		return nil, x.refusal(f)
+// Enter starts a scalar call through x and returns the stack for its
+// arguments, or nil when the call is refused ([Exports.Refusal] says why):
+// the instance trapped or closed, or the call re-enters x. Leave must
+// follow when it succeeds.
+func (x *Exports) Enter() []uint64 {
+	if x.busy || x.inst.halted.Load() != 0 {
+		return nil
 	}
 	x.busy = true
-	return x.stack, nil
+	return x.stack
 }
 
-// refusal is Enter's error.
-func (x *Exports) refusal(f *ExportFunc) error {
+// Refusal is the error of a call of f that Enter refused.
+func (x *Exports) Refusal(f *ExportFunc) error {
 	switch {
 	case x.busy:
 		return fmt.Errorf("%s: %w", f.Name, ErrReentered)
-	case x.inst.trapped.Load():
+	case x.inst.isTrapped():
 		return &Trap{Func: f.Name, Msg: "instance has trapped before"}
 	}
 	return &Trap{Func: f.Name, Msg: "instance is closed"}

@@ -116,12 +116,12 @@ func (x *Exports) DropGuest(ctx context.Context, g *GuestResource, dtor *ExportF
 		return fmt.Errorf("%s: %w", dtor.Name, ErrSpent)
 	}
 	g.spent = true
-	if dtor.Fn == nil || x.inst.closed.Load() {
+	if dtor.Fn == nil || x.inst.isClosed() {
 		return nil
 	}
-	s, err := x.Enter(dtor)
-	if err != nil {
-		return err
+	s := x.Enter()
+	if s == nil {
+		return x.Refusal(dtor)
 	}
 	s[0] = uint64(g.rep)
 	return x.Leave(ctx, dtor, dtor.Fn.CallWithStack(ctx, s), 0)

@@ -28,9 +28,20 @@ type Instance struct {
 	nextOwn   int      // next handle of reserved for Own
 	lent      []lent   // borrows the host lent to the export call in progress
 	inRealloc bool
-	trapped   atomic.Bool
-	closed    atomic.Bool
+	// halted holds the trapped and closed bits: one load tells a call
+	// whether it may enter.
+	halted atomic.Uint32
 }
+
+// The bits of Instance.halted.
+const (
+	haltTrapped uint32 = 1 << iota
+	haltClosed
+)
+
+func (inst *Instance) isTrapped() bool { return inst.halted.Load()&haltTrapped != 0 }
+func (inst *Instance) isClosed() bool  { return inst.halted.Load()&haltClosed != 0 }
+func (inst *Instance) setTrapped()     { inst.halted.Or(haltTrapped) }
 
 // NewInstance returns a new instance with an empty table. The guest module
 // is bound on the first host call that needs it, or by Bind.
@@ -76,14 +87,14 @@ func (inst *Instance) Bind(mod api.Module) error {
 }
 
 // Trapped reports whether a call through the instance has trapped.
-func (inst *Instance) Trapped() bool { return inst.trapped.Load() }
+func (inst *Instance) Trapped() bool { return inst.isTrapped() }
 
 // Close drops every resource left in the table, children before parents,
 // and marks the instance closed: later calls trap. A panic in a Drop is
 // recovered and reported in the returned error; the other resources are
 // still dropped. Close is idempotent.
 func (inst *Instance) Close(ctx context.Context) error {
-	inst.closed.Store(true)
+	inst.halted.Or(haltClosed)
 	var errs []error
 	for _, v := range inst.table.drain() {
 		if err := safeDrop(v); err != nil {

@@ -48,7 +48,7 @@ func markTrapped(ctx context.Context, inst *Instance) {
 		inst = InstanceFrom(ctx)
 	}
 	if inst != nil {
-		inst.trapped.Store(true)
+		inst.setTrapped()
 	}
 }
 

@@ -295,10 +295,9 @@ func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 	if len(f.Results) == 1 {
 		zero = append(zero, jen.Id(exportArg(f.Results[0], 0)))
 	}
-	fail := jen.If(jen.Id("err").Op("!=").Nil()).Block(jen.Return(append(zero, jen.Id("err"))...))
 	body := []jen.Code{
-		jen.List(jen.Id("s"), jen.Id("err")).Op(":=").Id("x").Dot("Enter").Call(field),
-		fail,
+		jen.Id("s").Op(":=").Id("x").Dot("Enter").Call(),
+		jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(append(zero, jen.Id("x").Dot("Refusal").Call(field))...)),
 	}
 	off := 0
 	for i, p := range f.Params {

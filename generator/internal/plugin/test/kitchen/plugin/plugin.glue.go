@@ -106,9 +106,9 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 //
 //	add: func(a: u32, b: u32) -> u32
 func (x *Exports) Add(ctx context.Context, a uint32, b uint32) (r0 uint32, err error) {
-	s, err := x.Enter(&x.fAdd)
-	if err != nil {
-		return r0, err
+	s := x.Enter()
+	if s == nil {
+		return r0, x.Refusal(&x.fAdd)
 	}
 	s[0] = uint64(a)
 	s[1] = uint64(b)
@@ -405,9 +405,9 @@ func (x *Exports) Mint(ctx context.Context, start uint32) (r0 Counter, err error
 //
 //	post-returns: func() -> u32
 func (x *Exports) PostReturns(ctx context.Context) (r0 uint32, err error) {
-	s, err := x.Enter(&x.fPostReturns)
-	if err != nil {
-		return r0, err
+	s := x.Enter()
+	if s == nil {
+		return r0, x.Refusal(&x.fPostReturns)
 	}
 	if err = x.Leave(ctx, &x.fPostReturns, x.fPostReturns.Fn.CallWithStack(ctx, s), 1); err != nil {
 		return r0, err
@@ -421,9 +421,9 @@ func (x *Exports) PostReturns(ctx context.Context) (r0 uint32, err error) {
 //
 //	quit: func(code: u32)
 func (x *Exports) Quit(ctx context.Context, code uint32) (err error) {
-	s, err := x.Enter(&x.fQuit)
-	if err != nil {
-		return err
+	s := x.Enter()
+	if s == nil {
+		return x.Refusal(&x.fQuit)
 	}
 	s[0] = uint64(code)
 	if err = x.Leave(ctx, &x.fQuit, x.fQuit.Fn.CallWithStack(ctx, s), 0); err != nil {
@@ -594,9 +594,9 @@ func (x *Exports) WidgetFromCounter(ctx context.Context, argC Counter, name stri
 //
 //	destroyed: static func() -> u32
 func (x *Exports) WidgetDestroyed(ctx context.Context) (r0 uint32, err error) {
-	s, err := x.Enter(&x.fWidgetDestroyed)
-	if err != nil {
-		return r0, err
+	s := x.Enter()
+	if s == nil {
+		return r0, x.Refusal(&x.fWidgetDestroyed)
 	}
 	if err = x.Leave(ctx, &x.fWidgetDestroyed, x.fWidgetDestroyed.Fn.CallWithStack(ctx, s), 1); err != nil {
 		return r0, err
