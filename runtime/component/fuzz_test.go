@@ -41,6 +41,15 @@ func FuzzInstantiate(f *testing.F) {
 		section(secAlias, vec([]byte{0x00, 0x11, 0x01, 0x00, 0x01, 'm'}))))
 	f.Add(comp(section(secType, vec([]byte{0x3f, 0x7f, 0x00})), section(secCanon, vec([]byte{0x02, 0x00}, []byte{0x03, 0x00}, []byte{0x04, 0x00}))))
 	f.Add(comp(section(secComponent, comp(section(secExport, vec(cat([]byte{0x00}, name("x"), []byte{0x03, 0x00, 0x00})))))))
+	// A shim and its fixup, the fixup given the shim function back
+	// through a core instance of exports.
+	f.Add(comp(section(secCoreModule, testShim()), section(secCoreModule, testFixup),
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))),
+		section(secAlias, vec(cat([]byte{0x00, 0x00, 0x01}, u32(0), name("0")))),
+		section(secCoreInstance, vec(
+			cat([]byte{0x01}, vec(cat(name("0"), []byte{0x00}, u32(0)))),
+			cat([]byte{0x00}, u32(1), vec(cat(name("a"), []byte{0x12}, u32(1)), cat(name("shim"), []byte{0x12}, u32(0)))),
+		))))
 	bg := context.Background()
 	// A core module's start function may loop: each input gets a second.
 	r := wazero.NewRuntimeWithConfig(bg, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithMemoryLimitPages(64))
@@ -67,4 +76,21 @@ func (trapLinker) Resolve(module, name string, params, results []api.ValueType) 
 		cabi.Trapf(module+"#"+name, "not served in the fuzz test")
 	}
 	return cabi.HostFunc{Name: name, Fn: fn, Params: params, Results: results}, nil
+}
+
+// FuzzCoreShape checks that reading a core module's shape, and
+// recognizing a shim or a fixup in it, is an answer, never a panic.
+func FuzzCoreShape(f *testing.F) {
+	f.Add(testShim())
+	f.Add(testFixup)
+	f.Add(testShim(0x41, 0x00, 0x1a))
+	sh, _ := recognizeShim(testShim())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		readCoreShape(b)
+		if s, ok := recognizeShim(b); ok && len(s.slots) == 0 {
+			t.Fatal("a shim with no slots")
+		}
+		recognizeFixup(b, sh, "shim")
+		importsTable(b, "shim", "$imports")
+	})
 }
