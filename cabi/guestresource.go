@@ -105,24 +105,25 @@ func (c *Call) checkHeld(g *GuestResource, typ *ResourceType) {
 // DropGuest drops g, the host's handle to a resource the guest
 // implements: it calls the destructor dtor, if the guest exports one, with
 // the rep. g is spent from then on, even when the destructor fails, whose
-// trap is returned and marks the instance trapped like any export's.
-// After the instance closed there is nothing to call: DropGuest only
-// spends g.
+// trap is returned and marks the instance trapped like any export's. A
+// refused call (the instance trapped, or a call into x in progress) leaves
+// g as it was. After the instance closed there is nothing to call:
+// DropGuest only spends g.
 func (x *Exports) DropGuest(ctx context.Context, g *GuestResource, dtor *ExportFunc) error {
 	switch {
 	case g == nil || g.typ == nil:
 		return fmt.Errorf("%s: %w", dtor.Name, ErrNilResource)
 	case g.spent:
 		return fmt.Errorf("%s: %w", dtor.Name, ErrSpent)
-	}
-	g.spent = true
-	if dtor.Fn == nil || x.inst.isClosed() {
+	case dtor.Fn == nil || x.inst.isClosed():
+		g.spent = true
 		return nil
 	}
 	s := x.Enter()
 	if s == nil {
 		return x.Refusal(dtor)
 	}
+	g.spent = true
 	s[0] = uint64(g.rep)
 	return x.Leave(ctx, dtor, dtor.Fn.CallWithStack(ctx, s), 0)
 }

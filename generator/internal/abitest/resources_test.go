@@ -164,6 +164,24 @@ func TestExportedResourcesFaults(t *testing.T) {
 		t.Errorf("absorb of boom: %v, want a trap of absorb naming the destructor", err)
 	}
 
+	// A Drop from a host function the guest called during an export call
+	// is refused, and leaves the widget held.
+	g = newPluginGuest(t)
+	w = must[*plugin.Widget](t, "new")(g.x.NewWidget(g.ctx, "held", 1))
+	c = g.h.NewCounter(g.ctx, 4).(*pluginCounter)
+	var dropErr error
+	c.onGet = func() { dropErr = w.Drop(g.ctx) }
+	if _, err := g.x.WidgetFromCounter(g.ctx, c, "fc"); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(dropErr, cabi.ErrReentered) || w.Spent() {
+		t.Errorf("drop during a call: %v (spent %v), want cabi.ErrReentered and held", dropErr, w.Spent())
+	}
+	if err := w.Drop(g.ctx); err != nil || !w.Spent() {
+		t.Errorf("drop after the call: %v (spent %v)", err, w.Spent())
+	}
+	c.Drop()
+
 	// Widgets still held when the instance closes: Close forgets the
 	// guest's handles, and a later Drop only spends the widget.
 	g = newPluginGuest(t)
