@@ -420,6 +420,25 @@ func (t *Table) Take(h uint32, typ *ResourceType) (Resource, error) {
 	return t.release(h, slotMoved), nil
 }
 
+// TypeOf returns the type of h, a live handle.
+func (t *Table) TypeOf(h uint32) (*ResourceType, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, err := t.check(h, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.typ, nil
+}
+
+// Holds reports whether v is in the table as a handle the guest owns.
+func (t *Table) Holds(v Resource) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.index[v]
+	return ok
+}
+
 // checkOwned is check for a handle about to be moved: a lent one is an
 // error. Called with t.mu held.
 func (t *Table) checkOwned(h uint32, typ *ResourceType) (*slot, error) {

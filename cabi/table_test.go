@@ -293,3 +293,27 @@ func TestTableLend(t *testing.T) {
 		t.Errorf("dropped %v", dropped)
 	}
 }
+
+// TestTableTypeOfHolds: TypeOf names a live handle's type; Holds finds
+// values the guest owns, not lent ones.
+func TestTableTypeOfHolds(t *testing.T) {
+	var dropped []string
+	tab := new(Table)
+	a, b := &res{name: "a", dropped: &dropped}, &res{name: "b", dropped: &dropped}
+	h := mustInsert(t, tab, typB, a)
+	if typ, err := tab.TypeOf(h); err != nil || typ != typB {
+		t.Errorf("TypeOf = %v, %v", typ, err)
+	}
+	if _, err := tab.TypeOf(h + 1); err == nil {
+		t.Error("TypeOf of an unknown handle succeeded")
+	}
+	lent, _ := tab.Lend(typA, b)
+	if !tab.Holds(a) || tab.Holds(b) {
+		t.Errorf("Holds(owned) = %v, Holds(lent) = %v", tab.Holds(a), tab.Holds(b))
+	}
+	tab.Unlend(lent, b)
+	tab.Take(h, typB)
+	if tab.Holds(a) {
+		t.Error("Holds after Take")
+	}
+}
