@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,8 +16,10 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/runtime/component"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // helloComponent is testdata/components/hello.c as a command component:
@@ -393,5 +396,126 @@ func TestComponentJavaScript(t *testing.T) {
 	}
 	if want := "hello from javascript: clock ok, random ok\n"; out.String() != want {
 		t.Fatalf("stdout = %q, want %q (stderr %q)", out.String(), want, errb.String())
+	}
+}
+
+// TestComponentHostResources calls the exports of a C reactor component
+// that take and return WASI resources the host implements: output and
+// input streams over Go buffers, lent as borrow<R> for a call, moved in
+// and out as own<R>, and the component's own stdout handed to Go.
+func TestComponentHostResources(t *testing.T) {
+	b := cguest.Build(t, cguest.Spec{
+		Sources: []string{"testdata/components/streams/streams.c"},
+		CFlags:  []string{"-nostdlib", "-Wl,--no-entry"},
+		WIT:     "testdata/components/streams/streams.wit", World: "streams",
+		WITDeps: cguest.WITDeps("io", "cli", "clocks", "filesystem", "random", "sockets"),
+	})
+	c, err := component.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	inst, err := newComponentRuntime(t).InstantiateComponent(context.Background(), c, ModuleConfig{Stdout: &stdout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(context.Background())
+	ctx := inst.Context()
+	call := func(name string, args ...any) (any, error) {
+		t.Helper()
+		f, err := inst.Component().Func("example:streams/pipes", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Call(ctx, args...)
+	}
+	mustCall := func(name string, args ...any) any {
+		t.Helper()
+		v, err := call(name, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+	var buf bytes.Buffer
+	closes := 0
+	ws := wasiio.NewOutputStream(&buf, func() error { closes++; return nil })
+	defer ws.Close()
+	out := component.HostResource{Type: streams.OutputStreamType, Value: ws}
+
+	// Borrowed: the component waits on a pollable (a child of the lent
+	// stream), writes and drops its borrow; the stream stays ours.
+	for _, name := range []string{"wörld", "again"} {
+		if v := mustCall("greet", out, name); v != true {
+			t.Fatalf("greet = %v", v)
+		}
+	}
+	if buf.String() != "hello, wörld\nhello, again\n" || closes != 0 {
+		t.Fatalf("after greet: %q, %d closes", buf.String(), closes)
+	}
+	buf.Reset()
+
+	// Two borrows in one call.
+	data := strings.Repeat("0123456789abcdef", 1000)
+	rs := wasiio.NewInputStream(strings.NewReader(data), nil)
+	defer rs.Close()
+	in := component.HostResource{Type: streams.InputStreamType, Value: rs}
+	if v := mustCall("copy", in, out); v != uint64(len(data)) || buf.String() != data {
+		t.Fatalf("copy = %v, copied %d of %d bytes", v, buf.Len(), len(data))
+	}
+	buf.Reset()
+
+	// A borrow the component does not drop is the call's error; the
+	// stream comes back to us all the same.
+	if _, err := call("keep", out); err == nil || !strings.Contains(err.Error(), "did not drop borrow<wasi:io/streams.output-stream>") {
+		t.Fatalf("keep: %v", err)
+	}
+	if mustCall("greet", out, "still mine") != true || buf.String() != "hello, still mine\n" {
+		t.Fatalf("greet after keep: %q", buf.String())
+	}
+	buf.Reset()
+
+	// Moved in and back out: the same stream.
+	v := mustCall("pass", out)
+	back, ok := v.(component.HostResource)
+	if !ok || back.Value != ws || back.Type != streams.OutputStreamType {
+		t.Fatalf("pass = %#v", v)
+	}
+	// Moved in for good: the component writes and drops it, which closes it.
+	if mustCall("finish", out) != true || buf.String() != "bye\n" || closes != 1 {
+		t.Fatalf("finish: %q, %d closes", buf.String(), closes)
+	}
+
+	// The component's stdout, owned by Go now.
+	v = mustCall("stdout")
+	so, ok := v.(component.HostResource)
+	if !ok || so.Type != streams.OutputStreamType {
+		t.Fatalf("stdout = %#v", v)
+	}
+	if err := so.Value.(streams.OutputStream).BlockingWriteAndFlush(ctx, []byte("written from Go\n")); err != nil {
+		t.Fatal(err)
+	}
+	so.Value.Drop()
+	if stdout.String() != "written from Go\n" {
+		t.Fatalf("stdout = %q", stdout.String())
+	}
+
+	// Mistakes are errors naming them.
+	other := wasiio.NewOutputStream(io.Discard, nil)
+	defer other.Close()
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{in, "x"}, "a HostResource of wasi:io/streams.input-stream, want wasi:io/streams.output-stream"},
+		{[]any{component.HostResource{Type: streams.OutputStreamType}, "x"}, "without its Type or Value"},
+		{[]any{other, "x"}, "want a component.HostResource"},
+	} {
+		if _, err := call("greet", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("greet%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	if n := inst.Cabi().Table().Len(); n != 0 {
+		t.Errorf("the component holds %d handles, want none", n)
 	}
 }

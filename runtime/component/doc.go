@@ -70,7 +70,13 @@
 // A lifted export is called from Go with [Instance.Call]: arguments are
 // lowered and results lifted by the Canonical ABI ([Value]), then the
 // post-return function, if any, runs. A command component's wasi:cli/run
-// export is [Instance.Run].
+// export is [Instance.Run]. Handles cross in both directions: a resource
+// the component defines is a [*Handle], one it imports from the host is a
+// [HostResource] (a value the generated glue would put in the table, with
+// its type). A HostResource passed as borrow<R> is lent to the component
+// for the call through the one resource table ([cabi.Table.Lend]): its
+// resource.drop ends the borrow, not the resource, and what it still
+// holds when the call returns is taken back and reported.
 //
 // # Faults
 //

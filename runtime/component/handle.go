@@ -3,6 +3,9 @@ package component
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/wasitls/wasitls/cabi"
 )
 
 // A Handle is a resource the component defines, owned by the Go caller:
@@ -40,21 +43,92 @@ func safeDrop(r *ownedRep) (err error) {
 	return nil
 }
 
-// liftOwn takes a handle the component returned out of its table.
-func (m *mem) liftOwn(t *rown, h uint32) *Handle {
-	if !t.res.defined {
-		fail("returning an imported resource (%s) to Go is not supported", t.res)
+// A HostResource is a resource the host implements, one the component
+// imports (such as wasi:io/streams's output-stream), passed to or returned
+// from Func.Call: its type, as the generated bindings declare it
+// (streams.OutputStreamType), and its value (such as a
+// *wasiio.OutputStream).
+//
+//   - An own<R> argument moves into the component, which owns it from then
+//     on and drops it.
+//   - A borrow<R> argument is lent for the call: the component uses it and,
+//     as the Component Model requires, drops the borrow before it returns;
+//     that leaves the resource to the caller. A borrow still held when the
+//     call returns is the call's error (the Component Model traps).
+//   - An own<R> result is the caller's, who must Drop its Value.
+type HostResource struct {
+	Type  *cabi.ResourceType
+	Value cabi.Resource
+}
+
+// hostName is the name the generated bindings give an imported resource's
+// type: the interface without its version, a dot, the resource.
+func (r *rresource) hostName() string {
+	iface, _, _ := strings.Cut(r.iface, "@")
+	return iface + "." + r.name
+}
+
+// A loan is a borrow<R> argument lent to the component for one call.
+type loan struct {
+	h   uint32
+	res HostResource
+}
+
+// endLoans takes back what the call lent, and says which borrows the
+// component still held.
+func (m *mem) endLoans() error {
+	var held []string
+	for _, l := range m.loans {
+		if m.inst.ci.Table().Unlend(l.h, l.res.Value) {
+			held = append(held, fmt.Sprintf("borrow<%s> (handle %d)", l.res.Type, l.h))
+		}
 	}
-	v, err := m.inst.ci.Table().Take(h, t.res.typ)
+	m.loans = nil
+	if held != nil {
+		return fmt.Errorf("the component did not drop %s before it returned", strings.Join(held, ", "))
+	}
+	return nil
+}
+
+// liftOwn takes a handle the component returned out of its table.
+func (m *mem) liftOwn(t *rown, h uint32) any {
+	table := m.inst.ci.Table()
+	if !t.res.defined {
+		typ, err := table.TypeOf(h)
+		if err == nil && typ.Name != t.res.hostName() {
+			err = fmt.Errorf("handle %d is a %s", h, typ)
+		}
+		var v cabi.Resource
+		if err == nil {
+			v, err = table.Take(h, typ)
+		}
+		if err != nil {
+			fail("own<%s> result: %v", t.res, err)
+		}
+		return HostResource{Type: typ, Value: v}
+	}
+	v, err := table.Take(h, t.res.typ)
 	if err != nil {
 		fail("own<%s> result: %v", t.res, err)
 	}
 	return &Handle{rep: v.(*ownedRep), inst: m.inst}
 }
 
-// lowerHandle lowers a *Handle argument: own moves it into the table,
-// borrow passes the representation (the component defines the resource).
+// lowerHandle lowers a handle argument: a *Handle of a resource the
+// component defines (own moves it into the table, borrow passes the
+// representation), or a HostResource of one it imports (own moves it into
+// the table, borrow lends it for the call).
 func (m *mem) lowerHandle(t rtype, v any) uint32 {
+	var res *rresource
+	switch t := t.(type) {
+	case *rown:
+		res = t.res
+	case *rborrow:
+		res = t.res
+	}
+	if !res.defined {
+		return m.lowerHostResource(t, res, v)
+	}
 	h, ok := v.(*Handle)
 	if !ok {
 		fail("want a *component.Handle, got %T", v)
@@ -65,25 +139,46 @@ func (m *mem) lowerHandle(t rtype, v any) uint32 {
 	if h.inst != m.inst {
 		fail("handle of another component instance")
 	}
-	switch t := t.(type) {
-	case *rown:
-		if h.rep.res != t.res {
-			fail("handle of %s, want %s", h.rep.res, t.res)
-		}
-		n, err := m.inst.ci.Table().Insert(t.res.typ, h.rep)
-		if err != nil {
-			fail("own<%s> argument: %v", t.res, err)
-		}
-		h.rep = nil
-		return n
-	case *rborrow:
-		if h.rep.res != t.res {
-			fail("handle of %s, want %s", h.rep.res, t.res)
-		}
-		if !t.res.defined {
-			fail("borrowing an imported resource from Go is not supported")
-		}
+	if h.rep.res != res {
+		fail("handle of %s, want %s", h.rep.res, res)
+	}
+	if _, own := t.(*rown); !own {
 		return h.rep.rep
 	}
-	panic("unreachable")
+	n, err := m.inst.ci.Table().Insert(res.typ, h.rep)
+	if err != nil {
+		fail("own<%s> argument: %v", res, err)
+	}
+	h.rep = nil
+	return n
+}
+
+func (m *mem) lowerHostResource(t rtype, res *rresource, v any) uint32 {
+	hr, ok := v.(HostResource)
+	if !ok {
+		fail("want a component.HostResource for %s, got %T", res, v)
+	}
+	if hr.Type == nil || hr.Value == nil {
+		fail("a HostResource for %s without its Type or Value", res)
+	}
+	if hr.Type.Name != res.hostName() {
+		fail("a HostResource of %s, want %s", hr.Type, res.hostName())
+	}
+	table := m.inst.ci.Table()
+	if _, own := t.(*rown); own {
+		if table.Holds(hr.Value) {
+			fail("own<%s> argument: the component holds it already", res)
+		}
+		n, err := table.Insert(hr.Type, hr.Value)
+		if err != nil {
+			fail("own<%s> argument: %v", res, err)
+		}
+		return n
+	}
+	n, err := table.Lend(hr.Type, hr.Value)
+	if err != nil {
+		fail("borrow<%s> argument: %v", res, err)
+	}
+	m.loans = append(m.loans, loan{n, hr})
+	return n
 }

@@ -19,8 +19,8 @@ import (
 //	canonical discriminant: option none 0, some 1; result ok 0, err 1)
 //	flags as uint32 (bit i is label i)
 //
-//	own<R> results as *Handle; own<R> and borrow<R> arguments as *Handle
-//	(R must be a resource the component defines)
+//	own<R> results, own<R> and borrow<R> arguments as *Handle when the
+//	component defines R, as HostResource when it imports R
 type Variant struct {
 	Case  uint32
 	Value any // nil for a case without payload
@@ -51,6 +51,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		}
 	}()
 	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst}
+	defer m.endLoans() // when lowering fails, what it lent goes back
 	var flat []uint64
 	var flatTypes []api.ValueType
 	for i, p := range ft.params {
@@ -67,6 +68,9 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		flat = []uint64{uint64(ptr)}
 	}
 	res, err := l.fn.Call(ctx, flat...)
+	if lerr := m.endLoans(); lerr != nil && err == nil {
+		err = fmt.Errorf("component: %s: %w", f.Name, lerr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +97,7 @@ type mem struct {
 	realloc api.Function
 	ctx     context.Context
 	inst    *Instance
+	loans   []loan // borrow<R> arguments of imported resources
 }
 
 func (m *mem) bytes(p, n uint32) []byte {

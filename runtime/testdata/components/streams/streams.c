@@ -1,0 +1,105 @@
+// streams is a reactor component written against the Canonical ABI by
+// hand (no libc): streams.wit is its world. Its exports take and return
+// WASI resources the host implements, input and output streams, as
+// borrowed and owned handles. As the Component Model requires, every
+// function drops the borrows it was given before it returns, except keep.
+#include <stdint.h>
+
+typedef __SIZE_TYPE__ size_t;
+
+#define IMPORT(m, n) __attribute__((import_module(m), import_name(n)))
+#define EXPORT(n) __attribute__((export_name("example:streams/pipes#" n)))
+#define IO(i) "wasi:io/" i "@0.2.8"
+
+IMPORT(IO("poll"), "[method]pollable.block") void pollable_block(uint32_t self);
+IMPORT(IO("poll"), "[resource-drop]pollable") void pollable_drop(uint32_t self);
+IMPORT(IO("error"), "[resource-drop]error") void error_drop(uint32_t self);
+IMPORT(IO("streams"), "[method]output-stream.subscribe") uint32_t output_subscribe(uint32_t self);
+// result<_, stream-error>: disc u8 @0; stream-error disc u8 @4 (0
+// last-operation-failed, 1 closed), error @8.
+IMPORT(IO("streams"), "[method]output-stream.blocking-write-and-flush")
+void output_blocking_write_and_flush(uint32_t self, const void *p, uint32_t n, void *ret);
+IMPORT(IO("streams"), "[resource-drop]output-stream") void output_drop(uint32_t self);
+// result<list<u8>, stream-error>: list ptr @4, len @8, or the
+// stream-error as above.
+IMPORT(IO("streams"), "[method]input-stream.blocking-read") void input_blocking_read(uint32_t self, uint64_t n, void *ret);
+IMPORT(IO("streams"), "[resource-drop]input-stream") void input_drop(uint32_t self);
+IMPORT("wasi:cli/stdout@0.2.8", "get-stdout") uint32_t get_stdout(void);
+
+static unsigned char heap[1 << 16];
+static uint32_t top;
+
+// cabi_realloc bumps; each export starts over (nothing outlives a call).
+__attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *old, size_t oldsz, size_t align, size_t newsz) {
+	(void)old, (void)oldsz;
+	uint32_t p = (top + align - 1) & ~(uint32_t)(align - 1);
+	if (p + newsz > sizeof heap)
+		__builtin_trap();
+	top = p + newsz;
+	return heap + p;
+}
+
+static uint32_t ret[4] __attribute__((aligned(8)));
+#define RET8(i) (((uint8_t *)ret)[i])
+
+// failed drops the error of a failed stream operation and returns 0.
+static int failed(void) {
+	if (RET8(4) == 0)
+		error_drop(ret[2]);
+	return 0;
+}
+
+static int write_all(uint32_t out, const void *p, uint32_t n) {
+	output_blocking_write_and_flush(out, p, n, ret);
+	return RET8(0) ? failed() : 1;
+}
+
+EXPORT("greet") uint32_t greet(uint32_t out, const char *name, uint32_t len) {
+	static char line[256];
+	static const char prefix[] = "hello, ";
+	uint32_t n = 0;
+	// A pollable on the borrowed stream, dropped before the borrow.
+	uint32_t p = output_subscribe(out);
+	pollable_block(p);
+	pollable_drop(p);
+	for (uint32_t i = 0; i < sizeof prefix - 1; i++)
+		line[n++] = prefix[i];
+	for (uint32_t i = 0; i < len && n < sizeof line - 1; i++)
+		line[n++] = name[i];
+	line[n++] = '\n';
+	uint32_t ok = write_all(out, line, n);
+	output_drop(out); // ends the borrow
+	top = 0;
+	return ok;
+}
+
+EXPORT("copy") uint64_t copy(uint32_t in, uint32_t out) {
+	uint64_t total = 0;
+	for (;;) {
+		top = 0;
+		input_blocking_read(in, 4096, ret);
+		if (RET8(0)) {
+			failed();
+			break;
+		}
+		if (!write_all(out, (void *)ret[1], ret[2]))
+			break;
+		total += ret[2];
+	}
+	input_drop(in);
+	output_drop(out);
+	top = 0;
+	return total;
+}
+
+EXPORT("finish") uint32_t finish(uint32_t out) {
+	uint32_t ok = write_all(out, "bye\n", 4);
+	output_drop(out); // drops the stream: the caller gave it away
+	return ok;
+}
+
+EXPORT("pass") uint32_t pass(uint32_t out) { return out; }
+
+EXPORT("stdout") uint32_t stdout_(void) { return get_stdout(); }
+
+EXPORT("keep") void keep(uint32_t out) { (void)out; }
