@@ -63,5 +63,6 @@ func (inst *Instance) unlend() {
 // in an argument: the call fails with an error wrapping err, and the
 // instance is not marked trapped.
 func refuse(fn string, err error, format string, args ...any) {
-	panic(&Trap{Func: fn, Msg: fmt.Sprintf(format, args...), refusal: fmt.Errorf("%w: %s", err, fmt.Sprintf(format, args...))})
+	msg := fmt.Sprintf(format, args...)
+	panic(&Trap{Func: fn, Msg: msg, refusal: fmt.Errorf("%w: %s", err, msg)})
 }
