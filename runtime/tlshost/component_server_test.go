@@ -243,3 +243,42 @@ func waitSettled(t *testing.T, goroutinesBefore, fdsBefore int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// nodePQClient is Node 24 (OpenSSL 3.5) offering X25519MLKEM768 only and
+// ALPN http/1.1; it prints what it negotiated and the answer's body.
+const nodePQClient = `
+const tls = require('tls');
+const s = tls.connect({
+  host: '127.0.0.1', port: +process.env.PORT, servername: 'localhost',
+  ca: process.env.CA, ecdhCurve: 'X25519MLKEM768', ALPNProtocols: ['http/1.1'],
+}, () => {
+  console.log('node: ' + s.getProtocol() + ' ' + s.alpnProtocol + ' ' + s.getEphemeralKeyInfo().name);
+  s.write('GET /node HTTP/1.1\r\nHost: localhost\r\n\r\n');
+});
+let body = '';
+s.on('data', (d) => { body += d; });
+s.on('close', () => console.log(body));
+s.on('error', (e) => { console.error(e.message); process.exit(3); });
+`
+
+// TestComponentServerNodeX25519MLKEM768: the C server component
+// negotiates the hybrid post-quantum group with Node 24 on both backends,
+// and reads it from its connection (server-negotiated-group).
+func TestComponentServerNodeX25519MLKEM768(t *testing.T) {
+	node := tlshost.NodePeer(t)
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		g := startComponentServer(t, tlshost.Config{BackendName: backend}, p, "0", "1", "host:web")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, "-e", nodePQClient)
+		cmd.Env = append(cmd.Environ(), "PORT="+g.port(t), "CA="+string(p.ca.CertPEM()))
+		got, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("node: %v\n%s", err, got)
+		}
+		mustContain(t, string(got), "node: TLSv1.3 http/1.1 X25519MLKEM768\n", "request: GET /node HTTP/1.1\n",
+			"group: 0x11ec\n", "alpn-id: http/1.1\n")
+		mustContain(t, g.waitExit(t, 30*time.Second), "groups [0x11ec]", "response: sent, closed\n")
+	})
+}
