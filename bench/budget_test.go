@@ -35,14 +35,21 @@ import (
 // -budget.wait it prints its pid and waits for a line on stdin before the
 // operations and prints "done" after them, so that perf or strace can
 // attach to this process alone (the peer runs in a child process then).
+//
+// With several subjects (-budget.subject native,c-stdtls) it counts
+// nothing but takes turns: -budget.rounds rounds of -budget.n/rounds
+// operations per subject, A B C then B C A, and prints each subject's
+// median time per operation with the range of the rounds, and the median
+// of the rounds' speed ratios against the first subject, with their range.
 var (
-	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, wasi-BACKEND, c-BACKEND, in-guest")
+	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, wasi-BACKEND, c-BACKEND, in-guest; several, comma-separated, take turns")
 	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
 	budgetCount   = flag.Bool("budget.count", false, "TestBudget counts host calls (slows them down)")
 	budgetWait    = flag.Bool("budget.wait", false, "TestBudget waits for a line on stdin before the operations")
 	budgetPeer    = flag.String("budget.peer", PeerSubprocess, "where TestBudget's native peer runs")
+	budgetRounds  = flag.Int("budget.rounds", 8, "rounds of TestBudget when -budget.subject lists several subjects")
 )
 
 // hostCalls counts calls of host functions while on.
@@ -124,9 +131,13 @@ func TestBudget(t *testing.T) {
 	if *budgetSubject == "" {
 		t.Skip("measures the latency budget when -budget.subject is set")
 	}
-	sub, err := budgetSubjectNamed(*budgetSubject)
-	if err != nil {
-		t.Fatal(err)
+	var subs []subject
+	for _, name := range strings.Split(*budgetSubject, ",") {
+		sub, err := budgetSubjectNamed(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
 	}
 	e, err := newEnv()
 	if err != nil {
@@ -146,44 +157,23 @@ func TestBudget(t *testing.T) {
 		defer rp.close()
 		p = rp
 	}
-	group := tls.X25519MLKEM768
-	var op func(n int) (time.Duration, error)
-	switch *budgetOp {
-	case "echo":
-		sess, err := e.openSession(p, sub, group)
+	ops := make([]func(n int) (time.Duration, error), len(subs))
+	for j, sub := range subs {
+		op, closeOp, err := budgetOperation(e, p, sub)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sess.close()
-		op = sess.echo
-	case "download", "upload":
-		sess, err := e.openSession(p, sub, group)
-		if err != nil {
+		defer closeOp()
+		if _, err := op(max(10, *budgetN/10)); err != nil { // warm up
 			t.Fatal(err)
 		}
-		defer sess.close()
-		size := *budgetSize
-		op = func(n int) (time.Duration, error) { return sess.download(uint64(n*size), size) }
-		if *budgetOp == "upload" {
-			op = func(n int) (time.Duration, error) { return sess.upload(uint64(n*size), size) }
-		}
-	case "handshake", "server-handshake":
-		open := e.clientHandshaker
-		if *budgetOp == "server-handshake" {
-			open = e.serverHandshaker
-		}
-		h, err := open(p, sub, group)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.close()
-		op = h.run
-	default:
-		t.Fatalf("unknown -budget.op %q", *budgetOp)
+		ops[j] = op
 	}
-	if _, err := op(max(10, *budgetN/10)); err != nil { // warm up
-		t.Fatal(err)
+	if len(subs) > 1 {
+		budgetInterleaved(t, subs, ops)
+		return
 	}
+	op, sub := ops[0], subs[0]
 	if *budgetWait {
 		fmt.Printf("pid %d ready\n", os.Getpid())
 		bufio.NewReader(os.Stdin).ReadString('\n')
@@ -205,5 +195,72 @@ func TestBudget(t *testing.T) {
 	if *budgetCount {
 		lines, total := calls.report(n)
 		fmt.Printf("host calls per operation: %.2f\n%s\n", total, strings.Join(lines, "\n"))
+	}
+}
+
+// budgetOperation prepares -budget.op for sub against p: op(n) runs n
+// operations and returns their time.
+func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration, error), closeOp func() error, err error) {
+	group := tls.X25519MLKEM768
+	switch *budgetOp {
+	case "echo", "download", "upload":
+		sess, err := e.openSession(p, sub, group)
+		if err != nil {
+			return nil, nil, err
+		}
+		size := *budgetSize
+		switch *budgetOp {
+		case "echo":
+			return sess.echo, sess.close, nil
+		case "download":
+			return func(n int) (time.Duration, error) { return sess.download(uint64(n*size), size) }, sess.close, nil
+		}
+		return func(n int) (time.Duration, error) { return sess.upload(uint64(n*size), size) }, sess.close, nil
+	case "handshake", "server-handshake":
+		open := e.clientHandshaker
+		if *budgetOp == "server-handshake" {
+			open = e.serverHandshaker
+		}
+		h, err := open(p, sub, group)
+		if err != nil {
+			return nil, nil, err
+		}
+		return h.run, h.close, nil
+	}
+	return nil, nil, fmt.Errorf("unknown -budget.op %q", *budgetOp)
+}
+
+// budgetInterleaved runs -budget.n operations of each subject in
+// -budget.rounds rounds, the subjects taking turns (A B C, B C A, ...),
+// and prints each subject's median time per operation with the range of
+// the rounds, and the median of the rounds' speed ratios against the
+// first subject with their range.
+func budgetInterleaved(t *testing.T, subs []subject, ops []func(n int) (time.Duration, error)) {
+	r := max(*budgetRounds, 1)
+	per := max(*budgetN/r, 1)
+	times := make([][]float64, len(subs)) // µs per operation, by subject and round
+	for i := range r {
+		for k := range subs {
+			j := (k + i) % len(subs)
+			d, err := ops[j](per)
+			if err != nil {
+				t.Fatal(err)
+			}
+			times[j] = append(times[j], float64(d.Nanoseconds())/1e3/float64(per))
+		}
+	}
+	fmt.Printf("%s, peer %s: %d rounds of %d operations per subject\n", *budgetOp, *budgetPeer, r, per)
+	for j, sub := range subs {
+		line := fmt.Sprintf("%-28s %8.1f µs (%.1f-%.1f)", sub.name, median(slices.Sorted(slices.Values(times[j]))),
+			slices.Min(times[j]), slices.Max(times[j]))
+		if j > 0 {
+			ratios := make([]float64, r)
+			for i := range r {
+				ratios[i] = times[0][i] / times[j][i]
+			}
+			slices.Sort(ratios)
+			line += fmt.Sprintf("  %.2fx %s (%.2f-%.2f)", median(ratios), subs[0].name, ratios[0], ratios[r-1])
+		}
+		fmt.Println(line)
 	}
 }
