@@ -272,7 +272,9 @@ type Conn interface {
 //     its state: bytes of a partial record stay buffered and a later Read
 //     continues where this one stopped, as crypto/tls does;
 //   - Read and Write block only in the transport's Read and Write, never
-//     on anything else the guest must do first.
+//     on anything else the guest must do first; so does Handshake when no
+//     hook suspends it (the host then may run it on the guest's call, and
+//     relies on an interrupted transport to end it).
 //
 // The host's transport then accepts every Write at once (queueing what the
 // socket does not take yet) and, for Reads made on the guest's calls,

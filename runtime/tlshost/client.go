@@ -104,7 +104,7 @@ func (s *clientSession) fixedLocked(what string) error {
 // d.mu must be held.
 func (s *clientSession) resumeLocked(p step) {
 	s.d.advanceLocked(p)
-	if s.d.started {
+	if s.d.begunLocked() {
 		return
 	}
 	cfg := s.cfg
@@ -119,7 +119,7 @@ func (s *clientSession) resumeLocked(p step) {
 		return
 	}
 	s.conn = conn
-	s.d.startLocked(conn.Handshake, s.handshakeDone)
+	s.d.startLocked(conn.Handshake, s.handshakeDone, inlineHandshake(conn, s.transport))
 }
 
 // VerifyServerIdentity resumes the handshake until the server's certificate

@@ -18,6 +18,13 @@
 //	client: verify-server-identity → receive-client-identity-request → finish
 //	server: receive-client-hello → request-client-identity → finish
 //
+// A handshake the guest lets run to completion at once (finish without
+// optional steps) over a backend that blocks only in its transport
+// (backends.NonblockingConn, over a socket) does not start at finish: it
+// waits until the guest waits for it or looks at it, and when the guest
+// waits for it alone, it runs on the guest's call, with no goroutine and
+// no hand-off (driver.startLocked).
+//
 // The handshake goroutine runs up to the target and blocks in the backend's
 // hook there (VerifyServer, ClientIdentity or NoClientIdentityRequest,
 // ClientHello, VerifyClient) after resolving the guest's future. The guest's
@@ -82,5 +89,8 @@
 // tcp-socket still holds the socket and whatever the backend does with the
 // context. A backend that still has not returned within half a second is
 // left behind, and the handshake ends for the guest without it; a backend
-// Close that does not return is likewise left after half a second.
+// Close that does not return is likewise left after half a second. A
+// handshake that runs on the guest's call is ended the same way, by its
+// interrupted transport (its backend promises to block nowhere else), and
+// also when the guest's instance is closed while it runs.
 package tlshost

@@ -80,7 +80,7 @@ type draftFuture struct {
 var _ types.FutureClientStreams = (*draftFuture)(nil)
 
 func (r *draftFuture) Subscribe(context.Context) poll.Pollable {
-	return newPollable(r.f.Signal(), r)
+	return newPollable(r.f.source(), r)
 }
 
 type draftTriple = cabi.Tuple3[types.ClientConnection, types.InputStream, types.OutputStream]

@@ -33,7 +33,8 @@ const (
 	stepFinish
 )
 
-// A driver runs one handshake on its own goroutine and suspends it at the
+// A driver runs one handshake on its own goroutine (or on the guest's call,
+// see startLocked) and suspends it at the
 // points the guest asked to see. It is shared by client and server sessions.
 //
 // The guest side only moves target forward (advance) or aborts; the handshake
@@ -57,10 +58,14 @@ type driver struct {
 	// changed is closed and replaced whenever target or aborted change.
 	changed chan struct{}
 
-	started bool
-	ended   bool // the handshake is over for the host (see end)
-	ctx     context.Context
-	cancel  context.CancelFunc
+	started bool // the handshake runs (or ran), on a goroutine or inline
+	// deferred is a handshake that waits for the guest to wait for it,
+	// so that it runs on the guest's call (see startLocked); nil once it
+	// started, and for handshakes that start at once.
+	deferred func(ctx context.Context) error
+	ended    bool // the handshake is over for the host (see end)
+	ctx      context.Context
+	cancel   context.CancelFunc
 	// done is closed, and doneSig fired, when the handshake ended: the
 	// goroutine returned, was given up on, or will never run.
 	done    chan struct{}
@@ -112,20 +117,86 @@ func (d *driver) notifyLocked() {
 	d.changed = make(chan struct{})
 }
 
-// startLocked starts the handshake goroutine once. run is the backend's
-// Handshake; when the handshake ends, finished is called (without mu held)
-// with its result before done is closed. The handshake timeout, if any,
-// starts now. mu must be held.
-func (d *driver) startLocked(run func(ctx context.Context) error, finished func(err error)) {
-	if d.started {
+// startLocked starts the handshake once. run is the backend's Handshake;
+// when the handshake ends, finished is called (without mu held) with its
+// result before done is closed. mu must be held.
+//
+// A handshake that runs to completion without suspending (the target is
+// finish) over a backend that blocks only in its transport (inline, see
+// inlineHandshake) is deferred instead: it starts when the guest waits
+// for it or looks at it. When the guest waits for it alone, without a
+// deadline (Await), it runs on the guest's call, as a native client's
+// handshake runs on its own goroutine: no goroutine, no hand-off, no
+// stack to grow. Any other look (a wait on more, a readiness check, a
+// get) starts the goroutine. Giving up works the same on either: the
+// context is cancelled and the transport interrupted, which ends the
+// backend's blocking read or write.
+func (d *driver) startLocked(run func(ctx context.Context) error, finished func(err error), inline bool) {
+	if d.begunLocked() {
 		return
 	}
-	d.started = true
 	d.onEnd = finished
+	if inline && d.target == stepFinish {
+		d.deferred = run
+		return
+	}
+	d.launchLocked(run)
+}
+
+// begunLocked reports whether startLocked was called (or the handshake
+// will never run). mu must be held.
+func (d *driver) begunLocked() bool { return d.started || d.deferred != nil }
+
+// runningLocked marks the handshake as started and starts the handshake
+// timeout, if any. mu must be held.
+func (d *driver) runningLocked() {
+	d.started = true
+	d.deferred = nil
 	if d.timeout > 0 {
 		d.timers = append(d.timers, time.AfterFunc(d.timeout, d.expire))
 	}
+}
+
+// launchLocked runs the handshake on its own goroutine. mu must be held.
+func (d *driver) launchLocked(run func(ctx context.Context) error) {
+	d.runningLocked()
 	go func() { d.end(run(d.ctx), false) }()
+}
+
+// start starts a deferred handshake on its goroutine: someone other than
+// a lone wait of the guest looks at it.
+func (d *driver) start() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if run := d.deferred; run != nil {
+		d.launchLocked(run)
+	}
+}
+
+// await runs a deferred handshake on the caller's goroutine, the guest's
+// waiting for it alone, and reports whether it did. With a deadline it
+// starts the goroutine instead: the guest's wait must end at the
+// deadline, the handshake need not. When ctx ends (the instance is being
+// closed) the transport is interrupted, so that the backend returns.
+func (d *driver) await(ctx context.Context, deadline time.Time) bool {
+	d.mu.Lock()
+	run := d.deferred
+	switch {
+	case run == nil:
+		d.mu.Unlock()
+		return false
+	case !deadline.IsZero():
+		d.launchLocked(run)
+		d.mu.Unlock()
+		return false
+	}
+	d.runningLocked()
+	d.mu.Unlock()
+	stop := context.AfterFunc(ctx, d.interrupt)
+	err := run(d.ctx)
+	stop()
+	d.end(err, false)
+	return true
 }
 
 // end ends the handshake once: with the backend's result when its
@@ -252,6 +323,7 @@ func (d *driver) waitUntil(ctx context.Context, cond func() bool) error {
 // neverRunLocked marks a handshake that will never run as done. mu must be
 // held; what waits for the end runs at once (see afterEnd).
 func (d *driver) neverRunLocked() {
+	d.deferred = nil
 	if !d.started {
 		d.started = true
 		d.ended = true
@@ -393,3 +465,27 @@ func timeoutError(what string, timeout time.Duration) error {
 
 // errClosed is returned by calls on a session that was closed.
 var errClosed = errors.New("tlshost: connection closed")
+
+// pendingSource is the readiness of a future that a handshake resolves,
+// for the guest's pollables: its wait starts a deferred handshake, or
+// runs it (see driver.startLocked).
+type pendingSource struct {
+	*wasiio.Signal
+	d *driver
+}
+
+var (
+	_ wasiio.Awaiter = pendingSource{}
+	_ wasiio.Starter = pendingSource{}
+)
+
+func (s pendingSource) Watch(w *wasiio.Waker) {
+	s.d.start()
+	s.Signal.Watch(w)
+}
+
+func (s pendingSource) Start() { s.d.start() }
+
+func (s pendingSource) Await(ctx context.Context, deadline time.Time) bool {
+	return s.d.await(ctx, deadline)
+}

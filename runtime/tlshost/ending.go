@@ -40,7 +40,10 @@ type ending struct {
 
 func newEnding(transport net.Conn) ending {
 	t, g := guarded(transport)
-	return ending{d: newDriver(g), streamsFut: newFuture[backends.Conn](), transport: t, guard: g}
+	d := newDriver(g)
+	streams := newFuture[backends.Conn]()
+	streams.d = d
+	return ending{d: d, streamsFut: streams, transport: t, guard: g}
 }
 
 // setHandshakeTimeout bounds the handshake, from its start, and any

@@ -14,6 +14,9 @@ import (
 type future[T any] struct {
 	done chan struct{}
 	sig  *wasiio.Signal // fired with done, for the guest's pollables
+	// d, when not nil, is the driver whose handshake resolves the future
+	// and may wait for the guest to wait (see driver.startLocked).
+	d *driver
 
 	mu       sync.Mutex
 	resolved bool
@@ -40,9 +43,14 @@ func (f *future[T]) resolve(v T, err error) bool {
 	return true
 }
 
-// Done is closed once the future is resolved. A pollable made from it is
-// ready from then on.
-func (f *future[T]) Done() <-chan struct{} { return f.done }
+// Done is closed once the future is resolved. Whoever asks waits: a
+// deferred handshake starts on its goroutine.
+func (f *future[T]) Done() <-chan struct{} {
+	if f.d != nil {
+		f.d.start()
+	}
+	return f.done
+}
 
 // Ready reports whether the future is resolved.
 func (f *future[T]) Ready() bool {
@@ -67,12 +75,20 @@ const (
 	futureReady
 )
 
-// take returns the result on the first call after resolution.
+// take returns the result on the first call after resolution. A get
+// that finds the future pending starts a deferred handshake.
 func (f *future[T]) take() (v T, err error, st futureState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
 	case !f.resolved:
+		if f.d != nil {
+			// The driver's lock comes before the future's (a session
+			// resolves futures with it held).
+			f.mu.Unlock()
+			f.d.start()
+			f.mu.Lock()
+		}
 		return v, nil, futurePending
 	case f.taken:
 		return v, nil, futureTaken
@@ -91,5 +107,10 @@ func (f *future[T]) peek() (v T, err error, ok bool) {
 	return f.val, f.err, f.resolved
 }
 
-// Signal is the readiness source of the future's pollables.
-func (f *future[T]) Signal() *wasiio.Signal { return f.sig }
+// source is the readiness source of the future's pollables.
+func (f *future[T]) source() wasiio.Source {
+	if f.d != nil {
+		return pendingSource{f.sig, f.d}
+	}
+	return f.sig
+}

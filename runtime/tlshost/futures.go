@@ -43,7 +43,7 @@ type futurePublicIdentity struct {
 var _ tls.FuturePublicIdentity = (*futurePublicIdentity)(nil)
 
 func (r *futurePublicIdentity) Subscribe(context.Context) poll.Pollable {
-	return newPollable(r.f.Signal(), r)
+	return newPollable(r.f.source(), r)
 }
 
 func (r *futurePublicIdentity) Get(context.Context) (cabi.Result[cabi.Result[cabi.Option[tls.PublicIdentity], unit], unit], bool) {
@@ -75,7 +75,7 @@ type futureClientIdentityRequest struct {
 var _ tls.FutureClientIdentityRequest = (*futureClientIdentityRequest)(nil)
 
 func (r *futureClientIdentityRequest) Subscribe(context.Context) poll.Pollable {
-	return newPollable(r.f.Signal(), r)
+	return newPollable(r.f.source(), r)
 }
 
 func (r *futureClientIdentityRequest) Get(context.Context) (cabi.Result[cabi.Result[cabi.Option[tls.ClientIdentityRequest], unit], unit], bool) {
@@ -116,7 +116,7 @@ type futureClientHello struct {
 var _ tls.FutureClientHello = (*futureClientHello)(nil)
 
 func (r *futureClientHello) Subscribe(context.Context) poll.Pollable {
-	return newPollable(r.f.Signal(), r)
+	return newPollable(r.f.source(), r)
 }
 
 func (r *futureClientHello) Get(context.Context) (cabi.Result[cabi.Result[tls.ClientHello, unit], unit], bool) {
@@ -182,7 +182,7 @@ type streamOwner interface {
 var _ tls.FutureStreams = (*futureStreams)(nil)
 
 func (r *futureStreams) Subscribe(context.Context) poll.Pollable {
-	return newPollable(r.f.Signal(), r)
+	return newPollable(r.f.source(), r)
 }
 
 func (r *futureStreams) Get(context.Context) (cabi.Result[cabi.Result[cabi.Tuple2[tls.InputStream, tls.OutputStream], unit], unit], bool) {

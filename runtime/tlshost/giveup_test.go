@@ -538,3 +538,94 @@ func TestGuardKeepsNonblocking(t *testing.T) {
 		t.Fatalf("the guarded transport %T is not a NonblockingTransport", s.transport)
 	}
 }
+
+// TestInlineHandshakeGivesUp: a handshake that runs on the guest's wait
+// (finish, then a wait on its future alone, over a backend that blocks
+// only in its transport) against a silent peer still ends within its
+// bounds, on every registered backend: the handshake timeout ends the
+// wait with the reason, and so does the end of the instance (the wait's
+// context). Either way the peer sees the connection end.
+func TestInlineHandshakeGivesUp(t *testing.T) {
+	for _, name := range []string{"stdtls", "circl-pq"} {
+		b, err := backends.ByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := func(t *testing.T, timeout time.Duration) (*clientSession, wasiio.Awaiter, net.Conn) {
+			p := newPKI(t)
+			ours, peer, helloed := silentServer(t)
+			tr, _ := heldTransport(t, ours)
+			s := newClientSession(b, p.clientBase(), tr)
+			t.Cleanup(func() { s.Close() })
+			s.setHandshakeTimeout(timeout, nil)
+			if err := s.Connect("localhost"); err != nil {
+				t.Fatal(err)
+			}
+			f := s.Finish()
+			select {
+			case <-helloed:
+				t.Fatal("the handshake started before the guest waited for it")
+			case <-time.After(50 * time.Millisecond):
+			}
+			a, ok := f.source().(wasiio.Awaiter)
+			if !ok {
+				t.Fatalf("the future's source %T cannot run the handshake on the guest's wait", f.source())
+			}
+			return s, a, peer
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Run("timeout", func(t *testing.T) {
+				checkNoLeak(t)
+				const timeout = 300 * time.Millisecond
+				s, a, peer := start(t, timeout)
+				begin := time.Now()
+				if !a.Await(context.Background(), time.Time{}) {
+					t.Fatal("Await did not run the handshake")
+				}
+				if d := time.Since(begin); d > timeout+giveUpBound {
+					t.Fatalf("the wait took %v", d)
+				}
+				err := futureErr(t, giveUpBound, s.streamsFut, "finish")
+				if !errors.Is(err, ErrHandshakeTimeout) {
+					t.Fatalf("error %v, want ErrHandshakeTimeout", err)
+				}
+				peerSeesEnd(t, giveUpBound, peer)
+				closeWithin(t, giveUpBound, s)
+			})
+			t.Run("instance-closed", func(t *testing.T) {
+				checkNoLeak(t)
+				s, a, peer := start(t, -1)
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				defer cancel()
+				begin := time.Now()
+				if !a.Await(ctx, time.Time{}) {
+					t.Fatal("Await did not run the handshake")
+				}
+				if d := time.Since(begin); d > 200*time.Millisecond+giveUpBound {
+					t.Fatalf("the wait took %v", d)
+				}
+				if err := futureErr(t, giveUpBound, s.streamsFut, "finish"); err == nil {
+					t.Fatal("the handshake succeeded against a silent peer")
+				}
+				closeWithin(t, giveUpBound, s)
+				peerSeesEnd(t, giveUpBound, peer)
+			})
+			t.Run("deadline", func(t *testing.T) {
+				// A wait with a deadline ends at the deadline: the
+				// handshake goes on on its goroutine.
+				checkNoLeak(t)
+				s, a, _ := start(t, -1)
+				if a.Await(context.Background(), time.Now().Add(50*time.Millisecond)) {
+					t.Fatal("Await ran the handshake although the wait has a deadline")
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				defer cancel()
+				if _, err := wasiio.Wait(ctx, []wasiio.Source{a}); err == nil {
+					t.Fatal("the handshake completed against a silent peer")
+				}
+				closeWithin(t, giveUpBound, s)
+				wantErr(t, futureErr(t, giveUpBound, s.streamsFut, "finish"), "aborted")
+			})
+		})
+	}
+}

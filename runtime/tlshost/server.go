@@ -106,7 +106,7 @@ func (s *serverSession) ConfigureIdentities(ids []*backends.Identity) error {
 // resumeLocked moves the handshake on to step p, starting it if needed.
 func (s *serverSession) resumeLocked(p step) {
 	s.d.advanceLocked(p)
-	if s.d.started {
+	if s.d.begunLocked() {
 		return
 	}
 	cfg := s.cfg
@@ -119,7 +119,7 @@ func (s *serverSession) resumeLocked(p step) {
 		return
 	}
 	s.conn = conn
-	s.d.startLocked(conn.Handshake, s.handshakeDone)
+	s.d.startLocked(conn.Handshake, s.handshakeDone, inlineHandshake(conn, s.transport))
 }
 
 // ReceiveClientHello resumes the handshake until the ClientHello arrived and

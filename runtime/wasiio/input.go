@@ -197,11 +197,11 @@ func (s *InputStream) readDone(b []byte, err error) {
 	s.waiters.WakeAll()
 }
 
-// await implements awaiter: in inline mode, when nothing is there and no
+// Await implements Awaiter: in inline mode, when nothing is there and no
 // background read runs, the waiting goroutine reads the source itself,
 // until bytes arrive, the deadline (if not zero) passes or ctx ends. It
 // reports false when it cannot wait this way.
-func (s *InputStream) await(ctx context.Context, deadline time.Time) bool {
+func (s *InputStream) Await(ctx context.Context, deadline time.Time) bool {
 	s.mu.Lock()
 	if s.now == nil || s.busy || s.dropped || len(s.pending) > 0 || s.err != nil {
 		s.mu.Unlock()

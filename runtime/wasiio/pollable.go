@@ -29,8 +29,14 @@ func NewPollable(src Source, parent cabi.Resource) *Pollable {
 // Source returns the source the pollable watches.
 func (p *Pollable) Source() Source { return p.src }
 
-// Ready implements poll.Pollable.
-func (p *Pollable) Ready(ctx context.Context) bool { return p.src.Ready() }
+// Ready implements poll.Pollable. A source whose work waits to be looked
+// at (a [Starter]) starts it.
+func (p *Pollable) Ready(ctx context.Context) bool {
+	if s, ok := p.src.(Starter); ok {
+		s.Start()
+	}
+	return p.src.Ready()
+}
 
 // Block implements poll.Pollable: it waits until the pollable is ready.
 // When ctx ends first (the instance is being closed), the guest exits.

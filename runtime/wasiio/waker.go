@@ -105,7 +105,7 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 	if a, at, ok := soleAwaiter(sources); ok {
 		// One source that can wait on this goroutine, deadlines at most:
 		// no hand-off between a goroutine that sees the event and this one.
-		for a.await(ctx, at) {
+		for a.Await(ctx, at) {
 			if ready := readyIndices(sources); len(ready) > 0 {
 				return ready, nil
 			}
@@ -156,25 +156,37 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 	}
 }
 
-// An awaiter is a Source that can wait for itself on the waiting
-// goroutine (an inline input stream blocks in its source's Read). await
-// returns when the source may be ready, at deadline (if not zero), or
-// when ctx ends; it reports false when it cannot wait that way now.
-type awaiter interface {
+// An Awaiter is a Source that can wait for itself on the waiting
+// goroutine: an inline input stream blocks in its source's Read, a
+// deferred TLS handshake runs on it. [Wait] calls Await instead of
+// watching when the Awaiter is the only source it waits on, deadlines
+// apart. Await returns when the source may be ready, at deadline (if not
+// zero), or when ctx ends; it reports false when it cannot wait that way
+// now, and Wait then watches as for any source.
+type Awaiter interface {
 	Source
-	await(ctx context.Context, deadline time.Time) bool
+	Await(ctx context.Context, deadline time.Time) bool
+}
+
+// A Starter is a Source whose work waits until someone looks at it: Start
+// starts it, and must be harmless when it runs or ran. [Wait] leaves the
+// start to the source's Watch or Await; [Pollable.Ready] calls Start, so
+// that a guest that only checks readiness still sees progress.
+type Starter interface {
+	Source
+	Start()
 }
 
 // soleAwaiter finds the one awaiter among sources when every other source
 // is a deadline, and the earliest of those deadlines.
-func soleAwaiter(sources []Source) (a awaiter, at time.Time, ok bool) {
+func soleAwaiter(sources []Source) (a Awaiter, at time.Time, ok bool) {
 	for _, s := range sources {
 		switch s := s.(type) {
 		case *deadline:
 			if at.IsZero() || s.at.Before(at) {
 				at = s.at
 			}
-		case awaiter:
+		case Awaiter:
 			if a != nil && a != s {
 				return nil, time.Time{}, false
 			}
