@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -219,59 +222,71 @@ func TestComponentReactor(t *testing.T) {
 	}
 }
 
+// clockLoop returns calc.c's clock-loop of 1 M wasi:clocks/wall-clock.now
+// calls, as a core module (the glue takes memory from the calling module)
+// and as a component (the glue takes it from the canon lower options;
+// wit-component routes the import through its indirect-call shim, which
+// the loader sees through).
+func clockLoop(t testing.TB) (core, comp func() error) {
+	const calls = 1_000_000
+	rt := newComponentRuntime(t)
+	ctx := context.Background()
+	compiled, err := rt.Wazero().CompileModule(ctx, cguest.Build(t, calcSpec(true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreInst, err := rt.Instantiate(ctx, compiled, ModuleConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { coreInst.Close(ctx) })
+	coreLoop := coreInst.Module().ExportedFunction("clock-loop")
+	compInst := calcInstance(t, rt)
+	compLoop, err := compInst.Component().Func("clock-loop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	core = func() error {
+		if r, err := coreLoop.Call(coreInst.Context(), calls); err != nil || r[0] != calls {
+			return fmt.Errorf("core clock-loop = %v, %v", r, err)
+		}
+		return nil
+	}
+	comp = func() error {
+		if r, err := compLoop.Call(compInst.Context(), uint32(calls)); err != nil || r != uint64(calls) {
+			return fmt.Errorf("component clock-loop = %v, %v", r, err)
+		}
+		return nil
+	}
+	return core, comp
+}
+
 // BenchmarkClockLoop measures what a component costs over the same program
-// as a core module: calc.c's clock-loop calls wasi:clocks/wall-clock.now a
-// million times per operation, as a core module (the glue takes memory
-// from the calling module) and as a component (the glue takes it from the
-// canon lower options). "ratio" alternates the two in one loop and
-// compares the CPU time of the thread running them (on Linux), so work
-// elsewhere on a shared machine does not count, and reports
-// component/core.
+// as a core module: clockLoop's two loops, each alone ("ns/now") and
+// alternated ("ratio", clockLoopRatio).
 func BenchmarkClockLoop(b *testing.B) {
 	const calls = 1_000_000
-	rt := newComponentRuntime(b)
-	ctx := context.Background()
-	compiled, err := rt.Wazero().CompileModule(ctx, cguest.Build(b, calcSpec(true)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	core, err := rt.Instantiate(ctx, compiled, ModuleConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer core.Close(ctx)
-	coreLoop := core.Module().ExportedFunction("clock-loop")
-	runCore := func() {
-		if r, err := coreLoop.Call(core.Context(), calls); err != nil || r[0] != calls {
-			b.Fatal(r, err)
+	runCore, runComp := clockLoop(b)
+	each := func(run func() error) func(*testing.B) {
+		return func(b *testing.B) {
+			for range b.N {
+				if err := run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls), "ns/now")
 		}
 	}
-	comp := calcInstance(b, rt)
-	compLoop, err := comp.Component().Func("clock-loop")
-	if err != nil {
-		b.Fatal(err)
-	}
-	runComp := func() {
-		if r, err := compLoop.Call(comp.Context(), uint32(calls)); err != nil || r != uint64(calls) {
-			b.Fatal(r, err)
-		}
-	}
-	perCall := func(b *testing.B) {
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls), "ns/now")
-	}
-	b.Run("core", func(b *testing.B) {
-		for range b.N {
-			runCore()
-		}
-		perCall(b)
-	})
-	b.Run("component", func(b *testing.B) {
-		for range b.N {
-			runComp()
-		}
-		perCall(b)
-	})
-	b.Run("ratio", func(b *testing.B) {
+	b.Run("core", each(runCore))
+	b.Run("component", each(runComp))
+	b.Run("ratio", clockLoopRatio(runCore, runComp))
+}
+
+// clockLoopRatio alternates the two loops and compares the CPU time of the
+// thread running them (on Linux), so work elsewhere on a shared machine
+// does not count, and reports component/core.
+func clockLoopRatio(runCore, runComp func() error) func(*testing.B) {
+	return func(b *testing.B) {
 		goruntime.LockOSThread()
 		defer goruntime.UnlockOSThread()
 		var tCore, tComp time.Duration
@@ -280,16 +295,58 @@ func BenchmarkClockLoop(b *testing.B) {
 			for j := range 2 {
 				start := threadCPU()
 				if (i+j)%2 == 0 {
-					runCore()
+					if err := runCore(); err != nil {
+						b.Fatal(err)
+					}
 					tCore += threadCPU() - start
 				} else {
-					runComp()
+					if err := runComp(); err != nil {
+						b.Fatal(err)
+					}
 					tComp += threadCPU() - start
 				}
 			}
 		}
 		b.ReportMetric(float64(tComp)/float64(tCore), "component/core")
-	})
+	}
+}
+
+var ratios = flag.Bool("ratios", false, "TestComponentCostRatio prints its ratio line and holds it to the limit itself")
+
+// TestComponentCostRatio holds a component's cost over the same program
+// as a core module, on the loop of host calls, to the 1.1 the README
+// quotes. A slow run on a busy machine is retried and the best of up to
+// three counts. In a plain go test it fails only past twice the limit, so
+// a shared machine never fails it; with -ratios it prints a "ratio" line
+// and holds the ratio to the limit:
+//
+//	go test ./runtime -run ComponentCostRatio -ratios -v
+func TestComponentCostRatio(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 1 M host calls several times; skipped in -short mode")
+	}
+	const limit = 1.1
+	bound, what := 2*limit, "twice the limit"
+	if *ratios {
+		bound, what = limit, "the limit"
+	}
+	runCore, runComp := clockLoop(t)
+	best := math.Inf(1)
+	for attempt := 1; attempt <= 3 && best > bound; attempt++ {
+		r := testing.Benchmark(clockLoopRatio(runCore, runComp))
+		ratio := r.Extra["component/core"]
+		if r.N == 0 || ratio == 0 {
+			t.Fatal("the clock loop benchmark failed")
+		}
+		t.Logf("run %d: component/core %.3f over %d alternations", attempt, ratio, r.N)
+		best = min(best, ratio)
+	}
+	if *ratios {
+		fmt.Printf("ratio %.3f component/core, loop of 1 M wall-clock.now, thread CPU time (limit %.1f)\n", best, limit)
+	}
+	if best > bound {
+		t.Errorf("the component takes %.2f times the core module's time in the best of 3 runs, past %s (%.2f)", best, what, bound)
+	}
 }
 
 // TestComponentHostile checks that a component that traps, or hands the
