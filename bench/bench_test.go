@@ -34,7 +34,7 @@ var (
 
 // benchEnv returns the environment the benchmarks share (one guest build,
 // one runtime per backend).
-func benchEnv(b *testing.B) *env {
+func benchEnv(b testing.TB) *env {
 	b.Helper()
 	sharedOnce.Do(func() { shared, sharedErr = newEnv() })
 	if sharedErr != nil {
