@@ -538,8 +538,25 @@ func TestComponentHostResources(t *testing.T) {
 	if !ok || back.Value != ws || back.Type != streams.OutputStreamType {
 		t.Fatalf("pass = %#v", v)
 	}
+	// Parameters passed in memory, a borrow among them.
+	sum := []any{out}
+	for i := range 16 {
+		sum = append(sum, uint32(i+1))
+	}
+	if mustCall("write-sum", sum...) != true || buf.String() != "sum 136\n" {
+		t.Fatalf("write-sum: %q", buf.String())
+	}
+	buf.Reset()
+	// A call that fails before the component runs leaves an own<R>
+	// argument with the caller.
+	if _, err := call("finish", out, 42); err == nil || !strings.Contains(err.Error(), "want a string") {
+		t.Fatalf("finish with a bad line: %v", err)
+	}
+	if n := inst.Cabi().Table().Len(); n != 0 || closes != 0 {
+		t.Fatalf("after a failed finish: %d handles held, %d closes", n, closes)
+	}
 	// Moved in for good: the component writes and drops it, which closes it.
-	if mustCall("finish", out) != true || buf.String() != "bye\n" || closes != 1 {
+	if mustCall("finish", out, "bye") != true || buf.String() != "bye\n" || closes != 1 {
 		t.Fatalf("finish: %q, %d closes", buf.String(), closes)
 	}
 

@@ -50,7 +50,7 @@ func safeDrop(r *ownedRep) (err error) {
 // *wasiio.OutputStream).
 //
 //   - An own<R> argument moves into the component, which owns it from then
-//     on and drops it.
+//     on and drops it (unless the call fails before the component runs).
 //   - A borrow<R> argument is lent for the call: the component uses it and,
 //     as the Component Model requires, drops the borrow before it returns;
 //     that leaves the resource to the caller. A borrow still held when the
@@ -149,8 +149,27 @@ func (m *mem) lowerHandle(t rtype, v any) uint32 {
 	if err != nil {
 		fail("own<%s> argument: %v", res, err)
 	}
+	m.moved = append(m.moved, moved{h: n, handle: h, rep: h.rep})
 	h.rep = nil
 	return n
+}
+
+// A moved is an own<R> argument put into the table for the call.
+type moved struct {
+	h      uint32
+	handle *Handle   // of a resource the component defines, else nil
+	rep    *ownedRep // what handle held
+}
+
+// unmove takes the own<R> arguments back out of the table when the call
+// failed before the component ran: they stay the caller's.
+func (m *mem) unmove() {
+	for _, mv := range m.moved {
+		if _, err := m.inst.ci.Table().Take(mv.h, nil); err == nil && mv.handle != nil {
+			mv.handle.rep = mv.rep
+		}
+	}
+	m.moved = nil
 }
 
 func (m *mem) lowerHostResource(t rtype, res *rresource, v any) uint32 {
@@ -173,6 +192,7 @@ func (m *mem) lowerHostResource(t rtype, res *rresource, v any) uint32 {
 		if err != nil {
 			fail("own<%s> argument: %v", res, err)
 		}
+		m.moved = append(m.moved, moved{h: n})
 		return n
 	}
 	n, err := table.Lend(hr.Type, hr.Value)

@@ -51,14 +51,18 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		}
 	}()
 	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst}
-	defer m.endLoans() // when lowering fails, what it lent goes back
+	defer func() {
+		// When lowering failed, what it lent or moved goes back.
+		m.endLoans()
+		m.unmove()
+	}()
 	var flat []uint64
 	var flatTypes []api.ValueType
-	for i, p := range ft.params {
+	for _, p := range ft.params {
 		flattenInto(p.t, &flatTypes)
-		flat = lowerFlat(m, p.t, args[i], flat)
 	}
-	if len(flat) > maxFlatParams {
+	if len(flatTypes) > maxFlatParams {
+		// Spilled: the arguments are stored in memory, lowered once.
 		tu := &rtuple{}
 		for _, p := range ft.params {
 			tu.elems = append(tu.elems, p.t)
@@ -66,7 +70,12 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		ptr := m.alloc(size(tu), alignment(tu))
 		m.store(tu, ptr, args)
 		flat = []uint64{uint64(ptr)}
+	} else {
+		for i, p := range ft.params {
+			flat = lowerFlat(m, p.t, args[i], flat)
+		}
 	}
+	m.moved = nil // the component has them now
 	res, err := l.fn.Call(ctx, flat...)
 	if lerr := m.endLoans(); lerr != nil && err == nil {
 		err = fmt.Errorf("component: %s: %w", f.Name, lerr)
@@ -97,7 +106,8 @@ type mem struct {
 	realloc api.Function
 	ctx     context.Context
 	inst    *Instance
-	loans   []loan // borrow<R> arguments of imported resources
+	loans   []loan  // borrow<R> arguments of imported resources
+	moved   []moved // own<R> arguments, until the call starts
 }
 
 func (m *mem) bytes(p, n uint32) []byte {

@@ -92,9 +92,28 @@ EXPORT("copy") uint64_t copy(uint32_t in, uint32_t out) {
 	return total;
 }
 
-EXPORT("finish") uint32_t finish(uint32_t out) {
-	uint32_t ok = write_all(out, "bye\n", 4);
+EXPORT("finish") uint32_t finish(uint32_t out, const char *line, uint32_t len) {
+	uint32_t ok = write_all(out, line, len) && write_all(out, "\n", 1);
 	output_drop(out); // drops the stream: the caller gave it away
+	top = 0;
+	return ok;
+}
+
+// args is the spilled parameter tuple: the handle, then a to p.
+EXPORT("write-sum") uint32_t write_sum(const uint32_t *args) {
+	uint32_t sum = 0;
+	for (int i = 1; i <= 16; i++)
+		sum += args[i];
+	char text[24] = "sum ", digits[12];
+	int n = 4, d = 0;
+	do
+		digits[d++] = '0' + sum % 10;
+	while (sum /= 10);
+	while (d > 0)
+		text[n++] = digits[--d];
+	text[n++] = '\n';
+	uint32_t ok = write_all(args[0], text, n);
+	output_drop(args[0]);
 	return ok;
 }
 
