@@ -1,8 +1,9 @@
-// Package tls holds raw Canonical ABI bindings for the wasi:tls proposal's
-// interface, imported as "wasi:tls/tls@0.2.0-pr104": every one of its 43
-// functions plus the resource drops, hand-written in the regular form
-// described in package guest/wasi/io. A later generator mode may replace
-// them.
+// Package tls is the Go guest API of the wasi:tls proposal's interface,
+// imported as "wasi:tls/tls@0.2.0-pr104": every one of its 43 functions plus
+// the resource drops, over the bindings wit2host -guest generates in
+// guest/wasi/bindings/wasi/tls/tls. It adds the sentinel errors (ErrFailed
+// for a result without an error type, ErrConsumed for a future read twice)
+// and splits each future's option<result<result<T>>> into (T, ready, err).
 //
 // The resources follow the proposal: a [ClientConnection] or
 // [ServerConnection] takes ownership of raw input and output streams; its
