@@ -121,6 +121,26 @@ func TestGoldenExports(t *testing.T) {
 	}
 }
 
+// TestGoldenGuest is TestGolden for the Go guest bindings of the test WIT
+// (the golden copy is in internal/kitchenguest, which the ABI tests build
+// into a guest and run against the host bindings).
+func TestGoldenGuest(t *testing.T) {
+	res := load(t, "testdata/kitchen")
+	files, err := Generate(res, Options{World: "test:kitchen/kitchen", Package: modulePath + "/generator/internal/kitchenguest", Guest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := Write("internal/kitchenguest", files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareTree(t, "internal/kitchenguest", files, "run go test ./generator -run TestGoldenGuest -update")
+	if len(files) != 4 {
+		t.Errorf("got %d files, want 4 (two interfaces, two files each)", len(files))
+	}
+}
+
 // TestBindingsFresh regenerates the project's bindings from ../wit and
 // fails when the committed ../bindings differ: the freshness check CI runs.
 func TestBindingsFresh(t *testing.T) {
