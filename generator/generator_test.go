@@ -141,6 +141,31 @@ func TestGoldenGuest(t *testing.T) {
 	}
 }
 
+// TestGoldenCalc is TestGolden for a world whose guest exports functions:
+// the host callers in internal/calc, the guest's exports in
+// internal/calcguest (the ABI tests build the guest and call it).
+func TestGoldenCalc(t *testing.T) {
+	res := load(t, "testdata/kitchen")
+	for _, side := range []struct {
+		dir   string
+		guest bool
+	}{{"internal/calc", false}, {"internal/calcguest", true}} {
+		files, err := Generate(res, Options{World: "test:kitchen/calc-plugin", Package: modulePath + "/generator/" + side.dir, Guest: side.guest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *update {
+			if err := Write(side.dir, files); err != nil {
+				t.Fatal(err)
+			}
+		}
+		compareTree(t, side.dir, files, "run go test ./generator -run TestGoldenCalc -update")
+		if len(files) != 4 {
+			t.Errorf("%s: got %d files, want 4 (the exported interface and the one it uses, two files each)", side.dir, len(files))
+		}
+	}
+}
+
 // TestBindingsFresh regenerates the project's bindings from ../wit and
 // fails when the committed ../bindings differ: the freshness check CI runs.
 func TestBindingsFresh(t *testing.T) {

@@ -83,29 +83,34 @@ func (e *emitter) gLoad(t Type, p jen.Code) jen.Code {
 	case Prim: // string
 		return jen.Qual(guestCabiPath, "LiftString").Call(deref(jen.Uint32(), p), deref(jen.Uint32(), unsafeAt(p, 4)))
 	case *List:
-		ptr, n := deref(jen.Uint32(), p), deref(jen.Uint32(), unsafeAt(p, 4))
-		if memIdentical(rt.Elem) {
-			return jen.Qual(guestCabiPath, "LiftList").Types(e.goType(rt.Elem)).Call(ptr, n)
-		}
-		name := e.helper("loadList"+e.mangle(rt.Elem), func() jen.Code {
-			es := size(rt.Elem)
-			return jen.Func().Id("loadList"+e.mangle(rt.Elem)).Params(jen.Id("ptr"), jen.Id("n").Uint32()).Add(e.goType(t)).Block(
-				jen.If(jen.Id("n").Op("==").Lit(0)).Block(jen.Return(jen.Nil())),
-				jen.Id("out").Op(":=").Make(e.goType(t), jen.Id("n")),
-				jen.Id("base").Op(":=").Qual(guestCabiPath, "Ptr").Call(jen.Id("ptr")),
-				jen.For(jen.Id("i").Op(":=").Range().Id("out")).Block(
-					jen.Id("out").Index(jen.Id("i")).Op("=").Add(e.gLoad(rt.Elem,
-						jen.Qual("unsafe", "Add").Call(jen.Id("base"), jen.Id("i").Op("*").Lit(int(es))))),
-				),
-				jen.Return(jen.Id("out")),
-			)
-		})
-		return jen.Id(name).Call(ptr, n)
+		return e.gLoadList(rt, deref(jen.Uint32(), p), deref(jen.Uint32(), unsafeAt(p, 4)))
 	}
 	name := e.helper("load"+e.mangle(t), func() jen.Code {
 		return jen.Func().Id("load" + e.mangle(t)).Params(jen.Id("p").Qual("unsafe", "Pointer")).Add(e.goType(t)).Block(e.gLoadBody(t)...)
 	})
 	return jen.Id(name).Call(p)
+}
+
+// gLoadList returns the Go value of the list l of n elements at address
+// ptr (uint32 expressions): copied, or the region offered with cabi.Offer.
+func (e *emitter) gLoadList(l *List, ptr, n jen.Code) jen.Code {
+	if memIdentical(l.Elem) {
+		return jen.Qual(guestCabiPath, "LiftList").Types(e.goType(l.Elem)).Call(ptr, n)
+	}
+	name := e.helper("loadList"+e.mangle(l.Elem), func() jen.Code {
+		es := size(l.Elem)
+		return jen.Func().Id("loadList"+e.mangle(l.Elem)).Params(jen.Id("ptr"), jen.Id("n").Uint32()).Add(e.goType(l)).Block(
+			jen.If(jen.Id("n").Op("==").Lit(0)).Block(jen.Return(jen.Nil())),
+			jen.Id("out").Op(":=").Make(e.goType(l), jen.Id("n")),
+			jen.Id("base").Op(":=").Qual(guestCabiPath, "Ptr").Call(jen.Id("ptr")),
+			jen.For(jen.Id("i").Op(":=").Range().Id("out")).Block(
+				jen.Id("out").Index(jen.Id("i")).Op("=").Add(e.gLoad(l.Elem,
+					jen.Qual("unsafe", "Add").Call(jen.Id("base"), jen.Id("i").Op("*").Lit(int(es))))),
+			),
+			jen.Return(jen.Id("out")),
+		)
+	})
+	return jen.Id(name).Call(ptr, n)
 }
 
 // gLoadBody is the body of the load helper of a composite type.

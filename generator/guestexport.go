@@ -1,13 +1,325 @@
 package generator
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/dave/jennifer/jen"
 )
 
-// guestExports emits the //go:wasmexport functions of an interface the
-// world exports.
-func (e *emitter) guestExports() ([]jen.Code, error) {
-	return nil, errors.New("guest exports are not generated yet")
+// Guest exports: the host calls functions the guest implements. For an
+// interface the world exports, the guest package declares Exports (one
+// method per function, in the same Go shape as the imports' wrappers) and
+// SetExports, and per function a //go:wasmexport function under the
+// canonical name "ns:pkg/iface@version#func" (exportCore's signature) that
+// lifts the flat arguments (or the spilled ones from memory), calls the
+// implementation, and lowers the result to a core value or into a static
+// return area sized from the layout, whose address it returns. Strings and
+// lists of the result stay reachable (cabi.Addr) until the host has read
+// them and calls cabi_post_ns:pkg/iface@version#func, which releases them
+// and the blocks cabi_realloc handed out for the arguments.
+
+// guestExports emits Exports, SetExports and the exported functions of
+// the interface.
+func (e *emitter) guestExports() (code []jen.Code, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ge, ok := r.(genError)
+			if !ok {
+				panic(r)
+			}
+			err = ge.err
+		}
+	}()
+	for _, d := range e.i.Decls {
+		if _, ok := d.Kind.(*Resource); ok {
+			fail("the guest exports the resource %s: guest bindings do not generate exported resources yet", d.Name)
+		}
+	}
+	var methods []jen.Code
+	for _, f := range e.i.Funcs {
+		methods = append(methods, comments(fmt.Sprintf("%s implements the exported function %s.", f.GoName, f.Base), f.Docs, f.WIT)...)
+		methods = append(methods, jen.Id(f.GoName).Params(e.guestParams(f, 0)...).Add(e.guestResults(f)))
+	}
+	code = append(code,
+		jen.Comment(fmt.Sprintf("Exports is what the guest implements for %s; register it with SetExports", e.qualifiedName())).Line().
+			Comment("before the host calls any export (in main, or in init for a reactor).").Line().
+			Type().Id("Exports").Interface(methods...),
+		jen.Var().Id("exports").Id("Exports"),
+		jen.Comment("SetExports sets the implementation the exported functions call.").Line().
+			Func().Id("SetExports").Params(jen.Id("impl").Id("Exports")).Block(jen.Id("exports").Op("=").Id("impl")),
+	)
+	for _, f := range e.i.Funcs {
+		code = append(code, e.guestExport(f)...)
+	}
+	return code, nil
+}
+
+// guestExport emits the //go:wasmexport function of f and its post-return.
+func (e *emitter) guestExport(f *Func) []jen.Code {
+	e.tmp = 0
+	name := e.qualifiedName() + "#" + f.WITName
+	fn := "export" + guestFuncName(f)
+	pcores, results := exportCore(f)
+	_, spilled := flatParams(f)
+	_, retptr := flatResults(f)
+
+	var params, body, args []jen.Code
+	if spilled {
+		params = append(params, jen.Id("args").Uint32())
+		var tys []Type
+		for _, p := range f.Params {
+			tys = append(tys, p.Type)
+		}
+		offs := fieldOffsets(&Tuple{Elems: tys})
+		base := jen.Qual(guestCabiPath, "Ptr").Call(jen.Id("args"))
+		for k, p := range f.Params {
+			v := e.newTmp()
+			body = append(body, jen.Id(v).Op(":=").Add(e.gLoad(p.Type, unsafeAt(base.Clone(), offs[k]))))
+			args = append(args, jen.Id(v))
+		}
+	} else {
+		var vals []jen.Code
+		for k, c := range pcores {
+			params = append(params, jen.Id(fmt.Sprintf("p%d", k)).Add(coreGo(c)))
+			vals = append(vals, jen.Id(fmt.Sprintf("p%d", k)))
+		}
+		for _, p := range f.Params {
+			n := len(flat(p.Type))
+			st, v := e.gUnflat(p.Type, vals[:n])
+			vals = vals[n:]
+			body = append(body, st...)
+			args = append(args, v)
+		}
+	}
+	call := jen.Id("exports").Dot(f.GoName).Call(args...)
+	rt := resultType(f)
+	sig := jen.Func().Id(fn).Params(params...)
+	if len(results) == 1 {
+		sig.Add(coreGo(results[0]))
+	}
+	mem := hasMem(rt) || spilled
+	for _, p := range f.Params {
+		mem = mem || hasMem(p.Type)
+	}
+	out := []jen.Code{}
+	if rt == nil {
+		body = append(body, call)
+		if mem {
+			body = append(body, jen.Qual(guestCabiPath, "Unpin").Call())
+		}
+	} else {
+		body = append(body, e.exportResult(f, call)...)
+		if retptr {
+			area := "ret" + guestFuncName(f)
+			out = append(out, jen.Comment(fmt.Sprintf("%s is the return area of the export %s, sized from its layout.", area, f.WITName)).Line().
+				Var().Id(area).Index(jen.Lit(int((size(rt)+7)/8))).Uint64())
+			p := unsafePtr(jen.Op("&").Id(area))
+			body = append(body, e.gStore(rt, p, jen.Id("res")),
+				jen.Return(jen.Uint32().Call(jen.Uintptr().Call(p.Clone()))))
+		} else {
+			st, vals := e.gFlat(rt, jen.Id("res"))
+			body = append(body, st...)
+			if mem {
+				body = append(body, jen.Qual(guestCabiPath, "Unpin").Call())
+			}
+			body = append(body, jen.Return(vals[0]))
+		}
+	}
+	out = append(out, jen.Comment("//go:wasmexport "+name).Line().Add(sig).Block(body...))
+	if retptr {
+		out = append(out, jen.Comment("//go:wasmexport cabi_post_"+name).Line().
+			Func().Id("post"+guestFuncName(f)).Params(jen.Id("ret").Uint32()).Block(jen.Qual(guestCabiPath, "Unpin").Call()))
+	}
+	return out
+}
+
+// exportResult returns the statements calling the implementation (call)
+// and turning its Go results back into the WIT result value res.
+func (e *emitter) exportResult(f *Func, call jen.Code) []jen.Code {
+	rt := resultType(f)
+	switch shape(f) {
+	case shapeOption:
+		o := f.Results[0].Type.(*Option)
+		return []jen.Code{
+			jen.List(jen.Id("v"), jen.Id("ok")).Op(":=").Add(call),
+			jen.Id("res").Op(":=").Qual(witvalPath, "None").Types(e.goType(o.Elem)).Call(),
+			jen.If(jen.Id("ok")).Block(jen.Id("res").Op("=").Qual(witvalPath, "Some").Call(jen.Id("v"))),
+		}
+	case shapeResult:
+		r := f.Results[0].Type.(*Result)
+		ts := []jen.Code{e.orUnit(r.OK), e.orUnit(r.Err)}
+		var out []jen.Code
+		okv := jen.Qual(witvalPath, "Unit").Values()
+		if r.OK != nil {
+			out = append(out, jen.List(jen.Id("v"), jen.Id("err")).Op(":=").Add(call))
+			okv = jen.Id("v")
+		} else {
+			out = append(out, jen.Id("err").Op(":=").Add(call))
+		}
+		var errv jen.Code
+		var conv []jen.Code
+		switch {
+		case r.Err == nil:
+			errv = jen.Qual(witvalPath, "Unit").Values()
+		case resolve(r.Err) == String:
+			errv = jen.Id("err").Dot("Error").Call()
+		default:
+			conv = []jen.Code{
+				jen.Var().Id("ev").Add(e.goType(r.Err)),
+				jen.If(jen.Op("!").Qual("errors", "As").Call(jen.Id("err"), jen.Op("&").Id("ev"))).Block(
+					jen.Panic(jen.Lit(e.qualifiedName() + "#" + f.WITName + ": the implementation returned an error that is not a " + witString(r.Err) + ": ").Op("+").Id("err").Dot("Error").Call())),
+			}
+			errv = jen.Id("ev")
+		}
+		out = append(out,
+			jen.Id("res").Op(":=").Qual(witvalPath, "OK").Types(ts...).Call(okv),
+			jen.If(jen.Id("err").Op("!=").Nil()).Block(append(conv, jen.Id("res").Op("=").Qual(witvalPath, "Err").Types(ts...).Call(errv))...),
+		)
+		return out
+	case shapeMultiple:
+		var names []jen.Code
+		vals := jen.Dict{}
+		for k := range f.Results {
+			n := fmt.Sprintf("r%d", k)
+			names = append(names, jen.Id(n))
+			vals[jen.Id(fmt.Sprintf("F%d", k))] = jen.Id(n)
+		}
+		return []jen.Code{jen.List(names...).Op(":=").Add(call), jen.Id("res").Op(":=").Add(e.goType(rt)).Values(vals)}
+	}
+	return []jen.Code{jen.Id("res").Op(":=").Add(call)}
+}
+
+// gUnflat lifts a value of type t from its flattened core values vals
+// (typed as coreGo): the statements and the Go value.
+func (e *emitter) gUnflat(t Type, vals []jen.Code) (stmts []jen.Code, v jen.Code) {
+	switch rt := resolve(t).(type) {
+	case Prim:
+		switch rt {
+		case Bool:
+			return nil, jen.Add(vals[0]).Op("!=").Lit(0)
+		case String:
+			return nil, jen.Qual(guestCabiPath, "LiftString").Call(vals[0], vals[1])
+		}
+		return nil, e.goType(t).Call(vals[0])
+	case *List:
+		return nil, e.goType(t).Call(e.gLoadList(rt, vals[0], vals[1]))
+	case *Handle:
+		return nil, e.goType(t).Call(vals[0])
+	case *Tuple:
+		d := jen.Dict{}
+		for k, el := range rt.Elems {
+			n := len(flat(el))
+			s, fv := e.gUnflat(el, vals[:n])
+			vals = vals[n:]
+			stmts = append(stmts, s...)
+			d[jen.Id(fmt.Sprintf("F%d", k))] = fv
+		}
+		return stmts, e.goType(t).Values(d)
+	case *Ref:
+		switch k := rt.Decl.Kind.(type) {
+		case *Enum:
+			return nil, e.goType(t).Call(vals[0])
+		case *Flags:
+			switch n := len(k.Flags); {
+			case n <= 32:
+				return nil, e.goType(t).Call(vals[0])
+			case n <= 64:
+				return nil, e.goType(t).Call(jen.Uint64().Call(vals[0]).Op("|").Uint64().Call(vals[1]).Op("<<").Lit(32))
+			}
+			return nil, e.goType(t).Values(vals...)
+		case *Record:
+			d := jen.Dict{}
+			for _, f := range k.Fields {
+				n := len(flat(f.Type))
+				s, fv := e.gUnflat(f.Type, vals[:n])
+				vals = vals[n:]
+				stmts = append(stmts, s...)
+				d[jen.Id(f.GoName)] = fv
+			}
+			return stmts, e.goType(t).Values(d)
+		}
+	}
+	if !isVariant(t) {
+		fail("guest: no lifting of %s from core values", witString(t))
+	}
+	cores := flat(t)
+	name := e.helper("unflat"+e.mangle(t), func() jen.Code {
+		var ps []jen.Code
+		for k, c := range cores {
+			ps = append(ps, jen.Id(fmt.Sprintf("r%d", k)).Add(coreGo(c)))
+		}
+		return jen.Func().Id("unflat" + e.mangle(t)).Params(ps...).Add(e.goType(t)).Block(e.gUnflatVariant(t, cores)...)
+	})
+	return nil, jen.Id(name).Call(vals...)
+}
+
+// gUnflatVariant is the body of the unflat helper of a variant-like type:
+// the case from the discriminant, its payload from the joined slots.
+func (e *emitter) gUnflatVariant(t Type, cores []Core) []jen.Code {
+	payload := func(c Type) ([]jen.Code, jen.Code) {
+		var vals []jen.Code
+		for j, pc := range flat(c) {
+			vals = append(vals, coreUnconv(cores[j+1], pc, jen.Id(fmt.Sprintf("r%d", j+1))))
+		}
+		return e.gUnflat(c, vals)
+	}
+	switch rt := resolve(t).(type) {
+	case *Option:
+		s, v := payload(rt.Elem)
+		return []jen.Code{
+			jen.If(jen.Id("r0").Op("==").Lit(0)).Block(jen.Return(jen.Qual(witvalPath, "None").Types(e.goType(rt.Elem)).Call())),
+			jen.Add(s...),
+			jen.Return(jen.Qual(witvalPath, "Some").Call(v)),
+		}
+	case *Result:
+		ts := []jen.Code{e.orUnit(rt.OK), e.orUnit(rt.Err)}
+		side := func(c Type, ctor string) []jen.Code {
+			if c == nil {
+				return []jen.Code{jen.Return(jen.Qual(witvalPath, ctor).Types(ts...).Call(jen.Qual(witvalPath, "Unit").Values()))}
+			}
+			s, v := payload(c)
+			return append(s, jen.Return(jen.Qual(witvalPath, ctor).Types(ts...).Call(v)))
+		}
+		return append([]jen.Code{jen.If(jen.Id("r0").Op("==").Lit(0)).Block(side(rt.OK, "OK")...)}, side(rt.Err, "Err")...)
+	case *Ref:
+		k := rt.Decl.Kind.(*Variant)
+		d := rt.Decl
+		out := []jen.Code{
+			jen.Var().Id("v").Add(e.goType(t)),
+			jen.Id("v").Dot("Tag").Op("=").Add(e.declRef(d, d.GoName+"Tag")).Call(jen.Id("r0")),
+		}
+		var cs []jen.Code
+		for _, c := range k.Cases {
+			if c.Type == nil {
+				continue
+			}
+			s, v := payload(c.Type)
+			cs = append(cs, jen.Case(e.declRef(d, d.GoName+"Tag"+c.GoName)).Block(append(s, jen.Id("v").Dot(c.GoName).Op("=").Add(v))...))
+		}
+		if len(cs) > 0 {
+			out = append(out, jen.Switch(jen.Id("v").Dot("Tag")).Block(cs...))
+		}
+		return append(out, jen.Return(jen.Id("v")))
+	}
+	fail("guest: no lifting of %s", witString(t))
+	return nil
+}
+
+// coreUnconv converts core value x of the joined type from back to the
+// case's type to: coreConv's inverse.
+func coreUnconv(from, to Core, x jen.Code) jen.Code {
+	switch {
+	case from == to:
+		return x
+	case from == I64 && to == I32:
+		return jen.Uint32().Call(x)
+	case from == I32 && to == CF32:
+		return jen.Qual("math", "Float32frombits").Call(x)
+	case from == I64 && to == CF32:
+		return jen.Qual("math", "Float32frombits").Call(jen.Uint32().Call(x))
+	case from == I64 && to == CF64:
+		return jen.Qual("math", "Float64frombits").Call(x)
+	}
+	fail("guest: no conversion of a core value from %d to %d", from, to)
+	return nil
 }
