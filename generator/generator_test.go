@@ -310,3 +310,37 @@ func TestGoldenProxy(t *testing.T) {
 		t.Error("no Exports.Handle for wasi:http/incoming-handler")
 	}
 }
+
+// TestGoldenProxyGuest is TestGoldenProxy for the guest side: the Go guest
+// bindings of wasi:http/proxy@0.2.8 (imports, and incoming-handler's handle
+// as a //go:wasmexport function) in internal/proxyguest. It vets them, and
+// the other golden guest bindings, for GOOS=wasip1.
+func TestGoldenProxyGuest(t *testing.T) {
+	res := load(t, filepath.Join(repoRoot(t), "wit"))
+	files, err := Generate(res, Options{World: "wasi:http/proxy@0.2.8", Package: modulePath + "/generator/internal/proxyguest", Guest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := Write("internal/proxyguest", files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareTree(t, "internal/proxyguest", files, "run go test ./generator -run TestGoldenProxyGuest -update")
+	var handler bool
+	for _, f := range files {
+		handler = handler || f.Path == "wasi/http/incoming-handler/incominghandler.guest.go" &&
+			bytes.Contains(f.Data, []byte("//go:wasmexport wasi:http/incoming-handler@0.2.8#handle\n"))
+	}
+	if !handler {
+		t.Error("no export of wasi:http/incoming-handler#handle")
+	}
+	if testing.Short() {
+		t.Skip("vets for wasip1 with the go command; skipped with -short")
+	}
+	cmd := exec.Command("go", "vet", "./internal/proxyguest/...", "./internal/kitchenguest/...", "./internal/calcguest/...")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=wasip1 go vet: %v\n%s", err, out)
+	}
+}
