@@ -183,8 +183,8 @@ func TestComponentServerSilentClients(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		before, fds := goroutines(), openFDs(t)
 		t.Run("serve", func(t *testing.T) {
-			g := startComponentServer(t, tlshost.Config{BackendName: backend, HandshakeTimeout: 300 * time.Millisecond},
-				p, "0", "3", "host:web", "300")
+			g := startComponentServer(t, tlshost.Config{BackendName: backend, HandshakeTimeout: time.Second},
+				p, "0", "3", "host:web", "1000")
 			addr := "127.0.0.1:" + g.port(t)
 
 			silent, err := net.Dial("tcp", addr)
