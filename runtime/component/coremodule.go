@@ -56,15 +56,7 @@ func readCoreShape(b []byte) (*coreShape, error) {
 	r := &reader{b: b[8:], off: 8}
 	sh := &coreShape{}
 	for !r.empty() {
-		id, err := r.byte("section id")
-		if err != nil {
-			return nil, err
-		}
-		size, err := r.u32("section size")
-		if err != nil {
-			return nil, err
-		}
-		s, err := r.sub(size, "section")
+		id, s, err := r.section()
 		if err != nil {
 			return nil, err
 		}

@@ -70,15 +70,7 @@ func (p *parser) component(r *reader, depth int) (*Component, error) {
 	}
 	c := &Component{}
 	for !r.empty() {
-		id, err := r.byte("section id")
-		if err != nil {
-			return nil, err
-		}
-		size, err := r.u32("section size")
-		if err != nil {
-			return nil, err
-		}
-		s, err := r.sub(size, fmt.Sprintf("section %d", id))
+		id, s, err := r.section()
 		if err != nil {
 			return nil, err
 		}

@@ -131,3 +131,18 @@ func (r *reader) s32(what string) (int32, error) {
 	}
 	return 0, r.errorf("%s: integer representation too long", what)
 }
+
+// section reads a section's id and size and returns the id and a reader
+// over its content, which it skips.
+func (r *reader) section() (byte, *reader, error) {
+	id, err := r.byte("section id")
+	if err != nil {
+		return 0, nil, err
+	}
+	size, err := r.u32("section size")
+	if err != nil {
+		return 0, nil, err
+	}
+	s, err := r.sub(size, fmt.Sprintf("section %d", id))
+	return id, s, err
+}
