@@ -68,10 +68,18 @@ func (h *httpHost) ResponseOutparamSet(_ context.Context, out types.ResponseOutp
 }
 
 // TestProxyHandle calls the wasi:http/proxy export incoming-handler.handle
-// of a Go guest through the generated bindings (internal/proxy): the
-// request and the response-outparam go in as own host resources, the
+// of two Go guests through the generated host bindings (internal/proxy):
+// one writes the Canonical ABI by hand (testdata/proxy), the other uses
+// the generated guest bindings (testdata/proxygen, internal/proxyguest).
+// The request and the response-outparam go in as own host resources, the
 // guest answers through response-outparam.set.
 func TestProxyHandle(t *testing.T) {
+	for _, guest := range []string{"./testdata/proxy", "./testdata/proxygen"} {
+		t.Run(guest[len("./testdata/"):], func(t *testing.T) { proxyHandle(t, guest) })
+	}
+}
+
+func proxyHandle(t *testing.T, guest string) {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
@@ -80,7 +88,7 @@ func TestProxyHandle(t *testing.T) {
 	if err := types.Register(ctx, r, h); err != nil {
 		t.Fatal(err)
 	}
-	wasm := guestbuild.MustBuild(t, "./testdata/proxy", "-buildmode=c-shared")
+	wasm := guestbuild.MustBuild(t, guest, "-buildmode=c-shared")
 	inst := cabi.NewInstance()
 	ctx = cabi.WithInstance(ctx, inst)
 	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
