@@ -9,11 +9,15 @@
 //   - tls: the wasi:tls proposal, "wasi:tls/tls@0.2.0-pr104"
 //   - tlsdraft: the upstream draft, "wasi:tls/types@0.2.0-draft"
 //   - tlsext: the project's extensions, "wasitls:tls/extensions@0.1.0" and
-//     the functions "@0.2.0" adds
+//     the functions "@0.2.0" and "@0.3.0" add
 //
-// The bindings are hand-written in one regular form (see package io) so that
-// a generator mode can replace them. Their tests run on the host: each
-// package checks its memory layouts against the WIT, and this package builds
-// a guest importing every function and checks each import's name and core
+// Each package is a thin API over the bindings wit2host -guest generates
+// in guest/wasi/bindings from the wasitls:host/guest world of the module's
+// wit/ (go generate ./guest/...; see docs/wit2host.md): the generated code
+// holds every //go:wasmimport declaration, memory layout and lifting and
+// lowering, these packages the names and error types guest/net, guest/tls
+// and guest/http use. The tests run on the host: the generator's tests
+// check the layouts and the generated code, and this package builds a
+// guest importing every function and checks each import's name and core
 // signature against the Canonical ABI flattening of the WIT.
 package wasi

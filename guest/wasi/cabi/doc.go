@@ -1,33 +1,40 @@
-// Package cabi is the guest half of the Canonical ABI for the wasi bindings
-// under guest/wasi: the exported cabi_realloc the host calls to place returned
-// strings and lists in guest memory, and the helpers the bindings use to
-// turn guest addresses back into Go values.
+// Package cabi is the guest half of the Canonical ABI for the Go guest
+// bindings wit2host -guest generates (guest/wasi/bindings, and any other
+// generated guest package): the exported cabi_realloc the host calls to
+// place returned strings and lists in guest memory, and the helpers the
+// generated code calls to pass Go memory to an import and to turn what the
+// host wrote back into Go values.
 //
 // # Memory model
 //
 // Go on GOARCH=wasm has 64-bit pointers over a 32-bit linear memory, so the
-// Canonical ABI's pointers are uint32 addresses here. Every binding follows
-// the same pattern:
+// Canonical ABI's pointers are uint32 addresses here. Every generated
+// binding follows the same pattern:
 //
-//  1. Argument buffers (lists, strings) passed to an import that may call
-//     back into cabi_realloc are heap memory, kept alive with runtime.KeepAlive
-//     until the import returns: a callback may grow, and so move, the calling
-//     goroutine's stack, so a pointer into the stack would go stale.
-//  2. Results that do not fit one core value come back through a return area
-//     (the "retptr", the import's last parameter). The bindings use one static
-//     return area ([RetArea]): imports never nest and a guest is single
-//     threaded, and each binding copies the area into a local value before it
-//     calls anything else.
-//  3. Every block cabi_realloc hands out is pinned (reachable from a package
-//     variable) until the binding has turned the addresses into Go slices or
-//     strings, then released with [Unpin]. Without the pin, a garbage
-//     collection triggered by a later cabi_realloc in the same import could
-//     free a block the host already filled but the Go program does not yet
-//     reference.
-//  4. [ReadInto] lets a binding offer the caller's buffer as the destination
-//     of the next single-byte-aligned allocation, so input-stream.read writes
-//     straight into the slice handed to io.Reader.Read.
+//  1. Strings and lists passed to an import are passed by address ([Addr]),
+//     which keeps them reachable until [Unpin] and, because it stores them
+//     in a package variable, on the heap: a callback into cabi_realloc may
+//     grow, and so move, the calling goroutine's stack, so a pointer into
+//     the stack would go stale. Lists whose elements are not their memory
+//     form are stored into a heap block first ([Alloc]).
+//  2. Results that do not fit one core value come back through a return
+//     area (the import's last parameter): a static area per function, sized
+//     from the layout, so that no call allocates one.
+//  3. Every block cabi_realloc hands out stays valid (from the arena, or
+//     pinned on the heap) until the binding has copied the strings and
+//     lists into Go memory ([LiftString], [LiftList]), then is released
+//     with [Unpin]. Without the pin, a garbage collection triggered by a
+//     later cabi_realloc in the same import could free a block the host
+//     already filled but the Go program does not yet reference.
+//  4. [Offer] (and [ReadInto] for bytes) lets a caller offer its own buffer
+//     as the destination of the next allocation, so a list result the
+//     caller can size lands there without a copy (io.InputStream.ReadInto,
+//     io.PollInto).
 //
-// Exactly one cabi_realloc exists per guest: this package defines it and every
-// binding package imports this one.
+// Exports work the other way: the generated //go:wasmexport function lowers
+// its result into a static return area with the same helpers, and the
+// matching cabi_post_ export calls [Unpin].
+//
+// Exactly one cabi_realloc exists per guest: this package defines it and
+// every generated binding imports this one.
 package cabi
