@@ -17,8 +17,11 @@
 //
 // Operations in the wrong state return invalid-state, a finish without its
 // start not-in-progress, and a finish whose work is still running
-// would-block. Connecting runs net.Dialer on a goroutine; a listening
-// socket accepts on a goroutine into a queue bounded by the backlog size.
+// would-block. Connecting runs net.Dialer once the guest waits for it: on
+// the guest's call when it waits for the socket alone (pollable.block),
+// as a native client dials, otherwise on a goroutine (TCPSocket.StartConnect);
+// a listening socket accepts on a goroutine into a queue bounded by the
+// backlog size.
 // The socket's pollable is ready when a finish or accept would not return
 // would-block.
 //

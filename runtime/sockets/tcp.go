@@ -16,7 +16,11 @@ import (
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
-var _ tcp.TCPSocket = (*TCPSocket)(nil)
+var (
+	_ tcp.TCPSocket  = (*TCPSocket)(nil)
+	_ wasiio.Awaiter = (*TCPSocket)(nil)
+	_ wasiio.Starter = (*TCPSocket)(nil)
+)
 
 type tcpState uint8
 
@@ -62,6 +66,12 @@ type TCPSocket struct {
 	dialDone   bool
 	dialConn   net.Conn
 	dialErr    error
+	// dial is the connect that waits for the guest to wait for it (see
+	// StartConnect); nil once it started.
+	dial func(ctx context.Context)
+	// dialAsked: finish-connect found the deferred dial once already.
+	dialAsked bool
+	dialCtx   context.Context
 
 	// listening
 	queue     []net.Conn
@@ -172,8 +182,16 @@ func (t *TCPSocket) FinishBind(ctx context.Context) error {
 	return nil
 }
 
-// StartConnect is start-connect: the policy check and the start of a dial
-// on a goroutine.
+// StartConnect is start-connect: the policy check and a dial that starts
+// when the guest waits for it. When the guest waits for the socket alone,
+// without a deadline (Await: pollable.block, or poll on its pollable
+// alone), the dial runs on the guest's call, as a native client dials on
+// its own goroutine, and the guest wakes with the connection without a
+// hand-off between goroutines. Any other look starts it on a goroutine: a
+// wait on more or with a deadline (Watch), pollable.ready (Start), or a
+// second finish-connect that finds it not started (a guest that polls by
+// calling finish-connect). Either way the wait ends when the dial does,
+// or when the socket is dropped or the guest's instance closed.
 func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr network.IPSocketAddress) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -211,11 +229,11 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 		t.ln = nil
 	}
 	dctx, cancel := context.WithCancel(context.Background())
-	t.dialCancel = cancel
+	t.dialCancel, t.dialCtx = cancel, dctx
 	t.state = stateConnectStarted
-	t.dialDone, t.dialConn, t.dialErr = false, nil, nil
-	go func() {
-		c, err := d.DialContext(dctx, tcpNetwork(t.family), remote.String())
+	t.dialDone, t.dialConn, t.dialErr, t.dialAsked = false, nil, nil, false
+	t.dial = func(ctx context.Context) {
+		c, err := d.DialContext(ctx, tcpNetwork(t.family), remote.String())
 		t.mu.Lock()
 		if t.dropped {
 			if c != nil {
@@ -226,8 +244,43 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 		}
 		t.mu.Unlock()
 		t.waiters.WakeAll()
-	}()
+	}
 	return nil
+}
+
+// startDialLocked starts a deferred dial on a goroutine; t.mu is held.
+func (t *TCPSocket) startDialLocked() {
+	if dial := t.dial; dial != nil {
+		t.dial = nil
+		go dial(t.dialCtx)
+	}
+}
+
+// Start implements wasiio.Starter: pollable.ready starts a deferred dial.
+func (t *TCPSocket) Start() {
+	t.mu.Lock()
+	t.startDialLocked()
+	t.mu.Unlock()
+}
+
+// Await implements wasiio.Awaiter: a wait on this socket alone, without a
+// deadline, runs a deferred dial on the waiting goroutine. When ctx ends
+// (the instance is being closed) the dial is cancelled.
+func (t *TCPSocket) Await(ctx context.Context, deadline time.Time) bool {
+	t.mu.Lock()
+	dial := t.dial
+	if dial == nil || !deadline.IsZero() {
+		t.startDialLocked()
+		t.mu.Unlock()
+		return false
+	}
+	t.dial = nil
+	dctx, cancel := t.dialCtx, t.dialCancel
+	t.mu.Unlock()
+	stop := context.AfterFunc(ctx, cancel)
+	dial(dctx)
+	stop()
+	return true
 }
 
 // FinishConnect is finish-connect: it returns the connection's streams.
@@ -239,6 +292,14 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 		return none, NotInProgress
 	}
 	if !t.dialDone {
+		if t.dial != nil {
+			// Asked twice without a wait in between: the guest polls by
+			// calling finish-connect.
+			if t.dialAsked {
+				t.startDialLocked()
+			}
+			t.dialAsked = true
+		}
 		return none, WouldBlock
 	}
 	t.dialCancel()
@@ -450,8 +511,12 @@ func (t *TCPSocket) Ready() bool {
 	return true
 }
 
-// Watch implements wasiio.Source.
-func (t *TCPSocket) Watch(w *wasiio.Waker) { t.waiters.Add(w) }
+// Watch implements wasiio.Source. A wait on more than this socket starts
+// a deferred dial on a goroutine.
+func (t *TCPSocket) Watch(w *wasiio.Waker) {
+	t.Start()
+	t.waiters.Add(w)
+}
 
 // Unwatch implements wasiio.Source.
 func (t *TCPSocket) Unwatch(w *wasiio.Waker) { t.waiters.Remove(w) }
@@ -471,6 +536,7 @@ func (t *TCPSocket) Close() error {
 		return nil
 	}
 	t.dropped = true
+	t.dial = nil
 	if t.dialCancel != nil {
 		t.dialCancel()
 	}

@@ -302,3 +302,93 @@ func TestKeepAliveTimes(t *testing.T) {
 		t.Error("a zero keep-alive time was accepted")
 	}
 }
+
+// TestConnectOnWait: start-connect leaves the dial to the guest's wait. A
+// wait on the socket alone runs it on the waiting call; a wait with a
+// deadline, pollable.ready or a second finish-connect start it on a
+// goroutine, so a guest that never blocks still connects.
+func TestConnectOnWait(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tl := ln.(*net.TCPListener)
+	// accepted reports whether a connection arrives within d.
+	accepted := func(d time.Duration) bool {
+		tl.SetDeadline(time.Now().Add(d))
+		c, err := tl.Accept()
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	}
+	var p Policy
+	ap := ln.Addr().(*net.TCPAddr).AddrPort()
+	if err := p.AllowConnect(ap.String()); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	start := func(t *testing.T) *TCPSocket {
+		s := mustSocket(t, st)
+		t.Cleanup(func() { s.Close() })
+		if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FinishConnect(bg); err != WouldBlock {
+			t.Fatalf("finish-connect: %v, want would-block", err)
+		}
+		if accepted(50 * time.Millisecond) {
+			t.Fatal("the dial started before the guest waited for it")
+		}
+		return s
+	}
+	finished := func(t *testing.T, s *TCPSocket) {
+		t.Helper()
+		if !accepted(5 * time.Second) {
+			t.Fatal("no connection arrived")
+		}
+		wait(t, s)
+		if _, err := s.FinishConnect(bg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("await", func(t *testing.T) {
+		s := start(t)
+		if !s.Await(bg, time.Time{}) {
+			t.Fatal("Await did not run the dial")
+		}
+		if !s.Ready() {
+			t.Fatal("not connected after Await")
+		}
+		finished(t, s)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		s := start(t)
+		if s.Await(bg, time.Now().Add(time.Second)) {
+			t.Fatal("Await ran the dial although the wait has a deadline")
+		}
+		finished(t, s)
+	})
+	t.Run("ready", func(t *testing.T) {
+		s := start(t)
+		s.Subscribe(bg).Ready(bg)
+		finished(t, s)
+	})
+	t.Run("finish-connect", func(t *testing.T) {
+		s := start(t)
+		s.FinishConnect(bg)
+		finished(t, s)
+	})
+	t.Run("dropped", func(t *testing.T) {
+		s := start(t)
+		s.Close()
+		if s.Await(bg, time.Time{}) {
+			t.Fatal("Await dialed for a dropped socket")
+		}
+		if accepted(50 * time.Millisecond) {
+			t.Fatal("a dropped socket connected")
+		}
+	})
+}
