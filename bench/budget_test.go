@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"runtime/metrics"
 	"slices"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasitls/wasitls/backends"
 )
 
 // The latency budget of docs/benchmarks.md is measured with TestBudget:
@@ -42,7 +45,7 @@ import (
 // median time per operation with the range of the rounds, and the median
 // of the rounds' speed ratios against the first subject, with their range.
 var (
-	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, wasi-BACKEND, c-BACKEND, in-guest; several, comma-separated, take turns")
+	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, c-BACKEND, in-guest; several, comma-separated, take turns")
 	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
@@ -119,6 +122,11 @@ func budgetSubjectNamed(name string) (subject, error) {
 		return nativeSubject(), nil
 	case name == "in-guest":
 		return inGuestSubject("stdtls"), nil
+	case strings.HasPrefix(name, "backend-"):
+		// A backend's own client in this process, without a guest: what
+		// the C guest on that backend would be with a free host.
+		return subject{name: "native " + strings.TrimPrefix(name, "backend-") + " client", native: true,
+			backend: strings.TrimPrefix(name, "backend-")}, nil
 	case strings.HasPrefix(name, "wasi-"):
 		return wasiSubject(strings.TrimPrefix(name, "wasi-")), nil
 	case strings.HasPrefix(name, "c-"):
@@ -217,6 +225,9 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 		}
 		return func(n int) (time.Duration, error) { return sess.upload(uint64(n*size), size) }, sess.close, nil
 	case "handshake", "server-handshake":
+		if sub.native && sub.backend != "" && *budgetOp == "handshake" {
+			return backendHandshaker(e, p, sub.backend, group)
+		}
 		open := e.clientHandshaker
 		if *budgetOp == "server-handshake" {
 			open = e.serverHandshaker
@@ -228,6 +239,50 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 		return h.run, h.close, nil
 	}
 	return nil, nil, fmt.Errorf("unknown -budget.op %q", *budgetOp)
+}
+
+// backendHandshaker runs full handshakes of backend's client, in this
+// process, against p's server, as nativeHandshakes does with crypto/tls:
+// dial, handshake, read the server's byte, close.
+func backendHandshaker(e *env, p peer, backend string, group tls.CurveID) (func(n int) (time.Duration, error), func() error, error) {
+	b, err := backends.ByName(backend)
+	if err != nil {
+		return nil, nil, err
+	}
+	addr, closeServer, err := p.server(group)
+	if err != nil {
+		return nil, nil, err
+	}
+	one := func() error {
+		raw, err := net.DialTimeout("tcp4", addr, time.Minute)
+		if err != nil {
+			return err
+		}
+		cfg := &backends.ClientConfig{ServerName: serverName, RootCAs: e.roots}
+		cfg.Groups = []uint16{uint16(group)}
+		c, err := b.Client(raw, cfg)
+		if err != nil {
+			raw.Close()
+			return err
+		}
+		defer c.Close()
+		if err := c.Handshake(context.Background()); err != nil {
+			return err
+		}
+		raw.SetReadDeadline(time.Now().Add(time.Minute))
+		_, err = c.Read(make([]byte, 1))
+		return err
+	}
+	run := func(n int) (time.Duration, error) {
+		start := time.Now()
+		for range n {
+			if err := one(); err != nil {
+				return 0, fmt.Errorf("bench: %s handshake: %w", backend, err)
+			}
+		}
+		return time.Since(start), nil
+	}
+	return run, closeServer, nil
 }
 
 // budgetInterleaved runs -budget.n operations of each subject in
