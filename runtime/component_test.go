@@ -311,6 +311,79 @@ func clockLoopRatio(runCore, runComp func() error) func(*testing.B) {
 	}
 }
 
+// preview1ClockLoop returns testdata/components/clockloop.c (1 M
+// clock_gettime calls through wasi-libc) run as a wasip1 core module
+// (wazero's wasi_snapshot_preview1 serves clock_time_get) and as a
+// command component (`jco new --wasi-command`: the preview1 adapter turns
+// it into wasi:clocks/wall-clock.now), each instantiated and run to its
+// end.
+func preview1ClockLoop(t testing.TB) (core, comp func() error) {
+	const calls = 1_000_000
+	rt := newComponentRuntime(t)
+	ctx := context.Background()
+	spec := cguest.Spec{Sources: []string{"testdata/components/clockloop.c"}, Core: true}
+	compiled, err := rt.Wazero().CompileModule(ctx, cguest.Build(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Core, spec.Adapter = false, cguest.Command
+	c, err := component.Parse(cguest.Build(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, want := []string{"clockloop", fmt.Sprint(calls)}, fmt.Sprintln(calls)
+	core = func() error {
+		var out bytes.Buffer
+		inst, err := rt.Instantiate(ctx, compiled, ModuleConfig{Args: args, Stdout: &out})
+		if err == nil {
+			inst.Close(ctx)
+		}
+		if out.String() != want {
+			return fmt.Errorf("core clockloop printed %q (%v)", out.String(), err)
+		}
+		return nil
+	}
+	comp = func() error {
+		var out bytes.Buffer
+		if err := rt.RunComponent(ctx, c, ModuleConfig{Args: args, Stdout: &out}); err != nil || out.String() != want {
+			return fmt.Errorf("component clockloop printed %q (%v)", out.String(), err)
+		}
+		return nil
+	}
+	return core, comp
+}
+
+// BenchmarkClockLoopPreview1 puts the clock loop of a preview1 program
+// beside calc.c's: four loops of 1 M clock readings, taking turns, in
+// thread CPU time, and the ratios between neighbours. p1core is
+// clockloop.c as a wasip1 core module; calccore and calccomp are
+// clockLoop's core module and component; p1comp is clockloop.c as a
+// command component, which reaches the same wall-clock.now glue as
+// calccomp through the preview1 adapter. Each p1 run includes its
+// instantiation.
+func BenchmarkClockLoopPreview1(b *testing.B) {
+	p1Core, p1Comp := preview1ClockLoop(b)
+	calcCore, calcComp := clockLoop(b)
+	runs := []func() error{p1Core, calcCore, calcComp, p1Comp}
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	var t [4]time.Duration
+	for i := range b.N {
+		for j := range 4 {
+			k := (i + j) % 4
+			start := threadCPU()
+			if err := runs[k](); err != nil {
+				b.Fatal(err)
+			}
+			t[k] += threadCPU() - start
+		}
+	}
+	b.ReportMetric(float64(t[1])/float64(t[0]), "calccore/p1core")
+	b.ReportMetric(float64(t[2])/float64(t[1]), "calccomp/calccore")
+	b.ReportMetric(float64(t[3])/float64(t[2]), "p1comp/calccomp")
+	b.ReportMetric(float64(t[3])/float64(t[0]), "p1comp/p1core")
+}
+
 var ratios = flag.Bool("ratios", false, "TestComponentCostRatio prints its ratio line and holds it to the limit itself")
 
 // TestComponentCostRatio holds a component's cost over the same program
