@@ -85,8 +85,10 @@
 // of its keys, with a fresh key exchange. A client resumes when given a
 // session cache (ClientConfig.Sessions, or a [SessionCache] through
 // [Conn.SetSessionCache]; session_client.go); otherwise it offers no
-// tickets and drops those it receives. A resumption hands the session's
-// chain to VerifyServer. 0-RTT data is never sent or
+// tickets and drops those it receives. A session is offered only where
+// its chain validates again under the connection's RootCAs, server name
+// and clock (never one made with InsecureSkipVerify to a connection that
+// validates), and a resumption hands the session's chain to VerifyServer. 0-RTT data is never sent or
 // accepted: a server skips what a client sends under a PSK, within a bound.
 //
 // # Authentication

@@ -14,7 +14,14 @@ import (
 // (ClientConfig.Sessions, or a SessionCache through SetSessionCache): it
 // then offers psk_dhe_ke, keeps the tickets servers send, keyed by server
 // name, and offers the newest one for that name with its binder. Each
-// ticket is offered once (RFC 8446, Appendix C.4). A resumed handshake
+// ticket is offered once (RFC 8446, Appendix C.4). A session is offered
+// only to a configuration that would accept the chain it was
+// authenticated with now: unless the configuration skips validation, the
+// chain is validated again against its RootCAs, server name and clock,
+// and a session made without validation is never offered (RFC 8446,
+// Section 4.6.1; crypto/tls does the same). A cache shared by
+// configurations that trust differently, or kept while the trust anchors
+// change, is then no way around validation. A resumed handshake
 // runs a fresh key exchange, reports the certificate chain of the session
 // it resumed and hands that chain to VerifyServer, as a full one would.
 
@@ -33,6 +40,7 @@ type clientSession struct {
 	lifetime   time.Duration
 	peerChain  [][]byte
 	notAfter   time.Time // of the server certificate
+	verified   bool      // peerChain was validated (not InsecureSkipVerify)
 }
 
 // NewSessionCache returns a cache of at most capacity tickets (16 when
@@ -92,6 +100,7 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) {
 		lifetime:   lifetime,
 		peerChain:  chain,
 		notAfter:   leaf.NotAfter,
+		verified:   !c.clientConfig.InsecureSkipVerify,
 	})
 }
 
@@ -105,7 +114,7 @@ func (hs *clientHandshakeState) offerSession() {
 	hs.hello.pskModes = []uint8{pskModeDHE}
 	c.sessionKey = hs.config.ServerName
 	s := takeSession(c.sessionCache, c.sessionKey, time.Now())
-	if s == nil || cipherSuiteByID(s.suite) == nil || !contains(hs.hello.cipherSuites, s.suite) {
+	if s == nil || cipherSuiteByID(s.suite) == nil || !contains(hs.hello.cipherSuites, s.suite) || !s.trustedBy(hs.config) {
 		return
 	}
 	hs.session = s
@@ -113,6 +122,20 @@ func (hs *clientHandshakeState) offerSession() {
 	age := uint32(time.Since(s.receivedAt) / time.Millisecond)
 	hs.hello.pskIdentities = []pskIdentity{{label: s.ticket, obfuscatedTicketAge: age + s.ageAdd}}
 	hs.hello.pskBinders = [][]byte{make([]byte, cipherSuiteByID(s.suite).hash.Size())}
+}
+
+// trustedBy reports whether config would accept the session's chain now:
+// it skips validation, or the session's chain was validated and still
+// validates against config's roots, server name and clock.
+func (s *clientSession) trustedBy(config *backends.ClientConfig) bool {
+	if config.InsecureSkipVerify {
+		return true
+	}
+	if !s.verified {
+		return false
+	}
+	certs, err := parseChain(s.peerChain)
+	return err == nil && verifyChain(certs, config.RootCAs, config.ServerName, x509.ExtKeyUsageServerAuth, config.Time) == nil
 }
 
 // setBinder computes the PSK binder over prefix (the transcript before

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/testpki"
@@ -261,5 +262,72 @@ func TestResumptionCallsVerifyServer(t *testing.T) {
 		if c.State().DidResume != (i > 0) || len(got) == 0 || string(got[0]) != string(p.p256.Chain[0]) {
 			t.Errorf("%d: resumed %v, VerifyServer got %d certificates", i, c.State().DidResume, len(got))
 		}
+	}
+}
+
+// TestResumptionRechecksTrust: a session resumes only under a
+// configuration that would have accepted the chain it was authenticated
+// with (RFC 8446, Section 4.6.1, and crypto/tls since Go 1.24.12, which
+// re-checks the session's chains against the current RootCAs). A cache
+// shared by configurations whose trust differs, or one filled by a
+// connection that skipped validation, gives no way around validation.
+func TestResumptionRechecksTrust(t *testing.T) {
+	p := pki(t)
+	trusting := func() *backends.ClientConfig { return p.clientConfig() }
+	otherRoots := func() *backends.ClientConfig {
+		c := p.clientConfig()
+		c.RootCAs = p.other.Pool()
+		return c
+	}
+	skipping := func() *backends.ClientConfig {
+		c := p.clientConfig()
+		c.RootCAs, c.InsecureSkipVerify = nil, true
+		return c
+	}
+	later := func() *backends.ClientConfig {
+		c := p.clientConfig()
+		c.Time = func() time.Time { return p.p256.Cert.NotAfter.Add(time.Hour) }
+		return c
+	}
+	for _, tc := range []struct {
+		name        string
+		first, then func() *backends.ClientConfig
+		resume      bool
+		thenFails   bool // the second handshake fails validation
+	}{
+		{"same trust", trusting, trusting, true, false},
+		{"roots replaced", trusting, otherRoots, false, true},
+		{"first skipped validation", skipping, trusting, false, false},
+		{"certificate expired since", trusting, later, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := NewSessionCache(4)
+			for i, cfg := range []func() *backends.ClientConfig{tc.first, tc.then} {
+				craw, sraw := tcpPair(t)
+				c, chs := engineClient(t, craw, cfg())
+				c.SetSessionCache(cache)
+				s, shs := engineServer(t, sraw, p.serverConfig(p.p256))
+				cerr, serr := both(chs, func() error {
+					err := shs()
+					if err != nil {
+						sraw.Close()
+					}
+					return err
+				})
+				if i == 1 && tc.thenFails {
+					if cerr == nil {
+						t.Fatalf("connection %d: handshake succeeded (resumed %v); want a validation failure", i, c.State().DidResume)
+					}
+					return
+				}
+				if cerr != nil || serr != nil {
+					t.Fatalf("connection %d: client %v, server %v", i, cerr, serr)
+				}
+				echo(t, c, s)
+				if want := i == 1 && tc.resume; c.State().DidResume != want {
+					t.Errorf("connection %d: resumed %v; want %v", i, c.State().DidResume, want)
+				}
+			}
+		})
 	}
 }
