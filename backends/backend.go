@@ -71,6 +71,11 @@ type Identity struct {
 	Leaf *x509.Certificate
 	// Key is the private key. It never flows back to a guest.
 	Key crypto.Signer
+	// OCSP, if set, is a DER OCSP response for the leaf that a server
+	// staples when it presents this identity to a client that asks
+	// (status_request; RFC 6066, Section 8; RFC 8446, Section 4.4.2.1).
+	// The backend sends it as it is; keeping it fresh is the host's job.
+	OCSP []byte
 }
 
 // Options common to both sides. Zero values mean the backend's secure
@@ -306,6 +311,10 @@ type State struct {
 	LocalIdentity *Identity
 	// DidResume reports session resumption.
 	DidResume bool
+	// OCSPResponse is the OCSP response the server stapled (client side),
+	// as sent, unchecked; on a resumption, the one of the session's
+	// handshake. Nil when none.
+	OCSPResponse []byte
 }
 
 // ErrNotSupported is wrapped by errors for features a backend lacks.

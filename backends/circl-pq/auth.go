@@ -246,7 +246,8 @@ func (c *Conn) readClientCertificate(msg, want []byte) (certificateMsg, error) {
 	if !hmac.Equal(cm.context, want) {
 		return cm, c.fail(alertIllegalParameter, "tls: client Certificate with the wrong request context")
 	}
-	if cm.entryExtensions {
+	// This engine's CertificateRequest asks for no OCSP response.
+	if cm.entryExtensions || cm.ocspStaple != nil {
 		return cm, c.fail(alertUnsupportedExtension, "tls: client sent unsolicited certificate extensions")
 	}
 	return cm, nil

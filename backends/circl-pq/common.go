@@ -62,6 +62,7 @@ const (
 // Extension types (RFC 8446, Section 4.2, and RFC 7301 for ALPN).
 const (
 	extensionServerName              uint16 = 0
+	extensionStatusRequest           uint16 = 5
 	extensionSupportedGroups         uint16 = 10
 	extensionSignatureAlgorithms     uint16 = 13
 	extensionALPN                    uint16 = 16

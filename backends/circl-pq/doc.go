@@ -91,6 +91,13 @@
 // validates), and a resumption hands the session's chain to VerifyServer. 0-RTT data is never sent or
 // accepted: a server skips what a client sends under a PSK, within a bound.
 //
+// OCSP stapling (RFC 6066, Section 8, as TLS 1.3 carries it: RFC 8446,
+// Section 4.4.2.1): a client always sends status_request and reports the
+// response stapled to the leaf's CertificateEntry in State.OCSPResponse,
+// unchecked, as crypto/tls does; a server staples Identity.OCSP to clients
+// that asked. Neither side asks for or sends OCSP responses for client
+// certificates, nor SCTs: such entry extensions are unsolicited.
+//
 // # Authentication
 //
 // Identities and peers may use ML-DSA (draft-ietf-tls-mldsa): pure ML-DSA

@@ -135,6 +135,9 @@ func (hs *clientHandshakeState) makeClientHello() error {
 		// A client with an identity hook can answer post-handshake
 		// certificate requests (RFC 8446, Section 4.2.6).
 		postHandshakeAuth: cfg.ClientIdentity != nil,
+		// A stapled OCSP response is reported, not checked
+		// (State.OCSPResponse), as crypto/tls does.
+		ocspStapling: true,
 	}
 	// RFC 6066, Section 3: literal IP addresses are not sent as SNI.
 	if cfg.ServerName != "" && net.ParseIP(cfg.ServerName) == nil {
@@ -433,7 +436,9 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 		// (RFC 8446, Section 2.2). A CertificateRequest or Certificate now
 		// is an unexpected message for readServerFinished.
 		hs.peerChain = hs.session.peerChain
-		c.updateState(func(s *backends.State) { s.PeerChain, s.DidResume = hs.session.peerChain, true })
+		c.updateState(func(s *backends.State) {
+			s.PeerChain, s.OCSPResponse, s.DidResume = hs.session.peerChain, hs.session.ocspResponse, true
+		})
 		// The application's check runs on a resumption too, with the
 		// chain the session was authenticated with, as crypto/tls's
 		// VerifyConnection does.
@@ -482,7 +487,7 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	if len(cm.context) != 0 {
 		return c.fail(alertIllegalParameter, "tls: server Certificate with a request context")
 	}
-	if cm.entryExtensions {
+	if cm.entryExtensions || cm.ocspStaple != nil && !hs.hello.ocspStapling {
 		return c.fail(alertUnsupportedExtension, "tls: server sent unsolicited certificate extensions")
 	}
 	hs.transcript.Write(msg)
@@ -500,7 +505,7 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 		}
 	}
 	hs.peerChain = cm.chain
-	c.updateState(func(s *backends.State) { s.PeerChain = cm.chain })
+	c.updateState(func(s *backends.State) { s.PeerChain, s.OCSPResponse = cm.chain, cm.ocspStaple })
 
 	msg, err = hs.readMessage(typeCertificateVerify, "CertificateVerify")
 	if err != nil {

@@ -145,6 +145,7 @@ type clientHelloMsg struct {
 	pskBinders             [][]byte
 	earlyData              bool
 	postHandshakeAuth      bool
+	ocspStapling           bool // status_request for an OCSP response (RFC 6066, Section 8)
 	hasSupportedGroups     bool
 	hasSignatureAlgorithms bool
 }
@@ -210,6 +211,16 @@ func (m *clientHelloMsg) marshal() []byte {
 			if m.postHandshakeAuth {
 				b.AddUint16(extensionPostHandshakeAuth)
 				b.AddUint16(0)
+			}
+			if m.ocspStapling {
+				// RFC 6066, Section 8: status_type ocsp, no responder IDs,
+				// no request extensions.
+				b.AddUint16(extensionStatusRequest)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint8(statusTypeOCSP)
+					b.AddUint16(0)
+					b.AddUint16(0)
+				})
 			}
 			if m.earlyData {
 				b.AddUint16(extensionEarlyData)
@@ -336,6 +347,20 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 			m.hasPSKModes = true
 		case extensionPostHandshakeAuth:
 			m.postHandshakeAuth = true
+		case extensionStatusRequest:
+			// RFC 6066, Section 8: other status types are ignored.
+			var statusType uint8
+			var ids, reqExts cryptobyte.String
+			if !d.ReadUint8(&statusType) {
+				return false
+			}
+			if statusType != statusTypeOCSP {
+				continue
+			}
+			if !d.ReadUint16LengthPrefixed(&ids) || !d.ReadUint16LengthPrefixed(&reqExts) {
+				return false
+			}
+			m.ocspStapling = true
 		case extensionEarlyData:
 			m.earlyData = true
 		case extensionKeyShare:
@@ -691,27 +716,66 @@ func (m *certificateRequestMsg) unmarshal(data []byte) bool {
 }
 
 // certificateMsg is a TLS 1.3 Certificate (RFC 8446, Section 4.4.2).
-// Per-certificate extensions (OCSP, SCT) are parsed and ignored.
 type certificateMsg struct {
 	raw     []byte
 	context []byte
 	chain   [][]byte
-	// entryExtensions is set when a CertificateEntry carries extensions:
-	// this engine never requests any (OCSP, SCT), so they are unsolicited
+	// ocspStaple is the OCSP response in the leaf's status_request
+	// extension (RFC 8446, Section 4.4.2.1), if any.
+	ocspStaple []byte
+	// entryExtensions is set when a CertificateEntry carries any other
+	// extension, or status_request on another certificate than the leaf:
+	// this engine requests none other (SCT, ...), so they are unsolicited
 	// (RFC 8446, Section 4.4.2).
 	entryExtensions bool
 }
+
+// statusTypeOCSP is CertificateStatusType ocsp (RFC 6066, Section 8).
+const statusTypeOCSP uint8 = 1
 
 func (m *certificateMsg) marshal() []byte {
 	return marshalMessage(typeCertificate, func(b *cryptobyte.Builder) {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
 		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, cert := range m.chain {
+			for i, cert := range m.chain {
 				b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cert) })
-				b.AddUint16(0) // no extensions
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					if i != 0 || len(m.ocspStaple) == 0 {
+						return
+					}
+					// CertificateStatus (RFC 6066, Section 8).
+					b.AddUint16(extensionStatusRequest)
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						b.AddUint8(statusTypeOCSP)
+						b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.ocspStaple) })
+					})
+				})
 			}
 		})
 	})
+}
+
+// readEntryExtensions reads the extensions of the i-th CertificateEntry.
+func (m *certificateMsg) readEntryExtensions(i int, exts cryptobyte.String) bool {
+	for !exts.Empty() {
+		var typ uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
+			return false
+		}
+		if typ != extensionStatusRequest || i != 0 || m.ocspStaple != nil {
+			m.entryExtensions = true
+			continue
+		}
+		var statusType uint8
+		var resp cryptobyte.String
+		if !data.ReadUint8(&statusType) || statusType != statusTypeOCSP ||
+			!data.ReadUint24LengthPrefixed(&resp) || resp.Empty() || !data.Empty() {
+			return false
+		}
+		m.ocspStaple = resp
+	}
+	return true
 }
 
 func (m *certificateMsg) unmarshal(data []byte) bool {
@@ -727,11 +791,9 @@ func (m *certificateMsg) unmarshal(data []byte) bool {
 	m.context = context
 	for !list.Empty() {
 		var cert, exts cryptobyte.String
-		if !list.ReadUint24LengthPrefixed(&cert) || cert.Empty() || !list.ReadUint16LengthPrefixed(&exts) {
+		if !list.ReadUint24LengthPrefixed(&cert) || cert.Empty() || !list.ReadUint16LengthPrefixed(&exts) ||
+			!m.readEntryExtensions(len(m.chain), exts) {
 			return false
-		}
-		if !exts.Empty() {
-			m.entryExtensions = true
 		}
 		m.chain = append(m.chain, cert)
 	}

@@ -411,6 +411,9 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 		}
 	}
 	cm := &certificateMsg{chain: hs.identity.Chain}
+	if hs.hello.ocspStapling {
+		cm.ocspStaple = hs.identity.OCSP // RFC 8446, Section 4.4.2.1
+	}
 	if err := c.writeHandshake(cm.marshal(), hs.transcript); err != nil {
 		return err
 	}

@@ -39,8 +39,10 @@ type clientSession struct {
 	receivedAt time.Time
 	lifetime   time.Duration
 	peerChain  [][]byte
-	notAfter   time.Time // of the server certificate
-	verified   bool      // peerChain was validated (not InsecureSkipVerify)
+	// ocspResponse is the OCSP response stapled to the full handshake.
+	ocspResponse []byte
+	notAfter     time.Time // of the server certificate
+	verified     bool      // peerChain was validated (not InsecureSkipVerify)
 }
 
 // NewSessionCache returns a cache of at most capacity tickets (16 when
@@ -83,7 +85,8 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) {
 		return
 	}
 	lifetime := min(time.Duration(t.lifetime)*time.Second, maxTicketLifetime)
-	chain := c.State().PeerChain
+	st := c.State()
+	chain := st.PeerChain
 	if len(chain) == 0 {
 		return
 	}
@@ -92,15 +95,16 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) {
 		return // nothing to bound the session by: no resumption
 	}
 	c.sessionCache.Put(c.sessionKey, &clientSession{
-		suite:      c.suite.id,
-		psk:        c.suite.resumptionPSK(c.resumptionSecret, t.nonce),
-		ticket:     append([]byte(nil), t.ticket...),
-		ageAdd:     t.ageAdd,
-		receivedAt: time.Now(),
-		lifetime:   lifetime,
-		peerChain:  chain,
-		notAfter:   leaf.NotAfter,
-		verified:   !c.clientConfig.InsecureSkipVerify,
+		suite:        c.suite.id,
+		psk:          c.suite.resumptionPSK(c.resumptionSecret, t.nonce),
+		ticket:       append([]byte(nil), t.ticket...),
+		ageAdd:       t.ageAdd,
+		receivedAt:   time.Now(),
+		lifetime:     lifetime,
+		peerChain:    chain,
+		ocspResponse: st.OCSPResponse,
+		notAfter:     leaf.NotAfter,
+		verified:     !c.clientConfig.InsecureSkipVerify,
 	})
 }
 

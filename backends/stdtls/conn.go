@@ -99,6 +99,7 @@ func (c *conn) recordLocked(cs *tls.ConnectionState) {
 	}
 	c.state.PeerChain = rawChain(cs.PeerCertificates)
 	c.state.DidResume = cs.DidResume
+	c.state.OCSPResponse = cs.OCSPResponse
 }
 
 func (c *conn) record(cs *tls.ConnectionState) {

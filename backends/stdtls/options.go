@@ -126,5 +126,5 @@ func schemesToUint16(s []tls.SignatureScheme) []uint16 {
 }
 
 func tlsCertificate(id *backends.Identity) *tls.Certificate {
-	return &tls.Certificate{Certificate: id.Chain, PrivateKey: id.Key, Leaf: id.Leaf}
+	return &tls.Certificate{Certificate: id.Chain, PrivateKey: id.Key, Leaf: id.Leaf, OCSPStaple: id.OCSP}
 }
