@@ -13,7 +13,7 @@ var initialisms = map[string]string{
 	"alpn": "ALPN", "dns": "DNS", "url": "URL", "uri": "URI", "http": "HTTP",
 	"utf8": "UTF8", "ipv4": "IPv4", "ipv6": "IPv6", "api": "API", "utc": "UTC",
 	"sni": "SNI", "tty": "TTY", "cpu": "CPU", "os": "OS", "rsa": "RSA",
-	"ok": "OK",
+	"ok": "OK", "ocsp": "OCSP",
 }
 
 // initialism returns the Go spelling of a lower-case WIT name part that is
