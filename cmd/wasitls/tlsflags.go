@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/wasitls/wasitls/backends"
@@ -32,7 +33,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	logTLS := fs.Bool("log-tls", false, "log why TLS steps failed to stderr")
 	keyLog := fs.String("keylog", "", "append the TLS secrets of every connection to `file` in the NSS key log format, for Wireshark (default: $SSLKEYLOGFILE if set); the guest cannot see or change it; debugging only")
 	var identities listFlag
-	fs.Var(&identities, "identity", "`NAME=CERT,KEY`: an identity the host holds for the guest (host-identity), PEM chain and key files; the key never enters guest memory (repeatable)")
+	fs.Var(&identities, "identity", "`NAME=CERT,KEY[,OCSP]`: an identity the host holds for the guest (host-identity), PEM chain and key files, and a DER OCSP response a guest server staples with it; the key never enters guest memory (repeatable)")
 	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
 	hsTimeout := fs.Duration("handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := fs.Int("session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
@@ -93,10 +94,11 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		}
 		for _, spec := range identities {
 			name, files, ok := strings.Cut(spec, "=")
-			cert, key, ok2 := strings.Cut(files, ",")
-			if !ok || !ok2 || name == "" || cert == "" || key == "" {
-				return nil, fmt.Errorf("--identity %q: want NAME=CERT,KEY", spec)
+			parts := strings.Split(files, ",")
+			if !ok || name == "" || len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+				return nil, fmt.Errorf("--identity %q: want NAME=CERT,KEY or NAME=CERT,KEY,OCSP", spec)
 			}
+			cert, key := parts[0], parts[1]
 			if cfg.Identities == nil {
 				cfg.Identities = map[string]*backends.Identity{}
 			}
@@ -106,6 +108,11 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			id, err := tlshost.LoadIdentity(cfg, cert, key)
 			if err != nil {
 				return nil, fmt.Errorf("--identity %s: %w", name, err)
+			}
+			if len(parts) == 3 {
+				if err := tlshost.LoadOCSP(id, parts[2]); err != nil {
+					return nil, fmt.Errorf("--identity %s: %w", name, err)
+				}
 			}
 			cfg.Identities[name] = id
 		}

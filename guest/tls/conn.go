@@ -631,6 +631,9 @@ type ConnectionState struct {
 	// DidResume reports that the handshake resumed a session: the peer's
 	// chain is the one the session was authenticated with.
 	DidResume bool
+	// OCSPResponse is the OCSP response the server stapled (client side;
+	// DER, unchecked, as crypto/tls reports it), nil when none.
+	OCSPResponse []byte
 }
 
 // ConnectionState returns the connection's state.
@@ -654,6 +657,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 		}
 		s.ServerName, _ = c.cc.ServerName()
 		s.DidResume = tlsext.ClientSessionResumed(c.cc)
+		s.OCSPResponse, _ = tlsext.ClientOCSPResponse(c.cc)
 		local, okL = c.cc.ClientIdentity()
 		peer, okP = c.cc.ServerIdentity()
 	case c.sc != 0:

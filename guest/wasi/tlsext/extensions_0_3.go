@@ -7,7 +7,8 @@ import (
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 )
 
-// The functions wasitls:tls/extensions@0.3.0 adds: session resumption.
+// The functions wasitls:tls/extensions@0.3.0 adds: session resumption
+// and the stapled OCSP response.
 // Those of 0.1.0 and 0.2.0 keep importing their own version.
 
 // ConfigureClientResumption turns session resumption on or off for the
@@ -41,4 +42,12 @@ func ClientSessionResumed(c tls.ClientConnection) bool {
 //	server-session-resumed: func(connection: borrow<server-connection>) -> bool;
 func ServerSessionResumed(c tls.ServerConnection) bool {
 	return ext3.ServerSessionResumed(ext3.ServerConnectionBorrow(c))
+}
+
+// ClientOCSPResponse returns the OCSP response the server stapled (DER, as
+// sent, unchecked), if any.
+//
+//	client-ocsp-response: func(connection: borrow<client-connection>) -> option<list<u8>>;
+func ClientOCSPResponse(c tls.ClientConnection) ([]byte, bool) {
+	return ext3.ClientOCSPResponse(ext3.ClientConnectionBorrow(c))
 }

@@ -90,6 +90,7 @@ var all = []any{
 	tlsext.ExportClientKeyingMaterial, tlsext.ExportServerKeyingMaterial,
 	tlsext.ConfigureClientResumption, tlsext.ConfigureServerResumption,
 	tlsext.ClientSessionResumed, tlsext.ServerSessionResumed,
+	tlsext.ClientOCSPResponse,
 }
 
 func main() {

@@ -472,6 +472,23 @@ func funcServerSessionResumed(h Host, name string) api.GoModuleFunc {
 	}
 }
 
+func funcClientOCSPResponse(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := c.Borrow(uint32(stack[0]), tls.ClientConnectionType).(ClientConnection)
+		rp := uint32(stack[1])
+		c.Check(rp, 12, 4)
+		r, ok := h.ClientOCSPResponse(ctx, p0)
+		var v cabi.Option[[]byte]
+		if ok {
+			v = cabi.Some[[]byte](r)
+		}
+		storeOptionListU8(c, rp, v)
+	}
+}
+
 // Register instantiates the host module wasitls:tls/extensions in r, once per version
 // asked for (module name ModuleName@version; Version when none is given), every
 // one served by h and by the resource table of the calling guest's cabi.Instance.
@@ -525,6 +542,7 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "configure-server-resumption", Fn: funcConfigureServerResumption(h, module+"#configure-server-resumption"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"handshake", "enabled", "retptr"}},
 		{Name: "client-session-resumed", Fn: funcClientSessionResumed(h, module+"#client-session-resumed"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"connection"}, ResultNames: []string{"result"}},
 		{Name: "server-session-resumed", Fn: funcServerSessionResumed(h, module+"#server-session-resumed"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"connection"}, ResultNames: []string{"result"}},
+		{Name: "client-ocsp-response", Fn: funcClientOCSPResponse(h, module+"#client-ocsp-response"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"connection", "retptr"}},
 	}
 }
 
@@ -641,6 +659,15 @@ func storeListSignatureScheme(c *cabi.Call, p uint32, v []SignatureScheme) {
 	}
 	c.PutU32(p, q)
 	c.PutU32(p+4, uint32(len(v)))
+}
+
+func storeOptionListU8(c *cabi.Call, p uint32, v cabi.Option[[]byte]) {
+	if x, ok := v.Get(); ok {
+		c.PutU8(p, uint8(1))
+		c.PutBytes(p+4, x)
+	} else {
+		c.PutU8(p, uint8(0))
+	}
 }
 
 func storeOptionNamedGroup(c *cabi.Call, p uint32, v cabi.Option[NamedGroup]) {

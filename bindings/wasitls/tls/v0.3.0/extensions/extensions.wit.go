@@ -8,8 +8,8 @@
 // uses by default, the client's offer in its ClientHello, the contents of
 // a certificate request, why a private identity did not parse,
 // identities the host holds by name, and exported keying material (since
-// 0.2.0); session resumption, turned off per connection and reported
-// (since 0.3.0). Resources cannot gain methods from another
+// 0.2.0); session resumption, turned off per connection and reported,
+// and the OCSP response a server stapled (since 0.3.0). Resources cannot gain methods from another
 // interface, so these are functions that borrow the proposal's resources.
 //
 // The host's settings are a ceiling. Each configure function keeps the code
@@ -347,4 +347,16 @@ type Host interface {
 	//
 	//	server-session-resumed: func(connection: borrow<server-connection>) -> bool
 	ServerSessionResumed(ctx context.Context, connection ServerConnection) bool
+	// ClientOCSPResponse implements the function client-ocsp-response.
+	//
+	// The OCSP response the server stapled to its certificate (DER, RFC
+	// 6960), as it was sent: the host does not check it. `none` when the
+	// server stapled none, or before the handshake completed; on a
+	// resumed connection, the response of the session's handshake. The
+	// host asks every server for one (status_request). A guest server
+	// staples the response the host attached to one of its identities
+	// (`wasitls run --identity NAME=CERT,KEY,OCSP`, `host-identity`).
+	//
+	//	client-ocsp-response: func(connection: borrow<client-connection>) -> option<list<u8>>
+	ClientOCSPResponse(ctx context.Context, connection ClientConnection) ([]byte, bool)
 }

@@ -586,6 +586,30 @@ func ServerSessionResumed(connection ServerConnectionBorrow) bool {
 	return res
 }
 
+//go:wasmimport wasitls:tls/extensions@0.3.0 client-ocsp-response
+func importClientOCSPResponse(p0 uint32, ret uint32)
+
+// retClientOCSPResponse is the return area of client-ocsp-response, sized from its layout.
+var retClientOCSPResponse [2]uint64
+
+// ClientOCSPResponse calls the function client-ocsp-response.
+//
+// The OCSP response the server stapled to its certificate (DER, RFC
+// 6960), as it was sent: the host does not check it. `none` when the
+// server stapled none, or before the handshake completed; on a
+// resumed connection, the response of the session's handshake. The
+// host asks every server for one (status_request). A guest server
+// staples the response the host attached to one of its identities
+// (`wasitls run --identity NAME=CERT,KEY,OCSP`, `host-identity`).
+//
+//	client-ocsp-response: func(connection: borrow<client-connection>) -> option<list<u8>>
+func ClientOCSPResponse(connection ClientConnectionBorrow) ([]byte, bool) {
+	importClientOCSPResponse(uint32(connection), uint32(uintptr(unsafe.Pointer(&retClientOCSPResponse))))
+	res := loadOptionListU8(unsafe.Pointer(&retClientOCSPResponse))
+	cabi.Unpin()
+	return res.Get()
+}
+
 func flatOptionListU8(v witval.Option[[]byte]) (r0 uint32, r1 uint32, r2 uint32) {
 	if v.IsSome() {
 		r0 = 1
@@ -613,6 +637,13 @@ func loadListListU8(ptr, n uint32) [][]byte {
 		out[i] = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(base, i*8)), *(*uint32)(unsafe.Add(unsafe.Add(base, i*8), 4)))
 	}
 	return out
+}
+
+func loadOptionListU8(p unsafe.Pointer) witval.Option[[]byte] {
+	if uint32(*(*uint8)(p)) == 0 {
+		return witval.None[[]byte]()
+	}
+	return witval.Some(cabi.LiftList[uint8](*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
 }
 
 func loadOptionNamedGroup(p unsafe.Pointer) witval.Option[NamedGroup] {

@@ -8,8 +8,8 @@
 // uses by default, the client's offer in its ClientHello, the contents of
 // a certificate request, why a private identity did not parse,
 // identities the host holds by name, and exported keying material (since
-// 0.2.0); session resumption, turned off per connection and reported
-// (since 0.3.0). Resources cannot gain methods from another
+// 0.2.0); session resumption, turned off per connection and reported,
+// and the OCSP response a server stapled (since 0.3.0). Resources cannot gain methods from another
 // interface, so these are functions that borrow the proposal's resources.
 //
 // The host's settings are a ceiling. Each configure function keeps the code

@@ -1,0 +1,53 @@
+package tlshost
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
+)
+
+// OCSP stapling.
+//
+// A guest client reads the response its server stapled with
+// client-ocsp-response (wasitls:tls/extensions@0.3.0); both backends ask
+// every server for one. A guest server staples the response the host
+// attached to an identity it holds (Identity.OCSP, LoadOCSP, `wasitls run
+// --identity NAME=CERT,KEY,OCSP`): the guest takes the identity with
+// host-identity, and the backend staples its response to clients that ask.
+// The host neither fetches nor refreshes responses: it staples what it was
+// given, and a client gets the bytes as sent.
+
+// ClientOCSPResponse is client-ocsp-response: the stapled response of a
+// completed handshake.
+func (e extensionsHost) ClientOCSPResponse(_ context.Context, c extensions.ClientConnection) ([]byte, bool) {
+	st, ok := c.(*clientConnection).s.State()
+	if !ok || !st.HandshakeComplete || len(st.OCSPResponse) == 0 {
+		return nil, false
+	}
+	return append([]byte(nil), st.OCSPResponse...), true
+}
+
+// LoadOCSP reads a DER OCSP response (RFC 6960) from file and attaches it
+// to id, whose server connections then staple it. It must parse, and be
+// about id's leaf certificate when crypto/x509 can read the leaf; its
+// status and freshness are the host's business.
+func LoadOCSP(id *backends.Identity, file string) error {
+	der, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	resp, err := ocsp.ParseResponse(der, nil)
+	if err != nil {
+		return fmt.Errorf("tlshost: %s: not an OCSP response: %w", file, err)
+	}
+	if id.Leaf != nil && resp.SerialNumber.Cmp(id.Leaf.SerialNumber) != 0 {
+		return fmt.Errorf("tlshost: %s: the OCSP response is about serial number %x, the certificate's is %x", file, resp.SerialNumber, id.Leaf.SerialNumber)
+	}
+	id.OCSP = der
+	return nil
+}
