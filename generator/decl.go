@@ -20,6 +20,10 @@ func (e *emitter) decl(d *Decl) ([]jen.Code, error) {
 	case *Flags:
 		code = e.flags(d, k)
 	case *Resource:
+		if e.guest && d.Iface.Exported {
+			code = e.guestImplResource(d, k)
+			break
+		}
 		if e.guest {
 			code = e.guestResource(d)
 			break

@@ -351,6 +351,9 @@ func (e *emitter) goType(t Type) *jen.Statement {
 		return jen.Qual(e.valuesPath(), "Result").Types(e.orUnit(t.OK), e.orUnit(t.Err))
 	case *Handle:
 		switch {
+		case e.guest && !t.Own && guestRes(t) != nil:
+			r := guestRes(t)
+			return e.declRef(r, r.GoName+"Impl")
 		case e.guest && !t.Own:
 			return e.declRef(t.Res, t.Res.GoName+"Borrow")
 		case !e.guest && guestRes(t) != nil:

@@ -103,21 +103,28 @@ func TestGolden(t *testing.T) {
 }
 
 // TestGoldenExports is TestGolden for a world that exports an interface
-// (the golden copy is in internal/plugin).
+// with a resource the guest implements: the host callers in
+// internal/plugin, the guest's exports in internal/pluginguest (the ABI
+// tests build a guest on them and call it).
 func TestGoldenExports(t *testing.T) {
 	res := load(t, "testdata/kitchen")
-	files, err := Generate(res, Options{World: "test:kitchen/plugin-host", Package: modulePath + "/generator/internal/plugin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := Write("internal/plugin", files); err != nil {
+	for _, side := range []struct {
+		dir   string
+		guest bool
+	}{{"internal/plugin", false}, {"internal/pluginguest", true}} {
+		files, err := Generate(res, Options{World: "test:kitchen/plugin-host", Package: modulePath + "/generator/" + side.dir, Guest: side.guest})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	compareTree(t, "internal/plugin", files, "run go test ./generator -run TestGoldenExports -update")
-	if len(files) != 4 {
-		t.Errorf("got %d files, want 4 (the exported interface and the one it uses, two files each)", len(files))
+		if *update {
+			if err := Write(side.dir, files); err != nil {
+				t.Fatal(err)
+			}
+		}
+		compareTree(t, side.dir, files, "run go test ./generator -run TestGoldenExports -update")
+		if len(files) != 4 {
+			t.Errorf("%s: got %d files, want 4 (the exported interface and the one it uses, two files each)", side.dir, len(files))
+		}
 	}
 }
 

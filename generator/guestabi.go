@@ -32,7 +32,9 @@ func memIdentical(t Type) bool {
 	case Prim:
 		return t != String
 	case *Handle:
-		return true
+		// A borrow of a resource the guest implements is its rep, lifted
+		// to the implementation.
+		return t.Own || guestRes(t) == nil
 	case *Ref:
 		switch t.Decl.Kind.(type) {
 		case *Enum, *Flags:
@@ -84,6 +86,8 @@ func (e *emitter) gLoad(t Type, p jen.Code) jen.Code {
 		return jen.Qual(guestCabiPath, "LiftString").Call(deref(jen.Uint32(), p), deref(jen.Uint32(), unsafeAt(p, 4)))
 	case *List:
 		return e.gLoadList(rt, deref(jen.Uint32(), p), deref(jen.Uint32(), unsafeAt(p, 4)))
+	case *Handle:
+		return e.implOf(rt, deref(jen.Uint32(), p))
 	}
 	name := e.helper("load"+e.mangle(t), func() jen.Code {
 		return jen.Func().Id("load" + e.mangle(t)).Params(jen.Id("p").Qual("unsafe", "Pointer")).Add(e.goType(t)).Block(e.gLoadBody(t)...)

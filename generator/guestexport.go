@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dave/jennifer/jen"
+	"go.bytecodealliance.org/wit"
 )
 
 // Guest exports: the host calls functions the guest implements. For an
@@ -30,13 +31,12 @@ func (e *emitter) guestExports() (code []jen.Code, err error) {
 			err = ge.err
 		}
 	}()
-	for _, d := range e.i.Decls {
-		if _, ok := d.Kind.(*Resource); ok {
-			fail("the guest exports the resource %s: guest bindings do not generate exported resources yet", d.Name)
-		}
-	}
+	e.checkExportable()
 	var methods []jen.Code
 	for _, f := range e.i.Funcs {
+		if f.Kind == Method {
+			continue // a method of the resource's Impl
+		}
 		methods = append(methods, comments(fmt.Sprintf("%s implements the exported function %s.", f.GoName, f.Base), f.Docs, f.WIT)...)
 		methods = append(methods, jen.Id(f.GoName).Params(e.guestParams(f, 0)...).Add(e.guestResults(f)))
 	}
@@ -48,6 +48,9 @@ func (e *emitter) guestExports() (code []jen.Code, err error) {
 		jen.Comment("SetExports sets the implementation the exported functions call.").Line().
 			Func().Id("SetExports").Params(jen.Id("impl").Id("Exports")).Block(jen.Id("exports").Op("=").Id("impl")),
 	)
+	for _, d := range e.guestResources() {
+		code = append(code, e.guestImplGlue(d)...)
+	}
 	for _, f := range e.i.Funcs {
 		code = append(code, e.guestExport(f)...)
 	}
@@ -92,6 +95,9 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 		}
 	}
 	call := jen.Id("exports").Dot(f.GoName).Call(args...)
+	if f.Kind == Method {
+		call = jen.Add(args[0]).Dot(f.GoName).Call(args[1:]...)
+	}
 	rt := resultType(f)
 	sig := jen.Func().Id(fn).Params(params...)
 	if len(results) == 1 {
@@ -102,13 +108,16 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 		mem = mem || hasMem(p.Type)
 	}
 	out := []jen.Code{}
+	ends := e.endBorrows(f, args)
 	if rt == nil {
 		body = append(body, call)
+		body = append(body, ends...)
 		if mem {
 			body = append(body, jen.Qual(guestCabiPath, "Unpin").Call())
 		}
 	} else {
 		body = append(body, e.exportResult(f, call)...)
+		body = append(body, ends...)
 		if retptr {
 			area := "ret" + guestFuncName(f)
 			out = append(out, jen.Comment(fmt.Sprintf("%s is the return area of the export %s, sized from its layout.", area, f.WITName)).Line().
@@ -129,6 +138,34 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 	if retptr {
 		out = append(out, jen.Comment("//go:wasmexport cabi_post_"+name).Line().
 			Func().Id("post"+guestFuncName(f)).Params(jen.Id("ret").Uint32()).Block(jen.Qual(guestCabiPath, "Unpin").Call()))
+	}
+	return out
+}
+
+// endBorrows returns the statements ending the borrows of host resources
+// the host lent f for the call (the lifted arguments args): the Canonical
+// ABI requires the callee to drop them before it returns. A borrow inside
+// a list, option, record or variant is not supported.
+func (e *emitter) endBorrows(f *Func, args []jen.Code) []jen.Code {
+	var out []jen.Code
+	for k, p := range f.Params {
+		if !wit.HasBorrow(witOf(p.Type)) {
+			continue
+		}
+		h, ok := resolve(p.Type).(*Handle)
+		if !ok {
+			for _, d := range e.handleDecls(p.Type) {
+				if r := rootResource(d); r != nil && !r.Iface.Exported {
+					fail("%s: parameter %s holds a borrow of the host resource %s inside a %s: guest exports support such borrows as direct parameters only", f.WITName, p.Name, r.Name, witString(p.Type))
+				}
+			}
+			continue
+		}
+		if guestRes(h) != nil {
+			continue // a rep: nothing to end
+		}
+		r := rootResource(h.Res)
+		out = append(out, e.declRef(r, r.GoName).Call(args[k]).Dot("Drop").Call())
 	}
 	return out
 }
@@ -204,6 +241,9 @@ func (e *emitter) gUnflat(t Type, vals []jen.Code) (stmts []jen.Code, v jen.Code
 	case *List:
 		return nil, e.goType(t).Call(e.gLoadList(rt, vals[0], vals[1]))
 	case *Handle:
+		if !rt.Own && guestRes(rt) != nil {
+			return nil, e.implOf(rt, vals[0])
+		}
 		return nil, e.goType(t).Call(vals[0])
 	case *Tuple:
 		d := jen.Dict{}

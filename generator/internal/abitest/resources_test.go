@@ -14,8 +14,9 @@ import (
 // the guest's resource and of a host one), own results in a list, and both
 // destructor paths (the host dropping its handle, the guest dropping one
 // it was given).
-func TestExportedResources(t *testing.T) {
-	g := newPluginGuest(t)
+func TestExportedResources(t *testing.T) { pluginGuests(t, testExportedResources) }
+
+func testExportedResources(t *testing.T, g *pluginGuest) {
 	ctx, x := g.ctx, g.x
 	table := g.inst.Table()
 
@@ -195,5 +196,31 @@ func TestExportedResourcesFaults(t *testing.T) {
 	}
 	if err := w.Drop(g.ctx); err != nil || !w.Spent() {
 		t.Errorf("drop after close: %v (spent %v), want nil and spent", err, w.Spent())
+	}
+}
+
+// TestGeneratedGuestResources checks what the generated guest bindings do
+// on their own: a borrow of a host resource is ended by the export glue
+// even when the implementation keeps it (keep-borrow, hostile in the
+// hand-written guest), and a trap in the implementation's destructor
+// reaches the host as the destructor's trap.
+func TestGeneratedGuestResources(t *testing.T) {
+	g := newPluginGuestFrom(t, genPlugin)
+	c := g.h.NewCounter(g.ctx, 6).(*pluginCounter)
+	if n, err := g.x.KeepBorrow(g.ctx, c); err != nil || n != 6 {
+		t.Errorf("keep-borrow: %d, %v; want 6, nil (the glue ends the borrow)", n, err)
+	}
+	if c.dropped.Load() || g.inst.Table().Len() != 0 {
+		t.Errorf("after keep-borrow: counter dropped %v, %d handles; want false and 0", c.dropped.Load(), g.inst.Table().Len())
+	}
+	c.Drop()
+
+	w := must[*plugin.Widget](t, "new")(g.x.NewWidget(g.ctx, "boom", 1))
+	var trap *cabi.Trap
+	if err := w.Drop(g.ctx); !errors.As(err, &trap) || trap.Func != "test:kitchen/plugin@0.1.0#[dtor]widget" {
+		t.Errorf("drop of boom: %v, want a trap naming the destructor", err)
+	}
+	if !g.inst.Trapped() {
+		t.Error("a trapping destructor did not mark the instance trapped")
 	}
 }
