@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/dave/jennifer/jen"
+	"go.bytecodealliance.org/wit"
 )
 
 // Guest mode (Options.Guest): the same model and Canonical ABI layout
@@ -136,27 +137,7 @@ func guestFuncName(f *Func) string {
 }
 
 // hasMem reports whether values of t refer to memory (strings, lists).
-func hasMem(t Type) bool {
-	switch t := resolve(t).(type) {
-	case Prim:
-		return t == String
-	case *List:
-		return true
-	case *Handle:
-		return false
-	}
-	for _, c := range cases(t) {
-		if c != nil && hasMem(c) {
-			return true
-		}
-	}
-	for _, f := range fields(t) {
-		if hasMem(f) {
-			return true
-		}
-	}
-	return false
-}
+func hasMem(t Type) bool { return wit.HasPointer(witOf(t)) }
 
 // guestImport emits f's import declaration and wrapper.
 func (e *emitter) guestImport(f *Func) []jen.Code {
@@ -190,11 +171,7 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 	if spilled {
 		mem = true
 		var all []jen.Code
-		var tys []Type
-		for _, p := range f.Params {
-			tys = append(tys, p.Type)
-		}
-		tu := &Tuple{Elems: tys}
+		tu := paramsType(f)
 		if f.Kind == Method {
 			all = append(all, jen.Id("self"))
 		}

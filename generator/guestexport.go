@@ -69,11 +69,7 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 	var params, body, args []jen.Code
 	if spilled {
 		params = append(params, jen.Id("args").Uint32())
-		var tys []Type
-		for _, p := range f.Params {
-			tys = append(tys, p.Type)
-		}
-		offs := fieldOffsets(&Tuple{Elems: tys})
+		offs := fieldOffsets(paramsType(f))
 		base := jen.Qual(guestCabiPath, "Ptr").Call(jen.Id("args"))
 		for k, p := range f.Params {
 			v := e.newTmp()
