@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
@@ -701,8 +702,9 @@ func (t *TCPSocket) SetHopLimit(ctx context.Context, v uint8) error {
 	return nil
 }
 
-func setHopLimit(tc *net.TCPConn, family Family, v uint8) error {
-	rc, err := tc.SyscallConn()
+// setHopLimit sets the unicast hop limit of a TCP or UDP socket.
+func setHopLimit(c syscall.Conn, family Family, v uint8) error {
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}

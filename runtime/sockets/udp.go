@@ -149,6 +149,13 @@ func (u *UDPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 		u.bindErr = err
 		return nil
 	}
+	if u.hopLimit != defaultHopLimit {
+		if err := setHopLimit(c, u.family, u.hopLimit); err != nil {
+			c.Close()
+			u.bindErr = err
+			return nil
+		}
+	}
 	u.conn = c
 	return nil
 }
@@ -274,14 +281,20 @@ func (u *UDPSocket) UnicastHopLimit(ctx context.Context) (uint8, error) {
 	return u.hopLimit, nil
 }
 
-// SetUnicastHopLimit is set-unicast-hop-limit: kept and reported; the
-// host's default applies to the socket.
+// SetUnicastHopLimit is set-unicast-hop-limit: IP_TTL or
+// IPV6_UNICAST_HOPS on the host socket, now if it is bound, else when it
+// binds.
 func (u *UDPSocket) SetUnicastHopLimit(ctx context.Context, v uint8) error {
 	if v == 0 {
 		return InvalidArgument
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.conn != nil {
+		if err := setHopLimit(u.conn, u.family, v); err != nil {
+			return code(err)
+		}
+	}
 	u.hopLimit = v
 	return nil
 }
