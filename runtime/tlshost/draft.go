@@ -23,9 +23,9 @@ var _ types.Host = draftHost{}
 
 // NewClientHandshake creates the handshake; nothing is sent before finish.
 func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in types.InputStream, out types.OutputStream) types.ClientHandshake {
-	base := d.h.cfg.clientBase()
-	base.Sessions = d.h.sessions(ctx)
-	s := newClientSession(d.h.backend, base, d.h.transport(in, out))
+	// No session cache: the draft has no call to turn resumption off or
+	// to ask whether a connection resumed, so it never resumes.
+	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), d.h.transport(in, out))
 	// The draft has no last error: the future carries the reason.
 	d.h.limit(&s.ending, nil)
 	hs := &draftHandshake{s: s}

@@ -84,7 +84,9 @@ func goResumptionServer(t *testing.T, p *guestPKI, n int) (addr string, resumed 
 // sees a ticket) and the second and third connections resume, against a
 // crypto/tls server and against openssl s_server (TLS 1.3, and TLS 1.2 on
 // stdtls), on both backends, and
-// ConnectionState.DidResume (client-session-resumed) says so. With
+// ConnectionState.DidResume (client-session-resumed) says so; a resumed
+// connection still runs verify-server-identity, with the session's chain.
+// With
 // SessionTicketsDisabled (configure-client-resumption false), or with the
 // host's cache off (Config.SessionCacheSize < 0), none resumes.
 func TestGuestClientResumption(t *testing.T) {
@@ -97,6 +99,7 @@ func TestGuestClientResumption(t *testing.T) {
 			want     []bool
 		}{
 			{"on", 0, nil, []bool{false, true, true}},
+			{"verify", 0, []string{"verify"}, []bool{false, true, true}},
 			{"guest-off", 0, []string{"off"}, []bool{false, false, false}},
 			{"host-off", -1, nil, []bool{false, false, false}},
 		} {
@@ -110,6 +113,9 @@ func TestGuestClientResumption(t *testing.T) {
 				}
 				mustContain(t, out, resumedLines(tc.want...)...)
 				mustContain(t, out, "conn 2: read hello ping\n")
+				if tc.name == "verify" && strings.Count(out, "verify: 1 certificates\n") != 3 {
+					t.Errorf("verify-server-identity ran %d times with the chain, want 3 (resumed or not):\n%s", strings.Count(out, "verify: 1 certificates\n"), out)
+				}
 				if got := served(); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 					t.Errorf("the Go server saw resumptions %v, want %v", got, tc.want)
 				}

@@ -3,12 +3,14 @@
 // Command resume is a test guest, built with package guest/tls, for
 // session resumption (wasitls:tls/extensions@0.3.0):
 //
-//	resume client ADDR N [off]
+//	resume client ADDR N [off|verify]
 //	    Connects to ADDR (server name "localhost") N times, one after
 //	    another. Per connection it prints "conn I: resumed=BOOL
 //	    version=0x.." (or "conn I: handshake failed: ERR"), writes
 //	    "ping\n", reads one line and prints "conn I: read LINE", then
-//	    closes. With off, every connection sets SessionTicketsDisabled.
+//	    closes. With off, every connection sets SessionTicketsDisabled;
+//	    with verify, VerifyPeerCertificate (verify-server-identity) prints
+//	    "verify: N certificates" each time it runs.
 //
 //	resume server N [off|off-at-hello]
 //	    Listens on 127.0.0.1:0 (first line "listening on ADDR") with the
@@ -42,7 +44,7 @@ func main() {
 		if len(os.Args) < 4 {
 			usage()
 		}
-		client(os.Args[2], count(os.Args[3]), off == "off")
+		client(os.Args[2], count(os.Args[3]), off)
 	case "server":
 		server(count(os.Args[2]), off)
 	default:
@@ -51,7 +53,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off] | resume server N [off|off-at-hello]")
+	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify] | resume server N [off|off-at-hello]")
 	os.Exit(2)
 }
 
@@ -63,8 +65,14 @@ func count(s string) int {
 	return n
 }
 
-func client(addr string, n int, off bool) {
-	cfg := &wasitls.Config{ServerName: "localhost", SessionTicketsDisabled: off}
+func client(addr string, n int, mode string) {
+	cfg := &wasitls.Config{ServerName: "localhost", SessionTicketsDisabled: mode == "off"}
+	if mode == "verify" {
+		cfg.VerifyPeerCertificate = func(chain [][]byte) error {
+			fmt.Printf("verify: %d certificates\n", len(chain))
+			return nil
+		}
+	}
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		c, err := wasitls.DialContext(ctx, "tcp", addr, cfg)
