@@ -89,6 +89,23 @@ func (inst *Instance) Bind(mod api.Module) error {
 // Trapped reports whether a call through the instance has trapped.
 func (inst *Instance) Trapped() bool { return inst.isTrapped() }
 
+// MarkTrapped marks the instance trapped, for a caller whose own call into
+// the guest failed (a trap, or a context that stopped it midway): the
+// guest's state may be half-changed, so later calls in and out trap.
+func (inst *Instance) MarkTrapped() { inst.setTrapped() }
+
+// Refusal returns the *Trap of a call of fn into the instance when it
+// trapped or closed, and nil when it may be entered.
+func (inst *Instance) Refusal(fn string) error {
+	switch {
+	case inst.isTrapped():
+		return &Trap{Func: fn, Msg: "instance has trapped before"}
+	case inst.isClosed():
+		return &Trap{Func: fn, Msg: "instance is closed"}
+	}
+	return nil
+}
+
 // Close drops every resource left in the table, children before parents,
 // and marks the instance closed: later calls trap. A panic in a Drop is
 // recovered and reported in the returned error; the other resources are

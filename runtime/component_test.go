@@ -439,6 +439,11 @@ func TestComponentHostile(t *testing.T) {
 	if err := call(inst, "crash"); err == nil || !strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("crash: %v, want a trap", err)
 	}
+	// A trap inside the component poisons it: no export runs again, on
+	// state the trap left half-changed.
+	if err := call(inst, "add", int32(1), int32(2)); err == nil || !strings.Contains(err.Error(), "trapped before") {
+		t.Fatalf("add after a trap: %v, want the instance poisoned", err)
+	}
 	inst = calcInstance(t, rt)
 	err := call(inst, "bad-pointer")
 	if err == nil || !strings.Contains(err.Error(), "wasi:clocks/wall-clock@0.2.0#now") || !strings.Contains(err.Error(), "out-of-bounds") {
@@ -529,11 +534,9 @@ func TestComponentJavaScript(t *testing.T) {
 	}
 }
 
-// TestComponentHostResources calls the exports of a C reactor component
-// that take and return WASI resources the host implements: output and
-// input streams over Go buffers, lent as borrow<R> for a call, moved in
-// and out as own<R>, and the component's own stdout handed to Go.
-func TestComponentHostResources(t *testing.T) {
+// streamsComponent builds testdata/components/streams, a C reactor whose
+// exports take and return WASI streams.
+func streamsComponent(t testing.TB) *component.Component {
 	b := cguest.Build(t, cguest.Spec{
 		Sources: []string{"testdata/components/streams/streams.c"},
 		CFlags:  []string{"-nostdlib", "-Wl,--no-entry"},
@@ -544,6 +547,15 @@ func TestComponentHostResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// TestComponentHostResources calls the exports of a C reactor component
+// that take and return WASI resources the host implements: output and
+// input streams over Go buffers, lent as borrow<R> for a call, moved in
+// and out as own<R>, and the component's own stdout handed to Go.
+func TestComponentHostResources(t *testing.T) {
+	c := streamsComponent(t)
 	var stdout bytes.Buffer
 	inst, err := newComponentRuntime(t).InstantiateComponent(context.Background(), c, ModuleConfig{Stdout: &stdout})
 	if err != nil {

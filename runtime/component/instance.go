@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tetratelabs/wazero/sys"
+
 	"github.com/wasitls/wasitls/cabi"
 )
 
@@ -37,6 +39,19 @@ func (inst *Instance) Close(ctx context.Context) error {
 		errs = append(errs, mods[i].Close(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// halt marks the instance trapped when err, the error of a call into the
+// component (an export, its post-return, its realloc), is not an exit: a
+// trap, or a context that stopped the call midway, may leave the
+// component's state half-changed, so no later call enters it
+// ([Func.Call] refuses them). An exit (wasi:cli/exit) closed the instance
+// already.
+func (inst *Instance) halt(err error) {
+	var exit *sys.ExitError
+	if err != nil && inst.ci != nil && !errors.As(err, &exit) {
+		inst.ci.MarkTrapped()
+	}
 }
 
 // A Func is an exported function of a component instance.

@@ -41,6 +41,11 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 	if len(args) != len(ft.params) {
 		return nil, fmt.Errorf("component: %s takes %d arguments, got %d", f.Name, len(ft.params), len(args))
 	}
+	if ci := f.inst.ci; ci != nil {
+		if err := ci.Refusal(f.Name); err != nil {
+			return nil, err
+		}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			ve, ok := r.(valueError)
@@ -77,6 +82,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 	}
 	m.moved = nil // the component has them now
 	res, err := l.fn.Call(ctx, flat...)
+	f.inst.halt(err)
 	if lerr := m.endLoans(); lerr != nil && err == nil {
 		err = fmt.Errorf("component: %s: %w", f.Name, lerr)
 	}
@@ -94,6 +100,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 	}
 	if l.postReturn != nil {
 		if _, err := l.postReturn.Call(ctx, res...); err != nil {
+			f.inst.halt(err)
 			return nil, fmt.Errorf("component: %s: post-return: %w", f.Name, err)
 		}
 	}
@@ -127,6 +134,7 @@ func (m *mem) alloc(n, align uint32) uint32 {
 	}
 	r, err := m.realloc.Call(m.ctx, 0, 0, uint64(align), uint64(n))
 	if err != nil {
+		m.inst.halt(err)
 		fail("realloc: %v", err)
 	}
 	p := uint32(r[0])

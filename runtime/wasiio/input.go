@@ -400,7 +400,7 @@ func (s *InputStream) Skip(ctx context.Context, n uint64) (uint64, error) {
 func (s *InputStream) BlockingRead(ctx context.Context, n uint64) ([]byte, error) {
 	if n > 0 {
 		if _, err := Wait(ctx, []Source{s}); err != nil {
-			Abort(err)
+			Abort(ctx, err)
 		}
 	}
 	return s.Read(ctx, n)
@@ -411,7 +411,7 @@ func (s *InputStream) BlockingRead(ctx context.Context, n uint64) ([]byte, error
 func (s *InputStream) BlockingSkip(ctx context.Context, n uint64) (uint64, error) {
 	if n > 0 {
 		if _, err := Wait(ctx, []Source{s}); err != nil {
-			Abort(err)
+			Abort(ctx, err)
 		}
 	}
 	return s.Skip(ctx, n)

@@ -241,7 +241,7 @@ func (s *OutputStream) Flush(ctx context.Context) error {
 // instance is being closed), the guest exits.
 func (s *OutputStream) BlockingFlush(ctx context.Context) error {
 	if _, err := Wait(ctx, []Source{s}); err != nil {
-		Abort(err)
+		Abort(ctx, err)
 	}
 	return s.Flush(ctx)
 }
@@ -314,7 +314,7 @@ func (s *OutputStream) BlockingSplice(ctx context.Context, src streams.InputStre
 		}
 		if sp, ok := src.(Source); ok {
 			if _, err := Wait(ctx, []Source{sp}); err != nil {
-				Abort(err)
+				Abort(ctx, err)
 			}
 		} else {
 			src.Subscribe(ctx).Block(ctx)

@@ -42,7 +42,7 @@ func (p *Pollable) Ready(ctx context.Context) bool {
 // When ctx ends first (the instance is being closed), the guest exits.
 func (p *Pollable) Block(ctx context.Context) {
 	if _, err := Wait(ctx, []Source{p.src}); err != nil {
-		Abort(err)
+		Abort(ctx, err)
 	}
 }
 
@@ -69,13 +69,21 @@ func Poll(ctx context.Context, in []poll.Pollable) []uint32 {
 	}
 	ready, err := Wait(ctx, srcs)
 	if err != nil {
-		Abort(err)
+		Abort(ctx, err)
 	}
 	return ready
 }
 
 // Abort ends the guest's current call because ctx ended: the instance is
-// being closed while the guest waits. The guest sees its module closed.
-func Abort(err error) {
+// being closed while the guest waits, or the caller of the export that
+// waits gave up on it. The guest sees its module closed. The guest's
+// instance (the cabi.Instance in ctx) is marked trapped: stopped midway,
+// its state may be half-changed, so no later call enters it, which a
+// module closed by Instance.Close would refuse anyway, but one whose
+// export call's own context ended would not.
+func Abort(ctx context.Context, err error) {
+	if inst := cabi.InstanceFrom(ctx); inst != nil {
+		inst.MarkTrapped()
+	}
 	panic(sys.NewExitError(sys.ExitCodeContextCanceled))
 }
