@@ -111,31 +111,54 @@ func startGuest(t *testing.T, backend string, p *guestPKI, pkg string, env []str
 // anchors are the test CA.
 func startGuestWith(t *testing.T, cfg tlshost.Config, p *guestPKI, pkg string, env []string, args ...string) *guest {
 	t.Helper()
-	wasm := guestbuild.MustBuild(t, pkg)
-	// The guest's 30 s start after compiling it, which a loaded machine
-	// can make slow for a large guest.
+	return newGuestRuntime(t, cfg, p).start(t, pkg, env, args...)
+}
+
+// A guestRuntime is a runtime with one wasi:tls host, for guests that
+// share it.
+type guestRuntime struct {
+	r  wazero.Runtime
+	rt *runtime.Runtime
+	p  *guestPKI
+}
+
+// newGuestRuntime makes a runtime whose wasi:tls host has cfg, with the
+// test CA as its trust anchors; it is closed at the end of the test,
+// after its guests stopped.
+func newGuestRuntime(t *testing.T, cfg tlshost.Config, p *guestPKI) *guestRuntime {
+	t.Helper()
 	setup := context.Background()
 	policy := new(sockets.Policy)
 	policy.AllowConnect("127.0.0.1:*", "localhost:*")
 	policy.AllowListen("127.0.0.1:*")
 	r := wazero.NewRuntimeWithConfig(setup, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(compilationCache))
+	t.Cleanup(func() { r.Close(context.Background()) })
 	cfg.RootCAs, cfg.ClientCAs = p.ca.Pool(), p.ca.Pool()
 	ext := tlshost.New(cfg)
 	rt, err := runtime.New(setup, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(setup, wasm)
+	return &guestRuntime{r: r, rt: rt, p: p}
+}
+
+// start builds pkg and runs it as a guest of the runtime.
+func (gr *guestRuntime) start(t *testing.T, pkg string, env []string, args ...string) *guest {
+	t.Helper()
+	wasm := guestbuild.MustBuild(t, pkg)
+	// The guest's 30 s start after compiling it, which a loaded machine
+	// can make slow for a large guest.
+	compiled, err := gr.r.CompileModule(context.Background(), wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	g := &guest{done: make(chan error, 1)}
 	go func() {
-		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		_, err := gr.rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
 			Args: append([]string{filepath.Base(pkg)}, args...), Env: env,
 			Stdout: &g.out, Stderr: &g.out,
-			Dirs: []runtime.Dir{{Host: p.dir, Guest: "/certs", ReadOnly: true}},
+			Dirs: []runtime.Dir{{Host: gr.p.dir, Guest: "/certs", ReadOnly: true}},
 		})
 		g.done <- err
 	}()
@@ -146,7 +169,6 @@ func startGuestWith(t *testing.T, cfg tlshost.Config, p *guestPKI, pkg string, e
 		case <-time.After(10 * time.Second):
 			t.Error("guest did not stop")
 		}
-		r.Close(context.Background())
 	})
 	return g
 }

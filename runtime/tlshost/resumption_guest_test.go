@@ -257,3 +257,30 @@ func TestGuestServerTicketKeyRotation(t *testing.T) {
 		mustContain(t, out, resumedLines(false, true, false)...)
 	})
 }
+
+// TestGuestSessionsPerGuest: the host keeps client sessions per guest,
+// never shared. Two guests of one runtime and one host connect to the
+// same server one after the other: the first guest's second connection
+// resumes its session, the second guest's first connection does not, on
+// both backends, though the server would accept the first guest's ticket
+// from anyone.
+func TestGuestSessionsPerGuest(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		addr, served := goResumptionServer(t, p, 4)
+		gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
+		out, err := gr.start(t, resumeGuest, nil, "client", addr, "2").wait(t)
+		if err != nil {
+			t.Fatalf("first guest: %v\n%s", err, out)
+		}
+		mustContain(t, out, resumedLines(false, true)...)
+		out, err = gr.start(t, resumeGuest, nil, "client", addr, "2").wait(t)
+		if err != nil {
+			t.Fatalf("second guest: %v\n%s", err, out)
+		}
+		mustContain(t, out, resumedLines(false, true)...)
+		if got := served(); fmt.Sprint(got) != fmt.Sprint([]bool{false, true, false, true}) {
+			t.Errorf("the Go server saw resumptions %v, want [false true false true]", got)
+		}
+	})
+}
