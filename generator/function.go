@@ -84,20 +84,23 @@ func (e *emitter) goResults(f *Func) []jen.Code {
 	return results
 }
 
-// funcDoc returns the doc comment of f's Go method.
-func (e *emitter) funcDoc(f *Func) []jen.Code {
-	var first string
+// funcSentence is the first sentence of the doc comment of f's Go
+// function: "<GoName> <verb> the method <base>.".
+func funcSentence(f *Func, verb string) string {
 	switch f.Kind {
 	case Constructor:
-		first = fmt.Sprintf("%s implements the constructor of %s.", f.GoName, f.Res.Name)
+		return fmt.Sprintf("%s %s the constructor of %s.", f.GoName, verb, f.Res.Name)
 	case Static:
-		first = fmt.Sprintf("%s implements the static function %s of %s.", f.GoName, f.Base, f.Res.Name)
+		return fmt.Sprintf("%s %s the static function %s of %s.", f.GoName, verb, f.Base, f.Res.Name)
 	case Method:
-		first = fmt.Sprintf("%s implements the method %s.", f.GoName, f.Base)
-	default:
-		first = fmt.Sprintf("%s implements the function %s.", f.GoName, f.Base)
+		return fmt.Sprintf("%s %s the method %s.", f.GoName, verb, f.Base)
 	}
-	out := comments(first, f.Docs, f.WIT)
+	return fmt.Sprintf("%s %s the function %s.", f.GoName, verb, f.Base)
+}
+
+// funcDoc returns the doc comment of f's Go method.
+func (e *emitter) funcDoc(f *Func) []jen.Code {
+	out := comments(funcSentence(f, "implements"), f.Docs, f.WIT)
 	if sh := shape(f); sh == shapeResult {
 		r := f.Results[0].Type.(*Result)
 		var l string

@@ -249,18 +249,7 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 
 // guestDoc is the doc comment of f's wrapper.
 func (e *emitter) guestDoc(f *Func) []jen.Code {
-	var first string
-	switch f.Kind {
-	case Constructor:
-		first = fmt.Sprintf("%s calls the constructor of %s.", f.GoName, f.Res.Name)
-	case Static:
-		first = fmt.Sprintf("%s calls the static function %s of %s.", f.GoName, f.Base, f.Res.Name)
-	case Method:
-		first = fmt.Sprintf("%s calls the method %s.", f.GoName, f.Base)
-	default:
-		first = fmt.Sprintf("%s calls the function %s.", f.GoName, f.Base)
-	}
-	return comments(first, f.Docs, f.WIT)
+	return comments(funcSentence(f, "calls"), f.Docs, f.WIT)
 }
 
 // guestLocals are the names a guest wrapper's body uses besides its

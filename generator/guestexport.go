@@ -37,7 +37,7 @@ func (e *emitter) guestExports() (code []jen.Code, err error) {
 		if f.Kind == Method {
 			continue // a method of the resource's Impl
 		}
-		methods = append(methods, comments(fmt.Sprintf("%s implements the exported function %s.", f.GoName, f.Base), f.Docs, f.WIT)...)
+		methods = append(methods, comments(funcSentence(f, "implements"), f.Docs, f.WIT)...)
 		methods = append(methods, jen.Id(f.GoName).Params(e.guestParams(f, 0)...).Add(e.guestResults(f)))
 	}
 	code = append(code,

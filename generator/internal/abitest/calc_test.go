@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasitls/wasitls/cabi"
@@ -27,20 +28,7 @@ func TestGeneratedGuestExports(t *testing.T) {
 	r := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	wasm := guestbuild.MustBuild(t, "./testdata/calcguest", "-buildmode=c-shared")
-	compiled, err := r.CompileModule(ctx, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst := cabi.NewInstance()
-	ctx = cabi.WithInstance(ctx, inst)
-	mod, err := r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inst.Bind(mod); err != nil {
-		t.Fatal(err)
-	}
+	ctx, inst, mod := instantiateReactor(t, ctx, r, "./testdata/calcguest")
 	x, err := calc.Bind(inst, mod, "")
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +112,28 @@ func TestGeneratedGuestExports(t *testing.T) {
 		check("sum17 (spilled parameters)", s, sum, err)
 		check("noop", nil, nil, x.Noop(ctx))
 	}
+}
+
+// instantiateReactor builds the Go reactor at dir (-buildmode=c-shared),
+// instantiates it under a fresh cabi.Instance, runs _initialize and binds
+// the instance to it; the returned context carries the instance.
+func instantiateReactor(t testing.TB, ctx context.Context, r wazero.Runtime, dir string) (context.Context, *cabi.Instance, api.Module) {
+	t.Helper()
+	wasm := guestbuild.MustBuild(t, dir, "-buildmode=c-shared")
+	compiled, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := cabi.NewInstance()
+	ctx = cabi.WithInstance(ctx, inst)
+	mod, err := r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Bind(mod); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, inst, mod
 }
 
 func reflectString(v any) string { return fmt.Sprintf("%+v", v) }

@@ -17,7 +17,6 @@ import (
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/generator/internal/plugin/test/kitchen/plugin"
 	"github.com/wasitls/wasitls/generator/internal/plugin/test/shared/things"
-	"github.com/wasitls/wasitls/internal/guestbuild"
 )
 
 // pluginHost serves test:shared/things to the plugin guest and counts the
@@ -97,20 +96,7 @@ func newPluginGuestFrom(t testing.TB, dir string) *pluginGuest {
 	if err := plugin.Register(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	wasm := guestbuild.MustBuild(t, dir, "-buildmode=c-shared")
-	compiled, err := r.CompileModule(ctx, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst := cabi.NewInstance()
-	ctx = cabi.WithInstance(ctx, inst)
-	mod, err := r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inst.Bind(mod); err != nil {
-		t.Fatal(err)
-	}
+	ctx, inst, mod := instantiateReactor(t, ctx, r, dir)
 	x, err := plugin.Bind(inst, mod, "")
 	if err != nil {
 		t.Fatal(err)

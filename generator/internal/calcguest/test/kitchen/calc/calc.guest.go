@@ -14,67 +14,67 @@ import (
 // Exports is what the guest implements for test:kitchen/calc@0.1.0; register it with SetExports
 // before the host calls any export (in main, or in init for a reactor).
 type Exports interface {
-	// Add implements the exported function add.
+	// Add implements the function add.
 	//
 	// Scalars only.
 	//
 	//	add: func(a: u32, b: u32) -> u32
 	Add(a uint32, b uint32) uint32
-	// Extremes implements the exported function extremes.
+	// Extremes implements the function extremes.
 	//
 	// Extreme values of every primitive, echoed through a return area.
 	//
 	//	extremes: func(a: s8, b: u64, c: f32, d: char, e: bool, f: s16, g: f64) -> tuple<s8, u64, f32, char, bool, s16, f64>
 	Extremes(a int8, b uint64, c float32, d rune, e bool, f int16, g float64) witval.Tuple7[int8, uint64, float32, rune, bool, int16, float64]
-	// Shout implements the exported function shout.
+	// Shout implements the function shout.
 	//
 	// A string in, a string out through a return area.
 	//
 	//	shout: func(s: string) -> string
 	Shout(s string) string
-	// Reverse implements the exported function reverse.
+	// Reverse implements the function reverse.
 	//
 	//	reverse: func(b: list<u8>) -> list<u8>
 	Reverse(b []byte) []byte
-	// Scale implements the exported function scale.
+	// Scale implements the function scale.
 	//
 	//	scale: func(p: point, k: f64) -> point
 	Scale(p Point, k float64) Point
-	// Classify implements the exported function classify.
+	// Classify implements the function classify.
 	//
 	//	classify: func(v: value) -> value
 	Classify(v Value) Value
-	// Lengths implements the exported function lengths.
+	// Lengths implements the function lengths.
 	//
 	//	lengths: func(v: option<string>) -> option<u32>
 	Lengths(v witval.Option[string]) (uint32, bool)
-	// Check implements the exported function check.
+	// Check implements the function check.
 	//
 	//	check: func(v: result<u32, string>) -> result<u32, error-code>
 	Check(v witval.Result[uint32, string]) (uint32, error)
-	// Toggle implements the exported function toggle.
+	// Toggle implements the function toggle.
 	//
 	//	toggle: func(o: opts) -> opts
 	Toggle(o Opts) Opts
-	// Flip implements the exported function flip.
+	// Flip implements the function flip.
 	//
 	//	flip: func(m: mode) -> mode
 	Flip(m Mode) Mode
-	// Pairs implements the exported function pairs.
+	// Pairs implements the function pairs.
 	//
 	//	pairs: func(v: list<pair>) -> list<pair>
 	Pairs(v []Pair) []Pair
-	// Triple implements the exported function triple.
+	// Triple implements the function triple.
 	//
 	//	triple: func(v: tuple<u8, string, f64>) -> tuple<u8, string, f64>
 	Triple(v witval.Tuple3[uint8, string, float64]) witval.Tuple3[uint8, string, float64]
-	// Sum17 implements the exported function sum17.
+	// Sum17 implements the function sum17.
 	//
 	// Seventeen flat parameters: passed through memory the guest allocates.
 	//
 	//	sum17: func(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32, a6: u32, a7: u32, a8: u32, a9: u32, a10: u32, a11: u32, a12: u32, a13: u32, a14: u32, a15: u32, a16: u32) -> u64
 	Sum17(a0 uint32, a1 uint32, a2 uint32, a3 uint32, a4 uint32, a5 uint32, a6 uint32, a7 uint32, a8 uint32, a9 uint32, a10 uint32, a11 uint32, a12 uint32, a13 uint32, a14 uint32, a15 uint32, a16 uint32) uint64
-	// Noop implements the exported function noop.
+	// Noop implements the function noop.
 	//
 	// Nothing in, nothing out.
 	//

@@ -15,141 +15,141 @@ import (
 // Exports is what the guest implements for test:kitchen/plugin@0.1.0; register it with SetExports
 // before the host calls any export (in main, or in init for a reactor).
 type Exports interface {
-	// Add implements the exported function add.
+	// Add implements the function add.
 	//
 	// Scalars only: the glue neither touches memory nor allocates.
 	//
 	//	add: func(a: u32, b: u32) -> u32
 	Add(a uint32, b uint32) uint32
-	// Shout implements the exported function shout.
+	// Shout implements the function shout.
 	//
 	// A string in, a string out through a return area the guest frees in
 	// post-return.
 	//
 	//	shout: func(s: string) -> string
 	Shout(s string) string
-	// Reverse implements the exported function reverse.
+	// Reverse implements the function reverse.
 	//
 	//	reverse: func(b: list<u8>) -> list<u8>
 	Reverse(b []byte) []byte
-	// Scale implements the exported function scale.
+	// Scale implements the function scale.
 	//
 	//	scale: func(p: point, k: f64) -> point
 	Scale(p Point, k float64) Point
-	// Classify implements the exported function classify.
+	// Classify implements the function classify.
 	//
 	//	classify: func(v: value) -> value
 	Classify(v Value) Value
-	// Lengths implements the exported function lengths.
+	// Lengths implements the function lengths.
 	//
 	//	lengths: func(v: option<string>) -> option<u32>
 	Lengths(v witval.Option[string]) (uint32, bool)
-	// Check implements the exported function check.
+	// Check implements the function check.
 	//
 	//	check: func(v: result<u32, string>) -> result<u32, error-code>
 	Check(v witval.Result[uint32, string]) (uint32, error)
-	// Toggle implements the exported function toggle.
+	// Toggle implements the function toggle.
 	//
 	//	toggle: func(p: perms) -> perms
 	Toggle(p Perms) Perms
-	// ToggleMany implements the exported function toggle-many.
+	// ToggleMany implements the function toggle-many.
 	//
 	//	toggle-many: func(m: many) -> many
 	ToggleMany(m Many) Many
-	// Next implements the exported function next.
+	// Next implements the function next.
 	//
 	//	next: func(c: color) -> color
 	Next(c Color) Color
-	// Pairs implements the exported function pairs.
+	// Pairs implements the function pairs.
 	//
 	//	pairs: func(v: list<pair>) -> list<pair>
 	Pairs(v []Pair) []Pair
-	// Triple implements the exported function triple.
+	// Triple implements the function triple.
 	//
 	//	triple: func(v: tuple<u8, string, f64>) -> tuple<u8, string, f64>
 	Triple(v witval.Tuple3[uint8, string, float64]) witval.Tuple3[uint8, string, float64]
-	// Sum17 implements the exported function sum17.
+	// Sum17 implements the function sum17.
 	//
 	// Seventeen flat parameters: passed through memory the guest allocates.
 	//
 	//	sum17: func(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32, a6: u32, a7: u32, a8: u32, a9: u32, a10: u32, a11: u32, a12: u32, a13: u32, a14: u32, a15: u32, a16: u32) -> u64
 	Sum17(a0 uint32, a1 uint32, a2 uint32, a3 uint32, a4 uint32, a5 uint32, a6 uint32, a7 uint32, a8 uint32, a9 uint32, a10 uint32, a11 uint32, a12 uint32, a13 uint32, a14 uint32, a15 uint32, a16 uint32) uint64
-	// Consume implements the exported function consume.
+	// Consume implements the function consume.
 	//
 	// Takes a host counter and drops it.
 	//
 	//	consume: func(c: counter) -> u32
 	Consume(c Counter) uint32
-	// Mint implements the exported function mint.
+	// Mint implements the function mint.
 	//
 	// Makes a host counter through the imported constructor.
 	//
 	//	mint: func(start: u32) -> counter
 	Mint(start uint32) Counter
-	// PostReturns implements the exported function post-returns.
+	// PostReturns implements the function post-returns.
 	//
 	// How many times post-return ran.
 	//
 	//	post-returns: func() -> u32
 	PostReturns() uint32
-	// Quit implements the exported function quit.
+	// Quit implements the function quit.
 	//
 	// Exits the guest with code.
 	//
 	//	quit: func(code: u32)
 	Quit(code uint32)
-	// BadPointer implements the exported function bad-pointer.
+	// BadPointer implements the function bad-pointer.
 	//
 	// Returns a result pointer outside memory.
 	//
 	//	bad-pointer: func() -> string
 	BadPointer() string
-	// NewWidget implements the exported function constructor.
+	// NewWidget implements the constructor of widget.
 	//
 	// A widget named name, counting from n.
 	//
 	//	constructor(name: string, n: u32)
 	NewWidget(name string, n uint32) Widget
-	// WidgetFromCounter implements the exported function from-counter.
+	// WidgetFromCounter implements the static function from-counter of widget.
 	//
 	// A widget named name counting from what a host counter, lent for
 	// the call, says.
 	//
 	//	from-counter: static func(c: borrow<counter>, name: string) -> widget
 	WidgetFromCounter(c CounterBorrow, name string) Widget
-	// WidgetDestroyed implements the exported function destroyed.
+	// WidgetDestroyed implements the static function destroyed of widget.
 	//
 	// How many widgets the guest destroyed.
 	//
 	//	destroyed: static func() -> u32
 	WidgetDestroyed() uint32
-	// Absorb implements the exported function absorb.
+	// Absorb implements the function absorb.
 	//
 	// Takes a widget and drops it there (its destructor runs); returns
 	// its count.
 	//
 	//	absorb: func(w: widget) -> u32
 	Absorb(w Widget) uint32
-	// Split implements the exported function split.
+	// Split implements the function split.
 	//
 	// n new widgets sharing w's count.
 	//
 	//	split: func(w: borrow<widget>, n: u32) -> list<widget>
 	Split(w WidgetImpl, n uint32) []Widget
-	// Peek implements the exported function peek.
+	// Peek implements the function peek.
 	//
 	// Reads a host counter lent for the call; the guest ends the borrow.
 	//
 	//	peek: func(c: borrow<counter>) -> u32
 	Peek(c CounterBorrow) uint32
-	// KeepBorrow implements the exported function keep-borrow.
+	// KeepBorrow implements the function keep-borrow.
 	//
 	// Reads a host counter lent for the call and keeps the borrow: a
 	// hostile guest.
 	//
 	//	keep-borrow: func(c: borrow<counter>) -> u32
 	KeepBorrow(c CounterBorrow) uint32
-	// BadHandle implements the exported function bad-handle.
+	// BadHandle implements the function bad-handle.
 	//
 	// Returns a handle that is not in the table: a hostile guest.
 	//

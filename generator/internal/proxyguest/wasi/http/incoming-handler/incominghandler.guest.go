@@ -6,7 +6,7 @@ package incominghandler
 // Exports is what the guest implements for wasi:http/incoming-handler@0.2.8; register it with SetExports
 // before the host calls any export (in main, or in init for a reactor).
 type Exports interface {
-	// Handle implements the exported function handle.
+	// Handle implements the function handle.
 	//
 	// This function is invoked with an incoming HTTP Request, and a resource
 	// `response-outparam` which provides the capability to reply with an HTTP
