@@ -136,6 +136,18 @@ func guestFuncName(f *Func) string {
 	return f.GoName
 }
 
+// flatMem reports whether t is a string or a list whose elements are in
+// their memory form: passed as the address of the Go value itself.
+func flatMem(t Type) bool {
+	switch t := resolve(t).(type) {
+	case Prim:
+		return t == String
+	case *List:
+		return memIdentical(t.Elem)
+	}
+	return false
+}
+
 // hasMem reports whether values of t refer to memory (strings, lists).
 func hasMem(t Type) bool { return wit.HasPointer(witOf(t)) }
 
@@ -159,7 +171,7 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 	out := []jen.Code{jen.Comment("//go:wasmimport " + e.qualifiedName() + " " + f.WITName).Line().Add(sig)}
 
 	e.tmp = 0
-	var body, args []jen.Code
+	var body, args, keep []jen.Code
 	mem := false
 	params := f.Params
 	skip := 0
@@ -185,11 +197,33 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 		}
 		args = []jen.Code{jen.Qual(guestCabiPath, "Addr").Call(jen.Id("spill"))}
 	} else {
+		// Without a string or list in the result, the host never calls
+		// cabi_realloc during the import, so no Go code runs and the
+		// goroutine's stack cannot move: a string or a list of values in
+		// their memory form is passed by address, kept alive to the end of
+		// the call, and nothing is left to release.
+		rt := resultType(f)
+		direct := rt == nil || !hasMem(rt)
 		for _, p := range params {
-			if hasMem(p.Type) {
+			if !hasMem(p.Type) {
+				continue
+			}
+			if !direct || !flatMem(p.Type) {
 				mem = true
 			}
-			st, vals := e.gFlat(p.Type, jen.Id(gParam(p)))
+		}
+		for _, p := range params {
+			v := jen.Id(gParam(p))
+			if !mem && flatMem(p.Type) {
+				data := jen.Qual("unsafe", "SliceData").Call(v)
+				if resolve(p.Type) == String {
+					data = jen.Qual("unsafe", "StringData").Call(v)
+				}
+				args = append(args, jen.Uint32().Call(jen.Uintptr().Call(unsafePtr(data))), jen.Uint32().Call(jen.Len(v)))
+				keep = append(keep, jen.Qual("runtime", "KeepAlive").Call(v))
+				continue
+			}
+			st, vals := e.gFlat(p.Type, v)
 			body = append(body, st...)
 			args = append(args, vals...)
 		}
@@ -198,7 +232,7 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 	if rt != nil && hasMem(rt) {
 		mem = true
 	}
-	var results []jen.Code
+	done := false // the result is returned already
 	switch {
 	case retptr:
 		area := "ret" + name
@@ -208,6 +242,14 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 		p := jen.Qual("unsafe", "Pointer").Call(jen.Op("&").Id(area))
 		args = append(args, jen.Uint32().Call(jen.Uintptr().Call(p.Clone())))
 		body = append(body, jen.Id(imp).Call(args...))
+		if shape(f) == shapeResult {
+			// Read the case and lift only its payload: no Result value.
+			body = append(body, keep...)
+			keep = nil
+			body = append(body, e.guestResultDirect(f, p, mem)...)
+			done = true
+			break
+		}
 		body = append(body, jen.Id("res").Op(":=").Add(e.gLoad(rt, p)))
 	case rt != nil:
 		body = append(body, jen.Id("core").Op(":=").Id(imp).Call(args...))
@@ -215,12 +257,14 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 	default:
 		body = append(body, jen.Id(imp).Call(args...))
 	}
-	if mem {
-		body = append(body, jen.Qual(guestCabiPath, "Unpin").Call())
-	}
-	if rt != nil {
-		results = e.guestShape(f, jen.Id("res"))
-		body = append(body, results...)
+	if !done {
+		body = append(body, keep...)
+		if mem {
+			body = append(body, jen.Qual(guestCabiPath, "Unpin").Call())
+		}
+		if rt != nil {
+			body = append(body, e.guestShape(f, jen.Id("res"))...)
+		}
 	}
 
 	doc := e.guestDoc(f)
@@ -245,6 +289,49 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 		out = append(out, group(doc, jen.Func().Id(f.GoName).Params(sigParams...).Add(ret).Block(body...)))
 	}
 	return out
+}
+
+// guestResultDirect returns the statements returning f's result<T, E>,
+// whose memory form is in the return area at p, as (T, error): the case
+// first, then only its payload, releasing the host's blocks (when mem)
+// once both are Go values.
+func (e *emitter) guestResultDirect(f *Func, p jen.Code, mem bool) []jen.Code {
+	r := resolve(f.Results[0].Type).(*Result)
+	payload := unsafeAt(p, payloadOffset(r))
+	unpin := jen.Null()
+	if mem {
+		unpin = jen.Qual(guestCabiPath, "Unpin").Call()
+	}
+	var errv jen.Code
+	var errLoad []jen.Code
+	switch {
+	case r.Err == nil:
+		errv = jen.Qual("errors", "New").Call(jen.Lit(e.qualifiedName() + "#" + f.WITName + ": error"))
+	case resolve(r.Err) == String:
+		errLoad = []jen.Code{jen.Id("msg").Op(":=").Add(e.gLoad(r.Err, payload))}
+		errv = jen.Qual("errors", "New").Call(jen.Id("msg"))
+	default:
+		errLoad = []jen.Code{jen.Id("err").Op(":=").Add(e.gLoad(r.Err, payload))}
+		errv = jen.Id("err")
+	}
+	ret := func(ok, err jen.Code) jen.Code {
+		if r.OK == nil {
+			return jen.Return(err)
+		}
+		return jen.Return(ok, err)
+	}
+	var zero jen.Code = jen.Null()
+	var out []jen.Code
+	if r.OK != nil {
+		out = append(out, jen.Var().Id("ok").Add(e.goType(r.OK)))
+		zero = jen.Id("ok")
+	}
+	isErr := jen.Op("*").Parens(jen.Op("*").Uint8()).Parens(p).Op("!=").Lit(0)
+	out = append(out, jen.If(isErr).Block(append(errLoad, unpin, ret(zero, errv))...))
+	if r.OK != nil {
+		out = append(out, jen.Id("ok").Op("=").Add(e.gLoad(r.OK, payload)))
+	}
+	return append(out, unpin, ret(zero, jen.Nil()))
 }
 
 // guestDoc is the doc comment of f's wrapper.

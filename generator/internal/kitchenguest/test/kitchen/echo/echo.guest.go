@@ -366,12 +366,14 @@ var retEchoResult [2]uint64
 func EchoResult(v witval.Result[uint32, string]) (uint32, error) {
 	x1, x2, x3 := flatResultU32String(v)
 	importEchoResult(x1, x2, x3, uint32(uintptr(unsafe.Pointer(&retEchoResult))))
-	res := loadResultU32String(unsafe.Pointer(&retEchoResult))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
-		return ok, errors.New(err)
+	var ok uint32
+	if *(*uint8)(unsafe.Pointer(&retEchoResult)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoResult), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retEchoResult), 4), 4)))
+		cabi.Unpin()
+		return ok, errors.New(msg)
 	}
+	ok = *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoResult), 4))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -387,11 +389,11 @@ var retEchoResultOK [1]uint64
 func EchoResultOK(v witval.Result[uint32, witval.Unit]) (uint32, error) {
 	x1, x2 := flatResultU32Unit(v)
 	importEchoResultOK(x1, x2, uint32(uintptr(unsafe.Pointer(&retEchoResultOK))))
-	res := loadResultU32Unit(unsafe.Pointer(&retEchoResultOK))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok uint32
+	if *(*uint8)(unsafe.Pointer(&retEchoResultOK)) != 0 {
 		return ok, errors.New("test:kitchen/echo@0.1.0#echo-result-ok: error")
 	}
+	ok = *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoResultOK), 4))
 	return ok, nil
 }
 
@@ -407,9 +409,8 @@ var retEchoResultErr [1]uint64
 func EchoResultErr(v witval.Result[witval.Unit, ErrorCode]) error {
 	x1, x2 := flatResultUnitErrorCode(v)
 	importEchoResultErr(x1, x2, uint32(uintptr(unsafe.Pointer(&retEchoResultErr))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retEchoResultErr))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retEchoResultErr)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retEchoResultErr), 1))
 		return err
 	}
 	return nil
@@ -515,11 +516,12 @@ var retMakeCounter [1]uint64
 //	make-counter: func(start: u32, fail: bool) -> result<counter, error-code>
 func MakeCounter(start uint32, fail bool) (Counter, error) {
 	importMakeCounter(uint32(start), cabi.Bool(fail), uint32(uintptr(unsafe.Pointer(&retMakeCounter))))
-	res := loadResultOwnCounterErrorCode(unsafe.Pointer(&retMakeCounter))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok Counter
+	if *(*uint8)(unsafe.Pointer(&retMakeCounter)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retMakeCounter), 4))
 		return ok, err
 	}
+	ok = *(*Counter)(unsafe.Add(unsafe.Pointer(&retMakeCounter), 4))
 	return ok, nil
 }
 
@@ -784,34 +786,6 @@ func loadResultListOptionU16Shape(p unsafe.Pointer) witval.Result[[]witval.Optio
 		return witval.OK[[]witval.Option[uint16], Shape](loadListOptionU16(*(*uint32)(unsafe.Add(p, 8)), *(*uint32)(unsafe.Add(unsafe.Add(p, 8), 4))))
 	}
 	return witval.Err[[]witval.Option[uint16], Shape](loadShape(unsafe.Add(p, 8)))
-}
-
-func loadResultOwnCounterErrorCode(p unsafe.Pointer) witval.Result[Counter, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[Counter, ErrorCode](*(*Counter)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[Counter, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultU32String(p unsafe.Pointer) witval.Result[uint32, string] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[uint32, string](*(*uint32)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[uint32, string](cabi.LiftString(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-}
-
-func loadResultU32Unit(p unsafe.Pointer) witval.Result[uint32, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[uint32, witval.Unit](*(*uint32)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[uint32, witval.Unit](witval.Unit{})
-}
-
-func loadResultUnitErrorCode(p unsafe.Pointer) witval.Result[witval.Unit, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, ErrorCode](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
 }
 
 func loadResultUnitUnit(p unsafe.Pointer) witval.Result[witval.Unit, witval.Unit] {

@@ -4,7 +4,6 @@
 package things
 
 import (
-	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
 	"unsafe"
 )
@@ -86,11 +85,12 @@ var retCounterMake [1]uint64
 //	make: static func(start: u32, fail: bool) -> result<counter, error-code>
 func CounterMake(start uint32, fail bool) (Counter, error) {
 	importCounterMake(uint32(start), cabi.Bool(fail), uint32(uintptr(unsafe.Pointer(&retCounterMake))))
-	res := loadResultOwnCounterErrorCode(unsafe.Pointer(&retCounterMake))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok Counter
+	if *(*uint8)(unsafe.Pointer(&retCounterMake)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retCounterMake), 4))
 		return ok, err
 	}
+	ok = *(*Counter)(unsafe.Add(unsafe.Pointer(&retCounterMake), 4))
 	return ok, nil
 }
 
@@ -109,11 +109,4 @@ func (self CounterViewBorrow) Peek() uint32 {
 // Peek calls the method peek on the borrowed handle.
 func (self CounterView) Peek() uint32 {
 	return self.Borrow().Peek()
-}
-
-func loadResultOwnCounterErrorCode(p unsafe.Pointer) witval.Result[Counter, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[Counter, ErrorCode](*(*Counter)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[Counter, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
 }

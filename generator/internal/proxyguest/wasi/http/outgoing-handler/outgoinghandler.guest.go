@@ -33,12 +33,14 @@ var retHandle [5]uint64
 func Handle(request OutgoingRequest, options witval.Option[RequestOptions]) (FutureIncomingResponse, error) {
 	x1, x2 := flatOptionOwnRequestOptions(options)
 	importHandle(uint32(request), x1, x2, uint32(uintptr(unsafe.Pointer(&retHandle))))
-	res := loadResultOwnFutureIncomingResponseErrorCode(unsafe.Pointer(&retHandle))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok FutureIncomingResponse
+	if *(*uint8)(unsafe.Pointer(&retHandle)) != 0 {
+		err := loadErrorCode(unsafe.Add(unsafe.Pointer(&retHandle), 8))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = *(*FutureIncomingResponse)(unsafe.Add(unsafe.Pointer(&retHandle), 8))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -128,13 +130,6 @@ func loadOptionU8(p unsafe.Pointer) witval.Option[uint8] {
 		return witval.None[uint8]()
 	}
 	return witval.Some(*(*uint8)(unsafe.Add(p, 1)))
-}
-
-func loadResultOwnFutureIncomingResponseErrorCode(p unsafe.Pointer) witval.Result[FutureIncomingResponse, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[FutureIncomingResponse, ErrorCode](*(*FutureIncomingResponse)(unsafe.Add(p, 8)))
-	}
-	return witval.Err[FutureIncomingResponse, ErrorCode](loadErrorCode(unsafe.Add(p, 8)))
 }
 
 func loadTypesDNSErrorPayload(p unsafe.Pointer) types.DNSErrorPayload {

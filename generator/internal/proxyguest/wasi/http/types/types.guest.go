@@ -7,6 +7,7 @@ import (
 	"errors"
 	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"runtime"
 	"unsafe"
 )
 
@@ -178,12 +179,14 @@ var retFieldsFromList [1]uint64
 //	from-list: static func(entries: list<tuple<field-name, field-value>>) -> result<fields, header-error>
 func FieldsFromList(entries []witval.Tuple2[FieldName, FieldValue]) (Fields, error) {
 	importFieldsFromList(lowerListTuple2FieldNameFieldValueEnd(entries), uint32(len(entries)), uint32(uintptr(unsafe.Pointer(&retFieldsFromList))))
-	res := loadResultOwnFieldsHeaderError(unsafe.Pointer(&retFieldsFromList))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok Fields
+	if *(*uint8)(unsafe.Pointer(&retFieldsFromList)) != 0 {
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsFromList), 4))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = *(*Fields)(unsafe.Add(unsafe.Pointer(&retFieldsFromList), 4))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -223,9 +226,9 @@ func importFieldsHas(p0 uint32, p1 uint32, p2 uint32) uint32
 //
 //	has: func(name: field-name) -> bool
 func (self FieldsBorrow) Has(name FieldName) bool {
-	core := importFieldsHas(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)))
+	core := importFieldsHas(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)))
 	res := core != 0
-	cabi.Unpin()
+	runtime.KeepAlive(name)
 	return res
 }
 
@@ -253,12 +256,12 @@ var retFieldsSet [1]uint64
 //	set: func(name: field-name, value: list<field-value>) -> result<_, header-error>
 func (self FieldsBorrow) Set(name FieldName, value []FieldValue) error {
 	importFieldsSet(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), lowerListFieldValue(value), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFieldsSet))))
-	res := loadResultUnitHeaderError(unsafe.Pointer(&retFieldsSet))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retFieldsSet)) != 0 {
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsSet), 1))
+		cabi.Unpin()
 		return err
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -285,11 +288,10 @@ var retFieldsDelete [1]uint64
 //
 //	delete: func(name: field-name) -> result<_, header-error>
 func (self FieldsBorrow) Delete(name FieldName) error {
-	importFieldsDelete(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsDelete))))
-	res := loadResultUnitHeaderError(unsafe.Pointer(&retFieldsDelete))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importFieldsDelete(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsDelete))))
+	runtime.KeepAlive(name)
+	if *(*uint8)(unsafe.Pointer(&retFieldsDelete)) != 0 {
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsDelete), 1))
 		return err
 	}
 	return nil
@@ -318,11 +320,11 @@ var retFieldsAppend [1]uint64
 //
 //	append: func(name: field-name, value: field-value) -> result<_, header-error>
 func (self FieldsBorrow) Append(name FieldName, value FieldValue) error {
-	importFieldsAppend(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFieldsAppend))))
-	res := loadResultUnitHeaderError(unsafe.Pointer(&retFieldsAppend))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importFieldsAppend(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFieldsAppend))))
+	runtime.KeepAlive(name)
+	runtime.KeepAlive(value)
+	if *(*uint8)(unsafe.Pointer(&retFieldsAppend)) != 0 {
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsAppend), 1))
 		return err
 	}
 	return nil
@@ -517,11 +519,11 @@ var retIncomingRequestConsume [1]uint64
 //	consume: func() -> result<incoming-body>
 func (self IncomingRequestBorrow) Consume() (IncomingBody, error) {
 	importIncomingRequestConsume(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestConsume))))
-	res := loadResultOwnIncomingBodyUnit(unsafe.Pointer(&retIncomingRequestConsume))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok IncomingBody
+	if *(*uint8)(unsafe.Pointer(&retIncomingRequestConsume)) != 0 {
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-request.consume: error")
 	}
+	ok = *(*IncomingBody)(unsafe.Add(unsafe.Pointer(&retIncomingRequestConsume), 4))
 	return ok, nil
 }
 
@@ -571,11 +573,11 @@ var retOutgoingRequestBody [1]uint64
 //	body: func() -> result<outgoing-body>
 func (self OutgoingRequestBorrow) Body() (OutgoingBody, error) {
 	importOutgoingRequestBody(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestBody))))
-	res := loadResultOwnOutgoingBodyUnit(unsafe.Pointer(&retOutgoingRequestBody))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok OutgoingBody
+	if *(*uint8)(unsafe.Pointer(&retOutgoingRequestBody)) != 0 {
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-request.body: error")
 	}
+	ok = *(*OutgoingBody)(unsafe.Add(unsafe.Pointer(&retOutgoingRequestBody), 4))
 	return ok, nil
 }
 
@@ -1021,12 +1023,12 @@ var retResponseOutparamSendInformational [5]uint64
 //	send-informational: func(status: u16, headers: headers) -> result<_, error-code>
 func (self ResponseOutparamBorrow) SendInformational(status uint16, headers Headers) error {
 	importResponseOutparamSendInformational(uint32(self), uint32(status), uint32(headers), uint32(uintptr(unsafe.Pointer(&retResponseOutparamSendInformational))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retResponseOutparamSendInformational))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retResponseOutparamSendInformational)) != 0 {
+		err := loadErrorCode(unsafe.Add(unsafe.Pointer(&retResponseOutparamSendInformational), 8))
+		cabi.Unpin()
 		return err
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -1115,11 +1117,11 @@ var retIncomingResponseConsume [1]uint64
 //	consume: func() -> result<incoming-body>
 func (self IncomingResponseBorrow) Consume() (IncomingBody, error) {
 	importIncomingResponseConsume(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingResponseConsume))))
-	res := loadResultOwnIncomingBodyUnit(unsafe.Pointer(&retIncomingResponseConsume))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok IncomingBody
+	if *(*uint8)(unsafe.Pointer(&retIncomingResponseConsume)) != 0 {
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-response.consume: error")
 	}
+	ok = *(*IncomingBody)(unsafe.Add(unsafe.Pointer(&retIncomingResponseConsume), 4))
 	return ok, nil
 }
 
@@ -1155,11 +1157,11 @@ var retIncomingBodyStream [1]uint64
 //	%stream: func() -> result<input-stream>
 func (self IncomingBodyBorrow) Stream() (InputStream, error) {
 	importIncomingBodyStream(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingBodyStream))))
-	res := loadResultOwnInputStreamUnit(unsafe.Pointer(&retIncomingBodyStream))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok InputStream
+	if *(*uint8)(unsafe.Pointer(&retIncomingBodyStream)) != 0 {
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-body.stream: error")
 	}
+	ok = *(*InputStream)(unsafe.Add(unsafe.Pointer(&retIncomingBodyStream), 4))
 	return ok, nil
 }
 
@@ -1353,11 +1355,11 @@ var retOutgoingResponseBody [1]uint64
 //	body: func() -> result<outgoing-body>
 func (self OutgoingResponseBorrow) Body() (OutgoingBody, error) {
 	importOutgoingResponseBody(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingResponseBody))))
-	res := loadResultOwnOutgoingBodyUnit(unsafe.Pointer(&retOutgoingResponseBody))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok OutgoingBody
+	if *(*uint8)(unsafe.Pointer(&retOutgoingResponseBody)) != 0 {
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-response.body: error")
 	}
+	ok = *(*OutgoingBody)(unsafe.Add(unsafe.Pointer(&retOutgoingResponseBody), 4))
 	return ok, nil
 }
 
@@ -1387,11 +1389,11 @@ var retOutgoingBodyWrite [1]uint64
 //	write: func() -> result<output-stream>
 func (self OutgoingBodyBorrow) Write() (OutputStream, error) {
 	importOutgoingBodyWrite(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingBodyWrite))))
-	res := loadResultOwnOutputStreamUnit(unsafe.Pointer(&retOutgoingBodyWrite))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok OutputStream
+	if *(*uint8)(unsafe.Pointer(&retOutgoingBodyWrite)) != 0 {
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-body.write: error")
 	}
+	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retOutgoingBodyWrite), 4))
 	return ok, nil
 }
 
@@ -1422,12 +1424,12 @@ var retOutgoingBodyFinish [5]uint64
 func OutgoingBodyFinish(this OutgoingBody, trailers witval.Option[Trailers]) error {
 	x1, x2 := flatOptionOwnTrailers(trailers)
 	importOutgoingBodyFinish(uint32(this), x1, x2, uint32(uintptr(unsafe.Pointer(&retOutgoingBodyFinish))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retOutgoingBodyFinish))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retOutgoingBodyFinish)) != 0 {
+		err := loadErrorCode(unsafe.Add(unsafe.Pointer(&retOutgoingBodyFinish), 8))
+		cabi.Unpin()
 		return err
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -1970,46 +1972,11 @@ func loadResultOptionOwnTrailersErrorCode(p unsafe.Pointer) witval.Result[witval
 	return witval.Err[witval.Option[Trailers], ErrorCode](loadErrorCode(unsafe.Add(p, 8)))
 }
 
-func loadResultOwnFieldsHeaderError(p unsafe.Pointer) witval.Result[Fields, HeaderError] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[Fields, HeaderError](*(*Fields)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[Fields, HeaderError](loadHeaderError(unsafe.Add(p, 4)))
-}
-
-func loadResultOwnIncomingBodyUnit(p unsafe.Pointer) witval.Result[IncomingBody, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[IncomingBody, witval.Unit](*(*IncomingBody)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[IncomingBody, witval.Unit](witval.Unit{})
-}
-
 func loadResultOwnIncomingResponseErrorCode(p unsafe.Pointer) witval.Result[IncomingResponse, ErrorCode] {
 	if uint32(*(*uint8)(p)) == 0 {
 		return witval.OK[IncomingResponse, ErrorCode](*(*IncomingResponse)(unsafe.Add(p, 8)))
 	}
 	return witval.Err[IncomingResponse, ErrorCode](loadErrorCode(unsafe.Add(p, 8)))
-}
-
-func loadResultOwnInputStreamUnit(p unsafe.Pointer) witval.Result[InputStream, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[InputStream, witval.Unit](*(*InputStream)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[InputStream, witval.Unit](witval.Unit{})
-}
-
-func loadResultOwnOutgoingBodyUnit(p unsafe.Pointer) witval.Result[OutgoingBody, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[OutgoingBody, witval.Unit](*(*OutgoingBody)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[OutgoingBody, witval.Unit](witval.Unit{})
-}
-
-func loadResultOwnOutputStreamUnit(p unsafe.Pointer) witval.Result[OutputStream, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[OutputStream, witval.Unit](*(*OutputStream)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[OutputStream, witval.Unit](witval.Unit{})
 }
 
 func loadResultResultOptionOwnTrailersErrorCodeUnit(p unsafe.Pointer) witval.Result[witval.Result[witval.Option[Trailers], ErrorCode], witval.Unit] {
@@ -2024,20 +1991,6 @@ func loadResultResultOwnIncomingResponseErrorCodeUnit(p unsafe.Pointer) witval.R
 		return witval.OK[witval.Result[IncomingResponse, ErrorCode], witval.Unit](loadResultOwnIncomingResponseErrorCode(unsafe.Add(p, 8)))
 	}
 	return witval.Err[witval.Result[IncomingResponse, ErrorCode], witval.Unit](witval.Unit{})
-}
-
-func loadResultUnitErrorCode(p unsafe.Pointer) witval.Result[witval.Unit, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, ErrorCode](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, ErrorCode](loadErrorCode(unsafe.Add(p, 8)))
-}
-
-func loadResultUnitHeaderError(p unsafe.Pointer) witval.Result[witval.Unit, HeaderError] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, HeaderError](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, HeaderError](loadHeaderError(unsafe.Add(p, 1)))
 }
 
 func loadResultUnitUnit(p unsafe.Pointer) witval.Result[witval.Unit, witval.Unit] {

@@ -4,8 +4,8 @@
 package streams
 
 import (
-	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"runtime"
 	"unsafe"
 )
 
@@ -65,12 +65,14 @@ var retInputStreamRead [2]uint64
 //	read: func(len: u64) -> result<list<u8>, stream-error>
 func (self InputStreamBorrow) Read(len_ uint64) ([]byte, error) {
 	importInputStreamRead(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamRead))))
-	res := loadResultListU8StreamError(unsafe.Pointer(&retInputStreamRead))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok []byte
+	if *(*uint8)(unsafe.Pointer(&retInputStreamRead)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamRead), 4))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(unsafe.Pointer(&retInputStreamRead), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retInputStreamRead), 4), 4)))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -93,12 +95,14 @@ var retInputStreamBlockingRead [2]uint64
 //	blocking-read: func(len: u64) -> result<list<u8>, stream-error>
 func (self InputStreamBorrow) BlockingRead(len_ uint64) ([]byte, error) {
 	importInputStreamBlockingRead(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamBlockingRead))))
-	res := loadResultListU8StreamError(unsafe.Pointer(&retInputStreamBlockingRead))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok []byte
+	if *(*uint8)(unsafe.Pointer(&retInputStreamBlockingRead)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingRead), 4))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingRead), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingRead), 4), 4)))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -123,11 +127,12 @@ var retInputStreamSkip [2]uint64
 //	skip: func(len: u64) -> result<u64, stream-error>
 func (self InputStreamBorrow) Skip(len_ uint64) (uint64, error) {
 	importInputStreamSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamSkip))))
-	res := loadResultU64StreamError(unsafe.Pointer(&retInputStreamSkip))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retInputStreamSkip)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8))
 	return ok, nil
 }
 
@@ -150,11 +155,12 @@ var retInputStreamBlockingSkip [2]uint64
 //	blocking-skip: func(len: u64) -> result<u64, stream-error>
 func (self InputStreamBorrow) BlockingSkip(len_ uint64) (uint64, error) {
 	importInputStreamBlockingSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamBlockingSkip))))
-	res := loadResultU64StreamError(unsafe.Pointer(&retInputStreamBlockingSkip))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retInputStreamBlockingSkip)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8))
 	return ok, nil
 }
 
@@ -208,11 +214,12 @@ var retOutputStreamCheckWrite [2]uint64
 //	check-write: func() -> result<u64, stream-error>
 func (self OutputStreamBorrow) CheckWrite() (uint64, error) {
 	importOutputStreamCheckWrite(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamCheckWrite))))
-	res := loadResultU64StreamError(unsafe.Pointer(&retOutputStreamCheckWrite))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamCheckWrite)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8))
 	return ok, nil
 }
 
@@ -245,11 +252,10 @@ var retOutputStreamWrite [2]uint64
 //
 //	write: func(contents: list<u8>) -> result<_, stream-error>
 func (self OutputStreamBorrow) Write(contents []byte) error {
-	importOutputStreamWrite(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.SliceData(contents))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamWrite))))
-	res := loadResultUnitStreamError(unsafe.Pointer(&retOutputStreamWrite))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importOutputStreamWrite(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamWrite))))
+	runtime.KeepAlive(contents)
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamWrite)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamWrite), 4))
 		return err
 	}
 	return nil
@@ -281,11 +287,10 @@ var retOutputStreamBlockingWriteAndFlush [2]uint64
 //
 //	blocking-write-and-flush: func(contents: list<u8>) -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingWriteAndFlush(contents []byte) error {
-	importOutputStreamBlockingWriteAndFlush(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.SliceData(contents))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))))
-	res := loadResultUnitStreamError(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importOutputStreamBlockingWriteAndFlush(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))))
+	runtime.KeepAlive(contents)
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush), 4))
 		return err
 	}
 	return nil
@@ -318,9 +323,8 @@ var retOutputStreamFlush [2]uint64
 //	flush: func() -> result<_, stream-error>
 func (self OutputStreamBorrow) Flush() error {
 	importOutputStreamFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamFlush))))
-	res := loadResultUnitStreamError(unsafe.Pointer(&retOutputStreamFlush))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamFlush)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamFlush), 4))
 		return err
 	}
 	return nil
@@ -345,9 +349,8 @@ var retOutputStreamBlockingFlush [2]uint64
 //	blocking-flush: func() -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingFlush() error {
 	importOutputStreamBlockingFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingFlush))))
-	res := loadResultUnitStreamError(unsafe.Pointer(&retOutputStreamBlockingFlush))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingFlush)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingFlush), 4))
 		return err
 	}
 	return nil
@@ -404,9 +407,8 @@ var retOutputStreamWriteZeroes [2]uint64
 //	write-zeroes: func(len: u64) -> result<_, stream-error>
 func (self OutputStreamBorrow) WriteZeroes(len_ uint64) error {
 	importOutputStreamWriteZeroes(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamWriteZeroes))))
-	res := loadResultUnitStreamError(unsafe.Pointer(&retOutputStreamWriteZeroes))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamWriteZeroes)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamWriteZeroes), 4))
 		return err
 	}
 	return nil
@@ -435,9 +437,8 @@ var retOutputStreamBlockingWriteZeroesAndFlush [2]uint64
 //	blocking-write-zeroes-and-flush: func(len: u64) -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingWriteZeroesAndFlush(len_ uint64) error {
 	importOutputStreamBlockingWriteZeroesAndFlush(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush))))
-	res := loadResultUnitStreamError(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush), 4))
 		return err
 	}
 	return nil
@@ -473,11 +474,12 @@ var retOutputStreamSplice [2]uint64
 //	splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>
 func (self OutputStreamBorrow) Splice(src InputStreamBorrow, len_ uint64) (uint64, error) {
 	importOutputStreamSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamSplice))))
-	res := loadResultU64StreamError(unsafe.Pointer(&retOutputStreamSplice))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamSplice)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8))
 	return ok, nil
 }
 
@@ -503,38 +505,18 @@ var retOutputStreamBlockingSplice [2]uint64
 //	blocking-splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>
 func (self OutputStreamBorrow) BlockingSplice(src InputStreamBorrow, len_ uint64) (uint64, error) {
 	importOutputStreamBlockingSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingSplice))))
-	res := loadResultU64StreamError(unsafe.Pointer(&retOutputStreamBlockingSplice))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingSplice)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8))
 	return ok, nil
 }
 
 // BlockingSplice calls the method blocking-splice on the borrowed handle.
 func (self OutputStream) BlockingSplice(src InputStreamBorrow, len_ uint64) (uint64, error) {
 	return self.Borrow().BlockingSplice(src, len_)
-}
-
-func loadResultListU8StreamError(p unsafe.Pointer) witval.Result[[]byte, StreamError] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[[]byte, StreamError](cabi.LiftList[uint8](*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-	}
-	return witval.Err[[]byte, StreamError](loadStreamError(unsafe.Add(p, 4)))
-}
-
-func loadResultU64StreamError(p unsafe.Pointer) witval.Result[uint64, StreamError] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[uint64, StreamError](*(*uint64)(unsafe.Add(p, 8)))
-	}
-	return witval.Err[uint64, StreamError](loadStreamError(unsafe.Add(p, 8)))
-}
-
-func loadResultUnitStreamError(p unsafe.Pointer) witval.Result[witval.Unit, StreamError] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, StreamError](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, StreamError](loadStreamError(unsafe.Add(p, 4)))
 }
 
 func loadStreamError(p unsafe.Pointer) StreamError {

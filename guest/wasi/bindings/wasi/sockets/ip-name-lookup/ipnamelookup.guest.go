@@ -6,7 +6,7 @@ package ipnamelookup
 import (
 	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/sockets/network"
-	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"runtime"
 	"unsafe"
 )
 
@@ -50,13 +50,14 @@ var retResolveAddresses [1]uint64
 //
 //	resolve-addresses: func(network: borrow<network>, name: string) -> result<resolve-address-stream, error-code>
 func ResolveAddresses(network NetworkBorrow, name string) (ResolveAddressStream, error) {
-	importResolveAddresses(uint32(network), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retResolveAddresses))))
-	res := loadResultOwnResolveAddressStreamErrorCode(unsafe.Pointer(&retResolveAddresses))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	importResolveAddresses(uint32(network), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retResolveAddresses))))
+	runtime.KeepAlive(name)
+	var ok ResolveAddressStream
+	if *(*uint8)(unsafe.Pointer(&retResolveAddresses)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retResolveAddresses), 4))
 		return ok, err
 	}
+	ok = *(*ResolveAddressStream)(unsafe.Add(unsafe.Pointer(&retResolveAddresses), 4))
 	return ok, nil
 }
 
@@ -85,11 +86,12 @@ var retResolveAddressStreamResolveNextAddress [3]uint64
 //	resolve-next-address: func() -> result<option<ip-address>, error-code>
 func (self ResolveAddressStreamBorrow) ResolveNextAddress() (witval.Option[IPAddress], error) {
 	importResolveAddressStreamResolveNextAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress))))
-	res := loadResultOptionIPAddressErrorCode(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok witval.Option[IPAddress]
+	if *(*uint8)(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress), 2))
 		return ok, err
 	}
+	ok = loadOptionIPAddress(unsafe.Add(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress), 2))
 	return ok, nil
 }
 
@@ -137,18 +139,4 @@ func loadOptionIPAddress(p unsafe.Pointer) witval.Option[IPAddress] {
 		return witval.None[IPAddress]()
 	}
 	return witval.Some(loadIPAddress(unsafe.Add(p, 2)))
-}
-
-func loadResultOptionIPAddressErrorCode(p unsafe.Pointer) witval.Result[witval.Option[IPAddress], ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Option[IPAddress], ErrorCode](loadOptionIPAddress(unsafe.Add(p, 2)))
-	}
-	return witval.Err[witval.Option[IPAddress], ErrorCode](*(*ErrorCode)(unsafe.Add(p, 2)))
-}
-
-func loadResultOwnResolveAddressStreamErrorCode(p unsafe.Pointer) witval.Result[ResolveAddressStream, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[ResolveAddressStream, ErrorCode](*(*ResolveAddressStream)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[ResolveAddressStream, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
 }

@@ -3,10 +3,7 @@
 
 package tcpcreatesocket
 
-import (
-	"github.com/wasitls/wasitls/cabi/witval"
-	"unsafe"
-)
+import "unsafe"
 
 //go:wasmimport wasi:sockets/tcp-create-socket@0.2.8 create-tcp-socket
 func importCreateTCPSocket(p0 uint32, ret uint32)
@@ -40,17 +37,11 @@ var retCreateTCPSocket [1]uint64
 //	create-tcp-socket: func(address-family: ip-address-family) -> result<tcp-socket, error-code>
 func CreateTCPSocket(addressFamily IPAddressFamily) (TCPSocket, error) {
 	importCreateTCPSocket(uint32(addressFamily), uint32(uintptr(unsafe.Pointer(&retCreateTCPSocket))))
-	res := loadResultOwnTCPSocketErrorCode(unsafe.Pointer(&retCreateTCPSocket))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok TCPSocket
+	if *(*uint8)(unsafe.Pointer(&retCreateTCPSocket)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retCreateTCPSocket), 4))
 		return ok, err
 	}
+	ok = *(*TCPSocket)(unsafe.Add(unsafe.Pointer(&retCreateTCPSocket), 4))
 	return ok, nil
-}
-
-func loadResultOwnTCPSocketErrorCode(p unsafe.Pointer) witval.Result[TCPSocket, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[TCPSocket, ErrorCode](*(*TCPSocket)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[TCPSocket, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
 }

@@ -70,9 +70,8 @@ var retTCPSocketStartBind [1]uint64
 func (self TCPSocketBorrow) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(localAddress)
 	importTCPSocketStartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocketStartBind))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketStartBind))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketStartBind)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartBind), 1))
 		return err
 	}
 	return nil
@@ -94,9 +93,8 @@ var retTCPSocketFinishBind [1]uint64
 //	finish-bind: func() -> result<_, error-code>
 func (self TCPSocketBorrow) FinishBind() error {
 	importTCPSocketFinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishBind))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketFinishBind))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketFinishBind)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishBind), 1))
 		return err
 	}
 	return nil
@@ -162,9 +160,8 @@ var retTCPSocketStartConnect [1]uint64
 func (self TCPSocketBorrow) StartConnect(network NetworkBorrow, remoteAddress IPSocketAddress) error {
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(remoteAddress)
 	importTCPSocketStartConnect(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocketStartConnect))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketStartConnect))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketStartConnect)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartConnect), 1))
 		return err
 	}
 	return nil
@@ -186,11 +183,12 @@ var retTCPSocketFinishConnect [2]uint64
 //	finish-connect: func() -> result<tuple<input-stream, output-stream>, error-code>
 func (self TCPSocketBorrow) FinishConnect() (witval.Tuple2[InputStream, OutputStream], error) {
 	importTCPSocketFinishConnect(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishConnect))))
-	res := loadResultTuple2OwnInputStreamOwnOutputStreamEndErrorCode(unsafe.Pointer(&retTCPSocketFinishConnect))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok witval.Tuple2[InputStream, OutputStream]
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketFinishConnect)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishConnect), 4))
 		return ok, err
 	}
+	ok = *(*witval.Tuple2[InputStream, OutputStream])(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishConnect), 4))
 	return ok, nil
 }
 
@@ -236,9 +234,8 @@ var retTCPSocketStartListen [1]uint64
 //	start-listen: func() -> result<_, error-code>
 func (self TCPSocketBorrow) StartListen() error {
 	importTCPSocketStartListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketStartListen))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketStartListen))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketStartListen)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartListen), 1))
 		return err
 	}
 	return nil
@@ -260,9 +257,8 @@ var retTCPSocketFinishListen [1]uint64
 //	finish-listen: func() -> result<_, error-code>
 func (self TCPSocketBorrow) FinishListen() error {
 	importTCPSocketFinishListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishListen))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketFinishListen))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketFinishListen)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishListen), 1))
 		return err
 	}
 	return nil
@@ -311,11 +307,12 @@ var retTCPSocketAccept [2]uint64
 //	accept: func() -> result<tuple<tcp-socket, input-stream, output-stream>, error-code>
 func (self TCPSocketBorrow) Accept() (witval.Tuple3[TCPSocket, InputStream, OutputStream], error) {
 	importTCPSocketAccept(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketAccept))))
-	res := loadResultTuple3OwnTCPSocketOwnInputStreamOwnOutputStreamEndErrorCode(unsafe.Pointer(&retTCPSocketAccept))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok witval.Tuple3[TCPSocket, InputStream, OutputStream]
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketAccept)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketAccept), 4))
 		return ok, err
 	}
+	ok = *(*witval.Tuple3[TCPSocket, InputStream, OutputStream])(unsafe.Add(unsafe.Pointer(&retTCPSocketAccept), 4))
 	return ok, nil
 }
 
@@ -352,11 +349,12 @@ var retTCPSocketLocalAddress [5]uint64
 //	local-address: func() -> result<ip-socket-address, error-code>
 func (self TCPSocketBorrow) LocalAddress() (IPSocketAddress, error) {
 	importTCPSocketLocalAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketLocalAddress))))
-	res := loadResultIPSocketAddressErrorCode(unsafe.Pointer(&retTCPSocketLocalAddress))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok IPSocketAddress
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketLocalAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketLocalAddress), 4))
 		return ok, err
 	}
+	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retTCPSocketLocalAddress), 4))
 	return ok, nil
 }
 
@@ -387,11 +385,12 @@ var retTCPSocketRemoteAddress [5]uint64
 //	remote-address: func() -> result<ip-socket-address, error-code>
 func (self TCPSocketBorrow) RemoteAddress() (IPSocketAddress, error) {
 	importTCPSocketRemoteAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketRemoteAddress))))
-	res := loadResultIPSocketAddressErrorCode(unsafe.Pointer(&retTCPSocketRemoteAddress))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok IPSocketAddress
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketRemoteAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketRemoteAddress), 4))
 		return ok, err
 	}
+	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retTCPSocketRemoteAddress), 4))
 	return ok, nil
 }
 
@@ -463,9 +462,8 @@ var retTCPSocketSetListenBacklogSize [1]uint64
 //	set-listen-backlog-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetListenBacklogSize(value uint64) error {
 	importTCPSocketSetListenBacklogSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetListenBacklogSize))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketSetListenBacklogSize))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetListenBacklogSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetListenBacklogSize), 1))
 		return err
 	}
 	return nil
@@ -497,11 +495,12 @@ var retTCPSocketKeepAliveEnabled [1]uint64
 //	keep-alive-enabled: func() -> result<bool, error-code>
 func (self TCPSocketBorrow) KeepAliveEnabled() (bool, error) {
 	importTCPSocketKeepAliveEnabled(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveEnabled))))
-	res := loadResultBoolErrorCode(unsafe.Pointer(&retTCPSocketKeepAliveEnabled))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok bool
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveEnabled)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveEnabled), 1))
 		return ok, err
 	}
+	ok = *(*bool)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveEnabled), 1))
 	return ok, nil
 }
 
@@ -521,9 +520,8 @@ var retTCPSocketSetKeepAliveEnabled [1]uint64
 //	set-keep-alive-enabled: func(value: bool) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveEnabled(value bool) error {
 	importTCPSocketSetKeepAliveEnabled(uint32(self), cabi.Bool(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled), 1))
 		return err
 	}
 	return nil
@@ -556,11 +554,12 @@ var retTCPSocketKeepAliveIdleTime [2]uint64
 //	keep-alive-idle-time: func() -> result<duration, error-code>
 func (self TCPSocketBorrow) KeepAliveIdleTime() (Duration, error) {
 	importTCPSocketKeepAliveIdleTime(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime))))
-	res := loadResultDurationErrorCode(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok Duration
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8))
 		return ok, err
 	}
+	ok = *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8))
 	return ok, nil
 }
 
@@ -580,9 +579,8 @@ var retTCPSocketSetKeepAliveIdleTime [1]uint64
 //	set-keep-alive-idle-time: func(value: duration) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveIdleTime(value Duration) error {
 	importTCPSocketSetKeepAliveIdleTime(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime), 1))
 		return err
 	}
 	return nil
@@ -615,11 +613,12 @@ var retTCPSocketKeepAliveInterval [2]uint64
 //	keep-alive-interval: func() -> result<duration, error-code>
 func (self TCPSocketBorrow) KeepAliveInterval() (Duration, error) {
 	importTCPSocketKeepAliveInterval(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveInterval))))
-	res := loadResultDurationErrorCode(unsafe.Pointer(&retTCPSocketKeepAliveInterval))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok Duration
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveInterval)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8))
 		return ok, err
 	}
+	ok = *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8))
 	return ok, nil
 }
 
@@ -639,9 +638,8 @@ var retTCPSocketSetKeepAliveInterval [1]uint64
 //	set-keep-alive-interval: func(value: duration) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveInterval(value Duration) error {
 	importTCPSocketSetKeepAliveInterval(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval), 1))
 		return err
 	}
 	return nil
@@ -674,11 +672,12 @@ var retTCPSocketKeepAliveCount [1]uint64
 //	keep-alive-count: func() -> result<u32, error-code>
 func (self TCPSocketBorrow) KeepAliveCount() (uint32, error) {
 	importTCPSocketKeepAliveCount(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveCount))))
-	res := loadResultU32ErrorCode(unsafe.Pointer(&retTCPSocketKeepAliveCount))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint32
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveCount)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4))
 		return ok, err
 	}
+	ok = *(*uint32)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4))
 	return ok, nil
 }
 
@@ -698,9 +697,8 @@ var retTCPSocketSetKeepAliveCount [1]uint64
 //	set-keep-alive-count: func(value: u32) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveCount(value uint32) error {
 	importTCPSocketSetKeepAliveCount(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveCount))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketSetKeepAliveCount))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveCount)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveCount), 1))
 		return err
 	}
 	return nil
@@ -729,11 +727,12 @@ var retTCPSocketHopLimit [1]uint64
 //	hop-limit: func() -> result<u8, error-code>
 func (self TCPSocketBorrow) HopLimit() (uint8, error) {
 	importTCPSocketHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketHopLimit))))
-	res := loadResultU8ErrorCode(unsafe.Pointer(&retTCPSocketHopLimit))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint8
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketHopLimit)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1))
 		return ok, err
 	}
+	ok = *(*uint8)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1))
 	return ok, nil
 }
 
@@ -753,9 +752,8 @@ var retTCPSocketSetHopLimit [1]uint64
 //	set-hop-limit: func(value: u8) -> result<_, error-code>
 func (self TCPSocketBorrow) SetHopLimit(value uint8) error {
 	importTCPSocketSetHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetHopLimit))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketSetHopLimit))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetHopLimit)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetHopLimit), 1))
 		return err
 	}
 	return nil
@@ -788,11 +786,12 @@ var retTCPSocketReceiveBufferSize [2]uint64
 //	receive-buffer-size: func() -> result<u64, error-code>
 func (self TCPSocketBorrow) ReceiveBufferSize() (uint64, error) {
 	importTCPSocketReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketReceiveBufferSize))))
-	res := loadResultU64ErrorCode(unsafe.Pointer(&retTCPSocketReceiveBufferSize))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketReceiveBufferSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8))
 	return ok, nil
 }
 
@@ -812,9 +811,8 @@ var retTCPSocketSetReceiveBufferSize [1]uint64
 //	set-receive-buffer-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetReceiveBufferSize(value uint64) error {
 	importTCPSocketSetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize), 1))
 		return err
 	}
 	return nil
@@ -836,11 +834,12 @@ var retTCPSocketSendBufferSize [2]uint64
 //	send-buffer-size: func() -> result<u64, error-code>
 func (self TCPSocketBorrow) SendBufferSize() (uint64, error) {
 	importTCPSocketSendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketSendBufferSize))))
-	res := loadResultU64ErrorCode(unsafe.Pointer(&retTCPSocketSendBufferSize))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSendBufferSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8))
 	return ok, nil
 }
 
@@ -860,9 +859,8 @@ var retTCPSocketSetSendBufferSize [1]uint64
 //	set-send-buffer-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetSendBufferSize(value uint64) error {
 	importTCPSocketSetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetSendBufferSize))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketSetSendBufferSize))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetSendBufferSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetSendBufferSize), 1))
 		return err
 	}
 	return nil
@@ -943,9 +941,8 @@ var retTCPSocketShutdown [1]uint64
 //	shutdown: func(shutdown-type: shutdown-type) -> result<_, error-code>
 func (self TCPSocketBorrow) Shutdown(shutdownType ShutdownType) error {
 	importTCPSocketShutdown(uint32(self), uint32(shutdownType), uint32(uintptr(unsafe.Pointer(&retTCPSocketShutdown))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retTCPSocketShutdown))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retTCPSocketShutdown)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketShutdown), 1))
 		return err
 	}
 	return nil
@@ -992,67 +989,4 @@ func loadIPSocketAddress(p unsafe.Pointer) IPSocketAddress {
 		v.IPv6 = *(*network.IPv6SocketAddress)(unsafe.Add(p, 4))
 	}
 	return v
-}
-
-func loadResultBoolErrorCode(p unsafe.Pointer) witval.Result[bool, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[bool, ErrorCode](*(*bool)(unsafe.Add(p, 1)))
-	}
-	return witval.Err[bool, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
-}
-
-func loadResultDurationErrorCode(p unsafe.Pointer) witval.Result[Duration, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[Duration, ErrorCode](*(*Duration)(unsafe.Add(p, 8)))
-	}
-	return witval.Err[Duration, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 8)))
-}
-
-func loadResultIPSocketAddressErrorCode(p unsafe.Pointer) witval.Result[IPSocketAddress, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[IPSocketAddress, ErrorCode](loadIPSocketAddress(unsafe.Add(p, 4)))
-	}
-	return witval.Err[IPSocketAddress, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultTuple2OwnInputStreamOwnOutputStreamEndErrorCode(p unsafe.Pointer) witval.Result[witval.Tuple2[InputStream, OutputStream], ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Tuple2[InputStream, OutputStream], ErrorCode](*(*witval.Tuple2[InputStream, OutputStream])(unsafe.Add(p, 4)))
-	}
-	return witval.Err[witval.Tuple2[InputStream, OutputStream], ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultTuple3OwnTCPSocketOwnInputStreamOwnOutputStreamEndErrorCode(p unsafe.Pointer) witval.Result[witval.Tuple3[TCPSocket, InputStream, OutputStream], ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Tuple3[TCPSocket, InputStream, OutputStream], ErrorCode](*(*witval.Tuple3[TCPSocket, InputStream, OutputStream])(unsafe.Add(p, 4)))
-	}
-	return witval.Err[witval.Tuple3[TCPSocket, InputStream, OutputStream], ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultU32ErrorCode(p unsafe.Pointer) witval.Result[uint32, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[uint32, ErrorCode](*(*uint32)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[uint32, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultU64ErrorCode(p unsafe.Pointer) witval.Result[uint64, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[uint64, ErrorCode](*(*uint64)(unsafe.Add(p, 8)))
-	}
-	return witval.Err[uint64, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 8)))
-}
-
-func loadResultU8ErrorCode(p unsafe.Pointer) witval.Result[uint8, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[uint8, ErrorCode](*(*uint8)(unsafe.Add(p, 1)))
-	}
-	return witval.Err[uint8, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
-}
-
-func loadResultUnitErrorCode(p unsafe.Pointer) witval.Result[witval.Unit, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, ErrorCode](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"runtime"
 	"unsafe"
 )
 
@@ -153,12 +154,13 @@ var retPrivateIdentityParse [1]uint64
 //	parse: static func(private-key: list<u8>, x509-chain: list<list<u8>>) -> result<private-identity>
 func PrivateIdentityParse(privateKey []byte, x509Chain [][]byte) (PrivateIdentity, error) {
 	importPrivateIdentityParse(cabi.Addr(unsafe.Pointer(unsafe.SliceData(privateKey))), uint32(len(privateKey)), lowerListListU8(x509Chain), uint32(len(x509Chain)), uint32(uintptr(unsafe.Pointer(&retPrivateIdentityParse))))
-	res := loadResultOwnPrivateIdentityUnit(unsafe.Pointer(&retPrivateIdentityParse))
-	cabi.Unpin()
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok PrivateIdentity
+	if *(*uint8)(unsafe.Pointer(&retPrivateIdentityParse)) != 0 {
+		cabi.Unpin()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[static]private-identity.parse: error")
 	}
+	ok = *(*PrivateIdentity)(unsafe.Add(unsafe.Pointer(&retPrivateIdentityParse), 4))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -212,13 +214,13 @@ var retClientConnectionConnect [1]uint64
 //
 //	connect: func(server-name: string) -> result<client-handshake>
 func (self ClientConnectionBorrow) Connect(serverName string) (ClientHandshake, error) {
-	importClientConnectionConnect(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(serverName))), uint32(len(serverName)), uint32(uintptr(unsafe.Pointer(&retClientConnectionConnect))))
-	res := loadResultOwnClientHandshakeUnit(unsafe.Pointer(&retClientConnectionConnect))
-	cabi.Unpin()
-	ok, _, isErr := res.Get()
-	if isErr {
+	importClientConnectionConnect(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(serverName)))), uint32(len(serverName)), uint32(uintptr(unsafe.Pointer(&retClientConnectionConnect))))
+	runtime.KeepAlive(serverName)
+	var ok ClientHandshake
+	if *(*uint8)(unsafe.Pointer(&retClientConnectionConnect)) != 0 {
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-connection.connect: error")
 	}
+	ok = *(*ClientHandshake)(unsafe.Add(unsafe.Pointer(&retClientConnectionConnect), 4))
 	return ok, nil
 }
 
@@ -431,11 +433,11 @@ var retClientHandshakeVerifyServerIdentity [1]uint64
 //	verify-server-identity: func() -> result<future-public-identity>
 func (self ClientHandshakeBorrow) VerifyServerIdentity() (FuturePublicIdentity, error) {
 	importClientHandshakeVerifyServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity))))
-	res := loadResultOwnFuturePublicIdentityUnit(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok FuturePublicIdentity
+	if *(*uint8)(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity)) != 0 {
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-handshake.verify-server-identity: error")
 	}
+	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity), 4))
 	return ok, nil
 }
 
@@ -468,11 +470,11 @@ var retClientHandshakeReceiveClientIdentityRequest [1]uint64
 //	receive-client-identity-request: func() -> result<future-client-identity-request>
 func (self ClientHandshakeBorrow) ReceiveClientIdentityRequest() (FutureClientIdentityRequest, error) {
 	importClientHandshakeReceiveClientIdentityRequest(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest))))
-	res := loadResultOwnFutureClientIdentityRequestUnit(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok FutureClientIdentityRequest
+	if *(*uint8)(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest)) != 0 {
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-handshake.receive-client-identity-request: error")
 	}
+	ok = *(*FutureClientIdentityRequest)(unsafe.Add(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest), 4))
 	return ok, nil
 }
 
@@ -550,11 +552,11 @@ var retServerConnectionAccept [1]uint64
 //	accept: func() -> result<server-handshake>
 func (self ServerConnectionBorrow) Accept() (ServerHandshake, error) {
 	importServerConnectionAccept(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionAccept))))
-	res := loadResultOwnServerHandshakeUnit(unsafe.Pointer(&retServerConnectionAccept))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok ServerHandshake
+	if *(*uint8)(unsafe.Pointer(&retServerConnectionAccept)) != 0 {
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-connection.accept: error")
 	}
+	ok = *(*ServerHandshake)(unsafe.Add(unsafe.Pointer(&retServerConnectionAccept), 4))
 	return ok, nil
 }
 
@@ -576,11 +578,11 @@ var retServerConnectionRequestClientIdentity [1]uint64
 //	request-client-identity: func() -> result<future-public-identity>
 func (self ServerConnectionBorrow) RequestClientIdentity() (FuturePublicIdentity, error) {
 	importServerConnectionRequestClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionRequestClientIdentity))))
-	res := loadResultOwnFuturePublicIdentityUnit(unsafe.Pointer(&retServerConnectionRequestClientIdentity))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok FuturePublicIdentity
+	if *(*uint8)(unsafe.Pointer(&retServerConnectionRequestClientIdentity)) != 0 {
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-connection.request-client-identity: error")
 	}
+	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retServerConnectionRequestClientIdentity), 4))
 	return ok, nil
 }
 
@@ -781,13 +783,13 @@ func importServerHandshakeConfigureServerIdentities(p0 uint32, p1 uint32, p2 uin
 //
 //	configure-server-identities: func(value: list<borrow<private-identity>>) -> result
 func (self ServerHandshakeBorrow) ConfigureServerIdentities(value []PrivateIdentityBorrow) error {
-	core := importServerHandshakeConfigureServerIdentities(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)))
+	core := importServerHandshakeConfigureServerIdentities(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
 		return loadResultUnitUnit(unsafe.Pointer(&b))
 	}()
-	cabi.Unpin()
+	runtime.KeepAlive(value)
 	_, _, isErr := res.Get()
 	if isErr {
 		return errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-handshake.configure-server-identities: error")
@@ -822,11 +824,11 @@ var retServerHandshakeReceiveClientHello [1]uint64
 //	receive-client-hello: func() -> result<future-client-hello>
 func (self ServerHandshakeBorrow) ReceiveClientHello() (FutureClientHello, error) {
 	importServerHandshakeReceiveClientHello(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerHandshakeReceiveClientHello))))
-	res := loadResultOwnFutureClientHelloUnit(unsafe.Pointer(&retServerHandshakeReceiveClientHello))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok FutureClientHello
+	if *(*uint8)(unsafe.Pointer(&retServerHandshakeReceiveClientHello)) != 0 {
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-handshake.receive-client-hello: error")
 	}
+	ok = *(*FutureClientHello)(unsafe.Add(unsafe.Pointer(&retServerHandshakeReceiveClientHello), 4))
 	return ok, nil
 }
 
@@ -860,11 +862,11 @@ var retServerHandshakeRequestClientIdentity [1]uint64
 //	request-client-identity: func() -> result<future-public-identity>
 func (self ServerHandshakeBorrow) RequestClientIdentity() (FuturePublicIdentity, error) {
 	importServerHandshakeRequestClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerHandshakeRequestClientIdentity))))
-	res := loadResultOwnFuturePublicIdentityUnit(unsafe.Pointer(&retServerHandshakeRequestClientIdentity))
-	ok, _, isErr := res.Get()
-	if isErr {
+	var ok FuturePublicIdentity
+	if *(*uint8)(unsafe.Pointer(&retServerHandshakeRequestClientIdentity)) != 0 {
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-handshake.request-client-identity: error")
 	}
+	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retServerHandshakeRequestClientIdentity), 4))
 	return ok, nil
 }
 
@@ -991,8 +993,8 @@ func importClientIdentityRequestRespond(p0 uint32, p1 uint32, p2 uint32)
 //
 //	respond: static func(this: client-identity-request, identities: list<borrow<private-identity>>)
 func ClientIdentityRequestRespond(this ClientIdentityRequest, identities []PrivateIdentityBorrow) {
-	importClientIdentityRequestRespond(uint32(this), cabi.Addr(unsafe.Pointer(unsafe.SliceData(identities))), uint32(len(identities)))
-	cabi.Unpin()
+	importClientIdentityRequestRespond(uint32(this), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(identities)))), uint32(len(identities)))
+	runtime.KeepAlive(identities)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-streams.subscribe
@@ -1258,53 +1260,11 @@ func loadResultOptionOwnPublicIdentityUnit(p unsafe.Pointer) witval.Result[witva
 	return witval.Err[witval.Option[PublicIdentity], witval.Unit](witval.Unit{})
 }
 
-func loadResultOwnClientHandshakeUnit(p unsafe.Pointer) witval.Result[ClientHandshake, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[ClientHandshake, witval.Unit](*(*ClientHandshake)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[ClientHandshake, witval.Unit](witval.Unit{})
-}
-
 func loadResultOwnClientHelloUnit(p unsafe.Pointer) witval.Result[ClientHello, witval.Unit] {
 	if uint32(*(*uint8)(p)) == 0 {
 		return witval.OK[ClientHello, witval.Unit](*(*ClientHello)(unsafe.Add(p, 4)))
 	}
 	return witval.Err[ClientHello, witval.Unit](witval.Unit{})
-}
-
-func loadResultOwnFutureClientHelloUnit(p unsafe.Pointer) witval.Result[FutureClientHello, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[FutureClientHello, witval.Unit](*(*FutureClientHello)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[FutureClientHello, witval.Unit](witval.Unit{})
-}
-
-func loadResultOwnFutureClientIdentityRequestUnit(p unsafe.Pointer) witval.Result[FutureClientIdentityRequest, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[FutureClientIdentityRequest, witval.Unit](*(*FutureClientIdentityRequest)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[FutureClientIdentityRequest, witval.Unit](witval.Unit{})
-}
-
-func loadResultOwnFuturePublicIdentityUnit(p unsafe.Pointer) witval.Result[FuturePublicIdentity, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[FuturePublicIdentity, witval.Unit](*(*FuturePublicIdentity)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[FuturePublicIdentity, witval.Unit](witval.Unit{})
-}
-
-func loadResultOwnPrivateIdentityUnit(p unsafe.Pointer) witval.Result[PrivateIdentity, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[PrivateIdentity, witval.Unit](*(*PrivateIdentity)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[PrivateIdentity, witval.Unit](witval.Unit{})
-}
-
-func loadResultOwnServerHandshakeUnit(p unsafe.Pointer) witval.Result[ServerHandshake, witval.Unit] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[ServerHandshake, witval.Unit](*(*ServerHandshake)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[ServerHandshake, witval.Unit](witval.Unit{})
 }
 
 func loadResultResultOptionOwnClientIdentityRequestUnitUnit(p unsafe.Pointer) witval.Result[witval.Result[witval.Option[ClientIdentityRequest], witval.Unit], witval.Unit] {

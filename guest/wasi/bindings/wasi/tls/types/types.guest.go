@@ -5,7 +5,7 @@ package types
 
 import (
 	"github.com/wasitls/wasitls/cabi/witval"
-	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"runtime"
 	"unsafe"
 )
 
@@ -43,9 +43,9 @@ func importNewClientHandshake(p0 uint32, p1 uint32, p2 uint32, p3 uint32) uint32
 //
 //	constructor(server-name: string, input: input-stream, output: output-stream)
 func NewClientHandshake(serverName string, input InputStream, output OutputStream) ClientHandshake {
-	core := importNewClientHandshake(cabi.Addr(unsafe.Pointer(unsafe.StringData(serverName))), uint32(len(serverName)), uint32(input), uint32(output))
+	core := importNewClientHandshake(uint32(uintptr(unsafe.Pointer(unsafe.StringData(serverName)))), uint32(len(serverName)), uint32(input), uint32(output))
 	res := ClientHandshake(core)
-	cabi.Unpin()
+	runtime.KeepAlive(serverName)
 	return res
 }
 

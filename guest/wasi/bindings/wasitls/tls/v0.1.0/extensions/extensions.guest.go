@@ -24,12 +24,12 @@ var retConfigureClientProtocolVersions [2]uint64
 //	configure-client-protocol-versions: func(handshake: borrow<client-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureClientProtocolVersions(handshake ClientHandshakeBorrow, value []ProtocolVersion) error {
 	importConfigureClientProtocolVersions(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientProtocolVersions))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureClientProtocolVersions))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureClientProtocolVersions)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientProtocolVersions), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientProtocolVersions), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -46,12 +46,12 @@ var retConfigureClientCipherSuites [2]uint64
 //	configure-client-cipher-suites: func(handshake: borrow<client-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureClientCipherSuites(handshake ClientHandshakeBorrow, value []CipherSuite) error {
 	importConfigureClientCipherSuites(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientCipherSuites))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureClientCipherSuites))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureClientCipherSuites)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientCipherSuites), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientCipherSuites), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -73,12 +73,12 @@ var retConfigureClientGroups [2]uint64
 //	configure-client-groups: func(handshake: borrow<client-handshake>, value: list<named-group>, key-shares: u8) -> result<_, string>
 func ConfigureClientGroups(handshake ClientHandshakeBorrow, value []NamedGroup, keyShares uint8) error {
 	importConfigureClientGroups(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(keyShares), uint32(uintptr(unsafe.Pointer(&retConfigureClientGroups))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureClientGroups))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureClientGroups)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientGroups), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientGroups), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -95,12 +95,12 @@ var retConfigureServerProtocolVersions [2]uint64
 //	configure-server-protocol-versions: func(handshake: borrow<server-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureServerProtocolVersions(handshake ServerHandshakeBorrow, value []ProtocolVersion) error {
 	importConfigureServerProtocolVersions(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerProtocolVersions))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureServerProtocolVersions))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureServerProtocolVersions)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerProtocolVersions), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerProtocolVersions), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -117,12 +117,12 @@ var retConfigureServerCipherSuites [2]uint64
 //	configure-server-cipher-suites: func(handshake: borrow<server-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureServerCipherSuites(handshake ServerHandshakeBorrow, value []CipherSuite) error {
 	importConfigureServerCipherSuites(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerCipherSuites))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureServerCipherSuites))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureServerCipherSuites)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerCipherSuites), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerCipherSuites), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -140,12 +140,12 @@ var retConfigureServerGroups [2]uint64
 //	configure-server-groups: func(handshake: borrow<server-handshake>, value: list<named-group>) -> result<_, string>
 func ConfigureServerGroups(handshake ServerHandshakeBorrow, value []NamedGroup) error {
 	importConfigureServerGroups(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerGroups))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureServerGroups))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureServerGroups)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerGroups), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerGroups), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -199,12 +199,12 @@ var retCloseClientOutput [2]uint64
 //	close-client-output: func(connection: borrow<client-connection>) -> result<_, string>
 func CloseClientOutput(connection ClientConnectionBorrow) error {
 	importCloseClientOutput(uint32(connection), uint32(uintptr(unsafe.Pointer(&retCloseClientOutput))))
-	res := loadResultUnitString(unsafe.Pointer(&retCloseClientOutput))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retCloseClientOutput)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retCloseClientOutput), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retCloseClientOutput), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -221,12 +221,12 @@ var retCloseServerOutput [2]uint64
 //	close-server-output: func(connection: borrow<server-connection>) -> result<_, string>
 func CloseServerOutput(connection ServerConnectionBorrow) error {
 	importCloseServerOutput(uint32(connection), uint32(uintptr(unsafe.Pointer(&retCloseServerOutput))))
-	res := loadResultUnitString(unsafe.Pointer(&retCloseServerOutput))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retCloseServerOutput)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retCloseServerOutput), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retCloseServerOutput), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -281,11 +281,4 @@ func loadOptionString(p unsafe.Pointer) witval.Option[string] {
 		return witval.None[string]()
 	}
 	return witval.Some(cabi.LiftString(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-}
-
-func loadResultUnitString(p unsafe.Pointer) witval.Result[witval.Unit, string] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, string](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, string](cabi.LiftString(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"runtime"
 	"unsafe"
 )
 
@@ -158,12 +159,14 @@ var retParsePrivateIdentity [2]uint64
 //	parse-private-identity: func(private-key: list<u8>, x509-chain: list<list<u8>>) -> result<private-identity, string>
 func ParsePrivateIdentity(privateKey []byte, x509Chain [][]byte) (PrivateIdentity, error) {
 	importParsePrivateIdentity(cabi.Addr(unsafe.Pointer(unsafe.SliceData(privateKey))), uint32(len(privateKey)), lowerListListU8(x509Chain), uint32(len(x509Chain)), uint32(uintptr(unsafe.Pointer(&retParsePrivateIdentity))))
-	res := loadResultOwnPrivateIdentityString(unsafe.Pointer(&retParsePrivateIdentity))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
-		return ok, errors.New(err)
+	var ok PrivateIdentity
+	if *(*uint8)(unsafe.Pointer(&retParsePrivateIdentity)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retParsePrivateIdentity), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retParsePrivateIdentity), 4), 4)))
+		cabi.Unpin()
+		return ok, errors.New(msg)
 	}
+	ok = *(*PrivateIdentity)(unsafe.Add(unsafe.Pointer(&retParsePrivateIdentity), 4))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -187,12 +190,14 @@ var retExportClientKeyingMaterial [2]uint64
 func ExportClientKeyingMaterial(connection ClientConnectionBorrow, label string, context_ witval.Option[[]byte], length uint32) ([]byte, error) {
 	x1, x2, x3 := flatOptionListU8(context_)
 	importExportClientKeyingMaterial(uint32(connection), cabi.Addr(unsafe.Pointer(unsafe.StringData(label))), uint32(len(label)), x1, x2, x3, uint32(length), uint32(uintptr(unsafe.Pointer(&retExportClientKeyingMaterial))))
-	res := loadResultListU8String(unsafe.Pointer(&retExportClientKeyingMaterial))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
-		return ok, errors.New(err)
+	var ok []byte
+	if *(*uint8)(unsafe.Pointer(&retExportClientKeyingMaterial)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retExportClientKeyingMaterial), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retExportClientKeyingMaterial), 4), 4)))
+		cabi.Unpin()
+		return ok, errors.New(msg)
 	}
+	ok = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(unsafe.Pointer(&retExportClientKeyingMaterial), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retExportClientKeyingMaterial), 4), 4)))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -210,12 +215,14 @@ var retExportServerKeyingMaterial [2]uint64
 func ExportServerKeyingMaterial(connection ServerConnectionBorrow, label string, context_ witval.Option[[]byte], length uint32) ([]byte, error) {
 	x1, x2, x3 := flatOptionListU8(context_)
 	importExportServerKeyingMaterial(uint32(connection), cabi.Addr(unsafe.Pointer(unsafe.StringData(label))), uint32(len(label)), x1, x2, x3, uint32(length), uint32(uintptr(unsafe.Pointer(&retExportServerKeyingMaterial))))
-	res := loadResultListU8String(unsafe.Pointer(&retExportServerKeyingMaterial))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
-		return ok, errors.New(err)
+	var ok []byte
+	if *(*uint8)(unsafe.Pointer(&retExportServerKeyingMaterial)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retExportServerKeyingMaterial), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retExportServerKeyingMaterial), 4), 4)))
+		cabi.Unpin()
+		return ok, errors.New(msg)
 	}
+	ok = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(unsafe.Pointer(&retExportServerKeyingMaterial), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retExportServerKeyingMaterial), 4), 4)))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -233,9 +240,9 @@ var retHostIdentity [1]uint64
 //
 //	host-identity: func(name: string) -> option<private-identity>
 func HostIdentity(name string) (PrivateIdentity, bool) {
-	importHostIdentity(cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retHostIdentity))))
+	importHostIdentity(uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retHostIdentity))))
 	res := loadOptionOwnPrivateIdentity(unsafe.Pointer(&retHostIdentity))
-	cabi.Unpin()
+	runtime.KeepAlive(name)
 	return res.Get()
 }
 
@@ -253,12 +260,12 @@ var retConfigureClientProtocolVersions [2]uint64
 //	configure-client-protocol-versions: func(handshake: borrow<client-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureClientProtocolVersions(handshake ClientHandshakeBorrow, value []ProtocolVersion) error {
 	importConfigureClientProtocolVersions(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientProtocolVersions))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureClientProtocolVersions))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureClientProtocolVersions)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientProtocolVersions), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientProtocolVersions), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -275,12 +282,12 @@ var retConfigureClientCipherSuites [2]uint64
 //	configure-client-cipher-suites: func(handshake: borrow<client-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureClientCipherSuites(handshake ClientHandshakeBorrow, value []CipherSuite) error {
 	importConfigureClientCipherSuites(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientCipherSuites))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureClientCipherSuites))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureClientCipherSuites)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientCipherSuites), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientCipherSuites), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -302,12 +309,12 @@ var retConfigureClientGroups [2]uint64
 //	configure-client-groups: func(handshake: borrow<client-handshake>, value: list<named-group>, key-shares: u8) -> result<_, string>
 func ConfigureClientGroups(handshake ClientHandshakeBorrow, value []NamedGroup, keyShares uint8) error {
 	importConfigureClientGroups(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(keyShares), uint32(uintptr(unsafe.Pointer(&retConfigureClientGroups))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureClientGroups))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureClientGroups)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientGroups), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientGroups), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -324,12 +331,12 @@ var retConfigureServerProtocolVersions [2]uint64
 //	configure-server-protocol-versions: func(handshake: borrow<server-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureServerProtocolVersions(handshake ServerHandshakeBorrow, value []ProtocolVersion) error {
 	importConfigureServerProtocolVersions(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerProtocolVersions))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureServerProtocolVersions))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureServerProtocolVersions)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerProtocolVersions), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerProtocolVersions), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -346,12 +353,12 @@ var retConfigureServerCipherSuites [2]uint64
 //	configure-server-cipher-suites: func(handshake: borrow<server-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureServerCipherSuites(handshake ServerHandshakeBorrow, value []CipherSuite) error {
 	importConfigureServerCipherSuites(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerCipherSuites))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureServerCipherSuites))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureServerCipherSuites)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerCipherSuites), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerCipherSuites), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -369,12 +376,12 @@ var retConfigureServerGroups [2]uint64
 //	configure-server-groups: func(handshake: borrow<server-handshake>, value: list<named-group>) -> result<_, string>
 func ConfigureServerGroups(handshake ServerHandshakeBorrow, value []NamedGroup) error {
 	importConfigureServerGroups(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerGroups))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureServerGroups))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureServerGroups)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerGroups), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerGroups), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -428,12 +435,12 @@ var retCloseClientOutput [2]uint64
 //	close-client-output: func(connection: borrow<client-connection>) -> result<_, string>
 func CloseClientOutput(connection ClientConnectionBorrow) error {
 	importCloseClientOutput(uint32(connection), uint32(uintptr(unsafe.Pointer(&retCloseClientOutput))))
-	res := loadResultUnitString(unsafe.Pointer(&retCloseClientOutput))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retCloseClientOutput)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retCloseClientOutput), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retCloseClientOutput), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -450,12 +457,12 @@ var retCloseServerOutput [2]uint64
 //	close-server-output: func(connection: borrow<server-connection>) -> result<_, string>
 func CloseServerOutput(connection ServerConnectionBorrow) error {
 	importCloseServerOutput(uint32(connection), uint32(uintptr(unsafe.Pointer(&retCloseServerOutput))))
-	res := loadResultUnitString(unsafe.Pointer(&retCloseServerOutput))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retCloseServerOutput)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retCloseServerOutput), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retCloseServerOutput), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -520,12 +527,12 @@ var retConfigureClientResumption [2]uint64
 //	configure-client-resumption: func(handshake: borrow<client-handshake>, enabled: bool) -> result<_, string>
 func ConfigureClientResumption(handshake ClientHandshakeBorrow, enabled bool) error {
 	importConfigureClientResumption(uint32(handshake), cabi.Bool(enabled), uint32(uintptr(unsafe.Pointer(&retConfigureClientResumption))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureClientResumption))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureClientResumption)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientResumption), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientResumption), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -547,12 +554,12 @@ var retConfigureServerResumption [2]uint64
 //	configure-server-resumption: func(handshake: borrow<server-handshake>, enabled: bool) -> result<_, string>
 func ConfigureServerResumption(handshake ServerHandshakeBorrow, enabled bool) error {
 	importConfigureServerResumption(uint32(handshake), cabi.Bool(enabled), uint32(uintptr(unsafe.Pointer(&retConfigureServerResumption))))
-	res := loadResultUnitString(unsafe.Pointer(&retConfigureServerResumption))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
-		return errors.New(err)
+	if *(*uint8)(unsafe.Pointer(&retConfigureServerResumption)) != 0 {
+		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerResumption), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerResumption), 4), 4)))
+		cabi.Unpin()
+		return errors.New(msg)
 	}
+	cabi.Unpin()
 	return nil
 }
 
@@ -665,27 +672,6 @@ func loadOptionString(p unsafe.Pointer) witval.Option[string] {
 		return witval.None[string]()
 	}
 	return witval.Some(cabi.LiftString(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-}
-
-func loadResultListU8String(p unsafe.Pointer) witval.Result[[]byte, string] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[[]byte, string](cabi.LiftList[uint8](*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-	}
-	return witval.Err[[]byte, string](cabi.LiftString(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-}
-
-func loadResultOwnPrivateIdentityString(p unsafe.Pointer) witval.Result[PrivateIdentity, string] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[PrivateIdentity, string](*(*PrivateIdentity)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[PrivateIdentity, string](cabi.LiftString(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-}
-
-func loadResultUnitString(p unsafe.Pointer) witval.Result[witval.Unit, string] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, string](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, string](cabi.LiftString(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
 }
 
 func lowerListListU8(v [][]byte) uint32 {
