@@ -1,0 +1,107 @@
+package tlshost_test
+
+import (
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// dripRecord writes a TLS handshake record header announcing 16 KiB to c,
+// then one byte of it every interval until stop is closed: a peer that
+// keeps a handshake making progress without ever finishing it.
+func dripRecord(c net.Conn, interval time.Duration, stop <-chan struct{}) {
+	if _, err := c.Write([]byte{0x16, 0x03, 0x03, 0x40, 0x00}); err != nil {
+		return
+	}
+	tk := time.NewTicker(interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tk.C:
+			if _, err := c.Write([]byte{0x02}); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestGuestHandshakeTimeoutTrickle: the host's handshake timeout bounds a
+// handshake as a whole, not the wait for each byte. A peer that sends a
+// byte every 50 ms, never finishing its first message, is given up on
+// within a second of the host's 1 s timeout, with the host's reason,
+// whether the guest is the client (waiting for its handshake alone, so
+// that it runs on the guest's call) or the server; the guest's own
+// deadline is a minute away. Both backends.
+func TestGuestHandshakeTimeoutTrickle(t *testing.T) {
+	const timeout = time.Second
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, giveUpGuest)
+	eachBackend(t, func(t *testing.T, backend string) {
+		cfg := tlshost.Config{BackendName: backend, HandshakeTimeout: timeout}
+		t.Run("client", func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			t.Cleanup(func() { ln.Close(); close(stop); wg.Wait() })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				go func() {
+					buf := make([]byte, 4096)
+					for {
+						if _, err := c.Read(buf); err != nil {
+							return
+						}
+					}
+				}()
+				dripRecord(c, 50*time.Millisecond, stop)
+			}()
+			start := time.Now()
+			g := startGuestWith(t, cfg, p, giveUpGuest, nil, "client", ln.Addr().String(), "60s")
+			m := g.waitOutput(t, timeout+10*time.Second, `dial: (.*) after (\S+)\n`)
+			took, err := time.ParseDuration(m[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("dial: %s after %v (%v since the guest started)", m[1], took, time.Since(start))
+			if took > timeout+2*time.Second {
+				t.Errorf("a handshake under a 1s host timeout with a trickling server ended after %v", took)
+			}
+			mustContain(t, m[1], "handshake timeout")
+		})
+		t.Run("server", func(t *testing.T) {
+			g := startGuestWith(t, cfg, p, giveUpGuest, nil, "server", "127.0.0.1:0", "60s", "1")
+			port := g.port(t)
+			c, err := net.Dial("tcp", "127.0.0.1:"+port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			stop := make(chan struct{})
+			defer close(stop)
+			go dripRecord(c, 50*time.Millisecond, stop)
+			start := time.Now()
+			g.waitOutput(t, timeout+10*time.Second, `handshake failed: .*handshake timeout`)
+			if took := time.Since(start); took > timeout+2*time.Second {
+				t.Errorf("a handshake under a 1s host timeout with a trickling client failed after %v", took)
+			}
+			if err := helloClient(p, port, 5*time.Second); err != nil {
+				t.Fatalf("client after the trickling one: %v\n%s", err, g.out.String())
+			}
+		})
+	})
+}
