@@ -319,7 +319,7 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 // streams makes the connection shared by the socket and two streams; t.mu
 // is held. The output stream may hold bytes the socket has not taken yet,
 // so a shutdown of the send side goes through it.
-func (t *TCPSocket) streams(c net.Conn) (*wasiio.InputStream, *wasiio.OutputStream) {
+func (t *TCPSocket) streams(c net.Conn) (wasiio.Input, *wasiio.OutputStream) {
 	t.conn = newSharedConn(c, 3, t.stack.releaseSocket)
 	in, out, closeWrite := wasiio.SocketStreams(t.conn, &releaser{c: t.conn}, (&releaser{c: t.conn}).Close)
 	t.closeWrite = closeWrite

@@ -381,8 +381,8 @@ func (c *serverConnection) RequestClientIdentity(context.Context) (tls.FuturePub
 	c.mu.Lock()
 	in := c.in
 	c.mu.Unlock()
-	if in != nil {
-		in.PauseInline()
+	if il, ok := in.inline(); ok {
+		il.PauseInline()
 	}
 	f, err := c.s.RequestClientIdentityPost()
 	if err != nil {
@@ -486,11 +486,11 @@ func openStreams(conn backends.Conn, e *ending, parent cabi.Resource) (*cleartex
 	closeWrite := e.closeWrite(conn)
 	nb, ok := e.transport.(wasiio.NonblockingTransport)
 	if nc, ok2 := conn.(backends.NonblockingConn); ok && ok2 && nc.NonblockingTransport() {
-		in := &cleartextInput{InputStream: wasiio.NewInlineInputStream(inlineSource{conn, nb}, nil), parent: parent}
+		in := &cleartextInput{Input: wasiio.NewInlineInputStream(inlineSource{conn, nb}, nil), parent: parent}
 		out := &cleartextOutput{OutputStream: wasiio.NewInlineOutputStream(conn, nb.Backlog(), closeWrite), parent: parent}
 		return in, out
 	}
-	in := &cleartextInput{InputStream: wasiio.NewInputStream(conn, nil), parent: parent}
+	in := &cleartextInput{Input: wasiio.NewInputStream(conn, nil), parent: parent}
 	out := &cleartextOutput{OutputStream: wasiio.NewOutputStream(conn, closeWrite), parent: parent}
 	return in, out
 }

@@ -26,7 +26,7 @@ func transportOf(in streams.InputStream, out streams.OutputStream) (net.Conn, er
 	// TLS over the cleartext of another TLS connection (tunnelling) works
 	// on the underlying streams.
 	if c, ok := in.(*cleartextInput); ok {
-		in = c.InputStream
+		in = c.Input
 	}
 	if c, ok := out.(*cleartextOutput); ok {
 		out = c.OutputStream
@@ -37,13 +37,23 @@ func transportOf(in streams.InputStream, out streams.OutputStream) (net.Conn, er
 // cleartextInput is the input-stream resource of a TLS connection's
 // plaintext, a child of the connection.
 type cleartextInput struct {
-	*wasiio.InputStream
-	parent cabi.Resource
+	wasiio.Input // inline over a socket's transport, otherwise read ahead
+	parent       cabi.Resource
 }
 
 var _ streams.InputStream = (*cleartextInput)(nil)
 
 func (c *cleartextInput) ResourceParent() cabi.Resource { return c.parent }
+
+// inline returns the stream when it reads on the guest's calls; c may be
+// nil.
+func (c *cleartextInput) inline() (*wasiio.InlineInputStream, bool) {
+	if c == nil {
+		return nil, false
+	}
+	il, ok := c.Input.(*wasiio.InlineInputStream)
+	return il, ok
+}
 
 // cleartextOutput is the output-stream resource of a TLS connection's
 // plaintext, a child of the connection. Dropping it sends close_notify.

@@ -45,11 +45,13 @@
 //     blocking call whose context ends (the instance is being closed)
 //     exits the guest instead of returning.
 //
-// Inline streams ([NewInlineInputStream], [NewInlineOutputStream]) are the
+// Inline streams ([InlineInputStream], [NewInlineOutputStream]) are the
 // fast path for sources that can be driven without blocking, such as a TLS
 // connection over a [NonblockingTransport]: a goroutine hand-off costs more
 // than the work itself (encrypting 16 KiB), so the work runs on the guest's
-// own calls.
+// own calls. The two kinds of input stream are two types that share the
+// bytes read and not consumed yet and the end of the input (inputState);
+// [Input] is either.
 //
 //   - Read calls the source's non-blocking read and returns what it got
 //     (filling the request while bytes are at hand); nothing buffered

@@ -451,7 +451,7 @@ func TestSocketStreams(t *testing.T) {
 	in, out, closeWrite := SocketStreams(a,
 		closerFunc(func() error { released <- "in"; return nil }),
 		func() error { released <- "out"; return nil })
-	if in.now == nil || out.backlog == nil {
+	if _, ok := in.(*InlineInputStream); !ok || out.backlog == nil {
 		t.Fatal("a TCP socket's streams are not inline")
 	}
 	// Fill the socket, then queue more behind it.

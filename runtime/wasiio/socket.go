@@ -20,7 +20,7 @@ import (
 // lives only while something is unsent, and closeOut runs once that is out
 // (or failed, or 30 seconds after the drop). Elsewhere they are goroutine
 // streams over conn.
-func SocketStreams(conn net.Conn, closeIn io.Closer, closeOut func() error) (in *InputStream, out *OutputStream, closeWrite func() error) {
+func SocketStreams(conn net.Conn, closeIn io.Closer, closeOut func() error) (in Input, out *OutputStream, closeWrite func() error) {
 	if sc, ok := conn.(syscall.Conn); ok && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
 			src := &socketSource{conn: conn, raw: raw}
@@ -63,7 +63,7 @@ func (s *socketSource) SetReadDeadline(t time.Time) error { return s.conn.SetRea
 // transport writes through the output stream's queue, after anything the
 // guest wrote. It reads the socket directly unless the input stream holds
 // bytes (or is reading), which it delivers first through the stream.
-func socketTransport(in *InputStream, out *OutputStream, src *socketSource) (net.Conn, error) {
+func socketTransport(in *InlineInputStream, out *OutputStream, src *socketSource) (net.Conn, error) {
 	if out.backlog != Backlog(src.q) {
 		return nil, errMismatchedStreams
 	}

@@ -30,16 +30,18 @@ import (
 // On the fast path, where the platform allows, the connection is also a
 // [NonblockingTransport].
 func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn, error) {
-	in, ok1 := input.(*InputStream)
+	in, ok1 := input.(Input)
 	out, ok2 := output.(*OutputStream)
 	if !ok1 || !ok2 || in == nil || out == nil {
 		return nil, fmt.Errorf("wasiio: transport over streams of another implementation (%T, %T)", input, output)
 	}
-	if src, ok := in.now.(*socketSource); ok {
-		return socketTransport(in, out, src)
+	if il, ok := in.(*InlineInputStream); ok {
+		if src, ok := il.src.(*socketSource); ok {
+			return socketTransport(il, out, src)
+		}
 	}
 	c := &streamConn{in: in, out: out}
-	c.conn, _ = in.r.(net.Conn)
+	c.conn, _ = in.reader().(net.Conn)
 	if oc, ok := out.w.(net.Conn); !ok || oc != c.conn {
 		c.conn = nil
 	}
@@ -94,7 +96,7 @@ func (c *nonblockingConn) Backlog() Backlog { return c.q }
 
 // streamConn is the net.Conn of Transport.
 type streamConn struct {
-	in     *InputStream
+	in     Input
 	out    *OutputStream
 	conn   net.Conn // the common underlying connection, if any
 	direct bool     // reads go to in.r
@@ -120,7 +122,7 @@ func (c *streamConn) Read(p []byte) (int, error) {
 		if c.q != nil && c.q.now.Load() {
 			return readNow(c.raw, p)
 		}
-		return c.in.r.Read(p)
+		return c.in.reader().Read(p)
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -148,31 +150,10 @@ func (c *streamConn) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, os.ErrDeadlineExceeded
 		}
-		if n, err, ok := c.readPending(p); ok {
+		if n, err, ok := c.in.readPending(p); ok {
 			return n, err
 		}
 	}
-}
-
-// readPending takes buffered bytes or the end of the stream; ok is false
-// when there was neither (a spurious wake-up).
-func (c *streamConn) readPending(p []byte) (int, error, bool) {
-	s := c.in
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.returnLent()
-	if len(s.pending) > 0 {
-		n := copy(p, s.pending)
-		s.consume(n, false)
-		return n, nil, true
-	}
-	if s.dropped {
-		return 0, net.ErrClosed, true
-	}
-	if err := s.terminal(); err != nil {
-		return 0, Cause(err), true
-	}
-	return 0, nil, false
 }
 
 func (c *streamConn) Write(p []byte) (int, error) {
@@ -253,7 +234,7 @@ func (c *streamConn) SetReadDeadline(t time.Time) error {
 	c.dmu.Unlock()
 	if c.direct {
 		if c.conn == nil {
-			if dr, ok := c.in.r.(interface{ SetReadDeadline(time.Time) error }); ok {
+			if dr, ok := c.in.reader().(interface{ SetReadDeadline(time.Time) error }); ok {
 				return dr.SetReadDeadline(t)
 			}
 			return os.ErrNoDeadline

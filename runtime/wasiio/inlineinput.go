@@ -1,0 +1,318 @@
+package wasiio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+)
+
+// An InlineSource is what an inline input stream reads: the same bytes
+// through a blocking Read and a ReadNow that never blocks. The stream
+// never calls the two at the same time.
+type InlineSource interface {
+	// Read reads as io.Reader does, blocking until bytes arrive; once
+	// the read deadline passed it fails with a net.Error whose Timeout
+	// reports true, and a later Read continues where it stopped.
+	Read(p []byte) (int, error)
+	// ReadNow returns what is available without blocking, or
+	// ErrWouldBlock.
+	ReadNow(p []byte) (int, error)
+	// SetReadDeadline bounds Read (zero: no bound).
+	SetReadDeadline(t time.Time) error
+}
+
+// An InlineInputStream is the wasi:io/streams input-stream resource over
+// an InlineSource, read on the guest's own calls: Read calls the source's
+// ReadNow, so that no goroutine hand-off stands between the guest and its
+// bytes. When the guest waits on the stream alone (with deadlines at
+// most), the waiting call itself blocks in the source's Read (Await);
+// when it waits on more, a goroutine makes one blocking Read. Either way
+// the bytes read are what the next Read returns.
+//
+// pending holds only what such a blocking read got; the rest stays in
+// the source.
+type InlineInputStream struct {
+	inputState
+	src InlineSource
+
+	paused  bool    // reads stay off the guest's calls (see PauseInline)
+	busy    bool    // a blocking read (Await or one-shot) is in flight
+	scratch *[]byte // the buffer of the last inline read, lent until the next call
+}
+
+// NewInlineInputStream returns an input stream that reads src on the
+// guest's own calls. Dropping the stream calls closer.Close (if closer is
+// not nil), which must make a blocking src.Read return.
+func NewInlineInputStream(src InlineSource, closer io.Closer) *InlineInputStream {
+	return &InlineInputStream{inputState: inputState{closer: closer}, src: src}
+}
+
+func (s *InlineInputStream) reader() io.Reader { return s.src }
+
+func (s *InlineInputStream) untouched() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.busy && len(s.pending) == 0 && !s.dropped
+}
+
+// PauseInline stops reading on the guest's calls, once the read in
+// progress (if any) returned: from now on the stream reads only on a
+// goroutine, when the guest waits. The wasi:tls host pauses a connection
+// whose backend must read the transport itself (post-handshake
+// authentication), since the non-blocking mode of a transport is the
+// transport's, not a caller's.
+func (s *InlineInputStream) PauseInline() {
+	s.mu.Lock()
+	s.paused = true
+	s.mu.Unlock()
+}
+
+// Inline buffers: most reads ask for a little or for a lot.
+var (
+	smallReads = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
+	largeReads = sync.Pool{New: func() any { b := make([]byte, ReadChunk); return &b }}
+)
+
+// readInline reads up to n bytes on the caller's goroutine; s.mu is held.
+// The result is lent until the next call on the stream.
+func (s *InlineInputStream) readInline(n uint64) ([]byte, error) {
+	pool := &largeReads
+	if n <= 4<<10 {
+		pool = &smallReads
+	}
+	buf := pool.Get().(*[]byte)
+	b := (*buf)[:min(n, uint64(len(*buf)))]
+	// What a wake-up read left pending comes first (Read calls here
+	// with less pending than asked for).
+	k := copy(b, s.pending)
+	s.consume(k)
+	// Fill what the guest asked for while the source has bytes at hand
+	// (a TLS record decrypts to at most 16 KiB): one host call then
+	// carries as much as a blocking read would have.
+	var err error
+	for k < len(b) {
+		var m int
+		m, err = s.src.ReadNow(b[k:])
+		k += m
+		if err != nil || m == 0 {
+			break
+		}
+	}
+	if k > 0 {
+		s.scratch = buf
+		if err != nil && !errors.Is(err, ErrWouldBlock) && s.err == nil {
+			s.err = err // reported by the next call
+		}
+		return (*buf)[:k:k], nil
+	}
+	pool.Put(buf)
+	if err == nil || errors.Is(err, ErrWouldBlock) {
+		return []byte{}, nil
+	}
+	if s.err == nil {
+		s.err = err
+	}
+	return nil, s.terminal()
+}
+
+// readOnceChunk is the buffer of a blocking read: it only has to wake the
+// guest; the rest stays buffered in the source (for TLS, the decrypted
+// record) for the guest's next inline Read.
+const readOnceChunk = 2 << 10
+
+// startOnce starts a one-shot background read unless one runs or there is
+// something to report already; s.mu is held.
+func (s *InlineInputStream) startOnce() {
+	if s.busy || s.dropped || len(s.pending) > 0 || s.err != nil {
+		return
+	}
+	s.busy = true
+	go s.readOnce()
+}
+
+func (s *InlineInputStream) readOnce() {
+	buf := make([]byte, readOnceChunk)
+	n, err := s.src.Read(buf)
+	for n == 0 && err == nil {
+		n, err = s.src.Read(buf)
+	}
+	s.readDone(buf[:n], err)
+}
+
+// readDone files what a blocking read got and wakes the waiters.
+func (s *InlineInputStream) readDone(b []byte, err error) {
+	s.mu.Lock()
+	s.busy = false
+	if !s.dropped {
+		if len(b) > 0 {
+			s.pending = b
+		}
+		var ne net.Error
+		if err != nil && s.err == nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			s.err = err
+		}
+	}
+	s.mu.Unlock()
+	s.waiters.WakeAll()
+}
+
+// Await implements Awaiter: when nothing is there and no background read
+// runs, the waiting goroutine reads the source itself, until bytes arrive,
+// the deadline (if not zero) passes or ctx ends. It reports false when it
+// cannot wait this way.
+func (s *InlineInputStream) Await(ctx context.Context, deadline time.Time) bool {
+	s.mu.Lock()
+	if s.busy || s.dropped || len(s.pending) > 0 || s.err != nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.busy = true
+	s.mu.Unlock()
+	s.src.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { s.src.SetReadDeadline(time.Unix(1, 0)) })
+	buf := make([]byte, readOnceChunk)
+	n, err := s.src.Read(buf)
+	stop()
+	s.src.SetReadDeadline(time.Time{})
+	s.readDone(buf[:n], err)
+	return true
+}
+
+// Read implements streams.InputStream: it returns what the source has at
+// hand, up to n bytes, without blocking (the bytes of a blocking read
+// first), an empty slice when nothing is there yet, closed at the end of
+// input, and last-operation-failed when reading failed. The slice is
+// valid until the next call on the stream: the bytes are copied once, by
+// the glue into guest memory.
+func (s *InlineInputStream) Read(ctx context.Context, n uint64) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped {
+		return nil, Closed()
+	}
+	s.returnLent()
+	inline := !s.paused && !s.busy
+	if len(s.pending) > 0 {
+		if inline && n > uint64(len(s.pending)) && s.err == nil {
+			// A blocking read (readOnceChunk) took the first bytes; the rest
+			// of what the source has at hand (for TLS, the decrypted
+			// record) joins them in this call, so that a blocking read
+			// carries as much as an inline one.
+			return s.readInline(n)
+		}
+		k := min(n, uint64(len(s.pending)))
+		out := s.pending[:k:k]
+		s.consume(int(k))
+		return out, nil
+	}
+	if err := s.terminal(); err != nil {
+		return nil, err
+	}
+	if inline && n > 0 {
+		return s.readInline(n)
+	}
+	return []byte{}, nil
+}
+
+// consume drops k pending bytes; s.mu is held. A blocking read's buffer is
+// its own: nobody refills it.
+func (s *InlineInputStream) consume(k int) {
+	s.pending = s.pending[k:]
+	if len(s.pending) == 0 {
+		s.pending = nil
+	}
+}
+
+// returnLent returns the buffer of the last inline read to its pool; s.mu
+// is held. Every call on the stream starts with it.
+func (s *InlineInputStream) returnLent() {
+	if s.scratch != nil {
+		if len(*s.scratch) == ReadChunk {
+			largeReads.Put(s.scratch)
+		} else {
+			smallReads.Put(s.scratch)
+		}
+		s.scratch = nil
+	}
+}
+
+func (s *InlineInputStream) readPending(p []byte) (int, error, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.returnLent()
+	return takePending(&s.inputState, p, s.consume)
+}
+
+// Skip implements streams.InputStream: Read without the bytes.
+func (s *InlineInputStream) Skip(ctx context.Context, n uint64) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped {
+		return 0, Closed()
+	}
+	s.returnLent()
+	if len(s.pending) > 0 {
+		k := min(n, uint64(len(s.pending)))
+		s.consume(int(k))
+		return k, nil
+	}
+	if err := s.terminal(); err != nil {
+		return 0, err
+	}
+	if !s.paused && !s.busy && n > 0 {
+		b, err := s.readInline(n)
+		s.returnLent()
+		return uint64(len(b)), err
+	}
+	return 0, nil
+}
+
+// BlockingRead implements streams.InputStream: Read that first waits until
+// at least one byte or the end of the stream is there. When ctx ends first
+// (the instance is being closed), the guest exits.
+func (s *InlineInputStream) BlockingRead(ctx context.Context, n uint64) ([]byte, error) {
+	return blockingRead(ctx, s, n, s.Read)
+}
+
+// BlockingSkip implements streams.InputStream: Skip that first waits like
+// BlockingRead.
+func (s *InlineInputStream) BlockingSkip(ctx context.Context, n uint64) (uint64, error) {
+	return blockingSkip(ctx, s, n, s.Skip)
+}
+
+// Watch implements Source: a wait on more than this stream starts a
+// one-shot background read.
+func (s *InlineInputStream) Watch(w *Waker) {
+	s.mu.Lock()
+	s.startOnce()
+	s.mu.Unlock()
+	s.waiters.Add(w)
+}
+
+// Subscribe implements streams.InputStream: a pollable, child of the
+// stream, that is ready when Read would return bytes or an error.
+func (s *InlineInputStream) Subscribe(ctx context.Context) poll.Pollable { return subscribe(s) }
+
+// Drop implements cabi.Resource: it closes the stream.
+func (s *InlineInputStream) Drop() { s.Close() }
+
+// Close drops the stream and calls the closer given to
+// NewInlineInputStream. Buffered bytes are discarded. Close is
+// idempotent.
+func (s *InlineInputStream) Close() error {
+	s.mu.Lock()
+	if s.dropped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.dropped = true
+	s.pending = nil
+	s.returnLent()
+	s.mu.Unlock()
+	return s.closeClaimed()
+}
