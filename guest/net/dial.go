@@ -99,7 +99,8 @@ func LookupHost(ctx context.Context, host string) ([]netip.Addr, error) {
 }
 
 // Dial connects to address ("host:port") on network "tcp", "tcp4" or
-// "tcp6". Host names are resolved through wasi:sockets/ip-name-lookup.
+// "tcp6", or connects a UDP socket ("udp", "udp4", "udp6"; a *UDPConn).
+// Host names are resolved through wasi:sockets/ip-name-lookup.
 func Dial(network, address string) (net.Conn, error) {
 	return (&Dialer{}).DialContext(context.Background(), network, address)
 }
@@ -123,6 +124,18 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // DialContext connects to address on network, trying each resolved address
 // in turn until one connects.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if _, _, err := udpFamily(network); err == nil {
+		if d.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+			defer cancel()
+		}
+		c, err := dialUDP(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	v4, v6, err := family(network)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}

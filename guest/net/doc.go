@@ -1,7 +1,8 @@
-// Package wasinet gives a Go guest (GOOS=wasip1) TCP through wasi:sockets:
-// [Dial] and [Listen] return a standard [net.Conn] and [net.Listener], and
-// [NewStreamReader] and [NewStreamWriter] turn raw wasi:io streams into an
-// [io.Reader] and an [io.Writer].
+// Package wasinet gives a Go guest (GOOS=wasip1) TCP and UDP through
+// wasi:sockets: [Dial] and [Listen] return a standard [net.Conn] and
+// [net.Listener], [ListenPacket] a [net.PacketConn], and [NewStreamReader]
+// and [NewStreamWriter] turn raw wasi:io streams into an [io.Reader] and
+// an [io.Writer].
 //
 // # Model
 //
@@ -19,7 +20,16 @@
 // uses the new one. Close wakes every pending operation with net.ErrClosed.
 //
 // Names are resolved through wasi:sockets/ip-name-lookup (so only as the
-// host's network policy allows). Only TCP is supported.
+// host's network policy allows).
+//
+// A [UDPConn] owns its udp-socket and the socket's two datagram streams
+// (dropped before it). A read takes a datagram the host already queued
+// (up to eight come back from one receive call and wait in the UDPConn),
+// or parks on the incoming stream's pollable; a write sends one datagram
+// once check-send grants one, or parks on the outgoing stream's pollable.
+// Deadlines and Close work as for a Conn. [ListenPacket] binds a socket
+// that sends anywhere the host's UDP rules allow; [Dial] with "udp"
+// connects one to a single peer (its streams are limited to that address).
 //
 // [Conn.TakeStreams] hands the raw streams to another owner (the wasi:tls
 // host, through package guest/tls); the Conn then only manages the socket.

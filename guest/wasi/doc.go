@@ -5,7 +5,7 @@
 //   - io: wasi:io error, poll and streams
 //   - clocks: wasi:clocks monotonic-clock and wall-clock
 //   - sockets: wasi:sockets network, instance-network, tcp-create-socket,
-//     tcp and ip-name-lookup
+//     tcp, udp-create-socket, udp and ip-name-lookup
 //   - tls: the wasi:tls proposal, "wasi:tls/tls@0.2.0-pr104"
 //   - tlsdraft: the upstream draft, "wasi:tls/types@0.2.0-draft"
 //   - tlsext: the project's extensions, "wasitls:tls/extensions@0.1.0" and

@@ -24,6 +24,7 @@ var bound = []string{
 	"wasi:sockets/network@0.2.8", "wasi:sockets/instance-network@0.2.8",
 	"wasi:sockets/tcp-create-socket@0.2.8", "wasi:sockets/tcp@0.2.8",
 	"wasi:sockets/ip-name-lookup@0.2.8",
+	"wasi:sockets/udp-create-socket@0.2.8", "wasi:sockets/udp@0.2.8",
 	"wasi:tls/tls@0.2.0-pr104", "wasi:tls/types@0.2.0-draft",
 	"wasitls:tls/extensions@0.1.0", "wasitls:tls/extensions@0.2.0",
 	"wasitls:tls/extensions@0.3.0",

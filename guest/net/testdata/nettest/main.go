@@ -19,6 +19,8 @@
 //	                   new-socket-limit) is printed and retried after a
 //	                   backoff; each connection gets "hello\n" and is
 //	                   closed once its peer closed it
+//
+// The UDP modes are in udp.go.
 package main
 
 import (
@@ -246,6 +248,9 @@ func run(args []string) error {
 		_, err := wasinet.Dial("tcp", args[1])
 		fmt.Printf("refused %v\n", err)
 		return nil
+	}
+	if mode, ok := udpModes[args[0]]; ok {
+		return mode(args[1:])
 	}
 	return errors.New("unknown mode " + args[0])
 }
