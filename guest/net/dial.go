@@ -231,6 +231,21 @@ func (p *pollable) drop() {
 	}
 }
 
+// finish calls f, the finish-* half of a two-phase operation, until it
+// stops reporting would-block, waiting on the pollable subscribe gives in
+// between.
+func (p *pollable) finish(ctx context.Context, f func() error, subscribe func() io.Pollable) error {
+	for {
+		err := f()
+		if err != sockets.ErrorWouldBlock {
+			return err
+		}
+		if err := p.wait(ctx, time.Time{}, subscribe); err != nil {
+			return err
+		}
+	}
+}
+
 func (p *pollable) wait(ctx context.Context, deadline time.Time, subscribe func() io.Pollable) error {
 	if p.p == 0 {
 		p.p = subscribe()

@@ -25,6 +25,43 @@ type Listener struct {
 	netw string
 }
 
+// localAddr resolves a local address ("host:port") to bind: an empty host
+// is every IPv4 address (every IPv6 address when v4 is false), a name its
+// first address; the address must be of a family v4 and v6 allow.
+func localAddr(address string, v4, v6 bool) (netip.AddrPort, sockets.IPAddressFamily, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, 0, err
+	}
+	port, err := parsePort(portStr)
+	if err != nil {
+		return netip.AddrPort{}, 0, err
+	}
+	var addr netip.Addr
+	switch {
+	case host == "" && !v4:
+		addr = netip.IPv6Unspecified()
+	case host == "":
+		addr = netip.IPv4Unspecified()
+	default:
+		addrs, err := LookupHost(context.Background(), host)
+		if err != nil {
+			return netip.AddrPort{}, 0, err
+		}
+		addr = addrs[0]
+	}
+	fam := sockets.IPv6
+	if addr.Is4() || addr.Is4In6() {
+		fam = sockets.IPv4
+		if !v4 {
+			return netip.AddrPort{}, 0, &net.AddrError{Err: "not an IPv6 address", Addr: host}
+		}
+	} else if !v6 {
+		return netip.AddrPort{}, 0, &net.AddrError{Err: "not an IPv4 address", Addr: host}
+	}
+	return netip.AddrPortFrom(addr, port), fam, nil
+}
+
 // Listen listens on address ("host:port") on network "tcp", "tcp4" or
 // "tcp6". An empty host or "0.0.0.0" listens on every IPv4 address, "::" on
 // every IPv6 address; port 0 picks a free port (see Addr).
@@ -43,37 +80,10 @@ func ListenTCP(network, address string) (*Listener, error) {
 	if err != nil {
 		return nil, opErr(err)
 	}
-	host, portStr, err := net.SplitHostPort(address)
+	ap, fam, err := localAddr(address, v4, v6)
 	if err != nil {
 		return nil, opErr(err)
 	}
-	port, err := parsePort(portStr)
-	if err != nil {
-		return nil, opErr(err)
-	}
-	var addr netip.Addr
-	switch {
-	case host == "" && !v4:
-		addr = netip.IPv6Unspecified()
-	case host == "":
-		addr = netip.IPv4Unspecified()
-	default:
-		addrs, err := LookupHost(context.Background(), host)
-		if err != nil {
-			return nil, opErr(err)
-		}
-		addr = addrs[0]
-	}
-	fam := sockets.IPv6
-	if addr.Is4() || addr.Is4In6() {
-		fam = sockets.IPv4
-		if !v4 {
-			return nil, opErr(&net.AddrError{Err: "not an IPv6 address", Addr: host})
-		}
-	} else if !v6 {
-		return nil, opErr(&net.AddrError{Err: "not an IPv4 address", Addr: host})
-	}
-	ap := netip.AddrPortFrom(addr, port)
 	sock, err := sockets.CreateTCPSocket(fam)
 	if err != nil {
 		return nil, opErr(err)
@@ -88,34 +98,14 @@ func ListenTCP(network, address string) (*Listener, error) {
 	if err := sock.StartBind(instanceNetwork(), sockets.SocketAddressFrom(ap, fam)); err != nil {
 		return fail(err)
 	}
-	for {
-		err := sock.FinishBind()
-		if err == sockets.ErrorWouldBlock {
-			if err := l.p.wait(ctx, time.Time{}, sock.Subscribe); err != nil {
-				return fail(err)
-			}
-			continue
-		}
-		if err != nil {
-			return fail(err)
-		}
-		break
+	if err := l.p.finish(ctx, sock.FinishBind, sock.Subscribe); err != nil {
+		return fail(err)
 	}
 	if err := sock.StartListen(); err != nil {
 		return fail(err)
 	}
-	for {
-		err := sock.FinishListen()
-		if err == sockets.ErrorWouldBlock {
-			if err := l.p.wait(ctx, time.Time{}, sock.Subscribe); err != nil {
-				return fail(err)
-			}
-			continue
-		}
-		if err != nil {
-			return fail(err)
-		}
-		break
+	if err := l.p.finish(ctx, sock.FinishListen, sock.Subscribe); err != nil {
+		return fail(err)
 	}
 	if a, err := sock.LocalAddress(); err == nil {
 		l.addr = tcpAddr(a)

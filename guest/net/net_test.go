@@ -36,8 +36,6 @@ func run(t testing.TB, out io.Writer, connect, listen []string, args ...string) 
 // carry a function listener factory).
 func runContext(t testing.TB, ctx context.Context, out io.Writer, connect, listen []string, args ...string) (string, error) {
 	t.Helper()
-	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
 	p := new(sockets.Policy)
 	if err := p.AllowConnect(connect...); err != nil {
 		t.Fatal(err)
@@ -45,6 +43,14 @@ func runContext(t testing.TB, ctx context.Context, out io.Writer, connect, liste
 	if err := p.AllowListen(listen...); err != nil {
 		t.Fatal(err)
 	}
+	return runPolicy(t, ctx, out, p, args...)
+}
+
+// runPolicy runs the nettest guest under the network policy p.
+func runPolicy(t testing.TB, ctx context.Context, out io.Writer, p *sockets.Policy, args ...string) (string, error) {
+	t.Helper()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: p})
 	if err != nil {
 		t.Fatal(err)

@@ -80,39 +80,13 @@ func ListenUDP(network, address string) (*UDPConn, error) {
 	if err != nil {
 		return nil, opErr(err)
 	}
-	host, portStr, err := net.SplitHostPort(address)
+	ap, fam, err := localAddr(address, v4, v6)
 	if err != nil {
 		return nil, opErr(err)
 	}
-	port, err := parsePort(portStr)
+	c, err := newUDPConn(context.Background(), network, fam, ap, netip.AddrPort{})
 	if err != nil {
-		return nil, opErr(err)
-	}
-	var addr netip.Addr
-	switch {
-	case host == "" && !v4:
-		addr = netip.IPv6Unspecified()
-	case host == "":
-		addr = netip.IPv4Unspecified()
-	default:
-		addrs, err := LookupHost(context.Background(), host)
-		if err != nil {
-			return nil, opErr(err)
-		}
-		addr = addrs[0]
-	}
-	fam := sockets.IPv6
-	if addr.Is4() || addr.Is4In6() {
-		fam = sockets.IPv4
-		if !v4 {
-			return nil, opErr(&net.AddrError{Err: "not an IPv6 address", Addr: host})
-		}
-	} else if !v6 {
-		return nil, opErr(&net.AddrError{Err: "not an IPv4 address", Addr: host})
-	}
-	c, err := newUDPConn(context.Background(), network, fam, netip.AddrPortFrom(addr, port), netip.AddrPort{})
-	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, port)), Err: err}
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(ap), Err: err}
 	}
 	return c, nil
 }
@@ -179,18 +153,8 @@ func newUDPConn(ctx context.Context, netw string, fam sockets.IPAddressFamily, l
 	if err := sock.StartBind(instanceNetwork(), sockets.SocketAddressFrom(local, fam)); err != nil {
 		return fail(err)
 	}
-	for {
-		err := sock.FinishBind()
-		if err == sockets.ErrorWouldBlock {
-			if err := p.wait(ctx, time.Time{}, sock.Subscribe); err != nil {
-				return fail(err)
-			}
-			continue
-		}
-		if err != nil {
-			return fail(err)
-		}
-		break
+	if err := p.finish(ctx, sock.FinishBind, sock.Subscribe); err != nil {
+		return fail(err)
 	}
 	p.drop()
 	var to *sockets.IPSocketAddress

@@ -14,38 +14,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-
-	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
 // runUDP runs the nettest guest under a policy with the given UDP rules.
 func runUDP(t testing.TB, out io.Writer, udp []string, args ...string) (string, error) {
 	t.Helper()
-	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
 	p := new(sockets.Policy)
 	if err := p.AllowUDP(udp...); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, guest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-		Args:   append([]string{"nettest"}, args...),
-		Stdout: out,
-		Stderr: &stderr,
-	})
-	return stderr.String(), err
+	return runPolicy(t, context.Background(), out, p, args...)
 }
 
 // udpEchoServer echoes every datagram on a loopback socket until the test
