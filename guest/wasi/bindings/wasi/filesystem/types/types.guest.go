@@ -6,6 +6,7 @@ package types
 import (
 	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"runtime"
 	"unsafe"
 )
 
@@ -47,11 +48,12 @@ var retDescriptorReadViaStream [1]uint64
 //	read-via-stream: func(offset: filesize) -> result<input-stream, error-code>
 func (self DescriptorBorrow) ReadViaStream(offset Filesize) (InputStream, error) {
 	importDescriptorReadViaStream(uint32(self), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorReadViaStream))))
-	res := loadResultOwnInputStreamErrorCode(unsafe.Pointer(&retDescriptorReadViaStream))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok InputStream
+	if *(*uint8)(unsafe.Pointer(&retDescriptorReadViaStream)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadViaStream), 4))
 		return ok, err
 	}
+	ok = *(*InputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorReadViaStream), 4))
 	return ok, nil
 }
 
@@ -78,11 +80,12 @@ var retDescriptorWriteViaStream [1]uint64
 //	write-via-stream: func(offset: filesize) -> result<output-stream, error-code>
 func (self DescriptorBorrow) WriteViaStream(offset Filesize) (OutputStream, error) {
 	importDescriptorWriteViaStream(uint32(self), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorWriteViaStream))))
-	res := loadResultOwnOutputStreamErrorCode(unsafe.Pointer(&retDescriptorWriteViaStream))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok OutputStream
+	if *(*uint8)(unsafe.Pointer(&retDescriptorWriteViaStream)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorWriteViaStream), 4))
 		return ok, err
 	}
+	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorWriteViaStream), 4))
 	return ok, nil
 }
 
@@ -109,11 +112,12 @@ var retDescriptorAppendViaStream [1]uint64
 //	append-via-stream: func() -> result<output-stream, error-code>
 func (self DescriptorBorrow) AppendViaStream() (OutputStream, error) {
 	importDescriptorAppendViaStream(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorAppendViaStream))))
-	res := loadResultOwnOutputStreamErrorCode(unsafe.Pointer(&retDescriptorAppendViaStream))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok OutputStream
+	if *(*uint8)(unsafe.Pointer(&retDescriptorAppendViaStream)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorAppendViaStream), 4))
 		return ok, err
 	}
+	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorAppendViaStream), 4))
 	return ok, nil
 }
 
@@ -137,9 +141,8 @@ var retDescriptorAdvise [1]uint64
 //	advise: func(offset: filesize, length: filesize, advice: advice) -> result<_, error-code>
 func (self DescriptorBorrow) Advise(offset Filesize, length Filesize, advice Advice) error {
 	importDescriptorAdvise(uint32(self), uint64(offset), uint64(length), uint32(advice), uint32(uintptr(unsafe.Pointer(&retDescriptorAdvise))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorAdvise))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retDescriptorAdvise)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorAdvise), 1))
 		return err
 	}
 	return nil
@@ -168,9 +171,8 @@ var retDescriptorSyncData [1]uint64
 //	sync-data: func() -> result<_, error-code>
 func (self DescriptorBorrow) SyncData() error {
 	importDescriptorSyncData(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorSyncData))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorSyncData))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retDescriptorSyncData)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSyncData), 1))
 		return err
 	}
 	return nil
@@ -199,11 +201,12 @@ var retDescriptorGetFlags [1]uint64
 //	get-flags: func() -> result<descriptor-flags, error-code>
 func (self DescriptorBorrow) GetFlags() (DescriptorFlags, error) {
 	importDescriptorGetFlags(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorGetFlags))))
-	res := loadResultDescriptorFlagsErrorCode(unsafe.Pointer(&retDescriptorGetFlags))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok DescriptorFlags
+	if *(*uint8)(unsafe.Pointer(&retDescriptorGetFlags)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorGetFlags), 1))
 		return ok, err
 	}
+	ok = *(*DescriptorFlags)(unsafe.Add(unsafe.Pointer(&retDescriptorGetFlags), 1))
 	return ok, nil
 }
 
@@ -234,11 +237,12 @@ var retDescriptorGetType [1]uint64
 //	get-type: func() -> result<descriptor-type, error-code>
 func (self DescriptorBorrow) GetType() (DescriptorType, error) {
 	importDescriptorGetType(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorGetType))))
-	res := loadResultDescriptorTypeErrorCode(unsafe.Pointer(&retDescriptorGetType))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok DescriptorType
+	if *(*uint8)(unsafe.Pointer(&retDescriptorGetType)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorGetType), 1))
 		return ok, err
 	}
+	ok = *(*DescriptorType)(unsafe.Add(unsafe.Pointer(&retDescriptorGetType), 1))
 	return ok, nil
 }
 
@@ -263,9 +267,8 @@ var retDescriptorSetSize [1]uint64
 //	set-size: func(size: filesize) -> result<_, error-code>
 func (self DescriptorBorrow) SetSize(size Filesize) error {
 	importDescriptorSetSize(uint32(self), uint64(size), uint32(uintptr(unsafe.Pointer(&retDescriptorSetSize))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorSetSize))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retDescriptorSetSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetSize), 1))
 		return err
 	}
 	return nil
@@ -295,9 +298,8 @@ func (self DescriptorBorrow) SetTimes(dataAccessTimestamp NewTimestamp, dataModi
 	x1, x2, x3 := flatNewTimestamp(dataAccessTimestamp)
 	x4, x5, x6 := flatNewTimestamp(dataModificationTimestamp)
 	importDescriptorSetTimes(uint32(self), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimes))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorSetTimes))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retDescriptorSetTimes)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetTimes), 1))
 		return err
 	}
 	return nil
@@ -331,12 +333,14 @@ var retDescriptorRead [2]uint64
 //	read: func(length: filesize, offset: filesize) -> result<tuple<list<u8>, bool>, error-code>
 func (self DescriptorBorrow) Read(length Filesize, offset Filesize) (witval.Tuple2[[]byte, bool], error) {
 	importDescriptorRead(uint32(self), uint64(length), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorRead))))
-	res := loadResultTuple2ListU8BoolEndErrorCode(unsafe.Pointer(&retDescriptorRead))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok witval.Tuple2[[]byte, bool]
+	if *(*uint8)(unsafe.Pointer(&retDescriptorRead)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRead), 4))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = loadTuple2ListU8BoolEnd(unsafe.Add(unsafe.Pointer(&retDescriptorRead), 4))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -365,13 +369,14 @@ var retDescriptorWrite [2]uint64
 //
 //	write: func(buffer: list<u8>, offset: filesize) -> result<filesize, error-code>
 func (self DescriptorBorrow) Write(buffer []byte, offset Filesize) (Filesize, error) {
-	importDescriptorWrite(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.SliceData(buffer))), uint32(len(buffer)), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorWrite))))
-	res := loadResultFilesizeErrorCode(unsafe.Pointer(&retDescriptorWrite))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	importDescriptorWrite(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(buffer)))), uint32(len(buffer)), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorWrite))))
+	runtime.KeepAlive(buffer)
+	var ok Filesize
+	if *(*uint8)(unsafe.Pointer(&retDescriptorWrite)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8))
 		return ok, err
 	}
+	ok = *(*Filesize)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8))
 	return ok, nil
 }
 
@@ -401,11 +406,12 @@ var retDescriptorReadDirectory [1]uint64
 //	read-directory: func() -> result<directory-entry-stream, error-code>
 func (self DescriptorBorrow) ReadDirectory() (DirectoryEntryStream, error) {
 	importDescriptorReadDirectory(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorReadDirectory))))
-	res := loadResultOwnDirectoryEntryStreamErrorCode(unsafe.Pointer(&retDescriptorReadDirectory))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok DirectoryEntryStream
+	if *(*uint8)(unsafe.Pointer(&retDescriptorReadDirectory)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadDirectory), 4))
 		return ok, err
 	}
+	ok = *(*DirectoryEntryStream)(unsafe.Add(unsafe.Pointer(&retDescriptorReadDirectory), 4))
 	return ok, nil
 }
 
@@ -432,9 +438,8 @@ var retDescriptorSync [1]uint64
 //	sync: func() -> result<_, error-code>
 func (self DescriptorBorrow) Sync() error {
 	importDescriptorSync(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorSync))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorSync))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retDescriptorSync)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSync), 1))
 		return err
 	}
 	return nil
@@ -459,11 +464,10 @@ var retDescriptorCreateDirectoryAt [1]uint64
 //
 //	create-directory-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) CreateDirectoryAt(path string) error {
-	importDescriptorCreateDirectoryAt(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorCreateDirectoryAt))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorCreateDirectoryAt))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importDescriptorCreateDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorCreateDirectoryAt))))
+	runtime.KeepAlive(path)
+	if *(*uint8)(unsafe.Pointer(&retDescriptorCreateDirectoryAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorCreateDirectoryAt), 1))
 		return err
 	}
 	return nil
@@ -495,11 +499,12 @@ var retDescriptorStat [13]uint64
 //	stat: func() -> result<descriptor-stat, error-code>
 func (self DescriptorBorrow) Stat() (DescriptorStat, error) {
 	importDescriptorStat(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorStat))))
-	res := loadResultDescriptorStatErrorCode(unsafe.Pointer(&retDescriptorStat))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok DescriptorStat
+	if *(*uint8)(unsafe.Pointer(&retDescriptorStat)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorStat), 8))
 		return ok, err
 	}
+	ok = loadDescriptorStat(unsafe.Add(unsafe.Pointer(&retDescriptorStat), 8))
 	return ok, nil
 }
 
@@ -526,13 +531,14 @@ var retDescriptorStatAt [13]uint64
 //
 //	stat-at: func(path-flags: path-flags, path: string) -> result<descriptor-stat, error-code>
 func (self DescriptorBorrow) StatAt(pathFlags PathFlags, path string) (DescriptorStat, error) {
-	importDescriptorStatAt(uint32(self), uint32(pathFlags), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorStatAt))))
-	res := loadResultDescriptorStatErrorCode(unsafe.Pointer(&retDescriptorStatAt))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	importDescriptorStatAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorStatAt))))
+	runtime.KeepAlive(path)
+	var ok DescriptorStat
+	if *(*uint8)(unsafe.Pointer(&retDescriptorStatAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorStatAt), 8))
 		return ok, err
 	}
+	ok = loadDescriptorStat(unsafe.Add(unsafe.Pointer(&retDescriptorStatAt), 8))
 	return ok, nil
 }
 
@@ -560,11 +566,10 @@ var retDescriptorSetTimesAt [1]uint64
 func (self DescriptorBorrow) SetTimesAt(pathFlags PathFlags, path string, dataAccessTimestamp NewTimestamp, dataModificationTimestamp NewTimestamp) error {
 	x1, x2, x3 := flatNewTimestamp(dataAccessTimestamp)
 	x4, x5, x6 := flatNewTimestamp(dataModificationTimestamp)
-	importDescriptorSetTimesAt(uint32(self), uint32(pathFlags), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimesAt))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorSetTimesAt))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importDescriptorSetTimesAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimesAt))))
+	runtime.KeepAlive(path)
+	if *(*uint8)(unsafe.Pointer(&retDescriptorSetTimesAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetTimesAt), 1))
 		return err
 	}
 	return nil
@@ -593,11 +598,11 @@ var retDescriptorLinkAt [1]uint64
 //
 //	link-at: func(old-path-flags: path-flags, old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) LinkAt(oldPathFlags PathFlags, oldPath string, newDescriptor DescriptorBorrow, newPath string) error {
-	importDescriptorLinkAt(uint32(self), uint32(oldPathFlags), cabi.Addr(unsafe.Pointer(unsafe.StringData(oldPath))), uint32(len(oldPath)), uint32(newDescriptor), cabi.Addr(unsafe.Pointer(unsafe.StringData(newPath))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorLinkAt))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorLinkAt))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importDescriptorLinkAt(uint32(self), uint32(oldPathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorLinkAt))))
+	runtime.KeepAlive(oldPath)
+	runtime.KeepAlive(newPath)
+	if *(*uint8)(unsafe.Pointer(&retDescriptorLinkAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorLinkAt), 1))
 		return err
 	}
 	return nil
@@ -631,13 +636,14 @@ var retDescriptorOpenAt [1]uint64
 //
 //	open-at: func(path-flags: path-flags, path: string, open-flags: open-flags, %flags: descriptor-flags) -> result<descriptor, error-code>
 func (self DescriptorBorrow) OpenAt(pathFlags PathFlags, path string, openFlags OpenFlags, flags DescriptorFlags) (Descriptor, error) {
-	importDescriptorOpenAt(uint32(self), uint32(pathFlags), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), uint32(openFlags), uint32(flags), uint32(uintptr(unsafe.Pointer(&retDescriptorOpenAt))))
-	res := loadResultOwnDescriptorErrorCode(unsafe.Pointer(&retDescriptorOpenAt))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	importDescriptorOpenAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(openFlags), uint32(flags), uint32(uintptr(unsafe.Pointer(&retDescriptorOpenAt))))
+	runtime.KeepAlive(path)
+	var ok Descriptor
+	if *(*uint8)(unsafe.Pointer(&retDescriptorOpenAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorOpenAt), 4))
 		return ok, err
 	}
+	ok = *(*Descriptor)(unsafe.Add(unsafe.Pointer(&retDescriptorOpenAt), 4))
 	return ok, nil
 }
 
@@ -664,12 +670,14 @@ var retDescriptorReadlinkAt [2]uint64
 //	readlink-at: func(path: string) -> result<string, error-code>
 func (self DescriptorBorrow) ReadlinkAt(path string) (string, error) {
 	importDescriptorReadlinkAt(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorReadlinkAt))))
-	res := loadResultStringErrorCode(unsafe.Pointer(&retDescriptorReadlinkAt))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok string
+	if *(*uint8)(unsafe.Pointer(&retDescriptorReadlinkAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadlinkAt), 4))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retDescriptorReadlinkAt), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retDescriptorReadlinkAt), 4), 4)))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -694,11 +702,10 @@ var retDescriptorRemoveDirectoryAt [1]uint64
 //
 //	remove-directory-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) RemoveDirectoryAt(path string) error {
-	importDescriptorRemoveDirectoryAt(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importDescriptorRemoveDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))))
+	runtime.KeepAlive(path)
+	if *(*uint8)(unsafe.Pointer(&retDescriptorRemoveDirectoryAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRemoveDirectoryAt), 1))
 		return err
 	}
 	return nil
@@ -723,11 +730,11 @@ var retDescriptorRenameAt [1]uint64
 //
 //	rename-at: func(old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) RenameAt(oldPath string, newDescriptor DescriptorBorrow, newPath string) error {
-	importDescriptorRenameAt(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(oldPath))), uint32(len(oldPath)), uint32(newDescriptor), cabi.Addr(unsafe.Pointer(unsafe.StringData(newPath))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorRenameAt))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorRenameAt))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importDescriptorRenameAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorRenameAt))))
+	runtime.KeepAlive(oldPath)
+	runtime.KeepAlive(newPath)
+	if *(*uint8)(unsafe.Pointer(&retDescriptorRenameAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRenameAt), 1))
 		return err
 	}
 	return nil
@@ -755,11 +762,11 @@ var retDescriptorSymlinkAt [1]uint64
 //
 //	symlink-at: func(old-path: string, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) SymlinkAt(oldPath string, newPath string) error {
-	importDescriptorSymlinkAt(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(oldPath))), uint32(len(oldPath)), cabi.Addr(unsafe.Pointer(unsafe.StringData(newPath))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorSymlinkAt))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorSymlinkAt))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importDescriptorSymlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorSymlinkAt))))
+	runtime.KeepAlive(oldPath)
+	runtime.KeepAlive(newPath)
+	if *(*uint8)(unsafe.Pointer(&retDescriptorSymlinkAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSymlinkAt), 1))
 		return err
 	}
 	return nil
@@ -785,11 +792,10 @@ var retDescriptorUnlinkFileAt [1]uint64
 //
 //	unlink-file-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) UnlinkFileAt(path string) error {
-	importDescriptorUnlinkFileAt(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorUnlinkFileAt))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retDescriptorUnlinkFileAt))
-	cabi.Unpin()
-	_, err, isErr := res.Get()
-	if isErr {
+	importDescriptorUnlinkFileAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorUnlinkFileAt))))
+	runtime.KeepAlive(path)
+	if *(*uint8)(unsafe.Pointer(&retDescriptorUnlinkFileAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorUnlinkFileAt), 1))
 		return err
 	}
 	return nil
@@ -855,11 +861,12 @@ var retDescriptorMetadataHash [3]uint64
 //	metadata-hash: func() -> result<metadata-hash-value, error-code>
 func (self DescriptorBorrow) MetadataHash() (MetadataHashValue, error) {
 	importDescriptorMetadataHash(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorMetadataHash))))
-	res := loadResultMetadataHashValueErrorCode(unsafe.Pointer(&retDescriptorMetadataHash))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok MetadataHashValue
+	if *(*uint8)(unsafe.Pointer(&retDescriptorMetadataHash)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHash), 8))
 		return ok, err
 	}
+	ok = *(*MetadataHashValue)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHash), 8))
 	return ok, nil
 }
 
@@ -883,13 +890,14 @@ var retDescriptorMetadataHashAt [3]uint64
 //
 //	metadata-hash-at: func(path-flags: path-flags, path: string) -> result<metadata-hash-value, error-code>
 func (self DescriptorBorrow) MetadataHashAt(pathFlags PathFlags, path string) (MetadataHashValue, error) {
-	importDescriptorMetadataHashAt(uint32(self), uint32(pathFlags), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorMetadataHashAt))))
-	res := loadResultMetadataHashValueErrorCode(unsafe.Pointer(&retDescriptorMetadataHashAt))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	importDescriptorMetadataHashAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorMetadataHashAt))))
+	runtime.KeepAlive(path)
+	var ok MetadataHashValue
+	if *(*uint8)(unsafe.Pointer(&retDescriptorMetadataHashAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHashAt), 8))
 		return ok, err
 	}
+	ok = *(*MetadataHashValue)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHashAt), 8))
 	return ok, nil
 }
 
@@ -911,12 +919,14 @@ var retDirectoryEntryStreamReadDirectoryEntry [3]uint64
 //	read-directory-entry: func() -> result<option<directory-entry>, error-code>
 func (self DirectoryEntryStreamBorrow) ReadDirectoryEntry() (witval.Option[DirectoryEntry], error) {
 	importDirectoryEntryStreamReadDirectoryEntry(uint32(self), uint32(uintptr(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry))))
-	res := loadResultOptionDirectoryEntryErrorCode(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok witval.Option[DirectoryEntry]
+	if *(*uint8)(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry), 4))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = loadOptionDirectoryEntry(unsafe.Add(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry), 4))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -1002,97 +1012,6 @@ func loadOptionErrorCode(p unsafe.Pointer) witval.Option[ErrorCode] {
 		return witval.None[ErrorCode]()
 	}
 	return witval.Some(*(*ErrorCode)(unsafe.Add(p, 1)))
-}
-
-func loadResultDescriptorFlagsErrorCode(p unsafe.Pointer) witval.Result[DescriptorFlags, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[DescriptorFlags, ErrorCode](*(*DescriptorFlags)(unsafe.Add(p, 1)))
-	}
-	return witval.Err[DescriptorFlags, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
-}
-
-func loadResultDescriptorStatErrorCode(p unsafe.Pointer) witval.Result[DescriptorStat, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[DescriptorStat, ErrorCode](loadDescriptorStat(unsafe.Add(p, 8)))
-	}
-	return witval.Err[DescriptorStat, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 8)))
-}
-
-func loadResultDescriptorTypeErrorCode(p unsafe.Pointer) witval.Result[DescriptorType, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[DescriptorType, ErrorCode](*(*DescriptorType)(unsafe.Add(p, 1)))
-	}
-	return witval.Err[DescriptorType, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
-}
-
-func loadResultFilesizeErrorCode(p unsafe.Pointer) witval.Result[Filesize, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[Filesize, ErrorCode](*(*Filesize)(unsafe.Add(p, 8)))
-	}
-	return witval.Err[Filesize, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 8)))
-}
-
-func loadResultMetadataHashValueErrorCode(p unsafe.Pointer) witval.Result[MetadataHashValue, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[MetadataHashValue, ErrorCode](*(*MetadataHashValue)(unsafe.Add(p, 8)))
-	}
-	return witval.Err[MetadataHashValue, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 8)))
-}
-
-func loadResultOptionDirectoryEntryErrorCode(p unsafe.Pointer) witval.Result[witval.Option[DirectoryEntry], ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Option[DirectoryEntry], ErrorCode](loadOptionDirectoryEntry(unsafe.Add(p, 4)))
-	}
-	return witval.Err[witval.Option[DirectoryEntry], ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultOwnDescriptorErrorCode(p unsafe.Pointer) witval.Result[Descriptor, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[Descriptor, ErrorCode](*(*Descriptor)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[Descriptor, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultOwnDirectoryEntryStreamErrorCode(p unsafe.Pointer) witval.Result[DirectoryEntryStream, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[DirectoryEntryStream, ErrorCode](*(*DirectoryEntryStream)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[DirectoryEntryStream, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultOwnInputStreamErrorCode(p unsafe.Pointer) witval.Result[InputStream, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[InputStream, ErrorCode](*(*InputStream)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[InputStream, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultOwnOutputStreamErrorCode(p unsafe.Pointer) witval.Result[OutputStream, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[OutputStream, ErrorCode](*(*OutputStream)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[OutputStream, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultStringErrorCode(p unsafe.Pointer) witval.Result[string, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[string, ErrorCode](cabi.LiftString(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-	}
-	return witval.Err[string, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultTuple2ListU8BoolEndErrorCode(p unsafe.Pointer) witval.Result[witval.Tuple2[[]byte, bool], ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Tuple2[[]byte, bool], ErrorCode](loadTuple2ListU8BoolEnd(unsafe.Add(p, 4)))
-	}
-	return witval.Err[witval.Tuple2[[]byte, bool], ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultUnitErrorCode(p unsafe.Pointer) witval.Result[witval.Unit, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, ErrorCode](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
 }
 
 func loadTuple2ListU8BoolEnd(p unsafe.Pointer) witval.Tuple2[[]byte, bool] {

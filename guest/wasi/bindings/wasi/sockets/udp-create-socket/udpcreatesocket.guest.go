@@ -3,10 +3,7 @@
 
 package udpcreatesocket
 
-import (
-	"github.com/wasitls/wasitls/cabi/witval"
-	"unsafe"
-)
+import "unsafe"
 
 //go:wasmimport wasi:sockets/udp-create-socket@0.2.8 create-udp-socket
 func importCreateUDPSocket(p0 uint32, ret uint32)
@@ -40,17 +37,11 @@ var retCreateUDPSocket [1]uint64
 //	create-udp-socket: func(address-family: ip-address-family) -> result<udp-socket, error-code>
 func CreateUDPSocket(addressFamily IPAddressFamily) (UDPSocket, error) {
 	importCreateUDPSocket(uint32(addressFamily), uint32(uintptr(unsafe.Pointer(&retCreateUDPSocket))))
-	res := loadResultOwnUDPSocketErrorCode(unsafe.Pointer(&retCreateUDPSocket))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok UDPSocket
+	if *(*uint8)(unsafe.Pointer(&retCreateUDPSocket)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retCreateUDPSocket), 4))
 		return ok, err
 	}
+	ok = *(*UDPSocket)(unsafe.Add(unsafe.Pointer(&retCreateUDPSocket), 4))
 	return ok, nil
-}
-
-func loadResultOwnUDPSocketErrorCode(p unsafe.Pointer) witval.Result[UDPSocket, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[UDPSocket, ErrorCode](*(*UDPSocket)(unsafe.Add(p, 4)))
-	}
-	return witval.Err[UDPSocket, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
 }

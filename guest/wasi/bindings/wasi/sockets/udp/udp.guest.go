@@ -76,9 +76,8 @@ var retUDPSocketStartBind [1]uint64
 func (self UDPSocketBorrow) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(localAddress)
 	importUDPSocketStartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retUDPSocketStartBind))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retUDPSocketStartBind))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketStartBind)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketStartBind), 1))
 		return err
 	}
 	return nil
@@ -100,9 +99,8 @@ var retUDPSocketFinishBind [1]uint64
 //	finish-bind: func() -> result<_, error-code>
 func (self UDPSocketBorrow) FinishBind() error {
 	importUDPSocketFinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketFinishBind))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retUDPSocketFinishBind))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketFinishBind)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketFinishBind), 1))
 		return err
 	}
 	return nil
@@ -169,11 +167,12 @@ var retUDPSocketStream [2]uint64
 func (self UDPSocketBorrow) Stream(remoteAddress witval.Option[IPSocketAddress]) (witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], error) {
 	x13, x14, x15, x16, x17, x18, x19, x20, x21, x22, x23, x24, x25 := flatOptionIPSocketAddress(remoteAddress)
 	importUDPSocketStream(uint32(self), x13, x14, x15, x16, x17, x18, x19, x20, x21, x22, x23, x24, x25, uint32(uintptr(unsafe.Pointer(&retUDPSocketStream))))
-	res := loadResultTuple2OwnIncomingDatagramStreamOwnOutgoingDatagramStreamEndErrorCode(unsafe.Pointer(&retUDPSocketStream))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream]
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketStream)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketStream), 4))
 		return ok, err
 	}
+	ok = *(*witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream])(unsafe.Add(unsafe.Pointer(&retUDPSocketStream), 4))
 	return ok, nil
 }
 
@@ -210,11 +209,12 @@ var retUDPSocketLocalAddress [5]uint64
 //	local-address: func() -> result<ip-socket-address, error-code>
 func (self UDPSocketBorrow) LocalAddress() (IPSocketAddress, error) {
 	importUDPSocketLocalAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketLocalAddress))))
-	res := loadResultIPSocketAddressErrorCode(unsafe.Pointer(&retUDPSocketLocalAddress))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok IPSocketAddress
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketLocalAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketLocalAddress), 4))
 		return ok, err
 	}
+	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retUDPSocketLocalAddress), 4))
 	return ok, nil
 }
 
@@ -245,11 +245,12 @@ var retUDPSocketRemoteAddress [5]uint64
 //	remote-address: func() -> result<ip-socket-address, error-code>
 func (self UDPSocketBorrow) RemoteAddress() (IPSocketAddress, error) {
 	importUDPSocketRemoteAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketRemoteAddress))))
-	res := loadResultIPSocketAddressErrorCode(unsafe.Pointer(&retUDPSocketRemoteAddress))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok IPSocketAddress
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketRemoteAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketRemoteAddress), 4))
 		return ok, err
 	}
+	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retUDPSocketRemoteAddress), 4))
 	return ok, nil
 }
 
@@ -297,11 +298,12 @@ var retUDPSocketUnicastHopLimit [1]uint64
 //	unicast-hop-limit: func() -> result<u8, error-code>
 func (self UDPSocketBorrow) UnicastHopLimit() (uint8, error) {
 	importUDPSocketUnicastHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketUnicastHopLimit))))
-	res := loadResultU8ErrorCode(unsafe.Pointer(&retUDPSocketUnicastHopLimit))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint8
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketUnicastHopLimit)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1))
 		return ok, err
 	}
+	ok = *(*uint8)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1))
 	return ok, nil
 }
 
@@ -321,9 +323,8 @@ var retUDPSocketSetUnicastHopLimit [1]uint64
 //	set-unicast-hop-limit: func(value: u8) -> result<_, error-code>
 func (self UDPSocketBorrow) SetUnicastHopLimit(value uint8) error {
 	importUDPSocketSetUnicastHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit), 1))
 		return err
 	}
 	return nil
@@ -356,11 +357,12 @@ var retUDPSocketReceiveBufferSize [2]uint64
 //	receive-buffer-size: func() -> result<u64, error-code>
 func (self UDPSocketBorrow) ReceiveBufferSize() (uint64, error) {
 	importUDPSocketReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketReceiveBufferSize))))
-	res := loadResultU64ErrorCode(unsafe.Pointer(&retUDPSocketReceiveBufferSize))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketReceiveBufferSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8))
 	return ok, nil
 }
 
@@ -380,9 +382,8 @@ var retUDPSocketSetReceiveBufferSize [1]uint64
 //	set-receive-buffer-size: func(value: u64) -> result<_, error-code>
 func (self UDPSocketBorrow) SetReceiveBufferSize(value uint64) error {
 	importUDPSocketSetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize), 1))
 		return err
 	}
 	return nil
@@ -404,11 +405,12 @@ var retUDPSocketSendBufferSize [2]uint64
 //	send-buffer-size: func() -> result<u64, error-code>
 func (self UDPSocketBorrow) SendBufferSize() (uint64, error) {
 	importUDPSocketSendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketSendBufferSize))))
-	res := loadResultU64ErrorCode(unsafe.Pointer(&retUDPSocketSendBufferSize))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketSendBufferSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8))
 	return ok, nil
 }
 
@@ -428,9 +430,8 @@ var retUDPSocketSetSendBufferSize [1]uint64
 //	set-send-buffer-size: func(value: u64) -> result<_, error-code>
 func (self UDPSocketBorrow) SetSendBufferSize(value uint64) error {
 	importUDPSocketSetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetSendBufferSize))))
-	res := loadResultUnitErrorCode(unsafe.Pointer(&retUDPSocketSetSendBufferSize))
-	_, err, isErr := res.Get()
-	if isErr {
+	if *(*uint8)(unsafe.Pointer(&retUDPSocketSetSendBufferSize)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetSendBufferSize), 1))
 		return err
 	}
 	return nil
@@ -498,12 +499,14 @@ var retIncomingDatagramStreamReceive [2]uint64
 //	receive: func(max-results: u64) -> result<list<incoming-datagram>, error-code>
 func (self IncomingDatagramStreamBorrow) Receive(maxResults uint64) ([]IncomingDatagram, error) {
 	importIncomingDatagramStreamReceive(uint32(self), uint64(maxResults), uint32(uintptr(unsafe.Pointer(&retIncomingDatagramStreamReceive))))
-	res := loadResultListIncomingDatagramErrorCode(unsafe.Pointer(&retIncomingDatagramStreamReceive))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok []IncomingDatagram
+	if *(*uint8)(unsafe.Pointer(&retIncomingDatagramStreamReceive)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStreamReceive), 4))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = loadListIncomingDatagram(*(*uint32)(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStreamReceive), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStreamReceive), 4), 4)))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -557,11 +560,12 @@ var retOutgoingDatagramStreamCheckSend [2]uint64
 //	check-send: func() -> result<u64, error-code>
 func (self OutgoingDatagramStreamBorrow) CheckSend() (uint64, error) {
 	importOutgoingDatagramStreamCheckSend(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend))))
-	res := loadResultU64ErrorCode(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend))
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8))
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8))
 	return ok, nil
 }
 
@@ -616,12 +620,14 @@ var retOutgoingDatagramStreamSend [2]uint64
 //	send: func(datagrams: list<outgoing-datagram>) -> result<u64, error-code>
 func (self OutgoingDatagramStreamBorrow) Send(datagrams []OutgoingDatagram) (uint64, error) {
 	importOutgoingDatagramStreamSend(uint32(self), lowerListOutgoingDatagram(datagrams), uint32(len(datagrams)), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStreamSend))))
-	res := loadResultU64ErrorCode(unsafe.Pointer(&retOutgoingDatagramStreamSend))
-	cabi.Unpin()
-	ok, err, isErr := res.Get()
-	if isErr {
+	var ok uint64
+	if *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStreamSend)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamSend), 8))
+		cabi.Unpin()
 		return ok, err
 	}
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamSend), 8))
+	cabi.Unpin()
 	return ok, nil
 }
 
@@ -727,48 +733,6 @@ func loadListIncomingDatagram(ptr, n uint32) []IncomingDatagram {
 		out[i] = loadIncomingDatagram(unsafe.Add(base, i*40))
 	}
 	return out
-}
-
-func loadResultIPSocketAddressErrorCode(p unsafe.Pointer) witval.Result[IPSocketAddress, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[IPSocketAddress, ErrorCode](loadIPSocketAddress(unsafe.Add(p, 4)))
-	}
-	return witval.Err[IPSocketAddress, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultListIncomingDatagramErrorCode(p unsafe.Pointer) witval.Result[[]IncomingDatagram, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[[]IncomingDatagram, ErrorCode](loadListIncomingDatagram(*(*uint32)(unsafe.Add(p, 4)), *(*uint32)(unsafe.Add(unsafe.Add(p, 4), 4))))
-	}
-	return witval.Err[[]IncomingDatagram, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultTuple2OwnIncomingDatagramStreamOwnOutgoingDatagramStreamEndErrorCode(p unsafe.Pointer) witval.Result[witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], ErrorCode](*(*witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream])(unsafe.Add(p, 4)))
-	}
-	return witval.Err[witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], ErrorCode](*(*ErrorCode)(unsafe.Add(p, 4)))
-}
-
-func loadResultU64ErrorCode(p unsafe.Pointer) witval.Result[uint64, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[uint64, ErrorCode](*(*uint64)(unsafe.Add(p, 8)))
-	}
-	return witval.Err[uint64, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 8)))
-}
-
-func loadResultU8ErrorCode(p unsafe.Pointer) witval.Result[uint8, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[uint8, ErrorCode](*(*uint8)(unsafe.Add(p, 1)))
-	}
-	return witval.Err[uint8, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
-}
-
-func loadResultUnitErrorCode(p unsafe.Pointer) witval.Result[witval.Unit, ErrorCode] {
-	if uint32(*(*uint8)(p)) == 0 {
-		return witval.OK[witval.Unit, ErrorCode](witval.Unit{})
-	}
-	return witval.Err[witval.Unit, ErrorCode](*(*ErrorCode)(unsafe.Add(p, 1)))
 }
 
 func lowerListOutgoingDatagram(v []OutgoingDatagram) uint32 {
