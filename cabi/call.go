@@ -38,10 +38,17 @@ type Call struct {
 // times over (a list of strings all pointing at one large string).
 func (c *Call) liftBudget(n uint64) {
 	c.lifted += n
-	if c.lifted > 2*uint64(len(c.buf))+1<<20 {
+	if c.lifted > LiftBudget(uint64(len(c.buf))) {
 		c.Trapf("arguments lift to more than twice the guest memory (%d bytes): aliased lists or strings", c.lifted)
 	}
 }
+
+// LiftBudget is the most bytes of lists and strings one call may lift
+// from a guest whose memory is memory bytes: twice that, and a MiB. An
+// honest guest's values fit its memory; a hostile one's lists of aliased
+// strings or lists could otherwise make the host copy the same region
+// any number of times.
+func LiftBudget(memory uint64) uint64 { return 2*memory + 1<<20 }
 
 // Begin starts a call of fn (the qualified function name) by module mod
 // within ctx. It finds the instance in ctx, binds mod to it on first use,

@@ -452,6 +452,23 @@ func TestComponentHostile(t *testing.T) {
 	if err := call(inst, "clock-loop", uint32(1)); err == nil || !strings.Contains(err.Error(), "trapped before") {
 		t.Fatalf("clock-loop after a trap: %v, want the instance poisoned", err)
 	}
+	// A result whose strings all name the same 256 KiB lifts to no more
+	// than twice the component's memory: 2048 of them would make the
+	// host copy 512 MiB.
+	inst = calcInstance(t, rt)
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	err = call(inst, "aliased", uint32(2048))
+	goruntime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "twice the guest memory") {
+		t.Errorf("aliased: %v, want an error for a result lifting to more than twice the memory", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("lifting the aliased result allocated %d MiB", grew>>20)
+	}
+	if err := call(inst, "add", int32(1), int32(2)); err == nil || !strings.Contains(err.Error(), "trapped before") {
+		t.Errorf("add after a result that could not be lifted: %v, want the instance poisoned", err)
+	}
 	// Another instance of the same runtime is unaffected.
 	other := calcInstance(t, rt)
 	f, _ := other.Component().Func("add")

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/cabi"
 )
 
 // Values passed to and returned from Func.Call:
@@ -46,6 +48,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 			return nil, err
 		}
 	}
+	returned := false // the component's export returned
 	defer func() {
 		if r := recover(); r != nil {
 			ve, ok := r.(valueError)
@@ -53,6 +56,11 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 				panic(r)
 			}
 			err = fmt.Errorf("component: %s: %w", f.Name, ve.err)
+			if returned {
+				// The component returned what cannot be lifted (a bad
+				// pointer, aliased strings): a trap, as in the export.
+				f.inst.halt(err)
+			}
 		}
 	}()
 	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst}
@@ -82,6 +90,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 	}
 	m.moved = nil // the component has them now
 	res, err := l.fn.Call(ctx, flat...)
+	returned = err == nil
 	f.inst.halt(err)
 	if lerr := m.endLoans(); lerr != nil && err == nil {
 		err = fmt.Errorf("component: %s: %w", f.Name, lerr)
@@ -115,6 +124,18 @@ type mem struct {
 	inst    *Instance
 	loans   []loan  // borrow<R> arguments of imported resources
 	moved   []moved // own<R> arguments, until the call starts
+	lifted  uint64  // bytes of strings and lists lifted (cabi.LiftBudget)
+}
+
+// liftBudget counts n bytes of strings or lists about to be lifted and
+// fails past cabi.LiftBudget: a result of aliased strings or lists could
+// otherwise make the host copy one region of the component's memory any
+// number of times.
+func (m *mem) liftBudget(n uint64) {
+	m.lifted += n
+	if m.m != nil && m.lifted > cabi.LiftBudget(uint64(m.m.Size())) {
+		fail("results lift to more than twice the guest memory (%d bytes): aliased lists or strings", m.lifted)
+	}
 }
 
 func (m *mem) bytes(p, n uint32) []byte {
@@ -377,6 +398,7 @@ func (m *mem) loadFields(ts []rtype, p uint32) []any {
 
 func (m *mem) loadString(p, n uint32) string {
 	b := m.bytes(p, n)
+	m.liftBudget(uint64(n))
 	if !utf8.Valid(b) {
 		fail("invalid UTF-8 in string at %#x", p)
 	}
@@ -391,6 +413,7 @@ func (m *mem) loadList(elem rtype, p, n uint32) any {
 	if p&(alignment(elem)-1) != 0 {
 		fail("misaligned list pointer %#x", p)
 	}
+	m.liftBudget(uint64(n) * uint64(es))
 	if elem == rprim(U8) {
 		return append([]byte(nil), m.bytes(p, n)...)
 	}

@@ -133,6 +133,19 @@ __attribute__((export_name("words"))) uint32_t *words(const char *s, uint32_t le
 // crash traps in the guest.
 __attribute__((export_name("crash"))) void crash(void) { __builtin_trap(); }
 
+// aliased returns a list of n strings that all name the same 256 KiB of
+// memory: a hostile result that lifts to n times that much.
+__attribute__((export_name("aliased"))) uint32_t *aliased(uint32_t n) {
+	uint32_t *list = cabi_realloc(0, 0, 4, 8 * n);
+	for (uint32_t i = 0; i < n; i++) {
+		list[2 * i] = (uint32_t)heap;
+		list[2 * i + 1] = 256 << 10;
+	}
+	ret[0] = (uint32_t)list;
+	ret[1] = n;
+	return ret;
+}
+
 // bad-pointer hands the host a result pointer past the end of memory.
 __attribute__((export_name("bad-pointer"))) void bad_pointer(void) { wall_clock_now((datetime *)0xfffffff0); }
 
