@@ -236,9 +236,13 @@ func (c *Call) PostReturn(n int) {
 }
 
 // BytesCopy lifts a list<u8> the guest returned, copying it: post-return
-// may free its memory.
+// may free its memory. The copy counts against the call's lift budget, as
+// a string does: a list of lists naming one region would otherwise make
+// the host copy it any number of times.
 func (c *Call) BytesCopy(p, n uint32) []byte {
-	return append([]byte(nil), c.Bytes(p, n)...)
+	b := c.Bytes(p, n)
+	c.liftBudget(uint64(n))
+	return append([]byte(nil), b...)
 }
 
 // EndExport must be deferred before [Call.BeginExport] with the address of
