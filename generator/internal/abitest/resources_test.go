@@ -134,6 +134,17 @@ func TestExportedResourcesFaults(t *testing.T) {
 		t.Error("bad-handle did not mark the instance trapped")
 	}
 
+	// [resource-rep] of a widget asked about a handle of another type.
+	g = newPluginGuest(t)
+	c0 := g.h.NewCounter(g.ctx, 2).(*pluginCounter)
+	if _, err := g.x.RepOfCounter(g.ctx, c0); !errors.As(err, &trap) || !strings.Contains(err.Error(), "[resource-rep]widget") || !strings.Contains(err.Error(), "want test:kitchen/plugin.widget") {
+		t.Errorf("rep-of-counter: %v, want a trap naming [resource-rep]widget and the type", err)
+	}
+	if err := g.inst.Close(g.ctx); err != nil || c0.dropped.Load() {
+		t.Errorf("close after the trap: %v, counter dropped %v; want nil and false", err, c0.dropped.Load())
+	}
+	c0.Drop()
+
 	// A borrow kept past the call traps; the host's counter comes back,
 	// undropped, and Close does not drop it.
 	g = newPluginGuest(t)

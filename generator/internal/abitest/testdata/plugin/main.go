@@ -401,6 +401,9 @@ func keepBorrow(c uint32) uint32 { return counterGet(c) }
 //go:wasmexport test:kitchen/plugin@0.1.0#bad-handle
 func badHandle() uint32 { return 0x7777 }
 
+//go:wasmexport test:kitchen/plugin@0.1.0#rep-of-counter
+func repOfCounter(c uint32) uint32 { return widgetRep(c) }
+
 func itoa(n uint32) string {
 	if n == 0 {
 		return "0"

@@ -139,6 +139,9 @@ func (exports) Peek(c plugin.CounterBorrow) uint32       { return c.Get() }
 func (exports) KeepBorrow(c plugin.CounterBorrow) uint32 { return c.Get() }
 func (exports) BadHandle() plugin.Widget                 { return plugin.Widget(0x7777) }
 
+// RepOfCounter is hostile in the hand-written guest only.
+func (exports) RepOfCounter(c plugin.CounterBorrow) uint32 { return c.Get() }
+
 // widget implements plugin.WidgetImpl.
 type widget struct {
 	name string

@@ -49,6 +49,7 @@ type Exports struct {
 	fPeek              cabi.ExportFunc
 	fKeepBorrow        cabi.ExportFunc
 	fBadHandle         cabi.ExportFunc
+	fRepOfCounter      cabi.ExportFunc
 	dtorWidget         cabi.ExportFunc
 }
 
@@ -92,6 +93,7 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	x.fPeek = b.Func("peek", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fKeepBorrow = b.Func("keep-borrow", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fBadHandle = b.Func("bad-handle", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
+	x.fRepOfCounter = b.Func("rep-of-counter", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.dtorWidget = b.Dtor("widget")
 	x.Exports = b.Exports(inst, x, 4, true)
 	if err := b.Err(); err != nil {
@@ -701,6 +703,25 @@ func (x *Exports) BadHandle(ctx context.Context) (r0 *Widget, err error) {
 		x:             c.Owner().(*Exports),
 	}
 	c.Commit()
+	c.PostReturn(1)
+	return v, nil
+}
+
+// RepOfCounter calls the guest's export rep-of-counter.
+//
+// Asks [resource-rep] of a widget for the rep of the host counter it
+// was lent: a hostile guest.
+//
+//	rep-of-counter: func(c: borrow<counter>) -> u32
+func (x *Exports) RepOfCounter(ctx context.Context, argC Counter) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fRepOfCounter)
+	s := c.Stack()
+	s[0] = uint64(c.Lend(argC, things.CounterType))
+	c.Invoke()
+	v := uint32(s[0])
 	c.PostReturn(1)
 	return v, nil
 }

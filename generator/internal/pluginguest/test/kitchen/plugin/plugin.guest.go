@@ -155,6 +155,13 @@ type Exports interface {
 	//
 	//	bad-handle: func() -> widget
 	BadHandle() Widget
+	// RepOfCounter implements the function rep-of-counter.
+	//
+	// Asks [resource-rep] of a widget for the rep of the host counter it
+	// was lent: a hostile guest.
+	//
+	//	rep-of-counter: func(c: borrow<counter>) -> u32
+	RepOfCounter(c CounterBorrow) uint32
 }
 
 var exports Exports
@@ -523,6 +530,13 @@ func exportKeepBorrow(p0 uint32) uint32 {
 //go:wasmexport test:kitchen/plugin@0.1.0#bad-handle
 func exportBadHandle() uint32 {
 	res := exports.BadHandle()
+	return uint32(res)
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#rep-of-counter
+func exportRepOfCounter(p0 uint32) uint32 {
+	res := exports.RepOfCounter(CounterBorrow(p0))
+	things.Counter(CounterBorrow(p0)).Drop()
 	return uint32(res)
 }
 
