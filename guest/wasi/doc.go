@@ -16,7 +16,8 @@
 // wit/ (go generate ./guest/...; see docs/wit2host.md): the generated code
 // holds every //go:wasmimport declaration, memory layout and lifting and
 // lowering, these packages the names and error types guest/net, guest/tls
-// and guest/http use. The tests run on the host: the generator's tests
+// and guest/http use (guest/fs uses the generated wasi:filesystem
+// bindings directly). The tests run on the host: the generator's tests
 // check the layouts and the generated code, and this package builds a
 // guest importing every function and checks each import's name and core
 // signature against the Canonical ABI flattening of the WIT.
