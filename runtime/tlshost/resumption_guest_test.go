@@ -2,6 +2,7 @@ package tlshost_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -9,13 +10,21 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testpeer"
+	"github.com/wasitls/wasitls/internal/testpki"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -283,4 +292,97 @@ func TestGuestSessionsPerGuest(t *testing.T) {
 			t.Errorf("the Go server saw resumptions %v, want [false true false true]", got)
 		}
 	})
+}
+
+// BenchmarkGuestResumption: the resume guest, a wasm guest/tls client,
+// makes 32 connections one after another to a crypto/tls server over
+// loopback, with resumption on (the first connection full, 31 resumed,
+// which the benchmark checks) and off (32 full). The two runs alternate in
+// the same process; each includes instantiating the guest and its reads
+// and writes. It reports the time per connection of each and their ratio.
+//
+//	go test -run '^$' -bench GuestResumption ./runtime/tlshost
+func BenchmarkGuestResumption(b *testing.B) {
+	const conns = 32
+	ca, err := testpki.NewCA()
+	if err != nil {
+		b.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"localhost"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				io.WriteString(c, "hello "+line)
+			}()
+		}
+	}()
+	wasm := guestbuild.MustBuild(b, resumeGuest)
+	for _, backend := range backends.Names() {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
+			defer r.Close(ctx)
+			policy := new(sockets.Policy)
+			policy.AllowConnect("127.0.0.1:*")
+			ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: ca.Pool()})
+			rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			compiled, err := r.CompileModule(ctx, wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			run := func(mode string) time.Duration {
+				var out syncBuffer
+				args := []string{"resume", "client", ln.Addr().String(), strconv.Itoa(conns)}
+				if mode != "" {
+					args = append(args, mode)
+				}
+				start := time.Now()
+				_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: args, Stdout: &out, Stderr: &out})
+				d := time.Since(start)
+				want := conns - 1
+				if mode == "off" {
+					want = 0
+				}
+				if got := strings.Count(out.String(), "resumed=true"); err != nil || got != want {
+					b.Fatalf("%s: %v, %d resumed, want %d:\n%s", cmp.Or(mode, "on"), err, got, want, out.String())
+				}
+				return d
+			}
+			var on, off time.Duration
+			i := 0
+			for b.Loop() {
+				if i%2 == 0 {
+					on += run("")
+					off += run("off")
+				} else {
+					off += run("off")
+					on += run("")
+				}
+				i++
+			}
+			n := float64(i * conns)
+			b.ReportMetric(float64(off.Nanoseconds())/n, "ns-full/conn")
+			b.ReportMetric(float64(on.Nanoseconds())/n, "ns-resumed/conn")
+			b.ReportMetric(float64(on)/float64(off), "resumed/full")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }
