@@ -27,11 +27,14 @@ func runUDP(t testing.TB, out io.Writer, udp []string, args ...string) (string, 
 	return runPolicy(t, context.Background(), out, p, args...)
 }
 
-// udpEchoServer echoes every datagram on a loopback socket until the test
-// ends.
-func udpEchoServer(t *testing.T) string {
+// udpEchoServer echoes every datagram on an IPv4 loopback socket until
+// the test ends.
+func udpEchoServer(t *testing.T) string { return udpEchoServerOn(t, "127.0.0.1:0") }
+
+// udpEchoServerOn echoes every datagram on a socket bound to addr.
+func udpEchoServerOn(t *testing.T, addr string) string {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	c, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +77,19 @@ func TestUDPDial(t *testing.T) {
 		t.Fatalf("guest: %v\n%s", err, stderr)
 	}
 	if want := fmt.Sprintf("udpdial: hello, udp remote=%s local=true writeto-connected=true\n", addr); out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+}
+
+// TestUDPDialIPv6: the same over ::1, an IPv6 socket.
+func TestUDPDialIPv6(t *testing.T) {
+	addr := udpEchoServerOn(t, "[::1]:0")
+	var out bytes.Buffer
+	stderr, err := runUDP(t, &out, []string{addr}, "udpdial", addr, "hello, udp6")
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if want := fmt.Sprintf("udpdial: hello, udp6 remote=%s local=true writeto-connected=true\n", addr); out.String() != want {
 		t.Fatalf("stdout %q, want %q", out.String(), want)
 	}
 }
