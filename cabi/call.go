@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -49,6 +50,21 @@ func (c *Call) liftBudget(n uint64) {
 // strings or lists could otherwise make the host copy the same region
 // any number of times.
 func LiftBudget(memory uint64) uint64 { return 2*memory + 1<<20 }
+
+// MakeList returns the slice that a list of n elements, each elemSize
+// bytes in guest memory, lifts to; CheckList has checked the list. What
+// the slice holds on the host beyond the list's bytes in the guest counts
+// against the call's lift budget too: a string's or a list's header is
+// two or three times its 8 bytes there, so a guest memory of empty
+// strings or lists would otherwise make the host hold several times that
+// memory.
+func MakeList[T any](c *Call, n, elemSize uint32) []T {
+	var zero T
+	if host := uint64(unsafe.Sizeof(zero)); host > uint64(elemSize) {
+		c.liftBudget(uint64(n) * (host - uint64(elemSize)))
+	}
+	return make([]T, n)
+}
 
 // Begin starts a call of fn (the qualified function name) by module mod
 // within ctx. It finds the instance in ctx, binds mod to it on first use,

@@ -138,7 +138,7 @@ func (e *emitter) listExpr(elem Type, ptr, n jen.Code) jen.Code {
 		sz := size(elem)
 		return jen.Func().Id(name).Params(callParam, jen.List(jen.Id("p"), jen.Id("n")).Uint32()).Index().Add(e.goType(elem)).Block(
 			cID().Dot("CheckList").Call(jen.Id("p"), jen.Id("n"), jen.Lit(int(sz)), jen.Lit(int(alignment(elem)))),
-			jen.Id("v").Op(":=").Make(jen.Index().Add(e.goType(elem)), jen.Id("n")),
+			jen.Id("v").Op(":=").Qual(cabiPath, "MakeList").Types(e.goType(elem)).Call(jen.Id("c"), jen.Id("n"), jen.Lit(int(sz))),
 			jen.For(jen.Id("i").Op(":=").Range().Id("v")).Block(
 				jen.Id("v").Index(jen.Id("i")).Op("=").Add(e.loadExpr(elem, jen.Id("p").Op("+").Uint32().Call(jen.Id("i")).Op("*").Lit(int(sz)))),
 			),

@@ -533,7 +533,7 @@ func liftTuple8U16U16U16U16U16U16U16U16End(c *cabi.Call, s []uint64) cabi.Tuple8
 
 func listOutgoingDatagram(c *cabi.Call, p, n uint32) []OutgoingDatagram {
 	c.CheckList(p, n, 44, 4)
-	v := make([]OutgoingDatagram, n)
+	v := cabi.MakeList[OutgoingDatagram](c, n, 44)
 	for i := range v {
 		v[i] = loadOutgoingDatagram(c, p+uint32(i)*44)
 	}

@@ -894,7 +894,7 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 
 func listALPNID(c *cabi.Call, p, n uint32) []ALPNID {
 	c.CheckList(p, n, 8, 4)
-	v := make([]ALPNID, n)
+	v := cabi.MakeList[ALPNID](c, n, 8)
 	for i := range v {
 		v[i] = c.Bytes(c.U32(p+uint32(i)*8), c.U32(p+uint32(i)*8+4))
 	}
@@ -903,7 +903,7 @@ func listALPNID(c *cabi.Call, p, n uint32) []ALPNID {
 
 func listBorrowPrivateIdentity(c *cabi.Call, p, n uint32) []PrivateIdentity {
 	c.CheckList(p, n, 4, 4)
-	v := make([]PrivateIdentity, n)
+	v := cabi.MakeList[PrivateIdentity](c, n, 4)
 	for i := range v {
 		v[i] = c.Borrow(c.U32(p+uint32(i)*4), PrivateIdentityType).(PrivateIdentity)
 	}
@@ -912,7 +912,7 @@ func listBorrowPrivateIdentity(c *cabi.Call, p, n uint32) []PrivateIdentity {
 
 func listListU8(c *cabi.Call, p, n uint32) [][]byte {
 	c.CheckList(p, n, 8, 4)
-	v := make([][]byte, n)
+	v := cabi.MakeList[[]byte](c, n, 8)
 	for i := range v {
 		v[i] = c.Bytes(c.U32(p+uint32(i)*8), c.U32(p+uint32(i)*8+4))
 	}

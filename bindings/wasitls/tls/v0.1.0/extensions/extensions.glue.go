@@ -288,7 +288,7 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 
 func listCipherSuite(c *cabi.Call, p, n uint32) []CipherSuite {
 	c.CheckList(p, n, 2, 2)
-	v := make([]CipherSuite, n)
+	v := cabi.MakeList[CipherSuite](c, n, 2)
 	for i := range v {
 		v[i] = c.U16(p + uint32(i)*2)
 	}
@@ -297,7 +297,7 @@ func listCipherSuite(c *cabi.Call, p, n uint32) []CipherSuite {
 
 func listNamedGroup(c *cabi.Call, p, n uint32) []NamedGroup {
 	c.CheckList(p, n, 2, 2)
-	v := make([]NamedGroup, n)
+	v := cabi.MakeList[NamedGroup](c, n, 2)
 	for i := range v {
 		v[i] = c.U16(p + uint32(i)*2)
 	}
@@ -306,7 +306,7 @@ func listNamedGroup(c *cabi.Call, p, n uint32) []NamedGroup {
 
 func listProtocolVersion(c *cabi.Call, p, n uint32) []ProtocolVersion {
 	c.CheckList(p, n, 2, 2)
-	v := make([]ProtocolVersion, n)
+	v := cabi.MakeList[ProtocolVersion](c, n, 2)
 	for i := range v {
 		v[i] = c.U16(p + uint32(i)*2)
 	}

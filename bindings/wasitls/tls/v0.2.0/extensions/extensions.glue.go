@@ -480,7 +480,7 @@ func liftOptionListU8(c *cabi.Call, s []uint64) cabi.Option[[]byte] {
 
 func listCipherSuite(c *cabi.Call, p, n uint32) []CipherSuite {
 	c.CheckList(p, n, 2, 2)
-	v := make([]CipherSuite, n)
+	v := cabi.MakeList[CipherSuite](c, n, 2)
 	for i := range v {
 		v[i] = c.U16(p + uint32(i)*2)
 	}
@@ -489,7 +489,7 @@ func listCipherSuite(c *cabi.Call, p, n uint32) []CipherSuite {
 
 func listListU8(c *cabi.Call, p, n uint32) [][]byte {
 	c.CheckList(p, n, 8, 4)
-	v := make([][]byte, n)
+	v := cabi.MakeList[[]byte](c, n, 8)
 	for i := range v {
 		v[i] = c.Bytes(c.U32(p+uint32(i)*8), c.U32(p+uint32(i)*8+4))
 	}
@@ -498,7 +498,7 @@ func listListU8(c *cabi.Call, p, n uint32) [][]byte {
 
 func listNamedGroup(c *cabi.Call, p, n uint32) []NamedGroup {
 	c.CheckList(p, n, 2, 2)
-	v := make([]NamedGroup, n)
+	v := cabi.MakeList[NamedGroup](c, n, 2)
 	for i := range v {
 		v[i] = c.U16(p + uint32(i)*2)
 	}
@@ -507,7 +507,7 @@ func listNamedGroup(c *cabi.Call, p, n uint32) []NamedGroup {
 
 func listProtocolVersion(c *cabi.Call, p, n uint32) []ProtocolVersion {
 	c.CheckList(p, n, 2, 2)
-	v := make([]ProtocolVersion, n)
+	v := cabi.MakeList[ProtocolVersion](c, n, 2)
 	for i := range v {
 		v[i] = c.U16(p + uint32(i)*2)
 	}

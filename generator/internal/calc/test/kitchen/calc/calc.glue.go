@@ -358,7 +358,7 @@ func liftOpts(c *cabi.Call, s []uint64) Opts {
 
 func listPair(c *cabi.Call, p, n uint32) []Pair {
 	c.CheckList(p, n, 20, 4)
-	v := make([]Pair, n)
+	v := cabi.MakeList[Pair](c, n, 20)
 	for i := range v {
 		v[i] = loadPair(c, p+uint32(i)*20)
 	}
@@ -367,7 +367,7 @@ func listPair(c *cabi.Call, p, n uint32) []Pair {
 
 func listString(c *cabi.Call, p, n uint32) []string {
 	c.CheckList(p, n, 8, 4)
-	v := make([]string, n)
+	v := cabi.MakeList[string](c, n, 8)
 	for i := range v {
 		v[i] = c.String(c.U32(p+uint32(i)*8), c.U32(p+uint32(i)*8+4))
 	}

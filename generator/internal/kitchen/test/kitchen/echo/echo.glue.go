@@ -799,7 +799,7 @@ func liftWide(c *cabi.Call, s []uint64) Wide {
 
 func listItem(c *cabi.Call, p, n uint32) []Item {
 	c.CheckList(p, n, 20, 4)
-	v := make([]Item, n)
+	v := cabi.MakeList[Item](c, n, 20)
 	for i := range v {
 		v[i] = loadItem(c, p+uint32(i)*20)
 	}
@@ -808,7 +808,7 @@ func listItem(c *cabi.Call, p, n uint32) []Item {
 
 func listOptionU16(c *cabi.Call, p, n uint32) []cabi.Option[uint16] {
 	c.CheckList(p, n, 4, 2)
-	v := make([]cabi.Option[uint16], n)
+	v := cabi.MakeList[cabi.Option[uint16]](c, n, 4)
 	for i := range v {
 		v[i] = loadOptionU16(c, p+uint32(i)*4)
 	}
@@ -817,7 +817,7 @@ func listOptionU16(c *cabi.Call, p, n uint32) []cabi.Option[uint16] {
 
 func listShape(c *cabi.Call, p, n uint32) []Shape {
 	c.CheckList(p, n, 24, 8)
-	v := make([]Shape, n)
+	v := cabi.MakeList[Shape](c, n, 24)
 	for i := range v {
 		v[i] = loadShape(c, p+uint32(i)*24)
 	}
@@ -826,7 +826,7 @@ func listShape(c *cabi.Call, p, n uint32) []Shape {
 
 func listString(c *cabi.Call, p, n uint32) []string {
 	c.CheckList(p, n, 8, 4)
-	v := make([]string, n)
+	v := cabi.MakeList[string](c, n, 8)
 	for i := range v {
 		v[i] = c.String(c.U32(p+uint32(i)*8), c.U32(p+uint32(i)*8+4))
 	}
@@ -835,7 +835,7 @@ func listString(c *cabi.Call, p, n uint32) []string {
 
 func listTuple2U8S64End(c *cabi.Call, p, n uint32) []cabi.Tuple2[uint8, int64] {
 	c.CheckList(p, n, 16, 8)
-	v := make([]cabi.Tuple2[uint8, int64], n)
+	v := cabi.MakeList[cabi.Tuple2[uint8, int64]](c, n, 16)
 	for i := range v {
 		v[i] = loadTuple2U8S64End(c, p+uint32(i)*16)
 	}

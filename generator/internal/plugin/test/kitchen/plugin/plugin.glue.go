@@ -782,7 +782,7 @@ func liftPerms(c *cabi.Call, s []uint64) Perms {
 
 func listOwnWidget(c *cabi.Call, p, n uint32) []*Widget {
 	c.CheckList(p, n, 4, 4)
-	v := make([]*Widget, n)
+	v := cabi.MakeList[*Widget](c, n, 4)
 	for i := range v {
 		v[i] = &Widget{
 			GuestResource: c.TakeRep(c.U32(p+uint32(i)*4), WidgetType),
@@ -794,7 +794,7 @@ func listOwnWidget(c *cabi.Call, p, n uint32) []*Widget {
 
 func listPair(c *cabi.Call, p, n uint32) []Pair {
 	c.CheckList(p, n, 12, 4)
-	v := make([]Pair, n)
+	v := cabi.MakeList[Pair](c, n, 12)
 	for i := range v {
 		v[i] = loadPair(c, p+uint32(i)*12)
 	}

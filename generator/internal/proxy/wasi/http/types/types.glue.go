@@ -1335,7 +1335,7 @@ func liftTLSAlertReceivedPayload(c *cabi.Call, s []uint64) TLSAlertReceivedPaylo
 
 func listFieldValue(c *cabi.Call, p, n uint32) []FieldValue {
 	c.CheckList(p, n, 8, 4)
-	v := make([]FieldValue, n)
+	v := cabi.MakeList[FieldValue](c, n, 8)
 	for i := range v {
 		v[i] = c.Bytes(c.U32(p+uint32(i)*8), c.U32(p+uint32(i)*8+4))
 	}
@@ -1344,7 +1344,7 @@ func listFieldValue(c *cabi.Call, p, n uint32) []FieldValue {
 
 func listTuple2FieldNameFieldValueEnd(c *cabi.Call, p, n uint32) []cabi.Tuple2[FieldName, FieldValue] {
 	c.CheckList(p, n, 16, 4)
-	v := make([]cabi.Tuple2[FieldName, FieldValue], n)
+	v := cabi.MakeList[cabi.Tuple2[FieldName, FieldValue]](c, n, 16)
 	for i := range v {
 		v[i] = loadTuple2FieldNameFieldValueEnd(c, p+uint32(i)*16)
 	}

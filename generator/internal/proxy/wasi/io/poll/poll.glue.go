@@ -94,7 +94,7 @@ func exportFunctions(b wazero.HostModuleBuilder, h Host, module string) {
 
 func listBorrowPollable(c *cabi.Call, p, n uint32) []Pollable {
 	c.CheckList(p, n, 4, 4)
-	v := make([]Pollable, n)
+	v := cabi.MakeList[Pollable](c, n, 4)
 	for i := range v {
 		v[i] = c.Borrow(c.U32(p+uint32(i)*4), PollableType).(Pollable)
 	}
