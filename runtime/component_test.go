@@ -469,6 +469,18 @@ func TestComponentHostile(t *testing.T) {
 	if err := call(inst, "add", int32(1), int32(2)); err == nil || !strings.Contains(err.Error(), "trapped before") {
 		t.Errorf("add after a result that could not be lifted: %v, want the instance poisoned", err)
 	}
+	// A list of a million bools is a MiB of the component's memory and
+	// 16 MiB of interfaces for the host: it counts at the latter.
+	inst = calcInstance(t, rt)
+	goruntime.ReadMemStats(&before)
+	err = call(inst, "bools", uint32(1<<20))
+	goruntime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "twice the guest memory") {
+		t.Errorf("bools: %v, want an error for a result lifting to more than twice the memory", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Errorf("lifting a million bools allocated %d MiB", grew>>20)
+	}
 	// Another instance of the same runtime is unaffected.
 	other := calcInstance(t, rt)
 	f, _ := other.Component().Func("add")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -127,10 +128,11 @@ type mem struct {
 	lifted  uint64  // bytes of strings and lists lifted (cabi.LiftBudget)
 }
 
-// liftBudget counts n bytes of strings or lists about to be lifted and
-// fails past cabi.LiftBudget: a result of aliased strings or lists could
-// otherwise make the host copy one region of the component's memory any
-// number of times.
+// liftBudget counts n bytes of strings or lists about to be lifted, and
+// the interfaces a list's elements become, and fails past
+// cabi.LiftBudget: a result of aliased strings or lists could otherwise
+// make the host copy one region of the component's memory any number of
+// times, and a list of small elements hold many times its size.
 func (m *mem) liftBudget(n uint64) {
 	m.lifted += n
 	if m.m != nil && m.lifted > cabi.LiftBudget(uint64(m.m.Size())) {
@@ -418,6 +420,8 @@ func (m *mem) loadList(elem rtype, p, n uint32) any {
 		return append([]byte(nil), m.bytes(p, n)...)
 	}
 	m.bytes(p, n*es)
+	// Each element is an interface on the host, whatever its size here.
+	m.liftBudget(uint64(n) * uint64(unsafe.Sizeof(any(nil))))
 	out := make([]any, n)
 	for i := range n {
 		out[i] = m.load(elem, p+i*es)

@@ -146,6 +146,14 @@ __attribute__((export_name("aliased"))) uint32_t *aliased(uint32_t n) {
 	return ret;
 }
 
+// bools returns a list of n bools, the first n bytes of the heap: one
+// byte each in memory, a 16-byte interface each as Func.Call lifts it.
+__attribute__((export_name("bools"))) uint32_t *bools(uint32_t n) {
+	ret[0] = (uint32_t)heap;
+	ret[1] = n;
+	return ret;
+}
+
 // bad-pointer hands the host a result pointer past the end of memory.
 __attribute__((export_name("bad-pointer"))) void bad_pointer(void) { wall_clock_now((datetime *)0xfffffff0); }
 
