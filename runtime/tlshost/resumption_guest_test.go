@@ -45,12 +45,18 @@ func resumedLines(want ...bool) []string {
 // reports whether each resumed.
 func goResumptionServer(t *testing.T, p *guestPKI, n int) (addr string, resumed func() []bool) {
 	t.Helper()
+	return goResumptionServerWith(t, p.local.TLSCertificate(), n)
+}
+
+// goResumptionServerWith is goResumptionServer presenting cert.
+func goResumptionServerWith(t *testing.T, cert tls.Certificate, n int) (addr string, resumed func() []bool) {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	cfg := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	var mu sync.Mutex
 	var got []bool
 	done := make(chan struct{})
@@ -385,4 +391,41 @@ func BenchmarkGuestResumption(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// TestGuestSessionCacheCap crosses the session cache's cap from a wasm
+// guest: it connects to three server names in turn, twice. With room for
+// two sessions (Config.SessionCacheSize, --session-cache-size) each new
+// name evicts the least recently stored, so no connection resumes; with
+// room for three, the second round resumes all three. Both backends.
+func TestGuestSessionCacheCap(t *testing.T) {
+	p := newGuestPKI(t)
+	names := []string{"s0.test", "s1.test", "s2.test"}
+	leaf, err := p.ca.Issue(testpki.LeafOptions{DNSNames: names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachBackend(t, func(t *testing.T, backend string) {
+		for _, tc := range []struct {
+			size int
+			want []bool
+		}{
+			{2, []bool{false, false, false, false, false, false}},
+			{3, []bool{false, false, false, true, true, true}},
+		} {
+			t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
+				addr, served := goResumptionServerWith(t, leaf.TLSCertificate(), len(tc.want))
+				g := startGuestWith(t, tlshost.Config{BackendName: backend, SessionCacheSize: tc.size}, p, resumeGuest, nil,
+					"client", addr, fmt.Sprint(len(tc.want)), "names="+strings.Join(names, ","))
+				out, err := g.wait(t)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				mustContain(t, out, resumedLines(tc.want...)...)
+				if got := served(); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+					t.Errorf("the Go server saw resumptions %v, want %v", got, tc.want)
+				}
+			})
+		}
+	})
 }

@@ -3,9 +3,9 @@
 // Command resume is a test guest, built with package guest/tls, for
 // session resumption (wasitls:tls/extensions@0.3.0):
 //
-//	resume client ADDR N [off|verify]
-//	    Connects to ADDR (server name "localhost") N times, one after
-//	    another. Per connection it prints "conn I: resumed=BOOL
+//	resume client ADDR N [off|verify|names=NAME,...]
+//	    Connects to ADDR (server name "localhost", or with names= the
+//	    names given in turn) N times, one after another. Per connection it prints "conn I: resumed=BOOL
 //	    version=0x.." (or "conn I: handshake failed: ERR"), writes
 //	    "ping\n", reads one line and prints "conn I: read LINE", then
 //	    closes. With off, every connection sets SessionTicketsDisabled;
@@ -29,6 +29,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	wasitls "github.com/wasitls/wasitls/guest/tls"
@@ -53,7 +54,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify] | resume server N [off|off-at-hello]")
+	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify|names=NAME,...] | resume server N [off|off-at-hello]")
 	os.Exit(2)
 }
 
@@ -73,9 +74,15 @@ func client(addr string, n int, mode string) {
 			return nil
 		}
 	}
+	names := []string{cfg.ServerName}
+	if list, ok := strings.CutPrefix(mode, "names="); ok {
+		names = strings.Split(list, ",")
+	}
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		c, err := wasitls.DialContext(ctx, "tcp", addr, cfg)
+		conf := *cfg
+		conf.ServerName = names[i%len(names)]
+		c, err := wasitls.DialContext(ctx, "tcp", addr, &conf)
 		if err != nil {
 			fmt.Printf("conn %d: handshake failed: %v\n", i, err)
 			cancel()
