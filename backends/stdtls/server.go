@@ -63,6 +63,9 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 		}
 		ids = append(ids, id)
 	}
+	if !cfg.SessionTicketsDisabled {
+		c.bindTickets(cfg, ids)
+	}
 	cfg.GetCertificate = func(chi *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return c.pickIdentity(chi, ids)
 	}

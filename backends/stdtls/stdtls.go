@@ -66,7 +66,9 @@
 //     CertificateRequest fails the connection with unexpected_message.
 //   - Resumption: each connection gets its own tls.Config; a server seals
 //     tickets with the keys of ServerConfig.TicketKeys (SetSessionTicketKeys)
-//     and issues none without them, and a client keeps its sessions in
+//     and issues none without them; a ticket carries the hash of the leaf
+//     the server presented and resumes only at a server holding that
+//     identity (tickets.go). A client keeps its sessions in
 //     ClientConfig.Sessions (as a tls.ClientSessionCache, keyed by server
 //     name). crypto/tls resumes in TLS 1.2 and 1.3, with client
 //     certificates too, and calls VerifyServer and VerifyClient with the

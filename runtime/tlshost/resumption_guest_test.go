@@ -300,6 +300,42 @@ func TestGuestSessionsPerGuest(t *testing.T) {
 	})
 }
 
+// TestGuestTicketBoundToIdentity: a ticket resumes only at a server that
+// presents the identity it was issued under. Two guest servers of one host
+// share its ticket keys, one with the localhost identity, one with
+// example.com's. A Go client that holds a ticket from the first offers it
+// to the second under the same server name: the second does not resume
+// it but runs a full handshake, whose certificate the client refuses (it
+// is not localhost's), on both backends. Resumed, the client would have
+// taken the second guest for the first without any proof of its key.
+func TestGuestTicketBoundToIdentity(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
+		first := gr.start(t, resumeGuest, nil, "server", "1")
+		second := gr.start(t, resumeGuest, nil, "server", "1", "example")
+		cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+		if _, got, err := auditExchange(t, first.port(t), cfg); err != nil || got != "hello ping\n" {
+			t.Fatalf("first guest: %q, %v", got, err)
+		}
+		st, got, err := auditExchange(t, second.port(t), cfg)
+		if err == nil {
+			t.Fatalf("the second guest passed for localhost: resumed %v, answered %q", st.DidResume, got)
+		}
+		if !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("the client's error is not about the certificate: %v", err)
+		}
+		out, err := second.wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, "conn 0: handshake failed")
+		if out, err := first.wait(t); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	})
+}
+
 // BenchmarkGuestResumption: the resume guest, a wasm guest/tls client,
 // makes 32 connections one after another to a crypto/tls server over
 // loopback, with resumption on (the first connection full, 31 resumed,

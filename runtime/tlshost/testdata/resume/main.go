@@ -12,9 +12,10 @@
 //	    with verify, VerifyPeerCertificate (verify-server-identity) prints
 //	    "verify: N certificates" each time it runs.
 //
-//	resume server N [off|off-at-hello]
+//	resume server N [off|off-at-hello|example]
 //	    Listens on 127.0.0.1:0 (first line "listening on ADDR") with the
-//	    identity /certs/localhost.{key,pem} and serves N connections one
+//	    identity /certs/localhost.{key,pem} (with example:
+//	    /certs/example.{key,pem}) and serves N connections one
 //	    after another: it prints "conn I: resumed=BOOL" (or "conn I:
 //	    handshake failed: ERR"), reads one line, answers "hello LINE" and
 //	    closes. With off, every connection sets SessionTicketsDisabled;
@@ -54,7 +55,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify|names=NAME,...] | resume server N [off|off-at-hello]")
+	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify|names=NAME,...] | resume server N [off|off-at-hello|example]")
 	os.Exit(2)
 }
 
@@ -113,11 +114,15 @@ func exchange(c net.Conn, i int, msg string) {
 }
 
 func server(n int, off string) {
-	key, err := os.ReadFile("/certs/localhost.key")
+	name := "localhost"
+	if off == "example" {
+		name = "example"
+	}
+	key, err := os.ReadFile("/certs/" + name + ".key")
 	if err != nil {
 		fail(err)
 	}
-	chain, err := os.ReadFile("/certs/localhost.pem")
+	chain, err := os.ReadFile("/certs/" + name + ".pem")
 	if err != nil {
 		fail(err)
 	}
