@@ -31,7 +31,10 @@ import (
 //     one set for all guests of the host, so that a ticket resumes at
 //     any of them as at a server farm sharing its keys: a key seals for
 //     Config.TicketKeyRotation, then opens for as long again, then is
-//     dropped. At most two keys are ever held.
+//     dropped. At most two keys are ever held. Both backends bind a ticket
+//     to the certificate the server presented and resume it only at a
+//     server holding that identity, so that a guest holding the shared
+//     keys cannot pass for another guest's server.
 //
 // Both are on by default. A negative Config.SessionCacheSize or
 // TicketKeyRotation turns the client or the server side off for every
