@@ -327,6 +327,9 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 		if c.lowered {
 			c.Trapf("canon lower has no realloc option")
 		}
+		if c.fn != nil && c.fn.own {
+			c.Trapf("canon lift has no realloc option")
+		}
 		if c.fn != nil {
 			c.Trapf("the guest does not export cabi_realloc")
 		}

@@ -35,12 +35,26 @@ type Guest interface {
 	Memory() api.Memory
 }
 
+// An OptionsGuest is a Guest whose exports carry canonical options of their
+// own: a component instance's exported interface, each function lifted by
+// a `canon lift` that names its memory and realloc. The Binder takes each
+// export's memory and realloc from ExportOptions, never from Memory or a
+// cabi_realloc export (a component has no instance-wide default; two lifts
+// may name two memories).
+type OptionsGuest interface {
+	Guest
+	// ExportOptions returns the memory and realloc options (nil when
+	// absent) of the export named name, as ExportedFunction finds it.
+	ExportOptions(name string) (memory api.Memory, realloc api.Function)
+}
+
 // A Binder finds the exports of one interface in a guest and checks their
 // core signatures, collecting every problem into one error so that a guest
 // missing several exports is told about all of them at bind time.
 type Binder struct {
 	guest  Guest
-	prefix string // "test:kitchen/calc@0.1.0#"
+	opts   OptionsGuest // guest, when its exports carry their own options
+	prefix string       // "test:kitchen/calc@0.1.0#"
 	errs   []string
 }
 
@@ -51,15 +65,21 @@ func NewBinder(guest Guest, module, version string) *Binder {
 	if version != "" {
 		p += "@" + version
 	}
-	return &Binder{guest: guest, prefix: p + "#"}
+	opts, _ := guest.(OptionsGuest)
+	return &Binder{guest: guest, opts: opts, prefix: p + "#"}
 }
 
 // An ExportFunc is one bound export: the core function, its optional
-// post-return function and its qualified name (for errors).
+// post-return function and its qualified name (for errors); bound from an
+// [OptionsGuest], also the memory and realloc of its own options.
 type ExportFunc struct {
 	Name string
 	Fn   api.Function
 	Post api.Function
+
+	own     bool // mem and realloc are the export's, not the guest's
+	mem     api.Memory
+	realloc api.Function
 }
 
 // Func finds the export of the function named name (the WIT name, such as
@@ -81,6 +101,10 @@ func (b *Binder) Func(name string, params, results []api.ValueType) ExportFunc {
 		return ef
 	}
 	ef.Fn = f
+	if b.opts != nil {
+		ef.own = true
+		ef.mem, ef.realloc = b.opts.ExportOptions(full)
+	}
 	post := b.guest.ExportedFunction("cabi_post_" + full)
 	if post == nil {
 		return ef
@@ -104,8 +128,11 @@ func (b *Binder) Exports(inst *Instance, owner any, stack int, memory bool) Expo
 }
 
 // Memory returns the guest's memory; when needed is set, a guest without
-// one is an error.
+// one is an error. An [OptionsGuest] has none: each export has its own.
 func (b *Binder) Memory(needed bool) api.Memory {
+	if b.opts != nil {
+		return nil
+	}
 	m := b.guest.Memory()
 	if m == nil && needed {
 		b.errs = append(b.errs, "the guest exports no memory, which the interface's strings, lists or spilled values need")
@@ -114,8 +141,12 @@ func (b *Binder) Memory(needed bool) api.Memory {
 }
 
 // Realloc returns the guest's cabi_realloc; when needed is set, a guest
-// without one is an error.
+// without one is an error. An [OptionsGuest] has none: each export has its
+// own (a lift without one traps when the host has to allocate).
 func (b *Binder) Realloc(needed bool) api.Function {
+	if b.opts != nil {
+		return nil
+	}
 	f := b.guest.ExportedFunction("cabi_realloc")
 	if f == nil {
 		if needed {
@@ -182,6 +213,9 @@ func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
 	}
 	x.busy = true
 	c.owner, c.mem, c.realloc = x, x.mem, x.realloc
+	if f.own {
+		c.mem, c.realloc = f.mem, f.realloc
+	}
 	// The memory view is taken when first needed: by Realloc while
 	// lowering, by ReadMemory for lifting.
 }

@@ -73,7 +73,11 @@
 // export is [Instance.Run]. Handles cross in both directions: a resource
 // the component defines is a [*Handle], one it imports from the host is a
 // [HostResource] (a value the generated glue would put in the table, with
-// its type). A HostResource passed as borrow<R> is lent to the component
+// its type). [Instance.Guest] presents one exported interface to the typed
+// callers wit2host generates (a cabi.OptionsGuest: each lifted core
+// function under its canonical core name, with its own lift's options),
+// so they call a component as they call a core module.
+// A HostResource passed as borrow<R> is lent to the component
 // for the call through the one resource table ([cabi.Table.Lend]): its
 // resource.drop ends the borrow, not the resource, and what it still
 // holds when the call returns is taken back and reported.

@@ -33,6 +33,14 @@ func TestGeneratedGuestExports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkCalc(t, ctx, x)
+}
+
+// checkCalc calls every export of test:kitchen/calc through x, twice, with
+// values of every kind, checking each answer of a guest that transforms its
+// input as testdata/calcguest does.
+func checkCalc(t *testing.T, ctx context.Context, x *calc.Exports) {
+	t.Helper()
 	check := func(what string, got, want any, err error) {
 		t.Helper()
 		if err != nil {

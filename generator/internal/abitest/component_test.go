@@ -1,0 +1,95 @@
+package abitest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/generator/internal/calc/test/kitchen/calc"
+	"github.com/wasitls/wasitls/internal/cguest"
+	"github.com/wasitls/wasitls/runtime/component"
+	"github.com/wasitls/wasitls/runtime/link"
+)
+
+// calcComponent builds testdata/calccomp/calc.c (with the extra clang
+// flags) into a component (`jco embed`, `jco new`), instantiates it and
+// binds the generated host callers of test:kitchen/calc to its export
+// through Instance.Guest.
+func calcComponent(t *testing.T, cflags ...string) (context.Context, *cabi.Instance, *component.Instance, *calc.Exports) {
+	t.Helper()
+	b := cguest.Build(t, cguest.Spec{
+		Sources: []string{"./testdata/calccomp/calc.c"},
+		CFlags:  append([]string{"-nostdlib", "-Wl,--no-entry", "-Wall", "-Werror"}, cflags...),
+		WIT:     "./testdata/calccomp/calc.wit", World: "calc-component",
+	})
+	c, err := component.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := link.NewLinker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
+	ci := cabi.NewInstance()
+	ctx = cabi.WithInstance(ctx, ci)
+	inst, err := component.Instantiate(ctx, r, c, ci, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inst.Close(ctx) })
+	g, err := inst.Guest(calc.ModuleName + "@" + calc.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := calc.Bind(ci, g, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, ci, inst, x
+}
+
+// TestGeneratedCallerComponent calls a C component's test:kitchen/calc
+// export through the same generated host callers TestGeneratedGuestExports
+// runs on a Go core module: each lifted core function with the memory,
+// realloc and post-return of its own canon lift (shout's post-return
+// overwrites what it returned, so a lift after it would fail the check).
+func TestGeneratedCallerComponent(t *testing.T) {
+	ctx, _, _, x := calcComponent(t)
+	checkCalc(t, ctx, x)
+}
+
+// TestGeneratedCallerComponentHostile: a component whose shout returns a
+// string pointer outside its memory. The call fails with a trap naming the
+// function, the instance is trapped for the generated callers and for
+// Func.Call alike, and the host goes on.
+func TestGeneratedCallerComponentHostile(t *testing.T) {
+	ctx, ci, inst, x := calcComponent(t, "-DHOSTILE")
+	if n, err := x.Add(ctx, 2, 3); err != nil || n != 5 {
+		t.Fatalf("add before = %d, %v", n, err)
+	}
+	_, err := x.Shout(ctx, "hi")
+	var trap *cabi.Trap
+	if !errors.As(err, &trap) || trap.Func != "test:kitchen/calc@0.1.0#shout" || !strings.Contains(err.Error(), "0xfffffff0") {
+		t.Fatalf("shout = %v, want a trap naming test:kitchen/calc@0.1.0#shout and the pointer", err)
+	}
+	if !ci.Trapped() {
+		t.Fatal("instance not marked trapped")
+	}
+	if _, err := x.Add(ctx, 2, 3); err == nil || !strings.Contains(err.Error(), "trapped") {
+		t.Fatalf("add after the trap = %v, want a refusal", err)
+	}
+	f, err := inst.Func(calc.ModuleName+"@"+calc.Version, "noop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Call(ctx); err == nil || !strings.Contains(err.Error(), "trapped") {
+		t.Fatalf("Func.Call after the trap = %v, want a refusal", err)
+	}
+}
