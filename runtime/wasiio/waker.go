@@ -100,6 +100,11 @@ func (l *WaitList) Len() int {
 // sources blocks until ctx is done.
 func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 	if ready := readyIndices(sources); len(ready) > 0 {
+		// A wait that returns at once looked at every source all the
+		// same: what waits to be looked at starts now, not at the next
+		// wait (a poll with an expired timer, as a guest's scheduler
+		// makes before it blocks).
+		startAll(sources)
 		return ready, nil
 	}
 	if a, at, ok := soleAwaiter(sources); ok {
@@ -170,11 +175,21 @@ type Awaiter interface {
 
 // A Starter is a Source whose work waits until someone looks at it: Start
 // starts it, and must be harmless when it runs or ran. [Wait] leaves the
-// start to the source's Watch or Await; [Pollable.Ready] calls Start, so
-// that a guest that only checks readiness still sees progress.
+// start to the source's Watch or Await, and calls Start when it returns
+// at once because another source was ready; [Pollable.Ready] calls Start,
+// so that a guest that only checks readiness still sees progress.
 type Starter interface {
 	Source
 	Start()
+}
+
+// startAll starts every Starter among sources.
+func startAll(sources []Source) {
+	for _, s := range sources {
+		if st, ok := s.(Starter); ok {
+			st.Start()
+		}
+	}
 }
 
 // soleAwaiter finds the one awaiter among sources when every other source

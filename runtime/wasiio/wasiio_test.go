@@ -361,3 +361,30 @@ func TestTransportDeadlineWakesRead(t *testing.T) {
 		t.Fatal("Read still blocked 1s after its deadline moved into the past")
 	}
 }
+
+// startCounter is a Starter that is never ready and counts its starts.
+type startCounter struct {
+	Signal
+	starts int
+}
+
+func (s *startCounter) Start() { s.starts++ }
+
+// A wait that returns at once because another source is ready (an expired
+// timer) still starts a Starter among its sources: a guest's scheduler
+// polls that way before it blocks, and the work must not wait for the
+// blocking poll.
+func TestWaitStartsStarters(t *testing.T) {
+	s := &startCounter{}
+	ready, err := Wait(context.Background(), []Source{s, NewDeadline(time.Now().Add(-time.Second))})
+	if err != nil || len(ready) != 1 || ready[0] != 1 {
+		t.Fatalf("Wait: %v, %v", ready, err)
+	}
+	if s.starts != 1 {
+		t.Fatalf("%d starts, want 1", s.starts)
+	}
+	p := NewPollable(s, nil)
+	if p.Ready(context.Background()) || s.starts != 2 {
+		t.Fatalf("pollable.ready: %d starts, want 2", s.starts)
+	}
+}
