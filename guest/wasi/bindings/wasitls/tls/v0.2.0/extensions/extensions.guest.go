@@ -370,8 +370,11 @@ var retConfigureServerGroups [2]uint64
 
 // ConfigureServerGroups calls the function configure-server-groups.
 //
-// Key-exchange groups the server accepts, in preference order (stdtls
-// picks among them in its own order).
+// Key-exchange groups the server accepts, in preference order. circl-pq
+// takes the first of them that the client supports, and asks for its key
+// share with a HelloRetryRequest when the client sent none, never
+// settling for a lower-ranked group the client guessed; stdtls picks
+// among them in crypto/tls's own order.
 //
 //	configure-server-groups: func(handshake: borrow<server-handshake>, value: list<named-group>) -> result<_, string>
 func ConfigureServerGroups(handshake ServerHandshakeBorrow, value []NamedGroup) error {
