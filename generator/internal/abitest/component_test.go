@@ -11,14 +11,15 @@ import (
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/generator/internal/calc/test/kitchen/calc"
 	"github.com/wasitls/wasitls/internal/cguest"
+	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/component"
-	"github.com/wasitls/wasitls/runtime/link"
 )
 
 // calcComponent builds testdata/calccomp/calc.c (with the extra clang
-// flags) into a component (`jco embed`, `jco new`), instantiates it and
-// binds the generated host callers of test:kitchen/calc to its export
-// through Instance.Guest.
+// flags) into a component (`jco embed`, `jco new`), instantiates it as a
+// guest of a runtime.Runtime and binds the generated host callers of
+// test:kitchen/calc to its export through Instance.Guest. The context
+// returned carries the guest's state, for every call.
 func calcComponent(t *testing.T, cflags ...string) (context.Context, *cabi.Instance, *component.Instance, *calc.Exports) {
 	t.Helper()
 	b := cguest.Build(t, cguest.Spec{
@@ -30,29 +31,33 @@ func calcComponent(t *testing.T, cflags ...string) (context.Context, *cabi.Insta
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := link.NewLinker()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
-	ci := cabi.NewInstance()
-	ctx = cabi.WithInstance(ctx, ci)
-	inst, err := component.Instantiate(ctx, r, c, ci, l)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := rt.InstantiateComponent(ctx, c, runtime.ModuleConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { inst.Close(ctx) })
-	g, err := inst.Guest(calc.ModuleName + "@" + calc.Version)
+	g, err := inst.Component().Guest(calc.ModuleName + "@" + calc.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := calc.Bind(ci, g, "")
+	if _, err := calc.Bind(inst.Cabi(), g, "0.2.0"); err == nil || !strings.Contains(err.Error(), "test:kitchen/calc@0.2.0#add is not exported") {
+		t.Fatalf("binding another version = %v, want an error naming the missing functions", err)
+	}
+	if _, err := inst.Component().Guest("test:kitchen/calc"); err == nil || !strings.Contains(err.Error(), "test:kitchen/calc@0.1.0") {
+		t.Fatalf("Guest of a name not exported = %v, want an error listing the exports", err)
+	}
+	x, err := calc.Bind(inst.Cabi(), g, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ctx, ci, inst, x
+	return inst.Context(), inst.Cabi(), inst.Component(), x
 }
 
 // TestGeneratedCallerComponent calls a C component's test:kitchen/calc
