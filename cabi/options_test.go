@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 )
 
 // allocWasm exports a one-page memory "mem" and "alloc", a realloc that
@@ -85,4 +86,97 @@ func catch(f func()) (err error) {
 	}()
 	f()
 	return nil
+}
+
+// optionsGuest is an OptionsGuest whose one export, "t#f", has options
+// other than the guest-wide Memory and cabi_realloc, as two lifts of a
+// component may.
+type optionsGuest struct {
+	fn         api.Function
+	mem        api.Memory   // the guest-wide memory, which must not be used
+	realloc    api.Function // the guest-wide cabi_realloc, likewise
+	optMem     api.Memory
+	optRealloc api.Function
+}
+
+func (g *optionsGuest) ExportedFunction(name string) api.Function {
+	switch name {
+	case "t#f":
+		return g.fn
+	case "cabi_realloc":
+		return g.realloc
+	}
+	return nil
+}
+
+func (g *optionsGuest) Memory() api.Memory { return g.mem }
+
+func (g *optionsGuest) ExportOptions(name string) (api.Memory, api.Function) {
+	if name == "t#f" {
+		return g.optMem, g.optRealloc
+	}
+	return nil, nil
+}
+
+// TestExportOptions checks that a call of an export bound from an
+// OptionsGuest allocates and writes through that export's own memory and
+// realloc, never the guest-wide ones, and that an export whose options
+// have no realloc traps naming the option although the guest has a
+// cabi_realloc.
+func TestExportOptions(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	var mods [2]api.Module
+	for i := range mods {
+		m, err := r.InstantiateWithConfig(ctx, allocWasm, wazero.NewModuleConfig().WithName(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods[i] = m
+	}
+	own, other := mods[0], mods[1]
+	i32 := api.ValueTypeI32
+	sig := []api.ValueType{i32, i32, i32, i32}
+	store := func(g *optionsGuest) error {
+		b := NewBinder(g, "t", "")
+		f := b.Func("f", sig, []api.ValueType{i32})
+		x := b.Exports(NewInstance(), nil, 4, true)
+		if err := b.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return catch(func() {
+			var err error
+			defer func() {
+				if err != nil {
+					panic(err)
+				}
+			}()
+			var c Call
+			defer c.EndExport(&err)
+			c.BeginExport(ctx, &x, &f)
+			if p, n := c.StoreString("hello"); p != 64 || n != 5 {
+				t.Errorf("StoreString = %d, %d; want 64, 5", p, n)
+			}
+		})
+	}
+
+	g := &optionsGuest{fn: own.ExportedFunction("alloc"), mem: other.ExportedMemory("mem"), realloc: other.ExportedFunction("alloc"),
+		optMem: own.ExportedMemory("mem"), optRealloc: own.ExportedFunction("alloc")}
+	if err := store(g); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := own.ExportedMemory("mem").Read(64, 5); string(b) != "hello" {
+		t.Fatalf("the export's memory at 64 = %q, want hello", b)
+	}
+	if b, _ := other.ExportedMemory("mem").Read(64, 5); string(b) != "\x00\x00\x00\x00\x00" {
+		t.Fatalf("the guest-wide memory was written: %q", b)
+	}
+
+	g.optRealloc = nil
+	err := store(g)
+	var trap *Trap
+	if !errors.As(err, &trap) || trap.Func != "t#f" || !strings.Contains(trap.Msg, "canon lift has no realloc option") {
+		t.Fatalf("err = %v, want a trap of t#f naming the realloc option", err)
+	}
 }
