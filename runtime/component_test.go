@@ -481,6 +481,19 @@ func TestComponentHostile(t *testing.T) {
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
 		t.Errorf("lifting a million bools allocated %d MiB", grew>>20)
 	}
+	// A list of 100,000 pairs of bytes is 200 KB of the component's
+	// memory and about 8 MB of slices and interfaces for the host: it
+	// counts at the latter.
+	inst = calcInstance(t, rt)
+	goruntime.ReadMemStats(&before)
+	err = call(inst, "pairs", uint32(100_000))
+	goruntime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "twice the guest memory") {
+		t.Errorf("pairs: %v, want an error for a result lifting to more than twice the memory", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 5<<20 {
+		t.Errorf("lifting 100,000 pairs allocated %d KiB", grew>>10)
+	}
 	// Another instance of the same runtime is unaffected.
 	other := calcInstance(t, rt)
 	f, _ := other.Component().Func("add")

@@ -363,6 +363,7 @@ func (m *mem) load(t rtype, p uint32) any {
 	}
 	cases := variantCases(t)
 	c := m.disc(b, len(cases))
+	m.liftBudget(uint64(unsafe.Sizeof(Variant{}))) // boxed in an interface
 	v := Variant{Case: c}
 	if ct := cases[c]; ct != nil {
 		off := alignTo(discSize(len(cases)), alignment(t))
@@ -388,6 +389,9 @@ func (m *mem) disc(b []byte, n int) uint32 {
 }
 
 func (m *mem) loadFields(ts []rtype, p uint32) []any {
+	// A record or tuple is a slice of interfaces on the host, however
+	// few bytes it takes here.
+	m.liftBudget(uint64(unsafe.Sizeof([]any(nil))) + uint64(len(ts))*uint64(unsafe.Sizeof(any(nil))))
 	out := make([]any, len(ts))
 	var off uint32
 	for i, t := range ts {

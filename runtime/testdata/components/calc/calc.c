@@ -154,6 +154,15 @@ __attribute__((export_name("bools"))) uint32_t *bools(uint32_t n) {
 	return ret;
 }
 
+// pairs returns a list of n tuple<u8, u8>, the first 2n bytes of the
+// heap: two bytes each in memory, a slice of two interfaces each as
+// Func.Call lifts it.
+__attribute__((export_name("pairs"))) uint32_t *pairs(uint32_t n) {
+	ret[0] = (uint32_t)heap;
+	ret[1] = n;
+	return ret;
+}
+
 // bad-pointer hands the host a result pointer past the end of memory.
 __attribute__((export_name("bad-pointer"))) void bad_pointer(void) { wall_clock_now((datetime *)0xfffffff0); }
 
