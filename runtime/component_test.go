@@ -452,47 +452,36 @@ func TestComponentHostile(t *testing.T) {
 	if err := call(inst, "clock-loop", uint32(1)); err == nil || !strings.Contains(err.Error(), "trapped before") {
 		t.Fatalf("clock-loop after a trap: %v, want the instance poisoned", err)
 	}
-	// A result whose strings all name the same 256 KiB lifts to no more
-	// than twice the component's memory: 2048 of them would make the
-	// host copy 512 MiB.
-	inst = calcInstance(t, rt)
-	var before, after goruntime.MemStats
-	goruntime.ReadMemStats(&before)
-	err = call(inst, "aliased", uint32(2048))
-	goruntime.ReadMemStats(&after)
-	if err == nil || !strings.Contains(err.Error(), "twice the guest memory") {
-		t.Errorf("aliased: %v, want an error for a result lifting to more than twice the memory", err)
-	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
-		t.Errorf("lifting the aliased result allocated %d MiB", grew>>20)
-	}
-	if err := call(inst, "add", int32(1), int32(2)); err == nil || !strings.Contains(err.Error(), "trapped before") {
-		t.Errorf("add after a result that could not be lifted: %v, want the instance poisoned", err)
-	}
-	// A list of a million bools is a MiB of the component's memory and
-	// 16 MiB of interfaces for the host: it counts at the latter.
-	inst = calcInstance(t, rt)
-	goruntime.ReadMemStats(&before)
-	err = call(inst, "bools", uint32(1<<20))
-	goruntime.ReadMemStats(&after)
-	if err == nil || !strings.Contains(err.Error(), "twice the guest memory") {
-		t.Errorf("bools: %v, want an error for a result lifting to more than twice the memory", err)
-	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
-		t.Errorf("lifting a million bools allocated %d MiB", grew>>20)
-	}
-	// A list of 100,000 pairs of bytes is 200 KB of the component's
-	// memory and about 8 MB of slices and interfaces for the host: it
-	// counts at the latter.
-	inst = calcInstance(t, rt)
-	goruntime.ReadMemStats(&before)
-	err = call(inst, "pairs", uint32(100_000))
-	goruntime.ReadMemStats(&after)
-	if err == nil || !strings.Contains(err.Error(), "twice the guest memory") {
-		t.Errorf("pairs: %v, want an error for a result lifting to more than twice the memory", err)
-	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 5<<20 {
-		t.Errorf("lifting 100,000 pairs allocated %d KiB", grew>>10)
+	// Results that would make the host hold many times what they take in
+	// the component's memory are errors, counted at their size on the
+	// host; each poisons its instance.
+	for _, tc := range []struct {
+		name     string
+		n        uint32
+		maxAlloc uint64
+	}{
+		// 2,048 strings naming the same 256 KiB: 512 MiB to copy.
+		{"aliased", 2048, 64 << 20},
+		// A million bools: a MiB here, 16 MiB of interfaces there.
+		{"bools", 1 << 20, 8 << 20},
+		// 100,000 pairs of bytes: 200 KB here, about 8 MB of slices and
+		// interfaces there.
+		{"pairs", 100_000, 5 << 20},
+	} {
+		inst = calcInstance(t, rt)
+		var before, after goruntime.MemStats
+		goruntime.ReadMemStats(&before)
+		err = call(inst, tc.name, tc.n)
+		goruntime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "twice the guest memory") {
+			t.Errorf("%s: %v, want an error for a result lifting to more than twice the memory", tc.name, err)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > tc.maxAlloc {
+			t.Errorf("lifting %s(%d) allocated %d KiB", tc.name, tc.n, grew>>10)
+		}
+		if err := call(inst, "add", int32(1), int32(2)); err == nil || !strings.Contains(err.Error(), "trapped before") {
+			t.Errorf("add after %s: %v, want the instance poisoned", tc.name, err)
+		}
 	}
 	// Another instance of the same runtime is unaffected.
 	other := calcInstance(t, rt)
