@@ -1,0 +1,105 @@
+//go:build !wasip1
+
+package wasi_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime"
+)
+
+var ratios = flag.Bool("ratios", false, "print the hot-call ratio lines and enforce the limits themselves")
+
+// hotCallLimits are the most the generated wrapper may cost per call as a
+// multiple of the bare //go:wasmimport call (internal/hotcalls), measured
+// in the same guest process, loops alternating.
+var hotCallLimits = map[string]float64{
+	"write":       1.2,
+	"check-write": 1.2,
+	"flush (result<_, stream-error>, no argument)": 1.2,
+	"subscribe and drop":                           1.2,
+	"ready":                                        1.2,
+	"poll of one ready pollable":                   1.6,
+}
+
+// TestHotCallRatio runs the hotcalls guest and checks that the generated
+// bindings cost about what a bare import does on the calls a Go guest makes
+// per I/O operation. Timing is noisy on a shared machine, so without
+// -ratios a call fails only past twice its limit (a collapse: the wrapper
+// no longer inlined, an allocation per call); with -ratios the limits
+// themselves hold and the lines are printed.
+func TestHotCallRatio(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing guest")
+	}
+	wasm := guestbuild.MustBuild(t, "./internal/hotcalls")
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := map[string]float64{}
+	var lines map[string]string
+	for attempt := 1; attempt <= 3; attempt++ {
+		var stderr bytes.Buffer
+		if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Args: []string{"hotcalls", "20000", "7"}, Stdout: io.Discard, Stderr: &stderr,
+		}); err != nil {
+			t.Fatalf("guest: %v\n%s", err, stderr.String())
+		}
+		lines = map[string]string{}
+		for line := range strings.Lines(stderr.String()) {
+			var ratio float64
+			if _, err := fmt.Sscanf(line, "ratio %g ", &ratio); err != nil {
+				t.Fatalf("guest line %q", line)
+			}
+			name, _, _ := strings.Cut(strings.SplitN(line, " ", 3)[2], " (bare")
+			if _, ok := hotCallLimits[name]; !ok {
+				t.Fatalf("guest measured %q, which has no limit", name)
+			}
+			lines[name] = strings.TrimSpace(line)
+			if b, ok := best[name]; !ok || ratio < b {
+				best[name] = ratio
+			}
+			t.Logf("run %d: %s", attempt, strings.TrimSpace(line))
+		}
+		if len(lines) != len(hotCallLimits) {
+			t.Fatalf("guest measured %d calls, want %d:\n%s", len(lines), len(hotCallLimits), stderr.String())
+		}
+		within := true
+		for name, limit := range hotCallLimits {
+			if !*ratios {
+				limit *= 2
+			}
+			within = within && best[name] <= limit
+		}
+		if within {
+			break
+		}
+	}
+	for name, limit := range hotCallLimits {
+		bound, what := 2*limit, "twice the limit"
+		if *ratios {
+			bound, what = limit, "the limit"
+			fmt.Printf("ratio %.3f %s (limit %.1f)\n", best[name], name, limit)
+		}
+		if best[name] > bound {
+			t.Errorf("%s: the generated call takes %.2f times the bare import in the best of 3 runs, past %s (%.2f)", name, best[name], what, bound)
+		}
+	}
+}
