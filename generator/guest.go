@@ -197,18 +197,16 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 		}
 		args = []jen.Code{jen.Qual(guestCabiPath, "Addr").Call(jen.Id("spill"))}
 	} else {
-		// Without a string or list in the result, the host never calls
-		// cabi_realloc during the import, so no Go code runs and the
-		// goroutine's stack cannot move: a string or a list of values in
-		// their memory form is passed by address, kept alive to the end of
-		// the call, and nothing is left to release.
-		rt := resultType(f)
-		direct := rt == nil || !hasMem(rt)
+		// A string or a list of values in their memory form is passed by
+		// the address of the Go value itself and kept alive to the end of
+		// the call, with nothing to release. The callee lifts every
+		// argument before it lowers any result (the Canonical ABI's order),
+		// so when a string or list result makes the host call cabi_realloc,
+		// which runs Go code that may grow and so move the goroutine's
+		// stack, the arguments' addresses are no longer read. Pinning them
+		// with cabi.Addr instead doubled the cost of poll.
 		for _, p := range params {
-			if !hasMem(p.Type) {
-				continue
-			}
-			if !direct || !flatMem(p.Type) {
+			if hasMem(p.Type) && !flatMem(p.Type) {
 				mem = true
 			}
 		}

@@ -2,7 +2,8 @@
 
 // Command hotcalls measures what the generated guest bindings add to a hot
 // call: for each of the calls a Go guest makes per I/O operation (write,
-// check-write, flush, output-stream.subscribe, pollable.ready, poll) it runs
+// check-write, flush, output-stream.subscribe, pollable.ready, poll, and
+// poll through guest/wasi/io.PollInto as guest/poll calls it) it runs
 // loops of the bare //go:wasmimport call and of the generated wrapper,
 // alternating A B A B in this one process, and prints one line per call on
 // stderr:
@@ -10,19 +11,23 @@
 //	ratio <generated/bare> <name>
 //
 // where the ratio is the fastest generated round over the fastest bare
-// round. The calls go to the host's stdout stream. Arguments: the calls per
-// round and the rounds per side (default 20000 and 7).
+// round; the pair whose generated call allocates (poll, which returns a
+// new slice) runs last. The calls go to the host's stdout stream. Arguments: the calls per
+// round and the rounds per side (default 20000 and 9).
 package main
 
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 	"unsafe"
 
 	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/io/poll"
 	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/io/streams"
+	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	wasiio "github.com/wasitls/wasitls/guest/wasi/io"
 )
 
 // The bare imports: what a hand-written guest would declare.
@@ -71,7 +76,7 @@ type pair struct {
 }
 
 func main() {
-	calls, rounds := 20000, 7
+	calls, rounds := 20000, 9
 	if len(os.Args) > 1 {
 		calls, _ = strconv.Atoi(os.Args[1])
 	}
@@ -86,6 +91,8 @@ func main() {
 	p := out.Subscribe()
 	defer p.Drop()
 	list := []poll.PollableBorrow{p.Borrow()}
+	owned := []wasiio.Pollable{wasiio.Pollable(p)}
+	ready := make([]uint32, 0, 4)
 
 	pairs := []pair{
 		{"write", func(n int) {
@@ -153,12 +160,28 @@ func main() {
 				}
 			}
 		}},
+		{"poll into a reused slice", func(n int) {
+			for range n {
+				barePoll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(list)))), uint32(len(list)), retAddr())
+				if uint32(ret[0]>>32) != 1 {
+					fail("bare poll", ret[0])
+				}
+				cabi.Unpin()
+			}
+		}, func(n int) {
+			for range n {
+				if ready = wasiio.PollInto(owned, ready[:0]); len(ready) != 1 {
+					fail("poll into", ready)
+				}
+			}
+		}},
 		{"poll of one ready pollable", func(n int) {
 			for range n {
 				barePoll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(list)))), uint32(len(list)), retAddr())
 				if uint32(ret[0]>>32) != 1 {
 					fail("bare poll", ret[0])
 				}
+				cabi.Unpin() // release the arena block the host allocated
 			}
 		}, func(n int) {
 			for range n {
@@ -169,6 +192,7 @@ func main() {
 		}},
 	}
 	for _, c := range pairs {
+		runtime.GC()       // no garbage of the pair before
 		c.bare(calls / 10) // warm up both
 		c.gen(calls / 10)
 		best := [2]time.Duration{1 << 62, 1 << 62}

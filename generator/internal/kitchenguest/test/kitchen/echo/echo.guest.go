@@ -8,6 +8,7 @@ import (
 	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
 	"math"
+	"runtime"
 	"unsafe"
 )
 
@@ -165,8 +166,9 @@ var retEchoString [1]uint64
 //
 //	echo-string: func(v: string) -> string
 func EchoString(v string) string {
-	importEchoString(cabi.Addr(unsafe.Pointer(unsafe.StringData(v))), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoString))))
+	importEchoString(uint32(uintptr(unsafe.Pointer(unsafe.StringData(v)))), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoString))))
 	res := cabi.LiftString(*(*uint32)(unsafe.Pointer(&retEchoString)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoString), 4)))
+	runtime.KeepAlive(v)
 	cabi.Unpin()
 	return res
 }
@@ -181,8 +183,9 @@ var retEchoBytes [1]uint64
 //
 //	echo-bytes: func(v: bytes) -> bytes
 func EchoBytes(v Bytes) Bytes {
-	importEchoBytes(cabi.Addr(unsafe.Pointer(unsafe.SliceData(v))), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoBytes))))
+	importEchoBytes(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(v)))), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoBytes))))
 	res := cabi.LiftList[uint8](*(*uint32)(unsafe.Pointer(&retEchoBytes)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoBytes), 4)))
+	runtime.KeepAlive(v)
 	cabi.Unpin()
 	return res
 }

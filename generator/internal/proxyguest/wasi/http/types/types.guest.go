@@ -205,8 +205,9 @@ var retFieldsGet [1]uint64
 //
 //	get: func(name: field-name) -> list<field-value>
 func (self FieldsBorrow) Get(name FieldName) []FieldValue {
-	importFieldsGet(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsGet))))
+	importFieldsGet(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsGet))))
 	res := loadListFieldValue(*(*uint32)(unsafe.Pointer(&retFieldsGet)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retFieldsGet), 4)))
+	runtime.KeepAlive(name)
 	cabi.Unpin()
 	return res
 }

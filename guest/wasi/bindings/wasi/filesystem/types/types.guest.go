@@ -669,7 +669,8 @@ var retDescriptorReadlinkAt [2]uint64
 //
 //	readlink-at: func(path: string) -> result<string, error-code>
 func (self DescriptorBorrow) ReadlinkAt(path string) (string, error) {
-	importDescriptorReadlinkAt(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(path))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorReadlinkAt))))
+	importDescriptorReadlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorReadlinkAt))))
+	runtime.KeepAlive(path)
 	var ok string
 	if *(*uint8)(unsafe.Pointer(&retDescriptorReadlinkAt)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadlinkAt), 4))

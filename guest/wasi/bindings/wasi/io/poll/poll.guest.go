@@ -5,6 +5,7 @@ package poll
 
 import (
 	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"runtime"
 	"unsafe"
 )
 
@@ -89,8 +90,9 @@ var retPoll [1]uint64
 //
 //	poll: func(in: list<borrow<pollable>>) -> list<u32>
 func Poll(in []PollableBorrow) []uint32 {
-	importPoll(cabi.Addr(unsafe.Pointer(unsafe.SliceData(in))), uint32(len(in)), uint32(uintptr(unsafe.Pointer(&retPoll))))
+	importPoll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(in)))), uint32(len(in)), uint32(uintptr(unsafe.Pointer(&retPoll))))
 	res := cabi.LiftList[uint32](*(*uint32)(unsafe.Pointer(&retPoll)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retPoll), 4)))
+	runtime.KeepAlive(in)
 	cabi.Unpin()
 	return res
 }

@@ -259,7 +259,8 @@ var retConfigureClientProtocolVersions [2]uint64
 //
 //	configure-client-protocol-versions: func(handshake: borrow<client-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureClientProtocolVersions(handshake ClientHandshakeBorrow, value []ProtocolVersion) error {
-	importConfigureClientProtocolVersions(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientProtocolVersions))))
+	importConfigureClientProtocolVersions(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientProtocolVersions))))
+	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientProtocolVersions)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientProtocolVersions), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientProtocolVersions), 4), 4)))
 		cabi.Unpin()
@@ -281,7 +282,8 @@ var retConfigureClientCipherSuites [2]uint64
 //
 //	configure-client-cipher-suites: func(handshake: borrow<client-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureClientCipherSuites(handshake ClientHandshakeBorrow, value []CipherSuite) error {
-	importConfigureClientCipherSuites(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientCipherSuites))))
+	importConfigureClientCipherSuites(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientCipherSuites))))
+	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientCipherSuites)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientCipherSuites), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientCipherSuites), 4), 4)))
 		cabi.Unpin()
@@ -308,7 +310,8 @@ var retConfigureClientGroups [2]uint64
 //
 //	configure-client-groups: func(handshake: borrow<client-handshake>, value: list<named-group>, key-shares: u8) -> result<_, string>
 func ConfigureClientGroups(handshake ClientHandshakeBorrow, value []NamedGroup, keyShares uint8) error {
-	importConfigureClientGroups(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(keyShares), uint32(uintptr(unsafe.Pointer(&retConfigureClientGroups))))
+	importConfigureClientGroups(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(keyShares), uint32(uintptr(unsafe.Pointer(&retConfigureClientGroups))))
+	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientGroups)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientGroups), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientGroups), 4), 4)))
 		cabi.Unpin()
@@ -330,7 +333,8 @@ var retConfigureServerProtocolVersions [2]uint64
 //
 //	configure-server-protocol-versions: func(handshake: borrow<server-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureServerProtocolVersions(handshake ServerHandshakeBorrow, value []ProtocolVersion) error {
-	importConfigureServerProtocolVersions(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerProtocolVersions))))
+	importConfigureServerProtocolVersions(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerProtocolVersions))))
+	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerProtocolVersions)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerProtocolVersions), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerProtocolVersions), 4), 4)))
 		cabi.Unpin()
@@ -352,7 +356,8 @@ var retConfigureServerCipherSuites [2]uint64
 //
 //	configure-server-cipher-suites: func(handshake: borrow<server-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureServerCipherSuites(handshake ServerHandshakeBorrow, value []CipherSuite) error {
-	importConfigureServerCipherSuites(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerCipherSuites))))
+	importConfigureServerCipherSuites(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerCipherSuites))))
+	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerCipherSuites)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerCipherSuites), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerCipherSuites), 4), 4)))
 		cabi.Unpin()
@@ -378,7 +383,8 @@ var retConfigureServerGroups [2]uint64
 //
 //	configure-server-groups: func(handshake: borrow<server-handshake>, value: list<named-group>) -> result<_, string>
 func ConfigureServerGroups(handshake ServerHandshakeBorrow, value []NamedGroup) error {
-	importConfigureServerGroups(uint32(handshake), cabi.Addr(unsafe.Pointer(unsafe.SliceData(value))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerGroups))))
+	importConfigureServerGroups(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerGroups))))
+	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerGroups)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerGroups), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerGroups), 4), 4)))
 		cabi.Unpin()
