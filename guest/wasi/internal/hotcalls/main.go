@@ -93,6 +93,15 @@ func main() {
 	list := []poll.PollableBorrow{p.Borrow()}
 	owned := []wasiio.Pollable{wasiio.Pollable(p)}
 	ready := make([]uint32, 0, 4)
+	barePolls := func(n int) {
+		for range n {
+			barePoll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(list)))), uint32(len(list)), retAddr())
+			if uint32(ret[0]>>32) != 1 {
+				fail("bare poll", ret[0])
+			}
+			cabi.Unpin() // release the arena block the host allocated
+		}
+	}
 
 	pairs := []pair{
 		{"write", func(n int) {
@@ -160,30 +169,14 @@ func main() {
 				}
 			}
 		}},
-		{"poll into a reused slice", func(n int) {
-			for range n {
-				barePoll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(list)))), uint32(len(list)), retAddr())
-				if uint32(ret[0]>>32) != 1 {
-					fail("bare poll", ret[0])
-				}
-				cabi.Unpin()
-			}
-		}, func(n int) {
+		{"poll into a reused slice", barePolls, func(n int) {
 			for range n {
 				if ready = wasiio.PollInto(owned, ready[:0]); len(ready) != 1 {
 					fail("poll into", ready)
 				}
 			}
 		}},
-		{"poll of one ready pollable", func(n int) {
-			for range n {
-				barePoll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(list)))), uint32(len(list)), retAddr())
-				if uint32(ret[0]>>32) != 1 {
-					fail("bare poll", ret[0])
-				}
-				cabi.Unpin() // release the arena block the host allocated
-			}
-		}, func(n int) {
+		{"poll of one ready pollable", barePolls, func(n int) {
 			for range n {
 				if r := poll.Poll(list); len(r) != 1 {
 					fail("poll", r)
