@@ -25,13 +25,16 @@ var ratios = flag.Bool("ratios", false, "print the hot-call ratio lines and enfo
 // multiple of the bare //go:wasmimport call (internal/hotcalls), measured
 // in the same guest process, loops alternating.
 var hotCallLimits = map[string]float64{
-	"write":       1.2,
-	"check-write": 1.2,
-	"flush (result<_, stream-error>, no argument)": 1.2,
+	// A result<_, stream-error> wrapper is one Go call more than the bare
+	// import: it cannot fit the compiler's inlining budget
+	// (docs/wit2host.md, Guest side).
+	"write":       1.8,
+	"check-write": 1.8,
+	"flush (result<_, stream-error>, no argument)": 1.8,
 	"subscribe and drop":                           1.2,
 	"ready":                                        1.2,
-	"poll of one ready pollable":                   4.0, // a new slice per call
-	"poll into a reused slice":                     1.5,
+	"poll into a reused slice":                     1.45,
+	"poll of one ready pollable":                   3.0, // a new slice per call
 }
 
 // TestHotCallRatio runs the hotcalls guest and checks that the generated
@@ -46,7 +49,10 @@ func TestHotCallRatio(t *testing.T) {
 	}
 	wasm := guestbuild.MustBuild(t, "./internal/hotcalls")
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	// The runtime's own configuration: with wazero's termination checks,
+	// which make every Go call in the guest dearer, so a wrapper that is
+	// not inlined shows.
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
 	defer r.Close(ctx)
 	rt, err := runtime.New(ctx, r, runtime.Config{})
 	if err != nil {
