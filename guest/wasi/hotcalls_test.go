@@ -106,7 +106,7 @@ func TestHotCallRatio(t *testing.T) {
 		bound, what := 2*limit, "twice the limit"
 		if *ratios {
 			bound, what = limit, "the limit"
-			fmt.Printf("ratio %.3f %s (limit %.1f)\n", best[name], name, limit)
+			fmt.Printf("ratio %.3f %s (limit %g)\n", best[name], name, limit)
 		}
 		if best[name] > bound {
 			t.Errorf("%s: the generated call takes %.2f times the bare import in the best of 3 runs, past %s (%.2f)", name, best[name], what, bound)

@@ -15,8 +15,7 @@ import (
 type Pollable = poll.Pollable
 
 // Poll waits until at least one of in is ready and returns the indexes of the
-// ready ones. in must be heap memory: the host allocates the result through
-// cabi_realloc while in is borrowed. The returned slice is fresh Go memory.
+// ready ones. The returned slice is fresh Go memory.
 //
 //	poll: func(in: list<borrow<pollable>>) -> list<u32>;
 func Poll(in []Pollable) []uint32 { return poll.Poll(borrows(in)) }
@@ -26,10 +25,15 @@ func Poll(in []Pollable) []uint32 { return poll.Poll(borrows(in)) }
 // ready[:0]) polls without allocating, the host writing the indexes
 // straight into ready's spare capacity.
 func PollInto(in []Pollable, ready []uint32) []uint32 {
-	if spare := ready[len(ready):cap(ready)]; len(spare) > 0 {
+	spare := ready[len(ready):cap(ready)]
+	if len(spare) > 0 {
 		cabi.Offer(unsafe.Pointer(unsafe.SliceData(spare)), uint32(len(spare))*4)
 	}
-	return append(ready, poll.Poll(borrows(in))...)
+	got := poll.Poll(borrows(in))
+	if len(got) > 0 && unsafe.SliceData(got) == unsafe.SliceData(spare) {
+		return ready[:len(ready)+len(got)] // the host wrote them in place
+	}
+	return append(ready, got...)
 }
 
 // borrows lends the handles of in for a call: the owned and borrowed handle
