@@ -210,7 +210,7 @@ func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *d
 	}{
 		{"client-showcase -> example.com (ALPN h2, client certificate)", "client-showcase",
 			[]string{"client-showcase", "example.com", port, "/certs/client.key", "/certs/client.pem"}, []string{"CONNECT_TO=127.0.0.1"}},
-		{"client-minimal -> localhost GET /secure (post-handshake authentication)", "client-minimal",
+		{"client-minimal -> localhost GET /secure (post-handshake authentication: circl-pq does it, crypto/tls cannot, so stdtls says so)", "client-minimal",
 			[]string{"client-minimal", "localhost", port, "/secure"}, nil},
 	}
 	for _, c := range clients {
