@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -135,6 +136,27 @@ func isClosed(c chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// listeningLine is what the guest servers of the tests print once they
+// listen.
+var listeningLine = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)\n`)
+
+// waitListening waits until a guest server run by dispatch prints its
+// address on stdout, and returns it; a run that exits first fails the test
+// with its output.
+func waitListening(t *testing.T, stdout, stderr *lockedBuffer, code <-chan int) string {
+	t.Helper()
+	for {
+		if m := listeningLine.FindStringSubmatch(stdout.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("exited with %d before listening: %s%s", c, stdout.String(), stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

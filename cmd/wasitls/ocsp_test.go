@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -64,19 +63,7 @@ func TestRunIdentityOCSP(t *testing.T) {
 				code <- dispatch(ctx, []string{"run", "--backend", backend, "--allow-listen", "127.0.0.1:*",
 					"--identity", "web=" + certFile + "," + keyFile + "," + good, guest, "server", "web"}, &stdout, &stderr)
 			}()
-			listening := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)\n`)
-			var addr string
-			for addr == "" {
-				if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-					addr = m[1]
-					break
-				}
-				select {
-				case c := <-code:
-					t.Fatalf("exited with %d before listening: %s%s", c, stdout.String(), stderr.String())
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
+			addr := waitListening(t, &stdout, &stderr, code)
 			c, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
 			if err != nil {
 				t.Fatal(err)
