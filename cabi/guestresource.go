@@ -55,9 +55,36 @@ func (g *GuestResource) Rep() uint32 { return g.rep }
 // dropped it: it can no longer be passed or dropped.
 func (g *GuestResource) Spent() bool { return g.spent }
 
-// guestRep is the table entry of a handle to a resource the guest
-// implements.
+// A RepResource is the table entry of a handle to a resource the guest
+// implements: its rep. The entries [resource-new]R and [Call.GiveRep] make
+// are RepResources; a component instance's own entries (its canon
+// resource.new) are too, so the generated callers take either.
+type RepResource interface {
+	Resource
+	Rep() uint32
+}
+
+// A ResourceGuest is a Guest keeping the handles of the resources it
+// implements in the table under resource types of its own: a component
+// instance, whose canon resource.new, resource.rep and resource.drop the
+// loader builds. The Binder binds each resource of the interface to the
+// generated type (BindResource), so that the handles the guest returns
+// are found under it, and finds its destructor by the core name
+// <interface>#[dtor]<resource> through ExportedFunction.
+type ResourceGuest interface {
+	Guest
+	// BindResource makes typ the type of the handles of the resource
+	// named resource (its WIT name) of the interface named iface (its
+	// canonical name, such as "test:kitchen/tally@0.1.0").
+	BindResource(iface, resource string, typ *ResourceType) error
+}
+
+// guestRep is the table entry of a handle to a resource a core module
+// implements, or one the host gave a guest.
 type guestRep struct{ rep uint32 }
+
+// Rep implements RepResource.
+func (r *guestRep) Rep() uint32 { return r.rep }
 
 // Drop implements Resource: the table forgets the handle. The destructor
 // runs only on the path of a call into the guest ([resource-drop]R or
@@ -67,11 +94,11 @@ func (*guestRep) Drop() {}
 // TakeRep lifts an own<R> of a resource the guest implements, returned by
 // the guest: like [Call.Take], the handle leaves the table at Commit.
 func (c *Call) TakeRep(h uint32, typ *ResourceType) GuestResource {
-	r, ok := c.Take(h, typ).(*guestRep)
+	r, ok := c.Take(h, typ).(RepResource)
 	if !ok {
 		c.Trapf("handle %d is a %s the guest does not implement", h, typ)
 	}
-	return GuestResource{typ: typ, rep: r.rep}
+	return GuestResource{typ: typ, rep: r.Rep()}
 }
 
 // GiveRep lowers g as an own<R> argument of an export: the rep enters the
@@ -130,10 +157,17 @@ func (x *Exports) DropGuest(ctx context.Context, g *GuestResource, dtor *ExportF
 
 // Dtor finds the destructor the guest exports for resource (its WIT name)
 // of the interface, <interface>#[dtor]<resource>, which it need not
-// export; a wrong signature is an error.
-func (b *Binder) Dtor(resource string) ExportFunc {
+// export; a wrong signature is an error. typ is the generated type of the
+// resource's handles, bound to a [ResourceGuest]'s own.
+func (b *Binder) Dtor(resource string, typ *ResourceType) ExportFunc {
 	full := b.prefix + "[dtor]" + resource
 	ef := ExportFunc{Name: full}
+	if rg, ok := b.guest.(ResourceGuest); ok {
+		if err := rg.BindResource(strings.TrimSuffix(b.prefix, "#"), resource, typ); err != nil {
+			b.errs = append(b.errs, err.Error())
+			return ef
+		}
+	}
 	f := b.guest.ExportedFunction(full)
 	if f == nil {
 		return ef
@@ -185,7 +219,7 @@ func ResourceFuncs(module, resource string, typ *ResourceType) []HostFunc {
 			if err != nil {
 				c.handleTrap(err)
 			}
-			stack[0] = uint64(v.(*guestRep).rep)
+			stack[0] = uint64(v.(RepResource).Rep())
 		}),
 		fn("[resource-drop]", func(c *Call, mod api.Module, stack []uint64) {
 			v, err := c.inst.table.Remove(uint32(stack[0]), typ)
@@ -199,7 +233,7 @@ func ResourceFuncs(module, resource string, typ *ResourceType) []HostFunc {
 				if !isDtor(f) {
 					c.Trapf("the destructor %s does not have the core signature (i32) -> ()", dtor)
 				}
-				stack[0] = uint64(v.(*guestRep).rep)
+				stack[0] = uint64(v.(RepResource).Rep())
 				if err := f.CallWithStack(c.ctx, stack[:1]); err != nil {
 					c.Trapf("the destructor %s trapped: %v", dtor, err)
 				}

@@ -202,6 +202,22 @@ func (t *Table) Len() int {
 	return t.live
 }
 
+// Retype gives the live handles of type from the type to and returns how
+// many there were: a component's resource type bound to the generated one
+// (see [ResourceGuest]) keeps the handles the component already holds.
+func (t *Table) Retype(from, to *ResourceType) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for i := range t.slots {
+		if s := &t.slots[i]; s.state == slotLive && s.typ == from {
+			s.typ = to
+			n++
+		}
+	}
+	return n
+}
+
 // Insert adds v as a resource of type typ and returns its new handle. When
 // v is a [Child] whose parent is in the table, the parent gains a child.
 // A full table returns a *LimitError and leaves v to the caller.

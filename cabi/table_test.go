@@ -317,3 +317,29 @@ func TestTableTypeOfHolds(t *testing.T) {
 		t.Error("Holds after Take")
 	}
 }
+
+// TestTableRetype: the live handles of one type, and only those, take the
+// other type; a dropped one is not counted.
+func TestTableRetype(t *testing.T) {
+	var dropped []string
+	tab := new(Table)
+	h1 := mustInsert(t, tab, typA, &res{name: "a1", dropped: &dropped})
+	h2 := mustInsert(t, tab, typA, &res{name: "a2", dropped: &dropped})
+	hb := mustInsert(t, tab, typB, &res{name: "b", dropped: &dropped})
+	if _, err := tab.Remove(h2, typA); err != nil {
+		t.Fatal(err)
+	}
+	typC := NewResourceType("c")
+	if n := tab.Retype(typA, typC); n != 1 {
+		t.Fatalf("Retype = %d, want 1", n)
+	}
+	if _, err := tab.Get(h1, typA); err == nil {
+		t.Error("the retyped handle is still found under its old type")
+	}
+	if _, err := tab.Get(h1, typC); err != nil {
+		t.Errorf("the retyped handle under its new type: %v", err)
+	}
+	if typ, err := tab.TypeOf(hb); err != nil || typ != typB {
+		t.Errorf("the other type's handle: %v, %v", typ, err)
+	}
+}

@@ -211,7 +211,7 @@ func (e *emitter) bind(stack int, memory bool) jen.Code {
 		body = append(body, jen.Id("x").Dot(exportField(f)).Op("=").Id("b").Dot("Func").Call(jen.Lit(f.WITName), valueTypes(params), valueTypes(results)))
 	}
 	for _, d := range e.guestResources() {
-		body = append(body, jen.Id("x").Dot(dtorField(d)).Op("=").Id("b").Dot("Dtor").Call(jen.Lit(d.Name)))
+		body = append(body, jen.Id("x").Dot(dtorField(d)).Op("=").Id("b").Dot("Dtor").Call(jen.Lit(d.Name), jen.Id(e.resourceVar(d))))
 	}
 	body = append(body,
 		jen.Id("x").Dot("Exports").Op("=").Id("b").Dot("Exports").Call(jen.Id("inst"), jen.Id("x"), jen.Lit(stack), jen.Lit(memory)),

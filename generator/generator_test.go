@@ -15,7 +15,7 @@ import (
 	"go.bytecodealliance.org/wit"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden generated code in internal/kitchen, internal/plugin and internal/proxy")
+var update = flag.Bool("update", false, "rewrite the golden generated code in internal/kitchen, internal/plugin, internal/tally and internal/proxy")
 
 const modulePath = "github.com/wasitls/wasitls"
 
@@ -170,6 +170,26 @@ func TestGoldenCalc(t *testing.T) {
 		if len(files) != 4 {
 			t.Errorf("%s: got %d files, want 4 (the exported interface and the one it uses, two files each)", side.dir, len(files))
 		}
+	}
+}
+
+// TestGoldenTally is TestGolden for a world exporting a resource a
+// component implements: the host callers in internal/tally (the ABI tests
+// call a C component through them).
+func TestGoldenTally(t *testing.T) {
+	res := load(t, "testdata/kitchen")
+	files, err := Generate(res, Options{World: "test:kitchen/tally-plugin", Package: modulePath + "/generator/internal/tally"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := Write("internal/tally", files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareTree(t, "internal/tally", files, "run go test ./generator -run TestGoldenTally -update")
+	if len(files) != 2 {
+		t.Errorf("got %d files, want 2 (the exported interface, two files)", len(files))
 	}
 }
 

@@ -25,11 +25,25 @@ import (
 // runs post-return on these core functions as it does on a core module's,
 // in the component instance's cabi.Instance, whose trapped state is
 // shared with Func.Call.
+//
+// The resources the interface exports are the component's own: its canon
+// resource.new puts their reps in the instance's table under the
+// resource's type, which the Binder replaces with the generated one
+// (cabi.ResourceGuest; handles already in the table are retyped), so that an own<R> the
+// component returns is taken under the generated type, the generated
+// handle lends the rep to the component's methods (a borrow of a
+// resource its own instance implements), a handle the host passes back as
+// own<R> is one the component's resource.rep and resource.drop accept, and
+// dropping the generated handle calls the destructor of the resource type
+// under the core name <interface>#[dtor]<resource>.
 
 // exportGuest is one exported interface of a component instance seen as a
-// cabi.OptionsGuest.
+// cabi.OptionsGuest and a cabi.ResourceGuest.
 type exportGuest struct {
-	funcs map[string]*lifted // by canonical core name
+	table     *cabi.Table
+	iface     string
+	funcs     map[string]*lifted    // by canonical core name
+	resources map[string]*rresource // the component's own, by WIT name
 }
 
 // Guest returns the exported interface iface (its export name, such as
@@ -50,13 +64,44 @@ func (inst *Instance) Guest(iface string) (cabi.Guest, error) {
 	if !ok || it.sort != SortInstance {
 		return nil, fmt.Errorf("component: export %q is a %s, not an instance", iface, it.sort)
 	}
-	g := &exportGuest{funcs: map[string]*lifted{}}
+	g := &exportGuest{table: inst.ci.Table(), iface: iface, funcs: map[string]*lifted{}, resources: map[string]*rresource{}}
 	for _, name := range ci.order {
-		if f, ok := ci.exports[name].v.(*cfunc); ok && f.lifted != nil {
-			g.funcs[iface+"#"+name] = f.lifted
+		switch v := ci.exports[name].v.(type) {
+		case *cfunc:
+			if v.lifted != nil {
+				g.funcs[iface+"#"+name] = v.lifted
+			}
+		case *rresource:
+			if v.defined {
+				g.resources[name] = v
+			}
 		}
 	}
 	return g, nil
+}
+
+// BindResource makes typ the type of the handles of the component's
+// exported resource named resource, retyping the handles of it the table
+// holds. A resource is bound to one generated type: binding it to another
+// is an error.
+func (g *exportGuest) BindResource(iface, resource string, typ *cabi.ResourceType) error {
+	r, ok := g.resources[resource]
+	if !ok || iface != g.iface {
+		return fmt.Errorf("component: %s exports no resource %s", iface, resource)
+	}
+	switch {
+	case r.typ == typ:
+		return nil
+	case r.bound:
+		return fmt.Errorf("component: resource %s of %s is bound to %s already", resource, iface, r.typ)
+	case typ == nil:
+		return fmt.Errorf("component: resource %s of %s bound to a nil type", resource, iface)
+	}
+	if g.table != nil {
+		g.table.Retype(r.typ, typ)
+	}
+	r.typ, r.bound = typ, true
+	return nil
 }
 
 // ExportedFunction returns the lifted core function named name, or the
@@ -67,6 +112,9 @@ func (g *exportGuest) ExportedFunction(name string) api.Function {
 	}
 	if l, ok := g.funcs[strings.TrimPrefix(name, "cabi_post_")]; ok && strings.HasPrefix(name, "cabi_post_") && l.postReturn != nil {
 		return l.postReturn
+	}
+	if r, ok := g.resources[strings.TrimPrefix(name, g.iface+"#[dtor]")]; ok && strings.HasPrefix(name, g.iface+"#[dtor]") && r.dtor != nil {
+		return r.dtor
 	}
 	return nil
 }

@@ -111,7 +111,11 @@ func (m *mem) liftOwn(t *rown, h uint32) any {
 	if err != nil {
 		fail("own<%s> result: %v", t.res, err)
 	}
-	return &Handle{rep: v.(*ownedRep), inst: m.inst}
+	o, ok := v.(*ownedRep)
+	if !ok { // one the generated host callers gave the component
+		o = &ownedRep{rep: v.(cabi.RepResource).Rep(), res: t.res}
+	}
+	return &Handle{rep: o, inst: m.inst}
 }
 
 // lowerHandle lowers a handle argument: a *Handle of a resource the

@@ -37,6 +37,9 @@ type ownedRep struct {
 	done bool
 }
 
+// Rep implements cabi.RepResource.
+func (o *ownedRep) Rep() uint32 { return o.rep }
+
 // Drop implements cabi.Resource. The destructor runs only for an explicit
 // drop, on the path of a call into the guest (the guest's resource.drop,
 // or Handle.Drop with the caller's context): when the instance closes and
@@ -98,7 +101,7 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 			call := cabi.Begin(ctx, lowered, name)
 			defer call.End()
 			v := call.Borrow(uint32(stack[0]), r.typ)
-			stack[0] = uint64(v.(*ownedRep).rep)
+			stack[0] = uint64(v.(cabi.RepResource).Rep())
 		}}
 	case CanonResourceDrop:
 		name := "[resource-drop]" + r.name
@@ -106,7 +109,20 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 			call := cabi.Begin(ctx, lowered, name)
 			defer call.End()
 			v := call.Borrow(uint32(stack[0]), r.typ)
-			v.(*ownedRep).ctx = ctx
+			o, ok := v.(*ownedRep)
+			if !ok {
+				// A handle the generated host callers gave the
+				// component (cabi.Call.GiveRep): its entry is the
+				// host's, the destructor still the component's.
+				o = &ownedRep{rep: v.(cabi.RepResource).Rep(), res: r}
+				call.Drop(uint32(stack[0]), r.typ)
+				o.ctx = ctx
+				if err := safeDrop(o); err != nil {
+					call.Trapf("%v", err)
+				}
+				return
+			}
+			o.ctx = ctx
 			call.Drop(uint32(stack[0]), r.typ)
 		}}
 	}

@@ -48,6 +48,7 @@ type rresource struct {
 	defined bool
 	dtor    api.Function // a defined resource's destructor, or nil
 	typ     *cabi.ResourceType
+	bound   bool // typ is a generated one (exportGuest.BindResource)
 }
 
 func (r *rresource) String() string {

@@ -22,10 +22,33 @@ import (
 // returned carries the guest's state, for every call.
 func calcComponent(t *testing.T, cflags ...string) (context.Context, *cabi.Instance, *component.Instance, *calc.Exports) {
 	t.Helper()
+	inst := cComponent(t, "./testdata/calccomp/calc.c", "./testdata/calccomp/calc.wit", "calc-component", cflags...)
+	g, err := inst.Component().Guest(calc.ModuleName + "@" + calc.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := calc.Bind(inst.Cabi(), g, "0.2.0"); err == nil || !strings.Contains(err.Error(), "test:kitchen/calc@0.2.0#add is not exported") {
+		t.Fatalf("binding another version = %v, want an error naming the missing functions", err)
+	}
+	if _, err := inst.Component().Guest("test:kitchen/calc"); err == nil || !strings.Contains(err.Error(), "test:kitchen/calc@0.1.0") {
+		t.Fatalf("Guest of a name not exported = %v, want an error listing the exports", err)
+	}
+	x, err := calc.Bind(inst.Cabi(), g, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst.Context(), inst.Cabi(), inst.Component(), x
+}
+
+// cComponent builds the C source src (with the extra clang flags) into a
+// component of the world world of the WIT file wit (`jco embed`, `jco
+// new`) and instantiates it as a guest of a runtime.Runtime.
+func cComponent(t *testing.T, src, wit, world string, cflags ...string) *runtime.ComponentInstance {
+	t.Helper()
 	b := cguest.Build(t, cguest.Spec{
-		Sources: []string{"./testdata/calccomp/calc.c"},
+		Sources: []string{src},
 		CFlags:  append([]string{"-nostdlib", "-Wl,--no-entry", "-Wall", "-Werror"}, cflags...),
-		WIT:     "./testdata/calccomp/calc.wit", World: "calc-component",
+		WIT:     wit, World: world,
 	})
 	c, err := component.Parse(b)
 	if err != nil {
@@ -43,21 +66,7 @@ func calcComponent(t *testing.T, cflags ...string) (context.Context, *cabi.Insta
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { inst.Close(ctx) })
-	g, err := inst.Component().Guest(calc.ModuleName + "@" + calc.Version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := calc.Bind(inst.Cabi(), g, "0.2.0"); err == nil || !strings.Contains(err.Error(), "test:kitchen/calc@0.2.0#add is not exported") {
-		t.Fatalf("binding another version = %v, want an error naming the missing functions", err)
-	}
-	if _, err := inst.Component().Guest("test:kitchen/calc"); err == nil || !strings.Contains(err.Error(), "test:kitchen/calc@0.1.0") {
-		t.Fatalf("Guest of a name not exported = %v, want an error listing the exports", err)
-	}
-	x, err := calc.Bind(inst.Cabi(), g, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inst.Context(), inst.Cabi(), inst.Component(), x
+	return inst
 }
 
 // TestGeneratedCallerComponent calls a C component's test:kitchen/calc

@@ -94,7 +94,7 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	x.fKeepBorrow = b.Func("keep-borrow", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fBadHandle = b.Func("bad-handle", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
 	x.fRepOfCounter = b.Func("rep-of-counter", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.dtorWidget = b.Dtor("widget")
+	x.dtorWidget = b.Dtor("widget", WidgetType)
 	x.Exports = b.Exports(inst, x, 4, true)
 	if err := b.Err(); err != nil {
 		return nil, err
