@@ -48,7 +48,8 @@
 // (lend.go), an own<R> result leaves it. Resources the guest implements
 // are held by the host as [GuestResource] values and live in the table,
 // as the guest's reps, only while the guest holds them
-// (guestresource.go).
+// (guestresource.go); a component's, under its own resource types, are
+// bound to the generated ones ([ResourceGuest]).
 //
 // A list<u8> parameter is a view of guest memory, valid only during the
 // call: the host copies what it keeps. Strings are always copied.

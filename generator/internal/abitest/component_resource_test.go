@@ -56,7 +56,8 @@ func tallyDestroyed(t *testing.T, ctx context.Context, x *tally.Exports) uint32 
 
 // TestGeneratedCallerComponentResource calls a C component's own exported
 // resource through the generated host callers: the constructor's and a
-// method's own<counter> become generated handles, methods get the rep
+// method's own<counter> and the counters of a list<counter> become
+// generated handles, methods get the rep
 // through the lent handle (self and a borrow<counter> argument), an
 // own<counter> argument moves into the component, which reads and drops it
 // with its canon resource.rep and resource.drop (the destructor runs), and
@@ -89,14 +90,32 @@ func TestGeneratedCallerComponentResource(t *testing.T) {
 	if same, err := c.Same(ctx, tw); err != nil || same {
 		t.Fatalf("same(twin) after add = %v, %v; want false", same, err)
 	}
+	parts, err := x.Split(ctx, tw, 3)
+	if err != nil || len(parts) != 3 {
+		t.Fatalf("split = %d counters, %v; want 3", len(parts), err)
+	}
+	if ci.Table().Len() != 0 {
+		t.Fatalf("%d handles in the table after split, want 0", ci.Table().Len())
+	}
+	for i, p := range parts {
+		if n, err := p.Add(ctx, uint32(i)); err != nil || n != 9+uint32(i) {
+			t.Fatalf("part %d add = %d, %v; want %d", i, n, err, 9+i)
+		}
+		if err := p.Drop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := tallyDestroyed(t, ctx, x); n != 3 {
+		t.Fatalf("destroyed after dropping the parts = %d, want 3", n)
+	}
 	if n, err := x.Absorb(ctx, tw); err != nil || n != 9 {
 		t.Fatalf("absorb = %d, %v; want 9", n, err)
 	}
 	if !tw.Spent() {
 		t.Error("an absorbed counter is not spent")
 	}
-	if n := tallyDestroyed(t, ctx, x); n != 1 {
-		t.Fatalf("destroyed after absorb = %d, want 1", n)
+	if n := tallyDestroyed(t, ctx, x); n != 4 {
+		t.Fatalf("destroyed after absorb = %d, want 4", n)
 	}
 	if _, err := tw.Add(ctx, 1); !errors.Is(err, cabi.ErrSpent) || !strings.Contains(err.Error(), "#[method]counter.add") {
 		t.Fatalf("add on a moved counter = %v, want cabi.ErrSpent naming the function", err)
@@ -104,8 +123,8 @@ func TestGeneratedCallerComponentResource(t *testing.T) {
 	if err := c.Drop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := tallyDestroyed(t, ctx, x); n != 2 {
-		t.Fatalf("destroyed after Drop = %d, want 2", n)
+	if n := tallyDestroyed(t, ctx, x); n != 5 {
+		t.Fatalf("destroyed after Drop = %d, want 5", n)
 	}
 	if _, err := c.Add(ctx, 1); !errors.Is(err, cabi.ErrSpent) || !strings.Contains(err.Error(), "test:kitchen/tally@0.1.0#[method]counter.add") {
 		t.Fatalf("add after drop = %v, want cabi.ErrSpent naming the function", err)

@@ -56,6 +56,20 @@ EXPORT("absorb") uint32_t absorb(uint32_t handle) {
 	return n;
 }
 
+// split returns its list<counter> (pointer, length) in ret, the handles
+// in handles: no allocation, so no cabi_realloc or post-return.
+static uint32_t ret[2], handles[8];
+
+EXPORT("split") uint32_t *split(uint32_t self, uint32_t n) {
+	if (n > 8)
+		__builtin_trap();
+	for (uint32_t i = 0; i < n; i++)
+		handles[i] = make(*at(self));
+	ret[0] = (uint32_t)handles;
+	ret[1] = n;
+	return ret;
+}
+
 EXPORT("destroyed") uint32_t get_destroyed(void) { return destroyed; }
 
 EXPORT("bad-handle") uint32_t bad_handle(void) { return 77; }

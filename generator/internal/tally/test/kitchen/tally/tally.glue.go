@@ -22,6 +22,7 @@ type Exports struct {
 	fCounterTwin cabi.ExportFunc
 	fCounterSame cabi.ExportFunc
 	fAbsorb      cabi.ExportFunc
+	fSplit       cabi.ExportFunc
 	fDestroyed   cabi.ExportFunc
 	fBadHandle   cabi.ExportFunc
 	dtorCounter  cabi.ExportFunc
@@ -42,10 +43,11 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	x.fCounterTwin = b.Func("[method]counter.twin", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fCounterSame = b.Func("[method]counter.same", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fAbsorb = b.Func("absorb", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fSplit = b.Func("split", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fDestroyed = b.Func("destroyed", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
 	x.fBadHandle = b.Func("bad-handle", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
 	x.dtorCounter = b.Dtor("counter", CounterType)
-	x.Exports = b.Exports(inst, x, 2, false)
+	x.Exports = b.Exports(inst, x, 2, true)
 	if err := b.Err(); err != nil {
 		return nil, err
 	}
@@ -158,6 +160,29 @@ func (x *Exports) Absorb(ctx context.Context, argC *Counter) (r0 uint32, err err
 	return v, nil
 }
 
+// Split calls the guest's export split.
+//
+// n new counters with c's count.
+//
+//	split: func(c: borrow<counter>, n: u32) -> list<counter>
+func (x *Exports) Split(ctx context.Context, argC *Counter, n uint32) (r0 []*Counter, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fSplit)
+	s := c.Stack()
+	s[0] = uint64(c.LendRep(argC.guest(), CounterType))
+	s[1] = uint64(n)
+	c.Invoke()
+	c.ReadMemory()
+	rp := uint32(s[0])
+	c.Check(rp, 8, 4)
+	v := listOwnCounter(c, c.U32(rp), c.U32(rp+4))
+	c.Commit()
+	c.PostReturn(1)
+	return v, nil
+}
+
 // Destroyed calls the guest's export destroyed.
 //
 // How many counters the guest destroyed.
@@ -240,4 +265,16 @@ func Register(ctx context.Context, r wazero.Runtime, versions ...string) error {
 		}
 	}
 	return nil
+}
+
+func listOwnCounter(c *cabi.Call, p, n uint32) []*Counter {
+	c.CheckList(p, n, 4, 4)
+	v := cabi.MakeList[*Counter](c, n, 4)
+	for i := range v {
+		v[i] = &Counter{
+			GuestResource: c.TakeRep(c.U32(p+uint32(i)*4), CounterType),
+			x:             c.Owner().(*Exports),
+		}
+	}
+	return v
 }
