@@ -52,6 +52,9 @@ type rresource struct {
 }
 
 func (r *rresource) String() string {
+	if r.bound {
+		return r.typ.Name // the generated name, such as test:kitchen/tally.counter
+	}
 	if r.defined {
 		return "resource " + r.name
 	}

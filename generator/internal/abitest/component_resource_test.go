@@ -186,7 +186,7 @@ func TestGeneratedCallerComponentResourceDtorTrap(t *testing.T) {
 		}
 		_, err = x.Absorb(ctx, c)
 		var trap *cabi.Trap
-		if !errors.As(err, &trap) || trap.Func != "test:kitchen/tally@0.1.0#absorb" || !strings.Contains(err.Error(), "destructor") {
+		if !errors.As(err, &trap) || trap.Func != "test:kitchen/tally@0.1.0#absorb" || !strings.Contains(err.Error(), "destructor of test:kitchen/tally.counter") {
 			t.Fatalf("absorb = %v, want a trap naming absorb and the destructor", err)
 		}
 		if !c.Spent() || !ci.Trapped() || ci.Table().Len() != 0 {
