@@ -347,7 +347,7 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 	err := c.realloc.CallWithStack(c.ctx, st)
 	inst.inRealloc = false
 	if err != nil {
-		c.Trapf("cabi_realloc failed: %v", err)
+		c.Trapf("cabi_realloc failed: %s", guestFault(err))
 	}
 	p := uint32(st[0])
 	if c.mem == nil && c.mod != nil {

@@ -371,5 +371,5 @@ func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error, n int
 		return exit
 	}
 	markTrapped(ctx, x.inst)
-	return &Trap{Func: f.Name, Msg: what + ": " + err.Error()}
+	return &Trap{Func: f.Name, Msg: what + ": " + guestFault(err)}
 }

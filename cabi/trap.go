@@ -3,6 +3,7 @@ package cabi
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -62,4 +63,18 @@ func Rethrow(ctx context.Context, fn string, r any) {
 	}
 	markTrapped(ctx, nil)
 	panic(toTrap(fn, r))
+}
+
+// guestFault describes err, a failure of a call into the guest, for a trap
+// message. A Go guest whose runtime never ran (a command module, or a
+// reactor instantiated without running _initialize) aborts in
+// runtime.notInitialized on its first call: the message then says how to
+// build and start it, since the bare wasm error does not.
+func guestFault(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "runtime.notInitialized") {
+		return "the Go runtime is not initialized (build the guest with -buildmode=c-shared and instantiate it with " +
+			`WithStartFunctions("_initialize")): ` + msg
+	}
+	return msg
 }
