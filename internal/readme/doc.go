@@ -1,4 +1,6 @@
-// Package readme holds the test that keeps README.md's code true: the
-// "Embed it" program is extracted, built and run against a real guest, so
-// that the snippet a new user copies first cannot drift from the API.
+// Package readme holds the tests that keep the code a new user copies true:
+// README.md's "Embed it" program is extracted, built and run against a real
+// guest, and docs/wit2host.md's plugin walk-through ("A plugin, end to end")
+// is written into a new module, generated, built and run, host and guest, so
+// neither can drift from the API.
 package readme

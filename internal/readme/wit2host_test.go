@@ -1,0 +1,189 @@
+package readme
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// walkthrough is what docs/wit2host.md's "A plugin, end to end" section
+// shows: the files by path, the commands, and the host's output.
+type walkthrough struct {
+	files  map[string]string
+	output string
+	text   string
+}
+
+// fileLine matches the line naming the file the next code block holds:
+// it ends with "`path`:".
+var fileLine = regexp.MustCompile("`([^`]+)`:$")
+
+// parseWalkthrough splits the section under heading into its code blocks.
+// A block whose preceding line ends with "`path`:" is that file, one after
+// "which prints" is the expected output; the others are commands.
+func parseWalkthrough(t *testing.T, doc, heading string) walkthrough {
+	t.Helper()
+	_, section, ok := strings.Cut(doc, "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("docs/wit2host.md has no heading %q", heading)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	w := walkthrough{files: map[string]string{}, text: section}
+	lines := strings.Split(section, "\n")
+	prev := ""
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(line, "```") {
+			if line != "" {
+				prev = line
+			}
+			continue
+		}
+		indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " "))]
+		var body strings.Builder
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			body.WriteString(strings.TrimPrefix(lines[i], indent) + "\n")
+		}
+		if i == len(lines) {
+			t.Fatalf("docs/wit2host.md: unterminated code block after %q", prev)
+		}
+		switch m := fileLine.FindStringSubmatch(prev); {
+		case m != nil:
+			if _, dup := w.files[m[1]]; dup {
+				t.Fatalf("docs/wit2host.md: %s shown twice", m[1])
+			}
+			w.files[m[1]] = body.String()
+		case prev == "which prints":
+			w.output = body.String()
+		}
+		prev = ""
+	}
+	return w
+}
+
+// TestPluginWalkthrough follows docs/wit2host.md's plugin walk-through as a
+// newcomer would, outside this module: it writes the files the section shows
+// into a new module that requires this one (through a replace directive,
+// as go get -tool would require a release), generates both sides with go
+// generate, vets them, builds the guest for wasip1 and the host, runs the
+// host on the guest and compares its output with the section's. It then
+// runs the host without _initialize, the mistake the section's table says
+// the trap names.
+func TestPluginWalkthrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module, a guest and two hosts")
+	}
+	doc, err := os.ReadFile("../../docs/wit2host.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parseWalkthrough(t, string(doc), "## A plugin, end to end")
+	for _, f := range []string{"wit/world.wit", "bindings/generate.go", "guest/bindings/generate.go", "guest/plugin/main.go", "host/main.go"} {
+		if w.files[f] == "" {
+			t.Fatalf("the walk-through shows no %s", f)
+		}
+	}
+	if w.output == "" {
+		t.Fatal(`the walk-through shows no output ("which prints" and a block)`)
+	}
+	commands := []string{
+		"go mod init example.com/app",
+		"go get -tool github.com/wasitls/wasitls/cmd/wit2host@latest",
+		"go generate ./...",
+		"go vet ./...",
+		"GOOS=wasip1 GOARCH=wasm go vet ./guest/...",
+		"GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm ./guest/plugin",
+		"go build -o host-bin ./host",
+		"./host-bin plugin.wasm",
+	}
+	for _, c := range commands {
+		if !strings.Contains(strings.Join(strings.Fields(w.text), " "), c) {
+			t.Errorf("the walk-through no longer says %q, which this test runs (or stands in for)", c)
+		}
+	}
+
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What go mod init and go get -tool write, with this tree standing in
+	// for the release: its go.sum covers every module the new one needs.
+	write("go.mod", "module example.com/app\n\ngo 1.26\n\nrequire github.com/wasitls/wasitls v0.0.0\n\n"+
+		"replace github.com/wasitls/wasitls => "+root+"\n\ntool github.com/wasitls/wasitls/cmd/wit2host\n")
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("go.sum", string(sum))
+	for name, body := range w.files {
+		write(name, body)
+	}
+
+	run := func(env []string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), append([]string{"GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off"}, env...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	wasip1 := []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0"}
+	run(nil, "go", "generate", "./...")
+	for _, pkg := range []string{"bindings/example/app/log", "bindings/example/app/plugin", "guest/bindings/example/app/log", "guest/bindings/example/app/plugin"} {
+		if _, err := os.Stat(filepath.Join(dir, pkg)); err != nil {
+			t.Errorf("go generate wrote no %s, which the walk-through names: %v", pkg, err)
+		}
+	}
+	run(nil, "go", "vet", "./...")
+	run(wasip1, "go", "vet", "./guest/...")
+	run(wasip1, "go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "./guest/plugin")
+	run(nil, "go", "build", "-o", "host-bin", "./host")
+
+	var stdout, stderr bytes.Buffer
+	host := exec.Command(filepath.Join(dir, "host-bin"), "plugin.wasm")
+	host.Dir, host.Stdout, host.Stderr = dir, &stdout, &stderr
+	if err := host.Run(); err != nil {
+		t.Fatalf("./host-bin plugin.wasm: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if got := stdout.String(); got != w.output {
+		t.Errorf("the host prints\n%s\nthe walk-through says\n%s", got, w.output)
+	}
+
+	// The first mistake of the section's table: no _initialize.
+	const start = `.WithStartFunctions("_initialize")`
+	if !strings.Contains(w.files["host/main.go"], start) {
+		t.Fatalf("host/main.go no longer instantiates with %s", start)
+	}
+	write("noinit/main.go", strings.Replace(w.files["host/main.go"], start, "", 1))
+	run(nil, "go", "build", "-o", "noinit-bin", "./noinit")
+	stdout.Reset()
+	stderr.Reset()
+	noinit := exec.Command(filepath.Join(dir, "noinit-bin"), "plugin.wasm")
+	noinit.Dir, noinit.Stdout, noinit.Stderr = dir, &stdout, &stderr
+	err = noinit.Run()
+	var exit *exec.ExitError
+	const want = `example:app/plugin@0.1.0#greet: cabi_realloc failed: the Go runtime is not initialized (build the guest with -buildmode=c-shared and instantiate it with WithStartFunctions("_initialize")): wasm error: unreachable`
+	if !errors.As(err, &exit) || !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("without _initialize: %v\nstderr:\n%s\nwant it to start with\n%s", err, stderr.String(), want)
+	}
+	if !strings.Contains(w.text, want) {
+		t.Errorf("the walk-through's table no longer quotes the error %q", want)
+	}
+}
