@@ -31,12 +31,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	witPath := fl.String("wit", "./wit", "WIT `path`: a .wit file, or a directory of .wit files with its dependencies in deps/")
 	world := fl.String("world", "", "the `world` whose imports and exports to generate: name, namespace:package/name, or with @version (required)")
 	out := fl.String("out", ".", "output `directory`; each interface goes to <dir>/<namespace>/<package>/<interface>/")
-	pkg := fl.String("pkg", "", "Go import `path` of the output directory, such as example.com/m/bindings (required)")
+	pkg := fl.String("pkg", "", "Go import `path` of the output directory, such as example.com/m/bindings; in a Go module, the one go.mod gives it (required)")
 	guest := fl.Bool("guest", false, "generate Go guest bindings for GOOS=wasip1 (//go:wasmimport and //go:wasmexport) instead of host bindings")
 	dry := fl.Bool("n", false, "dry run: print the files that would be written, write nothing")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: wit2host -wit path -world world -out dir -pkg importpath\n\n")
-		fmt.Fprintf(stderr, "wit2host generates Go host bindings for wazero from the imports and exports of a WIT world.\n\n")
+		fmt.Fprintf(stderr, "usage: wit2host [-guest] [-n] -wit path -world world -out dir -pkg importpath\n\n")
+		fmt.Fprintf(stderr, "wit2host generates Go host bindings for wazero from the imports and exports of a WIT world,\n")
+		fmt.Fprintf(stderr, "or with -guest the Go bindings of a GOOS=wasip1 guest. See docs/wit2host.md in\n")
+		fmt.Fprintf(stderr, "github.com/wasitls/wasitls, \"A plugin, end to end\", for a host and a guest of one world.\n\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -62,6 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	files, err := generator.Generate(res, generator.Options{World: *world, Package: *pkg, Guest: *guest})
 	if err != nil {
+		fmt.Fprintln(stderr, "wit2host:", err)
+		return 1
+	}
+	if err := checkPkg(*out, *pkg); err != nil {
 		fmt.Fprintln(stderr, "wit2host:", err)
 		return 1
 	}

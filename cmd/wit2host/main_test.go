@@ -119,3 +119,30 @@ func TestRequiredFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestPkgMatchesModule: in a Go module, -pkg must be the import path go.mod
+// gives -out; a wrong one is refused up front, naming the right one, rather
+// than written into imports that fail to build later.
+func TestPkgMatchesModule(t *testing.T) {
+	mod := t.TempDir()
+	if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module example.com/app // the app\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(mod, "internal", "bindings")
+	witDir := writeWIT(t, goodWIT)
+	code, _, stderr := runCLI("-wit", witDir, "-world", "w", "-out", out, "-pkg", "example.com/wrong/bindings")
+	if code != 1 || !strings.Contains(stderr, "-pkg example.com/wrong/bindings is not the import path of -out") ||
+		!strings.Contains(stderr, "has it at example.com/app/internal/bindings") {
+		t.Errorf("wrong -pkg: exit %d, stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "test")); err == nil {
+		t.Error("wrong -pkg: files were written")
+	}
+	code, _, stderr = runCLI("-wit", witDir, "-world", "w", "-out", out, "-pkg", "example.com/app/internal/bindings")
+	if code != 0 {
+		t.Errorf("right -pkg: exit %d, stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "test", "cli", "greet", "greet.glue.go")); err != nil {
+		t.Errorf("right -pkg: %v", err)
+	}
+}
