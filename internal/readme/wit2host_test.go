@@ -72,8 +72,9 @@ func parseWalkthrough(t *testing.T, doc, heading string) walkthrough {
 // as go get -tool would require a release), generates both sides with go
 // generate, vets them, builds the guest for wasip1 and the host, runs the
 // host on the guest and compares its output with the section's. It then
-// runs the host without _initialize, the mistake the section's table says
-// the trap names.
+// makes each mistake of the section's table (a host module not defined,
+// _initialize not run, the guest built as a command) and checks the error
+// the table quotes.
 func TestPluginWalkthrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module, a guest and two hosts")
@@ -166,24 +167,45 @@ func TestPluginWalkthrough(t *testing.T) {
 		t.Errorf("the host prints\n%s\nthe walk-through says\n%s", got, w.output)
 	}
 
-	// The first mistake of the section's table: no _initialize.
-	const start = `.WithStartFunctions("_initialize")`
-	if !strings.Contains(w.files["host/main.go"], start) {
-		t.Fatalf("host/main.go no longer instantiates with %s", start)
+	// The section's table of forgotten steps: each host variant, built
+	// from host/main.go with one step undone, fails with the error quoted.
+	const initErr = `example:app/plugin@0.1.0#greet: cabi_realloc failed: the Go runtime is not initialized (build the guest with -buildmode=c-shared and instantiate it with WithStartFunctions("_initialize")): wasm error: unreachable`
+	mistakes := []struct {
+		name, step, undone, want string
+	}{
+		{"nowasi", "wasi_snapshot_preview1.MustInstantiate(ctx, r)", "_ = wasi_snapshot_preview1.MustInstantiate", "module[wasi_snapshot_preview1] not instantiated"},
+		{"noexport", "plugin.Register(ctx, r)", "error(nil)", "module[[export]example:app/plugin@0.1.0] not instantiated"},
+		{"nolog", "log.Register(ctx, r, logHost{})", "error(nil)", "module[example:app/log@0.1.0] not instantiated"},
+		{"noinit", `.WithStartFunctions("_initialize")`, "", initErr},
 	}
-	write("noinit/main.go", strings.Replace(w.files["host/main.go"], start, "", 1))
-	run(nil, "go", "build", "-o", "noinit-bin", "./noinit")
-	stdout.Reset()
-	stderr.Reset()
-	noinit := exec.Command(filepath.Join(dir, "noinit-bin"), "plugin.wasm")
-	noinit.Dir, noinit.Stdout, noinit.Stderr = dir, &stdout, &stderr
-	err = noinit.Run()
-	var exit *exec.ExitError
-	const want = `example:app/plugin@0.1.0#greet: cabi_realloc failed: the Go runtime is not initialized (build the guest with -buildmode=c-shared and instantiate it with WithStartFunctions("_initialize")): wasm error: unreachable`
-	if !errors.As(err, &exit) || !strings.HasPrefix(stderr.String(), want) {
-		t.Errorf("without _initialize: %v\nstderr:\n%s\nwant it to start with\n%s", err, stderr.String(), want)
+	pkgs := []string{}
+	for _, m := range mistakes {
+		if !strings.Contains(w.files["host/main.go"], m.step) {
+			t.Fatalf("host/main.go no longer has %s", m.step)
+		}
+		write(m.name+"/main.go", strings.Replace(w.files["host/main.go"], m.step, m.undone, 1))
+		pkgs = append(pkgs, "./"+m.name)
 	}
-	if !strings.Contains(w.text, want) {
-		t.Errorf("the walk-through's table no longer quotes the error %q", want)
+	run(nil, append([]string{"go", "build", "-o", "mistakes" + string(filepath.Separator)}, pkgs...)...)
+	// And the guest built as a command: _initialize is not there to run.
+	run(wasip1, "go", "build", "-o", "command.wasm", "./guest/plugin")
+	type attempt struct{ bin, wasm, want string }
+	attempts := []attempt{{filepath.Join(dir, "host-bin"), "command.wasm", initErr}}
+	for _, m := range mistakes {
+		attempts = append(attempts, attempt{filepath.Join(dir, "mistakes", m.name), "plugin.wasm", m.want})
+	}
+	for _, a := range attempts {
+		stdout.Reset()
+		stderr.Reset()
+		cmd := exec.Command(a.bin, a.wasm)
+		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || !strings.HasPrefix(stderr.String(), a.want) {
+			t.Errorf("%s %s: %v\nstderr:\n%s\nwant it to start with\n%s", filepath.Base(a.bin), a.wasm, err, stderr.String(), a.want)
+		}
+		if !strings.Contains(w.text, "`"+a.want+"`") {
+			t.Errorf("the walk-through's table no longer quotes the error %q", a.want)
+		}
 	}
 }
