@@ -43,6 +43,9 @@ type InlineInputStream struct {
 	paused  bool    // reads stay off the guest's calls (see PauseInline)
 	busy    bool    // a blocking read (Await or one-shot) is in flight
 	scratch *[]byte // the buffer of the last inline read, lent until the next call
+	// wake is the pooled buffer of the last blocking read, which pending
+	// points into; once pending is drained it is lent until the next call.
+	wake *[]byte
 }
 
 // NewInlineInputStream returns an input stream that reads src on the
@@ -136,22 +139,33 @@ func (s *InlineInputStream) startOnce() {
 }
 
 func (s *InlineInputStream) readOnce() {
-	buf := make([]byte, readOnceChunk)
-	n, err := s.src.Read(buf)
+	buf := smallReads.Get().(*[]byte)
+	b := (*buf)[:readOnceChunk]
+	n, err := s.src.Read(b)
 	for n == 0 && err == nil {
-		n, err = s.src.Read(buf)
+		n, err = s.src.Read(b)
 	}
-	s.readDone(buf[:n], err)
+	s.readDone(buf, n, err)
 }
 
-// readDone files what a blocking read got and wakes the waiters.
-func (s *InlineInputStream) readDone(b []byte, err error) {
+// readDone files what a blocking read got into buf, a smallReads buffer
+// (its first n bytes), and wakes the waiters.
+func (s *InlineInputStream) readDone(buf *[]byte, n int, err error) {
 	s.mu.Lock()
 	s.busy = false
+	if s.wake != nil {
+		// Drained by a call that returned since (a blocking read starts
+		// with nothing pending): its bytes were copied.
+		smallReads.Put(s.wake)
+		s.wake = nil
+	}
+	if s.dropped || n == 0 {
+		smallReads.Put(buf)
+	} else {
+		s.pending = (*buf)[:n]
+		s.wake = buf
+	}
 	if !s.dropped {
-		if len(b) > 0 {
-			s.pending = b
-		}
 		var ne net.Error
 		if err != nil && s.err == nil && !(errors.As(err, &ne) && ne.Timeout()) {
 			s.err = err
@@ -175,11 +189,11 @@ func (s *InlineInputStream) Await(ctx context.Context, deadline time.Time) bool 
 	s.mu.Unlock()
 	s.src.SetReadDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { s.src.SetReadDeadline(time.Unix(1, 0)) })
-	buf := make([]byte, readOnceChunk)
-	n, err := s.src.Read(buf)
+	buf := smallReads.Get().(*[]byte)
+	n, err := s.src.Read((*buf)[:readOnceChunk])
 	stop()
 	s.src.SetReadDeadline(time.Time{})
-	s.readDone(buf[:n], err)
+	s.readDone(buf, n, err)
 	return true
 }
 
@@ -220,7 +234,8 @@ func (s *InlineInputStream) Read(ctx context.Context, n uint64) ([]byte, error) 
 }
 
 // consume drops k pending bytes; s.mu is held. A blocking read's buffer is
-// its own: nobody refills it.
+// its own: nobody refills it, and once drained it goes back to its pool
+// at the next call (the last bytes taken from it are lent until then).
 func (s *InlineInputStream) consume(k int) {
 	s.pending = s.pending[k:]
 	if len(s.pending) == 0 {
@@ -228,9 +243,14 @@ func (s *InlineInputStream) consume(k int) {
 	}
 }
 
-// returnLent returns the buffer of the last inline read to its pool; s.mu
-// is held. Every call on the stream starts with it.
+// returnLent returns the buffer of the last inline read, and that of a
+// drained blocking read, to their pools; s.mu is held. Every call on the
+// stream starts with it.
 func (s *InlineInputStream) returnLent() {
+	if s.wake != nil && len(s.pending) == 0 {
+		smallReads.Put(s.wake)
+		s.wake = nil
+	}
 	if s.scratch != nil {
 		if len(*s.scratch) == ReadChunk {
 			largeReads.Put(s.scratch)
