@@ -279,7 +279,8 @@ type Conn interface {
 //   - Read and Write block only in the transport's Read and Write, never
 //     on anything else the guest must do first; so does Handshake when no
 //     hook suspends it (the host then may run it on the guest's call, and
-//     relies on an interrupted transport to end it).
+//     relies on an interrupted transport to end it), and so do CloseWrite
+//     and Close (which the host runs on the guest's call as well).
 //
 // The host's transport then accepts every Write at once (queueing what the
 // socket does not take yet) and, for Reads made on the guest's calls,

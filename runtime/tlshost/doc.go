@@ -92,5 +92,9 @@
 // Close that does not return is likewise left after half a second. A
 // handshake that runs on the guest's call is ended the same way, by its
 // interrupted transport (its backend promises to block nowhere else), and
-// also when the guest's instance is closed while it runs.
+// also when the guest's instance is closed while it runs. Over such a
+// backend and a socket's transport, whose writes never wait for the peer,
+// close_notify and Close run on the guest's call too, without a goroutine:
+// they cannot wait for a peer that does not read, and past a quarter of a
+// second the transport is interrupted anyway (boundedInline).
 package tlshost

@@ -123,7 +123,7 @@ func (d *driver) notifyLocked() {
 //
 // A handshake that runs to completion without suspending (the target is
 // finish) over a backend that blocks only in its transport (inline, see
-// inlineHandshake) is deferred instead: it starts when the guest waits
+// blocksOnlyInTransport) is deferred instead: it starts when the guest waits
 // for it or looks at it. When the guest waits for it alone, without a
 // deadline (Await), it runs on the guest's call, as a native client's
 // handshake runs on its own goroutine: no goroutine, no hand-off, no

@@ -190,7 +190,7 @@ func (e *ending) release() error {
 		conn := e.conn
 		e.d.mu.Unlock()
 		if conn != nil {
-			err = closeBounded(conn, e.guard, e.warn)
+			err = closeBounded(conn, e.guard, e.transport, e.warn)
 		}
 		if cerr := e.guard.Close(); err == nil && conn == nil {
 			err = cerr
@@ -204,14 +204,36 @@ func (e *ending) release() error {
 // backend's CloseWrite waits for it) makes the transport's writes fail
 // after closeGrace; reading goes on.
 func (e *ending) closeWrite(conn backends.Conn) func() error {
+	inline := blocksOnlyInTransport(conn, e.transport)
 	return func() error {
-		return bounded(conn.CloseWrite, func() { e.guard.interruptWrite(errClosed) }, e.warn, "CloseWrite")
+		interrupt := func() { e.guard.interruptWrite(errClosed) }
+		if inline {
+			return boundedInline(conn.CloseWrite, interrupt)
+		}
+		return bounded(conn.CloseWrite, interrupt, e.warn, "CloseWrite")
 	}
 }
 
 // closeBounded runs conn.Close for at most 2*closeGrace; see release.
-func closeBounded(conn backends.Conn, g *guard, warn func(string, error)) error {
-	return bounded(conn.Close, func() { g.interrupt(errClosed) }, warn, "Close")
+// transport is the backend's transport.
+func closeBounded(conn backends.Conn, g *guard, transport net.Conn, warn func(string, error)) error {
+	interrupt := func() { g.interrupt(errClosed) }
+	if blocksOnlyInTransport(conn, transport) {
+		return boundedInline(conn.Close, interrupt)
+	}
+	return bounded(conn.Close, interrupt, warn, "Close")
+}
+
+// boundedInline runs f, a method of a backend that blocks only in its
+// transport, which never blocks on the peer (see blocksOnlyInTransport),
+// on the caller's goroutine: it cannot wait for a peer that does not
+// read, and past closeGrace anyway the transport is interrupted, which
+// makes f return. Closing a connection then starts no goroutine.
+func boundedInline(f func() error, interrupt func()) error {
+	t := time.AfterFunc(closeGrace, interrupt)
+	err := f()
+	t.Stop()
+	return err
 }
 
 // bounded runs f, a backend's method, on its own goroutine, and waits for

@@ -472,16 +472,55 @@ func TestPostHandshakeAuthTimeout(t *testing.T) {
 // write, so the host bounds them.
 func TestCloseOutputToPeerNotReading(t *testing.T) {
 	checkNoLeak(t)
-	p := newPKI(t)
 	stdtls, err := backends.ByName("stdtls")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := BlockingBackend{custombackend.New(stdtls.(backends.Describer), []string{"localhost"}, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	s, conn := connectToPeerNotReading(t, b)
+	defer closeWithin(t, giveUpBound, s)
+	in, out := openStreams(conn, &s.ending, nil)
+	defer in.Close()
+	if _, ok := conn.(backends.NonblockingConn); ok {
+		t.Fatal("the streams are inline: this test needs goroutine streams")
+	}
+	// Write until the writer goroutine is stuck on the peer.
+	fillUntilStuck(t, out)
+	closeWithin(t, giveUpBound, out)
+}
+
+// TestCloseInlineToPeerNotReading: over a backend that blocks only in its
+// transport (stdtls over a socket's), close_notify and Close run on the
+// caller's goroutine; with the socket's send queue full on a peer that
+// does not read, dropping the output and the connection still returns
+// within a second.
+func TestCloseInlineToPeerNotReading(t *testing.T) {
+	checkNoLeak(t)
+	b, err := backends.ByName("stdtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, conn := connectToPeerNotReading(t, b)
+	if !blocksOnlyInTransport(conn, s.transport) {
+		t.Fatal("stdtls over a socket's transport does not close inline")
+	}
+	in, out := openStreams(conn, &s.ending, nil)
+	defer in.Close()
+	if n := fillUntilStuck(t, out); n < 1<<20 {
+		t.Fatalf("the output took %d bytes before it stopped, want the socket's buffers full", n)
+	}
+	closeWithin(t, giveUpBound, out)
+	closeWithin(t, giveUpBound, s)
+}
+
+// connectToPeerNotReading completes a client handshake of b over a
+// socket's transport with a crypto/tls server that never reads again.
+func connectToPeerNotReading(t *testing.T, b backends.Backend) (*clientSession, backends.Conn) {
+	t.Helper()
+	p := newPKI(t)
 	ours, peer, _ := silentPair(t)
 	tr, _ := heldTransport(t, ours)
 	s := newClientSession(b, p.clientBase(), tr)
-	defer closeWithin(t, giveUpBound, s)
 	s.Connect("localhost")
 	go func() {
 		srv := tls.Server(peer, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}})
@@ -489,14 +528,16 @@ func TestCloseOutputToPeerNotReading(t *testing.T) {
 	}()
 	conn, err := await(t, s.Finish())
 	if err != nil {
+		s.Close()
 		t.Fatal(err)
 	}
-	in, out := openStreams(conn, &s.ending, nil)
-	defer in.Close()
-	if _, ok := conn.(backends.NonblockingConn); ok {
-		t.Fatal("the streams are inline: this test needs goroutine streams")
-	}
-	// Write until the writer goroutine is stuck on the peer.
+	return s, conn
+}
+
+// fillUntilStuck writes to out until it accepts nothing more for a while:
+// the peer does not read. It returns how many bytes out took.
+func fillUntilStuck(t *testing.T, out *cleartextOutput) (written int) {
+	t.Helper()
 	ctx := context.Background()
 	chunk := make([]byte, 64<<10)
 	stuck := time.Now().Add(waitLimit)
@@ -516,12 +557,14 @@ func TestCloseOutputToPeerNotReading(t *testing.T) {
 			}
 			continue
 		}
-		if err := out.Write(ctx, chunk[:min(n, uint64(len(chunk)))]); err != nil {
+		k := min(n, uint64(len(chunk)))
+		if err := out.Write(ctx, chunk[:k]); err != nil {
 			t.Fatal(err)
 		}
+		written += int(k)
 		stuck = time.Now().Add(200 * time.Millisecond)
 	}
-	closeWithin(t, giveUpBound, out)
+	return written
 }
 
 // TestGuardKeepsNonblocking: the guard over a socket's transport is still a

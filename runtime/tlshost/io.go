@@ -69,12 +69,13 @@ func (c *cleartextOutput) ResourceParent() cabi.Resource { return c.parent }
 // errNoStreams is returned by close-output before the handshake finished.
 var errNoStreams = errors.New("tlshost: close-output: the handshake has not produced streams yet")
 
-// inlineHandshake reports whether the handshake of conn over transport
-// may run on the guest's call (see driver.startLocked): the backend
-// blocks only in the transport's Read and Write (backends.NonblockingConn),
-// which the host interrupts when it gives up, and the transport is a
-// socket's.
-func inlineHandshake(conn backends.Conn, transport net.Conn) bool {
+// blocksOnlyInTransport reports whether conn over transport may run its
+// handshake (see driver.startLocked) and its CloseWrite and Close (see
+// boundedInline) on the guest's call: the backend blocks only in the
+// transport's Read and Write (backends.NonblockingConn), which the host
+// interrupts when it gives up, and the transport is a socket's, whose
+// writes never wait for the peer.
+func blocksOnlyInTransport(conn backends.Conn, transport net.Conn) bool {
 	nc, ok := conn.(backends.NonblockingConn)
 	_, nb := transport.(wasiio.NonblockingTransport)
 	return ok && nb && nc.NonblockingTransport()
