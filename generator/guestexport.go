@@ -42,7 +42,7 @@ func (e *emitter) guestExports() (code []jen.Code, err error) {
 	}
 	code = append(code,
 		jen.Comment(fmt.Sprintf("Exports is what the guest implements for %s; register it with SetExports", e.qualifiedName())).Line().
-			Comment("before the host calls any export (in main, or in init for a reactor).").Line().
+			Comment("before the host calls any export: in init, since a reactor's main does not run.").Line().
 			Type().Id("Exports").Interface(methods...),
 		jen.Var().Id("exports").Id("Exports"),
 		jen.Comment("SetExports sets the implementation the exported functions call.").Line().
@@ -93,6 +93,10 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 	call := jen.Id("exports").Dot(f.GoName).Call(args...)
 	if f.Kind == Method {
 		call = jen.Add(args[0]).Dot(f.GoName).Call(args[1:]...)
+	} else {
+		// Without SetExports the call would be a bare nil dereference.
+		body = append([]jen.Code{jen.If(jen.Id("exports").Op("==").Nil()).Block(
+			jen.Panic(jen.Lit(name + ": no implementation: call SetExports in init")))}, body...)
 	}
 	rt := resultType(f)
 	sig := jen.Func().Id(fn).Params(params...)

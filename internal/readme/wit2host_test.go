@@ -73,8 +73,8 @@ func parseWalkthrough(t *testing.T, doc, heading string) walkthrough {
 // generate, vets them, builds the guest for wasip1 and the host, runs the
 // host on the guest and compares its output with the section's. It then
 // makes each mistake of the section's table (a host module not defined,
-// _initialize not run, the guest built as a command) and checks the error
-// the table quotes.
+// _initialize not run, the guest built as a command, SetExports not called)
+// and checks the error the table quotes.
 func TestPluginWalkthrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module, a guest and two hosts")
@@ -187,10 +187,21 @@ func TestPluginWalkthrough(t *testing.T) {
 		pkgs = append(pkgs, "./"+m.name)
 	}
 	run(nil, append([]string{"go", "build", "-o", "mistakes" + string(filepath.Separator)}, pkgs...)...)
-	// And the guest built as a command: _initialize is not there to run.
+	// And the guest built as a command (_initialize is not there to run),
+	// and one that does not call SetExports.
 	run(wasip1, "go", "build", "-o", "command.wasm", "./guest/plugin")
+	const setExports = "func init() { plugin.SetExports(impl{}) }"
+	if !strings.Contains(w.files["guest/plugin/main.go"], setExports) {
+		t.Fatalf("guest/plugin/main.go no longer has %s", setExports)
+	}
+	write("guest/noexports/main.go", strings.Replace(w.files["guest/plugin/main.go"], setExports, "", 1))
+	run(wasip1, "go", "build", "-buildmode=c-shared", "-o", "noexports.wasm", "./guest/noexports")
 	type attempt struct{ bin, wasm, want string }
-	attempts := []attempt{{filepath.Join(dir, "host-bin"), "command.wasm", initErr}}
+	hostBin := filepath.Join(dir, "host-bin")
+	attempts := []attempt{
+		{hostBin, "command.wasm", initErr},
+		{hostBin, "noexports.wasm", "panic: example:app/plugin@0.1.0#greet: no implementation: call SetExports in init"},
+	}
 	for _, m := range mistakes {
 		attempts = append(attempts, attempt{filepath.Join(dir, "mistakes", m.name), "plugin.wasm", m.want})
 	}

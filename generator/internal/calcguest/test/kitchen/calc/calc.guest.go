@@ -12,7 +12,7 @@ import (
 )
 
 // Exports is what the guest implements for test:kitchen/calc@0.1.0; register it with SetExports
-// before the host calls any export (in main, or in init for a reactor).
+// before the host calls any export: in init, since a reactor's main does not run.
 type Exports interface {
 	// Add implements the function add.
 	//
@@ -91,6 +91,9 @@ func SetExports(impl Exports) {
 
 //go:wasmexport test:kitchen/calc@0.1.0#add
 func exportAdd(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#add: no implementation: call SetExports in init")
+	}
 	res := exports.Add(uint32(p0), uint32(p1))
 	return uint32(res)
 }
@@ -100,6 +103,9 @@ var retExtremes [5]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#extremes
 func exportExtremes(p0 uint32, p1 uint64, p2 float32, p3 uint32, p4 uint32, p5 uint32, p6 float64) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#extremes: no implementation: call SetExports in init")
+	}
 	res := exports.Extremes(int8(p0), uint64(p1), float32(p2), rune(p3), p4 != 0, int16(p5), float64(p6))
 	*(*witval.Tuple7[int8, uint64, float32, rune, bool, int16, float64])(unsafe.Pointer(&retExtremes)) = res
 	return uint32(uintptr(unsafe.Pointer(&retExtremes)))
@@ -115,6 +121,9 @@ var retShout [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#shout
 func exportShout(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#shout: no implementation: call SetExports in init")
+	}
 	res := exports.Shout(cabi.LiftString(p0, p1))
 	storeString(unsafe.Pointer(&retShout), res)
 	return uint32(uintptr(unsafe.Pointer(&retShout)))
@@ -130,6 +139,9 @@ var retReverse [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#reverse
 func exportReverse(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#reverse: no implementation: call SetExports in init")
+	}
 	res := exports.Reverse([]byte(cabi.LiftList[uint8](p0, p1)))
 	storeListU8(unsafe.Pointer(&retReverse), res)
 	return uint32(uintptr(unsafe.Pointer(&retReverse)))
@@ -145,6 +157,9 @@ var retScale [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#scale
 func exportScale(p0 uint32, p1 uint32, p2 float64) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#scale: no implementation: call SetExports in init")
+	}
 	res := exports.Scale(Point{
 		X: int32(p0),
 		Y: int32(p1),
@@ -163,6 +178,9 @@ var retClassify [2]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#classify
 func exportClassify(p0 uint32, p1 uint64, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#classify: no implementation: call SetExports in init")
+	}
 	res := exports.Classify(unflatValue(p0, p1, p2))
 	storeValue(unsafe.Pointer(&retClassify), res)
 	return uint32(uintptr(unsafe.Pointer(&retClassify)))
@@ -178,6 +196,9 @@ var retLengths [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#lengths
 func exportLengths(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#lengths: no implementation: call SetExports in init")
+	}
 	v, ok := exports.Lengths(unflatOptionString(p0, p1, p2))
 	res := witval.None[uint32]()
 	if ok {
@@ -197,6 +218,9 @@ var retCheck [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#check
 func exportCheck(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#check: no implementation: call SetExports in init")
+	}
 	v, err := exports.Check(unflatResultU32String(p0, p1, p2))
 	res := witval.OK[uint32, ErrorCode](v)
 	if err != nil {
@@ -217,12 +241,18 @@ func postCheck(ret uint32) {
 
 //go:wasmexport test:kitchen/calc@0.1.0#toggle
 func exportToggle(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#toggle: no implementation: call SetExports in init")
+	}
 	res := exports.Toggle(Opts(p0))
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/calc@0.1.0#flip
 func exportFlip(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#flip: no implementation: call SetExports in init")
+	}
 	res := exports.Flip(Mode(p0))
 	return uint32(res)
 }
@@ -232,6 +262,9 @@ var retPairs [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#pairs
 func exportPairs(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#pairs: no implementation: call SetExports in init")
+	}
 	res := exports.Pairs([]Pair(loadListPair(p0, p1)))
 	storeListPair(unsafe.Pointer(&retPairs), res)
 	return uint32(uintptr(unsafe.Pointer(&retPairs)))
@@ -247,6 +280,9 @@ var retTriple [3]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#triple
 func exportTriple(p0 uint32, p1 uint32, p2 uint32, p3 float64) uint32 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#triple: no implementation: call SetExports in init")
+	}
 	res := exports.Triple(witval.Tuple3[uint8, string, float64]{
 		F0: uint8(p0),
 		F1: cabi.LiftString(p1, p2),
@@ -263,6 +299,9 @@ func postTriple(ret uint32) {
 
 //go:wasmexport test:kitchen/calc@0.1.0#sum17
 func exportSum17(args uint32) uint64 {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#sum17: no implementation: call SetExports in init")
+	}
 	x1 := *(*uint32)(cabi.Ptr(args))
 	x2 := *(*uint32)(unsafe.Add(cabi.Ptr(args), 4))
 	x3 := *(*uint32)(unsafe.Add(cabi.Ptr(args), 8))
@@ -287,6 +326,9 @@ func exportSum17(args uint32) uint64 {
 
 //go:wasmexport test:kitchen/calc@0.1.0#noop
 func exportNoop() {
+	if exports == nil {
+		panic("test:kitchen/calc@0.1.0#noop: no implementation: call SetExports in init")
+	}
 	exports.Noop()
 }
 

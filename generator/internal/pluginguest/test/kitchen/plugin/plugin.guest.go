@@ -13,7 +13,7 @@ import (
 )
 
 // Exports is what the guest implements for test:kitchen/plugin@0.1.0; register it with SetExports
-// before the host calls any export (in main, or in init for a reactor).
+// before the host calls any export: in init, since a reactor's main does not run.
 type Exports interface {
 	// Add implements the function add.
 	//
@@ -206,6 +206,9 @@ func dtorWidget(rep uint32) {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#add
 func exportAdd(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#add: no implementation: call SetExports in init")
+	}
 	res := exports.Add(uint32(p0), uint32(p1))
 	return uint32(res)
 }
@@ -215,6 +218,9 @@ var retShout [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#shout
 func exportShout(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#shout: no implementation: call SetExports in init")
+	}
 	res := exports.Shout(cabi.LiftString(p0, p1))
 	storeString(unsafe.Pointer(&retShout), res)
 	return uint32(uintptr(unsafe.Pointer(&retShout)))
@@ -230,6 +236,9 @@ var retReverse [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#reverse
 func exportReverse(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#reverse: no implementation: call SetExports in init")
+	}
 	res := exports.Reverse([]byte(cabi.LiftList[uint8](p0, p1)))
 	storeListU8(unsafe.Pointer(&retReverse), res)
 	return uint32(uintptr(unsafe.Pointer(&retReverse)))
@@ -245,6 +254,9 @@ var retScale [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#scale
 func exportScale(p0 uint32, p1 uint32, p2 float64) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#scale: no implementation: call SetExports in init")
+	}
 	res := exports.Scale(Point{
 		X: int32(p0),
 		Y: int32(p1),
@@ -263,6 +275,9 @@ var retClassify [2]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#classify
 func exportClassify(p0 uint32, p1 uint64, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#classify: no implementation: call SetExports in init")
+	}
 	res := exports.Classify(unflatValue(p0, p1, p2))
 	storeValue(unsafe.Pointer(&retClassify), res)
 	return uint32(uintptr(unsafe.Pointer(&retClassify)))
@@ -278,6 +293,9 @@ var retLengths [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#lengths
 func exportLengths(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#lengths: no implementation: call SetExports in init")
+	}
 	v, ok := exports.Lengths(unflatOptionString(p0, p1, p2))
 	res := witval.None[uint32]()
 	if ok {
@@ -297,6 +315,9 @@ var retCheck [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#check
 func exportCheck(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#check: no implementation: call SetExports in init")
+	}
 	v, err := exports.Check(unflatResultU32String(p0, p1, p2))
 	res := witval.OK[uint32, ErrorCode](v)
 	if err != nil {
@@ -317,6 +338,9 @@ func postCheck(ret uint32) {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#toggle
 func exportToggle(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#toggle: no implementation: call SetExports in init")
+	}
 	res := exports.Toggle(Perms(p0))
 	return uint32(res)
 }
@@ -326,6 +350,9 @@ var retToggleMany [2]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#toggle-many
 func exportToggleMany(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#toggle-many: no implementation: call SetExports in init")
+	}
 	res := exports.ToggleMany(Many{p0, p1, p2})
 	*(*Many)(unsafe.Pointer(&retToggleMany)) = res
 	return uint32(uintptr(unsafe.Pointer(&retToggleMany)))
@@ -338,6 +365,9 @@ func postToggleMany(ret uint32) {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#next
 func exportNext(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#next: no implementation: call SetExports in init")
+	}
 	res := exports.Next(Color(p0))
 	return uint32(res)
 }
@@ -347,6 +377,9 @@ var retPairs [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#pairs
 func exportPairs(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#pairs: no implementation: call SetExports in init")
+	}
 	res := exports.Pairs([]Pair(loadListPair(p0, p1)))
 	storeListPair(unsafe.Pointer(&retPairs), res)
 	return uint32(uintptr(unsafe.Pointer(&retPairs)))
@@ -362,6 +395,9 @@ var retTriple [3]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#triple
 func exportTriple(p0 uint32, p1 uint32, p2 uint32, p3 float64) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#triple: no implementation: call SetExports in init")
+	}
 	res := exports.Triple(witval.Tuple3[uint8, string, float64]{
 		F0: uint8(p0),
 		F1: cabi.LiftString(p1, p2),
@@ -378,6 +414,9 @@ func postTriple(ret uint32) {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#sum17
 func exportSum17(args uint32) uint64 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#sum17: no implementation: call SetExports in init")
+	}
 	x1 := *(*uint32)(cabi.Ptr(args))
 	x2 := *(*uint32)(unsafe.Add(cabi.Ptr(args), 4))
 	x3 := *(*uint32)(unsafe.Add(cabi.Ptr(args), 8))
@@ -402,24 +441,36 @@ func exportSum17(args uint32) uint64 {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#consume
 func exportConsume(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#consume: no implementation: call SetExports in init")
+	}
 	res := exports.Consume(Counter(p0))
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#mint
 func exportMint(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#mint: no implementation: call SetExports in init")
+	}
 	res := exports.Mint(uint32(p0))
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#post-returns
 func exportPostReturns() uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#post-returns: no implementation: call SetExports in init")
+	}
 	res := exports.PostReturns()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#quit
 func exportQuit(p0 uint32) {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#quit: no implementation: call SetExports in init")
+	}
 	exports.Quit(uint32(p0))
 }
 
@@ -428,6 +479,9 @@ var retBadPointer [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#bad-pointer
 func exportBadPointer() uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#bad-pointer: no implementation: call SetExports in init")
+	}
 	res := exports.BadPointer()
 	storeString(unsafe.Pointer(&retBadPointer), res)
 	return uint32(uintptr(unsafe.Pointer(&retBadPointer)))
@@ -440,6 +494,9 @@ func postBadPointer(ret uint32) {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[constructor]widget
 func exportNewWidget(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#[constructor]widget: no implementation: call SetExports in init")
+	}
 	res := exports.NewWidget(cabi.LiftString(p0, p1), uint32(p2))
 	cabi.Unpin()
 	return uint32(res)
@@ -480,6 +537,9 @@ func exportWidgetSame(p0 uint32, p1 uint32) uint32 {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[static]widget.from-counter
 func exportWidgetFromCounter(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#[static]widget.from-counter: no implementation: call SetExports in init")
+	}
 	res := exports.WidgetFromCounter(CounterBorrow(p0), cabi.LiftString(p1, p2))
 	things.Counter(CounterBorrow(p0)).Drop()
 	cabi.Unpin()
@@ -488,12 +548,18 @@ func exportWidgetFromCounter(p0 uint32, p1 uint32, p2 uint32) uint32 {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[static]widget.destroyed
 func exportWidgetDestroyed() uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#[static]widget.destroyed: no implementation: call SetExports in init")
+	}
 	res := exports.WidgetDestroyed()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#absorb
 func exportAbsorb(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#absorb: no implementation: call SetExports in init")
+	}
 	res := exports.Absorb(Widget(p0))
 	return uint32(res)
 }
@@ -503,6 +569,9 @@ var retSplit [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#split
 func exportSplit(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#split: no implementation: call SetExports in init")
+	}
 	res := exports.Split(repsWidget.Get(p0), uint32(p1))
 	storeListOwnWidget(unsafe.Pointer(&retSplit), res)
 	return uint32(uintptr(unsafe.Pointer(&retSplit)))
@@ -515,6 +584,9 @@ func postSplit(ret uint32) {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#peek
 func exportPeek(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#peek: no implementation: call SetExports in init")
+	}
 	res := exports.Peek(CounterBorrow(p0))
 	things.Counter(CounterBorrow(p0)).Drop()
 	return uint32(res)
@@ -522,6 +594,9 @@ func exportPeek(p0 uint32) uint32 {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#keep-borrow
 func exportKeepBorrow(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#keep-borrow: no implementation: call SetExports in init")
+	}
 	res := exports.KeepBorrow(CounterBorrow(p0))
 	things.Counter(CounterBorrow(p0)).Drop()
 	return uint32(res)
@@ -529,12 +604,18 @@ func exportKeepBorrow(p0 uint32) uint32 {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#bad-handle
 func exportBadHandle() uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#bad-handle: no implementation: call SetExports in init")
+	}
 	res := exports.BadHandle()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#rep-of-counter
 func exportRepOfCounter(p0 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#rep-of-counter: no implementation: call SetExports in init")
+	}
 	res := exports.RepOfCounter(CounterBorrow(p0))
 	things.Counter(CounterBorrow(p0)).Drop()
 	return uint32(res)

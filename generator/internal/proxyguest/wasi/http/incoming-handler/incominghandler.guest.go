@@ -4,7 +4,7 @@
 package incominghandler
 
 // Exports is what the guest implements for wasi:http/incoming-handler@0.2.8; register it with SetExports
-// before the host calls any export (in main, or in init for a reactor).
+// before the host calls any export: in init, since a reactor's main does not run.
 type Exports interface {
 	// Handle implements the function handle.
 	//
@@ -32,5 +32,8 @@ func SetExports(impl Exports) {
 
 //go:wasmexport wasi:http/incoming-handler@0.2.8#handle
 func exportHandle(p0 uint32, p1 uint32) {
+	if exports == nil {
+		panic("wasi:http/incoming-handler@0.2.8#handle: no implementation: call SetExports in init")
+	}
 	exports.Handle(IncomingRequest(p0), ResponseOutparam(p1))
 }
