@@ -321,6 +321,8 @@ func (c *Call) String(p, n uint32) string {
 
 // Realloc allocates size bytes aligned to align in guest memory through the
 // guest's cabi_realloc and returns the pointer, refreshing the memory view.
+// For an import of a guest that offers a region in its offer slot
+// (offer.go), the region is taken without calling cabi_realloc.
 func (c *Call) Realloc(size, align uint32) uint32 {
 	inst := c.inst
 	if c.realloc == nil {
@@ -340,6 +342,25 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 			}
 		}
 		c.realloc = inst.realloc
+	}
+	if !c.lowered && c.fn == nil {
+		if !inst.slotAsked {
+			c.findOfferSlot()
+			if c.mem == nil {
+				if inst.memory == nil {
+					inst.memory = c.mod.Memory()
+				}
+				c.mem = inst.memory
+			}
+			if c.mem != nil {
+				c.buf, _ = c.mem.Read(0, c.mem.Size())
+			}
+		}
+		if inst.slot != 0 {
+			if p, ok := c.takeOffer(size, align); ok {
+				return p
+			}
+		}
 	}
 	st := inst.stack[:]
 	st[0], st[1], st[2], st[3] = 0, 0, uint64(align), uint64(size)

@@ -22,6 +22,11 @@ type Instance struct {
 	realloc api.Function
 	stack   [4]uint64 // cabi_realloc's parameters and result
 
+	// slot is the guest's offer slot (offer.go), 0 when it has none;
+	// slotAsked is set once the guest was asked.
+	slot      uint32
+	slotAsked bool
+
 	pending   []uint32 // own<R> handles lifted by the call in progress
 	borrowed  []uint32 // borrow<R> handles lifted by the call in progress
 	reserved  []uint32 // own<R> handles inserted ahead of lowering a result

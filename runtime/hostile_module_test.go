@@ -15,7 +15,8 @@ import (
 // import's type), calls it and drops its results. It also exports its
 // memory (fuzzMemPages pages, not growable) and a cabi_realloc that bumps
 // through [reallocStart, reallocEnd), starting over at the start when an
-// allocation does not fit.
+// allocation does not fit, and a cabi_offer_slot that places its offer slot
+// (see package cabi) at patchAt, so that the fuzzed bytes are its fields.
 
 const (
 	fuzzMemPages = 4
@@ -42,6 +43,7 @@ func hostileModule(funcs []importedFunc) []byte {
 	m.Global(i32, true, i32Const(reallocStart))
 	tRealloc := m.Type([]byte{i32, i32, i32, i32}, []byte{i32})
 	m.Export("cabi_realloc", wasmbin.ExportFunc, m.Func(tRealloc, []byte{0x01, 0x01, i32}, realloc()))
+	m.Export("cabi_offer_slot", wasmbin.ExportFunc, m.Func(m.Type(nil, []byte{i32}), nil, i32Const(patchAt)))
 	noType := m.Type(nil, nil)
 	for k, f := range funcs {
 		m.Export(fmt.Sprintf("f%d", k), wasmbin.ExportFunc, m.Func(noType, nil, caller(k, f)))

@@ -31,6 +31,23 @@
 //     caller can size lands there without a copy (io.InputStream.ReadInto,
 //     io.PollInto).
 //
+// # Offer slot
+//
+// An offered region is published in the offer slot, a package variable of
+// four uint32 fields {ptr, size, served, zero} whose address the exported
+// cabi_offer_slot returns. A host that knows the slot (package cabi of
+// this module's host asks for it once per instance) serves a fresh
+// allocation (original pointer and size 0) from it instead of calling
+// cabi_realloc, under exactly the conditions cabi_realloc itself applies:
+// a zero-sized allocation gets zero's address; otherwise, when ptr is not
+// 0, the size fits in size bytes and ptr is a multiple of the alignment,
+// the allocation gets ptr, and the host sets ptr and size to 0 and served
+// to ptr, as cabi_realloc would. Anything else goes to cabi_realloc. The
+// host only reads and writes the slot during an import of this guest, so
+// the guest sees the same state either way: [LiftList] recognises the
+// region by served, and [Unpin] clears the slot. A host that does not know
+// the slot calls cabi_realloc every time, with the same result.
+//
 // Exports work the other way: the generated //go:wasmexport function lowers
 // its result into a static return area with the same helpers, and the
 // matching cabi_post_ export calls [Unpin].

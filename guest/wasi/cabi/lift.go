@@ -42,7 +42,7 @@ func LiftList[E any](addr, n uint32) []E {
 		return nil
 	}
 	src := unsafe.Slice((*E)(Ptr(addr)), n)
-	if served != nil && Ptr(addr) == served {
+	if slot.served != 0 && addr == slot.served {
 		return src
 	}
 	return append([]E(nil), src...)

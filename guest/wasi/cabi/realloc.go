@@ -23,14 +23,20 @@ var arenaUsed uint32
 // 256 KiB list<u8>, fits.
 const arenaSize = 256 << 10
 
-// target is the region offered by Offer for the next allocation: its
-// address and size in bytes; served is where the last offered region was
-// handed out, so that a lift can tell the host wrote into it.
-var (
-	target     unsafe.Pointer
-	targetSize uint32
-	served     unsafe.Pointer
-)
+// slot is the offer slot (see the package doc, "Offer slot"): the region
+// offered by Offer for the next allocation (its address and size in
+// bytes, address 0 when none), where the last offered region was handed
+// out (served, so that a lift can tell the host wrote into it), and the
+// address realloc returns for zero-sized allocations. The host reads and
+// writes it in place of calling realloc, so its layout is fixed: four
+// little-endian uint32 fields.
+var slot struct {
+	ptr, size, served, zero uint32
+}
+
+// target keeps the offered region reachable (and on the heap: storing it
+// here makes it escape) while its address sits in slot.
+var target unsafe.Pointer
 
 // zero is the address returned for zero-sized allocations.
 var zero uint64
@@ -51,7 +57,8 @@ func ReadInto(b []byte) {
 // ([LiftList]) returns it without a copy. It stays offered until used or
 // until [Unpin].
 func Offer(p unsafe.Pointer, size uint32) {
-	target, targetSize = p, size
+	target = p
+	slot.ptr, slot.size = uint32(uintptr(p)), size
 }
 
 // Unpin releases the blocks allocated during the last import and withdraws a
@@ -61,7 +68,8 @@ func Unpin() {
 	pinned = pinned[:0]
 	clear(kept)
 	kept = kept[:0]
-	target, targetSize, served = nil, 0, nil
+	target = nil
+	slot.ptr, slot.size, slot.served = 0, 0, 0
 	arenaUsed = 0
 }
 
@@ -76,10 +84,11 @@ func realloc(ptr unsafe.Pointer, oldSize, align, newSize uint32) unsafe.Pointer 
 	if newSize == 0 {
 		return unsafe.Pointer(&zero)
 	}
-	if oldSize == 0 && target != nil && newSize <= targetSize && align != 0 && uintptr(target)%uintptr(align) == 0 {
-		p := target
-		target, targetSize, served = nil, 0, p
-		return p
+	if oldSize == 0 && slot.ptr != 0 && newSize <= slot.size && align != 0 && slot.ptr%align == 0 {
+		p := slot.ptr
+		slot.ptr, slot.size, slot.served = 0, 0, p
+		target = nil
+		return Ptr(p)
 	}
 	if newSize <= oldSize {
 		return ptr
@@ -93,6 +102,15 @@ func realloc(ptr unsafe.Pointer, oldSize, align, newSize uint32) unsafe.Pointer 
 	}
 	pinned = append(pinned, p)
 	return p
+}
+
+// offerSlot returns the address of slot, for a host that serves
+// allocations from it without calling realloc (see the package doc).
+//
+//go:wasmexport cabi_offer_slot
+func offerSlot() uint32 {
+	slot.zero = uint32(uintptr(unsafe.Pointer(&zero)))
+	return uint32(uintptr(unsafe.Pointer(&slot)))
 }
 
 // arenaAlloc allocates from the arena, growing the last block in place when
