@@ -54,6 +54,14 @@
 // A list<u8> parameter is a view of guest memory, valid only during the
 // call: the host copies what it keeps. Strings are always copied.
 //
+// Results are placed in guest memory through the guest's cabi_realloc,
+// except that a guest that exports cabi_offer_slot (the Go guest library
+// does) publishes there the region it offers for the next list result and
+// the address of its zero-sized allocations: the host serves such an
+// allocation of one of the guest's imports from the slot, under the rules
+// of that guest's own cabi_realloc, without a call into the guest
+// (offer.go). Components and calls of guest exports never use it.
+//
 // # Faults
 //
 // Every guest fault (out-of-bounds or misaligned pointer or length, invalid
