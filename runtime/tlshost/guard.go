@@ -70,6 +70,29 @@ func (e *interruptedError) Error() string {
 
 func (e *interruptedError) Unwrap() []error { return []error{e.reason, net.ErrClosed} }
 
+// interruption returns what reads or writes interrupted for reason
+// return. Closing a connection interrupts both directions of every
+// transport for one of two reasons, whose errors are built once.
+func interruption(reason error) *error {
+	switch reason {
+	case errClosed:
+		return closedInterruption
+	case net.ErrClosed:
+		return netClosedInterruption
+	}
+	return newInterruption(reason)
+}
+
+var (
+	closedInterruption    = newInterruption(errClosed)
+	netClosedInterruption = newInterruption(net.ErrClosed)
+)
+
+func newInterruption(reason error) *error {
+	var err error = &interruptedError{reason}
+	return &err
+}
+
 // longAgo is a deadline that has passed.
 var longAgo = time.Unix(1, 0)
 
@@ -107,8 +130,7 @@ func (g *guard) interruptRead(reason error) {
 	if g.readErr.Load() != nil {
 		return
 	}
-	var err error = &interruptedError{reason}
-	g.readErr.Store(&err)
+	g.readErr.Store(interruption(reason))
 	g.Conn.SetReadDeadline(longAgo)
 }
 
@@ -127,8 +149,7 @@ func (g *guard) interruptWrite(reason error) {
 	if g.writeErr.Load() != nil {
 		return
 	}
-	var err error = &interruptedError{reason}
-	g.writeErr.Store(&err)
+	g.writeErr.Store(interruption(reason))
 	g.Conn.SetWriteDeadline(longAgo)
 }
 
