@@ -279,39 +279,25 @@ func (p *parser) instance(r *reader) (Def, error) {
 }
 
 func (p *parser) args(r *reader) ([]Arg, error) {
-	n, err := r.count("arguments")
-	if err != nil {
-		return nil, err
-	}
-	var args []Arg
-	for range n {
-		name, err := p.externName(r)
-		if err != nil {
-			return nil, err
-		}
-		s, err := p.sort(r)
-		if err != nil {
-			return nil, err
-		}
-		i, err := r.u32("index")
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, Arg{Name: name, Sort: s, Index: i})
-	}
-	return args, nil
+	return p.sortIndexes(r, "arguments", p.externName)
 }
 
 // inlineExports reads the exports of an instance made of exports: names
 // in the discriminated form of exportDef, without type ascriptions.
 func (p *parser) inlineExports(r *reader) ([]Arg, error) {
-	n, err := r.count("inline exports")
+	return p.sortIndexes(r, "inline exports", p.discriminatedName)
+}
+
+// sortIndexes reads a vector of (name, sort, index), the names read by
+// name: instantiate arguments and inline exports differ only there.
+func (p *parser) sortIndexes(r *reader, what string, name func(*reader) (string, error)) ([]Arg, error) {
+	n, err := r.count(what)
 	if err != nil {
 		return nil, err
 	}
 	var args []Arg
 	for range n {
-		name, err := p.discriminatedName(r)
+		nm, err := name(r)
 		if err != nil {
 			return nil, err
 		}
@@ -323,7 +309,7 @@ func (p *parser) inlineExports(r *reader) ([]Arg, error) {
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, Arg{Name: name, Sort: s, Index: i})
+		args = append(args, Arg{Name: nm, Sort: s, Index: i})
 	}
 	return args, nil
 }
