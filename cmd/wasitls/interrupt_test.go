@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // TestRunInterrupt sends SIGINT to a "wasitls run" process whose guest has
@@ -94,40 +96,14 @@ func TestRunInterrupt(t *testing.T) {
 // silentTCP accepts connections and never answers; helloed is closed once
 // the first bytes (the ClientHello) arrived.
 func silentTCP(t *testing.T) (addr string, helloed chan struct{}) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	helloed = make(chan struct{})
 	var once sync.Once
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
+	return testnet.Serve(t, func(c net.Conn) {
+		if n, _ := c.Read(make([]byte, 1)); n > 0 {
+			once.Do(func() { close(helloed) })
 		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go func() {
-				if n, _ := c.Read(make([]byte, 1)); n > 0 {
-					once.Do(func() { close(helloed) })
-				}
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
-	return ln.Addr().String(), helloed
+		io.Copy(io.Discard, c)
+	}).String(), helloed
 }
 
 func isClosed(c chan struct{}) bool {

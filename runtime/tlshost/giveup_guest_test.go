@@ -12,13 +12,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	custombackend "github.com/wasitls/wasitls/examples/custom-backend"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -61,33 +61,7 @@ func eachGiveUpConfig(t *testing.T, f func(t *testing.T, cfg tlshost.Config)) {
 // ends.
 func silentListener(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	return ln.Addr().String()
+	return testnet.Serve(t, func(c net.Conn) { io.Copy(io.Discard, c) }).String()
 }
 
 // waitOutput waits up to d for a line of the guest's output matching re
@@ -176,7 +150,7 @@ func TestGuestClientGivesUp(t *testing.T) {
 		}
 	}
 	eachGiveUpConfig(t, run)
-	t.Run("stuck-backend", func(t *testing.T) { run(t, tlshost.Config{Backend: newStuckGuestBackend(t)}) })
+	t.Run("stuck-backend", func(t *testing.T) { run(t, tlshost.Config{Backend: tlshost.NewStuckBackend(t)}) })
 }
 
 func ticks(t *testing.T, out string) int {
@@ -218,7 +192,7 @@ func TestGuestServerGivesUp(t *testing.T) {
 	t.Run("stuck-backend", func(t *testing.T) {
 		// Nothing can be served; the guest still gets its error in time
 		// and keeps accepting.
-		g := startGuestWith(t, tlshost.Config{Backend: newStuckGuestBackend(t)}, p, giveUpGuest, nil, "server", "127.0.0.1:0", "500ms", "1")
+		g := startGuestWith(t, tlshost.Config{Backend: tlshost.NewStuckBackend(t)}, p, giveUpGuest, nil, "server", "127.0.0.1:0", "500ms", "1")
 		port := g.port(t)
 		for i := range 2 {
 			silent, err := net.Dial("tcp", "127.0.0.1:"+port)
@@ -333,43 +307,6 @@ func openFDs(t *testing.T) int {
 		t.Skip("no /proc/self/fd")
 	}
 	return len(ents)
-}
-
-// stuckGuestBackend is a misbehaving backend: Handshake and Close ignore
-// their context and the transport until the test ends.
-type stuckGuestBackend struct {
-	release chan struct{} // closed when the test ends
-}
-
-func newStuckGuestBackend(t *testing.T) *stuckGuestBackend {
-	b := &stuckGuestBackend{release: make(chan struct{})}
-	t.Cleanup(func() { close(b.release) })
-	return b
-}
-
-func (b *stuckGuestBackend) Name() string { return "stuck" }
-func (b *stuckGuestBackend) ParseIdentity([]byte, [][]byte) (*backends.Identity, error) {
-	return &backends.Identity{}, nil
-}
-func (b *stuckGuestBackend) Client(net.Conn, *backends.ClientConfig) (backends.Conn, error) {
-	return &stuckGuestConn{b}, nil
-}
-func (b *stuckGuestBackend) Server(net.Conn, *backends.ServerConfig) (backends.Conn, error) {
-	return &stuckGuestConn{b}, nil
-}
-
-type stuckGuestConn struct{ b *stuckGuestBackend }
-
-func (c *stuckGuestConn) block()                          { <-c.b.release }
-func (c *stuckGuestConn) Handshake(context.Context) error { c.block(); return errors.New("stuck") }
-func (c *stuckGuestConn) Read([]byte) (int, error)        { return 0, io.EOF }
-func (c *stuckGuestConn) Write(p []byte) (int, error)     { return len(p), nil }
-func (c *stuckGuestConn) CloseWrite() error               { return nil }
-func (c *stuckGuestConn) Close() error                    { c.block(); return nil }
-func (c *stuckGuestConn) State() backends.State           { return backends.State{} }
-func (c *stuckGuestConn) RequestClientIdentity(context.Context) ([][]byte, error) {
-	c.block()
-	return nil, errors.New("stuck")
 }
 
 // TestGuestDraftClientTimeout: the upstream draft's client handshake is

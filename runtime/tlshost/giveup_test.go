@@ -289,6 +289,9 @@ type stuckBackend struct {
 	release chan struct{} // closed when the test ends
 }
 
+// NewStuckBackend is newStuckBackend for the package's external tests.
+func NewStuckBackend(t *testing.T) backends.Backend { return newStuckBackend(t) }
+
 func newStuckBackend(t *testing.T) *stuckBackend {
 	b := &stuckBackend{release: make(chan struct{})}
 	t.Cleanup(func() { close(b.release) })
