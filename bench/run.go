@@ -352,7 +352,9 @@ func (s *suite) bulk() error {
 	}
 	for _, w := range s.opts.WriteSizes {
 		for _, dir := range []string{"upload", "download"} {
-			target, minNative := "wasi:tls at least 0.8x native and 20x in-guest", 0.8
+			// The stricter of two targets: the first round's (0.8x, and
+			// 0.9x with 64 KiB writes) and the later 0.85x in every row.
+			target, minNative := "wasi:tls at least 0.85x native and 20x in-guest", 0.85
 			if w >= 64<<10 {
 				target, minNative = "wasi:tls at least 0.9x native and 20x in-guest", 0.9
 			}
@@ -394,6 +396,7 @@ func (s *suite) handshakes() error {
 	for _, group := range s.opts.Groups {
 		for _, side := range []string{"client", "server"} {
 			subs := s.subjects(side == "client")
+			// The first round's target, stricter than the later 0.8x.
 			t := &Table{
 				Title:       fmt.Sprintf("full TLS 1.3 handshakes, %s, ECDSA P-256, subject as %s against native %s, %s", group, side, map[string]string{"client": "server", "server": "clients"}[side], s.where()),
 				Unit:        "handshakes/s",
@@ -449,7 +452,8 @@ func (s *suite) handshakes() error {
 
 func (s *suite) echo() error {
 	t := &Table{Title: "1-byte echo round trip over an established connection (guest client, native server), " + s.where(),
-		Unit: "µs/round trip", LowerIsBetter: true}
+		Unit: "µs/round trip", LowerIsBetter: true,
+		Target: "wasi:tls at least 0.4x native", MinVsNative: 0.4}
 	if s.place == PeerInProcess {
 		t.CTarget, t.CMin = "C guest at least 0.6x native", map[string]float64{}
 		for _, b := range s.opts.Backends {
