@@ -87,6 +87,11 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 			st, v := e.gUnflat(p.Type, vals[:n])
 			vals = vals[n:]
 			body = append(body, st...)
+			if nestedHostBorrows(p.Type) {
+				tmp := e.newTmp()
+				body = append(body, jen.Id(tmp).Op(":=").Add(v))
+				v = jen.Id(tmp)
+			}
 			args = append(args, v)
 		}
 	}
@@ -143,31 +148,129 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 }
 
 // endBorrows returns the statements ending the borrows of host resources
-// the host lent f for the call (the lifted arguments args): the Canonical
-// ABI requires the callee to drop them before it returns. A borrow inside
-// a list, option, record or variant is not supported.
+// the host lent f for the call (the lifted arguments args, which name
+// variables wherever a borrow is nested): the Canonical ABI requires the
+// callee to drop them before it returns, every one inside a list, option,
+// result, record, tuple or variant included.
 func (e *emitter) endBorrows(f *Func, args []jen.Code) []jen.Code {
 	var out []jen.Code
 	for k, p := range f.Params {
-		if !wit.HasBorrow(witOf(p.Type)) {
-			continue
+		if s := e.gEndBorrows(p.Type, args[k]); s != nil {
+			out = append(out, s)
 		}
-		h, ok := resolve(p.Type).(*Handle)
-		if !ok {
-			for _, d := range e.handleDecls(p.Type) {
-				if r := rootResource(d); r != nil && !r.Iface.Exported {
-					fail("%s: parameter %s holds a borrow of the host resource %s inside a %s: guest exports support such borrows as direct parameters only", f.WITName, p.Name, r.Name, witString(p.Type))
-				}
-			}
-			continue
-		}
-		if guestRes(h) != nil {
-			continue // a rep: nothing to end
-		}
-		r := rootResource(h.Res)
-		out = append(out, e.declRef(r, r.GoName).Call(args[k]).Dot("Drop").Call())
 	}
 	return out
+}
+
+// hostBorrows reports whether a value of type t may hold a borrow of a
+// resource the host implements (a borrow of one the guest implements is a
+// rep: nothing to end).
+func hostBorrows(t Type) bool {
+	if !wit.HasBorrow(witOf(t)) {
+		return false
+	}
+	switch rt := resolve(t).(type) {
+	case *Handle:
+		return !rt.Own && guestRes(rt) == nil
+	case *List:
+		return hostBorrows(rt.Elem)
+	case *Option:
+		return hostBorrows(rt.Elem)
+	}
+	for _, c := range append(fields(t), cases(t)...) {
+		if c != nil && hostBorrows(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// nestedHostBorrows reports whether t holds borrows of host resources
+// other than as the whole value: the glue then lifts the argument into a
+// variable, which the call and the end of its borrows share.
+func nestedHostBorrows(t Type) bool {
+	_, direct := resolve(t).(*Handle)
+	return !direct && hostBorrows(t)
+}
+
+// gEndBorrows returns a statement ending (dropping) every borrow of a host
+// resource in v, a t lent to an export: each element of a list, only the
+// case of a variant, option or result that is present. Nil when t holds
+// none.
+func (e *emitter) gEndBorrows(t Type, v jen.Code) jen.Code {
+	if !hostBorrows(t) {
+		return nil
+	}
+	rt := resolve(t)
+	if h, ok := rt.(*Handle); ok {
+		r := rootResource(h.Res)
+		return e.declRef(r, r.GoName).Call(v).Dot("Drop").Call()
+	}
+	name := e.helper("endBorrows"+e.mangle(rt), func() jen.Code {
+		return jen.Comment(fmt.Sprintf("endBorrows%s drops the borrows of host resources in v, lent to an export.", e.mangle(rt))).Line().
+			Func().Id("endBorrows" + e.mangle(rt)).Params(jen.Id("v").Add(e.goType(rt))).Block(e.gEndBorrowsBody(rt)...)
+	})
+	return jen.Id(name).Call(v)
+}
+
+// gEndBorrowsBody is the body of the endBorrows helper of a compound type.
+func (e *emitter) gEndBorrowsBody(t Type) []jen.Code {
+	v := jen.Id("v")
+	part := func(c Type, x jen.Code) []jen.Code {
+		if s := e.gEndBorrows(c, x); s != nil {
+			return []jen.Code{s}
+		}
+		return nil
+	}
+	switch t := t.(type) {
+	case *List:
+		return []jen.Code{jen.For(jen.List(jen.Id("_"), jen.Id("x")).Op(":=").Range().Add(v)).Block(part(t.Elem, jen.Id("x"))...)}
+	case *Option:
+		return []jen.Code{jen.If(jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Add(v).Dot("Get").Call(), jen.Id("ok")).Block(part(t.Elem, jen.Id("x"))...)}
+	case *Result:
+		okID, errID := jen.Id("_"), jen.Id("_")
+		var okPart, errPart []jen.Code
+		if t.OK != nil && hostBorrows(t.OK) {
+			okID, okPart = jen.Id("x"), part(t.OK, jen.Id("x"))
+		}
+		if t.Err != nil && hostBorrows(t.Err) {
+			errID, errPart = jen.Id("y"), part(t.Err, jen.Id("y"))
+		}
+		get := jen.List(okID, errID, jen.Id("isErr")).Op(":=").Add(v).Dot("Get").Call()
+		switch {
+		case len(okPart) == 0:
+			return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...)}
+		case len(errPart) == 0:
+			return []jen.Code{jen.If(get, jen.Op("!").Id("isErr")).Block(okPart...)}
+		}
+		return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...).Else().Block(okPart...)}
+	case *Tuple:
+		var out []jen.Code
+		for i, el := range t.Elems {
+			out = append(out, part(el, jen.Add(v).Dot(fmt.Sprintf("F%d", i)))...)
+		}
+		return out
+	case *Ref:
+		d := t.Decl
+		switch k := d.Kind.(type) {
+		case *Record:
+			var out []jen.Code
+			for _, f := range k.Fields {
+				out = append(out, part(f.Type, jen.Add(v).Dot(f.GoName))...)
+			}
+			return out
+		case *Variant:
+			var clauses []jen.Code
+			for _, c := range k.Cases {
+				if c.Type != nil && hostBorrows(c.Type) {
+					clauses = append(clauses, jen.Case(e.declRef(d, d.GoName+"Tag"+c.GoName)).Block(part(c.Type, jen.Add(v).Dot(c.GoName))...))
+				}
+			}
+			return []jen.Code{jen.Switch(jen.Add(v).Dot("Tag")).Block(clauses...)}
+		}
+	}
+	fail("guest: cannot end the borrows in %s", witString(t))
+	return nil
 }
 
 // exportResult returns the statements calling the implementation (call)

@@ -3,6 +3,7 @@ package abitest
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -236,6 +237,32 @@ func (h *host) Merge(ctx context.Context, a, b echo.Counter) uint32 {
 	h.enter()
 	defer b.Drop()
 	return a.Get(ctx) + b.Get(ctx)
+}
+
+// SumCounters, TakeMaybe and DescribeTagged take handles inside their
+// arguments: borrows in a list and a record, an own in an option.
+func (h *host) SumCounters(ctx context.Context, cs []echo.Counter) uint32 {
+	h.record("sum-counters", len(cs))
+	var n uint32
+	for _, c := range cs {
+		n += c.Get(ctx)
+	}
+	return n
+}
+
+func (h *host) TakeMaybe(ctx context.Context, c cabi.Option[echo.Counter]) uint32 {
+	h.enter()
+	x, ok := c.Get()
+	if !ok {
+		return 0
+	}
+	defer x.Drop() // own: the host drops it
+	return x.Get(ctx)
+}
+
+func (h *host) DescribeTagged(ctx context.Context, t echo.Tagged) string {
+	h.record("describe-tagged", t.Name)
+	return t.Name + ":" + strconv.FormatUint(uint64(t.C.Get(ctx)), 10)
 }
 
 func (h *host) Counters(ctx context.Context, n uint32) []echo.Counter {

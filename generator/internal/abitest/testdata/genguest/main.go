@@ -211,4 +211,15 @@ func resources() {
 		eq(fmt.Sprintf("counter %d", i), x.Get(), uint32(i))
 		x.Drop()
 	}
+
+	// Handles inside arguments: borrows in a list (one counter twice) and
+	// in a record, owns in an option.
+	a, b := things.NewCounter(2), things.NewCounter(30)
+	eq("sum-counters", echo.SumCounters([]things.CounterBorrow{a.Borrow(), b.Borrow(), a.Borrow()}), 34)
+	eq("sum-counters (empty)", echo.SumCounters(nil), 0)
+	eq("describe-tagged", echo.DescribeTagged(things.Tagged{Name: "tâg", C: b.Borrow()}), "tâg:30")
+	eq("counter after lending", b.Get(), 30)
+	eq("take-maybe (none)", echo.TakeMaybe(witval.None[things.Counter]()), 0)
+	eq("take-maybe", echo.TakeMaybe(witval.Some(a)), 2) // consumes a
+	b.Drop()
 }

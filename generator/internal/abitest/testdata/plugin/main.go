@@ -404,6 +404,107 @@ func badHandle() uint32 { return 0x7777 }
 //go:wasmexport test:kitchen/plugin@0.1.0#rep-of-counter
 func repOfCounter(c uint32) uint32 { return widgetRep(c) }
 
+// Borrows nested in arguments: each handle is a lent host counter, which
+// the guest reads and drops before returning.
+
+// sumCounters reads and drops the n borrows of the list at p.
+func sumCounters(p, n uint32) uint32 {
+	var sum uint32
+	for i := range n {
+		h := getU32(p + 4*i)
+		sum += counterGet(h)
+		dropCounter(h)
+	}
+	return sum
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#sum-counters
+func sumCountersExport(p, n uint32) uint32 { return sumCounters(p, n) }
+
+// peekMaybe returns option<u32> through a return area: disc u8 at 0, the
+// count at 4.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#peek-maybe
+func peekMaybe(disc, h uint32) uint32 {
+	r := alloc(8, 4)
+	putU8(r, uint8(disc))
+	if disc == 1 {
+		putU32(r+4, counterGet(h))
+		dropCounter(h)
+	}
+	return r
+}
+
+// describeTagged returns "name:count" of tagged{name, c}.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#describe-tagged
+func describeTagged(p, n, h uint32) uint32 {
+	s := str(p, n) + ":" + itoa(counterGet(h))
+	dropCounter(h)
+	r := alloc(8, 4)
+	q, m := storeString(s)
+	putU32(r, q)
+	putU32(r+4, m)
+	return r
+}
+
+// peekLender: lender is nobody, one(c) (in a), two(tuple<c, c>) (in a, b).
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#peek-lender
+func peekLender(disc, a, b uint32) uint32 {
+	switch disc {
+	case 1:
+		v := counterGet(a)
+		dropCounter(a)
+		return v
+	case 2:
+		v := counterGet(a) + counterGet(b)
+		dropCounter(a)
+		dropCounter(b)
+		return v
+	}
+	return 100
+}
+
+// peekEither: ok(c) (in a), or err(tuple<c, c>) (in a, b).
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#peek-either
+func peekEither(disc, a, b uint32) uint32 {
+	if disc == 0 {
+		v := counterGet(a)
+		dropCounter(a)
+		return v
+	}
+	v := counterGet(a) - counterGet(b)
+	dropCounter(a)
+	dropCounter(b)
+	return v
+}
+
+// keepNested drops every borrow of the list but the last: hostile.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#keep-nested
+func keepNested(p, n uint32) uint32 {
+	if n == 0 {
+		return 0
+	}
+	last := getU32(p + 4*(n-1))
+	return sumCounters(p, n-1) + counterGet(last)
+}
+
+// dropTwice drops the borrow it was lent twice: hostile.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#drop-twice
+func dropTwice(disc, h uint32) uint32 {
+	if disc == 0 {
+		return 0
+	}
+	v := counterGet(h)
+	dropCounter(h)
+	dropCounter(h)
+	return v
+}
+
 func itoa(n uint32) string {
 	if n == 0 {
 		return "0"

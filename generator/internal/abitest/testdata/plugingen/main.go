@@ -142,6 +142,60 @@ func (exports) BadHandle() plugin.Widget                 { return plugin.Widget(
 // RepOfCounter is hostile in the hand-written guest only.
 func (exports) RepOfCounter(c plugin.CounterBorrow) uint32 { return c.Get() }
 
+// Borrows nested in arguments: the implementation reads them, the glue
+// ends every one.
+
+func (exports) SumCounters(cs []plugin.CounterBorrow) uint32 {
+	var n uint32
+	for _, c := range cs {
+		n += c.Get()
+	}
+	return n
+}
+
+func (exports) PeekMaybe(c witval.Option[plugin.CounterBorrow]) (uint32, bool) {
+	if x, ok := c.Get(); ok {
+		return x.Get(), true
+	}
+	return 0, false
+}
+
+func (exports) DescribeTagged(t plugin.Tagged) string {
+	return t.Name + ":" + strconv.FormatUint(uint64(t.C.Get()), 10)
+}
+
+func (exports) PeekLender(l plugin.Lender) uint32 {
+	switch l.Tag {
+	case plugin.LenderTagOne:
+		return l.One.Get()
+	case plugin.LenderTagTwo:
+		return l.Two.F0.Get() + l.Two.F1.Get()
+	}
+	return 100
+}
+
+func (exports) PeekEither(v witval.Result[plugin.CounterBorrow, witval.Tuple2[plugin.CounterBorrow, plugin.CounterBorrow]]) uint32 {
+	c, pair, isErr := v.Get()
+	if isErr {
+		return pair.F0.Get() - pair.F1.Get()
+	}
+	return c.Get()
+}
+
+// KeepNested is hostile in the hand-written guest only: here the glue ends
+// every borrow whatever the implementation does with them.
+func (e exports) KeepNested(cs []plugin.CounterBorrow) uint32 { return e.SumCounters(cs) }
+
+// DropTwice drops the borrow itself, and the glue drops it again: hostile.
+func (exports) DropTwice(c witval.Option[plugin.CounterBorrow]) uint32 {
+	x, ok := c.Get()
+	if !ok {
+		return 0
+	}
+	things.Counter(x).Drop()
+	return 1
+}
+
 // widget implements plugin.WidgetImpl.
 type widget struct {
 	name string

@@ -564,6 +564,43 @@ func funcMerge(h Host, name string) api.GoModuleFunc {
 	}
 }
 
+func funcSumCounters(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := listBorrowCounter(c, uint32(stack[0]), uint32(stack[1]))
+		v := h.SumCounters(ctx, p0)
+		stack[0] = uint64(v)
+	}
+}
+
+func funcTakeMaybe(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := liftOptionOwnCounter(c, stack)
+		c.Commit()
+		v := h.TakeMaybe(ctx, p0)
+		stack[0] = uint64(v)
+	}
+}
+
+func funcDescribeTagged(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := liftThingsTagged(c, stack)
+		rp := uint32(stack[3])
+		c.Check(rp, 8, 4)
+		c.Commit()
+		v := h.DescribeTagged(ctx, p0)
+		c.PutString(rp, v)
+	}
+}
+
 // Register instantiates the host module test:kitchen/echo in r, once per version
 // asked for (module name ModuleName@version; Version when none is given), every
 // one served by h and by the resource table of the calling guest's cabi.Instance.
@@ -627,6 +664,9 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "peek-counter", Fn: funcPeekCounter(h, module+"#peek-counter"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"c"}, ResultNames: []string{"result"}},
 		{Name: "counters", Fn: funcCounters(h, module+"#counters"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"n", "retptr"}},
 		{Name: "merge", Fn: funcMerge(h, module+"#merge"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"a", "b"}, ResultNames: []string{"result"}},
+		{Name: "sum-counters", Fn: funcSumCounters(h, module+"#sum-counters"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"cs.ptr", "cs.len"}, ResultNames: []string{"result"}},
+		{Name: "take-maybe", Fn: funcTakeMaybe(h, module+"#take-maybe"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"c.0", "c.1"}, ResultNames: []string{"result"}},
+		{Name: "describe-tagged", Fn: funcDescribeTagged(h, module+"#describe-tagged"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"t.0", "t.1", "t.2", "retptr"}},
 	}
 }
 
@@ -648,6 +688,15 @@ func liftHuge(c *cabi.Call, s []uint64) Huge {
 	v[2] = uint32(s[2])
 	v[2] &= 63
 	return v
+}
+
+func liftOptionOwnCounter(c *cabi.Call, s []uint64) cabi.Option[Counter] {
+	switch c.Disc(uint32(s[0]), 2) {
+	case 0:
+		return cabi.None[Counter]()
+	default:
+		return cabi.Some[Counter](c.Take(uint32(s[1]), things.CounterType).(Counter))
+	}
 }
 
 func liftOptionResultListOptionU16Shape(c *cabi.Call, s []uint64) cabi.Option[cabi.Result[[]cabi.Option[uint16], Shape]] {
@@ -778,6 +827,13 @@ func liftThingsPoint(c *cabi.Call, s []uint64) things.Point {
 	}
 }
 
+func liftThingsTagged(c *cabi.Call, s []uint64) things.Tagged {
+	return things.Tagged{
+		C:    c.Borrow(uint32(s[2]), things.CounterType).(things.Counter),
+		Name: c.String(uint32(s[0]), uint32(s[1])),
+	}
+}
+
 func liftTuple2F64F64End(c *cabi.Call, s []uint64) cabi.Tuple2[float64, float64] {
 	return cabi.Tuple2[float64, float64]{
 		F0: math.Float64frombits(s[0]),
@@ -795,6 +851,15 @@ func liftTuple3U8StringF64End(c *cabi.Call, s []uint64) cabi.Tuple3[uint8, strin
 
 func liftWide(c *cabi.Call, s []uint64) Wide {
 	return Wide(uint64(uint32(s[0]))|uint64(uint32(s[1]))<<32) & 1099511627775
+}
+
+func listBorrowCounter(c *cabi.Call, p, n uint32) []Counter {
+	c.CheckList(p, n, 4, 4)
+	v := cabi.MakeList[Counter](c, n, 4)
+	for i := range v {
+		v[i] = c.Borrow(c.U32(p+uint32(i)*4), things.CounterType).(Counter)
+	}
+	return v
 }
 
 func listItem(c *cabi.Call, p, n uint32) []Item {

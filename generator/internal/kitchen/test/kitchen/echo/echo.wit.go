@@ -41,6 +41,11 @@ type CounterView = things.CounterView
 //	use test:shared/things.{error-code}
 type ErrorCode = things.ErrorCode
 
+// Tagged is the WIT type used as tagged of test:kitchen/echo@0.1.0.
+//
+//	use test:shared/things.{tagged}
+type Tagged = things.Tagged
+
 // Color is the WIT enum color of test:kitchen/echo@0.1.0.
 //
 // Colors.
@@ -522,4 +527,22 @@ type Host interface {
 	//
 	//	merge: func(a: borrow<counter>, b: counter) -> u32
 	Merge(ctx context.Context, a Counter, b Counter) uint32
+	// SumCounters implements the function sum-counters.
+	//
+	// Handles inside arguments: the sum of the borrowed counters.
+	//
+	//	sum-counters: func(cs: list<borrow<counter>>) -> u32
+	SumCounters(ctx context.Context, cs []Counter) uint32
+	// TakeMaybe implements the function take-maybe.
+	//
+	// Takes the counter, if any, and returns its count (0 for none).
+	//
+	//	take-maybe: func(c: option<counter>) -> u32
+	TakeMaybe(ctx context.Context, c cabi.Option[Counter]) uint32
+	// DescribeTagged implements the function describe-tagged.
+	//
+	// "name:count" of a counter lent in a record.
+	//
+	//	describe-tagged: func(t: tagged) -> string
+	DescribeTagged(ctx context.Context, t Tagged) string
 }

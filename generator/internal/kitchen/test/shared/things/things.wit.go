@@ -81,6 +81,16 @@ type Counter interface {
 // CounterType identifies Counter handles in the resource table, for every version of the interface.
 var CounterType = cabi.NewResourceType("test:shared/things.counter")
 
+// Tagged is the WIT record tagged of test:shared/things@0.1.0.
+//
+// A counter lent with a name: a borrow inside a record.
+//
+//	record tagged
+type Tagged struct {
+	Name string  `wit:"name"`
+	C    Counter `wit:"c"`
+}
+
 // CounterView is the WIT resource counter-view of test:shared/things@0.1.0.
 //
 // A child of a counter.

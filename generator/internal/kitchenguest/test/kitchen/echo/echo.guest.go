@@ -582,6 +582,62 @@ func Merge(a CounterBorrow, b Counter) uint32 {
 	return res
 }
 
+//go:wasmimport test:kitchen/echo@0.1.0 sum-counters
+func importSumCounters(p0 uint32, p1 uint32) uint32
+
+// SumCounters calls the function sum-counters.
+//
+// Handles inside arguments: the sum of the borrowed counters.
+//
+//	sum-counters: func(cs: list<borrow<counter>>) -> u32
+func SumCounters(cs []CounterBorrow) uint32 {
+	core := importSumCounters(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(cs)))), uint32(len(cs)))
+	res := uint32(core)
+	runtime.KeepAlive(cs)
+	return res
+}
+
+//go:wasmimport test:kitchen/echo@0.1.0 take-maybe
+func importTakeMaybe(p0 uint32, p1 uint32) uint32
+
+// TakeMaybe calls the function take-maybe.
+//
+// Takes the counter, if any, and returns its count (0 for none).
+//
+//	take-maybe: func(c: option<counter>) -> u32
+func TakeMaybe(c witval.Option[Counter]) uint32 {
+	x1, x2 := flatOptionOwnCounter(c)
+	core := importTakeMaybe(x1, x2)
+	res := uint32(core)
+	return res
+}
+
+//go:wasmimport test:kitchen/echo@0.1.0 describe-tagged
+func importDescribeTagged(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+
+// retDescribeTagged is the return area of describe-tagged, sized from its layout.
+var retDescribeTagged [1]uint64
+
+// DescribeTagged calls the function describe-tagged.
+//
+// "name:count" of a counter lent in a record.
+//
+//	describe-tagged: func(t: tagged) -> string
+func DescribeTagged(t Tagged) string {
+	importDescribeTagged(cabi.Addr(unsafe.Pointer(unsafe.StringData(t.Name))), uint32(len(t.Name)), uint32(t.C), uint32(uintptr(unsafe.Pointer(&retDescribeTagged))))
+	res := cabi.LiftString(*(*uint32)(unsafe.Pointer(&retDescribeTagged)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retDescribeTagged), 4)))
+	cabi.Unpin()
+	return res
+}
+
+func flatOptionOwnCounter(v witval.Option[Counter]) (r0 uint32, r1 uint32) {
+	if v.IsSome() {
+		r0 = 1
+		r1 = uint32(v.Value())
+	}
+	return
+}
+
 func flatOptionResultListOptionU16Shape(v witval.Option[witval.Result[[]witval.Option[uint16], Shape]]) (r0 uint32, r1 uint32, r2 uint32, r3 uint64, r4 uint64) {
 	if v.IsSome() {
 		r0 = 1

@@ -46,6 +46,11 @@ type CounterViewBorrow = things.CounterViewBorrow
 //	use test:shared/things.{error-code}
 type ErrorCode = things.ErrorCode
 
+// Tagged is the WIT type used as tagged of test:kitchen/echo@0.1.0.
+//
+//	use test:shared/things.{tagged}
+type Tagged = things.Tagged
+
 // Color is the WIT enum color of test:kitchen/echo@0.1.0.
 //
 // Colors.

@@ -71,6 +71,16 @@ func (self Counter) Borrow() CounterBorrow {
 	return CounterBorrow(self)
 }
 
+// Tagged is the WIT record tagged of test:shared/things@0.1.0.
+//
+// A counter lent with a name: a borrow inside a record.
+//
+//	record tagged
+type Tagged struct {
+	Name string        `wit:"name"`
+	C    CounterBorrow `wit:"c"`
+}
+
 // CounterView is an owned handle to the WIT resource counter-view of test:shared/things@0.1.0.
 //
 // A child of a counter.

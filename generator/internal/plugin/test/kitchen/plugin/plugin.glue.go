@@ -50,6 +50,13 @@ type Exports struct {
 	fKeepBorrow        cabi.ExportFunc
 	fBadHandle         cabi.ExportFunc
 	fRepOfCounter      cabi.ExportFunc
+	fSumCounters       cabi.ExportFunc
+	fPeekMaybe         cabi.ExportFunc
+	fDescribeTagged    cabi.ExportFunc
+	fPeekLender        cabi.ExportFunc
+	fPeekEither        cabi.ExportFunc
+	fKeepNested        cabi.ExportFunc
+	fDropTwice         cabi.ExportFunc
 	dtorWidget         cabi.ExportFunc
 }
 
@@ -94,6 +101,13 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	x.fKeepBorrow = b.Func("keep-borrow", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fBadHandle = b.Func("bad-handle", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
 	x.fRepOfCounter = b.Func("rep-of-counter", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fSumCounters = b.Func("sum-counters", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fPeekMaybe = b.Func("peek-maybe", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fDescribeTagged = b.Func("describe-tagged", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fPeekLender = b.Func("peek-lender", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fPeekEither = b.Func("peek-either", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fKeepNested = b.Func("keep-nested", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fDropTwice = b.Func("drop-twice", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.dtorWidget = b.Dtor("widget", WidgetType)
 	x.Exports = b.Exports(inst, x, 4, true)
 	if err := b.Err(); err != nil {
@@ -726,6 +740,139 @@ func (x *Exports) RepOfCounter(ctx context.Context, argC Counter) (r0 uint32, er
 	return v, nil
 }
 
+// SumCounters calls the guest's export sum-counters.
+//
+// Borrows nested in arguments, each lent for the call and ended by the
+// guest. The sum of the counters.
+//
+//	sum-counters: func(cs: list<borrow<counter>>) -> u32
+func (x *Exports) SumCounters(ctx context.Context, cs []Counter) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fSumCounters)
+	s := c.Stack()
+	lowerflatListBorrowCounter(c, s, cs)
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// PeekMaybe calls the guest's export peek-maybe.
+//
+// The count of the counter, if one is lent.
+//
+//	peek-maybe: func(c: option<borrow<counter>>) -> option<u32>
+func (x *Exports) PeekMaybe(ctx context.Context, argC cabi.Option[Counter]) (r0 cabi.Option[uint32], err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fPeekMaybe)
+	s := c.Stack()
+	lowerflatOptionBorrowCounter(c, s, argC)
+	c.Invoke()
+	c.ReadMemory()
+	rp := uint32(s[0])
+	c.Check(rp, 8, 4)
+	v := loadOptionU32(c, rp)
+	c.PostReturn(1)
+	return v, nil
+}
+
+// DescribeTagged calls the guest's export describe-tagged.
+//
+// "name:count".
+//
+//	describe-tagged: func(t: tagged) -> string
+func (x *Exports) DescribeTagged(ctx context.Context, t Tagged) (r0 string, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fDescribeTagged)
+	s := c.Stack()
+	lowerflatThingsTagged(c, s, t)
+	c.Invoke()
+	c.ReadMemory()
+	rp := uint32(s[0])
+	c.Check(rp, 8, 4)
+	v := c.String(c.U32(rp), c.U32(rp+4))
+	c.PostReturn(1)
+	return v, nil
+}
+
+// PeekLender calls the guest's export peek-lender.
+//
+// The sum of the counters of the case present, 100 for nobody.
+//
+//	peek-lender: func(l: lender) -> u32
+func (x *Exports) PeekLender(ctx context.Context, l Lender) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fPeekLender)
+	s := c.Stack()
+	lowerflatLender(c, s, l)
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// PeekEither calls the guest's export peek-either.
+//
+// The count of the ok counter, or the difference of the error pair.
+//
+//	peek-either: func(v: result<borrow<counter>, tuple<borrow<counter>, borrow<counter>>>) -> u32
+func (x *Exports) PeekEither(ctx context.Context, argV cabi.Result[Counter, cabi.Tuple2[Counter, Counter]]) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fPeekEither)
+	s := c.Stack()
+	lowerflatResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(c, s, argV)
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// KeepNested calls the guest's export keep-nested.
+//
+// Sums the counters and keeps the borrow of the last: a hostile guest.
+//
+//	keep-nested: func(cs: list<borrow<counter>>) -> u32
+func (x *Exports) KeepNested(ctx context.Context, cs []Counter) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fKeepNested)
+	s := c.Stack()
+	lowerflatListBorrowCounter(c, s, cs)
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// DropTwice calls the guest's export drop-twice.
+//
+// Drops the borrow of the counter lent, if any, twice: a hostile guest.
+//
+//	drop-twice: func(c: option<borrow<counter>>) -> u32
+func (x *Exports) DropTwice(ctx context.Context, argC cabi.Option[Counter]) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fDropTwice)
+	s := c.Stack()
+	lowerflatOptionBorrowCounter(c, s, argC)
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
 // Drop drops the host's widget: the guest's destructor runs. r is spent, even
 // when the destructor fails (its trap is returned and marks the instance trapped).
 func (r *Widget) Drop(ctx context.Context) error {
@@ -876,6 +1023,30 @@ func loadValue(c *cabi.Call, p uint32) Value {
 	}
 }
 
+func lowerflatLender(c *cabi.Call, s []uint64, v Lender) {
+	clear(s[1:3])
+	switch v.Tag {
+	case LenderTagNobody:
+		s[0] = 0
+	case LenderTagOne:
+		s[0] = 1
+		s[1] = uint64(c.Lend(v.One, things.CounterType))
+	case LenderTagTwo:
+		s[0] = 2
+		lowerflatTuple2BorrowCounterBorrowCounterEnd(c, s[1:], v.Two)
+	default:
+		c.Trapf("host passed a lender with bad tag %d", v.Tag)
+	}
+}
+
+func lowerflatListBorrowCounter(c *cabi.Call, s []uint64, v []Counter) {
+	q := c.AllocList(len(v), 4, 4)
+	for i := range v {
+		c.PutU32(q+uint32(i)*4, c.Lend(v[i], things.CounterType))
+	}
+	s[0], s[1] = uint64(q), uint64(len(v))
+}
+
 func lowerflatListPair(c *cabi.Call, s []uint64, v []Pair) {
 	q := c.AllocList(len(v), 12, 4)
 	for i := range v {
@@ -895,6 +1066,16 @@ func lowerflatMany(c *cabi.Call, s []uint64, v Many) {
 	s[2] = uint64(v[2])
 }
 
+func lowerflatOptionBorrowCounter(c *cabi.Call, s []uint64, v cabi.Option[Counter]) {
+	clear(s[1:2])
+	if x, ok := v.Get(); ok {
+		s[0] = 1
+		s[1] = uint64(c.Lend(x, things.CounterType))
+	} else {
+		s[0] = 0
+	}
+}
+
 func lowerflatOptionString(c *cabi.Call, s []uint64, v cabi.Option[string]) {
 	clear(s[1:3])
 	if x, ok := v.Get(); ok {
@@ -902,6 +1083,17 @@ func lowerflatOptionString(c *cabi.Call, s []uint64, v cabi.Option[string]) {
 		lowerflatString(c, s[1:], x)
 	} else {
 		s[0] = 0
+	}
+}
+
+func lowerflatResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(c *cabi.Call, s []uint64, v cabi.Result[Counter, cabi.Tuple2[Counter, Counter]]) {
+	clear(s[1:3])
+	if x, y, isErr := v.Get(); isErr {
+		s[0] = 1
+		lowerflatTuple2BorrowCounterBorrowCounterEnd(c, s[1:], y)
+	} else {
+		s[0] = 0
+		s[1] = uint64(c.Lend(x, things.CounterType))
 	}
 }
 
@@ -924,6 +1116,16 @@ func lowerflatString(c *cabi.Call, s []uint64, v string) {
 func lowerflatThingsPoint(c *cabi.Call, s []uint64, v things.Point) {
 	s[0] = uint64(uint32(v.X))
 	s[1] = uint64(uint32(v.Y))
+}
+
+func lowerflatThingsTagged(c *cabi.Call, s []uint64, v things.Tagged) {
+	lowerflatString(c, s, v.Name)
+	s[2] = uint64(c.Lend(v.C, things.CounterType))
+}
+
+func lowerflatTuple2BorrowCounterBorrowCounterEnd(c *cabi.Call, s []uint64, v cabi.Tuple2[Counter, Counter]) {
+	s[0] = uint64(c.Lend(v.F0, things.CounterType))
+	s[1] = uint64(c.Lend(v.F1, things.CounterType))
 }
 
 func lowerflatTuple3U8StringF64End(c *cabi.Call, s []uint64, v cabi.Tuple3[uint8, string, float64]) {

@@ -162,6 +162,49 @@ type Exports interface {
 	//
 	//	rep-of-counter: func(c: borrow<counter>) -> u32
 	RepOfCounter(c CounterBorrow) uint32
+	// SumCounters implements the function sum-counters.
+	//
+	// Borrows nested in arguments, each lent for the call and ended by the
+	// guest. The sum of the counters.
+	//
+	//	sum-counters: func(cs: list<borrow<counter>>) -> u32
+	SumCounters(cs []CounterBorrow) uint32
+	// PeekMaybe implements the function peek-maybe.
+	//
+	// The count of the counter, if one is lent.
+	//
+	//	peek-maybe: func(c: option<borrow<counter>>) -> option<u32>
+	PeekMaybe(c witval.Option[CounterBorrow]) (uint32, bool)
+	// DescribeTagged implements the function describe-tagged.
+	//
+	// "name:count".
+	//
+	//	describe-tagged: func(t: tagged) -> string
+	DescribeTagged(t Tagged) string
+	// PeekLender implements the function peek-lender.
+	//
+	// The sum of the counters of the case present, 100 for nobody.
+	//
+	//	peek-lender: func(l: lender) -> u32
+	PeekLender(l Lender) uint32
+	// PeekEither implements the function peek-either.
+	//
+	// The count of the ok counter, or the difference of the error pair.
+	//
+	//	peek-either: func(v: result<borrow<counter>, tuple<borrow<counter>, borrow<counter>>>) -> u32
+	PeekEither(v witval.Result[CounterBorrow, witval.Tuple2[CounterBorrow, CounterBorrow]]) uint32
+	// KeepNested implements the function keep-nested.
+	//
+	// Sums the counters and keeps the borrow of the last: a hostile guest.
+	//
+	//	keep-nested: func(cs: list<borrow<counter>>) -> u32
+	KeepNested(cs []CounterBorrow) uint32
+	// DropTwice implements the function drop-twice.
+	//
+	// Drops the borrow of the counter lent, if any, twice: a hostile guest.
+	//
+	//	drop-twice: func(c: option<borrow<counter>>) -> u32
+	DropTwice(c witval.Option[CounterBorrow]) uint32
 }
 
 var exports Exports
@@ -621,6 +664,154 @@ func exportRepOfCounter(p0 uint32) uint32 {
 	return uint32(res)
 }
 
+//go:wasmexport test:kitchen/plugin@0.1.0#sum-counters
+func exportSumCounters(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#sum-counters: no implementation: call SetExports in init")
+	}
+	x1 := []CounterBorrow(cabi.LiftList[CounterBorrow](p0, p1))
+	res := exports.SumCounters(x1)
+	endBorrowsListBorrowCounter(x1)
+	cabi.Unpin()
+	return uint32(res)
+}
+
+// retPeekMaybe is the return area of the export peek-maybe, sized from its layout.
+var retPeekMaybe [1]uint64
+
+//go:wasmexport test:kitchen/plugin@0.1.0#peek-maybe
+func exportPeekMaybe(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#peek-maybe: no implementation: call SetExports in init")
+	}
+	x1 := unflatOptionBorrowCounter(p0, p1)
+	v, ok := exports.PeekMaybe(x1)
+	res := witval.None[uint32]()
+	if ok {
+		res = witval.Some(v)
+	}
+	endBorrowsOptionBorrowCounter(x1)
+	storeOptionU32(unsafe.Pointer(&retPeekMaybe), res)
+	return uint32(uintptr(unsafe.Pointer(&retPeekMaybe)))
+}
+
+//go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#peek-maybe
+func postPeekMaybe(ret uint32) {
+	cabi.Unpin()
+}
+
+// retDescribeTagged is the return area of the export describe-tagged, sized from its layout.
+var retDescribeTagged [1]uint64
+
+//go:wasmexport test:kitchen/plugin@0.1.0#describe-tagged
+func exportDescribeTagged(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#describe-tagged: no implementation: call SetExports in init")
+	}
+	x1 := Tagged{
+		C:    things.CounterBorrow(p2),
+		Name: cabi.LiftString(p0, p1),
+	}
+	res := exports.DescribeTagged(x1)
+	endBorrowsThingsTagged(x1)
+	storeString(unsafe.Pointer(&retDescribeTagged), res)
+	return uint32(uintptr(unsafe.Pointer(&retDescribeTagged)))
+}
+
+//go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#describe-tagged
+func postDescribeTagged(ret uint32) {
+	cabi.Unpin()
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#peek-lender
+func exportPeekLender(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#peek-lender: no implementation: call SetExports in init")
+	}
+	x1 := unflatLender(p0, p1, p2)
+	res := exports.PeekLender(x1)
+	endBorrowsLender(x1)
+	return uint32(res)
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#peek-either
+func exportPeekEither(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#peek-either: no implementation: call SetExports in init")
+	}
+	x1 := unflatResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(p0, p1, p2)
+	res := exports.PeekEither(x1)
+	endBorrowsResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(x1)
+	return uint32(res)
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#keep-nested
+func exportKeepNested(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#keep-nested: no implementation: call SetExports in init")
+	}
+	x1 := []CounterBorrow(cabi.LiftList[CounterBorrow](p0, p1))
+	res := exports.KeepNested(x1)
+	endBorrowsListBorrowCounter(x1)
+	cabi.Unpin()
+	return uint32(res)
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#drop-twice
+func exportDropTwice(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#drop-twice: no implementation: call SetExports in init")
+	}
+	x1 := unflatOptionBorrowCounter(p0, p1)
+	res := exports.DropTwice(x1)
+	endBorrowsOptionBorrowCounter(x1)
+	return uint32(res)
+}
+
+// endBorrowsLender drops the borrows of host resources in v, lent to an export.
+func endBorrowsLender(v Lender) {
+	switch v.Tag {
+	case LenderTagOne:
+		things.Counter(v.One).Drop()
+	case LenderTagTwo:
+		endBorrowsTuple2BorrowCounterBorrowCounterEnd(v.Two)
+	}
+}
+
+// endBorrowsListBorrowCounter drops the borrows of host resources in v, lent to an export.
+func endBorrowsListBorrowCounter(v []CounterBorrow) {
+	for _, x := range v {
+		things.Counter(x).Drop()
+	}
+}
+
+// endBorrowsOptionBorrowCounter drops the borrows of host resources in v, lent to an export.
+func endBorrowsOptionBorrowCounter(v witval.Option[CounterBorrow]) {
+	if x, ok := v.Get(); ok {
+		things.Counter(x).Drop()
+	}
+}
+
+// endBorrowsResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd drops the borrows of host resources in v, lent to an export.
+func endBorrowsResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(v witval.Result[CounterBorrow, witval.Tuple2[CounterBorrow, CounterBorrow]]) {
+	if x, y, isErr := v.Get(); isErr {
+		endBorrowsTuple2BorrowCounterBorrowCounterEnd(y)
+	} else {
+		things.Counter(x).Drop()
+	}
+}
+
+// endBorrowsThingsTagged drops the borrows of host resources in v, lent to an export.
+func endBorrowsThingsTagged(v things.Tagged) {
+	things.Counter(v.C).Drop()
+}
+
+// endBorrowsTuple2BorrowCounterBorrowCounterEnd drops the borrows of host resources in v, lent to an export.
+func endBorrowsTuple2BorrowCounterBorrowCounterEnd(v witval.Tuple2[CounterBorrow, CounterBorrow]) {
+	things.Counter(v.F0).Drop()
+	things.Counter(v.F1).Drop()
+}
+
 func loadListPair(ptr, n uint32) []Pair {
 	if n == 0 {
 		return nil
@@ -714,11 +905,43 @@ func storeValue(p unsafe.Pointer, v Value) {
 	}
 }
 
+func unflatLender(r0 uint32, r1 uint32, r2 uint32) Lender {
+	var v Lender
+	v.Tag = LenderTag(r0)
+	switch v.Tag {
+	case LenderTagOne:
+		v.One = CounterBorrow(r1)
+	case LenderTagTwo:
+		v.Two = witval.Tuple2[CounterBorrow, CounterBorrow]{
+			F0: CounterBorrow(r1),
+			F1: CounterBorrow(r2),
+		}
+	}
+	return v
+}
+
+func unflatOptionBorrowCounter(r0 uint32, r1 uint32) witval.Option[CounterBorrow] {
+	if r0 == 0 {
+		return witval.None[CounterBorrow]()
+	}
+	return witval.Some(CounterBorrow(r1))
+}
+
 func unflatOptionString(r0 uint32, r1 uint32, r2 uint32) witval.Option[string] {
 	if r0 == 0 {
 		return witval.None[string]()
 	}
 	return witval.Some(cabi.LiftString(r1, r2))
+}
+
+func unflatResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(r0 uint32, r1 uint32, r2 uint32) witval.Result[CounterBorrow, witval.Tuple2[CounterBorrow, CounterBorrow]] {
+	if r0 == 0 {
+		return witval.OK[CounterBorrow, witval.Tuple2[CounterBorrow, CounterBorrow]](CounterBorrow(r1))
+	}
+	return witval.Err[CounterBorrow, witval.Tuple2[CounterBorrow, CounterBorrow]](witval.Tuple2[CounterBorrow, CounterBorrow]{
+		F0: CounterBorrow(r1),
+		F1: CounterBorrow(r2),
+	})
 }
 
 func unflatResultU32String(r0 uint32, r1 uint32, r2 uint32) witval.Result[uint32, string] {

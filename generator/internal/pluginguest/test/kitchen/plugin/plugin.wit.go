@@ -10,6 +10,7 @@
 package plugin
 
 import (
+	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/generator/internal/pluginguest/test/shared/things"
 	"strconv"
 )
@@ -38,6 +39,11 @@ type CounterBorrow = things.CounterBorrow
 //	use test:shared/things.{error-code}
 type ErrorCode = things.ErrorCode
 
+// Tagged is the WIT type used as tagged of test:kitchen/plugin@0.1.0.
+//
+//	use test:shared/things.{tagged}
+type Tagged = things.Tagged
+
 // Color is the WIT enum color of test:kitchen/plugin@0.1.0.
 //
 // Colors.
@@ -60,6 +66,61 @@ func (v Color) String() string {
 		return colorNames[v]
 	}
 	return "Color(" + strconv.FormatUint(uint64(v), 10) + ")"
+}
+
+// Lender is the WIT variant lender of test:kitchen/plugin@0.1.0.
+//
+// Borrows of host counters in a variant's cases.
+//
+//	variant lender
+type Lender struct {
+	// Tag selects the case.
+	Tag LenderTag
+	// One is the payload of case one.
+	One CounterBorrow
+	// Two is the payload of case two.
+	Two witval.Tuple2[CounterBorrow, CounterBorrow]
+}
+
+// LenderTag is the case of a Lender.
+type LenderTag uint8
+
+// The values of LenderTag.
+const (
+	LenderTagNobody LenderTag = iota
+	LenderTagOne
+	LenderTagTwo
+)
+
+var lenderTagNames = [...]string{"nobody", "one", "two"}
+
+// String returns the WIT name of the case.
+func (v LenderTag) String() string {
+	if int(v) < len(lenderTagNames) {
+		return lenderTagNames[v]
+	}
+	return "LenderTag(" + strconv.FormatUint(uint64(v), 10) + ")"
+}
+
+// LenderNobody returns the nobody case of Lender.
+func LenderNobody() Lender {
+	return Lender{Tag: LenderTagNobody}
+}
+
+// LenderOne returns the one case of Lender.
+func LenderOne(v CounterBorrow) Lender {
+	return Lender{
+		One: v,
+		Tag: LenderTagOne,
+	}
+}
+
+// LenderTwo returns the two case of Lender.
+func LenderTwo(v witval.Tuple2[CounterBorrow, CounterBorrow]) Lender {
+	return Lender{
+		Tag: LenderTagTwo,
+		Two: v,
+	}
 }
 
 // Perms is the WIT flags perms of test:kitchen/plugin@0.1.0.
