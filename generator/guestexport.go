@@ -228,22 +228,7 @@ func (e *emitter) gEndBorrowsBody(t Type) []jen.Code {
 	case *Option:
 		return []jen.Code{jen.If(jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Add(v).Dot("Get").Call(), jen.Id("ok")).Block(part(t.Elem, jen.Id("x"))...)}
 	case *Result:
-		okID, errID := jen.Id("_"), jen.Id("_")
-		var okPart, errPart []jen.Code
-		if t.OK != nil && hostBorrows(t.OK) {
-			okID, okPart = jen.Id("x"), part(t.OK, jen.Id("x"))
-		}
-		if t.Err != nil && hostBorrows(t.Err) {
-			errID, errPart = jen.Id("y"), part(t.Err, jen.Id("y"))
-		}
-		get := jen.List(okID, errID, jen.Id("isErr")).Op(":=").Add(v).Dot("Get").Call()
-		switch {
-		case len(okPart) == 0:
-			return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...)}
-		case len(errPart) == 0:
-			return []jen.Code{jen.If(get, jen.Op("!").Id("isErr")).Block(okPart...)}
-		}
-		return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...).Else().Block(okPart...)}
+		return resultVisit(t, v, hostBorrows, e.gEndBorrows)
 	case *Tuple:
 		var out []jen.Code
 		for i, el := range t.Elems {

@@ -266,6 +266,29 @@ func (e *emitter) reserveStmt(t Type, v jen.Code) jen.Code {
 	return jen.Id(name).Call(cID(), v)
 }
 
+// resultVisit returns the statements visiting, in result v, a t, the side
+// present when holds says its type needs it: visit(side type, value).
+func resultVisit(t *Result, v jen.Code, holds func(Type) bool, visit func(Type, jen.Code) jen.Code) []jen.Code {
+	okID, errID := jen.Id("_"), jen.Id("_")
+	var okPart, errPart []jen.Code
+	if t.OK != nil && holds(t.OK) {
+		okID = jen.Id("x")
+		okPart = append(okPart, visit(t.OK, jen.Id("x")))
+	}
+	if t.Err != nil && holds(t.Err) {
+		errID = jen.Id("y")
+		errPart = append(errPart, visit(t.Err, jen.Id("y")))
+	}
+	get := jen.List(okID, errID, jen.Id("isErr")).Op(":=").Add(v).Dot("Get").Call()
+	switch {
+	case len(okPart) == 0:
+		return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...)}
+	case len(errPart) == 0:
+		return []jen.Code{jen.If(get, jen.Op("!").Id("isErr")).Block(okPart...)}
+	}
+	return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...).Else().Block(okPart...)}
+}
+
 // reserveBody is the body of the reserve helper of a compound type: it
 // visits the parts holding own handles in the order storeBody stores them.
 func (e *emitter) reserveBody(t Type) []jen.Code {
@@ -277,24 +300,7 @@ func (e *emitter) reserveBody(t Type) []jen.Code {
 	case *Option:
 		return []jen.Code{jen.If(jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Add(v).Dot("Get").Call(), jen.Id("ok")).Block(e.reserveStmt(t.Elem, jen.Id("x")))}
 	case *Result:
-		okID, errID := jen.Id("_"), jen.Id("_")
-		var okPart, errPart []jen.Code
-		if t.OK != nil && holdsOwn(t.OK) {
-			okID = jen.Id("x")
-			okPart = append(okPart, e.reserveStmt(t.OK, jen.Id("x")))
-		}
-		if t.Err != nil && holdsOwn(t.Err) {
-			errID = jen.Id("y")
-			errPart = append(errPart, e.reserveStmt(t.Err, jen.Id("y")))
-		}
-		get := jen.List(okID, errID, jen.Id("isErr")).Op(":=").Add(v).Dot("Get").Call()
-		switch {
-		case len(okPart) == 0:
-			return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...)}
-		case len(errPart) == 0:
-			return []jen.Code{jen.If(get, jen.Op("!").Id("isErr")).Block(okPart...)}
-		}
-		return []jen.Code{jen.If(get, jen.Id("isErr")).Block(errPart...).Else().Block(okPart...)}
+		return resultVisit(t, v, holdsOwn, e.reserveStmt)
 	case *Tuple:
 		for i, el := range t.Elems {
 			if holdsOwn(el) {
