@@ -119,10 +119,11 @@ func (b *Binder) Func(name string, params, results []api.ValueType) ExportFunc {
 }
 
 // Exports returns the state the generated Exports type embeds: the
-// instance, the generated value itself (owner, see [Call.Owner]), the
-// guest's memory and cabi_realloc (required when memory is set: the
-// interface passes strings, lists or spilled values), and a scratch stack
-// of stack slots.
+// instance, the generated value itself (owner, see [Call.Owner]), a core
+// module's memory and cabi_realloc (required when memory is set: the
+// interface passes strings, lists or spilled values; an [OptionsGuest]
+// has none, its functions carry their own), and a scratch stack of stack
+// slots.
 func (b *Binder) Exports(inst *Instance, owner any, stack int, memory bool) Exports {
 	return Exports{inst: inst, owner: owner, mem: b.Memory(memory), realloc: b.Realloc(memory), stack: make([]uint64, stack)}
 }

@@ -219,9 +219,12 @@ func (e *emitter) bind(stack int, memory bool) jen.Code {
 		jen.Return(jen.Id("x"), jen.Nil()))
 	doc := []jen.Code{
 		jen.Comment("Bind finds the functions of the interface that guest exports for inst, under their"),
-		jen.Comment("canonical names (ModuleName@version#function; version \"\" means Version), with the"),
-		jen.Comment("guest's memory and cabi_realloc, and checks their core signatures. Every function"),
-		jen.Comment("must be there: the error names each one missing or mistyped."),
+		jen.Comment("canonical names (ModuleName@version#function; version \"\" means Version), and checks"),
+		jen.Comment("their core signatures. Each function is called with the memory, realloc and"),
+		jen.Comment("post-return of its own options: for a core module, the module's memory and"),
+		jen.Comment("cabi_realloc and its cabi_post_ export; for a component (a cabi.OptionsGuest), those"),
+		jen.Comment("its canon lift names. Every function must be there: the error names each one"),
+		jen.Comment("missing or mistyped."),
 	}
 	return group(doc, jen.Func().Id("Bind").Params(
 		jen.Id("inst").Op("*").Qual(cabiPath, "Instance"), jen.Id("guest").Qual(cabiPath, "Guest"), jen.Id("version").String(),

@@ -20,9 +20,12 @@ type Exports struct {
 }
 
 // Bind finds the functions of the interface that guest exports for inst, under their
-// canonical names (ModuleName@version#function; version "" means Version), with the
-// guest's memory and cabi_realloc, and checks their core signatures. Every function
-// must be there: the error names each one missing or mistyped.
+// canonical names (ModuleName@version#function; version "" means Version), and checks
+// their core signatures. Each function is called with the memory, realloc and
+// post-return of its own options: for a core module, the module's memory and
+// cabi_realloc and its cabi_post_ export; for a component (a cabi.OptionsGuest), those
+// its canon lift names. Every function must be there: the error names each one
+// missing or mistyped.
 func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, error) {
 	if version == "" {
 		version = Version
