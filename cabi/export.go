@@ -48,6 +48,20 @@ type OptionsGuest interface {
 	ExportOptions(name string) (memory api.Memory, realloc api.Function)
 }
 
+// A TypedGuest is a Guest that knows the component-level type of each
+// export (a component instance's exported interface does: its functions
+// are lifted with a component function type). The Binder checks it
+// against the type the generated bindings were made for, which the core
+// signature alone cannot tell apart (a string and a list<u8>, a u32 and
+// an enum, two records with the same flat form).
+type TypedGuest interface {
+	Guest
+	// ExportType returns the type of the export named name (as
+	// ExportedFunction finds it) in the text form [Binder.Func] compares,
+	// or false when it has none.
+	ExportType(name string) (string, bool)
+}
+
 // A Binder finds the exports of one interface in a guest and checks their
 // core signatures, collecting every problem into one error so that a guest
 // missing several exports is told about all of them at bind time.
@@ -85,14 +99,27 @@ type ExportFunc struct {
 // Func finds the export of the function named name (the WIT name, such as
 // "handle") and its post-return function, checking their core signatures:
 // the export takes params and returns results, its post-return
-// (cabi_post_<module>#<name>) takes results and returns nothing.
-func (b *Binder) Func(name string, params, results []api.ValueType) ExportFunc {
+// (cabi_post_<module>#<name>) takes results and returns nothing. On a
+// [TypedGuest], the export's type must also be typ, unless typ is "": the
+// WIT function type with every named type spelled out, such as
+// "func(p: record{x: s32, y: s32}, k: f64) -> string" (records, variants,
+// enums and flags as record{name: T, ...}, variant{name, name(T), ...},
+// enum{name, ...} and flags{name, ...}; handles as own<resource> and
+// borrow<resource>; lists, options, results and tuples as in WIT, result<_,
+// E> for an absent ok payload).
+func (b *Binder) Func(name, typ string, params, results []api.ValueType) ExportFunc {
 	full := b.prefix + name
 	ef := ExportFunc{Name: full}
 	f := b.guest.ExportedFunction(full)
 	if f == nil {
 		b.errs = append(b.errs, fmt.Sprintf("%s is not exported", full))
 		return ef
+	}
+	if tg, ok := b.guest.(TypedGuest); ok && typ != "" {
+		if got, ok := tg.ExportType(full); ok && got != typ {
+			b.errs = append(b.errs, fmt.Sprintf("%s has the type %s, want %s", full, got, typ))
+			return ef
+		}
 	}
 	d := f.Definition()
 	if string(d.ParamTypes()) != string(params) || string(d.ResultTypes()) != string(results) {

@@ -140,7 +140,7 @@ func TestExportOptions(t *testing.T) {
 	sig := []api.ValueType{i32, i32, i32, i32}
 	store := func(g *optionsGuest) error {
 		b := NewBinder(g, "t", "")
-		f := b.Func("f", sig, []api.ValueType{i32})
+		f := b.Func("f", "", sig, []api.ValueType{i32})
 		x := b.Exports(NewInstance(), nil, 4, true)
 		if err := b.Err(); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 	"go.bytecodealliance.org/wit"
@@ -208,7 +209,7 @@ func (e *emitter) bind(stack int, memory bool) jen.Code {
 	}
 	for _, f := range e.i.Funcs {
 		params, results := exportCore(f)
-		body = append(body, jen.Id("x").Dot(exportField(f)).Op("=").Id("b").Dot("Func").Call(jen.Lit(f.WITName), valueTypes(params), valueTypes(results)))
+		body = append(body, jen.Id("x").Dot(exportField(f)).Op("=").Id("b").Dot("Func").Call(jen.Lit(f.WITName), jen.Lit(funcTypeText(f)), valueTypes(params), valueTypes(results)))
 	}
 	for _, d := range e.guestResources() {
 		body = append(body, jen.Id("x").Dot(dtorField(d)).Op("=").Id("b").Dot("Dtor").Call(jen.Lit(d.Name), jen.Id(e.resourceVar(d))))
@@ -220,7 +221,8 @@ func (e *emitter) bind(stack int, memory bool) jen.Code {
 	doc := []jen.Code{
 		jen.Comment("Bind finds the functions of the interface that guest exports for inst, under their"),
 		jen.Comment("canonical names (ModuleName@version#function; version \"\" means Version), and checks"),
-		jen.Comment("their core signatures. Each function is called with the memory, realloc and"),
+		jen.Comment("their core signatures, and on a component (a cabi.TypedGuest) their function types"),
+		jen.Comment("against the WIT. Each function is called with the memory, realloc and"),
 		jen.Comment("post-return of its own options: for a core module, the module's memory and"),
 		jen.Comment("cabi_realloc and its cabi_post_ export; for a component (a cabi.OptionsGuest), those"),
 		jen.Comment("its canon lift names. Every function must be there: the error names each one"),
@@ -229,6 +231,76 @@ func (e *emitter) bind(stack int, memory bool) jen.Code {
 	return group(doc, jen.Func().Id("Bind").Params(
 		jen.Id("inst").Op("*").Qual(cabiPath, "Instance"), jen.Id("guest").Qual(cabiPath, "Guest"), jen.Id("version").String(),
 	).Params(jen.Op("*").Id("Exports"), jen.Error()).Block(body...))
+}
+
+// funcTypeText returns the type of f in the text form cabi.Binder.Func
+// compares with a component's export: the WIT function type with every
+// named type spelled out. "" (no check) for more than one result, which a
+// component function type cannot have.
+func funcTypeText(f *Func) string {
+	if len(f.Results) > 1 {
+		return ""
+	}
+	var ps []string
+	for _, p := range f.Params {
+		ps = append(ps, p.Name+": "+typeText(p.Type))
+	}
+	s := "func(" + strings.Join(ps, ", ") + ")"
+	if len(f.Results) == 1 {
+		s += " -> " + typeText(f.Results[0].Type)
+	}
+	return s
+}
+
+// typeText returns t in the text form of funcTypeText.
+func typeText(t Type) string {
+	return witText(resolve(t), typeTextLeaf)
+}
+
+// typeTextLeaf spells out a handle or a named type for typeText.
+func typeTextLeaf(t Type) string {
+	if r := resolve(t); r != t {
+		return typeText(r) // an alias
+	}
+	names := func(cs []*Case, payload bool) string {
+		var s []string
+		for _, c := range cs {
+			n := c.Name
+			if payload && c.Type != nil {
+				n += "(" + typeText(c.Type) + ")"
+			}
+			s = append(s, n)
+		}
+		return strings.Join(s, ", ")
+	}
+	switch t := t.(type) {
+	case *Handle:
+		name := t.Res.Name
+		if r := rootResource(t.Res); r != nil {
+			name = r.Name
+		}
+		if t.Own {
+			return "own<" + name + ">"
+		}
+		return "borrow<" + name + ">"
+	case *Ref:
+		switch k := t.Decl.Kind.(type) {
+		case *Record:
+			var s []string
+			for _, f := range k.Fields {
+				s = append(s, f.Name+": "+typeText(f.Type))
+			}
+			return "record{" + strings.Join(s, ", ") + "}"
+		case *Variant:
+			return "variant{" + names(k.Cases, true) + "}"
+		case *Enum:
+			return "enum{" + names(k.Cases, false) + "}"
+		case *Flags:
+			return "flags{" + names(k.Flags, false) + "}"
+		}
+	}
+	fail("no type text for %s", witString(t))
+	return ""
 }
 
 // exportLocals are the names the body of an export method uses; a WIT

@@ -709,36 +709,47 @@ func rootResource(d *Decl) *Decl {
 
 // witString renders a type expression in WIT syntax.
 func witString(t Type) string {
+	return witText(t, func(t Type) string {
+		switch t := t.(type) {
+		case *Handle:
+			if t.Own {
+				return t.Res.Name
+			}
+			return "borrow<" + t.Res.Name + ">"
+		case *Ref:
+			return t.Decl.Name
+		}
+		return "?"
+	})
+}
+
+// witText renders a type expression in WIT syntax, with leaf rendering its
+// handles and named types.
+func witText(t Type, leaf func(Type) string) string {
+	in := func(t Type) string { return witText(t, leaf) }
 	switch t := t.(type) {
 	case Prim:
 		return t.String()
 	case *List:
-		return "list<" + witString(t.Elem) + ">"
+		return "list<" + in(t.Elem) + ">"
 	case *Option:
-		return "option<" + witString(t.Elem) + ">"
+		return "option<" + in(t.Elem) + ">"
 	case *Result:
 		switch {
 		case t.OK == nil && t.Err == nil:
 			return "result"
 		case t.Err == nil:
-			return "result<" + witString(t.OK) + ">"
+			return "result<" + in(t.OK) + ">"
 		case t.OK == nil:
-			return "result<_, " + witString(t.Err) + ">"
+			return "result<_, " + in(t.Err) + ">"
 		}
-		return "result<" + witString(t.OK) + ", " + witString(t.Err) + ">"
+		return "result<" + in(t.OK) + ", " + in(t.Err) + ">"
 	case *Tuple:
 		var s []string
 		for _, e := range t.Elems {
-			s = append(s, witString(e))
+			s = append(s, in(e))
 		}
 		return "tuple<" + strings.Join(s, ", ") + ">"
-	case *Handle:
-		if t.Own {
-			return t.Res.Name
-		}
-		return "borrow<" + t.Res.Name + ">"
-	case *Ref:
-		return t.Decl.Name
 	}
-	return "?"
+	return leaf(t)
 }

@@ -76,7 +76,9 @@
 // its type). [Instance.Guest] presents one exported interface to the typed
 // callers wit2host generates (a cabi.OptionsGuest: each lifted core
 // function under its canonical core name, with its own lift's options),
-// so they call a component as they call a core module.
+// so they call a component as they call a core module; as a
+// cabi.TypedGuest it also gives each function's type (typetext.go), which
+// the generated Bind checks against the WIT.
 // A HostResource passed as borrow<R> is lent to the component
 // for the call through the one resource table ([cabi.Table.Lend]): its
 // resource.drop ends the borrow, not the resource, and what it still

@@ -43,6 +43,7 @@ type exportGuest struct {
 	table     *cabi.Table
 	iface     string
 	funcs     map[string]*lifted    // by canonical core name
+	types     map[string]*rfunc     // their types, by canonical core name
 	resources map[string]*rresource // the component's own, by WIT name
 }
 
@@ -64,12 +65,13 @@ func (inst *Instance) Guest(iface string) (cabi.Guest, error) {
 	if !ok || it.sort != SortInstance {
 		return nil, fmt.Errorf("component: export %q is a %s, not an instance", iface, it.sort)
 	}
-	g := &exportGuest{table: inst.ci.Table(), iface: iface, funcs: map[string]*lifted{}, resources: map[string]*rresource{}}
+	g := &exportGuest{table: inst.ci.Table(), iface: iface, funcs: map[string]*lifted{}, types: map[string]*rfunc{}, resources: map[string]*rresource{}}
 	for _, name := range ci.order {
 		switch v := ci.exports[name].v.(type) {
 		case *cfunc:
 			if v.lifted != nil {
 				g.funcs[iface+"#"+name] = v.lifted
+				g.types[iface+"#"+name] = v.typ
 			}
 		case *rresource:
 			if v.defined {
@@ -117,6 +119,21 @@ func (g *exportGuest) ExportedFunction(name string) api.Function {
 		return r.dtor
 	}
 	return nil
+}
+
+// ExportType returns the type of the lifted function named name in the
+// text form cabi.Binder.Func compares (typeText), naming the interface's
+// own resources by their export names.
+func (g *exportGuest) ExportType(name string) (string, bool) {
+	t, ok := g.types[name]
+	if !ok || t == nil {
+		return "", false
+	}
+	names := map[*rresource]string{}
+	for n, r := range g.resources {
+		names[r] = n
+	}
+	return funcText(t, names), true
 }
 
 // Memory is nil: each export has the memory of its own lift.

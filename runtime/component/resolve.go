@@ -88,9 +88,9 @@ func (s *scope) resolve(t Type) (rtype, error) {
 		}
 		return tu, nil
 	case FlagsType:
-		return &rflags{n: len(t.Names)}, nil
+		return &rflags{n: len(t.Names), names: t.Names}, nil
 	case EnumType:
-		return &renum{n: len(t.Names)}, nil
+		return &renum{n: len(t.Names), names: t.Names}, nil
 	case OptionType:
 		e, err := s.valType(t.Elem)
 		return &roption{elem: e}, err

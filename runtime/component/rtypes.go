@@ -20,13 +20,19 @@ type (
 	rvariant struct{ cases []rfield } // t nil for a case without payload
 	rlist    struct{ elem rtype }
 	rtuple   struct{ elems []rtype }
-	rflags   struct{ n int }
-	renum    struct{ n int }
-	roption  struct{ elem rtype }
-	rresult  struct{ ok, err rtype }
-	rown     struct{ res *rresource }
-	rborrow  struct{ res *rresource }
-	rfunc    struct {
+	rflags   struct {
+		n     int
+		names []string
+	}
+	renum struct {
+		n     int
+		names []string
+	}
+	roption struct{ elem rtype }
+	rresult struct{ ok, err rtype }
+	rown    struct{ res *rresource }
+	rborrow struct{ res *rresource }
+	rfunc   struct {
 		params []rfield
 		result rtype // nil for none
 	}

@@ -41,6 +41,16 @@ func tallyInstance(t *testing.T) (context.Context, *cabi.Instance, *component.In
 		!strings.Contains(err.Error(), "exports no resource gauge") {
 		t.Fatalf("binding counter to another type and a resource not exported: %v, want both refused", err)
 	}
+	for name, want := range map[string]string{
+		"[constructor]counter": "func(start: u32) -> own<counter>",
+		"[method]counter.same": "func(self: borrow<counter>, other: borrow<counter>) -> bool",
+		"split":                "func(c: borrow<counter>, n: u32) -> list<own<counter>>",
+		"absorb":               "func(c: own<counter>) -> u32",
+	} {
+		if got, ok := g.(cabi.TypedGuest).ExportType("test:kitchen/tally@0.1.0#" + name); !ok || got != want {
+			t.Errorf("type of %s = %q, %v; want %q", name, got, ok, want)
+		}
+	}
 	return inst.Context(), inst.Cabi(), inst.Component(), x
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/generator/internal/calc/test/kitchen/calc"
@@ -105,5 +106,57 @@ func TestGeneratedCallerComponentHostile(t *testing.T) {
 	}
 	if _, err := f.Call(ctx); err == nil || !strings.Contains(err.Error(), "trapped") {
 		t.Fatalf("Func.Call after the trap = %v, want a refusal", err)
+	}
+}
+
+// TestGeneratedCallerComponentTypes: Bind checks a component's function
+// types, which the core signatures cannot tell apart. The component's
+// exports read back as the WIT the bindings were made for (records,
+// variants, enums, flags and results spelled out; resources by name), and
+// an export whose type differs only above the core level (a list<u8> for
+// a string, a u32 for an enum) is a bind-time error naming it and both
+// types.
+func TestGeneratedCallerComponentTypes(t *testing.T) {
+	inst := cComponent(t, "./testdata/calccomp/calc.c", "./testdata/calccomp/calc.wit", "calc-component")
+	g, err := inst.Component().Guest(calc.ModuleName + "@" + calc.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, ok := g.(cabi.TypedGuest)
+	if !ok {
+		t.Fatal("a component's Guest is not a cabi.TypedGuest")
+	}
+	for name, want := range map[string]string{
+		"shout":    "func(s: string) -> string",
+		"scale":    "func(p: record{x: s32, y: s32}, k: f64) -> record{x: s32, y: s32}",
+		"classify": "func(v: variant{none, int(s64), real(f32), text(string), at(record{x: s32, y: s32})}) -> variant{none, int(s64), real(f32), text(string), at(record{x: s32, y: s32})}",
+		"check":    "func(v: result<u32, string>) -> result<u32, enum{not-found, denied}>",
+		"toggle":   "func(o: flags{trim, upper, twice}) -> flags{trim, upper, twice}",
+		"pairs":    "func(v: list<record{name: string, n: u32, tags: list<string>}>) -> list<record{name: string, n: u32, tags: list<string>}>",
+		"triple":   "func(v: tuple<u8, string, f64>) -> tuple<u8, string, f64>",
+		"lengths":  "func(v: option<string>) -> option<u32>",
+		"noop":     "func()",
+	} {
+		if got, ok := tg.ExportType("test:kitchen/calc@0.1.0#" + name); !ok || got != want {
+			t.Errorf("type of %s = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+
+	i32 := api.ValueTypeI32
+	b := cabi.NewBinder(g, calc.ModuleName, calc.Version)
+	b.Func("shout", "func(s: list<u8>) -> list<u8>", []api.ValueType{i32, i32}, []api.ValueType{i32})
+	b.Func("flip", "func(m: u32) -> u32", []api.ValueType{i32}, []api.ValueType{i32})
+	b.Func("add", "func(a: u32, b: u32) -> u32", []api.ValueType{i32, i32}, []api.ValueType{i32})
+	err = b.Err()
+	for _, want := range []string{
+		"test:kitchen/calc@0.1.0#shout has the type func(s: string) -> string, want func(s: list<u8>) -> list<u8>",
+		"test:kitchen/calc@0.1.0#flip has the type func(m: enum{up, down}) -> enum{up, down}, want func(m: u32) -> u32",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("binding mistyped functions: %v, want %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "#add") {
+		t.Errorf("a well-typed function is reported: %v", err)
 	}
 }

@@ -35,7 +35,8 @@ type Exports struct {
 
 // Bind finds the functions of the interface that guest exports for inst, under their
 // canonical names (ModuleName@version#function; version "" means Version), and checks
-// their core signatures. Each function is called with the memory, realloc and
+// their core signatures, and on a component (a cabi.TypedGuest) their function types
+// against the WIT. Each function is called with the memory, realloc and
 // post-return of its own options: for a core module, the module's memory and
 // cabi_realloc and its cabi_post_ export; for a component (a cabi.OptionsGuest), those
 // its canon lift names. Every function must be there: the error names each one
@@ -46,20 +47,20 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	}
 	b := cabi.NewBinder(guest, ModuleName, version)
 	x := &Exports{}
-	x.fAdd = b.Func("add", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fExtremes = b.Func("extremes", []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeF32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeF64}, []api.ValueType{api.ValueTypeI32})
-	x.fShout = b.Func("shout", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fReverse = b.Func("reverse", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fScale = b.Func("scale", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeF64}, []api.ValueType{api.ValueTypeI32})
-	x.fClassify = b.Func("classify", []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fLengths = b.Func("lengths", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fCheck = b.Func("check", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fToggle = b.Func("toggle", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fFlip = b.Func("flip", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fPairs = b.Func("pairs", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fTriple = b.Func("triple", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeF64}, []api.ValueType{api.ValueTypeI32})
-	x.fSum17 = b.Func("sum17", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI64})
-	x.fNoop = b.Func("noop", []api.ValueType{}, []api.ValueType{})
+	x.fAdd = b.Func("add", "func(a: u32, b: u32) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fExtremes = b.Func("extremes", "func(a: s8, b: u64, c: f32, d: char, e: bool, f: s16, g: f64) -> tuple<s8, u64, f32, char, bool, s16, f64>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeF32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeF64}, []api.ValueType{api.ValueTypeI32})
+	x.fShout = b.Func("shout", "func(s: string) -> string", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fReverse = b.Func("reverse", "func(b: list<u8>) -> list<u8>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fScale = b.Func("scale", "func(p: record{x: s32, y: s32}, k: f64) -> record{x: s32, y: s32}", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeF64}, []api.ValueType{api.ValueTypeI32})
+	x.fClassify = b.Func("classify", "func(v: variant{none, int(s64), real(f32), text(string), at(record{x: s32, y: s32})}) -> variant{none, int(s64), real(f32), text(string), at(record{x: s32, y: s32})}", []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fLengths = b.Func("lengths", "func(v: option<string>) -> option<u32>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fCheck = b.Func("check", "func(v: result<u32, string>) -> result<u32, enum{not-found, denied}>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fToggle = b.Func("toggle", "func(o: flags{trim, upper, twice}) -> flags{trim, upper, twice}", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fFlip = b.Func("flip", "func(m: enum{up, down}) -> enum{up, down}", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fPairs = b.Func("pairs", "func(v: list<record{name: string, n: u32, tags: list<string>}>) -> list<record{name: string, n: u32, tags: list<string>}>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fTriple = b.Func("triple", "func(v: tuple<u8, string, f64>) -> tuple<u8, string, f64>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeF64}, []api.ValueType{api.ValueTypeI32})
+	x.fSum17 = b.Func("sum17", "func(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32, a6: u32, a7: u32, a8: u32, a9: u32, a10: u32, a11: u32, a12: u32, a13: u32, a14: u32, a15: u32, a16: u32) -> u64", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI64})
+	x.fNoop = b.Func("noop", "func()", []api.ValueType{}, []api.ValueType{})
 	x.Exports = b.Exports(inst, x, 7, true)
 	if err := b.Err(); err != nil {
 		return nil, err

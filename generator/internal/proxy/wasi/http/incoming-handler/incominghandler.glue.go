@@ -21,7 +21,8 @@ type Exports struct {
 
 // Bind finds the functions of the interface that guest exports for inst, under their
 // canonical names (ModuleName@version#function; version "" means Version), and checks
-// their core signatures. Each function is called with the memory, realloc and
+// their core signatures, and on a component (a cabi.TypedGuest) their function types
+// against the WIT. Each function is called with the memory, realloc and
 // post-return of its own options: for a core module, the module's memory and
 // cabi_realloc and its cabi_post_ export; for a component (a cabi.OptionsGuest), those
 // its canon lift names. Every function must be there: the error names each one
@@ -32,7 +33,7 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	}
 	b := cabi.NewBinder(guest, ModuleName, version)
 	x := &Exports{}
-	x.fHandle = b.Func("handle", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{})
+	x.fHandle = b.Func("handle", "func(request: own<incoming-request>, response-out: own<response-outparam>)", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{})
 	x.Exports = b.Exports(inst, x, 2, false)
 	if err := b.Err(); err != nil {
 		return nil, err

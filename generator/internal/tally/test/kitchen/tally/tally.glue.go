@@ -30,7 +30,8 @@ type Exports struct {
 
 // Bind finds the functions of the interface that guest exports for inst, under their
 // canonical names (ModuleName@version#function; version "" means Version), and checks
-// their core signatures. Each function is called with the memory, realloc and
+// their core signatures, and on a component (a cabi.TypedGuest) their function types
+// against the WIT. Each function is called with the memory, realloc and
 // post-return of its own options: for a core module, the module's memory and
 // cabi_realloc and its cabi_post_ export; for a component (a cabi.OptionsGuest), those
 // its canon lift names. Every function must be there: the error names each one
@@ -41,14 +42,14 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	}
 	b := cabi.NewBinder(guest, ModuleName, version)
 	x := &Exports{}
-	x.fNewCounter = b.Func("[constructor]counter", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fCounterAdd = b.Func("[method]counter.add", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fCounterTwin = b.Func("[method]counter.twin", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fCounterSame = b.Func("[method]counter.same", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fAbsorb = b.Func("absorb", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fSplit = b.Func("split", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fDestroyed = b.Func("destroyed", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
-	x.fBadHandle = b.Func("bad-handle", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
+	x.fNewCounter = b.Func("[constructor]counter", "func(start: u32) -> own<counter>", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fCounterAdd = b.Func("[method]counter.add", "func(self: borrow<counter>, k: u32) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fCounterTwin = b.Func("[method]counter.twin", "func(self: borrow<counter>) -> own<counter>", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fCounterSame = b.Func("[method]counter.same", "func(self: borrow<counter>, other: borrow<counter>) -> bool", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fAbsorb = b.Func("absorb", "func(c: own<counter>) -> u32", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fSplit = b.Func("split", "func(c: borrow<counter>, n: u32) -> list<own<counter>>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fDestroyed = b.Func("destroyed", "func() -> u32", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
+	x.fBadHandle = b.Func("bad-handle", "func() -> own<counter>", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
 	x.dtorCounter = b.Dtor("counter", CounterType)
 	x.Exports = b.Exports(inst, x, 2, true)
 	if err := b.Err(); err != nil {
