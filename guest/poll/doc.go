@@ -15,9 +15,19 @@
 //     wait: its wait is one wasi:io/poll.poll call.
 //   - Goroutines that wait while another one polls park on a channel,
 //     leaving the thread to the others; the polling goroutine wakes them.
+//   - A goroutine that waits while the polling goroutine yields to let
+//     the others run (step 1 below) takes the rounds over, and the one
+//     that yielded parks when its yield returns. The goroutine that last
+//     got to run, which is the one with work to do, thus polls for
+//     everyone: a server's connection goroutine polls for itself and for
+//     the accept loop's wait, with no switch per wait of its own, where
+//     the accept loop would otherwise poll and switch to it and back for
+//     each.
 //   - When the polling goroutine's own wait is over while others still
-//     wait, it hands the rounds to a helper goroutine, started on first
-//     use and parked whenever it does not hold them.
+//     wait, it leaves the rounds to whichever goroutine waits next, and
+//     wakes a helper goroutine (started on first use) that takes them if
+//     it gets to run first: once every goroutine that can run has run.
+//     The helper parks whenever it does not hold the rounds.
 //
 // Each round:
 //

@@ -39,7 +39,9 @@ type waiter struct {
 	// index is the position in state.waiters, -1 once unregistered.
 	index int
 	// polling marks the waiter whose goroutine runs the rounds itself: it
-	// does not park, and its result goes to err instead of done.
+	// does not park, and its result goes to err instead of done. It is
+	// cleared when another waiter takes the rounds over before this wait
+	// is over; the goroutine parks then.
 	polling bool
 	err     error
 }
@@ -56,15 +58,22 @@ type poller struct {
 	parked    int
 	deadlines int
 	activity  uint64 // counts registrations and cancellations
-	// polling is set while a goroutine runs rounds: a Wait that finds it
-	// set parks; one that finds it clear runs the rounds itself.
-	polling bool
-	free    []*waiter
-	ready   []uint32 // the last poll's result, reused
+	// leader is the waiter whose goroutine runs the rounds, helperLeads
+	// is set while the helper goroutine runs them; nobody does when both
+	// are clear (pollingLocked). A Wait that finds someone running rounds
+	// parks, unless that goroutine is yielding (in settle): then the new
+	// waiter takes the rounds over, and a waiter that led parks as soon as
+	// its yield returns.
+	leader      *waiter
+	helperLeads bool
+	yielding    bool
+	free        []*waiter
+	ready       []uint32 // the last poll's result, reused
 
-	// The helper goroutine takes the rounds over when the goroutine that
-	// ran them is done waiting while others still wait. It is parked on
-	// wake whenever it does not hold the rounds.
+	// The helper goroutine takes the rounds when nobody runs them while
+	// goroutines wait: a leader whose wait is over wakes it, and it runs
+	// once the goroutines that can run have run, unless one of them waited
+	// first and took the rounds. It is parked on wake otherwise.
 	helper bool
 	wake   chan struct{}
 
@@ -90,16 +99,24 @@ func Wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}) error {
 	s := &state
 	s.mu.Lock()
 	w := s.registerLocked(p, deadline)
-	if !s.polling {
-		// Nobody polls: this goroutine does, until its own wait is over.
-		// A single waiting goroutine thus never switches to another one.
-		s.polling = true
-		w.polling = true
+	if !s.pollingLocked() || s.yielding {
+		// Nobody polls, or the goroutine that polls yields to let the
+		// others run: this goroutine polls, until its own wait is over
+		// or another one takes the rounds over. A single waiting
+		// goroutine thus never switches to another one, and a goroutine
+		// that waits while another waits for longer (a connection's
+		// while the server's accepts) polls for both without switching.
+		s.takeLocked(w)
 		s.mu.Unlock()
-		return lead(w, cancel)
+		if err, done := lead(w, cancel); done {
+			return err
+		}
+		// Taken over before the wait was over: park (already counted
+		// in s.parked by takeLocked).
+	} else {
+		s.parked++
+		s.mu.Unlock()
 	}
-	s.parked++
-	s.mu.Unlock()
 
 	var err error
 	if cancel == nil {
@@ -128,44 +145,94 @@ func Wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}) error {
 	return err
 }
 
-// lead runs rounds on the waiting goroutine until w is done, then hands the
-// rounds to the helper goroutine if others still wait.
-func lead(w *waiter, cancel <-chan struct{}) error {
+// pollingLocked reports whether a goroutine runs the rounds. s.mu is held.
+func (s *poller) pollingLocked() bool { return s.leader != nil || s.helperLeads }
+
+// takeLocked makes w's goroutine the one that runs the rounds. When a
+// waiter's goroutine ran them (it is yielding in settle) and its wait is
+// not over, that goroutine parks when its yield returns: it counts as
+// parked from now on, and its result goes to its done channel. The helper
+// goes back to waiting for a wake. s.mu is held.
+func (s *poller) takeLocked(w *waiter) {
+	if old := s.leader; old != nil && old.index >= 0 {
+		old.polling = false
+		s.parked++
+	}
+	s.leader, s.helperLeads, s.yielding = w, false, false
+	w.polling = true
+}
+
+// leadsLocked reports whether the caller of a round still runs the
+// rounds: the helper (isHelper) or self's goroutine. s.mu is held.
+func (s *poller) leadsLocked(isHelper bool, self *waiter) bool {
+	if isHelper {
+		return s.helperLeads
+	}
+	return s.leader == self
+}
+
+// lead runs rounds on the waiting goroutine until w is done, and reports
+// its result with done set. When another waiter took the rounds over
+// before w was done it returns done clear, and the caller parks. A
+// goroutine whose wait is over while others still wait leaves the rounds
+// to whoever waits next, or to the helper goroutine, which it wakes.
+func lead(w *waiter, cancel <-chan struct{}) (err error, done bool) {
 	s := &state
 	for {
 		s.mu.Lock()
-		over := w.index < 0
-		s.mu.Unlock()
-		if over {
+		if !w.polling {
+			s.mu.Unlock()
+			return nil, false
+		}
+		if w.index < 0 {
 			break
 		}
+		s.mu.Unlock()
 		s.round(false, w, cancel)
 	}
-	s.mu.Lock()
-	err := w.err
-	s.releaseLocked(w)
-	s.polling = false
-	if len(s.waiters) > 0 {
-		s.polling = true
-		if !s.helper {
-			s.helper = true
-			s.wake = make(chan struct{}, 1)
-			go helper()
+	err = w.err
+	if s.leader == w {
+		s.leader = nil
+		if len(s.waiters) > 0 {
+			s.wakeHelperLocked()
 		}
-		s.wake <- struct{}{}
 	}
+	s.releaseLocked(w)
 	s.mu.Unlock()
-	return err
+	return err, true
 }
 
-// helper runs rounds whenever it is handed them, until nobody waits.
+// wakeHelperLocked starts the helper goroutine on first use, and lets it
+// run rounds once it runs, unless a waiting goroutine took them first.
+// s.mu is held.
+func (s *poller) wakeHelperLocked() {
+	if !s.helper {
+		s.helper = true
+		s.wake = make(chan struct{}, 1)
+		go helper()
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default: // already woken
+	}
+}
+
+// helper runs rounds whenever it is woken and nobody runs them, until
+// nobody waits or a waiting goroutine takes the rounds over.
 func helper() {
 	s := &state
 	for range s.wake {
 		for {
 			s.mu.Lock()
+			if !s.helperLeads {
+				if s.pollingLocked() {
+					s.mu.Unlock()
+					break
+				}
+				s.helperLeads = true
+			}
 			if len(s.waiters) == 0 {
-				s.polling = false
+				s.helperLeads = false
 				s.mu.Unlock()
 				break
 			}

@@ -17,7 +17,10 @@ import (
 // isHelper tells whether the caller is the helper goroutine; self and
 // cancel are the caller's own wait when it is not.
 func (s *poller) round(isHelper bool, self *waiter, cancel <-chan struct{}) {
-	idle := s.settle(isHelper)
+	idle, leads := s.settle(isHelper, self)
+	if !leads {
+		return // taken over while yielding
+	}
 	if cancel != nil {
 		// Only a goroutine that ran during settle can have closed it.
 		select {
@@ -88,7 +91,7 @@ func (s *poller) round(isHelper bool, self *waiter, cancel <-chan struct{}) {
 // The last poll having ended on the timer also forces one yield, so that
 // the scheduler runs the Go timers that came due (time.Sleep,
 // time.AfterFunc) even in a guest whose only goroutine waits here.
-func (s *poller) settle(isHelper bool) bool {
+func (s *poller) settle(isHelper bool, self *waiter) (idle, leads bool) {
 	s.mu.Lock()
 	yield := s.yieldNext
 	s.yieldNext = false
@@ -97,25 +100,32 @@ func (s *poller) settle(isHelper bool) bool {
 		s.mu.Lock()
 		others := runtime.NumGoroutine() - 1 - s.parked
 		if s.helper && !isHelper {
-			others-- // parked on wake
+			others-- // parked on wake, or woken to find the rounds taken
 		}
 		before := s.activity
-		s.mu.Unlock()
 		if others <= 0 && !yield {
-			return true
+			s.mu.Unlock()
+			return true, true
 		}
+		s.yielding = true
+		s.mu.Unlock()
 		yield = false
 		start := clocks.Now()
 		runtime.Gosched()
 		took := clocks.Now() - start
 		s.mu.Lock()
+		if !s.leadsLocked(isHelper, self) {
+			s.mu.Unlock()
+			return false, false
+		}
+		s.yielding = false
 		quiet := s.activity == before && took < idleYield
 		s.mu.Unlock()
 		if quiet {
-			return true
+			return true, true
 		}
 	}
-	return false
+	return false, true
 }
 
 // immediateLocked returns the always-ready timer. s.mu is held.

@@ -6,6 +6,10 @@
 //	           microseconds later
 //	parked N   the same while 20 other goroutines wait (for an hour) in
 //	           the poller
+//	spawned N  a goroutine started after the main goroutine waits N
+//	           times while the main goroutine waits (for an hour), as a
+//	           server's connection goroutine does while its accept loop
+//	           waits for the next connection
 package main
 
 import (
@@ -36,10 +40,29 @@ func main() {
 			poll.Wait(p, time.Time{}, nil)
 			p.Drop()
 		}
+	case "spawned":
+		fmt.Println("ready")
+		hour := clocks.SubscribeDuration(clocks.Duration(time.Hour))
+		done := make(chan struct{})
+		go func() {
+			waits(n)
+			close(done)
+		}()
+		if err := poll.Wait(hour, time.Time{}, done); err != poll.ErrCanceled {
+			panic(err)
+		}
+		fmt.Println("done")
+		return
 	default:
 		panic("unknown mode " + os.Args[1])
 	}
 	fmt.Println("ready")
+	waits(n)
+	fmt.Println("done")
+}
+
+// waits waits n times on a clock pollable ready 200 microseconds later.
+func waits(n int) {
 	for range n {
 		p := clocks.SubscribeDuration(clocks.Duration(200 * time.Microsecond))
 		if err := poll.Wait(p, time.Time{}, nil); err != nil {
@@ -47,5 +70,4 @@ func main() {
 		}
 		p.Drop()
 	}
-	fmt.Println("done")
 }
