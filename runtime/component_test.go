@@ -648,6 +648,34 @@ func TestComponentHostResources(t *testing.T) {
 	}
 	buf.Reset()
 
+	// Borrows inside arguments: a list holding one stream twice and
+	// another, and an option; each is lent and ended, the streams stay ours.
+	var buf2 bytes.Buffer
+	ws2 := wasiio.NewOutputStream(&buf2, nil)
+	defer ws2.Close()
+	out2 := component.HostResource{Type: streams.OutputStreamType, Value: ws2}
+	if v := mustCall("greet-all", []any{out, out2, out}, component.Variant{Case: 1, Value: out2}, "äll"); v != uint32(4) ||
+		buf.String() != "hello, äll\nhello, äll\n" || buf2.String() != "hello, äll\nhello, äll\n" {
+		t.Fatalf("greet-all = %v: %q, %q", v, buf.String(), buf2.String())
+	}
+	if v := mustCall("greet-all", []any{}, component.Variant{Case: 0}, "none"); v != uint32(0) {
+		t.Fatalf("greet-all of nothing = %v", v)
+	}
+	if n := inst.Cabi().Table().Len(); n != 0 {
+		t.Fatalf("after greet-all: %d handles held", n)
+	}
+	buf.Reset()
+	buf2.Reset()
+	// One nested borrow kept: the call's error names the function and the
+	// borrow, and both streams come back, undropped.
+	if _, err := call("keep-last", []any{out2, out}); err == nil || !strings.Contains(err.Error(), "keep-last") ||
+		!strings.Contains(err.Error(), "did not drop borrow<wasi:io/streams.output-stream>") {
+		t.Fatalf("keep-last: %v", err)
+	}
+	if n := inst.Cabi().Table().Len(); n != 0 || closes != 0 {
+		t.Fatalf("after keep-last: %d handles held, %d closes", n, closes)
+	}
+
 	// Moved in and back out: the same stream.
 	v := mustCall("pass", out)
 	back, ok := v.(component.HostResource)

@@ -54,7 +54,9 @@ static int write_all(uint32_t out, const void *p, uint32_t n) {
 	return RET8(0) ? failed() : 1;
 }
 
-EXPORT("greet") uint32_t greet(uint32_t out, const char *name, uint32_t len) {
+// hello waits until the borrowed out is writable, then writes "hello,
+// NAME\n" to it.
+static uint32_t hello(uint32_t out, const char *name, uint32_t len) {
 	static char line[256];
 	static const char prefix[] = "hello, ";
 	uint32_t n = 0;
@@ -67,10 +69,37 @@ EXPORT("greet") uint32_t greet(uint32_t out, const char *name, uint32_t len) {
 	for (uint32_t i = 0; i < len && n < sizeof line - 1; i++)
 		line[n++] = name[i];
 	line[n++] = '\n';
-	uint32_t ok = write_all(out, line, n);
+	return write_all(out, line, n);
+}
+
+EXPORT("greet") uint32_t greet(uint32_t out, const char *name, uint32_t len) {
+	uint32_t ok = hello(out, name, len);
 	output_drop(out); // ends the borrow
 	top = 0;
 	return ok;
+}
+
+// The list outs (n handles) and option<borrow> (disc has, handle also)
+// arrive flat: each handle is one borrow, ended here.
+EXPORT("greet-all")
+uint32_t greet_all(const uint32_t *outs, uint32_t n, uint32_t has, uint32_t also, const char *name, uint32_t len) {
+	uint32_t ok = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		ok += hello(outs[i], name, len);
+		output_drop(outs[i]);
+	}
+	if (has) {
+		ok += hello(also, name, len);
+		output_drop(also);
+	}
+	top = 0;
+	return ok;
+}
+
+EXPORT("keep-last") void keep_last(const uint32_t *outs, uint32_t n) {
+	for (uint32_t i = 0; i + 1 < n; i++)
+		output_drop(outs[i]);
+	top = 0;
 }
 
 EXPORT("copy") uint64_t copy(uint32_t in, uint32_t out) {
