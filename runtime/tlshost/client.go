@@ -36,7 +36,7 @@ type clientSession struct {
 	verified   bool                  // verify-server-identity was called
 	received   bool                  // receive-client-identity-request was called
 	serverName string
-	cfg        backends.ClientConfig
+	cfg        backends.ClientConfig // given to the backend when the handshake starts
 	request    *clientIdentityRequest
 	responded  []*backends.Identity
 }
@@ -107,11 +107,13 @@ func (s *clientSession) resumeLocked(p step) {
 	if s.d.begunLocked() {
 		return
 	}
-	cfg := s.cfg
-	cfg.VerifyServer = s.verifyServer
-	cfg.ClientIdentity = s.clientIdentity
-	cfg.NoClientIdentityRequest = s.noClientIdentityRequest
-	conn, err := s.backend.Client(s.transport, &cfg)
+	// The backend keeps the configuration it is given; s.cfg is final
+	// from here on (configure-* is refused once the handshake started,
+	// see fixedLocked), so it gets s.cfg itself rather than a copy.
+	s.cfg.VerifyServer = s.verifyServer
+	s.cfg.ClientIdentity = s.clientIdentity
+	s.cfg.NoClientIdentityRequest = s.noClientIdentityRequest
+	conn, err := s.backend.Client(s.transport, &s.cfg)
 	if err != nil {
 		err = fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err)
 		s.d.neverRunLocked() // nothing will run: resolve everything now

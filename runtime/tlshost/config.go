@@ -212,12 +212,14 @@ func (c *Config) serverBase() backends.ServerConfig {
 	}
 }
 
-// options are the host's lists, copied.
+// options are the host's lists. Every connection shares them: NewHost
+// copied them from the embedder's Config, a guest's configure-* replaces
+// a list rather than changing it, and backends only read them.
 func (c *Config) options() backends.Options {
 	return backends.Options{
-		Versions:     cloneSlice(c.Versions),
-		CipherSuites: cloneSlice(c.CipherSuites),
-		Groups:       cloneSlice(c.Groups),
+		Versions:     c.Versions,
+		CipherSuites: c.CipherSuites,
+		Groups:       c.Groups,
 		Time:         c.Time,
 		KeyLog:       c.KeyLog,
 	}

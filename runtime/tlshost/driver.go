@@ -64,8 +64,11 @@ type driver struct {
 	// started, and for handshakes that start at once.
 	deferred func(ctx context.Context) error
 	ended    bool // the handshake is over for the host (see end)
-	ctx      context.Context
-	cancel   context.CancelFunc
+	// ctx is the context of a handshake on its own goroutine, made when
+	// it starts (contextLocked); cancel gives up on it. A handshake on
+	// the guest's call gets none (see await).
+	ctx    context.Context
+	cancel context.CancelFunc
 	// done is closed, and doneSig fired, when the handshake ended: the
 	// goroutine returned, was given up on, or will never run.
 	done    chan struct{}
@@ -99,9 +102,17 @@ const (
 )
 
 func newDriver(transport *guard) *driver {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &driver{changed: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	return &driver{changed: make(chan struct{}), done: make(chan struct{}),
 		doneSig: wasiio.NewSignal(), transport: transport}
+}
+
+// contextLocked returns the handshake's context, made on first use. mu
+// must be held.
+func (d *driver) contextLocked() context.Context {
+	if d.ctx == nil {
+		d.ctx, d.cancel = context.WithCancel(context.Background())
+	}
+	return d.ctx
 }
 
 // advanceLocked moves the target to s if that is further on. mu must be held.
@@ -160,7 +171,8 @@ func (d *driver) runningLocked() {
 // launchLocked runs the handshake on its own goroutine. mu must be held.
 func (d *driver) launchLocked(run func(ctx context.Context) error) {
 	d.runningLocked()
-	go func() { d.end(run(d.ctx), false) }()
+	ctx := d.contextLocked()
+	go func() { d.end(run(ctx), false) }()
 }
 
 // start starts a deferred handshake on its goroutine: someone other than
@@ -178,6 +190,15 @@ func (d *driver) start() {
 // starts the goroutine instead: the guest's wait must end at the
 // deadline, the handshake need not. When ctx ends (the instance is being
 // closed) the transport is interrupted, so that the backend returns.
+//
+// The backend gets a context that is never done: such a handshake runs
+// to completion without suspending over a backend that blocks only in
+// its transport, so giving up on it (the handshake timeout, an abort, the
+// end of the instance) is the guard's interruption alone, as it is for a
+// handshake on its goroutine after its context was cancelled. A context
+// with a Done channel would make the backend watch it (crypto/tls derives
+// a context and registers a context.AfterFunc, circl-pq starts a
+// goroutine) on every handshake, for nothing.
 func (d *driver) await(ctx context.Context, deadline time.Time) bool {
 	d.mu.Lock()
 	run := d.deferred
@@ -193,7 +214,7 @@ func (d *driver) await(ctx context.Context, deadline time.Time) bool {
 	d.runningLocked()
 	d.mu.Unlock()
 	stop := context.AfterFunc(ctx, d.interrupt)
-	err := run(d.ctx)
+	err := run(context.Background())
 	stop()
 	d.end(err, false)
 	return true
@@ -369,7 +390,9 @@ func (d *driver) giveUpLocked(reason error, alertFirst bool) {
 // interruptLocked cancels the handshake's context and interrupts its
 // transport. mu must be held.
 func (d *driver) interruptLocked() {
-	d.cancel()
+	if d.cancel != nil {
+		d.cancel()
+	}
 	if d.transport != nil {
 		d.transport.interrupt(d.abortErrLocked())
 	}

@@ -53,6 +53,11 @@ func NewHost(cfg Config) (*Host, error) {
 			return nil, err
 		}
 	}
+	// The host's own copy of the lists, which every connection shares
+	// (see Config.options): the embedder may reuse its slices.
+	cfg.Versions = cloneSlice(cfg.Versions)
+	cfg.CipherSuites = cloneSlice(cfg.CipherSuites)
+	cfg.Groups = cloneSlice(cfg.Groups)
 	base := cfg.options()
 	if err := newCeiling(b, &base).check(b); err != nil {
 		return nil, err

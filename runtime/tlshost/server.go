@@ -252,7 +252,7 @@ func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
 	f := newFuture[[][]byte]()
 	s.postAuth = f
 	// Bounded by the handshake timeout; cancelled by Close.
-	ctx, cancel := context.WithCancel(s.d.ctx)
+	ctx, cancel := context.WithCancel(s.d.contextLocked())
 	var timer *time.Timer
 	if s.d.timeout > 0 {
 		timeout := s.d.timeout
