@@ -63,16 +63,18 @@ type TCPSocket struct {
 	backlog int
 
 	// connect-started
-	dialCancel context.CancelFunc
+	dialCancel context.CancelFunc // cancels a dial on its goroutine
 	dialDone   bool
 	dialConn   net.Conn
 	dialErr    error
-	// dial is the connect that waits for the guest to wait for it (see
-	// StartConnect); nil once it started.
-	dial func(ctx context.Context)
+	// dialPending is the connect that waits for the guest to wait for it
+	// (see StartConnect), to dialRemote from dialLocal (nil: any); false
+	// once it started.
+	dialPending bool
+	dialRemote  netip.AddrPort
+	dialLocal   net.Addr
 	// dialAsked: finish-connect found the deferred dial once already.
 	dialAsked bool
-	dialCtx   context.Context
 
 	// listening
 	queue     []net.Conn
@@ -222,38 +224,46 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 	if !t.stack.canConnect(remote) {
 		return AccessDenied
 	}
-	d := t.stack.dialer
-	d.KeepAlive = -1
+	t.dialLocal = nil
 	if t.ln != nil {
-		d.LocalAddr = t.ln.Addr()
+		t.dialLocal = t.ln.Addr()
 		t.ln.Close()
 		t.ln = nil
 	}
-	dctx, cancel := context.WithCancel(context.Background())
-	t.dialCancel, t.dialCtx = cancel, dctx
 	t.state = stateConnectStarted
 	t.dialDone, t.dialConn, t.dialErr, t.dialAsked = false, nil, nil, false
-	t.dial = func(ctx context.Context) {
-		c, err := d.DialContext(ctx, tcpNetwork(t.family), remote.String())
-		t.mu.Lock()
-		if t.dropped {
-			if c != nil {
-				c.Close()
-			}
-		} else {
-			t.dialDone, t.dialConn, t.dialErr = true, c, err
-		}
-		t.mu.Unlock()
-		t.waiters.WakeAll()
-	}
+	t.dialPending, t.dialRemote = true, remote
 	return nil
 }
 
-// startDialLocked starts a deferred dial on a goroutine; t.mu is held.
+// dial connects to dialRemote, until ctx ends, and records the result.
+// It runs once per start-connect, on its goroutine (startDialLocked) or
+// on the guest's call (Await), without t.mu.
+func (t *TCPSocket) dial(ctx context.Context) {
+	d := t.stack.dialer
+	d.KeepAlive = -1
+	d.LocalAddr = t.dialLocal
+	c, err := d.DialContext(ctx, tcpNetwork(t.family), t.dialRemote.String())
+	t.mu.Lock()
+	if t.dropped {
+		if c != nil {
+			c.Close()
+		}
+	} else {
+		t.dialDone, t.dialConn, t.dialErr = true, c, err
+	}
+	t.mu.Unlock()
+	t.waiters.WakeAll()
+}
+
+// startDialLocked starts a deferred dial on a goroutine, cancelled when
+// the socket is dropped; t.mu is held.
 func (t *TCPSocket) startDialLocked() {
-	if dial := t.dial; dial != nil {
-		t.dial = nil
-		go dial(t.dialCtx)
+	if t.dialPending {
+		t.dialPending = false
+		ctx, cancel := context.WithCancel(context.Background())
+		t.dialCancel = cancel
+		go t.dial(ctx)
 	}
 }
 
@@ -265,22 +275,19 @@ func (t *TCPSocket) Start() {
 }
 
 // Await implements wasiio.Awaiter: a wait on this socket alone, without a
-// deadline, runs a deferred dial on the waiting goroutine. When ctx ends
-// (the instance is being closed) the dial is cancelled.
+// deadline, runs a deferred dial on the waiting goroutine, with ctx: the
+// dial is cancelled when ctx ends (the instance is being closed). The
+// socket cannot be dropped meanwhile: its guest is in this call.
 func (t *TCPSocket) Await(ctx context.Context, deadline time.Time) bool {
 	t.mu.Lock()
-	dial := t.dial
-	if dial == nil || !deadline.IsZero() {
+	if !t.dialPending || !deadline.IsZero() {
 		t.startDialLocked()
 		t.mu.Unlock()
 		return false
 	}
-	t.dial = nil
-	dctx, cancel := t.dialCtx, t.dialCancel
+	t.dialPending = false
 	t.mu.Unlock()
-	stop := context.AfterFunc(ctx, cancel)
-	dial(dctx)
-	stop()
+	t.dial(ctx)
 	return true
 }
 
@@ -293,7 +300,7 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 		return none, NotInProgress
 	}
 	if !t.dialDone {
-		if t.dial != nil {
+		if t.dialPending {
 			// Asked twice without a wait in between: the guest polls by
 			// calling finish-connect.
 			if t.dialAsked {
@@ -303,7 +310,9 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 		}
 		return none, WouldBlock
 	}
-	t.dialCancel()
+	if t.dialCancel != nil {
+		t.dialCancel()
+	}
 	if t.dialErr != nil {
 		t.state = stateClosed
 		return none, code(t.dialErr)
@@ -537,7 +546,7 @@ func (t *TCPSocket) Close() error {
 		return nil
 	}
 	t.dropped = true
-	t.dial = nil
+	t.dialPending = false
 	if t.dialCancel != nil {
 		t.dialCancel()
 	}
