@@ -16,20 +16,20 @@ func (Backend) Client(transportConn net.Conn, config *backends.ClientConfig) (ba
 	if config.ServerName == "" && !config.InsecureSkipVerify {
 		return nil, errors.New("stdtls: ClientConfig.ServerName is empty: the server's certificate cannot be validated")
 	}
-	c := newConn(&transport{Conn: transportConn}, true)
+	c := newConn(transportConn, true)
 	c.client = config
-	cfg := &tls.Config{
-		ServerName:         config.ServerName,
-		RootCAs:            config.RootCAs,
-		InsecureSkipVerify: config.InsecureSkipVerify,
-	}
+	cfg := &c.cfg
+	cfg.ServerName = config.ServerName
+	cfg.RootCAs = config.RootCAs
+	cfg.InsecureSkipVerify = config.InsecureSkipVerify
 	if err := applyOptions(cfg, &config.Options); err != nil {
 		return nil, err
 	}
 	cfg.VerifyConnection = c.verifyServer
 	cfg.GetClientCertificate = c.clientCertificate
 	if config.Sessions != nil {
-		cfg.ClientSessionCache = sessionCache{config.Sessions}
+		c.cache.c = config.Sessions
+		cfg.ClientSessionCache = &c.cache
 	}
 	c.state.ServerName = config.ServerName
 	c.tls = tls.Client(c.raw, cfg)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,14 +23,18 @@ import (
 // ConnectionState.
 type conn struct {
 	tls      *tls.Conn
-	raw      *transport
+	raw      *transport // rawT
 	isClient bool
 	client   *backends.ClientConfig // hooks, client side
 	server   *backends.ServerConfig // hooks, server side
 
-	// hctx is the context of the running handshake, for hooks crypto/tls
-	// calls without one (VerifyConnection).
-	hctx atomic.Pointer[context.Context]
+	// What a connection needs for its life, allocated with it: the
+	// transport, and on the client side crypto/tls's config (its own per
+	// connection: the hooks and the server name are the connection's) and
+	// the session cache's adapter.
+	rawT  transport
+	cfg   tls.Config
+	cache sessionCache
 
 	// once flags, one per hook: hooks run at most once per handshake.
 	calledVerify, calledIdentity, calledHello, calledNoRequest atomic.Bool
@@ -38,17 +43,25 @@ type conn struct {
 
 	mu    sync.Mutex
 	state backends.State
+	// hctx is the context of the running handshake, for hooks crypto/tls
+	// calls without one (VerifyConnection).
+	hctx context.Context
 }
 
 var _ backends.Conn = (*conn)(nil)
 
-func newConn(transportConn *transport, isClient bool) *conn {
-	return &conn{raw: transportConn, isClient: isClient}
+func newConn(transportConn net.Conn, isClient bool) *conn {
+	c := &conn{isClient: isClient}
+	c.rawT.Conn = transportConn
+	c.raw = &c.rawT
+	return c
 }
 
 func (c *conn) ctx() context.Context {
-	if p := c.hctx.Load(); p != nil {
-		return *p
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hctx != nil {
+		return c.hctx
 	}
 	return context.Background()
 }
@@ -56,7 +69,11 @@ func (c *conn) ctx() context.Context {
 // Handshake runs the handshake. Cancelling ctx closes the transport (see the
 // package documentation for which alert the peer sees).
 func (c *conn) Handshake(ctx context.Context) error {
-	c.hctx.CompareAndSwap(nil, &ctx)
+	c.mu.Lock()
+	if c.hctx == nil {
+		c.hctx = ctx
+	}
+	c.mu.Unlock()
 	if err := c.tls.HandshakeContext(ctx); err != nil {
 		// crypto/tls leaves the transport open after a failed handshake,
 		// and sends no alert at all for some failures (an error from
@@ -97,7 +114,9 @@ func (c *conn) recordLocked(cs *tls.ConnectionState) {
 	if cs.ServerName != "" {
 		c.state.ServerName = cs.ServerName
 	}
-	c.state.PeerChain = rawChain(cs.PeerCertificates)
+	if !sameChain(c.state.PeerChain, cs.PeerCertificates) {
+		c.state.PeerChain = rawChain(cs.PeerCertificates)
+	}
 	c.state.DidResume = cs.DidResume
 	c.state.OCSPResponse = cs.OCSPResponse
 }
@@ -123,6 +142,21 @@ func rawChain(certs []*x509.Certificate) [][]byte {
 		out[i] = c.Raw
 	}
 	return out
+}
+
+// sameChain reports whether chain is rawChain(certs) already: the final
+// ConnectionState of a handshake names the certificates its
+// VerifyConnection hook recorded.
+func sameChain(chain [][]byte, certs []*x509.Certificate) bool {
+	if len(chain) != len(certs) || len(chain) == 0 {
+		return false
+	}
+	for i, c := range certs {
+		if len(chain[i]) != len(c.Raw) || len(c.Raw) == 0 || &chain[i][0] != &c.Raw[0] {
+			return false
+		}
+	}
+	return true
 }
 
 var errTooEarly = errors.New("stdtls: connection used before its handshake completed")

@@ -14,7 +14,7 @@ func (Backend) Server(transportConn net.Conn, config *backends.ServerConfig) (ba
 	if transportConn == nil || config == nil {
 		return nil, errors.New("stdtls: Server needs a transport and a config")
 	}
-	c := newConn(&transport{Conn: transportConn}, false)
+	c := newConn(transportConn, false)
 	c.server = config
 	cfg, err := c.serverTLSConfig(config)
 	if err != nil {
