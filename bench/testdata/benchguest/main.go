@@ -181,6 +181,9 @@ func serve(impl string, group uint16, handle func(net.Conn)) error {
 		ln = wasitls.NewListener(raw, &wasitls.Config{
 			Identities:       []*wasitls.Identity{id},
 			CurvePreferences: []uint16{group},
+			// As the native server and crypto/tls in the guest: a full
+			// handshake issues no session ticket.
+			SessionTicketsDisabled: true,
 		})
 	} else {
 		cert, err := tls.X509KeyPair(chain, key)
