@@ -39,11 +39,15 @@ var reenter uint32
 // badRealloc makes cabi_realloc return an out-of-bounds pointer.
 var badRealloc bool
 
+// ptr turns a linear-memory address into a Go pointer; the memory there is
+// kept reachable by its owner (a block alloc keeps, or the host's).
+func ptr(p uint32) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(nil), uintptr(p)) }
+
 func mem(p, n uint32) []byte {
 	if n == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(p))), n)
+	return unsafe.Slice((*byte)(ptr(p)), n)
 }
 
 // str copies s to the heap and returns its address and length.

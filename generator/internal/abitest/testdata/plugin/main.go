@@ -37,23 +37,27 @@ func cabiRealloc(oldPtr, oldSize, align, newSize uint32) uint32 {
 	return alloc(newSize, align)
 }
 
+// ptr turns a linear-memory address into a Go pointer; the memory there is
+// kept reachable by its owner (a block alloc keeps, or the host's).
+func ptr(p uint32) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(nil), uintptr(p)) }
+
 func mem(p, n uint32) []byte {
 	if n == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(uintptr(p))), n)
+	return unsafe.Slice((*byte)(ptr(p)), n)
 }
 
 func str(p, n uint32) string { return string(mem(p, n)) }
 
-func putU32(p, v uint32) { *(*uint32)(unsafe.Pointer(uintptr(p))) = v }
+func putU32(p, v uint32) { *(*uint32)(ptr(p)) = v }
 func putU64(p uint32, v uint64) {
-	*(*uint64)(unsafe.Pointer(uintptr(p))) = v
+	*(*uint64)(ptr(p)) = v
 }
-func putU8(p uint32, v uint8)    { *(*uint8)(unsafe.Pointer(uintptr(p))) = v }
-func getU32(p uint32) uint32     { return *(*uint32)(unsafe.Pointer(uintptr(p))) }
-func getU8(p uint32) uint8       { return *(*uint8)(unsafe.Pointer(uintptr(p))) }
-func putF64(p uint32, v float64) { *(*float64)(unsafe.Pointer(uintptr(p))) = v }
+func putU8(p uint32, v uint8)    { *(*uint8)(ptr(p)) = v }
+func getU32(p uint32) uint32     { return *(*uint32)(ptr(p)) }
+func getU8(p uint32) uint8       { return *(*uint8)(ptr(p)) }
+func putF64(p uint32, v float64) { *(*float64)(ptr(p)) = v }
 
 // storeString copies s into new memory and returns (ptr, len).
 func storeString(s string) (uint32, uint32) {

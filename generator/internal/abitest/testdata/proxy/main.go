@@ -53,7 +53,7 @@ func handle(request, out uint32) {
 	if ret[0] == 1 {
 		p := *(*uint32)(unsafe.Pointer(&ret[4]))
 		n := *(*uint32)(unsafe.Pointer(&ret[8]))
-		path = string(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(p))), n))
+		path = string(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(nil), uintptr(p))), n))
 	}
 	dropIncomingRequest(request)
 	resp := newOutgoingResponse(newFields())
