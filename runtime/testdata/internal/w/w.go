@@ -31,24 +31,28 @@ func cabiRealloc(old, oldSize, align, newSize uint32) uint32 {
 		return align
 	}
 	b := make([]byte, newSize+align)
-	p := uintptr(unsafe.Pointer(&b[0]))
-	p = (p + uintptr(align) - 1) &^ (uintptr(align) - 1)
+	base := unsafe.Pointer(&b[0])
+	p := unsafe.Add(base, (align-uint32(uintptr(base))%align)%align)
 	if old != 0 && oldSize != 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(p)), newSize), unsafe.Slice((*byte)(unsafe.Pointer(uintptr(old))), oldSize))
+		copy(unsafe.Slice((*byte)(p), newSize), unsafe.Slice((*byte)(ptr(old)), oldSize))
 	}
 	pins = append(pins, b)
-	return uint32(p)
+	return uint32(uintptr(p))
 }
 
 // Unpin releases cabi_realloc allocations.
 func Unpin() { pins = pins[:0] }
+
+// ptr turns a linear-memory address into a Go pointer; the memory there is
+// kept reachable by its owner (a block alloc keeps, or the host's).
+func ptr(p uint32) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(nil), uintptr(p)) }
 
 func bytesAt(p, n uint32) []byte {
 	if n == 0 {
 		return nil
 	}
 	out := make([]byte, n)
-	copy(out, unsafe.Slice((*byte)(unsafe.Pointer(uintptr(p))), n))
+	copy(out, unsafe.Slice((*byte)(ptr(p)), n))
 	return out
 }
 
