@@ -95,6 +95,7 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 			args = append(args, v)
 		}
 	}
+	body = append(body, e.recordLent(f, args)...)
 	call := jen.Id("exports").Dot(f.GoName).Call(args...)
 	if f.Kind == Method {
 		call = jen.Add(args[0]).Dot(f.GoName).Call(args[1:]...)
@@ -147,17 +148,57 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 	return out
 }
 
+// Borrows of host resources nested in an argument (list<borrow<R>>, a
+// record or variant holding one) are recorded before the implementation
+// runs: recordLent walks the freshly lifted arguments, which nothing else
+// has seen yet, and appends each lent handle with the drop of its resource
+// to lent, a slice backed by an array on the export's stack (lentInline
+// entries; more grow it on the heap). After the call the glue drops
+// exactly those (cabi.EndBorrows), whatever the implementation did to the
+// lists it was given, which share their elements with the glue's copy. A
+// direct borrow<R> parameter is ended from its core value, which only the
+// glue holds.
+
+// lentInline is how many nested lent borrows an export records without
+// allocating.
+const lentInline = 16
+
+// recordLent returns the statements declaring lent and recording in it the
+// nested borrows of host resources in the lifted arguments args (variables
+// wherever a borrow is nested); nil when f has none.
+func (e *emitter) recordLent(f *Func, args []jen.Code) []jen.Code {
+	var rec []jen.Code
+	for k, p := range f.Params {
+		if nestedHostBorrows(p.Type) {
+			rec = append(rec, e.gLend(p.Type, args[k]))
+		}
+	}
+	if rec == nil {
+		return nil
+	}
+	return append([]jen.Code{
+		jen.Var().Id("lentBuf").Index(jen.Lit(lentInline)).Qual(guestCabiPath, "Lent"),
+		jen.Id("lent").Op(":=").Id("lentBuf").Index(jen.Empty(), jen.Lit(0)),
+	}, rec...)
+}
+
 // endBorrows returns the statements ending the borrows of host resources
-// the host lent f for the call (the lifted arguments args, which name
-// variables wherever a borrow is nested): the Canonical ABI requires the
-// callee to drop them before it returns, every one inside a list, option,
-// result, record, tuple or variant included.
+// the host lent f for the call, as the Canonical ABI requires of the
+// callee before it returns: each direct borrow parameter from its core
+// value (args holds CounterBorrow(p0) and the like), and every nested one
+// recordLent recorded.
 func (e *emitter) endBorrows(f *Func, args []jen.Code) []jen.Code {
 	var out []jen.Code
+	nested := false
 	for k, p := range f.Params {
-		if s := e.gEndBorrows(p.Type, args[k]); s != nil {
-			out = append(out, s)
+		if h, ok := resolve(p.Type).(*Handle); ok && hostBorrows(p.Type) {
+			r := rootResource(h.Res)
+			out = append(out, e.declRef(r, r.GoName).Call(args[k]).Dot("Drop").Call())
 		}
+		nested = nested || nestedHostBorrows(p.Type)
+	}
+	if nested {
+		out = append(out, jen.Qual(guestCabiPath, "EndBorrows").Call(jen.Id("lent")))
 	}
 	return out
 }
@@ -187,37 +228,49 @@ func hostBorrows(t Type) bool {
 
 // nestedHostBorrows reports whether t holds borrows of host resources
 // other than as the whole value: the glue then lifts the argument into a
-// variable, which the call and the end of its borrows share.
+// variable and records its borrows in lent.
 func nestedHostBorrows(t Type) bool {
 	_, direct := resolve(t).(*Handle)
 	return !direct && hostBorrows(t)
 }
 
-// gEndBorrows returns a statement ending (dropping) every borrow of a host
+// gLend returns a statement appending to lent every borrow of a host
 // resource in v, a t lent to an export: each element of a list, only the
 // case of a variant, option or result that is present. Nil when t holds
 // none.
-func (e *emitter) gEndBorrows(t Type, v jen.Code) jen.Code {
+func (e *emitter) gLend(t Type, v jen.Code) jen.Code {
 	if !hostBorrows(t) {
 		return nil
 	}
 	rt := resolve(t)
+	lent := jen.Id("lent")
 	if h, ok := rt.(*Handle); ok {
 		r := rootResource(h.Res)
-		return e.declRef(r, r.GoName).Call(v).Dot("Drop").Call()
+		end := "endBorrow" + e.declMangle(r)
+		drop := e.helper(end, func() jen.Code {
+			return jen.Comment(fmt.Sprintf("%s ends a borrow of %s lent to an export.", end, r.Name)).Line().
+				Func().Id(end).Params(jen.Id("h").Uint32()).Block(e.declRef(r, r.GoName).Call(jen.Id("h")).Dot("Drop").Call())
+		})
+		return jen.Add(lent).Op("=").Append(lent, jen.Qual(guestCabiPath, "Lent").Values(jen.Dict{
+			jen.Id("Handle"): jen.Uint32().Call(v),
+			jen.Id("End"):    jen.Id(drop),
+		}))
 	}
-	name := e.helper("endBorrows"+e.mangle(rt), func() jen.Code {
-		return jen.Comment(fmt.Sprintf("endBorrows%s drops the borrows of host resources in v, lent to an export.", e.mangle(rt))).Line().
-			Func().Id("endBorrows" + e.mangle(rt)).Params(jen.Id("v").Add(e.goType(rt))).Block(e.gEndBorrowsBody(rt)...)
+	name := e.helper("lent"+e.mangle(rt), func() jen.Code {
+		return jen.Comment(fmt.Sprintf("lent%s appends to lent the borrows of host resources in v, lent to an export.", e.mangle(rt))).Line().
+			Func().Id("lent"+e.mangle(rt)).Params(jen.Id("lent").Index().Qual(guestCabiPath, "Lent"), jen.Id("v").Add(e.goType(rt))).
+			Index().Qual(guestCabiPath, "Lent").
+			Block(append(e.gLendBody(rt), jen.Return(jen.Id("lent")))...)
 	})
-	return jen.Id(name).Call(v)
+	return jen.Add(lent).Op("=").Id(name).Call(lent, v)
 }
 
-// gEndBorrowsBody is the body of the endBorrows helper of a compound type.
-func (e *emitter) gEndBorrowsBody(t Type) []jen.Code {
+// gLendBody is the body of the lent helper of a compound type, but its
+// return.
+func (e *emitter) gLendBody(t Type) []jen.Code {
 	v := jen.Id("v")
 	part := func(c Type, x jen.Code) []jen.Code {
-		if s := e.gEndBorrows(c, x); s != nil {
+		if s := e.gLend(c, x); s != nil {
 			return []jen.Code{s}
 		}
 		return nil
@@ -228,7 +281,7 @@ func (e *emitter) gEndBorrowsBody(t Type) []jen.Code {
 	case *Option:
 		return []jen.Code{jen.If(jen.List(jen.Id("x"), jen.Id("ok")).Op(":=").Add(v).Dot("Get").Call(), jen.Id("ok")).Block(part(t.Elem, jen.Id("x"))...)}
 	case *Result:
-		return resultVisit(t, v, hostBorrows, e.gEndBorrows)
+		return resultVisit(t, v, hostBorrows, e.gLend)
 	case *Tuple:
 		var out []jen.Code
 		for i, el := range t.Elems {
@@ -254,7 +307,7 @@ func (e *emitter) gEndBorrowsBody(t Type) []jen.Code {
 			return []jen.Code{jen.Switch(jen.Add(v).Dot("Tag")).Block(clauses...)}
 		}
 	}
-	fail("guest: cannot end the borrows in %s", witString(t))
+	fail("guest: cannot record the borrows in %s", witString(t))
 	return nil
 }
 

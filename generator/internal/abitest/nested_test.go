@@ -2,6 +2,7 @@ package abitest
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,4 +179,188 @@ func TestNestedBorrowsHostile(t *testing.T) {
 		t.Errorf("after keep-nested: counter dropped %v, %d handles; want false and 0", a.dropped.Load(), g.inst.Table().Len())
 	}
 	a.Drop()
+}
+
+// TestNestedBorrowsShuffled lends counters in a list, in a list inside a
+// record and in a record, 4, 2 and 1 of them, then 40 in the list (more
+// than the generated glue records on its stack). The generated guest's
+// implementation reverses the list, writes one element over another,
+// zeroes the record's list and clears the record's borrow before it
+// returns: the glue ends the handles it recorded as it lifted them, so the
+// host sees each lent handle dropped exactly once (a second drop or a
+// missed one traps the call), the table empty and the instance healthy.
+func TestNestedBorrowsShuffled(t *testing.T) { pluginGuests(t, testNestedBorrowsShuffled) }
+
+func testNestedBorrowsShuffled(t *testing.T, g *pluginGuest) {
+	ctx, x := g.ctx, g.x
+	a := g.h.NewCounter(ctx, 2).(*pluginCounter)
+	b := g.h.NewCounter(ctx, 30).(*pluginCounter)
+	c := g.h.NewCounter(ctx, 400).(*pluginCounter)
+	many := make([]plugin.Counter, 40)
+	for i := range many {
+		many[i] = []plugin.Counter{a, b, c}[i%3]
+	}
+	for _, tc := range []struct {
+		cs   []plugin.Counter
+		want uint32
+	}{
+		{[]plugin.Counter{a, b, c, a}, 434 + 430 + 2},
+		{many, 14*2 + 13*30 + 13*400 + 430 + 2},
+		{nil, 430 + 2},
+	} {
+		got, err := x.Shuffle(ctx, tc.cs, plugin.Crowd{Name: "crowd", Cs: []plugin.Counter{b, c}}, plugin.Tagged{Name: "t", C: a})
+		if err != nil || got != tc.want {
+			t.Fatalf("shuffle of %d: %d, %v; want %d, nil", len(tc.cs), got, err, tc.want)
+		}
+		if n := g.inst.Table().Len(); n != 0 {
+			t.Errorf("shuffle of %d: %d handles left in the table, want 0", len(tc.cs), n)
+		}
+	}
+	if g.inst.Trapped() {
+		t.Fatal("the instance is trapped")
+	}
+	if got := must[uint32](t, "sum-counters")(x.SumCounters(ctx, []plugin.Counter{c})); got != 400 {
+		t.Errorf("sum-counters after shuffle = %d", got)
+	}
+	for _, k := range []*pluginCounter{a, b, c} {
+		if k.dropped.Load() {
+			t.Errorf("a lent counter (%d) was dropped", k.n)
+		}
+		k.Drop()
+	}
+}
+
+// TestNestedGuestBorrows lends the guest's own widgets inside a list and
+// an option: the guest gets their reps (nothing to end), reads each, and
+// the widgets stay the host's, undropped and usable.
+func TestNestedGuestBorrows(t *testing.T) { pluginGuests(t, testNestedGuestBorrows) }
+
+func testNestedGuestBorrows(t *testing.T, g *pluginGuest) {
+	ctx, x := g.ctx, g.x
+	w1 := must[*plugin.Widget](t, "new")(x.NewWidget(ctx, "a", 1))
+	w2 := must[*plugin.Widget](t, "new")(x.NewWidget(ctx, "b", 2))
+	if got := must[string](t, "describe-all")(x.DescribeAll(ctx, []*plugin.Widget{w1, w2, w1})); got != "a:1,b:2,a:1" {
+		t.Errorf("describe-all = %q", got)
+	}
+	if got := must[string](t, "describe-all")(x.DescribeAll(ctx, nil)); got != "" {
+		t.Errorf("describe-all of none = %q", got)
+	}
+	if got := must[uint32](t, "peek-widget")(x.PeekWidget(ctx, cabi.Some(w2))); got != 2 {
+		t.Errorf("peek-widget(some) = %d", got)
+	}
+	if got := must[uint32](t, "peek-widget")(x.PeekWidget(ctx, cabi.None[*plugin.Widget]())); got != 0 {
+		t.Errorf("peek-widget(none) = %d", got)
+	}
+	if n := g.inst.Table().Len(); n != 0 {
+		t.Errorf("%d handles in the table, want 0", n)
+	}
+	// Still the host's: usable, then dropped once each (the destructor
+	// runs in the guest).
+	if got := must[uint32](t, "bump")(w1.Bump(ctx, 10)); got != 11 {
+		t.Errorf("bump after lending = %d", got)
+	}
+	before := must[uint32](t, "destroyed")(x.WidgetDestroyed(ctx))
+	for _, w := range []*plugin.Widget{w1, w2} {
+		if err := w.Drop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := must[uint32](t, "destroyed")(x.WidgetDestroyed(ctx)); got != before+2 {
+		t.Errorf("destroyed %d after two drops, want %d", got, before+2)
+	}
+	// A dropped widget cannot be lent again.
+	if _, err := x.DescribeAll(ctx, []*plugin.Widget{w1}); err == nil {
+		t.Error("describe-all of a dropped widget succeeded")
+	} else {
+		t.Log(err)
+	}
+	if g.inst.Trapped() {
+		t.Error("the instance is trapped")
+	}
+}
+
+// TestExportBorrowAllocs counts the guest's heap allocations (its Go
+// runtime's Mallocs, read through the mallocs export) per call of
+// generated exports: peek (a direct borrow<counter>) allocates nothing,
+// sum-counters of 3 and of 16 lent counters allocate the lifted list
+// only (the lent handles are recorded on the stack), and of 17 one block
+// more.
+func TestExportBorrowAllocs(t *testing.T) {
+	g := newPluginGuestFrom(t, genPlugin)
+	ctx, x := g.ctx, g.x
+	c := g.h.NewCounter(ctx, 7).(*pluginCounter)
+	list := func(n int) []plugin.Counter { return slices.Repeat([]plugin.Counter{c}, n) }
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want float64
+	}{
+		{"peek", func() error { _, err := x.Peek(ctx, c); return err }, 0},
+		{"sum-counters of 3", func() error { _, err := x.SumCounters(ctx, list(3)); return err }, 1},
+		{"sum-counters of 16", func() error { _, err := x.SumCounters(ctx, list(16)); return err }, 1},
+		{"sum-counters of 17", func() error { _, err := x.SumCounters(ctx, list(17)); return err }, 2},
+	} {
+		if got := guestAllocs(t, g, 100, tc.call); got != tc.want {
+			t.Errorf("%s: %.2f guest allocations per call, want %v", tc.name, got, tc.want)
+		} else {
+			t.Logf("%s: %.2f guest allocations per call", tc.name, got)
+		}
+	}
+	if n := g.inst.Table().Len(); n != 0 || g.inst.Trapped() {
+		t.Errorf("%d handles left, trapped %v", n, g.inst.Trapped())
+	}
+	c.Drop()
+}
+
+// guestAllocs returns the guest's heap allocations per call over n calls.
+func guestAllocs(t testing.TB, g *pluginGuest, n int, call func() error) float64 {
+	t.Helper()
+	if err := call(); err != nil { // warm up
+		t.Fatal(err)
+	}
+	before, err := g.x.Mallocs(g.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := call(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := g.x.Mallocs(g.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(after-before) / float64(n)
+}
+
+// BenchmarkExportBorrow calls peek (a direct borrow) and sum-counters of 3
+// lent counters through the generated glue and reports the guest's heap
+// allocations per call next to the host's (allocs/op).
+func BenchmarkExportBorrow(b *testing.B) {
+	g := newPluginGuestFrom(b, genPlugin)
+	ctx, x := g.ctx, g.x
+	c := g.h.NewCounter(ctx, 7)
+	three := []plugin.Counter{c, c, c}
+	for _, bc := range []struct {
+		name string
+		call func() error
+	}{
+		{"peek", func() error { _, err := x.Peek(ctx, c); return err }},
+		{"sum-counters-3", func() error { _, err := x.SumCounters(ctx, three); return err }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			m0, _ := x.Mallocs(ctx)
+			n := 0
+			for b.Loop() {
+				if err := bc.call(); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			m1, _ := x.Mallocs(ctx)
+			b.ReportMetric(float64(m1-m0)/float64(n), "guest-allocs/op")
+		})
+	}
 }

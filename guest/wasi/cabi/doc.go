@@ -50,7 +50,9 @@
 //
 // Exports work the other way: the generated //go:wasmexport function lowers
 // its result into a static return area with the same helpers, and the
-// matching cabi_post_ export calls [Unpin].
+// matching cabi_post_ export calls [Unpin]. The borrows of host resources
+// an export was lent inside its arguments are recorded ([Lent]) before the
+// implementation runs and ended ([EndBorrows]) after it returns.
 //
 // Exactly one cabi_realloc exists per guest: this package defines it and
 // every generated binding imports this one.

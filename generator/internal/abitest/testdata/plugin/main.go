@@ -10,6 +10,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"unsafe"
 )
@@ -507,6 +508,50 @@ func dropTwice(disc, h uint32) uint32 {
 	dropCounter(h)
 	dropCounter(h)
 	return v
+}
+
+// shuffle sums the counters of cs (at p0, n0), of crowd{name, cs} (its
+// list at p1, n1) and of tagged{name, c} (c in h), dropping each.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#shuffle
+func shuffle(p0, n0, _, _, p1, n1, _, _, h uint32) uint32 {
+	v := sumCounters(p0, n0) + sumCounters(p1, n1) + counterGet(h)
+	dropCounter(h)
+	return v
+}
+
+// describeAll: list<borrow<widget>> of the guest's own resource, passed as
+// reps.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#describe-all
+func describeAll(p, n uint32) uint32 {
+	var out []string
+	for i := range n {
+		w := rep(getU32(p + 4*i))
+		out = append(out, w.name+":"+itoa(w.n))
+	}
+	r := alloc(8, 4)
+	q, m := storeString(strings.Join(out, ","))
+	putU32(r, q)
+	putU32(r+4, m)
+	return r
+}
+
+// peekWidget: option<borrow<widget>>, the rep in r.
+//
+//go:wasmexport test:kitchen/plugin@0.1.0#peek-widget
+func peekWidget(disc, r uint32) uint32 {
+	if disc == 0 {
+		return 0
+	}
+	return rep(r).n
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#mallocs
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }
 
 func itoa(n uint32) string {

@@ -8,6 +8,8 @@ package main
 
 import (
 	"os"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -194,6 +196,49 @@ func (exports) DropTwice(c witval.Option[plugin.CounterBorrow]) uint32 {
 	}
 	things.Counter(x).Drop()
 	return 1
+}
+
+// Shuffle sums the counters, then reorders and overwrites the lists it
+// was lent and clears t's borrow: the glue ends the borrows it recorded as
+// it lifted them, not what the lists hold now.
+func (exports) Shuffle(cs []plugin.CounterBorrow, c plugin.Crowd, t plugin.Tagged) uint32 {
+	var n uint32
+	for _, x := range append(append([]plugin.CounterBorrow{t.C}, cs...), c.Cs...) {
+		n += x.Get()
+	}
+	slices.Reverse(cs)
+	if len(cs) > 1 {
+		cs[0] = cs[1] // one lent handle twice, another gone
+	}
+	for i := range c.Cs {
+		c.Cs[i] = 0
+	}
+	t.C = 0
+	return n
+}
+
+// DescribeAll and PeekWidget take borrows of the guest's own widgets
+// nested in a list and an option: the glue hands over the implementations.
+func (exports) DescribeAll(ws []plugin.WidgetImpl) string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.Describe())
+	}
+	return strings.Join(out, ",")
+}
+
+func (exports) PeekWidget(w witval.Option[plugin.WidgetImpl]) uint32 {
+	if x, ok := w.Get(); ok {
+		return x.(*widget).n
+	}
+	return 0
+}
+
+// Mallocs reports the Go runtime's count of heap allocations.
+func (exports) Mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }
 
 // widget implements plugin.WidgetImpl.

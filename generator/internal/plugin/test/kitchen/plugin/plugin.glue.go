@@ -57,6 +57,10 @@ type Exports struct {
 	fPeekEither        cabi.ExportFunc
 	fKeepNested        cabi.ExportFunc
 	fDropTwice         cabi.ExportFunc
+	fShuffle           cabi.ExportFunc
+	fDescribeAll       cabi.ExportFunc
+	fPeekWidget        cabi.ExportFunc
+	fMallocs           cabi.ExportFunc
 	dtorWidget         cabi.ExportFunc
 }
 
@@ -112,8 +116,12 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	x.fPeekEither = b.Func("peek-either", "func(v: result<borrow<counter>, tuple<borrow<counter>, borrow<counter>>>) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fKeepNested = b.Func("keep-nested", "func(cs: list<borrow<counter>>) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fDropTwice = b.Func("drop-twice", "func(c: option<borrow<counter>>) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fShuffle = b.Func("shuffle", "func(cs: list<borrow<counter>>, c: record{name: string, cs: list<borrow<counter>>}, t: record{name: string, c: borrow<counter>}) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fDescribeAll = b.Func("describe-all", "func(ws: list<borrow<widget>>) -> string", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fPeekWidget = b.Func("peek-widget", "func(w: option<borrow<widget>>) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fMallocs = b.Func("mallocs", "func() -> u64", []api.ValueType{}, []api.ValueType{api.ValueTypeI64})
 	x.dtorWidget = b.Dtor("widget", WidgetType)
-	x.Exports = b.Exports(inst, x, 4, true)
+	x.Exports = b.Exports(inst, x, 9, true)
 	if err := b.Err(); err != nil {
 		return nil, err
 	}
@@ -877,6 +885,85 @@ func (x *Exports) DropTwice(ctx context.Context, argC cabi.Option[Counter]) (r0 
 	return v, nil
 }
 
+// Shuffle calls the guest's export shuffle.
+//
+// The sum of the counters of cs, c's list and t. The generated
+// guest's implementation then reorders and overwrites the two lists
+// and clears t's borrow: the glue still ends each lent borrow once.
+//
+//	shuffle: func(cs: list<borrow<counter>>, c: crowd, t: tagged) -> u32
+func (x *Exports) Shuffle(ctx context.Context, cs []Counter, argC Crowd, t Tagged) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fShuffle)
+	s := c.Stack()
+	lowerflatListBorrowCounter(c, s, cs)
+	lowerflatCrowd(c, s[2:], argC)
+	lowerflatThingsTagged(c, s[6:], t)
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// DescribeAll calls the guest's export describe-all.
+//
+// Borrows of the guest's own resource nested in arguments (the guest
+// gets reps): "name:count" of each widget, joined by ",".
+//
+//	describe-all: func(ws: list<borrow<widget>>) -> string
+func (x *Exports) DescribeAll(ctx context.Context, ws []*Widget) (r0 string, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fDescribeAll)
+	s := c.Stack()
+	lowerflatListBorrowWidget(c, s, ws)
+	c.Invoke()
+	c.ReadMemory()
+	rp := uint32(s[0])
+	c.Check(rp, 8, 4)
+	v := c.String(c.U32(rp), c.U32(rp+4))
+	c.PostReturn(1)
+	return v, nil
+}
+
+// PeekWidget calls the guest's export peek-widget.
+//
+// The count of the widget lent, 0 for none.
+//
+//	peek-widget: func(w: option<borrow<widget>>) -> u32
+func (x *Exports) PeekWidget(ctx context.Context, w cabi.Option[*Widget]) (r0 uint32, err error) {
+	var call cabi.Call
+	c := &call
+	defer c.EndExport(&err)
+	c.BeginExport(ctx, &x.Exports, &x.fPeekWidget)
+	s := c.Stack()
+	lowerflatOptionBorrowWidget(c, s, w)
+	c.Invoke()
+	v := uint32(s[0])
+	c.PostReturn(1)
+	return v, nil
+}
+
+// Mallocs calls the guest's export mallocs.
+//
+// How many heap allocations the guest's Go runtime made so far
+// (runtime.MemStats.Mallocs): what an export's glue allocates.
+//
+//	mallocs: func() -> u64
+func (x *Exports) Mallocs(ctx context.Context) (r0 uint64, err error) {
+	s := x.Enter()
+	if s == nil {
+		return r0, x.Refusal(&x.fMallocs)
+	}
+	if err = x.Leave(ctx, &x.fMallocs, x.fMallocs.Fn.CallWithStack(ctx, s), 1); err != nil {
+		return r0, err
+	}
+	return s[0], nil
+}
+
 // Drop drops the host's widget: the guest's destructor runs. r is spent, even
 // when the destructor fails (its trap is returned and marks the instance trapped).
 func (r *Widget) Drop(ctx context.Context) error {
@@ -1027,6 +1114,11 @@ func loadValue(c *cabi.Call, p uint32) Value {
 	}
 }
 
+func lowerflatCrowd(c *cabi.Call, s []uint64, v Crowd) {
+	lowerflatString(c, s, v.Name)
+	lowerflatListBorrowCounter(c, s[2:], v.Cs)
+}
+
 func lowerflatLender(c *cabi.Call, s []uint64, v Lender) {
 	clear(s[1:3])
 	switch v.Tag {
@@ -1047,6 +1139,14 @@ func lowerflatListBorrowCounter(c *cabi.Call, s []uint64, v []Counter) {
 	q := c.AllocList(len(v), 4, 4)
 	for i := range v {
 		c.PutU32(q+uint32(i)*4, c.Lend(v[i], things.CounterType))
+	}
+	s[0], s[1] = uint64(q), uint64(len(v))
+}
+
+func lowerflatListBorrowWidget(c *cabi.Call, s []uint64, v []*Widget) {
+	q := c.AllocList(len(v), 4, 4)
+	for i := range v {
+		c.PutU32(q+uint32(i)*4, c.LendRep(v[i].guest(), WidgetType))
 	}
 	s[0], s[1] = uint64(q), uint64(len(v))
 }
@@ -1075,6 +1175,16 @@ func lowerflatOptionBorrowCounter(c *cabi.Call, s []uint64, v cabi.Option[Counte
 	if x, ok := v.Get(); ok {
 		s[0] = 1
 		s[1] = uint64(c.Lend(x, things.CounterType))
+	} else {
+		s[0] = 0
+	}
+}
+
+func lowerflatOptionBorrowWidget(c *cabi.Call, s []uint64, v cabi.Option[*Widget]) {
+	clear(s[1:2])
+	if x, ok := v.Get(); ok {
+		s[0] = 1
+		s[1] = uint64(c.LendRep(x.guest(), WidgetType))
 	} else {
 		s[0] = 0
 	}

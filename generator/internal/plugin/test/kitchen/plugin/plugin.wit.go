@@ -309,6 +309,16 @@ type Pair struct {
 	N    uint32 `wit:"n"`
 }
 
+// Crowd is the WIT record crowd of test:kitchen/plugin@0.1.0.
+//
+// Borrows of host counters in a list inside a record.
+//
+//	record crowd
+type Crowd struct {
+	Name string    `wit:"name"`
+	Cs   []Counter `wit:"cs"`
+}
+
 // Widget is the host's handle to the WIT resource widget of test:kitchen/plugin@0.1.0.
 //
 // The guest implements it. The host holds one from an export returning

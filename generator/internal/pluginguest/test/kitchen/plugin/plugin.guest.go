@@ -205,6 +205,34 @@ type Exports interface {
 	//
 	//	drop-twice: func(c: option<borrow<counter>>) -> u32
 	DropTwice(c witval.Option[CounterBorrow]) uint32
+	// Shuffle implements the function shuffle.
+	//
+	// The sum of the counters of cs, c's list and t. The generated
+	// guest's implementation then reorders and overwrites the two lists
+	// and clears t's borrow: the glue still ends each lent borrow once.
+	//
+	//	shuffle: func(cs: list<borrow<counter>>, c: crowd, t: tagged) -> u32
+	Shuffle(cs []CounterBorrow, c Crowd, t Tagged) uint32
+	// DescribeAll implements the function describe-all.
+	//
+	// Borrows of the guest's own resource nested in arguments (the guest
+	// gets reps): "name:count" of each widget, joined by ",".
+	//
+	//	describe-all: func(ws: list<borrow<widget>>) -> string
+	DescribeAll(ws []WidgetImpl) string
+	// PeekWidget implements the function peek-widget.
+	//
+	// The count of the widget lent, 0 for none.
+	//
+	//	peek-widget: func(w: option<borrow<widget>>) -> u32
+	PeekWidget(w witval.Option[WidgetImpl]) uint32
+	// Mallocs implements the function mallocs.
+	//
+	// How many heap allocations the guest's Go runtime made so far
+	// (runtime.MemStats.Mallocs): what an export's glue allocates.
+	//
+	//	mallocs: func() -> u64
+	Mallocs() uint64
 }
 
 var exports Exports
@@ -670,8 +698,11 @@ func exportSumCounters(p0 uint32, p1 uint32) uint32 {
 		panic("test:kitchen/plugin@0.1.0#sum-counters: no implementation: call SetExports in init")
 	}
 	x1 := []CounterBorrow(cabi.LiftList[CounterBorrow](p0, p1))
+	var lentBuf [16]cabi.Lent
+	lent := lentBuf[:0]
+	lent = lentListBorrowCounter(lent, x1)
 	res := exports.SumCounters(x1)
-	endBorrowsListBorrowCounter(x1)
+	cabi.EndBorrows(lent)
 	cabi.Unpin()
 	return uint32(res)
 }
@@ -685,12 +716,15 @@ func exportPeekMaybe(p0 uint32, p1 uint32) uint32 {
 		panic("test:kitchen/plugin@0.1.0#peek-maybe: no implementation: call SetExports in init")
 	}
 	x1 := unflatOptionBorrowCounter(p0, p1)
+	var lentBuf [16]cabi.Lent
+	lent := lentBuf[:0]
+	lent = lentOptionBorrowCounter(lent, x1)
 	v, ok := exports.PeekMaybe(x1)
 	res := witval.None[uint32]()
 	if ok {
 		res = witval.Some(v)
 	}
-	endBorrowsOptionBorrowCounter(x1)
+	cabi.EndBorrows(lent)
 	storeOptionU32(unsafe.Pointer(&retPeekMaybe), res)
 	return uint32(uintptr(unsafe.Pointer(&retPeekMaybe)))
 }
@@ -712,8 +746,11 @@ func exportDescribeTagged(p0 uint32, p1 uint32, p2 uint32) uint32 {
 		C:    things.CounterBorrow(p2),
 		Name: cabi.LiftString(p0, p1),
 	}
+	var lentBuf [16]cabi.Lent
+	lent := lentBuf[:0]
+	lent = lentThingsTagged(lent, x1)
 	res := exports.DescribeTagged(x1)
-	endBorrowsThingsTagged(x1)
+	cabi.EndBorrows(lent)
 	storeString(unsafe.Pointer(&retDescribeTagged), res)
 	return uint32(uintptr(unsafe.Pointer(&retDescribeTagged)))
 }
@@ -729,8 +766,11 @@ func exportPeekLender(p0 uint32, p1 uint32, p2 uint32) uint32 {
 		panic("test:kitchen/plugin@0.1.0#peek-lender: no implementation: call SetExports in init")
 	}
 	x1 := unflatLender(p0, p1, p2)
+	var lentBuf [16]cabi.Lent
+	lent := lentBuf[:0]
+	lent = lentLender(lent, x1)
 	res := exports.PeekLender(x1)
-	endBorrowsLender(x1)
+	cabi.EndBorrows(lent)
 	return uint32(res)
 }
 
@@ -740,8 +780,11 @@ func exportPeekEither(p0 uint32, p1 uint32, p2 uint32) uint32 {
 		panic("test:kitchen/plugin@0.1.0#peek-either: no implementation: call SetExports in init")
 	}
 	x1 := unflatResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(p0, p1, p2)
+	var lentBuf [16]cabi.Lent
+	lent := lentBuf[:0]
+	lent = lentResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(lent, x1)
 	res := exports.PeekEither(x1)
-	endBorrowsResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(x1)
+	cabi.EndBorrows(lent)
 	return uint32(res)
 }
 
@@ -751,8 +794,11 @@ func exportKeepNested(p0 uint32, p1 uint32) uint32 {
 		panic("test:kitchen/plugin@0.1.0#keep-nested: no implementation: call SetExports in init")
 	}
 	x1 := []CounterBorrow(cabi.LiftList[CounterBorrow](p0, p1))
+	var lentBuf [16]cabi.Lent
+	lent := lentBuf[:0]
+	lent = lentListBorrowCounter(lent, x1)
 	res := exports.KeepNested(x1)
-	endBorrowsListBorrowCounter(x1)
+	cabi.EndBorrows(lent)
 	cabi.Unpin()
 	return uint32(res)
 }
@@ -763,53 +809,167 @@ func exportDropTwice(p0 uint32, p1 uint32) uint32 {
 		panic("test:kitchen/plugin@0.1.0#drop-twice: no implementation: call SetExports in init")
 	}
 	x1 := unflatOptionBorrowCounter(p0, p1)
+	var lentBuf [16]cabi.Lent
+	lent := lentBuf[:0]
+	lent = lentOptionBorrowCounter(lent, x1)
 	res := exports.DropTwice(x1)
-	endBorrowsOptionBorrowCounter(x1)
+	cabi.EndBorrows(lent)
 	return uint32(res)
 }
 
-// endBorrowsLender drops the borrows of host resources in v, lent to an export.
-func endBorrowsLender(v Lender) {
+//go:wasmexport test:kitchen/plugin@0.1.0#shuffle
+func exportShuffle(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#shuffle: no implementation: call SetExports in init")
+	}
+	x1 := []CounterBorrow(cabi.LiftList[CounterBorrow](p0, p1))
+	x2 := Crowd{
+		Cs:   []CounterBorrow(cabi.LiftList[CounterBorrow](p4, p5)),
+		Name: cabi.LiftString(p2, p3),
+	}
+	x3 := Tagged{
+		C:    things.CounterBorrow(p8),
+		Name: cabi.LiftString(p6, p7),
+	}
+	var lentBuf [16]cabi.Lent
+	lent := lentBuf[:0]
+	lent = lentListBorrowCounter(lent, x1)
+	lent = lentCrowd(lent, x2)
+	lent = lentThingsTagged(lent, x3)
+	res := exports.Shuffle(x1, x2, x3)
+	cabi.EndBorrows(lent)
+	cabi.Unpin()
+	return uint32(res)
+}
+
+// retDescribeAll is the return area of the export describe-all, sized from its layout.
+var retDescribeAll [1]uint64
+
+//go:wasmexport test:kitchen/plugin@0.1.0#describe-all
+func exportDescribeAll(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#describe-all: no implementation: call SetExports in init")
+	}
+	res := exports.DescribeAll([]WidgetImpl(loadListBorrowWidget(p0, p1)))
+	storeString(unsafe.Pointer(&retDescribeAll), res)
+	return uint32(uintptr(unsafe.Pointer(&retDescribeAll)))
+}
+
+//go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#describe-all
+func postDescribeAll(ret uint32) {
+	cabi.Unpin()
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#peek-widget
+func exportPeekWidget(p0 uint32, p1 uint32) uint32 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#peek-widget: no implementation: call SetExports in init")
+	}
+	res := exports.PeekWidget(unflatOptionBorrowWidget(p0, p1))
+	return uint32(res)
+}
+
+//go:wasmexport test:kitchen/plugin@0.1.0#mallocs
+func exportMallocs() uint64 {
+	if exports == nil {
+		panic("test:kitchen/plugin@0.1.0#mallocs: no implementation: call SetExports in init")
+	}
+	res := exports.Mallocs()
+	return uint64(res)
+}
+
+// endBorrowThingsCounter ends a borrow of counter lent to an export.
+func endBorrowThingsCounter(h uint32) {
+	things.Counter(h).Drop()
+}
+
+// lentCrowd appends to lent the borrows of host resources in v, lent to an export.
+func lentCrowd(lent []cabi.Lent, v Crowd) []cabi.Lent {
+	lent = lentListBorrowCounter(lent, v.Cs)
+	return lent
+}
+
+// lentLender appends to lent the borrows of host resources in v, lent to an export.
+func lentLender(lent []cabi.Lent, v Lender) []cabi.Lent {
 	switch v.Tag {
 	case LenderTagOne:
-		things.Counter(v.One).Drop()
+		lent = append(lent, cabi.Lent{
+			End:    endBorrowThingsCounter,
+			Handle: uint32(v.One),
+		})
 	case LenderTagTwo:
-		endBorrowsTuple2BorrowCounterBorrowCounterEnd(v.Two)
+		lent = lentTuple2BorrowCounterBorrowCounterEnd(lent, v.Two)
 	}
+	return lent
 }
 
-// endBorrowsListBorrowCounter drops the borrows of host resources in v, lent to an export.
-func endBorrowsListBorrowCounter(v []CounterBorrow) {
+// lentListBorrowCounter appends to lent the borrows of host resources in v, lent to an export.
+func lentListBorrowCounter(lent []cabi.Lent, v []CounterBorrow) []cabi.Lent {
 	for _, x := range v {
-		things.Counter(x).Drop()
+		lent = append(lent, cabi.Lent{
+			End:    endBorrowThingsCounter,
+			Handle: uint32(x),
+		})
 	}
+	return lent
 }
 
-// endBorrowsOptionBorrowCounter drops the borrows of host resources in v, lent to an export.
-func endBorrowsOptionBorrowCounter(v witval.Option[CounterBorrow]) {
+// lentOptionBorrowCounter appends to lent the borrows of host resources in v, lent to an export.
+func lentOptionBorrowCounter(lent []cabi.Lent, v witval.Option[CounterBorrow]) []cabi.Lent {
 	if x, ok := v.Get(); ok {
-		things.Counter(x).Drop()
+		lent = append(lent, cabi.Lent{
+			End:    endBorrowThingsCounter,
+			Handle: uint32(x),
+		})
 	}
+	return lent
 }
 
-// endBorrowsResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd drops the borrows of host resources in v, lent to an export.
-func endBorrowsResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(v witval.Result[CounterBorrow, witval.Tuple2[CounterBorrow, CounterBorrow]]) {
+// lentResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd appends to lent the borrows of host resources in v, lent to an export.
+func lentResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(lent []cabi.Lent, v witval.Result[CounterBorrow, witval.Tuple2[CounterBorrow, CounterBorrow]]) []cabi.Lent {
 	if x, y, isErr := v.Get(); isErr {
-		endBorrowsTuple2BorrowCounterBorrowCounterEnd(y)
+		lent = lentTuple2BorrowCounterBorrowCounterEnd(lent, y)
 	} else {
-		things.Counter(x).Drop()
+		lent = append(lent, cabi.Lent{
+			End:    endBorrowThingsCounter,
+			Handle: uint32(x),
+		})
 	}
+	return lent
 }
 
-// endBorrowsThingsTagged drops the borrows of host resources in v, lent to an export.
-func endBorrowsThingsTagged(v things.Tagged) {
-	things.Counter(v.C).Drop()
+// lentThingsTagged appends to lent the borrows of host resources in v, lent to an export.
+func lentThingsTagged(lent []cabi.Lent, v things.Tagged) []cabi.Lent {
+	lent = append(lent, cabi.Lent{
+		End:    endBorrowThingsCounter,
+		Handle: uint32(v.C),
+	})
+	return lent
 }
 
-// endBorrowsTuple2BorrowCounterBorrowCounterEnd drops the borrows of host resources in v, lent to an export.
-func endBorrowsTuple2BorrowCounterBorrowCounterEnd(v witval.Tuple2[CounterBorrow, CounterBorrow]) {
-	things.Counter(v.F0).Drop()
-	things.Counter(v.F1).Drop()
+// lentTuple2BorrowCounterBorrowCounterEnd appends to lent the borrows of host resources in v, lent to an export.
+func lentTuple2BorrowCounterBorrowCounterEnd(lent []cabi.Lent, v witval.Tuple2[CounterBorrow, CounterBorrow]) []cabi.Lent {
+	lent = append(lent, cabi.Lent{
+		End:    endBorrowThingsCounter,
+		Handle: uint32(v.F0),
+	})
+	lent = append(lent, cabi.Lent{
+		End:    endBorrowThingsCounter,
+		Handle: uint32(v.F1),
+	})
+	return lent
+}
+
+func loadListBorrowWidget(ptr, n uint32) []WidgetImpl {
+	if n == 0 {
+		return nil
+	}
+	out := make([]WidgetImpl, n)
+	base := cabi.Ptr(ptr)
+	for i := range out {
+		out[i] = repsWidget.Get(*(*uint32)(unsafe.Add(base, i*4)))
+	}
+	return out
 }
 
 func loadListPair(ptr, n uint32) []Pair {
@@ -925,6 +1085,13 @@ func unflatOptionBorrowCounter(r0 uint32, r1 uint32) witval.Option[CounterBorrow
 		return witval.None[CounterBorrow]()
 	}
 	return witval.Some(CounterBorrow(r1))
+}
+
+func unflatOptionBorrowWidget(r0 uint32, r1 uint32) witval.Option[WidgetImpl] {
+	if r0 == 0 {
+		return witval.None[WidgetImpl]()
+	}
+	return witval.Some(repsWidget.Get(r1))
 }
 
 func unflatOptionString(r0 uint32, r1 uint32, r2 uint32) witval.Option[string] {

@@ -312,6 +312,16 @@ type Pair struct {
 	N    uint32 `wit:"n"`
 }
 
+// Crowd is the WIT record crowd of test:kitchen/plugin@0.1.0.
+//
+// Borrows of host counters in a list inside a record.
+//
+//	record crowd
+type Crowd struct {
+	Name string          `wit:"name"`
+	Cs   []CounterBorrow `wit:"cs"`
+}
+
 // Widget is an own handle to the WIT resource widget of test:kitchen/plugin@0.1.0.
 //
 // The guest implements it: WidgetOf makes one from a WidgetImpl, Impl finds the
