@@ -185,6 +185,8 @@ func TestHostileGuest(t *testing.T) {
 		{"bad-realloc", echoFn + "echo-string", "cabi_realloc returned bad pointer 0xfffffff0", false, false},
 		{"bad-realloc-resources", echoFn + "counters", "cabi_realloc returned bad pointer", false, false},
 		{"lent-and-moved", echoFn + "merge", "handle 1 is both borrowed and moved by one call", false, false},
+		{"bad-own-in-list", echoFn + "take-all", "unknown handle 12345", false, false},
+		{"own-twice-in-list", echoFn + "take-all", "passed as own twice in one call", false, false},
 		{"aliased-strings", echoFn + "echo-strings", "more than twice the guest memory", false, false},
 		{"reentrant-realloc", echoFn + "echo-string", "host function called from cabi_realloc", false, false},
 		{"host-panic", echoFn + "echo-u32", "host panic: the host implementation failed", false, false},
@@ -199,6 +201,9 @@ func TestHostileGuest(t *testing.T) {
 		"bad-realloc": true, "bad-realloc-resources": true,
 		"reentrant-realloc": true, "host-panic": true, "host-bad-error": true,
 	}
+	// A list of owns that faults moves none of its elements: they stay the
+	// guest's, live on the host until Close drops them, once each.
+	liveAtTrap := map[string]int64{"bad-own-in-list": 3, "own-twice-in-list": 2}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
 			mod := e.guest
@@ -222,6 +227,14 @@ func TestHostileGuest(t *testing.T) {
 			}
 			if !inst.Trapped() {
 				t.Error("instance not marked trapped")
+			}
+			if want, ok := liveAtTrap[tt.scenario]; ok {
+				if n := e.h.live.Load(); n != want {
+					t.Errorf("%d host resources live after the trap, want %d", n, want)
+				}
+				if n := inst.Table().Len(); n != int(want) {
+					t.Errorf("%d handles in the guest's table after the trap, want %d", n, want)
+				}
 			}
 			// Whatever the guest created stays in a consistent table, and
 			// Close drops it all.

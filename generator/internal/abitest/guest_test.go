@@ -44,6 +44,8 @@ func TestGeneratedGuestRoundTrip(t *testing.T) {
 		"point": []any{echo.Point{X: math.MinInt32, Y: math.MaxInt32}},
 		"tuple": []any{cabi.Tuple3[uint8, string, float64]{F0: 255, F1: "tüple", F2: -0.5}},
 		"bytes": []any{65536, 0},
+		// list<own<counter>>: three moved in, none.
+		"take-all": []any{3, 0},
 	}
 	for k, w := range want {
 		if got := any(e.h.got[k]); !reflect.DeepEqual(got, w) {

@@ -260,6 +260,17 @@ func (h *host) TakeMaybe(ctx context.Context, c cabi.Option[echo.Counter]) uint3
 	return x.Get(ctx)
 }
 
+// TakeAll owns every counter of the list: it drops each.
+func (h *host) TakeAll(ctx context.Context, cs []echo.Counter) uint32 {
+	h.record("take-all", len(cs))
+	var n uint32
+	for _, c := range cs {
+		n += c.Get(ctx)
+		c.Drop()
+	}
+	return n
+}
+
 func (h *host) DescribeTagged(ctx context.Context, t echo.Tagged) string {
 	h.record("describe-tagged", t.Name)
 	return t.Name + ":" + strconv.FormatUint(uint64(t.C.Get(ctx)), 10)

@@ -222,4 +222,9 @@ func resources() {
 	eq("take-maybe (none)", echo.TakeMaybe(witval.None[things.Counter]()), 0)
 	eq("take-maybe", echo.TakeMaybe(witval.Some(a)), 2) // consumes a
 	b.Drop()
+
+	// A list of owns: every element moves to the host.
+	owns := []things.Counter{things.NewCounter(1), things.NewCounter(20), things.NewCounter(300)}
+	eq("take-all", echo.TakeAll(owns), 321)
+	eq("take-all (empty)", echo.TakeAll(nil), 0)
 }

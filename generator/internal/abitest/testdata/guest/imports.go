@@ -119,6 +119,9 @@ func makeCounter(start, fail, ret uint32)
 //go:wasmimport test:kitchen/echo@0.1.0 take-counter
 func takeCounter(h uint32) uint32
 
+//go:wasmimport test:kitchen/echo@0.1.0 take-all
+func takeAll(p, n uint32) uint32
+
 //go:wasmimport test:kitchen/echo@0.1.0 peek-counter
 func peekCounter(h uint32) uint32
 

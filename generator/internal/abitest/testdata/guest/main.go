@@ -401,6 +401,19 @@ func hostile(name string) {
 		badRealloc = true
 		p, n := str("abc")
 		echoString(p, n, ret(8))
+	case "bad-own-in-list", "own-twice-in-list":
+		// list<own<counter>>: a handle that is not in the table after two
+		// good ones, or one handle twice.
+		a, b := newCounter(1), newCounter(2)
+		hs := []uint32{a, b, a}
+		if name == "bad-own-in-list" {
+			hs = []uint32{a, b, 12345, newCounter(3)}
+		}
+		l := alloc(uint32(4*len(hs)), 4)
+		for i, h := range hs {
+			put32(l+uint32(4*i), h)
+		}
+		takeAll(l, uint32(len(hs)))
 	case "lent-and-moved":
 		c := newCounter(1)
 		merge(c, c)

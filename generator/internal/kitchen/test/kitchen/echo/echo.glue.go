@@ -601,6 +601,18 @@ func funcDescribeTagged(h Host, name string) api.GoModuleFunc {
 	}
 }
 
+func funcTakeAll(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := listOwnCounter(c, uint32(stack[0]), uint32(stack[1]))
+		c.Commit()
+		v := h.TakeAll(ctx, p0)
+		stack[0] = uint64(v)
+	}
+}
+
 // Register instantiates the host module test:kitchen/echo in r, once per version
 // asked for (module name ModuleName@version; Version when none is given), every
 // one served by h and by the resource table of the calling guest's cabi.Instance.
@@ -667,6 +679,7 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "sum-counters", Fn: funcSumCounters(h, module+"#sum-counters"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"cs.ptr", "cs.len"}, ResultNames: []string{"result"}},
 		{Name: "take-maybe", Fn: funcTakeMaybe(h, module+"#take-maybe"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"c.0", "c.1"}, ResultNames: []string{"result"}},
 		{Name: "describe-tagged", Fn: funcDescribeTagged(h, module+"#describe-tagged"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"t.0", "t.1", "t.2", "retptr"}},
+		{Name: "take-all", Fn: funcTakeAll(h, module+"#take-all"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"cs.ptr", "cs.len"}, ResultNames: []string{"result"}},
 	}
 }
 
@@ -876,6 +889,15 @@ func listOptionU16(c *cabi.Call, p, n uint32) []cabi.Option[uint16] {
 	v := cabi.MakeList[cabi.Option[uint16]](c, n, 4)
 	for i := range v {
 		v[i] = loadOptionU16(c, p+uint32(i)*4)
+	}
+	return v
+}
+
+func listOwnCounter(c *cabi.Call, p, n uint32) []Counter {
+	c.CheckList(p, n, 4, 4)
+	v := cabi.MakeList[Counter](c, n, 4)
+	for i := range v {
+		v[i] = c.Take(c.U32(p+uint32(i)*4), things.CounterType).(Counter)
 	}
 	return v
 }

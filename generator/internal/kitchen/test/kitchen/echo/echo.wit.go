@@ -545,4 +545,11 @@ type Host interface {
 	//
 	//	describe-tagged: func(t: tagged) -> string
 	DescribeTagged(ctx context.Context, t Tagged) string
+	// TakeAll implements the function take-all.
+	//
+	// Takes every counter of the list (each moves to the host) and
+	// returns the sum of their counts.
+	//
+	//	take-all: func(cs: list<counter>) -> u32
+	TakeAll(ctx context.Context, cs []Counter) uint32
 }

@@ -630,6 +630,22 @@ func DescribeTagged(t Tagged) string {
 	return res
 }
 
+//go:wasmimport test:kitchen/echo@0.1.0 take-all
+func importTakeAll(p0 uint32, p1 uint32) uint32
+
+// TakeAll calls the function take-all.
+//
+// Takes every counter of the list (each moves to the host) and
+// returns the sum of their counts.
+//
+//	take-all: func(cs: list<counter>) -> u32
+func TakeAll(cs []Counter) uint32 {
+	core := importTakeAll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(cs)))), uint32(len(cs)))
+	res := uint32(core)
+	runtime.KeepAlive(cs)
+	return res
+}
+
 func flatOptionOwnCounter(v witval.Option[Counter]) (r0 uint32, r1 uint32) {
 	if v.IsSome() {
 		r0 = 1
