@@ -289,19 +289,29 @@ func backendHandshaker(e *env, p peer, backend string, group tls.CurveID) (func(
 // -budget.rounds rounds, the subjects taking turns (A B C, B C A, ...),
 // and prints each subject's median time per operation with the range of
 // the rounds, and the median of the rounds' speed ratios against the
-// first subject with their range.
+// first subject with their range. Where the process's CPU time can be
+// read it also prints the median CPU time this process spent per
+// operation (every thread: the host, the runtime and its garbage
+// collector, not a peer in a subprocess) and its ratio against the first
+// subject: on a machine shared with other work it moves less than the
+// time does.
 func budgetInterleaved(t *testing.T, subs []subject, ops []func(n int) (time.Duration, error)) {
 	r := max(*budgetRounds, 1)
 	per := max(*budgetN/r, 1)
 	times := make([][]float64, len(subs)) // µs per operation, by subject and round
+	cpus := make([][]float64, len(subs))  // CPU µs per operation, likewise
+	_, haveCPU := processCPU()
 	for i := range r {
 		for k := range subs {
 			j := (k + i) % len(subs)
+			c0, _ := processCPU()
 			d, err := ops[j](per)
 			if err != nil {
 				t.Fatal(err)
 			}
+			c1, _ := processCPU()
 			times[j] = append(times[j], float64(d.Nanoseconds())/1e3/float64(per))
+			cpus[j] = append(cpus[j], float64((c1-c0).Nanoseconds())/1e3/float64(per))
 		}
 	}
 	fmt.Printf("%s, peer %s: %d rounds of %d operations per subject\n", *budgetOp, *budgetPeer, r, per)
@@ -315,6 +325,17 @@ func budgetInterleaved(t *testing.T, subs []subject, ops []func(n int) (time.Dur
 			}
 			slices.Sort(ratios)
 			line += fmt.Sprintf("  %.2fx %s (%.2f-%.2f)", median(ratios), subs[0].name, ratios[0], ratios[r-1])
+		}
+		if haveCPU {
+			line += fmt.Sprintf("  cpu %.1f µs", median(slices.Sorted(slices.Values(cpus[j]))))
+			if j > 0 {
+				ratios := make([]float64, r)
+				for i := range r {
+					ratios[i] = cpus[0][i] / cpus[j][i]
+				}
+				slices.Sort(ratios)
+				line += fmt.Sprintf(" %.2fx (%.2f-%.2f)", median(ratios), ratios[0], ratios[r-1])
+			}
 		}
 		fmt.Println(line)
 	}
