@@ -2,7 +2,8 @@
 // speaks wasi:tls@0.2.0-draft through raw canonical-ABI imports and only
 // blocking host calls (pollable.block, blocking-read,
 // blocking-write-and-flush): no scheduler, no goroutines, no allocation on
-// the data path. Package bench builds it with clang and wasi-libc into a
+// the data path, and no call back into the guest for a read's bytes (the
+// offer slot, see cabi_offer_slot). Package bench builds it with clang and wasi-libc into a
 // wasip1 module with a _start (see start) and runs it like the Go guest:
 //
 //	client ADDR NAME   one connection; obey the server's commands (package
@@ -76,18 +77,30 @@ static uint32_t u32at(int off) {
 	return v;
 }
 
-// The host places a read's bytes with cabi_realloc; a read names its
-// buffer in want so that the bytes land there without a copy.
-static uint8_t *want;
-static size_t want_cap;
+// The host places a read's bytes with cabi_realloc; a read offers its
+// buffer so that the bytes land there without a copy. The offer is the
+// host's offer slot (cabi_offer_slot, as the Go guest library exports it):
+// {ptr, size, served, zero}, little-endian uint32s. The host serves a
+// fresh allocation of an import from it by cabi_realloc's own rules below,
+// writing the slot as cabi_realloc does, without calling into the guest.
+static struct {
+	uint32_t ptr, size, served, zero;
+} offer;
+static uint8_t empty; // where every zero-sized allocation points
+
+__attribute__((export_name("cabi_offer_slot"))) void *cabi_offer_slot(void) {
+	offer.zero = (uint32_t)(uintptr_t)&empty;
+	return &offer;
+}
 
 __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *old, size_t old_size, size_t align,
 								 size_t new_size) {
 	(void)old_size;
-	(void)align;
-	if (old == NULL && want != NULL && new_size <= want_cap) {
-		void *p = want;
-		want = NULL;
+	if (old == NULL && new_size == 0)
+		return &empty;
+	if (old == NULL && offer.ptr != 0 && new_size <= offer.size && align != 0 && offer.ptr % align == 0) {
+		void *p = (void *)(uintptr_t)offer.ptr;
+		offer.ptr = 0, offer.size = 0, offer.served = (uint32_t)(uintptr_t)p;
 		return p;
 	}
 	return realloc(old, new_size);
@@ -171,10 +184,9 @@ static void hang_up(conn_t c) {
 
 // read_some reads 1 to n bytes into p.
 static size_t read_some(conn_t c, uint8_t *p, size_t n) {
-	want_cap = n;
-	want = p;
+	offer.ptr = (uint32_t)(uintptr_t)p, offer.size = n;
 	input_blocking_read(c.in, n, ret);
-	want = NULL;
+	offer.ptr = 0, offer.size = 0;
 	if (u8at(0))
 		fail_stream("read");
 	uint8_t *got = (uint8_t *)(uintptr_t)u32at(4);
@@ -261,8 +273,8 @@ static void parse_addr(const char *s, uint8_t a[4], uint16_t *port) {
 
 // The module is linked as a reactor with its own _start: in a command
 // module wasm-ld wraps every export, cabi_realloc too, in the C runtime's
-// constructors and destructors (stdio's exit flush among them), and the
-// host calls cabi_realloc on every read.
+// constructors and destructors (stdio's exit flush among them), and a
+// read the offer slot cannot serve calls cabi_realloc.
 extern void __wasm_call_ctors(void);
 extern int __main_void(void);
 
