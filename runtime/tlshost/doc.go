@@ -95,6 +95,7 @@
 // also when the guest's instance is closed while it runs. Over such a
 // backend and a socket's transport, whose writes never wait for the peer,
 // close_notify and Close run on the guest's call too, without a goroutine:
-// they cannot wait for a peer that does not read, and past a quarter of a
-// second the transport is interrupted anyway (boundedInline).
+// they cannot wait for a peer that does not read, and past a quarter to
+// half a second the transport is interrupted anyway (boundedInline, with
+// one timer for every such close of the process).
 package tlshost

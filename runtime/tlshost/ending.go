@@ -227,12 +227,14 @@ func closeBounded(conn backends.Conn, g *guard, transport net.Conn, warn func(st
 // boundedInline runs f, a method of a backend that blocks only in its
 // transport, which never blocks on the peer (see blocksOnlyInTransport),
 // on the caller's goroutine: it cannot wait for a peer that does not
-// read, and past closeGrace anyway the transport is interrupted, which
-// makes f return. Closing a connection then starts no goroutine.
+// read, and if it still runs after closeGrace to 2*closeGrace anyway the
+// transport is interrupted, which makes f return (see closeWatch).
+// Closing a connection then starts no goroutine and arms no timer of its
+// own.
 func boundedInline(f func() error, interrupt func()) error {
-	t := time.AfterFunc(closeGrace, interrupt)
+	c := closes.enter(interrupt)
 	err := f()
-	t.Stop()
+	closes.leave(c)
 	return err
 }
 
