@@ -152,7 +152,7 @@ func (b *Binder) Func(name, typ string, params, results []api.ValueType) ExportF
 // has none, its functions carry their own), and a scratch stack of stack
 // slots.
 func (b *Binder) Exports(inst *Instance, owner any, stack int, memory bool) Exports {
-	return Exports{inst: inst, owner: owner, mem: b.Memory(memory), realloc: b.Realloc(memory), stack: make([]uint64, stack)}
+	return Exports{inst: inst, owner: owner, mem: b.Memory(memory), realloc: b.Realloc(memory), stack: make([]uint64, stack), component: b.opts != nil}
 }
 
 // Memory returns the guest's memory; when needed is set, a guest without
@@ -208,15 +208,20 @@ func typeList(ts []api.ValueType) string {
 }
 
 // Exports is the state of one exported interface bound to one guest
-// instance, embedded by the generated Exports types. Like the guest
-// instance it calls, it is not safe for concurrent use.
+// instance, embedded by the generated Exports types. Like the core module
+// instance it calls, it is not safe for concurrent use. Bound to a
+// component (an [OptionsGuest]), a call claims the whole component
+// instance ([Instance.Enter]): a call into it in progress, through any of
+// its interfaces or component.Func.Call, on this goroutine or another,
+// refuses it with ErrInstanceBusy.
 type Exports struct {
-	inst    *Instance
-	owner   any // the generated Exports embedding this one
-	mem     api.Memory
-	realloc api.Function
-	stack   []uint64
-	busy    bool
+	inst      *Instance
+	owner     any // the generated Exports embedding this one
+	mem       api.Memory
+	realloc   api.Function
+	stack     []uint64
+	busy      bool
+	component bool // calls claim inst (Instance.Enter)
 }
 
 // ErrReentered is the error of an export called while another call into
@@ -236,6 +241,10 @@ func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
 		Trapf(f.Name, "instance has trapped before")
 	case x.inst.isClosed():
 		Trapf(f.Name, "instance is closed")
+	case x.component:
+		if !x.inst.entered.CompareAndSwap(false, true) {
+			panic(&Trap{Func: f.Name, Msg: ErrInstanceBusy.Error(), refusal: ErrInstanceBusy})
+		}
 	case x.busy:
 		panic(&Trap{Func: f.Name, Msg: ErrReentered.Error(), refusal: ErrReentered})
 	}
@@ -315,13 +324,16 @@ func (c *Call) BytesCopy(p, n uint32) []byte {
 func (c *Call) EndExport(err *error) {
 	if c.owner != nil {
 		c.owner.busy = false
+		if c.owner.component {
+			c.inst.Leave()
+		}
 	}
 	r := recover()
 	if r == nil {
 		return
 	}
 	if t, ok := r.(*Trap); ok && t.refusal != nil {
-		if t.refusal != ErrReentered {
+		if t.refusal != ErrReentered && t.refusal != ErrInstanceBusy {
 			// A re-entered call has no state of its own, and must leave
 			// the state of the call in progress alone.
 			c.inst.abandonCall()
@@ -351,10 +363,15 @@ func (c *Call) EndExport(err *error) {
 
 // Enter starts a scalar call through x and returns the stack for its
 // arguments, or nil when the call is refused ([Exports.Refusal] says why):
-// the instance trapped or closed, or the call re-enters x. Leave must
+// the instance trapped or closed, or the call re-enters x (bound to a
+// component: any call into the instance is in progress). Leave must
 // follow when it succeeds.
 func (x *Exports) Enter() []uint64 {
-	if x.busy || x.inst.halted.Load() != 0 {
+	if x.component {
+		if x.inst.halted.Load() != 0 || !x.inst.entered.CompareAndSwap(false, true) {
+			return nil
+		}
+	} else if x.busy || x.inst.halted.Load() != 0 {
 		return nil
 	}
 	x.busy = true
@@ -363,6 +380,12 @@ func (x *Exports) Enter() []uint64 {
 
 // Refusal is the error of a call of f that Enter refused.
 func (x *Exports) Refusal(f *ExportFunc) error {
+	if x.component {
+		if err := x.inst.Refusal(f.Name); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: %w", f.Name, ErrInstanceBusy)
+	}
 	switch {
 	case x.busy:
 		return fmt.Errorf("%s: %w", f.Name, ErrReentered)
@@ -379,6 +402,9 @@ func (x *Exports) Refusal(f *ExportFunc) error {
 func (x *Exports) Leave(ctx context.Context, f *ExportFunc, err error, n int) error {
 	if err == nil && f.Post == nil {
 		x.busy = false
+		if x.component {
+			x.inst.Leave()
+		}
 		return nil
 	}
 	return x.leaveSlow(ctx, f, err, n)
@@ -391,6 +417,9 @@ func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error, n int
 		err, what = f.Post.CallWithStack(ctx, x.stack[:n]), "post-return trapped"
 	}
 	x.busy = false
+	if x.component {
+		x.inst.Leave()
+	}
 	if err == nil {
 		return nil
 	}

@@ -2,6 +2,7 @@ package cabi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -36,6 +37,10 @@ type Instance struct {
 	// halted holds the trapped and closed bits: one load tells a call
 	// whether it may enter.
 	halted atomic.Uint32
+	// entered is held by a call from the host into a component instance
+	// (Enter): a second call, re-entering or from another goroutine, is
+	// refused.
+	entered atomic.Bool
 }
 
 // The bits of Instance.halted.
@@ -110,6 +115,34 @@ func (inst *Instance) Refusal(fn string) error {
 	}
 	return nil
 }
+
+// ErrInstanceBusy is wrapped by the error of a call into a component
+// instance while another is in progress: a host function the component
+// called calling back into it (the Component Model forbids entering an
+// instance that has not left), or a call from another goroutine (a
+// wazero module instance is single-threaded). The call is refused before
+// the guest sees it; the call in progress carries on and the instance is
+// not trapped.
+var ErrInstanceBusy = errors.New("cabi: a call into the instance is in progress (re-entered from a host function it called, or called from another goroutine)")
+
+// Enter claims the instance for a call of fn from the host into the
+// guest (component.Func.Call, a generated caller bound to a component) and
+// returns nil, or the call's refusal: the *Trap of an instance that
+// trapped or closed, or an error wrapping ErrInstanceBusy while another
+// call holds it. Leave must follow a nil. Enter is safe for concurrent
+// use: of two goroutines, one enters and the other is refused.
+func (inst *Instance) Enter(fn string) error {
+	if err := inst.Refusal(fn); err != nil {
+		return err
+	}
+	if !inst.entered.CompareAndSwap(false, true) {
+		return fmt.Errorf("%s: %w", fn, ErrInstanceBusy)
+	}
+	return nil
+}
+
+// Leave ends the call that Enter admitted.
+func (inst *Instance) Leave() { inst.entered.Store(false) }
 
 // Close drops every resource left in the table, children before parents,
 // and marks the instance closed: later calls trap. A panic in a Drop is

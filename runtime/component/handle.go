@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -22,10 +23,30 @@ type Handle struct {
 func (h *Handle) Rep() uint32 { return h.rep.rep }
 
 // Drop runs the destructor, if any, with ctx (the context of calls into
-// the component). A spent or dropped Handle is an error.
+// the component). A spent or dropped Handle is an error. Drop is a call
+// into the instance like Func.Call: while another is in progress it is
+// refused with an error wrapping cabi.ErrInstanceBusy, and the Handle
+// stays the caller's; after the instance trapped, the destructor is not
+// called (the trap is the error) and after it closed, there is nothing to
+// destroy.
 func (h *Handle) Drop(ctx context.Context) error {
 	if h.rep == nil {
 		return fmt.Errorf("component: handle already dropped or moved")
+	}
+	if ci := h.inst.ci; ci != nil && h.rep.res.dtor != nil {
+		if err := ci.Enter("destructor of " + h.rep.res.String()); err != nil {
+			if errors.Is(err, cabi.ErrInstanceBusy) {
+				return fmt.Errorf("component: %w", err)
+			}
+			// The instance trapped (its destructor is not entered) or
+			// closed (nothing is left to destroy): the Handle is spent.
+			h.rep = nil
+			if ci.Trapped() {
+				return err
+			}
+			return nil
+		}
+		defer ci.Leave()
 	}
 	rep := h.rep
 	h.rep = nil

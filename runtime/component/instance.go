@@ -14,6 +14,13 @@ import (
 
 // An Instance is an instantiated component: the core module instances it
 // made, its exports, and the cabi.Instance its lowered imports share.
+//
+// Like the wazero module instances it is made of, an Instance runs one
+// call at a time: [Func.Call], [Handle.Drop] and the generated callers
+// bound through [Instance.Guest] claim it for the call, and a second call
+// while one is in progress (from a host function the component called, or
+// from another goroutine) is refused with cabi.ErrInstanceBusy, never
+// run on top of the first.
 type Instance struct {
 	ci      *cabi.Instance
 	state   *state

@@ -39,15 +39,24 @@ func fail(format string, args ...any) {
 // Call calls the function with args lowered by the Canonical ABI and
 // returns its result lifted (nil for a function without one), after the
 // post-return function ran.
+//
+// One call at a time enters an instance. A call made while another is in
+// progress, from a host function the component called (re-entering it,
+// which the Component Model forbids) or from another goroutine, is
+// refused at once with an error wrapping cabi.ErrInstanceBusy, before the
+// component sees it: the call in progress carries on, and the instance
+// stays usable. Callers that share an instance between goroutines
+// serialize their calls themselves, or instantiate one per goroutine.
 func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 	ft, l := f.f.typ, f.f.lifted
 	if len(args) != len(ft.params) {
 		return nil, fmt.Errorf("component: %s takes %d arguments, got %d", f.Name, len(ft.params), len(args))
 	}
 	if ci := f.inst.ci; ci != nil {
-		if err := ci.Refusal(f.Name); err != nil {
+		if err := ci.Enter(f.Name); err != nil {
 			return nil, err
 		}
+		defer ci.Leave()
 	}
 	returned := false // the component's export returned
 	defer func() {
