@@ -3,7 +3,6 @@ package tlshost
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
@@ -22,17 +21,18 @@ func (e extensionsHost) HostIdentity(_ context.Context, name string) (extensions
 
 // LoadIdentity reads a PEM certificate chain (leaf first) and its PEM or
 // DER private key from files and parses them with the backend cfg names,
-// for Config.Identities.
+// for Config.Identities. A chain file over MaxChainFile or a key file over
+// MaxKeyFile is an error.
 func LoadIdentity(cfg Config, certFile, keyFile string) (*backends.Identity, error) {
 	b, err := cfg.backend()
 	if err != nil {
 		return nil, err
 	}
-	chain, err := os.ReadFile(certFile)
+	chain, err := readHostFile(certFile, "a certificate chain", MaxChainFile)
 	if err != nil {
 		return nil, err
 	}
-	key, err := os.ReadFile(keyFile)
+	key, err := readHostFile(keyFile, "a private key", MaxKeyFile)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package tlshost
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"golang.org/x/crypto/ocsp"
 
@@ -34,10 +33,11 @@ func (e extensionsHost) ClientOCSPResponse(_ context.Context, c extensions.Clien
 
 // LoadOCSP reads a DER OCSP response (RFC 6960) from file and attaches it
 // to id, whose server connections then staple it. It must parse, and be
-// about id's leaf certificate when crypto/x509 can read the leaf; its
-// status and freshness are the host's business.
+// about id's leaf certificate when crypto/x509 can read the leaf, and take
+// at most MaxOCSPFile bytes; its status and freshness are the host's
+// business.
 func LoadOCSP(id *backends.Identity, file string) error {
-	der, err := os.ReadFile(file)
+	der, err := readHostFile(file, "an OCSP response", MaxOCSPFile)
 	if err != nil {
 		return err
 	}

@@ -188,3 +188,51 @@ func TestLoadOCSP(t *testing.T) {
 		t.Errorf("junk: %v", err)
 	}
 }
+
+// TestHostFileCaps: the identity files the host reads (LoadIdentity's
+// chain and key, LoadOCSP's response) are read up to a cap: a file one
+// byte over it, and a device that never ends, are errors naming the cap,
+// not reads without bound.
+func TestHostFileCaps(t *testing.T) {
+	p := newGuestPKI(t)
+	_, ocspFile := ocspResponse(t, p)
+	cert, key := filepath.Join(p.dir, "localhost.pem"), filepath.Join(p.dir, "localhost.key")
+	big := func(n int) string {
+		f := filepath.Join(t.TempDir(), "big")
+		if err := os.WriteFile(f, make([]byte, n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	endless := []string{}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		endless = append(endless, "/dev/zero")
+	}
+	load := func(cert, key string) error {
+		_, err := tlshost.LoadIdentity(tlshost.Config{}, cert, key)
+		return err
+	}
+	id, err := tlshost.LoadIdentity(tlshost.Config{}, cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		what string
+		max  int
+		load func(file string) error
+	}{
+		{"certificate chain", tlshost.MaxChainFile, func(f string) error { return load(f, key) }},
+		{"private key", tlshost.MaxKeyFile, func(f string) error { return load(cert, f) }},
+		{"OCSP response", tlshost.MaxOCSPFile, func(f string) error { return tlshost.LoadOCSP(id, f) }},
+	} {
+		for _, f := range append([]string{big(tc.max + 1)}, endless...) {
+			err := tc.load(f)
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("larger than %d KiB", tc.max>>10)) {
+				t.Errorf("a %s of %s: %v, want an error naming the cap", tc.what, f, err)
+			}
+		}
+	}
+	if err := tlshost.LoadOCSP(id, ocspFile); err != nil {
+		t.Errorf("a response under the cap: %v", err)
+	}
+}
