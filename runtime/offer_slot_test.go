@@ -71,6 +71,7 @@ func TestOfferSlot(t *testing.T) {
 		wantPtr  uint32
 		reallocs uint32
 		wantSlot slot
+		anySlot  bool // the list overwrote the slot
 		trap     string
 	}{
 		{name: "offer taken", at: offerSlot, slot: slot{0x1000, 32, 0, 0}, n: 16,
@@ -94,6 +95,21 @@ func TestOfferSlot(t *testing.T) {
 			trap: "offered bad pointer 0xfff8"},
 		{name: "zero outside memory", at: offerSlot, slot: slot{0, 0, 0, 0x10001}, n: 0,
 			trap: "offered bad pointer 0x10001"},
+		// The slot's size only bounds what may be taken: a list larger
+		// than the memory, taken from an offer claiming 4 GiB, traps as
+		// a cabi_realloc returning that pointer would.
+		{name: "offer claims 4 GiB", at: offerSlot, slot: slot{0x1000, 0xffffffff, 0, 0}, n: 0x20000,
+			trap: "offered bad pointer 0x1000 for 131072 bytes"},
+		{name: "zero at an odd address, alignment 1", at: offerSlot, slot: slot{0, 0, 0, 0x2001}, n: 0,
+			wantPtr: 0x2001, wantSlot: slot{0, 0, 0, 0x2001}},
+		// An offer naming the slot itself or the import's return area is
+		// the guest's own memory, written as it would be had its
+		// cabi_realloc returned the pointer: the list lands there (and
+		// the return area is written after it).
+		{name: "offer is the slot", at: offerSlot, slot: slot{offerSlot, 32, 0, 0}, n: 16,
+			wantPtr: offerSlot, anySlot: true},
+		{name: "offer is the return area", at: offerSlot, slot: slot{offerRet, 32, 0, 0}, n: 16,
+			wantPtr: offerRet, wantSlot: slot{0, 0, offerRet, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
@@ -130,7 +146,7 @@ func TestOfferSlot(t *testing.T) {
 			if got, _ := mem.ReadUint32Le(4); got != tc.reallocs {
 				t.Errorf("cabi_realloc called %d times, want %d", got, tc.reallocs)
 			}
-			if tc.at != 0 {
+			if tc.at != 0 && !tc.anySlot {
 				var got slot
 				for i, f := range []*uint32{&got.ptr, &got.size, &got.served, &got.zero} {
 					*f, _ = mem.ReadUint32Le(tc.at + 4*uint32(i))
@@ -140,5 +156,59 @@ func TestOfferSlot(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOfferSlotBetweenCalls: the host asks for the slot once per instance
+// and reads its fields afresh on every allocation. A guest that rewrites
+// the fields between calls gets the new offer; one whose cabi_offer_slot
+// later names another address is not asked again, and the slot it first
+// named stays the one read: its memory, bounds-checked, either way.
+func TestOfferSlotBetweenCalls(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, offerSlotModule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	mem := inst.Module().Memory()
+	offer := func(at, ptr, size uint32) {
+		mem.WriteUint32Le(at, ptr)
+		mem.WriteUint32Le(at+4, size)
+	}
+	get := func(want uint32) {
+		t.Helper()
+		if _, err := inst.Module().ExportedFunction("get").Call(inst.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := mem.ReadUint32Le(offerRet); p != want {
+			t.Errorf("list at %#x, want %#x", p, want)
+		}
+	}
+	mem.WriteUint32Le(0, offerSlot)
+	mem.WriteUint64Le(8, 16)
+	offer(offerSlot, 0x1000, 32)
+	get(0x1000)
+	offer(offerSlot, 0x2000, 32) // rewritten
+	get(0x2000)
+	mem.WriteUint32Le(0, 0x200) // cabi_offer_slot now names 0x200
+	offer(0x200, 0x3000, 32)
+	offer(offerSlot, 0x4000, 32)
+	get(0x4000)
+	if n, _ := mem.ReadUint32Le(4); n != 0 {
+		t.Errorf("cabi_realloc called %d times, want none", n)
+	}
+	if p, _ := mem.ReadUint32Le(0x200); p != 0x3000 {
+		t.Errorf("the slot at 0x200, never asked for, was written: ptr %#x", p)
 	}
 }
