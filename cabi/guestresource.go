@@ -234,8 +234,11 @@ func ResourceFuncs(module, resource string, typ *ResourceType) []HostFunc {
 					c.Trapf("the destructor %s does not have the core signature (i32) -> ()", dtor)
 				}
 				stack[0] = uint64(v.(RepResource).Rep())
-				if err := f.CallWithStack(c.ctx, stack[:1]); err != nil {
-					c.Trapf("the destructor %s trapped: %v", dtor, err)
+				c.Nest()
+				err := f.CallWithStack(c.ctx, stack[:1])
+				c.Unnest()
+				if err != nil {
+					panic(DestructorTrap(c.Func, "the destructor "+dtor, err))
 				}
 			}
 		}),

@@ -37,6 +37,11 @@ type Instance struct {
 	// halted holds the trapped and closed bits: one load tells a call
 	// whether it may enter.
 	halted atomic.Uint32
+	// nested is how deep calls into the guest nest inside host calls
+	// (nesting.go); maxNested bounds it, named nestedName in its trap.
+	nested     int
+	maxNested  int
+	nestedName string
 	// entered is held by a call from the host into a component instance
 	// (Enter): a second call, re-entering or from another goroutine, is
 	// refused.

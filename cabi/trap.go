@@ -21,6 +21,9 @@ type Trap struct {
 	// refusal is set for an export call refused before the guest saw it
 	// (re-entered, or given a spent handle): an error, not a fault.
 	refusal error
+	// nested is set for the trap of a nested call (nesting.go), which the
+	// levels above pass up as it is.
+	nested bool
 }
 
 // Error implements error.

@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +36,18 @@ func (h *reenterHost) Implementations() []link.Implementation {
 	}}
 }
 
+func reenterComponent(t *testing.T) *component.Component {
+	c, err := component.Parse(cguest.Build(t, cguest.Spec{
+		Sources: []string{"testdata/components/reenter/reenter.c"},
+		CFlags:  []string{"-nostdlib", "-Wl,--no-entry"},
+		WIT:     "testdata/components/reenter/reenter.wit", World: "reenter",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestComponentReentry: one call at a time enters a component instance.
 // A host function the component called that calls back into it, and a
 // call from another goroutine while one is in progress, are refused at
@@ -49,14 +63,7 @@ func TestComponentReentry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := component.Parse(cguest.Build(t, cguest.Spec{
-		Sources: []string{"testdata/components/reenter/reenter.c"},
-		CFlags:  []string{"-nostdlib", "-Wl,--no-entry"},
-		WIT:     "testdata/components/reenter/reenter.wit", World: "reenter",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := reenterComponent(t)
 	inst, err := rt.InstantiateComponent(ctx, c, ModuleConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -124,5 +131,61 @@ func TestComponentReentry(t *testing.T) {
 	host.callback = func(_ context.Context, n uint32) uint32 { return n }
 	if v, err := call(1); err != nil || v != uint32(2) {
 		t.Fatalf("run(1) after the refused calls = %v, %v: the instance should be usable", v, err)
+	}
+}
+
+// TestNestedCallsLimit: a component whose destructor drops another of its
+// resources runs that destructor inside its resource.drop, one level
+// deeper each time, holding host stack while it holds one handle. Past
+// Limits.NestedCalls (--max-nested-calls) the drop traps naming the
+// limit, at the default too, where before a chain of a million grew the
+// host's goroutine stack to Go's fatal stack overflow. The limit is per
+// guest: another instance of the runtime runs its chain under its own.
+func TestNestedCallsLimit(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
+	host := &reenterHost{callback: func(_ context.Context, n uint32) uint32 { return n }}
+	rt, err := New(ctx, r, Config{Extensions: []Extension{host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := reenterComponent(t)
+	unwind := func(lim Limits, n uint32) error {
+		inst, err := rt.InstantiateComponent(ctx, c, ModuleConfig{Limits: lim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inst.Close(ctx)
+		f, err := inst.Component().Func("example:reenter/chain@0.1.0", "unwind")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Call(inst.Context(), n)
+		return err
+	}
+	for _, tc := range []struct {
+		lim   Limits
+		n     uint32 // unwind(n) nests n destructors
+		limit int    // 0: fits
+	}{
+		{Limits{NestedCalls: 10}, 1, 0},
+		{Limits{NestedCalls: 10}, 11, 10},
+		{Limits{}, 1_000_000, cabi.DefaultNestingLimit},
+	} {
+		err := unwind(tc.lim, tc.n)
+		if tc.limit == 0 {
+			if err != nil {
+				t.Errorf("unwind(%d) under %+v: %v", tc.n, tc.lim, err)
+			}
+			continue
+		}
+		var trap *cabi.Trap
+		if !errors.As(err, &trap) || !strings.Contains(trap.Msg, fmt.Sprintf("nest deeper than %d", tc.limit)) || !strings.Contains(trap.Msg, "--max-nested-calls") {
+			t.Errorf("unwind(%d) under %+v: %.300v, want a trap naming the limit", tc.n, tc.lim, err)
+		}
+		if len(err.Error()) > 4096 {
+			t.Errorf("unwind(%d): the error is %d bytes: each level of nesting wrapped it once more", tc.n, len(err.Error()))
+		}
 	}
 }

@@ -94,6 +94,7 @@ func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, cont
 		memory: newMemoryBudget(lim.MemoryPages),
 	}
 	g.cabi.Table().SetLimit(lim.Handles, handlesLimitName)
+	g.cabi.SetNestingLimit(lim.NestedCalls, nestedLimitName)
 	g.cabi.Data = g
 	ctx = cabi.WithInstance(ctx, g.cabi)
 	ctx = experimental.WithMemoryAllocator(ctx, g.memory)

@@ -53,6 +53,14 @@ type Limits struct {
 	// for the guest; zero means sockets.DefaultDatagramQueue. Past it the
 	// host stops reading the socket until the guest receives.
 	DatagramQueue int
+
+	// NestedCalls bounds how deep calls into the guest nest inside its
+	// host calls: a destructor a drop runs (a component's resource.drop,
+	// an [export] module's [resource-drop]) that drops another resource
+	// whose destructor runs inside it, and so on. Each level holds host
+	// stack; zero means cabi.DefaultNestingLimit. Past it the drop traps,
+	// naming this limit.
+	NestedCalls int
 }
 
 // DefaultMemoryPages is the default guest memory limit: 65,536 pages of
@@ -63,6 +71,7 @@ const DefaultMemoryPages = 65536
 const (
 	memoryLimitName  = "runtime.Limits.MemoryPages, wasitls run --max-memory"
 	handlesLimitName = "runtime.Limits.Handles, wasitls run --max-handles"
+	nestedLimitName  = "runtime.Limits.NestedCalls, wasitls run --max-nested-calls"
 )
 
 // withDefaults returns l with every zero field set to its default.
@@ -84,6 +93,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.DatagramQueue <= 0 {
 		l.DatagramQueue = sockets.DefaultDatagramQueue
+	}
+	if l.NestedCalls <= 0 {
+		l.NestedCalls = cabi.DefaultNestingLimit
 	}
 	return l
 }
@@ -107,6 +119,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.DatagramQueue > 0 {
 		l.DatagramQueue = o.DatagramQueue
+	}
+	if o.NestedCalls > 0 {
+		l.NestedCalls = o.NestedCalls
 	}
 	return l
 }

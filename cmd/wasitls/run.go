@@ -53,8 +53,8 @@ exchange datagrams with (no names); with one, it may bind UDP sockets to
 ephemeral ports, and fixed ports need --allow-listen as for TCP. The guest
 runs under limits on what it can make the host hold (--max-memory,
 --max-handles, --max-sockets, --max-pending-handshakes, --max-files,
---max-datagram, --max-datagram-queue, --session-cache-size), each with a
-default below.
+--max-datagram, --max-datagram-queue, --max-nested-calls,
+--session-cache-size), each with a default below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
 built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME):

@@ -51,12 +51,22 @@ func (h *Handle) Drop(ctx context.Context) error {
 	rep := h.rep
 	h.rep = nil
 	rep.ctx = ctx
-	return safeDrop(rep)
+	err := safeDrop(rep)
+	if err != nil {
+		// A destructor that trapped may have left the component
+		// half-changed, as any export that traps.
+		h.inst.halt(err)
+	}
+	return err
 }
 
 func safeDrop(r *ownedRep) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			if t, ok := v.(*cabi.Trap); ok {
+				err = t
+				return
+			}
 			err = fmt.Errorf("component: %v", v)
 		}
 	}()

@@ -55,7 +55,7 @@ func (o *ownedRep) Drop() {
 		return
 	}
 	if _, err := o.res.dtor.Call(o.ctx, uint64(o.rep)); err != nil {
-		panic(fmt.Errorf("destructor of %s: %w", o.res, err))
+		panic(cabi.DestructorTrap("[resource-drop]"+o.res.name, "destructor of "+o.res.String(), err))
 	}
 }
 
@@ -109,6 +109,10 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 			call := cabi.Begin(ctx, lowered, name)
 			defer call.End()
 			v := call.Borrow(uint32(stack[0]), r.typ)
+			// The destructor runs inside this call: chains of
+			// destructors dropping resources nest, up to a limit.
+			call.Nest()
+			defer call.Unnest()
 			o, ok := v.(*ownedRep)
 			if !ok {
 				// A handle the generated host callers gave the
@@ -118,6 +122,9 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 				call.Drop(uint32(stack[0]), r.typ)
 				o.ctx = ctx
 				if err := safeDrop(o); err != nil {
+					if t, ok := err.(*cabi.Trap); ok {
+						panic(t)
+					}
 					call.Trapf("%v", err)
 				}
 				return
