@@ -252,6 +252,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		return c.handshakeErr
 	}
 	c.started = true
+	reserveStack(0)
 	c.closeMu.Lock()
 	if c.closed {
 		c.closeMu.Unlock()
