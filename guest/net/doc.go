@@ -30,6 +30,11 @@
 // Deadlines and Close work as for a Conn. [ListenPacket] binds a socket
 // that sends anywhere the host's UDP rules allow; [Dial] with "udp"
 // connects one to a single peer (its streams are limited to that address).
+// A dual-stack UDPConn ([ListenPacket] "udp" with an empty host, when the
+// host allows it) owns an IPv4 and an IPv6 socket bound to one port, as
+// wasi:sockets has no dual-stack socket: a read takes a datagram from
+// either (the two take turns going first) or waits on both pollables at
+// once, a write goes to the socket of the destination's family.
 //
 // [Conn.TakeStreams] hands the raw streams to another owner (the wasi:tls
 // host, through package guest/tls); the Conn then only manages the socket.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wasitls/wasitls/guest/poll"
 	"github.com/wasitls/wasitls/guest/wasi/io"
 	"github.com/wasitls/wasitls/guest/wasi/sockets"
 )
@@ -46,6 +47,12 @@ type UDPConn struct {
 	outP      io.Pollable
 	rdl, wdl  *deadline
 	closeOnce sync.Once
+	// six is the IPv6 half of a dual-stack socket ([ListenPacket] "udp"
+	// with an empty host): an IPv6 socket bound to the same port, whose
+	// datagrams c's reads also return and to which c's writes to IPv6
+	// addresses go. Nil otherwise.
+	six      *UDPConn
+	sixFirst bool // the next read of a dual-stack socket tries six first; guarded by rmu
 }
 
 func udpFamily(netw string) (v4, v6 bool, err error) {
@@ -65,6 +72,19 @@ func udpFamily(netw string) (v4, v6 bool, err error) {
 // every IPv6 address); port 0 picks a free port (see LocalAddr). The host's
 // policy decides: an ephemeral port needs a UDP rule, a fixed port a listen
 // rule, and only peers a UDP rule allows can be sent to or heard from.
+//
+// On "udp" an empty host (":0", ":53") is dual-stack, as with package net,
+// when the host allows it. wasi:sockets has no dual-stack socket (its IPv6
+// sockets are IPV6_V6ONLY, with no option to change that), so the
+// UDPConn binds an IPv4 socket, then an IPv6 one to the same port: reads
+// return the datagrams of both, WriteTo sends an IPv6 address (not an
+// IPv4-mapped one) through the IPv6 socket and any other through the IPv4
+// one, and LocalAddr is [::]:port. When the host refuses the IPv6 half (no
+// IPv6, the port taken for IPv6, or a policy without the bind: the IPv6
+// bind is to a fixed port, which this module's host grants only under a
+// listen rule covering it) the socket stays IPv4-only, as LocalAddr
+// (0.0.0.0:port) says, and WriteTo an IPv6 address fails. "udp4", "udp6"
+// and an explicit host ("0.0.0.0", "::") bind one socket of that family.
 func ListenPacket(network, address string) (net.PacketConn, error) {
 	c, err := ListenUDP(network, address)
 	if err != nil {
@@ -88,7 +108,30 @@ func ListenUDP(network, address string) (*UDPConn, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(ap), Err: err}
 	}
+	if network == "udp" && emptyHost(address) && c.laddr != nil {
+		c.addIPv6()
+	}
 	return c, nil
+}
+
+// emptyHost reports whether address ("host:port") has an empty host.
+func emptyHost(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	return err == nil && host == ""
+}
+
+// addIPv6 makes c, an IPv4 socket bound to every address, dual-stack by
+// binding an IPv6 socket to the same port; c stays IPv4-only when the host
+// refuses it.
+func (c *UDPConn) addIPv6() {
+	local := netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(c.laddr.Port))
+	six, err := newUDPConn(context.Background(), c.netw, sockets.IPv6, local, netip.AddrPort{})
+	if err != nil {
+		return
+	}
+	six.rdl, six.wdl = c.rdl, c.wdl
+	c.six = six
+	c.laddr = net.UDPAddrFromAddrPort(local)
 }
 
 // dialUDP connects a UDP socket to address: the first resolved address of
@@ -203,31 +246,98 @@ func expired(d *deadline) error {
 func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if c.six != nil {
+		c.six.rmu.Lock()
+		defer c.six.rmu.Unlock()
+	}
 	for {
 		if err := expired(c.rdl); err != nil {
 			return 0, netip.AddrPort{}, err
 		}
-		if len(c.pending) > 0 {
-			d := c.pending[0]
-			c.pending[0] = sockets.IncomingDatagram{}
-			c.pending = c.pending[1:]
-			return copy(b, d.Data), d.RemoteAddress.AddrPort(), nil
+		// The two halves of a dual-stack socket take turns going first, so
+		// that a flood on one does not starve the other.
+		first, second := c, c.six
+		if second != nil && c.sixFirst {
+			first, second = second, first
 		}
-		ds, err := c.in.Receive(udpBatch)
+		c.sixFirst = !c.sixFirst
+		d, ok, err := first.next()
+		if !ok && err == nil && second != nil {
+			d, ok, err = second.next()
+		}
 		if err != nil {
 			return 0, netip.AddrPort{}, err
 		}
-		if len(ds) > 0 {
-			c.pending = ds
-			continue
+		if ok {
+			return copy(b, d.Data), d.RemoteAddress.AddrPort(), nil
 		}
-		if c.inP == 0 {
-			c.inP = c.in.Subscribe()
+		if c.six == nil {
+			err = wait(c.inP, c.rdl)
+		} else {
+			err = waitEither(c.inP, c.six.inP, c.rdl)
 		}
-		if err := wait(c.inP, c.rdl); err != nil {
+		if err != nil {
 			return 0, netip.AddrPort{}, err
 		}
 	}
+}
+
+// next returns the next datagram the host has queued, if any, without
+// waiting; when there is none, c.inP is the pollable to wait on. c.rmu is
+// held.
+func (c *UDPConn) next() (sockets.IncomingDatagram, bool, error) {
+	if len(c.pending) == 0 {
+		ds, err := c.in.Receive(udpBatch)
+		if err != nil {
+			return sockets.IncomingDatagram{}, false, err
+		}
+		c.pending = ds
+	}
+	if len(c.pending) == 0 {
+		if c.inP == 0 {
+			c.inP = c.in.Subscribe()
+		}
+		return sockets.IncomingDatagram{}, false, nil
+	}
+	d := c.pending[0]
+	c.pending[0] = sockets.IncomingDatagram{}
+	c.pending = c.pending[1:]
+	return d, true, nil
+}
+
+// waitEither is wait on two pollables: nil once either is ready or when
+// d changes (the caller checks again), os.ErrDeadlineExceeded once d's
+// deadline passes, net.ErrClosed when d is closed. Each pollable is waited
+// on by a goroutine of its own on the poller, which batches them into one
+// host poll; both goroutines are done when it returns.
+func waitEither(a, b io.Pollable, d *deadline) error {
+	t, ch, closed := d.get()
+	if closed {
+		return net.ErrClosed
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 2)
+	for _, p := range [2]io.Pollable{a, b} {
+		go func() { done <- poll.Wait(p, t, stop) }()
+	}
+	var err error
+	pending := 2
+	select {
+	case err = <-done:
+		pending--
+	case <-ch:
+	}
+	close(stop)
+	for ; pending > 0; pending-- {
+		<-done
+	}
+	if _, _, closed := d.get(); closed {
+		return net.ErrClosed
+	}
+	if errors.Is(err, poll.ErrCanceled) {
+		return nil
+	}
+	return err
 }
 
 // ReadFrom implements net.PacketConn.
@@ -283,6 +393,9 @@ func (c *UDPConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 		return 0, c.opErr("write", ua, net.ErrWriteToConnected)
 	}
 	a := addr.Addr()
+	if c.six != nil && a.Is6() && !a.Is4In6() {
+		return c.six.WriteToUDPAddrPort(b, addr)
+	}
 	if c.fam == sockets.IPv4 {
 		if a = a.Unmap(); !a.Is4() {
 			return 0, c.opErr("write", ua, &net.AddrError{Err: "not an IPv4 address", Addr: a.String()})
@@ -347,6 +460,9 @@ func (c *UDPConn) Close() error {
 		c.out.Drop()
 		c.wmu.Unlock()
 		c.sock.Drop()
+		if c.six != nil {
+			c.six.Close()
+		}
 	})
 	if !first {
 		return c.opErr("close", nil, net.ErrClosed)
@@ -380,5 +496,5 @@ func (c *UDPConn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil 
 func (c *UDPConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 
 // Socket returns the underlying udp-socket, still owned by c (for its
-// options: hop limit, buffer sizes).
+// options: hop limit, buffer sizes); of a dual-stack socket, the IPv4 one.
 func (c *UDPConn) Socket() sockets.UDPSocket { return c.sock }

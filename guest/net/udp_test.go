@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -189,6 +190,27 @@ func TestUDPDeadlineAndClose(t *testing.T) {
 	}
 }
 
+// TestUDPDeadlineAndCloseDualStack: the same on a dual-stack socket, whose
+// reads wait on its two halves at once.
+func TestUDPDeadlineAndCloseDualStack(t *testing.T) {
+	p := new(sockets.Policy)
+	if err := p.AllowUDP("127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AllowListen("[::]:*"); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	stderr, err := runPolicy(t, context.Background(), &out, p, "udpdeadline", ":0")
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	want := "::\ntimeout true after-deadline true\nmoved true true slept true\nclosed true\nwrite after close true\n"
+	if out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+}
+
 // TestUDPHopLimit: the guest sets and reads back its socket's unicast hop
 // limit (the host applies it: runtime/sockets' TestUDPHopLimitApplied).
 func TestUDPHopLimit(t *testing.T) {
@@ -199,5 +221,82 @@ func TestUDPHopLimit(t *testing.T) {
 	}
 	if want := "hop limit 9 <nil>\n"; out.String() != want {
 		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+}
+
+// TestUDPDualStack: ListenPacket("udp", ":0") in the guest binds an IPv4
+// and an IPv6 socket to one port when the policy allows the IPv6 half (a
+// listen rule covering [::]:port, since that bind is to a fixed port):
+// LocalAddr is [::]:port, and Go clients on ::1 and on 127.0.0.1 each get
+// their echo from that port. Without the listen rule the socket stays
+// IPv4-only: LocalAddr is 0.0.0.0:port and the IPv4 client still works.
+func TestUDPDualStack(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		listen []string
+		dual   bool
+	}{
+		{"dual", []string{"[::]:*"}, true},
+		{"ipv4-only", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clients := []string{"127.0.0.1"}
+			if tc.dual {
+				clients = append(clients, "::1", "127.0.0.1", "::1")
+			}
+			p := new(sockets.Policy)
+			if err := p.AllowUDP("127.0.0.1:*", "[::1]:*"); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.AllowListen(tc.listen...); err != nil {
+				t.Fatal(err)
+			}
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			var stderr string
+			go func() {
+				var err error
+				stderr, err = runPolicy(t, context.Background(), pipeWriter{pw}, p, "udpdual", fmt.Sprint(len(clients)))
+				pw.Close()
+				done <- err
+			}()
+			lines := bufio.NewReader(pr)
+			line, err := lines.ReadString('\n')
+			if err != nil {
+				t.Fatalf("no address from guest: %v %v", err, <-done)
+			}
+			local, err := netip.ParseAddrPort(strings.TrimSpace(line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]netip.Addr{true: netip.IPv6Unspecified(), false: netip.IPv4Unspecified()}[tc.dual]; local.Addr() != want {
+				t.Fatalf("guest's LocalAddr %v, want %v:port", local, want)
+			}
+			for i, host := range clients {
+				to := netip.AddrPortFrom(netip.MustParseAddr(host), local.Port())
+				c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(to))
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				msg := fmt.Sprintf("client %d on %s", i, host)
+				if _, err := c.Write([]byte(msg)); err != nil {
+					t.Fatal(err)
+				}
+				b := make([]byte, 100)
+				n, from, err := c.ReadFromUDPAddrPort(b)
+				c.Close()
+				if err != nil || string(b[:n]) != "echo "+msg || from.Addr().Unmap() != to.Addr() || from.Port() != to.Port() {
+					t.Fatalf("%s: got %q from %v, %v; want the echo from %v", host, b[:n], from, err, to)
+				}
+			}
+			rest, _ := io.ReadAll(lines)
+			if err := <-done; err != nil {
+				t.Fatalf("guest: %v\n%s", err, stderr)
+			}
+			if want := fmt.Sprintf("served %d\n", len(clients)); string(rest) != want {
+				t.Fatalf("stdout %q, want %q", rest, want)
+			}
+		})
 	}
 }

@@ -7,12 +7,15 @@
 //	                    WriteTo on the connected socket; print both
 //	udpserve N          ListenPacket on 127.0.0.1:0, print the address,
 //	                    answer N datagrams with "echo " and the datagram
+//	udpdual N           udpserve on ListenPacket("udp", ":0"): dual-stack
+//	                    when the host allows the IPv6 half
 //	udpdenied ADDR      ListenPacket, then WriteTo ADDR; print the first
 //	                    error
-//	udpdeadline         on a socket nobody sends to: a read deadline
-//	                    passes, a pending read whose deadline is moved
-//	                    earlier returns, Close wakes a pending read, and a
-//	                    goroutine sleeps meanwhile
+//	udpdeadline [ADDR]  on a socket nobody sends to (on 127.0.0.1:0, or
+//	                    ADDR, whose local IP it prints first): a read
+//	                    deadline passes, a pending read whose deadline is
+//	                    moved earlier returns, Close wakes a pending read,
+//	                    and a goroutine sleeps meanwhile
 //	udphoplimit N       set and read back the unicast hop limit
 package main
 
@@ -32,6 +35,7 @@ var udpModes = map[string]func([]string) error{
 	"udpecho":     udpEcho,
 	"udpdial":     udpDial,
 	"udpserve":    udpServe,
+	"udpdual":     func(args []string) error { return serveUDP(args, ":0") },
 	"udpdenied":   udpDenied,
 	"udpdeadline": udpDeadline,
 	"udphoplimit": udpHopLimit,
@@ -111,12 +115,14 @@ func udpDial(args []string) error {
 	return nil
 }
 
-func udpServe(args []string) error {
+func udpServe(args []string) error { return serveUDP(args, "127.0.0.1:0") }
+
+func serveUDP(args []string, addr string) error {
 	n, err := strconv.Atoi(args[0])
 	if err != nil {
 		return err
 	}
-	c, err := wasinet.ListenPacket("udp", "127.0.0.1:0")
+	c, err := wasinet.ListenPacket("udp", addr)
 	if err != nil {
 		return err
 	}
@@ -152,10 +158,17 @@ func udpDenied(args []string) error {
 	return nil
 }
 
-func udpDeadline([]string) error {
-	c, err := wasinet.ListenPacket("udp", "127.0.0.1:0")
+func udpDeadline(args []string) error {
+	addr := "127.0.0.1:0"
+	if len(args) > 0 {
+		addr = args[0]
+	}
+	c, err := wasinet.ListenPacket("udp", addr)
 	if err != nil {
 		return err
+	}
+	if addr != "127.0.0.1:0" {
+		fmt.Println(c.LocalAddr().(*net.UDPAddr).IP)
 	}
 	b := make([]byte, 10)
 	timeout := func(err error) bool {
