@@ -141,6 +141,9 @@ func TestComponentReentry(t *testing.T) {
 // limit, at the default too, where before a chain of a million grew the
 // host's goroutine stack to Go's fatal stack overflow. The limit is per
 // guest: another instance of the runtime runs its chain under its own.
+// Chains within the limit complete: each nested destructor runs in an
+// api.Function of its own (one reused while its call was in progress had
+// its frames overwritten, and the outer destructor ran its drop twice).
 func TestNestedCallsLimit(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
@@ -169,8 +172,9 @@ func TestNestedCallsLimit(t *testing.T) {
 		n     uint32 // unwind(n) nests n destructors
 		limit int    // 0: fits
 	}{
-		{Limits{NestedCalls: 10}, 1, 0},
+		{Limits{NestedCalls: 10}, 10, 0},
 		{Limits{NestedCalls: 10}, 11, 10},
+		{Limits{}, cabi.DefaultNestingLimit, 0},
 		{Limits{}, 1_000_000, cabi.DefaultNestingLimit},
 	} {
 		err := unwind(tc.lim, tc.n)

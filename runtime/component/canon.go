@@ -31,20 +31,32 @@ func (s *scope) canon(c Canon) (item, error) {
 
 // coreFunc returns core function i as an api.Function.
 func (s *scope) coreFunc(i uint32) (api.Function, error) {
+	mod, name, err := s.coreFuncExport(i)
+	if err != nil {
+		return nil, err
+	}
+	f := mod.ExportedFunction(name)
+	if f == nil {
+		return nil, fmt.Errorf("core instance has no function %q", name)
+	}
+	return f, nil
+}
+
+// coreFuncExport returns the module and export name of core function i:
+// ExportedFunction of them makes another api.Function of it, for a call
+// made while one of the first is in progress (wazero's api.Function runs
+// one call at a time).
+func (s *scope) coreFuncExport(i uint32) (api.Module, string, error) {
 	it, ok := s.get(SortCoreFunc, i)
 	if !ok {
-		return nil, fmt.Errorf("core func index %d out of range", i)
+		return nil, "", fmt.Errorf("core func index %d out of range", i)
 	}
 	ci := it.v.(coreItem)
 	mod, err := s.state.module(ci.inst)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	f := mod.ExportedFunction(ci.name)
-	if f == nil {
-		return nil, fmt.Errorf("core instance has no function %q", ci.name)
-	}
-	return f, nil
+	return mod, ci.name, nil
 }
 
 func (s *scope) memory(i uint32) (api.Memory, error) {

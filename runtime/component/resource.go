@@ -24,6 +24,8 @@ func (s *scope) definedResource(t ResourceType) (rtype, error) {
 				sig(f.Definition().ParamTypes(), f.Definition().ResultTypes()))
 		}
 		r.dtor = f
+		mod, name, _ := s.coreFuncExport(*t.Dtor)
+		r.newDtor = func() api.Function { return mod.ExportedFunction(name) }
 	}
 	return r, nil
 }
@@ -54,7 +56,14 @@ func (o *ownedRep) Drop() {
 	if o.ctx == nil || o.res.dtor == nil {
 		return
 	}
-	if _, err := o.res.dtor.Call(o.ctx, uint64(o.rep)); err != nil {
+	dtor := o.res.dtor
+	if o.res.dtorBusy {
+		dtor = o.res.newDtor()
+	} else {
+		o.res.dtorBusy = true
+		defer func() { o.res.dtorBusy = false }()
+	}
+	if _, err := dtor.Call(o.ctx, uint64(o.rep)); err != nil {
 		panic(cabi.DestructorTrap("[resource-drop]"+o.res.name, "destructor of "+o.res.String(), err))
 	}
 }

@@ -53,6 +53,12 @@ type rresource struct {
 
 	defined bool
 	dtor    api.Function // a defined resource's destructor, or nil
+	// dtorBusy is set while dtor runs; a destructor run inside it (one
+	// dropping another resource of the type) calls a fresh api.Function
+	// of newDtor, since wazero's api.Function is not re-entrant: calling
+	// dtor again would overwrite the frames of the call in progress.
+	dtorBusy bool
+	newDtor  func() api.Function
 	typ     *cabi.ResourceType
 	bound   bool // typ is a generated one (exportGuest.BindResource)
 }
