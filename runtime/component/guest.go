@@ -116,7 +116,10 @@ func (g *exportGuest) ExportedFunction(name string) api.Function {
 		return l.postReturn
 	}
 	if r, ok := g.resources[strings.TrimPrefix(name, g.iface+"#[dtor]")]; ok && strings.HasPrefix(name, g.iface+"#[dtor]") && r.dtor != nil {
-		return r.dtor
+		// An api.Function of the caller's own: the destructor it runs
+		// may drop a resource of the type, whose destructor then runs
+		// in r.dtor (wazero's api.Function is not re-entrant).
+		return r.newDtor()
 	}
 	return nil
 }
