@@ -30,7 +30,9 @@
 // Read or Write opens one at the new offset. ReadAt and WriteAt use the
 // descriptor's positional read and write and leave the offset alone.
 // A directory's File lists its entries through read-directory
-// ([File.ReadDir]).
+// ([File.ReadDir]). No lock is held across a wait on a stream: a Close
+// from another goroutine wakes a Read or Write parked there, which fails
+// with fs.ErrClosed, instead of waiting behind it.
 //
 // Errors are *fs.PathError values wrapping an [ErrorCode], the
 // wasi:filesystem error code, which errors.Is matches against

@@ -16,12 +16,23 @@ import (
 
 // File is an open file or directory. Its methods are safe for concurrent
 // use; Read, Write and Seek share one offset, as an *os.File's do.
+//
+// Two locks: op serialises the operations on the offset and the stream
+// (Read, Write, Seek, WriteAt, ReadDir, Stat, Sync) and is held while one
+// waits on the poller for the stream; mu guards closed, off and the
+// streams and is never held across such a wait. So Close, which takes mu
+// to mark the file closed, never waits behind a parked operation: when
+// one holds op, Close closes its stream, which wakes it with fs.ErrClosed,
+// and takes op once it has left (what a Write had not yet handed to the
+// host is then lost, as with a Write still in progress when an *os.File
+// closes). ReadAt, which makes no wait, takes mu only.
 type File struct {
 	root      *Dir
 	path      string
 	typ       types.DescriptorType
 	appending bool
 
+	op     sync.Mutex
 	mu     sync.Mutex
 	d      types.Descriptor
 	closed bool
@@ -44,11 +55,41 @@ func (f *File) Name() string { return f.path }
 
 func (f *File) err(op string, err error) error { return pathErr(op, f.path, err) }
 
-// dropStreams flushes and drops the stream over the file, if any.
+// isClosed reports whether Close has begun.
+func (f *File) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// flush waits until what was written through the write stream, if any,
+// has been flushed. f.op is held, f.mu is not; Close wakes the wait.
+func (f *File) flush() error {
+	f.mu.Lock()
+	w := f.w
+	f.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	if err := w.Flush(); err != nil {
+		if f.isClosed() {
+			return fs.ErrClosed
+		}
+		return err
+	}
+	return nil
+}
+
+// dropStreams flushes and drops the stream over the file, if any. f.op is
+// held, f.mu is not.
 func (f *File) dropStreams() error {
-	var err error
+	err := f.flush()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return fs.ErrClosed // Close drops them
+	}
 	if f.w != nil {
-		err = f.w.Flush()
 		f.w.Close()
 		f.w = nil
 	}
@@ -61,27 +102,44 @@ func (f *File) dropStreams() error {
 
 // Read reads from the offset through a read-via-stream.
 func (f *File) Read(b []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
+	f.op.Lock()
+	defer f.op.Unlock()
+	if f.isClosed() {
 		return 0, f.err("read", fs.ErrClosed)
 	}
 	if f.typ == types.DescriptorTypeDirectory {
 		return 0, f.err("read", ErrorIsDirectory)
 	}
-	if f.r == nil {
+	f.mu.Lock()
+	r := f.r
+	f.mu.Unlock()
+	if r == nil {
 		if err := f.dropStreams(); err != nil {
 			return 0, f.err("read", err)
 		}
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return 0, f.err("read", fs.ErrClosed)
+		}
 		s, err := f.d.ReadViaStream(uint64(f.off))
 		if err != nil {
+			f.mu.Unlock()
 			return 0, f.err("read", err)
 		}
-		f.r = wasinet.NewStreamReader(wasiio.InputStream(s))
+		r = wasinet.NewStreamReader(wasiio.InputStream(s))
+		f.r = r
+		f.mu.Unlock()
 	}
-	n, err := f.r.Read(b)
+	n, err := r.Read(b)
+	f.mu.Lock()
 	f.off += int64(n)
+	closed := f.closed
+	f.mu.Unlock()
 	if err != nil && err != io.EOF {
+		if closed {
+			err = fs.ErrClosed
+		}
 		err = f.err("read", err)
 	}
 	return n, err
@@ -90,13 +148,18 @@ func (f *File) Read(b []byte) (int, error) {
 // Write writes at the offset (at the end with os.O_APPEND) through a
 // write-via-stream or append-via-stream.
 func (f *File) Write(b []byte) (int, error) {
+	f.op.Lock()
+	defer f.op.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed {
+		f.mu.Unlock()
 		return 0, f.err("write", fs.ErrClosed)
 	}
 	if f.w == nil {
-		f.dropStreams()
+		if f.r != nil { // no flush to wait for
+			f.r.Close()
+			f.r = nil
+		}
 		var s types.OutputStream
 		var err error
 		if f.appending {
@@ -105,13 +168,22 @@ func (f *File) Write(b []byte) (int, error) {
 			s, err = f.d.WriteViaStream(uint64(f.off))
 		}
 		if err != nil {
+			f.mu.Unlock()
 			return 0, f.err("write", err)
 		}
 		f.w = wasinet.NewStreamWriter(wasiio.OutputStream(s))
 	}
-	n, err := f.w.Write(b)
+	w := f.w
+	f.mu.Unlock()
+	n, err := w.Write(b)
+	f.mu.Lock()
 	f.off += int64(n)
+	closed := f.closed
+	f.mu.Unlock()
 	if err != nil {
+		if closed {
+			err = fs.ErrClosed
+		}
 		return n, f.err("write", err)
 	}
 	return n, nil
@@ -120,17 +192,21 @@ func (f *File) Write(b []byte) (int, error) {
 // Seek sets the offset for the next Read or Write (flushing and dropping
 // the stream over the file).
 func (f *File) Seek(offset int64, whence int) (int64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
+	f.op.Lock()
+	defer f.op.Unlock()
+	if f.isClosed() {
 		return 0, f.err("seek", fs.ErrClosed)
 	}
 	if whence == io.SeekCurrent && offset == 0 {
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		return f.off, nil
 	}
 	if err := f.dropStreams(); err != nil {
 		return 0, f.err("seek", err)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
@@ -178,9 +254,9 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 
 // WriteAt writes b at off with positional writes.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
+	f.op.Lock()
+	defer f.op.Unlock()
+	if f.isClosed() {
 		return 0, f.err("write", fs.ErrClosed)
 	}
 	if off < 0 {
@@ -189,6 +265,8 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 	if err := f.dropStreams(); err != nil {
 		return 0, f.err("write", err)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	n := 0
 	for n < len(b) {
 		k, err := f.d.Write(b[n:], uint64(off)+uint64(n))
@@ -205,15 +283,18 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 
 // Stat returns the file's status (after flushing what was written).
 func (f *File) Stat() (fs.FileInfo, error) {
+	f.op.Lock()
+	defer f.op.Unlock()
+	if f.isClosed() {
+		return nil, f.err("stat", fs.ErrClosed)
+	}
+	if err := f.flush(); err != nil {
+		return nil, f.err("stat", err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return nil, f.err("stat", fs.ErrClosed)
-	}
-	if f.w != nil {
-		if err := f.w.Flush(); err != nil {
-			return nil, f.err("stat", err)
-		}
 	}
 	st, err := f.d.Stat()
 	if err != nil {
@@ -224,15 +305,18 @@ func (f *File) Stat() (fs.FileInfo, error) {
 
 // Sync flushes what was written and syncs the file to storage.
 func (f *File) Sync() error {
+	f.op.Lock()
+	defer f.op.Unlock()
+	if f.isClosed() {
+		return f.err("sync", fs.ErrClosed)
+	}
+	if err := f.flush(); err != nil {
+		return f.err("sync", err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return f.err("sync", fs.ErrClosed)
-	}
-	if f.w != nil {
-		if err := f.w.Flush(); err != nil {
-			return f.err("sync", err)
-		}
 	}
 	if err := f.d.Sync(); err != nil {
 		return f.err("sync", err)
@@ -243,6 +327,8 @@ func (f *File) Sync() error {
 // ReadDir implements fs.ReadDirFile: up to n entries (all the rest when
 // n <= 0) in the host's order, through read-directory.
 func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
+	f.op.Lock()
+	defer f.op.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -280,14 +366,46 @@ func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 }
 
 // Close flushes what was written and drops the stream and the descriptor.
+// It does not wait behind another goroutine's operation parked on the
+// stream: that one is woken and fails with fs.ErrClosed, and what it had
+// not yet written is not flushed.
 func (f *File) Close() error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed {
+		f.mu.Unlock()
 		return f.err("close", fs.ErrClosed)
 	}
 	f.closed = true
-	err := f.dropStreams()
+	r, w := f.r, f.w
+	f.mu.Unlock()
+	var err error
+	if f.op.TryLock() {
+		// Nothing in progress: flush what was written.
+		if w != nil {
+			err = w.Flush()
+		}
+	} else {
+		// An operation holds op, maybe parked on a stream: closing the
+		// streams wakes it, and it leaves at once.
+		if r != nil {
+			r.Close()
+		}
+		if w != nil {
+			w.Close()
+		}
+		f.op.Lock()
+	}
+	defer f.op.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.w != nil {
+		f.w.Close()
+		f.w = nil
+	}
+	if f.r != nil {
+		f.r.Close()
+		f.r = nil
+	}
 	if f.dir != 0 {
 		f.dir.Drop()
 		f.dir = 0

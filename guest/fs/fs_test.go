@@ -199,3 +199,16 @@ func TestNoLeak(t *testing.T) {
 		t.Fatalf("stdout %q", got)
 	}
 }
+
+// TestCloseInterruptsRead: a Close from another goroutine of the guest
+// does not wait behind a Read parked on the host's read stream; it wakes
+// the Read, which fails with fs.ErrClosed (the guest's closeread).
+func TestCloseInterruptsRead(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "big.bin"), bytes.Repeat([]byte{7}, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, []runtime.Dir{{Host: dir, Guest: "/d"}}, "closeread", "/d"); got != "closeread ok\n" {
+		t.Fatalf("stdout %q", got)
+	}
+}

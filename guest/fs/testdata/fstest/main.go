@@ -66,6 +66,8 @@ func run(args []string) error {
 		return escape(d)
 	case "readonly":
 		return readonly(d)
+	case "closeread":
+		return closeRead(d)
 	case "churn":
 		n, err := strconv.Atoi(args[2])
 		if err != nil {
@@ -273,5 +275,48 @@ func churn(d *wasifs.Dir, n int) error {
 		}
 	}
 	fmt.Printf("churned %d\n", n)
+	return nil
+}
+
+// closeRead closes a file from another goroutine while a Read on it waits
+// for the host's read stream (a fresh stream has nothing yet: the Read
+// parks on the poller), 20 times: each Read ends with fs.ErrClosed, or
+// with its data if the stream was ready first, but at least one must have
+// been interrupted (a Close waiting behind the Read, as it did when the
+// Read held the File's lock through its wait, lets every Read finish),
+// and each Close returns nil.
+func closeRead(d *wasifs.Dir) error {
+	counts := map[string]int{}
+	for range 20 {
+		f, err := d.Open("big.bin")
+		if err != nil {
+			return err
+		}
+		start := make(chan struct{})
+		closed := make(chan error)
+		go func() {
+			<-start
+			closed <- f.Close()
+		}()
+		close(start)
+		b := make([]byte, 64<<10)
+		n, err := f.Read(b)
+		cerr := <-closed
+		switch {
+		case errors.Is(err, fs.ErrClosed):
+			counts["closed"]++
+		case err == nil && n > 0:
+			counts["data"]++
+		default:
+			return fmt.Errorf("read: %d, %v", n, err)
+		}
+		if cerr != nil {
+			return fmt.Errorf("close: %v", cerr)
+		}
+	}
+	if counts["closed"] == 0 {
+		return fmt.Errorf("no Read was interrupted by Close: %v", counts)
+	}
+	fmt.Println("closeread ok")
 	return nil
 }
