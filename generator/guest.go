@@ -244,7 +244,13 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 			// Read the case and lift only its payload: no Result value.
 			body = append(body, keep...)
 			keep = nil
-			body = append(body, e.guestResultDirect(f, p, mem)...)
+			if r := resolve(rt).(*Result); !mem && branchFreeOK(r.OK) {
+				table, stmts := e.guestResultTable(f, r, p)
+				out = append(out, table)
+				body = append(body, stmts...)
+			} else {
+				body = append(body, e.guestResultDirect(f, p, mem)...)
+			}
 			done = true
 			break
 		}
@@ -330,6 +336,69 @@ func (e *emitter) guestResultDirect(f *Func, p jen.Code, mem bool) []jen.Code {
 		out = append(out, jen.Id("ok").Op("=").Add(e.gLoad(r.OK, payload)))
 	}
 	return append(out, unpin, ret(zero, jen.Nil()))
+}
+
+// branchFreeOK reports whether the ok case of a result can be read and
+// zeroed without a branch: none, or an integer.
+func branchFreeOK(t Type) bool {
+	if t == nil {
+		return true
+	}
+	p, ok := resolve(t).(Prim)
+	return ok && p >= S8 && p <= U64
+}
+
+// guestResultTable returns the declaration of f's result table and the
+// statements returning f's result<T, E>, whose memory form is in the
+// return area at p, as (T, error) without a branch: the case indexes a
+// table of two functions, the first returning nil and the second lifting
+// the error, and the ok value (none or an integer) is masked to zero when
+// the case is the error.
+//
+// With wazero's termination checks, every branch between the blocks of a
+// Go function compiled to wasm goes through a loop header, and every loop
+// header calls out of the guest to check whether the module was closed: a
+// wrapper with one if costs a check per call, about what the host call
+// itself costs (docs/wit2host.md, Guest side). The result<_, E> wrappers
+// cannot be inlined into their callers either: the import call takes 57
+// of the inliner's budget of 80, and lifting the error does not fit in the
+// rest. Without a branch the wrapper, inlined or not, adds no check.
+//
+// The case is read as the Canonical ABI's u8 and any value but 0 selects
+// the error, as guestResultDirect's test does.
+func (e *emitter) guestResultTable(f *Func, r *Result, p jen.Code) (jen.Code, []jen.Code) {
+	payload := unsafeAt(p, payloadOffset(r))
+	table := "result" + guestFuncName(f)
+	var lift []jen.Code
+	switch {
+	case r.Err == nil:
+		lift = []jen.Code{jen.Return(jen.Qual("errors", "New").Call(jen.Lit(e.qualifiedName() + "#" + f.WITName + ": error")))}
+	default:
+		lift = []jen.Code{jen.Id("err").Op(":=").Add(e.gLoad(r.Err, payload)), jen.Return(jen.Id("err"))}
+	}
+	decl := jen.Comment(fmt.Sprintf("%s returns the error of %s's result,", table, f.WITName)).Line().
+		Comment("read from its return area: nil for the ok case, the lifted error").Line().
+		Comment("otherwise. Indexed by the case, it keeps the wrapper free of branches.").Line().
+		Var().Id(table).Op("=").Index(jen.Lit(2)).Func().Params().Error().Values(
+		jen.Line().Func().Params().Error().Block(jen.Return(jen.Nil())),
+		jen.Line().Func().Params().Error().Block(lift...),
+		jen.Line(),
+	)
+	// isErr is 1 for any nonzero case byte (its sign bit after x | -x),
+	// else 0.
+	stmts := []jen.Code{
+		jen.Id("isErr").Op(":=").Op("*").Parens(jen.Op("*").Uint8()).Parens(p),
+		jen.Id("isErr").Op("=").Parens(jen.Id("isErr").Op("|").Op("-").Id("isErr")).Op(">>").Lit(7),
+	}
+	errv := jen.Id(table).Index(jen.Id("isErr").Op("&").Lit(1)).Call()
+	if r.OK == nil {
+		return decl, append(stmts, jen.Return(errv))
+	}
+	ok := e.goType(r.OK)
+	stmts = append(stmts,
+		jen.Id("ok").Op(":=").Add(e.gLoad(r.OK, payload)).Op("&").Parens(jen.Add(ok).Call(jen.Id("isErr")).Op("-").Lit(1)),
+		jen.Return(jen.Id("ok"), errv))
+	return decl, stmts
 }
 
 // guestDoc is the doc comment of f's wrapper.

@@ -166,8 +166,9 @@ func variants() {
 	n, err = echo.EchoResultOK(witval.OK[uint32, witval.Unit](7))
 	eq("result<u32> ok", n, 7)
 	eq("result<u32> ok err", err, nil)
-	_, err = echo.EchoResultOK(witval.Err[uint32](witval.Unit{}))
+	n, err = echo.EchoResultOK(witval.Err[uint32](witval.Unit{}))
 	check("result<u32> err", err != nil, err, "an error")
+	eq("result<u32> err: zero value", n, 0)
 	eq("result<_, error-code> ok", echo.EchoResultErr(witval.OK[witval.Unit, echo.ErrorCode](witval.Unit{})), nil)
 	err = echo.EchoResultErr(witval.Err[witval.Unit](things.ErrorCodeDenied))
 	var code things.ErrorCode

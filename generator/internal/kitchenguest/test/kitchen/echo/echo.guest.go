@@ -386,18 +386,28 @@ func importEchoResultOK(p0 uint32, p1 uint32, ret uint32)
 // retEchoResultOK is the return area of echo-result-ok, sized from its layout.
 var retEchoResultOK [1]uint64
 
+// resultEchoResultOK returns the error of echo-result-ok's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultEchoResultOK = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		return errors.New("test:kitchen/echo@0.1.0#echo-result-ok: error")
+	},
+}
+
 // EchoResultOK calls the function echo-result-ok.
 //
 //	echo-result-ok: func(v: result<u32>) -> result<u32>
 func EchoResultOK(v witval.Result[uint32, witval.Unit]) (uint32, error) {
 	x1, x2 := flatResultU32Unit(v)
 	importEchoResultOK(x1, x2, uint32(uintptr(unsafe.Pointer(&retEchoResultOK))))
-	var ok uint32
-	if *(*uint8)(unsafe.Pointer(&retEchoResultOK)) != 0 {
-		return ok, errors.New("test:kitchen/echo@0.1.0#echo-result-ok: error")
-	}
-	ok = *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoResultOK), 4))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retEchoResultOK))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoResultOK), 4)) & (uint32(isErr) - 1)
+	return ok, resultEchoResultOK[isErr&1]()
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-result-err
@@ -406,17 +416,28 @@ func importEchoResultErr(p0 uint32, p1 uint32, ret uint32)
 // retEchoResultErr is the return area of echo-result-err, sized from its layout.
 var retEchoResultErr [1]uint64
 
+// resultEchoResultErr returns the error of echo-result-err's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultEchoResultErr = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retEchoResultErr), 1))
+		return err
+	},
+}
+
 // EchoResultErr calls the function echo-result-err.
 //
 //	echo-result-err: func(v: result<_, error-code>) -> result<_, error-code>
 func EchoResultErr(v witval.Result[witval.Unit, ErrorCode]) error {
 	x1, x2 := flatResultUnitErrorCode(v)
 	importEchoResultErr(x1, x2, uint32(uintptr(unsafe.Pointer(&retEchoResultErr))))
-	if *(*uint8)(unsafe.Pointer(&retEchoResultErr)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retEchoResultErr), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retEchoResultErr))
+	isErr = (isErr | -isErr) >> 7
+	return resultEchoResultErr[isErr&1]()
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-result-empty

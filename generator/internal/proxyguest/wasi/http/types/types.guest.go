@@ -277,6 +277,19 @@ func importFieldsDelete(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 // retFieldsDelete is the return area of [method]fields.delete, sized from its layout.
 var retFieldsDelete [1]uint64
 
+// resultFieldsDelete returns the error of [method]fields.delete's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultFieldsDelete = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsDelete), 1))
+		return err
+	},
+}
+
 // Delete calls the method delete.
 //
 // Delete all values for a name. Does nothing if no values for the name
@@ -291,11 +304,9 @@ var retFieldsDelete [1]uint64
 func (self FieldsBorrow) Delete(name FieldName) error {
 	importFieldsDelete(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsDelete))))
 	runtime.KeepAlive(name)
-	if *(*uint8)(unsafe.Pointer(&retFieldsDelete)) != 0 {
-		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsDelete), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retFieldsDelete))
+	isErr = (isErr | -isErr) >> 7
+	return resultFieldsDelete[isErr&1]()
 }
 
 // Delete calls the method delete on the borrowed handle.
@@ -308,6 +319,19 @@ func importFieldsAppend(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, r
 
 // retFieldsAppend is the return area of [method]fields.append, sized from its layout.
 var retFieldsAppend [1]uint64
+
+// resultFieldsAppend returns the error of [method]fields.append's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultFieldsAppend = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsAppend), 1))
+		return err
+	},
+}
 
 // Append calls the method append.
 //
@@ -324,11 +348,9 @@ func (self FieldsBorrow) Append(name FieldName, value FieldValue) error {
 	importFieldsAppend(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFieldsAppend))))
 	runtime.KeepAlive(name)
 	runtime.KeepAlive(value)
-	if *(*uint8)(unsafe.Pointer(&retFieldsAppend)) != 0 {
-		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsAppend), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retFieldsAppend))
+	isErr = (isErr | -isErr) >> 7
+	return resultFieldsAppend[isErr&1]()
 }
 
 // Append calls the method append on the borrowed handle.

@@ -117,6 +117,19 @@ func importInputStreamSkip(p0 uint32, p1 uint64, ret uint32)
 // retInputStreamSkip is the return area of [method]input-stream.skip, sized from its layout.
 var retInputStreamSkip [2]uint64
 
+// resultInputStreamSkip returns the error of [method]input-stream.skip's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultInputStreamSkip = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8))
+		return err
+	},
+}
+
 // Skip calls the method skip.
 //
 // Skip bytes from a stream. Returns number of bytes skipped.
@@ -127,13 +140,10 @@ var retInputStreamSkip [2]uint64
 //	skip: func(len: u64) -> result<u64, stream-error>
 func (self InputStreamBorrow) Skip(len_ uint64) (uint64, error) {
 	importInputStreamSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamSkip))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retInputStreamSkip)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retInputStreamSkip))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8)) & (uint64(isErr) - 1)
+	return ok, resultInputStreamSkip[isErr&1]()
 }
 
 // Skip calls the method skip on the borrowed handle.
@@ -147,6 +157,19 @@ func importInputStreamBlockingSkip(p0 uint32, p1 uint64, ret uint32)
 // retInputStreamBlockingSkip is the return area of [method]input-stream.blocking-skip, sized from its layout.
 var retInputStreamBlockingSkip [2]uint64
 
+// resultInputStreamBlockingSkip returns the error of [method]input-stream.blocking-skip's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultInputStreamBlockingSkip = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8))
+		return err
+	},
+}
+
 // BlockingSkip calls the method blocking-skip.
 //
 // Skip bytes from a stream, after blocking until at least one byte
@@ -155,13 +178,10 @@ var retInputStreamBlockingSkip [2]uint64
 //	blocking-skip: func(len: u64) -> result<u64, stream-error>
 func (self InputStreamBorrow) BlockingSkip(len_ uint64) (uint64, error) {
 	importInputStreamBlockingSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamBlockingSkip))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retInputStreamBlockingSkip)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retInputStreamBlockingSkip))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8)) & (uint64(isErr) - 1)
+	return ok, resultInputStreamBlockingSkip[isErr&1]()
 }
 
 // BlockingSkip calls the method blocking-skip on the borrowed handle.
@@ -199,6 +219,19 @@ func importOutputStreamCheckWrite(p0 uint32, ret uint32)
 // retOutputStreamCheckWrite is the return area of [method]output-stream.check-write, sized from its layout.
 var retOutputStreamCheckWrite [2]uint64
 
+// resultOutputStreamCheckWrite returns the error of [method]output-stream.check-write's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamCheckWrite = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8))
+		return err
+	},
+}
+
 // CheckWrite calls the method check-write.
 //
 // Check readiness for writing. This function never blocks.
@@ -214,13 +247,10 @@ var retOutputStreamCheckWrite [2]uint64
 //	check-write: func() -> result<u64, stream-error>
 func (self OutputStreamBorrow) CheckWrite() (uint64, error) {
 	importOutputStreamCheckWrite(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamCheckWrite))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamCheckWrite)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamCheckWrite))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8)) & (uint64(isErr) - 1)
+	return ok, resultOutputStreamCheckWrite[isErr&1]()
 }
 
 // CheckWrite calls the method check-write on the borrowed handle.
@@ -233,6 +263,19 @@ func importOutputStreamWrite(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
 // retOutputStreamWrite is the return area of [method]output-stream.write, sized from its layout.
 var retOutputStreamWrite [2]uint64
+
+// resultOutputStreamWrite returns the error of [method]output-stream.write's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamWrite = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamWrite), 4))
+		return err
+	},
+}
 
 // Write calls the method write.
 //
@@ -254,11 +297,9 @@ var retOutputStreamWrite [2]uint64
 func (self OutputStreamBorrow) Write(contents []byte) error {
 	importOutputStreamWrite(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamWrite))))
 	runtime.KeepAlive(contents)
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamWrite)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamWrite), 4))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamWrite))
+	isErr = (isErr | -isErr) >> 7
+	return resultOutputStreamWrite[isErr&1]()
 }
 
 // Write calls the method write on the borrowed handle.
@@ -271,6 +312,19 @@ func importOutputStreamBlockingWriteAndFlush(p0 uint32, p1 uint32, p2 uint32, re
 
 // retOutputStreamBlockingWriteAndFlush is the return area of [method]output-stream.blocking-write-and-flush, sized from its layout.
 var retOutputStreamBlockingWriteAndFlush [2]uint64
+
+// resultOutputStreamBlockingWriteAndFlush returns the error of [method]output-stream.blocking-write-and-flush's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamBlockingWriteAndFlush = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush), 4))
+		return err
+	},
+}
 
 // BlockingWriteAndFlush calls the method blocking-write-and-flush.
 //
@@ -289,11 +343,9 @@ var retOutputStreamBlockingWriteAndFlush [2]uint64
 func (self OutputStreamBorrow) BlockingWriteAndFlush(contents []byte) error {
 	importOutputStreamBlockingWriteAndFlush(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))))
 	runtime.KeepAlive(contents)
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush), 4))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))
+	isErr = (isErr | -isErr) >> 7
+	return resultOutputStreamBlockingWriteAndFlush[isErr&1]()
 }
 
 // BlockingWriteAndFlush calls the method blocking-write-and-flush on the borrowed handle.
@@ -306,6 +358,19 @@ func importOutputStreamFlush(p0 uint32, ret uint32)
 
 // retOutputStreamFlush is the return area of [method]output-stream.flush, sized from its layout.
 var retOutputStreamFlush [2]uint64
+
+// resultOutputStreamFlush returns the error of [method]output-stream.flush's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamFlush = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamFlush), 4))
+		return err
+	},
+}
 
 // Flush calls the method flush.
 //
@@ -323,11 +388,9 @@ var retOutputStreamFlush [2]uint64
 //	flush: func() -> result<_, stream-error>
 func (self OutputStreamBorrow) Flush() error {
 	importOutputStreamFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamFlush))))
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamFlush)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamFlush), 4))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamFlush))
+	isErr = (isErr | -isErr) >> 7
+	return resultOutputStreamFlush[isErr&1]()
 }
 
 // Flush calls the method flush on the borrowed handle.
@@ -341,6 +404,19 @@ func importOutputStreamBlockingFlush(p0 uint32, ret uint32)
 // retOutputStreamBlockingFlush is the return area of [method]output-stream.blocking-flush, sized from its layout.
 var retOutputStreamBlockingFlush [2]uint64
 
+// resultOutputStreamBlockingFlush returns the error of [method]output-stream.blocking-flush's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamBlockingFlush = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingFlush), 4))
+		return err
+	},
+}
+
 // BlockingFlush calls the method blocking-flush.
 //
 // Request to flush buffered output, and block until flush completes
@@ -349,11 +425,9 @@ var retOutputStreamBlockingFlush [2]uint64
 //	blocking-flush: func() -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingFlush() error {
 	importOutputStreamBlockingFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingFlush))))
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingFlush)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingFlush), 4))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingFlush))
+	isErr = (isErr | -isErr) >> 7
+	return resultOutputStreamBlockingFlush[isErr&1]()
 }
 
 // BlockingFlush calls the method blocking-flush on the borrowed handle.
@@ -395,6 +469,19 @@ func importOutputStreamWriteZeroes(p0 uint32, p1 uint64, ret uint32)
 // retOutputStreamWriteZeroes is the return area of [method]output-stream.write-zeroes, sized from its layout.
 var retOutputStreamWriteZeroes [2]uint64
 
+// resultOutputStreamWriteZeroes returns the error of [method]output-stream.write-zeroes's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamWriteZeroes = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamWriteZeroes), 4))
+		return err
+	},
+}
+
 // WriteZeroes calls the method write-zeroes.
 //
 // Write zeroes to a stream.
@@ -407,11 +494,9 @@ var retOutputStreamWriteZeroes [2]uint64
 //	write-zeroes: func(len: u64) -> result<_, stream-error>
 func (self OutputStreamBorrow) WriteZeroes(len_ uint64) error {
 	importOutputStreamWriteZeroes(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamWriteZeroes))))
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamWriteZeroes)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamWriteZeroes), 4))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamWriteZeroes))
+	isErr = (isErr | -isErr) >> 7
+	return resultOutputStreamWriteZeroes[isErr&1]()
 }
 
 // WriteZeroes calls the method write-zeroes on the borrowed handle.
@@ -425,6 +510,19 @@ func importOutputStreamBlockingWriteZeroesAndFlush(p0 uint32, p1 uint64, ret uin
 // retOutputStreamBlockingWriteZeroesAndFlush is the return area of [method]output-stream.blocking-write-zeroes-and-flush, sized from its layout.
 var retOutputStreamBlockingWriteZeroesAndFlush [2]uint64
 
+// resultOutputStreamBlockingWriteZeroesAndFlush returns the error of [method]output-stream.blocking-write-zeroes-and-flush's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamBlockingWriteZeroesAndFlush = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush), 4))
+		return err
+	},
+}
+
 // BlockingWriteZeroesAndFlush calls the method blocking-write-zeroes-and-flush.
 //
 // Perform a write of up to 4096 zeroes, and then flush the stream.
@@ -437,11 +535,9 @@ var retOutputStreamBlockingWriteZeroesAndFlush [2]uint64
 //	blocking-write-zeroes-and-flush: func(len: u64) -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingWriteZeroesAndFlush(len_ uint64) error {
 	importOutputStreamBlockingWriteZeroesAndFlush(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush))))
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush), 4))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush))
+	isErr = (isErr | -isErr) >> 7
+	return resultOutputStreamBlockingWriteZeroesAndFlush[isErr&1]()
 }
 
 // BlockingWriteZeroesAndFlush calls the method blocking-write-zeroes-and-flush on the borrowed handle.
@@ -454,6 +550,19 @@ func importOutputStreamSplice(p0 uint32, p1 uint32, p2 uint64, ret uint32)
 
 // retOutputStreamSplice is the return area of [method]output-stream.splice, sized from its layout.
 var retOutputStreamSplice [2]uint64
+
+// resultOutputStreamSplice returns the error of [method]output-stream.splice's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamSplice = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8))
+		return err
+	},
+}
 
 // Splice calls the method splice.
 //
@@ -474,13 +583,10 @@ var retOutputStreamSplice [2]uint64
 //	splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>
 func (self OutputStreamBorrow) Splice(src InputStreamBorrow, len_ uint64) (uint64, error) {
 	importOutputStreamSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamSplice))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamSplice)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamSplice))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8)) & (uint64(isErr) - 1)
+	return ok, resultOutputStreamSplice[isErr&1]()
 }
 
 // Splice calls the method splice on the borrowed handle.
@@ -494,6 +600,19 @@ func importOutputStreamBlockingSplice(p0 uint32, p1 uint32, p2 uint64, ret uint3
 // retOutputStreamBlockingSplice is the return area of [method]output-stream.blocking-splice, sized from its layout.
 var retOutputStreamBlockingSplice [2]uint64
 
+// resultOutputStreamBlockingSplice returns the error of [method]output-stream.blocking-splice's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutputStreamBlockingSplice = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8))
+		return err
+	},
+}
+
 // BlockingSplice calls the method blocking-splice.
 //
 // Read from one stream and write to another, with blocking.
@@ -505,13 +624,10 @@ var retOutputStreamBlockingSplice [2]uint64
 //	blocking-splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>
 func (self OutputStreamBorrow) BlockingSplice(src InputStreamBorrow, len_ uint64) (uint64, error) {
 	importOutputStreamBlockingSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingSplice))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingSplice)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingSplice))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8)) & (uint64(isErr) - 1)
+	return ok, resultOutputStreamBlockingSplice[isErr&1]()
 }
 
 // BlockingSplice calls the method blocking-splice on the borrowed handle.

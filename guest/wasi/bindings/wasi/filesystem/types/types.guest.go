@@ -132,6 +132,19 @@ func importDescriptorAdvise(p0 uint32, p1 uint64, p2 uint64, p3 uint32, ret uint
 // retDescriptorAdvise is the return area of [method]descriptor.advise, sized from its layout.
 var retDescriptorAdvise [1]uint64
 
+// resultDescriptorAdvise returns the error of [method]descriptor.advise's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorAdvise = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorAdvise), 1))
+		return err
+	},
+}
+
 // Advise calls the method advise.
 //
 // Provide file advisory information on a descriptor.
@@ -141,11 +154,9 @@ var retDescriptorAdvise [1]uint64
 //	advise: func(offset: filesize, length: filesize, advice: advice) -> result<_, error-code>
 func (self DescriptorBorrow) Advise(offset Filesize, length Filesize, advice Advice) error {
 	importDescriptorAdvise(uint32(self), uint64(offset), uint64(length), uint32(advice), uint32(uintptr(unsafe.Pointer(&retDescriptorAdvise))))
-	if *(*uint8)(unsafe.Pointer(&retDescriptorAdvise)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorAdvise), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorAdvise))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorAdvise[isErr&1]()
 }
 
 // Advise calls the method advise on the borrowed handle.
@@ -159,6 +170,19 @@ func importDescriptorSyncData(p0 uint32, ret uint32)
 // retDescriptorSyncData is the return area of [method]descriptor.sync-data, sized from its layout.
 var retDescriptorSyncData [1]uint64
 
+// resultDescriptorSyncData returns the error of [method]descriptor.sync-data's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorSyncData = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSyncData), 1))
+		return err
+	},
+}
+
 // SyncData calls the method sync-data.
 //
 // Synchronize the data of a file to disk.
@@ -171,11 +195,9 @@ var retDescriptorSyncData [1]uint64
 //	sync-data: func() -> result<_, error-code>
 func (self DescriptorBorrow) SyncData() error {
 	importDescriptorSyncData(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorSyncData))))
-	if *(*uint8)(unsafe.Pointer(&retDescriptorSyncData)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSyncData), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSyncData))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorSyncData[isErr&1]()
 }
 
 // SyncData calls the method sync-data on the borrowed handle.
@@ -257,6 +279,19 @@ func importDescriptorSetSize(p0 uint32, p1 uint64, ret uint32)
 // retDescriptorSetSize is the return area of [method]descriptor.set-size, sized from its layout.
 var retDescriptorSetSize [1]uint64
 
+// resultDescriptorSetSize returns the error of [method]descriptor.set-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorSetSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetSize), 1))
+		return err
+	},
+}
+
 // SetSize calls the method set-size.
 //
 // Adjust the size of an open file. If this increases the file's size, the
@@ -267,11 +302,9 @@ var retDescriptorSetSize [1]uint64
 //	set-size: func(size: filesize) -> result<_, error-code>
 func (self DescriptorBorrow) SetSize(size Filesize) error {
 	importDescriptorSetSize(uint32(self), uint64(size), uint32(uintptr(unsafe.Pointer(&retDescriptorSetSize))))
-	if *(*uint8)(unsafe.Pointer(&retDescriptorSetSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetSize), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetSize))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorSetSize[isErr&1]()
 }
 
 // SetSize calls the method set-size on the borrowed handle.
@@ -284,6 +317,19 @@ func importDescriptorSetTimes(p0 uint32, p1 uint32, p2 uint64, p3 uint32, p4 uin
 
 // retDescriptorSetTimes is the return area of [method]descriptor.set-times, sized from its layout.
 var retDescriptorSetTimes [1]uint64
+
+// resultDescriptorSetTimes returns the error of [method]descriptor.set-times's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorSetTimes = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetTimes), 1))
+		return err
+	},
+}
 
 // SetTimes calls the method set-times.
 //
@@ -298,11 +344,9 @@ func (self DescriptorBorrow) SetTimes(dataAccessTimestamp NewTimestamp, dataModi
 	x1, x2, x3 := flatNewTimestamp(dataAccessTimestamp)
 	x4, x5, x6 := flatNewTimestamp(dataModificationTimestamp)
 	importDescriptorSetTimes(uint32(self), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimes))))
-	if *(*uint8)(unsafe.Pointer(&retDescriptorSetTimes)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetTimes), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetTimes))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorSetTimes[isErr&1]()
 }
 
 // SetTimes calls the method set-times on the borrowed handle.
@@ -355,6 +399,19 @@ func importDescriptorWrite(p0 uint32, p1 uint32, p2 uint32, p3 uint64, ret uint3
 // retDescriptorWrite is the return area of [method]descriptor.write, sized from its layout.
 var retDescriptorWrite [2]uint64
 
+// resultDescriptorWrite returns the error of [method]descriptor.write's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorWrite = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8))
+		return err
+	},
+}
+
 // Write calls the method write.
 //
 // Write to a descriptor, without using and updating the descriptor's offset.
@@ -371,13 +428,10 @@ var retDescriptorWrite [2]uint64
 func (self DescriptorBorrow) Write(buffer []byte, offset Filesize) (Filesize, error) {
 	importDescriptorWrite(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(buffer)))), uint32(len(buffer)), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorWrite))))
 	runtime.KeepAlive(buffer)
-	var ok Filesize
-	if *(*uint8)(unsafe.Pointer(&retDescriptorWrite)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8))
-		return ok, err
-	}
-	ok = *(*Filesize)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorWrite))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*Filesize)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8)) & (Filesize(isErr) - 1)
+	return ok, resultDescriptorWrite[isErr&1]()
 }
 
 // Write calls the method write on the borrowed handle.
@@ -426,6 +480,19 @@ func importDescriptorSync(p0 uint32, ret uint32)
 // retDescriptorSync is the return area of [method]descriptor.sync, sized from its layout.
 var retDescriptorSync [1]uint64
 
+// resultDescriptorSync returns the error of [method]descriptor.sync's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorSync = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSync), 1))
+		return err
+	},
+}
+
 // Sync calls the method sync.
 //
 // Synchronize the data and metadata of a file to disk.
@@ -438,11 +505,9 @@ var retDescriptorSync [1]uint64
 //	sync: func() -> result<_, error-code>
 func (self DescriptorBorrow) Sync() error {
 	importDescriptorSync(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorSync))))
-	if *(*uint8)(unsafe.Pointer(&retDescriptorSync)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSync), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSync))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorSync[isErr&1]()
 }
 
 // Sync calls the method sync on the borrowed handle.
@@ -456,6 +521,19 @@ func importDescriptorCreateDirectoryAt(p0 uint32, p1 uint32, p2 uint32, ret uint
 // retDescriptorCreateDirectoryAt is the return area of [method]descriptor.create-directory-at, sized from its layout.
 var retDescriptorCreateDirectoryAt [1]uint64
 
+// resultDescriptorCreateDirectoryAt returns the error of [method]descriptor.create-directory-at's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorCreateDirectoryAt = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorCreateDirectoryAt), 1))
+		return err
+	},
+}
+
 // CreateDirectoryAt calls the method create-directory-at.
 //
 // Create a directory.
@@ -466,11 +544,9 @@ var retDescriptorCreateDirectoryAt [1]uint64
 func (self DescriptorBorrow) CreateDirectoryAt(path string) error {
 	importDescriptorCreateDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorCreateDirectoryAt))))
 	runtime.KeepAlive(path)
-	if *(*uint8)(unsafe.Pointer(&retDescriptorCreateDirectoryAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorCreateDirectoryAt), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorCreateDirectoryAt))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorCreateDirectoryAt[isErr&1]()
 }
 
 // CreateDirectoryAt calls the method create-directory-at on the borrowed handle.
@@ -553,6 +629,19 @@ func importDescriptorSetTimesAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 u
 // retDescriptorSetTimesAt is the return area of [method]descriptor.set-times-at, sized from its layout.
 var retDescriptorSetTimesAt [1]uint64
 
+// resultDescriptorSetTimesAt returns the error of [method]descriptor.set-times-at's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorSetTimesAt = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetTimesAt), 1))
+		return err
+	},
+}
+
 // SetTimesAt calls the method set-times-at.
 //
 // Adjust the timestamps of a file or directory.
@@ -568,11 +657,9 @@ func (self DescriptorBorrow) SetTimesAt(pathFlags PathFlags, path string, dataAc
 	x4, x5, x6 := flatNewTimestamp(dataModificationTimestamp)
 	importDescriptorSetTimesAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimesAt))))
 	runtime.KeepAlive(path)
-	if *(*uint8)(unsafe.Pointer(&retDescriptorSetTimesAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetTimesAt), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetTimesAt))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorSetTimesAt[isErr&1]()
 }
 
 // SetTimesAt calls the method set-times-at on the borrowed handle.
@@ -585,6 +672,19 @@ func importDescriptorLinkAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint3
 
 // retDescriptorLinkAt is the return area of [method]descriptor.link-at, sized from its layout.
 var retDescriptorLinkAt [1]uint64
+
+// resultDescriptorLinkAt returns the error of [method]descriptor.link-at's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorLinkAt = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorLinkAt), 1))
+		return err
+	},
+}
 
 // LinkAt calls the method link-at.
 //
@@ -601,11 +701,9 @@ func (self DescriptorBorrow) LinkAt(oldPathFlags PathFlags, oldPath string, newD
 	importDescriptorLinkAt(uint32(self), uint32(oldPathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorLinkAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
-	if *(*uint8)(unsafe.Pointer(&retDescriptorLinkAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorLinkAt), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorLinkAt))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorLinkAt[isErr&1]()
 }
 
 // LinkAt calls the method link-at on the borrowed handle.
@@ -693,6 +791,19 @@ func importDescriptorRemoveDirectoryAt(p0 uint32, p1 uint32, p2 uint32, ret uint
 // retDescriptorRemoveDirectoryAt is the return area of [method]descriptor.remove-directory-at, sized from its layout.
 var retDescriptorRemoveDirectoryAt [1]uint64
 
+// resultDescriptorRemoveDirectoryAt returns the error of [method]descriptor.remove-directory-at's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorRemoveDirectoryAt = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRemoveDirectoryAt), 1))
+		return err
+	},
+}
+
 // RemoveDirectoryAt calls the method remove-directory-at.
 //
 // Remove a directory.
@@ -705,11 +816,9 @@ var retDescriptorRemoveDirectoryAt [1]uint64
 func (self DescriptorBorrow) RemoveDirectoryAt(path string) error {
 	importDescriptorRemoveDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))))
 	runtime.KeepAlive(path)
-	if *(*uint8)(unsafe.Pointer(&retDescriptorRemoveDirectoryAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRemoveDirectoryAt), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorRemoveDirectoryAt[isErr&1]()
 }
 
 // RemoveDirectoryAt calls the method remove-directory-at on the borrowed handle.
@@ -723,6 +832,19 @@ func importDescriptorRenameAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uin
 // retDescriptorRenameAt is the return area of [method]descriptor.rename-at, sized from its layout.
 var retDescriptorRenameAt [1]uint64
 
+// resultDescriptorRenameAt returns the error of [method]descriptor.rename-at's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorRenameAt = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRenameAt), 1))
+		return err
+	},
+}
+
 // RenameAt calls the method rename-at.
 //
 // Rename a filesystem object.
@@ -734,11 +856,9 @@ func (self DescriptorBorrow) RenameAt(oldPath string, newDescriptor DescriptorBo
 	importDescriptorRenameAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorRenameAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
-	if *(*uint8)(unsafe.Pointer(&retDescriptorRenameAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRenameAt), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorRenameAt))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorRenameAt[isErr&1]()
 }
 
 // RenameAt calls the method rename-at on the borrowed handle.
@@ -751,6 +871,19 @@ func importDescriptorSymlinkAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 ui
 
 // retDescriptorSymlinkAt is the return area of [method]descriptor.symlink-at, sized from its layout.
 var retDescriptorSymlinkAt [1]uint64
+
+// resultDescriptorSymlinkAt returns the error of [method]descriptor.symlink-at's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorSymlinkAt = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSymlinkAt), 1))
+		return err
+	},
+}
 
 // SymlinkAt calls the method symlink-at.
 //
@@ -766,11 +899,9 @@ func (self DescriptorBorrow) SymlinkAt(oldPath string, newPath string) error {
 	importDescriptorSymlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorSymlinkAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
-	if *(*uint8)(unsafe.Pointer(&retDescriptorSymlinkAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSymlinkAt), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSymlinkAt))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorSymlinkAt[isErr&1]()
 }
 
 // SymlinkAt calls the method symlink-at on the borrowed handle.
@@ -784,6 +915,19 @@ func importDescriptorUnlinkFileAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 // retDescriptorUnlinkFileAt is the return area of [method]descriptor.unlink-file-at, sized from its layout.
 var retDescriptorUnlinkFileAt [1]uint64
 
+// resultDescriptorUnlinkFileAt returns the error of [method]descriptor.unlink-file-at's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultDescriptorUnlinkFileAt = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorUnlinkFileAt), 1))
+		return err
+	},
+}
+
 // UnlinkFileAt calls the method unlink-file-at.
 //
 // Unlink a filesystem object that is not a directory.
@@ -795,11 +939,9 @@ var retDescriptorUnlinkFileAt [1]uint64
 func (self DescriptorBorrow) UnlinkFileAt(path string) error {
 	importDescriptorUnlinkFileAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorUnlinkFileAt))))
 	runtime.KeepAlive(path)
-	if *(*uint8)(unsafe.Pointer(&retDescriptorUnlinkFileAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorUnlinkFileAt), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorUnlinkFileAt))
+	isErr = (isErr | -isErr) >> 7
+	return resultDescriptorUnlinkFileAt[isErr&1]()
 }
 
 // UnlinkFileAt calls the method unlink-file-at on the borrowed handle.

@@ -25,6 +25,19 @@ func importTCPSocketStartBind(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uin
 // retTCPSocketStartBind is the return area of [method]tcp-socket.start-bind, sized from its layout.
 var retTCPSocketStartBind [1]uint64
 
+// resultTCPSocketStartBind returns the error of [method]tcp-socket.start-bind's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketStartBind = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartBind), 1))
+		return err
+	},
+}
+
 // StartBind calls the method start-bind.
 //
 // Bind the socket to a specific network on the provided IP address and port.
@@ -70,11 +83,9 @@ var retTCPSocketStartBind [1]uint64
 func (self TCPSocketBorrow) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(localAddress)
 	importTCPSocketStartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocketStartBind))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketStartBind)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartBind), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartBind))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketStartBind[isErr&1]()
 }
 
 // StartBind calls the method start-bind on the borrowed handle.
@@ -88,16 +99,27 @@ func importTCPSocketFinishBind(p0 uint32, ret uint32)
 // retTCPSocketFinishBind is the return area of [method]tcp-socket.finish-bind, sized from its layout.
 var retTCPSocketFinishBind [1]uint64
 
+// resultTCPSocketFinishBind returns the error of [method]tcp-socket.finish-bind's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketFinishBind = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishBind), 1))
+		return err
+	},
+}
+
 // FinishBind calls the method finish-bind.
 //
 //	finish-bind: func() -> result<_, error-code>
 func (self TCPSocketBorrow) FinishBind() error {
 	importTCPSocketFinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishBind))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketFinishBind)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishBind), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketFinishBind))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketFinishBind[isErr&1]()
 }
 
 // FinishBind calls the method finish-bind on the borrowed handle.
@@ -110,6 +132,19 @@ func importTCPSocketStartConnect(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 
 
 // retTCPSocketStartConnect is the return area of [method]tcp-socket.start-connect, sized from its layout.
 var retTCPSocketStartConnect [1]uint64
+
+// resultTCPSocketStartConnect returns the error of [method]tcp-socket.start-connect's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketStartConnect = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartConnect), 1))
+		return err
+	},
+}
 
 // StartConnect calls the method start-connect.
 //
@@ -160,11 +195,9 @@ var retTCPSocketStartConnect [1]uint64
 func (self TCPSocketBorrow) StartConnect(network NetworkBorrow, remoteAddress IPSocketAddress) error {
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(remoteAddress)
 	importTCPSocketStartConnect(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocketStartConnect))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketStartConnect)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartConnect), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartConnect))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketStartConnect[isErr&1]()
 }
 
 // StartConnect calls the method start-connect on the borrowed handle.
@@ -203,6 +236,19 @@ func importTCPSocketStartListen(p0 uint32, ret uint32)
 // retTCPSocketStartListen is the return area of [method]tcp-socket.start-listen, sized from its layout.
 var retTCPSocketStartListen [1]uint64
 
+// resultTCPSocketStartListen returns the error of [method]tcp-socket.start-listen's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketStartListen = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartListen), 1))
+		return err
+	},
+}
+
 // StartListen calls the method start-listen.
 //
 // Start listening for new connections.
@@ -234,11 +280,9 @@ var retTCPSocketStartListen [1]uint64
 //	start-listen: func() -> result<_, error-code>
 func (self TCPSocketBorrow) StartListen() error {
 	importTCPSocketStartListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketStartListen))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketStartListen)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartListen), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartListen))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketStartListen[isErr&1]()
 }
 
 // StartListen calls the method start-listen on the borrowed handle.
@@ -252,16 +296,27 @@ func importTCPSocketFinishListen(p0 uint32, ret uint32)
 // retTCPSocketFinishListen is the return area of [method]tcp-socket.finish-listen, sized from its layout.
 var retTCPSocketFinishListen [1]uint64
 
+// resultTCPSocketFinishListen returns the error of [method]tcp-socket.finish-listen's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketFinishListen = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishListen), 1))
+		return err
+	},
+}
+
 // FinishListen calls the method finish-listen.
 //
 //	finish-listen: func() -> result<_, error-code>
 func (self TCPSocketBorrow) FinishListen() error {
 	importTCPSocketFinishListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishListen))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketFinishListen)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishListen), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketFinishListen))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketFinishListen[isErr&1]()
 }
 
 // FinishListen calls the method finish-listen on the borrowed handle.
@@ -447,6 +502,19 @@ func importTCPSocketSetListenBacklogSize(p0 uint32, p1 uint64, ret uint32)
 // retTCPSocketSetListenBacklogSize is the return area of [method]tcp-socket.set-listen-backlog-size, sized from its layout.
 var retTCPSocketSetListenBacklogSize [1]uint64
 
+// resultTCPSocketSetListenBacklogSize returns the error of [method]tcp-socket.set-listen-backlog-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSetListenBacklogSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetListenBacklogSize), 1))
+		return err
+	},
+}
+
 // SetListenBacklogSize calls the method set-listen-backlog-size.
 //
 // Hints the desired listen queue size. Implementations are free to ignore this.
@@ -462,11 +530,9 @@ var retTCPSocketSetListenBacklogSize [1]uint64
 //	set-listen-backlog-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetListenBacklogSize(value uint64) error {
 	importTCPSocketSetListenBacklogSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetListenBacklogSize))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetListenBacklogSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetListenBacklogSize), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetListenBacklogSize))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketSetListenBacklogSize[isErr&1]()
 }
 
 // SetListenBacklogSize calls the method set-listen-backlog-size on the borrowed handle.
@@ -515,16 +581,27 @@ func importTCPSocketSetKeepAliveEnabled(p0 uint32, p1 uint32, ret uint32)
 // retTCPSocketSetKeepAliveEnabled is the return area of [method]tcp-socket.set-keep-alive-enabled, sized from its layout.
 var retTCPSocketSetKeepAliveEnabled [1]uint64
 
+// resultTCPSocketSetKeepAliveEnabled returns the error of [method]tcp-socket.set-keep-alive-enabled's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSetKeepAliveEnabled = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled), 1))
+		return err
+	},
+}
+
 // SetKeepAliveEnabled calls the method set-keep-alive-enabled.
 //
 //	set-keep-alive-enabled: func(value: bool) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveEnabled(value bool) error {
 	importTCPSocketSetKeepAliveEnabled(uint32(self), cabi.Bool(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketSetKeepAliveEnabled[isErr&1]()
 }
 
 // SetKeepAliveEnabled calls the method set-keep-alive-enabled on the borrowed handle.
@@ -537,6 +614,19 @@ func importTCPSocketKeepAliveIdleTime(p0 uint32, ret uint32)
 
 // retTCPSocketKeepAliveIdleTime is the return area of [method]tcp-socket.keep-alive-idle-time, sized from its layout.
 var retTCPSocketKeepAliveIdleTime [2]uint64
+
+// resultTCPSocketKeepAliveIdleTime returns the error of [method]tcp-socket.keep-alive-idle-time's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketKeepAliveIdleTime = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8))
+		return err
+	},
+}
 
 // KeepAliveIdleTime calls the method keep-alive-idle-time.
 //
@@ -554,13 +644,10 @@ var retTCPSocketKeepAliveIdleTime [2]uint64
 //	keep-alive-idle-time: func() -> result<duration, error-code>
 func (self TCPSocketBorrow) KeepAliveIdleTime() (Duration, error) {
 	importTCPSocketKeepAliveIdleTime(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime))))
-	var ok Duration
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8))
-		return ok, err
-	}
-	ok = *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8)) & (Duration(isErr) - 1)
+	return ok, resultTCPSocketKeepAliveIdleTime[isErr&1]()
 }
 
 // KeepAliveIdleTime calls the method keep-alive-idle-time on the borrowed handle.
@@ -574,16 +661,27 @@ func importTCPSocketSetKeepAliveIdleTime(p0 uint32, p1 uint64, ret uint32)
 // retTCPSocketSetKeepAliveIdleTime is the return area of [method]tcp-socket.set-keep-alive-idle-time, sized from its layout.
 var retTCPSocketSetKeepAliveIdleTime [1]uint64
 
+// resultTCPSocketSetKeepAliveIdleTime returns the error of [method]tcp-socket.set-keep-alive-idle-time's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSetKeepAliveIdleTime = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime), 1))
+		return err
+	},
+}
+
 // SetKeepAliveIdleTime calls the method set-keep-alive-idle-time.
 //
 //	set-keep-alive-idle-time: func(value: duration) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveIdleTime(value Duration) error {
 	importTCPSocketSetKeepAliveIdleTime(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketSetKeepAliveIdleTime[isErr&1]()
 }
 
 // SetKeepAliveIdleTime calls the method set-keep-alive-idle-time on the borrowed handle.
@@ -596,6 +694,19 @@ func importTCPSocketKeepAliveInterval(p0 uint32, ret uint32)
 
 // retTCPSocketKeepAliveInterval is the return area of [method]tcp-socket.keep-alive-interval, sized from its layout.
 var retTCPSocketKeepAliveInterval [2]uint64
+
+// resultTCPSocketKeepAliveInterval returns the error of [method]tcp-socket.keep-alive-interval's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketKeepAliveInterval = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8))
+		return err
+	},
+}
 
 // KeepAliveInterval calls the method keep-alive-interval.
 //
@@ -613,13 +724,10 @@ var retTCPSocketKeepAliveInterval [2]uint64
 //	keep-alive-interval: func() -> result<duration, error-code>
 func (self TCPSocketBorrow) KeepAliveInterval() (Duration, error) {
 	importTCPSocketKeepAliveInterval(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveInterval))))
-	var ok Duration
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveInterval)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8))
-		return ok, err
-	}
-	ok = *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveInterval))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8)) & (Duration(isErr) - 1)
+	return ok, resultTCPSocketKeepAliveInterval[isErr&1]()
 }
 
 // KeepAliveInterval calls the method keep-alive-interval on the borrowed handle.
@@ -633,16 +741,27 @@ func importTCPSocketSetKeepAliveInterval(p0 uint32, p1 uint64, ret uint32)
 // retTCPSocketSetKeepAliveInterval is the return area of [method]tcp-socket.set-keep-alive-interval, sized from its layout.
 var retTCPSocketSetKeepAliveInterval [1]uint64
 
+// resultTCPSocketSetKeepAliveInterval returns the error of [method]tcp-socket.set-keep-alive-interval's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSetKeepAliveInterval = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval), 1))
+		return err
+	},
+}
+
 // SetKeepAliveInterval calls the method set-keep-alive-interval.
 //
 //	set-keep-alive-interval: func(value: duration) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveInterval(value Duration) error {
 	importTCPSocketSetKeepAliveInterval(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketSetKeepAliveInterval[isErr&1]()
 }
 
 // SetKeepAliveInterval calls the method set-keep-alive-interval on the borrowed handle.
@@ -655,6 +774,19 @@ func importTCPSocketKeepAliveCount(p0 uint32, ret uint32)
 
 // retTCPSocketKeepAliveCount is the return area of [method]tcp-socket.keep-alive-count, sized from its layout.
 var retTCPSocketKeepAliveCount [1]uint64
+
+// resultTCPSocketKeepAliveCount returns the error of [method]tcp-socket.keep-alive-count's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketKeepAliveCount = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4))
+		return err
+	},
+}
 
 // KeepAliveCount calls the method keep-alive-count.
 //
@@ -672,13 +804,10 @@ var retTCPSocketKeepAliveCount [1]uint64
 //	keep-alive-count: func() -> result<u32, error-code>
 func (self TCPSocketBorrow) KeepAliveCount() (uint32, error) {
 	importTCPSocketKeepAliveCount(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveCount))))
-	var ok uint32
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveCount)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4))
-		return ok, err
-	}
-	ok = *(*uint32)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveCount))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint32)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4)) & (uint32(isErr) - 1)
+	return ok, resultTCPSocketKeepAliveCount[isErr&1]()
 }
 
 // KeepAliveCount calls the method keep-alive-count on the borrowed handle.
@@ -692,16 +821,27 @@ func importTCPSocketSetKeepAliveCount(p0 uint32, p1 uint32, ret uint32)
 // retTCPSocketSetKeepAliveCount is the return area of [method]tcp-socket.set-keep-alive-count, sized from its layout.
 var retTCPSocketSetKeepAliveCount [1]uint64
 
+// resultTCPSocketSetKeepAliveCount returns the error of [method]tcp-socket.set-keep-alive-count's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSetKeepAliveCount = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveCount), 1))
+		return err
+	},
+}
+
 // SetKeepAliveCount calls the method set-keep-alive-count.
 //
 //	set-keep-alive-count: func(value: u32) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveCount(value uint32) error {
 	importTCPSocketSetKeepAliveCount(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveCount))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveCount)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveCount), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveCount))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketSetKeepAliveCount[isErr&1]()
 }
 
 // SetKeepAliveCount calls the method set-keep-alive-count on the borrowed handle.
@@ -715,6 +855,19 @@ func importTCPSocketHopLimit(p0 uint32, ret uint32)
 // retTCPSocketHopLimit is the return area of [method]tcp-socket.hop-limit, sized from its layout.
 var retTCPSocketHopLimit [1]uint64
 
+// resultTCPSocketHopLimit returns the error of [method]tcp-socket.hop-limit's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketHopLimit = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1))
+		return err
+	},
+}
+
 // HopLimit calls the method hop-limit.
 //
 // Equivalent to the IP_TTL & IPV6_UNICAST_HOPS socket options.
@@ -727,13 +880,10 @@ var retTCPSocketHopLimit [1]uint64
 //	hop-limit: func() -> result<u8, error-code>
 func (self TCPSocketBorrow) HopLimit() (uint8, error) {
 	importTCPSocketHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketHopLimit))))
-	var ok uint8
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketHopLimit)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1))
-		return ok, err
-	}
-	ok = *(*uint8)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketHopLimit))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint8)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1)) & (uint8(isErr) - 1)
+	return ok, resultTCPSocketHopLimit[isErr&1]()
 }
 
 // HopLimit calls the method hop-limit on the borrowed handle.
@@ -747,16 +897,27 @@ func importTCPSocketSetHopLimit(p0 uint32, p1 uint32, ret uint32)
 // retTCPSocketSetHopLimit is the return area of [method]tcp-socket.set-hop-limit, sized from its layout.
 var retTCPSocketSetHopLimit [1]uint64
 
+// resultTCPSocketSetHopLimit returns the error of [method]tcp-socket.set-hop-limit's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSetHopLimit = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetHopLimit), 1))
+		return err
+	},
+}
+
 // SetHopLimit calls the method set-hop-limit.
 //
 //	set-hop-limit: func(value: u8) -> result<_, error-code>
 func (self TCPSocketBorrow) SetHopLimit(value uint8) error {
 	importTCPSocketSetHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetHopLimit))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetHopLimit)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetHopLimit), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetHopLimit))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketSetHopLimit[isErr&1]()
 }
 
 // SetHopLimit calls the method set-hop-limit on the borrowed handle.
@@ -769,6 +930,19 @@ func importTCPSocketReceiveBufferSize(p0 uint32, ret uint32)
 
 // retTCPSocketReceiveBufferSize is the return area of [method]tcp-socket.receive-buffer-size, sized from its layout.
 var retTCPSocketReceiveBufferSize [2]uint64
+
+// resultTCPSocketReceiveBufferSize returns the error of [method]tcp-socket.receive-buffer-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketReceiveBufferSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8))
+		return err
+	},
+}
 
 // ReceiveBufferSize calls the method receive-buffer-size.
 //
@@ -786,13 +960,10 @@ var retTCPSocketReceiveBufferSize [2]uint64
 //	receive-buffer-size: func() -> result<u64, error-code>
 func (self TCPSocketBorrow) ReceiveBufferSize() (uint64, error) {
 	importTCPSocketReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketReceiveBufferSize))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketReceiveBufferSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketReceiveBufferSize))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8)) & (uint64(isErr) - 1)
+	return ok, resultTCPSocketReceiveBufferSize[isErr&1]()
 }
 
 // ReceiveBufferSize calls the method receive-buffer-size on the borrowed handle.
@@ -806,16 +977,27 @@ func importTCPSocketSetReceiveBufferSize(p0 uint32, p1 uint64, ret uint32)
 // retTCPSocketSetReceiveBufferSize is the return area of [method]tcp-socket.set-receive-buffer-size, sized from its layout.
 var retTCPSocketSetReceiveBufferSize [1]uint64
 
+// resultTCPSocketSetReceiveBufferSize returns the error of [method]tcp-socket.set-receive-buffer-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSetReceiveBufferSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize), 1))
+		return err
+	},
+}
+
 // SetReceiveBufferSize calls the method set-receive-buffer-size.
 //
 //	set-receive-buffer-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetReceiveBufferSize(value uint64) error {
 	importTCPSocketSetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketSetReceiveBufferSize[isErr&1]()
 }
 
 // SetReceiveBufferSize calls the method set-receive-buffer-size on the borrowed handle.
@@ -829,18 +1011,28 @@ func importTCPSocketSendBufferSize(p0 uint32, ret uint32)
 // retTCPSocketSendBufferSize is the return area of [method]tcp-socket.send-buffer-size, sized from its layout.
 var retTCPSocketSendBufferSize [2]uint64
 
+// resultTCPSocketSendBufferSize returns the error of [method]tcp-socket.send-buffer-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSendBufferSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8))
+		return err
+	},
+}
+
 // SendBufferSize calls the method send-buffer-size.
 //
 //	send-buffer-size: func() -> result<u64, error-code>
 func (self TCPSocketBorrow) SendBufferSize() (uint64, error) {
 	importTCPSocketSendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketSendBufferSize))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSendBufferSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSendBufferSize))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8)) & (uint64(isErr) - 1)
+	return ok, resultTCPSocketSendBufferSize[isErr&1]()
 }
 
 // SendBufferSize calls the method send-buffer-size on the borrowed handle.
@@ -854,16 +1046,27 @@ func importTCPSocketSetSendBufferSize(p0 uint32, p1 uint64, ret uint32)
 // retTCPSocketSetSendBufferSize is the return area of [method]tcp-socket.set-send-buffer-size, sized from its layout.
 var retTCPSocketSetSendBufferSize [1]uint64
 
+// resultTCPSocketSetSendBufferSize returns the error of [method]tcp-socket.set-send-buffer-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketSetSendBufferSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetSendBufferSize), 1))
+		return err
+	},
+}
+
 // SetSendBufferSize calls the method set-send-buffer-size.
 //
 //	set-send-buffer-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetSendBufferSize(value uint64) error {
 	importTCPSocketSetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetSendBufferSize))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketSetSendBufferSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetSendBufferSize), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetSendBufferSize))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketSetSendBufferSize[isErr&1]()
 }
 
 // SetSendBufferSize calls the method set-send-buffer-size on the borrowed handle.
@@ -912,6 +1115,19 @@ func importTCPSocketShutdown(p0 uint32, p1 uint32, ret uint32)
 // retTCPSocketShutdown is the return area of [method]tcp-socket.shutdown, sized from its layout.
 var retTCPSocketShutdown [1]uint64
 
+// resultTCPSocketShutdown returns the error of [method]tcp-socket.shutdown's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultTCPSocketShutdown = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketShutdown), 1))
+		return err
+	},
+}
+
 // Shutdown calls the method shutdown.
 //
 // Initiate a graceful shutdown.
@@ -941,11 +1157,9 @@ var retTCPSocketShutdown [1]uint64
 //	shutdown: func(shutdown-type: shutdown-type) -> result<_, error-code>
 func (self TCPSocketBorrow) Shutdown(shutdownType ShutdownType) error {
 	importTCPSocketShutdown(uint32(self), uint32(shutdownType), uint32(uintptr(unsafe.Pointer(&retTCPSocketShutdown))))
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketShutdown)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketShutdown), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketShutdown))
+	isErr = (isErr | -isErr) >> 7
+	return resultTCPSocketShutdown[isErr&1]()
 }
 
 // Shutdown calls the method shutdown on the borrowed handle.

@@ -43,6 +43,19 @@ func importUDPSocketStartBind(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uin
 // retUDPSocketStartBind is the return area of [method]udp-socket.start-bind, sized from its layout.
 var retUDPSocketStartBind [1]uint64
 
+// resultUDPSocketStartBind returns the error of [method]udp-socket.start-bind's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultUDPSocketStartBind = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketStartBind), 1))
+		return err
+	},
+}
+
 // StartBind calls the method start-bind.
 //
 // Bind the socket to a specific network on the provided IP address and port.
@@ -76,11 +89,9 @@ var retUDPSocketStartBind [1]uint64
 func (self UDPSocketBorrow) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(localAddress)
 	importUDPSocketStartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retUDPSocketStartBind))))
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketStartBind)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketStartBind), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketStartBind))
+	isErr = (isErr | -isErr) >> 7
+	return resultUDPSocketStartBind[isErr&1]()
 }
 
 // StartBind calls the method start-bind on the borrowed handle.
@@ -94,16 +105,27 @@ func importUDPSocketFinishBind(p0 uint32, ret uint32)
 // retUDPSocketFinishBind is the return area of [method]udp-socket.finish-bind, sized from its layout.
 var retUDPSocketFinishBind [1]uint64
 
+// resultUDPSocketFinishBind returns the error of [method]udp-socket.finish-bind's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultUDPSocketFinishBind = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketFinishBind), 1))
+		return err
+	},
+}
+
 // FinishBind calls the method finish-bind.
 //
 //	finish-bind: func() -> result<_, error-code>
 func (self UDPSocketBorrow) FinishBind() error {
 	importUDPSocketFinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketFinishBind))))
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketFinishBind)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketFinishBind), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketFinishBind))
+	isErr = (isErr | -isErr) >> 7
+	return resultUDPSocketFinishBind[isErr&1]()
 }
 
 // FinishBind calls the method finish-bind on the borrowed handle.
@@ -286,6 +308,19 @@ func importUDPSocketUnicastHopLimit(p0 uint32, ret uint32)
 // retUDPSocketUnicastHopLimit is the return area of [method]udp-socket.unicast-hop-limit, sized from its layout.
 var retUDPSocketUnicastHopLimit [1]uint64
 
+// resultUDPSocketUnicastHopLimit returns the error of [method]udp-socket.unicast-hop-limit's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultUDPSocketUnicastHopLimit = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1))
+		return err
+	},
+}
+
 // UnicastHopLimit calls the method unicast-hop-limit.
 //
 // Equivalent to the IP_TTL & IPV6_UNICAST_HOPS socket options.
@@ -298,13 +333,10 @@ var retUDPSocketUnicastHopLimit [1]uint64
 //	unicast-hop-limit: func() -> result<u8, error-code>
 func (self UDPSocketBorrow) UnicastHopLimit() (uint8, error) {
 	importUDPSocketUnicastHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketUnicastHopLimit))))
-	var ok uint8
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketUnicastHopLimit)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1))
-		return ok, err
-	}
-	ok = *(*uint8)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketUnicastHopLimit))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint8)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1)) & (uint8(isErr) - 1)
+	return ok, resultUDPSocketUnicastHopLimit[isErr&1]()
 }
 
 // UnicastHopLimit calls the method unicast-hop-limit on the borrowed handle.
@@ -318,16 +350,27 @@ func importUDPSocketSetUnicastHopLimit(p0 uint32, p1 uint32, ret uint32)
 // retUDPSocketSetUnicastHopLimit is the return area of [method]udp-socket.set-unicast-hop-limit, sized from its layout.
 var retUDPSocketSetUnicastHopLimit [1]uint64
 
+// resultUDPSocketSetUnicastHopLimit returns the error of [method]udp-socket.set-unicast-hop-limit's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultUDPSocketSetUnicastHopLimit = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit), 1))
+		return err
+	},
+}
+
 // SetUnicastHopLimit calls the method set-unicast-hop-limit.
 //
 //	set-unicast-hop-limit: func(value: u8) -> result<_, error-code>
 func (self UDPSocketBorrow) SetUnicastHopLimit(value uint8) error {
 	importUDPSocketSetUnicastHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit))))
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit))
+	isErr = (isErr | -isErr) >> 7
+	return resultUDPSocketSetUnicastHopLimit[isErr&1]()
 }
 
 // SetUnicastHopLimit calls the method set-unicast-hop-limit on the borrowed handle.
@@ -340,6 +383,19 @@ func importUDPSocketReceiveBufferSize(p0 uint32, ret uint32)
 
 // retUDPSocketReceiveBufferSize is the return area of [method]udp-socket.receive-buffer-size, sized from its layout.
 var retUDPSocketReceiveBufferSize [2]uint64
+
+// resultUDPSocketReceiveBufferSize returns the error of [method]udp-socket.receive-buffer-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultUDPSocketReceiveBufferSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8))
+		return err
+	},
+}
 
 // ReceiveBufferSize calls the method receive-buffer-size.
 //
@@ -357,13 +413,10 @@ var retUDPSocketReceiveBufferSize [2]uint64
 //	receive-buffer-size: func() -> result<u64, error-code>
 func (self UDPSocketBorrow) ReceiveBufferSize() (uint64, error) {
 	importUDPSocketReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketReceiveBufferSize))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketReceiveBufferSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketReceiveBufferSize))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8)) & (uint64(isErr) - 1)
+	return ok, resultUDPSocketReceiveBufferSize[isErr&1]()
 }
 
 // ReceiveBufferSize calls the method receive-buffer-size on the borrowed handle.
@@ -377,16 +430,27 @@ func importUDPSocketSetReceiveBufferSize(p0 uint32, p1 uint64, ret uint32)
 // retUDPSocketSetReceiveBufferSize is the return area of [method]udp-socket.set-receive-buffer-size, sized from its layout.
 var retUDPSocketSetReceiveBufferSize [1]uint64
 
+// resultUDPSocketSetReceiveBufferSize returns the error of [method]udp-socket.set-receive-buffer-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultUDPSocketSetReceiveBufferSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize), 1))
+		return err
+	},
+}
+
 // SetReceiveBufferSize calls the method set-receive-buffer-size.
 //
 //	set-receive-buffer-size: func(value: u64) -> result<_, error-code>
 func (self UDPSocketBorrow) SetReceiveBufferSize(value uint64) error {
 	importUDPSocketSetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize))))
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize))
+	isErr = (isErr | -isErr) >> 7
+	return resultUDPSocketSetReceiveBufferSize[isErr&1]()
 }
 
 // SetReceiveBufferSize calls the method set-receive-buffer-size on the borrowed handle.
@@ -400,18 +464,28 @@ func importUDPSocketSendBufferSize(p0 uint32, ret uint32)
 // retUDPSocketSendBufferSize is the return area of [method]udp-socket.send-buffer-size, sized from its layout.
 var retUDPSocketSendBufferSize [2]uint64
 
+// resultUDPSocketSendBufferSize returns the error of [method]udp-socket.send-buffer-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultUDPSocketSendBufferSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8))
+		return err
+	},
+}
+
 // SendBufferSize calls the method send-buffer-size.
 //
 //	send-buffer-size: func() -> result<u64, error-code>
 func (self UDPSocketBorrow) SendBufferSize() (uint64, error) {
 	importUDPSocketSendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketSendBufferSize))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketSendBufferSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSendBufferSize))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8)) & (uint64(isErr) - 1)
+	return ok, resultUDPSocketSendBufferSize[isErr&1]()
 }
 
 // SendBufferSize calls the method send-buffer-size on the borrowed handle.
@@ -425,16 +499,27 @@ func importUDPSocketSetSendBufferSize(p0 uint32, p1 uint64, ret uint32)
 // retUDPSocketSetSendBufferSize is the return area of [method]udp-socket.set-send-buffer-size, sized from its layout.
 var retUDPSocketSetSendBufferSize [1]uint64
 
+// resultUDPSocketSetSendBufferSize returns the error of [method]udp-socket.set-send-buffer-size's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultUDPSocketSetSendBufferSize = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetSendBufferSize), 1))
+		return err
+	},
+}
+
 // SetSendBufferSize calls the method set-send-buffer-size.
 //
 //	set-send-buffer-size: func(value: u64) -> result<_, error-code>
 func (self UDPSocketBorrow) SetSendBufferSize(value uint64) error {
 	importUDPSocketSetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetSendBufferSize))))
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketSetSendBufferSize)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetSendBufferSize), 1))
-		return err
-	}
-	return nil
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetSendBufferSize))
+	isErr = (isErr | -isErr) >> 7
+	return resultUDPSocketSetSendBufferSize[isErr&1]()
 }
 
 // SetSendBufferSize calls the method set-send-buffer-size on the borrowed handle.
@@ -543,6 +628,19 @@ func importOutgoingDatagramStreamCheckSend(p0 uint32, ret uint32)
 // retOutgoingDatagramStreamCheckSend is the return area of [method]outgoing-datagram-stream.check-send, sized from its layout.
 var retOutgoingDatagramStreamCheckSend [2]uint64
 
+// resultOutgoingDatagramStreamCheckSend returns the error of [method]outgoing-datagram-stream.check-send's result,
+// read from its return area: nil for the ok case, the lifted error
+// otherwise. Indexed by the case, it keeps the wrapper free of branches.
+var resultOutgoingDatagramStreamCheckSend = [2]func() error{
+	func() error {
+		return nil
+	},
+	func() error {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8))
+		return err
+	},
+}
+
 // CheckSend calls the method check-send.
 //
 // Check readiness for sending. This function never blocks.
@@ -560,13 +658,10 @@ var retOutgoingDatagramStreamCheckSend [2]uint64
 //	check-send: func() -> result<u64, error-code>
 func (self OutgoingDatagramStreamBorrow) CheckSend() (uint64, error) {
 	importOutgoingDatagramStreamCheckSend(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend))))
-	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8))
-		return ok, err
-	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8))
-	return ok, nil
+	isErr := *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend))
+	isErr = (isErr | -isErr) >> 7
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8)) & (uint64(isErr) - 1)
+	return ok, resultOutgoingDatagramStreamCheckSend[isErr&1]()
 }
 
 // CheckSend calls the method check-send on the borrowed handle.
