@@ -50,6 +50,20 @@ func streamError(err error) error {
 	return &StreamError{LastOperationFailed: se.LastOperationFailed}
 }
 
+// streamErrors converts a generated call's error, indexed by failed: the
+// output-stream methods a writer calls per write (CheckWrite, Write, Flush)
+// pick the conversion from it instead of testing the error, so that they
+// have no branch. With wazero's termination checks a Go function with a
+// branch costs a call out of the guest each time it runs, about what the
+// host call itself costs (docs/wit2host.md, Guest side).
+var streamErrors = [2]func(error) error{func(error) error { return nil }, streamError}
+
+// failed is 1 when err is not nil, else 0, without a branch.
+func failed(err error) uint8 {
+	b := err != nil
+	return *(*uint8)(unsafe.Pointer(&b)) & 1
+}
+
 // InputStream is the resource wasi:io/streams.input-stream.
 type InputStream uint32
 
@@ -128,13 +142,16 @@ func (s OutputStream) b() streams.OutputStreamBorrow { return streams.OutputStre
 //	check-write: func() -> result<u64, stream-error>;
 func (s OutputStream) CheckWrite() (uint64, error) {
 	n, err := s.b().CheckWrite()
-	return n, streamError(err)
+	return n, streamErrors[failed(err)](err)
 }
 
 // Write writes b, which must not exceed the last CheckWrite budget.
 //
 //	write: func(contents: list<u8>) -> result<_, stream-error>;
-func (s OutputStream) Write(b []byte) error { return streamError(s.b().Write(b)) }
+func (s OutputStream) Write(b []byte) error {
+	err := s.b().Write(b)
+	return streamErrors[failed(err)](err)
+}
 
 // BlockingWriteAndFlush writes at most 4096 bytes and flushes, blocking the
 // whole guest.
@@ -148,7 +165,10 @@ func (s OutputStream) BlockingWriteAndFlush(b []byte) error {
 // completes.
 //
 //	flush: func() -> result<_, stream-error>;
-func (s OutputStream) Flush() error { return streamError(s.b().Flush()) }
+func (s OutputStream) Flush() error {
+	err := s.b().Flush()
+	return streamErrors[failed(err)](err)
+}
 
 // BlockingFlush flushes, blocking the whole guest until done.
 //

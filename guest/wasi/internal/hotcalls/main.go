@@ -3,7 +3,9 @@
 // Command hotcalls measures what the generated guest bindings add to a hot
 // call: for each of the calls a Go guest makes per I/O operation (write,
 // check-write, flush, output-stream.subscribe, pollable.ready, poll, and
-// poll through guest/wasi/io.PollInto as guest/poll calls it) it runs
+// poll through guest/wasi/io.PollInto as guest/poll calls it; and
+// check-write, write and flush through guest/wasi/io as guest/net calls
+// them) it runs
 // loops of the bare //go:wasmimport call and of the generated wrapper,
 // alternating A B A B in this one process, and prints one line per call on
 // stderr:
@@ -115,6 +117,35 @@ func main() {
 			for range n {
 				if err := out.Write(data); err != nil {
 					fail("write", err)
+				}
+			}
+		}},
+		{"write, check-write and flush through guest/wasi/io (what guest/net calls)", func(n int) {
+			for range n {
+				bareCheckWrite(self, retAddr())
+				if ret[0]&0xff != 0 || ret[1] == 0 {
+					fail("bare check-write", ret)
+				}
+				bareWrite(self, uint32(uintptr(unsafe.Pointer(unsafe.SliceData(data)))), uint32(len(data)), retAddr())
+				if ret[0]&0xff != 0 {
+					fail("bare write", ret[0])
+				}
+				bareFlush(self, retAddr())
+				if ret[0]&0xff != 0 {
+					fail("bare flush", ret[0])
+				}
+			}
+		}, func(n int) {
+			s := wasiio.OutputStream(out)
+			for range n {
+				if k, err := s.CheckWrite(); err != nil || k == 0 {
+					fail("io check-write", err)
+				}
+				if err := s.Write(data); err != nil {
+					fail("io write", err)
+				}
+				if err := s.Flush(); err != nil {
+					fail("io flush", err)
 				}
 			}
 		}},
