@@ -4,6 +4,7 @@ package wasinet
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +14,7 @@ type deadline struct {
 	t      time.Time
 	ch     chan struct{} // closed and replaced when t changes or on close
 	closed bool
+	gone   atomic.Bool // closed, for isClosed without the lock
 }
 
 func newDeadline() *deadline { return &deadline{ch: make(chan struct{})} }
@@ -23,6 +25,11 @@ func (d *deadline) get() (time.Time, <-chan struct{}, bool) {
 	defer d.mu.Unlock()
 	return d.t, d.ch, d.closed
 }
+
+// isClosed reports whether close was called. It takes no lock: a Write
+// checks it on every call (a lock costs the guest a call out per Lock, see
+// StreamWriter.Write).
+func (d *deadline) isClosed() bool { return d.gone.Load() }
 
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
@@ -41,6 +48,7 @@ func (d *deadline) close() {
 	defer d.mu.Unlock()
 	if !d.closed {
 		d.closed = true
+		d.gone.Store(true)
 		close(d.ch)
 	}
 }

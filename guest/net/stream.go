@@ -181,10 +181,39 @@ func (w *StreamWriter) budget() (uint64, error) {
 
 // Write writes all of b, waiting for budget as needed, then requests a
 // flush. A closed stream gives io.ErrClosedPipe.
+//
+// The common case, a permit that covers b, runs straight through: one
+// check-write, write and flush, no loop, no defer and no other lock than
+// w.mu. Under wazero's termination checks every branch a Go function
+// compiled to wasm takes, and every call of a function that has one, costs
+// a call out of the guest, about what a host call costs (docs/wit2host.md,
+// Guest side), so the per-write path is kept short in those terms.
 func (w *StreamWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, _, closed := w.dl.get(); closed {
+	if !w.dl.isClosed() {
+		if n, err := w.s.CheckWrite(); err == nil && n >= uint64(len(b)) {
+			if err := w.s.Write(b); err != nil {
+				w.mu.Unlock()
+				return 0, writeErr(streamErr(err))
+			}
+			err := w.s.Flush()
+			w.mu.Unlock()
+			if err != nil {
+				return len(b), writeErr(streamErr(err))
+			}
+			return len(b), nil
+		}
+	}
+	n, err := w.write(b)
+	w.mu.Unlock()
+	return n, err
+}
+
+// write is Write when the first permit did not cover b (or the stream
+// failed or was closed): it writes b in chunks, waiting for budget between
+// them, then requests a flush. w.mu is held.
+func (w *StreamWriter) write(b []byte) (int, error) {
+	if w.dl.isClosed() {
 		return 0, net.ErrClosed
 	}
 	written := 0
@@ -216,7 +245,7 @@ func writeErr(err error) error {
 func (w *StreamWriter) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, _, closed := w.dl.get(); closed {
+	if w.dl.isClosed() {
 		return net.ErrClosed
 	}
 	if err := w.s.Flush(); err != nil {

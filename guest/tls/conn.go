@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	wasinet "github.com/wasitls/wasitls/guest/net"
@@ -143,6 +144,7 @@ type Conn struct {
 	hsMu         sync.Mutex
 	started      bool
 	done         bool
+	ready        atomic.Bool // done without error: Read and Write skip hsMu
 	handshakeErr error
 	pendingCH    *ClientHandshake
 	pendingSH    *ServerHandshake
@@ -462,6 +464,7 @@ func (c *Conn) finish(ctx context.Context, f tls.FutureStreams) error {
 	}
 	c.closeMu.Unlock()
 	c.done = true
+	c.ready.Store(true)
 	return nil
 }
 
@@ -476,20 +479,35 @@ func (c *Conn) opErr(op string, err error) error {
 // io.EOF after the peer's close_notify; a connection cut without one is an
 // error.
 func (c *Conn) Read(b []byte) (int, error) {
-	if err := c.Handshake(); err != nil {
-		return 0, err
+	if !c.ready.Load() {
+		if err := c.Handshake(); err != nil {
+			return 0, err
+		}
 	}
 	n, err := c.r.Read(b)
-	return n, c.opErr("read", err)
+	if err != nil {
+		err = c.opErr("read", err)
+	}
+	return n, err
 }
 
 // Write writes cleartext, running the handshake first if needed.
+//
+// Once the handshake is done, Read and Write check that with one atomic
+// load, without hsMu: under wazero's termination checks a lock and the
+// call of Handshake cost the guest calls out of it on every Write
+// (guest/net's StreamWriter.Write).
 func (c *Conn) Write(b []byte) (int, error) {
-	if err := c.Handshake(); err != nil {
-		return 0, err
+	if !c.ready.Load() {
+		if err := c.Handshake(); err != nil {
+			return 0, err
+		}
 	}
 	n, err := c.w.Write(b)
-	return n, c.opErr("write", err)
+	if err != nil {
+		err = c.opErr("write", err)
+	}
+	return n, err
 }
 
 // CloseWrite flushes what was written and sends close_notify: the peer
