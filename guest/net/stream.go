@@ -77,10 +77,35 @@ func NewStreamReader(s io.InputStream) *StreamReader {
 
 // Read reads what is available, waiting (on the poller) until something is.
 // It returns io.EOF once the stream is closed.
+//
+// A Read that reads first and finds data runs straight through, as a
+// StreamWriter's Write does: one read, no loop, no defer.
 func (r *StreamReader) Read(b []byte) (int, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, _, closed := r.dl.get(); closed {
+	if !r.waitFirst && !r.eof && len(b) > 0 && !r.dl.isClosed() {
+		n, err := r.s.ReadInto(b)
+		if err == nil && n > 0 {
+			r.mu.Unlock()
+			return n, nil
+		}
+		if err != nil {
+			err = streamErr(err)
+			if err == goio.EOF {
+				r.eof = true
+			}
+			r.mu.Unlock()
+			return n, err
+		}
+		r.waitFirst = true
+	}
+	n, err := r.read(b)
+	r.mu.Unlock()
+	return n, err
+}
+
+// read is Read past its first read; r.mu is held.
+func (r *StreamReader) read(b []byte) (int, error) {
+	if r.dl.isClosed() {
 		return 0, net.ErrClosed
 	}
 	if r.eof {
