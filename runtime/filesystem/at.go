@@ -53,12 +53,12 @@ func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of 
 	if statErr != nil && !(errorsIsNotExist(statErr) && of&types.OpenFlagsCreate != 0) {
 		return nil, code(statErr)
 	}
-	flag := os.O_RDONLY
+	flag := os.O_RDONLY | openNonblock
 	switch {
 	case write && fl&types.DescriptorFlagsRead != 0:
-		flag = os.O_RDWR
+		flag = os.O_RDWR | openNonblock
 	case write:
-		flag = os.O_WRONLY
+		flag = os.O_WRONLY | openNonblock
 	}
 	if fl&(types.DescriptorFlagsFileIntegritySync|types.DescriptorFlagsDataIntegritySync|types.DescriptorFlagsRequestedWriteSync) != 0 {
 		// O_SYNC gives file integrity, which covers data integrity.

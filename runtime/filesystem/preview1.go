@@ -67,6 +67,12 @@ func (c *confinedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.File
 	if e := c.check(p, flag&experimentalsys.O_NOFOLLOW == 0); e != 0 {
 		return nil, e
 	}
+	// A named pipe opens without waiting for its other end (see
+	// openNonblock); its reads and writes then say EAGAIN, which the
+	// guest polls for, rather than block.
+	if info, err := c.root.Stat(strings.TrimLeft(p, "/")); err == nil && info.Mode()&fs.ModeNamedPipe != 0 && openNonblock != 0 {
+		flag |= experimentalsys.O_NONBLOCK
+	}
 	return c.FS.OpenFile(p, flag, perm)
 }
 
