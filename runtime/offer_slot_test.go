@@ -46,14 +46,11 @@ func offerSlotModule() []byte {
 
 const i64 = 0x7e
 
-// TestOfferSlot calls a list-returning import of a guest whose offer slot
-// holds each case's fields, and checks where the list went, whether
-// cabi_realloc was called, what the host left in the slot, and that a
-// hostile slot traps the guest with a message, never panics the host.
-func TestOfferSlot(t *testing.T) {
+// offerSlotGuest returns a runtime and the offer-slot guest compiled in it.
+func offerSlotGuest(t *testing.T) (*runtime.Runtime, wazero.CompiledModule) {
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
-	defer r.Close(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
 	rt, err := runtime.New(ctx, r, runtime.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +59,16 @@ func TestOfferSlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rt, compiled
+}
+
+// TestOfferSlot calls a list-returning import of a guest whose offer slot
+// holds each case's fields, and checks where the list went, whether
+// cabi_realloc was called, what the host left in the slot, and that a
+// hostile slot traps the guest with a message, never panics the host.
+func TestOfferSlot(t *testing.T) {
+	ctx := context.Background()
+	rt, compiled := offerSlotGuest(t)
 	type slot struct{ ptr, size, served, zero uint32 }
 	for _, tc := range []struct {
 		name     string
@@ -166,16 +173,7 @@ func TestOfferSlot(t *testing.T) {
 // named stays the one read: its memory, bounds-checked, either way.
 func TestOfferSlotBetweenCalls(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, offerSlotModule())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, compiled := offerSlotGuest(t)
 	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
 	if err != nil {
 		t.Fatal(err)
