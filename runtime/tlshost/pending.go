@@ -41,20 +41,32 @@ func (e *ending) handshakeEnded() bool {
 }
 
 // A pendingSet is one guest's pending handshakes. Ended ones are swept
-// when the set is full, so its size stays within the limit.
+// when the set is full, so its size stays within the limit, and when it
+// has grown to twice what the last sweep left (at least pendingSweepMin),
+// so that it holds few ended handshakes: each holds its connection, with
+// the backend's buffers, until swept, and a guest making one handshake
+// after another kept up to the limit of them alive (a thousand
+// connections' worth for the garbage collector to mark on every cycle).
+// Sweeping costs a check per handshake held, at most every
+// pendingSweepMin/2 admissions on average.
 type pendingSet struct {
 	limit int
 
 	mu       sync.Mutex
 	sessions []interface{ handshakeEnded() bool }
+	sweepAt  int // sweep when the set holds this many (0: pendingSweepMin)
 }
+
+// pendingSweepMin is the size below which a pendingSet is not swept
+// before it is full.
+const pendingSweepMin = 16
 
 // admit counts s as pending, or fails when the guest already has the
 // most allowed.
 func (p *pendingSet) admit(s interface{ handshakeEnded() bool }) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.sessions) >= p.limit {
+	if n := len(p.sessions); n >= p.limit || n >= max(p.sweepAt, pendingSweepMin) {
 		live := p.sessions[:0]
 		for _, x := range p.sessions {
 			if !x.handshakeEnded() {
@@ -63,6 +75,7 @@ func (p *pendingSet) admit(s interface{ handshakeEnded() bool }) error {
 		}
 		clear(p.sessions[len(live):])
 		p.sessions = live
+		p.sweepAt = 2 * len(live)
 	}
 	if len(p.sessions) >= p.limit {
 		return fmt.Errorf("tlshost: the guest has %d handshakes pending, the most allowed (tlshost.Config.PendingHandshakes, wasitls run --max-pending-handshakes); finish, abort or drop one first", p.limit)
