@@ -59,8 +59,8 @@ type rresource struct {
 	// dtor again would overwrite the frames of the call in progress.
 	dtorBusy bool
 	newDtor  func() api.Function
-	typ     *cabi.ResourceType
-	bound   bool // typ is a generated one (exportGuest.BindResource)
+	typ      *cabi.ResourceType
+	bound    bool // typ is a generated one (exportGuest.BindResource)
 }
 
 func (r *rresource) String() string {
