@@ -21,8 +21,10 @@ import (
 //
 // The check and the operation are two steps: a host process swapping a
 // directory for a symbolic link between them could still win the race. A
-// guest cannot, since it makes one call at a time, and the links it can
-// create are checked when followed.
+// guest alone cannot, since it makes one call at a time, and the links it
+// can create are checked when followed; but another guest running at the
+// same time over the same host directory can plant and swap in such a
+// link (docs/security.md).
 func (f *FS) Preview1() []experimentalsys.FS {
 	out := make([]experimentalsys.FS, len(f.preopens))
 	for i, p := range f.preopens {
