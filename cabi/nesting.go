@@ -17,8 +17,9 @@ import (
 // [Instance.SetNestingLimit] levels the host function traps.
 
 // DefaultNestingLimit is how deep calls into the guest may nest inside
-// host functions unless [Instance.SetNestingLimit] says otherwise: a few
-// MiB of host stack at most.
+// host functions unless [Instance.SetNestingLimit] says otherwise: far
+// more than a destructor needs, far less than the million levels that
+// overflowed the host's stack.
 const DefaultNestingLimit = 1000
 
 // SetNestingLimit sets how deep calls into the guest made from within its
