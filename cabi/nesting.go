@@ -18,8 +18,8 @@ import (
 
 // DefaultNestingLimit is how deep calls into the guest may nest inside
 // host functions unless [Instance.SetNestingLimit] says otherwise: far
-// more than a destructor needs, far less than the million levels that
-// overflowed the host's stack.
+// more than a destructor needs (a chain of 3 million overflowed the
+// host's stack).
 const DefaultNestingLimit = 1000
 
 // SetNestingLimit sets how deep calls into the guest made from within its
