@@ -138,10 +138,10 @@ func TestComponentReentry(t *testing.T) {
 // resources runs that destructor inside its resource.drop, one level
 // deeper each time, holding host stack while it holds one handle. Past
 // Limits.NestedCalls (--max-nested-calls) the drop traps naming the
-// limit, at the default too, where before a chain of a million grew the
-// host's goroutine stack to Go's fatal stack overflow (a chain of 3 million
-// did, in an [export] module). The limit is per
-// guest: another instance of the runtime runs its chain under its own.
+// limit, at the default too, where before nothing bounded the host's
+// goroutine stack short of Go's fatal stack overflow (which a chain of 3
+// million reached in an [export] module, TestDestructorChainDepth). Each
+// instance runs its chain under its own limit.
 // Chains within the limit complete: each nested destructor runs in an
 // api.Function of its own (one reused while its call was in progress had
 // its frames overwritten, and the outer destructor ran its drop twice).
