@@ -32,8 +32,9 @@ var hotCallLimits = map[string]float64{
 	"write":       1.3,
 	"check-write": 1.3,
 	"flush (result<_, stream-error>, no argument)": 1.3,
-	// guest/wasi/io's methods convert the error without a branch too.
-	"write, check-write and flush through guest/wasi/io (what guest/net calls)": 1.3,
+	// guest/wasi/io's methods convert the error without a branch too
+	// (measured 0.90-1.28: three calls of three host calls each).
+	"write, check-write and flush through guest/wasi/io (what guest/net calls)": 1.45,
 	"subscribe and drop":         1.2,
 	"ready":                      1.2,
 	"poll into a reused slice":   1.45,
