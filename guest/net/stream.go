@@ -216,7 +216,14 @@ func (w *StreamWriter) budget() (uint64, error) {
 func (w *StreamWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	if !w.dl.isClosed() {
-		if n, err := w.s.CheckWrite(); err == nil && n >= uint64(len(b)) {
+		n, err := w.s.CheckWrite()
+		if err != nil {
+			// Converted here: a failure's error handle is dropped once,
+			// and a later check-write would only report closed.
+			w.mu.Unlock()
+			return 0, writeErr(streamErr(err))
+		}
+		if n >= uint64(len(b)) {
 			if err := w.s.Write(b); err != nil {
 				w.mu.Unlock()
 				return 0, writeErr(streamErr(err))
@@ -234,9 +241,9 @@ func (w *StreamWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// write is Write when the first permit did not cover b (or the stream
-// failed or was closed): it writes b in chunks, waiting for budget between
-// them, then requests a flush. w.mu is held.
+// write is Write when the first permit did not cover b (or the writer was
+// closed): it writes b in chunks, waiting for budget between them, then
+// requests a flush. w.mu is held.
 func (w *StreamWriter) write(b []byte) (int, error) {
 	if w.dl.isClosed() {
 		return 0, net.ErrClosed
