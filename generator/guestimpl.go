@@ -81,14 +81,21 @@ func (e *emitter) guestImplGlue(d *Decl) []jen.Code {
 			Var().Id(reps).Qual(guestCabiPath, "Reps").Types(jen.Id(impl)),
 		jen.Comment(fmt.Sprintf("%sOf makes impl a %s and returns the own handle to it, for a constructor,", d.GoName, d.Name)).Line().
 			Comment("or any function returning one, to return.").Line().
-			Func().Id(d.GoName + "Of").Params(jen.Id("impl").Id(impl)).Id(d.GoName).Block(
-			jen.Return(jen.Id(d.GoName).Call(jen.Id(newF).Call(jen.Id(reps).Dot("Add").Call(jen.Id("impl")))))),
+			Func().Id(d.GoName+"Of").Params(jen.Id("impl").Id(impl)).Id(d.GoName).Block(
+			jen.Id("rep").Op(":=").Id(reps).Dot("Add").Call(jen.Id("impl")),
+			gateWait(),
+			jen.Return(jen.Id(d.GoName).Call(jen.Id(newF).Call(jen.Id("rep"))))),
 		jen.Comment("Impl returns the implementation behind the handle.").Line().
 			Func().Params(self).Id("Impl").Params().Id(impl).Block(
+			gateWait(),
 			jen.Return(jen.Id(reps).Dot("Get").Call(jen.Id(repF).Call(jen.Uint32().Call(jen.Id("self")))))),
-		jen.Comment("Drop drops the handle: the host then calls the destructor, " + impl + ".Drop.").Line().
-			Func().Params(self.Clone()).Id("Drop").Params().Block(jen.Id(dropF).Call(jen.Uint32().Call(jen.Id("self")))),
+		jen.Comment("Drop drops the handle: the host then calls the destructor, "+impl+".Drop.").Line().
+			Func().Params(self.Clone()).Id("Drop").Params().Block(gateWait(), jen.Id(dropF).Call(jen.Uint32().Call(jen.Id("self")))),
 		jen.Comment("//go:wasmexport " + e.qualifiedName() + "#[dtor]" + d.Name).Line().
 			Func().Id("dtor" + d.GoName).Params(jen.Id("rep").Uint32()).Block(jen.Id(reps).Dot("Remove").Call(jen.Id("rep")).Dot("Drop").Call()),
 	}
 }
+
+// gateWait returns cabi.Wait(), which every import call site runs first (the
+// gate, guest/wasi/cabi).
+func gateWait() jen.Code { return jen.Qual(guestCabiPath, "Wait").Call() }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/wasitls/wasitls/guest/wasi/cabi"
 	"github.com/wasitls/wasitls/guest/wasi/clocks"
 	"github.com/wasitls/wasitls/guest/wasi/io"
 )
@@ -98,7 +99,8 @@ func (s *poller) settle(isHelper bool, self *waiter) (idle, leads bool) {
 	s.mu.Unlock()
 	for range busyYields {
 		s.mu.Lock()
-		others := runtime.NumGoroutine() - 1 - s.parked
+		// cabi's gatekeeper is parked until a binding call waits.
+		others := runtime.NumGoroutine() - 1 - s.parked - cabi.ParkedGoroutines()
 		if s.helper && !isHelper {
 			others-- // parked on wake, or woken to find the rounds taken
 		}

@@ -60,9 +60,9 @@ func compile(t testing.TB, r wazero.Runtime, tags ...string) wazero.CompiledModu
 	return m
 }
 
-// run instantiates mod with argument arg, under a fresh instance unless
-// noInstance, and returns its output, the instance and the error of _start
-// (nil for exit code 0).
+// run instantiates mod with the arguments in arg (split at spaces), under a
+// fresh instance unless noInstance, and returns its output, the instance
+// and the error of _start (nil for exit code 0).
 func (e *env) run(mod wazero.CompiledModule, arg string, noInstance bool) (string, *cabi.Instance, error) {
 	ctx := context.Background()
 	inst := cabi.NewInstance()
@@ -70,7 +70,7 @@ func (e *env) run(mod wazero.CompiledModule, arg string, noInstance bool) (strin
 		ctx = cabi.WithInstance(ctx, inst)
 	}
 	var out bytes.Buffer
-	cfg := wazero.NewModuleConfig().WithArgs("guest", arg).WithStdout(&out).WithStderr(&out).
+	cfg := wazero.NewModuleConfig().WithArgs(append([]string{"guest"}, strings.Fields(arg)...)...).WithStdout(&out).WithStderr(&out).
 		WithName(fmt.Sprintf("guest-%d", e.n.Add(1)))
 	m, err := e.r.InstantiateModule(ctx, mod, cfg)
 	if m != nil {

@@ -20,12 +20,13 @@
 //  2. Results that do not fit one core value come back through a return
 //     area (the import's last parameter): a static area per function, sized
 //     from the layout, so that no call allocates one.
-//  3. Every block cabi_realloc hands out stays valid (from the arena, or
-//     pinned on the heap) until the binding has copied the strings and
-//     lists into Go memory ([LiftString], [LiftList]), then is released
-//     with [Unpin]. Without the pin, a garbage collection triggered by a
-//     later cabi_realloc in the same import could free a block the host
-//     already filled but the Go program does not yet reference.
+//  3. Every block cabi_realloc hands out stays valid (from a 256 KiB
+//     static arena, or pinned on the Go heap beyond it) until the binding
+//     has copied the strings and lists into Go memory ([LiftString],
+//     [LiftList]), then is released with [Unpin]. Without the pin, a
+//     garbage collection triggered by a later cabi_realloc in the same
+//     import could free a block the host already filled but the Go
+//     program does not yet reference.
 //  4. [Offer] (and [ReadInto] for bytes) lets a caller offer its own buffer
 //     as the destination of the next allocation, so a list result the
 //     caller can size lands there without a copy (io.InputStream.ReadInto,
@@ -47,6 +48,65 @@
 // the guest sees the same state either way: [LiftList] recognises the
 // region by served, and [Unpin] clears the slot. A host that does not know
 // the slot calls cabi_realloc every time, with the same result.
+//
+// # Gate
+//
+// The state above is per call but shared by the whole guest: the return
+// areas (one per function), the arena, the pinned and kept blocks and the
+// offer slot. Go on wasip1 runs one goroutine at a time and switches only
+// where a goroutine blocks, so a call owns that state as long as it does
+// not block, and it never does, except inside the Go runtime: an
+// allocation may start a collection, which parks the allocating goroutine
+// while it starts the background mark workers (the first collection of
+// every guest), or park it in a GC assist. Two places allocate while the
+// state is in use: cabi_realloc beyond the arena, in the middle of the
+// host's call, and the lifts that copy results into Go memory, after it.
+// When cabi_realloc parks, Go's wasmexport wrapper runs the scheduler
+// (wasm_pc_f_loop_export in the runtime) until realloc returns, and any
+// goroutine it runs that calls an import re-enters the host while the
+// first import is in progress, which the host traps; when a lift parks,
+// another goroutine's call would overwrite the return area, the arena or
+// the offer slot, or unpin the blocks the lift is reading.
+//
+// The gate is one flag, busy, that every import call site checks first:
+//
+//   - A call with per-call state (strings, lists or spilled parameters to
+//     lower, strings or lists to lift, or a return area) calls [Enter]
+//     before it lowers anything: it waits while busy is set, then sets it.
+//     [Unpin] (or [Leave], for a return area without strings or lists)
+//     clears it once the results are Go values.
+//   - Any other call (scalar parameters and results, resource drops)
+//     calls [Wait], which waits without setting it.
+//   - cabi_realloc sets it around its heap allocation (and restores it), so that the window is covered also when
+//     the host allocates an export's arguments, outside any binding.
+//   - [Offer] waits before it writes the offer slot (the call it prepares
+//     follows it with nothing that can block in between, and enters).
+//
+// A waiter blocks on a channel receive, and a gatekeeper goroutine (parked
+// while nobody waits) yields with runtime.Gosched until the gate is free,
+// then wakes the waiters one at a time; each re-checks, since another may
+// have taken the gate first. The owner is parked inside the Go runtime,
+// not on anything a waiter holds, so the scheduler resumes it: it returns
+// from realloc to the host (which ends the nested scheduler loop on its
+// own goroutine) and clears the gate once its results are Go values. A
+// receive rather than a call keeps the check within the compiler's
+// inlining budget: the wrappers that were inlined before (pollable.ready,
+// subscribe) still are. Between the check and the store nothing can switch
+// goroutines, so the gate needs no atomics. The hot path is a load and a
+// branch ([Wait]), plus a store at each end for calls that own state
+// ([Enter], [Unpin] or [Leave]). [Stats] counts the heap allocations, the
+// wake-ups and the gatekeeper's yields, for tests.
+//
+// The gate does not cover a binding call made from code that runs while
+// the gate is held (no generated code does that: it would wait for
+// itself forever), the Go runtime's own wasi_snapshot_preview1 imports (fd_write,
+// poll_oneoff; the host serves those without the re-entrancy check), or
+// an export's arguments: the host places them through cabi_realloc before
+// the export runs, outside any binding, and the export's lifts and its
+// [Unpin] run without entering. That matters only in a reactor
+// (-buildmode=c-shared) whose goroutines outlive an export call, if one
+// of them is parked inside a binding's lift when the host calls the next
+// export.
 //
 // Exports work the other way: the generated //go:wasmexport function lowers
 // its result into a static return area with the same helpers, and the

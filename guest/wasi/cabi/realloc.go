@@ -7,13 +7,10 @@ import "unsafe"
 // pinned holds every heap block cabi_realloc handed out since the last Unpin.
 var pinned []unsafe.Pointer
 
-// arena serves cabi_realloc without touching the Go heap. The host calls
-// cabi_realloc in the middle of an import; a heap allocation there can start
-// a GC assist that lets the scheduler run another goroutine, whose own import
-// would re-enter the host while the first call is still in progress (the
-// host traps that, and the return area would be shared). Blocks live until
-// Unpin; bindings copy what they keep. Results larger than the arena fall
-// back to the heap.
+// arena serves cabi_realloc without touching the Go heap, so that the usual
+// result costs no allocation. Blocks live until Unpin; bindings copy what
+// they keep. Results larger than the arena fall back to the heap, under the
+// gate (see the package doc, "Gate").
 var arena [arenaSize / 8]uint64
 
 // arenaUsed is how many bytes of arena are handed out since the last Unpin.
@@ -56,14 +53,21 @@ func ReadInto(b []byte) {
 // meets: a list result the caller can pre-size lands there, and the lift
 // ([LiftList]) returns it without a copy. It stays offered until used or
 // until [Unpin].
+//
+// Offer waits at the gate ([Wait]) before it writes the offer slot, which
+// the host may read during another goroutine's call; the call it is for
+// must follow with nothing in between that can switch goroutines.
 func Offer(p unsafe.Pointer, size uint32) {
+	Wait()
 	target = p
 	slot.ptr, slot.size = uint32(uintptr(p)), size
 }
 
-// Unpin releases the blocks allocated during the last import and withdraws a
-// buffer offered by [ReadInto]. Call it once the results are Go values.
+// Unpin releases the blocks allocated during the last import, withdraws a
+// buffer offered by [ReadInto] and releases the gate taken by [Enter]. Call
+// it once the results are Go values.
 func Unpin() {
+	busy = false
 	clear(pinned)
 	pinned = pinned[:0]
 	clear(kept)
@@ -96,11 +100,20 @@ func realloc(ptr unsafe.Pointer, oldSize, align, newSize uint32) unsafe.Pointer 
 	if p := arenaAlloc(ptr, oldSize, align, newSize); p != nil {
 		return p
 	}
+	// The heap allocation (and the append) may park this goroutine; the
+	// wasmexport wrapper then runs the scheduler, and the gate holds every
+	// other goroutine before its import until this returns to the host.
+	// The binding's Enter has taken it already; the host of an export's
+	// arguments calls realloc outside any binding, so take it here too.
+	held := busy
+	busy, inRealloc = true, true
+	stats.HeapBlocks++
 	p := alloc(newSize, align)
 	if oldSize > 0 {
 		copy(unsafe.Slice((*byte)(p), newSize), unsafe.Slice((*byte)(ptr), oldSize))
 	}
 	pinned = append(pinned, p)
+	busy, inRealloc = held, false
 	return p
 }
 

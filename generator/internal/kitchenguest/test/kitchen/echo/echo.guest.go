@@ -19,9 +19,9 @@ func importEchoBool(p0 uint32) uint32
 //
 //	echo-bool: func(v: bool) -> bool
 func EchoBool(v bool) bool {
+	cabi.Wait()
 	core := importEchoBool(cabi.Bool(v))
-	res := core != 0
-	return res
+	return core != 0
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-s8
@@ -31,9 +31,9 @@ func importEchoS8(p0 uint32) uint32
 //
 //	echo-s8: func(v: s8) -> s8
 func EchoS8(v int8) int8 {
+	cabi.Wait()
 	core := importEchoS8(uint32(v))
-	res := int8(core)
-	return res
+	return int8(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-u8
@@ -43,9 +43,9 @@ func importEchoU8(p0 uint32) uint32
 //
 //	echo-u8: func(v: u8) -> u8
 func EchoU8(v uint8) uint8 {
+	cabi.Wait()
 	core := importEchoU8(uint32(v))
-	res := uint8(core)
-	return res
+	return uint8(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-s16
@@ -55,9 +55,9 @@ func importEchoS16(p0 uint32) uint32
 //
 //	echo-s16: func(v: s16) -> s16
 func EchoS16(v int16) int16 {
+	cabi.Wait()
 	core := importEchoS16(uint32(v))
-	res := int16(core)
-	return res
+	return int16(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-u16
@@ -67,9 +67,9 @@ func importEchoU16(p0 uint32) uint32
 //
 //	echo-u16: func(v: u16) -> u16
 func EchoU16(v uint16) uint16 {
+	cabi.Wait()
 	core := importEchoU16(uint32(v))
-	res := uint16(core)
-	return res
+	return uint16(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-s32
@@ -79,9 +79,9 @@ func importEchoS32(p0 uint32) uint32
 //
 //	echo-s32: func(v: s32) -> s32
 func EchoS32(v int32) int32 {
+	cabi.Wait()
 	core := importEchoS32(uint32(v))
-	res := int32(core)
-	return res
+	return int32(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-u32
@@ -91,9 +91,9 @@ func importEchoU32(p0 uint32) uint32
 //
 //	echo-u32: func(v: u32) -> u32
 func EchoU32(v uint32) uint32 {
+	cabi.Wait()
 	core := importEchoU32(uint32(v))
-	res := uint32(core)
-	return res
+	return uint32(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-s64
@@ -103,9 +103,9 @@ func importEchoS64(p0 uint64) uint64
 //
 //	echo-s64: func(v: s64) -> s64
 func EchoS64(v int64) int64 {
+	cabi.Wait()
 	core := importEchoS64(uint64(v))
-	res := int64(core)
-	return res
+	return int64(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-u64
@@ -115,9 +115,9 @@ func importEchoU64(p0 uint64) uint64
 //
 //	echo-u64: func(v: u64) -> u64
 func EchoU64(v uint64) uint64 {
+	cabi.Wait()
 	core := importEchoU64(uint64(v))
-	res := uint64(core)
-	return res
+	return uint64(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-f32
@@ -127,9 +127,9 @@ func importEchoF32(p0 float32) float32
 //
 //	echo-f32: func(v: f32) -> f32
 func EchoF32(v float32) float32 {
+	cabi.Wait()
 	core := importEchoF32(float32(v))
-	res := float32(core)
-	return res
+	return float32(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-f64
@@ -139,9 +139,9 @@ func importEchoF64(p0 float64) float64
 //
 //	echo-f64: func(v: f64) -> f64
 func EchoF64(v float64) float64 {
+	cabi.Wait()
 	core := importEchoF64(float64(v))
-	res := float64(core)
-	return res
+	return float64(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-char
@@ -151,9 +151,9 @@ func importEchoChar(p0 uint32) uint32
 //
 //	echo-char: func(v: char) -> char
 func EchoChar(v rune) rune {
+	cabi.Wait()
 	core := importEchoChar(uint32(v))
-	res := rune(core)
-	return res
+	return rune(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-string
@@ -166,6 +166,7 @@ var retEchoString [1]uint64
 //
 //	echo-string: func(v: string) -> string
 func EchoString(v string) string {
+	cabi.Enter()
 	importEchoString(uint32(uintptr(unsafe.Pointer(unsafe.StringData(v)))), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoString))))
 	res := cabi.LiftString(*(*uint32)(unsafe.Pointer(&retEchoString)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoString), 4)))
 	runtime.KeepAlive(v)
@@ -183,6 +184,7 @@ var retEchoBytes [1]uint64
 //
 //	echo-bytes: func(v: bytes) -> bytes
 func EchoBytes(v Bytes) Bytes {
+	cabi.Enter()
 	importEchoBytes(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(v)))), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoBytes))))
 	res := cabi.LiftList[uint8](*(*uint32)(unsafe.Pointer(&retEchoBytes)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoBytes), 4)))
 	runtime.KeepAlive(v)
@@ -200,6 +202,7 @@ var retEchoStrings [1]uint64
 //
 //	echo-strings: func(v: list<string>) -> list<string>
 func EchoStrings(v []string) []string {
+	cabi.Enter()
 	importEchoStrings(lowerListString(v), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoStrings))))
 	res := loadListString(*(*uint32)(unsafe.Pointer(&retEchoStrings)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoStrings), 4)))
 	cabi.Unpin()
@@ -216,6 +219,7 @@ var retEchoItems [1]uint64
 //
 //	echo-items: func(v: list<item>) -> list<item>
 func EchoItems(v []Item) []Item {
+	cabi.Enter()
 	importEchoItems(lowerListItem(v), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoItems))))
 	res := loadListItem(*(*uint32)(unsafe.Pointer(&retEchoItems)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoItems), 4)))
 	cabi.Unpin()
@@ -232,6 +236,7 @@ var retEchoPrims [8]uint64
 //
 //	echo-prims: func(v: prims) -> prims
 func EchoPrims(v Prims) Prims {
+	cabi.Enter()
 	importEchoPrims(cabi.Bool(v.B), uint32(v.VS8), uint32(v.VU8), uint32(v.VS16), uint32(v.VU16), uint32(v.VS32), uint32(v.VU32), uint64(v.VS64), uint64(v.VU64), float32(v.VF32), float64(v.VF64), uint32(v.C), cabi.Addr(unsafe.Pointer(unsafe.StringData(v.S))), uint32(len(v.S)), uint32(uintptr(unsafe.Pointer(&retEchoPrims))))
 	res := loadPrims(unsafe.Pointer(&retEchoPrims))
 	cabi.Unpin()
@@ -248,8 +253,10 @@ var retEchoPoint [1]uint64
 //
 //	echo-point: func(v: point) -> point
 func EchoPoint(v Point) Point {
+	cabi.Enter()
 	importEchoPoint(uint32(v.X), uint32(v.Y), uint32(uintptr(unsafe.Pointer(&retEchoPoint))))
 	res := *(*Point)(unsafe.Pointer(&retEchoPoint))
+	cabi.Leave()
 	return res
 }
 
@@ -260,9 +267,9 @@ func importEchoColor(p0 uint32) uint32
 //
 //	echo-color: func(v: color) -> color
 func EchoColor(v Color) Color {
+	cabi.Wait()
 	core := importEchoColor(uint32(v))
-	res := Color(core)
-	return res
+	return Color(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-small
@@ -272,9 +279,9 @@ func importEchoSmall(p0 uint32) uint32
 //
 //	echo-small: func(v: small) -> small
 func EchoSmall(v Small) Small {
+	cabi.Wait()
 	core := importEchoSmall(uint32(v))
-	res := Small(core)
-	return res
+	return Small(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-wide
@@ -287,8 +294,10 @@ var retEchoWide [1]uint64
 //
 //	echo-wide: func(v: wide) -> wide
 func EchoWide(v Wide) Wide {
+	cabi.Enter()
 	importEchoWide(uint32(v), uint32(v>>32), uint32(uintptr(unsafe.Pointer(&retEchoWide))))
 	res := *(*Wide)(unsafe.Pointer(&retEchoWide))
+	cabi.Leave()
 	return res
 }
 
@@ -302,8 +311,10 @@ var retEchoHuge [2]uint64
 //
 //	echo-huge: func(v: huge) -> huge
 func EchoHuge(v Huge) Huge {
+	cabi.Enter()
 	importEchoHuge(v[0], v[1], v[2], uint32(uintptr(unsafe.Pointer(&retEchoHuge))))
 	res := *(*Huge)(unsafe.Pointer(&retEchoHuge))
+	cabi.Leave()
 	return res
 }
 
@@ -317,6 +328,7 @@ var retEchoShape [3]uint64
 //
 //	echo-shape: func(v: shape) -> shape
 func EchoShape(v Shape) Shape {
+	cabi.Enter()
 	x1, x2, x3 := flatShape(v)
 	importEchoShape(x1, x2, x3, uint32(uintptr(unsafe.Pointer(&retEchoShape))))
 	res := loadShape(unsafe.Pointer(&retEchoShape))
@@ -334,6 +346,7 @@ var retEchoShapes [1]uint64
 //
 //	echo-shapes: func(v: list<shape>) -> list<shape>
 func EchoShapes(v []Shape) []Shape {
+	cabi.Enter()
 	importEchoShapes(lowerListShape(v), uint32(len(v)), uint32(uintptr(unsafe.Pointer(&retEchoShapes))))
 	res := loadListShape(*(*uint32)(unsafe.Pointer(&retEchoShapes)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoShapes), 4)))
 	cabi.Unpin()
@@ -350,6 +363,7 @@ var retEchoOption [2]uint64
 //
 //	echo-option: func(v: option<string>) -> option<string>
 func EchoOption(v witval.Option[string]) (string, bool) {
+	cabi.Enter()
 	x1, x2, x3 := flatOptionString(v)
 	importEchoOption(x1, x2, x3, uint32(uintptr(unsafe.Pointer(&retEchoOption))))
 	res := loadOptionString(unsafe.Pointer(&retEchoOption))
@@ -367,6 +381,7 @@ var retEchoResult [2]uint64
 //
 //	echo-result: func(v: result<u32, string>) -> result<u32, string>
 func EchoResult(v witval.Result[uint32, string]) (uint32, error) {
+	cabi.Enter()
 	x1, x2, x3 := flatResultU32String(v)
 	importEchoResult(x1, x2, x3, uint32(uintptr(unsafe.Pointer(&retEchoResult))))
 	var ok uint32
@@ -402,12 +417,15 @@ var resultEchoResultOK = [2]func() error{
 //
 //	echo-result-ok: func(v: result<u32>) -> result<u32>
 func EchoResultOK(v witval.Result[uint32, witval.Unit]) (uint32, error) {
+	cabi.Enter()
 	x1, x2 := flatResultU32Unit(v)
 	importEchoResultOK(x1, x2, uint32(uintptr(unsafe.Pointer(&retEchoResultOK))))
 	isErr := *(*uint8)(unsafe.Pointer(&retEchoResultOK))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint32)(unsafe.Add(unsafe.Pointer(&retEchoResultOK), 4)) & (uint32(isErr) - 1)
-	return ok, resultEchoResultOK[isErr&1]()
+	err := resultEchoResultOK[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-result-err
@@ -433,11 +451,14 @@ var resultEchoResultErr = [2]func() error{
 //
 //	echo-result-err: func(v: result<_, error-code>) -> result<_, error-code>
 func EchoResultErr(v witval.Result[witval.Unit, ErrorCode]) error {
+	cabi.Enter()
 	x1, x2 := flatResultUnitErrorCode(v)
 	importEchoResultErr(x1, x2, uint32(uintptr(unsafe.Pointer(&retEchoResultErr))))
 	isErr := *(*uint8)(unsafe.Pointer(&retEchoResultErr))
 	isErr = (isErr | -isErr) >> 7
-	return resultEchoResultErr[isErr&1]()
+	err := resultEchoResultErr[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 echo-result-empty
@@ -447,6 +468,7 @@ func importEchoResultEmpty(p0 uint32) uint32
 //
 //	echo-result-empty: func(v: result) -> result
 func EchoResultEmpty(v witval.Result[witval.Unit, witval.Unit]) error {
+	cabi.Wait()
 	x1 := flatResultUnitUnit(v)
 	core := importEchoResultEmpty(x1)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
@@ -471,6 +493,7 @@ var retEchoTuple [3]uint64
 //
 //	echo-tuple: func(v: tuple<u8, string, f64>) -> tuple<u8, string, f64>
 func EchoTuple(v witval.Tuple3[uint8, string, float64]) witval.Tuple3[uint8, string, float64] {
+	cabi.Enter()
 	importEchoTuple(uint32(v.F0), cabi.Addr(unsafe.Pointer(unsafe.StringData(v.F1))), uint32(len(v.F1)), float64(v.F2), uint32(uintptr(unsafe.Pointer(&retEchoTuple))))
 	res := loadTuple3U8StringF64End(unsafe.Pointer(&retEchoTuple))
 	cabi.Unpin()
@@ -487,6 +510,7 @@ var retEchoNested [5]uint64
 //
 //	echo-nested: func(v: option<result<list<option<u16>>, shape>>) -> option<result<list<option<u16>>, shape>>
 func EchoNested(v witval.Option[witval.Result[[]witval.Option[uint16], Shape]]) (witval.Result[[]witval.Option[uint16], Shape], bool) {
+	cabi.Enter()
 	x8, x9, x10, x11, x12 := flatOptionResultListOptionU16Shape(v)
 	importEchoNested(x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retEchoNested))))
 	res := loadOptionResultListOptionU16Shape(unsafe.Pointer(&retEchoNested))
@@ -503,6 +527,7 @@ func importSum17(p0 uint32) uint64
 //
 //	sum17: func(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32, a6: u32, a7: u32, a8: u32, a9: u32, a10: u32, a11: u32, a12: u32, a13: u32, a14: u32, a15: u32, a16: u32) -> u64
 func Sum17(a0 uint32, a1 uint32, a2 uint32, a3 uint32, a4 uint32, a5 uint32, a6 uint32, a7 uint32, a8 uint32, a9 uint32, a10 uint32, a11 uint32, a12 uint32, a13 uint32, a14 uint32, a15 uint32, a16 uint32) uint64 {
+	cabi.Enter()
 	spill := cabi.Alloc(68)
 	*(*uint32)(unsafe.Add(spill, 0)) = a0
 	*(*uint32)(unsafe.Add(spill, 4)) = a1
@@ -539,13 +564,16 @@ var retMakeCounter [1]uint64
 //
 //	make-counter: func(start: u32, fail: bool) -> result<counter, error-code>
 func MakeCounter(start uint32, fail bool) (Counter, error) {
+	cabi.Enter()
 	importMakeCounter(uint32(start), cabi.Bool(fail), uint32(uintptr(unsafe.Pointer(&retMakeCounter))))
 	var ok Counter
 	if *(*uint8)(unsafe.Pointer(&retMakeCounter)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retMakeCounter), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*Counter)(unsafe.Add(unsafe.Pointer(&retMakeCounter), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
@@ -556,9 +584,9 @@ func importTakeCounter(p0 uint32) uint32
 //
 //	take-counter: func(c: counter) -> u32
 func TakeCounter(c Counter) uint32 {
+	cabi.Wait()
 	core := importTakeCounter(uint32(c))
-	res := uint32(core)
-	return res
+	return uint32(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 peek-counter
@@ -568,9 +596,9 @@ func importPeekCounter(p0 uint32) uint32
 //
 //	peek-counter: func(c: borrow<counter>) -> u32
 func PeekCounter(c CounterBorrow) uint32 {
+	cabi.Wait()
 	core := importPeekCounter(uint32(c))
-	res := uint32(core)
-	return res
+	return uint32(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 counters
@@ -583,6 +611,7 @@ var retCounters [1]uint64
 //
 //	counters: func(n: u32) -> list<counter>
 func Counters(n uint32) []Counter {
+	cabi.Enter()
 	importCounters(uint32(n), uint32(uintptr(unsafe.Pointer(&retCounters))))
 	res := cabi.LiftList[Counter](*(*uint32)(unsafe.Pointer(&retCounters)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retCounters), 4)))
 	cabi.Unpin()
@@ -598,9 +627,9 @@ func importMerge(p0 uint32, p1 uint32) uint32
 //
 //	merge: func(a: borrow<counter>, b: counter) -> u32
 func Merge(a CounterBorrow, b Counter) uint32 {
+	cabi.Wait()
 	core := importMerge(uint32(a), uint32(b))
-	res := uint32(core)
-	return res
+	return uint32(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 sum-counters
@@ -612,6 +641,7 @@ func importSumCounters(p0 uint32, p1 uint32) uint32
 //
 //	sum-counters: func(cs: list<borrow<counter>>) -> u32
 func SumCounters(cs []CounterBorrow) uint32 {
+	cabi.Wait()
 	core := importSumCounters(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(cs)))), uint32(len(cs)))
 	res := uint32(core)
 	runtime.KeepAlive(cs)
@@ -627,10 +657,10 @@ func importTakeMaybe(p0 uint32, p1 uint32) uint32
 //
 //	take-maybe: func(c: option<counter>) -> u32
 func TakeMaybe(c witval.Option[Counter]) uint32 {
+	cabi.Wait()
 	x1, x2 := flatOptionOwnCounter(c)
 	core := importTakeMaybe(x1, x2)
-	res := uint32(core)
-	return res
+	return uint32(core)
 }
 
 //go:wasmimport test:kitchen/echo@0.1.0 describe-tagged
@@ -645,6 +675,7 @@ var retDescribeTagged [1]uint64
 //
 //	describe-tagged: func(t: tagged) -> string
 func DescribeTagged(t Tagged) string {
+	cabi.Enter()
 	importDescribeTagged(cabi.Addr(unsafe.Pointer(unsafe.StringData(t.Name))), uint32(len(t.Name)), uint32(t.C), uint32(uintptr(unsafe.Pointer(&retDescribeTagged))))
 	res := cabi.LiftString(*(*uint32)(unsafe.Pointer(&retDescribeTagged)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retDescribeTagged), 4)))
 	cabi.Unpin()
@@ -661,6 +692,7 @@ func importTakeAll(p0 uint32, p1 uint32) uint32
 //
 //	take-all: func(cs: list<counter>) -> u32
 func TakeAll(cs []Counter) uint32 {
+	cabi.Wait()
 	core := importTakeAll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(cs)))), uint32(len(cs)))
 	res := uint32(core)
 	runtime.KeepAlive(cs)

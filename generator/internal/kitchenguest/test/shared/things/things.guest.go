@@ -14,6 +14,7 @@ func importCounterDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Counter) Drop() {
+	cabi.Wait()
 	importCounterDrop(uint32(self))
 }
 
@@ -23,6 +24,7 @@ func importCounterViewDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self CounterView) Drop() {
+	cabi.Wait()
 	importCounterViewDrop(uint32(self))
 }
 
@@ -33,9 +35,9 @@ func importNewCounter(p0 uint32) uint32
 //
 //	constructor(start: u32)
 func NewCounter(start uint32) Counter {
+	cabi.Wait()
 	core := importNewCounter(uint32(start))
-	res := Counter(core)
-	return res
+	return Counter(core)
 }
 
 //go:wasmimport test:shared/things@0.1.0 [method]counter.get
@@ -45,14 +47,14 @@ func importCounterGet(p0 uint32) uint32
 //
 //	get: func() -> u32
 func (self CounterBorrow) Get() uint32 {
+	cabi.Wait()
 	core := importCounterGet(uint32(self))
-	res := uint32(core)
-	return res
+	return uint32(core)
 }
 
 // Get calls the method get on the borrowed handle.
 func (self Counter) Get() uint32 {
-	return self.Borrow().Get()
+	return CounterBorrow(self).Get()
 }
 
 //go:wasmimport test:shared/things@0.1.0 [method]counter.view
@@ -64,14 +66,14 @@ func importCounterView(p0 uint32) uint32
 //
 //	view: func() -> counter-view
 func (self CounterBorrow) View() CounterView {
+	cabi.Wait()
 	core := importCounterView(uint32(self))
-	res := CounterView(core)
-	return res
+	return CounterView(core)
 }
 
 // View calls the method view on the borrowed handle.
 func (self Counter) View() CounterView {
-	return self.Borrow().View()
+	return CounterBorrow(self).View()
 }
 
 //go:wasmimport test:shared/things@0.1.0 [static]counter.make
@@ -84,13 +86,16 @@ var retCounterMake [1]uint64
 //
 //	make: static func(start: u32, fail: bool) -> result<counter, error-code>
 func CounterMake(start uint32, fail bool) (Counter, error) {
+	cabi.Enter()
 	importCounterMake(uint32(start), cabi.Bool(fail), uint32(uintptr(unsafe.Pointer(&retCounterMake))))
 	var ok Counter
 	if *(*uint8)(unsafe.Pointer(&retCounterMake)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retCounterMake), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*Counter)(unsafe.Add(unsafe.Pointer(&retCounterMake), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
@@ -101,12 +106,12 @@ func importCounterViewPeek(p0 uint32) uint32
 //
 //	peek: func() -> u32
 func (self CounterViewBorrow) Peek() uint32 {
+	cabi.Wait()
 	core := importCounterViewPeek(uint32(self))
-	res := uint32(core)
-	return res
+	return uint32(core)
 }
 
 // Peek calls the method peek on the borrowed handle.
 func (self CounterView) Peek() uint32 {
-	return self.Borrow().Peek()
+	return CounterViewBorrow(self).Peek()
 }

@@ -257,16 +257,20 @@ var repsWidget cabi.Reps[WidgetImpl]
 // WidgetOf makes impl a widget and returns the own handle to it, for a constructor,
 // or any function returning one, to return.
 func WidgetOf(impl WidgetImpl) Widget {
-	return Widget(importWidgetNew(repsWidget.Add(impl)))
+	rep := repsWidget.Add(impl)
+	cabi.Wait()
+	return Widget(importWidgetNew(rep))
 }
 
 // Impl returns the implementation behind the handle.
 func (self Widget) Impl() WidgetImpl {
+	cabi.Wait()
 	return repsWidget.Get(importWidgetRep(uint32(self)))
 }
 
 // Drop drops the handle: the host then calls the destructor, WidgetImpl.Drop.
 func (self Widget) Drop() {
+	cabi.Wait()
 	importWidgetDrop(uint32(self))
 }
 

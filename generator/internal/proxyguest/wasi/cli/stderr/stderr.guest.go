@@ -3,6 +3,8 @@
 
 package stderr
 
+import "github.com/wasitls/wasitls/guest/wasi/cabi"
+
 //go:wasmimport wasi:cli/stderr@0.2.8 get-stderr
 func importGetStderr() uint32
 
@@ -10,7 +12,7 @@ func importGetStderr() uint32
 //
 //	get-stderr: func() -> output-stream
 func GetStderr() OutputStream {
+	cabi.Wait()
 	core := importGetStderr()
-	res := OutputStream(core)
-	return res
+	return OutputStream(core)
 }

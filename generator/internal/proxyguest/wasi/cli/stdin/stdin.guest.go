@@ -3,6 +3,8 @@
 
 package stdin
 
+import "github.com/wasitls/wasitls/guest/wasi/cabi"
+
 //go:wasmimport wasi:cli/stdin@0.2.8 get-stdin
 func importGetStdin() uint32
 
@@ -10,7 +12,7 @@ func importGetStdin() uint32
 //
 //	get-stdin: func() -> input-stream
 func GetStdin() InputStream {
+	cabi.Wait()
 	core := importGetStdin()
-	res := InputStream(core)
-	return res
+	return InputStream(core)
 }

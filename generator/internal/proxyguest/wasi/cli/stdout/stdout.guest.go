@@ -3,6 +3,8 @@
 
 package stdout
 
+import "github.com/wasitls/wasitls/guest/wasi/cabi"
+
 //go:wasmimport wasi:cli/stdout@0.2.8 get-stdout
 func importGetStdout() uint32
 
@@ -10,7 +12,7 @@ func importGetStdout() uint32
 //
 //	get-stdout: func() -> output-stream
 func GetStdout() OutputStream {
+	cabi.Wait()
 	core := importGetStdout()
-	res := OutputStream(core)
-	return res
+	return OutputStream(core)
 }

@@ -3,7 +3,10 @@
 
 package wallclock
 
-import "unsafe"
+import (
+	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"unsafe"
+)
 
 //go:wasmimport wasi:clocks/wall-clock@0.2.8 now
 func importNow(ret uint32)
@@ -29,8 +32,10 @@ var retNow [2]uint64
 // [POSIX's Seconds Since the Epoch]: https://pubs.opengroup.org/onlinepubs/9699919799/xrat/V4_xbd_chap04.html#tag_21_04_16
 // [Unix Time]: https://en.wikipedia.org/wiki/Unix_time
 func Now() Datetime {
+	cabi.Enter()
 	importNow(uint32(uintptr(unsafe.Pointer(&retNow))))
 	res := *(*Datetime)(unsafe.Pointer(&retNow))
+	cabi.Leave()
 	return res
 }
 
@@ -48,7 +53,9 @@ var retResolution [2]uint64
 //
 //	resolution: func() -> datetime
 func Resolution() Datetime {
+	cabi.Enter()
 	importResolution(uint32(uintptr(unsafe.Pointer(&retResolution))))
 	res := *(*Datetime)(unsafe.Pointer(&retResolution))
+	cabi.Leave()
 	return res
 }

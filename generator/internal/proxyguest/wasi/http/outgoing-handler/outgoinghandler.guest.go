@@ -31,6 +31,7 @@ var retHandle [5]uint64
 //
 //	handle: func(request: outgoing-request, options: option<request-options>) -> result<future-incoming-response, error-code>
 func Handle(request OutgoingRequest, options witval.Option[RequestOptions]) (FutureIncomingResponse, error) {
+	cabi.Enter()
 	x1, x2 := flatOptionOwnRequestOptions(options)
 	importHandle(uint32(request), x1, x2, uint32(uintptr(unsafe.Pointer(&retHandle))))
 	var ok FutureIncomingResponse

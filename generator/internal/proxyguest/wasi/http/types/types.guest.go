@@ -17,6 +17,7 @@ func importFieldsDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Fields) Drop() {
+	cabi.Wait()
 	importFieldsDrop(uint32(self))
 }
 
@@ -26,6 +27,7 @@ func importIncomingRequestDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self IncomingRequest) Drop() {
+	cabi.Wait()
 	importIncomingRequestDrop(uint32(self))
 }
 
@@ -35,6 +37,7 @@ func importOutgoingRequestDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutgoingRequest) Drop() {
+	cabi.Wait()
 	importOutgoingRequestDrop(uint32(self))
 }
 
@@ -44,6 +47,7 @@ func importRequestOptionsDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self RequestOptions) Drop() {
+	cabi.Wait()
 	importRequestOptionsDrop(uint32(self))
 }
 
@@ -53,6 +57,7 @@ func importResponseOutparamDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ResponseOutparam) Drop() {
+	cabi.Wait()
 	importResponseOutparamDrop(uint32(self))
 }
 
@@ -62,6 +67,7 @@ func importIncomingResponseDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self IncomingResponse) Drop() {
+	cabi.Wait()
 	importIncomingResponseDrop(uint32(self))
 }
 
@@ -71,6 +77,7 @@ func importIncomingBodyDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self IncomingBody) Drop() {
+	cabi.Wait()
 	importIncomingBodyDrop(uint32(self))
 }
 
@@ -80,6 +87,7 @@ func importFutureTrailersDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureTrailers) Drop() {
+	cabi.Wait()
 	importFutureTrailersDrop(uint32(self))
 }
 
@@ -89,6 +97,7 @@ func importOutgoingResponseDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutgoingResponse) Drop() {
+	cabi.Wait()
 	importOutgoingResponseDrop(uint32(self))
 }
 
@@ -98,6 +107,7 @@ func importOutgoingBodyDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutgoingBody) Drop() {
+	cabi.Wait()
 	importOutgoingBodyDrop(uint32(self))
 }
 
@@ -107,6 +117,7 @@ func importFutureIncomingResponseDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureIncomingResponse) Drop() {
+	cabi.Wait()
 	importFutureIncomingResponseDrop(uint32(self))
 }
 
@@ -132,6 +143,7 @@ var retHTTPErrorCode [5]uint64
 //
 //	http-error-code: func(err: borrow<io-error>) -> option<error-code>
 func HTTPErrorCode(err_ IOErrorBorrow) (ErrorCode, bool) {
+	cabi.Enter()
 	importHTTPErrorCode(uint32(err_), uint32(uintptr(unsafe.Pointer(&retHTTPErrorCode))))
 	res := loadOptionErrorCode(unsafe.Pointer(&retHTTPErrorCode))
 	cabi.Unpin()
@@ -149,9 +161,9 @@ func importNewFields() uint32
 //
 //	constructor()
 func NewFields() Fields {
+	cabi.Wait()
 	core := importNewFields()
-	res := Fields(core)
-	return res
+	return Fields(core)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [static]fields.from-list
@@ -178,6 +190,7 @@ var retFieldsFromList [1]uint64
 //
 //	from-list: static func(entries: list<tuple<field-name, field-value>>) -> result<fields, header-error>
 func FieldsFromList(entries []witval.Tuple2[FieldName, FieldValue]) (Fields, error) {
+	cabi.Enter()
 	importFieldsFromList(lowerListTuple2FieldNameFieldValueEnd(entries), uint32(len(entries)), uint32(uintptr(unsafe.Pointer(&retFieldsFromList))))
 	var ok Fields
 	if *(*uint8)(unsafe.Pointer(&retFieldsFromList)) != 0 {
@@ -205,6 +218,7 @@ var retFieldsGet [1]uint64
 //
 //	get: func(name: field-name) -> list<field-value>
 func (self FieldsBorrow) Get(name FieldName) []FieldValue {
+	cabi.Enter()
 	importFieldsGet(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsGet))))
 	res := loadListFieldValue(*(*uint32)(unsafe.Pointer(&retFieldsGet)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retFieldsGet), 4)))
 	runtime.KeepAlive(name)
@@ -214,7 +228,7 @@ func (self FieldsBorrow) Get(name FieldName) []FieldValue {
 
 // Get calls the method get on the borrowed handle.
 func (self Fields) Get(name FieldName) []FieldValue {
-	return self.Borrow().Get(name)
+	return FieldsBorrow(self).Get(name)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.has
@@ -227,6 +241,7 @@ func importFieldsHas(p0 uint32, p1 uint32, p2 uint32) uint32
 //
 //	has: func(name: field-name) -> bool
 func (self FieldsBorrow) Has(name FieldName) bool {
+	cabi.Wait()
 	core := importFieldsHas(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)))
 	res := core != 0
 	runtime.KeepAlive(name)
@@ -235,7 +250,7 @@ func (self FieldsBorrow) Has(name FieldName) bool {
 
 // Has calls the method has on the borrowed handle.
 func (self Fields) Has(name FieldName) bool {
-	return self.Borrow().Has(name)
+	return FieldsBorrow(self).Has(name)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.set
@@ -256,6 +271,7 @@ var retFieldsSet [1]uint64
 //
 //	set: func(name: field-name, value: list<field-value>) -> result<_, header-error>
 func (self FieldsBorrow) Set(name FieldName, value []FieldValue) error {
+	cabi.Enter()
 	importFieldsSet(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), lowerListFieldValue(value), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFieldsSet))))
 	if *(*uint8)(unsafe.Pointer(&retFieldsSet)) != 0 {
 		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsSet), 1))
@@ -268,7 +284,7 @@ func (self FieldsBorrow) Set(name FieldName, value []FieldValue) error {
 
 // Set calls the method set on the borrowed handle.
 func (self Fields) Set(name FieldName, value []FieldValue) error {
-	return self.Borrow().Set(name, value)
+	return FieldsBorrow(self).Set(name, value)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.delete
@@ -302,16 +318,19 @@ var resultFieldsDelete = [2]func() error{
 //
 //	delete: func(name: field-name) -> result<_, header-error>
 func (self FieldsBorrow) Delete(name FieldName) error {
+	cabi.Enter()
 	importFieldsDelete(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsDelete))))
 	runtime.KeepAlive(name)
 	isErr := *(*uint8)(unsafe.Pointer(&retFieldsDelete))
 	isErr = (isErr | -isErr) >> 7
-	return resultFieldsDelete[isErr&1]()
+	err := resultFieldsDelete[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // Delete calls the method delete on the borrowed handle.
 func (self Fields) Delete(name FieldName) error {
-	return self.Borrow().Delete(name)
+	return FieldsBorrow(self).Delete(name)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.append
@@ -345,17 +364,20 @@ var resultFieldsAppend = [2]func() error{
 //
 //	append: func(name: field-name, value: field-value) -> result<_, header-error>
 func (self FieldsBorrow) Append(name FieldName, value FieldValue) error {
+	cabi.Enter()
 	importFieldsAppend(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFieldsAppend))))
 	runtime.KeepAlive(name)
 	runtime.KeepAlive(value)
 	isErr := *(*uint8)(unsafe.Pointer(&retFieldsAppend))
 	isErr = (isErr | -isErr) >> 7
-	return resultFieldsAppend[isErr&1]()
+	err := resultFieldsAppend[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // Append calls the method append on the borrowed handle.
 func (self Fields) Append(name FieldName, value FieldValue) error {
-	return self.Borrow().Append(name, value)
+	return FieldsBorrow(self).Append(name, value)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.entries
@@ -378,6 +400,7 @@ var retFieldsEntries [1]uint64
 //
 //	entries: func() -> list<tuple<field-name, field-value>>
 func (self FieldsBorrow) Entries() []witval.Tuple2[FieldName, FieldValue] {
+	cabi.Enter()
 	importFieldsEntries(uint32(self), uint32(uintptr(unsafe.Pointer(&retFieldsEntries))))
 	res := loadListTuple2FieldNameFieldValueEnd(*(*uint32)(unsafe.Pointer(&retFieldsEntries)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retFieldsEntries), 4)))
 	cabi.Unpin()
@@ -386,7 +409,7 @@ func (self FieldsBorrow) Entries() []witval.Tuple2[FieldName, FieldValue] {
 
 // Entries calls the method entries on the borrowed handle.
 func (self Fields) Entries() []witval.Tuple2[FieldName, FieldValue] {
-	return self.Borrow().Entries()
+	return FieldsBorrow(self).Entries()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.clone
@@ -400,14 +423,14 @@ func importFieldsClone(p0 uint32) uint32
 //
 //	clone: func() -> fields
 func (self FieldsBorrow) Clone() Fields {
+	cabi.Wait()
 	core := importFieldsClone(uint32(self))
-	res := Fields(core)
-	return res
+	return Fields(core)
 }
 
 // Clone calls the method clone on the borrowed handle.
 func (self Fields) Clone() Fields {
-	return self.Borrow().Clone()
+	return FieldsBorrow(self).Clone()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.method
@@ -422,6 +445,7 @@ var retIncomingRequestMethod [2]uint64
 //
 //	method: func() -> method
 func (self IncomingRequestBorrow) Method() Method {
+	cabi.Enter()
 	importIncomingRequestMethod(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestMethod))))
 	res := loadMethod(unsafe.Pointer(&retIncomingRequestMethod))
 	cabi.Unpin()
@@ -430,7 +454,7 @@ func (self IncomingRequestBorrow) Method() Method {
 
 // Method calls the method method on the borrowed handle.
 func (self IncomingRequest) Method() Method {
-	return self.Borrow().Method()
+	return IncomingRequestBorrow(self).Method()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.path-with-query
@@ -445,6 +469,7 @@ var retIncomingRequestPathWithQuery [2]uint64
 //
 //	path-with-query: func() -> option<string>
 func (self IncomingRequestBorrow) PathWithQuery() (string, bool) {
+	cabi.Enter()
 	importIncomingRequestPathWithQuery(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestPathWithQuery))))
 	res := loadOptionString(unsafe.Pointer(&retIncomingRequestPathWithQuery))
 	cabi.Unpin()
@@ -453,7 +478,7 @@ func (self IncomingRequestBorrow) PathWithQuery() (string, bool) {
 
 // PathWithQuery calls the method path-with-query on the borrowed handle.
 func (self IncomingRequest) PathWithQuery() (string, bool) {
-	return self.Borrow().PathWithQuery()
+	return IncomingRequestBorrow(self).PathWithQuery()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.scheme
@@ -468,6 +493,7 @@ var retIncomingRequestScheme [2]uint64
 //
 //	scheme: func() -> option<scheme>
 func (self IncomingRequestBorrow) Scheme() (Scheme, bool) {
+	cabi.Enter()
 	importIncomingRequestScheme(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestScheme))))
 	res := loadOptionScheme(unsafe.Pointer(&retIncomingRequestScheme))
 	cabi.Unpin()
@@ -476,7 +502,7 @@ func (self IncomingRequestBorrow) Scheme() (Scheme, bool) {
 
 // Scheme calls the method scheme on the borrowed handle.
 func (self IncomingRequest) Scheme() (Scheme, bool) {
-	return self.Borrow().Scheme()
+	return IncomingRequestBorrow(self).Scheme()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.authority
@@ -491,6 +517,7 @@ var retIncomingRequestAuthority [2]uint64
 //
 //	authority: func() -> option<string>
 func (self IncomingRequestBorrow) Authority() (string, bool) {
+	cabi.Enter()
 	importIncomingRequestAuthority(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestAuthority))))
 	res := loadOptionString(unsafe.Pointer(&retIncomingRequestAuthority))
 	cabi.Unpin()
@@ -499,7 +526,7 @@ func (self IncomingRequestBorrow) Authority() (string, bool) {
 
 // Authority calls the method authority on the borrowed handle.
 func (self IncomingRequest) Authority() (string, bool) {
-	return self.Borrow().Authority()
+	return IncomingRequestBorrow(self).Authority()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.headers
@@ -518,14 +545,14 @@ func importIncomingRequestHeaders(p0 uint32) uint32
 //
 //	headers: func() -> headers
 func (self IncomingRequestBorrow) Headers() Headers {
+	cabi.Wait()
 	core := importIncomingRequestHeaders(uint32(self))
-	res := Headers(core)
-	return res
+	return Headers(core)
 }
 
 // Headers calls the method headers on the borrowed handle.
 func (self IncomingRequest) Headers() Headers {
-	return self.Borrow().Headers()
+	return IncomingRequestBorrow(self).Headers()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.consume
@@ -541,18 +568,21 @@ var retIncomingRequestConsume [1]uint64
 //
 //	consume: func() -> result<incoming-body>
 func (self IncomingRequestBorrow) Consume() (IncomingBody, error) {
+	cabi.Enter()
 	importIncomingRequestConsume(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestConsume))))
 	var ok IncomingBody
 	if *(*uint8)(unsafe.Pointer(&retIncomingRequestConsume)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-request.consume: error")
 	}
 	ok = *(*IncomingBody)(unsafe.Add(unsafe.Pointer(&retIncomingRequestConsume), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Consume calls the method consume on the borrowed handle.
 func (self IncomingRequest) Consume() (IncomingBody, error) {
-	return self.Borrow().Consume()
+	return IncomingRequestBorrow(self).Consume()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [constructor]outgoing-request
@@ -573,9 +603,9 @@ func importNewOutgoingRequest(p0 uint32) uint32
 //
 //	constructor(headers: headers)
 func NewOutgoingRequest(headers Headers) OutgoingRequest {
+	cabi.Wait()
 	core := importNewOutgoingRequest(uint32(headers))
-	res := OutgoingRequest(core)
-	return res
+	return OutgoingRequest(core)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.body
@@ -595,18 +625,21 @@ var retOutgoingRequestBody [1]uint64
 //
 //	body: func() -> result<outgoing-body>
 func (self OutgoingRequestBorrow) Body() (OutgoingBody, error) {
+	cabi.Enter()
 	importOutgoingRequestBody(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestBody))))
 	var ok OutgoingBody
 	if *(*uint8)(unsafe.Pointer(&retOutgoingRequestBody)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-request.body: error")
 	}
 	ok = *(*OutgoingBody)(unsafe.Add(unsafe.Pointer(&retOutgoingRequestBody), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Body calls the method body on the borrowed handle.
 func (self OutgoingRequest) Body() (OutgoingBody, error) {
-	return self.Borrow().Body()
+	return OutgoingRequestBorrow(self).Body()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.method
@@ -621,6 +654,7 @@ var retOutgoingRequestMethod [2]uint64
 //
 //	method: func() -> method
 func (self OutgoingRequestBorrow) Method() Method {
+	cabi.Enter()
 	importOutgoingRequestMethod(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestMethod))))
 	res := loadMethod(unsafe.Pointer(&retOutgoingRequestMethod))
 	cabi.Unpin()
@@ -629,7 +663,7 @@ func (self OutgoingRequestBorrow) Method() Method {
 
 // Method calls the method method on the borrowed handle.
 func (self OutgoingRequest) Method() Method {
-	return self.Borrow().Method()
+	return OutgoingRequestBorrow(self).Method()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.set-method
@@ -642,6 +676,7 @@ func importOutgoingRequestSetMethod(p0 uint32, p1 uint32, p2 uint32, p3 uint32) 
 //
 //	set-method: func(method: method) -> result
 func (self OutgoingRequestBorrow) SetMethod(method Method) error {
+	cabi.Enter()
 	x1, x2, x3 := flatMethod(method)
 	core := importOutgoingRequestSetMethod(uint32(self), x1, x2, x3)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
@@ -659,7 +694,7 @@ func (self OutgoingRequestBorrow) SetMethod(method Method) error {
 
 // SetMethod calls the method set-method on the borrowed handle.
 func (self OutgoingRequest) SetMethod(method Method) error {
-	return self.Borrow().SetMethod(method)
+	return OutgoingRequestBorrow(self).SetMethod(method)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.path-with-query
@@ -675,6 +710,7 @@ var retOutgoingRequestPathWithQuery [2]uint64
 //
 //	path-with-query: func() -> option<string>
 func (self OutgoingRequestBorrow) PathWithQuery() (string, bool) {
+	cabi.Enter()
 	importOutgoingRequestPathWithQuery(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestPathWithQuery))))
 	res := loadOptionString(unsafe.Pointer(&retOutgoingRequestPathWithQuery))
 	cabi.Unpin()
@@ -683,7 +719,7 @@ func (self OutgoingRequestBorrow) PathWithQuery() (string, bool) {
 
 // PathWithQuery calls the method path-with-query on the borrowed handle.
 func (self OutgoingRequest) PathWithQuery() (string, bool) {
-	return self.Borrow().PathWithQuery()
+	return OutgoingRequestBorrow(self).PathWithQuery()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.set-path-with-query
@@ -697,6 +733,7 @@ func importOutgoingRequestSetPathWithQuery(p0 uint32, p1 uint32, p2 uint32, p3 u
 //
 //	set-path-with-query: func(path-with-query: option<string>) -> result
 func (self OutgoingRequestBorrow) SetPathWithQuery(pathWithQuery witval.Option[string]) error {
+	cabi.Enter()
 	x1, x2, x3 := flatOptionString(pathWithQuery)
 	core := importOutgoingRequestSetPathWithQuery(uint32(self), x1, x2, x3)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
@@ -714,7 +751,7 @@ func (self OutgoingRequestBorrow) SetPathWithQuery(pathWithQuery witval.Option[s
 
 // SetPathWithQuery calls the method set-path-with-query on the borrowed handle.
 func (self OutgoingRequest) SetPathWithQuery(pathWithQuery witval.Option[string]) error {
-	return self.Borrow().SetPathWithQuery(pathWithQuery)
+	return OutgoingRequestBorrow(self).SetPathWithQuery(pathWithQuery)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.scheme
@@ -730,6 +767,7 @@ var retOutgoingRequestScheme [2]uint64
 //
 //	scheme: func() -> option<scheme>
 func (self OutgoingRequestBorrow) Scheme() (Scheme, bool) {
+	cabi.Enter()
 	importOutgoingRequestScheme(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestScheme))))
 	res := loadOptionScheme(unsafe.Pointer(&retOutgoingRequestScheme))
 	cabi.Unpin()
@@ -738,7 +776,7 @@ func (self OutgoingRequestBorrow) Scheme() (Scheme, bool) {
 
 // Scheme calls the method scheme on the borrowed handle.
 func (self OutgoingRequest) Scheme() (Scheme, bool) {
-	return self.Borrow().Scheme()
+	return OutgoingRequestBorrow(self).Scheme()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.set-scheme
@@ -752,6 +790,7 @@ func importOutgoingRequestSetScheme(p0 uint32, p1 uint32, p2 uint32, p3 uint32, 
 //
 //	set-scheme: func(scheme: option<scheme>) -> result
 func (self OutgoingRequestBorrow) SetScheme(scheme witval.Option[Scheme]) error {
+	cabi.Enter()
 	x4, x5, x6, x7 := flatOptionScheme(scheme)
 	core := importOutgoingRequestSetScheme(uint32(self), x4, x5, x6, x7)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
@@ -769,7 +808,7 @@ func (self OutgoingRequestBorrow) SetScheme(scheme witval.Option[Scheme]) error 
 
 // SetScheme calls the method set-scheme on the borrowed handle.
 func (self OutgoingRequest) SetScheme(scheme witval.Option[Scheme]) error {
-	return self.Borrow().SetScheme(scheme)
+	return OutgoingRequestBorrow(self).SetScheme(scheme)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.authority
@@ -786,6 +825,7 @@ var retOutgoingRequestAuthority [2]uint64
 //
 //	authority: func() -> option<string>
 func (self OutgoingRequestBorrow) Authority() (string, bool) {
+	cabi.Enter()
 	importOutgoingRequestAuthority(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestAuthority))))
 	res := loadOptionString(unsafe.Pointer(&retOutgoingRequestAuthority))
 	cabi.Unpin()
@@ -794,7 +834,7 @@ func (self OutgoingRequestBorrow) Authority() (string, bool) {
 
 // Authority calls the method authority on the borrowed handle.
 func (self OutgoingRequest) Authority() (string, bool) {
-	return self.Borrow().Authority()
+	return OutgoingRequestBorrow(self).Authority()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.set-authority
@@ -809,6 +849,7 @@ func importOutgoingRequestSetAuthority(p0 uint32, p1 uint32, p2 uint32, p3 uint3
 //
 //	set-authority: func(authority: option<string>) -> result
 func (self OutgoingRequestBorrow) SetAuthority(authority witval.Option[string]) error {
+	cabi.Enter()
 	x1, x2, x3 := flatOptionString(authority)
 	core := importOutgoingRequestSetAuthority(uint32(self), x1, x2, x3)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
@@ -826,7 +867,7 @@ func (self OutgoingRequestBorrow) SetAuthority(authority witval.Option[string]) 
 
 // SetAuthority calls the method set-authority on the borrowed handle.
 func (self OutgoingRequest) SetAuthority(authority witval.Option[string]) error {
-	return self.Borrow().SetAuthority(authority)
+	return OutgoingRequestBorrow(self).SetAuthority(authority)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.headers
@@ -845,14 +886,14 @@ func importOutgoingRequestHeaders(p0 uint32) uint32
 //
 //	headers: func() -> headers
 func (self OutgoingRequestBorrow) Headers() Headers {
+	cabi.Wait()
 	core := importOutgoingRequestHeaders(uint32(self))
-	res := Headers(core)
-	return res
+	return Headers(core)
 }
 
 // Headers calls the method headers on the borrowed handle.
 func (self OutgoingRequest) Headers() Headers {
-	return self.Borrow().Headers()
+	return OutgoingRequestBorrow(self).Headers()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [constructor]request-options
@@ -864,9 +905,9 @@ func importNewRequestOptions() uint32
 //
 //	constructor()
 func NewRequestOptions() RequestOptions {
+	cabi.Wait()
 	core := importNewRequestOptions()
-	res := RequestOptions(core)
-	return res
+	return RequestOptions(core)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.connect-timeout
@@ -881,14 +922,16 @@ var retRequestOptionsConnectTimeout [2]uint64
 //
 //	connect-timeout: func() -> option<duration>
 func (self RequestOptionsBorrow) ConnectTimeout() (Duration, bool) {
+	cabi.Enter()
 	importRequestOptionsConnectTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptionsConnectTimeout))))
 	res := loadOptionDuration(unsafe.Pointer(&retRequestOptionsConnectTimeout))
+	cabi.Leave()
 	return res.Get()
 }
 
 // ConnectTimeout calls the method connect-timeout on the borrowed handle.
 func (self RequestOptions) ConnectTimeout() (Duration, bool) {
-	return self.Borrow().ConnectTimeout()
+	return RequestOptionsBorrow(self).ConnectTimeout()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.set-connect-timeout
@@ -901,6 +944,7 @@ func importRequestOptionsSetConnectTimeout(p0 uint32, p1 uint32, p2 uint64) uint
 //
 //	set-connect-timeout: func(duration: option<duration>) -> result
 func (self RequestOptionsBorrow) SetConnectTimeout(duration witval.Option[Duration]) error {
+	cabi.Wait()
 	x1, x2 := flatOptionDuration(duration)
 	core := importRequestOptionsSetConnectTimeout(uint32(self), x1, x2)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
@@ -917,7 +961,7 @@ func (self RequestOptionsBorrow) SetConnectTimeout(duration witval.Option[Durati
 
 // SetConnectTimeout calls the method set-connect-timeout on the borrowed handle.
 func (self RequestOptions) SetConnectTimeout(duration witval.Option[Duration]) error {
-	return self.Borrow().SetConnectTimeout(duration)
+	return RequestOptionsBorrow(self).SetConnectTimeout(duration)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.first-byte-timeout
@@ -932,14 +976,16 @@ var retRequestOptionsFirstByteTimeout [2]uint64
 //
 //	first-byte-timeout: func() -> option<duration>
 func (self RequestOptionsBorrow) FirstByteTimeout() (Duration, bool) {
+	cabi.Enter()
 	importRequestOptionsFirstByteTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptionsFirstByteTimeout))))
 	res := loadOptionDuration(unsafe.Pointer(&retRequestOptionsFirstByteTimeout))
+	cabi.Leave()
 	return res.Get()
 }
 
 // FirstByteTimeout calls the method first-byte-timeout on the borrowed handle.
 func (self RequestOptions) FirstByteTimeout() (Duration, bool) {
-	return self.Borrow().FirstByteTimeout()
+	return RequestOptionsBorrow(self).FirstByteTimeout()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.set-first-byte-timeout
@@ -952,6 +998,7 @@ func importRequestOptionsSetFirstByteTimeout(p0 uint32, p1 uint32, p2 uint64) ui
 //
 //	set-first-byte-timeout: func(duration: option<duration>) -> result
 func (self RequestOptionsBorrow) SetFirstByteTimeout(duration witval.Option[Duration]) error {
+	cabi.Wait()
 	x1, x2 := flatOptionDuration(duration)
 	core := importRequestOptionsSetFirstByteTimeout(uint32(self), x1, x2)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
@@ -968,7 +1015,7 @@ func (self RequestOptionsBorrow) SetFirstByteTimeout(duration witval.Option[Dura
 
 // SetFirstByteTimeout calls the method set-first-byte-timeout on the borrowed handle.
 func (self RequestOptions) SetFirstByteTimeout(duration witval.Option[Duration]) error {
-	return self.Borrow().SetFirstByteTimeout(duration)
+	return RequestOptionsBorrow(self).SetFirstByteTimeout(duration)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.between-bytes-timeout
@@ -984,14 +1031,16 @@ var retRequestOptionsBetweenBytesTimeout [2]uint64
 //
 //	between-bytes-timeout: func() -> option<duration>
 func (self RequestOptionsBorrow) BetweenBytesTimeout() (Duration, bool) {
+	cabi.Enter()
 	importRequestOptionsBetweenBytesTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptionsBetweenBytesTimeout))))
 	res := loadOptionDuration(unsafe.Pointer(&retRequestOptionsBetweenBytesTimeout))
+	cabi.Leave()
 	return res.Get()
 }
 
 // BetweenBytesTimeout calls the method between-bytes-timeout on the borrowed handle.
 func (self RequestOptions) BetweenBytesTimeout() (Duration, bool) {
-	return self.Borrow().BetweenBytesTimeout()
+	return RequestOptionsBorrow(self).BetweenBytesTimeout()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.set-between-bytes-timeout
@@ -1005,6 +1054,7 @@ func importRequestOptionsSetBetweenBytesTimeout(p0 uint32, p1 uint32, p2 uint64)
 //
 //	set-between-bytes-timeout: func(duration: option<duration>) -> result
 func (self RequestOptionsBorrow) SetBetweenBytesTimeout(duration witval.Option[Duration]) error {
+	cabi.Wait()
 	x1, x2 := flatOptionDuration(duration)
 	core := importRequestOptionsSetBetweenBytesTimeout(uint32(self), x1, x2)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
@@ -1021,7 +1071,7 @@ func (self RequestOptionsBorrow) SetBetweenBytesTimeout(duration witval.Option[D
 
 // SetBetweenBytesTimeout calls the method set-between-bytes-timeout on the borrowed handle.
 func (self RequestOptions) SetBetweenBytesTimeout(duration witval.Option[Duration]) error {
-	return self.Borrow().SetBetweenBytesTimeout(duration)
+	return RequestOptionsBorrow(self).SetBetweenBytesTimeout(duration)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]response-outparam.send-informational
@@ -1045,6 +1095,7 @@ var retResponseOutparamSendInformational [5]uint64
 //
 //	send-informational: func(status: u16, headers: headers) -> result<_, error-code>
 func (self ResponseOutparamBorrow) SendInformational(status uint16, headers Headers) error {
+	cabi.Enter()
 	importResponseOutparamSendInformational(uint32(self), uint32(status), uint32(headers), uint32(uintptr(unsafe.Pointer(&retResponseOutparamSendInformational))))
 	if *(*uint8)(unsafe.Pointer(&retResponseOutparamSendInformational)) != 0 {
 		err := loadErrorCode(unsafe.Add(unsafe.Pointer(&retResponseOutparamSendInformational), 8))
@@ -1057,7 +1108,7 @@ func (self ResponseOutparamBorrow) SendInformational(status uint16, headers Head
 
 // SendInformational calls the method send-informational on the borrowed handle.
 func (self ResponseOutparam) SendInformational(status uint16, headers Headers) error {
-	return self.Borrow().SendInformational(status, headers)
+	return ResponseOutparamBorrow(self).SendInformational(status, headers)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [static]response-outparam.set
@@ -1077,6 +1128,7 @@ func importResponseOutparamSet(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 ui
 //
 //	set: static func(param: response-outparam, response: result<outgoing-response, error-code>)
 func ResponseOutparamSet(param ResponseOutparam, response witval.Result[OutgoingResponse, ErrorCode]) {
+	cabi.Enter()
 	x65, x66, x67, x68, x69, x70, x71, x72 := flatResultOwnOutgoingResponseErrorCode(response)
 	importResponseOutparamSet(uint32(param), x65, x66, x67, x68, x69, x70, x71, x72)
 	cabi.Unpin()
@@ -1091,14 +1143,14 @@ func importIncomingResponseStatus(p0 uint32) uint32
 //
 //	status: func() -> status-code
 func (self IncomingResponseBorrow) Status() StatusCode {
+	cabi.Wait()
 	core := importIncomingResponseStatus(uint32(self))
-	res := StatusCode(core)
-	return res
+	return StatusCode(core)
 }
 
 // Status calls the method status on the borrowed handle.
 func (self IncomingResponse) Status() StatusCode {
-	return self.Borrow().Status()
+	return IncomingResponseBorrow(self).Status()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-response.headers
@@ -1116,14 +1168,14 @@ func importIncomingResponseHeaders(p0 uint32) uint32
 //
 //	headers: func() -> headers
 func (self IncomingResponseBorrow) Headers() Headers {
+	cabi.Wait()
 	core := importIncomingResponseHeaders(uint32(self))
-	res := Headers(core)
-	return res
+	return Headers(core)
 }
 
 // Headers calls the method headers on the borrowed handle.
 func (self IncomingResponse) Headers() Headers {
-	return self.Borrow().Headers()
+	return IncomingResponseBorrow(self).Headers()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-response.consume
@@ -1139,18 +1191,21 @@ var retIncomingResponseConsume [1]uint64
 //
 //	consume: func() -> result<incoming-body>
 func (self IncomingResponseBorrow) Consume() (IncomingBody, error) {
+	cabi.Enter()
 	importIncomingResponseConsume(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingResponseConsume))))
 	var ok IncomingBody
 	if *(*uint8)(unsafe.Pointer(&retIncomingResponseConsume)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-response.consume: error")
 	}
 	ok = *(*IncomingBody)(unsafe.Add(unsafe.Pointer(&retIncomingResponseConsume), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Consume calls the method consume on the borrowed handle.
 func (self IncomingResponse) Consume() (IncomingBody, error) {
-	return self.Borrow().Consume()
+	return IncomingResponseBorrow(self).Consume()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-body.stream
@@ -1179,18 +1234,21 @@ var retIncomingBodyStream [1]uint64
 //
 //	%stream: func() -> result<input-stream>
 func (self IncomingBodyBorrow) Stream() (InputStream, error) {
+	cabi.Enter()
 	importIncomingBodyStream(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingBodyStream))))
 	var ok InputStream
 	if *(*uint8)(unsafe.Pointer(&retIncomingBodyStream)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-body.stream: error")
 	}
 	ok = *(*InputStream)(unsafe.Add(unsafe.Pointer(&retIncomingBodyStream), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Stream calls the method stream on the borrowed handle.
 func (self IncomingBody) Stream() (InputStream, error) {
-	return self.Borrow().Stream()
+	return IncomingBodyBorrow(self).Stream()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [static]incoming-body.finish
@@ -1203,9 +1261,9 @@ func importIncomingBodyFinish(p0 uint32) uint32
 //
 //	finish: static func(this: incoming-body) -> future-trailers
 func IncomingBodyFinish(this IncomingBody) FutureTrailers {
+	cabi.Wait()
 	core := importIncomingBodyFinish(uint32(this))
-	res := FutureTrailers(core)
-	return res
+	return FutureTrailers(core)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]future-trailers.subscribe
@@ -1219,14 +1277,14 @@ func importFutureTrailersSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self FutureTrailersBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importFutureTrailersSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self FutureTrailers) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return FutureTrailersBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]future-trailers.get
@@ -1259,6 +1317,7 @@ var retFutureTrailersGet [7]uint64
 //
 //	get: func() -> option<result<result<option<trailers>, error-code>>>
 func (self FutureTrailersBorrow) Get() (witval.Result[witval.Result[witval.Option[Trailers], ErrorCode], witval.Unit], bool) {
+	cabi.Enter()
 	importFutureTrailersGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureTrailersGet))))
 	res := loadOptionResultResultOptionOwnTrailersErrorCodeUnit(unsafe.Pointer(&retFutureTrailersGet))
 	cabi.Unpin()
@@ -1267,7 +1326,7 @@ func (self FutureTrailersBorrow) Get() (witval.Result[witval.Result[witval.Optio
 
 // Get calls the method get on the borrowed handle.
 func (self FutureTrailers) Get() (witval.Result[witval.Result[witval.Option[Trailers], ErrorCode], witval.Unit], bool) {
-	return self.Borrow().Get()
+	return FutureTrailersBorrow(self).Get()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [constructor]outgoing-response
@@ -1283,9 +1342,9 @@ func importNewOutgoingResponse(p0 uint32) uint32
 //
 //	constructor(headers: headers)
 func NewOutgoingResponse(headers Headers) OutgoingResponse {
+	cabi.Wait()
 	core := importNewOutgoingResponse(uint32(headers))
-	res := OutgoingResponse(core)
-	return res
+	return OutgoingResponse(core)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-response.status-code
@@ -1297,14 +1356,14 @@ func importOutgoingResponseStatusCode(p0 uint32) uint32
 //
 //	status-code: func() -> status-code
 func (self OutgoingResponseBorrow) StatusCode() StatusCode {
+	cabi.Wait()
 	core := importOutgoingResponseStatusCode(uint32(self))
-	res := StatusCode(core)
-	return res
+	return StatusCode(core)
 }
 
 // StatusCode calls the method status-code on the borrowed handle.
 func (self OutgoingResponse) StatusCode() StatusCode {
-	return self.Borrow().StatusCode()
+	return OutgoingResponseBorrow(self).StatusCode()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-response.set-status-code
@@ -1317,6 +1376,7 @@ func importOutgoingResponseSetStatusCode(p0 uint32, p1 uint32) uint32
 //
 //	set-status-code: func(status-code: status-code) -> result
 func (self OutgoingResponseBorrow) SetStatusCode(statusCode StatusCode) error {
+	cabi.Wait()
 	core := importOutgoingResponseSetStatusCode(uint32(self), uint32(statusCode))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
@@ -1332,7 +1392,7 @@ func (self OutgoingResponseBorrow) SetStatusCode(statusCode StatusCode) error {
 
 // SetStatusCode calls the method set-status-code on the borrowed handle.
 func (self OutgoingResponse) SetStatusCode(statusCode StatusCode) error {
-	return self.Borrow().SetStatusCode(statusCode)
+	return OutgoingResponseBorrow(self).SetStatusCode(statusCode)
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-response.headers
@@ -1351,14 +1411,14 @@ func importOutgoingResponseHeaders(p0 uint32) uint32
 //
 //	headers: func() -> headers
 func (self OutgoingResponseBorrow) Headers() Headers {
+	cabi.Wait()
 	core := importOutgoingResponseHeaders(uint32(self))
-	res := Headers(core)
-	return res
+	return Headers(core)
 }
 
 // Headers calls the method headers on the borrowed handle.
 func (self OutgoingResponse) Headers() Headers {
-	return self.Borrow().Headers()
+	return OutgoingResponseBorrow(self).Headers()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-response.body
@@ -1377,18 +1437,21 @@ var retOutgoingResponseBody [1]uint64
 //
 //	body: func() -> result<outgoing-body>
 func (self OutgoingResponseBorrow) Body() (OutgoingBody, error) {
+	cabi.Enter()
 	importOutgoingResponseBody(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingResponseBody))))
 	var ok OutgoingBody
 	if *(*uint8)(unsafe.Pointer(&retOutgoingResponseBody)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-response.body: error")
 	}
 	ok = *(*OutgoingBody)(unsafe.Add(unsafe.Pointer(&retOutgoingResponseBody), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Body calls the method body on the borrowed handle.
 func (self OutgoingResponse) Body() (OutgoingBody, error) {
-	return self.Borrow().Body()
+	return OutgoingResponseBorrow(self).Body()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-body.write
@@ -1411,18 +1474,21 @@ var retOutgoingBodyWrite [1]uint64
 //
 //	write: func() -> result<output-stream>
 func (self OutgoingBodyBorrow) Write() (OutputStream, error) {
+	cabi.Enter()
 	importOutgoingBodyWrite(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingBodyWrite))))
 	var ok OutputStream
 	if *(*uint8)(unsafe.Pointer(&retOutgoingBodyWrite)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-body.write: error")
 	}
 	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retOutgoingBodyWrite), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Write calls the method write on the borrowed handle.
 func (self OutgoingBody) Write() (OutputStream, error) {
-	return self.Borrow().Write()
+	return OutgoingBodyBorrow(self).Write()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [static]outgoing-body.finish
@@ -1445,6 +1511,7 @@ var retOutgoingBodyFinish [5]uint64
 //
 //	finish: static func(this: outgoing-body, trailers: option<trailers>) -> result<_, error-code>
 func OutgoingBodyFinish(this OutgoingBody, trailers witval.Option[Trailers]) error {
+	cabi.Enter()
 	x1, x2 := flatOptionOwnTrailers(trailers)
 	importOutgoingBodyFinish(uint32(this), x1, x2, uint32(uintptr(unsafe.Pointer(&retOutgoingBodyFinish))))
 	if *(*uint8)(unsafe.Pointer(&retOutgoingBodyFinish)) != 0 {
@@ -1467,14 +1534,14 @@ func importFutureIncomingResponseSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self FutureIncomingResponseBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importFutureIncomingResponseSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self FutureIncomingResponse) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return FutureIncomingResponseBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]future-incoming-response.get
@@ -1502,6 +1569,7 @@ var retFutureIncomingResponseGet [7]uint64
 //
 //	get: func() -> option<result<result<incoming-response, error-code>>>
 func (self FutureIncomingResponseBorrow) Get() (witval.Result[witval.Result[IncomingResponse, ErrorCode], witval.Unit], bool) {
+	cabi.Enter()
 	importFutureIncomingResponseGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureIncomingResponseGet))))
 	res := loadOptionResultResultOwnIncomingResponseErrorCodeUnit(unsafe.Pointer(&retFutureIncomingResponseGet))
 	cabi.Unpin()
@@ -1510,7 +1578,7 @@ func (self FutureIncomingResponseBorrow) Get() (witval.Result[witval.Result[Inco
 
 // Get calls the method get on the borrowed handle.
 func (self FutureIncomingResponse) Get() (witval.Result[witval.Result[IncomingResponse, ErrorCode], witval.Unit], bool) {
-	return self.Borrow().Get()
+	return FutureIncomingResponseBorrow(self).Get()
 }
 
 func flatErrorCode(v ErrorCode) (r0 uint32, r1 uint32, r2 uint64, r3 uint32, r4 uint32, r5 uint32, r6 uint32) {

@@ -15,6 +15,7 @@ func importInputStreamDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self InputStream) Drop() {
+	cabi.Wait()
 	importInputStreamDrop(uint32(self))
 }
 
@@ -24,6 +25,7 @@ func importOutputStreamDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutputStream) Drop() {
+	cabi.Wait()
 	importOutputStreamDrop(uint32(self))
 }
 
@@ -64,6 +66,7 @@ var retInputStreamRead [2]uint64
 //
 //	read: func(len: u64) -> result<list<u8>, stream-error>
 func (self InputStreamBorrow) Read(len_ uint64) ([]byte, error) {
+	cabi.Enter()
 	importInputStreamRead(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamRead))))
 	var ok []byte
 	if *(*uint8)(unsafe.Pointer(&retInputStreamRead)) != 0 {
@@ -78,7 +81,7 @@ func (self InputStreamBorrow) Read(len_ uint64) ([]byte, error) {
 
 // Read calls the method read on the borrowed handle.
 func (self InputStream) Read(len_ uint64) ([]byte, error) {
-	return self.Borrow().Read(len_)
+	return InputStreamBorrow(self).Read(len_)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.blocking-read
@@ -94,6 +97,7 @@ var retInputStreamBlockingRead [2]uint64
 //
 //	blocking-read: func(len: u64) -> result<list<u8>, stream-error>
 func (self InputStreamBorrow) BlockingRead(len_ uint64) ([]byte, error) {
+	cabi.Enter()
 	importInputStreamBlockingRead(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamBlockingRead))))
 	var ok []byte
 	if *(*uint8)(unsafe.Pointer(&retInputStreamBlockingRead)) != 0 {
@@ -108,7 +112,7 @@ func (self InputStreamBorrow) BlockingRead(len_ uint64) ([]byte, error) {
 
 // BlockingRead calls the method blocking-read on the borrowed handle.
 func (self InputStream) BlockingRead(len_ uint64) ([]byte, error) {
-	return self.Borrow().BlockingRead(len_)
+	return InputStreamBorrow(self).BlockingRead(len_)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.skip
@@ -139,16 +143,19 @@ var resultInputStreamSkip = [2]func() error{
 //
 //	skip: func(len: u64) -> result<u64, stream-error>
 func (self InputStreamBorrow) Skip(len_ uint64) (uint64, error) {
+	cabi.Enter()
 	importInputStreamSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamSkip))))
 	isErr := *(*uint8)(unsafe.Pointer(&retInputStreamSkip))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8)) & (uint64(isErr) - 1)
-	return ok, resultInputStreamSkip[isErr&1]()
+	err := resultInputStreamSkip[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // Skip calls the method skip on the borrowed handle.
 func (self InputStream) Skip(len_ uint64) (uint64, error) {
-	return self.Borrow().Skip(len_)
+	return InputStreamBorrow(self).Skip(len_)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.blocking-skip
@@ -177,16 +184,19 @@ var resultInputStreamBlockingSkip = [2]func() error{
 //
 //	blocking-skip: func(len: u64) -> result<u64, stream-error>
 func (self InputStreamBorrow) BlockingSkip(len_ uint64) (uint64, error) {
+	cabi.Enter()
 	importInputStreamBlockingSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamBlockingSkip))))
 	isErr := *(*uint8)(unsafe.Pointer(&retInputStreamBlockingSkip))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8)) & (uint64(isErr) - 1)
-	return ok, resultInputStreamBlockingSkip[isErr&1]()
+	err := resultInputStreamBlockingSkip[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // BlockingSkip calls the method blocking-skip on the borrowed handle.
 func (self InputStream) BlockingSkip(len_ uint64) (uint64, error) {
-	return self.Borrow().BlockingSkip(len_)
+	return InputStreamBorrow(self).BlockingSkip(len_)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.subscribe
@@ -203,14 +213,14 @@ func importInputStreamSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self InputStreamBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importInputStreamSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self InputStream) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return InputStreamBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.check-write
@@ -246,16 +256,19 @@ var resultOutputStreamCheckWrite = [2]func() error{
 //
 //	check-write: func() -> result<u64, stream-error>
 func (self OutputStreamBorrow) CheckWrite() (uint64, error) {
+	cabi.Enter()
 	importOutputStreamCheckWrite(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamCheckWrite))))
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamCheckWrite))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8)) & (uint64(isErr) - 1)
-	return ok, resultOutputStreamCheckWrite[isErr&1]()
+	err := resultOutputStreamCheckWrite[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // CheckWrite calls the method check-write on the borrowed handle.
 func (self OutputStream) CheckWrite() (uint64, error) {
-	return self.Borrow().CheckWrite()
+	return OutputStreamBorrow(self).CheckWrite()
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.write
@@ -295,16 +308,19 @@ var resultOutputStreamWrite = [2]func() error{
 //
 //	write: func(contents: list<u8>) -> result<_, stream-error>
 func (self OutputStreamBorrow) Write(contents []byte) error {
+	cabi.Enter()
 	importOutputStreamWrite(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamWrite))))
 	runtime.KeepAlive(contents)
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamWrite))
 	isErr = (isErr | -isErr) >> 7
-	return resultOutputStreamWrite[isErr&1]()
+	err := resultOutputStreamWrite[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // Write calls the method write on the borrowed handle.
 func (self OutputStream) Write(contents []byte) error {
-	return self.Borrow().Write(contents)
+	return OutputStreamBorrow(self).Write(contents)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-write-and-flush
@@ -341,16 +357,19 @@ var resultOutputStreamBlockingWriteAndFlush = [2]func() error{
 //
 //	blocking-write-and-flush: func(contents: list<u8>) -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingWriteAndFlush(contents []byte) error {
+	cabi.Enter()
 	importOutputStreamBlockingWriteAndFlush(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))))
 	runtime.KeepAlive(contents)
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))
 	isErr = (isErr | -isErr) >> 7
-	return resultOutputStreamBlockingWriteAndFlush[isErr&1]()
+	err := resultOutputStreamBlockingWriteAndFlush[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // BlockingWriteAndFlush calls the method blocking-write-and-flush on the borrowed handle.
 func (self OutputStream) BlockingWriteAndFlush(contents []byte) error {
-	return self.Borrow().BlockingWriteAndFlush(contents)
+	return OutputStreamBorrow(self).BlockingWriteAndFlush(contents)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.flush
@@ -387,15 +406,18 @@ var resultOutputStreamFlush = [2]func() error{
 //
 //	flush: func() -> result<_, stream-error>
 func (self OutputStreamBorrow) Flush() error {
+	cabi.Enter()
 	importOutputStreamFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamFlush))))
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamFlush))
 	isErr = (isErr | -isErr) >> 7
-	return resultOutputStreamFlush[isErr&1]()
+	err := resultOutputStreamFlush[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // Flush calls the method flush on the borrowed handle.
 func (self OutputStream) Flush() error {
-	return self.Borrow().Flush()
+	return OutputStreamBorrow(self).Flush()
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-flush
@@ -424,15 +446,18 @@ var resultOutputStreamBlockingFlush = [2]func() error{
 //
 //	blocking-flush: func() -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingFlush() error {
+	cabi.Enter()
 	importOutputStreamBlockingFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingFlush))))
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingFlush))
 	isErr = (isErr | -isErr) >> 7
-	return resultOutputStreamBlockingFlush[isErr&1]()
+	err := resultOutputStreamBlockingFlush[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // BlockingFlush calls the method blocking-flush on the borrowed handle.
 func (self OutputStream) BlockingFlush() error {
-	return self.Borrow().BlockingFlush()
+	return OutputStreamBorrow(self).BlockingFlush()
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.subscribe
@@ -453,14 +478,14 @@ func importOutputStreamSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self OutputStreamBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importOutputStreamSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self OutputStream) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return OutputStreamBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.write-zeroes
@@ -493,15 +518,18 @@ var resultOutputStreamWriteZeroes = [2]func() error{
 //
 //	write-zeroes: func(len: u64) -> result<_, stream-error>
 func (self OutputStreamBorrow) WriteZeroes(len_ uint64) error {
+	cabi.Enter()
 	importOutputStreamWriteZeroes(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamWriteZeroes))))
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamWriteZeroes))
 	isErr = (isErr | -isErr) >> 7
-	return resultOutputStreamWriteZeroes[isErr&1]()
+	err := resultOutputStreamWriteZeroes[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // WriteZeroes calls the method write-zeroes on the borrowed handle.
 func (self OutputStream) WriteZeroes(len_ uint64) error {
-	return self.Borrow().WriteZeroes(len_)
+	return OutputStreamBorrow(self).WriteZeroes(len_)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-write-zeroes-and-flush
@@ -534,15 +562,18 @@ var resultOutputStreamBlockingWriteZeroesAndFlush = [2]func() error{
 //
 //	blocking-write-zeroes-and-flush: func(len: u64) -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingWriteZeroesAndFlush(len_ uint64) error {
+	cabi.Enter()
 	importOutputStreamBlockingWriteZeroesAndFlush(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush))))
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush))
 	isErr = (isErr | -isErr) >> 7
-	return resultOutputStreamBlockingWriteZeroesAndFlush[isErr&1]()
+	err := resultOutputStreamBlockingWriteZeroesAndFlush[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // BlockingWriteZeroesAndFlush calls the method blocking-write-zeroes-and-flush on the borrowed handle.
 func (self OutputStream) BlockingWriteZeroesAndFlush(len_ uint64) error {
-	return self.Borrow().BlockingWriteZeroesAndFlush(len_)
+	return OutputStreamBorrow(self).BlockingWriteZeroesAndFlush(len_)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.splice
@@ -582,16 +613,19 @@ var resultOutputStreamSplice = [2]func() error{
 //
 //	splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>
 func (self OutputStreamBorrow) Splice(src InputStreamBorrow, len_ uint64) (uint64, error) {
+	cabi.Enter()
 	importOutputStreamSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamSplice))))
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamSplice))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8)) & (uint64(isErr) - 1)
-	return ok, resultOutputStreamSplice[isErr&1]()
+	err := resultOutputStreamSplice[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // Splice calls the method splice on the borrowed handle.
 func (self OutputStream) Splice(src InputStreamBorrow, len_ uint64) (uint64, error) {
-	return self.Borrow().Splice(src, len_)
+	return OutputStreamBorrow(self).Splice(src, len_)
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-splice
@@ -623,16 +657,19 @@ var resultOutputStreamBlockingSplice = [2]func() error{
 //
 //	blocking-splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>
 func (self OutputStreamBorrow) BlockingSplice(src InputStreamBorrow, len_ uint64) (uint64, error) {
+	cabi.Enter()
 	importOutputStreamBlockingSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingSplice))))
 	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingSplice))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8)) & (uint64(isErr) - 1)
-	return ok, resultOutputStreamBlockingSplice[isErr&1]()
+	err := resultOutputStreamBlockingSplice[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // BlockingSplice calls the method blocking-splice on the borrowed handle.
 func (self OutputStream) BlockingSplice(src InputStreamBorrow, len_ uint64) (uint64, error) {
-	return self.Borrow().BlockingSplice(src, len_)
+	return OutputStreamBorrow(self).BlockingSplice(src, len_)
 }
 
 func loadStreamError(p unsafe.Pointer) StreamError {

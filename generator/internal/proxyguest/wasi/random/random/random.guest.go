@@ -31,6 +31,7 @@ var retGetRandomBytes [1]uint64
 //
 //	get-random-bytes: func(len: u64) -> list<u8>
 func GetRandomBytes(len_ uint64) []byte {
+	cabi.Enter()
 	importGetRandomBytes(uint64(len_), uint32(uintptr(unsafe.Pointer(&retGetRandomBytes))))
 	res := cabi.LiftList[uint8](*(*uint32)(unsafe.Pointer(&retGetRandomBytes)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retGetRandomBytes), 4)))
 	cabi.Unpin()
@@ -49,7 +50,7 @@ func importGetRandomU64() uint64
 //
 //	get-random-u64: func() -> u64
 func GetRandomU64() uint64 {
+	cabi.Wait()
 	core := importGetRandomU64()
-	res := uint64(core)
-	return res
+	return uint64(core)
 }

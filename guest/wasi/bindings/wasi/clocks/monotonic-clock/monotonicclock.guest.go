@@ -3,6 +3,8 @@
 
 package monotonicclock
 
+import "github.com/wasitls/wasitls/guest/wasi/cabi"
+
 //go:wasmimport wasi:clocks/monotonic-clock@0.2.8 now
 func importNow() uint64
 
@@ -20,9 +22,9 @@ func importNow() uint64
 //
 //	now: func() -> instant
 func Now() Instant {
+	cabi.Wait()
 	core := importNow()
-	res := Instant(core)
-	return res
+	return Instant(core)
 }
 
 //go:wasmimport wasi:clocks/monotonic-clock@0.2.8 resolution
@@ -35,9 +37,9 @@ func importResolution() uint64
 //
 //	resolution: func() -> duration
 func Resolution() Duration {
+	cabi.Wait()
 	core := importResolution()
-	res := Duration(core)
-	return res
+	return Duration(core)
 }
 
 //go:wasmimport wasi:clocks/monotonic-clock@0.2.8 subscribe-instant
@@ -50,9 +52,9 @@ func importSubscribeInstant(p0 uint64) uint32
 //
 //	subscribe-instant: func(when: instant) -> pollable
 func SubscribeInstant(when Instant) Pollable {
+	cabi.Wait()
 	core := importSubscribeInstant(uint64(when))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 //go:wasmimport wasi:clocks/monotonic-clock@0.2.8 subscribe-duration
@@ -65,7 +67,7 @@ func importSubscribeDuration(p0 uint64) uint32
 //
 //	subscribe-duration: func(when: duration) -> pollable
 func SubscribeDuration(when Duration) Pollable {
+	cabi.Wait()
 	core := importSubscribeDuration(uint64(when))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }

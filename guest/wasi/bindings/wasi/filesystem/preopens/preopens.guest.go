@@ -21,6 +21,7 @@ var retGetDirectories [1]uint64
 //
 //	get-directories: func() -> list<tuple<descriptor, string>>
 func GetDirectories() []witval.Tuple2[Descriptor, string] {
+	cabi.Enter()
 	importGetDirectories(uint32(uintptr(unsafe.Pointer(&retGetDirectories))))
 	res := loadListTuple2OwnDescriptorStringEnd(*(*uint32)(unsafe.Pointer(&retGetDirectories)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retGetDirectories), 4)))
 	cabi.Unpin()

@@ -16,6 +16,7 @@ func importDescriptorDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Descriptor) Drop() {
+	cabi.Wait()
 	importDescriptorDrop(uint32(self))
 }
 
@@ -25,6 +26,7 @@ func importDirectoryEntryStreamDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self DirectoryEntryStream) Drop() {
+	cabi.Wait()
 	importDirectoryEntryStreamDrop(uint32(self))
 }
 
@@ -47,19 +49,22 @@ var retDescriptorReadViaStream [1]uint64
 //
 //	read-via-stream: func(offset: filesize) -> result<input-stream, error-code>
 func (self DescriptorBorrow) ReadViaStream(offset Filesize) (InputStream, error) {
+	cabi.Enter()
 	importDescriptorReadViaStream(uint32(self), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorReadViaStream))))
 	var ok InputStream
 	if *(*uint8)(unsafe.Pointer(&retDescriptorReadViaStream)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadViaStream), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*InputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorReadViaStream), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // ReadViaStream calls the method read-via-stream on the borrowed handle.
 func (self Descriptor) ReadViaStream(offset Filesize) (InputStream, error) {
-	return self.Borrow().ReadViaStream(offset)
+	return DescriptorBorrow(self).ReadViaStream(offset)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.write-via-stream
@@ -79,19 +84,22 @@ var retDescriptorWriteViaStream [1]uint64
 //
 //	write-via-stream: func(offset: filesize) -> result<output-stream, error-code>
 func (self DescriptorBorrow) WriteViaStream(offset Filesize) (OutputStream, error) {
+	cabi.Enter()
 	importDescriptorWriteViaStream(uint32(self), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorWriteViaStream))))
 	var ok OutputStream
 	if *(*uint8)(unsafe.Pointer(&retDescriptorWriteViaStream)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorWriteViaStream), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorWriteViaStream), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // WriteViaStream calls the method write-via-stream on the borrowed handle.
 func (self Descriptor) WriteViaStream(offset Filesize) (OutputStream, error) {
-	return self.Borrow().WriteViaStream(offset)
+	return DescriptorBorrow(self).WriteViaStream(offset)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.append-via-stream
@@ -111,19 +119,22 @@ var retDescriptorAppendViaStream [1]uint64
 //
 //	append-via-stream: func() -> result<output-stream, error-code>
 func (self DescriptorBorrow) AppendViaStream() (OutputStream, error) {
+	cabi.Enter()
 	importDescriptorAppendViaStream(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorAppendViaStream))))
 	var ok OutputStream
 	if *(*uint8)(unsafe.Pointer(&retDescriptorAppendViaStream)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorAppendViaStream), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorAppendViaStream), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // AppendViaStream calls the method append-via-stream on the borrowed handle.
 func (self Descriptor) AppendViaStream() (OutputStream, error) {
-	return self.Borrow().AppendViaStream()
+	return DescriptorBorrow(self).AppendViaStream()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.advise
@@ -153,15 +164,18 @@ var resultDescriptorAdvise = [2]func() error{
 //
 //	advise: func(offset: filesize, length: filesize, advice: advice) -> result<_, error-code>
 func (self DescriptorBorrow) Advise(offset Filesize, length Filesize, advice Advice) error {
+	cabi.Enter()
 	importDescriptorAdvise(uint32(self), uint64(offset), uint64(length), uint32(advice), uint32(uintptr(unsafe.Pointer(&retDescriptorAdvise))))
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorAdvise))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorAdvise[isErr&1]()
+	err := resultDescriptorAdvise[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // Advise calls the method advise on the borrowed handle.
 func (self Descriptor) Advise(offset Filesize, length Filesize, advice Advice) error {
-	return self.Borrow().Advise(offset, length, advice)
+	return DescriptorBorrow(self).Advise(offset, length, advice)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.sync-data
@@ -194,15 +208,18 @@ var resultDescriptorSyncData = [2]func() error{
 //
 //	sync-data: func() -> result<_, error-code>
 func (self DescriptorBorrow) SyncData() error {
+	cabi.Enter()
 	importDescriptorSyncData(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorSyncData))))
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSyncData))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorSyncData[isErr&1]()
+	err := resultDescriptorSyncData[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SyncData calls the method sync-data on the borrowed handle.
 func (self Descriptor) SyncData() error {
-	return self.Borrow().SyncData()
+	return DescriptorBorrow(self).SyncData()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.get-flags
@@ -222,19 +239,22 @@ var retDescriptorGetFlags [1]uint64
 //
 //	get-flags: func() -> result<descriptor-flags, error-code>
 func (self DescriptorBorrow) GetFlags() (DescriptorFlags, error) {
+	cabi.Enter()
 	importDescriptorGetFlags(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorGetFlags))))
 	var ok DescriptorFlags
 	if *(*uint8)(unsafe.Pointer(&retDescriptorGetFlags)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorGetFlags), 1))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*DescriptorFlags)(unsafe.Add(unsafe.Pointer(&retDescriptorGetFlags), 1))
+	cabi.Leave()
 	return ok, nil
 }
 
 // GetFlags calls the method get-flags on the borrowed handle.
 func (self Descriptor) GetFlags() (DescriptorFlags, error) {
-	return self.Borrow().GetFlags()
+	return DescriptorBorrow(self).GetFlags()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.get-type
@@ -258,19 +278,22 @@ var retDescriptorGetType [1]uint64
 //
 //	get-type: func() -> result<descriptor-type, error-code>
 func (self DescriptorBorrow) GetType() (DescriptorType, error) {
+	cabi.Enter()
 	importDescriptorGetType(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorGetType))))
 	var ok DescriptorType
 	if *(*uint8)(unsafe.Pointer(&retDescriptorGetType)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorGetType), 1))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*DescriptorType)(unsafe.Add(unsafe.Pointer(&retDescriptorGetType), 1))
+	cabi.Leave()
 	return ok, nil
 }
 
 // GetType calls the method get-type on the borrowed handle.
 func (self Descriptor) GetType() (DescriptorType, error) {
-	return self.Borrow().GetType()
+	return DescriptorBorrow(self).GetType()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.set-size
@@ -301,15 +324,18 @@ var resultDescriptorSetSize = [2]func() error{
 //
 //	set-size: func(size: filesize) -> result<_, error-code>
 func (self DescriptorBorrow) SetSize(size Filesize) error {
+	cabi.Enter()
 	importDescriptorSetSize(uint32(self), uint64(size), uint32(uintptr(unsafe.Pointer(&retDescriptorSetSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetSize))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorSetSize[isErr&1]()
+	err := resultDescriptorSetSize[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetSize calls the method set-size on the borrowed handle.
 func (self Descriptor) SetSize(size Filesize) error {
-	return self.Borrow().SetSize(size)
+	return DescriptorBorrow(self).SetSize(size)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.set-times
@@ -341,17 +367,20 @@ var resultDescriptorSetTimes = [2]func() error{
 //
 //	set-times: func(data-access-timestamp: new-timestamp, data-modification-timestamp: new-timestamp) -> result<_, error-code>
 func (self DescriptorBorrow) SetTimes(dataAccessTimestamp NewTimestamp, dataModificationTimestamp NewTimestamp) error {
+	cabi.Enter()
 	x1, x2, x3 := flatNewTimestamp(dataAccessTimestamp)
 	x4, x5, x6 := flatNewTimestamp(dataModificationTimestamp)
 	importDescriptorSetTimes(uint32(self), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimes))))
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetTimes))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorSetTimes[isErr&1]()
+	err := resultDescriptorSetTimes[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetTimes calls the method set-times on the borrowed handle.
 func (self Descriptor) SetTimes(dataAccessTimestamp NewTimestamp, dataModificationTimestamp NewTimestamp) error {
-	return self.Borrow().SetTimes(dataAccessTimestamp, dataModificationTimestamp)
+	return DescriptorBorrow(self).SetTimes(dataAccessTimestamp, dataModificationTimestamp)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.read
@@ -376,6 +405,7 @@ var retDescriptorRead [2]uint64
 //
 //	read: func(length: filesize, offset: filesize) -> result<tuple<list<u8>, bool>, error-code>
 func (self DescriptorBorrow) Read(length Filesize, offset Filesize) (witval.Tuple2[[]byte, bool], error) {
+	cabi.Enter()
 	importDescriptorRead(uint32(self), uint64(length), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorRead))))
 	var ok witval.Tuple2[[]byte, bool]
 	if *(*uint8)(unsafe.Pointer(&retDescriptorRead)) != 0 {
@@ -390,7 +420,7 @@ func (self DescriptorBorrow) Read(length Filesize, offset Filesize) (witval.Tupl
 
 // Read calls the method read on the borrowed handle.
 func (self Descriptor) Read(length Filesize, offset Filesize) (witval.Tuple2[[]byte, bool], error) {
-	return self.Borrow().Read(length, offset)
+	return DescriptorBorrow(self).Read(length, offset)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.write
@@ -426,17 +456,20 @@ var resultDescriptorWrite = [2]func() error{
 //
 //	write: func(buffer: list<u8>, offset: filesize) -> result<filesize, error-code>
 func (self DescriptorBorrow) Write(buffer []byte, offset Filesize) (Filesize, error) {
+	cabi.Enter()
 	importDescriptorWrite(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(buffer)))), uint32(len(buffer)), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorWrite))))
 	runtime.KeepAlive(buffer)
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorWrite))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*Filesize)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8)) & (Filesize(isErr) - 1)
-	return ok, resultDescriptorWrite[isErr&1]()
+	err := resultDescriptorWrite[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // Write calls the method write on the borrowed handle.
 func (self Descriptor) Write(buffer []byte, offset Filesize) (Filesize, error) {
-	return self.Borrow().Write(buffer, offset)
+	return DescriptorBorrow(self).Write(buffer, offset)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.read-directory
@@ -459,19 +492,22 @@ var retDescriptorReadDirectory [1]uint64
 //
 //	read-directory: func() -> result<directory-entry-stream, error-code>
 func (self DescriptorBorrow) ReadDirectory() (DirectoryEntryStream, error) {
+	cabi.Enter()
 	importDescriptorReadDirectory(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorReadDirectory))))
 	var ok DirectoryEntryStream
 	if *(*uint8)(unsafe.Pointer(&retDescriptorReadDirectory)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadDirectory), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*DirectoryEntryStream)(unsafe.Add(unsafe.Pointer(&retDescriptorReadDirectory), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // ReadDirectory calls the method read-directory on the borrowed handle.
 func (self Descriptor) ReadDirectory() (DirectoryEntryStream, error) {
-	return self.Borrow().ReadDirectory()
+	return DescriptorBorrow(self).ReadDirectory()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.sync
@@ -504,15 +540,18 @@ var resultDescriptorSync = [2]func() error{
 //
 //	sync: func() -> result<_, error-code>
 func (self DescriptorBorrow) Sync() error {
+	cabi.Enter()
 	importDescriptorSync(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorSync))))
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSync))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorSync[isErr&1]()
+	err := resultDescriptorSync[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // Sync calls the method sync on the borrowed handle.
 func (self Descriptor) Sync() error {
-	return self.Borrow().Sync()
+	return DescriptorBorrow(self).Sync()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.create-directory-at
@@ -542,16 +581,19 @@ var resultDescriptorCreateDirectoryAt = [2]func() error{
 //
 //	create-directory-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) CreateDirectoryAt(path string) error {
+	cabi.Enter()
 	importDescriptorCreateDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorCreateDirectoryAt))))
 	runtime.KeepAlive(path)
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorCreateDirectoryAt))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorCreateDirectoryAt[isErr&1]()
+	err := resultDescriptorCreateDirectoryAt[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // CreateDirectoryAt calls the method create-directory-at on the borrowed handle.
 func (self Descriptor) CreateDirectoryAt(path string) error {
-	return self.Borrow().CreateDirectoryAt(path)
+	return DescriptorBorrow(self).CreateDirectoryAt(path)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.stat
@@ -574,19 +616,22 @@ var retDescriptorStat [13]uint64
 //
 //	stat: func() -> result<descriptor-stat, error-code>
 func (self DescriptorBorrow) Stat() (DescriptorStat, error) {
+	cabi.Enter()
 	importDescriptorStat(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorStat))))
 	var ok DescriptorStat
 	if *(*uint8)(unsafe.Pointer(&retDescriptorStat)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorStat), 8))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = loadDescriptorStat(unsafe.Add(unsafe.Pointer(&retDescriptorStat), 8))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Stat calls the method stat on the borrowed handle.
 func (self Descriptor) Stat() (DescriptorStat, error) {
-	return self.Borrow().Stat()
+	return DescriptorBorrow(self).Stat()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.stat-at
@@ -607,20 +652,23 @@ var retDescriptorStatAt [13]uint64
 //
 //	stat-at: func(path-flags: path-flags, path: string) -> result<descriptor-stat, error-code>
 func (self DescriptorBorrow) StatAt(pathFlags PathFlags, path string) (DescriptorStat, error) {
+	cabi.Enter()
 	importDescriptorStatAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorStatAt))))
 	runtime.KeepAlive(path)
 	var ok DescriptorStat
 	if *(*uint8)(unsafe.Pointer(&retDescriptorStatAt)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorStatAt), 8))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = loadDescriptorStat(unsafe.Add(unsafe.Pointer(&retDescriptorStatAt), 8))
+	cabi.Leave()
 	return ok, nil
 }
 
 // StatAt calls the method stat-at on the borrowed handle.
 func (self Descriptor) StatAt(pathFlags PathFlags, path string) (DescriptorStat, error) {
-	return self.Borrow().StatAt(pathFlags, path)
+	return DescriptorBorrow(self).StatAt(pathFlags, path)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.set-times-at
@@ -653,18 +701,21 @@ var resultDescriptorSetTimesAt = [2]func() error{
 //
 //	set-times-at: func(path-flags: path-flags, path: string, data-access-timestamp: new-timestamp, data-modification-timestamp: new-timestamp) -> result<_, error-code>
 func (self DescriptorBorrow) SetTimesAt(pathFlags PathFlags, path string, dataAccessTimestamp NewTimestamp, dataModificationTimestamp NewTimestamp) error {
+	cabi.Enter()
 	x1, x2, x3 := flatNewTimestamp(dataAccessTimestamp)
 	x4, x5, x6 := flatNewTimestamp(dataModificationTimestamp)
 	importDescriptorSetTimesAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimesAt))))
 	runtime.KeepAlive(path)
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetTimesAt))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorSetTimesAt[isErr&1]()
+	err := resultDescriptorSetTimesAt[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetTimesAt calls the method set-times-at on the borrowed handle.
 func (self Descriptor) SetTimesAt(pathFlags PathFlags, path string, dataAccessTimestamp NewTimestamp, dataModificationTimestamp NewTimestamp) error {
-	return self.Borrow().SetTimesAt(pathFlags, path, dataAccessTimestamp, dataModificationTimestamp)
+	return DescriptorBorrow(self).SetTimesAt(pathFlags, path, dataAccessTimestamp, dataModificationTimestamp)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.link-at
@@ -698,17 +749,20 @@ var resultDescriptorLinkAt = [2]func() error{
 //
 //	link-at: func(old-path-flags: path-flags, old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) LinkAt(oldPathFlags PathFlags, oldPath string, newDescriptor DescriptorBorrow, newPath string) error {
+	cabi.Enter()
 	importDescriptorLinkAt(uint32(self), uint32(oldPathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorLinkAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorLinkAt))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorLinkAt[isErr&1]()
+	err := resultDescriptorLinkAt[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // LinkAt calls the method link-at on the borrowed handle.
 func (self Descriptor) LinkAt(oldPathFlags PathFlags, oldPath string, newDescriptor DescriptorBorrow, newPath string) error {
-	return self.Borrow().LinkAt(oldPathFlags, oldPath, newDescriptor, newPath)
+	return DescriptorBorrow(self).LinkAt(oldPathFlags, oldPath, newDescriptor, newPath)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.open-at
@@ -734,20 +788,23 @@ var retDescriptorOpenAt [1]uint64
 //
 //	open-at: func(path-flags: path-flags, path: string, open-flags: open-flags, %flags: descriptor-flags) -> result<descriptor, error-code>
 func (self DescriptorBorrow) OpenAt(pathFlags PathFlags, path string, openFlags OpenFlags, flags DescriptorFlags) (Descriptor, error) {
+	cabi.Enter()
 	importDescriptorOpenAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(openFlags), uint32(flags), uint32(uintptr(unsafe.Pointer(&retDescriptorOpenAt))))
 	runtime.KeepAlive(path)
 	var ok Descriptor
 	if *(*uint8)(unsafe.Pointer(&retDescriptorOpenAt)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorOpenAt), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*Descriptor)(unsafe.Add(unsafe.Pointer(&retDescriptorOpenAt), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // OpenAt calls the method open-at on the borrowed handle.
 func (self Descriptor) OpenAt(pathFlags PathFlags, path string, openFlags OpenFlags, flags DescriptorFlags) (Descriptor, error) {
-	return self.Borrow().OpenAt(pathFlags, path, openFlags, flags)
+	return DescriptorBorrow(self).OpenAt(pathFlags, path, openFlags, flags)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.readlink-at
@@ -767,6 +824,7 @@ var retDescriptorReadlinkAt [2]uint64
 //
 //	readlink-at: func(path: string) -> result<string, error-code>
 func (self DescriptorBorrow) ReadlinkAt(path string) (string, error) {
+	cabi.Enter()
 	importDescriptorReadlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorReadlinkAt))))
 	runtime.KeepAlive(path)
 	var ok string
@@ -782,7 +840,7 @@ func (self DescriptorBorrow) ReadlinkAt(path string) (string, error) {
 
 // ReadlinkAt calls the method readlink-at on the borrowed handle.
 func (self Descriptor) ReadlinkAt(path string) (string, error) {
-	return self.Borrow().ReadlinkAt(path)
+	return DescriptorBorrow(self).ReadlinkAt(path)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.remove-directory-at
@@ -814,16 +872,19 @@ var resultDescriptorRemoveDirectoryAt = [2]func() error{
 //
 //	remove-directory-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) RemoveDirectoryAt(path string) error {
+	cabi.Enter()
 	importDescriptorRemoveDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))))
 	runtime.KeepAlive(path)
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorRemoveDirectoryAt[isErr&1]()
+	err := resultDescriptorRemoveDirectoryAt[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // RemoveDirectoryAt calls the method remove-directory-at on the borrowed handle.
 func (self Descriptor) RemoveDirectoryAt(path string) error {
-	return self.Borrow().RemoveDirectoryAt(path)
+	return DescriptorBorrow(self).RemoveDirectoryAt(path)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.rename-at
@@ -853,17 +914,20 @@ var resultDescriptorRenameAt = [2]func() error{
 //
 //	rename-at: func(old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) RenameAt(oldPath string, newDescriptor DescriptorBorrow, newPath string) error {
+	cabi.Enter()
 	importDescriptorRenameAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorRenameAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorRenameAt))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorRenameAt[isErr&1]()
+	err := resultDescriptorRenameAt[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // RenameAt calls the method rename-at on the borrowed handle.
 func (self Descriptor) RenameAt(oldPath string, newDescriptor DescriptorBorrow, newPath string) error {
-	return self.Borrow().RenameAt(oldPath, newDescriptor, newPath)
+	return DescriptorBorrow(self).RenameAt(oldPath, newDescriptor, newPath)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.symlink-at
@@ -896,17 +960,20 @@ var resultDescriptorSymlinkAt = [2]func() error{
 //
 //	symlink-at: func(old-path: string, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) SymlinkAt(oldPath string, newPath string) error {
+	cabi.Enter()
 	importDescriptorSymlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorSymlinkAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSymlinkAt))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorSymlinkAt[isErr&1]()
+	err := resultDescriptorSymlinkAt[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SymlinkAt calls the method symlink-at on the borrowed handle.
 func (self Descriptor) SymlinkAt(oldPath string, newPath string) error {
-	return self.Borrow().SymlinkAt(oldPath, newPath)
+	return DescriptorBorrow(self).SymlinkAt(oldPath, newPath)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.unlink-file-at
@@ -937,16 +1004,19 @@ var resultDescriptorUnlinkFileAt = [2]func() error{
 //
 //	unlink-file-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) UnlinkFileAt(path string) error {
+	cabi.Enter()
 	importDescriptorUnlinkFileAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorUnlinkFileAt))))
 	runtime.KeepAlive(path)
 	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorUnlinkFileAt))
 	isErr = (isErr | -isErr) >> 7
-	return resultDescriptorUnlinkFileAt[isErr&1]()
+	err := resultDescriptorUnlinkFileAt[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // UnlinkFileAt calls the method unlink-file-at on the borrowed handle.
 func (self Descriptor) UnlinkFileAt(path string) error {
-	return self.Borrow().UnlinkFileAt(path)
+	return DescriptorBorrow(self).UnlinkFileAt(path)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.is-same-object
@@ -963,14 +1033,14 @@ func importDescriptorIsSameObject(p0 uint32, p1 uint32) uint32
 //
 //	is-same-object: func(other: borrow<descriptor>) -> bool
 func (self DescriptorBorrow) IsSameObject(other DescriptorBorrow) bool {
+	cabi.Wait()
 	core := importDescriptorIsSameObject(uint32(self), uint32(other))
-	res := core != 0
-	return res
+	return core != 0
 }
 
 // IsSameObject calls the method is-same-object on the borrowed handle.
 func (self Descriptor) IsSameObject(other DescriptorBorrow) bool {
-	return self.Borrow().IsSameObject(other)
+	return DescriptorBorrow(self).IsSameObject(other)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.metadata-hash
@@ -1003,19 +1073,22 @@ var retDescriptorMetadataHash [3]uint64
 //
 //	metadata-hash: func() -> result<metadata-hash-value, error-code>
 func (self DescriptorBorrow) MetadataHash() (MetadataHashValue, error) {
+	cabi.Enter()
 	importDescriptorMetadataHash(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorMetadataHash))))
 	var ok MetadataHashValue
 	if *(*uint8)(unsafe.Pointer(&retDescriptorMetadataHash)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHash), 8))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*MetadataHashValue)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHash), 8))
+	cabi.Leave()
 	return ok, nil
 }
 
 // MetadataHash calls the method metadata-hash on the borrowed handle.
 func (self Descriptor) MetadataHash() (MetadataHashValue, error) {
-	return self.Borrow().MetadataHash()
+	return DescriptorBorrow(self).MetadataHash()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.metadata-hash-at
@@ -1033,20 +1106,23 @@ var retDescriptorMetadataHashAt [3]uint64
 //
 //	metadata-hash-at: func(path-flags: path-flags, path: string) -> result<metadata-hash-value, error-code>
 func (self DescriptorBorrow) MetadataHashAt(pathFlags PathFlags, path string) (MetadataHashValue, error) {
+	cabi.Enter()
 	importDescriptorMetadataHashAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorMetadataHashAt))))
 	runtime.KeepAlive(path)
 	var ok MetadataHashValue
 	if *(*uint8)(unsafe.Pointer(&retDescriptorMetadataHashAt)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHashAt), 8))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*MetadataHashValue)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHashAt), 8))
+	cabi.Leave()
 	return ok, nil
 }
 
 // MetadataHashAt calls the method metadata-hash-at on the borrowed handle.
 func (self Descriptor) MetadataHashAt(pathFlags PathFlags, path string) (MetadataHashValue, error) {
-	return self.Borrow().MetadataHashAt(pathFlags, path)
+	return DescriptorBorrow(self).MetadataHashAt(pathFlags, path)
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]directory-entry-stream.read-directory-entry
@@ -1061,6 +1137,7 @@ var retDirectoryEntryStreamReadDirectoryEntry [3]uint64
 //
 //	read-directory-entry: func() -> result<option<directory-entry>, error-code>
 func (self DirectoryEntryStreamBorrow) ReadDirectoryEntry() (witval.Option[DirectoryEntry], error) {
+	cabi.Enter()
 	importDirectoryEntryStreamReadDirectoryEntry(uint32(self), uint32(uintptr(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry))))
 	var ok witval.Option[DirectoryEntry]
 	if *(*uint8)(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry)) != 0 {
@@ -1075,7 +1152,7 @@ func (self DirectoryEntryStreamBorrow) ReadDirectoryEntry() (witval.Option[Direc
 
 // ReadDirectoryEntry calls the method read-directory-entry on the borrowed handle.
 func (self DirectoryEntryStream) ReadDirectoryEntry() (witval.Option[DirectoryEntry], error) {
-	return self.Borrow().ReadDirectoryEntry()
+	return DirectoryEntryStreamBorrow(self).ReadDirectoryEntry()
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 filesystem-error-code
@@ -1099,8 +1176,10 @@ var retFilesystemErrorCode [1]uint64
 //
 //	filesystem-error-code: func(err: borrow<error>) -> option<error-code>
 func FilesystemErrorCode(err_ ErrorBorrow) (ErrorCode, bool) {
+	cabi.Enter()
 	importFilesystemErrorCode(uint32(err_), uint32(uintptr(unsafe.Pointer(&retFilesystemErrorCode))))
 	res := loadOptionErrorCode(unsafe.Pointer(&retFilesystemErrorCode))
+	cabi.Leave()
 	return res.Get()
 }
 

@@ -14,6 +14,7 @@ func importErrorDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Error) Drop() {
+	cabi.Wait()
 	importErrorDrop(uint32(self))
 }
 
@@ -35,6 +36,7 @@ var retErrorToDebugString [1]uint64
 //
 //	to-debug-string: func() -> string
 func (self ErrorBorrow) ToDebugString() string {
+	cabi.Enter()
 	importErrorToDebugString(uint32(self), uint32(uintptr(unsafe.Pointer(&retErrorToDebugString))))
 	res := cabi.LiftString(*(*uint32)(unsafe.Pointer(&retErrorToDebugString)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retErrorToDebugString), 4)))
 	cabi.Unpin()
@@ -43,5 +45,5 @@ func (self ErrorBorrow) ToDebugString() string {
 
 // ToDebugString calls the method to-debug-string on the borrowed handle.
 func (self Error) ToDebugString() string {
-	return self.Borrow().ToDebugString()
+	return ErrorBorrow(self).ToDebugString()
 }

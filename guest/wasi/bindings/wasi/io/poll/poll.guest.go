@@ -15,6 +15,7 @@ func importPollableDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Pollable) Drop() {
+	cabi.Wait()
 	importPollableDrop(uint32(self))
 }
 
@@ -29,14 +30,14 @@ func importPollableReady(p0 uint32) uint32
 //
 //	ready: func() -> bool
 func (self PollableBorrow) Ready() bool {
+	cabi.Wait()
 	core := importPollableReady(uint32(self))
-	res := core != 0
-	return res
+	return core != 0
 }
 
 // Ready calls the method ready on the borrowed handle.
 func (self Pollable) Ready() bool {
-	return self.Borrow().Ready()
+	return PollableBorrow(self).Ready()
 }
 
 //go:wasmimport wasi:io/poll@0.2.8 [method]pollable.block
@@ -52,12 +53,13 @@ func importPollableBlock(p0 uint32)
 //
 //	block: func()
 func (self PollableBorrow) Block() {
+	cabi.Wait()
 	importPollableBlock(uint32(self))
 }
 
 // Block calls the method block on the borrowed handle.
 func (self Pollable) Block() {
-	self.Borrow().Block()
+	PollableBorrow(self).Block()
 }
 
 //go:wasmimport wasi:io/poll@0.2.8 poll
@@ -90,6 +92,7 @@ var retPoll [1]uint64
 //
 //	poll: func(in: list<borrow<pollable>>) -> list<u32>
 func Poll(in []PollableBorrow) []uint32 {
+	cabi.Enter()
 	importPoll(uint32(uintptr(unsafe.Pointer(unsafe.SliceData(in)))), uint32(len(in)), uint32(uintptr(unsafe.Pointer(&retPoll))))
 	res := cabi.LiftList[uint32](*(*uint32)(unsafe.Pointer(&retPoll)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retPoll), 4)))
 	runtime.KeepAlive(in)

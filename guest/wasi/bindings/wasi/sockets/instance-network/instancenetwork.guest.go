@@ -3,6 +3,8 @@
 
 package instancenetwork
 
+import "github.com/wasitls/wasitls/guest/wasi/cabi"
+
 //go:wasmimport wasi:sockets/instance-network@0.2.8 instance-network
 func importInstanceNetwork() uint32
 
@@ -12,7 +14,7 @@ func importInstanceNetwork() uint32
 //
 //	instance-network: func() -> network
 func InstanceNetwork() Network {
+	cabi.Wait()
 	core := importInstanceNetwork()
-	res := Network(core)
-	return res
+	return Network(core)
 }

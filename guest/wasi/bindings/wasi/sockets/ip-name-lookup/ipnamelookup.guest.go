@@ -6,6 +6,7 @@ package ipnamelookup
 import (
 	"github.com/wasitls/wasitls/cabi/witval"
 	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/sockets/network"
+	"github.com/wasitls/wasitls/guest/wasi/cabi"
 	"runtime"
 	"unsafe"
 )
@@ -16,6 +17,7 @@ func importResolveAddressStreamDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ResolveAddressStream) Drop() {
+	cabi.Wait()
 	importResolveAddressStreamDrop(uint32(self))
 }
 
@@ -50,14 +52,17 @@ var retResolveAddresses [1]uint64
 //
 //	resolve-addresses: func(network: borrow<network>, name: string) -> result<resolve-address-stream, error-code>
 func ResolveAddresses(network NetworkBorrow, name string) (ResolveAddressStream, error) {
+	cabi.Enter()
 	importResolveAddresses(uint32(network), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retResolveAddresses))))
 	runtime.KeepAlive(name)
 	var ok ResolveAddressStream
 	if *(*uint8)(unsafe.Pointer(&retResolveAddresses)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retResolveAddresses), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*ResolveAddressStream)(unsafe.Add(unsafe.Pointer(&retResolveAddresses), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
@@ -85,19 +90,22 @@ var retResolveAddressStreamResolveNextAddress [3]uint64
 //
 //	resolve-next-address: func() -> result<option<ip-address>, error-code>
 func (self ResolveAddressStreamBorrow) ResolveNextAddress() (witval.Option[IPAddress], error) {
+	cabi.Enter()
 	importResolveAddressStreamResolveNextAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress))))
 	var ok witval.Option[IPAddress]
 	if *(*uint8)(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress), 2))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = loadOptionIPAddress(unsafe.Add(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress), 2))
+	cabi.Leave()
 	return ok, nil
 }
 
 // ResolveNextAddress calls the method resolve-next-address on the borrowed handle.
 func (self ResolveAddressStream) ResolveNextAddress() (witval.Option[IPAddress], error) {
-	return self.Borrow().ResolveNextAddress()
+	return ResolveAddressStreamBorrow(self).ResolveNextAddress()
 }
 
 //go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [method]resolve-address-stream.subscribe
@@ -112,14 +120,14 @@ func importResolveAddressStreamSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self ResolveAddressStreamBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importResolveAddressStreamSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self ResolveAddressStream) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return ResolveAddressStreamBorrow(self).Subscribe()
 }
 
 func loadIPAddress(p unsafe.Pointer) IPAddress {

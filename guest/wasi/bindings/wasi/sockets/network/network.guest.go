@@ -5,6 +5,7 @@ package network
 
 import (
 	"github.com/wasitls/wasitls/cabi/witval"
+	"github.com/wasitls/wasitls/guest/wasi/cabi"
 	"unsafe"
 )
 
@@ -14,6 +15,7 @@ func importNetworkDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Network) Drop() {
+	cabi.Wait()
 	importNetworkDrop(uint32(self))
 }
 
@@ -38,8 +40,10 @@ var retNetworkErrorCode [1]uint64
 //
 //	network-error-code: func(err: borrow<error>) -> option<error-code>
 func NetworkErrorCode(err_ ErrorBorrow) (ErrorCode, bool) {
+	cabi.Enter()
 	importNetworkErrorCode(uint32(err_), uint32(uintptr(unsafe.Pointer(&retNetworkErrorCode))))
 	res := loadOptionErrorCode(unsafe.Pointer(&retNetworkErrorCode))
+	cabi.Leave()
 	return res.Get()
 }
 

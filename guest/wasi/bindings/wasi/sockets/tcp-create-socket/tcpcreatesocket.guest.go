@@ -3,7 +3,10 @@
 
 package tcpcreatesocket
 
-import "unsafe"
+import (
+	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"unsafe"
+)
 
 //go:wasmimport wasi:sockets/tcp-create-socket@0.2.8 create-tcp-socket
 func importCreateTCPSocket(p0 uint32, ret uint32)
@@ -36,12 +39,15 @@ var retCreateTCPSocket [1]uint64
 //
 //	create-tcp-socket: func(address-family: ip-address-family) -> result<tcp-socket, error-code>
 func CreateTCPSocket(addressFamily IPAddressFamily) (TCPSocket, error) {
+	cabi.Enter()
 	importCreateTCPSocket(uint32(addressFamily), uint32(uintptr(unsafe.Pointer(&retCreateTCPSocket))))
 	var ok TCPSocket
 	if *(*uint8)(unsafe.Pointer(&retCreateTCPSocket)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retCreateTCPSocket), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*TCPSocket)(unsafe.Add(unsafe.Pointer(&retCreateTCPSocket), 4))
+	cabi.Leave()
 	return ok, nil
 }

@@ -16,6 +16,7 @@ func importTCPSocketDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self TCPSocket) Drop() {
+	cabi.Wait()
 	importTCPSocketDrop(uint32(self))
 }
 
@@ -81,16 +82,19 @@ var resultTCPSocketStartBind = [2]func() error{
 //
 //	start-bind: func(network: borrow<network>, local-address: ip-socket-address) -> result<_, error-code>
 func (self TCPSocketBorrow) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
+	cabi.Enter()
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(localAddress)
 	importTCPSocketStartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocketStartBind))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartBind))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketStartBind[isErr&1]()
+	err := resultTCPSocketStartBind[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // StartBind calls the method start-bind on the borrowed handle.
 func (self TCPSocket) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
-	return self.Borrow().StartBind(network, localAddress)
+	return TCPSocketBorrow(self).StartBind(network, localAddress)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-bind
@@ -116,15 +120,18 @@ var resultTCPSocketFinishBind = [2]func() error{
 //
 //	finish-bind: func() -> result<_, error-code>
 func (self TCPSocketBorrow) FinishBind() error {
+	cabi.Enter()
 	importTCPSocketFinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishBind))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketFinishBind))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketFinishBind[isErr&1]()
+	err := resultTCPSocketFinishBind[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // FinishBind calls the method finish-bind on the borrowed handle.
 func (self TCPSocket) FinishBind() error {
-	return self.Borrow().FinishBind()
+	return TCPSocketBorrow(self).FinishBind()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.start-connect
@@ -193,16 +200,19 @@ var resultTCPSocketStartConnect = [2]func() error{
 //
 //	start-connect: func(network: borrow<network>, remote-address: ip-socket-address) -> result<_, error-code>
 func (self TCPSocketBorrow) StartConnect(network NetworkBorrow, remoteAddress IPSocketAddress) error {
+	cabi.Enter()
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(remoteAddress)
 	importTCPSocketStartConnect(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocketStartConnect))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartConnect))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketStartConnect[isErr&1]()
+	err := resultTCPSocketStartConnect[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // StartConnect calls the method start-connect on the borrowed handle.
 func (self TCPSocket) StartConnect(network NetworkBorrow, remoteAddress IPSocketAddress) error {
-	return self.Borrow().StartConnect(network, remoteAddress)
+	return TCPSocketBorrow(self).StartConnect(network, remoteAddress)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-connect
@@ -215,19 +225,22 @@ var retTCPSocketFinishConnect [2]uint64
 //
 //	finish-connect: func() -> result<tuple<input-stream, output-stream>, error-code>
 func (self TCPSocketBorrow) FinishConnect() (witval.Tuple2[InputStream, OutputStream], error) {
+	cabi.Enter()
 	importTCPSocketFinishConnect(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishConnect))))
 	var ok witval.Tuple2[InputStream, OutputStream]
 	if *(*uint8)(unsafe.Pointer(&retTCPSocketFinishConnect)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishConnect), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*witval.Tuple2[InputStream, OutputStream])(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishConnect), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // FinishConnect calls the method finish-connect on the borrowed handle.
 func (self TCPSocket) FinishConnect() (witval.Tuple2[InputStream, OutputStream], error) {
-	return self.Borrow().FinishConnect()
+	return TCPSocketBorrow(self).FinishConnect()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.start-listen
@@ -279,15 +292,18 @@ var resultTCPSocketStartListen = [2]func() error{
 //
 //	start-listen: func() -> result<_, error-code>
 func (self TCPSocketBorrow) StartListen() error {
+	cabi.Enter()
 	importTCPSocketStartListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketStartListen))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartListen))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketStartListen[isErr&1]()
+	err := resultTCPSocketStartListen[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // StartListen calls the method start-listen on the borrowed handle.
 func (self TCPSocket) StartListen() error {
-	return self.Borrow().StartListen()
+	return TCPSocketBorrow(self).StartListen()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-listen
@@ -313,15 +329,18 @@ var resultTCPSocketFinishListen = [2]func() error{
 //
 //	finish-listen: func() -> result<_, error-code>
 func (self TCPSocketBorrow) FinishListen() error {
+	cabi.Enter()
 	importTCPSocketFinishListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishListen))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketFinishListen))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketFinishListen[isErr&1]()
+	err := resultTCPSocketFinishListen[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // FinishListen calls the method finish-listen on the borrowed handle.
 func (self TCPSocket) FinishListen() error {
-	return self.Borrow().FinishListen()
+	return TCPSocketBorrow(self).FinishListen()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.accept
@@ -361,19 +380,22 @@ var retTCPSocketAccept [2]uint64
 //
 //	accept: func() -> result<tuple<tcp-socket, input-stream, output-stream>, error-code>
 func (self TCPSocketBorrow) Accept() (witval.Tuple3[TCPSocket, InputStream, OutputStream], error) {
+	cabi.Enter()
 	importTCPSocketAccept(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketAccept))))
 	var ok witval.Tuple3[TCPSocket, InputStream, OutputStream]
 	if *(*uint8)(unsafe.Pointer(&retTCPSocketAccept)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketAccept), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*witval.Tuple3[TCPSocket, InputStream, OutputStream])(unsafe.Add(unsafe.Pointer(&retTCPSocketAccept), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Accept calls the method accept on the borrowed handle.
 func (self TCPSocket) Accept() (witval.Tuple3[TCPSocket, InputStream, OutputStream], error) {
-	return self.Borrow().Accept()
+	return TCPSocketBorrow(self).Accept()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.local-address
@@ -403,19 +425,22 @@ var retTCPSocketLocalAddress [5]uint64
 //
 //	local-address: func() -> result<ip-socket-address, error-code>
 func (self TCPSocketBorrow) LocalAddress() (IPSocketAddress, error) {
+	cabi.Enter()
 	importTCPSocketLocalAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketLocalAddress))))
 	var ok IPSocketAddress
 	if *(*uint8)(unsafe.Pointer(&retTCPSocketLocalAddress)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketLocalAddress), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retTCPSocketLocalAddress), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // LocalAddress calls the method local-address on the borrowed handle.
 func (self TCPSocket) LocalAddress() (IPSocketAddress, error) {
-	return self.Borrow().LocalAddress()
+	return TCPSocketBorrow(self).LocalAddress()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.remote-address
@@ -439,19 +464,22 @@ var retTCPSocketRemoteAddress [5]uint64
 //
 //	remote-address: func() -> result<ip-socket-address, error-code>
 func (self TCPSocketBorrow) RemoteAddress() (IPSocketAddress, error) {
+	cabi.Enter()
 	importTCPSocketRemoteAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketRemoteAddress))))
 	var ok IPSocketAddress
 	if *(*uint8)(unsafe.Pointer(&retTCPSocketRemoteAddress)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketRemoteAddress), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retTCPSocketRemoteAddress), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // RemoteAddress calls the method remote-address on the borrowed handle.
 func (self TCPSocket) RemoteAddress() (IPSocketAddress, error) {
-	return self.Borrow().RemoteAddress()
+	return TCPSocketBorrow(self).RemoteAddress()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.is-listening
@@ -465,14 +493,14 @@ func importTCPSocketIsListening(p0 uint32) uint32
 //
 //	is-listening: func() -> bool
 func (self TCPSocketBorrow) IsListening() bool {
+	cabi.Wait()
 	core := importTCPSocketIsListening(uint32(self))
-	res := core != 0
-	return res
+	return core != 0
 }
 
 // IsListening calls the method is-listening on the borrowed handle.
 func (self TCPSocket) IsListening() bool {
-	return self.Borrow().IsListening()
+	return TCPSocketBorrow(self).IsListening()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.address-family
@@ -486,14 +514,14 @@ func importTCPSocketAddressFamily(p0 uint32) uint32
 //
 //	address-family: func() -> ip-address-family
 func (self TCPSocketBorrow) AddressFamily() IPAddressFamily {
+	cabi.Wait()
 	core := importTCPSocketAddressFamily(uint32(self))
-	res := IPAddressFamily(core)
-	return res
+	return IPAddressFamily(core)
 }
 
 // AddressFamily calls the method address-family on the borrowed handle.
 func (self TCPSocket) AddressFamily() IPAddressFamily {
-	return self.Borrow().AddressFamily()
+	return TCPSocketBorrow(self).AddressFamily()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-listen-backlog-size
@@ -529,15 +557,18 @@ var resultTCPSocketSetListenBacklogSize = [2]func() error{
 //
 //	set-listen-backlog-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetListenBacklogSize(value uint64) error {
+	cabi.Enter()
 	importTCPSocketSetListenBacklogSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetListenBacklogSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetListenBacklogSize))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketSetListenBacklogSize[isErr&1]()
+	err := resultTCPSocketSetListenBacklogSize[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetListenBacklogSize calls the method set-listen-backlog-size on the borrowed handle.
 func (self TCPSocket) SetListenBacklogSize(value uint64) error {
-	return self.Borrow().SetListenBacklogSize(value)
+	return TCPSocketBorrow(self).SetListenBacklogSize(value)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.keep-alive-enabled
@@ -560,19 +591,22 @@ var retTCPSocketKeepAliveEnabled [1]uint64
 //
 //	keep-alive-enabled: func() -> result<bool, error-code>
 func (self TCPSocketBorrow) KeepAliveEnabled() (bool, error) {
+	cabi.Enter()
 	importTCPSocketKeepAliveEnabled(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveEnabled))))
 	var ok bool
 	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveEnabled)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveEnabled), 1))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*bool)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveEnabled), 1))
+	cabi.Leave()
 	return ok, nil
 }
 
 // KeepAliveEnabled calls the method keep-alive-enabled on the borrowed handle.
 func (self TCPSocket) KeepAliveEnabled() (bool, error) {
-	return self.Borrow().KeepAliveEnabled()
+	return TCPSocketBorrow(self).KeepAliveEnabled()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-keep-alive-enabled
@@ -598,15 +632,18 @@ var resultTCPSocketSetKeepAliveEnabled = [2]func() error{
 //
 //	set-keep-alive-enabled: func(value: bool) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveEnabled(value bool) error {
+	cabi.Enter()
 	importTCPSocketSetKeepAliveEnabled(uint32(self), cabi.Bool(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketSetKeepAliveEnabled[isErr&1]()
+	err := resultTCPSocketSetKeepAliveEnabled[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetKeepAliveEnabled calls the method set-keep-alive-enabled on the borrowed handle.
 func (self TCPSocket) SetKeepAliveEnabled(value bool) error {
-	return self.Borrow().SetKeepAliveEnabled(value)
+	return TCPSocketBorrow(self).SetKeepAliveEnabled(value)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.keep-alive-idle-time
@@ -643,16 +680,19 @@ var resultTCPSocketKeepAliveIdleTime = [2]func() error{
 //
 //	keep-alive-idle-time: func() -> result<duration, error-code>
 func (self TCPSocketBorrow) KeepAliveIdleTime() (Duration, error) {
+	cabi.Enter()
 	importTCPSocketKeepAliveIdleTime(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8)) & (Duration(isErr) - 1)
-	return ok, resultTCPSocketKeepAliveIdleTime[isErr&1]()
+	err := resultTCPSocketKeepAliveIdleTime[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // KeepAliveIdleTime calls the method keep-alive-idle-time on the borrowed handle.
 func (self TCPSocket) KeepAliveIdleTime() (Duration, error) {
-	return self.Borrow().KeepAliveIdleTime()
+	return TCPSocketBorrow(self).KeepAliveIdleTime()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-keep-alive-idle-time
@@ -678,15 +718,18 @@ var resultTCPSocketSetKeepAliveIdleTime = [2]func() error{
 //
 //	set-keep-alive-idle-time: func(value: duration) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveIdleTime(value Duration) error {
+	cabi.Enter()
 	importTCPSocketSetKeepAliveIdleTime(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketSetKeepAliveIdleTime[isErr&1]()
+	err := resultTCPSocketSetKeepAliveIdleTime[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetKeepAliveIdleTime calls the method set-keep-alive-idle-time on the borrowed handle.
 func (self TCPSocket) SetKeepAliveIdleTime(value Duration) error {
-	return self.Borrow().SetKeepAliveIdleTime(value)
+	return TCPSocketBorrow(self).SetKeepAliveIdleTime(value)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.keep-alive-interval
@@ -723,16 +766,19 @@ var resultTCPSocketKeepAliveInterval = [2]func() error{
 //
 //	keep-alive-interval: func() -> result<duration, error-code>
 func (self TCPSocketBorrow) KeepAliveInterval() (Duration, error) {
+	cabi.Enter()
 	importTCPSocketKeepAliveInterval(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveInterval))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveInterval))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8)) & (Duration(isErr) - 1)
-	return ok, resultTCPSocketKeepAliveInterval[isErr&1]()
+	err := resultTCPSocketKeepAliveInterval[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // KeepAliveInterval calls the method keep-alive-interval on the borrowed handle.
 func (self TCPSocket) KeepAliveInterval() (Duration, error) {
-	return self.Borrow().KeepAliveInterval()
+	return TCPSocketBorrow(self).KeepAliveInterval()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-keep-alive-interval
@@ -758,15 +804,18 @@ var resultTCPSocketSetKeepAliveInterval = [2]func() error{
 //
 //	set-keep-alive-interval: func(value: duration) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveInterval(value Duration) error {
+	cabi.Enter()
 	importTCPSocketSetKeepAliveInterval(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketSetKeepAliveInterval[isErr&1]()
+	err := resultTCPSocketSetKeepAliveInterval[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetKeepAliveInterval calls the method set-keep-alive-interval on the borrowed handle.
 func (self TCPSocket) SetKeepAliveInterval(value Duration) error {
-	return self.Borrow().SetKeepAliveInterval(value)
+	return TCPSocketBorrow(self).SetKeepAliveInterval(value)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.keep-alive-count
@@ -803,16 +852,19 @@ var resultTCPSocketKeepAliveCount = [2]func() error{
 //
 //	keep-alive-count: func() -> result<u32, error-code>
 func (self TCPSocketBorrow) KeepAliveCount() (uint32, error) {
+	cabi.Enter()
 	importTCPSocketKeepAliveCount(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveCount))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveCount))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint32)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4)) & (uint32(isErr) - 1)
-	return ok, resultTCPSocketKeepAliveCount[isErr&1]()
+	err := resultTCPSocketKeepAliveCount[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // KeepAliveCount calls the method keep-alive-count on the borrowed handle.
 func (self TCPSocket) KeepAliveCount() (uint32, error) {
-	return self.Borrow().KeepAliveCount()
+	return TCPSocketBorrow(self).KeepAliveCount()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-keep-alive-count
@@ -838,15 +890,18 @@ var resultTCPSocketSetKeepAliveCount = [2]func() error{
 //
 //	set-keep-alive-count: func(value: u32) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveCount(value uint32) error {
+	cabi.Enter()
 	importTCPSocketSetKeepAliveCount(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveCount))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveCount))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketSetKeepAliveCount[isErr&1]()
+	err := resultTCPSocketSetKeepAliveCount[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetKeepAliveCount calls the method set-keep-alive-count on the borrowed handle.
 func (self TCPSocket) SetKeepAliveCount(value uint32) error {
-	return self.Borrow().SetKeepAliveCount(value)
+	return TCPSocketBorrow(self).SetKeepAliveCount(value)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.hop-limit
@@ -879,16 +934,19 @@ var resultTCPSocketHopLimit = [2]func() error{
 //
 //	hop-limit: func() -> result<u8, error-code>
 func (self TCPSocketBorrow) HopLimit() (uint8, error) {
+	cabi.Enter()
 	importTCPSocketHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketHopLimit))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketHopLimit))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint8)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1)) & (uint8(isErr) - 1)
-	return ok, resultTCPSocketHopLimit[isErr&1]()
+	err := resultTCPSocketHopLimit[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // HopLimit calls the method hop-limit on the borrowed handle.
 func (self TCPSocket) HopLimit() (uint8, error) {
-	return self.Borrow().HopLimit()
+	return TCPSocketBorrow(self).HopLimit()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-hop-limit
@@ -914,15 +972,18 @@ var resultTCPSocketSetHopLimit = [2]func() error{
 //
 //	set-hop-limit: func(value: u8) -> result<_, error-code>
 func (self TCPSocketBorrow) SetHopLimit(value uint8) error {
+	cabi.Enter()
 	importTCPSocketSetHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetHopLimit))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetHopLimit))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketSetHopLimit[isErr&1]()
+	err := resultTCPSocketSetHopLimit[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetHopLimit calls the method set-hop-limit on the borrowed handle.
 func (self TCPSocket) SetHopLimit(value uint8) error {
-	return self.Borrow().SetHopLimit(value)
+	return TCPSocketBorrow(self).SetHopLimit(value)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.receive-buffer-size
@@ -959,16 +1020,19 @@ var resultTCPSocketReceiveBufferSize = [2]func() error{
 //
 //	receive-buffer-size: func() -> result<u64, error-code>
 func (self TCPSocketBorrow) ReceiveBufferSize() (uint64, error) {
+	cabi.Enter()
 	importTCPSocketReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketReceiveBufferSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketReceiveBufferSize))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8)) & (uint64(isErr) - 1)
-	return ok, resultTCPSocketReceiveBufferSize[isErr&1]()
+	err := resultTCPSocketReceiveBufferSize[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // ReceiveBufferSize calls the method receive-buffer-size on the borrowed handle.
 func (self TCPSocket) ReceiveBufferSize() (uint64, error) {
-	return self.Borrow().ReceiveBufferSize()
+	return TCPSocketBorrow(self).ReceiveBufferSize()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-receive-buffer-size
@@ -994,15 +1058,18 @@ var resultTCPSocketSetReceiveBufferSize = [2]func() error{
 //
 //	set-receive-buffer-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetReceiveBufferSize(value uint64) error {
+	cabi.Enter()
 	importTCPSocketSetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketSetReceiveBufferSize[isErr&1]()
+	err := resultTCPSocketSetReceiveBufferSize[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetReceiveBufferSize calls the method set-receive-buffer-size on the borrowed handle.
 func (self TCPSocket) SetReceiveBufferSize(value uint64) error {
-	return self.Borrow().SetReceiveBufferSize(value)
+	return TCPSocketBorrow(self).SetReceiveBufferSize(value)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.send-buffer-size
@@ -1028,16 +1095,19 @@ var resultTCPSocketSendBufferSize = [2]func() error{
 //
 //	send-buffer-size: func() -> result<u64, error-code>
 func (self TCPSocketBorrow) SendBufferSize() (uint64, error) {
+	cabi.Enter()
 	importTCPSocketSendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketSendBufferSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSendBufferSize))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8)) & (uint64(isErr) - 1)
-	return ok, resultTCPSocketSendBufferSize[isErr&1]()
+	err := resultTCPSocketSendBufferSize[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // SendBufferSize calls the method send-buffer-size on the borrowed handle.
 func (self TCPSocket) SendBufferSize() (uint64, error) {
-	return self.Borrow().SendBufferSize()
+	return TCPSocketBorrow(self).SendBufferSize()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-send-buffer-size
@@ -1063,15 +1133,18 @@ var resultTCPSocketSetSendBufferSize = [2]func() error{
 //
 //	set-send-buffer-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetSendBufferSize(value uint64) error {
+	cabi.Enter()
 	importTCPSocketSetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetSendBufferSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetSendBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketSetSendBufferSize[isErr&1]()
+	err := resultTCPSocketSetSendBufferSize[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetSendBufferSize calls the method set-send-buffer-size on the borrowed handle.
 func (self TCPSocket) SetSendBufferSize(value uint64) error {
-	return self.Borrow().SetSendBufferSize(value)
+	return TCPSocketBorrow(self).SetSendBufferSize(value)
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.subscribe
@@ -1099,14 +1172,14 @@ func importTCPSocketSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self TCPSocketBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importTCPSocketSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self TCPSocket) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return TCPSocketBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.shutdown
@@ -1156,15 +1229,18 @@ var resultTCPSocketShutdown = [2]func() error{
 //
 //	shutdown: func(shutdown-type: shutdown-type) -> result<_, error-code>
 func (self TCPSocketBorrow) Shutdown(shutdownType ShutdownType) error {
+	cabi.Enter()
 	importTCPSocketShutdown(uint32(self), uint32(shutdownType), uint32(uintptr(unsafe.Pointer(&retTCPSocketShutdown))))
 	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketShutdown))
 	isErr = (isErr | -isErr) >> 7
-	return resultTCPSocketShutdown[isErr&1]()
+	err := resultTCPSocketShutdown[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // Shutdown calls the method shutdown on the borrowed handle.
 func (self TCPSocket) Shutdown(shutdownType ShutdownType) error {
-	return self.Borrow().Shutdown(shutdownType)
+	return TCPSocketBorrow(self).Shutdown(shutdownType)
 }
 
 func flatIPSocketAddress(v IPSocketAddress) (r0 uint32, r1 uint32, r2 uint32, r3 uint32, r4 uint32, r5 uint32, r6 uint32, r7 uint32, r8 uint32, r9 uint32, r10 uint32, r11 uint32) {

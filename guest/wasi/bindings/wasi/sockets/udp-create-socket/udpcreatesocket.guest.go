@@ -3,7 +3,10 @@
 
 package udpcreatesocket
 
-import "unsafe"
+import (
+	"github.com/wasitls/wasitls/guest/wasi/cabi"
+	"unsafe"
+)
 
 //go:wasmimport wasi:sockets/udp-create-socket@0.2.8 create-udp-socket
 func importCreateUDPSocket(p0 uint32, ret uint32)
@@ -36,12 +39,15 @@ var retCreateUDPSocket [1]uint64
 //
 //	create-udp-socket: func(address-family: ip-address-family) -> result<udp-socket, error-code>
 func CreateUDPSocket(addressFamily IPAddressFamily) (UDPSocket, error) {
+	cabi.Enter()
 	importCreateUDPSocket(uint32(addressFamily), uint32(uintptr(unsafe.Pointer(&retCreateUDPSocket))))
 	var ok UDPSocket
 	if *(*uint8)(unsafe.Pointer(&retCreateUDPSocket)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retCreateUDPSocket), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*UDPSocket)(unsafe.Add(unsafe.Pointer(&retCreateUDPSocket), 4))
+	cabi.Leave()
 	return ok, nil
 }

@@ -16,6 +16,7 @@ func importUDPSocketDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self UDPSocket) Drop() {
+	cabi.Wait()
 	importUDPSocketDrop(uint32(self))
 }
 
@@ -25,6 +26,7 @@ func importIncomingDatagramStreamDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self IncomingDatagramStream) Drop() {
+	cabi.Wait()
 	importIncomingDatagramStreamDrop(uint32(self))
 }
 
@@ -34,6 +36,7 @@ func importOutgoingDatagramStreamDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutgoingDatagramStream) Drop() {
+	cabi.Wait()
 	importOutgoingDatagramStreamDrop(uint32(self))
 }
 
@@ -87,16 +90,19 @@ var resultUDPSocketStartBind = [2]func() error{
 //
 //	start-bind: func(network: borrow<network>, local-address: ip-socket-address) -> result<_, error-code>
 func (self UDPSocketBorrow) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
+	cabi.Enter()
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(localAddress)
 	importUDPSocketStartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retUDPSocketStartBind))))
 	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketStartBind))
 	isErr = (isErr | -isErr) >> 7
-	return resultUDPSocketStartBind[isErr&1]()
+	err := resultUDPSocketStartBind[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // StartBind calls the method start-bind on the borrowed handle.
 func (self UDPSocket) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
-	return self.Borrow().StartBind(network, localAddress)
+	return UDPSocketBorrow(self).StartBind(network, localAddress)
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.finish-bind
@@ -122,15 +128,18 @@ var resultUDPSocketFinishBind = [2]func() error{
 //
 //	finish-bind: func() -> result<_, error-code>
 func (self UDPSocketBorrow) FinishBind() error {
+	cabi.Enter()
 	importUDPSocketFinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketFinishBind))))
 	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketFinishBind))
 	isErr = (isErr | -isErr) >> 7
-	return resultUDPSocketFinishBind[isErr&1]()
+	err := resultUDPSocketFinishBind[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // FinishBind calls the method finish-bind on the borrowed handle.
 func (self UDPSocket) FinishBind() error {
-	return self.Borrow().FinishBind()
+	return UDPSocketBorrow(self).FinishBind()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.stream
@@ -187,20 +196,23 @@ var retUDPSocketStream [2]uint64
 //
 //	%stream: func(remote-address: option<ip-socket-address>) -> result<tuple<incoming-datagram-stream, outgoing-datagram-stream>, error-code>
 func (self UDPSocketBorrow) Stream(remoteAddress witval.Option[IPSocketAddress]) (witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], error) {
+	cabi.Enter()
 	x13, x14, x15, x16, x17, x18, x19, x20, x21, x22, x23, x24, x25 := flatOptionIPSocketAddress(remoteAddress)
 	importUDPSocketStream(uint32(self), x13, x14, x15, x16, x17, x18, x19, x20, x21, x22, x23, x24, x25, uint32(uintptr(unsafe.Pointer(&retUDPSocketStream))))
 	var ok witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream]
 	if *(*uint8)(unsafe.Pointer(&retUDPSocketStream)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketStream), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = *(*witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream])(unsafe.Add(unsafe.Pointer(&retUDPSocketStream), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Stream calls the method stream on the borrowed handle.
 func (self UDPSocket) Stream(remoteAddress witval.Option[IPSocketAddress]) (witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], error) {
-	return self.Borrow().Stream(remoteAddress)
+	return UDPSocketBorrow(self).Stream(remoteAddress)
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.local-address
@@ -230,19 +242,22 @@ var retUDPSocketLocalAddress [5]uint64
 //
 //	local-address: func() -> result<ip-socket-address, error-code>
 func (self UDPSocketBorrow) LocalAddress() (IPSocketAddress, error) {
+	cabi.Enter()
 	importUDPSocketLocalAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketLocalAddress))))
 	var ok IPSocketAddress
 	if *(*uint8)(unsafe.Pointer(&retUDPSocketLocalAddress)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketLocalAddress), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retUDPSocketLocalAddress), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // LocalAddress calls the method local-address on the borrowed handle.
 func (self UDPSocket) LocalAddress() (IPSocketAddress, error) {
-	return self.Borrow().LocalAddress()
+	return UDPSocketBorrow(self).LocalAddress()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.remote-address
@@ -266,19 +281,22 @@ var retUDPSocketRemoteAddress [5]uint64
 //
 //	remote-address: func() -> result<ip-socket-address, error-code>
 func (self UDPSocketBorrow) RemoteAddress() (IPSocketAddress, error) {
+	cabi.Enter()
 	importUDPSocketRemoteAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketRemoteAddress))))
 	var ok IPSocketAddress
 	if *(*uint8)(unsafe.Pointer(&retUDPSocketRemoteAddress)) != 0 {
 		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketRemoteAddress), 4))
+		cabi.Leave()
 		return ok, err
 	}
 	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retUDPSocketRemoteAddress), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // RemoteAddress calls the method remote-address on the borrowed handle.
 func (self UDPSocket) RemoteAddress() (IPSocketAddress, error) {
-	return self.Borrow().RemoteAddress()
+	return UDPSocketBorrow(self).RemoteAddress()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.address-family
@@ -292,14 +310,14 @@ func importUDPSocketAddressFamily(p0 uint32) uint32
 //
 //	address-family: func() -> ip-address-family
 func (self UDPSocketBorrow) AddressFamily() IPAddressFamily {
+	cabi.Wait()
 	core := importUDPSocketAddressFamily(uint32(self))
-	res := IPAddressFamily(core)
-	return res
+	return IPAddressFamily(core)
 }
 
 // AddressFamily calls the method address-family on the borrowed handle.
 func (self UDPSocket) AddressFamily() IPAddressFamily {
-	return self.Borrow().AddressFamily()
+	return UDPSocketBorrow(self).AddressFamily()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.unicast-hop-limit
@@ -332,16 +350,19 @@ var resultUDPSocketUnicastHopLimit = [2]func() error{
 //
 //	unicast-hop-limit: func() -> result<u8, error-code>
 func (self UDPSocketBorrow) UnicastHopLimit() (uint8, error) {
+	cabi.Enter()
 	importUDPSocketUnicastHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketUnicastHopLimit))))
 	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketUnicastHopLimit))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint8)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1)) & (uint8(isErr) - 1)
-	return ok, resultUDPSocketUnicastHopLimit[isErr&1]()
+	err := resultUDPSocketUnicastHopLimit[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // UnicastHopLimit calls the method unicast-hop-limit on the borrowed handle.
 func (self UDPSocket) UnicastHopLimit() (uint8, error) {
-	return self.Borrow().UnicastHopLimit()
+	return UDPSocketBorrow(self).UnicastHopLimit()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.set-unicast-hop-limit
@@ -367,15 +388,18 @@ var resultUDPSocketSetUnicastHopLimit = [2]func() error{
 //
 //	set-unicast-hop-limit: func(value: u8) -> result<_, error-code>
 func (self UDPSocketBorrow) SetUnicastHopLimit(value uint8) error {
+	cabi.Enter()
 	importUDPSocketSetUnicastHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit))))
 	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit))
 	isErr = (isErr | -isErr) >> 7
-	return resultUDPSocketSetUnicastHopLimit[isErr&1]()
+	err := resultUDPSocketSetUnicastHopLimit[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetUnicastHopLimit calls the method set-unicast-hop-limit on the borrowed handle.
 func (self UDPSocket) SetUnicastHopLimit(value uint8) error {
-	return self.Borrow().SetUnicastHopLimit(value)
+	return UDPSocketBorrow(self).SetUnicastHopLimit(value)
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.receive-buffer-size
@@ -412,16 +436,19 @@ var resultUDPSocketReceiveBufferSize = [2]func() error{
 //
 //	receive-buffer-size: func() -> result<u64, error-code>
 func (self UDPSocketBorrow) ReceiveBufferSize() (uint64, error) {
+	cabi.Enter()
 	importUDPSocketReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketReceiveBufferSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketReceiveBufferSize))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8)) & (uint64(isErr) - 1)
-	return ok, resultUDPSocketReceiveBufferSize[isErr&1]()
+	err := resultUDPSocketReceiveBufferSize[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // ReceiveBufferSize calls the method receive-buffer-size on the borrowed handle.
 func (self UDPSocket) ReceiveBufferSize() (uint64, error) {
-	return self.Borrow().ReceiveBufferSize()
+	return UDPSocketBorrow(self).ReceiveBufferSize()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.set-receive-buffer-size
@@ -447,15 +474,18 @@ var resultUDPSocketSetReceiveBufferSize = [2]func() error{
 //
 //	set-receive-buffer-size: func(value: u64) -> result<_, error-code>
 func (self UDPSocketBorrow) SetReceiveBufferSize(value uint64) error {
+	cabi.Enter()
 	importUDPSocketSetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	return resultUDPSocketSetReceiveBufferSize[isErr&1]()
+	err := resultUDPSocketSetReceiveBufferSize[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetReceiveBufferSize calls the method set-receive-buffer-size on the borrowed handle.
 func (self UDPSocket) SetReceiveBufferSize(value uint64) error {
-	return self.Borrow().SetReceiveBufferSize(value)
+	return UDPSocketBorrow(self).SetReceiveBufferSize(value)
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.send-buffer-size
@@ -481,16 +511,19 @@ var resultUDPSocketSendBufferSize = [2]func() error{
 //
 //	send-buffer-size: func() -> result<u64, error-code>
 func (self UDPSocketBorrow) SendBufferSize() (uint64, error) {
+	cabi.Enter()
 	importUDPSocketSendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketSendBufferSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSendBufferSize))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8)) & (uint64(isErr) - 1)
-	return ok, resultUDPSocketSendBufferSize[isErr&1]()
+	err := resultUDPSocketSendBufferSize[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // SendBufferSize calls the method send-buffer-size on the borrowed handle.
 func (self UDPSocket) SendBufferSize() (uint64, error) {
-	return self.Borrow().SendBufferSize()
+	return UDPSocketBorrow(self).SendBufferSize()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.set-send-buffer-size
@@ -516,15 +549,18 @@ var resultUDPSocketSetSendBufferSize = [2]func() error{
 //
 //	set-send-buffer-size: func(value: u64) -> result<_, error-code>
 func (self UDPSocketBorrow) SetSendBufferSize(value uint64) error {
+	cabi.Enter()
 	importUDPSocketSetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetSendBufferSize))))
 	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetSendBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	return resultUDPSocketSetSendBufferSize[isErr&1]()
+	err := resultUDPSocketSetSendBufferSize[isErr&1]()
+	cabi.Leave()
+	return err
 }
 
 // SetSendBufferSize calls the method set-send-buffer-size on the borrowed handle.
 func (self UDPSocket) SetSendBufferSize(value uint64) error {
-	return self.Borrow().SetSendBufferSize(value)
+	return UDPSocketBorrow(self).SetSendBufferSize(value)
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.subscribe
@@ -539,14 +575,14 @@ func importUDPSocketSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self UDPSocketBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importUDPSocketSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self UDPSocket) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return UDPSocketBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]incoming-datagram-stream.receive
@@ -583,6 +619,7 @@ var retIncomingDatagramStreamReceive [2]uint64
 //
 //	receive: func(max-results: u64) -> result<list<incoming-datagram>, error-code>
 func (self IncomingDatagramStreamBorrow) Receive(maxResults uint64) ([]IncomingDatagram, error) {
+	cabi.Enter()
 	importIncomingDatagramStreamReceive(uint32(self), uint64(maxResults), uint32(uintptr(unsafe.Pointer(&retIncomingDatagramStreamReceive))))
 	var ok []IncomingDatagram
 	if *(*uint8)(unsafe.Pointer(&retIncomingDatagramStreamReceive)) != 0 {
@@ -597,7 +634,7 @@ func (self IncomingDatagramStreamBorrow) Receive(maxResults uint64) ([]IncomingD
 
 // Receive calls the method receive on the borrowed handle.
 func (self IncomingDatagramStream) Receive(maxResults uint64) ([]IncomingDatagram, error) {
-	return self.Borrow().Receive(maxResults)
+	return IncomingDatagramStreamBorrow(self).Receive(maxResults)
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]incoming-datagram-stream.subscribe
@@ -612,14 +649,14 @@ func importIncomingDatagramStreamSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self IncomingDatagramStreamBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importIncomingDatagramStreamSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self IncomingDatagramStream) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return IncomingDatagramStreamBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]outgoing-datagram-stream.check-send
@@ -657,16 +694,19 @@ var resultOutgoingDatagramStreamCheckSend = [2]func() error{
 //
 //	check-send: func() -> result<u64, error-code>
 func (self OutgoingDatagramStreamBorrow) CheckSend() (uint64, error) {
+	cabi.Enter()
 	importOutgoingDatagramStreamCheckSend(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend))))
 	isErr := *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend))
 	isErr = (isErr | -isErr) >> 7
 	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8)) & (uint64(isErr) - 1)
-	return ok, resultOutgoingDatagramStreamCheckSend[isErr&1]()
+	err := resultOutgoingDatagramStreamCheckSend[isErr&1]()
+	cabi.Leave()
+	return ok, err
 }
 
 // CheckSend calls the method check-send on the borrowed handle.
 func (self OutgoingDatagramStream) CheckSend() (uint64, error) {
-	return self.Borrow().CheckSend()
+	return OutgoingDatagramStreamBorrow(self).CheckSend()
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]outgoing-datagram-stream.send
@@ -714,6 +754,7 @@ var retOutgoingDatagramStreamSend [2]uint64
 //
 //	send: func(datagrams: list<outgoing-datagram>) -> result<u64, error-code>
 func (self OutgoingDatagramStreamBorrow) Send(datagrams []OutgoingDatagram) (uint64, error) {
+	cabi.Enter()
 	importOutgoingDatagramStreamSend(uint32(self), lowerListOutgoingDatagram(datagrams), uint32(len(datagrams)), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStreamSend))))
 	var ok uint64
 	if *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStreamSend)) != 0 {
@@ -728,7 +769,7 @@ func (self OutgoingDatagramStreamBorrow) Send(datagrams []OutgoingDatagram) (uin
 
 // Send calls the method send on the borrowed handle.
 func (self OutgoingDatagramStream) Send(datagrams []OutgoingDatagram) (uint64, error) {
-	return self.Borrow().Send(datagrams)
+	return OutgoingDatagramStreamBorrow(self).Send(datagrams)
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]outgoing-datagram-stream.subscribe
@@ -743,14 +784,14 @@ func importOutgoingDatagramStreamSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self OutgoingDatagramStreamBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importOutgoingDatagramStreamSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self OutgoingDatagramStream) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return OutgoingDatagramStreamBorrow(self).Subscribe()
 }
 
 func flatIPSocketAddress(v IPSocketAddress) (r0 uint32, r1 uint32, r2 uint32, r3 uint32, r4 uint32, r5 uint32, r6 uint32, r7 uint32, r8 uint32, r9 uint32, r10 uint32, r11 uint32) {

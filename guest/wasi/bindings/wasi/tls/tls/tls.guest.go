@@ -17,6 +17,7 @@ func importPublicIdentityDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self PublicIdentity) Drop() {
+	cabi.Wait()
 	importPublicIdentityDrop(uint32(self))
 }
 
@@ -26,6 +27,7 @@ func importPrivateIdentityDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self PrivateIdentity) Drop() {
+	cabi.Wait()
 	importPrivateIdentityDrop(uint32(self))
 }
 
@@ -35,6 +37,7 @@ func importClientConnectionDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientConnection) Drop() {
+	cabi.Wait()
 	importClientConnectionDrop(uint32(self))
 }
 
@@ -44,6 +47,7 @@ func importClientHandshakeDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientHandshake) Drop() {
+	cabi.Wait()
 	importClientHandshakeDrop(uint32(self))
 }
 
@@ -53,6 +57,7 @@ func importServerConnectionDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ServerConnection) Drop() {
+	cabi.Wait()
 	importServerConnectionDrop(uint32(self))
 }
 
@@ -62,6 +67,7 @@ func importServerHandshakeDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ServerHandshake) Drop() {
+	cabi.Wait()
 	importServerHandshakeDrop(uint32(self))
 }
 
@@ -71,6 +77,7 @@ func importClientHelloDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientHello) Drop() {
+	cabi.Wait()
 	importClientHelloDrop(uint32(self))
 }
 
@@ -80,6 +87,7 @@ func importClientIdentityRequestDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientIdentityRequest) Drop() {
+	cabi.Wait()
 	importClientIdentityRequestDrop(uint32(self))
 }
 
@@ -89,6 +97,7 @@ func importFutureStreamsDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureStreams) Drop() {
+	cabi.Wait()
 	importFutureStreamsDrop(uint32(self))
 }
 
@@ -98,6 +107,7 @@ func importFutureClientHelloDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureClientHello) Drop() {
+	cabi.Wait()
 	importFutureClientHelloDrop(uint32(self))
 }
 
@@ -107,6 +117,7 @@ func importFuturePublicIdentityDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FuturePublicIdentity) Drop() {
+	cabi.Wait()
 	importFuturePublicIdentityDrop(uint32(self))
 }
 
@@ -116,6 +127,7 @@ func importFutureClientIdentityRequestDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureClientIdentityRequest) Drop() {
+	cabi.Wait()
 	importFutureClientIdentityRequestDrop(uint32(self))
 }
 
@@ -129,6 +141,7 @@ var retPublicIdentityExportX509Chain [1]uint64
 //
 //	export-X509-chain: func() -> list<list<u8>>
 func (self PublicIdentityBorrow) ExportX509Chain() [][]byte {
+	cabi.Enter()
 	importPublicIdentityExportX509Chain(uint32(self), uint32(uintptr(unsafe.Pointer(&retPublicIdentityExportX509Chain))))
 	res := loadListListU8(*(*uint32)(unsafe.Pointer(&retPublicIdentityExportX509Chain)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retPublicIdentityExportX509Chain), 4)))
 	cabi.Unpin()
@@ -137,7 +150,7 @@ func (self PublicIdentityBorrow) ExportX509Chain() [][]byte {
 
 // ExportX509Chain calls the method export-X509-chain on the borrowed handle.
 func (self PublicIdentity) ExportX509Chain() [][]byte {
-	return self.Borrow().ExportX509Chain()
+	return PublicIdentityBorrow(self).ExportX509Chain()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [static]private-identity.parse
@@ -153,6 +166,7 @@ var retPrivateIdentityParse [1]uint64
 //
 //	parse: static func(private-key: list<u8>, x509-chain: list<list<u8>>) -> result<private-identity>
 func PrivateIdentityParse(privateKey []byte, x509Chain [][]byte) (PrivateIdentity, error) {
+	cabi.Enter()
 	importPrivateIdentityParse(cabi.Addr(unsafe.Pointer(unsafe.SliceData(privateKey))), uint32(len(privateKey)), lowerListListU8(x509Chain), uint32(len(x509Chain)), uint32(uintptr(unsafe.Pointer(&retPrivateIdentityParse))))
 	var ok PrivateIdentity
 	if *(*uint8)(unsafe.Pointer(&retPrivateIdentityParse)) != 0 {
@@ -171,14 +185,14 @@ func importPrivateIdentityPublicIdentity(p0 uint32) uint32
 //
 //	public-identity: func() -> public-identity
 func (self PrivateIdentityBorrow) PublicIdentity() PublicIdentity {
+	cabi.Wait()
 	core := importPrivateIdentityPublicIdentity(uint32(self))
-	res := PublicIdentity(core)
-	return res
+	return PublicIdentity(core)
 }
 
 // PublicIdentity calls the method public-identity on the borrowed handle.
 func (self PrivateIdentity) PublicIdentity() PublicIdentity {
-	return self.Borrow().PublicIdentity()
+	return PrivateIdentityBorrow(self).PublicIdentity()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [constructor]client-connection
@@ -193,9 +207,9 @@ func importNewClientConnection(p0 uint32, p1 uint32) uint32
 //
 //	constructor(input: input-stream, output: output-stream)
 func NewClientConnection(input InputStream, output OutputStream) ClientConnection {
+	cabi.Wait()
 	core := importNewClientConnection(uint32(input), uint32(output))
-	res := ClientConnection(core)
-	return res
+	return ClientConnection(core)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.connect
@@ -214,19 +228,22 @@ var retClientConnectionConnect [1]uint64
 //
 //	connect: func(server-name: string) -> result<client-handshake>
 func (self ClientConnectionBorrow) Connect(serverName string) (ClientHandshake, error) {
+	cabi.Enter()
 	importClientConnectionConnect(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(serverName)))), uint32(len(serverName)), uint32(uintptr(unsafe.Pointer(&retClientConnectionConnect))))
 	runtime.KeepAlive(serverName)
 	var ok ClientHandshake
 	if *(*uint8)(unsafe.Pointer(&retClientConnectionConnect)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-connection.connect: error")
 	}
 	ok = *(*ClientHandshake)(unsafe.Add(unsafe.Pointer(&retClientConnectionConnect), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Connect calls the method connect on the borrowed handle.
 func (self ClientConnection) Connect(serverName string) (ClientHandshake, error) {
-	return self.Borrow().Connect(serverName)
+	return ClientConnectionBorrow(self).Connect(serverName)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.server-name
@@ -241,6 +258,7 @@ var retClientConnectionServerName [2]uint64
 //
 //	server-name: func() -> option<string>
 func (self ClientConnectionBorrow) ServerName() (string, bool) {
+	cabi.Enter()
 	importClientConnectionServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionServerName))))
 	res := loadOptionString(unsafe.Pointer(&retClientConnectionServerName))
 	cabi.Unpin()
@@ -249,7 +267,7 @@ func (self ClientConnectionBorrow) ServerName() (string, bool) {
 
 // ServerName calls the method server-name on the borrowed handle.
 func (self ClientConnection) ServerName() (string, bool) {
-	return self.Borrow().ServerName()
+	return ClientConnectionBorrow(self).ServerName()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.alpn-id
@@ -271,6 +289,7 @@ var retClientConnectionALPNID [2]uint64
 //
 //     alpn-id: func() -> option<alpn-id>
 func (self ClientConnectionBorrow) ALPNID() (ALPNID, bool) {
+	cabi.Enter()
 	importClientConnectionALPNID(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionALPNID))))
 	res := loadOptionALPNID(unsafe.Pointer(&retClientConnectionALPNID))
 	cabi.Unpin()
@@ -279,7 +298,7 @@ func (self ClientConnectionBorrow) ALPNID() (ALPNID, bool) {
 
 // ALPNID calls the method alpn-id on the borrowed handle.
 func (self ClientConnection) ALPNID() (ALPNID, bool) {
-	return self.Borrow().ALPNID()
+	return ClientConnectionBorrow(self).ALPNID()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.client-identity
@@ -303,14 +322,16 @@ var retClientConnectionClientIdentity [1]uint64
 //
 //     client-identity: func() -> option<private-identity>
 func (self ClientConnectionBorrow) ClientIdentity() (PrivateIdentity, bool) {
+	cabi.Enter()
 	importClientConnectionClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionClientIdentity))))
 	res := loadOptionOwnPrivateIdentity(unsafe.Pointer(&retClientConnectionClientIdentity))
+	cabi.Leave()
 	return res.Get()
 }
 
 // ClientIdentity calls the method client-identity on the borrowed handle.
 func (self ClientConnection) ClientIdentity() (PrivateIdentity, bool) {
-	return self.Borrow().ClientIdentity()
+	return ClientConnectionBorrow(self).ClientIdentity()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.server-identity
@@ -325,14 +346,16 @@ var retClientConnectionServerIdentity [1]uint64
 //
 //	server-identity: func() -> option<public-identity>
 func (self ClientConnectionBorrow) ServerIdentity() (PublicIdentity, bool) {
+	cabi.Enter()
 	importClientConnectionServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionServerIdentity))))
 	res := loadOptionOwnPublicIdentity(unsafe.Pointer(&retClientConnectionServerIdentity))
+	cabi.Leave()
 	return res.Get()
 }
 
 // ServerIdentity calls the method server-identity on the borrowed handle.
 func (self ClientConnection) ServerIdentity() (PublicIdentity, bool) {
-	return self.Borrow().ServerIdentity()
+	return ClientConnectionBorrow(self).ServerIdentity()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.protocol-version
@@ -347,14 +370,16 @@ var retClientConnectionProtocolVersion [1]uint64
 //
 //	protocol-version: func() -> option<protocol-version>
 func (self ClientConnectionBorrow) ProtocolVersion() (ProtocolVersion, bool) {
+	cabi.Enter()
 	importClientConnectionProtocolVersion(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionProtocolVersion))))
 	res := loadOptionProtocolVersion(unsafe.Pointer(&retClientConnectionProtocolVersion))
+	cabi.Leave()
 	return res.Get()
 }
 
 // ProtocolVersion calls the method protocol-version on the borrowed handle.
 func (self ClientConnection) ProtocolVersion() (ProtocolVersion, bool) {
-	return self.Borrow().ProtocolVersion()
+	return ClientConnectionBorrow(self).ProtocolVersion()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.cipher-suite
@@ -369,14 +394,16 @@ var retClientConnectionCipherSuite [1]uint64
 //
 //	cipher-suite: func() -> option<cipher-suite>
 func (self ClientConnectionBorrow) CipherSuite() (CipherSuite, bool) {
+	cabi.Enter()
 	importClientConnectionCipherSuite(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionCipherSuite))))
 	res := loadOptionCipherSuite(unsafe.Pointer(&retClientConnectionCipherSuite))
+	cabi.Leave()
 	return res.Get()
 }
 
 // CipherSuite calls the method cipher-suite on the borrowed handle.
 func (self ClientConnection) CipherSuite() (CipherSuite, bool) {
-	return self.Borrow().CipherSuite()
+	return ClientConnectionBorrow(self).CipherSuite()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-handshake.configure-alpn-ids
@@ -391,6 +418,7 @@ func importClientHandshakeConfigureALPNIDs(p0 uint32, p1 uint32, p2 uint32) uint
 //
 //	configure-alpn-ids: func(value: list<alpn-id>) -> result
 func (self ClientHandshakeBorrow) ConfigureALPNIDs(value []ALPNID) error {
+	cabi.Enter()
 	core := importClientHandshakeConfigureALPNIDs(uint32(self), lowerListALPNID(value), uint32(len(value)))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
@@ -407,7 +435,7 @@ func (self ClientHandshakeBorrow) ConfigureALPNIDs(value []ALPNID) error {
 
 // ConfigureALPNIDs calls the method configure-alpn-ids on the borrowed handle.
 func (self ClientHandshake) ConfigureALPNIDs(value []ALPNID) error {
-	return self.Borrow().ConfigureALPNIDs(value)
+	return ClientHandshakeBorrow(self).ConfigureALPNIDs(value)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-handshake.verify-server-identity
@@ -432,18 +460,21 @@ var retClientHandshakeVerifyServerIdentity [1]uint64
 //
 //	verify-server-identity: func() -> result<future-public-identity>
 func (self ClientHandshakeBorrow) VerifyServerIdentity() (FuturePublicIdentity, error) {
+	cabi.Enter()
 	importClientHandshakeVerifyServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity))))
 	var ok FuturePublicIdentity
 	if *(*uint8)(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-handshake.verify-server-identity: error")
 	}
 	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // VerifyServerIdentity calls the method verify-server-identity on the borrowed handle.
 func (self ClientHandshake) VerifyServerIdentity() (FuturePublicIdentity, error) {
-	return self.Borrow().VerifyServerIdentity()
+	return ClientHandshakeBorrow(self).VerifyServerIdentity()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-handshake.receive-client-identity-request
@@ -469,18 +500,21 @@ var retClientHandshakeReceiveClientIdentityRequest [1]uint64
 //
 //	receive-client-identity-request: func() -> result<future-client-identity-request>
 func (self ClientHandshakeBorrow) ReceiveClientIdentityRequest() (FutureClientIdentityRequest, error) {
+	cabi.Enter()
 	importClientHandshakeReceiveClientIdentityRequest(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest))))
 	var ok FutureClientIdentityRequest
 	if *(*uint8)(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-handshake.receive-client-identity-request: error")
 	}
 	ok = *(*FutureClientIdentityRequest)(unsafe.Add(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // ReceiveClientIdentityRequest calls the method receive-client-identity-request on the borrowed handle.
 func (self ClientHandshake) ReceiveClientIdentityRequest() (FutureClientIdentityRequest, error) {
-	return self.Borrow().ReceiveClientIdentityRequest()
+	return ClientHandshakeBorrow(self).ReceiveClientIdentityRequest()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [static]client-handshake.finish
@@ -495,9 +529,9 @@ func importClientHandshakeFinish(p0 uint32) uint32
 //
 //	finish: static func(this: client-handshake) -> future-streams
 func ClientHandshakeFinish(this ClientHandshake) FutureStreams {
+	cabi.Wait()
 	core := importClientHandshakeFinish(uint32(this))
-	res := FutureStreams(core)
-	return res
+	return FutureStreams(core)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [static]client-handshake.abort
@@ -514,9 +548,9 @@ func importClientHandshakeAbort(p0 uint32) uint32
 //
 //	abort: static func(this: client-handshake) -> pollable
 func ClientHandshakeAbort(this ClientHandshake) Pollable {
+	cabi.Wait()
 	core := importClientHandshakeAbort(uint32(this))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [constructor]server-connection
@@ -530,9 +564,9 @@ func importNewServerConnection(p0 uint32, p1 uint32) uint32
 //
 //	constructor(input: input-stream, output: output-stream)
 func NewServerConnection(input InputStream, output OutputStream) ServerConnection {
+	cabi.Wait()
 	core := importNewServerConnection(uint32(input), uint32(output))
-	res := ServerConnection(core)
-	return res
+	return ServerConnection(core)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.accept
@@ -551,18 +585,21 @@ var retServerConnectionAccept [1]uint64
 //
 //	accept: func() -> result<server-handshake>
 func (self ServerConnectionBorrow) Accept() (ServerHandshake, error) {
+	cabi.Enter()
 	importServerConnectionAccept(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionAccept))))
 	var ok ServerHandshake
 	if *(*uint8)(unsafe.Pointer(&retServerConnectionAccept)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-connection.accept: error")
 	}
 	ok = *(*ServerHandshake)(unsafe.Add(unsafe.Pointer(&retServerConnectionAccept), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // Accept calls the method accept on the borrowed handle.
 func (self ServerConnection) Accept() (ServerHandshake, error) {
-	return self.Borrow().Accept()
+	return ServerConnectionBorrow(self).Accept()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.request-client-identity
@@ -577,18 +614,21 @@ var retServerConnectionRequestClientIdentity [1]uint64
 //
 //	request-client-identity: func() -> result<future-public-identity>
 func (self ServerConnectionBorrow) RequestClientIdentity() (FuturePublicIdentity, error) {
+	cabi.Enter()
 	importServerConnectionRequestClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionRequestClientIdentity))))
 	var ok FuturePublicIdentity
 	if *(*uint8)(unsafe.Pointer(&retServerConnectionRequestClientIdentity)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-connection.request-client-identity: error")
 	}
 	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retServerConnectionRequestClientIdentity), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // RequestClientIdentity calls the method request-client-identity on the borrowed handle.
 func (self ServerConnection) RequestClientIdentity() (FuturePublicIdentity, error) {
-	return self.Borrow().RequestClientIdentity()
+	return ServerConnectionBorrow(self).RequestClientIdentity()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.server-name
@@ -604,6 +644,7 @@ var retServerConnectionServerName [2]uint64
 //
 //	server-name: func() -> option<string>
 func (self ServerConnectionBorrow) ServerName() (string, bool) {
+	cabi.Enter()
 	importServerConnectionServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionServerName))))
 	res := loadOptionString(unsafe.Pointer(&retServerConnectionServerName))
 	cabi.Unpin()
@@ -612,7 +653,7 @@ func (self ServerConnectionBorrow) ServerName() (string, bool) {
 
 // ServerName calls the method server-name on the borrowed handle.
 func (self ServerConnection) ServerName() (string, bool) {
-	return self.Borrow().ServerName()
+	return ServerConnectionBorrow(self).ServerName()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.alpn-id
@@ -634,6 +675,7 @@ var retServerConnectionALPNID [2]uint64
 //
 //     alpn-id: func() -> option<alpn-id>
 func (self ServerConnectionBorrow) ALPNID() (ALPNID, bool) {
+	cabi.Enter()
 	importServerConnectionALPNID(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionALPNID))))
 	res := loadOptionALPNID(unsafe.Pointer(&retServerConnectionALPNID))
 	cabi.Unpin()
@@ -642,7 +684,7 @@ func (self ServerConnectionBorrow) ALPNID() (ALPNID, bool) {
 
 // ALPNID calls the method alpn-id on the borrowed handle.
 func (self ServerConnection) ALPNID() (ALPNID, bool) {
-	return self.Borrow().ALPNID()
+	return ServerConnectionBorrow(self).ALPNID()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.client-identity
@@ -664,14 +706,16 @@ var retServerConnectionClientIdentity [1]uint64
 //
 //     client-identity: func() -> option<public-identity>
 func (self ServerConnectionBorrow) ClientIdentity() (PublicIdentity, bool) {
+	cabi.Enter()
 	importServerConnectionClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionClientIdentity))))
 	res := loadOptionOwnPublicIdentity(unsafe.Pointer(&retServerConnectionClientIdentity))
+	cabi.Leave()
 	return res.Get()
 }
 
 // ClientIdentity calls the method client-identity on the borrowed handle.
 func (self ServerConnection) ClientIdentity() (PublicIdentity, bool) {
-	return self.Borrow().ClientIdentity()
+	return ServerConnectionBorrow(self).ClientIdentity()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.server-identity
@@ -687,14 +731,16 @@ var retServerConnectionServerIdentity [1]uint64
 //
 //	server-identity: func() -> option<private-identity>
 func (self ServerConnectionBorrow) ServerIdentity() (PrivateIdentity, bool) {
+	cabi.Enter()
 	importServerConnectionServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionServerIdentity))))
 	res := loadOptionOwnPrivateIdentity(unsafe.Pointer(&retServerConnectionServerIdentity))
+	cabi.Leave()
 	return res.Get()
 }
 
 // ServerIdentity calls the method server-identity on the borrowed handle.
 func (self ServerConnection) ServerIdentity() (PrivateIdentity, bool) {
-	return self.Borrow().ServerIdentity()
+	return ServerConnectionBorrow(self).ServerIdentity()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.protocol-version
@@ -709,14 +755,16 @@ var retServerConnectionProtocolVersion [1]uint64
 //
 //	protocol-version: func() -> option<protocol-version>
 func (self ServerConnectionBorrow) ProtocolVersion() (ProtocolVersion, bool) {
+	cabi.Enter()
 	importServerConnectionProtocolVersion(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionProtocolVersion))))
 	res := loadOptionProtocolVersion(unsafe.Pointer(&retServerConnectionProtocolVersion))
+	cabi.Leave()
 	return res.Get()
 }
 
 // ProtocolVersion calls the method protocol-version on the borrowed handle.
 func (self ServerConnection) ProtocolVersion() (ProtocolVersion, bool) {
-	return self.Borrow().ProtocolVersion()
+	return ServerConnectionBorrow(self).ProtocolVersion()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.cipher-suite
@@ -731,14 +779,16 @@ var retServerConnectionCipherSuite [1]uint64
 //
 //	cipher-suite: func() -> option<cipher-suite>
 func (self ServerConnectionBorrow) CipherSuite() (CipherSuite, bool) {
+	cabi.Enter()
 	importServerConnectionCipherSuite(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionCipherSuite))))
 	res := loadOptionCipherSuite(unsafe.Pointer(&retServerConnectionCipherSuite))
+	cabi.Leave()
 	return res.Get()
 }
 
 // CipherSuite calls the method cipher-suite on the borrowed handle.
 func (self ServerConnection) CipherSuite() (CipherSuite, bool) {
-	return self.Borrow().CipherSuite()
+	return ServerConnectionBorrow(self).CipherSuite()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-handshake.configure-alpn-ids
@@ -751,6 +801,7 @@ func importServerHandshakeConfigureALPNIDs(p0 uint32, p1 uint32, p2 uint32) uint
 //
 //	configure-alpn-ids: func(value: list<alpn-id>) -> result
 func (self ServerHandshakeBorrow) ConfigureALPNIDs(value []ALPNID) error {
+	cabi.Enter()
 	core := importServerHandshakeConfigureALPNIDs(uint32(self), lowerListALPNID(value), uint32(len(value)))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
@@ -767,7 +818,7 @@ func (self ServerHandshakeBorrow) ConfigureALPNIDs(value []ALPNID) error {
 
 // ConfigureALPNIDs calls the method configure-alpn-ids on the borrowed handle.
 func (self ServerHandshake) ConfigureALPNIDs(value []ALPNID) error {
-	return self.Borrow().ConfigureALPNIDs(value)
+	return ServerHandshakeBorrow(self).ConfigureALPNIDs(value)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-handshake.configure-server-identities
@@ -783,6 +834,7 @@ func importServerHandshakeConfigureServerIdentities(p0 uint32, p1 uint32, p2 uin
 //
 //	configure-server-identities: func(value: list<borrow<private-identity>>) -> result
 func (self ServerHandshakeBorrow) ConfigureServerIdentities(value []PrivateIdentityBorrow) error {
+	cabi.Wait()
 	core := importServerHandshakeConfigureServerIdentities(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
@@ -799,7 +851,7 @@ func (self ServerHandshakeBorrow) ConfigureServerIdentities(value []PrivateIdent
 
 // ConfigureServerIdentities calls the method configure-server-identities on the borrowed handle.
 func (self ServerHandshake) ConfigureServerIdentities(value []PrivateIdentityBorrow) error {
-	return self.Borrow().ConfigureServerIdentities(value)
+	return ServerHandshakeBorrow(self).ConfigureServerIdentities(value)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-handshake.receive-client-hello
@@ -823,18 +875,21 @@ var retServerHandshakeReceiveClientHello [1]uint64
 //
 //	receive-client-hello: func() -> result<future-client-hello>
 func (self ServerHandshakeBorrow) ReceiveClientHello() (FutureClientHello, error) {
+	cabi.Enter()
 	importServerHandshakeReceiveClientHello(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerHandshakeReceiveClientHello))))
 	var ok FutureClientHello
 	if *(*uint8)(unsafe.Pointer(&retServerHandshakeReceiveClientHello)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-handshake.receive-client-hello: error")
 	}
 	ok = *(*FutureClientHello)(unsafe.Add(unsafe.Pointer(&retServerHandshakeReceiveClientHello), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // ReceiveClientHello calls the method receive-client-hello on the borrowed handle.
 func (self ServerHandshake) ReceiveClientHello() (FutureClientHello, error) {
-	return self.Borrow().ReceiveClientHello()
+	return ServerHandshakeBorrow(self).ReceiveClientHello()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-handshake.request-client-identity
@@ -861,18 +916,21 @@ var retServerHandshakeRequestClientIdentity [1]uint64
 //
 //	request-client-identity: func() -> result<future-public-identity>
 func (self ServerHandshakeBorrow) RequestClientIdentity() (FuturePublicIdentity, error) {
+	cabi.Enter()
 	importServerHandshakeRequestClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerHandshakeRequestClientIdentity))))
 	var ok FuturePublicIdentity
 	if *(*uint8)(unsafe.Pointer(&retServerHandshakeRequestClientIdentity)) != 0 {
+		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-handshake.request-client-identity: error")
 	}
 	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retServerHandshakeRequestClientIdentity), 4))
+	cabi.Leave()
 	return ok, nil
 }
 
 // RequestClientIdentity calls the method request-client-identity on the borrowed handle.
 func (self ServerHandshake) RequestClientIdentity() (FuturePublicIdentity, error) {
-	return self.Borrow().RequestClientIdentity()
+	return ServerHandshakeBorrow(self).RequestClientIdentity()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [static]server-handshake.finish
@@ -887,9 +945,9 @@ func importServerHandshakeFinish(p0 uint32) uint32
 //
 //	finish: static func(this: server-handshake) -> future-streams
 func ServerHandshakeFinish(this ServerHandshake) FutureStreams {
+	cabi.Wait()
 	core := importServerHandshakeFinish(uint32(this))
-	res := FutureStreams(core)
-	return res
+	return FutureStreams(core)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [static]server-handshake.abort
@@ -906,9 +964,9 @@ func importServerHandshakeAbort(p0 uint32) uint32
 //
 //	abort: static func(this: server-handshake) -> pollable
 func ServerHandshakeAbort(this ServerHandshake) Pollable {
+	cabi.Wait()
 	core := importServerHandshakeAbort(uint32(this))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-hello.server-name
@@ -925,6 +983,7 @@ var retClientHelloServerName [2]uint64
 //
 //	server-name: func() -> option<string>
 func (self ClientHelloBorrow) ServerName() (string, bool) {
+	cabi.Enter()
 	importClientHelloServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHelloServerName))))
 	res := loadOptionString(unsafe.Pointer(&retClientHelloServerName))
 	cabi.Unpin()
@@ -933,7 +992,7 @@ func (self ClientHelloBorrow) ServerName() (string, bool) {
 
 // ServerName calls the method server-name on the borrowed handle.
 func (self ClientHello) ServerName() (string, bool) {
-	return self.Borrow().ServerName()
+	return ClientHelloBorrow(self).ServerName()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-hello.alpn-ids
@@ -949,6 +1008,7 @@ var retClientHelloALPNIDs [1]uint64
 //
 //	alpn-ids: func() -> list<alpn-id>
 func (self ClientHelloBorrow) ALPNIDs() []ALPNID {
+	cabi.Enter()
 	importClientHelloALPNIDs(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHelloALPNIDs))))
 	res := loadListALPNID(*(*uint32)(unsafe.Pointer(&retClientHelloALPNIDs)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHelloALPNIDs), 4)))
 	cabi.Unpin()
@@ -957,7 +1017,7 @@ func (self ClientHelloBorrow) ALPNIDs() []ALPNID {
 
 // ALPNIDs calls the method alpn-ids on the borrowed handle.
 func (self ClientHello) ALPNIDs() []ALPNID {
-	return self.Borrow().ALPNIDs()
+	return ClientHelloBorrow(self).ALPNIDs()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-hello.cipher-suites
@@ -972,6 +1032,7 @@ var retClientHelloCipherSuites [1]uint64
 //
 //	cipher-suites: func() -> list<cipher-suite>
 func (self ClientHelloBorrow) CipherSuites() []CipherSuite {
+	cabi.Enter()
 	importClientHelloCipherSuites(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHelloCipherSuites))))
 	res := cabi.LiftList[CipherSuite](*(*uint32)(unsafe.Pointer(&retClientHelloCipherSuites)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHelloCipherSuites), 4)))
 	cabi.Unpin()
@@ -980,7 +1041,7 @@ func (self ClientHelloBorrow) CipherSuites() []CipherSuite {
 
 // CipherSuites calls the method cipher-suites on the borrowed handle.
 func (self ClientHello) CipherSuites() []CipherSuite {
-	return self.Borrow().CipherSuites()
+	return ClientHelloBorrow(self).CipherSuites()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [static]client-identity-request.respond
@@ -993,6 +1054,7 @@ func importClientIdentityRequestRespond(p0 uint32, p1 uint32, p2 uint32)
 //
 //	respond: static func(this: client-identity-request, identities: list<borrow<private-identity>>)
 func ClientIdentityRequestRespond(this ClientIdentityRequest, identities []PrivateIdentityBorrow) {
+	cabi.Wait()
 	importClientIdentityRequestRespond(uint32(this), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(identities)))), uint32(len(identities)))
 	runtime.KeepAlive(identities)
 }
@@ -1004,14 +1066,14 @@ func importFutureStreamsSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self FutureStreamsBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importFutureStreamsSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self FutureStreams) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return FutureStreamsBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-streams.get
@@ -1024,14 +1086,16 @@ var retFutureStreamsGet [3]uint64
 //
 //	get: func() -> option<result<result<tuple<input-stream, output-stream>>>>
 func (self FutureStreamsBorrow) Get() (witval.Result[witval.Result[witval.Tuple2[InputStream, OutputStream], witval.Unit], witval.Unit], bool) {
+	cabi.Enter()
 	importFutureStreamsGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureStreamsGet))))
 	res := loadOptionResultResultTuple2OwnInputStreamOwnOutputStreamEndUnitUnit(unsafe.Pointer(&retFutureStreamsGet))
+	cabi.Leave()
 	return res.Get()
 }
 
 // Get calls the method get on the borrowed handle.
 func (self FutureStreams) Get() (witval.Result[witval.Result[witval.Tuple2[InputStream, OutputStream], witval.Unit], witval.Unit], bool) {
-	return self.Borrow().Get()
+	return FutureStreamsBorrow(self).Get()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-client-hello.subscribe
@@ -1041,14 +1105,14 @@ func importFutureClientHelloSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self FutureClientHelloBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importFutureClientHelloSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self FutureClientHello) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return FutureClientHelloBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-client-hello.get
@@ -1061,14 +1125,16 @@ var retFutureClientHelloGet [2]uint64
 //
 //	get: func() -> option<result<result<client-hello>>>
 func (self FutureClientHelloBorrow) Get() (witval.Result[witval.Result[ClientHello, witval.Unit], witval.Unit], bool) {
+	cabi.Enter()
 	importFutureClientHelloGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientHelloGet))))
 	res := loadOptionResultResultOwnClientHelloUnitUnit(unsafe.Pointer(&retFutureClientHelloGet))
+	cabi.Leave()
 	return res.Get()
 }
 
 // Get calls the method get on the borrowed handle.
 func (self FutureClientHello) Get() (witval.Result[witval.Result[ClientHello, witval.Unit], witval.Unit], bool) {
-	return self.Borrow().Get()
+	return FutureClientHelloBorrow(self).Get()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-public-identity.subscribe
@@ -1078,14 +1144,14 @@ func importFuturePublicIdentitySubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self FuturePublicIdentityBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importFuturePublicIdentitySubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self FuturePublicIdentity) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return FuturePublicIdentityBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-public-identity.get
@@ -1098,14 +1164,16 @@ var retFuturePublicIdentityGet [3]uint64
 //
 //	get: func() -> option<result<result<option<public-identity>>>>
 func (self FuturePublicIdentityBorrow) Get() (witval.Result[witval.Result[witval.Option[PublicIdentity], witval.Unit], witval.Unit], bool) {
+	cabi.Enter()
 	importFuturePublicIdentityGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFuturePublicIdentityGet))))
 	res := loadOptionResultResultOptionOwnPublicIdentityUnitUnit(unsafe.Pointer(&retFuturePublicIdentityGet))
+	cabi.Leave()
 	return res.Get()
 }
 
 // Get calls the method get on the borrowed handle.
 func (self FuturePublicIdentity) Get() (witval.Result[witval.Result[witval.Option[PublicIdentity], witval.Unit], witval.Unit], bool) {
-	return self.Borrow().Get()
+	return FuturePublicIdentityBorrow(self).Get()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-client-identity-request.subscribe
@@ -1115,14 +1183,14 @@ func importFutureClientIdentityRequestSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self FutureClientIdentityRequestBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importFutureClientIdentityRequestSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self FutureClientIdentityRequest) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return FutureClientIdentityRequestBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-client-identity-request.get
@@ -1135,14 +1203,16 @@ var retFutureClientIdentityRequestGet [3]uint64
 //
 //	get: func() -> option<result<result<option<client-identity-request>>>>
 func (self FutureClientIdentityRequestBorrow) Get() (witval.Result[witval.Result[witval.Option[ClientIdentityRequest], witval.Unit], witval.Unit], bool) {
+	cabi.Enter()
 	importFutureClientIdentityRequestGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientIdentityRequestGet))))
 	res := loadOptionResultResultOptionOwnClientIdentityRequestUnitUnit(unsafe.Pointer(&retFutureClientIdentityRequestGet))
+	cabi.Leave()
 	return res.Get()
 }
 
 // Get calls the method get on the borrowed handle.
 func (self FutureClientIdentityRequest) Get() (witval.Result[witval.Result[witval.Option[ClientIdentityRequest], witval.Unit], witval.Unit], bool) {
-	return self.Borrow().Get()
+	return FutureClientIdentityRequestBorrow(self).Get()
 }
 
 func loadListALPNID(ptr, n uint32) []ALPNID {

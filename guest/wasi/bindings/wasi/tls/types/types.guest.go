@@ -5,6 +5,7 @@ package types
 
 import (
 	"github.com/wasitls/wasitls/cabi/witval"
+	"github.com/wasitls/wasitls/guest/wasi/cabi"
 	"runtime"
 	"unsafe"
 )
@@ -15,6 +16,7 @@ func importClientHandshakeDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientHandshake) Drop() {
+	cabi.Wait()
 	importClientHandshakeDrop(uint32(self))
 }
 
@@ -24,6 +26,7 @@ func importClientConnectionDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientConnection) Drop() {
+	cabi.Wait()
 	importClientConnectionDrop(uint32(self))
 }
 
@@ -33,6 +36,7 @@ func importFutureClientStreamsDrop(self uint32)
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureClientStreams) Drop() {
+	cabi.Wait()
 	importFutureClientStreamsDrop(uint32(self))
 }
 
@@ -43,6 +47,7 @@ func importNewClientHandshake(p0 uint32, p1 uint32, p2 uint32, p3 uint32) uint32
 //
 //	constructor(server-name: string, input: input-stream, output: output-stream)
 func NewClientHandshake(serverName string, input InputStream, output OutputStream) ClientHandshake {
+	cabi.Wait()
 	core := importNewClientHandshake(uint32(uintptr(unsafe.Pointer(unsafe.StringData(serverName)))), uint32(len(serverName)), uint32(input), uint32(output))
 	res := ClientHandshake(core)
 	runtime.KeepAlive(serverName)
@@ -56,9 +61,9 @@ func importClientHandshakeFinish(p0 uint32) uint32
 //
 //	finish: static func(this: client-handshake) -> future-client-streams
 func ClientHandshakeFinish(this ClientHandshake) FutureClientStreams {
+	cabi.Wait()
 	core := importClientHandshakeFinish(uint32(this))
-	res := FutureClientStreams(core)
-	return res
+	return FutureClientStreams(core)
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [method]client-connection.close-output
@@ -68,12 +73,13 @@ func importClientConnectionCloseOutput(p0 uint32)
 //
 //	close-output: func()
 func (self ClientConnectionBorrow) CloseOutput() {
+	cabi.Wait()
 	importClientConnectionCloseOutput(uint32(self))
 }
 
 // CloseOutput calls the method close-output on the borrowed handle.
 func (self ClientConnection) CloseOutput() {
-	self.Borrow().CloseOutput()
+	ClientConnectionBorrow(self).CloseOutput()
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [method]future-client-streams.subscribe
@@ -83,14 +89,14 @@ func importFutureClientStreamsSubscribe(p0 uint32) uint32
 //
 //	subscribe: func() -> pollable
 func (self FutureClientStreamsBorrow) Subscribe() Pollable {
+	cabi.Wait()
 	core := importFutureClientStreamsSubscribe(uint32(self))
-	res := Pollable(core)
-	return res
+	return Pollable(core)
 }
 
 // Subscribe calls the method subscribe on the borrowed handle.
 func (self FutureClientStreams) Subscribe() Pollable {
-	return self.Borrow().Subscribe()
+	return FutureClientStreamsBorrow(self).Subscribe()
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [method]future-client-streams.get
@@ -103,14 +109,16 @@ var retFutureClientStreamsGet [3]uint64
 //
 //	get: func() -> option<result<result<tuple<client-connection, input-stream, output-stream>, io-error>>>
 func (self FutureClientStreamsBorrow) Get() (witval.Result[witval.Result[witval.Tuple3[ClientConnection, InputStream, OutputStream], IOError], witval.Unit], bool) {
+	cabi.Enter()
 	importFutureClientStreamsGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientStreamsGet))))
 	res := loadOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(unsafe.Pointer(&retFutureClientStreamsGet))
+	cabi.Leave()
 	return res.Get()
 }
 
 // Get calls the method get on the borrowed handle.
 func (self FutureClientStreams) Get() (witval.Result[witval.Result[witval.Tuple3[ClientConnection, InputStream, OutputStream], IOError], witval.Unit], bool) {
-	return self.Borrow().Get()
+	return FutureClientStreamsBorrow(self).Get()
 }
 
 func loadOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(p unsafe.Pointer) witval.Option[witval.Result[witval.Result[witval.Tuple3[ClientConnection, InputStream, OutputStream], IOError], witval.Unit]] {

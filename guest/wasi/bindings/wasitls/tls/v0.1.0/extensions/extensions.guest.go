@@ -24,6 +24,7 @@ var retConfigureClientProtocolVersions [2]uint64
 //
 //	configure-client-protocol-versions: func(handshake: borrow<client-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureClientProtocolVersions(handshake ClientHandshakeBorrow, value []ProtocolVersion) error {
+	cabi.Enter()
 	importConfigureClientProtocolVersions(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientProtocolVersions))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientProtocolVersions)) != 0 {
@@ -47,6 +48,7 @@ var retConfigureClientCipherSuites [2]uint64
 //
 //	configure-client-cipher-suites: func(handshake: borrow<client-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureClientCipherSuites(handshake ClientHandshakeBorrow, value []CipherSuite) error {
+	cabi.Enter()
 	importConfigureClientCipherSuites(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientCipherSuites))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientCipherSuites)) != 0 {
@@ -75,6 +77,7 @@ var retConfigureClientGroups [2]uint64
 //
 //	configure-client-groups: func(handshake: borrow<client-handshake>, value: list<named-group>, key-shares: u8) -> result<_, string>
 func ConfigureClientGroups(handshake ClientHandshakeBorrow, value []NamedGroup, keyShares uint8) error {
+	cabi.Enter()
 	importConfigureClientGroups(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(keyShares), uint32(uintptr(unsafe.Pointer(&retConfigureClientGroups))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientGroups)) != 0 {
@@ -98,6 +101,7 @@ var retConfigureServerProtocolVersions [2]uint64
 //
 //	configure-server-protocol-versions: func(handshake: borrow<server-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureServerProtocolVersions(handshake ServerHandshakeBorrow, value []ProtocolVersion) error {
+	cabi.Enter()
 	importConfigureServerProtocolVersions(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerProtocolVersions))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerProtocolVersions)) != 0 {
@@ -121,6 +125,7 @@ var retConfigureServerCipherSuites [2]uint64
 //
 //	configure-server-cipher-suites: func(handshake: borrow<server-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureServerCipherSuites(handshake ServerHandshakeBorrow, value []CipherSuite) error {
+	cabi.Enter()
 	importConfigureServerCipherSuites(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerCipherSuites))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerCipherSuites)) != 0 {
@@ -145,6 +150,7 @@ var retConfigureServerGroups [2]uint64
 //
 //	configure-server-groups: func(handshake: borrow<server-handshake>, value: list<named-group>) -> result<_, string>
 func ConfigureServerGroups(handshake ServerHandshakeBorrow, value []NamedGroup) error {
+	cabi.Enter()
 	importConfigureServerGroups(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerGroups))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerGroups)) != 0 {
@@ -168,8 +174,10 @@ var retClientNegotiatedGroup [1]uint64
 //
 //	client-negotiated-group: func(connection: borrow<client-connection>) -> option<named-group>
 func ClientNegotiatedGroup(connection ClientConnectionBorrow) (NamedGroup, bool) {
+	cabi.Enter()
 	importClientNegotiatedGroup(uint32(connection), uint32(uintptr(unsafe.Pointer(&retClientNegotiatedGroup))))
 	res := loadOptionNamedGroup(unsafe.Pointer(&retClientNegotiatedGroup))
+	cabi.Leave()
 	return res.Get()
 }
 
@@ -185,8 +193,10 @@ var retServerNegotiatedGroup [1]uint64
 //
 //	server-negotiated-group: func(connection: borrow<server-connection>) -> option<named-group>
 func ServerNegotiatedGroup(connection ServerConnectionBorrow) (NamedGroup, bool) {
+	cabi.Enter()
 	importServerNegotiatedGroup(uint32(connection), uint32(uintptr(unsafe.Pointer(&retServerNegotiatedGroup))))
 	res := loadOptionNamedGroup(unsafe.Pointer(&retServerNegotiatedGroup))
+	cabi.Leave()
 	return res.Get()
 }
 
@@ -205,6 +215,7 @@ var retCloseClientOutput [2]uint64
 //
 //	close-client-output: func(connection: borrow<client-connection>) -> result<_, string>
 func CloseClientOutput(connection ClientConnectionBorrow) error {
+	cabi.Enter()
 	importCloseClientOutput(uint32(connection), uint32(uintptr(unsafe.Pointer(&retCloseClientOutput))))
 	if *(*uint8)(unsafe.Pointer(&retCloseClientOutput)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retCloseClientOutput), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retCloseClientOutput), 4), 4)))
@@ -227,6 +238,7 @@ var retCloseServerOutput [2]uint64
 //
 //	close-server-output: func(connection: borrow<server-connection>) -> result<_, string>
 func CloseServerOutput(connection ServerConnectionBorrow) error {
+	cabi.Enter()
 	importCloseServerOutput(uint32(connection), uint32(uintptr(unsafe.Pointer(&retCloseServerOutput))))
 	if *(*uint8)(unsafe.Pointer(&retCloseServerOutput)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retCloseServerOutput), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retCloseServerOutput), 4), 4)))
@@ -252,6 +264,7 @@ var retClientLastError [2]uint64
 //
 //	client-last-error: func(connection: borrow<client-connection>) -> option<string>
 func ClientLastError(connection ClientConnectionBorrow) (string, bool) {
+	cabi.Enter()
 	importClientLastError(uint32(connection), uint32(uintptr(unsafe.Pointer(&retClientLastError))))
 	res := loadOptionString(unsafe.Pointer(&retClientLastError))
 	cabi.Unpin()
@@ -270,6 +283,7 @@ var retServerLastError [2]uint64
 //
 //	server-last-error: func(connection: borrow<server-connection>) -> option<string>
 func ServerLastError(connection ServerConnectionBorrow) (string, bool) {
+	cabi.Enter()
 	importServerLastError(uint32(connection), uint32(uintptr(unsafe.Pointer(&retServerLastError))))
 	res := loadOptionString(unsafe.Pointer(&retServerLastError))
 	cabi.Unpin()

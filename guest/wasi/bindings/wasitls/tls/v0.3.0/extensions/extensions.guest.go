@@ -26,6 +26,7 @@ var retAllowedAlgorithms [3]uint64
 //
 //	allowed-algorithms: func() -> algorithms
 func AllowedAlgorithms() Algorithms {
+	cabi.Enter()
 	importAllowedAlgorithms(uint32(uintptr(unsafe.Pointer(&retAllowedAlgorithms))))
 	res := loadAlgorithms(unsafe.Pointer(&retAllowedAlgorithms))
 	cabi.Unpin()
@@ -46,6 +47,7 @@ var retDefaultAlgorithms [3]uint64
 //
 //	default-algorithms: func() -> algorithms
 func DefaultAlgorithms() Algorithms {
+	cabi.Enter()
 	importDefaultAlgorithms(uint32(uintptr(unsafe.Pointer(&retDefaultAlgorithms))))
 	res := loadAlgorithms(unsafe.Pointer(&retDefaultAlgorithms))
 	cabi.Unpin()
@@ -65,6 +67,7 @@ var retClientHelloVersions [1]uint64
 //
 //	client-hello-versions: func(hello: borrow<client-hello>) -> list<protocol-version>
 func ClientHelloVersions(hello ClientHelloBorrow) []ProtocolVersion {
+	cabi.Enter()
 	importClientHelloVersions(uint32(hello), uint32(uintptr(unsafe.Pointer(&retClientHelloVersions))))
 	res := cabi.LiftList[ProtocolVersion](*(*uint32)(unsafe.Pointer(&retClientHelloVersions)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHelloVersions), 4)))
 	cabi.Unpin()
@@ -83,6 +86,7 @@ var retClientHelloGroups [1]uint64
 //
 //	client-hello-groups: func(hello: borrow<client-hello>) -> list<named-group>
 func ClientHelloGroups(hello ClientHelloBorrow) []NamedGroup {
+	cabi.Enter()
 	importClientHelloGroups(uint32(hello), uint32(uintptr(unsafe.Pointer(&retClientHelloGroups))))
 	res := cabi.LiftList[NamedGroup](*(*uint32)(unsafe.Pointer(&retClientHelloGroups)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHelloGroups), 4)))
 	cabi.Unpin()
@@ -101,6 +105,7 @@ var retClientHelloSignatureSchemes [1]uint64
 //
 //	client-hello-signature-schemes: func(hello: borrow<client-hello>) -> list<signature-scheme>
 func ClientHelloSignatureSchemes(hello ClientHelloBorrow) []SignatureScheme {
+	cabi.Enter()
 	importClientHelloSignatureSchemes(uint32(hello), uint32(uintptr(unsafe.Pointer(&retClientHelloSignatureSchemes))))
 	res := cabi.LiftList[SignatureScheme](*(*uint32)(unsafe.Pointer(&retClientHelloSignatureSchemes)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHelloSignatureSchemes), 4)))
 	cabi.Unpin()
@@ -120,6 +125,7 @@ var retClientIdentityRequestSignatureSchemes [1]uint64
 //
 //	client-identity-request-signature-schemes: func(request: borrow<client-identity-request>) -> list<signature-scheme>
 func ClientIdentityRequestSignatureSchemes(request ClientIdentityRequestBorrow) []SignatureScheme {
+	cabi.Enter()
 	importClientIdentityRequestSignatureSchemes(uint32(request), uint32(uintptr(unsafe.Pointer(&retClientIdentityRequestSignatureSchemes))))
 	res := cabi.LiftList[SignatureScheme](*(*uint32)(unsafe.Pointer(&retClientIdentityRequestSignatureSchemes)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientIdentityRequestSignatureSchemes), 4)))
 	cabi.Unpin()
@@ -139,6 +145,7 @@ var retClientIdentityRequestAuthorities [1]uint64
 //
 //	client-identity-request-authorities: func(request: borrow<client-identity-request>) -> list<list<u8>>
 func ClientIdentityRequestAuthorities(request ClientIdentityRequestBorrow) [][]byte {
+	cabi.Enter()
 	importClientIdentityRequestAuthorities(uint32(request), uint32(uintptr(unsafe.Pointer(&retClientIdentityRequestAuthorities))))
 	res := loadListListU8(*(*uint32)(unsafe.Pointer(&retClientIdentityRequestAuthorities)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientIdentityRequestAuthorities), 4)))
 	cabi.Unpin()
@@ -158,6 +165,7 @@ var retParsePrivateIdentity [2]uint64
 //
 //	parse-private-identity: func(private-key: list<u8>, x509-chain: list<list<u8>>) -> result<private-identity, string>
 func ParsePrivateIdentity(privateKey []byte, x509Chain [][]byte) (PrivateIdentity, error) {
+	cabi.Enter()
 	importParsePrivateIdentity(cabi.Addr(unsafe.Pointer(unsafe.SliceData(privateKey))), uint32(len(privateKey)), lowerListListU8(x509Chain), uint32(len(x509Chain)), uint32(uintptr(unsafe.Pointer(&retParsePrivateIdentity))))
 	var ok PrivateIdentity
 	if *(*uint8)(unsafe.Pointer(&retParsePrivateIdentity)) != 0 {
@@ -188,6 +196,7 @@ var retExportClientKeyingMaterial [2]uint64
 //
 //	export-client-keying-material: func(connection: borrow<client-connection>, label: string, context: option<list<u8>>, length: u32) -> result<list<u8>, string>
 func ExportClientKeyingMaterial(connection ClientConnectionBorrow, label string, context_ witval.Option[[]byte], length uint32) ([]byte, error) {
+	cabi.Enter()
 	x1, x2, x3 := flatOptionListU8(context_)
 	importExportClientKeyingMaterial(uint32(connection), cabi.Addr(unsafe.Pointer(unsafe.StringData(label))), uint32(len(label)), x1, x2, x3, uint32(length), uint32(uintptr(unsafe.Pointer(&retExportClientKeyingMaterial))))
 	var ok []byte
@@ -213,6 +222,7 @@ var retExportServerKeyingMaterial [2]uint64
 //
 //	export-server-keying-material: func(connection: borrow<server-connection>, label: string, context: option<list<u8>>, length: u32) -> result<list<u8>, string>
 func ExportServerKeyingMaterial(connection ServerConnectionBorrow, label string, context_ witval.Option[[]byte], length uint32) ([]byte, error) {
+	cabi.Enter()
 	x1, x2, x3 := flatOptionListU8(context_)
 	importExportServerKeyingMaterial(uint32(connection), cabi.Addr(unsafe.Pointer(unsafe.StringData(label))), uint32(len(label)), x1, x2, x3, uint32(length), uint32(uintptr(unsafe.Pointer(&retExportServerKeyingMaterial))))
 	var ok []byte
@@ -240,9 +250,11 @@ var retHostIdentity [1]uint64
 //
 //	host-identity: func(name: string) -> option<private-identity>
 func HostIdentity(name string) (PrivateIdentity, bool) {
+	cabi.Enter()
 	importHostIdentity(uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retHostIdentity))))
 	res := loadOptionOwnPrivateIdentity(unsafe.Pointer(&retHostIdentity))
 	runtime.KeepAlive(name)
+	cabi.Leave()
 	return res.Get()
 }
 
@@ -259,6 +271,7 @@ var retConfigureClientProtocolVersions [2]uint64
 //
 //	configure-client-protocol-versions: func(handshake: borrow<client-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureClientProtocolVersions(handshake ClientHandshakeBorrow, value []ProtocolVersion) error {
+	cabi.Enter()
 	importConfigureClientProtocolVersions(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientProtocolVersions))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientProtocolVersions)) != 0 {
@@ -282,6 +295,7 @@ var retConfigureClientCipherSuites [2]uint64
 //
 //	configure-client-cipher-suites: func(handshake: borrow<client-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureClientCipherSuites(handshake ClientHandshakeBorrow, value []CipherSuite) error {
+	cabi.Enter()
 	importConfigureClientCipherSuites(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureClientCipherSuites))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientCipherSuites)) != 0 {
@@ -310,6 +324,7 @@ var retConfigureClientGroups [2]uint64
 //
 //	configure-client-groups: func(handshake: borrow<client-handshake>, value: list<named-group>, key-shares: u8) -> result<_, string>
 func ConfigureClientGroups(handshake ClientHandshakeBorrow, value []NamedGroup, keyShares uint8) error {
+	cabi.Enter()
 	importConfigureClientGroups(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(keyShares), uint32(uintptr(unsafe.Pointer(&retConfigureClientGroups))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientGroups)) != 0 {
@@ -333,6 +348,7 @@ var retConfigureServerProtocolVersions [2]uint64
 //
 //	configure-server-protocol-versions: func(handshake: borrow<server-handshake>, value: list<protocol-version>) -> result<_, string>
 func ConfigureServerProtocolVersions(handshake ServerHandshakeBorrow, value []ProtocolVersion) error {
+	cabi.Enter()
 	importConfigureServerProtocolVersions(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerProtocolVersions))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerProtocolVersions)) != 0 {
@@ -356,6 +372,7 @@ var retConfigureServerCipherSuites [2]uint64
 //
 //	configure-server-cipher-suites: func(handshake: borrow<server-handshake>, value: list<cipher-suite>) -> result<_, string>
 func ConfigureServerCipherSuites(handshake ServerHandshakeBorrow, value []CipherSuite) error {
+	cabi.Enter()
 	importConfigureServerCipherSuites(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerCipherSuites))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerCipherSuites)) != 0 {
@@ -383,6 +400,7 @@ var retConfigureServerGroups [2]uint64
 //
 //	configure-server-groups: func(handshake: borrow<server-handshake>, value: list<named-group>) -> result<_, string>
 func ConfigureServerGroups(handshake ServerHandshakeBorrow, value []NamedGroup) error {
+	cabi.Enter()
 	importConfigureServerGroups(uint32(handshake), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retConfigureServerGroups))))
 	runtime.KeepAlive(value)
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerGroups)) != 0 {
@@ -406,8 +424,10 @@ var retClientNegotiatedGroup [1]uint64
 //
 //	client-negotiated-group: func(connection: borrow<client-connection>) -> option<named-group>
 func ClientNegotiatedGroup(connection ClientConnectionBorrow) (NamedGroup, bool) {
+	cabi.Enter()
 	importClientNegotiatedGroup(uint32(connection), uint32(uintptr(unsafe.Pointer(&retClientNegotiatedGroup))))
 	res := loadOptionNamedGroup(unsafe.Pointer(&retClientNegotiatedGroup))
+	cabi.Leave()
 	return res.Get()
 }
 
@@ -423,8 +443,10 @@ var retServerNegotiatedGroup [1]uint64
 //
 //	server-negotiated-group: func(connection: borrow<server-connection>) -> option<named-group>
 func ServerNegotiatedGroup(connection ServerConnectionBorrow) (NamedGroup, bool) {
+	cabi.Enter()
 	importServerNegotiatedGroup(uint32(connection), uint32(uintptr(unsafe.Pointer(&retServerNegotiatedGroup))))
 	res := loadOptionNamedGroup(unsafe.Pointer(&retServerNegotiatedGroup))
+	cabi.Leave()
 	return res.Get()
 }
 
@@ -443,6 +465,7 @@ var retCloseClientOutput [2]uint64
 //
 //	close-client-output: func(connection: borrow<client-connection>) -> result<_, string>
 func CloseClientOutput(connection ClientConnectionBorrow) error {
+	cabi.Enter()
 	importCloseClientOutput(uint32(connection), uint32(uintptr(unsafe.Pointer(&retCloseClientOutput))))
 	if *(*uint8)(unsafe.Pointer(&retCloseClientOutput)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retCloseClientOutput), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retCloseClientOutput), 4), 4)))
@@ -465,6 +488,7 @@ var retCloseServerOutput [2]uint64
 //
 //	close-server-output: func(connection: borrow<server-connection>) -> result<_, string>
 func CloseServerOutput(connection ServerConnectionBorrow) error {
+	cabi.Enter()
 	importCloseServerOutput(uint32(connection), uint32(uintptr(unsafe.Pointer(&retCloseServerOutput))))
 	if *(*uint8)(unsafe.Pointer(&retCloseServerOutput)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retCloseServerOutput), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retCloseServerOutput), 4), 4)))
@@ -490,6 +514,7 @@ var retClientLastError [2]uint64
 //
 //	client-last-error: func(connection: borrow<client-connection>) -> option<string>
 func ClientLastError(connection ClientConnectionBorrow) (string, bool) {
+	cabi.Enter()
 	importClientLastError(uint32(connection), uint32(uintptr(unsafe.Pointer(&retClientLastError))))
 	res := loadOptionString(unsafe.Pointer(&retClientLastError))
 	cabi.Unpin()
@@ -508,6 +533,7 @@ var retServerLastError [2]uint64
 //
 //	server-last-error: func(connection: borrow<server-connection>) -> option<string>
 func ServerLastError(connection ServerConnectionBorrow) (string, bool) {
+	cabi.Enter()
 	importServerLastError(uint32(connection), uint32(uintptr(unsafe.Pointer(&retServerLastError))))
 	res := loadOptionString(unsafe.Pointer(&retServerLastError))
 	cabi.Unpin()
@@ -535,6 +561,7 @@ var retConfigureClientResumption [2]uint64
 //
 //	configure-client-resumption: func(handshake: borrow<client-handshake>, enabled: bool) -> result<_, string>
 func ConfigureClientResumption(handshake ClientHandshakeBorrow, enabled bool) error {
+	cabi.Enter()
 	importConfigureClientResumption(uint32(handshake), cabi.Bool(enabled), uint32(uintptr(unsafe.Pointer(&retConfigureClientResumption))))
 	if *(*uint8)(unsafe.Pointer(&retConfigureClientResumption)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureClientResumption), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureClientResumption), 4), 4)))
@@ -562,6 +589,7 @@ var retConfigureServerResumption [2]uint64
 //
 //	configure-server-resumption: func(handshake: borrow<server-handshake>, enabled: bool) -> result<_, string>
 func ConfigureServerResumption(handshake ServerHandshakeBorrow, enabled bool) error {
+	cabi.Enter()
 	importConfigureServerResumption(uint32(handshake), cabi.Bool(enabled), uint32(uintptr(unsafe.Pointer(&retConfigureServerResumption))))
 	if *(*uint8)(unsafe.Pointer(&retConfigureServerResumption)) != 0 {
 		msg := cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retConfigureServerResumption), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retConfigureServerResumption), 4), 4)))
@@ -583,9 +611,9 @@ func importClientSessionResumed(p0 uint32) uint32
 //
 //	client-session-resumed: func(connection: borrow<client-connection>) -> bool
 func ClientSessionResumed(connection ClientConnectionBorrow) bool {
+	cabi.Wait()
 	core := importClientSessionResumed(uint32(connection))
-	res := core != 0
-	return res
+	return core != 0
 }
 
 //go:wasmimport wasitls:tls/extensions@0.3.0 server-session-resumed
@@ -597,9 +625,9 @@ func importServerSessionResumed(p0 uint32) uint32
 //
 //	server-session-resumed: func(connection: borrow<server-connection>) -> bool
 func ServerSessionResumed(connection ServerConnectionBorrow) bool {
+	cabi.Wait()
 	core := importServerSessionResumed(uint32(connection))
-	res := core != 0
-	return res
+	return core != 0
 }
 
 //go:wasmimport wasitls:tls/extensions@0.3.0 client-ocsp-response
@@ -620,6 +648,7 @@ var retClientOCSPResponse [2]uint64
 //
 //	client-ocsp-response: func(connection: borrow<client-connection>) -> option<list<u8>>
 func ClientOCSPResponse(connection ClientConnectionBorrow) ([]byte, bool) {
+	cabi.Enter()
 	importClientOCSPResponse(uint32(connection), uint32(uintptr(unsafe.Pointer(&retClientOCSPResponse))))
 	res := loadOptionListU8(unsafe.Pointer(&retClientOCSPResponse))
 	cabi.Unpin()
