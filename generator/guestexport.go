@@ -115,12 +115,19 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 	}
 	out := []jen.Code{}
 	ends := e.endBorrows(f, args)
+	// The gate (guest/wasi/cabi, "Gate") is suspended while the export
+	// runs, up to its post-return: a host may call it inside one of the
+	// guest's imports, whose wrapper holds the gate, and the export's own
+	// imports would wait for it forever.
+	body = append([]jen.Code{jen.Qual(guestCabiPath, "Suspend").Call()}, body...)
+	resume := jen.Qual(guestCabiPath, "Resume").Call()
 	if rt == nil {
 		body = append(body, call)
 		body = append(body, ends...)
 		if mem {
 			body = append(body, jen.Qual(guestCabiPath, "Unpin").Call())
 		}
+		body = append(body, resume)
 	} else {
 		body = append(body, e.exportResult(f, call)...)
 		body = append(body, ends...)
@@ -137,13 +144,13 @@ func (e *emitter) guestExport(f *Func) []jen.Code {
 			if mem {
 				body = append(body, jen.Qual(guestCabiPath, "Unpin").Call())
 			}
-			body = append(body, jen.Return(vals[0]))
+			body = append(body, resume, jen.Return(vals[0]))
 		}
 	}
 	out = append(out, jen.Comment("//go:wasmexport "+name).Line().Add(sig).Block(body...))
 	if retptr {
 		out = append(out, jen.Comment("//go:wasmexport cabi_post_"+name).Line().
-			Func().Id("post"+guestFuncName(f)).Params(jen.Id("ret").Uint32()).Block(jen.Qual(guestCabiPath, "Unpin").Call()))
+			Func().Id("post"+guestFuncName(f)).Params(jen.Id("ret").Uint32()).Block(jen.Qual(guestCabiPath, "Unpin").Call(), jen.Qual(guestCabiPath, "Resume").Call()))
 	}
 	return out
 }

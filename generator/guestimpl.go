@@ -91,8 +91,11 @@ func (e *emitter) guestImplGlue(d *Decl) []jen.Code {
 			jen.Return(jen.Id(reps).Dot("Get").Call(jen.Id(repF).Call(jen.Uint32().Call(jen.Id("self")))))),
 		jen.Comment("Drop drops the handle: the host then calls the destructor, "+impl+".Drop.").Line().
 			Func().Params(self.Clone()).Id("Drop").Params().Block(gateWait(), jen.Id(dropF).Call(jen.Uint32().Call(jen.Id("self")))),
-		jen.Comment("//go:wasmexport " + e.qualifiedName() + "#[dtor]" + d.Name).Line().
-			Func().Id("dtor" + d.GoName).Params(jen.Id("rep").Uint32()).Block(jen.Id(reps).Dot("Remove").Call(jen.Id("rep")).Dot("Drop").Call()),
+		jen.Comment("//go:wasmexport "+e.qualifiedName()+"#[dtor]"+d.Name).Line().
+			Func().Id("dtor"+d.GoName).Params(jen.Id("rep").Uint32()).Block(
+			jen.Qual(guestCabiPath, "Suspend").Call(),
+			jen.Id(reps).Dot("Remove").Call(jen.Id("rep")).Dot("Drop").Call(),
+			jen.Qual(guestCabiPath, "Resume").Call()),
 	}
 }
 

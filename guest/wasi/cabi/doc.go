@@ -97,16 +97,20 @@
 // ([Enter], [Unpin] or [Leave]). [Stats] counts the heap allocations, the
 // wake-ups and the gatekeeper's yields, for tests.
 //
-// The gate does not cover a binding call made from code that runs while
-// the gate is held (no generated code does that: it would wait for
-// itself forever), the Go runtime's own wasi_snapshot_preview1 imports (fd_write,
+// An export suspends the gate ([Suspend]) for its run, up to its
+// post-return ([Resume]): the host may call it inside one of the guest's
+// imports (a destructor run by a drop, a host calling back), on the
+// goroutine that holds the gate, and its own imports would otherwise wait
+// for that goroutine forever.
+//
+// The gate does not cover a hand-written import call that skips [Wait],
+// the Go runtime's own wasi_snapshot_preview1 imports (fd_write,
 // poll_oneoff; the host serves those without the re-entrancy check), or
 // an export's arguments: the host places them through cabi_realloc before
-// the export runs, outside any binding, and the export's lifts and its
-// [Unpin] run without entering. That matters only in a reactor
-// (-buildmode=c-shared) whose goroutines outlive an export call, if one
-// of them is parked inside a binding's lift when the host calls the next
-// export.
+// the export runs, and the export runs with the gate suspended. That
+// matters only in a reactor (-buildmode=c-shared) whose goroutines
+// outlive an export call, if one of them is parked inside a binding's
+// lift when the host calls the next export.
 //
 // Exports work the other way: the generated //go:wasmexport function lowers
 // its result into a static return area with the same helpers, and the

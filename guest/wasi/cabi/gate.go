@@ -56,6 +56,33 @@ func Leave() {
 	busy = false
 }
 
+// suspended holds, per export in progress, whether Suspend found the gate
+// taken.
+var suspended []bool
+
+// Suspend releases the gate for an export the host calls, which generated
+// code runs first: an export called inside one of the guest's imports (a
+// destructor run by a drop, a host calling back) runs on the goroutine
+// that holds the gate, and its own imports would wait for it forever.
+// [Resume], at the end of the export or in its post-return, takes it back.
+func Suspend() {
+	suspended = append(suspended, busy)
+	busy = false
+}
+
+// Resume ends the [Suspend] of the export that ends: it takes the gate
+// back if Suspend found it taken.
+func Resume() {
+	n := len(suspended)
+	if n == 0 {
+		return
+	}
+	if suspended[n-1] {
+		busy = true
+	}
+	suspended = suspended[:n-1]
+}
+
 // gatekeeper wakes the waiters. It is parked in a send on wake while no
 // goroutine waits; once a waiter takes the send, it yields until the gate
 // is free (the owner is parked inside the Go runtime, on nothing a waiter

@@ -91,10 +91,12 @@ func SetExports(impl Exports) {
 
 //go:wasmexport test:kitchen/calc@0.1.0#add
 func exportAdd(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#add: no implementation: call SetExports in init")
 	}
 	res := exports.Add(uint32(p0), uint32(p1))
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -103,6 +105,7 @@ var retExtremes [5]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#extremes
 func exportExtremes(p0 uint32, p1 uint64, p2 float32, p3 uint32, p4 uint32, p5 uint32, p6 float64) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#extremes: no implementation: call SetExports in init")
 	}
@@ -114,6 +117,7 @@ func exportExtremes(p0 uint32, p1 uint64, p2 float32, p3 uint32, p4 uint32, p5 u
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#extremes
 func postExtremes(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retShout is the return area of the export shout, sized from its layout.
@@ -121,6 +125,7 @@ var retShout [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#shout
 func exportShout(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#shout: no implementation: call SetExports in init")
 	}
@@ -132,6 +137,7 @@ func exportShout(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#shout
 func postShout(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retReverse is the return area of the export reverse, sized from its layout.
@@ -139,6 +145,7 @@ var retReverse [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#reverse
 func exportReverse(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#reverse: no implementation: call SetExports in init")
 	}
@@ -150,6 +157,7 @@ func exportReverse(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#reverse
 func postReverse(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retScale is the return area of the export scale, sized from its layout.
@@ -157,6 +165,7 @@ var retScale [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#scale
 func exportScale(p0 uint32, p1 uint32, p2 float64) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#scale: no implementation: call SetExports in init")
 	}
@@ -171,6 +180,7 @@ func exportScale(p0 uint32, p1 uint32, p2 float64) uint32 {
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#scale
 func postScale(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retClassify is the return area of the export classify, sized from its layout.
@@ -178,6 +188,7 @@ var retClassify [2]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#classify
 func exportClassify(p0 uint32, p1 uint64, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#classify: no implementation: call SetExports in init")
 	}
@@ -189,6 +200,7 @@ func exportClassify(p0 uint32, p1 uint64, p2 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#classify
 func postClassify(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retLengths is the return area of the export lengths, sized from its layout.
@@ -196,6 +208,7 @@ var retLengths [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#lengths
 func exportLengths(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#lengths: no implementation: call SetExports in init")
 	}
@@ -211,6 +224,7 @@ func exportLengths(p0 uint32, p1 uint32, p2 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#lengths
 func postLengths(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retCheck is the return area of the export check, sized from its layout.
@@ -218,6 +232,7 @@ var retCheck [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#check
 func exportCheck(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#check: no implementation: call SetExports in init")
 	}
@@ -237,23 +252,28 @@ func exportCheck(p0 uint32, p1 uint32, p2 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#check
 func postCheck(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/calc@0.1.0#toggle
 func exportToggle(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#toggle: no implementation: call SetExports in init")
 	}
 	res := exports.Toggle(Opts(p0))
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/calc@0.1.0#flip
 func exportFlip(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#flip: no implementation: call SetExports in init")
 	}
 	res := exports.Flip(Mode(p0))
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -262,6 +282,7 @@ var retPairs [1]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#pairs
 func exportPairs(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#pairs: no implementation: call SetExports in init")
 	}
@@ -273,6 +294,7 @@ func exportPairs(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#pairs
 func postPairs(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retTriple is the return area of the export triple, sized from its layout.
@@ -280,6 +302,7 @@ var retTriple [3]uint64
 
 //go:wasmexport test:kitchen/calc@0.1.0#triple
 func exportTriple(p0 uint32, p1 uint32, p2 uint32, p3 float64) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#triple: no implementation: call SetExports in init")
 	}
@@ -295,10 +318,12 @@ func exportTriple(p0 uint32, p1 uint32, p2 uint32, p3 float64) uint32 {
 //go:wasmexport cabi_post_test:kitchen/calc@0.1.0#triple
 func postTriple(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/calc@0.1.0#sum17
 func exportSum17(args uint32) uint64 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#sum17: no implementation: call SetExports in init")
 	}
@@ -321,15 +346,18 @@ func exportSum17(args uint32) uint64 {
 	x17 := *(*uint32)(unsafe.Add(cabi.Ptr(args), 64))
 	res := exports.Sum17(x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15, x16, x17)
 	cabi.Unpin()
+	cabi.Resume()
 	return uint64(res)
 }
 
 //go:wasmexport test:kitchen/calc@0.1.0#noop
 func exportNoop() {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/calc@0.1.0#noop: no implementation: call SetExports in init")
 	}
 	exports.Noop()
+	cabi.Resume()
 }
 
 func loadListPair(ptr, n uint32) []Pair {

@@ -276,15 +276,19 @@ func (self Widget) Drop() {
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[dtor]widget
 func dtorWidget(rep uint32) {
+	cabi.Suspend()
 	repsWidget.Remove(rep).Drop()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#add
 func exportAdd(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#add: no implementation: call SetExports in init")
 	}
 	res := exports.Add(uint32(p0), uint32(p1))
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -293,6 +297,7 @@ var retShout [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#shout
 func exportShout(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#shout: no implementation: call SetExports in init")
 	}
@@ -304,6 +309,7 @@ func exportShout(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#shout
 func postShout(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retReverse is the return area of the export reverse, sized from its layout.
@@ -311,6 +317,7 @@ var retReverse [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#reverse
 func exportReverse(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#reverse: no implementation: call SetExports in init")
 	}
@@ -322,6 +329,7 @@ func exportReverse(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#reverse
 func postReverse(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retScale is the return area of the export scale, sized from its layout.
@@ -329,6 +337,7 @@ var retScale [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#scale
 func exportScale(p0 uint32, p1 uint32, p2 float64) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#scale: no implementation: call SetExports in init")
 	}
@@ -343,6 +352,7 @@ func exportScale(p0 uint32, p1 uint32, p2 float64) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#scale
 func postScale(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retClassify is the return area of the export classify, sized from its layout.
@@ -350,6 +360,7 @@ var retClassify [2]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#classify
 func exportClassify(p0 uint32, p1 uint64, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#classify: no implementation: call SetExports in init")
 	}
@@ -361,6 +372,7 @@ func exportClassify(p0 uint32, p1 uint64, p2 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#classify
 func postClassify(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retLengths is the return area of the export lengths, sized from its layout.
@@ -368,6 +380,7 @@ var retLengths [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#lengths
 func exportLengths(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#lengths: no implementation: call SetExports in init")
 	}
@@ -383,6 +396,7 @@ func exportLengths(p0 uint32, p1 uint32, p2 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#lengths
 func postLengths(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retCheck is the return area of the export check, sized from its layout.
@@ -390,6 +404,7 @@ var retCheck [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#check
 func exportCheck(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#check: no implementation: call SetExports in init")
 	}
@@ -409,14 +424,17 @@ func exportCheck(p0 uint32, p1 uint32, p2 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#check
 func postCheck(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#toggle
 func exportToggle(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#toggle: no implementation: call SetExports in init")
 	}
 	res := exports.Toggle(Perms(p0))
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -425,6 +443,7 @@ var retToggleMany [2]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#toggle-many
 func exportToggleMany(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#toggle-many: no implementation: call SetExports in init")
 	}
@@ -436,14 +455,17 @@ func exportToggleMany(p0 uint32, p1 uint32, p2 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#toggle-many
 func postToggleMany(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#next
 func exportNext(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#next: no implementation: call SetExports in init")
 	}
 	res := exports.Next(Color(p0))
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -452,6 +474,7 @@ var retPairs [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#pairs
 func exportPairs(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#pairs: no implementation: call SetExports in init")
 	}
@@ -463,6 +486,7 @@ func exportPairs(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#pairs
 func postPairs(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retTriple is the return area of the export triple, sized from its layout.
@@ -470,6 +494,7 @@ var retTriple [3]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#triple
 func exportTriple(p0 uint32, p1 uint32, p2 uint32, p3 float64) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#triple: no implementation: call SetExports in init")
 	}
@@ -485,10 +510,12 @@ func exportTriple(p0 uint32, p1 uint32, p2 uint32, p3 float64) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#triple
 func postTriple(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#sum17
 func exportSum17(args uint32) uint64 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#sum17: no implementation: call SetExports in init")
 	}
@@ -511,42 +538,51 @@ func exportSum17(args uint32) uint64 {
 	x17 := *(*uint32)(unsafe.Add(cabi.Ptr(args), 64))
 	res := exports.Sum17(x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15, x16, x17)
 	cabi.Unpin()
+	cabi.Resume()
 	return uint64(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#consume
 func exportConsume(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#consume: no implementation: call SetExports in init")
 	}
 	res := exports.Consume(Counter(p0))
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#mint
 func exportMint(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#mint: no implementation: call SetExports in init")
 	}
 	res := exports.Mint(uint32(p0))
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#post-returns
 func exportPostReturns() uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#post-returns: no implementation: call SetExports in init")
 	}
 	res := exports.PostReturns()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#quit
 func exportQuit(p0 uint32) {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#quit: no implementation: call SetExports in init")
 	}
 	exports.Quit(uint32(p0))
+	cabi.Resume()
 }
 
 // retBadPointer is the return area of the export bad-pointer, sized from its layout.
@@ -554,6 +590,7 @@ var retBadPointer [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#bad-pointer
 func exportBadPointer() uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#bad-pointer: no implementation: call SetExports in init")
 	}
@@ -565,15 +602,18 @@ func exportBadPointer() uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#bad-pointer
 func postBadPointer(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[constructor]widget
 func exportNewWidget(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#[constructor]widget: no implementation: call SetExports in init")
 	}
 	res := exports.NewWidget(cabi.LiftString(p0, p1), uint32(p2))
 	cabi.Unpin()
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -582,6 +622,7 @@ var retWidgetDescribe [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.describe
 func exportWidgetDescribe(p0 uint32) uint32 {
+	cabi.Suspend()
 	res := repsWidget.Get(p0).Describe()
 	storeString(unsafe.Pointer(&retWidgetDescribe), res)
 	return uint32(uintptr(unsafe.Pointer(&retWidgetDescribe)))
@@ -590,52 +631,65 @@ func exportWidgetDescribe(p0 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#[method]widget.describe
 func postWidgetDescribe(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.bump
 func exportWidgetBump(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	res := repsWidget.Get(p0).Bump(uint32(p1))
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.twin
 func exportWidgetTwin(p0 uint32) uint32 {
+	cabi.Suspend()
 	res := repsWidget.Get(p0).Twin()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.same
 func exportWidgetSame(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	res := repsWidget.Get(p0).Same(repsWidget.Get(p1))
+	cabi.Resume()
 	return cabi.Bool(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[static]widget.from-counter
 func exportWidgetFromCounter(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#[static]widget.from-counter: no implementation: call SetExports in init")
 	}
 	res := exports.WidgetFromCounter(CounterBorrow(p0), cabi.LiftString(p1, p2))
 	things.Counter(CounterBorrow(p0)).Drop()
 	cabi.Unpin()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[static]widget.destroyed
 func exportWidgetDestroyed() uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#[static]widget.destroyed: no implementation: call SetExports in init")
 	}
 	res := exports.WidgetDestroyed()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#absorb
 func exportAbsorb(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#absorb: no implementation: call SetExports in init")
 	}
 	res := exports.Absorb(Widget(p0))
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -644,6 +698,7 @@ var retSplit [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#split
 func exportSplit(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#split: no implementation: call SetExports in init")
 	}
@@ -655,49 +710,59 @@ func exportSplit(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#split
 func postSplit(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#peek
 func exportPeek(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#peek: no implementation: call SetExports in init")
 	}
 	res := exports.Peek(CounterBorrow(p0))
 	things.Counter(CounterBorrow(p0)).Drop()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#keep-borrow
 func exportKeepBorrow(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#keep-borrow: no implementation: call SetExports in init")
 	}
 	res := exports.KeepBorrow(CounterBorrow(p0))
 	things.Counter(CounterBorrow(p0)).Drop()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#bad-handle
 func exportBadHandle() uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#bad-handle: no implementation: call SetExports in init")
 	}
 	res := exports.BadHandle()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#rep-of-counter
 func exportRepOfCounter(p0 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#rep-of-counter: no implementation: call SetExports in init")
 	}
 	res := exports.RepOfCounter(CounterBorrow(p0))
 	things.Counter(CounterBorrow(p0)).Drop()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#sum-counters
 func exportSumCounters(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#sum-counters: no implementation: call SetExports in init")
 	}
@@ -708,6 +773,7 @@ func exportSumCounters(p0 uint32, p1 uint32) uint32 {
 	res := exports.SumCounters(x1)
 	cabi.EndBorrows(lent)
 	cabi.Unpin()
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -716,6 +782,7 @@ var retPeekMaybe [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#peek-maybe
 func exportPeekMaybe(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#peek-maybe: no implementation: call SetExports in init")
 	}
@@ -736,6 +803,7 @@ func exportPeekMaybe(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#peek-maybe
 func postPeekMaybe(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 // retDescribeTagged is the return area of the export describe-tagged, sized from its layout.
@@ -743,6 +811,7 @@ var retDescribeTagged [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#describe-tagged
 func exportDescribeTagged(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#describe-tagged: no implementation: call SetExports in init")
 	}
@@ -762,10 +831,12 @@ func exportDescribeTagged(p0 uint32, p1 uint32, p2 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#describe-tagged
 func postDescribeTagged(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#peek-lender
 func exportPeekLender(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#peek-lender: no implementation: call SetExports in init")
 	}
@@ -775,11 +846,13 @@ func exportPeekLender(p0 uint32, p1 uint32, p2 uint32) uint32 {
 	lent = lentLender(lent, x1)
 	res := exports.PeekLender(x1)
 	cabi.EndBorrows(lent)
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#peek-either
 func exportPeekEither(p0 uint32, p1 uint32, p2 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#peek-either: no implementation: call SetExports in init")
 	}
@@ -789,11 +862,13 @@ func exportPeekEither(p0 uint32, p1 uint32, p2 uint32) uint32 {
 	lent = lentResultBorrowCounterTuple2BorrowCounterBorrowCounterEnd(lent, x1)
 	res := exports.PeekEither(x1)
 	cabi.EndBorrows(lent)
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#keep-nested
 func exportKeepNested(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#keep-nested: no implementation: call SetExports in init")
 	}
@@ -804,11 +879,13 @@ func exportKeepNested(p0 uint32, p1 uint32) uint32 {
 	res := exports.KeepNested(x1)
 	cabi.EndBorrows(lent)
 	cabi.Unpin()
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#drop-twice
 func exportDropTwice(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#drop-twice: no implementation: call SetExports in init")
 	}
@@ -818,11 +895,13 @@ func exportDropTwice(p0 uint32, p1 uint32) uint32 {
 	lent = lentOptionBorrowCounter(lent, x1)
 	res := exports.DropTwice(x1)
 	cabi.EndBorrows(lent)
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#shuffle
 func exportShuffle(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#shuffle: no implementation: call SetExports in init")
 	}
@@ -843,6 +922,7 @@ func exportShuffle(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uin
 	res := exports.Shuffle(x1, x2, x3)
 	cabi.EndBorrows(lent)
 	cabi.Unpin()
+	cabi.Resume()
 	return uint32(res)
 }
 
@@ -851,6 +931,7 @@ var retDescribeAll [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#describe-all
 func exportDescribeAll(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#describe-all: no implementation: call SetExports in init")
 	}
@@ -862,23 +943,28 @@ func exportDescribeAll(p0 uint32, p1 uint32) uint32 {
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#describe-all
 func postDescribeAll(ret uint32) {
 	cabi.Unpin()
+	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#peek-widget
 func exportPeekWidget(p0 uint32, p1 uint32) uint32 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#peek-widget: no implementation: call SetExports in init")
 	}
 	res := exports.PeekWidget(unflatOptionBorrowWidget(p0, p1))
+	cabi.Resume()
 	return uint32(res)
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#mallocs
 func exportMallocs() uint64 {
+	cabi.Suspend()
 	if exports == nil {
 		panic("test:kitchen/plugin@0.1.0#mallocs: no implementation: call SetExports in init")
 	}
 	res := exports.Mallocs()
+	cabi.Resume()
 	return uint64(res)
 }
 

@@ -3,6 +3,8 @@
 
 package incominghandler
 
+import "github.com/wasitls/wasitls/guest/wasi/cabi"
+
 // Exports is what the guest implements for wasi:http/incoming-handler@0.2.8; register it with SetExports
 // before the host calls any export: in init, since a reactor's main does not run.
 type Exports interface {
@@ -32,8 +34,10 @@ func SetExports(impl Exports) {
 
 //go:wasmexport wasi:http/incoming-handler@0.2.8#handle
 func exportHandle(p0 uint32, p1 uint32) {
+	cabi.Suspend()
 	if exports == nil {
 		panic("wasi:http/incoming-handler@0.2.8#handle: no implementation: call SetExports in init")
 	}
 	exports.Handle(IncomingRequest(p0), ResponseOutparam(p1))
+	cabi.Resume()
 }
