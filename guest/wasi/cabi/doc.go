@@ -88,14 +88,21 @@
 // have taken the gate first. The owner is parked inside the Go runtime,
 // not on anything a waiter holds, so the scheduler resumes it: it returns
 // from realloc to the host (which ends the nested scheduler loop on its
-// own goroutine) and clears the gate once its results are Go values. A
-// receive rather than a call keeps the check within the compiler's
-// inlining budget: the wrappers that were inlined before (pollable.ready,
-// subscribe) still are. Between the check and the store nothing can switch
-// goroutines, so the gate needs no atomics. The hot path is a load and a
-// branch ([Wait]), plus a store at each end for calls that own state
-// ([Enter], [Unpin] or [Leave]). [Stats] counts the heap allocations, the
-// wake-ups and the gatekeeper's yields, for tests.
+// own goroutine) and clears the gate once its results are Go values.
+// Between the check and the store nothing can switch goroutines, so the
+// gate needs no atomics.
+//
+// The fast paths are shaped for Go's WebAssembly code and wazero. [Wait]
+// is a load and a branch, with a receive rather than a call on the slow
+// path so that the wrappers that were inlined (pollable.ready, subscribe)
+// stay within the inliner's budget, and an if around the loop so that a
+// free gate falls through. [Enter] is in wrappers that are not inlined and
+// mostly have no branch of their own: a branch there gives the function a
+// loop over its blocks, whose header wazero's termination checks turn into
+// a call out of the guest per call, so Enter calls through a table indexed
+// by the gate instead (a no-op when free) and stores. [Unpin] and [Leave]
+// store. [Stats] counts the heap allocations, the wake-ups and the
+// gatekeeper's yields, for tests.
 //
 // An export suspends the gate ([Suspend]) for its run, up to its
 // post-return ([Resume]): the host may call it inside one of the guest's

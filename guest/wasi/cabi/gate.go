@@ -2,7 +2,10 @@
 
 package cabi
 
-import "runtime"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // busy is the gate (see the package doc, "Gate"): set while a goroutine
 // owns the per-call state (return areas, arena, pinned and kept blocks, the
@@ -29,7 +32,8 @@ func init() { go gatekeeper() }
 // The if around the loop is for Go's WebAssembly code generator: with it,
 // the free gate falls through to the call (a load and a branch); a bare
 // loop jumps to its condition through the function's block dispatcher, a
-// quarter of the cost of the cheapest import.
+// quarter of the cost of the cheapest import. Wait is inlined into callers
+// that have branches of their own; see [Enter] for wrappers that do not.
 func Wait() {
 	if busy {
 		for busy {
@@ -41,13 +45,27 @@ func Wait() {
 // Enter is the gate of a call that uses per-call state: it waits like
 // [Wait] and takes the gate, which [Unpin] (or [Leave]) releases. Nothing
 // between the check and the store can switch goroutines.
+//
+// Enter has no branch: it calls through a table indexed by the gate, a
+// function that returns at once or [waitFree]. The wrappers that call it
+// are not inlined (the import's call and the lift take the inliner's
+// budget) and most have no branch of their own; one if would give the
+// function a loop over its blocks, whose header wazero's termination
+// checks turn into a call out of the guest on every call, a third of
+// the cost of the import.
 func Enter() {
-	if busy {
-		for busy {
-			<-wake
-		}
-	}
+	enterPath[*(*uint8)(unsafe.Pointer(&busy))&1]()
 	busy = true
+}
+
+// enterPath is Enter's table: what to do with the gate free, and taken.
+var enterPath = [2]func(){func() {}, waitFree}
+
+// waitFree returns once the gate is free.
+func waitFree() {
+	for busy {
+		<-wake
+	}
 }
 
 // Leave releases the gate taken by [Enter], for a call that does not end
