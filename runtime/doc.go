@@ -44,9 +44,8 @@
 // [ModuleConfig.Dirs] are served twice: by wazero's wasi_snapshot_preview1
 // and by wasi:filesystem (types and preopens, see the filesystem package).
 // In both every path stays beneath its preopen, symbolic links included
-// (wasi_snapshot_preview1's DirFS mounts check paths through the same
-// os.Root first),
-// read-only preopens refuse every change, and [Limits.Files] bounds the
+// (wasi_snapshot_preview1's mounts are the preopens' os.Root too, one
+// os.Root call per path operation), read-only preopens refuse every change, and [Limits.Files] bounds the
 // host files a guest holds open.
 //
 // # Limits

@@ -217,3 +217,85 @@ func checkOutside(t *testing.T, tmp, ro string) {
 		t.Errorf("the guest changed the read-only preopen: %v", entries)
 	}
 }
+
+// TestGuestPreview1Race: while the host keeps swapping /rw/d, a symbolic
+// link inside the preopen, between a directory inside it and one outside
+// it (as another guest over the same host directory could), a Go wasip1
+// guest loops reading, creating, removing and changing files through
+// /rw/d. Every path resolves in one os.Root step, so nothing outside is
+// ever read, created, removed or changed.
+func TestGuestPreview1Race(t *testing.T) {
+	tmp := t.TempDir()
+	rw, outside := filepath.Join(tmp, "rw"), filepath.Join(tmp, "outside")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(rw, "real"), 0o755))
+	must(os.MkdirAll(outside, 0o755))
+	must(os.WriteFile(filepath.Join(rw, "real", "f"), []byte("inside"), 0o644))
+	must(os.WriteFile(filepath.Join(outside, "f"), []byte("OUTSIDE"), 0o644))
+	must(os.WriteFile(filepath.Join(outside, "victim"), []byte("victim"), 0o644))
+	must(os.Symlink("real", filepath.Join(rw, "d")))
+
+	stop := make(chan struct{})
+	swapped := make(chan int)
+	go func() {
+		n := 0
+		defer func() { swapped <- n }()
+		next := filepath.Join(rw, ".next")
+		for {
+			for _, target := range []string{"../outside", "real"} {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				os.Remove(next)
+				if os.Symlink(target, next) == nil && os.Rename(next, filepath.Join(rw, "d")) == nil {
+					n++
+				}
+			}
+		}
+	}()
+
+	ctx := context.Background()
+	r := newWazero(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	must(err)
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/p1race"))
+	must(err)
+	var stdout, stderr bytes.Buffer
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args:   []string{"p1race", "3000"},
+		Stdout: &stdout, Stderr: &stderr,
+		Dirs: []runtime.Dir{{Host: rw, Guest: "/rw"}},
+	})
+	close(stop)
+	n := <-swapped
+	if err != nil {
+		t.Fatalf("guest: %v\nstdout:\n%s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	t.Logf("%d swaps; guest: %s", n, out)
+	if !strings.Contains(out, "inside true outside 0 created true") {
+		t.Errorf("guest output: %s", out)
+	}
+	entries, _ := os.ReadDir(outside)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "f victim" {
+		t.Errorf("the guest changed the directory outside its preopen: %v", names)
+	}
+	if info, err := os.Stat(filepath.Join(outside, "f")); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("outside f: %v %v", info, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "f")); err != nil || string(b) != "OUTSIDE" {
+		t.Errorf("outside f: %q %v", b, err)
+	}
+}

@@ -204,8 +204,8 @@ func (rt *Runtime) wazeroConfig(cfg ModuleConfig, fsys *filesystem.FS) wazero.Mo
 		mc = mc.WithStderr(cfg.Stderr)
 	}
 	if len(cfg.Dirs) > 0 {
-		// wazero's DirFS mounts, with paths confined by the preopens'
-		// os.Root (see filesystem.FS.Preview1).
+		// Mounts over the preopens' os.Root (see
+		// filesystem.FS.Preview1).
 		fc := wazero.NewFSConfig()
 		for i, m := range fsys.Preview1() {
 			fc = fc.(sysfs.FSConfig).WithSysFSMount(m, fsys.Guest(i))

@@ -20,9 +20,13 @@
 // operating system follow symbolic links, so it is not the confinement
 // used here; this package takes from wazero its file status
 // (sys.NewStat_t). For wasi_snapshot_preview1, which wazero serves from
-// DirFS mounts, [FS.Preview1] returns DirFS (or sysfs.ReadFS) mounts whose
-// every path is first resolved through the same os.Root: without it a
-// wasip1 guest follows a symbolic link inside a preopen out of it.
+// experimental sys.FS mounts, [FS.Preview1] returns, per preopen, an
+// sys.FS over the same os.Root (in sysfs.ReadFS when read-only): every
+// path operation is one os.Root call, so a path is resolved and acted on
+// in one step, and no symbolic link swapped in between a check and the
+// operation (by another guest over the same host directory) can lead
+// out. Its files are *os.File opened through the root; their methods act
+// on the open file, never on its path again.
 //
 // A read-only preopen refuses every change beneath it with read-only:
 // opening for writing, creating, truncating, removing, renaming, linking,

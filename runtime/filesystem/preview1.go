@@ -3,7 +3,10 @@ package filesystem
 import (
 	"io/fs"
 	"os"
+	"path"
+	"path/filepath"
 	"strings"
+	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
@@ -12,23 +15,18 @@ import (
 
 // Preview1 returns, for each preopen, the file system wazero's
 // wasi_snapshot_preview1 should mount (with sysfs.FSConfig's
-// WithSysFSMount): wazero's own sysfs.DirFS over the host directory
-// (sysfs.ReadFS for a read-only preopen), with every path first resolved
-// through the preopen's os.Root. DirFS alone joins paths as strings and
-// lets the kernel follow symbolic links, so a link inside the preopen
-// pointing out of it would lead a wasip1 guest out; here such a path fails
-// with EPERM before DirFS sees it.
+// WithSysFSMount): an experimentalsys.FS over the preopen's os.Root,
+// wrapped in sysfs.ReadFS for a read-only preopen.
 //
-// The check and the operation are two steps: a host process swapping a
-// directory for a symbolic link between them could still win the race. A
-// guest alone cannot, since it makes one call at a time, and the links it
-// can create are checked when followed; but another guest running at the
-// same time over the same host directory can plant and swap in such a
-// link (docs/security.md).
+// Every path operation is one os.Root call (see rootFS), so a path is
+// resolved and acted on in one step: a symbolic link swapped in between a
+// check and the operation, by the host or by another guest running at the
+// same time over the same host directory, cannot lead a wasip1 guest out
+// of its preopen. A path that would leave it fails with EPERM.
 func (f *FS) Preview1() []experimentalsys.FS {
 	out := make([]experimentalsys.FS, len(f.preopens))
 	for i, p := range f.preopens {
-		var c experimentalsys.FS = &confinedFS{FS: sysfs.DirFS(p.host), root: p.root}
+		var c experimentalsys.FS = &rootFS{root: p.root}
 		if p.readOnly {
 			c = &sysfs.ReadFS{FS: c}
 		}
@@ -40,123 +38,208 @@ func (f *FS) Preview1() []experimentalsys.FS {
 // Guest returns the guest path of preopen i.
 func (f *FS) Guest(i int) string { return f.preopens[i].guest }
 
-// confinedFS checks paths against root before DirFS uses them.
-type confinedFS struct {
-	experimentalsys.FS
+// rootFS is wazero's experimentalsys.FS over an os.Root: each method is
+// one os.Root call, and files it opens are rootFiles.
+//
+// Where the FS interface asks for something os.Root does in two calls (the
+// type checks of Unlink and Rmdir, refusing a final symbolic link for
+// O_NOFOLLOW), the first call only decides the answer; both resolve beneath
+// the root, so losing that race changes which file inside the preopen is
+// acted on, never leaves it.
+type rootFS struct {
+	experimentalsys.UnimplementedFS
 	root *os.Root
 }
 
-// check resolves p beneath the root, following a final symbolic link when
-// follow is set: EPERM when the resolution leaves the root.
-func (c *confinedFS) check(p string, follow bool) experimentalsys.Errno {
+// rel makes a path wazero passes (relative to the mount, possibly with a
+// leading slash or empty) relative to the root.
+func rel(p string) string {
 	p = strings.TrimLeft(p, "/")
-	if p == "" || p == "." {
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// errnoOf is UnwrapOSError, with os.Root's refusal of a path leading out
+// of the root as EPERM.
+func errnoOf(err error) experimentalsys.Errno {
+	if err == nil {
 		return 0
 	}
-	var err error
-	if follow {
-		_, err = c.root.Stat(p)
-	} else {
-		_, err = c.root.Lstat(p)
-	}
-	if err != nil && escapes(err) {
+	if escapes(err) {
 		return experimentalsys.EPERM
 	}
-	return 0
+	return experimentalsys.UnwrapOSError(err)
 }
 
-func (c *confinedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
-	if e := c.check(p, flag&experimentalsys.O_NOFOLLOW == 0); e != 0 {
-		return nil, e
+// OpenFile opens p beneath the root. Every open adds openNonblock, so a
+// named pipe opens without waiting for its other end; its reads and writes
+// then say EAGAIN, which the guest polls for, rather than block.
+func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	p = rel(p)
+	if flag&experimentalsys.O_NOFOLLOW != 0 {
+		if info, err := r.root.Lstat(p); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			return nil, experimentalsys.ELOOP
+		}
 	}
-	// A named pipe opens without waiting for its other end (see
-	// openNonblock); its reads and writes then say EAGAIN, which the
-	// guest polls for, rather than block.
-	if info, err := c.root.Stat(strings.TrimLeft(p, "/")); err == nil && info.Mode()&fs.ModeNamedPipe != 0 && openNonblock != 0 {
-		flag |= experimentalsys.O_NONBLOCK
+	if flag&experimentalsys.O_DIRECTORY != 0 && flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR) != 0 {
+		return nil, experimentalsys.EISDIR
 	}
-	return c.FS.OpenFile(p, flag, perm)
+	f, err := r.root.OpenFile(p, osFlag(flag)|openNonblock, perm)
+	if err != nil {
+		return nil, errnoOf(err)
+	}
+	file, errno := newRootFile(f, flag)
+	if errno != 0 {
+		f.Close()
+		return nil, errno
+	}
+	st, errno := file.Stat()
+	if errno != 0 {
+		f.Close()
+		return nil, errno
+	}
+	if flag&experimentalsys.O_DIRECTORY != 0 && st.Mode&fs.ModeDir == 0 {
+		f.Close()
+		return nil, experimentalsys.ENOTDIR
+	}
+	if st.Mode&fs.ModeNamedPipe != 0 && openNonblock != 0 {
+		file.flag |= experimentalsys.O_NONBLOCK
+	}
+	return file, 0
 }
 
-func (c *confinedFS) Lstat(p string) (st wazerosys.Stat_t, e experimentalsys.Errno) {
-	if e := c.check(p, false); e != 0 {
-		return st, e
+// osFlag is the os.OpenFile flag for a wazero open flag (O_DIRECTORY and
+// O_NOFOLLOW are checked by OpenFile, O_NONBLOCK added to every open).
+func osFlag(oflag experimentalsys.Oflag) int {
+	var flag int
+	switch oflag & (experimentalsys.O_RDONLY | experimentalsys.O_RDWR | experimentalsys.O_WRONLY) {
+	case experimentalsys.O_RDWR:
+		flag = os.O_RDWR
+	case experimentalsys.O_WRONLY:
+		flag = os.O_WRONLY
+	default:
+		flag = os.O_RDONLY
 	}
-	return c.FS.Lstat(p)
+	if oflag&experimentalsys.O_APPEND != 0 {
+		flag |= os.O_APPEND
+	}
+	if oflag&experimentalsys.O_CREAT != 0 {
+		flag |= os.O_CREATE
+	}
+	if oflag&experimentalsys.O_EXCL != 0 {
+		flag |= os.O_EXCL
+	}
+	if oflag&(experimentalsys.O_SYNC|experimentalsys.O_DSYNC|experimentalsys.O_RSYNC) != 0 {
+		// O_SYNC gives file integrity, which covers data integrity.
+		flag |= os.O_SYNC
+	}
+	if oflag&experimentalsys.O_TRUNC != 0 {
+		flag |= os.O_TRUNC
+	}
+	return flag
 }
 
-func (c *confinedFS) Stat(p string) (st wazerosys.Stat_t, e experimentalsys.Errno) {
-	if e := c.check(p, true); e != 0 {
-		return st, e
+func (r *rootFS) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+	info, err := r.root.Lstat(rel(p))
+	if err != nil {
+		return wazerosys.Stat_t{}, errnoOf(err)
 	}
-	return c.FS.Stat(p)
+	return wazerosys.NewStat_t(info), 0
 }
 
-func (c *confinedFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
-	if e := c.check(p, false); e != 0 {
-		return e
+func (r *rootFS) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+	info, err := r.root.Stat(rel(p))
+	if err != nil {
+		return wazerosys.Stat_t{}, errnoOf(err)
 	}
-	return c.FS.Mkdir(p, perm)
+	return wazerosys.NewStat_t(info), 0
 }
 
-func (c *confinedFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
-	if e := c.check(p, true); e != 0 {
-		return e
+func (r *rootFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	errno := errnoOf(r.root.Mkdir(rel(p), perm))
+	if errno == experimentalsys.ENOTDIR {
+		errno = experimentalsys.ENOENT // as DirFS
 	}
-	return c.FS.Chmod(p, perm)
+	return errno
 }
 
-func (c *confinedFS) Rename(from, to string) experimentalsys.Errno {
-	if e := c.check(from, false); e != 0 {
-		return e
-	}
-	if e := c.check(to, false); e != 0 {
-		return e
-	}
-	return c.FS.Rename(from, to)
+func (r *rootFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+	return errnoOf(r.root.Chmod(rel(p), perm))
 }
 
-func (c *confinedFS) Rmdir(p string) experimentalsys.Errno {
-	if e := c.check(p, false); e != 0 {
-		return e
+func (r *rootFS) Rename(from, to string) experimentalsys.Errno {
+	from, to = rel(from), rel(to)
+	if from == to {
+		return 0 // as DirFS
 	}
-	return c.FS.Rmdir(p)
+	return errnoOf(r.root.Rename(from, to))
 }
 
-func (c *confinedFS) Unlink(p string) experimentalsys.Errno {
-	if e := c.check(p, false); e != 0 {
-		return e
+// Rmdir removes an empty directory: ENOTDIR for anything else.
+func (r *rootFS) Rmdir(p string) experimentalsys.Errno {
+	p = rel(p)
+	info, err := r.root.Lstat(p)
+	if err != nil {
+		return errnoOf(err)
 	}
-	return c.FS.Unlink(p)
+	if !info.IsDir() {
+		return experimentalsys.ENOTDIR
+	}
+	return errnoOf(r.root.Remove(p))
 }
 
-func (c *confinedFS) Link(old, new string) experimentalsys.Errno {
-	if e := c.check(old, false); e != 0 {
-		return e
+// Unlink removes anything but a directory: EISDIR for a directory.
+func (r *rootFS) Unlink(p string) experimentalsys.Errno {
+	p = rel(p)
+	info, err := r.root.Lstat(p)
+	if err != nil {
+		return errnoOf(err)
 	}
-	if e := c.check(new, false); e != 0 {
-		return e
+	if info.IsDir() {
+		return experimentalsys.EISDIR
 	}
-	return c.FS.Link(old, new)
+	return errnoOf(r.root.Remove(p))
 }
 
-func (c *confinedFS) Symlink(old, link string) experimentalsys.Errno {
-	if e := c.check(link, false); e != 0 {
-		return e
-	}
-	return c.FS.Symlink(old, link)
+func (r *rootFS) Link(old, new string) experimentalsys.Errno {
+	return errnoOf(r.root.Link(rel(old), rel(new)))
 }
 
-func (c *confinedFS) Readlink(p string) (string, experimentalsys.Errno) {
-	if e := c.check(p, false); e != 0 {
-		return "", e
+// Symlink refuses absolute targets with EPERM, as DirFS does; a relative
+// target is stored as given and checked when followed.
+func (r *rootFS) Symlink(old, link string) experimentalsys.Errno {
+	if path.IsAbs(old) {
+		return experimentalsys.EPERM
 	}
-	return c.FS.Readlink(p)
+	return errnoOf(r.root.Symlink(old, rel(link)))
 }
 
-func (c *confinedFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
-	if e := c.check(p, true); e != 0 {
-		return e
+func (r *rootFS) Readlink(p string) (string, experimentalsys.Errno) {
+	dst, err := r.root.Readlink(rel(p))
+	if err != nil {
+		return "", errnoOf(err)
 	}
-	return c.FS.Utimens(p, atim, mtim)
+	return filepath.ToSlash(dst), 0
+}
+
+// Utimens sets times through a final symbolic link; UTIME_OMIT leaves one
+// unchanged.
+func (r *rootFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
+	p = rel(p)
+	if atim == experimentalsys.UTIME_OMIT && mtim == experimentalsys.UTIME_OMIT {
+		_, err := r.root.Stat(p)
+		return errnoOf(err)
+	}
+	return errnoOf(r.root.Chtimes(p, timeOfNanos(atim), timeOfNanos(mtim)))
+}
+
+// timeOfNanos is a time for os.Chtimes: the zero time, which leaves the
+// time unchanged, for UTIME_OMIT.
+func timeOfNanos(ns int64) time.Time {
+	if ns == experimentalsys.UTIME_OMIT {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }

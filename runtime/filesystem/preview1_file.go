@@ -1,0 +1,283 @@
+package filesystem
+
+import (
+	"io"
+	"io/fs"
+	"os"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	wazerosys "github.com/tetratelabs/wazero/sys"
+)
+
+// rootFile is wazero's experimentalsys.File over an *os.File a rootFS
+// opened through its os.Root, for wasi_snapshot_preview1.
+//
+// Its methods act on the open file only, never on a path: unlike wazero's
+// own file, which reopens its path to change the append flag or to rewind
+// a directory, SetAppend changes the open file's status flags (fcntl) and
+// a directory rewinds by seeking the open directory to zero. A file is used by one guest call
+// at a time, as wazero's own is; it holds no lock.
+//
+// The file is non-blocking when opened with O_NONBLOCK, when it is a named
+// pipe (see rootFS.OpenFile) or after SetNonblock: its reads and writes are
+// then single system calls that say EAGAIN rather than wait.
+type rootFile struct {
+	// File is wazero's own adapter (sysfs.AdaptFS) over f, which serves
+	// Seek and Readdir; see newRootFile.
+	experimentalsys.File
+
+	f    *os.File
+	flag experimentalsys.Oflag
+
+	// st holds the parts of the status that do not change while the file
+	// is open, once Stat has been called.
+	st     *wazerosys.Stat_t
+	closed bool
+}
+
+var _ experimentalsys.PollableFile = (*rootFile)(nil)
+
+func (r *rootFile) cached() (*wazerosys.Stat_t, experimentalsys.Errno) {
+	if r.st == nil {
+		if _, errno := r.Stat(); errno != 0 {
+			return nil, errno
+		}
+	}
+	return r.st, 0
+}
+
+func (r *rootFile) Dev() (uint64, experimentalsys.Errno) {
+	st, errno := r.cached()
+	if errno != 0 {
+		return 0, errno
+	}
+	return st.Dev, 0
+}
+
+func (r *rootFile) Ino() (wazerosys.Inode, experimentalsys.Errno) {
+	st, errno := r.cached()
+	if errno != 0 {
+		return 0, errno
+	}
+	return st.Ino, 0
+}
+
+func (r *rootFile) IsDir() (bool, experimentalsys.Errno) {
+	st, errno := r.cached()
+	if errno != 0 {
+		return false, errno
+	}
+	return st.Mode.IsDir(), 0
+}
+
+func (r *rootFile) IsAppend() bool { return r.flag&experimentalsys.O_APPEND != 0 }
+
+func (r *rootFile) SetAppend(enable bool) experimentalsys.Errno {
+	if r.closed {
+		return experimentalsys.EBADF
+	}
+	if errno := setAppend(r.f, enable); errno != 0 {
+		return errno
+	}
+	if enable {
+		r.flag |= experimentalsys.O_APPEND
+	} else {
+		r.flag &^= experimentalsys.O_APPEND
+	}
+	return 0
+}
+
+func (r *rootFile) IsNonblock() bool { return r.flag&experimentalsys.O_NONBLOCK != 0 }
+
+func (r *rootFile) SetNonblock(enable bool) experimentalsys.Errno {
+	if r.closed {
+		return experimentalsys.EBADF
+	}
+	if errno := setNonblock(r.f, enable); errno != 0 {
+		return errno
+	}
+	if enable {
+		r.flag |= experimentalsys.O_NONBLOCK
+	} else {
+		r.flag &^= experimentalsys.O_NONBLOCK
+	}
+	return 0
+}
+
+// Poll is not supported: wazero polls only standard input, never a file
+// it opened.
+func (r *rootFile) Poll(experimentalsys.Pflag, int32) (bool, experimentalsys.Errno) {
+	return false, experimentalsys.ENOSYS
+}
+
+func (r *rootFile) Stat() (wazerosys.Stat_t, experimentalsys.Errno) {
+	if r.closed {
+		return wazerosys.Stat_t{}, experimentalsys.EBADF
+	}
+	info, err := r.f.Stat()
+	if err != nil {
+		return wazerosys.Stat_t{}, experimentalsys.UnwrapOSError(err)
+	}
+	st := wazerosys.NewStat_t(info)
+	r.st = &wazerosys.Stat_t{Dev: st.Dev, Ino: st.Ino, Mode: st.Mode.Type()}
+	return st, 0
+}
+
+// fileErr is the error for an operation on a file: EBADF once closed,
+// EISDIR on a directory, otherwise errno (as wazero's own file).
+func (r *rootFile) fileErr(errno experimentalsys.Errno) experimentalsys.Errno {
+	if r.closed {
+		return experimentalsys.EBADF
+	}
+	if dir, e := r.IsDir(); e != 0 {
+		return e
+	} else if dir {
+		return experimentalsys.EISDIR
+	}
+	return errno
+}
+
+func (r *rootFile) Read(buf []byte) (int, experimentalsys.Errno) {
+	if len(buf) == 0 {
+		return 0, 0
+	}
+	var n int
+	var err error
+	if r.IsNonblock() {
+		n, err = readOnce(r.f, buf)
+	} else {
+		n, err = r.f.Read(buf)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if errno := experimentalsys.UnwrapOSError(err); errno != 0 {
+		return n, r.fileErr(errno)
+	}
+	return n, 0
+}
+
+func (r *rootFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
+	if len(buf) == 0 {
+		return 0, 0
+	}
+	n, err := r.f.ReadAt(buf, off)
+	if err == io.EOF {
+		err = nil
+	}
+	if errno := experimentalsys.UnwrapOSError(err); errno != 0 {
+		return n, r.fileErr(errno)
+	}
+	return n, 0
+}
+
+func (r *rootFile) Write(buf []byte) (int, experimentalsys.Errno) {
+	if len(buf) == 0 {
+		return 0, 0
+	}
+	var n int
+	var err error
+	if r.IsNonblock() {
+		n, err = writeOnce(r.f, buf)
+	} else {
+		n, err = r.f.Write(buf)
+	}
+	if errno := experimentalsys.UnwrapOSError(err); errno != 0 {
+		return n, r.fileErr(errno)
+	}
+	return n, 0
+}
+
+func (r *rootFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
+	if len(buf) == 0 {
+		return 0, 0
+	}
+	n, err := r.f.WriteAt(buf, off)
+	if errno := experimentalsys.UnwrapOSError(err); errno != 0 {
+		return n, r.fileErr(errno)
+	}
+	return n, 0
+}
+
+func (r *rootFile) Truncate(size int64) experimentalsys.Errno {
+	if size < 0 {
+		return experimentalsys.EINVAL
+	}
+	if errno := experimentalsys.UnwrapOSError(r.f.Truncate(size)); errno != 0 {
+		return r.fileErr(errno)
+	}
+	return 0
+}
+
+func (r *rootFile) Sync() experimentalsys.Errno {
+	if r.closed {
+		return experimentalsys.EBADF
+	}
+	return experimentalsys.UnwrapOSError(r.f.Sync())
+}
+
+// Datasync syncs data and metadata (os.File has no fdatasync).
+func (r *rootFile) Datasync() experimentalsys.Errno { return r.Sync() }
+
+func (r *rootFile) Utimens(atim, mtim int64) experimentalsys.Errno {
+	if r.closed {
+		return experimentalsys.EBADF
+	}
+	return futimens(r.f, atim, mtim)
+}
+
+func (r *rootFile) Close() experimentalsys.Errno {
+	if r.closed {
+		return 0
+	}
+	r.closed = true
+	r.File.Close()
+	return experimentalsys.UnwrapOSError(r.f.Close())
+}
+
+// newRootFile wraps f, opened with flag.
+//
+// Seek and Readdir are those of the file wazero's sysfs.AdaptFS makes of
+// an fs.File, here over f through handleFS: Seek seeks f, except that
+// seeking a directory to zero marks it for rewinding, which the next
+// Readdir does by asking handleFS to open it again: handleFS seeks f to
+// zero (which restarts os.File's directory reading) and gives f back.
+// Readdir is os.File's, without "." and "..", which wazero's fd_readdir
+// adds itself; Go reads each entry's status relative to the open
+// directory (fstatat), not through its path. (A Seek with wazero's Errno
+// result declared here would fail go vet's stdmethods check.)
+func newRootFile(f *os.File, flag experimentalsys.Oflag) (*rootFile, experimentalsys.Errno) {
+	adapted, errno := (&sysfs.AdaptFS{FS: &handleFS{f: f}}).OpenFile(".", experimentalsys.O_RDONLY, 0)
+	if errno != 0 {
+		return nil, errno
+	}
+	return &rootFile{File: adapted, f: f, flag: flag}, 0
+}
+
+// handleFS is an fs.FS holding one open file: every Open after the first
+// rewinds it (see newRootFile).
+type handleFS struct {
+	f      *os.File
+	opened bool
+}
+
+func (h *handleFS) Open(string) (fs.File, error) {
+	if h.opened {
+		if _, err := h.f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+	}
+	h.opened = true
+	return handle{h.f}, nil
+}
+
+// handle is f for the adapter: closing it leaves f open (the rootFile
+// closes f).
+type handle struct{ f *os.File }
+
+func (h handle) Stat() (fs.FileInfo, error)                { return h.f.Stat() }
+func (h handle) Read(b []byte) (int, error)                { return h.f.Read(b) }
+func (h handle) Seek(off int64, whence int) (int64, error) { return h.f.Seek(off, whence) }
+func (h handle) Readdir(n int) ([]fs.FileInfo, error)      { return h.f.Readdir(n) }
+func (handle) Close() error                                { return nil }
