@@ -75,6 +75,10 @@
 // function too: host bugs are made visible to the embedder, never hidden.
 //
 // Instances are not safe for concurrent use by several guest calls (a
-// wazero module instance is single-threaded anyway); the table itself is
-// guarded so that Close may run from another goroutine.
+// wazero module instance is single-threaded anyway): a call from the host
+// into the guest ([Instance.Enter], and the generated callers through
+// [Exports]) claims the whole instance, and a second one while it is in
+// progress, re-entering from a host function or from another goroutine, is
+// refused with [ErrInstanceBusy]. The table itself is guarded so that
+// Close may run from another goroutine.
 package cabi

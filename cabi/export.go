@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -91,6 +92,7 @@ type ExportFunc struct {
 	Fn   api.Function
 	Post api.Function
 
+	results int  // core results, which post-return takes
 	own     bool // mem and realloc are the export's, not the guest's
 	mem     api.Memory
 	realloc api.Function
@@ -127,7 +129,7 @@ func (b *Binder) Func(name, typ string, params, results []api.ValueType) ExportF
 			full, typeList(d.ParamTypes()), typeList(d.ResultTypes()), typeList(params), typeList(results)))
 		return ef
 	}
-	ef.Fn = f
+	ef.Fn, ef.results = f, len(results)
 	if b.opts != nil {
 		ef.own = true
 		ef.mem, ef.realloc = b.opts.ExportOptions(full)
@@ -152,7 +154,7 @@ func (b *Binder) Func(name, typ string, params, results []api.ValueType) ExportF
 // has none, its functions carry their own), and a scratch stack of stack
 // slots.
 func (b *Binder) Exports(inst *Instance, owner any, stack int, memory bool) Exports {
-	return Exports{inst: inst, owner: owner, mem: b.Memory(memory), realloc: b.Realloc(memory), stack: make([]uint64, stack), component: b.opts != nil}
+	return Exports{inst: inst, halted: &inst.halted, owner: owner, mem: b.Memory(memory), realloc: b.Realloc(memory), stack: make([]uint64, stack)}
 }
 
 // Memory returns the guest's memory; when needed is set, a guest without
@@ -208,47 +210,47 @@ func typeList(ts []api.ValueType) string {
 }
 
 // Exports is the state of one exported interface bound to one guest
-// instance, embedded by the generated Exports types. Like the core module
-// instance it calls, it is not safe for concurrent use. Bound to a
-// component (an [OptionsGuest]), a call claims the whole component
-// instance ([Instance.Enter]): a call into it in progress, through any of
-// its interfaces or component.Func.Call, on this goroutine or another,
-// refuses it with ErrInstanceBusy.
+// instance, embedded by the generated Exports types. A call through it,
+// and the destructor a [GuestResource]'s Drop runs, claims the whole
+// instance ([Instance.Enter]), whether a core module or a component: while
+// a call into the instance is in progress, through any of its interfaces,
+// a destructor or component.Func.Call, a call from a host function the
+// guest called (re-entry) or from another goroutine is refused with an
+// error wrapping ErrInstanceBusy, before the guest sees it and without
+// touching the state of the call in progress (its lent handles, return
+// area and post-return). Calls from several goroutines are therefore
+// safe, but not queued: one enters, the others are refused.
 type Exports struct {
-	inst      *Instance
-	owner     any // the generated Exports embedding this one
-	mem       api.Memory
-	realloc   api.Function
-	stack     []uint64
-	busy      bool
-	component bool // calls claim inst (Instance.Enter)
+	inst    *Instance
+	halted  *uint32 // &inst.halted, for Leave to inline
+	owner   any     // the generated Exports embedding this one
+	mem     api.Memory
+	realloc api.Function
+	stack   []uint64
 }
 
-// ErrReentered is the error of an export called while another call into
-// the same bound interface is in progress (from a host function the guest
-// called, say): the component model forbids entering an instance that has
-// not left, and the call would overwrite the one in progress.
-var ErrReentered = errors.New("cabi: export called while a call into the same guest interface is in progress")
+// ErrReentered is ErrInstanceBusy under its former name: calls through
+// generated Exports used to be refused per interface with an error of
+// their own, and now claim the whole instance. errors.Is(err,
+// ErrReentered) and errors.Is(err, ErrInstanceBusy) hold alike for a
+// re-entered call and a concurrent one (the claim cannot tell them apart).
+//
+// Deprecated: use ErrInstanceBusy.
+var ErrReentered = ErrInstanceBusy
 
 // BeginExport starts, in c (a zero Call), a call of the export f through
-// x. It panics with a *Trap when the instance has trapped or closed, or the
-// call re-enters x: [Call.EndExport], deferred before it, turns that into
-// the error. It fills c in place: the glue's Call stays on its stack.
+// x, claiming the instance. It panics with a *Trap when the instance has
+// trapped or closed, or a call into it is in progress (ErrInstanceBusy):
+// [Call.EndExport], deferred before it, turns that into the error. It
+// fills c in place: the glue's Call stays on its stack.
 func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
 	c.ctx, c.Func, c.inst, c.fn = ctx, f.Name, x.inst, f
-	switch {
-	case x.inst.isTrapped():
-		Trapf(f.Name, "instance has trapped before")
-	case x.inst.isClosed():
-		Trapf(f.Name, "instance is closed")
-	case x.component:
-		if !x.inst.entered.CompareAndSwap(false, true) {
-			panic(&Trap{Func: f.Name, Msg: ErrInstanceBusy.Error(), refusal: ErrInstanceBusy})
+	if !x.inst.claim() {
+		if err := x.inst.Refusal(f.Name); err != nil {
+			panic(err)
 		}
-	case x.busy:
-		panic(&Trap{Func: f.Name, Msg: ErrReentered.Error(), refusal: ErrReentered})
+		panic(&Trap{Func: f.Name, Msg: ErrInstanceBusy.Error(), refusal: ErrInstanceBusy})
 	}
-	x.busy = true
 	c.owner, c.mem, c.realloc = x, x.mem, x.realloc
 	if f.own {
 		c.mem, c.realloc = f.mem, f.realloc
@@ -319,25 +321,31 @@ func (c *Call) BytesCopy(p, n uint32) []byte {
 // EndExport must be deferred before [Call.BeginExport] with the address of
 // the calling method's error result: a fault or a trap during the call
 // becomes that error (a *Trap, or the guest's *sys.ExitError) and marks the
-// instance trapped, except a call refused before the guest saw it (a
-// re-entered call, a spent handle), which only fails.
+// instance trapped, except a call refused before the guest saw it (the
+// instance busy, trapped or closed, a spent handle), which only fails. It
+// releases the instance the call claimed.
 func (c *Call) EndExport(err *error) {
-	if c.owner != nil {
-		c.owner.busy = false
-		if c.owner.component {
-			c.inst.Leave()
-		}
-	}
 	r := recover()
+	if c.owner == nil {
+		// Refused by BeginExport: the call has no state of its own, and
+		// must leave alone that of a call in progress (re-entered, or on
+		// another goroutine) and the instance's halt.
+		if r == nil {
+			return
+		}
+		if t, ok := r.(*Trap); ok && t.refusal != nil {
+			*err = fmt.Errorf("%s: %w", t.Func, t.refusal)
+			return
+		}
+		*err = toTrap(c.Func, r)
+		return
+	}
+	defer c.inst.Leave()
 	if r == nil {
 		return
 	}
 	if t, ok := r.(*Trap); ok && t.refusal != nil {
-		if t.refusal != ErrReentered && t.refusal != ErrInstanceBusy {
-			// A re-entered call has no state of its own, and must leave
-			// the state of the call in progress alone.
-			c.inst.abandonCall()
-		}
+		c.inst.abandonCall()
 		*err = fmt.Errorf("%s: %w", t.Func, t.refusal)
 		return
 	}
@@ -358,68 +366,51 @@ func (c *Call) EndExport(err *error) {
 //		return 0, x.Refusal(&x.fAdd)
 //	}
 //	... the arguments into s ...
-//	err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s), 1)
+//	err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s))
 //	... the result out of s ...
 
-// Enter starts a scalar call through x and returns the stack for its
-// arguments, or nil when the call is refused ([Exports.Refusal] says why):
-// the instance trapped or closed, or the call re-enters x (bound to a
-// component: any call into the instance is in progress). Leave must
-// follow when it succeeds.
+// Enter starts a scalar call through x, claiming the instance, and
+// returns the stack for its arguments, or nil when the call is refused
+// ([Exports.Refusal] says why): the instance trapped or closed, or a call
+// into it is in progress. Leave must follow when it succeeds.
 func (x *Exports) Enter() []uint64 {
-	if x.component {
-		if x.inst.halted.Load() != 0 || !x.inst.entered.CompareAndSwap(false, true) {
-			return nil
-		}
-	} else if x.busy || x.inst.halted.Load() != 0 {
+	if !x.inst.claim() {
 		return nil
 	}
-	x.busy = true
 	return x.stack
 }
 
-// Refusal is the error of a call of f that Enter refused.
+// Refusal is the error of a call of f that Enter refused: the *Trap of
+// an instance that trapped or closed, or an error wrapping
+// ErrInstanceBusy.
 func (x *Exports) Refusal(f *ExportFunc) error {
-	if x.component {
-		if err := x.inst.Refusal(f.Name); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: %w", f.Name, ErrInstanceBusy)
+	if err := x.inst.Refusal(f.Name); err != nil {
+		return err
 	}
-	switch {
-	case x.busy:
-		return fmt.Errorf("%s: %w", f.Name, ErrReentered)
-	case x.inst.isTrapped():
-		return &Trap{Func: f.Name, Msg: "instance has trapped before"}
-	}
-	return &Trap{Func: f.Name, Msg: "instance is closed"}
+	return fmt.Errorf("%s: %w", f.Name, ErrInstanceBusy)
 }
 
 // Leave ends a scalar call of f given the error of its CallWithStack: it
-// runs post-return with the n core results (which stay in the stack) and
-// returns nil, or the error: a trap marks the instance trapped and is
-// returned as a *Trap, an exit as the guest's *sys.ExitError.
-func (x *Exports) Leave(ctx context.Context, f *ExportFunc, err error, n int) error {
-	if err == nil && f.Post == nil {
-		x.busy = false
-		if x.component {
-			x.inst.Leave()
-		}
-		return nil
+// runs post-return with the core results (which stay in the stack),
+// releases the instance and returns nil, or the error: a trap marks the
+// instance trapped and is returned as a *Trap, an exit as the guest's
+// *sys.ExitError. It is small enough to inline: the call of a scalar
+// export without post-return pays for no more.
+func (x *Exports) Leave(ctx context.Context, f *ExportFunc, err error) error {
+	if err != nil || f.Post != nil {
+		return x.leaveSlow(ctx, f, err)
 	}
-	return x.leaveSlow(ctx, f, err, n)
+	atomic.AndUint32(x.halted, ^haltEntered) // x.inst.Leave(), cheaper to inline
+	return nil
 }
 
 // leaveSlow is Leave past the common case: post-return, or a failure.
-func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error, n int) error {
+func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error) error {
 	what := "the guest trapped"
 	if err == nil {
-		err, what = f.Post.CallWithStack(ctx, x.stack[:n]), "post-return trapped"
+		err, what = f.Post.CallWithStack(ctx, x.stack[:f.results]), "post-return trapped"
 	}
-	x.busy = false
-	if x.component {
-		x.inst.Leave()
-	}
+	x.inst.Leave()
 	if err == nil {
 		return nil
 	}

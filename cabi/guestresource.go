@@ -40,8 +40,11 @@ var ErrNilResource = errors.New("cabi: nil resource")
 
 // A GuestResource is the host's own handle to a resource the guest
 // implements: its type and rep. Generated types embed it (one per exported
-// resource, with the methods calling the guest). Like the instance, it is
-// not safe for concurrent use.
+// resource, with the methods calling the guest). Its methods and Drop
+// claim the instance as every generated call does (a call in progress
+// refuses them with ErrInstanceBusy), but one GuestResource is not safe
+// for concurrent use: two goroutines moving or dropping the same one race
+// on it.
 type GuestResource struct {
 	typ   *ResourceType
 	rep   uint32
@@ -133,8 +136,9 @@ func (c *Call) checkHeld(g *GuestResource, typ *ResourceType) {
 // implements: it calls the destructor dtor, if the guest exports one, with
 // the rep. g is spent from then on, even when the destructor fails, whose
 // trap is returned and marks the instance trapped like any export's. A
-// refused call (the instance trapped, or a call into x in progress) leaves
-// g as it was. After the instance closed there is nothing to call:
+// refused call (the instance trapped, or a call into the instance in
+// progress, through any interface or from any goroutine: ErrInstanceBusy)
+// leaves g as it was. After the instance closed there is nothing to call:
 // DropGuest only spends g.
 func (x *Exports) DropGuest(ctx context.Context, g *GuestResource, dtor *ExportFunc) error {
 	switch {
@@ -152,7 +156,7 @@ func (x *Exports) DropGuest(ctx context.Context, g *GuestResource, dtor *ExportF
 	}
 	g.spent = true
 	s[0] = uint64(g.rep)
-	return x.Leave(ctx, dtor, dtor.Fn.CallWithStack(ctx, s), 0)
+	return x.Leave(ctx, dtor, dtor.Fn.CallWithStack(ctx, s))
 }
 
 // Dtor finds the destructor the guest exports for resource (its WIT name)

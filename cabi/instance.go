@@ -34,29 +34,31 @@ type Instance struct {
 	nextOwn   int      // next handle of reserved for Own
 	lent      []lent   // borrows the host lent to the export call in progress
 	inRealloc bool
-	// halted holds the trapped and closed bits: one load tells a call
-	// whether it may enter.
-	halted atomic.Uint32
+	// halted holds the trapped and closed bits, and the entered bit held
+	// by a call from the host into the guest (Enter, and the generated
+	// callers through Exports): one compare-and-swap from 0 tells a call
+	// it may enter and claims the instance for it, so that a second call,
+	// re-entering or from another goroutine, is refused. It is only
+	// accessed through sync/atomic's functions, not an atomic.Uint32,
+	// whose methods would cost Exports.Leave its inlining.
+	halted uint32
 	// nested is how deep calls into the guest nest inside host calls
 	// (nesting.go); maxNested bounds it, named nestedName in its trap.
 	nested     int
 	maxNested  int
 	nestedName string
-	// entered is held by a call from the host into a component instance
-	// (Enter): a second call, re-entering or from another goroutine, is
-	// refused.
-	entered atomic.Bool
 }
 
 // The bits of Instance.halted.
 const (
 	haltTrapped uint32 = 1 << iota
 	haltClosed
+	haltEntered
 )
 
-func (inst *Instance) isTrapped() bool { return inst.halted.Load()&haltTrapped != 0 }
-func (inst *Instance) isClosed() bool  { return inst.halted.Load()&haltClosed != 0 }
-func (inst *Instance) setTrapped()     { inst.halted.Or(haltTrapped) }
+func (inst *Instance) isTrapped() bool { return atomic.LoadUint32(&inst.halted)&haltTrapped != 0 }
+func (inst *Instance) isClosed() bool  { return atomic.LoadUint32(&inst.halted)&haltClosed != 0 }
+func (inst *Instance) setTrapped()     { atomic.OrUint32(&inst.halted, haltTrapped) }
 
 // NewInstance returns a new instance with an empty table. The guest module
 // is bound on the first host call that needs it, or by Bind.
@@ -121,18 +123,22 @@ func (inst *Instance) Refusal(fn string) error {
 	return nil
 }
 
-// ErrInstanceBusy is wrapped by the error of a call into a component
-// instance while another is in progress: a host function the component
-// called calling back into it (the Component Model forbids entering an
-// instance that has not left), or a call from another goroutine (a
-// wazero module instance is single-threaded). The call is refused before
-// the guest sees it; the call in progress carries on and the instance is
-// not trapped.
+// ErrInstanceBusy is wrapped by the error of a call into a guest instance
+// (a component, or a core module through generated callers) while another
+// is in progress, through the same interface or another: a host function
+// the guest called calling back into it (the Component Model forbids
+// entering an instance that has not left, and the two calls would share
+// the instance's per-call state: lent handles, pending handles, the
+// return area), or a call from another goroutine (a wazero module
+// instance is single-threaded). The call is refused before the guest sees
+// it; the call in progress carries on untouched and the instance is not
+// trapped. ErrReentered, its former name for generated callers, is the
+// same error.
 var ErrInstanceBusy = errors.New("cabi: a call into the instance is in progress (re-entered from a host function it called, or called from another goroutine)")
 
 // Enter claims the instance for a call of fn from the host into the
-// guest (component.Func.Call, a generated caller bound to a component) and
-// returns nil, or the call's refusal: the *Trap of an instance that
+// guest (component.Func.Call, component.Handle.Drop; generated callers
+// claim it the same way) and returns nil, or the call's refusal: the *Trap of an instance that
 // trapped or closed, or an error wrapping ErrInstanceBusy while another
 // call holds it. Leave must follow a nil. Enter is safe for concurrent
 // use: of two goroutines, one enters and the other is refused.
@@ -140,21 +146,25 @@ func (inst *Instance) Enter(fn string) error {
 	if err := inst.Refusal(fn); err != nil {
 		return err
 	}
-	if !inst.entered.CompareAndSwap(false, true) {
+	if !inst.claim() {
 		return fmt.Errorf("%s: %w", fn, ErrInstanceBusy)
 	}
 	return nil
 }
 
+// claim claims the instance for a call and reports whether it could: not
+// when it trapped or closed, or a call holds it.
+func (inst *Instance) claim() bool { return atomic.CompareAndSwapUint32(&inst.halted, 0, haltEntered) }
+
 // Leave ends the call that Enter admitted.
-func (inst *Instance) Leave() { inst.entered.Store(false) }
+func (inst *Instance) Leave() { atomic.AndUint32(&inst.halted, ^haltEntered) }
 
 // Close drops every resource left in the table, children before parents,
 // and marks the instance closed: later calls trap. A panic in a Drop is
 // recovered and reported in the returned error; the other resources are
 // still dropped. Close is idempotent.
 func (inst *Instance) Close(ctx context.Context) error {
-	inst.halted.Or(haltClosed)
+	atomic.OrUint32(&inst.halted, haltClosed)
 	var errs []error
 	for _, v := range inst.table.drain() {
 		if err := safeDrop(v); err != nil {

@@ -131,10 +131,11 @@ func (e *emitter) exportGlue() (code []jen.Code, err error) {
 	}
 	code = append(code, group([]jen.Code{
 		jen.Comment(fmt.Sprintf("Exports calls the functions a guest exports as %s, through one", e.qualifiedName())),
-		jen.Comment("instance. Like the instance, it is not safe for concurrent use; a call made while"),
-		jen.Comment("another is in progress (from a host function the guest called) fails with"),
-		jen.Comment("cabi.ErrReentered. A fault or trap marks the instance trapped and is returned as"),
-		jen.Comment("a *cabi.Trap; a guest exit as its *sys.ExitError."),
+		jen.Comment("instance. A call claims the whole instance: one made while another call into it"),
+		jen.Comment("is in progress, through any interface, from a host function the guest called or"),
+		jen.Comment("from another goroutine, fails at once with cabi.ErrInstanceBusy. A fault or trap"),
+		jen.Comment("marks the instance trapped and is returned as a *cabi.Trap; a guest exit as its"),
+		jen.Comment("*sys.ExitError."),
 	}, jen.Type().Id("Exports").Struct(fields...)))
 	code = append(code, e.bind(stack, memory))
 	for _, f := range e.i.Funcs {
@@ -365,7 +366,6 @@ func scalarExport(f *Func) bool {
 func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 	s := jen.Id("s")
 	field := jen.Op("&").Id("x").Dot(exportField(f))
-	_, results := exportCore(f)
 	var zero []jen.Code
 	if len(f.Results) == 1 {
 		zero = append(zero, jen.Id(exportArg(f.Results[0], 0)))
@@ -381,7 +381,7 @@ func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 	}
 	body = append(body,
 		jen.If(jen.Id("err").Op("=").Id("x").Dot("Leave").Call(jen.Id("ctx"), field,
-			jen.Id("x").Dot(exportField(f)).Dot("Fn").Dot("CallWithStack").Call(jen.Id("ctx"), jen.Id("s")), jen.Lit(len(results))), jen.Id("err").Op("!=").Nil()).Block(
+			jen.Id("x").Dot(exportField(f)).Dot("Fn").Dot("CallWithStack").Call(jen.Id("ctx"), jen.Id("s"))), jen.Id("err").Op("!=").Nil()).Block(
 			jen.Return(append(zero, jen.Id("err"))...)))
 	if len(f.Results) == 1 {
 		body = append(body, jen.Return(e.liftExpr(f.Results[0].Type, s, 0), jen.Nil()))
@@ -411,7 +411,7 @@ func (e *emitter) exportMethod(f *Func) jen.Code {
 	}
 	s := jen.Id("s")
 	// EndExport is deferred before BeginExport, whose refusals (a trapped
-	// instance, a re-entered call) are panics it turns into the error.
+	// instance, a busy one) are panics it turns into the error.
 	body := []jen.Code{
 		jen.Var().Id("call").Qual(cabiPath, "Call"),
 		jen.Id("c").Op(":=").Op("&").Id("call"),

@@ -261,7 +261,8 @@ func TestExportsFaults(t *testing.T) {
 	}
 
 	// A host function the guest calls during an export call must not
-	// enter the same interface again.
+	// enter the instance again (TestInstanceClaimReentry: nor through
+	// another interface).
 	g3 := newPluginGuest(t)
 	var reentered error
 	c := g3.h.NewCounter(g3.ctx, 5).(*pluginCounter)
@@ -269,8 +270,8 @@ func TestExportsFaults(t *testing.T) {
 	if n, err := g3.x.Consume(g3.ctx, c); err != nil || n != 5 {
 		t.Errorf("consume: %d, %v", n, err)
 	}
-	if !errors.Is(reentered, cabi.ErrReentered) || g3.inst.Trapped() {
-		t.Errorf("re-entered call: %v (trapped %v), want cabi.ErrReentered and the instance alive", reentered, g3.inst.Trapped())
+	if !errors.Is(reentered, cabi.ErrInstanceBusy) || g3.inst.Trapped() {
+		t.Errorf("re-entered call: %v (trapped %v), want cabi.ErrInstanceBusy and the instance alive", reentered, g3.inst.Trapped())
 	}
 	if n, err := g3.x.Add(g3.ctx, 2, 3); err != nil || n != 5 {
 		t.Errorf("add after the refused re-entry: %d, %v", n, err)

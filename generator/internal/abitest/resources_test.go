@@ -186,8 +186,8 @@ func TestExportedResourcesFaults(t *testing.T) {
 	if _, err := g.x.WidgetFromCounter(g.ctx, c, "fc"); err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(dropErr, cabi.ErrReentered) || w.Spent() {
-		t.Errorf("drop during a call: %v (spent %v), want cabi.ErrReentered and held", dropErr, w.Spent())
+	if !errors.Is(dropErr, cabi.ErrInstanceBusy) || w.Spent() {
+		t.Errorf("drop during a call: %v (spent %v), want cabi.ErrInstanceBusy and held", dropErr, w.Spent())
 	}
 	if err := w.Drop(g.ctx); err != nil || !w.Spent() {
 		t.Errorf("drop after the call: %v (spent %v)", err, w.Spent())

@@ -11,10 +11,11 @@ import (
 )
 
 // Exports calls the functions a guest exports as test:kitchen/calc@0.1.0, through one
-// instance. Like the instance, it is not safe for concurrent use; a call made while
-// another is in progress (from a host function the guest called) fails with
-// cabi.ErrReentered. A fault or trap marks the instance trapped and is returned as
-// a *cabi.Trap; a guest exit as its *sys.ExitError.
+// instance. A call claims the whole instance: one made while another call into it
+// is in progress, through any interface, from a host function the guest called or
+// from another goroutine, fails at once with cabi.ErrInstanceBusy. A fault or trap
+// marks the instance trapped and is returned as a *cabi.Trap; a guest exit as its
+// *sys.ExitError.
 type Exports struct {
 	cabi.Exports
 	fAdd      cabi.ExportFunc
@@ -80,7 +81,7 @@ func (x *Exports) Add(ctx context.Context, a uint32, b uint32) (r0 uint32, err e
 	}
 	s[0] = uint64(a)
 	s[1] = uint64(b)
-	if err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s), 1); err != nil {
+	if err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -346,7 +347,7 @@ func (x *Exports) Noop(ctx context.Context) (err error) {
 	if s == nil {
 		return x.Refusal(&x.fNoop)
 	}
-	if err = x.Leave(ctx, &x.fNoop, x.fNoop.Fn.CallWithStack(ctx, s), 0); err != nil {
+	if err = x.Leave(ctx, &x.fNoop, x.fNoop.Fn.CallWithStack(ctx, s)); err != nil {
 		return err
 	}
 	return nil

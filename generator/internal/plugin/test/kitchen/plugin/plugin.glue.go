@@ -13,10 +13,11 @@ import (
 )
 
 // Exports calls the functions a guest exports as test:kitchen/plugin@0.1.0, through one
-// instance. Like the instance, it is not safe for concurrent use; a call made while
-// another is in progress (from a host function the guest called) fails with
-// cabi.ErrReentered. A fault or trap marks the instance trapped and is returned as
-// a *cabi.Trap; a guest exit as its *sys.ExitError.
+// instance. A call claims the whole instance: one made while another call into it
+// is in progress, through any interface, from a host function the guest called or
+// from another goroutine, fails at once with cabi.ErrInstanceBusy. A fault or trap
+// marks the instance trapped and is returned as a *cabi.Trap; a guest exit as its
+// *sys.ExitError.
 type Exports struct {
 	cabi.Exports
 	fAdd               cabi.ExportFunc
@@ -140,7 +141,7 @@ func (x *Exports) Add(ctx context.Context, a uint32, b uint32) (r0 uint32, err e
 	}
 	s[0] = uint64(a)
 	s[1] = uint64(b)
-	if err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s), 1); err != nil {
+	if err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -437,7 +438,7 @@ func (x *Exports) PostReturns(ctx context.Context) (r0 uint32, err error) {
 	if s == nil {
 		return r0, x.Refusal(&x.fPostReturns)
 	}
-	if err = x.Leave(ctx, &x.fPostReturns, x.fPostReturns.Fn.CallWithStack(ctx, s), 1); err != nil {
+	if err = x.Leave(ctx, &x.fPostReturns, x.fPostReturns.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -454,7 +455,7 @@ func (x *Exports) Quit(ctx context.Context, code uint32) (err error) {
 		return x.Refusal(&x.fQuit)
 	}
 	s[0] = uint64(code)
-	if err = x.Leave(ctx, &x.fQuit, x.fQuit.Fn.CallWithStack(ctx, s), 0); err != nil {
+	if err = x.Leave(ctx, &x.fQuit, x.fQuit.Fn.CallWithStack(ctx, s)); err != nil {
 		return err
 	}
 	return nil
@@ -626,7 +627,7 @@ func (x *Exports) WidgetDestroyed(ctx context.Context) (r0 uint32, err error) {
 	if s == nil {
 		return r0, x.Refusal(&x.fWidgetDestroyed)
 	}
-	if err = x.Leave(ctx, &x.fWidgetDestroyed, x.fWidgetDestroyed.Fn.CallWithStack(ctx, s), 1); err != nil {
+	if err = x.Leave(ctx, &x.fWidgetDestroyed, x.fWidgetDestroyed.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -958,7 +959,7 @@ func (x *Exports) Mallocs(ctx context.Context) (r0 uint64, err error) {
 	if s == nil {
 		return r0, x.Refusal(&x.fMallocs)
 	}
-	if err = x.Leave(ctx, &x.fMallocs, x.fMallocs.Fn.CallWithStack(ctx, s), 1); err != nil {
+	if err = x.Leave(ctx, &x.fMallocs, x.fMallocs.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return s[0], nil

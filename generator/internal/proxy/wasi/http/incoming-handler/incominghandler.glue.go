@@ -10,10 +10,11 @@ import (
 )
 
 // Exports calls the functions a guest exports as wasi:http/incoming-handler@0.2.8, through one
-// instance. Like the instance, it is not safe for concurrent use; a call made while
-// another is in progress (from a host function the guest called) fails with
-// cabi.ErrReentered. A fault or trap marks the instance trapped and is returned as
-// a *cabi.Trap; a guest exit as its *sys.ExitError.
+// instance. A call claims the whole instance: one made while another call into it
+// is in progress, through any interface, from a host function the guest called or
+// from another goroutine, fails at once with cabi.ErrInstanceBusy. A fault or trap
+// marks the instance trapped and is returned as a *cabi.Trap; a guest exit as its
+// *sys.ExitError.
 type Exports struct {
 	cabi.Exports
 	fHandle cabi.ExportFunc

@@ -11,10 +11,11 @@ import (
 )
 
 // Exports calls the functions a guest exports as test:kitchen/tally@0.1.0, through one
-// instance. Like the instance, it is not safe for concurrent use; a call made while
-// another is in progress (from a host function the guest called) fails with
-// cabi.ErrReentered. A fault or trap marks the instance trapped and is returned as
-// a *cabi.Trap; a guest exit as its *sys.ExitError.
+// instance. A call claims the whole instance: one made while another call into it
+// is in progress, through any interface, from a host function the guest called or
+// from another goroutine, fails at once with cabi.ErrInstanceBusy. A fault or trap
+// marks the instance trapped and is returned as a *cabi.Trap; a guest exit as its
+// *sys.ExitError.
 type Exports struct {
 	cabi.Exports
 	fNewCounter  cabi.ExportFunc
@@ -197,7 +198,7 @@ func (x *Exports) Destroyed(ctx context.Context) (r0 uint32, err error) {
 	if s == nil {
 		return r0, x.Refusal(&x.fDestroyed)
 	}
-	if err = x.Leave(ctx, &x.fDestroyed, x.fDestroyed.Fn.CallWithStack(ctx, s), 1); err != nil {
+	if err = x.Leave(ctx, &x.fDestroyed, x.fDestroyed.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
