@@ -39,9 +39,10 @@ type Limits struct {
 	Sockets int
 
 	// Files bounds the host files and directories the guest holds open
-	// through wasi:filesystem at once (preopens aside); zero means
-	// filesystem.DefaultFileLimit. Past it, open-at and read-directory
-	// fail with insufficient-memory.
+	// through wasi:filesystem and wasi_snapshot_preview1 together at once
+	// (preopens aside); zero means filesystem.DefaultFileLimit. Past it,
+	// open-at and read-directory fail with insufficient-memory, and
+	// preview1's path_open with EIO.
 	Files int
 
 	// Datagram bounds the UDP datagrams the guest sends and receives, in

@@ -41,7 +41,8 @@
 // own a directory handle of their own. Every open host file or directory
 // counts toward the instance's file limit ([FS.SetLimit]); past it,
 // open-at, read-directory and the stream functions fail with
-// insufficient-memory.
+// insufficient-memory. Files wasi_snapshot_preview1 opens count toward the
+// same limit (past it path_open fails with EIO; see [FS.Preview1]).
 //
 // Host errors become error codes by their errno ([CodeOf]); a stream's
 // error resource names its error code through filesystem-error-code.

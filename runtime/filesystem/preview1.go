@@ -26,7 +26,7 @@ import (
 func (f *FS) Preview1() []experimentalsys.FS {
 	out := make([]experimentalsys.FS, len(f.preopens))
 	for i, p := range f.preopens {
-		var c experimentalsys.FS = &rootFS{root: p.root}
+		var c experimentalsys.FS = &rootFS{root: p.root, fs: f}
 		if p.readOnly {
 			c = &sysfs.ReadFS{FS: c}
 		}
@@ -46,9 +46,19 @@ func (f *FS) Guest(i int) string { return f.preopens[i].guest }
 // O_NOFOLLOW), the first call only decides the answer; both resolve beneath
 // the root, so losing that race changes which file inside the preopen is
 // acted on, never leaves it.
+//
+// Files it opens count toward the FS's file limit ([FS.SetLimit]) until
+// closed; past it an open fails with EIO (wazero's Errno has no EMFILE or
+// ENOMEM, and maps what it does not know to EIO). The exception is
+// wazero's own handle on the mount's root, which it opens lazily as
+// OpenFile(".", O_RDONLY, 0), panicking if that fails: it stands for the
+// preopen, as the preopens' roots do for wasi:filesystem, and is not
+// counted. A guest's path_open always passes the permission 0o600, so it
+// cannot open uncounted files that way.
 type rootFS struct {
 	experimentalsys.UnimplementedFS
 	root *os.Root
+	fs   *FS
 }
 
 // rel makes a path wazero passes (relative to the mount, possibly with a
@@ -86,23 +96,34 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 	if flag&experimentalsys.O_DIRECTORY != 0 && flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR) != 0 {
 		return nil, experimentalsys.EISDIR
 	}
+	var counted *FS
+	if !(p == "." && flag == experimentalsys.O_RDONLY && perm == 0) {
+		if err := r.fs.acquire(); err != nil {
+			if err == BadDescriptor {
+				return nil, experimentalsys.EBADF
+			}
+			return nil, experimentalsys.EIO
+		}
+		counted = r.fs
+	}
 	f, err := r.root.OpenFile(p, osFlag(flag)|openNonblock, perm)
 	if err != nil {
+		if counted != nil {
+			counted.release()
+		}
 		return nil, errnoOf(err)
 	}
-	file, errno := newRootFile(f, flag)
+	file, errno := newRootFile(f, flag, counted)
 	if errno != 0 {
-		f.Close()
 		return nil, errno
 	}
 	st, errno := file.Stat()
-	if errno != 0 {
-		f.Close()
-		return nil, errno
+	if errno == 0 && flag&experimentalsys.O_DIRECTORY != 0 && st.Mode&fs.ModeDir == 0 {
+		errno = experimentalsys.ENOTDIR
 	}
-	if flag&experimentalsys.O_DIRECTORY != 0 && st.Mode&fs.ModeDir == 0 {
-		f.Close()
-		return nil, experimentalsys.ENOTDIR
+	if errno != 0 {
+		file.Close()
+		return nil, errno
 	}
 	if st.Mode&fs.ModeNamedPipe != 0 && openNonblock != 0 {
 		file.flag |= experimentalsys.O_NONBLOCK

@@ -29,6 +29,9 @@ type rootFile struct {
 
 	f    *os.File
 	flag experimentalsys.Oflag
+	// counted is the FS whose file limit f counts toward (nil for the
+	// mount's root handle, see rootFS).
+	counted *FS
 
 	// st holds the parts of the status that do not change while the file
 	// is open, once Stat has been called.
@@ -233,10 +236,14 @@ func (r *rootFile) Close() experimentalsys.Errno {
 	}
 	r.closed = true
 	r.File.Close()
+	if r.counted != nil {
+		r.counted.release()
+	}
 	return experimentalsys.UnwrapOSError(r.f.Close())
 }
 
-// newRootFile wraps f, opened with flag.
+// newRootFile wraps f, opened with flag and counted toward counted's file
+// limit (nil: not counted); on failure it closes f and releases the count.
 //
 // Seek and Readdir are those of the file wazero's sysfs.AdaptFS makes of
 // an fs.File, here over f through handleFS: Seek seeks f, except that
@@ -247,12 +254,16 @@ func (r *rootFile) Close() experimentalsys.Errno {
 // adds itself; Go reads each entry's status relative to the open
 // directory (fstatat), not through its path. (A Seek with wazero's Errno
 // result declared here would fail go vet's stdmethods check.)
-func newRootFile(f *os.File, flag experimentalsys.Oflag) (*rootFile, experimentalsys.Errno) {
+func newRootFile(f *os.File, flag experimentalsys.Oflag, counted *FS) (*rootFile, experimentalsys.Errno) {
 	adapted, errno := (&sysfs.AdaptFS{FS: &handleFS{f: f}}).OpenFile(".", experimentalsys.O_RDONLY, 0)
 	if errno != 0 {
+		f.Close()
+		if counted != nil {
+			counted.release()
+		}
 		return nil, errno
 	}
-	return &rootFile{File: adapted, f: f, flag: flag}, 0
+	return &rootFile{File: adapted, f: f, flag: flag, counted: counted}, 0
 }
 
 // handleFS is an fs.FS holding one open file: every Open after the first

@@ -151,3 +151,57 @@ func TestPreview1(t *testing.T) {
 		t.Errorf("secret: %q", b)
 	}
 }
+
+// TestPreview1FileLimit: files wasi_snapshot_preview1 opens count toward
+// the same limit as wasi:filesystem's, until closed; wazero's own handle
+// on the mount's root does not.
+func TestPreview1FileLimit(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := newFS(t, Preopen{Host: dir, Guest: "/"})
+	f.SetLimit(2)
+	p1 := f.Preview1()[0]
+	root, e := p1.OpenFile(".", experimentalsys.O_RDONLY, 0)
+	if e != 0 {
+		t.Fatalf("the mount's root: %v", e)
+	}
+	defer root.Close()
+	var held []experimentalsys.File
+	for i := range 2 {
+		file, e := p1.OpenFile("a", experimentalsys.O_RDONLY, 0o600)
+		if e != 0 {
+			t.Fatalf("open %d: %v", i, e)
+		}
+		held = append(held, file)
+	}
+	if _, e := p1.OpenFile(".", experimentalsys.O_RDONLY|experimentalsys.O_DIRECTORY, 0o600); e != experimentalsys.EIO {
+		t.Fatalf("open past the limit: %v", e)
+	}
+	if _, e := p1.OpenFile("missing", experimentalsys.O_RDONLY, 0o600); e != experimentalsys.EIO {
+		t.Fatalf("open of a missing file past the limit: %v", e)
+	}
+	if n := f.Open(); n != 2 {
+		t.Fatalf("open: %d, want 2", n)
+	}
+	if _, e := f.Preview1()[0].OpenFile("missing", experimentalsys.O_RDONLY, 0o600); e != experimentalsys.EIO {
+		t.Fatalf("another mount past the limit: %v", e)
+	}
+	for _, file := range held {
+		file.Close()
+		file.Close()
+	}
+	if n := f.Open(); n != 0 {
+		t.Fatalf("open after closing: %d", n)
+	}
+	if _, e := p1.OpenFile("missing", experimentalsys.O_RDONLY, 0o600); e != experimentalsys.ENOENT {
+		t.Fatalf("open of a missing file: %v", e)
+	}
+	if _, e := p1.OpenFile("a", experimentalsys.O_RDONLY|experimentalsys.O_DIRECTORY, 0o600); e != experimentalsys.ENOTDIR {
+		t.Fatalf("open as a directory: %v", e)
+	}
+	if n := f.Open(); n != 0 {
+		t.Fatalf("open after failed opens: %d", n)
+	}
+}
