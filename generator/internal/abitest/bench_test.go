@@ -191,11 +191,15 @@ var ratios = flag.Bool("ratios", false, "print the speed ratio lines and enforce
 //	go test ./generator/internal/abitest -run SpeedRatios -ratios -v
 func TestSpeedRatios(t *testing.T) {
 	for _, c := range []struct {
-		name  string
-		fn    func(*testing.B)
-		limit float64
-	}{{"scalar call", BenchmarkScalarCall, 1.2}, {"64 KiB list<u8> in and out", BenchmarkBytes64K, 1.1},
-		{"scalar export call", BenchmarkExportScalarRatio, 1.2}} {
+		name   string
+		fn     func(*testing.B)
+		limit  float64
+		metric string // the ratio held to the limit
+	}{{"scalar call", BenchmarkScalarCall, 1.2, "ratio"}, {"64 KiB list<u8> in and out", BenchmarkBytes64K, 1.1, "ratio"},
+		// Against api.Function.Call the generated export call is about
+		// 0.5x; the limit holds it against CallWithStack, which claims
+		// nothing (see BenchmarkExportScalarRatio).
+		{"scalar export call against CallWithStack", BenchmarkExportScalarRatio, 1.4, "ratio-stack"}} {
 		bound, what := 2*c.limit, "twice the limit"
 		if *ratios {
 			bound, what = c.limit, "the limit"
@@ -203,9 +207,9 @@ func TestSpeedRatios(t *testing.T) {
 		best := math.Inf(1)
 		for attempt := 1; attempt <= 3 && best > bound; attempt++ {
 			r := testing.Benchmark(c.fn)
-			ratio := r.Extra["ratio"]
-			t.Logf("run %d: ratio %.3f %s: generated %.1f ns/call, baseline %.1f ns/call, %d allocs/op (limit %.1f)",
-				attempt, ratio, c.name, r.Extra["ns/call"], r.Extra["baseline-ns/call"], r.AllocsPerOp(), c.limit)
+			ratio := r.Extra[c.metric]
+			t.Logf("run %d: %s %.3f %s: generated %.1f ns/call, baseline %.1f ns/call, ratio to it %.3f (limit %.1f)",
+				attempt, c.metric, ratio, c.name, r.Extra["ns/call"], r.Extra["baseline-ns/call"], r.Extra["ratio"], c.limit)
 			best = min(best, ratio)
 		}
 		if *ratios {
@@ -225,6 +229,24 @@ func TestScalarCallsAllocateNothing(t *testing.T) {
 	gen.call(gen.scalar, 10)
 	if n := testing.AllocsPerRun(20, func() { gen.call(gen.scalar, callBatch) }); n != 0 {
 		t.Errorf("%v allocations per %d scalar calls, want 0", n, callBatch)
+	}
+}
+
+// TestExportScalarAllocatesNothing: a generated export call with only
+// numeric parameters and results allocates nothing.
+func TestExportScalarAllocatesNothing(t *testing.T) {
+	g := newPluginGuest(t)
+	if _, err := g.x.Add(g.ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(20, func() {
+		for i := 0; i < callBatch; i++ {
+			if _, err := g.x.Add(g.ctx, uint32(i), 1); err != nil {
+				panic(err)
+			}
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per %d scalar export calls, want 0", n, callBatch)
 	}
 }
 
