@@ -89,6 +89,12 @@ func (f *File) dropStreams() error {
 	if f.closed {
 		return fs.ErrClosed // Close drops them
 	}
+	f.closeStreamsLocked()
+	return err
+}
+
+// closeStreamsLocked closes the file's open streams. f.mu must be held.
+func (f *File) closeStreamsLocked() {
 	if f.w != nil {
 		f.w.Close()
 		f.w = nil
@@ -97,7 +103,6 @@ func (f *File) dropStreams() error {
 		f.r.Close()
 		f.r = nil
 	}
-	return err
 }
 
 // Read reads from the offset through a read-via-stream.
@@ -398,14 +403,7 @@ func (f *File) Close() error {
 	defer f.op.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.w != nil {
-		f.w.Close()
-		f.w = nil
-	}
-	if f.r != nil {
-		f.r.Close()
-		f.r = nil
-	}
+	f.closeStreamsLocked()
 	if f.dir != 0 {
 		f.dir.Drop()
 		f.dir = 0
