@@ -54,6 +54,10 @@ func (inst *ComponentInstance) Close(ctx context.Context) error {
 // instance stays alive: call Run for a command, or the exports through
 // Component with inst.Context(), and Close it when done.
 func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig) (*ComponentInstance, error) {
+	if rt.cfg.StopFlag {
+		return nil, errors.New("runtime: Config.StopFlag is set (the wazero runtime has no termination checks) " +
+			"but components are compiled without the stop global: run them under NewRuntimeConfig")
+	}
 	g, ctx, err := rt.newGuest(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,13 @@ type Config struct {
 
 	// Extensions register more host modules, such as the wasi:tls host.
 	Extensions []Extension
+
+	// StopFlag declares that the wazero.Runtime has no termination checks
+	// (NewFastRuntimeConfig): guests are stopped by the global that
+	// CompileModule adds to them. Instantiate then refuses a module
+	// CompileModule did not compile, and InstantiateComponent refuses
+	// components (whose core modules it compiles without the global).
+	StopFlag bool
 }
 
 // ModuleConfig configures one guest instance: what it sees through both

@@ -32,17 +32,18 @@ func newWazero(ctx context.Context) wazero.Runtime {
 }
 
 // run compiles the guest package and runs it to completion under policy,
-// returning its stdout and stderr.
+// returning its stdout and stderr. It runs it as the wasitls command does:
+// instrumented with the stop global, under NewFastRuntimeConfig.
 func run(t *testing.T, pkg string, policy *sockets.Policy, args ...string) (string, string, error) {
 	t.Helper()
 	ctx := context.Background()
-	r := newWazero(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(cache))
 	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, StopFlag: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, pkg))
+	compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, pkg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,6 +73,7 @@ type Instance struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	mod    api.Module
+	stop   func() // sets the stop global; nil for a module without one
 
 	closeOnce sync.Once
 	closeErr  error
@@ -90,6 +91,9 @@ func (inst *Instance) Module() api.Module { return inst.mod }
 // It is idempotent and safe to call from any goroutine.
 func (inst *Instance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
+		if inst.stop != nil {
+			inst.stop()
+		}
 		inst.cancel()
 		err1 := inst.close(ctx)
 		var err3 error
@@ -107,7 +111,10 @@ func (inst *Instance) Close(ctx context.Context) error {
 // Cancelling ctx stops the guest: a call blocked in poll, a blocking stream
 // operation or pollable.block returns and the guest exits with
 // sys.ExitCodeContextCanceled. A guest computing without host calls stops
+// when compiled with [CompileModule] (at its next loop iteration), or else
 // only when the wazero.Runtime was configured WithCloseOnContextDone(true).
+// A runtime whose Config.StopFlag is set refuses a module CompileModule
+// did not compile.
 //
 // For a command, Instantiate returns when _start returns, and the guest's
 // resources are released by then: the error is nil for a normal return or
@@ -115,6 +122,10 @@ func (inst *Instance) Close(ctx context.Context) error {
 // otherwise. For a reactor, the instance stays alive: call its exports with
 // inst.Context() and Close it when done.
 func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModule, cfg ModuleConfig) (*Instance, error) {
+	compiled, stoppable, err := rt.unwrap(compiled)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkImports(compiled, rt.r, rt.linker); err != nil {
 		return nil, err
 	}
@@ -140,6 +151,12 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		return nil, fmt.Errorf("runtime: instantiate: %w", err)
 	}
 	inst.mod = mod
+	if stoppable {
+		if inst.stop, err = armStop(ctx, mod); err != nil {
+			inst.Close(context.Background())
+			return nil, err
+		}
+	}
 	// A guest may still run when its instance is closed from another
 	// goroutine; its memory stays mapped until the module instance,
 	// which a running guest reaches, is garbage.

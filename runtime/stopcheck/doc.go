@@ -1,0 +1,65 @@
+// Package stopcheck rewrites a WebAssembly core module so that the host can
+// stop it, wherever it computes, by setting one global: the check that
+// wazero's WithCloseOnContextDone(true) inserts at every loop header (a
+// call out to Go, every time) becomes a countdown in native code that
+// leaves native code once every [Period] checks.
+//
+// # The rewrite
+//
+// [Instrument] parses the module's sections (WebAssembly Core
+// Specification 2.0, Section 5, "Binary Format") and
+//
+//   - appends two mutable i32 globals, the stop flag (0) and a countdown
+//     (Period), and one empty funcref table, each after the module's own
+//     (imported, then defined), so that no existing index moves, creating
+//     the sections the module lacks;
+//
+//   - exports the stop global under [GlobalName] (refusing a module that
+//     already exports that name);
+//
+//   - decodes every instruction of every function body and inserts the
+//     check (see checkCode) right after each loop's block type and before
+//     each return_call and return_call_indirect (the tail calls, the other
+//     way a function runs forever without growing the stack); then
+//     rewrites each body's size and the code section's size.
+//
+// Every other section is copied byte for byte. A module with a start
+// section is refused: its start function runs while the module is
+// instantiated, before the host can reach the global.
+//
+// The instruction decoder knows the opcodes wazero 1.12 accepts by default
+// (MVP, sign extension, saturating truncation and bulk memory under 0xFC,
+// reference types, multi-value block types, the 128-bit SIMD under 0xFD)
+// and the tail calls; anything else (threads, exception handling, typed
+// function references, relaxed SIMD, an unknown opcode) is refused with an
+// error naming the opcode and its offset, and no output.
+//
+// # The check
+//
+// Each check decrements the countdown; when it reaches zero, it resets it,
+// leaves native code through table.grow of the added table by 0 (wazero
+// runs table.grow in Go), and traps with "unreachable" if the stop global
+// is set. A loop header is where every unbounded computation of wasm
+// passes (a branch backwards only targets a loop), and recursion either
+// overflows the stack, which traps, or is a tail call: so once the global
+// is set the guest traps within Period loop iterations or tail calls.
+//
+// The exit to Go is what makes the flag safe in a Go host: a goroutine in
+// native code cannot be preempted, so without it a guest spinning in a
+// loop would hold its P for ever, and a garbage collection's
+// stop-the-world would wait for it, every goroutine with it, the one that
+// would set the global included (TestGCWhileSpinning). A check that only
+// loads the flag is not enough.
+//
+// The host sets the global with wazero's api.MutableGlobal.Set. wazero's
+// compiler (wazevo) loads a global again at a block with more than one
+// predecessor, which an if's merge and a loop header are, and does no
+// loop-invariant hoisting; and the exit to Go orders the store before the
+// guest's next load. The store itself is a plain one from another
+// goroutine into memory native code reads, outside what the Go memory
+// model or the race detector see.
+//
+// Instrument does not validate the module beyond what it must decode: the
+// result goes to wazero, which validates it. A module that validated
+// before validates after (FuzzInstrument).
+package stopcheck

@@ -1,0 +1,326 @@
+package stopcheck
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/wasitls/wasitls/internal/wasmbin"
+)
+
+// GlobalName is the name the stop global is exported under.
+const GlobalName = "wasitls:stop"
+
+// Section ids (Core Specification 2.0, Section 5.5.2).
+const (
+	sectionCustom  = 0
+	sectionImport  = 2
+	sectionTable   = 4
+	sectionGlobal  = 6
+	sectionExport  = 7
+	sectionStart   = 8
+	sectionCode    = 10
+	sectionDataCnt = 12
+	sectionTag     = 13
+)
+
+// order is the position of each known non-custom section in a module.
+var order = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, sectionTag: 6, 6: 7, 7: 8, 8: 9, 9: 10, sectionDataCnt: 11, 10: 12, 11: 13}
+
+// Period is how many checks run between two exits to Go (see the
+// package documentation).
+const Period = 1024
+
+// checkCode is the instruction sequence of a check:
+//
+//	global.get $count  i32.const 1  i32.sub  global.set $count
+//	global.get $count  i32.eqz
+//	if
+//	  i32.const Period  global.set $count
+//	  ref.null func  i32.const 0  table.grow $table  drop
+//	  global.get $stop
+//	  if  unreachable  end
+//	end
+func checkCode(ix indices) []byte {
+	count, stop, table := wasmbin.ULEB(uint64(ix.count)), wasmbin.ULEB(uint64(ix.stop)), wasmbin.ULEB(uint64(ix.table))
+	return wasmbin.Cat(
+		[]byte{0x23}, count, []byte{0x41, 0x01, 0x6b, 0x24}, count,
+		[]byte{0x23}, count, []byte{0x45, 0x04, 0x40},
+		wasmbin.I32Const(Period), []byte{0x24}, count,
+		[]byte{0xd0, 0x70, 0x41, 0x00, 0xfc, 0x0f}, table, []byte{0x1a},
+		[]byte{0x23}, stop, []byte{0x04, 0x40, 0x00, 0x0b},
+		[]byte{0x0b},
+	)
+}
+
+// An Error is a module Instrument refuses: malformed, or using an
+// instruction it does not know.
+type Error struct {
+	Offset int // in the input module
+	Msg    string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("stopcheck: at byte %d: %s", e.Offset, e.Msg) }
+
+// Instrument returns wasm with the stop global and its checks (see the
+// package documentation), or an *Error and no module.
+func Instrument(wasm []byte) ([]byte, error) {
+	if len(wasm) < 8 || !bytes.Equal(wasm[:8], []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}) {
+		return nil, &Error{0, "not a WebAssembly 1.0 core module (a component or another version?)"}
+	}
+	type section struct {
+		id   byte
+		body []byte
+		off  int // of the body in wasm
+	}
+	var sections []section
+	r := &reader{b: wasm, pos: 8}
+	for r.pos < len(r.b) {
+		id := r.byte()
+		size := r.u32()
+		off := r.pos
+		body := r.bytes(int(size))
+		if r.err != nil {
+			return nil, r.err
+		}
+		if id == sectionStart {
+			return nil, &Error{off - 1, "the module has a start section: its start function runs before the host can set the stop global"}
+		}
+		if id != sectionCustom {
+			if _, ok := order[id]; !ok {
+				return nil, &Error{off - 1, fmt.Sprintf("unknown section id %d", id)}
+			}
+		}
+		sections = append(sections, section{id, body, off})
+	}
+
+	// Count the imported and defined globals and tables, and check the
+	// export name is free.
+	var imported counts
+	definedGlobals, definedTables := uint32(0), uint32(0)
+	present := map[byte]bool{}
+	for _, s := range sections {
+		present[s.id] = true
+		switch s.id {
+		case sectionImport:
+			n, err := countImports(s.body, s.off)
+			if err != nil {
+				return nil, err
+			}
+			imported = n
+		case sectionTable, sectionGlobal:
+			sr := &reader{b: s.body, base: s.off}
+			n := sr.u32()
+			if sr.err != nil {
+				return nil, sr.err
+			}
+			if s.id == sectionTable {
+				definedTables = n
+			} else {
+				definedGlobals = n
+			}
+		case sectionExport:
+			if err := checkExportName(s.body, s.off); err != nil {
+				return nil, err
+			}
+		}
+	}
+	g := uint64(imported.globals) + uint64(definedGlobals)
+	t := uint64(imported.tables) + uint64(definedTables)
+	if g+2 > 1<<32-1 || t+1 > 1<<32-1 {
+		return nil, &Error{0, "too many globals or tables"}
+	}
+	ix := indices{stop: uint32(g), count: uint32(g + 1), table: uint32(t)}
+
+	adds := map[byte][][]byte{
+		// funcref, no minimum, no maximum: grown by 0 to leave native code
+		sectionTable: {{0x70, 0x00, 0x00}},
+		sectionGlobal: {
+			{wasmbin.I32, 0x01, 0x41, 0x00, 0x0b},                                          // stop
+			wasmbin.Cat([]byte{wasmbin.I32, 0x01}, wasmbin.I32Const(Period), []byte{0x0b}), // countdown
+		},
+		sectionExport: {wasmbin.Cat(wasmbin.Name(GlobalName), []byte{wasmbin.ExportGlobal}, wasmbin.ULEB(uint64(ix.stop)))},
+	}
+
+	out := append([]byte(nil), wasm[:8]...)
+	emit := func(id byte, body []byte) { out = append(out, wasmbin.Section(id, body)...) }
+	// addMissing emits the sections the module lacks that come before
+	// rank, in order.
+	addMissing := func(rank int) {
+		for _, id := range []byte{sectionTable, sectionGlobal, sectionExport} {
+			if !present[id] && rank > order[id] {
+				emit(id, wasmbin.Vec(adds[id]))
+				present[id] = true
+			}
+		}
+	}
+	for _, s := range sections {
+		if s.id != sectionCustom {
+			addMissing(order[s.id])
+		}
+		switch s.id {
+		case sectionTable, sectionGlobal, sectionExport:
+			emit(s.id, appendItems(s.body, s.off, adds[s.id]))
+		case sectionCode:
+			body, err := instrumentCode(s.body, s.off, ix)
+			if err != nil {
+				return nil, err
+			}
+			emit(s.id, body)
+		default:
+			emit(s.id, s.body)
+		}
+	}
+	addMissing(len(order) + 1) // after every section
+	return out, nil
+}
+
+// appendItems returns the vector body with items appended (the count is
+// known to parse: Instrument read it before).
+func appendItems(body []byte, off int, items [][]byte) []byte {
+	r := &reader{b: body, base: off}
+	n := r.u32()
+	return wasmbin.Cat(wasmbin.ULEB(uint64(n)+uint64(len(items))), body[r.pos:], wasmbin.Cat(items...))
+}
+
+// counts are the imported tables and globals.
+type counts struct{ tables, globals uint32 }
+
+// indices are those of what Instrument adds.
+type indices struct{ stop, count, table uint32 }
+
+// countImports parses the import section.
+func countImports(body []byte, off int) (counts, error) {
+	r := &reader{b: body, base: off}
+	n := r.u32()
+	var c counts
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		r.name()
+		r.name()
+		switch kind := r.byte(); kind {
+		case 0x00: // function: type index
+			r.u32()
+		case 0x01: // table: reference type, limits
+			c.tables++
+			r.byte()
+			r.limits()
+		case 0x02: // memory: limits
+			r.limits()
+		case 0x03: // global: value type, mutability
+			r.byte()
+			r.byte()
+			c.globals++
+		case 0x04: // tag: attribute, type index
+			r.byte()
+			r.u32()
+		default:
+			r.fail(fmt.Sprintf("unknown import kind 0x%02x", kind))
+		}
+	}
+	r.end("import section")
+	return c, r.err
+}
+
+// checkExportName refuses a module that already exports GlobalName.
+func checkExportName(body []byte, off int) error {
+	r := &reader{b: body, base: off}
+	n := r.u32()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		at := r.pos
+		if r.name() == GlobalName {
+			r.pos = at
+			r.fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", GlobalName))
+		}
+		r.byte()
+		r.u32()
+	}
+	r.end("export section")
+	return r.err
+}
+
+// instrumentCode rewrites the code section.
+func instrumentCode(body []byte, off int, ix indices) ([]byte, error) {
+	r := &reader{b: body, base: off}
+	n := r.u32()
+	check := checkCode(ix)
+	out := wasmbin.ULEB(uint64(n))
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		size := r.u32()
+		start := r.pos
+		fn := r.bytes(int(size))
+		if r.err != nil {
+			break
+		}
+		f, err := instrumentFunc(fn, off+start, check)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, wasmbin.ULEB(uint64(len(f)))...)
+		out = append(out, f...)
+	}
+	r.end("code section")
+	if r.err != nil {
+		return nil, r.err
+	}
+	return out, nil
+}
+
+// instrumentFunc rewrites one function body: locals, then instructions.
+func instrumentFunc(fn []byte, off int, check []byte) ([]byte, error) {
+	r := &reader{b: fn, base: off}
+	groups := r.u32()
+	var locals uint64
+	for i := uint32(0); i < groups && r.err == nil; i++ {
+		locals += uint64(r.u32())
+		r.valtype()
+	}
+	if locals > 50000 && r.err == nil {
+		r.fail("too many locals") // wazero's limit is lower still
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	out := make([]byte, 0, len(fn)+len(fn)/16)
+	out = append(out, fn[:r.pos]...)
+	depth := 0 // open blocks, the function's own included
+	done := false
+	for r.pos < len(r.b) && r.err == nil {
+		if done {
+			r.fail("instructions after the function's end")
+			break
+		}
+		at := r.pos
+		op := r.byte()
+		tail := false
+		switch {
+		case op == 0x03: // loop
+			r.blocktype()
+			out = append(out, r.b[at:r.pos]...)
+			out = append(out, check...)
+			depth++
+			continue
+		case op == 0x12 || op == 0x13: // return_call, return_call_indirect
+			tail = true
+		}
+		r.immediates(op)
+		switch op {
+		case 0x02, 0x04: // block, if
+			depth++
+		case 0x0b: // end
+			if depth == 0 {
+				done = true
+			}
+			depth--
+		}
+		if tail {
+			out = append(out, check...)
+		}
+		out = append(out, r.b[at:r.pos]...)
+	}
+	if r.err == nil && !done {
+		r.fail("function body does not end with end")
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return out, nil
+}

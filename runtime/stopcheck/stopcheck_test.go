@@ -1,0 +1,217 @@
+package stopcheck_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
+)
+
+// spinModule exports spin, a function that loops forever in pure wasm,
+// loopParams, a loop with a parameter and a result (a multi-value block
+// type), and glob, which returns the value of defined global 1 (after an
+// imported one), to check no index moved.
+func spinModule() []byte {
+	var m wasmbin.Module
+	void := m.Type(nil, nil)
+	i32i32 := m.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32})
+	ret := m.Type(nil, []byte{wasmbin.I32})
+	spin := m.Func(void, nil, []byte{0x03, 0x40, 0x0c, 0x00, 0x0b})
+	// loop (param i32) (result i32): i32.const 1, i32.add, br 0 forever
+	loop := m.Func(i32i32, nil, wasmbin.Cat([]byte{0x20, 0x00, 0x03}, wasmbin.ULEB(uint64(i32i32)),
+		[]byte{0x41, 0x01, 0x6a, 0x0c, 0x00, 0x0b}))
+	m.Global(wasmbin.I32, false, wasmbin.I32Const(7))
+	m.Global(wasmbin.I32, true, wasmbin.I32Const(42))
+	glob := m.Func(ret, nil, []byte{0x23, 0x01})
+	m.Export("spin", wasmbin.ExportFunc, spin)
+	m.Export("loop", wasmbin.ExportFunc, loop)
+	m.Export("glob", wasmbin.ExportFunc, glob)
+	return m.Bytes()
+}
+
+// tailModule exports spin, a function that tail-calls itself forever.
+func tailModule() []byte {
+	var m wasmbin.Module
+	void := m.Type(nil, nil)
+	spin := m.Func(void, nil, []byte{0x12, 0x00})
+	m.Export("spin", wasmbin.ExportFunc, spin)
+	return m.Bytes()
+}
+
+func instantiate(t *testing.T, wasm []byte, features api.CoreFeatures) api.Module {
+	t.Helper()
+	ctx := context.Background()
+	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(false)
+	if features != 0 {
+		cfg = cfg.WithCoreFeatures(features)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
+	t.Cleanup(func() { r.Close(ctx) })
+	out, err := stopcheck.Instrument(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := r.Instantiate(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
+}
+
+// TestStopsSpinningGuest sets the global while a pure-wasm loop (or tail
+// call) runs and sees the call trap within a second.
+func TestStopsSpinningGuest(t *testing.T) {
+	for _, tc := range []struct {
+		name, fn string
+		wasm     []byte
+		features api.CoreFeatures
+		params   []uint64
+	}{
+		{"loop", "spin", spinModule(), 0, nil},
+		{"loop with params", "loop", spinModule(), 0, []uint64{0}},
+		{"tail call", "spin", tailModule(), api.CoreFeaturesV2 | experimental.CoreFeaturesTailCall, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mod := instantiate(t, tc.wasm, tc.features)
+			done := make(chan error, 1)
+			go func() {
+				_, err := mod.ExportedFunction(tc.fn).Call(context.Background(), tc.params...)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				t.Fatalf("returned before the stop: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			mod.ExportedGlobal(stopcheck.GlobalName).(api.MutableGlobal).Set(1)
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "unreachable") {
+					t.Fatalf("stopped with %v, want the unreachable trap", err)
+				}
+			case <-time.After(time.Second):
+				t.Fatal("not stopped within a second of setting the global")
+			}
+		})
+	}
+}
+
+// TestKeepsIndices checks an existing global keeps its index and value.
+func TestKeepsIndices(t *testing.T) {
+	mod := instantiate(t, spinModule(), 0)
+	res, err := mod.ExportedFunction("glob").Call(context.Background())
+	if err != nil || res[0] != 42 {
+		t.Fatalf("glob = %v, %v; want 42", res, err)
+	}
+}
+
+// TestImportedGlobals checks the new global comes after imported ones.
+func TestImportedGlobals(t *testing.T) {
+	b := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
+		wasmbin.Section(2, wasmbin.Vec([][]byte{wasmbin.Cat(wasmbin.Name("env"), wasmbin.Name("g"), []byte{0x03, wasmbin.I32, 0x00})})))
+	out, err := stopcheck.Instrument(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	compiled, err := r.CompileModule(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = compiled
+	if !strings.Contains(string(out), stopcheck.GlobalName+"\x03\x01") {
+		t.Fatalf("export does not name global 1: %x", out)
+	}
+}
+
+// TestRefuses checks malformed and unsupported modules get an error and
+// no output.
+func TestRefuses(t *testing.T) {
+	body := func(code ...byte) []byte {
+		var m wasmbin.Module
+		m.Func(m.Type(nil, nil), nil, code)
+		return m.Bytes()
+	}
+	valid := body()
+	withExport := func() []byte {
+		var m wasmbin.Module
+		m.Global(wasmbin.I32, true, wasmbin.I32Const(0))
+		m.Export(stopcheck.GlobalName, wasmbin.ExportGlobal, 0)
+		return m.Bytes()
+	}()
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+		want string
+	}{
+		{"empty", nil, "not a WebAssembly 1.0 core module"},
+		{"component", []byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}, "not a WebAssembly 1.0 core module"},
+		{"truncated", valid[:len(valid)-2], "past the end"},
+		{"atomics", body(0xfe, 0x03, 0x00), "unsupported opcode 0xfe"},
+		{"exceptions", body(0x06, 0x40, 0x0b), "unsupported opcode 0x06"},
+		{"relaxed simd", body(0xfd, 0x80, 0x02), "unsupported opcode 0xfd 256"},
+		{"unknown misc", body(0xfc, 0x12), "unsupported opcode 0xfc 18"},
+		{"typed block", body(0x02, 0x63, 0x70, 0x0b), "unknown block type"},
+		{"long leb", body(0x0c, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00), "LEB128 number too long"},
+		{"leb range", body(0x0c, 0x80, 0x80, 0x80, 0x80, 0x70), "LEB128 number out of range"},
+		{"no end", body(0x03, 0x40), "does not end with end"},
+		{"after end", body(0x0b, 0x01), "after the function's end"},
+		{"section id", append(append([]byte(nil), valid...), 0x0e, 0x00), "unknown section id 14"},
+		{"instrumented", withExport, "already exports"},
+		{"start", wasmbin.Cat(valid, wasmbin.Section(8, []byte{0x00})), "start section"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := stopcheck.Instrument(tc.wasm)
+			var se *stopcheck.Error
+			if out != nil || !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Instrument = %d bytes, %v; want an error with %q", len(out), err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzInstrument checks Instrument never panics, and that what wazero
+// compiles before it compiles after.
+func FuzzInstrument(f *testing.F) {
+	f.Add(spinModule())
+	f.Add(tailModule())
+	var m wasmbin.Module
+	m.Memory(1, -1)
+	m.Func(m.Type(nil, nil), []byte{0x01, 0x01, wasmbin.I32},
+		[]byte{0x41, 0x00, 0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1a, 0x1a,
+			0x02, 0x40, 0x03, 0x40, 0x20, 0x00, 0x0d, 0x01, 0x0e, 0x01, 0x00, 0x01, 0x0b, 0x0b,
+			0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0b, 0x00})
+	f.Add(m.Bytes())
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
+	defer r.Close(ctx)
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		out, err := stopcheck.Instrument(wasm)
+		if err != nil {
+			if out != nil {
+				t.Fatal("output with an error")
+			}
+			return
+		}
+		before, err := r.CompileModule(ctx, wasm)
+		if err != nil {
+			return
+		}
+		before.Close(ctx)
+		after, err := r.CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("compiled before instrumenting, not after: %v", err)
+		}
+		after.Close(ctx)
+	})
+}

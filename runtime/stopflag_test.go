@@ -1,0 +1,244 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasitls/wasitls/internal/cguest"
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/component"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
+)
+
+// fastRuntime returns a runtime on NewFastRuntimeConfig, declared so.
+func fastRuntime(t *testing.T, cfg runtime.Config) *runtime.Runtime {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(cache))
+	t.Cleanup(func() { r.Close(ctx) })
+	cfg.StopFlag = true
+	rt, err := runtime.New(ctx, r, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// stopBound is how long a stopped guest may take to return.
+const stopBound = 5 * time.Second
+
+// wantStopped waits for done and checks it reports the context-cancelled
+// exit within stopBound.
+func wantStopped(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		var ee *sys.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != sys.ExitCodeContextCanceled {
+			t.Fatalf("err = %v, want a context-cancelled exit", err)
+		}
+	case <-time.After(stopBound):
+		t.Fatalf("the spinning guest did not stop within %v", stopBound)
+	}
+}
+
+// TestStopFlagGoGuest: a Go guest spinning in `for {}` without host calls
+// is stopped by a cancelled context, a deadline and Instance.Close, under
+// the fast configuration.
+func TestStopFlagGoGuest(t *testing.T) {
+	rt := fastRuntime(t, runtime.Config{})
+	compiled, err := runtime.CompileModule(context.Background(), rt.Wazero(), guestbuild.MustBuild(t, "./testdata/spin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
+		out := &lineWriter{lines: make(chan string, 16)}
+		done := make(chan error, 1)
+		go func() {
+			_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Stdout: out, Started: started})
+			done <- err
+		}()
+		select {
+		case <-out.lines: // spinning
+		case err := <-done:
+			t.Fatalf("guest ended early: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		return done
+	}
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := start(ctx, nil)
+		cancel()
+		wantStopped(t, done)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		wantStopped(t, start(ctx, nil))
+	})
+	t.Run("close", func(t *testing.T) {
+		insts := make(chan *runtime.Instance, 1)
+		done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
+		if err := (<-insts).Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wantStopped(t, done)
+	})
+}
+
+// spinReactor is a hand-assembled reactor whose export spin loops forever
+// in pure wasm.
+func spinReactor() []byte {
+	var m wasmbin.Module
+	spin := m.Func(m.Type(nil, nil), nil, []byte{0x03, 0x40, 0x0c, 0x00, 0x0b})
+	m.Export("spin", wasmbin.ExportFunc, spin)
+	return m.Bytes()
+}
+
+// TestStopFlagWasmLoop: a call of a reactor's export spinning in a wasm
+// loop is stopped by a cancelled context, a deadline and Instance.Close.
+func TestStopFlagWasmLoop(t *testing.T) {
+	rt := fastRuntime(t, runtime.Config{})
+	compiled, err := runtime.CompileModule(context.Background(), rt.Wazero(), spinReactor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spin := func(t *testing.T, ctx context.Context) (*runtime.Instance, <-chan error) {
+		inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := inst.Module().ExportedFunction("spin").Call(inst.Context())
+			done <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		return inst, done
+	}
+	wantTrap := func(t *testing.T, done <-chan error) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatal("spin returned normally")
+			}
+		case <-time.After(stopBound):
+			t.Fatalf("the spinning call did not stop within %v", stopBound)
+		}
+	}
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		inst, done := spin(t, ctx)
+		defer inst.Close(context.Background())
+		cancel()
+		wantTrap(t, done)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		inst, done := spin(t, ctx)
+		defer inst.Close(context.Background())
+		wantTrap(t, done)
+	})
+	t.Run("close", func(t *testing.T) {
+		inst, done := spin(t, context.Background())
+		inst.Close(context.Background())
+		wantTrap(t, done)
+	})
+}
+
+// TestStopFlagRefusesUncheckedGuests: under Config.StopFlag, a module
+// wazero compiled directly, which nothing could stop, is refused, and so
+// is a component.
+func TestStopFlagRefusesUncheckedGuests(t *testing.T) {
+	ctx := context.Background()
+	rt := fastRuntime(t, runtime.Config{})
+	compiled, err := rt.Wazero().CompileModule(ctx, spinReactor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{}); err == nil || !strings.Contains(err.Error(), "runtime.CompileModule") {
+		t.Fatalf("Instantiate = %v, want the refusal of an uninstrumented module", err)
+	}
+	c, err := component.Parse(cguest.Build(t, cguest.Spec{Sources: []string{"testdata/components/hello.c"}, Adapter: cguest.Command}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.InstantiateComponent(ctx, c, runtime.ModuleConfig{}); err == nil || !strings.Contains(err.Error(), "StopFlag") {
+		t.Fatalf("InstantiateComponent = %v, want the refusal of a component", err)
+	}
+	// A module with the global's name but not compiled by CompileModule.
+	var m wasmbin.Module
+	g := m.Global(wasmbin.I32, true, wasmbin.I32Const(0))
+	m.Export(stopcheck.GlobalName, wasmbin.ExportGlobal, g)
+	forged, err := rt.Wazero().CompileModule(ctx, m.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Instantiate(ctx, forged, runtime.ModuleConfig{}); err == nil {
+		t.Fatal("Instantiate ran a module that only exports the stop global's name")
+	}
+}
+
+// TestStopFlagInstrumentsEveryGuest: every guest of the repository's
+// tests, Go and C, compiles once instrumented, and so do the core modules
+// of components, except those with a start section, which Instrument
+// refuses (components do not run under Config.StopFlag).
+func TestStopFlagInstrumentsEveryGuest(t *testing.T) {
+	ctx := context.Background()
+	rt := fastRuntime(t, runtime.Config{})
+	var guests [][]byte
+	nCore := 0
+	for _, pkg := range []string{"spin", "echoclient", "listener", "hog", "crash", "files", "pollmany", "udpecho", "dialname", "p1files", "twoversions"} {
+		guests = append(guests, guestbuild.MustBuild(t, "./testdata/"+pkg))
+	}
+	nCore = len(guests)
+	calc := cguest.Spec{ // testdata/components/calc, as component_test.go builds it
+		Sources: []string{"testdata/components/calc/calc.c"},
+		CFlags:  []string{"-nostdlib", "-Wl,--no-entry"},
+		WIT:     "testdata/components/calc/calc.wit", World: "calc",
+	}
+	for _, spec := range []cguest.Spec{
+		{Sources: []string{"testdata/components/hello.c"}, Adapter: cguest.Command},
+		{Sources: []string{"testdata/components/files.c"}, Adapter: cguest.Command},
+		calc,
+	} {
+		c, err := component.Parse(cguest.Build(t, spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range c.Defs {
+			if cm, ok := d.(component.CoreModule); ok {
+				guests = append(guests, cm.Bytes)
+			}
+		}
+	}
+	if len(guests) < 14 {
+		t.Fatalf("only %d guests to instrument: the components' core modules were not found", len(guests))
+	}
+	for i, wasm := range guests {
+		out, err := stopcheck.Instrument(wasm)
+		if err != nil && i >= nCore && strings.Contains(err.Error(), "start section") {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("guest %d: %v", i, err)
+		}
+		compiled, err := rt.Wazero().CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("guest %d: instrumented, it does not compile: %v", i, err)
+		}
+		compiled.Close(ctx)
+	}
+}
