@@ -57,9 +57,8 @@ type env struct {
 	cache    wazero.CompilationCache
 	mu       sync.Mutex
 	runtimes map[string]*hostRuntime
-	// terminationChecks compiles guests with wazero's termination checks
-	// (WithCloseOnContextDone), as the wasitls command runs them.
-	terminationChecks bool
+	// checks is how guests are stopped (see Options.Checks).
+	checks string
 	// handshakeTimeout is the wasi:tls host's (tlshost.Config); zero for
 	// its default.
 	handshakeTimeout time.Duration
@@ -103,7 +102,7 @@ func newEnv() (*env, error) {
 		cache:    wazero.NewCompilationCache(),
 		runtimes: map[string]*hostRuntime{},
 
-		terminationChecks: true,
+		checks: ChecksStopFlag,
 	}, nil
 }
 
@@ -120,19 +119,25 @@ func (e *env) close() {
 
 // runtime returns the runtime for backend with the Go guest compiled in
 // it, creating it on first use.
-func (e *env) runtime(backend string) (*hostRuntime, error) { return e.runtimeFor(backend, 0) }
+func (e *env) runtime(backend string) (*hostRuntime, error) { return e.runtimeFor(backend, 0, false) }
 
 // runtimeFor returns the runtime for backend, creating it on first use:
 // with group 0 the Go guest's; otherwise the C guest's, with the host
 // allowing only group (the draft interface the C guest uses cannot choose
 // groups, so the host's configuration does, as the Go guest does through
-// the extension interface).
-func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error) {
+// the extension interface). A runtime for components runs them with
+// wazero's checks when the others use the stop flag, which components do
+// not have.
+func (e *env) runtimeFor(backend string, group tls.CurveID, components bool) (*hostRuntime, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	key := backend
 	if group != 0 {
 		key = fmt.Sprintf("%s/c/%d", backend, uint16(group))
+	}
+	checks := e.checks
+	if components && checks == ChecksStopFlag {
+		checks, key = ChecksWazero, key+"/components"
 	}
 	if h, ok := e.runtimes[key]; ok {
 		return h, nil
@@ -148,20 +153,30 @@ func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error
 	if err := policy.AllowListen("127.0.0.1:*"); err != nil {
 		return nil, err
 	}
-	r := wazero.NewRuntimeWithConfig(ctx,
-		wazero.NewRuntimeConfig().WithCloseOnContextDone(e.terminationChecks).WithCompilationCache(e.cache))
+	rc := wazero.NewRuntimeConfig().WithCloseOnContextDone(checks == ChecksWazero)
+	if checks == ChecksStopFlag {
+		rc = runtime.NewFastRuntimeConfig()
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc.WithCompilationCache(e.cache))
 	cfg := tlshost.Config{BackendName: backend, RootCAs: e.roots, ClientCAs: e.roots, HandshakeTimeout: e.handshakeTimeout}
 	wasm := e.wasm
 	if group != 0 {
 		cfg.Groups, wasm = []uint16{uint16(group)}, e.cwasm
 	}
 	ext := tlshost.New(cfg)
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Limits: runtime.Limits{Sockets: guestSocketLimit}, Extensions: []runtime.Extension{ext}})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Limits: runtime.Limits{Sockets: guestSocketLimit}, Extensions: []runtime.Extension{ext},
+		StopFlag: checks == ChecksStopFlag})
 	if err != nil {
 		r.Close(ctx)
 		return nil, err
 	}
-	compiled, err := r.CompileModule(ctx, wasm)
+	compile := r.CompileModule
+	if checks == ChecksStopFlag {
+		compile = func(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+			return runtime.CompileModule(ctx, r, wasm)
+		}
+	}
+	compiled, err := compile(ctx, wasm)
 	if err != nil {
 		r.Close(ctx)
 		return nil, err
@@ -210,7 +225,7 @@ func (e *env) startCGuest(s subject, group tls.CurveID, args ...string) (*guest,
 	if s.component && e.ccomp == nil {
 		return nil, errors.New("bench: the C guest was not built as a component")
 	}
-	h, err := e.runtimeFor(s.backend, group)
+	h, err := e.runtimeFor(s.backend, group, s.component)
 	if err != nil {
 		return nil, err
 	}

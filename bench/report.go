@@ -179,7 +179,9 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	}
 	fmt.Fprintf(cw, "ratios are speed relative to the named baseline, measured in the same run (above 1 = faster); values are the median of %d interleaved runs (lowest-highest run), ratios the median of the runs' ratios (range)\n", rounds)
 	if r.Options.NoTerminationChecks {
-		fmt.Fprintln(cw, "guests compiled without wazero's termination checks (WithCloseOnContextDone(false))")
+		fmt.Fprintln(cw, "guests compiled without termination checks (WithCloseOnContextDone(false), no stop flag)")
+	} else if r.Options.Checks == ChecksWazero {
+		fmt.Fprintln(cw, "guests compiled with wazero's termination checks (WithCloseOnContextDone(true))")
 	}
 	for _, t := range r.Tables {
 		fmt.Fprintf(cw, "\n%s\n", t.Title)
@@ -226,7 +228,9 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "Measured with %s on %s/%s, CPU %s (%d logical CPUs), GOMAXPROCS %d.\n",
 		m.GoVersion, m.OS, m.Arch, m.CPU, m.CPUs, m.GOMAXPROCS)
 	if r.Options.NoTerminationChecks {
-		fmt.Fprintln(w, "Guests compiled without wazero's termination checks (WithCloseOnContextDone(false)).")
+		fmt.Fprintln(w, "Guests compiled without termination checks (WithCloseOnContextDone(false), no stop flag).")
+	} else if r.Options.Checks == ChecksWazero {
+		fmt.Fprintln(w, "Guests compiled with wazero's termination checks (WithCloseOnContextDone(true)).")
 	}
 	for _, line := range r.Skipped {
 		fmt.Fprintf(w, "\n**%s**\n", line)

@@ -128,17 +128,27 @@ func TestTableRuns(t *testing.T) {
 	}
 }
 
-// A report measured without termination checks says so in both formats,
-// and one measured with them says nothing.
+// A report measured without termination checks, or with wazero's, says
+// so in both formats, and one measured with the stop flag (the default)
+// says nothing.
 func TestReportTerminationChecks(t *testing.T) {
-	for _, off := range []bool{false, true} {
-		r := &Report{Machine: ThisMachine(), Options: Options{NoTerminationChecks: off}}
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{}, ""},
+		{Options{Checks: ChecksStopFlag}, ""},
+		{Options{NoTerminationChecks: true}, "without termination checks"},
+		{Options{Checks: ChecksWazero}, "with wazero's termination checks"},
+	} {
+		r := &Report{Machine: ThisMachine(), Options: tc.opts}
 		var text, md strings.Builder
 		r.WriteTo(&text)
 		r.Markdown(&md)
 		for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
-			if got := strings.Contains(out, "without wazero's termination checks"); got != off {
-				t.Errorf("NoTerminationChecks %v, %s output mentions it: %v\n%s", off, name, got, out)
+			mentions := strings.Contains(strings.ToLower(out), "termination checks")
+			if tc.want == "" && mentions || tc.want != "" && !strings.Contains(strings.ToLower(out), tc.want) {
+				t.Errorf("%+v: %s output does not say %q:\n%s", tc.opts, name, tc.want, out)
 			}
 		}
 	}

@@ -25,6 +25,13 @@ const (
 // Scenarios lists every scenario in the order Run runs them.
 var Scenarios = []string{ScenarioBulk, ScenarioHandshake, ScenarioEcho, ScenarioIdle}
 
+// Termination checks (Options.Checks).
+const (
+	ChecksStopFlag = "stop-flag" // runtime.CompileModule under runtime.NewFastRuntimeConfig
+	ChecksWazero   = "wazero"    // WithCloseOnContextDone(true)
+	checksNone     = "none"
+)
+
 // Options select and size the scenarios. Zero fields take the defaults
 // of DefaultOptions.
 type Options struct {
@@ -49,12 +56,15 @@ type Options struct {
 	// IdleConns is the number of idle connections a guest server holds;
 	// NativeIdleConns the number the native baseline holds.
 	IdleConns, NativeIdleConns int
-	// NoTerminationChecks compiles the guests without wazero's
-	// termination checks (WithCloseOnContextDone(false)): a guest that
-	// loops forever can then no longer be stopped by its context, but
-	// every loop header of the guest saves an indirect call. The
-	// wasitls command keeps the checks; this measures what they cost.
+	// NoTerminationChecks compiles the guests without any termination
+	// check (WithCloseOnContextDone(false), no stop flag): a guest that
+	// loops forever can then no longer be stopped by its context. It
+	// measures what the checks cost, and overrides Checks.
 	NoTerminationChecks bool
+	// Checks is how guests are stopped when NoTerminationChecks is not
+	// set: ChecksStopFlag (the default, as the wasitls command runs core
+	// modules) or ChecksWazero (wazero's WithCloseOnContextDone(true)).
+	Checks string
 	// Peers are where the native end of the bulk, handshake and echo
 	// scenarios runs (PeerInProcess, PeerSubprocess); empty means both.
 	Peers []string
@@ -145,11 +155,21 @@ func Run(opts Options) (*Report, error) {
 			return nil, fmt.Errorf("bench: unknown peer place %q (have %v)", p, Peers)
 		}
 	}
+	if opts.Checks != "" && opts.Checks != ChecksStopFlag && opts.Checks != ChecksWazero {
+		return nil, fmt.Errorf("bench: unknown termination checks %q (want %q or %q)", opts.Checks, ChecksStopFlag, ChecksWazero)
+	}
 	e, err := newEnv()
 	if err != nil {
 		return nil, err
 	}
-	e.terminationChecks = !opts.NoTerminationChecks
+	switch {
+	case opts.NoTerminationChecks:
+		e.checks = checksNone
+	case opts.Checks == ChecksWazero:
+		e.checks = ChecksWazero
+	default:
+		e.checks = ChecksStopFlag
+	}
 	defer e.close()
 	r := &Report{Machine: ThisMachine(), Options: opts}
 	if e.cErr != nil {

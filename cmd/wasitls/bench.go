@@ -105,7 +105,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to `file`")
 	quiet := fs.Bool("q", false, "do not report progress on stderr")
-	noChecks := fs.Bool("no-termination-checks", false, "compile the guests without wazero's termination checks (WithCloseOnContextDone(false)), to measure what they cost")
+	noChecks := fs.Bool("no-termination-checks", false, "compile the guests without any termination check (no stop flag, WithCloseOnContextDone(false)), to measure what the checks cost")
+	checks := fs.String("checks", bench.ChecksStopFlag, "how core-module guests are stopped: "+bench.ChecksStopFlag+" (a global checked at loop headers, as wasitls run) or "+bench.ChecksWazero+" (wazero's WithCloseOnContextDone(true))")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
@@ -125,7 +126,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Bytes: int64(size), InGuestBytes: int64(inGuestSize),
 		Handshakes: *handshakes, InGuestHandshakes: *inGuestHandshakes,
 		Echoes: *echoes, IdleConns: *idle, NativeIdleConns: *nativeIdle,
-		NoTerminationChecks: *noChecks, Peers: split(*peers),
+		NoTerminationChecks: *noChecks, Checks: *checks, Peers: split(*peers),
 	}
 	for _, w := range split(*writes) {
 		v, err := parseSize(w)

@@ -155,15 +155,15 @@ func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *d
 	}
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: pki.ca.Pool(), ClientCAs: pki.ca.Pool(), Logger: demoLogger(stdout, &out)})
 
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
 	defer r.Close(context.Background())
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}, StopFlag: true})
 	if err != nil {
 		return err
 	}
 	compiled := map[string]wazero.CompiledModule{}
 	for name, b := range wasm {
-		if compiled[name], err = r.CompileModule(ctx, b); err != nil {
+		if compiled[name], err = runtime.CompileModule(ctx, r, b); err != nil {
 			return fmt.Errorf("compile %s: %w", name, err)
 		}
 	}

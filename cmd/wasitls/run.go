@@ -187,7 +187,15 @@ func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.M
 	} else if err != nil {
 		return err
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+	// A core module runs with the stop flag (runtime.CompileModule), a
+	// component with wazero's checks: its core modules have no flag.
+	rc := runtime.NewFastRuntimeConfig()
+	if comp != nil {
+		rc = runtime.NewRuntimeConfig()
+	} else {
+		cfg.StopFlag = true
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	done := make(chan error, 1)
 	go func() {
 		done <- instantiate(ctx, r, wasm, comp, cfg, mc)
@@ -218,7 +226,7 @@ func instantiate(ctx context.Context, r wazero.Runtime, wasm []byte, comp *compo
 	if comp != nil {
 		return rt.RunComponent(ctx, comp, mc)
 	}
-	compiled, err := r.CompileModule(ctx, wasm)
+	compiled, err := runtime.CompileModule(ctx, r, wasm)
 	if err != nil {
 		return fmt.Errorf("compile: %w", err)
 	}
