@@ -21,6 +21,8 @@ import (
 
 var ratios = flag.Bool("ratios", false, "print the hot-call ratio lines and enforce the limits themselves")
 
+var stopFlag = flag.Bool("stopflag", false, "run the guest with the stop flag (runtime.CompileModule) instead of wazero's termination checks, to compare")
+
 // hotCallLimits are the most the generated wrapper may cost per call as a
 // multiple of the bare //go:wasmimport call (internal/hotcalls), measured
 // in the same guest process, loops alternating.
@@ -53,16 +55,25 @@ func TestHotCallRatio(t *testing.T) {
 	}
 	wasm := guestbuild.MustBuild(t, "./internal/hotcalls")
 	ctx := context.Background()
-	// The runtime's own configuration: with wazero's termination checks,
-	// which make every Go call in the guest dearer, so a wrapper that is
-	// not inlined shows.
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+	// The runtime's default configuration: with wazero's termination
+	// checks, which make every Go call in the guest dearer, so a wrapper
+	// that is not inlined shows. -stopflag runs it as the wasitls command
+	// does, where the bare import is cheaper and the same wrapper weighs
+	// more against it (the limits were set for wazero's checks).
+	rc, cfg := runtime.NewRuntimeConfig(), runtime.Config{}
+	compile := func(ctx context.Context, r wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+		return r.CompileModule(ctx, wasm)
+	}
+	if *stopFlag {
+		rc, cfg, compile = runtime.NewFastRuntimeConfig(), runtime.Config{StopFlag: true}, runtime.CompileModule
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{})
+	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, wasm)
+	compiled, err := compile(ctx, r, wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
