@@ -59,7 +59,9 @@
 // reservation per guest, never copied on growth, so the host's resident
 // memory follows what the guest touches. Extensions add their own (the
 // wasi:tls host bounds pending handshakes). [NewRuntimeConfig] is the
-// wazero configuration to run guests under.
+// wazero configuration to run guests under; or, cheaper, with core modules
+// compiled by [CompileModule] (a stop global checked at loop headers),
+// [NewFastRuntimeConfig] and [Config.StopFlag] set.
 //
 // # Network policy
 //
