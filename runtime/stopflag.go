@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -80,9 +81,11 @@ func armStop(ctx context.Context, mod api.Module) (func(), error) {
 	if !ok || g.Type() != api.ValueTypeI32 {
 		return nil, fmt.Errorf("runtime: the module has no mutable i32 global %q", stopcheck.GlobalName)
 	}
-	// A plain store, read by the guest's native code at each loop
-	// header (see the stopcheck package on its visibility).
-	stop := func() { g.Set(1) }
+	// A plain store, read by the guest's native code (see the stopcheck
+	// package on its visibility); once, since Close and the context's
+	// end both set it, from different goroutines.
+	var once sync.Once
+	stop := func() { once.Do(func() { g.Set(1) }) }
 	context.AfterFunc(ctx, stop)
 	return stop, nil
 }
