@@ -54,10 +54,10 @@
 // The host sets the global with wazero's api.MutableGlobal.Set. wazero's
 // compiler (wazevo) loads a global again at a block with more than one
 // predecessor, which an if's merge and a loop header are, and does no
-// loop-invariant hoisting; and the exit to Go orders the store before the
-// guest's next load. The store itself is a plain one from another
-// goroutine into memory native code reads, outside what the Go memory
-// model or the race detector see.
+// loop-invariant hoisting. The store is a plain one from another goroutine
+// into memory native code reads, outside what the Go memory model or the
+// race detector see: the guest sees it once it reaches its core's cache,
+// which on amd64 and arm64 is promptly.
 //
 // Instrument does not validate the module beyond what it must decode: the
 // result goes to wazero, which validates it. A module that validated
