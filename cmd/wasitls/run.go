@@ -16,6 +16,7 @@ import (
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/component"
 	"github.com/wasitls/wasitls/runtime/sockets"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
 func init() {
@@ -149,7 +150,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	return runGuest(ctx, wasm, cfg, mc)
+	return runGuest(ctx, wasm, cfg, mc, stderr)
 }
 
 // parseDir parses HOST[:GUEST][:ro].
@@ -178,7 +179,7 @@ func parseDir(s string) (runtime.Dir, error) {
 // *sys.ExitError. Once ctx is done (SIGINT), the guest is closed at its
 // next call or wait; a guest that has not stopped interruptGrace later is
 // left behind, so that the command always ends promptly.
-func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig) error {
+func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
 	var comp *component.Component
 	if err := runtime.CheckBinary(wasm); errors.Is(err, runtime.ErrComponent) {
 		if comp, err = component.Parse(wasm); err != nil {
@@ -187,20 +188,8 @@ func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.M
 	} else if err != nil {
 		return err
 	}
-	// A core module runs with the stop flag (runtime.CompileModule), a
-	// component with wazero's checks: its core modules have no flag.
-	rc := runtime.NewFastRuntimeConfig()
-	if comp != nil {
-		rc = runtime.NewRuntimeConfig()
-	} else {
-		cfg.StopFlag = true
-	}
-	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	done := make(chan error, 1)
-	go func() {
-		done <- instantiate(ctx, r, wasm, comp, cfg, mc)
-		r.Close(context.Background())
-	}()
+	go func() { done <- instantiate(ctx, wasm, comp, cfg, mc, stderr) }()
 	select {
 	case err := <-done:
 		return err
@@ -217,18 +206,20 @@ func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.M
 // interruptGrace is how long an interrupted guest has to stop.
 const interruptGrace = 500 * time.Millisecond
 
-// instantiate runs the component comp, or else the core module wasm.
-func instantiate(ctx context.Context, r wazero.Runtime, wasm []byte, comp *component.Component, cfg runtime.Config, mc runtime.ModuleConfig) error {
+// instantiate runs the component comp, or else the core module wasm, on a
+// wazero runtime of its own.
+func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
+	r, compiled, err := compile(ctx, wasm, comp, &cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer r.Close(context.Background())
 	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {
 		return err
 	}
 	if comp != nil {
 		return rt.RunComponent(ctx, comp, mc)
-	}
-	compiled, err := runtime.CompileModule(ctx, r, wasm)
-	if err != nil {
-		return fmt.Errorf("compile: %w", err)
 	}
 	if err := checkRunnable(compiled); err != nil {
 		return err
@@ -238,6 +229,35 @@ func instantiate(ctx context.Context, r wazero.Runtime, wasm []byte, comp *compo
 		return err
 	}
 	return inst.Close(context.Background())
+}
+
+// compile makes the wazero runtime the guest runs on and compiles a core
+// module. A core module runs with the stop flag (runtime.CompileModule,
+// cfg.StopFlag); a component, whose core modules have no flag, and a
+// module the flag's rewriter refuses (a start section, an instruction it
+// does not know) run with wazero's own termination checks, the latter
+// with a note on stderr.
+func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *runtime.Config, stderr io.Writer) (wazero.Runtime, wazero.CompiledModule, error) {
+	if comp != nil {
+		return wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig()), nil, nil
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
+	compiled, err := runtime.CompileModule(ctx, r, wasm)
+	var refused *stopcheck.Error
+	if errors.As(err, &refused) {
+		r.Close(context.Background())
+		r = wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+		if compiled, err = r.CompileModule(ctx, wasm); err == nil {
+			fmt.Fprintf(stderr, "wasitls: running the guest with wazero's termination checks (slower): %v\n", refused)
+		}
+	} else {
+		cfg.StopFlag = true
+	}
+	if err != nil {
+		r.Close(context.Background())
+		return nil, nil, fmt.Errorf("compile: %w", err)
+	}
+	return r, compiled, nil
 }
 
 // checkRunnable refuses a module that has nothing to run: no _start (a

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
 // wasmFile builds a guest package into a file and returns its path.
@@ -124,6 +125,27 @@ func TestRunExitCode(t *testing.T) {
 	code, stdout, _ := runCLI(t, wasmFile(t, "../../runtime/testdata/twoversions"))
 	if code != 1 || stdout != "from 0.2.8\nfrom 0.2.0\n" {
 		t.Fatalf("code %d, stdout %q", code, stdout)
+	}
+}
+
+// TestRunStartSection runs a module the stop flag's rewriter refuses (its
+// start function would run before the flag could be set) with wazero's
+// termination checks instead, and says so.
+func TestRunStartSection(t *testing.T) {
+	var m wasmbin.Module
+	exit := m.ImportFunc("wasi_snapshot_preview1", "proc_exit", m.Type([]byte{wasmbin.I32}, nil))
+	m.Memory(1, -1)
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	m.Start(m.Func(m.Type(nil, nil), nil, nil))
+	m.Export("_start", wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, wasmbin.Cat(wasmbin.I32Const(7), []byte{0x10}, wasmbin.ULEB(uint64(exit)))))
+	path := filepath.Join(t.TempDir(), "start.wasm")
+	if err := os.WriteFile(path, m.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, path)
+	if code != 7 || !strings.Contains(stderr, "running the guest with wazero's termination checks") ||
+		!strings.Contains(stderr, "start") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
 }
 

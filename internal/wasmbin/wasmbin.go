@@ -30,6 +30,7 @@ type Module struct {
 	typeIndex                                     map[string]int
 	nImports                                      int
 	memory                                        []byte // the memory type, nil for none
+	start                                         []byte // the start function's index, nil for none
 }
 
 // Type returns the index of the function type, adding it the first time.
@@ -96,6 +97,10 @@ func (m *Module) Export(name string, kind byte, idx int) {
 }
 
 // Bytes encodes the module.
+// Start makes function idx the module's start function, which runs when
+// it is instantiated.
+func (m *Module) Start(idx int) { m.start = ULEB(uint64(idx)) }
+
 func (m *Module) Bytes() []byte {
 	out := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 	add := func(id byte, items [][]byte) {
@@ -111,6 +116,9 @@ func (m *Module) Bytes() []byte {
 	}
 	add(6, m.globals)
 	add(7, m.exports)
+	if m.start != nil {
+		out = append(out, Section(8, m.start)...)
+	}
 	add(10, m.code)
 	return out
 }
