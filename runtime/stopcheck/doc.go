@@ -61,5 +61,13 @@
 //
 // Instrument does not validate the module beyond what it must decode: the
 // result goes to wazero, which validates it. A module that validated
-// before validates after (FuzzInstrument).
+// before validates after, and one that did not must not validate after
+// either: an invalid module naming a global or table just past its own
+// would name what Instrument adds, and a guest that writes its own
+// countdown never leaves native code (and its stop flag, never stops).
+// So Instrument refuses any global or table index at or past the first
+// one it adds, in code, exports and element segments, reads the table
+// and global sections whole before appending to them, and refuses a
+// vector whose count exceeds its section's bytes (FuzzInstrument checks
+// both directions; TestRefuses has the forged indices).
 package stopcheck

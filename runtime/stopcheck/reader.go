@@ -149,6 +149,17 @@ func (r *reader) blocktype() {
 	}
 }
 
+// expr reads a constant expression, up to and including its end.
+func (r *reader) expr() {
+	for r.err == nil {
+		op := r.byte()
+		r.immediates(op)
+		if op == 0x0b {
+			return
+		}
+	}
+}
+
 func (r *reader) memarg() {
 	align := r.u32()
 	if align&0x40 != 0 { // multi-memory: a memory index follows

@@ -19,6 +19,7 @@ const (
 	sectionGlobal  = 6
 	sectionExport  = 7
 	sectionStart   = 8
+	sectionElement = 9
 	sectionCode    = 10
 	sectionDataCnt = 12
 	sectionTag     = 13
@@ -91,6 +92,17 @@ func Instrument(wasm []byte) ([]byte, error) {
 				return nil, &Error{off - 1, fmt.Sprintf("unknown section id %d", id)}
 			}
 		}
+		if id != sectionCustom && id != sectionDataCnt {
+			// Every item of a vector takes a byte at least: a count past
+			// that is malformed, and would have wazero allocate for it.
+			vr := &reader{b: body, base: off}
+			if n := vr.u32(); vr.err == nil && uint64(n) > uint64(len(body)) {
+				vr.fail(fmt.Sprintf("%d items declared in a section of %d bytes", n, len(body)))
+			}
+			if vr.err != nil {
+				return nil, vr.err
+			}
+		}
 		sections = append(sections, section{id, body, off})
 	}
 
@@ -109,8 +121,21 @@ func Instrument(wasm []byte) ([]byte, error) {
 			}
 			imported = n
 		case sectionTable, sectionGlobal:
+			// Read whole: the rewrite appends to them, so trailing bytes
+			// must not become part of an item.
 			sr := &reader{b: s.body, base: s.off}
 			n := sr.u32()
+			for i := uint32(0); i < n && sr.err == nil; i++ {
+				if s.id == sectionTable {
+					sr.valtype()
+					sr.limits()
+				} else {
+					sr.valtype()
+					sr.byte()
+					sr.expr()
+				}
+			}
+			sr.end("section")
 			if sr.err != nil {
 				return nil, sr.err
 			}
@@ -118,10 +143,6 @@ func Instrument(wasm []byte) ([]byte, error) {
 				definedTables = n
 			} else {
 				definedGlobals = n
-			}
-		case sectionExport:
-			if err := checkExportName(s.body, s.off); err != nil {
-				return nil, err
 			}
 		}
 	}
@@ -131,6 +152,18 @@ func Instrument(wasm []byte) ([]byte, error) {
 		return nil, &Error{0, "too many globals or tables"}
 	}
 	ix := indices{stop: uint32(g), count: uint32(g + 1), table: uint32(t)}
+	for _, s := range sections {
+		var err error
+		switch s.id {
+		case sectionExport:
+			err = checkExports(s.body, s.off, ix)
+		case sectionElement:
+			err = checkElements(s.body, s.off, ix)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 
 	adds := map[byte][][]byte{
 		// funcref, no minimum, no maximum: grown by 0 to leave native code
@@ -221,8 +254,10 @@ func countImports(body []byte, off int) (counts, error) {
 	return c, r.err
 }
 
-// checkExportName refuses a module that already exports GlobalName.
-func checkExportName(body []byte, off int) error {
+// checkExports refuses a module that already exports GlobalName, or that
+// exports a global or table at or past what Instrument adds (see
+// checkIndices).
+func checkExports(body []byte, off int, ix indices) error {
 	r := &reader{b: body, base: off}
 	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
@@ -231,10 +266,70 @@ func checkExportName(body []byte, off int) error {
 			r.pos = at
 			r.fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", GlobalName))
 		}
-		r.byte()
-		r.u32()
+		kind := r.byte()
+		at = r.pos
+		idx := r.u32()
+		if r.err == nil && (kind == 0x01 && idx >= ix.table || kind == 0x03 && idx >= ix.stop) {
+			r.pos = at
+			r.fail("an export of a table or global past the module's own")
+		}
 	}
 	r.end("export section")
+	return r.err
+}
+
+// checkElements refuses an element segment whose table, or an
+// instruction of whose expressions, is at or past what Instrument adds.
+func checkElements(body []byte, off int, ix indices) error {
+	r := &reader{b: body, base: off}
+	table := func() {
+		if at := r.pos; r.u32() >= ix.table && r.err == nil {
+			r.pos = at
+			r.fail("an element segment of a table past the module's tables")
+		}
+	}
+	expr := func() {
+		for r.err == nil {
+			at := r.pos
+			op := r.byte()
+			r.immediates(op)
+			if r.err == nil {
+				c := &reader{b: r.b[:r.pos], pos: at, base: r.base}
+				if checkIndices(c, ix); c.err != nil {
+					r.err = c.err
+				}
+			}
+			if op == 0x0b {
+				return
+			}
+		}
+	}
+	n := r.u32()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		flags := r.u32()
+		if flags > 7 {
+			r.fail(fmt.Sprintf("unknown element segment flags %d", flags))
+			break
+		}
+		if flags == 2 || flags == 6 {
+			table()
+		}
+		if flags&1 == 0 { // active: an offset
+			expr()
+		}
+		if flags&3 != 0 { // an element kind or reference type
+			r.byte()
+		}
+		m := r.u32()
+		for j := uint32(0); j < m && r.err == nil; j++ {
+			if flags&4 != 0 {
+				expr()
+			} else {
+				r.u32()
+			}
+		}
+	}
+	r.end("element section")
 	return r.err
 }
 
@@ -251,7 +346,7 @@ func instrumentCode(body []byte, off int, ix indices) ([]byte, error) {
 		if r.err != nil {
 			break
 		}
-		f, err := instrumentFunc(fn, off+start, check)
+		f, err := instrumentFunc(fn, off+start, check, ix)
 		if err != nil {
 			return nil, err
 		}
@@ -265,8 +360,50 @@ func instrumentCode(body []byte, off int, ix indices) ([]byte, error) {
 	return out, nil
 }
 
+// checkIndices fails r, positioned at an instruction that was read
+// whole, when it names a global index at or past ix.stop or a table
+// index at or past ix.table: those are what Instrument adds.
+func checkIndices(r *reader, ix indices) {
+	global := func() {
+		if at := r.pos; r.u32() >= ix.stop && r.err == nil {
+			r.pos = at
+			r.fail("a global index past the module's globals")
+		}
+	}
+	table := func() {
+		if at := r.pos; r.u32() >= ix.table && r.err == nil {
+			r.pos = at
+			r.fail("a table index past the module's tables")
+		}
+	}
+	switch op := r.byte(); op {
+	case 0x23, 0x24: // global.get, global.set
+		global()
+	case 0x25, 0x26: // table.get, table.set
+		table()
+	case 0x11, 0x13: // call_indirect, return_call_indirect: type, table
+		r.u32()
+		table()
+	case 0xfc:
+		switch r.u32() {
+		case 12: // table.init: element, table
+			r.u32()
+			table()
+		case 14: // table.copy: table, table
+			table()
+			table()
+		case 15, 16, 17: // table.grow, table.size, table.fill
+			table()
+		}
+	}
+}
+
 // instrumentFunc rewrites one function body: locals, then instructions.
-func instrumentFunc(fn []byte, off int, check []byte) ([]byte, error) {
+// An instruction naming a global or table at or past the first index
+// Instrument adds is refused: the input was not valid, and the rewrite
+// would make it valid with the guest free to write the stop and
+// countdown globals (and so to spin without ever leaving native code).
+func instrumentFunc(fn []byte, off int, check []byte, ix indices) ([]byte, error) {
 	r := &reader{b: fn, base: off}
 	groups := r.u32()
 	var locals uint64
@@ -303,6 +440,12 @@ func instrumentFunc(fn []byte, off int, check []byte) ([]byte, error) {
 			tail = true
 		}
 		r.immediates(op)
+		if r.err == nil {
+			c := &reader{b: r.b[:r.pos], pos: at, base: r.base}
+			if checkIndices(c, ix); c.err != nil {
+				return nil, c.err
+			}
+		}
 		switch op {
 		case 0x02, 0x04: // block, if
 			depth++
