@@ -277,7 +277,7 @@ func (c *Call) Invoke() {
 			panic(exit)
 		}
 		markTrapped(c.ctx, c.inst)
-		c.Trapf("the guest trapped: %v", err)
+		panic(c.inst.callTrap(c.Func, "the guest trapped", err))
 	}
 	// What the guest's last host call borrowed is no concern of the
 	// results: a handle it borrowed there, it may return as own.
@@ -304,7 +304,7 @@ func (c *Call) PostReturn(n int) {
 	}
 	if err := c.fn.Post.CallWithStack(c.ctx, c.owner.stack[:n]); err != nil {
 		markTrapped(c.ctx, c.inst)
-		c.Trapf("post-return trapped: %v", err)
+		panic(c.inst.callTrap(c.Func, "post-return trapped", err))
 	}
 }
 
@@ -419,5 +419,5 @@ func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error) error
 		return exit
 	}
 	markTrapped(ctx, x.inst)
-	return &Trap{Func: f.Name, Msg: what + ": " + guestFault(err)}
+	return x.inst.callTrap(f.Name, what, err)
 }

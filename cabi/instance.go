@@ -44,6 +44,8 @@ type Instance struct {
 	halted uint32
 	// nested is how deep calls into the guest nest inside host calls
 	// (nesting.go); maxNested bounds it, named nestedName in its trap.
+	// stopped is why the embedder stopped the guest (stop.go), or nil.
+	stopped    atomic.Pointer[stopReason]
 	nested     int
 	maxNested  int
 	nestedName string

@@ -24,10 +24,17 @@ type Trap struct {
 	// nested is set for the trap of a nested call (nesting.go), which the
 	// levels above pass up as it is.
 	nested bool
+	// stop is set for the trap of an export call the embedder stopped
+	// (Instance.SetStopped): why it stopped the guest.
+	stop error
 }
 
 // Error implements error.
 func (t *Trap) Error() string { return t.Func + ": " + t.Msg }
+
+// Unwrap returns why the embedder stopped the guest, for the trap of an
+// export call it stopped ([Instance.SetStopped]), or nil.
+func (t *Trap) Unwrap() error { return t.stop }
 
 // Trapf panics with a *Trap for function fn.
 func Trapf(fn, format string, args ...any) {

@@ -73,7 +73,7 @@ type Instance struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	mod    api.Module
-	stop   func() // sets the stop global; nil for a module without one
+	stop   func(reason error) // sets the stop global; nil for a module without one
 
 	closeOnce sync.Once
 	closeErr  error
@@ -92,7 +92,7 @@ func (inst *Instance) Module() api.Module { return inst.mod }
 func (inst *Instance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
 		if inst.stop != nil {
-			inst.stop()
+			inst.stop(ErrClosed)
 		}
 		inst.cancel()
 		err1 := inst.close(ctx)
@@ -152,7 +152,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	inst.mod = mod
 	if stoppable {
-		if inst.stop, err = armStop(ctx, mod); err != nil {
+		if inst.stop, err = armStop(ctx, mod, ci); err != nil {
 			inst.Close(context.Background())
 			return nil, err
 		}
@@ -174,8 +174,9 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	if init := mod.ExportedFunction("_initialize"); init != nil {
 		if _, err := init.Call(ctx); err != nil {
+			err = inst.CallError(err) // before Close, which stops the guest too
 			inst.Close(context.Background())
-			return nil, st.exitError(err)
+			return nil, err
 		}
 	}
 	start := mod.ExportedFunction("_start")

@@ -8,7 +8,9 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
@@ -36,7 +38,7 @@ type stoppableModule struct {
 // global when the instance's context is done or the instance is closed:
 // the guest then traps within stopcheck.Period loop iterations or tail
 // calls and exits with sys.ExitCodeContextCanceled (a call of a reactor's
-// export returns the "unreachable" trap). A module with a start section is
+// export returns an error wrapping [ErrStopped]). A module with a start section is
 // refused: its start function would run before the global can be armed.
 //
 // The result is for Runtime.Instantiate only, not for wazero's
@@ -74,9 +76,24 @@ func (rt *Runtime) unwrap(compiled wazero.CompiledModule) (wazero.CompiledModule
 	return compiled, false, nil
 }
 
-// armStop makes cancelling ctx set the stop global of mod, and returns the
-// function that sets it now.
-func armStop(ctx context.Context, mod api.Module) (func(), error) {
+// ErrStopped is what a call into a guest compiled with [CompileModule]
+// returns, wrapped with the reason, when the guest was stopped: its
+// instance's context ended (context.Canceled, context.DeadlineExceeded or
+// the context's cause) or the instance was closed ([ErrClosed]). The
+// calls that report it are Instantiate's call of _initialize,
+// [Instance.Call] and the generated callers (as a *cabi.Trap whose Unwrap
+// is this error); a call straight through wazero's api.Function reports
+// the stop check's bare "unreachable" trap, which [Instance.CallError]
+// turns into this error.
+var ErrStopped = errors.New("runtime: the guest was stopped")
+
+// ErrClosed is the reason of a guest stopped by [Instance.Close].
+var ErrClosed = errors.New("the instance was closed")
+
+// armStop makes the end of ctx set the stop global of mod, and returns
+// the function that sets it now; both record why in ci first, so that the
+// trap the guest's stop check raises is reported as the stop.
+func armStop(ctx context.Context, mod api.Module, ci *cabi.Instance) (func(reason error), error) {
 	g, ok := mod.ExportedGlobal(stopcheck.GlobalName).(api.MutableGlobal)
 	if !ok || g.Type() != api.ValueTypeI32 {
 		return nil, fmt.Errorf("runtime: the module has no mutable i32 global %q", stopcheck.GlobalName)
@@ -85,7 +102,46 @@ func armStop(ctx context.Context, mod api.Module) (func(), error) {
 	// package on its visibility); once, since Close and the context's
 	// end both set it, from different goroutines.
 	var once sync.Once
-	stop := func() { once.Do(func() { g.Set(1) }) }
-	context.AfterFunc(ctx, stop)
+	stop := func(reason error) {
+		once.Do(func() {
+			ci.SetStopped(fmt.Errorf("%w: %w", ErrStopped, reason))
+			g.Set(1)
+		})
+	}
+	context.AfterFunc(ctx, func() { stop(context.Cause(ctx)) })
 	return stop, nil
+}
+
+// CallError classifies err, the error of a call into the guest's exports
+// with inst.Context(): nil for an exit with code 0, the guest's
+// *sys.ExitError for another exit, an error wrapping ErrStopped and the
+// reason when the runtime stopped the guest (see CompileModule), and err
+// itself otherwise (a trap of the guest's own).
+func (inst *Instance) CallError(err error) error {
+	if err == nil {
+		return nil
+	}
+	err = inst.state.exitError(err)
+	var ee *sys.ExitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	if stop := inst.cabi.Stopped(); stop != nil {
+		return stop
+	}
+	return err
+}
+
+// Call calls the guest's export name with params and inst.Context(), and
+// returns its results, or the error as [Instance.CallError] classifies it.
+func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
+	f := inst.mod.ExportedFunction(name)
+	if f == nil {
+		return nil, fmt.Errorf("runtime: the guest exports no function %q", name)
+	}
+	res, err := f.Call(inst.ctx, params...)
+	if err != nil {
+		return nil, inst.CallError(err)
+	}
+	return res, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/wasmbin"
@@ -100,62 +101,127 @@ func TestStopFlagGoGuest(t *testing.T) {
 // in pure wasm.
 func spinReactor() []byte {
 	var m wasmbin.Module
-	spin := m.Func(m.Type(nil, nil), nil, []byte{0x03, 0x40, 0x0c, 0x00, 0x0b})
+	typ := m.Type(nil, nil)
+	spin := m.Func(typ, nil, []byte{0x03, 0x40, 0x0c, 0x00, 0x0b})
+	boom := m.Func(typ, nil, []byte{0x00}) // unreachable
 	m.Export("spin", wasmbin.ExportFunc, spin)
+	m.Export("boom", wasmbin.ExportFunc, boom)
+	m.Export("test:stop/api#spin", wasmbin.ExportFunc, spin)
+	m.Export("test:stop/api#boom", wasmbin.ExportFunc, boom)
 	return m.Bytes()
 }
 
+// spinCallers are the ways an embedder calls a reactor's export, each
+// returning the call's error: Instance.Call, wazero's api.Function with
+// Instance.CallError, and the generated callers' two paths through cabi
+// (the scalar Enter/Leave and a Call's BeginExport/Invoke).
+var spinCallers = map[string]func(inst *runtime.Instance, name string) error{
+	"Instance.Call": func(inst *runtime.Instance, name string) error {
+		_, err := inst.Call(name)
+		return err
+	},
+	"CallError": func(inst *runtime.Instance, name string) error {
+		_, err := inst.Module().ExportedFunction(name).Call(inst.Context())
+		return inst.CallError(err)
+	},
+	"Exports.Leave": func(inst *runtime.Instance, name string) error {
+		x, f := bindSpin(inst, name)
+		s := x.Enter()
+		if s == nil {
+			return x.Refusal(&f)
+		}
+		return x.Leave(inst.Context(), &f, f.Fn.CallWithStack(inst.Context(), s))
+	},
+	"Call.Invoke": func(inst *runtime.Instance, name string) (err error) {
+		x, f := bindSpin(inst, name)
+		var c cabi.Call
+		defer c.EndExport(&err)
+		c.BeginExport(inst.Context(), &x, &f)
+		c.Invoke()
+		return nil
+	},
+}
+
+// bindSpin binds the export test:stop/api#name of spinReactor as the
+// generated callers do.
+func bindSpin(inst *runtime.Instance, name string) (cabi.Exports, cabi.ExportFunc) {
+	b := cabi.NewBinder(inst.Module(), "test:stop/api", "")
+	f := b.Func(name, "", nil, nil)
+	if err := b.Err(); err != nil {
+		panic(err)
+	}
+	return b.Exports(inst.Cabi(), nil, 1, false), f
+}
+
 // TestStopFlagWasmLoop: a call of a reactor's export spinning in a wasm
-// loop is stopped by a cancelled context, a deadline and Instance.Close.
+// loop is stopped by a cancelled context, a deadline and Instance.Close,
+// and every way of calling it reports the stop and why (ErrStopped and
+// the reason), not the bare trap of the stop check.
 func TestStopFlagWasmLoop(t *testing.T) {
 	rt := fastRuntime(t, runtime.Config{})
 	compiled, err := runtime.CompileModule(context.Background(), rt.Wazero(), spinReactor())
 	if err != nil {
 		t.Fatal(err)
 	}
-	spin := func(t *testing.T, ctx context.Context) (*runtime.Instance, <-chan error) {
-		inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() {
-			_, err := inst.Module().ExportedFunction("spin").Call(inst.Context())
-			done <- err
-		}()
-		time.Sleep(50 * time.Millisecond)
-		return inst, done
-	}
-	wantTrap := func(t *testing.T, done <-chan error) {
-		t.Helper()
-		select {
-		case err := <-done:
-			if err == nil {
-				t.Fatal("spin returned normally")
+	for name, call := range spinCallers {
+		t.Run(name, func(t *testing.T) {
+			spin := func(t *testing.T, ctx context.Context) (*runtime.Instance, <-chan error) {
+				inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- call(inst, "spin") }()
+				time.Sleep(50 * time.Millisecond)
+				return inst, done
 			}
-		case <-time.After(stopBound):
-			t.Fatalf("the spinning call did not stop within %v", stopBound)
-		}
+			wantStop := func(t *testing.T, done <-chan error, reason error) {
+				t.Helper()
+				select {
+				case err := <-done:
+					if !errors.Is(err, runtime.ErrStopped) || !errors.Is(err, reason) {
+						t.Fatalf("err = %v, want runtime.ErrStopped and %v", err, reason)
+					}
+					if strings.Contains(err.Error(), "unreachable") {
+						t.Fatalf("err = %v, names the stop check's trap", err)
+					}
+				case <-time.After(stopBound):
+					t.Fatalf("the spinning call did not stop within %v", stopBound)
+				}
+			}
+			t.Run("cancel", func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				inst, done := spin(t, ctx)
+				defer inst.Close(context.Background())
+				cancel()
+				wantStop(t, done, context.Canceled)
+			})
+			t.Run("deadline", func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				defer cancel()
+				inst, done := spin(t, ctx)
+				defer inst.Close(context.Background())
+				wantStop(t, done, context.DeadlineExceeded)
+			})
+			t.Run("close", func(t *testing.T) {
+				inst, done := spin(t, context.Background())
+				inst.Close(context.Background())
+				wantStop(t, done, runtime.ErrClosed)
+			})
+			t.Run("own-trap", func(t *testing.T) {
+				// The guest's own unreachable, not stopped, is the trap.
+				inst, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer inst.Close(context.Background())
+				err = call(inst, "boom")
+				if err == nil || errors.Is(err, runtime.ErrStopped) || !strings.Contains(err.Error(), "unreachable") {
+					t.Fatalf("err = %v, want the guest's unreachable trap", err)
+				}
+			})
+		})
 	}
-	t.Run("cancel", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		inst, done := spin(t, ctx)
-		defer inst.Close(context.Background())
-		cancel()
-		wantTrap(t, done)
-	})
-	t.Run("deadline", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		inst, done := spin(t, ctx)
-		defer inst.Close(context.Background())
-		wantTrap(t, done)
-	})
-	t.Run("close", func(t *testing.T) {
-		inst, done := spin(t, context.Background())
-		inst.Close(context.Background())
-		wantTrap(t, done)
-	})
 }
 
 // TestStopFlagRefusesUncheckedGuests: under Config.StopFlag, a module
@@ -240,5 +306,36 @@ func TestStopFlagInstrumentsEveryGuest(t *testing.T) {
 			t.Fatalf("guest %d: instrumented, it does not compile: %v", i, err)
 		}
 		compiled.Close(ctx)
+	}
+}
+
+// TestStopFlagInitialize: a reactor whose _initialize spins, stopped by a
+// cancelled context, makes Instantiate report the stop and why.
+func TestStopFlagInitialize(t *testing.T) {
+	rt := fastRuntime(t, runtime.Config{})
+	var m wasmbin.Module
+	spin := m.Func(m.Type(nil, nil), nil, []byte{0x03, 0x40, 0x0c, 0x00, 0x0b})
+	m.Export("_initialize", wasmbin.ExportFunc, spin)
+	compiled, err := runtime.CompileModule(context.Background(), rt.Wazero(), m.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, runtime.ErrStopped) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want runtime.ErrStopped and context.Canceled", err)
+		}
+		t.Log(err)
+	case <-time.After(stopBound):
+		t.Fatalf("the spinning _initialize did not stop within %v", stopBound)
 	}
 }
