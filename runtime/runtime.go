@@ -19,6 +19,7 @@ import (
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/link"
 	"github.com/wasitls/wasitls/runtime/sockets"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
@@ -171,6 +172,16 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	if cfg.Started != nil {
 		cfg.Started(inst)
+	}
+	// The start function of a module CompileModule compiled, exported
+	// instead of run at instantiation, runs now that the stop global is
+	// armed.
+	if start := mod.ExportedFunction(stopcheck.StartName); stoppable && start != nil {
+		if _, err := start.Call(ctx); err != nil {
+			err = inst.CallError(err)
+			inst.Close(context.Background())
+			return nil, err
+		}
 	}
 	if init := mod.ExportedFunction("_initialize"); init != nil {
 		if _, err := init.Call(ctx); err != nil {

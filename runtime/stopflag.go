@@ -38,8 +38,9 @@ type stoppableModule struct {
 // global when the instance's context is done or the instance is closed:
 // the guest then traps within stopcheck.Period loop iterations or tail
 // calls and exits with sys.ExitCodeContextCanceled (a call of a reactor's
-// export returns an error wrapping [ErrStopped]). A module with a start section is
-// refused: its start function would run before the global can be armed.
+// export returns an error wrapping [ErrStopped]). A start section's function is exported
+// instead (stopcheck.StartName), and Instantiate runs it once the global
+// is armed, after ModuleConfig.Started and before _initialize or _start.
 //
 // The result is for Runtime.Instantiate only, not for wazero's
 // InstantiateModule. It runs under any wazero configuration; under

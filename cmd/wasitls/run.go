@@ -234,8 +234,8 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cf
 // compile makes the wazero runtime the guest runs on and compiles a core
 // module. A core module runs with the stop flag (runtime.CompileModule,
 // cfg.StopFlag); a component, whose core modules have no flag, and a
-// module the flag's rewriter refuses (a start section, an instruction it
-// does not know) run with wazero's own termination checks, the latter
+// module the flag's rewriter refuses (an instruction it does not know, a
+// name it reserves) run with wazero's own termination checks, the latter
 // with a note on stderr.
 func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *runtime.Config, stderr io.Writer) (wazero.Runtime, wazero.CompiledModule, error) {
 	if comp != nil {

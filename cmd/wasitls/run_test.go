@@ -12,6 +12,7 @@ import (
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
 // wasmFile builds a guest package into a file and returns its path.
@@ -128,25 +129,53 @@ func TestRunExitCode(t *testing.T) {
 	}
 }
 
-// TestRunStartSection runs a module the stop flag's rewriter refuses (its
-// start function would run before the flag could be set) with wazero's
-// termination checks instead, and says so.
+// TestRunStartSection runs a module with a start section with the stop
+// flag: the start function, exported by the rewriter, runs before _start
+// (it sets the exit code _start exits with), and there is no fallback.
 func TestRunStartSection(t *testing.T) {
 	var m wasmbin.Module
+	exit := exitingCommand(&m)
+	g := wasmbin.ULEB(uint64(m.Global(wasmbin.I32, true, wasmbin.I32Const(0))))
+	m.Start(m.Func(m.Type(nil, nil), nil, wasmbin.Cat(wasmbin.I32Const(7), []byte{0x24}, g)))
+	m.Export("_start", wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, wasmbin.Cat([]byte{0x23}, g, []byte{0x10}, wasmbin.ULEB(uint64(exit)))))
+	code, _, stderr := runCLI(t, writeWasm(t, "start.wasm", m.Bytes()))
+	if code != 7 || stderr != "" {
+		t.Fatalf("code %d, stderr %q; want 7 and no note", code, stderr)
+	}
+}
+
+// TestRunRefusedByRewriter runs a module the stop flag's rewriter refuses
+// (it exports a name the rewriter reserves) with wazero's termination
+// checks instead, and says so.
+func TestRunRefusedByRewriter(t *testing.T) {
+	var m wasmbin.Module
+	exit := exitingCommand(&m)
+	m.Export(stopcheck.GlobalName, wasmbin.ExportGlobal, m.Global(wasmbin.I32, true, wasmbin.I32Const(0)))
+	m.Export("_start", wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, wasmbin.Cat(wasmbin.I32Const(7), []byte{0x10}, wasmbin.ULEB(uint64(exit)))))
+	code, _, stderr := runCLI(t, writeWasm(t, "reserved.wasm", m.Bytes()))
+	if code != 7 || !strings.Contains(stderr, "running the guest with wazero's termination checks") ||
+		!strings.Contains(stderr, "already exports") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+// exitingCommand adds to m what a preview1 command needs (a memory) and
+// the import of proc_exit, whose index it returns.
+func exitingCommand(m *wasmbin.Module) int {
 	exit := m.ImportFunc("wasi_snapshot_preview1", "proc_exit", m.Type([]byte{wasmbin.I32}, nil))
 	m.Memory(1, -1)
 	m.Export("memory", wasmbin.ExportMemory, 0)
-	m.Start(m.Func(m.Type(nil, nil), nil, nil))
-	m.Export("_start", wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, wasmbin.Cat(wasmbin.I32Const(7), []byte{0x10}, wasmbin.ULEB(uint64(exit)))))
-	path := filepath.Join(t.TempDir(), "start.wasm")
-	if err := os.WriteFile(path, m.Bytes(), 0o644); err != nil {
+	return exit
+}
+
+// writeWasm writes b to a file name in a temporary directory and returns
+// its path.
+func writeWasm(t *testing.T, name string, b []byte) string {
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runCLI(t, path)
-	if code != 7 || !strings.Contains(stderr, "running the guest with wazero's termination checks") ||
-		!strings.Contains(stderr, "start") {
-		t.Fatalf("code %d, stderr %q", code, stderr)
-	}
+	return path
 }
 
 func TestUnknownCommand(t *testing.T) {

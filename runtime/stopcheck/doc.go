@@ -23,9 +23,12 @@
 //     way a function runs forever without growing the stack); then
 //     rewrites each body's size and the code section's size.
 //
-// Every other section is copied byte for byte. A module with a start
-// section is refused: its start function runs while the module is
-// instantiated, before the host can reach the global.
+// A start section is dropped and its function exported as StartName
+// instead: it would run while the module is instantiated, before the host
+// can reach the global; the host calls it once the global is armed (a
+// start function not of type [] -> [], and sections out of order or
+// repeated, are refused, as validation would have). Every other section
+// is copied byte for byte.
 //
 // The instruction decoder knows the opcodes wazero 1.12 accepts by default
 // (MVP, sign extension, saturating truncation and bulk memory under 0xFC,

@@ -11,18 +11,25 @@ import (
 // GlobalName is the name the stop global is exported under.
 const GlobalName = "wasitls:stop"
 
+// StartName is the name a module's start function is exported under once
+// Instrument dropped its start section: the host calls it after arming
+// the stop global, before anything else of the module runs.
+const StartName = "wasitls:start"
+
 // Section ids (Core Specification 2.0, Section 5.5.2).
 const (
-	sectionCustom  = 0
-	sectionImport  = 2
-	sectionTable   = 4
-	sectionGlobal  = 6
-	sectionExport  = 7
-	sectionStart   = 8
-	sectionElement = 9
-	sectionCode    = 10
-	sectionDataCnt = 12
-	sectionTag     = 13
+	sectionCustom   = 0
+	sectionType     = 1
+	sectionImport   = 2
+	sectionFunction = 3
+	sectionTable    = 4
+	sectionGlobal   = 6
+	sectionExport   = 7
+	sectionStart    = 8
+	sectionElement  = 9
+	sectionCode     = 10
+	sectionDataCnt  = 12
+	sectionTag      = 13
 )
 
 // order is the position of each known non-custom section in a module.
@@ -75,6 +82,8 @@ func Instrument(wasm []byte) ([]byte, error) {
 		off  int // of the body in wasm
 	}
 	var sections []section
+	var start []byte // the start section's function index, when it has one
+	startOff, lastRank := 0, 0
 	r := &reader{b: wasm, pos: 8}
 	for r.pos < len(r.b) {
 		id := r.byte()
@@ -84,13 +93,30 @@ func Instrument(wasm []byte) ([]byte, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		if id == sectionStart {
-			return nil, &Error{off - 1, "the module has a start section: its start function runs before the host can set the stop global"}
-		}
 		if id != sectionCustom {
-			if _, ok := order[id]; !ok {
+			rank, ok := order[id]
+			if !ok {
 				return nil, &Error{off - 1, fmt.Sprintf("unknown section id %d", id)}
 			}
+			// Out of order or repeated, the module is invalid; it must
+			// stay so once its start section is dropped.
+			if rank <= lastRank {
+				return nil, &Error{off - 1, fmt.Sprintf("section id %d out of order or repeated", id)}
+			}
+			lastRank = rank
+		}
+		if id == sectionStart {
+			// Its function would run while the module is instantiated,
+			// before the host can reach the global: it is exported
+			// instead, for the host to call once the global is armed.
+			sr := &reader{b: body, base: off}
+			sr.u32()
+			sr.end("start section")
+			if sr.err != nil {
+				return nil, sr.err
+			}
+			start, startOff = body, off
+			continue
 		}
 		if id != sectionCustom && id != sectionDataCnt {
 			// Every item of a vector takes a byte at least: a count past
@@ -146,6 +172,17 @@ func Instrument(wasm []byte) ([]byte, error) {
 			}
 		}
 	}
+	if start != nil {
+		bodies := map[byte]sectionBody{}
+		for _, s := range sections {
+			if s.id == sectionType || s.id == sectionFunction {
+				bodies[s.id] = sectionBody{s.body, s.off}
+			}
+		}
+		if err := checkStart(start, startOff, bodies, imported.funcTypes); err != nil {
+			return nil, err
+		}
+	}
 	g := uint64(imported.globals) + uint64(definedGlobals)
 	t := uint64(imported.tables) + uint64(definedTables)
 	if g+2 > 1<<32-1 || t+1 > 1<<32-1 {
@@ -173,6 +210,9 @@ func Instrument(wasm []byte) ([]byte, error) {
 			wasmbin.Cat([]byte{wasmbin.I32, 0x01}, wasmbin.I32Const(Period), []byte{0x0b}), // countdown
 		},
 		sectionExport: {wasmbin.Cat(wasmbin.Name(GlobalName), []byte{wasmbin.ExportGlobal}, wasmbin.ULEB(uint64(ix.stop)))},
+	}
+	if start != nil {
+		adds[sectionExport] = append(adds[sectionExport], wasmbin.Cat(wasmbin.Name(StartName), []byte{wasmbin.ExportFunc}, start))
 	}
 
 	out := append([]byte(nil), wasm[:8]...)
@@ -216,8 +256,12 @@ func appendItems(body []byte, off int, items [][]byte) []byte {
 	return wasmbin.Cat(wasmbin.ULEB(uint64(n)+uint64(len(items))), body[r.pos:], wasmbin.Cat(items...))
 }
 
-// counts are the imported tables and globals.
-type counts struct{ tables, globals uint32 }
+// counts are the imported tables and globals, and the type index of each
+// imported function.
+type counts struct {
+	tables, globals uint32
+	funcTypes       []uint32
+}
 
 // indices are those of what Instrument adds.
 type indices struct{ stop, count, table uint32 }
@@ -232,7 +276,7 @@ func countImports(body []byte, off int) (counts, error) {
 		r.name()
 		switch kind := r.byte(); kind {
 		case 0x00: // function: type index
-			r.u32()
+			c.funcTypes = append(c.funcTypes, r.u32())
 		case 0x01: // table: reference type, limits
 			c.tables++
 			r.byte()
@@ -254,7 +298,64 @@ func countImports(body []byte, off int) (counts, error) {
 	return c, r.err
 }
 
-// checkExports refuses a module that already exports GlobalName, or that
+// A sectionBody is a section's body and its offset in the module.
+type sectionBody struct {
+	body []byte
+	off  int
+}
+
+// checkStart refuses a start function (start, at off) that is not a
+// function of type [] -> [], as validation would have: exported instead,
+// it would be called whatever its type. bodies are the type and function
+// sections' bodies and offsets (nil when absent), imported the type
+// index of each imported function.
+func checkStart(start []byte, off int, bodies map[byte]sectionBody, imported []uint32) error {
+	idx := (&reader{b: start}).u32()
+	var typ uint32
+	if idx < uint32(len(imported)) {
+		typ = imported[idx]
+	} else {
+		fs := bodies[sectionFunction]
+		r := &reader{b: fs.body, base: fs.off}
+		n := r.u32()
+		i := idx - uint32(len(imported))
+		if fs.body == nil || i >= n {
+			return &Error{off, fmt.Sprintf("start function %d does not exist", idx)}
+		}
+		for j := uint32(0); j <= i && r.err == nil; j++ {
+			typ = r.u32()
+		}
+		if r.err != nil {
+			return r.err
+		}
+	}
+	ts := bodies[sectionType]
+	r := &reader{b: ts.body, base: ts.off}
+	n := r.u32()
+	if ts.body == nil || typ >= n {
+		return &Error{off, fmt.Sprintf("start function %d has no valid type", idx)}
+	}
+	for j := uint32(0); j <= typ && r.err == nil; j++ {
+		if form := r.byte(); form != 0x60 && r.err == nil {
+			r.fail(fmt.Sprintf("function type form 0x%02x", form))
+		}
+		np := r.u32()
+		for k := uint32(0); k < np && r.err == nil; k++ {
+			r.valtype()
+		}
+		nr := r.u32()
+		for k := uint32(0); k < nr && r.err == nil; k++ {
+			r.valtype()
+		}
+		if j == typ && r.err == nil && (np != 0 || nr != 0) {
+			return &Error{off, fmt.Sprintf("start function %d does not have the type [] -> []", idx)}
+		}
+	}
+	return r.err
+}
+
+// checkExports refuses a module that already exports GlobalName or
+// StartName, or that
 // exports a global or table at or past what Instrument adds (see
 // checkIndices).
 func checkExports(body []byte, off int, ix indices) error {
@@ -262,9 +363,9 @@ func checkExports(body []byte, off int, ix indices) error {
 	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		at := r.pos
-		if r.name() == GlobalName {
+		if name := r.name(); name == GlobalName || name == StartName {
 			r.pos = at
-			r.fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", GlobalName))
+			r.fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", name))
 		}
 		kind := r.byte()
 		at = r.pos

@@ -104,6 +104,44 @@ func TestStopsSpinningGuest(t *testing.T) {
 	}
 }
 
+// TestStartExported: a module's start function is exported under
+// StartName instead of running at instantiation, for the host to call
+// once the stop global is armed.
+func TestStartExported(t *testing.T) {
+	var m wasmbin.Module
+	g := m.Global(wasmbin.I32, true, wasmbin.I32Const(0))
+	m.Export("g", wasmbin.ExportGlobal, g)
+	m.ImportFunc("env", "nop", m.Type(nil, nil)) // the start function's index counts it
+	m.Start(m.Func(m.Type(nil, nil), nil, wasmbin.Cat(wasmbin.I32Const(7), []byte{0x24}, wasmbin.ULEB(uint64(g)))))
+	out, err := stopcheck.Instrument(m.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	if _, err := r.NewHostModuleBuilder("env").NewFunctionBuilder().WithFunc(func() {}).Export("nop").Instantiate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mod, err := r.Instantiate(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := mod.ExportedGlobal("g").Get(); v != 0 {
+		t.Fatalf("g = %d after instantiation: the start function ran", v)
+	}
+	start := mod.ExportedFunction(stopcheck.StartName)
+	if start == nil {
+		t.Fatalf("no export %q", stopcheck.StartName)
+	}
+	if _, err := start.Call(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := mod.ExportedGlobal("g").Get(); v != 7 {
+		t.Fatalf("g = %d after calling the start function, want 7", v)
+	}
+}
+
 // TestKeepsIndices checks an existing global keeps its index and value.
 func TestKeepsIndices(t *testing.T) {
 	mod := instantiate(t, spinModule(), 0)
@@ -168,7 +206,24 @@ func TestRefuses(t *testing.T) {
 		{"after end", body(0x0b, 0x01), "after the function's end"},
 		{"section id", append(append([]byte(nil), valid...), 0x0e, 0x00), "unknown section id 14"},
 		{"instrumented", withExport, "already exports"},
-		{"start", wasmbin.Cat(valid, wasmbin.Section(8, []byte{0x00})), "start section"},
+		// A start section Instrument drops must have been valid.
+		{"start order", wasmbin.Cat(valid, wasmbin.Section(8, []byte{0x00})), "out of order"},
+		{"start type", func() []byte {
+			var m wasmbin.Module
+			m.Start(m.Func(m.Type([]byte{wasmbin.I32}, nil), nil, nil))
+			return m.Bytes()
+		}(), "does not have the type [] -> []"},
+		{"start index", func() []byte {
+			var m wasmbin.Module
+			m.Func(m.Type(nil, nil), nil, nil)
+			m.Start(1)
+			return m.Bytes()
+		}(), "does not exist"},
+		{"start name", func() []byte {
+			var m wasmbin.Module
+			m.Export(stopcheck.StartName, wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, nil))
+			return m.Bytes()
+		}(), "already exports"},
 		// An invalid module naming what Instrument adds would become
 		// valid, the guest writing its own countdown and stop flag.
 		{"countdown set", body(0x03, 0x40, 0x41, 0x01, 0x24, 0x01, 0x0c, 0x00, 0x0b), "global index past"},
