@@ -21,6 +21,7 @@ type ComponentInstance struct {
 	comp   *component.Instance
 	ctx    context.Context
 	cancel context.CancelFunc
+	stop   func(reason error) // sets the stop globals (Config.StopFlag); nil without
 
 	closeOnce sync.Once
 	closeErr  error
@@ -37,6 +38,9 @@ func (inst *ComponentInstance) Component() *component.Instance { return inst.com
 // and closes its core module instances. It is idempotent.
 func (inst *ComponentInstance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
+		if inst.stop != nil {
+			inst.stop(ErrClosed)
+		}
 		inst.cancel()
 		err1 := inst.close(ctx)
 		var err3 error
@@ -53,18 +57,38 @@ func (inst *ComponentInstance) Close(ctx context.Context) error {
 // compatible 0.2.N) with the canonical options of each `canon lower`. The
 // instance stays alive: call Run for a command, or the exports through
 // Component with inst.Context(), and Close it when done.
+//
+// Under Config.StopFlag, every core module is compiled with the stop
+// global (see CompileModule), set when ctx ends or the instance is
+// closed: a call of an export stopped so returns an error wrapping
+// ErrStopped and the reason, Run a context-cancelled exit.
 func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig) (*ComponentInstance, error) {
-	if rt.cfg.StopFlag {
-		return nil, errors.New("runtime: Config.StopFlag is set (the wazero runtime has no termination checks) " +
-			"but components are compiled without the stop global: run them under NewRuntimeConfig")
-	}
 	g, ctx, err := rt.newGuest(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &ComponentInstance{Guest: g, ctx: ctx, cancel: cancel}
-	comp, err := component.Instantiate(ctx, rt.r, c, g.cabi, rt.linker)
+	var comp *component.Instance
+	if rt.cfg.StopFlag {
+		// Every core module with the stop global, armed before any
+		// runs (their start functions run during the instantiation).
+		stop := &component.Stop{}
+		var once sync.Once
+		inst.stop = func(reason error) {
+			once.Do(func() {
+				g.cabi.SetStopped(fmt.Errorf("%w: %w", ErrStopped, reason))
+				stop.Set()
+			})
+		}
+		context.AfterFunc(ctx, func() { inst.stop(context.Cause(ctx)) })
+		comp, err = component.InstantiateStop(ctx, rt.r, c, g.cabi, rt.linker, stop)
+		if err != nil {
+			err = inst.stopError(err)
+		}
+	} else {
+		comp, err = component.Instantiate(ctx, rt.r, c, g.cabi, rt.linker)
+	}
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a component that failed to instantiate

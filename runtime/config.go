@@ -26,8 +26,9 @@ type Config struct {
 	// StopFlag declares that the wazero.Runtime has no termination checks
 	// (NewFastRuntimeConfig): guests are stopped by the global that
 	// CompileModule adds to them. Instantiate then refuses a module
-	// CompileModule did not compile, and InstantiateComponent refuses
-	// components (whose core modules it compiles without the global).
+	// CompileModule did not compile, and InstantiateComponent compiles
+	// every core module of a component with the global
+	// (component.InstantiateStop), failing on one the rewriter refuses.
 	StopFlag bool
 }
 

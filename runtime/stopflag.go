@@ -122,12 +122,17 @@ func (inst *Instance) CallError(err error) error {
 	if err == nil {
 		return nil
 	}
-	err = inst.state.exitError(err)
+	return inst.stopError(inst.state.exitError(err))
+}
+
+// stopError is err, the error of a call into the guest, or the stop when
+// the runtime stopped the guest and err is not an exit.
+func (g *Guest) stopError(err error) error {
 	var ee *sys.ExitError
 	if err == nil || errors.As(err, &ee) {
 		return err
 	}
-	if stop := inst.cabi.Stopped(); stop != nil {
+	if stop := g.cabi.Stopped(); stop != nil {
 		return stop
 	}
 	return err

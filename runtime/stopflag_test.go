@@ -111,6 +111,50 @@ func spinReactor() []byte {
 	return m.Bytes()
 }
 
+// wantStop waits for done and checks it reports the stop (ErrStopped)
+// and reason within stopBound, not the stop check's bare trap.
+func wantStop(t *testing.T, done <-chan error, reason error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, runtime.ErrStopped) || !errors.Is(err, reason) {
+			t.Fatalf("err = %v, want runtime.ErrStopped and %v", err, reason)
+		}
+		if strings.Contains(err.Error(), "unreachable") {
+			t.Fatalf("err = %v, names the stop check's trap", err)
+		}
+	case <-time.After(stopBound):
+		t.Fatalf("the spinning call did not stop within %v", stopBound)
+	}
+}
+
+// A closer is an Instance or a ComponentInstance.
+type closer interface{ Close(context.Context) error }
+
+// stopCases runs the call spin starts, on an instance it makes with ctx,
+// stopped by a cancelled context, a deadline and Close.
+func stopCases(t *testing.T, spin func(t *testing.T, ctx context.Context) (closer, <-chan error)) {
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		inst, done := spin(t, ctx)
+		defer inst.Close(context.Background())
+		cancel()
+		wantStop(t, done, context.Canceled)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		inst, done := spin(t, ctx)
+		defer inst.Close(context.Background())
+		wantStop(t, done, context.DeadlineExceeded)
+	})
+	t.Run("close", func(t *testing.T) {
+		inst, done := spin(t, context.Background())
+		inst.Close(context.Background())
+		wantStop(t, done, runtime.ErrClosed)
+	})
+}
+
 // spinCallers are the ways an embedder calls a reactor's export, each
 // returning the call's error: Instance.Call, wazero's api.Function with
 // Instance.CallError, and the generated callers' two paths through cabi
@@ -175,39 +219,7 @@ func TestStopFlagWasmLoop(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 				return inst, done
 			}
-			wantStop := func(t *testing.T, done <-chan error, reason error) {
-				t.Helper()
-				select {
-				case err := <-done:
-					if !errors.Is(err, runtime.ErrStopped) || !errors.Is(err, reason) {
-						t.Fatalf("err = %v, want runtime.ErrStopped and %v", err, reason)
-					}
-					if strings.Contains(err.Error(), "unreachable") {
-						t.Fatalf("err = %v, names the stop check's trap", err)
-					}
-				case <-time.After(stopBound):
-					t.Fatalf("the spinning call did not stop within %v", stopBound)
-				}
-			}
-			t.Run("cancel", func(t *testing.T) {
-				ctx, cancel := context.WithCancel(context.Background())
-				inst, done := spin(t, ctx)
-				defer inst.Close(context.Background())
-				cancel()
-				wantStop(t, done, context.Canceled)
-			})
-			t.Run("deadline", func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-				defer cancel()
-				inst, done := spin(t, ctx)
-				defer inst.Close(context.Background())
-				wantStop(t, done, context.DeadlineExceeded)
-			})
-			t.Run("close", func(t *testing.T) {
-				inst, done := spin(t, context.Background())
-				inst.Close(context.Background())
-				wantStop(t, done, runtime.ErrClosed)
-			})
+			stopCases(t, func(t *testing.T, ctx context.Context) (closer, <-chan error) { return spin(t, ctx) })
 			t.Run("own-trap", func(t *testing.T) {
 				// The guest's own unreachable, not stopped, is the trap.
 				inst, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{})
@@ -225,8 +237,7 @@ func TestStopFlagWasmLoop(t *testing.T) {
 }
 
 // TestStopFlagRefusesUncheckedGuests: under Config.StopFlag, a module
-// wazero compiled directly, which nothing could stop, is refused, and so
-// is a component.
+// wazero compiled directly, which nothing could stop, is refused.
 func TestStopFlagRefusesUncheckedGuests(t *testing.T) {
 	ctx := context.Background()
 	rt := fastRuntime(t, runtime.Config{})
@@ -236,13 +247,6 @@ func TestStopFlagRefusesUncheckedGuests(t *testing.T) {
 	}
 	if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{}); err == nil || !strings.Contains(err.Error(), "runtime.CompileModule") {
 		t.Fatalf("Instantiate = %v, want the refusal of an uninstrumented module", err)
-	}
-	c, err := component.Parse(cguest.Build(t, cguest.Spec{Sources: []string{"testdata/components/hello.c"}, Adapter: cguest.Command}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rt.InstantiateComponent(ctx, c, runtime.ModuleConfig{}); err == nil || !strings.Contains(err.Error(), "StopFlag") {
-		t.Fatalf("InstantiateComponent = %v, want the refusal of a component", err)
 	}
 	// A module with the global's name but not compiled by CompileModule.
 	var m wasmbin.Module
@@ -260,7 +264,7 @@ func TestStopFlagRefusesUncheckedGuests(t *testing.T) {
 // TestStopFlagInstrumentsEveryGuest: every guest of the repository's
 // tests, Go and C, compiles once instrumented, and so do the core modules
 // of components, those with a start section (the preview1 command
-// adapter's) included (components do not run under Config.StopFlag yet).
+// adapter's) included.
 func TestStopFlagInstrumentsEveryGuest(t *testing.T) {
 	ctx := context.Background()
 	rt := fastRuntime(t, runtime.Config{})
@@ -383,4 +387,73 @@ func TestStopFlagStartSection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// spinComponent builds testdata/components/spin, a reactor component whose
+// export spin loops without end and whose export boom traps.
+func spinComponent(t *testing.T) *component.Component {
+	c, err := component.Parse(cguest.Build(t, cguest.Spec{
+		Sources: []string{"testdata/components/spin/spin.c"},
+		CFlags:  []string{"-nostdlib", "-Wl,--no-entry"},
+		WIT:     "testdata/components/spin/spin.wit", World: "spin",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestStopFlagComponent: under Config.StopFlag, a component's export
+// spinning in a wasm loop is stopped by a cancelled context, a deadline
+// and ComponentInstance.Close, and reports the stop and why; its own trap
+// reports as the trap. A command component (the preview1 adapter's core
+// module has a start section) runs.
+func TestStopFlagComponent(t *testing.T) {
+	rt := fastRuntime(t, runtime.Config{})
+	c := spinComponent(t)
+	spin := func(t *testing.T, ctx context.Context) (*runtime.ComponentInstance, <-chan error) {
+		inst, err := rt.InstantiateComponent(ctx, c, runtime.ModuleConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := inst.Component().Func("spin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Call(inst.Context())
+			done <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		return inst, done
+	}
+	stopCases(t, func(t *testing.T, ctx context.Context) (closer, <-chan error) { return spin(t, ctx) })
+	t.Run("own-trap", func(t *testing.T) {
+		inst, err := rt.InstantiateComponent(context.Background(), c, runtime.ModuleConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inst.Close(context.Background())
+		f, err := inst.Component().Func("boom")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Call(inst.Context()); err == nil || errors.Is(err, runtime.ErrStopped) || !strings.Contains(err.Error(), "unreachable") {
+			t.Fatalf("err = %v, want the guest's unreachable trap", err)
+		}
+	})
+	t.Run("command", func(t *testing.T) {
+		hello, err := component.Parse(cguest.Build(t, cguest.Spec{Sources: []string{"testdata/components/hello.c"}, Adapter: cguest.Command}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &strings.Builder{}
+		if err := rt.RunComponent(context.Background(), hello, runtime.ModuleConfig{Stdout: out, Args: []string{"hello"}}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "arg 0: hello") {
+			t.Fatalf("stdout %q", out.String())
+		}
+	})
 }

@@ -232,14 +232,25 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cf
 }
 
 // compile makes the wazero runtime the guest runs on and compiles a core
-// module. A core module runs with the stop flag (runtime.CompileModule,
-// cfg.StopFlag); a component, whose core modules have no flag, and a
-// module the flag's rewriter refuses (an instruction it does not know, a
-// name it reserves) run with wazero's own termination checks, the latter
+// module. A core module and a component run with the stop flag
+// (runtime.CompileModule, cfg.StopFlag, the runtime compiling a
+// component's core modules with it); a module, or a component with a core
+// module, that the flag's rewriter refuses (an instruction it does not
+// know, a name it reserves) runs with wazero's own termination checks,
 // with a note on stderr.
 func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *runtime.Config, stderr io.Writer) (wazero.Runtime, wazero.CompiledModule, error) {
 	if comp != nil {
-		return wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig()), nil, nil
+		// Every core module must take the flag, or none runs with it.
+		for _, d := range comp.Defs {
+			if cm, ok := d.(component.CoreModule); ok {
+				if _, err := stopcheck.Instrument(cm.Bytes); err != nil {
+					fmt.Fprintf(stderr, "wasitls: running the component with wazero's termination checks (slower): %v\n", err)
+					return wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig()), nil, nil
+				}
+			}
+		}
+		cfg.StopFlag = true
+		return wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig()), nil, nil
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
 	compiled, err := runtime.CompileModule(ctx, r, wasm)

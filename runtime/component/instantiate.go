@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
 // A Linker supplies the host functions a component's imports bind to; the
@@ -31,6 +32,7 @@ type state struct {
 	ci     *cabi.Instance
 	linker Linker
 
+	stop     *Stop // the stop flag's globals (stop.go), or nil without it
 	compiled map[*CoreModule]wazero.CompiledModule
 	modules  []api.Module // instantiated, in order
 	batch    *hostBatch   // canonical built-ins not yet instantiated
@@ -43,7 +45,12 @@ type state struct {
 // the context of the instantiation (it must carry what the host functions
 // need, as for a core module) and of the core start functions.
 func Instantiate(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker) (*Instance, error) {
-	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, compiled: map[*CoreModule]wazero.CompiledModule{}}
+	return instantiateWith(ctx, r, c, ci, linker, nil)
+}
+
+// instantiateWith is Instantiate, and InstantiateStop when stop is set.
+func instantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, stop *Stop) (*Instance, error) {
+	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: stop, compiled: map[*CoreModule]wazero.CompiledModule{}}
 	top := &scope{state: st, exports: &cinstance{}}
 	inst := &Instance{ci: ci, state: st}
 	if err := top.run(c); err != nil {
@@ -389,6 +396,11 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		compiled = st.compiled[key]
 	}
 	if compiled == nil {
+		if st.stop != nil {
+			if b, err = stopcheck.Instrument(b); err != nil {
+				return nil, fmt.Errorf("core module: %w", err)
+			}
+		}
 		compiled, err = st.r.CompileModule(st.ctx, b)
 		if err != nil {
 			return nil, fmt.Errorf("compiling core module: %w", err)
@@ -403,6 +415,14 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		return nil, fmt.Errorf("instantiating core module: %w", err)
 	}
 	st.modules = append(st.modules, mod)
+	if st.stop != nil {
+		if err := st.stop.hold(mod); err != nil {
+			return nil, err
+		}
+		if err := st.startCore(mod); err != nil {
+			return nil, err
+		}
+	}
 	return mod, nil
 }
 

@@ -102,6 +102,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 	res, err := l.fn.Call(ctx, flat...)
 	returned = err == nil
 	f.inst.halt(err)
+	err = f.inst.stopped(f.Name, err)
 	if lerr := m.endLoans(); lerr != nil && err == nil {
 		err = fmt.Errorf("component: %s: %w", f.Name, lerr)
 	}
