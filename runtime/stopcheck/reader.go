@@ -1,6 +1,9 @@
 package stopcheck
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // A reader decodes a byte slice; the first error sticks and every later
 // read returns zero.
@@ -9,6 +12,9 @@ type reader struct {
 	pos  int
 	base int // offset of b in the module, for errors
 	err  error
+	// added, when set, are the indices Instrument adds: global and table
+	// indices at or past them fail (see instrumentFunc).
+	added *indices
 }
 
 func (r *reader) fail(msg string) {
@@ -149,6 +155,36 @@ func (r *reader) blocktype() {
 	}
 }
 
+// global reads a global index.
+func (r *reader) global() {
+	if at := r.pos; r.u32() >= r.addedGlobal() && r.err == nil {
+		r.pos = at
+		r.fail("a global index past the module's globals")
+	}
+}
+
+// table reads a table index.
+func (r *reader) table() {
+	if at := r.pos; r.u32() >= r.addedTable() && r.err == nil {
+		r.pos = at
+		r.fail("a table index past the module's tables")
+	}
+}
+
+func (r *reader) addedGlobal() uint32 {
+	if r.added == nil {
+		return math.MaxUint32
+	}
+	return r.added.stop
+}
+
+func (r *reader) addedTable() uint32 {
+	if r.added == nil {
+		return math.MaxUint32
+	}
+	return r.added.table
+}
+
 // expr reads a constant expression, up to and including its end.
 func (r *reader) expr() {
 	for r.err == nil {
@@ -188,14 +224,18 @@ func (r *reader) immediates(op byte) {
 		r.u32()
 	case op == 0x11, op == 0x13: // call_indirect, return_call_indirect: type, table
 		r.u32()
-		r.u32()
+		r.table()
 	case op == 0x1c: // select t*
 		n := r.u32()
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			r.valtype()
 		}
-	case op >= 0x20 && op <= 0x26: // local.get/set/tee, global.get/set, table.get/set
+	case op >= 0x20 && op <= 0x22: // local.get/set/tee
 		r.u32()
+	case op == 0x23, op == 0x24: // global.get/set
+		r.global()
+	case op == 0x25, op == 0x26: // table.get/set
+		r.table()
 	case op >= 0x28 && op <= 0x3e: // loads and stores
 		r.memarg()
 	case op == 0x3f, op == 0x40: // memory.size, memory.grow
@@ -242,14 +282,14 @@ func (r *reader) misc(at int) {
 		r.u32()
 	case sub == 12: // table.init: element, table
 		r.u32()
-		r.u32()
+		r.table()
 	case sub == 13: // elem.drop
 		r.u32()
 	case sub == 14: // table.copy: table, table
-		r.u32()
-		r.u32()
+		r.table()
+		r.table()
 	case sub >= 15 && sub <= 17: // table.grow, table.size, table.fill
-		r.u32()
+		r.table()
 	default:
 		if r.err == nil {
 			r.pos = at

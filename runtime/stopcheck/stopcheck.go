@@ -357,9 +357,9 @@ func checkStart(start []byte, off int, bodies map[byte]sectionBody, imported []u
 // checkExports refuses a module that already exports GlobalName or
 // StartName, or that
 // exports a global or table at or past what Instrument adds (see
-// checkIndices).
+// reader.global and reader.table).
 func checkExports(body []byte, off int, ix indices) error {
-	r := &reader{b: body, base: off}
+	r := &reader{b: body, base: off, added: &ix}
 	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		at := r.pos
@@ -367,12 +367,13 @@ func checkExports(body []byte, off int, ix indices) error {
 			r.pos = at
 			r.fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", name))
 		}
-		kind := r.byte()
-		at = r.pos
-		idx := r.u32()
-		if r.err == nil && (kind == 0x01 && idx >= ix.table || kind == 0x03 && idx >= ix.stop) {
-			r.pos = at
-			r.fail("an export of a table or global past the module's own")
+		switch r.byte() {
+		case 0x01:
+			r.table()
+		case 0x03:
+			r.global()
+		default:
+			r.u32()
 		}
 	}
 	r.end("export section")
@@ -382,29 +383,7 @@ func checkExports(body []byte, off int, ix indices) error {
 // checkElements refuses an element segment whose table, or an
 // instruction of whose expressions, is at or past what Instrument adds.
 func checkElements(body []byte, off int, ix indices) error {
-	r := &reader{b: body, base: off}
-	table := func() {
-		if at := r.pos; r.u32() >= ix.table && r.err == nil {
-			r.pos = at
-			r.fail("an element segment of a table past the module's tables")
-		}
-	}
-	expr := func() {
-		for r.err == nil {
-			at := r.pos
-			op := r.byte()
-			r.immediates(op)
-			if r.err == nil {
-				c := &reader{b: r.b[:r.pos], pos: at, base: r.base}
-				if checkIndices(c, ix); c.err != nil {
-					r.err = c.err
-				}
-			}
-			if op == 0x0b {
-				return
-			}
-		}
-	}
+	r := &reader{b: body, base: off, added: &ix}
 	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		flags := r.u32()
@@ -413,10 +392,10 @@ func checkElements(body []byte, off int, ix indices) error {
 			break
 		}
 		if flags == 2 || flags == 6 {
-			table()
+			r.table()
 		}
 		if flags&1 == 0 { // active: an offset
-			expr()
+			r.expr()
 		}
 		if flags&3 != 0 { // an element kind or reference type
 			r.byte()
@@ -424,7 +403,7 @@ func checkElements(body []byte, off int, ix indices) error {
 		m := r.u32()
 		for j := uint32(0); j < m && r.err == nil; j++ {
 			if flags&4 != 0 {
-				expr()
+				r.expr()
 			} else {
 				r.u32()
 			}
@@ -461,51 +440,13 @@ func instrumentCode(body []byte, off int, ix indices) ([]byte, error) {
 	return out, nil
 }
 
-// checkIndices fails r, positioned at an instruction that was read
-// whole, when it names a global index at or past ix.stop or a table
-// index at or past ix.table: those are what Instrument adds.
-func checkIndices(r *reader, ix indices) {
-	global := func() {
-		if at := r.pos; r.u32() >= ix.stop && r.err == nil {
-			r.pos = at
-			r.fail("a global index past the module's globals")
-		}
-	}
-	table := func() {
-		if at := r.pos; r.u32() >= ix.table && r.err == nil {
-			r.pos = at
-			r.fail("a table index past the module's tables")
-		}
-	}
-	switch op := r.byte(); op {
-	case 0x23, 0x24: // global.get, global.set
-		global()
-	case 0x25, 0x26: // table.get, table.set
-		table()
-	case 0x11, 0x13: // call_indirect, return_call_indirect: type, table
-		r.u32()
-		table()
-	case 0xfc:
-		switch r.u32() {
-		case 12: // table.init: element, table
-			r.u32()
-			table()
-		case 14: // table.copy: table, table
-			table()
-			table()
-		case 15, 16, 17: // table.grow, table.size, table.fill
-			table()
-		}
-	}
-}
-
 // instrumentFunc rewrites one function body: locals, then instructions.
 // An instruction naming a global or table at or past the first index
 // Instrument adds is refused: the input was not valid, and the rewrite
 // would make it valid with the guest free to write the stop and
 // countdown globals (and so to spin without ever leaving native code).
 func instrumentFunc(fn []byte, off int, check []byte, ix indices) ([]byte, error) {
-	r := &reader{b: fn, base: off}
+	r := &reader{b: fn, base: off, added: &ix}
 	groups := r.u32()
 	var locals uint64
 	for i := uint32(0); i < groups && r.err == nil; i++ {
@@ -541,12 +482,6 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices) ([]byte, error
 			tail = true
 		}
 		r.immediates(op)
-		if r.err == nil {
-			c := &reader{b: r.b[:r.pos], pos: at, base: r.base}
-			if checkIndices(c, ix); c.err != nil {
-				return nil, c.err
-			}
-		}
 		switch op {
 		case 0x02, 0x04: // block, if
 			depth++
