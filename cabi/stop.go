@@ -1,5 +1,11 @@
 package cabi
 
+import (
+	"errors"
+
+	"github.com/tetratelabs/wazero/sys"
+)
+
 // Stopping: an embedder that stops a guest from outside (package runtime
 // sets the stop global of a module compiled with its stop flag when the
 // instance's context ends or the instance is closed) records why with
@@ -25,6 +31,20 @@ func (inst *Instance) Stopped() error {
 		return r.err
 	}
 	return nil
+}
+
+// StopError is err, the error of a call into the guest, or the recorded
+// stop when the embedder stopped the guest and err is not an exit
+// (*sys.ExitError), which the guest chose itself.
+func (inst *Instance) StopError(err error) error {
+	var exit *sys.ExitError
+	if err == nil || errors.As(err, &exit) {
+		return err
+	}
+	if stop := inst.Stopped(); stop != nil {
+		return stop
+	}
+	return err
 }
 
 // callTrap is the *Trap of the export call fn that failed with err (what

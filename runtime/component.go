@@ -74,14 +74,7 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 		// Every core module with the stop global, armed before any
 		// runs (their start functions run during the instantiation).
 		stop := &component.Stop{}
-		var once sync.Once
-		inst.stop = func(reason error) {
-			once.Do(func() {
-				g.cabi.SetStopped(fmt.Errorf("%w: %w", ErrStopped, reason))
-				stop.Set()
-			})
-		}
-		context.AfterFunc(ctx, func() { inst.stop(context.Cause(ctx)) })
+		inst.stop = stopper(ctx, g.cabi, stop.Set)
 		comp, err = component.InstantiateStop(ctx, rt.r, c, g.cabi, rt.linker, stop)
 		if err != nil {
 			err = inst.stopError(err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
@@ -92,25 +91,32 @@ var ErrStopped = errors.New("runtime: the guest was stopped")
 var ErrClosed = errors.New("the instance was closed")
 
 // armStop makes the end of ctx set the stop global of mod, and returns
-// the function that sets it now; both record why in ci first, so that the
-// trap the guest's stop check raises is reported as the stop.
+// the function that sets it now (see stopper).
 func armStop(ctx context.Context, mod api.Module, ci *cabi.Instance) (func(reason error), error) {
-	g, ok := mod.ExportedGlobal(stopcheck.GlobalName).(api.MutableGlobal)
-	if !ok || g.Type() != api.ValueTypeI32 {
-		return nil, fmt.Errorf("runtime: the module has no mutable i32 global %q", stopcheck.GlobalName)
+	g, err := stopcheck.Global(mod)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	// A plain store, read by the guest's native code (see the stopcheck
-	// package on its visibility); once, since Close and the context's
-	// end both set it, from different goroutines.
+	// package on its visibility).
+	return stopper(ctx, ci, func() { g.Set(1) }), nil
+}
+
+// stopper returns the function that stops a guest for a reason, once
+// (Close and the end of ctx both call it, from different goroutines): it
+// records why in ci, so that the trap the guest's stop check raises is
+// reported as the stop, then calls set. The end of ctx calls it with the
+// context's cause.
+func stopper(ctx context.Context, ci *cabi.Instance, set func()) func(reason error) {
 	var once sync.Once
 	stop := func(reason error) {
 		once.Do(func() {
 			ci.SetStopped(fmt.Errorf("%w: %w", ErrStopped, reason))
-			g.Set(1)
+			set()
 		})
 	}
 	context.AfterFunc(ctx, func() { stop(context.Cause(ctx)) })
-	return stop, nil
+	return stop
 }
 
 // CallError classifies err, the error of a call into the guest's exports
@@ -127,16 +133,7 @@ func (inst *Instance) CallError(err error) error {
 
 // stopError is err, the error of a call into the guest, or the stop when
 // the runtime stopped the guest and err is not an exit.
-func (g *Guest) stopError(err error) error {
-	var ee *sys.ExitError
-	if err == nil || errors.As(err, &ee) {
-		return err
-	}
-	if stop := g.cabi.Stopped(); stop != nil {
-		return stop
-	}
-	return err
-}
+func (g *Guest) stopError(err error) error { return g.cabi.StopError(err) }
 
 // Call calls the guest's export name with params and inst.Context(), and
 // returns its results, or the error as [Instance.CallError] classifies it.

@@ -2,13 +2,11 @@ package component
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
@@ -46,9 +44,9 @@ func (s *Stop) Set() {
 
 // hold adds the stop global of mod, setting it when the Stop was set.
 func (s *Stop) hold(mod api.Module) error {
-	g, ok := mod.ExportedGlobal(stopcheck.GlobalName).(api.MutableGlobal)
-	if !ok || g.Type() != api.ValueTypeI32 {
-		return fmt.Errorf("core module has no mutable i32 global %q", stopcheck.GlobalName)
+	g, err := stopcheck.Global(mod)
+	if err != nil {
+		return fmt.Errorf("core module: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,11 +82,10 @@ func (st *state) startCore(mod api.Module) error {
 // stopped is err, the error of the call of the export name, or the stop
 // the embedder recorded (cabi.Instance.SetStopped) when err is a trap.
 func (inst *Instance) stopped(name string, err error) error {
-	var exit *sys.ExitError
-	if err == nil || inst.ci == nil || errors.As(err, &exit) {
+	if inst.ci == nil {
 		return err
 	}
-	if stop := inst.ci.Stopped(); stop != nil {
+	if stop := inst.ci.StopError(err); stop != err {
 		return fmt.Errorf("component: %s: %w", name, stop)
 	}
 	return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tetratelabs/wazero/api"
+
 	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
@@ -503,4 +505,14 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices) ([]byte, error
 		return nil, r.err
 	}
 	return out, nil
+}
+
+// Global returns the stop global of an instance of a module Instrument
+// rewrote.
+func Global(mod api.Module) (api.MutableGlobal, error) {
+	g, ok := mod.ExportedGlobal(GlobalName).(api.MutableGlobal)
+	if !ok || g.Type() != api.ValueTypeI32 {
+		return nil, fmt.Errorf("the module has no mutable i32 global %q", GlobalName)
+	}
+	return g, nil
 }
