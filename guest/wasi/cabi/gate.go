@@ -36,9 +36,7 @@ func init() { go gatekeeper() }
 // that have branches of their own; see [Enter] for wrappers that do not.
 func Wait() {
 	if busy {
-		for busy {
-			<-wake
-		}
+		waitFree()
 	}
 }
 
