@@ -42,6 +42,18 @@ import (
 // maxChainDepth bounds the chain walk.
 const maxChainDepth = 10
 
+// maxChainSignatureChecks bounds the signature checks of one walk, ML-DSA
+// signatures checked here and crypto/x509 Verify calls alike, as
+// crypto/x509 bounds its own (maxChainSignatureChecks, also 100). Without
+// it a peer that sends certificates of one name and one key, each signing
+// every other, makes the depth-first walk try every ordering of them: 20
+// such certificates are 10^11 checks, hours of CPU for one handshake that
+// no handshake timeout stops.
+const maxChainSignatureChecks = 100
+
+// errChainChecks ends a walk that used up maxChainSignatureChecks.
+var errChainChecks = fmt.Errorf("tls: gave up validating a certificate chain with ML-DSA signatures after %d signature checks", maxChainSignatureChecks)
+
 // hasMLDSASignature reports whether a certificate of certs is signed with
 // ML-DSA.
 func hasMLDSASignature(certs []*x509.Certificate) bool {
@@ -77,7 +89,8 @@ func verifyChainMLDSA(certs []*x509.Certificate, roots *x509.CertPool, dnsName s
 		CurrentTime:   t,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	}
-	chain, err := walkChain([]*x509.Certificate{leaf}, certs[1:], opts)
+	checks := maxChainSignatureChecks
+	chain, err := walkChain([]*x509.Certificate{leaf}, certs[1:], opts, &checks)
 	if err != nil {
 		return err
 	}
@@ -85,9 +98,12 @@ func verifyChainMLDSA(certs []*x509.Certificate, roots *x509.CertPool, dnsName s
 }
 
 // walkChain extends chain (whose last certificate is not yet anchored) to a
-// trust anchor.
-func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x509.VerifyOptions) ([]*x509.Certificate, error) {
+// trust anchor, with at most *checks signature checks.
+func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x509.VerifyOptions, checks *int) ([]*x509.Certificate, error) {
 	c := chain[len(chain)-1]
+	if *checks--; *checks < 0 {
+		return nil, errChainChecks
+	}
 	// crypto/x509 anchors c if it is a root of the pool or its signature
 	// is classical and leads to one.
 	anchored, x509Err := c.Verify(opts)
@@ -102,7 +118,10 @@ func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x
 		return nil, x509.UnknownAuthorityError{Cert: c}
 	}
 	var lastErr error = x509.UnknownAuthorityError{Cert: c}
-	parents := append(candidates[:len(candidates):len(candidates)], identity.TrustAnchors(opts.Roots, c.RawIssuer)...)
+	// Trust anchors first: a chain that can end here does, before the
+	// peer's certificates spend the budget.
+	anchors := identity.TrustAnchors(opts.Roots, c.RawIssuer)
+	parents := append(anchors[:len(anchors):len(anchors)], candidates...)
 	for _, parent := range parents {
 		if !bytes.Equal(parent.RawSubject, c.RawIssuer) || containsCert(chain, parent) {
 			continue
@@ -111,15 +130,18 @@ func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x
 		if err != nil || mldsaByKey(pub) != p {
 			continue
 		}
+		if *checks--; *checks < 0 {
+			return nil, errChainChecks
+		}
 		// RFC 9881, Section 3: the signature is over the DER
 		// TBSCertificate with an empty context.
 		if !verifyMLDSA(pub, c.RawTBSCertificate, c.Signature) {
 			lastErr = fmt.Errorf("tls: %s signature of %q by %q does not verify", p.sign.Name(), c.Subject, parent.Subject)
 			continue
 		}
-		full, err := walkChain(append(chain, parent), candidates, opts)
-		if err == nil {
-			return full, nil
+		full, err := walkChain(append(chain, parent), candidates, opts, checks)
+		if err == nil || err == errChainChecks {
+			return full, err
 		}
 		lastErr = err
 	}
