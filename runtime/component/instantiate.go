@@ -220,7 +220,15 @@ func (s *scope) alias(a Alias) (item, error) {
 
 // exportCheck verifies that core instance ci exports name with sort so
 // (when ci is instantiated; a host batch exports what it was given).
+// Under the stop flag, the stop global and start function the rewriter
+// exports are the host's: a component that aliases them (to hand the
+// global to another core module, which could clear it between the
+// checks of a spinning one, or to call a start function again) is
+// refused.
 func (st *state) exportCheck(ci *coreInstance, so Sort, name string) error {
+	if st.stop != nil && (name == stopcheck.GlobalName || name == stopcheck.StartName) {
+		return fmt.Errorf("alias of core export %q: a name the host reserves for the stop flag of each core instance", name)
+	}
 	if ci.mod == nil {
 		if ci.batch != nil && so == SortCoreFunc && ci.batch.has(name) {
 			return nil

@@ -15,7 +15,9 @@
 //     the sections the module lacks;
 //
 //   - exports the stop global under [GlobalName] (refusing a module that
-//     already exports that name);
+//     already exports that name, or imports it or [StartName] from any
+//     module: another instance's stop global, which a module that could
+//     write would clear between that instance's checks);
 //
 //   - decodes every instruction of every function body and inserts the
 //     check (see checkCode) right after each loop's block type and before

@@ -268,14 +268,22 @@ type counts struct {
 // indices are those of what Instrument adds.
 type indices struct{ stop, count, table uint32 }
 
-// countImports parses the import section.
+// countImports parses the import section, refusing an import of
+// GlobalName or StartName.
 func countImports(body []byte, off int) (counts, error) {
 	r := &reader{b: body, base: off}
 	n := r.u32()
 	var c counts
 	for i := uint32(0); i < n && r.err == nil; i++ {
-		r.name()
-		r.name()
+		module := r.name()
+		at := r.pos
+		if name := r.name(); (name == GlobalName || name == StartName) && r.err == nil {
+			// Another instance's stop global (or start function): a
+			// module that could write it would keep that instance from
+			// ever stopping, by clearing the flag between its checks.
+			r.pos = at
+			r.fail(fmt.Sprintf("the module imports %q from %q, a name the host reserves for the stop flag of each instance", name, module))
+		}
 		switch kind := r.byte(); kind {
 		case 0x00: // function: type index
 			c.funcTypes = append(c.funcTypes, r.u32())

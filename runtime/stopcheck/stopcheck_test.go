@@ -224,6 +224,11 @@ func TestRefuses(t *testing.T) {
 			m.Export(stopcheck.StartName, wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, nil))
 			return m.Bytes()
 		}(), "already exports"},
+		// Another instance's stop global, imported, could be cleared
+		// between that instance's checks (TestStopGlobalNotShared in
+		// runtime/component).
+		{"imports stop", importing(stopcheck.GlobalName, []byte{0x03, wasmbin.I32, 0x01}), `imports "wasitls:stop" from "a"`},
+		{"imports start", importing(stopcheck.StartName, []byte{0x00, 0x00}), `imports "wasitls:start" from "a"`},
 		// An invalid module naming what Instrument adds would become
 		// valid, the guest writing its own countdown and stop flag.
 		{"countdown set", body(0x03, 0x40, 0x41, 0x01, 0x24, 0x01, 0x0c, 0x00, 0x0b), "global index past"},
@@ -240,6 +245,14 @@ func TestRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// importing is a module importing name from module "a" with the import
+// description desc (kind and type).
+func importing(name string, desc []byte) []byte {
+	return wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
+		wasmbin.Section(1, wasmbin.Vec([][]byte{{0x60, 0x00, 0x00}})),
+		wasmbin.Section(2, wasmbin.Vec([][]byte{wasmbin.Cat(wasmbin.Name("a"), wasmbin.Name(name), desc)})))
 }
 
 // FuzzInstrument checks Instrument never panics, and that wazero compiles

@@ -1,0 +1,131 @@
+package component
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime/link"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
+)
+
+// clearingComponent is a component whose core instance A spins in a loop
+// that calls, through a table, a function of core instance B that writes
+// 0 to A's stop global (stopcheck.GlobalName). B has no loop, so no check
+// of its own; A checks its global once every stopcheck.Period iterations
+// and, were B allowed the global, would always find it cleared.
+//
+// B reaches the global either by importing it from A under its exported
+// name (alias false) or through a core instance of exports that aliases
+// it under another name (alias true).
+func clearingComponent(alias bool) []byte {
+	void := wasmbin.Section(1, wasmbin.Vec([][]byte{{0x60, 0x00, 0x00}}))
+	table := []byte{0x01, 0x70, 0x00, 0x01} // table funcref, min 1
+	// T: exports a table.
+	modT := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
+		wasmbin.Section(4, wasmbin.Vec([][]byte{table[1:]})),
+		wasmbin.Section(7, wasmbin.Vec([][]byte{wasmbin.Cat(wasmbin.Name("t"), []byte{0x01, 0x00})})))
+	// A: spin calls table slot 0 forever.
+	modA := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}, void,
+		wasmbin.Section(2, wasmbin.Vec([][]byte{wasmbin.Cat(wasmbin.Name("t"), wasmbin.Name("t"), table)})),
+		wasmbin.Section(3, wasmbin.Vec([][]byte{{0x00}})),
+		wasmbin.Section(7, wasmbin.Vec([][]byte{wasmbin.Cat(wasmbin.Name("spin"), []byte{0x00, 0x00})})),
+		wasmbin.Section(10, wasmbin.Vec([][]byte{wasmbin.Cat([]byte{12},
+			[]byte{0x00, 0x03, 0x40, 0x41, 0x00, 0x11, 0x00, 0x00, 0x0c, 0x00, 0x0b, 0x0b})})))
+	// B: clear writes 0 to its imported global; an element segment puts
+	// clear in the table.
+	from, gname := "a", stopcheck.GlobalName
+	if alias {
+		from, gname = "x", "g"
+	}
+	modB := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}, void,
+		wasmbin.Section(2, wasmbin.Vec([][]byte{
+			wasmbin.Cat(wasmbin.Name("t"), wasmbin.Name("t"), table),
+			wasmbin.Cat(wasmbin.Name(from), wasmbin.Name(gname), []byte{0x03, wasmbin.I32, 0x01}),
+		})),
+		wasmbin.Section(3, wasmbin.Vec([][]byte{{0x00}})),
+		wasmbin.Section(9, wasmbin.Vec([][]byte{{0x00, 0x41, 0x00, 0x0b, 0x01, 0x00}})),
+		wasmbin.Section(10, wasmbin.Vec([][]byte{{0x06, 0x00, 0x41, 0x00, 0x24, 0x00, 0x0b}})))
+
+	// Core instances: 0 of T, 1 of A, then (alias) 2 made of A's global
+	// aliased as core global 0, then B.
+	insts := [][]byte{
+		cat([]byte{0x00}, u32(0), vec()),
+		cat([]byte{0x00}, u32(1), vec(cat(name("t"), []byte{0x12}, u32(0)))),
+	}
+	var aliases [][]byte
+	if alias {
+		aliases = append(aliases, cat([]byte{0x00, 0x03, 0x01}, u32(1), name(stopcheck.GlobalName)))
+	}
+	aliases = append(aliases, cat([]byte{0x00, 0x00, 0x01}, u32(1), name("spin")))
+	secs := [][]byte{
+		section(secCoreModule, modT), section(secCoreModule, modA), section(secCoreModule, modB),
+		section(secCoreInstance, vec(insts...)),
+		section(secAlias, vec(aliases...)),
+	}
+	bArgs := []byte{}
+	if alias {
+		secs = append(secs, section(secCoreInstance, vec(cat([]byte{0x01}, vec(cat(name("g"), []byte{0x03}, u32(0)))))))
+		bArgs = vec(cat(name("t"), []byte{0x12}, u32(0)), cat(name("x"), []byte{0x12}, u32(2)))
+	} else {
+		bArgs = vec(cat(name("t"), []byte{0x12}, u32(0)), cat(name("a"), []byte{0x12}, u32(1)))
+	}
+	secs = append(secs,
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(2), bArgs))),
+		section(secType, vec([]byte{0x40, 0x00, 0x01, 0x00})),
+		section(secCanon, vec(cat([]byte{0x00, 0x00}, u32(0), vec(), u32(0)))),
+		section(secExport, vec(cat([]byte{0x00}, name("spin"), []byte{0x01}, u32(0), []byte{0x00}))),
+	)
+	return comp(secs...)
+}
+
+// TestStopGlobalNotShared: no core module of a component reaches the stop
+// global of another, by importing it under its name or through an alias:
+// one that could write it would keep the other from ever stopping (and
+// one that could set it, stop the other at will). Instantiation under the
+// stop flag refuses such a component; without the flag, where the global
+// does not exist, it fails as any missing export does.
+func TestStopGlobalNotShared(t *testing.T) {
+	for _, alias := range []bool{false, true} {
+		t.Run(map[bool]string{false: "import", true: "alias"}[alias], func(t *testing.T) {
+			ctx := context.Background()
+			r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
+			t.Cleanup(func() { r.Close(ctx) })
+			c, err := Parse(clearingComponent(alias))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := &Stop{}
+			inst, err := InstantiateStop(ctx, r, c, cabi.NewInstance(), &link.Linker{}, stop)
+			if err != nil {
+				if !strings.Contains(err.Error(), stopcheck.GlobalName) {
+					t.Fatalf("refused with %v, want an error naming %q", err, stopcheck.GlobalName)
+				}
+				return
+			}
+			defer inst.Close(ctx)
+			f, err := inst.Func("spin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := f.Call(ctx)
+				done <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+			stop.Set()
+			select {
+			case err := <-done:
+				t.Fatalf("instantiated, and the spin stopped (%v): the instantiation should have been refused", err)
+			case <-time.After(2 * time.Second):
+				t.Fatal("a core module clearing another's stop global kept it spinning 2 s after Stop.Set")
+			}
+		})
+	}
+}
