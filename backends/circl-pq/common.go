@@ -28,9 +28,15 @@ const (
 	maxPlaintext = 1 << 14
 	// maxCiphertext is the largest TLSCiphertext.length: 2^14 + 256.
 	maxCiphertext = maxPlaintext + 256
-	// maxHandshake bounds one handshake message. Certificate chains with
-	// post-quantum keys are large, so this is well above crypto/tls's 64 KiB.
+	// maxHandshake bounds one Certificate message. Chains with
+	// post-quantum keys are large, so this is crypto/tls's bound for
+	// Certificate messages, four times its bound for the others.
 	maxHandshake = 256 << 10
+	// maxHandshakeOther bounds every other handshake message, as
+	// crypto/tls does (64 KiB), and a Certificate this side is not
+	// waiting for: what a peer can make a connection hold by announcing a
+	// message and never finishing it.
+	maxHandshakeOther = 64 << 10
 	// maxEmptyRecords bounds consecutive records that carry no data, so a
 	// peer cannot keep a reader spinning.
 	maxEmptyRecords = 100

@@ -419,7 +419,7 @@ func (c *Conn) readRecordLocked() error {
 		}
 		c.hand = append(c.hand, payload...)
 		c.emptyRecords, c.ignoredAlerts = 0, 0
-		return nil
+		return c.checkMessageHeader()
 	case recordTypeApplicationData:
 		if c.in.aead == nil && c.skipEarlyData > 0 {
 			// 0-RTT data sent before a HelloRetryRequest.
@@ -477,10 +477,10 @@ func (c *Conn) readHandshake() ([]byte, error) {
 			return nil, c.fail(alertUnexpectedMessage, "tls: application data instead of a handshake message")
 		}
 	}
-	n := int(c.hand[1])<<16 | int(c.hand[2])<<8 | int(c.hand[3])
-	if n > maxHandshake {
-		return nil, c.fail(alertUnexpectedMessage, "tls: handshake message of %d bytes exceeds the limit", n)
+	if err := c.checkMessageHeader(); err != nil {
+		return nil, err
 	}
+	n := int(c.hand[1])<<16 | int(c.hand[2])<<8 | int(c.hand[3])
 	for len(c.hand) < 4+n {
 		if err := c.readRecord(); err != nil {
 			return nil, err
@@ -496,6 +496,33 @@ func (c *Conn) readHandshake() ([]byte, error) {
 		c.hand = c.hand[:0:0]
 	}
 	return msg, nil
+}
+
+// checkMessageHeader fails the connection when the handshake message at
+// the start of hand, once its header is in, announces more than
+// maxMessageLen. The caller holds in.
+func (c *Conn) checkMessageHeader() error {
+	if len(c.hand) < 4 {
+		return nil
+	}
+	n := int(c.hand[1])<<16 | int(c.hand[2])<<8 | int(c.hand[3])
+	if limit := c.maxMessageLen(c.hand[0]); n > limit {
+		return c.fail(alertUnexpectedMessage, "tls: handshake message of type %d and %d bytes exceeds the limit of %d", c.hand[0], n, limit)
+	}
+	return nil
+}
+
+// maxMessageLen is the largest handshake message body of type typ this
+// side takes now: maxHandshake for a Certificate it waits for (the peer's
+// chain during the handshake, the answer to a post-handshake request on a
+// server), maxHandshakeOther for anything else. The bound applies as soon
+// as the header is in, so a peer that announces a large message and
+// trickles it makes the connection hold at most that much.
+func (c *Conn) maxMessageLen(typ uint8) int {
+	if typ == typeCertificate && (!c.handshakeDone.Load() || !c.isClient && c.auth.waiting()) {
+		return maxHandshake
+	}
+	return maxHandshakeOther
 }
 
 // setReadSecret switches the read keys. RFC 8446, Section 5.1: handshake

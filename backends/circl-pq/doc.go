@@ -18,7 +18,11 @@
 //     (2^14+256 protected, larger ones are record_overflow), protected
 //     with the suite's AEAD under a per-direction sequence number; inner
 //     plaintext padding is accepted; handshake messages may span records
-//     but not key changes. A transport timeout in Read is not an error of
+//     but not key changes, and are at most 64 KiB, 256 KiB for a
+//     Certificate this side waits for, checked as soon as their header is
+//     in (so a peer that announces more and trickles it is refused at
+//     once, and one that stays within the bound makes a connection hold
+//     no more than that). A transport timeout in Read is not an error of
 //     the connection: the next Read resumes the record it cut, so a Conn
 //     works over a transport that never blocks
 //     ([backends.NonblockingConn]).
@@ -107,7 +111,9 @@
 // the certificates the peer sent or those registered for the pool with
 // identity.AddTrustAnchor (or AppendTrustAnchorsFromPEM), and crypto/x509
 // confirms the pool holds it; classical roots are found in the pool as
-// usual.
+// usual. Validating such a chain takes at most 100 signature checks, as
+// crypto/x509 allows itself, however the peer's certificates sign each
+// other.
 //
 // Post-handshake client authentication (RFC 8446, Section 4.6.2) works both
 // ways: a client with a ClientIdentity hook offers post_handshake_auth and

@@ -134,6 +134,14 @@ func (r *authRequest) finish(err error) {
 	}
 }
 
+// waiting reports whether a server request is outstanding, so that a
+// Certificate may come.
+func (a *authState) waiting() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pending) > 0
+}
+
 // cloneTranscript copies the handshake transcript for one exchange.
 func cloneTranscript(h hash.Hash) (hash.Hash, error) {
 	cl, ok := h.(hash.Cloner)

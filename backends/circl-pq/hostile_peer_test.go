@@ -1,0 +1,336 @@
+package circlpq
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	goruntime "runtime"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// Hostile peers after the handshake. The attacker is the far end of an
+// established connection over a real loopback socket: an engine Conn used
+// only for its keys, whose records the test seals by hand (sealed) and
+// writes one byte at a time. The engine under attack, client or server,
+// must end the connection with a precise alert, hold bounded memory, and
+// leave no goroutine behind.
+
+// sealed returns content as one record of type typ under c's write keys,
+// advancing c's sequence number.
+func sealed(c *Conn, typ recordType, content []byte) []byte {
+	c.out.Lock()
+	defer c.out.Unlock()
+	inner := append(bytes.Clone(content), byte(typ))
+	n := len(inner) + c.out.aead.Overhead()
+	hdr := []byte{byte(recordTypeApplicationData), 3, 3, byte(n >> 8), byte(n)}
+	nonce := c.out.nonce()
+	rec := c.out.aead.Seal(hdr, nonce[:], inner, hdr)
+	c.out.seq++
+	return rec
+}
+
+// sealedKeyUpdate returns a sealed KeyUpdate and moves c's write keys past
+// it, as the peer that sent it would.
+func sealedKeyUpdate(c *Conn, requested bool) []byte {
+	rec := sealed(c, recordTypeHandshake, (&keyUpdateMsg{updateRequested: requested}).marshal())
+	c.out.Lock()
+	defer c.out.Unlock()
+	if err := c.out.setTrafficSecret(c.out.suite, c.out.suite.nextTrafficSecret(c.out.trafficSecret)); err != nil {
+		panic(err)
+	}
+	return rec
+}
+
+// fragmented seals msg as records of one byte of content each.
+func fragmented(c *Conn, typ recordType, msg []byte) []byte {
+	var out []byte
+	for i := range msg {
+		out = append(out, sealed(c, typ, msg[i:i+1])...)
+	}
+	return out
+}
+
+// trickle writes b one byte per Write, as a peer dribbling bytes does.
+func trickle(w net.Conn, b []byte) error {
+	for i := range b {
+		if _, err := w.Write(b[i : i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hostilePair is an established connection: victim is the side under
+// attack, attacker the engine at the other end whose keys seal the
+// attack, raw the attacker's socket.
+type hostilePair struct {
+	victim, attacker *Conn
+	raw, victimRaw   net.Conn
+}
+
+// establish runs a handshake and returns the pair with the victim on the
+// given side; configure adjusts both configurations first.
+func establish(t *testing.T, victimIsClient bool, configure func(*backends.ClientConfig, *backends.ServerConfig)) hostilePair {
+	t.Helper()
+	p := pki(t)
+	rawClient, rawServer := tcpPair(t)
+	cc, sc := p.clientConfig(), p.serverConfig(p.p256)
+	if configure != nil {
+		configure(cc, sc)
+	}
+	c, chs := engineClient(t, rawClient, cc)
+	s, shs := engineServer(t, rawServer, sc)
+	if cerr, serr := both(chs, shs); cerr != nil || serr != nil {
+		t.Fatalf("handshake: client %v, server %v", cerr, serr)
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	if victimIsClient {
+		return hostilePair{victim: c, attacker: s, raw: rawServer, victimRaw: rawClient}
+	}
+	return hostilePair{victim: s, attacker: c, raw: rawClient, victimRaw: rawServer}
+}
+
+func sideName(victimIsClient bool) string {
+	if victimIsClient {
+		return "victim-client"
+	}
+	return "victim-server"
+}
+
+// wantLocalAlert checks that err is a local alert a, and, unless the
+// victim sent other records first, that the attacker received it.
+func wantLocalAlert(t *testing.T, hp hostilePair, err error, a Alert, answered bool) {
+	t.Helper()
+	var ae *AlertError
+	if !errors.As(err, &ae) || ae.Remote || ae.Alert != a {
+		t.Fatalf("victim Read = %v; want a local %v", err, a)
+	}
+	if answered {
+		return
+	}
+	hp.raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, perr := hp.attacker.Read(make([]byte, 1))
+	if !errors.As(perr, &ae) || !ae.Remote || ae.Alert != a {
+		t.Errorf("attacker Read = %v; want the victim's %v alert", perr, a)
+	}
+	// Failures are sticky.
+	if _, err := hp.victim.Read(make([]byte, 1)); err == nil {
+		t.Error("a second victim Read succeeded")
+	}
+}
+
+// TestHostilePeerFloods sends floods after the handshake to each side:
+// KeyUpdates with and without update_requested, NewSessionTickets,
+// post-handshake CertificateRequests, empty records, warning alerts,
+// change_cipher_spec, messages fragmented into one-byte records, and a
+// handshake message announcing 16 MiB. Each ends the connection with the
+// alert named, after a bounded amount of work.
+func TestHostilePeerFloods(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	type flood struct {
+		name string
+		// onlyClient: the message exists only from a server.
+		onlyClient bool
+		// answered: the victim answers each message, which the attacker,
+		// not expecting it, cannot read past to the alert.
+		answered  bool
+		configure func(*backends.ClientConfig, *backends.ServerConfig)
+		records   func(a *Conn) []byte
+		want      Alert
+	}
+	repeat := func(n int, f func(a *Conn) []byte) func(a *Conn) []byte {
+		return func(a *Conn) []byte {
+			var out []byte
+			for range n {
+				out = append(out, f(a)...)
+			}
+			return out
+		}
+	}
+	ticket := func(a *Conn) []byte {
+		m := &newSessionTicketMsg{lifetime: 3600, ageAdd: 1, nonce: []byte{1}, ticket: bytes.Repeat([]byte{7}, 200)}
+		return sealed(a, recordTypeHandshake, m.marshal())
+	}
+	certRequest := func(a *Conn) []byte {
+		m := &certificateRequestMsg{context: make([]byte, 32), signatureSchemes: []uint16{ECDSAWithP256AndSHA256}}
+		return sealed(a, recordTypeHandshake, m.marshal())
+	}
+	withPHA := func(cc *backends.ClientConfig, sc *backends.ServerConfig) {
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+			return []*backends.Identity{pki(t).client.Identity()}, nil
+		}
+	}
+	withSessions := func(cc *backends.ClientConfig, sc *backends.ServerConfig) {
+		cc.Sessions = NewSessionCache(4)
+	}
+	floods := []flood{
+		{name: "key-update", records: repeat(maxPostHandshakeMessages+1, func(a *Conn) []byte { return sealedKeyUpdate(a, false) }), want: alertUnexpectedMessage},
+		{name: "key-update-requested", records: repeat(maxPostHandshakeMessages+1, func(a *Conn) []byte { return sealedKeyUpdate(a, true) }), want: alertUnexpectedMessage},
+		{name: "key-update-fragmented", records: repeat(maxPostHandshakeMessages+1, func(a *Conn) []byte {
+			msg := (&keyUpdateMsg{updateRequested: true}).marshal()
+			out := fragmented(a, recordTypeHandshake, msg)
+			a.out.Lock()
+			a.out.setTrafficSecret(a.out.suite, a.out.suite.nextTrafficSecret(a.out.trafficSecret))
+			a.out.Unlock()
+			return out
+		}), want: alertUnexpectedMessage},
+		{name: "session-tickets", onlyClient: true, configure: withSessions, records: repeat(maxPostHandshakeMessages+1, ticket), want: alertUnexpectedMessage},
+		{name: "session-tickets-fragmented", onlyClient: true, configure: withSessions, records: func(a *Conn) []byte {
+			m := &newSessionTicketMsg{lifetime: 3600, nonce: []byte{1}, ticket: bytes.Repeat([]byte{7}, 1000)}
+			return fragmented(a, recordTypeHandshake, m.marshal())
+		}, want: 0},
+		{name: "certificate-requests-without-pha", onlyClient: true, records: certRequest, want: alertUnexpectedMessage},
+		{name: "certificate-requests", onlyClient: true, answered: true, configure: withPHA, records: repeat(maxPostHandshakeMessages+1, certRequest), want: alertUnexpectedMessage},
+		{name: "empty-records", records: repeat(maxEmptyRecords+1, func(a *Conn) []byte { return sealed(a, recordTypeApplicationData, nil) }), want: alertUnexpectedMessage},
+		{name: "user-canceled-warnings", records: repeat(maxIgnoredAlerts+1, func(a *Conn) []byte {
+			return sealed(a, recordTypeAlert, []byte{alertLevelWarning, byte(alertUserCanceled)})
+		}), want: alertUnexpectedMessage},
+		{name: "change-cipher-spec", records: func(a *Conn) []byte {
+			return []byte{byte(recordTypeChangeCipherSpec), 3, 3, 0, 1, 1}
+		}, want: alertUnexpectedMessage},
+		{name: "protected-change-cipher-spec", records: func(a *Conn) []byte {
+			return sealed(a, recordTypeChangeCipherSpec, []byte{1})
+		}, want: alertUnexpectedMessage},
+		{name: "announce-16MiB", records: func(a *Conn) []byte {
+			return fragmented(a, recordTypeHandshake, []byte{typeKeyUpdate, 0xff, 0xff, 0xff, 0})
+		}, want: alertUnexpectedMessage},
+		{name: "announce-16MiB-ticket", onlyClient: true, records: func(a *Conn) []byte {
+			return fragmented(a, recordTypeHandshake, []byte{typeNewSessionTicket, 0xff, 0xff, 0xff, 0})
+		}, want: alertUnexpectedMessage},
+	}
+	for _, victimIsClient := range []bool{true, false} {
+		t.Run(sideName(victimIsClient), func(t *testing.T) {
+			for _, f := range floods {
+				if f.onlyClient && !victimIsClient {
+					continue
+				}
+				t.Run(f.name, func(t *testing.T) {
+					hp := establish(t, victimIsClient, f.configure)
+					attack := f.records(hp.attacker)
+					sent := make(chan error, 1)
+					go func() { sent <- trickle(hp.raw, attack) }()
+					if f.want == 0 {
+						// Not an attack: the victim takes it and stays usable.
+						if err := <-sent; err != nil {
+							t.Fatal(err)
+						}
+						if _, err := hp.attacker.Write([]byte("x")); err != nil {
+							t.Fatal(err)
+						}
+						if _, err := hp.victim.Read(make([]byte, 1)); err != nil {
+							t.Fatalf("victim Read = %v", err)
+						}
+						return
+					}
+					_, err := hp.victim.Read(make([]byte, 1))
+					wantLocalAlert(t, hp, err, f.want, f.answered)
+					hp.victim.Close()
+					hp.attacker.Close()
+					<-sent
+				})
+			}
+		})
+	}
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines waits, up to a deadline, for the goroutine count to come
+// back to n.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for goruntime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines, want at most %d:\n%s", goruntime.NumGoroutine(), n, buf[:goruntime.Stack(buf, true)])
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHostilePeerMemory has the attacker announce a large post-handshake
+// message and send all of it but its last byte, on 16 connections at once,
+// and measures the heap each victim holds meanwhile. A message longer than
+// the victim takes (maxMessageLen: 64 KiB, or 256 KiB for a Certificate
+// it waits for) fails at its header with unexpected_message; one within
+// the bound is held, at most about that much per connection. Before the
+// per-type bound a peer made every connection hold up to 256 KiB.
+func TestHostilePeerMemory(t *testing.T) {
+	const conns = 16
+	for _, victimIsClient := range []bool{true, false} {
+		for _, tc := range []struct {
+			name string
+			typ  uint8
+			size int
+			held bool
+		}{
+			{"ticket-63KiB", typeNewSessionTicket, 63 << 10, true},
+			{"ticket-250KiB", typeNewSessionTicket, 250 << 10, false},
+			{"certificate-250KiB", typeCertificate, 250 << 10, false},
+			{"key-update-250KiB", typeKeyUpdate, 250 << 10, false},
+			{"key-update-16MiB", typeKeyUpdate, 1<<24 - 1, false},
+		} {
+			if tc.typ == typeNewSessionTicket && !victimIsClient {
+				continue
+			}
+			t.Run(sideName(victimIsClient)+"/"+tc.name, func(t *testing.T) {
+				pairs := make([]hostilePair, conns)
+				for i := range pairs {
+					pairs[i] = establish(t, victimIsClient, nil)
+				}
+				before := heapInUse()
+				for _, hp := range pairs {
+					msg := make([]byte, 4+min(tc.size, 300<<10)-1)
+					msg[0], msg[1], msg[2], msg[3] = tc.typ, byte(tc.size>>16), byte(tc.size>>8), byte(tc.size)
+					var recs []byte
+					for len(msg) > 0 {
+						n := min(len(msg), maxPlaintext)
+						recs = append(recs, sealed(hp.attacker, recordTypeHandshake, msg[:n])...)
+						msg = msg[n:]
+					}
+					go hp.raw.Write(recs)
+					// The victim reads until it failed, or until it has
+					// taken everything and waits for the last byte.
+					var err error
+					for {
+						hp.victimRaw.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+						_, err = hp.victim.Read(make([]byte, 1))
+						if !isTimeout(err) || len(hp.victim.hand) == 4+min(tc.size, 300<<10)-1 {
+							break
+						}
+					}
+					if tc.held {
+						if !isTimeout(err) {
+							t.Fatalf("victim Read = %v; want it waiting for the rest of the message", err)
+						}
+						continue
+					}
+					var ae *AlertError
+					if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage {
+						t.Fatalf("victim Read = %v; want a local unexpected_message", err)
+					}
+				}
+				perConn := (heapInUse() - before) / conns
+				t.Logf("heap held per connection: %d KiB", perConn>>10)
+				if limit := int64(96 << 10); perConn > limit {
+					t.Errorf("each connection holds %d KiB; want at most %d KiB", perConn>>10, limit>>10)
+				}
+				goruntime.KeepAlive(pairs)
+			})
+		}
+	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	var m goruntime.MemStats
+	goruntime.GC()
+	goruntime.GC()
+	goruntime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
