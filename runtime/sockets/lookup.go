@@ -44,6 +44,7 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 	}
 	rules := s.policy.resolveRules(name)
 	if len(rules) == 0 {
+		s.policy.denied(Denial{Op: DenyResolve, Name: name})
 		return nil, AccessDenied
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -42,11 +42,57 @@ import (
 // A guest with at least one UDP rule may bind UDP sockets to an ephemeral
 // port (port 0) on any local address; binding a fixed port needs a listen
 // rule, as for TCP.
+//
+// [Policy.OnDeny] reports each access the policy refuses, so that a host can
+// say which rule is missing rather than leave the guest's access-denied to
+// explain itself.
 type Policy struct {
 	mu      sync.RWMutex
 	connect []Rule
 	listen  []Rule
 	udp     []Rule
+	onDeny  func(Denial)
+}
+
+// A DenyOp is the kind of access a Policy refused.
+type DenyOp string
+
+const (
+	DenyConnect DenyOp = "connect"  // a TCP connection to Denial.Addr
+	DenyResolve DenyOp = "resolve"  // a lookup of Denial.Name
+	DenyListen  DenyOp = "listen"   // binding or listening on Denial.Addr, TCP or UDP
+	DenyUDP     DenyOp = "udp"      // sending a datagram to Denial.Addr
+	DenyUDPBind DenyOp = "udp-bind" // binding a UDP socket to an ephemeral port without any UDP rule
+)
+
+// A Denial is one access a Policy refused a guest.
+type Denial struct {
+	Op   DenyOp
+	Addr netip.AddrPort // every Op but DenyResolve
+	Name string         // DenyResolve: the name, lower case, without a trailing dot
+}
+
+// OnDeny sets f to be called with every access the policy refuses, before
+// the guest's call returns access-denied, on the guest's goroutine: f must
+// not block. Datagrams dropped because their sender is not allowed are not
+// reported. Set it before guests run, like the rules.
+func (p *Policy) OnDeny(f func(Denial)) {
+	p.mu.Lock()
+	p.onDeny = f
+	p.mu.Unlock()
+}
+
+// denied reports d to the OnDeny function, if any.
+func (p *Policy) denied(d Denial) {
+	if p == nil {
+		return
+	}
+	p.mu.RLock()
+	f := p.onDeny
+	p.mu.RUnlock()
+	if f != nil {
+		f(d)
+	}
 }
 
 // A Rule is one parsed HOST:PORT pattern.

@@ -2,7 +2,10 @@ package sockets
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
+
+	"github.com/wasitls/wasitls/cabi"
 )
 
 func TestPolicyZeroDenies(t *testing.T) {
@@ -113,5 +116,66 @@ func TestWITAddressRoundTrip(t *testing.T) {
 	}
 	if FamilyOf(netip.MustParseAddr("::ffff:10.0.0.1")) != IPv6 || FamilyOf(netip.MustParseAddr("10.0.0.1")) != IPv4 {
 		t.Error("FamilyOf")
+	}
+}
+
+// TestPolicyOnDeny: every access the policy refuses reaches OnDeny, with
+// what was asked for, before the guest's call returns access-denied; what
+// it allows does not.
+func TestPolicyOnDeny(t *testing.T) {
+	p := udpPolicy(t, "127.0.0.2:53")
+	if err := p.AllowConnect("127.0.0.1:1"); err != nil {
+		t.Fatal(err)
+	}
+	var got []Denial
+	p.OnDeny(func(d Denial) { got = append(got, d) })
+	st := NewStack(p)
+	ap := netip.MustParseAddrPort
+
+	s := mustSocket(t, st)
+	defer s.Close()
+	if err := s.StartBind(bg, st.Network(), ToWIT(ap("127.0.0.1:0"))); err != AccessDenied {
+		t.Fatalf("bind: %v, want access-denied", err)
+	}
+	if err := s.StartConnect(bg, st.Network(), ToWIT(ap("127.0.0.1:2"))); err != AccessDenied {
+		t.Fatalf("connect: %v, want access-denied", err)
+	}
+	if _, err := st.Resolve(st.Network(), "Example.COM."); err != AccessDenied {
+		t.Fatalf("resolve: %v, want access-denied", err)
+	}
+	u := boundUDP(t, st)
+	defer u.Drop()
+	if _, err := u.Stream(bg, cabi.Some(ToWIT(ap("127.0.0.3:53")))); err != AccessDenied {
+		t.Fatalf("UDP stream to a peer no rule names: %v, want access-denied", err)
+	}
+	fixed, err := st.NewUDPSocket(IPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fixed.Drop()
+	if err := fixed.StartBind(bg, st.Network(), ToWIT(ap("127.0.0.1:5353"))); err != AccessDenied {
+		t.Fatalf("UDP bind to a fixed port: %v, want access-denied", err)
+	}
+	noUDP := NewStack(new(Policy))
+	noUDP.policy.OnDeny(func(d Denial) { got = append(got, d) })
+	eph, err := noUDP.NewUDPSocket(IPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eph.Drop()
+	if err := eph.StartBind(bg, noUDP.Network(), ToWIT(ap("127.0.0.1:0"))); err != AccessDenied {
+		t.Fatalf("UDP bind without UDP rules: %v, want access-denied", err)
+	}
+
+	want := []Denial{
+		{Op: DenyListen, Addr: ap("127.0.0.1:0")},
+		{Op: DenyConnect, Addr: ap("127.0.0.1:2")},
+		{Op: DenyResolve, Name: "example.com"},
+		{Op: DenyUDP, Addr: ap("127.0.0.3:53")},
+		{Op: DenyListen, Addr: ap("127.0.0.1:5353")},
+		{Op: DenyUDPBind, Addr: ap("127.0.0.1:0")},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("denials\n got %+v\nwant %+v", got, want)
 	}
 }

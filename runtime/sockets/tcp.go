@@ -154,6 +154,7 @@ func (t *TCPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 		return InvalidArgument
 	}
 	if !t.stack.canListen(local) {
+		t.stack.policy.denied(Denial{Op: DenyListen, Addr: local})
 		return AccessDenied
 	}
 	lc := net.ListenConfig{}
@@ -222,6 +223,7 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 		return InvalidArgument
 	}
 	if !t.stack.canConnect(remote) {
+		t.stack.policy.denied(Denial{Op: DenyConnect, Addr: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())})
 		return AccessDenied
 	}
 	t.dialLocal = nil

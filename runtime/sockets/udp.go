@@ -118,7 +118,8 @@ func (u *UDPSocket) checkRemote(ap netip.AddrPort) error {
 	if u.family == IPv6 && ap.Addr().Is4In6() {
 		return InvalidArgument
 	}
-	if !u.stack.policy.CanUDP(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())) {
+	if peer := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()); !u.stack.policy.CanUDP(peer) {
+		u.stack.policy.denied(Denial{Op: DenyUDP, Addr: peer})
 		return AccessDenied
 	}
 	return nil
@@ -140,7 +141,12 @@ func (u *UDPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 		u.family == IPv6 && local.Addr().Is4In6() {
 		return InvalidArgument
 	}
-	if local.Port() == 0 && !u.stack.policy.HasUDP() || local.Port() != 0 && !u.stack.canListen(local) {
+	switch {
+	case local.Port() == 0 && !u.stack.policy.HasUDP():
+		u.stack.policy.denied(Denial{Op: DenyUDPBind, Addr: local})
+		return AccessDenied
+	case local.Port() != 0 && !u.stack.canListen(local):
+		u.stack.policy.denied(Denial{Op: DenyListen, Addr: local})
 		return AccessDenied
 	}
 	u.state = stateBindStarted
