@@ -51,7 +51,8 @@ Network access is denied unless a flag allows it. Rules are HOST:PORT, HOST
 being *, an address, a CIDR range, a name or *.domain, PORT a number, a
 range (8000-8999) or *. UDP rules (--allow-udp) name the peers a guest may
 exchange datagrams with (no names); with one, it may bind UDP sockets to
-ephemeral ports, and fixed ports need --allow-listen as for TCP. The guest
+ephemeral ports, and fixed ports need --allow-listen as for TCP. Each access
+denied is noted on stderr with the flag that would allow it. The guest
 runs under limits on what it can make the host hold (--max-memory,
 --max-handles, --max-sockets, --max-pending-handshakes, --max-files,
 --max-datagram, --max-datagram-queue, --max-nested-calls,
@@ -108,6 +109,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := policy.AllowUDP(udpPeers...); err != nil {
 		return err
 	}
+	policy.OnDeny(denialNotes(stderr))
 	lim, err := limits()
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
@@ -91,17 +93,38 @@ func TestRunPolicyFlags(t *testing.T) {
 	guest := wasmFile(t, "../../runtime/testdata/echoclient")
 
 	code, stdout, stderr := runCLI(t, "--allow-connect", addr, guest, addr, "ping")
-	if code != 0 || stdout != "echo: ping\n" {
+	if code != 0 || stdout != "echo: ping\n" || stderr != "" {
 		t.Fatalf("allowed: code %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	// Without the flag the connect is denied (error code 1, access-denied).
+	// Without the flag the connect is denied (error code 1, access-denied),
+	// and the command names the flag that would allow it.
 	code, _, stderr = runCLI(t, guest, addr, "ping")
-	if code != 1 || !strings.Contains(stderr, "start-connect: 1") {
+	note := "wasitls: the network policy denied connecting to " + addr + ": allow it with --allow-connect " + addr + "\n"
+	if code != 1 || !strings.Contains(stderr, "start-connect: 1") || strings.Count(stderr, note) != 1 {
 		t.Fatalf("denied: code %d, stderr %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "--allow-connect", "no-port", guest, addr, "ping")
 	if code != 1 || !strings.Contains(stderr, "want HOST:PORT") {
 		t.Fatalf("bad rule: code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestDenialNotes: each distinct denial is noted once, and a guest that
+// keeps trying new addresses gets a bounded number of notes.
+func TestDenialNotes(t *testing.T) {
+	var out bytes.Buffer
+	note := denialNotes(&out)
+	note(sockets.Denial{Op: sockets.DenyResolve, Name: "example.com"})
+	note(sockets.Denial{Op: sockets.DenyResolve, Name: "example.com"})
+	if got, want := out.String(), "wasitls: the network policy denied looking up \"example.com\": allow connecting to it with --allow-connect example.com:PORT\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for port := range 1000 {
+		note(sockets.Denial{Op: sockets.DenyConnect, Addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(port+1))})
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != maxDenialNotes+1 || !strings.Contains(lines[len(lines)-1], "no further denials are reported") {
+		t.Fatalf("%d lines, last %q", len(lines), lines[len(lines)-1])
 	}
 }
 
