@@ -24,6 +24,10 @@ var ErrComponent = errors.New("runtime: the file is a WebAssembly component, not
 func CheckBinary(wasm []byte) error {
 	magic := []byte{0x00, 'a', 's', 'm'}
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], magic) {
+		if format := nativeFormat(wasm); format != "" {
+			return fmt.Errorf("runtime: not a WebAssembly binary but a native %s executable: "+
+				"build a Go guest with GOOS=wasip1 GOARCH=wasm", format)
+		}
 		return errors.New("runtime: not a WebAssembly binary (no \\0asm header)")
 	}
 	switch {
@@ -34,6 +38,20 @@ func CheckBinary(wasm []byte) error {
 		return ErrComponent
 	}
 	return fmt.Errorf("runtime: unsupported WebAssembly binary version % x", wasm[4:8])
+}
+
+// nativeFormat names the executable format whose magic number starts b,
+// or returns "".
+func nativeFormat(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, []byte("\x7fELF")):
+		return "ELF"
+	case bytes.HasPrefix(b, []byte("MZ")):
+		return "PE (Windows)"
+	case len(b) >= 4 && (bytes.Equal(b[:4], []byte{0xcf, 0xfa, 0xed, 0xfe}) || bytes.Equal(b[:4], []byte{0xce, 0xfa, 0xed, 0xfe})):
+		return "Mach-O"
+	}
+	return ""
 }
 
 // MissingImportsError lists the imports a guest needs that the runtime
@@ -57,8 +75,14 @@ func (e *MissingImportsError) Unwrap() []error {
 }
 
 func (e *MissingImportsError) Error() string {
-	return fmt.Sprintf("runtime: the guest imports %d functions this runtime does not provide:\n\t%s",
+	msg := fmt.Sprintf("runtime: the guest imports %d functions this runtime does not provide:\n\t%s",
 		len(e.Missing), strings.Join(e.Missing, "\n\t"))
+	for _, m := range e.Missing {
+		if strings.HasPrefix(m, "gojs#") {
+			return msg + "\nthe guest was built with GOOS=js, for a JavaScript host (module gojs): build it with GOOS=wasip1 GOARCH=wasm"
+		}
+	}
+	return msg
 }
 
 // MissingReallocError says that a guest imports functions that return

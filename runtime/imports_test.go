@@ -3,10 +3,12 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/link"
 )
@@ -24,9 +26,45 @@ func TestCheckBinary(t *testing.T) {
 	if err := runtime.CheckBinary([]byte("#!/bin/sh\n")); err == nil {
 		t.Fatal("not wasm accepted")
 	}
+	// A native executable (this test binary) says how to build a guest.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runtime.CheckBinary(exe); err == nil || !strings.Contains(err.Error(), "native") ||
+		!strings.Contains(err.Error(), "GOOS=wasip1 GOARCH=wasm") {
+		t.Fatalf("native executable: %v", err)
+	}
+}
+
+// TestMissingImportsGOOSJS: a Go program built with GOOS=js imports Go's
+// JavaScript glue (module gojs); the error says to build for wasip1.
+func TestMissingImportsGOOSJS(t *testing.T) {
+	var m wasmbin.Module
+	exit := m.ImportFunc("gojs", "runtime.wasmExit", m.Type([]byte{wasmbin.I32}, nil))
+	m.Memory(1, 1)
+	m.Export("mem", wasmbin.ExportMemory, 0)
+	m.Export("run", wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, wasmbin.Cat(wasmbin.I32Const(0), []byte{0x10}, wasmbin.ULEB(uint64(exit)))))
+	err := instantiateWasm(t, m.Bytes())
+	var mi *runtime.MissingImportsError
+	if !errors.As(err, &mi) || !strings.Contains(err.Error(), "gojs#runtime.wasmExit") ||
+		!strings.Contains(err.Error(), "built with GOOS=js") || !strings.Contains(err.Error(), "GOOS=wasip1 GOARCH=wasm") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := (&runtime.MissingImportsError{Missing: []string{"env#f (no such module)"}}).Error(); strings.Contains(err, "GOOS") {
+		t.Fatalf("a module not built by Go is told about GOOS: %s", err)
+	}
 }
 
 func instantiate(t *testing.T, pkg string) error {
+	return instantiateWasm(t, guestbuild.MustBuild(t, pkg))
+}
+
+func instantiateWasm(t *testing.T, wasm []byte) error {
 	ctx := context.Background()
 	r := newWazero(ctx)
 	defer r.Close(ctx)
@@ -34,7 +72,7 @@ func instantiate(t *testing.T, pkg string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, pkg))
+	compiled, err := r.CompileModule(ctx, wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
