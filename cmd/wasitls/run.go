@@ -274,12 +274,18 @@ func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *r
 }
 
 // checkRunnable refuses a module that has nothing to run: no _start (a
-// command) and no exported function at all (a reactor), which would
-// otherwise exit 0 having done nothing.
+// command) and no exported function besides _initialize (a reactor), which
+// would otherwise exit 0 having done nothing.
 func checkRunnable(m wazero.CompiledModule) error {
 	fns := m.ExportedFunctions()
-	if _, ok := fns["_start"]; ok || len(fns) > 0 {
+	_, start := fns["_start"]
+	_, initialize := fns["_initialize"]
+	switch {
+	case start || len(fns) > 1 || len(fns) == 1 && !initialize:
 		return nil
+	case initialize:
+		return errors.New("the module is a reactor that exports only _initialize: there is nothing to run; " +
+			"build a Go guest as a command, without -buildmode=c-shared")
 	}
 	return errors.New("the module exports neither _start (a command) nor any function (a reactor): there is nothing to run; " +
 		"a Go guest needs package main with a main function, built with GOOS=wasip1 GOARCH=wasm")

@@ -18,10 +18,10 @@ import (
 )
 
 // wasmFile builds a guest package into a file and returns its path.
-func wasmFile(t *testing.T, pkg string) string {
+func wasmFile(t *testing.T, pkg string, buildArgs ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "guest.wasm")
-	if err := os.WriteFile(path, guestbuild.MustBuild(t, pkg), 0o644); err != nil {
+	if err := os.WriteFile(path, guestbuild.MustBuild(t, pkg, buildArgs...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -51,6 +51,12 @@ func TestRunNothingToRun(t *testing.T) {
 	code, _, stderr := runCLI(t, path)
 	if code != 1 || !strings.Contains(stderr, "neither _start") {
 		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	// A Go program built with -buildmode=c-shared and no //go:wasmexport
+	// exports _initialize alone.
+	code, _, stderr = runCLI(t, wasmFile(t, "../../internal/readme/testdata/hello", "-buildmode=c-shared"))
+	if code != 1 || !strings.Contains(stderr, "exports only _initialize") || !strings.Contains(stderr, "without -buildmode=c-shared") {
+		t.Fatalf("reactor: code %d, stderr %q", code, stderr)
 	}
 }
 
