@@ -242,14 +242,12 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cf
 // with a note on stderr.
 func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *runtime.Config, stderr io.Writer) (wazero.Runtime, wazero.CompiledModule, error) {
 	if comp != nil {
-		// Every core module must take the flag, or none runs with it.
-		for _, d := range comp.Defs {
-			if cm, ok := d.(component.CoreModule); ok {
-				if _, err := stopcheck.Instrument(cm.Bytes); err != nil {
-					fmt.Fprintf(stderr, "wasitls: running the component with wazero's termination checks (slower): %v\n", err)
-					return wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig()), nil, nil
-				}
-			}
+		// Every core module, nested components' included, must take the
+		// flag, or none runs with it; the rewrites are kept for the
+		// instantiation, which does not rewrite again.
+		if err := comp.PrepareStop(); err != nil {
+			fmt.Fprintf(stderr, "wasitls: running the component with wazero's termination checks (slower): %v\n", err)
+			return wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig()), nil, nil
 		}
 		cfg.StopFlag = true
 		return wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig()), nil, nil

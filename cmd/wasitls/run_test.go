@@ -188,6 +188,24 @@ func TestRunRefusedByRewriter(t *testing.T) {
 	}
 }
 
+// TestRunComponentRefusedByRewriter runs a component with a core module
+// the stop flag's rewriter refuses, in a nested component, with wazero's
+// termination checks instead, and says so: the C hello command with a
+// nested component appended, whose core module exports a name the
+// rewriter reserves.
+func TestRunComponentRefusedByRewriter(t *testing.T) {
+	b := cguest.Build(t, cguest.Spec{Sources: []string{"../../runtime/testdata/components/hello.c"}, Adapter: cguest.Command})
+	var m wasmbin.Module
+	m.Export(stopcheck.GlobalName, wasmbin.ExportGlobal, m.Global(wasmbin.I32, true, wasmbin.I32Const(0)))
+	nested := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}, wasmbin.Section(1, m.Bytes()))
+	path := writeWasm(t, "refused.wasm", wasmbin.Cat(b, wasmbin.Section(4, nested)))
+	code, stdout, stderr := runCLI(t, path, "x")
+	if code != 0 || !strings.Contains(stdout, "arg 1: x\n") ||
+		!strings.Contains(stderr, "running the component with wazero's termination checks") || !strings.Contains(stderr, "already exports") {
+		t.Fatalf("code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
 // exitingCommand adds to m what a preview1 command needs (a memory) and
 // the import of proc_exit, whose index it returns.
 func exitingCommand(m *wasmbin.Module) int {

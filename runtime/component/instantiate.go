@@ -405,7 +405,12 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 	}
 	if compiled == nil {
 		if st.stop != nil {
-			if b, err = stopcheck.Instrument(b); err != nil {
+			if key != nil {
+				b, err = key.stopped()
+			} else {
+				b, err = stopcheck.Instrument(b)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("core module: %w", err)
 			}
 		}

@@ -43,8 +43,13 @@ type Def interface {
 	Space() Sort
 }
 
-// CoreModule is a core module, kept as bytes.
-type CoreModule struct{ Bytes []byte }
+// CoreModule is a core module, kept as bytes. Parse gives it a place for
+// its rewrite for the stop flag (stop.go), shared by the copies of the
+// value, so that the rewrite is made once for every instantiation.
+type CoreModule struct {
+	Bytes []byte
+	stop  *stopModule
+}
 
 // CoreInstantiate instantiates core module Module with argument instances.
 type CoreInstantiate struct {

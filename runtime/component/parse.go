@@ -89,7 +89,7 @@ func (p *parser) section(c *Component, id byte, s *reader, depth int) error {
 		if len(s.b) < 8 || !bytes.Equal(s.b[:4], preambleMagic) || !bytes.Equal(s.b[4:8], coreModuleVersion) {
 			return s.errorf("core module section does not hold a core module")
 		}
-		c.Defs = append(c.Defs, CoreModule{Bytes: s.b})
+		c.Defs = append(c.Defs, CoreModule{Bytes: s.b, stop: new(stopModule)})
 		return nil
 	}
 	if id == secComponent {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -15,7 +16,10 @@ import (
 // The stop flag for components: [InstantiateStop] compiles every core
 // module of the component with the stop global and its checks
 // (stopcheck.Instrument), so that a component computing without end in
-// pure wasm stops under a wazero runtime without termination checks. A
+// pure wasm stops under a wazero runtime without termination checks. The
+// rewrite of a core module Parse made is made once, by the first
+// InstantiateStop or by [Component.PrepareStop], and kept in the
+// CoreModule for every instantiation after. A
 // [Stop] holds the stop global of each core instance, in instantiation
 // order; Set sets them all, and those of core instances made after. A
 // core module's start function, which the rewriter exports instead of
@@ -53,6 +57,63 @@ func (s *Stop) hold(mod api.Module) error {
 	s.globals = append(s.globals, g)
 	if s.set {
 		g.Set(1)
+	}
+	return nil
+}
+
+// A stopModule is the rewrite of a core module for the stop flag, made
+// once, by the first InstantiateStop or PrepareStop, for all that follow.
+type stopModule struct {
+	once sync.Once
+	of   []byte // the bytes rewritten
+	b    []byte
+	err  error
+}
+
+// stopped returns m's bytes with the stop global and its checks, or the
+// rewriter's refusal: made once when Parse made m, afresh for a CoreModule
+// made otherwise or whose Bytes were replaced since.
+func (m *CoreModule) stopped() ([]byte, error) {
+	s := m.stop
+	if s == nil {
+		return stopcheck.Instrument(m.Bytes)
+	}
+	s.once.Do(func() {
+		s.of = m.Bytes
+		s.b, s.err = stopcheck.Instrument(m.Bytes)
+	})
+	if unsafe.SliceData(s.of) != unsafe.SliceData(m.Bytes) || len(s.of) != len(m.Bytes) {
+		return stopcheck.Instrument(m.Bytes)
+	}
+	return s.b, s.err
+}
+
+// PrepareStop rewrites every core module of c for the stop flag, those of
+// nested components included, as InstantiateStop does, and keeps the
+// result, which InstantiateStop (of c, any number of times) then uses
+// instead of rewriting again. It returns the first module the rewriter
+// refuses, as a *stopcheck.Error (wrapped): InstantiateStop would fail with
+// it, so that the component is to run with wazero's termination checks
+// instead (Instantiate under a runtime with WithCloseOnContextDone).
+func (c *Component) PrepareStop() error {
+	if err := prepareStop(c); err != nil {
+		return fmt.Errorf("component: %w", err)
+	}
+	return nil
+}
+
+func prepareStop(c *Component) error {
+	for i, d := range c.Defs {
+		var err error
+		switch d := d.(type) {
+		case CoreModule:
+			_, err = d.stopped()
+		case Nested:
+			err = prepareStop(d.Component)
+		}
+		if err != nil {
+			return fmt.Errorf("definition %d (%s): %w", i, describe(d), err)
+		}
 	}
 	return nil
 }

@@ -2,9 +2,11 @@ package component
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 
@@ -127,5 +129,65 @@ func TestStopGlobalNotShared(t *testing.T) {
 				t.Fatal("a core module clearing another's stop global kept it spinning 2 s after Stop.Set")
 			}
 		})
+	}
+}
+
+// TestPrepareStop: PrepareStop rewrites every core module of a component
+// for the stop flag, nested components' included, and keeps the rewrite,
+// which InstantiateStop uses instead of rewriting again; it returns the
+// rewriter's refusal of any of them, the one InstantiateStop would fail
+// with. A CoreModule whose Bytes were replaced since is rewritten afresh.
+func TestPrepareStop(t *testing.T) {
+	var g wasmbin.Module
+	g.Export("f", wasmbin.ExportFunc, g.Func(g.Type(nil, nil), nil, nil))
+	good := g.Bytes()
+	var rm wasmbin.Module
+	rm.Export(stopcheck.GlobalName, wasmbin.ExportGlobal, rm.Global(wasmbin.I32, true, wasmbin.I32Const(0)))
+	refused := rm.Bytes()
+	nested := func(core []byte) []byte {
+		return comp(section(secCoreModule, good),
+			section(secComponent, comp(section(secCoreModule, core))),
+			section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))))
+	}
+
+	c, err := Parse(nested(refused))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr *stopcheck.Error
+	err = c.PrepareStop()
+	if !errors.As(err, &serr) || !strings.Contains(err.Error(), "definition 1 (component): definition 0 (core module)") {
+		t.Fatalf("PrepareStop of a component with a refused nested core module: %v, want the rewriter's error naming where", err)
+	}
+
+	c, err = Parse(nested(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PrepareStop(); err != nil {
+		t.Fatal(err)
+	}
+	top, inner := c.Defs[0].(CoreModule), c.Defs[1].(Nested).Component.Defs[0].(CoreModule)
+	for _, m := range []CoreModule{top, inner} {
+		kept := m.stop.b
+		b, err := m.stopped()
+		if err != nil || kept == nil || unsafe.SliceData(b) != unsafe.SliceData(kept) {
+			t.Fatalf("stopped after PrepareStop: a new rewrite (%v), want the one kept", err)
+		}
+	}
+	// What InstantiateStop runs.
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
+	t.Cleanup(func() { r.Close(ctx) })
+	inst, err := InstantiateStop(ctx, r, c, cabi.NewInstance(), &link.Linker{}, &Stop{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Close(ctx)
+
+	other := top
+	other.Bytes = refused
+	if _, err := other.stopped(); !errors.As(err, &serr) {
+		t.Fatalf("a copy with other bytes: %v, want their own rewrite, refused", err)
 	}
 }
