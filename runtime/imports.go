@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasitls/wasitls/internal/wasmsize"
 	"github.com/wasitls/wasitls/runtime/link"
 )
 
@@ -20,7 +21,10 @@ var ErrComponent = errors.New("runtime: the file is a WebAssembly component, not
 	"parse it with runtime/component.Parse and use Runtime.InstantiateComponent or RunComponent")
 
 // CheckBinary reports whether wasm looks like a core module this runtime
-// can run, with an error saying what to do when it does not.
+// can run, with an error saying what to do when it does not. It refuses a
+// module declaring counts or lengths its bytes do not hold, or too many
+// locals (a *wasmsize.Error): wazero's decoder would allocate for them
+// first, and a few bytes could make the process die out of memory.
 func CheckBinary(wasm []byte) error {
 	magic := []byte{0x00, 'a', 's', 'm'}
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], magic) {
@@ -32,6 +36,9 @@ func CheckBinary(wasm []byte) error {
 	}
 	switch {
 	case bytes.Equal(wasm[4:8], []byte{1, 0, 0, 0}):
+		if err := wasmsize.Check(wasm); err != nil {
+			return fmt.Errorf("runtime: %w", err)
+		}
 		return nil
 	case wasm[6] == 1 && wasm[7] == 0 || wasm[6] == 0x0d && wasm[7] == 0:
 		// Components carry layer 1 in bytes 6 and 7.

@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/wasmsize"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
@@ -404,6 +405,11 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		compiled = st.compiled[key]
 	}
 	if compiled == nil {
+		// wazero's decoder allocates for the counts a module declares
+		// before reading its items (see wasmsize).
+		if err := wasmsize.Check(b); err != nil {
+			return nil, fmt.Errorf("core module: %w", err)
+		}
 		if st.stop != nil {
 			if key != nil {
 				b, err = key.stopped()

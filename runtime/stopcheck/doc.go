@@ -25,6 +25,10 @@
 //     way a function runs forever without growing the stack); then
 //     rewrites each body's size and the code section's size.
 //
+// Each table the module defines gets a maximum, so that together they hold
+// at most [MaxTableEntries] entries (see there); the table it adds has
+// none to grow to.
+//
 // A start section is dropped and its function exported as StartName
 // instead: it would run while the module is instantiated, before the host
 // can reach the global; the host calls it once the global is armed (a

@@ -205,8 +205,9 @@ func Instrument(wasm []byte) ([]byte, error) {
 	}
 
 	adds := map[byte][][]byte{
-		// funcref, no minimum, no maximum: grown by 0 to leave native code
-		sectionTable: {{0x70, 0x00, 0x00}},
+		// funcref, no entries and a maximum of none: grown by 0 to leave
+		// native code
+		sectionTable: {{0x70, 0x01, 0x00, 0x00}},
 		sectionGlobal: {
 			{wasmbin.I32, 0x01, 0x41, 0x00, 0x0b},                                          // stop
 			wasmbin.Cat([]byte{wasmbin.I32, 0x01}, wasmbin.I32Const(Period), []byte{0x0b}), // countdown
@@ -234,7 +235,13 @@ func Instrument(wasm []byte) ([]byte, error) {
 			addMissing(order[s.id])
 		}
 		switch s.id {
-		case sectionTable, sectionGlobal, sectionExport:
+		case sectionTable:
+			body, err := capTables(s.body, s.off)
+			if err != nil {
+				return nil, err
+			}
+			emit(s.id, appendItems(body, s.off, adds[s.id]))
+		case sectionGlobal, sectionExport:
 			emit(s.id, appendItems(s.body, s.off, adds[s.id]))
 		case sectionCode:
 			body, err := instrumentCode(s.body, s.off, ix)
@@ -256,6 +263,67 @@ func appendItems(body []byte, off int, items [][]byte) []byte {
 	r := &reader{b: body, base: off}
 	n := r.u32()
 	return wasmbin.Cat(wasmbin.ULEB(uint64(n)+uint64(len(items))), body[r.pos:], wasmbin.Cat(items...))
+}
+
+// MaxTableEntries is how many entries the tables a module defines may
+// hold together, at most: the limit of the WebAssembly JavaScript API on
+// one table (Section 7, "Limits"). wazero grows a table with no maximum
+// up to 2^32-1 entries of 8 bytes, so that one table.grow could make the
+// host allocate 32 GiB, past any memory cap; capTables gives each table a
+// maximum instead, and table.grow past it returns -1, as for a table
+// declared so.
+const MaxTableEntries = 10_000_000
+
+// capTables returns the table section body with each table's maximum
+// lowered to its share of MaxTableEntries: its minimum and an equal part
+// of what the minimums leave. A module whose minimums exceed
+// MaxTableEntries together is refused.
+func capTables(body []byte, off int) ([]byte, error) {
+	type table struct {
+		ref      []byte
+		min, max uint64
+		hasMax   bool
+	}
+	r := &reader{b: body, base: off}
+	n := r.u32()
+	tables := make([]table, 0, n)
+	var sum uint64
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		at := r.pos
+		r.valtype()
+		t := table{ref: body[at:r.pos]}
+		switch flags := r.byte(); flags {
+		case 0x00:
+			t.min = uint64(r.u32())
+		case 0x01:
+			t.min, t.max, t.hasMax = uint64(r.u32()), uint64(r.u32()), true
+		default:
+			if r.err == nil {
+				r.pos--
+				r.fail(fmt.Sprintf("table limits flags 0x%02x", flags))
+			}
+		}
+		sum += t.min
+		tables = append(tables, t)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if sum > MaxTableEntries {
+		return nil, &Error{off, fmt.Sprintf("the module's tables start with %d entries together, more than the %d the host allows", sum, uint64(MaxTableEntries))}
+	}
+	items := make([][]byte, len(tables))
+	for i, t := range tables {
+		limit := t.min
+		if len(tables) > 0 {
+			limit += (MaxTableEntries - sum) / uint64(len(tables))
+		}
+		if !t.hasMax || t.max > limit {
+			t.max = limit
+		}
+		items[i] = wasmbin.Cat(t.ref, []byte{0x01}, wasmbin.ULEB(t.min), wasmbin.ULEB(t.max))
+	}
+	return wasmbin.Vec(items), nil
 }
 
 // counts are the imported tables and globals, and the type index of each
