@@ -1,6 +1,7 @@
 // Package readme holds the tests that keep the code a new user copies true:
 // README.md's "Embed it" program is extracted, built and run against a real
-// guest, and docs/wit2host.md's plugin walk-through ("A plugin, end to end")
+// guest, its "Run your own guest" loopback commands are run as written, and
+// docs/wit2host.md's plugin walk-through ("A plugin, end to end")
 // is written into a new module, generated, built and run, host and guest, so
-// neither can drift from the API.
+// none can drift from the API.
 package readme

@@ -1,0 +1,146 @@
+package readme
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/testpeer"
+)
+
+func TestMain(m *testing.M) { os.Exit(testpeer.Main(m)) }
+
+// shBlockAfter returns the commands of the first ```sh block after the
+// line of section that contains marker, each command on one line (lines
+// continued with a backslash joined).
+func shBlockAfter(t *testing.T, section, marker string) []string {
+	t.Helper()
+	_, rest, ok := strings.Cut(section, marker)
+	if !ok {
+		t.Fatalf("README.md: no %q", marker)
+	}
+	_, block, ok := strings.Cut(rest, "```sh\n")
+	if !ok {
+		t.Fatalf("README.md: no sh block after %q", marker)
+	}
+	block, _, ok = strings.Cut(block, "```")
+	if !ok {
+		t.Fatalf("README.md: unterminated sh block after %q", marker)
+	}
+	var cmds []string
+	for _, line := range strings.Split(strings.ReplaceAll(block, "\\\n", ""), "\n") {
+		if line = strings.Join(strings.Fields(line), " "); line != "" {
+			cmds = append(cmds, line)
+		}
+	}
+	return cmds
+}
+
+// TestRunYourOwnGuest runs the README's "Run your own guest" commands for
+// the loopback server and client as written, from the module's root, with
+// three substitutions: the wasitls binary for "go run ./cmd/wasitls", a
+// temporary directory for bin/ (the tree is not written), and a free port
+// for 8443. The example.com command needs the Internet and is not run; the
+// guest build before it is.
+func TestRunYourOwnGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and two guests")
+	}
+	testpeer.OpenSSL.Path(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Run your own guest\n")
+	if !ok {
+		t.Fatal(`README.md has no heading "## Run your own guest"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	first := shBlockAfter(t, section, "\n")
+	server := shBlockAfter(t, section, "in one terminal:")
+	client := shBlockAfter(t, section, "in another:")
+	if len(first) == 0 || !strings.HasPrefix(first[0], "GOOS=wasip1 GOARCH=wasm go build") {
+		t.Fatalf("the first command is not the client guest's build: %q", first)
+	}
+	if len(client) != 1 {
+		t.Fatalf("the client block has %d commands, want 1: %q", len(client), client)
+	}
+
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "wasitls")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/wasitls")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/wasitls: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	rewrite := strings.NewReplacer("go run ./cmd/wasitls", bin, "bin/", tmp+"/", "8443", port)
+	shell := func(line string) *exec.Cmd {
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", rewrite.Replace(line))
+		cmd.Dir = root
+		return cmd
+	}
+	run := func(line string) string {
+		t.Helper()
+		out, err := shell(line).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		return string(out)
+	}
+
+	run(first[0])
+	for _, line := range server[:len(server)-1] {
+		run(line)
+	}
+	// exec: the server replaces the shell, so killing it stops the server.
+	srv := shell("exec " + server[len(server)-1])
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srvErr strings.Builder
+	srv.Stderr = &srvErr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "listening on ") {
+				listening <- sc.Text()
+			}
+		}
+		close(listening)
+	}()
+	select {
+	case line, ok := <-listening:
+		if want := "listening on 127.0.0.1:" + port; !ok || line != want {
+			t.Fatalf("server printed %q, want %q; stderr:\n%s", line, want, srvErr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server did not listen within 30s; stderr:\n%s", srvErr.String())
+	}
+
+	out := run(client[0])
+	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(out, "hello from a wasi:tls server\n") {
+		t.Fatalf("client printed:\n%s", out)
+	}
+}
