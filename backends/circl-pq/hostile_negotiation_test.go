@@ -1,0 +1,334 @@
+package circlpq
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+
+	"golang.org/x/crypto/cryptobyte"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// Downgrades and oversized answers from a hostile peer during the
+// handshake, beyond the single-message cases of failure_test.go: a server
+// scripted over a real socket that plays HelloRetryRequest tricks against
+// clients restricted to pure ML-KEM or to X25519, and servers whose
+// encrypted flight selects what was not offered or sends too much.
+
+// readClientHelloAfterHRR reads the client's change_cipher_spec and second
+// ClientHello.
+func readClientHelloAfterHRR(w net.Conn) (*clientHelloMsg, error) {
+	for {
+		typ, body, err := readRawRecord(w)
+		if err != nil {
+			return nil, err
+		}
+		if typ == recordTypeHandshake {
+			ch := new(clientHelloMsg)
+			if !ch.unmarshal(body) {
+				return nil, errors.New("malformed second ClientHello")
+			}
+			return ch, nil
+		}
+	}
+}
+
+// serverHelloWithShare answers ch with a valid share for group.
+func serverHelloWithShare(ch *clientHelloMsg, group uint16) (*serverHelloMsg, error) {
+	sh := serverHelloFor(ch)
+	for _, ks := range ch.keyShares {
+		if ks.group == group {
+			ct, _, err := keyExchangeByID(group).encapsulate(ks.data)
+			if err != nil {
+				return nil, err
+			}
+			sh.serverShare = keyShare{group, ct}
+			return sh, nil
+		}
+	}
+	_, ct, _, err := encapsulateFor(group)
+	sh.serverShare = keyShare{group, ct}
+	return sh, err
+}
+
+// TestClientRefusesDowngrade answers clients restricted to pure ML-KEM,
+// to X25519, and to a hybrid with a ServerHello or HelloRetryRequest that
+// would take them elsewhere. Each ends with the alert named, sent to the
+// server, and a client error carrying it.
+func TestClientRefusesDowngrade(t *testing.T) {
+	hrr := func(ch *clientHelloMsg, group uint16) *serverHelloMsg {
+		sh := serverHelloFor(ch)
+		sh.random = helloRetryRequestRandom[:]
+		sh.selectedGroup = group
+		return sh
+	}
+	write := func(w net.Conn, sh *serverHelloMsg) error {
+		return writeRawRecord(w, recordTypeHandshake, sh.marshal())
+	}
+	pureMLKEM := []uint16{MLKEM768, MLKEM1024}
+	for _, tc := range []struct {
+		name   string
+		groups []uint16
+		reply  func(ch *clientHelloMsg, w net.Conn) error
+		want   Alert
+	}{
+		{"pure-mlkem-gets-x25519", pureMLKEM, func(ch *clientHelloMsg, w net.Conn) error {
+			sh, err := serverHelloWithShare(ch, X25519)
+			if err != nil {
+				return err
+			}
+			return write(w, sh)
+		}, alertIllegalParameter},
+		{"pure-mlkem-gets-hybrid", pureMLKEM, func(ch *clientHelloMsg, w net.Conn) error {
+			sh, err := serverHelloWithShare(ch, X25519MLKEM768)
+			if err != nil {
+				return err
+			}
+			return write(w, sh)
+		}, alertIllegalParameter},
+		{"pure-mlkem-hrr-x25519", pureMLKEM, func(ch *clientHelloMsg, w net.Conn) error {
+			return write(w, hrr(ch, X25519))
+		}, alertIllegalParameter},
+		{"x25519-gets-mlkem", []uint16{X25519}, func(ch *clientHelloMsg, w net.Conn) error {
+			sh, err := serverHelloWithShare(ch, MLKEM768)
+			if err != nil {
+				return err
+			}
+			return write(w, sh)
+		}, alertIllegalParameter},
+		{"hybrid-hrr-then-other-group", []uint16{X25519MLKEM768, MLKEM768, X25519}, func(ch *clientHelloMsg, w net.Conn) error {
+			if err := write(w, hrr(ch, MLKEM768)); err != nil {
+				return err
+			}
+			ch2, err := readClientHelloAfterHRR(w)
+			if err != nil {
+				return err
+			}
+			sh, err := serverHelloWithShare(ch2, X25519)
+			if err != nil {
+				return err
+			}
+			return write(w, sh)
+		}, alertIllegalParameter},
+		{"hrr-then-other-suite", []uint16{X25519MLKEM768, MLKEM768}, func(ch *clientHelloMsg, w net.Conn) error {
+			h := hrr(ch, MLKEM768)
+			h.cipherSuite = TLS_AES_128_GCM_SHA256
+			if err := write(w, h); err != nil {
+				return err
+			}
+			ch2, err := readClientHelloAfterHRR(w)
+			if err != nil {
+				return err
+			}
+			sh, err := serverHelloWithShare(ch2, MLKEM768)
+			if err != nil {
+				return err
+			}
+			sh.cipherSuite = TLS_CHACHA20_POLY1305_SHA256
+			return write(w, sh)
+		}, alertIllegalParameter},
+		{"hrr-then-hrr", []uint16{X25519MLKEM768, MLKEM768, X25519}, func(ch *clientHelloMsg, w net.Conn) error {
+			if err := write(w, hrr(ch, MLKEM768)); err != nil {
+				return err
+			}
+			ch2, err := readClientHelloAfterHRR(w)
+			if err != nil {
+				return err
+			}
+			return write(w, hrr(ch2, X25519))
+		}, alertUnexpectedMessage},
+		{"hrr-for-a-group-not-in-supported-groups", []uint16{MLKEM768}, func(ch *clientHelloMsg, w net.Conn) error {
+			return write(w, hrr(ch, SecP384r1MLKEM1024))
+		}, alertIllegalParameter},
+		{"legacy-version-tls13", pureMLKEM, func(ch *clientHelloMsg, w net.Conn) error {
+			sh, err := serverHelloWithShare(ch, MLKEM768)
+			if err != nil {
+				return err
+			}
+			sh.vers = versionTLS13
+			return write(w, sh)
+		}, alertIllegalParameter},
+		{"supported-versions-tls12", pureMLKEM, func(ch *clientHelloMsg, w net.Conn) error {
+			sh, err := serverHelloWithShare(ch, MLKEM768)
+			if err != nil {
+				return err
+			}
+			sh.supportedVersion = versionTLS12
+			return write(w, sh)
+		}, alertIllegalParameter},
+		{"tls12-sentinel-pure-mlkem", pureMLKEM, func(ch *clientHelloMsg, w net.Conn) error {
+			sh := serverHelloFor(ch)
+			sh.supportedVersion = 0
+			copy(sh.random[24:], downgradeCanaryTLS12)
+			return write(w, sh)
+		}, alertIllegalParameter},
+		{"hrr-with-trailing-handshake-bytes", pureMLKEM, func(ch *clientHelloMsg, w net.Conn) error {
+			// More handshake bytes behind the HelloRetryRequest, in its
+			// record: the server cannot know the next ClientHello.
+			return writeRawRecord(w, recordTypeHandshake, append(hrr(ch, MLKEM1024).marshal(), typeServerHello, 0, 0))
+		}, alertUnexpectedMessage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sent Alert
+			err, _ := scriptedServer(t, func(cfg *backends.ClientConfig) {
+				cfg.Groups = tc.groups
+			}, func(ch *clientHelloMsg, w net.Conn) error {
+				if err := tc.reply(ch, w); err != nil {
+					return err
+				}
+				sent = readPlainAlert(t, w)
+				return nil
+			})
+			if sent != tc.want {
+				t.Errorf("client sent %v; want %v", sent, tc.want)
+			}
+			if a, ok := errorAlert(err); !ok || a != tc.want {
+				t.Errorf("client error = %v; want a local %v alert error", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestServerRefusesDowngrade: a server restricted to pure ML-KEM does not
+// fall back to the X25519 a client offers, nor a hybrid server to a
+// classical share the client predicted (it asks for the hybrid's share).
+func TestServerRefusesDowngrade(t *testing.T) {
+	p := pki(t)
+	t.Run("pure-mlkem-server-x25519-client", func(t *testing.T) {
+		craw, sraw := tcpPair(t)
+		cc := p.clientConfig()
+		cc.Groups = []uint16{X25519, P256}
+		sc := p.serverConfig(p.p256)
+		sc.Groups = []uint16{MLKEM768, MLKEM1024}
+		_, chs := engineClient(t, craw, cc)
+		_, shs := engineServer(t, sraw, sc)
+		cerr, serr := both(chs, shs)
+		if a, ok := errorAlert(serr); !ok || a != alertHandshakeFailure {
+			t.Errorf("server error = %v; want handshake_failure", serr)
+		}
+		var ae *AlertError
+		if !errors.As(cerr, &ae) || !ae.Remote || ae.Alert != alertHandshakeFailure {
+			t.Errorf("client error = %v; want a remote handshake_failure", cerr)
+		}
+	})
+	t.Run("hybrid-server-x25519-share", func(t *testing.T) {
+		craw, sraw := tcpPair(t)
+		cc := p.clientConfig()
+		cc.Groups = []uint16{X25519, X25519MLKEM768}
+		sc := p.serverConfig(p.p256)
+		sc.Groups = []uint16{X25519MLKEM768, X25519}
+		c, chs := engineClient(t, craw, cc)
+		s, shs := engineServer(t, sraw, sc)
+		if cerr, serr := both(chs, shs); cerr != nil || serr != nil {
+			t.Fatalf("handshake: client %v, server %v", cerr, serr)
+		}
+		if g := c.State().Group; g != X25519MLKEM768 || !s.didHRR {
+			t.Errorf("group %#04x, hello retry %v; want X25519MLKEM768 after a hello retry", g, s.didHRR)
+		}
+	})
+}
+
+// TestHostileServerFlight has an engine server's encrypted flight select
+// what the client did not offer or carry more than it takes.
+func TestHostileServerFlight(t *testing.T) {
+	p := pki(t)
+	m := mldsaTestPKI(t)
+	ee := func(f func(*encryptedExtensionsMsg)) func([]byte) []byte {
+		return mutateMessage(typeEncryptedExtensions, func(b []byte) []byte {
+			var e encryptedExtensionsMsg
+			if !e.unmarshal(b) {
+				panic("EncryptedExtensions")
+			}
+			f(&e)
+			return e.marshal()
+		})
+	}
+	for _, tc := range []struct {
+		name      string
+		configure func(cc *backends.ClientConfig, sc *backends.ServerConfig, c, s *Conn)
+		want      Alert
+	}{
+		{"alpn-not-offered", func(cc *backends.ClientConfig, sc *backends.ServerConfig, c, s *Conn) {
+			cc.ALPN = []string{"http/1.1"}
+			s.testMutate = ee(func(e *encryptedExtensionsMsg) { e.alpnProtocol = "h2" })
+		}, alertUnsupportedExtension},
+		{"alpn-none-offered", func(cc *backends.ClientConfig, sc *backends.ServerConfig, c, s *Conn) {
+			s.testMutate = ee(func(e *encryptedExtensionsMsg) { e.alpnProtocol = "h2" })
+		}, alertUnsupportedExtension},
+		{"early-data-accepted-unasked", func(cc *backends.ClientConfig, sc *backends.ServerConfig, c, s *Conn) {
+			s.testMutate = mutateMessage(typeEncryptedExtensions, func([]byte) []byte {
+				return marshalMessageBytes(typeEncryptedExtensions, []byte{0, 4, byte(extensionEarlyData >> 8), byte(extensionEarlyData), 0, 0})
+			})
+		}, alertUnsupportedExtension},
+		{"mldsa-signature-ecdsa-only", func(cc *backends.ClientConfig, sc *backends.ServerConfig, c, s *Conn) {
+			// The client accepts only ECDSA; its ClientHello is made to
+			// offer ML-DSA too, as a server that ignores the list would
+			// behave, and the server signs with ML-DSA-65.
+			c.testVerifyPrefs = []uint16{ECDSAWithP256AndSHA256}
+			c.testMutate = mutateMessage(typeClientHello, func(b []byte) []byte {
+				var ch clientHelloMsg
+				ch.unmarshal(b)
+				ch.signatureSchemes = append(ch.signatureSchemes, MLDSA65)
+				return ch.marshal()
+			})
+			cc.RootCAs = poolOf(m.roots[testpki.MLDSA65])
+			sc.Identities = []*backends.Identity{{Chain: pqServerChain(m.servers[testpki.MLDSA65], m.roots[testpki.MLDSA65]), Key: m.servers[testpki.MLDSA65].Key}}
+		}, alertIllegalParameter},
+		{"ocsp-staple-on-every-certificate", func(cc *backends.ClientConfig, sc *backends.ServerConfig, c, s *Conn) {
+			// A status_request response on each of 30 entries, 4 KiB each:
+			// only the leaf's may carry one.
+			s.testMutate = mutateMessage(typeCertificate, func(b []byte) []byte {
+				var cm certificateMsg
+				cm.unmarshal(b)
+				var body cryptobyte.Builder
+				body.AddUint8(0)
+				body.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+					for range 30 {
+						b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cm.chain[0]) })
+						b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+							b.AddUint16(extensionStatusRequest)
+							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+								b.AddUint8(statusTypeOCSP)
+								b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(bytes.Repeat([]byte{0x30}, 4096)) })
+							})
+						})
+					}
+				})
+				return marshalMessageBytes(typeCertificate, body.BytesOrPanic())
+			})
+		}, alertUnsupportedExtension},
+		{"chain-over-256KiB", func(cc *backends.ClientConfig, sc *backends.ServerConfig, c, s *Conn) {
+			id := *p.p256.Identity()
+			for len(id.Chain) < maxHandshake/len(p.root.Cert.Raw)+1 {
+				id.Chain = append(id.Chain, p.root.Cert.Raw)
+			}
+			sc.Identities = []*backends.Identity{&id}
+		}, alertUnexpectedMessage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			craw, sraw := tcpPair(t)
+			cc, sc := p.clientConfig(), p.serverConfig(p.p256)
+			c, err := Client(craw, cc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Server(sraw, sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.configure(cc, sc, c, s)
+			cerr, _ := both(func() error { return c.Handshake(context.Background()) }, func() error { return s.Handshake(context.Background()) })
+			var ae *AlertError
+			if !errors.As(cerr, &ae) || ae.Remote || ae.Alert != tc.want {
+				t.Errorf("client error = %v; want a local %v", cerr, tc.want)
+			}
+			if c.State().HandshakeComplete {
+				t.Error("the client completed the handshake")
+			}
+		})
+	}
+}
