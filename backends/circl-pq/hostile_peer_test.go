@@ -137,10 +137,12 @@ func TestHostilePeerFloods(t *testing.T) {
 		onlyClient bool
 		// answered: the victim answers each message, which the attacker,
 		// not expecting it, cannot read past to the alert.
-		answered  bool
-		configure func(*backends.ClientConfig, *backends.ServerConfig)
-		records   func(a *Conn) []byte
-		want      Alert
+		answered bool
+		// closeFirst: the victim sent close_notify before the flood.
+		closeFirst bool
+		configure  func(*backends.ClientConfig, *backends.ServerConfig)
+		records    func(a *Conn) []byte
+		want       Alert
 	}
 	repeat := func(n int, f func(a *Conn) []byte) func(a *Conn) []byte {
 		return func(a *Conn) []byte {
@@ -183,6 +185,7 @@ func TestHostilePeerFloods(t *testing.T) {
 			m := &newSessionTicketMsg{lifetime: 3600, nonce: []byte{1}, ticket: bytes.Repeat([]byte{7}, 1000)}
 			return fragmented(a, recordTypeHandshake, m.marshal())
 		}, want: 0},
+		{name: "key-update-requested-after-close-notify", closeFirst: true, records: repeat(3, func(a *Conn) []byte { return sealedKeyUpdate(a, true) }), want: 0},
 		{name: "certificate-requests-without-pha", onlyClient: true, records: certRequest, want: alertUnexpectedMessage},
 		{name: "certificate-requests", onlyClient: true, answered: true, configure: withPHA, records: repeat(maxPostHandshakeMessages+1, certRequest), want: alertUnexpectedMessage},
 		{name: "empty-records", records: repeat(maxEmptyRecords+1, func(a *Conn) []byte { return sealed(a, recordTypeApplicationData, nil) }), want: alertUnexpectedMessage},
@@ -210,6 +213,14 @@ func TestHostilePeerFloods(t *testing.T) {
 				}
 				t.Run(f.name, func(t *testing.T) {
 					hp := establish(t, victimIsClient, f.configure)
+					if f.closeFirst {
+						// Its read keys still follow the peer's updates
+						// (crypto/tls's do not: it skips them when it
+						// cannot write its answer).
+						if err := hp.victim.CloseWrite(); err != nil {
+							t.Fatal(err)
+						}
+					}
 					attack := f.records(hp.attacker)
 					sent := make(chan error, 1)
 					go func() { sent <- trickle(hp.raw, attack) }()

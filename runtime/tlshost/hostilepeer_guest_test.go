@@ -1,0 +1,192 @@
+package tlshost_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testpki"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// Hostile peers of a wasm guest, through the host, on both backends: the
+// other end of a guest's connection floods it after the handshake, sends a
+// certificate chain that is costly to validate, or trickles bytes while
+// the guest closes. Each ends with an error the guest can read, within
+// seconds, with no goroutine left behind once the guest is gone.
+
+// hostileServer accepts one connection on a loopback listener and runs
+// attack on it; it returns the listener's address.
+func hostileServer(t *testing.T, attack func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		attack(c)
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+// keyUpdateFlood has an established circl-pq connection send KeyUpdates
+// asking for an update, with no data between them, until its peer gives up.
+func keyUpdateFlood(c *circlpq.Conn) {
+	if err := c.Handshake(context.Background()); err != nil {
+		return
+	}
+	for range 1000 {
+		if c.KeyUpdate(true) != nil {
+			break
+		}
+	}
+	c.Read(make([]byte, 1)) // the peer's alert
+}
+
+// TestGuestHostilePeerKeyUpdates: a peer that floods a guest with
+// KeyUpdates asking for an answer, client or server, with no data: the
+// guest's read fails (circl-pq after 64 messages, crypto/tls after 16)
+// well before the flood ends, and every goroutine of the connection is
+// gone once the guest is.
+func TestGuestHostilePeerKeyUpdates(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, "./testdata/stream")
+	guestbuild.MustBuild(t, giveUpGuest)
+	before := goroutines()
+	eachBackend(t, func(t *testing.T, backend string) {
+		t.Run("guest-client", func(t *testing.T) {
+			addr := hostileServer(t, func(raw net.Conn) {
+				c, err := circlpq.Server(raw, &backends.ServerConfig{Identities: []*backends.Identity{p.local.Identity()}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				keyUpdateFlood(c)
+			})
+			start := time.Now()
+			out, err := startGuest(t, backend, p, "./testdata/stream", nil, addr, "0").wait(t)
+			if err == nil {
+				t.Fatalf("the guest read through a KeyUpdate flood:\n%s", out)
+			}
+			mustContain(t, out, "error: read after 0 bytes: ", "tls: ")
+			t.Logf("%s after %v", out, time.Since(start))
+		})
+		t.Run("guest-server", func(t *testing.T) {
+			g := startGuest(t, backend, p, giveUpGuest, nil, "server", "127.0.0.1:0", "0", "1")
+			port := g.port(t)
+			raw, err := net.Dial("tcp", "127.0.0.1:"+port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(20 * time.Second))
+			c, err := circlpq.Client(raw, &backends.ClientConfig{ServerName: "localhost", RootCAs: p.ca.Pool()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyUpdateFlood(c)
+			m := g.waitOutput(t, 10*time.Second, `read failed: (.*)\n`)
+			mustContain(t, m[1], "tls: ")
+			// The guest serves the next client.
+			if err := helloClient(p, port, 10*time.Second); err != nil {
+				t.Fatalf("client after the flood: %v\n%s", err, g.out.String())
+			}
+			g.waitExit(t, 10*time.Second)
+		})
+	})
+	waitGoroutines(t, before)
+}
+
+// loopChain is a chain a hostile server presents to make the validation
+// of ML-DSA signatures explore every path (see backends/circl-pq's
+// TestHostileChainBounded): an ECDSA leaf for localhost signed by an
+// ML-DSA-44 key, then n certificates of the issuer's name holding that key
+// and signed by it.
+func loopChain(t *testing.T, n int) tls.Certificate {
+	t.Helper()
+	ca, err := testpki.NewCAWith("loop", testpki.MLDSA44)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		l, err := ca.Issue(testpki.LeafOptions{CommonName: "loop", DNSNames: []string{"loop.test"}, PrivateKey: ca.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf.Chain = append(leaf.Chain, l.Chain[0])
+	}
+	return tls.Certificate{Certificate: leaf.Chain, PrivateKey: leaf.Key}
+}
+
+// TestGuestHostileChain: a server whose chain holds 20 ML-DSA
+// certificates signing each other fails a guest client's handshake within
+// seconds on both backends (circl-pq gives up after 100 signature checks;
+// crypto/x509 cannot check ML-DSA signatures), not after days of CPU.
+func TestGuestHostileChain(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, giveUpGuest)
+	cert := loopChain(t, 20)
+	eachBackend(t, func(t *testing.T, backend string) {
+		addr := hostileServer(t, func(raw net.Conn) {
+			tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{cert}}).Handshake()
+		})
+		g := startGuestWith(t, tlshost.Config{BackendName: backend}, p, giveUpGuest, nil, "client", addr, "60s")
+		m := g.waitOutput(t, 20*time.Second, `dial: (.*) after (\S+)\n`)
+		took, err := time.ParseDuration(m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("dial: %s after %v", m[1], took)
+		if m[1] == "<nil>" {
+			t.Fatal("the guest accepted the chain")
+		}
+		if took > 10*time.Second {
+			t.Errorf("validating the chain took %v", took)
+		}
+	})
+}
+
+// TestGuestCloseTricklingPeer: a server that completes the handshake, then
+// sends one byte of a record every 100 ms and never close_notify, does not
+// hold up a guest that closes the connection: close_notify and the drop
+// return at once, on both backends.
+func TestGuestCloseTricklingPeer(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, giveUpGuest)
+	eachBackend(t, func(t *testing.T, backend string) {
+		stop := make(chan struct{})
+		addr := hostileServer(t, func(raw net.Conn) {
+			tc := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
+			if tc.Handshake() != nil {
+				return
+			}
+			dripRecord(raw, 100*time.Millisecond, stop)
+		})
+		t.Cleanup(func() { close(stop) })
+		start := time.Now()
+		g := startGuestWith(t, tlshost.Config{BackendName: backend}, p, giveUpGuest, nil, "client", addr, "60s")
+		g.waitOutput(t, 20*time.Second, `dial: <nil> after`)
+		out := g.waitExit(t, 10*time.Second)
+		t.Logf("guest exited %v after it started:\n%s", time.Since(start), out)
+	})
+}
