@@ -58,10 +58,25 @@
 // the socket limit the guest gets new-socket-limit. Guest memory is one
 // reservation per guest, never copied on growth, so the host's resident
 // memory follows what the guest touches. Extensions add their own (the
-// wasi:tls host bounds pending handshakes). [NewRuntimeConfig] is the
-// wazero configuration to run guests under; or, cheaper, with core modules
-// compiled by [CompileModule] (a stop global checked at loop headers),
-// [NewFastRuntimeConfig] and [Config.StopFlag] set.
+// wasi:tls host bounds pending handshakes).
+//
+// # Stopping guests
+//
+// A guest that computes without end stops when its context ends or its
+// instance is closed. The way to run guests, as the wasitls command does,
+// is the stop flag: core modules compiled by [CompileModule] (a stop
+// global checked at loop headers and tail calls), on a wazero runtime made
+// with [NewFastRuntimeConfig], and [Config.StopFlag] set, so that
+// Instantiate refuses a module compiled otherwise and InstantiateComponent
+// compiles a component's core modules with the global.
+// [NewRuntimeConfig] (wazero's own termination checks, a call out to Go
+// at every loop header, slower) is for what the stop flag cannot run: a
+// module CompileModule refuses (a *stopcheck.Error) or a component whose
+// [component.Component.PrepareStop] does, modules instantiated through
+// wazero rather than [Runtime.Instantiate], and export calls bounded by a
+// context of their own: wazero's checks stop a guest when the context of
+// the call ends, the stop flag when the instance's context ends or it is
+// closed.
 //
 // # Network policy
 //

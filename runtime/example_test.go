@@ -16,7 +16,7 @@ import (
 // 127.0.0.1:8443; every other network access is denied.
 func Example() {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
 	defer r.Close(ctx)
 
 	policy := new(sockets.Policy)
@@ -26,7 +26,9 @@ func Example() {
 	if err := policy.AllowListen("127.0.0.1:8443"); err != nil {
 		log.Fatal(err)
 	}
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy})
+	// StopFlag: Instantiate refuses a module runtime.CompileModule did
+	// not compile, which nothing could stop.
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, StopFlag: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,7 +40,11 @@ func Example() {
 	if err := runtime.CheckBinary(wasm); err != nil {
 		log.Fatal(err) // a component, or not WebAssembly at all
 	}
-	compiled, err := r.CompileModule(ctx, wasm)
+	// With the stop flag: a guest computing without end stops when ctx
+	// ends. A module the rewriter refuses (a *stopcheck.Error) would run
+	// on a runtime of runtime.NewRuntimeConfig(), compiled with
+	// r.CompileModule, without StopFlag.
+	compiled, err := runtime.CompileModule(ctx, r, wasm)
 	if err != nil {
 		log.Fatal(err)
 	}

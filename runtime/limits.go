@@ -150,11 +150,15 @@ func (l Limits) checkMemory(compiled wazero.CompiledModule) error {
 	return nil
 }
 
-// NewRuntimeConfig returns the wazero configuration the runtime is meant
-// to run under: guests stop computing when the context of their call is
-// done (so that Instance.Close and a cancelled Instantiate stop a guest
-// that never calls the host). Guest memory needs no setting here: each
-// Runtime.Instantiate bounds and reserves it per guest (Limits.MemoryPages).
+// NewRuntimeConfig returns the wazero configuration with wazero's
+// termination checks: guests stop computing when the context of their
+// call is done (so that Instance.Close and a cancelled Instantiate stop a
+// guest that never calls the host), at the price of a call out to Go at
+// every loop header. Prefer the stop flag ([NewFastRuntimeConfig],
+// [CompileModule], Config.StopFlag); this is for guests the stop flag's
+// rewriter refuses (see the package documentation, Stopping guests).
+// Guest memory needs no setting here: each Runtime.Instantiate bounds
+// and reserves it per guest (Limits.MemoryPages).
 func NewRuntimeConfig() wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
 }

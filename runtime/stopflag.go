@@ -13,8 +13,8 @@ import (
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
-// NewFastRuntimeConfig returns the wazero configuration for guests
-// compiled with [CompileModule]: without wazero's termination checks
+// NewFastRuntimeConfig returns the wazero configuration to run guests
+// under, compiled with [CompileModule]: without wazero's termination checks
 // (WithCloseOnContextDone(false)), which call out to Go at every loop
 // header of the guest, because the guest checks a global the host sets
 // instead, leaving native code once every stopcheck.Period checks (see

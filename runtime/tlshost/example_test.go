@@ -17,7 +17,7 @@ import (
 // connect to example.com:443 only.
 func Example() {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
 	defer r.Close(ctx)
 
 	policy := new(sockets.Policy)
@@ -27,6 +27,7 @@ func Example() {
 	rt, err := runtime.New(ctx, r, runtime.Config{
 		Network:    policy,
 		Extensions: []runtime.Extension{tlshost.New(tlshost.Config{BackendName: "circl-pq"})},
+		StopFlag:   true,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -35,7 +36,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, wasm)
+	compiled, err := runtime.CompileModule(ctx, r, wasm)
 	if err != nil {
 		log.Fatal(err)
 	}
