@@ -66,6 +66,13 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backends.Backend)) {
 // after it echoed one line back prefixed with the negotiated ALPN.
 func goServer(t *testing.T, cfg *tls.Config) (addr string, result <-chan error) {
 	t.Helper()
+	return goServerAfter(t, cfg, 0)
+}
+
+// goServerAfter is goServer waiting delay after the accept, before it reads
+// the ClientHello: a slow peer.
+func goServerAfter(t *testing.T, cfg *tls.Config, delay time.Duration) (addr string, result <-chan error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +86,7 @@ func goServer(t *testing.T, cfg *tls.Config) (addr string, result <-chan error) 
 			return
 		}
 		defer c.Close()
+		time.Sleep(delay)
 		c.SetDeadline(time.Now().Add(waitLimit))
 		tc := tls.Server(c, cfg)
 		if err := tc.Handshake(); err != nil {

@@ -44,9 +44,10 @@
 // The state machines (driver.go, client.go, server.go, future.go) know
 // nothing of the guest: they take a transport and a backend and are tested
 // with a scripted backend and with every registered backend against real
-// peers. host.go, futures.go, identity.go, draft.go and extensions.go are
-// the resources of the generated bindings over them; io.go is the seam with
-// the runtime's wasi:io streams and pollables.
+// peers; pausable.go is the handshake that runs on the guest's waits and
+// pauses at their deadlines. host.go, futures.go, identity.go, draft.go and
+// extensions.go are the resources of the generated bindings over them;
+// io.go is the seam with the runtime's wasi:io streams and pollables.
 //
 // # Cleartext streams
 //

@@ -63,7 +63,11 @@ type driver struct {
 	// so that it runs on the guest's call (see startLocked); nil once it
 	// started, and for handshakes that start at once.
 	deferred func(ctx context.Context) error
-	ended    bool // the handshake is over for the host (see end)
+	// co is a deferred handshake that started on a wait of the guest
+	// with a deadline: it runs on the guest's waits and pauses at their
+	// deadlines (see pausable).
+	co    *pausable
+	ended bool // the handshake is over for the host (see end)
 	// ctx is the context of a handshake on its own goroutine, made when
 	// it starts (contextLocked); cancel gives up on it. A handshake on
 	// the guest's call gets none (see await).
@@ -138,8 +142,12 @@ func (d *driver) notifyLocked() {
 // for it or looks at it. When the guest waits for it alone, without a
 // deadline (Await), it runs on the guest's call, as a native client's
 // handshake runs on its own goroutine: no goroutine, no hand-off, no
-// stack to grow. Any other look (a wait on more, a readiness check, a
-// get) starts the goroutine. Giving up works the same on either: the
+// stack to grow. When the guest waits for it alone with a deadline (a Go
+// guest's poll, whose timer lets its Go timers fire), it runs on the
+// guest's waits as a coroutine that pauses at each wait's deadline (see
+// pausable). Any other look (a wait on more, a readiness check, a
+// get) starts the goroutine, or resumes a paused handshake on one.
+// Giving up works the same on either: the
 // context is cancelled and the transport interrupted, which ends the
 // backend's blocking read or write.
 func (d *driver) startLocked(run func(ctx context.Context) error, finished func(err error), inline bool) {
@@ -183,13 +191,16 @@ func (d *driver) start() {
 	if run := d.deferred; run != nil {
 		d.launchLocked(run)
 	}
+	d.toEndLocked()
 }
 
 // await runs a deferred handshake on the caller's goroutine, the guest's
 // waiting for it alone, and reports whether it did. With a deadline it
-// starts the goroutine instead: the guest's wait must end at the
-// deadline, the handshake need not. When ctx ends (the instance is being
-// closed) the transport is interrupted, so that the backend returns.
+// runs it as a pausable coroutine: the guest's wait must end at the
+// deadline, the handshake need not, so it pauses there and the guest's
+// next lone wait resumes it (see pausable). When ctx ends (the instance
+// is being closed) the transport is interrupted, so that the backend
+// returns.
 //
 // The backend gets a context that is never done: such a handshake runs
 // to completion without suspending over a backend that blocks only in
@@ -204,12 +215,16 @@ func (d *driver) await(ctx context.Context, deadline time.Time) bool {
 	run := d.deferred
 	switch {
 	case run == nil:
+		// A paused handshake (see pausable) resumes on this call.
+		ok := d.resumeLocked(ctx, deadline)
 		d.mu.Unlock()
-		return false
+		return ok
 	case !deadline.IsZero():
-		d.launchLocked(run)
+		d.runningLocked()
+		d.co = d.newPausableLocked(run)
+		d.resumeLocked(ctx, deadline)
 		d.mu.Unlock()
-		return false
+		return true
 	}
 	d.runningLocked()
 	d.mu.Unlock()
@@ -396,6 +411,8 @@ func (d *driver) interruptLocked() {
 	if d.transport != nil {
 		d.transport.interrupt(d.abortErrLocked())
 	}
+	// A paused handshake sees the interruption once resumed.
+	d.toEndLocked()
 }
 
 func (d *driver) interrupt() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,12 @@ type guard struct {
 	mu        sync.Mutex // serializes deadlines with interruptions
 	closeOnce sync.Once
 	closeErr  error
+
+	// pauser, while a pausable handshake runs, yields its coroutine; it
+	// is set and read on the coroutine only. pausing is the deadline at
+	// which a read yields instead of failing (zero: none), under mu.
+	pauser  func() bool
+	pausing time.Time
 }
 
 // guardedNonblocking is a guard over a wasiio.NonblockingTransport, which
@@ -97,16 +104,54 @@ func newInterruption(reason error) *error {
 var longAgo = time.Unix(1, 0)
 
 func (g *guard) Read(p []byte) (int, error) {
-	if e := g.readErr.Load(); e != nil {
-		return 0, *e
-	}
-	n, err := g.Conn.Read(p)
-	if err != nil {
+	for {
 		if e := g.readErr.Load(); e != nil {
-			return n, *e
+			return 0, *e
 		}
+		n, err := g.Conn.Read(p)
+		if err != nil {
+			if e := g.readErr.Load(); e != nil {
+				return n, *e
+			}
+			if n == 0 && g.pauser != nil && g.pauseRead(err) {
+				continue
+			}
+		}
+		return n, err
 	}
-	return n, err
+}
+
+// setPauser sets or clears the function that yields the coroutine of a
+// pausable handshake. It is called on the coroutine.
+func (g *guard) setPauser(f func() bool) { g.pauser = f }
+
+// pauseAt makes a read of the pausable handshake that would wait past t
+// yield its coroutine instead (zero: reads wait as long as they must). It
+// is called while the coroutine is not running.
+func (g *guard) pauseAt(t time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.pausing = t
+	if g.readErr.Load() == nil {
+		g.Conn.SetReadDeadline(t)
+	}
+}
+
+// pauseRead handles a read that failed with err on the coroutine of a
+// pausable handshake: when it failed because the pause deadline passed, it
+// yields the coroutine and reports, once resumed, that the read is to be
+// tried again.
+func (g *guard) pauseRead(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	g.mu.Lock()
+	at := g.pausing
+	g.mu.Unlock()
+	if at.IsZero() || time.Now().Before(at) {
+		return false
+	}
+	return g.pauser()
 }
 
 func (g *guard) Write(p []byte) (int, error) {

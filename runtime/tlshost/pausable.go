@@ -1,0 +1,100 @@
+package tlshost
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+// A pausable is a deferred handshake that runs on the guest's calls even
+// though the guest's waits carry a deadline: a Go guest waits with a timer
+// among its pollables, so that its Go timers fire while it blocks in the
+// host, and a handshake on the guest's call must then give the call back at
+// that deadline without ending the handshake.
+//
+// It runs the backend's handshake as a coroutine (iter.Pull): the guest's
+// waiting call resumes it and is blocked meanwhile, as for a handshake run
+// on the call itself, and the switches between the two are direct, with no
+// goroutine made runnable, no thread woken and no hand-off at the end. The
+// handshake blocks only in its transport (the deferred handshakes of
+// startLocked), so it pauses there: when a read of the guard would wait past
+// the call's deadline, the guard's read yields (guard.pauseRead) and the
+// call returns to the guest; the next wait of the guest resumes the read.
+// The deadline is thus kept to within the backend's computation between two
+// reads, not the peer's pace.
+//
+// A paused handshake that someone other than a lone wait of the guest looks
+// at (a wait on more, a readiness check, a get) or that the host gives up
+// on (the guard is interrupted: an abort, a drop, the handshake timeout, the
+// end of the instance) is resumed to its end on a goroutine, without a
+// pause deadline: it ends as a handshake on its goroutine would. Every
+// field is guarded by the driver's mu.
+type pausable struct {
+	next func() (struct{}, bool)
+	// resuming is set while a call or the goroutine runs the coroutine;
+	// toEnd asks whoever resumes it to hand it to a goroutine if it
+	// pauses again; ended is set once it returned.
+	resuming bool
+	toEnd    bool
+	ended    bool
+}
+
+// newPausableLocked makes the coroutine of run, which calls d.end when it
+// returns. It does not start it. mu must be held.
+func (d *driver) newPausableLocked(run func(ctx context.Context) error) *pausable {
+	co := &pausable{}
+	g := d.transport
+	co.next, _ = iter.Pull(func(yield func(struct{}) bool) {
+		g.setPauser(func() bool { return yield(struct{}{}) })
+		err := run(context.Background())
+		g.setPauser(nil)
+		g.pauseAt(time.Time{}) // the connection's reads have no deadline
+		d.mu.Lock()
+		co.ended = true
+		d.mu.Unlock()
+		d.end(err, false)
+	})
+	return co
+}
+
+// resumeLocked runs the paused handshake on the caller's goroutine until it
+// ends, or pauses because a read would wait past deadline (zero: none). It
+// reports whether it did: not while someone else resumes it. mu must be
+// held; it is released and taken again.
+func (d *driver) resumeLocked(ctx context.Context, deadline time.Time) bool {
+	co := d.co
+	if co == nil || co.resuming || co.ended {
+		return false
+	}
+	co.resuming = true
+	d.mu.Unlock()
+	stop := context.AfterFunc(ctx, d.interrupt)
+	d.transport.pauseAt(deadline)
+	co.next()
+	stop()
+	d.mu.Lock()
+	co.resuming = false
+	if co.toEnd {
+		d.toEndLocked()
+	}
+	return true
+}
+
+// toEndLocked resumes the paused handshake to its end on a goroutine, now
+// or, while a call resumes it, when that call returns with it paused. mu
+// must be held.
+func (d *driver) toEndLocked() {
+	co := d.co
+	if co == nil || co.ended {
+		return
+	}
+	co.toEnd = true
+	if co.resuming {
+		return
+	}
+	co.resuming = true
+	go func() {
+		d.transport.pauseAt(time.Time{})
+		co.next()
+	}()
+}

@@ -1,0 +1,141 @@
+package tlshost
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// pauseBound is how late a wait with a deadline may return while the
+// handshake runs on it: the backend's computation between two reads, on a
+// loaded machine.
+const pauseBound = 100 * time.Millisecond
+
+// A deferred handshake that the guest waits for alone with a deadline (a Go
+// guest's timer) runs on the guest's waits: each wait returns at its
+// deadline with the handshake paused in its read of a slow peer, the next
+// wait resumes it, and it completes; the connection's reads have no
+// deadline left over from the pauses.
+func TestPausableHandshake(t *testing.T) {
+	p := newPKI(t)
+	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+		checkNoLeak(t)
+		addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, 150*time.Millisecond)
+		tr, _ := heldTransport(t, dial(t, addr))
+		s := newClientSession(b, p.clientBase(), tr)
+		defer s.Close()
+		if err := s.Connect("localhost"); err != nil {
+			t.Fatal(err)
+		}
+		f := s.Finish()
+		a, ok := f.source().(wasiio.Awaiter)
+		if !ok {
+			t.Fatalf("the future's source %T cannot run the handshake on the guest's wait", f.source())
+		}
+		pauses := 0
+		for begin := time.Now(); ; pauses++ {
+			if time.Since(begin) > waitLimit {
+				t.Fatal("the handshake did not complete")
+			}
+			deadline := time.Now().Add(20 * time.Millisecond)
+			if !a.Await(context.Background(), deadline) {
+				t.Fatal("Await did not run the handshake")
+			}
+			if late := time.Since(deadline); late > pauseBound {
+				t.Fatalf("the wait returned %v after its deadline", late)
+			}
+			if a.Ready() {
+				break
+			}
+		}
+		if pauses < 2 {
+			t.Fatalf("%d pauses before the slow peer answered, want at least 2", pauses)
+		}
+		conn, err := await(t, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond) // past the last wait's deadline
+		if _, err := conn.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(conn)
+		if err != nil || string(got) != ":hello" {
+			t.Fatalf("read %q, %v", got, err)
+		}
+		if err := recvErr(t, res); err != nil {
+			t.Fatalf("server: %v", err)
+		}
+	})
+}
+
+// A paused handshake ends like one on its goroutine: a look other than a
+// lone wait resumes it on a goroutine, and giving up on it (the handshake
+// timeout, a drop) interrupts it there, against a silent peer.
+func TestPausableHandshakeGivesUp(t *testing.T) {
+	for _, name := range []string{"stdtls", "circl-pq"} {
+		b, err := backends.ByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := func(t *testing.T, timeout time.Duration) (*clientSession, wasiio.Awaiter) {
+			s, a, _, helloed := deferredToSilent(t, b, timeout)
+			deadline := time.Now().Add(30 * time.Millisecond)
+			if !a.Await(context.Background(), deadline) {
+				t.Fatal("Await did not run the handshake")
+			}
+			if late := time.Since(deadline); late > pauseBound {
+				t.Fatalf("the wait returned %v after its deadline", late)
+			}
+			within(t, giveUpBound, helloed, "the ClientHello")
+			if a.Ready() {
+				t.Fatal("the handshake completed against a silent peer")
+			}
+			return s, a
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Run("timeout", func(t *testing.T) {
+				// Paused, nobody waits: the timeout ends it.
+				checkNoLeak(t)
+				s, _ := start(t, 200*time.Millisecond)
+				err := futureErr(t, giveUpBound, s.streamsFut, "finish")
+				if !errors.Is(err, ErrHandshakeTimeout) {
+					t.Fatalf("error %v, want ErrHandshakeTimeout", err)
+				}
+				closeWithin(t, giveUpBound, s)
+			})
+			t.Run("watched-then-dropped", func(t *testing.T) {
+				checkNoLeak(t)
+				s, a := start(t, -1)
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				defer cancel()
+				if _, err := wasiio.Wait(ctx, []wasiio.Source{a, wasiio.NewSignal()}); err == nil {
+					t.Fatal("the handshake completed against a silent peer")
+				}
+				closeWithin(t, giveUpBound, s)
+				wantErr(t, futureErr(t, giveUpBound, s.streamsFut, "finish"), "aborted")
+			})
+			t.Run("instance-closed", func(t *testing.T) {
+				checkNoLeak(t)
+				s, a := start(t, -1)
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				defer cancel()
+				begin := time.Now()
+				a.Await(ctx, time.Time{})
+				if d := time.Since(begin); d > 100*time.Millisecond+giveUpBound {
+					t.Fatalf("the wait took %v", d)
+				}
+				if err := futureErr(t, giveUpBound, s.streamsFut, "finish"); err == nil {
+					t.Fatal("the handshake succeeded against a silent peer")
+				}
+				closeWithin(t, giveUpBound, s)
+			})
+		})
+	}
+}
