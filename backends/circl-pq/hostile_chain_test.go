@@ -10,40 +10,18 @@ import (
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
-// loopChain returns a chain a hostile peer presents to make the ML-DSA
-// chain walk explore every path: a leaf signed by key K under the name
-// "loop", then n certificates named "loop", issued by "loop", holding K and
-// signed by K. Each signs the leaf and each other, so without a bound the
-// walk tries n·(n-1)·… orderings of them, every one ending nowhere.
-func loopChain(t testing.TB, n int, usage testpki.Usage) *testpki.Leaf {
-	t.Helper()
-	ca, err := testpki.NewCAWith("loop", testpki.MLDSA44)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: "leaf", Key: testpki.ECDSAP256, Usage: usage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range n {
-		l, err := ca.Issue(testpki.LeafOptions{CommonName: "loop", DNSNames: []string{"loop.test"}, PrivateKey: ca.Key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf.Chain = append(leaf.Chain, l.Chain[0])
-	}
-	return leaf
-}
-
 // TestHostileChainBounded presents chains of mutually signing ML-DSA
-// certificates to a client and to a server that requires a client
+// certificates (testpki.LoopChain) to a client and to a server that requires a client
 // certificate: each fails with bad_certificate within a bounded number of
 // signature checks. Unbounded, 8 such certificates took 6.6 s and 20 would
 // take days.
 func TestHostileChainBounded(t *testing.T) {
 	const n = 20
 	p := pki(t)
-	leaf := loopChain(t, n, testpki.ServerAuth|testpki.ClientAuth)
+	leaf, err := testpki.LoopChain(n, testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: "leaf", Usage: testpki.ServerAuth | testpki.ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
 	check := func(t *testing.T, err error, start time.Time) {
 		t.Helper()
 		if a, ok := errorAlert(err); !ok || a != alertBadCertificate || !strings.Contains(err.Error(), "signature checks") {
