@@ -1,8 +1,8 @@
 package tlshost_test
 
 import (
+	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,33 +45,14 @@ func TestGuestHandshakeTimeoutTrickle(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		cfg := tlshost.Config{BackendName: backend, HandshakeTimeout: timeout}
 		t.Run("client", func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
 			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			t.Cleanup(func() { ln.Close(); close(stop); wg.Wait() })
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				go func() {
-					buf := make([]byte, 4096)
-					for {
-						if _, err := c.Read(buf); err != nil {
-							return
-						}
-					}
-				}()
+			addr := hostileServer(t, func(c net.Conn) {
+				go io.Copy(io.Discard, c)
 				dripRecord(c, 50*time.Millisecond, stop)
-			}()
+			})
+			t.Cleanup(func() { close(stop) })
 			start := time.Now()
-			g := startGuestWith(t, cfg, p, giveUpGuest, nil, "client", ln.Addr().String(), "60s")
+			g := startGuestWith(t, cfg, p, giveUpGuest, nil, "client", addr, "60s")
 			m := g.waitOutput(t, timeout+10*time.Second, `dial: (.*) after (\S+)\n`)
 			took, err := time.ParseDuration(m[2])
 			if err != nil {
