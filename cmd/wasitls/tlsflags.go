@@ -140,6 +140,8 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		}
 		if *logTLS {
 			cfg.Logger = slog.New(slog.NewTextHandler(logOutput, nil))
+		} else {
+			cfg.Logger = newTLSHints(logOutput)
 		}
 		return tlshost.New(cfg), nil
 	}

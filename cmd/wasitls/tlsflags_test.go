@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"net"
 	"os"
@@ -61,10 +62,25 @@ func TestRunTLSFlags(t *testing.T) {
 	guest := wasmFile(t, "../../examples/client-minimal")
 	allow := []string{"--allow-connect", "localhost:" + port}
 
+	// Without --ca the guest prints the host's reason, and the command
+	// notes once that --ca is the fix (--log-tls logs the failure instead).
+	var notes bytes.Buffer
+	old := logOutput
+	logOutput = &notes
+	defer func() { logOutput = old }()
 	code, stdout, stderr := runCLI(t, append(allow, guest, "localhost", port)...)
 	if code == 0 || !strings.Contains(stderr, "unknown authority") {
 		t.Fatalf("without --ca: code %d, stdout %q, stderr %q; want a failure naming the unknown authority", code, stdout, stderr)
 	}
+	if got := notes.String(); strings.Count(got, "trust its CA with --ca FILE") != 1 {
+		t.Fatalf("without --ca: notes %q, want one naming --ca", got)
+	}
+	notes.Reset()
+	runCLI(t, append(allow, "--log-tls", guest, "localhost", port)...)
+	if got := notes.String(); strings.Contains(got, "--ca FILE") || !strings.Contains(got, "unknown authority") {
+		t.Fatalf("--log-tls: notes %q, want the logged failure and no note", got)
+	}
+	logOutput = old
 	for _, tc := range []struct {
 		groups string
 		want   tls.CurveID
