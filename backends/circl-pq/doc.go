@@ -117,7 +117,7 @@
 //
 // Post-handshake client authentication (RFC 8446, Section 4.6.2) works both
 // ways: a client with a ClientIdentity hook offers post_handshake_auth and
-// answers requests while it reads; a server asks with
+// answers requests while it reads, 16 in a connection at most; a server asks with
 // [Conn.RequestClientIdentity], which reads the answer itself when no Read
 // does, keeping interleaved application data for Read.
 //

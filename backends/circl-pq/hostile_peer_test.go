@@ -140,9 +140,12 @@ func TestHostilePeerFloods(t *testing.T) {
 		answered bool
 		// closeFirst: the victim sent close_notify before the flood.
 		closeFirst bool
-		configure  func(*backends.ClientConfig, *backends.ServerConfig)
-		records    func(a *Conn) []byte
-		want       Alert
+		// withData: the flood carries application data, which the
+		// victim reads until it fails.
+		withData  bool
+		configure func(*backends.ClientConfig, *backends.ServerConfig)
+		records   func(a *Conn) []byte
+		want      Alert
 	}
 	repeat := func(n int, f func(a *Conn) []byte) func(a *Conn) []byte {
 		return func(a *Conn) []byte {
@@ -188,6 +191,9 @@ func TestHostilePeerFloods(t *testing.T) {
 		{name: "key-update-requested-after-close-notify", closeFirst: true, records: repeat(3, func(a *Conn) []byte { return sealedKeyUpdate(a, true) }), want: 0},
 		{name: "certificate-requests-without-pha", onlyClient: true, records: certRequest, want: alertUnexpectedMessage},
 		{name: "certificate-requests", onlyClient: true, answered: true, configure: withPHA, records: repeat(maxPostHandshakeMessages+1, certRequest), want: alertUnexpectedMessage},
+		{name: "certificate-requests-between-data", onlyClient: true, answered: true, withData: true, configure: withPHA, records: repeat(maxAuthAnswers+1, func(a *Conn) []byte {
+			return append(certRequest(a), sealed(a, recordTypeApplicationData, []byte("x"))...)
+		}), want: alertUnexpectedMessage},
 		{name: "empty-records", records: repeat(maxEmptyRecords+1, func(a *Conn) []byte { return sealed(a, recordTypeApplicationData, nil) }), want: alertUnexpectedMessage},
 		{name: "user-canceled-warnings", records: repeat(maxIgnoredAlerts+1, func(a *Conn) []byte {
 			return sealed(a, recordTypeAlert, []byte{alertLevelWarning, byte(alertUserCanceled)})
@@ -238,6 +244,9 @@ func TestHostilePeerFloods(t *testing.T) {
 						return
 					}
 					_, err := hp.victim.Read(make([]byte, 1))
+					for f.withData && err == nil {
+						_, err = hp.victim.Read(make([]byte, 1))
+					}
 					wantLocalAlert(t, hp, err, f.want, f.answered)
 					hp.victim.Close()
 					hp.attacker.Close()

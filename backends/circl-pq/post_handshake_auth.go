@@ -42,6 +42,14 @@ import (
 // maxPendingAuth bounds the server's outstanding certificate requests.
 const maxPendingAuth = 8
 
+// maxAuthAnswers bounds the certificate requests a client answers in one
+// connection. Each answer costs a signature and sends the chain, for a
+// request of a few dozen bytes: without a bound a server could keep a
+// client signing for as long as it sends a byte of data between requests.
+// A server asks again only for a resource that needs another identity, a
+// few times in a connection's life.
+const maxAuthAnswers = 16
+
 // maxAuthBufferedInput bounds the application data RequestClientIdentity
 // keeps for Read while it waits for an answer; beyond it, it leaves reading
 // to Read.
@@ -71,6 +79,8 @@ type authState struct {
 	transcript hash.Hash // the handshake transcript through the client Finished
 	config     *backends.ServerConfig
 	hooks      *backends.ServerConfig
+
+	answered int // client: requests answered so far; guarded by the Conn's in
 
 	mu      sync.Mutex
 	pending []*authRequest // server: requests in the order they were sent
@@ -474,6 +484,9 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 	// unexpected_message.
 	if !c.auth.offered {
 		return c.fail(alertUnexpectedMessage, "tls: post-handshake CertificateRequest without post_handshake_auth")
+	}
+	if c.auth.answered++; c.auth.answered > maxAuthAnswers {
+		return c.fail(alertUnexpectedMessage, "tls: more than %d post-handshake certificate requests", maxAuthAnswers)
 	}
 	cr := new(certificateRequestMsg)
 	if !cr.unmarshal(msg) {
