@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"io"
+	"net"
 
 	"github.com/tetratelabs/wazero"
 
@@ -14,6 +15,10 @@ type Config struct {
 	// Network is the network policy for wasi:sockets. Nil denies every
 	// connect, listen and name lookup (see sockets.Policy).
 	Network *sockets.Policy
+
+	// Resolver serves the name lookups the policy allows guests
+	// (resolve-addresses); nil means net.DefaultResolver.
+	Resolver *net.Resolver
 
 	// Limits bound what each guest can make the host hold: its memory,
 	// its resource handles, its sockets. Zero fields take the defaults;

@@ -55,6 +55,13 @@ type Limits struct {
 	// host stops reading the socket until the guest receives.
 	DatagramQueue int
 
+	// Lookups bounds the name lookups (resolve-addresses) the guest runs
+	// at once; zero means sockets.DefaultLookupLimit. Each holds a
+	// goroutine and a socket to the DNS server until it is answered, times
+	// out or its stream is dropped. Past it resolve-addresses fails with
+	// temporary-resolver-failure.
+	Lookups int
+
 	// NestedCalls bounds how deep calls into the guest nest inside its
 	// host calls: a destructor a drop runs (a component's resource.drop,
 	// an [export] module's [resource-drop]) that drops another resource
@@ -95,6 +102,9 @@ func (l Limits) withDefaults() Limits {
 	if l.DatagramQueue <= 0 {
 		l.DatagramQueue = sockets.DefaultDatagramQueue
 	}
+	if l.Lookups <= 0 {
+		l.Lookups = sockets.DefaultLookupLimit
+	}
 	if l.NestedCalls <= 0 {
 		l.NestedCalls = cabi.DefaultNestingLimit
 	}
@@ -120,6 +130,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.DatagramQueue > 0 {
 		l.DatagramQueue = o.DatagramQueue
+	}
+	if o.Lookups > 0 {
+		l.Lookups = o.Lookups
 	}
 	if o.NestedCalls > 0 {
 		l.NestedCalls = o.NestedCalls

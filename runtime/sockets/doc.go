@@ -9,6 +9,10 @@
 // policy plus the addresses the guest learnt through allowed name lookups.
 // Every [Network] resource the guest obtains refers to its instance's Stack.
 //
+// A name lookup ([Stack.Resolve]) runs on a goroutine with the stack's
+// resolver until it is answered or its stream dropped; at most the
+// stack's lookup limit run at once ([Stack.SetLookupLimit]).
+//
 // A [TCPSocket] follows the WASI state machine:
 //
 //	unbound ─start-bind─▶ bind-started ─finish-bind─▶ bound

@@ -24,10 +24,33 @@ type ResolveStream struct {
 	err   error
 }
 
+// DefaultLookupLimit is how many name lookups a guest instance may run at
+// once unless SetLookupLimit says otherwise.
+const DefaultLookupLimit = 64
+
+// SetLookupLimit sets how many name lookups the instance may run at once.
+// A lookup counts from resolve-addresses until it ends (answered, failed,
+// or cancelled by dropping its stream), not while the guest holds its
+// addresses. Each one running holds a goroutine and, with Go's resolver,
+// a socket to the DNS server for up to its timeout: without a limit, a
+// guest holding its streams of a name a silent server never answers
+// would make the host hold as many as its handle limit allows. Beyond
+// the limit resolve-addresses fails with temporary-resolver-failure.
+func (s *Stack) SetLookupLimit(n int) { s.lookupLimit = int64(n) }
+
+// SetResolver sets the resolver of the instance's name lookups; nil (the
+// default) means net.DefaultResolver.
+func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = r }
+
+// Lookups reports how many name lookups are running.
+func (s *Stack) Lookups() int { return int(s.lookups.Load()) }
+
 // Resolve is resolve-addresses. A literal IP address resolves to itself
 // without a lookup; a name resolves only when a connect rule of the policy
 // names it (else access-denied), and the addresses found become connectable
-// on the rule's ports for this instance. The lookup runs on a goroutine.
+// on the rule's ports for this instance. The lookup runs on a goroutine;
+// past the lookup limit (SetLookupLimit) it fails with
+// temporary-resolver-failure.
 func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error) {
 	if n, ok := nw.(*Network); !ok || n.stack != s {
 		return nil, InvalidArgument
@@ -47,10 +70,19 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		s.policy.denied(Denial{Op: DenyResolve, Name: name})
 		return nil, AccessDenied
 	}
+	if s.lookups.Add(1) > s.lookupLimit {
+		s.lookups.Add(-1)
+		return nil, TemporaryResolverFailure
+	}
+	resolver := s.resolver
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &ResolveStream{cancel: cancel, done: wasiio.NewSignal()}
 	go func() {
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+		defer s.lookups.Add(-1)
+		ips, err := resolver.LookupNetIP(ctx, "ip", name)
 		if err == nil {
 			s.grants.add(ips, rules)
 		}

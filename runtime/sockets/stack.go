@@ -46,6 +46,10 @@ type Stack struct {
 	live  atomic.Int64 // sockets alive: not dropped, or connection still open
 
 	maxDatagram, datagramQueue int // UDP limits; zero means the defaults
+
+	resolver    *net.Resolver // nil: net.DefaultResolver
+	lookupLimit int64         // most name lookups running at once
+	lookups     atomic.Int64  // name lookups running
 }
 
 // DefaultSocketLimit is how many sockets a guest instance may hold at once
@@ -54,7 +58,9 @@ const DefaultSocketLimit = 4096
 
 // NewStack returns the stack of one guest instance under policy (nil
 // denies everything).
-func NewStack(policy *Policy) *Stack { return &Stack{policy: policy, limit: DefaultSocketLimit} }
+func NewStack(policy *Policy) *Stack {
+	return &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit}
+}
 
 // SetSocketLimit sets how many sockets the instance may hold at once. A
 // socket counts from its creation (or acceptance) until it is dropped and

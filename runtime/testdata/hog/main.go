@@ -3,6 +3,8 @@
 //	hog pollables N   creates N clock pollables and drops none
 //	hog sockets N     creates N TCP sockets and drops none
 //	hog alloc MIB     allocates and touches MIB MiB of memory, 0 for no end
+//	hog lookups N NAME  starts N lookups and drops none, of NAME with %d
+//	                    replaced by the lookup's number, then waits 500 ms
 //
 // It prints one line per step reached, so that a test sees how far it got
 // before a limit stopped it.
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wasitls/wasitls/runtime/testdata/internal/w"
@@ -21,8 +24,8 @@ import (
 func subscribeDuration(d uint64) uint32
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N")
+	if len(os.Args) != 3 && !(len(os.Args) == 4 && os.Args[1] == "lookups") {
+		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N, hog lookups N NAME")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -46,6 +49,16 @@ func main() {
 			}
 		}
 		fmt.Printf("sockets %d\n", n)
+	case "lookups":
+		network := w.Network()
+		for i := 1; i <= n; i++ {
+			if _, code := w.Resolve(network, strings.ReplaceAll(os.Args[3], "%d", strconv.Itoa(i))); code != 0 {
+				fmt.Printf("lookup %d: error %d\n", i, code)
+				time.Sleep(500 * time.Millisecond)
+				return
+			}
+		}
+		fmt.Printf("lookups %d\n", n)
 	case "alloc":
 		const chunk = 16 << 20
 		var held [][]byte

@@ -1,0 +1,75 @@
+package runtime_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	goruntime "runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+// TestLookupLimit: a guest starting lookups of names the policy allows
+// (each its own, so that Go's resolver does not merge them), against a DNS server on loopback that never answers, and
+// dropping none of them, runs at most Limits.Lookups at once: the next
+// resolve-addresses fails with temporary-resolver-failure. Before the
+// limit, each lookup held a goroutine and a socket to the DNS server for
+// the resolver's timeout, as many as the handle limit (262,144) allowed.
+// When the guest exits, its lookups end and their goroutines with them.
+// The limit is per guest, overridable per guest.
+func TestLookupLimit(t *testing.T) {
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var queries atomic.Int64
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := silent.ReadFrom(buf); err != nil {
+				return
+			}
+			queries.Add(1)
+		}
+	}()
+	policy := &sockets.Policy{}
+	if err := policy.AllowConnect("*.silent.test:443"); err != nil {
+		t.Fatal(err)
+	}
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", silent.LocalAddr().String())
+	}}
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
+	t.Cleanup(func() { r.Close(ctx) })
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Resolver: resolver, Limits: runtime.Limits{Lookups: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/hog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goroutines := goruntime.NumGoroutine()
+	for _, tc := range []struct {
+		lim  runtime.Limits
+		want int
+	}{{runtime.Limits{}, 9}, {runtime.Limits{Lookups: 3}, 4}} {
+		stdout, _, err := runHog(rt, compiled, tc.lim, "lookups", "1000", "n%d.silent.test")
+		if want := fmt.Sprintf("lookup %d: error %d", tc.want, sockets.TemporaryResolverFailure); err != nil || lastLine(stdout) != want {
+			t.Errorf("guest with limits %+v: %q, %v; want %q", tc.lim, lastLine(stdout), err, want)
+		}
+		waitGoroutines(t, goroutines)
+	}
+	if queries.Load() == 0 {
+		t.Error("the DNS server saw no query: the lookups did not run")
+	}
+}
