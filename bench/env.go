@@ -119,16 +119,16 @@ func (e *env) close() {
 
 // runtime returns the runtime for backend with the Go guest compiled in
 // it, creating it on first use.
-func (e *env) runtime(backend string) (*hostRuntime, error) { return e.runtimeFor(backend, 0, false) }
+func (e *env) runtime(backend string) (*hostRuntime, error) { return e.runtimeFor(backend, 0) }
 
 // runtimeFor returns the runtime for backend, creating it on first use:
 // with group 0 the Go guest's; otherwise the C guest's, with the host
 // allowing only group (the draft interface the C guest uses cannot choose
 // groups, so the host's configuration does, as the Go guest does through
-// the extension interface). A runtime for components runs them with
-// wazero's checks when the others use the stop flag, which components do
-// not have.
-func (e *env) runtimeFor(backend string, group tls.CurveID, components bool) (*hostRuntime, error) {
+// the extension interface). Components run on the same runtime, stopped
+// as its core modules are (under the stop flag, the runtime compiles their
+// core modules with it).
+func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	key := backend
@@ -136,9 +136,6 @@ func (e *env) runtimeFor(backend string, group tls.CurveID, components bool) (*h
 		key = fmt.Sprintf("%s/c/%d", backend, uint16(group))
 	}
 	checks := e.checks
-	if components && checks == ChecksStopFlag {
-		checks, key = ChecksWazero, key+"/components"
-	}
 	if h, ok := e.runtimes[key]; ok {
 		return h, nil
 	}
@@ -225,7 +222,7 @@ func (e *env) startCGuest(s subject, group tls.CurveID, args ...string) (*guest,
 	if s.component && e.ccomp == nil {
 		return nil, errors.New("bench: the C guest was not built as a component")
 	}
-	h, err := e.runtimeFor(s.backend, group, s.component)
+	h, err := e.runtimeFor(s.backend, group)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,8 @@ type Options struct {
 	NoTerminationChecks bool
 	// Checks is how guests are stopped when NoTerminationChecks is not
 	// set: ChecksStopFlag (the default, as the wasitls command runs core
-	// modules) or ChecksWazero (wazero's WithCloseOnContextDone(true)).
+	// modules and components) or ChecksWazero (wazero's
+	// WithCloseOnContextDone(true)); the component rows follow it too.
 	Checks string
 	// Peers are where the native end of the bulk, handshake and echo
 	// scenarios runs (PeerInProcess, PeerSubprocess); empty means both.

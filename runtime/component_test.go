@@ -49,6 +49,20 @@ func newComponentRuntime(t testing.TB) *Runtime {
 	return rt
 }
 
+// newStopRuntime is newComponentRuntime with the stop flag
+// (NewFastRuntimeConfig, Config.StopFlag), as the wasitls command runs
+// guests: core modules are to be compiled with CompileModule.
+func newStopRuntime(t testing.TB) *Runtime {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, NewFastRuntimeConfig())
+	t.Cleanup(func() { r.Close(ctx) })
+	rt, err := New(ctx, r, Config{StopFlag: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
 func runHello(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	rt := newComponentRuntime(t)
 	c := helloComponent(t)
@@ -226,12 +240,13 @@ func TestComponentReactor(t *testing.T) {
 // calls, as a core module (the glue takes memory from the calling module)
 // and as a component (the glue takes it from the canon lower options;
 // wit-component routes the import through its indirect-call shim, which
-// the loader sees through).
+// the loader sees through). Both run as the wasitls command runs them,
+// with the stop flag: the loop's header counts down in each.
 func clockLoop(t testing.TB) (core, comp func() error) {
 	const calls = 1_000_000
-	rt := newComponentRuntime(t)
+	rt := newStopRuntime(t)
 	ctx := context.Background()
-	compiled, err := rt.Wazero().CompileModule(ctx, cguest.Build(t, calcSpec(true)))
+	compiled, err := CompileModule(ctx, rt.Wazero(), cguest.Build(t, calcSpec(true)))
 	if err != nil {
 		t.Fatal(err)
 	}
