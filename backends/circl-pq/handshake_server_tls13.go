@@ -164,13 +164,17 @@ func (hs *serverHandshakeState) processClientHello() error {
 		return c.fail(alertMissingExtension, "tls: ClientHello without supported_groups or key_share")
 	}
 	// RFC 8446, Section 4.2.8: one share per group, each for a group in
-	// supported_groups.
-	seen := map[uint16]bool{}
+	// supported_groups. Both lists may hold thousands of entries, so they
+	// are checked against sets, not scanned for each other.
+	var supported, seen groupSet
+	for _, g := range ch.supportedGroups {
+		supported.add(g)
+	}
 	for _, ks := range ch.keyShares {
-		if seen[ks.group] || !contains(ch.supportedGroups, ks.group) {
+		if seen.has(ks.group) || !supported.has(ks.group) {
 			return c.fail(alertIllegalParameter, "tls: invalid key_share list")
 		}
-		seen[ks.group] = true
+		seen.add(ks.group)
 	}
 
 	for _, id := range usableSuites(hs.config.CipherSuites) {
@@ -223,6 +227,12 @@ func (hs *serverHandshakeState) processClientHello() error {
 	hs.identity, hs.sigScheme = ident, scheme
 	return hs.checkForResumption()
 }
+
+// A groupSet is a set of group code points, one bit each.
+type groupSet [1 << 16 / 64]uint64
+
+func (s *groupSet) add(g uint16)      { s[g/64] |= 1 << (g % 64) }
+func (s *groupSet) has(g uint16) bool { return s[g/64]&(1<<(g%64)) != 0 }
 
 // selectGroup picks the key exchange group: the first of the server's
 // groups that the client lists in supported_groups, whether or not the

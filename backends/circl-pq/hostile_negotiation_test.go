@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -328,6 +329,58 @@ func TestHostileServerFlight(t *testing.T) {
 			}
 			if c.State().HandshakeComplete {
 				t.Error("the client completed the handshake")
+			}
+		})
+	}
+}
+
+// hostileHelloRecords is a ClientHello whose supported_groups and
+// key_share lists are as long as its extensions allow (groups groups and
+// groups/2 one-byte shares, none that the server implements), as
+// plaintext records.
+func hostileHelloRecords(groups int) []byte {
+	ch := &clientHelloMsg{
+		vers: versionTLS12, random: make([]byte, 32), sessionID: make([]byte, 32),
+		cipherSuites: []uint16{TLS_AES_128_GCM_SHA256}, compressionMethods: []uint8{0},
+		signatureSchemes: supportedSignatureSchemes, supportedVersions: []uint16{versionTLS13},
+		hasKeyShares: true, serverName: "a.test",
+	}
+	for g := range groups {
+		ch.supportedGroups = append(ch.supportedGroups, uint16(0x3000+g))
+	}
+	for g := range groups / 2 {
+		ch.keyShares = append(ch.keyShares, keyShare{group: uint16(0x3000 + groups - 1 - g), data: []byte{1}})
+	}
+	msg := ch.marshal()
+	var out []byte
+	for len(msg) > 0 {
+		n := min(len(msg), maxPlaintext)
+		out = append(out, byte(recordTypeHandshake), 3, 1, byte(n>>8), byte(n))
+		out = append(out, msg[:n]...)
+		msg = msg[n:]
+	}
+	return out
+}
+
+// BenchmarkHostileClientHello is the server's work on a ClientHello that
+// shares no group with it: 4 groups, and 10,000 groups with 5,000 key
+// shares (45 KB). Compare the two in one run: the long lists should cost
+// in proportion to their length, not its square.
+func BenchmarkHostileClientHello(b *testing.B) {
+	p := pki(b)
+	cfg := p.serverConfig(p.p256)
+	for _, groups := range []int{4, 10000} {
+		in := hostileHelloRecords(groups)
+		b.Run(fmt.Sprintf("groups=%d", groups), func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				c, err := Server(&feedConn{r: bytes.NewReader(in)}, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if a, ok := errorAlert(c.Handshake(context.Background())); !ok || a != alertHandshakeFailure {
+					b.Fatalf("handshake ended with %v; want handshake_failure", a)
+				}
 			}
 		})
 	}
