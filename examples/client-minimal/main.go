@@ -6,7 +6,11 @@
 //
 //	client-minimal HOST PORT [PATH]
 //
-// Build: GOOS=wasip1 GOARCH=wasm go build -o client-minimal.wasm ./examples/client-minimal
+// Build: GOOS=wasip1 GOARCH=wasm go build -o bin/client-minimal.wasm ./examples/client-minimal
+// Run:   wasitls run --allow-connect example.com:443 bin/client-minimal.wasm example.com 443
+//
+// README.md ("Run your own guest") also runs it against server-minimal on
+// loopback.
 package main
 
 import (

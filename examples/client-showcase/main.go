@@ -19,7 +19,9 @@
 // it works: for h2 the connection preface and a SETTINGS frame, reporting
 // the server's first frame; otherwise an HTTP/1.1 GET.
 //
-// Build: GOOS=wasip1 GOARCH=wasm go build -o client-showcase.wasm ./examples/client-showcase
+// Build: GOOS=wasip1 GOARCH=wasm go build -o bin/client-showcase.wasm ./examples/client-showcase
+//
+// go run ./cmd/wasitls demo runs it against server-showcase with a throwaway CA.
 package main
 
 import (

@@ -19,7 +19,16 @@
 // timeout does. Serve many clients at once with goroutines, as guest/tls's
 // ExampleListen does.
 //
-// Build: GOOS=wasip1 GOARCH=wasm go build -o server-minimal.wasm ./examples/server-minimal
+// Build and run:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -o bin/server-minimal.wasm ./examples/server-minimal
+//	wasitls run --allow-listen 127.0.0.1:8443 --dir bin/certs:/certs:ro \
+//	    bin/server-minimal.wasm 8443 /certs/server.key /certs/server.pem
+//
+// The key and certificate are read through the directory the host
+// preopens (--dir); a path outside every preopen fails to open with
+// EBADF ("Bad file number"). README.md ("Run your own guest") makes a
+// throwaway certificate and runs client-minimal against it.
 package main
 
 import (

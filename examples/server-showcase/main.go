@@ -15,7 +15,9 @@
 // HOST defaults to 127.0.0.1 (0.0.0.0 for every interface); PORT 0 picks
 // a free port.
 //
-// Build: GOOS=wasip1 GOARCH=wasm go build -o server-showcase.wasm ./examples/server-showcase
+// Build: GOOS=wasip1 GOARCH=wasm go build -o bin/server-showcase.wasm ./examples/server-showcase
+//
+// go run ./cmd/wasitls demo runs it against client-showcase with a throwaway CA.
 package main
 
 import (
