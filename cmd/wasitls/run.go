@@ -59,10 +59,13 @@ runs under limits on what it can make the host hold (--max-memory,
 --session-cache-size), each with a default below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
-built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME):
+built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME;
+README.md, "Run your own guest", makes the server's certificate):
   wasitls run --allow-connect example.com:443 bin/client-minimal.wasm example.com 443 /
-  wasitls run --allow-listen 127.0.0.1:8443 --dir ./certs:/certs:ro \
+  wasitls run --allow-listen 127.0.0.1:8443 --dir bin/certs:/certs:ro \
       bin/server-minimal.wasm 8443 /certs/server.key /certs/server.pem
+  wasitls run --allow-connect localhost:8443 --ca bin/certs/server.pem \
+      bin/client-minimal.wasm localhost 8443
 
 flags:
 `
