@@ -46,16 +46,17 @@ func runContext(t testing.TB, ctx context.Context, out io.Writer, connect, liste
 	return runPolicy(t, ctx, out, p, args...)
 }
 
-// runPolicy runs the nettest guest under the network policy p.
+// runPolicy runs the nettest guest under the network policy p, with the
+// stop flag, as the wasitls command runs guests.
 func runPolicy(t testing.TB, ctx context.Context, out io.Writer, p *sockets.Policy, args ...string) (string, error) {
 	t.Helper()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
 	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: p})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: p, StopFlag: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, guest))
+	compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, guest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,16 +290,16 @@ func testListen(t *testing.T, n int, hold bool) {
 func TestAcceptBackoff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
 	defer r.Close(ctx)
 	p := new(sockets.Policy)
 	p.AllowListen("127.0.0.1:*")
 	// The listener and one connection.
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: p, Limits: runtime.Limits{Sockets: 2}})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: p, Limits: runtime.Limits{Sockets: 2}, StopFlag: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, guest))
+	compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, guest))
 	if err != nil {
 		t.Fatal(err)
 	}
