@@ -42,17 +42,45 @@ import (
 // maxChainDepth bounds the chain walk.
 const maxChainDepth = 10
 
-// maxChainSignatureChecks bounds the signature checks of one walk, ML-DSA
-// signatures checked here and crypto/x509 Verify calls alike, as
-// crypto/x509 bounds its own (maxChainSignatureChecks, also 100). Without
-// it a peer that sends certificates of one name and one key, each signing
-// every other, makes the depth-first walk try every ordering of them: 20
-// such certificates are 10^11 checks, hours of CPU for one handshake that
-// no handshake timeout stops.
-const maxChainSignatureChecks = 100
+// A walk's work is bounded, as crypto/x509 bounds its own (100 signature
+// checks per Verify). Without a bound a peer that sends certificates of
+// one name and one key, each signing every other, makes the depth-first
+// walk try every ordering of them: 20 such certificates are 10^11 checks,
+// days of CPU for one handshake that no handshake timeout stops.
+//
+//   - maxChainSignatureChecks bounds the certificates the walk visits and
+//     the ML-DSA signatures it checks;
+//   - maxChainX509Verifies bounds the crypto/x509 Verify calls for
+//     certificates with a classical signature, each of which may check up
+//     to 100 signatures itself (those of ML-DSA-signed certificates fail
+//     without any, since crypto/x509 cannot check them). Without it 50
+//     ML-DSA keys certified by ECDSA, under 100 ECDSA intermediates of one
+//     name, took 1.9 s of CPU for one handshake.
+//
+// A legitimate walk needs one crypto/x509 anchoring, or a few where an
+// ML-DSA key is cross-certified.
+const (
+	maxChainSignatureChecks = 100
+	maxChainX509Verifies    = 4
+)
 
-// errChainChecks ends a walk that used up maxChainSignatureChecks.
-var errChainChecks = fmt.Errorf("tls: gave up validating a certificate chain with ML-DSA signatures after %d signature checks", maxChainSignatureChecks)
+// errChainChecks ends a walk that used up its budget.
+var errChainChecks = errors.New("tls: gave up validating a certificate chain with ML-DSA signatures: too many signature checks")
+
+// A walkBudget is what remains of a walk's work (see maxChainSignatureChecks).
+type walkBudget struct {
+	checks, x509Verifies int
+}
+
+// spend takes one check, and one crypto/x509 Verify when x509 is set; it
+// reports false when the budget is used up.
+func (b *walkBudget) spend(x509 bool) bool {
+	b.checks--
+	if x509 {
+		b.x509Verifies--
+	}
+	return b.checks >= 0 && b.x509Verifies >= 0
+}
 
 // hasMLDSASignature reports whether a certificate of certs is signed with
 // ML-DSA.
@@ -89,8 +117,8 @@ func verifyChainMLDSA(certs []*x509.Certificate, roots *x509.CertPool, dnsName s
 		CurrentTime:   t,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	}
-	checks := maxChainSignatureChecks
-	chain, err := walkChain([]*x509.Certificate{leaf}, certs[1:], opts, &checks)
+	budget := walkBudget{checks: maxChainSignatureChecks, x509Verifies: maxChainX509Verifies}
+	chain, err := walkChain([]*x509.Certificate{leaf}, certs[1:], opts, &budget)
 	if err != nil {
 		return err
 	}
@@ -98,10 +126,11 @@ func verifyChainMLDSA(certs []*x509.Certificate, roots *x509.CertPool, dnsName s
 }
 
 // walkChain extends chain (whose last certificate is not yet anchored) to a
-// trust anchor, with at most *checks signature checks.
-func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x509.VerifyOptions, checks *int) ([]*x509.Certificate, error) {
+// trust anchor, within budget.
+func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x509.VerifyOptions, budget *walkBudget) ([]*x509.Certificate, error) {
 	c := chain[len(chain)-1]
-	if *checks--; *checks < 0 {
+	p := mldsaByOID(certificateSignatureOID(c))
+	if !budget.spend(p == nil) {
 		return nil, errChainChecks
 	}
 	// crypto/x509 anchors c if it is a root of the pool or its signature
@@ -110,7 +139,6 @@ func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x
 	if x509Err == nil {
 		return append(chain[:len(chain)-1], anchored[0]...), nil
 	}
-	p := mldsaByOID(certificateSignatureOID(c))
 	if p == nil {
 		return nil, x509Err
 	}
@@ -130,7 +158,7 @@ func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x
 		if err != nil || mldsaByKey(pub) != p {
 			continue
 		}
-		if *checks--; *checks < 0 {
+		if !budget.spend(false) {
 			return nil, errChainChecks
 		}
 		// RFC 9881, Section 3: the signature is over the DER
@@ -139,7 +167,7 @@ func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x
 			lastErr = fmt.Errorf("tls: %s signature of %q by %q does not verify", p.sign.Name(), c.Subject, parent.Subject)
 			continue
 		}
-		full, err := walkChain(append(chain, parent), candidates, opts, checks)
+		full, err := walkChain(append(chain, parent), candidates, opts, budget)
 		if err == nil || err == errChainChecks {
 			return full, err
 		}
