@@ -73,6 +73,7 @@ type Conn struct {
 	resumptionSecret []byte                // client with a session cache only
 	sessionCache     backends.SessionCache // client only: ClientConfig.Sessions or SetSessionCache
 	sessionKey       string
+	storedTickets    int // tickets storeTicket took, guarded by in
 
 	// auth is post-handshake client authentication
 	// (post_handshake_auth.go).

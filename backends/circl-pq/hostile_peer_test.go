@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	goruntime "runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -343,6 +344,45 @@ func TestHostilePeerMemory(t *testing.T) {
 				goruntime.KeepAlive(pairs)
 			})
 		}
+	}
+}
+
+// countingCache is a session cache that counts what is stored in it.
+type countingCache struct {
+	*SessionCache
+	puts atomic.Int64
+}
+
+func (c *countingCache) Put(key string, session any) {
+	if session != nil {
+		c.puts.Add(1)
+	}
+	c.SessionCache.Put(key, session)
+}
+
+// TestHostileTicketFlood has a server send a NewSessionTicket before each
+// byte of data, 100 times: the client reads every byte and stores
+// maxStoredTickets tickets, dropping the rest (each stored one costs a
+// certificate parse and a key derivation). The per-Read bound on
+// post-handshake messages does not apply, since data comes between them.
+func TestHostileTicketFlood(t *testing.T) {
+	cache := &countingCache{SessionCache: NewSessionCache(4)}
+	hp := establish(t, true, func(cc *backends.ClientConfig, sc *backends.ServerConfig) { cc.Sessions = cache })
+	puts := cache.puts.Load() // the handshake's own tickets
+	var flood []byte
+	for range 100 {
+		m := &newSessionTicketMsg{lifetime: 3600, ageAdd: 1, nonce: []byte{1}, ticket: bytes.Repeat([]byte{7}, 100)}
+		flood = append(flood, sealed(hp.attacker, recordTypeHandshake, m.marshal())...)
+		flood = append(flood, sealed(hp.attacker, recordTypeApplicationData, []byte("x"))...)
+	}
+	go hp.raw.Write(flood)
+	for i := range 100 {
+		if _, err := hp.victim.Read(make([]byte, 1)); err != nil {
+			t.Fatalf("Read %d: %v", i, err)
+		}
+	}
+	if got := cache.puts.Load() - puts; got != maxStoredTickets-puts {
+		t.Errorf("the flood stored %d tickets; want %d (at most %d in a connection)", got, maxStoredTickets-puts, maxStoredTickets)
 	}
 }
 

@@ -78,10 +78,21 @@ func (c *Conn) SetSessionCache(cache *SessionCache) {
 // (RFC 8446, Section 4.6.1: seven days).
 const maxTicketLifetime = 7 * 24 * time.Hour
 
+// maxStoredTickets bounds the tickets a connection stores. Servers send one
+// or two after the handshake, and a few more on a long connection; each
+// stored one costs a certificate parse and a key derivation, so a server
+// sending one between bytes of data could otherwise spend the client's CPU
+// at a hundred times the cost of the data. Later tickets are dropped, which
+// RFC 8446 allows (a client need not use every ticket, Section 4.6.1).
+const maxStoredTickets = 16
+
 // storeTicket keeps a NewSessionTicket for later resumption. The caller
 // holds in.
 func (c *Conn) storeTicket(t *newSessionTicketMsg) {
 	if c.sessionCache == nil || c.resumptionSecret == nil || t.lifetime == 0 {
+		return
+	}
+	if c.storedTickets++; c.storedTickets > maxStoredTickets {
 		return
 	}
 	lifetime := min(time.Duration(t.lifetime)*time.Second, maxTicketLifetime)
