@@ -113,6 +113,51 @@ func TestGuestHostilePeerKeyUpdates(t *testing.T) {
 	waitGoroutines(t, before)
 }
 
+// TestGuestHostileCertificateRequests: a circl-pq server that asks a
+// guest client for its certificate again and again after the handshake
+// (the host's circl-pq client offers post-handshake authentication) gets
+// 16 answers; the 17th request fails the guest's read with the reason,
+// since each answer can cost the client a signature. stdtls clients offer
+// no post-handshake authentication, so there is nothing to flood.
+func TestGuestHostileCertificateRequests(t *testing.T) {
+	p := newGuestPKI(t)
+	const guest = "github.com/wasitls/wasitls/examples/client-minimal"
+	guestbuild.MustBuild(t, guest)
+	before := goroutines()
+	answered := make(chan int, 1)
+	t.Run("circl-pq", func(t *testing.T) {
+		addr := hostileServer(t, func(raw net.Conn) {
+			c, err := circlpq.Server(raw, &backends.ServerConfig{Identities: []*backends.Identity{p.local.Identity()}})
+			if err != nil || c.Handshake(context.Background()) != nil {
+				answered <- -1
+				return
+			}
+			c.Read(make([]byte, 4096)) // the request
+			n := 0
+			for range 20 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := c.RequestClientIdentity(ctx)
+				cancel()
+				if err != nil {
+					break
+				}
+				n++
+			}
+			answered <- n
+		})
+		_, port, _ := net.SplitHostPort(addr)
+		out, err := startGuest(t, "circl-pq", p, guest, nil, "localhost", port).wait(t)
+		if err == nil {
+			t.Fatalf("the guest read through 20 certificate requests:\n%s", out)
+		}
+		mustContain(t, out, "client-minimal: read: ", "more than 16 post-handshake certificate requests")
+		if n := <-answered; n != 16 {
+			t.Errorf("the guest answered %d requests; want 16", n)
+		}
+	})
+	waitGoroutines(t, before)
+}
+
 // TestGuestHostileChain: a server whose chain holds 20 ML-DSA
 // certificates signing each other (testpki.LoopChain) fails a guest client's handshake within
 // seconds on both backends (circl-pq gives up after a bounded number of signature checks;
