@@ -43,6 +43,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-lookups lookups`, `(default 64)`,
 		`-max-nested-calls levels`, `(default 1000)`,
 		`-max-pending-handshakes handshakes`, `(default 1024)`,
+		`-max-identity-bytes bytes`, `(default 16777216)`,
 		`-session-cache-size sessions`, `(default 64)`,
 		`-ticket-key-rotation duration`, `(default 24h0m0s)`,
 	} {

@@ -35,6 +35,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	var identities listFlag
 	fs.Var(&identities, "identity", "`NAME=CERT,KEY[,OCSP]`: an identity the host holds for the guest (host-identity), PEM chain and key files, and a DER OCSP response a guest server staples with it; the key never enters guest memory (repeatable)")
 	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
+	idBytes := fs.Int("max-identity-bytes", tlshost.DefaultIdentityBytes, "most key and certificate chain `bytes` of the private identities the guest parsed that the host holds at once (past it private-identity.parse fails)")
 	hsTimeout := fs.Duration("handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := fs.Int("session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
 	ticketRotation := fs.Duration("ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
@@ -45,7 +46,11 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if *pending < 1 {
 			return nil, fmt.Errorf("--max-pending-handshakes: want at least 1, got %d", *pending)
 		}
-		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending, HandshakeTimeout: *hsTimeout}
+		if *idBytes < 1 {
+			return nil, fmt.Errorf("--max-identity-bytes: want at least 1, got %d", *idBytes)
+		}
+		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
+			IdentityBytes: *idBytes, HandshakeTimeout: *hsTimeout}
 		switch {
 		case *hsTimeout < 0:
 			return nil, fmt.Errorf("--handshake-timeout %v: want a positive duration, or 0 for no bound", *hsTimeout)

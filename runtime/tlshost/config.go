@@ -92,6 +92,12 @@ type Config struct {
 	// the limit.
 	PendingHandshakes int
 
+	// IdentityBytes bounds the key and chain bytes of the private
+	// identities one guest parsed (private-identity.parse) and the host
+	// still holds (see identitybytes.go); zero means
+	// DefaultIdentityBytes. Past it, parse fails, naming the limit.
+	IdentityBytes int
+
 	// HandshakeTimeout bounds every TLS handshake, client and server, from
 	// its first step on the network to its completion, and every
 	// post-handshake client authentication, time spent in the guest's own

@@ -183,14 +183,26 @@ func (h *Host) transport(in tls.InputStream, out tls.OutputStream) net.Conn {
 
 // PrivateIdentityParse hands the key and chain to the backend; the key
 // stays in the host.
-func (h *Host) PrivateIdentityParse(_ context.Context, key []byte, chain [][]byte) (tls.PrivateIdentity, error) {
+func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]byte) (tls.PrivateIdentity, error) {
+	// The bytes the guest's identities hold are bounded (identitybytes.go).
+	n := int64(len(key))
+	for _, c := range chain {
+		n += int64(len(c))
+	}
+	count := h.identityBytes(ctx, "private-identity.parse")
+	if err := count.take(n); err != nil {
+		h.logFailure("private-identity.parse", err)
+		return nil, err
+	}
 	// key and chain are views of guest memory: the backend must copy what
 	// it keeps, and crypto/x509 does.
 	id, err := h.backend.ParseIdentity(append([]byte(nil), key...), cloneChain(chain))
 	if err != nil {
+		count.used.Add(-n)
 		h.logFailure("private-identity.parse", err)
 		return nil, err
 	}
+	count.hold(id, n)
 	return &privateIdentity{id: id}, nil
 }
 

@@ -1,0 +1,81 @@
+package tlshost
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+	"sync/atomic"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime"
+)
+
+// Identity bytes.
+//
+// A private identity a guest parses (private-identity.parse) holds its
+// key and chain on the host for as long as anything uses it: the guest's
+// handle, and the connections it configured with it, which keep it after
+// the handle is dropped. So that a guest cannot make the host hold its
+// handle limit's worth of certificate chains (each up to what its memory
+// holds), the identities a guest parsed hold at most
+// Config.IdentityBytes together, counted as the key and chain bytes it
+// passed, from the parse until the identity is garbage: a cleanup on the
+// leaf certificate's DER, which every user of the identity (its chain,
+// the parsed leaf, the backend's certificate) shares, gives them back.
+// Past the limit parse fails, naming it. The count is per guest, kept in
+// its runtime.Guest; identities the host loaded (Config.Identities) do
+// not count.
+
+// DefaultIdentityBytes is the default of Config.IdentityBytes: 16 MiB,
+// room for thousands of ordinary chains (a few KiB each).
+const DefaultIdentityBytes = 16 << 20
+
+// identityBytes is one guest's count of identity bytes.
+type identityBytes struct {
+	limit int64
+	used  atomic.Int64
+}
+
+type identityBytesKey struct{ h *Host }
+
+func (h *Host) identityBytesLimit() int64 {
+	if h.cfg.IdentityBytes > 0 {
+		return int64(h.cfg.IdentityBytes)
+	}
+	return DefaultIdentityBytes
+}
+
+// identityBytes returns the count of the guest of a host call (NewGuest
+// made it; a guest instantiated without that hook gets it on first use,
+// as pending does); a call outside any runtime.Guest traps.
+func (h *Host) identityBytes(ctx context.Context, fn string) *identityBytes {
+	g := runtime.GuestFrom(ctx)
+	if g == nil {
+		cabi.Trapf(fn, "no runtime.Guest in the context: instantiate guests with runtime.Runtime.Instantiate")
+	}
+	if b, ok := g.Value(identityBytesKey{h}).(*identityBytes); ok {
+		return b
+	}
+	b := &identityBytes{limit: h.identityBytesLimit()}
+	g.SetValue(identityBytesKey{h}, b)
+	return b
+}
+
+// take counts n more bytes, or fails naming the limit.
+func (b *identityBytes) take(n int64) error {
+	if used := b.used.Add(n); used > b.limit {
+		b.used.Add(-n)
+		return fmt.Errorf("the guest's private identities would hold %d bytes, more than the %d allowed (tlshost.Config.IdentityBytes, wasitls run --max-identity-bytes)", used, b.limit)
+	}
+	return nil
+}
+
+// hold gives the n bytes back once id is garbage.
+func (b *identityBytes) hold(id *backends.Identity, n int64) {
+	if len(id.Chain) == 0 || len(id.Chain[0]) == 0 {
+		b.used.Add(-n) // nothing to follow (no backend returns this)
+		return
+	}
+	goruntime.AddCleanup(&id.Chain[0][0], func(n int64) { b.used.Add(-n) }, n)
+}

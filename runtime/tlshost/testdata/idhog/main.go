@@ -1,0 +1,89 @@
+//go:build wasip1
+
+// Command idhog parses private identities and keeps every one, to push the
+// host's bound on the identity bytes a guest holds:
+//
+//	idhog KIB N
+//
+// makes a self-signed certificate carrying an extension of KIB KiB, then
+// parses its key and chain up to N times, keeping each identity. When a
+// parse fails it prints "parse I: ERROR", closes every identity and parses
+// again every 50 ms for up to 10 s, printing "after close: ok" or the last
+// error. Otherwise it prints "identities N".
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+	"os"
+	"strconv"
+	"time"
+
+	wasitls "github.com/wasitls/wasitls/guest/tls"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: idhog KIB N")
+		os.Exit(2)
+	}
+	kib, err1 := strconv.Atoi(os.Args[1])
+	n, err2 := strconv.Atoi(os.Args[2])
+	if err1 != nil || err2 != nil {
+		fmt.Fprintln(os.Stderr, "usage: idhog KIB N")
+		os.Exit(2)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "idhog"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		ExtraExtensions: []pkix.Extension{{
+			Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: make([]byte, kib<<10),
+		}},
+	}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		panic(err)
+	}
+	var held []*wasitls.Identity
+	for i := 1; i <= n; i++ {
+		id, err := wasitls.ParseIdentity(der, cert)
+		if err == nil {
+			held = append(held, id)
+			continue
+		}
+		fmt.Printf("parse %d: %v\n", i, err)
+		for _, id := range held {
+			id.Close()
+		}
+		held = nil
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			id, err := wasitls.ParseIdentity(der, cert)
+			if err == nil {
+				id.Close()
+				fmt.Println("after close: ok")
+				return
+			}
+			if time.Now().After(deadline) {
+				fmt.Printf("after close: %v\n", err)
+				return
+			}
+		}
+	}
+	fmt.Printf("identities %d\n", n)
+}
