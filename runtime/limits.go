@@ -32,9 +32,11 @@ type Limits struct {
 	Handles int
 
 	// Sockets bounds the sockets the guest holds at once; zero means
-	// sockets.DefaultSocketLimit. Past it, create-tcp-socket and accept
-	// fail with new-socket-limit. A socket counts until it is dropped and
-	// the streams that share its connection are closed. UDP sockets
+	// sockets.DefaultSocketLimit. Past it, create-tcp-socket fails with
+	// new-socket-limit, and the host closes the connections it accepts
+	// for the guest's listeners. A socket counts until it is dropped and
+	// the streams that share its connection are closed; an accepted one
+	// from when the host queues it for the guest's accept. UDP sockets
 	// count too.
 	Sockets int
 

@@ -25,7 +25,8 @@
 // the guest's call when it waits for the socket alone (pollable.block),
 // as a native client dials, otherwise on a goroutine (TCPSocket.StartConnect);
 // a listening socket accepts on a goroutine into a queue bounded by the
-// backlog size.
+// backlog size, each queued connection counting as a socket of the
+// stack's (past the socket limit the goroutine closes what it accepts).
 // The socket's pollable is ready when a finish or accept would not return
 // would-block.
 //

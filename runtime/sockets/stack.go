@@ -63,10 +63,12 @@ func NewStack(policy *Policy) *Stack {
 }
 
 // SetSocketLimit sets how many sockets the instance may hold at once. A
-// socket counts from its creation (or acceptance) until it is dropped and
-// its connection, shared with its streams, is closed. Beyond the limit,
-// create-tcp-socket and accept fail with new-socket-limit, so a guest
-// cannot exhaust the host's file descriptors.
+// socket counts from its creation (or, accepted, from when the host
+// queued it for the guest's accept) until it is dropped and its
+// connection, shared with its streams, is closed. Beyond the limit,
+// create-tcp-socket fails with new-socket-limit and a listener's host
+// closes the connections it accepts, so a guest cannot exhaust the
+// host's file descriptors.
 func (s *Stack) SetSocketLimit(n int) { s.limit = int64(n) }
 
 // acquire counts one more socket, or fails with new-socket-limit.

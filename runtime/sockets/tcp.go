@@ -385,6 +385,15 @@ func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
 			c.Close()
 			return
 		}
+		if t.stack.acquire() != nil {
+			// A queued connection is a socket of the guest's: past its
+			// socket limit the host closes it, as a system past its
+			// descriptor limit would refuse it, rather than hold it
+			// beside the limit.
+			t.mu.Unlock()
+			c.Close()
+			continue
+		}
 		t.queue = append(t.queue, c)
 		t.mu.Unlock()
 		t.waiters.WakeAll()
@@ -410,14 +419,10 @@ func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, stre
 		}
 		return none, WouldBlock
 	}
-	c := t.queue[0]
+	c := t.queue[0] // counted since the accept goroutine queued it
 	t.queue[0] = nil
 	t.queue = t.queue[1:]
 	t.space.Signal()
-	if err := t.stack.acquire(); err != nil {
-		c.Close()
-		return none, err
-	}
 	// The accepted socket inherits the listener's options.
 	a := t.stack.newTCPSocket(t.family)
 	a.keepAlive, a.keepIdle, a.keepIntv, a.keepCnt = t.keepAlive, t.keepIdle, t.keepIntv, t.keepCnt
@@ -569,6 +574,7 @@ func (t *TCPSocket) Close() error {
 	}
 	for _, c := range queue {
 		c.Close()
+		t.stack.releaseSocket()
 	}
 	if conn != nil {
 		return conn.release() // the connection's close releases the count

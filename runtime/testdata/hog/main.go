@@ -3,6 +3,10 @@
 //	hog pollables N   creates N clock pollables and drops none
 //	hog sockets N     creates N TCP sockets and drops none
 //	hog alloc MIB     allocates and touches MIB MiB of memory, 0 for no end
+//	hog queue BACKLOG   listens on 127.0.0.1 with BACKLOG, prints "port P",
+//	                    accepts nothing for a second, then accepts until
+//	                    it would block, prints "accepted K" and holds the
+//	                    connections for two seconds
 //	hog lookups N NAME  starts N lookups and drops none, of NAME with %d
 //	                    replaced by the lookup's number, then waits 500 ms
 //
@@ -49,6 +53,31 @@ func main() {
 			}
 		}
 		fmt.Printf("sockets %d\n", n)
+	case "queue":
+		network := w.Network()
+		ls, _ := w.CreateTCP4()
+		for _, code := range []uint32{
+			w.StartBind(ls, network, w.Addr{IP: [4]byte{127, 0, 0, 1}}), w.FinishBind(ls),
+			w.SetBacklog(ls, uint64(n)), w.StartListen(ls), w.FinishListen(ls),
+		} {
+			if code != 0 {
+				fmt.Printf("listen: error %d\n", code)
+				return
+			}
+		}
+		port, _ := w.LocalPort(ls)
+		fmt.Printf("port %d\n", port)
+		time.Sleep(time.Second)
+		k := 0
+		for {
+			_, _, _, code := w.Accept(ls)
+			if code != 0 {
+				fmt.Printf("accepted %d, then error %d\n", k, code)
+				break
+			}
+			k++
+		}
+		time.Sleep(2 * time.Second)
 	case "lookups":
 		network := w.Network()
 		for i := 1; i <= n; i++ {

@@ -88,6 +88,9 @@ func startListen(self uint32, ret unsafe.Pointer)
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-listen
 func finishListen(self uint32, ret unsafe.Pointer)
 
+//go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-listen-backlog-size
+func setListenBacklogSize(self uint32, value uint64, ret unsafe.Pointer)
+
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.accept
 func accept(self uint32, ret unsafe.Pointer)
 
@@ -153,6 +156,9 @@ func StartBind(sock, net uint32, a Addr) uint32 {
 func FinishBind(sock uint32) uint32   { finishBind(sock, retp()); return unit() }
 func StartListen(sock uint32) uint32  { startListen(sock, retp()); return unit() }
 func FinishListen(sock uint32) uint32 { finishListen(sock, retp()); return unit() }
+
+// SetBacklog is set-listen-backlog-size.
+func SetBacklog(sock uint32, n uint64) uint32 { setListenBacklogSize(sock, n, retp()); return unit() }
 
 // Accept returns a connected socket and its streams, or an error code.
 func Accept(sock uint32) (s, in, out, code uint32) {
