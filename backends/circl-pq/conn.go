@@ -298,10 +298,25 @@ func (c *Conn) latchReadError(err error) error {
 	if isTimeout(err) {
 		return err
 	}
+	c.failRead(err)
+	return c.in.err
+}
+
+// failRead makes err the read side's sticky error, if it has none yet, and
+// drops what the read side buffers (a partial handshake message, the
+// record buffer), since nothing will be read again: a failed connection
+// the application keeps holds no more than an idle one. Application data
+// already decrypted stays for Read. The caller holds in.
+func (c *Conn) failRead(err error) {
 	if c.in.err == nil {
 		c.in.err = err
 	}
-	return c.in.err
+	c.hand = nil
+	if len(c.input) == 0 {
+		c.input = nil
+		c.rawOff = len(c.rawIn)
+		c.releaseRawIn()
+	}
 }
 
 // isTimeout reports whether err is a transport timeout: a [net.Error]
@@ -707,7 +722,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		// hand; the record read above continued it.
 		for len(c.hand) > 0 {
 			if useless++; useless > maxPostHandshakeMessages {
-				c.in.err = c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages")
+				c.failRead(c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages"))
 				return 0, c.in.err
 			}
 			if err := c.handlePostHandshakeMessage(); err != nil {

@@ -80,9 +80,9 @@ func (c *Conn) Handshake(ctx context.Context) error {
 	}
 	if err != nil {
 		c.handshakeErr = err
-		if c.in.err == nil {
-			c.in.err = err
-		}
+		c.in.Lock()
+		c.failRead(err)
+		c.in.Unlock()
 		return err
 	}
 	c.updateState(func(s *backends.State) { s.HandshakeComplete = true })
