@@ -283,7 +283,7 @@ func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
 			timer.Stop()
 		}
 		if err != nil {
-			f.resolve(nil, fmt.Errorf("tlshost: %s backend: post-handshake client authentication: %w", s.backend.Name(), err))
+			f.resolve(nil, fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err)) // the future adds what failed
 			return
 		}
 		if len(chain) == 0 {
