@@ -101,6 +101,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 	path := fs.Arg(0)
+	noteMisplacedFlags(fs, stderr)
 
 	policy := new(sockets.Policy)
 	if err := policy.AllowConnect(connect...); err != nil {
@@ -156,6 +157,19 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	return runGuest(ctx, wasm, cfg, mc, stderr)
+}
+
+// noteMisplacedFlags notes, on stderr, each argument after the guest file
+// that names a flag of this command: it goes to the guest, which is
+// rarely what was meant. The guest still gets it, since it may have a flag
+// of the same name.
+func noteMisplacedFlags(fs *flag.FlagSet, stderr io.Writer) {
+	for _, arg := range fs.Args()[1:] {
+		name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if strings.HasPrefix(arg, "-") && fs.Lookup(name) != nil {
+			fmt.Fprintf(stderr, "wasitls: %s comes after the guest file, so the guest gets it; put the flags of wasitls run before %s\n", arg, fs.Arg(0))
+		}
+	}
 }
 
 // parseDir parses HOST[:GUEST][:ro].

@@ -109,6 +109,11 @@ func TestRunPolicyFlags(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "start-connect: 1") || strings.Count(stderr, note) != 1 {
 		t.Fatalf("denied: code %d, stderr %q", code, stderr)
 	}
+	// The flag after the guest file goes to the guest, with a note.
+	code, _, stderr = runCLI(t, guest, "--allow-connect="+addr, addr, "ping")
+	if code == 0 || !strings.Contains(stderr, "wasitls: --allow-connect="+addr+" comes after the guest file, so the guest gets it") {
+		t.Fatalf("flag after the guest: code %d, stderr %q", code, stderr)
+	}
 	code, _, stderr = runCLI(t, "--allow-connect", "no-port", guest, addr, "ping")
 	if code != 1 || !strings.Contains(stderr, "want HOST:PORT") {
 		t.Fatalf("bad rule: code %d, stderr %q", code, stderr)
