@@ -193,14 +193,36 @@ func TestGuestHostileChain(t *testing.T) {
 	})
 }
 
-// TestGuestCloseTricklingPeer: a server that completes the handshake, then
+// TestGuestCloseTricklingPeer: a peer that completes the handshake, then
 // sends one byte of a record every 100 ms and never close_notify, does not
 // hold up a guest that closes the connection: close_notify and the drop
-// return at once, on both backends.
+// return at once, on both backends, for a guest client and a guest server
+// whose client does not read its answer either.
 func TestGuestCloseTricklingPeer(t *testing.T) {
 	p := newGuestPKI(t)
 	guestbuild.MustBuild(t, giveUpGuest)
 	eachBackend(t, func(t *testing.T, backend string) {
+		t.Run("guest-server", func(t *testing.T) {
+			g := startGuestWith(t, tlshost.Config{BackendName: backend}, p, giveUpGuest, nil, "server", "127.0.0.1:0", "0", "1")
+			raw, err := net.Dial("tcp", "127.0.0.1:"+g.port(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			tc := tls.Client(raw, &tls.Config{ServerName: "localhost", RootCAs: p.ca.Pool()})
+			if err := tc.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tc.Write([]byte("hi\n")); err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			defer close(stop)
+			go dripRecord(raw, 100*time.Millisecond, stop)
+			start := time.Now()
+			g.waitExit(t, 10*time.Second)
+			t.Logf("the guest served and closed %v after the request", time.Since(start))
+		})
 		stop := make(chan struct{})
 		addr := hostileServer(t, func(raw net.Conn) {
 			tc := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
@@ -210,10 +232,12 @@ func TestGuestCloseTricklingPeer(t *testing.T) {
 			dripRecord(raw, 100*time.Millisecond, stop)
 		})
 		t.Cleanup(func() { close(stop) })
-		start := time.Now()
-		g := startGuestWith(t, tlshost.Config{BackendName: backend}, p, giveUpGuest, nil, "client", addr, "60s")
-		g.waitOutput(t, 20*time.Second, `dial: <nil> after`)
-		out := g.waitExit(t, 10*time.Second)
-		t.Logf("guest exited %v after it started:\n%s", time.Since(start), out)
+		t.Run("guest-client", func(t *testing.T) {
+			start := time.Now()
+			g := startGuestWith(t, tlshost.Config{BackendName: backend}, p, giveUpGuest, nil, "client", addr, "60s")
+			g.waitOutput(t, 20*time.Second, `dial: <nil> after`)
+			out := g.waitExit(t, 10*time.Second)
+			t.Logf("guest exited %v after it started:\n%s", time.Since(start), out)
+		})
 	})
 }
