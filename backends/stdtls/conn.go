@@ -202,6 +202,7 @@ func (c *conn) CloseWrite() error {
 	if err := c.tls.CloseWrite(); err != nil {
 		return fmt.Errorf("stdtls: close_notify: %w", err)
 	}
+	c.raw.shut.Store(true)
 	c.raw.closeWrite()
 	return nil
 }

@@ -12,11 +12,20 @@ import (
 // things crypto/tls does not expose: whether the peer closed the transport
 // (to tell truncation from close_notify), and the plaintext alert records
 // sent before the handshake is encrypted (to send the alert a hook asked
-// for).
+// for). After close_notify it drops what crypto/tls writes (see shut).
 type transport struct {
 	net.Conn
 	eof   atomic.Bool   // Read returned (0, io.EOF)
 	alert atomic.Uint32 // 0, or 1 + the alert to put in the next plaintext fatal alert
+	// shut is set once close_notify went out. crypto/tls (Go 1.26)
+	// answers a KeyUpdate that asks for one by writing its own, and when
+	// that write fails, as it does after close_notify (crypto/tls then
+	// sets a write deadline in the past), it returns without updating its
+	// read keys either: the peer's next record fails with bad_record_mac.
+	// Writes after close_notify are dropped instead, reported written, so
+	// that crypto/tls moves both keys and reads on. Nothing after
+	// close_notify is for the peer (RFC 8446, Section 6.1).
+	shut atomic.Bool
 }
 
 func (t *transport) Read(p []byte) (int, error) {
@@ -32,6 +41,9 @@ func (t *transport) Read(p []byte) (int, error) {
 // Section 5.1 and Section 6). Encrypted records (content type 23 in TLS 1.3,
 // longer payloads in TLS 1.2) are never touched.
 func (t *transport) Write(p []byte) (int, error) {
+	if t.shut.Load() {
+		return len(p), nil
+	}
 	if a := t.alert.Load(); a != 0 && len(p) == 7 &&
 		p[0] == 21 && p[1] == 3 && p[3] == 0 && p[4] == 2 && p[5] == 2 {
 		t.alert.Store(0)

@@ -3,6 +3,7 @@ package tlshost_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -111,6 +112,46 @@ func TestGuestHostilePeerKeyUpdates(t *testing.T) {
 		})
 	})
 	waitGoroutines(t, before)
+}
+
+// TestGuestKeyUpdateAfterCloseNotify: a server that, once the guest sent
+// close_notify, asks for a key update and then answers is read to the end
+// on both backends. crypto/tls skips its read key update when it cannot
+// write the KeyUpdate asked for, as after its own close_notify; stdtls
+// drops what crypto/tls writes after close_notify, so the update goes
+// through.
+func TestGuestKeyUpdateAfterCloseNotify(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, "./testdata/stream")
+	eachBackend(t, func(t *testing.T, backend string) {
+		addr := hostileServer(t, func(raw net.Conn) {
+			c, err := circlpq.Server(raw, &backends.ServerConfig{Identities: []*backends.Identity{p.local.Identity()}})
+			if err != nil || c.Handshake(context.Background()) != nil {
+				return
+			}
+			got, err := io.ReadAll(c) // up to the guest's close_notify
+			if err != nil {
+				t.Errorf("server read: %v", err)
+				return
+			}
+			for _, requested := range []bool{true, true, false} {
+				if err := c.KeyUpdate(requested); err != nil {
+					t.Errorf("KeyUpdate: %v", err)
+					return
+				}
+				if _, err := c.Write(got); err != nil {
+					t.Errorf("server write: %v", err)
+					return
+				}
+			}
+			c.CloseWrite()
+		})
+		out, err := startGuest(t, backend, p, "./testdata/stream", nil, addr, "1000").wait(t)
+		if err != nil {
+			t.Fatalf("guest: %v\n%s", err, out)
+		}
+		mustContain(t, out, "read 3000 bytes")
+	})
 }
 
 // TestGuestHostileCertificateRequests: a circl-pq server that asks a
