@@ -35,6 +35,10 @@ type state struct {
 
 	stop     *Stop // the stop flag's globals (stop.go), or nil without it
 	compiled map[*CoreModule]wazero.CompiledModule
+	// tables are the table entries of each compiled module, and of the
+	// core instances made, under the stop flag (MaxTableEntries).
+	tables      map[*CoreModule]uint64
+	tablesTotal uint64
 	modules  []api.Module // instantiated, in order
 	batch    *hostBatch   // canonical built-ins not yet instantiated
 
@@ -51,7 +55,8 @@ func Instantiate(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.I
 
 // instantiateWith is Instantiate, and InstantiateStop when stop is set.
 func instantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, stop *Stop) (*Instance, error) {
-	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: stop, compiled: map[*CoreModule]wazero.CompiledModule{}}
+	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: stop, compiled: map[*CoreModule]wazero.CompiledModule{},
+		tables: map[*CoreModule]uint64{}}
 	top := &scope{state: st, exports: &cinstance{}}
 	inst := &Instance{ci: ci, state: st}
 	if err := top.run(c); err != nil {
@@ -401,8 +406,9 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		}
 	}
 	var compiled wazero.CompiledModule
+	var tables uint64
 	if key != nil {
-		compiled = st.compiled[key]
+		compiled, tables = st.compiled[key], st.tables[key]
 	}
 	if compiled == nil {
 		// wazero's decoder allocates for the counts a module declares
@@ -419,14 +425,18 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 			if err != nil {
 				return nil, fmt.Errorf("core module: %w", err)
 			}
+			tables = stopcheck.TableEntries(b)
 		}
 		compiled, err = st.r.CompileModule(st.ctx, b)
 		if err != nil {
 			return nil, fmt.Errorf("compiling core module: %w", err)
 		}
 		if key != nil {
-			st.compiled[key] = compiled
+			st.compiled[key], st.tables[key] = compiled, tables
 		}
+	}
+	if st.tablesTotal += tables; st.tablesTotal > MaxTableEntries {
+		return nil, fmt.Errorf("core module: the tables of the component's core instances could hold %d entries together, more than the %d the host allows (component.MaxTableEntries)", st.tablesTotal, uint64(MaxTableEntries))
 	}
 	ctx := experimental.WithImportResolver(st.ctx, func(name string) api.Module { return args[name] })
 	mod, err := st.r.InstantiateModule(ctx, compiled, wazeroConfig())

@@ -27,6 +27,16 @@ import (
 // in the same place of the instantiation order, once its global is held
 // (and set, when the Stop already was).
 
+// MaxTableEntries bounds the entries the tables of a component's core
+// instances may hold together under the stop flag: each module's own are
+// at most stopcheck.MaxTableEntries, and without a bound for them
+// together a component instantiating many modules whose tables declare
+// no maximum would make the host hold that many times 80 MB. Twice one
+// module's bound leaves a table grown to it room for the fixed tables of
+// the other modules (wit-component's shims and adapters declare their
+// tables' maximums). An instantiation past it is refused.
+const MaxTableEntries = 2 * stopcheck.MaxTableEntries
+
 // A Stop sets the stop globals of a component instantiated with
 // InstantiateStop. Its zero value is ready; it is safe for concurrent use.
 type Stop struct {

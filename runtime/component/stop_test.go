@@ -191,3 +191,43 @@ func TestPrepareStop(t *testing.T) {
 		t.Fatalf("a copy with other bytes: %v, want their own rewrite, refused", err)
 	}
 }
+
+// TestStopTablesShared: under the stop flag, the tables of a component's
+// core instances together hold at most MaxTableEntries: each module's
+// tables are bounded by stopcheck.MaxTableEntries (80 MB of host memory),
+// and a component instantiating a module whose table declares no maximum
+// over and over would otherwise make the host hold that many times as
+// much. Two such instances fit; a third is refused, naming the bound.
+func TestStopTablesShared(t *testing.T) {
+	unbounded := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
+		wasmbin.Section(4, wasmbin.Vec([][]byte{{0x70, 0x00, 0x00}})))
+	instances := func(n int) []byte {
+		var insts [][]byte
+		for range n {
+			insts = append(insts, cat([]byte{0x00}, u32(0), vec()))
+		}
+		return comp(section(secCoreModule, unbounded), section(secCoreInstance, vec(insts...)))
+	}
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{2, ""}, {3, "more than the 20000000 the host allows (component.MaxTableEntries)"}} {
+		ctx := context.Background()
+		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
+		t.Cleanup(func() { r.Close(ctx) })
+		c, err := Parse(instances(tc.n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := InstantiateStop(ctx, r, c, cabi.NewInstance(), &link.Linker{}, &Stop{})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%d instances: %v", tc.n, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%d instances: %v, want an error with %q", tc.n, err, tc.want)
+		}
+		if inst != nil {
+			inst.Close(ctx)
+		}
+	}
+}

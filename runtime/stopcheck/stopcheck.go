@@ -274,6 +274,34 @@ func appendItems(body []byte, off int, items [][]byte) []byte {
 // declared so.
 const MaxTableEntries = 10_000_000
 
+// TableEntries returns how many entries the tables of wasm, a module
+// Instrument made, may hold together: the sum of their maximums, which
+// Instrument gives every table. Modules instantiated together (the core
+// modules of a component) can so share a bound.
+func TableEntries(wasm []byte) uint64 {
+	r := &reader{b: wasm, pos: 8}
+	for r.pos < len(r.b) && r.err == nil {
+		id := r.byte()
+		body := r.bytes(int(r.u32()))
+		if id != sectionTable || r.err != nil {
+			continue
+		}
+		tr := &reader{b: body}
+		var sum uint64
+		for n := tr.u32(); n > 0 && tr.err == nil; n-- {
+			tr.valtype()
+			if tr.byte() == 0x01 {
+				tr.u32()
+				sum += uint64(tr.u32())
+			} else {
+				sum += uint64(tr.u32()) // not Instrument's: its minimum
+			}
+		}
+		return sum
+	}
+	return 0
+}
+
 // capTables returns the table section body with each table's maximum
 // lowered to its share of MaxTableEntries: its minimum and an equal part
 // of what the minimums leave. A module whose minimums exceed
