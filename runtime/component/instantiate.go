@@ -39,8 +39,8 @@ type state struct {
 	// core instances made, under the stop flag (MaxTableEntries).
 	tables      map[*CoreModule]uint64
 	tablesTotal uint64
-	modules  []api.Module // instantiated, in order
-	batch    *hostBatch   // canonical built-ins not yet instantiated
+	modules     []api.Module // instantiated, in order
+	batch       *hostBatch   // canonical built-ins not yet instantiated
 
 	shimDepth atomic.Int32 // nesting of calls through shims (shim.go)
 }
