@@ -53,6 +53,7 @@ type Conn struct {
 	emptyRecords  int    // consecutive records without data
 	ignoredAlerts int    // consecutive warning-level user_canceled alerts
 	sawHello      bool   // a ClientHello was sent or received (CCS is legal)
+	certRequested bool   // server: its handshake sent a CertificateRequest
 	didHRR        bool   // the handshake went through a HelloRetryRequest
 	// skipEarlyData is how many more bytes of rejected 0-RTT data a server
 	// drops (RFC 8446, Section 4.2.10); 0 when none is expected.
@@ -529,16 +530,25 @@ func (c *Conn) checkMessageHeader() error {
 }
 
 // maxMessageLen is the largest handshake message body of type typ this
-// side takes now: maxHandshake for a Certificate it waits for (the peer's
-// chain during the handshake, the answer to a post-handshake request on a
-// server), maxHandshakeOther for anything else. The bound applies as soon
-// as the header is in, so a peer that announces a large message and
-// trickles it makes the connection hold at most that much.
+// side takes now: maxHandshake for a Certificate it waits for,
+// maxHandshakeOther for anything else. The bound applies as soon as the
+// header is in, so a peer that announces a large message and trickles it
+// makes the connection hold at most that much.
 func (c *Conn) maxMessageLen(typ uint8) int {
-	if typ == typeCertificate && (!c.handshakeDone.Load() || !c.isClient && c.auth.waiting()) {
+	if typ == typeCertificate && c.waitsForCertificate() {
 		return maxHandshake
 	}
 	return maxHandshakeOther
+}
+
+// waitsForCertificate reports whether a Certificate may come: the server's
+// chain to a client in the handshake, a client's to a server that asked
+// for it in the handshake, or after it with a request outstanding.
+func (c *Conn) waitsForCertificate() bool {
+	if !c.handshakeDone.Load() {
+		return c.isClient || c.certRequested
+	}
+	return !c.isClient && c.auth.waiting()
 }
 
 // setReadSecret switches the read keys. RFC 8446, Section 5.1: handshake

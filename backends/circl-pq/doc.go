@@ -19,7 +19,7 @@
 //     with the suite's AEAD under a per-direction sequence number; inner
 //     plaintext padding is accepted; handshake messages may span records
 //     but not key changes, and are at most 64 KiB, 256 KiB for a
-//     Certificate this side waits for, checked as soon as their header is
+//     Certificate this side waits for (a server only when it asked), checked as soon as their header is
 //     in (so a peer that announces more and trickles it is refused at
 //     once, and one that stays within the bound makes a connection hold
 //     no more than that). A transport timeout in Read is not an error of

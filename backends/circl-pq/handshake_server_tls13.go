@@ -416,6 +416,7 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 			//lint:ignore SA1019 Subjects is fine for pools built from certificates.
 			cr.certificateAuthorities = pool.Subjects()
 		}
+		c.certRequested = true
 		if err := c.writeHandshake(cr.marshal(), hs.transcript); err != nil {
 			return err
 		}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	goruntime "runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -400,4 +402,39 @@ func heapInUse() int64 {
 	goruntime.GC()
 	goruntime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
+}
+
+// TestCertificateBoundWhenNotWaited: a client whose handshake sends a
+// 200 KiB Certificate is refused as soon as the header is in when the
+// server did not ask for one (a Certificate it does not wait for is
+// bounded like any other message, 64 KiB), and read whole when it did
+// (then it fails as a chain).
+func TestCertificateBoundWhenNotWaited(t *testing.T) {
+	p := pki(t)
+	for _, requested := range []bool{false, true} {
+		t.Run(fmt.Sprintf("requested=%v", requested), func(t *testing.T) {
+			craw, sraw := tcpPair(t)
+			cc := p.clientConfig()
+			sc := p.serverConfig(p.p256)
+			if requested {
+				sc.ClientAuth = backends.RequireClientCert
+			}
+			c, chs := engineClient(t, craw, cc)
+			_, shs := engineServer(t, sraw, sc)
+			// The client's last flight becomes one large Certificate.
+			big := marshalMessageBytes(typeCertificate, bytes.Repeat([]byte{0}, 200<<10))
+			c.testMutate = mutateMessage(typeFinished, func([]byte) []byte { return big })
+			if requested {
+				c.testMutate = mutateMessage(typeCertificate, func([]byte) []byte { return big })
+			}
+			_, serr := both(chs, shs)
+			a, _ := errorAlert(serr)
+			switch {
+			case !requested && (a != alertUnexpectedMessage || !strings.Contains(serr.Error(), "exceeds the limit of 65536")):
+				t.Errorf("server error %v; want unexpected_message at the header", serr)
+			case requested && (serr == nil || strings.Contains(serr.Error(), "exceeds the limit")):
+				t.Errorf("server error %v; want the message read and refused as a chain", serr)
+			}
+		})
+	}
 }
