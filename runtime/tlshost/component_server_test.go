@@ -47,8 +47,8 @@ func startComponentServer(t *testing.T, cfg tlshost.Config, p *guestPKI, args ..
 	policy := new(sockets.Policy)
 	policy.AllowListen("127.0.0.1:*")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(compilationCache))
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}})
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}, StopFlag: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,11 +55,11 @@ func TestComponentDraftClientOpenSSL(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(compilationCache))
+		r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
 		defer r.Close(context.Background())
 		policy := new(sockets.Policy)
 		policy.AllowConnect(addr)
-		rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{
+		rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, StopFlag: true, Extensions: []runtime.Extension{
 			tlshost.New(tlshost.Config{BackendName: backend, RootCAs: p.ca.Pool()}),
 		}})
 		if err != nil {

@@ -123,19 +123,20 @@ type guestRuntime struct {
 }
 
 // newGuestRuntime makes a runtime whose wasi:tls host has cfg, with the
-// test CA as its trust anchors; it is closed at the end of the test,
-// after its guests stopped.
+// test CA as its trust anchors, running guests with the stop flag as the
+// wasitls command does; it is closed at the end of the test, after its
+// guests stopped.
 func newGuestRuntime(t *testing.T, cfg tlshost.Config, p *guestPKI) *guestRuntime {
 	t.Helper()
 	setup := context.Background()
 	policy := new(sockets.Policy)
 	policy.AllowConnect("127.0.0.1:*", "localhost:*")
 	policy.AllowListen("127.0.0.1:*")
-	r := wazero.NewRuntimeWithConfig(setup, wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithCompilationCache(compilationCache))
+	r := wazero.NewRuntimeWithConfig(setup, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
 	t.Cleanup(func() { r.Close(context.Background()) })
 	cfg.RootCAs, cfg.ClientCAs = p.ca.Pool(), p.ca.Pool()
 	ext := tlshost.New(cfg)
-	rt, err := runtime.New(setup, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
+	rt, err := runtime.New(setup, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}, StopFlag: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func (gr *guestRuntime) start(t *testing.T, pkg string, env []string, args ...st
 	wasm := guestbuild.MustBuild(t, pkg)
 	// The guest's 30 s start after compiling it, which a loaded machine
 	// can make slow for a large guest.
-	compiled, err := gr.r.CompileModule(context.Background(), wasm)
+	compiled, err := runtime.CompileModule(context.Background(), gr.r, wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
