@@ -20,7 +20,8 @@ import (
 // other end of a guest's connection floods it after the handshake, sends a
 // certificate chain that is costly to validate, or trickles bytes while
 // the guest closes. Each ends with an error the guest can read, within
-// seconds, with no goroutine left behind once the guest is gone.
+// seconds, with no goroutine or descriptor left behind once the guest is
+// gone.
 
 // hostileServer accepts one connection on a loopback listener and runs
 // attack on it; it returns the listener's address.
@@ -69,7 +70,7 @@ func TestGuestHostilePeerKeyUpdates(t *testing.T) {
 	p := newGuestPKI(t)
 	guestbuild.MustBuild(t, "./testdata/stream")
 	guestbuild.MustBuild(t, giveUpGuest)
-	before := goroutines()
+	before, fds := goroutines(), openFDs(t)
 	eachBackend(t, func(t *testing.T, backend string) {
 		t.Run("guest-client", func(t *testing.T) {
 			addr := hostileServer(t, func(raw net.Conn) {
@@ -111,7 +112,7 @@ func TestGuestHostilePeerKeyUpdates(t *testing.T) {
 			g.waitExit(t, 10*time.Second)
 		})
 	})
-	waitGoroutines(t, before)
+	waitSettled(t, before, fds)
 }
 
 // TestGuestKeyUpdateAfterCloseNotify: a server that, once the guest sent
@@ -164,7 +165,7 @@ func TestGuestHostileCertificateRequests(t *testing.T) {
 	p := newGuestPKI(t)
 	const guest = "github.com/wasitls/wasitls/examples/client-minimal"
 	guestbuild.MustBuild(t, guest)
-	before := goroutines()
+	before, fds := goroutines(), openFDs(t)
 	answered := make(chan int, 1)
 	t.Run("circl-pq", func(t *testing.T) {
 		addr := hostileServer(t, func(raw net.Conn) {
@@ -196,7 +197,7 @@ func TestGuestHostileCertificateRequests(t *testing.T) {
 			t.Errorf("the guest answered %d requests; want 16", n)
 		}
 	})
-	waitGoroutines(t, before)
+	waitSettled(t, before, fds)
 }
 
 // TestGuestHostileChain: a server whose chain holds 20 ML-DSA
