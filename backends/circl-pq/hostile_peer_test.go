@@ -292,12 +292,14 @@ func TestHostilePeerMemory(t *testing.T) {
 			typ  uint8
 			size int
 			held bool
+			frag int // content bytes per record; 0: as many as fit
 		}{
-			{"ticket-63KiB", typeNewSessionTicket, 63 << 10, true},
-			{"ticket-250KiB", typeNewSessionTicket, 250 << 10, false},
-			{"certificate-250KiB", typeCertificate, 250 << 10, false},
-			{"key-update-250KiB", typeKeyUpdate, 250 << 10, false},
-			{"key-update-16MiB", typeKeyUpdate, 1<<24 - 1, false},
+			{"ticket-63KiB", typeNewSessionTicket, 63 << 10, true, 0},
+			{"ticket-63KiB-one-byte-records", typeNewSessionTicket, 63 << 10, true, 1},
+			{"ticket-250KiB", typeNewSessionTicket, 250 << 10, false, 0},
+			{"certificate-250KiB", typeCertificate, 250 << 10, false, 0},
+			{"key-update-250KiB", typeKeyUpdate, 250 << 10, false, 0},
+			{"key-update-16MiB", typeKeyUpdate, 1<<24 - 1, false, 0},
 		} {
 			if tc.typ == typeNewSessionTicket && !victimIsClient {
 				continue
@@ -314,6 +316,9 @@ func TestHostilePeerMemory(t *testing.T) {
 					var recs []byte
 					for len(msg) > 0 {
 						n := min(len(msg), maxPlaintext)
+						if tc.frag > 0 {
+							n = min(len(msg), tc.frag)
+						}
 						recs = append(recs, sealed(hp.attacker, recordTypeHandshake, msg[:n])...)
 						msg = msg[n:]
 					}
