@@ -327,7 +327,7 @@ func TestHostilePeerMemory(t *testing.T) {
 					// taken everything and waits for the last byte.
 					var err error
 					for {
-						hp.victimRaw.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+						hp.victimRaw.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 						_, err = hp.victim.Read(make([]byte, 1))
 						if !isTimeout(err) || len(hp.victim.hand) == 4+min(tc.size, 300<<10)-1 {
 							break
