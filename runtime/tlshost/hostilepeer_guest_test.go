@@ -1,7 +1,9 @@
 package tlshost_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"io"
 	"net"
@@ -198,6 +200,90 @@ func TestGuestHostileCertificateRequests(t *testing.T) {
 		}
 	})
 	waitSettled(t, before, fds)
+}
+
+// scriptedServerHello reads a ClientHello from c and answers with a
+// ServerHello for TLS 1.3 and TLS_AES_128_GCM_SHA256 that selects group:
+// with a 32-byte key share, or, for hrr, as a HelloRetryRequest. It returns
+// the alert the client sends back.
+func scriptedServerHello(c net.Conn, group uint16, hrr bool) (byte, error) {
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(c, hdr); err != nil {
+		return 0, err
+	}
+	rec := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(c, rec); err != nil {
+		return 0, err
+	}
+	// handshake header (4), legacy_version (2), random (32), session ID
+	sid := rec[4+2+32+1 : 4+2+32+1+int(rec[4+2+32])]
+	random := make([]byte, 32)
+	if hrr {
+		r := sha256.Sum256([]byte("HelloRetryRequest"))
+		random = r[:]
+	}
+	ext := []byte{0x00, 0x2b, 0, 2, 3, 4} // supported_versions: TLS 1.3
+	if hrr {
+		ext = append(ext, 0x00, 0x33, 0, 2, byte(group>>8), byte(group))
+	} else {
+		share := bytes.Repeat([]byte{9}, 32)
+		ext = append(ext, 0x00, 0x33, 0, byte(4+len(share)), byte(group>>8), byte(group), 0, byte(len(share)))
+		ext = append(ext, share...)
+	}
+	body := append([]byte{3, 3}, random...)
+	body = append(append(append(body, byte(len(sid))), sid...), 0x13, 0x01, 0)
+	body = append(append(body, byte(len(ext)>>8), byte(len(ext))), ext...)
+	msg := append([]byte{2, 0, byte(len(body) >> 8), byte(len(body))}, body...)
+	if _, err := c.Write(append([]byte{22, 3, 3, byte(len(msg) >> 8), byte(len(msg))}, msg...)); err != nil {
+		return 0, err
+	}
+	for {
+		if _, err := io.ReadFull(c, hdr); err != nil {
+			return 0, err
+		}
+		rec := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+		if _, err := io.ReadFull(c, rec); err != nil {
+			return 0, err
+		}
+		if hdr[0] == 21 && len(rec) == 2 {
+			return rec[1], nil
+		}
+	}
+}
+
+// TestGuestRefusesGroupDowngrade: a guest client that allows only
+// X25519MLKEM768 (configure-client-groups) meets a server that selects
+// X25519 anyway, in a ServerHello or a HelloRetryRequest. On both
+// backends the handshake fails, the server receives illegal_parameter and
+// the guest reads why; no key exchange with the classical group happens.
+func TestGuestRefusesGroupDowngrade(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, "./testdata/configure")
+	eachBackend(t, func(t *testing.T, backend string) {
+		for _, hrr := range []bool{false, true} {
+			name := "server-hello"
+			if hrr {
+				name = "hello-retry-request"
+			}
+			t.Run(name, func(t *testing.T) {
+				alert := make(chan byte, 1)
+				addr := hostileServer(t, func(c net.Conn) {
+					a, err := scriptedServerHello(c, 0x001d, hrr)
+					if err != nil {
+						t.Errorf("scripted server: %v", err)
+					}
+					alert <- a
+				})
+				_, port, _ := net.SplitHostPort(addr)
+				out, _ := startGuest(t, backend, p, "./testdata/configure", nil, "client", "localhost", port, "groups=0x11ec").wait(t)
+				mustContain(t, out, "configure-client-groups: ok", "handshake failed: ")
+				t.Logf("%s", out)
+				if a := <-alert; a != 47 {
+					t.Errorf("the server received alert %d; want illegal_parameter (47)\n%s", a, out)
+				}
+			})
+		}
+	})
 }
 
 // TestGuestHostileChain: a server whose chain holds 20 ML-DSA
