@@ -117,9 +117,9 @@
 //
 // Post-handshake client authentication (RFC 8446, Section 4.6.2) works both
 // ways: a client with a ClientIdentity hook offers post_handshake_auth and
-// answers requests while it reads, 16 in a connection at most; a server asks with
-// [Conn.RequestClientIdentity], which reads the answer itself when no Read
-// does, keeping interleaved application data for Read.
+// answers requests while it reads, 16 in a connection at most; a server
+// asks with [Conn.RequestClientIdentity], which reads the answer itself
+// when no Read does, keeping interleaved application data for Read.
 //
 // # Errors
 //
@@ -129,7 +129,14 @@
 // user_canceled, which is ignored until the close_notify that follows it
 // (RFC 8446, Section 6.1; four in a row at most). A KeyUpdate asking for
 // an update is answered once before the next application data record, so
-// a burst of requests gets a single KeyUpdate (RFC 8446, Section 4.6.3). Invalid key shares (wrong lengths, ML-KEM encapsulation
-// keys failing the FIPS 203 modulus check, low-order X25519 points,
-// off-curve points) are illegal_parameter.
+// a burst of requests gets a single KeyUpdate (RFC 8446, Section 4.6.3).
+// Invalid key shares (wrong lengths, ML-KEM encapsulation keys failing the
+// FIPS 203 modulus check, low-order X25519 points, off-curve points) are
+// illegal_parameter.
+//
+// A peer cannot keep a connection working without progress: a Read fails
+// with unexpected_message past 64 post-handshake messages or 100 records
+// without data (empty records, change_cipher_spec) before any data, and a
+// client stores 16 session tickets of a connection at most, dropping the
+// rest. A connection whose read side failed drops its read buffers.
 package circlpq
