@@ -64,11 +64,8 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprint(stderr, demoUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	names := backends.Names()
 	if *backend != "" {

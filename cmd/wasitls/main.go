@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -82,6 +83,26 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // errUsage marks a usage error already explained by the flag package.
 var errUsage = errors.New("usage")
+
+// parseFlags parses a command's flags. -h prints fs.Usage; a mistake (an
+// unknown flag, a bad value) prints the flag package's one-line reason and
+// how to list the flags, not every flag, which would scroll the reason
+// away. When done, the command returns err at once.
+func parseFlags(fs *flag.FlagSet, args []string) (done bool, err error) {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err = fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case err == flag.ErrHelp:
+		usage()
+		return true, nil
+	case err != nil:
+		fmt.Fprintf(fs.Output(), "Run \"wasitls %s -h\" for its flags.\n", fs.Name())
+		return true, errUsage
+	}
+	return false, nil
+}
 
 func report(stderr io.Writer, err error) int {
 	var ee *sys.ExitError

@@ -34,6 +34,26 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestBadFlag: a mistake in a flag is reported on its own, with how to
+// list the flags, not followed by every flag; -h still lists them.
+func TestBadFlag(t *testing.T) {
+	for _, args := range [][]string{{"run", "--nosuch", "x.wasm"}, {"demo", "--nosuch"}, {"bench", "--nosuch"}, {"bench", "soak", "--nosuch"}} {
+		code, out, errOut := dispatchArgs(args...)
+		name := strings.Join(args[:len(args)-1], " ")
+		if args[0] == "run" {
+			name = "run"
+		}
+		want := "flag provided but not defined: -nosuch\nRun \"wasitls " + name + " -h\" for its flags.\n"
+		if code != 2 || out != "" || errOut != want {
+			t.Errorf("%q: code %d, stdout %q, stderr %q; want exit 2 and stderr %q", args, code, out, errOut, want)
+		}
+	}
+	code, _, errOut := dispatchArgs("run", "-h")
+	if code != 0 || !strings.Contains(errOut, "usage: wasitls run") || !strings.Contains(errOut, "-allow-connect") {
+		t.Errorf("run -h: code %d, stderr %q; want the usage and flags", code, errOut)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	code, out, errOut := dispatchArgs("version")
 	if code != 0 || errOut != "" {

@@ -44,11 +44,8 @@ func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprint(stderr, soakUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if fs.NArg() != 0 || *duration <= 0 || *interval <= 0 {
 		fs.Usage()
