@@ -23,7 +23,10 @@
 // start not-in-progress, and a finish whose work is still running
 // would-block. Connecting runs net.Dialer once the guest waits for it: on
 // the guest's call when it waits for the socket alone (pollable.block),
-// as a native client dials, otherwise on a goroutine (TCPSocket.StartConnect);
+// as a native client dials; on Linux, when it waits for it alone with a
+// deadline, a non-blocking connect(2) on its waits, left in progress at
+// each deadline (rawconnect_linux.go); otherwise on a goroutine
+// (TCPSocket.StartConnect);
 // a listening socket accepts on a goroutine into a queue bounded by the
 // backlog size, each queued connection counting as a socket of the
 // stack's (past the socket limit the goroutine closes what it accepts).

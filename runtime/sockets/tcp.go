@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net"
 	"net/netip"
@@ -75,6 +76,11 @@ type TCPSocket struct {
 	dialLocal   net.Addr
 	// dialAsked: finish-connect found the deferred dial once already.
 	dialAsked bool
+	// connecting is a connect begun on a wait of the guest with a
+	// deadline, which that wait left in progress (see Await);
+	// connectBusy is set while a wait or a goroutine waits for it.
+	connecting  *rawConnect
+	connectBusy bool
 
 	// listening
 	queue     []net.Conn
@@ -191,8 +197,10 @@ func (t *TCPSocket) FinishBind(ctx context.Context) error {
 // without a deadline (Await: pollable.block, or poll on its pollable
 // alone), the dial runs on the guest's call, as a native client dials on
 // its own goroutine, and the guest wakes with the connection without a
-// hand-off between goroutines. Any other look starts it on a goroutine: a
-// wait on more or with a deadline (Watch), pollable.ready (Start), or a
+// hand-off between goroutines; with a deadline (a Go guest's poll) it runs
+// on the guest's waits, left in progress at each deadline, where the
+// platform allows (see Await). Any other look starts it on a goroutine: a
+// wait on more (Watch), pollable.ready (Start), or a
 // second finish-connect that finds it not started (a guest that polls by
 // calling finish-connect). Either way the wait ends when the dial does,
 // or when the socket is dropped or the guest's instance closed.
@@ -259,8 +267,15 @@ func (t *TCPSocket) dial(ctx context.Context) {
 }
 
 // startDialLocked starts a deferred dial on a goroutine, cancelled when
-// the socket is dropped; t.mu is held.
+// the socket is dropped, or waits for a connect left in progress there;
+// t.mu is held.
 func (t *TCPSocket) startDialLocked() {
+	if c := t.connecting; c != nil && !t.connectBusy {
+		t.connectBusy = true
+		t.dialCancel = c.interrupt
+		go t.waitConnect(context.Background(), c, time.Time{})
+		return
+	}
 	if t.dialPending {
 		t.dialPending = false
 		ctx, cancel := context.WithCancel(context.Background())
@@ -280,17 +295,75 @@ func (t *TCPSocket) Start() {
 // deadline, runs a deferred dial on the waiting goroutine, with ctx: the
 // dial is cancelled when ctx ends (the instance is being closed). The
 // socket cannot be dropped meanwhile: its guest is in this call.
+//
+// With a deadline (a Go guest's poll, whose timer lets the guest's Go
+// timers fire) it starts the connect and waits for it on the waiting
+// goroutine until the deadline, leaving it in progress then: the guest's
+// next lone wait takes it up, any other look waits for it on a goroutine
+// (startDialLocked). Where the connect cannot be left in progress
+// (rawConnect), such a wait starts the dial on its goroutine.
 func (t *TCPSocket) Await(ctx context.Context, deadline time.Time) bool {
 	t.mu.Lock()
-	if !t.dialPending || !deadline.IsZero() {
+	if t.dialPending && deadline.IsZero() {
+		t.dialPending = false
+		t.mu.Unlock()
+		t.dial(ctx)
+		return true
+	}
+	if t.dialPending {
+		c, err := startRawConnect(t.family, t.dialLocal, t.dialRemote)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+		case err != nil:
+			t.dialPending = false
+			t.dialDone, t.dialErr = true, err
+			t.mu.Unlock()
+			t.waiters.WakeAll()
+			return true
+		default:
+			t.dialPending = false
+			t.connecting = c
+		}
+	}
+	c := t.connecting
+	if c == nil || t.connectBusy {
 		t.startDialLocked()
 		t.mu.Unlock()
 		return false
 	}
-	t.dialPending = false
+	t.connectBusy = true
 	t.mu.Unlock()
-	t.dial(ctx)
+	t.waitConnect(ctx, c, deadline)
 	return true
+}
+
+// waitConnect waits for the connect left in progress until deadline (zero:
+// none) or until ctx ends, and records its result if it is over. It runs
+// on a guest's wait (Await) or on its goroutine (startDialLocked), one at
+// a time (connectBusy), without t.mu.
+func (t *TCPSocket) waitConnect(ctx context.Context, c *rawConnect, deadline time.Time) {
+	stop := context.AfterFunc(ctx, c.interrupt)
+	conn, err, done := c.wait(deadline)
+	stop()
+	t.mu.Lock()
+	t.connectBusy = false
+	switch {
+	case t.dropped:
+		t.connecting = nil
+		if conn != nil {
+			conn.Close()
+		}
+		if !done {
+			c.close()
+		}
+	case done:
+		t.connecting = nil
+		t.dialDone, t.dialConn, t.dialErr = true, conn, err
+	}
+	t.mu.Unlock()
+	if done {
+		t.waiters.WakeAll()
+	}
 }
 
 // FinishConnect is finish-connect: it returns the connection's streams.
@@ -302,7 +375,7 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 		return none, NotInProgress
 	}
 	if !t.dialDone {
-		if t.dialPending {
+		if t.dialPending || t.connecting != nil {
 			// Asked twice without a wait in between: the guest polls by
 			// calling finish-connect.
 			if t.dialAsked {
@@ -556,6 +629,14 @@ func (t *TCPSocket) Close() error {
 	t.dialPending = false
 	if t.dialCancel != nil {
 		t.dialCancel()
+	}
+	if c := t.connecting; c != nil {
+		if t.connectBusy {
+			c.interrupt() // its waitConnect closes it
+		} else {
+			c.close()
+			t.connecting = nil
+		}
 	}
 	if t.dialConn != nil {
 		t.dialConn.Close()

@@ -1,0 +1,120 @@
+package sockets
+
+import (
+	"net"
+	"net/netip"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fullListener listens on loopback with an accept queue that one
+// connection fills: the kernel drops the SYNs of the connects after it
+// (their connect goes on, retransmitting, until the queue has room). It
+// returns the address and a function that accepts everything queued.
+func fullListener(t *testing.T) (netip.AddrPort, func()) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*syscall.SockaddrInet4).Port))
+	for range 4 { // until a connect does not get through
+		c, err := net.DialTimeout("tcp4", ap.String(), 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	drain := func() {
+		syscall.SetNonblock(fd, true)
+		for {
+			nfd, _, err := syscall.Accept(fd)
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { syscall.Close(nfd) })
+		}
+	}
+	return ap, drain
+}
+
+// A wait with a deadline leaves a connect that is not over in progress at
+// its deadline, within a bound, and the next wait takes it up: against a
+// loopback listener whose accept queue is full, waits of 50 ms each end
+// unconnected, and once the queue has room (the SYN is retransmitted after
+// a second) a wait connects. A socket dropped while its connect is left in
+// progress, or while it is waited for on a goroutine, leaks nothing.
+func TestConnectAcrossWaits(t *testing.T) {
+	ap, drain := fullListener(t)
+	var p Policy
+	if err := p.AllowConnect(ap.String()); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	start := func(t *testing.T) *TCPSocket {
+		t.Helper()
+		s := mustSocket(t, st)
+		t.Cleanup(func() { s.Close() })
+		if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			deadline := time.Now().Add(50 * time.Millisecond)
+			if !s.Await(bg, deadline) {
+				t.Fatal("Await did not wait for the connect")
+			}
+			if late := time.Since(deadline); late > 100*time.Millisecond {
+				t.Fatalf("the wait returned %v after its deadline", late)
+			}
+			if s.Ready() {
+				t.Fatal("connected to a listener whose queue is full")
+			}
+		}
+		return s
+	}
+	t.Run("dropped", func(t *testing.T) {
+		checkNoGoroutineLeak(t)
+		start(t).Close()
+	})
+	t.Run("dropped-on-goroutine", func(t *testing.T) {
+		checkNoGoroutineLeak(t)
+		s := start(t)
+		s.Start() // another look: the goroutine waits for it
+		s.Close()
+	})
+	t.Run("connects", func(t *testing.T) {
+		s := start(t)
+		drain()
+		for begin := time.Now(); !s.Ready(); {
+			if time.Since(begin) > 10*time.Second {
+				t.Fatal("not connected once the queue had room")
+			}
+			s.Await(bg, time.Now().Add(50*time.Millisecond))
+		}
+		if _, err := s.FinishConnect(bg); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// checkNoGoroutineLeak fails t unless the goroutines it started are gone
+// once it ends (its cleanups, registered later, run first).
+func checkNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		waitFor(t, "the test's goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	})
+}

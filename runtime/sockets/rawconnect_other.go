@@ -1,0 +1,23 @@
+//go:build !linux
+
+package sockets
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// rawConnect is the connect that a wait with a deadline can leave and
+// take up again (rawconnect_linux.go); elsewhere such a wait starts the
+// dial on its goroutine.
+type rawConnect struct{}
+
+func startRawConnect(Family, net.Addr, netip.AddrPort) (*rawConnect, error) {
+	return nil, errors.ErrUnsupported
+}
+
+func (*rawConnect) wait(time.Time) (net.Conn, error, bool) { return nil, nil, false }
+func (*rawConnect) interrupt()                             {}
+func (*rawConnect) close()                                 {}
