@@ -202,12 +202,16 @@ func dialOne(ctx context.Context, ap netip.AddrPort) (*Conn, error) {
 	if err := sock.StartConnect(instanceNetwork(), sockets.SocketAddressFrom(ap, fam)); err != nil {
 		return fail(err)
 	}
+	// A connect is seldom over at start-connect (the wasitls host dials
+	// when the guest waits for it), so the first finish-connect follows a
+	// wait, which returns at once for a connect that is: one host call
+	// (a would-block finish-connect) fewer per dial.
 	for {
+		if err := p.wait(ctx, time.Time{}, sock.Subscribe); err != nil {
+			return fail(err)
+		}
 		in, out, err := sock.FinishConnect()
 		if err == sockets.ErrorWouldBlock {
-			if err := p.wait(ctx, time.Time{}, sock.Subscribe); err != nil {
-				return fail(err)
-			}
 			continue
 		}
 		if err != nil {
