@@ -58,6 +58,11 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 
 // Connect creates the handshake. It may be called at most once and performs
 // no I/O.
+// maxServerName is the longest server name connect takes: a DNS name's
+// 253 characters and a trailing dot (RFC 1035, Section 2.3.4), longer than
+// any IP address literal.
+const maxServerName = 254
+
 func (s *clientSession) Connect(serverName string) error {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
@@ -68,6 +73,10 @@ func (s *clientSession) Connect(serverName string) error {
 		return errors.New("tlshost: connect may be called at most once per connection")
 	case serverName == "":
 		return errors.New("tlshost: connect: empty server name")
+	case len(serverName) > maxServerName:
+		// Kept for the handshake's life: without this bound a guest's
+		// pending handshakes held names as long as its memory.
+		return fmt.Errorf("tlshost: connect: a server name of %d bytes, more than a DNS name's %d", len(serverName), maxServerName)
 	}
 	s.begun = true
 	s.serverName = serverName

@@ -372,6 +372,14 @@ func TestGuestMisuse(t *testing.T) {
 		}
 		mustContain(t, out, "receive-client-identity-request: <nil>", "verify-server-identity after it: wasi:tls: operation failed",
 			"configure-alpn-ids after start: wasi:tls: operation failed")
+		// What the host would keep for the handshake's life is bounded.
+		out, err = run("oversized")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, out,
+			"configure-alpn-ids of 76,800 bytes: wasi:tls: operation failed (configure-alpn-ids: tlshost: the ALPN IDs take more than the 65535 bytes the extension holds)",
+			"connect with a name of 1 MiB: wasi:tls: operation failed (connect: tlshost: connect: a server name of 1048576 bytes, more than a DNS name's 254)")
 		for _, mode := range []string{"configure-after-finish", "finish-twice", "use-after-drop"} {
 			out, err := run(mode)
 			if err == nil || strings.Contains(out, "done") {

@@ -12,10 +12,19 @@ func alpnStrings(ids [][]byte) ([]string, error) {
 		return nil, errors.New("tlshost: too many ALPN IDs")
 	}
 	out := make([]string, len(ids))
+	size := 0
 	for i, id := range ids {
 		if len(id) == 0 || len(id) > 255 {
 			return nil, fmt.Errorf("tlshost: ALPN ID %d is %d bytes long, want 1 to 255", i, len(id))
 		}
+		// The extension's list holds 65,535 bytes, each ID with a length
+		// byte (RFC 7301, Section 3.1): without this bound a handshake
+		// kept up to 8 MiB of IDs the extension could not carry.
+		if size += 1 + len(id); size > 0xffff {
+			return nil, fmt.Errorf("tlshost: the ALPN IDs take more than the 65535 bytes the extension holds")
+		}
+	}
+	for i, id := range ids {
 		out[i] = string(id)
 	}
 	return out, nil

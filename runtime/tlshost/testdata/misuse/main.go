@@ -9,12 +9,15 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/wasitls/wasitls/examples/wasinet"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
+	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
 
 func main() {
@@ -49,6 +52,26 @@ func main() {
 		f := tls.ClientHandshakeFinish(hs)
 		wasinet.Await(f.Subscribe())
 		hs.ConfigureALPNIDs([][]byte{[]byte("h2")}) // traps: hs was consumed
+	case "oversized":
+		// ALPN IDs past what the extension holds, and a server name past a
+		// DNS name's length on a second connection: error results whose
+		// reasons client-last-error reads.
+		ids := make([][]byte, 300)
+		for i := range ids {
+			ids[i] = bytes.Repeat([]byte{'a'}, 255)
+		}
+		err := hs.ConfigureALPNIDs(ids)
+		reason, _ := tlsext.ClientLastError(conn)
+		fmt.Printf("configure-alpn-ids of 76,800 bytes: %v (%s)\n", err, reason)
+		_, in2, out2, err := wasinet.Dial(host, uint16(port))
+		if err != nil {
+			fmt.Println("dial:", err)
+			os.Exit(1)
+		}
+		conn2 := tls.NewClientConnection(in2, out2)
+		_, err = conn2.Connect(strings.Repeat("a", 1<<20))
+		reason, _ = tlsext.ClientLastError(conn2)
+		fmt.Printf("connect with a name of 1 MiB: %v (%s)\n", err, reason)
 	case "finish-twice":
 		tls.ClientHandshakeFinish(hs)
 		tls.ClientHandshakeFinish(hs) // traps
