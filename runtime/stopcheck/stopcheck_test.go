@@ -280,15 +280,15 @@ func FuzzInstrument(f *testing.F) {
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
 	defer r.Close(ctx)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		if wasmsize.Check(wasm) != nil {
-			return // wazero would allocate for counts the bytes do not hold
-		}
 		out, err := stopcheck.Instrument(wasm)
 		if err != nil {
 			if out != nil {
 				t.Fatal("output with an error")
 			}
 			return
+		}
+		if wasmsize.Check(wasm) != nil {
+			return // wazero would allocate for counts the bytes do not hold
 		}
 		before, errBefore := r.CompileModule(ctx, wasm)
 		after, errAfter := r.CompileModule(ctx, out)
