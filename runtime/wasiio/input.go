@@ -95,7 +95,7 @@ func (s *inputState) closeClaimed() error {
 // exits.
 func blockingRead(ctx context.Context, src Source, n uint64, read func(context.Context, uint64) ([]byte, error)) ([]byte, error) {
 	if n > 0 {
-		if _, err := Wait(ctx, []Source{src}); err != nil {
+		if err := waitOne(ctx, src); err != nil {
 			Abort(ctx, err)
 		}
 	}
@@ -105,7 +105,7 @@ func blockingRead(ctx context.Context, src Source, n uint64, read func(context.C
 // blockingSkip is BlockingSkip for either kind.
 func blockingSkip(ctx context.Context, src Source, n uint64, skip func(context.Context, uint64) (uint64, error)) (uint64, error) {
 	if n > 0 {
-		if _, err := Wait(ctx, []Source{src}); err != nil {
+		if err := waitOne(ctx, src); err != nil {
 			Abort(ctx, err)
 		}
 	}

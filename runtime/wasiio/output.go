@@ -240,7 +240,7 @@ func (s *OutputStream) Flush(ctx context.Context) error {
 // write completed and reports the stream's state. When ctx ends first (the
 // instance is being closed), the guest exits.
 func (s *OutputStream) BlockingFlush(ctx context.Context) error {
-	if _, err := Wait(ctx, []Source{s}); err != nil {
+	if err := waitOne(ctx, s); err != nil {
 		Abort(ctx, err)
 	}
 	return s.Flush(ctx)
@@ -313,7 +313,7 @@ func (s *OutputStream) BlockingSplice(ctx context.Context, src streams.InputStre
 			return 0, err
 		}
 		if sp, ok := src.(Source); ok {
-			if _, err := Wait(ctx, []Source{sp}); err != nil {
+			if err := waitOne(ctx, sp); err != nil {
 				Abort(ctx, err)
 			}
 		} else {

@@ -41,7 +41,7 @@ func (p *Pollable) Ready(ctx context.Context) bool {
 // Block implements poll.Pollable: it waits until the pollable is ready.
 // When ctx ends first (the instance is being closed), the guest exits.
 func (p *Pollable) Block(ctx context.Context) {
-	if _, err := Wait(ctx, []Source{p.src}); err != nil {
+	if err := waitOne(ctx, p.src); err != nil {
 		Abort(ctx, err)
 	}
 }

@@ -119,6 +119,37 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 			}
 		}
 	}
+	return watch(ctx, sources)
+}
+
+// waitOne is Wait on one source for a caller that only needs to know it
+// is ready (pollable.block, a blocking read or write): the same waits,
+// without the list of indices, so that a source ready on entry or
+// waiting for itself ([Awaiter]) costs no allocation.
+func waitOne(ctx context.Context, s Source) error {
+	if s.Ready() {
+		if st, ok := s.(Starter); ok {
+			st.Start()
+		}
+		return nil
+	}
+	if a, ok := s.(Awaiter); ok {
+		for a.Await(ctx, time.Time{}) {
+			if s.Ready() {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := watch(ctx, []Source{s})
+	return err
+}
+
+// watch is the end of Wait: it registers a waker with every source and
+// sleeps until one is ready, a deadline passes or ctx ends.
+func watch(ctx context.Context, sources []Source) ([]uint32, error) {
 	w := newWaker()
 	for _, s := range sources {
 		s.Watch(w)
