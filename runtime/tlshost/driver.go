@@ -55,7 +55,9 @@ type driver struct {
 	// reason is why the host ended the handshake (the handshake timeout);
 	// nil when the guest aborted or dropped it.
 	reason error
-	// changed is closed and replaced whenever target or aborted change.
+	// changed, when not nil, is closed whenever target or aborted
+	// change; a hook that waits for that makes it (see waitUntil), so
+	// that a handshake nobody suspends makes none.
 	changed chan struct{}
 
 	started bool // the handshake runs (or ran), on a goroutine or inline
@@ -76,7 +78,7 @@ type driver struct {
 	// done is closed, and doneSig fired, when the handshake ended: the
 	// goroutine returned, was given up on, or will never run.
 	done    chan struct{}
-	doneSig *wasiio.Signal
+	doneSig wasiio.Signal
 	// hsErr is the handshake's result, valid once done is closed.
 	hsErr error
 	// inHook is true while the handshake goroutine is inside a hook.
@@ -106,8 +108,7 @@ const (
 )
 
 func newDriver(transport *guard) *driver {
-	return &driver{changed: make(chan struct{}), done: make(chan struct{}),
-		doneSig: wasiio.NewSignal(), transport: transport}
+	return &driver{done: make(chan struct{}), transport: transport}
 }
 
 // contextLocked returns the handshake's context, made on first use. mu
@@ -128,8 +129,10 @@ func (d *driver) advanceLocked(s step) {
 }
 
 func (d *driver) notifyLocked() {
-	close(d.changed)
-	d.changed = make(chan struct{})
+	if d.changed != nil {
+		close(d.changed)
+		d.changed = nil
+	}
 }
 
 // startLocked starts the handshake once. run is the backend's Handshake;
@@ -341,6 +344,9 @@ func (d *driver) waitUntil(ctx context.Context, cond func() bool) error {
 		if cond() {
 			return nil
 		}
+		if d.changed == nil {
+			d.changed = make(chan struct{})
+		}
 		ch := d.changed
 		d.mu.Unlock()
 		select {
@@ -466,7 +472,7 @@ func (d *driver) expire() {
 func (d *driver) abortLocked() *wasiio.Signal {
 	d.giveUpLocked(nil, true)
 	d.neverRunLocked()
-	return d.doneSig
+	return &d.doneSig
 }
 
 // stop is the guest dropping the connection: it gives up on the handshake

@@ -13,7 +13,7 @@ import (
 // guest memory.
 type future[T any] struct {
 	done chan struct{}
-	sig  *wasiio.Signal // fired with done, for the guest's pollables
+	sig  wasiio.Signal // fired with done, for the guest's pollables
 	// d, when not nil, is the driver whose handshake resolves the future
 	// and may wait for the guest to wait (see driver.startLocked).
 	d *driver
@@ -26,7 +26,7 @@ type future[T any] struct {
 }
 
 func newFuture[T any]() *future[T] {
-	return &future[T]{done: make(chan struct{}), sig: wasiio.NewSignal()}
+	return &future[T]{done: make(chan struct{})}
 }
 
 // resolve publishes the result. Only the first call has an effect; it
@@ -110,7 +110,7 @@ func (f *future[T]) peek() (v T, err error, ok bool) {
 // source is the readiness source of the future's pollables.
 func (f *future[T]) source() wasiio.Source {
 	if f.d != nil {
-		return pendingSource{f.sig, f.d}
+		return pendingSource{&f.sig, f.d}
 	}
-	return f.sig
+	return &f.sig
 }
