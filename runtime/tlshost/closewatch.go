@@ -13,25 +13,34 @@ var closes closeWatch
 // one timer for all of them. A timer of each call's own would be armed
 // and stopped on every close, and arming a timer that is the earliest one
 // wakes the thread that sleeps in the netpoller. The timer ticks while a
-// call is watched, and once more after the last one left.
+// call is watched, and once more after the last one left. The calls are
+// held by value and what interrupts them is an interface over the
+// connection's guard, so that watching a call allocates nothing.
 type closeWatch struct {
 	mu      sync.Mutex
-	calls   []*watchedCall
+	calls   []watchedCall
+	lastID  uint64
 	timer   *time.Timer
 	ticking bool
 }
 
 // A watchedCall is one call in progress; ticks counts the ticks it saw.
 type watchedCall struct {
-	interrupt func()
+	id        uint64
+	interrupt interrupter
 	ticks     int
 }
 
-// enter starts watching a call, whose interrupt makes it return.
-func (w *closeWatch) enter(interrupt func()) *watchedCall {
-	c := &watchedCall{interrupt: interrupt}
+// An interrupter makes a watched call return: it interrupts the
+// transport the call writes to (see guard).
+type interrupter interface{ interruptCall() }
+
+// enter starts watching a call, which i makes return; leave(id) stops.
+func (w *closeWatch) enter(i interrupter) (id uint64) {
 	w.mu.Lock()
-	w.calls = append(w.calls, c)
+	w.lastID++
+	id = w.lastID
+	w.calls = append(w.calls, watchedCall{id: id, interrupt: i})
 	if !w.ticking {
 		w.ticking = true
 		if w.timer == nil {
@@ -41,17 +50,17 @@ func (w *closeWatch) enter(interrupt func()) *watchedCall {
 		}
 	}
 	w.mu.Unlock()
-	return c
+	return id
 }
 
-// leave stops watching c.
-func (w *closeWatch) leave(c *watchedCall) {
+// leave stops watching the call id.
+func (w *closeWatch) leave(id uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i, x := range w.calls {
-		if x == c {
+	for i := range w.calls {
+		if w.calls[i].id == id {
 			last := len(w.calls) - 1
-			w.calls[i], w.calls[last] = w.calls[last], nil
+			w.calls[i], w.calls[last] = w.calls[last], watchedCall{}
 			w.calls = w.calls[:last]
 			return
 		}
@@ -61,9 +70,10 @@ func (w *closeWatch) leave(c *watchedCall) {
 // tick interrupts the calls that were in progress at the previous tick
 // already, and ticks again while any call is watched.
 func (w *closeWatch) tick() {
-	var late []func()
+	var late []interrupter
 	w.mu.Lock()
-	for _, c := range w.calls {
+	for i := range w.calls {
+		c := &w.calls[i]
 		if c.ticks++; c.ticks == 2 {
 			late = append(late, c.interrupt)
 		}
@@ -74,7 +84,7 @@ func (w *closeWatch) tick() {
 		w.ticking = false
 	}
 	w.mu.Unlock()
-	for _, interrupt := range late {
-		interrupt()
+	for _, i := range late {
+		i.interruptCall()
 	}
 }

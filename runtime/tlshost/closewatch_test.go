@@ -12,13 +12,13 @@ import (
 func TestCloseWatch(t *testing.T) {
 	var w closeWatch
 	for range 100 {
-		c := w.enter(func() { t.Error("a call that returned at once was interrupted") })
+		c := w.enter(testInterrupter(func() { t.Error("a call that returned at once was interrupted") }))
 		w.leave(c)
 	}
 
 	start := time.Now()
 	release := make(chan struct{})
-	c := w.enter(func() { close(release) })
+	c := w.enter(testInterrupter(func() { close(release) }))
 	select {
 	case <-release:
 	case <-time.After(10 * closeGrace):
@@ -43,3 +43,8 @@ func TestCloseWatch(t *testing.T) {
 		time.Sleep(closeGrace / 10)
 	}
 }
+
+// testInterrupter is an interrupter that calls itself.
+type testInterrupter func()
+
+func (f testInterrupter) interruptCall() { f() }

@@ -206,22 +206,20 @@ func (e *ending) release() error {
 func (e *ending) closeWrite(conn backends.Conn) func() error {
 	inline := blocksOnlyInTransport(conn, e.transport)
 	return func() error {
-		interrupt := func() { e.guard.interruptWrite(errClosed) }
 		if inline {
-			return boundedInline(conn.CloseWrite, interrupt)
+			return boundedInline(conn.CloseWrite, (*guardWrites)(e.guard))
 		}
-		return bounded(conn.CloseWrite, interrupt, e.warn, "CloseWrite")
+		return bounded(conn.CloseWrite, func() { e.guard.interruptWrite(errClosed) }, e.warn, "CloseWrite")
 	}
 }
 
 // closeBounded runs conn.Close for at most 2*closeGrace; see release.
 // transport is the backend's transport.
 func closeBounded(conn backends.Conn, g *guard, transport net.Conn, warn func(string, error)) error {
-	interrupt := func() { g.interrupt(errClosed) }
 	if blocksOnlyInTransport(conn, transport) {
-		return boundedInline(conn.Close, interrupt)
+		return boundedInline(conn.Close, g)
 	}
-	return bounded(conn.Close, interrupt, warn, "Close")
+	return bounded(conn.Close, func() { g.interrupt(errClosed) }, warn, "Close")
 }
 
 // boundedInline runs f, a method of a backend that blocks only in its
@@ -231,12 +229,22 @@ func closeBounded(conn backends.Conn, g *guard, transport net.Conn, warn func(st
 // transport is interrupted, which makes f return (see closeWatch).
 // Closing a connection then starts no goroutine and arms no timer of its
 // own.
-func boundedInline(f func() error, interrupt func()) error {
-	c := closes.enter(interrupt)
+func boundedInline(f func() error, i interrupter) error {
+	id := closes.enter(i)
 	err := f()
-	closes.leave(c)
+	closes.leave(id)
 	return err
 }
+
+// interruptCall makes a close in progress over g return: reads and
+// writes fail from now on (see closeBounded).
+func (g *guard) interruptCall() { g.interrupt(errClosed) }
+
+// guardWrites is a guard whose close interrupts its writes alone: a
+// close_notify in progress (see ending.closeWrite); reading goes on.
+type guardWrites guard
+
+func (g *guardWrites) interruptCall() { (*guard)(g).interruptWrite(errClosed) }
 
 // bounded runs f, a backend's method, on its own goroutine, and waits for
 // it at most closeGrace, then interrupts the transport and waits at most
