@@ -110,16 +110,22 @@ func (n *Network) Stack() *Stack { return n.stack }
 func (n *Network) Drop() {}
 
 // sharedConn is a connection shared by a socket and its two streams,
-// closed when the last reference goes.
+// closed when the last reference goes. The streams' references are part
+// of it, so that a connection costs one allocation, not three.
 type sharedConn struct {
 	net.Conn
-	refs    atomic.Int32
-	once    sync.Once
-	onClose func()
+	refs  atomic.Int32
+	once  sync.Once
+	stack *Stack // told when the connection is closed; nil: none
+
+	// in and out release the references of the input and the output
+	// stream.
+	in, out releaser
 }
 
-func newSharedConn(c net.Conn, refs int32, onClose func()) *sharedConn {
-	s := &sharedConn{Conn: c, onClose: onClose}
+func newSharedConn(c net.Conn, refs int32, stack *Stack) *sharedConn {
+	s := &sharedConn{Conn: c, stack: stack}
+	s.in.c, s.out.c = s, s
 	s.refs.Store(refs)
 	return s
 }
@@ -130,8 +136,8 @@ func (s *sharedConn) release() error {
 		var err error
 		s.once.Do(func() {
 			err = s.Conn.Close()
-			if s.onClose != nil {
-				s.onClose()
+			if s.stack != nil {
+				s.stack.releaseSocket()
 			}
 		})
 		return err

@@ -404,8 +404,8 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 // is held. The output stream may hold bytes the socket has not taken yet,
 // so a shutdown of the send side goes through it.
 func (t *TCPSocket) streams(c net.Conn) (wasiio.Input, *wasiio.OutputStream) {
-	t.conn = newSharedConn(c, 3, t.stack.releaseSocket)
-	in, out, closeWrite := wasiio.SocketStreams(t.conn, &releaser{c: t.conn}, (&releaser{c: t.conn}).Close)
+	t.conn = newSharedConn(c, 3, t.stack)
+	in, out, closeWrite := wasiio.SocketStreams(t.conn, &t.conn.in, t.conn.out.Close)
 	t.closeWrite = closeWrite
 	return in, out
 }
