@@ -357,7 +357,7 @@ func (s *OutputStream) Drop() { s.Close() }
 // waitIdle waits until no write is in flight, without a context: it is
 // used where the stream is no longer the guest's and dropping it unblocks.
 func (s *OutputStream) waitIdle() error {
-	Wait(context.Background(), []Source{s})
+	waitOne(context.Background(), s)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.terminal()
