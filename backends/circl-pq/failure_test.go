@@ -24,6 +24,19 @@ func writeRawRecord(w io.Writer, typ recordType, payload []byte) error {
 	return err
 }
 
+// plainHandshakeRecords splits a first flight's handshake bytes into
+// unprotected records of at most 2^14 bytes.
+func plainHandshakeRecords(msg []byte) []byte {
+	var out []byte
+	for len(msg) > 0 {
+		n := min(len(msg), maxPlaintext)
+		out = append(out, byte(recordTypeHandshake), 3, 1, byte(n>>8), byte(n))
+		out = append(out, msg[:n]...)
+		msg = msg[n:]
+	}
+	return out
+}
+
 // readRawRecord reads one record.
 func readRawRecord(r io.Reader) (recordType, []byte, error) {
 	hdr := make([]byte, recordHeaderLen)
@@ -104,17 +117,7 @@ func TestServerRejectsClientHello(t *testing.T) {
 		}
 	}
 	record := func(f func(t *testing.T) []byte) func(t *testing.T) []byte {
-		return func(t *testing.T) []byte {
-			msg := f(t)
-			var out []byte
-			for len(msg) > 0 {
-				n := min(len(msg), maxPlaintext)
-				out = append(out, byte(recordTypeHandshake), 3, 1, byte(n>>8), byte(n))
-				out = append(out, msg[:n]...)
-				msg = msg[n:]
-			}
-			return out
-		}
+		return func(t *testing.T) []byte { return plainHandshakeRecords(f(t)) }
 	}
 	cases := []struct {
 		name string

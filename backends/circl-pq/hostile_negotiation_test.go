@@ -351,15 +351,7 @@ func hostileHelloRecords(groups int) []byte {
 	for g := range groups / 2 {
 		ch.keyShares = append(ch.keyShares, keyShare{group: uint16(0x3000 + groups - 1 - g), data: []byte{1}})
 	}
-	msg := ch.marshal()
-	var out []byte
-	for len(msg) > 0 {
-		n := min(len(msg), maxPlaintext)
-		out = append(out, byte(recordTypeHandshake), 3, 1, byte(n>>8), byte(n))
-		out = append(out, msg[:n]...)
-		msg = msg[n:]
-	}
-	return out
+	return plainHandshakeRecords(ch.marshal())
 }
 
 // BenchmarkHostileClientHello is the server's work on a ClientHello that
