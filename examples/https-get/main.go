@@ -36,7 +36,11 @@ func main() {
 
 	fmt.Printf("%s %s\n", resp.Proto, resp.Status)
 	if st := resp.TLS; st != nil {
-		fmt.Printf("alpn: %s\n", st.NegotiatedProtocol)
+		alpn := st.NegotiatedProtocol
+		if alpn == "" {
+			alpn = "none (the server chose no protocol)"
+		}
+		fmt.Printf("alpn: %s\n", alpn)
 		fmt.Printf("tls: %s, %s\n", tlsnames.Describe(tlsnames.Version, st.Version),
 			tlsnames.Describe(tlsnames.CipherSuite, st.CipherSuite))
 		fmt.Printf("group: %s\n", tlsnames.Describe(tlsnames.Group, uint16(st.CurveID)))
