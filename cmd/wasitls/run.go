@@ -46,7 +46,8 @@ Runs a core WebAssembly module (for Go: GOOS=wasip1 GOARCH=wasm) with
 wasi_snapshot_preview1 and WASI 0.2 io, clocks, random, cli, filesystem and
 sockets, at whatever 0.2.N patch version the guest imports, or a command
 component (built by wasm-tools or jco from any language) through its
-wasi:cli/run export.
+wasi:cli/run export. Flags come before guest.wasm: every argument after it
+goes to the guest.
 Network access is denied unless a flag allows it. Rules are HOST:PORT, HOST
 being *, an address, a CIDR range, a name or *.domain, PORT a number, a
 range (8000-8999) or *. UDP rules (--allow-udp) name the peers a guest may
