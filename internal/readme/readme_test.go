@@ -13,20 +13,21 @@ import (
 	"github.com/wasitls/wasitls/internal/guestbuild"
 )
 
-// goBlock returns the first ```go block after the heading in the README.
-func goBlock(t *testing.T, readme, heading string) string {
+// blockAfter returns the first ```lang block after the first occurrence
+// of marker in the README.
+func blockAfter(t *testing.T, readme, marker, lang string) string {
 	t.Helper()
-	_, section, ok := strings.Cut(readme, "\n"+heading+"\n")
+	_, rest, ok := strings.Cut(readme, marker)
 	if !ok {
-		t.Fatalf("README.md has no heading %q", heading)
+		t.Fatalf("README.md has no %q", marker)
 	}
-	_, block, ok := strings.Cut(section, "```go\n")
+	_, block, ok := strings.Cut(rest, "```"+lang+"\n")
 	if !ok {
-		t.Fatalf("README.md: no Go block under %q", heading)
+		t.Fatalf("README.md: no %s block after %q", lang, marker)
 	}
 	block, _, ok = strings.Cut(block, "```")
 	if !ok {
-		t.Fatalf("README.md: unterminated Go block under %q", heading)
+		t.Fatalf("README.md: unterminated %s block after %q", lang, marker)
 	}
 	return block
 }
@@ -39,7 +40,7 @@ func TestEmbedSnippet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := goBlock(t, string(readme), "## Embed it")
+	src := blockAfter(t, string(readme), "\n## Embed it\n", "go")
 	if !strings.HasPrefix(src, "package main\n") {
 		t.Fatalf("the Embed it snippet must be a whole program (package main), so it runs as copied:\n%s", src)
 	}

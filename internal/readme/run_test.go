@@ -16,25 +16,13 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testpeer.Main(m)) }
 
-// shBlockAfter returns the commands of the first ```sh block after the
-// line of section that contains marker, each command on one line (lines
-// continued with a backslash joined).
-func shBlockAfter(t *testing.T, section, marker string) []string {
+// commandsAfter returns the commands of the first ```sh block after
+// marker in section, each on one line (lines continued with a backslash
+// joined).
+func commandsAfter(t *testing.T, section, marker string) []string {
 	t.Helper()
-	_, rest, ok := strings.Cut(section, marker)
-	if !ok {
-		t.Fatalf("README.md: no %q", marker)
-	}
-	_, block, ok := strings.Cut(rest, "```sh\n")
-	if !ok {
-		t.Fatalf("README.md: no sh block after %q", marker)
-	}
-	block, _, ok = strings.Cut(block, "```")
-	if !ok {
-		t.Fatalf("README.md: unterminated sh block after %q", marker)
-	}
 	var cmds []string
-	for _, line := range strings.Split(strings.ReplaceAll(block, "\\\n", ""), "\n") {
+	for _, line := range strings.Split(strings.ReplaceAll(blockAfter(t, section, marker, "sh"), "\\\n", ""), "\n") {
 		if line = strings.Join(strings.Fields(line), " "); line != "" {
 			cmds = append(cmds, line)
 		}
@@ -62,9 +50,9 @@ func TestRunYourOwnGuest(t *testing.T) {
 		t.Fatal(`README.md has no heading "## Run your own guest"`)
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
-	first := shBlockAfter(t, section, "\n")
-	server := shBlockAfter(t, section, "in one terminal:")
-	client := shBlockAfter(t, section, "in another:")
+	first := commandsAfter(t, section, "\n")
+	server := commandsAfter(t, section, "in one terminal:")
+	client := commandsAfter(t, section, "in another:")
 	if len(first) == 0 || !strings.HasPrefix(first[0], "GOOS=wasip1 GOARCH=wasm go build") {
 		t.Fatalf("the first command is not the client guest's build: %q", first)
 	}
