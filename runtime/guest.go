@@ -142,6 +142,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg}
 	st.stack.SetSocketLimit(lim.Sockets)
 	st.stack.SetUDPLimits(lim.Datagram, lim.DatagramQueue)
+	st.stack.SetDatagramBytes(lim.DatagramBytes)
 	st.stack.SetLookupLimit(lim.Lookups)
 	st.stack.SetResolver(rt.cfg.Resolver)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))

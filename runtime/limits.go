@@ -57,6 +57,12 @@ type Limits struct {
 	// host stops reading the socket until the guest receives.
 	DatagramQueue int
 
+	// DatagramBytes bounds the bytes of received datagrams all the
+	// guest's UDP sockets hold together for it; zero means
+	// sockets.DefaultDatagramBytes. Past it arriving datagrams are
+	// dropped.
+	DatagramBytes int
+
 	// Lookups bounds the name lookups (resolve-addresses) the guest runs
 	// at once; zero means sockets.DefaultLookupLimit. Each holds a
 	// goroutine and a socket to the DNS server until it is answered, times
@@ -104,6 +110,9 @@ func (l Limits) withDefaults() Limits {
 	if l.DatagramQueue <= 0 {
 		l.DatagramQueue = sockets.DefaultDatagramQueue
 	}
+	if l.DatagramBytes <= 0 {
+		l.DatagramBytes = sockets.DefaultDatagramBytes
+	}
 	if l.Lookups <= 0 {
 		l.Lookups = sockets.DefaultLookupLimit
 	}
@@ -132,6 +141,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.DatagramQueue > 0 {
 		l.DatagramQueue = o.DatagramQueue
+	}
+	if o.DatagramBytes > 0 {
+		l.DatagramBytes = o.DatagramBytes
 	}
 	if o.Lookups > 0 {
 		l.Lookups = o.Lookups

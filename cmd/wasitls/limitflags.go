@@ -21,6 +21,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	files := fs.Int("max-files", filesystem.DefaultFileLimit, "most host `files` and directories the guest holds open through wasi:filesystem and wasi_snapshot_preview1 (past it open-at fails with insufficient-memory, path_open with EIO)")
 	datagram := fs.Int("max-datagram", sockets.DefaultMaxDatagram, "largest UDP datagram, in `bytes`, the guest sends or receives (larger sends fail with datagram-too-large, larger arrivals are dropped)")
 	queue := fs.Int("max-datagram-queue", sockets.DefaultDatagramQueue, "most received `datagrams` each UDP socket holds for the guest (past it the host stops reading the socket)")
+	dgBytes := fs.Int("max-datagram-bytes", sockets.DefaultDatagramBytes, "most `bytes` of received datagrams the guest's UDP sockets hold for it together (past it arriving datagrams are dropped)")
 	lookups := fs.Int("max-lookups", sockets.DefaultLookupLimit, "most name `lookups` the guest runs at once (past it resolve-addresses fails with temporary-resolver-failure)")
 	nested := fs.Int("max-nested-calls", cabi.DefaultNestingLimit, "most `levels` calls into the guest nest inside its host calls: destructors run by drops that drop more resources (past it the drop traps)")
 	return func() (runtime.Limits, error) {
@@ -43,6 +44,9 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *queue < 1 {
 			return runtime.Limits{}, fmt.Errorf("--max-datagram-queue: want at least 1, got %d", *queue)
 		}
+		if *dgBytes < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-datagram-bytes: want at least 1, got %d", *dgBytes)
+		}
 		if *lookups < 1 {
 			return runtime.Limits{}, fmt.Errorf("--max-lookups: want at least 1, got %d", *lookups)
 		}
@@ -50,7 +54,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 			return runtime.Limits{}, fmt.Errorf("--max-nested-calls: want at least 1, got %d", *nested)
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
-			Files: *files, Datagram: *datagram, DatagramQueue: *queue, Lookups: *lookups, NestedCalls: *nested}, nil
+			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, NestedCalls: *nested}, nil
 	}
 }
 

@@ -40,6 +40,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-files files`, `(default 256)`,
 		`-max-datagram bytes`, `(default 65507)`,
 		`-max-datagram-queue datagrams`, `(default 64)`,
+		`-max-datagram-bytes bytes`, `(default 16777216)`,
 		`-max-lookups lookups`, `(default 64)`,
 		`-max-nested-calls levels`, `(default 1000)`,
 		`-max-pending-handshakes handshakes`, `(default 1024)`,

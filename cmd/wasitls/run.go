@@ -56,8 +56,9 @@ ephemeral ports, and fixed ports need --allow-listen as for TCP. Each access
 denied is noted on stderr with the flag that would allow it. The guest
 runs under limits on what it can make the host hold (--max-memory,
 --max-handles, --max-sockets, --max-pending-handshakes, --max-identity-bytes,
---max-files, --max-datagram, --max-datagram-queue, --max-lookups,
---max-nested-calls, --session-cache-size), each with a default below.
+--max-files, --max-datagram, --max-datagram-queue, --max-datagram-bytes,
+--max-lookups, --max-nested-calls, --session-cache-size), each with a
+default below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
 built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME;

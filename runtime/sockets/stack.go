@@ -45,7 +45,9 @@ type Stack struct {
 	limit int64        // most sockets alive at once
 	live  atomic.Int64 // sockets alive: not dropped, or connection still open
 
-	maxDatagram, datagramQueue int // UDP limits; zero means the defaults
+	maxDatagram, datagramQueue int          // UDP limits; zero means the defaults
+	datagramBytes              int64        // most bytes of datagrams queued, all sockets; zero: the default
+	queued                     atomic.Int64 // bytes of datagrams queued
 
 	resolver    *net.Resolver // nil: net.DefaultResolver
 	lookupLimit int64         // most name lookups running at once

@@ -30,6 +30,13 @@ const (
 	// the host stops reading the socket and the kernel's buffer fills.
 	DefaultDatagramQueue = 64
 
+	// DefaultDatagramBytes is how many bytes of received datagrams all
+	// the UDP sockets of a guest instance hold together unless
+	// SetDatagramBytes says otherwise: without a bound for them together,
+	// the socket limit times the queue times the datagram size (4,096 ×
+	// 64 × 64 KiB: 16 GiB) was the only one.
+	DefaultDatagramBytes = 16 << 20
+
 	// sendPermits is what check-send grants: send never blocks for long.
 	sendPermits = 64
 )
@@ -40,6 +47,39 @@ const (
 func (s *Stack) SetUDPLimits(maxDatagram, queue int) {
 	s.maxDatagram, s.datagramQueue = maxDatagram, queue
 }
+
+// SetDatagramBytes sets how many bytes of received datagrams the
+// instance's UDP sockets hold together, queued for the guest (n > 0). A
+// datagram arriving past it is dropped, as one arriving to a full system
+// buffer would be.
+func (s *Stack) SetDatagramBytes(n int) { s.datagramBytes = int64(n) }
+
+// takeQueued counts n more bytes of queued datagrams, or reports that the
+// instance holds its most.
+func (s *Stack) takeQueued(n int) bool {
+	limit := s.datagramBytes
+	if limit <= 0 {
+		limit = DefaultDatagramBytes
+	}
+	if s.queued.Add(int64(n)) > limit {
+		s.queued.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// releaseQueued gives back the bytes of datagrams leaving a queue.
+func (s *Stack) releaseQueued(ds []datagram) {
+	n := 0
+	for _, d := range ds {
+		n += len(d.data)
+	}
+	s.queued.Add(-int64(n))
+}
+
+// QueuedDatagramBytes reports how many bytes of received datagrams the
+// instance's sockets hold.
+func (s *Stack) QueuedDatagramBytes() int { return int(s.queued.Load()) }
 
 func udpNetwork(f Family) string {
 	if f == IPv4 {
@@ -211,6 +251,10 @@ func (u *UDPSocket) readLoop(c *net.UDPConn, max, queue int) {
 			u.mu.Unlock()
 			return
 		}
+		if !u.stack.takeQueued(n) {
+			u.mu.Unlock()
+			continue // the guest's sockets hold their most: dropped
+		}
 		u.queue = append(u.queue, datagram{data: append([]byte(nil), buf[:n]...), from: from})
 		u.mu.Unlock()
 		u.arrivals.WakeAll()
@@ -244,6 +288,8 @@ func (u *UDPSocket) Stream(ctx context.Context, remote cabi.Option[network.IPSoc
 		for _, d := range u.queue {
 			if d.from == u.unmapped(peer) {
 				kept = append(kept, d)
+			} else {
+				u.stack.releaseQueued([]datagram{d})
 			}
 		}
 		clear(u.queue[len(kept):])
@@ -386,6 +432,7 @@ func (u *UDPSocket) release() {
 	}
 	u.closed = true
 	c := u.conn
+	u.stack.releaseQueued(u.queue)
 	u.queue = nil
 	u.space.Broadcast()
 	u.mu.Unlock()
@@ -420,6 +467,7 @@ func (in *IncomingDatagramStream) Receive(ctx context.Context, max uint64) ([]ud
 	for i, d := range u.queue[:n] {
 		out[i] = udp.IncomingDatagram{Data: d.data, RemoteAddress: ToWIT(d.from)}
 	}
+	u.stack.releaseQueued(u.queue[:n])
 	clear(u.queue[:n])
 	u.queue = u.queue[n:]
 	if n > 0 {

@@ -7,6 +7,9 @@
 //	                    accepts nothing for a second, then accepts until
 //	                    it would block, prints "accepted K" and holds the
 //	                    connections for two seconds
+//	hog udp N           binds N UDP sockets on 127.0.0.1, prints their
+//	                    ports on one line, receives nothing for 3 s, then
+//	                    everything queued, and prints "received B bytes"
 //	hog lookups N NAME  starts N lookups and drops none, of NAME with %d
 //	                    replaced by the lookup's number, then waits 500 ms
 //
@@ -78,6 +81,38 @@ func main() {
 			k++
 		}
 		time.Sleep(2 * time.Second)
+	case "udp":
+		network := w.Network()
+		var ports []string
+		var socks []uint32
+		for range n {
+			s, code := w.CreateUDP4()
+			if code == 0 {
+				code = w.UDPBind(s, network, w.Addr{IP: [4]byte{127, 0, 0, 1}})
+			}
+			if code != 0 {
+				fmt.Printf("udp: error %d\n", code)
+				return
+			}
+			socks = append(socks, s)
+			ports = append(ports, strconv.Itoa(int(w.UDPLocalPort(s))))
+		}
+		fmt.Println(strings.Join(ports, " "))
+		time.Sleep(3 * time.Second)
+		received := 0
+		for _, s := range socks {
+			in, _, code := w.UDPStream(s, nil)
+			for code == 0 {
+				ds, c := w.Receive(in, 100)
+				if c != 0 || len(ds) == 0 {
+					break
+				}
+				for _, d := range ds {
+					received += len(d.Data)
+				}
+			}
+		}
+		fmt.Printf("received %d bytes\n", received)
 	case "lookups":
 		network := w.Network()
 		for i := 1; i <= n; i++ {
