@@ -163,7 +163,10 @@ func (t *TCPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 		t.stack.policy.denied(Denial{Op: DenyListen, Addr: local})
 		return AccessDenied
 	}
-	lc := net.ListenConfig{}
+	// Accepted connections keep the system's keep-alive settings (off)
+	// until applyOptions: net's default (on, 15 s) would cost four
+	// system calls per accept that applyOptions undoes with four more.
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(context.Background(), tcpNetwork(t.family), local.String())
 	t.state = stateBindStarted
 	t.local = local
@@ -394,7 +397,7 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 	}
 	c := t.dialConn
 	t.dialConn = nil
-	t.applyOptions(c)
+	t.applyNewOptions(c)
 	t.state = stateConnected
 	in, out := t.streams(c)
 	return cabi.Tuple2[streams.InputStream, streams.OutputStream]{F0: in, F1: out}, nil
@@ -500,7 +503,7 @@ func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, stre
 	a := t.stack.newTCPSocket(t.family)
 	a.keepAlive, a.keepIdle, a.keepIntv, a.keepCnt = t.keepAlive, t.keepIdle, t.keepIntv, t.keepCnt
 	a.hopLimit, a.recvBuf, a.sendBuf = t.hopLimit, t.recvBuf, t.sendBuf
-	a.applyOptions(c)
+	a.applyNewOptions(c)
 	a.state = stateConnected
 	in, out := a.streams(c)
 	return cabi.Tuple3[tcp.TCPSocket, streams.InputStream, streams.OutputStream]{F0: a, F1: in, F2: out}, nil
@@ -668,14 +671,28 @@ func (t *TCPSocket) Close() error {
 // invalid-argument) and apply to the connection when there is one;
 // otherwise the value is kept and applied on connect or accept.
 
-func (t *TCPSocket) applyOptions(c net.Conn) {
+// applyOptions applies the socket's options to c: keep-alive, on or off
+// with its settings, and the hop limit and buffer sizes that differ from
+// the defaults.
+func (t *TCPSocket) applyOptions(c net.Conn) { t.apply(c, true) }
+
+// applyNewOptions is applyOptions for a connection just dialed or
+// accepted, whose keep-alive is the system's (off: the dialer and the
+// listener leave it alone). Keep-alive off needs no system call then;
+// its idle time, interval and count matter only once it is on, and
+// turning it on applies them all.
+func (t *TCPSocket) applyNewOptions(c net.Conn) { t.apply(c, t.keepAlive) }
+
+func (t *TCPSocket) apply(c net.Conn, keepAlive bool) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return
 	}
-	tc.SetKeepAliveConfig(net.KeepAliveConfig{
-		Enable: t.keepAlive, Idle: t.keepIdle, Interval: t.keepIntv, Count: int(t.keepCnt),
-	})
+	if keepAlive {
+		tc.SetKeepAliveConfig(net.KeepAliveConfig{
+			Enable: t.keepAlive, Idle: t.keepIdle, Interval: t.keepIntv, Count: int(t.keepCnt),
+		})
+	}
 	// Options set before the connection existed take effect now; the
 	// defaults are left to the system.
 	if t.hopLimit != defaultHopLimit {

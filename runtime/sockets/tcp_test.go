@@ -109,18 +109,7 @@ func TestListenAccept(t *testing.T) {
 	if err := s.FinishBind(bg); err != NotInProgress {
 		t.Fatalf("finish-bind: %v", err)
 	}
-	if err := s.StartBind(bg, st.Network(), ToWIT(netip.MustParseAddrPort("127.0.0.1:0"))); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.FinishBind(bg); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.StartListen(bg); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.FinishListen(bg); err != nil {
-		t.Fatal(err)
-	}
+	listenLoopback(t, st, s)
 	if _, err := s.Accept(bg); err != WouldBlock {
 		t.Fatalf("accept with none pending: %v", err)
 	}
@@ -219,6 +208,23 @@ func TestResolveLiteralAndGrant(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no address for localhost")
+	}
+}
+
+// listenLoopback binds s to a free loopback port and listens on it.
+func listenLoopback(t *testing.T, st *Stack, s *TCPSocket) {
+	t.Helper()
+	if err := s.StartBind(bg, st.Network(), ToWIT(netip.MustParseAddrPort("127.0.0.1:0"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishBind(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartListen(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishListen(bg); err != nil {
+		t.Fatal(err)
 	}
 }
 
