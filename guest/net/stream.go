@@ -33,8 +33,8 @@ func wait(p io.Pollable, d *deadline) error {
 // streamErr turns a stream error into a Go error: io.EOF for closed, the
 // host's description for a failure (whose handle is dropped).
 func streamErr(err error) error {
-	var se *io.StreamError
-	if !errors.As(err, &se) {
+	se, ok := errors.AsType[*io.StreamError](err)
+	if !ok {
 		return err
 	}
 	if se.Closed {
