@@ -139,6 +139,14 @@ create new.txt: ok
 rename new.txt: ok
 list sub: ok inner.txt new.txt up
 remove sub/new.txt: ok
+symlink mine: ok
+read mine: permission ""
+symlink absolute: permission
+link through sub/up: permission
+link out: ok
+read hard2: permission ""
+rename mine into sub: ok
+read sub/mine: not-exist ""
 read ro.txt: ok "read only"
 write ro.txt: true
 mkdir in /ro: true
@@ -147,6 +155,24 @@ mkdir in /ro: true
 		t.Errorf("guest output differs:\n%s", lineDiff(got, want))
 	}
 	checkOutside(t, tmp, ro)
+	// No file of the preopen is the secret under another name: the hard
+	// link the guest made of the link out is a link.
+	secret, err := os.Stat(filepath.Join(tmp, "secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filepath.WalkDir(rw, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, err := os.Lstat(p); err == nil && os.SameFile(info, secret) {
+			t.Errorf("%s is the secret", p)
+		}
+		return nil
+	})
+	if info, err := os.Lstat(filepath.Join(rw, "hard2")); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("hard2: %v, %v; want a symbolic link", info, err)
+	}
 }
 
 // lineDiff shows the lines of got and want side by side from the first

@@ -59,6 +59,23 @@ func main() {
 	fmt.Printf("list sub: %s %s\n", res(err), strings.Join(names, " "))
 	fmt.Printf("remove sub/new.txt: %s\n", res(os.Remove("/rw/sub/new.txt")))
 
+	// Links the guest makes itself: a relative symbolic link out is
+	// stored but never followed out, an absolute one is refused, a hard
+	// link through a link out is refused, and one of a link out links
+	// the link, not what it names.
+	err = os.Symlink("../secret", "/rw/mine")
+	fmt.Printf("symlink mine: %s\n", res(err))
+	b, err = os.ReadFile("/rw/mine")
+	fmt.Printf("read mine: %s %q\n", res(err), b)
+	fmt.Printf("symlink absolute: %s\n", res(os.Symlink("/rw/hello.txt", "/rw/absmine")))
+	fmt.Printf("link through sub/up: %s\n", res(os.Link("/rw/sub/up/secret", "/rw/hard")))
+	fmt.Printf("link out: %s\n", res(os.Link("/rw/out", "/rw/hard2")))
+	b, err = os.ReadFile("/rw/hard2")
+	fmt.Printf("read hard2: %s %q\n", res(err), b)
+	fmt.Printf("rename mine into sub: %s\n", res(os.Rename("/rw/mine", "/rw/sub/mine")))
+	b, err = os.ReadFile("/rw/sub/mine")
+	fmt.Printf("read sub/mine: %s %q\n", res(err), b)
+
 	b, err = os.ReadFile("/ro/ro.txt")
 	fmt.Printf("read ro.txt: %s %q\n", res(err), b)
 	err = os.WriteFile("/ro/ro.txt", []byte("no"), 0o644)
