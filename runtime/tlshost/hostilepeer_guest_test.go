@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -317,6 +319,53 @@ func TestGuestHostileChain(t *testing.T) {
 		}
 		if took > 10*time.Second {
 			t.Errorf("validating the chain took %v", took)
+		}
+	})
+}
+
+// TestGuestServerHostileClientChain: a client that answers a guest
+// server's certificate request with 20 mutually signing ML-DSA
+// certificates (testpki.LoopChain) is refused within seconds on both
+// backends, and sees the alert.
+func TestGuestServerHostileClientChain(t *testing.T) {
+	p := newGuestPKI(t)
+	leaf, err := testpki.LoopChain(20, testpki.LeafOptions{CommonName: "loop client", Usage: testpki.ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := leaf.TLSCertificate()
+	eachBackend(t, func(t *testing.T, backend string) {
+		var logs syncBuffer
+		cfg := tlshost.Config{BackendName: backend, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		g := startGuestWith(t, cfg, p, "github.com/wasitls/wasitls/examples/server-showcase", nil,
+			"0", "/certs/example.key", "/certs/example.pem", "/certs/localhost.key", "/certs/localhost.pem", "1")
+		port := g.port(t)
+		start := time.Now()
+		raw, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		raw.SetDeadline(time.Now().Add(20 * time.Second))
+		tc := tls.Client(raw, &tls.Config{ServerName: "example.com", RootCAs: p.ca.Pool(),
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }})
+		err = tc.Handshake()
+		if err == nil {
+			_, err = tc.Read(make([]byte, 1))
+		}
+		took := time.Since(start)
+		t.Logf("client: %v after %v", err, took)
+		if err == nil || !strings.Contains(err.Error(), "remote error") {
+			t.Errorf("the client's chain was not refused with an alert: %v", err)
+		}
+		if took > 10*time.Second {
+			t.Errorf("refusing the chain took %v", took)
+		}
+		// The guest's handshake fails; the host logs why (the example
+		// does not ask, server-last-error would tell it).
+		g.waitOutput(t, 10*time.Second, `connection failed: the handshake failed before the client certificate\n`)
+		if backend == "circl-pq" {
+			mustContain(t, logs.String(), "too many signature checks")
 		}
 	})
 }
