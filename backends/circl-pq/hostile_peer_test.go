@@ -322,7 +322,8 @@ func TestHostilePeerMemory(t *testing.T) {
 						recs = append(recs, sealed(hp.attacker, recordTypeHandshake, msg[:n])...)
 						msg = msg[n:]
 					}
-					go hp.raw.Write(recs)
+					written := make(chan struct{})
+					go func() { hp.raw.Write(recs); close(written) }()
 					// The victim reads until it failed, or until it has
 					// taken everything and waits for the last byte.
 					var err error
@@ -337,12 +338,17 @@ func TestHostilePeerMemory(t *testing.T) {
 						if !isTimeout(err) {
 							t.Fatalf("victim Read = %v; want it waiting for the rest of the message", err)
 						}
+						<-written
 						continue
 					}
 					var ae *AlertError
 					if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage {
 						t.Fatalf("victim Read = %v; want a local unexpected_message", err)
 					}
+					// What the attacker could not send is the
+					// attacker's memory, not the victim's.
+					hp.raw.Close()
+					<-written
 				}
 				perConn := (heapInUse() - before) / conns
 				t.Logf("heap held per connection: %d KiB", perConn>>10)
