@@ -17,7 +17,7 @@ import (
 func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	memory := fs.String("max-memory", "4GiB", "most linear `memory` the guest may grow to: bytes, or with a KiB, MiB or GiB suffix, a multiple of 64KiB, at most 4GiB (past it memory.grow fails)")
 	handles := fs.Int("max-handles", cabi.DefaultHandleLimit, "most resource `handles` the guest holds at once, every kind together (past it the host call traps)")
-	socks := fs.Int("max-sockets", sockets.DefaultSocketLimit, "most `sockets` the guest holds at once, TCP and UDP (past it create-tcp-socket and create-udp-socket fail with new-socket-limit, and connections to the guest's listeners are closed as the host accepts them)")
+	socks := fs.Int("max-sockets", sockets.DefaultSocketLimit, "most `sockets` the guest holds at once, TCP and UDP (past it create-tcp-socket and create-udp-socket fail with new-socket-limit, and accept on a listener, whose further clients wait in the kernel's backlog)")
 	files := fs.Int("max-files", filesystem.DefaultFileLimit, "most host `files` and directories the guest holds open through wasi:filesystem and wasi_snapshot_preview1 (past it open-at fails with insufficient-memory, path_open with EIO)")
 	datagram := fs.Int("max-datagram", sockets.DefaultMaxDatagram, "largest UDP datagram, in `bytes`, the guest sends or receives (larger sends fail with datagram-too-large, larger arrivals are dropped)")
 	queue := fs.Int("max-datagram-queue", sockets.DefaultDatagramQueue, "most received `datagrams` each UDP socket holds for the guest (past it the host stops reading the socket)")

@@ -55,6 +55,10 @@
 // A Stack counts the sockets of its instance (a socket counts until it is
 // dropped and its connection is closed) and refuses more than its limit
 // with new-socket-limit, so a guest cannot exhaust the host's descriptors.
+// Connections a listener's accept goroutine queues for the guest count from
+// when it queues them; at the limit it holds one more, uncounted, for the
+// guest's accept (which fails with new-socket-limit until there is room)
+// and accepts nothing else, so later clients wait in the kernel's backlog.
 //
 // # Policy
 //

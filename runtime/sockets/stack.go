@@ -68,8 +68,9 @@ func NewStack(policy *Policy) *Stack {
 // socket counts from its creation (or, accepted, from when the host
 // queued it for the guest's accept) until it is dropped and its
 // connection, shared with its streams, is closed. Beyond the limit,
-// create-tcp-socket fails with new-socket-limit and a listener's host
-// closes the connections it accepts, so a guest cannot exhaust the
+// create-tcp-socket fails with new-socket-limit, and a listener's host
+// holds one connection past it (accept fails with new-socket-limit until
+// there is room) and accepts no more, so a guest cannot exhaust the
 // host's file descriptors.
 func (s *Stack) SetSocketLimit(n int) { s.limit = int64(n) }
 

@@ -85,7 +85,16 @@ type TCPSocket struct {
 	// listening
 	queue     []net.Conn
 	acceptErr error
-	space     sync.Cond // signals the accept goroutine that the queue has room
+	// over is a connection the accept goroutine accepted while the guest
+	// was at its socket limit: not counted, not queued, held until the
+	// guest's accept finds room for it (before that, accept fails with
+	// new-socket-limit, as accept(2) past the descriptor limit does, and
+	// the guest backs off). The accept goroutine accepts nothing more
+	// meanwhile; later clients wait in the kernel's backlog, as they
+	// would for a native server at its limit. One per listener, and
+	// listeners count toward the limit: at most twice the limit in all.
+	over  net.Conn
+	space sync.Cond // signals the accept goroutine that the queue has room
 
 	conn       *sharedConn  // connected
 	closeWrite func() error // half-closes conn after what its output stream holds
@@ -461,20 +470,17 @@ func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
 			c.Close()
 			return
 		}
+		// A queued connection is a socket of the guest's, counted from
+		// here; past the limit it waits as t.over instead.
 		if t.stack.acquire() != nil {
-			// A queued connection is a socket of the guest's: past its
-			// socket limit the host closes it, as a system past its
-			// descriptor limit would refuse it, rather than hold it
-			// beside the limit.
-			t.mu.Unlock()
-			c.Close()
-			continue
+			t.over = c
+		} else {
+			t.queue = append(t.queue, c)
 		}
-		t.queue = append(t.queue, c)
 		t.mu.Unlock()
 		t.waiters.WakeAll()
 		t.mu.Lock()
-		for len(t.queue) >= t.backlog && !t.dropped {
+		for (len(t.queue) >= t.backlog || t.over != nil) && !t.dropped {
 			t.space.Wait()
 		}
 		t.mu.Unlock()
@@ -489,15 +495,22 @@ func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, stre
 	if t.state != stateListening {
 		return none, InvalidState
 	}
-	if len(t.queue) == 0 {
-		if t.acceptErr != nil {
-			return none, code(t.acceptErr)
+	var c net.Conn
+	switch {
+	case len(t.queue) > 0:
+		c = t.queue[0] // counted since the accept goroutine queued it
+		t.queue[0] = nil
+		t.queue = t.queue[1:]
+	case t.over != nil:
+		if err := t.stack.acquire(); err != nil {
+			return none, err
 		}
+		c, t.over = t.over, nil
+	case t.acceptErr != nil:
+		return none, code(t.acceptErr)
+	default:
 		return none, WouldBlock
 	}
-	c := t.queue[0] // counted since the accept goroutine queued it
-	t.queue[0] = nil
-	t.queue = t.queue[1:]
 	t.space.Signal()
 	// The accepted socket inherits the listener's options.
 	a := t.stack.newTCPSocket(t.family)
@@ -599,7 +612,7 @@ func (t *TCPSocket) Ready() bool {
 	case stateConnectStarted:
 		return t.dialDone
 	case stateListening:
-		return len(t.queue) > 0 || t.acceptErr != nil
+		return len(t.queue) > 0 || t.over != nil || t.acceptErr != nil
 	}
 	return true
 }
@@ -647,8 +660,8 @@ func (t *TCPSocket) Close() error {
 	}
 	ln := t.ln
 	t.ln = nil
-	queue := t.queue
-	t.queue = nil
+	queue, over := t.queue, t.over
+	t.queue, t.over = nil, nil
 	conn := t.conn
 	t.space.Broadcast()
 	t.mu.Unlock()
@@ -659,6 +672,9 @@ func (t *TCPSocket) Close() error {
 	for _, c := range queue {
 		c.Close()
 		t.stack.releaseSocket()
+	}
+	if over != nil {
+		over.Close() // never counted
 	}
 	if conn != nil {
 		return conn.release() // the connection's close releases the count
