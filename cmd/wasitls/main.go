@@ -72,7 +72,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return report(stderr, c.Run(ctx, []string{"-h"}, stdout, stdout))
 	}
-	c, ok := commands[args[0]]
+	name := args[0]
+	if name == "-version" || name == "--version" {
+		name = "version"
+	}
+	c, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "wasitls: unknown command %q\n", args[0])
 		usage(stderr)

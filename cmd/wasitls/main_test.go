@@ -64,6 +64,9 @@ func TestVersion(t *testing.T) {
 			t.Errorf("version output lacks %q:\n%s", want, out)
 		}
 	}
+	if code, alias, _ := dispatchArgs("--version"); code != 0 || alias != out {
+		t.Errorf("--version: code %d, stdout %q; want what version prints", code, alias)
+	}
 	if code, _, _ := dispatchArgs("version", "extra"); code != 2 {
 		t.Errorf("version extra: code %d; want 2", code)
 	}
