@@ -43,6 +43,8 @@ type state struct {
 	batch       *hostBatch   // canonical built-ins not yet instantiated
 
 	shimDepth atomic.Int32 // nesting of calls through shims (shim.go)
+
+	measures map[rtype]typeMeasure // of the composite types resolved (typesize.go)
 }
 
 // Instantiate instantiates c in r. Lowered imports are bound through

@@ -56,8 +56,20 @@ func (s *scope) resource(i uint32) (*rresource, error) {
 	return r, nil
 }
 
-// resolve resolves a type definition in the scope.
+// resolve resolves a type definition in the scope, refusing a value or
+// function type past the size limits (typesize.go).
 func (s *scope) resolve(t Type) (rtype, error) {
+	rt, err := s.resolveType(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.state.measure(rt); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+func (s *scope) resolveType(t Type) (rtype, error) {
 	switch t := t.(type) {
 	case PrimType:
 		return rprim(t.Prim), nil

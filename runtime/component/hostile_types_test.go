@@ -1,0 +1,79 @@
+package component
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// vidx encodes a type index as a value type: padded to five bytes, so
+// that no index reads as a primitive (a single byte in 0x40-0x7f).
+func vidx(i int) []byte {
+	v := uint32(i)
+	return []byte{byte(v) | 0x80, byte(v>>7) | 0x80, byte(v>>14) | 0x80, byte(v>>21) | 0x80, byte(v >> 28)}
+}
+
+// doublingTypes is an instance type whose type 0 is tuple<u8, u8> and
+// each next type a tuple of two of the one before: n+1 types of a few
+// bytes each, the last one 2^(n+1) bytes wide when expanded. extra are
+// more declarations after them (type n+1 is the first of them).
+func doublingTypes(n int, extra ...[]byte) []byte {
+	decls := [][]byte{{0x01, 0x6f, 0x02, 0x7d, 0x7d}}
+	for i := 1; i <= n; i++ {
+		decls = append(decls, cat([]byte{0x01, 0x6f, 0x02}, vidx(i-1), vidx(i-1)))
+	}
+	return cat([]byte{0x42}, vec(append(decls, extra...)...))
+}
+
+// nestedLists is an instance type of n types, each a list of the one
+// before (type 0 a list<u8>).
+func nestedLists(n int, extra ...[]byte) []byte {
+	decls := [][]byte{{0x01, 0x70, 0x7d}}
+	for i := 1; i < n; i++ {
+		decls = append(decls, cat([]byte{0x01, 0x70}, vidx(i-1)))
+	}
+	return cat([]byte{0x42}, vec(append(decls, extra...)...))
+}
+
+// importingFunc imports instance type it as wasi:cli/exit@0.2.0 whose
+// function exit has type fn (an index in it), and lowers exit.
+func importingFunc(it []byte) []byte {
+	return comp(
+		section(secType, vec(it)),
+		section(secImport, vec(cat([]byte{0x00}, name("wasi:cli/exit@0.2.0"), []byte{0x05}, u32(0)))),
+		section(secAlias, vec(cat([]byte{0x01, 0x00}, u32(0), name("exit")))),
+		section(secCanon, vec(cat([]byte{0x01, 0x00}, u32(0), vec()))),
+	)
+}
+
+// TestHostileTypes checks that types a few bytes long whose expansion is
+// not (a tuple of tuples doubling at each level, flattened 2^41 core
+// values wide; lists nested deeper than the host's stack holds) are
+// refused at instantiation, quickly, rather than expanded.
+func TestHostileTypes(t *testing.T) {
+	funcOf := func(i int) [][]byte {
+		return [][]byte{
+			cat([]byte{0x01, 0x40}, vec(cat(name("x"), vidx(i))), []byte{0x01, 0x00}),
+			cat([]byte{0x04, 0x00}, name("exit"), []byte{0x01}, u32(uint32(i+1))),
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"doubling", importingFunc(doublingTypes(40, funcOf(40)...)), "type too large"},
+		{"deep", importingFunc(nestedLists(200_000, funcOf(199_999)...)), "nested too deep"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := instantiate(t, tc.b, trapLinker{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one saying %q", err, tc.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
