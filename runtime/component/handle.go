@@ -136,7 +136,9 @@ func (m *mem) liftOwn(t *rown, h uint32) any {
 		if err != nil {
 			fail("own<%s> result: %v", t.res, err)
 		}
-		return HostResource{Type: typ, Value: v}
+		hr := HostResource{Type: typ, Value: v}
+		m.taken = append(m.taken, hr)
+		return hr
 	}
 	v, err := table.Take(h, t.res.typ)
 	if err != nil {
@@ -146,7 +148,33 @@ func (m *mem) liftOwn(t *rown, h uint32) any {
 	if !ok { // one the generated host callers gave the component
 		o = &ownedRep{rep: v.(cabi.RepResource).Rep(), res: t.res}
 	}
-	return &Handle{rep: o, inst: m.inst}
+	hd := &Handle{rep: o, inst: m.inst}
+	m.taken = append(m.taken, hd)
+	return hd
+}
+
+// dropTaken drops the own<R> results lifted from a call that then failed
+// (a later part of the result could not be lifted, or post-return
+// trapped): taken out of the table, they would otherwise belong to no
+// one, a host resource (a stream, a connection) never dropped. The
+// component trapped, so a resource it defines is dropped without its
+// destructor, as when its instance closes.
+func (m *mem) dropTaken() {
+	for _, v := range m.taken {
+		switch v := v.(type) {
+		case HostResource:
+			func() {
+				defer func() { recover() }() // as cabi.Instance.Close
+				v.Value.Drop()
+			}()
+		case *Handle:
+			if v.rep != nil {
+				v.rep.Drop()
+				v.rep = nil
+			}
+		}
+	}
+	m.taken = nil
 }
 
 // lowerHandle lowers a handle argument: a *Handle of a resource the

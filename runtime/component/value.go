@@ -59,6 +59,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		defer ci.Leave()
 	}
 	returned := false // the component's export returned
+	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst}
 	defer func() {
 		if r := recover(); r != nil {
 			ve, ok := r.(valueError)
@@ -69,11 +70,12 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 			if returned {
 				// The component returned what cannot be lifted (a bad
 				// pointer, aliased strings): a trap, as in the export.
+				// The handles lifted before the fault are no one's.
 				f.inst.halt(err)
+				m.dropTaken()
 			}
 		}
 	}()
-	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst}
 	defer func() {
 		// When lowering failed, what it lent or moved goes back.
 		m.endLoans()
@@ -121,6 +123,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 	if l.postReturn != nil {
 		if _, err := l.postReturn.Call(ctx, res...); err != nil {
 			f.inst.halt(err)
+			m.dropTaken() // the result is not returned
 			return nil, fmt.Errorf("component: %s: post-return: %w", f.Name, err)
 		}
 	}
@@ -136,6 +139,7 @@ type mem struct {
 	loans   []loan  // borrow<R> arguments of imported resources
 	moved   []moved // own<R> arguments, until the call starts
 	lifted  uint64  // bytes of strings and lists lifted (cabi.LiftBudget)
+	taken   []any   // own<R> results lifted: HostResource or *Handle
 }
 
 // liftBudget counts n bytes of strings or lists about to be lifted, and
@@ -360,10 +364,7 @@ func (m *mem) load(t rtype, p uint32) any {
 		for i := range size(t) {
 			v |= uint32(b[i]) << (8 * i)
 		}
-		if t.n < 32 && v>>t.n != 0 {
-			fail("flags value %#x has bits beyond its %d labels", v, t.n)
-		}
-		return v
+		return checkFlags(v, t.n)
 	case *renum:
 		return Variant{Case: m.disc(b, t.n)}
 	case *rown:
@@ -443,6 +444,15 @@ func (m *mem) loadList(elem rtype, p, n uint32) any {
 	return out
 }
 
+// checkFlags returns the value of a flags type of n labels, failing when
+// it has bits beyond them, in memory and flat alike.
+func checkFlags(v uint32, n int) uint32 {
+	if n < 32 && v>>n != 0 {
+		fail("flags value %#x has bits beyond its %d labels", v, n)
+	}
+	return v
+}
+
 func liftChar(v uint32) rune {
 	if v >= 0x110000 || (v >= 0xD800 && v < 0xE000) {
 		fail("invalid char %#x", v)
@@ -511,7 +521,7 @@ func liftFlat(m *mem, it *flatIter, t rtype) any {
 			return liftChar(i32())
 		}
 	case *rflags:
-		return i32()
+		return checkFlags(i32(), t.n)
 	case *renum:
 		d := i32()
 		if d >= uint32(t.n) {

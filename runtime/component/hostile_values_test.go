@@ -1,0 +1,175 @@
+package component
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/cabi"
+)
+
+// sleb is a signed LEB128, for i32.const.
+func sleb(v int32) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// i32Const is the instruction i32.const v.
+func i32Const(v int32) []byte { return cat([]byte{0x41}, sleb(v)) }
+
+// i32Store stores the i32 v at address p.
+func i32Store(p, v int32) []byte { return cat(i32Const(p), i32Const(v), []byte{0x36, 0x02, 0x00}) }
+
+// liftedComponent is a component exporting "f", a function of no
+// parameters (or one own<R> parameter, with imported, of the resource an
+// import "test:x/y" declares as "r") whose result is the last of types,
+// lifted from a core function with body (its instructions; the core
+// function takes an i32 when imported) and the post-return "post" when
+// post is set: post traps.
+func liftedComponent(types [][]byte, imported bool, body []byte, post bool) []byte {
+	coreType := []byte{0x60, 0x00, 0x01, 0x7f}
+	if imported {
+		coreType = []byte{0x60, 0x01, 0x7f, 0x01, 0x7f}
+	}
+	fbody := cat([]byte{0x00}, body, []byte{0x0b})
+	pbody := []byte{0x00, 0x00, 0x0b}
+	mod := core(
+		section(1, vec(coreType, []byte{0x60, 0x01, 0x7f, 0x00})),
+		section(3, vec(u32(0), u32(1))),
+		section(5, vec([]byte{0x00, 0x01})),
+		section(7, vec(cat(name("f"), []byte{0x00}, u32(0)), cat(name("post"), []byte{0x00}, u32(1)),
+			cat(name("memory"), []byte{0x02}, u32(0)))),
+		section(10, vec(cat(u32(uint32(len(fbody))), fbody), cat(u32(uint32(len(pbody))), pbody))),
+	)
+	var secs [][]byte
+	first := 0 // the index of types[0]
+	var params [][]byte
+	if imported {
+		it := cat([]byte{0x42}, vec(cat([]byte{0x04, 0x00}, name("r"), []byte{0x03, 0x01})))
+		secs = append(secs,
+			section(secType, vec(it)),
+			section(secImport, vec(cat([]byte{0x00}, name("test:x/y"), []byte{0x05}, u32(0)))),
+			section(secAlias, vec(cat([]byte{0x03, 0x00}, u32(0), name("r")))), // type 1
+			section(secType, vec([]byte{0x69, 0x01})),                          // type 2: own<r>
+		)
+		first = 3
+		params = append(params, cat(name("h"), vidx(2)))
+	}
+	last := first + len(types) - 1
+	opts := [][]byte{cat([]byte{0x03}, u32(0))}
+	if post {
+		opts = append(opts, cat([]byte{0x05}, u32(1)))
+	}
+	secs = append(secs,
+		section(secCoreModule, mod),
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(0), name("f")),
+			cat([]byte{0x00, 0x00, 0x01}, u32(0), name("post")),
+			cat([]byte{0x00, 0x02, 0x01}, u32(0), name("memory")),
+		)),
+		section(secType, vec(append(types, cat([]byte{0x40}, vec(params...), []byte{0x00}, vidx(last)))...)),
+		section(secCanon, vec(cat([]byte{0x00, 0x00}, u32(0), vec(opts...), u32(uint32(last+1))))),
+		section(secExport, vec(cat([]byte{0x00}, name("f"), []byte{0x01}, u32(0), []byte{0x00}))),
+	)
+	return comp(secs...)
+}
+
+// TestHostileResults checks that what an export returns that cannot be
+// lifted is the call's error, that the instance refuses later calls, and
+// that nothing it returned is lost: a resource it handed back before the
+// fault is dropped, not left to no one.
+func TestHostileResults(t *testing.T) {
+	flags3 := []byte{0x6e, 0x03, 0x01, 'a', 0x01, 'b', 0x01, 'c'}
+	for _, tc := range []struct {
+		name  string
+		types [][]byte
+		body  []byte
+		post  bool
+		want  string
+	}{
+		{"flags-unknown-bits", [][]byte{flags3}, i32Const(0xff), false, "bits beyond"},
+		{"enum-out-of-range", [][]byte{{0x6d, 0x02, 0x01, 'a', 0x01, 'b'}}, i32Const(2), false, "bad discriminant"},
+		{"char-surrogate", [][]byte{{0x74}}, i32Const(0xd800), false, "invalid char"},
+		{"char-too-large", [][]byte{{0x74}}, i32Const(0x110000), false, "invalid char"},
+		{"string-out-of-bounds", [][]byte{{0x73}}, cat(i32Store(8, 0xfff0), i32Store(12, 0x20), i32Const(8)), false, "out-of-bounds"},
+		{"string-wraps", [][]byte{{0x73}}, cat(i32Store(8, -16), i32Store(12, 0x20), i32Const(8)), false, "out-of-bounds"},
+		{"string-invalid-utf8", [][]byte{{0x73}}, cat(i32Store(8, 0), i32Store(12, 4), i32Store(0, -1), i32Const(8)), false, "invalid UTF-8"},
+		{"list-overflows", [][]byte{{0x70, 0x77}}, cat(i32Store(8, 0), i32Store(12, 0x2000_0001), i32Const(8)), false, "overflows"},
+		{"misaligned", [][]byte{{0x73}}, i32Const(9), false, "misaligned"},
+		{"post-return-traps", [][]byte{{0x79}}, i32Const(1), true, "post-return"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inst, err := instantiate(t, liftedComponent(tc.types, false, tc.body, tc.post), trapLinker{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := inst.Func("f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if v, err := f.Call(ctx); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Call = %v, %v, want an error saying %q", v, err, tc.want)
+			}
+			if _, err := f.Call(ctx); err == nil {
+				t.Fatal("a second call entered the faulted instance")
+			}
+			inst.Close(ctx)
+		})
+	}
+}
+
+// dropCounter is a host resource that counts its drops.
+type dropCounter struct{ drops *int }
+
+func (d dropCounter) Drop() { *d.drops++ }
+
+// TestHostileResultsDropHandles checks that a host resource an export
+// hands back is dropped, not lost, when the call fails after taking it
+// from the table: in a result that then fails to lift (a tuple of the
+// resource and an invalid char), or one whose post-return traps.
+func TestHostileResultsDropHandles(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		typ  []byte
+		body []byte
+		post bool
+		want string
+	}{
+		// type 3: tuple<own<r>, char>; the core function stores its
+		// handle argument and a surrogate at 16 and returns 16.
+		{"unliftable", cat([]byte{0x6f, 0x02}, vidx(2), []byte{0x74}),
+			cat(i32Const(16), []byte{0x20, 0x00, 0x36, 0x02, 0x00}, i32Store(20, 0xd800), i32Const(16)), false, "invalid char"},
+		// type 3: own<r>, returned as it came.
+		{"post-return-traps", []byte{0x69, 0x01}, []byte{0x20, 0x00}, true, "post-return"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inst, err := instantiate(t, liftedComponent([][]byte{tc.typ}, true, tc.body, tc.post), trapLinker{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := inst.Func("f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			drops := 0
+			hr := HostResource{Type: cabi.NewResourceType("test:x/y.r"), Value: dropCounter{&drops}}
+			if v, err := f.Call(ctx, hr); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Call = %v, %v, want an error saying %q", v, err, tc.want)
+			}
+			inst.Close(ctx)
+			if drops != 1 {
+				t.Fatalf("the resource handed back was dropped %d times, want once", drops)
+			}
+		})
+	}
+}
