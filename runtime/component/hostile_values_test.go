@@ -6,26 +6,13 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
-// sleb is a signed LEB128, for i32.const.
-func sleb(v int32) []byte {
-	var b []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
-// i32Const is the instruction i32.const v.
-func i32Const(v int32) []byte { return cat([]byte{0x41}, sleb(v)) }
-
 // i32Store stores the i32 v at address p.
-func i32Store(p, v int32) []byte { return cat(i32Const(p), i32Const(v), []byte{0x36, 0x02, 0x00}) }
+func i32Store(p, v int32) []byte {
+	return cat(wasmbin.I32Const(p), wasmbin.I32Const(v), []byte{0x36, 0x02, 0x00})
+}
 
 // liftedComponent is a component exporting "f", a function of no
 // parameters (or one own<R> parameter, with imported, of the resource an
@@ -82,6 +69,20 @@ func liftedComponent(types [][]byte, imported bool, body []byte, post bool) []by
 	return comp(secs...)
 }
 
+// exportF instantiates b and returns its export "f".
+func exportF(t *testing.T, b []byte) (*Instance, *Func) {
+	t.Helper()
+	inst, err := instantiate(t, b, trapLinker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := inst.Func("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst, f
+}
+
 // TestHostileResults checks that what an export returns that cannot be
 // lifted is the call's error, that the instance refuses later calls, and
 // that nothing it returned is lost: a resource it handed back before the
@@ -95,26 +96,19 @@ func TestHostileResults(t *testing.T) {
 		post  bool
 		want  string
 	}{
-		{"flags-unknown-bits", [][]byte{flags3}, i32Const(0xff), false, "bits beyond"},
-		{"enum-out-of-range", [][]byte{{0x6d, 0x02, 0x01, 'a', 0x01, 'b'}}, i32Const(2), false, "bad discriminant"},
-		{"char-surrogate", [][]byte{{0x74}}, i32Const(0xd800), false, "invalid char"},
-		{"char-too-large", [][]byte{{0x74}}, i32Const(0x110000), false, "invalid char"},
-		{"string-out-of-bounds", [][]byte{{0x73}}, cat(i32Store(8, 0xfff0), i32Store(12, 0x20), i32Const(8)), false, "out-of-bounds"},
-		{"string-wraps", [][]byte{{0x73}}, cat(i32Store(8, -16), i32Store(12, 0x20), i32Const(8)), false, "out-of-bounds"},
-		{"string-invalid-utf8", [][]byte{{0x73}}, cat(i32Store(8, 0), i32Store(12, 4), i32Store(0, -1), i32Const(8)), false, "invalid UTF-8"},
-		{"list-overflows", [][]byte{{0x70, 0x77}}, cat(i32Store(8, 0), i32Store(12, 0x2000_0001), i32Const(8)), false, "overflows"},
-		{"misaligned", [][]byte{{0x73}}, i32Const(9), false, "misaligned"},
-		{"post-return-traps", [][]byte{{0x79}}, i32Const(1), true, "post-return"},
+		{"flags-unknown-bits", [][]byte{flags3}, wasmbin.I32Const(0xff), false, "bits beyond"},
+		{"enum-out-of-range", [][]byte{{0x6d, 0x02, 0x01, 'a', 0x01, 'b'}}, wasmbin.I32Const(2), false, "bad discriminant"},
+		{"char-surrogate", [][]byte{{0x74}}, wasmbin.I32Const(0xd800), false, "invalid char"},
+		{"char-too-large", [][]byte{{0x74}}, wasmbin.I32Const(0x110000), false, "invalid char"},
+		{"string-out-of-bounds", [][]byte{{0x73}}, cat(i32Store(8, 0xfff0), i32Store(12, 0x20), wasmbin.I32Const(8)), false, "out-of-bounds"},
+		{"string-wraps", [][]byte{{0x73}}, cat(i32Store(8, -16), i32Store(12, 0x20), wasmbin.I32Const(8)), false, "out-of-bounds"},
+		{"string-invalid-utf8", [][]byte{{0x73}}, cat(i32Store(8, 0), i32Store(12, 4), i32Store(0, -1), wasmbin.I32Const(8)), false, "invalid UTF-8"},
+		{"list-overflows", [][]byte{{0x70, 0x77}}, cat(i32Store(8, 0), i32Store(12, 0x2000_0001), wasmbin.I32Const(8)), false, "overflows"},
+		{"misaligned", [][]byte{{0x73}}, wasmbin.I32Const(9), false, "misaligned"},
+		{"post-return-traps", [][]byte{{0x79}}, wasmbin.I32Const(1), true, "post-return"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inst, err := instantiate(t, liftedComponent(tc.types, false, tc.body, tc.post), trapLinker{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := inst.Func("f")
-			if err != nil {
-				t.Fatal(err)
-			}
+			inst, f := exportF(t, liftedComponent(tc.types, false, tc.body, tc.post))
 			ctx := context.Background()
 			if v, err := f.Call(ctx); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Call = %v, %v, want an error saying %q", v, err, tc.want)
@@ -147,19 +141,12 @@ func TestHostileResultsDropHandles(t *testing.T) {
 		// type 3: tuple<own<r>, char>; the core function stores its
 		// handle argument and a surrogate at 16 and returns 16.
 		{"unliftable", cat([]byte{0x6f, 0x02}, vidx(2), []byte{0x74}),
-			cat(i32Const(16), []byte{0x20, 0x00, 0x36, 0x02, 0x00}, i32Store(20, 0xd800), i32Const(16)), false, "invalid char"},
+			cat(wasmbin.I32Const(16), []byte{0x20, 0x00, 0x36, 0x02, 0x00}, i32Store(20, 0xd800), wasmbin.I32Const(16)), false, "invalid char"},
 		// type 3: own<r>, returned as it came.
 		{"post-return-traps", []byte{0x69, 0x01}, []byte{0x20, 0x00}, true, "post-return"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			inst, err := instantiate(t, liftedComponent([][]byte{tc.typ}, true, tc.body, tc.post), trapLinker{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := inst.Func("f")
-			if err != nil {
-				t.Fatal(err)
-			}
+			inst, f := exportF(t, liftedComponent([][]byte{tc.typ}, true, tc.body, tc.post))
 			ctx := context.Background()
 			drops := 0
 			hr := HostResource{Type: cabi.NewResourceType("test:x/y.r"), Value: dropCounter{&drops}}
