@@ -42,7 +42,12 @@ type SoakOptions struct {
 	HandshakeTimeout time.Duration
 	// SlowHold is how long a silent or half-ClientHello peer waits for the
 	// server to give up; a peer still connected then counts as an
-	// unexpected outcome. The handshake timeout + 2 s by default.
+	// unexpected outcome. The handshake timeout + 8 s by default: the
+	// peer counts from its connect, so the hold also takes the guest's
+	// accept, which waits behind the connections the guest is serving,
+	// and the lateness of the host's timer; on a starved machine (load 15
+	// on 2 cores) these took more than 2 s. A server that never gives up
+	// still fails.
 	SlowHold time.Duration
 	// BulkBytes is the size echoed each way by a bulk connection; 256 KiB
 	// by default.
@@ -67,7 +72,7 @@ func (o *SoakOptions) defaults() {
 		o.HandshakeTimeout = 2 * time.Second
 	}
 	if o.SlowHold <= 0 {
-		o.SlowHold = o.HandshakeTimeout + 2*time.Second
+		o.SlowHold = o.HandshakeTimeout + 8*time.Second
 	}
 	if o.BulkBytes <= 0 {
 		o.BulkBytes = 256 << 10

@@ -38,7 +38,7 @@ func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	backendList := fs.String("backends", "", "comma-separated `list` of backends to serve (default every registered backend)")
 	workers := fs.Int("workers", 3, "clients running the fast kinds of connection at once")
 	handshakeTimeout := fs.Duration("handshake-timeout", 2*time.Second, "the wasi:tls host's handshake timeout")
-	slowHold := fs.Duration("slow-hold", 0, "how long a silent or half-ClientHello peer waits for the server to give up before that counts as a failure (default the handshake timeout + 2s)")
+	slowHold := fs.Duration("slow-hold", 0, "how long a silent or half-ClientHello peer waits for the server to give up before that counts as a failure (default the handshake timeout + 8s)")
 	group := fs.String("group", "X25519MLKEM768", "key-exchange `group`")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, soakUsage)
