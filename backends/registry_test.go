@@ -31,6 +31,14 @@ func mustPanic(t *testing.T, what, mention string, f func()) {
 }
 
 func TestRegistry(t *testing.T) {
+	// The registry is the process's: take the test backends out again, so
+	// that the test runs more than once (-count) and leaves the others.
+	t.Cleanup(func() {
+		registryMu.Lock()
+		defer registryMu.Unlock()
+		delete(registry, "registry-test-a")
+		delete(registry, "registry-test-b")
+	})
 	Register(fakeBackend{"registry-test-b"})
 	Register(fakeBackend{"registry-test-a"})
 	b, err := ByName("registry-test-a")
