@@ -13,9 +13,16 @@ import (
 )
 
 // pauseBound is how late a wait with a deadline may return while the
-// handshake runs on it: the backend's computation between two reads, on a
-// loaded machine.
-const pauseBound = 100 * time.Millisecond
+// handshake runs on it: the backend's computation between two reads (an
+// ML-KEM key pair, a certificate check), which took 137 ms on a loaded
+// machine (load 10 on 2 cores, GOMAXPROCS 1). A wait that blocked in the
+// read of a slow peer instead would return slowPeerDelay late.
+const pauseBound = 500 * time.Millisecond
+
+// slowPeerDelay is how long the slow peer of TestPausableHandshake waits
+// before it answers the ClientHello: well past pauseBound, so that a wait
+// held until the peer answered fails the bound.
+const slowPeerDelay = 3 * pauseBound
 
 // A deferred handshake that the guest waits for alone with a deadline (a Go
 // guest's timer) runs on the guest's waits: each wait returns at its
@@ -26,7 +33,7 @@ func TestPausableHandshake(t *testing.T) {
 	p := newPKI(t)
 	forEachBackend(t, func(t *testing.T, b backends.Backend) {
 		checkNoLeak(t)
-		addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, 150*time.Millisecond)
+		addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, slowPeerDelay)
 		tr, _ := heldTransport(t, dial(t, addr))
 		s := newClientSession(b, p.clientBase(), tr)
 		defer s.Close()
