@@ -107,6 +107,19 @@ func TestConnectAcrossWaits(t *testing.T) {
 		if _, err := s.FinishConnect(bg); err != nil {
 			t.Fatal(err)
 		}
+		// The connection has the socket's options (keep-alive off by
+		// default), not those net.FileConn gives it.
+		rc, err := s.tcpConn().SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keepAlive int
+		rc.Control(func(fd uintptr) {
+			keepAlive, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+		})
+		if err != nil || keepAlive != 0 {
+			t.Fatalf("SO_KEEPALIVE %d, %v; want 0", keepAlive, err)
+		}
 	})
 }
 
