@@ -113,7 +113,8 @@ func (c *rawConnect) wait(deadline time.Time) (conn net.Conn, err error, done bo
 		return nil, soErr, true
 	}
 	// A duplicate of the descriptor, with TCP_NODELAY and keep-alive on;
-	// finish-connect sets the guest's keep-alive (applyOptions).
+	// finish-connect sets the guest's keep-alive (applyOptions, not
+	// applyNewOptions, for such a connection).
 	conn, err = net.FileConn(c.f)
 	c.f.Close()
 	if err != nil {

@@ -81,6 +81,7 @@ type TCPSocket struct {
 	// connectBusy is set while a wait or a goroutine waits for it.
 	connecting  *rawConnect
 	connectBusy bool
+	dialRaw     bool // dialConn came from a rawConnect
 
 	// listening
 	queue     []net.Conn
@@ -253,7 +254,7 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 		t.ln = nil
 	}
 	t.state = stateConnectStarted
-	t.dialDone, t.dialConn, t.dialErr, t.dialAsked = false, nil, nil, false
+	t.dialDone, t.dialConn, t.dialErr, t.dialAsked, t.dialRaw = false, nil, nil, false, false
 	t.dialPending, t.dialRemote = true, remote
 	return nil
 }
@@ -370,7 +371,7 @@ func (t *TCPSocket) waitConnect(ctx context.Context, c *rawConnect, deadline tim
 		}
 	case done:
 		t.connecting = nil
-		t.dialDone, t.dialConn, t.dialErr = true, conn, err
+		t.dialDone, t.dialConn, t.dialErr, t.dialRaw = true, conn, err, true
 	}
 	t.mu.Unlock()
 	if done {
@@ -406,7 +407,11 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 	}
 	c := t.dialConn
 	t.dialConn = nil
-	t.applyNewOptions(c)
+	if t.dialRaw {
+		t.applyOptions(c) // net.FileConn turned keep-alive on
+	} else {
+		t.applyNewOptions(c)
+	}
 	t.state = stateConnected
 	in, out := t.streams(c)
 	return cabi.Tuple2[streams.InputStream, streams.OutputStream]{F0: in, F1: out}, nil
