@@ -60,6 +60,9 @@ func (st *state) flush() error {
 	if err != nil {
 		return fmt.Errorf("canonical built-ins: %w", err)
 	}
+	if err := st.countCoreInstance(); err != nil {
+		return err
+	}
 	mod, err := st.r.InstantiateModule(st.ctx, compiled, wazeroConfig())
 	if err != nil {
 		return fmt.Errorf("canonical built-ins: %w", err)

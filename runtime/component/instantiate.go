@@ -45,6 +45,9 @@ type state struct {
 	shimDepth atomic.Int32 // nesting of calls through shims (shim.go)
 
 	measures map[rtype]typeMeasure // of the composite types resolved (typesize.go)
+
+	coreInstances, definitions int    // made and run so far (budget.go)
+	initialMemory              uint64 // bytes of the core instances' memories
 }
 
 // Instantiate instantiates c in r. Lowered imports are bound through
@@ -74,6 +77,9 @@ func (s *scope) run(c *Component) error {
 	s.defs = c.Defs
 	for i, d := range c.Defs {
 		s.pos = i
+		if err := s.state.countDefinition(); err != nil {
+			return err
+		}
 		if err := s.def(d); err != nil {
 			return fmt.Errorf("definition %d (%s): %w", i, describe(d), err)
 		}
@@ -439,6 +445,12 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 	}
 	if st.tablesTotal += tables; st.tablesTotal > MaxTableEntries {
 		return nil, fmt.Errorf("core module: the tables of the component's core instances could hold %d entries together, more than the %d the host allows (component.MaxTableEntries)", st.tablesTotal, uint64(MaxTableEntries))
+	}
+	if err := st.countCoreInstance(); err != nil {
+		return nil, err
+	}
+	if err := st.countMemory(b); err != nil {
+		return nil, err
 	}
 	ctx := experimental.WithImportResolver(st.ctx, func(name string) api.Module { return args[name] })
 	mod, err := st.r.InstantiateModule(ctx, compiled, wazeroConfig())

@@ -1,0 +1,96 @@
+package component
+
+import "fmt"
+
+// Instantiation limits. A component instance can instantiate a nested
+// component any number of times, and each level of nesting can do so
+// again: 24 levels each instantiating the one below twice make 2^24
+// instances of the innermost from a few hundred bytes. Instantiate counts
+// what it does over the whole component, nested instances included, and
+// refuses past these bounds, before doing it.
+const (
+	// MaxCoreInstances bounds the core module instances of a component
+	// (its modules, the synthetic instances of exports and the batches
+	// of canonical built-ins), as wasmtime's default store limit of
+	// 10,000 instances does: each may allocate a memory.
+	MaxCoreInstances = 10_000
+	// MaxInitialMemory bounds the bytes the memories a component's core
+	// instances define take when instantiated, together: each memory's
+	// maximum is the runtime's, but without a bound for them together
+	// many instances of a module declaring a large minimum would make the
+	// host allocate that many times it. It is the most one memory can
+	// declare (4 GiB), so any memory valid on its own is allowed.
+	MaxInitialMemory = 1 << 32
+	// MaxDefinitionsRun bounds the definitions run, counting each
+	// definition of a nested component once per instantiation of it.
+	MaxDefinitionsRun = 1_000_000
+)
+
+// countCoreInstance counts one more core instance, refusing it past
+// MaxCoreInstances.
+func (st *state) countCoreInstance() error {
+	if st.coreInstances++; st.coreInstances > MaxCoreInstances {
+		return fmt.Errorf("more than %d core instances (component.MaxCoreInstances)", MaxCoreInstances)
+	}
+	return nil
+}
+
+// countMemory counts the initial memory of one more core instance of
+// module b, refusing it past MaxInitialMemory.
+func (st *state) countMemory(b []byte) error {
+	st.initialMemory += initialMemory(b)
+	if st.initialMemory > MaxInitialMemory {
+		return fmt.Errorf("the memories of the component's core instances take %d bytes together when instantiated, more than the %d the host allows (component.MaxInitialMemory)", st.initialMemory, uint64(MaxInitialMemory))
+	}
+	return nil
+}
+
+// initialMemory returns the bytes the memories core module b defines
+// take when instantiated (their minimums), or 0 for a module it cannot
+// read (the compiler refuses it).
+func initialMemory(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	r := &reader{b: b[8:], off: 8}
+	var total uint64
+	for !r.empty() {
+		id, s, err := r.section()
+		if err != nil || id != 5 {
+			if err != nil {
+				return total
+			}
+			continue
+		}
+		n, err := s.count("memories")
+		if err != nil {
+			return total
+		}
+		for range n {
+			flags, err := s.byte("memory limits")
+			if err != nil {
+				return total
+			}
+			min, err := s.u32("memory minimum")
+			if err != nil {
+				return total
+			}
+			total += uint64(min) << 16
+			if flags&0x01 != 0 {
+				if _, err := s.u32("memory maximum"); err != nil {
+					return total
+				}
+			}
+		}
+	}
+	return total
+}
+
+// countDefinition counts one more definition run, refusing it past
+// MaxDefinitionsRun.
+func (st *state) countDefinition() error {
+	if st.definitions++; st.definitions > MaxDefinitionsRun {
+		return fmt.Errorf("more than %d definitions run, nested instances included (component.MaxDefinitionsRun)", MaxDefinitionsRun)
+	}
+	return nil
+}
