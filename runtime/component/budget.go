@@ -87,8 +87,11 @@ func initialMemory(b []byte) uint64 {
 }
 
 // countDefinition counts one more definition run, refusing it past
-// MaxDefinitionsRun.
+// MaxDefinitionsRun or once the context of the instantiation is done.
 func (st *state) countDefinition() error {
+	if err := st.ctx.Err(); err != nil {
+		return fmt.Errorf("instantiation stopped: %w", err)
+	}
 	if st.definitions++; st.definitions > MaxDefinitionsRun {
 		return fmt.Errorf("more than %d definitions run, nested instances included (component.MaxDefinitionsRun)", MaxDefinitionsRun)
 	}

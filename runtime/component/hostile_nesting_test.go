@@ -1,9 +1,15 @@
 package component
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/cabi"
 )
 
 // doublingInstances is a component of n levels, each nesting the one
@@ -53,5 +59,23 @@ func TestHostileInstances(t *testing.T) {
 				t.Errorf("took %v", d)
 			}
 		})
+	}
+}
+
+// TestInstantiateContext checks that the instantiation's context bounds
+// it between definitions, not only inside core code: a long one (2^19
+// nested instances) stops when the context is cancelled.
+func TestInstantiateContext(t *testing.T) {
+	c, err := Parse(doublingInstances(comp(section(secType, vec([]byte{0x73}))), 19))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := wazero.NewRuntime(context.Background())
+	defer r.Close(context.Background())
+	_, err = Instantiate(ctx, r, c, cabi.NewInstance(), trapLinker{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
