@@ -113,8 +113,8 @@ func TestHostileResults(t *testing.T) {
 			if v, err := f.Call(ctx); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Call = %v, %v, want an error saying %q", v, err, tc.want)
 			}
-			if _, err := f.Call(ctx); err == nil {
-				t.Fatal("a second call entered the faulted instance")
+			if _, err := f.Call(ctx); err == nil || !strings.Contains(err.Error(), "trapped before") {
+				t.Fatalf("a second call = %v, want the faulted instance's refusal", err)
 			}
 			inst.Close(ctx)
 		})
@@ -157,6 +157,60 @@ func TestHostileResultsDropHandles(t *testing.T) {
 			if drops != 1 {
 				t.Fatalf("the resource handed back was dropped %d times, want once", drops)
 			}
+		})
+	}
+}
+
+// reallocComponent exports "f", func(s: string) -> u32, lifted with a
+// realloc whose body is realloc.
+func reallocComponent(realloc []byte) []byte {
+	fbody := cat([]byte{0x00}, wasmbin.I32Const(0), []byte{0x0b})
+	rbody := cat([]byte{0x00}, realloc, []byte{0x0b})
+	mod := core(
+		section(1, vec([]byte{0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f}, []byte{0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f})),
+		section(3, vec(u32(0), u32(1))),
+		section(5, vec([]byte{0x00, 0x01})),
+		section(7, vec(cat(name("f"), []byte{0x00}, u32(0)), cat(name("realloc"), []byte{0x00}, u32(1)),
+			cat(name("memory"), []byte{0x02}, u32(0)))),
+		section(10, vec(cat(u32(uint32(len(fbody))), fbody), cat(u32(uint32(len(rbody))), rbody))),
+	)
+	return comp(
+		section(secCoreModule, mod),
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(0), name("f")),
+			cat([]byte{0x00, 0x00, 0x01}, u32(0), name("realloc")),
+			cat([]byte{0x00, 0x02, 0x01}, u32(0), name("memory")),
+		)),
+		section(secType, vec(cat([]byte{0x40}, vec(cat(name("s"), []byte{0x73})), []byte{0x00, 0x79}))),
+		section(secCanon, vec(cat([]byte{0x00, 0x00}, u32(0), vec(cat([]byte{0x03}, u32(0)), cat([]byte{0x04}, u32(1))), u32(0)))),
+		section(secExport, vec(cat([]byte{0x00}, name("f"), []byte{0x01}, u32(0), []byte{0x00}))),
+	)
+}
+
+// TestHostileRealloc checks that a realloc returning memory the host
+// cannot write an argument to (past the end, wrapping past 4 GiB) or
+// trapping is the call's error, and poisons the instance.
+func TestHostileRealloc(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"past-end", wasmbin.I32Const(0xfffe), "out-of-bounds"},
+		{"wraps", wasmbin.I32Const(-2), "out-of-bounds"},
+		{"traps", []byte{0x00}, "realloc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inst, f := exportF(t, reallocComponent(tc.body))
+			ctx := context.Background()
+			if v, err := f.Call(ctx, "hello"); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Call = %v, %v, want an error saying %q", v, err, tc.want)
+			}
+			if _, err := f.Call(ctx, "hello"); err == nil || !strings.Contains(err.Error(), "trapped before") {
+				t.Fatalf("a second call = %v, want the faulted instance's refusal", err)
+			}
+			inst.Close(ctx)
 		})
 	}
 }

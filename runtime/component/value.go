@@ -174,12 +174,26 @@ func (m *mem) alloc(n, align uint32) uint32 {
 		m.inst.halt(err)
 		fail("realloc: %v", err)
 	}
+	// A bad pointer is the component's fault, as a trap is: it may
+	// have changed its state on the way, so no later call enters it.
 	p := uint32(r[0])
 	if p&(align-1) != 0 {
-		fail("realloc returned misaligned pointer %#x", p)
+		m.badRealloc("realloc returned misaligned pointer %#x", p)
 	}
-	m.bytes(p, n)
+	if m.m == nil {
+		fail("no memory option")
+	}
+	if _, ok := m.m.Read(p, n); !ok {
+		m.badRealloc("realloc returned %#x for %d bytes: out-of-bounds memory access", p, n)
+	}
 	return p
+}
+
+// badRealloc poisons the instance and fails the call.
+func (m *mem) badRealloc(format string, args ...any) {
+	err := fmt.Errorf(format, args...)
+	m.inst.halt(err)
+	fail("%v", err)
 }
 
 // size and alignment per the Canonical ABI.
