@@ -60,6 +60,7 @@ func (st *state) flush() error {
 	if err != nil {
 		return fmt.Errorf("canonical built-ins: %w", err)
 	}
+	st.compiledAll = append(st.compiledAll, compiled)
 	if err := st.countCoreInstance(); err != nil {
 		return err
 	}

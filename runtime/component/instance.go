@@ -37,13 +37,19 @@ func (inst *Instance) Exports() []string {
 	return names
 }
 
-// Close closes every core module instance the component made, last first.
+// Close closes every core module instance the component made, last first,
+// then the modules its instantiation compiled.
 func (inst *Instance) Close(ctx context.Context) error {
 	var errs []error
 	mods := inst.state.modules
 	inst.state.modules = nil
 	for i := len(mods) - 1; i >= 0; i-- {
 		errs = append(errs, mods[i].Close(ctx))
+	}
+	compiled := inst.state.compiledAll
+	inst.state.compiledAll = nil
+	for i := len(compiled) - 1; i >= 0; i-- {
+		errs = append(errs, compiled[i].Close(ctx))
 	}
 	return errors.Join(errs...)
 }

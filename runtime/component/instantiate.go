@@ -40,7 +40,11 @@ type state struct {
 	tables      map[*CoreModule]uint64
 	tablesTotal uint64
 	modules     []api.Module // instantiated, in order
-	batch       *hostBatch   // canonical built-ins not yet instantiated
+	// compiledAll are the modules compiled, closed with the instance:
+	// the runtime holds each until then (a host batch is compiled anew
+	// for each instantiation).
+	compiledAll []wazero.CompiledModule
+	batch       *hostBatch // canonical built-ins not yet instantiated
 
 	shimDepth atomic.Int32 // nesting of calls through shims (shim.go)
 
@@ -439,6 +443,7 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		if err != nil {
 			return nil, fmt.Errorf("compiling core module: %w", err)
 		}
+		st.compiledAll = append(st.compiledAll, compiled)
 		if key != nil {
 			st.compiled[key], st.tables[key] = compiled, tables
 		}
