@@ -16,12 +16,20 @@ var closes closeWatch
 // call is watched, and once more after the last one left. The calls are
 // held by value and what interrupts them is an interface over the
 // connection's guard, so that watching a call allocates nothing.
+//
+// The same timer completes the half-closes the guards deferred (see
+// guard.CloseWrite) at its next tick, which comes at most closeGrace
+// later: a guest that half-closed and holds its socket without calling
+// the host shows the peer the end within that bound. A half-close is
+// deferred inside a watched call (the backend's CloseWrite or Close), so
+// that the timer usually ticks anyway.
 type closeWatch struct {
-	mu      sync.Mutex
-	calls   []watchedCall
-	lastID  uint64
-	timer   *time.Timer
-	ticking bool
+	mu         sync.Mutex
+	calls      []watchedCall
+	lastID     uint64
+	timer      *time.Timer
+	ticking    bool
+	halfCloses []laterCloser // completed at the next tick
 }
 
 // A watchedCall is one call in progress; ticks counts the ticks it saw.
@@ -41,6 +49,13 @@ func (w *closeWatch) enter(i interrupter) (id uint64) {
 	w.lastID++
 	id = w.lastID
 	w.calls = append(w.calls, watchedCall{id: id, interrupt: i})
+	w.startLocked()
+	w.mu.Unlock()
+	return id
+}
+
+// startLocked makes the timer tick if it does not; w.mu is held.
+func (w *closeWatch) startLocked() {
 	if !w.ticking {
 		w.ticking = true
 		if w.timer == nil {
@@ -49,8 +64,14 @@ func (w *closeWatch) enter(i interrupter) (id uint64) {
 			w.timer.Reset(closeGrace)
 		}
 	}
+}
+
+// later completes l's deferred half-close at the next tick.
+func (w *closeWatch) later(l laterCloser) {
+	w.mu.Lock()
+	w.halfCloses = append(w.halfCloses, l)
+	w.startLocked()
 	w.mu.Unlock()
-	return id
 }
 
 // leave stops watching the call id.
@@ -67,11 +88,14 @@ func (w *closeWatch) leave(id uint64) {
 	}
 }
 
-// tick interrupts the calls that were in progress at the previous tick
-// already, and ticks again while any call is watched.
+// tick completes the deferred half-closes, interrupts the calls that were
+// in progress at the previous tick already, and ticks again while any call
+// is watched.
 func (w *closeWatch) tick() {
 	var late []interrupter
 	w.mu.Lock()
+	due := w.halfCloses
+	w.halfCloses = nil
 	for i := range w.calls {
 		c := &w.calls[i]
 		if c.ticks++; c.ticks == 2 {
@@ -84,6 +108,9 @@ func (w *closeWatch) tick() {
 		w.ticking = false
 	}
 	w.mu.Unlock()
+	for _, l := range due {
+		l.CompleteCloseWrite()
+	}
 	for _, i := range late {
 		i.interruptCall()
 	}

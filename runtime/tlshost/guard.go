@@ -34,6 +34,9 @@ type guard struct {
 	mu        sync.Mutex // serializes deadlines with interruptions
 	closeOnce sync.Once
 	closeErr  error
+	// halfClosing is set once a deferred half-close was handed to the
+	// close watch (see CloseWrite).
+	halfClosing atomic.Bool
 
 	// pauser, while a pausable handshake runs, yields its coroutine; it
 	// is set and read on the coroutine only. pausing is the deadline at
@@ -224,12 +227,32 @@ func (g *guard) SetWriteDeadline(t time.Time) error {
 }
 
 // CloseWrite half-closes the transport, when it can, once what was written
-// is out: the peer reads the end of the stream.
+// is out: the peer reads the end of the stream. Over a socket's transport
+// the half-close is deferred (see wasiio's streamConn.CloseWriteLater):
+// the guest usually drops the socket right after, whose close(2) sends the
+// end of the stream, and a shutdown(2) before it would cost as much again.
+// Otherwise the transport's next read (the guest waiting for the peer) or
+// the close watch's next tick, at most closeGrace later, makes it, so that
+// the peer sees the end while the guest holds the socket.
 func (g *guard) CloseWrite() error {
+	if l, ok := g.Conn.(laterCloser); ok {
+		err := l.CloseWriteLater()
+		if g.halfClosing.CompareAndSwap(false, true) {
+			closes.later(l)
+		}
+		return err
+	}
 	if cw, ok := g.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return errors.New("tlshost: the transport cannot close its write side alone")
+}
+
+// A laterCloser is a transport whose half-close can be deferred (see
+// guard.CloseWrite).
+type laterCloser interface {
+	CloseWriteLater() error
+	CompleteCloseWrite()
 }
 
 // Close half-closes the transport, interrupts reads and writes still in

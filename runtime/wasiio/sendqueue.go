@@ -48,6 +48,8 @@ type sendQueue struct {
 	conn net.Conn
 	raw  syscall.RawConn
 	now  atomic.Bool // set inside a transport's ReadNow: Write must not block
+	// deferred mirrors later, for a check without the lock on every read.
+	deferred atomic.Bool
 
 	cond sync.Cond // a Write blocked over MaxUnsent waits for the flusher
 
@@ -57,7 +59,8 @@ type sendQueue struct {
 	err        error  // sticky: the socket failed
 	deadline   time.Time
 	closing    bool   // Close was called: no more writes
-	shutdown   bool   // CloseWrite was called
+	shutdown   bool   // CloseWrite or closeWriteLater was called
+	later      bool   // the half-close waits for completeCloseWrite
 	halfClosed bool   // the socket's write side was shut down
 	onDrain    func() // run once nothing is unsent after closing
 	waiters    WaitList
@@ -196,7 +199,7 @@ func (q *sendQueue) drainedLocked() {
 	if !q.idle() {
 		return
 	}
-	if q.shutdown && !q.halfClosed {
+	if q.shutdown && !q.halfClosed && !q.later {
 		q.halfClosed = true
 		if cw, ok := q.conn.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite() // best effort: close_notify already went out
@@ -238,16 +241,59 @@ func (q *sendQueue) SetDeadline(t time.Time) {
 	q.mu.Unlock()
 }
 
-// CloseWrite half-closes the socket once everything queued is out.
+// CloseWrite half-closes the socket once everything queued is out; a
+// half-close deferred by closeWriteLater is done now.
 func (q *sendQueue) CloseWrite() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.later {
+		q.completeLocked()
+		return nil
+	}
 	if q.shutdown || q.closing {
 		return nil
 	}
 	q.shutdown = true
 	q.drainedLocked()
 	return nil
+}
+
+// closeWriteLater stops accepting writes, as CloseWrite does, and defers
+// the socket's half-close to completeCloseWrite, which the transport's
+// next read and its owner's timer call (see streamConn.CloseWriteLater).
+// When the socket is closed before, its close(2) sends the end of the
+// stream and the shutdown(2) is never made.
+func (q *sendQueue) closeWriteLater() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.shutdown || q.closing {
+		return
+	}
+	q.shutdown = true
+	q.later = true
+	q.deferred.Store(true)
+}
+
+// completeCloseWrite does a half-close deferred by closeWriteLater, once
+// what is queued is out (at once when nothing is). It costs an atomic load
+// when none is pending.
+func (q *sendQueue) completeCloseWrite() {
+	if !q.deferred.Load() {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.completeLocked()
+}
+
+// completeLocked ends the deferral of the half-close; q.mu is held.
+func (q *sendQueue) completeLocked() {
+	if !q.later {
+		return
+	}
+	q.later = false
+	q.deferred.Store(false)
+	q.drainedLocked()
 }
 
 // Close stops accepting writes and calls release once what is queued has

@@ -118,6 +118,11 @@ type streamConn struct {
 }
 
 func (c *streamConn) Read(p []byte) (int, error) {
+	if c.q != nil {
+		// Reading is waiting for the peer, who may wait for the end of
+		// the stream first (see CloseWriteLater).
+		c.q.completeCloseWrite()
+	}
 	if c.direct {
 		if c.q != nil && c.q.now.Load() {
 			return readNow(c.raw, p)
@@ -183,6 +188,30 @@ func (c *streamConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return errors.New("wasiio: the transport cannot close its write side alone")
+}
+
+// CloseWriteLater is CloseWrite for a caller that closes the connection
+// and the socket soon after, usually: when the transport writes through a
+// send queue (a socket's, on unix), writes stop now and the socket's
+// shutdown(2) is deferred until CompleteCloseWrite or the transport's next
+// Read, and is not made at all if the socket is closed first, whose
+// close(2) sends the end of the stream anyway. A peer sees the end while
+// the socket stays open only once one of those runs: the caller must call
+// CompleteCloseWrite within a bound. Otherwise it is CloseWrite.
+func (c *streamConn) CloseWriteLater() error {
+	if c.q == nil {
+		return c.CloseWrite()
+	}
+	c.q.closeWriteLater()
+	return nil
+}
+
+// CompleteCloseWrite does the half-close CloseWriteLater deferred, if it
+// is not done yet; after the socket was closed it makes no system call.
+func (c *streamConn) CompleteCloseWrite() {
+	if c.q != nil {
+		c.q.completeCloseWrite()
+	}
 }
 
 func (c *streamConn) Close() error {

@@ -2,9 +2,11 @@
 // with package guest/tls to ADDR (server name "localhost"), writes N bytes
 // of a counting pattern in writes of varying size, sends close_notify
 // (CloseWrite), then reads until the server's close_notify and prints the
-// byte count and SHA-256 of what it read.
+// byte count and SHA-256 of what it read. With SLEEP, it sleeps that many
+// milliseconds after close_notify before it reads, calling nothing on the
+// connection meanwhile.
 //
-//	stream ADDR N
+//	stream ADDR N [SLEEP]
 package main
 
 import (
@@ -13,18 +15,23 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 
 	wasitls "github.com/wasitls/wasitls/guest/tls"
 )
 
 func main() {
-	if err := run(os.Args[1], os.Args[2]); err != nil {
+	sleep := 0
+	if len(os.Args) > 3 {
+		sleep, _ = strconv.Atoi(os.Args[3])
+	}
+	if err := run(os.Args[1], os.Args[2], time.Duration(sleep)*time.Millisecond); err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, count string) error {
+func run(addr, count string, sleep time.Duration) error {
 	n, err := strconv.Atoi(count)
 	if err != nil {
 		return err
@@ -52,6 +59,7 @@ func run(addr, count string) error {
 	if err := c.CloseWrite(); err != nil {
 		return fmt.Errorf("close-write: %w", err)
 	}
+	time.Sleep(sleep)
 	h := sha256.New()
 	got, err := io.CopyBuffer(h, c, make([]byte, 3000))
 	if err != nil {
