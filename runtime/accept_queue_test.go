@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,9 +47,13 @@ func TestAcceptQueueCounts(t *testing.T) {
 	}
 	before := countFDs(t)
 	pr, pw := io.Pipe()
+	// The guest accepts once told on its stdin, and holds what it
+	// accepted until its stdin ends.
+	stdin, tell := io.Pipe()
+	defer tell.Close()
 	done := make(chan error, 1)
 	go func() {
-		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "queue", "4096"}, Stdout: pw, Stderr: os.Stderr})
+		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "queue", "4096"}, Stdin: stdin, Stdout: pw, Stderr: os.Stderr})
 		pw.Close()
 		done <- err
 	}()
@@ -75,10 +78,14 @@ func TestAcceptQueueCounts(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	if !lines.Scan() || !strings.HasPrefix(lines.Text(), fmt.Sprintf("accepted %d, then error", limit-1)) {
-		t.Fatalf("guest: %q, want %d accepted", lines.Text(), limit-1)
+	if _, err := io.WriteString(tell, "accept\n"); err != nil {
+		t.Fatal(err)
 	}
-	// The guest holds what it accepted for two seconds. The process's
+	// new-socket-limit is error 10 of wasi:sockets/network.
+	if !lines.Scan() || lines.Text() != fmt.Sprintf("accepted %d, then error 10", limit-1) {
+		t.Fatalf("guest: %q, want %d accepted, then new-socket-limit (10)", lines.Text(), limit-1)
+	}
+	// The guest holds what it accepted until told. The process's
 	// descriptors: the 50 clients, the listener, the 7 the guest accepted
 	// and the one held past the limit (and a few of the runtime's).
 	if held := countFDs(t) - before - clients; held > limit+1+4 {
@@ -104,6 +111,7 @@ func TestAcceptQueueCounts(t *testing.T) {
 		t.Errorf("%d of %d clients open, want all: a client past the limit waits in the backlog", open, clients)
 	}
 	go io.Copy(io.Discard, pr)
+	tell.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

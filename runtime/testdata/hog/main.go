@@ -4,9 +4,11 @@
 //	hog sockets N     creates N TCP sockets and drops none
 //	hog alloc MIB     allocates and touches MIB MiB of memory, 0 for no end
 //	hog queue BACKLOG   listens on 127.0.0.1 with BACKLOG, prints "port P",
-//	                    accepts nothing for a second, then accepts until
-//	                    it would block, prints "accepted K" and holds the
-//	                    connections for two seconds
+//	                    accepts nothing until a line on stdin, then accepts
+//	                    until an error other than would-block (which it
+//	                    retries for up to 30 s: the host may still be
+//	                    queueing), prints "accepted K, then error E" and
+//	                    holds the connections until stdin ends
 //	hog udp N           binds N UDP sockets on 127.0.0.1, prints their
 //	                    ports on one line, receives nothing for 3 s, then
 //	                    everything queued, and prints "received B bytes"
@@ -18,7 +20,9 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -70,17 +74,23 @@ func main() {
 		}
 		port, _ := w.LocalPort(ls)
 		fmt.Printf("port %d\n", port)
-		time.Sleep(time.Second)
+		stdin := bufio.NewReader(os.Stdin)
+		stdin.ReadString('\n')
 		k := 0
+		giveUp := time.Now().Add(30 * time.Second)
 		for {
 			_, _, _, code := w.Accept(ls)
+			if code == w.WouldBlock && time.Now().Before(giveUp) {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
 			if code != 0 {
 				fmt.Printf("accepted %d, then error %d\n", k, code)
 				break
 			}
 			k++
 		}
-		time.Sleep(2 * time.Second)
+		io.Copy(io.Discard, stdin)
 	case "udp":
 		network := w.Network()
 		var ports []string
