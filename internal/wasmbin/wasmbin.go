@@ -26,11 +26,11 @@ const (
 
 // A Module is a core module under construction. The zero value is empty.
 type Module struct {
-	types, imports, funcs, code, globals, exports [][]byte
-	typeIndex                                     map[string]int
-	nImports                                      int
-	memory                                        []byte // the memory type, nil for none
-	start                                         []byte // the start function's index, nil for none
+	types, imports, funcs, tables, code, globals, exports [][]byte
+	typeIndex                                             map[string]int
+	nImports                                              int
+	memory                                                []byte // the memory type, nil for none
+	start                                                 []byte // the start function's index, nil for none
 }
 
 // Type returns the index of the function type, adding it the first time.
@@ -65,6 +65,18 @@ func (m *Module) Memory(min, max int) {
 		return
 	}
 	m.memory = Cat([]byte{0x01}, ULEB(uint64(min)), ULEB(uint64(max)))
+}
+
+// Table defines a table of reference type ref (0x70 funcref, 0x6f
+// externref) of min entries, at most max when max is not negative, and
+// returns its index.
+func (m *Module) Table(ref byte, min, max int) int {
+	if max < 0 {
+		m.tables = append(m.tables, Cat([]byte{ref, 0x00}, ULEB(uint64(min))))
+	} else {
+		m.tables = append(m.tables, Cat([]byte{ref, 0x01}, ULEB(uint64(min)), ULEB(uint64(max))))
+	}
+	return len(m.tables) - 1
 }
 
 // Global defines a global of type t initialised by the constant
@@ -111,6 +123,7 @@ func (m *Module) Bytes() []byte {
 	add(1, m.types)
 	add(2, m.imports)
 	add(3, m.funcs)
+	add(4, m.tables)
 	if m.memory != nil {
 		add(5, [][]byte{m.memory})
 	}
