@@ -58,6 +58,10 @@ func (inst *ComponentInstance) Close(ctx context.Context) error {
 // instance stays alive: call Run for a command, or the exports through
 // Component with inst.Context(), and Close it when done.
 //
+// Every core module's tables are bounded by the guest's
+// Limits.TableEntries, those of all its core instances by twice it
+// (component.Options).
+//
 // Under Config.StopFlag, every core module is compiled with the stop
 // global (see CompileModule), set when ctx ends or the instance is
 // closed: a call of an export stopped so returns an error wrapping
@@ -69,18 +73,16 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &ComponentInstance{Guest: g, ctx: ctx, cancel: cancel}
-	var comp *component.Instance
+	opts := component.Options{Rewrite: g.limits.RewriteOptions()}
 	if rt.cfg.StopFlag {
 		// Every core module with the stop global, armed before any
 		// runs (their start functions run during the instantiation).
-		stop := &component.Stop{}
-		inst.stop = stopper(ctx, g.cabi, stop.Set)
-		comp, err = component.InstantiateStop(ctx, rt.r, c, g.cabi, rt.linker, stop)
-		if err != nil {
-			err = inst.stopError(err)
-		}
-	} else {
-		comp, err = component.Instantiate(ctx, rt.r, c, g.cabi, rt.linker)
+		opts.Stop = &component.Stop{}
+		inst.stop = stopper(ctx, g.cabi, opts.Stop.Set)
+	}
+	comp, err := component.InstantiateWith(ctx, rt.r, c, g.cabi, rt.linker, opts)
+	if err != nil && opts.Stop != nil {
+		err = inst.stopError(err)
 	}
 	if err != nil {
 		inst.Close(context.Background())

@@ -2,12 +2,14 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
 // Limits bound what one guest instance can make the host hold. A zero
@@ -77,6 +79,20 @@ type Limits struct {
 	// stack; zero means cabi.DefaultNestingLimit. Past it the drop traps,
 	// naming this limit.
 	NestedCalls int
+
+	// TableEntries bounds the entries the tables a core module defines
+	// may hold together (8 bytes of host memory each); zero means
+	// stopcheck.DefaultTableEntries. It is applied when the module is
+	// compiled, by CompileModuleLimits (the stop flag's rewrite) or
+	// CompileModuleChecked (wazero's termination checks), which give
+	// each table a maximum: table.grow past it returns -1, and a module
+	// whose tables start with more is refused. Instantiate refuses a
+	// module compiled so for a larger bound than the guest's. A
+	// component's core modules each get this bound, and all its core
+	// instances twice it together (component.Options). A module compiled
+	// straight with wazero's CompileModule is not bounded (see
+	// CompileModuleChecked).
+	TableEntries int
 }
 
 // DefaultMemoryPages is the default guest memory limit: 65,536 pages of
@@ -88,6 +104,7 @@ const (
 	memoryLimitName  = "runtime.Limits.MemoryPages, wasitls run --max-memory"
 	handlesLimitName = "runtime.Limits.Handles, wasitls run --max-handles"
 	nestedLimitName  = "runtime.Limits.NestedCalls, wasitls run --max-nested-calls"
+	tablesLimitName  = "runtime.Limits.TableEntries, wasitls run --max-table-entries"
 )
 
 // withDefaults returns l with every zero field set to its default.
@@ -118,6 +135,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.NestedCalls <= 0 {
 		l.NestedCalls = cabi.DefaultNestingLimit
+	}
+	if l.TableEntries <= 0 {
+		l.TableEntries = stopcheck.DefaultTableEntries
 	}
 	return l
 }
@@ -151,6 +171,9 @@ func (l Limits) override(o Limits) Limits {
 	if o.NestedCalls > 0 {
 		l.NestedCalls = o.NestedCalls
 	}
+	if o.TableEntries > 0 {
+		l.TableEntries = o.TableEntries
+	}
 	return l
 }
 
@@ -161,6 +184,9 @@ func (l Limits) validate() error {
 	}
 	if l.Datagram > 65535 {
 		return fmt.Errorf("runtime: datagram limit of %d bytes is more than a UDP datagram holds", l.Datagram)
+	}
+	if l.TableEntries > math.MaxUint32 {
+		return fmt.Errorf("runtime: table limit of %d entries is more than a table's index reaches (2^32-1)", l.TableEntries)
 	}
 	return nil
 }

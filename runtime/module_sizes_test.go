@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	goruntime "runtime"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -12,7 +13,6 @@ import (
 	"github.com/wasitls/wasitls/internal/wasmsize"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/component"
-	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
 // TestHostileModuleSizes: a module of a few bytes declaring a count its
@@ -80,59 +80,90 @@ func TestHostileModuleSizes(t *testing.T) {
 }
 
 // TestTableGrowCap: a guest's table.grow cannot make the host allocate
-// past stopcheck.MaxTableEntries entries (8 bytes each) for its tables
+// past Limits.TableEntries entries (8 bytes each) for its tables
 // together: before the cap, wazero grew a table declared without a
 // maximum to whatever one instruction asked, 2^31 entries taking the host
-// 16 GiB and a minute, past --max-memory. Compiled with CompileModule, a
+// 16 GiB and a minute, past --max-memory. Compiled with
+// CompileModuleLimits (the stop flag) or CompileModuleChecked (wazero's
+// termination checks, for a module the stop flag's rewriter refuses), a
 // table has a maximum; table.grow past it returns -1, as for a table
-// declared so, and the guest carries on.
+// declared so, and the guest carries on. The limit here is set through
+// Config.Limits, below the default; a module compiled for the default
+// is refused by Instantiate, naming the limit.
 func TestTableGrowCap(t *testing.T) {
-	rt := fastRuntime(t, runtime.Config{})
 	var m wasmbin.Module
+	// Two tables, funcref without a maximum and externref with 2^32-1.
+	m.Table(0x70, 0, -1)
+	m.Table(0x6f, 0, 1<<32-1)
 	ty := m.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32})
 	// grow(n): table.grow 0 by n with ref.null func; size(): table.size 0
 	grow := m.Func(ty, nil, []byte{0xd0, 0x70, 0x20, 0x00, 0xfc, 0x0f, 0x00})
 	size := m.Func(ty, nil, []byte{0xfc, 0x10, 0x00})
 	m.Export("grow", wasmbin.ExportFunc, grow)
 	m.Export("size", wasmbin.ExportFunc, size)
-	b := m.Bytes()
-	// Two tables, funcref without a maximum and externref with 2^32-1,
-	// before the export section (id 7).
-	i := 8
-	for b[i] != 7 {
-		i += 2 + int(b[i+1])
-	}
-	tables := wasmbin.Section(4, wasmbin.Vec([][]byte{{0x70, 0x00, 0x00}, wasmbin.Cat([]byte{0x6f, 0x01, 0x00}, wasmbin.ULEB(1<<32-1))}))
-	wasm := wasmbin.Cat(b[:i], tables, b[i:])
+	wasm := m.Bytes()
+	const limit = 3_000_000 // below stopcheck.DefaultTableEntries
+	cfg := runtime.Config{Limits: runtime.Limits{TableEntries: limit}}
 	ctx := context.Background()
-	compiled, err := runtime.CompileModule(ctx, rt.Wazero(), wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
-	var before, after goruntime.MemStats
-	goruntime.ReadMemStats(&before)
-	share := uint64(stopcheck.MaxTableEntries / 2)
-	for _, tc := range []struct{ n, want uint64 }{
-		{1<<31 - 1, 1<<32 - 1}, // refused: -1
-		{share + 1, 1<<32 - 1},
-		{share, 0}, // the table's share, granted: the old size
-		{1, 1<<32 - 1},
+	for _, path := range []struct {
+		name    string
+		rt      func() *runtime.Runtime
+		compile func(context.Context, wazero.Runtime, []byte, runtime.Limits) (wazero.CompiledModule, error)
+	}{
+		{"stop flag", func() *runtime.Runtime { return fastRuntime(t, cfg) }, runtime.CompileModuleLimits},
+		{"wazero checks", func() *runtime.Runtime {
+			r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+			t.Cleanup(func() { r.Close(ctx) })
+			rt, err := runtime.New(ctx, r, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rt
+		}, runtime.CompileModuleChecked},
 	} {
-		res, err := inst.Call("grow", tc.n)
-		if err != nil || res[0] != tc.want {
-			t.Fatalf("grow(%d) = %v, %v; want %d", tc.n, res, err, tc.want)
-		}
-	}
-	goruntime.ReadMemStats(&after)
-	if d := after.TotalAlloc - before.TotalAlloc; d > 2*8*share+(16<<20) {
-		t.Fatalf("the host allocated %d MiB for a table of %d entries", d>>20, share)
-	}
-	if res, err := inst.Call("size", 0); err != nil || res[0] != share {
-		t.Fatalf("size = %v, %v; want %d", res, err, share)
+		t.Run(path.name, func(t *testing.T) {
+			rt := path.rt()
+			// Compiled for the default bound: more than the guest's.
+			compiled, err := path.compile(ctx, rt.Wazero(), wasm, runtime.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{}); err == nil || !strings.Contains(err.Error(), "runtime.Limits.TableEntries") {
+				if inst != nil {
+					inst.Close(ctx)
+				}
+				t.Fatalf("Instantiate of a module compiled for the default table bound: %v, want the limit named", err)
+			}
+			compiled, err = path.compile(ctx, rt.Wazero(), wasm, cfg.Limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inst.Close(ctx)
+			var before, after goruntime.MemStats
+			goruntime.ReadMemStats(&before)
+			share := uint64(limit / 2)
+			for _, tc := range []struct{ n, want uint64 }{
+				{1<<31 - 1, 1<<32 - 1}, // refused: -1
+				{share + 1, 1<<32 - 1},
+				{share, 0}, // the table's share, granted: the old size
+				{1, 1<<32 - 1},
+			} {
+				res, err := inst.Call("grow", tc.n)
+				if err != nil || res[0] != tc.want {
+					t.Fatalf("grow(%d) = %v, %v; want %d", tc.n, res, err, tc.want)
+				}
+			}
+			goruntime.ReadMemStats(&after)
+			if d := after.TotalAlloc - before.TotalAlloc; d > 2*8*share+(16<<20) {
+				t.Fatalf("the host allocated %d MiB for a table of %d entries", d>>20, share)
+			}
+			if res, err := inst.Call("size", 0); err != nil || res[0] != share {
+				t.Fatalf("size = %v, %v; want %d", res, err, share)
+			}
+		})
 	}
 }

@@ -123,7 +123,7 @@ func (inst *Instance) Close(ctx context.Context) error {
 // otherwise. For a reactor, the instance stays alive: call its exports with
 // inst.Context() and Close it when done.
 func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModule, cfg ModuleConfig) (*Instance, error) {
-	compiled, stoppable, err := rt.unwrap(compiled)
+	compiled, stoppable, tables, err := rt.unwrap(compiled)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +138,10 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		return nil, err
 	}
 	if err := g.limits.checkMemory(compiled); err != nil {
+		g.close(context.Background())
+		return nil, err
+	}
+	if err := g.limits.checkTables(tables); err != nil {
 		g.close(context.Background())
 		return nil, err
 	}

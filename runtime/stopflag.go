@@ -30,6 +30,7 @@ func NewFastRuntimeConfig() wazero.RuntimeConfig {
 // global's name is not taken for one.
 type stoppableModule struct {
 	wazero.CompiledModule
+	tables uint64 // the entries its tables may hold together
 }
 
 // CompileModule compiles the core module wasm with the stop global and its
@@ -44,19 +45,24 @@ type stoppableModule struct {
 // The result is for Runtime.Instantiate only, not for wazero's
 // InstantiateModule. It runs under any wazero configuration; under
 // NewFastRuntimeConfig it is the only kind of module that stops.
+//
+// The module's tables are bounded by the default Limits.TableEntries: it
+// is CompileModuleLimits with the zero Limits.
 func CompileModule(ctx context.Context, r wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
-	if err := CheckBinary(wasm); err != nil {
+	return CompileModuleLimits(ctx, r, wasm, Limits{})
+}
+
+// CompileModuleLimits is CompileModule, with the tables the module defines
+// bounded by lim.TableEntries (see Limits): pass the limits the guest
+// runs under, Config.Limits with ModuleConfig.Limits over them, for
+// Instantiate refuses a module compiled for a larger bound than the
+// guest's. The other fields of lim are applied by Instantiate.
+func CompileModuleLimits(ctx context.Context, r wazero.Runtime, wasm []byte, lim Limits) (wazero.CompiledModule, error) {
+	compiled, tables, err := compileRewritten(ctx, r, wasm, lim, stopcheck.InstrumentWith)
+	if err != nil {
 		return nil, err
 	}
-	out, err := stopcheck.Instrument(wasm)
-	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
-	}
-	compiled, err := r.CompileModule(ctx, out)
-	if err != nil {
-		return nil, err
-	}
-	return &stoppableModule{compiled}, nil
+	return &stoppableModule{compiled, tables}, nil
 }
 
 // errNotStoppable is the refusal of a module CompileModule did not
@@ -64,16 +70,24 @@ func CompileModule(ctx context.Context, r wazero.Runtime, wasm []byte) (wazero.C
 var errNotStoppable = errors.New("runtime: Config.StopFlag is set (the wazero runtime has no termination checks) " +
 	"but the module was not compiled with runtime.CompileModule: it could not be stopped")
 
-// unwrap returns the wazero module of compiled and whether CompileModule
-// made it, or an error when the runtime runs only such modules.
-func (rt *Runtime) unwrap(compiled wazero.CompiledModule) (wazero.CompiledModule, bool, error) {
-	if sm, ok := compiled.(*stoppableModule); ok {
-		return sm.CompiledModule, true, nil
+// unwrap returns the wazero module of compiled, whether CompileModule
+// made it, and the entries its tables may hold together (zero when
+// unknown: compiled straight with wazero), or an error when the runtime
+// runs only modules CompileModule made.
+func (rt *Runtime) unwrap(compiled wazero.CompiledModule) (wazero.CompiledModule, bool, uint64, error) {
+	switch m := compiled.(type) {
+	case *stoppableModule:
+		return m.CompiledModule, true, m.tables, nil
+	case *cappedModule:
+		if rt.cfg.StopFlag {
+			return nil, false, 0, errNotStoppable
+		}
+		return m.CompiledModule, false, m.tables, nil
 	}
 	if rt.cfg.StopFlag {
-		return nil, false, errNotStoppable
+		return nil, false, 0, errNotStoppable
 	}
-	return compiled, false, nil
+	return compiled, false, 0, nil
 }
 
 // ErrStopped is what a call into a guest compiled with [CompileModule]

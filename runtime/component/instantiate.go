@@ -33,10 +33,11 @@ type state struct {
 	ci     *cabi.Instance
 	linker Linker
 
-	stop     *Stop // the stop flag's globals (stop.go), or nil without it
+	stop     *Stop             // the stop flag's globals (stop.go), or nil without it
+	rewrite  stopcheck.Options // of every core module (Options.Rewrite)
 	compiled map[*CoreModule]wazero.CompiledModule
 	// tables are the table entries of each compiled module, and of the
-	// core instances made, under the stop flag (MaxTableEntries).
+	// core instances made (Options).
 	tables      map[*CoreModule]uint64
 	tablesTotal uint64
 	modules     []api.Module // instantiated, in order
@@ -59,12 +60,31 @@ type state struct {
 // the context of the instantiation (it must carry what the host functions
 // need, as for a core module) and of the core start functions.
 func Instantiate(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker) (*Instance, error) {
-	return instantiateWith(ctx, r, c, ci, linker, nil)
+	return InstantiateWith(ctx, r, c, ci, linker, Options{})
 }
 
-// instantiateWith is Instantiate, and InstantiateStop when stop is set.
-func instantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, stop *Stop) (*Instance, error) {
-	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: stop, compiled: map[*CoreModule]wazero.CompiledModule{},
+// Options adjust an instantiation (InstantiateWith); the zero value is
+// Instantiate's.
+type Options struct {
+	// Stop, when set, makes the instantiation InstantiateStop's, with
+	// every core module compiled with the stop global, which Stop sets.
+	Stop *Stop
+
+	// Rewrite are the options of the rewrite of every core module: the
+	// stop flag's (stopcheck.InstrumentWith) with Stop, the table
+	// section's alone (stopcheck.CapTables) without. Each module's tables
+	// hold at most Rewrite.TableEntries entries together
+	// (stopcheck.DefaultTableEntries when zero), and the tables of all
+	// the component's core instances at most twice that
+	// (DefaultTableEntries by default): an instantiation past it is
+	// refused.
+	Rewrite stopcheck.Options
+}
+
+// InstantiateWith is Instantiate, or InstantiateStop with o.Stop set, with
+// the core modules rewritten as o says.
+func InstantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, o Options) (*Instance, error) {
+	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: o.Stop, rewrite: o.Rewrite, compiled: map[*CoreModule]wazero.CompiledModule{},
 		tables: map[*CoreModule]uint64{}}
 	top := &scope{state: st, exports: &cinstance{}}
 	inst := &Instance{ci: ci, state: st}
@@ -428,17 +448,19 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		if err := wasmsize.Check(b); err != nil {
 			return nil, fmt.Errorf("core module: %w", err)
 		}
-		if st.stop != nil {
-			if key != nil {
-				b, err = key.stopped()
-			} else {
-				b, err = stopcheck.Instrument(b)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("core module: %w", err)
-			}
-			tables = stopcheck.TableEntries(b)
+		switch {
+		case st.stop == nil:
+			// Without the stop flag, the tables still get maximums.
+			b, err = stopcheck.CapTables(b, st.rewrite)
+		case key != nil:
+			b, err = key.stopped(st.rewrite)
+		default:
+			b, err = stopcheck.InstrumentWith(b, st.rewrite)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("core module: %w", err)
+		}
+		tables = stopcheck.TableEntries(b)
 		compiled, err = st.r.CompileModule(st.ctx, b)
 		if err != nil {
 			return nil, fmt.Errorf("compiling core module: %w", err)
@@ -448,8 +470,8 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 			st.compiled[key], st.tables[key] = compiled, tables
 		}
 	}
-	if st.tablesTotal += tables; st.tablesTotal > MaxTableEntries {
-		return nil, fmt.Errorf("core module: the tables of the component's core instances could hold %d entries together, more than the %d the host allows (component.MaxTableEntries)", st.tablesTotal, uint64(MaxTableEntries))
+	if st.tablesTotal += tables; st.tablesTotal > 2*st.rewrite.Tables() {
+		return nil, fmt.Errorf("core module: the tables of the component's core instances could hold %d entries together, more than the %d the host allows (twice component.Options.Rewrite.TableEntries)", st.tablesTotal, 2*st.rewrite.Tables())
 	}
 	if err := st.countCoreInstance(); err != nil {
 		return nil, err

@@ -27,15 +27,16 @@ import (
 // in the same place of the instantiation order, once its global is held
 // (and set, when the Stop already was).
 
-// MaxTableEntries bounds the entries the tables of a component's core
-// instances may hold together under the stop flag: each module's own are
-// at most stopcheck.MaxTableEntries, and without a bound for them
+// DefaultTableEntries bounds the entries the tables of a component's
+// core instances may hold together under the default Options: in general
+// the bound is twice Options.Rewrite's table bound (see Options). Each
+// module's own tables are at most that bound, and without one for them
 // together a component instantiating many modules whose tables declare
 // no maximum would make the host hold that many times 80 MB. Twice one
 // module's bound leaves a table grown to it room for the fixed tables of
 // the other modules (wit-component's shims and adapters declare their
 // tables' maximums). An instantiation past it is refused.
-const MaxTableEntries = 2 * stopcheck.MaxTableEntries
+const DefaultTableEntries = 2 * stopcheck.DefaultTableEntries
 
 // A Stop sets the stop globals of a component instantiated with
 // InstantiateStop. Its zero value is ready; it is safe for concurrent use.
@@ -75,25 +76,27 @@ func (s *Stop) hold(mod api.Module) error {
 // once, by the first InstantiateStop or PrepareStop, for all that follow.
 type stopModule struct {
 	once sync.Once
-	of   []byte // the bytes rewritten
+	of   []byte            // the bytes rewritten
+	opts stopcheck.Options // how
 	b    []byte
 	err  error
 }
 
 // stopped returns m's bytes with the stop global and its checks, or the
 // rewriter's refusal: made once when Parse made m, afresh for a CoreModule
-// made otherwise or whose Bytes were replaced since.
-func (m *CoreModule) stopped() ([]byte, error) {
+// made otherwise, whose Bytes were replaced since or rewritten with other
+// options first.
+func (m *CoreModule) stopped(o stopcheck.Options) ([]byte, error) {
 	s := m.stop
 	if s == nil {
-		return stopcheck.Instrument(m.Bytes)
+		return stopcheck.InstrumentWith(m.Bytes, o)
 	}
 	s.once.Do(func() {
-		s.of = m.Bytes
-		s.b, s.err = stopcheck.Instrument(m.Bytes)
+		s.of, s.opts = m.Bytes, o
+		s.b, s.err = stopcheck.InstrumentWith(m.Bytes, o)
 	})
-	if unsafe.SliceData(s.of) != unsafe.SliceData(m.Bytes) || len(s.of) != len(m.Bytes) {
-		return stopcheck.Instrument(m.Bytes)
+	if unsafe.SliceData(s.of) != unsafe.SliceData(m.Bytes) || len(s.of) != len(m.Bytes) || s.opts != o {
+		return stopcheck.InstrumentWith(m.Bytes, o)
 	}
 	return s.b, s.err
 }
@@ -105,21 +108,29 @@ func (m *CoreModule) stopped() ([]byte, error) {
 // refuses, as a *stopcheck.Error (wrapped): InstantiateStop would fail with
 // it, so that the component is to run with wazero's termination checks
 // instead (Instantiate under a runtime with WithCloseOnContextDone).
+// The rewrites are made with the default Options.Rewrite: PrepareStopWith
+// makes them with others.
 func (c *Component) PrepareStop() error {
-	if err := prepareStop(c); err != nil {
+	return c.PrepareStopWith(stopcheck.Options{})
+}
+
+// PrepareStopWith is PrepareStop, rewriting with o: what InstantiateWith
+// is then given as Options.Rewrite, for it to use the rewrites kept.
+func (c *Component) PrepareStopWith(o stopcheck.Options) error {
+	if err := prepareStop(c, o); err != nil {
 		return fmt.Errorf("component: %w", err)
 	}
 	return nil
 }
 
-func prepareStop(c *Component) error {
+func prepareStop(c *Component, o stopcheck.Options) error {
 	for i, d := range c.Defs {
 		var err error
 		switch d := d.(type) {
 		case CoreModule:
-			_, err = d.stopped()
+			_, err = d.stopped(o)
 		case Nested:
-			err = prepareStop(d.Component)
+			err = prepareStop(d.Component, o)
 		}
 		if err != nil {
 			return fmt.Errorf("definition %d (%s): %w", i, describe(d), err)
@@ -135,7 +146,7 @@ func prepareStop(c *Component) error {
 // or without termination checks. A core module the rewriter refuses fails
 // the instantiation with a *stopcheck.Error.
 func InstantiateStop(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, stop *Stop) (*Instance, error) {
-	return instantiateWith(ctx, r, c, ci, linker, stop)
+	return InstantiateWith(ctx, r, c, ci, linker, Options{Stop: stop})
 }
 
 // startCore runs the exported start function of mod, if it has one.

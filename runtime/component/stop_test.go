@@ -170,9 +170,12 @@ func TestPrepareStop(t *testing.T) {
 	top, inner := c.Defs[0].(CoreModule), c.Defs[1].(Nested).Component.Defs[0].(CoreModule)
 	for _, m := range []CoreModule{top, inner} {
 		kept := m.stop.b
-		b, err := m.stopped()
+		b, err := m.stopped(stopcheck.Options{})
 		if err != nil || kept == nil || unsafe.SliceData(b) != unsafe.SliceData(kept) {
 			t.Fatalf("stopped after PrepareStop: a new rewrite (%v), want the one kept", err)
+		}
+		if b, err := m.stopped(stopcheck.Options{TableEntries: 5}); err != nil || unsafe.SliceData(b) == unsafe.SliceData(kept) {
+			t.Fatalf("stopped with other options: the rewrite kept (%v), want a new one", err)
 		}
 	}
 	// What InstantiateStop runs.
@@ -187,17 +190,19 @@ func TestPrepareStop(t *testing.T) {
 
 	other := top
 	other.Bytes = refused
-	if _, err := other.stopped(); !errors.As(err, &serr) {
+	if _, err := other.stopped(stopcheck.Options{}); !errors.As(err, &serr) {
 		t.Fatalf("a copy with other bytes: %v, want their own rewrite, refused", err)
 	}
 }
 
-// TestStopTablesShared: under the stop flag, the tables of a component's
-// core instances together hold at most MaxTableEntries: each module's
-// tables are bounded by stopcheck.MaxTableEntries (80 MB of host memory),
-// and a component instantiating a module whose table declares no maximum
-// over and over would otherwise make the host hold that many times as
-// much. Two such instances fit; a third is refused, naming the bound.
+// TestStopTablesShared: the tables of a component's core instances
+// together hold at most twice Options.Rewrite.TableEntries
+// (DefaultTableEntries by default), with the stop flag or without: each
+// module's tables are bounded by Rewrite.TableEntries
+// (stopcheck.DefaultTableEntries, 80 MB of host memory, by default), and
+// a component instantiating a module whose table declares no maximum over
+// and over would otherwise make the host hold that many times as much.
+// Two such instances fit; a third is refused, naming the bound.
 func TestStopTablesShared(t *testing.T) {
 	unbounded := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
 		wasmbin.Section(4, wasmbin.Vec([][]byte{{0x70, 0x00, 0x00}})))
@@ -208,26 +213,37 @@ func TestStopTablesShared(t *testing.T) {
 		}
 		return comp(section(secCoreModule, unbounded), section(secCoreInstance, vec(insts...)))
 	}
-	for _, tc := range []struct {
-		n    int
-		want string
-	}{{2, ""}, {3, "more than the 20000000 the host allows (component.MaxTableEntries)"}} {
-		ctx := context.Background()
-		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
-		t.Cleanup(func() { r.Close(ctx) })
-		c, err := Parse(instances(tc.n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		inst, err := InstantiateStop(ctx, r, c, cabi.NewInstance(), &link.Linker{}, &Stop{})
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%d instances: %v", tc.n, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%d instances: %v, want an error with %q", tc.n, err, tc.want)
-		}
-		if inst != nil {
-			inst.Close(ctx)
+	for _, rewrite := range []struct {
+		opts  stopcheck.Options
+		total string
+	}{{stopcheck.Options{}, "20000000"}, {stopcheck.Options{TableEntries: 1000}, "2000"}} {
+		for _, stop := range []bool{false, true} {
+			for _, tc := range []struct {
+				n    int
+				want string
+			}{{2, ""}, {3, "more than the " + rewrite.total + " the host allows (twice component.Options.Rewrite.TableEntries)"}} {
+				ctx := context.Background()
+				r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(!stop))
+				t.Cleanup(func() { r.Close(ctx) })
+				c, err := Parse(instances(tc.n))
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := Options{Rewrite: rewrite.opts}
+				if stop {
+					o.Stop = &Stop{}
+				}
+				inst, err := InstantiateWith(ctx, r, c, cabi.NewInstance(), &link.Linker{}, o)
+				switch {
+				case tc.want == "" && err != nil:
+					t.Errorf("%+v, stop flag %v, %d instances: %v", rewrite.opts, stop, tc.n, err)
+				case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+					t.Errorf("%+v, stop flag %v, %d instances: %v, want an error with %q", rewrite.opts, stop, tc.n, err, tc.want)
+				}
+				if inst != nil {
+					inst.Close(ctx)
+				}
+			}
 		}
 	}
 }

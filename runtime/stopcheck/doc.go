@@ -26,8 +26,10 @@
 //     rewrites each body's size and the code section's size.
 //
 // Each table the module defines gets a maximum, so that together they hold
-// at most [MaxTableEntries] entries (see there); the table it adds has
-// none to grow to.
+// at most Options.TableEntries entries ([DefaultTableEntries] unless
+// [InstrumentWith] says otherwise); the table it adds has none to grow
+// to. [CapTables] makes only that change, for a module that runs without
+// the stop flag.
 //
 // A start section is dropped and its function exported as StartName
 // instead: it would run while the module is instantiated, before the host

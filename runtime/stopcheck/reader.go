@@ -98,6 +98,14 @@ func (r *reader) leb(bits uint, signed bool) uint64 {
 	}
 }
 
+// section reads a section: its id, its body and the body's offset.
+func (r *reader) section() (id byte, body []byte, off int) {
+	id = r.byte()
+	size := r.u32()
+	off = r.pos
+	return id, r.bytes(int(size)), off
+}
+
 func (r *reader) u32() uint32 { return uint32(r.leb(32, false)) }
 
 func (r *reader) name() string {

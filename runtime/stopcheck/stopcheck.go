@@ -72,11 +72,41 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("stopcheck: at byte %d: %s", e.Offset, e.Msg) }
 
+// Options adjust what Instrument and CapTables do; the zero value holds
+// the defaults.
+type Options struct {
+	// TableEntries bounds the entries the tables a module defines may
+	// hold together; zero means DefaultTableEntries (see there).
+	TableEntries uint32
+}
+
+// Tables returns o.TableEntries, or its default when zero.
+func (o Options) Tables() uint64 {
+	if o.TableEntries == 0 {
+		return DefaultTableEntries
+	}
+	return uint64(o.TableEntries)
+}
+
 // Instrument returns wasm with the stop global and its checks (see the
-// package documentation), or an *Error and no module.
+// package documentation), or an *Error and no module. It is InstrumentWith
+// and the default Options.
 func Instrument(wasm []byte) ([]byte, error) {
+	return InstrumentWith(wasm, Options{})
+}
+
+// checkHeader refuses what is not a core module of version 1.
+func checkHeader(wasm []byte) error {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:8], []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}) {
-		return nil, &Error{0, "not a WebAssembly 1.0 core module (a component or another version?)"}
+		return &Error{0, "not a WebAssembly 1.0 core module (a component or another version?)"}
+	}
+	return nil
+}
+
+// InstrumentWith is Instrument, with the tables bounded as o says.
+func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
+	if err := checkHeader(wasm); err != nil {
+		return nil, err
 	}
 	type section struct {
 		id   byte
@@ -88,10 +118,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 	startOff, lastRank := 0, 0
 	r := &reader{b: wasm, pos: 8}
 	for r.pos < len(r.b) {
-		id := r.byte()
-		size := r.u32()
-		off := r.pos
-		body := r.bytes(int(size))
+		id, body, off := r.section()
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -236,7 +263,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 		}
 		switch s.id {
 		case sectionTable:
-			body, err := capTables(s.body, s.off)
+			body, err := capTables(s.body, s.off, o.Tables())
 			if err != nil {
 				return nil, err
 			}
@@ -265,24 +292,23 @@ func appendItems(body []byte, off int, items [][]byte) []byte {
 	return wasmbin.Cat(wasmbin.ULEB(uint64(n)+uint64(len(items))), body[r.pos:], wasmbin.Cat(items...))
 }
 
-// MaxTableEntries is how many entries the tables a module defines may
-// hold together, at most: the limit of the WebAssembly JavaScript API on
-// one table (Section 7, "Limits"). wazero grows a table with no maximum
-// up to 2^32-1 entries of 8 bytes, so that one table.grow could make the
-// host allocate 32 GiB, past any memory cap; capTables gives each table a
-// maximum instead, and table.grow past it returns -1, as for a table
-// declared so.
-const MaxTableEntries = 10_000_000
+// DefaultTableEntries is how many entries the tables a module defines
+// may hold together, unless Options.TableEntries says otherwise: the
+// limit of the WebAssembly JavaScript API on one table (Section 7,
+// "Limits"). wazero grows a table with no maximum up to 2^32-1 entries of
+// 8 bytes, so that one table.grow could make the host allocate 32 GiB,
+// past any memory cap; capTables gives each table a maximum instead, and
+// table.grow past it returns -1, as for a table declared so.
+const DefaultTableEntries = 10_000_000
 
 // TableEntries returns how many entries the tables of wasm, a module
-// Instrument made, may hold together: the sum of their maximums, which
-// Instrument gives every table. Modules instantiated together (the core
-// modules of a component) can so share a bound.
+// Instrument or CapTables made, may hold together: the sum of their
+// maximums, which both give every table. Modules instantiated together
+// (the core modules of a component) can so share a bound.
 func TableEntries(wasm []byte) uint64 {
 	r := &reader{b: wasm, pos: 8}
 	for r.pos < len(r.b) && r.err == nil {
-		id := r.byte()
-		body := r.bytes(int(r.u32()))
+		id, body, _ := r.section()
 		if id != sectionTable || r.err != nil {
 			continue
 		}
@@ -302,11 +328,42 @@ func TableEntries(wasm []byte) uint64 {
 	return 0
 }
 
+// CapTables returns wasm with only its table section changed: each table
+// given a maximum, as Instrument gives them (see capTables), for a module
+// that runs without the stop flag, under wazero's termination checks. It
+// reads the sections' sizes and the table section, nothing else, and
+// returns an *Error for a module it cannot read so or whose tables start
+// with more entries than o allows.
+func CapTables(wasm []byte, o Options) ([]byte, error) {
+	if err := checkHeader(wasm); err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), wasm[:8]...)
+	r := &reader{b: wasm, pos: 8}
+	for r.pos < len(r.b) {
+		at := r.pos
+		id, body, off := r.section()
+		if r.err != nil {
+			return nil, r.err
+		}
+		if id != sectionTable {
+			out = append(out, wasm[at:r.pos]...)
+			continue
+		}
+		capped, err := capTables(body, off, o.Tables())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, wasmbin.Section(id, capped)...)
+	}
+	return out, nil
+}
+
 // capTables returns the table section body with each table's maximum
-// lowered to its share of MaxTableEntries: its minimum and an equal part
-// of what the minimums leave. A module whose minimums exceed
-// MaxTableEntries together is refused.
-func capTables(body []byte, off int) ([]byte, error) {
+// lowered to its share of limit: its minimum and an equal part of what
+// the minimums leave. A module whose minimums exceed limit together is
+// refused, as is a section with bytes past its tables.
+func capTables(body []byte, off int, limit uint64) ([]byte, error) {
 	type table struct {
 		ref      []byte
 		min, max uint64
@@ -314,6 +371,14 @@ func capTables(body []byte, off int) ([]byte, error) {
 	}
 	r := &reader{b: body, base: off}
 	n := r.u32()
+	if r.err == nil && uint64(n) > uint64(len(body)) {
+		// Every table takes bytes: a count past them is malformed, and
+		// would have this allocate for it.
+		r.fail(fmt.Sprintf("%d tables declared in a section of %d bytes", n, len(body)))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
 	tables := make([]table, 0, n)
 	var sum uint64
 	for i := uint32(0); i < n && r.err == nil; i++ {
@@ -334,20 +399,21 @@ func capTables(body []byte, off int) ([]byte, error) {
 		sum += t.min
 		tables = append(tables, t)
 	}
+	r.end("table section")
 	if r.err != nil {
 		return nil, r.err
 	}
-	if sum > MaxTableEntries {
-		return nil, &Error{off, fmt.Sprintf("the module's tables start with %d entries together, more than the %d the host allows", sum, uint64(MaxTableEntries))}
+	if sum > limit {
+		return nil, &Error{off, fmt.Sprintf("the module's tables start with %d entries together, more than the %d the host allows", sum, limit)}
 	}
 	items := make([][]byte, len(tables))
 	for i, t := range tables {
-		limit := t.min
+		share := t.min
 		if len(tables) > 0 {
-			limit += (MaxTableEntries - sum) / uint64(len(tables))
+			share += (limit - sum) / uint64(len(tables))
 		}
-		if !t.hasMax || t.max > limit {
-			t.max = limit
+		if !t.hasMax || t.max > share {
+			t.max = share
 		}
 		items[i] = wasmbin.Cat(t.ref, []byte{0x01}, wasmbin.ULEB(t.min), wasmbin.ULEB(t.max))
 	}

@@ -1,6 +1,7 @@
 package stopcheck_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -225,9 +226,9 @@ func TestRefuses(t *testing.T) {
 			m.Export(stopcheck.StartName, wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, nil))
 			return m.Bytes()
 		}(), "already exports"},
-		// Tables starting past what the host allows (MaxTableEntries).
+		// Tables starting past what the host allows (DefaultTableEntries).
 		{"table minimums", module(wasmbin.Section(4, wasmbin.Vec([][]byte{
-			wasmbin.Cat([]byte{0x70, 0x00}, wasmbin.ULEB(stopcheck.MaxTableEntries)), {0x70, 0x00, 0x01}}))), "more than the 10000000 the host allows"},
+			wasmbin.Cat([]byte{0x70, 0x00}, wasmbin.ULEB(stopcheck.DefaultTableEntries)), {0x70, 0x00, 0x01}}))), "more than the 10000000 the host allows"},
 		// Another instance's stop global, imported, could be cleared
 		// between that instance's checks (TestStopGlobalNotShared in
 		// runtime/component).
@@ -308,4 +309,45 @@ func FuzzInstrument(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCapTables: CapTables changes the table section only, giving each
+// table its share of Options.TableEntries as its maximum (a smaller
+// declared one kept), and refuses tables starting past the limit, or a
+// table section with bytes past its tables.
+func TestCapTables(t *testing.T) {
+	tables := func(items ...[]byte) []byte { return wasmbin.Section(4, wasmbin.Vec(items)) }
+	custom := wasmbin.Cat([]byte{0x00, 0x02}, wasmbin.Name("x"))
+	in := module(custom, tables([]byte{0x70, 0x00, 0x02}, []byte{0x6f, 0x01, 0x01, 0x05}), custom)
+	out, err := stopcheck.CapTables(in, stopcheck.Options{TableEntries: 103})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 103 less the minimums (3), shared: 50 more each.
+	want := module(custom, tables([]byte{0x70, 0x01, 0x02, 52}, []byte{0x6f, 0x01, 0x01, 0x05}), custom)
+	if !bytes.Equal(out, want) {
+		t.Fatalf("CapTables = % x\nwant        % x", out, want)
+	}
+	if got := stopcheck.TableEntries(out); got != 57 {
+		t.Fatalf("TableEntries = %d, want 57", got)
+	}
+	if out, err := stopcheck.CapTables(module(custom), stopcheck.Options{}); err != nil || !bytes.Equal(out, module(custom)) {
+		t.Fatalf("CapTables of a module without tables = % x, %v", out, err)
+	}
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+		want string
+	}{
+		{"minimums", tables([]byte{0x70, 0x00, 100}, []byte{0x70, 0x00, 4}), "104 entries together, more than the 103"},
+		{"trailing", wasmbin.Section(4, wasmbin.Cat(wasmbin.Vec([][]byte{{0x70, 0x00, 0x01}}), []byte{0x00})), "bytes left at the end of the table section"},
+		{"count", wasmbin.Section(4, wasmbin.Cat(wasmbin.ULEB(1<<32-1), []byte{0x70})), "tables declared in a section of"},
+		{"flags", tables([]byte{0x70, 0x04, 0x01}), "table limits flags 0x04"},
+	} {
+		out, err := stopcheck.CapTables(module(tc.wasm), stopcheck.Options{TableEntries: 103})
+		var se *stopcheck.Error
+		if out != nil || !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: CapTables = %d bytes, %v; want an error with %q", tc.name, len(out), err, tc.want)
+		}
+	}
 }
