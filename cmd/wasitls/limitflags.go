@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
 // limitFlags adds the per-guest limits to "wasitls run" and returns a
@@ -24,6 +26,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	dgBytes := fs.Int("max-datagram-bytes", sockets.DefaultDatagramBytes, "most `bytes` of received datagrams the guest's UDP sockets hold for it together (past it arriving datagrams are dropped)")
 	lookups := fs.Int("max-lookups", sockets.DefaultLookupLimit, "most name `lookups` the guest runs at once (past it resolve-addresses fails with temporary-resolver-failure)")
 	nested := fs.Int("max-nested-calls", cabi.DefaultNestingLimit, "most `levels` calls into the guest nest inside its host calls: destructors run by drops that drop more resources (past it the drop traps)")
+	tables := fs.Int("max-table-entries", stopcheck.DefaultTableEntries, "most `entries` the tables of a core module hold together, 8 bytes of host memory each (past it table.grow returns -1; a module whose tables start with more is refused); the core instances of a component hold twice it together")
 	return func() (runtime.Limits, error) {
 		pages, err := parseMemory(*memory)
 		if err != nil {
@@ -53,8 +56,12 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *nested < 1 {
 			return runtime.Limits{}, fmt.Errorf("--max-nested-calls: want at least 1, got %d", *nested)
 		}
+		if *tables < 1 || *tables > math.MaxUint32 {
+			return runtime.Limits{}, fmt.Errorf("--max-table-entries: want 1 to %d, got %d", uint64(math.MaxUint32), *tables)
+		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
-			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, NestedCalls: *nested}, nil
+			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, NestedCalls: *nested,
+			TableEntries: *tables}, nil
 	}
 }
 

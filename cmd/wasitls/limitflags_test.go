@@ -5,6 +5,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
 func TestParseMemory(t *testing.T) {
@@ -43,6 +46,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-datagram-bytes bytes`, `(default 16777216)`,
 		`-max-lookups lookups`, `(default 64)`,
 		`-max-nested-calls levels`, `(default 1000)`,
+		`-max-table-entries entries`, `(default 10000000)`,
 		`-max-pending-handshakes handshakes`, `(default 1024)`,
 		`-max-identity-bytes bytes`, `(default 16777216)`,
 		`-session-cache-size sessions`, `(default 64)`,
@@ -71,4 +75,37 @@ func TestRunLimitFlags(t *testing.T) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// TestRunTableEntriesFlag: --max-table-entries bounds a module's tables,
+// run with the stop flag or, for a module the rewriter refuses (it
+// exports a name the rewriter reserves), with wazero's termination
+// checks: the guest's table.grow of one entry past the flag returns -1
+// (exit code 11), of the flag's entries succeeds (exit code 10).
+func TestRunTableEntriesFlag(t *testing.T) {
+	for _, refused := range []bool{false, true} {
+		for _, tc := range []struct {
+			grow int32
+			code int
+		}{{1001, 11}, {1000, 10}} {
+			var m wasmbin.Module
+			exit := exitingCommand(&m)
+			m.Table(0x70, 0, -1)
+			if refused {
+				m.Export(stopcheck.GlobalName, wasmbin.ExportGlobal, m.Global(wasmbin.I32, true, wasmbin.I32Const(0)))
+			}
+			// proc_exit(10 + (table.grow(ref.null func, grow) == -1))
+			body := wasmbin.Cat(wasmbin.I32Const(10), []byte{0xd0, 0x70}, wasmbin.I32Const(tc.grow), []byte{0xfc, 0x0f, 0x00},
+				wasmbin.I32Const(-1), []byte{0x46, 0x6a, 0x10}, wasmbin.ULEB(uint64(exit)))
+			m.Export("_start", wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, body))
+			code, _, stderr := runCLI(t, "--max-table-entries", "1000", writeWasm(t, "tables.wasm", m.Bytes()))
+			if code != tc.code || refused != strings.Contains(stderr, "wazero's termination checks") {
+				t.Errorf("refused by the rewriter %v, grow %d: code %d, want %d; stderr %q", refused, tc.grow, code, tc.code, stderr)
+			}
+		}
+	}
+	code, _, stderr := runCLI(t, "--max-table-entries", "0", "x.wasm")
+	if code == 0 || !strings.Contains(stderr, "--max-table-entries: want 1 to") {
+		t.Errorf("--max-table-entries 0: code %d, stderr %q", code, stderr)
+	}
 }

@@ -57,8 +57,8 @@ denied is noted on stderr with the flag that would allow it. The guest
 runs under limits on what it can make the host hold (--max-memory,
 --max-handles, --max-sockets, --max-pending-handshakes, --max-identity-bytes,
 --max-files, --max-datagram, --max-datagram-queue, --max-datagram-bytes,
---max-lookups, --max-nested-calls, --session-cache-size), each with a
-default below.
+--max-lookups, --max-nested-calls, --max-table-entries,
+--session-cache-size), each with a default below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
 built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME;
@@ -255,13 +255,14 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cf
 // component's core modules with it); a module, or a component with a core
 // module, that the flag's rewriter refuses (an instruction it does not
 // know, a name it reserves) runs with wazero's own termination checks,
-// with a note on stderr.
+// with a note on stderr, its tables still bounded (runtime.Limits.TableEntries,
+// applied here as the modules are compiled).
 func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *runtime.Config, stderr io.Writer) (wazero.Runtime, wazero.CompiledModule, error) {
 	if comp != nil {
 		// Every core module, nested components' included, must take the
 		// flag, or none runs with it; the rewrites are kept for the
 		// instantiation, which does not rewrite again.
-		if err := comp.PrepareStop(); err != nil {
+		if err := comp.PrepareStopWith(cfg.Limits.RewriteOptions()); err != nil {
 			fmt.Fprintf(stderr, "wasitls: running the component with wazero's termination checks (slower): %v\n", err)
 			return wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig()), nil, nil
 		}
@@ -269,12 +270,12 @@ func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *r
 		return wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig()), nil, nil
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
-	compiled, err := runtime.CompileModule(ctx, r, wasm)
+	compiled, err := runtime.CompileModuleLimits(ctx, r, wasm, cfg.Limits)
 	var refused *stopcheck.Error
 	if errors.As(err, &refused) {
 		r.Close(context.Background())
 		r = wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
-		if compiled, err = r.CompileModule(ctx, wasm); err == nil {
+		if compiled, err = runtime.CompileModuleChecked(ctx, r, wasm, cfg.Limits); err == nil {
 			fmt.Fprintf(stderr, "wasitls: running the guest with wazero's termination checks (slower): %v\n", refused)
 		}
 	} else {
