@@ -167,3 +167,45 @@ func TestTableGrowCap(t *testing.T) {
 		})
 	}
 }
+
+// TestComponentTableEntries: Config.Limits.TableEntries reaches a
+// component's core modules, with the stop flag or without: each gets the
+// bound, and all its core instances twice it together, so that two
+// instances of a module whose table declares no maximum fit and a third
+// is refused, naming twice the limit.
+func TestComponentTableEntries(t *testing.T) {
+	unbounded := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
+		wasmbin.Section(4, wasmbin.Vec([][]byte{{0x70, 0x00, 0x00}})))
+	ctx := context.Background()
+	for _, stop := range []bool{false, true} {
+		for _, n := range []int{2, 3} {
+			// n core instances of the module, without arguments.
+			insts := make([][]byte, n)
+			for i := range insts {
+				insts[i] = []byte{0x00, 0x00, 0x00}
+			}
+			c, err := component.Parse(wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00},
+				wasmbin.Section(1, unbounded), wasmbin.Section(2, wasmbin.Vec(insts))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := runtime.NewRuntimeConfig()
+			if stop {
+				cfg = runtime.NewFastRuntimeConfig()
+			}
+			r := wazero.NewRuntimeWithConfig(ctx, cfg)
+			defer r.Close(ctx)
+			rt, err := runtime.New(ctx, r, runtime.Config{StopFlag: stop, Limits: runtime.Limits{TableEntries: 1000}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inst, err := rt.InstantiateComponent(ctx, c, runtime.ModuleConfig{})
+			if err == nil {
+				inst.Close(ctx)
+			}
+			if n == 2 && err != nil || n == 3 && (err == nil || !strings.Contains(err.Error(), "more than the 2000 the host allows")) {
+				t.Errorf("stop flag %v, %d instances: %v", stop, n, err)
+			}
+		}
+	}
+}
