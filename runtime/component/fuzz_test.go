@@ -32,8 +32,9 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzInstantiate checks that instantiating whatever Parse accepts is an
-// error or an instance, never a panic. Imports bind to host functions that
-// trap.
+// error or an instance, never a panic, and that the instance closed, or
+// the failed instantiation, leaves no compiled module behind. Imports
+// bind to host functions that trap.
 func FuzzInstantiate(f *testing.F) {
 	f.Add(exitComponent("0.2.12", "exit"))
 	f.Add(comp(section(secCoreModule, []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}),
@@ -61,9 +62,13 @@ func FuzzInstantiate(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(bg, time.Second)
 		defer cancel()
-		inst, err := Instantiate(ctx, r, c, cabi.NewInstance(), trapLinker{})
+		live := 0
+		inst, err := Instantiate(ctx, countingRuntime{r, &live}, c, cabi.NewInstance(), trapLinker{})
 		if err == nil {
 			inst.Close(ctx)
+		}
+		if live != 0 {
+			t.Fatalf("%d compiled modules left open (instantiation error %v)", live, err)
 		}
 	})
 }
