@@ -45,10 +45,12 @@ type Instance struct {
 	// nested is how deep calls into the guest nest inside host calls
 	// (nesting.go); maxNested bounds it, named nestedName in its trap.
 	// stopped is why the embedder stopped the guest (stop.go), or nil.
-	stopped    atomic.Pointer[stopReason]
-	nested     int
-	maxNested  int
-	nestedName string
+	stopped atomic.Pointer[stopReason]
+	// stackBudget is the guest's call stack budget (stack.go), or nil.
+	stackBudget *stackBudget
+	nested      int
+	maxNested   int
+	nestedName  string
 }
 
 // The bits of Instance.halted.

@@ -44,6 +44,9 @@ func (inst *Instance) StopError(err error) error {
 	if stop := inst.Stopped(); stop != nil {
 		return stop
 	}
+	if stack := inst.stackError(); stack != nil {
+		return stack
+	}
 	return err
 }
 
@@ -53,6 +56,9 @@ func (inst *Instance) StopError(err error) error {
 func (inst *Instance) callTrap(fn, what string, err error) *Trap {
 	if stop := inst.Stopped(); stop != nil {
 		return &Trap{Func: fn, Msg: stop.Error(), stop: stop}
+	}
+	if stack := inst.stackError(); stack != nil {
+		return &Trap{Func: fn, Msg: stack.Error(), stop: stack}
 	}
 	return &Trap{Func: fn, Msg: what + ": " + guestFault(err)}
 }

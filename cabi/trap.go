@@ -25,7 +25,9 @@ type Trap struct {
 	// levels above pass up as it is.
 	nested bool
 	// stop is set for the trap of an export call the embedder stopped
-	// (Instance.SetStopped): why it stopped the guest.
+	// (Instance.SetStopped): why it stopped the guest; or whose guest's
+	// stack outgrew its budget (stack.go): an error wrapping
+	// ErrStackExceeded.
 	stop error
 }
 
@@ -33,7 +35,9 @@ type Trap struct {
 func (t *Trap) Error() string { return t.Func + ": " + t.Msg }
 
 // Unwrap returns why the embedder stopped the guest, for the trap of an
-// export call it stopped ([Instance.SetStopped]), or nil.
+// export call it stopped ([Instance.SetStopped]), an error wrapping
+// [ErrStackExceeded] for one whose guest's stack outgrew its budget, or
+// nil.
 func (t *Trap) Unwrap() error { return t.stop }
 
 // Trapf panics with a *Trap for function fn.

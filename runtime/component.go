@@ -77,7 +77,8 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	if rt.cfg.StopFlag {
 		// Every core module with the stop global, armed before any
 		// runs (their start functions run during the instantiation).
-		opts.Stop = &component.Stop{}
+		opts.Stop = &component.Stop{StackBytes: g.limits.Stack}
+		g.cabi.SetStackBudget(opts.Stop.StackExceeded, g.limits.Stack, stackLimitName)
 		inst.stop = stopper(ctx, g.cabi, opts.Stop.Set)
 	}
 	comp, err := component.InstantiateWith(ctx, rt.r, c, g.cabi, rt.linker, opts)

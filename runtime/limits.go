@@ -93,6 +93,17 @@ type Limits struct {
 	// straight with wazero's CompileModule is not bounded (see
 	// CompileModuleChecked).
 	TableEntries int
+
+	// Stack bounds the guest's call stack, in bytes of frames as the stop
+	// flag's rewriter weighs them (runtime/stopcheck, "The stack budget":
+	// more than wazero allocates for them); zero means
+	// stopcheck.DefaultStackBytes. Every level of nested calls shares it,
+	// so that the host holds stacks for at most that much together,
+	// whatever NestedCalls allows (wazero gives each level its own stack,
+	// growing to some 100 MB). A call that would outgrow it traps,
+	// naming this limit. Only a module compiled with the stop flag
+	// (CompileModule, a component under Config.StopFlag) is bounded.
+	Stack int64
 }
 
 // DefaultMemoryPages is the default guest memory limit: 65,536 pages of
@@ -105,6 +116,7 @@ const (
 	handlesLimitName = "runtime.Limits.Handles, wasitls run --max-handles"
 	nestedLimitName  = "runtime.Limits.NestedCalls, wasitls run --max-nested-calls"
 	tablesLimitName  = "runtime.Limits.TableEntries, wasitls run --max-table-entries"
+	stackLimitName   = "runtime.Limits.Stack, wasitls run --max-stack"
 )
 
 // withDefaults returns l with every zero field set to its default.
@@ -138,6 +150,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.TableEntries <= 0 {
 		l.TableEntries = stopcheck.DefaultTableEntries
+	}
+	if l.Stack <= 0 {
+		l.Stack = stopcheck.DefaultStackBytes
 	}
 	return l
 }
@@ -174,6 +189,9 @@ func (l Limits) override(o Limits) Limits {
 	if o.TableEntries > 0 {
 		l.TableEntries = o.TableEntries
 	}
+	if o.Stack > 0 {
+		l.Stack = o.Stack
+	}
 	return l
 }
 
@@ -181,6 +199,9 @@ func (l Limits) override(o Limits) Limits {
 func (l Limits) validate() error {
 	if l.MemoryPages > DefaultMemoryPages {
 		return fmt.Errorf("runtime: memory limit of %d pages is more than the wasm32 maximum of %d", l.MemoryPages, DefaultMemoryPages)
+	}
+	if l.Stack > stopcheck.MaxStackBytes {
+		return fmt.Errorf("runtime: stack limit of %d bytes is more than the most the stop flag counts, %d", l.Stack, int64(stopcheck.MaxStackBytes))
 	}
 	if l.Datagram > 65535 {
 		return fmt.Errorf("runtime: datagram limit of %d bytes is more than a UDP datagram holds", l.Datagram)

@@ -75,6 +75,11 @@ type Instance struct {
 	cancel context.CancelFunc
 	mod    api.Module
 	stop   func(reason error) // sets the stop global; nil for a module without one
+	// stack is the stack budget global (nil for a module without one);
+	// calls counts the calls of Call in progress, nested ones included:
+	// the outermost resets the budget.
+	stack api.MutableGlobal
+	calls int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -157,7 +162,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	inst.mod = mod
 	if stoppable {
-		if inst.stop, err = armStop(ctx, mod, ci); err != nil {
+		if inst.stop, inst.stack, err = armStop(ctx, mod, ci, g.limits.Stack); err != nil {
 			inst.Close(context.Background())
 			return nil, err
 		}
@@ -203,6 +208,8 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	if err != nil && ctx.Err() != nil && !st.hasExited() {
 		// Closed while running: blocked calls aborted the guest.
 		err = sys.NewExitError(sys.ExitCodeContextCanceled)
+	} else {
+		err = ci.StackError(err)
 	}
 	inst.Close(context.Background())
 	g.memory.release() // _start returned: nothing runs on the memory any more

@@ -105,15 +105,33 @@ var ErrStopped = errors.New("runtime: the guest was stopped")
 var ErrClosed = errors.New("the instance was closed")
 
 // armStop makes the end of ctx set the stop global of mod, and returns
-// the function that sets it now (see stopper).
-func armStop(ctx context.Context, mod api.Module, ci *cabi.Instance) (func(reason error), error) {
+// the function that sets it now (see stopper). It also sets the stack
+// budget of mod to stack bytes (see armStack) and returns its global.
+func armStop(ctx context.Context, mod api.Module, ci *cabi.Instance, stack int64) (func(reason error), api.MutableGlobal, error) {
 	g, err := stopcheck.Global(mod)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, nil, fmt.Errorf("runtime: %w", err)
+	}
+	sg, err := armStack(mod, ci, stack)
+	if err != nil {
+		return nil, nil, err
 	}
 	// A plain store, read by the guest's native code (see the stopcheck
 	// package on its visibility).
-	return stopper(ctx, ci, func() { g.Set(1) }), nil
+	return stopper(ctx, ci, func() { g.Set(1) }), sg, nil
+}
+
+// armStack sets the stack budget global of mod (see stopcheck, "The
+// stack budget") to bytes, and tells ci how to see that it ran out, so
+// that the budget's trap is reported as such (cabi.ErrStackExceeded).
+func armStack(mod api.Module, ci *cabi.Instance, bytes int64) (api.MutableGlobal, error) {
+	g, err := stopcheck.StackGlobal(mod)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	g.Set(stopcheck.StackUnits(bytes))
+	ci.SetStackBudget(func() bool { return stopcheck.StackExceeded(g) }, bytes, stackLimitName)
+	return g, nil
 }
 
 // stopper returns the function that stops a guest for a reason, once
@@ -156,7 +174,14 @@ func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
 	if f == nil {
 		return nil, fmt.Errorf("runtime: the guest exports no function %q", name)
 	}
+	// The outermost call starts with the whole stack budget: a call that
+	// trapped left the frames it unwound counted.
+	if inst.calls == 0 && inst.stack != nil {
+		inst.stack.Set(stopcheck.StackUnits(inst.limits.Stack))
+	}
+	inst.calls++
 	res, err := f.Call(inst.ctx, params...)
+	inst.calls--
 	if err != nil {
 		return nil, inst.CallError(err)
 	}

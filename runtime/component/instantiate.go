@@ -264,7 +264,7 @@ func (s *scope) alias(a Alias) (item, error) {
 // checks of a spinning one, or to call a start function again) is
 // refused.
 func (st *state) exportCheck(ci *coreInstance, so Sort, name string) error {
-	if st.stop != nil && (name == stopcheck.GlobalName || name == stopcheck.StartName) {
+	if st.stop != nil && (name == stopcheck.GlobalName || name == stopcheck.StartName || name == stopcheck.StackName) {
 		return fmt.Errorf("alias of core export %q: a name the host reserves for the stop flag of each core instance", name)
 	}
 	if ci.mod == nil {

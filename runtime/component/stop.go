@@ -40,10 +40,33 @@ const DefaultTableEntries = 2 * stopcheck.DefaultTableEntries
 
 // A Stop sets the stop globals of a component instantiated with
 // InstantiateStop. Its zero value is ready; it is safe for concurrent use.
+//
+// It also sets the stack budget global of each core instance (see
+// stopcheck, "The stack budget") to StackBytes: each core instance has a
+// budget of its own, so that calls nesting through several core instances
+// of the component are bounded by the budget times their number.
 type Stop struct {
+	// StackBytes is the stack budget of each core instance; zero means
+	// stopcheck.DefaultStackBytes. Set it before InstantiateStop.
+	StackBytes int64
+
 	mu      sync.Mutex
 	globals []api.MutableGlobal
+	stacks  []api.Global
 	set     bool
+}
+
+// StackExceeded reports whether the stack budget of a core instance ran
+// out: its global is negative after the trap of its check.
+func (s *Stop) StackExceeded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.stacks {
+		if stopcheck.StackExceeded(g) {
+			return true
+		}
+	}
+	return false
 }
 
 // Set sets the stop global of every core instance, and of every core
@@ -57,15 +80,22 @@ func (s *Stop) Set() {
 	}
 }
 
-// hold adds the stop global of mod, setting it when the Stop was set.
+// hold adds the stop global of mod, setting it when the Stop was set, and
+// sets its stack budget.
 func (s *Stop) hold(mod api.Module) error {
 	g, err := stopcheck.Global(mod)
 	if err != nil {
 		return fmt.Errorf("core module: %w", err)
 	}
+	stack, err := stopcheck.StackGlobal(mod)
+	if err != nil {
+		return fmt.Errorf("core module: %w", err)
+	}
+	stack.Set(stopcheck.StackUnits(s.StackBytes))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.globals = append(s.globals, g)
+	s.stacks = append(s.stacks, stack)
 	if s.set {
 		g.Set(1)
 	}

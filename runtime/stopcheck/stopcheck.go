@@ -214,10 +214,23 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 	}
 	g := uint64(imported.globals) + uint64(definedGlobals)
 	t := uint64(imported.tables) + uint64(definedTables)
-	if g+2 > 1<<32-1 || t+1 > 1<<32-1 {
+	if g+3 > 1<<32-1 || t+1 > 1<<32-1 {
 		return nil, &Error{0, "too many globals or tables"}
 	}
-	ix := indices{stop: uint32(g), count: uint32(g + 1), table: uint32(t)}
+	ix := indices{stop: uint32(g), count: uint32(g + 1), stack: uint32(g + 2), table: uint32(t)}
+	var fs funcSig
+	for _, s := range sections {
+		var err error
+		switch s.id {
+		case sectionType:
+			fs.types, err = readTypes(s.body, s.off)
+		case sectionFunction:
+			fs.funcs, err = readFuncs(s.body, s.off)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range sections {
 		var err error
 		switch s.id {
@@ -236,10 +249,14 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 		// native code
 		sectionTable: {{0x70, 0x01, 0x00, 0x00}},
 		sectionGlobal: {
-			{wasmbin.I32, 0x01, 0x41, 0x00, 0x0b},                                          // stop
-			wasmbin.Cat([]byte{wasmbin.I32, 0x01}, wasmbin.I32Const(Period), []byte{0x0b}), // countdown
+			{wasmbin.I32, 0x01, 0x41, 0x00, 0x0b},                                                                        // stop
+			wasmbin.Cat([]byte{wasmbin.I32, 0x01}, wasmbin.I32Const(Period), []byte{0x0b}),                               // countdown
+			wasmbin.Cat([]byte{wasmbin.I32, 0x01}, wasmbin.I32Const(int32(StackUnits(DefaultStackBytes))), []byte{0x0b}), // stack budget
 		},
-		sectionExport: {wasmbin.Cat(wasmbin.Name(GlobalName), []byte{wasmbin.ExportGlobal}, wasmbin.ULEB(uint64(ix.stop)))},
+		sectionExport: {
+			wasmbin.Cat(wasmbin.Name(GlobalName), []byte{wasmbin.ExportGlobal}, wasmbin.ULEB(uint64(ix.stop))),
+			wasmbin.Cat(wasmbin.Name(StackName), []byte{wasmbin.ExportGlobal}, wasmbin.ULEB(uint64(ix.stack))),
+		},
 	}
 	if start != nil {
 		adds[sectionExport] = append(adds[sectionExport], wasmbin.Cat(wasmbin.Name(StartName), []byte{wasmbin.ExportFunc}, start))
@@ -271,7 +288,7 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 		case sectionGlobal, sectionExport:
 			emit(s.id, appendItems(s.body, s.off, adds[s.id]))
 		case sectionCode:
-			body, err := instrumentCode(s.body, s.off, ix)
+			body, err := instrumentCode(s.body, s.off, ix, fs)
 			if err != nil {
 				return nil, err
 			}
@@ -428,7 +445,14 @@ type counts struct {
 }
 
 // indices are those of what Instrument adds.
-type indices struct{ stop, count, table uint32 }
+type indices struct{ stop, count, stack, table uint32 }
+
+// funcSig are the module's function types and the type index of each
+// function it defines.
+type funcSig struct {
+	types []funcType
+	funcs []uint32
+}
 
 // countImports parses the import section, refusing an import of
 // GlobalName or StartName.
@@ -439,7 +463,7 @@ func countImports(body []byte, off int) (counts, error) {
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		module := r.name()
 		at := r.pos
-		if name := r.name(); (name == GlobalName || name == StartName) && r.err == nil {
+		if name := r.name(); (name == GlobalName || name == StartName || name == StackName) && r.err == nil {
 			// Another instance's stop global (or start function): a
 			// module that could write it would keep that instance from
 			// ever stopping, by clearing the flag between its checks.
@@ -535,7 +559,7 @@ func checkExports(body []byte, off int, ix indices) error {
 	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		at := r.pos
-		if name := r.name(); name == GlobalName || name == StartName {
+		if name := r.name(); name == GlobalName || name == StartName || name == StackName {
 			r.pos = at
 			r.fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", name))
 		}
@@ -586,7 +610,7 @@ func checkElements(body []byte, off int, ix indices) error {
 }
 
 // instrumentCode rewrites the code section.
-func instrumentCode(body []byte, off int, ix indices) ([]byte, error) {
+func instrumentCode(body []byte, off int, ix indices, fs funcSig) ([]byte, error) {
 	r := &reader{b: body, base: off}
 	n := r.u32()
 	check := checkCode(ix)
@@ -598,7 +622,10 @@ func instrumentCode(body []byte, off int, ix indices) ([]byte, error) {
 		if r.err != nil {
 			break
 		}
-		f, err := instrumentFunc(fn, off+start, check, ix)
+		if int(i) >= len(fs.funcs) || int(fs.funcs[i]) >= len(fs.types) {
+			return nil, &Error{off + start, fmt.Sprintf("function body %d has no valid type", i)}
+		}
+		f, err := instrumentFunc(fn, off+start, check, ix, fs.types[fs.funcs[i]], fs.types)
 		if err != nil {
 			return nil, err
 		}
@@ -612,12 +639,18 @@ func instrumentCode(body []byte, off int, ix indices) ([]byte, error) {
 	return out, nil
 }
 
-// instrumentFunc rewrites one function body: locals, then instructions.
-// An instruction naming a global or table at or past the first index
-// Instrument adds is refused: the input was not valid, and the rewrite
-// would make it valid with the guest free to write the stop and
-// countdown globals (and so to spin without ever leaving native code).
-func instrumentFunc(fn []byte, off int, check []byte, ix indices) ([]byte, error) {
+// instrumentFunc rewrites one function body, of type t: locals, then
+// instructions. An instruction naming a global or table at or past the
+// first index Instrument adds is refused: the input was not valid, and the
+// rewrite would make it valid with the guest free to write the stop,
+// countdown and stack globals (and so to spin without ever leaving native
+// code, or to recurse without bound).
+//
+// A function that calls (see hasCalls) has its frame counted in the stack
+// budget: entryCode first, then its instructions in a block of its result
+// type, so that a branch to the function's label lands after them, then
+// exitCode, and exitCode again before each return and tail call.
+func instrumentFunc(fn []byte, off int, check []byte, ix indices, t funcType, types []funcType) ([]byte, error) {
 	r := &reader{b: fn, base: off, added: &ix}
 	groups := r.u32()
 	var locals uint64
@@ -631,8 +664,20 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices) ([]byte, error
 	if r.err != nil {
 		return nil, r.err
 	}
-	out := make([]byte, 0, len(fn)+len(fn)/16)
+	var exit []byte
+	out := make([]byte, 0, len(fn)+len(fn)/16+64)
 	out = append(out, fn[:r.pos]...)
+	if hasCalls(fn[r.pos:]) {
+		w := frameWeight(uint64(t.params), locals, len(fn))
+		bt, ok := resultBlock(t, types)
+		if !ok {
+			return nil, &Error{off, "a function with several results and no type [] -> those results to wrap its body in (the stack budget needs one)"}
+		}
+		exit = exitCode(ix.stack, w)
+		out = append(out, entryCode(ix.stack, w)...)
+		out = append(out, 0x02)
+		out = append(out, bt...)
+	}
 	depth := 0 // open blocks, the function's own included
 	done := false
 	for r.pos < len(r.b) && r.err == nil {
@@ -652,6 +697,9 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices) ([]byte, error
 			continue
 		case op == 0x12 || op == 0x13: // return_call, return_call_indirect
 			tail = true
+			out = append(out, exit...)
+		case op == 0x0f: // return
+			out = append(out, exit...)
 		}
 		r.immediates(op)
 		switch op {
@@ -667,6 +715,12 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices) ([]byte, error
 			out = append(out, check...)
 		}
 		out = append(out, r.b[at:r.pos]...)
+		if done && exit != nil {
+			// the wrapping block's end was the function's: the budget
+			// back, then the function's end
+			out = append(out, exit...)
+			out = append(out, 0x0b)
+		}
 	}
 	if r.err == nil && !done {
 		r.fail("function body does not end with end")

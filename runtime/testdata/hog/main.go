@@ -12,6 +12,7 @@
 //	hog udp N           binds N UDP sockets on 127.0.0.1, prints their
 //	                    ports on one line, receives nothing for 3 s, then
 //	                    everything queued, and prints "received B bytes"
+//	hog recurse N       recurses N Go calls deep, and prints "recursed N"
 //	hog lookups N NAME  starts N lookups and drops none, of NAME with %d
 //	                    replaced by the lookup's number, then waits 500 ms
 //
@@ -133,6 +134,8 @@ func main() {
 			}
 		}
 		fmt.Printf("lookups %d\n", n)
+	case "recurse":
+		fmt.Printf("recursed %d\n", recurse(n))
 	case "alloc":
 		const chunk = 16 << 20
 		var held [][]byte
@@ -145,4 +148,16 @@ func main() {
 			fmt.Printf("allocated %d MiB\n", mib)
 		}
 	}
+}
+
+// recurse calls itself n deep, each frame holding a little of its own.
+//
+//go:noinline
+func recurse(n int) int {
+	if n == 0 {
+		return 0
+	}
+	var pad [4]int
+	pad[n%4] = n
+	return recurse(n-1) + 1 + pad[0]*0
 }
