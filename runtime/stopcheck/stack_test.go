@@ -2,7 +2,7 @@ package stopcheck_test
 
 import (
 	"context"
-	"fmt"
+	"strings"
 	"runtime"
 	"testing"
 
@@ -192,7 +192,7 @@ func TestStackBudgetNested(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
+
 
 // TestStackWeightCovers: with no budget to speak of, a function recursing
 // without end overflows wazero's own stack (its ceiling, 50,000,000
@@ -209,5 +209,25 @@ func TestStackWeightCovers(t *testing.T) {
 	t.Logf("%d bytes accounted at wazero's stack overflow", used)
 	if used < 50_000_000 {
 		t.Errorf("the frames of a recursion that overflowed wazero's 50,000,000-byte stack weigh %d bytes", used)
+	}
+}
+
+// TestStackRefusesLabelPastFunction: a branch to a label past the
+// function's is invalid, and the block the budget wraps a body in would
+// make it valid, branching past the budget's give-back: it is refused,
+// as is a function of several results with no type to wrap its body in.
+func TestStackRefusesLabelPastFunction(t *testing.T) {
+	var m wasmbin.Module
+	void := m.Type(nil, nil)
+	leaf := m.Func(void, nil, nil)
+	m.Func(void, nil, wasmbin.Cat([]byte{0x10}, wasmbin.ULEB(uint64(leaf)), []byte{0x0c, 0x01}))
+	if _, err := stopcheck.Instrument(m.Bytes()); err == nil || !strings.Contains(err.Error(), "past the function's") {
+		t.Errorf("br 1 at a function's top: %v", err)
+	}
+	var m2 wasmbin.Module
+	two := m2.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32, wasmbin.I32})
+	m2.Func(two, nil, []byte{0x20, 0x00, 0x20, 0x00, 0x12, 0x00})
+	if _, err := stopcheck.Instrument(m2.Bytes()); err == nil || !strings.Contains(err.Error(), "several results") {
+		t.Errorf("two results without a [] -> [i32 i32] type: %v", err)
 	}
 }

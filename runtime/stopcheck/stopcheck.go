@@ -700,6 +700,26 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices, t funcType, ty
 			out = append(out, exit...)
 		case op == 0x0f: // return
 			out = append(out, exit...)
+		case op == 0x0c || op == 0x0d || op == 0x0e: // br, br_if, br_table
+			// A label past the function's is invalid; the wrapping block
+			// would make it the function's, branching past exitCode.
+			lr := &reader{b: r.b, pos: r.pos, base: r.base}
+			n := uint32(0)
+			if op == 0x0e {
+				n = lr.u32()
+			}
+			for i := uint32(0); i <= n && lr.err == nil; i++ {
+				if at := lr.pos; lr.u32() > uint32(depth) && lr.err == nil {
+					lr.pos = at
+					lr.fail("a branch to a label past the function's")
+				}
+			}
+			if lr.err != nil {
+				if r.err == nil {
+					r.err = lr.err
+				}
+				break
+			}
 		}
 		r.immediates(op)
 		switch op {
