@@ -2,8 +2,8 @@ package stopcheck_test
 
 import (
 	"context"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -191,8 +191,6 @@ func TestStackBudgetNested(t *testing.T) {
 		t.Errorf("without a budget the host grew by %d MiB only, under one by %d MiB: the test shows nothing", unbounded>>20, bounded>>20)
 	}
 }
-
-
 
 // TestStackWeightCovers: with no budget to speak of, a function recursing
 // without end overflows wazero's own stack (its ceiling, 50,000,000
