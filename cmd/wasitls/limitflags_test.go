@@ -47,6 +47,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-lookups lookups`, `(default 64)`,
 		`-max-nested-calls levels`, `(default 1000)`,
 		`-max-table-entries entries`, `(default 10000000)`,
+		`-max-stack stack`, `(default "256MiB")`,
 		`-max-pending-handshakes handshakes`, `(default 1024)`,
 		`-max-identity-bytes bytes`, `(default 16777216)`,
 		`-session-cache-size sessions`, `(default 64)`,
@@ -59,7 +60,8 @@ func TestRunHelpListsLimits(t *testing.T) {
 }
 
 // The flags reach the guest: past --max-handles a call traps naming the
-// flag, past --max-memory the guest runs out of memory.
+// flag, past --max-memory the guest runs out of memory, past --max-stack
+// its recursion traps naming the flag.
 func TestRunLimitFlags(t *testing.T) {
 	hog := wasmFile(t, "../../runtime/testdata/hog")
 	code, _, stderr := runCLI(t, "--max-handles", "100", hog, "pollables", "1000")
@@ -69,6 +71,13 @@ func TestRunLimitFlags(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "--max-memory", "64MiB", hog, "alloc", "0")
 	if code == 0 || !strings.Contains(stderr, "out of memory") || strings.Contains(stdout, "allocated 64 MiB") {
 		t.Errorf("--max-memory 64MiB: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
+	}
+	code, stdout, stderr = runCLI(t, "--max-stack", "4MiB", hog, "recurse", "100000")
+	if code != 1 || !strings.Contains(stderr, "guest call stack exceeds its budget of 4194304 bytes") || !strings.Contains(stderr, "--max-stack") || stdout != "" {
+		t.Errorf("--max-stack 4MiB: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
+	}
+	if code, stdout, stderr = runCLI(t, hog, "recurse", "100000"); code != 0 || stdout != "recursed 100000\n" {
+		t.Errorf("100,000 calls deep under the default --max-stack: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
 	}
 }
 

@@ -9,21 +9,24 @@
 // [Instrument] parses the module's sections (WebAssembly Core
 // Specification 2.0, Section 5, "Binary Format") and
 //
-//   - appends two mutable i32 globals, the stop flag (0) and a countdown
-//     (Period), and one empty funcref table, each after the module's own
+//   - appends three mutable i32 globals, the stop flag (0), a countdown
+//     (Period) and the stack budget (see below), and one empty funcref
+//     table, each after the module's own
 //     (imported, then defined), so that no existing index moves, creating
 //     the sections the module lacks;
 //
-//   - exports the stop global under [GlobalName] (refusing a module that
-//     already exports that name, or imports it or [StartName] from any
+//   - exports the stop global under [GlobalName] and the stack budget
+//     under [StackName] (refusing a module that already exports either
+//     name, or imports them or [StartName] from any
 //     module: another instance's stop global, which a module that could
 //     write would clear between that instance's checks);
 //
 //   - decodes every instruction of every function body and inserts the
 //     check (see checkCode) right after each loop's block type and before
 //     each return_call and return_call_indirect (the tail calls, the other
-//     way a function runs forever without growing the stack); then
-//     rewrites each body's size and the code section's size.
+//     way a function runs forever without growing the stack), and the
+//     stack budget's accounting (see below); then rewrites each body's
+//     size and the code section's size.
 //
 // Each table the module defines gets a maximum, so that together they hold
 // at most Options.TableEntries entries ([DefaultTableEntries] unless
@@ -44,6 +47,34 @@
 // and the tail calls; anything else (threads, exception handling, typed
 // function references, relaxed SIMD, an unknown opcode) is refused with an
 // error naming the opcode and its offset, and no output.
+//
+// # The stack budget
+//
+// A guest's call stack is wazero's: each call engine (each call into the
+// guest, those nested inside host calls included) has a Go-allocated
+// stack that doubles up to some 50 MB, outside the guest's memory limit,
+// and wazero has no setting for it. So each function that calls (a leaf
+// adds one frame at most on top of those counted) takes a weight from the
+// stack global at its entry, and traps ("unreachable") when that leaves
+// the global negative; it gives the weight back on every way out: a
+// block of the function's result type wraps its instructions, so that
+// branches to the function's label land inside it, and the give-back
+// follows that block's end, and comes before each return, return_call
+// and return_call_indirect. A function of several results needs a type
+// [] -> those results in the module to wrap its body (a block type); one
+// without is refused, as is a branch to a label past the function's
+// (invalid, and the wrapping block would make it valid).
+//
+// The weight (frameWeight) is 1 + 8 bytes for each parameter, local and
+// byte of the body, in units of [StackUnit] bytes: wazero's frame holds
+// the parameters and locals, and spill slots for the values the body
+// computes, which its bytes bound (TestStackWeightCovers checks the
+// accounted bytes exceed wazero's own ceiling when a recursion reaches
+// it). The global starts at [DefaultStackBytes]; the host sets it
+// ([StackUnits]) before the guest runs, and again before each outermost
+// call, since a trap leaves the frames it unwound counted. The global is
+// negative only after the budget's trap ([StackExceeded]), which is how
+// the host tells that trap from the guest's own.
 //
 // # The check
 //
