@@ -3,8 +3,6 @@ package cabi
 import (
 	"errors"
 	"fmt"
-
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // The stack budget: an embedder whose guest counts its call stack against
@@ -32,20 +30,6 @@ type stackBudget struct {
 // whether it ran out. Call it before the guest runs.
 func (inst *Instance) SetStackBudget(exceeded func() bool, bytes int64, name string) {
 	inst.stackBudget = &stackBudget{exceeded, fmt.Errorf("%w of %d bytes (%s)", ErrStackExceeded, bytes, name)}
-}
-
-// StackError is err, the error of a call into the guest, or the budget's
-// error (wrapping ErrStackExceeded) when the guest's stack ran out of it
-// and err is not an exit.
-func (inst *Instance) StackError(err error) error {
-	var exit *sys.ExitError
-	if err == nil || errors.As(err, &exit) {
-		return err
-	}
-	if stack := inst.stackError(); stack != nil {
-		return stack
-	}
-	return err
 }
 
 // stackError is the budget's error when the guest's stack ran out of it,

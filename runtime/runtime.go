@@ -209,7 +209,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		// Closed while running: blocked calls aborted the guest.
 		err = sys.NewExitError(sys.ExitCodeContextCanceled)
 	} else {
-		err = ci.StackError(err)
+		err = ci.StopError(err) // the stack budget's trap, reported as such
 	}
 	inst.Close(context.Background())
 	g.memory.release() // _start returned: nothing runs on the memory any more
