@@ -48,7 +48,11 @@
 //     binds to the interface's [resource-drop] glue; resource.new, .rep and
 //     .drop of a resource the component defines keep its representation in
 //     the component instance's one resource table, the cabi.Instance shared
-//     with every lowered import.
+//     with every lowered import and every nested component instance. As
+//     the Component Model requires, resource.new and resource.rep are
+//     refused for a type another component defines (reached by an outer
+//     alias or an instantiation argument): with one table, they would let
+//     a nested instance forge or read another's handles.
 //
 // Lowered canonical built-ins are collected into host modules, one per
 // batch between two core instantiations that need them, instantiated

@@ -12,7 +12,7 @@ import (
 // definedResource is a resource type the component defines. Its handles
 // live in the component instance's cabi table as *ownedRep values.
 func (s *scope) definedResource(t ResourceType) (rtype, error) {
-	r := &rresource{defined: true, name: fmt.Sprintf("resource#%d", len(s.types))}
+	r := &rresource{defined: true, owner: s, name: fmt.Sprintf("resource#%d", len(s.types))}
 	r.typ = cabi.NewResourceType("component " + r.name)
 	if t.Dtor != nil {
 		f, err := s.coreFunc(*t.Dtor)
@@ -92,6 +92,17 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 			glue(ctx, lowered, stack)
 		})
 		return item{SortCoreFunc, s.state.addHost(hostFunc{fn: fn, params: hf.Params, results: hf.Results, paramNames: []string{"self"}})}, nil
+	}
+	if c.Kind != CanonResourceDrop && r.owner != s {
+		// The Component Model allows these only in the component that
+		// defines the type; here every nested instance's handles share
+		// one table, so another's would forge the owner's handles or
+		// read their representations.
+		what := "resource.new"
+		if c.Kind == CanonResourceRep {
+			what = "resource.rep"
+		}
+		return item{}, fmt.Errorf("%s of %s, defined by another component", what, r)
 	}
 	ci := s.state.ci
 	lowered := cabi.NewLowered(cabi.Options{Instance: ci})

@@ -52,7 +52,11 @@ type rresource struct {
 	iface, name string
 
 	defined bool
-	dtor    api.Function // a defined resource's destructor, or nil
+	// owner is the scope of the component instance whose definition
+	// made a defined resource: only it may resource.new and
+	// resource.rep the type (nested instances share one handle table).
+	owner *scope
+	dtor  api.Function // a defined resource's destructor, or nil
 	// dtorBusy is set while dtor runs; a destructor run inside it (one
 	// dropping another resource of the type) calls a fresh api.Function
 	// of newDtor, since wazero's api.Function is not re-entrant: calling
