@@ -7,6 +7,10 @@
 // A Module collects its sections in the order their items are added;
 // imports must come before the functions that Func defines, since the
 // function index space counts imports first.
+//
+// Component and DoublingInstances assemble components (the Component
+// Model's binary format) from core modules, for the tests of what an
+// instantiation makes the host hold.
 package wasmbin
 
 // Value types.
@@ -179,4 +183,40 @@ func Cat(parts ...[]byte) []byte {
 		out = append(out, p...)
 	}
 	return out
+}
+
+// Component is a component (the Component Model's binary format, layer
+// 1) of the sections given.
+func Component(sections ...[]byte) []byte {
+	return Cat([]byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}, Cat(sections...))
+}
+
+// Component section ids.
+const (
+	SectionCoreModule   byte = 1
+	SectionCoreInstance byte = 2
+	SectionComponent    byte = 4
+	SectionInstance     byte = 5
+)
+
+// CoreInstances is a component that instantiates core module mod n times,
+// without arguments.
+func CoreInstances(mod []byte, n int) []byte {
+	insts := make([][]byte, n)
+	for i := range insts {
+		insts[i] = []byte{0x00, 0x00, 0x00} // instantiate module 0, no arguments
+	}
+	return Component(Section(SectionCoreModule, mod), Section(SectionCoreInstance, Vec(insts)))
+}
+
+// DoublingInstances is a component of n levels, each nesting the one
+// below and instantiating it twice: 2^n instances of the innermost,
+// component inner.
+func DoublingInstances(inner []byte, n int) []byte {
+	c := inner
+	twice := Vec([][]byte{{0x00, 0x00, 0x00}, {0x00, 0x00, 0x00}}) // instantiate component 0, no arguments
+	for range n {
+		c = Component(Section(SectionComponent, c), Section(SectionInstance, twice))
+	}
+	return c
 }

@@ -1,6 +1,9 @@
 package component
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Instantiation limits. A component instance can instantiate a nested
 // component any number of times, and each level of nesting can do so
@@ -8,39 +11,73 @@ import "fmt"
 // instances of the innermost from a few hundred bytes. Instantiate counts
 // what it does over the whole component, nested instances included, and
 // refuses past these bounds, before doing it.
+//
+// The core instances and their memories are what the instantiation makes
+// the host hold: their bounds are Options (CoreInstances, InitialMemory),
+// the runtime's Limits.CoreInstances and Limits.MemoryPages. The
+// definitions run are work, not held, and stay bounded by a constant.
 const (
-	// MaxCoreInstances bounds the core module instances of a component
-	// (its modules, the synthetic instances of exports and the batches
-	// of canonical built-ins), as wasmtime's default store limit of
-	// 10,000 instances does: each may allocate a memory.
-	MaxCoreInstances = 10_000
-	// MaxInitialMemory bounds the bytes the memories a component's core
-	// instances define take when instantiated, together: each memory's
-	// maximum is the runtime's, but without a bound for them together
-	// many instances of a module declaring a large minimum would make the
-	// host allocate that many times it. It is the most one memory can
-	// declare (4 GiB), so any memory valid on its own is allowed.
-	MaxInitialMemory = 1 << 32
+	// DefaultCoreInstances bounds the core module instances of a
+	// component (its modules, the synthetic instances of exports and the
+	// batches of canonical built-ins) unless Options.CoreInstances says
+	// otherwise, as wasmtime's default store limit of 10,000 instances
+	// does: each may allocate a memory.
+	DefaultCoreInstances = 10_000
+	// DefaultInitialMemory bounds the bytes the memories a component's
+	// core instances define take when instantiated, together, unless
+	// Options.InitialMemory says otherwise: each memory's maximum is the
+	// runtime's, but without a bound for them together many instances of
+	// a module declaring a large minimum would make the host allocate
+	// that many times it. It is the most one memory can declare (4 GiB),
+	// so any memory valid on its own is allowed.
+	DefaultInitialMemory = 1 << 32
 	// MaxDefinitionsRun bounds the definitions run, counting each
 	// definition of a nested component once per instantiation of it.
 	MaxDefinitionsRun = 1_000_000
 )
 
+// ErrCoreInstances and ErrInitialMemory are wrapped by the errors of an
+// instantiation refused past Options.CoreInstances and
+// Options.InitialMemory, for the embedder to name its own settings.
+var (
+	ErrCoreInstances = errors.New("too many core instances")
+	ErrInitialMemory = errors.New("too much initial memory")
+)
+
+// coreInstancesLimit returns the most core instances the instantiation
+// makes.
+func (st *state) coreInstancesLimit() int {
+	if st.maxCoreInstances <= 0 {
+		return DefaultCoreInstances
+	}
+	return st.maxCoreInstances
+}
+
+// initialMemoryLimit returns the most bytes the memories of the
+// instantiation's core instances take together when instantiated.
+func (st *state) initialMemoryLimit() uint64 {
+	if st.maxInitialMemory == 0 {
+		return DefaultInitialMemory
+	}
+	return st.maxInitialMemory
+}
+
 // countCoreInstance counts one more core instance, refusing it past
-// MaxCoreInstances.
+// Options.CoreInstances.
 func (st *state) countCoreInstance() error {
-	if st.coreInstances++; st.coreInstances > MaxCoreInstances {
-		return fmt.Errorf("more than %d core instances (component.MaxCoreInstances)", MaxCoreInstances)
+	if st.coreInstances++; st.coreInstances > st.coreInstancesLimit() {
+		return fmt.Errorf("%w: more than %d core instances (component.Options.CoreInstances)", ErrCoreInstances, st.coreInstancesLimit())
 	}
 	return nil
 }
 
 // countMemory counts the initial memory of one more core instance of
-// module b, refusing it past MaxInitialMemory.
+// module b, refusing it past Options.InitialMemory.
 func (st *state) countMemory(b []byte) error {
 	st.initialMemory += initialMemory(b)
-	if st.initialMemory > MaxInitialMemory {
-		return fmt.Errorf("the memories of the component's core instances take %d bytes together when instantiated, more than the %d the host allows (component.MaxInitialMemory)", st.initialMemory, uint64(MaxInitialMemory))
+	if st.initialMemory > st.initialMemoryLimit() {
+		return fmt.Errorf("%w: the memories of the component's core instances take %d bytes together when instantiated, more than the %d the host allows (component.Options.InitialMemory)",
+			ErrInitialMemory, st.initialMemory, st.initialMemoryLimit())
 	}
 	return nil
 }

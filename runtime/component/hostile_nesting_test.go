@@ -10,19 +10,8 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
-
-// doublingInstances is a component of n levels, each nesting the one
-// below and instantiating it twice: 2^n instances of the innermost,
-// which is inner.
-func doublingInstances(inner []byte, n int) []byte {
-	c := inner
-	for range n {
-		c = comp(section(secComponent, c),
-			section(secInstance, vec(cat([]byte{0x00}, u32(0), vec()), cat([]byte{0x00}, u32(0), vec()))))
-	}
-	return c
-}
 
 // TestHostileInstances checks that a component of a few hundred bytes
 // that instantiates its nested components an exponential number of times
@@ -45,9 +34,9 @@ func TestHostileInstances(t *testing.T) {
 		b    []byte
 		want string
 	}{
-		{"core-instances", doublingInstances(withMemory, 24), "core instances"},
-		{"memory", doublingInstances(bigMemory, 3), "MaxInitialMemory"},
-		{"definitions", doublingInstances(empty, 60), "definitions"},
+		{"core-instances", wasmbin.DoublingInstances(withMemory, 24), "core instances"},
+		{"memory", wasmbin.DoublingInstances(bigMemory, 3), "component.Options.InitialMemory"},
+		{"definitions", wasmbin.DoublingInstances(empty, 60), "definitions"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -66,7 +55,7 @@ func TestHostileInstances(t *testing.T) {
 // it between definitions, not only inside core code: a long one (2^19
 // nested instances) stops when the context is cancelled.
 func TestInstantiateContext(t *testing.T) {
-	c, err := Parse(doublingInstances(comp(section(secType, vec([]byte{0x73}))), 19))
+	c, err := Parse(wasmbin.DoublingInstances(comp(section(secType, vec([]byte{0x73}))), 19))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,5 +66,43 @@ func TestInstantiateContext(t *testing.T) {
 	_, err = Instantiate(ctx, r, c, cabi.NewInstance(), trapLinker{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestInstantiateLimits: Options.CoreInstances and Options.InitialMemory
+// bound an instantiation at the embedder's values, nested instances
+// included: 16 instances of a module with a one-page memory fit in 16
+// instances and 16 pages, and are refused, wrapping the limit's error,
+// one below either.
+func TestInstantiateLimits(t *testing.T) {
+	withMemory := comp(
+		section(secCoreModule, core(section(5, vec([]byte{0x00, 0x01})))),
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))),
+	)
+	c, err := Parse(wasmbin.DoublingInstances(withMemory, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want error
+	}{
+		{"fit", Options{CoreInstances: 16, InitialMemory: 16 << 16}, nil},
+		{"core-instances", Options{CoreInstances: 15}, ErrCoreInstances},
+		{"memory", Options{InitialMemory: 15 << 16}, ErrInitialMemory},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inst, err := InstantiateWith(ctx, r, c, cabi.NewInstance(), trapLinker{}, tc.o)
+			if err == nil {
+				inst.Close(ctx)
+			}
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

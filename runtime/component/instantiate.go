@@ -53,6 +53,8 @@ type state struct {
 
 	coreInstances, definitions int    // made and run so far (budget.go)
 	initialMemory              uint64 // bytes of the core instances' memories
+	maxCoreInstances           int    // Options.CoreInstances
+	maxInitialMemory           uint64 // Options.InitialMemory
 }
 
 // Instantiate instantiates c in r. Lowered imports are bound through
@@ -79,13 +81,26 @@ type Options struct {
 	// (DefaultTableEntries by default): an instantiation past it is
 	// refused.
 	Rewrite stopcheck.Options
+
+	// CoreInstances bounds the core instances the instantiation makes,
+	// nested components' included; zero means DefaultCoreInstances.
+	// Past it the instantiation is refused with an error wrapping
+	// ErrCoreInstances.
+	CoreInstances int
+
+	// InitialMemory bounds the bytes the memories the core instances
+	// define take together when instantiated (their minimums), nested
+	// components' included; zero means DefaultInitialMemory. Past it the
+	// instantiation is refused with an error wrapping ErrInitialMemory,
+	// before the instance that would cross it is made.
+	InitialMemory uint64
 }
 
 // InstantiateWith is Instantiate, or InstantiateStop with o.Stop set, with
 // the core modules rewritten as o says.
 func InstantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, o Options) (*Instance, error) {
 	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: o.Stop, rewrite: o.Rewrite, compiled: map[*CoreModule]wazero.CompiledModule{},
-		tables: map[*CoreModule]uint64{}}
+		tables: map[*CoreModule]uint64{}, maxCoreInstances: o.CoreInstances, maxInitialMemory: o.InitialMemory}
 	top := &scope{state: st, exports: &cinstance{}}
 	inst := &Instance{ci: ci, state: st}
 	if err := top.run(c); err != nil {
