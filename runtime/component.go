@@ -59,8 +59,10 @@ func (inst *ComponentInstance) Close(ctx context.Context) error {
 // Component with inst.Context(), and Close it when done.
 //
 // Every core module's tables are bounded by the guest's
-// Limits.TableEntries, those of all its core instances by twice it
-// (component.Options).
+// Limits.TableEntries, those of all its core instances by twice it, the
+// core instances by Limits.CoreInstances and the memories they start
+// with, together, by Limits.MemoryPages (component.Options): an
+// instantiation past one is refused, naming it.
 //
 // Under Config.StopFlag, every core module is compiled with the stop
 // global (see CompileModule), set when ctx ends or the instance is
@@ -73,7 +75,8 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &ComponentInstance{Guest: g, ctx: ctx, cancel: cancel}
-	opts := component.Options{Rewrite: g.limits.RewriteOptions()}
+	opts := component.Options{Rewrite: g.limits.RewriteOptions(), CoreInstances: g.limits.CoreInstances,
+		InitialMemory: uint64(g.limits.MemoryPages) << 16}
 	if rt.cfg.StopFlag {
 		// Every core module with the stop global, armed before any
 		// runs (their start functions run during the instantiation).
@@ -88,6 +91,12 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a component that failed to instantiate
+		switch {
+		case errors.Is(err, component.ErrCoreInstances):
+			err = fmt.Errorf("%w (%s)", err, coreInstancesLimitName)
+		case errors.Is(err, component.ErrInitialMemory):
+			err = fmt.Errorf("%w (%s)", err, memoryLimitName)
+		}
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	inst.comp = comp

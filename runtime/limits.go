@@ -7,6 +7,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime/component"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
@@ -22,7 +23,10 @@ type Limits struct {
 	// memory"); a guest that declares a larger minimum is not
 	// instantiated. The host holds the memory in one reservation that is
 	// never copied, so its resident size follows what the guest touches
-	// (see memory.go).
+	// (see memory.go). A component's memories share it: the memories its
+	// core instances define, nested components' included, are refused
+	// past it together when they start (component.Options.InitialMemory)
+	// and held to it together as they grow.
 	MemoryPages uint32
 
 	// Handles bounds the resource handles the guest holds at once, every
@@ -94,6 +98,14 @@ type Limits struct {
 	// CompileModuleChecked).
 	TableEntries int
 
+	// CoreInstances bounds the core module instances a component's
+	// instantiation makes, nested components' included (each may hold a
+	// memory, tables and globals); zero means
+	// component.DefaultCoreInstances. Past it the instantiation is
+	// refused, naming this limit. A core module guest, one instance, is
+	// not concerned.
+	CoreInstances int
+
 	// Stack bounds the guest's call stack, in bytes of frames as the stop
 	// flag's rewriter weighs them (runtime/stopcheck, "The stack budget":
 	// more than wazero allocates for them); zero means
@@ -112,11 +124,12 @@ const DefaultMemoryPages = 65536
 
 // Names of the limits, as errors and traps quote them.
 const (
-	memoryLimitName  = "runtime.Limits.MemoryPages, wasitls run --max-memory"
-	handlesLimitName = "runtime.Limits.Handles, wasitls run --max-handles"
-	nestedLimitName  = "runtime.Limits.NestedCalls, wasitls run --max-nested-calls"
-	tablesLimitName  = "runtime.Limits.TableEntries, wasitls run --max-table-entries"
-	stackLimitName   = "runtime.Limits.Stack, wasitls run --max-stack"
+	memoryLimitName        = "runtime.Limits.MemoryPages, wasitls run --max-memory"
+	handlesLimitName       = "runtime.Limits.Handles, wasitls run --max-handles"
+	nestedLimitName        = "runtime.Limits.NestedCalls, wasitls run --max-nested-calls"
+	tablesLimitName        = "runtime.Limits.TableEntries, wasitls run --max-table-entries"
+	coreInstancesLimitName = "runtime.Limits.CoreInstances, wasitls run --max-core-instances"
+	stackLimitName         = "runtime.Limits.Stack, wasitls run --max-stack"
 )
 
 // withDefaults returns l with every zero field set to its default.
@@ -150,6 +163,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.TableEntries <= 0 {
 		l.TableEntries = stopcheck.DefaultTableEntries
+	}
+	if l.CoreInstances <= 0 {
+		l.CoreInstances = component.DefaultCoreInstances
 	}
 	if l.Stack <= 0 {
 		l.Stack = stopcheck.DefaultStackBytes
@@ -188,6 +204,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.TableEntries > 0 {
 		l.TableEntries = o.TableEntries
+	}
+	if o.CoreInstances > 0 {
+		l.CoreInstances = o.CoreInstances
 	}
 	if o.Stack > 0 {
 		l.Stack = o.Stack

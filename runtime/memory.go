@@ -17,7 +17,13 @@ import (
 // is one reservation of address space, made accessible as the guest grows,
 // so growing never copies, nothing is on the Go heap, and the host's
 // resident memory is what the guest touched. The budget holds the guest's
-// memories together to Limits.MemoryPages (a component may have several).
+// memories together to Limits.MemoryPages as they grow (a component may
+// have several). It allows the first allocation of a memory, its declared
+// minimum, whatever it holds already (wazero cannot fail it): what the
+// memories start with is bounded before they are made, by checkMemory for
+// a core module and, for a component, by its instantiation, which counts
+// the minimums of its core instances' memories together
+// (component.Options.InitialMemory).
 //
 // On Linux a memory is an anonymous mapping reserved up front
 // (address space only, MAP_NORESERVE); on other systems, or when the

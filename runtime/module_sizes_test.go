@@ -179,13 +179,7 @@ func TestComponentTableEntries(t *testing.T) {
 	ctx := context.Background()
 	for _, stop := range []bool{false, true} {
 		for _, n := range []int{2, 3} {
-			// n core instances of the module, without arguments.
-			insts := make([][]byte, n)
-			for i := range insts {
-				insts[i] = []byte{0x00, 0x00, 0x00}
-			}
-			c, err := component.Parse(wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00},
-				wasmbin.Section(1, unbounded), wasmbin.Section(2, wasmbin.Vec(insts))))
+			c, err := component.Parse(wasmbin.CoreInstances(unbounded, n))
 			if err != nil {
 				t.Fatal(err)
 			}
