@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
@@ -170,24 +173,35 @@ func TestHostileStartReentry(t *testing.T) {
 	}
 }
 
+// reallocModule is a core module of a memory of two pages and a realloc
+// that returns ret.
+func reallocModule(ret int32) []byte {
+	var m wasmbin.Module
+	m.Memory(2, -1)
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	m.Export("realloc", wasmbin.ExportFunc, m.Func(m.Type([]byte{wasmbin.I32, wasmbin.I32, wasmbin.I32, wasmbin.I32}, []byte{wasmbin.I32}), nil,
+		wasmbin.I32Const(ret)))
+	return m.Bytes()
+}
+
+// peekModule is a core module of a memory of one page and a function
+// name of params returning the byte at its first.
+func peekModule(name string, params []byte) []byte {
+	var m wasmbin.Module
+	m.Memory(1, -1)
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	m.Export(name, wasmbin.ExportFunc, m.Func(m.Type(params, []byte{wasmbin.I32}), nil, []byte{0x20, 0x00, 0x2d, 0x00, 0x00}))
+	return m.Bytes()
+}
+
 // splitRealloc exports "f", func(s: string) -> u32, lifted from a core
 // function of one instance with that instance's memory (one page) and
-// the realloc of another (two pages), which returns ret.
+// the realloc of another (two pages), which returns ret; f returns the
+// first byte of the string it was given.
 func splitRealloc(ret int32) []byte {
-	var x wasmbin.Module
-	x.Memory(2, -1)
-	x.Export("memory", wasmbin.ExportMemory, 0)
-	x.Export("realloc", wasmbin.ExportFunc, x.Func(x.Type([]byte{wasmbin.I32, wasmbin.I32, wasmbin.I32, wasmbin.I32}, []byte{wasmbin.I32}), nil,
-		wasmbin.I32Const(ret)))
-	var y wasmbin.Module
-	y.Memory(1, -1)
-	y.Export("memory", wasmbin.ExportMemory, 0)
-	// f returns the first byte of the string it was given.
-	y.Export("f", wasmbin.ExportFunc, y.Func(y.Type([]byte{wasmbin.I32, wasmbin.I32}, []byte{wasmbin.I32}), nil,
-		[]byte{0x20, 0x00, 0x2d, 0x00, 0x00}))
 	return comp(
-		section(secCoreModule, x.Bytes()),
-		section(secCoreModule, y.Bytes()),
+		section(secCoreModule, reallocModule(ret)),
+		section(secCoreModule, peekModule("f", []byte{wasmbin.I32, wasmbin.I32})),
 		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()), cat([]byte{0x00}, u32(1), vec()))),
 		section(secAlias, vec(
 			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("f")),
@@ -219,4 +233,276 @@ func TestHostileSplitRealloc(t *testing.T) {
 	if v, err := f.Call(ctx, "hello"); err == nil || !strings.Contains(err.Error(), "out-of-bounds") {
 		t.Fatalf("Call = %v, %v, want an out-of-bounds error", v, err)
 	}
+}
+
+// dropLinker serves test:x/y's [resource-drop]r as the generated glue
+// does, with the resource type typ; every other import traps.
+type dropLinker struct{ typ *cabi.ResourceType }
+
+func (l dropLinker) Resolve(module, name string, params, results []api.ValueType) (cabi.HostFunc, error) {
+	if module != "test:x/y" || name != "[resource-drop]r" {
+		return trapLinker{}.Resolve(module, name, params, results)
+	}
+	fn := func(ctx context.Context, mod api.Module, stack []uint64) {
+		c := cabi.Begin(ctx, mod, module+"#"+name)
+		defer c.End()
+		c.Drop(uint32(stack[0]), l.typ)
+	}
+	return cabi.HostFunc{Name: name, Fn: fn, Params: params, Results: results}, nil
+}
+
+// twoNested is a component importing test:x/y's resource r and
+// instantiating two nested components with it: A exports "keep",
+// func(h: own<r>), which keeps the handle; B exports "drop", func(h: u32),
+// which drops handle h with its own resource.drop of r.
+func twoNested() []byte {
+	importR := section(secImport, vec(cat([]byte{0x00}, name("r"), []byte{0x03, 0x01})))
+	var ma wasmbin.Module
+	ma.Export("k", wasmbin.ExportFunc, ma.Func(ma.Type([]byte{wasmbin.I32}, nil), nil, nil))
+	a := comp(
+		importR,
+		section(secType, vec([]byte{0x69, 0x00}, cat([]byte{0x40}, vec(cat(name("h"), vidx(1))), []byte{0x01, 0x00}))),
+		section(secCoreModule, ma.Bytes()),
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))),
+		section(secAlias, vec(cat([]byte{0x00, 0x00, 0x01}, u32(0), name("k")))),
+		section(secCanon, vec(cat([]byte{0x00, 0x00}, u32(0), vec(), u32(2)))),
+		section(secExport, vec(cat([]byte{0x00}, name("keep"), []byte{0x01}, u32(0), []byte{0x00}))),
+	)
+	var mb wasmbin.Module
+	drop := mb.ImportFunc("x", "drop", mb.Type([]byte{wasmbin.I32}, nil))
+	mb.Export("d", wasmbin.ExportFunc, mb.Func(mb.Type([]byte{wasmbin.I32}, nil), nil, cat([]byte{0x20, 0x00, 0x10}, u32(uint32(drop)))))
+	b := comp(
+		importR,
+		section(secCanon, vec(cat([]byte{0x03}, u32(0)))),
+		section(secCoreModule, mb.Bytes()),
+		section(secCoreInstance, vec(
+			cat([]byte{0x01}, vec(cat(name("drop"), []byte{0x00}, u32(0)))),
+			cat([]byte{0x00}, u32(0), vec(cat(name("x"), []byte{0x12}, u32(0)))),
+		)),
+		section(secAlias, vec(cat([]byte{0x00, 0x00, 0x01}, u32(1), name("d")))),
+		section(secType, vec(cat([]byte{0x40}, vec(cat(name("h"), []byte{0x79})), []byte{0x01, 0x00}))),
+		section(secCanon, vec(cat([]byte{0x00, 0x00}, u32(1), vec(), u32(1)))),
+		section(secExport, vec(cat([]byte{0x00}, name("drop"), []byte{0x01}, u32(0), []byte{0x00}))),
+	)
+	argR := vec(cat(name("r"), []byte{0x03}, u32(1)))
+	return comp(
+		section(secType, vec(cat([]byte{0x42}, vec(cat([]byte{0x04, 0x00}, name("r"), []byte{0x03, 0x01}))))),
+		section(secImport, vec(cat([]byte{0x00}, name("test:x/y"), []byte{0x05}, u32(0)))),
+		section(secAlias, vec(cat([]byte{0x03, 0x00}, u32(0), name("r")))), // type 1
+		section(secComponent, a),
+		section(secComponent, b),
+		section(secInstance, vec(cat([]byte{0x00}, u32(0), argR), cat([]byte{0x00}, u32(1), argR))),
+		section(secAlias, vec(
+			cat([]byte{0x01, 0x00}, u32(1), name("keep")),
+			cat([]byte{0x01, 0x00}, u32(2), name("drop")),
+		)),
+		section(secExport, vec(
+			cat([]byte{0x00}, name("keep"), []byte{0x01}, u32(0), []byte{0x00}),
+			cat([]byte{0x00}, name("drop"), []byte{0x01}, u32(1), []byte{0x00}),
+		)),
+	)
+}
+
+// TestHostileNestedHandles checks what one nested component instance can
+// do with a host resource another holds. Nested instances share one
+// handle table here (the Component Model gives each its own), so B's
+// resource.drop reaches the handle A keeps: the host resource is then
+// dropped once, B's second drop of it traps, and closing the instance
+// does not drop it again.
+func TestHostileNestedHandles(t *testing.T) {
+	ctx := context.Background()
+	typ := cabi.NewResourceType("test:x/y.r")
+	inst, err := instantiate(t, twoNested(), dropLinker{typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := inst.Func("keep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop, err := inst.Func("drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	drops := 0
+	if _, err := keep.Call(ctx, HostResource{Type: typ, Value: dropCounter{&drops}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := inst.ci.Table().Len(); n != 1 {
+		t.Fatalf("A holds %d handles, want 1", n)
+	}
+	_, err = drop.Call(ctx, uint32(1))
+	t.Logf("B's drop of A's handle 1: %v", err)
+	if err == nil {
+		if drops != 1 {
+			t.Fatalf("after B's drop the host resource was dropped %d times, want once", drops)
+		}
+		if _, err := drop.Call(ctx, uint32(1)); err == nil || !strings.Contains(err.Error(), "[resource-drop]r") {
+			t.Fatalf("B's second drop = %v, want a trap naming the drop", err)
+		}
+	}
+	inst.Close(ctx)
+	if drops != 1 {
+		t.Fatalf("the host resource was dropped %d times, want once", drops)
+	}
+}
+
+// getLinker serves test:x/y's get, func() -> string, returning "hi" as
+// the generated glue does; every other import traps.
+type getLinker struct{}
+
+func (getLinker) Resolve(module, name string, params, results []api.ValueType) (cabi.HostFunc, error) {
+	if module != "test:x/y" || name != "get" {
+		return trapLinker{}.Resolve(module, name, params, results)
+	}
+	fn := func(ctx context.Context, mod api.Module, stack []uint64) {
+		c := cabi.Begin(ctx, mod, module+"#"+name)
+		defer c.End()
+		c.PutString(uint32(stack[0]), "hi")
+	}
+	return cabi.HostFunc{Name: name, Fn: fn, Params: params, Results: results}, nil
+}
+
+// splitLower is a component lowering test:x/y's get into core module X,
+// which has no memory, with the memory of core instance Y (one page) and
+// the realloc of core instance R (two pages; it returns ret). It exports
+// "call", X's function calling get with its return area at 8, and "peek",
+// func(a: u32) -> u32, the byte at a in Y's memory.
+func splitLower(ret int32) []byte {
+	var x wasmbin.Module
+	get := x.ImportFunc("y", "get", x.Type([]byte{wasmbin.I32}, nil))
+	x.Export("call", wasmbin.ExportFunc, x.Func(x.Type(nil, []byte{wasmbin.I32}), nil,
+		cat(wasmbin.I32Const(8), []byte{0x10}, u32(uint32(get)), wasmbin.I32Const(0))))
+	getType := cat([]byte{0x42}, vec(
+		[]byte{0x01, 0x40, 0x00, 0x00, 0x73},                       // type 0: func() -> string
+		cat([]byte{0x04, 0x00}, name("get"), []byte{0x01}, u32(0)), // export get: func type 0
+	))
+	return comp(
+		section(secType, vec(getType)),
+		section(secImport, vec(cat([]byte{0x00}, name("test:x/y"), []byte{0x05}, u32(0)))),
+		section(secAlias, vec(cat([]byte{0x01, 0x00}, u32(0), name("get")))), // func 0
+		section(secCoreModule, reallocModule(ret)),
+		section(secCoreModule, peekModule("peek", []byte{wasmbin.I32})),
+		section(secCoreModule, x.Bytes()),
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()), cat([]byte{0x00}, u32(1), vec()))),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(0), name("realloc")), // core func 0
+			cat([]byte{0x00, 0x02, 0x01}, u32(1), name("memory")),  // memory 0
+		)),
+		section(secCanon, vec(cat([]byte{0x01, 0x00}, u32(0), vec(cat([]byte{0x03}, u32(0)), cat([]byte{0x04}, u32(0)))))), // core func 1
+		section(secCoreInstance, vec(
+			cat([]byte{0x01}, vec(cat(name("get"), []byte{0x00}, u32(1)))),
+			cat([]byte{0x00}, u32(2), vec(cat(name("y"), []byte{0x12}, u32(2)))),
+		)),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(3), name("call")), // core func 2
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("peek")), // core func 3
+		)),
+		section(secType, vec([]byte{0x40, 0x00, 0x00, 0x79}, cat([]byte{0x40}, vec(cat(name("a"), []byte{0x79})), []byte{0x00, 0x79}))),
+		section(secCanon, vec(
+			cat([]byte{0x00, 0x00}, u32(2), vec(), u32(1)), // func 1
+			cat([]byte{0x00, 0x00}, u32(3), vec(), u32(2)), // func 2
+		)),
+		section(secExport, vec(
+			cat([]byte{0x00}, name("call"), []byte{0x01}, u32(1), []byte{0x00}),
+			cat([]byte{0x00}, name("peek"), []byte{0x01}, u32(2), []byte{0x00}),
+		)),
+	)
+}
+
+// TestHostileSplitLower checks a host function lowered with the memory
+// of another core instance than the caller's and the realloc of a third:
+// the host writes its string result and the return area into the memory
+// option, at the realloc's pointer checked against that memory (a pointer
+// valid only in the realloc's own, larger memory traps).
+func TestHostileSplitLower(t *testing.T) {
+	ctx := context.Background()
+	call := func(inst *Instance, name string, args ...any) (any, error) {
+		f, err := inst.Func(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Call(ctx, args...)
+	}
+	inst, err := instantiate(t, splitLower(16), getLinker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(inst, "call"); err != nil {
+		t.Fatal(err)
+	}
+	for a, want := range map[uint32]uint32{8: 16, 12: 2, 16: 'h', 17: 'i'} {
+		if v, err := call(inst, "peek", a); err != nil || v != want {
+			t.Fatalf("byte %d of the memory option = %v, %v, want %d", a, v, err, want)
+		}
+	}
+	inst.Close(ctx)
+
+	inst, err = instantiate(t, splitLower(0x18000), getLinker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	if v, err := call(inst, "call"); err == nil || !strings.Contains(err.Error(), "bad pointer 0x18000") {
+		t.Fatalf("call = %v, %v, want a trap naming the bad pointer", v, err)
+	}
+}
+
+// dtorBuiltin is a component whose resource#1's destructor is the
+// resource.drop of resource#0, a canonical built-in not yet instantiated
+// when the type is defined. It exports "f", func(again: u32) -> u32: a
+// handle of resource#0 (rep 5) becomes the rep of a handle of resource#1,
+// which is dropped (its destructor drops the first); then, if again is
+// set, the first is dropped once more.
+func dtorBuiltin() []byte {
+	var m wasmbin.Module
+	ii := m.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32})
+	i := m.Type([]byte{wasmbin.I32}, nil)
+	new0 := m.ImportFunc("x", "new0", ii)
+	new1 := m.ImportFunc("x", "new1", ii)
+	drop0 := m.ImportFunc("x", "drop0", i)
+	drop1 := m.ImportFunc("x", "drop1", i)
+	call := func(f int) []byte { return cat([]byte{0x10}, u32(uint32(f))) }
+	m.Export("f", wasmbin.ExportFunc, m.Func(ii, []byte{0x01, 0x01, 0x7f}, cat(
+		wasmbin.I32Const(5), call(new0), []byte{0x21, 0x01}, // local 1 = new0(5)
+		[]byte{0x20, 0x01}, call(new1), call(drop1), // drop1(new1(local 1))
+		[]byte{0x20, 0x00, 0x04, 0x40, 0x20, 0x01}, call(drop0), []byte{0x0b}, // if again: drop0(local 1)
+		wasmbin.I32Const(0),
+	)))
+	exp := func(n string, f uint32) []byte { return cat(name(n), []byte{0x00}, u32(f)) }
+	return comp(
+		section(secType, vec(resourceI32(-1))),
+		section(secCanon, vec(cat([]byte{0x03}, u32(0)))), // core func 0: drop0
+		section(secType, vec(resourceI32(0))),
+		section(secCanon, vec(cat([]byte{0x02}, u32(0)), cat([]byte{0x02}, u32(1)), cat([]byte{0x03}, u32(1)))), // core funcs 1-3
+		section(secCoreModule, m.Bytes()),
+		section(secCoreInstance, vec(
+			cat([]byte{0x01}, vec(exp("new0", 1), exp("new1", 2), exp("drop0", 0), exp("drop1", 3))),
+			cat([]byte{0x00}, u32(0), vec(cat(name("x"), []byte{0x12}, u32(0)))),
+		)),
+		section(secAlias, vec(cat([]byte{0x00, 0x00, 0x01}, u32(1), name("f")))), // core func 4
+		section(secType, vec(cat([]byte{0x40}, vec(cat(name("again"), []byte{0x79})), []byte{0x00, 0x79}))),
+		section(secCanon, vec(cat([]byte{0x00, 0x00}, u32(4), vec(), u32(2)))),
+		section(secExport, vec(cat([]byte{0x00}, name("f"), []byte{0x01}, u32(0), []byte{0x00}))),
+	)
+}
+
+// TestHostileDtorBuiltin checks a destructor that is a canonical
+// built-in not yet instantiated when its resource type is defined (the
+// resource.drop of another resource): it is bound in order, runs nested
+// in the drop that called it, leaves no handle behind, and a second drop
+// of what it dropped traps.
+func TestHostileDtorBuiltin(t *testing.T) {
+	ctx := context.Background()
+	inst, f := exportF(t, dtorBuiltin())
+	if v, err := f.Call(ctx, uint32(0)); err != nil || v != uint32(0) {
+		t.Fatalf("Call = %v, %v", v, err)
+	}
+	if n := inst.ci.Table().Len(); n != 0 {
+		t.Fatalf("%d handles left in the table, want none", n)
+	}
+	if v, err := f.Call(ctx, uint32(1)); err == nil || !strings.Contains(err.Error(), "[resource-drop]resource#0") {
+		t.Fatalf("a second drop = %v, %v, want a trap naming resource#0's drop", v, err)
+	}
+	inst.Close(ctx)
 }
