@@ -66,6 +66,27 @@ func TestHostileResourceOwner(t *testing.T) {
 			}
 		})
 	}
+	// The other way round: the parent aliases a resource type a nested
+	// component defines and exports.
+	for _, op := range []byte{0x02, 0x04} {
+		b := comp(
+			section(secComponent, comp(
+				section(secType, vec(resourceI32(-1))),
+				section(secExport, vec(cat([]byte{0x00}, name("r"), []byte{0x03}, u32(0), []byte{0x00}))),
+			)),
+			section(secInstance, vec(cat([]byte{0x00}, u32(0), vec()))),
+			section(secAlias, vec(cat([]byte{0x03, 0x00}, u32(0), name("r")))),
+			section(secCanon, vec(cat([]byte{op}, u32(0)))),
+		)
+		inst, err := instantiate(t, b, trapLinker{})
+		if err == nil {
+			inst.Close(context.Background())
+			t.Fatalf("canon %#x of a nested component's resource type accepted", op)
+		}
+		if !strings.Contains(err.Error(), "defined by another component") {
+			t.Fatalf("canon %#x of a nested component's resource type: %v, want it defined by another component", op, err)
+		}
+	}
 	// resource.drop of a handle of the parent's type stays allowed: an
 	// own<R> may be passed to a component that did not define R.
 	b := comp(
