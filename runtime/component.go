@@ -76,7 +76,7 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &ComponentInstance{Guest: g, ctx: ctx, cancel: cancel}
 	opts := component.Options{Rewrite: g.limits.RewriteOptions(), CoreInstances: g.limits.CoreInstances,
-		InitialMemory: uint64(g.limits.MemoryPages) << 16}
+		InitialMemory: uint64(g.limits.MemoryPages) << 16, CoreInstancesName: coreInstancesLimitName, InitialMemoryName: memoryLimitName}
 	if rt.cfg.StopFlag {
 		// Every core module with the stop global, armed before any
 		// runs (their start functions run during the instantiation).
@@ -91,12 +91,6 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a component that failed to instantiate
-		switch {
-		case errors.Is(err, component.ErrCoreInstances):
-			err = fmt.Errorf("%w (%s)", err, coreInstancesLimitName)
-		case errors.Is(err, component.ErrInitialMemory):
-			err = fmt.Errorf("%w (%s)", err, memoryLimitName)
-		}
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	inst.comp = comp

@@ -38,35 +38,54 @@ const (
 
 // ErrCoreInstances and ErrInitialMemory are wrapped by the errors of an
 // instantiation refused past Options.CoreInstances and
-// Options.InitialMemory, for the embedder to name its own settings.
+// Options.InitialMemory.
 var (
 	ErrCoreInstances = errors.New("too many core instances")
 	ErrInitialMemory = errors.New("too much initial memory")
 )
 
+// A limitError is an instantiation refused past a limit: msg, which
+// names it, wrapping the limit's error.
+type limitError struct {
+	msg   string
+	limit error
+}
+
+func (e *limitError) Error() string { return e.msg }
+func (e *limitError) Unwrap() error { return e.limit }
+
 // coreInstancesLimit returns the most core instances the instantiation
 // makes.
 func (st *state) coreInstancesLimit() int {
-	if st.maxCoreInstances <= 0 {
+	if st.limits.CoreInstances <= 0 {
 		return DefaultCoreInstances
 	}
-	return st.maxCoreInstances
+	return st.limits.CoreInstances
 }
 
 // initialMemoryLimit returns the most bytes the memories of the
 // instantiation's core instances take together when instantiated.
 func (st *state) initialMemoryLimit() uint64 {
-	if st.maxInitialMemory == 0 {
+	if st.limits.InitialMemory == 0 {
 		return DefaultInitialMemory
 	}
-	return st.maxInitialMemory
+	return st.limits.InitialMemory
+}
+
+// limitName returns name, or field when it is empty.
+func limitName(name, field string) string {
+	if name == "" {
+		return field
+	}
+	return name
 }
 
 // countCoreInstance counts one more core instance, refusing it past
 // Options.CoreInstances.
 func (st *state) countCoreInstance() error {
 	if st.coreInstances++; st.coreInstances > st.coreInstancesLimit() {
-		return fmt.Errorf("%w: more than %d core instances (component.Options.CoreInstances)", ErrCoreInstances, st.coreInstancesLimit())
+		return &limitError{fmt.Sprintf("more than %d core instances (%s)", st.coreInstancesLimit(),
+			limitName(st.limits.CoreInstancesName, "component.Options.CoreInstances")), ErrCoreInstances}
 	}
 	return nil
 }
@@ -76,8 +95,8 @@ func (st *state) countCoreInstance() error {
 func (st *state) countMemory(b []byte) error {
 	st.initialMemory += initialMemory(b)
 	if st.initialMemory > st.initialMemoryLimit() {
-		return fmt.Errorf("%w: the memories of the component's core instances take %d bytes together when instantiated, more than the %d the host allows (component.Options.InitialMemory)",
-			ErrInitialMemory, st.initialMemory, st.initialMemoryLimit())
+		return &limitError{fmt.Sprintf("the memories of the component's core instances take %d bytes together when instantiated, more than the %d the host allows (%s)",
+			st.initialMemory, st.initialMemoryLimit(), limitName(st.limits.InitialMemoryName, "component.Options.InitialMemory")), ErrInitialMemory}
 	}
 	return nil
 }

@@ -51,10 +51,9 @@ type state struct {
 
 	measures map[rtype]typeMeasure // of the composite types resolved (typesize.go)
 
-	coreInstances, definitions int    // made and run so far (budget.go)
-	initialMemory              uint64 // bytes of the core instances' memories
-	maxCoreInstances           int    // Options.CoreInstances
-	maxInitialMemory           uint64 // Options.InitialMemory
+	coreInstances, definitions int     // made and run so far (budget.go)
+	initialMemory              uint64  // bytes of the core instances' memories
+	limits                     Options // CoreInstances, InitialMemory and their names
 }
 
 // Instantiate instantiates c in r. Lowered imports are bound through
@@ -94,13 +93,18 @@ type Options struct {
 	// instantiation is refused with an error wrapping ErrInitialMemory,
 	// before the instance that would cross it is made.
 	InitialMemory uint64
+
+	// CoreInstancesName and InitialMemoryName are how the errors name
+	// CoreInstances and InitialMemory, for an embedder that sets them
+	// from its own settings; empty, they name the Options fields.
+	CoreInstancesName, InitialMemoryName string
 }
 
 // InstantiateWith is Instantiate, or InstantiateStop with o.Stop set, with
 // the core modules rewritten as o says.
 func InstantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, o Options) (*Instance, error) {
 	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: o.Stop, rewrite: o.Rewrite, compiled: map[*CoreModule]wazero.CompiledModule{},
-		tables: map[*CoreModule]uint64{}, maxCoreInstances: o.CoreInstances, maxInitialMemory: o.InitialMemory}
+		tables: map[*CoreModule]uint64{}, limits: o}
 	top := &scope{state: st, exports: &cinstance{}}
 	inst := &Instance{ci: ci, state: st}
 	if err := top.run(c); err != nil {
