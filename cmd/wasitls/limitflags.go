@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/component"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
@@ -17,7 +18,7 @@ import (
 // limitFlags adds the per-guest limits to "wasitls run" and returns a
 // function that reads them once the flags are parsed.
 func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
-	memory := fs.String("max-memory", "4GiB", "most linear `memory` the guest may grow to: bytes, or with a KiB, MiB or GiB suffix, a multiple of 64KiB, at most 4GiB (past it memory.grow fails)")
+	memory := fs.String("max-memory", "4GiB", "most linear `memory` the guest may grow to, a component's memories together: bytes, or with a KiB, MiB or GiB suffix, a multiple of 64KiB, at most 4GiB (past it memory.grow fails; a guest whose memories start with more is not instantiated)")
 	handles := fs.Int("max-handles", cabi.DefaultHandleLimit, "most resource `handles` the guest holds at once, every kind together (past it the host call traps)")
 	socks := fs.Int("max-sockets", sockets.DefaultSocketLimit, "most `sockets` the guest holds at once, TCP and UDP (past it create-tcp-socket and create-udp-socket fail with new-socket-limit, and accept on a listener, whose further clients wait in the kernel's backlog)")
 	files := fs.Int("max-files", filesystem.DefaultFileLimit, "most host `files` and directories the guest holds open through wasi:filesystem and wasi_snapshot_preview1 (past it open-at fails with insufficient-memory, path_open with EIO)")
@@ -28,6 +29,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	stack := fs.String("max-stack", "256MiB", "most call `stack` the guest's frames take, every level of nested calls together, as the stop flag weighs them: bytes, or with a KiB, MiB or GiB suffix (past it the call traps)")
 	nested := fs.Int("max-nested-calls", cabi.DefaultNestingLimit, "most `levels` calls into the guest nest inside its host calls: destructors run by drops that drop more resources (past it the drop traps)")
 	tables := fs.Int("max-table-entries", stopcheck.DefaultTableEntries, "most `entries` the tables of a core module hold together, 8 bytes of host memory each (past it table.grow returns -1; a module whose tables start with more is refused); the core instances of a component hold twice it together")
+	coreInstances := fs.Int("max-core-instances", component.DefaultCoreInstances, "most core module `instances` a component's instantiation makes, nested components' included (past it the component is not instantiated)")
 	return func() (runtime.Limits, error) {
 		pages, err := parseMemory(*memory)
 		if err != nil {
@@ -60,13 +62,16 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *tables < 1 || *tables > math.MaxUint32 {
 			return runtime.Limits{}, fmt.Errorf("--max-table-entries: want 1 to %d, got %d", uint64(math.MaxUint32), *tables)
 		}
+		if *coreInstances < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-core-instances: want at least 1, got %d", *coreInstances)
+		}
 		stackBytes, err := parseSize(*stack)
 		if err != nil || stackBytes < stopcheck.StackUnit || stackBytes > 64<<30 {
 			return runtime.Limits{}, fmt.Errorf("--max-stack: want a size between %d bytes and 64GiB, got %q", stopcheck.StackUnit, *stack)
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
 			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, NestedCalls: *nested,
-			TableEntries: *tables, Stack: stackBytes}, nil
+			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes}, nil
 	}
 }
 

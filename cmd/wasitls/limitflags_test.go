@@ -47,6 +47,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-lookups lookups`, `(default 64)`,
 		`-max-nested-calls levels`, `(default 1000)`,
 		`-max-table-entries entries`, `(default 10000000)`,
+		`-max-core-instances instances`, `(default 10000)`,
 		`-max-stack stack`, `(default "256MiB")`,
 		`-max-pending-handshakes handshakes`, `(default 1024)`,
 		`-max-identity-bytes bytes`, `(default 16777216)`,
@@ -116,5 +117,38 @@ func TestRunTableEntriesFlag(t *testing.T) {
 	code, _, stderr := runCLI(t, "--max-table-entries", "0", "x.wasm")
 	if code == 0 || !strings.Contains(stderr, "--max-table-entries: want 1 to") {
 		t.Errorf("--max-table-entries 0: code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRunComponentInstanceFlags: --max-core-instances and --max-memory
+// bound what a component's instantiation makes the host hold, nested
+// components' instances included: a component of 2^4 core instances, each
+// with a one-page memory, is refused one below either, naming the flag,
+// and instantiated at them.
+func TestRunComponentInstanceFlags(t *testing.T) {
+	var m wasmbin.Module
+	m.Memory(1, -1)
+	path := writeWasm(t, "instances.wasm", wasmbin.DoublingInstances(wasmbin.CoreInstances(m.Bytes(), 1), 4))
+	for _, tc := range []struct {
+		args []string
+		want string // in stderr; "" for an instantiation that succeeds
+	}{
+		{[]string{"--max-core-instances", "15"}, "more than 15 core instances (runtime.Limits.CoreInstances, wasitls run --max-core-instances)"},
+		{[]string{"--max-memory", "960KiB"}, "more than the 983040 the host allows (runtime.Limits.MemoryPages, wasitls run --max-memory)"},
+		{[]string{"--max-core-instances", "16", "--max-memory", "1MiB"}, ""},
+	} {
+		code, _, stderr := runCLI(t, append(tc.args, path)...)
+		if tc.want != "" && (code == 0 || !strings.Contains(stderr, tc.want)) {
+			t.Errorf("%v: code %d, stderr %q; want %q", tc.args, code, stderr, tc.want)
+		}
+		// The component has no wasi:cli/run export: instantiated, it
+		// fails there.
+		if tc.want == "" && (strings.Contains(stderr, "core instances") || strings.Contains(stderr, "host allows")) {
+			t.Errorf("%v: stderr %q, want the component instantiated", tc.args, stderr)
+		}
+	}
+	code, _, stderr := runCLI(t, "--max-core-instances", "0", "x.wasm")
+	if code == 0 || !strings.Contains(stderr, "--max-core-instances: want at least 1") {
+		t.Errorf("--max-core-instances 0: code %d, stderr %q", code, stderr)
 	}
 }
