@@ -57,8 +57,11 @@
 // call traps naming the limit, the WIT having no error case for it; past
 // the socket limit the guest gets new-socket-limit. Guest memory is one
 // reservation per guest, never copied on growth, so the host's resident
-// memory follows what the guest touches. Extensions add their own (the
-// wasi:tls host bounds pending handshakes).
+// memory follows what the guest touches. A component's instantiation is
+// refused past the core instances it may make ([Limits.CoreInstances],
+// 10,000) or once the memories they start with would pass the memory
+// limit together. Extensions add their own (the wasi:tls host bounds
+// pending handshakes).
 //
 // # Stopping guests
 //
