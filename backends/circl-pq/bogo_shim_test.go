@@ -20,6 +20,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
@@ -64,8 +65,12 @@ type errUnimplemented string
 
 func (e errUnimplemented) Error() string { return "unimplemented: " + string(e) }
 
-// A shimCredential is a certificate chain and key file pair.
-type shimCredential struct{ certFile, keyFile string }
+// A shimCredential is a certificate chain and key file pair, and the OCSP
+// response a server staples with it (-ocsp-response).
+type shimCredential struct {
+	certFile, keyFile string
+	ocsp              []byte
+}
 
 // shimFlags are the runner's flags the shim understands.
 type shimFlags struct {
@@ -123,6 +128,8 @@ type shimFlags struct {
 	expectNoPeerCert           bool
 	expectNoServerName         bool
 	expectCipher               int
+	defaultOCSP                []byte // -ocsp-response before any -new-x509-credential
+	expectOCSP                 []byte
 	identities                 []*backends.Identity // as configured, for expectCredential
 }
 
@@ -139,6 +146,7 @@ var (
 		"-key-shares": true, "-expect-selected-credential": true, "-cipher": true,
 		"-expect-peer-cert-file": true, "-expect-peer-verify-pref": true, "-expect-client-ca-list": true,
 		"-shim-initial-write": true, "-repeat-shim-initial-write": true, "-read-size": true, "-expect-cipher": true,
+		"-ocsp-response": true, "-expect-ocsp-response": true,
 	}
 	shimBoolFlags = map[string]bool{
 		"-ipv6": true, "-server": true, "-decline-alpn": true, "-reject-alpn": true, "-shim-writes-first": true,
@@ -152,7 +160,7 @@ var (
 		"-use-early-callback": true, "-fail-early-callback": true, "-fail-cert-callback": true,
 		"-server-preference": true, "-write-different-record-sizes": true, "-use-exporter-between-reads": true,
 		"-no-op-extra-handshake": true, "-handshake-twice": true, "-expect-no-peer-cert": true,
-		"-expect-no-server-name": true,
+		"-expect-no-server-name": true, "-enable-ocsp-stapling": true,
 	}
 )
 
@@ -249,6 +257,8 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			case "-server-preference":
 				// The engine always picks suites and groups in its own
 				// order.
+			case "-enable-ocsp-stapling":
+				// The engine's client always sends status_request.
 			case "-key-update-before-read":
 				f.keyUpdateBeforeRead = true
 			case "-no-key-shares":
@@ -382,6 +392,20 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 			}
 		case "-expect-cipher":
 			f.expectCipher, err = num()
+		case "-ocsp-response", "-expect-ocsp-response":
+			var b []byte
+			if b, err = base64.StdEncoding.DecodeString(v); err != nil {
+				err = fmt.Errorf("flag %s: %v", name, err)
+				break
+			}
+			switch {
+			case name == "-expect-ocsp-response":
+				f.expectOCSP = b
+			case f.newCredentials > 0:
+				f.credentials[len(f.credentials)-1].ocsp = b
+			default:
+				f.defaultOCSP = b
+			}
 		case "-expect-client-ca-list":
 			f.expectClientCAList = v
 		case "-expect-peer-cert-file":
@@ -410,6 +434,11 @@ func parseShimFlags(args []string) (*shimFlags, error) {
 		return nil, errUnimplemented(fmt.Sprintf("-min-version %#04x", f.minVersion))
 	case f.expectNoSession && f.server:
 		return nil, errUnimplemented("-expect-no-session on a server: the engine reports no session creation")
+	case f.defaultOCSP != nil && !f.legacyCredential:
+		return nil, errUnimplemented("-ocsp-response without a default credential")
+	}
+	if f.defaultOCSP != nil {
+		f.credentials[0].ocsp = f.defaultOCSP
 	}
 	for _, g := range f.curves {
 		if !isGroupSupported(g) {
@@ -523,6 +552,7 @@ func loadShimIdentities(f *shimFlags) ([]*backends.Identity, error) {
 		if err != nil {
 			return nil, errUnimplemented(fmt.Sprintf("identity: %v", err))
 		}
+		ident.OCSP = cred.ocsp
 		idents = append(idents, ident)
 	}
 	// BoringSSL prefers the credentials -new-x509-credential added, in
@@ -687,6 +717,11 @@ func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed boo
 			// the session's result stands.
 			if c.State().DidResume {
 				return nil
+			}
+			// BoringSSL's shim checks that the stapled response is
+			// there when its verify callback runs.
+			if f.expectOCSP != nil && len(c.State().OCSPResponse) == 0 {
+				return errors.New("OCSP response not available in the verify callback")
 			}
 			if roots != nil {
 				certs, err := parseChain(chain)
@@ -948,6 +983,8 @@ func checkShimState(f *shimFlags, c *Conn, resumed bool, st *shimSession) error 
 		return errors.New("unexpected HelloRetryRequest")
 	case f.expectServerName != "" && s.ServerName != f.expectServerName:
 		return fmt.Errorf("server name %q, want %q", s.ServerName, f.expectServerName)
+	case f.expectOCSP != nil && !bytes.Equal(s.OCSPResponse, f.expectOCSP):
+		return fmt.Errorf("OCSP response %x, want %x", s.OCSPResponse, f.expectOCSP)
 	}
 	return nil
 }
@@ -1048,7 +1085,7 @@ func TestBogoShim(t *testing.T) {
 			}
 			defer ln.Close()
 			runner := make(chan error, 1)
-			go func() { runner <- fakeBogoRunner(ln, server, tc.resume, p) }()
+			go func() { runner <- fakeBogoRunner(ln, server, tc.resume, p, nil) }()
 			_, port, _ := net.SplitHostPort(ln.Addr().String())
 			args := []string{"-bogo-mode", "-port", port, "-shim-id", "7", "-curves", strconv.Itoa(int(X25519)),
 				"-expect-curve-id", strconv.Itoa(int(X25519)), "-expect-version", strconv.Itoa(int(versionTLS13))}
@@ -1091,13 +1128,78 @@ func TestBogoShimVerifyFail(t *testing.T) {
 	}
 	defer ln.Close()
 	runner := make(chan error, 1)
-	go func() { runner <- fakeBogoRunner(ln, false, false, p) }()
+	go func() { runner <- fakeBogoRunner(ln, false, false, p, nil) }()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	if code := bogoShim([]string{"-bogo-mode", "-port", port, "-shim-id", "7", "-verify-peer", "-verify-fail"}); code != bogoExitFailed {
 		t.Errorf("shim exit status %d; want %d", code, bogoExitFailed)
 	}
 	if err := <-runner; err == nil || !strings.Contains(err.Error(), "handshake failure") {
 		t.Errorf("stand-in runner: %v; want the handshake_failure alert", err)
+	}
+}
+
+// TestBogoShimOCSP runs the shim's OCSP flags against the stand-in runner:
+// a server staples -ocsp-response, and a client checks the stapled
+// response against -expect-ocsp-response, on the resumed connection too,
+// and fails on any other.
+func TestBogoShimOCSP(t *testing.T) {
+	p := pki(t)
+	dir := t.TempDir()
+	certFile, keyFile := dir+"/cert.pem", dir+"/key.pem"
+	if err := os.WriteFile(certFile, p.p256.ChainPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, p.p256.KeyPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	staple := []byte("an OCSP response, DER in real life")
+	b64 := base64.StdEncoding.EncodeToString
+	for _, tc := range []struct {
+		name   string
+		server bool
+		args   []string
+		want   int
+	}{
+		{"server", true, []string{"-cert-file", certFile, "-key-file", keyFile, "-ocsp-response", b64(staple)}, bogoExitOK},
+		// BoringSSL's order: the response follows the default
+		// credential's files or precedes them.
+		{"server-flag-first", true, []string{"-ocsp-response", b64(staple), "-cert-file", certFile, "-key-file", keyFile}, bogoExitOK},
+		{"server-new-credential", true, []string{"-new-x509-credential", "-cert-file", certFile, "-key-file", keyFile, "-ocsp-response", b64(staple)}, bogoExitOK},
+		{"client", false, []string{"-enable-ocsp-stapling", "-expect-ocsp-response", b64(staple)}, bogoExitOK},
+		{"client-mismatch", false, []string{"-enable-ocsp-stapling", "-expect-ocsp-response", b64([]byte("another response"))}, bogoExitFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			runner := make(chan error, 1)
+			go func() {
+				// Closing the listener when the runner stops refuses the
+				// shim's next connection rather than leaving it waiting.
+				err := fakeBogoRunner(ln, tc.server, tc.want == bogoExitOK, p, staple)
+				ln.Close()
+				runner <- err
+			}()
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			args := []string{"-bogo-mode", "-port", port, "-shim-id", "7"}
+			if tc.server {
+				args = append(args, "-server")
+			}
+			if tc.want == bogoExitOK {
+				args = append(args, "-resume-count", "1")
+			}
+			if code := bogoShim(append(args, tc.args...)); code != tc.want {
+				t.Errorf("shim exit status %d; want %d", code, tc.want)
+			}
+			if err := <-runner; err != nil && tc.want == bogoExitOK {
+				t.Errorf("stand-in runner: %v", err)
+			}
+		})
+	}
+	if code := bogoShim([]string{"-port", "1", "-server", "-ocsp-response", b64(staple)}); code != bogoExitUnimplemented {
+		t.Errorf("-ocsp-response without a credential: exit status %d; want %d (unimplemented)", code, bogoExitUnimplemented)
 	}
 }
 
@@ -1119,11 +1221,13 @@ func TestBogoShimConnectionArgs(t *testing.T) {
 
 // fakeBogoRunner plays the runner's side of one test with crypto/tls: one
 // connection, and with resume a second one that must resume the first's
-// session.
-func fakeBogoRunner(ln net.Listener, shimIsServer, resume bool, p *testCerts) error {
+// session. A non-nil ocsp is the response the runner's server staples, or
+// the one its client must receive on every connection.
+func fakeBogoRunner(ln net.Listener, shimIsServer, resume bool, p *testCerts, ocsp []byte) error {
 	clientCfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13,
 		ClientSessionCache: tls.NewLRUClientSessionCache(4), ServerName: "a.test"}
 	serverCfg := p.goServerConfig(p.p256)
+	serverCfg.Certificates[0].OCSPStaple = ocsp
 	n := 1
 	if resume {
 		n = 2
@@ -1147,8 +1251,13 @@ func fakeBogoRunner(ln net.Listener, shimIsServer, resume bool, p *testCerts) er
 			tc = tls.Server(conn, serverCfg)
 		}
 		err = echoInverted(tc)
-		if err == nil && tc.ConnectionState().DidResume != (i > 0) {
-			err = fmt.Errorf("connection %d: DidResume %v", i, tc.ConnectionState().DidResume)
+		st := tc.ConnectionState()
+		switch {
+		case err != nil:
+		case st.DidResume != (i > 0):
+			err = fmt.Errorf("connection %d: DidResume %v", i, st.DidResume)
+		case shimIsServer && ocsp != nil && !bytes.Equal(st.OCSPResponse, ocsp):
+			err = fmt.Errorf("connection %d: OCSP response %q, want %q", i, st.OCSPResponse, ocsp)
 		}
 		conn.Close()
 		if err != nil {
