@@ -9,12 +9,17 @@ import (
 	"path/filepath"
 )
 
-// cguestSource is the C benchmark guest (cguest/cguest.c): raw
-// canonical-ABI imports of wasi:tls@0.2.0-draft and blocking host calls,
-// the host's floor.
-//
-//go:embed cguest/cguest.c
-var cguestSource []byte
+// The C benchmark guests, the host's floor: raw canonical-ABI imports and
+// blocking host calls. cguestSource (cguest/cguest.c) is the client, on
+// wasi:tls@0.2.0-draft; cserverSource (cguest/cserver.c) the server, on
+// wasi:tls/tls@0.2.0-pr104 and the project's extensions (the draft has no
+// server side).
+var (
+	//go:embed cguest/cguest.c
+	cguestSource []byte
+	//go:embed cguest/cserver.c
+	cserverSource []byte
+)
 
 // CToolsHint says what the C guest needs.
 const CToolsHint = "clang, wasm-ld and wasi-libc; install: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32"
@@ -30,10 +35,21 @@ func (e *MissingToolError) Error() string {
 // wasiSysroot is where Debian's wasi-libc installs its headers.
 const wasiSysroot = "/usr/include/wasm32-wasi/stdio.h"
 
-// buildCGuest compiles the C guest with clang and wasi-libc into a wasip1
-// module with a _start (a reactor with its own _start, see cguest.c). A
-// missing tool gives a *MissingToolError.
-func buildCGuest() ([]byte, error) {
+// buildCGuests compiles the C guest client and server (see buildC).
+func buildCGuests() (client, server []byte, err error) {
+	if client, err = buildC("cguest", cguestSource); err != nil {
+		return nil, nil, err
+	}
+	if server, err = buildC("cserver", cserverSource); err != nil {
+		return nil, nil, err
+	}
+	return client, server, nil
+}
+
+// buildC compiles the C source of the guest name with clang and wasi-libc
+// into a wasip1 module with a _start (a reactor with its own _start, see
+// cguest.c). A missing tool gives a *MissingToolError.
+func buildC(name string, source []byte) ([]byte, error) {
 	clang, err := exec.LookPath("clang")
 	if err != nil {
 		return nil, &MissingToolError{Tool: "clang"}
@@ -44,20 +60,20 @@ func buildCGuest() ([]byte, error) {
 	if _, err := os.Stat(wasiSysroot); err != nil {
 		return nil, &MissingToolError{Tool: "wasi-libc"}
 	}
-	dir, err := os.MkdirTemp("", "cguest")
+	dir, err := os.MkdirTemp("", name)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	src, out := filepath.Join(dir, "cguest.c"), filepath.Join(dir, "cguest.wasm")
-	if err := os.WriteFile(src, cguestSource, 0o644); err != nil {
+	src, out := filepath.Join(dir, name+".c"), filepath.Join(dir, name+".wasm")
+	if err := os.WriteFile(src, source, 0o644); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(clang, "--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Werror", "-o", out, src)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("bench: building the C guest: %v\n%s", err, log.String())
+		return nil, fmt.Errorf("bench: building the C guest %s: %v\n%s", name, err, log.String())
 	}
 	return os.ReadFile(out)
 }

@@ -46,10 +46,10 @@ type env struct {
 	guestEnv []string // KEY, CHAIN, CA for the guest
 
 	wasm []byte
-	// cwasm is the C guest, nil when it could not be built for want of
-	// a tool (cErr says which).
-	cwasm []byte
-	cErr  error
+	// cwasm and cserver are the C guest's client and server, nil when
+	// they could not be built for want of a tool (cErr says which).
+	cwasm, cserver []byte
+	cErr           error
 	// ccomp is the C guest built as a component (its world embedded,
 	// `jco new` with the preview1 command adapter), nil unless the caller
 	// built it: building it needs Node.js and jco.
@@ -74,6 +74,10 @@ type hostRuntime struct {
 	r        wazero.Runtime
 	rt       *runtime.Runtime
 	compiled wazero.CompiledModule
+	// cserver is the C guest's server, compiled beside the Go guest (it
+	// runs on the same host configuration as the Go guest's server); nil
+	// in the C client's runtimes and without the C guest.
+	cserver wazero.CompiledModule
 }
 
 func newEnv() (*env, error) {
@@ -91,14 +95,14 @@ func newEnv() (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w (run from the wasitls source tree)", err)
 	}
-	cwasm, cErr := buildCGuest()
+	cwasm, cserver, cErr := buildCGuests()
 	if _, missing := cErr.(*MissingToolError); cErr != nil && !missing {
 		return nil, cErr
 	}
 	return &env{
 		ca: ca, leaf: leaf, roots: ca.Pool(), cert: leaf.TLSCertificate(),
 		guestEnv: []string{"KEY=" + string(leaf.KeyPEM()), "CHAIN=" + string(leaf.ChainPEM()), "CA=" + string(ca.CertPEM())},
-		wasm:     wasm, cwasm: cwasm, cErr: cErr,
+		wasm:     wasm, cwasm: cwasm, cserver: cserver, cErr: cErr,
 		cache:    wazero.NewCompilationCache(),
 		runtimes: map[string]*hostRuntime{},
 
@@ -179,6 +183,12 @@ func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error
 		return nil, err
 	}
 	h := &hostRuntime{r: r, rt: rt, compiled: compiled}
+	if group == 0 && e.cserver != nil {
+		if h.cserver, err = compile(ctx, e.cserver); err != nil {
+			r.Close(ctx)
+			return nil, err
+		}
+	}
 	e.runtimes[key] = h
 	return h, nil
 }
@@ -232,10 +242,28 @@ func (e *env) startCGuest(s subject, group tls.CurveID, args ...string) (*guest,
 	return e.start(h, "cguest", args)
 }
 
+// startCServer runs the C guest's server with args on backend's runtime,
+// the Go guest's.
+func (e *env) startCServer(backend string, args ...string) (*guest, error) {
+	if e.cserver == nil {
+		return nil, e.cErr
+	}
+	h, err := e.runtime(backend)
+	if err != nil {
+		return nil, err
+	}
+	return e.startModule(h, h.cserver, "cserver", args)
+}
+
 func (e *env) start(h *hostRuntime, argv0 string, args []string) (*guest, error) {
+	return e.startModule(h, h.compiled, argv0, args)
+}
+
+// startModule runs module m of h's runtime.
+func (e *env) startModule(h *hostRuntime, m wazero.CompiledModule, argv0 string, args []string) (*guest, error) {
 	return e.run(argv0, args, func(ctx context.Context, cfg runtime.ModuleConfig, g *guest) error {
 		cfg.Started = g.inst.Store
-		_, err := h.rt.Instantiate(ctx, h.compiled, cfg)
+		_, err := h.rt.Instantiate(ctx, m, cfg)
 		return err
 	})
 }

@@ -256,15 +256,15 @@ func (s *suite) progress(format string, args ...any) {
 }
 
 // subjects lists native, each backend through wasi:tls, crypto/tls
-// inside the guest, and with withC the C guest on each backend (when it
-// was built).
-func (s *suite) subjects(withC bool) []subject {
+// inside the guest, and the C guest on each backend (when it was built:
+// its client, or its server in the server rows).
+func (s *suite) subjects() []subject {
 	out := []subject{nativeSubject()}
 	for _, b := range s.opts.Backends {
 		out = append(out, wasiSubject(b))
 	}
 	out = append(out, inGuestSubject(s.defaultBackend()))
-	if withC && s.env.cwasm != nil {
+	if s.env.cwasm != nil {
 		for _, b := range s.opts.Backends {
 			out = append(out, cSubject(b))
 		}
@@ -349,7 +349,7 @@ func (s *suite) openSessions(subs []subject) ([]*session, func(), error) {
 }
 
 func (s *suite) bulk() error {
-	subs := s.subjects(true)
+	subs := s.subjects()
 	size := func(sub subject) int64 {
 		if sub.impl == implGo {
 			return s.opts.InGuestBytes
@@ -416,7 +416,7 @@ func (s *suite) handshakes() error {
 	}
 	for _, group := range s.opts.Groups {
 		for _, side := range []string{"client", "server"} {
-			subs := s.subjects(side == "client")
+			subs := s.subjects()
 			// The first round's target, stricter than the later 0.8x.
 			t := &Table{
 				Title:       fmt.Sprintf("full TLS 1.3 handshakes, %s, ECDSA P-256, subject as %s against native %s, %s", group, side, map[string]string{"client": "server", "server": "clients"}[side], s.where()),
@@ -481,7 +481,7 @@ func (s *suite) echo() error {
 			t.CMin[cSubject(b).name] = 0.6
 		}
 	}
-	subs := s.subjects(true)
+	subs := s.subjects()
 	s.progress("echo: %d round trips per subject, %s", s.opts.Echoes, s.where())
 	sessions, closeAll, err := s.openSessions(subs)
 	if err != nil {
