@@ -45,7 +45,7 @@ import (
 // median time per operation with the range of the rounds, and the median
 // of the rounds' speed ratios against the first subject, with their range.
 var (
-	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, c-BACKEND, in-guest; several, comma-separated, take turns")
+	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
 	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")

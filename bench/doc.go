@@ -36,8 +36,10 @@
 //
 // Guests are the package in testdata/benchguest, built for GOOS=wasip1 with
 // the go command (so the module's source tree must be at hand), and the C
-// guest in cguest (raw wasi:tls@0.2.0-draft imports, blocking host calls:
-// the host's floor), built with clang and wasi-libc when they are
+// guest in cguest (raw canonical-ABI imports, blocking host calls: the
+// host's floor; its client on wasi:tls@0.2.0-draft, its server, which
+// serves one connection at a time, on wasi:tls/tls@0.2.0-pr104 and the
+// project's extensions), built with clang and wasi-libc when they are
 // installed (its rows are skipped, and the report says so, when not); both
 // run under package runtime with the wasi:tls host (runtime/tlshost) on
 // each backend. [Run] runs the scenarios [Options] select and returns a
