@@ -61,9 +61,19 @@
 // branches to the function's label land inside it, and the give-back
 // follows that block's end, and comes before each return, return_call
 // and return_call_indirect. A function of several results needs a type
-// [] -> those results in the module to wrap its body (a block type); one
-// without is refused, as is a branch to a label past the function's
-// (invalid, and the wrapping block would make it valid).
+// [] -> those results to wrap its body (a block type): the first of the
+// module's, or one appended to its type section (after its own types, so
+// that no index moves; a type index at or past the first appended is
+// refused wherever the module names one, as an invalid module that the
+// appended type would make valid). A branch to a label past the
+// function's is refused too (invalid, and the wrapping block would make
+// it valid).
+//
+// [InstrumentStack] makes the stack budget's part of the rewrite alone
+// (the stack global, its export, the accounting, the start function
+// exported, the tables' maximums), for a module that runs under wazero's
+// termination checks rather than the stop flag: wazero's stack grows the
+// same there, and each level of nested calls has its own.
 //
 // The weight (frameWeight) is 1 + 8 bytes for each parameter, local and
 // byte of the body, in units of [StackUnit] bytes: wazero's frame holds
@@ -107,8 +117,8 @@
 // either: an invalid module naming a global or table just past its own
 // would name what Instrument adds, and a guest that writes its own
 // countdown never leaves native code (and its stop flag, never stops).
-// So Instrument refuses any global or table index at or past the first
-// one it adds, in code, exports and element segments, reads the table
+// So Instrument refuses any global, table or type index at or past the
+// first one it adds, in code, imports, exports and element segments, reads the table
 // and global sections whole before appending to them, and refuses a
 // vector whose count exceeds its section's bytes (FuzzInstrument checks
 // both directions; TestRefuses has the forged indices).

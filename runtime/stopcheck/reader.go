@@ -12,8 +12,8 @@ type reader struct {
 	pos  int
 	base int // offset of b in the module, for errors
 	err  error
-	// added, when set, are the indices Instrument adds: global and table
-	// indices at or past them fail (see instrumentFunc).
+	// added, when set, are the indices Instrument adds: global, table and
+	// type indices at or past them fail (see instrumentFunc).
 	added *indices
 }
 
@@ -160,6 +160,17 @@ func (r *reader) blocktype() {
 	if v := int64(r.leb(33, true)); r.err == nil && v < 0 {
 		r.pos = at
 		r.fail(fmt.Sprintf("unknown block type 0x%02x", r.b[at]))
+	} else if r.err == nil && v >= int64(r.addedType()) {
+		r.pos = at
+		r.fail("a type index past the module's types")
+	}
+}
+
+// typeIndex reads a type index.
+func (r *reader) typeIndex() {
+	if at := r.pos; r.u32() >= r.addedType() && r.err == nil {
+		r.pos = at
+		r.fail("a type index past the module's types")
 	}
 }
 
@@ -184,6 +195,15 @@ func (r *reader) addedGlobal() uint32 {
 		return math.MaxUint32
 	}
 	return r.added.stop
+}
+
+// addedType is the first type index the rewrite may append (see
+// blockTypes).
+func (r *reader) addedType() uint32 {
+	if r.added == nil {
+		return math.MaxUint32
+	}
+	return r.added.types
 }
 
 func (r *reader) addedTable() uint32 {
@@ -231,7 +251,7 @@ func (r *reader) immediates(op byte) {
 	case op == 0x10, op == 0x12: // call, return_call
 		r.u32()
 	case op == 0x11, op == 0x13: // call_indirect, return_call_indirect: type, table
-		r.u32()
+		r.typeIndex()
 		r.table()
 	case op == 0x1c: // select t*
 		n := r.u32()

@@ -116,9 +116,8 @@ func readFuncs(body []byte, off int) ([]uint32, error) {
 
 // resultBlock returns the block type of a block that takes nothing and
 // yields the results of t: empty or one value type, or for more results
-// the first type of the module's that is [] -> those results (the
-// rewrite appends no type: an invalid module naming a type just past its
-// own would become valid). ok is false when there is none.
+// the first type of types that is [] -> those results (the module's
+// own, then those blockTypes appends). ok is false when there is none.
 func resultBlock(t funcType, types []funcType) (bt []byte, ok bool) {
 	switch len(t.results) {
 	case 0:
@@ -132,6 +131,39 @@ func resultBlock(t funcType, types []funcType) (bt []byte, ok bool) {
 		}
 	}
 	return nil, false
+}
+
+// blockTypes returns the types [] -> results the rewrite appends to the
+// module's, one for each list of several results of a function it
+// defines that no type of the module's is already: the block wrapping
+// that function's body (see instrumentFunc) has it as its type. Appended
+// after the module's own, they move no index; a type index at or past
+// the first of them is refused wherever the module names one (see
+// reader.typeIndex), since an invalid module naming a type just past its
+// own would become valid.
+func blockTypes(fs funcSig) []funcType {
+	var extra []funcType
+	seen := map[string]bool{}
+	for _, ti := range fs.funcs {
+		if int(ti) >= len(fs.types) {
+			continue // refused by instrumentCode
+		}
+		t := fs.types[ti]
+		if len(t.results) < 2 || seen[string(t.results)] {
+			continue
+		}
+		seen[string(t.results)] = true
+		if _, ok := resultBlock(t, fs.types); !ok {
+			extra = append(extra, funcType{0, t.results})
+		}
+	}
+	return extra
+}
+
+// encode returns the encoding of t, a type blockTypes made (no
+// parameters).
+func (t funcType) encode() []byte {
+	return wasmbin.Cat([]byte{0x60, 0x00}, wasmbin.ULEB(uint64(len(t.results))), t.results)
 }
 
 // hasCalls reports whether the instructions of a body (after its locals)

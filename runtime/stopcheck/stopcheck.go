@@ -105,6 +105,31 @@ func checkHeader(wasm []byte) error {
 
 // InstrumentWith is Instrument, with the tables bounded as o says.
 func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
+	return instrument(wasm, o, true)
+}
+
+// InstrumentStack returns wasm with the stack budget alone (see the
+// package documentation, "The stack budget"), for a module that runs
+// under wazero's termination checks instead of the stop flag: what
+// InstrumentWith does but the stop and countdown globals, the table that
+// leaves native code and the checks. The stack global is exported under
+// StackName, a start section's function under StartName (for the host
+// to call once it has set the budget), and the tables get their maximums
+// as o says. The names it reserves are those two: a module that exports
+// GlobalName, which InstrumentWith refuses, is rewritten. An error is an
+// *Error, with no module.
+func InstrumentStack(wasm []byte, o Options) ([]byte, error) {
+	return instrument(wasm, o, false)
+}
+
+// reserved reports whether a module may not import or export name: the
+// names the rewrite adds (stop: InstrumentWith's, else InstrumentStack's).
+func reserved(name string, stop bool) bool {
+	return name == StackName || name == StartName || stop && name == GlobalName
+}
+
+// instrument is InstrumentWith (stop) or InstrumentStack.
+func instrument(wasm []byte, o Options, stop bool) ([]byte, error) {
 	if err := checkHeader(wasm); err != nil {
 		return nil, err
 	}
@@ -161,6 +186,21 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 		sections = append(sections, section{id, body, off})
 	}
 
+	var fs funcSig
+	for _, s := range sections {
+		var err error
+		switch s.id {
+		case sectionType:
+			fs.types, err = readTypes(s.body, s.off)
+		case sectionFunction:
+			fs.funcs, err = readFuncs(s.body, s.off)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	fs.extra = blockTypes(fs)
+
 	// Count the imported and defined globals and tables, and check the
 	// export name is free.
 	var imported counts
@@ -170,7 +210,7 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 		present[s.id] = true
 		switch s.id {
 		case sectionImport:
-			n, err := countImports(s.body, s.off)
+			n, err := countImports(s.body, s.off, uint32(len(fs.types)), stop)
 			if err != nil {
 				return nil, err
 			}
@@ -217,19 +257,9 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 	if g+3 > 1<<32-1 || t+1 > 1<<32-1 {
 		return nil, &Error{0, "too many globals or tables"}
 	}
-	ix := indices{stop: uint32(g), count: uint32(g + 1), stack: uint32(g + 2), table: uint32(t)}
-	var fs funcSig
-	for _, s := range sections {
-		var err error
-		switch s.id {
-		case sectionType:
-			fs.types, err = readTypes(s.body, s.off)
-		case sectionFunction:
-			fs.funcs, err = readFuncs(s.body, s.off)
-		}
-		if err != nil {
-			return nil, err
-		}
+	ix := indices{stop: uint32(g), count: uint32(g + 1), stack: uint32(g + 2), table: uint32(t), types: uint32(len(fs.types)), stopFlag: stop}
+	if !stop {
+		ix.stack = uint32(g) // the one global added
 	}
 	for _, s := range sections {
 		var err error
@@ -258,8 +288,17 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 			wasmbin.Cat(wasmbin.Name(StackName), []byte{wasmbin.ExportGlobal}, wasmbin.ULEB(uint64(ix.stack))),
 		},
 	}
+	if !stop {
+		adds = map[byte][][]byte{
+			sectionGlobal: {adds[sectionGlobal][2]},
+			sectionExport: {adds[sectionExport][1]},
+		}
+	}
 	if start != nil {
 		adds[sectionExport] = append(adds[sectionExport], wasmbin.Cat(wasmbin.Name(StartName), []byte{wasmbin.ExportFunc}, start))
+	}
+	for _, t := range fs.extra {
+		adds[sectionType] = append(adds[sectionType], t.encode())
 	}
 
 	out := append([]byte(nil), wasm[:8]...)
@@ -268,7 +307,7 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 	// rank, in order.
 	addMissing := func(rank int) {
 		for _, id := range []byte{sectionTable, sectionGlobal, sectionExport} {
-			if !present[id] && rank > order[id] {
+			if !present[id] && rank > order[id] && len(adds[id]) > 0 {
 				emit(id, wasmbin.Vec(adds[id]))
 				present[id] = true
 			}
@@ -285,6 +324,12 @@ func InstrumentWith(wasm []byte, o Options) ([]byte, error) {
 				return nil, err
 			}
 			emit(s.id, appendItems(body, s.off, adds[s.id]))
+		case sectionType:
+			if len(adds[s.id]) == 0 {
+				emit(s.id, s.body)
+				break
+			}
+			emit(s.id, appendItems(s.body, s.off, adds[s.id]))
 		case sectionGlobal, sectionExport:
 			emit(s.id, appendItems(s.body, s.off, adds[s.id]))
 		case sectionCode:
@@ -444,26 +489,34 @@ type counts struct {
 	funcTypes       []uint32
 }
 
-// indices are those of what Instrument adds.
-type indices struct{ stop, count, stack, table uint32 }
+// indices are those of what Instrument adds: the first global (stop) and
+// table it adds, the stack global, the first type (types, those of
+// blockTypes), and whether it adds the stop flag's (stopFlag: count and
+// the table are the stop flag's alone).
+type indices struct {
+	stop, count, stack, table, types uint32
+	stopFlag                         bool
+}
 
-// funcSig are the module's function types and the type index of each
-// function it defines.
+// funcSig are the module's function types, the type index of each
+// function it defines, and the types the rewrite appends (blockTypes).
 type funcSig struct {
 	types []funcType
 	funcs []uint32
+	extra []funcType
 }
 
-// countImports parses the import section, refusing an import of
-// GlobalName or StartName.
-func countImports(body []byte, off int) (counts, error) {
+// countImports parses the import section, refusing an import of a name
+// the rewrite reserves (see reserved) and a function import whose type
+// index is not below types.
+func countImports(body []byte, off int, types uint32, stop bool) (counts, error) {
 	r := &reader{b: body, base: off}
 	n := r.u32()
 	var c counts
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		module := r.name()
 		at := r.pos
-		if name := r.name(); (name == GlobalName || name == StartName || name == StackName) && r.err == nil {
+		if name := r.name(); reserved(name, stop) && r.err == nil {
 			// Another instance's stop global (or start function): a
 			// module that could write it would keep that instance from
 			// ever stopping, by clearing the flag between its checks.
@@ -472,7 +525,13 @@ func countImports(body []byte, off int) (counts, error) {
 		}
 		switch kind := r.byte(); kind {
 		case 0x00: // function: type index
-			c.funcTypes = append(c.funcTypes, r.u32())
+			at := r.pos
+			if ti := r.u32(); ti >= types && r.err == nil {
+				r.pos = at
+				r.fail("a type index past the module's types")
+			} else {
+				c.funcTypes = append(c.funcTypes, ti)
+			}
 		case 0x01: // table: reference type, limits
 			c.tables++
 			r.byte()
@@ -559,7 +618,7 @@ func checkExports(body []byte, off int, ix indices) error {
 	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		at := r.pos
-		if name := r.name(); name == GlobalName || name == StartName || name == StackName {
+		if name := r.name(); reserved(name, ix.stopFlag) {
 			r.pos = at
 			r.fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", name))
 		}
@@ -613,7 +672,11 @@ func checkElements(body []byte, off int, ix indices) error {
 func instrumentCode(body []byte, off int, ix indices, fs funcSig) ([]byte, error) {
 	r := &reader{b: body, base: off}
 	n := r.u32()
-	check := checkCode(ix)
+	var check []byte
+	if ix.stopFlag {
+		check = checkCode(ix)
+	}
+	types := append(fs.types[:len(fs.types):len(fs.types)], fs.extra...)
 	out := wasmbin.ULEB(uint64(n))
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		size := r.u32()
@@ -625,7 +688,7 @@ func instrumentCode(body []byte, off int, ix indices, fs funcSig) ([]byte, error
 		if int(i) >= len(fs.funcs) || int(fs.funcs[i]) >= len(fs.types) {
 			return nil, &Error{off + start, fmt.Sprintf("function body %d has no valid type", i)}
 		}
-		f, err := instrumentFunc(fn, off+start, check, ix, fs.types[fs.funcs[i]], fs.types)
+		f, err := instrumentFunc(fn, off+start, check, ix, fs.types[fs.funcs[i]], types)
 		if err != nil {
 			return nil, err
 		}

@@ -241,12 +241,30 @@ func TestRefuses(t *testing.T) {
 		{"table grow", body(0xd0, 0x70, 0x41, 0x00, 0xfc, 0x0f, 0x00, 0x1a), "table index past"},
 		{"call indirect", body(0x41, 0x00, 0x11, 0x00, 0x00), "table index past"},
 		{"table copy", body(0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0e, 0x00, 0x00), "table index past"},
+		// An invalid module naming a type just past its own would become
+		// valid with the types the stack budget appends (blockTypes).
+		{"block type", body(0x02, 0x01, 0x0b), "type index past"},
+		{"call indirect type", body(0x41, 0x00, 0x11, 0x01, 0x00), "type index past"},
+		{"import type", importing("f", []byte{0x00, 0x01}), "type index past"},
+		{"imports stack", importing(stopcheck.StackName, []byte{0x03, wasmbin.I32, 0x01}), `imports "wasitls:stack" from "a"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := stopcheck.Instrument(tc.wasm)
 			var se *stopcheck.Error
 			if out != nil || !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Instrument = %d bytes, %v; want an error with %q", len(out), err, tc.want)
+			}
+			// InstrumentStack refuses the same, but the stop global's
+			// name, which it does not reserve.
+			out, err = stopcheck.InstrumentStack(tc.wasm, stopcheck.Options{})
+			if tc.name == "instrumented" || tc.name == "imports stop" {
+				if err != nil {
+					t.Fatalf("InstrumentStack: %v", err)
+				}
+				return
+			}
+			if out != nil || !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("InstrumentStack = %d bytes, %v; want an error with %q", len(out), err, tc.want)
 			}
 		})
 	}
@@ -265,8 +283,9 @@ func importing(name string, desc []byte) []byte {
 		wasmbin.Section(2, wasmbin.Vec([][]byte{wasmbin.Cat(wasmbin.Name("a"), wasmbin.Name(name), desc)})))
 }
 
-// FuzzInstrument checks Instrument never panics, and that wazero compiles
-// what it outputs exactly when it compiled the input.
+// FuzzInstrument checks Instrument and InstrumentStack never panic, and
+// that wazero compiles what they output exactly when it compiled the
+// input.
 func FuzzInstrument(f *testing.F) {
 	f.Add(spinModule())
 	f.Add(tailModule())
@@ -277,36 +296,58 @@ func FuzzInstrument(f *testing.F) {
 			0x02, 0x40, 0x03, 0x40, 0x20, 0x00, 0x0d, 0x01, 0x0e, 0x01, 0x00, 0x01, 0x0b, 0x0b,
 			0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0b, 0x00})
 	f.Add(m.Bytes())
+	// Several results and no type [] -> them: the rewrite appends one.
+	f.Add(multiModule(false))
+	// A block type naming the type the rewrite would append: invalid,
+	// and must stay so.
+	var past wasmbin.Module
+	two := past.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32, wasmbin.I32})
+	leaf := past.Func(past.Type(nil, nil), nil, nil)
+	past.Func(two, nil, wasmbin.Cat([]byte{0x10}, wasmbin.ULEB(uint64(leaf)),
+		[]byte{0x02, 0x02, 0x41, 0x00, 0x41, 0x00, 0x0b}))
+	f.Add(past.Bytes())
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
 	defer r.Close(ctx)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		out, err := stopcheck.Instrument(wasm)
-		if err != nil {
-			if out != nil {
-				t.Fatal("output with an error")
+		var before wazero.CompiledModule
+		var errBefore error
+		compiled := false
+		for _, rw := range []func([]byte) ([]byte, error){
+			stopcheck.Instrument,
+			func(b []byte) ([]byte, error) { return stopcheck.InstrumentStack(b, stopcheck.Options{}) },
+		} {
+			out, err := rw(wasm)
+			if err != nil {
+				if out != nil {
+					t.Fatal("output with an error")
+				}
+				continue
 			}
-			return
-		}
-		if wasmsize.Check(wasm) != nil {
-			return // wazero would allocate for counts the bytes do not hold
-		}
-		before, errBefore := r.CompileModule(ctx, wasm)
-		after, errAfter := r.CompileModule(ctx, out)
-		switch {
-		case errBefore == nil && errAfter != nil:
-			t.Fatalf("compiled before instrumenting, not after: %v", errAfter)
-		case errBefore != nil && errAfter == nil && !strings.Contains(errBefore.Error(), "custom section"):
-			// (wazero refuses some custom sections only at the module's
-			// end, where the rewrite may append sections after them.)
-			// The rewrite must never make an invalid module valid: it
-			// could name the globals and table Instrument adds.
-			t.Fatalf("compiled after instrumenting, not before: %v", errBefore)
-		}
-		for _, c := range []wazero.CompiledModule{before, after} {
-			if c != nil {
-				c.Close(ctx)
+			if wasmsize.Check(wasm) != nil {
+				return // wazero would allocate for counts the bytes do not hold
 			}
+			if !compiled {
+				before, errBefore = r.CompileModule(ctx, wasm)
+				compiled = true
+			}
+			after, errAfter := r.CompileModule(ctx, out)
+			switch {
+			case errBefore == nil && errAfter != nil:
+				t.Fatalf("compiled before instrumenting, not after: %v", errAfter)
+			case errBefore != nil && errAfter == nil && !strings.Contains(errBefore.Error(), "custom section"):
+				// (wazero refuses some custom sections only at the module's
+				// end, where the rewrite may append sections after them.)
+				// The rewrite must never make an invalid module valid: it
+				// could name the globals, table and types Instrument adds.
+				t.Fatalf("compiled after instrumenting, not before: %v", errBefore)
+			}
+			if after != nil {
+				after.Close(ctx)
+			}
+		}
+		if before != nil {
+			before.Close(ctx)
 		}
 	})
 }
