@@ -67,7 +67,10 @@ func (inst *ComponentInstance) Close(ctx context.Context) error {
 // Under Config.StopFlag, every core module is compiled with the stop
 // global (see CompileModule), set when ctx ends or the instance is
 // closed: a call of an export stopped so returns an error wrapping
-// ErrStopped and the reason, Run a context-cancelled exit.
+// ErrStopped and the reason, Run a context-cancelled exit. Without it,
+// every core module is compiled with the stack budget alone (see
+// CompileModuleChecked). Either way each core instance's call stack is
+// bounded by Limits.Stack.
 func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Component, cfg ModuleConfig) (*ComponentInstance, error) {
 	g, ctx, err := rt.newGuest(ctx, cfg)
 	if err != nil {
@@ -83,10 +86,15 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 		opts.Stop = &component.Stop{StackBytes: g.limits.Stack}
 		g.cabi.SetStackBudget(opts.Stop.StackExceeded, g.limits.Stack, stackLimitName)
 		inst.stop = stopper(ctx, g.cabi, opts.Stop.Set)
+	} else {
+		// Under wazero's checks, every core module with the stack
+		// budget alone.
+		opts.Stack = &component.Stack{Bytes: g.limits.Stack}
+		g.cabi.SetStackBudget(opts.Stack.Exceeded, g.limits.Stack, stackLimitName)
 	}
 	comp, err := component.InstantiateWith(ctx, rt.r, c, g.cabi, rt.linker, opts)
-	if err != nil && opts.Stop != nil {
-		err = inst.stopError(err)
+	if err != nil {
+		err = inst.stopError(err) // the stop, or the stack budget's trap
 	}
 	if err != nil {
 		inst.Close(context.Background())

@@ -194,3 +194,47 @@ func TestNestedCallsLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestComponentStackLimit: Limits.Stack bounds a component's core
+// instances with the stop flag and under wazero's termination checks
+// (where before only the stop flag's rewrite counted frames): a chain of
+// destructors nested inside drops, allowed by NestedCalls, runs within
+// the default budget and traps with the budget's error, naming the
+// field and the flag, under one of 64 KiB.
+func TestComponentStackLimit(t *testing.T) {
+	ctx := context.Background()
+	c := reenterComponent(t)
+	for _, stop := range []bool{false, true} {
+		cfg := NewRuntimeConfig()
+		if stop {
+			cfg = NewFastRuntimeConfig()
+		}
+		r := wazero.NewRuntimeWithConfig(ctx, cfg)
+		t.Cleanup(func() { r.Close(ctx) })
+		rt, err := New(ctx, r, Config{StopFlag: stop, Extensions: []Extension{&reenterHost{}}, Limits: Limits{NestedCalls: 100_000}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stack := range []int64{0, 64 << 10} {
+			inst, err := rt.InstantiateComponent(ctx, c, ModuleConfig{Limits: Limits{Stack: stack}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := inst.Component().Func("example:reenter/chain@0.1.0", "unwind")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.Call(inst.Context(), uint32(2000))
+			inst.Close(ctx)
+			if stack == 0 {
+				if err != nil {
+					t.Errorf("stop flag %v: 2,000 nested destructors under the default budget: %.300v", stop, err)
+				}
+				continue
+			}
+			if !errors.Is(err, cabi.ErrStackExceeded) || !strings.Contains(err.Error(), "of 65536 bytes (runtime.Limits.Stack, wasitls run --max-stack)") {
+				t.Errorf("stop flag %v: 2,000 nested destructors under 64 KiB: %.300v, want the budget's error", stop, err)
+			}
+		}
+	}
+}

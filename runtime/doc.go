@@ -75,8 +75,8 @@
 // [NewRuntimeConfig] (wazero's own termination checks, a call out to Go
 // at every loop header, slower) is for what the stop flag cannot run: a
 // module CompileModule refuses (a *stopcheck.Error), compiled then with
-// [CompileModuleChecked] so that its tables stay bounded
-// ([Limits.TableEntries]), or a component whose
+// [CompileModuleChecked] so that its tables and call stack stay bounded
+// ([Limits.TableEntries], [Limits.Stack]), or a component whose
 // [component.Component.PrepareStop] does, modules instantiated through
 // wazero rather than [Runtime.Instantiate], and export calls bounded by a
 // context of their own: wazero's checks stop a guest when the context of

@@ -113,8 +113,11 @@ type Limits struct {
 	// so that the host holds stacks for at most that much together,
 	// whatever NestedCalls allows (wazero gives each level its own stack,
 	// growing to some 100 MB). A call that would outgrow it traps,
-	// naming this limit. Only a module compiled with the stop flag
-	// (CompileModule, a component under Config.StopFlag) is bounded.
+	// naming this limit. A module compiled by this package is bounded,
+	// with the stop flag (CompileModule, CompileModuleLimits) or under
+	// wazero's termination checks (CompileModuleChecked), and so is a
+	// component's every core module, with the stop flag or without; a
+	// module compiled straight with wazero is not.
 	Stack int64
 }
 

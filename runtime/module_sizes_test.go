@@ -172,14 +172,23 @@ func TestTableGrowCap(t *testing.T) {
 // component's core modules, with the stop flag or without: each gets the
 // bound, and all its core instances twice it together, so that two
 // instances of a module whose table declares no maximum fit and a third
-// is refused, naming twice the limit.
+// is refused, naming twice the limit, the field and the flag (an error
+// wrapping component.ErrTableEntries); a module whose table starts past
+// the limit is refused, naming them too.
 func TestComponentTableEntries(t *testing.T) {
 	unbounded := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
 		wasmbin.Section(4, wasmbin.Vec([][]byte{{0x70, 0x00, 0x00}})))
+	large := wasmbin.Cat([]byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00},
+		wasmbin.Section(4, wasmbin.Vec([][]byte{wasmbin.Cat([]byte{0x70, 0x00}, wasmbin.ULEB(1001))})))
+	const named = "runtime.Limits.TableEntries, wasitls run --max-table-entries"
 	ctx := context.Background()
 	for _, stop := range []bool{false, true} {
-		for _, n := range []int{2, 3} {
-			c, err := component.Parse(wasmbin.CoreInstances(unbounded, n))
+		for _, n := range []int{2, 3, 0} {
+			wasm := wasmbin.CoreInstances(unbounded, n)
+			if n == 0 {
+				wasm = wasmbin.CoreInstances(large, 1)
+			}
+			c, err := component.Parse(wasm)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,8 +206,12 @@ func TestComponentTableEntries(t *testing.T) {
 			if err == nil {
 				inst.Close(ctx)
 			}
-			if n == 2 && err != nil || n == 3 && (err == nil || !strings.Contains(err.Error(), "more than the 2000 the host allows")) {
-				t.Errorf("stop flag %v, %d instances: %v", stop, n, err)
+			switch {
+			case n == 2 && err != nil,
+				n == 3 && (err == nil || !strings.Contains(err.Error(), "more than the 2000 the host allows (twice "+named+")") ||
+					!errors.Is(err, component.ErrTableEntries)),
+				n == 0 && (err == nil || !strings.Contains(err.Error(), "more than the 1000 the host allows ("+named+")")):
+				t.Errorf("stop flag %v, %d instances (0: a table starting at 1001): %v", stop, n, err)
 			}
 		}
 	}

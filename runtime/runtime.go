@@ -128,7 +128,7 @@ func (inst *Instance) Close(ctx context.Context) error {
 // otherwise. For a reactor, the instance stays alive: call its exports with
 // inst.Context() and Close it when done.
 func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModule, cfg ModuleConfig) (*Instance, error) {
-	compiled, stoppable, tables, err := rt.unwrap(compiled)
+	compiled, rw, err := rt.unwrap(compiled)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		g.close(context.Background())
 		return nil, err
 	}
-	if err := g.limits.checkTables(tables); err != nil {
+	if err := g.limits.checkTables(rw.tables); err != nil {
 		g.close(context.Background())
 		return nil, err
 	}
@@ -161,11 +161,15 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		return nil, fmt.Errorf("runtime: instantiate: %w", err)
 	}
 	inst.mod = mod
-	if stoppable {
-		if inst.stop, inst.stack, err = armStop(ctx, mod, ci, g.limits.Stack); err != nil {
-			inst.Close(context.Background())
-			return nil, err
-		}
+	switch {
+	case rw.stop:
+		inst.stop, inst.stack, err = armStop(ctx, mod, ci, g.limits.Stack)
+	case rw.stack:
+		inst.stack, err = armStack(mod, ci, g.limits.Stack)
+	}
+	if err != nil {
+		inst.Close(context.Background())
+		return nil, err
 	}
 	// A guest may still run when its instance is closed from another
 	// goroutine; its memory stays mapped until the module instance,
@@ -182,10 +186,11 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	if cfg.Started != nil {
 		cfg.Started(inst)
 	}
-	// The start function of a module CompileModule compiled, exported
-	// instead of run at instantiation, runs now that the stop global is
-	// armed.
-	if start := mod.ExportedFunction(stopcheck.StartName); stoppable && start != nil {
+	// The start function of a module CompileModule or
+	// CompileModuleChecked compiled, exported instead of run at
+	// instantiation, runs now that the stop global is armed and the stack
+	// budget set.
+	if start := mod.ExportedFunction(stopcheck.StartName); rw.stack && start != nil {
 		if _, err := start.Call(ctx); err != nil {
 			err = inst.CallError(err)
 			inst.Close(context.Background())

@@ -70,24 +70,31 @@ func CompileModuleLimits(ctx context.Context, r wazero.Runtime, wasm []byte, lim
 var errNotStoppable = errors.New("runtime: Config.StopFlag is set (the wazero runtime has no termination checks) " +
 	"but the module was not compiled with runtime.CompileModule: it could not be stopped")
 
-// unwrap returns the wazero module of compiled, whether CompileModule
-// made it, and the entries its tables may hold together (zero when
-// unknown: compiled straight with wazero), or an error when the runtime
-// runs only modules CompileModule made.
-func (rt *Runtime) unwrap(compiled wazero.CompiledModule) (wazero.CompiledModule, bool, uint64, error) {
+// A rewritten is what the compile path (CompileModuleLimits,
+// CompileModuleChecked, none) made of a module.
+type rewritten struct {
+	stop   bool   // the stop flag and the stack budget (CompileModuleLimits)
+	stack  bool   // the stack budget (both)
+	tables uint64 // the entries its tables may hold together; zero when unknown
+}
+
+// unwrap returns the wazero module of compiled and what rewrote it (the
+// zero rewritten: compiled straight with wazero), or an error when the
+// runtime runs only modules CompileModule made.
+func (rt *Runtime) unwrap(compiled wazero.CompiledModule) (wazero.CompiledModule, rewritten, error) {
 	switch m := compiled.(type) {
 	case *stoppableModule:
-		return m.CompiledModule, true, m.tables, nil
+		return m.CompiledModule, rewritten{true, true, m.tables}, nil
 	case *cappedModule:
 		if rt.cfg.StopFlag {
-			return nil, false, 0, errNotStoppable
+			return nil, rewritten{}, errNotStoppable
 		}
-		return m.CompiledModule, false, m.tables, nil
+		return m.CompiledModule, rewritten{false, true, m.tables}, nil
 	}
 	if rt.cfg.StopFlag {
-		return nil, false, 0, errNotStoppable
+		return nil, rewritten{}, errNotStoppable
 	}
-	return compiled, false, 0, nil
+	return compiled, rewritten{}, nil
 }
 
 // ErrStopped is what a call into a guest compiled with [CompileModule]

@@ -16,17 +16,17 @@ import (
 // module for this runtime gives each table a maximum first, the tables of
 // a module holding Limits.TableEntries together at most:
 // CompileModuleLimits with the stop flag's rewrite (stopcheck.InstrumentWith),
-// CompileModuleChecked with the table section alone rewritten
-// (stopcheck.CapTables), and a component's instantiation, with or
+// CompileModuleChecked with the stack budget's alone
+// (stopcheck.InstrumentStack), and a component's instantiation, with or
 // without the stop flag (component.Options). Both wrappers record the
 // bound, which Instantiate checks against the guest's limit. A module
 // compiled straight with wazero's Runtime.CompileModule carries no such
 // record, and wazero's CompiledModule does not say what its tables are:
 // Instantiate runs it (without Config.StopFlag) with its tables bounded
-// only by what it declares.
+// only by what it declares, and its stack by wazero alone.
 
 // A cappedModule is a module CompileModuleChecked compiled: its tables
-// have maximums, but it has no stop flag.
+// have maximums and it has the stack budget, but no stop flag.
 type cappedModule struct {
 	wazero.CompiledModule
 	tables uint64 // the entries its tables may hold together
@@ -34,19 +34,27 @@ type cappedModule struct {
 
 // CompileModuleChecked compiles the core module wasm for a runtime with
 // wazero's termination checks (NewRuntimeConfig), for a module the stop
-// flag's rewriter refuses: its table section alone is rewritten, giving
-// each table a maximum so that together they hold at most
-// lim.TableEntries (stopcheck.CapTables; a module whose tables start with
-// more is refused with a *stopcheck.Error). Instantiate it with
-// Runtime.Instantiate, under a Config without StopFlag, passing the
-// limits the guest runs under, as for CompileModuleLimits.
+// flag's rewriter refuses for a name it reserves (the stop global's), or
+// for an embedder that wants wazero's checks: it is rewritten with the
+// stack budget alone (stopcheck.InstrumentStack), so that the guest's
+// call stack, every level of nested calls together, is bounded by
+// Limits.Stack as under the stop flag, and each table gets a maximum so
+// that together they hold at most lim.TableEntries (a module whose
+// tables start with more is refused). A module the rewrite refuses (an
+// instruction it does not know, which wazero's default features refuse
+// too, a name it reserves) is refused with a *stopcheck.Error.
+// Instantiate it with Runtime.Instantiate, under a Config without
+// StopFlag, passing the limits the guest runs under, as for
+// CompileModuleLimits: Instantiate sets the budget, and runs a start
+// section's function, which the rewrite exports instead, once it has.
 //
-// Compiling with wazero's own CompileModule instead leaves the tables as
-// the module declares them: a table without a maximum then grows as far
-// as wazero lets one table.grow ask, 2^32-1 entries, 32 GiB of host
-// memory, which no limit of this runtime bounds.
+// Compiling with wazero's own CompileModule instead leaves the module as
+// it is: a table without a maximum then grows as far as wazero lets one
+// table.grow ask, 2^32-1 entries, 32 GiB of host memory, and each level
+// of nested calls has a wazero stack growing to some 100 MB, which no
+// limit of this runtime bounds.
 func CompileModuleChecked(ctx context.Context, r wazero.Runtime, wasm []byte, lim Limits) (wazero.CompiledModule, error) {
-	compiled, tables, err := compileRewritten(ctx, r, wasm, lim, stopcheck.CapTables)
+	compiled, tables, err := compileRewritten(ctx, r, wasm, lim, stopcheck.InstrumentStack)
 	if err != nil {
 		return nil, err
 	}
@@ -81,9 +89,9 @@ func compileRewritten(ctx context.Context, r wazero.Runtime, wasm []byte, lim Li
 // Runtime.InstantiateComponent rewrites the component's core modules
 // with, for a guest under l. A zero TableEntries is left so, meaning the
 // default; one past 2^32-1, which Instantiate refuses, is taken as
-// 2^32-1.
+// 2^32-1. The refusals name Limits.TableEntries and its flag.
 func (l Limits) RewriteOptions() stopcheck.Options {
-	return stopcheck.Options{TableEntries: uint32(min(max(l.TableEntries, 0), math.MaxUint32))}
+	return stopcheck.Options{TableEntries: uint32(min(max(l.TableEntries, 0), math.MaxUint32)), TableEntriesName: tablesLimitName}
 }
 
 // checkTables refuses a module compiled with tables that may hold more

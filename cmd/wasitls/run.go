@@ -253,10 +253,13 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cf
 // module. A core module and a component run with the stop flag
 // (runtime.CompileModule, cfg.StopFlag, the runtime compiling a
 // component's core modules with it); a module, or a component with a core
-// module, that the flag's rewriter refuses (an instruction it does not
-// know, a name it reserves) runs with wazero's own termination checks,
-// with a note on stderr, its tables still bounded (runtime.Limits.TableEntries,
-// applied here as the modules are compiled).
+// module, that the flag's rewriter refuses for the stop global's name,
+// which it reserves, runs with wazero's own termination checks, with a
+// note on stderr (what the stack budget's rewrite refuses too, such as
+// an instruction it does not know, is refused), its tables and call
+// stack still bounded
+// (runtime.Limits.TableEntries, applied here as the modules are compiled,
+// and runtime.Limits.Stack).
 func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *runtime.Config, stderr io.Writer) (wazero.Runtime, wazero.CompiledModule, error) {
 	if comp != nil {
 		// Every core module, nested components' included, must take the

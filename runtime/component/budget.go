@@ -36,12 +36,13 @@ const (
 	MaxDefinitionsRun = 1_000_000
 )
 
-// ErrCoreInstances and ErrInitialMemory are wrapped by the errors of an
-// instantiation refused past Options.CoreInstances and
-// Options.InitialMemory.
+// ErrCoreInstances, ErrInitialMemory and ErrTableEntries are wrapped by
+// the errors of an instantiation refused past Options.CoreInstances,
+// Options.InitialMemory and twice Options.Rewrite.TableEntries.
 var (
 	ErrCoreInstances = errors.New("too many core instances")
 	ErrInitialMemory = errors.New("too much initial memory")
+	ErrTableEntries  = errors.New("too many table entries")
 )
 
 // A limitError is an instantiation refused past a limit: msg, which

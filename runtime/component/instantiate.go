@@ -34,6 +34,7 @@ type state struct {
 	linker Linker
 
 	stop     *Stop             // the stop flag's globals (stop.go), or nil without it
+	stack    *Stack            // the stack budget's globals without the stop flag (Options.Stack), or nil
 	rewrite  stopcheck.Options // of every core module (Options.Rewrite)
 	compiled map[*CoreModule]wazero.CompiledModule
 	// tables are the table entries of each compiled module, and of the
@@ -71,14 +72,23 @@ type Options struct {
 	// every core module compiled with the stop global, which Stop sets.
 	Stop *Stop
 
+	// Stack, when set and Stop is not, rewrites every core module with
+	// the stack budget alone (stopcheck.InstrumentStack), for a
+	// component under wazero's termination checks: each core instance's
+	// call stack is bounded by Stack.Bytes, as Stop.StackBytes bounds it
+	// under the stop flag.
+	Stack *Stack
+
 	// Rewrite are the options of the rewrite of every core module: the
-	// stop flag's (stopcheck.InstrumentWith) with Stop, the table
-	// section's alone (stopcheck.CapTables) without. Each module's tables
+	// stop flag's (stopcheck.InstrumentWith) with Stop, the stack
+	// budget's (stopcheck.InstrumentStack) with Stack, the table
+	// section's alone (stopcheck.CapTables) with neither. Each module's tables
 	// hold at most Rewrite.TableEntries entries together
 	// (stopcheck.DefaultTableEntries when zero), and the tables of all
 	// the component's core instances at most twice that
 	// (DefaultTableEntries by default): an instantiation past it is
-	// refused.
+	// refused with an error wrapping ErrTableEntries, naming
+	// Rewrite.TableEntriesName when set.
 	Rewrite stopcheck.Options
 
 	// CoreInstances bounds the core instances the instantiation makes,
@@ -103,7 +113,7 @@ type Options struct {
 // InstantiateWith is Instantiate, or InstantiateStop with o.Stop set, with
 // the core modules rewritten as o says.
 func InstantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, o Options) (*Instance, error) {
-	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: o.Stop, rewrite: o.Rewrite, compiled: map[*CoreModule]wazero.CompiledModule{},
+	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: o.Stop, stack: o.Stack, rewrite: o.Rewrite, compiled: map[*CoreModule]wazero.CompiledModule{},
 		tables: map[*CoreModule]uint64{}, limits: o}
 	top := &scope{state: st, exports: &cinstance{}}
 	inst := &Instance{ci: ci, state: st}
@@ -285,6 +295,9 @@ func (s *scope) alias(a Alias) (item, error) {
 func (st *state) exportCheck(ci *coreInstance, so Sort, name string) error {
 	if st.stop != nil && (name == stopcheck.GlobalName || name == stopcheck.StartName || name == stopcheck.StackName) {
 		return fmt.Errorf("alias of core export %q: a name the host reserves for the stop flag of each core instance", name)
+	}
+	if st.stop == nil && st.stack != nil && (name == stopcheck.StartName || name == stopcheck.StackName) {
+		return fmt.Errorf("alias of core export %q: a name the host reserves for the stack budget of each core instance", name)
 	}
 	if ci.mod == nil {
 		if ci.batch != nil && so == SortCoreFunc && ci.batch.has(name) {
@@ -468,8 +481,11 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 			return nil, fmt.Errorf("core module: %w", err)
 		}
 		switch {
+		case st.stop == nil && st.stack != nil:
+			// Without the stop flag, the stack budget alone.
+			b, err = stopcheck.InstrumentStack(b, st.rewrite)
 		case st.stop == nil:
-			// Without the stop flag, the tables still get maximums.
+			// Without either, the tables still get maximums.
 			b, err = stopcheck.CapTables(b, st.rewrite)
 		case key != nil:
 			b, err = key.stopped(st.rewrite)
@@ -490,7 +506,8 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		}
 	}
 	if st.tablesTotal += tables; st.tablesTotal > 2*st.rewrite.Tables() {
-		return nil, fmt.Errorf("core module: the tables of the component's core instances could hold %d entries together, more than the %d the host allows (twice component.Options.Rewrite.TableEntries)", st.tablesTotal, 2*st.rewrite.Tables())
+		return nil, &limitError{fmt.Sprintf("core module: the tables of the component's core instances could hold %d entries together, more than the %d the host allows (twice %s)",
+			st.tablesTotal, 2*st.rewrite.Tables(), limitName(st.rewrite.TableEntriesName, "component.Options.Rewrite.TableEntries")), ErrTableEntries}
 	}
 	if err := st.countCoreInstance(); err != nil {
 		return nil, err
@@ -504,13 +521,20 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		return nil, fmt.Errorf("instantiating core module: %w", err)
 	}
 	st.modules = append(st.modules, mod)
-	if st.stop != nil {
-		if err := st.stop.hold(mod); err != nil {
-			return nil, err
-		}
-		if err := st.startCore(mod); err != nil {
-			return nil, err
-		}
+	var err2 error
+	switch {
+	case st.stop != nil:
+		err2 = st.stop.hold(mod)
+	case st.stack != nil:
+		err2 = st.stack.hold(mod)
+	default:
+		return mod, nil
+	}
+	if err2 == nil {
+		err2 = st.startCore(mod)
+	}
+	if err2 != nil {
+		return nil, err2
 	}
 	return mod, nil
 }

@@ -102,6 +102,45 @@ func (s *Stop) hold(mod api.Module) error {
 	return nil
 }
 
+// A Stack holds the stack budget globals of the core instances of a
+// component instantiated without the stop flag, with Options.Stack (see
+// stopcheck.InstrumentStack). Its zero value is ready; it is safe for
+// concurrent use.
+type Stack struct {
+	// Bytes is the stack budget of each core instance; zero means
+	// stopcheck.DefaultStackBytes. Set it before the instantiation.
+	Bytes int64
+
+	mu      sync.Mutex
+	globals []api.Global
+}
+
+// Exceeded reports whether the stack budget of a core instance ran out:
+// its global is negative after the trap of its check.
+func (s *Stack) Exceeded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.globals {
+		if stopcheck.StackExceeded(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// hold sets the stack budget of mod and keeps its global.
+func (s *Stack) hold(mod api.Module) error {
+	g, err := stopcheck.StackGlobal(mod)
+	if err != nil {
+		return fmt.Errorf("core module: %w", err)
+	}
+	g.Set(stopcheck.StackUnits(s.Bytes))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.globals = append(s.globals, g)
+	return nil
+}
+
 // A stopModule is the rewrite of a core module for the stop flag, made
 // once, by the first InstantiateStop or PrepareStop, for all that follow.
 type stopModule struct {

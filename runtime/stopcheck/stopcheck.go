@@ -78,6 +78,19 @@ type Options struct {
 	// TableEntries bounds the entries the tables a module defines may
 	// hold together; zero means DefaultTableEntries (see there).
 	TableEntries uint32
+
+	// TableEntriesName is how the refusal of tables starting past
+	// TableEntries names that limit, for an embedder that sets it from a
+	// setting of its own; empty, it names this field.
+	TableEntriesName string
+}
+
+// TablesName returns o.TableEntriesName, or the field's name when empty.
+func (o Options) TablesName() string {
+	if o.TableEntriesName == "" {
+		return "stopcheck.Options.TableEntries"
+	}
+	return o.TableEntriesName
 }
 
 // Tables returns o.TableEntries, or its default when zero.
@@ -319,7 +332,7 @@ func instrument(wasm []byte, o Options, stop bool) ([]byte, error) {
 		}
 		switch s.id {
 		case sectionTable:
-			body, err := capTables(s.body, s.off, o.Tables())
+			body, err := capTables(s.body, s.off, o)
 			if err != nil {
 				return nil, err
 			}
@@ -412,7 +425,7 @@ func CapTables(wasm []byte, o Options) ([]byte, error) {
 			out = append(out, wasm[at:r.pos]...)
 			continue
 		}
-		capped, err := capTables(body, off, o.Tables())
+		capped, err := capTables(body, off, o)
 		if err != nil {
 			return nil, err
 		}
@@ -422,10 +435,12 @@ func CapTables(wasm []byte, o Options) ([]byte, error) {
 }
 
 // capTables returns the table section body with each table's maximum
-// lowered to its share of limit: its minimum and an equal part of what
-// the minimums leave. A module whose minimums exceed limit together is
-// refused, as is a section with bytes past its tables.
-func capTables(body []byte, off int, limit uint64) ([]byte, error) {
+// lowered to its share of o's limit: its minimum and an equal part of
+// what the minimums leave. A module whose minimums exceed the limit
+// together is refused, naming it, as is a section with bytes past its
+// tables.
+func capTables(body []byte, off int, o Options) ([]byte, error) {
+	limit := o.Tables()
 	type table struct {
 		ref      []byte
 		min, max uint64
@@ -466,7 +481,7 @@ func capTables(body []byte, off int, limit uint64) ([]byte, error) {
 		return nil, r.err
 	}
 	if sum > limit {
-		return nil, &Error{off, fmt.Sprintf("the module's tables start with %d entries together, more than the %d the host allows", sum, limit)}
+		return nil, &Error{off, fmt.Sprintf("the module's tables start with %d entries together, more than the %d the host allows (%s)", sum, limit, o.TablesName())}
 	}
 	items := make([][]byte, len(tables))
 	for i, t := range tables {

@@ -228,7 +228,7 @@ func TestRefuses(t *testing.T) {
 		}(), "already exports"},
 		// Tables starting past what the host allows (DefaultTableEntries).
 		{"table minimums", module(wasmbin.Section(4, wasmbin.Vec([][]byte{
-			wasmbin.Cat([]byte{0x70, 0x00}, wasmbin.ULEB(stopcheck.DefaultTableEntries)), {0x70, 0x00, 0x01}}))), "more than the 10000000 the host allows"},
+			wasmbin.Cat([]byte{0x70, 0x00}, wasmbin.ULEB(stopcheck.DefaultTableEntries)), {0x70, 0x00, 0x01}}))), "more than the 10000000 the host allows (stopcheck.Options.TableEntries)"},
 		// Another instance's stop global, imported, could be cleared
 		// between that instance's checks (TestStopGlobalNotShared in
 		// runtime/component).
