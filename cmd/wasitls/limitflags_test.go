@@ -152,3 +152,37 @@ func TestRunComponentInstanceFlags(t *testing.T) {
 		t.Errorf("--max-core-instances 0: code %d, stderr %q", code, stderr)
 	}
 }
+
+// TestRunStackFlagChecked: --max-stack bounds a module the stop flag's
+// rewriter refuses (it exports a name the rewriter reserves), which runs
+// under wazero's termination checks: its recursion without end traps
+// naming the flag. A module with a function of several results and no
+// type [] -> those results, which the rewriter refused before, runs with
+// the stop flag.
+func TestRunStackFlagChecked(t *testing.T) {
+	var m wasmbin.Module
+	exit := exitingCommand(&m)
+	m.Export(stopcheck.GlobalName, wasmbin.ExportGlobal, m.Global(wasmbin.I32, true, wasmbin.I32Const(0)))
+	// _start calls itself without end (function 1, after the import).
+	m.Export("_start", wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, wasmbin.Cat([]byte{0x10}, wasmbin.ULEB(uint64(exit+1)))))
+	code, stdout, stderr := runCLI(t, "--max-stack", "1MiB", writeWasm(t, "recurse.wasm", m.Bytes()))
+	if code != 1 || !strings.Contains(stderr, "running the guest with wazero's termination checks") ||
+		!strings.Contains(stderr, "guest call stack exceeds its budget of 1048576 bytes (runtime.Limits.Stack, wasitls run --max-stack)") {
+		t.Errorf("--max-stack 1MiB, under wazero's checks: code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+
+	var mv wasmbin.Module
+	exit = exitingCommand(&mv)
+	void := mv.Type(nil, nil)
+	leaf := mv.Func(void, nil, nil)
+	// pair(x) -> (i32, i32): a call, then (x, 4)
+	pair := mv.Func(mv.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32, wasmbin.I32}), nil,
+		wasmbin.Cat([]byte{0x10}, wasmbin.ULEB(uint64(leaf)), []byte{0x20, 0x00}, wasmbin.I32Const(4)))
+	// _start: proc_exit(the sum of pair(3))
+	mv.Export("_start", wasmbin.ExportFunc, mv.Func(void, nil,
+		wasmbin.Cat(wasmbin.I32Const(3), []byte{0x10}, wasmbin.ULEB(uint64(pair)), []byte{0x6a, 0x10}, wasmbin.ULEB(uint64(exit)))))
+	code, _, stderr = runCLI(t, writeWasm(t, "multivalue.wasm", mv.Bytes()))
+	if code != 7 || strings.Contains(stderr, "termination checks") {
+		t.Errorf("a function of two results without a [] -> [i32 i32] type: code %d, stderr %q; want 7 under the stop flag", code, stderr)
+	}
+}
