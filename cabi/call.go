@@ -19,8 +19,12 @@ type Call struct {
 	ctx  context.Context
 	Func string
 	inst *Instance
-	mod  api.Module // the calling core module; nil for a lowered function
-	buf  []byte     // the whole guest memory; refreshed after cabi_realloc
+	// table is the handle table of the call: the instance's own, or the
+	// table of the component instance a lowered function or an export
+	// belongs to.
+	table *Table
+	mod   api.Module // the calling core module; nil for a lowered function
+	buf   []byte     // the whole guest memory; refreshed after cabi_realloc
 
 	// mem and realloc are the call's memory and realloc: a lowered
 	// function's options, or the calling module's memory and cabi_realloc.
@@ -78,7 +82,7 @@ func Begin(ctx context.Context, mod api.Module, fn string) (c Call) {
 	if l, ok := mod.(*Lowered); ok {
 		inst := l.opts.Instance
 		enter(inst, fn)
-		c.ctx, c.Func, c.inst, c.mem, c.realloc, c.lowered = ctx, fn, inst, l.opts.Memory, l.opts.Realloc, true
+		c.ctx, c.Func, c.inst, c.table, c.mem, c.realloc, c.lowered = ctx, fn, inst, l.table, l.opts.Memory, l.opts.Realloc, true
 	} else {
 		inst := InstanceFrom(ctx)
 		if inst == nil {
@@ -90,7 +94,7 @@ func Begin(ctx context.Context, mod api.Module, fn string) (c Call) {
 			}
 		}
 		enter(inst, fn)
-		c.ctx, c.Func, c.inst, c.mod, c.mem, c.realloc = ctx, fn, inst, mod, inst.memory, inst.realloc
+		c.ctx, c.Func, c.inst, c.table, c.mod, c.mem, c.realloc = ctx, fn, inst, &inst.table, mod, inst.memory, inst.realloc
 	}
 	if c.mem != nil {
 		c.buf, _ = c.mem.Read(0, c.mem.Size())
@@ -422,7 +426,7 @@ func (c *Call) handleTrap(err error) {
 
 // Borrow lifts a borrow<R>: the resource stays in the table.
 func (c *Call) Borrow(h uint32, typ *ResourceType) Resource {
-	v, err := c.inst.table.Get(h, typ)
+	v, err := c.table.Get(h, typ)
 	if err != nil {
 		c.handleTrap(err)
 	}
@@ -434,7 +438,7 @@ func (c *Call) Borrow(h uint32, typ *ResourceType) Resource {
 // calls Commit after every parameter lifted without fault, so a fault in a
 // later parameter leaves the table untouched.
 func (c *Call) Take(h uint32, typ *ResourceType) Resource {
-	v, err := c.inst.table.GetOwned(h, typ)
+	v, err := c.table.GetOwned(h, typ)
 	if err != nil {
 		c.handleTrap(err)
 	}
@@ -460,7 +464,7 @@ func (c *Call) Commit() {
 		}
 	}
 	for _, h := range inst.pending {
-		if _, err := inst.table.Take(h, nil); err != nil {
+		if _, err := c.table.Take(h, nil); err != nil {
 			c.handleTrap(err)
 		}
 	}
@@ -483,7 +487,7 @@ func (c *Call) Reserve(v Resource, typ *ResourceType) {
 // instance closed, v is dropped (the guest will never see it) and the call
 // traps: no WIT function has an error case for a full table.
 func (c *Call) insert(typ *ResourceType, v Resource) uint32 {
-	h, err := c.inst.table.Insert(typ, v)
+	h, err := c.table.Insert(typ, v)
 	if err != nil {
 		if derr := safeDrop(v); derr != nil {
 			err = fmt.Errorf("%w (and %w)", err, derr)
@@ -515,7 +519,7 @@ func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
 // table and drops the resource, unless the handle is a borrow the host
 // lent the guest (see [Call.Lend]): that only ends the borrow.
 func (c *Call) Drop(h uint32, typ *ResourceType) {
-	v, err := c.inst.table.Remove(h, typ)
+	v, err := c.table.Remove(h, typ)
 	if err != nil {
 		c.handleTrap(err)
 	}

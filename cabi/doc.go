@@ -8,19 +8,22 @@
 // An [Instance] is the host-side state of one guest module instance: its
 // linear memory and exported cabi_realloc (bound on the first call), one
 // resource [Table] shared by every interface and every version alias the
-// guest imports, a trapped flag, and a Data field where the embedder keeps
+// guest imports (a component has one per component instance, the nested
+// ones' made by [Instance.NewTable] and named by a lowered function's
+// [Options]), a trapped flag, and a Data field where the embedder keeps
 // the rest of its per-guest state (package runtime keeps its
 // runtime.Instance there, and host functions find it through the context
 // of their call). The embedder creates it with [NewInstance], attaches it
 // to the context with [WithInstance] before instantiating the guest and for
 // every later call into it, and calls [Instance.Close] when the guest is
-// gone: Close drops every remaining resource, children first, and the
-// table refuses new ones from then on.
+// gone: Close drops every remaining resource in every table of the
+// instance, children first, and the tables refuse new ones from then on.
 //
 // # Limits
 //
 // A table holds at most [Table.SetLimit] live handles, all resource types
-// together ([DefaultHandleLimit] unless set). The WIT has no error case for
+// and all the tables of its instance together ([DefaultHandleLimit]
+// unless set). The WIT has no error case for
 // a full table, so the host call that would hand the guest one more handle
 // traps, naming the function and the limit, after dropping the resource it
 // made. The table's memory follows the handles live: a slot each up to

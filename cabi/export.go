@@ -49,6 +49,18 @@ type OptionsGuest interface {
 	ExportOptions(name string) (memory api.Memory, realloc api.Function)
 }
 
+// A TableGuest is a Guest whose exports keep their handles in tables of
+// their own: a component instance's exported interface, each function
+// lifted in a component instance whose handle table is its own (the
+// Component Model gives each its own, [Instance.NewTable]). The export
+// lowers handles into, lifts them from and lends them in that table.
+type TableGuest interface {
+	Guest
+	// ExportTable returns the handle table of the export named name, or
+	// nil for the instance's own.
+	ExportTable(name string) *Table
+}
+
 // A TypedGuest is a Guest that knows the component-level type of each
 // export (a component instance's exported interface does: its functions
 // are lifted with a component function type). The Binder checks it
@@ -96,6 +108,7 @@ type ExportFunc struct {
 	own     bool // mem and realloc are the export's, not the guest's
 	mem     api.Memory
 	realloc api.Function
+	table   *Table // the export's handle table (TableGuest), or nil
 }
 
 // Func finds the export of the function named name (the WIT name, such as
@@ -133,6 +146,9 @@ func (b *Binder) Func(name, typ string, params, results []api.ValueType) ExportF
 	if b.opts != nil {
 		ef.own = true
 		ef.mem, ef.realloc = b.opts.ExportOptions(full)
+	}
+	if tg, ok := b.guest.(TableGuest); ok {
+		ef.table = tg.ExportTable(full)
 	}
 	post := b.guest.ExportedFunction("cabi_post_" + full)
 	if post == nil {
@@ -244,7 +260,10 @@ var ErrReentered = ErrInstanceBusy
 // [Call.EndExport], deferred before it, turns that into the error. It
 // fills c in place: the glue's Call stays on its stack.
 func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
-	c.ctx, c.Func, c.inst, c.fn = ctx, f.Name, x.inst, f
+	c.ctx, c.Func, c.inst, c.fn, c.table = ctx, f.Name, x.inst, f, f.table
+	if c.table == nil {
+		c.table = &x.inst.table
+	}
 	if !x.inst.claim() {
 		if err := x.inst.Refusal(f.Name); err != nil {
 			panic(err)

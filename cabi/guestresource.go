@@ -219,14 +219,14 @@ func ResourceFuncs(module, resource string, typ *ResourceType) []HostFunc {
 			stack[0] = uint64(c.insert(typ, &guestRep{uint32(stack[0])}))
 		}),
 		fn("[resource-rep]", func(c *Call, _ api.Module, stack []uint64) {
-			v, err := c.inst.table.Get(uint32(stack[0]), typ)
+			v, err := c.table.Get(uint32(stack[0]), typ)
 			if err != nil {
 				c.handleTrap(err)
 			}
 			stack[0] = uint64(v.(RepResource).Rep())
 		}),
 		fn("[resource-drop]", func(c *Call, mod api.Module, stack []uint64) {
-			v, err := c.inst.table.Remove(uint32(stack[0]), typ)
+			v, err := c.table.Remove(uint32(stack[0]), typ)
 			if err != nil {
 				c.handleTrap(err)
 			}

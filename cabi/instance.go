@@ -86,7 +86,8 @@ func InstanceFrom(ctx context.Context) *Instance {
 	return inst
 }
 
-// Table returns the instance's resource table.
+// Table returns the instance's resource table: a core module's, or the
+// outer component instance's (see [Instance.NewTable]).
 func (inst *Instance) Table() *Table { return &inst.table }
 
 // Module returns the bound guest module, or nil before the first call.
@@ -163,16 +164,21 @@ func (inst *Instance) claim() bool { return atomic.CompareAndSwapUint32(&inst.ha
 // Leave ends the call that Enter admitted.
 func (inst *Instance) Leave() { atomic.AndUint32(&inst.halted, ^haltEntered) }
 
-// Close drops every resource left in the table, children before parents,
-// and marks the instance closed: later calls trap. A panic in a Drop is
-// recovered and reported in the returned error; the other resources are
-// still dropped. Close is idempotent.
+// Close drops every resource left in the instance's tables, children
+// before parents (the tables of nested component instances first, the
+// last made first, then the instance's own), and marks the instance
+// closed: later calls trap. A panic in a Drop is recovered and reported
+// in the returned error; the other resources are still dropped. Close is
+// idempotent.
 func (inst *Instance) Close(ctx context.Context) error {
 	atomic.OrUint32(&inst.halted, haltClosed)
 	var errs []error
-	for _, v := range inst.table.drain() {
-		if err := safeDrop(v); err != nil {
-			errs = append(errs, err)
+	tables := inst.tables(true)
+	for i := len(tables) - 1; i >= 0; i-- {
+		for _, v := range tables[i].drain() {
+			if err := safeDrop(v); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	switch len(errs) {

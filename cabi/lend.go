@@ -14,8 +14,9 @@ import "fmt"
 
 // lent is one handle lent to the export call in progress.
 type lent struct {
-	h uint32
-	v Resource
+	h     uint32
+	v     Resource
+	table *Table
 }
 
 // Lend lowers v as a borrow<R> argument of an export: it enters the table
@@ -24,11 +25,11 @@ func (c *Call) Lend(v Resource, typ *ResourceType) uint32 {
 	if v == nil {
 		refuse(c.Func, ErrNilResource, "a nil %s", typ)
 	}
-	h, err := c.inst.table.Lend(typ, v)
+	h, err := c.table.Lend(typ, v)
 	if err != nil {
 		c.Trapf("cannot lend another %s: %v", typ, err)
 	}
-	c.inst.lent = append(c.inst.lent, lent{h, v})
+	c.inst.lent = append(c.inst.lent, lent{h, v, c.table})
 	return h
 }
 
@@ -38,7 +39,7 @@ func (c *Call) endLends() {
 	left := 0
 	var first uint32
 	for _, l := range c.inst.lent {
-		if c.inst.table.Unlend(l.h, l.v) {
+		if l.table.Unlend(l.h, l.v) {
 			if left == 0 {
 				first = l.h
 			}
@@ -54,7 +55,7 @@ func (c *Call) endLends() {
 // unlend takes back every lent handle of a call that failed.
 func (inst *Instance) unlend() {
 	for _, l := range inst.lent {
-		inst.table.Unlend(l.h, l.v)
+		l.table.Unlend(l.h, l.v)
 	}
 	inst.lent = inst.lent[:0]
 }

@@ -30,7 +30,7 @@ func TestTableLimit(t *testing.T) {
 	}
 	mustInsert(t, tab, typA, &res{name: "again", dropped: &dropped})
 
-	call := Call{Func: "wasi:test/f#g", inst: inst}
+	call := Call{Func: "wasi:test/f#g", inst: inst, table: tab}
 	func() {
 		defer func() {
 			tr, ok := recover().(*Trap)

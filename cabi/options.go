@@ -9,9 +9,13 @@ import "github.com/tetratelabs/wazero/api"
 // carries them (see [Lowered]). A core module has no options: its calls use
 // the memory and cabi_realloc it exports.
 type Options struct {
-	// Instance is the component instance the function was lowered for: its
-	// resource table serves every lowered function of the component.
+	// Instance is the component's cabi.Instance: its trapped and closed
+	// state, its limits, its per-call state.
 	Instance *Instance
+	// Table is the handle table of the component instance the function
+	// was lowered in (the Component Model gives each component instance
+	// its own, [Instance.NewTable]); nil means the Instance's own table.
+	Table *Table
 	// Memory is the memory option; nil when the function's signature needs
 	// none (a call that touches memory then traps).
 	Memory api.Memory
@@ -29,7 +33,8 @@ type Options struct {
 // and none of its methods may be called.
 type Lowered struct {
 	api.Module
-	opts Options
+	opts  Options
+	table *Table // opts.Table, or the instance's own
 }
 
 // NewLowered returns the calling module for a function lowered with opts.
@@ -38,7 +43,11 @@ func NewLowered(opts Options) *Lowered {
 	if opts.Instance == nil {
 		panic("cabi: NewLowered without an Instance")
 	}
-	return &Lowered{opts: opts}
+	table := opts.Table
+	if table == nil {
+		table = &opts.Instance.table
+	}
+	return &Lowered{opts: opts, table: table}
 }
 
 // Options returns the options the function was lowered with.

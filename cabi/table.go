@@ -72,7 +72,9 @@ type slot struct {
 
 // A Table maps a guest's u32 handles to resources. Handles are nonzero;
 // freed handles are reused, most recent first, as the Canonical ABI does.
-// One table serves every interface and version alias of one instance.
+// One table serves every interface and version alias of one instance: a
+// core module's, or one component instance's (a component's nested
+// component instances each have their own, [Instance.NewTable]).
 //
 // Memory follows the handles live: a slot per handle up to the highest
 // live one, a free list of released ones below it, and an index from live
@@ -80,15 +82,16 @@ type slot struct {
 // released the table shrinks (see shrink). The table holds at most its
 // limit of live handles (see [Table.SetLimit]).
 type Table struct {
-	mu        sync.Mutex
-	slots     []slot              // slots[0] is never used: handle 0 is invalid
-	free      []uint32            // freed handles
-	index     map[Resource]uint32 // live value → handle, to find parents
-	live      int
-	peak      int    // most live handles since the last shrink
-	limit     int    // most live handles; 0 means DefaultHandleLimit
-	limitName string // how the embedder calls the limit, for the error
-	drained   bool   // the instance closed: nothing enters any more
+	mu    sync.Mutex
+	slots []slot              // slots[0] is never used: handle 0 is invalid
+	free  []uint32            // freed handles
+	index map[Resource]uint32 // live value → handle, to find parents
+	live  int
+	peak  int // most live handles since the last shrink
+	// g is the group of tables the limit holds together: the tables of
+	// one guest instance (see [Instance.NewTable]), or this one alone.
+	g       *tableGroup
+	drained bool // the instance closed: nothing enters any more
 }
 
 // DefaultHandleLimit is how many handles a table holds at once unless
@@ -121,16 +124,19 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("resource table limit reached: the guest holds %d handles (%s), the most allowed (%s); it must drop resources it no longer uses", e.Limit, e.Held, name)
 }
 
-// heldLocked describes the live handles by type, the three most common
-// first. It walks the whole table: it runs once, for the error that traps
-// the guest. Called with t.mu held.
-func (t *Table) heldLocked() string {
-	counts := map[*ResourceType]int{}
+// countLocked adds the live handles of the table to counts, by type.
+// Called with t.mu held.
+func (t *Table) countLocked(counts map[*ResourceType]int) {
 	for i := range t.slots {
 		if s := &t.slots[i]; s.state == slotLive {
 			counts[s.typ]++
 		}
 	}
+}
+
+// describeHeld describes live handles counted by type, the three most
+// common first; live is their total.
+func describeHeld(counts map[*ResourceType]int, live int) string {
 	types := make([]*ResourceType, 0, len(counts))
 	for typ := range counts {
 		types = append(types, typ)
@@ -144,7 +150,7 @@ func (t *Table) heldLocked() string {
 	var parts []string
 	for i, typ := range types {
 		if i == 3 {
-			parts = append(parts, fmt.Sprintf("%d of %d other types", t.live-sumCounts(counts, types[:3]), len(types)-3))
+			parts = append(parts, fmt.Sprintf("%d of %d other types", live-sumCounts(counts, types[:3]), len(types)-3))
 			break
 		}
 		parts = append(parts, fmt.Sprintf("%d %s", counts[typ], typ))
@@ -169,33 +175,41 @@ func (t *Table) init() {
 		t.slots = make([]slot, 1, 16)
 		t.index = make(map[Resource]uint32)
 	}
+	t.group()
 }
 
-// SetLimit sets the most live handles the table holds; n <= 0 means
+// group returns the table's group, making a group of its own for a table
+// that has none. Called with t.mu held.
+func (t *Table) group() *tableGroup {
+	if t.g == nil {
+		t.g = &tableGroup{tables: []*Table{t}}
+	}
+	return t.g
+}
+
+// SetLimit sets the most live handles the table holds, together with the
+// other tables of its instance ([Instance.NewTable]); n <= 0 means
 // DefaultHandleLimit. name is the setting that raises it, quoted by the
 // error past it (such as "runtime.Limits.Handles"). Handles already live
 // stay when n is below their count; only new ones are refused.
 func (t *Table) SetLimit(n int, name string) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.limit, t.limitName = n, name
+	g := t.group()
+	t.mu.Unlock()
+	g.setLimit(n, name)
 }
 
-// Limit returns the most live handles the table holds.
+// Limit returns the most live handles the table holds, together with the
+// other tables of its instance.
 func (t *Table) Limit() int {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.limitLocked()
+	g := t.group()
+	t.mu.Unlock()
+	return g.limitValue()
 }
 
-func (t *Table) limitLocked() int {
-	if t.limit <= 0 {
-		return DefaultHandleLimit
-	}
-	return t.limit
-}
-
-// Len returns the number of live handles.
+// Len returns the number of live handles in the table ([Instance.Handles]
+// counts those of every table of the instance).
 func (t *Table) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -236,14 +250,16 @@ func (t *Table) Lend(typ *ResourceType, v Resource) (uint32, error) {
 // add is Insert, or Lend when lent is set.
 func (t *Table) add(typ *ResourceType, v Resource, lent bool) (uint32, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.drained {
+		t.mu.Unlock()
 		return 0, errDrained
 	}
 	t.init()
-	if limit := t.limitLocked(); t.live >= limit {
-		return 0, &LimitError{Limit: limit, Name: t.limitName, Held: t.heldLocked()}
+	if g := t.g; !g.reserve() {
+		t.mu.Unlock()
+		return 0, g.limitError() // outside t.mu: it counts every table
 	}
+	defer t.mu.Unlock()
 	h := t.allocLocked()
 	t.slots[h] = slot{typ: typ, val: v, state: slotLive, lent: lent}
 	if !lent {
@@ -373,6 +389,7 @@ func (t *Table) release(h uint32, state uint8) Resource {
 	*s = slot{state: state}
 	t.free = append(t.free, h)
 	t.live--
+	t.g.live.Add(-1)
 	t.shrink()
 	return v
 }
