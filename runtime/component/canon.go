@@ -16,6 +16,11 @@ type lifted struct {
 	memory     api.Memory
 	realloc    api.Function
 	postReturn api.Function
+	// table is the handle table of the component instance that lifted
+	// it, scope that instance: a call lowers handles into the table and
+	// lifts them out of it.
+	table *cabi.Table
+	scope *scope
 }
 
 func (s *scope) canon(c Canon) (item, error) {
@@ -152,7 +157,7 @@ func (s *scope) lift(c Canon) (item, error) {
 		return item{}, fmt.Errorf("post-return has signature %s, want %s",
 			sig(post.Definition().ParamTypes(), post.Definition().ResultTypes()), sig(results, nil))
 	}
-	return item{SortFunc, &cfunc{typ: ft, lifted: &lifted{fn: fn, memory: mem, realloc: realloc, postReturn: post}}}, nil
+	return item{SortFunc, &cfunc{typ: ft, lifted: &lifted{fn: fn, memory: mem, realloc: realloc, postReturn: post, table: s.handles(), scope: s}}}, nil
 }
 
 func funcUsesMemory(f *rfunc) bool {
@@ -204,7 +209,7 @@ func (s *scope) lower(c Canon) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
-	lowered := cabi.NewLowered(cabi.Options{Instance: s.state.ci, Memory: mem, Realloc: realloc})
+	lowered := cabi.NewLowered(cabi.Options{Instance: s.state.ci, Table: s.handles(), Memory: mem, Realloc: realloc})
 	glue := hf.Fn
 	fn := api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
 		glue(ctx, lowered, stack)

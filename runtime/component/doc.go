@@ -44,15 +44,24 @@
 //     place where the Canonical ABI is applied to host calls; the adapter's
 //     cabi_import_realloc is honoured because it is the option, not a
 //     module's export;
+//   - the handle tables: each component instance has its own, as the
+//     Component Model requires: the outer one the cabi.Instance's table,
+//     each nested one a table the cabi.Instance makes for it
+//     (cabi.Instance.NewTable) when it first lowers, lifts or defines a
+//     resource built-in (the nested components wit-component makes to
+//     type an export only re-export, and make none). Its lowered imports
+//     (cabi.Options.Table), resource built-ins and lifted exports use that
+//     table, so one instance cannot name a handle another holds; the
+//     cabi.Instance's limit holds all its tables together, and its Close
+//     drains them all;
 //   - the resource built-ins: `canon resource.drop` of an imported resource
 //     binds to the interface's [resource-drop] glue; resource.new, .rep and
 //     .drop of a resource the component defines keep its representation in
-//     the component instance's one resource table, the cabi.Instance shared
-//     with every lowered import and every nested component instance. As
-//     the Component Model requires, resource.new and resource.rep are
-//     refused for a type another component defines (reached by an outer
-//     alias or an instantiation argument): with one table, they would let
-//     a nested instance forge or read another's handles.
+//     the component instance's table. As the Component Model requires,
+//     resource.new and resource.rep are refused for a type another
+//     component defines (reached by an outer alias or an instantiation
+//     argument): they would let a nested instance forge or read another's
+//     handles.
 //
 // Lowered canonical built-ins are collected into host modules, one per
 // batch between two core instantiations that need them, instantiated
@@ -83,8 +92,10 @@
 // so they call a component as they call a core module; as a
 // cabi.TypedGuest it also gives each function's type (typetext.go), which
 // the generated Bind checks against the WIT.
-// A HostResource passed as borrow<R> is lent to the component
-// for the call through the one resource table ([cabi.Table.Lend]): its
+// Handles cross into and out of the table of the component instance
+// that lifted the export called: an own<R> argument moves into it, an
+// own<R> result leaves it. A HostResource passed as borrow<R> is lent
+// to the component for the call in that table ([cabi.Table.Lend]): its
 // resource.drop ends the borrow, not the resource, and what it still
 // holds when the call returns is taken back and reported.
 //

@@ -40,7 +40,7 @@ import (
 // exportGuest is one exported interface of a component instance seen as a
 // cabi.OptionsGuest and a cabi.ResourceGuest.
 type exportGuest struct {
-	table     *cabi.Table
+	ci        *cabi.Instance
 	iface     string
 	funcs     map[string]*lifted    // by canonical core name
 	types     map[string]*rfunc     // their types, by canonical core name
@@ -65,7 +65,7 @@ func (inst *Instance) Guest(iface string) (cabi.Guest, error) {
 	if !ok || it.sort != SortInstance {
 		return nil, fmt.Errorf("component: export %q is a %s, not an instance", iface, it.sort)
 	}
-	g := &exportGuest{table: inst.ci.Table(), iface: iface, funcs: map[string]*lifted{}, types: map[string]*rfunc{}, resources: map[string]*rresource{}}
+	g := &exportGuest{ci: inst.ci, iface: iface, funcs: map[string]*lifted{}, types: map[string]*rfunc{}, resources: map[string]*rresource{}}
 	for _, name := range ci.order {
 		switch v := ci.exports[name].v.(type) {
 		case *cfunc:
@@ -99,8 +99,8 @@ func (g *exportGuest) BindResource(iface, resource string, typ *cabi.ResourceTyp
 	case typ == nil:
 		return fmt.Errorf("component: resource %s of %s bound to a nil type", resource, iface)
 	}
-	if g.table != nil {
-		g.table.Retype(r.typ, typ)
+	if g.ci != nil {
+		g.ci.Retype(r.typ, typ) // in every component instance's table
 	}
 	r.typ, r.bound = typ, true
 	return nil
@@ -137,6 +137,15 @@ func (g *exportGuest) ExportType(name string) (string, bool) {
 		names[r] = n
 	}
 	return funcText(t, names), true
+}
+
+// ExportTable returns the handle table of the component instance that
+// lifted the export named name (cabi.TableGuest).
+func (g *exportGuest) ExportTable(name string) *cabi.Table {
+	if l, ok := g.funcs[name]; ok {
+		return l.table
+	}
+	return nil
 }
 
 // Memory is nil: each export has the memory of its own lift.

@@ -110,7 +110,7 @@ type loan struct {
 func (m *mem) endLoans() error {
 	var held []string
 	for _, l := range m.loans {
-		if m.inst.ci.Table().Unlend(l.h, l.res.Value) {
+		if m.table.Unlend(l.h, l.res.Value) {
 			held = append(held, fmt.Sprintf("borrow<%s> (handle %d)", l.res.Type, l.h))
 		}
 	}
@@ -123,7 +123,7 @@ func (m *mem) endLoans() error {
 
 // liftOwn takes a handle the component returned out of its table.
 func (m *mem) liftOwn(t *rown, h uint32) any {
-	table := m.inst.ci.Table()
+	table := m.table
 	if !t.res.defined {
 		typ, err := table.TypeOf(h)
 		if err == nil && typ.Name != t.res.hostName() {
@@ -177,10 +177,12 @@ func (m *mem) dropTaken() {
 	m.taken = nil
 }
 
-// lowerHandle lowers a handle argument: a *Handle of a resource the
-// component defines (own moves it into the table, borrow passes the
-// representation), or a HostResource of one it imports (own moves it into
-// the table, borrow lends it for the call).
+// lowerHandle lowers a handle argument into the table of the component
+// instance that lifted the function: a *Handle of a resource the
+// component defines (own moves it into the table; borrow passes the
+// representation to the instance that defines the resource, and lends
+// it to another for the call), or a HostResource of one it imports (own
+// moves it into the table, borrow lends it for the call).
 func (m *mem) lowerHandle(t rtype, v any) uint32 {
 	var res *rresource
 	switch t := t.(type) {
@@ -206,9 +208,21 @@ func (m *mem) lowerHandle(t rtype, v any) uint32 {
 		fail("handle of %s, want %s", h.rep.res, res)
 	}
 	if _, own := t.(*rown); !own {
-		return h.rep.rep
+		if res.owner == m.scope {
+			// The Canonical ABI lowers a borrow to the instance that
+			// defines the resource as its representation.
+			return h.rep.rep
+		}
+		// Another instance gets a borrowed handle in its own table,
+		// which it must drop before it returns.
+		n, err := m.table.Lend(res.typ, h.rep)
+		if err != nil {
+			fail("borrow<%s> argument: %v", res, err)
+		}
+		m.loans = append(m.loans, loan{n, HostResource{Type: res.typ, Value: h.rep}})
+		return n
 	}
-	n, err := m.inst.ci.Table().Insert(res.typ, h.rep)
+	n, err := m.table.Insert(res.typ, h.rep)
 	if err != nil {
 		fail("own<%s> argument: %v", res, err)
 	}
@@ -228,7 +242,7 @@ type moved struct {
 // failed before the component ran: they stay the caller's.
 func (m *mem) unmove() {
 	for _, mv := range m.moved {
-		if _, err := m.inst.ci.Table().Take(mv.h, nil); err == nil && mv.handle != nil {
+		if _, err := m.table.Take(mv.h, nil); err == nil && mv.handle != nil {
 			mv.handle.rep = mv.rep
 		}
 	}
@@ -246,9 +260,9 @@ func (m *mem) lowerHostResource(t rtype, res *rresource, v any) uint32 {
 	if hr.Type.Name != res.hostName() {
 		fail("a HostResource of %s, want %s", hr.Type, res.hostName())
 	}
-	table := m.inst.ci.Table()
+	table := m.table
 	if _, own := t.(*rown); own {
-		if table.Holds(hr.Value) {
+		if m.inst.ci.Holds(hr.Value) {
 			fail("own<%s> argument: the component holds it already", res)
 		}
 		n, err := table.Insert(hr.Type, hr.Value)

@@ -24,9 +24,8 @@ func resourceI32(dtor int) []byte {
 // read the handles of a resource type its parent defines, whether it
 // reaches the type by an outer alias or as an instantiation argument: the
 // Component Model allows resource.new and resource.rep only in the
-// component that defines the type (all nested instances share one handle
-// table here, so the check is what keeps one from forging handles of, or
-// reading the representations of, another's).
+// component that defines the type (it keeps one from forging handles of,
+// or reading the representations of, another's).
 func TestHostileResourceOwner(t *testing.T) {
 	byAlias := func(op byte) []byte {
 		return comp(
@@ -274,8 +273,9 @@ func (l dropLinker) Resolve(module, name string, params, results []api.ValueType
 
 // twoNested is a component importing test:x/y's resource r and
 // instantiating two nested components with it: A exports "keep",
-// func(h: own<r>), which keeps the handle; B exports "drop", func(h: u32),
-// which drops handle h with its own resource.drop of r.
+// func(h: own<r>), which keeps the handle; B exports "take", the same in
+// B, and "drop", func(h: u32), which drops handle h with its own
+// resource.drop of r.
 func twoNested() []byte {
 	importR := section(secImport, vec(cat([]byte{0x00}, name("r"), []byte{0x03, 0x01})))
 	var ma wasmbin.Module
@@ -292,18 +292,32 @@ func twoNested() []byte {
 	var mb wasmbin.Module
 	drop := mb.ImportFunc("x", "drop", mb.Type([]byte{wasmbin.I32}, nil))
 	mb.Export("d", wasmbin.ExportFunc, mb.Func(mb.Type([]byte{wasmbin.I32}, nil), nil, cat([]byte{0x20, 0x00, 0x10}, u32(uint32(drop)))))
+	mb.Export("k", wasmbin.ExportFunc, mb.Func(mb.Type([]byte{wasmbin.I32}, nil), nil, nil))
 	b := comp(
-		importR,
-		section(secCanon, vec(cat([]byte{0x03}, u32(0)))),
+		importR, // type 0
+		section(secCanon, vec(cat([]byte{0x03}, u32(0)))), // core func 0
 		section(secCoreModule, mb.Bytes()),
 		section(secCoreInstance, vec(
 			cat([]byte{0x01}, vec(cat(name("drop"), []byte{0x00}, u32(0)))),
 			cat([]byte{0x00}, u32(0), vec(cat(name("x"), []byte{0x12}, u32(0)))),
 		)),
-		section(secAlias, vec(cat([]byte{0x00, 0x00, 0x01}, u32(1), name("d")))),
-		section(secType, vec(cat([]byte{0x40}, vec(cat(name("h"), []byte{0x79})), []byte{0x01, 0x00}))),
-		section(secCanon, vec(cat([]byte{0x00, 0x00}, u32(1), vec(), u32(1)))),
-		section(secExport, vec(cat([]byte{0x00}, name("drop"), []byte{0x01}, u32(0), []byte{0x00}))),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("d")), // core func 1
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("k")), // core func 2
+		)),
+		section(secType, vec(
+			cat([]byte{0x40}, vec(cat(name("h"), []byte{0x79})), []byte{0x01, 0x00}), // type 1
+			[]byte{0x69, 0x00}, // type 2: own<r>
+			cat([]byte{0x40}, vec(cat(name("h"), vidx(2))), []byte{0x01, 0x00}), // type 3
+		)),
+		section(secCanon, vec(
+			cat([]byte{0x00, 0x00}, u32(1), vec(), u32(1)), // func 0
+			cat([]byte{0x00, 0x00}, u32(2), vec(), u32(3)), // func 1
+		)),
+		section(secExport, vec(
+			cat([]byte{0x00}, name("drop"), []byte{0x01}, u32(0), []byte{0x00}),
+			cat([]byte{0x00}, name("take"), []byte{0x01}, u32(1), []byte{0x00}),
+		)),
 	)
 	argR := vec(cat(name("r"), []byte{0x03}, u32(1)))
 	return comp(
@@ -316,57 +330,138 @@ func twoNested() []byte {
 		section(secAlias, vec(
 			cat([]byte{0x01, 0x00}, u32(1), name("keep")),
 			cat([]byte{0x01, 0x00}, u32(2), name("drop")),
+			cat([]byte{0x01, 0x00}, u32(2), name("take")),
 		)),
 		section(secExport, vec(
 			cat([]byte{0x00}, name("keep"), []byte{0x01}, u32(0), []byte{0x00}),
 			cat([]byte{0x00}, name("drop"), []byte{0x01}, u32(1), []byte{0x00}),
+			cat([]byte{0x00}, name("take"), []byte{0x01}, u32(2), []byte{0x00}),
 		)),
 	)
 }
 
-// TestHostileNestedHandles checks what one nested component instance can
-// do with a host resource another holds. Nested instances share one
-// handle table here (the Component Model gives each its own), so B's
-// resource.drop reaches the handle A keeps: the host resource is then
-// dropped once, B's second drop of it traps, and closing the instance
-// does not drop it again.
+// TestHostileNestedHandles checks that one nested component instance
+// cannot reach a host resource another holds: each component instance
+// has its own handle table, as the Component Model requires. A keeps
+// handle 1; B's resource.drop of index 1, a handle B does not hold,
+// traps naming the drop and the handle, and A's resource is untouched;
+// where B holds a handle 1 of its own, B's drop of 1 drops B's resource,
+// never A's. The handles of every table count against the one limit of
+// the guest, and closing the instance drops each resource once.
 func TestHostileNestedHandles(t *testing.T) {
 	ctx := context.Background()
 	typ := cabi.NewResourceType("test:x/y.r")
-	inst, err := instantiate(t, twoNested(), dropLinker{typ})
-	if err != nil {
-		t.Fatal(err)
+	setup := func(t *testing.T) (inst *Instance, keep, take, drop *Func) {
+		inst, err := instantiate(t, twoNested(), dropLinker{typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { inst.Close(ctx) })
+		fn := func(name string) *Func {
+			f, err := inst.Func(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		return inst, fn("keep"), fn("take"), fn("drop")
 	}
-	keep, err := inst.Func("keep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	drop, err := inst.Func("drop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	drops := 0
-	if _, err := keep.Call(ctx, HostResource{Type: typ, Value: dropCounter{&drops}}); err != nil {
-		t.Fatal(err)
-	}
-	if n := inst.ci.Table().Len(); n != 1 {
-		t.Fatalf("A holds %d handles, want 1", n)
-	}
-	_, err = drop.Call(ctx, uint32(1))
-	t.Logf("B's drop of A's handle 1: %v", err)
-	if err == nil {
+
+	t.Run("other's index", func(t *testing.T) {
+		inst, keep, _, drop := setup(t)
+		drops := 0
+		if _, err := keep.Call(ctx, HostResource{Type: typ, Value: dropCounter{&drops}}); err != nil {
+			t.Fatal(err)
+		}
+		if n, all := inst.ci.Table().Len(), inst.ci.Handles(); n != 0 || all != 1 {
+			t.Fatalf("the outer table holds %d handles, all tables %d; want 0 and 1 (A's)", n, all)
+		}
+		_, err := drop.Call(ctx, uint32(1))
+		if err == nil || !strings.Contains(err.Error(), "test:x/y#[resource-drop]r") || !strings.Contains(err.Error(), "unknown handle 1") {
+			t.Fatalf("B's drop of A's handle 1 = %v, want a trap naming the drop and the unknown handle", err)
+		}
+		if drops != 0 || inst.ci.Handles() != 1 {
+			t.Fatalf("after B's drop: A's resource dropped %d times, %d handles; want untouched and 1", drops, inst.ci.Handles())
+		}
+		if err := inst.ci.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if drops != 1 || inst.ci.Handles() != 0 {
+			t.Fatalf("after Close: dropped %d times, %d handles; want once and 0", drops, inst.ci.Handles())
+		}
+	})
+
+	t.Run("own index", func(t *testing.T) {
+		inst, keep, take, drop := setup(t)
+		dropsA, dropsB := 0, 0
+		if _, err := keep.Call(ctx, HostResource{Type: typ, Value: dropCounter{&dropsA}}); err != nil {
+			t.Fatal(err)
+		}
+		// B's first handle is 1 too, in B's table.
+		if _, err := take.Call(ctx, HostResource{Type: typ, Value: dropCounter{&dropsB}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := drop.Call(ctx, uint32(1)); err != nil {
+			t.Fatalf("B's drop of its own handle 1: %v", err)
+		}
+		if dropsA != 0 || dropsB != 1 || inst.ci.Handles() != 1 {
+			t.Fatalf("after B's drop of 1: A's dropped %d, B's %d, %d handles; want 0, 1, 1", dropsA, dropsB, inst.ci.Handles())
+		}
+		if _, err := drop.Call(ctx, uint32(1)); err == nil || !strings.Contains(err.Error(), "double drop of handle 1") {
+			t.Fatalf("B's second drop of 1 = %v, want a double drop trap", err)
+		}
+		if dropsA != 0 {
+			t.Fatalf("A's resource dropped %d times by B", dropsA)
+		}
+		inst.ci.Close(ctx)
+		if dropsA != 1 || dropsB != 1 {
+			t.Fatalf("after Close: A's dropped %d, B's %d; want once each", dropsA, dropsB)
+		}
+	})
+
+	t.Run("one limit", func(t *testing.T) {
+		inst, keep, take, _ := setup(t)
+		inst.ci.Table().SetLimit(1, "Limits.Handles")
+		drops := 0
+		if _, err := keep.Call(ctx, HostResource{Type: typ, Value: dropCounter{&drops}}); err != nil {
+			t.Fatal(err)
+		}
+		refused := 0
+		_, err := take.Call(ctx, HostResource{Type: typ, Value: dropCounter{&refused}})
+		if err == nil || !strings.Contains(err.Error(), "resource table limit reached: the guest holds 1 handles (1 test:x/y.r)") || !strings.Contains(err.Error(), "Limits.Handles") {
+			t.Fatalf("B's take past the limit = %v, want the limit's error", err)
+		}
+		if drops != 0 || refused != 0 || inst.ci.Handles() != 1 {
+			t.Fatalf("after the refused take: %d and %d drops, %d handles; want 0, 0 and 1", drops, refused, inst.ci.Handles())
+		}
+		inst.ci.Close(ctx)
+		if drops != 1 || refused != 0 {
+			t.Fatalf("after Close: %d and %d drops, want 1 and 0 (the refused resource stays the caller's)", drops, refused)
+		}
+	})
+
+	t.Run("moved twice", func(t *testing.T) {
+		inst, keep, take, _ := setup(t)
+		drops := 0
+		hr := HostResource{Type: typ, Value: &dropPtr{&drops}}
+		if _, err := keep.Call(ctx, hr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := take.Call(ctx, hr); err == nil || !strings.Contains(err.Error(), "holds it already") {
+			t.Fatalf("moving into B what A holds = %v, want it refused", err)
+		}
+		inst.ci.Close(ctx)
 		if drops != 1 {
-			t.Fatalf("after B's drop the host resource was dropped %d times, want once", drops)
+			t.Fatalf("after Close: %d drops, want 1", drops)
 		}
-		if _, err := drop.Call(ctx, uint32(1)); err == nil || !strings.Contains(err.Error(), "[resource-drop]r") {
-			t.Fatalf("B's second drop = %v, want a trap naming the drop", err)
-		}
-	}
-	inst.Close(ctx)
-	if drops != 1 {
-		t.Fatalf("the host resource was dropped %d times, want once", drops)
-	}
+	})
 }
+
+// dropPtr is dropCounter behind a pointer: one identity however often it
+// is passed.
+type dropPtr struct{ drops *int }
+
+func (d *dropPtr) Drop() { *d.drops++ }
 
 // getLinker serves test:x/y's get, func() -> string, returning "hi" as
 // the generated glue does; every other import traps.
@@ -526,4 +621,110 @@ func TestHostileDtorBuiltin(t *testing.T) {
 		t.Fatalf("a second drop = %v, %v, want a trap naming resource#0's drop", v, err)
 	}
 	inst.Close(ctx)
+}
+
+// borrowNested is a component defining a resource r (i32 representation,
+// no destructor) and exporting "make", func() -> own<r>, whose core
+// function makes one of representation 42; "peek-own", func(h: borrow<r>)
+// -> u32, which returns the core value it got for h; and "peek", the same
+// lifted in a nested component B given r as an instantiation argument,
+// which also drops its borrow (B's resource.drop) before it returns.
+func borrowNested() []byte {
+	var m wasmbin.Module
+	newF := m.ImportFunc("x", "new", m.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32}))
+	m.Export("mk", wasmbin.ExportFunc, m.Func(m.Type(nil, []byte{wasmbin.I32}), nil, cat(wasmbin.I32Const(42), []byte{0x10}, u32(uint32(newF)))))
+	m.Export("id", wasmbin.ExportFunc, m.Func(m.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32}), nil, []byte{0x20, 0x00}))
+	var mb wasmbin.Module
+	drop := mb.ImportFunc("x", "drop", mb.Type([]byte{wasmbin.I32}, nil))
+	mb.Export("p", wasmbin.ExportFunc, mb.Func(mb.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32}), nil,
+		cat([]byte{0x20, 0x00, 0x10}, u32(uint32(drop)), []byte{0x20, 0x00})))
+	b := comp(
+		section(secImport, vec(cat([]byte{0x00}, name("r"), []byte{0x03, 0x01}))), // type 0
+		section(secCanon, vec(cat([]byte{0x03}, u32(0)))),                         // core func 0
+		section(secCoreModule, mb.Bytes()),
+		section(secCoreInstance, vec(
+			cat([]byte{0x01}, vec(cat(name("drop"), []byte{0x00}, u32(0)))),
+			cat([]byte{0x00}, u32(0), vec(cat(name("x"), []byte{0x12}, u32(0)))),
+		)),
+		section(secAlias, vec(cat([]byte{0x00, 0x00, 0x01}, u32(1), name("p")))), // core func 1
+		section(secType, vec(
+			[]byte{0x68, 0x00}, // type 1: borrow<r>
+			cat([]byte{0x40}, vec(cat(name("h"), vidx(1))), []byte{0x00, 0x79}), // type 2
+		)),
+		section(secCanon, vec(cat([]byte{0x00, 0x00}, u32(1), vec(), u32(2)))),
+		section(secExport, vec(cat([]byte{0x00}, name("peek"), []byte{0x01}, u32(0), []byte{0x00}))),
+	)
+	return comp(
+		section(secType, vec(
+			resourceI32(-1),    // type 0: r
+			[]byte{0x69, 0x00}, // type 1: own<r>
+			cat([]byte{0x40}, vec(), []byte{0x00}, vidx(1)), // type 2: func() -> own<r>
+			[]byte{0x68, 0x00}, // type 3: borrow<r>
+			cat([]byte{0x40}, vec(cat(name("h"), vidx(3))), []byte{0x00, 0x79}), // type 4
+		)),
+		section(secCanon, vec(cat([]byte{0x02}, u32(0)))), // core func 0: resource.new
+		section(secCoreModule, m.Bytes()),
+		section(secCoreInstance, vec(
+			cat([]byte{0x01}, vec(cat(name("new"), []byte{0x00}, u32(0)))),
+			cat([]byte{0x00}, u32(0), vec(cat(name("x"), []byte{0x12}, u32(0)))),
+		)),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("mk")), // core func 1
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("id")), // core func 2
+		)),
+		section(secCanon, vec(
+			cat([]byte{0x00, 0x00}, u32(1), vec(), u32(2)), // func 0: make
+			cat([]byte{0x00, 0x00}, u32(2), vec(), u32(4)), // func 1: peek-own
+		)),
+		section(secComponent, b),
+		section(secInstance, vec(cat([]byte{0x00}, u32(0), vec(cat(name("r"), []byte{0x03}, u32(0)))))),
+		section(secAlias, vec(cat([]byte{0x01, 0x00}, u32(0), name("peek")))), // func 2
+		section(secExport, vec(
+			cat([]byte{0x00}, name("make"), []byte{0x01}, u32(0), []byte{0x00}),
+			cat([]byte{0x00}, name("peek-own"), []byte{0x01}, u32(1), []byte{0x00}),
+			cat([]byte{0x00}, name("peek"), []byte{0x01}, u32(2), []byte{0x00}),
+		)),
+	)
+}
+
+// TestNestedBorrow checks how a borrow<R> of a resource a component
+// defines is lowered by the Canonical ABI: to the component instance
+// that defines R as its representation, to another (a nested instance R
+// was given to) as a borrowed handle in that instance's own table, which
+// it drops before it returns; the resource stays the caller's.
+func TestNestedBorrow(t *testing.T) {
+	ctx := context.Background()
+	inst, err := instantiate(t, borrowNested(), trapLinker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	call := func(name string, args ...any) any {
+		t.Helper()
+		f, err := inst.Func(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.Call(ctx, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+	h, ok := call("make").(*Handle)
+	if !ok || h.Rep() != 42 {
+		t.Fatalf("make = %v, want a handle of rep 42", h)
+	}
+	if v := call("peek-own", h); v != uint32(42) {
+		t.Fatalf("the defining instance got %v for a borrow, want its rep 42", v)
+	}
+	if v := call("peek", h); v != uint32(1) {
+		t.Fatalf("the nested instance got %v for a borrow, want handle 1 of its own table", v)
+	}
+	if n := inst.ci.Handles(); n != 0 {
+		t.Fatalf("%d handles left after the calls, want 0", n)
+	}
+	if err := h.Drop(ctx); err != nil || inst.ci.Trapped() {
+		t.Fatalf("Drop after the borrows = %v, trapped %v", err, inst.ci.Trapped())
+	}
 }

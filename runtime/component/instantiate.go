@@ -58,7 +58,9 @@ type state struct {
 }
 
 // Instantiate instantiates c in r. Lowered imports are bound through
-// linker and share ci, the component instance's resource table; ctx is
+// linker and share ci, whose resource table is the component instance's
+// (each nested component instance gets one of its own from
+// ci.NewTable); ctx is
 // the context of the instantiation (it must carry what the host functions
 // need, as for a core module) and of the core start functions.
 func Instantiate(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker) (*Instance, error) {
@@ -116,6 +118,9 @@ func InstantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *ca
 	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: o.Stop, stack: o.Stack, rewrite: o.Rewrite, compiled: map[*CoreModule]wazero.CompiledModule{},
 		tables: map[*CoreModule]uint64{}, limits: o}
 	top := &scope{state: st, exports: &cinstance{}}
+	if ci != nil {
+		top.table = ci.Table()
+	}
 	inst := &Instance{ci: ci, state: st}
 	if err := top.run(c); err != nil {
 		inst.Close(context.Background())

@@ -10,7 +10,9 @@ import (
 )
 
 // definedResource is a resource type the component defines. Its handles
-// live in the component instance's cabi table as *ownedRep values.
+// live in the handle tables of the component instances that hold them
+// (the defining one's, or another's it moved them to) as *ownedRep
+// values.
 func (s *scope) definedResource(t ResourceType) (rtype, error) {
 	r := &rresource{defined: true, owner: s, name: fmt.Sprintf("resource#%d", len(s.types))}
 	r.typ = cabi.NewResourceType("component " + r.name)
@@ -86,7 +88,7 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 		if err != nil {
 			return item{}, err
 		}
-		lowered := cabi.NewLowered(cabi.Options{Instance: s.state.ci})
+		lowered := cabi.NewLowered(cabi.Options{Instance: s.state.ci, Table: s.handles()})
 		glue := hf.Fn
 		fn := api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
 			glue(ctx, lowered, stack)
@@ -95,17 +97,15 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 	}
 	if c.Kind != CanonResourceDrop && r.owner != s {
 		// The Component Model allows these only in the component that
-		// defines the type; here every nested instance's handles share
-		// one table, so another's would forge the owner's handles or
-		// read their representations.
+		// defines the type: another's would forge the owner's handles
+		// or read their representations.
 		what := "resource.new"
 		if c.Kind == CanonResourceRep {
 			what = "resource.rep"
 		}
 		return item{}, fmt.Errorf("%s of %s, defined by another component", what, r)
 	}
-	ci := s.state.ci
-	lowered := cabi.NewLowered(cabi.Options{Instance: ci})
+	lowered := cabi.NewLowered(cabi.Options{Instance: s.state.ci, Table: s.handles()})
 	var f hostFunc
 	switch c.Kind {
 	case CanonResourceNew:
@@ -151,6 +151,9 @@ func (s *scope) resourceBuiltin(c Canon) (item, error) {
 			}
 			o.ctx = ctx
 			call.Drop(uint32(stack[0]), r.typ)
+			// A borrow lent for the call only ended: its resource,
+			// still the caller's, keeps no context of this call.
+			o.ctx = nil
 		}}
 	}
 	return item{SortCoreFunc, s.state.addHost(f)}, nil

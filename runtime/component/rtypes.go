@@ -54,7 +54,8 @@ type rresource struct {
 	defined bool
 	// owner is the scope of the component instance whose definition
 	// made a defined resource: only it may resource.new and
-	// resource.rep the type (nested instances share one handle table).
+	// resource.rep the type, and only it is lent a borrow as the
+	// representation itself.
 	owner *scope
 	dtor  api.Function // a defined resource's destructor, or nil
 	// dtorBusy is set while dtor runs; a destructor run inside it (one

@@ -2,6 +2,8 @@ package component
 
 import (
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/cabi"
 )
 
 // A scope is the index spaces of one component being instantiated (or of
@@ -27,6 +29,11 @@ type scope struct {
 	args map[string]item
 	// exports are the component's exports, by name.
 	exports *cinstance
+	// table is the handle table of the component instance (the
+	// Component Model gives each its own): the cabi.Instance's own for
+	// the outer component, one made when first needed for a nested one
+	// (see handles).
+	table *cabi.Table
 
 	// defs are the definitions being run and pos the one running (for
 	// the look ahead of seeThrough).
@@ -201,4 +208,18 @@ func (s *scope) push(it item) {
 	case SortInstance:
 		s.instances = append(s.instances, it.v.(*cinstance))
 	}
+}
+
+// handles returns the handle table of the component instance s runs:
+// what its lowered imports, lifted exports and resource built-ins put
+// handles in and find them in. A nested component instance gets a table
+// of its own (cabi.Instance.NewTable, under the instance's one limit)
+// when it first needs one: the nested components wit-component makes to
+// give an export its type only import and re-export functions, and make
+// none. Nil without a cabi.Instance.
+func (s *scope) handles() *cabi.Table {
+	if s.table == nil && s.state.ci != nil {
+		s.table = s.state.ci.NewTable()
+	}
+	return s.table
 }

@@ -59,7 +59,7 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		defer ci.Leave()
 	}
 	returned := false // the component's export returned
-	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst}
+	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst, table: l.table, scope: l.scope}
 	defer func() {
 		if r := recover(); r != nil {
 			ve, ok := r.(valueError)
@@ -136,10 +136,12 @@ type mem struct {
 	realloc api.Function
 	ctx     context.Context
 	inst    *Instance
-	loans   []loan  // borrow<R> arguments of imported resources
-	moved   []moved // own<R> arguments, until the call starts
-	lifted  uint64  // bytes of strings and lists lifted (cabi.LiftBudget)
-	taken   []any   // own<R> results lifted: HostResource or *Handle
+	table   *cabi.Table // of the component instance that lifted the function
+	scope   *scope      // that instance
+	loans   []loan      // borrow<R> arguments of imported resources
+	moved   []moved     // own<R> arguments, until the call starts
+	lifted  uint64      // bytes of strings and lists lifted (cabi.LiftBudget)
+	taken   []any       // own<R> results lifted: HostResource or *Handle
 }
 
 // liftBudget counts n bytes of strings or lists about to be lifted, and
