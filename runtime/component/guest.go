@@ -70,6 +70,14 @@ func (inst *Instance) Guest(iface string) (cabi.Guest, error) {
 		switch v := ci.exports[name].v.(type) {
 		case *cfunc:
 			if v.lifted != nil {
+				for _, p := range v.typ.params {
+					if r := borrowOfOther(p.t, v.lifted.scope); r != nil {
+						// The generated callers lend such a borrow as
+						// its representation, which only the defining
+						// instance may be given.
+						return nil, notSupported("generated callers of %s#%s, lifted in a component instance that borrows %s, which another defines (call it with Func.Call)", iface, name, r)
+					}
+				}
 				g.funcs[iface+"#"+name] = v.lifted
 				g.types[iface+"#"+name] = v.typ
 			}

@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -628,7 +629,8 @@ func TestHostileDtorBuiltin(t *testing.T) {
 // function makes one of representation 42; "peek-own", func(h: borrow<r>)
 // -> u32, which returns the core value it got for h; and "peek", the same
 // lifted in a nested component B given r as an instantiation argument,
-// which also drops its borrow (B's resource.drop) before it returns.
+// which also drops its borrow (B's resource.drop) before it returns. It
+// also exports peek as the interface test:x/b, and peek-own as test:x/a.
 func borrowNested() []byte {
 	var m wasmbin.Module
 	newF := m.ImportFunc("x", "new", m.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32}))
@@ -679,10 +681,16 @@ func borrowNested() []byte {
 		section(secComponent, b),
 		section(secInstance, vec(cat([]byte{0x00}, u32(0), vec(cat(name("r"), []byte{0x03}, u32(0)))))),
 		section(secAlias, vec(cat([]byte{0x01, 0x00}, u32(0), name("peek")))), // func 2
+		section(secInstance, vec(
+			cat([]byte{0x01}, vec(cat([]byte{0x00}, name("peek"), []byte{0x01}, u32(2)))),     // instance 1
+			cat([]byte{0x01}, vec(cat([]byte{0x00}, name("peek-own"), []byte{0x01}, u32(1)))), // instance 2
+		)),
 		section(secExport, vec(
 			cat([]byte{0x00}, name("make"), []byte{0x01}, u32(0), []byte{0x00}),
 			cat([]byte{0x00}, name("peek-own"), []byte{0x01}, u32(1), []byte{0x00}),
 			cat([]byte{0x00}, name("peek"), []byte{0x01}, u32(2), []byte{0x00}),
+			cat([]byte{0x00}, name("test:x/b"), []byte{0x05}, u32(1), []byte{0x00}),
+			cat([]byte{0x00}, name("test:x/a"), []byte{0x05}, u32(2), []byte{0x00}),
 		)),
 	)
 }
@@ -726,5 +734,14 @@ func TestNestedBorrow(t *testing.T) {
 	}
 	if err := h.Drop(ctx); err != nil || inst.ci.Trapped() {
 		t.Fatalf("Drop after the borrows = %v, trapped %v", err, inst.ci.Trapped())
+	}
+	// The generated callers lend a borrow as the representation: they
+	// are refused for B's export, not for the defining instance's.
+	var ns *NotSupportedError
+	if _, err := inst.Guest("test:x/b"); !errors.As(err, &ns) || !strings.Contains(err.Error(), "test:x/b#peek") {
+		t.Errorf("Guest(test:x/b) = %v, want it not supported, naming peek", err)
+	}
+	if _, err := inst.Guest("test:x/a"); err != nil {
+		t.Errorf("Guest(test:x/a): %v", err)
 	}
 }

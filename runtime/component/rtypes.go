@@ -230,3 +230,45 @@ func usesMemory(t rtype) bool {
 	}
 	return false
 }
+
+// borrowOfOther returns a resource defined by a component instance other
+// than s that t borrows (a borrow<R> in it), or nil. Such a borrow is
+// lowered to s as a handle lent in its table, not as the representation.
+func borrowOfOther(t rtype, s *scope) *rresource {
+	var walk func(rtype) *rresource
+	walk = func(t rtype) *rresource {
+		var elems []rtype
+		switch t := t.(type) {
+		case *rborrow:
+			if t.res.defined && t.res.owner != s {
+				return t.res
+			}
+		case *rlist:
+			elems = []rtype{t.elem}
+		case *roption:
+			elems = []rtype{t.elem}
+		case *rresult:
+			elems = []rtype{t.ok, t.err}
+		case *rtuple:
+			elems = t.elems
+		case *rrecord:
+			for _, f := range t.fields {
+				elems = append(elems, f.t)
+			}
+		case *rvariant:
+			for _, c := range t.cases {
+				elems = append(elems, c.t)
+			}
+		}
+		for _, e := range elems {
+			if e == nil {
+				continue
+			}
+			if r := walk(e); r != nil {
+				return r
+			}
+		}
+		return nil
+	}
+	return walk(t)
+}
