@@ -255,7 +255,12 @@ func (t *Table) add(typ *ResourceType, v Resource, lent bool) (uint32, error) {
 		return 0, errDrained
 	}
 	t.init()
-	if g := t.g; !g.reserve() {
+	g := t.g
+	ok := t.live < g.limitValue() // a table alone in its group
+	if g.shared.Load() {
+		ok = g.reserve()
+	}
+	if !ok {
 		t.mu.Unlock()
 		return 0, g.limitError() // outside t.mu: it counts every table
 	}
@@ -389,7 +394,7 @@ func (t *Table) release(h uint32, state uint8) Resource {
 	*s = slot{state: state}
 	t.free = append(t.free, h)
 	t.live--
-	t.g.live.Add(-1)
+	t.g.released()
 	t.shrink()
 	return v
 }

@@ -20,8 +20,14 @@ import (
 // A tableGroup is the tables of one instance and the count their limit
 // bounds.
 type tableGroup struct {
-	live  atomic.Int64 // live handles in every table of the group
-	limit atomic.Int64 // most live handles together; 0 means DefaultHandleLimit
+	// shared is set once the group has more than one table: from then
+	// on live counts the handles of every table, and each insert and
+	// release updates it. A group of one table (a core module, a
+	// component without nested tables, the common case) counts in that
+	// table alone, without the atomic updates.
+	shared atomic.Bool
+	live   atomic.Int64 // live handles in every table of a shared group
+	limit  atomic.Int64 // most live handles together; 0 means DefaultHandleLimit
 
 	mu     sync.Mutex // guards what follows
 	name   string     // how the embedder calls the limit, for the error
@@ -43,14 +49,22 @@ func (g *tableGroup) limitValue() int {
 	return DefaultHandleLimit
 }
 
-// reserve counts one more live handle and reports whether the limit
-// allows it; when it does not, nothing is counted.
+// reserve counts one more live handle in a table of a shared group and
+// reports whether the limit allows it; when it does not, nothing is
+// counted. (A table alone in its group checks its own count.)
 func (g *tableGroup) reserve() bool {
 	if g.live.Add(1) > int64(g.limitValue()) {
 		g.live.Add(-1)
 		return false
 	}
 	return true
+}
+
+// released counts a handle released in a table of the group.
+func (g *tableGroup) released() {
+	if g.shared.Load() {
+		g.live.Add(-1)
+	}
 }
 
 // limitError is the error of an insert past the limit: it says what the
@@ -85,7 +99,16 @@ func (g *tableGroup) snapshot(close bool) []*Table {
 // handles of all its tables count together) and is drained by Close with
 // the others; made after Close, it refuses handles at once.
 func (inst *Instance) NewTable() *Table {
-	g := inst.group()
+	root := &inst.table
+	root.mu.Lock()
+	g := root.group()
+	if !g.shared.Load() {
+		// The group had only the instance's own table, which counted
+		// its handles alone: from now on the group counts them all.
+		g.live.Store(int64(root.live))
+		g.shared.Store(true)
+	}
+	root.mu.Unlock()
 	t := &Table{g: g}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -107,7 +130,13 @@ func (inst *Instance) group() *tableGroup {
 // Handles returns the number of live handles in every table of the
 // instance together: the count its limit bounds.
 func (inst *Instance) Handles() int {
-	return int(inst.group().live.Load())
+	root := &inst.table
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	if g := root.group(); g.shared.Load() {
+		return int(g.live.Load())
+	}
+	return root.live
 }
 
 // Holds reports whether v is in any table of the instance as a handle a
