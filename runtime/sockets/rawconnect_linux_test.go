@@ -120,6 +120,101 @@ func TestConnectAcrossWaits(t *testing.T) {
 		if err != nil || keepAlive != 0 {
 			t.Fatalf("SO_KEEPALIVE %d, %v; want 0", keepAlive, err)
 		}
+		// Turned off with SO_KEEPALIVE alone, net's idle time stays on
+		// the socket: turning keep-alive on applies the guest's.
+		if err := s.SetKeepAliveIdleTime(bg, uint64(30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetKeepAliveEnabled(bg, true); err != nil {
+			t.Fatal(err)
+		}
+		if on, idle := kernelKeepAlive(t, s.tcpConn()); !on || idle != 30 {
+			t.Errorf("turned on after the connect: keep-alive %v, idle %d s; want on, 30 s", on, idle)
+		}
+	})
+}
+
+// TestKeepAliveRawConnect: a connect that a wait with a deadline took up
+// (a rawConnect, whose connection net.FileConn gives keep-alive on) gets
+// the guest's keep-alive, on with its settings when it asked for it before
+// the connect.
+func TestKeepAliveRawConnect(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case accepted <- c:
+			default:
+				c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		close(accepted)
+		for c := range accepted {
+			c.Close()
+		}
+	})
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	var p Policy
+	if err := p.AllowConnect(ap.String()); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	connect := func(t *testing.T, setup func(s *TCPSocket)) *TCPSocket {
+		t.Helper()
+		s := mustSocket(t, st)
+		t.Cleanup(func() { s.Close() })
+		setup(s)
+		if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
+			t.Fatal(err)
+		}
+		for begin := time.Now(); !s.Ready(); {
+			if time.Since(begin) > 10*time.Second {
+				t.Fatal("not connected")
+			}
+			if !s.Await(bg, time.Now().Add(50*time.Millisecond)) {
+				t.Fatal("Await did not wait for the connect")
+			}
+		}
+		if !s.dialRaw {
+			t.Fatal("the connect was not taken up by the wait with a deadline")
+		}
+		if _, err := s.FinishConnect(bg); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	t.Run("off", func(t *testing.T) {
+		s := connect(t, func(*TCPSocket) {})
+		if on, _ := kernelKeepAlive(t, s.tcpConn()); on {
+			t.Error("keep-alive is on, want off (the WASI default)")
+		}
+	})
+	t.Run("on", func(t *testing.T) {
+		s := connect(t, func(s *TCPSocket) {
+			if err := s.SetKeepAliveEnabled(bg, true); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetKeepAliveIdleTime(bg, uint64(40*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if on, idle := kernelKeepAlive(t, s.tcpConn()); !on || idle != 40 {
+			t.Errorf("keep-alive %v, idle %d s; want on, 40 s", on, idle)
+		}
 	})
 }
 

@@ -408,7 +408,7 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 	c := t.dialConn
 	t.dialConn = nil
 	if t.dialRaw {
-		t.applyOptions(c) // net.FileConn turned keep-alive on
+		t.applyRawOptions(c)
 	} else {
 		t.applyNewOptions(c)
 	}
@@ -703,6 +703,19 @@ func (t *TCPSocket) applyOptions(c net.Conn) { t.apply(c, true) }
 // its idle time, interval and count matter only once it is on, and
 // turning it on applies them all.
 func (t *TCPSocket) applyNewOptions(c net.Conn) { t.apply(c, t.keepAlive) }
+
+// applyRawOptions is applyOptions for a connection of a rawConnect, which
+// net.FileConn gave keep-alive on with net's settings. Off, as the guest
+// has it unless it asked otherwise, is one system call (SO_KEEPALIVE)
+// rather than four: net's idle time, interval and count stay on the
+// socket, inert while keep-alive is off, and turning it on applies the
+// guest's (setKeepAlive); the guest reads its own settings from t.
+func (t *TCPSocket) applyRawOptions(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok && !t.keepAlive {
+		tc.SetKeepAlive(false)
+	}
+	t.apply(c, t.keepAlive)
+}
 
 func (t *TCPSocket) apply(c net.Conn, keepAlive bool) {
 	tc, ok := c.(*net.TCPConn)
