@@ -61,26 +61,56 @@ func TestWaitReadyOnEntry(t *testing.T) {
 	}
 }
 
+// TestWaitDeadlines waits on deadlines: the wait wakes at the earliest and
+// reports the deadlines that have passed, never one still ahead. When the
+// waiting goroutine runs late (a loaded machine), a later deadline may have
+// passed too by the time it looks: that one is reported as well, which the
+// clock after the wait tells apart from a wait that overslept. A wait that
+// always slept to a later deadline would never report the earliest alone:
+// one of a few attempts must.
 func TestWaitDeadlines(t *testing.T) {
+	const attempts = 5
+	for i := 0; i < attempts; i++ {
+		if waitDeadlines(t) {
+			return
+		}
+	}
+	t.Fatalf("in %d attempts, no wait woke before the second deadline", attempts)
+}
+
+// waitDeadlines is one attempt of TestWaitDeadlines; it reports whether
+// the first wait woke between the two near deadlines.
+func waitDeadlines(t *testing.T) (onTime bool) {
+	t.Helper()
 	start := time.Now()
 	far := NewDeadline(start.Add(time.Hour))
-	near := NewDeadline(start.Add(20 * time.Millisecond))
+	near := NewDeadline(start.Add(50 * time.Millisecond))
 	nearer := NewDeadline(start.Add(10 * time.Millisecond))
 	ready, err := Wait(bg, []Source{far, near, nearer})
+	woke := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ready) != 1 || ready[0] != 2 {
-		t.Fatalf("ready = %v, want [2]", ready)
+	if woke < 10*time.Millisecond {
+		t.Fatalf("woke after %v, before the deadline", woke)
 	}
-	if d := time.Since(start); d < 10*time.Millisecond {
-		t.Fatalf("woke after %v, before the deadline", d)
+	switch {
+	case len(ready) == 1 && ready[0] == 2:
+		onTime = true
+	case len(ready) == 2 && ready[0] == 1 && ready[1] == 2 && woke >= 50*time.Millisecond:
+		t.Logf("woke late (%v): both near deadlines had passed", woke)
+	default:
+		t.Fatalf("ready = %v after %v, want [2] (or [1 2] from 50ms on)", ready, woke)
 	}
 	// The second wait sleeps until the next deadline: no busy loop.
 	ready, err = Wait(bg, []Source{far, near})
 	if err != nil || len(ready) != 1 || ready[0] != 1 {
 		t.Fatalf("ready = %v, %v", ready, err)
 	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Fatalf("second wait woke after %v, before its deadline", d)
+	}
+	return onTime
 }
 
 func TestWaitContext(t *testing.T) {
