@@ -21,6 +21,12 @@ import (
 // given up on one: the process exits within a second either way. Before,
 // a guest that gave up on a stdtls handshake froze inside the host, and
 // SIGINT did nothing for as long as the peer kept the socket open.
+//
+// The second is measured from the signal to the process's exit, as the
+// goroutine waiting for it sees it, never against a timer racing that
+// goroutine; getting the process ready (compiling the guest, which takes
+// many seconds on a loaded machine) is the test's setup, bounded only
+// generously.
 func TestRunInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command")
@@ -34,13 +40,15 @@ func TestRunInterrupt(t *testing.T) {
 		for _, tc := range []struct {
 			name, timeout string
 			// ready reports when the process is in the state to test,
-			// since is how long ago the ClientHello arrived (0: not yet).
+			// since is how long ago the test saw the ClientHello arrive
+			// (0: not yet).
 			ready func(out string, since time.Duration) bool
 		}{
 			{"pending", "1m", func(_ string, since time.Duration) bool { return since > 0 }},
 			{"given-up", "500ms", func(out string, since time.Duration) bool {
-				// The guest reports giving up, or should have by now.
-				return strings.Contains(out, "dial: ") || since > 2*time.Second
+				// The guest reports giving up or, frozen, never does:
+				// it is interrupted all the same, and fails below.
+				return dialLine.MatchString(out) || since > 10*time.Second
 			}},
 		} {
 			t.Run(backend+"/"+tc.name, func(t *testing.T) {
@@ -51,10 +59,18 @@ func TestRunInterrupt(t *testing.T) {
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
 				}
-				exited := make(chan error, 1)
-				go func() { exited <- cmd.Wait() }()
+				type exit struct {
+					err error
+					at  time.Time
+				}
+				exited := make(chan exit, 1)
+				go func() {
+					err := cmd.Wait()
+					exited <- exit{err, time.Now()}
+				}()
 				defer cmd.Process.Kill()
-				deadline := time.Now().Add(20 * time.Second)
+				setup := time.NewTimer(interruptSetupBound)
+				defer setup.Stop()
 				var helloAt time.Time
 				for {
 					var since time.Duration
@@ -67,31 +83,58 @@ func TestRunInterrupt(t *testing.T) {
 					if tc.ready(out.String(), since) {
 						break
 					}
-					if time.Now().After(deadline) {
-						t.Fatalf("not ready in time; output:\n%s", out.String())
+					select {
+					case e := <-exited:
+						t.Fatalf("exited before the test could interrupt it: %v; output:\n%s", e.err, out.String())
+					case <-setup.C:
+						t.Fatalf("not ready in %v; output:\n%s", interruptSetupBound, out.String())
+					case <-time.After(10 * time.Millisecond):
 					}
-					time.Sleep(10 * time.Millisecond)
 				}
-				if tc.name == "given-up" && !strings.Contains(out.String(), "dial: ") {
-					t.Errorf("DialContext with a 500ms timeout did not return within 2s")
+				if tc.name == "given-up" {
+					// The guest's own measure of its dial: the 500ms
+					// timeout, then the host's second to end the
+					// handshake (docs/security.md), with some margin.
+					if m := dialLine.FindStringSubmatch(out.String()); m == nil {
+						t.Errorf("DialContext with a 500ms timeout did not return within 10s of the ClientHello")
+					} else if took, err := time.ParseDuration(m[1]); err != nil {
+						t.Errorf("guest's dial line %q: %v", m[0], err)
+					} else {
+						t.Logf("DialContext returned after %v", took)
+						if took > 2*time.Second {
+							t.Errorf("DialContext with a 500ms timeout returned after %v, want within 2s", took)
+						}
+					}
 				}
 				if err := cmd.Process.Signal(os.Interrupt); err != nil {
 					t.Fatal(err)
 				}
-				start := time.Now()
+				// The signal is pending once Signal returns.
+				signalled := time.Now()
 				select {
-				case err := <-exited:
-					t.Logf("exited %v after SIGINT: %v", time.Since(start).Round(time.Millisecond), err)
-					if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-						t.Errorf("exit: %v, want code 130; output:\n%s", err, out.String())
+				case e := <-exited:
+					took := e.at.Sub(signalled)
+					t.Logf("exited %v after SIGINT: %v", took.Round(time.Millisecond), e.err)
+					if took > time.Second {
+						t.Errorf("exited %v after SIGINT, want within 1s; output:\n%s", took.Round(time.Millisecond), out.String())
 					}
-				case <-time.After(time.Second):
-					t.Fatalf("still running 1s after SIGINT; output:\n%s", out.String())
+					if ee, ok := e.err.(*exec.ExitError); !ok || ee.ExitCode() != 130 || !strings.Contains(out.String(), "wasitls: interrupted\n") {
+						t.Errorf("exit: %v, want code 130 and \"wasitls: interrupted\"; output:\n%s", e.err, out.String())
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatalf("still running 30s after SIGINT (want exit within 1s); output:\n%s", out.String())
 				}
 			})
 		}
 	}
 }
+
+// interruptSetupBound bounds getting a "wasitls run" of TestRunInterrupt
+// into the state to interrupt: the test's own setup, not a promise.
+const interruptSetupBound = 3 * time.Minute
+
+// dialLine is the giveup guest's report of its dial, with the time it took.
+var dialLine = regexp.MustCompile(`dial: .* after (\S+)\n`)
 
 // silentTCP accepts connections and never answers; helloed is closed once
 // the first bytes (the ClientHello) arrived.
