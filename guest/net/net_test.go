@@ -288,18 +288,20 @@ func testListen(t *testing.T, n int, hold bool) {
 // off and accepts again once a connection closed, as net/http's
 // Server.Serve does, instead of dying.
 func TestAcceptBackoff(t *testing.T) {
+	r := wazero.NewRuntimeWithConfig(context.Background(), runtime.NewFastRuntimeConfig())
+	defer r.Close(context.Background())
+	compiled, err := runtime.CompileModule(context.Background(), r, guestbuild.MustBuild(t, guest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bound is the guest's run's: building and compiling the guest,
+	// which take long on a loaded machine, come before it.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
-	defer r.Close(ctx)
 	p := new(sockets.Policy)
 	p.AllowListen("127.0.0.1:*")
 	// The listener and one connection.
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: p, Limits: runtime.Limits{Sockets: 2}, StopFlag: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, guest))
 	if err != nil {
 		t.Fatal(err)
 	}
