@@ -100,7 +100,7 @@ type side struct {
 func newSide(tb testing.TB, generated bool) *side {
 	tb.Helper()
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newRuntime(ctx)
 	tb.Cleanup(func() { r.Close(ctx) })
 	h := newHost()
 	h.quiet = true

@@ -25,7 +25,7 @@ import (
 // generated code on both sides, the host's post-return calls included.
 func TestGeneratedGuestExports(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	ctx, inst, mod := instantiateReactor(t, ctx, r, "./testdata/calcguest")

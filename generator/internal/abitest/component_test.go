@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/cabi"
@@ -56,7 +55,7 @@ func cComponent(t *testing.T, src, wit, world string, cflags ...string) *runtime
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
 	rt, err := runtime.New(ctx, r, runtime.Config{})
 	if err != nil {

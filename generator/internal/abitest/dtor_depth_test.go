@@ -40,7 +40,7 @@ func dtorChainModule() []byte {
 // without bound, to Go's fatal stack overflow.
 func TestDestructorChainDepth(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
 	if err := plugin.Register(ctx, r); err != nil {
 		t.Fatal(err)

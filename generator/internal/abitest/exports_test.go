@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
@@ -84,7 +83,7 @@ func pluginGuests(t *testing.T, test func(t *testing.T, g *pluginGuest)) {
 func newPluginGuestFrom(t testing.TB, dir string) *pluginGuest {
 	t.Helper()
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	h := &pluginHost{}

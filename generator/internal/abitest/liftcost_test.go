@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/generator/internal/kitchen/test/kitchen/echo"
 	"github.com/wasitls/wasitls/internal/wasmbin"
@@ -36,7 +34,7 @@ func TestLiftHostCostBudget(t *testing.T) {
 	m.Export("run", wasmbin.ExportFunc, m.Func(tRun, nil, cat(i32Const(0), i32Const(n), i32Const(memSize-8), []byte{0x10, 0})))
 
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
 	h := newHost()
 	h.quiet = true

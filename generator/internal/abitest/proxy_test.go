@@ -81,7 +81,7 @@ func TestProxyHandle(t *testing.T) {
 
 func proxyHandle(t *testing.T, guest string) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := newRuntime(ctx)
 	defer r.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	h := &httpHost{}
