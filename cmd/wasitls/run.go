@@ -249,6 +249,20 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cf
 	return inst.Close(context.Background())
 }
 
+// compilationCache, when not nil, is shared by the wazero runtimes the
+// command makes. A run compiles its guest once, so the command leaves it
+// nil; the package's tests, which run the same few guests dozens of times
+// in one process (seconds of CPU to compile each), set it.
+var compilationCache wazero.CompilationCache
+
+// newRuntime is wazero.NewRuntimeWithConfig with compilationCache.
+func newRuntime(ctx context.Context, c wazero.RuntimeConfig) wazero.Runtime {
+	if compilationCache != nil {
+		c = c.WithCompilationCache(compilationCache)
+	}
+	return wazero.NewRuntimeWithConfig(ctx, c)
+}
+
 // compile makes the wazero runtime the guest runs on and compiles a core
 // module. A core module and a component run with the stop flag
 // (runtime.CompileModule, cfg.StopFlag, the runtime compiling a
@@ -267,17 +281,17 @@ func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *r
 		// instantiation, which does not rewrite again.
 		if err := comp.PrepareStopWith(cfg.Limits.RewriteOptions()); err != nil {
 			fmt.Fprintf(stderr, "wasitls: running the component with wazero's termination checks (slower): %v\n", err)
-			return wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig()), nil, nil
+			return newRuntime(ctx, runtime.NewRuntimeConfig()), nil, nil
 		}
 		cfg.StopFlag = true
-		return wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig()), nil, nil
+		return newRuntime(ctx, runtime.NewFastRuntimeConfig()), nil, nil
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
+	r := newRuntime(ctx, runtime.NewFastRuntimeConfig())
 	compiled, err := runtime.CompileModuleLimits(ctx, r, wasm, cfg.Limits)
 	var refused *stopcheck.Error
 	if errors.As(err, &refused) {
 		r.Close(context.Background())
-		r = wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+		r = newRuntime(ctx, runtime.NewRuntimeConfig())
 		if compiled, err = runtime.CompileModuleChecked(ctx, r, wasm, cfg.Limits); err == nil {
 			fmt.Fprintf(stderr, "wasitls: running the guest with wazero's termination checks (slower): %v\n", refused)
 		}
