@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -34,17 +31,7 @@ func TestAcceptQueueCounts(t *testing.T) {
 	if err := policy.AllowListen("127.0.0.1:*"); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Limits: runtime.Limits{Sockets: limit}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/hog"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Limits: runtime.Limits{Sockets: limit}})
 	before := countFDs(t)
 	pr, pw := io.Pipe()
 	// The guest accepts once told on its stdin, and holds what it
@@ -53,7 +40,7 @@ func TestAcceptQueueCounts(t *testing.T) {
 	defer tell.Close()
 	done := make(chan error, 1)
 	go func() {
-		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "queue", "4096"}, Stdin: stdin, Stdout: pw, Stderr: os.Stderr})
+		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "queue", "4096"}, Stdin: stdin, Stdout: pw, Stderr: os.Stderr})
 		pw.Close()
 		done <- err
 	}()

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -33,21 +30,11 @@ func TestDatagramBytes(t *testing.T) {
 	if err := policy.AllowUDP("127.0.0.1:*"); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Limits: runtime.Limits{DatagramBytes: limit}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/hog"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Limits: runtime.Limits{DatagramBytes: limit}})
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "udp", strconv.Itoa(sockets16)}, Stdout: pw, Stderr: os.Stderr})
+		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "udp", strconv.Itoa(sockets16)}, Stdout: pw, Stderr: os.Stderr})
 		pw.Close()
 		done <- err
 	}()

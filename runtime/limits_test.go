@@ -22,10 +22,17 @@ import (
 // hogRuntime returns a runtime with limits and the compiled hog guest.
 func hogRuntime(t *testing.T, lim runtime.Limits) (*runtime.Runtime, wazero.CompiledModule) {
 	t.Helper()
+	return hogRuntimeConfig(t, runtime.Config{Limits: lim})
+}
+
+// hogRuntimeConfig returns a runtime made with cfg and the compiled hog
+// guest; the wazero runtime closes when the test ends.
+func hogRuntimeConfig(t *testing.T, cfg runtime.Config) (*runtime.Runtime, wazero.CompiledModule) {
+	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
 	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := runtime.New(ctx, r, runtime.Config{Limits: lim})
+	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
-
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -47,17 +44,7 @@ func TestLookupLimit(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", silent.LocalAddr().String())
 	}}
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Resolver: resolver, Limits: runtime.Limits{Lookups: 8}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/hog"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Limits: runtime.Limits{Lookups: 8}})
 	goroutines := goruntime.NumGoroutine()
 	for _, tc := range []struct {
 		lim  runtime.Limits
