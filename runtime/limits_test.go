@@ -29,14 +29,8 @@ func hogRuntime(t *testing.T, lim runtime.Limits) (*runtime.Runtime, wazero.Comp
 // guest; the wazero runtime closes when the test ends.
 func hogRuntimeConfig(t *testing.T, cfg runtime.Config) (*runtime.Runtime, wazero.CompiledModule) {
 	t.Helper()
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := runtime.New(ctx, r, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/hog"))
+	r, rt := testRuntime(t, runtime.NewRuntimeConfig(), cfg)
+	compiled, err := r.CompileModule(context.Background(), guestbuild.MustBuild(t, "./testdata/hog"))
 	if err != nil {
 		t.Fatal(err)
 	}

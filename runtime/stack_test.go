@@ -50,13 +50,7 @@ var stackPaths = []stackPath{
 // checksRuntime is a Runtime under wazero's termination checks.
 func checksRuntime(t *testing.T, cfg runtime.Config) *runtime.Runtime {
 	t.Helper()
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := runtime.New(ctx, r, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rt := testRuntime(t, runtime.NewRuntimeConfig(), cfg)
 	return rt
 }
 

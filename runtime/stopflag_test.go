@@ -22,15 +22,23 @@ import (
 // fastRuntime returns a runtime on NewFastRuntimeConfig, declared so.
 func fastRuntime(t *testing.T, cfg runtime.Config) *runtime.Runtime {
 	t.Helper()
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(cache))
-	t.Cleanup(func() { r.Close(ctx) })
 	cfg.StopFlag = true
+	_, rt := testRuntime(t, runtime.NewFastRuntimeConfig(), cfg)
+	return rt
+}
+
+// testRuntime makes a wazero runtime of wcfg, with the package's
+// compilation cache, closed when the test ends, and a Runtime of cfg on it.
+func testRuntime(t *testing.T, wcfg wazero.RuntimeConfig, cfg runtime.Config) (wazero.Runtime, *runtime.Runtime) {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wcfg.WithCompilationCache(cache))
+	t.Cleanup(func() { r.Close(ctx) })
 	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rt
+	return r, rt
 }
 
 // stopBound is how long a stopped guest may take to return.
