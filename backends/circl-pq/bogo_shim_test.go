@@ -1044,19 +1044,27 @@ func poolFromPEM(pemData []byte) *x509.CertPool {
 	return p
 }
 
-// TestBogoShim runs the shim in-process against a stand-in runner
-// (crypto/tls over loopback), in both roles, and checks that flags it does
-// not know make a test unimplemented rather than pass.
-func TestBogoShim(t *testing.T) {
-	p := pki(t)
+// shimIdentityFiles writes p's P-256 chain and key where the shim's
+// -cert-file and -key-file flags can name them.
+func shimIdentityFiles(t *testing.T, p *testCerts) (certFile, keyFile string) {
+	t.Helper()
 	dir := t.TempDir()
-	certFile, keyFile := dir+"/cert.pem", dir+"/key.pem"
+	certFile, keyFile = dir+"/cert.pem", dir+"/key.pem"
 	if err := os.WriteFile(certFile, p.p256.ChainPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(keyFile, p.p256.KeyPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return certFile, keyFile
+}
+
+// TestBogoShim runs the shim in-process against a stand-in runner
+// (crypto/tls over loopback), in both roles, and checks that flags it does
+// not know make a test unimplemented rather than pass.
+func TestBogoShim(t *testing.T) {
+	p := pki(t)
+	certFile, keyFile := shimIdentityFiles(t, p)
 	for _, tc := range []struct {
 		name           string
 		server, resume bool
@@ -1144,14 +1152,7 @@ func TestBogoShimVerifyFail(t *testing.T) {
 // and fails on any other.
 func TestBogoShimOCSP(t *testing.T) {
 	p := pki(t)
-	dir := t.TempDir()
-	certFile, keyFile := dir+"/cert.pem", dir+"/key.pem"
-	if err := os.WriteFile(certFile, p.p256.ChainPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, p.p256.KeyPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	certFile, keyFile := shimIdentityFiles(t, p)
 	staple := []byte("an OCSP response, DER in real life")
 	b64 := base64.StdEncoding.EncodeToString
 	for _, tc := range []struct {
