@@ -52,6 +52,10 @@ func (g *Guest) Limits() Limits { return g.limits }
 // Sockets reports how many sockets the guest holds.
 func (g *Guest) Sockets() int { return g.state.stack.Sockets() }
 
+// LookupGrants reports how many addresses the guest's name lookups keep
+// connectable (Limits.LookupGrants).
+func (g *Guest) LookupGrants() int { return g.state.stack.Grants() }
+
 // MemoryBytes reports how much linear memory the guest has grown to, every
 // memory together.
 func (g *Guest) MemoryBytes() uint64 { return g.memory.inUse() }
@@ -144,6 +148,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	st.stack.SetUDPLimits(lim.Datagram, lim.DatagramQueue)
 	st.stack.SetDatagramBytes(lim.DatagramBytes)
 	st.stack.SetLookupLimit(lim.Lookups)
+	st.stack.SetGrantLimit(lim.LookupGrants)
 	st.stack.SetResolver(rt.cfg.Resolver)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))
 	for i, d := range cfg.Dirs {

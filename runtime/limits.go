@@ -76,6 +76,15 @@ type Limits struct {
 	// temporary-resolver-failure.
 	Lookups int
 
+	// LookupGrants bounds the addresses the guest's name lookups keep
+	// connectable: a lookup a connect rule allows makes the addresses it
+	// returned connectable on the rule's ports; zero means
+	// sockets.DefaultGrantLimit. Past it the least recently granted
+	// address is forgotten, and a connect to it is access-denied until a
+	// lookup returns it again. Without it, the host kept every address
+	// any of the guest's lookups returned until the guest ended.
+	LookupGrants int
+
 	// NestedCalls bounds how deep calls into the guest nest inside its
 	// host calls: a destructor a drop runs (a component's resource.drop,
 	// an [export] module's [resource-drop]) that drops another resource
@@ -161,6 +170,9 @@ func (l Limits) withDefaults() Limits {
 	if l.Lookups <= 0 {
 		l.Lookups = sockets.DefaultLookupLimit
 	}
+	if l.LookupGrants <= 0 {
+		l.LookupGrants = sockets.DefaultGrantLimit
+	}
 	if l.NestedCalls <= 0 {
 		l.NestedCalls = cabi.DefaultNestingLimit
 	}
@@ -201,6 +213,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.Lookups > 0 {
 		l.Lookups = o.Lookups
+	}
+	if o.LookupGrants > 0 {
+		l.LookupGrants = o.LookupGrants
 	}
 	if o.NestedCalls > 0 {
 		l.NestedCalls = o.NestedCalls

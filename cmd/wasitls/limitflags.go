@@ -26,6 +26,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	queue := fs.Int("max-datagram-queue", sockets.DefaultDatagramQueue, "most received `datagrams` each UDP socket holds for the guest (past it the host stops reading the socket)")
 	dgBytes := fs.Int("max-datagram-bytes", sockets.DefaultDatagramBytes, "most `bytes` of received datagrams the guest's UDP sockets hold for it together (past it arriving datagrams are dropped)")
 	lookups := fs.Int("max-lookups", sockets.DefaultLookupLimit, "most name `lookups` the guest runs at once (past it resolve-addresses fails with temporary-resolver-failure)")
+	grants := fs.Int("max-lookup-grants", sockets.DefaultGrantLimit, "most `addresses` the guest's name lookups keep connectable (past it the least recently granted is forgotten: connecting to it is access-denied until a lookup returns it again)")
 	stack := fs.String("max-stack", "256MiB", "most call `stack` the guest's frames take, every level of nested calls together, as the stop flag weighs them: bytes, or with a KiB, MiB or GiB suffix (past it the call traps)")
 	nested := fs.Int("max-nested-calls", cabi.DefaultNestingLimit, "most `levels` calls into the guest nest inside its host calls: destructors run by drops that drop more resources (past it the drop traps)")
 	tables := fs.Int("max-table-entries", stopcheck.DefaultTableEntries, "most `entries` the tables of a core module hold together, 8 bytes of host memory each (past it table.grow returns -1; a module whose tables start with more is refused); the core instances of a component hold twice it together")
@@ -56,6 +57,9 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *lookups < 1 {
 			return runtime.Limits{}, fmt.Errorf("--max-lookups: want at least 1, got %d", *lookups)
 		}
+		if *grants < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-lookup-grants: want at least 1, got %d", *grants)
+		}
 		if *nested < 1 {
 			return runtime.Limits{}, fmt.Errorf("--max-nested-calls: want at least 1, got %d", *nested)
 		}
@@ -70,7 +74,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 			return runtime.Limits{}, fmt.Errorf("--max-stack: want a size between %d bytes and 64GiB, got %q", stopcheck.StackUnit, *stack)
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
-			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, NestedCalls: *nested,
+			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, NestedCalls: *nested,
 			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes}, nil
 	}
 }

@@ -45,6 +45,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-datagram-queue datagrams`, `(default 64)`,
 		`-max-datagram-bytes bytes`, `(default 16777216)`,
 		`-max-lookups lookups`, `(default 64)`,
+		`-max-lookup-grants addresses`, `(default 4096)`,
 		`-max-nested-calls levels`, `(default 1000)`,
 		`-max-table-entries entries`, `(default 10000000)`,
 		`-max-core-instances instances`, `(default 10000)`,

@@ -11,7 +11,10 @@
 //
 // A name lookup ([Stack.Resolve]) runs on a goroutine with the stack's
 // resolver until it is answered or its stream dropped; at most the
-// stack's lookup limit run at once ([Stack.SetLookupLimit]).
+// stack's lookup limit run at once ([Stack.SetLookupLimit]). The addresses
+// an allowed lookup returns become connectable for the instance, the
+// stack's grant limit of them at most, the least recently granted
+// forgotten past it ([Stack.SetGrantLimit]).
 //
 // A [TCPSocket] follows the WASI state machine:
 //

@@ -1,10 +1,12 @@
 package sockets
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -324,28 +326,77 @@ func normalizeName(name string) string {
 	return strings.TrimSuffix(strings.ToLower(name), ".")
 }
 
+// DefaultGrantLimit is how many addresses a guest instance's lookups
+// keep connectable unless SetGrantLimit says otherwise.
+const DefaultGrantLimit = 4096
+
 // grants records, per guest instance, the addresses an allowed lookup
-// returned and the ports the allowing rules permit for them.
+// returned and the rules that allowed it, whose ports are permitted for
+// them: at most limit addresses (zero: DefaultGrantLimit), each with each
+// rule once. Past the limit the least recently granted address is
+// forgotten: a guest's lookups return what a DNS server says, as many
+// addresses as it likes, and the host would otherwise keep every one of
+// them, and the rule again at every lookup, until the guest ends.
 type grants struct {
-	mu sync.Mutex
-	m  map[netip.Addr][]Rule
+	mu    sync.Mutex
+	limit int
+	m     map[netip.Addr]*list.Element // of *grant, in order
+	order list.List                    // least recently granted first
+}
+
+// A grant is one address a lookup made connectable.
+type grant struct {
+	ip    netip.Addr
+	rules []Rule
 }
 
 func (g *grants) add(ips []netip.Addr, rules []Rule) {
+	rules = slices.Clip(rules) // shared by the new grants; appends copy
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.m == nil {
-		g.m = make(map[netip.Addr][]Rule)
+		g.m = make(map[netip.Addr]*list.Element)
+	}
+	limit := g.limit
+	if limit <= 0 {
+		limit = DefaultGrantLimit
 	}
 	for _, ip := range ips {
-		g.m[ip.Unmap()] = append(g.m[ip.Unmap()], rules...)
+		ip = ip.Unmap()
+		if e, ok := g.m[ip]; ok {
+			gr := e.Value.(*grant)
+			for _, r := range rules {
+				if !slices.Contains(gr.rules, r) {
+					gr.rules = append(gr.rules, r)
+				}
+			}
+			g.order.MoveToBack(e)
+			continue
+		}
+		if g.order.Len() >= limit {
+			oldest := g.order.Front()
+			delete(g.m, oldest.Value.(*grant).ip)
+			g.order.Remove(oldest)
+		}
+		g.m[ip] = g.order.PushBack(&grant{ip: ip, rules: rules})
 	}
+}
+
+// len reports how many addresses are granted.
+func (g *grants) len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.order.Len()
 }
 
 func (g *grants) allows(ap netip.AddrPort) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, r := range g.m[ap.Addr().Unmap()] {
+	e, ok := g.m[ap.Addr().Unmap()]
+	if !ok {
+		return false
+	}
+	for _, r := range e.Value.(*grant).rules {
 		if r.portOK(ap.Port()) {
 			return true
 		}

@@ -95,6 +95,44 @@ func TestPolicyGrants(t *testing.T) {
 	}
 }
 
+// Grants keep each allowing rule once per address, however many lookups
+// return it, and at most their limit of addresses, forgetting the least
+// recently granted.
+func TestGrantsBounded(t *testing.T) {
+	var p Policy
+	for _, r := range []string{"*.example.com:443", "a.example.com:80"} {
+		if err := p.AllowConnect(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := grants{limit: 3}
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
+	for range 1000 {
+		g.add([]netip.Addr{addr(1)}, p.resolveRules("a.example.com"))
+		g.add([]netip.Addr{addr(1)}, p.resolveRules("b.example.com"))
+	}
+	if n := len(g.m[addr(1)].Value.(*grant).rules); n != 2 {
+		t.Errorf("address granted by 2000 lookups of 2 rules holds %d rules, want 2", n)
+	}
+	if !g.allows(netip.AddrPortFrom(addr(1), 80)) || !g.allows(netip.AddrPortFrom(addr(1), 443)) {
+		t.Error("granted ports denied")
+	}
+	g.add([]netip.Addr{addr(2), addr(3)}, p.resolveRules("b.example.com"))
+	g.add([]netip.Addr{addr(1)}, p.resolveRules("b.example.com")) // 1 is now the most recent
+	g.add([]netip.Addr{netip.AddrFrom16(addr(4).As16())}, p.resolveRules("b.example.com"))
+	if g.len() != 3 {
+		t.Fatalf("%d addresses granted, want the limit, 3", g.len())
+	}
+	for i, want := range []bool{1: true, 2: false, 3: true, 4: true} {
+		if i == 0 {
+			continue
+		}
+		if got := g.allows(netip.AddrPortFrom(addr(i), 443)); got != want {
+			t.Errorf("address %d allowed %v, want %v", i, got, want)
+		}
+	}
+}
+
 func TestParseRuleErrors(t *testing.T) {
 	for _, s := range []string{"", "example.com", "host:99999", "host:9-1", "10.0.0.0/33:1", "bad_host!:1", "a..b:1"} {
 		if _, err := ParseRule(s); err == nil {

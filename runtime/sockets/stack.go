@@ -88,6 +88,24 @@ func (s *Stack) releaseSocket() { s.live.Add(-1) }
 // Sockets reports how many sockets are alive.
 func (s *Stack) Sockets() int { return int(s.live.Load()) }
 
+// SetGrantLimit sets how many addresses the instance's name lookups keep
+// connectable: a lookup a connect rule allows makes the addresses it
+// returns connectable on the rule's ports, remembered until the instance
+// ends; past the limit the least recently granted address is forgotten,
+// and connecting to it is access-denied until a lookup returns it again.
+// Without a limit, a guest whose lookups return new addresses (a DNS
+// server answering a name a wildcard rule allows with as many as it
+// likes) would make the host remember every one.
+func (s *Stack) SetGrantLimit(n int) {
+	s.grants.mu.Lock()
+	s.grants.limit = n
+	s.grants.mu.Unlock()
+}
+
+// Grants reports how many addresses the instance's lookups keep
+// connectable.
+func (s *Stack) Grants() int { return s.grants.len() }
+
 // Network returns a new network resource on the stack.
 func (s *Stack) Network() *Network { return &Network{stack: s} }
 

@@ -15,6 +15,10 @@
 //	hog recurse N       recurses N Go calls deep, and prints "recursed N"
 //	hog lookups N NAME  starts N lookups and drops none, of NAME with %d
 //	                    replaced by the lookup's number, then waits 500 ms
+//	hog resolve N NAME  looks up NAME N times, %d replaced by the
+//	                    lookup's number, each to its end, dropping each
+//	                    stream, prints "resolved N: A addresses", then
+//	                    waits for stdin to end
 //
 // It prints one line per step reached, so that a test sees how far it got
 // before a limit stopped it.
@@ -36,8 +40,8 @@ import (
 func subscribeDuration(d uint64) uint32
 
 func main() {
-	if len(os.Args) != 3 && !(len(os.Args) == 4 && os.Args[1] == "lookups") {
-		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N, hog lookups N NAME")
+	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve")) {
+		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N, hog lookups|resolve N NAME")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -134,6 +138,23 @@ func main() {
 			}
 		}
 		fmt.Printf("lookups %d\n", n)
+	case "resolve":
+		network := w.Network()
+		addrs := 0
+		for i := 1; i <= n; i++ {
+			s, code := w.Resolve(network, strings.ReplaceAll(os.Args[3], "%d", strconv.Itoa(i)))
+			k := 0
+			if code == 0 {
+				k, code = w.ResolveAll(s)
+			}
+			if code != 0 {
+				fmt.Printf("lookup %d: error %d\n", i, code)
+				return
+			}
+			addrs += k
+		}
+		fmt.Printf("resolved %d: %d addresses\n", n, addrs)
+		io.Copy(io.Discard, os.Stdin)
 	case "recurse":
 		fmt.Printf("recursed %d\n", recurse(n))
 	case "alloc":

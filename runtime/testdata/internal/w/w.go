@@ -106,6 +106,15 @@ func dropTCPSocket(self uint32)
 //go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 resolve-addresses
 func resolveAddresses(network uint32, name unsafe.Pointer, n uint32, ret unsafe.Pointer)
 
+//go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [method]resolve-address-stream.resolve-next-address
+func resolveNextAddress(self uint32, ret unsafe.Pointer)
+
+//go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [method]resolve-address-stream.subscribe
+func resolveSubscribe(self uint32) uint32
+
+//go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [resource-drop]resolve-address-stream
+func dropResolveStream(self uint32)
+
 // Network returns the instance network.
 func Network() uint32 { return instanceNetwork() }
 
@@ -192,6 +201,24 @@ func Resolve(net uint32, name string) (uint32, uint32) {
 		return 0, uint32(u8(4))
 	}
 	return u32(4), 0
+}
+
+// ResolveAll waits for the lookup of stream and returns how many
+// addresses it found, or its error code; it drops the stream.
+func ResolveAll(stream uint32) (int, uint32) {
+	defer dropResolveStream(stream)
+	p := resolveSubscribe(stream)
+	block(p)
+	dropPollable(p)
+	for n := 0; ; n++ {
+		resolveNextAddress(stream, retp())
+		switch {
+		case u8(0) != 0:
+			return n, uint32(u8(2))
+		case u8(2) == 0:
+			return n, 0
+		}
+	}
 }
 
 // ---- wasi:io
