@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -115,7 +116,8 @@ func (inst *Instance) Close(ctx context.Context) error {
 // _start function (a command) or _initialize function (a reactor).
 //
 // Cancelling ctx stops the guest: a call blocked in poll, a blocking stream
-// operation or pollable.block returns and the guest exits with
+// operation, pollable.block or a sleep in wasi_snapshot_preview1's
+// poll_oneoff (a Go guest's time.Sleep) returns and the guest exits with
 // sys.ExitCodeContextCanceled. A guest computing without host calls stops
 // when compiled with [CompileModule] (at its next loop iteration), or else
 // only when the wazero.Runtime was configured WithCloseOnContextDone(true).
@@ -154,7 +156,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &Instance{Guest: g, ctx: ctx, cancel: cancel}
 
-	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(cfg, st.fs))
+	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(ctx, cfg, st.fs))
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a module that failed to instantiate
@@ -224,13 +226,15 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	return inst, nil
 }
 
-func (rt *Runtime) wazeroConfig(cfg ModuleConfig, fsys *filesystem.FS) wazero.ModuleConfig {
+// wazeroConfig is the module configuration of a guest whose calls end
+// with ctx.
+func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, fsys *filesystem.FS) wazero.ModuleConfig {
 	mc := wazero.NewModuleConfig().
 		WithName(cfg.Name).
 		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
+		WithNanosleep(sleeper(ctx)).
 		WithRandSource(rand.Reader)
 	if len(cfg.Args) > 0 {
 		mc = mc.WithArgs(cfg.Args...)
@@ -331,4 +335,26 @@ func (st *state) close() error {
 	}
 	errs = append(errs, st.fs.Close())
 	return errors.Join(errs...)
+}
+
+// sleeper is wasi_snapshot_preview1's sleep (poll_oneoff's wait for its
+// earliest clock subscription, how a Go guest's time.Sleep and idle
+// scheduler wait) for a guest whose calls end with ctx: it returns when
+// ctx ends, as a wait in wasi:io/poll does, and the guest is then stopped
+// as a computing guest is. wazero's own (WithSysNanosleep) is time.Sleep,
+// which neither the context nor Instance.Close reached: a guest asking
+// poll_oneoff for a clock of a century held its call, and the goroutine
+// and memory under it, that long.
+func sleeper(ctx context.Context) sys.Nanosleep {
+	return func(ns int64) {
+		if ns <= 0 {
+			return
+		}
+		t := time.NewTimer(time.Duration(ns))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
 }

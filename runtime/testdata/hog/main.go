@@ -13,6 +13,9 @@
 //	                    ports on one line, receives nothing for 3 s, then
 //	                    everything queued, and prints "received B bytes"
 //	hog recurse N       recurses N Go calls deep, and prints "recursed N"
+//	hog sleep N         prints "sleeping", sleeps N seconds (the Go runtime
+//	                    waits in wasi_snapshot_preview1's poll_oneoff), then
+//	                    prints "slept"
 //	hog lookups N NAME  starts N lookups and drops none, of NAME with %d
 //	                    replaced by the lookup's number, then waits 500 ms
 //	hog resolve N NAME  looks up NAME N times, %d replaced by the
@@ -155,6 +158,10 @@ func main() {
 		}
 		fmt.Printf("resolved %d: %d addresses\n", n, addrs)
 		io.Copy(io.Discard, os.Stdin)
+	case "sleep":
+		fmt.Println("sleeping")
+		time.Sleep(time.Duration(n) * time.Second)
+		fmt.Println("slept")
 	case "recurse":
 		fmt.Printf("recursed %d\n", recurse(n))
 	case "alloc":

@@ -1,0 +1,73 @@
+package runtime_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime"
+)
+
+// TestSleepStops: a Go guest sleeping an hour, which its runtime does in
+// wasi_snapshot_preview1's poll_oneoff, stops when its context is
+// cancelled, past its deadline or when its instance is closed, with the
+// stop flag and under wazero's checks alike.
+func TestSleepStops(t *testing.T) {
+	for _, path := range []string{"stop-flag", "checks"} {
+		t.Run(path, func(t *testing.T) {
+			var rt *runtime.Runtime
+			var compiled wazero.CompiledModule
+			var err error
+			wasm := guestbuild.MustBuild(t, "./testdata/hog")
+			if path == "stop-flag" {
+				rt = fastRuntime(t, runtime.Config{})
+				compiled, err = runtime.CompileModule(context.Background(), rt.Wazero(), wasm)
+			} else {
+				var r wazero.Runtime
+				r, rt = testRuntime(t, runtime.NewRuntimeConfig(), runtime.Config{})
+				compiled, err = r.CompileModule(context.Background(), wasm)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
+				out := &lineWriter{lines: make(chan string, 16)}
+				done := make(chan error, 1)
+				go func() {
+					_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "sleep", "3600"}, Stdout: out, Started: started})
+					done <- err
+				}()
+				select {
+				case <-out.lines: // sleeping
+				case err := <-done:
+					t.Fatalf("guest ended early: %v", err)
+				}
+				waitBlockedIn(t, "wasi_snapshot_preview1.pollOneoffFn")
+				return done
+			}
+			t.Run("cancel", func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				done := start(ctx, nil)
+				cancel()
+				wantStopped(t, done)
+			})
+			t.Run("deadline", func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				wantStopped(t, start(ctx, nil))
+			})
+			t.Run("close", func(t *testing.T) {
+				insts := make(chan *runtime.Instance, 1)
+				done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
+				if err := (<-insts).Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				wantStopped(t, done)
+			})
+		})
+	}
+}
