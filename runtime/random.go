@@ -13,9 +13,19 @@ import (
 // asking the host to allocate without limit.
 const maxRandomBytes = 64 << 20
 
-func checkRandomLen(fn string, n uint64) {
+// checkRandomLen traps a request for more random bytes than one call
+// returns or than the guest's memory may ever hold, before the host
+// allocates them: else a guest held to a small memory could make the host
+// allocate and fill 64 MiB at every call, only for its memory to refuse
+// the list.
+func checkRandomLen(ctx context.Context, fn string, n uint64) {
 	if n > maxRandomBytes {
 		cabi.Trapf(fn, "request for %d random bytes exceeds the limit of %d", n, maxRandomBytes)
+	}
+	if g := GuestFrom(ctx); g != nil {
+		if mem := uint64(g.limits.MemoryPages) << 16; n > mem {
+			cabi.Trapf(fn, "request for %d random bytes is more than the guest's memory may hold, %d bytes (%s)", n, mem, memoryLimitName)
+		}
 	}
 }
 
@@ -23,7 +33,7 @@ func checkRandomLen(fn string, n uint64) {
 type randomHost struct{}
 
 func (randomHost) GetRandomBytes(ctx context.Context, n uint64) []byte {
-	checkRandomLen("wasi:random/random#get-random-bytes", n)
+	checkRandomLen(ctx, "wasi:random/random#get-random-bytes", n)
 	b := make([]byte, n)
 	rand.Read(b)
 	return b
@@ -39,7 +49,7 @@ func (randomHost) GetRandomU64(ctx context.Context) uint64 {
 type insecureHost struct{}
 
 func (insecureHost) GetInsecureRandomBytes(ctx context.Context, n uint64) []byte {
-	checkRandomLen("wasi:random/insecure#get-insecure-random-bytes", n)
+	checkRandomLen(ctx, "wasi:random/insecure#get-insecure-random-bytes", n)
 	b := make([]byte, n)
 	for i := 0; i < len(b); i += 8 {
 		var w [8]byte
