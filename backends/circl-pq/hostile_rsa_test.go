@@ -1,0 +1,70 @@
+package circlpq
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// TestHostileRSAKeySize has a peer present RSA keys larger than the
+// engine verifies with (maxRSAKeyBits, crypto/tls's bound): a leaf with a
+// 16384-bit key and no private key behind it (testpki.HugeRSAKey),
+// certified by the trusted root, whose CertificateVerify cost the victim
+// about 20 ms, and a valid chain with that certificate appended. Each side
+// refuses the chain with bad_certificate, naming the key, before it
+// verifies anything. Before, the client spent the verification and failed
+// with decrypt_error, and the appended certificate passed; the cost grows
+// with the square of the size (65536 bits: 50-150 ms a signature, 262144
+// bits: 1.5-1.9 s) on a goroutine the handshake timeout does not stop.
+func TestHostileRSAKeySize(t *testing.T) {
+	p := pki(t)
+	huge, err := testpki.HugeRSAKey(16384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := p.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: "huge", Usage: testpki.ServerAuth | testpki.ClientAuth, PrivateKey: huge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A valid chain, then the huge certificate, which is not part of it.
+	appended, appendedClient := p.p256.Identity(), p.client.Identity()
+	appended.Chain = append(append([][]byte(nil), p.p256.Chain...), leaf.Chain[0])
+	appendedClient.Chain = append(append([][]byte(nil), p.client.Chain...), leaf.Chain[0])
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		if a, ok := errorAlert(err); !ok || a != alertBadCertificate || !strings.Contains(err.Error(), "RSA key larger than 8192 bits (16384)") {
+			t.Fatalf("error %v; want bad_certificate naming the RSA key size", err)
+		}
+	}
+	for _, tc := range []struct {
+		name         string
+		server, user *backends.Identity
+	}{
+		{"leaf", leaf.Identity(), leaf.Identity()},
+		{"appended", appended, appendedClient},
+	} {
+		t.Run("server-"+tc.name, func(t *testing.T) {
+			craw, sraw := tcpPair(t)
+			_, chs := engineClient(t, craw, p.clientConfig())
+			_, shs := engineServer(t, sraw, &backends.ServerConfig{Identities: []*backends.Identity{tc.server}})
+			cerr, _ := both(chs, shs)
+			check(t, cerr)
+		})
+		t.Run("client-"+tc.name, func(t *testing.T) {
+			craw, sraw := tcpPair(t)
+			cc := p.clientConfig()
+			cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+				return []*backends.Identity{tc.user}, nil
+			}
+			sc := p.serverConfig(p.p256)
+			sc.ClientAuth = backends.RequireClientCert
+			_, chs := engineClient(t, craw, cc)
+			_, shs := engineServer(t, sraw, sc)
+			_, serr := both(chs, shs)
+			check(t, serr)
+		})
+	}
+}
