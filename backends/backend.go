@@ -34,8 +34,10 @@ package backends
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"time"
@@ -100,6 +102,40 @@ type Options struct {
 	// format (SSLKEYLOGFILE) for debugging with Wireshark: one line per
 	// Write. Only the host sets it; it never reaches a guest.
 	KeyLog io.Writer
+	// MaxRSAKeyBits bounds the RSA keys of the peer's certificates: a
+	// chain holding a larger one anywhere is refused with bad_certificate
+	// (see CheckPeerRSAKeys). Verifying with an RSA key costs the square
+	// of its size, and a peer chooses the size without holding the
+	// private key, since its victim finds a signature is garbage only
+	// after the work. Zero means DefaultMaxRSAKeyBits. Only the host sets
+	// it. A backend may have a bound of its own as well: crypto/tls's is
+	// 8192 bits unless GODEBUG=tlsmaxrsasize changes it.
+	MaxRSAKeyBits int
+}
+
+// DefaultMaxRSAKeyBits is the default of Options.MaxRSAKeyBits, crypto/tls's
+// bound (CVE-2023-29409): verifying with an 8192-bit key costs about 1 ms,
+// with a 65536-bit one about 0.1 s, with a 262144-bit one seconds.
+const DefaultMaxRSAKeyBits = 8192
+
+// RSAKeyBitsLimit resolves MaxRSAKeyBits.
+func (o *Options) RSAKeyBitsLimit() int {
+	if o.MaxRSAKeyBits > 0 {
+		return o.MaxRSAKeyBits
+	}
+	return DefaultMaxRSAKeyBits
+}
+
+// CheckPeerRSAKeys reports the first certificate of a peer's chain whose
+// RSA key is larger than maxBits, for a backend to refuse before it
+// verifies anything with the chain.
+func CheckPeerRSAKeys(chain []*x509.Certificate, maxBits int) error {
+	for i, c := range chain {
+		if pub, ok := c.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() > maxBits {
+			return fmt.Errorf("the peer's certificate %d (%q) holds an RSA key larger than %d bits (%d)", i, c.Subject.CommonName, maxBits, pub.N.BitLen())
+		}
+	}
+	return nil
 }
 
 // ClientConfig configures a client connection.

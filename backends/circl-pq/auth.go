@@ -188,29 +188,21 @@ func leafSigningKey(leaf *x509.Certificate) (crypto.PublicKey, error) {
 	return certificatePublicKey(leaf)
 }
 
-// maxRSAKeyBits bounds the RSA keys of a peer's chain, as crypto/tls
-// bounds them (its tlsmaxrsasize default, for CVE-2023-29409): verifying
-// with an RSA key costs the square of its size, and the peer chooses it
-// without holding the private key, since the victim pays before it can
-// tell a signature is garbage. A 65536-bit key costs about 0.1 s per
-// signature, a 262144-bit one seconds, and a Certificate message holds
-// dozens for crypto/x509's chain building to try, on a goroutine that
-// giving up on the handshake does not stop. 8192 bits costs 1 ms.
-const maxRSAKeyBits = 8192
-
 // parseChain parses a peer's chain, leaf first, and refuses RSA keys over
-// maxRSAKeyBits anywhere in it, before anything is verified.
-func parseChain(chain [][]byte) ([]*x509.Certificate, error) {
+// maxRSABits anywhere in it (backends.Options.MaxRSAKeyBits) before
+// anything is verified: verifying costs the square of the key's size,
+// which the peer chooses without holding the private key.
+func parseChain(chain [][]byte, maxRSABits int) ([]*x509.Certificate, error) {
 	certs := make([]*x509.Certificate, len(chain))
 	for i, der := range chain {
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, errors.New("tls: failed to parse certificate: " + err.Error())
 		}
-		if pub, ok := cert.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() > maxRSAKeyBits {
-			return nil, fmt.Errorf("tls: the peer's certificate %d (%q) holds an RSA key larger than %d bits (%d)", i, cert.Subject.CommonName, maxRSAKeyBits, pub.N.BitLen())
-		}
 		certs[i] = cert
+	}
+	if err := backends.CheckPeerRSAKeys(certs, maxRSABits); err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
 	}
 	return certs, nil
 }

@@ -724,7 +724,7 @@ func runShimConn(f *shimFlags, cache *SessionCache, st *shimSession, resumed boo
 				return errors.New("OCSP response not available in the verify callback")
 			}
 			if roots != nil {
-				certs, err := parseChain(chain)
+				certs, err := parseChain(chain, backends.DefaultMaxRSAKeyBits)
 				if err != nil {
 					return err
 				}

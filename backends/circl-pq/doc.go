@@ -114,7 +114,8 @@
 // usual. Validating such a chain takes at most 100 signature checks, as
 // crypto/x509 allows itself, and 4 crypto/x509 Verify calls, however the
 // peer's certificates sign each other. A peer's chain with an RSA key over
-// 8192 bits is refused before anything is verified, as crypto/tls does.
+// Options.MaxRSAKeyBits (8192 by default, as crypto/tls) is refused before
+// anything is verified.
 //
 // Post-handshake client authentication (RFC 8446, Section 4.6.2) works both
 // ways: a client with a ClientIdentity hook offers post_handshake_auth and

@@ -491,7 +491,7 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 		return c.fail(alertUnsupportedExtension, "tls: server sent unsolicited certificate extensions")
 	}
 	hs.transcript.Write(msg)
-	certs, err := parseChain(cm.chain)
+	certs, err := parseChain(cm.chain, hs.config.RSAKeyBitsLimit())
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}

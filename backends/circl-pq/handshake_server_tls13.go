@@ -497,7 +497,7 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 		}
 		return nil
 	}
-	certs, err := parseChain(cm.chain)
+	certs, err := parseChain(cm.chain, hs.config.RSAKeyBitsLimit())
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}

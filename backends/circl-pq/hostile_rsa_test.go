@@ -10,7 +10,7 @@ import (
 )
 
 // TestHostileRSAKeySize has a peer present RSA keys larger than the
-// engine verifies with (maxRSAKeyBits, crypto/tls's bound): a leaf with a
+// engine verifies with (backends.DefaultMaxRSAKeyBits, crypto/tls's bound): a leaf with a
 // 16384-bit key and no private key behind it (testpki.HugeRSAKey),
 // certified by the trusted root, whose CertificateVerify cost the victim
 // about 20 ms, and a valid chain with that certificate appended. Each side
@@ -67,4 +67,63 @@ func TestHostileRSAKeySize(t *testing.T) {
 			check(t, serr)
 		})
 	}
+}
+
+// TestMaxRSAKeyBits: Options.MaxRSAKeyBits moves the bound both ways. A
+// client bounded at 2047 bits refuses the server's 2048-bit key, a server
+// bounded at 2047 bits a client's; a client bounded at 16384 bits takes
+// the size of the 16384-bit key and fails only at its garbage signature.
+func TestMaxRSAKeyBits(t *testing.T) {
+	p := pki(t)
+	rsaClient, err := p.root.Issue(testpki.LeafOptions{CommonName: "rsa client", Usage: testpki.ClientAuth, PrivateKey: p.rsa.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge, err := testpki.HugeRSAKey(16384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hugeLeaf, err := p.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, PrivateKey: huge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "RSA key larger than 2047 bits (2048)"
+	t.Run("client-bound", func(t *testing.T) {
+		craw, sraw := tcpPair(t)
+		cc := p.clientConfig()
+		cc.MaxRSAKeyBits = 2047
+		_, chs := engineClient(t, craw, cc)
+		_, shs := engineServer(t, sraw, p.serverConfig(p.rsa))
+		cerr, _ := both(chs, shs)
+		if a, ok := errorAlert(cerr); !ok || a != alertBadCertificate || !strings.Contains(cerr.Error(), want) {
+			t.Fatalf("client: %v; want bad_certificate, %q", cerr, want)
+		}
+	})
+	t.Run("server-bound", func(t *testing.T) {
+		craw, sraw := tcpPair(t)
+		cc := p.clientConfig()
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+			return []*backends.Identity{rsaClient.Identity()}, nil
+		}
+		sc := p.serverConfig(p.p256)
+		sc.ClientAuth = backends.RequireClientCert
+		sc.MaxRSAKeyBits = 2047
+		_, chs := engineClient(t, craw, cc)
+		_, shs := engineServer(t, sraw, sc)
+		_, serr := both(chs, shs)
+		if a, ok := errorAlert(serr); !ok || a != alertBadCertificate || !strings.Contains(serr.Error(), want) {
+			t.Fatalf("server: %v; want bad_certificate, %q", serr, want)
+		}
+	})
+	t.Run("client-raised", func(t *testing.T) {
+		craw, sraw := tcpPair(t)
+		cc := p.clientConfig()
+		cc.MaxRSAKeyBits = 16384
+		_, chs := engineClient(t, craw, cc)
+		_, shs := engineServer(t, sraw, p.serverConfig(hugeLeaf))
+		cerr, _ := both(chs, shs)
+		if a, ok := errorAlert(cerr); !ok || a != alertDecryptError {
+			t.Fatalf("client: %v; want decrypt_error for the garbage signature", cerr)
+		}
+	})
 }

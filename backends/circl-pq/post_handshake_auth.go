@@ -427,7 +427,7 @@ func (c *Conn) readAuthCertificate(req *authRequest, msg []byte) error {
 		req.expect = typeFinished
 		return nil
 	}
-	certs, err := parseChain(cm.chain)
+	certs, err := parseChain(cm.chain, c.auth.config.RSAKeyBitsLimit())
 	if err != nil {
 		return c.fail(alertBadCertificate, "%v", err)
 	}

@@ -149,7 +149,7 @@ func (s *clientSession) trustedBy(config *backends.ClientConfig) bool {
 	if !s.verified {
 		return false
 	}
-	certs, err := parseChain(s.peerChain)
+	certs, err := parseChain(s.peerChain, config.RSAKeyBitsLimit())
 	return err == nil && verifyChain(certs, config.RootCAs, config.ServerName, x509.ExtKeyUsageServerAuth, config.Time) == nil
 }
 

@@ -3,6 +3,7 @@ package stdtls
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 
 	"github.com/wasitls/wasitls/backends"
@@ -38,8 +39,13 @@ func (Backend) Client(transportConn net.Conn, config *backends.ClientConfig) (ba
 
 // verifyServer runs after crypto/tls validated the server's chain (unless
 // the host disabled validation), on full handshakes and resumptions.
+// It comes before the server's CertificateVerify is checked, and so does
+// checkRSAKeys's bound.
 func (c *conn) verifyServer(cs tls.ConnectionState) error {
 	c.record(&cs)
+	if err := checkRSAKeys(cs, &c.client.Options); err != nil {
+		return err
+	}
 	if c.client.VerifyServer == nil {
 		return nil
 	}
@@ -100,4 +106,17 @@ func (s sessionCache) Put(key string, cs *tls.ClientSessionState) {
 		return
 	}
 	s.c.Put(key, cs)
+}
+
+// checkRSAKeys applies Options.MaxRSAKeyBits to the peer's chain, when
+// the host set it below crypto/tls's own bound, which crypto/tls checks
+// before it verifies anything (8192 bits unless GODEBUG=tlsmaxrsasize
+// changes it; a higher MaxRSAKeyBits does not raise it). Here the chain's
+// signatures were checked already, with keys within crypto/tls's bound,
+// but not the peer's CertificateVerify.
+func checkRSAKeys(cs tls.ConnectionState, o *backends.Options) error {
+	if err := backends.CheckPeerRSAKeys(cs.PeerCertificates, o.RSAKeyBitsLimit()); err != nil {
+		return fmt.Errorf("stdtls: %w", err)
+	}
+	return nil
 }

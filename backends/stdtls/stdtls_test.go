@@ -258,3 +258,49 @@ func TestPostHandshakeAuthMessage(t *testing.T) {
 		t.Errorf("RequestClientIdentity: %v", err)
 	}
 }
+
+// TestMaxRSAKeyBits: a host's MaxRSAKeyBits below crypto/tls's own bound
+// refuses a peer's larger RSA key, client and server side, before the
+// peer's CertificateVerify is checked: the peer's key here has no private
+// key behind it (testpki.HugeRSAKey), and the error names the bound, not
+// a bad signature.
+func TestMaxRSAKeyBits(t *testing.T) {
+	f := newFixture(t)
+	key, err := testpki.HugeRSAKey(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := f.ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, PrivateKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := f.ca.Issue(testpki.LeafOptions{CommonName: "client", Usage: testpki.ClientAuth, PrivateKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "holds an RSA key larger than 2048 bits (4096)"
+	t.Run("server-key", func(t *testing.T) {
+		cc, sc := f.configs()
+		cc.MaxRSAKeyBits = 2048
+		sc.Identities = []*backends.Identity{server.Identity()}
+		_, _, cerr, serr := handshake(t, cc, sc)
+		if cerr == nil || !strings.Contains(cerr.Error(), want) {
+			t.Errorf("client: %v; want %q", cerr, want)
+		}
+		if serr == nil || !strings.Contains(serr.Error(), "bad certificate") {
+			t.Errorf("server: %v; want the client's bad_certificate", serr)
+		}
+	})
+	t.Run("client-key", func(t *testing.T) {
+		cc, sc := f.configs()
+		sc.MaxRSAKeyBits = 2048
+		sc.ClientAuth = backends.RequireClientCert
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+			return []*backends.Identity{client.Identity()}, nil
+		}
+		_, _, _, serr := handshake(t, cc, sc)
+		if serr == nil || !strings.Contains(serr.Error(), want) {
+			t.Errorf("server: %v; want %q", serr, want)
+		}
+	})
+}

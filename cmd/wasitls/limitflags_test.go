@@ -54,6 +54,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-identity-bytes bytes`, `(default 16777216)`,
 		`-session-cache-size sessions`, `(default 64)`,
 		`-ticket-key-rotation duration`, `(default 24h0m0s)`,
+		`-max-peer-rsa-bits bits`, `(default 8192)`,
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("wasitls help run lacks %q", want)

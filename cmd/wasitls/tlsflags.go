@@ -39,6 +39,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	hsTimeout := fs.Duration("handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := fs.Int("session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
 	ticketRotation := fs.Duration("ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
+	maxRSA := fs.Int("max-peer-rsa-bits", backends.DefaultMaxRSAKeyBits, "largest RSA key, in `bits`, a peer's certificate chain may hold: a larger one is refused before anything is verified with it, since verifying costs the square of the key's size, which the peer chooses (stdtls: at most crypto/tls's own bound, 8192 unless GODEBUG=tlsmaxrsasize raises it)")
 	return func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
 			return nil, err
@@ -49,8 +50,11 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if *idBytes < 1 {
 			return nil, fmt.Errorf("--max-identity-bytes: want at least 1, got %d", *idBytes)
 		}
+		if *maxRSA < 1024 {
+			return nil, fmt.Errorf("--max-peer-rsa-bits: want at least 1024, got %d", *maxRSA)
+		}
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
-			IdentityBytes: *idBytes, HandshakeTimeout: *hsTimeout}
+			IdentityBytes: *idBytes, HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
 		switch {
 		case *hsTimeout < 0:
 			return nil, fmt.Errorf("--handshake-timeout %v: want a positive duration, or 0 for no bound", *hsTimeout)

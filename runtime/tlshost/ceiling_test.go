@@ -128,6 +128,7 @@ func TestNewHostChecksLists(t *testing.T) {
 		{Config{BackendName: "circl-pq", CipherSuites: []uint16{0xc02f}}, "Config.CipherSuites: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (0xc02f) is not implemented"},
 		{Config{Versions: []uint16{0x0301}}, "unsupported protocol version 0x0301"},
 		{Config{Groups: []uint16{0x1d, 0x1d}}, "duplicate group"},
+		{Config{MaxPeerRSAKeyBits: 512}, "Config.MaxPeerRSAKeyBits is 512, want at least 1024"},
 	} {
 		_, err := NewHost(tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -124,6 +124,17 @@ type Config struct {
 	// off (no tickets are issued).
 	TicketKeyRotation time.Duration
 
+	// MaxPeerRSAKeyBits bounds the RSA keys in the certificate chains of
+	// the guests' peers, servers and clients: a chain holding a larger
+	// one is refused with bad_certificate before anything is verified
+	// with it (backends.Options.MaxRSAKeyBits). Verifying with an RSA key
+	// costs the square of its size, which the peer chooses without
+	// holding the private key. Zero means backends.DefaultMaxRSAKeyBits
+	// (8192, crypto/tls's bound); NewHost rejects a value below 1024. The
+	// stdtls backend cannot go above crypto/tls's own bound (8192 unless
+	// GODEBUG=tlsmaxrsasize raises it).
+	MaxPeerRSAKeyBits int
+
 	// Logger, if set, receives the reasons of failures that the proposal's
 	// results cannot carry to the guest (they have no error payload).
 	Logger *slog.Logger
@@ -223,11 +234,12 @@ func (c *Config) serverBase() backends.ServerConfig {
 // a list rather than changing it, and backends only read them.
 func (c *Config) options() backends.Options {
 	return backends.Options{
-		Versions:     c.Versions,
-		CipherSuites: c.CipherSuites,
-		Groups:       c.Groups,
-		Time:         c.Time,
-		KeyLog:       c.KeyLog,
+		Versions:      c.Versions,
+		CipherSuites:  c.CipherSuites,
+		Groups:        c.Groups,
+		Time:          c.Time,
+		KeyLog:        c.KeyLog,
+		MaxRSAKeyBits: c.MaxPeerRSAKeyBits,
 	}
 }
 

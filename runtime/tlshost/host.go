@@ -53,6 +53,9 @@ func NewHost(cfg Config) (*Host, error) {
 			return nil, err
 		}
 	}
+	if n := cfg.MaxPeerRSAKeyBits; n != 0 && n < 1024 {
+		return nil, fmt.Errorf("tlshost: Config.MaxPeerRSAKeyBits is %d, want at least 1024 (or 0 for %d)", n, backends.DefaultMaxRSAKeyBits)
+	}
 	// The host's own copy of the lists, which every connection shares
 	// (see Config.options): the embedder may reuse its slices.
 	cfg.Versions = cloneSlice(cfg.Versions)
