@@ -175,8 +175,23 @@ func (c *conn) Read(p []byte) (int, error) {
 		err = fmt.Errorf("stdtls: connection closed without close_notify (truncated): %w", io.ErrUnexpectedEOF)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		err = fmt.Errorf("stdtls: connection closed in the middle of a record (truncated): %w", err)
+	case isLocalAlert(err, "tls: bad record MAC"):
+		// crypto/tls (Go 1.26) answers a KeyUpdate asking for one by
+		// writing its own; when that write fails it returns without
+		// updating its read keys, and the peer's next record, under its
+		// new keys, fails here (see transport.firstWriteErr).
+		if werr := c.raw.writeFailedBefore(); werr != nil {
+			err = fmt.Errorf("stdtls: writing to the peer failed (%v); crypto/tls then answers no KeyUpdate and stops following the peer's keys, so its records after a KeyUpdate fail: %w", werr, err)
+		}
 	}
 	return n, err
+}
+
+// isLocalAlert reports whether err is the error crypto/tls returns after
+// sending the alert whose text is desc.
+func isLocalAlert(err error, desc string) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "local error" && oe.Err != nil && oe.Err.Error() == desc
 }
 
 // NonblockingTransport implements backends.NonblockingConn: crypto/tls

@@ -26,6 +26,14 @@ type transport struct {
 	// that crypto/tls moves both keys and reads on. Nothing after
 	// close_notify is for the peer (RFC 8446, Section 6.1).
 	shut atomic.Bool
+	// firstWriteErr and failedWrites record the writes that failed.
+	// crypto/tls answers a KeyUpdate that asks for one from inside Read;
+	// when that write fails (the host's transport fails it when the peer
+	// has not read what it was sent), crypto/tls keeps its read keys too,
+	// and the peer's next record fails as bad_record_mac, which then
+	// names the wrong cause (see conn.Read).
+	firstWriteErr atomic.Pointer[error]
+	failedWrites  atomic.Int32
 }
 
 func (t *transport) Read(p []byte) (int, error) {
@@ -44,6 +52,15 @@ func (t *transport) Write(p []byte) (int, error) {
 	if t.shut.Load() {
 		return len(p), nil
 	}
+	n, err := t.write(p)
+	if err != nil {
+		t.firstWriteErr.CompareAndSwap(nil, &err)
+		t.failedWrites.Add(1)
+	}
+	return n, err
+}
+
+func (t *transport) write(p []byte) (int, error) {
 	if a := t.alert.Load(); a != 0 && len(p) == 7 &&
 		p[0] == 21 && p[1] == 3 && p[3] == 0 && p[4] == 2 && p[5] == 2 {
 		t.alert.Store(0)
@@ -56,6 +73,20 @@ func (t *transport) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return t.Conn.Write(p)
+}
+
+// writeFailedBefore returns the first failed write's error when another
+// write failed after it: the bad_record_mac alert crypto/tls sends, which
+// fails as well, comes last, so the first failure came before the bad
+// record.
+func (t *transport) writeFailedBefore() error {
+	if t.failedWrites.Load() < 2 {
+		return nil
+	}
+	if p := t.firstWriteErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // armAlert makes the next plaintext fatal alert carry description a.
