@@ -11,6 +11,10 @@
 // Component and DoublingInstances assemble components (the Component
 // Model's binary format) from core modules, for the tests of what an
 // instantiation makes the host hold.
+//
+// A Reader reads the format's primitives back, for the packages that check
+// or rewrite a module before wazero decodes it (internal/wasmsize,
+// runtime/stopcheck).
 package wasmbin
 
 // Value types.

@@ -3,6 +3,7 @@ package wasmbin_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -65,5 +66,65 @@ func TestModule(t *testing.T) {
 	}
 	if v, _ := mod.Memory().ReadUint32Le(16); v != 1042 {
 		t.Fatalf("memory holds %d, want 1042", v)
+	}
+}
+
+// TestReader: the Reader reads back what the assembler writes, refuses
+// LEB128 numbers too long or out of their range and lengths past the end,
+// and reports the first failure at its offset in the module.
+func TestReader(t *testing.T) {
+	type failure struct {
+		off int
+		msg string
+	}
+	newReader := func(b []byte) *wasmbin.Reader {
+		return &wasmbin.Reader{B: b, Base: 100, NewError: func(off int, msg string) error {
+			return fmt.Errorf("%d: %s", off, msg)
+		}}
+	}
+	r := newReader(wasmbin.Cat(wasmbin.ULEB(624485), wasmbin.I32Const(-1)[1:], wasmbin.I32Const(1<<31 - 1)[1:],
+		wasmbin.Name("héllo"), wasmbin.Section(7, []byte{1, 2, 3}), []byte{0x01, 0x05, 0x06}))
+	if v := r.U32(); v != 624485 {
+		t.Errorf("U32 = %d, want 624485", v)
+	}
+	if v := int64(r.LEB(32, true)); v != -1 {
+		t.Errorf("LEB(32, signed) = %d, want -1", v)
+	}
+	if v := int64(r.LEB(32, true)); v != 1<<31-1 {
+		t.Errorf("LEB(32, signed) = %d, want %d", v, 1<<31-1)
+	}
+	if s := r.Name(); s != "héllo" {
+		t.Errorf("Name = %q", s)
+	}
+	if id, body, off := r.Byte(), []byte(nil), 0; id != 7 {
+		t.Errorf("section id %d, want 7", id)
+	} else if body, off = r.Sized("section"); !bytes.Equal(body, []byte{1, 2, 3}) || off != 100+r.Pos-3 {
+		t.Errorf("Sized = %v at %d", body, off)
+	}
+	r.Limits()
+	r.End("test")
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	for _, tc := range []struct {
+		in   []byte
+		read func(r *wasmbin.Reader)
+		want failure
+	}{
+		{[]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x00}, func(r *wasmbin.Reader) { r.U32() }, failure{105, "LEB128 number too long"}},
+		{[]byte{0x80, 0x80, 0x80, 0x80, 0x10}, func(r *wasmbin.Reader) { r.U32() }, failure{105, "LEB128 number out of range"}},
+		{[]byte{0xff, 0xff, 0xff, 0xff, 0x4f}, func(r *wasmbin.Reader) { r.LEB(32, true) }, failure{105, "LEB128 number out of range"}},
+		{[]byte{0x05, 'a'}, func(r *wasmbin.Reader) { r.Name() }, failure{101, "a name of 5 bytes where 1 are left"}},
+		{[]byte{0x04, 0x00}, func(r *wasmbin.Reader) { r.Limits() }, failure{101, "unknown limits flags 0x04"}},
+		{[]byte{0x00, 0x00}, func(r *wasmbin.Reader) { r.Byte(); r.End("vector") }, failure{101, "1 bytes left at the end of the vector"}},
+		{nil, func(r *wasmbin.Reader) { r.Byte(); r.Fail("second") }, failure{100, "unexpected end"}},
+	} {
+		r := newReader(tc.in)
+		tc.read(r)
+		if want := fmt.Sprintf("%d: %s", tc.want.off, tc.want.msg); r.Err == nil || r.Err.Error() != want {
+			t.Errorf("reading % x: %v, want %s", tc.in, r.Err, want)
+		} else if r.Byte() != 0 || r.U32() != 0 || r.Err.Error() != want {
+			t.Errorf("reading % x: reads after the failure return values or change it: %v", tc.in, r.Err)
+		}
 	}
 }

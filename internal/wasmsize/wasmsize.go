@@ -19,14 +19,20 @@
 //     takes one byte at least;
 //   - a function declaring more than [MaxLocals] locals, or a module more
 //     than [MaxModuleLocals] together: locals take no bytes, and wazero
-//     allocates for each.
+//     allocates for each;
+//   - a LEB128 number out of its type's range, limits of unknown flags
+//     (read as the specification says, by [wasmbin.Reader]).
 //
 // So what wazero allocates while decoding is a small multiple of the
 // module's size. Check validates nothing else: a module it passes may still
 // be invalid, which wazero then says.
 package wasmsize
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/wasitls/wasitls/internal/wasmbin"
+)
 
 // MaxLocals is the most locals one function may declare: the limit of the
 // WebAssembly JavaScript API (Section 7, "Limits"), which browsers enforce,
@@ -53,14 +59,15 @@ func Check(wasm []byte) error {
 	if len(wasm) < 8 || string(wasm[:8]) != "\x00asm\x01\x00\x00\x00" {
 		return nil
 	}
-	r := &reader{b: wasm, pos: 8}
+	r := newReader(wasm, 0)
+	r.Pos = 8
 	var locals uint64
-	for r.pos < len(r.b) && r.err == nil {
-		id := r.byte()
+	for r.Pos < len(r.B) && r.Err == nil {
+		id := r.Byte()
 		s := r.sub("section")
 		switch id {
 		case 0:
-			if s.name() == "name" {
+			if s.Name() == "name" {
 				s.names()
 			}
 		case 1:
@@ -70,100 +77,52 @@ func Check(wasm []byte) error {
 		case 3, 4, 5, 6, 13: // functions, tables, memories, globals, tags
 			s.count()
 		case 7:
-			s.vec(func() { s.name(); s.byte(); s.u32() })
+			s.vec(func() { s.Name(); s.Byte(); s.U32() })
 		case 9:
 			s.vec(s.elem)
 		case 10:
 			s.vec(func() {
 				f := s.sub("function body")
 				locals += f.locals()
-				if f.err == nil && locals > MaxModuleLocals {
-					f.fail(fmt.Sprintf("the module's functions declare more than %d locals together", MaxModuleLocals))
+				if f.Err == nil && locals > MaxModuleLocals {
+					f.Fail(fmt.Sprintf("the module's functions declare more than %d locals together", MaxModuleLocals))
 				}
-				s.err = f.err
+				s.Err = f.Err
 			})
 		case 11:
 			s.vec(s.data)
 		}
-		r.err = s.err
+		r.Err = s.Err
 	}
-	return r.err
+	return r.Err
 }
 
-// A reader decodes a byte slice; the first error sticks and every later
-// read returns zero.
-type reader struct {
-	b    []byte
-	pos  int
-	base int // offset of b in the module
-	err  error
+// A reader reads a module for Check: the binary format's primitives
+// (wasmbin.Reader), its errors *Error, and the structures wazero
+// allocates for.
+type reader struct{ wasmbin.Reader }
+
+// newReader reads b, which stands at offset base in the module.
+func newReader(b []byte, base int) *reader {
+	return &reader{wasmbin.Reader{B: b, Base: base, NewError: newError}}
 }
 
-func (r *reader) fail(msg string) {
-	if r.err == nil {
-		r.err = &Error{r.base + r.pos, msg}
-	}
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if r.pos >= len(r.b) {
-		r.fail("unexpected end")
-		return 0
-	}
-	r.pos++
-	return r.b[r.pos-1]
-}
-
-// leb reads an LEB128 number of at most maxBytes bytes, its value
-// truncated to 64 bits (the decoder checks its range).
-func (r *reader) leb(maxBytes int) uint64 {
-	var v uint64
-	for i := 0; i < maxBytes && r.err == nil; i++ {
-		c := r.byte()
-		if i < 10 {
-			v |= uint64(c&0x7f) << (7 * i)
-		}
-		if c&0x80 == 0 {
-			return v
-		}
-	}
-	r.fail("LEB128 number too long")
-	return 0
-}
-
-func (r *reader) u32() uint32 { return uint32(r.leb(5)) }
-
-// bytes reads n bytes, failing when fewer are left.
-func (r *reader) bytes(n uint32, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if uint64(n) > uint64(len(r.b)-r.pos) {
-		r.fail(fmt.Sprintf("a %s of %d bytes where %d are left", what, n, len(r.b)-r.pos))
-		return nil
-	}
-	r.pos += int(n)
-	return r.b[r.pos-int(n) : r.pos]
-}
+func newError(offset int, msg string) error { return &Error{offset, msg} }
 
 // sub reads a size and returns a reader of that many bytes, which shares
 // r's error when they are not there.
 func (r *reader) sub(what string) *reader {
-	b := r.bytes(r.u32(), what)
-	return &reader{b: b, base: r.base + r.pos - len(b), err: r.err}
+	s := newReader(r.Sized(what))
+	s.Err = r.Err
+	return s
 }
-
-func (r *reader) name() string { return string(r.bytes(r.u32(), "name")) }
 
 // count reads a vector's count, failing when more items are declared than
 // bytes are left.
 func (r *reader) count() uint32 {
-	n := r.u32()
-	if r.err == nil && uint64(n) > uint64(len(r.b)-r.pos) {
-		r.fail(fmt.Sprintf("%d items declared where %d bytes are left", n, len(r.b)-r.pos))
+	n := r.U32()
+	if r.Err == nil && uint64(n) > uint64(len(r.B)-r.Pos) {
+		r.Fail(fmt.Sprintf("%d items declared where %d bytes are left", n, len(r.B)-r.Pos))
 		return 0
 	}
 	return n
@@ -172,7 +131,7 @@ func (r *reader) count() uint32 {
 // vec reads a vector whose items item reads.
 func (r *reader) vec(item func()) {
 	n := r.count()
-	for i := uint32(0); i < n && r.err == nil; i++ {
+	for i := uint32(0); i < n && r.Err == nil; i++ {
 		item()
 	}
 }
@@ -180,81 +139,75 @@ func (r *reader) vec(item func()) {
 // valtype reads a value or reference type: one byte, or a typed reference
 // (0x63, 0x64) and its heap type.
 func (r *reader) valtype() {
-	if b := r.byte(); b == 0x63 || b == 0x64 {
-		r.leb(5) // heap type, a signed 33-bit number
+	if b := r.Byte(); b == 0x63 || b == 0x64 {
+		r.LEB(33, true) // heap type
 	}
 }
 
 func (r *reader) functype() {
-	if r.err == nil && r.pos < len(r.b) && r.b[r.pos] == 0x4e { // a recursive type group
-		r.pos++
+	if r.Err == nil && r.Pos < len(r.B) && r.B[r.Pos] == 0x4e { // a recursive type group
+		r.Pos++
 		r.vec(r.functype)
 		return
 	}
-	if form := r.byte(); form != 0x60 && r.err == nil {
-		r.pos--
-		r.fail(fmt.Sprintf("function type form 0x%02x", form))
+	if form := r.Byte(); form != 0x60 && r.Err == nil {
+		r.Pos--
+		r.Fail(fmt.Sprintf("function type form 0x%02x", form))
 	}
 	r.vec(r.valtype)
 	r.vec(r.valtype)
-}
-
-func (r *reader) limits() {
-	flags := r.byte()
-	r.u32()
-	if flags&1 != 0 {
-		r.u32()
-	}
 }
 
 func (r *reader) importDesc() {
-	r.name()
-	r.name()
-	switch kind := r.byte(); kind {
+	r.Name()
+	r.Name()
+	switch kind := r.Byte(); kind {
 	case 0x00: // function
-		r.u32()
+		r.U32()
 	case 0x01: // table
 		r.valtype()
-		r.limits()
+		r.Limits()
 	case 0x02: // memory
-		r.limits()
+		r.Limits()
 	case 0x03: // global
 		r.valtype()
-		r.byte()
+		r.Byte()
 	case 0x04: // tag
-		r.byte()
-		r.u32()
+		r.Byte()
+		r.U32()
 	default:
-		r.pos--
-		r.fail(fmt.Sprintf("unknown import kind 0x%02x", kind))
+		r.Pos--
+		r.Fail(fmt.Sprintf("unknown import kind 0x%02x", kind))
 	}
 }
 
 // expr reads a constant expression, up to and including its end, with
 // the instructions wazero allows in one.
 func (r *reader) expr() {
-	for r.err == nil {
-		switch op := r.byte(); op {
+	for r.Err == nil {
+		switch op := r.Byte(); op {
 		case 0x0b: // end
 			return
-		case 0x41, 0x23, 0xd2: // i32.const, global.get, ref.func
-			r.leb(5)
+		case 0x41: // i32.const
+			r.LEB(32, true)
+		case 0x23, 0xd2: // global.get, ref.func
+			r.U32()
 		case 0x42: // i64.const
-			r.leb(10)
+			r.LEB(64, true)
 		case 0x43: // f32.const
-			r.bytes(4, "f32.const")
+			r.Bytes(4, "f32.const")
 		case 0x44: // f64.const
-			r.bytes(8, "f64.const")
+			r.Bytes(8, "f64.const")
 		case 0xd0: // ref.null: a heap type
-			r.leb(5)
+			r.LEB(33, true)
 		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended constants
 		case 0xfd: // v128.const
-			r.u32()
-			r.bytes(16, "v128.const")
+			r.U32()
+			r.Bytes(16, "v128.const")
 		default:
-			if r.err == nil {
-				r.pos--
-				r.fail(fmt.Sprintf("opcode 0x%02x in a constant expression", op))
+			if r.Err == nil {
+				r.Pos--
+				r.Fail(fmt.Sprintf("opcode 0x%02x in a constant expression", op))
 			}
 		}
 	}
@@ -262,13 +215,13 @@ func (r *reader) expr() {
 
 // elem reads an element segment.
 func (r *reader) elem() {
-	flags := r.u32()
+	flags := r.U32()
 	if flags > 7 {
-		r.fail(fmt.Sprintf("element segment flags %d", flags))
+		r.Fail(fmt.Sprintf("element segment flags %d", flags))
 		return
 	}
 	if flags == 2 || flags == 6 {
-		r.u32() // table
+		r.U32() // table
 	}
 	if flags&1 == 0 {
 		r.expr() // offset
@@ -279,33 +232,33 @@ func (r *reader) elem() {
 	if flags&4 != 0 {
 		r.vec(r.expr)
 	} else {
-		r.vec(func() { r.u32() })
+		r.vec(func() { r.U32() })
 	}
 }
 
 // data reads a data segment.
 func (r *reader) data() {
-	switch flags := r.u32(); flags {
+	switch flags := r.U32(); flags {
 	case 0:
 		r.expr()
 	case 1:
 	case 2:
-		r.u32()
+		r.U32()
 		r.expr()
 	default:
-		r.fail(fmt.Sprintf("data segment flags %d", flags))
+		r.Fail(fmt.Sprintf("data segment flags %d", flags))
 	}
-	r.bytes(r.u32(), "data segment")
+	r.Bytes(uint64(r.U32()), "data segment")
 }
 
 // locals reads a function body's locals and returns how many it declares.
 func (r *reader) locals() uint64 {
 	var n uint64
 	r.vec(func() {
-		n += uint64(r.u32())
+		n += uint64(r.U32())
 		r.valtype()
 		if n > MaxLocals {
-			r.fail(fmt.Sprintf("a function declares more than %d locals", MaxLocals))
+			r.Fail(fmt.Sprintf("a function declares more than %d locals", MaxLocals))
 		}
 	})
 	return n
@@ -314,22 +267,22 @@ func (r *reader) locals() uint64 {
 // names reads the name section's subsections wazero decodes: the module
 // name, function names and local names.
 func (r *reader) names() {
-	for r.pos < len(r.b) && r.err == nil {
-		id := r.byte()
+	for r.Pos < len(r.B) && r.Err == nil {
+		id := r.Byte()
 		sub := r.sub("name subsection")
 		switch id {
 		case 0:
-			sub.name()
+			sub.Name()
 		case 1:
-			sub.vec(func() { sub.u32(); sub.name() })
+			sub.vec(func() { sub.U32(); sub.Name() })
 		case 2:
 			sub.vec(func() {
-				sub.u32()
-				sub.vec(func() { sub.u32(); sub.name() })
+				sub.U32()
+				sub.vec(func() { sub.U32(); sub.Name() })
 			})
 		}
-		if r.err == nil {
-			r.err = sub.err
+		if r.Err == nil {
+			r.Err = sub.Err
 		}
 	}
 }

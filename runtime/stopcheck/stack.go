@@ -75,27 +75,27 @@ func readTypes(body []byte, off int) ([]funcType, error) {
 	if body == nil {
 		return nil, nil
 	}
-	r := &reader{b: body, base: off}
-	n := r.u32()
+	r := newReader(body, off)
+	n := r.U32()
 	types := make([]funcType, 0, n)
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		if form := r.byte(); form != 0x60 && r.err == nil {
-			r.pos--
-			r.fail(fmt.Sprintf("function type form 0x%02x", form))
+	for i := uint32(0); i < n && r.Err == nil; i++ {
+		if form := r.Byte(); form != 0x60 && r.Err == nil {
+			r.Pos--
+			r.Fail(fmt.Sprintf("function type form 0x%02x", form))
 		}
-		np := r.u32()
-		for k := uint32(0); k < np && r.err == nil; k++ {
+		np := r.U32()
+		for k := uint32(0); k < np && r.Err == nil; k++ {
 			r.valtype()
 		}
-		nr := r.u32()
-		at := r.pos
-		for k := uint32(0); k < nr && r.err == nil; k++ {
+		nr := r.U32()
+		at := r.Pos
+		for k := uint32(0); k < nr && r.Err == nil; k++ {
 			r.valtype()
 		}
-		types = append(types, funcType{np, body[at:r.pos]})
+		types = append(types, funcType{np, body[at:r.Pos]})
 	}
-	r.end("type section")
-	return types, r.err
+	r.End("type section")
+	return types, r.Err
 }
 
 // readFuncs parses the function section: the type index of each defined
@@ -104,14 +104,14 @@ func readFuncs(body []byte, off int) ([]uint32, error) {
 	if body == nil {
 		return nil, nil
 	}
-	r := &reader{b: body, base: off}
-	n := r.u32()
+	r := newReader(body, off)
+	n := r.U32()
 	funcs := make([]uint32, 0, n)
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		funcs = append(funcs, r.u32())
+	for i := uint32(0); i < n && r.Err == nil; i++ {
+		funcs = append(funcs, r.U32())
 	}
-	r.end("function section")
-	return funcs, r.err
+	r.End("function section")
+	return funcs, r.Err
 }
 
 // resultBlock returns the block type of a block that takes nothing and
@@ -170,9 +170,9 @@ func (t funcType) encode() []byte {
 // call a function: a function without calls is a leaf, whose frame the
 // budget does not count (see the package documentation).
 func hasCalls(code []byte) bool {
-	r := &reader{b: code}
-	for r.pos < len(r.b) && r.err == nil {
-		op := r.byte()
+	r := newReader(code, 0)
+	for r.Pos < len(r.B) && r.Err == nil {
+		op := r.Byte()
 		switch op {
 		case 0x10, 0x11, 0x12, 0x13:
 			return true

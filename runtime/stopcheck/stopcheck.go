@@ -154,11 +154,12 @@ func instrument(wasm []byte, o Options, stop bool) ([]byte, error) {
 	var sections []section
 	var start []byte // the start section's function index, when it has one
 	startOff, lastRank := 0, 0
-	r := &reader{b: wasm, pos: 8}
-	for r.pos < len(r.b) {
+	r := newReader(wasm, 0)
+	r.Pos = 8
+	for r.Pos < len(r.B) {
 		id, body, off := r.section()
-		if r.err != nil {
-			return nil, r.err
+		if r.Err != nil {
+			return nil, r.Err
 		}
 		if id != sectionCustom {
 			rank, ok := order[id]
@@ -176,11 +177,11 @@ func instrument(wasm []byte, o Options, stop bool) ([]byte, error) {
 			// Its function would run while the module is instantiated,
 			// before the host can reach the global: it is exported
 			// instead, for the host to call once the global is armed.
-			sr := &reader{b: body, base: off}
-			sr.u32()
-			sr.end("start section")
-			if sr.err != nil {
-				return nil, sr.err
+			sr := newReader(body, off)
+			sr.U32()
+			sr.End("start section")
+			if sr.Err != nil {
+				return nil, sr.Err
 			}
 			start, startOff = body, off
 			continue
@@ -188,12 +189,12 @@ func instrument(wasm []byte, o Options, stop bool) ([]byte, error) {
 		if id != sectionCustom && id != sectionDataCnt {
 			// Every item of a vector takes a byte at least: a count past
 			// that is malformed, and would have wazero allocate for it.
-			vr := &reader{b: body, base: off}
-			if n := vr.u32(); vr.err == nil && uint64(n) > uint64(len(body)) {
-				vr.fail(fmt.Sprintf("%d items declared in a section of %d bytes", n, len(body)))
+			vr := newReader(body, off)
+			if n := vr.U32(); vr.Err == nil && uint64(n) > uint64(len(body)) {
+				vr.Fail(fmt.Sprintf("%d items declared in a section of %d bytes", n, len(body)))
 			}
-			if vr.err != nil {
-				return nil, vr.err
+			if vr.Err != nil {
+				return nil, vr.Err
 			}
 		}
 		sections = append(sections, section{id, body, off})
@@ -231,21 +232,21 @@ func instrument(wasm []byte, o Options, stop bool) ([]byte, error) {
 		case sectionTable, sectionGlobal:
 			// Read whole: the rewrite appends to them, so trailing bytes
 			// must not become part of an item.
-			sr := &reader{b: s.body, base: s.off}
-			n := sr.u32()
-			for i := uint32(0); i < n && sr.err == nil; i++ {
+			sr := newReader(s.body, s.off)
+			n := sr.U32()
+			for i := uint32(0); i < n && sr.Err == nil; i++ {
 				if s.id == sectionTable {
 					sr.valtype()
-					sr.limits()
+					sr.Limits()
 				} else {
 					sr.valtype()
-					sr.byte()
+					sr.Byte()
 					sr.expr()
 				}
 			}
-			sr.end("section")
-			if sr.err != nil {
-				return nil, sr.err
+			sr.End("section")
+			if sr.Err != nil {
+				return nil, sr.Err
 			}
 			if s.id == sectionTable {
 				definedTables = n
@@ -362,9 +363,9 @@ func instrument(wasm []byte, o Options, stop bool) ([]byte, error) {
 // appendItems returns the vector body with items appended (the count is
 // known to parse: Instrument read it before).
 func appendItems(body []byte, off int, items [][]byte) []byte {
-	r := &reader{b: body, base: off}
-	n := r.u32()
-	return wasmbin.Cat(wasmbin.ULEB(uint64(n)+uint64(len(items))), body[r.pos:], wasmbin.Cat(items...))
+	r := newReader(body, off)
+	n := r.U32()
+	return wasmbin.Cat(wasmbin.ULEB(uint64(n)+uint64(len(items))), body[r.Pos:], wasmbin.Cat(items...))
 }
 
 // DefaultTableEntries is how many entries the tables a module defines
@@ -381,21 +382,22 @@ const DefaultTableEntries = 10_000_000
 // maximums, which both give every table. Modules instantiated together
 // (the core modules of a component) can so share a bound.
 func TableEntries(wasm []byte) uint64 {
-	r := &reader{b: wasm, pos: 8}
-	for r.pos < len(r.b) && r.err == nil {
+	r := newReader(wasm, 0)
+	r.Pos = 8
+	for r.Pos < len(r.B) && r.Err == nil {
 		id, body, _ := r.section()
-		if id != sectionTable || r.err != nil {
+		if id != sectionTable || r.Err != nil {
 			continue
 		}
-		tr := &reader{b: body}
+		tr := newReader(body, 0)
 		var sum uint64
-		for n := tr.u32(); n > 0 && tr.err == nil; n-- {
+		for n := tr.U32(); n > 0 && tr.Err == nil; n-- {
 			tr.valtype()
-			if tr.byte() == 0x01 {
-				tr.u32()
-				sum += uint64(tr.u32())
+			if tr.Byte() == 0x01 {
+				tr.U32()
+				sum += uint64(tr.U32())
 			} else {
-				sum += uint64(tr.u32()) // not Instrument's: its minimum
+				sum += uint64(tr.U32()) // not Instrument's: its minimum
 			}
 		}
 		return sum
@@ -414,15 +416,16 @@ func CapTables(wasm []byte, o Options) ([]byte, error) {
 		return nil, err
 	}
 	out := append([]byte(nil), wasm[:8]...)
-	r := &reader{b: wasm, pos: 8}
-	for r.pos < len(r.b) {
-		at := r.pos
+	r := newReader(wasm, 0)
+	r.Pos = 8
+	for r.Pos < len(r.B) {
+		at := r.Pos
 		id, body, off := r.section()
-		if r.err != nil {
-			return nil, r.err
+		if r.Err != nil {
+			return nil, r.Err
 		}
 		if id != sectionTable {
-			out = append(out, wasm[at:r.pos]...)
+			out = append(out, wasm[at:r.Pos]...)
 			continue
 		}
 		capped, err := capTables(body, off, o)
@@ -446,39 +449,39 @@ func capTables(body []byte, off int, o Options) ([]byte, error) {
 		min, max uint64
 		hasMax   bool
 	}
-	r := &reader{b: body, base: off}
-	n := r.u32()
-	if r.err == nil && uint64(n) > uint64(len(body)) {
+	r := newReader(body, off)
+	n := r.U32()
+	if r.Err == nil && uint64(n) > uint64(len(body)) {
 		// Every table takes bytes: a count past them is malformed, and
 		// would have this allocate for it.
-		r.fail(fmt.Sprintf("%d tables declared in a section of %d bytes", n, len(body)))
+		r.Fail(fmt.Sprintf("%d tables declared in a section of %d bytes", n, len(body)))
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	tables := make([]table, 0, n)
 	var sum uint64
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		at := r.pos
+	for i := uint32(0); i < n && r.Err == nil; i++ {
+		at := r.Pos
 		r.valtype()
-		t := table{ref: body[at:r.pos]}
-		switch flags := r.byte(); flags {
+		t := table{ref: body[at:r.Pos]}
+		switch flags := r.Byte(); flags {
 		case 0x00:
-			t.min = uint64(r.u32())
+			t.min = uint64(r.U32())
 		case 0x01:
-			t.min, t.max, t.hasMax = uint64(r.u32()), uint64(r.u32()), true
+			t.min, t.max, t.hasMax = uint64(r.U32()), uint64(r.U32()), true
 		default:
-			if r.err == nil {
-				r.pos--
-				r.fail(fmt.Sprintf("table limits flags 0x%02x", flags))
+			if r.Err == nil {
+				r.Pos--
+				r.Fail(fmt.Sprintf("table limits flags 0x%02x", flags))
 			}
 		}
 		sum += t.min
 		tables = append(tables, t)
 	}
-	r.end("table section")
-	if r.err != nil {
-		return nil, r.err
+	r.End("table section")
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	if sum > limit {
 		return nil, &Error{off, fmt.Sprintf("the module's tables start with %d entries together, more than the %d the host allows (%s)", sum, limit, o.TablesName())}
@@ -525,47 +528,47 @@ type funcSig struct {
 // the rewrite reserves (see reserved) and a function import whose type
 // index is not below types.
 func countImports(body []byte, off int, types uint32, stop bool) (counts, error) {
-	r := &reader{b: body, base: off}
-	n := r.u32()
+	r := newReader(body, off)
+	n := r.U32()
 	var c counts
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		module := r.name()
-		at := r.pos
-		if name := r.name(); reserved(name, stop) && r.err == nil {
+	for i := uint32(0); i < n && r.Err == nil; i++ {
+		module := r.Name()
+		at := r.Pos
+		if name := r.Name(); reserved(name, stop) && r.Err == nil {
 			// Another instance's stop global (or start function): a
 			// module that could write it would keep that instance from
 			// ever stopping, by clearing the flag between its checks.
-			r.pos = at
-			r.fail(fmt.Sprintf("the module imports %q from %q, a name the host reserves for the stop flag of each instance", name, module))
+			r.Pos = at
+			r.Fail(fmt.Sprintf("the module imports %q from %q, a name the host reserves for the stop flag of each instance", name, module))
 		}
-		switch kind := r.byte(); kind {
+		switch kind := r.Byte(); kind {
 		case 0x00: // function: type index
-			at := r.pos
-			if ti := r.u32(); ti >= types && r.err == nil {
-				r.pos = at
-				r.fail("a type index past the module's types")
+			at := r.Pos
+			if ti := r.U32(); ti >= types && r.Err == nil {
+				r.Pos = at
+				r.Fail("a type index past the module's types")
 			} else {
 				c.funcTypes = append(c.funcTypes, ti)
 			}
 		case 0x01: // table: reference type, limits
 			c.tables++
-			r.byte()
-			r.limits()
+			r.Byte()
+			r.Limits()
 		case 0x02: // memory: limits
-			r.limits()
+			r.Limits()
 		case 0x03: // global: value type, mutability
-			r.byte()
-			r.byte()
+			r.Byte()
+			r.Byte()
 			c.globals++
 		case 0x04: // tag: attribute, type index
-			r.byte()
-			r.u32()
+			r.Byte()
+			r.U32()
 		default:
-			r.fail(fmt.Sprintf("unknown import kind 0x%02x", kind))
+			r.Fail(fmt.Sprintf("unknown import kind 0x%02x", kind))
 		}
 	}
-	r.end("import section")
-	return c, r.err
+	r.End("import section")
+	return c, r.Err
 }
 
 // A sectionBody is a section's body and its offset in the module.
@@ -580,48 +583,48 @@ type sectionBody struct {
 // sections' bodies and offsets (nil when absent), imported the type
 // index of each imported function.
 func checkStart(start []byte, off int, bodies map[byte]sectionBody, imported []uint32) error {
-	idx := (&reader{b: start}).u32()
+	idx := newReader(start, 0).U32()
 	var typ uint32
 	if idx < uint32(len(imported)) {
 		typ = imported[idx]
 	} else {
 		fs := bodies[sectionFunction]
-		r := &reader{b: fs.body, base: fs.off}
-		n := r.u32()
+		r := newReader(fs.body, fs.off)
+		n := r.U32()
 		i := idx - uint32(len(imported))
 		if fs.body == nil || i >= n {
 			return &Error{off, fmt.Sprintf("start function %d does not exist", idx)}
 		}
-		for j := uint32(0); j <= i && r.err == nil; j++ {
-			typ = r.u32()
+		for j := uint32(0); j <= i && r.Err == nil; j++ {
+			typ = r.U32()
 		}
-		if r.err != nil {
-			return r.err
+		if r.Err != nil {
+			return r.Err
 		}
 	}
 	ts := bodies[sectionType]
-	r := &reader{b: ts.body, base: ts.off}
-	n := r.u32()
+	r := newReader(ts.body, ts.off)
+	n := r.U32()
 	if ts.body == nil || typ >= n {
 		return &Error{off, fmt.Sprintf("start function %d has no valid type", idx)}
 	}
-	for j := uint32(0); j <= typ && r.err == nil; j++ {
-		if form := r.byte(); form != 0x60 && r.err == nil {
-			r.fail(fmt.Sprintf("function type form 0x%02x", form))
+	for j := uint32(0); j <= typ && r.Err == nil; j++ {
+		if form := r.Byte(); form != 0x60 && r.Err == nil {
+			r.Fail(fmt.Sprintf("function type form 0x%02x", form))
 		}
-		np := r.u32()
-		for k := uint32(0); k < np && r.err == nil; k++ {
+		np := r.U32()
+		for k := uint32(0); k < np && r.Err == nil; k++ {
 			r.valtype()
 		}
-		nr := r.u32()
-		for k := uint32(0); k < nr && r.err == nil; k++ {
+		nr := r.U32()
+		for k := uint32(0); k < nr && r.Err == nil; k++ {
 			r.valtype()
 		}
-		if j == typ && r.err == nil && (np != 0 || nr != 0) {
+		if j == typ && r.Err == nil && (np != 0 || nr != 0) {
 			return &Error{off, fmt.Sprintf("start function %d does not have the type [] -> []", idx)}
 		}
 	}
-	return r.err
+	return r.Err
 }
 
 // checkExports refuses a module that already exports GlobalName or
@@ -629,36 +632,38 @@ func checkStart(start []byte, off int, bodies map[byte]sectionBody, imported []u
 // exports a global or table at or past what Instrument adds (see
 // reader.global and reader.table).
 func checkExports(body []byte, off int, ix indices) error {
-	r := &reader{b: body, base: off, added: &ix}
-	n := r.u32()
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		at := r.pos
-		if name := r.name(); reserved(name, ix.stopFlag) {
-			r.pos = at
-			r.fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", name))
+	r := newReader(body, off)
+	r.added = &ix
+	n := r.U32()
+	for i := uint32(0); i < n && r.Err == nil; i++ {
+		at := r.Pos
+		if name := r.Name(); reserved(name, ix.stopFlag) {
+			r.Pos = at
+			r.Fail(fmt.Sprintf("the module already exports %q: instrumented twice, or a name the host reserves", name))
 		}
-		switch r.byte() {
+		switch r.Byte() {
 		case 0x01:
 			r.table()
 		case 0x03:
 			r.global()
 		default:
-			r.u32()
+			r.U32()
 		}
 	}
-	r.end("export section")
-	return r.err
+	r.End("export section")
+	return r.Err
 }
 
 // checkElements refuses an element segment whose table, or an
 // instruction of whose expressions, is at or past what Instrument adds.
 func checkElements(body []byte, off int, ix indices) error {
-	r := &reader{b: body, base: off, added: &ix}
-	n := r.u32()
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		flags := r.u32()
+	r := newReader(body, off)
+	r.added = &ix
+	n := r.U32()
+	for i := uint32(0); i < n && r.Err == nil; i++ {
+		flags := r.U32()
 		if flags > 7 {
-			r.fail(fmt.Sprintf("unknown element segment flags %d", flags))
+			r.Fail(fmt.Sprintf("unknown element segment flags %d", flags))
 			break
 		}
 		if flags == 2 || flags == 6 {
@@ -668,36 +673,36 @@ func checkElements(body []byte, off int, ix indices) error {
 			r.expr()
 		}
 		if flags&3 != 0 { // an element kind or reference type
-			r.byte()
+			r.Byte()
 		}
-		m := r.u32()
-		for j := uint32(0); j < m && r.err == nil; j++ {
+		m := r.U32()
+		for j := uint32(0); j < m && r.Err == nil; j++ {
 			if flags&4 != 0 {
 				r.expr()
 			} else {
-				r.u32()
+				r.U32()
 			}
 		}
 	}
-	r.end("element section")
-	return r.err
+	r.End("element section")
+	return r.Err
 }
 
 // instrumentCode rewrites the code section.
 func instrumentCode(body []byte, off int, ix indices, fs funcSig) ([]byte, error) {
-	r := &reader{b: body, base: off}
-	n := r.u32()
+	r := newReader(body, off)
+	n := r.U32()
 	var check []byte
 	if ix.stopFlag {
 		check = checkCode(ix)
 	}
 	types := append(fs.types[:len(fs.types):len(fs.types)], fs.extra...)
 	out := wasmbin.ULEB(uint64(n))
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		size := r.u32()
-		start := r.pos
-		fn := r.bytes(int(size))
-		if r.err != nil {
+	for i := uint32(0); i < n && r.Err == nil; i++ {
+		size := r.U32()
+		start := r.Pos
+		fn := r.Bytes(uint64(size), "function body")
+		if r.Err != nil {
 			break
 		}
 		if int(i) >= len(fs.funcs) || int(fs.funcs[i]) >= len(fs.types) {
@@ -710,9 +715,9 @@ func instrumentCode(body []byte, off int, ix indices, fs funcSig) ([]byte, error
 		out = append(out, wasmbin.ULEB(uint64(len(f)))...)
 		out = append(out, f...)
 	}
-	r.end("code section")
-	if r.err != nil {
-		return nil, r.err
+	r.End("code section")
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	return out, nil
 }
@@ -729,23 +734,24 @@ func instrumentCode(body []byte, off int, ix indices, fs funcSig) ([]byte, error
 // type, so that a branch to the function's label lands after them, then
 // exitCode, and exitCode again before each return and tail call.
 func instrumentFunc(fn []byte, off int, check []byte, ix indices, t funcType, types []funcType) ([]byte, error) {
-	r := &reader{b: fn, base: off, added: &ix}
-	groups := r.u32()
+	r := newReader(fn, off)
+	r.added = &ix
+	groups := r.U32()
 	var locals uint64
-	for i := uint32(0); i < groups && r.err == nil; i++ {
-		locals += uint64(r.u32())
+	for i := uint32(0); i < groups && r.Err == nil; i++ {
+		locals += uint64(r.U32())
 		r.valtype()
 	}
-	if locals > math.MaxUint32 && r.err == nil {
-		r.fail("too many locals") // as wazero refuses them
+	if locals > math.MaxUint32 && r.Err == nil {
+		r.Fail("too many locals") // as wazero refuses them
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	var exit []byte
 	out := make([]byte, 0, len(fn)+len(fn)/16+64)
-	out = append(out, fn[:r.pos]...)
-	if hasCalls(fn[r.pos:]) {
+	out = append(out, fn[:r.Pos]...)
+	if hasCalls(fn[r.Pos:]) {
 		w := frameWeight(uint64(t.params), locals, len(fn))
 		bt, ok := resultBlock(t, types)
 		if !ok {
@@ -758,18 +764,18 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices, t funcType, ty
 	}
 	depth := 0 // open blocks, the function's own included
 	done := false
-	for r.pos < len(r.b) && r.err == nil {
+	for r.Pos < len(r.B) && r.Err == nil {
 		if done {
-			r.fail("instructions after the function's end")
+			r.Fail("instructions after the function's end")
 			break
 		}
-		at := r.pos
-		op := r.byte()
+		at := r.Pos
+		op := r.Byte()
 		tail := false
 		switch {
 		case op == 0x03: // loop
 			r.blocktype()
-			out = append(out, r.b[at:r.pos]...)
+			out = append(out, r.B[at:r.Pos]...)
 			out = append(out, check...)
 			depth++
 			continue
@@ -781,20 +787,21 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices, t funcType, ty
 		case op == 0x0c || op == 0x0d || op == 0x0e: // br, br_if, br_table
 			// A label past the function's is invalid; the wrapping block
 			// would make it the function's, branching past exitCode.
-			lr := &reader{b: r.b, pos: r.pos, base: r.base}
+			lr := newReader(r.B, r.Base)
+			lr.Pos = r.Pos
 			n := uint32(0)
 			if op == 0x0e {
-				n = lr.u32()
+				n = lr.U32()
 			}
-			for i := uint32(0); i <= n && lr.err == nil; i++ {
-				if at := lr.pos; lr.u32() > uint32(depth) && lr.err == nil {
-					lr.pos = at
-					lr.fail("a branch to a label past the function's")
+			for i := uint32(0); i <= n && lr.Err == nil; i++ {
+				if at := lr.Pos; lr.U32() > uint32(depth) && lr.Err == nil {
+					lr.Pos = at
+					lr.Fail("a branch to a label past the function's")
 				}
 			}
-			if lr.err != nil {
-				if r.err == nil {
-					r.err = lr.err
+			if lr.Err != nil {
+				if r.Err == nil {
+					r.Err = lr.Err
 				}
 				break
 			}
@@ -812,7 +819,7 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices, t funcType, ty
 		if tail {
 			out = append(out, check...)
 		}
-		out = append(out, r.b[at:r.pos]...)
+		out = append(out, r.B[at:r.Pos]...)
 		if done && exit != nil {
 			// the wrapping block's end was the function's: the budget
 			// back, then the function's end
@@ -820,11 +827,11 @@ func instrumentFunc(fn []byte, off int, check []byte, ix indices, t funcType, ty
 			out = append(out, 0x0b)
 		}
 	}
-	if r.err == nil && !done {
-		r.fail("function body does not end with end")
+	if r.Err == nil && !done {
+		r.Fail("function body does not end with end")
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	return out, nil
 }

@@ -196,7 +196,7 @@ func TestRefuses(t *testing.T) {
 	}{
 		{"empty", nil, "not a WebAssembly 1.0 core module"},
 		{"component", []byte{0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00}, "not a WebAssembly 1.0 core module"},
-		{"truncated", valid[:len(valid)-2], "past the end"},
+		{"truncated", valid[:len(valid)-2], "where 2 are left"},
 		{"atomics", body(0xfe, 0x03, 0x00), "unsupported opcode 0xfe"},
 		{"exceptions", body(0x06, 0x40, 0x0b), "unsupported opcode 0x06"},
 		{"relaxed simd", body(0xfd, 0x80, 0x02), "unsupported opcode 0xfd 256"},
