@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/wasitls/wasitls/internal/cguest/include"
 )
 
 // The C benchmark guests, the host's floor: raw canonical-ABI imports and
@@ -48,7 +50,8 @@ func buildCGuests() (client, server []byte, err error) {
 
 // buildC compiles the C source of the guest name with clang and wasi-libc
 // into a wasip1 module with a _start (a reactor with its own _start, see
-// cguest.c). A missing tool gives a *MissingToolError.
+// cguest.c), with the shared import headers (package include) on the
+// include path. A missing tool gives a *MissingToolError.
 func buildC(name string, source []byte) ([]byte, error) {
 	clang, err := exec.LookPath("clang")
 	if err != nil {
@@ -65,11 +68,14 @@ func buildC(name string, source []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	src, out := filepath.Join(dir, name+".c"), filepath.Join(dir, name+".wasm")
+	src, out, inc := filepath.Join(dir, name+".c"), filepath.Join(dir, name+".wasm"), filepath.Join(dir, "include")
 	if err := os.WriteFile(src, source, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(clang, "--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Werror", "-o", out, src)
+	if err := include.Write(inc); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(clang, "--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Werror", "-I", inc, "-o", out, src)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {

@@ -20,52 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMPORT(module, name) __attribute__((import_module(module), import_name(name)))
-#define SOCK "@0.2.8"
-#define TLS "wasi:tls/types@0.2.0-draft"
-
-IMPORT("wasi:sockets/instance-network" SOCK, "instance-network")
-uint32_t instance_network(void);
-IMPORT("wasi:sockets/tcp-create-socket" SOCK, "create-tcp-socket")
-void create_tcp_socket(uint32_t family, void *ret);
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.start-connect")
-void tcp_start_connect(uint32_t self, uint32_t network, uint32_t tag, uint32_t p0, uint32_t p1, uint32_t p2,
-		       uint32_t p3, uint32_t p4, uint32_t p5, uint32_t p6, uint32_t p7, uint32_t p8, uint32_t p9,
-		       uint32_t p10, void *ret);
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.finish-connect")
-void tcp_finish_connect(uint32_t self, void *ret);
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.subscribe")
-uint32_t tcp_subscribe(uint32_t self);
-IMPORT("wasi:sockets/tcp" SOCK, "[resource-drop]tcp-socket")
-void tcp_drop(uint32_t self);
-IMPORT("wasi:sockets/network" SOCK, "[resource-drop]network")
-void network_drop(uint32_t self);
-IMPORT("wasi:io/poll" SOCK, "[method]pollable.block")
-void pollable_block(uint32_t self);
-IMPORT("wasi:io/poll" SOCK, "[resource-drop]pollable")
-void pollable_drop(uint32_t self);
-IMPORT("wasi:io/streams" SOCK, "[method]input-stream.blocking-read")
-void input_blocking_read(uint32_t self, uint64_t len, void *ret);
-IMPORT("wasi:io/streams" SOCK, "[resource-drop]input-stream")
-void input_drop(uint32_t self);
-IMPORT("wasi:io/streams" SOCK, "[method]output-stream.blocking-write-and-flush")
-void output_blocking_write_and_flush(uint32_t self, const void *p, uint32_t n, void *ret);
-IMPORT("wasi:io/streams" SOCK, "[resource-drop]output-stream")
-void output_drop(uint32_t self);
-IMPORT("wasi:io/error" SOCK, "[method]error.to-debug-string")
-void error_to_debug_string(uint32_t self, void *ret);
-IMPORT(TLS, "[constructor]client-handshake")
-uint32_t client_handshake_new(const char *name, uint32_t name_len, uint32_t in, uint32_t out);
-IMPORT(TLS, "[static]client-handshake.finish")
-uint32_t client_handshake_finish(uint32_t self);
-IMPORT(TLS, "[method]future-client-streams.subscribe")
-uint32_t future_client_streams_subscribe(uint32_t self);
-IMPORT(TLS, "[method]future-client-streams.get")
-void future_client_streams_get(uint32_t self, void *ret);
-IMPORT(TLS, "[resource-drop]future-client-streams")
-void future_client_streams_drop(uint32_t self);
-IMPORT(TLS, "[resource-drop]client-connection")
-void client_connection_drop(uint32_t self);
+// The raw imports, one per WIT function, with the layout of their results.
+#include "wasi_io.h"
+#include "wasi_sockets.h"
+#include "wasi_tls_draft.h"
 
 // ret is the return area of every call (the largest result is 16 bytes).
 static _Alignas(8) uint8_t ret[32];

@@ -25,10 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMPORT(module, name) __attribute__((import_module(module), import_name(name)))
-#define SOCK "@0.2.8"
-#define TLS "wasi:tls/tls@0.2.0-pr104"
-#define EXT "wasitls:tls/extensions@0.3.0"
+// The raw imports, one per WIT function, with the layout of their results.
+#include "wasi_io.h"
+#include "wasi_sockets.h"
+#include "wasi_tls_pr104.h"
+#include "wasitls_ext.h"
 
 // Results that do not fit one value are written to a return area, ret. A
 // result or option starts with its discriminant byte (0 ok / none, 1 err /
@@ -47,114 +48,6 @@ static uint32_t u32at(int off) {
 	memcpy(&v, ret + off, 4);
 	return v;
 }
-
-// A list<u8> or string as the Canonical ABI lays it out in a list.
-typedef struct {
-	const void *ptr;
-	uint32_t len;
-} bytes_t;
-
-// ---- wasi:sockets, wasi:io, wasi:clocks ----
-
-IMPORT("wasi:sockets/instance-network" SOCK, "instance-network")
-uint32_t instance_network(void);
-IMPORT("wasi:sockets/network" SOCK, "[resource-drop]network")
-void network_drop(uint32_t self);
-// result<own<tcp-socket>, error-code>: the handle @4.
-IMPORT("wasi:sockets/tcp-create-socket" SOCK, "create-tcp-socket")
-void create_tcp_socket(uint32_t family, void *ret);
-// ip-socket-address flattens to its discriminant and 11 values; the ipv4
-// case uses the port and the four address bytes. result<_, error-code>.
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.start-bind")
-void tcp_start_bind(uint32_t self, uint32_t network, uint32_t tag, uint32_t port, uint32_t a0, uint32_t a1,
-		    uint32_t a2, uint32_t a3, uint32_t p6, uint32_t p7, uint32_t p8, uint32_t p9, uint32_t p10,
-		    uint32_t p11, void *ret);
-// result<_, error-code>: the code u8 @1.
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.finish-bind")
-void tcp_finish_bind(uint32_t self, void *ret);
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.start-listen")
-void tcp_start_listen(uint32_t self, void *ret);
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.finish-listen")
-void tcp_finish_listen(uint32_t self, void *ret);
-// result<tuple<own<tcp-socket>, own<input-stream>, own<output-stream>>,
-// error-code>: the handles @4, @8, @12, or the code u8 @4.
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.accept")
-void tcp_accept(uint32_t self, void *ret);
-// result<ip-socket-address, error-code>: the address's case u8 @4; ipv4:
-// the port u16 @8, the address bytes @10.
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.local-address")
-void tcp_local_address(uint32_t self, void *ret);
-IMPORT("wasi:sockets/tcp" SOCK, "[method]tcp-socket.subscribe")
-uint32_t tcp_subscribe(uint32_t self);
-IMPORT("wasi:sockets/tcp" SOCK, "[resource-drop]tcp-socket")
-void tcp_drop(uint32_t self);
-
-IMPORT("wasi:io/poll" SOCK, "[method]pollable.block")
-void pollable_block(uint32_t self);
-IMPORT("wasi:io/poll" SOCK, "[resource-drop]pollable")
-void pollable_drop(uint32_t self);
-// poll(list<borrow<pollable>>) -> list<u32>: the indexes ready, ptr @0,
-// len @4.
-IMPORT("wasi:io/poll" SOCK, "poll")
-void poll_list(const uint32_t *pollables, uint32_t n, void *ret);
-IMPORT("wasi:io/error" SOCK, "[resource-drop]error")
-void error_drop(uint32_t self);
-// result<list<u8>, stream-error>: the list @4 (ptr) and @8 (len), or the
-// stream-error's case u8 @4 (0 last-operation-failed, 1 closed) and the
-// error's handle @8.
-IMPORT("wasi:io/streams" SOCK, "[method]input-stream.read")
-void input_read(uint32_t self, uint64_t len, void *ret);
-IMPORT("wasi:io/streams" SOCK, "[method]input-stream.subscribe")
-uint32_t input_subscribe(uint32_t self);
-IMPORT("wasi:io/streams" SOCK, "[resource-drop]input-stream")
-void input_drop(uint32_t self);
-// result<_, stream-error>: as above.
-IMPORT("wasi:io/streams" SOCK, "[method]output-stream.blocking-write-and-flush")
-void output_blocking_write_and_flush(uint32_t self, const void *p, uint32_t n, void *ret);
-IMPORT("wasi:io/streams" SOCK, "[resource-drop]output-stream")
-void output_drop(uint32_t self);
-IMPORT("wasi:clocks/monotonic-clock" SOCK, "subscribe-duration")
-uint32_t subscribe_duration(uint64_t ns);
-
-// ---- wasi:tls/tls@0.2.0-pr104 ----
-
-// The raw streams move into the connection.
-IMPORT(TLS, "[constructor]server-connection")
-uint32_t server_connection_new(uint32_t in, uint32_t out);
-// result<own<server-handshake>>: the handle @4.
-IMPORT(TLS, "[method]server-connection.accept")
-void server_connection_accept(uint32_t self, void *ret);
-IMPORT(TLS, "[resource-drop]server-connection")
-void server_connection_drop(uint32_t self);
-// A result without payloads is one value: 0 ok, 1 error.
-IMPORT(TLS, "[method]server-handshake.configure-server-identities")
-uint32_t server_handshake_configure_server_identities(uint32_t self, const uint32_t *ids, uint32_t n);
-IMPORT(TLS, "[static]server-handshake.finish")
-uint32_t server_handshake_finish(uint32_t self);
-IMPORT(TLS, "[method]future-streams.subscribe")
-uint32_t future_streams_subscribe(uint32_t self);
-// option<result<result<tuple<own<input-stream>, own<output-stream>>>>>:
-// some u8 @0, the outer result's case @4 (1: got twice), the handshake's
-// @8 (1: failed), the cleartext streams' handles @12 and @16.
-IMPORT(TLS, "[method]future-streams.get")
-void future_streams_get(uint32_t self, void *ret);
-IMPORT(TLS, "[resource-drop]future-streams")
-void future_streams_drop(uint32_t self);
-
-// ---- wasitls:tls/extensions@0.3.0 ----
-
-// result<own<private-identity>, string>: the handle @4, or the reason @4
-// (ptr) and @8 (len).
-IMPORT(EXT, "parse-private-identity")
-void parse_private_identity(const void *key, uint32_t key_len, const bytes_t *chain, uint32_t n, void *ret);
-// result<_, string>: the reason @4 (ptr) and @8 (len).
-IMPORT(EXT, "configure-server-groups")
-void configure_server_groups(uint32_t hs, const uint16_t *groups, uint32_t n, void *ret);
-IMPORT(EXT, "configure-server-resumption")
-void configure_server_resumption(uint32_t hs, uint32_t enabled, void *ret);
-// option<string>: the string @4 (ptr) and @8 (len).
-IMPORT(EXT, "server-last-error")
-void server_last_error(uint32_t conn, void *ret);
 
 // The host allocates the lists and strings it returns with cabi_realloc.
 __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *old, size_t old_size, size_t align,

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wasitls/wasitls/internal/cguest/include"
 	"github.com/wasitls/wasitls/internal/testpeer"
 )
 
@@ -178,7 +179,8 @@ const { component } = await componentize(await readFile(source, "utf8"), {
 await writeFile(out, component);
 `
 
-// A Spec says how to build one guest.
+// A Spec says how to build one guest. The headers of package include
+// (the raw imports the guests share) are on the include path.
 type Spec struct {
 	// Sources are C files; CFlags are extra clang flags.
 	Sources []string
@@ -220,8 +222,11 @@ func build(tools Tools, spec Spec) ([]byte, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	core := filepath.Join(dir, "core.wasm")
-	args := append([]string{"--target=wasm32-wasi", "-O2", "-o", core}, spec.CFlags...)
+	core, inc := filepath.Join(dir, "core.wasm"), filepath.Join(dir, "include")
+	if err := include.Write(inc); err != nil {
+		return nil, err
+	}
+	args := append([]string{"--target=wasm32-wasi", "-O2", "-I", inc, "-o", core}, spec.CFlags...)
 	args = append(args, spec.Sources...)
 	if err := run(tools.Clang, args...); err != nil {
 		return nil, err

@@ -7,24 +7,13 @@
 
 typedef __SIZE_TYPE__ size_t;
 
-#define IMPORT(m, n) __attribute__((import_module(m), import_name(n)))
 #define EXPORT(n) __attribute__((export_name("example:streams/pipes#" n)))
-#define IO(i) "wasi:io/" i "@0.2.8"
 
-IMPORT(IO("poll"), "[method]pollable.block") void pollable_block(uint32_t self);
-IMPORT(IO("poll"), "[resource-drop]pollable") void pollable_drop(uint32_t self);
-IMPORT(IO("error"), "[resource-drop]error") void error_drop(uint32_t self);
-IMPORT(IO("streams"), "[method]output-stream.subscribe") uint32_t output_subscribe(uint32_t self);
-// result<_, stream-error>: disc u8 @0; stream-error disc u8 @4 (0
-// last-operation-failed, 1 closed), error @8.
-IMPORT(IO("streams"), "[method]output-stream.blocking-write-and-flush")
-void output_blocking_write_and_flush(uint32_t self, const void *p, uint32_t n, void *ret);
-IMPORT(IO("streams"), "[resource-drop]output-stream") void output_drop(uint32_t self);
-// result<list<u8>, stream-error>: list ptr @4, len @8, or the
-// stream-error as above.
-IMPORT(IO("streams"), "[method]input-stream.blocking-read") void input_blocking_read(uint32_t self, uint64_t n, void *ret);
-IMPORT(IO("streams"), "[resource-drop]input-stream") void input_drop(uint32_t self);
-IMPORT("wasi:cli/stdout@0.2.8", "get-stdout") uint32_t get_stdout(void);
+// The raw wasi:io imports, one per WIT function, with the layout of their
+// results.
+#include "wasi_io.h"
+
+IMPORT("wasi:cli/stdout" WASI_VERSION, "get-stdout") uint32_t get_stdout(void);
 
 static unsigned char heap[1 << 16];
 static uint32_t top;

@@ -22,12 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMPORT(m, n) __attribute__((import_module(m), import_name(n)))
-#define WASI "@0.2.8"
-#define SOCKETS(i) "wasi:sockets/" i WASI
-#define IO(i) "wasi:io/" i WASI
-#define TLS "wasi:tls/tls@0.2.0-pr104"
-#define EXT "wasitls:tls/extensions@0.2.0"
+// The raw imports, one per WIT function, with the layout of their results;
+// the component's world (tlsserver.wit) imports the extensions' 0.2.0.
+#define WASITLS_EXT_MINOR 2
+#include "wasi_io.h"
+#include "wasi_sockets.h"
+#include "wasi_tls_pr104.h"
+#include "wasitls_ext.h"
 
 // Results that do not fit one value are written to a return area: ret.
 // A result<_, E> or option<T> starts with its discriminant byte; the
@@ -44,107 +45,6 @@ static uint32_t u32at(int off) {
 	memcpy(&v, ret + off, 4);
 	return v;
 }
-
-// A list<u8> or string in guest memory, as the Canonical ABI lays it out.
-typedef struct {
-	const void *ptr;
-	uint32_t len;
-} bytes_t;
-
-// ---- wasi:sockets, wasi:io, wasi:clocks ----
-
-IMPORT(SOCKETS("instance-network"), "instance-network") uint32_t instance_network(void);
-IMPORT(SOCKETS("network"), "[resource-drop]network") void network_drop(uint32_t self);
-// result<own<tcp-socket>, error-code>: handle @4.
-IMPORT(SOCKETS("tcp-create-socket"), "create-tcp-socket") void create_tcp_socket(uint32_t family, void *ret);
-// ip-socket-address flattens to a discriminant and 11 joined values; the
-// ipv4 case uses the port and four address bytes.
-// result<_, error-code>: code u8 @1.
-IMPORT(SOCKETS("tcp"), "[method]tcp-socket.start-bind")
-void tcp_start_bind(uint32_t self, uint32_t net, uint32_t disc, uint32_t port, uint32_t a, uint32_t b, uint32_t c,
-		    uint32_t d, uint32_t p6, uint32_t p7, uint32_t p8, uint32_t p9, uint32_t p10, uint32_t p11,
-		    void *ret);
-IMPORT(SOCKETS("tcp"), "[method]tcp-socket.finish-bind") void tcp_finish_bind(uint32_t self, void *ret);
-IMPORT(SOCKETS("tcp"), "[method]tcp-socket.start-listen") void tcp_start_listen(uint32_t self, void *ret);
-IMPORT(SOCKETS("tcp"), "[method]tcp-socket.finish-listen") void tcp_finish_listen(uint32_t self, void *ret);
-// result<tuple<own<tcp-socket>, own<input-stream>, own<output-stream>>,
-// error-code>: the handles @4, @8, @12, or the code u8 @4.
-IMPORT(SOCKETS("tcp"), "[method]tcp-socket.accept") void tcp_accept(uint32_t self, void *ret);
-// result<ip-socket-address, error-code>: address disc u8 @4; ipv4 port
-// u16 @8.
-IMPORT(SOCKETS("tcp"), "[method]tcp-socket.local-address") void tcp_local_address(uint32_t self, void *ret);
-IMPORT(SOCKETS("tcp"), "[method]tcp-socket.subscribe") uint32_t tcp_subscribe(uint32_t self);
-IMPORT(SOCKETS("tcp"), "[resource-drop]tcp-socket") void tcp_drop(uint32_t self);
-
-IMPORT(IO("poll"), "[method]pollable.block") void pollable_block(uint32_t self);
-IMPORT(IO("poll"), "[resource-drop]pollable") void pollable_drop(uint32_t self);
-// poll(list<borrow<pollable>>) -> list<u32>: ptr @0, len @4.
-IMPORT(IO("poll"), "poll") void poll_list(const uint32_t *pollables, uint32_t n, void *ret);
-IMPORT(IO("error"), "[resource-drop]error") void error_drop(uint32_t self);
-// result<list<u8>, stream-error>: list ptr @4, len @8; or stream-error
-// disc u8 @4 (0 last-operation-failed, 1 closed), error @8.
-IMPORT(IO("streams"), "[method]input-stream.blocking-read") void input_blocking_read(uint32_t self, uint64_t len, void *ret);
-IMPORT(IO("streams"), "[method]input-stream.subscribe") uint32_t input_subscribe(uint32_t self);
-IMPORT(IO("streams"), "[resource-drop]input-stream") void input_drop(uint32_t self);
-// result<_, stream-error>: as above.
-IMPORT(IO("streams"), "[method]output-stream.blocking-write-and-flush")
-void output_blocking_write_and_flush(uint32_t self, const void *p, uint32_t n, void *ret);
-IMPORT(IO("streams"), "[resource-drop]output-stream") void output_drop(uint32_t self);
-IMPORT("wasi:clocks/monotonic-clock" WASI, "subscribe-duration") uint32_t subscribe_duration(uint64_t ns);
-
-// ---- wasi:tls/tls@0.2.0-pr104 ----
-
-IMPORT(TLS, "[constructor]server-connection") uint32_t server_connection_new(uint32_t in, uint32_t out);
-// result<own<server-handshake>>: handle @4.
-IMPORT(TLS, "[method]server-connection.accept") void server_connection_accept(uint32_t self, void *ret);
-// option<string>, option<list<u8>>: ptr @4, len @8.
-IMPORT(TLS, "[method]server-connection.server-name") void server_connection_server_name(uint32_t self, void *ret);
-IMPORT(TLS, "[method]server-connection.alpn-id") void server_connection_alpn_id(uint32_t self, void *ret);
-// option<u16>: value @2.
-IMPORT(TLS, "[method]server-connection.protocol-version") void server_connection_protocol_version(uint32_t self, void *ret);
-IMPORT(TLS, "[method]server-connection.cipher-suite") void server_connection_cipher_suite(uint32_t self, void *ret);
-IMPORT(TLS, "[resource-drop]server-connection") void server_connection_drop(uint32_t self);
-// result (no payloads) is one value: 0 ok, 1 error.
-IMPORT(TLS, "[method]server-handshake.configure-alpn-ids")
-uint32_t server_handshake_configure_alpn_ids(uint32_t self, const bytes_t *ids, uint32_t n);
-IMPORT(TLS, "[method]server-handshake.configure-server-identities")
-uint32_t server_handshake_configure_server_identities(uint32_t self, const uint32_t *ids, uint32_t n);
-// result<own<future-client-hello>>: handle @4.
-IMPORT(TLS, "[method]server-handshake.receive-client-hello") void server_handshake_receive_client_hello(uint32_t self, void *ret);
-IMPORT(TLS, "[static]server-handshake.finish") uint32_t server_handshake_finish(uint32_t self);
-IMPORT(TLS, "[static]server-handshake.abort") uint32_t server_handshake_abort(uint32_t self);
-IMPORT(TLS, "[method]future-client-hello.subscribe") uint32_t future_client_hello_subscribe(uint32_t self);
-// option<result<result<own<client-hello>>>>: some u8 @0, outer disc @4,
-// inner disc @8, handle @12.
-IMPORT(TLS, "[method]future-client-hello.get") void future_client_hello_get(uint32_t self, void *ret);
-IMPORT(TLS, "[resource-drop]future-client-hello") void future_client_hello_drop(uint32_t self);
-IMPORT(TLS, "[method]client-hello.server-name") void client_hello_server_name(uint32_t self, void *ret);
-// list<alpn-id>: ptr @0, len @4, each element a bytes_t.
-IMPORT(TLS, "[method]client-hello.alpn-ids") void client_hello_alpn_ids(uint32_t self, void *ret);
-IMPORT(TLS, "[resource-drop]client-hello") void client_hello_drop(uint32_t self);
-IMPORT(TLS, "[method]future-streams.subscribe") uint32_t future_streams_subscribe(uint32_t self);
-// option<result<result<tuple<own<input-stream>, own<output-stream>>>>>:
-// some u8 @0, outer disc @4, inner disc @8, handles @12, @16.
-IMPORT(TLS, "[method]future-streams.get") void future_streams_get(uint32_t self, void *ret);
-IMPORT(TLS, "[resource-drop]future-streams") void future_streams_drop(uint32_t self);
-IMPORT(TLS, "[resource-drop]private-identity") void private_identity_drop(uint32_t self);
-
-// ---- wasitls:tls/extensions@0.2.0 ----
-
-// option<own<private-identity>>: handle @4.
-IMPORT(EXT, "host-identity") void host_identity(const char *name, uint32_t len, void *ret);
-// result<own<private-identity>, string>: handle @4, or the reason's ptr
-// @4, len @8.
-IMPORT(EXT, "parse-private-identity")
-void parse_private_identity(const void *key, uint32_t key_len, const bytes_t *chain, uint32_t n, void *ret);
-// list<named-group>: ptr @0, len @4.
-IMPORT(EXT, "client-hello-groups") void client_hello_groups(uint32_t hello, void *ret);
-// option<named-group>: value @2.
-IMPORT(EXT, "server-negotiated-group") void server_negotiated_group(uint32_t conn, void *ret);
-// result<_, string>: the reason's ptr @4, len @8.
-IMPORT(EXT, "close-server-output") void close_server_output(uint32_t conn, void *ret);
-// option<string>: ptr @4, len @8.
-IMPORT(EXT, "server-last-error") void server_last_error(uint32_t conn, void *ret);
 
 // The host allocates returned lists and strings with cabi_realloc.
 __attribute__((export_name("cabi_realloc"))) void *cabi_realloc(void *old, size_t old_size, size_t align,
