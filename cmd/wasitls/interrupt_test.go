@@ -18,15 +18,20 @@ import (
 
 // TestRunInterrupt sends SIGINT to a "wasitls run" process whose guest has
 // a TLS handshake pending with a server that never answers, or has just
-// given up on one: the process exits within a second either way. Before,
-// a guest that gave up on a stdtls handshake froze inside the host, and
+// given up on one: the guest stops within interruptGrace (half a second)
+// of the interrupt either way, and the process exits with 130. Before, a
+// guest that gave up on a stdtls handshake froze inside the host, and
 // SIGINT did nothing for as long as the peer kept the socket open.
 //
-// The second is measured from the signal to the process's exit, as the
-// goroutine waiting for it sees it, never against a timer racing that
-// goroutine; getting the process ready (compiling the guest, which takes
-// many seconds on a loaded machine) is the test's setup, bounded only
-// generously.
+// The half second is measured inside the process, from the interrupt as
+// runGuest sees it to the guest's stop: a guest still running then is left
+// behind with a note on stderr (notStoppedNote), which fails the test. The
+// process's exit after that (its teardown, the test seeing it) is only
+// bounded generously: at load 16 to 19 on two cores, the guest stopped
+// 0.4 to 26 ms after the interrupt while the test saw the exit up to
+// 916 ms after the signal, and at load 30 more than a second. Getting the
+// process ready (compiling the guest, which takes many seconds on a
+// loaded machine) is the test's setup, bounded generously too.
 func TestRunInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command")
@@ -115,14 +120,14 @@ func TestRunInterrupt(t *testing.T) {
 				case e := <-exited:
 					took := e.at.Sub(signalled)
 					t.Logf("exited %v after SIGINT: %v", took.Round(time.Millisecond), e.err)
-					if took > time.Second {
-						t.Errorf("exited %v after SIGINT, want within 1s; output:\n%s", took.Round(time.Millisecond), out.String())
+					if strings.Contains(out.String(), notStoppedNote) {
+						t.Errorf("the guest did not stop within %v of SIGINT; output:\n%s", interruptGrace, out.String())
 					}
 					if ee, ok := e.err.(*exec.ExitError); !ok || ee.ExitCode() != 130 || !strings.Contains(out.String(), "wasitls: interrupted\n") {
 						t.Errorf("exit: %v, want code 130 and \"wasitls: interrupted\"; output:\n%s", e.err, out.String())
 					}
-				case <-time.After(30 * time.Second):
-					t.Fatalf("still running 30s after SIGINT (want exit within 1s); output:\n%s", out.String())
+				case <-time.After(interruptExitBound):
+					t.Fatalf("still running %v after SIGINT; output:\n%s", interruptExitBound, out.String())
 				}
 			})
 		}
@@ -132,6 +137,12 @@ func TestRunInterrupt(t *testing.T) {
 // interruptSetupBound bounds getting a "wasitls run" of TestRunInterrupt
 // into the state to interrupt: the test's own setup, not a promise.
 const interruptSetupBound = 3 * time.Minute
+
+// interruptExitBound bounds the exit of an interrupted "wasitls run" of
+// TestRunInterrupt, which runGuest ends interruptGrace after the interrupt
+// at the latest: what is left is the process's teardown on a loaded
+// machine.
+const interruptExitBound = 30 * time.Second
 
 // dialLine is the giveup guest's report of its dial, with the time it took.
 var dialLine = regexp.MustCompile(`dial: .* after (\S+)\n`)

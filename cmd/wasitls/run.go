@@ -197,7 +197,8 @@ func parseDir(s string) (runtime.Dir, error) {
 // runGuest compiles and runs wasm; the guest's exit code comes back as a
 // *sys.ExitError. Once ctx is done (SIGINT), the guest is closed at its
 // next call or wait; a guest that has not stopped interruptGrace later is
-// left behind, so that the command always ends promptly.
+// left behind, with a note on stderr, so that the command always ends
+// promptly.
 func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
 	var comp *component.Component
 	if err := runtime.CheckBinary(wasm); errors.Is(err, runtime.ErrComponent) {
@@ -218,12 +219,17 @@ func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.M
 	case err := <-done:
 		return err
 	case <-time.After(interruptGrace):
+		fmt.Fprintf(stderr, "%s %v after the interrupt; exiting without it\n", notStoppedNote, interruptGrace)
 		return sys.NewExitError(sys.ExitCodeContextCanceled)
 	}
 }
 
 // interruptGrace is how long an interrupted guest has to stop.
 const interruptGrace = 500 * time.Millisecond
+
+// notStoppedNote begins the note of a guest that did not stop within
+// interruptGrace.
+const notStoppedNote = "wasitls: the guest had not stopped"
 
 // instantiate runs the component comp, or else the core module wasm, on a
 // wazero runtime of its own.
