@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/tetratelabs/wazero"
@@ -154,20 +155,40 @@ type stopModule struct {
 // stopped returns m's bytes with the stop global and its checks, or the
 // rewriter's refusal: made once when Parse made m, afresh for a CoreModule
 // made otherwise, whose Bytes were replaced since or rewritten with other
-// options first.
+// options first. Options that rewrite alike are the same options: a zero
+// TableEntries and its default, an empty TableEntriesName and the name it
+// stands for (an embedder's PrepareStopWith(Limits.RewriteOptions()) and
+// the instantiation's options, defaults filled in, share the rewrite).
 func (m *CoreModule) stopped(o stopcheck.Options) ([]byte, error) {
+	o = sameRewrite(o)
 	s := m.stop
 	if s == nil {
-		return stopcheck.InstrumentWith(m.Bytes, o)
+		return instrument(m.Bytes, o)
 	}
 	s.once.Do(func() {
 		s.of, s.opts = m.Bytes, o
-		s.b, s.err = stopcheck.InstrumentWith(m.Bytes, o)
+		s.b, s.err = instrument(m.Bytes, o)
 	})
 	if unsafe.SliceData(s.of) != unsafe.SliceData(m.Bytes) || len(s.of) != len(m.Bytes) || s.opts != o {
-		return stopcheck.InstrumentWith(m.Bytes, o)
+		return instrument(m.Bytes, o)
 	}
 	return s.b, s.err
+}
+
+// sameRewrite is o with its defaults filled in, so that options that
+// rewrite alike compare equal.
+func sameRewrite(o stopcheck.Options) stopcheck.Options {
+	return stopcheck.Options{TableEntries: uint32(o.Tables()), TableEntriesName: o.TablesName()}
+}
+
+// stopRewrites counts the rewrites for the stop flag stopped made, for
+// the tests that check a parsed component's modules are rewritten once.
+var stopRewrites atomic.Int64
+
+// instrument is stopcheck.InstrumentWith, counted.
+func instrument(b []byte, o stopcheck.Options) ([]byte, error) {
+	stopRewrites.Add(1)
+	return stopcheck.InstrumentWith(b, o)
 }
 
 // PrepareStop rewrites every core module of c for the stop flag, those of

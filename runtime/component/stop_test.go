@@ -195,6 +195,80 @@ func TestPrepareStop(t *testing.T) {
 	}
 }
 
+// TestPrepareStopOnce: a parsed component's core modules are rewritten
+// for the stop flag once, whichever comes first, PrepareStopWith or an
+// instantiation, however many instantiations follow: counted at the
+// rewriter. Options that rewrite alike share the rewrite (a zero
+// TableEntries and its default, as an embedder's
+// PrepareStopWith(Limits.RewriteOptions()) and the runtime's
+// instantiation with the defaults filled in give them); other options
+// rewrite anew.
+func TestPrepareStopOnce(t *testing.T) {
+	var g wasmbin.Module
+	g.Export("f", wasmbin.ExportFunc, g.Func(g.Type(nil, nil), nil, nil))
+	good := g.Bytes()
+	// Two core modules, one in a nested component, each instantiated.
+	wasm := comp(section(secCoreModule, good),
+		section(secComponent, comp(section(secCoreModule, good),
+			section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))))),
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))),
+		section(secInstance, vec(cat([]byte{0x00}, u32(0), vec()))))
+	const name = "wasitls run --max-table-entries"
+	prepared := stopcheck.Options{TableEntriesName: name}
+	filled := stopcheck.Options{TableEntries: stopcheck.DefaultTableEntries, TableEntriesName: name}
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
+	t.Cleanup(func() { r.Close(ctx) })
+	instantiate := func(c *Component, o stopcheck.Options) {
+		t.Helper()
+		inst, err := InstantiateWith(ctx, r, c, cabi.NewInstance(), &link.Linker{}, Options{Stop: &Stop{}, Rewrite: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(inst.state.modules); n != 2 {
+			t.Fatalf("%d core instances, want 2", n)
+		}
+		inst.Close(ctx)
+	}
+	rewrites := func(what string, want int64, do func()) {
+		t.Helper()
+		before := stopRewrites.Load()
+		do()
+		if got := stopRewrites.Load() - before; got != want {
+			t.Errorf("%s: %d rewrites, want %d", what, got, want)
+		}
+	}
+
+	c, err := Parse(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewrites("PrepareStopWith", 2, func() {
+		if err := c.PrepareStopWith(prepared); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rewrites("PrepareStopWith again and three instantiations after it, defaults filled in", 0, func() {
+		if err := c.PrepareStopWith(filled); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			instantiate(c, filled)
+		}
+	})
+	rewrites("an instantiation with other options", 2, func() { instantiate(c, stopcheck.Options{TableEntries: 1000}) })
+
+	c, err = Parse(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewrites("three instantiations without PrepareStop", 2, func() {
+		for range 3 {
+			instantiate(c, stopcheck.Options{})
+		}
+	})
+}
+
 // TestStopTablesShared: the tables of a component's core instances
 // together hold at most twice Options.Rewrite.TableEntries
 // (DefaultTableEntries by default), with the stop flag or without: each
