@@ -73,8 +73,9 @@
 // a full table)
 // panics with a [*Trap]; wazero returns it as the error of the guest call
 // that is running. The instance is marked trapped and every later call
-// through it that needs the instance traps again; other instances are
-// unaffected. A panic of the host implementation becomes a trap naming the
+// through it that needs the instance traps again (a call from the host
+// into the guest is refused with an error wrapping [ErrTrapped]); other
+// instances are unaffected. A panic of the host implementation becomes a trap naming the
 // function too: host bugs are made visible to the embedder, never hidden.
 //
 // Instances are not safe for concurrent use by several guest calls (a

@@ -116,12 +116,21 @@ func (inst *Instance) Trapped() bool { return inst.isTrapped() }
 // guest's state may be half-changed, so later calls in and out trap.
 func (inst *Instance) MarkTrapped() { inst.setTrapped() }
 
+// ErrTrapped is wrapped by the refusal of a call into an instance that
+// trapped before (a component instance, or a core module through
+// generated callers): a trap, the stop flag's and the stack budget's
+// included, leaves the guest where it was, its state possibly
+// half-changed and its stack budget spent, so the instance is not
+// entered again (the Component Model forbids it). Make a new instance.
+var ErrTrapped = errors.New("instance has trapped before: it is not entered again (its state may be half-changed); make a new instance")
+
 // Refusal returns the *Trap of a call of fn into the instance when it
-// trapped or closed, and nil when it may be entered.
+// trapped (wrapping ErrTrapped) or closed, and nil when it may be
+// entered.
 func (inst *Instance) Refusal(fn string) error {
 	switch {
 	case inst.isTrapped():
-		return &Trap{Func: fn, Msg: "instance has trapped before"}
+		return &Trap{Func: fn, Msg: ErrTrapped.Error(), stop: ErrTrapped}
 	case inst.isClosed():
 		return &Trap{Func: fn, Msg: "instance is closed"}
 	}

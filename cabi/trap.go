@@ -27,7 +27,8 @@ type Trap struct {
 	// stop is set for the trap of an export call the embedder stopped
 	// (Instance.SetStopped): why it stopped the guest; or whose guest's
 	// stack outgrew its budget (stack.go): an error wrapping
-	// ErrStackExceeded.
+	// ErrStackExceeded; or of a call refused because the instance
+	// trapped before: ErrTrapped.
 	stop error
 }
 
@@ -36,7 +37,8 @@ func (t *Trap) Error() string { return t.Func + ": " + t.Msg }
 
 // Unwrap returns why the embedder stopped the guest, for the trap of an
 // export call it stopped ([Instance.SetStopped]), an error wrapping
-// [ErrStackExceeded] for one whose guest's stack outgrew its budget, or
+// [ErrStackExceeded] for one whose guest's stack outgrew its budget,
+// [ErrTrapped] for a call refused because the instance trapped before, or
 // nil.
 func (t *Trap) Unwrap() error { return t.stop }
 

@@ -133,6 +133,19 @@ __attribute__((export_name("words"))) uint32_t *words(const char *s, uint32_t le
 // crash traps in the guest.
 __attribute__((export_name("crash"))) void crash(void) { __builtin_trap(); }
 
+static volatile uint32_t deepest;
+
+// recurse calls itself n deep and returns n: each frame stores its depth
+// once its call returns, which keeps the compiler from making the
+// recursion a loop. Under a small stack budget it traps deep inside.
+__attribute__((export_name("recurse"))) uint32_t recurse(uint32_t n) {
+	if (n == 0)
+		return 0;
+	uint32_t r = recurse(n - 1);
+	deepest = n;
+	return r + 1;
+}
+
 // aliased returns a list of n strings that all name the same 256 KiB of
 // memory: a hostile result that lifts to n times that much.
 __attribute__((export_name("aliased"))) uint32_t *aliased(uint32_t n) {
