@@ -92,6 +92,12 @@ func bulkPair(tb testing.TB, e *env, backend string) (core, comp *session) {
 // peer, whose share is the same for both) and not other work on the
 // machine, and the same ratio of elapsed time.
 func bulkRatio(core, comp *session, dir string) func(*testing.B) {
+	return bulkPairRatio(core, comp, "core", "component", dir)
+}
+
+// bulkPairRatio is bulkRatio for any two sessions, named aName and
+// bName in the metrics: second's time over first's.
+func bulkPairRatio(first, second *session, aName, bName, dir string) func(*testing.B) {
 	const w = 16 << 10
 	return func(b *testing.B) {
 		n := uint64(*chunkFlag)
@@ -113,20 +119,20 @@ func bulkRatio(core, comp *session, dir string) func(*testing.B) {
 				return d, err
 			}
 		}
-		var tCore, tComp time.Duration
+		var tA, tB time.Duration
 		i := 0
 		b.SetBytes(int64(n))
 		for b.Loop() {
-			dc, dm := alternate(b, i, xfer(core, 0), xfer(comp, 1))
-			tCore, tComp, i = tCore+dc, tComp+dm, i+1
+			dc, dm := alternate(b, i, xfer(first, 0), xfer(second, 1))
+			tA, tB, i = tA+dc, tB+dm, i+1
 		}
 		mb := float64(n) * float64(i) / 1e6
-		b.ReportMetric(mb/tCore.Seconds(), "MB/s-core")
-		b.ReportMetric(mb/tComp.Seconds(), "MB/s-component")
+		b.ReportMetric(mb/tA.Seconds(), "MB/s-"+aName)
+		b.ReportMetric(mb/tB.Seconds(), "MB/s-"+bName)
 		if cpuOK {
-			b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "component/core-cpu")
+			b.ReportMetric(float64(cpu[1])/float64(cpu[0]), bName+"/"+aName+"-cpu")
 		}
-		b.ReportMetric(float64(tComp)/float64(tCore), "component/core-wall")
+		b.ReportMetric(float64(tB)/float64(tA), bName+"/"+aName+"-wall")
 		b.ReportMetric(0, "ns/op")
 	}
 }
@@ -144,6 +150,36 @@ func BenchmarkComponentBulk(b *testing.B) {
 			b.Run(dir+"/"+strings.ReplaceAll(backend, "-", ""), func(b *testing.B) {
 				core, comp := bulkPair(b, e, backend)
 				bulkRatio(core, comp, dir)(b)
+			})
+		}
+	}
+}
+
+// BenchmarkComponentChecks measures what the stop flag gains a
+// component over wazero's termination checks on bulk TLS: the C guest as
+// a component, each a wasi:tls client of the native server over loopback,
+// on a runtime with the stop flag (as the bench command and wasitls run
+// run components) and on one under wazero's checks (-checks wazero),
+// alternated (bulkPairRatio: checks/stopflag-cpu above 1 is the gain),
+// upload and download on each backend.
+func BenchmarkComponentChecks(b *testing.B) {
+	e := benchEnv(b)
+	cComponent(b, e)
+	for _, dir := range []string{"upload", "download"} {
+		for _, backend := range backends.Names() {
+			b.Run(dir+"/"+strings.ReplaceAll(backend, "-", ""), func(b *testing.B) {
+				open := func(s subject) *session {
+					sess, err := e.openSession(localPeer{e}, s, tls.X25519MLKEM768)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.Cleanup(func() { sess.close() })
+					return sess
+				}
+				checked := cComponentSubject(backend)
+				checked.checks = ChecksWazero
+				stop, checks := open(cComponentSubject(backend)), open(checked)
+				bulkPairRatio(stop, checks, "stopflag", "checks", dir)(b)
 			})
 		}
 	}

@@ -131,15 +131,26 @@ func (e *env) runtime(backend string) (*hostRuntime, error) { return e.runtimeFo
 // groups, so the host's configuration does, as the Go guest does through
 // the extension interface). Components run on the same runtime, stopped
 // as its core modules are (under the stop flag, the runtime compiles their
-// core modules with it).
+// core modules with it). Its guests are stopped as e.checks says.
 func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error) {
+	return e.runtimeChecks(backend, group, "")
+}
+
+// runtimeChecks is runtimeFor with the guests stopped as checks says
+// (Options.Checks; empty for e.checks): a runtime of its own when it is
+// not e.checks.
+func (e *env) runtimeChecks(backend string, group tls.CurveID, checks string) (*hostRuntime, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	key := backend
 	if group != 0 {
 		key = fmt.Sprintf("%s/c/%d", backend, uint16(group))
 	}
-	checks := e.checks
+	if checks == "" || checks == e.checks {
+		checks = e.checks
+	} else {
+		key += "/checks=" + checks
+	}
 	if h, ok := e.runtimes[key]; ok {
 		return h, nil
 	}
@@ -232,7 +243,7 @@ func (e *env) startCGuest(s subject, group tls.CurveID, args ...string) (*guest,
 	if s.component && e.ccomp == nil {
 		return nil, errors.New("bench: the C guest was not built as a component")
 	}
-	h, err := e.runtimeFor(s.backend, group)
+	h, err := e.runtimeChecks(s.backend, group, s.checks)
 	if err != nil {
 		return nil, err
 	}

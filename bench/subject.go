@@ -15,6 +15,9 @@ type subject struct {
 	backend string // wasi:tls backend (the runtime a guest runs on)
 	// component runs the C guest as a component (env.ccomp).
 	component bool
+	// checks, for the C guest, is how it is stopped (Options.Checks)
+	// when not as the env's guests are; empty for those.
+	checks string
 }
 
 func nativeSubject() subject {

@@ -1,8 +1,9 @@
 // calc is a reactor component written against the Canonical ABI by hand
 // (no libc, no generated bindings): calc.wit is its world. It
 // exports functions over scalars, strings, lists, records, variants and
-// results, and a loop over wasi:clocks/wall-clock.now for the cost
-// benchmark. Built with -DCALC_CORE (no exported resource, whose
+// results, a loop over wasi:clocks/wall-clock.now for the cost
+// benchmark, a loop without calls for the termination checks' and a
+// recursion for the stack budget's. Built with -DCALC_CORE (no exported resource, whose
 // built-ins only a component has) and without `jco embed` and `jco new`,
 // it is a core module guest for the comparison.
 #include <stdint.h>
@@ -132,6 +133,15 @@ __attribute__((export_name("words"))) uint32_t *words(const char *s, uint32_t le
 
 // crash traps in the guest.
 __attribute__((export_name("crash"))) void crash(void) { __builtin_trap(); }
+
+// hash-loop runs n rounds of FNV-1a over the counter, a loop without
+// calls: what the termination checks at its header cost.
+__attribute__((export_name("hash-loop"))) uint32_t hash_loop(uint32_t n) {
+	uint32_t h = 2166136261u;
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ i) * 16777619u;
+	return h;
+}
 
 static volatile uint32_t deepest;
 
