@@ -2,6 +2,7 @@ package circlpq
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -126,4 +127,51 @@ func TestMaxRSAKeyBits(t *testing.T) {
 			t.Fatalf("client: %v; want decrypt_error for the garbage signature", cerr)
 		}
 	})
+}
+
+// BenchmarkHostileRSAKey is what one handshake with a server presenting an
+// RSA key without a private key costs the client: the client fails at the
+// garbage signature after verifying it, or, over its bound, refuses the
+// key before anything. Compare bits=65536/allowed with bits=65536 (the
+// default bound) and with bits=8192 (the largest the default allows):
+//
+//	go test ./backends/circl-pq -run '^$' -bench HostileRSAKey -benchtime 5x
+func BenchmarkHostileRSAKey(b *testing.B) {
+	p := pki(b)
+	for _, tc := range []struct {
+		bits, bound int
+		want        Alert
+	}{
+		{8192, 0, alertDecryptError},
+		{65536, 0, alertBadCertificate},
+		{65536, 65536, alertDecryptError},
+	} {
+		key, err := testpki.HugeRSAKey(tc.bits)
+		if err != nil {
+			b.Fatal(err)
+		}
+		leaf, err := p.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, PrivateKey: key})
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := fmt.Sprintf("bits=%d", tc.bits)
+		if tc.bound != 0 {
+			name += "/allowed"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				craw, sraw := tcpPair(b)
+				cc := p.clientConfig()
+				cc.MaxRSAKeyBits = tc.bound
+				_, chs := engineClient(b, craw, cc)
+				_, shs := engineServer(b, sraw, p.serverConfig(leaf))
+				cerr, _ := both(chs, shs)
+				if a, ok := errorAlert(cerr); !ok || a != tc.want {
+					b.Fatalf("client: %v; want %v", cerr, tc.want)
+				}
+				craw.Close()
+				sraw.Close()
+			}
+		})
+	}
 }
