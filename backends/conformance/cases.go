@@ -39,6 +39,7 @@ var cases = []testCase{
 	{name: "VerifyServerSeesChain", modes: clientModes, run: testVerifyServerChain},
 	{name: "VerifyServerAbort", modes: clientModes, run: testVerifyServerAbort},
 	{name: "DefaultValidation", modes: clientModes, run: testDefaultValidation},
+	{name: "PeerRSAKeyBound", run: testPeerRSAKeyBound},
 	{name: "ClientCertificate", run: testClientCertificate},
 	{name: "ClientCertificateOptionalMissing", run: testClientCertOptionalMissing},
 	{name: "ClientCertificateRequiredMissing", run: testClientCertRequiredMissing},
@@ -263,6 +264,54 @@ func testDefaultValidation(e *env) {
 		}
 		if called {
 			e.t.Errorf("%s: VerifyServer called for a chain that failed default validation", tc.name)
+		}
+	}
+}
+
+// testPeerRSAKeyBound: a backend refuses a peer's certificate whose RSA
+// key is larger than Options.MaxRSAKeyBits, naming the bound, and its
+// verify hook does not run. The key has no private key behind it
+// (testpki.HugeRSAKey): a backend that verified the peer's signature
+// instead of refusing the key would fail on the signature, unnamed.
+func testPeerRSAKeyBound(e *env) {
+	key, err := testpki.HugeRSAKey(4096)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	server, err := e.pki.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, PrivateKey: key})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	client, err := e.pki.root.Issue(testpki.LeafOptions{CommonName: "conformance huge client", Usage: testpki.ClientAuth, PrivateKey: key})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	const want = "RSA key larger than 2048 bits"
+	if e.clientIsBackend() {
+		called := false
+		cc := e.pki.clientConfig("a.test")
+		cc.MaxRSAKeyBits = 2048
+		cc.VerifyServer = func(context.Context, [][]byte) error { called = true; return nil }
+		p := e.connect(cc, e.pki.serverConfig(server))
+		if p.clientErr == nil || !strings.Contains(p.clientErr.Error(), want) {
+			e.t.Errorf("client error %v; want one naming the bound (%q)", p.clientErr, want)
+		}
+		if called {
+			e.t.Error("VerifyServer called for a chain over the RSA key bound")
+		}
+	}
+	if e.serverIsBackend() {
+		called := false
+		sc := e.pki.serverConfig(e.pki.serverA)
+		sc.ClientAuth = backends.RequireClientCert
+		sc.MaxRSAKeyBits = 2048
+		sc.VerifyClient = func(context.Context, [][]byte) error { called = true; return nil }
+		p := e.connect(e.clientWithIdentity(client), sc)
+		if p.serverErr == nil || !strings.Contains(p.serverErr.Error(), want) {
+			e.t.Errorf("server error %v; want one naming the bound (%q)", p.serverErr, want)
+		}
+		if called {
+			e.t.Error("VerifyClient called for a chain over the RSA key bound")
 		}
 	}
 }
