@@ -51,7 +51,10 @@ type ModuleConfig struct {
 	Env []string
 
 	// Stdin, Stdout and Stderr are the standard streams; nil means empty
-	// input and discarded output.
+	// input and discarded output. Stdin is read on a goroutine, so that a
+	// guest waiting for it stops with its context or Close; a read still
+	// running when the guest ends ends with the reader (close it to end
+	// it at once), and what it reads is dropped.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 

@@ -116,8 +116,9 @@ func (inst *Instance) Close(ctx context.Context) error {
 // _start function (a command) or _initialize function (a reactor).
 //
 // Cancelling ctx stops the guest: a call blocked in poll, a blocking stream
-// operation, pollable.block or a sleep in wasi_snapshot_preview1's
-// poll_oneoff (a Go guest's time.Sleep) returns and the guest exits with
+// operation, pollable.block, a sleep in wasi_snapshot_preview1's
+// poll_oneoff (a Go guest's time.Sleep) or a read of its standard input
+// returns and the guest exits with
 // sys.ExitCodeContextCanceled. A guest computing without host calls stops
 // when compiled with [CompileModule] (at its next loop iteration), or else
 // only when the wazero.Runtime was configured WithCloseOnContextDone(true).
@@ -244,7 +245,7 @@ func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, fsys *fil
 		mc = mc.WithEnv(k, v)
 	}
 	if cfg.Stdin != nil {
-		mc = mc.WithStdin(cfg.Stdin)
+		mc = mc.WithStdin(newStdinReader(ctx, cfg.Stdin))
 	}
 	if cfg.Stdout != nil {
 		mc = mc.WithStdout(cfg.Stdout)
@@ -339,9 +340,9 @@ func (st *state) close() error {
 
 // sleeper is wasi_snapshot_preview1's sleep (poll_oneoff's wait for its
 // earliest clock subscription, how a Go guest's time.Sleep and idle
-// scheduler wait) for a guest whose calls end with ctx: it returns when
-// ctx ends, as a wait in wasi:io/poll does, and the guest is then stopped
-// as a computing guest is. wazero's own (WithSysNanosleep) is time.Sleep,
+// scheduler wait) for a guest whose calls end with ctx: when ctx ends
+// first the guest exits, as from a wait in wasi:io/poll
+// (wasiio.Abort). wazero's own (WithSysNanosleep) is time.Sleep,
 // which neither the context nor Instance.Close reached: a guest asking
 // poll_oneoff for a clock of a century held its call, and the goroutine
 // and memory under it, that long.
@@ -355,6 +356,7 @@ func sleeper(ctx context.Context) sys.Nanosleep {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
+			wasiio.Abort(ctx, ctx.Err())
 		}
 	}
 }

@@ -11,11 +11,9 @@ import (
 	"github.com/wasitls/wasitls/runtime"
 )
 
-// TestSleepStops: a Go guest sleeping an hour, which its runtime does in
-// wasi_snapshot_preview1's poll_oneoff, stops when its context is
-// cancelled, past its deadline or when its instance is closed, with the
-// stop flag and under wazero's checks alike.
-func TestSleepStops(t *testing.T) {
+// stopPaths runs test on a runtime and the hog guest compiled with the
+// stop flag and under wazero's checks.
+func stopPaths(t *testing.T, test func(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule)) {
 	for _, path := range []string{"stop-flag", "checks"} {
 		t.Run(path, func(t *testing.T) {
 			var rt *runtime.Runtime
@@ -33,41 +31,51 @@ func TestSleepStops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
-				out := &lineWriter{lines: make(chan string, 16)}
-				done := make(chan error, 1)
-				go func() {
-					_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "sleep", "3600"}, Stdout: out, Started: started})
-					done <- err
-				}()
-				select {
-				case <-out.lines: // sleeping
-				case err := <-done:
-					t.Fatalf("guest ended early: %v", err)
-				}
-				waitBlockedIn(t, "wasi_snapshot_preview1.pollOneoffFn")
-				return done
-			}
-			t.Run("cancel", func(t *testing.T) {
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				done := start(ctx, nil)
-				cancel()
-				wantStopped(t, done)
-			})
-			t.Run("deadline", func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				wantStopped(t, start(ctx, nil))
-			})
-			t.Run("close", func(t *testing.T) {
-				insts := make(chan *runtime.Instance, 1)
-				done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
-				if err := (<-insts).Close(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				wantStopped(t, done)
-			})
+			test(t, rt, compiled)
 		})
 	}
+}
+
+// TestSleepStops: a Go guest sleeping an hour, which its runtime does in
+// wasi_snapshot_preview1's poll_oneoff, stops when its context is
+// cancelled, past its deadline or when its instance is closed, with the
+// stop flag and under wazero's checks alike.
+func TestSleepStops(t *testing.T) {
+	stopPaths(t, func(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule) {
+		start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
+			out := &lineWriter{lines: make(chan string, 16)}
+			done := make(chan error, 1)
+			go func() {
+				_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "sleep", "3600"}, Stdout: out, Started: started})
+				done <- err
+			}()
+			select {
+			case <-out.lines: // sleeping
+			case err := <-done:
+				t.Fatalf("guest ended early: %v", err)
+			}
+			waitBlockedIn(t, "wasi_snapshot_preview1.pollOneoffFn")
+			return done
+		}
+		t.Run("cancel", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := start(ctx, nil)
+			cancel()
+			wantStopped(t, done)
+		})
+		t.Run("deadline", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			wantStopped(t, start(ctx, nil))
+		})
+		t.Run("close", func(t *testing.T) {
+			insts := make(chan *runtime.Instance, 1)
+			done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
+			if err := (<-insts).Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			wantStopped(t, done)
+		})
+	})
 }

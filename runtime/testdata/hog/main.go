@@ -13,6 +13,8 @@
 //	                    ports on one line, receives nothing for 3 s, then
 //	                    everything queued, and prints "received B bytes"
 //	hog recurse N       recurses N Go calls deep, and prints "recursed N"
+//	hog stdin N         prints "reading", reads its standard input to the
+//	                    end, N bytes at a time, then prints "read B bytes"
 //	hog sleep N         prints "sleeping", sleeps N seconds (the Go runtime
 //	                    waits in wasi_snapshot_preview1's poll_oneoff), then
 //	                    prints "slept"
@@ -158,6 +160,17 @@ func main() {
 		}
 		fmt.Printf("resolved %d: %d addresses\n", n, addrs)
 		io.Copy(io.Discard, os.Stdin)
+	case "stdin":
+		fmt.Println("reading")
+		b, total := make([]byte, n), 0
+		for {
+			k, err := os.Stdin.Read(b)
+			total += k
+			if err != nil {
+				break
+			}
+		}
+		fmt.Printf("read %d bytes\n", total)
 	case "sleep":
 		fmt.Println("sleeping")
 		time.Sleep(time.Duration(n) * time.Second)

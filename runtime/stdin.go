@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// stdinChunk is the most one read of a guest's standard input asks of
+// the embedder's reader.
+const stdinChunk = 64 << 10
+
+// stdinReader is a guest's standard input for wasi_snapshot_preview1
+// (fd_read of descriptor 0, a Go guest's os.Stdin, and poll_oneoff's
+// subscriptions to it), over the embedder's reader: each read of the
+// reader runs on a goroutine of its own, and the guest's call waits for
+// it or for the guest's context, which Close cancels, whichever comes
+// first, as a wait in wasi:io/poll does. wazero reads the reader on the
+// guest's call, out of reach of both: a guest reading a pipe or terminal
+// nobody wrote to could be neither cancelled nor closed, and `wasitls run`
+// ignored SIGINT, until input came.
+//
+// A read still running when the guest ends is left to end with the
+// reader (at its next input, or when the embedder closes it); what it
+// reads then is dropped.
+type stdinReader struct {
+	ctx context.Context
+	r   io.Reader
+
+	mu      sync.Mutex
+	pending chan struct{} // closed when the read running ends; nil: none runs
+	buf     []byte        // read and not taken yet
+	err     error         // the reader's error, once buf is taken
+}
+
+func newStdinReader(ctx context.Context, r io.Reader) *stdinReader {
+	return &stdinReader{ctx: ctx, r: r}
+}
+
+// wait waits until input is buffered or the reader failed (true), for at
+// most timeout (negative: no bound) or until the guest's context ends
+// (its error).
+func (s *stdinReader) wait(timeout time.Duration) (bool, error) {
+	s.mu.Lock()
+	if len(s.buf) > 0 || s.err != nil {
+		s.mu.Unlock()
+		return true, nil
+	}
+	if s.pending == nil {
+		done := make(chan struct{})
+		s.pending = done
+		go s.read(done)
+	}
+	done := s.pending
+	s.mu.Unlock()
+	var expired <-chan time.Time
+	if timeout >= 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-done:
+		return true, nil
+	case <-expired:
+		return false, nil
+	case <-s.ctx.Done():
+		return false, s.ctx.Err()
+	}
+}
+
+// read reads the reader once, on its own goroutine, and closes done.
+func (s *stdinReader) read(done chan struct{}) {
+	b := make([]byte, stdinChunk)
+	n, err := s.r.Read(b)
+	s.mu.Lock()
+	s.buf, s.err = b[:n], err
+	s.pending = nil
+	s.mu.Unlock()
+	close(done)
+}
+
+// Read implements io.Reader: it returns what is buffered, waiting for a
+// read of the reader when nothing is. When the guest's context ends first
+// the guest exits, as from a wait in wasi:io/poll (wasiio.Abort).
+func (s *stdinReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if _, err := s.wait(-1); err != nil {
+			wasiio.Abort(s.ctx, err)
+		}
+		s.mu.Lock()
+		switch {
+		case len(s.buf) > 0:
+			n := copy(p, s.buf)
+			s.buf = s.buf[n:]
+			s.mu.Unlock()
+			return n, nil
+		case s.err != nil:
+			err := s.err
+			s.mu.Unlock()
+			return 0, err
+		}
+		s.mu.Unlock() // the reader returned nothing: read again
+	}
+}
+
+// Poll implements wazero's experimentalsys.Pollable, which poll_oneoff
+// uses for a subscription to standard input: ready once input is
+// buffered or the reader failed, within timeoutMillis (negative: no
+// bound); when the guest's context ends first the guest exits.
+func (s *stdinReader) Poll(flag experimentalsys.Pflag, timeoutMillis int32) (bool, experimentalsys.Errno) {
+	if flag != experimentalsys.POLLIN {
+		return false, experimentalsys.ENOTSUP
+	}
+	timeout := time.Duration(-1)
+	if timeoutMillis >= 0 {
+		timeout = time.Duration(timeoutMillis) * time.Millisecond
+	}
+	ready, err := s.wait(timeout)
+	if err != nil {
+		wasiio.Abort(s.ctx, err)
+	}
+	return ready, 0
+}
