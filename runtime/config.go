@@ -51,10 +51,13 @@ type ModuleConfig struct {
 	Env []string
 
 	// Stdin, Stdout and Stderr are the standard streams; nil means empty
-	// input and discarded output. Stdin is read on a goroutine, so that a
-	// guest waiting for it stops with its context or Close; a read still
-	// running when the guest ends ends with the reader (close it to end
-	// it at once), and what it reads is dropped.
+	// input and discarded output. They are read and written on
+	// goroutines (Stdout and Stderr in copies of at most 64 KiB, unless a
+	// bytes.Buffer, a strings.Builder or io.Discard), so that a guest
+	// waiting for them stops with its context or Close; a read or write
+	// still running when the guest ends ends with the reader or writer
+	// (close it to end it at once), and what such a read reads is
+	// dropped.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 

@@ -117,8 +117,8 @@ func (inst *Instance) Close(ctx context.Context) error {
 //
 // Cancelling ctx stops the guest: a call blocked in poll, a blocking stream
 // operation, pollable.block, a sleep in wasi_snapshot_preview1's
-// poll_oneoff (a Go guest's time.Sleep) or a read of its standard input
-// returns and the guest exits with
+// poll_oneoff (a Go guest's time.Sleep) or a read or write of its
+// standard streams returns and the guest exits with
 // sys.ExitCodeContextCanceled. A guest computing without host calls stops
 // when compiled with [CompileModule] (at its next loop iteration), or else
 // only when the wazero.Runtime was configured WithCloseOnContextDone(true).
@@ -248,10 +248,10 @@ func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, fsys *fil
 		mc = mc.WithStdin(newStdinReader(ctx, cfg.Stdin))
 	}
 	if cfg.Stdout != nil {
-		mc = mc.WithStdout(cfg.Stdout)
+		mc = mc.WithStdout(newOutputWriter(ctx, cfg.Stdout))
 	}
 	if cfg.Stderr != nil {
-		mc = mc.WithStderr(cfg.Stderr)
+		mc = mc.WithStderr(newOutputWriter(ctx, cfg.Stderr))
 	}
 	if len(cfg.Dirs) > 0 {
 		// Mounts over the preopens' os.Root (see

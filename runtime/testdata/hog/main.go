@@ -15,6 +15,9 @@
 //	hog recurse N       recurses N Go calls deep, and prints "recursed N"
 //	hog stdin N         prints "reading", reads its standard input to the
 //	                    end, N bytes at a time, then prints "read B bytes"
+//	hog write N         prints "writing" on stderr, writes N bytes to its
+//	                    standard output in one write, then prints "wrote K"
+//	                    on stderr
 //	hog sleep N         prints "sleeping", sleeps N seconds (the Go runtime
 //	                    waits in wasi_snapshot_preview1's poll_oneoff), then
 //	                    prints "slept"
@@ -171,6 +174,10 @@ func main() {
 			}
 		}
 		fmt.Printf("read %d bytes\n", total)
+	case "write":
+		fmt.Fprintln(os.Stderr, "writing")
+		k, _ := os.Stdout.Write(make([]byte, n))
+		fmt.Fprintf(os.Stderr, "wrote %d\n", k)
 	case "sleep":
 		fmt.Println("sleeping")
 		time.Sleep(time.Duration(n) * time.Second)

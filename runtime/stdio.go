@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,4 +131,77 @@ func (s *stdinReader) Poll(flag experimentalsys.Pflag, timeoutMillis int32) (boo
 		wasiio.Abort(s.ctx, err)
 	}
 	return ready, 0
+}
+
+// stdoutChunk is the most of a guest's write to its standard output or
+// error that is handed to the embedder's writer at once: what is handed
+// over is a copy (the guest's memory may be gone before a write it gave
+// up on ends), which a write of the whole memory must not make at once.
+const stdoutChunk = 64 << 10
+
+// outputWriter is a guest's standard output or error for
+// wasi_snapshot_preview1 (fd_write of descriptors 1 and 2) over the
+// embedder's writer: each write of the writer runs on a goroutine of its
+// own, of a copy of at most stdoutChunk bytes, and the guest's call waits
+// for it or for the guest's context, whichever comes first; when the
+// context ends first the guest exits (wasiio.Abort). wazero writes the
+// writer on the guest's call: a writer that blocks (a pipe nobody reads)
+// held the guest's call out of reach of its context and Close. A writer
+// that cannot block (a bytes.Buffer, a strings.Builder, io.Discard) is
+// written on the guest's call.
+//
+// A write still running when the guest ends is left to end with the
+// writer.
+type outputWriter struct {
+	ctx context.Context
+	w   io.Writer
+	buf []byte // the copy handed to the writer; nil after a write given up on
+}
+
+// newOutputWriter returns w as the guest's standard output or error.
+func newOutputWriter(ctx context.Context, w io.Writer) io.Writer {
+	switch w.(type) {
+	case *bytes.Buffer, *strings.Builder:
+		return w
+	}
+	if w == io.Discard {
+		return w
+	}
+	return &outputWriter{ctx: ctx, w: w}
+}
+
+type writeResult struct {
+	n   int
+	err error
+}
+
+// Write implements io.Writer, writing p in chunks, each waited for.
+func (o *outputWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if o.buf == nil {
+			o.buf = make([]byte, stdoutChunk)
+		}
+		b := o.buf[:copy(o.buf, p)]
+		done := make(chan writeResult, 1)
+		go func() {
+			n, err := o.w.Write(b)
+			done <- writeResult{n, err}
+		}()
+		select {
+		case r := <-done:
+			written += r.n
+			if r.err != nil {
+				return written, r.err
+			}
+			if r.n < len(b) {
+				return written, io.ErrShortWrite
+			}
+			p = p[len(b):]
+		case <-o.ctx.Done():
+			o.buf = nil // the write may still read it
+			wasiio.Abort(o.ctx, o.ctx.Err())
+		}
+	}
+	return written, nil
 }

@@ -1,0 +1,133 @@
+package runtime_test
+
+import (
+	"context"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/runtime"
+)
+
+// TestStdinStops: a Go guest reading its standard input (fd_read of
+// wasi_snapshot_preview1), which nobody writes to, stops when its context
+// is cancelled, past its deadline or when its instance is closed, with
+// the stop flag and under wazero's checks alike; input that does come is
+// read whole.
+func TestStdinStops(t *testing.T) {
+	stopPaths(t, func(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule) {
+		start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
+			stdin, feed := io.Pipe()
+			t.Cleanup(func() { feed.Close() })
+			out := &lineWriter{lines: make(chan string, 16)}
+			done := make(chan error, 1)
+			go func() {
+				_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "stdin", "100"}, Stdin: stdin, Stdout: out, Started: started})
+				done <- err
+			}()
+			select {
+			case <-out.lines: // reading
+			case err := <-done:
+				t.Fatalf("guest ended early: %v", err)
+			}
+			waitBlockedIn(t, "io.(*pipe).read")
+			return done
+		}
+		t.Run("cancel", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := start(ctx, nil)
+			cancel()
+			wantStopped(t, done)
+		})
+		t.Run("deadline", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			wantStopped(t, start(ctx, nil))
+		})
+		t.Run("close", func(t *testing.T) {
+			insts := make(chan *runtime.Instance, 1)
+			done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
+			if err := (<-insts).Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			wantStopped(t, done)
+		})
+		t.Run("input", func(t *testing.T) {
+			var out strings.Builder
+			_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{
+				Args: []string{"hog", "stdin", "100"}, Stdin: strings.NewReader(strings.Repeat("x", 100000)), Stdout: &out})
+			if err != nil || out.String() != "reading\nread 100000 bytes\n" {
+				t.Fatalf("guest: %v, stdout %q", err, out.String())
+			}
+		})
+	})
+}
+
+// countWriter counts what is written to it.
+type countWriter struct{ n atomic.Int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// TestStdoutStops: a Go guest writing 1 MiB to its standard output
+// (fd_write of wasi_snapshot_preview1), a pipe nobody reads, stops when
+// its context is cancelled, past its deadline or when its instance is
+// closed, with the stop flag and under wazero's checks alike; a writer
+// that takes the bytes gets all of them.
+func TestStdoutStops(t *testing.T) {
+	stopPaths(t, func(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule) {
+		start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
+			drain, stdout := io.Pipe()
+			t.Cleanup(func() { drain.Close() })
+			errOut := &lineWriter{lines: make(chan string, 16)}
+			done := make(chan error, 1)
+			go func() {
+				_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "write", "1048576"}, Stdout: stdout, Stderr: errOut, Started: started})
+				done <- err
+			}()
+			select {
+			case <-errOut.lines: // writing
+			case err := <-done:
+				t.Fatalf("guest ended early: %v", err)
+			}
+			waitBlockedIn(t, "io.(*pipe).write")
+			return done
+		}
+		t.Run("cancel", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := start(ctx, nil)
+			cancel()
+			wantStopped(t, done)
+		})
+		t.Run("deadline", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			wantStopped(t, start(ctx, nil))
+		})
+		t.Run("close", func(t *testing.T) {
+			insts := make(chan *runtime.Instance, 1)
+			done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
+			if err := (<-insts).Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			wantStopped(t, done)
+		})
+		t.Run("output", func(t *testing.T) {
+			var out countWriter
+			var errOut strings.Builder
+			_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{
+				Args: []string{"hog", "write", "1048576"}, Stdout: &out, Stderr: &errOut})
+			if err != nil || out.n.Load() != 1<<20 || errOut.String() != "writing\nwrote 1048576\n" {
+				t.Fatalf("guest: %v, %d bytes written, stderr %q", err, out.n.Load(), errOut.String())
+			}
+		})
+	})
+}
