@@ -13,9 +13,9 @@ import (
 // every subject with a positive value, and that no ratio collapsed:
 // below a quarter of its target. Runs this short on a shared machine
 // spread from 0.05x to 3x (one run against the next), so the floor is
-// wide, and a collapse fails the test only when a second measurement
-// confirms it; the medians of the command's runs are what the targets are
-// for.
+// wide, and a collapse fails the test only when every one of up to
+// collapseTries measurements shows it; the medians of the command's runs
+// are what the targets are for.
 func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs guests; skipped in -short mode")
@@ -46,7 +46,8 @@ func TestRunSmall(t *testing.T) {
 	}
 	type collapse struct {
 		title, subject string
-		ratio, floor   float64
+		ratios         []float64 // one a measurement
+		floor          float64
 	}
 	var collapsed []collapse
 	for _, tab := range r.Tables {
@@ -63,29 +64,35 @@ func TestRunSmall(t *testing.T) {
 				t.Errorf("%s: %s: no ratio against native", tab.Title, row.Subject)
 			}
 			if floor := collapseFloor(tab, row); row.VsNative < floor {
-				collapsed = append(collapsed, collapse{tab.Title, row.Subject, row.VsNative, floor})
+				collapsed = append(collapsed, collapse{tab.Title, row.Subject, []float64{row.VsNative}, floor})
 			}
 		}
 	}
-	if len(collapsed) > 0 {
-		// A burst of load can sink one short measurement: measure again,
-		// and fail on what collapses twice.
+	// A burst of load can sink one short measurement: measure again, up to
+	// collapseTries in all, and fail on what collapses every time.
+	for try := 2; len(collapsed) > 0 && try <= collapseTries; try++ {
 		again := opts
 		again.Scenarios = []string{ScenarioBulk, ScenarioHandshake, ScenarioEcho}
 		r2, err := Run(again)
 		if err != nil {
 			t.Fatal(err)
 		}
+		var still []collapse
 		for _, c := range collapsed {
-			t.Logf("%s: %s: %.2fx native, below %.2fx: measuring again", c.title, c.subject, c.ratio, c.floor)
+			t.Logf("%s: %s: %.2fx native, below %.2fx: measuring again (try %d of %d)", c.title, c.subject, c.ratios[len(c.ratios)-1], c.floor, try, collapseTries)
 			for _, tab := range r2.Tables {
 				for _, row := range tab.Rows {
 					if tab.Title == c.title && row.Subject == c.subject && row.VsNative < c.floor {
-						t.Errorf("%s: %s: %.2fx then %.2fx native, below %.2fx: a quarter of its target", c.title, c.subject, c.ratio, row.VsNative, c.floor)
+						c.ratios = append(c.ratios, row.VsNative)
+						still = append(still, c)
 					}
 				}
 			}
 		}
+		collapsed = still
+	}
+	for _, c := range collapsed {
+		t.Errorf("%s: %s: %.2fx native in each of %d measurements, below %.2fx: a quarter of its target", c.title, c.subject, c.ratios, len(c.ratios), c.floor)
 	}
 	if len(r.Idle) != 1+len(r.Options.Backends) {
 		t.Fatalf("%d idle results; want %d", len(r.Idle), 1+len(r.Options.Backends))
@@ -109,6 +116,10 @@ func TestRunRejects(t *testing.T) {
 		t.Error("unknown backend: no error")
 	}
 }
+
+// collapseTries is how many measurements TestRunSmall takes of a ratio
+// that collapsed before it fails on it.
+const collapseTries = 3
 
 // collapseFloor is the ratio against native below which row collapsed: a
 // quarter of its target, 0 when it has none.
