@@ -179,10 +179,10 @@ type writeResult struct {
 func (o *outputWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
-		if o.buf == nil {
-			o.buf = make([]byte, stdoutChunk)
+		if k := min(len(p), stdoutChunk); cap(o.buf) < k {
+			o.buf = make([]byte, k)
 		}
-		b := o.buf[:copy(o.buf, p)]
+		b := o.buf[:copy(o.buf[:cap(o.buf)], p)]
 		done := make(chan writeResult, 1)
 		go func() {
 			n, err := o.w.Write(b)
