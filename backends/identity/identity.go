@@ -127,6 +127,9 @@ func (p Parser) ParsePrivateKey(b []byte) (crypto.Signer, error) {
 		return nil, errors.New("identity: empty private key")
 	}
 	if !isPEM(b) {
+		if !isSequence(b) {
+			return nil, errors.New("identity: the private key is neither PEM (no -----BEGIN line) nor DER (no ASN.1 SEQUENCE); want a PKCS#8, PKCS#1 or SEC 1 key")
+		}
 		return p.parseKeyDER(b, "")
 	}
 	rest := b
@@ -281,6 +284,14 @@ func checkDER(b []byte) error {
 		return errors.New("not an ASN.1 SEQUENCE")
 	}
 	return nil
+}
+
+// isSequence reports whether b starts with an ASN.1 SEQUENCE, as every DER
+// private key does.
+func isSequence(b []byte) bool {
+	var raw asn1.RawValue
+	_, err := asn1.Unmarshal(b, &raw)
+	return err == nil && raw.Class == asn1.ClassUniversal && raw.Tag == asn1.TagSequence && raw.IsCompound
 }
 
 func isPEM(b []byte) bool {

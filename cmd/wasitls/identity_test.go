@@ -58,10 +58,20 @@ func TestRunIdentity(t *testing.T) {
 			t.Errorf("%s: code %d, stdout %q, stderr %q", backend, code, stdout, stderr)
 		}
 	}
-	for _, bad := range []string{"me", "me=" + certFile, "=" + certFile + "," + keyFile, "me=" + keyFile + "," + certFile} {
-		code, _, stderr := runCLI(t, "--identity", bad, guest, "algorithms")
-		if code == 0 || !strings.Contains(stderr, "--identity") {
-			t.Errorf("--identity %q: code %d, stderr %q", bad, code, stderr)
+	notPEM := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notPEM, []byte("not a key\n"), 0o644)
+	for _, bad := range []struct{ spec, mention string }{
+		{"me", "want NAME=CERT,KEY"},
+		{"me=" + certFile, "want NAME=CERT,KEY"},
+		{"=" + certFile + "," + keyFile, "want NAME=CERT,KEY"},
+		// CERT and KEY swapped: the message says which file holds what.
+		{"me=" + keyFile + "," + certFile, "key " + certFile + ": identity: PEM holds a CERTIFICATE where a private key was expected"},
+		// A key file that is neither PEM nor DER: one line saying so, no ASN.1 dump.
+		{"me=" + certFile + "," + notPEM, "key " + notPEM + ": identity: the private key is neither PEM (no -----BEGIN line) nor DER"},
+	} {
+		code, _, stderr := runCLI(t, "--identity", bad.spec, guest, "algorithms")
+		if code == 0 || !strings.Contains(stderr, "--identity") || !strings.Contains(stderr, bad.mention) || strings.Contains(stderr, "asn1") {
+			t.Errorf("--identity %q: code %d, stderr %q; want it to mention %q", bad.spec, code, stderr, bad.mention)
 		}
 	}
 }
