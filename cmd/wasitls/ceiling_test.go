@@ -21,7 +21,7 @@ func TestRunCeilingFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--versions", "1.1"}, `--versions: unknown version "1.1"`},
+		{[]string{"--versions", "1.1"}, `--versions: unknown version "1.1" (want a name or a 0x code point); versions by name: 1.2, 1.3`},
 		{[]string{"--cipher-suites", "TLS_NOPE"}, `--cipher-suites: unknown cipher suite "TLS_NOPE"`},
 		{[]string{"--backend", "circl-pq", "--versions", "1.2"}, "Config.Versions: TLS 1.2 (0x0303) is not implemented by backend circl-pq"},
 		{[]string{"--backend", "stdtls", "--groups", "mlkem768"}, "Config.Groups: MLKEM768 (0x0201) is not implemented by backend stdtls"},

@@ -50,7 +50,7 @@ func TestDemo(t *testing.T) {
 func TestRunBackendFlag(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := dispatch(context.Background(), []string{"run", "--backend", "no-such-backend", "guest.wasm"}, &out, &errOut)
-	if code == 0 || !strings.Contains(errOut.String(), `no backend named "no-such-backend"`) {
+	if code == 0 || !strings.Contains(errOut.String(), `--backend: backends: no backend named "no-such-backend"`) {
 		t.Fatalf("code %d, stderr %q", code, errOut.String())
 	}
 }

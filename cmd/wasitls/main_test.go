@@ -48,7 +48,18 @@ func TestBadFlag(t *testing.T) {
 			t.Errorf("%q: code %d, stdout %q, stderr %q; want exit 2 and stderr %q", args, code, out, errOut, want)
 		}
 	}
-	code, _, errOut := dispatchArgs("run", "-h")
+	// A duration without a unit says what a duration looks like.
+	code, out, errOut := dispatchArgs("run", "--handshake-timeout", "30", "x.wasm")
+	want := "invalid value \"30\" for flag -handshake-timeout: want a duration with a unit, such as 500ms, 30s, 2m or 24h\nRun \"wasitls run -h\" for its flags.\n"
+	if code != 2 || out != "" || errOut != want {
+		t.Errorf("--handshake-timeout 30: code %d, stdout %q, stderr %q; want exit 2 and stderr %q", code, out, errOut, want)
+	}
+	// No guest file: said in one line, with the usage line, not every flag.
+	code, out, errOut = dispatchArgs("run", "--allow-connect", "localhost:443")
+	if code != 2 || out != "" || !strings.HasPrefix(errOut, "wasitls run: no guest file") || strings.Contains(errOut, "-allow-connect") {
+		t.Errorf("run without a guest: code %d, stdout %q, stderr %q; want exit 2 and a one-line reason", code, out, errOut)
+	}
+	code, _, errOut = dispatchArgs("run", "-h")
 	if code != 0 || !strings.Contains(errOut, "usage: wasitls run") || !strings.Contains(errOut, "-allow-connect") {
 		t.Errorf("run -h: code %d, stderr %q; want the usage and flags", code, errOut)
 	}

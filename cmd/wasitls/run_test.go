@@ -114,9 +114,14 @@ func TestRunPolicyFlags(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "wasitls: --allow-connect="+addr+" comes after the guest file, so the guest gets it") {
 		t.Fatalf("flag after the guest: code %d, stderr %q", code, stderr)
 	}
+	// A bad rule names its flag.
 	code, _, stderr = runCLI(t, "--allow-connect", "no-port", guest, addr, "ping")
-	if code != 1 || !strings.Contains(stderr, "want HOST:PORT") {
+	if code != 1 || !strings.Contains(stderr, "wasitls: --allow-connect: ") || !strings.Contains(stderr, "want HOST:PORT") {
 		t.Fatalf("bad rule: code %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "--allow-listen", ":8443", guest, addr, "ping")
+	if code != 1 || !strings.Contains(stderr, "wasitls: --allow-listen: ") || !strings.Contains(stderr, "write *:8443 for every address") {
+		t.Fatalf("listen rule without a host: code %d, stderr %q", code, stderr)
 	}
 }
 

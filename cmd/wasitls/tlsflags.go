@@ -36,13 +36,13 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	fs.Var(&identities, "identity", "`NAME=CERT,KEY[,OCSP]`: an identity the host holds for the guest (host-identity), PEM chain and key files, and a DER OCSP response a guest server staples with it; the key never enters guest memory (repeatable)")
 	pending := fs.Int("max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
 	idBytes := fs.Int("max-identity-bytes", tlshost.DefaultIdentityBytes, "most key and certificate chain `bytes` of the private identities the guest parsed that the host holds at once (past it private-identity.parse fails)")
-	hsTimeout := fs.Duration("handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
+	hsTimeout := durationVar(fs, "handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := fs.Int("session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
-	ticketRotation := fs.Duration("ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
+	ticketRotation := durationVar(fs, "ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
 	maxRSA := fs.Int("max-peer-rsa-bits", backends.DefaultMaxRSAKeyBits, "largest RSA key, in `bits`, a peer's certificate chain may hold: a larger one is refused before anything is verified with it, since verifying costs the square of the key's size, which the peer chooses (stdtls: at most crypto/tls's own bound, 8192 unless GODEBUG=tlsmaxrsasize raises it)")
 	return func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--backend: %w", err)
 		}
 		if *pending < 1 {
 			return nil, fmt.Errorf("--max-pending-handshakes: want at least 1, got %d", *pending)
@@ -136,14 +136,14 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if *versions != "" {
 			v, err := tlsnames.ParseList(tlsnames.ParseVersion, *versions)
 			if err != nil {
-				return nil, fmt.Errorf("--versions: %w", err)
+				return nil, fmt.Errorf("--versions: %w; versions by name: 1.2, 1.3", err)
 			}
 			cfg.Versions = v
 		}
 		if *suites != "" {
 			cs, err := tlsnames.ParseList(tlsnames.ParseCipherSuite, *suites)
 			if err != nil {
-				return nil, fmt.Errorf("--cipher-suites: %w", err)
+				return nil, fmt.Errorf("--cipher-suites: %w; suites by their IANA names, such as TLS_AES_128_GCM_SHA256 or TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", err)
 			}
 			cfg.CipherSuites = cs
 		}

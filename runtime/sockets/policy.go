@@ -131,11 +131,13 @@ func ParseRule(s string) (Rule, error) {
 	default:
 		p, err := strconv.ParseUint(port, 10, 16)
 		if err != nil {
-			return r, fmt.Errorf("sockets: policy rule %q: bad port %q", s, port)
+			return r, fmt.Errorf("sockets: policy rule %q: bad port %q (want a number, a range such as 8000-8999, or *)", s, port)
 		}
 		r.lo, r.hi = uint16(p), uint16(p)
 	}
 	switch {
+	case host == "":
+		return r, fmt.Errorf("sockets: policy rule %q: no HOST: write *:%s for every address, or an address such as 127.0.0.1:%s", s, port, port)
 	case host == "*":
 		r.any = true
 	case strings.Contains(host, "/"):

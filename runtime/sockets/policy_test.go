@@ -3,6 +3,7 @@ package sockets
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wasitls/wasitls/cabi"
@@ -142,6 +143,16 @@ func TestParseRuleErrors(t *testing.T) {
 	var p Policy
 	if err := p.AllowListen("example.com:80"); err == nil {
 		t.Error("listen rule with a name accepted")
+	}
+	// The mistakes a Go programmer makes (":8443" as in net.Listen, a
+	// service name as the port) say what to write instead.
+	for _, tc := range []struct{ rule, want string }{
+		{":8443", `no HOST: write *:8443 for every address, or an address such as 127.0.0.1:8443`},
+		{"example.com:https", `bad port "https" (want a number, a range such as 8000-8999, or *)`},
+	} {
+		if _, err := ParseRule(tc.rule); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRule(%q): %v; want it to contain %q", tc.rule, err, tc.want)
+		}
 	}
 }
 
