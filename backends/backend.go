@@ -29,6 +29,22 @@
 // Identities carry their private key as a [crypto.Signer]; the key never
 // leaves the host. Backends that know more key types than crypto/x509 (such
 // as ML-DSA) offer their own [Backend.ParseIdentity].
+//
+// # Writing a backend
+//
+// A backend of your own runs in your own program: give it to the wasi:tls
+// host as tlshost.Config.Backend, or [Register] it and name it in
+// tlshost.Config.BackendName. The shortest way to one is to wrap a backend
+// that exists: embed a [Describer] (such as stdtls.Backend{}), which brings
+// ParseIdentity, Supported and Defaults, and give your type a Name of its
+// own and Client and Server methods that decorate the configs' hooks and the
+// returned [Conn]. A wrapping Conn should forward [KeyingMaterialExporter],
+// and [NonblockingConn] as long as its own methods keep the promise that
+// interface describes, when the connection it wraps has them: without
+// NonblockingConn the host falls back to a goroutine per stream, several
+// times slower. examples/custom-backend does all of this. Test a backend with the suite every backend here passes, conformance.Run(t, b)
+// from package backends/conformance, declaring in conformance.Options what
+// it does beyond the baseline.
 package backends
 
 import (

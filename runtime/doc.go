@@ -4,6 +4,20 @@
 // runtime/sockets, plus wazero's wasi_snapshot_preview1 (which standard Go
 // GOOS=wasip1 guests use for stdio, files and arguments).
 //
+// # Use
+//
+// Make a wazero.Runtime with [NewFastRuntimeConfig] and a Runtime over it
+// with [New] (Config.StopFlag set), compile a guest with [CompileModule] and
+// run it with [Runtime.Instantiate]: the package example, and README.md's
+// "Embed it" for a whole program ("Stopping guests", below, says why and
+// what else works). TLS is an extension:
+// list tlshost.New(tlshost.Config{...}) (package runtime/tlshost) in
+// [Config.Extensions], and allow the guest's peers in [Config.Network]
+// (nil denies every connection). Instantiate guests through the Runtime,
+// not wazero's InstantiateModule: the host modules a guest imports are
+// defined there, and wazero alone fails on the first of them (such as
+// "module[wasi:io/error@0.2.8] not instantiated").
+//
 // # Model
 //
 // [New] registers the [Config.Extensions] (such as the wasi:tls host). The

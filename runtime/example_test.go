@@ -43,7 +43,7 @@ func Example() {
 	// With the stop flag: a guest computing without end stops when ctx
 	// ends. A module the rewriter refuses (a *stopcheck.Error) would run
 	// on a runtime of runtime.NewRuntimeConfig(), compiled with
-	// r.CompileModule, without StopFlag.
+	// runtime.CompileModuleChecked, without StopFlag.
 	compiled, err := runtime.CompileModule(ctx, r, wasm)
 	if err != nil {
 		log.Fatal(err)

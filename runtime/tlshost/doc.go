@@ -3,6 +3,19 @@
 // and the project's extensions (wasitls:tls/extensions) to guests, and
 // delegates the TLS work to a backend (see package backends).
 //
+// # Use
+//
+// [New] returns the runtime.Extension to list in runtime.Config.Extensions
+// (see the package example, and README.md's "Embed it" for a whole
+// program); the guest's peers must be allowed by runtime.Config.Network
+// too. [Config] is the host's TLS policy, which no guest can widen: the
+// backend (BackendName, or Backend for one of your own), the trust anchors
+// (RootCAs, ClientCAs), the versions, cipher suites and groups guests may
+// select from, identities the host holds for guests ([LoadIdentity]),
+// session resumption, the key log and the limits. The zero Config serves
+// stdtls with the system roots. The rest of this comment is how the host
+// works.
+//
 // # Model
 //
 // A guest drives a handshake in direct style; a backend runs it in callback
