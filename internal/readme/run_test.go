@@ -131,4 +131,19 @@ func TestRunYourOwnGuest(t *testing.T) {
 	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(out, "hello from a wasi:tls server\n") {
 		t.Fatalf("client printed:\n%s", out)
 	}
+
+	// What the README says happens without a flag: the command names it.
+	for _, tc := range []struct{ flag, note string }{
+		{"--allow-connect localhost:8443", "allow connecting to it with --allow-connect localhost:PORT"},
+		{"--ca bin/certs/server.pem", "trust its CA with --ca FILE"},
+	} {
+		without := strings.Replace(client[0], tc.flag+" ", "", 1)
+		if without == client[0] {
+			t.Fatalf("the client command has no %q", tc.flag)
+		}
+		out, err := shell(without).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.note) {
+			t.Errorf("without %s: %v; want a failure noting %q; output:\n%s", tc.flag, err, tc.note, out)
+		}
+	}
 }

@@ -1,0 +1,63 @@
+package readme
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWriteGuestSnippet builds the README's "Write a guest" fragment (its
+// import lines, then statements) as the body of a guest's main, for
+// GOOS=wasip1 GOARCH=wasm, so that the API it shows cannot drift. Each
+// name the fragment declares with := is used once, as a program would.
+func TestWriteGuestSnippet(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := blockAfter(t, string(readme), "\n## Write a guest\n", "go")
+	var imports, body []string
+	for _, line := range strings.Split(block, "\n") {
+		switch {
+		case strings.HasPrefix(line, "import "):
+			imports = append(imports, line)
+		case strings.TrimSpace(line) != "":
+			body = append(body, "\t"+line)
+			if lhs, _, ok := strings.Cut(line, ":="); ok {
+				for _, name := range strings.Split(lhs, ",") {
+					if name = strings.TrimSpace(name); name != "_" {
+						body = append(body, "\t_ = "+name)
+					}
+				}
+			}
+		}
+	}
+	if len(imports) == 0 || len(body) == 0 {
+		t.Fatalf("the Write a guest block is not import lines and statements:\n%s", block)
+	}
+	src := "package main\n\n" + strings.Join(imports, "\n") + "\n\nfunc main() {\n" + strings.Join(body, "\n") + "\n}\n"
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	here, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	virtual := filepath.Join(here, "guestsnippet", "main.go")
+	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{virtual: file}})
+	overlayFile := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-overlay", overlayFile, "-o", filepath.Join(dir, "guest.wasm"), "./guestsnippet")
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("the README's Write a guest snippet does not build as a guest: %v\n%s\n%s", err, out, src)
+	}
+}
