@@ -27,14 +27,16 @@
 //
 // The key and certificate are read through the directory the host
 // preopens (--dir); a path outside every preopen fails to open with
-// EBADF ("Bad file number"). README.md ("Run your own guest") makes a
+// EBADF ("Bad file number"), which the error then explains. README.md ("Run your own guest") makes a
 // throwaway certificate and runs client-minimal against it.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/wasitls/wasitls/examples/wasinet"
@@ -66,11 +68,11 @@ func main() {
 	// keeps it: the guest only holds a handle.
 	key, err := os.ReadFile(os.Args[2])
 	if err != nil {
-		fail("%v", err)
+		fail("%v%s", err, preopenHint(err))
 	}
 	cert, err := os.ReadFile(os.Args[3])
 	if err != nil {
-		fail("%v", err)
+		fail("%v%s", err, preopenHint(err))
 	}
 	id, err := tls.ParsePrivateIdentity(key, [][]byte{cert})
 	if err != nil {
@@ -138,6 +140,15 @@ func firstLine(b []byte) string {
 		}
 	}
 	return string(b)
+}
+
+// preopenHint explains EBADF, what wasip1 returns for a path beneath no
+// preopened directory.
+func preopenHint(err error) string {
+	if errors.Is(err, syscall.EBADF) {
+		return " (no preopened directory holds it: the host gives one with wasitls run --dir HOST:GUEST)"
+	}
+	return ""
 }
 
 func fail(format string, args ...any) {

@@ -2,6 +2,7 @@ package readme
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -83,6 +84,15 @@ func TestRunYourOwnGuest(t *testing.T) {
 		cmd.Dir = root
 		return cmd
 	}
+	// failing runs line, which must fail, for at most a minute.
+	failing := func(line string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", rewrite.Replace(line))
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
 	run := func(line string) string {
 		t.Helper()
 		out, err := shell(line).CombinedOutput()
@@ -95,6 +105,14 @@ func TestRunYourOwnGuest(t *testing.T) {
 	run(first[0])
 	for _, line := range server[:len(server)-1] {
 		run(line)
+	}
+	// Without --dir the server cannot open its key, and says why.
+	noDir := strings.Replace(server[len(server)-1], "--dir bin/certs:/certs:ro ", "", 1)
+	if noDir == server[len(server)-1] {
+		t.Fatal("the server command has no --dir bin/certs:/certs:ro")
+	}
+	if out, err := failing(noDir); err == nil || !strings.Contains(out, "no preopened directory holds it") {
+		t.Errorf("without --dir: %v; want a failure saying no preopened directory holds the key; output:\n%s", err, out)
 	}
 	// exec: the server replaces the shell, so killing it stops the server.
 	srv := shell("exec " + server[len(server)-1])
@@ -141,8 +159,8 @@ func TestRunYourOwnGuest(t *testing.T) {
 		if without == client[0] {
 			t.Fatalf("the client command has no %q", tc.flag)
 		}
-		out, err := shell(without).CombinedOutput()
-		if err == nil || !strings.Contains(string(out), tc.note) {
+		out, err := failing(without)
+		if err == nil || !strings.Contains(out, tc.note) {
 			t.Errorf("without %s: %v; want a failure noting %q; output:\n%s", tc.flag, err, tc.note, out)
 		}
 	}
