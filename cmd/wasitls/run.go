@@ -182,7 +182,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	return runGuest(ctx, wasm, cfg, mc, stderr)
+	return runGuest(ctx, path, wasm, cfg, mc, stderr)
 }
 
 // noteMisplacedFlags notes, on stderr, each argument after the guest file
@@ -220,19 +220,20 @@ func parseDir(s string) (runtime.Dir, error) {
 	return d, nil
 }
 
-// runGuest compiles and runs wasm; the guest's exit code comes back as a
+// runGuest compiles and runs wasm, read from path (which errors about the
+// file itself name); the guest's exit code comes back as a
 // *sys.ExitError. Once ctx is done (SIGINT), the guest is closed at its
 // next call or wait; a guest that has not stopped interruptGrace later is
 // left behind, with a note on stderr, so that the command always ends
 // promptly.
-func runGuest(ctx context.Context, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
+func runGuest(ctx context.Context, path string, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
 	var comp *component.Component
 	if err := runtime.CheckBinary(wasm); errors.Is(err, runtime.ErrComponent) {
 		if comp, err = component.Parse(wasm); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", path, err)
 		}
 	} else if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- instantiate(ctx, wasm, comp, cfg, mc, stderr) }()

@@ -38,8 +38,27 @@ func TestRunMalformedComponent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "component.wasm")
 	os.WriteFile(path, []byte("\x00asm\x0d\x00\x01\x00rest"), 0o644)
 	code, _, stderr := runCLI(t, path)
-	if code != 1 || !strings.Contains(stderr, "component: at offset") {
+	if code != 1 || !strings.Contains(stderr, "wasitls: "+path+": component: at offset") {
 		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRunNotWasm: a file that is not WebAssembly is named in the error,
+// which says what it is instead when it can.
+func TestRunNotWasm(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, content, want string }{
+		{"notes.txt", "hello\n", "not a WebAssembly binary (no \\0asm header)"},
+		{"native", "\x7fELF\x02\x01\x01\x00", "not a WebAssembly binary but a native ELF executable: build a Go guest with GOOS=wasip1 GOARCH=wasm"},
+	} {
+		path := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCLI(t, path)
+		if want := "wasitls: " + path + ": runtime: " + tc.want + "\n"; code != 1 || stderr != want {
+			t.Errorf("%s: code %d, stderr %q; want %q", tc.name, code, stderr, want)
+		}
 	}
 }
 
@@ -258,5 +277,15 @@ func TestRunComponent(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, path, "3"); code != 1 {
 		t.Fatalf("exit 3 through the preview1 adapter: code %d, want 1 (wasi:cli/exit 0.2 carries ok or err)", code)
+	}
+	// A reactor component has no command to run: the error says so and
+	// where its exports are called from.
+	b = cguest.Build(t, cguest.Spec{Sources: []string{"../../runtime/testdata/components/hello.c"}, Adapter: cguest.Reactor})
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, path)
+	if code != 1 || !strings.Contains(stderr, "component: not a command: it does not export wasi:cli/run@0.2.N (it exports nothing); a reactor's exports are called from Go") {
+		t.Fatalf("reactor: code %d, stderr %q", code, stderr)
 	}
 }

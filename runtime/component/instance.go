@@ -118,7 +118,12 @@ func (inst *Instance) Command() (*Func, error) {
 			return inst.Func(name, "run")
 		}
 	}
-	return nil, fmt.Errorf("component: not a command: it does not export %s@0.2.N (exports: %s)", RunInterface, strings.Join(inst.Exports(), ", "))
+	exports := "it exports nothing"
+	if names := inst.Exports(); len(names) > 0 {
+		exports = "exports: " + strings.Join(names, ", ")
+	}
+	return nil, fmt.Errorf("component: not a command: it does not export %s@0.2.N (%s); "+
+		"a reactor's exports are called from Go (runtime.Runtime.InstantiateComponent)", RunInterface, exports)
 }
 
 // ErrRunFailed is returned by Run when wasi:cli/run returns an error.
