@@ -207,7 +207,8 @@ func (c *Config) backend() (backends.Backend, error) {
 	}
 	b, err := backends.ByName(name)
 	if err != nil {
-		return nil, fmt.Errorf("tlshost: %w", err)
+		return nil, fmt.Errorf("tlshost: %w; a backend other than stdtls is linked by importing its package, "+
+			"as in import _ \"github.com/wasitls/wasitls/backends/circl-pq\", or registered with backends.Register", err)
 	}
 	return b, nil
 }

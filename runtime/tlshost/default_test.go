@@ -22,3 +22,13 @@ func TestDefaultBackendLinked(t *testing.T) {
 		t.Error("runtime/tlshost depends on CIRCL; only importing backends/circl-pq may link it")
 	}
 }
+
+// A backend name that is not registered, most often one whose package the
+// embedder did not import, is an error that says how a backend is linked.
+func TestUnknownBackendSaysHowToLink(t *testing.T) {
+	_, err := NewHost(Config{BackendName: "no-such-backend"})
+	if err == nil || !strings.Contains(err.Error(), `no backend named "no-such-backend"`) ||
+		!strings.Contains(err.Error(), `linked by importing its package, as in import _ "github.com/wasitls/wasitls/backends/circl-pq"`) {
+		t.Fatalf("NewHost: %v; want the missing name and how a backend is linked", err)
+	}
+}
