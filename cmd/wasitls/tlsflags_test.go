@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/internal/testpki"
 )
@@ -117,5 +120,58 @@ func TestRunTLSFlags(t *testing.T) {
 	code, _, stderr = runCLI(t, append(allow, "--ca", filepath.Join(t.TempDir(), "missing.pem"), guest, "localhost", port)...)
 	if code == 0 || !strings.Contains(stderr, "--ca:") {
 		t.Fatalf("missing --ca file: code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRunClientCAHint: a guest server that asks for a client certificate
+// and gets one from an issuer the host does not trust notes --client-ca,
+// not --ca, which trusts servers.
+func TestRunClientCAHint(t *testing.T) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, _ := ca.Issue(testpki.LeafOptions{DNSNames: []string{"localhost"}})
+	client, _ := other.Issue(testpki.LeafOptions{CommonName: "from another CA", Usage: testpki.ClientAuth})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "server.pem"), server.ChainPEM(), 0o644)
+	os.WriteFile(filepath.Join(dir, "server.key"), server.KeyPEM(), 0o600)
+	guest := wasmFile(t, "../../examples/server-showcase")
+
+	var notes lockedBuffer
+	old := logOutput
+	logOutput = &notes
+	defer func() { logOutput = old }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- dispatch(ctx, []string{"run", "--allow-listen", "127.0.0.1:*", "--dir", dir + ":/certs", guest,
+			"0", "/certs/server.key", "/certs/server.pem", "/certs/server.key", "/certs/server.pem", "1"}, &stdout, &stderr)
+	}()
+	addr := waitListening(t, &stdout, &stderr, code)
+	c, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost",
+		Certificates: []tls.Certificate{client.TLSCertificate()}})
+	if err == nil {
+		// TLS 1.3: the server's verdict on the client arrives after the
+		// client's handshake, on its first read.
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		io.ReadAll(c)
+		c.Close()
+	}
+	want := "wasitls: a client's certificate is from an issuer the host does not trust: trust its CA with --client-ca FILE"
+	for !strings.Contains(notes.String(), want) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-code
+	if got := notes.String(); !strings.Contains(got, want) || strings.Contains(got, "--ca FILE") {
+		t.Fatalf("notes %q; want %q and no note naming --ca\nstdout %q\nstderr %q", got, want, stdout.String(), stderr.String())
 	}
 }

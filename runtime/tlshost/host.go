@@ -156,10 +156,14 @@ func (h *Host) Register(ctx context.Context, r wazero.Runtime) error {
 func (h *Host) Backend() backends.Backend { return h.backend }
 
 // logFailure reports a failure the guest only sees as an error case
-// without payload (the proposal's results carry none).
-func (h *Host) logFailure(what string, err error) {
+// without payload (the proposal's results carry none). A connection's
+// failure adds its side ("side", "client" or "server"), so that a reader
+// of the log (the wasitls command's hints) tells a server certificate the
+// host rejected from a client certificate.
+func (h *Host) logFailure(what string, err error, attrs ...any) {
 	if h.cfg.Logger != nil {
-		h.cfg.Logger.Warn("wasi:tls: "+what+" failed", "backend", h.backend.Name(), "err", err)
+		args := append([]any{"backend", h.backend.Name()}, attrs...)
+		h.cfg.Logger.Warn("wasi:tls: "+what+" failed", append(args, "err", err)...)
 	}
 }
 
@@ -168,7 +172,7 @@ func (h *Host) logFailure(what string, err error) {
 // the guest is never told is logged.
 func (h *Host) limit(e *ending, fail func(what string, err error)) {
 	e.setHandshakeTimeout(h.cfg.handshakeTimeout(), fail)
-	e.setWarn(h.logFailure)
+	e.setWarn(func(what string, err error) { h.logFailure(what, err) })
 }
 
 // transport builds the transport for a new connection; when the streams

@@ -35,12 +35,12 @@ type failer interface {
 
 func (c *clientConnection) fail(what string, err error) {
 	c.last.set(what, err)
-	c.h.logFailure(what, err)
+	c.h.logFailure(what, err, "side", "client")
 }
 
 func (c *serverConnection) fail(what string, err error) {
 	c.last.set(what, err)
-	c.h.logFailure(what, err)
+	c.h.logFailure(what, err, "side", "server")
 }
 
 // check records a refused call and passes its error on.
