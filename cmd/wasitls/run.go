@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -276,6 +277,7 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cf
 	if err := checkRunnable(compiled); err != nil {
 		return err
 	}
+	noteReactor(compiled, stderr)
 	inst, err := rt.Instantiate(ctx, compiled, mc)
 	if err != nil {
 		return err
@@ -337,6 +339,34 @@ func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *r
 		return nil, nil, fmt.Errorf("compile: %w", err)
 	}
 	return r, compiled, nil
+}
+
+// noteReactor notes, on stderr, that a reactor (_initialize and no
+// _start) runs only its _initialize: nothing calls its other exports, so a
+// Go guest built with -buildmode=c-shared and //go:wasmexport functions
+// would otherwise exit 0 without a word, its main never run.
+func noteReactor(m wazero.CompiledModule, stderr io.Writer) {
+	fns := m.ExportedFunctions()
+	_, start := fns["_start"]
+	_, initialize := fns["_initialize"]
+	if start || !initialize {
+		return
+	}
+	var names []string
+	for name := range fns {
+		if name != "_initialize" && name != stopcheck.StartName {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return // checkRunnable refused it, or its start section is its work
+	}
+	slices.Sort(names)
+	if len(names) > 3 {
+		names = append(names[:3], "...")
+	}
+	fmt.Fprintf(stderr, "wasitls: the module is a reactor: only its _initialize runs, and nothing calls its exports (%s); "+
+		"a command exports _start (a Go guest: package main built without -buildmode=c-shared)\n", strings.Join(names, ", "))
 }
 
 // checkRunnable refuses a module that has nothing to run: no _start (a

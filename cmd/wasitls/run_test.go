@@ -187,6 +187,21 @@ func TestRunExitCode(t *testing.T) {
 	}
 }
 
+// TestRunReactorNote: a reactor with exports besides _initialize runs its
+// _initialize, with a note that nothing calls its exports.
+func TestRunReactorNote(t *testing.T) {
+	var m wasmbin.Module
+	empty := m.Type(nil, nil)
+	m.Export("_initialize", wasmbin.ExportFunc, m.Func(empty, nil, nil))
+	m.Export("add", wasmbin.ExportFunc, m.Func(empty, nil, nil))
+	code, _, stderr := runCLI(t, writeWasm(t, "reactor.wasm", m.Bytes()))
+	want := "wasitls: the module is a reactor: only its _initialize runs, and nothing calls its exports (add); " +
+		"a command exports _start (a Go guest: package main built without -buildmode=c-shared)\n"
+	if code != 0 || stderr != want {
+		t.Fatalf("code %d, stderr %q; want 0 and %q", code, stderr, want)
+	}
+}
+
 // TestRunStartSection runs a module with a start section with the stop
 // flag: the start function, exported by the rewriter, runs before _start
 // (it sets the exit code _start exits with), and there is no fallback.
