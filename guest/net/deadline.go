@@ -8,22 +8,40 @@ import (
 	"time"
 )
 
-// deadline is a settable deadline whose changes wake pending waits.
+// deadline is a settable deadline whose changes wake pending waits. The
+// zero value is ready to use, so that streams embed it.
+//
+// The channel that wakes waits is made by the first wait (get) and closed
+// and forgotten when the deadline changes or closes: a stream that never
+// waits, such as a connection's before its streams move to a TLS
+// connection, or a TLS connection's writer, makes none.
 type deadline struct {
 	mu     sync.Mutex
 	t      time.Time
-	ch     chan struct{} // closed and replaced when t changes or on close
+	ch     chan struct{} // nil until a wait needs it; closed when t changes or on close
 	closed bool
 	gone   atomic.Bool // closed, for isClosed without the lock
 }
 
-func newDeadline() *deadline { return &deadline{ch: make(chan struct{})} }
+func newDeadline() *deadline { return &deadline{} }
 
-// get returns the deadline and the channel that is closed when it changes.
+// get returns the deadline and the channel that is closed when it changes,
+// for a wait (nil once closed).
 func (d *deadline) get() (time.Time, <-chan struct{}, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.ch == nil && !d.closed {
+		d.ch = make(chan struct{})
+	}
 	return d.t, d.ch, d.closed
+}
+
+// peek returns the deadline and whether it was closed, for a caller that
+// does not wait.
+func (d *deadline) peek() (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.t, d.closed
 }
 
 // isClosed reports whether close was called. It takes no lock: a Write
@@ -38,8 +56,10 @@ func (d *deadline) set(t time.Time) {
 		return
 	}
 	d.t = t
-	close(d.ch)
-	d.ch = make(chan struct{})
+	if d.ch != nil {
+		close(d.ch)
+		d.ch = nil
+	}
 }
 
 // close wakes every wait for good.
@@ -49,6 +69,9 @@ func (d *deadline) close() {
 	if !d.closed {
 		d.closed = true
 		d.gone.Store(true)
-		close(d.ch)
+		if d.ch != nil {
+			close(d.ch)
+			d.ch = nil
+		}
 	}
 }

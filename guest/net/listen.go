@@ -142,7 +142,7 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
-		if _, _, closed := l.dl.get(); closed {
+		if _, closed := l.dl.peek(); closed {
 			return nil, l.opErr(net.ErrClosed)
 		}
 		sock, in, out, err := l.sock.Accept()

@@ -22,7 +22,7 @@ func wait(p io.Pollable, d *deadline) error {
 	}
 	err := poll.Wait(p, t, ch)
 	if errors.Is(err, poll.ErrCanceled) {
-		if _, _, closed := d.get(); closed {
+		if _, closed := d.peek(); closed {
 			return net.ErrClosed
 		}
 		return nil
@@ -61,7 +61,7 @@ type StreamReader struct {
 	mu        sync.Mutex // serialises Read
 	s         io.InputStream
 	p         io.Pollable
-	dl        *deadline
+	dl        deadline
 	eof       bool
 	waitFirst bool // the last Read had to wait
 }
@@ -72,7 +72,7 @@ const streamingRead = 4 << 10
 
 // NewStreamReader returns a reader that owns s: Close drops it.
 func NewStreamReader(s io.InputStream) *StreamReader {
-	return &StreamReader{s: s, dl: newDeadline()}
+	return &StreamReader{s: s}
 }
 
 // Read reads what is available, waiting (on the poller) until something is.
@@ -119,7 +119,7 @@ func (r *StreamReader) read(b []byte) (int, error) {
 			if r.p == 0 {
 				r.p = r.s.Subscribe()
 			}
-			if err := wait(r.p, r.dl); err != nil {
+			if err := wait(r.p, &r.dl); err != nil {
 				return 0, err
 			}
 		}
@@ -177,12 +177,12 @@ type StreamWriter struct {
 	mu sync.Mutex // serialises Write and Flush
 	s  io.OutputStream
 	p  io.Pollable
-	dl *deadline
+	dl deadline
 }
 
 // NewStreamWriter returns a writer that owns s: Close drops it.
 func NewStreamWriter(s io.OutputStream) *StreamWriter {
-	return &StreamWriter{s: s, dl: newDeadline()}
+	return &StreamWriter{s: s}
 }
 
 // budget waits until the stream accepts at least one byte.
@@ -198,7 +198,7 @@ func (w *StreamWriter) budget() (uint64, error) {
 		if w.p == 0 {
 			w.p = w.s.Subscribe()
 		}
-		if err := wait(w.p, w.dl); err != nil {
+		if err := wait(w.p, &w.dl); err != nil {
 			return 0, err
 		}
 	}

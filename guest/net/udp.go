@@ -231,7 +231,7 @@ func (c *UDPConn) opErr(op string, addr net.Addr, err error) error {
 
 // expired reports whether the deadline of d has passed (or d is closed).
 func expired(d *deadline) error {
-	t, _, closed := d.get()
+	t, closed := d.peek()
 	if closed {
 		return net.ErrClosed
 	}
@@ -331,7 +331,7 @@ func waitEither(a, b io.Pollable, d *deadline) error {
 	for ; pending > 0; pending-- {
 		<-done
 	}
-	if _, _, closed := d.get(); closed {
+	if _, closed := d.peek(); closed {
 		return net.ErrClosed
 	}
 	if errors.Is(err, poll.ErrCanceled) {
