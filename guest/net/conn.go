@@ -73,10 +73,7 @@ func (c *Conn) Close() error {
 	taken := c.taken
 	c.mu.Unlock()
 	if !taken {
-		if t, _, _ := c.w.dl.get(); t.IsZero() {
-			c.w.SetDeadline(time.Now().Add(closeFlushTimeout))
-		}
-		c.w.Flush()
+		c.w.FlushTimeout(closeFlushTimeout)
 		c.r.Close()
 		c.w.Close()
 	}

@@ -287,6 +287,34 @@ func (w *StreamWriter) Flush() error {
 	return writeErr(err)
 }
 
+// FlushTimeout is Flush bounded, when no deadline is set, by timeout from
+// the moment the flush has to wait: it sets that deadline then, so that a
+// flush that is over at once (the common case of a Close: every Write
+// requested its flush) reads no clock. A Close with a bound on delivery
+// calls it.
+func (w *StreamWriter) FlushTimeout(timeout time.Duration) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dl.isClosed() {
+		return net.ErrClosed
+	}
+	if err := w.s.Flush(); err != nil {
+		return writeErr(streamErr(err))
+	}
+	n, err := w.s.CheckWrite()
+	if err != nil {
+		return writeErr(streamErr(err))
+	}
+	if n > 0 {
+		return nil
+	}
+	if t, _ := w.dl.peek(); t.IsZero() {
+		w.dl.set(time.Now().Add(timeout))
+	}
+	_, err = w.budget()
+	return writeErr(err)
+}
+
 // SetDeadline sets the deadline for pending and future Writes and Flushes.
 func (w *StreamWriter) SetDeadline(t time.Time) error {
 	w.dl.set(t)

@@ -527,12 +527,9 @@ func (c *Conn) closeNotify() error {
 		return nil
 	}
 	c.wroteNotify = true
-	if c.writeDL.IsZero() {
-		// Like crypto/tls's Close: do not wait for ever on a peer that
-		// does not read.
-		c.w.SetDeadline(time.Now().Add(5 * time.Second))
-	}
-	c.w.Flush()
+	// Like crypto/tls's Close: do not wait for ever on a peer that does
+	// not read (a write deadline, when set, bounds it instead).
+	c.w.FlushTimeout(5 * time.Second)
 	var err error
 	if c.isClient {
 		err = tlsext.CloseClientOutput(c.cc)
