@@ -19,33 +19,63 @@ const closeFlushTimeout = 5 * time.Second
 
 // Conn is a TCP connection over a wasi:sockets tcp-socket. It implements
 // net.Conn; Read and Write may be called from different goroutines.
+//
+// The streams' reader and writer are part of the Conn, and its addresses
+// are kept as the host reported them and made *net.TCPAddr on first use:
+// a connection whose streams move to a TLS connection at once allocates
+// the Conn alone.
 type Conn struct {
 	sock   sockets.TCPSocket
-	r      *StreamReader
-	w      *StreamWriter
-	laddr  *net.TCPAddr
-	raddr  *net.TCPAddr
+	r      StreamReader
+	w      StreamWriter
 	mu     sync.Mutex
 	closed bool
 	taken  bool
+
+	addrMu       sync.Mutex
+	local        sockets.IPSocketAddress
+	remote       sockets.IPSocketAddress
+	hasLocal     bool
+	hasRemote    bool
+	laddr, raddr *net.TCPAddr // made from local and remote on first use
 }
 
-func newConn(sock sockets.TCPSocket, in io.InputStream, out io.OutputStream) *Conn {
-	c := &Conn{sock: sock, r: NewStreamReader(in), w: NewStreamWriter(out)}
+// newConn wraps a connected socket. remote is the peer's address when the
+// caller knows it (the address a dial connected to), nil to ask the host.
+func newConn(sock sockets.TCPSocket, in io.InputStream, out io.OutputStream, remote *sockets.IPSocketAddress) *Conn {
+	c := &Conn{sock: sock}
+	c.r.s, c.w.s = in, out
 	if a, err := sock.LocalAddress(); err == nil {
-		c.laddr = tcpAddr(a)
+		c.local, c.hasLocal = a, true
 	}
-	if a, err := sock.RemoteAddress(); err == nil {
-		c.raddr = tcpAddr(a)
+	if remote != nil {
+		c.remote, c.hasRemote = *remote, true
+	} else if a, err := sock.RemoteAddress(); err == nil {
+		c.remote, c.hasRemote = a, true
 	}
 	return c
+}
+
+// addrs returns the connection's addresses as *net.TCPAddr (nil where the
+// host reported none), making them on first use.
+func (c *Conn) addrs() (laddr, raddr *net.TCPAddr) {
+	c.addrMu.Lock()
+	defer c.addrMu.Unlock()
+	if c.laddr == nil && c.hasLocal {
+		c.laddr = tcpAddr(c.local)
+	}
+	if c.raddr == nil && c.hasRemote {
+		c.raddr = tcpAddr(c.remote)
+	}
+	return c.laddr, c.raddr
 }
 
 func (c *Conn) opErr(op string, err error) error {
 	if err == nil || err == goio.EOF {
 		return err
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+	laddr, raddr := c.addrs()
+	return &net.OpError{Op: op, Net: "tcp", Source: laddr, Addr: raddr, Err: err}
 }
 
 // Read implements net.Conn.
@@ -95,10 +125,16 @@ func (c *Conn) CloseRead() error {
 }
 
 // LocalAddr implements net.Conn.
-func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+func (c *Conn) LocalAddr() net.Addr {
+	laddr, _ := c.addrs()
+	return laddr
+}
 
 // RemoteAddr implements net.Conn.
-func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+func (c *Conn) RemoteAddr() net.Addr {
+	_, raddr := c.addrs()
+	return raddr
+}
 
 // SetDeadline implements net.Conn.
 func (c *Conn) SetDeadline(t time.Time) error {

@@ -199,7 +199,8 @@ func dialOne(ctx context.Context, ap netip.AddrPort) (*Conn, error) {
 		sock.Drop()
 		return nil, err
 	}
-	if err := sock.StartConnect(instanceNetwork(), sockets.SocketAddressFrom(ap, fam)); err != nil {
+	remote := sockets.SocketAddressFrom(ap, fam)
+	if err := sock.StartConnect(instanceNetwork(), remote); err != nil {
 		return fail(err)
 	}
 	// A connect is seldom over at start-connect (the wasitls host dials
@@ -218,7 +219,9 @@ func dialOne(ctx context.Context, ap netip.AddrPort) (*Conn, error) {
 			return fail(err)
 		}
 		p.drop()
-		return newConn(sock, in, out), nil
+		// The peer's address is the one connected to: no
+		// remote-address call.
+		return newConn(sock, in, out, &remote), nil
 	}
 }
 

@@ -161,7 +161,7 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 			}
 			return nil, l.opErr(err)
 		}
-		return newConn(sock, in, out), nil
+		return newConn(sock, in, out, nil), nil
 	}
 }
 
