@@ -153,8 +153,14 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
 		defer cancel()
 	}
-	addrs, err := LookupHost(ctx, host)
-	if err != nil {
+	// An IP literal (the common case of a loopback or configured peer)
+	// is dialed without a lookup and its one-element list on the heap.
+	var literal [1]netip.Addr
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		literal[0] = a
+		addrs = literal[:]
+	} else if addrs, err = LookupHost(ctx, host); err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	var firstErr error
