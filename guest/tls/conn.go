@@ -148,6 +148,10 @@ type Conn struct {
 	handshakeErr error
 	pendingCH    *ClientHandshake
 	pendingSH    *ServerHandshake
+	// clientHS and serverHS hold the handshake HandshakeContext drives,
+	// so that it costs no allocation of its own.
+	clientHS ClientHandshake
+	serverHS ServerHandshake
 
 	r *wasinet.StreamReader
 	w *wasinet.StreamWriter
@@ -285,7 +289,8 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 	if err != nil {
 		return errors.New("wasitls: the host refused to start a client handshake")
 	}
-	h := &ClientHandshake{conn: c, hs: hs}
+	c.clientHS = ClientHandshake{conn: c, hs: hs}
+	h := &c.clientHS
 	c.pendingCH = h
 	abort := func(err error) error {
 		h.Abort(ctx)
@@ -353,7 +358,8 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 	if err != nil {
 		return errors.New("wasitls: the host refused to start a server handshake")
 	}
-	h := &ServerHandshake{conn: c, hs: hs}
+	c.serverHS = ServerHandshake{conn: c, hs: hs}
+	h := &c.serverHS
 	c.pendingSH = h
 	abort := func(err error) error {
 		h.Abort(ctx)
