@@ -107,7 +107,6 @@ func Wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}) error {
 		// that waits while another waits for longer (a connection's
 		// while the server's accepts) polls for both without switching.
 		s.takeLocked(w)
-		s.mu.Unlock()
 		if err, done := lead(w, cancel); done {
 			return err
 		}
@@ -176,10 +175,14 @@ func (s *poller) leadsLocked(isHelper bool, self *waiter) bool {
 // before w was done it returns done clear, and the caller parks. A
 // goroutine whose wait is over while others still wait leaves the rounds
 // to whoever waits next, or to the helper goroutine, which it wakes.
+//
+// s.mu is held on entry and released on return. The rounds run with it
+// held, but for their yields: a wait whose round does not yield takes the
+// lock once (under wazero's termination checks each Lock and Unlock costs
+// the guest several calls out of it).
 func lead(w *waiter, cancel <-chan struct{}) (err error, done bool) {
 	s := &state
 	for {
-		s.mu.Lock()
 		if !w.polling {
 			s.mu.Unlock()
 			return nil, false
@@ -187,7 +190,6 @@ func lead(w *waiter, cancel <-chan struct{}) (err error, done bool) {
 		if w.index < 0 {
 			break
 		}
-		s.mu.Unlock()
 		s.round(false, w, cancel)
 	}
 	err = w.err
@@ -222,23 +224,21 @@ func (s *poller) wakeHelperLocked() {
 func helper() {
 	s := &state
 	for range s.wake {
+		s.mu.Lock()
 		for {
-			s.mu.Lock()
 			if !s.helperLeads {
 				if s.pollingLocked() {
-					s.mu.Unlock()
 					break
 				}
 				s.helperLeads = true
 			}
 			if len(s.waiters) == 0 {
 				s.helperLeads = false
-				s.mu.Unlock()
 				break
 			}
-			s.mu.Unlock()
 			s.round(true, nil, nil)
 		}
+		s.mu.Unlock()
 	}
 }
 

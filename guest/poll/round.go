@@ -16,7 +16,8 @@ import (
 // goroutines run, then one wasi:io/poll.poll over every registered
 // pollable, then wake the waiters that are ready or past their deadline.
 // isHelper tells whether the caller is the helper goroutine; self and
-// cancel are the caller's own wait when it is not.
+// cancel are the caller's own wait when it is not. s.mu is held, and
+// released only while settle yields.
 func (s *poller) round(isHelper bool, self *waiter, cancel <-chan struct{}) {
 	idle, leads := s.settle(isHelper, self)
 	if !leads {
@@ -26,19 +27,15 @@ func (s *poller) round(isHelper bool, self *waiter, cancel <-chan struct{}) {
 		// Only a goroutine that ran during settle can have closed it.
 		select {
 		case <-cancel:
-			s.mu.Lock()
 			if self.index >= 0 {
 				s.unregisterLocked(self)
 				self.err = ErrCanceled
 			}
-			s.mu.Unlock()
 			return
 		default:
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := len(s.waiters)
 	if n == 0 {
 		return
@@ -92,13 +89,11 @@ func (s *poller) round(isHelper bool, self *waiter, cancel <-chan struct{}) {
 // The last poll having ended on the timer also forces one yield, so that
 // the scheduler runs the Go timers that came due (time.Sleep,
 // time.AfterFunc) even in a guest whose only goroutine waits here.
+// s.mu is held, and released during each yield.
 func (s *poller) settle(isHelper bool, self *waiter) (idle, leads bool) {
-	s.mu.Lock()
 	yield := s.yieldNext
 	s.yieldNext = false
-	s.mu.Unlock()
 	for range busyYields {
-		s.mu.Lock()
 		// cabi's gatekeeper is parked until a binding call waits.
 		others := runtime.NumGoroutine() - 1 - s.parked - cabi.ParkedGoroutines()
 		if s.helper && !isHelper {
@@ -106,7 +101,6 @@ func (s *poller) settle(isHelper bool, self *waiter) (idle, leads bool) {
 		}
 		before := s.activity
 		if others <= 0 && !yield {
-			s.mu.Unlock()
 			return true, true
 		}
 		s.yielding = true
@@ -117,13 +111,10 @@ func (s *poller) settle(isHelper bool, self *waiter) (idle, leads bool) {
 		took := clocks.Now() - start
 		s.mu.Lock()
 		if !s.leadsLocked(isHelper, self) {
-			s.mu.Unlock()
 			return false, false
 		}
 		s.yielding = false
-		quiet := s.activity == before && took < idleYield
-		s.mu.Unlock()
-		if quiet {
+		if s.activity == before && took < idleYield {
 			return true, true
 		}
 	}
