@@ -4,6 +4,9 @@
 //	echo ADDR MSG      dial ADDR, write MSG, CloseWrite, read to EOF, print it
 //	roundtrips ADDR N  dial ADDR, print "ready", make N one-byte round trips
 //	                   (write a byte, read one with io.ReadFull), print "done"
+//	dials ADDR N       print "ready", then N times dial ADDR, write a byte
+//	                   and close; print "done" and the guest's heap
+//	                   allocations over the N ("mallocs M")
 //	serve N            listen on 127.0.0.1:0, print the address, echo one
 //	                   line on each of N connections served concurrently
 //	deadline ADDR      dial ADDR (which never answers), read with a deadline
@@ -30,6 +33,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -243,6 +247,31 @@ func run(args []string) error {
 				return nil
 			}
 		}
+
+	case "dials":
+		n, err := strconv.Atoi(args[2])
+		if err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range n {
+			c, err := wasinet.Dial("tcp", args[1])
+			if err != nil {
+				return err
+			}
+			if _, err := c.Write([]byte{1}); err != nil {
+				return err
+			}
+			if err := c.Close(); err != nil {
+				return err
+			}
+		}
+		runtime.ReadMemStats(&after)
+		fmt.Println("done")
+		fmt.Println("mallocs", after.Mallocs-before.Mallocs)
+		return nil
 
 	case "refused":
 		_, err := wasinet.Dial("tcp", args[1])
