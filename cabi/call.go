@@ -106,6 +106,8 @@ func Begin(ctx context.Context, mod api.Module, fn string) (c Call) {
 // may-leave rule is the cabi_realloc one) and resets the per-call state.
 func enter(inst *Instance, fn string) {
 	switch {
+	case inst.isExited():
+		panic(inst.exitedTrap(fn))
 	case inst.isTrapped():
 		Trapf(fn, "instance has trapped before")
 	case inst.isClosed():
@@ -131,7 +133,10 @@ func (c *Call) End() {
 	if r := recover(); r != nil {
 		c.inst.abandonCall()
 		if exit, ok := r.(*sys.ExitError); ok {
-			panic(exit) // an exit (wasi:cli/exit) is not a fault
+			// An exit (wasi:cli/exit) is not a fault, but it unwinds
+			// the guest: the instance is not entered again.
+			markExited(c.ctx, c.inst, exit)
+			panic(exit)
 		}
 		markTrapped(c.ctx, c.inst)
 		panic(toTrap(c.Func, r))

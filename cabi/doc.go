@@ -77,6 +77,12 @@
 // into the guest is refused with an error wrapping [ErrTrapped]); other
 // instances are unaffected. A panic of the host implementation becomes a trap naming the
 // function too: host bugs are made visible to the embedder, never hidden.
+// An exit (a *sys.ExitError: wasi:cli/exit, preview1's proc_exit) is no
+// fault and passes through as itself, but it unwinds the guest mid-call
+// too: the instance is marked exited ([Instance.MarkExited]) and a later
+// call from the host into the guest is refused with an error wrapping
+// [ErrExited] that names the code. Neither drops what the instance holds:
+// [Instance.Close] does.
 //
 // Instances are not safe for concurrent use by several guest calls (a
 // wazero module instance is single-threaded anyway): a call from the host

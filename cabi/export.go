@@ -288,7 +288,8 @@ func (c *Call) Stack() []uint64 { return c.owner.stack }
 
 // Invoke calls the export with the flattened arguments in c.Stack(),
 // leaving its core results there. A trap in the guest marks the instance
-// trapped and panics with a *Trap; an exit passes through.
+// trapped and panics with a *Trap; an exit passes through (EndExport
+// marks the instance exited).
 func (c *Call) Invoke() {
 	if err := c.fn.Fn.CallWithStack(c.ctx, c.owner.stack); err != nil {
 		var exit *sys.ExitError
@@ -340,7 +341,7 @@ func (c *Call) BytesCopy(p, n uint32) []byte {
 // EndExport must be deferred before [Call.BeginExport] with the address of
 // the calling method's error result: a fault or a trap during the call
 // becomes that error (a *Trap, or the guest's *sys.ExitError) and marks the
-// instance trapped, except a call refused before the guest saw it (the
+// instance trapped (exited, for an exit), except a call refused before the guest saw it (the
 // instance busy, trapped or closed, a spent handle), which only fails. It
 // releases the instance the call claimed.
 func (c *Call) EndExport(err *error) {
@@ -370,6 +371,7 @@ func (c *Call) EndExport(err *error) {
 	}
 	c.inst.abandonCall()
 	if exit, ok := r.(*sys.ExitError); ok {
+		c.inst.MarkExited(exit.ExitCode())
 		*err = exit
 		return
 	}
@@ -390,7 +392,7 @@ func (c *Call) EndExport(err *error) {
 
 // Enter starts a scalar call through x, claiming the instance, and
 // returns the stack for its arguments, or nil when the call is refused
-// ([Exports.Refusal] says why): the instance trapped or closed, or a call
+// ([Exports.Refusal] says why): the instance exited, trapped or closed, or a call
 // into it is in progress. Leave must follow when it succeeds.
 func (x *Exports) Enter() []uint64 {
 	if !x.inst.claim() {
@@ -400,7 +402,7 @@ func (x *Exports) Enter() []uint64 {
 }
 
 // Refusal is the error of a call of f that Enter refused: the *Trap of
-// an instance that trapped or closed, or an error wrapping
+// an instance that exited, trapped or closed, or an error wrapping
 // ErrInstanceBusy.
 func (x *Exports) Refusal(f *ExportFunc) error {
 	if err := x.inst.Refusal(f.Name); err != nil {
@@ -412,8 +414,8 @@ func (x *Exports) Refusal(f *ExportFunc) error {
 // Leave ends a scalar call of f given the error of its CallWithStack: it
 // runs post-return with the core results (which stay in the stack),
 // releases the instance and returns nil, or the error: a trap marks the
-// instance trapped and is returned as a *Trap, an exit as the guest's
-// *sys.ExitError. It is small enough to inline: the call of a scalar
+// instance trapped and is returned as a *Trap, an exit marks it exited
+// and is returned as the guest's *sys.ExitError. It is small enough to inline: the call of a scalar
 // export without post-return pays for no more.
 func (x *Exports) Leave(ctx context.Context, f *ExportFunc, err error) error {
 	if err != nil || f.Post != nil {
@@ -435,6 +437,7 @@ func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error) error
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
+		x.inst.MarkExited(exit.ExitCode())
 		return exit
 	}
 	markTrapped(ctx, x.inst)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // An Instance is the host-side state of one guest module instance. Create
@@ -34,7 +35,7 @@ type Instance struct {
 	nextOwn   int      // next handle of reserved for Own
 	lent      []lent   // borrows the host lent to the export call in progress
 	inRealloc bool
-	// halted holds the trapped and closed bits, and the entered bit held
+	// halted holds the trapped, exited and closed bits, and the entered bit held
 	// by a call from the host into the guest (Enter, and the generated
 	// callers through Exports): one compare-and-swap from 0 tells a call
 	// it may enter and claims the instance for it, so that a second call,
@@ -42,6 +43,9 @@ type Instance struct {
 	// accessed through sync/atomic's functions, not an atomic.Uint32,
 	// whose methods would cost Exports.Leave its inlining.
 	halted uint32
+	// exitCode is the code of the guest's exit, once the exited bit is
+	// set (MarkExited).
+	exitCode atomic.Uint32
 	// nested is how deep calls into the guest nest inside host calls
 	// (nesting.go); maxNested bounds it, named nestedName in its trap.
 	// stopped is why the embedder stopped the guest (stop.go), or nil.
@@ -58,10 +62,12 @@ const (
 	haltTrapped uint32 = 1 << iota
 	haltClosed
 	haltEntered
+	haltExited
 )
 
 func (inst *Instance) isTrapped() bool { return atomic.LoadUint32(&inst.halted)&haltTrapped != 0 }
 func (inst *Instance) isClosed() bool  { return atomic.LoadUint32(&inst.halted)&haltClosed != 0 }
+func (inst *Instance) isExited() bool  { return atomic.LoadUint32(&inst.halted)&haltExited != 0 }
 func (inst *Instance) setTrapped()     { atomic.OrUint32(&inst.halted, haltTrapped) }
 
 // NewInstance returns a new instance with an empty table. The guest module
@@ -124,11 +130,67 @@ func (inst *Instance) MarkTrapped() { inst.setTrapped() }
 // entered again (the Component Model forbids it). Make a new instance.
 var ErrTrapped = errors.New("instance has trapped before: it is not entered again (its state may be half-changed); make a new instance")
 
-// Refusal returns the *Trap of a call of fn into the instance when it
-// trapped (wrapping ErrTrapped) or closed, and nil when it may be
-// entered.
+// ErrExited is wrapped by the refusal of a call into an instance whose
+// guest exited in an earlier call (wasi:cli/exit, or preview1's proc_exit
+// through an adapter or wazero's wasi_snapshot_preview1): the exit
+// unwound the guest where it was, in the middle of that call, so the
+// instance is not entered again. Its host resources stay held until it
+// is closed. Make a new instance.
+var ErrExited = errors.New("instance has exited: it is not entered again (the exit unwound the guest mid-call); make a new instance")
+
+// MarkExited marks the instance exited with code, for a caller whose call
+// into the guest ended in the guest's exit (a *sys.ExitError): later
+// calls into it are refused with an error wrapping ErrExited that names
+// the code. An exit with sys.ExitCodeContextCanceled or
+// sys.ExitCodeDeadlineExceeded is the end of the call's context stopping
+// the guest midway, not the guest's choice: it marks the instance trapped
+// instead. The first exit's code is kept.
+func (inst *Instance) MarkExited(code uint32) {
+	if code == sys.ExitCodeContextCanceled || code == sys.ExitCodeDeadlineExceeded {
+		inst.setTrapped()
+		return
+	}
+	if !inst.isExited() {
+		inst.exitCode.Store(code)
+		atomic.OrUint32(&inst.halted, haltExited)
+	}
+}
+
+// MarkFailed marks the instance as err, the error of a call into the guest,
+// says: exited (MarkExited) when err is or wraps a *sys.ExitError, and
+// trapped for any other error. It does nothing for nil.
+func (inst *Instance) MarkFailed(err error) {
+	var exit *sys.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		inst.MarkExited(exit.ExitCode())
+	default:
+		inst.setTrapped()
+	}
+}
+
+// Exited reports whether the guest exited in a call (MarkExited), and
+// with which code.
+func (inst *Instance) Exited() (code uint32, exited bool) {
+	if !inst.isExited() {
+		return 0, false
+	}
+	return inst.exitCode.Load(), true
+}
+
+// exitedTrap is the refusal of a call of fn into an instance that exited.
+func (inst *Instance) exitedTrap(fn string) *Trap {
+	return &Trap{Func: fn, Msg: fmt.Sprintf("instance has exited with code %d: it is not entered again (the exit unwound the guest mid-call); make a new instance", inst.exitCode.Load()), stop: ErrExited}
+}
+
+// Refusal returns the *Trap of a call of fn into the instance when its
+// guest exited (wrapping ErrExited, naming the code), it trapped
+// (wrapping ErrTrapped) or closed, and nil when it may be entered.
 func (inst *Instance) Refusal(fn string) error {
 	switch {
+	case inst.isExited():
+		return inst.exitedTrap(fn)
 	case inst.isTrapped():
 		return &Trap{Func: fn, Msg: ErrTrapped.Error(), stop: ErrTrapped}
 	case inst.isClosed():
@@ -153,7 +215,7 @@ var ErrInstanceBusy = errors.New("cabi: a call into the instance is in progress 
 // Enter claims the instance for a call of fn from the host into the
 // guest (component.Func.Call, component.Handle.Drop; generated callers
 // claim it the same way) and returns nil, or the call's refusal: the *Trap of an instance that
-// trapped or closed, or an error wrapping ErrInstanceBusy while another
+// exited, trapped or closed, or an error wrapping ErrInstanceBusy while another
 // call holds it. Leave must follow a nil. Enter is safe for concurrent
 // use: of two goroutines, one enters and the other is refused.
 func (inst *Instance) Enter(fn string) error {
@@ -167,7 +229,7 @@ func (inst *Instance) Enter(fn string) error {
 }
 
 // claim claims the instance for a call and reports whether it could: not
-// when it trapped or closed, or a call holds it.
+// when it exited, trapped or closed, or a call holds it.
 func (inst *Instance) claim() bool { return atomic.CompareAndSwapUint32(&inst.halted, 0, haltEntered) }
 
 // Leave ends the call that Enter admitted.

@@ -28,7 +28,7 @@ type Trap struct {
 	// (Instance.SetStopped): why it stopped the guest; or whose guest's
 	// stack outgrew its budget (stack.go): an error wrapping
 	// ErrStackExceeded; or of a call refused because the instance
-	// trapped before: ErrTrapped.
+	// trapped before: ErrTrapped; or exited: ErrExited.
 	stop error
 }
 
@@ -38,8 +38,8 @@ func (t *Trap) Error() string { return t.Func + ": " + t.Msg }
 // Unwrap returns why the embedder stopped the guest, for the trap of an
 // export call it stopped ([Instance.SetStopped]), an error wrapping
 // [ErrStackExceeded] for one whose guest's stack outgrew its budget,
-// [ErrTrapped] for a call refused because the instance trapped before, or
-// nil.
+// [ErrTrapped] for a call refused because the instance trapped before,
+// [ErrExited] for one refused because its guest exited, or nil.
 func (t *Trap) Unwrap() error { return t.stop }
 
 // Trapf panics with a *Trap for function fn.
@@ -59,6 +59,17 @@ func toTrap(fn string, r any) *Trap {
 	}
 }
 
+// markExited marks the instance, or else the one in ctx, if any, as
+// exited with the code of exit.
+func markExited(ctx context.Context, inst *Instance, exit *sys.ExitError) {
+	if inst == nil && ctx != nil {
+		inst = InstanceFrom(ctx)
+	}
+	if inst != nil {
+		inst.MarkExited(exit.ExitCode())
+	}
+}
+
 // markTrapped marks the instance in ctx, if any, as trapped.
 func markTrapped(ctx context.Context, inst *Instance) {
 	if inst == nil && ctx != nil {
@@ -71,11 +82,15 @@ func markTrapped(ctx context.Context, inst *Instance) {
 
 // Rethrow is called by the glue of functions with only scalar parameters
 // and results, from a deferred closure that recovered r: it marks the
-// instance in ctx, if any, trapped and panics with a *Trap naming fn.
+// instance in ctx, if any, trapped and panics with a *Trap naming fn (or
+// for an exit, marks it exited and panics with the *sys.ExitError).
 // (An inline closure costs less than deferring a call with arguments.)
 func Rethrow(ctx context.Context, fn string, r any) {
 	if exit, ok := r.(*sys.ExitError); ok {
-		panic(exit) // an exit (wasi:cli/exit) is not a fault
+		// An exit (wasi:cli/exit) is not a fault, but it unwinds the
+		// guest: the instance is not entered again.
+		markExited(ctx, nil, exit)
+		panic(exit)
 	}
 	markTrapped(ctx, nil)
 	panic(toTrap(fn, r))

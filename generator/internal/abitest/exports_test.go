@@ -282,6 +282,20 @@ func TestExportsFaults(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("quit(3): %v, want the guest's exit code 3", err)
 	}
+	// The exit unwound the guest mid-call: no call enters it again, the
+	// scalar path's or the others', and none exits it again.
+	if code, exited := g2.inst.Exited(); !exited || code != 3 || g2.inst.Trapped() {
+		t.Errorf("after quit(3): exited %v with code %d (trapped %v), want exited with code 3", exited, code, g2.inst.Trapped())
+	}
+	for name, call := range map[string]func() error{
+		"add":   func() error { _, err := g2.x.Add(g2.ctx, 1, 2); return err },
+		"quit":  func() error { return g2.x.Quit(g2.ctx, 4) },
+		"shout": func() error { _, err := g2.x.Shout(g2.ctx, "hi"); return err },
+	} {
+		if err := call(); !errors.Is(err, cabi.ErrExited) || errors.As(err, &exit) || !strings.Contains(err.Error(), "exited with code 3") {
+			t.Errorf("%s after quit(3): %v, want refused with cabi.ErrExited naming code 3", name, err)
+		}
+	}
 }
 
 // BenchmarkExportScalar is the scalar export call through the generated
