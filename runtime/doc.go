@@ -42,7 +42,11 @@
 // resource the guest still holds is dropped: sockets and files closed,
 // background goroutines stopped. [Instance.Close] does the same for
 // instances that are still running (it also unblocks a guest waiting in
-// poll or a blocking stream call, which then exits) and for reactors.
+// poll or a blocking stream call, which then exits) and for reactors. A
+// reactor's export that exits (wasi:cli/exit, wasi_snapshot_preview1's
+// proc_exit) returns the *sys.ExitError, and every later call into the
+// instance, a core module's or a component's, is refused with an error
+// wrapping cabi.ErrExited; what it holds stays held until Close.
 //
 // # Components
 //

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
@@ -170,13 +171,42 @@ func (inst *Instance) CallError(err error) error {
 	return inst.stopError(inst.state.exitError(err))
 }
 
+// exited reports whether err, the error of a call into the guest, ended
+// in the guest's exit, and its code: an exit through wasi:cli (which wins
+// over the trap that carried it) or a *sys.ExitError, such as
+// wasi_snapshot_preview1's proc_exit.
+func (inst *Instance) exited(err error) (uint32, bool) {
+	st := inst.state
+	st.mu.Lock()
+	exited, code := st.exited, st.exitCode
+	st.mu.Unlock()
+	if exited {
+		return code, true
+	}
+	var ee *sys.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), true
+	}
+	return 0, false
+}
+
 // stopError is err, the error of a call into the guest, or the stop when
 // the runtime stopped the guest and err is not an exit.
 func (g *Guest) stopError(err error) error { return g.cabi.StopError(err) }
 
 // Call calls the guest's export name with params and inst.Context(), and
-// returns its results, or the error as [Instance.CallError] classifies it.
+// returns its results, or the error as [Instance.CallError] classifies it,
+// except an exit: a call in which the guest exited (wasi:cli/exit, or
+// wasi_snapshot_preview1's proc_exit) returns the guest's *sys.ExitError,
+// code 0 included, since the export returned no results. The exit closed
+// the module, unwound mid-call: every later Call is refused at once with
+// an error wrapping cabi.ErrExited that names the code (the generated
+// callers refuse theirs the same way). The guest's resources stay held
+// until Close.
 func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
+	if _, exited := inst.cabi.Exited(); exited {
+		return nil, inst.cabi.Refusal(name)
+	}
 	f := inst.mod.ExportedFunction(name)
 	if f == nil {
 		return nil, fmt.Errorf("runtime: the guest exports no function %q", name)
@@ -190,6 +220,12 @@ func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
 	res, err := f.Call(inst.ctx, params...)
 	inst.calls--
 	if err != nil {
+		if code, exited := inst.exited(err); exited {
+			inst.cabi.MarkExited(code) // the context's end marks it trapped instead
+			if code, ok := inst.cabi.Exited(); ok {
+				return nil, sys.NewExitError(code)
+			}
+		}
 		return nil, inst.CallError(err)
 	}
 	return res, nil

@@ -26,9 +26,9 @@ func (h *Handle) Rep() uint32 { return h.rep.rep }
 // the component). A spent or dropped Handle is an error. Drop is a call
 // into the instance like Func.Call: while another is in progress it is
 // refused with an error wrapping cabi.ErrInstanceBusy, and the Handle
-// stays the caller's; after the instance trapped, the destructor is not
-// called (the trap is the error) and after it closed, there is nothing to
-// destroy.
+// stays the caller's; after the instance trapped or exited, the
+// destructor is not called (the refusal is the error) and after it
+// closed, there is nothing to destroy.
 func (h *Handle) Drop(ctx context.Context) error {
 	if h.rep == nil {
 		return fmt.Errorf("component: handle already dropped or moved")
@@ -38,10 +38,11 @@ func (h *Handle) Drop(ctx context.Context) error {
 			if errors.Is(err, cabi.ErrInstanceBusy) {
 				return fmt.Errorf("component: %w", err)
 			}
-			// The instance trapped (its destructor is not entered) or
-			// closed (nothing is left to destroy): the Handle is spent.
+			// The instance trapped or exited (its destructor is not
+			// entered) or closed (nothing is left to destroy): the
+			// Handle is spent.
 			h.rep = nil
-			if ci.Trapped() {
+			if _, exited := ci.Exited(); ci.Trapped() || exited {
 				return err
 			}
 			return nil

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tetratelabs/wazero/sys"
-
 	"github.com/wasitls/wasitls/cabi"
 )
 
@@ -21,6 +19,13 @@ import (
 // while one is in progress (from a host function the component called, or
 // from another goroutine) is refused with cabi.ErrInstanceBusy, never
 // run on top of the first.
+//
+// A call whose guest traps, or exits (wasi:cli/exit, or preview1's
+// proc_exit through an adapter), leaves the component where it was, its
+// state unwound mid-call: every later call is refused before the guest
+// runs, with an error wrapping cabi.ErrTrapped or cabi.ErrExited (naming
+// the exit code). The resources the component holds stay held until the
+// Close of the cabi.Instance given to Instantiate releases them.
 type Instance struct {
 	ci      *cabi.Instance
 	state   *state
@@ -54,16 +59,17 @@ func (inst *Instance) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// halt marks the instance trapped when err, the error of a call into the
-// component (an export, its post-return, its realloc), is not an exit: a
-// trap, or a context that stopped the call midway, may leave the
-// component's state half-changed, so no later call enters it
-// ([Func.Call] refuses them). An exit (wasi:cli/exit) closed the instance
-// already.
+// halt marks the instance trapped, or exited, when err, the error of a
+// call into the component (an export, its post-return, its realloc, a
+// destructor), is not nil: a trap, or a context that stopped the call
+// midway, may leave the component's state half-changed, and an exit
+// (wasi:cli/exit, a *sys.ExitError) unwinds it where it was, so no later
+// call enters it ([Func.Call] refuses them, naming the trap or the exit
+// code). An exit neither closes the component's core instances nor drops
+// its resources: Close does (cabi.Instance.MarkFailed).
 func (inst *Instance) halt(err error) {
-	var exit *sys.ExitError
-	if err != nil && inst.ci != nil && !errors.As(err, &exit) {
-		inst.ci.MarkTrapped()
+	if inst.ci != nil {
+		inst.ci.MarkFailed(err)
 	}
 }
 
