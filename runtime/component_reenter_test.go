@@ -10,6 +10,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/internal/cguest"
@@ -237,4 +238,88 @@ func TestComponentStackLimit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestComponentNilInstance: a component instantiated without a
+// cabi.Instance (component.Instantiate's ci nil, no runtime around it)
+// gets one of its own, with the same guards: a host function calling
+// back into it is refused with cabi.ErrInstanceBusy, a call after one
+// that trapped with cabi.ErrTrapped, a call after one that exited with
+// cabi.ErrExited naming the code, and after Close with "instance is
+// closed", the guest never entered again. Close closes the instance it
+// made.
+func TestComponentNilInstance(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
+	host := &reenterHost{}
+	l, err := link.NewLinker(host.Implementations()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := reenterComponent(t)
+	instantiate := func(t *testing.T) (*component.Instance, *component.Func) {
+		inst, err := component.Instantiate(ctx, r, c, nil, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { inst.Close(ctx) })
+		run, err := inst.Func("run")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inst, run
+	}
+	refused := func(t *testing.T, run *component.Func, want error, msg string) {
+		t.Helper()
+		entered := false
+		host.callback = func(context.Context, uint32) uint32 { entered = true; return 0 }
+		_, err := run.Call(ctx, 1)
+		if err == nil || want != nil && !errors.Is(err, want) || !strings.Contains(err.Error(), msg) || entered {
+			t.Fatalf("run after: %v (entered %v), want refused with %v, %q", err, entered, want, msg)
+		}
+	}
+
+	t.Run("re-entered", func(t *testing.T) {
+		_, run := instantiate(t)
+		var inner error
+		host.callback = func(ctx context.Context, n uint32) uint32 {
+			_, inner = run.Call(ctx, 0)
+			return 2 * n
+		}
+		if v, err := run.Call(ctx, 20); err != nil || v != uint32(41) {
+			t.Fatalf("run(20) = %v, %v, want 41", v, err)
+		}
+		if !errors.Is(inner, cabi.ErrInstanceBusy) {
+			t.Fatalf("the re-entering call: %v, want cabi.ErrInstanceBusy", inner)
+		}
+		host.callback = func(_ context.Context, n uint32) uint32 { return n }
+		if v, err := run.Call(ctx, 1); err != nil || v != uint32(2) {
+			t.Fatalf("run(1) after the refused re-entry = %v, %v, want 2", v, err)
+		}
+	})
+	t.Run("trapped", func(t *testing.T) {
+		_, run := instantiate(t)
+		host.callback = func(context.Context, uint32) uint32 { panic("host failure") }
+		if _, err := run.Call(ctx, 1); err == nil || !strings.Contains(err.Error(), "host failure") {
+			t.Fatalf("run with a failing host: %v, want the trap", err)
+		}
+		refused(t, run, cabi.ErrTrapped, "run: instance has trapped before")
+	})
+	t.Run("exited", func(t *testing.T) {
+		_, run := instantiate(t)
+		host.callback = func(context.Context, uint32) uint32 { panic(sys.NewExitError(5)) }
+		var exit *sys.ExitError
+		if _, err := run.Call(ctx, 1); !errors.As(err, &exit) || exit.ExitCode() != 5 {
+			t.Fatalf("run with a host that exits: %v, want exit code 5", err)
+		}
+		refused(t, run, cabi.ErrExited, "run: instance has exited with code 5")
+	})
+	t.Run("closed", func(t *testing.T) {
+		inst, run := instantiate(t)
+		if err := inst.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, run, nil, "run: instance is closed")
+	})
 }

@@ -107,9 +107,7 @@ func (g *exportGuest) BindResource(iface, resource string, typ *cabi.ResourceTyp
 	case typ == nil:
 		return fmt.Errorf("component: resource %s of %s bound to a nil type", resource, iface)
 	}
-	if g.ci != nil {
-		g.ci.Retype(r.typ, typ) // in every component instance's table
-	}
+	g.ci.Retype(r.typ, typ) // in every component instance's table
 	r.typ, r.bound = typ, true
 	return nil
 }

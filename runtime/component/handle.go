@@ -33,7 +33,7 @@ func (h *Handle) Drop(ctx context.Context) error {
 	if h.rep == nil {
 		return fmt.Errorf("component: handle already dropped or moved")
 	}
-	if ci := h.inst.ci; ci != nil && h.rep.res.dtor != nil {
+	if ci := h.inst.ci; h.rep.res.dtor != nil {
 		if err := ci.Enter("destructor of " + h.rep.res.String()); err != nil {
 			if errors.Is(err, cabi.ErrInstanceBusy) {
 				return fmt.Errorf("component: %w", err)

@@ -24,10 +24,12 @@ import (
 // proc_exit through an adapter), leaves the component where it was, its
 // state unwound mid-call: every later call is refused before the guest
 // runs, with an error wrapping cabi.ErrTrapped or cabi.ErrExited (naming
-// the exit code). The resources the component holds stay held until the
-// Close of the cabi.Instance given to Instantiate releases them.
+// the exit code). The resources the component holds stay held until
+// [Instance.Close] (or the Close of the cabi.Instance given to
+// Instantiate) releases them.
 type Instance struct {
 	ci      *cabi.Instance
+	ownCI   bool // ci was made by the instantiation: Close closes it
 	state   *state
 	exports *cinstance
 }
@@ -43,9 +45,15 @@ func (inst *Instance) Exports() []string {
 }
 
 // Close closes every core module instance the component made, last first,
-// then the modules its instantiation compiled.
+// then the modules its instantiation compiled. When Instantiate was given
+// no cabi.Instance, Close first closes the one it made, dropping the
+// resources left in its tables; otherwise that is the Close of the
+// cabi.Instance given, the embedder's.
 func (inst *Instance) Close(ctx context.Context) error {
 	var errs []error
+	if inst.ownCI {
+		errs = append(errs, inst.ci.Close(ctx))
+	}
 	mods := inst.state.modules
 	inst.state.modules = nil
 	for i := len(mods) - 1; i >= 0; i-- {
@@ -67,11 +75,7 @@ func (inst *Instance) Close(ctx context.Context) error {
 // call enters it ([Func.Call] refuses them, naming the trap or the exit
 // code). An exit neither closes the component's core instances nor drops
 // its resources: Close does (cabi.Instance.MarkFailed).
-func (inst *Instance) halt(err error) {
-	if inst.ci != nil {
-		inst.ci.MarkFailed(err)
-	}
-}
+func (inst *Instance) halt(err error) { inst.ci.MarkFailed(err) }
 
 // A Func is an exported function of a component instance.
 type Func struct {

@@ -63,6 +63,14 @@ type state struct {
 // ci.NewTable); ctx is
 // the context of the instantiation (it must carry what the host functions
 // need, as for a core module) and of the core start functions.
+//
+// ci holds the instance's state between calls: its resources, and whether
+// a call trapped or exited (after which no call enters it), or is in
+// progress (a second one is refused). The embedder that gives one sets its
+// limits, attaches it to the contexts its host functions look it up in
+// (cabi.WithInstance) and closes it. ci may be nil: the instantiation then
+// makes a cabi.Instance of its own, with the default limits, which
+// [Instance.Close] closes; the guards are the same.
 func Instantiate(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker) (*Instance, error) {
 	return InstantiateWith(ctx, r, c, ci, linker, Options{})
 }
@@ -115,13 +123,14 @@ type Options struct {
 // InstantiateWith is Instantiate, or InstantiateStop with o.Stop set, with
 // the core modules rewritten as o says.
 func InstantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *cabi.Instance, linker Linker, o Options) (*Instance, error) {
+	own := ci == nil
+	if own {
+		ci = cabi.NewInstance()
+	}
 	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: o.Stop, stack: o.Stack, rewrite: o.Rewrite, compiled: map[*CoreModule]wazero.CompiledModule{},
 		tables: map[*CoreModule]uint64{}, limits: o}
-	top := &scope{state: st, exports: &cinstance{}}
-	if ci != nil {
-		top.table = ci.Table()
-	}
-	inst := &Instance{ci: ci, state: st}
+	top := &scope{state: st, exports: &cinstance{}, table: ci.Table()}
+	inst := &Instance{ci: ci, ownCI: own, state: st}
 	if err := top.run(c); err != nil {
 		inst.Close(context.Background())
 		return nil, fmt.Errorf("component: %w", err)

@@ -216,9 +216,9 @@ func (s *scope) push(it item) {
 // of its own (cabi.Instance.NewTable, under the instance's one limit)
 // when it first needs one: the nested components wit-component makes to
 // give an export its type only import and re-export functions, and make
-// none. Nil without a cabi.Instance.
+// none.
 func (s *scope) handles() *cabi.Table {
-	if s.table == nil && s.state.ci != nil {
+	if s.table == nil {
 		s.table = s.state.ci.NewTable()
 	}
 	return s.table

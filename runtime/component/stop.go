@@ -254,9 +254,6 @@ func (st *state) startCore(mod api.Module) error {
 // stopped is err, the error of the call of the export name, or the stop
 // the embedder recorded (cabi.Instance.SetStopped) when err is a trap.
 func (inst *Instance) stopped(name string, err error) error {
-	if inst.ci == nil {
-		return err
-	}
 	if stop := inst.ci.StopError(err); stop != err {
 		return fmt.Errorf("component: %s: %w", name, stop)
 	}

@@ -52,12 +52,10 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 	if len(args) != len(ft.params) {
 		return nil, fmt.Errorf("component: %s takes %d arguments, got %d", f.Name, len(ft.params), len(args))
 	}
-	if ci := f.inst.ci; ci != nil {
-		if err := ci.Enter(f.Name); err != nil {
-			return nil, err
-		}
-		defer ci.Leave()
+	if err := f.inst.ci.Enter(f.Name); err != nil {
+		return nil, err
 	}
+	defer f.inst.ci.Leave()
 	returned := false // the component's export returned
 	m := &mem{m: l.memory, realloc: l.realloc, ctx: ctx, inst: f.inst, table: l.table, scope: l.scope}
 	defer func() {
