@@ -230,3 +230,39 @@ func TestExitThenCall(t *testing.T) {
 		}
 	}
 }
+
+// TestReactorInitializeExit: a core module reactor whose _initialize
+// exits with code 0 is not instantiated: Instantiate returns the guest's
+// *sys.ExitError with code 0 and no instance (before, it returned neither
+// an instance nor an error), with the stop flag and under wazero's checks,
+// and leaves no goroutine or descriptor behind.
+func TestReactorInitializeExit(t *testing.T) {
+	ctx := context.Background()
+	spec := exiterSpec(true, false)
+	spec.CFlags = append(spec.CFlags, "-DEXITER_INIT_EXIT")
+	wasm := cguest.Build(t, spec)
+	for _, path := range []struct {
+		name    string
+		wcfg    wazero.RuntimeConfig
+		stop    bool
+		compile func(context.Context, wazero.Runtime, []byte, runtime.Limits) (wazero.CompiledModule, error)
+	}{
+		{"stop flag", runtime.NewFastRuntimeConfig(), true, runtime.CompileModuleLimits},
+		{"wazero checks", runtime.NewRuntimeConfig(), false, runtime.CompileModuleChecked},
+	} {
+		t.Run(path.name, func(t *testing.T) {
+			r, rt := testRuntime(t, path.wcfg, runtime.Config{StopFlag: path.stop})
+			compiled, err := path.compile(ctx, r, wasm, runtime.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			goroutines, fds := goruntime.NumGoroutine(), countFDs(t)
+			inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+			var exit *sys.ExitError
+			if inst != nil || !errors.As(err, &exit) || exit.ExitCode() != 0 {
+				t.Fatalf("Instantiate: %v, %v, want no instance and the exit with code 0", inst, err)
+			}
+			settle(t, goroutines, fds)
+		})
+	}
+}

@@ -129,7 +129,8 @@ func (inst *Instance) Close(ctx context.Context) error {
 // resources are released by then: the error is nil for a normal return or
 // exit code 0, a *sys.ExitError for another exit code, and the trap
 // otherwise. For a reactor, the instance stays alive: call its exports with
-// inst.Context() and Close it when done.
+// inst.Context() and Close it when done (a reactor whose _initialize
+// exits, with code 0 too, returns the *sys.ExitError and no instance).
 func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModule, cfg ModuleConfig) (*Instance, error) {
 	compiled, rw, err := rt.unwrap(compiled)
 	if err != nil {
@@ -195,14 +196,14 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// budget set.
 	if start := mod.ExportedFunction(stopcheck.StartName); rw.stack && start != nil {
 		if _, err := start.Call(ctx); err != nil {
-			err = inst.CallError(err)
+			err = inst.initError(err)
 			inst.Close(context.Background())
 			return nil, err
 		}
 	}
 	if init := mod.ExportedFunction("_initialize"); init != nil {
 		if _, err := init.Call(ctx); err != nil {
-			err = inst.CallError(err) // before Close, which stops the guest too
+			err = inst.initError(err) // before Close, which stops the guest too
 			inst.Close(context.Background())
 			return nil, err
 		}
@@ -225,6 +226,17 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		return nil, err
 	}
 	return inst, nil
+}
+
+// initError is the error of Instantiate whose reactor's start or
+// _initialize function failed with err, as CallError classifies it, but
+// never nil: an exit with code 0 there is the guest's *sys.ExitError too,
+// since there is no instance to return.
+func (inst *Instance) initError(err error) error {
+	if err = inst.CallError(err); err == nil {
+		err = sys.NewExitError(0)
+	}
+	return err
 }
 
 // wazeroConfig is the module configuration of a guest whose calls end

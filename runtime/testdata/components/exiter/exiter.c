@@ -3,7 +3,8 @@
 // listening socket on 127.0.0.1 and the network handle; quit calls
 // wasi:cli/exit, and built with -DEXITER_PREVIEW1, proc-quit calls
 // wasi_snapshot_preview1's proc_exit (through the preview1 adapter in a
-// component, wazero's own in a core module). The tests of a reactor whose
+// component, wazero's own in a core module); built with -DEXITER_INIT_EXIT,
+// a core module whose _initialize exits. The tests of a reactor whose
 // export exits call it once more after the exit, then close it.
 #include <stdint.h>
 
@@ -79,4 +80,9 @@ __attribute__((import_module("wasi_snapshot_preview1"), import_name("proc_exit")
 
 // proc-quit exits through preview1's proc_exit with code.
 __attribute__((export_name("proc-quit"))) void proc_quit(uint32_t code) { proc_exit(code); }
+#endif
+
+#ifdef EXITER_INIT_EXIT
+// _initialize exits at once with code 0: a reactor that never starts.
+__attribute__((export_name("_initialize"))) void initialize(void) { cli_exit(0); }
 #endif
