@@ -53,6 +53,7 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 		sessions:   base.Sessions,
 	}
 	s.rules = newRules("client", "connect", b, &s.ending, &s.cfg.Options, s.fixedLocked)
+	s.d.onFailed = s.dropFailed
 	return s
 }
 

@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"sync"
@@ -70,6 +71,9 @@ type driver struct {
 	// deadlines (see pausable).
 	co    *pausable
 	ended bool // the handshake is over for the host (see end)
+	// abandoned: it ended without the backend, whose goroutine may still
+	// run (see abandon).
+	abandoned bool
 	// ctx is the context of a handshake on its own goroutine, made when
 	// it starts (contextLocked); cancel gives up on it. A handshake on
 	// the guest's call gets none (see await).
@@ -89,10 +93,13 @@ type driver struct {
 	onExpire  func(error)   // called, without mu, when the timeout expired
 	warn      func(error)   // logs what the guest cannot be told
 	onEnd     func(error)   // the session's, run by end
-	atEnd     []func()      // run once the handshake ended
-	timers    []*time.Timer // stopped when it ends
-	givingUp  bool          // the abandon timer is armed
-	alerting  bool          // a hook was released to send the step's alert
+	// onFailed, the session's, runs once a failed handshake ended, after
+	// everything waiting for the end was told.
+	onFailed func()
+	atEnd    []func()      // run once the handshake ended
+	timers   []*time.Timer // stopped when it ends
+	givingUp bool          // the abandon timer is armed
+	alerting bool          // a hook was released to send the step's alert
 }
 
 // Grace periods for a backend after the host gave up on its handshake.
@@ -249,11 +256,18 @@ func (d *driver) end(err error, abandoned bool) {
 		return
 	}
 	d.ended = true
+	d.abandoned = abandoned
 	if abandoned || err != nil && d.aborted {
 		err = d.abortErrLocked()
 	}
+	err = detachErr(err)
 	d.hsErr = err
-	timers, atEnd, finished := d.timers, d.atEnd, d.onEnd
+	// A coroutine that ran the handshake keeps what it captured (the
+	// backend's connection) for as long as it is referenced.
+	if d.co != nil && d.co.ended {
+		d.co = nil
+	}
+	timers, atEnd, finished, failed := d.timers, d.atEnd, d.onEnd, d.onFailed
 	d.timers, d.atEnd = nil, nil
 	d.mu.Unlock()
 	for _, t := range timers {
@@ -266,6 +280,9 @@ func (d *driver) end(err error, abandoned bool) {
 	d.doneSig.Fire()
 	for _, f := range atEnd {
 		f()
+	}
+	if err != nil && failed != nil {
+		failed()
 	}
 }
 
@@ -508,6 +525,39 @@ var ErrHandshakeTimeout = errors.New("tlshost: handshake timeout")
 func timeoutError(what string, timeout time.Duration) error {
 	return fmt.Errorf("%w: %s did not complete within %v (the host's handshake timeout); the host closed the connection", ErrHandshakeTimeout, what, timeout)
 }
+
+// detachErr is a backend's handshake error as the host keeps it, in the
+// futures and the driver, for as long as the guest holds the connection:
+// its message, the host's own errors it wraps (for errors.Is), and an
+// x509.UnknownAuthorityError without its certificate (for errors.As: the
+// wasitls command's hint), but nothing else of it. A backend's error can
+// hold what the host must not keep for a failed connection: an
+// x509.UnknownAuthorityError or a tls.CertificateVerificationError holds
+// the peer's parsed chain, whose bytes share the backend's buffer of the
+// whole Certificate message (a hostile peer's, a few hundred KiB).
+func detachErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	d := &detachedError{msg: err.Error()}
+	for _, s := range []error{ErrHandshakeTimeout, errAbortedByGuest, errClosed, backends.ErrAborted, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, s) {
+			d.is = append(d.is, s)
+		}
+	}
+	if errors.As(err, new(x509.UnknownAuthorityError)) {
+		d.is = append(d.is, x509.UnknownAuthorityError{})
+	}
+	return d
+}
+
+type detachedError struct {
+	msg string
+	is  []error
+}
+
+func (e *detachedError) Error() string   { return e.msg }
+func (e *detachedError) Unwrap() []error { return e.is }
 
 // errClosed is returned by calls on a session that was closed.
 var errClosed = errors.New("tlshost: connection closed")

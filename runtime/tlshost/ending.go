@@ -32,8 +32,12 @@ type ending struct {
 	consumed  bool // finish or abort was called
 	closed    bool
 	abortDone *wasiio.Signal
-	conn      backends.Conn // once the backend made it
-	onClose   func()        // run by Close (a post-handshake request in flight)
+	conn      backends.Conn // once the backend made it, until its handshake failed
+	// failed is what the guest can still read of a connection whose
+	// handshake failed, once the backend's connection is let go (see
+	// dropFailed).
+	failed  *backends.State
+	onClose func() // run by Close (a post-handshake request in flight)
 
 	releaseOnce sync.Once
 }
@@ -129,12 +133,54 @@ func (e *ending) dropHandshake(failAll func(error)) {
 // handshake started.
 func (e *ending) State() (st backends.State, ok bool) {
 	e.d.mu.Lock()
-	conn := e.conn
+	conn, failed := e.conn, e.failed
 	e.d.mu.Unlock()
+	if failed != nil {
+		return *failed, true
+	}
 	if conn == nil {
 		return st, false
 	}
 	return conn.State(), true
+}
+
+// dropFailed lets go of the backend's connection once its handshake
+// failed, on the handshake's end: what the guest can still ask of the
+// connection (version, cipher suite, ALPN, its own identity, the server
+// name) is kept as a small State, and the connection and its transport
+// are closed, so that the buffers the backend grew and the peer's chain
+// it parsed (a hostile peer's chain can take a few hundred KiB) are the
+// garbage collector's at once, not when the guest drops the handle. The
+// peer's chain is not kept: a failed handshake verified no peer (the
+// proposal's server-identity is "the verified certificate of the
+// server"). An abandoned backend (see driver.abandon) may still run, so
+// its State is not asked for.
+func (e *ending) dropFailed() {
+	e.d.mu.Lock()
+	conn, abandoned := e.conn, e.d.abandoned
+	e.d.mu.Unlock()
+	if conn == nil {
+		return
+	}
+	var st backends.State
+	if !abandoned {
+		full := conn.State()
+		st = backends.State{
+			Version:       full.Version,
+			CipherSuite:   full.CipherSuite,
+			Group:         full.Group,
+			ALPN:          full.ALPN,
+			ServerName:    full.ServerName,
+			LocalIdentity: full.LocalIdentity,
+		}
+	}
+	e.d.mu.Lock()
+	e.failed = &st
+	e.d.mu.Unlock()
+	e.release()
+	e.d.mu.Lock()
+	e.conn = nil
+	e.d.mu.Unlock()
 }
 
 // Conn returns the backend connection once the handshake succeeded.

@@ -54,6 +54,7 @@ func newServerSession(b backends.Backend, base backends.ServerConfig, transport 
 		ticketKeys:  base.TicketKeys,
 	}
 	s.rules = newRules("server", "accept", b, &s.ending, &s.cfg.Options, s.fixedLocked)
+	s.d.onFailed = s.dropFailed
 	return s
 }
 
@@ -212,6 +213,10 @@ func (s *serverSession) verifyClient(ctx context.Context, chain [][]byte) error 
 func (s *serverSession) handshakeDone(err error) {
 	if err != nil {
 		s.failAll(err)
+		// The server accepted no client: client-identity has none.
+		s.d.mu.Lock()
+		s.clientChain = nil
+		s.d.mu.Unlock()
 		return
 	}
 	s.helloFut.resolve(nil, errors.New("tlshost: the handshake completed without a ClientHello hook"))
