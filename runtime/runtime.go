@@ -84,6 +84,46 @@ type Instance struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// running counts the calls into the guest the runtime makes that are
+	// in progress (its start functions, Call); closing is set by Close.
+	// wazero's module close clears state the guest's
+	// wasi_snapshot_preview1 calls read (its system context, its file
+	// table), so that Close during such a call leaves the module's close
+	// to the call's end.
+	runMu   sync.Mutex
+	running int
+	closing bool
+	modOnce sync.Once
+	modErr  error
+}
+
+// call calls f, an export of the guest, with ctx, as a call in progress
+// (see running).
+func (inst *Instance) call(ctx context.Context, f api.Function, params ...uint64) ([]uint64, error) {
+	inst.runMu.Lock()
+	inst.running++
+	inst.runMu.Unlock()
+	defer func() {
+		inst.runMu.Lock()
+		inst.running--
+		last := inst.running == 0 && inst.closing
+		inst.runMu.Unlock()
+		if last {
+			inst.closeModule(context.Background())
+		}
+	}()
+	return f.Call(ctx, params...)
+}
+
+// closeModule closes the wazero module instance, once.
+func (inst *Instance) closeModule(ctx context.Context) error {
+	inst.modOnce.Do(func() {
+		if inst.mod != nil {
+			inst.modErr = inst.mod.CloseWithExitCode(ctx, sys.ExitCodeContextCanceled)
+		}
+	})
+	return inst.modErr
 }
 
 // Context returns the context that carries the instance's state: use it
@@ -95,7 +135,12 @@ func (inst *Instance) Module() api.Module { return inst.mod }
 
 // Close stops the guest if it still runs (a guest blocked in a host call
 // returns and exits), drops every resource it holds and closes the module.
-// It is idempotent and safe to call from any goroutine.
+// It is idempotent and safe to call from any goroutine. While a call the
+// runtime made into the guest runs (Instantiate's start functions,
+// Call), the module is closed when that call returns, the guest stopped:
+// a call made straight through wazero (the generated callers,
+// Module().ExportedFunction) should not be running when Close is called
+// from another goroutine.
 func (inst *Instance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
 		if inst.stop != nil {
@@ -103,9 +148,13 @@ func (inst *Instance) Close(ctx context.Context) error {
 		}
 		inst.cancel()
 		err1 := inst.close(ctx)
+		inst.runMu.Lock()
+		inst.closing = true
+		busy := inst.running > 0
+		inst.runMu.Unlock()
 		var err3 error
-		if inst.mod != nil {
-			err3 = inst.mod.CloseWithExitCode(ctx, sys.ExitCodeContextCanceled)
+		if !busy {
+			err3 = inst.closeModule(ctx)
 		}
 		inst.closeErr = errors.Join(err1, err3)
 	})
@@ -195,14 +244,14 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// instantiation, runs now that the stop global is armed and the stack
 	// budget set.
 	if start := mod.ExportedFunction(stopcheck.StartName); rw.stack && start != nil {
-		if _, err := start.Call(ctx); err != nil {
+		if _, err := inst.call(ctx, start); err != nil {
 			err = inst.initError(err)
 			inst.Close(context.Background())
 			return nil, err
 		}
 	}
 	if init := mod.ExportedFunction("_initialize"); init != nil {
-		if _, err := init.Call(ctx); err != nil {
+		if _, err := inst.call(ctx, init); err != nil {
 			err = inst.initError(err) // before Close, which stops the guest too
 			inst.Close(context.Background())
 			return nil, err
@@ -212,7 +261,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	if start == nil {
 		return inst, nil
 	}
-	_, err = start.Call(ctx)
+	_, err = inst.call(ctx, start)
 	err = st.exitError(err)
 	if err != nil && ctx.Err() != nil && !st.hasExited() {
 		// Closed while running: blocked calls aborted the guest.

@@ -217,7 +217,7 @@ func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
 		inst.stack.Set(stopcheck.StackUnits(inst.limits.Stack))
 	}
 	inst.calls++
-	res, err := f.Call(inst.ctx, params...)
+	res, err := inst.call(inst.ctx, f, params...)
 	inst.calls--
 	if err != nil {
 		if code, exited := inst.exited(err); exited {
