@@ -88,11 +88,18 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // errUsage marks a usage error already explained by the flag package.
 var errUsage = errors.New("usage")
 
+// flagSetHook, when not nil, is given each command's flag set before it is
+// parsed; the package's tests set it to walk every command's flags.
+var flagSetHook func(*flag.FlagSet)
+
 // parseFlags parses a command's flags. -h prints fs.Usage; a mistake (an
 // unknown flag, a bad value) prints the flag package's one-line reason and
 // how to list the flags, not every flag, which would scroll the reason
 // away. When done, the command returns err at once.
 func parseFlags(fs *flag.FlagSet, args []string) (done bool, err error) {
+	if flagSetHook != nil {
+		flagSetHook(fs)
+	}
 	usage := fs.Usage
 	fs.Usage = func() {}
 	err = fs.Parse(args)

@@ -41,30 +41,6 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// durationFlag is a time.Duration flag whose error for a bad value says
-// what a duration looks like (the flag package's says "parse error").
-type durationFlag time.Duration
-
-func (d *durationFlag) String() string { return time.Duration(*d).String() }
-
-func (d *durationFlag) Set(s string) error {
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("want a duration with a unit, such as 500ms, 30s, 2m or 24h")
-	}
-	*d = durationFlag(v)
-	return nil
-}
-
-// durationVar defines a durationFlag as fs.Duration defines a duration
-// flag.
-func durationVar(fs *flag.FlagSet, name string, value time.Duration, usage string) *time.Duration {
-	p := new(time.Duration)
-	*p = value
-	fs.Var((*durationFlag)(p), name, usage)
-	return p
-}
-
 const runUsage = `usage: wasitls run [flags] guest.wasm [args...]
 
 Runs a core WebAssembly module (for Go: GOOS=wasip1 GOARCH=wasm) with

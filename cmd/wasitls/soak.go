@@ -33,12 +33,12 @@ flags:
 func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench soak", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	duration := fs.Duration("duration", 5*time.Minute, "how long to run")
-	interval := fs.Duration("interval", 10*time.Second, "time between samples")
+	duration := durationVar(fs, "duration", 5*time.Minute, "how long to run")
+	interval := durationVar(fs, "interval", 10*time.Second, "time between samples")
 	backendList := fs.String("backends", "", "comma-separated `list` of backends to serve (default every registered backend)")
-	workers := fs.Int("workers", 3, "clients running the fast kinds of connection at once")
-	handshakeTimeout := fs.Duration("handshake-timeout", 2*time.Second, "the wasi:tls host's handshake timeout")
-	slowHold := fs.Duration("slow-hold", 0, "how long a silent or half-ClientHello peer waits for the server to give up before that counts as a failure (default the handshake timeout + 8s)")
+	workers := intVar(fs, "workers", 3, "clients running the fast kinds of connection at once")
+	handshakeTimeout := durationVar(fs, "handshake-timeout", 2*time.Second, "the wasi:tls host's handshake timeout")
+	slowHold := durationVar(fs, "slow-hold", 0, "how long a silent or half-ClientHello peer waits for the server to give up before that counts as a failure (default the handshake timeout + 8s)")
 	group := fs.String("group", "X25519MLKEM768", "key-exchange `group`")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, soakUsage)
@@ -47,9 +47,15 @@ func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if done, err := parseFlags(fs, args); done {
 		return err
 	}
-	if fs.NArg() != 0 || *duration <= 0 || *interval <= 0 {
+	if fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
+	}
+	if *duration <= 0 {
+		return fmt.Errorf("--duration %v: want a positive duration", *duration)
+	}
+	if *interval <= 0 {
+		return fmt.Errorf("--interval %v: want a positive duration", *interval)
 	}
 	id, err := groupID(*group)
 	if err != nil {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"flag"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// commandFlags returns the flags of the command args names (such as
+// "run" or "bench soak"), as its flag set holds them.
+func commandFlags(t *testing.T, args ...string) []*flag.Flag {
+	t.Helper()
+	var flags []*flag.Flag
+	flagSetHook = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) }) }
+	defer func() { flagSetHook = nil }()
+	if code, _, stderr := dispatchArgs(append(args, "-h")...); code != 0 {
+		t.Fatalf("%s -h: code %d, stderr %q", strings.Join(args, " "), code, stderr)
+	}
+	return flags
+}
+
+// numericKind says whether f takes a whole number, a size or a duration.
+// The flag package's own numeric flags count, so that one defined with
+// fs.Int or fs.Duration, whose bad values get "parse error", fails
+// TestNumericFlagErrors; a string flag counts as a size when its default
+// is one.
+func numericKind(f *flag.Flag) string {
+	switch f.Value.(type) {
+	case *intFlag:
+		return "int"
+	case *durationFlag:
+		return "duration"
+	case *byteSize:
+		return "size"
+	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case int, int64, uint, uint64, float64:
+			return "int"
+		case time.Duration:
+			return "duration"
+		}
+	}
+	if _, err := parseSize(f.DefValue); err == nil && strings.HasSuffix(f.DefValue, "iB") {
+		return "size"
+	}
+	return ""
+}
+
+// TestNumericFlagErrors: every number, size and duration flag of every
+// command answers a bad value with an error that names the flag and the
+// value and says what to write. Each command gets an argument it refuses
+// after its flags (a guest file that does not exist, for run), so that
+// nothing runs if a bad value were taken.
+func TestNumericFlagErrors(t *testing.T) {
+	var names [][]string
+	for name := range commands {
+		names = append(names, []string{name})
+	}
+	names = append(names, []string{"bench", "soak"})
+	slices.SortFunc(names, func(a, b []string) int { return strings.Compare(strings.Join(a, " "), strings.Join(b, " ")) })
+	missing := filepath.Join(t.TempDir(), "missing.wasm")
+	bad := map[string][]string{
+		"int":      {"abc", "4KiB", "1.5", "99999999999999999999", "-99999999999999999999"},
+		"duration": {"30", "abc", "1.5"},
+		"size":     {"abc", "4XiB"},
+	}
+	// run checks its limits after parsing: below their bounds too.
+	runBad := map[string][]string{"int": {"-5"}, "duration": {"-5s"}, "size": {"-5", "0"}}
+	checked := 0
+	for _, cmd := range names {
+		for _, f := range commandFlags(t, cmd...) {
+			kind := numericKind(f)
+			if kind == "" {
+				continue
+			}
+			values := bad[kind]
+			last := "extra-argument"
+			if cmd[0] == "run" {
+				values = append(values, runBad[kind]...)
+				last = missing
+			}
+			for _, v := range values {
+				args := append(slices.Clone(cmd), "--"+f.Name, v, last)
+				code, stdout, stderr := dispatchArgs(args...)
+				if code == 0 || stdout != "" || !strings.Contains(stderr, "-"+f.Name) || !strings.Contains(stderr, v) ||
+					!strings.Contains(stderr, "want") || strings.Contains(stderr, "parse error") || strings.Contains(stderr, "out of range") {
+					t.Errorf("wasitls %s: code %d, stdout %q, stderr %q; want an error naming --%s and %q and saying what to write",
+						strings.Join(args, " "), code, stdout, firstLine(stderr), f.Name, v)
+				}
+				checked++
+			}
+		}
+	}
+	// The walk reaches the flags: run's limits and bench's counts among them.
+	if checked < 100 {
+		t.Errorf("checked %d bad values; the walk missed the numeric flags", checked)
+	}
+}
