@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"strings"
 	"testing"
 
@@ -80,5 +81,19 @@ func TestVersion(t *testing.T) {
 	}
 	if code, _, _ := dispatchArgs("version", "extra"); code != 2 {
 		t.Errorf("version extra: code %d; want 2", code)
+	}
+}
+
+// TestFlagHelpSaysPlaceholderOnce: no flag's help begins with its
+// placeholder, which the line above it already shows (-identity
+// NAME=CERT,KEY[,OCSP] did).
+func TestFlagHelpSaysPlaceholderOnce(t *testing.T) {
+	for _, cmd := range [][]string{{"run"}, {"demo"}, {"bench"}, {"bench", "soak"}} {
+		for _, f := range commandFlags(t, cmd...) {
+			name, usage := flag.UnquoteUsage(f)
+			if name != "" && strings.HasPrefix(usage, name) {
+				t.Errorf("wasitls %s: -%s %s: help begins with its placeholder again: %q", strings.Join(cmd, " "), f.Name, name, usage)
+			}
+		}
 	}
 }
