@@ -27,6 +27,12 @@ var ErrComponent = errors.New("runtime: the file is a WebAssembly component, not
 // first, and a few bytes could make the process die out of memory.
 func CheckBinary(wasm []byte) error {
 	magic := []byte{0x00, 'a', 's', 'm'}
+	switch {
+	case len(wasm) == 0:
+		return errors.New("runtime: not a WebAssembly binary: it is empty")
+	case len(wasm) < 8 && bytes.HasPrefix(wasm, magic[:min(len(wasm), 4)]):
+		return fmt.Errorf("runtime: truncated: it ends after %d of the 8 bytes of a WebAssembly header; not a complete WebAssembly module", len(wasm))
+	}
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], magic) {
 		if format := nativeFormat(wasm); format != "" {
 			return fmt.Errorf("runtime: not a WebAssembly binary but a native %s executable: "+

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -302,5 +303,38 @@ func TestRunComponent(t *testing.T) {
 	code, _, stderr = runCLI(t, path)
 	if code != 1 || !strings.Contains(stderr, "component: not a command: it does not export wasi:cli/run@0.2.N (it exports nothing); a reactor's exports are called from Go") {
 		t.Fatalf("reactor: code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRunTruncatedWasm: a guest file cut short, a core module or a
+// component, in its header or in a section, is said to be truncated, not
+// a complete module, with the file's name and where it ends.
+func TestRunTruncatedWasm(t *testing.T) {
+	var m wasmbin.Module
+	exit := exitingCommand(&m)
+	m.Export("_start", wasmbin.ExportFunc, m.Func(m.Type(nil, nil), nil, wasmbin.Cat(wasmbin.I32Const(7), []byte{0x10}, wasmbin.ULEB(uint64(exit)))))
+	module := m.Bytes()
+	if code, _, stderr := runCLI(t, writeWasm(t, "whole.wasm", module)); code != 7 {
+		t.Fatalf("the whole module: code %d, stderr %q; want 7", code, stderr)
+	}
+	component := wasmbin.Cat([]byte("\x00asm\x0d\x00\x01\x00"), []byte{0x01, 100}, module[:20])
+	for _, tc := range []struct {
+		name string
+		wasm []byte
+		want string
+	}{
+		{"module", module[:len(module)-3], fmt.Sprintf("wasm: truncated: the module ends at byte %d, inside the section at byte", len(module)-3)},
+		{"module header", module[:5], "truncated: it ends after 5 of the 8 bytes of a WebAssembly header"},
+		{"component", component, "component: truncated: the component ends at byte 30, inside the section at byte 8"},
+	} {
+		path := writeWasm(t, "cut.wasm", tc.wasm)
+		code, _, stderr := runCLI(t, path)
+		if code != 1 || !strings.HasPrefix(stderr, "wasitls: "+path+": ") || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "not a complete WebAssembly") {
+			t.Errorf("%s: code %d, stderr %q; want the file named and %q", tc.name, code, stderr, tc.want)
+		}
+	}
+	path := writeWasm(t, "empty.wasm", nil)
+	if code, _, stderr := runCLI(t, path); code != 1 || stderr != "wasitls: "+path+": runtime: not a WebAssembly binary: it is empty\n" {
+		t.Errorf("empty file: code %d, stderr %q", code, stderr)
 	}
 }

@@ -47,9 +47,23 @@ const MaxModuleLocals = 1 << 23
 type Error struct {
 	Offset int // in the module
 	Msg    string
+
+	// Truncated is whether the module ends inside a section of a known
+	// kind (its size or its contents), which starts at Section: a file
+	// cut short, or one whose section size is wrong, not a complete
+	// WebAssembly module.
+	Truncated bool
+	Section   int // with Truncated, the offset of the section's id
+	Size      int // with Truncated, the module's length
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("wasm: at byte %d: %s", e.Offset, e.Msg) }
+func (e *Error) Error() string {
+	if e.Truncated {
+		return fmt.Sprintf("wasm: truncated: the module ends at byte %d, inside the section at byte %d (at byte %d: %s); not a complete WebAssembly module",
+			e.Size, e.Section, e.Offset, e.Msg)
+	}
+	return fmt.Sprintf("wasm: at byte %d: %s", e.Offset, e.Msg)
+}
 
 // Check returns an *Error when a count or length of the core module wasm
 // exceeds the bytes that carry it, or its functions declare too many
@@ -63,8 +77,15 @@ func Check(wasm []byte) error {
 	r.Pos = 8
 	var locals uint64
 	for r.Pos < len(r.B) && r.Err == nil {
+		start := r.Pos
 		id := r.Byte()
 		s := r.sub("section")
+		if e, ok := r.Err.(*Error); ok && id <= 13 {
+			// A section of a known kind: a file cut short (or a wrong
+			// section size; an unknown kind is more likely not a module).
+			e.Truncated, e.Section, e.Size = true, start, len(wasm)
+			break
+		}
 		switch id {
 		case 0:
 			if s.Name() == "name" {
@@ -107,7 +128,7 @@ func newReader(b []byte, base int) *reader {
 	return &reader{wasmbin.Reader{B: b, Base: base, NewError: newError}}
 }
 
-func newError(offset int, msg string) error { return &Error{offset, msg} }
+func newError(offset int, msg string) error { return &Error{Offset: offset, Msg: msg} }
 
 // sub reads a size and returns a reader of that many bytes, which shares
 // r's error when they are not there.

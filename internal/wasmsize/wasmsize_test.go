@@ -3,6 +3,8 @@ package wasmsize_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,5 +110,52 @@ func TestCheck(t *testing.T) {
 				c.Close(ctx)
 			}
 		})
+	}
+}
+
+// TestCheckTruncated: every prefix of a module is either whole sections,
+// which Check passes, or ends inside one, which it refuses as truncated,
+// saying where the module ends and where that section starts.
+func TestCheckTruncated(t *testing.T) {
+	var m wasmbin.Module
+	m.Memory(1, -1)
+	f := m.Func(m.Type(nil, nil), nil, []byte{0x01})
+	m.Export("f", wasmbin.ExportFunc, f)
+	wasm := m.Bytes()
+	var starts []int // of each section
+	for pos := 8; pos < len(wasm); {
+		starts = append(starts, pos)
+		r := wasmbin.Reader{B: wasm, Pos: pos + 1, NewError: func(int, string) error { return errors.New("bad") }}
+		r.Sized("section")
+		pos = r.Pos
+	}
+	if len(starts) < 4 {
+		t.Fatalf("the module has %d sections; want several", len(starts))
+	}
+	for cut := 9; cut < len(wasm); cut++ {
+		err := wasmsize.Check(wasm[:cut])
+		if slices.Contains(starts, cut) {
+			if err != nil {
+				t.Errorf("cut at byte %d, a section boundary: %v", cut, err)
+			}
+			continue
+		}
+		section := starts[0]
+		for _, s := range starts {
+			if s < cut {
+				section = s
+			}
+		}
+		var e *wasmsize.Error
+		if !errors.As(err, &e) || !e.Truncated || e.Size != cut || e.Section != section ||
+			!strings.Contains(err.Error(), fmt.Sprintf("truncated: the module ends at byte %d, inside the section at byte %d", cut, section)) {
+			t.Errorf("cut at byte %d, inside the section at byte %d: %v", cut, section, err)
+		}
+	}
+	// A section of an unknown kind running past the end is not taken for
+	// a truncated module.
+	var e *wasmsize.Error
+	if err := wasmsize.Check(wasmbin.Cat(header, []byte{0x72, 0x65, 0x73})); !errors.As(err, &e) || e.Truncated {
+		t.Errorf("unknown section past the end: %v; want an *Error, not truncated", err)
 	}
 }

@@ -70,7 +70,15 @@ func (p *parser) component(r *reader, depth int) (*Component, error) {
 	}
 	c := &Component{}
 	for !r.empty() {
+		start, end := r.off, r.off+len(r.b)
 		id, s, err := r.section()
+		if err != nil && depth == 0 && id <= secValue && errors.Is(err, errTruncated) {
+			// The binary itself ends inside a top-level section of a
+			// known kind: a file cut short (or a wrong section size;
+			// an unknown kind is more likely not a component at all).
+			return nil, fmt.Errorf("truncated: the component ends at byte %d, inside the section at byte %d (%w); not a complete WebAssembly component",
+				end, start, err)
+		}
 		if err != nil {
 			return nil, err
 		}
