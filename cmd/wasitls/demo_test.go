@@ -41,6 +41,14 @@ func TestDemo(t *testing.T) {
 				t.Errorf("backend %s: output lacks %q", b, want)
 			}
 		}
+		// An error names its backend once (the post-handshake one over
+		// stdtls read "tlshost: stdtls backend: stdtls: ..." after the
+		// log's backend=stdtls).
+		for _, line := range strings.Split(section, "\n") {
+			if strings.Count(line, b) > 1 {
+				t.Errorf("backend %s: a line names it %d times: %s", b, strings.Count(line, b), line)
+			}
+		}
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", got)

@@ -125,7 +125,7 @@ func (s *clientSession) resumeLocked(p step) {
 	s.cfg.NoClientIdentityRequest = s.noClientIdentityRequest
 	conn, err := s.backend.Client(s.transport, &s.cfg)
 	if err != nil {
-		err = fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err)
+		err = backendErr(s.backend, err)
 		s.d.neverRunLocked() // nothing will run: resolve everything now
 		s.failAll(err)
 		return

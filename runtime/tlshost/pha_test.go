@@ -74,6 +74,13 @@ func TestGuestServerPostHandshakeAuth(t *testing.T) {
 			}
 		case "stdtls":
 			mustContain(t, out, "post-handshake authentication: failed: ", "not implemented by crypto/tls")
+			// The reason names the backend once (it read "tlshost: stdtls
+			// backend: stdtls: ...").
+			_, reason, _ := strings.Cut(out, "post-handshake authentication: failed: ")
+			reason, _, _ = strings.Cut(reason, "\n")
+			if strings.Count(reason, "stdtls") != 1 {
+				t.Errorf("the guest's reason names stdtls %d times, want once: %q", strings.Count(reason, "stdtls"), reason)
+			}
 			if postHandshake.Load() != 0 {
 				t.Error("stdtls sent a post-handshake certificate request")
 			}

@@ -116,7 +116,7 @@ func (s *serverSession) resumeLocked(p step) {
 	conn, err := s.backend.Server(s.transport, &cfg)
 	if err != nil {
 		s.d.neverRunLocked()
-		s.failAll(fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err))
+		s.failAll(backendErr(s.backend, err))
 		return
 	}
 	s.conn = conn
@@ -288,7 +288,7 @@ func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
 			timer.Stop()
 		}
 		if err != nil {
-			f.resolve(nil, fmt.Errorf("tlshost: %s backend: %w", s.backend.Name(), err)) // the future adds what failed
+			f.resolve(nil, backendErr(s.backend, err)) // the future adds what failed
 			return
 		}
 		if len(chain) == 0 {

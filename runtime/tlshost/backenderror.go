@@ -1,0 +1,33 @@
+package tlshost
+
+import (
+	"strings"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// A backendError is an error the backend returned, which names the backend
+// once. The errors of most backends begin with its name, as a Go
+// package's begin with the package's ("stdtls: ..."), and are left as they
+// are; others (the "tls: ..." of a crypto/tls fork, a transport's) get
+// "tlshost: NAME backend: " before them. Host.logFailure leaves its
+// backend attribute out for one, which would say the name again.
+type backendError struct {
+	backend string
+	err     error
+}
+
+// backendErr wraps err, from the backend b, in a backendError.
+func backendErr(b backends.Backend, err error) error {
+	return &backendError{backend: b.Name(), err: err}
+}
+
+func (e *backendError) Error() string {
+	msg := e.err.Error()
+	if strings.HasPrefix(msg, e.backend+": ") {
+		return msg
+	}
+	return "tlshost: " + e.backend + " backend: " + msg
+}
+
+func (e *backendError) Unwrap() error { return e.err }
