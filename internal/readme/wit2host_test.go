@@ -2,6 +2,7 @@ package readme
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -217,6 +218,97 @@ func TestPluginWalkthrough(t *testing.T) {
 		}
 		if !strings.Contains(w.text, "`"+a.want+"`") {
 			t.Errorf("the walk-through's table no longer quotes the error %q", a.want)
+		}
+	}
+}
+
+// TestWit2hostFragments compiles the Go fragments of docs/wit2host.md's
+// "Implementing and registering" and "Calling what the guest exports",
+// which show pieces of a host rather than whole files, so that the API
+// they show cannot drift. Each becomes a program: its type and func
+// declarations at the top level, its statements the body of a function
+// whose parameters are the values the fragment takes as given (a
+// runtime, a compiled module), each name it declares with := used once.
+// The program lives, through an overlay, in the generator's tree, which
+// may import the test:kitchen bindings (generator/internal) the
+// fragments call.
+func TestWit2hostFragments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three programs")
+	}
+	doc, err := os.ReadFile("../../docs/wit2host.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mod = "github.com/wasitls/wasitls/"
+	for _, f := range []struct {
+		heading string
+		nth     int // of the section's go blocks
+		imports []string
+		params  string
+	}{
+		{"## Implementing and registering", 0,
+			[]string{"context", "github.com/tetratelabs/wazero", mod + "cabi", mod + "bindings/wasi/io/streams"},
+			"compiled wazero.CompiledModule"},
+		{"## Calling what the guest exports", 0,
+			[]string{"context", "github.com/tetratelabs/wazero", mod + "cabi", mod + "generator/internal/plugin/test/kitchen/plugin"},
+			"ctx context.Context, r wazero.Runtime, compiled wazero.CompiledModule"},
+		{"## Calling what the guest exports", 1,
+			[]string{"context", mod + "runtime", mod + "runtime/component", mod + "generator/internal/calc/test/kitchen/calc"},
+			"ctx context.Context, rt *runtime.Runtime, c *component.Component"},
+	} {
+		_, section, ok := strings.Cut(string(doc), "\n"+f.heading+"\n")
+		if !ok {
+			t.Fatalf("docs/wit2host.md has no heading %q", f.heading)
+		}
+		section, _, _ = strings.Cut(section, "\n## ")
+		blocks := strings.Split(section, "```go\n")
+		if len(blocks) <= f.nth+1 {
+			t.Fatalf("%s: no Go block %d", f.heading, f.nth)
+		}
+		block, _, _ := strings.Cut(blocks[f.nth+1], "```")
+		var decls, body []string
+		for _, line := range strings.Split(block, "\n") {
+			switch {
+			case strings.HasPrefix(line, "type ") || strings.HasPrefix(line, "func "):
+				decls = append(decls, line)
+			case strings.TrimSpace(line) != "":
+				body = append(body, "\t"+line)
+				if lhs, _, ok := strings.Cut(line, ":="); ok {
+					for _, name := range strings.Split(lhs, ",") {
+						if name = strings.TrimSpace(name); name != "_" {
+							body = append(body, "\t_ = "+name)
+						}
+					}
+				}
+			}
+		}
+		var src strings.Builder
+		src.WriteString("package main\n\nimport (\n")
+		for _, imp := range f.imports {
+			src.WriteString("\t\"" + imp + "\"\n")
+		}
+		src.WriteString(")\n\n" + strings.Join(decls, "\n") + "\n\nfunc fragment(" + f.params + ") {\n" +
+			strings.Join(body, "\n") + "\n}\n\nfunc main() {}\n")
+
+		dir := t.TempDir()
+		file := filepath.Join(dir, "main.go")
+		if err := os.WriteFile(file, []byte(src.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		generator, err := filepath.Abs("../../generator/internal/wit2hostdoc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(generator, "main.go"): file}})
+		overlayFile := filepath.Join(dir, "overlay.json")
+		if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		build := exec.Command("go", "build", "-overlay", overlayFile, "-o", filepath.Join(dir, "fragment"), "./generator/internal/wit2hostdoc")
+		build.Dir = "../.."
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Errorf("docs/wit2host.md, %s, Go block %d, does not build: %v\n%s\n%s", f.heading, f.nth+1, err, out, src.String())
 		}
 	}
 }
