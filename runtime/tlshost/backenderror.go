@@ -10,8 +10,8 @@ import (
 // once. The errors of most backends begin with its name, as a Go
 // package's begin with the package's ("stdtls: ..."), and are left as they
 // are; others (the "tls: ..." of a crypto/tls fork, a transport's) get
-// "tlshost: NAME backend: " before them. Host.logFailure leaves its
-// backend attribute out for one, which would say the name again.
+// "tlshost: NAME backend: " before them. (A log line names the backend
+// in its backend attribute as well, as it does for every failure.)
 type backendError struct {
 	backend string
 	err     error

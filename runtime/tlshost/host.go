@@ -159,16 +159,11 @@ func (h *Host) Backend() backends.Backend { return h.backend }
 // without payload (the proposal's results carry none). A connection's
 // failure adds its side ("side", "client" or "server"), so that a reader
 // of the log (the wasitls command's hints) tells a server certificate the
-// host rejected from a client certificate. The backend is named by a
-// "backend" attribute, or by the error when it is the backend's own
-// (backendError), so that a line says it once.
+// host rejected from a client certificate.
 func (h *Host) logFailure(what string, err error, attrs ...any) {
 	if h.cfg.Logger != nil {
-		var be *backendError
-		if !errors.As(err, &be) { // a backendError names the backend itself
-			attrs = append([]any{"backend", h.backend.Name()}, attrs...)
-		}
-		h.cfg.Logger.Warn("wasi:tls: "+what+" failed", append(attrs, "err", err)...)
+		args := append([]any{"backend", h.backend.Name()}, attrs...)
+		h.cfg.Logger.Warn("wasi:tls: "+what+" failed", append(args, "err", err)...)
 	}
 }
 
