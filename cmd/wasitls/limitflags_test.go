@@ -52,6 +52,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-stack stack`, `(default "256MiB")`,
 		`-max-pending-handshakes handshakes`, `(default 1024)`,
 		`-max-identity-bytes bytes`, `(default 16777216)`,
+		`-max-peer-cert-bytes bytes`, `(default 67108864)`,
 		`-session-cache-size sessions`, `(default 64)`,
 		`-ticket-key-rotation duration`, `(default 24h0m0s)`,
 		`-max-peer-rsa-bits bits`, `(default 8192)`,

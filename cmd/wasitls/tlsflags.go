@@ -36,6 +36,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	fs.Var(&identities, "identity", "hold for the guest the identity `NAME=CERT,KEY[,OCSP]`, which it gets by NAME from host-identity: CERT and KEY are its PEM certificate chain and key files, OCSP a DER OCSP response a guest server staples with it; the key never enters guest memory (repeatable)")
 	pending := intVar(fs, "max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
 	idBytes := intVar(fs, "max-identity-bytes", tlshost.DefaultIdentityBytes, "most key and certificate chain `bytes` of the private identities the guest parsed that the host holds at once (past it private-identity.parse fails)")
+	peerBytes := intVar(fs, "max-peer-cert-bytes", tlshost.DefaultPeerCertBytes, "most `bytes` the guest's TLS peers sent in their handshakes, certificate chains above all, that the host holds at once, every connection together, in handshake and established (past it the handshake that would cross it fails); they return when the handshake fails or the connection is dropped")
 	hsTimeout := durationVar(fs, "handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := intVar(fs, "session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
 	ticketRotation := durationVar(fs, "ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
@@ -50,11 +51,14 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if *idBytes < 1 {
 			return nil, fmt.Errorf("--max-identity-bytes: want at least 1, got %d", *idBytes)
 		}
+		if *peerBytes < 1 {
+			return nil, fmt.Errorf("--max-peer-cert-bytes: want at least 1, got %d", *peerBytes)
+		}
 		if *maxRSA < 1024 {
 			return nil, fmt.Errorf("--max-peer-rsa-bits: want at least 1024, got %d", *maxRSA)
 		}
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
-			IdentityBytes: *idBytes, HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
+			IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
 		switch {
 		case *hsTimeout < 0:
 			return nil, fmt.Errorf("--handshake-timeout %v: want a positive duration, or 0 for no bound", *hsTimeout)

@@ -18,8 +18,9 @@ import (
 
 // TestRunTLSFlags runs the minimal client example against a Go TLS server
 // whose certificate comes from a throwaway CA: it fails without --ca (the
-// guest prints the host's reason), works with it, and --groups picks the
-// key exchange.
+// guest prints the host's reason), works with it, --groups picks the
+// key exchange, and past --max-peer-cert-bytes the handshake fails naming
+// the flag.
 func TestRunTLSFlags(t *testing.T) {
 	ca, err := testpki.NewCA()
 	if err != nil {
@@ -108,6 +109,16 @@ func TestRunTLSFlags(t *testing.T) {
 		}
 	}
 
+	// A server's handshake (its chain above all) takes more than 1000
+	// bytes: past --max-peer-cert-bytes the handshake fails naming it.
+	code, _, stderr = runCLI(t, append(allow, "--ca", caFile, "--max-peer-cert-bytes", "1000", guest, "localhost", port)...)
+	if code == 0 || !strings.Contains(stderr, "more than the 1000 allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)") {
+		t.Fatalf("--max-peer-cert-bytes 1000: code %d, stderr %q; want the handshake refused naming the flag", code, stderr)
+	}
+	code, _, stderr = runCLI(t, append(allow, "--max-peer-cert-bytes", "0", guest, "localhost", port)...)
+	if code == 0 || !strings.Contains(stderr, "--max-peer-cert-bytes: want at least 1, got 0") {
+		t.Fatalf("--max-peer-cert-bytes 0: code %d, stderr %q", code, stderr)
+	}
 	code, _, stderr = runCLI(t, append(allow, "--groups", "x25519,nosuch", guest, "localhost", port)...)
 	if code == 0 || !strings.Contains(stderr, `unknown group "nosuch"`) {
 		t.Fatalf("bad --groups: code %d, stderr %q", code, stderr)

@@ -98,6 +98,14 @@ type Config struct {
 	// DefaultIdentityBytes. Past it, parse fails, naming the limit.
 	IdentityBytes int
 
+	// PeerCertBytes bounds the bytes the peers of one guest's
+	// connections sent in their handshakes, certificate chains above
+	// all, that the host holds for it, every connection together, in
+	// handshake and established (see peercertbytes.go); zero means
+	// DefaultPeerCertBytes. Past it, the handshake that would cross it
+	// fails, naming the limit.
+	PeerCertBytes int
+
 	// HandshakeTimeout bounds every TLS handshake, client and server, from
 	// its first step on the network to its completion, and every
 	// post-handshake client authentication, time spent in the guest's own

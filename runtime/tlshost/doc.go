@@ -80,8 +80,12 @@
 // A guest holds at most Config.PendingHandshakes handshakes pending at once
 // (pending.go says exactly when one is pending); past it connect and accept
 // fail with a reason naming the limit. The count is per guest: the host is
-// a runtime.GuestExtension and keeps it in each runtime.Guest. The guest's
-// handles, sockets and memory are bounded by the runtime's Limits.
+// a runtime.GuestExtension and keeps it in each runtime.Guest. So are the
+// bytes of the private identities it parsed (Config.IdentityBytes,
+// identitybytes.go) and those its peers sent in their handshakes,
+// certificate chains above all (Config.PeerCertBytes, peercertbytes.go).
+// The guest's handles, sockets and memory are bounded by the runtime's
+// Limits.
 //
 // # Ownership
 //
@@ -89,7 +93,9 @@
 // memory or the resource table: lowering a result into the guest happens in
 // the guest's own get call. Dropping a handshake without finish or abort
 // aborts it; dropping a connection gives up on its handshake and closes the
-// backend connection and the transport. Private keys stay in the host: a
+// backend connection and the transport. A handshake that fails does that
+// at once: the connection keeps only what the guest can still ask of it
+// and the error's message (ending.dropFailed, detachErr). Private keys stay in the host: a
 // private-identity is a handle to a backends.Identity and nothing returns
 // its key.
 //

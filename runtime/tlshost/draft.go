@@ -36,6 +36,8 @@ func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in
 	} else if err := s.Connect(serverName); err != nil {
 		pending.forget(s)
 		hs.err = err
+	} else {
+		d.h.peerCertBytes(ctx, "wasi:tls/types#[constructor]client-handshake").meter(&s.ending)
 	}
 	return hs
 }

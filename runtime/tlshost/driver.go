@@ -257,6 +257,13 @@ func (d *driver) end(err error, abandoned bool) {
 	}
 	d.ended = true
 	d.abandoned = abandoned
+	if d.transport != nil {
+		// The peer's bytes stop counting; a handshake that failed
+		// because they would cross the host's bound fails for that.
+		if merr := d.transport.stopMeter(); merr != nil && !d.aborted {
+			err = merr
+		}
+	}
 	if abandoned || err != nil && d.aborted {
 		err = d.abortErrLocked()
 	}
@@ -540,7 +547,7 @@ func detachErr(err error) error {
 		return nil
 	}
 	d := &detachedError{msg: err.Error()}
-	for _, s := range []error{ErrHandshakeTimeout, errAbortedByGuest, errClosed, backends.ErrAborted, context.Canceled, context.DeadlineExceeded} {
+	for _, s := range []error{ErrHandshakeTimeout, ErrPeerCertBytes, errAbortedByGuest, errClosed, backends.ErrAborted, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, s) {
 			d.is = append(d.is, s)
 		}

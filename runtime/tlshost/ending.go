@@ -241,6 +241,7 @@ func (e *ending) release() error {
 		if cerr := e.guard.Close(); err == nil && conn == nil {
 			err = cerr
 		}
+		e.guard.releaseMeter()
 	})
 	return err
 }

@@ -43,6 +43,10 @@ type guard struct {
 	// which a read yields instead of failing (zero: none), under mu.
 	pauser  func() bool
 	pausing time.Time
+
+	// meter, while the handshake runs, counts what it reads from the
+	// peer against the guest's bound (see peercertbytes.go).
+	meter atomic.Pointer[peerMeter]
 }
 
 // guardedNonblocking is a guard over a wasiio.NonblockingTransport, which
@@ -112,6 +116,14 @@ func (g *guard) Read(p []byte) (int, error) {
 			return 0, *e
 		}
 		n, err := g.Conn.Read(p)
+		if n > 0 {
+			if m := g.meter.Load(); m != nil {
+				if merr := m.take(n); merr != nil {
+					g.interruptRead(merr)
+					return 0, *g.readErr.Load()
+				}
+			}
+		}
 		if err != nil {
 			if e := g.readErr.Load(); e != nil {
 				return n, *e
@@ -199,6 +211,23 @@ func (g *guard) interruptWrite(reason error) {
 	}
 	g.writeErr.Store(interruption(reason))
 	g.Conn.SetWriteDeadline(longAgo)
+}
+
+// stopMeter ends the count of the handshake's bytes, which stay held
+// until releaseMeter; it returns the limit's error if the limit ended
+// the handshake.
+func (g *guard) stopMeter() error {
+	if m := g.meter.Load(); m != nil {
+		return m.stop()
+	}
+	return nil
+}
+
+// releaseMeter gives back the bytes the handshake held.
+func (g *guard) releaseMeter() {
+	if m := g.meter.Swap(nil); m != nil {
+		m.release()
+	}
 }
 
 // interrupted reports whether reads were interrupted.

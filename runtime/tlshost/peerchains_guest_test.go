@@ -23,6 +23,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -104,63 +105,229 @@ func heapAfterGC() uint64 {
 func TestGuestFailedHandshakesRelease(t *testing.T) {
 	const chainKiB, warm, n = 200, 4, 32
 	port := bigChainServer(t, bigCertificate(t, chainKiB))
-	wasm := guestbuild.MustBuild(t, "./testdata/peerchains")
 	eachBackend(t, func(t *testing.T, backend string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
-		defer r.Close(context.Background())
-		policy := new(sockets.Policy)
-		policy.AllowConnect("localhost:*")
-		ext := tlshost.New(tlshost.Config{BackendName: backend})
-		rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		compiled, err := runtime.CompileModule(ctx, r, wasm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdin, tell := io.Pipe()
-		defer tell.Close()
-		pr, pw := io.Pipe()
-		done := make(chan error, 1)
-		go func() {
-			_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-				Args:  []string{"peerchains", "localhost", port, fmt.Sprint(warm), fmt.Sprint(n)},
-				Stdin: stdin, Stdout: pw, Stderr: os.Stderr,
-			})
-			pw.CloseWithError(fmt.Errorf("guest exited: %v", err))
-			done <- err
-		}()
-		lines := bufio.NewScanner(pr)
-		next := func(prefix string) string {
-			t.Helper()
-			for lines.Scan() {
-				if strings.HasPrefix(lines.Text(), prefix) {
-					return lines.Text()
-				}
-				t.Log(lines.Text())
-			}
-			t.Fatalf("no %q line: %v", prefix, lines.Err())
-			return ""
-		}
-		if out := next("failed: "); !strings.Contains(out, "certificate") {
+		g := startPeerChains(t, tlshost.Config{BackendName: backend}, "fail", "localhost", port, fmt.Sprint(warm), fmt.Sprint(n))
+		if out := g.next(t, "failed: "); !strings.Contains(out, "certificate") {
 			t.Errorf("%s: want a failure about the certificate", out)
 		}
-		next("warm ")
+		g.next(t, "warm ")
 		before := heapAfterGC()
-		io.WriteString(tell, "go\n")
-		next("held ")
-		after := heapAfterGC()
-		grew := int64(after) - int64(before)
+		g.tell("go")
+		g.next(t, "held ")
+		grew := int64(heapAfterGC()) - int64(before)
 		t.Logf("%d failed connections held: host heap grew by %d KiB (%d KiB each); the chain is %d KiB", n, grew>>10, grew/n>>10, chainKiB)
 		if bound := int64(n) * chainKiB << 10 / 4; grew > bound {
 			t.Errorf("the host's heap grew by %d KiB for %d failed connections the guest holds, want under %d KiB (a quarter of a %d KiB chain each)", grew>>10, n, bound>>10, chainKiB)
 		}
-		tell.Close()
-		if err := <-done; err != nil {
-			t.Errorf("guest: %v", err)
+		g.end(t)
+	})
+}
+
+// TestGuestPeerCertBytesLimit: a guest whose client handshakes complete
+// against a server sending a trusted 200 KiB chain, and that keeps every
+// connection, gets the handshakes past Config.PeerCertBytes (1 MiB) fail
+// with an error naming the limit and the flag, and the host's heap grows
+// by about the limit, not by a chain per connection; once it drops a
+// connection, a handshake completes again; meanwhile another guest of the
+// same host completes one. Before, only the guest's
+// sockets bounded what its peers' chains made the host hold.
+func TestGuestPeerCertBytesLimit(t *testing.T) {
+	const limit, chainKiB, n = 1 << 20, 200, 24
+	cert := bigCertificate(t, chainKiB)
+	port := bigChainServer(t, cert)
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	eachBackend(t, func(t *testing.T, backend string) {
+		pr := newPeerChainsRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit})
+		g := pr.start(t, "fill", "localhost", port, fmt.Sprint(n))
+		g.next(t, "ready")
+		before := heapAfterGC()
+		g.tell("go")
+		out := g.next(t, "kept ")
+		grew := int64(heapAfterGC()) - int64(before)
+		var kept, failed int
+		fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
+		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+		// Each handshake reads the 200 KiB chain and a few KiB more.
+		if lo, hi := limit/((chainKiB+16)<<10), limit/(chainKiB<<10); kept < lo || kept > hi || failed != n-kept {
+			t.Errorf("%s: want %d to %d handshakes kept and the others failed", out, lo, hi)
 		}
+		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+		// An established connection holds 1.4 to 2.3 times what it
+		// counts, a failed one 15 KiB; without the limit, each of the 24
+		// held about 350 KiB, 8 MiB in all.
+		if bound := int64(3*limit + n*32<<10); grew > bound {
+			t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
+		}
+		// The limit is per guest: another guest of the host, beside
+		// this one at its limit, completes a handshake.
+		other := pr.start(t, "fill", "localhost", port, "1")
+		other.next(t, "ready")
+		other.tell("go")
+		if out := other.next(t, "kept "); !strings.HasPrefix(out, "kept 1, failed 0") {
+			t.Errorf("another guest: %s; want its handshake to complete", out)
+		}
+		other.end(t)
+		g.tell("drop")
+		if out := g.next(t, "after drop: "); out != "after drop: ok" {
+			t.Errorf("%s: want a handshake to complete once a connection was dropped", out)
+		}
+		g.end(t)
+	})
+}
+
+// peerChains is a running peerchains guest.
+type peerChains struct {
+	lines *bufio.Scanner
+	stdin *io.PipeWriter
+	done  chan error
+}
+
+// peerChainsRuntime is a runtime whose guests share one wasi:tls host.
+type peerChainsRuntime struct {
+	ctx      context.Context
+	rt       *runtime.Runtime
+	compiled wazero.CompiledModule
+}
+
+// newPeerChainsRuntime makes a runtime with the wasi:tls host of cfg,
+// whose guests may connect to localhost and listen on loopback.
+func newPeerChainsRuntime(t *testing.T, cfg tlshost.Config) *peerChainsRuntime {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	wasm := guestbuild.MustBuild(t, "./testdata/peerchains")
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	t.Cleanup(func() { r.Close(context.Background()) })
+	policy := new(sockets.Policy)
+	policy.AllowConnect("localhost:*")
+	policy.AllowListen("127.0.0.1:*")
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := runtime.CompileModule(ctx, r, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &peerChainsRuntime{ctx: ctx, rt: rt, compiled: compiled}
+}
+
+// startPeerChains runs the peerchains guest in a runtime of its own with
+// the wasi:tls host of cfg.
+func startPeerChains(t *testing.T, cfg tlshost.Config, args ...string) *peerChains {
+	t.Helper()
+	return newPeerChainsRuntime(t, cfg).start(t, args...)
+}
+
+// start runs a peerchains guest; it is stopped at the end of the test.
+func (pr *peerChainsRuntime) start(t *testing.T, args ...string) *peerChains {
+	t.Helper()
+	ctx, cancel := context.WithCancel(pr.ctx)
+	stdin, tell := io.Pipe()
+	out, pw := io.Pipe()
+	g := &peerChains{lines: bufio.NewScanner(out), stdin: tell, done: make(chan error, 1)}
+	go func() {
+		_, err := pr.rt.Instantiate(ctx, pr.compiled, runtime.ModuleConfig{
+			Args: append([]string{"peerchains"}, args...), Stdin: stdin, Stdout: pw, Stderr: os.Stderr,
+		})
+		pw.CloseWithError(fmt.Errorf("guest exited: %v", err))
+		g.done <- err
+	}()
+	t.Cleanup(func() {
+		tell.Close()
+		cancel()
+		<-g.done
+	})
+	return g
+}
+
+// next returns the guest's next line that starts with prefix.
+func (g *peerChains) next(t *testing.T, prefix string) string {
+	t.Helper()
+	for g.lines.Scan() {
+		if strings.HasPrefix(g.lines.Text(), prefix) {
+			return g.lines.Text()
+		}
+		t.Log(g.lines.Text())
+	}
+	t.Fatalf("no %q line: %v", prefix, g.lines.Err())
+	return ""
+}
+
+func (g *peerChains) tell(line string) { io.WriteString(g.stdin, line+"\n") }
+
+// end closes the guest's standard input and waits for it to exit,
+// reading what it still prints.
+func (g *peerChains) end(t *testing.T) {
+	t.Helper()
+	g.stdin.Close()
+	go func() {
+		for g.lines.Scan() {
+		}
+	}()
+	if err := <-g.done; err != nil {
+		t.Errorf("guest: %v", err)
+	}
+	g.done <- nil
+}
+
+// TestGuestServerPeerCertBytesLimit: a guest server asking its clients
+// for a certificate, whose clients each send a trusted 200 KiB chain, and
+// that keeps every connection, gets the handshakes past
+// Config.PeerCertBytes (1 MiB) fail naming the limit and the flag: its
+// clients' chains count as a server's do.
+func TestGuestServerPeerCertBytesLimit(t *testing.T) {
+	const limit, chainKiB, n = 1 << 20, 200, 12
+	p := newGuestPKI(t)
+	cert := bigCertificate(t, chainKiB)
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(leaf)
+	eachBackend(t, func(t *testing.T, backend string) {
+		b, err := backends.ByName(backend)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := b.ParseIdentity(p.local.KeyPEM(), [][]byte{p.local.ChainPEM()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := tlshost.Config{BackendName: backend, ClientCAs: clientCAs, PeerCertBytes: limit,
+			Identities: map[string]*backends.Identity{"local": id}}
+		g := startPeerChains(t, cfg, "serve", "local", fmt.Sprint(n))
+		addr := strings.TrimPrefix(g.next(t, "listening on "), "listening on ")
+		var clients []*tls.Conn
+		defer func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}()
+		for range n {
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw.SetDeadline(time.Now().Add(20 * time.Second))
+			c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}})
+			c.Handshake() // the server's verdict comes after the client's
+			clients = append(clients, c)
+		}
+		out := g.next(t, "served ")
+		t.Log(out)
+		var served, failed int
+		fmt.Sscanf(out, "served %d, failed %d:", &served, &failed)
+		if lo, hi := limit/((chainKiB+16)<<10), limit/(chainKiB<<10); served < lo || served > hi || failed != n-served {
+			t.Errorf("%s: want %d to %d handshakes served and the others failed", out, lo, hi)
+		}
+		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+		g.end(t)
 	})
 }

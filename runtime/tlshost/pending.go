@@ -107,10 +107,12 @@ func (h *Host) pendingLimit() int {
 }
 
 // NewGuest implements runtime.GuestExtension: it gives the guest its
-// count of pending handshakes and of identity bytes.
+// count of pending handshakes, of identity bytes and of its peers'
+// handshake bytes.
 func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 	g.SetValue(pendingKey{h}, &pendingSet{limit: h.pendingLimit()})
 	g.SetValue(identityBytesKey{h}, &identityBytes{limit: h.identityBytesLimit()})
+	g.SetValue(peerCertBytesKey{h}, &peerCertBytes{limit: h.peerCertBytesLimit()})
 	if size := h.cfg.sessionCacheSize(); size > 0 {
 		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))
 	}

@@ -1,15 +1,33 @@
 //go:build wasip1
 
-// Command peerchains makes TLS client handshakes that fail and keeps
-// every failed connection, to see what the host holds for them:
+// Command peerchains makes TLS client handshakes to a server sending a
+// large chain and keeps every connection, to see what the host holds for
+// them:
 //
-//	peerchains HOST PORT WARM N
+//	peerchains fail HOST PORT WARM N
 //
-// makes WARM handshakes to HOST:PORT and prints "warm WARM", waits for a
-// line on its standard input, makes N more and prints "held N"; each
-// handshake must fail (its first error is printed as "failed: ERROR").
-// It keeps every connection and finish future, and exits once its
-// standard input ends.
+// makes WARM handshakes and prints "warm WARM", waits for a line on its
+// standard input, makes N more and prints "held N"; each handshake must
+// fail (the first one's error is printed as "failed: ERROR (last error:
+// REASON)").
+//
+//	peerchains fill HOST PORT N
+//
+// prints "ready" and waits for a line on its standard input, then makes N
+// handshakes, keeping those that complete, and prints "kept K, failed F:
+// REASON" (the first failure's client-last-error); it waits for another
+// line, drops the first connection it kept and makes one more handshake,
+// printing "after drop: ok" or "after drop: REASON".
+//
+//	peerchains serve NAME N
+//
+// listens on a free loopback port with the host's identity NAME,
+// printing "listening on 127.0.0.1:PORT", and accepts N connections,
+// asking each client for a certificate and keeping those whose handshake
+// completes; it prints "served K, failed F: ERROR" (the first failure).
+//
+// Either way it keeps every connection (and its future or streams) and
+// exits once its standard input ends.
 package main
 
 import (
@@ -19,6 +37,8 @@ import (
 	"strconv"
 
 	"github.com/wasitls/wasitls/examples/wasinet"
+	wasitls "github.com/wasitls/wasitls/guest/tls"
+	"github.com/wasitls/wasitls/guest/wasi/io"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
@@ -26,11 +46,26 @@ import (
 type held struct {
 	conn tls.ClientConnection
 	fut  tls.FutureStreams
+	in   io.InputStream
+	out  io.OutputStream
+	ok   bool
 }
 
-var kept []held
+func (h held) drop() {
+	if h.ok {
+		h.in.Drop()
+		h.out.Drop()
+	}
+	h.fut.Drop()
+	h.conn.Drop()
+}
 
-func handshake(host string, port uint16, first bool) {
+var host string
+var port uint16
+
+// handshake makes one handshake; reason is client-last-error when it
+// failed.
+func handshake() (h held, reason string) {
 	_, in, out, err := wasinet.Dial(host, port)
 	if err != nil {
 		fmt.Printf("dial: %v\n", err)
@@ -46,33 +81,122 @@ func handshake(host string, port uint16, first bool) {
 	p := f.Subscribe()
 	p.Block()
 	p.Drop()
-	_, _, ready, err := f.Get()
-	if !ready || err == nil {
-		fmt.Printf("handshake: ready %v, err %v; want a failure\n", ready, err)
+	h = held{conn: conn, fut: f}
+	var ready bool
+	h.in, h.out, ready, err = f.Get()
+	if !ready {
+		fmt.Println("handshake: not ready after its pollable")
 		os.Exit(1)
 	}
-	if first {
+	if err != nil {
 		reason, _ := tlsext.ClientLastError(conn)
-		fmt.Printf("failed: %v (last error: %s)\n", err, reason)
+		return h, fmt.Sprintf("%v (last error: %s)", err, reason)
 	}
-	kept = append(kept, held{conn, f})
+	h.ok = true
+	return h, ""
+}
+
+// serve is the serve mode.
+func serve(name string, n int) {
+	id, err := wasitls.HostIdentity(name)
+	if err != nil {
+		fmt.Printf("host-identity: %v\n", err)
+		os.Exit(1)
+	}
+	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", &wasitls.Config{Identities: []*wasitls.Identity{id}, ClientAuth: wasitls.RequestClientCert})
+	if err != nil {
+		fmt.Printf("listen: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	var conns []*wasitls.Conn
+	var first error
+	served := 0
+	for range n {
+		c, err := ln.Accept()
+		if err != nil {
+			fmt.Printf("accept: %v\n", err)
+			os.Exit(1)
+		}
+		conn := c.(*wasitls.Conn)
+		conns = append(conns, conn) // kept, never closed
+		if err := conn.Handshake(); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		served++
+	}
+	fmt.Printf("served %d, failed %d: %v\n", served, n-served, first)
 }
 
 func main() {
-	host := os.Args[1]
-	p, _ := strconv.ParseUint(os.Args[2], 10, 16)
-	warm, _ := strconv.Atoi(os.Args[3])
-	n, _ := strconv.Atoi(os.Args[4])
-	for i := range warm {
-		handshake(host, uint16(p), i == 0)
+	if os.Args[1] == "serve" {
+		n, _ := strconv.Atoi(os.Args[3])
+		serve(os.Args[2], n)
+		for stdin := bufio.NewScanner(os.Stdin); stdin.Scan(); {
+		}
+		return
 	}
-	fmt.Printf("warm %d\n", warm)
+	mode, host0 := os.Args[1], os.Args[2]
+	host = host0
+	p, _ := strconv.ParseUint(os.Args[3], 10, 16)
+	port = uint16(p)
 	stdin := bufio.NewScanner(os.Stdin)
-	stdin.Scan()
-	for range n {
-		handshake(host, uint16(p), false)
+	var kept []held
+	switch mode {
+	case "fail":
+		warm, _ := strconv.Atoi(os.Args[4])
+		n, _ := strconv.Atoi(os.Args[5])
+		fail := func(first bool) {
+			h, reason := handshake()
+			if h.ok {
+				fmt.Println("handshake: completed; want a failure")
+				os.Exit(1)
+			}
+			if first {
+				fmt.Printf("failed: %s\n", reason)
+			}
+			kept = append(kept, h)
+		}
+		for i := range warm {
+			fail(i == 0)
+		}
+		fmt.Printf("warm %d\n", warm)
+		stdin.Scan()
+		for range n {
+			fail(false)
+		}
+		fmt.Printf("held %d\n", n)
+	case "fill":
+		n, _ := strconv.Atoi(os.Args[4])
+		fmt.Println("ready")
+		stdin.Scan()
+		var ok []held
+		var first string
+		for range n {
+			h, reason := handshake()
+			kept = append(kept, h)
+			if h.ok {
+				ok = append(ok, h)
+			} else if first == "" {
+				first = reason
+			}
+		}
+		fmt.Printf("kept %d, failed %d: %s\n", len(ok), n-len(ok), first)
+		stdin.Scan()
+		if len(ok) == 0 {
+			fmt.Println("after drop: nothing to drop")
+			break
+		}
+		ok[0].drop()
+		if h, reason := handshake(); h.ok {
+			fmt.Println("after drop: ok")
+		} else {
+			fmt.Printf("after drop: %s\n", reason)
+		}
 	}
-	fmt.Printf("held %d\n", n)
 	for stdin.Scan() {
 	}
 }
