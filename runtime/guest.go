@@ -149,6 +149,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	st.stack.SetDatagramBytes(lim.DatagramBytes)
 	st.stack.SetLookupLimit(lim.Lookups)
 	st.stack.SetGrantLimit(lim.LookupGrants)
+	st.stack.SetSendLinger(lim.SendLinger)
 	st.stack.SetResolver(rt.cfg.Resolver)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))
 	for i, d := range cfg.Dirs {

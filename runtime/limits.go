@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // Limits bound what one guest instance can make the host hold. A zero
@@ -128,6 +130,14 @@ type Limits struct {
 	// component's every core module, with the stop flag or without; a
 	// module compiled straight with wazero is not.
 	Stack int64
+
+	// SendLinger bounds how long a TCP connection's output stream, once
+	// the guest dropped it, keeps trying to deliver what it holds (up to
+	// wasiio.MaxUnsent bytes; a TLS connection's close_notify among them)
+	// to a peer that does not read; zero means wasiio.DefaultSendLinger.
+	// Until it is out, or the linger passed, the host holds the socket,
+	// which counts against Sockets.
+	SendLinger time.Duration
 }
 
 // DefaultMemoryPages is the default guest memory limit: 65,536 pages of
@@ -185,6 +195,9 @@ func (l Limits) withDefaults() Limits {
 	if l.Stack <= 0 {
 		l.Stack = stopcheck.DefaultStackBytes
 	}
+	if l.SendLinger <= 0 {
+		l.SendLinger = wasiio.DefaultSendLinger
+	}
 	return l
 }
 
@@ -225,6 +238,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.CoreInstances > 0 {
 		l.CoreInstances = o.CoreInstances
+	}
+	if o.SendLinger > 0 {
+		l.SendLinger = o.SendLinger
 	}
 	if o.Stack > 0 {
 		l.Stack = o.Stack

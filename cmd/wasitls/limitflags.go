@@ -13,6 +13,7 @@ import (
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // limitFlags adds the per-guest limits to "wasitls run" and returns a
@@ -25,6 +26,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	datagram := intVar(fs, "max-datagram", sockets.DefaultMaxDatagram, "largest UDP datagram, in `bytes`, the guest sends or receives (larger sends fail with datagram-too-large, larger arrivals are dropped)")
 	queue := intVar(fs, "max-datagram-queue", sockets.DefaultDatagramQueue, "most received `datagrams` each UDP socket holds for the guest (past it the host stops reading the socket)")
 	dgBytes := intVar(fs, "max-datagram-bytes", sockets.DefaultDatagramBytes, "most `bytes` of received datagrams the guest's UDP sockets hold for it together (past it arriving datagrams are dropped)")
+	linger := durationVar(fs, "send-linger", wasiio.DefaultSendLinger, "most `duration` a TCP connection's output stream, once the guest dropped it, keeps trying to deliver what it holds (a TLS close_notify among it) to a peer that does not read; until then the host holds the socket, which counts against --max-sockets")
 	lookups := intVar(fs, "max-lookups", sockets.DefaultLookupLimit, "most name `lookups` the guest runs at once (past it resolve-addresses fails with temporary-resolver-failure)")
 	grants := intVar(fs, "max-lookup-grants", sockets.DefaultGrantLimit, "most `addresses` the guest's name lookups keep connectable (past it the least recently granted is forgotten: connecting to it is access-denied until a lookup returns it again)")
 	stack := fs.String("max-stack", "256MiB", "most call `stack` the guest's frames take, every level of nested calls together, as the stop flag weighs them: bytes, or with a KiB, MiB or GiB suffix (past it the call traps)")
@@ -54,6 +56,9 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *dgBytes < 1 {
 			return runtime.Limits{}, fmt.Errorf("--max-datagram-bytes: want at least 1, got %d", *dgBytes)
 		}
+		if *linger <= 0 {
+			return runtime.Limits{}, fmt.Errorf("--send-linger: want a positive duration, got %v", *linger)
+		}
 		if *lookups < 1 {
 			return runtime.Limits{}, fmt.Errorf("--max-lookups: want at least 1, got %d", *lookups)
 		}
@@ -75,7 +80,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
 			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, NestedCalls: *nested,
-			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes}, nil
+			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger}, nil
 	}
 }
 

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,6 +48,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-datagram-queue datagrams`, `(default 64)`,
 		`-max-datagram-bytes bytes`, `(default 16777216)`,
 		`-max-lookups lookups`, `(default 64)`,
+		`-send-linger duration`, `(default 30s)`,
 		`-max-lookup-grants addresses`, `(default 4096)`,
 		`-max-nested-calls levels`, `(default 1000)`,
 		`-max-table-entries entries`, `(default 10000000)`,
@@ -65,7 +69,8 @@ func TestRunHelpListsLimits(t *testing.T) {
 
 // The flags reach the guest: past --max-handles a call traps naming the
 // flag, past --max-memory the guest runs out of memory, past --max-stack
-// its recursion traps naming the flag.
+// its recursion traps naming the flag, and --send-linger bounds how long
+// a dropped connection holds its socket.
 func TestRunLimitFlags(t *testing.T) {
 	hog := wasmFile(t, "../../runtime/testdata/hog")
 	code, _, stderr := runCLI(t, "--max-handles", "100", hog, "pollables", "1000")
@@ -82,6 +87,32 @@ func TestRunLimitFlags(t *testing.T) {
 	}
 	if code, stdout, stderr = runCLI(t, hog, "recurse", "100000"); code != 0 || stdout != "recursed 100000\n" {
 		t.Errorf("100,000 calls deep under the default --max-stack: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
+	}
+	// A dropped connection to a peer that reads nothing holds its socket
+	// for --send-linger: with --max-sockets 1, the next socket is made
+	// after it.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // read nothing, until the test ends
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	code, stdout, stderr = runCLI(t, "--allow-connect", "127.0.0.1:"+port, "--max-sockets", "1", "--send-linger", "300ms", hog, "linger", port)
+	var ms int
+	if _, err := fmt.Sscanf(stdout, "socket again after %d ms", &ms); code != 0 || err != nil || ms < 250 || ms > 5000 {
+		t.Errorf("--send-linger 300ms: code %d, stdout %q, stderr %q; want a socket again some 300 ms after the drop", code, stdout, firstLine(stderr))
+	}
+	if code, _, stderr = runCLI(t, "--send-linger", "0s", hog, "linger", port); code == 0 || !strings.Contains(stderr, "--send-linger: want a positive duration, got 0s") {
+		t.Errorf("--send-linger 0s: code %d, stderr %q", code, firstLine(stderr))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 )
@@ -49,10 +50,18 @@ type Stack struct {
 	datagramBytes              int64        // most bytes of datagrams queued, all sockets; zero: the default
 	queued                     atomic.Int64 // bytes of datagrams queued
 
+	sendLinger time.Duration // how long a dropped connection's unsent bytes are tried; zero: the default
+
 	resolver    *net.Resolver // nil: net.DefaultResolver
 	lookupLimit int64         // most name lookups running at once
 	lookups     atomic.Int64  // name lookups running
 }
+
+// SetSendLinger sets how long a TCP connection's output stream, once
+// dropped, keeps trying to deliver what it holds to a peer that does not
+// read (d > 0; wasiio.DefaultSendLinger otherwise). Until then the socket
+// is held and counts against the socket limit.
+func (s *Stack) SetSendLinger(d time.Duration) { s.sendLinger = d }
 
 // DefaultSocketLimit is how many sockets a guest instance may hold at once
 // unless SetSocketLimit says otherwise.

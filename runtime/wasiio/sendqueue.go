@@ -33,9 +33,13 @@ var errEOF = io.EOF
 // it send this much without reading fails the connection instead.
 const MaxUnsent = 256 << 10
 
-// lingerTimeout bounds how long a closed transport keeps trying to deliver
-// what it holds (close_notify included).
-const lingerTimeout = 30 * time.Second
+// DefaultSendLinger is how long, unless told otherwise (SocketStreamsLinger),
+// a dropped socket's output stream or a closed transport keeps trying to
+// deliver what it holds (close_notify included) to a peer that does not
+// read: 30 seconds, after which the bytes are dropped and the socket
+// closed. Until then the socket is held (and counts against the guest's
+// socket limit), with up to MaxUnsent bytes.
+const DefaultSendLinger = 30 * time.Second
 
 // A sendQueue is the write side of a non-blocking transport: Write hands
 // bytes straight to the socket (a non-blocking system call) and keeps what
@@ -64,10 +68,14 @@ type sendQueue struct {
 	halfClosed bool   // the socket's write side was shut down
 	onDrain    func() // run once nothing is unsent after closing
 	waiters    WaitList
+	linger     time.Duration // how long Close waits for a peer that does not read
 }
 
-func newSendQueue(conn net.Conn, raw syscall.RawConn) *sendQueue {
-	q := &sendQueue{conn: conn, raw: raw}
+func newSendQueue(conn net.Conn, raw syscall.RawConn, linger time.Duration) *sendQueue {
+	if linger <= 0 {
+		linger = DefaultSendLinger
+	}
+	q := &sendQueue{conn: conn, raw: raw, linger: linger}
 	q.cond.L = &q.mu
 	return q
 }
@@ -297,7 +305,7 @@ func (q *sendQueue) completeLocked() {
 }
 
 // Close stops accepting writes and calls release once what is queued has
-// been written, or has failed, or lingerTimeout passed.
+// been written, or has failed, or its linger passed.
 func (q *sendQueue) Close(release func()) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -315,5 +323,5 @@ func (q *sendQueue) Close(release func()) {
 	q.onDrain = release
 	// The flusher is blocked in the socket; a deadline ends a wait for a
 	// peer that never reads.
-	q.conn.SetWriteDeadline(time.Now().Add(lingerTimeout))
+	q.conn.SetWriteDeadline(time.Now().Add(q.linger))
 }

@@ -18,13 +18,20 @@ import (
 // inline: reads and writes are non-blocking system calls on the guest's
 // own calls, what the socket does not take is queued for a goroutine that
 // lives only while something is unsent, and closeOut runs once that is out
-// (or failed, or 30 seconds after the drop). Elsewhere they are goroutine
-// streams over conn.
+// (or failed, or DefaultSendLinger after the drop). Elsewhere they are
+// goroutine streams over conn.
 func SocketStreams(conn net.Conn, closeIn io.Closer, closeOut func() error) (in Input, out *OutputStream, closeWrite func() error) {
+	return SocketStreamsLinger(conn, closeIn, closeOut, 0)
+}
+
+// SocketStreamsLinger is SocketStreams whose inline output stream, once
+// dropped (or a transport over it closed), tries to deliver what it holds
+// for at most linger; zero means DefaultSendLinger.
+func SocketStreamsLinger(conn net.Conn, closeIn io.Closer, closeOut func() error, linger time.Duration) (in Input, out *OutputStream, closeWrite func() error) {
 	if sc, ok := conn.(syscall.Conn); ok && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
 			src := &socketSource{conn: conn, raw: raw}
-			q := newSendQueue(conn, raw)
+			q := newSendQueue(conn, raw, linger)
 			src.q = q
 			in = NewInlineInputStream(src, closeIn)
 			out = NewInlineOutputStream(q, q, func() error {

@@ -49,7 +49,7 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 	if sc, ok := c.conn.(syscall.Conn); ok && c.direct && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
-			c.q = newSendQueue(c.conn, raw)
+			c.q = newSendQueue(c.conn, raw, 0)
 			c.ownQueue = true
 			return &nonblockingConn{c}, nil
 		}
@@ -65,7 +65,8 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 //     only while something is unsent. It blocks only while more than
 //     MaxUnsent bytes are unsent, and inside ReadNow never (see
 //     MaxUnsent). Bytes accepted are delivered even after Close (for up
-//     to 30 seconds), so close_notify is not lost. A write deadline only
+//     to the socket's linger, DefaultSendLinger unless its streams were
+//     made with SocketStreamsLinger), so close_notify is not lost. A write deadline only
 //     stops further Writes.
 //   - Read blocks as usual, except inside ReadNow.
 //

@@ -27,6 +27,12 @@
 //	                    lookup's number, each to its end, dropping each
 //	                    stream, prints "resolved N: A addresses", then
 //	                    waits for stdin to end
+//	hog linger PORT     connects to 127.0.0.1:PORT, writes until the
+//	                    output stream takes no more (the peer reads
+//	                    nothing), drops the streams and the socket, then
+//	                    creates a TCP socket every 10 ms until one is
+//	                    made, printing "socket again after D ms", or for
+//	                    10 s, printing "no socket: error E"
 //
 // It prints one line per step reached, so that a test sees how far it got
 // before a limit stopped it.
@@ -64,6 +70,58 @@ func main() {
 			if i%100000 == 0 || i == n {
 				fmt.Printf("pollables %d\n", i)
 			}
+		}
+	case "linger":
+		network := w.Network()
+		sock, _ := w.CreateTCP4()
+		if code := w.StartConnect(sock, network, w.Addr{IP: [4]byte{127, 0, 0, 1}, Port: uint16(n)}); code != 0 {
+			fmt.Printf("connect: error %d\n", code)
+			return
+		}
+		var in, out, code uint32
+		for {
+			if in, out, code = w.FinishConnect(sock); code != 8 { // would-block
+				break
+			}
+			p := w.TCPSubscribe(sock)
+			w.Block(p)
+			w.DropPollable(p)
+		}
+		if code != 0 {
+			fmt.Printf("connect: error %d\n", code)
+			return
+		}
+		chunk := make([]byte, 64<<10)
+		for written := 0; ; written += len(chunk) {
+			room, err := w.CheckWrite(out)
+			if err != nil || written > 256<<20 {
+				fmt.Printf("write: %v after %d bytes\n", err, written)
+				return
+			}
+			if room == 0 {
+				break
+			}
+			if err := w.Write(out, chunk[:min(room, uint64(len(chunk)))]); err != nil {
+				fmt.Printf("write: %v\n", err)
+				return
+			}
+		}
+		w.DropInput(in)
+		w.DropOutput(out)
+		w.DropTCP(sock)
+		dropped := time.Now()
+		for {
+			s, code := w.CreateTCP4()
+			if code == 0 {
+				w.DropTCP(s)
+				fmt.Printf("socket again after %d ms\n", time.Since(dropped).Milliseconds())
+				return
+			}
+			if time.Since(dropped) > 10*time.Second {
+				fmt.Printf("no socket: error %d\n", code)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	case "sockets":
 		for i := 1; i <= n; i++ {

@@ -1,0 +1,56 @@
+package wasiio
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+// TestSocketStreamsLinger: a dropped output stream whose peer reads
+// nothing holds the socket, its unsent bytes queued, for the linger it
+// was made with and releases it then; the default is DefaultSendLinger.
+func TestSocketStreamsLinger(t *testing.T) {
+	if !nonblockingCapable {
+		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
+	}
+	const linger = 200 * time.Millisecond
+	a, _ := tcpPair(t) // the peer never reads
+	released := make(chan time.Time, 1)
+	_, out, _ := SocketStreamsLinger(a, nil, func() error { released <- time.Now(); return nil }, linger)
+	if out.backlog.(*sendQueue).linger != linger {
+		t.Fatalf("linger %v, want %v", out.backlog.(*sendQueue).linger, linger)
+	}
+	chunk := bytes.Repeat([]byte("s"), WriteBudget)
+	for written := 0; ; written += len(chunk) {
+		n, err := out.CheckWrite(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if err := out.Write(bg, chunk); err != nil {
+			t.Fatal(err)
+		}
+		if written > 64<<20 {
+			t.Fatal("the socket never filled")
+		}
+	}
+	dropped := time.Now()
+	out.Close()
+	select {
+	case at := <-released:
+		if held := at.Sub(dropped); held < linger {
+			t.Errorf("the socket was released %v after the drop, before its linger of %v, with bytes unsent", held, linger)
+		}
+	case <-time.After(linger + 5*time.Second):
+		t.Fatalf("the socket was not released within %v of its linger of %v", 5*time.Second, linger)
+	}
+
+	b, _ := tcpPair(t)
+	_, out2, _ := SocketStreams(b, nil, b.Close)
+	if got := out2.backlog.(*sendQueue).linger; got != DefaultSendLinger {
+		t.Errorf("SocketStreams' linger %v, want DefaultSendLinger (%v)", got, DefaultSendLinger)
+	}
+	out2.Close()
+}
