@@ -99,11 +99,12 @@ type Config struct {
 	IdentityBytes int
 
 	// PeerCertBytes bounds the bytes the peers of one guest's
-	// connections sent in their handshakes, certificate chains above
-	// all, that the host holds for it, every connection together, in
-	// handshake and established (see peercertbytes.go); zero means
-	// DefaultPeerCertBytes. Past it, the handshake that would cross it
-	// fails, naming the limit.
+	// connections sent in their handshakes (and post-handshake
+	// authentications), certificate chains above all, that the host
+	// holds for it, every connection together, in handshake and
+	// established (see peercertbytes.go); zero means
+	// DefaultPeerCertBytes. Past it, the handshake or request that would
+	// cross it fails, naming the limit.
 	PeerCertBytes int
 
 	// HandshakeTimeout bounds every TLS handshake, client and server, from

@@ -30,9 +30,15 @@ import (
 // its chain is by far the largest part: an upper bound of the chain's
 // bytes, which is what an established connection keeps. The bytes return
 // to the budget when the handshake fails or the guest drops the
-// connection. What arrives after the handshake (data, and a client's
-// chain for post-handshake authentication, which only circl-pq does) is
-// not counted: the guest reads it, or the connection's buffers bound it.
+// connection. A post-handshake client authentication (only circl-pq does
+// it) counts the same way, from the request until its answer is in: what
+// the client sends meanwhile, its chain and any data that interleaves,
+// against the same bound, failing the request (and closing the
+// connection, whose state is then unknown) past it. Its bytes stay held
+// until the next one on the connection completes, whose chain replaces
+// it, or the connection is dropped; a request that fails gives its own
+// back. Other data after the handshake is not counted: the guest reads
+// it, or the connection's buffers bound it.
 
 // DefaultPeerCertBytes is the default of Config.PeerCertBytes: 64 MiB.
 // An ordinary chain is a few KiB, and so is all a handshake reads of its
@@ -94,23 +100,28 @@ func (b *peerCertBytes) meter(e *ending) {
 // A peerMeter is one connection's share of its guest's count.
 type peerMeter struct {
 	b *peerCertBytes
-	// counting is set while the handshake runs: the connection's reads
-	// after it pay one atomic load.
+	// counting is set while the handshake or a post-handshake
+	// authentication runs: the connection's reads otherwise pay one
+	// atomic load.
 	counting atomic.Bool
 	mu       sync.Mutex
-	held     int64
+	held     int64 // all the connection holds of the count
+	authing  bool  // a post-handshake authentication runs
+	auth     int64 // of held, what the running one counted
+	post     int64 // of held, what the last one that completed counted
+	released bool  // the connection was released: nothing counts again
 	err      error // the limit stopped the count
 }
 
-// take counts n more bytes read from the peer while the handshake runs,
-// or fails naming the limit.
+// take counts n more bytes read from the peer while the handshake or a
+// post-handshake authentication runs, or fails naming the limit.
 func (m *peerMeter) take(n int) error {
 	if !m.counting.Load() {
 		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.counting.Load() {
+	if !m.counting.Load() || m.released {
 		return nil
 	}
 	b := m.b
@@ -125,6 +136,9 @@ func (m *peerMeter) take(n int) error {
 	b.used = used
 	b.mu.Unlock()
 	m.held += int64(n)
+	if m.authing {
+		m.auth += int64(n)
+	}
 	return nil
 }
 
@@ -137,13 +151,51 @@ func (m *peerMeter) stop() error {
 	return m.err
 }
 
+// startAuth counts what the peer sends from now until endAuth: a
+// post-handshake authentication, whose answer carries the client's chain.
+// At most one runs at a time.
+func (m *peerMeter) startAuth() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.released || m.err != nil {
+		return
+	}
+	m.authing, m.auth = true, 0
+	m.counting.Store(true)
+}
+
+// endAuth ends the count of a post-handshake authentication. If it
+// completed (ok), its chain replaces the previous one's, whose bytes
+// return; otherwise its own bytes return. It returns the limit's error if
+// the limit stopped it.
+func (m *peerMeter) endAuth(ok bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.counting.Store(false)
+	if !m.authing || m.released {
+		return m.err
+	}
+	m.authing = false
+	free := m.auth
+	if ok && m.err == nil {
+		free, m.post = m.post, m.auth
+	}
+	m.auth = 0
+	m.held -= free
+	m.b.mu.Lock()
+	m.b.used -= free
+	m.b.mu.Unlock()
+	return m.err
+}
+
 // release gives back what the connection held.
 func (m *peerMeter) release() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.counting.Store(false)
+	m.released = true
 	m.b.mu.Lock()
 	m.b.used -= m.held
 	m.b.mu.Unlock()
-	m.held = 0
+	m.held, m.auth, m.post = 0, 0, 0
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -24,6 +25,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/backends"
+	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -330,4 +332,103 @@ func TestGuestServerPeerCertBytesLimit(t *testing.T) {
 		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
 		g.end(t)
 	})
+}
+
+// TestGuestServerPostHandshakePeerCertBytesLimit: a guest server asking
+// its clients for a certificate after the handshake, whose clients each
+// answer with a trusted 200 KiB chain, gets the requests past
+// Config.PeerCertBytes (1 MiB) fail naming the limit and the flag, and
+// the host's heap grows by about the limit, not by a chain per
+// connection: a post-handshake answer counts as a handshake's. One
+// client answering request after request (six 200 KiB chains, more than
+// the limit together) is not refused: each answer replaces the chain
+// before it. Before, what a client sent after the handshake was not
+// counted.
+func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
+	const limit, chainKiB, n, repeat = 1 << 20, 200, 16, 6
+	p := newGuestPKI(t)
+	cert := bigCertificate(t, chainKiB)
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(leaf)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only circl-pq does post-handshake authentication.
+	b := circlpq.Backend{}
+	big, err := b.ParseIdentity(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		[][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := b.ParseIdentity(p.local.KeyPEM(), [][]byte{p.local.ChainPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tlshost.Config{BackendName: b.Name(), ClientCAs: clientCAs, PeerCertBytes: limit,
+		Identities: map[string]*backends.Identity{"local": id}}
+	g := startPeerChains(t, cfg, "pha", "local", fmt.Sprint(n), fmt.Sprint(repeat))
+	addr := strings.TrimPrefix(g.next(t, "listening on "), "listening on ")
+	var wg sync.WaitGroup
+	var clients []backends.Conn
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+		wg.Wait()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range n {
+		raw, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.SetDeadline(time.Now().Add(30 * time.Second))
+		c, err := b.Client(raw, &backends.ClientConfig{
+			ServerName: "localhost",
+			RootCAs:    p.ca.Pool(),
+			ClientIdentity: func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
+				if !req.PostHandshake {
+					return nil, nil
+				}
+				return []*backends.Identity{big}, nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		if err := c.Handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Reading answers the server's requests on the way.
+		wg.Go(func() { io.Copy(io.Discard, c) })
+	}
+	if out := g.next(t, "warm: "); out != fmt.Sprintf("warm: ok %d, failed 0: <nil>", repeat) {
+		t.Fatalf("%s: want the %d requests to one client, each answer replacing the one before, to complete", out, repeat)
+	}
+	before := heapAfterGC()
+	g.tell("go")
+	out := g.next(t, "pha: ")
+	grew := int64(heapAfterGC()) - int64(before)
+	t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+	var ok, failed int
+	fmt.Sscanf(out, "pha: ok %d, failed %d:", &ok, &failed)
+	// The first client holds one chain; each answer counts its 200 KiB
+	// chain and a few KiB more.
+	if lo, hi := limit/((chainKiB+16)<<10)-1, limit/(chainKiB<<10)-1; ok < lo || ok > hi || failed != n-1-ok {
+		t.Errorf("%s: want %d to %d requests answered and the others failed", out, lo, hi)
+	}
+	mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+	// Without the limit, each of the 15 answers held some 400 KiB, 6 MiB
+	// in all.
+	if bound := int64(3*limit + n*32<<10); grew > bound {
+		t.Errorf("the host's heap grew by %d KiB for a guest whose peers' chains may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
+	}
+	g.end(t)
 }

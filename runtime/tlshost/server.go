@@ -281,11 +281,28 @@ func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
 		cancel()
 		f.resolve(nil, errClosed)
 	})
+	// What the client sends until its answer is in counts against the
+	// guest's bound on its peers' chains (peercertbytes.go).
+	meter := s.guard.meter.Load()
+	if meter != nil {
+		meter.startAuth()
+	}
 	go func() {
 		defer cancel()
 		chain, err := conn.RequestClientIdentity(ctx)
 		if timer != nil {
 			timer.Stop()
+		}
+		if meter != nil {
+			if merr := meter.endAuth(err == nil); merr != nil {
+				// Reads were interrupted mid-answer: the connection is
+				// in an unknown state, and what it holds goes back.
+				if f.resolve(nil, merr) && s.report != nil {
+					s.report("server-connection.request-client-identity", merr)
+				}
+				s.release()
+				return
+			}
 		}
 		if err != nil {
 			f.resolve(nil, backendErr(s.backend, err)) // the future adds what failed

@@ -26,12 +26,22 @@
 // asking each client for a certificate and keeping those whose handshake
 // completes; it prints "served K, failed F: ERROR" (the first failure).
 //
+//	peerchains pha NAME N R
+//
+// listens as serve does, without asking for client certificates in the
+// handshake, and accepts N connections; it asks the first client for its
+// certificate after the handshake R times, printing "warm: ok K, failed
+// F: ERROR", waits for a line on its standard input, then asks each
+// other client once, printing "pha: ok K, failed F: ERROR" (the first
+// failure).
+//
 // Either way it keeps every connection (and its future or streams) and
 // exits once its standard input ends.
 package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -131,7 +141,69 @@ func serve(name string, n int) {
 	fmt.Printf("served %d, failed %d: %v\n", served, n-served, first)
 }
 
+// pha is the pha mode.
+func pha(name string, n, r int, stdin *bufio.Scanner) {
+	id, err := wasitls.HostIdentity(name)
+	if err != nil {
+		fmt.Printf("host-identity: %v\n", err)
+		os.Exit(1)
+	}
+	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", &wasitls.Config{Identities: []*wasitls.Identity{id}})
+	if err != nil {
+		fmt.Printf("listen: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	var conns []*wasitls.Conn
+	for range n {
+		c, err := ln.Accept()
+		if err != nil {
+			fmt.Printf("accept: %v\n", err)
+			os.Exit(1)
+		}
+		conn := c.(*wasitls.Conn)
+		conns = append(conns, conn) // kept, never closed
+		if err := conn.Handshake(); err != nil {
+			fmt.Printf("handshake: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	ask := func(what string, conns []*wasitls.Conn, times int) {
+		ok := 0
+		var first error
+		for _, c := range conns {
+			for range times {
+				chain, err := c.RequestClientCertificate(context.Background())
+				switch {
+				case err != nil:
+					if first == nil {
+						first = err
+					}
+				case len(chain) == 0:
+					fmt.Println("post-handshake authentication: no chain")
+					os.Exit(1)
+				default:
+					ok++
+				}
+			}
+		}
+		fmt.Printf("%s: ok %d, failed %d: %v\n", what, ok, len(conns)*times-ok, first)
+	}
+	ask("warm", conns[:1], r)
+	stdin.Scan()
+	ask("pha", conns[1:], 1)
+}
+
 func main() {
+	if os.Args[1] == "pha" {
+		n, _ := strconv.Atoi(os.Args[3])
+		r, _ := strconv.Atoi(os.Args[4])
+		stdin := bufio.NewScanner(os.Stdin)
+		pha(os.Args[2], n, r, stdin)
+		for stdin.Scan() {
+		}
+		return
+	}
 	if os.Args[1] == "serve" {
 		n, _ := strconv.Atoi(os.Args[3])
 		serve(os.Args[2], n)
