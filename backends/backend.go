@@ -172,7 +172,9 @@ type ClientConfig struct {
 	// VerifyServer is called after the server's chain passed default
 	// validation (or validation is off), with the chain as the server sent
 	// it, leaf first. Returning an error aborts the handshake with
-	// bad_certificate (or the alert a SendAlertError names).
+	// bad_certificate (or the alert a SendAlertError names). The chain's
+	// bytes are never modified afterwards: the caller may keep them (the
+	// host shares them with its guest rather than copying them).
 	VerifyServer func(ctx context.Context, chain [][]byte) error
 
 	// ClientIdentity is called when the server requests a client
@@ -247,7 +249,9 @@ type ServerConfig struct {
 	// (in the handshake or after it) with a chain that passed default
 	// validation; chain is empty when the client sent none and ClientAuth
 	// allowed that. Returning an error aborts with bad_certificate (or the
-	// alert a SendAlertError names).
+	// alert a SendAlertError names). As with VerifyServer, the chain's
+	// bytes are never modified afterwards, nor are those of the chain
+	// RequestClientIdentity returns.
 	VerifyClient func(ctx context.Context, chain [][]byte) error
 
 	// TicketKeys, if set, returns the keys that protect session tickets,
@@ -358,7 +362,8 @@ type State struct {
 	Group             uint16 // key-exchange group; 0 when unknown
 	ALPN              string // "" when none was negotiated
 	ServerName        string
-	// PeerChain is the peer's certificate chain as sent, leaf first.
+	// PeerChain is the peer's certificate chain as sent, leaf first; its
+	// bytes are never modified (the caller may keep them).
 	PeerChain [][]byte
 	// LocalIdentity is the identity this side presented, if any.
 	LocalIdentity *Identity

@@ -151,7 +151,8 @@ func TestBackendClientShowcaseFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		vf, _ := s.VerifyServerIdentity()
-		chain, err := await(t, vf)
+		pc, err := await(t, vf)
+		chain := pc.certs()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +430,8 @@ func TestBackendServerShowcaseFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		chain, err := await(t, cf)
+		pc, err := await(t, cf)
+		chain := pc.certs()
 		if err != nil || len(chain) == 0 {
 			t.Fatalf("client identity: %d certs, %v", len(chain), err)
 		}
@@ -453,7 +455,7 @@ func TestBackendServerShowcaseFlow(t *testing.T) {
 			t.Fatalf("client saw alpn %q and another certificate", cs.NegotiatedProtocol)
 		}
 		st := conn.State()
-		if st.ServerName != "example.com" || st.LocalIdentity != serverID || len(s.ClientChain()) == 0 {
+		if st.ServerName != "example.com" || st.LocalIdentity != serverID || len(s.ClientChain().certs()) == 0 {
 			t.Fatalf("state: %+v", st)
 		}
 		// Post-handshake authentication: reported honestly per backend.
@@ -497,7 +499,8 @@ func TestBackendServerClientCertificateRequiredByGuest(t *testing.T) {
 		s.Accept()
 		s.ConfigureIdentities([]*backends.Identity{p.server.Identity()})
 		cf, _ := s.RequestClientIdentity()
-		chain, err := await(t, cf)
+		pc, err := await(t, cf)
+		chain := pc.certs()
 		if err != nil || chain != nil {
 			t.Fatalf("want none, got %d certs, %v", len(chain), err)
 		}

@@ -28,7 +28,7 @@ type clientSession struct {
 	ending  // the driver, the transport, the streams future, finish, abort and Close
 	rules   // configure-* within the host's ceiling, step order
 
-	verifyFut  *future[[][]byte]               // nil chain: no certificate seen
+	verifyFut  *future[*peerChain]             // nil: no certificate seen
 	requestFut *future[*clientIdentityRequest] // nil: no request
 
 	// Guarded by d.mu.
@@ -47,7 +47,7 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 	s := &clientSession{
 		backend:    b,
 		ending:     newEnding(transport),
-		verifyFut:  newFuture[[][]byte](),
+		verifyFut:  newChainFuture(),
 		requestFut: newFuture[*clientIdentityRequest](),
 		cfg:        base,
 		sessions:   base.Sessions,
@@ -137,7 +137,7 @@ func (s *clientSession) resumeLocked(p step) {
 // VerifyServerIdentity resumes the handshake until the server's certificate
 // chain passed default validation, and suspends it there. The future
 // resolves with the chain, leaf first.
-func (s *clientSession) VerifyServerIdentity() (*future[[][]byte], error) {
+func (s *clientSession) VerifyServerIdentity() (*future[*peerChain], error) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	if err := s.stepCheckLocked("verify-server-identity", s.verified, stepVerifyServer); err != nil {
@@ -185,11 +185,16 @@ func (s *clientSession) verifyServer(ctx context.Context, chain [][]byte) error 
 	// call it never sees the future, so the chain is not copied for it.
 	asked := s.verified
 	s.d.mu.Unlock()
-	if !asked {
-		chain = nil
+	// The future shares the backend's chain, and what the handshake
+	// counted of it, rather than copying it (peercertbytes.go).
+	var pc *peerChain
+	if asked && len(chain) > 0 {
+		pc = s.guard.meter.Load().share(chain)
 	}
 	s.d.enterHook()
-	s.verifyFut.resolve(cloneChain(chain), nil)
+	if !s.verifyFut.resolve(pc, nil) {
+		pc.put()
+	}
 	return s.d.suspend(ctx, stepVerifyServer, nil)
 }
 

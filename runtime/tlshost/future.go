@@ -18,11 +18,16 @@ type future[T any] struct {
 	// and may wait for the guest to wait (see driver.startLocked).
 	d *driver
 
-	mu       sync.Mutex
-	resolved bool
-	taken    bool
-	val      T
-	err      error
+	// free, when not nil, lets go of a value the guest will never take:
+	// the guest dropped the future's resource (abandon) before taking it.
+	free func(T)
+
+	mu        sync.Mutex
+	resolved  bool
+	taken     bool
+	abandoned bool
+	val       T
+	err       error
 }
 
 func newFuture[T any]() *future[T] {
@@ -40,7 +45,34 @@ func (f *future[T]) resolve(v T, err error) bool {
 	f.resolved, f.val, f.err = true, v, err
 	close(f.done)
 	f.sig.Fire()
+	if f.abandoned {
+		f.dropValueLocked()
+	}
 	return true
+}
+
+// abandon is the guest dropping the future's resource: a value it did
+// not take goes to free, now or once it is published.
+func (f *future[T]) abandon() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.abandoned = true
+	if f.resolved {
+		f.dropValueLocked()
+	}
+}
+
+func (f *future[T]) dropValueLocked() {
+	if f.taken {
+		return
+	}
+	f.taken = true
+	v := f.val
+	var zero T
+	f.val = zero
+	if f.free != nil {
+		f.free(v)
+	}
 }
 
 // Done is closed once the future is resolved. Whoever asks waits: a

@@ -34,7 +34,7 @@ func ready[T any](v T) (cabi.Result[cabi.Result[T, unit], unit], bool) {
 
 // futurePublicIdentity is future<option<public-identity>>.
 type futurePublicIdentity struct {
-	f      *future[[][]byte]
+	f      *future[*peerChain]
 	parent cabi.Resource
 	conn   failer
 	what   string
@@ -64,7 +64,10 @@ func (r *futurePublicIdentity) Get(context.Context) (cabi.Result[cabi.Result[cab
 }
 
 func (r *futurePublicIdentity) ResourceParent() cabi.Resource { return r.parent }
-func (r *futurePublicIdentity) Drop()                         {}
+
+// Drop lets go of a chain the guest did not take, and of its share of the
+// count (peercertbytes.go).
+func (r *futurePublicIdentity) Drop() { r.f.abandon() }
 
 // futureClientIdentityRequest is future<option<client-identity-request>>.
 type futureClientIdentityRequest struct {

@@ -327,7 +327,7 @@ func (c *stuckConn) RequestClientIdentity(context.Context) ([][]byte, error) {
 // returns cannot hold the guest: abort, drop and the handshake timeout
 // still end the handshake, for the guest, within a second.
 func TestGiveUpStuckBackend(t *testing.T) {
-	start := func(t *testing.T, timeout time.Duration) (*clientSession, *future[[][]byte]) {
+	start := func(t *testing.T, timeout time.Duration) (*clientSession, *future[*peerChain]) {
 		b := newStuckBackend(t)
 		s := newClientSession(b, backends.ClientConfig{}, newPipe(t))
 		s.setHandshakeTimeout(timeout, nil)

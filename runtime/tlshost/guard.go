@@ -223,9 +223,10 @@ func (g *guard) stopMeter() error {
 	return nil
 }
 
-// releaseMeter gives back the bytes the handshake held.
+// releaseMeter lets go of the connection's share of the bytes its
+// handshake held; chains of it the guest still holds keep theirs.
 func (g *guard) releaseMeter() {
-	if m := g.meter.Swap(nil); m != nil {
+	if m := g.meter.Load(); m != nil {
 		m.release()
 	}
 }

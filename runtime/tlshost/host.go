@@ -283,7 +283,11 @@ func (c *clientConnection) ServerIdentity(context.Context) (tls.PublicIdentity, 
 	if !ok {
 		return nil, false
 	}
-	return wrapChain(st.PeerChain)
+	if len(st.PeerChain) == 0 {
+		return nil, false
+	}
+	// Shared with the backend, with what the handshake counted of it.
+	return wrapChain(c.s.guard.meter.Load().share(st.PeerChain))
 }
 
 func (c *clientConnection) ProtocolVersion(context.Context) (tls.ProtocolVersion, bool) {

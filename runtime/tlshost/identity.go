@@ -24,9 +24,12 @@ func (p *privateIdentity) PublicIdentity(context.Context) tls.PublicIdentity {
 // their own reference.
 func (p *privateIdentity) Drop() {}
 
-// publicIdentity is the public-identity resource: a DER chain, leaf first.
+// publicIdentity is the public-identity resource: a DER chain, leaf first,
+// never modified. One of a peer's shares the bytes its connection's backend
+// read, and the count of them (peercertbytes.go), until dropped.
 type publicIdentity struct {
 	chain [][]byte
+	hold  *peerHold // nil: not counted
 }
 
 var _ tls.PublicIdentity = (*publicIdentity)(nil)
@@ -34,8 +37,9 @@ var _ tls.PublicIdentity = (*publicIdentity)(nil)
 // ExportX509Chain returns the DER certificates, leaf first.
 func (p *publicIdentity) ExportX509Chain(context.Context) [][]byte { return cloneChain(p.chain) }
 
-// Drop implements cabi.Resource.
-func (p *publicIdentity) Drop() {}
+// Drop implements cabi.Resource: a peer's chain lets go of its share of
+// the count.
+func (p *publicIdentity) Drop() { p.hold.put() }
 
 // identities unwraps borrowed private-identity resources. A value of
 // another implementation (which the table's type check rules out) is
@@ -58,10 +62,15 @@ func wrapIdentity(id *backends.Identity) (tls.PrivateIdentity, bool) {
 	return &privateIdentity{id: id}, true
 }
 
-// wrapChain returns a public-identity for a chain, or false when empty.
-func wrapChain(chain [][]byte) (tls.PublicIdentity, bool) {
-	if len(chain) == 0 {
+// wrapChain returns a public-identity for a peer's chain, which takes
+// over its share of the count, or false when empty (the share goes back).
+func wrapChain(pc *peerChain) (tls.PublicIdentity, bool) {
+	if pc == nil {
 		return nil, false
 	}
-	return &publicIdentity{chain: cloneChain(chain)}, true
+	if len(pc.chain) == 0 {
+		pc.put()
+		return nil, false
+	}
+	return &publicIdentity{chain: pc.chain, hold: pc.hold}, true
 }

@@ -149,7 +149,8 @@ func TestOpenSSLClient(t *testing.T) {
 		s.ConfigureIdentities([]*backends.Identity{p.server.Identity()})
 		s.ConfigureALPN([][]byte{[]byte("http/1.1")})
 		cf, _ := s.RequestClientIdentity()
-		chain, err := await(t, cf)
+		pc, err := await(t, cf)
+		chain := pc.certs()
 		if err != nil || len(chain) == 0 {
 			t.Fatalf("client certificate: %d, %v", len(chain), err)
 		}

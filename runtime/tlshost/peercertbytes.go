@@ -39,6 +39,16 @@ import (
 // it, or the connection is dropped; a request that fails gives its own
 // back. Other data after the handshake is not counted: the guest reads
 // it, or the connection's buffers bound it.
+//
+// What the guest is given of a peer's chain, a future-public-identity's
+// value (verify-server-identity, request-client-identity) or a
+// public-identity (the future's, server-identity, client-identity),
+// shares the bytes the backend read, which it never modifies, rather than
+// copying them, and shares the count of them too (peerHold): the bytes
+// return to the budget once the connection is released and the guest
+// has dropped each of these, so a guest keeping the identities of
+// dropped connections, or the futures of failed handshakes, keeps their
+// bytes counted.
 
 // DefaultPeerCertBytes is the default of Config.PeerCertBytes: 64 MiB.
 // An ordinary chain is a few KiB, and so is all a handshake reads of its
@@ -92,9 +102,69 @@ func (h *Host) peerCertBytes(ctx context.Context, fn string) *peerCertBytes {
 // meter counts what the peer of e's connection sends from now until its
 // handshake ends, and holds it until the connection is released.
 func (b *peerCertBytes) meter(e *ending) {
-	m := &peerMeter{b: b}
+	m := &peerMeter{b: b, base: &peerHold{b: b, refs: 1}}
 	m.counting.Store(true)
 	e.guard.meter.Store(m)
+}
+
+// A peerHold is an amount of a guest's count that a connection and the
+// guest's resources sharing a chain it counted (peerChain) hold together:
+// it returns to the budget when the last of them lets go.
+type peerHold struct {
+	b    *peerCertBytes
+	n    int64 // under b.mu
+	refs int   // under b.mu
+}
+
+// acquire adds a holder; one that comes after the last let go (a chain
+// handed out after its connection was released) counts the bytes again.
+func (h *peerHold) acquire() *peerHold {
+	if h == nil {
+		return nil
+	}
+	h.b.mu.Lock()
+	if h.refs == 0 {
+		h.b.used += h.n
+	}
+	h.refs++
+	h.b.mu.Unlock()
+	return h
+}
+
+// put lets go of a holder's share; the last returns the bytes.
+func (h *peerHold) put() {
+	if h == nil {
+		return
+	}
+	h.b.mu.Lock()
+	if h.refs--; h.refs == 0 {
+		h.b.used -= h.n
+	}
+	h.b.mu.Unlock()
+}
+
+// A peerChain is a peer's certificate chain as the guest's resources
+// (a future-public-identity's value, a public-identity) see it: the bytes
+// the backend read and keeps, never modified, shared rather than copied,
+// and a share of the count that holds them.
+type peerChain struct {
+	chain [][]byte
+	hold  *peerHold // nil: not counted (no meter)
+}
+
+// put lets go of the chain's share of the count.
+func (c *peerChain) put() {
+	if c != nil {
+		c.hold.put()
+	}
+}
+
+// newChainFuture is a future of a peer chain, whose share of the count
+// goes back if the guest drops the future without taking it.
+func newChainFuture() *future[*peerChain] {
+	f := newFuture[*peerChain]()
+	f.free = (*peerChain).put
+	return f
 }
 
 // A peerMeter is one connection's share of its guest's count.
@@ -105,12 +175,11 @@ type peerMeter struct {
 	// atomic load.
 	counting atomic.Bool
 	mu       sync.Mutex
-	held     int64 // all the connection holds of the count
-	authing  bool  // a post-handshake authentication runs
-	auth     int64 // of held, what the running one counted
-	post     int64 // of held, what the last one that completed counted
-	released bool  // the connection was released: nothing counts again
-	err      error // the limit stopped the count
+	base     *peerHold // what the handshake counted
+	auth     *peerHold // what the running post-handshake authentication counted
+	post     *peerHold // what the last one that completed counted
+	released bool      // the connection was released: nothing counts again
+	err      error     // the limit stopped the count
 }
 
 // take counts n more bytes read from the peer while the handshake or a
@@ -124,6 +193,10 @@ func (m *peerMeter) take(n int) error {
 	if !m.counting.Load() || m.released {
 		return nil
 	}
+	h := m.base
+	if m.auth != nil {
+		h = m.auth
+	}
 	b := m.b
 	b.mu.Lock()
 	used := b.used + int64(n)
@@ -134,11 +207,13 @@ func (m *peerMeter) take(n int) error {
 		return m.err
 	}
 	b.used = used
-	b.mu.Unlock()
-	m.held += int64(n)
-	if m.authing {
-		m.auth += int64(n)
+	if h.refs > 0 {
+		h.n += int64(n)
+	} else {
+		// Everyone let go already: the bytes are not held.
+		b.used -= int64(n)
 	}
+	b.mu.Unlock()
 	return nil
 }
 
@@ -151,6 +226,28 @@ func (m *peerMeter) stop() error {
 	return m.err
 }
 
+// share returns chain, the handshake's peer chain, with a share of what
+// the handshake counted.
+func (m *peerMeter) share(chain [][]byte) *peerChain {
+	if m == nil {
+		return &peerChain{chain: chain}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &peerChain{chain: chain, hold: m.base.acquire()}
+}
+
+// sharePost returns chain, the one the last completed post-handshake
+// authentication received, with a share of what it counted.
+func (m *peerMeter) sharePost(chain [][]byte) *peerChain {
+	if m == nil {
+		return &peerChain{chain: chain}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &peerChain{chain: chain, hold: m.post.acquire()}
+}
+
 // startAuth counts what the peer sends from now until endAuth: a
 // post-handshake authentication, whose answer carries the client's chain.
 // At most one runs at a time.
@@ -160,42 +257,48 @@ func (m *peerMeter) startAuth() {
 	if m.released || m.err != nil {
 		return
 	}
-	m.authing, m.auth = true, 0
+	m.auth = &peerHold{b: m.b, refs: 1}
 	m.counting.Store(true)
 }
 
 // endAuth ends the count of a post-handshake authentication. If it
-// completed (ok), its chain replaces the previous one's, whose bytes
-// return; otherwise its own bytes return. It returns the limit's error if
-// the limit stopped it.
-func (m *peerMeter) endAuth(ok bool) error {
+// completed (ok), what it counted replaces what the previous one did, and
+// chain comes back with a share of it; otherwise its bytes return. It
+// returns the limit's error if the limit stopped it.
+func (m *peerMeter) endAuth(ok bool, chain [][]byte) (*peerChain, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.counting.Store(false)
-	if !m.authing || m.released {
-		return m.err
+	auth := m.auth
+	m.auth = nil
+	if auth == nil || m.released || !ok || m.err != nil {
+		auth.put()
+		return nil, m.err
 	}
-	m.authing = false
-	free := m.auth
-	if ok && m.err == nil {
-		free, m.post = m.post, m.auth
-	}
-	m.auth = 0
-	m.held -= free
-	m.b.mu.Lock()
-	m.b.used -= free
-	m.b.mu.Unlock()
-	return m.err
+	m.post.put()
+	m.post = auth
+	return &peerChain{chain: chain, hold: auth.acquire()}, nil
 }
 
-// release gives back what the connection held.
+// release lets go of the connection's share of what it counted.
 func (m *peerMeter) release() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.released {
+		return
+	}
 	m.counting.Store(false)
 	m.released = true
-	m.b.mu.Lock()
-	m.b.used -= m.held
-	m.b.mu.Unlock()
-	m.held, m.auth, m.post = 0, 0, 0
+	m.base.put()
+	m.post.put()
+	m.auth.put()
+	m.auth = nil // a running authentication's bytes go back now, not at endAuth
+}
+
+// certs is the chain, nil for none.
+func (c *peerChain) certs() [][]byte {
+	if c == nil {
+		return nil
+	}
+	return c.chain
 }

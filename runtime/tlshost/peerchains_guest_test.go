@@ -432,3 +432,57 @@ func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
 	}
 	g.end(t)
 }
+
+// TestGuestVerifiedChainsCount: what a guest holds of its peers' chains
+// through verify-server-identity counts against Config.PeerCertBytes
+// (1 MiB) as the handshakes that read them do, for as long as it holds
+// it: a guest keeping the public-identity of each of 24 servers' 200 KiB
+// chains after dropping the connection, or keeping the future of each
+// untaken after the host gave up on its handshake (a 300 ms handshake
+// timeout), gets the handshakes past the limit fail naming it, and the
+// host's heap grows by about the limit, not by a chain each. The future
+// and the identity share the bytes the backend read rather than copying
+// them. Before, each kept a copy of the chain the count no longer held.
+func TestGuestVerifiedChainsCount(t *testing.T) {
+	const limit, chainKiB = 1 << 20, 200
+	cert := bigCertificate(t, chainKiB)
+	port := bigChainServer(t, cert)
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	for _, tc := range []struct {
+		keep    string
+		n       int
+		timeout time.Duration
+	}{{"identity", 24, 0}, {"future", 12, 300 * time.Millisecond}} {
+		t.Run(tc.keep, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, backend string) {
+				cfg := tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit, HandshakeTimeout: tc.timeout}
+				args := []string{"verify", "localhost", port, fmt.Sprint(tc.n), tc.keep}
+				if tc.timeout > 0 {
+					args = append(args, (2 * tc.timeout).String())
+				}
+				g := startPeerChains(t, cfg, args...)
+				g.next(t, "ready")
+				before := heapAfterGC()
+				g.tell("go")
+				out := g.next(t, "verified ")
+				grew := int64(heapAfterGC()) - int64(before)
+				t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+				var verified, failed int
+				fmt.Sscanf(out, "verified %d, failed %d:", &verified, &failed)
+				if lo, hi := limit/((chainKiB+16)<<10), limit/(chainKiB<<10); verified < lo || verified > hi || failed != tc.n-verified {
+					t.Errorf("%s: want %d to %d chains held and the other handshakes failed", out, lo, hi)
+				}
+				mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+				if bound := int64(3*limit + tc.n*32<<10); grew > bound {
+					t.Errorf("the host's heap grew by %d KiB for a guest whose peers' chains may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
+				}
+				g.end(t)
+			})
+		})
+	}
+}

@@ -29,7 +29,7 @@ type serverSession struct {
 	rules   // configure-* within the host's ceiling, step order
 
 	helloFut    *future[*backends.ClientHello]
-	identityFut *future[[][]byte] // nil chain: the client sent no certificate
+	identityFut *future[*peerChain] // nil: the client sent no certificate
 
 	// Guarded by d.mu.
 	ticketKeys    func() []backends.TicketKey // the host's, nil when it issues no tickets
@@ -38,8 +38,8 @@ type serverSession struct {
 	helloReleased bool                        // the ClientHello hook returned: settings are fixed
 	hello         *backends.ClientHello
 	cfg           backends.ServerConfig
-	clientChain   [][]byte // validated client chain, in or after the handshake
-	postAuth      *future[[][]byte]
+	clientChain   *peerChain // validated client chain, in or after the handshake; its hold is the connection's
+	postAuth      *future[*peerChain]
 }
 
 // newServerSession starts a session over transport; base is the host's
@@ -49,7 +49,7 @@ func newServerSession(b backends.Backend, base backends.ServerConfig, transport 
 		backend:     b,
 		ending:      newEnding(transport),
 		helloFut:    newFuture[*backends.ClientHello](),
-		identityFut: newFuture[[][]byte](),
+		identityFut: newChainFuture(),
 		cfg:         base,
 		ticketKeys:  base.TicketKeys,
 	}
@@ -141,7 +141,7 @@ func (s *serverSession) ReceiveClientHello() (*future[*backends.ClientHello], er
 // received and validated. The future resolves with the validated chain, or
 // nil when the client sent none. It must be called before the handshake
 // passed the ClientHello: the request is part of the server's answer to it.
-func (s *serverSession) RequestClientIdentity() (*future[[][]byte], error) {
+func (s *serverSession) RequestClientIdentity() (*future[*peerChain], error) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	if err := s.stepCheckLocked("request-client-identity", s.requested, stepVerifyClient); err != nil {
@@ -193,20 +193,38 @@ func (s *serverSession) clientHello(ctx context.Context, hello *backends.ClientH
 
 // verifyClient is the VerifyClient hook, on the handshake goroutine. After
 // the handshake it is the post-handshake answer and does not suspend.
+//
+// The chain is shared with the backend, and so is what the handshake
+// counted of it, rather than copied (peercertbytes.go).
 func (s *serverSession) verifyClient(ctx context.Context, chain [][]byte) error {
-	var c [][]byte
-	if len(chain) > 0 {
-		c = cloneChain(chain)
-	}
 	s.d.mu.Lock()
-	s.clientChain = c
 	post := s.streamsFut.Ready()
-	s.d.mu.Unlock()
 	if post {
+		// RequestClientIdentityPost keeps the chain once it is accepted.
+		s.d.mu.Unlock()
 		return nil
 	}
+	m := s.guard.meter.Load()
+	var pc *peerChain
+	if len(chain) > 0 {
+		s.clientChain = &peerChain{chain: chain}
+		if m != nil {
+			s.clientChain.hold = m.base
+		}
+		// The hook runs once the hello was released, after which
+		// request-client-identity can no longer be called: a guest
+		// that did not call it never sees the future.
+		if s.requested {
+			pc = m.share(chain)
+		}
+	} else {
+		s.clientChain = nil
+	}
+	s.d.mu.Unlock()
 	s.d.enterHook()
-	s.identityFut.resolve(cloneChain(c), nil)
+	if !s.identityFut.resolve(pc, nil) {
+		pc.put()
+	}
 	return s.d.suspend(ctx, stepVerifyClient, nil)
 }
 
@@ -237,7 +255,7 @@ func (s *serverSession) failAll(err error) {
 // through the backend. At most one may be in flight; the handshake must
 // have completed. Backends that cannot do it (crypto/tls cannot) resolve
 // the future with their error, which says why.
-func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
+func (s *serverSession) RequestClientIdentityPost() (*future[*peerChain], error) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	conn, err, ok := s.streamsFut.peek()
@@ -254,7 +272,7 @@ func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
 	if conn == nil {
 		conn = s.conn
 	}
-	f := newFuture[[][]byte]()
+	f := newChainFuture()
 	s.postAuth = f
 	// Bounded by the handshake timeout; cancelled by Close.
 	ctx, cancel := context.WithCancel(s.d.contextLocked())
@@ -293,8 +311,15 @@ func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
 		if timer != nil {
 			timer.Stop()
 		}
+		if len(chain) == 0 {
+			chain = nil
+		}
+		// The answer's chain is shared with the backend, with what the
+		// authentication counted, rather than copied.
+		pc := &peerChain{chain: chain}
 		if meter != nil {
-			if merr := meter.endAuth(err == nil); merr != nil {
+			var merr error
+			if pc, merr = meter.endAuth(err == nil, chain); merr != nil {
 				// Reads were interrupted mid-answer: the connection is
 				// in an unknown state, and what it holds goes back.
 				if f.resolve(nil, merr) && s.report != nil {
@@ -308,15 +333,20 @@ func (s *serverSession) RequestClientIdentityPost() (*future[[][]byte], error) {
 			f.resolve(nil, backendErr(s.backend, err)) // the future adds what failed
 			return
 		}
-		if len(chain) == 0 {
-			chain = nil
-		}
 		s.d.mu.Lock()
 		if chain != nil {
-			s.clientChain = cloneChain(chain)
+			s.clientChain = &peerChain{chain: chain, hold: pc.hold}
+		} else {
+			s.clientChain = nil
 		}
 		s.d.mu.Unlock()
-		f.resolve(chain, nil)
+		if chain == nil {
+			pc.put()
+			pc = nil
+		}
+		if !f.resolve(pc, nil) {
+			pc.put()
+		}
 	}()
 	return f, nil
 }
@@ -338,10 +368,13 @@ func (s *serverSession) ServerName() (string, bool) {
 }
 
 // ClientChain is the client's validated chain, if it sent one.
-func (s *serverSession) ClientChain() [][]byte {
+func (s *serverSession) ClientChain() *peerChain {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
-	return cloneChain(s.clientChain)
+	if s.clientChain == nil {
+		return nil
+	}
+	return &peerChain{chain: s.clientChain.chain, hold: s.clientChain.hold.acquire()}
 }
 
 func cloneHello(h *backends.ClientHello) *backends.ClientHello {

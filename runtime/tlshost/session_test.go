@@ -109,7 +109,8 @@ func TestClientFullFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, err := await(t, vf)
+	pc, err := await(t, vf)
+	chain := pc.certs()
 	if err != nil || !slices.EqualFunc(chain, b.serverChain, slices.Equal) {
 		t.Fatalf("verify future: %q, %v", chain, err)
 	}
@@ -318,7 +319,8 @@ func TestServerFullFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, err := await(t, cf)
+	pc, err := await(t, cf)
+	chain := pc.certs()
 	if err != nil || len(chain) != 1 || string(chain[0]) != "client" {
 		t.Fatalf("client identity: %q, %v", chain, err)
 	}
@@ -342,8 +344,8 @@ func TestServerFullFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if chain, err := await(t, pf); err != nil || len(chain) != 1 {
-		t.Fatalf("post-handshake: %q, %v", chain, err)
+	if pc, err := await(t, pf); err != nil || len(pc.certs()) != 1 {
+		t.Fatalf("post-handshake: %q, %v", pc.certs(), err)
 	}
 }
 
@@ -360,7 +362,8 @@ func TestServerRequestBeforeHello(t *testing.T) {
 	}
 	_, err = s.ReceiveClientHello()
 	wantErr(t, err, "progressed past")
-	chain, err := await(t, cf)
+	pc, err := await(t, cf)
+	chain := pc.certs()
 	if err != nil || chain != nil {
 		t.Fatalf("client sent no certificate: want none, got %q, %v", chain, err)
 	}

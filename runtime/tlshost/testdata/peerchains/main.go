@@ -35,6 +35,18 @@
 // other client once, printing "pha: ok K, failed F: ERROR" (the first
 // failure).
 //
+//	peerchains verify HOST PORT N KEEP
+//
+// prints "ready" and waits for a line on its standard input, then makes N
+// handshakes that call verify-server-identity and wait for its future.
+// With KEEP "identity" it takes the server's public-identity and drops
+// everything else (future, handshake, connection), keeping the identity;
+// with KEEP "future" it keeps the handshake suspended with the future
+// untaken, waiting WAIT (given as a sixth argument, past the host's
+// handshake timeout) for the host to fail it, and takes the futures only
+// once all N handshakes ended. It prints "verified V, failed F: REASON"
+// (the first failure's client-last-error).
+//
 // Either way it keeps every connection (and its future or streams) and
 // exits once its standard input ends.
 package main
@@ -45,6 +57,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/wasitls/wasitls/examples/wasinet"
 	wasitls "github.com/wasitls/wasitls/guest/tls"
@@ -194,7 +207,92 @@ func pha(name string, n, r int, stdin *bufio.Scanner) {
 	ask("pha", conns[1:], 1)
 }
 
+// verify is the verify mode.
+func verify(n int, keep string, wait time.Duration) {
+	type kept struct {
+		conn tls.ClientConnection
+		hs   tls.ClientHandshake
+		vf   tls.FuturePublicIdentity
+		id   tls.PublicIdentity
+	}
+	var all []kept
+	verified := 0
+	var first string
+	for range n {
+		sock, in, out, err := wasinet.Dial(host, port)
+		if err != nil {
+			fmt.Printf("dial: %v\n", err)
+			os.Exit(1)
+		}
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		if err != nil {
+			fmt.Printf("connect: %v\n", err)
+			os.Exit(1)
+		}
+		vf, err := hs.VerifyServerIdentity()
+		if err != nil {
+			fmt.Printf("verify-server-identity: %v\n", err)
+			os.Exit(1)
+		}
+		p := vf.Subscribe()
+		p.Block()
+		p.Drop()
+		if keep == "future" {
+			// Left untaken, until the host gives up on the handshake.
+			all = append(all, kept{conn: conn, hs: hs, vf: vf})
+			time.Sleep(wait)
+			continue
+		}
+		id, some, _, err := vf.Get()
+		if err != nil || !some {
+			if first == "" {
+				reason, _ := tlsext.ClientLastError(conn)
+				first = fmt.Sprintf("%v (last error: %s)", err, reason)
+			}
+			all = append(all, kept{conn: conn, hs: hs, vf: vf})
+			continue
+		}
+		verified++
+		vf.Drop()
+		hs.Drop()
+		conn.Drop()
+		sock.Drop()
+		all = append(all, kept{id: id})
+	}
+	if keep == "future" {
+		// What each future held while the next handshakes ran.
+		for _, k := range all {
+			if _, some, _, err := k.vf.Get(); err == nil && some {
+				verified++
+			} else if first == "" {
+				reason, _ := tlsext.ClientLastError(k.conn)
+				first = fmt.Sprintf("%v (last error: %s)", err, reason)
+			}
+		}
+	}
+	fmt.Printf("verified %d, failed %d: %s\n", verified, n-verified, first)
+	_ = all // kept, never dropped
+}
+
 func main() {
+	if os.Args[1] == "verify" {
+		host = os.Args[2]
+		p, _ := strconv.ParseUint(os.Args[3], 10, 16)
+		port = uint16(p)
+		n, _ := strconv.Atoi(os.Args[4])
+		var wait time.Duration
+		if len(os.Args) > 6 {
+			wait, _ = time.ParseDuration(os.Args[6])
+		}
+		stdin := bufio.NewScanner(os.Stdin)
+		fmt.Println("ready")
+		stdin.Scan()
+		verify(n, os.Args[5], wait)
+		for stdin.Scan() {
+		}
+		return
+	}
 	if os.Args[1] == "pha" {
 		n, _ := strconv.Atoi(os.Args[3])
 		r, _ := strconv.Atoi(os.Args[4])
