@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
 	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
@@ -34,6 +35,14 @@ type OutputStream struct {
 
 	// Inline mode (NewInlineOutputStream): writes run on the guest's calls.
 	backlog Backlog
+
+	// A socket's goroutine stream (SocketStreamsLinger where sockets
+	// cannot be non-blocking): a write in flight when the stream is
+	// dropped has linger to complete, after which conn's write deadline
+	// fails it; closeWrite runs once it is over (lingering).
+	conn      interface{ SetWriteDeadline(time.Time) error }
+	linger    time.Duration
+	lingering bool
 }
 
 // A Backlog is what a writer that never blocks has accepted but not
@@ -104,6 +113,15 @@ func (s *OutputStream) run() {
 			s.err = err
 		}
 		s.waiters.WakeAll()
+		if s.lingering {
+			// Dropped with this write in flight: it is over now.
+			s.lingering = false
+			s.mu.Unlock()
+			if s.onClose != nil {
+				s.onClose()
+			}
+			return
+		}
 		if s.err != nil {
 			s.mu.Unlock()
 			return
@@ -365,7 +383,9 @@ func (s *OutputStream) waitIdle() error {
 
 // Close drops the stream: it stops the writer goroutine (a write in flight
 // completes or fails on its own) and calls the closeWrite function given to
-// NewOutputStream. Close is idempotent.
+// NewOutputStream. A socket's goroutine stream (SocketStreamsLinger) gives
+// a write in flight its linger to complete, and calls closeWrite once it
+// is over. Close is idempotent.
 func (s *OutputStream) Close() error {
 	s.mu.Lock()
 	if s.dropped {
@@ -374,9 +394,16 @@ func (s *OutputStream) Close() error {
 	}
 	s.dropped = true
 	s.cond.Broadcast()
+	linger := s.inflight != nil && s.conn != nil
+	if linger {
+		// The writer goroutine calls closeWrite once its write is
+		// delivered, failed, or given up at the deadline.
+		s.lingering = true
+		s.conn.SetWriteDeadline(time.Now().Add(s.linger))
+	}
 	s.mu.Unlock()
 	s.waiters.WakeAll()
-	if s.onClose != nil {
+	if !linger && s.onClose != nil {
 		return s.onClose()
 	}
 	return nil

@@ -19,14 +19,17 @@ import (
 // own calls, what the socket does not take is queued for a goroutine that
 // lives only while something is unsent, and closeOut runs once that is out
 // (or failed, or DefaultSendLinger after the drop). Elsewhere they are
-// goroutine streams over conn.
+// goroutine streams over conn, whose output stream, dropped with a write
+// in flight, runs closeOut once that write is out (or failed, or
+// DefaultSendLinger after the drop).
 func SocketStreams(conn net.Conn, closeIn io.Closer, closeOut func() error) (in Input, out *OutputStream, closeWrite func() error) {
 	return SocketStreamsLinger(conn, closeIn, closeOut, 0)
 }
 
-// SocketStreamsLinger is SocketStreams whose inline output stream, once
-// dropped (or a transport over it closed), tries to deliver what it holds
-// for at most linger; zero means DefaultSendLinger.
+// SocketStreamsLinger is SocketStreams whose output stream, once dropped
+// (or a transport over it closed), tries to deliver what it holds for at
+// most linger, inline or goroutine stream alike; zero means
+// DefaultSendLinger.
 func SocketStreamsLinger(conn net.Conn, closeIn io.Closer, closeOut func() error, linger time.Duration) (in Input, out *OutputStream, closeWrite func() error) {
 	if sc, ok := conn.(syscall.Conn); ok && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -47,7 +50,14 @@ func SocketStreamsLinger(conn net.Conn, closeIn io.Closer, closeOut func() error
 		}
 		return errNoCloseWrite
 	}
-	return NewInputStream(conn, closeIn), NewOutputStream(conn, closeOut), closeWrite
+	out = NewOutputStream(conn, closeOut)
+	// A write in flight when the stream is dropped keeps the socket for
+	// the same linger as an inline stream's queue.
+	out.conn, out.linger = conn, linger
+	if linger <= 0 {
+		out.linger = DefaultSendLinger
+	}
+	return NewInputStream(conn, closeIn), out, closeWrite
 }
 
 var (
