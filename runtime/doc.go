@@ -66,6 +66,13 @@
 // os.Root call per path operation), read-only preopens refuse every change, and [Limits.Files] bounds the
 // host files a guest holds open.
 //
+// wasi_snapshot_preview1 is wazero's, each function guarded: one of
+// wazero's faults on some arguments (a Go runtime error, which wazero
+// would recover into a trap carrying the host's stack) traps the guest
+// with a message naming the function, and the known ones answer an errno
+// (poll_oneoff's count of subscriptions that overflows or exceeds memory,
+// inval; fd_filestat_set_times on a standard stream, nosys).
+//
 // # Limits
 //
 // Every guest runs under [Limits] ([Config.Limits], overridden per guest by

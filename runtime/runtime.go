@@ -31,13 +31,14 @@ type Runtime struct {
 	linker *link.Linker
 }
 
-// New registers wasi_snapshot_preview1 (unless r already has it) and the
-// extensions of cfg into r. The WASI 0.2 interfaces of this package are
+// New registers wasi_snapshot_preview1 (unless r already has it: then
+// that one serves guests, without the runtime's guards, see
+// instantiatePreview1) and the extensions of cfg into r. The WASI 0.2 interfaces of this package are
 // registered on demand by Instantiate, under exactly the versions each
 // guest imports (see the link package).
 func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	if r.Module(wasi_snapshot_preview1.ModuleName) == nil {
-		if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		if err := instantiatePreview1(ctx, r); err != nil {
 			return nil, fmt.Errorf("runtime: wasi_snapshot_preview1: %w", err)
 		}
 	}

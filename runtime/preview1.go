@@ -1,0 +1,124 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+	"slices"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasitls/wasitls/cabi"
+)
+
+// instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
+// each function guarded (see guardPreview1) and poll_oneoff's count of
+// subscriptions checked (see checkPollOneoff).
+func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
+	// wazero's own functions, as the Go functions its host module holds.
+	compiled, err := wasi_snapshot_preview1.NewBuilder(r).Compile(ctx)
+	if err != nil {
+		return err
+	}
+	defs := compiled.ExportedFunctions()
+	compiled.Close(ctx)
+	b := r.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	names := make([]string, 0, len(defs))
+	for name := range defs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		def := defs[name]
+		fn, ok := def.GoFunction().(api.GoModuleFunction)
+		if !ok {
+			return fmt.Errorf("%s is not a Go module function", name)
+		}
+		if name == pollOneoffName {
+			fn = checkPollOneoff(fn)
+		}
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(guardPreview1(name, fn), def.ParamTypes(), def.ResultTypes()).
+			WithParameterNames(def.ParamNames()...).
+			WithResultNames(def.ResultNames()...).
+			Export(name)
+	}
+	_, err = b.Instantiate(ctx)
+	return err
+}
+
+// Preview1 errnos.
+const (
+	errnoInval = 28
+	errnoNosys = 52
+)
+
+// nosysPanics are the functions of wazero's wasi_snapshot_preview1 whose
+// Go runtime errors are known, and known to come after nothing changed:
+// they answer the errno here instead. fd_filestat_set_times on a
+// standard stream (descriptors 0 to 2, or where fd_renumber moved one)
+// falls back, the stream having no times, to setting them by path through
+// the descriptor's file system, which a stream has not: a nil
+// dereference.
+var nosysPanics = map[string]uint64{
+	"fd_filestat_set_times": errnoNosys,
+}
+
+// guardPreview1 is fn, the wasi_snapshot_preview1 function name, whose Go
+// runtime error (a fault of wazero's on some arguments, which wazero
+// recovers into a trap carrying the host's Go stack) either answers the
+// errno nosysPanics gives name or traps the guest with a message that
+// names the function and the fault and no host stack; the guest's
+// instance is marked trapped, since the fault may have left its state
+// half-changed.
+func guardPreview1(name string, fn api.GoModuleFunction) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			rerr, ok := v.(goruntime.Error)
+			if !ok {
+				panic(v) // an exit, an abort, a trap of the runtime's
+			}
+			if errno, ok := nosysPanics[name]; ok {
+				stack[0] = errno
+				return
+			}
+			if inst := cabi.InstanceFrom(ctx); inst != nil {
+				inst.MarkTrapped()
+			}
+			panic(fmt.Errorf("wasi_snapshot_preview1.%s failed on the guest's arguments: %v", name, rerr))
+		}()
+		fn.Call(ctx, mod, stack)
+	})
+}
+
+const (
+	pollOneoffName   = "poll_oneoff"
+	subscriptionSize = 48 // bytes of a preview1 subscription
+	eventSize        = 32 // bytes of a preview1 event
+)
+
+// checkPollOneoff is poll_oneoff(in, out, nsubscriptions, nevents) that
+// answers inval for a count of subscriptions whose subscriptions or
+// events do not fit in the guest's memory, before poll runs. wazero
+// computes their sizes in 32 bits: a count of 2^28 wrapped them to 0 and
+// it indexed an empty slice.
+func checkPollOneoff(poll api.GoModuleFunction) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		n := uint64(uint32(stack[2]))
+		var size uint64
+		if mem := mod.Memory(); mem != nil {
+			size = uint64(mem.Size())
+		}
+		if n*subscriptionSize > size || n*eventSize > size {
+			stack[0] = errnoInval
+			return
+		}
+		poll.Call(ctx, mod, stack)
+	})
+}

@@ -1,0 +1,125 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime"
+)
+
+// preview1Funcs lists, sorted by name, every function of the
+// wasi_snapshot_preview1 module registered in r.
+func preview1Funcs(r wazero.Runtime) []importedFunc {
+	var out []importedFunc
+	for name, d := range r.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions() {
+		out = append(out, importedFunc{module: wasi_snapshot_preview1.ModuleName, name: name, params: d.ParamTypes(), results: d.ResultTypes()})
+	}
+	slices.SortFunc(out, func(a, b importedFunc) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// forwardingGuest imports the named wasi_snapshot_preview1 functions and
+// exports each under its name, forwarding its parameters and returning
+// its errno; its memory is one page.
+func forwardingGuest(funcs ...importedFunc) []byte {
+	var m wasmbin.Module
+	for _, f := range funcs {
+		m.ImportFunc(f.module, f.name, m.Type(f.params, f.results))
+	}
+	m.Memory(1, 1)
+	for k, f := range funcs {
+		var body []byte
+		for i := range f.params {
+			body = append(body, 0x20)
+			body = append(body, uleb(uint64(i))...)
+		}
+		body = append(body, 0x10)
+		body = append(body, uleb(uint64(k))...)
+		m.Export(f.name, wasmbin.ExportFunc, m.Func(m.Type(f.params, f.results), nil, body))
+	}
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	return m.Bytes()
+}
+
+// TestPreview1Errnos: calls from a wasm guest that wazero's
+// wasi_snapshot_preview1 answered with a Go panic, recovered into a trap
+// carrying the host's stack, answer an errno: poll_oneoff for a count of
+// subscriptions whose sizes overflow 32 bits (wazero wrapped them and
+// indexed an empty slice) or exceed the guest's memory answers inval,
+// fd_filestat_set_times on a standard stream nosys. What wazero answers
+// itself is unchanged: a sleep of one subscription succeeds, a count
+// that fits in 32 bits but not the memory is a fault.
+func TestPreview1Errnos(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var poll, times importedFunc
+	for _, f := range preview1Funcs(r) {
+		switch f.name {
+		case "poll_oneoff":
+			poll = f
+		case "fd_filestat_set_times":
+			times = f
+		}
+	}
+	compiled, err := r.CompileModule(ctx, forwardingGuest(poll, times))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	// One clock subscription of 1 µs at 0, its event at 64, nevents at 128.
+	sub := make([]byte, 48)
+	binary.LittleEndian.PutUint64(sub, 7)
+	binary.LittleEndian.PutUint32(sub[16:], 1)
+	binary.LittleEndian.PutUint64(sub[24:], 1000)
+	inst.Module().Memory().Write(0, sub)
+	const (
+		success = 0
+		fault   = 21
+		inval   = 28
+		nosys   = 52
+	)
+	for _, c := range []struct {
+		name string
+		fn   string
+		args []uint64
+		want uint64
+	}{
+		{"one clock subscription", "poll_oneoff", []uint64{0, 64, 1, 128}, success},
+		{"2^28 subscriptions (sizes wrap to 0)", "poll_oneoff", []uint64{0, 64, 1 << 28, 128}, inval},
+		{"0x5555556 subscriptions (sizes wrap to 32 and 0xc0)", "poll_oneoff", []uint64{0, 64, 0x5555556, 128}, inval},
+		{"2^32-1 subscriptions", "poll_oneoff", []uint64{0, 64, 0xffffffff, 128}, inval},
+		{"subscriptions past the memory", "poll_oneoff", []uint64{0, 64, 0x10000/48 + 1, 128}, inval},
+		{"subscriptions fitting, starting past the memory", "poll_oneoff", []uint64{0xfff0, 64, 1, 128}, fault},
+		{"no subscriptions", "poll_oneoff", []uint64{0, 64, 0, 128}, inval},
+		{"times of standard output", "fd_filestat_set_times", []uint64{1, 0, 0, 2}, nosys},
+		{"times of standard input", "fd_filestat_set_times", []uint64{0, 0, 0, 8}, nosys},
+		{"times of no descriptor", "fd_filestat_set_times", []uint64{9, 0, 0, 2}, 8},
+	} {
+		res, err := inst.Module().ExportedFunction(c.fn).Call(inst.Context(), c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if res[0] != c.want {
+			t.Errorf("%s: errno %d, want %d", c.name, res[0], c.want)
+		}
+	}
+	if inst.Cabi().Trapped() {
+		t.Error("the guest is marked trapped")
+	}
+}
