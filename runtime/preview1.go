@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
 )
@@ -72,7 +73,8 @@ var nosysPanics = map[string]uint64{
 // errno nosysPanics gives name or traps the guest with a message that
 // names the function and the fault and no host stack; the guest's
 // instance is marked trapped, since the fault may have left its state
-// half-changed.
+// half-changed. A fault under a module closed meanwhile is the exit the
+// close is.
 func guardPreview1(name string, fn api.GoModuleFunction) api.GoModuleFunction {
 	return &guarded{name: name, fn: fn}
 }
@@ -85,11 +87,11 @@ type guarded struct {
 }
 
 func (g *guarded) Call(ctx context.Context, mod api.Module, stack []uint64) {
-	defer g.recover(ctx, stack)
+	defer g.recover(ctx, mod, stack)
 	g.fn.Call(ctx, mod, stack)
 }
 
-func (g *guarded) recover(ctx context.Context, stack []uint64) {
+func (g *guarded) recover(ctx context.Context, mod api.Module, stack []uint64) {
 	v := recover()
 	if v == nil {
 		return
@@ -98,6 +100,13 @@ func (g *guarded) recover(ctx context.Context, stack []uint64) {
 	if !ok {
 		panic(v) // an exit, an abort, a trap of the runtime's
 	}
+	if mod.IsClosed() {
+		// Closed under the call, by an Instance.Close not left to the
+		// call's end (an export called through the module, not
+		// Instance.Call): wazero cleared the system context the call
+		// read. The guest is gone, as from any wait Close ends.
+		panic(sys.NewExitError(sys.ExitCodeContextCanceled))
+	}
 	if errno, ok := nosysPanics[g.name]; ok {
 		stack[0] = errno
 		return
@@ -105,7 +114,7 @@ func (g *guarded) recover(ctx context.Context, stack []uint64) {
 	if inst := cabi.InstanceFrom(ctx); inst != nil {
 		inst.MarkTrapped()
 	}
-	panic(fmt.Errorf("wasi_snapshot_preview1.%s failed on the guest's arguments: %v", g.name, rerr))
+	panic(fmt.Errorf("wasi_snapshot_preview1.%s faulted in wazero: %v", g.name, rerr))
 }
 
 const (
