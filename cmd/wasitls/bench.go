@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -63,20 +65,25 @@ func (b *byteSize) Set(s string) error {
 	return err
 }
 
+// parseSize reads a size such as 256MiB, 64KiB or 1000. Its errors quote
+// s as written, suffix and all.
 func parseSize(s string) (int64, error) {
-	mult := int64(1)
+	num, mult, suffix := s, int64(1), ""
 	for _, u := range []struct {
 		suffix string
 		mult   int64
 	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
 		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = rest, u.mult
+			num, mult, suffix = rest, u.mult, u.suffix
 			break
 		}
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || v <= 0 {
+	v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange) || v <= 0:
 		return 0, fmt.Errorf("bad size %q: want a positive number with an optional KiB, MiB or GiB suffix", s)
+	case err != nil || v > math.MaxInt64/mult:
+		return 0, fmt.Errorf("bad size %q: want at most %d%s", s, math.MaxInt64/mult, suffix)
 	}
 	return v * mult, nil
 }
@@ -114,9 +121,18 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if done, err := parseFlags(fs, args); done {
 		return err
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return errUsage
+	// The bench package takes a count of 0 for its default: one written
+	// on the command line is refused, as a negative one is.
+	for _, c := range []struct {
+		name string
+		v    int
+	}{
+		{"handshakes", *handshakes}, {"in-guest-handshakes", *inGuestHandshakes}, {"echoes", *echoes},
+		{"idle-conns", *idle}, {"native-idle-conns", *nativeIdle},
+	} {
+		if c.v < 1 {
+			return fmt.Errorf("--%s: want at least 1, got %d", c.name, c.v)
+		}
 	}
 	opts := bench.Options{
 		Scenarios: split(*scenarios), Backends: split(*backendList),
@@ -127,8 +143,11 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	for _, w := range split(*writes) {
 		v, err := parseSize(w)
-		if err != nil || v > 1<<30 {
-			return fmt.Errorf("bench: -writes: %v", err)
+		if err == nil && v > 1<<30 {
+			err = fmt.Errorf("bad size %q: want at most 1GiB", w)
+		}
+		if err != nil {
+			return fmt.Errorf("--writes: %v", err)
 		}
 		opts.WriteSizes = append(opts.WriteSizes, int(v))
 	}
@@ -138,6 +157,10 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 		opts.Groups = append(opts.Groups, id)
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
 	}
 	if !*quiet {
 		opts.Progress = stderr

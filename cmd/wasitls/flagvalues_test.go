@@ -4,6 +4,7 @@ import (
 	"flag"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,17 @@ func TestNumericFlagErrors(t *testing.T) {
 		"duration": {"30", "abc", "1.5"},
 		"size":     {"abc", "4XiB"},
 	}
-	// run checks its limits after parsing: below their bounds too.
-	runBad := map[string][]string{"int": {"-5"}, "duration": {"-5s"}, "size": {"-5", "0"}}
+	// The commands check their values after parsing: below their bounds
+	// too. Of bench's counts and bench soak's flags none takes 0 (the bench
+	// package reads 0 as its default, which a value written on the command
+	// line must not silently become), but --slow-hold, whose default is 0.
+	// run's ints and durations take 0 where it means "no bound" or "none".
+	below := map[string]map[string][]string{
+		"run":        {"int": {"-5"}, "duration": {"-5s"}, "size": {"-5", "0"}},
+		"bench":      {"int": {"-5", "0"}, "size": {"-5", "0", "0KiB", "99999999999GiB"}},
+		"bench soak": {"int": {"-5", "0"}, "duration": {"-5s", "0s"}},
+	}
+	zeroDefault := map[string]bool{"slow-hold": true}
 	checked := 0
 	for _, cmd := range names {
 		for _, f := range commandFlags(t, cmd...) {
@@ -77,17 +87,24 @@ func TestNumericFlagErrors(t *testing.T) {
 			if kind == "" {
 				continue
 			}
-			values := bad[kind]
+			values := slices.Clone(bad[kind])
+			for _, v := range below[strings.Join(cmd, " ")][kind] {
+				if !(zeroDefault[f.Name] && v == "0s") {
+					values = append(values, v)
+				}
+			}
 			last := "extra-argument"
 			if cmd[0] == "run" {
-				values = append(values, runBad[kind]...)
 				last = missing
 			}
 			for _, v := range values {
+				// The reason is one line naming the flag and the value,
+				// before any usage text (which names every flag).
 				args := append(slices.Clone(cmd), "--"+f.Name, v, last)
 				code, stdout, stderr := dispatchArgs(args...)
-				if code == 0 || stdout != "" || !strings.Contains(stderr, "-"+f.Name) || !strings.Contains(stderr, v) ||
-					!strings.Contains(stderr, "want") || strings.Contains(stderr, "parse error") || strings.Contains(stderr, "out of range") {
+				line := firstLine(stderr)
+				if code == 0 || stdout != "" || !strings.Contains(line, "-"+f.Name) || !strings.Contains(line, v) ||
+					!strings.Contains(line, "want") || strings.Contains(stderr, "parse error") || strings.Contains(stderr, "out of range") {
 					t.Errorf("wasitls %s: code %d, stdout %q, stderr %q; want an error naming --%s and %q and saying what to write",
 						strings.Join(args, " "), code, stdout, firstLine(stderr), f.Name, v)
 				}
@@ -98,5 +115,30 @@ func TestNumericFlagErrors(t *testing.T) {
 	// The walk reaches the flags: run's limits and bench's counts among them.
 	if checked < 100 {
 		t.Errorf("checked %d bad values; the walk missed the numeric flags", checked)
+	}
+}
+
+// TestBenchSizeErrors: a bad size given to bench's --bytes,
+// --in-guest-bytes or --writes is quoted in the reason as it was
+// written, suffix and all, and a size past what the flag holds is
+// refused with the most it takes.
+func TestBenchSizeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		flag, value, quoted, want string
+	}{
+		{"bytes", "4XiB", "4XiB", "want a positive number with an optional KiB, MiB or GiB suffix"},
+		{"bytes", "0MiB", "0MiB", "want a positive number"},
+		{"in-guest-bytes", "-3KiB", "-3KiB", "want a positive number"},
+		{"bytes", "9999999999GiB", "9999999999GiB", "want at most 8589934591GiB"},
+		{"bytes", "99999999999999999999", "99999999999999999999", "want at most 9223372036854775807"},
+		{"writes", "16KiB,4XiB", "4XiB", "want a positive number"},
+		{"writes", "2GiB", "2GiB", "want at most 1GiB"},
+	} {
+		code, stdout, stderr := dispatchArgs("bench", "--"+tc.flag, tc.value, "extra-argument")
+		line := firstLine(stderr)
+		if code == 0 || stdout != "" || !strings.Contains(line, "-"+tc.flag) ||
+			!strings.Contains(line, "bad size "+strconv.Quote(tc.quoted)+": "+tc.want) {
+			t.Errorf("bench --%s %s: code %d, stdout %q, stderr %q; want bad size %q: %s", tc.flag, tc.value, code, stdout, line, tc.quoted, tc.want)
+		}
 	}
 }

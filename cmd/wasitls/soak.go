@@ -47,15 +47,23 @@ func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if done, err := parseFlags(fs, args); done {
 		return err
 	}
+	// bench.SoakOptions takes 0 and below for the defaults: a value
+	// written on the command line is refused instead.
+	switch {
+	case *duration <= 0:
+		return fmt.Errorf("--duration %v: want a positive duration", *duration)
+	case *interval <= 0:
+		return fmt.Errorf("--interval %v: want a positive duration", *interval)
+	case *workers < 1:
+		return fmt.Errorf("--workers: want at least 1, got %d", *workers)
+	case *handshakeTimeout <= 0:
+		return fmt.Errorf("--handshake-timeout %v: want a positive duration", *handshakeTimeout)
+	case *slowHold < 0:
+		return fmt.Errorf("--slow-hold %v: want a positive duration, or 0 for the handshake timeout + 8s", *slowHold)
+	}
 	if fs.NArg() != 0 {
 		fs.Usage()
 		return errUsage
-	}
-	if *duration <= 0 {
-		return fmt.Errorf("--duration %v: want a positive duration", *duration)
-	}
-	if *interval <= 0 {
-		return fmt.Errorf("--interval %v: want a positive duration", *interval)
 	}
 	id, err := groupID(*group)
 	if err != nil {
