@@ -10,8 +10,12 @@ import (
 // once. The errors of most backends begin with its name, as a Go
 // package's begin with the package's ("stdtls: ..."), and are left as they
 // are; others (the "tls: ..." of a crypto/tls fork, a transport's) get
-// "tlshost: NAME backend: " before them. (A log line names the backend
-// in its backend attribute as well, as it does for every failure.)
+// "tlshost: NAME backend: " before them. A failed handshake's error is
+// one too (driver.end), made before detachErr flattens it, so that what
+// the guest reads of it names the backend; the host's own reasons for
+// ending a handshake (the guest's abort, the handshake timeout, the
+// bound on the peer's bytes) are not. (A log line names the backend in
+// its backend attribute as well, as it does for every failure.)
 type backendError struct {
 	backend string
 	err     error

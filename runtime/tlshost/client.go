@@ -131,7 +131,7 @@ func (s *clientSession) resumeLocked(p step) {
 		return
 	}
 	s.conn = conn
-	s.d.startLocked(conn.Handshake, s.handshakeDone, blocksOnlyInTransport(conn, s.transport))
+	s.d.startLocked(s.backend, conn.Handshake, s.handshakeDone, blocksOnlyInTransport(conn, s.transport))
 }
 
 // VerifyServerIdentity resumes the handshake until the server's certificate

@@ -93,6 +93,8 @@ type driver struct {
 	onExpire  func(error)   // called, without mu, when the timeout expired
 	warn      func(error)   // logs what the guest cannot be told
 	onEnd     func(error)   // the session's, run by end
+	// backend runs the handshake; its failure names it (backendErr).
+	backend backends.Backend
 	// onFailed, the session's, runs once a failed handshake ended, after
 	// everything waiting for the end was told.
 	onFailed func()
@@ -142,9 +144,10 @@ func (d *driver) notifyLocked() {
 	}
 }
 
-// startLocked starts the handshake once. run is the backend's Handshake;
-// when the handshake ends, finished is called (without mu held) with its
-// result before done is closed. mu must be held.
+// startLocked starts the handshake once. run is the Handshake of b's
+// connection; when the handshake ends, finished is called (without mu
+// held) with its result, naming b if it failed, before done is closed. mu
+// must be held.
 //
 // A handshake that runs to completion without suspending (the target is
 // finish) over a backend that blocks only in its transport (inline, see
@@ -160,11 +163,11 @@ func (d *driver) notifyLocked() {
 // Giving up works the same on either: the
 // context is cancelled and the transport interrupted, which ends the
 // backend's blocking read or write.
-func (d *driver) startLocked(run func(ctx context.Context) error, finished func(err error), inline bool) {
+func (d *driver) startLocked(b backends.Backend, run func(ctx context.Context) error, finished func(err error), inline bool) {
 	if d.begunLocked() {
 		return
 	}
-	d.onEnd = finished
+	d.onEnd, d.backend = finished, b
 	if inline && d.target == stepFinish {
 		d.deferred = run
 		return
@@ -246,9 +249,12 @@ func (d *driver) await(ctx context.Context, deadline time.Time) bool {
 }
 
 // end ends the handshake once: with the backend's result when its
-// goroutine returns, or, abandoned, without it. A failure after the host
-// or the guest gave up reports why it gave up. It resolves the session's
-// futures, fires doneSig and runs what waited for the end.
+// goroutine returns, or, abandoned, without it. The backend's failure
+// names it once, as its other errors do (backendErr); a failure after the
+// host or the guest gave up reports why it gave up, and one for crossing
+// the host's bound on the peer's bytes that bound: those are the host's.
+// It resolves the session's futures, fires doneSig and runs what waited
+// for the end.
 func (d *driver) end(err error, abandoned bool) {
 	d.mu.Lock()
 	if d.ended {
@@ -257,6 +263,9 @@ func (d *driver) end(err error, abandoned bool) {
 	}
 	d.ended = true
 	d.abandoned = abandoned
+	if err != nil && d.backend != nil {
+		err = backendErr(d.backend, err)
+	}
 	if d.transport != nil {
 		// The peer's bytes stop counting; a handshake that failed
 		// because they would cross the host's bound fails for that.

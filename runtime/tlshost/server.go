@@ -120,7 +120,7 @@ func (s *serverSession) resumeLocked(p step) {
 		return
 	}
 	s.conn = conn
-	s.d.startLocked(conn.Handshake, s.handshakeDone, blocksOnlyInTransport(conn, s.transport))
+	s.d.startLocked(s.backend, conn.Handshake, s.handshakeDone, blocksOnlyInTransport(conn, s.transport))
 }
 
 // ReceiveClientHello resumes the handshake until the ClientHello arrived and
