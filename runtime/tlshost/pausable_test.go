@@ -100,7 +100,7 @@ func TestPausableHandshakeGivesUp(t *testing.T) {
 			if late := time.Since(deadline); late > pauseBound {
 				t.Fatalf("the wait returned %v after its deadline", late)
 			}
-			within(t, giveUpBound, helloed, "the ClientHello")
+			within(t, waitLimit, helloed, "the ClientHello")
 			if a.Ready() {
 				t.Fatal("the handshake completed against a silent peer")
 			}
@@ -138,7 +138,7 @@ func TestPausableHandshakeGivesUp(t *testing.T) {
 				if d := time.Since(begin); d > 100*time.Millisecond+giveUpBound {
 					t.Fatalf("the wait took %v", d)
 				}
-				if err := futureErr(t, giveUpBound, s.streamsFut, "finish"); err == nil {
+				if err := futureErr(t, waitLimit, s.streamsFut, "finish"); err == nil {
 					t.Fatal("the handshake succeeded against a silent peer")
 				}
 				closeWithin(t, giveUpBound, s)
