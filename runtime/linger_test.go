@@ -2,11 +2,11 @@ package runtime_test
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -17,26 +17,13 @@ import (
 // the default's 30 s, then release it: its next socket is made then.
 func TestSendLinger(t *testing.T) {
 	const linger = 300 * time.Millisecond
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // read nothing, until the test ends
-		}
-	}()
+	peer := testnet.Serve(t, nil) // reads nothing, until the test ends
 	policy := new(sockets.Policy)
 	if err := policy.AllowConnect("127.0.0.1:*"); err != nil {
 		t.Fatal(err)
 	}
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy})
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	port := strconv.Itoa(peer.Port)
 	stdout, stderr, err := runHog(rt, compiled, runtime.Limits{Sockets: 1, SendLinger: linger}, "linger", port)
 	if err != nil {
 		t.Fatalf("%v\n%s%s", err, stdout, stderr)

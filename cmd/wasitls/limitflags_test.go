@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/wasmbin"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
@@ -91,21 +91,8 @@ func TestRunLimitFlags(t *testing.T) {
 	// A dropped connection to a peer that reads nothing holds its socket
 	// for --send-linger: with --max-sockets 1, the next socket is made
 	// after it.
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // read nothing, until the test ends
-		}
-	}()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	peer := testnet.Serve(t, nil) // reads nothing, until the test ends
+	port := strconv.Itoa(peer.Port)
 	code, stdout, stderr = runCLI(t, "--allow-connect", "127.0.0.1:"+port, "--max-sockets", "1", "--send-linger", "300ms", hog, "linger", port)
 	var ms int
 	if _, err := fmt.Sscanf(stdout, "socket again after %d ms", &ms); code != 0 || err != nil || ms < 250 || ms > 5000 {
