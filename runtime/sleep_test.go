@@ -36,46 +36,62 @@ func stopPaths(t *testing.T, test func(t *testing.T, rt *runtime.Runtime, compil
 	}
 }
 
+// blockedStops checks that a guest start leaves blocked stops when its
+// context is cancelled, past its deadline (a second) and when its instance
+// is closed.
+func blockedStops(t *testing.T, start func(t *testing.T, ctx context.Context, started func(*runtime.Instance)) <-chan error) {
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := start(t, ctx, nil)
+		cancel()
+		wantStopped(t, done)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		wantStopped(t, start(t, ctx, nil))
+	})
+	t.Run("close", func(t *testing.T) {
+		insts := make(chan *runtime.Instance, 1)
+		done := start(t, context.Background(), func(inst *runtime.Instance) { insts <- inst })
+		if err := (<-insts).Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wantStopped(t, done)
+	})
+}
+
+// startBlocked instantiates compiled on rt with cfg on a goroutine, waits
+// for the guest's first line on ready (one of cfg's writers) and for a
+// goroutine of the host blocked in fn, and returns the channel that gets
+// Instantiate's error.
+func startBlocked(t *testing.T, ctx context.Context, rt *runtime.Runtime, compiled wazero.CompiledModule, cfg runtime.ModuleConfig, ready *lineWriter, fn string) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Instantiate(ctx, compiled, cfg)
+		done <- err
+	}()
+	select {
+	case <-ready.lines:
+	case err := <-done:
+		t.Fatalf("guest ended early: %v", err)
+	}
+	waitBlockedIn(t, fn)
+	return done
+}
+
 // TestSleepStops: a Go guest sleeping an hour, which its runtime does in
 // wasi_snapshot_preview1's poll_oneoff, stops when its context is
 // cancelled, past its deadline or when its instance is closed, with the
 // stop flag and under wazero's checks alike.
 func TestSleepStops(t *testing.T) {
 	stopPaths(t, func(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule) {
-		start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
+		blockedStops(t, func(t *testing.T, ctx context.Context, started func(*runtime.Instance)) <-chan error {
 			out := &lineWriter{lines: make(chan string, 16)}
-			done := make(chan error, 1)
-			go func() {
-				_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "sleep", "3600"}, Stdout: out, Started: started})
-				done <- err
-			}()
-			select {
-			case <-out.lines: // sleeping
-			case err := <-done:
-				t.Fatalf("guest ended early: %v", err)
-			}
-			waitBlockedIn(t, "wasi_snapshot_preview1.pollOneoffFn")
-			return done
-		}
-		t.Run("cancel", func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := start(ctx, nil)
-			cancel()
-			wantStopped(t, done)
-		})
-		t.Run("deadline", func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			wantStopped(t, start(ctx, nil))
-		})
-		t.Run("close", func(t *testing.T) {
-			insts := make(chan *runtime.Instance, 1)
-			done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
-			if err := (<-insts).Close(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			wantStopped(t, done)
+			cfg := runtime.ModuleConfig{Args: []string{"hog", "sleep", "3600"}, Stdout: out, Started: started}
+			return startBlocked(t, ctx, rt, compiled, cfg, out, "wasi_snapshot_preview1.pollOneoffFn")
 		})
 	})
 }

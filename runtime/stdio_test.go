@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -21,42 +20,12 @@ import (
 // read whole.
 func TestStdinStops(t *testing.T) {
 	stopPaths(t, func(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule) {
-		start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
+		blockedStops(t, func(t *testing.T, ctx context.Context, started func(*runtime.Instance)) <-chan error {
 			stdin, feed := io.Pipe()
 			t.Cleanup(func() { feed.Close() })
-			out := &lineWriter{lines: make(chan string, 16)}
-			done := make(chan error, 1)
-			go func() {
-				_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "stdin", "100"}, Stdin: stdin, Stdout: out, Started: started})
-				done <- err
-			}()
-			select {
-			case <-out.lines: // reading
-			case err := <-done:
-				t.Fatalf("guest ended early: %v", err)
-			}
-			waitBlockedIn(t, "io.(*pipe).read")
-			return done
-		}
-		t.Run("cancel", func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := start(ctx, nil)
-			cancel()
-			wantStopped(t, done)
-		})
-		t.Run("deadline", func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			wantStopped(t, start(ctx, nil))
-		})
-		t.Run("close", func(t *testing.T) {
-			insts := make(chan *runtime.Instance, 1)
-			done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
-			if err := (<-insts).Close(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			wantStopped(t, done)
+			out := &lineWriter{lines: make(chan string, 16)} // "reading"
+			cfg := runtime.ModuleConfig{Args: []string{"hog", "stdin", "100"}, Stdin: stdin, Stdout: out, Started: started}
+			return startBlocked(t, ctx, rt, compiled, cfg, out, "io.(*pipe).read")
 		})
 		t.Run("input", func(t *testing.T) {
 			var out strings.Builder
@@ -84,42 +53,12 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // that takes the bytes gets all of them.
 func TestStdoutStops(t *testing.T) {
 	stopPaths(t, func(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule) {
-		start := func(ctx context.Context, started func(*runtime.Instance)) <-chan error {
+		blockedStops(t, func(t *testing.T, ctx context.Context, started func(*runtime.Instance)) <-chan error {
 			drain, stdout := io.Pipe()
 			t.Cleanup(func() { drain.Close() })
-			errOut := &lineWriter{lines: make(chan string, 16)}
-			done := make(chan error, 1)
-			go func() {
-				_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "write", "1048576"}, Stdout: stdout, Stderr: errOut, Started: started})
-				done <- err
-			}()
-			select {
-			case <-errOut.lines: // writing
-			case err := <-done:
-				t.Fatalf("guest ended early: %v", err)
-			}
-			waitBlockedIn(t, "io.(*pipe).write")
-			return done
-		}
-		t.Run("cancel", func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := start(ctx, nil)
-			cancel()
-			wantStopped(t, done)
-		})
-		t.Run("deadline", func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			wantStopped(t, start(ctx, nil))
-		})
-		t.Run("close", func(t *testing.T) {
-			insts := make(chan *runtime.Instance, 1)
-			done := start(context.Background(), func(inst *runtime.Instance) { insts <- inst })
-			if err := (<-insts).Close(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			wantStopped(t, done)
+			errOut := &lineWriter{lines: make(chan string, 16)} // "writing"
+			cfg := runtime.ModuleConfig{Args: []string{"hog", "write", "1048576"}, Stdout: stdout, Stderr: errOut, Started: started}
+			return startBlocked(t, ctx, rt, compiled, cfg, errOut, "io.(*pipe).write")
 		})
 		t.Run("output", func(t *testing.T) {
 			var out countWriter
