@@ -59,6 +59,18 @@ func bigCertificate(t *testing.T, kib int) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// pool is a certificate pool that trusts cert's leaf, self-signed.
+func pool(t *testing.T, cert tls.Certificate) *x509.CertPool {
+	t.Helper()
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := x509.NewCertPool()
+	p.AddCert(leaf)
+	return p
+}
+
 // bigChainServer serves TLS on a loopback listener with cert, to every
 // client, until the test ends.
 func bigChainServer(t *testing.T, cert tls.Certificate) (port string) {
@@ -137,12 +149,7 @@ func TestGuestPeerCertBytesLimit(t *testing.T) {
 	const limit, chainKiB, n = 1 << 20, 200, 24
 	cert := bigCertificate(t, chainKiB)
 	port := bigChainServer(t, cert)
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
+	roots := pool(t, cert)
 	eachBackend(t, func(t *testing.T, backend string) {
 		pr := newPeerChainsRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit})
 		g := pr.start(t, "fill", "localhost", port, fmt.Sprint(n))
@@ -287,12 +294,7 @@ func TestGuestServerPeerCertBytesLimit(t *testing.T) {
 	const limit, chainKiB, n = 1 << 20, 200, 12
 	p := newGuestPKI(t)
 	cert := bigCertificate(t, chainKiB)
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientCAs := x509.NewCertPool()
-	clientCAs.AddCert(leaf)
+	clientCAs := pool(t, cert)
 	eachBackend(t, func(t *testing.T, backend string) {
 		b, err := backends.ByName(backend)
 		if err != nil {
@@ -348,12 +350,7 @@ func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
 	const limit, chainKiB, n, repeat = 1 << 20, 200, 16, 6
 	p := newGuestPKI(t)
 	cert := bigCertificate(t, chainKiB)
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientCAs := x509.NewCertPool()
-	clientCAs.AddCert(leaf)
+	clientCAs := pool(t, cert)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +358,7 @@ func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
 	// Only circl-pq does post-handshake authentication.
 	b := circlpq.Backend{}
 	big, err := b.ParseIdentity(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		[][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})})
+		[][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,12 +444,7 @@ func TestGuestVerifiedChainsCount(t *testing.T) {
 	const limit, chainKiB = 1 << 20, 200
 	cert := bigCertificate(t, chainKiB)
 	port := bigChainServer(t, cert)
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
+	roots := pool(t, cert)
 	for _, tc := range []struct {
 		keep    string
 		n       int
