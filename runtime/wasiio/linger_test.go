@@ -37,16 +37,7 @@ func TestSocketStreamsLinger(t *testing.T) {
 			t.Fatal("the socket never filled")
 		}
 	}
-	dropped := time.Now()
-	out.Close()
-	select {
-	case at := <-released:
-		if held := at.Sub(dropped); held < linger {
-			t.Errorf("the socket was released %v after the drop, before its linger of %v, with bytes unsent", held, linger)
-		}
-	case <-time.After(linger + 5*time.Second):
-		t.Fatalf("the socket was not released within %v of its linger of %v", 5*time.Second, linger)
-	}
+	dropAndWantLinger(t, out, released, linger, "with bytes unsent")
 
 	b, _ := tcpPair(t)
 	_, out2, _ := SocketStreams(b, nil, b.Close)
@@ -97,16 +88,7 @@ func TestSocketStreamsLingerGoroutine(t *testing.T) {
 			t.Fatal("the socket never filled")
 		}
 	}
-	dropped := time.Now()
-	out.Close()
-	select {
-	case at := <-released:
-		if held := at.Sub(dropped); held < linger {
-			t.Errorf("the socket was released %v after the drop, before its linger of %v, with a write in flight", held, linger)
-		}
-	case <-time.After(linger + 5*time.Second):
-		t.Fatalf("the socket was not released within %v of its linger of %v", 5*time.Second, linger)
-	}
+	dropAndWantLinger(t, out, released, linger, "with a write in flight")
 	// The write in flight ended: the writer goroutine is gone.
 	out.mu.Lock()
 	inflight := out.inflight != nil
@@ -121,4 +103,21 @@ func TestSocketStreamsLingerGoroutine(t *testing.T) {
 		t.Errorf("SocketStreams' goroutine stream linger %v, want DefaultSendLinger (%v)", out2.linger, DefaultSendLinger)
 	}
 	out2.Close()
+}
+
+// dropAndWantLinger drops out and checks that the socket is released, as
+// released reports, once linger has passed since the drop and within 5 s
+// of it; held says what the socket still held.
+func dropAndWantLinger(t *testing.T, out *OutputStream, released <-chan time.Time, linger time.Duration, held string) {
+	t.Helper()
+	dropped := time.Now()
+	out.Close()
+	select {
+	case at := <-released:
+		if d := at.Sub(dropped); d < linger {
+			t.Errorf("the socket was released %v after the drop, before its linger of %v, %s", d, linger, held)
+		}
+	case <-time.After(linger + 5*time.Second):
+		t.Fatalf("the socket was not released within %v of its linger of %v", 5*time.Second, linger)
+	}
 }
