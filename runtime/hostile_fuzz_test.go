@@ -123,18 +123,18 @@ type hostileRuntime struct {
 
 var hostileBackends = []string{"stdtls", "circl-pq"}
 
-var (
-	hostileOnce sync.Once
-	hostile     *hostileEnv
-	hostileErr  error
-)
+// hostileOnce makes the one hostileEnv every fuzz input shares.
+var hostileOnce = sync.OnceValues(newHostileEnv)
 
-func hostileEnvFor(t testing.TB) *hostileEnv {
-	hostileOnce.Do(func() { hostile, hostileErr = newHostileEnv() })
-	if hostileErr != nil {
-		t.Fatal(hostileErr)
+func hostileEnvFor(t testing.TB) *hostileEnv { return mustEnv(t, hostileOnce) }
+
+// mustEnv returns the environment once makes, failing t if it could not.
+func mustEnv[E any](t testing.TB, once func() (E, error)) E {
+	e, err := once()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return hostile
+	return e
 }
 
 func newHostileEnv() (*hostileEnv, error) {

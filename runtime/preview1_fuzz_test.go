@@ -31,19 +31,10 @@ type p1Env struct {
 	compiled wazero.CompiledModule
 }
 
-var (
-	p1Once sync.Once
-	p1     *p1Env
-	p1Err  error
-)
+// p1Once makes the one p1Env every fuzz input shares.
+var p1Once = sync.OnceValues(newP1Env)
 
-func p1EnvFor(t testing.TB) *p1Env {
-	p1Once.Do(func() { p1, p1Err = newP1Env() })
-	if p1Err != nil {
-		t.Fatal(p1Err)
-	}
-	return p1
-}
+func p1EnvFor(t testing.TB) *p1Env { return mustEnv(t, p1Once) }
 
 func newP1Env() (*p1Env, error) {
 	ctx := context.Background()
