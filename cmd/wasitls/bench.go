@@ -123,16 +123,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	// The bench package takes a count of 0 for its default: one written
 	// on the command line is refused, as a negative one is.
-	for _, c := range []struct {
-		name string
-		v    int
-	}{
-		{"handshakes", *handshakes}, {"in-guest-handshakes", *inGuestHandshakes}, {"echoes", *echoes},
-		{"idle-conns", *idle}, {"native-idle-conns", *nativeIdle},
-	} {
-		if c.v < 1 {
-			return fmt.Errorf("--%s: want at least 1, got %d", c.name, c.v)
-		}
+	if err := atLeast(1, flagInt{"handshakes", *handshakes}, flagInt{"in-guest-handshakes", *inGuestHandshakes},
+		flagInt{"echoes", *echoes}, flagInt{"idle-conns", *idle}, flagInt{"native-idle-conns", *nativeIdle}); err != nil {
+		return err
 	}
 	opts := bench.Options{
 		Scenarios: split(*scenarios), Backends: split(*backendList),

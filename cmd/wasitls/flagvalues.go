@@ -69,3 +69,20 @@ func durationVar(fs *flag.FlagSet, name string, value time.Duration, usage strin
 	fs.Var((*durationFlag)(p), name, usage)
 	return p
 }
+
+// A flagInt is an int flag's name, without its dashes, and value.
+type flagInt struct {
+	name string
+	v    int
+}
+
+// atLeast returns the error of the first of flags whose value is below
+// min, naming the flag, or nil.
+func atLeast(min int, flags ...flagInt) error {
+	for _, f := range flags {
+		if f.v < min {
+			return fmt.Errorf("--%s: want at least %d, got %d", f.name, min, f.v)
+		}
+	}
+	return nil
+}

@@ -38,41 +38,21 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if err != nil {
 			return runtime.Limits{}, fmt.Errorf("--max-memory: %w", err)
 		}
-		if *handles < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-handles: want at least 1, got %d", *handles)
-		}
-		if *socks < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-sockets: want at least 1, got %d", *socks)
-		}
-		if *files < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-files: want at least 1, got %d", *files)
+		if err := atLeast(1,
+			flagInt{"max-handles", *handles}, flagInt{"max-sockets", *socks}, flagInt{"max-files", *files},
+			flagInt{"max-datagram-queue", *queue}, flagInt{"max-datagram-bytes", *dgBytes},
+			flagInt{"max-lookups", *lookups}, flagInt{"max-lookup-grants", *grants},
+			flagInt{"max-nested-calls", *nested}, flagInt{"max-core-instances", *coreInstances}); err != nil {
+			return runtime.Limits{}, err
 		}
 		if *datagram < 1 || *datagram > 65535 {
 			return runtime.Limits{}, fmt.Errorf("--max-datagram: want 1 to 65535 bytes, got %d", *datagram)
 		}
-		if *queue < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-datagram-queue: want at least 1, got %d", *queue)
-		}
-		if *dgBytes < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-datagram-bytes: want at least 1, got %d", *dgBytes)
-		}
 		if *linger <= 0 {
 			return runtime.Limits{}, fmt.Errorf("--send-linger: want a positive duration, got %v", *linger)
 		}
-		if *lookups < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-lookups: want at least 1, got %d", *lookups)
-		}
-		if *grants < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-lookup-grants: want at least 1, got %d", *grants)
-		}
-		if *nested < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-nested-calls: want at least 1, got %d", *nested)
-		}
 		if *tables < 1 || *tables > math.MaxUint32 {
 			return runtime.Limits{}, fmt.Errorf("--max-table-entries: want 1 to %d, got %d", uint64(math.MaxUint32), *tables)
-		}
-		if *coreInstances < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-core-instances: want at least 1, got %d", *coreInstances)
 		}
 		stackBytes, err := parseSize(*stack)
 		if err != nil || stackBytes < stopcheck.StackUnit || stackBytes > 64<<30 {

@@ -55,7 +55,7 @@ func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case *interval <= 0:
 		return fmt.Errorf("--interval %v: want a positive duration", *interval)
 	case *workers < 1:
-		return fmt.Errorf("--workers: want at least 1, got %d", *workers)
+		return atLeast(1, flagInt{"workers", *workers})
 	case *handshakeTimeout <= 0:
 		return fmt.Errorf("--handshake-timeout %v: want a positive duration", *handshakeTimeout)
 	case *slowHold < 0:

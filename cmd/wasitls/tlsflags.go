@@ -45,17 +45,12 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
 			return nil, fmt.Errorf("--backend: %w", err)
 		}
-		if *pending < 1 {
-			return nil, fmt.Errorf("--max-pending-handshakes: want at least 1, got %d", *pending)
+		if err := atLeast(1, flagInt{"max-pending-handshakes", *pending},
+			flagInt{"max-identity-bytes", *idBytes}, flagInt{"max-peer-cert-bytes", *peerBytes}); err != nil {
+			return nil, err
 		}
-		if *idBytes < 1 {
-			return nil, fmt.Errorf("--max-identity-bytes: want at least 1, got %d", *idBytes)
-		}
-		if *peerBytes < 1 {
-			return nil, fmt.Errorf("--max-peer-cert-bytes: want at least 1, got %d", *peerBytes)
-		}
-		if *maxRSA < 1024 {
-			return nil, fmt.Errorf("--max-peer-rsa-bits: want at least 1024, got %d", *maxRSA)
+		if err := atLeast(1024, flagInt{"max-peer-rsa-bits", *maxRSA}); err != nil {
+			return nil, err
 		}
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
 			IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
