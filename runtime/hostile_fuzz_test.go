@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	goruntime "runtime"
@@ -219,6 +220,21 @@ func decodeHostile(data []byte, nfuncs int, params func(int) int) (backend int, 
 	return backend, patch, steps
 }
 
+// guardedCall runs call, a call of f into inst, closing inst if the call
+// takes longer than callBudget, and returns whether the close ended it and
+// the call's error. A call that Close cannot end hangs the host: it
+// crashes hangLimit after the close, so that the fuzzer keeps the input.
+func guardedCall(inst *runtime.Instance, f fmt.Stringer, call func() error) (blocked bool, err error) {
+	stuck := time.AfterFunc(callBudget, func() { inst.Close(context.Background()) })
+	hung := time.AfterFunc(callBudget+hangLimit, func() {
+		buf := make([]byte, 1<<20)
+		panic(f.String() + ": the call did not end " + hangLimit.String() + " after Close\n" + string(buf[:goruntime.Stack(buf, true)]))
+	})
+	err = call()
+	hung.Stop()
+	return !stuck.Stop(), err
+}
+
 // runHostile runs one input on a fresh instance of the hostile guest. Each
 // call must return, trap with a *cabi.Trap that is not a host panic, or
 // end the guest (an exit, or the instance closed because a call blocked);
@@ -237,16 +253,10 @@ func runHostile(t testing.TB, e *hostileEnv, data []byte) {
 	for _, s := range steps {
 		f := e.funcs[s.fn]
 		mem.Write(0, s.args)
-		stuck := time.AfterFunc(callBudget, func() { inst.Close(ctx) })
-		// A call that Close cannot end hangs the host: crash, so that the
-		// fuzzer keeps the input.
-		hung := time.AfterFunc(callBudget+hangLimit, func() {
-			buf := make([]byte, 1<<20)
-			panic(f.String() + ": the call did not end " + hangLimit.String() + " after Close\n" + string(buf[:goruntime.Stack(buf, true)]))
+		blocked, err := guardedCall(inst, f, func() error {
+			_, err := inst.Module().ExportedFunction("f" + itoa(s.fn)).Call(inst.Context())
+			return err
 		})
-		_, err := inst.Module().ExportedFunction("f" + itoa(s.fn)).Call(inst.Context())
-		hung.Stop()
-		blocked := !stuck.Stop()
 		if err := acceptable(err); err != nil {
 			t.Fatalf("%v(% x): %v", f, s.args, err)
 		}

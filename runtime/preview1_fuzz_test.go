@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -167,14 +166,10 @@ func runPreview1(t testing.TB, e *p1Env, data []byte) {
 	for _, s := range steps {
 		f := e.funcs[s.fn]
 		mem.Write(0, s.args)
-		stuck := time.AfterFunc(callBudget, func() { inst.Close(ctx) })
-		hung := time.AfterFunc(callBudget+hangLimit, func() {
-			buf := make([]byte, 1<<20)
-			panic(f.String() + ": the call did not end " + hangLimit.String() + " after Close\n" + string(buf[:goruntime.Stack(buf, true)]))
+		blocked, err := guardedCall(inst, f, func() error {
+			_, err := inst.Call("f" + itoa(s.fn))
+			return err
 		})
-		_, err := inst.Call("f" + itoa(s.fn))
-		hung.Stop()
-		blocked := !stuck.Stop()
 		var exit *sys.ExitError
 		if err != nil && !errors.As(err, &exit) && !(blocked && errors.Is(err, runtime.ErrStopped)) {
 			t.Fatalf("%v(% x): neither a result nor an exit: %v", f, s.args, err)
