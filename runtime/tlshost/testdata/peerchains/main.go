@@ -62,6 +62,7 @@ import (
 	"github.com/wasitls/wasitls/examples/wasinet"
 	wasitls "github.com/wasitls/wasitls/guest/tls"
 	"github.com/wasitls/wasitls/guest/wasi/io"
+	"github.com/wasitls/wasitls/guest/wasi/sockets"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
@@ -86,10 +87,10 @@ func (h held) drop() {
 var host string
 var port uint16
 
-// handshake makes one handshake; reason is client-last-error when it
-// failed.
-func handshake() (h held, reason string) {
-	_, in, out, err := wasinet.Dial(host, port)
+// connect dials host:port and starts a client handshake on the
+// connection; the guest exits if either fails.
+func connect() (sockets.TCPSocket, tls.ClientConnection, tls.ClientHandshake) {
+	sock, in, out, err := wasinet.Dial(host, port)
 	if err != nil {
 		fmt.Printf("dial: %v\n", err)
 		os.Exit(1)
@@ -100,12 +101,20 @@ func handshake() (h held, reason string) {
 		fmt.Printf("connect: %v\n", err)
 		os.Exit(1)
 	}
+	return sock, conn, hs
+}
+
+// handshake makes one handshake; reason is client-last-error when it
+// failed.
+func handshake() (h held, reason string) {
+	_, conn, hs := connect()
 	f := tls.ClientHandshakeFinish(hs)
 	p := f.Subscribe()
 	p.Block()
 	p.Drop()
 	h = held{conn: conn, fut: f}
 	var ready bool
+	var err error
 	h.in, h.out, ready, err = f.Get()
 	if !ready {
 		fmt.Println("handshake: not ready after its pollable")
@@ -219,17 +228,7 @@ func verify(n int, keep string, wait time.Duration) {
 	verified := 0
 	var first string
 	for range n {
-		sock, in, out, err := wasinet.Dial(host, port)
-		if err != nil {
-			fmt.Printf("dial: %v\n", err)
-			os.Exit(1)
-		}
-		conn := tls.NewClientConnection(in, out)
-		hs, err := conn.Connect(host)
-		if err != nil {
-			fmt.Printf("connect: %v\n", err)
-			os.Exit(1)
-		}
+		sock, conn, hs := connect()
 		vf, err := hs.VerifyServerIdentity()
 		if err != nil {
 			fmt.Printf("verify-server-identity: %v\n", err)
