@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	goruntime "runtime"
 	"slices"
@@ -48,6 +49,29 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 	}
 	_, err = b.Instantiate(ctx)
 	return err
+}
+
+// errForeignPreview1 is New's error for a wazero.Runtime that already
+// has a wasi_snapshot_preview1 module New did not register.
+var errForeignPreview1 = errors.New("runtime: the wazero runtime already has a wasi_snapshot_preview1 module " +
+	"(registered by wasi_snapshot_preview1.Instantiate or MustInstantiate, say), which would serve guests " +
+	"without the runtime's guards: leave that call out, since runtime.New registers wasi_snapshot_preview1 itself, " +
+	"and set what your wazero.ModuleConfig did through runtime.ModuleConfig (Args, Env, Stdin, Stdout, Stderr, Dirs; " +
+	"Configure for the rest)")
+
+// isGuardedPreview1 reports whether m, a wasi_snapshot_preview1 module,
+// is the one instantiatePreview1 registers: each function guarded.
+func isGuardedPreview1(m api.Module) bool {
+	defs := m.ExportedFunctionDefinitions()
+	if len(defs) == 0 {
+		return false
+	}
+	for _, def := range defs {
+		if _, ok := def.GoFunction().(*guarded); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Preview1 errnos.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
@@ -80,4 +81,58 @@ func TestGuardPreview1(t *testing.T) {
 	if inst, v := call("random_get", ok, stack); v != nil || stack[0] != 5 || inst.Trapped() {
 		t.Errorf("return: %v, errno %d", v, stack[0])
 	}
+}
+
+// TestNewRefusesForeignPreview1: New refuses a wazero runtime that already
+// has a wasi_snapshot_preview1 it did not register, wazero's own or a
+// host module of that name, with an error that says what to do instead;
+// the one New registers is guarded, and another New on the same runtime
+// shares it.
+func TestNewRefusesForeignPreview1(t *testing.T) {
+	ctx := context.Background()
+	foreign := map[string]func(wazero.Runtime) error{
+		"wazero's": func(r wazero.Runtime) error {
+			_, err := wasi_snapshot_preview1.Instantiate(ctx, r)
+			return err
+		},
+		"a host module of that name": func(r wazero.Runtime) error {
+			_, err := r.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName).NewFunctionBuilder().
+				WithFunc(func(uint32) {}).Export("proc_exit").Instantiate(ctx)
+			return err
+		},
+	}
+	for name, register := range foreign {
+		t.Run(name, func(t *testing.T) {
+			r := wazero.NewRuntime(ctx)
+			defer r.Close(ctx)
+			if err := register(r); err != nil {
+				t.Fatal(err)
+			}
+			_, err := New(ctx, r, Config{})
+			if err == nil {
+				t.Fatal("New accepted a runtime whose wasi_snapshot_preview1 it did not register")
+			}
+			for _, want := range []string{"already has a wasi_snapshot_preview1", "leave that call out", "runtime.ModuleConfig", "Configure"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the error does not say %q: %v", want, err)
+				}
+			}
+		})
+	}
+	t.Run("its own, twice", func(t *testing.T) {
+		r := wazero.NewRuntime(ctx)
+		defer r.Close(ctx)
+		for range 2 {
+			if _, err := New(ctx, r, Config{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := r.Module(wasi_snapshot_preview1.ModuleName)
+		if m == nil || !isGuardedPreview1(m) {
+			t.Fatal("the wasi_snapshot_preview1 New registered is not guarded")
+		}
+		if n := len(m.ExportedFunctionDefinitions()); n < 40 {
+			t.Fatalf("the guarded wasi_snapshot_preview1 exports %d functions, want wazero's (over 40)", n)
+		}
+	})
 }

@@ -31,16 +31,24 @@ type Runtime struct {
 	linker *link.Linker
 }
 
-// New registers wasi_snapshot_preview1 (unless r already has it: then
-// that one serves guests, without the runtime's guards, see
-// instantiatePreview1) and the extensions of cfg into r. The WASI 0.2 interfaces of this package are
-// registered on demand by Instantiate, under exactly the versions each
-// guest imports (see the link package).
+// New registers wasi_snapshot_preview1, each function guarded (see
+// instantiatePreview1), and the extensions of cfg into r. The WASI 0.2
+// interfaces of this package are registered on demand by Instantiate,
+// under exactly the versions each guest imports (see the link package).
+//
+// New refuses an r that already has a wasi_snapshot_preview1 it did not
+// register (wazero's wasi_snapshot_preview1.Instantiate, say): it would
+// serve the guests without the guards. Leave that call out, and give
+// what its module configuration set through ModuleConfig (its fields,
+// and Configure for the rest). Another New on the same r shares the
+// guarded one.
 func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
-	if r.Module(wasi_snapshot_preview1.ModuleName) == nil {
+	if m := r.Module(wasi_snapshot_preview1.ModuleName); m == nil {
 		if err := instantiatePreview1(ctx, r); err != nil {
 			return nil, fmt.Errorf("runtime: wasi_snapshot_preview1: %w", err)
 		}
+	} else if !isGuardedPreview1(m) {
+		return nil, errForeignPreview1
 	}
 	if err := cfg.Limits.validate(); err != nil {
 		return nil, err
