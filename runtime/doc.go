@@ -18,6 +18,15 @@
 // defined there, and wazero alone fails on the first of them (such as
 // "module[wasi:io/error@0.2.8] not instantiated").
 //
+// A wazero program that has a runtime and host modules of its own keeps
+// them: wazero.NewRuntime(ctx) is NewFastRuntimeConfig's configuration,
+// and Instantiate resolves a guest's imports of the program's host
+// modules as wazero does. What changes is that New registers
+// wasi_snapshot_preview1 (and refuses a runtime where the program did,
+// see below), and that what the program's wazero.ModuleConfig set goes in
+// [ModuleConfig]. runtime/tlshost's Example_wazeroProgram is such a
+// program.
+//
 // # Model
 //
 // [New] registers the [Config.Extensions] (such as the wasi:tls host). The
@@ -71,7 +80,13 @@
 // would recover into a trap carrying the host's stack) traps the guest
 // with a message naming the function, and the known ones answer an errno
 // (poll_oneoff's count of subscriptions that overflows or exceeds memory,
-// inval; fd_filestat_set_times on a standard stream, nosys).
+// inval; fd_filestat_set_times on a standard stream, nosys). New
+// registers it, and refuses a wazero.Runtime that already has a
+// wasi_snapshot_preview1 it did not register (wazero's
+// wasi_snapshot_preview1.Instantiate, which many wazero programs call):
+// guests would get that one, unguarded, and calling it after New fails in
+// wazero as a module instantiated twice. Leave the call out; its
+// per-guest settings are [ModuleConfig]'s.
 //
 // # Limits
 //

@@ -22,6 +22,11 @@ import (
 // the stopcheck package). A Runtime made on it must declare
 // so with Config.StopFlag, so that Instantiate refuses a module that was
 // not compiled by CompileModule and could not be stopped.
+//
+// It is wazero's default configuration (wazero.NewRuntime,
+// wazero.NewRuntimeConfig()) with that default stated: a runtime a
+// program already made so, or with more settings of its own (a
+// compilation cache, say) and the checks left off, serves as it is.
 func NewFastRuntimeConfig() wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().WithCloseOnContextDone(false)
 }

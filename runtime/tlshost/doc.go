@@ -6,12 +6,17 @@
 // # Use
 //
 // [New] returns the runtime.Extension to list in runtime.Config.Extensions
-// (see the package example, and README.md's "Embed it" for a whole
-// program); the guest's peers must be allowed by runtime.Config.Network
-// too. [Config] is the host's TLS policy, which no guest can widen: the
+// (see the package examples: Example_wazeroProgram adds wasi:tls to a
+// wazero program that has a runtime and host modules of its own, a client
+// guest fetching from a loopback HTTPS server, Example_server runs a guest
+// TLS server with an identity the host holds; and README.md's "Embed it"
+// for a whole program); the guest's peers must be allowed by
+// runtime.Config.Network too, and the addresses a guest server listens on
+// (sockets.Policy.AllowListen). [Config] is the host's TLS policy, which no guest can widen: the
 // backend (BackendName, or Backend for one of your own), the trust anchors
 // (RootCAs, ClientCAs), the versions, cipher suites and groups guests may
-// select from, identities the host holds for guests ([LoadIdentity]),
+// select from, identities the host holds for guests ([LoadIdentity] from
+// files, or the backend's ParseIdentity from bytes),
 // session resumption, the key log and the limits. The zero Config serves
 // stdtls with the system roots. The rest of this comment is how the host
 // works.
