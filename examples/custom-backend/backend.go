@@ -11,6 +11,11 @@
 //
 //	backends.Register(custombackend.New(nil, []string{"example.com"}, slog.Default()))
 //	ext := tlshost.New(tlshost.Config{BackendName: custombackend.Name})
+//
+// or give it to the host as it is, wrapping circl-pq rather than stdtls:
+//
+//	b := custombackend.New(circlpq.Backend{}, []string{"example.com"}, slog.Default())
+//	ext := tlshost.New(tlshost.Config{Backend: b})
 package custombackend
 
 import (
