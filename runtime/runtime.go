@@ -40,8 +40,14 @@ type Runtime struct {
 // register (wazero's wasi_snapshot_preview1.Instantiate, say): it would
 // serve the guests without the guards. Leave that call out, and give
 // what its module configuration set through ModuleConfig (its fields,
-// and Configure for the rest). Another New on the same r shares the
-// guarded one.
+// and Configure for the rest).
+//
+// Host modules belong to r, not to the Runtime: another New over the same
+// r shares wasi_snapshot_preview1 and the WASI 0.2 modules (each guest
+// under its own Runtime's Config.Network and Limits), and its guests
+// also get the extensions an earlier New registered, whatever its own
+// Config.Extensions; an extension registered twice fails (the wasi:tls
+// host says so). Give each TLS configuration a wazero.Runtime of its own.
 func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	if m := r.Module(wasi_snapshot_preview1.ModuleName); m == nil {
 		if err := instantiatePreview1(ctx, r); err != nil {

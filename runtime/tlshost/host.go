@@ -133,8 +133,15 @@ func (h *Host) Implementations() []link.Implementation {
 }
 
 // Register instantiates the host modules in r: the proposal, the draft,
-// and every version of the extensions.
+// and every version of the extensions. An r that already has a wasi:tls
+// host is refused: host modules belong to the wazero.Runtime, so two would
+// collide, and the first would serve the guests of both.
 func (h *Host) Register(ctx context.Context, r wazero.Runtime) error {
+	if m := tls.ModuleName + "@" + tls.Version; r.Module(m) != nil {
+		return fmt.Errorf("tlshost: the wazero runtime already has a wasi:tls host (module %s), "+
+			"which serves every guest of every runtime.Runtime made over it: "+
+			"make a wazero.Runtime for each wasi:tls configuration", m)
+	}
 	if err := tls.Register(ctx, r, h); err != nil {
 		return err
 	}
