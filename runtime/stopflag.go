@@ -74,7 +74,9 @@ func CompileModuleLimits(ctx context.Context, r wazero.Runtime, wasm []byte, lim
 // errNotStoppable is the refusal of a module CompileModule did not
 // compile, by a runtime declared to run without wazero's checks.
 var errNotStoppable = errors.New("runtime: Config.StopFlag is set (the wazero runtime has no termination checks) " +
-	"but the module was not compiled with runtime.CompileModule: it could not be stopped")
+	"but the module was not compiled with runtime.CompileModule: it could not be stopped; " +
+	"compile it with runtime.CompileModule(ctx, r, wasm), not wazero's CompileModule " +
+	"(or runtime.CompileModuleChecked, which is for a runtime with wazero's termination checks and StopFlag unset)")
 
 // A rewritten is what the compile path (CompileModuleLimits,
 // CompileModuleChecked, none) made of a module.

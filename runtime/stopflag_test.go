@@ -245,7 +245,8 @@ func TestStopFlagWasmLoop(t *testing.T) {
 }
 
 // TestStopFlagRefusesUncheckedGuests: under Config.StopFlag, a module
-// wazero compiled directly, which nothing could stop, is refused.
+// wazero compiled directly, which nothing could stop, is refused, with
+// the way to compile it.
 func TestStopFlagRefusesUncheckedGuests(t *testing.T) {
 	ctx := context.Background()
 	rt := fastRuntime(t, runtime.Config{})
@@ -253,8 +254,8 @@ func TestStopFlagRefusesUncheckedGuests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{}); err == nil || !strings.Contains(err.Error(), "runtime.CompileModule") {
-		t.Fatalf("Instantiate = %v, want the refusal of an uninstrumented module", err)
+	if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{}); err == nil || !strings.Contains(err.Error(), "compile it with runtime.CompileModule(ctx, r, wasm), not wazero's CompileModule") {
+		t.Fatalf("Instantiate = %v, want the refusal of an uninstrumented module, saying how to compile it", err)
 	}
 	// A module with the global's name but not compiled by CompileModule.
 	var m wasmbin.Module
