@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -90,10 +91,30 @@ func (e *MissingImportsError) Unwrap() []error {
 func (e *MissingImportsError) Error() string {
 	msg := fmt.Sprintf("runtime: the guest imports %d functions this runtime does not provide:\n\t%s",
 		len(e.Missing), strings.Join(e.Missing, "\n\t"))
+	var tls bool
+	var own []string
 	for _, m := range e.Missing {
 		if strings.HasPrefix(m, "gojs#") {
 			return msg + "\nthe guest was built with GOOS=js, for a JavaScript host (module gojs): build it with GOOS=wasip1 GOARCH=wasm"
 		}
+		mod, _, _ := strings.Cut(m, "#")
+		if !strings.HasSuffix(m, "(no such module)") {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(mod, "wasi:tls/"), strings.HasPrefix(mod, "wasitls:tls/"):
+			tls = true
+		case !strings.Contains(mod, ":") && !slices.Contains(own, mod):
+			own = append(own, mod)
+		}
+	}
+	if tls {
+		msg += "\nwasi:tls is served by an extension: list tlshost.New(tlshost.Config{...}) " +
+			"(package runtime/tlshost) in runtime.Config.Extensions"
+	}
+	if len(own) > 0 {
+		msg += fmt.Sprintf("\nno module %s is registered in the wazero runtime: a program embedding the runtime "+
+			"registers host modules of its own there (wazero.Runtime.NewHostModuleBuilder) before Instantiate", strings.Join(own, ", "))
 	}
 	return msg
 }

@@ -60,6 +60,41 @@ func TestMissingImportsGOOSJS(t *testing.T) {
 	}
 }
 
+// TestMissingImportsHints: a guest importing wasi:tls from a runtime
+// without the wasi:tls extension is told to list it, and one importing a
+// module of the embedder's own that is not registered is told where to
+// register it; a WASI 0.2 function the runtime lacks gets neither.
+func TestMissingImportsHints(t *testing.T) {
+	var m wasmbin.Module
+	m.ImportFunc("wasi:tls/tls@0.2.0-pr104", "[resource-drop]client-connection", m.Type([]byte{wasmbin.I32}, nil))
+	m.ImportFunc("wasitls:tls/extensions@0.3.0", "[resource-drop]host-identity", m.Type([]byte{wasmbin.I32}, nil))
+	m.ImportFunc("env", "log", m.Type([]byte{wasmbin.I32, wasmbin.I32}, nil))
+	m.ImportFunc("env", "now", m.Type(nil, []byte{wasmbin.I64}))
+	m.Memory(1, 1)
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	err := instantiateWasm(t, m.Bytes())
+	var mi *runtime.MissingImportsError
+	if !errors.As(err, &mi) {
+		t.Fatalf("err = %v, want a *MissingImportsError", err)
+	}
+	for _, want := range []string{
+		"list tlshost.New(tlshost.Config{...}) (package runtime/tlshost) in runtime.Config.Extensions",
+		"no module env is registered in the wazero runtime",
+		"wazero.Runtime.NewHostModuleBuilder",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q:\n%v", want, err)
+		}
+	}
+	if strings.Count(err.Error(), "no module env") != 1 {
+		t.Errorf("the module of the embedder's is named more than once:\n%v", err)
+	}
+	other := (&runtime.MissingImportsError{Missing: []string{"wasi:io/streams@0.2.8#[method]output-stream.frobnicate (no such function)"}}).Error()
+	if strings.Contains(other, "tlshost") || strings.Contains(other, "NewHostModuleBuilder") {
+		t.Fatalf("a missing WASI function gets a hint meant for other imports: %s", other)
+	}
+}
+
 func instantiate(t *testing.T, pkg string) error {
 	return instantiateWasm(t, guestbuild.MustBuild(t, pkg))
 }
