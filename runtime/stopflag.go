@@ -48,8 +48,10 @@ type stoppableModule struct {
 // instead (stopcheck.StartName), and Instantiate runs it once the global
 // is armed, after ModuleConfig.Started and before _initialize or _start.
 //
-// The result is for Runtime.Instantiate only, not for wazero's
-// InstantiateModule. It runs under any wazero configuration; under
+// The result is for Runtime.Instantiate only: wazero's InstantiateModule
+// panics on it ("interface conversion: wazero.CompiledModule is
+// *runtime.stoppableModule"), as on CompileModuleChecked's. It runs under
+// any wazero configuration; under
 // NewFastRuntimeConfig it is the only kind of module that stops.
 //
 // The module's tables are bounded by the default Limits.TableEntries: it
