@@ -12,7 +12,7 @@
 // ones' made by [Instance.NewTable] and named by a lowered function's
 // [Options]), a trapped flag, and a Data field where the embedder keeps
 // the rest of its per-guest state (package runtime keeps its
-// runtime.Instance there, and host functions find it through the context
+// runtime.Guest there, and host functions find it through the context
 // of their call). The embedder creates it with [NewInstance], attaches it
 // to the context with [WithInstance] before instantiating the guest and for
 // every later call into it, and calls [Instance.Close] when the guest is

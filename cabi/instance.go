@@ -15,7 +15,7 @@ import (
 // instantiate and call the guest, and Close it when the guest is done.
 type Instance struct {
 	// Data is the embedder's per-guest state, such as package runtime's
-	// *runtime.Instance. Set it before the guest runs; it is not guarded.
+	// *runtime.Guest. Set it before the guest runs; it is not guarded.
 	Data any
 
 	table   Table
