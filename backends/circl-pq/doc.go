@@ -112,8 +112,10 @@
 // identity.AddTrustAnchor (or AppendTrustAnchorsFromPEM), and crypto/x509
 // confirms the pool holds it; classical roots are found in the pool as
 // usual. Validating such a chain takes at most 100 signature checks, as
-// crypto/x509 allows itself, and 4 crypto/x509 Verify calls, however the
-// peer's certificates sign each other. A peer's chain with an RSA key over
+// crypto/x509 allows itself, and 4 crypto/x509 Verify calls, of which only
+// the first is given the peer's certificates as intermediates (so that they
+// cost no more than crypto/tls's one Verify), however the peer's
+// certificates sign each other. A peer's chain with an RSA key over
 // Options.MaxRSAKeyBits (8192 by default, as crypto/tls) is refused before
 // anything is verified.
 //

@@ -54,7 +54,11 @@ func classicalParentsChain(t *testing.T) *testpki.Leaf {
 // with bad_certificate within a bounded number of signature checks.
 // Unbounded, 8 mutually signing certificates took 6.6 s and 20 would take
 // days; with the checks bounded but not crypto/x509's Verify calls, the
-// second chain took 1.9 s, now 35 ms.
+// second chain took 1.9 s, now 35 ms. The third (rsaDecoyChains) makes
+// each crypto/x509 Verify given the peer's certificates check 100
+// RSA-8192 signatures: one such Verify is allowed, as crypto/tls makes
+// (before, four: 3-4 times crypto/tls's worst case,
+// BenchmarkHostileChainCost).
 func TestHostileChainBounded(t *testing.T) {
 	p := pki(t)
 	loop, err := testpki.LoopChain(20, testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: "leaf", Usage: testpki.ServerAuth | testpki.ClientAuth})
@@ -64,7 +68,11 @@ func TestHostileChainBounded(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		leaf *testpki.Leaf
-	}{{"mutually-signing", loop}, {"classical-parents", classicalParentsChain(t)}} {
+	}{
+		{"mutually-signing", loop},
+		{"classical-parents", classicalParentsChain(t)},
+		{"rsa-decoys", hostileRSAChains(t).mldsa},
+	} {
 		t.Run(tc.name, func(t *testing.T) { hostileChain(t, p, tc.leaf) })
 	}
 }
@@ -73,12 +81,17 @@ func hostileChain(t *testing.T, p *testCerts, leaf *testpki.Leaf) {
 	// Count crypto/x509's Verify calls, each of which may check 100
 	// signatures: the walk must make at most maxChainX509Verifies for
 	// classically signed certificates, and one per visit otherwise.
-	var verifies, classical int
+	// Of those, one at most may be given the peer's certificates as
+	// intermediates, as crypto/tls makes one Verify.
+	var verifies, classical, withPeers int
 	t.Cleanup(func() { x509Verify = (*x509.Certificate).Verify })
 	x509Verify = func(c *x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certificate, error) {
 		verifies++
 		if mldsaByOID(certificateSignatureOID(c)) == nil {
 			classical++
+		}
+		if opts.Intermediates != nil {
+			withPeers++
 		}
 		return c.Verify(opts)
 	}
@@ -91,7 +104,10 @@ func hostileChain(t *testing.T, p *testCerts, leaf *testpki.Leaf) {
 			t.Errorf("%d crypto/x509 Verify calls, %d of classically signed certificates; want at most %d and %d",
 				verifies, classical, maxChainSignatureChecks, maxChainX509Verifies)
 		}
-		verifies, classical = 0, 0
+		if withPeers > 1 {
+			t.Errorf("%d crypto/x509 Verify calls given the peer's certificates; want at most 1", withPeers)
+		}
+		verifies, classical, withPeers = 0, 0, 0
 		// Generous for a loaded machine or the race detector; the
 		// unbounded walks took 1.9 s and more.
 		if d := time.Since(start); d > 10*time.Second {

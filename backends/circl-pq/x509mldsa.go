@@ -59,6 +59,18 @@ const maxChainDepth = 10
 //
 // A legitimate walk needs one crypto/x509 anchoring, or a few where an
 // ML-DSA key is cross-certified.
+//
+// Of those Verify calls, only the first is given the peer's certificates
+// as intermediates: the others anchor a certificate only in a trust
+// anchor that signed it, which the host chose. The peer's certificates so
+// cost at most what crypto/tls's one Verify spends on them (100
+// signature checks, RSA-8192 ones at worst: 0.1-0.2 s), where four
+// Verify calls spent four times that. A chain that needs the peer's
+// intermediates above a second cross-certified certificate, after a first
+// that failed, is refused; none has been seen. Verify calls for an
+// ML-DSA-signed certificate, which crypto/x509 cannot check the signature
+// of, only ask whether it is itself a trust anchor, and are given no
+// intermediates either.
 const (
 	maxChainSignatureChecks = 100
 	maxChainX509Verifies    = 4
@@ -74,6 +86,20 @@ var errChainChecks = errors.New("tls: gave up validating a certificate chain wit
 // A walkBudget is what remains of a walk's work (see maxChainSignatureChecks).
 type walkBudget struct {
 	checks, x509Verifies int
+	// intermediates are the peer's certificates, for the first classical
+	// Verify; nil once it ran.
+	intermediates *x509.CertPool
+}
+
+// verifyOptions returns the options of a crypto/x509 Verify of a
+// certificate: the peer's certificates as intermediates for the first
+// classical one, none otherwise (see maxChainX509Verifies).
+func (b *walkBudget) verifyOptions(opts x509.VerifyOptions, classical bool) x509.VerifyOptions {
+	opts.Intermediates = nil
+	if classical {
+		opts.Intermediates, b.intermediates = b.intermediates, nil
+	}
+	return opts
 }
 
 // spend takes one check, and one crypto/x509 Verify when x509 is set; it
@@ -116,12 +142,11 @@ func verifyChainMLDSA(certs []*x509.Certificate, roots *x509.CertPool, dnsName s
 		intermediates.AddCert(c)
 	}
 	opts := x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: intermediates,
-		CurrentTime:   t,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		Roots:       roots,
+		CurrentTime: t,
+		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	}
-	budget := walkBudget{checks: maxChainSignatureChecks, x509Verifies: maxChainX509Verifies}
+	budget := walkBudget{checks: maxChainSignatureChecks, x509Verifies: maxChainX509Verifies, intermediates: intermediates}
 	chain, err := walkChain([]*x509.Certificate{leaf}, certs[1:], opts, &budget)
 	if err != nil {
 		return err
@@ -139,7 +164,7 @@ func walkChain(chain []*x509.Certificate, candidates []*x509.Certificate, opts x
 	}
 	// crypto/x509 anchors c if it is a root of the pool or its signature
 	// is classical and leads to one.
-	anchored, x509Err := x509Verify(c, opts)
+	anchored, x509Err := x509Verify(c, budget.verifyOptions(opts, p == nil))
 	if x509Err == nil {
 		return append(chain[:len(chain)-1], anchored[0]...), nil
 	}
