@@ -37,7 +37,8 @@ import (
 // A transport that never blocks gives no signal when the answer arrives:
 // when its Read times out, RequestClientIdentity lets go of the read side
 // and tries again after a pause that grows from minAuthPoll to maxAuthPoll
-// (a Read that comes meanwhile takes the answer on its way).
+// (a Read that comes meanwhile takes the answer on its way). It does the
+// same when the application data it keeps for Read reached its bound.
 
 // maxPendingAuth bounds the server's outstanding certificate requests.
 const maxPendingAuth = 8
@@ -274,16 +275,13 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 			return err
 		}
 		switch how {
-		case authFull:
-			// Too much application data is waiting for Read: let Read
-			// take the answer on its way.
-			select {
-			case <-req.done:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		case authIdle:
+		case authFull, authIdle:
+			// Too much application data is waiting for Read, or nothing
+			// is to be read now. A Read that comes meanwhile takes the
+			// answer on its way; otherwise try again after a pause: a
+			// Read may have taken the data and stopped, just short of
+			// the answer (before, a full buffer waited for a Read that
+			// never came, until ctx ended).
 			t := time.NewTimer(poll)
 			select {
 			case <-req.done:
@@ -307,6 +305,9 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 // other stop but an error, leaves the connection intact. The caller holds
 // in.
 func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead, err error) {
+	if len(c.input) >= maxAuthBufferedInput {
+		return authFull, nil
+	}
 	// Application data already read stays ahead of what arrives now; the
 	// copy also stops c.input aliasing the raw input buffer.
 	saved := bytes.Clone(c.input)

@@ -114,6 +114,51 @@ func TestPostHandshakeAuthInterleaved(t *testing.T) {
 	<-readDone
 }
 
+// TestPostHandshakeAuthAfterFullBuffer has the client send more
+// application data than RequestClientIdentity keeps for Read
+// (maxAuthBufferedInput) before it answers, and the server read exactly
+// that data, then wait for the answer without reading: the request
+// completes. Before, RequestClientIdentity with a full buffer left the
+// answer to a Read, which the application had no reason to make: the
+// request waited until its context ended.
+func TestPostHandshakeAuthAfterFullBuffer(t *testing.T) {
+	p := pki(t)
+	const size = maxAuthBufferedInput + 64<<10
+	var writeErr error
+	written := make(chan struct{})
+	var client *Conn
+	answer := func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+		// The data goes out before the answer, while the request is
+		// outstanding.
+		_, writeErr = client.Write(make([]byte, size))
+		close(written)
+		return []*backends.Identity{p.client.Identity()}, writeErr
+	}
+	client, server := phaPair(t, answer, nil)
+	readDone := clientReader(client)
+	requested := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := server.RequestClientIdentity(ctx)
+		requested <- err
+	}()
+	// The server reads the data only once it is all out, and not a byte
+	// more: the answer follows it unread.
+	<-written
+	if writeErr != nil {
+		t.Fatalf("the client's write: %v", writeErr)
+	}
+	if _, err := io.ReadFull(server, make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-requested; err != nil {
+		t.Fatalf("RequestClientIdentity: %v", err)
+	}
+	server.Close()
+	<-readDone
+}
+
 // TestPostHandshakeAuthDuringRead has a server Read in progress take the
 // answer on its way.
 func TestPostHandshakeAuthDuringRead(t *testing.T) {
