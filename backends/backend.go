@@ -347,6 +347,18 @@ type NonblockingConn interface {
 	NonblockingTransport() bool
 }
 
+// An ApplicationDataCounter is a Conn that reports how many bytes of its
+// transport carried application data: the records read so far whose
+// content type was application_data, headers, encryption and padding
+// included. The host takes them out of what it counts of a client's
+// post-handshake authentication (runtime/tlshost's peer certificate
+// bytes), which is to count the client's handshake messages, its chain,
+// not the data it sends meanwhile. It may be called while Read or
+// RequestClientIdentity runs.
+type ApplicationDataCounter interface {
+	ApplicationDataRead() int64
+}
+
 // A KeyingMaterialExporter is a Conn that exports keying material once its
 // handshake completed (RFC 8446, Section 7.5; RFC 5705 in TLS 1.2). A nil
 // context is no context, which differs from an empty one in TLS 1.2 only.

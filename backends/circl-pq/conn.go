@@ -58,6 +58,9 @@ type Conn struct {
 	// skipEarlyData is how many more bytes of rejected 0-RTT data a server
 	// drops (RFC 8446, Section 4.2.10); 0 when none is expected.
 	skipEarlyData int
+	// appDataIn counts the transport bytes of the application data
+	// records read (ApplicationDataRead).
+	appDataIn atomic.Int64
 
 	// Write side, guarded by out.
 	buffering       bool   // collect records in sendBuf until flush
@@ -451,6 +454,7 @@ func (c *Conn) readRecordLocked() error {
 		if len(c.hand) > 0 {
 			return c.fail(alertUnexpectedMessage, "tls: application data inside a handshake message")
 		}
+		c.appDataIn.Add(int64(len(record)))
 		if len(payload) == 0 {
 			return c.countEmpty()
 		}
@@ -904,6 +908,10 @@ func (c *Conn) handlePostHandshakeMessage() error {
 	}
 }
 
+// ApplicationDataRead is backends.ApplicationDataCounter: the transport
+// bytes of the application data records read so far, empty ones included.
+func (c *Conn) ApplicationDataRead() int64 { return c.appDataIn.Load() }
+
 // ExportKeyingMaterial returns keying material from the TLS 1.3 exporter
 // (RFC 8446, Section 7.5; RFC 5705).
 func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
@@ -913,4 +921,7 @@ func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([
 	return c.suite.exportKeyingMaterial(c.exporterSecret, label, context, length)
 }
 
-var _ backends.NonblockingConn = (*Conn)(nil)
+var (
+	_ backends.NonblockingConn        = (*Conn)(nil)
+	_ backends.ApplicationDataCounter = (*Conn)(nil)
+)

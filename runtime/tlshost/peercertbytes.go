@@ -32,9 +32,15 @@ import (
 // to the budget when the handshake fails or the guest drops the
 // connection. A post-handshake client authentication (only circl-pq does
 // it) counts the same way, from the request until its answer is in: what
-// the client sends meanwhile, its chain and any data that interleaves,
-// against the same bound, failing the request (and closing the
-// connection, whose state is then unknown) past it. Its bytes stay held
+// the client sends meanwhile, its chain above all, against the same
+// bound, failing the request (and closing the connection, whose state is
+// then unknown) past it. The application data records that interleave
+// are taken out of that count as the backend reads them
+// (backends.ApplicationDataCounter): the guest reads them, or the
+// backend's bound on what it keeps for Read holds them (circl-pq's
+// 1 MiB). Before, they counted, so that a client uploading more than the
+// limit before its reader met the request had a good connection refused
+// and closed. Its bytes stay held
 // until the next one on the connection completes, whose chain replaces
 // it, or the connection is dropped; a request that fails gives its own
 // back. Other data after the handshake is not counted: the guest reads
@@ -177,6 +183,11 @@ type peerMeter struct {
 	mu       sync.Mutex
 	base     *peerHold // what the handshake counted
 	auth     *peerHold // what the running post-handshake authentication counted
+	// appRead is the backend's count of the application data it read
+	// (backends.ApplicationDataCounter), nil if it has none; appSeen is
+	// its value when the running authentication last took it out.
+	appRead  func() int64
+	appSeen  int64
 	post     *peerHold // what the last one that completed counted
 	released bool      // the connection was released: nothing counts again
 	err      error     // the limit stopped the count
@@ -199,6 +210,7 @@ func (m *peerMeter) take(n int) error {
 	}
 	b := m.b
 	b.mu.Lock()
+	m.creditAppDataLocked()
 	used := b.used + int64(n)
 	if used > b.limit {
 		b.mu.Unlock()
@@ -215,6 +227,27 @@ func (m *peerMeter) take(n int) error {
 	}
 	b.mu.Unlock()
 	return nil
+}
+
+// creditAppDataLocked takes the application data records the backend read
+// since the last call out of the running authentication's count: data,
+// not the client's chain. Records whose first bytes were read before the
+// authentication started may take out a little more than it counted of
+// them, at most what the backend reads ahead, and never more than it
+// counted. The caller holds m.mu and m.b.mu.
+func (m *peerMeter) creditAppDataLocked() {
+	if m.auth == nil || m.appRead == nil {
+		return
+	}
+	now := m.appRead()
+	d := now - m.appSeen
+	m.appSeen = now
+	if d <= 0 || m.auth.refs == 0 {
+		return
+	}
+	d = min(d, m.auth.n)
+	m.auth.n -= d
+	m.b.used -= d
 }
 
 // stop ends the count at the end of the handshake; what was counted
@@ -250,14 +283,20 @@ func (m *peerMeter) sharePost(chain [][]byte) *peerChain {
 
 // startAuth counts what the peer sends from now until endAuth: a
 // post-handshake authentication, whose answer carries the client's chain.
+// appRead, if not nil, is the backend's count of the application data
+// records it read (backends.ApplicationDataCounter), which are taken out.
 // At most one runs at a time.
-func (m *peerMeter) startAuth() {
+func (m *peerMeter) startAuth(appRead func() int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.released || m.err != nil {
 		return
 	}
 	m.auth = &peerHold{b: m.b, refs: 1}
+	m.appRead = appRead
+	if appRead != nil {
+		m.appSeen = appRead()
+	}
 	m.counting.Store(true)
 }
 
@@ -269,8 +308,13 @@ func (m *peerMeter) endAuth(ok bool, chain [][]byte) (*peerChain, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.counting.Store(false)
+	if !m.released {
+		m.b.mu.Lock()
+		m.creditAppDataLocked()
+		m.b.mu.Unlock()
+	}
 	auth := m.auth
-	m.auth = nil
+	m.auth, m.appRead = nil, nil
 	if auth == nil || m.released || !ok || m.err != nil {
 		auth.put()
 		return nil, m.err

@@ -430,6 +430,93 @@ func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
 	g.end(t)
 }
 
+// TestGuestServerPostHandshakeDataNotCounted: a client that sends 4 MiB
+// of application data while a guest server's post-handshake certificate
+// request is outstanding (its reader meets the request, and it answers,
+// only once it wrote them all), under a Config.PeerCertBytes of 1 MiB,
+// completes the request with its 200 KiB chain, and the guest reads the
+// data: the data does not count against the bound on its peers' chains,
+// only the answer does. Before, every byte the client sent while the
+// request ran counted, and the request failed naming the limit, the host
+// closing a good connection.
+func TestGuestServerPostHandshakeDataNotCounted(t *testing.T) {
+	const limit, chainKiB, size = 1 << 20, 200, 4 << 20
+	p := newGuestPKI(t)
+	cert := bigCertificate(t, chainKiB)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := circlpq.Backend{}
+	big, err := b.ParseIdentity(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		[][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := b.ParseIdentity(p.local.KeyPEM(), [][]byte{p.local.ChainPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tlshost.Config{BackendName: b.Name(), ClientCAs: pool(t, cert), PeerCertBytes: limit,
+		Identities: map[string]*backends.Identity{"local": id}}
+	g := startPeerChains(t, cfg, "phadata", "local", fmt.Sprint(size))
+	addr := strings.TrimPrefix(g.next(t, "listening on "), "listening on ")
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetDeadline(time.Now().Add(30 * time.Second))
+	requested, written := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c, err := b.Client(raw, &backends.ClientConfig{
+		ServerName: "localhost",
+		RootCAs:    p.ca.Pool(),
+		ClientIdentity: func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
+			if !req.PostHandshake {
+				return nil, nil
+			}
+			// Answer only once the data is out: all of it arrives while
+			// the request is outstanding.
+			once.Do(func() { close(requested) })
+			<-written
+			return []*backends.Identity{big}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Handshake(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// Reading meets the request.
+	wg.Go(func() { io.Copy(io.Discard, c) })
+	wg.Go(func() {
+		defer close(written)
+		select {
+		case <-requested:
+		case <-ctx.Done():
+			return
+		}
+		chunk := make([]byte, 16<<10)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := c.Write(chunk); err != nil {
+				t.Errorf("writing the data: %v", err)
+				return
+			}
+		}
+	})
+	if out, want := g.next(t, "phadata: "), fmt.Sprintf("phadata: read %d, chain 1: <nil>", size); out != want {
+		t.Errorf("%s; want %s", out, want)
+	}
+	c.Close()
+	g.end(t)
+}
+
 // TestGuestVerifiedChainsCount: what a guest holds of its peers' chains
 // through verify-server-identity counts against Config.PeerCertBytes
 // (1 MiB) as the handshakes that read them do, for as long as it holds

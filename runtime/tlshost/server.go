@@ -299,11 +299,16 @@ func (s *serverSession) RequestClientIdentityPost() (*future[*peerChain], error)
 		cancel()
 		f.resolve(nil, errClosed)
 	})
-	// What the client sends until its answer is in counts against the
-	// guest's bound on its peers' chains (peercertbytes.go).
+	// What the client sends until its answer is in, but for application
+	// data, counts against the guest's bound on its peers' chains
+	// (peercertbytes.go).
 	meter := s.guard.meter.Load()
 	if meter != nil {
-		meter.startAuth()
+		var appRead func() int64
+		if ac, ok := conn.(backends.ApplicationDataCounter); ok {
+			appRead = ac.ApplicationDataRead
+		}
+		meter.startAuth(appRead)
 	}
 	go func() {
 		defer cancel()

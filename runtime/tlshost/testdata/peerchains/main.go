@@ -35,6 +35,12 @@
 // other client once, printing "pha: ok K, failed F: ERROR" (the first
 // failure).
 //
+//	peerchains phadata NAME SIZE
+//
+// listens as pha does and accepts one connection; it asks the client for
+// its certificate after the handshake while reading SIZE bytes of data
+// from it, then prints "phadata: read N, chain C: ERROR" (the request's).
+//
 //	peerchains verify HOST PORT N KEEP
 //
 // prints "ready" and waits for a line on its standard input, then makes N
@@ -161,6 +167,49 @@ func serve(name string, n int) {
 		served++
 	}
 	fmt.Printf("served %d, failed %d: %v\n", served, n-served, first)
+}
+
+// phadata is the phadata mode.
+func phadata(name string, size int) {
+	id, err := wasitls.HostIdentity(name)
+	if err != nil {
+		fmt.Printf("host-identity: %v\n", err)
+		os.Exit(1)
+	}
+	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", &wasitls.Config{Identities: []*wasitls.Identity{id}})
+	if err != nil {
+		fmt.Printf("listen: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	c, err := ln.Accept()
+	if err != nil {
+		fmt.Printf("accept: %v\n", err)
+		os.Exit(1)
+	}
+	conn := c.(*wasitls.Conn) // kept, never closed
+	if err := conn.Handshake(); err != nil {
+		fmt.Printf("handshake: %v\n", err)
+		os.Exit(1)
+	}
+	var chain [][]byte
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		chain, err = conn.RequestClientCertificate(context.Background())
+		done <- err
+	}()
+	buf := make([]byte, 32<<10)
+	read := 0
+	for read < size {
+		n, err := conn.Read(buf)
+		read += n
+		if err != nil {
+			break
+		}
+	}
+	err = <-done
+	fmt.Printf("phadata: read %d, chain %d: %v\n", read, len(chain), err)
 }
 
 // pha is the pha mode.
@@ -298,6 +347,13 @@ func main() {
 		stdin := bufio.NewScanner(os.Stdin)
 		pha(os.Args[2], n, r, stdin)
 		for stdin.Scan() {
+		}
+		return
+	}
+	if os.Args[1] == "phadata" {
+		size, _ := strconv.Atoi(os.Args[3])
+		phadata(os.Args[2], size)
+		for stdin := bufio.NewScanner(os.Stdin); stdin.Scan(); {
 		}
 		return
 	}
