@@ -900,8 +900,7 @@ func (c *Conn) handlePostHandshakeMessage() error {
 			return c.fail(alertDecodeError, "tls: malformed NewSessionTicket")
 		}
 		// Kept only by clients with a session cache (session_client.go).
-		c.storeTicket(&t)
-		return nil
+		return c.storeTicket(&t)
 	default:
 		// Post-handshake client authentication, or unexpected_message.
 		return c.handleAuthMessage(msg)

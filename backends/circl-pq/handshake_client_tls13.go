@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"hash"
 	"net"
 
@@ -158,6 +159,11 @@ func (hs *clientHandshakeState) makeClientHello() error {
 		}
 		hello.keyShares = append(hello.keyShares, ks)
 	}
+	// The application's ALPN IDs may fill the extensions' 65,535 bytes
+	// on their own (crypto/tls refuses such a configuration too).
+	if _, err := hello.marshalChecked(); err != nil {
+		return fmt.Errorf("tls: the ClientHello cannot be encoded (too many or too long ALPN protocols?): %v", err)
+	}
 	hs.hello = hello
 	hs.offerSession()
 	hs.setBinder(nil)
@@ -297,6 +303,12 @@ func (hs *clientHandshakeState) processHelloRetryRequest(hrr *serverHelloMsg) er
 	if hs.session != nil && cipherSuiteByID(hs.session.suite).hash != hs.suite.hash {
 		hs.session = nil
 		hello.pskIdentities, hello.pskBinders = nil, nil
+	}
+	// RFC 8446 lets the cookie take up to 65,535 bytes, which the second
+	// ClientHello's extensions must hold beside the rest: one that does
+	// not fit ends the handshake (crypto/tls fails it too).
+	if _, err := hello.marshalChecked(); err != nil {
+		return c.fail(alertInternalError, "tls: the HelloRetryRequest's cookie (%d bytes) does not fit in a ClientHello: %v", len(hrr.cookie), err)
 	}
 	if hs.session != nil {
 		prefix, err := cloneHash(hs.transcript)

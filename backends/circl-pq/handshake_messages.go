@@ -12,12 +12,25 @@ import (
 //
 // Parsed messages keep their raw bytes for the transcript.
 
-// addUint24LengthPrefixedMessage frames a handshake body.
+// marshalMessage frames a handshake body whose fields all fit their
+// length prefixes: this side's own messages of bounded content. It panics
+// otherwise, so a message with a field of the peer's or the
+// application's choosing goes through marshalMessageChecked.
 func marshalMessage(typ uint8, body func(b *cryptobyte.Builder)) []byte {
+	out, err := marshalMessageChecked(typ, body)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// marshalMessageChecked frames a handshake body, or reports that a field
+// is too long for its length prefix.
+func marshalMessageChecked(typ uint8, body func(b *cryptobyte.Builder)) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddUint8(typ)
 	b.AddUint24LengthPrefixed(body)
-	return b.BytesOrPanic()
+	return b.Bytes()
 }
 
 // readMessageBody checks the header of a whole message and returns its body.
@@ -150,8 +163,21 @@ type clientHelloMsg struct {
 	hasSignatureAlgorithms bool
 }
 
+// marshal is marshalChecked for a ClientHello known to fit.
 func (m *clientHelloMsg) marshal() []byte {
-	return marshalMessage(typeClientHello, func(b *cryptobyte.Builder) {
+	out, err := m.marshalChecked()
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// marshalChecked encodes a ClientHello, or reports that it does not fit
+// its length prefixes: its extensions take at most 65,535 bytes together,
+// and the application's ALPN IDs, the server's HelloRetryRequest cookie
+// and its session ticket are among them.
+func (m *clientHelloMsg) marshalChecked() ([]byte, error) {
+	return marshalMessageChecked(typeClientHello, func(b *cryptobyte.Builder) {
 		b.AddUint16(m.vers)
 		b.AddBytes(m.random)
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })

@@ -86,24 +86,30 @@ const maxTicketLifetime = 7 * 24 * time.Hour
 // RFC 8446 allows (a client need not use every ticket, Section 4.6.1).
 const maxStoredTickets = 16
 
-// storeTicket keeps a NewSessionTicket for later resumption. The caller
-// holds in.
-func (c *Conn) storeTicket(t *newSessionTicketMsg) {
+// storeTicket keeps a NewSessionTicket for later resumption. A lifetime
+// over seven days is illegal_parameter, as crypto/tls has it: "Servers
+// MUST NOT use any value greater than 604800 seconds" (RFC 8446, Section
+// 4.6.1); before, it was cut to seven days and stored. The caller holds
+// in.
+func (c *Conn) storeTicket(t *newSessionTicketMsg) error {
 	if c.sessionCache == nil || c.resumptionSecret == nil || t.lifetime == 0 {
-		return
+		return nil
+	}
+	lifetime := time.Duration(t.lifetime) * time.Second
+	if lifetime > maxTicketLifetime {
+		return c.fail(alertIllegalParameter, "tls: session ticket with a lifetime of %d s, over seven days", t.lifetime)
 	}
 	if c.storedTickets++; c.storedTickets > maxStoredTickets {
-		return
+		return nil
 	}
-	lifetime := min(time.Duration(t.lifetime)*time.Second, maxTicketLifetime)
 	st := c.State()
 	chain := st.PeerChain
 	if len(chain) == 0 {
-		return
+		return nil
 	}
 	leaf, err := x509.ParseCertificate(chain[0])
 	if err != nil {
-		return // nothing to bound the session by: no resumption
+		return nil // nothing to bound the session by: no resumption
 	}
 	c.sessionCache.Put(c.sessionKey, &clientSession{
 		suite:        c.suite.id,
@@ -117,6 +123,7 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) {
 		notAfter:     leaf.NotAfter,
 		verified:     !c.clientConfig.InsecureSkipVerify,
 	})
+	return nil
 }
 
 // offerSession adds the cached ticket for this server to the ClientHello,
@@ -132,11 +139,20 @@ func (hs *clientHandshakeState) offerSession() {
 	if s == nil || cipherSuiteByID(s.suite) == nil || !contains(hs.hello.cipherSuites, s.suite) || !s.trustedBy(hs.config) {
 		return
 	}
-	hs.session = s
 	// RFC 8446, Section 4.2.11.1: the age in milliseconds plus age_add.
 	age := uint32(time.Since(s.receivedAt) / time.Millisecond)
 	hs.hello.pskIdentities = []pskIdentity{{label: s.ticket, obfuscatedTicketAge: age + s.ageAdd}}
 	hs.hello.pskBinders = [][]byte{make([]byte, cipherSuiteByID(s.suite).hash.Size())}
+	// A ticket may take up to 65,535 bytes, more than the ClientHello's
+	// extensions hold beside the rest: one that does not fit is not
+	// offered (before, encoding the ClientHello panicked, and a server
+	// that sent such a ticket crashed the process at the next handshake
+	// to its name).
+	if _, err := hs.hello.marshalChecked(); err != nil {
+		hs.hello.pskIdentities, hs.hello.pskBinders = nil, nil
+		return
+	}
+	hs.session = s
 }
 
 // trustedBy reports whether config would accept the session's chain now:

@@ -380,6 +380,14 @@ func TestGuestMisuse(t *testing.T) {
 		mustContain(t, out,
 			"configure-alpn-ids of 76,800 bytes: wasi:tls: operation failed (configure-alpn-ids: tlshost: the ALPN IDs take more than the 65535 bytes the extension holds)",
 			"connect with a name of 1 MiB: wasi:tls: operation failed (connect: tlshost: connect: a server name of 1048576 bytes, more than a DNS name's 254)")
+		// ALPN IDs within the extension's bound that fill the ClientHello
+		// fail the handshake (before, circl-pq panicked encoding it: a
+		// guest trapped with "host panic", or the process crashed).
+		out, err = run("alpn-fills-hello")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, "handshake with 65,280 bytes of ALPN IDs: wasi:tls: operation failed (", "done")
 		for _, mode := range []string{"configure-after-finish", "finish-twice", "use-after-drop"} {
 			out, err := run(mode)
 			if err == nil || strings.Contains(out, "done") {

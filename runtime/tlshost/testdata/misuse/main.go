@@ -72,6 +72,24 @@ func main() {
 		_, err = conn2.Connect(strings.Repeat("a", 1<<20))
 		reason, _ = tlsext.ClientLastError(conn2)
 		fmt.Printf("connect with a name of 1 MiB: %v (%s)\n", err, reason)
+	case "alpn-fills-hello":
+		// ALPN IDs the extension holds (255 of 255 bytes: 65,280 bytes)
+		// but a ClientHello, with its other extensions, does not: the
+		// handshake fails, with a reason.
+		ids := make([][]byte, 255)
+		for i := range ids {
+			ids[i] = bytes.Repeat([]byte{'a'}, 255)
+		}
+		if err := hs.ConfigureALPNIDs(ids); err != nil {
+			fmt.Println("configure-alpn-ids:", err)
+			os.Exit(1)
+		}
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		_, _, _, err := f.Get()
+		reason, _ := tlsext.ClientLastError(conn)
+		fmt.Printf("handshake with 65,280 bytes of ALPN IDs: %v (%s)\n", err, reason)
+		f.Drop()
 	case "finish-twice":
 		tls.ClientHandshakeFinish(hs)
 		tls.ClientHandshakeFinish(hs) // traps
