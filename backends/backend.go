@@ -44,7 +44,8 @@
 // NonblockingConn the host falls back to a goroutine per stream, several
 // times slower. examples/custom-backend does all of this. Test a backend with the suite every backend here passes, conformance.Run(t, b)
 // from package backends/conformance, declaring in conformance.Options what
-// it does beyond the baseline.
+// it does beyond the baseline (a wrapper, what the backend it wraps does:
+// examples/custom-backend runs the suite wrapping stdtls and circl-pq).
 package backends
 
 import (

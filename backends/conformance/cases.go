@@ -675,7 +675,8 @@ func testPostHandshakeUnsupported(e *env) {
 	defer cancel()
 	_, err := p.server.RequestClientIdentity(ctx)
 	if !errors.Is(err, backends.ErrNotSupported) {
-		e.t.Errorf("RequestClientIdentity = %v; want an error wrapping ErrNotSupported", err)
+		e.t.Errorf("RequestClientIdentity = %v; want an error wrapping ErrNotSupported "+
+			"(a backend that does post-handshake client authentication, or wraps one that does, declares Options.PostHandshakeClientAuth)", err)
 	}
 }
 

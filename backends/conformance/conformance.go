@@ -45,6 +45,9 @@ import (
 )
 
 // Options declares what the backend under test can do beyond the baseline.
+// A backend that wraps another declares what the wrapped one does (a
+// wrapper of circl-pq: PostHandshakeClientAuth and MLDSA, as circl-pq's
+// own test), unless it takes it away.
 type Options struct {
 	// PostHandshakeClientAuth: Conn.RequestClientIdentity works (checked
 	// with the backend on both ends). When false, the suite checks that it
