@@ -71,16 +71,17 @@ type ModuleConfig struct {
 
 	// Configure, if not nil, adjusts the wazero.ModuleConfig built from
 	// the fields above, for what they do not cover (an fs.FS mount, a fake
-	// clock for wasi_snapshot_preview1). The runtime's own choices (no
-	// automatic start functions) are re-applied after it. What it sets
-	// replaces what the runtime set, for wasi_snapshot_preview1 only:
-	// set the arguments, environment, standard streams and directories
-	// with the fields above, which serve the WASI 0.2 interfaces too
-	// (WithStdout here would leave wasi:cli's stdout on Stdout, and
-	// WithFSConfig drop the Dirs from wasi_snapshot_preview1), and leave
-	// the sleep alone (WithNanosleep, WithSysNanosleep): the runtime's
-	// ends when the guest is stopped or closed, wazero's only when the
-	// time the guest asked for is up.
+	// clock for wasi_snapshot_preview1); the runtime already gives
+	// wasi_snapshot_preview1 the system clocks, crypto/rand and a sleep of
+	// its own. The runtime's own choices (no automatic start functions)
+	// are re-applied after it. What it sets replaces what the runtime
+	// set, for wasi_snapshot_preview1 only: set the arguments,
+	// environment, standard streams and directories with the fields above,
+	// which serve the WASI 0.2 interfaces too (WithStdout here would leave
+	// wasi:cli's stdout on Stdout, and WithFSConfig drop the Dirs from
+	// wasi_snapshot_preview1), and leave the sleep alone (WithNanosleep,
+	// WithSysNanosleep): the runtime's ends when the guest is stopped or
+	// closed, wazero's only when the time the guest asked for is up.
 	Configure func(wazero.ModuleConfig) wazero.ModuleConfig
 
 	// Started, if not nil, is called with the instance once it is
