@@ -86,7 +86,9 @@
 // wasi_snapshot_preview1.Instantiate, which many wazero programs call):
 // guests would get that one, unguarded, and calling it after New fails in
 // wazero as a module instantiated twice. Leave the call out; its
-// per-guest settings are [ModuleConfig]'s.
+// per-guest settings are [ModuleConfig]'s, and modules the program still
+// instantiates with wazero itself get the guarded one as they got
+// wazero's.
 //
 // # Limits
 //
