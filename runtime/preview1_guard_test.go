@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
 // TestGuardPreview1: a Go runtime error in a wasi_snapshot_preview1
@@ -86,8 +87,8 @@ func TestGuardPreview1(t *testing.T) {
 // TestNewRefusesForeignPreview1: New refuses a wazero runtime that already
 // has a wasi_snapshot_preview1 it did not register, wazero's own or a
 // host module of that name, with an error that says what to do instead;
-// the one New registers is guarded, and another New on the same runtime
-// shares it.
+// the one New registers is guarded, another New on the same runtime
+// shares it, and a module instantiated with wazero itself uses it.
 func TestNewRefusesForeignPreview1(t *testing.T) {
 	ctx := context.Background()
 	foreign := map[string]func(wazero.Runtime) error{
@@ -133,6 +134,28 @@ func TestNewRefusesForeignPreview1(t *testing.T) {
 		}
 		if n := len(m.ExportedFunctionDefinitions()); n < 40 {
 			t.Fatalf("the guarded wasi_snapshot_preview1 exports %d functions, want wazero's (over 40)", n)
+		}
+
+		// A module the program instantiates with wazero itself, not
+		// through a Runtime, gets the guarded one as it got wazero's:
+		// args_sizes_get reads its wazero.ModuleConfig's arguments.
+		const i32 = api.ValueTypeI32
+		var w wasmbin.Module
+		sizes := w.ImportFunc(wasi_snapshot_preview1.ModuleName, "args_sizes_get", w.Type([]byte{i32, i32}, []byte{i32}))
+		w.Memory(1, 1)
+		w.Export("memory", wasmbin.ExportMemory, 0)
+		w.Export("run", wasmbin.ExportFunc, w.Func(w.Type(nil, []byte{i32}), nil,
+			wasmbin.Cat(wasmbin.I32Const(0), wasmbin.I32Const(4), []byte{0x10}, wasmbin.ULEB(uint64(sizes)))))
+		mod, err := r.InstantiateWithConfig(ctx, w.Bytes(), wazero.NewModuleConfig().WithArgs("plain", "wazero", "module"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := mod.ExportedFunction("run").Call(ctx)
+		if err != nil || res[0] != 0 {
+			t.Fatalf("args_sizes_get = %v, %v; want errno 0", res, err)
+		}
+		if argc, ok := mod.Memory().ReadUint32Le(0); !ok || argc != 3 {
+			t.Fatalf("argc = %d, want 3", argc)
 		}
 	})
 }
