@@ -231,6 +231,40 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string
 	return err
 }
 
+// certificateRequest encodes a CertificateRequest of this server with the
+// given context, naming the subjects of its ClientCAs pool. Those may take
+// more than the 65,535 bytes the extensions hold (some 500 CAs): then the
+// request names none, which RFC 8446 allows (certificate_authorities is
+// optional, Section 4.2.4), and the client chooses among all its
+// identities. Before, encoding it panicked, at every handshake that asked
+// for a certificate.
+func (c *Conn) certificateRequest(config *backends.ServerConfig, context []byte) (*certificateRequestMsg, []byte) {
+	cr := &certificateRequestMsg{context: context, signatureSchemes: c.verifySchemes()}
+	if pool := config.ClientCAs; pool != nil {
+		//lint:ignore SA1019 Subjects is fine for pools built from certificates.
+		cr.certificateAuthorities = pool.Subjects()
+	}
+	msg, err := cr.marshalChecked()
+	if err != nil {
+		cr.certificateAuthorities = nil
+		msg = cr.marshal()
+	}
+	return cr, msg
+}
+
+// certificateMessage encodes this side's Certificate, or fails with
+// internal_error when its chain or OCSP response does not fit the
+// message's length prefixes (a host's OCSP file may take 64 KiB, one
+// byte more than the extension holds; crypto/tls fails such a handshake
+// too). Before, encoding it panicked.
+func (c *Conn) certificateMessage(cm *certificateMsg) ([]byte, error) {
+	msg, err := cm.marshalChecked()
+	if err != nil {
+		return nil, c.fail(alertInternalError, "tls: this side's Certificate message cannot be encoded (%d certificates, an OCSP response of %d bytes): %v", len(cm.chain), len(cm.ocspStaple), err)
+	}
+	return msg, nil
+}
+
 // hookAlert is the alert for an error a hook returned: the one a
 // SendAlertError asks for, and otherwise def, the alert of the step.
 func hookAlert(err error, def Alert) Alert {

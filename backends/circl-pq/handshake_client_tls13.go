@@ -592,7 +592,11 @@ func (hs *clientHandshakeState) sendClientCertificate() error {
 	if ident != nil {
 		cm.chain = ident.Chain
 	}
-	if err := c.writeHandshake(cm.marshal(), hs.transcript); err != nil {
+	msg, err := c.certificateMessage(cm)
+	if err != nil {
+		return err
+	}
+	if err := c.writeHandshake(msg, hs.transcript); err != nil {
 		return err
 	}
 	if ident == nil {

@@ -664,8 +664,20 @@ type certificateRequestMsg struct {
 	certificateAuthorities [][]byte
 }
 
+// marshal is marshalChecked for a CertificateRequest known to fit.
 func (m *certificateRequestMsg) marshal() []byte {
-	return marshalMessage(typeCertificateRequest, func(b *cryptobyte.Builder) {
+	out, err := m.marshalChecked()
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// marshalChecked encodes a CertificateRequest, or reports that its
+// extensions (the names of the ClientCAs pool above all) take more than
+// the 65,535 bytes they share.
+func (m *certificateRequestMsg) marshalChecked() ([]byte, error) {
+	return marshalMessageChecked(typeCertificateRequest, func(b *cryptobyte.Builder) {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			// signature_algorithms is mandatory (RFC 8446, Section 4.3.2);
@@ -759,8 +771,20 @@ type certificateMsg struct {
 // statusTypeOCSP is CertificateStatusType ocsp (RFC 6066, Section 8).
 const statusTypeOCSP uint8 = 1
 
+// marshal is marshalChecked for a Certificate known to fit.
 func (m *certificateMsg) marshal() []byte {
-	return marshalMessage(typeCertificate, func(b *cryptobyte.Builder) {
+	out, err := m.marshalChecked()
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// marshalChecked encodes a Certificate, or reports that the chain (2^24
+// bytes at most, with 5 bytes per certificate) or the OCSP response
+// (65,531 bytes at most) does not fit its length prefix.
+func (m *certificateMsg) marshalChecked() ([]byte, error) {
+	return marshalMessageChecked(typeCertificate, func(b *cryptobyte.Builder) {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
 		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
 			for i, cert := range m.chain {

@@ -411,13 +411,9 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 		return nil
 	}
 	if hs.requestClientCert() {
-		cr := &certificateRequestMsg{signatureSchemes: c.verifySchemes()}
-		if pool := hs.config.ClientCAs; pool != nil {
-			//lint:ignore SA1019 Subjects is fine for pools built from certificates.
-			cr.certificateAuthorities = pool.Subjects()
-		}
+		_, msg := c.certificateRequest(hs.config, nil)
 		c.certRequested = true
-		if err := c.writeHandshake(cr.marshal(), hs.transcript); err != nil {
+		if err := c.writeHandshake(msg, hs.transcript); err != nil {
 			return err
 		}
 	}
@@ -425,7 +421,11 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 	if hs.hello.ocspStapling {
 		cm.ocspStaple = hs.identity.OCSP // RFC 8446, Section 4.4.2.1
 	}
-	if err := c.writeHandshake(cm.marshal(), hs.transcript); err != nil {
+	msg, err := c.certificateMessage(cm)
+	if err != nil {
+		return err
+	}
+	if err := c.writeHandshake(msg, hs.transcript); err != nil {
 		return err
 	}
 	sig, err := signHandshake(hs.identity.Key, hs.sigScheme, serverSignatureContext, hs.transcript)

@@ -3,11 +3,13 @@ package circlpq
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
 )
 
 // Fields of a ClientHello that others choose, and that may each take up to
@@ -128,4 +130,69 @@ func TestClientHelloTooLarge(t *testing.T) {
 		t.Error("crypto/tls's client sent the ClientHello")
 	}
 	sraw.Close()
+}
+
+// TestOwnMessagesTooLarge: what this side sends of its own configuration
+// may not fit a message's length prefixes, and any client's handshake
+// makes it send it. A ClientCAs pool whose names take more than a
+// CertificateRequest's 65,535 bytes of extensions (600 CAs) is asked for
+// without names, and the client's certificate is taken; an OCSP response
+// of 64 KiB (a host's OCSP file may be that long), one byte more than its
+// extension holds, fails the handshake with internal_error, as crypto/tls
+// fails it. Before, encoding either panicked at every such handshake.
+func TestOwnMessagesTooLarge(t *testing.T) {
+	p := pki(t)
+	t.Run("client-cas-over-64KiB", func(t *testing.T) {
+		cas := p.root.Pool()
+		for i := range 600 {
+			ca, err := testpki.NewCAWith(fmt.Sprintf("%03d %s", i, strings.Repeat("n", 100)), testpki.ECDSAP256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cas.AddCert(ca.Cert)
+		}
+		for _, post := range []bool{false, true} {
+			t.Run(fmt.Sprintf("post-handshake=%v", post), func(t *testing.T) {
+				sc := p.serverConfig(p.p256)
+				sc.ClientCAs = cas
+				if post {
+					client, server := phaPair(t, offer(p.client.Identity()), sc)
+					readDone := clientReader(client)
+					chain, err := requestIdentity(t, server)
+					if err != nil || len(chain) == 0 {
+						t.Fatalf("RequestClientIdentity = %d certificates, %v", len(chain), err)
+					}
+					server.Close()
+					<-readDone
+					return
+				}
+				sc.ClientAuth = backends.RequireClientCert
+				craw, sraw := tcpPair(t)
+				cc := p.clientConfig()
+				cc.ClientIdentity = offer(p.client.Identity())
+				_, chs := engineClient(t, craw, cc)
+				s, shs := engineServer(t, sraw, sc)
+				if cerr, serr := both(chs, shs); cerr != nil || serr != nil {
+					t.Fatalf("handshake: client %v, server %v", cerr, serr)
+				}
+				if len(s.State().PeerChain) == 0 {
+					t.Error("the server has no client certificate")
+				}
+			})
+		}
+	})
+	t.Run("ocsp-64KiB", func(t *testing.T) {
+		id := p.p256.Identity()
+		id.OCSP = make([]byte, 64<<10)
+		craw, sraw := tcpPair(t)
+		_, chs := engineClient(t, craw, p.clientConfig())
+		_, shs := engineServer(t, sraw, &backends.ServerConfig{Identities: []*backends.Identity{id}})
+		cerr, serr := both(chs, shs)
+		if a, ok := errorAlert(serr); !ok || a != alertInternalError || !strings.Contains(serr.Error(), "OCSP response of 65536 bytes") {
+			t.Errorf("server: %v; want internal_error naming the OCSP response", serr)
+		}
+		if !isRemoteAlert(cerr, alertInternalError) {
+			t.Errorf("client: %v; want the server's internal_error", cerr)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"hash"
 	"sync"
 	"time"
@@ -206,12 +207,7 @@ func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error)
 	if _, err := rand.Read(req.context); err != nil {
 		return nil, err
 	}
-	cr := &certificateRequestMsg{context: req.context, signatureSchemes: c.verifySchemes()}
-	if pool := c.auth.config.ClientCAs; pool != nil {
-		//lint:ignore SA1019 Subjects is fine for pools built from certificates.
-		cr.certificateAuthorities = pool.Subjects()
-	}
-	msg := cr.marshal()
+	_, msg := c.certificateRequest(c.auth.config, req.context)
 	var err error
 	if req.transcript, err = cloneTranscript(c.auth.transcript); err != nil {
 		return nil, err
@@ -527,7 +523,11 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 	if ident != nil {
 		cm.chain = ident.Chain
 	}
-	out := cm.marshal()
+	out, err := cm.marshalChecked()
+	if err != nil {
+		c.sendAlertLocked(alertInternalError)
+		return &AlertError{Alert: alertInternalError, Err: fmt.Errorf("tls: this side's Certificate message cannot be encoded (%d certificates): %v", len(cm.chain), err)}
+	}
 	transcript.Write(out)
 	if ident != nil {
 		sig, err := signHandshake(ident.Key, scheme, clientSignatureContext, transcript)
