@@ -160,6 +160,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 		return nil, err
 	}
 	fsys.SetLimit(lim.Files)
+	fsys.SetDiskLimit(lim.DiskBytes)
 	st.fs = fsys
 	var b [16]byte
 	rand.Read(b[:])

@@ -55,6 +55,17 @@ type Limits struct {
 	// preview1's path_open with EIO.
 	Files int
 
+	// DiskBytes bounds what the guest may add to the host's disk beneath
+	// its preopens, in bytes: what its writes and size changes make
+	// regular files grow by, and filesystem.NameBytes for each name it
+	// makes (a file, a directory, a link), less what it gives back by
+	// making files smaller and removing names; zero means
+	// filesystem.DefaultDiskBytes. A change past it fails whole, with
+	// quota in wasi:filesystem and EDQUOT in wasi_snapshot_preview1.
+	// Removing a file gives back its name, not its bytes, which another
+	// link or an open descriptor may keep.
+	DiskBytes int64
+
 	// Datagram bounds the UDP datagrams the guest sends and receives, in
 	// bytes; zero means sockets.DefaultMaxDatagram. Larger sends fail with
 	// datagram-too-large, larger arrivals are dropped.
@@ -168,6 +179,9 @@ func (l Limits) withDefaults() Limits {
 	if l.Files <= 0 {
 		l.Files = filesystem.DefaultFileLimit
 	}
+	if l.DiskBytes <= 0 {
+		l.DiskBytes = filesystem.DefaultDiskBytes
+	}
 	if l.Datagram <= 0 {
 		l.Datagram = sockets.DefaultMaxDatagram
 	}
@@ -214,6 +228,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.Files > 0 {
 		l.Files = o.Files
+	}
+	if o.DiskBytes > 0 {
+		l.DiskBytes = o.DiskBytes
 	}
 	if o.Datagram > 0 {
 		l.Datagram = o.Datagram

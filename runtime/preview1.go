@@ -16,8 +16,9 @@ import (
 )
 
 // instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
-// each function guarded (see guardPreview1) and poll_oneoff's count of
-// subscriptions checked (see checkPollOneoff).
+// each function guarded (see guardPreview1), poll_oneoff's count of
+// subscriptions checked (see checkPollOneoff) and the disk quota's
+// refusals answered EDQUOT (see quotaErrno).
 func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 	// wazero's own functions, as the Go functions its host module holds.
 	compiled, err := wasi_snapshot_preview1.NewBuilder(r).Compile(ctx)
@@ -40,6 +41,9 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		}
 		if name == pollOneoffName {
 			fn = checkPollOneoff(fn)
+		}
+		if quotaFunctions[name] {
+			fn = quotaErrno(fn)
 		}
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(guardPreview1(name, fn), def.ParamTypes(), def.ResultTypes()).
@@ -76,7 +80,9 @@ func isGuardedPreview1(m api.Module) bool {
 
 // Preview1 errnos.
 const (
+	errnoDquot = 19
 	errnoInval = 28
+	errnoIO    = 29
 	errnoNosys = 52
 )
 
@@ -164,5 +170,29 @@ func checkPollOneoff(poll api.GoModuleFunction) api.GoModuleFunction {
 			return
 		}
 		poll.Call(ctx, mod, stack)
+	})
+}
+
+// quotaFunctions are the wasi_snapshot_preview1 functions that make files
+// larger or make names beneath a preopen, which the guest's disk quota
+// may refuse (filesystem.FS.SetDiskLimit).
+var quotaFunctions = map[string]bool{
+	"fd_allocate": true, "fd_filestat_set_size": true, "fd_pwrite": true, "fd_write": true,
+	"path_create_directory": true, "path_link": true, "path_open": true, "path_symlink": true,
+}
+
+// quotaErrno is fn answering EDQUOT where the guest's file system refused
+// a change for its disk quota: wazero's file interface has no such errno
+// and answers EIO for it (filesystem.FS.TakeQuotaRefusal).
+func quotaErrno(fn api.GoModuleFunction) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		fn.Call(ctx, mod, stack)
+		g := GuestFrom(ctx)
+		if g == nil || g.state.fs == nil {
+			return
+		}
+		if g.state.fs.TakeQuotaRefusal() && stack[0] == errnoIO {
+			stack[0] = errnoDquot
+		}
 	})
 }

@@ -23,6 +23,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	handles := intVar(fs, "max-handles", cabi.DefaultHandleLimit, "most resource `handles` the guest holds at once, every kind together (past it the host call traps)")
 	socks := intVar(fs, "max-sockets", sockets.DefaultSocketLimit, "most `sockets` the guest holds at once, TCP and UDP (past it create-tcp-socket and create-udp-socket fail with new-socket-limit, and accept on a listener, whose further clients wait in the kernel's backlog)")
 	files := intVar(fs, "max-files", filesystem.DefaultFileLimit, "most host `files` and directories the guest holds open through wasi:filesystem and wasi_snapshot_preview1 (past it open-at fails with insufficient-memory, path_open with EIO)")
+	disk := fs.String("max-disk-bytes", "4GiB", "most `bytes` the guest may add to the host's disk beneath its --dir preopens: what it makes files grow by, and 4KiB for each name it makes, less what it gives back by shrinking files and removing names: bytes, or with a KiB, MiB or GiB suffix (past it the write, set-size or create fails with quota, EDQUOT in wasi_snapshot_preview1)")
 	datagram := intVar(fs, "max-datagram", sockets.DefaultMaxDatagram, "largest UDP datagram, in `bytes`, the guest sends or receives (larger sends fail with datagram-too-large, larger arrivals are dropped)")
 	queue := intVar(fs, "max-datagram-queue", sockets.DefaultDatagramQueue, "most received `datagrams` each UDP socket holds for the guest (past it the host stops reading the socket)")
 	dgBytes := intVar(fs, "max-datagram-bytes", sockets.DefaultDatagramBytes, "most `bytes` of received datagrams the guest's UDP sockets hold for it together (past it arriving datagrams are dropped)")
@@ -54,13 +55,17 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *tables < 1 || *tables > math.MaxUint32 {
 			return runtime.Limits{}, fmt.Errorf("--max-table-entries: want 1 to %d, got %d", uint64(math.MaxUint32), *tables)
 		}
+		diskBytes, err := parseSize(*disk)
+		if err != nil || diskBytes < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-disk-bytes: want a positive size, got %q", *disk)
+		}
 		stackBytes, err := parseSize(*stack)
 		if err != nil || stackBytes < stopcheck.StackUnit || stackBytes > 64<<30 {
 			return runtime.Limits{}, fmt.Errorf("--max-stack: want a size between %d bytes and 64GiB, got %q", stopcheck.StackUnit, *stack)
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
 			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, NestedCalls: *nested,
-			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger}, nil
+			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger, DiskBytes: diskBytes}, nil
 	}
 }
 

@@ -44,6 +44,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-handles handles`, `(default 262144)`,
 		`-max-sockets sockets`, `(default 4096)`,
 		`-max-files files`, `(default 256)`,
+		`-max-disk-bytes bytes`, `(default "4GiB")`,
 		`-max-datagram bytes`, `(default 65507)`,
 		`-max-datagram-queue datagrams`, `(default 64)`,
 		`-max-datagram-bytes bytes`, `(default 16777216)`,
@@ -100,6 +101,21 @@ func TestRunLimitFlags(t *testing.T) {
 	}
 	if code, _, stderr = runCLI(t, "--send-linger", "0s", hog, "linger", port); code == 0 || !strings.Contains(stderr, "--send-linger: want a positive duration, got 0s") {
 		t.Errorf("--send-linger 0s: code %d, stderr %q", code, firstLine(stderr))
+	}
+}
+
+// --max-disk-bytes reaches the guest's file system: under 1 MiB a guest
+// cannot set a file's size to 1 TiB, and makes 255 directories of 4 KiB
+// beside its file; a size that is not positive is refused.
+func TestRunDiskBytesFlag(t *testing.T) {
+	guest := wasmFile(t, "../../runtime/testdata/diskquota")
+	code, stdout, stderr := runCLI(t, "--max-disk-bytes", "1MiB", "--dir", t.TempDir()+":/rw", guest, "p1")
+	if code != 0 || !strings.Contains(stdout, "set-size 1 TiB (fd_filestat_set_size): quota, size 0\n") ||
+		!strings.Contains(stdout, "mkdir until refused: 255 made, then quota\n") {
+		t.Errorf("--max-disk-bytes 1MiB: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
+	}
+	if code, _, stderr = runCLI(t, "--max-disk-bytes", "0", guest, "p1"); code == 0 || !strings.Contains(stderr, "--max-disk-bytes: want a positive size") {
+		t.Errorf("--max-disk-bytes 0: code %d, stderr %q", code, firstLine(stderr))
 	}
 }
 

@@ -57,7 +57,7 @@ ephemeral ports, and fixed ports need --allow-listen as for TCP. Each access
 denied is noted on stderr with the flag that would allow it. The guest
 runs under limits on what it can make the host hold (--max-memory,
 --max-handles, --max-sockets, --max-pending-handshakes, --max-identity-bytes,
---max-peer-cert-bytes, --max-files, --max-datagram, --max-datagram-queue,
+--max-peer-cert-bytes, --max-files, --max-disk-bytes, --max-datagram, --max-datagram-queue,
 --max-datagram-bytes, --max-lookups, --max-lookup-grants, --max-nested-calls,
 --max-table-entries, --max-stack, --max-core-instances, --session-cache-size,
 --send-linger), each with a default below.

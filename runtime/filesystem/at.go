@@ -79,7 +79,7 @@ func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of 
 	if err := d.pre.fs.acquire(); err != nil {
 		return nil, err
 	}
-	f, err := d.dir.OpenFile(p, flag, 0o666)
+	f, err := d.pre.fs.disk.openCounted(d.dir, p, flag, 0o666)
 	if err != nil {
 		d.pre.fs.release()
 		return nil, code(err)
@@ -111,7 +111,7 @@ func (d *Descriptor) CreateDirectoryAt(_ context.Context, p string) error {
 	if err := d.at(p); err != nil {
 		return err
 	}
-	return code(d.dir.Mkdir(p, 0o777))
+	return code(d.pre.fs.disk.makeName(func() error { return d.dir.Mkdir(p, 0o777) }))
 }
 
 // at checks a path whose directory entry the call changes.
@@ -134,7 +134,7 @@ func (d *Descriptor) RemoveDirectoryAt(_ context.Context, p string) error {
 	if !info.IsDir() {
 		return NotDirectory
 	}
-	return code(d.dir.Remove(p))
+	return code(d.pre.fs.disk.removeName(func() error { return d.dir.Remove(p) }))
 }
 
 // UnlinkFileAt removes a file or symbolic link.
@@ -149,7 +149,7 @@ func (d *Descriptor) UnlinkFileAt(_ context.Context, p string) error {
 	if info.IsDir() {
 		return IsDirectory
 	}
-	return code(d.dir.Remove(p))
+	return code(d.pre.fs.disk.removeName(func() error { return d.dir.Remove(p) }))
 }
 
 // RenameAt renames old (beneath d) to new (beneath nd).
@@ -165,7 +165,9 @@ func (d *Descriptor) LinkAt(_ context.Context, pf types.PathFlags, old string, n
 			return Unsupported
 		}
 	}
-	return d.twoPaths(old, nd, new, (*os.Root).Link)
+	return d.twoPaths(old, nd, new, func(r *os.Root, old, new string) error {
+		return d.pre.fs.disk.makeName(func() error { return r.Link(old, new) })
+	})
 }
 
 // twoPaths runs op for a path beneath d and one beneath nd: within d's
@@ -209,7 +211,7 @@ func (d *Descriptor) SymlinkAt(_ context.Context, old, new string) error {
 	if path.IsAbs(old) {
 		return NotPermitted
 	}
-	return code(d.dir.Symlink(old, new))
+	return code(d.pre.fs.disk.makeName(func() error { return d.dir.Symlink(old, new) }))
 }
 
 // ReadlinkAt returns the target of a symbolic link.

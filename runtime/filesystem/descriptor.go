@@ -217,7 +217,9 @@ func (d *Descriptor) SetSize(_ context.Context, size types.Filesize) error {
 	if size > 1<<63-1 {
 		return types.ErrorCodeFileTooLarge
 	}
-	return code(d.file.f.Truncate(int64(size)))
+	f := d.file.f
+	return code(d.pre.fs.disk.sizeChange(f, func(int64) int64 { return int64(size) },
+		func() error { return f.Truncate(int64(size)) }))
 }
 
 // SetTimes sets the access and modification times.
@@ -317,7 +319,12 @@ func (d *Descriptor) Write(_ context.Context, buffer []byte, offset types.Filesi
 	if offset > 1<<63-1 {
 		return 0, Invalid
 	}
-	n, err := d.file.f.WriteAt(buffer, int64(offset))
+	f := d.file.f
+	var n int
+	err := d.pre.fs.disk.sizeChange(f, writeEnd(int64(offset), len(buffer)), func() (err error) {
+		n, err = f.WriteAt(buffer, int64(offset))
+		return err
+	})
 	if err != nil && n == 0 {
 		return 0, code(err)
 	}

@@ -44,6 +44,14 @@
 // insufficient-memory. Files wasi_snapshot_preview1 opens count toward the
 // same limit (past it path_open fails with EIO; see [FS.Preview1]).
 //
+// What the guest adds to the host's disk beneath its preopens, through
+// either interface, counts against its disk quota ([FS.SetDiskLimit],
+// [DefaultDiskBytes]): the bytes by which it makes regular files larger,
+// at whatever offset, and [NameBytes] for each name it makes, less what it
+// gives back by making files smaller and removing names. A change past it
+// fails whole with quota (wasi_snapshot_preview1: EIO from wazero, which
+// the runtime answers EDQUOT; see [FS.TakeQuotaRefusal]).
+//
 // Host errors become error codes by their errno ([CodeOf]); a stream's
 // error resource names its error code through filesystem-error-code.
 //

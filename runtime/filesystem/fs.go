@@ -31,6 +31,8 @@ type FS struct {
 	open   int // host files and directories open beyond the preopens
 	limit  int
 	closed bool
+
+	disk diskQuota
 }
 
 type preopen struct {
@@ -44,6 +46,7 @@ type preopen struct {
 // New opens the preopens. It fails when a host directory cannot be opened.
 func New(dirs []Preopen) (*FS, error) {
 	f := &FS{limit: DefaultFileLimit}
+	f.disk.limit = DefaultDiskBytes
 	rand.Read(f.key[:])
 	for _, d := range dirs {
 		root, err := os.OpenRoot(d.Host)

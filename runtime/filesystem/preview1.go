@@ -106,14 +106,14 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 		}
 		counted = r.fs
 	}
-	f, err := r.root.OpenFile(p, osFlag(flag)|openNonblock, perm)
+	f, err := r.fs.disk.openCounted(r.root, p, osFlag(flag)|openNonblock, perm)
 	if err != nil {
 		if counted != nil {
 			counted.release()
 		}
-		return nil, errnoOf(err)
+		return nil, r.fs.disk.errnoOf(err)
 	}
-	file, errno := newRootFile(f, flag, counted)
+	file, errno := newRootFile(f, flag, counted, &r.fs.disk)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -179,7 +179,7 @@ func (r *rootFS) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 }
 
 func (r *rootFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
-	errno := errnoOf(r.root.Mkdir(rel(p), perm))
+	errno := r.fs.disk.errnoOf(r.fs.disk.makeName(func() error { return r.root.Mkdir(rel(p), perm) }))
 	if errno == experimentalsys.ENOTDIR {
 		errno = experimentalsys.ENOENT // as DirFS
 	}
@@ -208,7 +208,7 @@ func (r *rootFS) Rmdir(p string) experimentalsys.Errno {
 	if !info.IsDir() {
 		return experimentalsys.ENOTDIR
 	}
-	return errnoOf(r.root.Remove(p))
+	return errnoOf(r.fs.disk.removeName(func() error { return r.root.Remove(p) }))
 }
 
 // Unlink removes anything but a directory: EISDIR for a directory.
@@ -221,11 +221,11 @@ func (r *rootFS) Unlink(p string) experimentalsys.Errno {
 	if info.IsDir() {
 		return experimentalsys.EISDIR
 	}
-	return errnoOf(r.root.Remove(p))
+	return errnoOf(r.fs.disk.removeName(func() error { return r.root.Remove(p) }))
 }
 
 func (r *rootFS) Link(old, new string) experimentalsys.Errno {
-	return errnoOf(r.root.Link(rel(old), rel(new)))
+	return r.fs.disk.errnoOf(r.fs.disk.makeName(func() error { return r.root.Link(rel(old), rel(new)) }))
 }
 
 // Symlink refuses absolute targets with EPERM, as DirFS does; a relative
@@ -234,7 +234,7 @@ func (r *rootFS) Symlink(old, link string) experimentalsys.Errno {
 	if path.IsAbs(old) {
 		return experimentalsys.EPERM
 	}
-	return errnoOf(r.root.Symlink(old, rel(link)))
+	return r.fs.disk.errnoOf(r.fs.disk.makeName(func() error { return r.root.Symlink(old, rel(link)) }))
 }
 
 func (r *rootFS) Readlink(p string) (string, experimentalsys.Errno) {

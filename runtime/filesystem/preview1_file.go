@@ -32,6 +32,8 @@ type rootFile struct {
 	// counted is the FS whose file limit f counts toward (nil for the
 	// mount's root handle, see rootFS).
 	counted *FS
+	// disk is the quota its writes and size changes count against.
+	disk *diskQuota
 
 	// st holds the parts of the status that do not change while the file
 	// is open, once Stat has been called.
@@ -179,14 +181,25 @@ func (r *rootFile) Write(buf []byte) (int, experimentalsys.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
-	var n int
-	var err error
-	if r.IsNonblock() {
-		n, err = writeOnce(r.f, buf)
-	} else {
-		n, err = r.f.Write(buf)
+	off := int64(-1) // O_APPEND: at the end
+	if !r.IsAppend() {
+		pos, err := r.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			off = 0 // not seekable: not a regular file, not counted
+		} else {
+			off = pos
+		}
 	}
-	if errno := experimentalsys.UnwrapOSError(err); errno != 0 {
+	var n int
+	err := r.disk.sizeChange(r.f, writeEnd(off, len(buf)), func() (err error) {
+		if r.IsNonblock() {
+			n, err = writeOnce(r.f, buf)
+		} else {
+			n, err = r.f.Write(buf)
+		}
+		return err
+	})
+	if errno := r.disk.errnoOf(err); errno != 0 {
 		return n, r.fileErr(errno)
 	}
 	return n, 0
@@ -196,8 +209,12 @@ func (r *rootFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
-	n, err := r.f.WriteAt(buf, off)
-	if errno := experimentalsys.UnwrapOSError(err); errno != 0 {
+	var n int
+	err := r.disk.sizeChange(r.f, writeEnd(off, len(buf)), func() (err error) {
+		n, err = r.f.WriteAt(buf, off)
+		return err
+	})
+	if errno := r.disk.errnoOf(err); errno != 0 {
 		return n, r.fileErr(errno)
 	}
 	return n, 0
@@ -207,7 +224,8 @@ func (r *rootFile) Truncate(size int64) experimentalsys.Errno {
 	if size < 0 {
 		return experimentalsys.EINVAL
 	}
-	if errno := experimentalsys.UnwrapOSError(r.f.Truncate(size)); errno != 0 {
+	err := r.disk.sizeChange(r.f, func(int64) int64 { return size }, func() error { return r.f.Truncate(size) })
+	if errno := r.disk.errnoOf(err); errno != 0 {
 		return r.fileErr(errno)
 	}
 	return 0
@@ -254,7 +272,7 @@ func (r *rootFile) Close() experimentalsys.Errno {
 // adds itself; Go reads each entry's status relative to the open
 // directory (fstatat), not through its path. (A Seek with wazero's Errno
 // result declared here would fail go vet's stdmethods check.)
-func newRootFile(f *os.File, flag experimentalsys.Oflag, counted *FS) (*rootFile, experimentalsys.Errno) {
+func newRootFile(f *os.File, flag experimentalsys.Oflag, counted *FS, disk *diskQuota) (*rootFile, experimentalsys.Errno) {
 	adapted, errno := (&sysfs.AdaptFS{FS: &handleFS{f: f}}).OpenFile(".", experimentalsys.O_RDONLY, 0)
 	if errno != 0 {
 		f.Close()
@@ -263,7 +281,7 @@ func newRootFile(f *os.File, flag experimentalsys.Oflag, counted *FS) (*rootFile
 		}
 		return nil, errno
 	}
-	return &rootFile{File: adapted, f: f, flag: flag, counted: counted}, 0
+	return &rootFile{File: adapted, f: f, flag: flag, counted: counted, disk: disk}, 0
 }
 
 // handleFS is an fs.FS holding one open file: every Open after the first

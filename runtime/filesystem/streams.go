@@ -31,20 +31,29 @@ func (r *offsetReader) Read(p []byte) (int, error) {
 // offsetWriter writes a file from an offset on, or at its end.
 type offsetWriter struct {
 	f      *os.File
+	disk   *diskQuota
 	off    int64
 	append bool
 }
 
-func (w *offsetWriter) Write(p []byte) (int, error) {
+func (w *offsetWriter) Write(p []byte) (n int, err error) {
+	end := writeEnd(w.off, len(p))
 	if w.append {
-		info, err := w.f.Stat()
-		if err != nil {
-			return 0, err
-		}
-		w.off = info.Size()
+		end = writeEnd(-1, len(p))
 	}
-	n, err := w.f.WriteAt(p, w.off)
-	w.off += int64(n)
+	err = w.disk.sizeChange(w.f, end, func() error {
+		if w.append {
+			info, err := w.f.Stat()
+			if err != nil {
+				return err
+			}
+			w.off = info.Size()
+		}
+		var err error
+		n, err = w.f.WriteAt(p, w.off)
+		w.off += int64(n)
+		return err
+	})
 	return n, err
 }
 
@@ -61,7 +70,7 @@ func newOutputStream(sf *sharedFile, off int64, append bool) (types.OutputStream
 		return nil, Invalid
 	}
 	sf.retain()
-	return wasiio.NewOutputStream(&offsetWriter{f: sf.f, off: off, append: append}, sf.Close), nil
+	return wasiio.NewOutputStream(&offsetWriter{f: sf.f, disk: &sf.fs.disk, off: off, append: append}, sf.Close), nil
 }
 
 // dirStream is a directory-entry-stream over its own directory handle.

@@ -85,6 +85,9 @@ func writeViaStream(self uint32, off uint64, ret unsafe.Pointer)
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.append-via-stream
 func appendViaStream(self uint32, ret unsafe.Pointer)
 
+//go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.set-size
+func setSize(self uint32, size uint64, ret unsafe.Pointer)
+
 //go:wasmimport wasi:filesystem/types@0.2.8 [resource-drop]descriptor
 func dropDescriptor(self uint32)
 
@@ -278,3 +281,39 @@ func AppendStream(d uint32) (uint32, int) {
 
 // DropDescriptor drops a descriptor.
 func DropDescriptor(d uint32) { dropDescriptor(d) }
+
+// SetSize is set-size.
+func SetSize(d uint32, size uint64) int {
+	setSize(d, size, fretp())
+	return errAt(1)
+}
+
+// WriteAll writes p to out in blocking-write-and-flush calls of at most
+// 4,096 bytes each; on a failure it returns what was written, the
+// failure's wasi:filesystem error code (-1 if it has none) and its debug
+// string.
+func WriteAll(out uint32, p []byte) (n int, code int, msg string) {
+	for len(p) > 0 {
+		k := min(len(p), 4096)
+		blockingWriteAndFlush(out, unsafe.Pointer(&p[0]), uint32(k), retp())
+		if u8(0) != 0 {
+			if u8(4) == 1 {
+				return n, -1, "closed"
+			}
+			h := u32(8)
+			filesystemErrorCode(h, fretp())
+			code = -1
+			if fu8(0) == 1 {
+				code = int(fu8(1))
+			}
+			toDebugString(h, retp())
+			msg = string(bytesAt(u32(0), u32(4)))
+			Unpin()
+			dropError(h)
+			return n, code, msg
+		}
+		n += k
+		p = p[k:]
+	}
+	return n, -1, ""
+}
