@@ -317,12 +317,18 @@ func (c *Call) ReadMemory() {
 }
 
 // PostReturn calls the export's post-return function, if it has one, with
-// the export's n core results, once the results are lifted.
+// the export's n core results, once the results are lifted. A trap there
+// marks the instance trapped and panics with a *Trap; an exit passes
+// through, as Invoke's does (EndExport marks the instance exited).
 func (c *Call) PostReturn(n int) {
 	if c.fn.Post == nil {
 		return
 	}
 	if err := c.fn.Post.CallWithStack(c.ctx, c.owner.stack[:n]); err != nil {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) {
+			panic(exit)
+		}
 		markTrapped(c.ctx, c.inst)
 		panic(c.inst.callTrap(c.Func, "post-return trapped", err))
 	}

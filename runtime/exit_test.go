@@ -152,6 +152,10 @@ func TestExitThenCall(t *testing.T) {
 			{"core module/wasi:cli exit ok", nil, "quit", 0, 0},
 			{"core module/wasi:cli exit err", nil, "quit", 1, 1},
 			{"core module/proc_exit", nil, "proc-quit", 3, 3},
+			// exit(-1): the code wazero reserves for a cancelled
+			// context is the guest's 255, not a cancellation.
+			{"core module/proc_exit -1", nil, "proc-quit", 0xffffffff, 255},
+			{"core module/proc_exit deadline code", nil, "proc-quit", sys.ExitCodeDeadlineExceeded, 255},
 		} {
 			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
 				goroutines, fds := goruntime.NumGoroutine(), countFDs(t)

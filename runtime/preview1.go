@@ -17,8 +17,9 @@ import (
 
 // instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
 // each function guarded (see guardPreview1), poll_oneoff's count of
-// subscriptions checked (see checkPollOneoff) and the disk quota's
-// refusals answered EDQUOT (see quotaErrno).
+// subscriptions checked (see checkPollOneoff), the disk quota's
+// refusals answered EDQUOT (see quotaErrno) and proc_exit kept from the
+// exit codes of a context's end (see procExitCode).
 func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 	// wazero's own functions, as the Go functions its host module holds.
 	compiled, err := wasi_snapshot_preview1.NewBuilder(r).Compile(ctx)
@@ -44,6 +45,9 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		}
 		if quotaFunctions[name] {
 			fn = quotaErrno(fn)
+		}
+		if name == procExitName {
+			fn = procExitCode(fn)
 		}
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(guardPreview1(name, fn), def.ParamTypes(), def.ResultTypes()).
@@ -194,5 +198,23 @@ func quotaErrno(fn api.GoModuleFunction) api.GoModuleFunction {
 		if g.state.fs.TakeQuotaRefusal() && stack[0] == errnoIO {
 			stack[0] = errnoDquot
 		}
+	})
+}
+
+const procExitName = "proc_exit"
+
+// procExitCode is proc_exit(code) with a code wazero reserves for the end
+// of a call's context (sys.ExitCodeContextCanceled, 0xffffffff, and
+// sys.ExitCodeDeadlineExceeded) replaced by its low 8 bits, 255, what a
+// POSIX parent sees of exit(-1). A C or Go guest's exit(-1) is
+// proc_exit(0xffffffff): before, it read as the embedder's cancellation
+// (wasitls run said "interrupted" and exited 130; a reactor's instance was
+// marked trapped by the context's end, not exited by the guest).
+func procExitCode(exit api.GoModuleFunction) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		if code := uint32(stack[0]); code == sys.ExitCodeContextCanceled || code == sys.ExitCodeDeadlineExceeded {
+			stack[0] = uint64(code & 0xff)
+		}
+		exit.Call(ctx, mod, stack)
 	})
 }

@@ -338,3 +338,19 @@ func TestRunTruncatedWasm(t *testing.T) {
 		t.Errorf("empty file: code %d, stderr %q", code, stderr)
 	}
 }
+
+// A guest's exit(-1), proc_exit(0xffffffff), is its exit with code 255,
+// as a POSIX parent sees it. Before, it was the code wazero gives a
+// cancelled context, and "wasitls run" said "interrupted" and exited 130.
+func TestRunExitMinusOne(t *testing.T) {
+	hog := wasmFile(t, "../../runtime/testdata/hog")
+	for _, tt := range []struct {
+		arg  string
+		code int
+	}{{"-1", 255}, {"3", 3}, {"-268435457", 255}} { // the last is 0xefffffff, wazero's deadline code
+		code, _, stderr := runCLI(t, hog, "exit", tt.arg)
+		if code != tt.code || strings.Contains(stderr, "interrupted") {
+			t.Errorf("exit(%s): code %d, stderr %q; want code %d", tt.arg, code, stderr, tt.code)
+		}
+	}
+}

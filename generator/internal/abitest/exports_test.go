@@ -296,6 +296,25 @@ func TestExportsFaults(t *testing.T) {
 			t.Errorf("%s after quit(3): %v, want refused with cabi.ErrExited naming code 3", name, err)
 		}
 	}
+
+	// An exit in post-return is the guest's exit too, not a trap: the
+	// call reports it and the instance is exited with its code (before,
+	// the call failed with "post-return trapped" and the instance was
+	// marked trapped).
+	g4 := newPluginGuest(t)
+	if err := g4.x.Quit(g4.ctx, 1<<16|5); err != nil {
+		t.Fatalf("arming the post-return's exit: %v", err)
+	}
+	_, err = g4.x.Shout(g4.ctx, "hi")
+	if !errors.As(err, &exit) || exit.ExitCode() != 5 {
+		t.Errorf("shout with an exit in its post-return: %v, want the guest's exit code 5", err)
+	}
+	if code, exited := g4.inst.Exited(); !exited || code != 5 || g4.inst.Trapped() {
+		t.Errorf("after the post-return's exit: exited %v with code %d (trapped %v), want exited with code 5", exited, code, g4.inst.Trapped())
+	}
+	if _, err := g4.x.Add(g4.ctx, 1, 2); !errors.Is(err, cabi.ErrExited) || !strings.Contains(err.Error(), "exited with code 5") {
+		t.Errorf("add after the post-return's exit: %v, want refused with cabi.ErrExited naming code 5", err)
+	}
 }
 
 // BenchmarkExportScalar is the scalar export call through the generated

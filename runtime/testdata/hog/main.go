@@ -33,6 +33,9 @@
 //	                    creates a TCP socket every 10 ms until one is
 //	                    made, printing "socket again after D ms", or for
 //	                    10 s, printing "no socket: error E"
+//	hog exit N          exits with code N (proc_exit(uint32(N)): -1 is
+//	                    0xffffffff, the code wazero gives a cancelled
+//	                    context)
 //
 // It prints one line per step reached, so that a test sees how far it got
 // before a limit stopped it.
@@ -64,6 +67,8 @@ func main() {
 		os.Exit(2)
 	}
 	switch os.Args[1] {
+	case "exit":
+		os.Exit(n)
 	case "pollables":
 		for i := 1; i <= n; i++ {
 			subscribeDuration(uint64(time.Hour))

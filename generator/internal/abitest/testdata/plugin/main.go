@@ -69,7 +69,16 @@ func storeString(s string) (uint32, uint32) {
 
 var postReturns uint32
 
-func post(uint32) { postReturns++ }
+// exitInPost, when not zero, is the code the next post-return exits with
+// (see quit).
+var exitInPost uint32
+
+func post(uint32) {
+	postReturns++
+	if exitInPost != 0 {
+		os.Exit(int(exitInPost))
+	}
+}
 
 // Imports of test:shared/things.
 
@@ -264,8 +273,17 @@ func mint(start uint32) uint32 { return newCounter(start * 10) }
 //go:wasmexport test:kitchen/plugin@0.1.0#post-returns
 func postReturnsCount() uint32 { return postReturns }
 
+// quit exits with code; a code of 1<<16 or more instead returns, and
+// the next post-return exits with the code less 1<<16.
+//
 //go:wasmexport test:kitchen/plugin@0.1.0#quit
-func quit(code uint32) { os.Exit(int(code)) }
+func quit(code uint32) {
+	if code >= 1<<16 {
+		exitInPost = code - 1<<16
+		return
+	}
+	os.Exit(int(code))
+}
 
 // bad-pointer returns a return area past the end of memory.
 //
