@@ -90,6 +90,15 @@
 // instantiates with wazero itself get the guarded one as they got
 // wazero's.
 //
+// Its waits (poll_oneoff's sleep, reads of standard input, writes of
+// standard output and error) end with the guest's context, and with the
+// context of the call in progress where that is another (an export called
+// through generated callers, or through wazero with a context derived
+// from [Instance.Context]): the guest then exits mid-call, its instance
+// trapped. A proc_exit with a code wazero reserves for a context's end
+// (sys.ExitCodeContextCanceled, a C or Go guest's exit(-1)) exits with
+// 255; a change past the disk quota ([Limits.DiskBytes]) answers EDQUOT.
+//
 // # Limits
 //
 // Every guest runs under [Limits] ([Config.Limits], overridden per guest by

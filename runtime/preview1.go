@@ -18,8 +18,10 @@ import (
 // instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
 // each function guarded (see guardPreview1), poll_oneoff's count of
 // subscriptions checked (see checkPollOneoff), the disk quota's
-// refusals answered EDQUOT (see quotaErrno) and proc_exit kept from the
-// exit codes of a context's end (see procExitCode).
+// refusals answered EDQUOT, proc_exit kept from the exit codes of a
+// context's end (see procExitCode), and the waits wazero makes in
+// poll_oneoff, fd_read and fd_write ended by the call's context too (see
+// guestAware).
 func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 	// wazero's own functions, as the Go functions its host module holds.
 	compiled, err := wasi_snapshot_preview1.NewBuilder(r).Compile(ctx)
@@ -43,11 +45,11 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		if name == pollOneoffName {
 			fn = checkPollOneoff(fn)
 		}
-		if quotaFunctions[name] {
-			fn = quotaErrno(fn)
-		}
 		if name == procExitName {
 			fn = procExitCode(fn)
+		}
+		if quotaFunctions[name] || waitFunctions[name] {
+			fn = &guestAware{fn: fn, quota: quotaFunctions[name], waits: waitFunctions[name]}
 		}
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(guardPreview1(name, fn), def.ParamTypes(), def.ResultTypes()).
@@ -185,20 +187,31 @@ var quotaFunctions = map[string]bool{
 	"path_create_directory": true, "path_link": true, "path_open": true, "path_symlink": true,
 }
 
-// quotaErrno is fn answering EDQUOT where the guest's file system refused
-// a change for its disk quota: wazero's file interface has no such errno
-// and answers EIO for it (filesystem.FS.TakeQuotaRefusal).
-func quotaErrno(fn api.GoModuleFunction) api.GoModuleFunction {
-	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-		fn.Call(ctx, mod, stack)
-		g := GuestFrom(ctx)
-		if g == nil || g.state.fs == nil {
-			return
-		}
-		if g.state.fs.TakeQuotaRefusal() && stack[0] == errnoIO {
-			stack[0] = errnoDquot
-		}
-	})
+// guestAware is a wasi_snapshot_preview1 function that needs the
+// calling guest's state: with quota, it answers EDQUOT where the guest's
+// file system refused a change for its disk quota (wazero's file
+// interface has no such errno and answers EIO for it:
+// filesystem.FS.TakeQuotaRefusal); with waits, it notes its call's
+// context in the guest's waits while it runs (see waits). A call without
+// a guest in its context is fn's alone.
+type guestAware struct {
+	fn           api.GoModuleFunction
+	quota, waits bool
+}
+
+func (f *guestAware) Call(ctx context.Context, mod api.Module, stack []uint64) {
+	g := GuestFrom(ctx)
+	if g == nil {
+		f.fn.Call(ctx, mod, stack)
+		return
+	}
+	if w := &g.state.waits; f.waits && ctx != w.guest {
+		defer w.leave(w.enter(ctx))
+	}
+	f.fn.Call(ctx, mod, stack)
+	if f.quota && g.state.fs.TakeQuotaRefusal() && stack[0] == errnoIO {
+		stack[0] = errnoDquot
+	}
 }
 
 const procExitName = "proc_exit"

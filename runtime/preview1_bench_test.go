@@ -65,3 +65,43 @@ func BenchmarkPreview1Guard(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPreview1GuestAware times what guestAware adds to fd_write, the
+// one wrapped for both the disk quota and the call's waits, around a Go
+// function that does nothing ("plain": the function alone; "guest": wrapped,
+// called with the guest's context, as by Instance.Call; "call": wrapped,
+// with a call's own context), in the order A B C C B A in one process:
+//
+//	go test ./runtime -run '^$' -bench Preview1GuestAware -count 3
+func BenchmarkPreview1GuestAware(b *testing.B) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, NewFastRuntimeConfig())
+	defer r.Close(ctx)
+	rt, err := New(ctx, r, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, gctx, err := rt.newGuest(ctx, ModuleConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.close(ctx)
+	g.state.waits.guest = gctx                  // as Instantiate's module configuration sets it
+	callCtx, cancel := context.WithCancel(gctx) // a call's own context
+	defer cancel()
+	plain := api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) { stack[0] = 0 })
+	aware := &guestAware{fn: plain, quota: quotaFunctions["fd_write"], waits: waitFunctions["fd_write"]}
+	stack := make([]uint64, 4)
+	for _, c := range []struct {
+		name string
+		fn   api.GoModuleFunction
+		ctx  context.Context
+	}{{"plain", plain, callCtx}, {"guest", aware, gctx}, {"call", aware, callCtx},
+		{"call", aware, callCtx}, {"guest", aware, gctx}, {"plain", plain, callCtx}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.fn.Call(c.ctx, nil, stack)
+			}
+		})
+	}
+}

@@ -222,7 +222,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &Instance{Guest: g, ctx: ctx, cancel: cancel}
 
-	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(ctx, cfg, st.fs))
+	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(ctx, cfg, st.fs, &st.waits))
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a module that failed to instantiate
@@ -305,13 +305,14 @@ func (inst *Instance) initError(err error) error {
 
 // wazeroConfig is the module configuration of a guest whose calls end
 // with ctx.
-func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, fsys *filesystem.FS) wazero.ModuleConfig {
+func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, fsys *filesystem.FS, w *waits) wazero.ModuleConfig {
+	w.guest = ctx
 	mc := wazero.NewModuleConfig().
 		WithName(cfg.Name).
 		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
-		WithNanosleep(sleeper(ctx)).
+		WithNanosleep(sleeper(w)).
 		WithRandSource(rand.Reader)
 	if len(cfg.Args) > 0 {
 		mc = mc.WithArgs(cfg.Args...)
@@ -321,13 +322,13 @@ func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, fsys *fil
 		mc = mc.WithEnv(k, v)
 	}
 	if cfg.Stdin != nil {
-		mc = mc.WithStdin(newStdinReader(ctx, cfg.Stdin))
+		mc = mc.WithStdin(newStdinReader(w, cfg.Stdin))
 	}
 	if cfg.Stdout != nil {
-		mc = mc.WithStdout(newOutputWriter(ctx, cfg.Stdout))
+		mc = mc.WithStdout(newOutputWriter(w, cfg.Stdout))
 	}
 	if cfg.Stderr != nil {
-		mc = mc.WithStderr(newOutputWriter(ctx, cfg.Stderr))
+		mc = mc.WithStderr(newOutputWriter(w, cfg.Stderr))
 	}
 	if len(cfg.Dirs) > 0 {
 		// Mounts over the preopens' os.Root (see
@@ -359,6 +360,8 @@ type state struct {
 
 	stdin          *wasiio.InputStream
 	stdout, stderr *wasiio.OutputStream
+
+	waits waits // what ends the waits of wasi_snapshot_preview1
 }
 
 // exit records a wasi:cli exit and stops the guest.
@@ -416,23 +419,26 @@ func (st *state) close() error {
 
 // sleeper is wasi_snapshot_preview1's sleep (poll_oneoff's wait for its
 // earliest clock subscription, how a Go guest's time.Sleep and idle
-// scheduler wait) for a guest whose calls end with ctx: when ctx ends
-// first the guest exits, as from a wait in wasi:io/poll
-// (wasiio.Abort). wazero's own (WithSysNanosleep) is time.Sleep,
-// which neither the context nor Instance.Close reached: a guest asking
-// poll_oneoff for a clock of a century held its call, and the goroutine
-// and memory under it, that long.
-func sleeper(ctx context.Context) sys.Nanosleep {
+// scheduler wait) for a guest whose waits end as w says: when the
+// guest's context or its call's ends first the guest exits, as from a
+// wait in wasi:io/poll (wasiio.Abort). wazero's own (WithSysNanosleep) is
+// time.Sleep, which neither the context nor Instance.Close reached: a
+// guest asking poll_oneoff for a clock of a century held its call, and
+// the goroutine and memory under it, that long.
+func sleeper(w *waits) sys.Nanosleep {
 	return func(ns int64) {
 		if ns <= 0 {
 			return
 		}
 		t := time.NewTimer(time.Duration(ns))
 		defer t.Stop()
+		call, callDone := w.callDone()
 		select {
 		case <-t.C:
-		case <-ctx.Done():
-			wasiio.Abort(ctx, ctx.Err())
+		case <-w.guest.Done():
+			wasiio.Abort(w.guest, w.guest.Err())
+		case <-callDone:
+			wasiio.Abort(call, call.Err())
 		}
 	}
 }

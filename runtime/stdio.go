@@ -31,8 +31,8 @@ const stdinChunk = 64 << 10
 // reader (at its next input, or when the embedder closes it); what it
 // reads then is dropped.
 type stdinReader struct {
-	ctx context.Context
-	r   io.Reader
+	waits *waits
+	r     io.Reader
 
 	mu      sync.Mutex
 	pending chan struct{} // closed when the read running ends; nil: none runs
@@ -40,14 +40,14 @@ type stdinReader struct {
 	err     error         // the reader's error, once buf is taken
 }
 
-func newStdinReader(ctx context.Context, r io.Reader) *stdinReader {
-	return &stdinReader{ctx: ctx, r: r}
+func newStdinReader(w *waits, r io.Reader) *stdinReader {
+	return &stdinReader{waits: w, r: r}
 }
 
 // wait waits until input is buffered or the reader failed (true), for at
-// most timeout (negative: no bound) or until the guest's context ends
-// (its error).
-func (s *stdinReader) wait(timeout time.Duration) (bool, error) {
+// most timeout (negative: no bound) or until the guest's context or its
+// call's ends (that context).
+func (s *stdinReader) wait(timeout time.Duration) (bool, context.Context) {
 	s.mu.Lock()
 	if len(s.buf) > 0 || s.err != nil {
 		s.mu.Unlock()
@@ -66,13 +66,16 @@ func (s *stdinReader) wait(timeout time.Duration) (bool, error) {
 		defer t.Stop()
 		expired = t.C
 	}
+	call, callDone := s.waits.callDone()
 	select {
 	case <-done:
 		return true, nil
 	case <-expired:
 		return false, nil
-	case <-s.ctx.Done():
-		return false, s.ctx.Err()
+	case <-s.waits.guest.Done():
+		return false, s.waits.guest
+	case <-callDone:
+		return false, call
 	}
 }
 
@@ -95,8 +98,8 @@ func (s *stdinReader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		if _, err := s.wait(-1); err != nil {
-			wasiio.Abort(s.ctx, err)
+		if _, ended := s.wait(-1); ended != nil {
+			wasiio.Abort(ended, ended.Err())
 		}
 		s.mu.Lock()
 		switch {
@@ -126,9 +129,9 @@ func (s *stdinReader) Poll(flag experimentalsys.Pflag, timeoutMillis int32) (boo
 	if timeoutMillis >= 0 {
 		timeout = time.Duration(timeoutMillis) * time.Millisecond
 	}
-	ready, err := s.wait(timeout)
-	if err != nil {
-		wasiio.Abort(s.ctx, err)
+	ready, ended := s.wait(timeout)
+	if ended != nil {
+		wasiio.Abort(ended, ended.Err())
 	}
 	return ready, 0
 }
@@ -153,13 +156,13 @@ const stdoutChunk = 64 << 10
 // A write still running when the guest ends is left to end with the
 // writer.
 type outputWriter struct {
-	ctx context.Context
-	w   io.Writer
-	buf []byte // the copy handed to the writer; nil after a write given up on
+	waits *waits
+	w     io.Writer
+	buf   []byte // the copy handed to the writer; nil after a write given up on
 }
 
 // newOutputWriter returns w as the guest's standard output or error.
-func newOutputWriter(ctx context.Context, w io.Writer) io.Writer {
+func newOutputWriter(waits *waits, w io.Writer) io.Writer {
 	switch w.(type) {
 	case *bytes.Buffer, *strings.Builder:
 		return w
@@ -167,7 +170,7 @@ func newOutputWriter(ctx context.Context, w io.Writer) io.Writer {
 	if w == io.Discard {
 		return w
 	}
-	return &outputWriter{ctx: ctx, w: w}
+	return &outputWriter{waits: waits, w: w}
 }
 
 type writeResult struct {
@@ -188,6 +191,7 @@ func (o *outputWriter) Write(p []byte) (int, error) {
 			n, err := o.w.Write(b)
 			done <- writeResult{n, err}
 		}()
+		call, callDone := o.waits.callDone()
 		select {
 		case r := <-done:
 			written += r.n
@@ -198,9 +202,12 @@ func (o *outputWriter) Write(p []byte) (int, error) {
 				return written, io.ErrShortWrite
 			}
 			p = p[len(b):]
-		case <-o.ctx.Done():
+		case <-o.waits.guest.Done():
 			o.buf = nil // the write may still read it
-			wasiio.Abort(o.ctx, o.ctx.Err())
+			wasiio.Abort(o.waits.guest, o.waits.guest.Err())
+		case <-callDone:
+			o.buf = nil
+			wasiio.Abort(call, call.Err())
 		}
 	}
 	return written, nil

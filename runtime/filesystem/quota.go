@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
@@ -63,7 +64,7 @@ type diskQuota struct {
 	limit int64
 	// refused is set when a wasi_snapshot_preview1 change was refused for
 	// the quota, whose errno wazero cannot carry (see TakeQuotaRefusal).
-	refused bool
+	refused atomic.Bool
 }
 
 // SetDiskLimit bounds what the guest may add to the host's disk beneath
@@ -89,11 +90,7 @@ func (f *FS) DiskUsed() int64 {
 // file interface has no EDQUOT: the refused call answers EIO, which the
 // caller turns into EDQUOT when this reports true.
 func (f *FS) TakeQuotaRefusal() bool {
-	f.disk.mu.Lock()
-	defer f.disk.mu.Unlock()
-	r := f.disk.refused
-	f.disk.refused = false
-	return r
+	return f.disk.refused.Load() && f.disk.refused.Swap(false)
 }
 
 // reserveLocked counts n more bytes, or refuses past the limit; the
@@ -212,9 +209,7 @@ func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileM
 // refusal for TakeQuotaRefusal; otherwise errnoOf's.
 func (q *diskQuota) errnoOf(err error) experimentalsys.Errno {
 	if errors.Is(err, ErrDiskQuota) {
-		q.mu.Lock()
-		q.refused = true
-		q.mu.Unlock()
+		q.refused.Store(true)
 		return experimentalsys.EIO
 	}
 	return errnoOf(err)
