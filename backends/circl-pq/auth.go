@@ -180,12 +180,34 @@ func certificateAlert(err error) Alert {
 // leafSigningKey returns the public key of a peer's leaf certificate for
 // CertificateVerify. RFC 8446, Section 4.4.2.2 (and 4.4.2.3): the
 // certificate must allow signing, so a keyUsage extension without
-// digitalSignature is refused, whether or not the chain is validated.
+// digitalSignature is refused, whether or not the chain is validated. A
+// key no TLS 1.3 signature scheme can use (X25519, DSA, ECDSA on P-224)
+// is errUnsupportedKey, before the chain is validated.
 func leafSigningKey(leaf *x509.Certificate) (crypto.PublicKey, error) {
 	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
 		return nil, errors.New("tls: the peer's certificate does not allow digital signatures (keyUsage)")
 	}
-	return certificatePublicKey(leaf)
+	pub, err := certificatePublicKey(leaf)
+	if err != nil {
+		return nil, err
+	}
+	if len(signatureSchemesForKey(pub)) == 0 {
+		return nil, fmt.Errorf("%w: %T", errUnsupportedKey, pub)
+	}
+	return pub, nil
+}
+
+// errUnsupportedKey is a peer's leaf certificate whose key cannot sign a
+// CertificateVerify: unsupported_certificate (RFC 8446, Section 6.2), as
+// crypto/tls answers it.
+var errUnsupportedKey = errors.New("tls: the peer's certificate holds a key no signature scheme uses")
+
+// leafKeyAlert is the alert for an error of leafSigningKey.
+func leafKeyAlert(err error) Alert {
+	if errors.Is(err, errUnsupportedKey) {
+		return alertUnsupportedCertificate
+	}
+	return alertBadCertificate
 }
 
 // parseChain parses a peer's chain, leaf first, and refuses RSA keys over

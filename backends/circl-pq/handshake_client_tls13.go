@@ -509,7 +509,7 @@ func (hs *clientHandshakeState) readServerCertificate() error {
 	}
 	peerKey, err := leafSigningKey(certs[0])
 	if err != nil {
-		return c.fail(alertBadCertificate, "%v", err)
+		return c.fail(leafKeyAlert(err), "%v", err)
 	}
 	if !hs.config.InsecureSkipVerify {
 		if err := verifyChain(certs, hs.config.RootCAs, hs.config.ServerName, x509.ExtKeyUsageServerAuth, hs.config.Time); err != nil {

@@ -503,7 +503,7 @@ func (hs *serverHandshakeState) readClientCertificate() error {
 	}
 	peerKey, err := leafSigningKey(certs[0])
 	if err != nil {
-		return c.fail(alertBadCertificate, "%v", err)
+		return c.fail(leafKeyAlert(err), "%v", err)
 	}
 	if err := verifyChain(certs, hs.config.ClientCAs, "", x509.ExtKeyUsageClientAuth, hs.config.Time); err != nil {
 		return c.fail(certificateAlert(err), "tls: failed to verify the client certificate: %w", err)

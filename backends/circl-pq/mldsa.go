@@ -100,7 +100,7 @@ func parseMLDSAPublicKeyInfo(der []byte) (crypto.PublicKey, error) {
 	}
 	p := mldsaByOID(oid)
 	if p == nil {
-		return nil, fmt.Errorf("tls: unsupported public key algorithm %v", oid)
+		return nil, fmt.Errorf("%w: algorithm %v", errUnsupportedKey, oid)
 	}
 	if bits.BitLength%8 != 0 {
 		return nil, errors.New("tls: malformed ML-DSA public key")

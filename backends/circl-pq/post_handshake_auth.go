@@ -429,7 +429,7 @@ func (c *Conn) readAuthCertificate(req *authRequest, msg []byte) error {
 		return c.fail(alertBadCertificate, "%v", err)
 	}
 	if req.peerKey, err = leafSigningKey(certs[0]); err != nil {
-		return c.fail(alertBadCertificate, "%v", err)
+		return c.fail(leafKeyAlert(err), "%v", err)
 	}
 	cfg := c.auth.config
 	if err := verifyChain(certs, cfg.ClientCAs, "", x509.ExtKeyUsageClientAuth, cfg.Time); err != nil {

@@ -1,0 +1,149 @@
+package circlpq
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/cryptobyte"
+	cryptobyte_asn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// withKey returns leaf with its subjectPublicKeyInfo replaced by spki,
+// signed again by ca (ECDSA P-256): crypto/x509 certifies no X25519 key.
+func withKey(leaf []byte, spki []byte, ca *testpki.CA) ([]byte, error) {
+	cert, err := x509.ParseCertificate(leaf)
+	if err != nil {
+		return nil, err
+	}
+	in := cryptobyte.String(cert.RawTBSCertificate)
+	var body cryptobyte.String
+	var version, serial, alg, issuer, validity, subject, old cryptobyte.String
+	if !in.ReadASN1(&body, cryptobyte_asn1.SEQUENCE) ||
+		!body.ReadASN1Element(&version, cryptobyte_asn1.Tag(0).Constructed().ContextSpecific()) ||
+		!body.ReadASN1Element(&serial, cryptobyte_asn1.INTEGER) ||
+		!body.ReadASN1Element(&alg, cryptobyte_asn1.SEQUENCE) ||
+		!body.ReadASN1Element(&issuer, cryptobyte_asn1.SEQUENCE) ||
+		!body.ReadASN1Element(&validity, cryptobyte_asn1.SEQUENCE) ||
+		!body.ReadASN1Element(&subject, cryptobyte_asn1.SEQUENCE) ||
+		!body.ReadASN1Element(&old, cryptobyte_asn1.SEQUENCE) {
+		return nil, errors.New("malformed TBSCertificate")
+	}
+	var tb cryptobyte.Builder
+	tb.AddASN1(cryptobyte_asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		for _, f := range [][]byte{version, serial, alg, issuer, validity, subject, spki, body} {
+			b.AddBytes(f)
+		}
+	})
+	tbs, err := tb.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(tbs)
+	sig, err := ca.Key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	var cb cryptobyte.Builder
+	cb.AddASN1(cryptobyte_asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(tbs)
+		b.AddBytes(alg)
+		b.AddASN1BitString(sig)
+	})
+	return cb.Bytes()
+}
+
+// TestUnsupportedPeerKey: a peer whose trusted leaf holds a key no TLS
+// 1.3 signature scheme uses (X25519), signing its CertificateVerify with
+// another key, is refused with unsupported_certificate before its chain is
+// validated, server and client side, as crypto/tls refuses it (the same
+// peer against crypto/tls gets the same alert). Before, it was
+// bad_certificate.
+func TestUnsupportedPeerKey(t *testing.T) {
+	p := pki(t)
+	x, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(x.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := p.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: "x25519", Usage: testpki.ServerAuth | testpki.ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := withKey(issued.Chain[0], spki, p.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The X25519 leaf with a key that signs: the engine's identity
+	// selection looks at the key.
+	hostile := &backends.Identity{Chain: [][]byte{der}, Leaf: leaf, Key: p.p256.Key}
+	want := func(t *testing.T, who string, local, remote error) {
+		t.Helper()
+		if a, ok := errorAlert(local); !ok || a != alertUnsupportedCertificate || !strings.Contains(local.Error(), "no signature scheme uses") {
+			t.Errorf("%s: %v; want unsupported_certificate naming the key", who, local)
+		}
+		if !isRemoteAlert(remote, alertUnsupportedCertificate) {
+			t.Errorf("the hostile peer read %v; want unsupported_certificate", remote)
+		}
+	}
+	t.Run("server-key", func(t *testing.T) {
+		craw, sraw := tcpPair(t)
+		_, chs := engineClient(t, craw, p.clientConfig())
+		_, shs := engineServer(t, sraw, &backends.ServerConfig{Identities: []*backends.Identity{hostile}})
+		cerr, serr := both(chs, shs)
+		want(t, "client", cerr, serr)
+		// crypto/tls's client answers the same server so.
+		craw, sraw = tcpPair(t)
+		_, shs = engineServer(t, sraw, &backends.ServerConfig{Identities: []*backends.Identity{hostile}})
+		if cerr, serr := both(tls.Client(craw, p.goClientConfig()).Handshake, shs); cerr == nil || !isRemoteAlert(serr, alertUnsupportedCertificate) {
+			t.Errorf("crypto/tls's client: %v, its server read %v; want unsupported_certificate", cerr, serr)
+		}
+	})
+	t.Run("client-key", func(t *testing.T) {
+		craw, sraw := tcpPair(t)
+		cc := p.clientConfig()
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+			return []*backends.Identity{hostile}, nil
+		}
+		sc := p.serverConfig(p.p256)
+		sc.ClientAuth = backends.RequireClientCert
+		c, chs := engineClient(t, craw, cc)
+		_, shs := engineServer(t, sraw, sc)
+		cerr, serr := both(chs, shs)
+		if cerr == nil {
+			// TLS 1.3: the client's handshake ends before the server's
+			// answer; its first read gets the alert.
+			_, cerr = c.Read(make([]byte, 1))
+		}
+		want(t, "server", serr, cerr)
+		// crypto/tls's server answers the same client so.
+		craw, sraw = tcpPair(t)
+		c, chs = engineClient(t, craw, cc)
+		gs := p.goServerConfig(p.p256)
+		gs.ClientAuth = tls.RequireAndVerifyClientCert
+		cerr, serr = both(chs, tls.Server(sraw, gs).Handshake)
+		if cerr == nil {
+			_, cerr = c.Read(make([]byte, 1))
+		}
+		if serr == nil || !isRemoteAlert(cerr, alertUnsupportedCertificate) {
+			t.Errorf("crypto/tls's server: %v, its client read %v; want unsupported_certificate", serr, cerr)
+		}
+	})
+}
