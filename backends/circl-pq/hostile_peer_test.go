@@ -449,3 +449,34 @@ func TestCertificateBoundWhenNotWaited(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileKeyUpdatesDuringAuth: a client floods KeyUpdates while the
+// server's post-handshake certificate request is outstanding, which the
+// server reads without a Read of its own (RequestClientIdentity). Each
+// KeyUpdate costs the server a key derivation for some 30 bytes on the
+// wire; more than maxPostHandshakeMessages without data end the
+// connection with unexpected_message, as they do in Read. Before, the
+// request read them without a bound for as long as the client sent them.
+func TestHostileKeyUpdatesDuringAuth(t *testing.T) {
+	hp := establish(t, false, func(cc *backends.ClientConfig, sc *backends.ServerConfig) {
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+			return []*backends.Identity{pki(t).client.Identity()}, nil
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := hp.victim.RequestClientIdentity(ctx)
+		done <- err
+	}()
+	var flood []byte
+	for range 10 * maxPostHandshakeMessages {
+		flood = append(flood, sealedKeyUpdate(hp.attacker, false)...)
+	}
+	go hp.raw.Write(flood)
+	err := <-done
+	if a, ok := errorAlert(err); !ok || a != alertUnexpectedMessage || !strings.Contains(err.Error(), "too many post-handshake messages") {
+		t.Fatalf("RequestClientIdentity: %v; want unexpected_message after too many post-handshake messages", err)
+	}
+}

@@ -319,6 +319,9 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			c.conn.SetReadDeadline(time.Time{})
 		}
 	}()
+	// Messages without data in between are bounded as in Read: each
+	// KeyUpdate costs a key derivation for some 30 bytes on the wire.
+	useless := 0
 	for {
 		select {
 		case <-req.done:
@@ -332,6 +335,10 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			return authFull, nil
 		}
 		if c.handshakeMessageComplete() {
+			if useless++; useless > maxPostHandshakeMessages {
+				c.failRead(c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages"))
+				return 0, c.in.err
+			}
 			if err := c.handlePostHandshakeMessage(); err != nil {
 				return 0, c.latchReadError(err)
 			}
@@ -341,6 +348,7 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 		if len(c.input) > 0 {
 			saved = append(saved, c.input...)
 			c.input = nil
+			useless = 0
 		}
 		if err != nil {
 			if isTimeout(err) {
