@@ -45,8 +45,10 @@ type Runtime struct {
 // Host modules belong to r, not to the Runtime: another New over the same
 // r shares wasi_snapshot_preview1 and the WASI 0.2 modules (each guest
 // under its own Runtime's Config.Network and Limits), and its core modules
-// also get the extensions an earlier New registered, whatever its own
-// Config.Extensions; an extension registered twice fails (the wasi:tls
+// link to the extensions an earlier New registered, whatever its own
+// Config.Extensions: an extension with per-guest state should serve only
+// the guests of the Runtime that registered it (the wasi:tls host traps
+// the calls of any other), and one registered twice fails (the wasi:tls
 // host says so). Give each TLS configuration a wazero.Runtime of its own.
 func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	if m := r.Module(wasi_snapshot_preview1.ModuleName); m == nil {

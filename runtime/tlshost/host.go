@@ -31,6 +31,10 @@ type Host struct {
 
 	tickets    *ticketKeys // nil: server resumption off
 	sessionsMu sync.Mutex  // making a guest's session cache on first use
+
+	// owned: a runtime.Runtime registered the host (Config.Extensions)
+	// and serves only the guests it made (see guest).
+	owned bool
 }
 
 var _ tls.Host = (*Host)(nil)
@@ -100,6 +104,7 @@ func (e *extension) Register(ctx context.Context, r wazero.Runtime) error {
 	if err != nil {
 		return err
 	}
+	h.owned = true
 	e.h = h
 	return h.Register(ctx, r)
 }
@@ -224,6 +229,7 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 
 // NewClientConnection wraps the guest's raw streams.
 func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
+	h.admitCaller(ctx, "wasi:tls/tls#[constructor]client-connection")
 	c := &clientConnection{h: h}
 	base := h.cfg.clientBase()
 	base.Sessions = h.sessions(ctx)
@@ -363,7 +369,8 @@ func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientId
 // ---- server ----
 
 // NewServerConnection wraps the guest's raw streams.
-func (h *Host) NewServerConnection(_ context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
+func (h *Host) NewServerConnection(ctx context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
+	h.admitCaller(ctx, "wasi:tls/tls#[constructor]server-connection")
 	c := &serverConnection{h: h}
 	base := h.cfg.serverBase()
 	base.TicketKeys = h.serverTicketKeys()

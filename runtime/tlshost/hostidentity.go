@@ -11,7 +11,8 @@ import (
 // HostIdentity is host-identity: a private-identity handle to the identity
 // the host holds under name. Each call gives a new handle to the same
 // identity; the key stays in the host.
-func (e extensionsHost) HostIdentity(_ context.Context, name string) (extensions.PrivateIdentity, bool) {
+func (e extensionsHost) HostIdentity(ctx context.Context, name string) (extensions.PrivateIdentity, bool) {
+	e.h.guest(ctx, "wasitls:tls/extensions#host-identity")
 	id, ok := e.h.cfg.Identities[name]
 	if !ok || id == nil {
 		return nil, false

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/cabi"
-	"github.com/wasitls/wasitls/runtime"
 )
 
 // Identity bytes.
@@ -50,10 +48,7 @@ func (h *Host) identityBytesLimit() int64 {
 // made it; a guest instantiated without that hook gets it on first use,
 // as pending does); a call outside any runtime.Guest traps.
 func (h *Host) identityBytes(ctx context.Context, fn string) *identityBytes {
-	g := runtime.GuestFrom(ctx)
-	if g == nil {
-		cabi.Trapf(fn, "no runtime.Guest in the context: instantiate guests with runtime.Runtime.Instantiate")
-	}
+	g := h.guest(ctx, fn)
 	if b, ok := g.Value(identityBytesKey{h}).(*identityBytes); ok {
 		return b
 	}

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-
-	"github.com/wasitls/wasitls/cabi"
-	"github.com/wasitls/wasitls/runtime"
 )
 
 // Peer certificate bytes.
@@ -93,10 +90,7 @@ func (h *Host) peerCertBytesLimit() int64 {
 // made it; a guest instantiated without that hook gets it on first use);
 // a call outside any runtime.Guest traps.
 func (h *Host) peerCertBytes(ctx context.Context, fn string) *peerCertBytes {
-	g := runtime.GuestFrom(ctx)
-	if g == nil {
-		cabi.Trapf(fn, "no runtime.Guest in the context: instantiate guests with runtime.Runtime.Instantiate")
-	}
+	g := h.guest(ctx, fn)
 	if b, ok := g.Value(peerCertBytesKey{h}).(*peerCertBytes); ok {
 		return b
 	}

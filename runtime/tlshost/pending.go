@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -110,6 +109,7 @@ func (h *Host) pendingLimit() int {
 // count of pending handshakes, of identity bytes and of its peers'
 // handshake bytes.
 func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
+	g.SetValue(memberKey{h}, true)
 	g.SetValue(pendingKey{h}, &pendingSet{limit: h.pendingLimit()})
 	g.SetValue(identityBytesKey{h}, &identityBytes{limit: h.identityBytesLimit()})
 	g.SetValue(peerCertBytesKey{h}, &peerCertBytes{limit: h.peerCertBytesLimit()})
@@ -124,10 +124,7 @@ func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 // directly, not through runtime.Config.Extensions) gets its set on first
 // use; a call outside any runtime.Guest traps.
 func (h *Host) pending(ctx context.Context, fn string) *pendingSet {
-	g := runtime.GuestFrom(ctx)
-	if g == nil {
-		cabi.Trapf(fn, "no runtime.Guest in the context: instantiate guests with runtime.Runtime.Instantiate")
-	}
+	g := h.guest(ctx, fn)
 	if p, ok := g.Value(pendingKey{h}).(*pendingSet); ok {
 		return p
 	}

@@ -1,13 +1,23 @@
 package tlshost_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -30,4 +40,117 @@ func TestRegisterTwice(t *testing.T) {
 			t.Errorf("the error does not say %q: %v", want, err)
 		}
 	}
+}
+
+// TestForeignRuntimeGuest: a runtime.Runtime without wasi:tls, made over a
+// wazero runtime where another runtime.Runtime registered a wasi:tls host,
+// does not lend its guests that host. Its core modules link to the
+// registered host modules all the same (host modules belong to the wazero
+// runtime), so before, such a guest took an identity the other runtime's
+// host held and connected under that host's InsecureSkipVerify. Now the
+// host traps each of its calls with a reason; the other runtime's guests
+// are served, and a host the embedder registered itself (Host.Register)
+// still serves every guest of the wazero runtime.
+func TestForeignRuntimeGuest(t *testing.T) {
+	ctx := context.Background()
+	p := newGuestPKI(t)
+	id, err := tlshost.LoadIdentity(tlshost.Config{}, filepath.Join(p.dir, "localhost.pem"), filepath.Join(p.dir, "localhost.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tlshost.Config{InsecureSkipVerify: true, Identities: map[string]*backends.Identity{"web": id}}
+	wasm := guestbuild.MustBuild(t, "./testdata/ext02")
+
+	// A server whose certificate no one trusts: only InsecureSkipVerify
+	// lets a client through.
+	untrusted, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := untrusted.Issue(testpki.LeafOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+
+	policy := new(sockets.Policy)
+	policy.AllowConnect("127.0.0.1:*")
+	run := func(t *testing.T, r wazero.Runtime, rt *runtime.Runtime, args ...string) (string, error) {
+		t.Helper()
+		compiled, err := runtime.CompileModule(ctx, r, wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		m, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: append([]string{"ext02"}, args...), Stdout: &out, Stderr: &out})
+		if m != nil {
+			m.Close(ctx)
+		}
+		return out.String(), err
+	}
+
+	t.Run("another runtime's host", func(t *testing.T) {
+		r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
+		defer r.Close(ctx)
+		owner, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}, StopFlag: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := runtime.New(ctx, r, runtime.Config{Network: policy, StopFlag: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"parse", "host:web", "-"}, {"say", "127.0.0.1", port, "hi"}} {
+			out, err := run(t, r, other, args...)
+			if err == nil || !strings.Contains(err.Error(), "the guest's runtime.Runtime has no wasi:tls host") {
+				t.Errorf("%s: a guest of a runtime without wasi:tls was served by another runtime's host: err %v\n%s", args[0], err, out)
+			}
+		}
+		// The owner's guests are served.
+		out, err := run(t, r, owner, "parse", "host:web", "-")
+		if err != nil || !strings.Contains(out, "parse: ok") {
+			t.Errorf("the owner's guest: %v\n%s", err, out)
+		}
+		out, err = run(t, r, owner, "say", "127.0.0.1", port, "hi")
+		if err != nil || !strings.Contains(out, "said it") {
+			t.Errorf("the owner's guest: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("a host the embedder registered", func(t *testing.T) {
+		r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
+		defer r.Close(ctx)
+		h, err := tlshost.NewHost(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Register(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, StopFlag: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out, err := run(t, r, rt, "parse", "host:web", "-"); err != nil || !strings.Contains(out, "parse: ok") {
+				t.Errorf("a guest of a host the embedder registered: %v\n%s", err, out)
+			}
+		}
+	})
 }
