@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -137,13 +138,18 @@ func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func()
 }
 
 // writeEnd is end for a write of n bytes at off, or at the end of the
-// file when off < 0 (an append).
+// file when off < 0 (an append); an end past the largest offset is that
+// offset (the write then fails in the host, or is refused for the quota).
 func writeEnd(off int64, n int) func(int64) int64 {
 	return func(size int64) int64 {
-		if off < 0 {
-			return size + int64(n)
+		at := off
+		if at < 0 {
+			at = size
 		}
-		return off + int64(n)
+		if at > math.MaxInt64-int64(n) {
+			return math.MaxInt64
+		}
+		return at + int64(n)
 	}
 }
 
