@@ -50,9 +50,12 @@ type Limits struct {
 
 	// Files bounds the host files and directories the guest holds open
 	// through wasi:filesystem and wasi_snapshot_preview1 together at once
-	// (preopens aside); zero means filesystem.DefaultFileLimit. Past it,
-	// open-at and read-directory fail with insufficient-memory, and
-	// preview1's path_open with EIO.
+	// (preopens aside), and wasi:filesystem's streams over files (each
+	// holds a goroutine once used, and an input stream what it reads
+	// ahead); zero means filesystem.DefaultFileLimit. Past it, open-at,
+	// read-directory and read-via-stream, write-via-stream and
+	// append-via-stream fail with insufficient-memory, and preview1's
+	// path_open with EIO.
 	Files int
 
 	// DiskBytes bounds what the guest may add to the host's disk beneath

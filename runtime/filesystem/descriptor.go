@@ -70,12 +70,6 @@ func (s *sharedFile) release() {
 	}
 }
 
-// Close releases one reference: the closer of a stream over the file.
-func (s *sharedFile) Close() error {
-	s.release()
-	return nil
-}
-
 func (d *Descriptor) readOnly() bool { return d.pre.readOnly }
 
 // fileFor returns the file of a file descriptor; a directory fails with

@@ -39,9 +39,10 @@
 // streams over the file at an offset) hold one reference each, and the
 // file closes when the last of them is dropped. Directory-entry streams
 // own a directory handle of their own. Every open host file or directory
-// counts toward the instance's file limit ([FS.SetLimit]); past it,
-// open-at, read-directory and the stream functions fail with
-// insufficient-memory. Files wasi_snapshot_preview1 opens count toward the
+// counts toward the instance's file limit ([FS.SetLimit]), and so does
+// every stream over a file, which holds a goroutine once used and, for
+// input, what it reads ahead; past it, open-at, read-directory and the
+// stream functions fail with insufficient-memory. Files wasi_snapshot_preview1 opens count toward the
 // same limit (past it path_open fails with EIO; see [FS.Preview1]).
 //
 // What the guest adds to the host's disk beneath its preopens, through

@@ -57,20 +57,41 @@ func (w *offsetWriter) Write(p []byte) (n int, err error) {
 	return n, err
 }
 
+// newInputStream and newOutputStream make a stream over the file, which
+// counts toward the file limit as an open file does ([FS.SetLimit]): once
+// used it holds a goroutine, and an input stream up to two chunks read
+// ahead (128 KiB), so that streams bounded by the handle limit alone let
+// a guest that opened one file make the host hold gigabytes.
 func newInputStream(sf *sharedFile, off int64) (types.InputStream, error) {
 	if off < 0 {
 		return nil, Invalid
 	}
+	if err := sf.fs.acquire(); err != nil {
+		return nil, err
+	}
 	sf.retain()
-	return wasiio.NewInputStream(&offsetReader{f: sf.f, off: off}, sf), nil
+	return wasiio.NewInputStream(&offsetReader{f: sf.f, off: off}, streamCloser{sf}), nil
 }
 
 func newOutputStream(sf *sharedFile, off int64, append bool) (types.OutputStream, error) {
 	if off < 0 {
 		return nil, Invalid
 	}
+	if err := sf.fs.acquire(); err != nil {
+		return nil, err
+	}
 	sf.retain()
-	return wasiio.NewOutputStream(&offsetWriter{f: sf.f, disk: &sf.fs.disk, off: off, append: append}, sf.Close), nil
+	return wasiio.NewOutputStream(&offsetWriter{f: sf.f, disk: &sf.fs.disk, off: off, append: append}, streamCloser{sf}.Close), nil
+}
+
+// streamCloser is the closer of a stream over a file: it lets go of the
+// file and of the stream's place under the file limit.
+type streamCloser struct{ sf *sharedFile }
+
+func (c streamCloser) Close() error {
+	c.sf.release()
+	c.sf.fs.release()
+	return nil
 }
 
 // dirStream is a directory-entry-stream over its own directory handle.
