@@ -31,15 +31,25 @@ func (e extensionsHost) ClientOCSPResponse(_ context.Context, c extensions.Clien
 	return append([]byte(nil), st.OCSPResponse...), true
 }
 
+// MaxStapledOCSP is the longest OCSP response a TLS 1.3 Certificate
+// message holds: its status_request extension takes 65,535 bytes, 4 of
+// them framing (RFC 8446, Section 4.4.2.1).
+const MaxStapledOCSP = 65531
+
 // LoadOCSP reads a DER OCSP response (RFC 6960) from file and attaches it
 // to id, whose server connections then staple it. It must parse, and be
 // about id's leaf certificate when crypto/x509 can read the leaf, and take
-// at most MaxOCSPFile bytes; its status and freshness are the host's
-// business.
+// at most MaxStapledOCSP bytes (a file of at most MaxOCSPFile is read);
+// its status and freshness are the host's business.
 func LoadOCSP(id *backends.Identity, file string) error {
 	der, err := readHostFile(file, "an OCSP response", MaxOCSPFile)
 	if err != nil {
 		return err
+	}
+	// Longer, no TLS 1.3 handshake could staple it: each would fail
+	// (both backends), so the host refuses it at start-up instead.
+	if len(der) > MaxStapledOCSP {
+		return fmt.Errorf("tlshost: %s: an OCSP response of %d bytes, more than the %d a TLS 1.3 Certificate message holds", file, len(der), MaxStapledOCSP)
 	}
 	resp, err := ocsp.ParseResponse(der, nil)
 	if err != nil {

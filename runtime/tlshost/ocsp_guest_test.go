@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"io"
 	"os"
@@ -235,4 +237,45 @@ func TestHostFileCaps(t *testing.T) {
 	if err := tlshost.LoadOCSP(id, ocspFile); err != nil {
 		t.Errorf("a response under the cap: %v", err)
 	}
+	// A valid response under the file's cap but longer than a Certificate
+	// message staples: every handshake would fail with it (before, it was
+	// taken, and circl-pq panicked encoding the message).
+	for _, size := range []int{tlshost.MaxStapledOCSP, tlshost.MaxStapledOCSP + 1, tlshost.MaxOCSPFile} {
+		der := paddedOCSPResponse(t, p, size)
+		f := filepath.Join(t.TempDir(), "padded.ocsp")
+		if err := os.WriteFile(f, der, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := tlshost.LoadOCSP(id, f)
+		switch want := fmt.Sprintf("more than the %d a TLS 1.3 Certificate message holds", tlshost.MaxStapledOCSP); {
+		case size <= tlshost.MaxStapledOCSP && err != nil:
+			t.Errorf("a response of %d bytes: %v", len(der), err)
+		case size > tlshost.MaxStapledOCSP && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("a response of %d bytes: %v; want an error saying %q", len(der), err, want)
+		}
+	}
+}
+
+// paddedOCSPResponse is a valid OCSP response for p.local of exactly size
+// bytes, padded with an extension.
+func paddedOCSPResponse(t *testing.T, p *guestPKI, size int) []byte {
+	t.Helper()
+	now := time.Now()
+	pad := size - 600
+	for range 8 {
+		der, err := ocsp.CreateResponse(p.ca.Cert, p.ca.Cert, ocsp.Response{
+			Status: ocsp.Good, SerialNumber: p.local.Cert.SerialNumber,
+			ThisUpdate: now.Add(-time.Hour), NextUpdate: now.Add(24 * time.Hour),
+			ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: make([]byte, pad)}},
+		}, p.ca.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(der) == size {
+			return der
+		}
+		pad += size - len(der)
+	}
+	t.Fatalf("could not pad an OCSP response to %d bytes", size)
+	return nil
 }
