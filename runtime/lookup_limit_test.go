@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -18,7 +19,10 @@ import (
 // resolve-addresses fails with temporary-resolver-failure. Before the
 // limit, each lookup held a goroutine and a socket to the DNS server for
 // the resolver's timeout, as many as the handle limit (262,144) allowed.
-// When the guest exits, its lookups end and their goroutines with them.
+// When the guest exits, its lookups end and their goroutines with them, at
+// once: the DNS connections here ignore deadlines, so that only the host
+// closing them ends a lookup, not the resolver's own timeout (5 s by
+// default, which the goroutine check would race).
 // The limit is per guest, overridable per guest.
 func TestLookupLimit(t *testing.T) {
 	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -42,7 +46,11 @@ func TestLookupLimit(t *testing.T) {
 	}
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "udp", silent.LocalAddr().String())
+		c, err := d.DialContext(ctx, "udp", silent.LocalAddr().String())
+		if err != nil {
+			return nil, err
+		}
+		return noDeadlineConn{c.(*net.UDPConn)}, nil
 	}}
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Limits: runtime.Limits{Lookups: 8}})
 	goroutines := goruntime.NumGoroutine()
@@ -60,3 +68,10 @@ func TestLookupLimit(t *testing.T) {
 		t.Error("the DNS server saw no query: the lookups did not run")
 	}
 }
+
+// noDeadlineConn is a DNS connection whose reads have no deadline: a
+// lookup over it ends only when its connection is closed.
+type noDeadlineConn struct{ *net.UDPConn }
+
+func (noDeadlineConn) SetDeadline(time.Time) error     { return nil }
+func (noDeadlineConn) SetReadDeadline(time.Time) error { return nil }

@@ -39,8 +39,47 @@ const DefaultLookupLimit = 64
 func (s *Stack) SetLookupLimit(n int) { s.lookupLimit = int64(n) }
 
 // SetResolver sets the resolver of the instance's name lookups; nil (the
-// default) means net.DefaultResolver.
-func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = r }
+// default) means net.DefaultResolver. The lookups run on a resolver of the
+// instance's own that resolves as r does and closes their DNS connections
+// when they end (see closingResolver).
+func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = closingResolver(r) }
+
+// closingResolver returns a resolver that resolves as r does (nil:
+// net.DefaultResolver), dialing as r dials, and closes each DNS connection
+// of Go's resolver once the lookup using it ends, cancelled or not. Go's
+// resolver does not interrupt a read from a DNS server when its lookup is
+// cancelled: LookupNetIP returns, but the query's goroutine and socket stay
+// until the read's timeout (resolv.conf's, 5 s by default, per attempt).
+// Without the close, a guest dropping its lookups of a name a silent
+// server never answers and starting new ones would make the host hold
+// goroutines and sockets past the lookup limit, which counts a lookup only
+// until its stream is dropped. (The resolver's choice between Go's
+// resolver and the system's is r's: a Dial function does not change it.)
+func closingResolver(r *net.Resolver) *net.Resolver {
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	dial := r.Dial
+	if dial == nil {
+		var d net.Dialer // what Go's resolver dials with when r.Dial is nil
+		dial = d.DialContext
+	}
+	return &net.Resolver{
+		PreferGo:     r.PreferGo,
+		StrictErrors: r.StrictErrors,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			c, err := dial(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			// Go's resolver cancels the context of each query's
+			// connection when the query ends, and when its lookup is
+			// cancelled: either way the connection is done with.
+			context.AfterFunc(ctx, func() { c.Close() })
+			return c, nil
+		},
+	}
+}
 
 // Lookups reports how many name lookups are running.
 func (s *Stack) Lookups() int { return int(s.lookups.Load()) }
@@ -75,9 +114,6 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		return nil, TemporaryResolverFailure
 	}
 	resolver := s.resolver
-	if resolver == nil {
-		resolver = net.DefaultResolver
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &ResolveStream{cancel: cancel, done: wasiio.NewSignal()}
 	go func() {

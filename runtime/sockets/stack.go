@@ -52,7 +52,7 @@ type Stack struct {
 
 	sendLinger time.Duration // how long a dropped connection's unsent bytes are tried; zero: the default
 
-	resolver    *net.Resolver // nil: net.DefaultResolver
+	resolver    *net.Resolver // see closingResolver
 	lookupLimit int64         // most name lookups running at once
 	lookups     atomic.Int64  // name lookups running
 }
@@ -70,7 +70,7 @@ const DefaultSocketLimit = 4096
 // NewStack returns the stack of one guest instance under policy (nil
 // denies everything).
 func NewStack(policy *Policy) *Stack {
-	return &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit}
+	return &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit, resolver: closingResolver(nil)}
 }
 
 // SetSocketLimit sets how many sockets the instance may hold at once. A
