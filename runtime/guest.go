@@ -52,6 +52,19 @@ func (g *Guest) Limits() Limits { return g.limits }
 // Sockets reports how many sockets the guest holds.
 func (g *Guest) Sockets() int { return g.state.stack.Sockets() }
 
+// HoldSocket counts one more socket against Limits.Sockets for something
+// an extension holds for the guest that costs what a connection does
+// without being one of its sockets (the wasi:tls host's connection
+// tunnelled through another's cleartext); release gives it back, once.
+// Past the limit it fails with an error naming it.
+func (g *Guest) HoldSocket() (release func(), err error) {
+	release, err = g.state.stack.Hold()
+	if err != nil {
+		return nil, fmt.Errorf("the guest holds %d sockets, the most allowed (runtime.Limits.Sockets, wasitls run --max-sockets)", g.limits.Sockets)
+	}
+	return release, nil
+}
+
 // LookupGrants reports how many addresses the guest's name lookups keep
 // connectable (Limits.LookupGrants).
 func (g *Guest) LookupGrants() int { return g.state.stack.Grants() }

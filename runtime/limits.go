@@ -45,7 +45,8 @@ type Limits struct {
 	// for the guest's listeners. A socket counts until it is dropped and
 	// the streams that share its connection are closed; an accepted one
 	// from when the host queues it for the guest's accept. UDP sockets
-	// count too.
+	// count too, and so does a TLS connection over another's cleartext
+	// (Guest.HoldSocket), whose handshake fails past it.
 	Sockets int
 
 	// Files bounds the host files and directories the guest holds open

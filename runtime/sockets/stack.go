@@ -94,6 +94,18 @@ func (s *Stack) acquire() error {
 
 func (s *Stack) releaseSocket() { s.live.Add(-1) }
 
+// Hold counts one more socket for something that holds what a connection
+// does without being one of the stack's sockets (the wasi:tls host's
+// connection over another connection's cleartext), or fails with
+// new-socket-limit; release gives it back, once.
+func (s *Stack) Hold() (release func(), err error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(s.releaseSocket) }, nil
+}
+
 // Sockets reports how many sockets are alive.
 func (s *Stack) Sockets() int { return int(s.live.Load()) }
 

@@ -25,7 +25,9 @@ var _ types.Host = draftHost{}
 func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in types.InputStream, out types.OutputStream) types.ClientHandshake {
 	// No session cache: the draft has no call to turn resumption off or
 	// to ask whether a connection resumed, so it never resumes.
-	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), d.h.transport(in, out))
+	t, held := d.h.transport(ctx, in, out)
+	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), t)
+	s.held = held
 	// The draft has no last error: the future carries the reason.
 	d.h.limit(&s.ending, nil)
 	hs := &draftHandshake{s: s}

@@ -38,6 +38,9 @@ type ending struct {
 	// dropFailed).
 	failed  *backends.State
 	onClose func() // run by Close (a post-handshake request in flight)
+	// held gives back the socket a connection over another's cleartext
+	// counts as (see Host.transport), once released; nil for none.
+	held func()
 
 	releaseOnce sync.Once
 }
@@ -242,6 +245,9 @@ func (e *ending) release() error {
 			err = cerr
 		}
 		e.guard.releaseMeter()
+		if e.held != nil {
+			e.held()
+		}
 	})
 	return err
 }

@@ -189,15 +189,37 @@ func (h *Host) limit(e *ending, fail func(what string, err error)) {
 
 // transport builds the transport for a new connection; when the streams
 // cannot carry TLS the connection fails at its first handshake step.
-func (h *Host) transport(in tls.InputStream, out tls.OutputStream) net.Conn {
-	t, err := transportOf(in, out)
-	if err != nil {
+//
+// A connection over another connection's cleartext (TLS tunnelled through
+// TLS) counts as a socket of the guest (runtime.Guest.HoldSocket) until
+// it is released (held, given back by ending.release): it holds what a
+// connection does, some 30 to 60 KiB, and without the count the guest
+// could nest connections over one socket as deep as its handles allowed.
+// Past the socket limit it fails at its first handshake step too.
+func (h *Host) transport(ctx context.Context, in tls.InputStream, out tls.OutputStream) (t net.Conn, held func()) {
+	fail := func(err error) (net.Conn, func()) {
 		in.Drop()
 		out.Drop()
 		h.logFailure("client-connection/server-connection constructor", err)
-		return brokenConn{err}
+		return brokenConn{err}, nil
 	}
-	return t
+	if _, tunnel := in.(*cleartextInput); tunnel {
+		if g := runtime.GuestFrom(ctx); g != nil {
+			release, err := g.HoldSocket()
+			if err != nil {
+				return fail(fmt.Errorf("tlshost: a connection over another connection's cleartext counts as a socket: %w", err))
+			}
+			held = release
+		}
+	}
+	t, err := transportOf(in, out)
+	if err != nil {
+		if held != nil {
+			held()
+		}
+		return fail(err)
+	}
+	return t, held
 }
 
 // PrivateIdentityParse hands the key and chain to the backend; the key
@@ -233,7 +255,9 @@ func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out 
 	c := &clientConnection{h: h}
 	base := h.cfg.clientBase()
 	base.Sessions = h.sessions(ctx)
-	c.s = newClientSession(h.backend, base, h.transport(in, out))
+	t, held := h.transport(ctx, in, out)
+	c.s = newClientSession(h.backend, base, t)
+	c.s.held = held
 	h.limit(&c.s.ending, c.fail)
 	return c
 }
@@ -374,7 +398,9 @@ func (h *Host) NewServerConnection(ctx context.Context, in tls.InputStream, out 
 	c := &serverConnection{h: h}
 	base := h.cfg.serverBase()
 	base.TicketKeys = h.serverTicketKeys()
-	c.s = newServerSession(h.backend, base, h.transport(in, out))
+	t, held := h.transport(ctx, in, out)
+	c.s = newServerSession(h.backend, base, t)
+	c.s.held = held
 	h.limit(&c.s.ending, c.fail)
 	return c
 }
