@@ -363,9 +363,17 @@ type ApplicationDataCounter interface {
 // A KeyingMaterialExporter is a Conn that exports keying material once its
 // handshake completed (RFC 8446, Section 7.5; RFC 5705 in TLS 1.2). A nil
 // context is no context, which differs from an empty one in TLS 1.2 only.
+// The application chooses the label, which in TLS 1.3 becomes an
+// HKDF-Expand-Label label: one longer than MaxTLS13ExporterLabel is an
+// error (crypto/tls panics on it).
 type KeyingMaterialExporter interface {
 	ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error)
 }
+
+// MaxTLS13ExporterLabel is the longest TLS 1.3 exporter label: the
+// HkdfLabel label holds 255 bytes, "tls13 " and the label (RFC 8446,
+// Section 7.1).
+const MaxTLS13ExporterLabel = 255 - len("tls13 ")
 
 // State is what a connection negotiated.
 type State struct {

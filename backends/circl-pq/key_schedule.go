@@ -3,10 +3,12 @@ package circlpq
 import (
 	"crypto/hkdf"
 	"crypto/hmac"
-	"errors"
+	"fmt"
 	"hash"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/wasitls/wasitls/backends"
 )
 
 // The TLS 1.3 key schedule (RFC 8446, Section 7.1), driven by the cipher
@@ -35,7 +37,11 @@ const (
 	labelExporterDerivedPrefix = "exporter"
 )
 
-// expandLabel implements HKDF-Expand-Label (RFC 8446, Section 7.1).
+// expandLabel implements HKDF-Expand-Label (RFC 8446, Section 7.1). Its
+// callers give it the labels above, contexts of a hash's size or a
+// ticket nonce (255 bytes at most, by its own prefix), and lengths of a
+// hash or a key, so it cannot fail; the exporter, whose label and length
+// the application chooses, checks them first (exportKeyingMaterial).
 func (s *cipherSuite) expandLabel(secret []byte, label string, context []byte, length int) []byte {
 	var b cryptobyte.Builder
 	b.AddUint16(uint16(length))
@@ -136,8 +142,13 @@ func (s *cipherSuite) finishedHash(baseKey []byte, transcript hash.Hash) []byte 
 // exportKeyingMaterial implements the TLS 1.3 exporter
 // (RFC 8446, Section 7.5).
 func (s *cipherSuite) exportKeyingMaterial(exporterMaster []byte, label string, context []byte, length int) ([]byte, error) {
+	// The application chooses the label and the length: what does not
+	// fit HKDF-Expand-Label is an error, never a panic of expandLabel.
 	if length < 0 || length > 255*s.hash.Size() {
-		return nil, errors.New("tls: invalid exporter length")
+		return nil, fmt.Errorf("tls: invalid exporter length %d: at most %d with this cipher suite", length, 255*s.hash.Size())
+	}
+	if len(label) > backends.MaxTLS13ExporterLabel {
+		return nil, fmt.Errorf("tls: exporter label of %d bytes: at most %d in TLS 1.3 (RFC 8446, Section 7.1)", len(label), backends.MaxTLS13ExporterLabel)
 	}
 	secret := s.deriveSecret(exporterMaster, label, nil)
 	h := s.newHash()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -133,6 +134,46 @@ func TestGuestExportKeyingMaterial(t *testing.T) {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			mustContain(t, out, "export: error: wasitls: the host could not export keying material: tlshost: export-client-keying-material: length 9000, want 1 to 8160")
+		})
+		// The guest chooses the label, and TLS 1.3's HKDF-Expand-Label
+		// holds 249 bytes of it: both backends panicked on a longer one
+		// (crypto/tls's own exporter panics), which trapped the guest
+		// with "host panic" or crashed the host. Now the longest label
+		// exports what crypto/tls exports, and one byte more is refused.
+		t.Run("LabelBound", func(t *testing.T) {
+			long := strings.Repeat("L", 249)
+			port, results := goServerPeer(t, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
+			out, err := startGuest(t, backend, p, "./testdata/ext02", nil, "export-client", "localhost", port, long, "none", "32").wait(t)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			res := <-results
+			want, werr := res.state.ExportKeyingMaterial(long, nil, 32)
+			if got := exported(t, out); werr != nil || !bytes.Equal(got, want) {
+				t.Errorf("249-byte label: guest exported %x; crypto/tls %x (%v)", got, want, werr)
+			}
+			for _, n := range []int{250, 300, 70000} {
+				port, _ := goServerPeer(t, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
+				out, err := startGuest(t, backend, p, "./testdata/ext02", nil, "export-client", "localhost", port, strings.Repeat("L", n), "none", "32").wait(t)
+				if err != nil {
+					t.Fatalf("%d-byte label: %v\n%s", n, err, out)
+				}
+				mustContain(t, out, "export: error: wasitls: the host could not export keying material: tlshost: export-client-keying-material: ")
+				mustContain(t, out, fmt.Sprintf("exporter label of %d bytes: at most 249 in TLS 1.3", n))
+			}
+			g := startGuest(t, backend, p, "./testdata/ext02", nil, "export-server", "/certs/localhost.key", "/certs/localhost.pem", strings.Repeat("L", 300), "0a0b0c", "32")
+			c, err := tls.Dial("tcp4", "127.0.0.1:"+g.port(t), &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.ReadAll(c)
+			c.Close()
+			out, gerr := g.wait(t)
+			if gerr != nil {
+				t.Fatalf("%v\n%s", gerr, out)
+			}
+			mustContain(t, out, "export-server-keying-material: ")
+			mustContain(t, out, "exporter label of 300 bytes: at most 249 in TLS 1.3")
 		})
 	})
 }
