@@ -260,18 +260,18 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string
 // optional, Section 4.2.4), and the client chooses among all its
 // identities. Before, encoding it panicked, at every handshake that asked
 // for a certificate.
-func (c *Conn) certificateRequest(config *backends.ServerConfig, context []byte) (*certificateRequestMsg, []byte) {
+func (c *Conn) certificateRequest(config *backends.ServerConfig, context []byte) (*certificateRequestMsg, []byte, error) {
 	cr := &certificateRequestMsg{context: context, signatureSchemes: c.verifySchemes()}
 	if pool := config.ClientCAs; pool != nil {
 		//lint:ignore SA1019 Subjects is fine for pools built from certificates.
 		cr.certificateAuthorities = pool.Subjects()
 	}
-	msg, err := cr.marshalChecked()
-	if err != nil {
+	msg, err := cr.encode()
+	if err != nil && len(cr.certificateAuthorities) > 0 {
 		cr.certificateAuthorities = nil
-		msg = cr.marshal()
+		msg, err = cr.encode()
 	}
-	return cr, msg
+	return cr, msg, err
 }
 
 // certificateMessage encodes this side's Certificate, or fails with
@@ -280,9 +280,9 @@ func (c *Conn) certificateRequest(config *backends.ServerConfig, context []byte)
 // byte more than the extension holds; crypto/tls fails such a handshake
 // too). Before, encoding it panicked.
 func (c *Conn) certificateMessage(cm *certificateMsg) ([]byte, error) {
-	msg, err := cm.marshalChecked()
+	msg, err := cm.encode()
 	if err != nil {
-		return nil, c.fail(alertInternalError, "tls: this side's Certificate message cannot be encoded (%d certificates, an OCSP response of %d bytes): %v", len(cm.chain), len(cm.ocspStaple), err)
+		return nil, c.fail(alertInternalError, "%v (%d certificates, an OCSP response of %d bytes)", err, len(cm.chain), len(cm.ocspStaple))
 	}
 	return msg, nil
 }

@@ -657,6 +657,33 @@ func (c *Conn) writeHandshake(msg []byte, transcript interface{ Write([]byte) (i
 	return err
 }
 
+// An encoder is a handshake message this side sends.
+type encoder interface {
+	encode() ([]byte, error)
+}
+
+// encodeMessage encodes one of this side's messages, or fails the
+// connection with internal_error when a field overfills its length prefix
+// (what the peer, the application or the host's configuration put in it
+// was too long; see the package documentation, "Encoding").
+func (c *Conn) encodeMessage(m encoder) ([]byte, error) {
+	msg, err := m.encode()
+	if err != nil {
+		c.sendAlert(alertInternalError)
+		return nil, &AlertError{Alert: alertInternalError, Err: err}
+	}
+	return msg, nil
+}
+
+// writeMessage is writeHandshake of an encoded message.
+func (c *Conn) writeMessage(m encoder, transcript interface{ Write([]byte) (int, error) }) error {
+	msg, err := c.encodeMessage(m)
+	if err != nil {
+		return err
+	}
+	return c.writeHandshake(msg, transcript)
+}
+
 // writeChangeCipherSpec sends the compatibility-mode change_cipher_spec
 // (RFC 8446, Appendix D.4).
 func (c *Conn) writeChangeCipherSpec() error {
@@ -845,7 +872,10 @@ func (c *Conn) KeyUpdate(requestPeer bool) error {
 }
 
 func (c *Conn) sendKeyUpdateLocked(requestPeer bool) error {
-	msg := (&keyUpdateMsg{updateRequested: requestPeer}).marshal()
+	msg, err := (&keyUpdateMsg{updateRequested: requestPeer}).encode()
+	if err != nil {
+		return err
+	}
 	if _, err := c.writeRecordLocked(recordTypeHandshake, msg); err != nil {
 		return err
 	}

@@ -125,6 +125,29 @@
 // asks with [Conn.RequestClientIdentity], which reads the answer itself
 // when no Read does, keeping interleaved application data for Read.
 //
+// # Encoding
+//
+// A length-prefixed field of a message may hold what the peer chose (a
+// session ticket, a HelloRetryRequest cookie), what the application chose
+// through the backend contract (ALPN IDs, the server name, an identity's
+// chain, an exporter label), or the host's configuration (the names of a
+// ClientCAs pool, an OCSP response), and any of them may overfill its
+// prefix or the block it shares with others. Encoding such a message is
+// never a panic: every message's encode returns an error, which is
+// internal_error on the connection (an optional extension that does not
+// fit, a ticket or the CA names, is left out instead, and the application's
+// ALPN IDs or server name fail the handshake before anything is sent).
+// cryptobyte.Builder already records a length that overflows its prefix
+// as an error and skips everything after it; only BytesOrPanic turns that
+// into a panic, so the engine calls Bytes and has no encoder that panics:
+// the panicking marshal helpers exist in tests only (encode_must_test.go),
+// and TestEncodersNeverPanic and FuzzEncode fill every field past its
+// bound. This was preferred to a recover at the entry of each encoder,
+// which would also have hidden real bugs (an index out of range) as
+// encoding errors. HKDF-Expand-Label is given fixed labels and contexts
+// of a hash's size, except by the exporter, whose label (249 bytes at most)
+// and length the application chooses and which it checks before deriving.
+//
 // # Errors
 //
 // A protocol violation sends the alert RFC 8446 names for it and returns an

@@ -68,7 +68,7 @@ func (hs *clientHandshakeState) handshake() error {
 	}
 	// The transcript starts with the ClientHello as sent.
 	var sent bytes.Buffer
-	if err := c.writeHandshake(hs.hello.marshal(), &sent); err != nil {
+	if err := c.writeMessage(hs.hello, &sent); err != nil {
 		return err
 	}
 	hs.hello.raw = sent.Bytes()
@@ -160,13 +160,17 @@ func (hs *clientHandshakeState) makeClientHello() error {
 		hello.keyShares = append(hello.keyShares, ks)
 	}
 	// The application's ALPN IDs may fill the extensions' 65,535 bytes
-	// on their own (crypto/tls refuses such a configuration too).
-	if _, err := hello.marshalChecked(); err != nil {
-		return fmt.Errorf("tls: the ClientHello cannot be encoded (too many or too long ALPN protocols?): %v", err)
+	// on their own, or take more than an ID's 255 bytes, and its server
+	// name more than its 65,535 (crypto/tls refuses such a configuration
+	// too).
+	if _, err := hello.encode(); err != nil {
+		return fmt.Errorf("%w (too many or too long ALPN protocols, or too long a server name?)", err)
 	}
 	hs.hello = hello
 	hs.offerSession()
-	hs.setBinder(nil)
+	if err := hs.setBinder(nil); err != nil {
+		return c.fail(alertInternalError, "%v", err)
+	}
 	return nil
 }
 
@@ -307,7 +311,7 @@ func (hs *clientHandshakeState) processHelloRetryRequest(hrr *serverHelloMsg) er
 	// RFC 8446 lets the cookie take up to 65,535 bytes, which the second
 	// ClientHello's extensions must hold beside the rest: one that does
 	// not fit ends the handshake (crypto/tls fails it too).
-	if _, err := hello.marshalChecked(); err != nil {
+	if _, err := hello.encode(); err != nil {
 		return c.fail(alertInternalError, "tls: the HelloRetryRequest's cookie (%d bytes) does not fit in a ClientHello: %v", len(hrr.cookie), err)
 	}
 	if hs.session != nil {
@@ -317,9 +321,15 @@ func (hs *clientHandshakeState) processHelloRetryRequest(hrr *serverHelloMsg) er
 		}
 		// The binder hash continues the transcript, so the prefix is
 		// given as the state itself.
-		hs.setBinderFrom(prefix)
+		if err := hs.setBinderFrom(prefix); err != nil {
+			return c.fail(alertInternalError, "%v", err)
+		}
 	}
-	hello.raw = hello.marshal()
+	raw, err := c.encodeMessage(&hello)
+	if err != nil {
+		return err
+	}
+	hello.raw = raw
 	// Compatibility mode: a change_cipher_spec precedes the second flight
 	// (RFC 8446, Appendix D.4).
 	if err := c.writeChangeCipherSpec(); err != nil {
@@ -607,7 +617,7 @@ func (hs *clientHandshakeState) sendClientCertificate() error {
 		return c.fail(alertInternalError, "tls: client signature failed: %v", err)
 	}
 	cv := &certificateVerifyMsg{scheme: scheme, signature: sig}
-	if err := c.writeHandshake(cv.marshal(), hs.transcript); err != nil {
+	if err := c.writeMessage(cv, hs.transcript); err != nil {
 		return err
 	}
 	c.updateState(func(s *backends.State) { s.LocalIdentity = ident })
@@ -617,7 +627,7 @@ func (hs *clientHandshakeState) sendClientCertificate() error {
 func (hs *clientHandshakeState) sendClientFinished() error {
 	c := hs.c
 	fin := &finishedMsg{verifyData: hs.suite.finishedHash(hs.clientHandshakeSecret, hs.transcript)}
-	if err := c.writeHandshake(fin.marshal(), hs.transcript); err != nil {
+	if err := c.writeMessage(fin, hs.transcript); err != nil {
 		return err
 	}
 	c.auth.setHandshakeTranscript(hs.hello.postHandshakeAuth, hs.transcript)

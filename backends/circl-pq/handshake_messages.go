@@ -1,36 +1,70 @@
 package circlpq
 
 import (
+	"fmt"
+
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// Handshake messages (RFC 8446, Section 4). Each type has marshal, which
-// returns the whole message including its four-byte header, and unmarshal,
+// Handshake messages (RFC 8446, Section 4). Each type has encode, which
+// returns the whole message including its four-byte header or an
+// *encodeError when a field overfills its length prefix, and unmarshal,
 // which parses a whole message and reports whether it was well formed.
 // Unmarshal rejects trailing bytes, duplicate extensions and malformed
 // extension bodies; semantic checks are the handshake's job.
 //
 // Parsed messages keep their raw bytes for the transcript.
 
-// marshalMessage frames a handshake body whose fields all fit their
-// length prefixes: this side's own messages of bounded content. It panics
-// otherwise, so a message with a field of the peer's or the
-// application's choosing goes through marshalMessageChecked.
-func marshalMessage(typ uint8, body func(b *cryptobyte.Builder)) []byte {
-	out, err := marshalMessageChecked(typ, body)
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-// marshalMessageChecked frames a handshake body, or reports that a field
-// is too long for its length prefix.
-func marshalMessageChecked(typ uint8, body func(b *cryptobyte.Builder)) ([]byte, error) {
+// marshalMessage frames a handshake body, or reports which message a field
+// overfilled: cryptobyte.Builder records a length that exceeds its prefix
+// as an error, which only BytesOrPanic would turn into a panic (see the
+// package documentation, "Encoding").
+func marshalMessage(typ uint8, body func(b *cryptobyte.Builder)) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddUint8(typ)
 	b.AddUint24LengthPrefixed(body)
-	return b.Bytes()
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, &encodeError{msg: typ, err: err}
+	}
+	return out, nil
+}
+
+// An encodeError reports a message that does not fit its length prefixes.
+type encodeError struct {
+	msg uint8
+	err error
+}
+
+func (e *encodeError) Error() string {
+	return "tls: this side's " + messageName(e.msg) + " cannot be encoded: " + e.err.Error()
+}
+
+func (e *encodeError) Unwrap() error { return e.err }
+
+// messageName names a handshake message type for errors.
+func messageName(typ uint8) string {
+	switch typ {
+	case typeClientHello:
+		return "ClientHello"
+	case typeServerHello:
+		return "ServerHello"
+	case typeNewSessionTicket:
+		return "NewSessionTicket"
+	case typeEncryptedExtensions:
+		return "EncryptedExtensions"
+	case typeCertificate:
+		return "Certificate"
+	case typeCertificateRequest:
+		return "CertificateRequest"
+	case typeCertificateVerify:
+		return "CertificateVerify"
+	case typeFinished:
+		return "Finished"
+	case typeKeyUpdate:
+		return "KeyUpdate"
+	}
+	return fmt.Sprintf("handshake message %d", typ)
 }
 
 // readMessageBody checks the header of a whole message and returns its body.
@@ -163,21 +197,12 @@ type clientHelloMsg struct {
 	hasSignatureAlgorithms bool
 }
 
-// marshal is marshalChecked for a ClientHello known to fit.
-func (m *clientHelloMsg) marshal() []byte {
-	out, err := m.marshalChecked()
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-// marshalChecked encodes a ClientHello, or reports that it does not fit
+// encode encodes a ClientHello, or reports that it does not fit
 // its length prefixes: its extensions take at most 65,535 bytes together,
 // and the application's ALPN IDs, the server's HelloRetryRequest cookie
 // and its session ticket are among them.
-func (m *clientHelloMsg) marshalChecked() ([]byte, error) {
-	return marshalMessageChecked(typeClientHello, func(b *cryptobyte.Builder) {
+func (m *clientHelloMsg) encode() ([]byte, error) {
+	return marshalMessage(typeClientHello, func(b *cryptobyte.Builder) {
 		b.AddUint16(m.vers)
 		b.AddBytes(m.random)
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
@@ -487,7 +512,7 @@ func (m *serverHelloMsg) isHelloRetryRequest() bool {
 	return string(m.random) == string(helloRetryRequestRandom[:])
 }
 
-func (m *serverHelloMsg) marshal() []byte {
+func (m *serverHelloMsg) encode() ([]byte, error) {
 	return marshalMessage(typeServerHello, func(b *cryptobyte.Builder) {
 		b.AddUint16(m.vers)
 		b.AddBytes(m.random)
@@ -600,7 +625,7 @@ type encryptedExtensionsMsg struct {
 	unsolicited []uint16
 }
 
-func (m *encryptedExtensionsMsg) marshal() []byte {
+func (m *encryptedExtensionsMsg) encode() ([]byte, error) {
 	return marshalMessage(typeEncryptedExtensions, func(b *cryptobyte.Builder) {
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			if m.serverNameAck {
@@ -664,20 +689,11 @@ type certificateRequestMsg struct {
 	certificateAuthorities [][]byte
 }
 
-// marshal is marshalChecked for a CertificateRequest known to fit.
-func (m *certificateRequestMsg) marshal() []byte {
-	out, err := m.marshalChecked()
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-// marshalChecked encodes a CertificateRequest, or reports that its
+// encode encodes a CertificateRequest, or reports that its
 // extensions (the names of the ClientCAs pool above all) take more than
 // the 65,535 bytes they share.
-func (m *certificateRequestMsg) marshalChecked() ([]byte, error) {
-	return marshalMessageChecked(typeCertificateRequest, func(b *cryptobyte.Builder) {
+func (m *certificateRequestMsg) encode() ([]byte, error) {
+	return marshalMessage(typeCertificateRequest, func(b *cryptobyte.Builder) {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			// signature_algorithms is mandatory (RFC 8446, Section 4.3.2);
@@ -771,20 +787,11 @@ type certificateMsg struct {
 // statusTypeOCSP is CertificateStatusType ocsp (RFC 6066, Section 8).
 const statusTypeOCSP uint8 = 1
 
-// marshal is marshalChecked for a Certificate known to fit.
-func (m *certificateMsg) marshal() []byte {
-	out, err := m.marshalChecked()
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-// marshalChecked encodes a Certificate, or reports that the chain (2^24
+// encode encodes a Certificate, or reports that the chain (2^24
 // bytes at most, with 5 bytes per certificate) or the OCSP response
 // (65,531 bytes at most) does not fit its length prefix.
-func (m *certificateMsg) marshalChecked() ([]byte, error) {
-	return marshalMessageChecked(typeCertificate, func(b *cryptobyte.Builder) {
+func (m *certificateMsg) encode() ([]byte, error) {
+	return marshalMessage(typeCertificate, func(b *cryptobyte.Builder) {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
 		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
 			for i, cert := range m.chain {
@@ -857,7 +864,7 @@ type certificateVerifyMsg struct {
 	signature []byte
 }
 
-func (m *certificateVerifyMsg) marshal() []byte {
+func (m *certificateVerifyMsg) encode() ([]byte, error) {
 	return marshalMessage(typeCertificateVerify, func(b *cryptobyte.Builder) {
 		b.AddUint16(m.scheme)
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.signature) })
@@ -884,7 +891,7 @@ type finishedMsg struct {
 	verifyData []byte
 }
 
-func (m *finishedMsg) marshal() []byte {
+func (m *finishedMsg) encode() ([]byte, error) {
 	return marshalMessage(typeFinished, func(b *cryptobyte.Builder) { b.AddBytes(m.verifyData) })
 }
 
@@ -904,7 +911,7 @@ type keyUpdateMsg struct {
 	updateRequested bool
 }
 
-func (m *keyUpdateMsg) marshal() []byte {
+func (m *keyUpdateMsg) encode() ([]byte, error) {
 	return marshalMessage(typeKeyUpdate, func(b *cryptobyte.Builder) {
 		if m.updateRequested {
 			b.AddUint8(1)
@@ -940,7 +947,7 @@ type newSessionTicketMsg struct {
 	ticket   []byte
 }
 
-func (m *newSessionTicketMsg) marshal() []byte {
+func (m *newSessionTicketMsg) encode() ([]byte, error) {
 	return marshalMessage(typeNewSessionTicket, func(b *cryptobyte.Builder) {
 		b.AddUint32(m.lifetime)
 		b.AddUint32(m.ageAdd)

@@ -286,7 +286,7 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 		selectedGroup:    hs.group,
 	}
 	var sent bytes.Buffer
-	if err := c.writeHandshake(hrr.marshal(), io.MultiWriter(hs.transcript, &sent)); err != nil {
+	if err := c.writeMessage(hrr, io.MultiWriter(hs.transcript, &sent)); err != nil {
 		return err
 	}
 	hs.hrrPrefix = append(hs.hrrPrefix, sent.Bytes()...)
@@ -369,7 +369,7 @@ func (hs *serverHandshakeState) sendServerParameters() error {
 	if _, err := rand.Read(sh.random); err != nil {
 		return c.fail(alertInternalError, "tls: %v", err)
 	}
-	if err := c.writeHandshake(sh.marshal(), hs.transcript); err != nil {
+	if err := c.writeMessage(sh, hs.transcript); err != nil {
 		return err
 	}
 	if err := hs.sendCompatCCS(); err != nil {
@@ -395,7 +395,7 @@ func (hs *serverHandshakeState) sendServerParameters() error {
 	// A server that used the client's name acknowledges it on a full
 	// handshake (RFC 6066, Section 3).
 	ee := &encryptedExtensionsMsg{alpnProtocol: hs.alpn, serverNameAck: hs.hello.serverName != "" && hs.psk == nil}
-	return c.writeHandshake(ee.marshal(), hs.transcript)
+	return c.writeMessage(ee, hs.transcript)
 }
 
 func (hs *serverHandshakeState) requestClientCert() bool {
@@ -411,7 +411,10 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 		return nil
 	}
 	if hs.requestClientCert() {
-		_, msg := c.certificateRequest(hs.config, nil)
+		_, msg, err := c.certificateRequest(hs.config, nil)
+		if err != nil {
+			return c.fail(alertInternalError, "%v", err)
+		}
 		c.certRequested = true
 		if err := c.writeHandshake(msg, hs.transcript); err != nil {
 			return err
@@ -433,7 +436,7 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 		return c.fail(alertInternalError, "tls: server signature failed: %v", err)
 	}
 	cv := &certificateVerifyMsg{scheme: hs.sigScheme, signature: sig}
-	if err := c.writeHandshake(cv.marshal(), hs.transcript); err != nil {
+	if err := c.writeMessage(cv, hs.transcript); err != nil {
 		return err
 	}
 	c.updateState(func(s *backends.State) { s.LocalIdentity = hs.identity })
@@ -443,7 +446,7 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 func (hs *serverHandshakeState) sendServerFinished() error {
 	c := hs.c
 	fin := &finishedMsg{verifyData: hs.suite.finishedHash(hs.serverHandshakeSecret, hs.transcript)}
-	if err := c.writeHandshake(fin.marshal(), hs.transcript); err != nil {
+	if err := c.writeMessage(fin, hs.transcript); err != nil {
 		return err
 	}
 	master := hs.suite.masterSecret(hs.handshakeSecret)

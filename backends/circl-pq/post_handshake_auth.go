@@ -207,8 +207,10 @@ func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error)
 	if _, err := rand.Read(req.context); err != nil {
 		return nil, err
 	}
-	_, msg := c.certificateRequest(c.auth.config, req.context)
-	var err error
+	_, msg, err := c.certificateRequest(c.auth.config, req.context)
+	if err != nil {
+		return nil, err
+	}
 	if req.transcript, err = cloneTranscript(c.auth.transcript); err != nil {
 		return nil, err
 	}
@@ -531,10 +533,10 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 	if ident != nil {
 		cm.chain = ident.Chain
 	}
-	out, err := cm.marshalChecked()
+	out, err := cm.encode()
 	if err != nil {
 		c.sendAlertLocked(alertInternalError)
-		return &AlertError{Alert: alertInternalError, Err: fmt.Errorf("tls: this side's Certificate message cannot be encoded (%d certificates): %v", len(cm.chain), err)}
+		return &AlertError{Alert: alertInternalError, Err: fmt.Errorf("%w (%d certificates)", err, len(cm.chain))}
 	}
 	transcript.Write(out)
 	if ident != nil {
@@ -543,11 +545,19 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 			c.sendAlertLocked(alertInternalError)
 			return &AlertError{Alert: alertInternalError, Err: errors.New("tls: client signature failed: " + err.Error())}
 		}
-		cv := (&certificateVerifyMsg{scheme: scheme, signature: sig}).marshal()
+		cv, err := (&certificateVerifyMsg{scheme: scheme, signature: sig}).encode()
+		if err != nil {
+			c.sendAlertLocked(alertInternalError)
+			return &AlertError{Alert: alertInternalError, Err: err}
+		}
 		transcript.Write(cv)
 		out = append(out, cv...)
 	}
-	fin := (&finishedMsg{verifyData: c.suite.finishedHash(c.out.trafficSecret, transcript)}).marshal()
+	fin, err := (&finishedMsg{verifyData: c.suite.finishedHash(c.out.trafficSecret, transcript)}).encode()
+	if err != nil {
+		c.sendAlertLocked(alertInternalError)
+		return &AlertError{Alert: alertInternalError, Err: err}
+	}
 	out = append(out, fin...)
 	// The three messages may share records (RFC 8446, Section 5.1).
 	if _, err := c.writeRecordLocked(recordTypeHandshake, out); err != nil {

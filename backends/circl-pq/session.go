@@ -83,14 +83,14 @@ type sessionState struct {
 	psk       []byte
 }
 
-func (s *sessionState) marshal() []byte {
+func (s *sessionState) marshal() ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddUint8(ticketFormat)
 	b.AddUint16(s.suite)
 	b.AddUint64(s.createdAt)
 	b.AddUint32(s.ageAdd)
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(s.psk) })
-	return b.BytesOrPanic()
+	return b.Bytes()
 }
 
 func (s *sessionState) unmarshal(data []byte) bool {
@@ -118,7 +118,11 @@ func sealTicket(aead cipher.AEAD, s *sessionState, leaf []byte) ([]byte, error) 
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return aead.Seal(nonce, nonce, s.marshal(), ticketBinding(leaf)), nil
+	state, err := s.marshal()
+	if err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, state, ticketBinding(leaf)), nil
 }
 
 // cloneHash copies a transcript hash state.
@@ -211,7 +215,11 @@ func (hs *serverHandshakeState) sendSessionTicket(master []byte) error {
 		return nil // no ticket rather than a failed handshake
 	}
 	fin := &finishedMsg{verifyData: hs.suite.finishedHash(hs.clientHandshakeSecret, transcript)}
-	transcript.Write(fin.marshal())
+	finMsg, err := fin.encode()
+	if err != nil {
+		return c.fail(alertInternalError, "%v", err)
+	}
+	transcript.Write(finMsg)
 	resMaster := hs.suite.deriveSecret(master, labelResumption, transcript)
 
 	var ageAdd [4]byte
@@ -230,5 +238,5 @@ func (hs *serverHandshakeState) sendSessionTicket(master []byte) error {
 		return c.fail(alertInternalError, "tls: %v", err)
 	}
 	msg := &newSessionTicketMsg{lifetime: uint32(ticketLifetime / time.Second), ageAdd: s.ageAdd, nonce: nonce, ticket: ticket}
-	return c.writeHandshake(msg.marshal(), nil)
+	return c.writeMessage(msg, nil)
 }

@@ -148,7 +148,7 @@ func (hs *clientHandshakeState) offerSession() {
 	// offered (before, encoding the ClientHello panicked, and a server
 	// that sent such a ticket crashed the process at the next handshake
 	// to its name).
-	if _, err := hs.hello.marshalChecked(); err != nil {
+	if _, err := hs.hello.encode(); err != nil {
 		hs.hello.pskIdentities, hs.hello.pskBinders = nil, nil
 		return
 	}
@@ -172,19 +172,23 @@ func (s *clientSession) trustedBy(config *backends.ClientConfig) bool {
 // setBinder computes the PSK binder over prefix (the transcript before
 // this ClientHello) and the ClientHello without its binders
 // (RFC 8446, Section 4.2.11.2).
-func (hs *clientHandshakeState) setBinder(prefix []byte) {
+func (hs *clientHandshakeState) setBinder(prefix []byte) error {
 	if hs.session == nil {
-		return
+		return nil
 	}
 	h := cipherSuiteByID(hs.session.suite).newHash()
 	h.Write(prefix)
-	hs.setBinderFrom(h)
+	return hs.setBinderFrom(h)
 }
 
 // setBinderFrom is setBinder with the prefix given as a hash state.
-func (hs *clientHandshakeState) setBinderFrom(h hash.Hash) {
+func (hs *clientHandshakeState) setBinderFrom(h hash.Hash) error {
 	suite := cipherSuiteByID(hs.session.suite)
-	raw := hs.hello.marshal()
+	raw, err := hs.hello.encode()
+	if err != nil {
+		return err
+	}
 	h.Write(raw[:len(raw)-hs.hello.bindersLength()])
 	hs.hello.pskBinders = [][]byte{suite.finishedHash(suite.binderKey(hs.session.psk), h)}
+	return nil
 }
