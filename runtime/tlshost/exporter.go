@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 
@@ -33,6 +34,12 @@ func (e extensionsHost) export(what string, end *ending, label string, ctx cabi.
 	conn := end.Conn()
 	if conn == nil {
 		return nil, e.result(what, fmt.Errorf("tlshost: %s: the handshake has not completed", what))
+	}
+	// The guest chooses the label, which TLS 1.3 puts in an
+	// HKDF-Expand-Label of 255 bytes: refused here whatever the backend
+	// would do with it (crypto/tls panics).
+	if conn.State().Version == tls.VersionTLS13 && len(label) > backends.MaxTLS13ExporterLabel {
+		return nil, e.result(what, fmt.Errorf("tlshost: %s: exporter label of %d bytes: at most %d in TLS 1.3", what, len(label), backends.MaxTLS13ExporterLabel))
 	}
 	x, ok := conn.(backends.KeyingMaterialExporter)
 	if !ok {
