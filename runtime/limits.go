@@ -62,12 +62,15 @@ type Limits struct {
 	// DiskBytes bounds what the guest may add to the host's disk beneath
 	// its preopens, in bytes: what its writes and size changes make
 	// regular files grow by, and filesystem.NameBytes for each name it
-	// makes (a file, a directory, a link), less what it gives back by
-	// making files smaller and removing names; zero means
+	// makes (a file, a directory, a link), less the names it removes and
+	// the bytes of its growth that leave the disk (a file made smaller,
+	// or freed: its last link removed, with no guest of the process
+	// holding it open, else at the last close); zero means
 	// filesystem.DefaultDiskBytes. A change past it fails whole, with
 	// quota in wasi:filesystem and EDQUOT in wasi_snapshot_preview1.
-	// Removing a file gives back its name, not its bytes, which another
-	// link or an open descriptor may keep.
+	// Removing or shrinking a file gives back only what this guest was
+	// charged for it, never bytes another guest wrote or that were there
+	// before.
 	DiskBytes int64
 
 	// Datagram bounds the UDP datagrams the guest sends and receives, in

@@ -79,12 +79,12 @@ func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of 
 	if err := d.pre.fs.acquire(); err != nil {
 		return nil, err
 	}
-	f, err := d.pre.fs.disk.openCounted(d.dir, p, flag, 0o666)
+	f, id, err := d.pre.fs.disk.openCounted(d.dir, p, flag, 0o666)
 	if err != nil {
 		d.pre.fs.release()
 		return nil, code(err)
 	}
-	sf := &sharedFile{f: f, fs: d.pre.fs}
+	sf := &sharedFile{f: f, fs: d.pre.fs, id: id}
 	sf.retain()
 	return &Descriptor{pre: d.pre, path: path.Join(d.path, p), flags: fl &^ types.DescriptorFlagsMutateDirectory, file: sf}, nil
 }
@@ -142,19 +142,16 @@ func (d *Descriptor) UnlinkFileAt(_ context.Context, p string) error {
 	if err := d.at(p); err != nil {
 		return err
 	}
-	info, err := d.dir.Lstat(p)
-	if err != nil {
-		return code(err)
-	}
-	if info.IsDir() {
+	isDir, err := d.pre.fs.disk.unlink(d.dir, p)
+	if isDir {
 		return IsDirectory
 	}
-	return code(d.pre.fs.disk.removeName(func() error { return d.dir.Remove(p) }))
+	return code(err)
 }
 
 // RenameAt renames old (beneath d) to new (beneath nd).
 func (d *Descriptor) RenameAt(_ context.Context, old string, nd types.Descriptor, new string) error {
-	return d.twoPaths(old, nd, new, (*os.Root).Rename)
+	return d.twoPaths(old, nd, new, d.pre.fs.disk.rename)
 }
 
 // LinkAt makes a hard link new (beneath nd) to old (beneath d). Following

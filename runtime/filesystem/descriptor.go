@@ -58,6 +58,7 @@ func (d *Descriptor) Drop() {
 type sharedFile struct {
 	f    *os.File
 	fs   *FS
+	id   fileID // under which the registry counts f open (see closing)
 	refs atomic.Int32
 }
 
@@ -65,6 +66,7 @@ func (s *sharedFile) retain() { s.refs.Add(1) }
 
 func (s *sharedFile) release() {
 	if s.refs.Add(-1) == 0 {
+		closing(s.id, s.f)
 		s.f.Close()
 		s.fs.release()
 	}

@@ -48,8 +48,14 @@
 // What the guest adds to the host's disk beneath its preopens, through
 // either interface, counts against its disk quota ([FS.SetDiskLimit],
 // [DefaultDiskBytes]): the bytes by which it makes regular files larger,
-// at whatever offset, and [NameBytes] for each name it makes, less what it
-// gives back by making files smaller and removing names. A change past it
+// at whatever offset, and [NameBytes] for each name it makes, less the
+// names it removes and the bytes of its growth that leave the disk: by
+// making files smaller, or removing a file's last link when no guest of
+// the process holds it open (else at the last close). Each guest gets
+// back its own share of a file only, whoever shrinks or removes it: a
+// guest gains nothing by removing another's file or one that was there
+// before, and does not keep paying for its bytes another removed (see
+// diskQuota for the rule). A change past it
 // fails whole with quota (wasi_snapshot_preview1: EIO from wazero, which
 // the runtime answers EDQUOT; see [FS.TakeQuotaRefusal]).
 //

@@ -102,6 +102,7 @@ func (f *FS) Close() error {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
+	f.disk.forget()
 	var errs []error
 	for _, p := range f.preopens {
 		errs = append(errs, p.root.Close())

@@ -106,14 +106,14 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 		}
 		counted = r.fs
 	}
-	f, err := r.fs.disk.openCounted(r.root, p, osFlag(flag)|openNonblock, perm)
+	f, id, err := r.fs.disk.openCounted(r.root, p, osFlag(flag)|openNonblock, perm)
 	if err != nil {
 		if counted != nil {
 			counted.release()
 		}
 		return nil, r.fs.disk.errnoOf(err)
 	}
-	file, errno := newRootFile(f, flag, counted, &r.fs.disk)
+	file, errno := newRootFile(f, flag, counted, &r.fs.disk, id)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -195,7 +195,7 @@ func (r *rootFS) Rename(from, to string) experimentalsys.Errno {
 	if from == to {
 		return 0 // as DirFS
 	}
-	return errnoOf(r.root.Rename(from, to))
+	return errnoOf(r.fs.disk.rename(r.root, from, to))
 }
 
 // Rmdir removes an empty directory: ENOTDIR for anything else.
@@ -213,15 +213,11 @@ func (r *rootFS) Rmdir(p string) experimentalsys.Errno {
 
 // Unlink removes anything but a directory: EISDIR for a directory.
 func (r *rootFS) Unlink(p string) experimentalsys.Errno {
-	p = rel(p)
-	info, err := r.root.Lstat(p)
-	if err != nil {
-		return errnoOf(err)
-	}
-	if info.IsDir() {
+	isDir, err := r.fs.disk.unlink(r.root, rel(p))
+	if isDir {
 		return experimentalsys.EISDIR
 	}
-	return errnoOf(r.fs.disk.removeName(func() error { return r.root.Remove(p) }))
+	return errnoOf(err)
 }
 
 func (r *rootFS) Link(old, new string) experimentalsys.Errno {

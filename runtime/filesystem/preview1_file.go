@@ -34,6 +34,9 @@ type rootFile struct {
 	counted *FS
 	// disk is the quota its writes and size changes count against.
 	disk *diskQuota
+	// id is the identity under which the registry counts f open (see
+	// closing).
+	id fileID
 
 	// st holds the parts of the status that do not change while the file
 	// is open, once Stat has been called.
@@ -254,6 +257,7 @@ func (r *rootFile) Close() experimentalsys.Errno {
 	}
 	r.closed = true
 	r.File.Close()
+	closing(r.id, r.f)
 	if r.counted != nil {
 		r.counted.release()
 	}
@@ -272,16 +276,17 @@ func (r *rootFile) Close() experimentalsys.Errno {
 // adds itself; Go reads each entry's status relative to the open
 // directory (fstatat), not through its path. (A Seek with wazero's Errno
 // result declared here would fail go vet's stdmethods check.)
-func newRootFile(f *os.File, flag experimentalsys.Oflag, counted *FS, disk *diskQuota) (*rootFile, experimentalsys.Errno) {
+func newRootFile(f *os.File, flag experimentalsys.Oflag, counted *FS, disk *diskQuota, id fileID) (*rootFile, experimentalsys.Errno) {
 	adapted, errno := (&sysfs.AdaptFS{FS: &handleFS{f: f}}).OpenFile(".", experimentalsys.O_RDONLY, 0)
 	if errno != 0 {
+		closing(id, f)
 		f.Close()
 		if counted != nil {
 			counted.release()
 		}
 		return nil, errno
 	}
-	return &rootFile{File: adapted, f: f, flag: flag, counted: counted, disk: disk}, 0
+	return &rootFile{File: adapted, f: f, flag: flag, counted: counted, disk: disk, id: id}, 0
 }
 
 // handleFS is an fs.FS holding one open file: every Open after the first

@@ -50,10 +50,32 @@ func (e *quotaError) Unwrap() []error { return []error{ErrDiskQuota, types.Error
 // diskQuota counts what a guest added to the host's disk beneath its
 // preopens: the bytes by which it made regular files larger (writing past
 // their end, at any offset, setting their size) and NameBytes for each
-// name it made; what it gives back (making files smaller, truncating them
-// on open, removing names) is taken off, down to zero. Removing a file
-// gives back its name, not its bytes: another link, or a descriptor open
-// on it, this guest's or anyone's, may keep them.
+// name it made; what it gives back is taken off, down to zero: a name it
+// removes (unlinking, or renaming over it), and the bytes of growth it
+// was charged for that leave the disk.
+//
+// Those bytes are remembered per file (device and inode) in a registry
+// the process's guests share (files, in freed.go), and leave the disk
+// when the file shrinks (a smaller size, a truncating open) or is freed:
+// its last link removed (unlink-file-at, path_unlink_file, or a file
+// renamed over it, rename-at, path_rename) with no descriptor or stream
+// of any guest of the process open on it, or, when one was, at the last
+// one's close, once the file has no link left. Removing one of several
+// links, or a file still open, gives back its name only.
+//
+// Each quota gets back its own share, whoever shrinks or removes the
+// file: the guest that made the change gets nothing for bytes another
+// guest was charged for, nor for bytes that were there before (a
+// pre-existing file, removed or shrunk, gives no quota), and the guest
+// that paid for them is not left paying for bytes no longer on disk. A
+// shrink gives back at most what it freed, the shrinker's share first; a
+// freed file at most its size, the remover's share first. So the
+// original bound holds: the guests of a process never make the disk hold
+// more, beneath their preopens, than their quotas beyond what was there.
+// What the process cannot see is not given back: a file removed or
+// shrunk by the host, or a growth past the registry's bound (see
+// maxRecordsLocked); and a file another process holds open may stay on
+// disk after its refund.
 //
 // One lock serializes the changes it counts, the status read before and
 // after included, so that a change and a shrink of the same file running
@@ -66,6 +88,12 @@ type diskQuota struct {
 	// refused is set when a wasi_snapshot_preview1 change was refused for
 	// the quota, whose errno wazero cannot carry (see TakeQuotaRefusal).
 	refused atomic.Bool
+
+	// files are the files the quota was charged for growing and still
+	// remembers (see the registry, files); gone is set when its guest's
+	// FS closed. Both are guarded by files.mu, not mu.
+	files map[fileID]struct{}
+	gone  bool
 }
 
 // SetDiskLimit bounds what the guest may add to the host's disk beneath
@@ -115,9 +143,9 @@ func (q *diskQuota) adjustLocked(n int64) {
 
 // sizeChange runs op, which changes the size of file f to at most
 // end(size before), under the quota: refused when the growth would pass
-// it, counted as measured after (a short or failed write, or a shrink).
-// A file that is not a regular file (a named pipe, a device) holds
-// nothing on disk: op runs uncounted, and outside the lock.
+// it, counted as measured after (a short or failed write, or a shrink;
+// see changedLocked). A file that is not a regular file (a named pipe, a
+// device) holds nothing on disk: op runs uncounted, and outside the lock.
 func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func() error) error {
 	q.mu.Lock()
 	info, err := f.Stat()
@@ -125,16 +153,51 @@ func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func()
 		q.mu.Unlock()
 		return op()
 	}
-	defer q.mu.Unlock()
 	before := info.Size()
 	if want := end(before) - before; want > 0 && want > q.limit-q.used {
+		q.mu.Unlock()
 		return &quotaError{used: q.used, want: want, limit: q.limit}
 	}
 	err = op()
+	var others []refund
 	if after, serr := f.Stat(); serr == nil {
-		q.adjustLocked(after.Size() - before)
+		others = q.changedLocked(after, after.Size()-before)
 	}
+	q.mu.Unlock()
+	giveBack(others)
 	return err
+}
+
+// changedLocked counts a change of n bytes of the size of the regular
+// file info describes (its status after), made by q's guest. Growth is
+// charged to q and remembered as that file's (chargeLocked); a shrink
+// gives back what it freed of the growth quotas were charged for, q's
+// first, then the others' (shrunkLocked), which it returns for giveBack
+// once q's lock is released. A shrink of a file not tracked (no inode
+// number) gives q back what it measured. q's lock is held.
+func (q *diskQuota) changedLocked(info fs.FileInfo, n int64) []refund {
+	if n == 0 {
+		return nil
+	}
+	id, _, tracked := idOf(info)
+	if n > 0 {
+		q.used += n
+		if tracked {
+			files.mu.Lock()
+			chargeLocked(q, id, n)
+			files.mu.Unlock()
+		}
+		return nil
+	}
+	if !tracked {
+		q.adjustLocked(n)
+		return nil
+	}
+	files.mu.Lock()
+	own, others := shrunkLocked(q, id, -n)
+	files.mu.Unlock()
+	q.adjustLocked(-own)
+	return others
 }
 
 // writeEnd is end for a write of n bytes at off, or at the end of the
@@ -154,21 +217,25 @@ func writeEnd(off int64, n int) func(int64) int64 {
 }
 
 // makeName counts a name made by op (mkdir, symlink, link, an open that
-// creates): refused past the quota, given back if op fails.
+// creates): refused past the quota, given back if op fails. op runs
+// under the registry's lock, so that a link made by one guest of the
+// process does not race another's removal of the file's other name.
 func (q *diskQuota) makeName(op func() error) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err := q.reserveLocked(NameBytes); err != nil {
 		return err
 	}
+	files.mu.Lock()
 	err := op()
+	files.mu.Unlock()
 	if err != nil {
 		q.adjustLocked(-NameBytes)
 	}
 	return err
 }
 
-// removeName gives back a name op removed.
+// removeName gives back a name op removed (a directory's).
 func (q *diskQuota) removeName(op func() error) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -179,35 +246,127 @@ func (q *diskQuota) removeName(op func() error) error {
 	return err
 }
 
+// unlink removes p beneath root, anything but a directory (isDir: p is
+// one, nothing is done), giving back its name and, when that was the
+// last link of a regular file no guest of the process holds open, what
+// the quotas were charged for the file's growth (freedLocked). Were it
+// open, the file is freed at its last close (closing).
+func (q *diskQuota) unlink(root *os.Root, p string) (isDir bool, err error) {
+	q.mu.Lock()
+	files.mu.Lock()
+	info, err := root.Lstat(p)
+	if err != nil || info.IsDir() {
+		files.mu.Unlock()
+		q.mu.Unlock()
+		return err == nil, err
+	}
+	err = root.Remove(p)
+	var own int64
+	var others []refund
+	if err == nil {
+		q.adjustLocked(-NameBytes)
+		own, others = lastLinkGoneLocked(q, info)
+	}
+	files.mu.Unlock()
+	q.adjustLocked(-own)
+	q.mu.Unlock()
+	giveBack(others)
+	return false, err
+}
+
+// rename renames old to new beneath root. When new named something else,
+// the name is given back, and so is the file, as unlink does, when that
+// was its last link.
+func (q *diskQuota) rename(root *os.Root, old, new string) error {
+	q.mu.Lock()
+	files.mu.Lock()
+	target, terr := root.Lstat(new)
+	replaces := terr == nil
+	if replaces {
+		if src, err := root.Lstat(old); err == nil && os.SameFile(src, target) {
+			replaces = false // links to one file: rename does nothing
+		}
+	}
+	err := root.Rename(old, new)
+	var own int64
+	var others []refund
+	if err == nil && replaces {
+		q.adjustLocked(-NameBytes)
+		own, others = lastLinkGoneLocked(q, target)
+	}
+	files.mu.Unlock()
+	q.adjustLocked(-own)
+	q.mu.Unlock()
+	giveBack(others)
+	return err
+}
+
+// lastLinkGoneLocked frees the file info described before one of its
+// names was removed, when that was its last link and no guest of the
+// process holds it open. Both locks are held.
+func lastLinkGoneLocked(q *diskQuota, info fs.FileInfo) (own int64, others []refund) {
+	id, nlink, ok := idOf(info)
+	if !ok || nlink != 1 {
+		return 0, nil
+	}
+	if rec := files.m[id]; rec == nil || rec.open > 0 {
+		return 0, nil
+	}
+	return freedLocked(q, id, info.Size())
+}
+
 // openCounted opens p beneath root with flag under the quota: an open
 // that creates the file counts a name, one that truncates it gives back
-// its bytes (when what it opened is the file it found before), measured.
-func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileMode) (*os.File, error) {
+// what that frees (when what it opened is the file it found before), as
+// a shrink does (changedLocked). It returns the identity under which
+// the registry counts the open file (zero for anything but a regular
+// file), for closing.
+func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileMode) (*os.File, fileID, error) {
 	if flag&(os.O_CREATE|os.O_TRUNC) == 0 {
-		return root.OpenFile(p, flag, perm)
+		files.mu.Lock()
+		defer files.mu.Unlock()
+		f, err := root.OpenFile(p, flag, perm)
+		if err != nil {
+			return nil, fileID{}, err
+		}
+		var id fileID
+		if info, err := f.Stat(); err == nil {
+			id = openedLocked(info, false)
+		}
+		return f, id, nil
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	before, statErr := root.Stat(p)
 	creates := flag&os.O_CREATE != 0 && errors.Is(statErr, fs.ErrNotExist)
 	if creates {
 		if err := q.reserveLocked(NameBytes); err != nil {
-			return nil, err
+			q.mu.Unlock()
+			return nil, fileID{}, err
 		}
 	}
+	files.mu.Lock()
 	f, err := root.OpenFile(p, flag, perm)
 	if err != nil {
+		files.mu.Unlock()
 		if creates {
 			q.adjustLocked(-NameBytes)
 		}
-		return nil, err
+		q.mu.Unlock()
+		return nil, fileID{}, err
 	}
-	if statErr == nil && flag&os.O_TRUNC != 0 && before.Mode().IsRegular() {
-		if after, err := f.Stat(); err == nil && os.SameFile(before, after) {
-			q.adjustLocked(after.Size() - before.Size())
-		}
+	after, serr := f.Stat()
+	var id fileID
+	if serr == nil {
+		id = openedLocked(after, creates)
 	}
-	return f, nil
+	files.mu.Unlock()
+	var others []refund
+	if statErr == nil && serr == nil && flag&os.O_TRUNC != 0 && before.Mode().IsRegular() && os.SameFile(before, after) {
+		others = q.changedLocked(after, after.Size()-before.Size())
+	}
+	q.mu.Unlock()
+	giveBack(others)
+	return f, id, nil
 }
 
 // errnoOf is the wasi_snapshot_preview1 errno of err: for a refusal for

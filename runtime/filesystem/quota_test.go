@@ -1,11 +1,14 @@
 package filesystem
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
 )
 
 // TestWriteEnd: a write's end saturates at the largest offset rather than
@@ -42,4 +45,127 @@ func TestQuotaAtLargestOffset(t *testing.T) {
 	if !errors.Is(err, ErrDiskQuota) || ran {
 		t.Errorf("a write ending past the largest offset: %v (ran %v), want refused for the quota", err, ran)
 	}
+}
+
+// recordOf returns what the registry remembers of the host file at p.
+func recordOf(t *testing.T, p string) *fileRecord {
+	t.Helper()
+	info, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, ok := idOf(info)
+	if !ok {
+		t.Skip("the host gives no inode numbers")
+	}
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	return files.m[id]
+}
+
+// TestRegistryForgets: the registry of files the process's guests hold
+// open or were charged for keeps nothing of a file once it is freed, nor
+// of a guest's charges once its FS is closed, so that it does not grow
+// with every file a long-running process's guests ever wrote; and a file
+// whose inode number was remembered under an earlier file's (freed where
+// the process could not see) starts with no charges.
+func TestRegistryForgets(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f, pre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	write := func(name string, n int) {
+		t.Helper()
+		d, err := pre[0].OpenAt(ctx, 0, name, types.OpenFlagsCreate, types.DescriptorFlagsWrite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Drop()
+		if _, err := d.Write(ctx, make([]byte, n), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", 1000)
+	rec := recordOf(t, filepath.Join(dir, "a"))
+	if rec == nil || rec.open != 0 || rec.charged[&f.disk] != 1000 {
+		t.Fatalf("after writing 1000 bytes and closing: record %+v, want 1000 bytes charged, not open", rec)
+	}
+	info, _ := os.Stat(filepath.Join(dir, "a"))
+	id, _, _ := idOf(info)
+	if err := pre[0].UnlinkFileAt(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	files.mu.Lock()
+	_, kept := files.m[id]
+	files.mu.Unlock()
+	if kept || f.DiskUsed() != 0 {
+		t.Errorf("after removing it: record kept %v, %d bytes used; want none", kept, f.DiskUsed())
+	}
+
+	write("b", 1000)
+	f.Close()
+	if rec := recordOf(t, filepath.Join(dir, "b")); rec != nil {
+		t.Errorf("after the FS closed: record %+v kept", rec)
+	}
+
+	// A stale record under a new file's inode number: the open that
+	// created the file drops its charges.
+	g, _ := newFS(t, Preopen{Host: dir, Guest: "/"})
+	info, _ = os.Stat(filepath.Join(dir, "b"))
+	id, _, _ = idOf(info)
+	files.mu.Lock()
+	files.m[id] = &fileRecord{charged: map[*diskQuota]int64{&g.disk: 1 << 20}}
+	g.disk.files = map[fileID]struct{}{id: {}}
+	openedLocked(info, true)
+	rec = files.m[id]
+	_, inQuota := g.disk.files[id]
+	files.mu.Unlock()
+	if rec == nil || rec.open != 1 || len(rec.charged) != 0 || inQuota {
+		t.Errorf("a created file: record %+v (in the quota's files %v), want open once, no charges", rec, inQuota)
+	}
+	closing(id, nil)
+	if rec := recordOf(t, filepath.Join(dir, "b")); rec != nil {
+		t.Errorf("after its close: record %+v kept", rec)
+	}
+}
+
+// BenchmarkGrowingWrite: what remembering a file's growth adds to a write
+// that grows it. write is a wasi:filesystem write of 4 KiB at the end of
+// a file (the file is set back to empty every 4,096 writes); charge is
+// the registry's part of it alone (its lock and chargeLocked), which a
+// write that does not grow the file skips. Compare their ns/op.
+func BenchmarkGrowingWrite(b *testing.B) {
+	ctx := context.Background()
+	f, err := New([]Preopen{{Host: b.TempDir(), Guest: "/"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	pre := f.Directories()[0].F0.(*Descriptor)
+	fd, err := pre.OpenAt(ctx, 0, "f", types.OpenFlagsCreate, types.DescriptorFlagsRead|types.DescriptorFlagsWrite)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := fd.(*Descriptor)
+	defer d.Drop()
+	buf := make([]byte, 4096)
+	b.Run("write", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if i%4096 == 0 {
+				d.SetSize(ctx, 0)
+			}
+			if _, err := d.Write(ctx, buf, types.Filesize(i%4096*4096)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	id := d.file.id
+	b.Run("charge", func(b *testing.B) {
+		for b.Loop() {
+			f.disk.mu.Lock()
+			files.mu.Lock()
+			chargeLocked(&f.disk, id, 1)
+			files.mu.Unlock()
+			f.disk.mu.Unlock()
+		}
+	})
 }

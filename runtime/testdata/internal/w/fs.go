@@ -64,6 +64,9 @@ func unlinkFileAt(self uint32, p unsafe.Pointer, n uint32, ret unsafe.Pointer)
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.rename-at
 func renameAt(self uint32, p unsafe.Pointer, n uint32, nd uint32, q unsafe.Pointer, m uint32, ret unsafe.Pointer)
 
+//go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.link-at
+func linkAt(self, pf uint32, p unsafe.Pointer, n uint32, nd uint32, q unsafe.Pointer, m uint32, ret unsafe.Pointer)
+
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.symlink-at
 func symlinkAt(self uint32, p unsafe.Pointer, n uint32, q unsafe.Pointer, m uint32, ret unsafe.Pointer)
 
@@ -225,6 +228,14 @@ func Rename(d uint32, old string, nd uint32, new string) int {
 	p, n := sp(old)
 	q, m := sp(new)
 	renameAt(d, p, n, nd, q, m, fretp())
+	return errAt(1)
+}
+
+// Link is link-at, not following a symbolic link at old.
+func Link(d uint32, old string, nd uint32, new string) int {
+	p, n := sp(old)
+	q, m := sp(new)
+	linkAt(d, 0, p, n, nd, q, m, fretp())
 	return errAt(1)
 }
 

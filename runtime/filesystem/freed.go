@@ -1,0 +1,242 @@
+package filesystem
+
+import (
+	"io/fs"
+	"os"
+	"sync"
+
+	wazerosys "github.com/tetratelabs/wazero/sys"
+)
+
+// fileID is a regular file's identity, its device and inode numbers. The
+// zero fileID stands for a file not tracked (where the host gives no
+// inode number, as on Windows).
+type fileID struct{ dev, ino uint64 }
+
+// idOf is the identity and link count of a regular file; ok is false for
+// anything else or when the host gives no inode number.
+func idOf(info fs.FileInfo) (id fileID, nlink uint64, ok bool) {
+	if info == nil || !info.Mode().IsRegular() {
+		return fileID{}, 0, false
+	}
+	st := wazerosys.NewStat_t(info)
+	if st.Ino == 0 {
+		return fileID{}, 0, false
+	}
+	return fileID{st.Dev, st.Ino}, st.Nlink, true
+}
+
+// fileRecord is what the process knows of one regular file beneath the
+// preopens of its guests: how many host files its guests hold open on it
+// (a descriptor and the streams made from it share one), and how many
+// bytes of its growth each guest's quota was charged and not yet given
+// back.
+type fileRecord struct {
+	open    int
+	charged map[*diskQuota]int64
+}
+
+// refund is n bytes to give back to quota q.
+type refund struct {
+	q *diskQuota
+	n int64
+}
+
+// files is the registry of the regular files the guests of this process
+// hold open or were charged for, by identity, shared by every FS (and so
+// every guest of every runtime) of the process: a file one guest keeps
+// open is not freed when another removes its last name.
+//
+// Its lock is taken after a quota's, never before, and held across the
+// system calls that open files and add or remove names, so that no guest
+// of the process opens, links or renames a file between another's
+// reading of its link count and its removal. Refunds to quotas other than
+// the one whose lock is held are given after both locks are released
+// (giveBack).
+var files = struct {
+	mu sync.Mutex
+	m  map[fileID]*fileRecord
+}{m: map[fileID]*fileRecord{}}
+
+// maxRecordsLocked is how many files a quota may be charged for and
+// remembered: one for each name it could make, and as many again as the
+// default file limit, for pre-existing files it grows. Past it, growth
+// of another file is charged but not remembered, so not given back when
+// the file is removed or shrunk: the quota only errs on the side of
+// counting too much. The quota's lock is held.
+func (q *diskQuota) maxRecordsLocked() int {
+	return int(min(q.limit/NameBytes, 1<<30)) + DefaultFileLimit
+}
+
+// chargeLocked remembers n bytes of growth of file id charged to q. Both
+// locks are held.
+func chargeLocked(q *diskQuota, id fileID, n int64) {
+	if q.gone {
+		return
+	}
+	rec := files.m[id]
+	if rec == nil {
+		rec = &fileRecord{}
+		files.m[id] = rec
+	}
+	if _, ok := rec.charged[q]; !ok {
+		if len(q.files) >= q.maxRecordsLocked() {
+			return
+		}
+		if rec.charged == nil {
+			rec.charged = map[*diskQuota]int64{}
+		}
+		if q.files == nil {
+			q.files = map[fileID]struct{}{}
+		}
+		q.files[id] = struct{}{}
+	}
+	rec.charged[q] += n
+}
+
+// shrunkLocked gives back what file id shrinking by k bytes freed of the
+// growth quotas were charged for: at most k in all, q's (the quota of the
+// guest that shrank it) first, then the others'. It returns q's share and
+// the others' refunds. files.mu is held.
+func shrunkLocked(q *diskQuota, id fileID, k int64) (own int64, others []refund) {
+	rec := files.m[id]
+	if rec == nil || k <= 0 {
+		return 0, nil
+	}
+	if n := min(rec.charged[q], k); n > 0 {
+		own = n
+		k -= n
+		takeLocked(rec, id, q, n)
+	}
+	for oq, share := range rec.charged {
+		if k <= 0 {
+			break
+		}
+		n := min(share, k)
+		k -= n
+		takeLocked(rec, id, oq, n)
+		others = append(others, refund{oq, n})
+	}
+	dropIfIdleLocked(rec, id)
+	return own, others
+}
+
+// takeLocked takes n off q's share of rec, forgetting the share at zero.
+func takeLocked(rec *fileRecord, id fileID, q *diskQuota, n int64) {
+	if rec.charged[q] -= n; rec.charged[q] <= 0 {
+		delete(rec.charged, q)
+		delete(q.files, id)
+	}
+}
+
+func dropIfIdleLocked(rec *fileRecord, id fileID) {
+	if rec.open == 0 && len(rec.charged) == 0 {
+		delete(files.m, id)
+	}
+}
+
+// freedLocked forgets file id, which is no more (its last link is gone
+// and no guest of the process holds it open), and returns what each quota
+// was charged for its growth, at most size (what it held) in all, q's
+// first when q is not nil. files.mu is held.
+func freedLocked(q *diskQuota, id fileID, size int64) (own int64, others []refund) {
+	rec := files.m[id]
+	if rec == nil {
+		return 0, nil
+	}
+	delete(files.m, id)
+	left := max(size, 0)
+	if share, ok := rec.charged[q]; ok && q != nil {
+		own = min(share, left)
+		left -= own
+		delete(rec.charged, q)
+		delete(q.files, id)
+	}
+	for oq, share := range rec.charged {
+		delete(oq.files, id)
+		if n := min(share, left); n > 0 {
+			left -= n
+			others = append(others, refund{oq, n})
+		}
+	}
+	return own, others
+}
+
+// openedLocked counts one more host file open on the regular file info
+// describes, and returns its identity (zero when not tracked). A file the
+// open just created is new: what was remembered of an earlier file with
+// its inode number, freed where the process could not see it, is
+// forgotten. files.mu is held.
+func openedLocked(info fs.FileInfo, created bool) fileID {
+	id, _, ok := idOf(info)
+	if !ok {
+		return fileID{}
+	}
+	rec := files.m[id]
+	if rec == nil {
+		rec = &fileRecord{}
+		files.m[id] = rec
+	} else if created {
+		for oq := range rec.charged {
+			delete(oq.files, id)
+		}
+		rec.charged = nil
+	}
+	rec.open++
+	return id
+}
+
+// closing counts one host file open on id fewer, just before f, that
+// host file, is closed. When it was the last one of the process and f's
+// link count is zero (its last name was removed while it was open, by a
+// guest or not), the file is freed at the close: the quotas charged for
+// its growth get it back.
+func closing(id fileID, f *os.File) {
+	if id == (fileID{}) {
+		return
+	}
+	files.mu.Lock()
+	rec := files.m[id]
+	if rec == nil {
+		files.mu.Unlock()
+		return
+	}
+	rec.open--
+	var back []refund
+	if rec.open <= 0 && len(rec.charged) > 0 {
+		if info, err := f.Stat(); err == nil {
+			if _, nlink, ok := idOf(info); ok && nlink == 0 {
+				_, back = freedLocked(nil, id, info.Size())
+			}
+		}
+	}
+	if files.m[id] == rec {
+		dropIfIdleLocked(rec, id)
+	}
+	files.mu.Unlock()
+	giveBack(back)
+}
+
+// giveBack gives refunds to their quotas; no lock is held.
+func giveBack(rs []refund) {
+	for _, r := range rs {
+		r.q.mu.Lock()
+		r.q.adjustLocked(-r.n)
+		r.q.mu.Unlock()
+	}
+}
+
+// forget drops what the registry remembers of q's charges: its guest is
+// gone, and what it was charged for can no more be given back to it.
+func (q *diskQuota) forget() {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	q.gone = true
+	for id := range q.files {
+		if rec := files.m[id]; rec != nil {
+			delete(rec.charged, q)
+			dropIfIdleLocked(rec, id)
+		}
+	}
+	q.files = nil
+}
