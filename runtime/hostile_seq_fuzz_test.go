@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
@@ -33,9 +34,9 @@ import (
 // guest tries (a parent dropped before its child, a double drop, a stream
 // used after a client-connection took it, a pollable of a dropped
 // subject, finish or accept twice, one resource type where another is
-// expected). Two loopback peers the policy lets the guest connect to, a
-// TLS server trusting nothing but the test CA and an echo server, make
-// connections and handshakes progress:
+// expected). Two loopback peers the policy lets the guest connect to, an
+// echo server and a TLS server whose certificate the host trusts (a test
+// CA's), make connections and handshakes progress:
 //
 //	go test ./runtime -run '^$' -fuzz '^FuzzHostSequences$' -parallel 1
 func FuzzHostSequences(f *testing.F) {
@@ -49,7 +50,7 @@ func FuzzHostSequences(f *testing.F) {
 // TestHostSequenceSeeds: every seed reaches its last call (the one meant
 // to trap), so each does the misuse its name says rather than trapping
 // early, and the committed corpus in testdata/fuzz/FuzzHostSequences is
-// the seeds' current encoding (-update rewrites it).
+// the seeds' current encoding (-update-seq-corpus rewrites it).
 func TestHostSequenceSeeds(t *testing.T) {
 	e := seqEnvFor(t)
 	dir := filepath.Join("testdata", "fuzz", "FuzzHostSequences")
@@ -92,8 +93,13 @@ const (
 	argLoad           // 1 byte i: the u32 at patchAt + 4*i, such as a result written there
 	argEcho           // 1 byte: the echo peer's port
 	argTLS            // 1 byte: the TLS peer's port
+	argOwn            // 1 byte: a port the guest may listen on and connect to
 	seqKinds
 )
+
+// seqMaxSteps bounds a sequence: enough for a guest to connect to itself
+// and complete a TLS handshake between its two ends.
+const seqMaxSteps = 32
 
 // handlesAt is where the handles returned so far are written, as u32s,
 // before each call (argHandles points into it): a list for poll, say.
@@ -109,6 +115,7 @@ type seqEnv struct {
 	runtimes map[string]*hostileRuntime
 	echo     uint16 // the echo peer's port
 	tls      uint16 // the TLS peer's port
+	own      uint16 // a loopback port, free when the environment was made, the guest may connect to
 }
 
 var seqOnce = sync.OnceValues(newSeqEnv)
@@ -141,19 +148,32 @@ func newSeqEnv() (*seqEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &seqEnv{runtimes: map[string]*hostileRuntime{}, echo: echo, tls: tlsPeer}
+	// A port for the guest to listen on and connect to itself: free now.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	own := uint16(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	e := &seqEnv{runtimes: map[string]*hostileRuntime{}, echo: echo, tls: tlsPeer, own: own}
 	ctx := context.Background()
 	for _, b := range hostileBackends {
 		policy := new(sockets.Policy)
 		if err := policy.AllowListen("127.0.0.1:*"); err != nil {
 			return nil, err
 		}
-		if err := policy.AllowConnect("127.0.0.1:"+strconv.Itoa(int(echo)), "127.0.0.1:"+strconv.Itoa(int(tlsPeer))); err != nil {
+		if err := policy.AllowConnect("127.0.0.1:"+strconv.Itoa(int(echo)), "127.0.0.1:"+strconv.Itoa(int(tlsPeer)), "127.0.0.1:"+strconv.Itoa(int(own))); err != nil {
 			return nil, err
 		}
 		h, funcs, err := newHostileRuntime(ctx, runtime.Config{
-			Network:    policy,
-			Extensions: []runtime.Extension{tlshost.New(tlshost.Config{BackendName: b, RootCAs: ca.Pool()})},
+			Network: policy,
+			Extensions: []runtime.Extension{tlshost.New(tlshost.Config{
+				BackendName: b,
+				RootCAs:     ca.Pool(),
+				// The seeds' server name, so that a guest's own server
+				// has an identity its own client trusts.
+				Identities: map[string]*backends.Identity{"localhost": leaf.Identity()},
+			})},
 		})
 		if err != nil {
 			return nil, err
@@ -234,7 +254,7 @@ func decodeSequence(data []byte, nfuncs int, params func(int) int) (backend int,
 		n := min(int(binary.LittleEndian.Uint16(data)), maxPatch, len(data)-2)
 		patch, data = data[2:2+n], data[2+n:]
 	}
-	for len(data) >= 2 && len(steps) < maxSteps {
+	for len(data) >= 2 && len(steps) < seqMaxSteps {
 		s := seqStep{fn: int(binary.LittleEndian.Uint16(data)) % nfuncs}
 		data = data[2:]
 		for range params(s.fn) {
@@ -276,6 +296,8 @@ func (e *seqEnv) value(a seqArg, handles []uint32, mem api.Memory) uint64 {
 		return uint64(e.echo)
 	case argTLS:
 		return uint64(e.tls)
+	case argOwn:
+		return uint64(e.own)
 	}
 	return a.v
 }
@@ -406,6 +428,7 @@ func hlist(i byte) seqArg                    { return seqArg{argHandles, uint64(
 func load(i byte) seqArg                     { return seqArg{argLoad, uint64(i)} }
 func echoPort() seqArg                       { return seqArg{argEcho, 0} }
 func tlsPort() seqArg                        { return seqArg{argTLS, 0} }
+func ownPort() seqArg                        { return seqArg{argOwn, 0} }
 func call(fn string, args ...seqArg) seqCall { return seqCall{fn, args} }
 
 // A seqSeed is a named seed input of calls calls.
@@ -517,6 +540,7 @@ const (
 func seqSeeds(e *seqEnv) []seqSeed {
 	tlsM := e.module("wasi:tls/tls@")
 	draftM := e.module("wasi:tls/types@")
+	ext2M := e.module("wasitls:tls/extensions@0.2.0")
 	connect := func(port seqArg) []seqCall {
 		return []seqCall{
 			call(mNet),
@@ -688,6 +712,56 @@ func seqSeeds(e *seqEnv) []seqSeed {
 				call(tlsM+"[static]server-handshake.finish", hd(6))))},
 		)
 	}
+	if tlsM != "" && ext2M != "" {
+		// The guest connects to itself and shakes hands with itself: a
+		// client-connection on one end, a server-connection with the
+		// host's identity on the accepted one, both handshakes driven by
+		// one poll. After it: hd(0) the network, hd(1) the listener, hd(2)
+		// the client socket, hd(6) the listener's pollable, hd(7) the
+		// accepted socket, hd(10) the client-connection, hd(13) the
+		// server-connection, hd(15) the identity, hd(16) the server's
+		// future, hd(19), hd(20) the client's TLS streams.
+		self := one(
+			call(mNet),
+			call(mCreate, small(0), ret(0)),
+			call(mTCP+"[method]tcp-socket.start-bind", args(hd(1), hd(0), loopback(ownPort()), ret(0))...),
+			call(mTCP+"[method]tcp-socket.finish-bind", hd(1), ret(0)),
+			call(mTCP+"[method]tcp-socket.start-listen", hd(1), ret(0)),
+			call(mTCP+"[method]tcp-socket.finish-listen", hd(1), ret(0)),
+			call(mCreate, small(0), ret(0)),
+			call(mTCP+"[method]tcp-socket.start-connect", args(hd(2), hd(0), loopback(ownPort()), ret(0))...),
+			call(mTCP+"[method]tcp-socket.subscribe", hd(2)),
+			call(mPoll+"[method]pollable.block", hd(3)),
+			call(mTCP+"[method]tcp-socket.finish-connect", hd(2), ret(0)),
+			call(mTCP+"[method]tcp-socket.subscribe", hd(1)),
+			call(mPoll+"[method]pollable.block", hd(6)),
+			call(mTCP+"[method]tcp-socket.accept", hd(1), ret(1)),
+			call(tlsM+"[constructor]client-connection", hd(4), hd(5)),
+			call(tlsM+"[method]client-connection.connect", args(hd(10), name(), ret(2))...),
+			call(tlsM+"[static]client-handshake.finish", hd(11)),
+			call(tlsM+"[constructor]server-connection", hd(8), hd(9)),
+			call(tlsM+"[method]server-connection.accept", hd(13), ret(3)),
+			call(ext2M+"host-identity", args(name(), ret(4))...),
+			call(tlsM+"[method]server-handshake.configure-server-identities", hd(14), hlist(15), small(1)),
+			call(tlsM+"[static]server-handshake.finish", hd(14)),
+			call(tlsM+"[method]future-streams.subscribe", hd(12)),
+			call(tlsM+"[method]future-streams.subscribe", hd(16)),
+			call(mPoll+"poll", hlist(17), small(2), ret(5)),
+			call(mPoll+"[method]pollable.block", hd(17)),
+			call(tlsM+"[method]future-streams.get", hd(12), ret(5)),
+		)
+		cases = append(cases,
+			seqCase{tls: true, name: "self-tls-then-drop-listener-under-accepted", calls: seq(self, one(
+				call(mStreams+"[method]output-stream.blocking-write-and-flush", hd(20), ptr(pBytes), small(18), ret(6)),
+				call(mPoll+"[resource-drop]pollable", hd(6)),
+				call(mTCP+"[resource-drop]tcp-socket", hd(1)),
+				call(mTCP+"[method]tcp-socket.shutdown", hd(7), small(2), ret(6)),
+				call(mTCP+"[method]tcp-socket.accept", hd(1), ret(6))))},
+			seqCase{tls: true, name: "self-tls-then-drop-server-connection-with-future", calls: seq(self, one(
+				call(tlsM+"[resource-drop]private-identity", hd(15)),
+				call(tlsM+"[resource-drop]server-connection", hd(13))))},
+		)
+	}
 	if draftM != "" {
 		cases = append(cases,
 			seqCase{tls: true, name: "draft-handshake-close-output-twice-then-drop-parent", calls: seq(connect(tlsPort()), one(
@@ -708,7 +782,7 @@ func seqSeeds(e *seqEnv) []seqSeed {
 	}
 	var seeds []seqSeed
 	for i, c := range cases {
-		if len(c.calls) > maxSteps {
+		if len(c.calls) > seqMaxSteps {
 			panic(c.name + ": too many calls")
 		}
 		for b := range hostileBackends {
