@@ -23,6 +23,9 @@ type backendError struct {
 
 // backendErr wraps err, from the backend b, in a backendError.
 func backendErr(b backends.Backend, err error) error {
+	if _, ok := err.(*BackendPanicError); ok {
+		return err // names the backend already
+	}
 	return &backendError{backend: b.Name(), err: err}
 }
 

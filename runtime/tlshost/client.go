@@ -123,7 +123,7 @@ func (s *clientSession) resumeLocked(p step) {
 	s.cfg.VerifyServer = s.verifyServer
 	s.cfg.ClientIdentity = s.clientIdentity
 	s.cfg.NoClientIdentityRequest = s.noClientIdentityRequest
-	conn, err := s.backend.Client(s.transport, &s.cfg)
+	conn, err := s.open(s.backend, "Client", func() (backends.Conn, error) { return s.backend.Client(s.transport, &s.cfg) })
 	if err != nil {
 		err = backendErr(s.backend, err)
 		s.d.neverRunLocked() // nothing will run: resolve everything now

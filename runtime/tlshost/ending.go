@@ -28,6 +28,9 @@ type ending struct {
 	// the guest is never told. Either may be nil.
 	report func(what string, err error)
 	warn   func(what string, err error)
+	// logPanic, if not nil, logs a panic of the backend with its stack
+	// (see shield).
+	logPanic func(err error, stack []byte)
 
 	consumed  bool // finish or abort was called
 	closed    bool
@@ -71,6 +74,30 @@ func (e *ending) setWarn(warn func(what string, err error)) {
 	defer e.d.mu.Unlock()
 	e.warn = warn
 	e.d.warn = func(err error) { warn("handshake", err) }
+}
+
+// setLogPanic sets where a panic of the backend is logged, with its
+// stack (see shield).
+func (e *ending) setLogPanic(log func(err error, stack []byte)) {
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	e.logPanic = log
+}
+
+// open makes the backend's connection with newConn, b's method op, and
+// returns it shielded (see shieldedConn): from here on a panic of the
+// backend breaks this connection alone. A panic of make is its error.
+// d.mu may be held.
+func (e *ending) open(b backends.Backend, op string, newConn func() (backends.Conn, error)) (conn backends.Conn, err error) {
+	s := shield{backend: b.Name(), log: e.logPanic}
+	func() {
+		defer s.catch(op, &err)
+		conn, err = newConn()
+	}()
+	if err != nil {
+		return nil, err
+	}
+	return shieldConn(conn, s.backend, e.guard.Close, e.logPanic), nil
 }
 
 // expired is the handshake timeout: the handshake's futures fail with err

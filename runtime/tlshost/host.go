@@ -185,6 +185,15 @@ func (h *Host) logFailure(what string, err error, attrs ...any) {
 func (h *Host) limit(e *ending, fail func(what string, err error)) {
 	e.setHandshakeTimeout(h.cfg.handshakeTimeout(), fail)
 	e.setWarn(func(what string, err error) { h.logFailure(what, err) })
+	e.setLogPanic(h.logPanic)
+}
+
+// logPanic logs a backend's panic (see shield) with its stack, which
+// the guest never sees.
+func (h *Host) logPanic(err error, stack []byte) {
+	if h.cfg.Logger != nil {
+		h.cfg.Logger.Error("wasi:tls: the backend panicked", "backend", h.backend.Name(), "err", err, "stack", string(stack))
+	}
 }
 
 // transport builds the transport for a new connection; when the streams
@@ -237,7 +246,7 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 	}
 	// key and chain are views of guest memory: the backend must copy what
 	// it keeps, and crypto/x509 does.
-	id, err := h.backend.ParseIdentity(append([]byte(nil), key...), cloneChain(chain))
+	id, err := h.parseIdentity(append([]byte(nil), key...), cloneChain(chain))
 	if err != nil {
 		count.used.Add(-n)
 		h.logFailure("private-identity.parse", err)
@@ -245,6 +254,14 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 	}
 	count.hold(id, n)
 	return &privateIdentity{id: id}, nil
+}
+
+// parseIdentity is the backend's ParseIdentity of a guest's bytes,
+// shielded: a panic of it is its error.
+func (h *Host) parseIdentity(key []byte, chain [][]byte) (id *backends.Identity, err error) {
+	s := shield{backend: h.backend.Name(), log: h.logPanic}
+	defer s.catch("ParseIdentity", &err)
+	return h.backend.ParseIdentity(key, chain)
 }
 
 // ---- client ----

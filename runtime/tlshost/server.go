@@ -113,7 +113,7 @@ func (s *serverSession) resumeLocked(p step) {
 	cfg := s.cfg
 	cfg.ClientHello = s.clientHello
 	cfg.VerifyClient = s.verifyClient
-	conn, err := s.backend.Server(s.transport, &cfg)
+	conn, err := s.open(s.backend, "Server", func() (backends.Conn, error) { return s.backend.Server(s.transport, &cfg) })
 	if err != nil {
 		s.d.neverRunLocked()
 		s.failAll(backendErr(s.backend, err))

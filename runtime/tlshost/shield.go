@@ -1,0 +1,255 @@
+package tlshost
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+)
+
+// This file is the host's shield against a backend that panics. A backend
+// is code the embedder may have written; a peer or a guest that finds a
+// bug in it must cost at most that connection. A panic on a goroutine the
+// host started (the handshake, a stream's reader or writer, a bounded
+// Close or CloseWrite, post-handshake authentication) would end the whole
+// process, every guest of every runtime; one on the guest's own call would
+// become a trap of the guest's instance. So every call the host makes into
+// a backend goes through a shield: the backend's connection is a
+// shieldedConn from the moment the backend made it, and the Backend's
+// own methods a guest can reach (Client, Server, ParseIdentity) run under
+// shield.catch. A panic becomes a *BackendPanicError, the failure of that
+// call, which the host reports as it reports the backend's errors (a
+// failed handshake, a stream error, an error result); the connection is
+// broken from then on.
+
+// A BackendPanicError is the failure of a call into a backend that
+// panicked. Its message is one line naming the backend, the operation and
+// the panic's value; the stack goes to the host's log (Config.Logger),
+// never to the guest.
+type BackendPanicError struct {
+	Backend string // the backend's name
+	Op      string // what the host called, such as "Handshake" or "Read"
+	Value   string // the panic's value, on one line, at most maxPanicValue bytes
+}
+
+func (e *BackendPanicError) Error() string {
+	return "tlshost: the " + e.Backend + " backend panicked in " + e.Op + ": " + e.Value
+}
+
+// maxPanicValue bounds the panic's value in a BackendPanicError: the
+// message reaches the guest, and the value may be anything.
+const maxPanicValue = 200
+
+// A shield turns a panic in a backend's code into an error. The zero
+// shield logs nothing.
+type shield struct {
+	backend string
+	// log, if not nil, logs a panic with its stack.
+	log func(err error, stack []byte)
+	// broken, if not nil, is called after a panic was recovered.
+	broken func(err *BackendPanicError)
+}
+
+// catch is deferred around a call into the backend: it recovers a panic
+// of the call, for op, logs it and sets *err to its BackendPanicError.
+// It must be deferred directly (recover works in the deferred call only).
+func (s *shield) catch(op string, err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	p := &BackendPanicError{Backend: s.backend, Op: op, Value: panicValue(v)}
+	if s.log != nil {
+		s.log(p, debug.Stack())
+	}
+	if s.broken != nil {
+		s.broken(p)
+	}
+	if err != nil {
+		*err = p
+	}
+}
+
+// panicValue is a panic's value on one bounded line.
+func panicValue(v any) string {
+	msg := fmt.Sprint(v)
+	if len(msg) > maxPanicValue {
+		msg = strings.ToValidUTF8(msg[:maxPanicValue], "") + "…"
+	}
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// A shieldedConn is a backend's connection as the host holds it: each
+// method runs the backend's under the shield. After a panic the
+// connection is broken: the transport is closed (so that a Read or Write
+// of the backend in progress on another goroutine returns) and every
+// later call fails with the panic's error without entering the backend,
+// whose state is unknown (it may hold a lock for ever); Close closes no
+// more than the transport. The optional interfaces of backends are
+// forwarded: NonblockingTransport reports what the backend's does,
+// ExportKeyingMaterial fails with backends.ErrNotSupported when it has
+// none, ApplicationDataRead reports 0 when it has none.
+type shieldedConn struct {
+	inner  backends.Conn
+	shield shield
+	failed atomic.Pointer[BackendPanicError]
+}
+
+var (
+	_ backends.NonblockingConn            = (*shieldedConn)(nil)
+	_ backends.KeyingMaterialExporter     = (*shieldedConn)(nil)
+	_ backends.ApplicationDataCounter     = (*shieldedConn)(nil)
+	_ interface{ Unwrap() backends.Conn } = (*shieldedConn)(nil)
+)
+
+// shieldConn shields conn; closeTransport closes what it reads and writes
+// (its guard), and log logs a panic. conn may be nil.
+func shieldConn(conn backends.Conn, backend string, closeTransport func() error, log func(error, []byte)) backends.Conn {
+	if conn == nil {
+		return nil
+	}
+	c := &shieldedConn{inner: conn}
+	c.shield = shield{backend: backend, log: log, broken: func(p *BackendPanicError) {
+		if c.failed.CompareAndSwap(nil, p) && closeTransport != nil {
+			closeTransport()
+		}
+	}}
+	if nc, ok := conn.(net.Conn); ok {
+		return &shieldedNetConn{c, nc}
+	}
+	return c
+}
+
+// A shieldedNetConn is the shieldedConn of a backend's connection that is
+// a net.Conn (circl-pq's): TLS tunnelled in its cleartext (see
+// wasiio.Transport) sets its deadlines.
+type shieldedNetConn struct {
+	*shieldedConn
+	nc net.Conn
+}
+
+var _ net.Conn = (*shieldedNetConn)(nil)
+
+func (c *shieldedNetConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
+func (c *shieldedNetConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+func (c *shieldedNetConn) SetDeadline(t time.Time) (err error) {
+	defer c.shield.catch("SetDeadline", &err)
+	return c.nc.SetDeadline(t)
+}
+
+func (c *shieldedNetConn) SetReadDeadline(t time.Time) (err error) {
+	defer c.shield.catch("SetReadDeadline", &err)
+	return c.nc.SetReadDeadline(t)
+}
+
+func (c *shieldedNetConn) SetWriteDeadline(t time.Time) (err error) {
+	defer c.shield.catch("SetWriteDeadline", &err)
+	return c.nc.SetWriteDeadline(t)
+}
+
+// Unwrap returns the backend's connection.
+func (c *shieldedConn) Unwrap() backends.Conn { return c.inner }
+
+// broken returns the panic that broke the connection, as an error, or nil.
+func (c *shieldedConn) broken() error {
+	if p := c.failed.Load(); p != nil {
+		return p
+	}
+	return nil
+}
+
+func (c *shieldedConn) Handshake(ctx context.Context) (err error) {
+	if err := c.broken(); err != nil {
+		return err
+	}
+	defer c.shield.catch("Handshake", &err)
+	return c.inner.Handshake(ctx)
+}
+
+func (c *shieldedConn) Read(p []byte) (n int, err error) {
+	if err := c.broken(); err != nil {
+		return 0, err
+	}
+	defer c.shield.catch("Read", &err)
+	return c.inner.Read(p)
+}
+
+func (c *shieldedConn) Write(p []byte) (n int, err error) {
+	if err := c.broken(); err != nil {
+		return 0, err
+	}
+	defer c.shield.catch("Write", &err)
+	return c.inner.Write(p)
+}
+
+func (c *shieldedConn) CloseWrite() (err error) {
+	if err := c.broken(); err != nil {
+		return err
+	}
+	defer c.shield.catch("CloseWrite", &err)
+	return c.inner.CloseWrite()
+}
+
+// Close closes the backend's connection; a broken one's transport was
+// closed already.
+func (c *shieldedConn) Close() (err error) {
+	if c.broken() != nil {
+		return nil
+	}
+	defer c.shield.catch("Close", &err)
+	return c.inner.Close()
+}
+
+// State is the backend's; a broken connection's is the zero State.
+func (c *shieldedConn) State() (st backends.State) {
+	if c.broken() != nil {
+		return st
+	}
+	defer c.shield.catch("State", nil)
+	return c.inner.State()
+}
+
+func (c *shieldedConn) RequestClientIdentity(ctx context.Context) (chain [][]byte, err error) {
+	if err := c.broken(); err != nil {
+		return nil, err
+	}
+	defer c.shield.catch("RequestClientIdentity", &err)
+	return c.inner.RequestClientIdentity(ctx)
+}
+
+func (c *shieldedConn) NonblockingTransport() (ok bool) {
+	nc, is := c.inner.(backends.NonblockingConn)
+	if !is || c.broken() != nil {
+		return false
+	}
+	defer c.shield.catch("NonblockingTransport", nil)
+	return nc.NonblockingTransport()
+}
+
+func (c *shieldedConn) ExportKeyingMaterial(label string, context []byte, length int) (out []byte, err error) {
+	x, ok := c.inner.(backends.KeyingMaterialExporter)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", c.shield.backend, backends.ErrNotSupported)
+	}
+	if err := c.broken(); err != nil {
+		return nil, err
+	}
+	defer c.shield.catch("ExportKeyingMaterial", &err)
+	return x.ExportKeyingMaterial(label, context, length)
+}
+
+// ApplicationDataRead is the backend's count, 0 when it keeps none.
+func (c *shieldedConn) ApplicationDataRead() (n int64) {
+	ac, ok := c.inner.(backends.ApplicationDataCounter)
+	if !ok || c.broken() != nil {
+		return 0
+	}
+	defer c.shield.catch("ApplicationDataRead", nil)
+	return ac.ApplicationDataRead()
+}

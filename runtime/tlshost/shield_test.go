@@ -1,0 +1,144 @@
+package tlshost
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// handshakePanicBackend wraps a backend whose connections block only in
+// their transport; its Handshake panics.
+type handshakePanicBackend struct{ backends.Backend }
+
+func (b handshakePanicBackend) Client(transport net.Conn, cfg *backends.ClientConfig) (backends.Conn, error) {
+	conn, err := b.Backend.Client(transport, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return handshakePanicConn{conn.(backends.NonblockingConn)}, nil
+}
+
+type handshakePanicConn struct{ backends.NonblockingConn }
+
+func (handshakePanicConn) Handshake(context.Context) error { panic("boom\nin the handshake") }
+
+// TestInlineHandshakePanics: a handshake that runs on the guest's call
+// (finish, then a lone wait without a deadline) over a backend that
+// panics fails that handshake, on the caller's goroutine, with the panic
+// as its one-line error; the stack goes to the log; the connection lets
+// go of its socket (the peer sees the end) and leaves nothing behind.
+func TestInlineHandshakePanics(t *testing.T) {
+	for _, name := range []string{"stdtls", "circl-pq"} {
+		b, err := backends.ByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, func(t *testing.T) {
+			checkNoLeak(t)
+			p := newPKI(t)
+			ours, peer, _ := silentServer(t)
+			tr, _ := heldTransport(t, ours)
+			s := newClientSession(handshakePanicBackend{b}, p.clientBase(), tr)
+			defer s.Close()
+			var mu sync.Mutex
+			var logged []string
+			s.setLogPanic(func(err error, stack []byte) {
+				mu.Lock()
+				logged = append(logged, err.Error()+"\n"+string(stack))
+				mu.Unlock()
+			})
+			if err := s.Connect("localhost"); err != nil {
+				t.Fatal(err)
+			}
+			a, ok := s.Finish().source().(wasiio.Awaiter)
+			if !ok {
+				t.Fatal("the finish future cannot run the handshake on the guest's wait")
+			}
+			if !a.Await(context.Background(), time.Time{}) {
+				t.Fatal("Await did not run the handshake")
+			}
+			err := futureErr(t, waitLimit, s.streamsFut, "finish")
+			want := "tlshost: the " + name + " backend panicked in Handshake: boom in the handshake"
+			if err == nil || err.Error() != want {
+				t.Fatalf("error %v, want %q", err, want)
+			}
+			mu.Lock()
+			if len(logged) != 1 || !strings.Contains(logged[0], "(*driver).await") {
+				t.Errorf("the panic was not logged once, with a stack on the caller's goroutine: %q", logged)
+			}
+			mu.Unlock()
+			peerSeesEnd(t, waitLimit, peer)
+			closeWithin(t, giveUpBound, s)
+		})
+	}
+}
+
+// TestShieldedConnBroken: after a panic, nothing enters the backend
+// again, every call fails with the panic (Close closes the transport
+// only), and the transport was closed at once.
+func TestShieldedConnBroken(t *testing.T) {
+	inner := &countingConn{}
+	closed := 0
+	c := shieldConn(inner, "test", func() error { closed++; return nil }, nil)
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a panic in Read is no error")
+	}
+	var p *BackendPanicError
+	if _, err := c.Write([]byte("x")); !errors.As(err, &p) || p.Op != "Read" {
+		t.Fatalf("Write after the panic: %v", err)
+	}
+	if err := c.Handshake(context.Background()); !errors.As(err, &p) {
+		t.Fatalf("Handshake after the panic: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close after the panic: %v", err)
+	}
+	if st := c.State(); st.Version != 0 {
+		t.Fatalf("State after the panic: %+v", st)
+	}
+	if inner.calls != 1 || closed != 1 {
+		t.Fatalf("backend entered %d times, transport closed %d times; want 1 and 1", inner.calls, closed)
+	}
+	if _, ok := c.(backends.NonblockingConn); !ok {
+		t.Fatal("a shielded connection hides NonblockingTransport")
+	}
+	if c.(backends.NonblockingConn).NonblockingTransport() {
+		t.Fatal("a shielded connection claims a NonblockingTransport its backend lacks")
+	}
+}
+
+// countingConn panics in Read and counts every call.
+type countingConn struct{ calls int }
+
+func (c *countingConn) Handshake(context.Context) error { c.calls++; return nil }
+func (c *countingConn) Read([]byte) (int, error)        { c.calls++; panic(errors.New("read failed")) }
+func (c *countingConn) Write(p []byte) (int, error)     { c.calls++; return len(p), nil }
+func (c *countingConn) CloseWrite() error               { c.calls++; return nil }
+func (c *countingConn) Close() error                    { c.calls++; return nil }
+func (c *countingConn) State() backends.State {
+	c.calls++
+	return backends.State{Version: 0x0304}
+}
+func (c *countingConn) RequestClientIdentity(context.Context) ([][]byte, error) {
+	c.calls++
+	return nil, nil
+}
+
+// TestPanicValue: the guest reads a panic's value on one line of bounded
+// length.
+func TestPanicValue(t *testing.T) {
+	if got := panicValue("a\nb\t c"); got != "a b c" {
+		t.Errorf("panicValue: %q", got)
+	}
+	long := panicValue(strings.Repeat("é", 1000))
+	if len(long) > maxPanicValue+len("…") || !strings.HasSuffix(long, "…") || strings.ContainsRune(long, '\uFFFD') {
+		t.Errorf("a long value: %d bytes, %q", len(long), long)
+	}
+}
