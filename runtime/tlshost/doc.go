@@ -123,4 +123,26 @@
 // they cannot wait for a peer that does not read, and past a quarter to
 // half a second the transport is interrupted anyway (boundedInline, with
 // one timer for every such close of the process).
+//
+// # A backend that panics
+//
+// A backend is code the embedder may have written, and a peer or a guest
+// that finds a bug in it must cost at most that connection. Every call
+// the host makes into a backend, on a goroutine of its own (the
+// handshake, a stream's reader or writer, a bounded close,
+// post-handshake authentication) or on the guest's call (a handshake run
+// there, inline reads and writes, close_notify and close, the exporter,
+// the connection's state, Client, Server, and ParseIdentity of a guest's
+// bytes), recovers a panic and makes it that call's failure
+// (shield.go): a [BackendPanicError], one line naming the backend, the
+// method and the panic's value, which the guest reads as the handshake's
+// error, a stream error or the last error. The stack goes to
+// Config.Logger, never to the guest. The connection is broken from then
+// on: its transport is closed at once (which ends the backend's I/O on
+// other goroutines), the backend is not entered again for it, and it
+// releases its pending handshake, its peer's bytes and its socket as any
+// failed connection does. Other connections and guests go on. Panics on
+// goroutines a backend starts itself are beyond the host's reach, and
+// the backend's descriptions (Name, Supported, Defaults), which take
+// nothing from a guest or a peer, are not shielded.
 package tlshost
