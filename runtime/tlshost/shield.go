@@ -90,7 +90,9 @@ func panicValue(v any) string {
 // of the backend in progress on another goroutine returns) and every
 // later call fails with the panic's error without entering the backend,
 // whose state is unknown (it may hold a lock for ever); Close closes no
-// more than the transport. The optional interfaces of backends are
+// more than the transport. A call in progress that fails meanwhile (its
+// transport closed under it) fails with the panic too: that is the
+// reason the guest reads. The optional interfaces of backends are
 // forwarded: NonblockingTransport reports what the backend's does,
 // ExportKeyingMaterial fails with backends.ErrNotSupported when it has
 // none, ApplicationDataRead reports 0 when it has none.
@@ -164,12 +166,24 @@ func (c *shieldedConn) broken() error {
 	return nil
 }
 
+// cause is err, the failure of a call into the backend, or the panic that
+// broke the connection meanwhile (on another goroutine: its transport
+// was closed under this call), which is the reason.
+func (c *shieldedConn) cause(err error) error {
+	if err != nil {
+		if p := c.broken(); p != nil {
+			return p
+		}
+	}
+	return err
+}
+
 func (c *shieldedConn) Handshake(ctx context.Context) (err error) {
 	if err := c.broken(); err != nil {
 		return err
 	}
 	defer c.shield.catch("Handshake", &err)
-	return c.inner.Handshake(ctx)
+	return c.cause(c.inner.Handshake(ctx))
 }
 
 func (c *shieldedConn) Read(p []byte) (n int, err error) {
@@ -177,7 +191,8 @@ func (c *shieldedConn) Read(p []byte) (n int, err error) {
 		return 0, err
 	}
 	defer c.shield.catch("Read", &err)
-	return c.inner.Read(p)
+	n, err = c.inner.Read(p)
+	return n, c.cause(err)
 }
 
 func (c *shieldedConn) Write(p []byte) (n int, err error) {
@@ -185,7 +200,8 @@ func (c *shieldedConn) Write(p []byte) (n int, err error) {
 		return 0, err
 	}
 	defer c.shield.catch("Write", &err)
-	return c.inner.Write(p)
+	n, err = c.inner.Write(p)
+	return n, c.cause(err)
 }
 
 func (c *shieldedConn) CloseWrite() (err error) {
@@ -193,7 +209,7 @@ func (c *shieldedConn) CloseWrite() (err error) {
 		return err
 	}
 	defer c.shield.catch("CloseWrite", &err)
-	return c.inner.CloseWrite()
+	return c.cause(c.inner.CloseWrite())
 }
 
 // Close closes the backend's connection; a broken one's transport was
@@ -220,7 +236,8 @@ func (c *shieldedConn) RequestClientIdentity(ctx context.Context) (chain [][]byt
 		return nil, err
 	}
 	defer c.shield.catch("RequestClientIdentity", &err)
-	return c.inner.RequestClientIdentity(ctx)
+	chain, err = c.inner.RequestClientIdentity(ctx)
+	return chain, c.cause(err)
 }
 
 func (c *shieldedConn) NonblockingTransport() (ok bool) {
