@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasitls/wasitls/internal/wasmbin"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
@@ -49,7 +50,7 @@ func gcWhileSpinning(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
 	defer r.Close(ctx)
-	wasm, err := stopcheck.Instrument(spinModule())
+	wasm, err := stopcheck.Instrument(flaggedSpinModule())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,14 @@ func gcWhileSpinning(t *testing.T) {
 		_, err := mod.ExportedFunction("spin").Call(ctx)
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Collect only once the guest spins: before, a fixed 100 ms sleep let
+	// a loaded machine collect before the call began, and the test passed
+	// without a collection during a spin.
+	for deadline := time.Now().Add(30 * time.Second); mod.ExportedGlobal("spinning").Get() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the guest did not start spinning within 30 s")
+		}
+	}
 	for range 5 {
 		goruntime.GC()
 	}
@@ -70,4 +78,16 @@ func gcWhileSpinning(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Fatal("spin returned normally")
 	}
+}
+
+// flaggedSpinModule exports spin, which sets the exported global spinning
+// to 1 and then loops forever.
+func flaggedSpinModule() []byte {
+	var m wasmbin.Module
+	flag := m.Global(wasmbin.I32, true, wasmbin.I32Const(0))
+	// i32.const 1, global.set flag, loop br 0 end
+	spin := m.Func(m.Type(nil, nil), nil, wasmbin.Cat([]byte{0x41, 0x01, 0x24}, wasmbin.ULEB(uint64(flag)), []byte{0x03, 0x40, 0x0c, 0x00, 0x0b}))
+	m.Export("spin", wasmbin.ExportFunc, spin)
+	m.Export("spinning", wasmbin.ExportGlobal, flag)
+	return m.Bytes()
 }
