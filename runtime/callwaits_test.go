@@ -2,12 +2,14 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	goruntime "runtime"
 	"testing"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/runtime"
@@ -81,6 +83,11 @@ func TestCallContextEndsWaits(t *testing.T) {
 					t.Fatalf("%s stopped by its call's context returned no error", tc.fn)
 				}
 				t.Logf("%s: %v after %v", tc.fn, err, time.Since(start))
+				// The call's deadline ended it: the error says so, as
+				// wazero's own check of the context would, not "canceled".
+				if ee := (*sys.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != sys.ExitCodeDeadlineExceeded {
+					t.Errorf("%s ended by its call's deadline: %v, want an exit with sys.ExitCodeDeadlineExceeded", tc.fn, err)
+				}
 				if !inst.Cabi().Trapped() {
 					t.Errorf("after %s stopped midway the instance is not trapped", tc.fn)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/runtime/component"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // A ComponentInstance is one running or finished component guest: the
@@ -133,7 +134,7 @@ func (inst *ComponentInstance) Run() error {
 	}
 	err = st.exitError(err)
 	if err != nil && ctx.Err() != nil && !st.hasExited() {
-		err = sys.NewExitError(sys.ExitCodeContextCanceled)
+		err = sys.NewExitError(wasiio.ExitCode(ctx.Err()))
 	}
 	return err
 }

@@ -282,7 +282,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	err = st.exitError(err)
 	if err != nil && ctx.Err() != nil && !st.hasExited() {
 		// Closed while running: blocked calls aborted the guest.
-		err = sys.NewExitError(sys.ExitCodeContextCanceled)
+		err = sys.NewExitError(wasiio.ExitCode(ctx.Err()))
 	} else {
 		err = ci.StopError(err) // the stack budget's trap, reported as such
 	}

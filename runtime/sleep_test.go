@@ -50,7 +50,7 @@ func blockedStops(t *testing.T, start func(t *testing.T, ctx context.Context, st
 	t.Run("deadline", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		wantStopped(t, start(t, ctx, nil))
+		wantExpired(t, start(t, ctx, nil))
 	})
 	t.Run("close", func(t *testing.T) {
 		insts := make(chan *runtime.Instance, 1)

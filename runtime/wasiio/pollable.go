@@ -2,6 +2,7 @@ package wasiio
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tetratelabs/wazero/sys"
 
@@ -76,7 +77,9 @@ func Poll(ctx context.Context, in []poll.Pollable) []uint32 {
 
 // Abort ends the guest's current call because ctx ended: the instance is
 // being closed while the guest waits, or the caller of the export that
-// waits gave up on it. The guest sees its module closed. The guest's
+// waits gave up on it. The guest sees its module closed, with the exit
+// code wazero gives that end of a context: sys.ExitCodeDeadlineExceeded
+// when err is a deadline's, sys.ExitCodeContextCanceled otherwise. The guest's
 // instance (the cabi.Instance in ctx) is marked trapped: stopped midway,
 // its state may be half-changed, so no later call enters it, which a
 // module closed by Instance.Close would refuse anyway, but one whose
@@ -85,5 +88,14 @@ func Abort(ctx context.Context, err error) {
 	if inst := cabi.InstanceFrom(ctx); inst != nil {
 		inst.MarkTrapped()
 	}
-	panic(sys.NewExitError(sys.ExitCodeContextCanceled))
+	panic(sys.NewExitError(ExitCode(err)))
+}
+
+// ExitCode is the exit code wazero gives a module closed because a
+// context ended with err.
+func ExitCode(err error) uint32 {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return sys.ExitCodeDeadlineExceeded
+	}
+	return sys.ExitCodeContextCanceled
 }
