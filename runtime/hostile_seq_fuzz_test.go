@@ -541,16 +541,7 @@ func seqSeeds(e *seqEnv) []seqSeed {
 	tlsM := e.module("wasi:tls/tls@")
 	draftM := e.module("wasi:tls/types@")
 	ext2M := e.module("wasitls:tls/extensions@0.2.0")
-	connect := func(port seqArg) []seqCall {
-		return []seqCall{
-			call(mNet),
-			call(mCreate, small(0), ret(0)),
-			call(mTCP+"[method]tcp-socket.start-connect", args(hd(1), hd(0), loopback(port), ret(0))...),
-			call(mTCP+"[method]tcp-socket.subscribe", hd(1)),
-			call(mPoll+"[method]pollable.block", hd(2)),
-			call(mTCP+"[method]tcp-socket.finish-connect", hd(1), ret(0)),
-		}
-	}
+	connect := seqConnect
 	seq := func(calls ...[]seqCall) []seqCall {
 		var out []seqCall
 		for _, c := range calls {
@@ -640,15 +631,7 @@ func seqSeeds(e *seqEnv) []seqSeed {
 		{name: "drop-handle-zero", calls: one(call(mPoll+"[resource-drop]pollable", raw(0)))},
 	}
 	if tlsM != "" {
-		handshake := func() []seqCall {
-			return seq(connect(tlsPort()), one(
-				call(tlsM+"[constructor]client-connection", hd(3), hd(4)),
-				call(tlsM+"[method]client-connection.connect", args(hd(5), name(), ret(1))...),
-				call(tlsM+"[static]client-handshake.finish", hd(6)),
-				call(tlsM+"[method]future-streams.subscribe", hd(7)),
-				call(mPoll+"[method]pollable.block", hd(8)),
-				call(tlsM+"[method]future-streams.get", hd(7), ret(2))))
-		}
+		handshake := func() []seqCall { return tlsHandshake(tlsM) }
 		// After handshake: hd(5) the client-connection, hd(6) the
 		// handshake (moved), hd(7) the future, hd(8) its pollable, hd(9)
 		// and hd(10) the TLS streams.
@@ -762,6 +745,24 @@ func seqSeeds(e *seqEnv) []seqSeed {
 				call(tlsM+"[resource-drop]server-connection", hd(13))))},
 		)
 	}
+	if tlsM != "" && ext2M != "" {
+		// The extensions on a connection whose output is closed, whose
+		// streams and future are gone, and at last on a dropped one.
+		cases = append(cases, seqCase{tls: true, name: "tls-extensions-after-close-output-and-drop", calls: seq(tlsHandshake(tlsM), one(
+			call(ext2M+"close-client-output", hd(5), ret(3)),
+			call(ext2M+"close-client-output", hd(5), ret(3)),
+			call(mStreams+"[method]output-stream.write", hd(10), ptr(pBytes), small(18), ret(3)),
+			call(ext2M+"client-negotiated-group", hd(5), ret(3)),
+			call(ext2M+"export-client-keying-material", hd(5), ptr(pName), small(9), small(1), ptr(pBytes), small(4), small(32), ret(3)),
+			call(ext2M+"client-last-error", hd(5), ret(3)),
+			call(mStreams+"[resource-drop]input-stream", hd(9)),
+			call(mStreams+"[resource-drop]output-stream", hd(10)),
+			call(mPoll+"[resource-drop]pollable", hd(8)),
+			call(tlsM+"[resource-drop]future-streams", hd(7)),
+			call(ext2M+"export-client-keying-material", hd(5), ptr(pName), small(9), small(0), small(0), small(0), raw(1<<32-1), ret(3)),
+			call(tlsM+"[resource-drop]client-connection", hd(5)),
+			call(ext2M+"client-last-error", hd(5), ret(3))))})
+	}
 	if draftM != "" {
 		cases = append(cases,
 			seqCase{tls: true, name: "draft-handshake-close-output-twice-then-drop-parent", calls: seq(connect(tlsPort()), one(
@@ -793,6 +794,33 @@ func seqSeeds(e *seqEnv) []seqSeed {
 		}
 	}
 	return seeds
+}
+
+// tlsHandshake connects to the TLS peer and completes a handshake through
+// the wasi:tls module m: after it, hd(5) is the client-connection, hd(6)
+// the handshake (moved), hd(7) the future, hd(8) its pollable, hd(9) and
+// hd(10) the TLS streams.
+func tlsHandshake(m string) []seqCall {
+	return append(seqConnect(tlsPort()),
+		call(m+"[constructor]client-connection", hd(3), hd(4)),
+		call(m+"[method]client-connection.connect", args(hd(5), name(), ret(1))...),
+		call(m+"[static]client-handshake.finish", hd(6)),
+		call(m+"[method]future-streams.subscribe", hd(7)),
+		call(mPoll+"[method]pollable.block", hd(8)),
+		call(m+"[method]future-streams.get", hd(7), ret(2)))
+}
+
+// seqConnect connects to a peer's port: after it, hd(0) is the network,
+// hd(1) the socket, hd(2) its pollable, hd(3) and hd(4) its streams.
+func seqConnect(port seqArg) []seqCall {
+	return []seqCall{
+		call(mNet),
+		call(mCreate, small(0), ret(0)),
+		call(mTCP+"[method]tcp-socket.start-connect", args(hd(1), hd(0), loopback(port), ret(0))...),
+		call(mTCP+"[method]tcp-socket.subscribe", hd(1)),
+		call(mPoll+"[method]pollable.block", hd(2)),
+		call(mTCP+"[method]tcp-socket.finish-connect", hd(1), ret(0)),
+	}
 }
 
 // module returns the served module whose name starts with prefix, with
