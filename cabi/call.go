@@ -109,9 +109,9 @@ func enter(inst *Instance, fn string) {
 	case inst.isExited():
 		panic(inst.exitedTrap(fn))
 	case inst.isTrapped():
-		Trapf(fn, "instance has trapped before")
+		panic(&Trap{Func: fn, Msg: ErrTrapped.Error(), stop: ErrTrapped})
 	case inst.isClosed():
-		Trapf(fn, "instance is closed")
+		panic(closedTrap(fn))
 	case inst.inRealloc:
 		inst.setTrapped()
 		Trapf(fn, "host function called from cabi_realloc")

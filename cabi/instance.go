@@ -138,6 +138,21 @@ var ErrTrapped = errors.New("instance has trapped before: it is not entered agai
 // is closed. Make a new instance.
 var ErrExited = errors.New("instance has exited: it is not entered again (the exit unwound the guest mid-call); make a new instance")
 
+// ErrClosed is wrapped by the refusal of a call into an instance that
+// was closed ([Instance.Close]), whichever way the call is made: the
+// generated callers, a component export, the drop of a guest resource,
+// runtime.Instance.Call (package runtime's ErrClosed is this error). A
+// call that was already running when the instance was closed, and that
+// the embedder stopped midway, wraps it too, as the reason of the stop.
+// Make a new instance.
+var ErrClosed = errors.New("instance is closed")
+
+// closedTrap is the refusal of a call of fn into an instance that was
+// closed.
+func closedTrap(fn string) *Trap {
+	return &Trap{Func: fn, Msg: "instance is closed: it is not entered again (its resources were dropped); make a new instance", stop: ErrClosed}
+}
+
 // MarkExited marks the instance exited with code, for a caller whose call
 // into the guest ended in the guest's exit (a *sys.ExitError): later
 // calls into it are refused with an error wrapping ErrExited that names
@@ -186,7 +201,8 @@ func (inst *Instance) exitedTrap(fn string) *Trap {
 
 // Refusal returns the *Trap of a call of fn into the instance when its
 // guest exited (wrapping ErrExited, naming the code), it trapped
-// (wrapping ErrTrapped) or closed, and nil when it may be entered.
+// (wrapping ErrTrapped) or closed (wrapping ErrClosed), and nil when it
+// may be entered.
 func (inst *Instance) Refusal(fn string) error {
 	switch {
 	case inst.isExited():
@@ -194,7 +210,7 @@ func (inst *Instance) Refusal(fn string) error {
 	case inst.isTrapped():
 		return &Trap{Func: fn, Msg: ErrTrapped.Error(), stop: ErrTrapped}
 	case inst.isClosed():
-		return &Trap{Func: fn, Msg: "instance is closed"}
+		return closedTrap(fn)
 	}
 	return nil
 }

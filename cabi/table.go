@@ -2,7 +2,6 @@ package cabi
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -168,7 +167,7 @@ func sumCounts(counts map[*ResourceType]int, types []*ResourceType) int {
 
 // errDrained is returned by Insert after the instance closed: a host call
 // still running then must not leave a resource nobody will drop.
-var errDrained = errors.New("instance is closed")
+var errDrained = ErrClosed
 
 func (t *Table) init() {
 	if t.slots == nil {

@@ -28,7 +28,8 @@ type Trap struct {
 	// (Instance.SetStopped): why it stopped the guest; or whose guest's
 	// stack outgrew its budget (stack.go): an error wrapping
 	// ErrStackExceeded; or of a call refused because the instance
-	// trapped before: ErrTrapped; or exited: ErrExited.
+	// trapped before: ErrTrapped; or exited: ErrExited; or closed:
+	// ErrClosed.
 	stop error
 }
 
@@ -39,7 +40,8 @@ func (t *Trap) Error() string { return t.Func + ": " + t.Msg }
 // export call it stopped ([Instance.SetStopped]), an error wrapping
 // [ErrStackExceeded] for one whose guest's stack outgrew its budget,
 // [ErrTrapped] for a call refused because the instance trapped before,
-// [ErrExited] for one refused because its guest exited, or nil.
+// [ErrExited] for one refused because its guest exited, [ErrClosed] for
+// one refused because the instance was closed, or nil.
 func (t *Trap) Unwrap() error { return t.stop }
 
 // Trapf panics with a *Trap for function fn.

@@ -125,10 +125,15 @@ func (rt *Runtime) RunComponent(ctx context.Context, c *component.Component, cfg
 }
 
 // Run calls the command component's wasi:cli/run export, with the error
-// rules of RunComponent.
+// rules of RunComponent; a Run after Close is refused with an error
+// wrapping ErrClosed.
 func (inst *ComponentInstance) Run() error {
 	st, ctx := inst.state, inst.ctx
 	err := inst.comp.Run(ctx)
+	if errors.Is(err, ErrClosed) && !errors.Is(err, ErrStopped) {
+		// Refused: the instance was closed before Run.
+		return err
+	}
 	if errors.Is(err, component.ErrRunFailed) {
 		return sys.NewExitError(1)
 	}

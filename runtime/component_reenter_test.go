@@ -322,6 +322,6 @@ func TestComponentNilInstance(t *testing.T) {
 		if err := inst.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		refused(t, run, nil, "run: instance is closed")
+		refused(t, run, cabi.ErrClosed, "run: instance is closed")
 	})
 }

@@ -118,8 +118,13 @@ func (rt *Runtime) unwrap(compiled wazero.CompiledModule) (wazero.CompiledModule
 // turns into this error.
 var ErrStopped = errors.New("runtime: the guest was stopped")
 
-// ErrClosed is the reason of a guest stopped by [Instance.Close].
-var ErrClosed = errors.New("the instance was closed")
+// ErrClosed is wrapped by the error of every call into an instance that
+// was closed ([Instance.Close], [ComponentInstance.Close]), whichever way
+// it is made: refused before the guest saw it (Instance.Call,
+// Instance.CallError, the generated callers, a component's exports, Run),
+// or, with [ErrStopped], stopped midway by the Close. It is
+// [cabi.ErrClosed].
+var ErrClosed = cabi.ErrClosed
 
 // armStop makes the end of ctx set the stop global of mod, and returns
 // the function that sets it now (see stopper). It also sets the stack
@@ -173,11 +178,35 @@ func stopper(ctx context.Context, ci *cabi.Instance, set func()) func(reason err
 // *sys.ExitError for another exit, an error wrapping ErrStopped and the
 // reason when the runtime stopped the guest (see CompileModule), and err
 // itself otherwise (a trap of the guest's own).
+//
+// A call made when the instance was closed, before or while it ran (wazero
+// reports a closed module as an exit with sys.ExitCodeContextCanceled,
+// which cannot tell the two apart), returns an error wrapping ErrStopped
+// and ErrClosed.
 func (inst *Instance) CallError(err error) error {
 	if err == nil {
 		return nil
 	}
+	var ee *sys.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == sys.ExitCodeContextCanceled && inst.closed() {
+		if stop := inst.cabi.Stopped(); errors.Is(stop, ErrClosed) {
+			return stop
+		}
+		return errClosedStop
+	}
 	return inst.stopError(inst.state.exitError(err))
+}
+
+// errClosedStop is the stop of a guest by Close, as the stop flag's is
+// reported, for a guest stopped otherwise (blocked in a host call, or
+// called after Close).
+var errClosedStop = fmt.Errorf("%w: %w", ErrStopped, ErrClosed)
+
+// closed reports whether the instance was closed.
+func (inst *Instance) closed() bool {
+	inst.runMu.Lock()
+	defer inst.runMu.Unlock()
+	return inst.closing
 }
 
 // exited reports whether err, the error of a call into the guest, ended
@@ -213,8 +242,12 @@ func (g *Guest) stopError(err error) error { return g.cabi.StopError(err) }
 // callers refuse theirs the same way). The guest's resources stay held
 // until Close.
 func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
-	if _, exited := inst.cabi.Exited(); exited {
-		return nil, inst.cabi.Refusal(name)
+	// An instance that exited, trapped (a generated caller's trap, a
+	// stop) or was closed is not entered again: the refusal wraps
+	// cabi.ErrExited, cabi.ErrTrapped or ErrClosed, as the generated
+	// callers' and a component's do.
+	if err := inst.cabi.Refusal(name); err != nil {
+		return nil, err
 	}
 	f := inst.mod.ExportedFunction(name)
 	if f == nil {
@@ -229,6 +262,13 @@ func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
 	res, err := inst.call(inst.ctx, f, params...)
 	inst.calls--
 	if err != nil {
+		if inst.calls == 0 {
+			// A trap or a stop leaves the guest where it was, as through
+			// the generated callers: later calls are refused with
+			// cabi.ErrTrapped. (A nested call's trap is the outer
+			// call's to report.)
+			inst.cabi.MarkFailed(err)
+		}
 		if code, exited := inst.exited(err); exited {
 			inst.cabi.MarkExited(code) // the context's end marks it trapped instead
 			if code, ok := inst.cabi.Exited(); ok {

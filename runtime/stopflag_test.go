@@ -190,16 +190,16 @@ func stopCases(t *testing.T, spin func(t *testing.T, ctx context.Context) (close
 	t.Run("close", func(t *testing.T) {
 		// A call that had not entered the guest when Close came (its
 		// goroutine not yet run on a loaded machine) is refused as a
-		// call into a closed instance, which through the generated
-		// callers and components is not a stop: it says nothing of
-		// stopping a spinning call, so the case runs again with a longer
-		// wait. A call that spins is stopped whatever the wait.
+		// call into a closed instance (ErrClosed without ErrStopped):
+		// it says nothing of stopping a spinning call, so the case runs
+		// again with a longer wait. A call that spins is stopped
+		// whatever the wait.
 		for wait := spinWait; ; wait *= 4 {
 			inst, done := spin(t, context.Background())
 			time.Sleep(wait)
 			inst.Close(context.Background())
 			err := callErr(t, done)
-			if !errors.Is(err, runtime.ErrStopped) && strings.Contains(err.Error(), "instance is closed") && wait < stopBound {
+			if !errors.Is(err, runtime.ErrStopped) && errors.Is(err, runtime.ErrClosed) && wait < stopBound {
 				t.Logf("the call had not entered the guest %v after it started (%v): again", wait, err)
 				continue
 			}
