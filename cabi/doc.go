@@ -82,7 +82,10 @@
 // too: the instance is marked exited ([Instance.MarkExited]) and a later
 // call from the host into the guest is refused with an error wrapping
 // [ErrExited] that names the code. Neither drops what the instance holds:
-// [Instance.Close] does.
+// [Instance.Close] does, and a call into a closed instance is refused
+// with an error wrapping [ErrClosed]. [Instance.Refusal] is the one
+// place these refusals are made: the generated callers, component
+// exports and package runtime's Instance.Call report the same errors.
 //
 // Instances are not safe for concurrent use by several guest calls (a
 // wazero module instance is single-threaded anyway): a call from the host

@@ -134,6 +134,27 @@
 // the call ends, the stop flag when the instance's context ends or it is
 // closed.
 //
+// # Calls into a halted instance
+//
+// An instance that was closed, whose guest exited or trapped, or whose
+// call its context stopped, is not entered again. The later call's error,
+// by the way it is made ([Instance.Call]; the generated callers; a
+// component's exports, component.Func.Call; [ComponentInstance.Run]),
+// wraps:
+//
+//	closed        ErrClosed (the same error as cabi.ErrClosed)
+//	exited        cabi.ErrExited, the message naming the code
+//	trapped       cabi.ErrTrapped
+//	stopped       cabi.ErrTrapped (the stopped call itself: ErrStopped
+//	              and the reason, or the context-cancelled exit)
+//
+// A call that was running when Close came wraps ErrStopped and
+// ErrClosed. A call straight through wazero's api.Function cannot be
+// refused before it runs: [Instance.CallError] reports a closed instance
+// with ErrStopped and ErrClosed, and an exited one as wazero's
+// *sys.ExitError with the code; into a trapped or stopped instance the
+// call runs.
+//
 // # Network policy
 //
 // Network access is denied by default. [Config.Network] holds the rules:

@@ -240,7 +240,9 @@ func (g *Guest) stopError(err error) error { return g.cabi.StopError(err) }
 // the module, unwound mid-call: every later Call is refused at once with
 // an error wrapping cabi.ErrExited that names the code (the generated
 // callers refuse theirs the same way). The guest's resources stay held
-// until Close.
+// until Close. A call whose guest trapped or was stopped marks the
+// instance trapped (later Calls wrap cabi.ErrTrapped), and a Call after
+// Close wraps ErrClosed, as through the generated callers.
 func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
 	// An instance that exited, trapped (a generated caller's trap, a
 	// stop) or was closed is not entered again: the refusal wraps
