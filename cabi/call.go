@@ -106,12 +106,8 @@ func Begin(ctx context.Context, mod api.Module, fn string) (c Call) {
 // may-leave rule is the cabi_realloc one) and resets the per-call state.
 func enter(inst *Instance, fn string) {
 	switch {
-	case inst.isExited():
-		panic(inst.exitedTrap(fn))
-	case inst.isTrapped():
-		panic(&Trap{Func: fn, Msg: ErrTrapped.Error(), stop: ErrTrapped})
-	case inst.isClosed():
-		panic(closedTrap(fn))
+	case inst.isClosed() || inst.isExited() || inst.isTrapped():
+		panic(inst.Refusal(fn))
 	case inst.inRealloc:
 		inst.setTrapped()
 		Trapf(fn, "host function called from cabi_realloc")

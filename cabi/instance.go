@@ -148,9 +148,17 @@ var ErrExited = errors.New("instance has exited: it is not entered again (the ex
 var ErrClosed = errors.New("instance is closed")
 
 // closedTrap is the refusal of a call of fn into an instance that was
-// closed.
-func closedTrap(fn string) *Trap {
-	return &Trap{Func: fn, Msg: "instance is closed: it is not entered again (its resources were dropped); make a new instance", stop: ErrClosed}
+// closed: it wraps ErrClosed, and ErrExited or ErrTrapped too when the
+// instance had exited or trapped before.
+func (inst *Instance) closedTrap(fn string) *Trap {
+	const tail = ": it is not entered again (its resources were dropped); make a new instance"
+	switch {
+	case inst.isExited():
+		return &Trap{Func: fn, Msg: fmt.Sprintf("instance is closed (its guest had exited with code %d)%s", inst.exitCode.Load(), tail), stop: errors.Join(ErrClosed, ErrExited)}
+	case inst.isTrapped():
+		return &Trap{Func: fn, Msg: "instance is closed (it had trapped)" + tail, stop: errors.Join(ErrClosed, ErrTrapped)}
+	}
+	return &Trap{Func: fn, Msg: "instance is closed" + tail, stop: ErrClosed}
 }
 
 // MarkExited marks the instance exited with code, for a caller whose call
@@ -199,18 +207,19 @@ func (inst *Instance) exitedTrap(fn string) *Trap {
 	return &Trap{Func: fn, Msg: fmt.Sprintf("instance has exited with code %d: it is not entered again (the exit unwound the guest mid-call); make a new instance", inst.exitCode.Load()), stop: ErrExited}
 }
 
-// Refusal returns the *Trap of a call of fn into the instance when its
-// guest exited (wrapping ErrExited, naming the code), it trapped
-// (wrapping ErrTrapped) or closed (wrapping ErrClosed), and nil when it
-// may be entered.
+// Refusal returns the *Trap of a call of fn into the instance when it
+// was closed (wrapping ErrClosed, and ErrExited or ErrTrapped when it had
+// exited or trapped before), its guest exited (wrapping ErrExited, naming
+// the code) or it trapped (wrapping ErrTrapped), and nil when it may be
+// entered.
 func (inst *Instance) Refusal(fn string) error {
 	switch {
+	case inst.isClosed():
+		return inst.closedTrap(fn)
 	case inst.isExited():
 		return inst.exitedTrap(fn)
 	case inst.isTrapped():
 		return &Trap{Func: fn, Msg: ErrTrapped.Error(), stop: ErrTrapped}
-	case inst.isClosed():
-		return closedTrap(fn)
 	}
 	return nil
 }

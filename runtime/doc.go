@@ -138,22 +138,26 @@
 //
 // An instance that was closed, whose guest exited or trapped, or whose
 // call its context stopped, is not entered again. The later call's error,
-// by the way it is made ([Instance.Call]; the generated callers; a
+// whichever way it is made ([Instance.Call]; the generated callers; a
 // component's exports, component.Func.Call; [ComponentInstance.Run]),
 // wraps:
 //
-//	closed        ErrClosed (the same error as cabi.ErrClosed)
-//	exited        cabi.ErrExited, the message naming the code
-//	trapped       cabi.ErrTrapped
-//	stopped       cabi.ErrTrapped (the stopped call itself: ErrStopped
-//	              and the reason, or the context-cancelled exit)
+//	closed    ErrClosed (= cabi.ErrClosed); also cabi.ErrExited or
+//	          cabi.ErrTrapped when it had exited or trapped before
+//	exited    cabi.ErrExited, the message naming the code
+//	trapped   cabi.ErrTrapped
+//	stopped   cabi.ErrTrapped (the stopped call itself: ErrStopped and
+//	          the reason, or the context-cancelled exit)
 //
-// A call that was running when Close came wraps ErrStopped and
-// ErrClosed. A call straight through wazero's api.Function cannot be
-// refused before it runs: [Instance.CallError] reports a closed instance
-// with ErrStopped and ErrClosed, and an exited one as wazero's
-// *sys.ExitError with the code; into a trapped or stopped instance the
-// call runs.
+// A call that was running when Close came wraps ErrStopped and ErrClosed.
+// Two exceptions: a core module's own trap under Instance.Call leaves it
+// callable (with the whole stack budget again), as core wasm allows; and
+// a call straight through wazero's api.Function cannot be refused before
+// it runs, so that [Instance.CallError] reports a closed instance with
+// ErrStopped and ErrClosed (ErrClosed, cabi.ErrExited and the
+// *sys.ExitError when its guest had exited), an exited one as wazero's
+// *sys.ExitError with the code, and a trapped or stopped one by what the
+// call does.
 //
 // # Network policy
 //

@@ -125,16 +125,21 @@ var (
 	closedWant  = haltWant{[]error{ErrClosed, cabi.ErrClosed}, "instance is closed"}
 	exitedWant  = haltWant{[]error{cabi.ErrExited}, "instance has exited with code 5"}
 	trappedWant = haltWant{[]error{cabi.ErrTrapped}, "instance has trapped before"}
+	// A call through wazero that found the module closed: CallError
+	// cannot tell whether Close came before or during it.
+	closedDirectWant = haltWant{[]error{ErrClosed, ErrStopped}, "the guest was stopped: instance is closed"}
 )
 
 // TestHaltedCallsCore: a call into a core module instance that was
 // closed, whose guest exited or trapped, or whose call a context stopped,
 // reports the same errors whichever way the embedder calls it (the table
 // in the package documentation): each state reached, and the next call
-// made, through the same caller. The call through wazero with CallError
-// cannot be refused before it runs, so that it reports the closed module
-// as a stop by Close, the exit as wazero's *sys.ExitError, and a trapped
-// instance's call as whatever that call does.
+// made, through the same caller. The exceptions the table names: a core
+// module's own trap leaves it callable through Instance.Call, and the
+// call through wazero with CallError cannot be refused before it runs, so
+// that it reports the closed module as a stop by Close, the exit as
+// wazero's *sys.ExitError, and a trapped or stopped instance's call as
+// whatever that call does.
 func TestHaltedCallsCore(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, NewFastRuntimeConfig())
@@ -171,7 +176,7 @@ func TestHaltedCallsCore(t *testing.T) {
 				}
 				want := closedWant
 				if direct {
-					want = haltWant{[]error{ErrClosed, ErrStopped}, "instance is closed"}
+					want = closedDirectWant
 				}
 				want.check(t, call(inst, "run"))
 			})
@@ -190,15 +195,35 @@ func TestHaltedCallsCore(t *testing.T) {
 				}
 				exitedWant.check(t, err)
 			})
+			t.Run("exited-closed", func(t *testing.T) {
+				inst := instantiate(t, ctx)
+				if err := call(inst, "exit"); err == nil {
+					t.Fatal("exit returned")
+				}
+				if err := inst.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+				err := call(inst, "run")
+				if direct {
+					var exit *sys.ExitError
+					if !errors.As(err, &exit) || exit.ExitCode() != 5 {
+						t.Fatalf("err = %v, want the guest's exit with code 5 too", err)
+					}
+				}
+				haltWant{[]error{ErrClosed, cabi.ErrExited}, "instance is closed (its guest had exited with code 5)"}.check(t, err)
+			})
 			t.Run("trapped", func(t *testing.T) {
 				inst := instantiate(t, ctx)
 				if err := call(inst, "boom"); err == nil || !strings.Contains(err.Error(), "unreachable") {
 					t.Fatalf("boom = %v, want the guest's trap", err)
 				}
 				err := call(inst, "run")
-				if direct {
+				if name == "Instance.Call" || direct {
+					// A core module's own trap leaves it callable
+					// through Instance.Call (with the whole stack
+					// budget again); through wazero nothing refuses.
 					if err != nil {
-						t.Fatalf("run after the trap through wazero = %v, want it run", err)
+						t.Fatalf("run after the guest's trap = %v, want it run", err)
 					}
 					return
 				}

@@ -182,13 +182,18 @@ func stopper(ctx context.Context, ci *cabi.Instance, set func()) func(reason err
 // A call made when the instance was closed, before or while it ran (wazero
 // reports a closed module as an exit with sys.ExitCodeContextCanceled,
 // which cannot tell the two apart), returns an error wrapping ErrStopped
-// and ErrClosed.
+// and ErrClosed; one into a closed instance whose guest had exited, an
+// error wrapping ErrClosed, cabi.ErrExited and the *sys.ExitError.
 func (inst *Instance) CallError(err error) error {
 	if err == nil {
 		return nil
 	}
 	var ee *sys.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == sys.ExitCodeContextCanceled && inst.closed() {
+	if errors.As(err, &ee) && inst.closed() {
+		if code := ee.ExitCode(); code != sys.ExitCodeContextCanceled {
+			// The guest exited, then the instance was closed.
+			return &closedExit{ee}
+		}
 		if stop := inst.cabi.Stopped(); errors.Is(stop, ErrClosed) {
 			return stop
 		}
@@ -196,6 +201,17 @@ func (inst *Instance) CallError(err error) error {
 	}
 	return inst.stopError(inst.state.exitError(err))
 }
+
+// A closedExit is the error of a call through wazero into an instance
+// whose guest exited and that was then closed: it wraps ErrClosed,
+// cabi.ErrExited and the guest's *sys.ExitError.
+type closedExit struct{ exit *sys.ExitError }
+
+func (e *closedExit) Error() string {
+	return fmt.Sprintf("runtime: instance is closed (its guest had exited with code %d): make a new instance", e.exit.ExitCode())
+}
+
+func (e *closedExit) Unwrap() []error { return []error{ErrClosed, cabi.ErrExited, e.exit} }
 
 // errClosedStop is the stop of a guest by Close, as the stop flag's is
 // reported, for a guest stopped otherwise (blocked in a host call, or
@@ -240,9 +256,11 @@ func (g *Guest) stopError(err error) error { return g.cabi.StopError(err) }
 // the module, unwound mid-call: every later Call is refused at once with
 // an error wrapping cabi.ErrExited that names the code (the generated
 // callers refuse theirs the same way). The guest's resources stay held
-// until Close. A call whose guest trapped or was stopped marks the
-// instance trapped (later Calls wrap cabi.ErrTrapped), and a Call after
-// Close wraps ErrClosed, as through the generated callers.
+// until Close. A call the runtime stopped marks the instance trapped
+// (later Calls wrap cabi.ErrTrapped, as do those into an instance a
+// generated caller's or a host function's trap marked), and a Call after
+// Close wraps ErrClosed, as through the generated callers. A trap of the
+// guest's own leaves the module callable, with the whole stack budget.
 func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
 	// An instance that exited, trapped (a generated caller's trap, a
 	// stop) or was closed is not entered again: the refusal wraps
@@ -264,20 +282,21 @@ func (inst *Instance) Call(name string, params ...uint64) ([]uint64, error) {
 	res, err := inst.call(inst.ctx, f, params...)
 	inst.calls--
 	if err != nil {
-		if inst.calls == 0 {
-			// A trap or a stop leaves the guest where it was, as through
-			// the generated callers: later calls are refused with
-			// cabi.ErrTrapped. (A nested call's trap is the outer
-			// call's to report.)
-			inst.cabi.MarkFailed(err)
-		}
 		if code, exited := inst.exited(err); exited {
 			inst.cabi.MarkExited(code) // the context's end marks it trapped instead
 			if code, ok := inst.cabi.Exited(); ok {
 				return nil, sys.NewExitError(code)
 			}
 		}
-		return nil, inst.CallError(err)
+		err = inst.CallError(err)
+		if errors.Is(err, ErrStopped) && inst.calls == 0 {
+			// Stopped midway, as the end of the context stops a guest
+			// blocked in a host call: later calls are refused with
+			// cabi.ErrTrapped, as through the generated callers. (A
+			// trap of the guest's own leaves a core module callable.)
+			inst.cabi.MarkTrapped()
+		}
+		return nil, err
 	}
 	return res, nil
 }
