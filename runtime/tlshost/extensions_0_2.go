@@ -10,8 +10,11 @@ import (
 // The functions wasitls:tls/extensions@0.2.0 adds to 0.1.0.
 
 // AllowedAlgorithms is the host's ceiling (see ceiling): its own lists,
-// or what the backend implements where it set none.
-func (e extensionsHost) AllowedAlgorithms(context.Context) extensions.Algorithms {
+// or what the backend implements where it set none. A guest the host
+// does not serve is trapped (see admit): the lists are another runtime's
+// settings.
+func (e extensionsHost) AllowedAlgorithms(ctx context.Context) extensions.Algorithms {
+	e.h.admitCaller(ctx, "wasitls:tls/extensions#allowed-algorithms")
 	base := e.h.cfg.options()
 	c := newCeiling(e.h.backend, &base)
 	return algorithms(c.versions, c.cipherSuites, c.groups)
@@ -19,7 +22,9 @@ func (e extensionsHost) AllowedAlgorithms(context.Context) extensions.Algorithms
 
 // DefaultAlgorithms is what a connection uses when the guest configures
 // nothing: the host's lists, or the backend's defaults where it set none.
-func (e extensionsHost) DefaultAlgorithms(context.Context) extensions.Algorithms {
+// A guest the host does not serve is trapped, as by AllowedAlgorithms.
+func (e extensionsHost) DefaultAlgorithms(ctx context.Context) extensions.Algorithms {
+	e.h.admitCaller(ctx, "wasitls:tls/extensions#default-algorithms")
 	var d backends.Algorithms
 	if b, ok := e.h.backend.(backends.Describer); ok {
 		d = b.Defaults()

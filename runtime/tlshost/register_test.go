@@ -116,7 +116,7 @@ func TestForeignRuntimeGuest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, args := range [][]string{{"parse", "host:web", "-"}, {"say", "127.0.0.1", port, "hi"}} {
+		for _, args := range [][]string{{"parse", "host:web", "-"}, {"say", "127.0.0.1", port, "hi"}, {"algorithms"}} {
 			out, err := run(t, r, other, args...)
 			if err == nil || !strings.Contains(err.Error(), "the guest's runtime.Runtime has no wasi:tls host") {
 				t.Errorf("%s: a guest of a runtime without wasi:tls was served by another runtime's host: err %v\n%s", args[0], err, out)
