@@ -129,7 +129,8 @@ func shieldConn(conn backends.Conn, backend string, closeTransport func() error,
 
 // A shieldedNetConn is the shieldedConn of a backend's connection that is
 // a net.Conn (circl-pq's): TLS tunnelled in its cleartext (see
-// wasiio.Transport) sets its deadlines.
+// wasiio.Transport) sets its deadlines, which fail with the panic, without
+// entering the backend, once the connection is broken.
 type shieldedNetConn struct {
 	*shieldedConn
 	nc net.Conn
@@ -141,16 +142,25 @@ func (c *shieldedNetConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
 func (c *shieldedNetConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 func (c *shieldedNetConn) SetDeadline(t time.Time) (err error) {
+	if err := c.broken(); err != nil {
+		return err
+	}
 	defer c.shield.catch("SetDeadline", &err)
 	return c.nc.SetDeadline(t)
 }
 
 func (c *shieldedNetConn) SetReadDeadline(t time.Time) (err error) {
+	if err := c.broken(); err != nil {
+		return err
+	}
 	defer c.shield.catch("SetReadDeadline", &err)
 	return c.nc.SetReadDeadline(t)
 }
 
 func (c *shieldedNetConn) SetWriteDeadline(t time.Time) (err error) {
+	if err := c.broken(); err != nil {
+		return err
+	}
 	defer c.shield.catch("SetWriteDeadline", &err)
 	return c.nc.SetWriteDeadline(t)
 }

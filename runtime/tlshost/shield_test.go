@@ -174,3 +174,47 @@ func (nopConn) CloseWrite() error                                       { return
 func (nopConn) Close() error                                            { return nil }
 func (nopConn) State() backends.State                                   { return backends.State{} }
 func (nopConn) RequestClientIdentity(context.Context) ([][]byte, error) { return nil, nil }
+
+// TestShieldedNetConnBroken: the deadlines of a broken connection that
+// is a net.Conn (a tunnel's transport sets them) fail with the panic
+// without entering the backend, as every other call does.
+func TestShieldedNetConnBroken(t *testing.T) {
+	inner := &countingNetConn{}
+	c := shieldConn(inner, "test", func() error { return nil }, nil)
+	nc, ok := c.(net.Conn)
+	if !ok {
+		t.Fatal("the shield hides the backend's net.Conn")
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a panic in Read is no error")
+	}
+	var p *BackendPanicError
+	for name, set := range map[string]func(time.Time) error{
+		"SetDeadline": nc.SetDeadline, "SetReadDeadline": nc.SetReadDeadline, "SetWriteDeadline": nc.SetWriteDeadline,
+	} {
+		if err := set(time.Now()); !errors.As(err, &p) || p.Op != "Read" {
+			t.Errorf("%s after the panic: %v", name, err)
+		}
+	}
+	if inner.calls != 1 {
+		t.Fatalf("backend entered %d times; want 1", inner.calls)
+	}
+}
+
+// countingNetConn is a countingConn that is a net.Conn.
+type countingNetConn struct{ countingConn }
+
+func (c *countingNetConn) LocalAddr() net.Addr  { return &net.TCPAddr{} }
+func (c *countingNetConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }
+func (c *countingNetConn) SetDeadline(time.Time) error {
+	c.calls++
+	return nil
+}
+func (c *countingNetConn) SetReadDeadline(time.Time) error {
+	c.calls++
+	return nil
+}
+func (c *countingNetConn) SetWriteDeadline(time.Time) error {
+	c.calls++
+	return nil
+}
