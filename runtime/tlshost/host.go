@@ -32,9 +32,11 @@ type Host struct {
 	tickets    *ticketKeys // nil: server resumption off
 	sessionsMu sync.Mutex  // making a guest's session cache on first use
 
-	// owned: a runtime.Runtime registered the host (Config.Extensions)
-	// and serves only the guests it made (see guest).
-	owned bool
+	// ext is the extension (New) through which a runtime.Runtime
+	// registered the host (Config.Extensions), nil when the embedder did
+	// (Register): the host then serves only the guests of the Runtimes
+	// that list ext (see guest).
+	ext *extension
 }
 
 var _ tls.Host = (*Host)(nil)
@@ -104,7 +106,7 @@ func (e *extension) Register(ctx context.Context, r wazero.Runtime) error {
 	if err != nil {
 		return err
 	}
-	h.owned = true
+	h.ext = e
 	e.h = h
 	return h.Register(ctx, r)
 }

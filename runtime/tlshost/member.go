@@ -16,11 +16,17 @@ import (
 // NewGuest marked, and traps on a call from any other: that guest's
 // runtime was not given wasi:tls, and the host's settings (its trust
 // anchors, its identities held by name, InsecureSkipVerify) are another
-// runtime's. A host the embedder registered itself (Host.Register) serves
-// every guest of the wazero runtime, as it was asked to.
+// runtime's. Membership is by extension: one tlshost.New listed by
+// several Runtimes, each over a wazero runtime of its own, registers a
+// host in each (the last one is the extension's, whose NewGuest marks
+// the guests), and every one of them serves the guests of them all,
+// whose settings are the same. A host the embedder registered itself
+// (Host.Register) serves every guest of the wazero runtime, as it was
+// asked to.
 
-// memberKey marks, in a runtime.Guest, that h's runtime made the guest.
-type memberKey struct{ h *Host }
+// memberKey marks, in a runtime.Guest, that a runtime listing ext made
+// the guest.
+type memberKey struct{ ext *extension }
 
 // guest returns the runtime.Guest of a host call, trapping for a call
 // outside any runtime.Guest and for a guest h does not serve.
@@ -44,7 +50,7 @@ func (h *Host) admitCaller(ctx context.Context, fn string) {
 
 // admit traps unless h serves g.
 func (h *Host) admit(g *runtime.Guest, fn string) {
-	if h.owned && g.Value(memberKey{h}) == nil {
+	if h.ext != nil && g.Value(memberKey{h.ext}) == nil {
 		cabi.Trapf(fn, "the guest's runtime.Runtime has no wasi:tls host: the one in its wazero runtime was "+
 			"registered by another runtime.Runtime (tlshost.New in that one's Config.Extensions), whose TLS "+
 			"settings and identities are not this guest's; give this Runtime a wazero.Runtime of its own "+

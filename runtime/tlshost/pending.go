@@ -109,7 +109,9 @@ func (h *Host) pendingLimit() int {
 // count of pending handshakes, of identity bytes and of its peers'
 // handshake bytes.
 func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
-	g.SetValue(memberKey{h}, true)
+	if h.ext != nil {
+		g.SetValue(memberKey{h.ext}, true)
+	}
 	g.SetValue(pendingKey{h}, &pendingSet{limit: h.pendingLimit()})
 	g.SetValue(identityBytesKey{h}, &identityBytes{limit: h.identityBytesLimit()})
 	g.SetValue(peerCertBytesKey{h}, &peerCertBytes{limit: h.peerCertBytesLimit()})

@@ -154,3 +154,45 @@ func TestForeignRuntimeGuest(t *testing.T) {
 		}
 	})
 }
+
+// TestExtensionInTwoRuntimes: one extension (one tlshost.New) listed by
+// two runtime.Runtimes, each over a wazero runtime of its own, serves the
+// guests of both: each Runtime listed it, so its guests are the host's.
+// Before, the extension's second registration replaced its first host in
+// the guests it marked, and the first Runtime's guests were trapped as
+// another runtime's.
+func TestExtensionInTwoRuntimes(t *testing.T) {
+	ctx := context.Background()
+	p := newGuestPKI(t)
+	id, err := tlshost.LoadIdentity(tlshost.Config{}, filepath.Join(p.dir, "localhost.pem"), filepath.Join(p.dir, "localhost.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := tlshost.New(tlshost.Config{Identities: map[string]*backends.Identity{"web": id}})
+	wasm := guestbuild.MustBuild(t, "./testdata/ext02")
+	var rts []*runtime.Runtime
+	var rs []wazero.Runtime
+	for range 2 {
+		r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
+		defer r.Close(ctx)
+		rt, err := runtime.New(ctx, r, runtime.Config{Extensions: []runtime.Extension{ext}, StopFlag: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, rts = append(rs, r), append(rts, rt)
+	}
+	for i, rt := range rts {
+		compiled, err := runtime.CompileModule(ctx, rs[i], wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		m, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"ext02", "parse", "host:web", "-"}, Stdout: &out, Stderr: &out})
+		if m != nil {
+			m.Close(ctx)
+		}
+		if err != nil || !strings.Contains(out.String(), "parse: ok") {
+			t.Errorf("runtime %d: %v\n%s", i+1, err, out.String())
+		}
+	}
+}
