@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -71,21 +73,8 @@ func TestForeignRuntimeGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	serverCfg := &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}}
+	port := strconv.Itoa(testnet.Serve(t, func(c net.Conn) { io.Copy(io.Discard, tls.Server(c, serverCfg)); c.Close() }).Port)
 
 	policy := new(sockets.Policy)
 	policy.AllowConnect("127.0.0.1:*")
