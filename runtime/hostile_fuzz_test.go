@@ -201,7 +201,9 @@ type hostileStep struct {
 	args []byte
 }
 
-func decodeHostile(data []byte, nfuncs int, params func(int) int) (backend int, patch []byte, steps []hostileStep) {
+// decodeHeader splits off the header the hostile fuzzers share (backend
+// u8 | patch length u16 | patch), returning what follows it.
+func decodeHeader(data []byte) (backend int, patch, rest []byte) {
 	if len(data) == 0 {
 		return 0, nil, nil
 	}
@@ -210,6 +212,11 @@ func decodeHostile(data []byte, nfuncs int, params func(int) int) (backend int, 
 		n := min(int(binary.LittleEndian.Uint16(data)), maxPatch, len(data)-2)
 		patch, data = data[2:2+n], data[2+n:]
 	}
+	return backend, patch, data
+}
+
+func decodeHostile(data []byte, nfuncs int, params func(int) int) (backend int, patch []byte, steps []hostileStep) {
+	backend, patch, data = decodeHeader(data)
 	for len(data) >= 2 && len(steps) < maxSteps {
 		fn := int(binary.LittleEndian.Uint16(data)) % nfuncs
 		data = data[2:]

@@ -246,14 +246,7 @@ type seqStep struct {
 }
 
 func decodeSequence(data []byte, nfuncs int, params func(int) int) (backend int, patch []byte, steps []seqStep) {
-	if len(data) == 0 {
-		return 0, nil, nil
-	}
-	backend, data = int(data[0]%byte(len(hostileBackends))), data[1:]
-	if len(data) >= 2 {
-		n := min(int(binary.LittleEndian.Uint16(data)), maxPatch, len(data)-2)
-		patch, data = data[2:2+n], data[2+n:]
-	}
+	backend, patch, data = decodeHeader(data)
 	for len(data) >= 2 && len(steps) < seqMaxSteps {
 		s := seqStep{fn: int(binary.LittleEndian.Uint16(data)) % nfuncs}
 		data = data[2:]
