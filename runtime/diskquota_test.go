@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -26,16 +25,7 @@ import (
 // full. Each guest has its own quota: the second runs as far as the first.
 func TestDiskQuota(t *testing.T) {
 	ctx := context.Background()
-	r := newWazero(ctx)
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/diskquota"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20}}, "./testdata/diskquota")
 	goroutines, fds := goruntime.NumGoroutine(), countFDs(t)
 	for _, tt := range []struct {
 		api, want string

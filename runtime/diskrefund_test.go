@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -61,16 +60,7 @@ func dirContents(t *testing.T, dir string) string {
 // writes in all.
 func TestDiskQuotaRefund(t *testing.T) {
 	ctx := context.Background()
-	r := newWazero(ctx)
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/diskrefund"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20}}, "./testdata/diskrefund")
 	const want = `write, remove 40 × 256 KiB: ok
 write, rename over 40 × 256 KiB: ok
 remove target: ok
@@ -133,16 +123,7 @@ remove y: ok
 // other lets go of it.
 func TestDiskQuotaRefundTwoGuests(t *testing.T) {
 	ctx := context.Background()
-	r := newWazero(ctx)
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/diskrefund"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20}}, "./testdata/diskrefund")
 	dir := refundDir(t)
 	run := func(role string, out *bytes.Buffer) {
 		var stderr bytes.Buffer

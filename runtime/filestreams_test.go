@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -24,16 +23,7 @@ import (
 // from one open file. Dropping them gives the host everything back.
 func TestFileStreamsLimit(t *testing.T) {
 	ctx := context.Background()
-	r := newWazero(ctx)
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{Limits: runtime.Limits{Files: 14}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/filestreams"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{Files: 14}}, "./testdata/filestreams")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "big"), bytes.Repeat([]byte("b"), 1<<20), 0o644); err != nil {
 		t.Fatal(err)

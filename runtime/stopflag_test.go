@@ -41,6 +41,18 @@ func testRuntime(t *testing.T, wcfg wazero.RuntimeConfig, cfg runtime.Config) (w
 	return r, rt
 }
 
+// guestRuntime makes a Runtime of cfg as testRuntime does, on
+// wazero's default configuration, and compiles the guest package pkg in it.
+func guestRuntime(t *testing.T, cfg runtime.Config, pkg string) (*runtime.Runtime, wazero.CompiledModule) {
+	t.Helper()
+	r, rt := testRuntime(t, wazero.NewRuntimeConfig(), cfg)
+	compiled, err := r.CompileModule(context.Background(), guestbuild.MustBuild(t, pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt, compiled
+}
+
 // stopBound is how long a stopped guest may take to return.
 const stopBound = 5 * time.Second
 
