@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/cguest"
@@ -33,20 +32,8 @@ func TestCallContextEndsWaits(t *testing.T) {
 		CFlags:  []string{"-nostdlib", "-Wl,--no-entry", "-Wall", "-Werror"},
 		Core:    true,
 	})
-	for _, path := range []struct {
-		name    string
-		wcfg    wazero.RuntimeConfig
-		stop    bool
-		compile func(context.Context, wazero.Runtime, []byte, runtime.Limits) (wazero.CompiledModule, error)
-	}{
-		{"stop flag", runtime.NewFastRuntimeConfig(), true, runtime.CompileModuleLimits},
-		{"wazero checks", runtime.NewRuntimeConfig(), false, runtime.CompileModuleChecked},
-	} {
-		r, rt := testRuntime(t, path.wcfg, runtime.Config{StopFlag: path.stop})
-		compiled, err := path.compile(ctx, r, wasm, runtime.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, path := range corePaths {
+		rt, compiled := path.setup(t, runtime.Config{}, wasm)
 		for _, tc := range []struct {
 			fn   string
 			args []uint64

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
@@ -123,20 +122,8 @@ func TestExitThenCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	coreWasm := cguest.Build(t, exiterSpec(true, true))
-	for _, path := range []struct {
-		name    string
-		wcfg    wazero.RuntimeConfig
-		stop    bool
-		compile func(context.Context, wazero.Runtime, []byte, runtime.Limits) (wazero.CompiledModule, error)
-	}{
-		{"stop flag", runtime.NewFastRuntimeConfig(), true, runtime.CompileModuleLimits},
-		{"wazero checks", runtime.NewRuntimeConfig(), false, runtime.CompileModuleChecked},
-	} {
-		r, rt := testRuntime(t, path.wcfg, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:*"}), StopFlag: path.stop})
-		compiled, err := path.compile(ctx, r, coreWasm, runtime.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, path := range corePaths {
+		rt, compiled := path.setup(t, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:*"})}, coreWasm)
 		for _, tc := range []struct {
 			name string
 			c    *component.Component // nil: the core module
@@ -245,21 +232,9 @@ func TestReactorInitializeExit(t *testing.T) {
 	spec := exiterSpec(true, false)
 	spec.CFlags = append(spec.CFlags, "-DEXITER_INIT_EXIT")
 	wasm := cguest.Build(t, spec)
-	for _, path := range []struct {
-		name    string
-		wcfg    wazero.RuntimeConfig
-		stop    bool
-		compile func(context.Context, wazero.Runtime, []byte, runtime.Limits) (wazero.CompiledModule, error)
-	}{
-		{"stop flag", runtime.NewFastRuntimeConfig(), true, runtime.CompileModuleLimits},
-		{"wazero checks", runtime.NewRuntimeConfig(), false, runtime.CompileModuleChecked},
-	} {
+	for _, path := range corePaths {
 		t.Run(path.name, func(t *testing.T) {
-			r, rt := testRuntime(t, path.wcfg, runtime.Config{StopFlag: path.stop})
-			compiled, err := path.compile(ctx, r, wasm, runtime.Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rt, compiled := path.setup(t, runtime.Config{}, wasm)
 			goroutines, fds := goruntime.NumGoroutine(), countFDs(t)
 			inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
 			var exit *sys.ExitError

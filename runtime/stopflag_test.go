@@ -41,6 +41,34 @@ func testRuntime(t *testing.T, wcfg wazero.RuntimeConfig, cfg runtime.Config) (w
 	return r, rt
 }
 
+// corePath is one of the two ways a core module runs: with the stop flag
+// (NewFastRuntimeConfig, CompileModuleLimits) or under wazero's checks
+// (NewRuntimeConfig, CompileModuleChecked).
+type corePath struct {
+	name    string
+	wcfg    wazero.RuntimeConfig
+	stop    bool
+	compile func(context.Context, wazero.Runtime, []byte, runtime.Limits) (wazero.CompiledModule, error)
+}
+
+var corePaths = []corePath{
+	{"stop flag", runtime.NewFastRuntimeConfig(), true, runtime.CompileModuleLimits},
+	{"wazero checks", runtime.NewRuntimeConfig(), false, runtime.CompileModuleChecked},
+}
+
+// setup makes a Runtime of cfg on the path (as testRuntime does, the stop
+// flag set as the path says) and compiles wasm in it, with no limits.
+func (p corePath) setup(t *testing.T, cfg runtime.Config, wasm []byte) (*runtime.Runtime, wazero.CompiledModule) {
+	t.Helper()
+	cfg.StopFlag = p.stop
+	r, rt := testRuntime(t, p.wcfg, cfg)
+	compiled, err := p.compile(context.Background(), r, wasm, runtime.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt, compiled
+}
+
 // guestRuntime makes a Runtime of cfg as testRuntime does, on
 // wazero's default configuration, and compiles the guest package pkg in it.
 func guestRuntime(t *testing.T, cfg runtime.Config, pkg string) (*runtime.Runtime, wazero.CompiledModule) {
