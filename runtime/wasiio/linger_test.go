@@ -21,22 +21,7 @@ func TestSocketStreamsLinger(t *testing.T) {
 	if out.backlog.(*sendQueue).linger != linger {
 		t.Fatalf("linger %v, want %v", out.backlog.(*sendQueue).linger, linger)
 	}
-	chunk := bytes.Repeat([]byte("s"), WriteBudget)
-	for written := 0; ; written += len(chunk) {
-		n, err := out.CheckWrite(bg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		if err := out.Write(bg, chunk); err != nil {
-			t.Fatal(err)
-		}
-		if written > 64<<20 {
-			t.Fatal("the socket never filled")
-		}
-	}
+	fillInline(t, out)
 	dropAndWantLinger(t, out, released, linger, "with bytes unsent")
 
 	b, _ := tcpPair(t)
@@ -103,6 +88,31 @@ func TestSocketStreamsLingerGoroutine(t *testing.T) {
 		t.Errorf("SocketStreams' goroutine stream linger %v, want DefaultSendLinger (%v)", out2.linger, DefaultSendLinger)
 	}
 	out2.Close()
+}
+
+// fillInline writes WriteBudget chunks to the inline stream s, each its
+// check-write allows, until the socket is full (check-write says 0), and
+// returns how many bytes it wrote; past 64 MiB the test fails.
+func fillInline(t *testing.T, s *OutputStream) int {
+	t.Helper()
+	chunk := bytes.Repeat([]byte("s"), WriteBudget)
+	written := 0
+	for {
+		n, err := s.CheckWrite(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return written // the socket is full
+		}
+		if err := s.Write(bg, chunk); err != nil {
+			t.Fatal(err)
+		}
+		written += len(chunk)
+		if written > 64<<20 {
+			t.Fatal("the socket never filled")
+		}
+	}
 }
 
 // dropAndWantLinger drops out and checks that the socket is released, as

@@ -343,24 +343,7 @@ func TestInlineOutputStream(t *testing.T) {
 	if n, err := s.CheckWrite(bg); n != WriteBudget || err != nil {
 		t.Fatalf("check-write: %d, %v", n, err)
 	}
-	chunk := bytes.Repeat([]byte("z"), WriteBudget)
-	written := 0
-	for {
-		n, err := s.CheckWrite(bg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break // the socket is full
-		}
-		if err := s.Write(bg, chunk); err != nil {
-			t.Fatal(err)
-		}
-		written += len(chunk)
-		if written > 64<<20 {
-			t.Fatal("the socket never filled")
-		}
-	}
+	written := fillInline(t, s)
 	if s.Ready() {
 		t.Fatal("stream ready with bytes unsent")
 	}
@@ -455,24 +438,7 @@ func TestSocketStreams(t *testing.T) {
 		t.Fatal("a TCP socket's streams are not inline")
 	}
 	// Fill the socket, then queue more behind it.
-	chunk := bytes.Repeat([]byte("s"), WriteBudget)
-	written := 0
-	for {
-		n, err := out.CheckWrite(bg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		if err := out.Write(bg, chunk); err != nil {
-			t.Fatal(err)
-		}
-		written += len(chunk)
-		if written > 64<<20 {
-			t.Fatal("the socket never filled")
-		}
-	}
+	written := fillInline(t, out)
 	if err := closeWrite(); err != nil {
 		t.Fatal(err)
 	}
