@@ -1,9 +1,7 @@
 package readme
 
 import (
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,21 +39,7 @@ func TestWriteGuestSnippet(t *testing.T) {
 	src := "package main\n\n" + strings.Join(imports, "\n") + "\n\nfunc main() {\n" + strings.Join(body, "\n") + "\n}\n"
 
 	dir := t.TempDir()
-	file := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	here, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	virtual := filepath.Join(here, "guestsnippet", "main.go")
-	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{virtual: file}})
-	overlayFile := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-overlay", overlayFile, "-o", filepath.Join(dir, "guest.wasm"), "./guestsnippet")
+	build := overlayBuild(t, dir, "guestsnippet", src, filepath.Join(dir, "guest.wasm"))
 	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("the README's Write a guest snippet does not build as a guest: %v\n%s\n%s", err, out, src)

@@ -32,6 +32,28 @@ func blockAfter(t *testing.T, readme, marker, lang string) string {
 	return block
 }
 
+// overlayBuild returns the command that builds src, as the main.go of the
+// package directory pkg (relative to this package; it need not exist),
+// into out: a build overlay puts it there, so the tree is not written.
+// dir holds the source and the overlay file.
+func overlayBuild(t *testing.T, dir, pkg, src, out string) *exec.Cmd {
+	t.Helper()
+	file := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(abs, "main.go"): file}})
+	overlayFile := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return exec.Command("go", "build", "-overlay", overlayFile, "-o", out, "./"+filepath.ToSlash(pkg))
+}
+
 // TestEmbedSnippet builds the "Embed it" program exactly as the README shows
 // it, inside this module (through a build overlay, so the tree is not
 // written), and runs a guest with it.
@@ -46,22 +68,8 @@ func TestEmbedSnippet(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	file := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	here, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	virtual := filepath.Join(here, "embedsnippet", "main.go")
-	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{virtual: file}})
-	overlayFile := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	bin := filepath.Join(dir, "embed")
-	build := exec.Command("go", "build", "-overlay", overlayFile, "-o", bin, "./embedsnippet")
+	build := overlayBuild(t, dir, "embedsnippet", src, bin)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("the README's Embed it program does not build: %v\n%s\n%s", err, out, src)
 	}

@@ -2,7 +2,6 @@ package readme
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -292,21 +291,7 @@ func TestWit2hostFragments(t *testing.T) {
 			strings.Join(body, "\n") + "\n}\n\nfunc main() {}\n")
 
 		dir := t.TempDir()
-		file := filepath.Join(dir, "main.go")
-		if err := os.WriteFile(file, []byte(src.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		generator, err := filepath.Abs("../../generator/internal/wit2hostdoc")
-		if err != nil {
-			t.Fatal(err)
-		}
-		overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(generator, "main.go"): file}})
-		overlayFile := filepath.Join(dir, "overlay.json")
-		if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		build := exec.Command("go", "build", "-overlay", overlayFile, "-o", filepath.Join(dir, "fragment"), "./generator/internal/wit2hostdoc")
-		build.Dir = "../.."
+		build := overlayBuild(t, dir, "../../generator/internal/wit2hostdoc", src.String(), filepath.Join(dir, "fragment"))
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Errorf("docs/wit2host.md, %s, Go block %d, does not build: %v\n%s\n%s", f.heading, f.nth+1, err, out, src.String())
 		}
