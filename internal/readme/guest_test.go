@@ -23,14 +23,7 @@ func TestWriteGuestSnippet(t *testing.T) {
 		case strings.HasPrefix(line, "import "):
 			imports = append(imports, line)
 		case strings.TrimSpace(line) != "":
-			body = append(body, "\t"+line)
-			if lhs, _, ok := strings.Cut(line, ":="); ok {
-				for _, name := range strings.Split(lhs, ",") {
-					if name = strings.TrimSpace(name); name != "_" {
-						body = append(body, "\t_ = "+name)
-					}
-				}
-			}
+			body = appendStatement(body, line)
 		}
 	}
 	if len(imports) == 0 || len(body) == 0 {
@@ -44,4 +37,19 @@ func TestWriteGuestSnippet(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("the README's Write a guest snippet does not build as a guest: %v\n%s\n%s", err, out, src)
 	}
+}
+
+// appendStatement appends line to a function body, then a use of each name
+// it declares with :=, as a program would use them, so that a fragment
+// builds on its own.
+func appendStatement(body []string, line string) []string {
+	body = append(body, "\t"+line)
+	if lhs, _, ok := strings.Cut(line, ":="); ok {
+		for _, name := range strings.Split(lhs, ",") {
+			if name = strings.TrimSpace(name); name != "_" {
+				body = append(body, "\t_ = "+name)
+			}
+		}
+	}
+	return body
 }

@@ -272,14 +272,7 @@ func TestWit2hostFragments(t *testing.T) {
 			case strings.HasPrefix(line, "type ") || strings.HasPrefix(line, "func "):
 				decls = append(decls, line)
 			case strings.TrimSpace(line) != "":
-				body = append(body, "\t"+line)
-				if lhs, _, ok := strings.Cut(line, ":="); ok {
-					for _, name := range strings.Split(lhs, ",") {
-						if name = strings.TrimSpace(name); name != "_" {
-							body = append(body, "\t_ = "+name)
-						}
-					}
-				}
+				body = appendStatement(body, line)
 			}
 		}
 		var src strings.Builder
