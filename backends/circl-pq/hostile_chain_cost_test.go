@@ -138,6 +138,12 @@ func withSignature(der, sig []byte) ([]byte, error) {
 		!c.ReadASN1Element(&alg, cryptobyte_asn1.SEQUENCE) {
 		return nil, errMalformedCert
 	}
+	return certificateDER(tbs, alg, sig)
+}
+
+// certificateDER assembles a Certificate from its DER TBSCertificate and
+// signatureAlgorithm and its signature (RFC 5280, Section 4.1).
+func certificateDER(tbs, alg, sig []byte) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddASN1(cryptobyte_asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddBytes(tbs)

@@ -54,13 +54,7 @@ func withKey(leaf []byte, spki []byte, ca *testpki.CA) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cb cryptobyte.Builder
-	cb.AddASN1(cryptobyte_asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(tbs)
-		b.AddBytes(alg)
-		b.AddASN1BitString(sig)
-	})
-	return cb.Bytes()
+	return certificateDER(tbs, alg, sig)
 }
 
 // TestUnsupportedPeerKey: a peer whose trusted leaf holds a key no TLS
