@@ -260,7 +260,7 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string
 // optional, Section 4.2.4), and the client chooses among all its
 // identities. Before, encoding it panicked, at every handshake that asked
 // for a certificate.
-func (c *Conn) certificateRequest(config *backends.ServerConfig, context []byte) (*certificateRequestMsg, []byte, error) {
+func (c *Conn) certificateRequest(config *backends.ServerConfig, context []byte) ([]byte, error) {
 	cr := &certificateRequestMsg{context: context, signatureSchemes: c.verifySchemes()}
 	if pool := config.ClientCAs; pool != nil {
 		//lint:ignore SA1019 Subjects is fine for pools built from certificates.
@@ -271,7 +271,7 @@ func (c *Conn) certificateRequest(config *backends.ServerConfig, context []byte)
 		cr.certificateAuthorities = nil
 		msg, err = cr.encode()
 	}
-	return cr, msg, err
+	return msg, err
 }
 
 // certificateMessage encodes this side's Certificate, or fails with

@@ -411,7 +411,7 @@ func (hs *serverHandshakeState) sendServerCertificate() error {
 		return nil
 	}
 	if hs.requestClientCert() {
-		_, msg, err := c.certificateRequest(hs.config, nil)
+		msg, err := c.certificateRequest(hs.config, nil)
 		if err != nil {
 			return c.fail(alertInternalError, "%v", err)
 		}

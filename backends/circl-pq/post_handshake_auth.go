@@ -207,7 +207,7 @@ func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error)
 	if _, err := rand.Read(req.context); err != nil {
 		return nil, err
 	}
-	_, msg, err := c.certificateRequest(c.auth.config, req.context)
+	msg, err := c.certificateRequest(c.auth.config, req.context)
 	if err != nil {
 		return nil, err
 	}
