@@ -535,28 +535,24 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 	}
 	out, err := cm.encode()
 	if err != nil {
-		c.sendAlertLocked(alertInternalError)
-		return &AlertError{Alert: alertInternalError, Err: fmt.Errorf("%w (%d certificates)", err, len(cm.chain))}
+		return c.internalErrorLocked(fmt.Errorf("%w (%d certificates)", err, len(cm.chain)))
 	}
 	transcript.Write(out)
 	if ident != nil {
 		sig, err := signHandshake(ident.Key, scheme, clientSignatureContext, transcript)
 		if err != nil {
-			c.sendAlertLocked(alertInternalError)
-			return &AlertError{Alert: alertInternalError, Err: errors.New("tls: client signature failed: " + err.Error())}
+			return c.internalErrorLocked(errors.New("tls: client signature failed: " + err.Error()))
 		}
 		cv, err := (&certificateVerifyMsg{scheme: scheme, signature: sig}).encode()
 		if err != nil {
-			c.sendAlertLocked(alertInternalError)
-			return &AlertError{Alert: alertInternalError, Err: err}
+			return c.internalErrorLocked(err)
 		}
 		transcript.Write(cv)
 		out = append(out, cv...)
 	}
 	fin, err := (&finishedMsg{verifyData: c.suite.finishedHash(c.out.trafficSecret, transcript)}).encode()
 	if err != nil {
-		c.sendAlertLocked(alertInternalError)
-		return &AlertError{Alert: alertInternalError, Err: err}
+		return c.internalErrorLocked(err)
 	}
 	out = append(out, fin...)
 	// The three messages may share records (RFC 8446, Section 5.1).
@@ -567,4 +563,12 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 		c.updateState(func(s *backends.State) { s.LocalIdentity = ident })
 	}
 	return nil
+}
+
+// internalErrorLocked is fail with internal_error for a caller that holds
+// out: the answer to a post-handshake CertificateRequest could not be
+// signed or encoded.
+func (c *Conn) internalErrorLocked(err error) error {
+	c.sendAlertLocked(alertInternalError)
+	return &AlertError{Alert: alertInternalError, Err: err}
 }
