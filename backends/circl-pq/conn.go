@@ -662,24 +662,16 @@ type encoder interface {
 	encode() ([]byte, error)
 }
 
-// encodeMessage encodes one of this side's messages, or fails the
-// connection with internal_error when a field overfills its length prefix
-// (what the peer, the application or the host's configuration put in it
-// was too long; see the package documentation, "Encoding").
-func (c *Conn) encodeMessage(m encoder) ([]byte, error) {
+// writeMessage is writeHandshake of one of this side's messages, encoded
+// once, or fails the connection with internal_error when a field
+// overfills its length prefix (what the peer, the application or the
+// host's configuration put in it was too long; see the package
+// documentation, "Encoding").
+func (c *Conn) writeMessage(m encoder, transcript interface{ Write([]byte) (int, error) }) error {
 	msg, err := m.encode()
 	if err != nil {
 		c.sendAlert(alertInternalError)
-		return nil, &AlertError{Alert: alertInternalError, Err: err}
-	}
-	return msg, nil
-}
-
-// writeMessage is writeHandshake of an encoded message.
-func (c *Conn) writeMessage(m encoder, transcript interface{ Write([]byte) (int, error) }) error {
-	msg, err := c.encodeMessage(m)
-	if err != nil {
-		return err
+		return &AlertError{Alert: alertInternalError, Err: err}
 	}
 	return c.writeHandshake(msg, transcript)
 }

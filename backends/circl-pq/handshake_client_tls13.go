@@ -68,7 +68,7 @@ func (hs *clientHandshakeState) handshake() error {
 	}
 	// The transcript starts with the ClientHello as sent.
 	var sent bytes.Buffer
-	if err := c.writeMessage(hs.hello, &sent); err != nil {
+	if err := c.writeHandshake(hs.hello.raw, &sent); err != nil {
 		return err
 	}
 	hs.hello.raw = sent.Bytes()
@@ -163,14 +163,20 @@ func (hs *clientHandshakeState) makeClientHello() error {
 	// on their own, or take more than an ID's 255 bytes, and its server
 	// name more than its 65,535 (crypto/tls refuses such a configuration
 	// too).
-	if _, err := hello.encode(); err != nil {
+	// A client with a session cache takes the tickets it is sent
+	// (offerSession, storeTicket).
+	if c.sessionCache != nil {
+		hello.pskModes = []uint8{pskModeDHE}
+	}
+	// The encoding is kept in raw for the handshake to send.
+	raw, err := hello.encode()
+	if err != nil {
 		return fmt.Errorf("%w (too many or too long ALPN protocols, or too long a server name?)", err)
 	}
+	hello.raw = raw
 	hs.hello = hello
 	hs.offerSession()
-	if err := hs.setBinder(nil); err != nil {
-		return c.fail(alertInternalError, "%v", err)
-	}
+	hs.setBinder(nil)
 	return nil
 }
 
@@ -311,9 +317,11 @@ func (hs *clientHandshakeState) processHelloRetryRequest(hrr *serverHelloMsg) er
 	// RFC 8446 lets the cookie take up to 65,535 bytes, which the second
 	// ClientHello's extensions must hold beside the rest: one that does
 	// not fit ends the handshake (crypto/tls fails it too).
-	if _, err := hello.encode(); err != nil {
+	raw, err := hello.encode()
+	if err != nil {
 		return c.fail(alertInternalError, "tls: the HelloRetryRequest's cookie (%d bytes) does not fit in a ClientHello: %v", len(hrr.cookie), err)
 	}
+	hello.raw = raw
 	if hs.session != nil {
 		prefix, err := cloneHash(hs.transcript)
 		if err != nil {
@@ -321,15 +329,8 @@ func (hs *clientHandshakeState) processHelloRetryRequest(hrr *serverHelloMsg) er
 		}
 		// The binder hash continues the transcript, so the prefix is
 		// given as the state itself.
-		if err := hs.setBinderFrom(prefix); err != nil {
-			return c.fail(alertInternalError, "%v", err)
-		}
+		hs.setBinderFrom(prefix)
 	}
-	raw, err := c.encodeMessage(&hello)
-	if err != nil {
-		return err
-	}
-	hello.raw = raw
 	// Compatibility mode: a change_cipher_spec precedes the second flight
 	// (RFC 8446, Appendix D.4).
 	if err := c.writeChangeCipherSpec(); err != nil {

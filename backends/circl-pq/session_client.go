@@ -127,13 +127,13 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) error {
 }
 
 // offerSession adds the cached ticket for this server to the ClientHello,
-// with a placeholder binder that setBinder fills in.
+// with a placeholder binder that setBinder fills in, and encodes it again
+// into hs.hello.raw.
 func (hs *clientHandshakeState) offerSession() {
 	c := hs.c
 	if c.sessionCache == nil {
 		return
 	}
-	hs.hello.pskModes = []uint8{pskModeDHE}
 	c.sessionKey = hs.config.ServerName
 	s := takeSession(c.sessionCache, c.sessionKey, time.Now())
 	if s == nil || cipherSuiteByID(s.suite) == nil || !contains(hs.hello.cipherSuites, s.suite) || !s.trustedBy(hs.config) {
@@ -148,10 +148,12 @@ func (hs *clientHandshakeState) offerSession() {
 	// offered (before, encoding the ClientHello panicked, and a server
 	// that sent such a ticket crashed the process at the next handshake
 	// to its name).
-	if _, err := hs.hello.encode(); err != nil {
+	raw, err := hs.hello.encode()
+	if err != nil {
 		hs.hello.pskIdentities, hs.hello.pskBinders = nil, nil
 		return
 	}
+	hs.hello.raw = raw
 	hs.session = s
 }
 
@@ -172,23 +174,25 @@ func (s *clientSession) trustedBy(config *backends.ClientConfig) bool {
 // setBinder computes the PSK binder over prefix (the transcript before
 // this ClientHello) and the ClientHello without its binders
 // (RFC 8446, Section 4.2.11.2).
-func (hs *clientHandshakeState) setBinder(prefix []byte) error {
+func (hs *clientHandshakeState) setBinder(prefix []byte) {
 	if hs.session == nil {
-		return nil
+		return
 	}
 	h := cipherSuiteByID(hs.session.suite).newHash()
 	h.Write(prefix)
-	return hs.setBinderFrom(h)
+	hs.setBinderFrom(h)
 }
 
-// setBinderFrom is setBinder with the prefix given as a hash state.
-func (hs *clientHandshakeState) setBinderFrom(h hash.Hash) error {
+// setBinderFrom is setBinder with the prefix given as a hash state. It
+// writes the binder over the placeholder of the same length at the end of
+// hs.hello.raw, the ClientHello as encoded (the binders are its last
+// bytes: pre_shared_key is the last extension), rather than encoding it
+// once more.
+func (hs *clientHandshakeState) setBinderFrom(h hash.Hash) {
 	suite := cipherSuiteByID(hs.session.suite)
-	raw, err := hs.hello.encode()
-	if err != nil {
-		return err
-	}
+	raw := hs.hello.raw
 	h.Write(raw[:len(raw)-hs.hello.bindersLength()])
-	hs.hello.pskBinders = [][]byte{suite.finishedHash(suite.binderKey(hs.session.psk), h)}
-	return nil
+	binder := suite.finishedHash(suite.binderKey(hs.session.psk), h)
+	hs.hello.pskBinders = [][]byte{binder}
+	copy(raw[len(raw)-len(binder):], binder)
 }
