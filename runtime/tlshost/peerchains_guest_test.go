@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	"github.com/wasitls/wasitls/backends"
 	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/tlshost"
@@ -75,29 +77,14 @@ func pool(t *testing.T, cert tls.Certificate) *x509.CertPool {
 // client, until the test ends.
 func bigChainServer(t *testing.T, cert tls.Certificate) (port string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(20 * time.Second))
-				tls.Server(c, cfg).Handshake()
-				io.Copy(io.Discard, c)
-			})
-		}
+	addr := testnet.Serve(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		tls.Server(c, cfg).Handshake()
+		io.Copy(io.Discard, c)
 	})
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	_, port, _ = net.SplitHostPort(ln.Addr().String())
-	return port
+	return strconv.Itoa(addr.Port)
 }
 
 // heapAfterGC is the host's live heap.

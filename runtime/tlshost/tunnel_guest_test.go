@@ -9,14 +9,15 @@ import (
 	"net"
 	"os"
 	goruntime "runtime"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/tlshost"
@@ -27,36 +28,21 @@ import (
 // ends.
 func nestedTLSServer(t *testing.T, cert tls.Certificate) (port string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	addr := testnet.Serve(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		var cur net.Conn = c
 		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+			s := tls.Server(cur, cfg)
+			if s.Handshake() != nil {
+				break
 			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(60 * time.Second))
-				var cur net.Conn = c
-				for {
-					s := tls.Server(cur, cfg)
-					if s.Handshake() != nil {
-						break
-					}
-					cur = s
-				}
-				io.Copy(io.Discard, cur)
-			})
+			cur = s
 		}
+		io.Copy(io.Discard, cur)
 	})
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	_, port, _ = net.SplitHostPort(ln.Addr().String())
-	return port
+	return strconv.Itoa(addr.Port)
 }
 
 // runTunnel runs the tunnel guest with limits, making up to n connections
