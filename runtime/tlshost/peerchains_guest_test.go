@@ -323,6 +323,29 @@ func TestGuestServerPeerCertBytesLimit(t *testing.T) {
 	})
 }
 
+// phaIdentities parses, with circl-pq (the only backend that does
+// post-handshake authentication), the client identity big, cert's, that
+// answers a guest server's post-handshake certificate requests, and the
+// guest server's identity local, p.local's.
+func phaIdentities(t *testing.T, p *guestPKI, cert tls.Certificate) (big, local *backends.Identity) {
+	t.Helper()
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := circlpq.Backend{}
+	big, err = b.ParseIdentity(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		[][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err = b.ParseIdentity(p.local.KeyPEM(), [][]byte{p.local.ChainPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return big, local
+}
+
 // TestGuestServerPostHandshakePeerCertBytesLimit: a guest server asking
 // its clients for a certificate after the handshake, whose clients each
 // answer with a trusted 200 KiB chain, gets the requests past
@@ -338,21 +361,8 @@ func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
 	p := newGuestPKI(t)
 	cert := bigCertificate(t, chainKiB)
 	clientCAs := pool(t, cert)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Only circl-pq does post-handshake authentication.
 	b := circlpq.Backend{}
-	big, err := b.ParseIdentity(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		[][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := b.ParseIdentity(p.local.KeyPEM(), [][]byte{p.local.ChainPEM()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	big, id := phaIdentities(t, p, cert)
 	cfg := tlshost.Config{BackendName: b.Name(), ClientCAs: clientCAs, PeerCertBytes: limit,
 		Identities: map[string]*backends.Identity{"local": id}}
 	g := startPeerChains(t, cfg, "pha", "local", fmt.Sprint(n), fmt.Sprint(repeat))
@@ -430,20 +440,8 @@ func TestGuestServerPostHandshakeDataNotCounted(t *testing.T) {
 	const limit, chainKiB, size = 1 << 20, 200, 4 << 20
 	p := newGuestPKI(t)
 	cert := bigCertificate(t, chainKiB)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := circlpq.Backend{}
-	big, err := b.ParseIdentity(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		[][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := b.ParseIdentity(p.local.KeyPEM(), [][]byte{p.local.ChainPEM()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	big, id := phaIdentities(t, p, cert)
 	cfg := tlshost.Config{BackendName: b.Name(), ClientCAs: pool(t, cert), PeerCertBytes: limit,
 		Identities: map[string]*backends.Identity{"local": id}}
 	g := startPeerChains(t, cfg, "phadata", "local", fmt.Sprint(size))
