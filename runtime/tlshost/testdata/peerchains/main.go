@@ -61,6 +61,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"time"
@@ -134,19 +135,27 @@ func handshake() (h held, reason string) {
 	return h, ""
 }
 
-// serve is the serve mode.
-func serve(name string, n int) {
+// listen listens on a free loopback port with the host's identity name,
+// asking clients for certificates as auth says, and prints "listening on
+// ADDRESS"; it exits the guest if it cannot.
+func listen(name string, auth wasitls.ClientAuthType) net.Listener {
 	id, err := wasitls.HostIdentity(name)
 	if err != nil {
 		fmt.Printf("host-identity: %v\n", err)
 		os.Exit(1)
 	}
-	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", &wasitls.Config{Identities: []*wasitls.Identity{id}, ClientAuth: wasitls.RequestClientCert})
+	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", &wasitls.Config{Identities: []*wasitls.Identity{id}, ClientAuth: auth})
 	if err != nil {
 		fmt.Printf("listen: %v\n", err)
 		os.Exit(1)
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
+	return ln
+}
+
+// serve is the serve mode.
+func serve(name string, n int) {
+	ln := listen(name, wasitls.RequestClientCert)
 	var conns []*wasitls.Conn
 	var first error
 	served := 0
@@ -171,17 +180,7 @@ func serve(name string, n int) {
 
 // phadata is the phadata mode.
 func phadata(name string, size int) {
-	id, err := wasitls.HostIdentity(name)
-	if err != nil {
-		fmt.Printf("host-identity: %v\n", err)
-		os.Exit(1)
-	}
-	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", &wasitls.Config{Identities: []*wasitls.Identity{id}})
-	if err != nil {
-		fmt.Printf("listen: %v\n", err)
-		os.Exit(1)
-	}
-	fmt.Printf("listening on %s\n", ln.Addr())
+	ln := listen(name, wasitls.NoClientCert)
 	c, err := ln.Accept()
 	if err != nil {
 		fmt.Printf("accept: %v\n", err)
@@ -214,17 +213,7 @@ func phadata(name string, size int) {
 
 // pha is the pha mode.
 func pha(name string, n, r int, stdin *bufio.Scanner) {
-	id, err := wasitls.HostIdentity(name)
-	if err != nil {
-		fmt.Printf("host-identity: %v\n", err)
-		os.Exit(1)
-	}
-	ln, err := wasitls.Listen("tcp", "127.0.0.1:0", &wasitls.Config{Identities: []*wasitls.Identity{id}})
-	if err != nil {
-		fmt.Printf("listen: %v\n", err)
-		os.Exit(1)
-	}
-	fmt.Printf("listening on %s\n", ln.Addr())
+	ln := listen(name, wasitls.NoClientCert)
 	var conns []*wasitls.Conn
 	for range n {
 		c, err := ln.Accept()
