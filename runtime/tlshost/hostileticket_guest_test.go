@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // TestGuestHostileTicket: a server whose session tickets are 65,000 bytes
@@ -24,33 +26,22 @@ import (
 func TestGuestHostileTicket(t *testing.T) {
 	p := newGuestPKI(t)
 	eachBackend(t, func(t *testing.T, backend string) {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
 		cfg := &tls.Config{
 			Certificates: []tls.Certificate{p.local.TLSCertificate()},
 			WrapSession: func(tls.ConnectionState, *tls.SessionState) ([]byte, error) {
 				return bytes.Repeat([]byte{7}, 65000), nil
 			},
 		}
-		go func() {
-			for range 2 {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				tc := tls.Server(c, cfg)
-				tc.SetDeadline(time.Now().Add(20 * time.Second))
-				if tc.Handshake() == nil {
-					line, _ := bufio.NewReader(tc).ReadString('\n')
-					io.WriteString(tc, "hello "+line)
-				}
-				tc.Close()
+		addr := testnet.Serve(t, func(c net.Conn) {
+			tc := tls.Server(c, cfg)
+			defer tc.Close()
+			tc.SetDeadline(time.Now().Add(20 * time.Second))
+			if tc.Handshake() == nil {
+				line, _ := bufio.NewReader(tc).ReadString('\n')
+				io.WriteString(tc, "hello "+line)
 			}
-		}()
-		out, err := startGuest(t, backend, p, resumeGuest, nil, "client", ln.Addr().String(), "2").wait(t)
+		})
+		out, err := startGuest(t, backend, p, resumeGuest, nil, "client", addr.String(), "2").wait(t)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
