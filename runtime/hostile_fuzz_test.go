@@ -215,6 +215,14 @@ func decodeHeader(data []byte) (backend int, patch, rest []byte) {
 	return backend, patch, data
 }
 
+// encodeHeader is the header decodeHeader reads: first (the backend, or
+// the preview1 fuzzer's mode), then patch with its length.
+func encodeHeader(first byte, patch []byte) []byte {
+	s := []byte{first}
+	s = binary.LittleEndian.AppendUint16(s, uint16(len(patch)))
+	return append(s, patch...)
+}
+
 func decodeHostile(data []byte, nfuncs int, params func(int) int) (backend int, patch []byte, steps []hostileStep) {
 	backend, patch, data = decodeHeader(data)
 	for len(data) >= 2 && len(steps) < maxSteps {
@@ -342,9 +350,7 @@ func hostileSeeds(e *hostileEnv) [][]byte {
 	patch := make([]byte, 64)
 	copy(patch, "example.com\x00\x01\x02\x03\x04\x05\x06\x07hostile guest bytes")
 	seed := func(backend, k int) []byte {
-		s := []byte{byte(backend)}
-		s = binary.LittleEndian.AppendUint16(s, uint16(len(patch)))
-		s = append(s, patch...)
+		s := encodeHeader(byte(backend), patch)
 		s = binary.LittleEndian.AppendUint16(s, uint16(k))
 		for _, v := range small[:len(e.funcs[k].params)] {
 			s = binary.LittleEndian.AppendUint64(s, v)

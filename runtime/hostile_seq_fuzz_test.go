@@ -441,9 +441,7 @@ type seqCase struct {
 // encode makes the input of calls on backend, over seqPatch.
 func (e *seqEnv) encode(backend byte, calls ...seqCall) []byte {
 	patch := seqPatch()
-	s := []byte{backend}
-	s = binary.LittleEndian.AppendUint16(s, uint16(len(patch)))
-	s = append(s, patch...)
+	s := encodeHeader(backend, patch)
 	for _, c := range calls {
 		k := e.index(c.fn)
 		s = binary.LittleEndian.AppendUint16(s, uint16(k))

@@ -244,9 +244,7 @@ type p1Call struct {
 
 func (e *p1Env) seed(mode byte, calls ...p1Call) []byte {
 	patch := preview1Patch()
-	s := []byte{mode}
-	s = binary.LittleEndian.AppendUint16(s, uint16(len(patch)))
-	s = append(s, patch...)
+	s := encodeHeader(mode, patch)
 	for _, c := range calls {
 		k := e.index(c.name)
 		s = binary.LittleEndian.AppendUint16(s, uint16(k))
