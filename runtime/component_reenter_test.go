@@ -49,13 +49,10 @@ func reenterComponent(t *testing.T) *component.Component {
 	return c
 }
 
-// TestComponentReentry: one call at a time enters a component instance.
-// A host function the component called that calls back into it, and a
-// call from another goroutine while one is in progress, are refused at
-// once with cabi.ErrInstanceBusy: the component (which traps if entered
-// twice) never sees them, the call in progress completes, and the
-// instance stays usable.
-func TestComponentReentry(t *testing.T) {
+// reenterRuntime is a Runtime serving a reenterHost, on a wazero runtime
+// closed when the test ends.
+func reenterRuntime(t *testing.T) (*Runtime, *reenterHost) {
+	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
@@ -64,6 +61,18 @@ func TestComponentReentry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rt, host
+}
+
+// TestComponentReentry: one call at a time enters a component instance.
+// A host function the component called that calls back into it, and a
+// call from another goroutine while one is in progress, are refused at
+// once with cabi.ErrInstanceBusy: the component (which traps if entered
+// twice) never sees them, the call in progress completes, and the
+// instance stays usable.
+func TestComponentReentry(t *testing.T) {
+	ctx := context.Background()
+	rt, host := reenterRuntime(t)
 	c := reenterComponent(t)
 	inst, err := rt.InstantiateComponent(ctx, c, ModuleConfig{})
 	if err != nil {

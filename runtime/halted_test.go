@@ -271,13 +271,7 @@ const (
 // generated callers do; Run after Close too.
 func TestHaltedCallsComponent(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	t.Cleanup(func() { r.Close(ctx) })
-	host := &reenterHost{}
-	rt, err := New(ctx, r, Config{Extensions: []Extension{host}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, host := reenterRuntime(t)
 	c := reenterComponent(t)
 	run := func(t *testing.T, ctx context.Context, callback func(context.Context, uint32) uint32) (*ComponentInstance, func() error) {
 		inst, err := rt.InstantiateComponent(ctx, c, ModuleConfig{})
