@@ -178,9 +178,12 @@ type writeResult struct {
 	err error
 }
 
-// Write implements io.Writer, writing p in chunks, each waited for.
+// Write implements io.Writer, writing p in chunks, each waited for until
+// the guest's context or its call's ends (the call's, read once: one call
+// makes the whole write).
 func (o *outputWriter) Write(p []byte) (int, error) {
 	written := 0
+	call, callDone := o.waits.callDone()
 	for len(p) > 0 {
 		if k := min(len(p), stdoutChunk); cap(o.buf) < k {
 			o.buf = make([]byte, k)
@@ -191,7 +194,6 @@ func (o *outputWriter) Write(p []byte) (int, error) {
 			n, err := o.w.Write(b)
 			done <- writeResult{n, err}
 		}()
-		call, callDone := o.waits.callDone()
 		select {
 		case r := <-done:
 			written += r.n
