@@ -181,8 +181,17 @@ func certificateAlert(err error) Alert {
 // CertificateVerify. RFC 8446, Section 4.4.2.2 (and 4.4.2.3): the
 // certificate must allow signing, so a keyUsage extension without
 // digitalSignature is refused, whether or not the chain is validated. A
-// key no TLS 1.3 signature scheme can use (X25519, DSA, ECDSA on P-224)
-// is errUnsupportedKey, before the chain is validated.
+// key of a type no TLS 1.3 signature scheme uses (X25519, DSA) is
+// errUnsupportedKey, before the chain is validated.
+//
+// An ECDSA key on a curve no scheme uses (P-224) is not refused here: its
+// chain is validated, and its CertificateVerify, whose scheme cannot fit
+// the key, fails with illegal_parameter (verifyHandshakeSignature). That
+// is crypto/tls's answer (it accepts every ECDSA certificate and checks
+// the scheme against the key's curve). RFC 8446 names no alert for it:
+// unsupported_certificate (Section 6.2, a certificate "of an unsupported
+// type") fits as well as illegal_parameter (a field "inconsistent with
+// other fields"), so the backends answer alike.
 func leafSigningKey(leaf *x509.Certificate) (crypto.PublicKey, error) {
 	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
 		return nil, errors.New("tls: the peer's certificate does not allow digital signatures (keyUsage)")
@@ -191,7 +200,7 @@ func leafSigningKey(leaf *x509.Certificate) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(signatureSchemesForKey(pub)) == 0 {
+	if _, ecdsaKey := pub.(*ecdsa.PublicKey); !ecdsaKey && len(signatureSchemesForKey(pub)) == 0 {
 		return nil, fmt.Errorf("%w: %T", errUnsupportedKey, pub)
 	}
 	return pub, nil

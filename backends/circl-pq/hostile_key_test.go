@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
@@ -139,5 +142,89 @@ func TestUnsupportedPeerKey(t *testing.T) {
 		if serr == nil || !isRemoteAlert(cerr, alertUnsupportedCertificate) {
 			t.Errorf("crypto/tls's server: %v, its client read %v; want unsupported_certificate", serr, cerr)
 		}
+	})
+}
+
+// TestP224PeerKey: a peer whose trusted leaf holds an ECDSA key on P-224,
+// a curve no TLS 1.3 signature scheme uses, signing its CertificateVerify
+// with a P-256 key, is refused with illegal_parameter at its
+// CertificateVerify, after its chain was validated, server and client
+// side, as crypto/tls refuses it (the same peer against crypto/tls gets
+// the same alert). Before, circl-pq
+// refused the Certificate with unsupported_certificate, before validating
+// the chain.
+func TestP224PeerKey(t *testing.T) {
+	p := pki(t)
+	k, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := p.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: "p224", Usage: testpki.ServerAuth | testpki.ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := withKey(issued.Chain[0], spki, p.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The P-224 leaf with a P-256 key that signs: the engine picks
+	// ecdsa_secp256r1_sha256 for it.
+	hostile := &backends.Identity{Chain: [][]byte{der}, Leaf: leaf, Key: p.p256.Key}
+	t.Run("server-key", func(t *testing.T) {
+		craw, sraw := tcpPair(t)
+		_, chs := engineClient(t, craw, p.clientConfig())
+		_, shs := engineServer(t, sraw, &backends.ServerConfig{Identities: []*backends.Identity{hostile}})
+		cerr, serr := both(chs, shs)
+		if a, ok := errorAlert(cerr); !ok || a != alertIllegalParameter {
+			t.Errorf("client: %v; want illegal_parameter", cerr)
+		}
+		if !isRemoteAlert(serr, alertIllegalParameter) {
+			t.Errorf("the hostile server read %v; want illegal_parameter", serr)
+		}
+		// crypto/tls's client answers the same server so.
+		craw, sraw = tcpPair(t)
+		_, shs = engineServer(t, sraw, &backends.ServerConfig{Identities: []*backends.Identity{hostile}})
+		if cerr, serr := both(tls.Client(craw, p.goClientConfig()).Handshake, shs); cerr == nil || !isRemoteAlert(serr, alertIllegalParameter) {
+			t.Errorf("crypto/tls's client: %v, its server read %v; want illegal_parameter", cerr, serr)
+		}
+	})
+	t.Run("client-key", func(t *testing.T) {
+		cc := p.clientConfig()
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+			return []*backends.Identity{hostile}, nil
+		}
+		run := func(who string, server func(net.Conn) func() error) {
+			t.Helper()
+			craw, sraw := tcpPair(t)
+			c, chs := engineClient(t, craw, cc)
+			cerr, serr := both(chs, server(sraw))
+			if cerr == nil {
+				// TLS 1.3: the client's handshake ends before the
+				// server's answer; its first read gets the alert.
+				_, cerr = c.Read(make([]byte, 1))
+			}
+			if serr == nil || !isRemoteAlert(cerr, alertIllegalParameter) {
+				t.Errorf("%s: %v, its client read %v; want illegal_parameter", who, serr, cerr)
+			}
+		}
+		run("circl-pq's server", func(sraw net.Conn) func() error {
+			sc := p.serverConfig(p.p256)
+			sc.ClientAuth = backends.RequireClientCert
+			_, shs := engineServer(t, sraw, sc)
+			return shs
+		})
+		run("crypto/tls's server", func(sraw net.Conn) func() error {
+			gs := p.goServerConfig(p.p256)
+			gs.ClientAuth = tls.RequireAndVerifyClientCert
+			return tls.Server(sraw, gs).Handshake
+		})
 	})
 }
