@@ -2,9 +2,11 @@ package stdtls
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/wasitls/wasitls/backends"
 )
@@ -56,6 +58,19 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 	default:
 		return nil, fmt.Errorf("stdtls: unknown ClientAuth %d", sc.ClientAuth)
 	}
+	// A pool whose names do not fit in the request: crypto/tls would name
+	// them all and fail every handshake that asks for a certificate, so
+	// the request names none and the chain is verified here instead.
+	var verifyChain func([]*x509.Certificate) error
+	if sc.ClientAuth != backends.NoClientCert && sc.ClientCAs != nil && !caNamesFit(sc.ClientCAs) {
+		verifyChain = func(certs []*x509.Certificate) error { return verifyClientChain(certs, sc.ClientCAs, cfg.Time) }
+		cfg.ClientCAs = nil
+		if cfg.ClientAuth == tls.RequireAndVerifyClientCert {
+			cfg.ClientAuth = tls.RequireAnyClientCert
+		} else {
+			cfg.ClientAuth = tls.RequestClientCert
+		}
+	}
 	ids := make([]*backends.Identity, 0, len(sc.Identities))
 	for i, id := range sc.Identities {
 		if id == nil || len(id.Chain) == 0 || id.Key == nil {
@@ -74,6 +89,14 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 		c.record(&cs)
 		if err := checkRSAKeys(cs, &sc.Options); err != nil {
 			return err
+		}
+		// On resumption too, as crypto/tls checks a resumed session's
+		// verified chains against ClientCAs.
+		if verifyChain != nil && len(cs.PeerCertificates) > 0 {
+			if err := verifyChain(cs.PeerCertificates); err != nil {
+				c.raw.armAlert(certificateAlert(err))
+				return err
+			}
 		}
 		if !requested || c.server.VerifyClient == nil {
 			return nil
@@ -156,4 +179,62 @@ func (c *conn) clientHello(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 		return nil, fmt.Errorf("stdtls: configuration returned by the ClientHello hook: %w", err)
 	}
 	return cfg, nil
+}
+
+// maxCANames is the most bytes the names of ClientCAs may take, each with
+// its 2-byte length, for the server to name them in its
+// CertificateRequest: the list's length prefix holds 65,535 bytes, and
+// the message's other fields must fit beside it in the 65,536 bytes
+// crypto/tls's client (among others) takes of a handshake message.
+const maxCANames = 0xffff - 512
+
+// caNamesFit reports whether the subjects of pool fit in a
+// CertificateRequest's certificate_authorities (TLS 1.3) or
+// certificate_authorities list (TLS 1.2): some 500 CAs do not.
+func caNamesFit(pool *x509.CertPool) bool {
+	n := 0
+	//lint:ignore SA1019 Subjects is fine for pools built from certificates.
+	for _, s := range pool.Subjects() {
+		if n += 2 + len(s); n > maxCANames {
+			return false
+		}
+	}
+	return true
+}
+
+// verifyClientChain validates a client's chain against roots as crypto/tls
+// does for ClientCAs (the leaf for client authentication, the rest of the
+// chain as intermediates, at now's time), for a server whose
+// CertificateRequest names no CAs because they do not fit.
+func verifyClientChain(certs []*x509.Certificate, roots *x509.CertPool, now func() time.Time) error {
+	opts := x509.VerifyOptions{
+		Roots:         roots,
+		CurrentTime:   time.Now(),
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if now != nil {
+		opts.CurrentTime = now()
+	}
+	for _, cert := range certs[1:] {
+		opts.Intermediates.AddCert(cert)
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+	}
+	return nil
+}
+
+// certificateAlert is crypto/tls's alert for a client chain that failed
+// validation: unknown_ca, certificate_expired or bad_certificate.
+func certificateAlert(err error) backends.Alert {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown):
+		return backends.AlertUnknownCA
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return backends.AlertCertificateExpired
+	}
+	return backends.AlertBadCertificate
 }

@@ -27,6 +27,17 @@
 //   - ServerConfig.VerifyClient: tls.Config.VerifyConnection, when a
 //     certificate was requested, after crypto/tls validated the chain
 //     against ClientCAs.
+//   - ServerConfig.ClientCAs: tls.Config.ClientCAs, whose names crypto/tls
+//     lists in its CertificateRequest. When they do not fit there (the list
+//     holds 65,535 bytes: some 500 CAs), crypto/tls would fail every
+//     handshake that asks for a certificate; the request then names no CAs
+//     (the list is optional), crypto/tls is told to verify nothing, and the
+//     backend verifies the chain against ClientCAs itself, as crypto/tls
+//     would (in VerifyConnection, before VerifyClient, and again on a
+//     resumption), with crypto/tls's alerts where they are plaintext (TLS
+//     1.2: unknown_ca, certificate_expired, bad_certificate) and
+//     bad_certificate in TLS 1.3. A resumed session whose chain no longer
+//     verifies fails, where crypto/tls would fall back to a full handshake.
 //
 // # What crypto/tls does not let us honour
 //
