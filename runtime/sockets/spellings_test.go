@@ -1,0 +1,555 @@
+package sockets
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
+	"github.com/wasitls/wasitls/bindings/wasi/sockets/udp"
+	"github.com/wasitls/wasitls/cabi"
+)
+
+// The tests here try, as a guest would, the spellings of an address, a
+// port or a name that could reach what the policy does not allow: each
+// must be refused before anything is dialed, bound or looked up.
+
+// countingListener listens on addr and counts the connections it accepts.
+func countingListener(t *testing.T, network, addr string) (netip.AddrPort, func() int) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan struct{}, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).AddrPort(), func() int { return len(accepted) }
+}
+
+// tryConnect starts a connect from a new socket of family to ap and, if
+// the start succeeds, finishes it; it returns the first error.
+func tryConnect(t *testing.T, st *Stack, family Family, ap netip.AddrPort) error {
+	t.Helper()
+	s, err := st.NewTCPSocket(family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
+		return err
+	}
+	wait(t, s)
+	pair, err := s.FinishConnect(bg)
+	if err == nil {
+		pair.F0.Drop()
+		pair.F1.Drop()
+	}
+	return err
+}
+
+// TestConnectSpellings: a guest allowed one loopback address and port
+// reaches nothing else through another spelling of it, and the wildcard
+// addresses, which Linux connects to loopback, are refused as connect
+// targets even when a rule names them.
+func TestConnectSpellings(t *testing.T) {
+	v4, count4 := countingListener(t, "tcp4", "127.0.0.1:0")
+	v6, count6 := countingListener(t, "tcp6", "[::1]:0")
+	port := v4.Port()
+	at := func(ip string, port uint16) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr(ip), port)
+	}
+
+	var p Policy
+	if err := p.AllowConnect(v4.String()); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	for _, c := range []struct {
+		family Family
+		ap     netip.AddrPort
+		want   error
+	}{
+		{IPv6, at("::ffff:127.0.0.1", port), InvalidArgument}, // IPv4-mapped
+		{IPv6, at("::127.0.0.1", port), AccessDenied},         // IPv4-compatible
+		{IPv6, at("::1", port), AccessDenied},
+		{IPv6, at("::", port), InvalidArgument},
+		{IPv4, at("0.0.0.0", port), InvalidArgument},
+		{IPv4, at("127.0.0.2", port), AccessDenied},
+		{IPv4, at("127.0.0.1", port+1), AccessDenied},
+		{IPv4, at("127.0.0.1", 0), InvalidArgument},
+		{IPv4, at("255.255.255.255", port), InvalidArgument},
+		{IPv4, at("224.0.0.1", port), InvalidArgument},
+		{IPv6, at("ff02::1", port), InvalidArgument},
+		{IPv6, at("127.0.0.1", port), InvalidArgument}, // 4-byte address, IPv6 socket
+		{IPv4, at("::1", port), InvalidArgument},
+	} {
+		if err := tryConnect(t, st, c.family, c.ap); err != c.want {
+			t.Errorf("connect (%v socket) to %v: %v, want %v", c.family, c.ap, err, c.want)
+		}
+	}
+
+	// Rules naming the wildcard addresses allow nothing: connecting to
+	// 0.0.0.0 or :: would reach the loopback listeners.
+	var wild Policy
+	if err := wild.AllowConnect("0.0.0.0:*", "[::]:*", "0.0.0.0/32:*", "[::/128]:*"); err != nil {
+		t.Fatal(err)
+	}
+	st = NewStack(&wild)
+	if err := tryConnect(t, st, IPv4, at("0.0.0.0", v4.Port())); err != InvalidArgument {
+		t.Errorf("connect to 0.0.0.0 under a rule naming it: %v, want invalid-argument", err)
+	}
+	if err := tryConnect(t, st, IPv6, at("::", v6.Port())); err != InvalidArgument {
+		t.Errorf("connect to :: under a rule naming it: %v, want invalid-argument", err)
+	}
+
+	// A rule written as an IPv4-mapped range allows no IPv4 address, and
+	// an IPv6 socket cannot use a mapped one.
+	var mapped Policy
+	if err := mapped.AllowConnect("[::ffff:127.0.0.0/104]:*"); err != nil {
+		t.Fatal(err)
+	}
+	st = NewStack(&mapped)
+	if err := tryConnect(t, st, IPv4, v4); err != AccessDenied {
+		t.Errorf("connect to %v under an IPv4-mapped range: %v, want access-denied", v4, err)
+	}
+	if err := tryConnect(t, st, IPv6, at("::ffff:127.0.0.1", port)); err != InvalidArgument {
+		t.Errorf("IPv4-mapped connect under an IPv4-mapped range: %v, want invalid-argument", err)
+	}
+
+	// Only now the allowed address, to show the listeners would have
+	// counted a connection.
+	if err := tryConnect(t, NewStack(&p), IPv4, v4); err != nil {
+		t.Fatalf("the allowed connect: %v", err)
+	}
+	waitFor(t, "the allowed connection", func() bool { return count4() > 0 })
+	time.Sleep(20 * time.Millisecond)
+	if n4, n6 := count4(), count6(); n4 != 1 || n6 != 0 {
+		t.Fatalf("the listeners accepted %d (IPv4) and %d (IPv6) connections, want 1 and 0", n4, n6)
+	}
+}
+
+// tryBind binds a new TCP socket of family to ap; it returns the socket
+// (nil on failure) and the error of start-bind or finish-bind.
+func tryBind(t *testing.T, st *Stack, family Family, ap netip.AddrPort) (*TCPSocket, error) {
+	t.Helper()
+	s, err := st.NewTCPSocket(family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartBind(bg, st.Network(), ToWIT(ap)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.FinishBind(bg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, nil
+}
+
+// TestBindSpellings: a guest allowed to listen on loopback cannot bind the
+// wildcard addresses, another spelling of the address or a port outside
+// its rule's range, and port 0 (an ephemeral port, anywhere in the
+// system's range) needs a rule that allows port 0.
+func TestBindSpellings(t *testing.T) {
+	at := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+	var p Policy
+	if err := p.AllowListen("127.0.0.1:*", "[::1]:*", "127.0.0.3:8000-8999"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	for _, c := range []struct {
+		family Family
+		ap     netip.AddrPort
+		want   error
+	}{
+		{IPv4, at("0.0.0.0:0"), AccessDenied},
+		{IPv6, at("[::]:0"), AccessDenied},
+		{IPv6, at("[::ffff:127.0.0.1]:0"), InvalidArgument},
+		{IPv6, at("[::ffff:0.0.0.0]:0"), InvalidArgument},
+		{IPv6, at("[::127.0.0.1]:0"), AccessDenied},
+		{IPv4, at("127.0.0.2:0"), AccessDenied},
+		{IPv4, at("224.0.0.1:0"), InvalidArgument},
+		{IPv4, at("127.0.0.3:0"), AccessDenied}, // port 0 is not in 8000-8999
+		{IPv4, at("127.0.0.3:9000"), AccessDenied},
+		{IPv4, at("127.0.0.3:7999"), AccessDenied},
+	} {
+		if _, err := tryBind(t, st, c.family, c.ap); err != c.want {
+			t.Errorf("bind (%v socket) to %v: %v, want %v", c.family, c.ap, err, c.want)
+		}
+	}
+
+	// Bound or listening, a socket binds no more, and a listening socket
+	// does not connect.
+	s, err := tryBind(t, st, IPv4, at("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartBind(bg, st.Network(), ToWIT(at("0.0.0.0:0"))); err != InvalidState {
+		t.Errorf("second bind: %v, want invalid-state", err)
+	}
+	if err := s.StartListen(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishListen(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartConnect(bg, st.Network(), ToWIT(at("127.0.0.1:9"))); err != InvalidState {
+		t.Errorf("connect on a listening socket: %v, want invalid-state", err)
+	}
+}
+
+// TestBindIPv6WildcardOnly: a rule allowing the IPv6 wildcard address
+// ([::]) opens IPv6 only: the socket is IPV6_V6ONLY, so IPv4 clients do not
+// reach it, for TCP as for UDP (whose ephemeral bind any UDP rule allows,
+// on any local address, but whose datagrams from IPv4 peers do not arrive).
+func TestBindIPv6WildcardOnly(t *testing.T) {
+	ctx := context.Background()
+	var p Policy
+	if err := p.AllowListen("[::]:*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AllowUDP("127.0.0.1:*", "[::1]:*"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	s, err := tryBind(t, st, IPv6, netip.MustParseAddrPort("[::]:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartListen(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishListen(bg); err != nil {
+		t.Fatal(err)
+	}
+	wla, err := s.LocalAddress(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(int(FromWIT(wla).Port()))
+	if c, err := net.DialTimeout("tcp4", "127.0.0.1:"+port, 5*time.Second); err == nil {
+		c.Close()
+		t.Fatalf("an IPv4 client reached a socket bound to [::]:%s", port)
+	}
+	c, err := net.DialTimeout("tcp6", "[::1]:"+port, 5*time.Second)
+	if err != nil {
+		t.Fatalf("an IPv6 client: %v", err)
+	}
+	c.Close()
+
+	u, err := st.NewUDPSocket(IPv6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Drop()
+	if err := u.StartBind(ctx, st.Network(), ToWIT(netip.MustParseAddrPort("[::]:0"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.FinishBind(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := u.Stream(ctx, cabi.None[network.IPSocketAddress]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pair.F0.Drop()
+	defer pair.F1.Drop()
+	ula, _ := u.LocalAddress(ctx)
+	uport := strconv.Itoa(int(FromWIT(ula).Port()))
+	for _, to := range []string{"127.0.0.1:" + uport, "[::1]:" + uport} {
+		c, err := net.Dial("udp", to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(to))
+		c.Close()
+	}
+	in := pair.F0.(*IncomingDatagramStream)
+	waitFor(t, "the IPv6 datagram", in.Ready)
+	time.Sleep(20 * time.Millisecond)
+	got, err := in.Receive(ctx, 10)
+	if err != nil || len(got) != 1 || string(got[0].Data) != "[::1]:"+uport {
+		t.Fatalf("received %d datagrams (%v), want only the one sent to [::1]", len(got), err)
+	}
+}
+
+// TestUDPSpellings: a guest allowed one UDP peer sends to nothing else,
+// whatever the spelling, by a stream's remote address or a datagram's.
+func TestUDPSpellings(t *testing.T) {
+	ctx := context.Background()
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	ap := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	at := func(ip string, port uint16) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr(ip), port)
+	}
+	st := NewStack(udpPolicy(t, ap.String(), "0.0.0.0:*", "[::]:*", "255.255.255.255:*"))
+	u4 := boundUDP(t, st)
+	defer u4.Drop()
+	u6, err := st.NewUDPSocket(IPv6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u6.Drop()
+	if err := u6.StartBind(ctx, st.Network(), ToWIT(at("::1", 0))); err != nil {
+		t.Fatal(err)
+	}
+	if err := u6.FinishBind(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send := func(u *UDPSocket, to netip.AddrPort) error {
+		pair, err := u.Stream(ctx, cabi.None[network.IPSocketAddress]())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pair.F0.Drop()
+		defer pair.F1.Drop()
+		pair.F1.CheckSend(ctx)
+		_, err = pair.F1.Send(ctx, []udp.OutgoingDatagram{{Data: []byte("x"), RemoteAddress: cabi.Some(ToWIT(to))}})
+		return err
+	}
+	for _, c := range []struct {
+		u    *UDPSocket
+		to   netip.AddrPort
+		want error
+	}{
+		{u6, at("::ffff:127.0.0.1", ap.Port()), InvalidArgument},
+		{u6, at("::127.0.0.1", ap.Port()), AccessDenied},
+		{u6, at("::", ap.Port()), InvalidArgument},
+		{u4, at("0.0.0.0", ap.Port()), InvalidArgument},
+		{u4, at("127.0.0.1", 0), InvalidArgument},
+		{u4, at("127.0.0.1", ap.Port()+1), AccessDenied},
+		{u4, at("127.0.0.2", ap.Port()), AccessDenied},
+		{u4, at("127.255.255.255", ap.Port()), AccessDenied},
+		{u4, at("224.0.0.1", ap.Port()), AccessDenied},
+	} {
+		if err := send(c.u, c.to); err != c.want {
+			t.Errorf("send from the %v socket to %v: %v, want %v", c.u.family, c.to, err, c.want)
+		}
+		if _, err := c.u.Stream(ctx, cabi.Some(ToWIT(c.to))); err != c.want {
+			t.Errorf("stream of the %v socket to %v: %v, want %v", c.u.family, c.to, err, c.want)
+		}
+	}
+
+	// A stream limited to the allowed peer sends to it alone, even to
+	// another allowed address.
+	pair, err := u4.Stream(ctx, cabi.Some(ToWIT(ap)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pair.F0.Drop()
+	defer pair.F1.Drop()
+	pair.F1.CheckSend(ctx)
+	other := at("255.255.255.255", ap.Port())
+	if _, err := pair.F1.Send(ctx, []udp.OutgoingDatagram{{Data: []byte("x"), RemoteAddress: cabi.Some(ToWIT(other))}}); err != InvalidArgument {
+		t.Errorf("send to %v on a stream limited to %v: %v, want invalid-argument", other, ap, err)
+	}
+	if n, err := pair.F1.Send(ctx, []udp.OutgoingDatagram{{Data: []byte("ok")}}); n != 1 || err != nil {
+		t.Fatalf("send to the stream's peer: %d, %v", n, err)
+	}
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 16)
+	n, _, err := peer.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "ok" {
+		t.Fatalf("the peer read %q, %v; want only \"ok\"", buf[:n], err)
+	}
+}
+
+// spellingDNS serves DNS on loopback UDP: an A query for a name in a is
+// answered with its addresses, an AAAA query with those of aaaa; others
+// with no records. Every name queried is sent on names.
+func spellingDNS(t *testing.T, a, aaaa map[string][]netip.Addr) (*net.Resolver, chan string) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	names := make(chan string, 256)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			msg, name := dnsAnswer(buf[:n], a, aaaa)
+			if msg == nil {
+				continue
+			}
+			select {
+			case names <- name:
+			default:
+			}
+			pc.WriteTo(msg, from)
+		}
+	}()
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
+	}}, names
+}
+
+// TestResolveSpellings: names are looked up only when a rule allows them,
+// however they are spelled, and an allowed lookup makes connectable what
+// it returned, on the rule's ports, and nothing else: an answer of a
+// wildcard address stays unconnectable, one of an IPv4-mapped address
+// grants the IPv4 address.
+func TestResolveSpellings(t *testing.T) {
+	addrs := func(s ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, a := range s {
+			out = append(out, netip.MustParseAddr(a))
+		}
+		return out
+	}
+	res, queried := spellingDNS(t,
+		map[string][]netip.Addr{"svc.allowed.test.": addrs("127.0.0.1", "0.0.0.0")},
+		map[string][]netip.Addr{"svc.allowed.test.": addrs("::", "::ffff:127.0.0.2")})
+	one, _ := countingListener(t, "tcp4", "127.0.0.1:0")
+	port := one.Port()
+	countingListener(t, "tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), port).String())
+	var p Policy
+	if err := p.AllowConnect("svc.allowed.test:"+strconv.Itoa(int(port)), "*.wild.test:443"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	st.SetResolver(res)
+
+	for _, c := range []struct {
+		name string
+		want error
+	}{
+		{"allowed.test", AccessDenied},
+		{"other.test", AccessDenied},
+		{"wild.test", AccessDenied},
+		{"svc.allowed.test.evil", AccessDenied},
+		{"svc-allowed.test", AccessDenied},
+		{"svc.allowed.test..", InvalidArgument},
+		{".svc.allowed.test", InvalidArgument},
+		{"svc.allowed.test\x00.evil", InvalidArgument},
+		{"svc.allowed.test/", InvalidArgument},
+		{"svc.allowed.test:80", InvalidArgument},
+		{"svc.allowed.test ", InvalidArgument},
+		{"ѕvc.allowed.test", InvalidArgument}, // a Cyrillic s
+		{"a.wild.test\u3002evil", InvalidArgument},
+		{strings.Repeat("a.", 126) + "wild.test", InvalidArgument}, // 261 bytes
+		{"*.wild.test", InvalidArgument},
+		{"", InvalidArgument},
+	} {
+		if r, err := st.Resolve(st.Network(), c.name); err != c.want {
+			if r != nil {
+				r.Drop()
+			}
+			t.Errorf("resolve %q: %v, want %v", c.name, err, c.want)
+		}
+	}
+	select {
+	case name := <-queried:
+		t.Fatalf("a refused name reached the DNS server as %q", name)
+	default:
+	}
+
+	resolve := func(name string) []netip.Addr {
+		t.Helper()
+		r, err := st.Resolve(st.Network(), name)
+		if err != nil {
+			t.Fatalf("resolve %q: %v", name, err)
+		}
+		defer r.Drop()
+		wait(t, r.done)
+		var got []netip.Addr
+		for {
+			a, ok, err := r.next()
+			if err != nil {
+				t.Fatalf("resolve %q: %v", name, err)
+			}
+			if !ok {
+				return got
+			}
+			got = append(got, a)
+		}
+	}
+	for _, spelling := range []string{"SVC.Allowed.TEST.", "svc.allowed.test"} {
+		if got := resolve(spelling); len(got) != 4 {
+			t.Fatalf("resolve %q: %v, want 4 addresses", spelling, got)
+		}
+	}
+	at := func(ip string, port uint16) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr(ip), port)
+	}
+	for _, c := range []struct {
+		family Family
+		ap     netip.AddrPort
+		want   error
+	}{
+		{IPv4, at("127.0.0.1", port), nil},
+		{IPv4, at("127.0.0.2", port), nil}, // granted by the mapped answer
+		{IPv4, at("127.0.0.1", port+1), AccessDenied},
+		{IPv4, at("127.0.0.3", port), AccessDenied},
+		{IPv4, at("0.0.0.0", port), InvalidArgument},
+		{IPv6, at("::", port), InvalidArgument},
+		{IPv6, at("::ffff:127.0.0.2", port), InvalidArgument},
+		{IPv6, at("::1", port), AccessDenied},
+	} {
+		if err := tryConnect(t, st, c.family, c.ap); err != c.want {
+			t.Errorf("connect (%v socket) to %v after the lookup: %v, want %v", c.family, c.ap, err, c.want)
+		}
+	}
+}
+
+// dnsAnswer answers the query in msg from a and aaaa, and returns the
+// answer and the name asked; nil for a message that is not a query.
+func dnsAnswer(msg []byte, a, aaaa map[string][]netip.Addr) ([]byte, string) {
+	var p dnsmessage.Parser
+	h, err := p.Start(msg)
+	if err != nil {
+		return nil, ""
+	}
+	q, err := p.Question()
+	if err != nil {
+		return nil, ""
+	}
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired})
+	b.StartQuestions()
+	b.Question(q)
+	b.StartAnswers()
+	name := strings.ToLower(q.Name.String())
+	rh := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
+	switch q.Type {
+	case dnsmessage.TypeA:
+		for _, ip := range a[name] {
+			b.AResource(rh, dnsmessage.AResource{A: ip.As4()})
+		}
+	case dnsmessage.TypeAAAA:
+		for _, ip := range aaaa[name] {
+			b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: ip.As16()})
+		}
+	}
+	out, err := b.Finish()
+	if err != nil {
+		return nil, ""
+	}
+	return out, q.Name.String()
+}
