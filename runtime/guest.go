@@ -69,6 +69,10 @@ func (g *Guest) HoldSocket() (release func(), err error) {
 // connectable (Limits.LookupGrants).
 func (g *Guest) LookupGrants() int { return g.state.stack.Grants() }
 
+// LookupAddrs reports how many addresses the answers of the guest's name
+// lookups hold for it, unread (Limits.LookupAddrs).
+func (g *Guest) LookupAddrs() int { return g.state.stack.LookupAddrs() }
+
 // MemoryBytes reports how much linear memory the guest has grown to, every
 // memory together.
 func (g *Guest) MemoryBytes() uint64 { return g.memory.inUse() }
@@ -162,6 +166,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	st.stack.SetDatagramBytes(lim.DatagramBytes)
 	st.stack.SetLookupLimit(lim.Lookups)
 	st.stack.SetGrantLimit(lim.LookupGrants)
+	st.stack.SetLookupAddrLimit(lim.LookupAddrs)
 	st.stack.SetSendLinger(lim.SendLinger)
 	st.stack.SetResolver(rt.cfg.Resolver)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))

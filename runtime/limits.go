@@ -105,6 +105,18 @@ type Limits struct {
 	// any of the guest's lookups returned until the guest ended.
 	LookupGrants int
 
+	// LookupAddrs bounds the addresses the answers of the guest's name
+	// lookups hold for it, unread, every answer together; zero means
+	// sockets.DefaultLookupAddrLimit. An answer with more keeps as many
+	// as there is room for, in its order (and makes only those
+	// connectable); with no room, the lookup fails with
+	// temporary-resolver-failure. Reading an address
+	// (resolve-next-address) or dropping the stream makes room. Without
+	// it, one answer (up to 64 KiB over TCP: some 6,300 addresses, 150
+	// KiB for the host) was kept whole for as long as the guest held its
+	// stream, as many streams as the handle limit allows.
+	LookupAddrs int
+
 	// NestedCalls bounds how deep calls into the guest nest inside its
 	// host calls: a destructor a drop runs (a component's resource.drop,
 	// an [export] module's [resource-drop]) that drops another resource
@@ -204,6 +216,9 @@ func (l Limits) withDefaults() Limits {
 	if l.LookupGrants <= 0 {
 		l.LookupGrants = sockets.DefaultGrantLimit
 	}
+	if l.LookupAddrs <= 0 {
+		l.LookupAddrs = sockets.DefaultLookupAddrLimit
+	}
 	if l.NestedCalls <= 0 {
 		l.NestedCalls = cabi.DefaultNestingLimit
 	}
@@ -253,6 +268,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.LookupGrants > 0 {
 		l.LookupGrants = o.LookupGrants
+	}
+	if o.LookupAddrs > 0 {
+		l.LookupAddrs = o.LookupAddrs
 	}
 	if o.NestedCalls > 0 {
 		l.NestedCalls = o.NestedCalls

@@ -30,6 +30,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	linger := durationVar(fs, "send-linger", wasiio.DefaultSendLinger, "most `duration` a TCP connection's output stream, once the guest dropped it, keeps trying to deliver what it holds (a TLS close_notify among it) to a peer that does not read; until then the host holds the socket, which counts against --max-sockets")
 	lookups := intVar(fs, "max-lookups", sockets.DefaultLookupLimit, "most name `lookups` the guest runs at once (past it resolve-addresses fails with temporary-resolver-failure)")
 	grants := intVar(fs, "max-lookup-grants", sockets.DefaultGrantLimit, "most `addresses` the guest's name lookups keep connectable (past it the least recently granted is forgotten: connecting to it is access-denied until a lookup returns it again)")
+	lookupAddrs := intVar(fs, "max-lookup-addrs", sockets.DefaultLookupAddrLimit, "most `addresses` the answers of the guest's name lookups hold for it unread, every answer together (an answer with more keeps as many as there is room for; with no room the lookup fails with temporary-resolver-failure)")
 	stack := fs.String("max-stack", "256MiB", "most call `stack` the guest's frames take, every level of nested calls together, as the stop flag weighs them: bytes, or with a KiB, MiB or GiB suffix (past it the call traps)")
 	nested := intVar(fs, "max-nested-calls", cabi.DefaultNestingLimit, "most `levels` calls into the guest nest inside its host calls: destructors run by drops that drop more resources (past it the drop traps)")
 	tables := intVar(fs, "max-table-entries", stopcheck.DefaultTableEntries, "most `entries` the tables of a core module hold together, 8 bytes of host memory each (past it table.grow returns -1; a module whose tables start with more is refused); the core instances of a component hold twice it together")
@@ -42,7 +43,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if err := atLeast(1,
 			flagInt{"max-handles", *handles}, flagInt{"max-sockets", *socks}, flagInt{"max-files", *files},
 			flagInt{"max-datagram-queue", *queue}, flagInt{"max-datagram-bytes", *dgBytes},
-			flagInt{"max-lookups", *lookups}, flagInt{"max-lookup-grants", *grants},
+			flagInt{"max-lookups", *lookups}, flagInt{"max-lookup-grants", *grants}, flagInt{"max-lookup-addrs", *lookupAddrs},
 			flagInt{"max-nested-calls", *nested}, flagInt{"max-core-instances", *coreInstances}); err != nil {
 			return runtime.Limits{}, err
 		}
@@ -64,7 +65,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 			return runtime.Limits{}, fmt.Errorf("--max-stack: want a size between %d bytes and 64GiB, got %q", stopcheck.StackUnit, *stack)
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
-			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, NestedCalls: *nested,
+			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, LookupAddrs: *lookupAddrs, NestedCalls: *nested,
 			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger, DiskBytes: diskBytes}, nil
 	}
 }

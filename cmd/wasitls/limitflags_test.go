@@ -51,6 +51,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-lookups lookups`, `(default 64)`,
 		`-send-linger duration`, `(default 30s)`,
 		`-max-lookup-grants addresses`, `(default 4096)`,
+		`-max-lookup-addrs addresses`, `(default 4096)`,
 		`-max-nested-calls levels`, `(default 1000)`,
 		`-max-table-entries entries`, `(default 10000000)`,
 		`-max-core-instances instances`, `(default 10000)`,

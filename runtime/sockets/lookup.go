@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -16,12 +17,15 @@ import (
 // A ResolveStream is the ip-name-lookup resolve-address-stream resource:
 // the addresses of one lookup, handed out one by one.
 type ResolveStream struct {
+	stack  *Stack
 	cancel context.CancelFunc
 	done   *wasiio.Signal
 
-	mu    sync.Mutex
-	addrs []netip.Addr
-	err   error
+	mu      sync.Mutex
+	addrs   []netip.Addr
+	held    int // of addrs, how many count against the stack's address limit
+	err     error
+	dropped bool
 }
 
 // DefaultLookupLimit is how many name lookups a guest instance may run at
@@ -37,6 +41,47 @@ const DefaultLookupLimit = 64
 // would make the host hold as many as its handle limit allows. Beyond
 // the limit resolve-addresses fails with temporary-resolver-failure.
 func (s *Stack) SetLookupLimit(n int) { s.lookupLimit = int64(n) }
+
+// DefaultLookupAddrLimit is how many addresses the answers of a guest
+// instance's lookups hold for it, unread, unless SetLookupAddrLimit says
+// otherwise.
+const DefaultLookupAddrLimit = 4096
+
+// SetLookupAddrLimit sets how many addresses the answers of the
+// instance's lookups hold for it, every answer together, from when its
+// lookup ends until the guest reads them (resolve-next-address) or drops
+// the stream. One answer may hold thousands (a DNS answer over TCP takes
+// up to 64 KiB: some 4,000 IPv4 and 2,300 IPv6 addresses, 150 KiB for
+// the host to keep): without a limit, a guest looking up a name with such
+// an answer again and again, reading none of them, made the host hold
+// 150 KiB per stream, as many streams as its handle limit allows. An
+// answer with more addresses than there is room for keeps, in its order,
+// as many as there is room for (and makes only those connectable); with
+// no room, the lookup fails with temporary-resolver-failure.
+func (s *Stack) SetLookupAddrLimit(n int) { s.addrLimit = int64(n) }
+
+// LookupAddrs reports how many addresses the answers of the instance's
+// lookups hold for it, unread.
+func (s *Stack) LookupAddrs() int { return int(s.addrsHeld.Load()) }
+
+// takeAddrs counts up to n more addresses held unread, as many as the
+// limit leaves room for, and returns how many it counted.
+func (s *Stack) takeAddrs(n int) int {
+	limit := s.addrLimit
+	if limit <= 0 {
+		limit = DefaultLookupAddrLimit
+	}
+	for {
+		held := s.addrsHeld.Load()
+		k := min(int64(n), limit-held)
+		if k <= 0 {
+			return 0
+		}
+		if s.addrsHeld.CompareAndSwap(held, held+k) {
+			return int(k)
+		}
+	}
+}
 
 // SetResolver sets the resolver of the instance's name lookups; nil (the
 // default) means net.DefaultResolver. The lookups run on a resolver of the
@@ -89,14 +134,15 @@ func (s *Stack) Lookups() int { return int(s.lookups.Load()) }
 // names it (else access-denied), and the addresses found become connectable
 // on the rule's ports for this instance. The lookup runs on a goroutine;
 // past the lookup limit (SetLookupLimit) it fails with
-// temporary-resolver-failure.
+// temporary-resolver-failure. Its answer keeps as many addresses as the
+// address limit leaves room for (SetLookupAddrLimit).
 func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error) {
 	if n, ok := nw.(*Network); !ok || n.stack != s {
 		return nil, InvalidArgument
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
 	if ip, err := netip.ParseAddr(host); err == nil {
-		r := &ResolveStream{cancel: func() {}, done: wasiio.NewSignal(), addrs: []netip.Addr{ip}}
+		r := &ResolveStream{stack: s, cancel: func() {}, done: wasiio.NewSignal(), addrs: []netip.Addr{ip}}
 		r.done.Fire()
 		return r, nil
 	}
@@ -115,19 +161,47 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 	}
 	resolver := s.resolver
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &ResolveStream{cancel: cancel, done: wasiio.NewSignal()}
+	r := &ResolveStream{stack: s, cancel: cancel, done: wasiio.NewSignal()}
 	go func() {
 		defer s.lookups.Add(-1)
 		ips, err := resolver.LookupNetIP(ctx, "ip", name)
-		if err == nil {
-			s.grants.add(ips, rules)
-		}
 		r.mu.Lock()
-		r.addrs, r.err = ips, err
+		if err == nil && !r.dropped {
+			ips, err = r.hold(ips)
+		}
+		if err == nil && !r.dropped {
+			s.grants.add(ips, rules)
+			r.addrs = ips
+		}
+		r.err = err
 		r.mu.Unlock()
 		r.done.Fire()
 	}()
 	return r, nil
+}
+
+// hold counts the addresses of an answer against the stack's address
+// limit and returns those there is room for; r.mu is held.
+func (r *ResolveStream) hold(ips []netip.Addr) ([]netip.Addr, error) {
+	if len(ips) == 0 {
+		return nil, nil
+	}
+	n := r.stack.takeAddrs(len(ips))
+	if n == 0 {
+		return nil, TemporaryResolverFailure
+	}
+	r.held = n
+	if n < len(ips) {
+		ips = slices.Clone(ips[:n]) // not the whole answer's array
+	}
+	return ips, nil
+}
+
+// release gives back the count of the addresses r holds unread; r.mu is
+// held.
+func (r *ResolveStream) release() {
+	r.stack.addrsHeld.Add(-int64(r.held))
+	r.held = 0
 }
 
 // ResolveNextAddress is resolve-next-address: the next address, none after
@@ -159,6 +233,10 @@ func (r *ResolveStream) next() (addr netip.Addr, ok bool, err error) {
 	}
 	addr = r.addrs[0].Unmap()
 	r.addrs = r.addrs[1:]
+	if r.held > 0 {
+		r.held--
+		r.stack.addrsHeld.Add(-1)
+	}
 	return addr, true, nil
 }
 
@@ -168,5 +246,13 @@ func (r *ResolveStream) Subscribe(ctx context.Context) poll.Pollable {
 	return wasiio.NewPollable(r.done, r)
 }
 
-// Drop implements cabi.Resource: it cancels the lookup.
-func (r *ResolveStream) Drop() { r.cancel() }
+// Drop implements cabi.Resource: it cancels the lookup and gives back
+// the addresses its answer held.
+func (r *ResolveStream) Drop() {
+	r.mu.Lock()
+	r.dropped = true
+	r.release()
+	r.addrs = nil
+	r.mu.Unlock()
+	r.cancel()
+}

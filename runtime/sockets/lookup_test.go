@@ -2,10 +2,16 @@ package sockets
 
 import (
 	"context"
+	"encoding/binary"
+	"io"
 	"net"
+	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // TestResolveDropClosesQueries: dropping a lookup whose DNS server never
@@ -88,3 +94,241 @@ type noDeadlineConn struct{ *net.UDPConn }
 
 func (noDeadlineConn) SetDeadline(time.Time) error     { return nil }
 func (noDeadlineConn) SetReadDeadline(time.Time) error { return nil }
+
+// bigDNS serves DNS on loopback: over UDP every answer is truncated, so
+// that Go's resolver asks again over TCP, where an A query is answered
+// with a addresses (10.1.x.y) and an AAAA query with aaaa (fd00::x:y),
+// the same each time: up to 64 KiB, the most a DNS message takes.
+func bigDNS(t *testing.T, a, aaaa int) *net.Resolver {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	answer := func(msg []byte, full bool) []byte {
+		var p dnsmessage.Parser
+		h, err := p.Start(msg)
+		if err != nil {
+			return nil
+		}
+		q, err := p.Question()
+		if err != nil {
+			return nil
+		}
+		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true,
+			RecursionDesired: h.RecursionDesired, Truncated: !full})
+		b.EnableCompression()
+		b.StartQuestions()
+		b.Question(q)
+		b.StartAnswers()
+		rh := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
+		for i := 0; full && q.Type == dnsmessage.TypeA && i < a; i++ {
+			b.AResource(rh, dnsmessage.AResource{A: [4]byte{10, 1, byte(i >> 8), byte(i)}})
+		}
+		for i := 0; full && q.Type == dnsmessage.TypeAAAA && i < aaaa; i++ {
+			b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: [16]byte{0: 0xfd, 14: byte(i >> 8), 15: byte(i)}})
+		}
+		out, err := b.Finish()
+		if err != nil {
+			t.Errorf("DNS answer: %v", err)
+			return nil
+		}
+		return out
+	}
+	// Building a full answer takes a while: each is built once per
+	// question, then only its ID changes.
+	var mu sync.Mutex
+	built := map[string][]byte{}
+	cached := func(q []byte) []byte {
+		if len(q) < 12 {
+			return nil
+		}
+		key := string(q[12:])
+		mu.Lock()
+		msg, ok := built[key]
+		if !ok {
+			msg = answer(q, true)
+			built[key] = msg
+		}
+		mu.Unlock()
+		if msg == nil {
+			return nil
+		}
+		msg = append([]byte(nil), msg...)
+		copy(msg, q[:2])
+		return msg
+	}
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if msg := answer(buf[:n], false); msg != nil {
+				pc.WriteTo(msg, from)
+			}
+		}
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					var l [2]byte
+					if _, err := io.ReadFull(c, l[:]); err != nil {
+						return
+					}
+					q := make([]byte, binary.BigEndian.Uint16(l[:]))
+					if _, err := io.ReadFull(c, q); err != nil {
+						return
+					}
+					msg := cached(q)
+					if msg == nil {
+						return
+					}
+					c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...))
+				}
+			}()
+		}
+	}()
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, pc.LocalAddr().String())
+	}}
+}
+
+// lookup resolves name on st to its end and returns its stream, or the
+// error of resolve-addresses or of the answer.
+func lookup(t *testing.T, st *Stack, name string) (*ResolveStream, error) {
+	t.Helper()
+	r, err := st.Resolve(st.Network(), name)
+	if err != nil {
+		return nil, err
+	}
+	wait(t, r.done)
+	r.mu.Lock()
+	err = r.err
+	r.mu.Unlock()
+	if err != nil {
+		_, _, err = r.next()
+		r.Drop()
+		return nil, err
+	}
+	return r, nil
+}
+
+// TestLookupAddrLimit: the answers of a guest's lookups hold at most the
+// stack's address limit for it, unread, every answer together. A DNS
+// server on loopback answers each lookup with 6,300 addresses (4,000
+// IPv4 and 2,300 IPv6 ones, as many as its 64 KiB answers over TCP
+// take; Go's resolver takes some 100 ms to sort them). Under the default
+// limit, 30 lookups whose answers the guest never reads hold 4,096
+// addresses: the first answer keeps that many, the others fail with
+// temporary-resolver-failure, and the heap grows by under a MiB. Before
+// the limit each answer kept all 6,300 addresses, 150 KiB, for as long as
+// the guest held its stream: 4.5 MiB for these 30, 40 GiB for its handle
+// limit's worth. Reading addresses and dropping
+// streams makes room again; an answer with less room than addresses
+// keeps, and grants, the first ones.
+func TestLookupAddrLimit(t *testing.T) {
+	var p Policy
+	if err := p.AllowConnect("big.test:443"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	st.SetResolver(bigDNS(t, 4000, 2300))
+	before := heapInUse()
+	var held []*ResolveStream
+	var failed int
+	const lookups = 30
+	for range lookups {
+		r, err := lookup(t, st, "big.test")
+		switch err {
+		case nil:
+			held = append(held, r)
+		case TemporaryResolverFailure:
+			failed++
+		default:
+			t.Fatalf("lookup: %v", err)
+		}
+	}
+	grown := int64(heapInUse()) - int64(before)
+	t.Logf("heap grew by %d KiB for %d answers held unread", grown>>10, lookups)
+	if len(held) != 1 || failed != lookups-1 || st.LookupAddrs() != DefaultLookupAddrLimit {
+		t.Fatalf("%d answers held, %d failed, %d addresses held; want 1, %d, %d", len(held), failed, st.LookupAddrs(), lookups-1, DefaultLookupAddrLimit)
+	}
+	if grown > 2<<20 {
+		t.Errorf("the heap grew by %.1f MiB for answers holding %d addresses, want at most 2 MiB", float64(grown)/(1<<20), DefaultLookupAddrLimit)
+	}
+	if n := len(held[0].addrs); n != DefaultLookupAddrLimit {
+		t.Errorf("the answer holds %d addresses, want %d", n, DefaultLookupAddrLimit)
+	}
+	if st.Grants() != DefaultLookupAddrLimit {
+		t.Errorf("%d addresses granted, want the %d kept", st.Grants(), DefaultLookupAddrLimit)
+	}
+	held[0].Drop()
+	if st.LookupAddrs() != 0 {
+		t.Fatalf("%d addresses held after the drop", st.LookupAddrs())
+	}
+
+	// Under a limit of 100: reading addresses makes room for as many.
+	st = NewStack(&p)
+	st.SetResolver(bigDNS(t, 4000, 2300))
+	st.SetLookupAddrLimit(100)
+	first, err := lookup(t, st, "big.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lookup(t, st, "big.test"); err != TemporaryResolverFailure {
+		t.Fatalf("a lookup with no room: %v, want temporary-resolver-failure", err)
+	}
+	for i := range 10 {
+		a, ok, err := first.next()
+		if want := netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}); err != nil || !ok || a != want {
+			t.Fatalf("address %d: %v %v %v, want %v", i, a, ok, err, want)
+		}
+	}
+	if st.LookupAddrs() != 90 {
+		t.Fatalf("%d addresses held after reading 10 of 100, want 90", st.LookupAddrs())
+	}
+	second, err := lookup(t, st, "big.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.addrs) != 10 || st.LookupAddrs() != 100 {
+		t.Fatalf("the second answer holds %d addresses, %d in all; want 10 and 100", len(second.addrs), st.LookupAddrs())
+	}
+	if !st.canConnect(netip.MustParseAddrPort("10.1.0.99:443")) || st.canConnect(netip.MustParseAddrPort("10.1.0.100:443")) {
+		t.Error("the grants are not the 100 addresses kept")
+	}
+	// Literal addresses hold nothing.
+	lit, err := st.Resolve(st.Network(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Drop()
+	second.Drop()
+	lit.Drop()
+	if st.LookupAddrs() != 0 {
+		t.Fatalf("%d addresses held after every drop", st.LookupAddrs())
+	}
+}
+
+// heapInUse is the Go heap in use after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}

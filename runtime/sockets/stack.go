@@ -55,6 +55,8 @@ type Stack struct {
 	resolver    *net.Resolver // see closingResolver
 	lookupLimit int64         // most name lookups running at once
 	lookups     atomic.Int64  // name lookups running
+	addrLimit   int64         // most addresses lookups' answers hold unread; zero: the default
+	addrsHeld   atomic.Int64  // addresses lookups' answers hold unread
 }
 
 // SetSendLinger sets how long a TCP connection's output stream, once

@@ -23,6 +23,11 @@
 //	                    prints "slept"
 //	hog lookups N NAME  starts N lookups and drops none, of NAME with %d
 //	                    replaced by the lookup's number, then waits 500 ms
+//	hog hold N NAME     looks up NAME N times, %d replaced by the
+//	                    lookup's number, each to its end, reading and
+//	                    dropping none, prints "held N" (or "lookup I:
+//	                    error E" at the first resolve-addresses that
+//	                    fails), then waits for stdin to end
 //	hog resolve N NAME  looks up NAME N times, %d replaced by the
 //	                    lookup's number, each to its end, dropping each
 //	                    stream, prints "resolved N: A addresses", then
@@ -57,8 +62,8 @@ import (
 func subscribeDuration(d uint64) uint32
 
 func main() {
-	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve")) {
-		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N, hog lookups|resolve N NAME")
+	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve" || os.Args[1] == "hold")) {
+		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N, hog lookups|resolve|hold N NAME")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -209,6 +214,22 @@ func main() {
 			}
 		}
 		fmt.Printf("lookups %d\n", n)
+	case "hold":
+		network := w.Network()
+		held := 0
+		for i := 1; i <= n; i++ {
+			s, code := w.Resolve(network, strings.ReplaceAll(os.Args[3], "%d", strconv.Itoa(i)))
+			if code != 0 {
+				fmt.Printf("lookup %d: error %d\n", i, code)
+				break
+			}
+			w.ResolveWait(s)
+			held++
+		}
+		if held == n {
+			fmt.Printf("held %d\n", n)
+		}
+		io.Copy(io.Discard, os.Stdin)
 	case "resolve":
 		network := w.Network()
 		addrs := 0

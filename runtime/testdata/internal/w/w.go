@@ -203,6 +203,13 @@ func Resolve(net uint32, name string) (uint32, uint32) {
 	return u32(4), 0
 }
 
+// ResolveWait waits for the lookup of stream to end, reading nothing.
+func ResolveWait(stream uint32) {
+	p := resolveSubscribe(stream)
+	block(p)
+	dropPollable(p)
+}
+
 // ResolveAll waits for the lookup of stream and returns how many
 // addresses it found, or its error code; it drops the stream.
 func ResolveAll(stream uint32) (int, uint32) {
