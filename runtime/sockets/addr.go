@@ -8,8 +8,9 @@ import (
 )
 
 // FromWIT converts a WIT ip-socket-address. Flow info and scope id of
-// IPv6 addresses are not used by this host (a non-zero scope id becomes
-// the zone).
+// IPv6 addresses are not used by this host: the address has no zone, so a
+// link-local one names no interface, and binding or connecting to it
+// fails with invalid-argument.
 func FromWIT(a network.IPSocketAddress) netip.AddrPort {
 	if a.Tag == network.IPSocketAddressTagIPv4 {
 		v := a.IPv4.Address

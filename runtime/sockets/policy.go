@@ -35,6 +35,17 @@ import (
 // guest cannot even learn the addresses. Literal IP addresses "resolve" to
 // themselves without a lookup.
 //
+// The check is on the name, not on what it resolves to: a name rule
+// trusts the name's DNS. The addresses a lookup returns become
+// connectable whatever they are, loopback, private and link-local ones
+// included, without the address rules being consulted; a wildcard rule
+// trusts every name beneath its domain, including one the guest's author
+// controls and points at 127.0.0.1. The lookup is the host's resolver's,
+// as for the host's own programs: its hosts file, and its search domains
+// for a name the DNS does not know as written (or one with fewer dots
+// than its ndots option). Allow addresses or ranges rather than names
+// where that matters.
+//
 // Listen rules cover binding and listening. Binding to port 0 asks for an
 // ephemeral port: the rule must allow port 0 (or "*").
 //

@@ -553,3 +553,37 @@ func dnsAnswer(msg []byte, a, aaaa map[string][]netip.Addr) ([]byte, string) {
 	}
 	return out, q.Name.String()
 }
+
+// TestLinkLocalNoZone: the scope id of a guest's IPv6 address is not
+// used, so a link-local address names no interface: binding or
+// connecting to one fails with invalid-argument even under rules that
+// allow it, whatever scope id the guest gave.
+func TestLinkLocalNoZone(t *testing.T) {
+	var p Policy
+	if err := p.AllowConnect("[fe80::/10]:*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AllowListen("[fe80::/10]:*"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	addr := ToWIT(netip.MustParseAddrPort("[fe80::1]:9"))
+	addr.IPv6.ScopeID = 1 // lo's index on Linux
+	if ap := FromWIT(addr); ap.Addr().Zone() != "" {
+		t.Fatalf("FromWIT gave %v a zone", ap)
+	}
+	if err := tryConnect(t, st, IPv6, FromWIT(addr)); err != InvalidArgument {
+		t.Errorf("connect to a link-local address: %v, want invalid-argument", err)
+	}
+	s, err := st.NewTCPSocket(IPv6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.StartBind(bg, st.Network(), addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishBind(bg); err != InvalidArgument {
+		t.Errorf("bind to a link-local address: %v, want invalid-argument", err)
+	}
+}
