@@ -21,7 +21,10 @@ import (
 // HOST is one of:
 //   - "*": any host, by name or address;
 //   - an IP address ("127.0.0.1", "[::1]") or a CIDR range ("10.0.0.0/8",
-//     "[fd00::/8]");
+//     "[fd00::/8]"; no bits set past its length, so that "10.0.0.1/8" is
+//     an error, not all of 10.0.0.0/8). IPv4-mapped addresses and ranges
+//     ("[::ffff:10.0.0.0/104]") are the IPv4 ones; an IPv6 socket cannot
+//     use them, and IPv6 rules ("[::/0]") allow no IPv4 address;
 //   - a DNS name ("example.com") or a wildcard name ("*.example.com", which
 //     matches the subdomains of example.com but not example.com itself).
 //     Names are allowed in connect rules only.
@@ -156,7 +159,18 @@ func ParseRule(s string) (Rule, error) {
 		if err != nil {
 			return r, fmt.Errorf("sockets: policy rule %q: bad address range: %v", s, err)
 		}
-		r.prefix = pfx.Masked()
+		if m := pfx.Masked(); m != pfx {
+			// 192.168.1.10/24, an interface's address as ip(8) shows
+			// it, would otherwise allow the whole network.
+			return r, fmt.Errorf("sockets: policy rule %q: %v has bits set past its length: write %v for the range, or %v for the address",
+				s, pfx, m, pfx.Addr())
+		}
+		if a := pfx.Addr(); a.Is4In6() && pfx.Bits() >= 96 {
+			// An IPv4-mapped range is the IPv4 range, as an
+			// IPv4-mapped address is the IPv4 address.
+			pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
+		}
+		r.prefix = pfx
 	default:
 		if ip, err := netip.ParseAddr(host); err == nil {
 			ip = ip.Unmap()

@@ -145,10 +145,14 @@ func TestParseRuleErrors(t *testing.T) {
 		t.Error("listen rule with a name accepted")
 	}
 	// The mistakes a Go programmer makes (":8443" as in net.Listen, a
-	// service name as the port) say what to write instead.
+	// service name as the port, an interface's address as a range) say
+	// what to write instead.
 	for _, tc := range []struct{ rule, want string }{
 		{":8443", `no HOST: write *:8443 for every address, or an address such as 127.0.0.1:8443`},
 		{"example.com:https", `bad port "https" (want a number, a range such as 8000-8999, or *)`},
+		{"192.168.1.10/24:80", `192.168.1.10/24 has bits set past its length: write 192.168.1.0/24 for the range, or 192.168.1.10 for the address`},
+		{"127.0.0.1/0:80", `write 0.0.0.0/0 for the range, or 127.0.0.1 for the address`},
+		{"[fd00::1/8]:80", `write fd00::/8 for the range, or fd00::1 for the address`},
 	} {
 		if _, err := ParseRule(tc.rule); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseRule(%q): %v; want it to contain %q", tc.rule, err, tc.want)

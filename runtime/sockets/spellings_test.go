@@ -118,18 +118,22 @@ func TestConnectSpellings(t *testing.T) {
 		t.Errorf("connect to :: under a rule naming it: %v, want invalid-argument", err)
 	}
 
-	// A rule written as an IPv4-mapped range allows no IPv4 address, and
-	// an IPv6 socket cannot use a mapped one.
+	// A rule written as an IPv4-mapped range is the IPv4 range, and an
+	// IPv6 socket cannot use a mapped address; an IPv6 range allows no
+	// IPv4 address.
 	var mapped Policy
-	if err := mapped.AllowConnect("[::ffff:127.0.0.0/104]:*"); err != nil {
+	if err := mapped.AllowConnect("[::ffff:127.0.0.0/120]:*", "[::/0]:*"); err != nil {
 		t.Fatal(err)
 	}
 	st = NewStack(&mapped)
-	if err := tryConnect(t, st, IPv4, v4); err != AccessDenied {
-		t.Errorf("connect to %v under an IPv4-mapped range: %v, want access-denied", v4, err)
+	if !mapped.CanConnect(v4) || mapped.CanConnect(at("127.0.1.1", port)) || mapped.CanConnect(at("10.0.0.1", port)) {
+		t.Errorf("[::ffff:127.0.0.0/120] is not 127.0.0.0/24")
 	}
 	if err := tryConnect(t, st, IPv6, at("::ffff:127.0.0.1", port)); err != InvalidArgument {
 		t.Errorf("IPv4-mapped connect under an IPv4-mapped range: %v, want invalid-argument", err)
+	}
+	if err := tryConnect(t, st, IPv6, at("::ffff:10.0.0.1", port)); err != InvalidArgument {
+		t.Errorf("IPv4-mapped connect under [::/0]: %v, want invalid-argument", err)
 	}
 
 	// Only now the allowed address, to show the listeners would have
