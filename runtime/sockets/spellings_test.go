@@ -591,3 +591,76 @@ func TestLinkLocalNoZone(t *testing.T) {
 		t.Errorf("bind to a link-local address: %v, want invalid-argument", err)
 	}
 }
+
+// TestBindTakesNoHostPort: a guest allowed to bind every loopback and
+// wildcard port cannot take or share one the host already listens on,
+// TCP or UDP, though the host's listener has SO_REUSEADDR (as Go's have):
+// bind fails with address-in-use.
+func TestBindTakesNoHostPort(t *testing.T) {
+	ctx := context.Background()
+	host, _ := countingListener(t, "tcp4", "127.0.0.1:0")
+	hostUDP, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostUDP.Close()
+	udpPort := hostUDP.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+	var p Policy
+	if err := p.AllowListen("127.0.0.1:*", "0.0.0.0:*"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	for _, ip := range []string{"127.0.0.1", "0.0.0.0"} {
+		ap := netip.AddrPortFrom(netip.MustParseAddr(ip), host.Port())
+		if _, err := tryBind(t, st, IPv4, ap); err != AddressInUse {
+			t.Errorf("TCP bind to %v, the host's port: %v, want address-in-use", ap, err)
+		}
+		ap = netip.AddrPortFrom(netip.MustParseAddr(ip), udpPort)
+		u, err := st.NewUDPSocket(IPv4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := u.StartBind(ctx, st.Network(), ToWIT(ap)); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.FinishBind(ctx); err != AddressInUse {
+			t.Errorf("UDP bind to %v, the host's port: %v, want address-in-use", ap, err)
+		}
+		u.Drop()
+	}
+}
+
+// TestConnectTargetFixed: what a connect dials is the address start-connect
+// checked: a second start-connect while the first is in progress, to
+// another address, allowed or not, fails with concurrency-conflict, and
+// the connection is to the first.
+func TestConnectTargetFixed(t *testing.T) {
+	first, count := countingListener(t, "tcp4", "127.0.0.1:0")
+	second, _ := countingListener(t, "tcp4", "127.0.0.1:0")
+	var p Policy
+	if err := p.AllowConnect(first.String(), second.String()); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	s := mustSocket(t, st)
+	defer s.Close()
+	if err := s.StartConnect(bg, st.Network(), ToWIT(first)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ap := range []netip.AddrPort{second, netip.MustParseAddrPort("127.0.0.2:1")} {
+		if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != ConcurrencyConflict {
+			t.Errorf("second start-connect to %v: %v, want concurrency-conflict", ap, err)
+		}
+	}
+	wait(t, s)
+	pair, err := s.FinishConnect(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pair.F0.Drop()
+	defer pair.F1.Drop()
+	if ra, err := s.RemoteAddress(bg); err != nil || FromWIT(ra) != first {
+		t.Fatalf("remote address %v, %v; want %v", FromWIT(ra), err, first)
+	}
+	waitFor(t, "the connection", func() bool { return count() > 0 })
+}
