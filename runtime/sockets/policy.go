@@ -55,6 +55,10 @@ import (
 // UDP rules name the peers a guest may exchange datagrams with (addresses
 // and ranges, no names): sending to any other address fails with
 // access-denied, and datagrams from any other address are dropped unseen.
+// A guest's UDP sockets do not broadcast: sending to a broadcast address
+// fails with access-denied whatever the rules, so that one a range holds
+// (192.168.1.255 in 192.168.1.128/25) does not reach the rest of its
+// network.
 // A guest with at least one UDP rule may bind UDP sockets to an ephemeral
 // port (port 0) on any local address; binding a fixed port needs a listen
 // rule, as for TCP.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
@@ -165,6 +166,21 @@ func (u *UDPSocket) checkRemote(ap netip.AddrPort) error {
 	return nil
 }
 
+// noBroadcast is the Control of a guest's UDP socket: it turns off the
+// SO_BROADCAST that Go turns on for every UDP socket, as a native
+// program's socket has it unless it asks. With it on, a datagram to a
+// broadcast address a UDP rule allows (255.255.255.255, or the last
+// address of a network, which a range such as 192.168.1.128/25 holds)
+// reached every host of the network, the ones no rule allows with them.
+// Off, such a send fails with access-denied.
+func noBroadcast(network, address string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = noBroadcastFD(fd) }); err != nil {
+		return err
+	}
+	return serr
+}
+
 // StartBind is start-bind: port 0 needs a UDP rule, a fixed port a listen
 // rule. The bind happens here; its errors come from finish-bind.
 func (u *UDPSocket) StartBind(ctx context.Context, nw network.Network, addr network.IPSocketAddress) error {
@@ -190,11 +206,13 @@ func (u *UDPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 		return AccessDenied
 	}
 	u.state = stateBindStarted
-	c, err := net.ListenUDP(udpNetwork(u.family), net.UDPAddrFromAddrPort(local))
+	lc := net.ListenConfig{Control: noBroadcast}
+	pc, err := lc.ListenPacket(context.Background(), udpNetwork(u.family), local.String())
 	if err != nil {
 		u.bindErr = err
 		return nil
 	}
+	c := pc.(*net.UDPConn)
 	if u.hopLimit != defaultHopLimit {
 		if err := setHopLimit(c, u.family, u.hopLimit); err != nil {
 			c.Close()
