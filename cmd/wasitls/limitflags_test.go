@@ -59,6 +59,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-pending-handshakes handshakes`, `(default 1024)`,
 		`-max-identity-bytes bytes`, `(default 16777216)`,
 		`-max-peer-cert-bytes bytes`, `(default 67108864)`,
+		`-max-tls-settings-bytes bytes`, `(default 8388608)`,
 		`-session-cache-size sessions`, `(default 64)`,
 		`-ticket-key-rotation duration`, `(default 24h0m0s)`,
 		`-max-peer-rsa-bits bits`, `(default 8192)`,

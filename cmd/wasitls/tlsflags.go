@@ -37,6 +37,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	pending := intVar(fs, "max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
 	idBytes := intVar(fs, "max-identity-bytes", tlshost.DefaultIdentityBytes, "most key and certificate chain `bytes` of the private identities the guest parsed that the host holds at once (past it private-identity.parse fails)")
 	peerBytes := intVar(fs, "max-peer-cert-bytes", tlshost.DefaultPeerCertBytes, "most `bytes` the guest's TLS peers sent in their handshakes (and post-handshake authentications), certificate chains above all, that the host holds at once, every connection together, in handshake and established (past it the handshake that would cross it fails); they return when the handshake fails or the connection is dropped")
+	settingsBytes := intVar(fs, "max-tls-settings-bytes", tlshost.DefaultSettingsBytes, "most `bytes` of the settings the guest chose for its TLS connections (server names, ALPN IDs, protocol versions, cipher suites, groups, server identities, a client's answer to a certificate request) that the host keeps, every connection together, until the guest drops them (past it the call that would cross it fails)")
 	hsTimeout := durationVar(fs, "handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := intVar(fs, "session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
 	ticketRotation := durationVar(fs, "ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
@@ -46,14 +47,16 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			return nil, fmt.Errorf("--backend: %w", err)
 		}
 		if err := atLeast(1, flagInt{"max-pending-handshakes", *pending},
-			flagInt{"max-identity-bytes", *idBytes}, flagInt{"max-peer-cert-bytes", *peerBytes}); err != nil {
+			flagInt{"max-identity-bytes", *idBytes}, flagInt{"max-peer-cert-bytes", *peerBytes},
+			flagInt{"max-tls-settings-bytes", *settingsBytes}); err != nil {
 			return nil, err
 		}
 		if err := atLeast(1024, flagInt{"max-peer-rsa-bits", *maxRSA}); err != nil {
 			return nil, err
 		}
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
-			IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
+			IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, SettingsBytes: *settingsBytes,
+			HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
 		switch {
 		case *hsTimeout < 0:
 			return nil, fmt.Errorf("--handshake-timeout %v: want a positive duration, or 0 for no bound", *hsTimeout)

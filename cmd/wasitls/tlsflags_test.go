@@ -19,8 +19,8 @@ import (
 // TestRunTLSFlags runs the minimal client example against a Go TLS server
 // whose certificate comes from a throwaway CA: it fails without --ca (the
 // guest prints the host's reason), works with it, --groups picks the
-// key exchange, and past --max-peer-cert-bytes the handshake fails naming
-// the flag.
+// key exchange, past --max-peer-cert-bytes the handshake fails naming
+// the flag, and past --max-tls-settings-bytes connect does.
 func TestRunTLSFlags(t *testing.T) {
 	ca, err := testpki.NewCA()
 	if err != nil {
@@ -118,6 +118,16 @@ func TestRunTLSFlags(t *testing.T) {
 	code, _, stderr = runCLI(t, append(allow, "--max-peer-cert-bytes", "0", guest, "localhost", port)...)
 	if code == 0 || !strings.Contains(stderr, "--max-peer-cert-bytes: want at least 1, got 0") {
 		t.Fatalf("--max-peer-cert-bytes 0: code %d, stderr %q", code, stderr)
+	}
+	// The server name the guest connects to ("localhost") takes 9
+	// bytes: past --max-tls-settings-bytes connect fails naming it.
+	code, _, stderr = runCLI(t, append(allow, "--ca", caFile, "--max-tls-settings-bytes", "5", guest, "localhost", port)...)
+	if code == 0 || !strings.Contains(stderr, "more than the 5 allowed (tlshost.Config.SettingsBytes, wasitls run --max-tls-settings-bytes)") {
+		t.Fatalf("--max-tls-settings-bytes 5: code %d, stderr %q; want connect refused naming the flag", code, stderr)
+	}
+	code, _, stderr = runCLI(t, append(allow, "--max-tls-settings-bytes", "0", guest, "localhost", port)...)
+	if code == 0 || !strings.Contains(stderr, "--max-tls-settings-bytes: want at least 1, got 0") {
+		t.Fatalf("--max-tls-settings-bytes 0: code %d, stderr %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, append(allow, "--groups", "x25519,nosuch", guest, "localhost", port)...)
 	if code == 0 || !strings.Contains(stderr, `unknown group "nosuch"`) {

@@ -49,7 +49,8 @@ func main() {
 	defer conn.Drop()
 	handshake, err := conn.Connect(host)
 	if err != nil {
-		fail("connect: %v", err)
+		reason, _ := tlsext.ClientLastError(conn)
+		fail("connect: %s", reason)
 	}
 	future := tls.ClientHandshakeFinish(handshake)
 	wasinet.Await(future.Subscribe())

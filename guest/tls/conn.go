@@ -287,7 +287,7 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 	c.serverName = cfg.ServerName
 	hs, err := c.cc.Connect(cfg.ServerName)
 	if err != nil {
-		return errors.New("wasitls: the host refused to start a client handshake")
+		return c.hostReason("wasitls: the host refused to start a client handshake")
 	}
 	c.clientHS = ClientHandshake{conn: c, hs: hs}
 	h := &c.clientHS

@@ -57,7 +57,7 @@ func (h *ClientHandshake) ConfigureALPN(protos []string) error {
 		return err
 	}
 	if err := h.hs.ConfigureALPNIDs(alpnIDs(protos)); err != nil {
-		return errors.New("wasitls: the host refused the ALPN protocols (handshake already resumed?)")
+		return h.conn.hostReason("wasitls: the host refused the ALPN protocols (handshake already resumed?)")
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func (h *ServerHandshake) ConfigureIdentities(ids []*Identity) error {
 	}
 	hs := handlesOf(ids)
 	if err := h.hs.ConfigureServerIdentities(hs); err != nil {
-		return errors.New("wasitls: the host refused the server identities")
+		return h.conn.hostReason("wasitls: the host refused the server identities")
 	}
 	return nil
 }
@@ -67,7 +67,7 @@ func (h *ServerHandshake) ConfigureALPN(protos []string) error {
 		return err
 	}
 	if err := h.hs.ConfigureALPNIDs(alpnIDs(protos)); err != nil {
-		return errors.New("wasitls: the host refused the ALPN protocols")
+		return h.conn.hostReason("wasitls: the host refused the ALPN protocols")
 	}
 	return nil
 }

@@ -79,6 +79,9 @@ func (s *clientSession) Connect(serverName string) error {
 		// pending handshakes held names as long as its memory.
 		return fmt.Errorf("tlshost: connect: a server name of %d bytes, more than a DNS name's %d", len(serverName), maxServerName)
 	}
+	if err := s.settings.set(settingServerName, int64(len(serverName))); err != nil {
+		return err
+	}
 	s.begun = true
 	s.serverName = serverName
 	s.cfg.ServerName = serverName
@@ -214,15 +217,19 @@ func (s *clientSession) clientIdentity(ctx context.Context, req *backends.Identi
 	s.d.enterHook()
 	s.requestFut.resolve(r, nil)
 	var ids []*backends.Identity
+	var refused error
 	err := s.d.waitUntil(ctx, func() bool {
 		if r.answered {
-			ids = r.ids
+			ids, refused = r.ids, r.err
 			return true
 		}
 		// Past this point without an answer: the guest did not ask to see
 		// the request, or finished without responding. Send nothing.
 		return s.d.target > stepIdentityRequest
 	})
+	if err == nil {
+		err = refused
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +288,7 @@ type clientIdentityRequest struct {
 	// Guarded by s.d.mu.
 	answered bool
 	ids      []*backends.Identity
+	err      error // the answer was refused: the guest's settings bytes
 }
 
 // Respond answers the request with identities in preference order; the
@@ -294,7 +302,14 @@ func (r *clientIdentityRequest) Respond(ids []*backends.Identity) {
 		return
 	}
 	r.answered = true
-	r.ids = cloneSlice(ids)
+	// Kept for the connection's life (a post-handshake request gets the
+	// same answer): counted as a setting. Past the budget the handshake
+	// fails with the limit's error.
+	if err := r.s.settings.set(settingResponse, int64(len(ids))*identityRefBytes); err != nil {
+		r.err = fmt.Errorf("tlshost: client-identity-request.respond: %w", err)
+	} else {
+		r.ids = cloneSlice(ids)
+	}
 	d.notifyLocked()
 }
 

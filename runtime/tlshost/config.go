@@ -107,6 +107,15 @@ type Config struct {
 	// cross it fails, naming the limit.
 	PeerCertBytes int
 
+	// SettingsBytes bounds the bytes of the settings one guest chose for
+	// its connections that the host keeps until it drops them, every
+	// connection together: server names, ALPN IDs, protocol versions,
+	// cipher suites, groups, server identities and a client's answer to a
+	// certificate request (see settingsbytes.go); zero means
+	// DefaultSettingsBytes. Past it, the call that would cross it fails,
+	// naming the limit.
+	SettingsBytes int
+
 	// HandshakeTimeout bounds every TLS handshake, client and server, from
 	// its first step on the network to its completion, and every
 	// post-handshake client authentication, time spent in the guest's own

@@ -87,8 +87,10 @@
 // fail with a reason naming the limit. The count is per guest: the host is
 // a runtime.GuestExtension and keeps it in each runtime.Guest. So are the
 // bytes of the private identities it parsed (Config.IdentityBytes,
-// identitybytes.go) and those its peers sent in their handshakes,
-// certificate chains above all (Config.PeerCertBytes, peercertbytes.go).
+// identitybytes.go), those its peers sent in their handshakes,
+// certificate chains above all (Config.PeerCertBytes, peercertbytes.go),
+// and those of the settings it chose for its connections, ALPN IDs and
+// identity lists above all (Config.SettingsBytes, settingsbytes.go).
 // The guest's handles, sockets and memory are bounded by the runtime's
 // Limits.
 //

@@ -28,6 +28,7 @@ func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in
 	t, held := d.h.transport(ctx, in, out)
 	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), t)
 	s.held = held
+	s.settings = d.h.settingsOf(ctx)
 	// The draft has no last error: the future carries the reason.
 	d.h.limit(&s.ending, nil)
 	hs := &draftHandshake{s: s}

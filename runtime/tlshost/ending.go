@@ -44,6 +44,9 @@ type ending struct {
 	// held gives back the socket a connection over another's cleartext
 	// counts as (see Host.transport), once released; nil for none.
 	held func()
+	// settings is what the guest's settings of the connection count
+	// (settingsbytes.go), given back by Close; nil counts nothing.
+	settings *settingsHold
 
 	releaseOnce sync.Once
 }
@@ -239,6 +242,9 @@ func (e *ending) Close() error {
 	onClose := e.onClose
 	e.onClose = nil
 	e.d.mu.Unlock()
+	// Nothing configures the connection any more (configurableLocked
+	// refuses a closed one): its settings go back to the guest's budget.
+	e.settings.release()
 	if onClose != nil {
 		onClose()
 	}

@@ -277,6 +277,7 @@ func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out 
 	t, held := h.transport(ctx, in, out)
 	c.s = newClientSession(h.backend, base, t)
 	c.s.held = held
+	c.s.settings = h.settingsOf(ctx)
 	h.limit(&c.s.ending, c.fail)
 	return c
 }
@@ -420,6 +421,7 @@ func (h *Host) NewServerConnection(ctx context.Context, in tls.InputStream, out 
 	t, held := h.transport(ctx, in, out)
 	c.s = newServerSession(h.backend, base, t)
 	c.s.held = held
+	c.s.settings = h.settingsOf(ctx)
 	h.limit(&c.s.ending, c.fail)
 	return c
 }

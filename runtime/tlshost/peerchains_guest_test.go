@@ -194,9 +194,16 @@ type peerChainsRuntime struct {
 // whose guests may connect to localhost and listen on loopback.
 func newPeerChainsRuntime(t *testing.T, cfg tlshost.Config) *peerChainsRuntime {
 	t.Helper()
+	return newLineGuestRuntime(t, cfg, "./testdata/peerchains")
+}
+
+// newLineGuestRuntime makes a runtime as newPeerChainsRuntime does, for
+// the guest in dir, which speaks in lines as peerchains does.
+func newLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string) *peerChainsRuntime {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	wasm := guestbuild.MustBuild(t, "./testdata/peerchains")
+	wasm := guestbuild.MustBuild(t, dir)
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	t.Cleanup(func() { r.Close(context.Background()) })
 	policy := new(sockets.Policy)
@@ -229,7 +236,7 @@ func (pr *peerChainsRuntime) start(t *testing.T, args ...string) *peerChains {
 	g := &peerChains{lines: bufio.NewScanner(out), stdin: tell, done: make(chan error, 1)}
 	go func() {
 		_, err := pr.rt.Instantiate(ctx, pr.compiled, runtime.ModuleConfig{
-			Args: append([]string{"peerchains"}, args...), Stdin: stdin, Stdout: pw, Stderr: os.Stderr,
+			Args: append([]string{"guest"}, args...), Stdin: stdin, Stdout: pw, Stderr: os.Stderr,
 		})
 		pw.CloseWithError(fmt.Errorf("guest exited: %v", err))
 		g.done <- err

@@ -115,6 +115,7 @@ func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 	g.SetValue(pendingKey{h}, &pendingSet{limit: h.pendingLimit()})
 	g.SetValue(identityBytesKey{h}, &identityBytes{limit: h.identityBytesLimit()})
 	g.SetValue(peerCertBytesKey{h}, &peerCertBytes{limit: h.peerCertBytesLimit()})
+	g.SetValue(settingsBytesKey{h}, &settingsBytes{limit: h.settingsBytesLimit()})
 	if size := h.cfg.sessionCacheSize(); size > 0 {
 		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))
 	}

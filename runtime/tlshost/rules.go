@@ -56,6 +56,22 @@ func (r *rules) configure(what string, set func()) error {
 	return nil
 }
 
+// configureCounted is configure for a setting of kind k whose size the
+// guest chooses: it counts n bytes, in place of what the kind counted,
+// against the guest's budget (settingsbytes.go), or fails naming it.
+func (r *rules) configureCounted(what string, k setting, n int64, set func()) error {
+	r.e.d.mu.Lock()
+	defer r.e.d.mu.Unlock()
+	if err := r.configurableLocked(what); err != nil {
+		return err
+	}
+	if err := r.e.settings.set(k, n); err != nil {
+		return err
+	}
+	set()
+	return nil
+}
+
 // ConfigureALPN sets the ALPN IDs to offer (client) or accept (server), in
 // preference order. The host sets no ALPN of its own: there is no ceiling.
 func (r *rules) ConfigureALPN(ids [][]byte) error {
@@ -63,7 +79,7 @@ func (r *rules) ConfigureALPN(ids [][]byte) error {
 	if err != nil {
 		return err
 	}
-	return r.configure("configure-alpn-ids", func() { r.opts.ALPN = alpn })
+	return r.configureCounted("configure-alpn-ids", settingALPN, alpnBytes(ids), func() { r.opts.ALPN = alpn })
 }
 
 // ConfigureVersions sets the protocol versions allowed, narrowed to the
@@ -77,7 +93,7 @@ func (r *rules) ConfigureVersions(vs []uint16) error {
 	if err != nil {
 		return err
 	}
-	return r.configure(what, func() { r.opts.Versions = vs })
+	return r.configureCounted(what, settingVersions, 2*int64(len(vs)), func() { r.opts.Versions = vs })
 }
 
 // ConfigureCipherSuites sets the cipher suites allowed, in preference
@@ -91,7 +107,7 @@ func (r *rules) ConfigureCipherSuites(cs []uint16) error {
 	if err != nil {
 		return err
 	}
-	return r.configure(what, func() { r.opts.CipherSuites = cs })
+	return r.configureCounted(what, settingCipherSuites, 2*int64(len(cs)), func() { r.opts.CipherSuites = cs })
 }
 
 // ConfigureGroups sets the key-exchange groups allowed, in preference
@@ -121,7 +137,7 @@ func (r *rules) ConfigureGroups(gs []uint16, keyShares int) error {
 		}
 		keyShares = max(shared, 1)
 	}
-	return r.configure(what, func() { r.opts.Groups, r.opts.KeyShares = narrowed, keyShares })
+	return r.configureCounted(what, settingGroups, 2*int64(len(narrowed)), func() { r.opts.Groups, r.opts.KeyShares = narrowed, keyShares })
 }
 
 // stepCheckLocked enforces the proposal's ordering and at-most-once rules

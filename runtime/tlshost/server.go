@@ -101,7 +101,8 @@ func (s *serverSession) ConfigureResumption(on bool) error {
 // ConfigureIdentities sets the server certificates in preference order; the
 // backend picks the best match for the ClientHello.
 func (s *serverSession) ConfigureIdentities(ids []*backends.Identity) error {
-	return s.configure("configure-server-identities", func() { s.cfg.Identities = cloneSlice(ids) })
+	const what = "configure-server-identities"
+	return s.configureCounted(what, settingIdentities, int64(len(ids))*identityRefBytes, func() { s.cfg.Identities = cloneSlice(ids) })
 }
 
 // resumeLocked moves the handshake on to step p, starting it if needed.
