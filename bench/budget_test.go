@@ -53,6 +53,7 @@ var (
 	budgetWait    = flag.Bool("budget.wait", false, "TestBudget waits for a line on stdin before the operations")
 	budgetPeer    = flag.String("budget.peer", PeerSubprocess, "where TestBudget's native peer runs")
 	budgetRounds  = flag.Int("budget.rounds", 8, "rounds of TestBudget when -budget.subject lists several subjects")
+	budgetGroup   = flag.String("budget.group", "X25519MLKEM768", "key-exchange group of TestBudget's sessions and handshakes: X25519MLKEM768 or X25519")
 )
 
 // hostCalls counts calls of host functions while on.
@@ -209,7 +210,15 @@ func TestBudget(t *testing.T) {
 // budgetOperation prepares -budget.op for sub against p: op(n) runs n
 // operations and returns their time.
 func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration, error), closeOp func() error, err error) {
-	group := tls.X25519MLKEM768
+	var group tls.CurveID
+	switch *budgetGroup {
+	case "X25519MLKEM768":
+		group = tls.X25519MLKEM768
+	case "X25519":
+		group = tls.X25519
+	default:
+		return nil, nil, fmt.Errorf("unknown -budget.group %q", *budgetGroup)
+	}
 	switch *budgetOp {
 	case "echo", "download", "upload":
 		sess, err := e.openSession(p, sub, group)
@@ -314,7 +323,7 @@ func budgetInterleaved(t *testing.T, subs []subject, ops []func(n int) (time.Dur
 			cpus[j] = append(cpus[j], float64((c1-c0).Nanoseconds())/1e3/float64(per))
 		}
 	}
-	fmt.Printf("%s, peer %s: %d rounds of %d operations per subject\n", *budgetOp, *budgetPeer, r, per)
+	fmt.Printf("%s %s, peer %s: %d rounds of %d operations per subject\n", *budgetOp, *budgetGroup, *budgetPeer, r, per)
 	for j, sub := range subs {
 		line := fmt.Sprintf("%-28s %8.1f µs (%.1f-%.1f)", sub.name, median(slices.Sorted(slices.Values(times[j]))),
 			slices.Min(times[j]), slices.Max(times[j]))
