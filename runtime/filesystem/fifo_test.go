@@ -4,6 +4,8 @@ package filesystem
 
 import (
 	"context"
+	"io"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -79,5 +81,77 @@ func TestOpenFIFO(t *testing.T) {
 		}
 	case <-time.After(time.Second):
 		t.Error("preview1 open of a named pipe still waits after a second")
+	}
+}
+
+// TestPreview1FIFOStaysNonblocking: a wasi_snapshot_preview1 guest that
+// opens a named pipe for reading and writing (holding its only writer),
+// or a device, cannot make a read or write of it wait: clearing
+// O_NONBLOCK (fd_fdstat_set_flags) fails with ENOTSUP, and a read of the
+// empty pipe and writes past its buffer say EAGAIN at once. Before, the
+// flag was cleared on the host's descriptor and the read waited in the
+// kernel on the guest's call for ever: neither its context nor
+// Instance.Close ended it, and its thread was lost to the host.
+func TestPreview1FIFOStaysNonblocking(t *testing.T) {
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := newFS(t, Preopen{Host: dir, Guest: "/"})
+	file, errno := f.Preview1()[0].OpenFile("pipe", experimentalsys.O_RDWR, 0)
+	if errno != 0 {
+		t.Fatalf("open for reading and writing: %v", errno)
+	}
+	defer file.Close()
+	pf := file.(experimentalsys.PollableFile)
+	if errno := pf.SetNonblock(false); errno != experimentalsys.ENOTSUP {
+		t.Errorf("clearing O_NONBLOCK: %v, want %v", errno, experimentalsys.ENOTSUP)
+	}
+	if !pf.IsNonblock() {
+		t.Error("the pipe reads as blocking")
+	}
+	done := make(chan experimentalsys.Errno, 1)
+	go func() {
+		_, errno := file.Read(make([]byte, 16))
+		done <- errno
+	}()
+	select {
+	case errno := <-done:
+		if errno != experimentalsys.EAGAIN {
+			t.Errorf("read of the empty pipe: %v, want EAGAIN", errno)
+		}
+	case <-time.After(5 * time.Second):
+		// Let the read go: a writer of our own gives it a byte.
+		if w, err := os.OpenFile(pipe, os.O_WRONLY, 0); err == nil {
+			w.Write([]byte{1})
+			w.Close()
+		}
+		t.Fatal("a read of the empty pipe still waits after 5 s")
+	}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for range 1 << 10 { // far past a pipe's buffer (64 KiB, up to 1 MiB)
+			if _, errno := file.Write(buf); errno != 0 {
+				done <- errno
+				return
+			}
+		}
+		done <- 0
+	}()
+	select {
+	case errno := <-done:
+		if errno != experimentalsys.EAGAIN {
+			t.Errorf("writes past the pipe's buffer: %v, want EAGAIN", errno)
+		}
+	case <-time.After(5 * time.Second):
+		// Let the writes go: drain the pipe.
+		if r, err := os.OpenFile(pipe, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			go io.Copy(io.Discard, r)
+		}
+		t.Fatal("writes past the pipe's buffer still wait after 5 s")
+	}
+	if errno := pf.SetNonblock(true); errno != 0 {
+		t.Errorf("setting O_NONBLOCK: %v", errno)
 	}
 }

@@ -84,8 +84,9 @@ func errnoOf(err error) experimentalsys.Errno {
 }
 
 // OpenFile opens p beneath the root. Every open adds openNonblock, so a
-// named pipe opens without waiting for its other end; its reads and writes
-// then say EAGAIN, which the guest polls for, rather than block.
+// named pipe opens without waiting for its other end; its reads and writes,
+// and those of a device, then say EAGAIN, which the guest polls for, rather
+// than block, and the guest cannot make them block (rootFile.SetNonblock).
 func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	p = rel(p)
 	if flag&experimentalsys.O_NOFOLLOW != 0 {
@@ -125,8 +126,11 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 		file.Close()
 		return nil, errno
 	}
-	if st.Mode&fs.ModeNamedPipe != 0 && openNonblock != 0 {
+	if !st.Mode.IsRegular() && !st.Mode.IsDir() && openNonblock != 0 {
+		// A named pipe or a device: its reads and writes could wait
+		// without bound, so they never do (see rootFile.SetNonblock).
 		file.flag |= experimentalsys.O_NONBLOCK
+		file.stream = true
 	}
 	return file, 0
 }

@@ -19,9 +19,11 @@ import (
 // a directory rewinds by seeking the open directory to zero. A file is used by one guest call
 // at a time, as wazero's own is; it holds no lock.
 //
-// The file is non-blocking when opened with O_NONBLOCK, when it is a named
-// pipe (see rootFS.OpenFile) or after SetNonblock: its reads and writes are
-// then single system calls that say EAGAIN rather than wait.
+// The file is non-blocking when opened with O_NONBLOCK, when it is neither
+// a regular file nor a directory (a named pipe or a device: see
+// rootFS.OpenFile) or after SetNonblock: its reads and writes are then
+// single system calls that say EAGAIN rather than wait. A named pipe or a
+// device stays so: SetNonblock(false) on it fails with ENOTSUP.
 type rootFile struct {
 	// File is wazero's own adapter (sysfs.AdaptFS) over f, which serves
 	// Seek and Readdir; see newRootFile.
@@ -29,6 +31,9 @@ type rootFile struct {
 
 	f    *os.File
 	flag experimentalsys.Oflag
+	// stream is set for a named pipe or a device, whose reads and
+	// writes could wait without bound: it stays non-blocking.
+	stream bool
 	// counted is the FS whose file limit f counts toward (nil for the
 	// mount's root handle, see rootFS).
 	counted *FS
@@ -98,9 +103,18 @@ func (r *rootFile) SetAppend(enable bool) experimentalsys.Errno {
 
 func (r *rootFile) IsNonblock() bool { return r.flag&experimentalsys.O_NONBLOCK != 0 }
 
+// SetNonblock sets or clears O_NONBLOCK, except that a named pipe or a
+// device stays non-blocking: clearing it fails with ENOTSUP. A blocking
+// read or write of one would wait in the kernel, or in Go's poller, on
+// the guest's call without bound and beyond the reach of its context and
+// of Instance.Close (a guest opening a pipe for reading and writing holds
+// its only writer, and a read of it never returns).
 func (r *rootFile) SetNonblock(enable bool) experimentalsys.Errno {
 	if r.closed {
 		return experimentalsys.EBADF
+	}
+	if r.stream && !enable {
+		return experimentalsys.ENOTSUP
 	}
 	if errno := setNonblock(r.f, enable); errno != 0 {
 		return errno
