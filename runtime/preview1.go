@@ -17,7 +17,8 @@ import (
 
 // instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
 // each function guarded (see guardPreview1), poll_oneoff's count of
-// subscriptions checked (see checkPollOneoff), the disk quota's
+// subscriptions checked (see checkPollOneoff), fd_readdir's reading of
+// a directory bounded (see chunkReaddir), the disk quota's
 // refusals answered EDQUOT, proc_exit kept from the exit codes of a
 // context's end (see procExitCode), and the waits wazero makes in
 // poll_oneoff, fd_read and fd_write ended by the call's context too (see
@@ -47,6 +48,9 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		}
 		if name == procExitName {
 			fn = procExitCode(fn)
+		}
+		if name == readdirName {
+			fn = chunkReaddir(fn)
 		}
 		if quotaFunctions[name] || waitFunctions[name] {
 			fn = &guestAware{fn: fn, quota: quotaFunctions[name], waits: waitFunctions[name]}
