@@ -194,8 +194,8 @@ var quotaFunctions = map[string]bool{
 // guestAware is a wasi_snapshot_preview1 function that needs the
 // calling guest's state: with quota, it answers EDQUOT where the guest's
 // file system refused a change for its disk quota (wazero's file
-// interface has no such errno and answers EIO for it:
-// filesystem.FS.TakeQuotaRefusal); with waits, it notes its call's
+// interface has no such errno and answers EIO for it; the refusal is
+// noted under the call's own number, filesystem.FS.RefusedIn); with waits, it notes its call's
 // context in the guest's waits while it runs (see waits). A call without
 // a guest in its context is fn's alone.
 type guestAware struct {
@@ -212,8 +212,13 @@ func (f *guestAware) Call(ctx context.Context, mod api.Module, stack []uint64) {
 	if w := &g.state.waits; f.waits && ctx != w.guest {
 		defer w.leave(w.enter(ctx))
 	}
+	if !f.quota {
+		f.fn.Call(ctx, mod, stack)
+		return
+	}
+	call := g.state.fs.BeginQuotaCall()
 	f.fn.Call(ctx, mod, stack)
-	if f.quota && g.state.fs.TakeQuotaRefusal() && stack[0] == errnoIO {
+	if stack[0] == errnoIO && g.state.fs.RefusedIn(call) {
 		stack[0] = errnoDquot
 	}
 }

@@ -57,7 +57,7 @@
 // before, and does not keep paying for its bytes another removed (see
 // diskQuota for the rule). A change past it
 // fails whole with quota (wasi_snapshot_preview1: EIO from wazero, which
-// the runtime answers EDQUOT; see [FS.TakeQuotaRefusal]).
+// the runtime answers EDQUOT; see [FS.RefusedIn]).
 //
 // Host errors become error codes by their errno ([CodeOf]); a stream's
 // error resource names its error code through filesystem-error-code.

@@ -85,9 +85,11 @@ type diskQuota struct {
 	mu    sync.Mutex
 	used  int64
 	limit int64
-	// refused is set when a wasi_snapshot_preview1 change was refused for
-	// the quota, whose errno wazero cannot carry (see TakeQuotaRefusal).
-	refused atomic.Bool
+	// call numbers the wasi_snapshot_preview1 calls wrapped for the quota
+	// (BeginQuotaCall); refusedIn is the number of the one in which a
+	// change was last refused for the quota, whose errno wazero cannot
+	// carry (see RefusedIn).
+	call, refusedIn atomic.Uint64
 
 	// files are the files the quota was charged for growing and still
 	// remembers (see the registry, files); gone is set when its guest's
@@ -114,13 +116,18 @@ func (f *FS) DiskUsed() int64 {
 	return f.disk.used
 }
 
-// TakeQuotaRefusal reports whether a wasi_snapshot_preview1 change was
-// refused for the quota since the last call, and forgets it. wazero's
-// file interface has no EDQUOT: the refused call answers EIO, which the
-// caller turns into EDQUOT when this reports true.
-func (f *FS) TakeQuotaRefusal() bool {
-	return f.disk.refused.Load() && f.disk.refused.Swap(false)
-}
+// BeginQuotaCall numbers a wasi_snapshot_preview1 call about to run for
+// [FS.RefusedIn]. The guest's calls run one at a time.
+func (f *FS) BeginQuotaCall() uint64 { return f.disk.call.Add(1) }
+
+// RefusedIn reports whether a change was refused for the quota during the
+// call BeginQuotaCall numbered call. wazero's file interface has no
+// EDQUOT: the refused call answers EIO, which the caller turns into
+// EDQUOT when this reports true. A refusal belongs to the call it
+// happened in only: one in a call that answered otherwise, or in a call
+// not numbered (it is noted under the number of a call already over), is
+// never reported for a later call.
+func (f *FS) RefusedIn(call uint64) bool { return f.disk.refusedIn.Load() == call }
 
 // reserveLocked counts n more bytes, or refuses past the limit; the
 // lock is held.
@@ -371,10 +378,11 @@ func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileM
 
 // errnoOf is the wasi_snapshot_preview1 errno of err: for a refusal for
 // the quota EIO, wazero's errno for what it has no name for, noting the
-// refusal for TakeQuotaRefusal; otherwise errnoOf's.
+// refusal under the number of the running call for RefusedIn; otherwise
+// errnoOf's.
 func (q *diskQuota) errnoOf(err error) experimentalsys.Errno {
 	if errors.Is(err, ErrDiskQuota) {
-		q.refused.Store(true)
+		q.refusedIn.Store(q.call.Load())
 		return experimentalsys.EIO
 	}
 	return errnoOf(err)
