@@ -215,7 +215,7 @@ func (d *Descriptor) SetSize(_ context.Context, size types.Filesize) error {
 	}
 	f := d.file.f
 	return code(d.pre.fs.disk.sizeChange(f, func(int64) int64 { return int64(size) },
-		func() error { return f.Truncate(int64(size)) }))
+		func(int64) error { return f.Truncate(int64(size)) }))
 }
 
 // SetTimes sets the access and modification times.
@@ -317,7 +317,7 @@ func (d *Descriptor) Write(_ context.Context, buffer []byte, offset types.Filesi
 	}
 	f := d.file.f
 	var n int
-	err := d.pre.fs.disk.sizeChange(f, writeEnd(int64(offset), len(buffer)), func() (err error) {
+	err := d.pre.fs.disk.sizeChange(f, writeEnd(int64(offset), len(buffer)), func(int64) (err error) {
 		n, err = f.WriteAt(buffer, int64(offset))
 		return err
 	})

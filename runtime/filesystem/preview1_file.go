@@ -208,7 +208,7 @@ func (r *rootFile) Write(buf []byte) (int, experimentalsys.Errno) {
 		}
 	}
 	var n int
-	err := r.disk.sizeChange(r.f, writeEnd(off, len(buf)), func() (err error) {
+	err := r.disk.sizeChange(r.f, writeEnd(off, len(buf)), func(int64) (err error) {
 		if r.IsNonblock() {
 			n, err = writeOnce(r.f, buf)
 		} else {
@@ -227,7 +227,7 @@ func (r *rootFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 		return 0, 0
 	}
 	var n int
-	err := r.disk.sizeChange(r.f, writeEnd(off, len(buf)), func() (err error) {
+	err := r.disk.sizeChange(r.f, writeEnd(off, len(buf)), func(int64) (err error) {
 		n, err = r.f.WriteAt(buf, off)
 		return err
 	})
@@ -241,7 +241,7 @@ func (r *rootFile) Truncate(size int64) experimentalsys.Errno {
 	if size < 0 {
 		return experimentalsys.EINVAL
 	}
-	err := r.disk.sizeChange(r.f, func(int64) int64 { return size }, func() error { return r.f.Truncate(size) })
+	err := r.disk.sizeChange(r.f, func(int64) int64 { return size }, func(int64) error { return r.f.Truncate(size) })
 	if errno := r.disk.errnoOf(err); errno != 0 {
 		return r.fileErr(errno)
 	}

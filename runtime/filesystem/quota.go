@@ -151,21 +151,26 @@ func (q *diskQuota) adjustLocked(n int64) {
 // sizeChange runs op, which changes the size of file f to at most
 // end(size before), under the quota: refused when the growth would pass
 // it, counted as measured after (a short or failed write, or a shrink;
-// see changedLocked). A file that is not a regular file (a named pipe, a
-// device) holds nothing on disk: op runs uncounted, and outside the lock.
-func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func() error) error {
+// see changedLocked). op is given the size before (an append writes
+// there), or -1 when it could not be read. A file that is not a regular
+// file (a named pipe, a device) holds nothing on disk: op runs uncounted,
+// and outside the lock.
+func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func(before int64) error) error {
 	q.mu.Lock()
 	info, err := f.Stat()
 	if err != nil || !info.Mode().IsRegular() {
 		q.mu.Unlock()
-		return op()
+		if err != nil {
+			return op(-1)
+		}
+		return op(info.Size())
 	}
 	before := info.Size()
 	if want := end(before) - before; want > 0 && want > q.limit-q.used {
 		q.mu.Unlock()
 		return &quotaError{used: q.used, want: want, limit: q.limit}
 	}
-	err = op()
+	err = op(before)
 	var others []refund
 	if after, serr := f.Stat(); serr == nil {
 		others = q.changedLocked(after, after.Size()-before)

@@ -41,13 +41,16 @@ func (w *offsetWriter) Write(p []byte) (n int, err error) {
 	if w.append {
 		end = writeEnd(-1, len(p))
 	}
-	err = w.disk.sizeChange(w.f, end, func() error {
+	err = w.disk.sizeChange(w.f, end, func(size int64) error {
 		if w.append {
-			info, err := w.f.Stat()
-			if err != nil {
-				return err
+			if size < 0 {
+				info, err := w.f.Stat()
+				if err != nil {
+					return err
+				}
+				size = info.Size()
 			}
-			w.off = info.Size()
+			w.off = size // the end the quota measured: no status read again
 		}
 		var err error
 		n, err = w.f.WriteAt(p, w.off)
