@@ -127,14 +127,11 @@ func (d *Descriptor) RemoveDirectoryAt(_ context.Context, p string) error {
 	if err := d.at(p); err != nil {
 		return err
 	}
-	info, err := d.dir.Lstat(p)
-	if err != nil {
-		return code(err)
-	}
-	if !info.IsDir() {
+	notDir, err := d.pre.fs.disk.removeDir(d.dir, p)
+	if notDir {
 		return NotDirectory
 	}
-	return code(d.pre.fs.disk.removeName(func() error { return d.dir.Remove(p) }))
+	return code(err)
 }
 
 // UnlinkFileAt removes a file or symbolic link.
@@ -162,9 +159,7 @@ func (d *Descriptor) LinkAt(_ context.Context, pf types.PathFlags, old string, n
 			return Unsupported
 		}
 	}
-	return d.twoPaths(old, nd, new, func(r *os.Root, old, new string) error {
-		return d.pre.fs.disk.makeName(func() error { return r.Link(old, new) })
-	})
+	return d.twoPaths(old, nd, new, d.pre.fs.disk.link)
 }
 
 // twoPaths runs op for a path beneath d and one beneath nd: within d's

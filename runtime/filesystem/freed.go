@@ -1,9 +1,12 @@
 package filesystem
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	wazerosys "github.com/tetratelabs/wazero/sys"
 )
@@ -47,29 +50,96 @@ type refund struct {
 // every guest of every runtime) of the process: a file one guest keeps
 // open is not freed when another removes its last name.
 //
-// Its lock is taken after a quota's, never before, and held across the
-// system calls that open files and add or remove names, so that no guest
-// of the process opens, links or renames a file between another's
-// reading of its link count and its removal. Refunds to quotas other than
-// the one whose lock is held are given after both locks are released
-// (giveBack).
+// Its lock guards the registry and the quotas' files, and is held for
+// as long as it takes to change them, never across a system call: it
+// may be taken with a quota's mu held, never the other way round.
+// Refunds to quotas other than the one whose change gave them are given
+// after it is released (giveBack). frees counts the files freed (see
+// adoptOrphan); locks are the locks of files a call removes or links a
+// name of (lockName).
 var files = struct {
-	mu sync.Mutex
-	m  map[fileID]*fileRecord
-}{m: map[fileID]*fileRecord{}}
+	mu    sync.Mutex
+	m     map[fileID]*fileRecord
+	frees atomic.Uint64
+	locks map[fileID]*fileLock
+}{m: map[fileID]*fileRecord{}, locks: map[fileID]*fileLock{}}
 
-// maxRecordsLocked is how many files a quota may be charged for and
-// remembered: one for each name it could make, and as many again as the
-// default file limit, for pre-existing files it grows. Past it, growth
-// of another file is charged but not remembered, so not given back when
-// the file is removed or shrunk: the quota only errs on the side of
-// counting too much. The quota's lock is held.
-func (q *diskQuota) maxRecordsLocked() int {
-	return int(min(q.limit/NameBytes, 1<<30)) + DefaultFileLimit
+// fileLock is the lock of one file (any file: a directory's too) while
+// calls hold or wait for it.
+type fileLock struct {
+	mu   sync.Mutex
+	refs int
 }
 
-// chargeLocked remembers n bytes of growth of file id charged to q. Both
-// locks are held.
+// errNameBusy is lockName's answer for a name that kept naming another
+// file each time it was looked at.
+var errNameBusy = fmt.Errorf("filesystem: the name kept changing while it was locked: %w", syscall.EBUSY)
+
+// lockName locks the file p names beneath root, not following a final
+// symbolic link, and returns its status read under that lock, and the
+// unlock. Calls that remove a name (unlink, rename over it, rmdir) or
+// link to a file hold it across their system call, so that, among the
+// guests of the process, the link count read under it is the file's
+// until the call is made (a removal frees the file when it took its
+// last link), and two calls removing one name do not both give it back;
+// calls on other files never wait for it. When p names nothing, err says
+// so and unlock does nothing.
+func lockName(root *os.Root, p string) (info fs.FileInfo, unlock func(), err error) {
+	info, err = root.Lstat(p)
+	for range 16 {
+		if err != nil {
+			return nil, func() {}, err
+		}
+		unlock := lockFile(info)
+		now, err2 := root.Lstat(p)
+		if err2 == nil && os.SameFile(info, now) {
+			return now, unlock, nil
+		}
+		unlock()
+		info, err = now, err2
+	}
+	return nil, func() {}, &fs.PathError{Op: "lock", Path: p, Err: errNameBusy}
+}
+
+// lockFile locks the file info describes by its identity, and returns the
+// unlock. A file without an inode number is not locked.
+func lockFile(info fs.FileInfo) (unlock func()) {
+	st := wazerosys.NewStat_t(info)
+	if st.Ino == 0 {
+		return func() {}
+	}
+	id := fileID{st.Dev, st.Ino}
+	files.mu.Lock()
+	l := files.locks[id]
+	if l == nil {
+		l = &fileLock{}
+		files.locks[id] = l
+	}
+	l.refs++
+	files.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		files.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(files.locks, id)
+		}
+		files.mu.Unlock()
+	}
+}
+
+// maxRecords is how many files a quota of limit bytes may be charged
+// for and remembered: one for each name it could make, and as many again
+// as the default file limit, for pre-existing files it grows. Past it,
+// growth of another file is charged but not remembered, so not given
+// back when the file is removed or shrunk: the quota only errs on the
+// side of counting too much.
+func maxRecords(limit int64) int {
+	return int(min(limit/NameBytes, 1<<30)) + DefaultFileLimit
+}
+
+// chargeLocked remembers n bytes of growth of file id charged to q.
+// files.mu is held.
 func chargeLocked(q *diskQuota, id fileID, n int64) {
 	if q.gone {
 		return
@@ -80,7 +150,7 @@ func chargeLocked(q *diskQuota, id fileID, n int64) {
 		files.m[id] = rec
 	}
 	if _, ok := rec.charged[q]; !ok {
-		if len(q.files) >= q.maxRecordsLocked() {
+		if len(q.files) >= q.maxFiles {
 			return
 		}
 		if rec.charged == nil {
@@ -145,6 +215,9 @@ func freedLocked(q *diskQuota, id fileID, size int64) (own int64, others []refun
 		return 0, nil
 	}
 	delete(files.m, id)
+	if len(rec.charged) > 0 {
+		files.frees.Add(1)
+	}
 	left := max(size, 0)
 	if share, ok := rec.charged[q]; ok && q != nil {
 		own = min(share, left)
@@ -190,7 +263,9 @@ func openedLocked(info fs.FileInfo, created bool) fileID {
 // host file, is closed. When it was the last one of the process and f's
 // link count is zero (its last name was removed while it was open, by a
 // guest or not), the file is freed at the close: the quotas charged for
-// its growth get it back.
+// its growth get it back. The status of f is read with no lock held;
+// should another open of the file be counted meanwhile, the file is
+// freed at that one's close instead.
 func closing(id fileID, f *os.File) {
 	if id == (fileID{}) {
 		return
@@ -202,16 +277,23 @@ func closing(id fileID, f *os.File) {
 		return
 	}
 	rec.open--
-	var back []refund
-	if rec.open <= 0 && len(rec.charged) > 0 {
-		if info, err := f.Stat(); err == nil {
-			if _, nlink, ok := idOf(info); ok && nlink == 0 {
-				_, back = freedLocked(nil, id, info.Size())
-			}
-		}
+	last := rec.open <= 0 && len(rec.charged) > 0
+	dropIfIdleLocked(rec, id)
+	files.mu.Unlock()
+	if !last || f == nil {
+		return
 	}
-	if files.m[id] == rec {
-		dropIfIdleLocked(rec, id)
+	info, err := f.Stat()
+	if err != nil {
+		return
+	}
+	if _, nlink, ok := idOf(info); !ok || nlink != 0 {
+		return
+	}
+	var back []refund
+	files.mu.Lock()
+	if files.m[id] == rec && rec.open <= 0 {
+		_, back = freedLocked(nil, id, info.Size())
 	}
 	files.mu.Unlock()
 	giveBack(back)

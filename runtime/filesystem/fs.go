@@ -46,7 +46,7 @@ type preopen struct {
 // New opens the preopens. It fails when a host directory cannot be opened.
 func New(dirs []Preopen) (*FS, error) {
 	f := &FS{limit: DefaultFileLimit}
-	f.disk.limit = DefaultDiskBytes
+	f.SetDiskLimit(DefaultDiskBytes)
 	rand.Read(f.key[:])
 	for _, d := range dirs {
 		root, err := os.OpenRoot(d.Host)

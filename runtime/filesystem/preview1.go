@@ -204,15 +204,11 @@ func (r *rootFS) Rename(from, to string) experimentalsys.Errno {
 
 // Rmdir removes an empty directory: ENOTDIR for anything else.
 func (r *rootFS) Rmdir(p string) experimentalsys.Errno {
-	p = rel(p)
-	info, err := r.root.Lstat(p)
-	if err != nil {
-		return errnoOf(err)
-	}
-	if !info.IsDir() {
+	notDir, err := r.fs.disk.removeDir(r.root, rel(p))
+	if notDir {
 		return experimentalsys.ENOTDIR
 	}
-	return errnoOf(r.fs.disk.removeName(func() error { return r.root.Remove(p) }))
+	return errnoOf(err)
 }
 
 // Unlink removes anything but a directory: EISDIR for a directory.
@@ -225,7 +221,7 @@ func (r *rootFS) Unlink(p string) experimentalsys.Errno {
 }
 
 func (r *rootFS) Link(old, new string) experimentalsys.Errno {
-	return r.fs.disk.errnoOf(r.fs.disk.makeName(func() error { return r.root.Link(rel(old), rel(new)) }))
+	return r.fs.disk.errnoOf(r.fs.disk.link(r.root, rel(old), rel(new)))
 }
 
 // Symlink refuses absolute targets with EPERM, as DirFS does; a relative

@@ -74,14 +74,24 @@ func (e *quotaError) Unwrap() []error { return []error{ErrDiskQuota, types.Error
 // more, beneath their preopens, than their quotas beyond what was there.
 // What the process cannot see is not given back: a file removed or
 // shrunk by the host, or a growth past the registry's bound (see
-// maxRecordsLocked); and a file another process holds open may stay on
+// maxRecords); and a file another process holds open may stay on
 // disk after its refund.
 //
-// One lock serializes the changes it counts, the status read before and
-// after included, so that a change and a shrink of the same file running
-// at once (a stream's write on its goroutine, a set-size on the guest's
-// call) cannot both be measured against the size before the other.
+// No lock shared by the guests of the process is held across a system
+// call, so that a guest whose call waits (a slow or network mount, a
+// huge unlink) holds up no other guest's. mu guards the counts only, for
+// as long as it takes to change them. change serializes this guest's
+// changes of sizes, the status read before and after included, so that
+// a change and a shrink of the same file running at once (a stream's
+// write on its goroutine, a set-size on the guest's call) cannot both be
+// measured against the size before the other; only this guest's own
+// changes wait for it. A growth is reserved before its system call and
+// settled after, as measured. A name a call removes (unlink, rename over
+// it, rmdir) or links to (link) is locked by its file's identity across
+// the call (lockName): only calls on that same file wait.
 type diskQuota struct {
+	change sync.Mutex
+
 	mu    sync.Mutex
 	used  int64
 	limit int64
@@ -92,10 +102,12 @@ type diskQuota struct {
 	call, refusedIn atomic.Uint64
 
 	// files are the files the quota was charged for growing and still
-	// remembers (see the registry, files); gone is set when its guest's
-	// FS closed. Both are guarded by files.mu, not mu.
-	files map[fileID]struct{}
-	gone  bool
+	// remembers (see the registry, files), at most maxFiles; gone is set
+	// when its guest's FS closed. All three are guarded by files.mu, not
+	// mu.
+	files    map[fileID]struct{}
+	maxFiles int
+	gone     bool
 }
 
 // SetDiskLimit bounds what the guest may add to the host's disk beneath
@@ -106,6 +118,9 @@ func (f *FS) SetDiskLimit(n int64) {
 	f.disk.mu.Lock()
 	f.disk.limit = n
 	f.disk.mu.Unlock()
+	files.mu.Lock()
+	f.disk.maxFiles = maxRecords(n)
+	files.mu.Unlock()
 }
 
 // DiskUsed returns what the guest added to the host's disk, as the quota
@@ -129,8 +144,14 @@ func (f *FS) BeginQuotaCall() uint64 { return f.disk.call.Add(1) }
 // never reported for a later call.
 func (f *FS) RefusedIn(call uint64) bool { return f.disk.refusedIn.Load() == call }
 
-// reserveLocked counts n more bytes, or refuses past the limit; the
-// lock is held.
+// reserve counts n more bytes, or refuses past the limit.
+func (q *diskQuota) reserve(n int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.reserveLocked(n)
+}
+
+// reserveLocked is reserve with q.mu held.
 func (q *diskQuota) reserveLocked(n int64) error {
 	if n <= 0 {
 		return nil
@@ -142,74 +163,79 @@ func (q *diskQuota) reserveLocked(n int64) error {
 	return nil
 }
 
-// adjustLocked counts a change of n bytes, positive or negative, as
-// measured; the count stays at zero or above. The lock is held.
+// adjust counts a change of n bytes, positive or negative, as measured;
+// the count stays at zero or above.
+func (q *diskQuota) adjust(n int64) {
+	q.mu.Lock()
+	q.adjustLocked(n)
+	q.mu.Unlock()
+}
+
 func (q *diskQuota) adjustLocked(n int64) {
 	q.used = max(q.used+n, 0)
 }
 
 // sizeChange runs op, which changes the size of file f to at most
-// end(size before), under the quota: refused when the growth would pass
-// it, counted as measured after (a short or failed write, or a shrink;
-// see changedLocked). op is given the size before (an append writes
-// there), or -1 when it could not be read. A file that is not a regular
-// file (a named pipe, a device) holds nothing on disk: op runs uncounted,
-// and outside the lock.
+// end(size before), under the quota: the growth is reserved before, and
+// refused when it would pass the quota; after, the change is counted as
+// measured instead (a short or failed write, or a shrink; see settle).
+// op is given the size before (an append writes there), or -1 when it
+// could not be read. A file that is not a regular file (a named pipe, a
+// device) holds nothing on disk: op runs uncounted, and outside q.change.
 func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func(before int64) error) error {
-	q.mu.Lock()
+	q.change.Lock()
 	info, err := f.Stat()
 	if err != nil || !info.Mode().IsRegular() {
-		q.mu.Unlock()
+		q.change.Unlock()
 		if err != nil {
 			return op(-1)
 		}
 		return op(info.Size())
 	}
+	defer q.change.Unlock()
 	before := info.Size()
-	if want := end(before) - before; want > 0 && want > q.limit-q.used {
-		q.mu.Unlock()
-		return &quotaError{used: q.used, want: want, limit: q.limit}
+	want := max(end(before)-before, 0)
+	if err := q.reserve(want); err != nil {
+		return err
 	}
 	err = op(before)
-	var others []refund
-	if after, serr := f.Stat(); serr == nil {
-		others = q.changedLocked(after, after.Size()-before)
+	after, serr := f.Stat()
+	if serr != nil {
+		return err // not measured: what was reserved stays counted
 	}
-	q.mu.Unlock()
-	giveBack(others)
+	q.settle(after, want, after.Size()-before)
 	return err
 }
 
-// changedLocked counts a change of n bytes of the size of the regular
-// file info describes (its status after), made by q's guest. Growth is
-// charged to q and remembered as that file's (chargeLocked); a shrink
-// gives back what it freed of the growth quotas were charged for, q's
-// first, then the others' (shrunkLocked), which it returns for giveBack
-// once q's lock is released. A shrink of a file not tracked (no inode
-// number) gives q back what it measured. q's lock is held.
-func (q *diskQuota) changedLocked(info fs.FileInfo, n int64) []refund {
-	if n == 0 {
-		return nil
-	}
+// settle replaces reserved, what was counted for a change of the size
+// of the regular file info describes (its status after), by n, the
+// change measured. Growth is charged to q and remembered as that file's
+// (chargeLocked); a shrink gives back what it freed of the growth quotas
+// were charged for, q's first, then the others' (shrunkLocked). A shrink
+// of a file not tracked (no inode number) gives q back what it measured.
+// No lock is held.
+func (q *diskQuota) settle(info fs.FileInfo, reserved, n int64) {
 	id, _, tracked := idOf(info)
+	q.mu.Lock()
+	q.adjustLocked(-reserved)
 	if n > 0 {
 		q.used += n
-		if tracked {
-			files.mu.Lock()
-			chargeLocked(q, id, n)
-			files.mu.Unlock()
-		}
-		return nil
 	}
-	if !tracked {
-		q.adjustLocked(n)
-		return nil
+	q.mu.Unlock()
+	switch {
+	case n > 0 && tracked:
+		files.mu.Lock()
+		chargeLocked(q, id, n)
+		files.mu.Unlock()
+	case n < 0 && !tracked:
+		q.adjust(n)
+	case n < 0:
+		files.mu.Lock()
+		own, others := shrunkLocked(q, id, -n)
+		files.mu.Unlock()
+		q.adjust(-own)
+		giveBack(others)
 	}
-	files.mu.Lock()
-	own, others := shrunkLocked(q, id, -n)
-	files.mu.Unlock()
-	q.adjustLocked(-own)
-	return others
 }
 
 // writeEnd is end for a write of n bytes at off, or at the end of the
@@ -228,157 +254,200 @@ func writeEnd(off int64, n int) func(int64) int64 {
 	}
 }
 
-// makeName counts a name made by op (mkdir, symlink, link, an open that
-// creates): refused past the quota, given back if op fails. op runs
-// under the registry's lock, so that a link made by one guest of the
-// process does not race another's removal of the file's other name.
+// makeName counts a name made by op (mkdir, symlink, an open that
+// creates): reserved before, refused past the quota, given back if op
+// fails.
 func (q *diskQuota) makeName(op func() error) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if err := q.reserveLocked(NameBytes); err != nil {
+	if err := q.reserve(NameBytes); err != nil {
 		return err
 	}
-	files.mu.Lock()
-	err := op()
-	files.mu.Unlock()
-	if err != nil {
-		q.adjustLocked(-NameBytes)
+	if err := op(); err != nil {
+		q.adjust(-NameBytes)
+		return err
 	}
-	return err
+	return nil
 }
 
-// removeName gives back a name op removed (a directory's).
-func (q *diskQuota) removeName(op func() error) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	err := op()
-	if err == nil {
-		q.adjustLocked(-NameBytes)
+// link makes new a hard link to old beneath root, as makeName counts
+// it, with old's file locked (lockName), so that its link count, which
+// an unlink of its other name reads under that lock, cannot change in
+// between.
+func (q *diskQuota) link(root *os.Root, old, new string) error {
+	_, unlock, err := lockName(root, old)
+	if err != nil {
+		return err
 	}
-	return err
+	defer unlock()
+	return q.makeName(func() error { return root.Link(old, new) })
+}
+
+// removeDir removes the directory p beneath root (notDir: p is not one,
+// nothing is done), giving back its name.
+func (q *diskQuota) removeDir(root *os.Root, p string) (notDir bool, err error) {
+	info, unlock, err := lockName(root, p)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	if !info.IsDir() {
+		return true, nil
+	}
+	if err := root.Remove(p); err != nil {
+		return false, err
+	}
+	q.adjust(-NameBytes)
+	return false, nil
 }
 
 // unlink removes p beneath root, anything but a directory (isDir: p is
 // one, nothing is done), giving back its name and, when that was the
 // last link of a regular file no guest of the process holds open, what
-// the quotas were charged for the file's growth (freedLocked). Were it
+// the quotas were charged for the file's growth (lastLinkGone). Were it
 // open, the file is freed at its last close (closing).
 func (q *diskQuota) unlink(root *os.Root, p string) (isDir bool, err error) {
-	q.mu.Lock()
-	files.mu.Lock()
-	info, err := root.Lstat(p)
-	if err != nil || info.IsDir() {
-		files.mu.Unlock()
-		q.mu.Unlock()
-		return err == nil, err
+	info, unlock, err := lockName(root, p)
+	if err != nil {
+		return false, err
 	}
-	err = root.Remove(p)
-	var own int64
-	var others []refund
-	if err == nil {
-		q.adjustLocked(-NameBytes)
-		own, others = lastLinkGoneLocked(q, info)
+	defer unlock()
+	if info.IsDir() {
+		return true, nil
 	}
-	files.mu.Unlock()
-	q.adjustLocked(-own)
-	q.mu.Unlock()
-	giveBack(others)
-	return false, err
+	if err := root.Remove(p); err != nil {
+		return false, err
+	}
+	q.adjust(-NameBytes)
+	q.lastLinkGone(info)
+	return false, nil
 }
 
 // rename renames old to new beneath root. When new named something else,
 // the name is given back, and so is the file, as unlink does, when that
 // was its last link.
 func (q *diskQuota) rename(root *os.Root, old, new string) error {
-	q.mu.Lock()
-	files.mu.Lock()
-	target, terr := root.Lstat(new)
+	target, unlock, terr := lockName(root, new)
+	if errors.Is(terr, errNameBusy) {
+		return terr
+	}
+	defer unlock()
 	replaces := terr == nil
 	if replaces {
 		if src, err := root.Lstat(old); err == nil && os.SameFile(src, target) {
 			replaces = false // links to one file: rename does nothing
 		}
 	}
-	err := root.Rename(old, new)
-	var own int64
-	var others []refund
-	if err == nil && replaces {
-		q.adjustLocked(-NameBytes)
-		own, others = lastLinkGoneLocked(q, target)
+	if err := root.Rename(old, new); err != nil {
+		return err
 	}
-	files.mu.Unlock()
-	q.adjustLocked(-own)
-	q.mu.Unlock()
-	giveBack(others)
-	return err
+	if replaces {
+		q.adjust(-NameBytes)
+		q.lastLinkGone(target)
+	}
+	return nil
 }
 
-// lastLinkGoneLocked frees the file info described before one of its
-// names was removed, when that was its last link and no guest of the
-// process holds it open. Both locks are held.
-func lastLinkGoneLocked(q *diskQuota, info fs.FileInfo) (own int64, others []refund) {
+// lastLinkGone frees the file info described, read under lockName before
+// one of its names was removed, when that was its last link and no guest
+// of the process holds it open.
+func (q *diskQuota) lastLinkGone(info fs.FileInfo) {
 	id, nlink, ok := idOf(info)
 	if !ok || nlink != 1 {
-		return 0, nil
+		return
 	}
-	if rec := files.m[id]; rec == nil || rec.open > 0 {
-		return 0, nil
+	var own int64
+	var others []refund
+	files.mu.Lock()
+	if rec := files.m[id]; rec != nil && rec.open == 0 {
+		own, others = freedLocked(q, id, info.Size())
 	}
-	return freedLocked(q, id, info.Size())
+	files.mu.Unlock()
+	q.adjust(-own)
+	giveBack(others)
 }
 
 // openCounted opens p beneath root with flag under the quota: an open
 // that creates the file counts a name, one that truncates it gives back
 // what that frees (when what it opened is the file it found before), as
-// a shrink does (changedLocked). It returns the identity under which
-// the registry counts the open file (zero for anything but a regular
-// file), for closing.
+// a shrink does (settle, under q.change). It returns the identity under
+// which the registry counts the open file (zero for anything but a
+// regular file), for closing.
 func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileMode) (*os.File, fileID, error) {
-	if flag&(os.O_CREATE|os.O_TRUNC) == 0 {
-		files.mu.Lock()
-		defer files.mu.Unlock()
-		f, err := root.OpenFile(p, flag, perm)
-		if err != nil {
-			return nil, fileID{}, err
-		}
-		var id fileID
-		if info, err := f.Stat(); err == nil {
-			id = openedLocked(info, false)
-		}
-		return f, id, nil
+	truncates := flag&os.O_TRUNC != 0
+	if truncates {
+		q.change.Lock()
+		defer q.change.Unlock()
 	}
-	q.mu.Lock()
-	before, statErr := root.Stat(p)
-	creates := flag&os.O_CREATE != 0 && errors.Is(statErr, fs.ErrNotExist)
-	if creates {
-		if err := q.reserveLocked(NameBytes); err != nil {
-			q.mu.Unlock()
-			return nil, fileID{}, err
+	var before fs.FileInfo
+	var statErr error
+	creates := false
+	if flag&(os.O_CREATE|os.O_TRUNC) != 0 {
+		before, statErr = root.Stat(p)
+		creates = flag&os.O_CREATE != 0 && errors.Is(statErr, fs.ErrNotExist)
+		if creates {
+			if err := q.reserve(NameBytes); err != nil {
+				return nil, fileID{}, err
+			}
 		}
 	}
-	files.mu.Lock()
+	frees := files.frees.Load()
 	f, err := root.OpenFile(p, flag, perm)
 	if err != nil {
-		files.mu.Unlock()
 		if creates {
-			q.adjustLocked(-NameBytes)
+			q.adjust(-NameBytes)
 		}
-		q.mu.Unlock()
 		return nil, fileID{}, err
 	}
 	after, serr := f.Stat()
-	var id fileID
-	if serr == nil {
-		id = openedLocked(after, creates)
+	if serr != nil {
+		return f, fileID{}, nil
+	}
+	files.mu.Lock()
+	id := openedLocked(after, creates)
+	files.mu.Unlock()
+	if id != (fileID{}) && files.frees.Load() != frees {
+		if err := q.adoptOrphan(id, f); err != nil {
+			closing(id, f)
+			f.Close()
+			return nil, fileID{}, err
+		}
+	}
+	if statErr == nil && truncates && before.Mode().IsRegular() && os.SameFile(before, after) {
+		q.settle(after, 0, after.Size()-before.Size())
+	}
+	return f, id, nil
+}
+
+// adoptOrphan charges q for file id, which f, just opened and counted
+// open (openedLocked), holds, when a file was freed meanwhile (its
+// charges given back; see freedLocked) and it might have been this one:
+// opened by its name just before another guest removed its last link,
+// and counted open only after that removal found it held by no one. Such
+// a file, with no link left and no quota charged for it, stays on disk
+// while f holds it: q pays for what it holds until the last close frees
+// it, or the open is refused for the quota.
+func (q *diskQuota) adoptOrphan(id fileID, f *os.File) error {
+	info, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	if _, nlink, ok := idOf(info); !ok || nlink != 0 || info.Size() == 0 {
+		return nil
+	}
+	size := info.Size()
+	if err := q.reserve(size); err != nil {
+		return err
+	}
+	files.mu.Lock()
+	rec := files.m[id]
+	adopt := rec != nil && len(rec.charged) == 0
+	if adopt {
+		chargeLocked(q, id, size)
 	}
 	files.mu.Unlock()
-	var others []refund
-	if statErr == nil && serr == nil && flag&os.O_TRUNC != 0 && before.Mode().IsRegular() && os.SameFile(before, after) {
-		others = q.changedLocked(after, after.Size()-before.Size())
+	if !adopt {
+		q.adjust(-size)
 	}
-	q.mu.Unlock()
-	giveBack(others)
-	return f, id, nil
+	return nil
 }
 
 // errnoOf is the wasi_snapshot_preview1 errno of err: for a refusal for
