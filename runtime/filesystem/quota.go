@@ -366,35 +366,23 @@ func (q *diskQuota) lastLinkGone(info fs.FileInfo) {
 }
 
 // openCounted opens p beneath root with flag under the quota: an open
-// that creates the file counts a name, one that truncates it gives back
-// what that frees (when what it opened is the file it found before), as
-// a shrink does (settle, under q.change). It returns the identity under
-// which the registry counts the open file (zero for anything but a
-// regular file), for closing.
+// that creates the file counts a name (openCreating), one that truncates
+// it gives back what that frees (when what it opened is the file it
+// found before), as a shrink does (settle, under q.change). It returns
+// the identity under which the registry counts the open file (zero for
+// anything but a regular file), for closing.
 func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileMode) (*os.File, fileID, error) {
 	truncates := flag&os.O_TRUNC != 0
+	var before fs.FileInfo
+	var statErr error
 	if truncates {
 		q.change.Lock()
 		defer q.change.Unlock()
-	}
-	var before fs.FileInfo
-	var statErr error
-	creates := false
-	if flag&(os.O_CREATE|os.O_TRUNC) != 0 {
 		before, statErr = root.Stat(p)
-		creates = flag&os.O_CREATE != 0 && errors.Is(statErr, fs.ErrNotExist)
-		if creates {
-			if err := q.reserve(NameBytes); err != nil {
-				return nil, fileID{}, err
-			}
-		}
 	}
 	frees := files.frees.Load()
-	f, err := root.OpenFile(p, flag, perm)
+	f, created, err := q.openCreating(root, p, flag, perm)
 	if err != nil {
-		if creates {
-			q.adjust(-NameBytes)
-		}
 		return nil, fileID{}, err
 	}
 	after, serr := f.Stat()
@@ -402,7 +390,7 @@ func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileM
 		return f, fileID{}, nil
 	}
 	files.mu.Lock()
-	id := openedLocked(after, creates)
+	id := openedLocked(after, created)
 	files.mu.Unlock()
 	if id != (fileID{}) && files.frees.Load() != frees {
 		if err := q.adoptOrphan(id, f); err != nil {
@@ -411,10 +399,58 @@ func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileM
 			return nil, fileID{}, err
 		}
 	}
-	if statErr == nil && truncates && before.Mode().IsRegular() && os.SameFile(before, after) {
+	if truncates && statErr == nil && before.Mode().IsRegular() && os.SameFile(before, after) {
 		q.settle(after, 0, after.Size()-before.Size())
 	}
 	return f, id, nil
+}
+
+// openCreating opens p beneath root with flag. An open that may create
+// the file is charged a name only when it made it, so that guests
+// creating one name at once are charged once between them: the name is
+// made with O_EXCL, NameBytes reserved; only when that finds it there is
+// p opened without O_CREATE (and made again should it be removed in
+// between). With the quota spent, an existing p still opens. A final
+// symbolic link to nothing is followed, as O_CREATE does, and the file
+// it makes is charged to this open, which found it missing.
+func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.FileMode) (f *os.File, created bool, err error) {
+	if flag&os.O_CREATE == 0 {
+		f, err = root.OpenFile(p, flag, perm)
+		return f, false, err
+	}
+	excl := flag&os.O_EXCL != 0
+	for range 16 {
+		if rerr := q.reserve(NameBytes); rerr != nil {
+			if excl {
+				return nil, false, rerr
+			}
+			f, err = root.OpenFile(p, flag&^os.O_CREATE, perm)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, false, rerr
+			}
+			return f, false, err
+		}
+		f, err = root.OpenFile(p, flag|os.O_EXCL, perm)
+		if err == nil {
+			return f, true, nil
+		}
+		q.adjust(-NameBytes)
+		if excl || !errors.Is(err, fs.ErrExist) {
+			return nil, false, err
+		}
+		f, err = root.OpenFile(p, flag&^os.O_CREATE, perm)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, false, err
+		}
+		if info, lerr := root.Lstat(p); lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
+			err = q.makeName(func() (err error) {
+				f, err = root.OpenFile(p, flag, perm)
+				return err
+			})
+			return f, err == nil, err
+		}
+	}
+	return nil, false, err
 }
 
 // adoptOrphan charges q for file id, which f, just opened and counted

@@ -3,10 +3,14 @@ package filesystem
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
 )
@@ -209,5 +213,73 @@ func BenchmarkAppendWrite(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCreateRaceChargesOnce: guests creating the same names at once (an
+// open with create, without exclusive, through wasi:filesystem and
+// wasi_snapshot_preview1) are charged one name each between them, the
+// guest whose open made it: before, each that found the name missing
+// before the other's open made it was charged for it.
+func TestCreateRaceChargesOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	const guests, names = 4, 300
+	var fss [guests]*FS
+	var pres [guests]*Descriptor
+	for i := range fss {
+		f, pre := newFS(t, Preopen{Host: dir, Guest: "/"})
+		fss[i], pres[i] = f, pre[0]
+	}
+	var wg sync.WaitGroup
+	for i := range guests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range names {
+				name := fmt.Sprintf("n%d", n)
+				if i%2 == 0 {
+					d, err := pres[i].OpenAt(ctx, 0, name, types.OpenFlagsCreate, types.DescriptorFlagsWrite)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					d.(*Descriptor).Drop()
+					continue
+				}
+				file, errno := fss[i].Preview1()[0].OpenFile(name, experimentalsys.O_CREAT|experimentalsys.O_WRONLY, 0o644)
+				if errno != 0 {
+					t.Error(errno)
+					return
+				}
+				file.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	var total int64
+	for _, f := range fss {
+		total += f.DiskUsed()
+	}
+	if total != names*NameBytes {
+		t.Errorf("%d names made, %d bytes charged in all; want %d (one name each)", names, total, names*NameBytes)
+	}
+
+	// A final symbolic link to nothing: the create follows it, makes its
+	// target and is charged for it, once.
+	if err := os.Symlink("target", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	before := fss[0].DiskUsed()
+	d, err := pres[0].OpenAt(ctx, types.PathFlagsSymlinkFollow, "link", types.OpenFlagsCreate, types.DescriptorFlagsWrite)
+	if err != nil {
+		t.Fatalf("create through a symbolic link to nothing: %v", err)
+	}
+	d.(*Descriptor).Drop()
+	if _, err := os.Stat(filepath.Join(dir, "target")); err != nil {
+		t.Errorf("the link's target: %v", err)
+	}
+	if got := fss[0].DiskUsed() - before; got != NameBytes {
+		t.Errorf("create through a symbolic link to nothing charged %d bytes, want %d", got, NameBytes)
 	}
 }
