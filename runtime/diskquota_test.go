@@ -100,3 +100,44 @@ create one more: ok
 	}
 	settle(t, goroutines, fds)
 }
+
+// TestDiskFiles: a guest under a limit of 100 files (Limits.DiskFiles)
+// grows 100 files by a byte each, through wasi_snapshot_preview1 or
+// wasi:filesystem, and the 101st growth is refused cleanly, quota (EDQUOT
+// in preview1), nothing of it written, though its quota of 1 MiB has room
+// for 255 names: the host remembers 100 files for it, not one per name it
+// could pay for. Removing one makes room for another.
+func TestDiskFiles(t *testing.T) {
+	ctx := context.Background()
+	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20, DiskFiles: 100}}, "./testdata/diskquota")
+	const want = `grow files until refused: 100 grown, then quota
+remove one: ok
+grow one more: ok
+`
+	for _, api := range []string{"files-p1", "files-p2"} {
+		dir := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		mod, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Args:   []string{"diskquota", api},
+			Stdout: &stdout, Stderr: &stderr,
+			Dirs: []runtime.Dir{{Host: dir, Guest: "/rw"}},
+		})
+		if err != nil {
+			t.Fatalf("%s: %v\nstdout:\n%s\nstderr: %s", api, err, stdout.String(), stderr.String())
+		}
+		mod.Close(ctx)
+		if got := stdout.String(); got != want {
+			t.Errorf("%s: output differs:\n%s", api, lineDiff(got, want))
+		}
+		var total int64
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if info, err := d.Info(); err == nil && info.Mode().IsRegular() {
+				total += info.Size()
+			}
+			return nil
+		})
+		if total != 100 {
+			t.Errorf("%s: the files hold %d bytes, want 100 (the refused growth wrote nothing)", api, total)
+		}
+	}
+}

@@ -179,6 +179,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	}
 	fsys.SetLimit(lim.Files)
 	fsys.SetDiskLimit(lim.DiskBytes)
+	fsys.SetDiskFileLimit(lim.DiskFiles)
 	st.fs = fsys
 	var b [16]byte
 	rand.Read(b[:])

@@ -73,6 +73,15 @@ type Limits struct {
 	// before.
 	DiskBytes int64
 
+	// DiskFiles bounds how many files the guest's disk quota remembers
+	// the growth of, to give it back when they shrink or are freed: the
+	// files it grew (made larger by writes or size changes) and has not
+	// removed or shrunk back; zero means filesystem.DefaultDiskFiles.
+	// Each takes some 280 bytes of host memory in the process's registry.
+	// A change growing one more fails whole, with quota in
+	// wasi:filesystem and EDQUOT in wasi_snapshot_preview1.
+	DiskFiles int
+
 	// Datagram bounds the UDP datagrams the guest sends and receives, in
 	// bytes; zero means sockets.DefaultMaxDatagram. Larger sends fail with
 	// datagram-too-large, larger arrivals are dropped.
@@ -201,6 +210,9 @@ func (l Limits) withDefaults() Limits {
 	if l.DiskBytes <= 0 {
 		l.DiskBytes = filesystem.DefaultDiskBytes
 	}
+	if l.DiskFiles <= 0 {
+		l.DiskFiles = filesystem.DefaultDiskFiles
+	}
 	if l.Datagram <= 0 {
 		l.Datagram = sockets.DefaultMaxDatagram
 	}
@@ -253,6 +265,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.DiskBytes > 0 {
 		l.DiskBytes = o.DiskBytes
+	}
+	if o.DiskFiles > 0 {
+		l.DiskFiles = o.DiskFiles
 	}
 	if o.Datagram > 0 {
 		l.Datagram = o.Datagram

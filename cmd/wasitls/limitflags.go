@@ -24,6 +24,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	socks := intVar(fs, "max-sockets", sockets.DefaultSocketLimit, "most `sockets` the guest holds at once, TCP and UDP, and TLS connections tunnelled through another's cleartext (past it create-tcp-socket and create-udp-socket fail with new-socket-limit, and accept on a listener, whose further clients wait in the kernel's backlog)")
 	files := intVar(fs, "max-files", filesystem.DefaultFileLimit, "most host `files` and directories the guest holds open through wasi:filesystem and wasi_snapshot_preview1, and wasi:filesystem streams over files (past it open-at and the stream functions fail with insufficient-memory, path_open with EIO)")
 	disk := fs.String("max-disk-bytes", "4GiB", "most `bytes` the guest may add to the host's disk beneath its --dir preopens: what it makes files grow by, and 4KiB for each name it makes, less what it gives back by shrinking files and removing names: bytes, or with a KiB, MiB or GiB suffix (past it the write, set-size or create fails with quota, EDQUOT in wasi_snapshot_preview1)")
+	diskFiles := intVar(fs, "max-disk-files", filesystem.DefaultDiskFiles, "most `files` the guest may have grown (made larger by writes or size changes) beneath its --dir preopens and not removed or shrunk back, which the host remembers, some 280 bytes each, to give their bytes back to --max-disk-bytes when they shrink or are removed (past it a write or set-size growing another fails with quota, EDQUOT in wasi_snapshot_preview1)")
 	datagram := intVar(fs, "max-datagram", sockets.DefaultMaxDatagram, "largest UDP datagram, in `bytes`, the guest sends or receives (larger sends fail with datagram-too-large, larger arrivals are dropped)")
 	queue := intVar(fs, "max-datagram-queue", sockets.DefaultDatagramQueue, "most received `datagrams` each UDP socket holds for the guest (past it the host stops reading the socket)")
 	dgBytes := intVar(fs, "max-datagram-bytes", sockets.DefaultDatagramBytes, "most `bytes` of received datagrams the guest's UDP sockets hold for it together (past it arriving datagrams are dropped)")
@@ -41,7 +42,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 			return runtime.Limits{}, fmt.Errorf("--max-memory: %w", err)
 		}
 		if err := atLeast(1,
-			flagInt{"max-handles", *handles}, flagInt{"max-sockets", *socks}, flagInt{"max-files", *files},
+			flagInt{"max-handles", *handles}, flagInt{"max-sockets", *socks}, flagInt{"max-files", *files}, flagInt{"max-disk-files", *diskFiles},
 			flagInt{"max-datagram-queue", *queue}, flagInt{"max-datagram-bytes", *dgBytes},
 			flagInt{"max-lookups", *lookups}, flagInt{"max-lookup-grants", *grants}, flagInt{"max-lookup-addrs", *lookupAddrs},
 			flagInt{"max-nested-calls", *nested}, flagInt{"max-core-instances", *coreInstances}); err != nil {
@@ -66,7 +67,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
 			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, LookupAddrs: *lookupAddrs, NestedCalls: *nested,
-			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger, DiskBytes: diskBytes}, nil
+			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger, DiskBytes: diskBytes, DiskFiles: *diskFiles}, nil
 	}
 }
 

@@ -45,6 +45,7 @@ func TestRunHelpListsLimits(t *testing.T) {
 		`-max-sockets sockets`, `(default 4096)`,
 		`-max-files files`, `(default 256)`,
 		`-max-disk-bytes bytes`, `(default "4GiB")`,
+		`-max-disk-files files`, `(default 16384)`,
 		`-max-datagram bytes`, `(default 65507)`,
 		`-max-datagram-queue datagrams`, `(default 64)`,
 		`-max-datagram-bytes bytes`, `(default 16777216)`,
@@ -118,6 +119,20 @@ func TestRunDiskBytesFlag(t *testing.T) {
 	}
 	if code, _, stderr = runCLI(t, "--max-disk-bytes", "0", guest, "p1"); code == 0 || !strings.Contains(stderr, "--max-disk-bytes: want a positive size") {
 		t.Errorf("--max-disk-bytes 0: code %d, stderr %q", code, firstLine(stderr))
+	}
+}
+
+// --max-disk-files reaches the guest's file system: under 100 a guest
+// grows 100 files, and the next growth is refused; a count that is not
+// positive is refused.
+func TestRunDiskFilesFlag(t *testing.T) {
+	guest := wasmFile(t, "../../runtime/testdata/diskquota")
+	code, stdout, stderr := runCLI(t, "--max-disk-files", "100", "--dir", t.TempDir()+":/rw", guest, "files-p1")
+	if code != 0 || !strings.Contains(stdout, "grow files until refused: 100 grown, then quota\n") {
+		t.Errorf("--max-disk-files 100: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
+	}
+	if code, _, stderr = runCLI(t, "--max-disk-files", "0", guest, "files-p1"); code == 0 || !strings.Contains(stderr, "max-disk-files") {
+		t.Errorf("--max-disk-files 0: code %d, stderr %q", code, firstLine(stderr))
 	}
 }
 

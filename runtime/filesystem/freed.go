@@ -128,18 +128,10 @@ func lockFile(info fs.FileInfo) (unlock func()) {
 	}
 }
 
-// maxRecords is how many files a quota of limit bytes may be charged
-// for and remembered: one for each name it could make, and as many again
-// as the default file limit, for pre-existing files it grows. Past it,
-// growth of another file is charged but not remembered, so not given
-// back when the file is removed or shrunk: the quota only errs on the
-// side of counting too much.
-func maxRecords(limit int64) int {
-	return int(min(limit/NameBytes, 1<<30)) + DefaultFileLimit
-}
-
-// chargeLocked remembers n bytes of growth of file id charged to q.
-// files.mu is held.
+// chargeLocked remembers n bytes of growth of file id charged to q, when
+// q remembers it already or fewer files than it may (roomFor checked
+// that before the growth; past it the growth stays counted, not
+// remembered). files.mu is held.
 func chargeLocked(q *diskQuota, id fileID, n int64) {
 	if q.gone {
 		return

@@ -46,7 +46,8 @@ type preopen struct {
 // New opens the preopens. It fails when a host directory cannot be opened.
 func New(dirs []Preopen) (*FS, error) {
 	f := &FS{limit: DefaultFileLimit}
-	f.SetDiskLimit(DefaultDiskBytes)
+	f.disk.limit = DefaultDiskBytes
+	f.disk.maxFiles = DefaultDiskFiles
 	rand.Read(f.key[:])
 	for _, d := range dirs {
 		root, err := os.OpenRoot(d.Host)

@@ -29,6 +29,16 @@ const DefaultDiskBytes = 4 << 30
 // without end at no cost in bytes written.
 const NameBytes = 4096
 
+// DefaultDiskFiles is how many files one guest instance's disk quota
+// remembers the growth of unless SetDiskFileLimit says otherwise (see
+// diskQuota): the process's registry holds some 280 bytes for each, so
+// 16,384 files bound it to about 4.5 MiB a guest. Without its own bound
+// it was DiskBytes/NameBytes + 256 files, one for each name the quota
+// could pay for: a million, some 290 MiB of host memory, under the
+// default 4 GiB; and a guest growing files that were there before pays
+// for no name, so the names alone bound nothing.
+const DefaultDiskFiles = 16384
+
 // ErrDiskQuota is wrapped by the error of a change refused because it
 // would pass the guest's disk quota (see [FS.SetDiskLimit]).
 var ErrDiskQuota = errors.New("disk quota exceeded")
@@ -46,6 +56,17 @@ func (e *quotaError) Error() string {
 
 // Unwrap makes the error both ErrDiskQuota and the error code quota.
 func (e *quotaError) Unwrap() []error { return []error{ErrDiskQuota, types.ErrorCodeQuota} }
+
+// quotaFilesError is the refusal of a growth of one more file than the
+// quota remembers (see SetDiskFileLimit): quota, EDQUOT.
+type quotaFilesError struct{ limit int }
+
+func (e *quotaFilesError) Error() string {
+	return fmt.Sprintf("filesystem: %v: the guest grew %d files it has not removed, the most its quota remembers (runtime.Limits.DiskFiles, wasitls run --max-disk-files)",
+		ErrDiskQuota, e.limit)
+}
+
+func (e *quotaFilesError) Unwrap() []error { return []error{ErrDiskQuota, types.ErrorCodeQuota} }
 
 // diskQuota counts what a guest added to the host's disk beneath its
 // preopens: the bytes by which it made regular files larger (writing past
@@ -73,9 +94,16 @@ func (e *quotaError) Unwrap() []error { return []error{ErrDiskQuota, types.Error
 // original bound holds: the guests of a process never make the disk hold
 // more, beneath their preopens, than their quotas beyond what was there.
 // What the process cannot see is not given back: a file removed or
-// shrunk by the host, or a growth past the registry's bound (see
-// maxRecords); and a file another process holds open may stay on
+// shrunk by the host; and a file another process holds open may stay on
 // disk after its refund.
+//
+// The registry holds one entry for each file a quota was charged for and
+// not given all back, so a quota remembers at most so many files (its
+// file limit, SetDiskFileLimit, DefaultDiskFiles): past it, a growth of
+// yet another file is refused as a growth past the bytes is, before any
+// byte is written, until a file it grew is freed or shrunk by as much as
+// it grew it. Its names do not bound it: growing a file that was there
+// before costs no name.
 //
 // No lock shared by the guests of the process is held across a system
 // call, so that a guest whose call waits (a slow or network mount, a
@@ -118,9 +146,23 @@ func (f *FS) SetDiskLimit(n int64) {
 	f.disk.mu.Lock()
 	f.disk.limit = n
 	f.disk.mu.Unlock()
+}
+
+// SetDiskFileLimit bounds how many files the guest's disk quota remembers
+// the growth of (n > 0; see DefaultDiskFiles): past it, a change that
+// would grow another file fails as one past SetDiskLimit does.
+func (f *FS) SetDiskFileLimit(n int) {
 	files.mu.Lock()
-	f.disk.maxFiles = maxRecords(n)
+	f.disk.maxFiles = n
 	files.mu.Unlock()
+}
+
+// DiskFiles returns how many files the guest's disk quota remembers the
+// growth of.
+func (f *FS) DiskFiles() int {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	return len(f.disk.files)
 }
 
 // DiskUsed returns what the guest added to the host's disk, as the quota
@@ -195,6 +237,11 @@ func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func(b
 	defer q.change.Unlock()
 	before := info.Size()
 	want := max(end(before)-before, 0)
+	if want > 0 {
+		if err := q.roomFor(info); err != nil {
+			return err
+		}
+	}
 	if err := q.reserve(want); err != nil {
 		return err
 	}
@@ -205,6 +252,23 @@ func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func(b
 	}
 	q.settle(after, want, after.Size()-before)
 	return err
+}
+
+// roomFor refuses a growth of the regular file info describes when the
+// quota does not remember it yet and remembers as many files as it may.
+// Growths are serialized by q.change, held: none can take the room
+// between this check and the growth's charge (chargeLocked).
+func (q *diskQuota) roomFor(info fs.FileInfo) error {
+	id, _, ok := idOf(info)
+	if !ok {
+		return nil
+	}
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if _, known := q.files[id]; known || q.gone || len(q.files) < q.maxFiles {
+		return nil
+	}
+	return &quotaFilesError{limit: q.maxFiles}
 }
 
 // settle replaces reserved, what was counted for a change of the size

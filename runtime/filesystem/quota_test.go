@@ -43,7 +43,7 @@ func TestQuotaAtLargestOffset(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	q := &diskQuota{limit: 1 << 20}
+	q := &diskQuota{limit: 1 << 20, maxFiles: 1}
 	ran := false
 	err = q.sizeChange(f, writeEnd(math.MaxInt64-10, 100), func(int64) error { ran = true; return nil })
 	if !errors.Is(err, ErrDiskQuota) || ran {
@@ -281,5 +281,66 @@ func TestCreateRaceChargesOnce(t *testing.T) {
 	}
 	if got := fss[0].DiskUsed() - before; got != NameBytes {
 		t.Errorf("create through a symbolic link to nothing charged %d bytes, want %d", got, NameBytes)
+	}
+}
+
+// TestDiskFileLimit: a quota remembers the growth of at most its file
+// limit of files (SetDiskFileLimit): a write growing one more is refused
+// with quota, nothing of it written, through wasi:filesystem and
+// wasi_snapshot_preview1, however many the guest tries, so that the
+// registry's entries for the guest stay at the limit; removing a file it
+// grew makes room for another.
+func TestDiskFileLimit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f, pre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	f.SetDiskFileLimit(8)
+	grow := func(name string) error {
+		d, err := pre[0].OpenAt(ctx, 0, name, types.OpenFlagsCreate, types.DescriptorFlagsWrite)
+		if err != nil {
+			return err
+		}
+		defer d.Drop()
+		_, err = d.(*Descriptor).Write(ctx, []byte("x"), 0)
+		return err
+	}
+	for i := range 8 {
+		if err := grow(fmt.Sprintf("f%d", i)); err != nil {
+			t.Fatalf("file %d: %v", i, err)
+		}
+	}
+	for i := 8; i < 200; i++ {
+		if err := grow(fmt.Sprintf("f%d", i)); !errors.Is(err, types.ErrorCodeQuota) {
+			t.Fatalf("file %d past the limit of 8: %v, want quota", i, err)
+		}
+	}
+	file, errno := f.Preview1()[0].OpenFile("p1", experimentalsys.O_CREAT|experimentalsys.O_WRONLY, 0o644)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	call := f.BeginQuotaCall()
+	if _, errno := file.Write([]byte("x")); errno != experimentalsys.EIO || !f.RefusedIn(call) {
+		t.Errorf("a wasi_snapshot_preview1 write past the limit: errno %v, refused for the quota %v; want EIO, refused", errno, f.RefusedIn(call))
+	}
+	file.Close()
+	if info, err := os.Stat(filepath.Join(dir, "f100")); err != nil || info.Size() != 0 {
+		t.Errorf("a refused file: %v, want it empty", info.Size())
+	}
+	files.mu.Lock()
+	entries := 0
+	for _, rec := range files.m {
+		if _, ok := rec.charged[&f.disk]; ok {
+			entries++
+		}
+	}
+	files.mu.Unlock()
+	if n := f.DiskFiles(); n != 8 || entries != 8 {
+		t.Errorf("the quota remembers %d files, the registry holds %d entries charged to it; want 8", n, entries)
+	}
+	if err := pre[0].UnlinkFileAt(ctx, "f0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := grow("f100"); err != nil {
+		t.Errorf("after removing one: %v", err)
 	}
 }

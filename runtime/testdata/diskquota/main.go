@@ -25,7 +25,71 @@ func main() {
 		preview1()
 	case "p2":
 		preview2()
+	case "files-p1":
+		files(func(name string) error {
+			f, err := os.OpenFile("/rw/"+name, os.O_WRONLY|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.Write([]byte("x"))
+			return err
+		}, func(name string) string { return quota(os.Remove("/rw/" + name)) }, quota)
+	case "files-p2":
+		rw := rwPreopen()
+		code := func(c int) string {
+			if c < 0 {
+				return "ok"
+			}
+			return codes[c]
+		}
+		files(func(name string) error {
+			fd, c := w.OpenAt(rw, 0, name, w.OpenCreate, w.FlagWrite)
+			if c >= 0 {
+				return codeError(c)
+			}
+			defer w.DropDescriptor(fd)
+			if _, c = w.WriteAt(fd, []byte("x"), 0); c >= 0 {
+				return codeError(c)
+			}
+			return nil
+		}, func(name string) string { return code(w.Unlink(rw, name)) }, func(err error) string {
+			if c, ok := err.(codeError); ok {
+				return code(int(c))
+			}
+			return "ok"
+		})
 	}
+}
+
+// codeError is a wasi:filesystem error code as an error.
+type codeError int
+
+func (c codeError) Error() string { return codes[c] }
+
+// files grows files by a byte each, beside the 1 MiB quota's room for 255
+// names, until a growth is refused (at most 1000), then removes one and
+// grows another.
+func files(grow func(string) error, remove func(string) string, says func(error) string) {
+	n := 0
+	var err error
+	for ; n < 1000; n++ {
+		if err = grow(fmt.Sprintf("g%d", n)); err != nil {
+			break
+		}
+	}
+	say("grow files until refused: %d grown, then %s", n, says(err))
+	say("remove one: %s", remove("g0"))
+	say("grow one more: %s", says(grow("again")))
+}
+
+func rwPreopen() uint32 {
+	for _, p := range w.Preopens() {
+		if p.Path == "/rw" {
+			return p.FD
+		}
+	}
+	return 0
 }
 
 // quota says whether err is EDQUOT.
