@@ -118,6 +118,7 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 	if errno != 0 {
 		return nil, errno
 	}
+	file.fs = r.fs
 	st, errno := file.Stat()
 	if errno == 0 && flag&experimentalsys.O_DIRECTORY != 0 && st.Mode&fs.ModeDir == 0 {
 		errno = experimentalsys.ENOTDIR
@@ -171,7 +172,9 @@ func (r *rootFS) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 	if err != nil {
 		return wazerosys.Stat_t{}, errnoOf(err)
 	}
-	return wazerosys.NewStat_t(info), 0
+	st := wazerosys.NewStat_t(info)
+	r.fs.hideSerials(&st)
+	return st, 0
 }
 
 func (r *rootFS) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
@@ -179,7 +182,9 @@ func (r *rootFS) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 	if err != nil {
 		return wazerosys.Stat_t{}, errnoOf(err)
 	}
-	return wazerosys.NewStat_t(info), 0
+	st := wazerosys.NewStat_t(info)
+	r.fs.hideSerials(&st)
+	return st, 0
 }
 
 func (r *rootFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {

@@ -44,8 +44,13 @@ type rootFile struct {
 	id fileID
 
 	// st holds the parts of the status that do not change while the file
-	// is open, once Stat has been called.
-	st     *wazerosys.Stat_t
+	// is open, once Stat has been called: its device and inode numbers
+	// hidden (see FS.hideSerials) unless fs is nil, the host's device
+	// number in hostDev.
+	st      *wazerosys.Stat_t
+	hostDev uint64
+	// fs hides device and inode numbers (nil: they are the host's).
+	fs     *FS
 	closed bool
 }
 
@@ -142,6 +147,10 @@ func (r *rootFile) Stat() (wazerosys.Stat_t, experimentalsys.Errno) {
 		return wazerosys.Stat_t{}, experimentalsys.UnwrapOSError(err)
 	}
 	st := wazerosys.NewStat_t(info)
+	r.hostDev = st.Dev
+	if r.fs != nil {
+		r.fs.hideSerials(&st)
+	}
 	r.st = &wazerosys.Stat_t{Dev: st.Dev, Ino: st.Ino, Mode: st.Mode.Type()}
 	return st, 0
 }
