@@ -20,8 +20,7 @@ import (
 // but a directory the host shares may hold one) opens at once, for
 // reading with no writer and for writing with no reader, where open(2)
 // would wait for the other end without bound, on the guest's call and
-// beyond the reach of its context. Opened, its reads wait like a socket's
-// and end when the descriptor is dropped.
+// beyond the reach of its context.
 func TestOpenFIFO(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
