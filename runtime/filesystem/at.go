@@ -84,7 +84,7 @@ func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of 
 		d.pre.fs.release()
 		return nil, code(err)
 	}
-	sf := &sharedFile{f: f, fs: d.pre.fs, id: id}
+	sf := &sharedFile{f: f, fs: d.pre.fs, id: id, name: path.Join(d.pre.guest, d.path, p)}
 	sf.retain()
 	return &Descriptor{pre: d.pre, path: path.Join(d.path, p), flags: fl &^ types.DescriptorFlagsMutateDirectory, file: sf}, nil
 }

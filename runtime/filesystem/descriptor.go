@@ -56,7 +56,9 @@ func (d *Descriptor) Drop() {
 
 // sharedFile is a host file shared by a descriptor and its streams.
 type sharedFile struct {
-	f    *os.File
+	f *os.File
+	// name is the guest's path of f (see guestErr).
+	name string
 	fs   *FS
 	id   fileID // under which the registry counts f open (see closing)
 	refs atomic.Int32

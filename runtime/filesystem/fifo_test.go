@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
+	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
 )
 
 // TestOpenFIFO: a named pipe inside a preopen (a guest cannot make one,
@@ -152,5 +154,50 @@ func TestPreview1FIFOStaysNonblocking(t *testing.T) {
 	}
 	if errno := pf.SetNonblock(true); errno != 0 {
 		t.Errorf("setting O_NONBLOCK: %v", errno)
+	}
+}
+
+// TestStreamErrorsNameNoHostPath: the error of a stream over a file, a
+// text the guest reads (to-debug-string), names the file by the guest's
+// path, not by the host's (before: "read /home/.../pipe: illegal seek",
+// telling the guest where its preopen lies on the host); its
+// filesystem-error-code is unchanged.
+func TestStreamErrorsNameNoHostPath(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, pre := newFS(t, Preopen{Host: dir, Guest: "/data"})
+	d, err := pre[0].OpenAt(ctx, 0, "pipe", 0, types.DescriptorFlagsRead|types.DescriptorFlagsWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Drop()
+	in, err := d.ReadViaStream(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Drop()
+	out, err := d.WriteViaStream(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Drop()
+	_, rerr := in.BlockingRead(ctx, 16)
+	werr := out.BlockingWriteAndFlush(ctx, []byte("x"))
+	for what, err := range map[string]error{"read": rerr, "write": werr} {
+		se, ok := err.(streams.StreamError)
+		if !ok || se.Tag != streams.StreamErrorTagLastOperationFailed {
+			t.Errorf("%s: %v, want last-operation-failed", what, err)
+			continue
+		}
+		msg := se.LastOperationFailed.ToDebugString(ctx)
+		if strings.Contains(msg, dir) || !strings.Contains(msg, "/data/pipe") {
+			t.Errorf("%s: the guest reads %q", what, msg)
+		}
+		if code, ok := (Host{}).FilesystemErrorCode(ctx, se.LastOperationFailed); !ok || code != types.ErrorCodeInvalidSeek {
+			t.Errorf("%s: filesystem-error-code %v %v, want invalid-seek", what, code, ok)
+		}
 	}
 }

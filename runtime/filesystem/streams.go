@@ -73,7 +73,7 @@ func newInputStream(sf *sharedFile, off int64) (types.InputStream, error) {
 		return nil, err
 	}
 	sf.retain()
-	return wasiio.NewInputStream(&offsetReader{f: sf.f, off: off}, streamCloser{sf}), nil
+	return wasiio.NewInputStream(namedReader{&offsetReader{f: sf.f, off: off}, sf}, streamCloser{sf}), nil
 }
 
 func newOutputStream(sf *sharedFile, off int64, append bool) (types.OutputStream, error) {
@@ -84,7 +84,8 @@ func newOutputStream(sf *sharedFile, off int64, append bool) (types.OutputStream
 		return nil, err
 	}
 	sf.retain()
-	return wasiio.NewOutputStream(&offsetWriter{f: sf.f, disk: &sf.fs.disk, off: off, append: append}, streamCloser{sf}.Close), nil
+	w := &offsetWriter{f: sf.f, disk: &sf.fs.disk, off: off, append: append}
+	return wasiio.NewOutputStream(namedWriter{w, sf}, streamCloser{sf}.Close), nil
 }
 
 // streamCloser is the closer of a stream over a file: it lets go of the
