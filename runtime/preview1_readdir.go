@@ -31,6 +31,12 @@ const (
 // entries allocating 11 MiB and keeping 1.4 MiB for an EFAULT, and 256
 // descriptors over a directory of the million files its disk quota lets
 // it make kept some 12 GiB. A chunk reads and keeps at most 2,732 entries.
+//
+// wazero answers a cookie before the entries it keeps with ENOENT (only 0
+// rewinds): after a call that filled more than a chunk, it keeps those
+// from the last chunk on, where it kept all the call's. The cookie a guest
+// continues from (the first entry it did not get whole) is among them; a
+// seekdir(3) to an entry of an earlier chunk is not.
 func chunkReaddir(readdir api.GoModuleFunction) api.GoModuleFunction {
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		buf, bufLen, resultBufused := uint32(stack[1]), uint32(stack[2]), uint32(stack[4])
