@@ -56,11 +56,13 @@ func (g *Guest) Sockets() int { return g.state.stack.Sockets() }
 // an extension holds for the guest that costs what a connection does
 // without being one of its sockets (the wasi:tls host's connection
 // tunnelled through another's cleartext); release gives it back, once.
-// Past the limit it fails with an error naming it.
+// Past the limit it fails with an error naming it that wraps
+// sockets.NewSocketLimit, the error code a socket past it gets (test it
+// with errors.Is).
 func (g *Guest) HoldSocket() (release func(), err error) {
 	release, err = g.state.stack.Hold()
 	if err != nil {
-		return nil, fmt.Errorf("the guest holds %d sockets, the most allowed (runtime.Limits.Sockets, wasitls run --max-sockets)", g.limits.Sockets)
+		return nil, fmt.Errorf("the guest holds %d sockets, the most allowed (runtime.Limits.Sockets, wasitls run --max-sockets): %w", g.limits.Sockets, err)
 	}
 	return release, nil
 }

@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
 // countingExt is a GuestExtension that gives each guest a closer and
@@ -77,5 +80,68 @@ func TestGuestExtensionState(t *testing.T) {
 	}
 	if ext.limits[0].Handles != 1000 || ext.limits[1].Handles != 50 || ext.limits[0].Sockets == 0 || ext.limits[0].MemoryPages != runtime.DefaultMemoryPages {
 		t.Errorf("limits seen by the hook: %+v, want the runtime's (1000 handles, defaults filled in) then 50 handles", ext.limits)
+	}
+}
+
+// holdingExt is a GuestExtension that holds sockets for its guests
+// (Guest.HoldSocket) as the wasi:tls host holds tunnelled connections,
+// and records what the second of two holds under a limit of one said.
+type holdingExt struct {
+	mu       sync.Mutex
+	err      error
+	released bool
+}
+
+func (e *holdingExt) Register(context.Context, wazero.Runtime) error { return nil }
+
+func (e *holdingExt) NewGuest(_ context.Context, g *runtime.Guest) error {
+	release, err := g.HoldSocket()
+	if err != nil {
+		return err
+	}
+	_, err = g.HoldSocket()
+	release()
+	// Given back, the socket may be held again.
+	again, err2 := g.HoldSocket()
+	if err2 == nil {
+		again()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.err, e.released = err, err2 == nil && g.Sockets() == 0
+	return nil
+}
+
+// TestHoldSocketLimit: a hold past Limits.Sockets fails with an error
+// that wraps the socket limit's error code, sockets.NewSocketLimit (an
+// extension tells it from its other failures with errors.Is), and names
+// the limit and its flag; a hold given back makes room again; the guest,
+// a real wasm module, runs.
+func TestHoldSocketLimit(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
+	defer r.Close(ctx)
+	ext := &holdingExt{}
+	rt, err := runtime.New(ctx, r, runtime.Config{Limits: runtime.Limits{Sockets: 1}, Extensions: []runtime.Extension{ext}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/hog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"hog", "pollables", "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	ext.mu.Lock()
+	defer ext.mu.Unlock()
+	if !errors.Is(ext.err, sockets.NewSocketLimit) {
+		t.Errorf("the hold past the limit: %v, want an error wrapping sockets.NewSocketLimit", ext.err)
+	}
+	if ext.err == nil || !strings.Contains(ext.err.Error(), "holds 1 sockets") || !strings.Contains(ext.err.Error(), "--max-sockets") {
+		t.Errorf("the hold past the limit does not name the limit and its flag: %v", ext.err)
+	}
+	if !ext.released {
+		t.Error("a socket given back could not be held again")
 	}
 }
