@@ -58,20 +58,23 @@ type shield struct {
 // catch is deferred around a call into the backend: it recovers a panic
 // of the call, for op, logs it and sets *err to its BackendPanicError.
 // It must be deferred directly (recover works in the deferred call only).
+// The connection breaks (broken) even when the log itself panics (a
+// Config.Logger's bug, whose panic goes on): its transport is closed
+// whatever the logger does.
 func (s *shield) catch(op string, err *error) {
 	v := recover()
 	if v == nil {
 		return
 	}
 	p := &BackendPanicError{Backend: s.backend, Op: op, Value: panicValue(v)}
-	if s.log != nil {
-		s.log(p, debug.Stack())
-	}
-	if s.broken != nil {
-		s.broken(p)
-	}
 	if err != nil {
 		*err = p
+	}
+	if s.broken != nil {
+		defer s.broken(p)
+	}
+	if s.log != nil {
+		s.log(p, debug.Stack())
 	}
 }
 

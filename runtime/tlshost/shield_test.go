@@ -218,3 +218,66 @@ func (c *countingNetConn) SetWriteDeadline(time.Time) error {
 	c.calls++
 	return nil
 }
+
+// TestShieldLoggerPanics: a Config.Logger that panics while the shield
+// logs a backend's panic does not keep the connection from breaking:
+// its transport is closed and the backend is not entered again; the
+// logger's own panic goes on (the embedder's bug, not the backend's).
+func TestShieldLoggerPanics(t *testing.T) {
+	inner := &countingConn{}
+	closed := 0
+	c := shieldConn(inner, "test", func() error { closed++; return nil }, func(error, []byte) { panic("the logger failed") })
+	func() {
+		defer func() {
+			if v := recover(); v != "the logger failed" {
+				t.Errorf("the logger's panic: %v", v)
+			}
+		}()
+		c.Read(make([]byte, 1))
+	}()
+	if closed != 1 {
+		t.Fatalf("transport closed %d times, want 1", closed)
+	}
+	var p *BackendPanicError
+	if _, err := c.Write([]byte("x")); !errors.As(err, &p) || p.Op != "Read" {
+		t.Fatalf("Write after the panic: %v", err)
+	}
+	if inner.calls != 1 {
+		t.Fatalf("backend entered %d times; want 1", inner.calls)
+	}
+}
+
+// TestInlineHandshakeLoggerPanics: a handshake run on the caller's
+// goroutine over a backend that panics, with a logger that panics too,
+// still lets go of its socket (the peer sees the end) and leaves nothing
+// behind, over a real loopback socket.
+func TestInlineHandshakeLoggerPanics(t *testing.T) {
+	checkNoLeak(t)
+	b, err := backends.ByName("stdtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPKI(t)
+	ours, peer, _ := silentServer(t)
+	tr, _ := heldTransport(t, ours)
+	s := newClientSession(handshakePanicBackend{b}, p.clientBase(), tr)
+	defer s.Close()
+	s.setLogPanic(func(error, []byte) { panic("the logger failed") })
+	if err := s.Connect("localhost"); err != nil {
+		t.Fatal(err)
+	}
+	a, ok := s.Finish().source().(wasiio.Awaiter)
+	if !ok {
+		t.Fatal("the finish future cannot run the handshake on the guest's wait")
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "the logger failed" {
+				t.Errorf("the logger's panic: %v", v)
+			}
+		}()
+		a.Await(context.Background(), time.Time{})
+	}()
+	peerSeesEnd(t, waitLimit, peer)
+	closeWithin(t, giveUpBound, s)
+}
