@@ -144,7 +144,10 @@
 // other goroutines), the backend is not entered again for it, and it
 // releases its pending handshake, its peer's bytes and its socket as any
 // failed connection does. Other connections and guests go on. Panics on
-// goroutines a backend starts itself are beyond the host's reach, and
-// the backend's descriptions (Name, Supported, Defaults), which take
-// nothing from a guest or a peer, are not shielded.
+// goroutines a backend starts itself are beyond the host's reach. What
+// the backend says of itself (Name, Supported, Defaults) is asked once,
+// under the shield, when the host is made (hostbackend.go): a panic
+// there is an error of NewHost, of runtime.New through New, or of
+// LoadIdentity (whose ParseIdentity is shielded too), and no guest's
+// call enters those methods again.
 package tlshost

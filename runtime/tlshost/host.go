@@ -27,7 +27,7 @@ import (
 // runtime; per-connection state lives in the resources.
 type Host struct {
 	cfg     Config
-	backend backends.Backend
+	backend backends.Backend // as the host holds it (see hostBackend)
 
 	tickets    *ticketKeys // nil: server resumption off
 	sessionsMu sync.Mutex  // making a guest's session cache on first use
@@ -44,7 +44,12 @@ var _ tls.Host = (*Host)(nil)
 // NewHost resolves cfg's backend, checks that it implements cfg's lists,
 // and returns the host.
 func NewHost(cfg Config) (*Host, error) {
-	b, err := cfg.backend()
+	raw, err := cfg.backend()
+	if err != nil {
+		return nil, err
+	}
+	// What the backend says of itself, asked once (see hostBackend).
+	b, err := describe(raw, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +172,7 @@ func (h *Host) Register(ctx context.Context, r wazero.Runtime) error {
 }
 
 // Backend returns the backend the host delegates to.
-func (h *Host) Backend() backends.Backend { return h.backend }
+func (h *Host) Backend() backends.Backend { return unwrapBackend(h.backend) }
 
 // logFailure reports a failure the guest only sees as an error case
 // without payload (the proposal's results carry none). A connection's
@@ -247,8 +252,9 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 		return nil, err
 	}
 	// key and chain are views of guest memory: the backend must copy what
-	// it keeps, and crypto/x509 does.
-	id, err := h.parseIdentity(append([]byte(nil), key...), cloneChain(chain))
+	// it keeps, and crypto/x509 does. A panic of it is its error (see
+	// hostBackend).
+	id, err := h.backend.ParseIdentity(append([]byte(nil), key...), cloneChain(chain))
 	if err != nil {
 		count.used.Add(-n)
 		h.logFailure("private-identity.parse", err)
@@ -256,14 +262,6 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 	}
 	count.hold(id, n)
 	return &privateIdentity{id: id}, nil
-}
-
-// parseIdentity is the backend's ParseIdentity of a guest's bytes,
-// shielded: a panic of it is its error.
-func (h *Host) parseIdentity(key []byte, chain [][]byte) (id *backends.Identity, err error) {
-	s := shield{backend: h.backend.Name(), log: h.logPanic}
-	defer s.catch("ParseIdentity", &err)
-	return h.backend.ParseIdentity(key, chain)
 }
 
 // ---- client ----

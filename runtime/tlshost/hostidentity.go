@@ -24,8 +24,15 @@ func (e extensionsHost) HostIdentity(ctx context.Context, name string) (extensio
 // DER private key from files and parses them with the backend cfg names,
 // for Config.Identities. A chain file over MaxChainFile or a key file over
 // MaxKeyFile is an error.
+//
+// A backend that panics (in Name, Supported, Defaults or ParseIdentity)
+// makes it fail with a *BackendPanicError; the stack goes to cfg.Logger.
 func LoadIdentity(cfg Config, certFile, keyFile string) (*backends.Identity, error) {
-	b, err := cfg.backend()
+	raw, err := cfg.backend()
+	if err != nil {
+		return nil, err
+	}
+	b, err := describe(raw, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

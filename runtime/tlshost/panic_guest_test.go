@@ -188,24 +188,31 @@ func panicCase(t *testing.T, f func(t *testing.T, b *panickyBackend, logs *syncB
 				path = "guest-calls"
 			}
 			t.Run(name+"/"+path, func(t *testing.T) {
-				goBefore, fdBefore := goroutines(), openFDs(t)
-				t.Run("guest", func(t *testing.T) {
+				leftBehind(t, func(t *testing.T) {
 					logs := new(syncBuffer)
 					f(t, &panickyBackend{Describer: d, nonblocking: nonblocking}, logs)
 				})
-				deadline := time.Now().Add(10 * time.Second)
-				for {
-					goNow, fdNow := goroutines(), openFDs(t)
-					if goNow <= goBefore && fdNow <= fdBefore {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("left behind: goroutines %d (before %d), fds %d (before %d)", goNow, goBefore, fdNow, fdBefore)
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
 			})
 		}
+	}
+}
+
+// leftBehind runs f as a subtest "guest" and fails t unless the
+// goroutines and file descriptors come back to what they were before.
+func leftBehind(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	goBefore, fdBefore := goroutines(), openFDs(t)
+	t.Run("guest", f)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		goNow, fdNow := goroutines(), openFDs(t)
+		if goNow <= goBefore && fdNow <= fdBefore {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left behind: goroutines %d (before %d), fds %d (before %d)", goNow, goBefore, fdNow, fdBefore)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
