@@ -141,9 +141,16 @@
 // error, a stream error or the last error. The stack goes to
 // Config.Logger, never to the guest. The connection is broken from then
 // on: its transport is closed at once (which ends the backend's I/O on
-// other goroutines), the backend is not entered again for it, and it
-// releases its pending handshake, its peer's bytes and its socket as any
-// failed connection does. Other connections and guests go on. Panics on
+// other goroutines), the backend is not entered again for it, its last
+// error (client-last-error, server-last-error) is the panic's message,
+// whichever goroutine it happened on, it reports nothing negotiated
+// (protocol-version, cipher-suite, alpn-id, both identities, the group,
+// resumption and the stapled OCSP response are none, even after a
+// completed handshake: the backend's state is unknown; server-name
+// stays the name the guest connected to or the client sent), and it
+// releases its pending handshake, its peer's bytes and its socket as
+// any failed connection does, even when Config.Logger panics while
+// logging the panic. Other connections and guests go on. Panics on
 // goroutines a backend starts itself are beyond the host's reach. What
 // the backend says of itself (Name, Supported, Defaults) is asked once,
 // under the shield, when the host is made (hostbackend.go): a panic

@@ -30,7 +30,7 @@ func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in
 	s.held = held
 	s.settings = d.h.settingsOf(ctx)
 	// The draft has no last error: the future carries the reason.
-	d.h.limit(&s.ending, nil)
+	d.h.limit(&s.ending, nil, nil)
 	hs := &draftHandshake{s: s}
 	pending := d.h.pending(ctx, "wasi:tls/types#[constructor]client-handshake")
 	if err := pending.admit(s); err != nil {

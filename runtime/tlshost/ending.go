@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
@@ -31,6 +32,12 @@ type ending struct {
 	// logPanic, if not nil, logs a panic of the backend with its stack
 	// (see shield).
 	logPanic func(err error, stack []byte)
+	// reportBroken, if not nil, records the panic that broke the
+	// connection as its reason (the connection's last error).
+	reportBroken func(what string, err error)
+	// broken is set once a panic of the backend broke the connection
+	// (see shieldedConn).
+	broken atomic.Bool
 
 	consumed  bool // finish or abort was called
 	closed    bool
@@ -87,10 +94,18 @@ func (e *ending) setLogPanic(log func(err error, stack []byte)) {
 	e.logPanic = log
 }
 
+// setReportBroken sets where the panic that breaks the connection is
+// recorded as its reason. It must be called before the handshake starts.
+func (e *ending) setReportBroken(report func(what string, err error)) {
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	e.reportBroken = report
+}
+
 // open makes the backend's connection with newConn, b's method op, and
 // returns it shielded (see shieldedConn): from here on a panic of the
-// backend breaks this connection alone. A panic of make is its error.
-// d.mu may be held.
+// backend breaks this connection alone (see broke). A panic of make is
+// its error. d.mu may be held.
 func (e *ending) open(b backends.Backend, op string, newConn func() (backends.Conn, error)) (conn backends.Conn, err error) {
 	s := shield{backend: b.Name(), log: e.logPanic}
 	func() {
@@ -100,7 +115,22 @@ func (e *ending) open(b backends.Backend, op string, newConn func() (backends.Co
 	if err != nil {
 		return nil, err
 	}
-	return shieldConn(conn, s.backend, e.guard.Close, e.logPanic), nil
+	report := e.reportBroken
+	return shieldConn(conn, s.backend, func(p *BackendPanicError) { e.broke(p, report) }, e.logPanic), nil
+}
+
+// broke is the break of the connection by p, a panic of the backend, on
+// the goroutine that recovered it (d.mu may be held): the transport is
+// closed at once, State reports nothing from now on, and report, if not
+// nil, records p as the connection's reason. The connection is released
+// (its pending handshake, its peer's bytes, its socket) as any failed
+// one: by the handshake's end or by the guest's drop.
+func (e *ending) broke(p *BackendPanicError, report func(what string, err error)) {
+	e.broken.Store(true)
+	e.guard.Close()
+	if report != nil {
+		report("connection", p)
+	}
 }
 
 // expired is the handshake timeout: the handshake's futures fail with err
@@ -163,8 +193,14 @@ func (e *ending) dropHandshake(failAll func(error)) {
 }
 
 // State reports what was negotiated so far; ok is false before the
-// handshake started.
+// handshake started. A connection a panic of the backend broke reports
+// nothing, not even what was negotiated before the panic (the backend's
+// state is unknown, and it is not entered again): the zero State, ok
+// false; its reason is the connection's last error.
 func (e *ending) State() (st backends.State, ok bool) {
+	if e.broken.Load() {
+		return st, false
+	}
 	e.d.mu.Lock()
 	conn, failed := e.conn, e.failed
 	e.d.mu.Unlock()

@@ -188,11 +188,16 @@ func (h *Host) logFailure(what string, err error, attrs ...any) {
 
 // limit applies the host's handshake timeout to a new connection: its
 // expiry is recorded through fail (the connection's last error), and what
-// the guest is never told is logged.
-func (h *Host) limit(e *ending, fail func(what string, err error)) {
+// the guest is never told is logged. A panic of the backend is logged
+// with its stack, and recorded in last, if not nil, as the reason of the
+// connection it broke.
+func (h *Host) limit(e *ending, fail func(what string, err error), last *lastError) {
 	e.setHandshakeTimeout(h.cfg.handshakeTimeout(), fail)
 	e.setWarn(func(what string, err error) { h.logFailure(what, err) })
 	e.setLogPanic(h.logPanic)
+	if last != nil {
+		e.setReportBroken(last.set)
+	}
 }
 
 // logPanic logs a backend's panic (see shield) with its stack, which
@@ -276,7 +281,7 @@ func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out 
 	c.s = newClientSession(h.backend, base, t)
 	c.s.held = held
 	c.s.settings = h.settingsOf(ctx)
-	h.limit(&c.s.ending, c.fail)
+	h.limit(&c.s.ending, c.fail, &c.last)
 	return c
 }
 
@@ -420,7 +425,7 @@ func (h *Host) NewServerConnection(ctx context.Context, in tls.InputStream, out 
 	c.s = newServerSession(h.backend, base, t)
 	c.s.held = held
 	c.s.settings = h.settingsOf(ctx)
-	h.limit(&c.s.ending, c.fail)
+	h.limit(&c.s.ending, c.fail, &c.last)
 	return c
 }
 

@@ -335,6 +335,14 @@ func TestGuestClientBackendPanics(t *testing.T) {
 		t.Logf("guest:\n%s", out)
 		checkPanicRounds(t, b, out, logs.String(), plan, "ok ping")
 		checkPanicPaths(t, b, logs.String(), plan)
+		// A connection a panic broke after its handshake reports
+		// nothing negotiated, not what it negotiated before.
+		for i, op := range plan {
+			switch op {
+			case "State", "ExportKeyingMaterial", "Write", "Read", "CloseWrite":
+				mustContain(t, out, fmt.Sprintf("after round %d: version=0x0000 suite=0x0000 alpn=\"\" peer=0\n", i))
+			}
+		}
 	})
 }
 

@@ -373,8 +373,12 @@ func (s *serverSession) ServerName() (string, bool) {
 	return "", false
 }
 
-// ClientChain is the client's validated chain, if it sent one.
+// ClientChain is the client's validated chain, if it sent one, and nil
+// once a panic of the backend broke the connection (see ending.State).
 func (s *serverSession) ClientChain() *peerChain {
+	if s.broken.Load() {
+		return nil
+	}
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	if s.clientChain == nil {

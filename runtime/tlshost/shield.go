@@ -112,16 +112,17 @@ var (
 	_ interface{ Unwrap() backends.Conn } = (*shieldedConn)(nil)
 )
 
-// shieldConn shields conn; closeTransport closes what it reads and writes
-// (its guard), and log logs a panic. conn may be nil.
-func shieldConn(conn backends.Conn, backend string, closeTransport func() error, log func(error, []byte)) backends.Conn {
+// shieldConn shields conn; broke, called once, for the first panic,
+// closes what it reads and writes (its guard) and records the break (see
+// ending.broke), and log logs a panic. conn may be nil.
+func shieldConn(conn backends.Conn, backend string, broke func(*BackendPanicError), log func(error, []byte)) backends.Conn {
 	if conn == nil {
 		return nil
 	}
 	c := &shieldedConn{inner: conn}
 	c.shield = shield{backend: backend, log: log, broken: func(p *BackendPanicError) {
-		if c.failed.CompareAndSwap(nil, p) && closeTransport != nil {
-			closeTransport()
+		if c.failed.CompareAndSwap(nil, p) && broke != nil {
+			broke(p)
 		}
 	}}
 	if nc, ok := conn.(net.Conn); ok {
@@ -235,7 +236,8 @@ func (c *shieldedConn) Close() (err error) {
 	return c.inner.Close()
 }
 
-// State is the backend's; a broken connection's is the zero State.
+// State is the backend's; a broken connection's is the zero State (see
+// ending.State).
 func (c *shieldedConn) State() (st backends.State) {
 	if c.broken() != nil {
 		return st

@@ -2,8 +2,10 @@ package tlshost
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -86,7 +88,7 @@ func TestInlineHandshakePanics(t *testing.T) {
 func TestShieldedConnBroken(t *testing.T) {
 	inner := &countingConn{}
 	closed := 0
-	c := shieldConn(inner, "test", func() error { closed++; return nil }, nil)
+	c := shieldConn(inner, "test", func(*BackendPanicError) { closed++ }, nil)
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Fatal("a panic in Read is no error")
 	}
@@ -180,7 +182,7 @@ func (nopConn) RequestClientIdentity(context.Context) ([][]byte, error) { return
 // without entering the backend, as every other call does.
 func TestShieldedNetConnBroken(t *testing.T) {
 	inner := &countingNetConn{}
-	c := shieldConn(inner, "test", func() error { return nil }, nil)
+	c := shieldConn(inner, "test", func(*BackendPanicError) {}, nil)
 	nc, ok := c.(net.Conn)
 	if !ok {
 		t.Fatal("the shield hides the backend's net.Conn")
@@ -226,7 +228,7 @@ func (c *countingNetConn) SetWriteDeadline(time.Time) error {
 func TestShieldLoggerPanics(t *testing.T) {
 	inner := &countingConn{}
 	closed := 0
-	c := shieldConn(inner, "test", func() error { closed++; return nil }, func(error, []byte) { panic("the logger failed") })
+	c := shieldConn(inner, "test", func(*BackendPanicError) { closed++ }, func(error, []byte) { panic("the logger failed") })
 	func() {
 		defer func() {
 			if v := recover(); v != "the logger failed" {
@@ -280,4 +282,149 @@ func TestInlineHandshakeLoggerPanics(t *testing.T) {
 	}()
 	peerSeesEnd(t, waitLimit, peer)
 	closeWithin(t, giveUpBound, s)
+}
+
+// readPanicBackend wraps a backend whose connections panic in Read.
+type readPanicBackend struct{ backends.Backend }
+
+func (b readPanicBackend) Client(transport net.Conn, cfg *backends.ClientConfig) (backends.Conn, error) {
+	conn, err := b.Backend.Client(transport, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return readPanicConn{conn}, nil
+}
+
+func (b readPanicBackend) Server(transport net.Conn, cfg *backends.ServerConfig) (backends.Conn, error) {
+	conn, err := b.Backend.Server(transport, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return readPanicConn{conn}, nil
+}
+
+type readPanicConn struct{ backends.Conn }
+
+func (readPanicConn) Read([]byte) (int, error) { panic("boom in Read") }
+
+// TestBrokenConnectionState: once a panic broke a connection whose
+// handshake completed (ALPN, version and suite negotiated), its State
+// reports nothing, not what was negotiated before (ok false, the zero
+// State), and the failure is reported once, as the connection's reason
+// (the last error the guest reads); the peer sees the end; nothing is
+// left behind. Over real loopback sockets, every backend.
+func TestBrokenConnectionState(t *testing.T) {
+	p := newPKI(t)
+	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+		checkNoLeak(t)
+		addr, res := goServer(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}, NextProtos: []string{"h2"}})
+		s := newClientSession(readPanicBackend{b}, p.clientBase(), dial(t, addr))
+		defer s.Close()
+		var mu sync.Mutex
+		var reported []string
+		s.setReportBroken(func(what string, err error) {
+			mu.Lock()
+			reported = append(reported, what+": "+err.Error())
+			mu.Unlock()
+		})
+		if err := s.Connect("localhost"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ConfigureALPN([][]byte{[]byte("h2")}); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := await(t, s.Finish())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := s.State(); !ok || st.ALPN != "h2" || st.Version == 0 || st.CipherSuite == 0 || !st.HandshakeComplete {
+			t.Fatalf("State before the panic: %+v, %v", st, ok)
+		}
+		var pe *BackendPanicError
+		if _, err := conn.Read(make([]byte, 10)); !errors.As(err, &pe) || pe.Op != "Read" {
+			t.Fatalf("Read: %v", err)
+		}
+		if st, ok := s.State(); ok || !reflect.DeepEqual(st, backends.State{}) {
+			t.Errorf("State after the panic: %+v, %v; want the zero State, false", st, ok)
+		}
+		want := "connection: tlshost: the " + b.Name() + " backend panicked in Read: boom in Read"
+		mu.Lock()
+		if len(reported) != 1 || reported[0] != want {
+			t.Errorf("reported %q, want once %q", reported, want)
+		}
+		mu.Unlock()
+		select {
+		case err := <-res:
+			if err == nil {
+				t.Error("the peer read the client's data from a connection that broke")
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("the peer did not see the end")
+		}
+		closeWithin(t, giveUpBound, s)
+	})
+}
+
+// TestBrokenServerConnectionState: TestBrokenConnectionState's promise
+// on the server side, whose client's verified chain the host keeps
+// itself: once a panic broke the connection, the chain is not reported
+// either.
+func TestBrokenServerConnectionState(t *testing.T) {
+	p := newPKI(t)
+	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+		checkNoLeak(t)
+		addr, conns := accept(t)
+		_, errs := goClient(t, addr, &tls.Config{ServerName: "localhost", RootCAs: p.ca.Pool(),
+			NextProtos: []string{"h2"}, Certificates: []tls.Certificate{p.client.TLSCertificate()}})
+		s := newServerSession(readPanicBackend{b}, backends.ServerConfig{ClientCAs: p.ca.Pool()}, <-conns)
+		defer s.Close()
+		var reported []string
+		var mu sync.Mutex
+		s.setReportBroken(func(what string, err error) {
+			mu.Lock()
+			reported = append(reported, what+": "+err.Error())
+			mu.Unlock()
+		})
+		s.Accept()
+		s.ConfigureIdentities([]*backends.Identity{p.server.Identity()})
+		s.ConfigureALPN([][]byte{[]byte("h2")})
+		cf, err := s.RequestClientIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := await(t, cf); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := await(t, s.Finish())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := s.State(); !ok || st.ALPN != "h2" || st.LocalIdentity == nil || len(s.ClientChain().certs()) == 0 {
+			t.Fatalf("before the panic: %+v, %v, client chain %v", st, ok, s.ClientChain())
+		}
+		var pe *BackendPanicError
+		if _, err := conn.Read(make([]byte, 10)); !errors.As(err, &pe) || pe.Op != "Read" {
+			t.Fatalf("Read: %v", err)
+		}
+		if st, ok := s.State(); ok || !reflect.DeepEqual(st, backends.State{}) {
+			t.Errorf("State after the panic: %+v, %v; want the zero State, false", st, ok)
+		}
+		if c := s.ClientChain(); c != nil {
+			t.Errorf("the client's chain after the panic: %d certificates", len(c.certs()))
+		}
+		mu.Lock()
+		if len(reported) != 1 || !strings.Contains(reported[0], "panicked in Read") {
+			t.Errorf("reported %q, want the panic once", reported)
+		}
+		mu.Unlock()
+		select {
+		case err := <-errs:
+			if err == nil {
+				t.Error("the client's exchange succeeded over a connection that broke")
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("the client did not see the end")
+		}
+		closeWithin(t, giveUpBound, s)
+	})
 }

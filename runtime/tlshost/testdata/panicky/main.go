@@ -10,7 +10,9 @@
 // connects to ADDR (server name "localhost"), completes the handshake,
 // looks at the connection's state, exports keying material, writes "ping",
 // reads the echoed line, sends close_notify, reads until the server's end
-// and closes.
+// and closes. A round that fails once connected prints what the
+// connection still reports: "after round I: version=V suite=S alpn=A
+// peer=N".
 //
 //	panicky server ROUNDS
 //
@@ -41,7 +43,7 @@ func main() {
 	case len(os.Args) == 4 && os.Args[1] == "client":
 		rounds, _ := strconv.Atoi(os.Args[3])
 		for i := range rounds {
-			msg, err := client(os.Args[2])
+			msg, err := client(i, os.Args[2])
 			report(i, msg, err)
 		}
 	case len(os.Args) == 3 && os.Args[1] == "server":
@@ -93,12 +95,20 @@ func report(i int, msg string, err error) {
 	fmt.Printf("round %d: ok %s\n", i, msg)
 }
 
-func client(addr string) (string, error) {
+func client(i int, addr string) (msg string, err error) {
 	c, err := wasitls.Dial("tcp", addr, &wasitls.Config{ServerName: "localhost"})
 	if err != nil {
 		return "dial", err
 	}
 	defer c.Close()
+	defer func() {
+		if err != nil {
+			// What the connection still reports once it failed.
+			st := c.ConnectionState()
+			fmt.Printf("after round %d: version=%#04x suite=%#04x alpn=%q peer=%d\n",
+				i, st.Version, st.CipherSuite, st.NegotiatedProtocol, len(st.RawPeerCertificates))
+		}
+	}()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	if st := c.ConnectionState(); !st.HandshakeComplete {
 		return "state", fmt.Errorf("handshake not complete: %+v", st)
