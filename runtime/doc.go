@@ -98,6 +98,11 @@
 // trapped. A proc_exit with a code wazero reserves for a context's end
 // (sys.ExitCodeContextCanceled, a C or Go guest's exit(-1)) exits with
 // 255; a change past the disk quota ([Limits.DiskBytes]) answers EDQUOT.
+// A panic in one of its functions that is not an exit (a Go runtime error
+// of wazero's, or a bug of the host's, such as an embedder's random
+// source or clock that panics) traps the guest with a message naming the
+// function and no host stack, its instance marked trapped, as a host
+// function's panic through the generated glue does.
 //
 // # Limits
 //
@@ -150,8 +155,9 @@
 //	          the reason, or the context-cancelled exit)
 //
 // A call that was running when Close came wraps ErrStopped and ErrClosed.
-// Two exceptions: a core module's own trap under Instance.Call leaves it
-// callable (with the whole stack budget again), as core wasm allows; and
+// Two exceptions: a core module's own trap under Instance.Call (not a
+// host function's) leaves it callable (with the whole stack budget
+// again), as core wasm allows; and
 // a call straight through wazero's api.Function cannot be refused before
 // it runs, so that [Instance.CallError] reports a closed instance with
 // ErrStopped and ErrClosed (ErrClosed, cabi.ErrExited and the

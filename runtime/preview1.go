@@ -114,7 +114,12 @@ var nosysPanics = map[string]uint64{
 // names the function and the fault and no host stack; the guest's
 // instance is marked trapped, since the fault may have left its state
 // half-changed. A fault under a module closed meanwhile is the exit the
-// close is.
+// close is. Any other panic but an exit (a bug of the host's, such as an
+// embedder's random source or clock that panics, or a trap of the
+// runtime's) traps the guest the same way, as a host function's panic
+// traps a component through the generated glue (cabi.Call.End): the
+// instance is marked trapped, and a value that is not a *cabi.Trap
+// becomes one, "wasi_snapshot_preview1.NAME: host panic: VALUE".
 func guardPreview1(name string, fn api.GoModuleFunction) api.GoModuleFunction {
 	return &guarded{name: name, fn: fn}
 }
@@ -136,9 +141,21 @@ func (g *guarded) recover(ctx context.Context, mod api.Module, stack []uint64) {
 	if v == nil {
 		return
 	}
+	if _, exit := v.(*sys.ExitError); exit {
+		panic(v) // an exit, or an abort (which marked the instance)
+	}
 	rerr, ok := v.(goruntime.Error)
 	if !ok {
-		panic(v) // an exit, an abort, a trap of the runtime's
+		if inst := cabi.InstanceFrom(ctx); inst != nil {
+			inst.MarkTrapped()
+		}
+		if trap, ok := v.(*cabi.Trap); ok {
+			panic(trap) // the runtime's
+		}
+		if err, ok := v.(error); ok {
+			v = err.Error()
+		}
+		panic(&cabi.Trap{Func: wasi_snapshot_preview1.ModuleName + "." + g.name, Msg: fmt.Sprintf("host panic: %v", v)})
 	}
 	if mod.IsClosed() {
 		// Closed under the call, by an Instance.Close not left to the
