@@ -145,28 +145,16 @@ var _ net.Conn = (*shieldedNetConn)(nil)
 func (c *shieldedNetConn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
 func (c *shieldedNetConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
-func (c *shieldedNetConn) SetDeadline(t time.Time) (err error) {
-	if err := c.broken(); err != nil {
-		return err
-	}
-	defer c.shield.catch("SetDeadline", &err)
-	return c.nc.SetDeadline(t)
+func (c *shieldedNetConn) SetDeadline(t time.Time) error {
+	return c.do("SetDeadline", func() error { return c.nc.SetDeadline(t) })
 }
 
-func (c *shieldedNetConn) SetReadDeadline(t time.Time) (err error) {
-	if err := c.broken(); err != nil {
-		return err
-	}
-	defer c.shield.catch("SetReadDeadline", &err)
-	return c.nc.SetReadDeadline(t)
+func (c *shieldedNetConn) SetReadDeadline(t time.Time) error {
+	return c.do("SetReadDeadline", func() error { return c.nc.SetReadDeadline(t) })
 }
 
-func (c *shieldedNetConn) SetWriteDeadline(t time.Time) (err error) {
-	if err := c.broken(); err != nil {
-		return err
-	}
-	defer c.shield.catch("SetWriteDeadline", &err)
-	return c.nc.SetWriteDeadline(t)
+func (c *shieldedNetConn) SetWriteDeadline(t time.Time) error {
+	return c.do("SetWriteDeadline", func() error { return c.nc.SetWriteDeadline(t) })
 }
 
 // Unwrap returns the backend's connection.
@@ -192,13 +180,36 @@ func (c *shieldedConn) cause(err error) error {
 	return err
 }
 
-func (c *shieldedConn) Handshake(ctx context.Context) (err error) {
+// call is f, the backend's method op, as every method that returns an
+// error calls it: on a broken connection it fails with the panic without
+// entering the backend; a panic of f breaks the connection and is its
+// error; f's error is the panic when one broke the connection meanwhile
+// (see cause).
+func call[T any](c *shieldedConn, op string, f func() (T, error)) (v T, err error) {
+	if err := c.broken(); err != nil {
+		return v, err
+	}
+	defer c.shield.catch(op, &err)
+	v, err = f()
+	return v, c.cause(err)
+}
+
+// do is call for a method whose result is an error alone.
+func (c *shieldedConn) do(op string, f func() error) (err error) {
 	if err := c.broken(); err != nil {
 		return err
 	}
-	defer c.shield.catch("Handshake", &err)
-	return c.cause(c.inner.Handshake(ctx))
+	defer c.shield.catch(op, &err)
+	return c.cause(f())
 }
+
+func (c *shieldedConn) Handshake(ctx context.Context) error {
+	return c.do("Handshake", func() error { return c.inner.Handshake(ctx) })
+}
+
+// Read and Write, called for every record, are call written out: through
+// call, the closure's call added 2 ns to the 6.5 the shield costs a call
+// (BenchmarkShield's nopConn, both shapes alternated in one process).
 
 func (c *shieldedConn) Read(p []byte) (n int, err error) {
 	if err := c.broken(); err != nil {
@@ -218,13 +229,7 @@ func (c *shieldedConn) Write(p []byte) (n int, err error) {
 	return n, c.cause(err)
 }
 
-func (c *shieldedConn) CloseWrite() (err error) {
-	if err := c.broken(); err != nil {
-		return err
-	}
-	defer c.shield.catch("CloseWrite", &err)
-	return c.cause(c.inner.CloseWrite())
-}
+func (c *shieldedConn) CloseWrite() error { return c.do("CloseWrite", c.inner.CloseWrite) }
 
 // Close closes the backend's connection; a broken one's transport was
 // closed already.
@@ -246,13 +251,8 @@ func (c *shieldedConn) State() (st backends.State) {
 	return c.inner.State()
 }
 
-func (c *shieldedConn) RequestClientIdentity(ctx context.Context) (chain [][]byte, err error) {
-	if err := c.broken(); err != nil {
-		return nil, err
-	}
-	defer c.shield.catch("RequestClientIdentity", &err)
-	chain, err = c.inner.RequestClientIdentity(ctx)
-	return chain, c.cause(err)
+func (c *shieldedConn) RequestClientIdentity(ctx context.Context) ([][]byte, error) {
+	return call(c, "RequestClientIdentity", func() ([][]byte, error) { return c.inner.RequestClientIdentity(ctx) })
 }
 
 func (c *shieldedConn) NonblockingTransport() (ok bool) {
@@ -264,16 +264,12 @@ func (c *shieldedConn) NonblockingTransport() (ok bool) {
 	return nc.NonblockingTransport()
 }
 
-func (c *shieldedConn) ExportKeyingMaterial(label string, context []byte, length int) (out []byte, err error) {
+func (c *shieldedConn) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
 	x, ok := c.inner.(backends.KeyingMaterialExporter)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", c.shield.backend, backends.ErrNotSupported)
 	}
-	if err := c.broken(); err != nil {
-		return nil, err
-	}
-	defer c.shield.catch("ExportKeyingMaterial", &err)
-	return x.ExportKeyingMaterial(label, context, length)
+	return call(c, "ExportKeyingMaterial", func() ([]byte, error) { return x.ExportKeyingMaterial(label, context, length) })
 }
 
 // ApplicationDataRead is the backend's count, 0 when it keeps none.
