@@ -188,3 +188,17 @@ func TestGuestDescriptionAfterSetup(t *testing.T) {
 		})
 	}
 }
+
+// TestHostBackendIsTheEmbedders: Host.Backend returns the backend the
+// embedder gave, not the host's hold on it.
+func TestHostBackendIsTheEmbedders(t *testing.T) {
+	real, _ := backends.ByName("stdtls")
+	b := &describePanics{Describer: real.(backends.Describer)}
+	h, err := tlshost.NewHost(tlshost.Config{Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Backend(); got != backends.Backend(b) {
+		t.Errorf("Host.Backend() = %T, want the embedder's %T", got, b)
+	}
+}

@@ -99,11 +99,8 @@ func (b *hostDescriber) Defaults() backends.Algorithms { return b.defaults }
 
 // unwrapBackend returns the backend the embedder gave for b, the host's.
 func unwrapBackend(b backends.Backend) backends.Backend {
-	switch h := b.(type) {
-	case *hostBackend:
-		return h.Backend
-	case *hostDescriber:
-		return h.Backend
+	if h, ok := b.(interface{ Unwrap() backends.Backend }); ok {
+		return h.Unwrap()
 	}
 	return b
 }
