@@ -5,25 +5,51 @@ import (
 	"fmt"
 )
 
-// alpnStrings validates ALPN protocol IDs and converts them to the strings
-// backends take. Each ID is 1 to 255 bytes; see RFC 7301, Section 3.1.
-func alpnStrings(ids [][]byte) ([]string, error) {
-	if len(ids) > 0xffff/2 {
-		return nil, errors.New("tlshost: too many ALPN IDs")
+// maxClientALPNBytes bounds the ALPN IDs a client offers, counted as
+// they are sent: each ID with its length byte (RFC 7301, Section 3.1).
+// The extension holds 65,535, but the ClientHello carrying it does not:
+// crypto/tls's and circl-pq's servers read no handshake message over
+// 65,536 bytes, and both clients fail to encode one whose extensions take
+// more than 65,535. Beside the IDs the guest chooses the rest of the
+// ClientHello: at most, a 254-byte server name with every group the
+// backend implements and a key share for each, every cipher suite and
+// version (8,475 bytes with circl-pq, whose ML-KEM shares take up to
+// 1,665 bytes each; 1,737 with crypto/tls, which sends one or two
+// shares). 48 KiB of IDs leave 16,378 bytes for that, the ALPN
+// extension's 6 bytes of headers and 7.9 KB for what the server chooses
+// (a session ticket to resume, a HelloRetryRequest cookie): the largest
+// list the host accepts is one both backends send
+// (TestClientALPNBound).
+const maxClientALPNBytes = 48 << 10
+
+// maxServerALPNBytes bounds the ALPN IDs a server accepts. They are never
+// sent, so only the extension bounds them: a client offers at most 65,535
+// bytes of IDs, and accepting more could not make a difference.
+const maxServerALPNBytes = 0xffff
+
+// alpnStrings validates the ALPN protocol IDs a client (side "client")
+// offers or a server accepts, and converts them to the strings backends
+// take. Each ID is 1 to 255 bytes (RFC 7301, Section 3.1); together they
+// take at most maxClientALPNBytes or maxServerALPNBytes.
+func alpnStrings(side string, ids [][]byte) ([]string, error) {
+	limit, why := maxServerALPNBytes, "what the extension holds"
+	if side == "client" {
+		limit, why = maxClientALPNBytes, "what a ClientHello carries beside the rest of the hello"
 	}
-	out := make([]string, len(ids))
+	if len(ids) > limit/2 {
+		return nil, fmt.Errorf("tlshost: %d ALPN IDs take more than the %d bytes a %s's ALPN IDs may take (%s; each ID counts its length byte)", len(ids), limit, side, why)
+	}
 	size := 0
 	for i, id := range ids {
 		if len(id) == 0 || len(id) > 255 {
 			return nil, fmt.Errorf("tlshost: ALPN ID %d is %d bytes long, want 1 to 255", i, len(id))
 		}
-		// The extension's list holds 65,535 bytes, each ID with a length
-		// byte (RFC 7301, Section 3.1): without this bound a handshake
-		// kept up to 8 MiB of IDs the extension could not carry.
-		if size += 1 + len(id); size > 0xffff {
-			return nil, fmt.Errorf("tlshost: the ALPN IDs take more than the 65535 bytes the extension holds")
-		}
+		size += 1 + len(id)
 	}
+	if size > limit {
+		return nil, fmt.Errorf("tlshost: the ALPN IDs take %d bytes, more than the %d a %s's ALPN IDs may take (%s; each ID counts its length byte)", size, limit, side, why)
+	}
+	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = string(id)
 	}

@@ -73,9 +73,10 @@ func (r *rules) configureCounted(what string, k setting, n int64, set func()) er
 }
 
 // ConfigureALPN sets the ALPN IDs to offer (client) or accept (server), in
-// preference order. The host sets no ALPN of its own: there is no ceiling.
+// preference order, within the bound of the side (see maxClientALPNBytes).
+// The host sets no ALPN of its own: there is no ceiling.
 func (r *rules) ConfigureALPN(ids [][]byte) error {
-	alpn, err := alpnStrings(ids)
+	alpn, err := alpnStrings(r.side, ids)
 	if err != nil {
 		return err
 	}

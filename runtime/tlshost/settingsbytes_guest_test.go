@@ -14,8 +14,8 @@ import (
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
-// TestGuestSettingsBytesLimit: a guest configuring 200 ALPN IDs of 255
-// bytes (about as many as a ClientHello carries) on every client handshake, and
+// TestGuestSettingsBytesLimit: a guest configuring 192 ALPN IDs of 255
+// bytes (the most a client may offer) on every client handshake, and
 // keeping every connection, gets the configure-alpn-ids calls past
 // Config.SettingsBytes (1 MiB) refused with an error naming the limit and
 // the flag, goes on, and the host's heap grows by about the limit, not by
@@ -27,7 +27,7 @@ func TestGuestSettingsBytesLimit(t *testing.T) {
 	const limit, n = 1 << 20, 96
 	// What the host counts of a connection: its server name and the IDs,
 	// each with its string header.
-	const perConn = len("localhost") + 200*(255+16)
+	const perConn = len("localhost") + 192*(255+16)
 	cert := bigCertificate(t, 0)
 	port := bigChainServer(t, cert)
 	roots := pool(t, cert)

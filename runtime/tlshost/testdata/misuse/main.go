@@ -53,7 +53,7 @@ func main() {
 		wasinet.Await(f.Subscribe())
 		hs.ConfigureALPNIDs([][]byte{[]byte("h2")}) // traps: hs was consumed
 	case "oversized":
-		// ALPN IDs past what the extension holds, and a server name past a
+		// ALPN IDs past what a ClientHello carries, and a server name past a
 		// DNS name's length on a second connection: error results whose
 		// reasons client-last-error reads.
 		ids := make([][]byte, 300)
@@ -72,23 +72,31 @@ func main() {
 		_, err = conn2.Connect(strings.Repeat("a", 1<<20))
 		reason, _ = tlsext.ClientLastError(conn2)
 		fmt.Printf("connect with a name of 1 MiB: %v (%s)\n", err, reason)
-	case "alpn-fills-hello":
-		// ALPN IDs the extension holds (255 of 255 bytes: 65,280 bytes)
-		// but a ClientHello, with its other extensions, does not: the
-		// handshake fails, with a reason.
-		ids := make([][]byte, 255)
-		for i := range ids {
-			ids[i] = bytes.Repeat([]byte{'a'}, 255)
+	case "alpn-bound":
+		// The most ALPN IDs a client may offer (49,152 bytes with their
+		// length bytes, the last h2) make a ClientHello a server
+		// reads whole; one byte more is refused when configured, with a
+		// reason naming the bound.
+		ids := func(n int) [][]byte {
+			ids := make([][]byte, 191)
+			for i := range ids {
+				ids[i] = bytes.Repeat([]byte{'a'}, 255)
+			}
+			n -= 191*256 + len("\x02h2") + 1
+			return append(ids, bytes.Repeat([]byte{'b'}, n), []byte("h2"))
 		}
-		if err := hs.ConfigureALPNIDs(ids); err != nil {
-			fmt.Println("configure-alpn-ids:", err)
+		err := hs.ConfigureALPNIDs(ids(49153))
+		reason, _ := tlsext.ClientLastError(conn)
+		fmt.Printf("configure-alpn-ids of 49,153 bytes: %v (%s)\n", err, reason)
+		if err := hs.ConfigureALPNIDs(ids(49152)); err != nil {
+			fmt.Println("configure-alpn-ids of 49,152 bytes:", err)
 			os.Exit(1)
 		}
 		f := tls.ClientHandshakeFinish(hs)
 		wasinet.Await(f.Subscribe())
-		_, _, _, err := f.Get()
-		reason, _ := tlsext.ClientLastError(conn)
-		fmt.Printf("handshake with 65,280 bytes of ALPN IDs: %v (%s)\n", err, reason)
+		_, _, _, err = f.Get()
+		alpn, _ := conn.ALPNID()
+		fmt.Printf("handshake with 49,152 bytes of ALPN IDs: %v, ALPN %q\n", err, alpn)
 		f.Drop()
 	case "finish-twice":
 		tls.ClientHandshakeFinish(hs)
