@@ -47,14 +47,14 @@ func newCeiling(b backends.Backend, host *backends.Options) ceiling {
 // A kind is one kind of setting: its name in messages and how its code
 // points are named.
 type kind struct {
-	plural string
-	name   func(uint16) string
+	singular, plural string
+	name             func(uint16) string
 }
 
 var (
-	versionKind = kind{"protocol versions", tlsnames.Version}
-	suiteKind   = kind{"cipher suites", tlsnames.CipherSuite}
-	groupKind   = kind{"groups", tlsnames.Group}
+	versionKind = kind{"protocol version", "protocol versions", tlsnames.Version}
+	suiteKind   = kind{"cipher suite", "cipher suites", tlsnames.CipherSuite}
+	groupKind   = kind{"group", "groups", tlsnames.Group}
 )
 
 // narrow returns the code points of guest that allowed holds, in the

@@ -119,6 +119,24 @@ func TestGuestClientConfigureCeiling(t *testing.T) {
 		want:   []string{"configure-client-protocol-versions: error: tlshost: configure-client-protocol-versions: the host allows none of the protocol versions asked for: asked for TLS 1.2 (0x0303); the host allows TLS 1.3 (0x0304)"},
 		failed: true,
 	}, {
+		// A list naming a code point twice is refused, not folded; the
+		// guest goes on with the host's settings.
+		name: "Repeats",
+		host: func(string) tlshost.Config { return tlshost.Config{} },
+		args: func(string) []string {
+			return []string{"versions=0x0304,0x0304", "suites=0x1301,0x1303,0x1301", "groups=0x001d,0x11ec,0x001d", "shares=1"}
+		},
+		want: []string{
+			"configure-client-protocol-versions: error: tlshost: configure-client-protocol-versions: duplicate protocol version TLS 1.3 (0x0304) in the list, at 0 and 1: each may be named once",
+			"configure-client-cipher-suites: error: tlshost: configure-client-cipher-suites: duplicate cipher suite TLS_AES_128_GCM_SHA256 (0x1301) in the list, at 0 and 2: each may be named once",
+			"configure-client-groups: error: tlshost: configure-client-groups: duplicate group X25519 (0x001d) in the list, at 0 and 2: each may be named once",
+		},
+		check: func(t *testing.T, backend, out string, n negotiated, res peerResult) {
+			if n.version != 0x0304 || n.group != hybrid || slices.Contains(res.hello.groups[1:], res.hello.groups[0]) {
+				t.Errorf("negotiated %+v, ClientHello groups %#04x; want the host's defaults", n, res.hello.groups)
+			}
+		},
+	}, {
 		name: "VersionsNarrowed",
 		host: func(string) tlshost.Config { return tlshost.Config{Versions: []uint16{0x0304}} },
 		args: func(string) []string { return []string{"versions=0x0303,0x0304"} },

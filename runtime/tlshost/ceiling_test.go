@@ -139,3 +139,60 @@ func TestNewHostChecksLists(t *testing.T) {
 		t.Errorf("a valid host list: %v", err)
 	}
 }
+
+// TestConfigureRepeats: a list of protocol versions, cipher suites or
+// groups that names a code point twice is refused, on either side, with
+// an error naming the call, the code point and both places, and the
+// setting stays as it was; the same from the host's Config.
+func TestConfigureRepeats(t *testing.T) {
+	for _, side := range []string{"client", "server"} {
+		var r *rules
+		var opts *backends.Options
+		if side == "client" {
+			s := newClientSession(stdtls.Backend{}, backends.ClientConfig{}, newPipe(t))
+			defer s.Close()
+			s.Connect("example.com")
+			r, opts = &s.rules, &s.cfg.Options
+		} else {
+			s := newServerSession(stdtls.Backend{}, backends.ServerConfig{}, newPipe(t))
+			defer s.Close()
+			s.Accept()
+			r, opts = &s.rules, &s.cfg.Options
+		}
+		shares := 1
+		if side == "server" {
+			shares = 0
+		}
+		for _, c := range []struct {
+			err  error
+			want string
+		}{
+			{r.ConfigureVersions([]uint16{0x0304, 0x0304}), "configure-" + side + "-protocol-versions: duplicate protocol version TLS 1.3 (0x0304) in the list, at 0 and 1: each may be named once"},
+			// A repeat is refused before the list is narrowed: TLS 1.2 is
+			// the backend's, not the host's.
+			{r.ConfigureVersions([]uint16{0x0303, 0x0304, 0x0303}), "duplicate protocol version TLS 1.2 (0x0303) in the list, at 0 and 2"},
+			{r.ConfigureCipherSuites([]uint16{0x1301, 0x1302, 0x1302}), "configure-" + side + "-cipher-suites: duplicate cipher suite TLS_AES_256_GCM_SHA384 (0x1302) in the list, at 1 and 2: each may be named once"},
+			{r.ConfigureGroups([]uint16{0x001d, 0x11ec, 0x001d}, shares), "configure-" + side + "-groups: duplicate group X25519 (0x001d) in the list, at 0 and 2: each may be named once"},
+		} {
+			wantErr(t, c.err, c.want)
+		}
+		if opts.Versions != nil || opts.CipherSuites != nil || opts.Groups != nil {
+			t.Errorf("%s: a refused list changed the settings: %+v", side, *opts)
+		}
+		// The same lists without the repeat are taken.
+		if err := r.ConfigureGroups([]uint16{0x001d, 0x11ec}, shares); err != nil || !slices.Equal(opts.Groups, []uint16{0x001d, 0x11ec}) {
+			t.Errorf("%s: groups %#04x, %v", side, opts.Groups, err)
+		}
+	}
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Versions: []uint16{0x0304, 0x0303, 0x0304}}, "tlshost: Config.Versions: duplicate protocol version TLS 1.3 (0x0304) in the list, at 0 and 2"},
+		{Config{CipherSuites: []uint16{0x1301, 0x1301}}, "tlshost: Config.CipherSuites: duplicate cipher suite TLS_AES_128_GCM_SHA256 (0x1301) in the list, at 0 and 1"},
+		{Config{Groups: []uint16{0x11ec, 0x11ec}}, "tlshost: Config.Groups: duplicate group X25519MLKEM768 (0x11ec) in the list, at 0 and 1"},
+	} {
+		_, err := NewHost(c.cfg)
+		wantErr(t, err, c.want)
+	}
+}

@@ -58,10 +58,11 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	for _, l := range []struct {
 		what string
+		k    kind
 		ids  []uint16
-	}{{"cipher suite", cfg.CipherSuites}, {"group", cfg.Groups}} {
-		if _, err := checkCodePoints(l.what, l.ids); err != nil && len(l.ids) > 0 {
-			return nil, err
+	}{{"CipherSuites", suiteKind, cfg.CipherSuites}, {"Groups", groupKind, cfg.Groups}} {
+		if _, err := checkCodePoints(l.k, l.ids); err != nil && len(l.ids) > 0 {
+			return nil, fmt.Errorf("tlshost: Config.%s: %w", l.what, err)
 		}
 	}
 	if n := cfg.MaxPeerRSAKeyBits; n != 0 && n < 1024 {

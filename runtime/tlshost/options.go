@@ -1,9 +1,6 @@
 package tlshost
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // maxClientALPNBytes bounds the ALPN IDs a client offers, counted as
 // they are sent: each ID with its length byte (RFC 7301, Section 3.1).
@@ -58,30 +55,37 @@ func alpnStrings(side string, ids [][]byte) ([]string, error) {
 
 // checkVersions validates protocol versions: only TLS 1.2 (0x0303) and TLS 1.3
 // (0x0304) are offered by this host; earlier ones are deprecated (RFC 8996).
+// Like every list of code points, it is non-empty and names each at most
+// once (see checkCodePoints).
 func checkVersions(vs []uint16) ([]uint16, error) {
-	if len(vs) == 0 {
-		return nil, errors.New("tlshost: empty protocol version list")
-	}
 	for _, v := range vs {
 		if v != 0x0303 && v != 0x0304 {
-			return nil, fmt.Errorf("tlshost: unsupported protocol version 0x%04x (want 0x0303 or 0x0304)", v)
+			return nil, fmt.Errorf("unsupported protocol version 0x%04x (want 0x0303 or 0x0304)", v)
 		}
 	}
-	return cloneSlice(vs), nil
+	return checkCodePoints(versionKind, vs)
 }
 
-// checkCodePoints validates a non-empty list of IANA code points without
-// duplicates. Whether the backend implements each is the backend's call.
-func checkCodePoints(what string, cs []uint16) ([]uint16, error) {
+// checkCodePoints validates a list of IANA code points of kind k: it is
+// non-empty and names each code point at most once. A repeat is an error
+// rather than folded into the first: a list is a preference order, and a
+// guest that names a code point twice has a bug that folding would hide
+// (which place did it mean?). Protocol versions, cipher suites and groups
+// follow the same rule, from the guest (configure-*) and from the host
+// (Config.Versions, CipherSuites, Groups). Whether the backend implements
+// each is the backend's call. The error names neither the call nor the
+// package: the caller does.
+func checkCodePoints(k kind, cs []uint16) ([]uint16, error) {
 	if len(cs) == 0 {
-		return nil, fmt.Errorf("tlshost: empty %s list", what)
+		return nil, fmt.Errorf("empty %s list", k.singular)
 	}
-	seen := make(map[uint16]bool, len(cs))
-	for _, c := range cs {
-		if seen[c] {
-			return nil, fmt.Errorf("tlshost: duplicate %s 0x%04x", what, c)
+	// The first place of each: a list of 65,536 distinct code points at most.
+	seen := make(map[uint16]int, min(len(cs), 64))
+	for i, c := range cs {
+		if j, ok := seen[c]; ok {
+			return nil, fmt.Errorf("duplicate %s %s in the list, at %d and %d: each may be named once", k.singular, k.list([]uint16{c}), j, i)
 		}
-		seen[c] = true
+		seen[c] = i
 	}
 	return cloneSlice(cs), nil
 }

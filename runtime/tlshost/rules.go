@@ -88,10 +88,10 @@ func (r *rules) ConfigureALPN(ids [][]byte) error {
 func (r *rules) ConfigureVersions(vs []uint16) error {
 	what := "configure-" + r.side + "-protocol-versions"
 	vs, err := checkVersions(vs)
-	if err == nil {
-		vs, err = narrow(what, versionKind, vs, r.ceiling.versions)
-	}
 	if err != nil {
+		return fmt.Errorf("tlshost: %s: %w", what, err)
+	}
+	if vs, err = narrow(what, versionKind, vs, r.ceiling.versions); err != nil {
 		return err
 	}
 	return r.configureCounted(what, settingVersions, 2*int64(len(vs)), func() { r.opts.Versions = vs })
@@ -101,11 +101,11 @@ func (r *rules) ConfigureVersions(vs []uint16) error {
 // order, narrowed to the ceiling.
 func (r *rules) ConfigureCipherSuites(cs []uint16) error {
 	what := "configure-" + r.side + "-cipher-suites"
-	cs, err := checkCodePoints("cipher suite", cs)
-	if err == nil {
-		cs, err = narrow(what, suiteKind, cs, r.ceiling.cipherSuites)
-	}
+	cs, err := checkCodePoints(suiteKind, cs)
 	if err != nil {
+		return fmt.Errorf("tlshost: %s: %w", what, err)
+	}
+	if cs, err = narrow(what, suiteKind, cs, r.ceiling.cipherSuites); err != nil {
 		return err
 	}
 	return r.configureCounted(what, settingCipherSuites, 2*int64(len(cs)), func() { r.opts.CipherSuites = cs })
@@ -118,9 +118,9 @@ func (r *rules) ConfigureCipherSuites(cs []uint16) error {
 // server passes keyShares 0.
 func (r *rules) ConfigureGroups(gs []uint16, keyShares int) error {
 	what := "configure-" + r.side + "-groups"
-	gs, err := checkCodePoints("group", gs)
+	gs, err := checkCodePoints(groupKind, gs)
 	if err != nil {
-		return err
+		return fmt.Errorf("tlshost: %s: %w", what, err)
 	}
 	if r.side == "client" && (keyShares < 1 || keyShares > len(gs)) {
 		return fmt.Errorf("tlshost: %s: key-shares is %d, want 1 to %d", what, keyShares, len(gs))

@@ -16,9 +16,10 @@ import (
 // connections, from connect or accept until it drops the connection,
 // established or not: the server name it connects to (connect, the
 // draft's client-handshake), its ALPN IDs (configure-alpn-ids, up to
-// 65,535 bytes of IDs on a server, 32,767 of them; 49,152 on a client), its protocol versions, cipher
-// suites and groups (the configure-*-protocol-versions, -cipher-suites and
-// -groups of the extensions: versions may repeat), its server identities
+// 65,535 bytes of IDs on a server, 32,767 of them; 49,152 on a client),
+// its protocol versions, cipher suites and groups (the
+// configure-*-protocol-versions, -cipher-suites and -groups of the
+// extensions, each code point at most once), its server identities
 // (configure-server-identities, a list of borrowed handles as long as the
 // guest likes, each a reference the host and the backend keep) and the
 // identities a client answers a certificate request with
