@@ -12,3 +12,9 @@ import (
 func TestConformance(t *testing.T) {
 	conformance.Run(t, circlpq.Backend{}, conformance.Options{PostHandshakeClientAuth: true, MLDSA: true})
 }
+
+// BenchmarkClientCAs compares server handshakes requiring a client
+// certificate with 500 acceptable CAs and with 5.
+func BenchmarkClientCAs(b *testing.B) {
+	conformance.BenchClientCAs(b, circlpq.Backend{})
+}

@@ -12,3 +12,9 @@ import (
 func BenchmarkStdtls(b *testing.B) {
 	conformance.Bench(b, stdtls.Backend{})
 }
+
+// BenchmarkClientCAs compares server handshakes requiring a client
+// certificate with 500 acceptable CAs and with 5.
+func BenchmarkClientCAs(b *testing.B) {
+	conformance.BenchClientCAs(b, stdtls.Backend{})
+}

@@ -62,7 +62,7 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 	// them all and fail every handshake that asks for a certificate, so
 	// the request names none and the chain is verified here instead.
 	var verifyChain func([]*x509.Certificate) error
-	if sc.ClientAuth != backends.NoClientCert && sc.ClientCAs != nil && !caNamesFit(sc.ClientCAs) {
+	if sc.ClientAuth != backends.NoClientCert && sc.ClientCAs != nil && len(backends.CANames(sc.ClientCAs)) == 0 {
 		verifyChain = func(certs []*x509.Certificate) error { return verifyClientChain(certs, sc.ClientCAs, cfg.Time) }
 		cfg.ClientCAs = nil
 		if cfg.ClientAuth == tls.RequireAndVerifyClientCert {
@@ -179,27 +179,6 @@ func (c *conn) clientHello(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 		return nil, fmt.Errorf("stdtls: configuration returned by the ClientHello hook: %w", err)
 	}
 	return cfg, nil
-}
-
-// maxCANames is the most bytes the names of ClientCAs may take, each with
-// its 2-byte length, for the server to name them in its
-// CertificateRequest: the list's length prefix holds 65,535 bytes, and
-// the message's other fields must fit beside it in the 65,536 bytes
-// crypto/tls's client (among others) takes of a handshake message.
-const maxCANames = 0xffff - 512
-
-// caNamesFit reports whether the subjects of pool fit in a
-// CertificateRequest's certificate_authorities (TLS 1.3) or
-// certificate_authorities list (TLS 1.2): some 500 CAs do not.
-func caNamesFit(pool *x509.CertPool) bool {
-	n := 0
-	//lint:ignore SA1019 Subjects is fine for pools built from certificates.
-	for _, s := range pool.Subjects() {
-		if n += 2 + len(s); n > maxCANames {
-			return false
-		}
-	}
-	return true
 }
 
 // verifyClientChain validates a client's chain against roots as crypto/tls

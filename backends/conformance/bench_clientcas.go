@@ -1,0 +1,113 @@
+package conformance
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// BenchClientCAs measures what a server's acceptable client CAs cost its
+// handshakes: full TLS 1.3 handshakes of b as the server, requiring a
+// client certificate, with a crypto/tls client presenting one, over
+// net.Pipe, against a pool of 5 CAs and one of 500 (whose names, some
+// 85 KB, do not fit in the CertificateRequest), alternating in each
+// iteration. It reports the time and the bytes allocated per handshake
+// of each, and their ratios (500 over 5).
+func BenchClientCAs(bm *testing.B, b backends.Backend) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		bm.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
+	if err != nil {
+		bm.Fatal(err)
+	}
+	client, err := ca.Issue(testpki.LeafOptions{CommonName: "bench client", Usage: testpki.ClientAuth})
+	if err != nil {
+		bm.Fatal(err)
+	}
+	few, many := benchCAPool(bm, ca, 5), benchCAPool(bm, ca, 500)
+	run := func(pool *x509.CertPool) (time.Duration, uint64) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		alloc := ms.TotalAlloc
+		start := time.Now()
+		cRaw, sRaw := net.Pipe()
+		defer cRaw.Close()
+		defer sRaw.Close()
+		s, err := b.Server(sRaw, &backends.ServerConfig{
+			Options:    backends.Options{Versions: []uint16{tls.VersionTLS13}},
+			Identities: []*backends.Identity{leaf.Identity()},
+			ClientAuth: backends.RequireClientCert,
+			ClientCAs:  pool,
+		})
+		if err != nil {
+			bm.Fatal(err)
+		}
+		c := tls.Client(cRaw, &tls.Config{ServerName: "a.test", RootCAs: ca.Pool(), Certificates: []tls.Certificate{client.TLSCertificate()}})
+		errc := make(chan error, 1)
+		go func() { errc <- s.Handshake(context.Background()) }()
+		if err := c.Handshake(); err != nil {
+			bm.Fatal(err)
+		}
+		// TLS 1.3: the server's handshake ends reading the client's
+		// Finished, after the client's has ended.
+		if err := <-errc; err != nil {
+			bm.Fatal(err)
+		}
+		if st := s.State(); len(st.PeerChain) == 0 {
+			bm.Fatal("the server got no client certificate")
+		}
+		d := time.Since(start)
+		runtime.ReadMemStats(&ms)
+		return d, ms.TotalAlloc - alloc
+	}
+	var tFew, tMany time.Duration
+	var aFew, aMany uint64
+	i := 0
+	for bm.Loop() {
+		// Alternate which goes first, so neither always runs on a
+		// warmer cache.
+		first, second := few, many
+		if i++; i%2 == 0 {
+			first, second = many, few
+		}
+		d1, a1 := run(first)
+		d2, a2 := run(second)
+		if first == many {
+			d1, d2, a1, a2 = d2, d1, a2, a1
+		}
+		tFew, tMany, aFew, aMany = tFew+d1, tMany+d2, aFew+a1, aMany+a2
+	}
+	n := float64(bm.N)
+	bm.ReportMetric(float64(tFew.Microseconds())/n, "µs/5CAs-handshake")
+	bm.ReportMetric(float64(tMany.Microseconds())/n, "µs/500CAs-handshake")
+	bm.ReportMetric(float64(tMany)/float64(tFew), "500/5-time")
+	bm.ReportMetric(float64(aFew)/n/1024, "KiB/5CAs-handshake")
+	bm.ReportMetric(float64(aMany)/n/1024, "KiB/500CAs-handshake")
+	bm.ReportMetric(0, "ns/op") // the pair's time is not meaningful
+}
+
+// benchCAPool is a pool of ca and n-1 other roots with 150-byte names.
+func benchCAPool(bm *testing.B, ca *testpki.CA, n int) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	pad := strings.Repeat("x", 120)
+	for i := 1; i < n; i++ {
+		other, err := testpki.NewCAWith(fmt.Sprintf("wasitls bench CA %d %s", i, pad), testpki.ECDSAP256)
+		if err != nil {
+			bm.Fatal(err)
+		}
+		pool.AddCert(other.Cert)
+	}
+	return pool
+}
