@@ -46,6 +46,9 @@ type InlineInputStream struct {
 	// wake is the pooled buffer of the last blocking read, which pending
 	// points into; once pending is drained it is lent until the next call.
 	wake *[]byte
+	// awaiting is set while Await's read is in flight; endAwait once
+	// EndAwait asked that it, or the next Await, end early.
+	awaiting, endAwait bool
 }
 
 // NewInlineInputStream returns an input stream that reads src on the
@@ -185,16 +188,36 @@ func (s *InlineInputStream) Await(ctx context.Context, deadline time.Time) bool 
 		s.mu.Unlock()
 		return false
 	}
-	s.busy = true
-	s.mu.Unlock()
+	if s.endAwait {
+		// Ended before it began: whoever ended it has something ready.
+		s.endAwait = false
+		s.mu.Unlock()
+		return true
+	}
+	s.busy, s.awaiting = true, true
 	s.src.SetReadDeadline(deadline)
+	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { s.src.SetReadDeadline(time.Unix(1, 0)) })
 	buf := smallReads.Get().(*[]byte)
 	n, err := s.src.Read((*buf)[:readOnceChunk])
 	stop()
+	s.mu.Lock()
+	s.awaiting, s.endAwait = false, false
 	s.src.SetReadDeadline(time.Time{})
+	s.mu.Unlock()
 	s.readDone(buf, n, err)
 	return true
+}
+
+// EndAwait implements AwaitEnder: Await's read in progress gives up (a
+// read deadline that has passed), or the next Await returns at once.
+func (s *InlineInputStream) EndAwait() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endAwait = true
+	if s.awaiting {
+		s.src.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // Read implements streams.InputStream: it returns what the source has at

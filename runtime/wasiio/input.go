@@ -34,8 +34,9 @@ type Input interface {
 }
 
 var (
-	_ Input = (*InputStream)(nil)
-	_ Input = (*InlineInputStream)(nil)
+	_ Input      = (*InputStream)(nil)
+	_ Input      = (*InlineInputStream)(nil)
+	_ AwaitEnder = (*InlineInputStream)(nil)
 )
 
 // ReadChunk is the most an input stream's reader goroutine reads at once;

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -359,6 +360,98 @@ func TestInlineOutputStream(t *testing.T) {
 	s.Close() // half-closes after the queue drained
 	if n := <-done; n != int64(written+4) {
 		t.Fatalf("peer read %d bytes, want %d", n, written+4)
+	}
+}
+
+// awaitCountingSource counts the blocking reads of an inline source.
+type awaitCountingSource struct {
+	countingSource
+	reads atomic.Int32
+}
+
+func (s *awaitCountingSource) Read(p []byte) (int, error) {
+	s.reads.Add(1)
+	return s.countingSource.Read(p)
+}
+
+// Waiting on an inline stream beside other sources (a listener's, a
+// signal) and a deadline blocks in the stream's source on the waiting
+// goroutine, and the others' wake ends that read: the wait returns as
+// soon as one of them is ready, against a silent peer, however late or
+// early the wake comes; the stream is intact for the bytes that come
+// after, and an ended read's request does not cut a later wait short.
+func TestInlineInputStreamAwaitBeside(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	src := &awaitCountingSource{countingSource: countingSource{c: c}}
+	s := NewInlineInputStream(src, nil)
+	defer s.Close()
+
+	start := time.Now()
+	sig := NewSignal()
+	time.AfterFunc(30*time.Millisecond, sig.Fire)
+	ready, err := Wait(bg, []Source{s, sig, NewDeadline(start.Add(time.Minute))})
+	if err != nil || len(ready) != 1 || ready[0] != 1 {
+		t.Fatalf("wait beside a signal: %v, %v; want [1]", ready, err)
+	}
+	if d := time.Since(start); d < 30*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("the signal ended the wait after %v", d)
+	}
+	s.mu.Lock()
+	busy := s.busy
+	s.mu.Unlock()
+	if n := src.reads.Load(); n != 1 || busy {
+		t.Fatalf("%d blocking reads, one still in flight: %v; want one, on the waiting goroutine, over", n, busy)
+	}
+	if sig.waiters.Len() != 0 {
+		t.Fatal("waker left registered with the signal")
+	}
+
+	// A wake at any moment, before the read starts included.
+	for i := range 200 {
+		sig := NewSignal()
+		go sig.Fire()
+		start := time.Now()
+		ready, err := Wait(bg, []Source{s, sig, NewDeadline(start.Add(time.Minute))})
+		if err != nil || len(ready) != 1 || ready[0] != 1 {
+			t.Fatalf("wait %d: %v, %v; want [1]", i, ready, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("wait %d: the signal ended the wait after %v", i, d)
+		}
+	}
+
+	// A request to end an await that no longer runs does not end a
+	// later wait before its deadline.
+	s.EndAwait()
+	start = time.Now()
+	ready, err = Wait(bg, []Source{s, NewSignal(), NewDeadline(start.Add(30 * time.Millisecond))})
+	if err != nil || len(ready) != 1 || ready[0] != 2 {
+		t.Fatalf("wait until the deadline: %v, %v; want [2]", ready, err)
+	}
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Fatalf("the wait ended after %v, before its deadline", d)
+	}
+
+	time.AfterFunc(20*time.Millisecond, func() { b.Write([]byte("beside")) })
+	ready, err = Wait(bg, []Source{s, NewSignal(), NewDeadline(time.Now().Add(time.Minute))})
+	if err != nil || len(ready) != 1 || ready[0] != 0 {
+		t.Fatalf("wait for bytes: %v, %v; want [0]", ready, err)
+	}
+	var got []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %q in 10 s; the rest never came", got)
+		}
+		p, err := s.Read(bg, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p...)
+	}
+	if string(got) != "beside" {
+		t.Fatalf("read %q", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 type Waker struct {
 	ch       chan struct{}
 	deadline time.Time // earliest deadline registered, zero if none
+	onWake   func()    // called by Wake first, when not nil
 }
 
 func newWaker() *Waker { return &Waker{ch: make(chan struct{}, 1)} }
@@ -18,6 +19,9 @@ func newWaker() *Waker { return &Waker{ch: make(chan struct{}, 1)} }
 // Wake wakes the waiting call. It never blocks and may be called from any
 // goroutine, any number of times.
 func (w *Waker) Wake() {
+	if w.onWake != nil {
+		w.onWake()
+	}
 	select {
 	case w.ch <- struct{}{}:
 	default:
@@ -119,7 +123,72 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 			}
 		}
 	}
+	if e, others, at, ok := enderBeside(sources); ok {
+		if ready, err, done := awaitBeside(ctx, sources, e, others, at); done {
+			return ready, err
+		}
+	}
 	return watch(ctx, sources)
+}
+
+// An AwaitEnder is an [Awaiter] whose Await another goroutine can end
+// early: EndAwait makes an Await in progress return soon, or the next one
+// return at once, without ending what it waits for (a read is given up,
+// a handshake pauses). It may be called from any goroutine, at any time.
+type AwaitEnder interface {
+	Awaiter
+	EndAwait()
+}
+
+// enderBeside finds the one AwaitEnder among sources whose others are
+// deadlines, the earliest of which is not zero, and sources to watch.
+func enderBeside(sources []Source) (e AwaitEnder, others []Source, at time.Time, ok bool) {
+	for _, s := range sources {
+		switch s := s.(type) {
+		case *deadline:
+			if at.IsZero() || s.at.Before(at) {
+				at = s.at
+			}
+		case AwaitEnder:
+			if e != nil && e != s {
+				return nil, nil, time.Time{}, false
+			}
+			e = s
+		default:
+			others = append(others, s)
+		}
+	}
+	return e, others, at, e != nil && len(others) > 0 && !at.IsZero()
+}
+
+// awaitBeside waits on the calling goroutine for e, as a lone Awaiter
+// does, while it watches the other sources: their wake ends e's await, so
+// that the call returns as soon as one of them is ready. The wait is
+// bounded by at, the deadline among sources, as e's await is. It reports
+// done false when e cannot wait this way now (the caller then watches
+// every source).
+func awaitBeside(ctx context.Context, sources []Source, e AwaitEnder, others []Source, at time.Time) (ready []uint32, err error, done bool) {
+	w := newWaker()
+	w.onWake = e.EndAwait
+	for _, s := range others {
+		s.Watch(w)
+	}
+	defer func() {
+		for _, s := range others {
+			s.Unwatch(w)
+		}
+	}()
+	for {
+		if ready := readyIndices(sources); len(ready) > 0 {
+			return ready, nil, true
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err, true
+		}
+		if !e.Await(ctx, at) {
+			return nil, nil, false
+		}
+	}
 }
 
 // waitOne is Wait on one source for a caller that only needs to know it
