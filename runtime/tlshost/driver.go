@@ -69,8 +69,11 @@ type driver struct {
 	// co is a deferred handshake that started on a wait of the guest
 	// with a deadline: it runs on the guest's waits and pauses at their
 	// deadlines (see pausable).
-	co    *pausable
-	ended bool // the handshake is over for the host (see end)
+	co *pausable
+	// endAsked asks the coroutine's next resumption to pause at its
+	// first read that would wait (see endAwait).
+	endAsked bool
+	ended    bool // the handshake is over for the host (see end)
 	// abandoned: it ended without the backend, whose goroutine may still
 	// run (see abandon).
 	abandoned bool
@@ -587,8 +590,8 @@ type pendingSource struct {
 }
 
 var (
-	_ wasiio.Awaiter = pendingSource{}
-	_ wasiio.Starter = pendingSource{}
+	_ wasiio.AwaitEnder = pendingSource{}
+	_ wasiio.Starter    = pendingSource{}
 )
 
 func (s pendingSource) Watch(w *wasiio.Waker) {
@@ -601,3 +604,5 @@ func (s pendingSource) Start() { s.d.start() }
 func (s pendingSource) Await(ctx context.Context, deadline time.Time) bool {
 	return s.d.await(ctx, deadline)
 }
+
+func (s pendingSource) EndAwait() { s.d.endAwait() }

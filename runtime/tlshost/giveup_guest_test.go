@@ -205,6 +205,36 @@ func TestGuestServerGivesUp(t *testing.T) {
 	})
 }
 
+// TestGuestServerBesideSilentHandshake: while a silent client's
+// handshake waits on the guest's call (its connection goroutine waits for
+// it beside the accept loop's listener, and the host runs it there), the
+// next client is accepted and served at once.
+func TestGuestServerBesideSilentHandshake(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, giveUpGuest)
+	eachGiveUpConfig(t, func(t *testing.T, cfg tlshost.Config) {
+		g := startGuestWith(t, cfg, p, giveUpGuest, nil, "server", "127.0.0.1:0", "30s", "1")
+		port := g.port(t)
+		silent, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer silent.Close()
+		// A margin for the guest to accept the silent client and wait
+		// for its handshake; the client below is served either way.
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		if err := helloClient(p, port, 5*time.Second); err != nil {
+			t.Fatalf("client beside the silent one: %v\n%s", err, g.out.String())
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("the client beside the silent one was served after %v", took)
+		}
+		out := g.waitExit(t, 5*time.Second)
+		mustContain(t, out, "served")
+	})
+}
+
 // helloClient runs one crypto/tls client against a giveup server guest.
 func helloClient(p *guestPKI, port string, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

@@ -37,6 +37,9 @@ type pausable struct {
 	resuming bool
 	toEnd    bool
 	ended    bool
+	// finishing is set once the handshake returned, before the guard
+	// drops its pause deadline: no pause may be asked for after.
+	finishing bool
 }
 
 // newPausableLocked makes the coroutine of run, which calls d.end when it
@@ -48,6 +51,9 @@ func (d *driver) newPausableLocked(run func(ctx context.Context) error) *pausabl
 		reserveStack(0)
 		g.setPauser(func() bool { return yield(struct{}{}) })
 		err := run(context.Background())
+		d.mu.Lock()
+		co.finishing = true
+		d.mu.Unlock()
 		g.setPauser(nil)
 		g.pauseAt(time.Time{}) // the connection's reads have no deadline
 		d.mu.Lock()
@@ -71,14 +77,47 @@ func (d *driver) resumeLocked(ctx context.Context, deadline time.Time) bool {
 	d.mu.Unlock()
 	stop := context.AfterFunc(ctx, d.interrupt)
 	d.transport.pauseAt(deadline)
+	d.mu.Lock()
+	if d.endAsked {
+		// Asked before this resumption set its deadline.
+		d.endAsked = false
+		d.transport.pauseAt(longAgo)
+	}
+	d.mu.Unlock()
 	co.next()
 	stop()
 	d.mu.Lock()
+	d.endAsked = false
 	co.resuming = false
 	if co.toEnd {
 		d.toEndLocked()
 	}
 	return true
+}
+
+// endAwait makes the coroutine's resumption on a guest's call in progress
+// pause at its next read that would wait (now, if one waits), or the next
+// resumption pause at its first: a wait that runs the handshake on the
+// guest's call beside other sources (wasiio.AwaitEnder) returns when one
+// of them is ready. It does nothing to a handshake that runs to its end
+// on a goroutine or has finished.
+func (d *driver) endAwait() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	co := d.co
+	if co == nil {
+		// Not made yet: the first resumption of a deferred handshake
+		// takes the request up.
+		d.endAsked = d.deferred != nil
+		return
+	}
+	if co.ended || co.finishing || co.toEnd {
+		return
+	}
+	d.endAsked = true
+	if co.resuming {
+		d.transport.pauseAt(longAgo)
+	}
 }
 
 // toEndLocked resumes the paused handshake to its end on a goroutine, now

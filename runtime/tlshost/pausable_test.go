@@ -82,6 +82,83 @@ func TestPausableHandshake(t *testing.T) {
 	})
 }
 
+// A deferred handshake that the guest waits for beside other sources (a
+// server's connection goroutine and its accept loop) with a deadline runs
+// on the guest's wait as well, and another source's wake pauses it: the
+// wait returns as soon as that source is ready, however early the wake
+// comes (before the handshake's read began included), with the peer slow
+// to answer; a later wait resumes the handshake, which completes, and the
+// connection's reads keep no deadline from the pauses.
+func TestPausableHandshakeBeside(t *testing.T) {
+	p := newPKI(t)
+	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+		checkNoLeak(t)
+		addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, slowPeerDelay)
+		tr, _ := heldTransport(t, dial(t, addr))
+		s := newClientSession(b, p.clientBase(), tr)
+		defer s.Close()
+		if err := s.Connect("localhost"); err != nil {
+			t.Fatal(err)
+		}
+		f := s.Finish()
+		if _, ok := f.source().(wasiio.AwaitEnder); !ok {
+			t.Fatalf("the future's source %T cannot run the handshake beside other sources", f.source())
+		}
+		begin := time.Now()
+		wait := func(what string, other wasiio.Source) []uint32 {
+			t.Helper()
+			start := time.Now()
+			ready, err := wasiio.Wait(context.Background(), []wasiio.Source{f.source(), other, wasiio.NewDeadline(start.Add(time.Minute))})
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if took := time.Since(start); took > pauseBound+slowPeerDelay/2 && what != "the handshake" {
+				t.Fatalf("%s: the wait took %v", what, took)
+			}
+			return ready
+		}
+		sig := wasiio.NewSignal()
+		time.AfterFunc(30*time.Millisecond, sig.Fire)
+		if ready := wait("a signal 30ms in", sig); len(ready) != 1 || ready[0] != 1 {
+			t.Fatalf("ready %v, want the signal alone", ready)
+		}
+		for i := range 20 {
+			sig := wasiio.NewSignal()
+			go sig.Fire()
+			if ready := wait("a signal at once", sig); len(ready) != 1 || ready[0] != 1 {
+				t.Fatalf("wait %d: ready %v, want the signal alone", i, ready)
+			}
+		}
+		if took := time.Since(begin); took >= slowPeerDelay {
+			t.Fatalf("the waits took %v, past the peer's delay", took)
+		}
+		d := f.source().(pendingSource).d
+		d.mu.Lock()
+		onWaits := d.co != nil && !d.co.toEnd && !d.co.ended
+		d.mu.Unlock()
+		if !onWaits {
+			t.Fatal("the handshake left the guest's waits for a goroutine")
+		}
+		if ready := wait("the handshake", wasiio.NewSignal()); len(ready) != 1 || ready[0] != 0 {
+			t.Fatalf("ready %v, want the handshake alone", ready)
+		}
+		conn, err := await(t, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(conn)
+		if err != nil || string(got) != ":hello" {
+			t.Fatalf("read %q, %v", got, err)
+		}
+		if err := recvErr(t, res); err != nil {
+			t.Fatalf("server: %v", err)
+		}
+	})
+}
+
 // A paused handshake ends like one on its goroutine: a look other than a
 // lone wait resumes it on a goroutine, and giving up on it (the handshake
 // timeout, a drop) interrupts it there, against a silent peer.
