@@ -30,9 +30,11 @@ type InlineSource interface {
 // an InlineSource, read on the guest's own calls: Read calls the source's
 // ReadNow, so that no goroutine hand-off stands between the guest and its
 // bytes. When the guest waits on the stream alone (with deadlines at
-// most), the waiting call itself blocks in the source's Read (Await);
-// when it waits on more, a goroutine makes one blocking Read. Either way
-// the bytes read are what the next Read returns.
+// most), or beside sources that are not awaited on the call (with a
+// deadline; their wake ends the read: EndAwait), the waiting call itself
+// blocks in the source's Read (Await); when it waits on more, a goroutine
+// makes one blocking Read. Either way the bytes read are what the next
+// Read returns.
 //
 // pending holds only what such a blocking read got; the rest stays in
 // the source.

@@ -101,7 +101,9 @@ func (l *WaitList) Len() int {
 // returns the indices of every ready source in ascending order. It returns
 // immediately, without registering anything, when one is ready on entry.
 // The error is ctx.Err() when the context ended the wait. Wait with no
-// sources blocks until ctx is done.
+// sources blocks until ctx is done. An [Awaiter] waits on the calling
+// goroutine when it is the only source besides deadlines, and so does an
+// [AwaitEnder] beside other sources when a deadline bounds the wait.
 func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 	if ready := readyIndices(sources); len(ready) > 0 {
 		// A wait that returns at once looked at every source all the
