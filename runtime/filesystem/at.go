@@ -111,7 +111,7 @@ func (d *Descriptor) CreateDirectoryAt(_ context.Context, p string) error {
 	if err := d.at(p); err != nil {
 		return err
 	}
-	return code(d.pre.fs.disk.makeName(func() error { return d.dir.Mkdir(p, 0o777) }))
+	return code(d.pre.fs.disk.makeName(d.dir, p, func() error { return d.dir.Mkdir(p, 0o777) }))
 }
 
 // at checks a path whose directory entry the call changes.
@@ -203,7 +203,7 @@ func (d *Descriptor) SymlinkAt(_ context.Context, old, new string) error {
 	if path.IsAbs(old) {
 		return NotPermitted
 	}
-	return code(d.pre.fs.disk.makeName(func() error { return d.dir.Symlink(old, new) }))
+	return code(d.pre.fs.disk.makeName(d.dir, new, func() error { return d.dir.Symlink(old, new) }))
 }
 
 // ReadlinkAt returns the target of a symbolic link.

@@ -188,7 +188,7 @@ func (r *rootFS) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 }
 
 func (r *rootFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
-	errno := r.fs.disk.errnoOf(r.fs.disk.makeName(func() error { return r.root.Mkdir(rel(p), perm) }))
+	errno := r.fs.disk.errnoOf(r.fs.disk.makeName(r.root, rel(p), func() error { return r.root.Mkdir(rel(p), perm) }))
 	if errno == experimentalsys.ENOTDIR {
 		errno = experimentalsys.ENOENT // as DirFS
 	}
@@ -204,7 +204,7 @@ func (r *rootFS) Rename(from, to string) experimentalsys.Errno {
 	if from == to {
 		return 0 // as DirFS
 	}
-	return errnoOf(r.fs.disk.rename(r.root, from, to))
+	return r.fs.disk.errnoOf(r.fs.disk.rename(r.root, from, to))
 }
 
 // Rmdir removes an empty directory: ENOTDIR for anything else.
@@ -235,7 +235,7 @@ func (r *rootFS) Symlink(old, link string) experimentalsys.Errno {
 	if path.IsAbs(old) {
 		return experimentalsys.EPERM
 	}
-	return r.fs.disk.errnoOf(r.fs.disk.makeName(func() error { return r.root.Symlink(old, rel(link)) }))
+	return r.fs.disk.errnoOf(r.fs.disk.makeName(r.root, rel(link), func() error { return r.root.Symlink(old, rel(link)) }))
 }
 
 func (r *rootFS) Readlink(p string) (string, experimentalsys.Errno) {

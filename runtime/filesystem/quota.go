@@ -318,17 +318,20 @@ func writeEnd(off int64, n int) func(int64) int64 {
 	}
 }
 
-// makeName counts a name made by op (mkdir, symlink, an open that
-// creates): reserved before, refused past the quota, given back if op
-// fails.
-func (q *diskQuota) makeName(op func() error) error {
+// makeName counts the name p beneath root made by op (mkdir, symlink,
+// link, an open that creates): reserved before, refused past the quota,
+// given back if op fails; and what p's directory grew by (dirGrowth,
+// chargeDir).
+func (q *diskQuota) makeName(root *os.Root, p string, op func() error) error {
 	if err := q.reserve(NameBytes); err != nil {
 		return err
 	}
-	if err := op(); err != nil {
+	dir, grew, err := dirGrowth(root, p, op)
+	if err != nil {
 		q.adjust(-NameBytes)
 		return err
 	}
+	q.chargeDir(dir, 0, grew)
 	return nil
 }
 
@@ -342,11 +345,11 @@ func (q *diskQuota) link(root *os.Root, old, new string) error {
 		return err
 	}
 	defer unlock()
-	return q.makeName(func() error { return root.Link(old, new) })
+	return q.makeName(root, new, func() error { return root.Link(old, new) })
 }
 
 // removeDir removes the directory p beneath root (notDir: p is not one,
-// nothing is done), giving back its name.
+// nothing is done), giving back its name and its growth (dirGone).
 func (q *diskQuota) removeDir(root *os.Root, p string) (notDir bool, err error) {
 	info, unlock, err := lockName(root, p)
 	if err != nil {
@@ -360,6 +363,7 @@ func (q *diskQuota) removeDir(root *os.Root, p string) (notDir bool, err error) 
 		return false, err
 	}
 	q.adjust(-NameBytes)
+	q.dirGone(info)
 	return false, nil
 }
 
@@ -387,7 +391,10 @@ func (q *diskQuota) unlink(root *os.Root, p string) (isDir bool, err error) {
 
 // rename renames old to new beneath root. When new named something else,
 // the name is given back, and so is the file, as unlink does, when that
-// was its last link.
+// was its last link (or the directory's growth, as removeDir does). When
+// it named nothing, new's directory may grow: NameBytes are reserved
+// for that, refused past the quota, and replaced by the growth measured
+// (dirGrowth, chargeDir).
 func (q *diskQuota) rename(root *os.Root, old, new string) error {
 	target, unlock, terr := lockName(root, new)
 	if errors.Is(terr, errNameBusy) {
@@ -400,12 +407,21 @@ func (q *diskQuota) rename(root *os.Root, old, new string) error {
 			replaces = false // links to one file: rename does nothing
 		}
 	}
+	if terr != nil {
+		if err := q.reserve(NameBytes); err != nil {
+			return err
+		}
+		dir, grew, err := dirGrowth(root, new, func() error { return root.Rename(old, new) })
+		q.chargeDir(dir, NameBytes, grew)
+		return err
+	}
 	if err := root.Rename(old, new); err != nil {
 		return err
 	}
 	if replaces {
 		q.adjust(-NameBytes)
 		q.lastLinkGone(target)
+		q.dirGone(target)
 	}
 	return nil
 }
@@ -494,8 +510,12 @@ func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.File
 			}
 			return f, false, err
 		}
-		f, err = root.OpenFile(p, flag|os.O_EXCL, perm)
+		dir, grew, err := dirGrowth(root, p, func() (err error) {
+			f, err = root.OpenFile(p, flag|os.O_EXCL, perm)
+			return err
+		})
 		if err == nil {
+			q.chargeDir(dir, 0, grew)
 			return f, true, nil
 		}
 		q.adjust(-NameBytes)
@@ -507,7 +527,7 @@ func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.File
 			return f, false, err
 		}
 		if info, lerr := root.Lstat(p); lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
-			err = q.makeName(func() (err error) {
+			err = q.makeName(root, linkedDir(root, p), func() (err error) {
 				f, err = root.OpenFile(p, flag, perm)
 				return err
 			})

@@ -1,0 +1,99 @@
+package filesystem
+
+import (
+	"io/fs"
+	"os"
+	"path"
+
+	wazerosys "github.com/tetratelabs/wazero/sys"
+)
+
+// dirID is a directory's identity, as idOf is a regular file's.
+func dirID(info fs.FileInfo) (fileID, bool) {
+	if info == nil || !info.IsDir() {
+		return fileID{}, false
+	}
+	st := wazerosys.NewStat_t(info)
+	if st.Ino == 0 {
+		return fileID{}, false
+	}
+	return fileID{st.Dev, st.Ino}, true
+}
+
+// dirGrowth runs op, which makes the name p beneath root (or moves a name
+// there), and returns its error and what p's directory grew by across it
+// (dirBytes, 0 when op failed or the directory could not be read), with
+// the directory's status after. No lock is held: another call making a
+// name in that directory at once may be counted in both (never in
+// neither: a call's own growth happens between its two reads).
+func dirGrowth(root *os.Root, p string, op func() error) (fs.FileInfo, int64, error) {
+	dir := path.Dir(path.Clean(p))
+	before, berr := root.Stat(dir)
+	if err := op(); err != nil {
+		return nil, 0, err
+	}
+	if berr != nil || !before.IsDir() {
+		return nil, 0, nil
+	}
+	after, err := root.Stat(dir)
+	if err != nil || !os.SameFile(before, after) {
+		return nil, 0, nil
+	}
+	return after, max(dirBytes(after)-dirBytes(before), 0), nil
+}
+
+// chargeDir replaces reserved, what was counted for a name made in the
+// directory info describes, by n, what the directory grew by: counted
+// whatever the limit (the next change is refused past it), and
+// remembered as that directory's in the registry, to be given back when
+// it is removed (dirGone), as a file's growth is (chargeLocked; past
+// the files the quota remembers, it stays counted).
+func (q *diskQuota) chargeDir(info fs.FileInfo, reserved, n int64) {
+	q.mu.Lock()
+	q.adjustLocked(-reserved)
+	if n > 0 {
+		q.used += n
+	}
+	q.mu.Unlock()
+	if id, ok := dirID(info); ok && n > 0 {
+		files.mu.Lock()
+		chargeLocked(q, id, n)
+		files.mu.Unlock()
+	}
+}
+
+// dirGone gives back what the quotas were charged for the growth of the
+// directory info described (read under lockName before it was removed):
+// rmdir freed its blocks; at most what it held, q's share first.
+func (q *diskQuota) dirGone(info fs.FileInfo) {
+	id, ok := dirID(info)
+	if !ok {
+		return
+	}
+	var own int64
+	var others []refund
+	files.mu.Lock()
+	if files.m[id] != nil {
+		own, others = freedLocked(q, id, dirBytes(info))
+	}
+	files.mu.Unlock()
+	q.adjust(-own)
+	giveBack(others)
+}
+
+// linkedDir is the name in whose directory an open creating p through a
+// dangling symbolic link makes its file: the link's target, followed as
+// far as it names further links (up to 8), relative to p's directory.
+func linkedDir(root *os.Root, p string) string {
+	for range 8 {
+		target, err := root.Readlink(p)
+		if err != nil || path.IsAbs(target) {
+			return p
+		}
+		p = path.Join(path.Dir(p), target)
+		if info, err := root.Lstat(p); err != nil || info.Mode()&fs.ModeSymlink == 0 {
+			return p
+		}
+	}
+	return p
+}
