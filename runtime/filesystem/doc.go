@@ -48,7 +48,9 @@
 // What the guest adds to the host's disk beneath its preopens, through
 // either interface, counts against its disk quota ([FS.SetDiskLimit],
 // [DefaultDiskBytes]): the bytes by which it makes regular files larger,
-// at whatever offset, and [NameBytes] for each name it makes, less the
+// at whatever offset, [NameBytes] for each name it makes, and what the
+// directories it makes names in grow by (given back when the directory
+// is removed: an emptied directory keeps its blocks), less the
 // names it removes and the bytes of its growth that leave the disk: by
 // making files smaller, or removing a file's last link when no guest of
 // the process holds it open (else at the last close). Each guest gets

@@ -75,6 +75,22 @@ func (e *quotaFilesError) Unwrap() []error { return []error{ErrDiskQuota, types.
 // removes (unlinking, or renaming over it), and the bytes of growth it
 // was charged for that leave the disk.
 //
+// Directories count as they grow: a directory keeps the blocks it grew to
+// hold names after they are removed (ext4 and most file systems), so a
+// name made in it (or renamed into it under a new name) is charged, on
+// top of NameBytes, what the directory's blocks grew by across the call
+// (dirGrowth: its status read before and after, no lock held). That
+// growth is never given back while the directory exists, and is given
+// back, at most what it held, when a guest removes it (rmdir, or a
+// directory renamed over), whatever guest paid: its blocks are freed. It
+// is counted even past the limit (the next change is refused), and a
+// rename to a new name reserves NameBytes for it first, so that moving
+// names from one new directory to another is refused past the quota too.
+// Two guests of the process making names in one directory at once may
+// both be charged a growth of it, never neither. Directories the guest
+// charged count toward the files the quota remembers; past them, their
+// growth stays counted, never given back.
+//
 // Those bytes are remembered per file (device and inode) in a registry
 // the process's guests share (files, in freed.go), and leave the disk
 // when the file shrinks (a smaller size, a truncating open) or is freed:
