@@ -103,7 +103,13 @@ func (d *Descriptor) openDir(p string, fl types.DescriptorFlags) (types.Descript
 	if d.flags&types.DescriptorFlagsMutateDirectory == 0 {
 		fl &^= types.DescriptorFlagsMutateDirectory
 	}
-	return &Descriptor{pre: d.pre, path: path.Join(d.path, p), flags: fl, dir: root, ownsDir: true}, nil
+	var id fileID
+	if info, err := root.Stat("."); err == nil {
+		files.mu.Lock()
+		id = openedLocked(info, false)
+		files.mu.Unlock()
+	}
+	return &Descriptor{pre: d.pre, path: path.Join(d.path, p), flags: fl, dir: root, ownsDir: true, dirID: id}, nil
 }
 
 // CreateDirectoryAt makes a directory.

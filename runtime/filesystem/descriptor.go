@@ -30,6 +30,7 @@ type Descriptor struct {
 
 	dir     *os.Root // a directory: the root paths are resolved beneath
 	ownsDir bool     // false for the preopen itself
+	dirID   fileID   // under which the registry counts dir open (see closing)
 
 	file    *sharedFile
 	dropped atomic.Bool
@@ -46,6 +47,7 @@ func (d *Descriptor) Drop() {
 		return
 	}
 	if d.ownsDir {
+		closingStat(d.dirID, func() (fs.FileInfo, error) { return d.dir.Stat(".") })
 		d.dir.Close()
 		d.pre.fs.release()
 	}

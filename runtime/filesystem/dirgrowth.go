@@ -64,7 +64,9 @@ func (q *diskQuota) chargeDir(info fs.FileInfo, reserved, n int64) {
 
 // dirGone gives back what the quotas were charged for the growth of the
 // directory info described (read under lockName before it was removed):
-// rmdir freed its blocks; at most what it held, q's share first.
+// rmdir freed its blocks; at most what it held, q's share first. While a
+// guest of the process holds it open, it keeps its blocks: it is freed
+// at the last close instead (closing), as a file is.
 func (q *diskQuota) dirGone(info fs.FileInfo) {
 	id, ok := dirID(info)
 	if !ok {
@@ -73,7 +75,7 @@ func (q *diskQuota) dirGone(info fs.FileInfo) {
 	var own int64
 	var others []refund
 	files.mu.Lock()
-	if files.m[id] != nil {
+	if rec := files.m[id]; rec != nil && rec.open == 0 {
 		own, others = freedLocked(q, id, dirBytes(info))
 	}
 	files.mu.Unlock()

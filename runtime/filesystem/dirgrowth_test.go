@@ -228,6 +228,65 @@ func TestDirGrowthQuota(t *testing.T) {
 	}
 }
 
+// TestDirGrowthHeldOpen: a directory removed while a guest holds it open
+// keeps its blocks until it is closed (ext4: st_blocks stay, its size
+// and link count zero), so its growth is given back at the last close,
+// not at the removal: before, a guest could fill a directory, hold it
+// open, empty and remove it for a full refund, and do so again with as
+// many directories as it may hold open, each keeping its blocks.
+func TestDirGrowthHeldOpen(t *testing.T) {
+	ctx := context.Background()
+	for _, p1 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("preview1=%v", p1), func(t *testing.T) {
+			dir := t.TempDir()
+			f, pre := newFS(t, Preopen{Host: dir, Guest: "/"})
+			ops := opsOf(t, f, pre[0], p1)
+			if err := ops.mkdir("d"); err != nil {
+				t.Fatal(err)
+			}
+			const names = 1000
+			for i := range names {
+				if err := ops.create("d/" + longName(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			grown := f.DiskUsed() - (names+1)*NameBytes
+			if grown <= 0 {
+				t.Skip("the host's directories hold no blocks")
+			}
+			var closeDir func()
+			if p1 {
+				file, errno := f.Preview1()[0].OpenFile("d", experimentalsys.O_RDONLY|experimentalsys.O_DIRECTORY, 0)
+				if errno != 0 {
+					t.Fatal(errno)
+				}
+				closeDir = func() { file.Close() }
+			} else {
+				d, err := pre[0].OpenAt(ctx, 0, "d", types.OpenFlagsDirectory, types.DescriptorFlagsRead)
+				if err != nil {
+					t.Fatal(err)
+				}
+				closeDir = d.Drop
+			}
+			for i := range names {
+				if err := ops.unlink("d/" + longName(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ops.rmdir("d"); err != nil {
+				t.Fatal(err)
+			}
+			if used := f.DiskUsed(); used != grown {
+				t.Errorf("removed while held open, the directory counts %d bytes, want its growth, %d", used, grown)
+			}
+			closeDir()
+			if used := f.DiskUsed(); used != 0 {
+				t.Errorf("at its close, %d bytes stay counted, want 0", used)
+			}
+		})
+	}
+}
+
 // BenchmarkCreateName: what making a file costs with its directory's
 // growth measured (after: openCreating, two status reads of the
 // directory more) beside the name alone charged (before: the name

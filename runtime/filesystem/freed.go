@@ -227,13 +227,32 @@ func freedLocked(q *diskQuota, id fileID, size int64) (own int64, others []refun
 	return own, others
 }
 
-// openedLocked counts one more host file open on the regular file info
-// describes, and returns its identity (zero when not tracked). A file the
-// open just created is new: what was remembered of an earlier file with
-// its inode number, freed where the process could not see it, is
-// forgotten. files.mu is held.
+// heldID is the identity of a regular file or a directory, whose open
+// descriptors keep it on disk once removed (see openedLocked, closing).
+func heldID(info fs.FileInfo) (fileID, bool) {
+	if id, _, ok := idOf(info); ok {
+		return id, true
+	}
+	return dirID(info)
+}
+
+// heldBytes is what the regular file or directory info describes holds
+// for the quota: a file's size, a directory's blocks (dirBytes, which a
+// directory removed while open keeps, its size zero).
+func heldBytes(info fs.FileInfo) int64 {
+	if info.IsDir() {
+		return dirBytes(info)
+	}
+	return info.Size()
+}
+
+// openedLocked counts one more host file open on the regular file or
+// directory info describes, and returns its identity (zero when not
+// tracked). A file the open just created is new: what was remembered of
+// an earlier file with its inode number, freed where the process could
+// not see it, is forgotten. files.mu is held.
 func openedLocked(info fs.FileInfo, created bool) fileID {
-	id, _, ok := idOf(info)
+	id, ok := heldID(info)
 	if !ok {
 		return fileID{}
 	}
@@ -254,11 +273,20 @@ func openedLocked(info fs.FileInfo, created bool) fileID {
 // closing counts one host file open on id fewer, just before f, that
 // host file, is closed. When it was the last one of the process and f's
 // link count is zero (its last name was removed while it was open, by a
-// guest or not), the file is freed at the close: the quotas charged for
-// its growth get it back. The status of f is read with no lock held;
-// should another open of the file be counted meanwhile, the file is
-// freed at that one's close instead.
+// guest or not; a directory removed), the file is freed at the close: the
+// quotas charged for its growth get it back. The status of f is read
+// with no lock held; should another open of the file be counted
+// meanwhile, the file is freed at that one's close instead.
 func closing(id fileID, f *os.File) {
+	if f == nil {
+		closingStat(id, nil)
+		return
+	}
+	closingStat(id, f.Stat)
+}
+
+// closingStat is closing for a host file whose status stat reads.
+func closingStat(id fileID, stat func() (fs.FileInfo, error)) {
 	if id == (fileID{}) {
 		return
 	}
@@ -272,20 +300,20 @@ func closing(id fileID, f *os.File) {
 	last := rec.open <= 0 && len(rec.charged) > 0
 	dropIfIdleLocked(rec, id)
 	files.mu.Unlock()
-	if !last || f == nil {
+	if !last || stat == nil {
 		return
 	}
-	info, err := f.Stat()
+	info, err := stat()
 	if err != nil {
 		return
 	}
-	if _, nlink, ok := idOf(info); !ok || nlink != 0 {
+	if got, ok := heldID(info); !ok || got != id || wazerosys.NewStat_t(info).Nlink != 0 {
 		return
 	}
 	var back []refund
 	files.mu.Lock()
 	if files.m[id] == rec && rec.open <= 0 {
-		_, back = freedLocked(nil, id, info.Size())
+		_, back = freedLocked(nil, id, heldBytes(info))
 	}
 	files.mu.Unlock()
 	giveBack(back)

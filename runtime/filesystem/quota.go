@@ -82,7 +82,9 @@ func (e *quotaFilesError) Unwrap() []error { return []error{ErrDiskQuota, types.
 // (dirGrowth: its status read before and after, no lock held). That
 // growth is never given back while the directory exists, and is given
 // back, at most what it held, when a guest removes it (rmdir, or a
-// directory renamed over), whatever guest paid: its blocks are freed. It
+// directory renamed over), whatever guest paid: its blocks are freed
+// (held open by a guest of the process, it keeps them: at the last
+// close, as a file removed while open). It
 // is counted even past the limit (the next change is refused), and a
 // rename to a new name reserves NameBytes for it first, so that moving
 // names from one new directory to another is refused past the quota too.
