@@ -1,0 +1,179 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/component"
+	"github.com/wasitls/wasitls/runtime/filesystem"
+	"github.com/wasitls/wasitls/runtime/sockets"
+	"github.com/wasitls/wasitls/runtime/stopcheck"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// limitCaps names, for each field of runtime.Limits, its "wasitls run"
+// flag, the field's default (what a zero field means), and a value for
+// the flag with the field it makes.
+var limitCaps = map[string]struct {
+	flag string
+	def  any
+	arg  string
+	want any
+}{
+	"MemoryPages":   {"max-memory", uint32(runtime.DefaultMemoryPages), "128KiB", uint32(2)},
+	"Handles":       {"max-handles", cabi.DefaultHandleLimit, "7", 7},
+	"Sockets":       {"max-sockets", sockets.DefaultSocketLimit, "7", 7},
+	"Files":         {"max-files", filesystem.DefaultFileLimit, "7", 7},
+	"DiskBytes":     {"max-disk-bytes", int64(filesystem.DefaultDiskBytes), "7KiB", int64(7 << 10)},
+	"DiskFiles":     {"max-disk-files", filesystem.DefaultDiskFiles, "7", 7},
+	"Datagram":      {"max-datagram", sockets.DefaultMaxDatagram, "7", 7},
+	"DatagramQueue": {"max-datagram-queue", sockets.DefaultDatagramQueue, "7", 7},
+	"DatagramBytes": {"max-datagram-bytes", sockets.DefaultDatagramBytes, "7", 7},
+	"Lookups":       {"max-lookups", sockets.DefaultLookupLimit, "7", 7},
+	"LookupGrants":  {"max-lookup-grants", sockets.DefaultGrantLimit, "7", 7},
+	"LookupAddrs":   {"max-lookup-addrs", sockets.DefaultLookupAddrLimit, "7", 7},
+	"NestedCalls":   {"max-nested-calls", cabi.DefaultNestingLimit, "7", 7},
+	"TableEntries":  {"max-table-entries", stopcheck.DefaultTableEntries, "7", 7},
+	"CoreInstances": {"max-core-instances", component.DefaultCoreInstances, "7", 7},
+	"Stack":         {"max-stack", int64(stopcheck.DefaultStackBytes), "7MiB", int64(7 << 20)},
+	"SendLinger":    {"send-linger", wasiio.DefaultSendLinger, "7s", 7 * time.Second},
+}
+
+// tlsCaps names, for each field of tlshost.Config, its "wasitls run"
+// flag and the default the flag shows, or, for a field that bounds
+// nothing a guest makes the host hold, "" and why.
+var tlsCaps = map[string]struct{ flag, def string }{
+	"PendingHandshakes": {"max-pending-handshakes", strconv.Itoa(tlshost.DefaultPendingHandshakes)},
+	"IdentityBytes":     {"max-identity-bytes", strconv.Itoa(tlshost.DefaultIdentityBytes)},
+	"PeerCertBytes":     {"max-peer-cert-bytes", strconv.Itoa(tlshost.DefaultPeerCertBytes)},
+	"SettingsBytes":     {"max-tls-settings-bytes", strconv.Itoa(tlshost.DefaultSettingsBytes)},
+	"HandshakeTimeout":  {"handshake-timeout", tlshost.DefaultHandshakeTimeout.String()},
+	"SessionCacheSize":  {"session-cache-size", strconv.Itoa(tlshost.DefaultSessionCacheSize)},
+	"TicketKeyRotation": {"ticket-key-rotation", tlshost.DefaultTicketKeyRotation.String()},
+	"MaxPeerRSAKeyBits": {"max-peer-rsa-bits", strconv.Itoa(backends.DefaultMaxRSAKeyBits)},
+
+	"Backend":            {"", "a Go value: an embedder's own backend (--backend names a registered one)"},
+	"BackendName":        {"", "--backend, a choice, not a cap"},
+	"RootCAs":            {"", "--ca, a trust decision"},
+	"ClientCAs":          {"", "--client-ca, a trust decision"},
+	"InsecureSkipVerify": {"", "--insecure-skip-verify, a trust decision"},
+	"Versions":           {"", "--versions, a ceiling on what guests choose"},
+	"CipherSuites":       {"", "--cipher-suites, a ceiling on what guests choose"},
+	"Groups":             {"", "--groups, a ceiling on what guests choose"},
+	"Identities":         {"", "--identity, what the host holds, not the guest"},
+	"Time":               {"", "a Go function, for tests"},
+	"KeyLog":             {"", "--keylog, the host's debugging output"},
+	"Logger":             {"", "--log-tls, the host's log"},
+}
+
+// TestEveryCapHasAFlag: every field of runtime.Limits, and every cap of
+// tlshost.Config, is a flag of "wasitls run" with a one-line usage that
+// shows its default; the flag's default is the field's (a run without the
+// flag gets it) and the flag sets the field; README.md names the flag,
+// and docs/security.md names the flag with its field on one line. A cap
+// added to either struct without a flag, or a flag missing from the
+// docs, fails here.
+func TestEveryCapHasAFlag(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	security, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newFlags := func() (*flag.FlagSet, func() (runtime.Limits, error)) {
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		limits := limitFlags(fs)
+		tlsRunFlags(fs)
+		return fs, limits
+	}
+	fs, readLimits := newFlags()
+	defaults, err := readLimits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := func(flagName, field string) {
+		t.Helper()
+		f := fs.Lookup(flagName)
+		if f == nil {
+			t.Errorf("%s has no flag --%s", field, flagName)
+			return
+		}
+		if f.Usage == "" || strings.Contains(f.Usage, "\n") {
+			t.Errorf("--%s: usage %q, want one line", flagName, f.Usage)
+		}
+		if !strings.Contains(string(readme), "`--"+flagName+"`") && !strings.Contains(string(readme), "`--"+flagName+" ") {
+			t.Errorf("README.md does not name --%s (%s)", flagName, field)
+		}
+		found := false
+		for line := range strings.SplitSeq(string(security), "\n") {
+			if strings.Contains(line, "`--"+flagName+"`") && strings.Contains(line, "`"+field+"`") {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("docs/security.md has no line naming both `--%s` and `%s`", flagName, field)
+		}
+	}
+
+	lt := reflect.TypeFor[runtime.Limits]()
+	for i := range lt.NumField() {
+		name := lt.Field(i).Name
+		c, ok := limitCaps[name]
+		if !ok {
+			t.Errorf("runtime.Limits.%s has no flag in this test's table: give it a flag of wasitls run (limitflags.go), then a row here", name)
+			continue
+		}
+		documented(c.flag, "runtime.Limits."+name)
+		if got := reflect.ValueOf(defaults).Field(i).Interface(); got != c.def {
+			t.Errorf("without --%s, runtime.Limits.%s = %v, want its default %v", c.flag, name, got, c.def)
+		}
+		fs, read := newFlags()
+		if err := fs.Parse([]string{"--" + c.flag, c.arg}); err != nil {
+			t.Errorf("--%s %s: %v", c.flag, c.arg, err)
+			continue
+		}
+		l, err := read()
+		if got := reflect.ValueOf(l).Field(i).Interface(); err != nil || got != c.want {
+			t.Errorf("--%s %s: runtime.Limits.%s = %v, %v; want %v", c.flag, c.arg, name, got, err, c.want)
+		}
+	}
+	for name := range limitCaps {
+		if _, ok := lt.FieldByName(name); !ok {
+			t.Errorf("this test's table names runtime.Limits.%s, which is no field", name)
+		}
+	}
+
+	ct := reflect.TypeFor[tlshost.Config]()
+	for i := range ct.NumField() {
+		name := ct.Field(i).Name
+		c, ok := tlsCaps[name]
+		switch {
+		case !ok:
+			t.Errorf("tlshost.Config.%s is not in this test's table: a cap needs a flag of wasitls run (tlsflags.go) and a row here; anything else, a row saying why not", name)
+		case c.flag != "":
+			documented(c.flag, "tlshost.Config."+name)
+			if f := fs.Lookup(c.flag); f != nil && f.DefValue != c.def {
+				t.Errorf("--%s shows the default %q, want tlshost's %q", c.flag, f.DefValue, c.def)
+			}
+		}
+	}
+	for name := range tlsCaps {
+		if _, ok := ct.FieldByName(name); !ok {
+			t.Errorf("this test's table names tlshost.Config.%s, which is no field", name)
+		}
+	}
+}
