@@ -49,6 +49,10 @@ var limitCaps = map[string]struct {
 	"SendLinger":    {"send-linger", wasiio.DefaultSendLinger, "7s", 7 * time.Second},
 }
 
+// heldTLS are the caps of tlshost.Config on what a guest makes the host
+// hold, which the usage of "wasitls run" lists beside runtime.Limits'.
+var heldTLS = []string{"PendingHandshakes", "IdentityBytes", "PeerCertBytes", "SettingsBytes", "SessionCacheSize"}
+
 // tlsCaps names, for each field of tlshost.Config, its "wasitls run"
 // flag and the default the flag shows, or, for a field that bounds
 // nothing a guest makes the host hold, "" and why.
@@ -79,8 +83,9 @@ var tlsCaps = map[string]struct{ flag, def string }{
 // TestEveryCapHasAFlag: every field of runtime.Limits, and every cap of
 // tlshost.Config, is a flag of "wasitls run" with a one-line usage that
 // shows its default; the flag's default is the field's (a run without the
-// flag gets it) and the flag sets the field; README.md names the flag,
-// and docs/security.md names the flag with its field on one line. A cap
+// flag gets it) and the flag sets the field; the usage of "wasitls run"
+// lists the flags of what a guest makes the host hold; README.md names
+// the flag, and docs/security.md names it with its field on one line. A cap
 // added to either struct without a flag, or a flag missing from the
 // docs, fails here.
 func TestEveryCapHasAFlag(t *testing.T) {
@@ -138,6 +143,9 @@ func TestEveryCapHasAFlag(t *testing.T) {
 			continue
 		}
 		documented(c.flag, "runtime.Limits."+name)
+		if !strings.Contains(runUsage, "--"+c.flag+",") && !strings.Contains(runUsage, "--"+c.flag+")") {
+			t.Errorf("wasitls run's usage does not list --%s among the limits", c.flag)
+		}
 		if got := reflect.ValueOf(defaults).Field(i).Interface(); got != c.def {
 			t.Errorf("without --%s, runtime.Limits.%s = %v, want its default %v", c.flag, name, got, c.def)
 		}
@@ -169,6 +177,11 @@ func TestEveryCapHasAFlag(t *testing.T) {
 			if f := fs.Lookup(c.flag); f != nil && f.DefValue != c.def {
 				t.Errorf("--%s shows the default %q, want tlshost's %q", c.flag, f.DefValue, c.def)
 			}
+		}
+	}
+	for _, name := range heldTLS {
+		if c := tlsCaps[name]; !strings.Contains(runUsage, "--"+c.flag+",") {
+			t.Errorf("wasitls run's usage does not list --%s among the limits", c.flag)
 		}
 	}
 	for name := range tlsCaps {
