@@ -56,8 +56,10 @@ import (
 // DefaultSettingsBytes is the default of Config.SettingsBytes: 8 MiB,
 // about 2 KiB for each of the 4,096 sockets a guest has by default, where
 // an ordinary connection's settings (a server name, two or three ALPN IDs,
-// an identity) take some 100 bytes; or some 120 connections offering the
-// most ALPN IDs the extension holds.
+// an identity) take some 100 bytes; or some 120 servers accepting the
+// most ALPN IDs they may (65,535 bytes, in IDs of 255 bytes), 160 clients
+// offering the most they may (49,152 bytes), and 15 and 20 with one-byte
+// IDs, whose string headers count too.
 const DefaultSettingsBytes = 8 << 20
 
 // ErrSettingsBytes is wrapped by the error of a call that failed because
