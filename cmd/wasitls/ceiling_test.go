@@ -7,8 +7,8 @@ import (
 
 // TestRunCeilingFlags: --versions, --cipher-suites and --groups set what a
 // guest may select from, and the guest reads them back
-// (allowed-algorithms); lists the backend cannot honour are refused at
-// start-up.
+// (allowed-algorithms); lists the backend cannot honour, or naming a code
+// point twice, are refused at start-up, naming the flag and the field.
 func TestRunCeilingFlags(t *testing.T) {
 	guest := wasmFile(t, "../../runtime/tlshost/testdata/ext02")
 	code, stdout, stderr := runCLI(t, "--backend", "circl-pq", "--versions", "1.3", "--cipher-suites", "TLS_AES_256_GCM_SHA384,0x1303",
@@ -23,8 +23,11 @@ func TestRunCeilingFlags(t *testing.T) {
 	}{
 		{[]string{"--versions", "1.1"}, `--versions: unknown version "1.1" (want a name or a 0x code point); versions by name: 1.2, 1.3`},
 		{[]string{"--cipher-suites", "TLS_NOPE"}, `--cipher-suites: unknown cipher suite "TLS_NOPE"`},
-		{[]string{"--backend", "circl-pq", "--versions", "1.2"}, "Config.Versions: TLS 1.2 (0x0303) is not implemented by backend circl-pq"},
-		{[]string{"--backend", "stdtls", "--groups", "mlkem768"}, "Config.Groups: MLKEM768 (0x0201) is not implemented by backend stdtls"},
+		{[]string{"--backend", "circl-pq", "--versions", "1.2"}, "--versions: tlshost: Config.Versions: TLS 1.2 (0x0303) is not implemented by backend circl-pq"},
+		{[]string{"--backend", "stdtls", "--groups", "mlkem768"}, "--groups: tlshost: Config.Groups: MLKEM768 (0x0201) is not implemented by backend stdtls"},
+		{[]string{"--versions", "1.3,0x0304"}, "--versions: tlshost: Config.Versions: duplicate protocol version TLS 1.3 (0x0304) in the list, at 0 and 1"},
+		{[]string{"--cipher-suites", "0x1301,TLS_AES_128_GCM_SHA256"}, "--cipher-suites: tlshost: Config.CipherSuites: duplicate cipher suite TLS_AES_128_GCM_SHA256 (0x1301) in the list, at 0 and 1"},
+		{[]string{"--groups", "x25519,X25519"}, "--groups: tlshost: Config.Groups: duplicate group X25519 (0x001d) in the list, at 0 and 1"},
 	} {
 		code, _, stderr := runCLI(t, append(tc.args, guest, "algorithms")...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {

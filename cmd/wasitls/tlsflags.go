@@ -149,6 +149,21 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			}
 			cfg.CipherSuites = cs
 		}
+		// Each list alone, against the backend, so that a mistake in it
+		// (a code point named twice, one the backend does not implement)
+		// names its flag as well as tlshost.Config's field.
+		for _, l := range []struct {
+			flag string
+			cfg  tlshost.Config
+		}{
+			{"versions", tlshost.Config{BackendName: *name, Versions: cfg.Versions}},
+			{"cipher-suites", tlshost.Config{BackendName: *name, CipherSuites: cfg.CipherSuites}},
+			{"groups", tlshost.Config{BackendName: *name, Groups: cfg.Groups}},
+		} {
+			if _, err := tlshost.NewHost(l.cfg); err != nil {
+				return nil, fmt.Errorf("--%s: %w", l.flag, err)
+			}
+		}
 		if *logTLS {
 			cfg.Logger = slog.New(slog.NewTextHandler(logOutput, nil))
 		} else {
