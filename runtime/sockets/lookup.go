@@ -57,7 +57,8 @@ const DefaultLookupAddrLimit = 4096
 // 150 KiB per stream, as many streams as its handle limit allows. An
 // answer with more addresses than there is room for keeps, in its order,
 // as many as there is room for (and makes only those connectable); with
-// no room, the lookup fails with temporary-resolver-failure.
+// no room, the lookup fails with temporary-resolver-failure. An n of zero
+// or less means DefaultLookupAddrLimit.
 func (s *Stack) SetLookupAddrLimit(n int) { s.addrLimit = int64(n) }
 
 // LookupAddrs reports how many addresses the answers of the instance's
