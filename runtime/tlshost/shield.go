@@ -34,7 +34,7 @@ import (
 type BackendPanicError struct {
 	Backend string // the backend's name
 	Op      string // what the host called, such as "Handshake" or "Read"
-	Value   string // the panic's value, on one line, at most maxPanicValue bytes
+	Value   string // the panic's value, on one line, at most 200 bytes (maxPanicValue)
 }
 
 func (e *BackendPanicError) Error() string {
