@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"io"
+	"log/slog"
 	"net"
 
 	"github.com/tetratelabs/wazero"
@@ -27,6 +28,12 @@ type Config struct {
 
 	// Extensions register more host modules, such as the wasi:tls host.
 	Extensions []Extension
+
+	// Logger, if set, receives what the runtime recovered from a panic of
+	// the embedder's code on a goroutine of its own, with the stack: a
+	// guest's standard input, output or error that panicked (ending that
+	// stream; see StdioPanicError). Nil logs to slog.Default().
+	Logger *slog.Logger
 
 	// StopFlag declares that the wazero.Runtime has no termination checks
 	// (NewFastRuntimeConfig): guests are stopped by the global that

@@ -104,6 +104,12 @@
 // function and no host stack, its instance marked trapped, as a host
 // function's panic through the generated glue does.
 //
+// The embedder's standard streams ([ModuleConfig.Stdin], Stdout, Stderr)
+// run on goroutines of the runtime's, through preview1 and wasi:cli
+// alike: a panic of one of them (whatever the guest wrote or read to
+// cause it) ends that stream, never the process; the guest sees a
+// stream error ([StdioPanicError]) and the stack goes to [Config.Logger].
+//
 // # Limits
 //
 // Every guest runs under [Limits] ([Config.Limits], overridden per guest by

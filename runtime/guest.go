@@ -162,7 +162,7 @@ func stateFrom(ctx context.Context, fn string) *state {
 }
 
 func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
-	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: cfg}
+	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: shieldStdio(cfg, rt.cfg.Logger)}
 	st.stack.SetSocketLimit(lim.Sockets)
 	st.stack.SetUDPLimits(lim.Datagram, lim.DatagramQueue)
 	st.stack.SetDatagramBytes(lim.DatagramBytes)

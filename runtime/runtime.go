@@ -224,7 +224,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &Instance{Guest: g, ctx: ctx, cancel: cancel}
 
-	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(ctx, cfg, st.fs, &st.waits))
+	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(ctx, st.cfg, st.fs, &st.waits))
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a module that failed to instantiate

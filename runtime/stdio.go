@@ -163,11 +163,15 @@ type outputWriter struct {
 
 // newOutputWriter returns w as the guest's standard output or error.
 func newOutputWriter(waits *waits, w io.Writer) io.Writer {
-	switch w.(type) {
+	inner := w
+	if s, ok := w.(*shieldedWriter); ok {
+		inner = s.w
+	}
+	switch inner.(type) {
 	case *bytes.Buffer, *strings.Builder:
 		return w
 	}
-	if w == io.Discard {
+	if inner == io.Discard {
 		return w
 	}
 	return &outputWriter{waits: waits, w: w}

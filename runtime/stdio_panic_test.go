@@ -1,0 +1,147 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/cguest"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/component"
+)
+
+// panicWriter is an embedder's writer that panics on the guest's bytes.
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("the writer failed") }
+
+// panicReader is an embedder's reader that panics when read.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("the reader failed") }
+
+// lockedBuffer is a log destination shared by goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// checkPanicLogged: the log holds one record of stream's panic with its
+// value and the host's stack.
+func checkPanicLogged(t *testing.T, log *lockedBuffer, stream, value string) {
+	t.Helper()
+	out := log.String()
+	if want := "runtime: the embedder's " + stream + " panicked: " + value; strings.Count(out, want) != 1 || !strings.Contains(out, "goroutine ") {
+		t.Errorf("log %q, want one record of %q with its stack", out, want)
+	}
+}
+
+// TestStdioPanicPreview1: a Go guest (fd_read and fd_write of
+// wasi_snapshot_preview1) reading a standard input whose reader panics,
+// or writing a standard output whose writer panics, sees its read or
+// write fail and goes on; the process survives, the panic is logged once
+// with its stack (Config.Logger), no goroutine is left behind, and the
+// next guest of the runtime reads and writes as ever.
+func TestStdioPanicPreview1(t *testing.T) {
+	log := &lockedBuffer{}
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{Logger: slog.New(slog.NewTextHandler(log, nil))})
+	g0 := goruntime.NumGoroutine()
+	run := func(cfg runtime.ModuleConfig) (string, error) {
+		var stderr strings.Builder
+		cfg.Stderr = &stderr
+		_, err := rt.Instantiate(context.Background(), compiled, cfg)
+		return stderr.String(), err
+	}
+	t.Run("stdout", func(t *testing.T) {
+		stderr, err := run(runtime.ModuleConfig{Args: []string{"hog", "write", "100000"}, Stdout: panicWriter{}})
+		if err != nil || stderr != "writing\nwrote 0\n" {
+			t.Fatalf("guest: %v, stderr %q, want its write failed", err, stderr)
+		}
+		checkPanicLogged(t, log, "stdout", "the writer failed")
+	})
+	t.Run("stdin", func(t *testing.T) {
+		var stdout strings.Builder
+		_, err := run(runtime.ModuleConfig{Args: []string{"hog", "stdin", "100"}, Stdin: panicReader{}, Stdout: &stdout})
+		if err != nil || stdout.String() != "reading\nread 0 bytes\n" {
+			t.Fatalf("guest: %v, stdout %q, want its read failed", err, stdout.String())
+		}
+		checkPanicLogged(t, log, "stdin", "the reader failed")
+	})
+	waitGoroutines(t, g0)
+	var stdout strings.Builder
+	if _, err := run(runtime.ModuleConfig{Args: []string{"hog", "stdin", "100"}, Stdin: strings.NewReader("abc"), Stdout: &stdout}); err != nil || stdout.String() != "reading\nread 3 bytes\n" {
+		t.Fatalf("next guest: %v, stdout %q", err, stdout.String())
+	}
+}
+
+// stdioComponent is testdata/components/stdio.c as a command component.
+func stdioComponent(t *testing.T) *component.Component {
+	c, err := component.Parse(cguest.Build(t, cguest.Spec{Sources: []string{"testdata/components/stdio.c"}, Adapter: cguest.Command}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestStdioPanicComponent is TestStdioPanicPreview1 for a component,
+// whose standard streams are wasi:cli's (wasiio's streams, read and
+// written on goroutines of their own): the stream fails, the guest goes
+// on, the process survives, the panic is logged once, nothing is left
+// behind, and the next guest works.
+func TestStdioPanicComponent(t *testing.T) {
+	log := &lockedBuffer{}
+	ctx := context.Background()
+	_, rt := testRuntime(t, runtime.NewRuntimeConfig(), runtime.Config{Logger: slog.New(slog.NewTextHandler(log, nil))})
+	c := stdioComponent(t)
+	g0 := goruntime.NumGoroutine()
+	run := func(stdin string, stdinPanics, stdoutPanics bool) (stdout, stderr string) {
+		t.Helper()
+		var out, errb strings.Builder
+		cfg := runtime.ModuleConfig{Args: []string{"stdio"}, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}
+		if stdinPanics {
+			cfg.Stdin = panicReader{}
+		}
+		if stdoutPanics {
+			cfg.Stdout = panicWriter{}
+		}
+		inst, err := rt.InstantiateComponent(ctx, c, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := inst.Run(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if err := inst.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		return out.String(), errb.String()
+	}
+	if _, stderr := run("abc", false, true); stderr != "read 3 bytes: end\nwrite: failed\n" {
+		t.Errorf("stdout panicking: stderr %q, want the write failed", stderr)
+	}
+	checkPanicLogged(t, log, "stdout", "the writer failed")
+	if stdout, stderr := run("", true, false); stderr != "read 0 bytes: failed\nwrite: ok\n" || stdout != "hello\n" {
+		t.Errorf("stdin panicking: stdout %q, stderr %q, want the read failed and the write done", stdout, stderr)
+	}
+	checkPanicLogged(t, log, "stdin", "the reader failed")
+	waitGoroutines(t, g0)
+	if stdout, stderr := run("abcd", false, false); stderr != "read 4 bytes: end\nwrite: ok\n" || stdout != "hello\n" {
+		t.Errorf("next guest: stdout %q, stderr %q", stdout, stderr)
+	}
+}

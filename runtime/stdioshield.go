@@ -1,0 +1,122 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+
+	"github.com/wasitls/wasitls/internal/safelog"
+)
+
+// The embedder's standard streams (ModuleConfig.Stdin, Stdout, Stderr)
+// are its code, called on goroutines of the runtime's (stdinReader,
+// outputWriter, wasiio's streams) where a panic would end the whole
+// process, and a guest chooses what they are handed: a writer that
+// panics on some input, or a bytes.Buffer grown until it panics with
+// bytes.ErrTooLarge, would let a guest crash its host. So each guest
+// holds them shielded: a panic of the embedder's reader or writer is
+// recovered into a *StdioPanicError, which ends that stream (every
+// later call fails with it without entering the embedder's code again):
+// the guest sees a stream error (wasi:cli's last-operation-failed, or
+// EIO from fd_read or fd_write) and the panic, with its stack, is logged
+// once (Config.Logger, else slog.Default()).
+
+// A StdioPanicError is the failure of a guest's standard stream whose
+// embedder's reader or writer panicked. Its message names the stream and
+// the panic's value, on one bounded line; the stack goes to the log only.
+type StdioPanicError struct {
+	Stream string // "stdin", "stdout" or "stderr"
+	Value  string // the panic's value, on one line, at most maxPanicValue bytes
+}
+
+func (e *StdioPanicError) Error() string {
+	return "runtime: the embedder's " + e.Stream + " panicked: " + e.Value
+}
+
+// maxPanicValue bounds the panic's value in a StdioPanicError: the message
+// reaches the guest, and the value may be anything.
+const maxPanicValue = 200
+
+// stdioShield is what the shielded reader and writer share: the stream's
+// name, where a panic is logged, and the panic that ended the stream.
+type stdioShield struct {
+	stream string
+	log    *slog.Logger
+	failed atomic.Pointer[StdioPanicError]
+}
+
+// catch is deferred around a call of the embedder's reader or writer: it
+// recovers a panic into *err and logs it, the first time only.
+func (s *stdioShield) catch(err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	p := &StdioPanicError{Stream: s.stream, Value: panicValue(v)}
+	if !s.failed.CompareAndSwap(nil, p) {
+		*err = s.failed.Load() // another call panicked first, and logged
+		return
+	}
+	*err = p
+	log := s.log
+	if log == nil {
+		log = slog.Default()
+	}
+	safelog.Log(log, slog.LevelError, "runtime: the embedder's "+s.stream+" panicked", "err", p, "stack", string(debug.Stack()))
+}
+
+// panicValue is a panic's value on one bounded line.
+func panicValue(v any) string {
+	msg := fmt.Sprint(v)
+	if len(msg) > maxPanicValue {
+		msg = strings.ToValidUTF8(msg[:maxPanicValue], "") + "…"
+	}
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// shieldedReader is the embedder's standard input as a guest reads it.
+type shieldedReader struct {
+	stdioShield
+	r io.Reader
+}
+
+func (s *shieldedReader) Read(p []byte) (n int, err error) {
+	if f := s.failed.Load(); f != nil {
+		return 0, f
+	}
+	defer s.catch(&err)
+	return s.r.Read(p)
+}
+
+// shieldedWriter is the embedder's standard output or error as a guest
+// writes it.
+type shieldedWriter struct {
+	stdioShield
+	w io.Writer
+}
+
+func (s *shieldedWriter) Write(p []byte) (n int, err error) {
+	if f := s.failed.Load(); f != nil {
+		return 0, f
+	}
+	defer s.catch(&err)
+	return s.w.Write(p)
+}
+
+// shieldStdio returns cfg with its standard streams shielded, panics
+// logged to log.
+func shieldStdio(cfg ModuleConfig, log *slog.Logger) ModuleConfig {
+	if cfg.Stdin != nil {
+		cfg.Stdin = &shieldedReader{stdioShield{stream: "stdin", log: log}, cfg.Stdin}
+	}
+	if cfg.Stdout != nil {
+		cfg.Stdout = &shieldedWriter{stdioShield{stream: "stdout", log: log}, cfg.Stdout}
+	}
+	if cfg.Stderr != nil {
+		cfg.Stderr = &shieldedWriter{stdioShield{stream: "stderr", log: log}, cfg.Stderr}
+	}
+	return cfg
+}
