@@ -145,3 +145,33 @@ func TestStdioPanicComponent(t *testing.T) {
 		t.Errorf("next guest: stdout %q, stderr %q", stdout, stderr)
 	}
 }
+
+// panickyHandler writes each record through its Handler and then panics:
+// an embedder's Config.Logger with a bug.
+type panickyHandler struct{ slog.Handler }
+
+func (h panickyHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.Handler.Handle(ctx, r)
+	panic("the logger failed")
+}
+
+// TestStdioPanicLoggerPanics: the log of a standard stream's panic runs
+// on the runtime's goroutine too; a Config.Logger that panics on it costs
+// that record, not the process: the guest's write fails as with any
+// logger, and the next guest works.
+func TestStdioPanicLoggerPanics(t *testing.T) {
+	log := &lockedBuffer{}
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{Logger: slog.New(panickyHandler{slog.NewTextHandler(log, nil)})})
+	g0 := goruntime.NumGoroutine()
+	var stderr strings.Builder
+	_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "write", "100000"}, Stdout: panicWriter{}, Stderr: &stderr})
+	if err != nil || stderr.String() != "writing\nwrote 0\n" {
+		t.Fatalf("guest: %v, stderr %q, want its write failed", err, stderr.String())
+	}
+	checkPanicLogged(t, log, "stdout", "the writer failed")
+	waitGoroutines(t, g0)
+	var stdout strings.Builder
+	if _, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "write", "10"}, Stdout: &stdout, Stderr: &stderr}); err != nil || stdout.Len() != 10 {
+		t.Fatalf("next guest: %v, %d bytes written", err, stdout.Len())
+	}
+}

@@ -149,8 +149,8 @@
 // completed handshake: the backend's state is unknown; server-name
 // stays the name the guest connected to or the client sent), and it
 // releases its pending handshake, its peer's bytes and its socket as
-// any failed connection does, even when Config.Logger panics while
-// logging the panic. Other connections and guests go on. Panics on
+// any failed connection does. A panic of Config.Logger itself, on any
+// record, costs that record only. Other connections and guests go on. Panics on
 // goroutines a backend starts itself are beyond the host's reach. What
 // the backend says of itself (Name, Supported, Defaults) is asked once,
 // under the shield, when the host is made (hostbackend.go): a panic

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	ext02 "github.com/wasitls/wasitls/bindings/wasitls/tls/v0.2.0/extensions"
 	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/safelog"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/link"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -179,11 +181,13 @@ func (h *Host) Backend() backends.Backend { return unwrapBackend(h.backend) }
 // without payload (the proposal's results carry none). A connection's
 // failure adds its side ("side", "client" or "server"), so that a reader
 // of the log (the wasitls command's hints) tells a server certificate the
-// host rejected from a client certificate.
+// host rejected from a client certificate. Config.Logger is the
+// embedder's code, here often on the host's goroutines: a panic of it is
+// recovered (safelog.Log), the record lost, as in logPanic and describe.
 func (h *Host) logFailure(what string, err error, attrs ...any) {
 	if h.cfg.Logger != nil {
 		args := append([]any{"backend", h.backend.Name()}, attrs...)
-		h.cfg.Logger.Warn("wasi:tls: "+what+" failed", append(args, "err", err)...)
+		safelog.Log(h.cfg.Logger, slog.LevelWarn, "wasi:tls: "+what+" failed", append(args, "err", err)...)
 	}
 }
 
@@ -204,9 +208,7 @@ func (h *Host) limit(e *ending, fail func(what string, err error), last *lastErr
 // logPanic logs a backend's panic (see shield) with its stack, which
 // the guest never sees.
 func (h *Host) logPanic(err error, stack []byte) {
-	if h.cfg.Logger != nil {
-		h.cfg.Logger.Error("wasi:tls: the backend panicked", "backend", h.backend.Name(), "err", err, "stack", string(stack))
-	}
+	safelog.Log(h.cfg.Logger, slog.LevelError, "wasi:tls: the backend panicked", "backend", h.backend.Name(), "err", err, "stack", string(stack))
 }
 
 // transport builds the transport for a new connection; when the streams

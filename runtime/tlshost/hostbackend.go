@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/safelog"
 )
 
 // A hostBackend is the backend as the host holds it. What the backend
@@ -45,9 +46,7 @@ var (
 func describe(b backends.Backend, logger *slog.Logger) (backends.Backend, error) {
 	h := &hostBackend{Backend: b, name: fmt.Sprintf("%T", b)}
 	h.log = func(err error, stack []byte) {
-		if logger != nil {
-			logger.Error("wasi:tls: the backend panicked", "backend", h.name, "err", err, "stack", string(stack))
-		}
+		safelog.Log(logger, slog.LevelError, "wasi:tls: the backend panicked", "backend", h.name, "err", err, "stack", string(stack))
 	}
 	name, err := shielded(h, "Name", b.Name)
 	if err != nil {

@@ -58,9 +58,9 @@ type shield struct {
 // catch is deferred around a call into the backend: it recovers a panic
 // of the call, for op, logs it and sets *err to its BackendPanicError.
 // It must be deferred directly (recover works in the deferred call only).
-// The connection breaks (broken) even when the log itself panics (a
-// Config.Logger's bug, whose panic goes on): its transport is closed
-// whatever the logger does.
+// The connection breaks (broken) even when the log itself panics (the
+// host's log recovers a Config.Logger's panic; any other goes on): its
+// transport is closed whatever the logger does.
 func (s *shield) catch(op string, err *error) {
 	v := recover()
 	if v == nil {

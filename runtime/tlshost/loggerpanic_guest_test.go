@@ -1,0 +1,64 @@
+package tlshost_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
+)
+
+// panickyHandler writes each record through its Handler and then panics:
+// an embedder's Config.Logger with a bug, called on the host's goroutines.
+type panickyHandler struct{ slog.Handler }
+
+func (h panickyHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.Handler.Handle(ctx, r)
+	panic("the logger failed")
+}
+
+// TestGuestLoggerPanics is TestGuestClientBackendPanics with a
+// Config.Logger that panics on every record: each backend's panic and
+// each failure is logged (logPanic, logFailure) on the host's goroutines
+// and on the guest's calls, and the logger's panic costs that record
+// only: the process lives on, the guest reads each round's failure, the
+// last round works, and nothing is left behind.
+func TestGuestLoggerPanics(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, panickyGuest)
+	plan := []string{"Client", "Handshake", "State", "ExportKeyingMaterial", "Write", "Read", "CloseWrite", "Close", ""}
+	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncBuffer) {
+		b.plan = plan
+		srv := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
+		addr := testnet.Serve(t, func(c net.Conn) {
+			tc := tls.Server(c, srv)
+			defer tc.Close()
+			tc.SetDeadline(time.Now().Add(20 * time.Second))
+			line, err := bufio.NewReader(tc).ReadString('\n')
+			if err != nil {
+				return
+			}
+			io.WriteString(tc, line)
+			io.Copy(io.Discard, tc)
+		})
+		cfg := panicHostConfig(b, logs)
+		cfg.Logger = slog.New(panickyHandler{slog.NewTextHandler(logs, nil)})
+		g := startGuestWith(t, cfg, p, panickyGuest, nil, "client", addr.String(), fmt.Sprint(len(plan)))
+		out, err := g.wait(t)
+		if err != nil {
+			t.Fatalf("guest: %v\n%s", err, out)
+		}
+		checkPanicRounds(t, b, out, logs.String(), plan, "ok ping")
+		if !strings.Contains(logs.String(), "level=WARN") {
+			t.Errorf("no failure was logged (logFailure):\n%s", logs.String())
+		}
+	})
+}
