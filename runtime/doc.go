@@ -29,7 +29,11 @@
 //
 // # Model
 //
-// [New] registers the [Config.Extensions] (such as the wasi:tls host). The
+// [New] registers the [Config.Extensions] (such as the wasi:tls host),
+// each over a wazero.Runtime whose host module builders guard what they
+// are given: a host function of an extension that panics traps the core
+// guest calling it ("MODULE.NAME: host panic: VALUE", the instance
+// marked trapped), as a preview1 function's does. The
 // WASI 0.2 interfaces are registered on demand: before instantiating a
 // guest, its imports go through the runtime's [link.Linker], which defines
 // a host module for exactly each WASI 0.2.N name the guest imports, over the

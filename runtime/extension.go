@@ -14,7 +14,15 @@ import (
 // extension find the guest through the context of their call
 // (GuestFrom, or cabi.InstanceFrom for the table alone), exactly like
 // the modules of this package, and so share the guest's one resource
-// table; a GuestExtension also keeps state per guest.
+// table; a GuestExtension also keeps state per guest. Register gets a
+// wazero.Runtime whose host module builders guard every function they
+// are given: a panic of one, but an exit, marks the calling guest's
+// instance trapped and traps it with "MODULE.NAME: host panic: VALUE"
+// (an exit marks it exited). A function given by WithFunc goes through
+// one more reflective call; WithGoModuleFunction costs nothing more.
+// wazero's function exporters (emscripten's, for one), which take
+// wazero's own builder only, fail New: instantiate those modules on the
+// wazero.Runtime before New.
 type Extension interface {
 	Register(ctx context.Context, r wazero.Runtime) error
 }

@@ -105,3 +105,58 @@ func BenchmarkPreview1GuestAware(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExtensionGuard times 1,000 calls from a wasm guest of an
+// extension's host function that does nothing, registered on wazero's
+// runtime as it is ("wazero") and as New hands it to an extension
+// ("guarded", guardedRuntime), given by WithGoModuleFunction ("module")
+// and by WithFunc ("reflect"), in the order A B B A in one process:
+//
+//	go test ./runtime -run '^$' -bench ExtensionGuard -benchtime 3000x
+func BenchmarkExtensionGuard(b *testing.B) {
+	var m wasmbin.Module
+	m.ImportFunc("env", "nop", m.Type(nil, nil))
+	// loop(n): do { nop() } while (--n != 0)
+	body := []byte{0x03, 0x40, 0x10, 0x00, 0x20, 0x00}
+	body = append(body, wasmbin.I32Const(1)...)
+	body = append(body, 0x6b, 0x22, 0x00, 0x0d, 0x00, 0x0b)
+	m.Export("loop", wasmbin.ExportFunc, m.Func(m.Type([]byte{wasmbin.I32}, nil), nil, body))
+	guest := m.Bytes()
+	for _, kind := range []string{"module", "reflect"} {
+		for _, guarded := range []bool{false, true, true, false} {
+			name := kind + "/wazero"
+			if guarded {
+				name = kind + "/guarded"
+			}
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				r := wazero.NewRuntimeWithConfig(ctx, NewFastRuntimeConfig())
+				defer r.Close(ctx)
+				var reg wazero.Runtime = r
+				if guarded {
+					reg = guardedRuntime{r}
+				}
+				fb := reg.NewHostModuleBuilder("env").NewFunctionBuilder()
+				if kind == "module" {
+					fb = fb.WithGoModuleFunction(api.GoModuleFunc(func(context.Context, api.Module, []uint64) {}), nil, nil)
+				} else {
+					fb = fb.WithFunc(func() {})
+				}
+				if _, err := fb.Export("nop").Instantiate(ctx); err != nil {
+					b.Fatal(err)
+				}
+				mod, err := r.Instantiate(ctx, guest)
+				if err != nil {
+					b.Fatal(err)
+				}
+				loop := mod.ExportedFunction("loop")
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := loop.Call(ctx, 1000); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

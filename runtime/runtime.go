@@ -63,7 +63,7 @@ func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	}
 	impls := implementations()
 	for _, ext := range cfg.Extensions {
-		if err := ext.Register(ctx, r); err != nil {
+		if err := registerGuarded(ctx, ext, r); err != nil {
 			return nil, fmt.Errorf("runtime: extension: %w", err)
 		}
 		if le, ok := ext.(LinkedExtension); ok {
