@@ -18,7 +18,9 @@ type Config struct {
 	Network *sockets.Policy
 
 	// Resolver serves the name lookups the policy allows guests
-	// (resolve-addresses); nil means net.DefaultResolver.
+	// (resolve-addresses); nil means net.DefaultResolver. A panic of its
+	// Dial fails that connection (sockets.DialPanicError), not the
+	// process.
 	Resolver *net.Resolver
 
 	// Limits bound what each guest can make the host hold: its memory,
@@ -32,7 +34,8 @@ type Config struct {
 	// Logger, if set, receives what the runtime recovered from a panic of
 	// the embedder's code on a goroutine of its own, with the stack: a
 	// guest's standard input, output or error that panicked (ending that
-	// stream; see StdioPanicError). Nil logs to slog.Default().
+	// stream; see StdioPanicError), or a Resolver's Dial that panicked
+	// (the first panic of each guest). Nil logs to slog.Default().
 	Logger *slog.Logger
 
 	// StopFlag declares that the wazero.Runtime has no termination checks

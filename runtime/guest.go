@@ -170,6 +170,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	st.stack.SetGrantLimit(lim.LookupGrants)
 	st.stack.SetLookupAddrLimit(lim.LookupAddrs)
 	st.stack.SetSendLinger(lim.SendLinger)
+	st.stack.SetLogger(rt.cfg.Logger)
 	st.stack.SetResolver(rt.cfg.Resolver)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))
 	for i, d := range cfg.Dirs {

@@ -2,8 +2,11 @@ package sockets
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +14,7 @@ import (
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/safelog"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
@@ -88,7 +92,37 @@ func (s *Stack) takeAddrs(n int) int {
 // default) means net.DefaultResolver. The lookups run on a resolver of the
 // instance's own that resolves as r does and closes their DNS connections
 // when they end (see closingResolver).
-func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = closingResolver(r) }
+func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = closingResolver(r, s.dialPanicked) }
+
+// SetLogger sets where the first panic of the resolver's Dial is logged,
+// with its stack; nil (the default) means slog.Default().
+func (s *Stack) SetLogger(l *slog.Logger) { s.logger.Store(l) }
+
+// maxPanicValue bounds the panic's value in a DialPanicError.
+const maxPanicValue = 200
+
+// A DialPanicError is the failure of a DNS connection whose resolver's
+// Dial panicked: the resolver's Dial is the embedder's code, which Go's
+// resolver calls on a goroutine of its own, where nothing could recover
+// the panic but the Dial the stack gives it (closingResolver). The
+// lookup fails as for any failed Dial.
+type DialPanicError struct {
+	Value string // the panic's value, on one line, at most maxPanicValue bytes
+}
+
+func (e *DialPanicError) Error() string { return "sockets: the resolver's Dial panicked: " + e.Value }
+
+// dialPanicked logs the first of the panics of the resolver's Dial.
+func (s *Stack) dialPanicked(err error, stack []byte) {
+	if s.dialPanic.Swap(true) {
+		return
+	}
+	log := s.logger.Load()
+	if log == nil {
+		log = slog.Default()
+	}
+	safelog.Log(log, slog.LevelError, "runtime: the resolver's Dial panicked", "err", err, "stack", string(stack))
+}
 
 // closingResolver returns a resolver that resolves as r does (nil:
 // net.DefaultResolver), dialing as r dials, and closes each DNS connection
@@ -101,7 +135,7 @@ func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = closingResolver(r) }
 // goroutines and sockets past the lookup limit, which counts a lookup only
 // until its stream is dropped. (The resolver's choice between Go's
 // resolver and the system's is r's: a Dial function does not change it.)
-func closingResolver(r *net.Resolver) *net.Resolver {
+func closingResolver(r *net.Resolver, panicked func(err error, stack []byte)) *net.Resolver {
 	if r == nil {
 		r = net.DefaultResolver
 	}
@@ -113,8 +147,18 @@ func closingResolver(r *net.Resolver) *net.Resolver {
 	return &net.Resolver{
 		PreferGo:     r.PreferGo,
 		StrictErrors: r.StrictErrors,
-		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
-			c, err := dial(ctx, network, address)
+		Dial: func(ctx context.Context, network, address string) (c net.Conn, err error) {
+			defer func() {
+				if v := recover(); v != nil {
+					msg := fmt.Sprint(v)
+					if len(msg) > maxPanicValue {
+						msg = strings.ToValidUTF8(msg[:maxPanicValue], "") + "…"
+					}
+					c, err = nil, &DialPanicError{Value: strings.Join(strings.Fields(msg), " ")}
+					panicked(err, debug.Stack())
+				}
+			}()
+			c, err = dial(ctx, network, address)
 			if err != nil {
 				return nil, err
 			}

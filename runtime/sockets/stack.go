@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -53,10 +54,12 @@ type Stack struct {
 	sendLinger time.Duration // how long a dropped connection's unsent bytes are tried; zero: the default
 
 	resolver    *net.Resolver // see closingResolver
-	lookupLimit int64         // most name lookups running at once
-	lookups     atomic.Int64  // name lookups running
-	addrLimit   int64         // most addresses lookups' answers hold unread; zero: the default
-	addrsHeld   atomic.Int64  // addresses lookups' answers hold unread
+	logger      atomic.Pointer[slog.Logger]
+	dialPanic   atomic.Bool  // a panic of the resolver's Dial was logged
+	lookupLimit int64        // most name lookups running at once
+	lookups     atomic.Int64 // name lookups running
+	addrLimit   int64        // most addresses lookups' answers hold unread; zero: the default
+	addrsHeld   atomic.Int64 // addresses lookups' answers hold unread
 }
 
 // SetSendLinger sets how long a TCP connection's output stream, once
@@ -72,7 +75,9 @@ const DefaultSocketLimit = 4096
 // NewStack returns the stack of one guest instance under policy (nil
 // denies everything).
 func NewStack(policy *Policy) *Stack {
-	return &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit, resolver: closingResolver(nil)}
+	s := &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit}
+	s.resolver = closingResolver(nil, s.dialPanicked)
+	return s
 }
 
 // SetSocketLimit sets how many sockets the instance may hold at once. A
