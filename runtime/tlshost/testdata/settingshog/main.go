@@ -91,9 +91,9 @@ func (h *held) drop() {
 	h.sock.Drop()
 }
 
-// connect dials and starts a handshake configured with the IDs; refused
-// is client-last-error when the host refused them.
-func connect() (h *held, refused string) {
+// dialClient dials host:port and starts a client handshake; the guest
+// exits if either fails.
+func dialClient() *held {
 	sock, in, out, err := wasinet.Dial(host, port)
 	if err != nil {
 		fmt.Printf("dial: %v\n", err)
@@ -106,12 +106,24 @@ func connect() (h *held, refused string) {
 		fmt.Printf("connect: %v (%s)\n", err, reason)
 		os.Exit(1)
 	}
-	h = &held{sock: sock, conn: conn, hs: hs, hasHS: true}
-	if err := hs.ConfigureALPNIDs(ids); err != nil {
-		refused, _ = tlsext.ClientLastError(conn)
-		if refused == "" {
-			refused = "refused without a reason"
-		}
+	return &held{sock: sock, conn: conn, hs: hs, hasHS: true}
+}
+
+// refusal is last-error's reason for a refused configure call.
+func refusal(reason string) string {
+	if reason == "" {
+		return "refused without a reason"
+	}
+	return reason
+}
+
+// connect dials and starts a handshake configured with the IDs; refused
+// is client-last-error when the host refused them.
+func connect() (h *held, refused string) {
+	h = dialClient()
+	if err := h.hs.ConfigureALPNIDs(ids); err != nil {
+		reason, _ := tlsext.ClientLastError(h.conn)
+		refused = refusal(reason)
 	}
 	return h, refused
 }
@@ -139,19 +151,23 @@ func (h *held) finish() string {
 	return ""
 }
 
-// idsMode is the ids mode.
-func idsMode(args []string) {
-	if len(args) != 5 {
-		fmt.Fprintln(os.Stderr, "usage: settingshog ids HOST PORT N COUNT NAME")
+// identityArgs parses the arguments of a mode that hands the host COUNT
+// references to its identity NAME: HOST PORT N COUNT NAME. It sets host
+// and port and returns N and the list.
+func identityArgs(mode string, args []string) (n int, list []tls.PrivateIdentity) {
+	usage := func() {
+		fmt.Fprintf(os.Stderr, "usage: settingshog %s HOST PORT N COUNT NAME\n", mode)
 		os.Exit(2)
+	}
+	if len(args) != 5 {
+		usage()
 	}
 	host = args[0]
 	p, err1 := strconv.ParseUint(args[1], 10, 16)
 	n, err2 := strconv.Atoi(args[2])
 	count, err3 := strconv.Atoi(args[3])
 	if err1 != nil || err2 != nil || err3 != nil {
-		fmt.Fprintln(os.Stderr, "usage: settingshog ids HOST PORT N COUNT NAME")
-		os.Exit(2)
+		usage()
 	}
 	port = uint16(p)
 	id, ok := tlsext.HostIdentity(args[4])
@@ -159,10 +175,72 @@ func idsMode(args []string) {
 		fmt.Printf("host-identity %s: none\n", args[4])
 		os.Exit(1)
 	}
-	list := make([]tls.PrivateIdentity, count)
+	list = make([]tls.PrivateIdentity, count)
 	for i := range list {
 		list[i] = id
 	}
+	return n, list
+}
+
+// keepN makes n connections with open once a line came, keeping each;
+// it prints "LABEL: OK o, NOTOK f: REASON" (the first failure's reason),
+// and once another line came drops them all, makes one more, printing
+// "after drop: ok" or "after drop: REASON", drops it and waits for the
+// end of the input.
+func keepN[T any](n int, label, ok, notOK string, open func() (T, string), drop func(T)) {
+	stdin := bufio.NewScanner(os.Stdin)
+	fmt.Println("ready")
+	if !stdin.Scan() {
+		return
+	}
+	var kept []T
+	var t tally
+	for range n {
+		c, why := open()
+		kept = append(kept, c)
+		t.add(why)
+	}
+	fmt.Printf("%s: %s %d, %s %d: %s\n", label, ok, t.ok, notOK, t.failed, t.first)
+	if !stdin.Scan() {
+		return
+	}
+	for _, c := range kept {
+		drop(c)
+	}
+	c, why := open()
+	printAfterDrop(why)
+	drop(c)
+	for stdin.Scan() {
+	}
+}
+
+// tally counts outcomes: the empty reason is a success.
+type tally struct {
+	ok, failed int
+	first      string // the first failure's reason
+}
+
+func (t *tally) add(why string) {
+	if why == "" {
+		t.ok++
+	} else if t.failed++; t.first == "" {
+		t.first = why
+	}
+}
+
+// printAfterDrop prints what came of the connection made after the guest
+// dropped the others.
+func printAfterDrop(why string) {
+	if why == "" {
+		fmt.Println("after drop: ok")
+	} else {
+		fmt.Printf("after drop: %s\n", why)
+	}
+}
+
+// idsMode is the ids mode.
+func idsMode(args []string) {
+	n, list := identityArgs("ids", args)
 	type server struct {
 		sock sockets.TCPSocket
 		conn tls.ServerConnection
@@ -181,10 +259,8 @@ func idsMode(args []string) {
 			os.Exit(1)
 		}
 		if err := hs.ConfigureServerIdentities(list); err != nil {
-			refused, _ = tlsext.ServerLastError(conn)
-			if refused == "" {
-				refused = "refused without a reason"
-			}
+			reason, _ := tlsext.ServerLastError(conn)
+			refused = refusal(reason)
 		}
 		return server{sock, conn, hs}, refused
 	}
@@ -193,80 +269,17 @@ func idsMode(args []string) {
 		s.conn.Drop()
 		s.sock.Drop()
 	}
-	stdin := bufio.NewScanner(os.Stdin)
-	fmt.Println("ready")
-	if !stdin.Scan() {
-		return
-	}
-	var kept []server
-	configured, refused, first := 0, 0, ""
-	for range n {
-		s, why := configure()
-		kept = append(kept, s)
-		if why == "" {
-			configured++
-		} else if refused++; first == "" {
-			first = why
-		}
-	}
-	fmt.Printf("identities: configured %d, refused %d: %s\n", configured, refused, first)
-	if !stdin.Scan() {
-		return
-	}
-	for _, s := range kept {
-		drop(s)
-	}
-	s, why := configure()
-	if why == "" {
-		fmt.Println("after drop: ok")
-	} else {
-		fmt.Printf("after drop: %s\n", why)
-	}
-	drop(s)
-	for stdin.Scan() {
-	}
+	keepN(n, "identities", "configured", "refused", configure, drop)
 }
 
 // respondMode is the respond mode.
 func respondMode(args []string) {
-	if len(args) != 5 {
-		fmt.Fprintln(os.Stderr, "usage: settingshog respond HOST PORT N COUNT NAME")
-		os.Exit(2)
-	}
-	host = args[0]
-	p, err1 := strconv.ParseUint(args[1], 10, 16)
-	n, err2 := strconv.Atoi(args[2])
-	count, err3 := strconv.Atoi(args[3])
-	if err1 != nil || err2 != nil || err3 != nil {
-		fmt.Fprintln(os.Stderr, "usage: settingshog respond HOST PORT N COUNT NAME")
-		os.Exit(2)
-	}
-	port = uint16(p)
-	id, ok := tlsext.HostIdentity(args[4])
-	if !ok {
-		fmt.Printf("host-identity %s: none\n", args[4])
-		os.Exit(1)
-	}
-	list := make([]tls.PrivateIdentity, count)
-	for i := range list {
-		list[i] = id
-	}
+	n, list := identityArgs("respond", args)
 	// handshake makes one handshake answering the request with list; it
 	// returns client-last-error if it failed.
 	handshake := func() (*held, string) {
-		sock, in, out, err := wasinet.Dial(host, port)
-		if err != nil {
-			fmt.Printf("dial: %v\n", err)
-			os.Exit(1)
-		}
-		conn := tls.NewClientConnection(in, out)
-		hs, err := conn.Connect(host)
-		if err != nil {
-			fmt.Printf("connect: %v\n", err)
-			os.Exit(1)
-		}
-		h := &held{sock: sock, conn: conn, hs: hs, hasHS: true}
-		f, err := hs.ReceiveClientIdentityRequest()
+		h := dialClient()
+		f, err := h.hs.ReceiveClientIdentityRequest()
 		if err != nil {
 			fmt.Printf("receive-client-identity-request: %v\n", err)
 			os.Exit(1)
@@ -277,7 +290,7 @@ func respondMode(args []string) {
 		req, some, _, err := f.Get()
 		f.Drop()
 		if err != nil {
-			reason, _ := tlsext.ClientLastError(conn)
+			reason, _ := tlsext.ClientLastError(h.conn)
 			return h, fmt.Sprintf("%v (last error: %s)", err, reason)
 		}
 		if !some {
@@ -287,38 +300,7 @@ func respondMode(args []string) {
 		tls.ClientIdentityRequestRespond(req, list)
 		return h, h.finish()
 	}
-	stdin := bufio.NewScanner(os.Stdin)
-	fmt.Println("ready")
-	if !stdin.Scan() {
-		return
-	}
-	var kept []*held
-	completed, failed, first := 0, 0, ""
-	for range n {
-		h, why := handshake()
-		kept = append(kept, h)
-		if why == "" {
-			completed++
-		} else if failed++; first == "" {
-			first = why
-		}
-	}
-	fmt.Printf("respond: completed %d, failed %d: %s\n", completed, failed, first)
-	if !stdin.Scan() {
-		return
-	}
-	for _, h := range kept {
-		h.drop()
-	}
-	h, why := handshake()
-	if why == "" {
-		fmt.Println("after drop: ok")
-	} else {
-		fmt.Printf("after drop: %s\n", why)
-	}
-	h.drop()
-	for stdin.Scan() {
-	}
+	keepN(n, "respond", "completed", "failed", handshake, (*held).drop)
 }
 
 func main() {
@@ -359,17 +341,13 @@ func main() {
 	wait()
 
 	var kept []*held
-	configured, refused, first := 0, 0, ""
+	var configured tally
 	for range n {
 		h, why := connect()
 		kept = append(kept, h)
-		if why == "" {
-			configured++
-		} else if refused++; first == "" {
-			first = why
-		}
+		configured.add(why)
 	}
-	fmt.Printf("suspended: configured %d, refused %d: %s\n", configured, refused, first)
+	fmt.Printf("suspended: configured %d, refused %d: %s\n", configured.ok, configured.failed, configured.first)
 	wait()
 	for _, h := range kept {
 		h.drop()
@@ -377,23 +355,15 @@ func main() {
 	kept = nil
 	fmt.Println("dropped")
 
-	configured, refused, first = 0, 0, ""
-	failed, firstFailure := 0, ""
+	var finished tally
+	configured = tally{}
 	for range n {
 		h, why := connect()
 		kept = append(kept, h)
-		if why == "" {
-			configured++
-		} else if refused++; first == "" {
-			first = why
-		}
-		if why := h.finish(); why != "" {
-			if failed++; firstFailure == "" {
-				firstFailure = why
-			}
-		}
+		configured.add(why)
+		finished.add(h.finish())
 	}
-	fmt.Printf("established: configured %d, refused %d, failed %d: %s%s\n", configured, refused, failed, first, firstFailure)
+	fmt.Printf("established: configured %d, refused %d, failed %d: %s%s\n", configured.ok, configured.failed, finished.failed, configured.first, finished.first)
 	wait()
 	for _, h := range kept {
 		h.drop()
@@ -402,11 +372,7 @@ func main() {
 	if why == "" {
 		why = h.finish()
 	}
-	if why == "" {
-		fmt.Println("after drop: ok")
-	} else {
-		fmt.Printf("after drop: %s\n", why)
-	}
+	printAfterDrop(why)
 	h.drop()
 	for stdin.Scan() {
 	}
