@@ -60,6 +60,30 @@ func withKey(leaf []byte, spki []byte, ca *testpki.CA) ([]byte, error) {
 	return certificateDER(tbs, alg, sig)
 }
 
+// leafWithKey is an identity whose leaf, for a.test and named cn, p.root
+// certifies for pub (withKey), and whose key is p.p256's: a peer that
+// signs with a key its certificate does not hold.
+func leafWithKey(t *testing.T, p *testCerts, pub any, cn string) *backends.Identity {
+	t.Helper()
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := p.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: cn, Usage: testpki.ServerAuth | testpki.ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := withKey(issued.Chain[0], spki, p.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &backends.Identity{Chain: [][]byte{der}, Leaf: leaf, Key: p.p256.Key}
+}
+
 // TestUnsupportedPeerKey: a peer whose trusted leaf holds a key no TLS
 // 1.3 signature scheme uses (X25519), signing its CertificateVerify with
 // another key, is refused with unsupported_certificate before its chain is
@@ -72,25 +96,9 @@ func TestUnsupportedPeerKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spki, err := x509.MarshalPKIXPublicKey(x.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	issued, err := p.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: "x25519", Usage: testpki.ServerAuth | testpki.ClientAuth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := withKey(issued.Chain[0], spki, p.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The X25519 leaf with a key that signs: the engine's identity
 	// selection looks at the key.
-	hostile := &backends.Identity{Chain: [][]byte{der}, Leaf: leaf, Key: p.p256.Key}
+	hostile := leafWithKey(t, p, x.PublicKey(), "x25519")
 	want := func(t *testing.T, who string, local, remote error) {
 		t.Helper()
 		if a, ok := errorAlert(local); !ok || a != alertUnsupportedCertificate || !strings.Contains(local.Error(), "no signature scheme uses") {
@@ -159,25 +167,9 @@ func TestP224PeerKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spki, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issued, err := p.root.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}, CommonName: "p224", Usage: testpki.ServerAuth | testpki.ClientAuth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := withKey(issued.Chain[0], spki, p.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The P-224 leaf with a P-256 key that signs: the engine picks
 	// ecdsa_secp256r1_sha256 for it.
-	hostile := &backends.Identity{Chain: [][]byte{der}, Leaf: leaf, Key: p.p256.Key}
+	hostile := leafWithKey(t, p, &k.PublicKey, "p224")
 	t.Run("server-key", func(t *testing.T) {
 		craw, sraw := tcpPair(t)
 		_, chs := engineClient(t, craw, p.clientConfig())
