@@ -19,30 +19,14 @@ import (
 // back to back, alternating which goes first; the reported metrics are the time or rate of each and their
 // ratio (backend/baseline for time, so above 1 means slower).
 func Bench(bm *testing.B, b backends.Backend) {
-	ca, err := testpki.NewCA()
-	if err != nil {
-		bm.Fatal(err)
-	}
-	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
-	if err != nil {
-		bm.Fatal(err)
-	}
+	ca, leaf := benchPKI(bm)
 	pair := &benchPair{b: b, leaf: leaf, ca: ca}
 
 	bm.Run("Handshake", func(bm *testing.B) {
 		var base, under time.Duration
-		i := 0
-		for bm.Loop() {
-			// Alternate which goes first, so neither always runs on a
-			// warmer cache.
-			if i++; i%2 == 0 {
-				base += pair.handshakeTime(bm, false)
-				under += pair.handshakeTime(bm, true)
-			} else {
-				under += pair.handshakeTime(bm, true)
-				base += pair.handshakeTime(bm, false)
-			}
-		}
+		alternate(bm,
+			func() { base += pair.handshakeTime(bm, false) },
+			func() { under += pair.handshakeTime(bm, true) })
 		n := float64(bm.N)
 		bm.ReportMetric(float64(base.Microseconds())/n, "µs/crypto-tls-handshake")
 		bm.ReportMetric(float64(under.Microseconds())/n, "µs/"+b.Name()+"-handshake")
@@ -58,22 +42,44 @@ func Bench(bm *testing.B, b backends.Backend) {
 		defer closeUnder()
 		buf := make([]byte, chunk)
 		var base, under time.Duration
-		i := 0
-		for bm.Loop() {
-			if i++; i%2 == 0 {
-				base += transfer(bm, baseC, baseS, buf)
-				under += transfer(bm, underC, underS, buf)
-			} else {
-				under += transfer(bm, underC, underS, buf)
-				base += transfer(bm, baseC, baseS, buf)
-			}
-		}
+		alternate(bm,
+			func() { base += transfer(bm, baseC, baseS, buf) },
+			func() { under += transfer(bm, underC, underS, buf) })
 		mb := float64(chunk) * float64(bm.N) / 1e6
 		bm.ReportMetric(mb/base.Seconds(), "MB/s-crypto-tls")
 		bm.ReportMetric(mb/under.Seconds(), "MB/s-"+b.Name())
 		bm.ReportMetric(float64(under)/float64(base), b.Name()+"/crypto-tls-time")
 		bm.ReportMetric(0, "ns/op")
 	})
+}
+
+// benchPKI is a root and a leaf for a.test it issued.
+func benchPKI(bm *testing.B) (*testpki.CA, *testpki.Leaf) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		bm.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
+	if err != nil {
+		bm.Fatal(err)
+	}
+	return ca, leaf
+}
+
+// alternate runs a and b once each per iteration of bm's loop,
+// alternating which goes first, so that neither always runs on a warmer
+// cache: b first in odd iterations, a first in even ones.
+func alternate(bm *testing.B, a, b func()) {
+	i := 0
+	for bm.Loop() {
+		if i++; i%2 == 0 {
+			a()
+			b()
+		} else {
+			b()
+			a()
+		}
+	}
 }
 
 type benchPair struct {

@@ -23,14 +23,7 @@ import (
 // iteration. It reports the time and the bytes allocated per handshake
 // of each, and their ratios (500 over 5).
 func BenchClientCAs(bm *testing.B, b backends.Backend) {
-	ca, err := testpki.NewCA()
-	if err != nil {
-		bm.Fatal(err)
-	}
-	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
-	if err != nil {
-		bm.Fatal(err)
-	}
+	ca, leaf := benchPKI(bm)
 	client, err := ca.Issue(testpki.LeafOptions{CommonName: "bench client", Usage: testpki.ClientAuth})
 	if err != nil {
 		bm.Fatal(err)
@@ -73,21 +66,15 @@ func BenchClientCAs(bm *testing.B, b backends.Backend) {
 	}
 	var tFew, tMany time.Duration
 	var aFew, aMany uint64
-	i := 0
-	for bm.Loop() {
-		// Alternate which goes first, so neither always runs on a
-		// warmer cache.
-		first, second := few, many
-		if i++; i%2 == 0 {
-			first, second = many, few
-		}
-		d1, a1 := run(first)
-		d2, a2 := run(second)
-		if first == many {
-			d1, d2, a1, a2 = d2, d1, a2, a1
-		}
-		tFew, tMany, aFew, aMany = tFew+d1, tMany+d2, aFew+a1, aMany+a2
-	}
+	alternate(bm,
+		func() {
+			d, a := run(many)
+			tMany, aMany = tMany+d, aMany+a
+		},
+		func() {
+			d, a := run(few)
+			tFew, aFew = tFew+d, aFew+a
+		})
 	n := float64(bm.N)
 	bm.ReportMetric(float64(tFew.Microseconds())/n, "µs/5CAs-handshake")
 	bm.ReportMetric(float64(tMany.Microseconds())/n, "µs/500CAs-handshake")
