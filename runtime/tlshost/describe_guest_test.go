@@ -1,25 +1,19 @@
 package tlshost_test
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -68,12 +62,7 @@ func (b *describePanics) Defaults() backends.Algorithms {
 // one line; the stack goes to the host's log.
 func TestNewHostDescriptionPanics(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range backends.Names() {
-		real, _ := backends.ByName(name)
-		d, ok := real.(backends.Describer)
-		if !ok {
-			continue
-		}
+	for name, d := range describers(t) {
 		for _, op := range []string{"Name", "Supported", "Defaults"} {
 			t.Run(name+"/"+op, func(t *testing.T) {
 				logs := new(syncBuffer)
@@ -104,12 +93,7 @@ func TestNewHostDescriptionPanics(t *testing.T) {
 // works.
 func TestLoadIdentityPanics(t *testing.T) {
 	p := newGuestPKI(t)
-	for _, name := range backends.Names() {
-		real, _ := backends.ByName(name)
-		d, ok := real.(backends.Describer)
-		if !ok {
-			continue
-		}
+	for name, d := range describers(t) {
 		t.Run(name, func(t *testing.T) {
 			b := &panickyBackend{Describer: d}
 			b.panicParse.Store(true)
@@ -139,24 +123,8 @@ func TestGuestDescriptionAfterSetup(t *testing.T) {
 	guestbuild.MustBuild(t, panickyGuest)
 	guestbuild.MustBuild(t, "./testdata/ext02")
 	plan := []string{"Client", "Handshake", "Read", ""}
-	srv := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
-	addr := testnet.Serve(t, func(c net.Conn) {
-		tc := tls.Server(c, srv)
-		defer tc.Close()
-		tc.SetDeadline(time.Now().Add(20 * time.Second))
-		line, err := bufio.NewReader(tc).ReadString('\n')
-		if err != nil {
-			return
-		}
-		io.WriteString(tc, line)
-		io.Copy(io.Discard, tc)
-	})
-	for _, name := range backends.Names() {
-		real, _ := backends.ByName(name)
-		d, ok := real.(backends.Describer)
-		if !ok {
-			continue
-		}
+	addr := echoLineServer(t, p)
+	for name, d := range describers(t) {
 		t.Run(name, func(t *testing.T) {
 			leftBehind(t, func(t *testing.T) {
 				dp := &describePanics{Describer: d}

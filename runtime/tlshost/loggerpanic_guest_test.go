@@ -1,19 +1,13 @@
 package tlshost_test
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
-	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // panickyHandler writes each record through its Handler and then panics:
@@ -37,18 +31,7 @@ func TestGuestLoggerPanics(t *testing.T) {
 	plan := []string{"Client", "Handshake", "State", "ExportKeyingMaterial", "Write", "Read", "CloseWrite", "Close", ""}
 	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncBuffer) {
 		b.plan = plan
-		srv := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
-		addr := testnet.Serve(t, func(c net.Conn) {
-			tc := tls.Server(c, srv)
-			defer tc.Close()
-			tc.SetDeadline(time.Now().Add(20 * time.Second))
-			line, err := bufio.NewReader(tc).ReadString('\n')
-			if err != nil {
-				return
-			}
-			io.WriteString(tc, line)
-			io.Copy(io.Discard, tc)
-		})
+		addr := echoLineServer(t, p)
 		cfg := panicHostConfig(b, logs)
 		cfg.Logger = slog.New(panickyHandler{slog.NewTextHandler(logs, nil)})
 		g := startGuestWith(t, cfg, p, panickyGuest, nil, "client", addr.String(), fmt.Sprint(len(plan)))

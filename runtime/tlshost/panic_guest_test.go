@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net"
 	"regexp"
@@ -169,19 +170,27 @@ func (c panickyNonblockingConn) NonblockingTransport() bool {
 	return ok && nc.NonblockingTransport()
 }
 
+// describers yields the registered backends that describe themselves
+// (backends.Describer), by name: those a panickyBackend can stand for.
+func describers(t *testing.T) iter.Seq2[string, backends.Describer] {
+	return func(yield func(string, backends.Describer) bool) {
+		for _, name := range backends.Names() {
+			real, err := backends.ByName(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, ok := real.(backends.Describer); ok && !yield(name, d) {
+				return
+			}
+		}
+	}
+}
+
 // panicCase runs f for every registered backend, on the host's
 // goroutines and on the guest's calls, and checks afterwards that
 // nothing of it is left: no goroutine, no file descriptor.
 func panicCase(t *testing.T, f func(t *testing.T, b *panickyBackend, logs *syncBuffer)) {
-	for _, name := range backends.Names() {
-		real, err := backends.ByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, ok := real.(backends.Describer)
-		if !ok {
-			continue
-		}
+	for name, d := range describers(t) {
 		for _, nonblocking := range []bool{false, true} {
 			path := "host-goroutines"
 			if nonblocking {
@@ -307,6 +316,24 @@ func checkPanicPaths(t *testing.T, b *panickyBackend, logs string, plan []string
 	}
 }
 
+// echoLineServer is a crypto/tls server on loopback, as p.local, that
+// echoes the first line of each connection and reads the rest.
+func echoLineServer(t *testing.T, p *guestPKI) *net.TCPAddr {
+	t.Helper()
+	srv := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
+	return testnet.Serve(t, func(c net.Conn) {
+		tc := tls.Server(c, srv)
+		defer tc.Close()
+		tc.SetDeadline(time.Now().Add(20 * time.Second))
+		line, err := bufio.NewReader(tc).ReadString('\n')
+		if err != nil {
+			return
+		}
+		io.WriteString(tc, line)
+		io.Copy(io.Discard, tc)
+	})
+}
+
 // TestGuestClientBackendPanics: a client guest over a backend that
 // panics in each of its methods in turn, against a Go TLS server.
 func TestGuestClientBackendPanics(t *testing.T) {
@@ -315,18 +342,7 @@ func TestGuestClientBackendPanics(t *testing.T) {
 	plan := []string{"Client", "Handshake", "State", "ExportKeyingMaterial", "Write", "Read", "CloseWrite", "Close", ""}
 	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncBuffer) {
 		b.plan = plan
-		srv := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
-		addr := testnet.Serve(t, func(c net.Conn) {
-			tc := tls.Server(c, srv)
-			defer tc.Close()
-			tc.SetDeadline(time.Now().Add(20 * time.Second))
-			line, err := bufio.NewReader(tc).ReadString('\n')
-			if err != nil {
-				return
-			}
-			io.WriteString(tc, line)
-			io.Copy(io.Discard, tc)
-		})
+		addr := echoLineServer(t, p)
 		g := startGuestWith(t, panicHostConfig(b, logs), p, panickyGuest, nil, "client", addr.String(), fmt.Sprint(len(plan)))
 		out, err := g.wait(t)
 		if err != nil {
