@@ -107,6 +107,23 @@ func goServerAfter(t *testing.T, cfg *tls.Config, delay time.Duration) (addr str
 	return ln.Addr().String(), ch
 }
 
+// checkGoServerEcho writes "hello" on conn, a connection to goServer,
+// reads what the server sends until it closes, which must be the echo
+// prefixed with alpn, and checks the server's result.
+func checkGoServerEcho(t *testing.T, conn io.ReadWriter, result <-chan error, alpn string) {
+	t.Helper()
+	if _, err := conn.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(conn)
+	if err != nil || string(got) != alpn+":hello" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if err := recvErr(t, result); err != nil {
+		t.Fatalf("server: %v", err)
+	}
+}
+
 func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -174,16 +191,7 @@ func TestBackendClientShowcaseFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := conn.Write([]byte("hello")); err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(conn)
-		if err != nil || string(got) != "h2:hello" {
-			t.Fatalf("read %q, %v", got, err)
-		}
-		if err := recvErr(t, res); err != nil {
-			t.Fatalf("server: %v", err)
-		}
+		checkGoServerEcho(t, conn, res, "h2")
 		st := conn.State()
 		if st.ALPN != "h2" || st.Version != tls.VersionTLS13 || st.LocalIdentity != id || st.Group != uint16(tls.X25519MLKEM768) {
 			t.Fatalf("state: alpn %q version %x group %x local %v", st.ALPN, st.Version, st.Group, st.LocalIdentity)

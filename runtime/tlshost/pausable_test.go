@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"testing"
 	"time"
 
@@ -24,6 +23,23 @@ const pauseBound = 500 * time.Millisecond
 // held until the peer answered fails the bound.
 const slowPeerDelay = 3 * pauseBound
 
+// slowPeerFinish starts a deferred client handshake of b with a
+// crypto/tls server (goServerAfter) that waits slowPeerDelay before it
+// reads the ClientHello, over the transport a guest's socket makes; it
+// returns the handshake's future and the server's result. The session is
+// closed when the test ends.
+func slowPeerFinish(t *testing.T, p *pki, b backends.Backend) (*future[backends.Conn], <-chan error) {
+	t.Helper()
+	addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, slowPeerDelay)
+	tr, _ := heldTransport(t, dial(t, addr))
+	s := newClientSession(b, p.clientBase(), tr)
+	t.Cleanup(func() { s.Close() })
+	if err := s.Connect("localhost"); err != nil {
+		t.Fatal(err)
+	}
+	return s.Finish(), res
+}
+
 // A deferred handshake that the guest waits for alone with a deadline (a Go
 // guest's timer) runs on the guest's waits: each wait returns at its
 // deadline with the handshake paused in its read of a slow peer, the next
@@ -33,14 +49,7 @@ func TestPausableHandshake(t *testing.T) {
 	p := newPKI(t)
 	forEachBackend(t, func(t *testing.T, b backends.Backend) {
 		checkNoLeak(t)
-		addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, slowPeerDelay)
-		tr, _ := heldTransport(t, dial(t, addr))
-		s := newClientSession(b, p.clientBase(), tr)
-		defer s.Close()
-		if err := s.Connect("localhost"); err != nil {
-			t.Fatal(err)
-		}
-		f := s.Finish()
+		f, res := slowPeerFinish(t, p, b)
 		a, ok := f.source().(wasiio.Awaiter)
 		if !ok {
 			t.Fatalf("the future's source %T cannot run the handshake on the guest's wait", f.source())
@@ -69,16 +78,7 @@ func TestPausableHandshake(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(30 * time.Millisecond) // past the last wait's deadline
-		if _, err := conn.Write([]byte("hello")); err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(conn)
-		if err != nil || string(got) != ":hello" {
-			t.Fatalf("read %q, %v", got, err)
-		}
-		if err := recvErr(t, res); err != nil {
-			t.Fatalf("server: %v", err)
-		}
+		checkGoServerEcho(t, conn, res, "")
 	})
 }
 
@@ -93,14 +93,7 @@ func TestPausableHandshakeBeside(t *testing.T) {
 	p := newPKI(t)
 	forEachBackend(t, func(t *testing.T, b backends.Backend) {
 		checkNoLeak(t)
-		addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, slowPeerDelay)
-		tr, _ := heldTransport(t, dial(t, addr))
-		s := newClientSession(b, p.clientBase(), tr)
-		defer s.Close()
-		if err := s.Connect("localhost"); err != nil {
-			t.Fatal(err)
-		}
-		f := s.Finish()
+		f, res := slowPeerFinish(t, p, b)
 		if _, ok := f.source().(wasiio.AwaitEnder); !ok {
 			t.Fatalf("the future's source %T cannot run the handshake beside other sources", f.source())
 		}
@@ -146,16 +139,7 @@ func TestPausableHandshakeBeside(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := conn.Write([]byte("hello")); err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(conn)
-		if err != nil || string(got) != ":hello" {
-			t.Fatalf("read %q, %v", got, err)
-		}
-		if err := recvErr(t, res); err != nil {
-			t.Fatalf("server: %v", err)
-		}
+		checkGoServerEcho(t, conn, res, "")
 	})
 }
 
