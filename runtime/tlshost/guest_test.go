@@ -75,6 +75,21 @@ func newGuestPKI(t *testing.T) *guestPKI {
 	return p
 }
 
+// backendIdentity is l's key and chain parsed by the backend named
+// backend, to hand a host as one of its Config.Identities.
+func backendIdentity(t *testing.T, backend string, l *testpki.Leaf) *backends.Identity {
+	t.Helper()
+	b, err := backends.ByName(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := b.ParseIdentity(l.KeyPEM(), [][]byte{l.ChainPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // compilationCache shares compiled guests between the runtimes of the tests.
 var compilationCache = wazero.NewCompilationCache()
 

@@ -290,14 +290,7 @@ func TestGuestServerPeerCertBytesLimit(t *testing.T) {
 	cert := bigCertificate(t, chainKiB)
 	clientCAs := pool(t, cert)
 	eachBackend(t, func(t *testing.T, backend string) {
-		b, err := backends.ByName(backend)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := b.ParseIdentity(p.local.KeyPEM(), [][]byte{p.local.ChainPEM()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := backendIdentity(t, backend, p.local)
 		cfg := tlshost.Config{BackendName: backend, ClientCAs: clientCAs, PeerCertBytes: limit,
 			Identities: map[string]*backends.Identity{"local": id}}
 		g := startPeerChains(t, cfg, "serve", "local", fmt.Sprint(n))

@@ -78,14 +78,7 @@ func TestGuestServerIdentitiesSettingsBytes(t *testing.T) {
 	p := newGuestPKI(t)
 	port := bigChainServer(t, bigCertificate(t, 0)) // a peer that is sent nothing
 	eachBackend(t, func(t *testing.T, backend string) {
-		b, err := backends.ByName(backend)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := b.ParseIdentity(p.local.KeyPEM(), [][]byte{p.local.ChainPEM()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := backendIdentity(t, backend, p.local)
 		cfg := tlshost.Config{BackendName: backend, SettingsBytes: limit, Identities: map[string]*backends.Identity{"local": id}}
 		g := newLineGuestRuntime(t, cfg, "./testdata/settingshog").start(t, "ids", "localhost", port, fmt.Sprint(n), fmt.Sprint(count), "local")
 		g.next(t, "ready")
@@ -133,14 +126,7 @@ func TestGuestClientResponseSettingsBytes(t *testing.T) {
 		io.Copy(io.Discard, c)
 	})
 	eachBackend(t, func(t *testing.T, backend string) {
-		b, err := backends.ByName(backend)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := b.ParseIdentity(p.client.KeyPEM(), [][]byte{p.client.ChainPEM()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := backendIdentity(t, backend, p.client)
 		cfg := tlshost.Config{BackendName: backend, RootCAs: roots, SettingsBytes: limit, Identities: map[string]*backends.Identity{"client": id}}
 		g := newLineGuestRuntime(t, cfg, "./testdata/settingshog").start(t, "respond", "localhost", fmt.Sprint(addr.Port), fmt.Sprint(n), fmt.Sprint(count), "client")
 		g.next(t, "ready")
