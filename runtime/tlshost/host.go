@@ -255,7 +255,7 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 		n += int64(len(c))
 	}
 	count := h.identityBytes(ctx, "private-identity.parse")
-	if err := count.take(n); err != nil {
+	if err := count.parse(n); err != nil {
 		h.logFailure("private-identity.parse", err)
 		return nil, err
 	}
@@ -264,7 +264,7 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 	// hostBackend).
 	id, err := h.backend.ParseIdentity(append([]byte(nil), key...), cloneChain(chain))
 	if err != nil {
-		count.used.Add(-n)
+		count.give(n)
 		h.logFailure("private-identity.parse", err)
 		return nil, err
 	}

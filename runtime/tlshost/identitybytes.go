@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	goruntime "runtime"
-	"sync/atomic"
 
 	"github.com/wasitls/wasitls/backends"
 )
@@ -30,10 +29,7 @@ import (
 const DefaultIdentityBytes = 16 << 20
 
 // identityBytes is one guest's count of identity bytes.
-type identityBytes struct {
-	limit int64
-	used  atomic.Int64
-}
+type identityBytes struct{ byteBudget }
 
 type identityBytesKey struct{ h *Host }
 
@@ -48,19 +44,17 @@ func (h *Host) identityBytesLimit() int64 {
 // made it; a guest instantiated without that hook gets it on first use,
 // as pending does); a call outside any runtime.Guest traps.
 func (h *Host) identityBytes(ctx context.Context, fn string) *identityBytes {
-	g := h.guest(ctx, fn)
-	if b, ok := g.Value(identityBytesKey{h}).(*identityBytes); ok {
-		return b
-	}
-	b := &identityBytes{limit: h.identityBytesLimit()}
-	g.SetValue(identityBytesKey{h}, b)
-	return b
+	return guestValue(h.guest(ctx, fn), identityBytesKey{h}, h.newIdentityBytes)
 }
 
-// take counts n more bytes, or fails naming the limit.
-func (b *identityBytes) take(n int64) error {
-	if used := b.used.Add(n); used > b.limit {
-		b.used.Add(-n)
+// newIdentityBytes is a guest's count of identity bytes.
+func (h *Host) newIdentityBytes() *identityBytes {
+	return &identityBytes{byteBudget{limit: h.identityBytesLimit()}}
+}
+
+// parse counts the n bytes of a parse, or fails naming the limit.
+func (b *identityBytes) parse(n int64) error {
+	if used, ok := b.take(n); !ok {
 		return fmt.Errorf("the guest's private identities would hold %d bytes, more than the %d allowed (tlshost.Config.IdentityBytes, wasitls run --max-identity-bytes)", used, b.limit)
 	}
 	return nil
@@ -69,8 +63,8 @@ func (b *identityBytes) take(n int64) error {
 // hold gives the n bytes back once id is garbage.
 func (b *identityBytes) hold(id *backends.Identity, n int64) {
 	if len(id.Chain) == 0 || len(id.Chain[0]) == 0 {
-		b.used.Add(-n) // nothing to follow (no backend returns this)
+		b.give(n) // nothing to follow (no backend returns this)
 		return
 	}
-	goruntime.AddCleanup(&id.Chain[0][0], func(n int64) { b.used.Add(-n) }, n)
+	goruntime.AddCleanup(&id.Chain[0][0], b.give, n)
 }

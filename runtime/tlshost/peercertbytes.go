@@ -90,13 +90,12 @@ func (h *Host) peerCertBytesLimit() int64 {
 // made it; a guest instantiated without that hook gets it on first use);
 // a call outside any runtime.Guest traps.
 func (h *Host) peerCertBytes(ctx context.Context, fn string) *peerCertBytes {
-	g := h.guest(ctx, fn)
-	if b, ok := g.Value(peerCertBytesKey{h}).(*peerCertBytes); ok {
-		return b
-	}
-	b := &peerCertBytes{limit: h.peerCertBytesLimit()}
-	g.SetValue(peerCertBytesKey{h}, b)
-	return b
+	return guestValue(h.guest(ctx, fn), peerCertBytesKey{h}, h.newPeerCertBytes)
+}
+
+// newPeerCertBytes is a guest's count of its peers' handshake bytes.
+func (h *Host) newPeerCertBytes() *peerCertBytes {
+	return &peerCertBytes{limit: h.peerCertBytesLimit()}
 }
 
 // meter counts what the peer of e's connection sends from now until its

@@ -112,10 +112,10 @@ func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 	if h.ext != nil {
 		g.SetValue(memberKey{h.ext}, true)
 	}
-	g.SetValue(pendingKey{h}, &pendingSet{limit: h.pendingLimit()})
-	g.SetValue(identityBytesKey{h}, &identityBytes{limit: h.identityBytesLimit()})
-	g.SetValue(peerCertBytesKey{h}, &peerCertBytes{limit: h.peerCertBytesLimit()})
-	g.SetValue(settingsBytesKey{h}, &settingsBytes{limit: h.settingsBytesLimit()})
+	g.SetValue(pendingKey{h}, h.newPendingSet())
+	g.SetValue(identityBytesKey{h}, h.newIdentityBytes())
+	g.SetValue(peerCertBytesKey{h}, h.newPeerCertBytes())
+	g.SetValue(settingsBytesKey{h}, h.newSettingsBytes())
 	if size := h.cfg.sessionCacheSize(); size > 0 {
 		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))
 	}
@@ -127,11 +127,10 @@ func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 // directly, not through runtime.Config.Extensions) gets its set on first
 // use; a call outside any runtime.Guest traps.
 func (h *Host) pending(ctx context.Context, fn string) *pendingSet {
-	g := h.guest(ctx, fn)
-	if p, ok := g.Value(pendingKey{h}).(*pendingSet); ok {
-		return p
-	}
-	p := &pendingSet{limit: h.pendingLimit()}
-	g.SetValue(pendingKey{h}, p)
-	return p
+	return guestValue(h.guest(ctx, fn), pendingKey{h}, h.newPendingSet)
+}
+
+// newPendingSet is a guest's set of pending handshakes.
+func (h *Host) newPendingSet() *pendingSet {
+	return &pendingSet{limit: h.pendingLimit()}
 }

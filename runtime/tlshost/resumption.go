@@ -109,12 +109,7 @@ func (h *Host) sessions(ctx context.Context) backends.SessionCache {
 	}
 	h.sessionsMu.Lock()
 	defer h.sessionsMu.Unlock()
-	if c, ok := g.Value(sessionsKey{h}).(*backends.LRUSessionCache); ok {
-		return c
-	}
-	c := backends.NewLRUSessionCache(size)
-	g.SetValue(sessionsKey{h}, c)
-	return c
+	return guestValue(g, sessionsKey{h}, func() *backends.LRUSessionCache { return backends.NewLRUSessionCache(size) })
 }
 
 // serverTicketKeys is what a server connection seals tickets with, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/wasitls/wasitls/runtime"
 )
@@ -90,12 +89,6 @@ const (
 	settingKinds
 )
 
-// settingsBytes is one guest's count.
-type settingsBytes struct {
-	limit int64
-	used  atomic.Int64
-}
-
 type settingsBytesKey struct{ h *Host }
 
 func (h *Host) settingsBytesLimit() int64 {
@@ -114,18 +107,18 @@ func (h *Host) settingsOf(ctx context.Context) *settingsHold {
 	if g == nil {
 		return nil
 	}
-	b, ok := g.Value(settingsBytesKey{h}).(*settingsBytes)
-	if !ok {
-		b = &settingsBytes{limit: h.settingsBytesLimit()}
-		g.SetValue(settingsBytesKey{h}, b)
-	}
-	return &settingsHold{b: b}
+	return &settingsHold{b: guestValue(g, settingsBytesKey{h}, h.newSettingsBytes)}
+}
+
+// newSettingsBytes is a guest's count of settings bytes.
+func (h *Host) newSettingsBytes() *byteBudget {
+	return &byteBudget{limit: h.settingsBytesLimit()}
 }
 
 // A settingsHold is what one connection's settings count; nil counts
 // nothing.
 type settingsHold struct {
-	b        *settingsBytes
+	b        *byteBudget
 	mu       sync.Mutex
 	n        [settingKinds]int64
 	released bool
@@ -143,8 +136,7 @@ func (s *settingsHold) set(k setting, n int64) error {
 		return nil // nothing is kept any more
 	}
 	d := n - s.n[k]
-	if used := s.b.used.Add(d); d > 0 && used > s.b.limit {
-		s.b.used.Add(-d)
+	if used, ok := s.b.take(d); !ok {
 		return fmt.Errorf("%w: the guest's TLS connections' settings (server names, ALPN IDs, protocol versions, cipher suites, groups, identities) would make the host hold %d bytes, more than the %d allowed (tlshost.Config.SettingsBytes, wasitls run --max-tls-settings-bytes)", ErrSettingsBytes, used, s.b.limit)
 	}
 	s.n[k] = n
@@ -167,7 +159,7 @@ func (s *settingsHold) release() {
 	for _, n := range s.n {
 		total += n
 	}
-	s.b.used.Add(-total)
+	s.b.give(total)
 }
 
 // alpnBytes is what ALPN IDs count.

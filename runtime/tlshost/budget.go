@@ -1,0 +1,49 @@
+package tlshost
+
+import (
+	"sync/atomic"
+
+	"github.com/wasitls/wasitls/runtime"
+)
+
+// Per-guest counts.
+//
+// What a guest makes the host hold is counted per guest where the guest
+// chooses its size (identitybytes.go, settingsbytes.go, peercertbytes.go,
+// pending.go, and the client sessions of resumption.go): the count is a
+// value of the guest's runtime.Guest under a key of the host, made by
+// NewGuest, or on first use for a guest instantiated without that hook.
+
+// guestValue returns g's value under key, made with make on first use.
+func guestValue[T any](g *runtime.Guest, key any, make func() *T) *T {
+	if v, ok := g.Value(key).(*T); ok {
+		return v
+	}
+	v := make()
+	g.SetValue(key, v)
+	return v
+}
+
+// A byteBudget is one guest's count of bytes the host holds for it,
+// against a limit: its identity bytes and its settings bytes.
+type byteBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// take counts n more bytes. When a positive n takes the count past the
+// limit it leaves the count as it was and returns false, with the count
+// n would have made.
+func (b *byteBudget) take(n int64) (used int64, ok bool) {
+	used = b.used.Add(n)
+	if n > 0 && used > b.limit {
+		b.used.Add(-n)
+		return used, false
+	}
+	return used, true
+}
+
+// give gives n bytes back.
+func (b *byteBudget) give(n int64) {
+	b.used.Add(-n)
+}
