@@ -1,17 +1,12 @@
 package backends_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
 )
 
 // TestCANames: the names of a pool are named while they take at most
@@ -21,31 +16,15 @@ func TestCANames(t *testing.T) {
 	if backends.CANames(nil) != nil {
 		t.Fatal("names for a nil pool")
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A CA whose common name takes n bytes: from 256 bytes to 64 KiB the
 	// subject's DER lengths take the same bytes, so it is n plus a
 	// constant.
 	ca := func(n int) *x509.Certificate {
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1),
-			Subject:      pkix.Name{CommonName: strings.Repeat("c", n)},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(time.Hour),
-			IsCA:         true, BasicConstraintsValid: true,
-			KeyUsage: x509.KeyUsageCertSign,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		c, err := testpki.NewCAWith(strings.Repeat("c", n), testpki.ECDSAP256)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return c.Cert
 	}
 	pool := func(c ...*x509.Certificate) *x509.CertPool {
 		p := x509.NewCertPool()
