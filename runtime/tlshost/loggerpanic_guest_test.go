@@ -2,7 +2,6 @@ package tlshost_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -28,18 +27,11 @@ func (h panickyHandler) Handle(ctx context.Context, r slog.Record) error {
 func TestGuestLoggerPanics(t *testing.T) {
 	p := newGuestPKI(t)
 	guestbuild.MustBuild(t, panickyGuest)
-	plan := []string{"Client", "Handshake", "State", "ExportKeyingMaterial", "Write", "Read", "CloseWrite", "Close", ""}
 	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncBuffer) {
-		b.plan = plan
-		addr := echoLineServer(t, p)
+		b.plan = clientPanicPlan
 		cfg := panicHostConfig(b, logs)
 		cfg.Logger = slog.New(panickyHandler{slog.NewTextHandler(logs, nil)})
-		g := startGuestWith(t, cfg, p, panickyGuest, nil, "client", addr.String(), fmt.Sprint(len(plan)))
-		out, err := g.wait(t)
-		if err != nil {
-			t.Fatalf("guest: %v\n%s", err, out)
-		}
-		checkPanicRounds(t, b, out, logs.String(), plan, "ok ping")
+		runClientPanicRounds(t, p, cfg, b, logs)
 		if !strings.Contains(logs.String(), "level=WARN") {
 			t.Errorf("no failure was logged (logFailure):\n%s", logs.String())
 		}

@@ -334,22 +334,35 @@ func echoLineServer(t *testing.T, p *guestPKI) *net.TCPAddr {
 	})
 }
 
+// clientPanicPlan is where a client guest's connections panic, one a
+// round: in each method a client connection enters, and nowhere.
+var clientPanicPlan = []string{"Client", "Handshake", "State", "ExportKeyingMaterial", "Write", "Read", "CloseWrite", "Close", ""}
+
+// runClientPanicRounds runs the panicky guest as a client, one
+// connection to echoLineServer a round of b.plan, over cfg, and checks
+// each round's outcome (checkPanicRounds); it returns the guest's output.
+func runClientPanicRounds(t *testing.T, p *guestPKI, cfg tlshost.Config, b *panickyBackend, logs *syncBuffer) string {
+	t.Helper()
+	addr := echoLineServer(t, p)
+	g := startGuestWith(t, cfg, p, panickyGuest, nil, "client", addr.String(), fmt.Sprint(len(b.plan)))
+	out, err := g.wait(t)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, out)
+	}
+	checkPanicRounds(t, b, out, logs.String(), b.plan, "ok ping")
+	return out
+}
+
 // TestGuestClientBackendPanics: a client guest over a backend that
 // panics in each of its methods in turn, against a Go TLS server.
 func TestGuestClientBackendPanics(t *testing.T) {
 	p := newGuestPKI(t)
 	guestbuild.MustBuild(t, panickyGuest)
-	plan := []string{"Client", "Handshake", "State", "ExportKeyingMaterial", "Write", "Read", "CloseWrite", "Close", ""}
+	plan := clientPanicPlan
 	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncBuffer) {
 		b.plan = plan
-		addr := echoLineServer(t, p)
-		g := startGuestWith(t, panicHostConfig(b, logs), p, panickyGuest, nil, "client", addr.String(), fmt.Sprint(len(plan)))
-		out, err := g.wait(t)
-		if err != nil {
-			t.Fatalf("guest: %v\n%s", err, out)
-		}
+		out := runClientPanicRounds(t, p, panicHostConfig(b, logs), b, logs)
 		t.Logf("guest:\n%s", out)
-		checkPanicRounds(t, b, out, logs.String(), plan, "ok ping")
 		checkPanicPaths(t, b, logs.String(), plan)
 		// A connection a panic broke after its handshake reports
 		// nothing negotiated, not what it negotiated before.
