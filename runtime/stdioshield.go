@@ -1,11 +1,9 @@
 package runtime
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 
 	"github.com/wasitls/wasitls/internal/safelog"
@@ -29,16 +27,12 @@ import (
 // the panic's value, on one bounded line; the stack goes to the log only.
 type StdioPanicError struct {
 	Stream string // "stdin", "stdout" or "stderr"
-	Value  string // the panic's value, on one line, at most maxPanicValue bytes
+	Value  string // the panic's value, on one line, at most safelog.MaxPanicValue bytes
 }
 
 func (e *StdioPanicError) Error() string {
 	return "runtime: the embedder's " + e.Stream + " panicked: " + e.Value
 }
-
-// maxPanicValue bounds the panic's value in a StdioPanicError: the message
-// reaches the guest, and the value may be anything.
-const maxPanicValue = 200
 
 // stdioShield is what the shielded reader and writer share: the stream's
 // name, where a panic is logged, and the panic that ended the stream.
@@ -55,7 +49,7 @@ func (s *stdioShield) catch(err *error) {
 	if v == nil {
 		return
 	}
-	p := &StdioPanicError{Stream: s.stream, Value: panicValue(v)}
+	p := &StdioPanicError{Stream: s.stream, Value: safelog.PanicValue(v)}
 	if !s.failed.CompareAndSwap(nil, p) {
 		*err = s.failed.Load() // another call panicked first, and logged
 		return
@@ -66,15 +60,6 @@ func (s *stdioShield) catch(err *error) {
 		log = slog.Default()
 	}
 	safelog.Log(log, slog.LevelError, "runtime: the embedder's "+s.stream+" panicked", "err", p, "stack", string(debug.Stack()))
-}
-
-// panicValue is a panic's value on one bounded line.
-func panicValue(v any) string {
-	msg := fmt.Sprint(v)
-	if len(msg) > maxPanicValue {
-		msg = strings.ToValidUTF8(msg[:maxPanicValue], "") + "…"
-	}
-	return strings.Join(strings.Fields(msg), " ")
 }
 
 // shieldedReader is the embedder's standard input as a guest reads it.

@@ -30,3 +30,20 @@ func TestLog(t *testing.T) {
 		t.Error("Log reported a record logged without a logger")
 	}
 }
+
+// TestPanicValue: a panic's value comes out on one line, whitespace runs
+// folded to one space; a long one is cut to MaxPanicValue bytes on a
+// UTF-8 boundary and marked "…".
+func TestPanicValue(t *testing.T) {
+	if got := safelog.PanicValue("two\nlines\t here "); got != "two lines here" {
+		t.Errorf("PanicValue of two lines: %q", got)
+	}
+	if got := safelog.PanicValue(42); got != "42" {
+		t.Errorf("PanicValue(42): %q", got)
+	}
+	long := strings.Repeat("a", safelog.MaxPanicValue-1) + "é and more"
+	got := safelog.PanicValue(long)
+	if want := strings.Repeat("a", safelog.MaxPanicValue-1) + "…"; got != want {
+		t.Errorf("PanicValue of %d bytes: %q, want %q", len(long), got, want)
+	}
+}

@@ -2,7 +2,6 @@ package sockets
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -98,16 +97,13 @@ func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = closingResolver(r, s
 // with its stack; nil (the default) means slog.Default().
 func (s *Stack) SetLogger(l *slog.Logger) { s.logger.Store(l) }
 
-// maxPanicValue bounds the panic's value in a DialPanicError.
-const maxPanicValue = 200
-
 // A DialPanicError is the failure of a DNS connection whose resolver's
 // Dial panicked: the resolver's Dial is the embedder's code, which Go's
 // resolver calls on a goroutine of its own, where nothing could recover
 // the panic but the Dial the stack gives it (closingResolver). The
 // lookup fails as for any failed Dial.
 type DialPanicError struct {
-	Value string // the panic's value, on one line, at most maxPanicValue bytes
+	Value string // the panic's value, on one line, at most safelog.MaxPanicValue bytes
 }
 
 func (e *DialPanicError) Error() string { return "sockets: the resolver's Dial panicked: " + e.Value }
@@ -150,11 +146,7 @@ func closingResolver(r *net.Resolver, panicked func(err error, stack []byte)) *n
 		Dial: func(ctx context.Context, network, address string) (c net.Conn, err error) {
 			defer func() {
 				if v := recover(); v != nil {
-					msg := fmt.Sprint(v)
-					if len(msg) > maxPanicValue {
-						msg = strings.ToValidUTF8(msg[:maxPanicValue], "") + "…"
-					}
-					c, err = nil, &DialPanicError{Value: strings.Join(strings.Fields(msg), " ")}
+					c, err = nil, &DialPanicError{Value: safelog.PanicValue(v)}
 					panicked(err, debug.Stack())
 				}
 			}()
