@@ -438,9 +438,16 @@ func TestInlineInputStreamAwaitBeside(t *testing.T) {
 	if err != nil || len(ready) != 1 || ready[0] != 0 {
 		t.Fatalf("wait for bytes: %v, %v; want [0]", ready, err)
 	}
+	readInline(t, s, "beside")
+}
+
+// readInline reads s until it has len(want) bytes, which must be want,
+// failing the test if they take more than 10 s.
+func readInline(t *testing.T, s *InlineInputStream, want string) {
+	t.Helper()
 	var got []byte
 	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < 6 {
+	for len(got) < len(want) {
 		if time.Now().After(deadline) {
 			t.Fatalf("read %q in 10 s; the rest never came", got)
 		}
@@ -450,7 +457,7 @@ func TestInlineInputStreamAwaitBeside(t *testing.T) {
 		}
 		got = append(got, p...)
 	}
-	if string(got) != "beside" {
+	if string(got) != want {
 		t.Fatalf("read %q", got)
 	}
 }
@@ -488,21 +495,7 @@ func TestInlineInputStreamAwait(t *testing.T) {
 	if ready, err := Wait(bg, []Source{s, NewDeadline(time.Now().Add(time.Minute))}); err != nil || len(ready) != 1 || ready[0] != 0 {
 		t.Fatalf("wait for bytes: %v, %v; want [0]", ready, err)
 	}
-	var got []byte
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < 18 {
-		if time.Now().After(deadline) {
-			t.Fatalf("read %q in 10 s; the rest never came", got)
-		}
-		p, err := s.Read(bg, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, p...)
-	}
-	if string(got) != "after the timeouts" {
-		t.Fatalf("read %q", got)
-	}
+	readInline(t, s, "after the timeouts")
 
 	// Two streams: each wait takes a goroutine read, and works as well.
 	a2, b2 := tcpPair(t)
