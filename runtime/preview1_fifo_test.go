@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -28,28 +26,8 @@ func TestPreview1FIFOGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var funcs []importedFunc
-	for _, f := range preview1Funcs(r) {
-		switch f.name {
-		case "path_open", "fd_fdstat_set_flags", "fd_read":
-			funcs = append(funcs, f)
-		}
-	}
-	compiled, err := r.CompileModule(ctx, forwardingGuest(funcs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: dir, Guest: "/d"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
+	inst := forwarder(t, runtime.Config{}, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: dir, Guest: "/d"}}},
+		"fd_fdstat_set_flags", "fd_read", "path_open")
 	mod := inst.Module()
 	mod.Memory().Write(0, []byte("pipe"))
 	const (

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/wasitls/wasitls/internal/wasmbin"
 	"github.com/wasitls/wasitls/runtime"
 )
@@ -54,20 +52,9 @@ func TestPreview1ReaddirBounded(t *testing.T) {
 	slices.Sort(want)
 
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var readdir importedFunc
-	for _, f := range preview1Funcs(r) {
-		if f.name == "fd_readdir" {
-			readdir = f
-		}
-	}
+	r, rt := testRuntime(t, runtime.NewRuntimeConfig(), runtime.Config{})
 	const pages = 32 // 2 MiB
-	compiled, err := r.CompileModule(ctx, readdirGuest(readdir, pages))
+	compiled, err := r.CompileModule(ctx, readdirGuest(preview1Named(t, r, "fd_readdir")[0], pages))
 	if err != nil {
 		t.Fatal(err)
 	}

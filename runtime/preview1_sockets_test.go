@@ -1,11 +1,8 @@
 package runtime_test
 
 import (
-	"context"
 	"encoding/binary"
 	"testing"
-
-	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -18,7 +15,6 @@ import (
 // and write nothing, whatever the network policy allows through
 // wasi:sockets.
 func TestPreview1NoSockets(t *testing.T) {
-	ctx := context.Background()
 	policy := new(sockets.Policy)
 	if err := policy.AllowConnect("127.0.0.1:*"); err != nil {
 		t.Fatal(err)
@@ -26,33 +22,8 @@ func TestPreview1NoSockets(t *testing.T) {
 	if err := policy.AllowListen("127.0.0.1:*", "0.0.0.0:*"); err != nil {
 		t.Fatal(err)
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var funcs []importedFunc
-	for _, f := range preview1Funcs(r) {
-		switch f.name {
-		case "sock_accept", "sock_recv", "sock_send", "sock_shutdown":
-			funcs = append(funcs, f)
-		}
-	}
-	if len(funcs) != 4 {
-		t.Fatalf("wasi_snapshot_preview1 has %d of the four socket functions", len(funcs))
-	}
-	compiled, err := r.CompileModule(ctx, forwardingGuest(funcs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-		Dirs: []runtime.Dir{{Host: t.TempDir(), Guest: "/d"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
+	inst := forwarder(t, runtime.Config{Network: policy}, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: t.TempDir(), Guest: "/d"}}},
+		"sock_accept", "sock_recv", "sock_send", "sock_shutdown")
 	mem := inst.Module().Memory()
 	// An iovec at 0 of 16 bytes at 64; results at 128 and 132, marked.
 	iov := make([]byte, 8)

@@ -25,6 +25,42 @@ func preview1Funcs(r wazero.Runtime) []importedFunc {
 	return out
 }
 
+// preview1Named returns the named functions of the wasi_snapshot_preview1
+// module registered in r, in the order named; the test fails if one is
+// missing.
+func preview1Named(t *testing.T, r wazero.Runtime, names ...string) []importedFunc {
+	t.Helper()
+	all := preview1Funcs(r)
+	out := make([]importedFunc, len(names))
+	for i, name := range names {
+		k := slices.IndexFunc(all, func(f importedFunc) bool { return f.name == name })
+		if k < 0 {
+			t.Fatalf("wasi_snapshot_preview1 has no %s", name)
+		}
+		out[i] = all[k]
+	}
+	return out
+}
+
+// forwarder instantiates, with mcfg, a forwardingGuest of the named
+// wasi_snapshot_preview1 functions in a Runtime of cfg; the instance and
+// the runtime are closed when the test ends.
+func forwarder(t *testing.T, cfg runtime.Config, mcfg runtime.ModuleConfig, names ...string) *runtime.Instance {
+	t.Helper()
+	ctx := context.Background()
+	r, rt := testRuntime(t, runtime.NewRuntimeConfig(), cfg)
+	compiled, err := r.CompileModule(ctx, forwardingGuest(preview1Named(t, r, names...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := rt.Instantiate(ctx, compiled, mcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inst.Close(ctx) })
+	return inst
+}
+
 // forwardingGuest imports the named wasi_snapshot_preview1 functions and
 // exports each under its name, forwarding its parameters and returning
 // its errno; its memory is one page.
@@ -57,31 +93,7 @@ func forwardingGuest(funcs ...importedFunc) []byte {
 // itself is unchanged: a sleep of one subscription succeeds, a count
 // that fits in 32 bits but not the memory is a fault.
 func TestPreview1Errnos(t *testing.T) {
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig())
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var poll, times importedFunc
-	for _, f := range preview1Funcs(r) {
-		switch f.name {
-		case "poll_oneoff":
-			poll = f
-		case "fd_filestat_set_times":
-			times = f
-		}
-	}
-	compiled, err := r.CompileModule(ctx, forwardingGuest(poll, times))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
+	inst := forwarder(t, runtime.Config{}, runtime.ModuleConfig{}, "poll_oneoff", "fd_filestat_set_times")
 	// One clock subscription of 1 µs at 0, its event at 64, nevents at 128.
 	sub := make([]byte, 48)
 	binary.LittleEndian.PutUint64(sub, 7)
