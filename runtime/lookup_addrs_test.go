@@ -3,10 +3,10 @@ package runtime_test
 import (
 	"context"
 	"io"
-	"net"
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -23,10 +23,7 @@ func TestLookupAddrs(t *testing.T) {
 	if err := policy.AllowConnect("*.addrs.test:443"); err != nil {
 		t.Fatal(err)
 	}
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", server)
-	}}
+	resolver := testnet.Resolver(server)
 	for _, tc := range []struct {
 		name       string
 		rt, module runtime.Limits

@@ -3,7 +3,6 @@ package runtime_test
 import (
 	"context"
 	"io"
-	"net"
 	goruntime "runtime"
 	"strings"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -25,53 +25,42 @@ const answersPerQuery = 64
 // no answer gave before; other queries with no records. It returns the
 // server's address and the count of A queries answered.
 func grantsDNS(t *testing.T, fresh bool) (string, *atomic.Int64) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
 	var answered atomic.Int64
 	next := uint32(0x0a000000) // 10.0.0.0
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var p dnsmessage.Parser
-			h, err := p.Start(buf[:n])
-			if err != nil {
-				continue
-			}
-			q, err := p.Question()
-			if err != nil {
-				continue
-			}
-			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired})
-			b.EnableCompression()
-			b.StartQuestions()
-			b.Question(q)
-			b.StartAnswers()
-			if q.Type == dnsmessage.TypeA {
-				answered.Add(1)
-				for i := range answersPerQuery {
-					a := uint32(0x0a010000 + i)
-					if fresh {
-						next++
-						a = next
-					}
-					b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60},
-						dnsmessage.AResource{A: [4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}})
+	server := testnet.ServeUDP(t, func(query []byte) []byte {
+		var p dnsmessage.Parser
+		h, err := p.Start(query)
+		if err != nil {
+			return nil
+		}
+		q, err := p.Question()
+		if err != nil {
+			return nil
+		}
+		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired})
+		b.EnableCompression()
+		b.StartQuestions()
+		b.Question(q)
+		b.StartAnswers()
+		if q.Type == dnsmessage.TypeA {
+			answered.Add(1)
+			for i := range answersPerQuery {
+				a := uint32(0x0a010000 + i)
+				if fresh {
+					next++
+					a = next
 				}
-			}
-			msg, err := b.Finish()
-			if err == nil {
-				pc.WriteTo(msg, from)
+				b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60},
+					dnsmessage.AResource{A: [4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}})
 			}
 		}
-	}()
-	return pc.LocalAddr().String(), &answered
+		msg, err := b.Finish()
+		if err != nil {
+			return nil
+		}
+		return msg
+	})
+	return server, &answered
 }
 
 // heapInUse is the Go heap in use after a collection.
@@ -130,10 +119,7 @@ func TestLookupGrants(t *testing.T) {
 			if err := policy.AllowConnect("*.grants.test:443"); err != nil {
 				t.Fatal(err)
 			}
-			resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "udp", server)
-			}}
+			resolver := testnet.Resolver(server)
 			ext := &countingExt{}
 			rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Extensions: []runtime.Extension{ext}})
 			before := heapInUse()

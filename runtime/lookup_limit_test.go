@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -25,28 +26,18 @@ import (
 // default, which the goroutine check would race).
 // The limit is per guest, overridable per guest.
 func TestLookupLimit(t *testing.T) {
-	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
 	var queries atomic.Int64
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			if _, _, err := silent.ReadFrom(buf); err != nil {
-				return
-			}
-			queries.Add(1)
-		}
-	}()
+	silent := testnet.ServeUDP(t, func([]byte) []byte {
+		queries.Add(1)
+		return nil
+	})
 	policy := &sockets.Policy{}
 	if err := policy.AllowConnect("*.silent.test:443"); err != nil {
 		t.Fatal(err)
 	}
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "udp", silent.LocalAddr().String())
+		c, err := d.DialContext(ctx, "udp", silent)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // TestResolveDropClosesQueries: dropping a lookup whose DNS server never
@@ -23,21 +25,11 @@ import (
 // resolv.conf's timeout (5 s by default), so a guest dropping and
 // starting lookups held any number of them.
 func TestResolveDropClosesQueries(t *testing.T) {
-	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
 	queried := make(chan struct{}, 16)
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			if _, _, err := silent.ReadFrom(buf); err != nil {
-				return
-			}
-			queried <- struct{}{}
-		}
-	}()
+	silent := testnet.ServeUDP(t, func([]byte) []byte {
+		queried <- struct{}{}
+		return nil
+	})
 	var mu sync.Mutex
 	var conns []*net.UDPConn
 	p := new(Policy)
@@ -47,7 +39,7 @@ func TestResolveDropClosesQueries(t *testing.T) {
 	st := NewStack(p)
 	st.SetResolver(&net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "udp", silent.LocalAddr().String())
+		c, err := d.DialContext(ctx, "udp", silent)
 		if err != nil {
 			return nil, err
 		}
@@ -101,16 +93,6 @@ func (noDeadlineConn) SetReadDeadline(time.Time) error { return nil }
 // the same each time: up to 64 KiB, the most a DNS message takes.
 func bigDNS(t *testing.T, a, aaaa int) *net.Resolver {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	answer := func(msg []byte, full bool) []byte {
 		var p dnsmessage.Parser
 		h, err := p.Start(msg)
@@ -164,18 +146,12 @@ func bigDNS(t *testing.T, a, aaaa int) *net.Resolver {
 		copy(msg, q[:2])
 		return msg
 	}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if msg := answer(buf[:n], false); msg != nil {
-				pc.WriteTo(msg, from)
-			}
-		}
-	}()
+	server := testnet.ServeUDP(t, func(q []byte) []byte { return answer(q, false) })
+	ln, err := net.Listen("tcp", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -202,10 +178,7 @@ func bigDNS(t *testing.T, a, aaaa int) *net.Resolver {
 			}()
 		}
 	}()
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, pc.LocalAddr().String())
-	}}
+	return testnet.Resolver(server)
 }
 
 // lookup resolves name on st to its end and returns its stream, or the

@@ -14,6 +14,7 @@ import (
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/udp"
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // The tests here try, as a guest would, the spellings of an address, a
@@ -385,34 +386,18 @@ func TestUDPSpellings(t *testing.T) {
 // with no records. Every name queried is sent on names.
 func spellingDNS(t *testing.T, a, aaaa map[string][]netip.Addr) (*net.Resolver, chan string) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
 	names := make(chan string, 256)
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			msg, name := dnsAnswer(buf[:n], a, aaaa)
-			if msg == nil {
-				continue
-			}
+	server := testnet.ServeUDP(t, func(q []byte) []byte {
+		msg, name := dnsAnswer(q, a, aaaa)
+		if msg != nil {
 			select {
 			case names <- name:
 			default:
 			}
-			pc.WriteTo(msg, from)
 		}
-	}()
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}, names
+		return msg
+	})
+	return testnet.Resolver(server), names
 }
 
 // TestResolveSpellings: names are looked up only when a rule allows them,
