@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -56,26 +57,14 @@ func run(t *testing.T, pkg string, policy *sockets.Policy, args ...string) (stri
 	return stdout.String(), stderr.String(), err
 }
 
-func echoServer(t *testing.T) net.Listener {
+// echoServer serves TCP echo on loopback until the test ends and returns
+// its address.
+func echoServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				io.Copy(c, c)
-				c.Close()
-			}()
-		}
-	}()
-	return ln
+	return testnet.Serve(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.Close()
+	}).String()
 }
 
 func policy(t *testing.T, connect, listen []string) *sockets.Policy {
@@ -91,8 +80,7 @@ func policy(t *testing.T, connect, listen []string) *sockets.Policy {
 }
 
 func TestGuestEchoClient(t *testing.T) {
-	ln := echoServer(t)
-	addr := ln.Addr().String()
+	addr := echoServer(t)
 	stdout, stderr, err := run(t, "./testdata/echoclient", policy(t, []string{addr}, nil), addr, "hello, wasi")
 	if err != nil {
 		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
@@ -103,10 +91,10 @@ func TestGuestEchoClient(t *testing.T) {
 }
 
 func TestGuestPolicyDenials(t *testing.T) {
-	ln := echoServer(t)
+	addr := echoServer(t)
 	// The policy allows another port only: nothing the guest tries matches.
 	p := policy(t, []string{"127.0.0.1:1", "other.example:443"}, []string{"127.0.0.1:1"})
-	stdout, stderr, err := run(t, "./testdata/denied", p, ln.Addr().String(), "127.0.0.1:0", "example.com")
+	stdout, stderr, err := run(t, "./testdata/denied", p, addr, "127.0.0.1:0", "example.com")
 	if err != nil {
 		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
 	}
@@ -481,8 +469,8 @@ func waitBlockedIn(t *testing.T, fn string) {
 // name resolves because a connect rule names it, and only the addresses it
 // resolved to, on the rule's port, become connectable.
 func TestGuestDialByName(t *testing.T) {
-	ln := echoServer(t)
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	addr := echoServer(t)
+	_, port, _ := net.SplitHostPort(addr)
 	target := "localhost:" + port
 	stdout, stderr, err := run(t, "./testdata/dialname", policy(t, []string{target}, nil), target, "by name")
 	if err != nil || stdout != "echo: by name\n" {
@@ -495,7 +483,7 @@ func TestGuestDialByName(t *testing.T) {
 		t.Fatalf("other port: %v, stderr %q", err, stderr)
 	}
 	// No rule names it: the lookup itself is refused.
-	_, stderr, err = run(t, "./testdata/dialname", policy(t, []string{ln.Addr().String()}, nil), target, "by name")
+	_, stderr, err = run(t, "./testdata/dialname", policy(t, []string{addr}, nil), target, "by name")
 	if err == nil || !strings.Contains(stderr, "access-denied") {
 		t.Fatalf("unnamed: %v, stderr %q", err, stderr)
 	}

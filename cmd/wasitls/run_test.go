@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/wasmbin"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
@@ -96,26 +97,12 @@ func TestRunMissingRealloc(t *testing.T) {
 }
 
 func TestRunPolicyFlags(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				buf := make([]byte, 64)
-				n, _ := c.Read(buf)
-				c.Write(buf[:n])
-				c.Close()
-			}()
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := testnet.Serve(t, func(c net.Conn) {
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		c.Write(buf[:n])
+		c.Close()
+	}).String()
 	guest := wasmFile(t, "../../runtime/testdata/echoclient")
 
 	code, stdout, stderr := runCLI(t, "--allow-connect", addr, guest, addr, "ping")

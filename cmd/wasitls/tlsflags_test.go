@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
@@ -45,23 +46,14 @@ func TestRunTLSFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 1024)
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
-			}()
+	testnet.ServeListener(t, ln, func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 1024)
+		if _, err := c.Read(buf); err != nil {
+			return
 		}
-	}()
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+	})
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	guest := wasmFile(t, "../../examples/client-minimal")
 	allow := []string{"--allow-connect", "localhost:" + port}

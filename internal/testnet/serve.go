@@ -17,6 +17,14 @@ func Serve(t testing.TB, handle func(net.Conn)) *net.TCPAddr {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ServeListener(t, ln, handle)
+	return ln.Addr().(*net.TCPAddr)
+}
+
+// ServeListener is Serve on a listener of the caller's (a TLS one, one on
+// a given port): it accepts on ln until the test ends, then closes ln and
+// every connection it accepted.
+func ServeListener(t testing.TB, ln net.Listener, handle func(net.Conn)) {
 	var mu sync.Mutex
 	var conns []net.Conn
 	t.Cleanup(func() {
@@ -41,5 +49,4 @@ func Serve(t testing.TB, handle func(net.Conn)) *net.TCPAddr {
 			}
 		}
 	}()
-	return ln.Addr().(*net.TCPAddr)
 }

@@ -151,33 +151,24 @@ func bigDNS(t *testing.T, a, aaaa int) *net.Resolver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	testnet.ServeListener(t, ln, func(c net.Conn) {
+		defer c.Close()
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			var l [2]byte
+			if _, err := io.ReadFull(c, l[:]); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				for {
-					var l [2]byte
-					if _, err := io.ReadFull(c, l[:]); err != nil {
-						return
-					}
-					q := make([]byte, binary.BigEndian.Uint16(l[:]))
-					if _, err := io.ReadFull(c, q); err != nil {
-						return
-					}
-					msg := cached(q)
-					if msg == nil {
-						return
-					}
-					c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...))
-				}
-			}()
+			q := make([]byte, binary.BigEndian.Uint16(l[:]))
+			if _, err := io.ReadFull(c, q); err != nil {
+				return
+			}
+			msg := cached(q)
+			if msg == nil {
+				return
+			}
+			c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...))
 		}
-	}()
+	})
 	return testnet.Resolver(server)
 }
 
