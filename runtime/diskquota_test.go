@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -24,7 +26,6 @@ import (
 // made a 1 TiB file and grew its files and directories until the disk was
 // full. Each guest has its own quota: the second runs as far as the first.
 func TestDiskQuota(t *testing.T) {
-	ctx := context.Background()
 	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20}}, "./testdata/diskquota")
 	goroutines, fds := goruntime.NumGoroutine(), countFDs(t)
 	for _, tt := range []struct {
@@ -68,19 +69,7 @@ create one more: ok
 	} {
 		for _, guest := range []string{"first", "second"} {
 			dir := t.TempDir()
-			var stdout, stderr bytes.Buffer
-			mod, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-				Args:   []string{"diskquota", tt.api},
-				Stdout: &stdout, Stderr: &stderr,
-				Dirs: []runtime.Dir{{Host: dir, Guest: "/rw"}},
-			})
-			if err != nil {
-				t.Fatalf("%s, %s guest: %v\nstdout:\n%s\nstderr: %s", tt.api, guest, err, stdout.String(), stderr.String())
-			}
-			mod.Close(ctx)
-			if got := stdout.String(); got != tt.want {
-				t.Errorf("%s, %s guest: output differs:\n%s", tt.api, guest, lineDiff(got, tt.want))
-			}
+			out := runRW(t, rt, compiled, dir, tt.api+", "+guest+" guest", tt.want, "diskquota", tt.api)
 			var total int64
 			names := 0
 			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -93,7 +82,7 @@ create one more: ok
 				}
 				return nil
 			})
-			if total != 0 || names != 256 || strings.Contains(stdout.String(), "TiB: ok") {
+			if total != 0 || names != 256 || strings.Contains(out, "TiB: ok") {
 				t.Errorf("%s, %s guest: the host holds %d names, %d bytes of files; want 256 names (254 directories, 2 files) and no bytes", tt.api, guest, names, total)
 			}
 		}
@@ -108,7 +97,6 @@ create one more: ok
 // for 255 names: the host remembers 100 files for it, not one per name it
 // could pay for. Removing one makes room for another.
 func TestDiskFiles(t *testing.T) {
-	ctx := context.Background()
 	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20, DiskFiles: 100}}, "./testdata/diskquota")
 	const want = `grow files until refused: 100 grown, then quota
 remove one: ok
@@ -116,19 +104,7 @@ grow one more: ok
 `
 	for _, api := range []string{"files-p1", "files-p2"} {
 		dir := t.TempDir()
-		var stdout, stderr bytes.Buffer
-		mod, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-			Args:   []string{"diskquota", api},
-			Stdout: &stdout, Stderr: &stderr,
-			Dirs: []runtime.Dir{{Host: dir, Guest: "/rw"}},
-		})
-		if err != nil {
-			t.Fatalf("%s: %v\nstdout:\n%s\nstderr: %s", api, err, stdout.String(), stderr.String())
-		}
-		mod.Close(ctx)
-		if got := stdout.String(); got != want {
-			t.Errorf("%s: output differs:\n%s", api, lineDiff(got, want))
-		}
+		runRW(t, rt, compiled, dir, api, want, "diskquota", api)
 		var total int64
 		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 			if info, err := d.Info(); err == nil && info.Mode().IsRegular() {
@@ -140,4 +116,26 @@ grow one more: ok
 			t.Errorf("%s: the files hold %d bytes, want 100 (the refused growth wrote nothing)", api, total)
 		}
 	}
+}
+
+// runRW runs compiled on rt with args and dir preopened as /rw. The test
+// fails if the guest does; a standard output other than want is reported
+// under label. runRW returns the standard output.
+func runRW(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule, dir, label, want string, args ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	var stdout, stderr bytes.Buffer
+	mod, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args:   args,
+		Stdout: &stdout, Stderr: &stderr,
+		Dirs: []runtime.Dir{{Host: dir, Guest: "/rw"}},
+	})
+	if err != nil {
+		t.Fatalf("%s: %v\nstdout:\n%s\nstderr: %s", label, err, stdout.String(), stderr.String())
+	}
+	mod.Close(ctx)
+	if got := stdout.String(); got != want {
+		t.Errorf("%s: output differs:\n%s", label, lineDiff(got, want))
+	}
+	return stdout.String()
 }

@@ -59,7 +59,6 @@ func dirContents(t *testing.T, dir string) string {
 // file gave back its name only: the guest was refused after 1 MiB of
 // writes in all.
 func TestDiskQuotaRefund(t *testing.T) {
-	ctx := context.Background()
 	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20}}, "./testdata/diskrefund")
 	const want = `write, remove 40 × 256 KiB: ok
 write, rename over 40 × 256 KiB: ok
@@ -94,19 +93,7 @@ remove y: ok
 	goroutines, fds := goruntime.NumGoroutine(), countFDs(t)
 	for _, api := range []string{"p1", "p2"} {
 		dir := refundDir(t)
-		var stdout, stderr bytes.Buffer
-		mod, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-			Args:   []string{"diskrefund", api},
-			Stdout: &stdout, Stderr: &stderr,
-			Dirs: []runtime.Dir{{Host: dir, Guest: "/rw"}},
-		})
-		if err != nil {
-			t.Fatalf("%s: %v\nstdout:\n%s\nstderr: %s", api, err, stdout.String(), stderr.String())
-		}
-		mod.Close(ctx)
-		if got := stdout.String(); got != want {
-			t.Errorf("%s: output differs:\n%s", api, lineDiff(got, want))
-		}
+		runRW(t, rt, compiled, dir, api, want, "diskrefund", api)
 		if got := dirContents(t, dir); got != "big2 0" {
 			t.Errorf("%s: the directory holds %s; want big2 0", api, got)
 		}
