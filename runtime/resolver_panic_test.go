@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -34,7 +35,7 @@ func TestResolverDialPanics(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", server)
 	}}
-	log := &lockedBuffer{}
+	log := &syncbuf.Buffer{}
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Logger: slog.New(slog.NewTextHandler(log, nil))})
 	g0 := goruntime.NumGoroutine()
 	run := func() string {

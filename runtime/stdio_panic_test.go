@@ -1,15 +1,14 @@
 package runtime_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/cguest"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/component"
 )
@@ -24,27 +23,9 @@ type panicReader struct{}
 
 func (panicReader) Read([]byte) (int, error) { panic("the reader failed") }
 
-// lockedBuffer is a log destination shared by goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // checkPanicLogged: the log holds one record of stream's panic with its
 // value and the host's stack.
-func checkPanicLogged(t *testing.T, log *lockedBuffer, stream, value string) {
+func checkPanicLogged(t *testing.T, log *syncbuf.Buffer, stream, value string) {
 	t.Helper()
 	out := log.String()
 	if want := "runtime: the embedder's " + stream + " panicked: " + value; strings.Count(out, want) != 1 || !strings.Contains(out, "goroutine ") {
@@ -59,7 +40,7 @@ func checkPanicLogged(t *testing.T, log *lockedBuffer, stream, value string) {
 // with its stack (Config.Logger), no goroutine is left behind, and the
 // next guest of the runtime reads and writes as ever.
 func TestStdioPanicPreview1(t *testing.T) {
-	log := &lockedBuffer{}
+	log := &syncbuf.Buffer{}
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Logger: slog.New(slog.NewTextHandler(log, nil))})
 	g0 := goruntime.NumGoroutine()
 	run := func(cfg runtime.ModuleConfig) (string, error) {
@@ -105,7 +86,7 @@ func stdioComponent(t *testing.T) *component.Component {
 // on, the process survives, the panic is logged once, nothing is left
 // behind, and the next guest works.
 func TestStdioPanicComponent(t *testing.T) {
-	log := &lockedBuffer{}
+	log := &syncbuf.Buffer{}
 	ctx := context.Background()
 	_, rt := testRuntime(t, runtime.NewRuntimeConfig(), runtime.Config{Logger: slog.New(slog.NewTextHandler(log, nil))})
 	c := stdioComponent(t)
@@ -160,7 +141,7 @@ func (h panickyHandler) Handle(ctx context.Context, r slog.Record) error {
 // that record, not the process: the guest's write fails as with any
 // logger, and the next guest works.
 func TestStdioPanicLoggerPanics(t *testing.T) {
-	log := &lockedBuffer{}
+	log := &syncbuf.Buffer{}
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Logger: slog.New(panickyHandler{slog.NewTextHandler(log, nil)})})
 	g0 := goruntime.NumGoroutine()
 	var stderr strings.Builder

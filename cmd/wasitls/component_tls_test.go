@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/internal/cguest"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
@@ -39,7 +40,7 @@ func TestRunComponentTLSServer(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			var stdout, stderr lockedBuffer
+			var stdout, stderr syncbuf.Buffer
 			code := make(chan int, 1)
 			go func() {
 				code <- dispatch(ctx, []string{"run", "--backend", backend, "--allow-listen", "127.0.0.1:*",

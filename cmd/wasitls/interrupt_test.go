@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testnet"
 )
 
@@ -59,7 +59,7 @@ func TestRunInterrupt(t *testing.T) {
 			t.Run(backend+"/"+tc.name, func(t *testing.T) {
 				addr, helloed := silentTCP(t)
 				cmd := exec.Command(bin, "run", "--backend", backend, "--allow-connect", addr, guest, "client", addr, tc.timeout, "hold")
-				var out lockedBuffer
+				var out syncbuf.Buffer
 				cmd.Stdout, cmd.Stderr = &out, &out
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
@@ -176,7 +176,7 @@ var listeningLine = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)\n`)
 // waitListening waits until a guest server run by dispatch prints its
 // address on stdout, and returns it; a run that exits first fails the test
 // with its output.
-func waitListening(t *testing.T, stdout, stderr *lockedBuffer, code <-chan int) string {
+func waitListening(t *testing.T, stdout, stderr *syncbuf.Buffer, code <-chan int) string {
 	t.Helper()
 	for {
 		if m := listeningLine.FindStringSubmatch(stdout.String()); m != nil {
@@ -188,21 +188,4 @@ func waitListening(t *testing.T, stdout, stderr *lockedBuffer, code <-chan int) 
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

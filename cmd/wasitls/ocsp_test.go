@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
@@ -57,7 +58,7 @@ func TestRunIdentityOCSP(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			var stdout, stderr lockedBuffer
+			var stdout, stderr syncbuf.Buffer
 			code := make(chan int, 1)
 			go func() {
 				code <- dispatch(ctx, []string{"run", "--backend", backend, "--allow-listen", "127.0.0.1:*",

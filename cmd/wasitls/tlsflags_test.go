@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
@@ -155,13 +156,13 @@ func TestRunClientCAHint(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "server.key"), server.KeyPEM(), 0o600)
 	guest := wasmFile(t, "../../examples/server-showcase")
 
-	var notes lockedBuffer
+	var notes syncbuf.Buffer
 	old := logOutput
 	logOutput = &notes
 	defer func() { logOutput = old }()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- dispatch(ctx, []string{"run", "--allow-listen", "127.0.0.1:*", "--dir", dir + ":/certs", guest,
