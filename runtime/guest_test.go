@@ -67,6 +67,8 @@ func echoServer(t *testing.T) string {
 	}).String()
 }
 
+// policy is a network policy allowing the connect and listen rules; the
+// test fails on a rule the policy refuses.
 func policy(t *testing.T, connect, listen []string) *sockets.Policy {
 	t.Helper()
 	p := new(sockets.Policy)

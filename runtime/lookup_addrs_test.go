@@ -8,7 +8,6 @@ import (
 
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
-	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
 // TestLookupAddrs: a wasm guest holding the streams of its lookups, each
@@ -19,10 +18,7 @@ import (
 // for the runtime, 40 under 40 for the guest.
 func TestLookupAddrs(t *testing.T) {
 	server, _ := grantsDNS(t, false)
-	policy := &sockets.Policy{}
-	if err := policy.AllowConnect("*.addrs.test:443"); err != nil {
-		t.Fatal(err)
-	}
+	policy := policy(t, []string{"*.addrs.test:443"}, nil)
 	resolver := testnet.Resolver(server)
 	for _, tc := range []struct {
 		name       string

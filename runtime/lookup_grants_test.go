@@ -115,10 +115,7 @@ func TestLookupGrants(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			server, answered := grantsDNS(t, tc.fresh)
-			policy := &sockets.Policy{}
-			if err := policy.AllowConnect("*.grants.test:443"); err != nil {
-				t.Fatal(err)
-			}
+			policy := policy(t, []string{"*.grants.test:443"}, nil)
 			resolver := testnet.Resolver(server)
 			ext := &countingExt{}
 			rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Extensions: []runtime.Extension{ext}})

@@ -31,10 +31,7 @@ func TestLookupLimit(t *testing.T) {
 		queries.Add(1)
 		return nil
 	})
-	policy := &sockets.Policy{}
-	if err := policy.AllowConnect("*.silent.test:443"); err != nil {
-		t.Fatal(err)
-	}
+	policy := policy(t, []string{"*.silent.test:443"}, nil)
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "udp", silent)

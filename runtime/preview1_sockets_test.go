@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/runtime"
-	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
 // TestPreview1NoSockets: wasi_snapshot_preview1's socket functions reach
@@ -15,14 +14,8 @@ import (
 // and write nothing, whatever the network policy allows through
 // wasi:sockets.
 func TestPreview1NoSockets(t *testing.T) {
-	policy := new(sockets.Policy)
-	if err := policy.AllowConnect("127.0.0.1:*"); err != nil {
-		t.Fatal(err)
-	}
-	if err := policy.AllowListen("127.0.0.1:*", "0.0.0.0:*"); err != nil {
-		t.Fatal(err)
-	}
-	inst := forwarder(t, runtime.Config{Network: policy}, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: t.TempDir(), Guest: "/d"}}},
+	network := policy(t, []string{"127.0.0.1:*"}, []string{"127.0.0.1:*", "0.0.0.0:*"})
+	inst := forwarder(t, runtime.Config{Network: network}, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: t.TempDir(), Guest: "/d"}}},
 		"sock_accept", "sock_recv", "sock_send", "sock_shutdown")
 	mem := inst.Module().Memory()
 	// An iovec at 0 of 16 bytes at 64; results at 128 and 132, marked.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/runtime"
-	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
 // TestResolverDialPanics: Config.Resolver's Dial is the embedder's code,
@@ -22,10 +21,7 @@ import (
 // and the next guest's lookup is answered.
 func TestResolverDialPanics(t *testing.T) {
 	server, _ := grantsDNS(t, false)
-	policy := &sockets.Policy{}
-	if err := policy.AllowConnect("*.grants.test:443"); err != nil {
-		t.Fatal(err)
-	}
+	policy := policy(t, []string{"*.grants.test:443"}, nil)
 	var panics atomic.Bool
 	panics.Store(true)
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
