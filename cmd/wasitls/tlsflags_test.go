@@ -102,38 +102,28 @@ func TestRunTLSFlags(t *testing.T) {
 		}
 	}
 
-	// A server's handshake (its chain above all) takes more than 1000
-	// bytes: past --max-peer-cert-bytes the handshake fails naming it.
-	code, _, stderr = runCLI(t, append(allow, "--ca", caFile, "--max-peer-cert-bytes", "1000", guest, "localhost", port)...)
-	if code == 0 || !strings.Contains(stderr, "more than the 1000 allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)") {
-		t.Fatalf("--max-peer-cert-bytes 1000: code %d, stderr %q; want the handshake refused naming the flag", code, stderr)
-	}
-	code, _, stderr = runCLI(t, append(allow, "--max-peer-cert-bytes", "0", guest, "localhost", port)...)
-	if code == 0 || !strings.Contains(stderr, "--max-peer-cert-bytes: want at least 1, got 0") {
-		t.Fatalf("--max-peer-cert-bytes 0: code %d, stderr %q", code, stderr)
-	}
-	// The server name the guest connects to ("localhost") takes 9
-	// bytes: past --max-tls-settings-bytes connect fails naming it.
-	code, _, stderr = runCLI(t, append(allow, "--ca", caFile, "--max-tls-settings-bytes", "5", guest, "localhost", port)...)
-	if code == 0 || !strings.Contains(stderr, "more than the 5 allowed (tlshost.Config.SettingsBytes, wasitls run --max-tls-settings-bytes)") {
-		t.Fatalf("--max-tls-settings-bytes 5: code %d, stderr %q; want connect refused naming the flag", code, stderr)
-	}
-	code, _, stderr = runCLI(t, append(allow, "--max-tls-settings-bytes", "0", guest, "localhost", port)...)
-	if code == 0 || !strings.Contains(stderr, "--max-tls-settings-bytes: want at least 1, got 0") {
-		t.Fatalf("--max-tls-settings-bytes 0: code %d, stderr %q", code, stderr)
-	}
-	code, _, stderr = runCLI(t, append(allow, "--groups", "x25519,nosuch", guest, "localhost", port)...)
-	if code == 0 || !strings.Contains(stderr, `unknown group "nosuch"`) {
-		t.Fatalf("bad --groups: code %d, stderr %q", code, stderr)
-	}
-	// A group with a name that the backend does not implement.
-	code, _, stderr = runCLI(t, append(allow, "--groups", "x448", guest, "localhost", port)...)
-	if code == 0 || !strings.Contains(stderr, "X448 (0x001e) is not implemented by backend stdtls") {
-		t.Fatalf("--groups x448: code %d, stderr %q", code, stderr)
-	}
-	code, _, stderr = runCLI(t, append(allow, "--ca", filepath.Join(t.TempDir(), "missing.pem"), guest, "localhost", port)...)
-	if code == 0 || !strings.Contains(stderr, "--ca:") {
-		t.Fatalf("missing --ca file: code %d, stderr %q", code, stderr)
+	// Each of these fails, its message naming the reason.
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		// A server's handshake (its chain above all) takes more than 1000
+		// bytes: past --max-peer-cert-bytes the handshake fails naming it.
+		{[]string{"--ca", caFile, "--max-peer-cert-bytes", "1000"}, "more than the 1000 allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)"},
+		{[]string{"--max-peer-cert-bytes", "0"}, "--max-peer-cert-bytes: want at least 1, got 0"},
+		// The server name the guest connects to ("localhost") takes 9
+		// bytes: past --max-tls-settings-bytes connect fails naming it.
+		{[]string{"--ca", caFile, "--max-tls-settings-bytes", "5"}, "more than the 5 allowed (tlshost.Config.SettingsBytes, wasitls run --max-tls-settings-bytes)"},
+		{[]string{"--max-tls-settings-bytes", "0"}, "--max-tls-settings-bytes: want at least 1, got 0"},
+		{[]string{"--groups", "x25519,nosuch"}, `unknown group "nosuch"`},
+		// A group with a name that the backend does not implement.
+		{[]string{"--groups", "x448"}, "X448 (0x001e) is not implemented by backend stdtls"},
+		{[]string{"--ca", filepath.Join(t.TempDir(), "missing.pem")}, "--ca:"},
+	} {
+		args := append(append(append([]string{}, allow...), tc.flags...), guest, "localhost", port)
+		if code, _, stderr := runCLI(t, args...); code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Fatalf("%s: code %d, stderr %q; want a failure saying %q", strings.Join(tc.flags, " "), code, stderr, tc.want)
+		}
 	}
 }
 
