@@ -21,11 +21,7 @@ import (
 // Before, the socket had Go's SO_BROADCAST and the datagram arrived.
 func TestUDPNoBroadcast(t *testing.T) {
 	ctx := context.Background()
-	victim, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 255, 255, 255)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer victim.Close()
+	victim := hostUDP(t, net.IPv4(127, 255, 255, 255))
 	to := netip.AddrPortFrom(netip.MustParseAddr("127.255.255.255"), victim.LocalAddr().(*net.UDPAddr).AddrPort().Port())
 	st := NewStack(udpPolicy(t, "127.255.255.255:*"))
 	u := boundUDP(t, st)

@@ -300,11 +300,7 @@ func TestBindIPv6WildcardOnly(t *testing.T) {
 // whatever the spelling, by a stream's remote address or a datagram's.
 func TestUDPSpellings(t *testing.T) {
 	ctx := context.Background()
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	peer := hostUDP(t, net.IPv4(127, 0, 0, 1))
 	ap := peer.LocalAddr().(*net.UDPAddr).AddrPort()
 	at := func(ip string, port uint16) netip.AddrPort {
 		return netip.AddrPortFrom(netip.MustParseAddr(ip), port)
@@ -584,12 +580,7 @@ func TestLinkLocalNoZone(t *testing.T) {
 func TestBindTakesNoHostPort(t *testing.T) {
 	ctx := context.Background()
 	host, _ := countingListener(t, "tcp4", "127.0.0.1:0")
-	hostUDP, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hostUDP.Close()
-	udpPort := hostUDP.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+	udpPort := hostUDP(t, net.IPv4(127, 0, 0, 1)).LocalAddr().(*net.UDPAddr).AddrPort().Port()
 	var p Policy
 	if err := p.AllowListen("127.0.0.1:*", "0.0.0.0:*"); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,18 @@ func udpPolicy(t *testing.T, rules ...string) *Policy {
 	return p
 }
 
+// hostUDP is a host's UDP socket bound to ip on a port of the kernel's,
+// closed when the test ends.
+func hostUDP(t *testing.T, ip net.IP) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func boundUDP(t *testing.T, s *Stack) *UDPSocket {
 	t.Helper()
 	ctx := context.Background()
@@ -56,11 +68,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // frees its place under the socket limit and stops its reader.
 func TestUDPQueueAndRelease(t *testing.T) {
 	ctx := context.Background()
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	peer := hostUDP(t, net.IPv4(127, 0, 0, 1))
 	s := NewStack(udpPolicy(t, peer.LocalAddr().String()))
 	s.SetUDPLimits(100, 3)
 	s.SetSocketLimit(1)
