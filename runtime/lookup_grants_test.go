@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"io"
+	"net/netip"
 	goruntime "runtime"
 	"strings"
 	"sync/atomic"
@@ -28,33 +29,22 @@ func grantsDNS(t *testing.T, fresh bool) (string, *atomic.Int64) {
 	var answered atomic.Int64
 	next := uint32(0x0a000000) // 10.0.0.0
 	server := testnet.ServeUDP(t, func(query []byte) []byte {
-		var p dnsmessage.Parser
-		h, err := p.Start(query)
-		if err != nil {
-			return nil
-		}
-		q, err := p.Question()
-		if err != nil {
-			return nil
-		}
-		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired})
-		b.EnableCompression()
-		b.StartQuestions()
-		b.Question(q)
-		b.StartAnswers()
-		if q.Type == dnsmessage.TypeA {
+		msg, _, err := testnet.DNSAnswer(query, false, func(q dnsmessage.Question) []netip.Addr {
+			if q.Type != dnsmessage.TypeA {
+				return nil
+			}
 			answered.Add(1)
-			for i := range answersPerQuery {
+			addrs := make([]netip.Addr, answersPerQuery)
+			for i := range addrs {
 				a := uint32(0x0a010000 + i)
 				if fresh {
 					next++
 					a = next
 				}
-				b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60},
-					dnsmessage.AResource{A: [4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}})
+				addrs[i] = netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
 			}
-		}
-		msg, err := b.Finish()
+			return addrs
+		})
 		if err != nil {
 			return nil
 		}

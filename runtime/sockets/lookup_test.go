@@ -94,29 +94,16 @@ func (noDeadlineConn) SetReadDeadline(time.Time) error { return nil }
 func bigDNS(t *testing.T, a, aaaa int) *net.Resolver {
 	t.Helper()
 	answer := func(msg []byte, full bool) []byte {
-		var p dnsmessage.Parser
-		h, err := p.Start(msg)
-		if err != nil {
-			return nil
-		}
-		q, err := p.Question()
-		if err != nil {
-			return nil
-		}
-		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true,
-			RecursionDesired: h.RecursionDesired, Truncated: !full})
-		b.EnableCompression()
-		b.StartQuestions()
-		b.Question(q)
-		b.StartAnswers()
-		rh := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
-		for i := 0; full && q.Type == dnsmessage.TypeA && i < a; i++ {
-			b.AResource(rh, dnsmessage.AResource{A: [4]byte{10, 1, byte(i >> 8), byte(i)}})
-		}
-		for i := 0; full && q.Type == dnsmessage.TypeAAAA && i < aaaa; i++ {
-			b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: [16]byte{0: 0xfd, 14: byte(i >> 8), 15: byte(i)}})
-		}
-		out, err := b.Finish()
+		out, _, err := testnet.DNSAnswer(msg, !full, func(q dnsmessage.Question) []netip.Addr {
+			var addrs []netip.Addr
+			for i := 0; full && q.Type == dnsmessage.TypeA && i < a; i++ {
+				addrs = append(addrs, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}))
+			}
+			for i := 0; full && q.Type == dnsmessage.TypeAAAA && i < aaaa; i++ {
+				addrs = append(addrs, netip.AddrFrom16([16]byte{0: 0xfd, 14: byte(i >> 8), 15: byte(i)}))
+			}
+			return addrs
+		})
 		if err != nil {
 			t.Errorf("DNS answer: %v", err)
 			return nil

@@ -507,33 +507,14 @@ func TestResolveSpellings(t *testing.T) {
 // dnsAnswer answers the query in msg from a and aaaa, and returns the
 // answer and the name asked; nil for a message that is not a query.
 func dnsAnswer(msg []byte, a, aaaa map[string][]netip.Addr) ([]byte, string) {
-	var p dnsmessage.Parser
-	h, err := p.Start(msg)
-	if err != nil {
-		return nil, ""
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil, ""
-	}
-	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired})
-	b.StartQuestions()
-	b.Question(q)
-	b.StartAnswers()
-	name := strings.ToLower(q.Name.String())
-	rh := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
-	switch q.Type {
-	case dnsmessage.TypeA:
-		for _, ip := range a[name] {
-			b.AResource(rh, dnsmessage.AResource{A: ip.As4()})
+	out, q, err := testnet.DNSAnswer(msg, false, func(q dnsmessage.Question) []netip.Addr {
+		name := strings.ToLower(q.Name.String())
+		if q.Type == dnsmessage.TypeA {
+			return a[name]
 		}
-	case dnsmessage.TypeAAAA:
-		for _, ip := range aaaa[name] {
-			b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: ip.As16()})
-		}
-	}
-	out, err := b.Finish()
-	if err != nil {
+		return aaaa[name]
+	})
+	if out == nil || err != nil {
 		return nil, ""
 	}
 	return out, q.Name.String()
