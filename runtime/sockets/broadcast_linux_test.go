@@ -1,15 +1,10 @@
 package sockets
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
-	"github.com/wasitls/wasitls/bindings/wasi/sockets/udp"
-	"github.com/wasitls/wasitls/cabi"
 )
 
 // TestUDPNoBroadcast: a guest's UDP socket does not broadcast, so a UDP
@@ -20,20 +15,12 @@ import (
 // reachable as 127.0.0.1, which no rule allows, would) receives nothing.
 // Before, the socket had Go's SO_BROADCAST and the datagram arrived.
 func TestUDPNoBroadcast(t *testing.T) {
-	ctx := context.Background()
 	victim := hostUDP(t, net.IPv4(127, 255, 255, 255))
 	to := netip.AddrPortFrom(netip.MustParseAddr("127.255.255.255"), victim.LocalAddr().(*net.UDPAddr).AddrPort().Port())
 	st := NewStack(udpPolicy(t, "127.255.255.255:*"))
 	u := boundUDP(t, st)
 	defer u.Drop()
-	pair, err := u.Stream(ctx, cabi.None[network.IPSocketAddress]())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pair.F0.Drop()
-	defer pair.F1.Drop()
-	pair.F1.CheckSend(ctx)
-	if _, err := pair.F1.Send(ctx, []udp.OutgoingDatagram{{Data: []byte("all"), RemoteAddress: cabi.Some(ToWIT(to))}}); err != AccessDenied {
+	if err := sendDatagram(t, u, to, "all"); err != AccessDenied {
 		t.Errorf("send to the broadcast address %v: %v, want access-denied", to, err)
 	}
 	victim.SetReadDeadline(time.Now().Add(100 * time.Millisecond))

@@ -319,17 +319,6 @@ func TestUDPSpellings(t *testing.T) {
 	if err := u6.FinishBind(ctx); err != nil {
 		t.Fatal(err)
 	}
-	send := func(u *UDPSocket, to netip.AddrPort) error {
-		pair, err := u.Stream(ctx, cabi.None[network.IPSocketAddress]())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pair.F0.Drop()
-		defer pair.F1.Drop()
-		pair.F1.CheckSend(ctx)
-		_, err = pair.F1.Send(ctx, []udp.OutgoingDatagram{{Data: []byte("x"), RemoteAddress: cabi.Some(ToWIT(to))}})
-		return err
-	}
 	for _, c := range []struct {
 		u    *UDPSocket
 		to   netip.AddrPort
@@ -345,7 +334,7 @@ func TestUDPSpellings(t *testing.T) {
 		{u4, at("127.255.255.255", ap.Port()), AccessDenied},
 		{u4, at("224.0.0.1", ap.Port()), AccessDenied},
 	} {
-		if err := send(c.u, c.to); err != c.want {
+		if err := sendDatagram(t, c.u, c.to, "x"); err != c.want {
 			t.Errorf("send from the %v socket to %v: %v, want %v", c.u.family, c.to, err, c.want)
 		}
 		if _, err := c.u.Stream(ctx, cabi.Some(ToWIT(c.to))); err != c.want {

@@ -34,6 +34,22 @@ func hostUDP(t *testing.T, ip net.IP) *net.UDPConn {
 	return c
 }
 
+// sendDatagram sends data to to on an unconnected stream of u, dropped
+// after, and returns the send's error.
+func sendDatagram(t *testing.T, u *UDPSocket, to netip.AddrPort, data string) error {
+	t.Helper()
+	ctx := context.Background()
+	pair, err := u.Stream(ctx, cabi.None[network.IPSocketAddress]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pair.F0.Drop()
+	defer pair.F1.Drop()
+	pair.F1.CheckSend(ctx)
+	_, err = pair.F1.Send(ctx, []udp.OutgoingDatagram{{Data: []byte(data), RemoteAddress: cabi.Some(ToWIT(to))}})
+	return err
+}
+
 func boundUDP(t *testing.T, s *Stack) *UDPSocket {
 	t.Helper()
 	ctx := context.Background()
