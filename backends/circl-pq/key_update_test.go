@@ -7,9 +7,10 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/syncbuf"
 )
 
 // TestKeyUpdateRequestedBurst sends several KeyUpdates with
@@ -51,24 +52,6 @@ func TestKeyUpdateRequestedBurst(t *testing.T) {
 	echo(t, c, s)
 }
 
-// syncBuffer is an output buffer a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestOpenSSLKeyUpdateBurst has OpenSSL's s_client ask the engine server
 // for a key update three times in a row (its K command): the engine
 // answers with one KeyUpdate, ahead of its next application data, and
@@ -90,7 +73,7 @@ func TestOpenSSLKeyUpdateBurst(t *testing.T) {
 		"-servername", "a.test", "-CAfile", f["ca"], "-verify_return_error", "-tls1_3", "-msg")
 	pr, pw := io.Pipe()
 	cmd.Stdin = pr
-	out := new(syncBuffer)
+	out := new(syncbuf.Buffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -144,7 +127,7 @@ func keyUpdates(out, dir string) int {
 }
 
 // waitFor waits until the output satisfies cond.
-func waitFor(t *testing.T, out *syncBuffer, cond func(string) bool) {
+func waitFor(t *testing.T, out *syncbuf.Buffer, cond func(string) bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(out.String()); {
 		if time.Now().After(deadline) {

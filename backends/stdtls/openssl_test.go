@@ -10,12 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testpeer"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
@@ -63,27 +63,9 @@ func newInteropPKI(t *testing.T) *interopPKI {
 	return p
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startSServer runs `openssl s_server` for one connection and returns its
 // address and its output so far.
-func startSServer(t *testing.T, openssl string, args ...string) (string, *syncBuffer) {
+func startSServer(t *testing.T, openssl string, args ...string) (string, *syncbuf.Buffer) {
 	t.Helper()
 	args = append([]string{"s_server", "-accept", "127.0.0.1:0", "-naccept", "1"}, args...)
 	cmd := exec.Command(openssl, args...)
@@ -91,7 +73,7 @@ func startSServer(t *testing.T, openssl string, args ...string) (string, *syncBu
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

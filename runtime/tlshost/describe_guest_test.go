@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -65,7 +66,7 @@ func TestNewHostDescriptionPanics(t *testing.T) {
 	for name, d := range describers(t) {
 		for _, op := range []string{"Name", "Supported", "Defaults"} {
 			t.Run(name+"/"+op, func(t *testing.T) {
-				logs := new(syncBuffer)
+				logs := new(syncbuf.Buffer)
 				cfg := tlshost.Config{Backend: &describePanics{Describer: d, panicIn: op}, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 				check := func(what string, err error) {
 					t.Helper()
@@ -129,7 +130,7 @@ func TestGuestDescriptionAfterSetup(t *testing.T) {
 			leftBehind(t, func(t *testing.T) {
 				dp := &describePanics{Describer: d}
 				b := &panickyBackend{Describer: dp, plan: plan}
-				logs := new(syncBuffer)
+				logs := new(syncbuf.Buffer)
 				gr := newGuestRuntime(t, panicHostConfig(b, logs), p)
 				dp.armed.Store(true)
 				before := dp.calls.Load()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testpeer"
 )
 
@@ -121,7 +122,7 @@ func TestGuestExportKeyingMaterial(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
-			var sb syncBuffer
+			var sb syncbuf.Buffer
 			sb.Write(got)
 			if want := waitKeyingMaterial(t, &sb); !strings.EqualFold(hex.EncodeToString(exported(t, out)), want) {
 				t.Errorf("guest exported %x; openssl s_client %s", exported(t, out), want)
@@ -181,7 +182,7 @@ func TestGuestExportKeyingMaterial(t *testing.T) {
 // startOpenSSLServer runs `openssl s_server` for one connection in its
 // default mode, which prints the connection's details (-keymatexport among
 // them), and returns its address and its output.
-func startOpenSSLServer(t *testing.T, openssl string, args ...string) (string, *syncBuffer) {
+func startOpenSSLServer(t *testing.T, openssl string, args ...string) (string, *syncbuf.Buffer) {
 	t.Helper()
 	cmd := exec.Command(openssl, append([]string{"s_server", "-accept", "127.0.0.1:0", "-naccept", "1"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
@@ -194,7 +195,7 @@ func startOpenSSLServer(t *testing.T, openssl string, args ...string) (string, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stdin.Close() })
-	out := new(syncBuffer)
+	out := new(syncbuf.Buffer)
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -215,7 +216,7 @@ func startOpenSSLServer(t *testing.T, openssl string, args ...string) (string, *
 }
 
 // waitKeyingMaterial waits for OpenSSL's "Keying material: HEX" line.
-func waitKeyingMaterial(t *testing.T, out *syncBuffer) string {
+func waitKeyingMaterial(t *testing.T, out *syncbuf.Buffer) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

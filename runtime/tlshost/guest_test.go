@@ -1,7 +1,6 @@
 package tlshost_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	_ "github.com/wasitls/wasitls/backends/stdtls"
 	custombackend "github.com/wasitls/wasitls/examples/custom-backend"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testpeer"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
@@ -95,25 +94,8 @@ var compilationCache = wazero.NewCompilationCache()
 
 // guest is a running or finished guest instance.
 type guest struct {
-	out  syncBuffer
+	out  syncbuf.Buffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startGuest builds pkg and runs it with the wasi:tls host on backend.
@@ -240,9 +222,9 @@ func mustContain(t *testing.T, out string, want ...string) {
 }
 
 // goHTTPS starts a net/http TLS server; errs collects its TLS errors.
-func goHTTPS(t *testing.T, p *guestPKI, cfg func(*tls.Config)) (port string, errs *syncBuffer) {
+func goHTTPS(t *testing.T, p *guestPKI, cfg func(*tls.Config)) (port string, errs *syncbuf.Buffer) {
 	t.Helper()
-	errs = new(syncBuffer)
+	errs = new(syncbuf.Buffer)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who := "anonymous"
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
@@ -535,7 +517,7 @@ func goroutines() int { return goruntime.NumGoroutine() }
 func TestGuestCustomBackend(t *testing.T) {
 	p := newGuestPKI(t)
 	port, _ := goHTTPS(t, p, nil)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	b := custombackend.New(nil, []string{"localhost"}, slog.New(slog.NewTextHandler(&logs, nil)))
 	out, err := startGuestWith(t, tlshost.Config{Backend: b}, p, "github.com/wasitls/wasitls/examples/client-minimal", nil, "localhost", port).wait(t)
 	if err != nil {

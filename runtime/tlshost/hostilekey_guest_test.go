@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -51,7 +52,7 @@ func TestGuestHostileRSAKey(t *testing.T) {
 			}
 		})
 		t.Run("guest-server", func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			cfg := tlshost.Config{BackendName: backend, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 			g := startGuestWith(t, cfg, p, "github.com/wasitls/wasitls/examples/server-showcase", nil,
 				"0", "/certs/example.key", "/certs/example.pem", "/certs/localhost.key", "/certs/localhost.pem", "1")

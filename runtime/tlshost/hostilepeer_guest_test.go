@@ -16,6 +16,7 @@ import (
 	"github.com/wasitls/wasitls/backends"
 	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -335,7 +336,7 @@ func TestGuestServerHostileClientChain(t *testing.T) {
 	}
 	cert := leaf.TLSCertificate()
 	eachBackend(t, func(t *testing.T, backend string) {
-		var logs syncBuffer
+		var logs syncbuf.Buffer
 		cfg := tlshost.Config{BackendName: backend, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 		g := startGuestWith(t, cfg, p, "github.com/wasitls/wasitls/examples/server-showcase", nil,
 			"0", "/certs/example.key", "/certs/example.pem", "/certs/localhost.key", "/certs/localhost.pem", "1")

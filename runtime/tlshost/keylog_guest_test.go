@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -29,7 +30,7 @@ func TestGuestKeyLog(t *testing.T) {
 	p := newGuestPKI(t)
 	eachBackend(t, func(t *testing.T, backend string) {
 		t.Run("Client", func(t *testing.T) {
-			var keyLog syncBuffer
+			var keyLog syncbuf.Buffer
 			port, results := goServerPeer(t, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
 			out, err := startGuestWith(t, tlshost.Config{BackendName: backend, KeyLog: &keyLog}, p, "./testdata/ext02", nil,
 				"say", "localhost", port, "attack at dawn").wait(t)
@@ -47,7 +48,7 @@ func TestGuestKeyLog(t *testing.T) {
 			}
 		})
 		t.Run("Server", func(t *testing.T) {
-			var keyLog syncBuffer
+			var keyLog syncbuf.Buffer
 			g := startGuestWith(t, tlshost.Config{BackendName: backend, KeyLog: &keyLog}, p, "./testdata/ext02", nil,
 				"export-server", "/certs/localhost.key", "/certs/localhost.pem", "x", "none", "8")
 			raw, err := net.Dial("tcp4", "127.0.0.1:"+g.port(t))

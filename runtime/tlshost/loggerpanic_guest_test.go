@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 )
 
 // panickyHandler writes each record through its Handler and then panics:
@@ -27,7 +28,7 @@ func (h panickyHandler) Handle(ctx context.Context, r slog.Record) error {
 func TestGuestLoggerPanics(t *testing.T) {
 	p := newGuestPKI(t)
 	guestbuild.MustBuild(t, panickyGuest)
-	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncBuffer) {
+	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncbuf.Buffer) {
 		b.plan = clientPanicPlan
 		cfg := panicHostConfig(b, logs)
 		cfg.Logger = slog.New(panickyHandler{slog.NewTextHandler(logs, nil)})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -189,7 +190,7 @@ func describers(t *testing.T) iter.Seq2[string, backends.Describer] {
 // panicCase runs f for every registered backend, on the host's
 // goroutines and on the guest's calls, and checks afterwards that
 // nothing of it is left: no goroutine, no file descriptor.
-func panicCase(t *testing.T, f func(t *testing.T, b *panickyBackend, logs *syncBuffer)) {
+func panicCase(t *testing.T, f func(t *testing.T, b *panickyBackend, logs *syncbuf.Buffer)) {
 	for name, d := range describers(t) {
 		for _, nonblocking := range []bool{false, true} {
 			path := "host-goroutines"
@@ -198,7 +199,7 @@ func panicCase(t *testing.T, f func(t *testing.T, b *panickyBackend, logs *syncB
 			}
 			t.Run(name+"/"+path, func(t *testing.T) {
 				leftBehind(t, func(t *testing.T) {
-					logs := new(syncBuffer)
+					logs := new(syncbuf.Buffer)
 					f(t, &panickyBackend{Describer: d, nonblocking: nonblocking}, logs)
 				})
 			})
@@ -266,7 +267,7 @@ func checkPanicRounds(t *testing.T, b *panickyBackend, out, logs string, plan []
 	mustContain(t, out, "done")
 }
 
-func panicHostConfig(b *panickyBackend, logs *syncBuffer) tlshost.Config {
+func panicHostConfig(b *panickyBackend, logs *syncbuf.Buffer) tlshost.Config {
 	// One pending handshake at a time: a connection whose panic left its
 	// handshake counted would make the next one fail.
 	return tlshost.Config{Backend: b, Logger: slog.New(slog.NewTextHandler(logs, nil)), HandshakeTimeout: 10 * time.Second, PendingHandshakes: 1}
@@ -341,7 +342,7 @@ var clientPanicPlan = []string{"Client", "Handshake", "State", "ExportKeyingMate
 // runClientPanicRounds runs the panicky guest as a client, one
 // connection to echoLineServer a round of b.plan, over cfg, and checks
 // each round's outcome (checkPanicRounds); it returns the guest's output.
-func runClientPanicRounds(t *testing.T, p *guestPKI, cfg tlshost.Config, b *panickyBackend, logs *syncBuffer) string {
+func runClientPanicRounds(t *testing.T, p *guestPKI, cfg tlshost.Config, b *panickyBackend, logs *syncbuf.Buffer) string {
 	t.Helper()
 	addr := echoLineServer(t, p)
 	g := startGuestWith(t, cfg, p, panickyGuest, nil, "client", addr.String(), fmt.Sprint(len(b.plan)))
@@ -359,7 +360,7 @@ func TestGuestClientBackendPanics(t *testing.T) {
 	p := newGuestPKI(t)
 	guestbuild.MustBuild(t, panickyGuest)
 	plan := clientPanicPlan
-	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncBuffer) {
+	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncbuf.Buffer) {
 		b.plan = plan
 		out := runClientPanicRounds(t, p, panicHostConfig(b, logs), b, logs)
 		t.Logf("guest:\n%s", out)
@@ -382,7 +383,7 @@ func TestGuestServerBackendPanics(t *testing.T) {
 	p := newGuestPKI(t)
 	guestbuild.MustBuild(t, panickyGuest)
 	plan := []string{"Server", "Handshake", "Read", "RequestClientIdentity", "Write", "CloseWrite", "Close", ""}
-	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncBuffer) {
+	panicCase(t, func(t *testing.T, b *panickyBackend, logs *syncbuf.Buffer) {
 		b.plan = plan
 		b.panicParse.Store(true)
 		g := startGuestWith(t, panicHostConfig(b, logs), p, panickyGuest, nil, "server", fmt.Sprint(len(plan)))

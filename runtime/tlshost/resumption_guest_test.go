@@ -21,6 +21,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testpeer"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
@@ -391,7 +392,7 @@ func BenchmarkGuestResumption(b *testing.B) {
 				b.Fatal(err)
 			}
 			run := func(mode string) time.Duration {
-				var out syncBuffer
+				var out syncbuf.Buffer
 				args := []string{"resume", "client", ln.Addr().String(), strconv.Itoa(conns)}
 				if mode != "" {
 					args = append(args, mode)

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/safelog"
 )
 
 // This file is the host's shield against a backend that panics. A backend
@@ -34,16 +34,12 @@ import (
 type BackendPanicError struct {
 	Backend string // the backend's name
 	Op      string // what the host called, such as "Handshake" or "Read"
-	Value   string // the panic's value, on one line, at most 200 bytes (maxPanicValue)
+	Value   string // the panic's value, on one line, at most 200 bytes (safelog.PanicValue)
 }
 
 func (e *BackendPanicError) Error() string {
 	return "tlshost: the " + e.Backend + " backend panicked in " + e.Op + ": " + e.Value
 }
-
-// maxPanicValue bounds the panic's value in a BackendPanicError: the
-// message reaches the guest, and the value may be anything.
-const maxPanicValue = 200
 
 // A shield turns a panic in a backend's code into an error. The zero
 // shield logs nothing.
@@ -66,7 +62,7 @@ func (s *shield) catch(op string, err *error) {
 	if v == nil {
 		return
 	}
-	p := &BackendPanicError{Backend: s.backend, Op: op, Value: panicValue(v)}
+	p := &BackendPanicError{Backend: s.backend, Op: op, Value: safelog.PanicValue(v)}
 	if err != nil {
 		*err = p
 	}
@@ -76,15 +72,6 @@ func (s *shield) catch(op string, err *error) {
 	if s.log != nil {
 		s.log(p, debug.Stack())
 	}
-}
-
-// panicValue is a panic's value on one bounded line.
-func panicValue(v any) string {
-	msg := fmt.Sprint(v)
-	if len(msg) > maxPanicValue {
-		msg = strings.ToValidUTF8(msg[:maxPanicValue], "") + "…"
-	}
-	return strings.Join(strings.Fields(msg), " ")
 }
 
 // A shieldedConn is a backend's connection as the host holds it: each

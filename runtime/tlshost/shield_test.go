@@ -133,18 +133,6 @@ func (c *countingConn) RequestClientIdentity(context.Context) ([][]byte, error) 
 	return nil, nil
 }
 
-// TestPanicValue: the guest reads a panic's value on one line of bounded
-// length.
-func TestPanicValue(t *testing.T) {
-	if got := panicValue("a\nb\t c"); got != "a b c" {
-		t.Errorf("panicValue: %q", got)
-	}
-	long := panicValue(strings.Repeat("é", 1000))
-	if len(long) > maxPanicValue+len("…") || !strings.HasSuffix(long, "…") || strings.ContainsRune(long, '\uFFFD') {
-		t.Errorf("a long value: %d bytes, %q", len(long), long)
-	}
-}
-
 // BenchmarkShield is what the shield adds to each call into a backend (a
 // deferred recover and an atomic load), over a connection whose Write
 // does nothing: compare shielded with bare, alternated,
