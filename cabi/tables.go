@@ -29,10 +29,11 @@ type tableGroup struct {
 	live   atomic.Int64 // live handles in every table of a shared group
 	limit  atomic.Int64 // most live handles together; 0 means DefaultHandleLimit
 
-	mu     sync.Mutex // guards what follows
-	name   string     // how the embedder calls the limit, for the error
-	tables []*Table   // every table of the group, the instance's own first
-	closed bool       // the instance closed: its tables are being drained
+	mu      sync.Mutex // guards what follows
+	name    string     // how the embedder calls the limit, for the error
+	onLimit func()     // called at each insert refused for the limit; may be nil
+	tables  []*Table   // every table of the group, the instance's own first
+	closed  bool       // the instance closed: its tables are being drained
 }
 
 func (g *tableGroup) setLimit(n int, name string) {
@@ -72,8 +73,11 @@ func (g *tableGroup) released() {
 // called with none held.
 func (g *tableGroup) limitError() *LimitError {
 	g.mu.Lock()
-	name, tables := g.name, append([]*Table(nil), g.tables...)
+	name, tables, onLimit := g.name, append([]*Table(nil), g.tables...), g.onLimit
 	g.mu.Unlock()
+	if onLimit != nil {
+		onLimit()
+	}
 	counts := map[*ResourceType]int{}
 	live := 0
 	for _, t := range tables {

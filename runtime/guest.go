@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/capreport"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -106,7 +108,8 @@ func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, cont
 	if err := lim.validate(); err != nil {
 		return nil, nil, err
 	}
-	st, err := newState(rt, cfg, lim)
+	caps := capreport.New(rt.cfg.Logger, "module", cfg.Name, "guest", guestIDs.Add(1))
+	st, err := newState(rt, cfg, lim, caps)
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: %w", err)
 	}
@@ -115,8 +118,10 @@ func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, cont
 		state:  st,
 		limits: lim,
 		memory: newMemoryBudget(lim.MemoryPages),
+		values: map[any]any{capreport.Key: caps},
 	}
 	g.cabi.Table().SetLimit(lim.Handles, handlesLimitName)
+	g.cabi.Table().OnLimit(func() { caps.Refused(capreport.Handles, lim.Handles) })
 	g.cabi.SetNestingLimit(lim.NestedCalls, nestedLimitName)
 	g.cabi.Data = g
 	ctx = cabi.WithInstance(ctx, g.cabi)
@@ -161,7 +166,11 @@ func stateFrom(ctx context.Context, fn string) *state {
 	return g.state
 }
 
-func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
+// guestIDs numbers the guests of the process, for the records that name
+// one (capreport).
+var guestIDs atomic.Uint64
+
+func newState(rt *Runtime, cfg ModuleConfig, lim Limits, caps *capreport.Reporter) (*state, error) {
 	st := &state{stack: sockets.NewStack(rt.cfg.Network), cfg: shieldStdio(cfg, rt.cfg.Logger)}
 	st.stack.SetSocketLimit(lim.Sockets)
 	st.stack.SetUDPLimits(lim.Datagram, lim.DatagramQueue)
@@ -171,6 +180,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	st.stack.SetLookupAddrLimit(lim.LookupAddrs)
 	st.stack.SetSendLinger(lim.SendLinger)
 	st.stack.SetLogger(rt.cfg.Logger)
+	st.stack.SetCapReporter(caps)
 	st.stack.SetResolver(rt.cfg.Resolver)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))
 	for i, d := range cfg.Dirs {
@@ -183,6 +193,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits) (*state, error) {
 	fsys.SetLimit(lim.Files)
 	fsys.SetDiskLimit(lim.DiskBytes)
 	fsys.SetDiskFileLimit(lim.DiskFiles)
+	fsys.SetCapReporter(caps)
 	st.fs = fsys
 	var b [16]byte
 	rand.Read(b[:])

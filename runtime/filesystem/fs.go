@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/capreport"
 )
 
 // DefaultFileLimit is how many host files and directories one guest
@@ -85,6 +86,7 @@ func (f *FS) acquire() error {
 		return BadDescriptor
 	}
 	if f.open >= f.limit {
+		f.disk.caps.Refused(capreport.Files, f.limit)
 		return InsufficientMemory
 	}
 	f.open++

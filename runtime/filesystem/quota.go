@@ -12,6 +12,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
+	"github.com/wasitls/wasitls/internal/capreport"
 )
 
 // DefaultDiskBytes is how many bytes one guest instance may add to the
@@ -154,7 +155,14 @@ type diskQuota struct {
 	files    map[fileID]struct{}
 	maxFiles int
 	gone     bool
+
+	caps *capreport.Reporter // told of each refusal for a limit; may be nil
 }
+
+// SetCapReporter sets the reporter told of each call the FS refuses for
+// one of its limits (the runtime's log of the first of each). Call it
+// before the guest runs.
+func (f *FS) SetCapReporter(r *capreport.Reporter) { f.disk.caps = r }
 
 // SetDiskLimit bounds what the guest may add to the host's disk beneath
 // its preopens (n > 0; see DefaultDiskBytes). Past it a change fails with
@@ -217,6 +225,7 @@ func (q *diskQuota) reserveLocked(n int64) error {
 		return nil
 	}
 	if n > q.limit-q.used {
+		q.caps.Refused(capreport.DiskBytes, q.limit)
 		return &quotaError{used: q.used, want: n, limit: q.limit}
 	}
 	q.used += n
@@ -286,6 +295,7 @@ func (q *diskQuota) roomFor(info fs.FileInfo) error {
 	if _, known := q.files[id]; known || q.gone || len(q.files) < q.maxFiles {
 		return nil
 	}
+	q.caps.Refused(capreport.DiskFiles, q.maxFiles)
 	return &quotaFilesError{limit: q.maxFiles}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/capreport"
 	"github.com/wasitls/wasitls/internal/safelog"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
@@ -78,6 +79,9 @@ func (s *Stack) takeAddrs(n int) int {
 	for {
 		held := s.addrsHeld.Load()
 		k := min(int64(n), limit-held)
+		if k < int64(n) {
+			s.caps.Refused(capreport.LookupAddrs, limit)
+		}
 		if k <= 0 {
 			return 0
 		}
@@ -194,6 +198,7 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 	}
 	if s.lookups.Add(1) > s.lookupLimit {
 		s.lookups.Add(-1)
+		s.caps.Refused(capreport.Lookups, s.lookupLimit)
 		return nil, TemporaryResolverFailure
 	}
 	resolver := s.resolver

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
+	"github.com/wasitls/wasitls/internal/capreport"
 )
 
 // Family is wasi:sockets/network's ip-address-family.
@@ -60,7 +61,13 @@ type Stack struct {
 	lookups     atomic.Int64 // name lookups running
 	addrLimit   int64        // most addresses lookups' answers hold unread; zero: the default
 	addrsHeld   atomic.Int64 // addresses lookups' answers hold unread
+
+	caps *capreport.Reporter // told of each refusal for a limit; may be nil
 }
+
+// SetCapReporter sets the reporter told of each call the stack refuses
+// for one of its limits (the runtime's log of the first of each).
+func (s *Stack) SetCapReporter(r *capreport.Reporter) { s.caps = r }
 
 // SetSendLinger sets how long a TCP connection's output stream, once
 // dropped, keeps trying to deliver what it holds to a peer that does not
@@ -94,6 +101,7 @@ func (s *Stack) SetSocketLimit(n int) { s.limit = int64(n) }
 func (s *Stack) acquire() error {
 	if s.live.Add(1) > s.limit {
 		s.live.Add(-1)
+		s.caps.Refused(capreport.Sockets, s.limit)
 		return NewSocketLimit
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/udp"
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/capreport"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
@@ -575,6 +576,7 @@ func (out *OutgoingDatagramStream) Send(ctx context.Context, dgs []udp.OutgoingD
 				return err
 			}
 			if len(d.Data) > max {
+				u.stack.caps.Refused(capreport.Datagram, max)
 				return DatagramTooLarge
 			}
 			_, err := c.WriteToUDPAddrPort(d.Data, to)
