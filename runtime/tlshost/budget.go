@@ -3,6 +3,7 @@ package tlshost
 import (
 	"sync/atomic"
 
+	"github.com/wasitls/wasitls/internal/capreport"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -15,11 +16,11 @@ import (
 // NewGuest, or on first use for a guest instantiated without that hook.
 
 // guestValue returns g's value under key, made with make on first use.
-func guestValue[T any](g *runtime.Guest, key any, make func() *T) *T {
+func guestValue[T any](g *runtime.Guest, key any, make func(*runtime.Guest) *T) *T {
 	if v, ok := g.Value(key).(*T); ok {
 		return v
 	}
-	v := make()
+	v := make(g)
 	g.SetValue(key, v)
 	return v
 }
@@ -29,6 +30,8 @@ func guestValue[T any](g *runtime.Guest, key any, make func() *T) *T {
 type byteBudget struct {
 	limit int64
 	used  atomic.Int64
+	caps  *capreport.Reporter // told of each refusal, as cap; may be nil
+	cap   capreport.Cap
 }
 
 // take counts n more bytes. When a positive n takes the count past the
@@ -38,6 +41,7 @@ func (b *byteBudget) take(n int64) (used int64, ok bool) {
 	used = b.used.Add(n)
 	if n > 0 && used > b.limit {
 		b.used.Add(-n)
+		b.caps.Refused(b.cap, b.limit)
 		return used, false
 	}
 	return used, true

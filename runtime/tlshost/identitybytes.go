@@ -6,6 +6,8 @@ import (
 	goruntime "runtime"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/capreport"
+	"github.com/wasitls/wasitls/runtime"
 )
 
 // Identity bytes.
@@ -48,8 +50,8 @@ func (h *Host) identityBytes(ctx context.Context, fn string) *identityBytes {
 }
 
 // newIdentityBytes is a guest's count of identity bytes.
-func (h *Host) newIdentityBytes() *identityBytes {
-	return &identityBytes{byteBudget{limit: h.identityBytesLimit()}}
+func (h *Host) newIdentityBytes(g *runtime.Guest) *identityBytes {
+	return &identityBytes{byteBudget{limit: h.identityBytesLimit(), caps: capreport.From(g), cap: capreport.IdentityBytes}}
 }
 
 // parse counts the n bytes of a parse, or fails naming the limit.

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wasitls/wasitls/internal/capreport"
+	"github.com/wasitls/wasitls/runtime"
 )
 
 // Peer certificate bytes.
@@ -75,6 +78,7 @@ type peerCertBytes struct {
 	limit int64
 	mu    sync.Mutex
 	used  int64
+	caps  *capreport.Reporter // told of each refusal for the limit; may be nil
 }
 
 type peerCertBytesKey struct{ h *Host }
@@ -94,8 +98,8 @@ func (h *Host) peerCertBytes(ctx context.Context, fn string) *peerCertBytes {
 }
 
 // newPeerCertBytes is a guest's count of its peers' handshake bytes.
-func (h *Host) newPeerCertBytes() *peerCertBytes {
-	return &peerCertBytes{limit: h.peerCertBytesLimit()}
+func (h *Host) newPeerCertBytes(g *runtime.Guest) *peerCertBytes {
+	return &peerCertBytes{limit: h.peerCertBytesLimit(), caps: capreport.From(g)}
 }
 
 // meter counts what the peer of e's connection sends from now until its
@@ -208,6 +212,7 @@ func (m *peerMeter) take(n int) error {
 	if used > b.limit {
 		b.mu.Unlock()
 		m.counting.Store(false)
+		b.caps.Refused(capreport.PeerCertBytes, b.limit)
 		m.err = fmt.Errorf("%w: the guest's TLS peers would make the host hold %d bytes of their handshakes (certificate chains), more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", ErrPeerCertBytes, used, b.limit)
 		return m.err
 	}

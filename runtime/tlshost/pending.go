@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/capreport"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -50,6 +51,7 @@ func (e *ending) handshakeEnded() bool {
 // pendingSweepMin/2 admissions on average.
 type pendingSet struct {
 	limit int
+	caps  *capreport.Reporter // told of each refusal for the limit; may be nil
 
 	mu       sync.Mutex
 	sessions []interface{ handshakeEnded() bool }
@@ -77,6 +79,7 @@ func (p *pendingSet) admit(s interface{ handshakeEnded() bool }) error {
 		p.sweepAt = 2 * len(live)
 	}
 	if len(p.sessions) >= p.limit {
+		p.caps.Refused(capreport.PendingHandshakes, p.limit)
 		return fmt.Errorf("tlshost: the guest has %d handshakes pending, the most allowed (tlshost.Config.PendingHandshakes, wasitls run --max-pending-handshakes); finish, abort or drop one first", p.limit)
 	}
 	p.sessions = append(p.sessions, s)
@@ -112,10 +115,10 @@ func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 	if h.ext != nil {
 		g.SetValue(memberKey{h.ext}, true)
 	}
-	g.SetValue(pendingKey{h}, h.newPendingSet())
-	g.SetValue(identityBytesKey{h}, h.newIdentityBytes())
-	g.SetValue(peerCertBytesKey{h}, h.newPeerCertBytes())
-	g.SetValue(settingsBytesKey{h}, h.newSettingsBytes())
+	g.SetValue(pendingKey{h}, h.newPendingSet(g))
+	g.SetValue(identityBytesKey{h}, h.newIdentityBytes(g))
+	g.SetValue(peerCertBytesKey{h}, h.newPeerCertBytes(g))
+	g.SetValue(settingsBytesKey{h}, h.newSettingsBytes(g))
 	if size := h.cfg.sessionCacheSize(); size > 0 {
 		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))
 	}
@@ -131,6 +134,6 @@ func (h *Host) pending(ctx context.Context, fn string) *pendingSet {
 }
 
 // newPendingSet is a guest's set of pending handshakes.
-func (h *Host) newPendingSet() *pendingSet {
-	return &pendingSet{limit: h.pendingLimit()}
+func (h *Host) newPendingSet(g *runtime.Guest) *pendingSet {
+	return &pendingSet{limit: h.pendingLimit(), caps: capreport.From(g)}
 }

@@ -109,7 +109,7 @@ func (h *Host) sessions(ctx context.Context) backends.SessionCache {
 	}
 	h.sessionsMu.Lock()
 	defer h.sessionsMu.Unlock()
-	return guestValue(g, sessionsKey{h}, func() *backends.LRUSessionCache { return backends.NewLRUSessionCache(size) })
+	return guestValue(g, sessionsKey{h}, func(*runtime.Guest) *backends.LRUSessionCache { return backends.NewLRUSessionCache(size) })
 }
 
 // serverTicketKeys is what a server connection seals tickets with, nil

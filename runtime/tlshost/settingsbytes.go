@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/wasitls/wasitls/internal/capreport"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -111,8 +112,8 @@ func (h *Host) settingsOf(ctx context.Context) *settingsHold {
 }
 
 // newSettingsBytes is a guest's count of settings bytes.
-func (h *Host) newSettingsBytes() *byteBudget {
-	return &byteBudget{limit: h.settingsBytesLimit()}
+func (h *Host) newSettingsBytes(g *runtime.Guest) *byteBudget {
+	return &byteBudget{limit: h.settingsBytesLimit(), caps: capreport.From(g), cap: capreport.SettingsBytes}
 }
 
 // A settingsHold is what one connection's settings count; nil counts
