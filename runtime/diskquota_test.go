@@ -99,6 +99,7 @@ create one more: ok
 func TestDiskFiles(t *testing.T) {
 	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 1 << 20, DiskFiles: 100}}, "./testdata/diskquota")
 	const want = `grow files until refused: 100 grown, then quota
+grow another: quota
 remove one: ok
 grow one more: ok
 `

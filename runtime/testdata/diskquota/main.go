@@ -68,8 +68,8 @@ type codeError int
 func (c codeError) Error() string { return codes[c] }
 
 // files grows files by a byte each, beside the 1 MiB quota's room for 255
-// names, until a growth is refused (at most 1000), then removes one and
-// grows another.
+// names, until a growth is refused (at most 1000), tries another, then
+// removes one and grows another.
 func files(grow func(string) error, remove func(string) string, says func(error) string) {
 	n := 0
 	var err error
@@ -79,6 +79,7 @@ func files(grow func(string) error, remove func(string) string, says func(error)
 		}
 	}
 	say("grow files until refused: %d grown, then %s", n, says(err))
+	say("grow another: %s", says(grow("another")))
 	say("remove one: %s", remove("g0"))
 	say("grow one more: %s", says(grow("again")))
 }

@@ -1,7 +1,9 @@
 // Command hog tries to make the host hold more than it should:
 //
 //	hog pollables N   creates N clock pollables and drops none
-//	hog sockets N     creates N TCP sockets and drops none
+//	hog sockets N     creates N TCP sockets and drops none; at the first
+//	                  that fails, tries once more, printing "again:
+//	                  error E" on stderr
 //	hog alloc MIB     allocates and touches MIB MiB of memory, 0 for no end
 //	hog queue BACKLOG   listens on 127.0.0.1 with BACKLOG, prints "port P",
 //	                    accepts nothing until a line on stdin, then accepts
@@ -22,7 +24,9 @@
 //	                    waits in wasi_snapshot_preview1's poll_oneoff), then
 //	                    prints "slept"
 //	hog lookups N NAME  starts N lookups and drops none, of NAME with %d
-//	                    replaced by the lookup's number, then waits 500 ms
+//	                    replaced by the lookup's number, then waits 500 ms;
+//	                    at the first that fails, tries once more, printing
+//	                    "again: error E" on stderr
 //	hog hold N NAME     looks up NAME N times, %d replaced by the
 //	                    lookup's number, each to its end, reading and
 //	                    dropping none, prints "held N" (or "lookup I:
@@ -137,6 +141,8 @@ func main() {
 		for i := 1; i <= n; i++ {
 			if _, code := w.CreateTCP4(); code != 0 {
 				fmt.Printf("socket %d: error %d\n", i, code)
+				_, code = w.CreateTCP4()
+				fmt.Fprintf(os.Stderr, "again: error %d\n", code)
 				return
 			}
 		}
@@ -209,6 +215,8 @@ func main() {
 		for i := 1; i <= n; i++ {
 			if _, code := w.Resolve(network, strings.ReplaceAll(os.Args[3], "%d", strconv.Itoa(i))); code != 0 {
 				fmt.Printf("lookup %d: error %d\n", i, code)
+				_, code = w.Resolve(network, strings.ReplaceAll(os.Args[3], "%d", strconv.Itoa(i)))
+				fmt.Fprintf(os.Stderr, "again: error %d\n", code)
 				time.Sleep(500 * time.Millisecond)
 				return
 			}
