@@ -108,7 +108,11 @@ func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, cont
 	if err := lim.validate(); err != nil {
 		return nil, nil, err
 	}
-	caps := capreport.New(rt.cfg.Logger, "module", cfg.Name, "guest", guestIDs.Add(1))
+	who := []any{"guest", guestIDs.Add(1)}
+	if cfg.Name != "" {
+		who = append(who, "module", cfg.Name)
+	}
+	caps := capreport.New(rt.cfg.Logger, who...)
 	st, err := newState(rt, cfg, lim, caps)
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: %w", err)
