@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -201,6 +202,13 @@ func newPeerChainsRuntime(t *testing.T, cfg tlshost.Config) *peerChainsRuntime {
 // the guest in dir, which speaks in lines as peerchains does.
 func newLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string) *peerChainsRuntime {
 	t.Helper()
+	return newLoggedLineGuestRuntime(t, cfg, dir, nil)
+}
+
+// newLoggedLineGuestRuntime is newLineGuestRuntime whose runtime logs to
+// log (runtime.Config.Logger).
+func newLoggedLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string, log *slog.Logger) *peerChainsRuntime {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	wasm := guestbuild.MustBuild(t, dir)
@@ -209,7 +217,7 @@ func newLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string) *peerChai
 	policy := new(sockets.Policy)
 	policy.AllowConnect("localhost:*")
 	policy.AllowListen("127.0.0.1:*")
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -70,7 +71,9 @@ func TestGuestSettingsBytesLimit(t *testing.T) {
 // every connection, gets the configure-server-identities calls past
 // Config.SettingsBytes (1 MiB, two such lists) refused naming the limit,
 // goes on, and the host's heap stays bounded; once it drops the
-// connections a list is accepted again. Before, each list stayed on the
+// connections a list is accepted again. The runtime's log has one record
+// of the cap for the guest, naming the flag (capreport), though the guest
+// crossed it 14 times. Before, each list stayed on the
 // host, 128 KiB a connection, bounded only by the guest's sockets.
 func TestGuestServerIdentitiesSettingsBytes(t *testing.T) {
 	const limit, n, count = 1 << 20, 16, 16384
@@ -80,8 +83,12 @@ func TestGuestServerIdentitiesSettingsBytes(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		id := backendIdentity(t, backend, p.local)
 		cfg := tlshost.Config{BackendName: backend, SettingsBytes: limit, Identities: map[string]*backends.Identity{"local": id}}
-		g := newLineGuestRuntime(t, cfg, "./testdata/settingshog").start(t, "ids", "localhost", port, fmt.Sprint(n), fmt.Sprint(count), "local")
+		log, rec := capreporttest.New()
+		g := newLoggedLineGuestRuntime(t, cfg, "./testdata/settingshog", log).start(t, "ids", "localhost", port, fmt.Sprint(n), fmt.Sprint(count), "local")
 		g.next(t, "ready")
+		if err := rec.Check("--max-tls-settings-bytes", limit, 0); err != nil {
+			t.Errorf("before the guest crossed the cap: %v", err)
+		}
 		before := heapAfterGC()
 		g.tell("go")
 		out := g.next(t, "identities: ")
@@ -92,6 +99,9 @@ func TestGuestServerIdentitiesSettingsBytes(t *testing.T) {
 			t.Errorf("%s: want it to start %q", out, prefix)
 		}
 		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.SettingsBytes, wasitls run --max-tls-settings-bytes)", limit))
+		if err := rec.Check("--max-tls-settings-bytes", limit, 1); err != nil {
+			t.Error(err)
+		}
 		// Each list kept takes 128 KiB, a suspended connection some
 		// 17 KiB; without the limit the heap grew by 2.2 MiB.
 		if bound := int64(limit/2 + n*16<<10); grew > bound {
