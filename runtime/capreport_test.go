@@ -194,3 +194,23 @@ func TestCapReportLoggerPanics(t *testing.T) {
 		t.Errorf("the logger got %d records, want 1:\n%s", n, log.String())
 	}
 }
+
+// TestCapReportMemory: a guest allocating past Limits.MemoryPages has its
+// memory.grow refused (-1), and the Go guest dies out of memory: one
+// record names --max-memory with the limit in pages.
+func TestCapReportMemory(t *testing.T) {
+	log, rec := capreporttest.New()
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{Logger: log, Limits: runtime.Limits{MemoryPages: 1024}})
+	if stdout, _, err := runHog(rt, compiled, runtime.Limits{}, "alloc", "16"); err != nil || !strings.Contains(stdout, "allocated 16 MiB") {
+		t.Fatalf("guest under the cap: %q, %v", stdout, err)
+	}
+	if err := rec.Check("--max-memory", 1024, 0); err != nil {
+		t.Errorf("a guest under the cap: %v", err)
+	}
+	if _, stderr, err := runHog(rt, compiled, runtime.Limits{}, "alloc", "0"); err == nil || !strings.Contains(stderr, "out of memory") {
+		t.Fatalf("guest: %v, stderr %q; want it out of memory", err, tail(stderr))
+	}
+	if err := rec.Check("--max-memory", 1024, 1); err != nil {
+		t.Error(err)
+	}
+}

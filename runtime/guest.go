@@ -124,6 +124,7 @@ func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, cont
 		memory: newMemoryBudget(lim.MemoryPages),
 		values: map[any]any{capreport.Key: caps},
 	}
+	g.memory.caps = caps
 	g.cabi.Table().SetLimit(lim.Handles, handlesLimitName)
 	g.cabi.Table().OnLimit(func() { caps.Refused(capreport.Handles, lim.Handles) })
 	g.cabi.SetNestingLimit(lim.NestedCalls, nestedLimitName)

@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasitls/wasitls/internal/capreport"
 )
 
 // Guest memory.
@@ -41,6 +43,7 @@ type memoryBudget struct {
 	used     uint64 // bytes committed, every memory together
 	memories []*linearMemory
 	released bool
+	caps     *capreport.Reporter // told of each growth refused for the limit
 }
 
 var _ experimental.MemoryAllocator = (*memoryBudget)(nil)
@@ -71,6 +74,7 @@ func (b *memoryBudget) grow(n uint64, first bool) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !first && b.used+n > b.limit {
+		b.caps.Refused(capreport.MemoryPages, b.limit>>16)
 		return false
 	}
 	b.used += n
@@ -133,7 +137,13 @@ func (m *linearMemory) growSlice(n uint64) {
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.freed || size > m.limit {
+	if m.freed {
+		return nil
+	}
+	if size > m.limit {
+		// wazero refuses growth past the memory's declared maximum
+		// itself: the reservation, below it, is the guest's limit.
+		m.budget.caps.Refused(capreport.MemoryPages, m.budget.limit>>16)
 		return nil
 	}
 	if size > m.committed {

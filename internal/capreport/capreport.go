@@ -22,7 +22,8 @@ type Cap uint8
 // The caps routed through a Reporter: fields of runtime.Limits and of
 // tlshost.Config.
 const (
-	Handles Cap = iota
+	MemoryPages Cap = iota
+	Handles
 	Sockets
 	Files
 	DiskBytes
@@ -38,6 +39,7 @@ const (
 )
 
 var names = [numCaps]struct{ field, flag string }{
+	MemoryPages:       {"runtime.Limits.MemoryPages", "--max-memory"},
 	Handles:           {"runtime.Limits.Handles", "--max-handles"},
 	Sockets:           {"runtime.Limits.Sockets", "--max-sockets"},
 	Files:             {"runtime.Limits.Files", "--max-files"},
