@@ -29,7 +29,10 @@ const (
 	DiskBytes
 	DiskFiles
 	Datagram
+	DatagramQueue
+	DatagramBytes
 	Lookups
+	LookupGrants
 	LookupAddrs
 	PendingHandshakes
 	IdentityBytes
@@ -46,7 +49,10 @@ var names = [numCaps]struct{ field, flag string }{
 	DiskBytes:         {"runtime.Limits.DiskBytes", "--max-disk-bytes"},
 	DiskFiles:         {"runtime.Limits.DiskFiles", "--max-disk-files"},
 	Datagram:          {"runtime.Limits.Datagram", "--max-datagram"},
+	DatagramQueue:     {"runtime.Limits.DatagramQueue", "--max-datagram-queue"},
+	DatagramBytes:     {"runtime.Limits.DatagramBytes", "--max-datagram-bytes"},
 	Lookups:           {"runtime.Limits.Lookups", "--max-lookups"},
+	LookupGrants:      {"runtime.Limits.LookupGrants", "--max-lookup-grants"},
 	LookupAddrs:       {"runtime.Limits.LookupAddrs", "--max-lookup-addrs"},
 	PendingHandshakes: {"tlshost.Config.PendingHandshakes", "--max-pending-handshakes"},
 	IdentityBytes:     {"tlshost.Config.IdentityBytes", "--max-identity-bytes"},
@@ -73,7 +79,7 @@ func (c Cap) Field() string { return names[c].field }
 func (c Cap) Flag() string { return names[c].flag }
 
 // Message is the message of a Reporter's records.
-const Message = "runtime: a guest's call was refused by a cap; raise it if the guest needs more"
+const Message = "runtime: a guest reached a cap; raise it if the guest needs more"
 
 // A Reporter logs, once per cap, that a cap refused one guest's call. Its
 // methods are safe for concurrent use, and on a nil Reporter do nothing.

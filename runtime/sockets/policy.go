@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/wasitls/wasitls/internal/capreport"
 )
 
 // A Policy decides which addresses guests may connect to, listen on and
@@ -373,6 +375,7 @@ type grants struct {
 	limit int
 	m     map[netip.Addr]*list.Element // of *grant, in order
 	order list.List                    // least recently granted first
+	caps  *capreport.Reporter          // told of each address forgotten for the limit
 }
 
 // A grant is one address a lookup made connectable.
@@ -405,6 +408,7 @@ func (g *grants) add(ips []netip.Addr, rules []Rule) {
 			continue
 		}
 		if g.order.Len() >= limit {
+			g.caps.Refused(capreport.LookupGrants, limit)
 			oldest := g.order.Front()
 			delete(g.m, oldest.Value.(*grant).ip)
 			g.order.Remove(oldest)

@@ -67,7 +67,12 @@ type Stack struct {
 
 // SetCapReporter sets the reporter told of each call the stack refuses
 // for one of its limits (the runtime's log of the first of each).
-func (s *Stack) SetCapReporter(r *capreport.Reporter) { s.caps = r }
+func (s *Stack) SetCapReporter(r *capreport.Reporter) {
+	s.caps = r
+	s.grants.mu.Lock()
+	s.grants.caps = r
+	s.grants.mu.Unlock()
+}
 
 // SetSendLinger sets how long a TCP connection's output stream, once
 // dropped, keeps trying to deliver what it holds to a peer that does not

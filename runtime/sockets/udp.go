@@ -65,6 +65,7 @@ func (s *Stack) takeQueued(n int) bool {
 	}
 	if s.queued.Add(int64(n)) > limit {
 		s.queued.Add(-int64(n))
+		s.caps.Refused(capreport.DatagramBytes, limit)
 		return false
 	}
 	return true
@@ -259,9 +260,15 @@ func (u *UDPSocket) readLoop(c *net.UDPConn, max, queue int) {
 			u.arrivals.WakeAll()
 			return
 		}
+		if n > max {
+			u.stack.caps.Refused(capreport.Datagram, max)
+		}
 		if n > max || !u.stack.policy.CanUDP(from) || u.remote.IsValid() && from != u.unmapped(u.remote) {
 			u.mu.Unlock()
 			continue
+		}
+		if len(u.queue) >= queue {
+			u.stack.caps.Refused(capreport.DatagramQueue, queue)
 		}
 		for len(u.queue) >= queue && !u.closed {
 			u.space.Wait()
