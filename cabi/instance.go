@@ -52,9 +52,11 @@ type Instance struct {
 	stopped atomic.Pointer[stopReason]
 	// stackBudget is the guest's call stack budget (stack.go), or nil.
 	stackBudget *stackBudget
-	nested      int
-	maxNested   int
-	nestedName  string
+	// onLimit is told the name of each limit a call traps for (OnLimit).
+	onLimit    func(name string)
+	nested     int
+	maxNested  int
+	nestedName string
 }
 
 // The bits of Instance.halted.

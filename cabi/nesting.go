@@ -42,6 +42,9 @@ func (c *Call) Nest() {
 		name = "cabi.Instance.SetNestingLimit"
 	}
 	if inst.nested >= limit {
+		if inst.onLimit != nil {
+			inst.onLimit(inst.nestedName)
+		}
 		panic(&Trap{Func: c.Func, nested: true, Msg: fmt.Sprintf("calls into the guest nest deeper than %d inside host functions (destructors dropping resources whose destructors drop more); the limit is %s", limit, name)})
 	}
 	inst.nested++

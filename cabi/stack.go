@@ -23,19 +23,23 @@ var ErrStackExceeded = errors.New("guest call stack exceeds its budget")
 type stackBudget struct {
 	exceeded func() bool
 	err      error
+	name     string
 }
 
 // SetStackBudget records that the guest's call stack is bounded by a
 // budget of bytes, the setting called name, and that exceeded reports
 // whether it ran out. Call it before the guest runs.
 func (inst *Instance) SetStackBudget(exceeded func() bool, bytes int64, name string) {
-	inst.stackBudget = &stackBudget{exceeded, fmt.Errorf("%w of %d bytes (%s)", ErrStackExceeded, bytes, name)}
+	inst.stackBudget = &stackBudget{exceeded, fmt.Errorf("%w of %d bytes (%s)", ErrStackExceeded, bytes, name), name}
 }
 
 // stackError is the budget's error when the guest's stack ran out of it,
 // or nil.
 func (inst *Instance) stackError() error {
 	if s := inst.stackBudget; s != nil && s.exceeded() {
+		if inst.onLimit != nil {
+			inst.onLimit(s.name)
+		}
 		return s.err
 	}
 	return nil

@@ -198,19 +198,6 @@ func (t *Table) SetLimit(n int, name string) {
 	g.setLimit(n, name)
 }
 
-// OnLimit sets f, called (on the inserting goroutine) each time an insert
-// into the table or another of its instance is refused for the limit:
-// the embedder's report of the refusal (the runtime logs the first). f
-// must not call back into the table.
-func (t *Table) OnLimit(f func()) {
-	t.mu.Lock()
-	g := t.group()
-	t.mu.Unlock()
-	g.mu.Lock()
-	g.onLimit = f
-	g.mu.Unlock()
-}
-
 // Limit returns the most live handles the table holds, together with the
 // other tables of its instance.
 func (t *Table) Limit() int {

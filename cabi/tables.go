@@ -29,11 +29,11 @@ type tableGroup struct {
 	live   atomic.Int64 // live handles in every table of a shared group
 	limit  atomic.Int64 // most live handles together; 0 means DefaultHandleLimit
 
-	mu      sync.Mutex // guards what follows
-	name    string     // how the embedder calls the limit, for the error
-	onLimit func()     // called at each insert refused for the limit; may be nil
-	tables  []*Table   // every table of the group, the instance's own first
-	closed  bool       // the instance closed: its tables are being drained
+	mu      sync.Mutex   // guards what follows
+	name    string       // how the embedder calls the limit, for the error
+	onLimit func(string) // called at each insert refused for the limit; may be nil
+	tables  []*Table     // every table of the group, the instance's own first
+	closed  bool         // the instance closed: its tables are being drained
 }
 
 func (g *tableGroup) setLimit(n int, name string) {
@@ -76,7 +76,7 @@ func (g *tableGroup) limitError() *LimitError {
 	name, tables, onLimit := g.name, append([]*Table(nil), g.tables...), g.onLimit
 	g.mu.Unlock()
 	if onLimit != nil {
-		onLimit()
+		onLimit(name)
 	}
 	counts := map[*ResourceType]int{}
 	live := 0
@@ -129,6 +129,20 @@ func (inst *Instance) group() *tableGroup {
 	root.mu.Lock()
 	defer root.mu.Unlock()
 	return root.group()
+}
+
+// OnLimit sets f, told the name of the limit (as SetLimit,
+// SetNestingLimit or SetStackBudget was given it) each time a call of
+// the guest is refused or trapped for one: a handle past the tables'
+// limit, a nested call past the nesting limit, a call stack past its
+// budget. It runs on the goroutine of the call, before its trap; it must
+// not call back into the instance. Call it before the guest runs.
+func (inst *Instance) OnLimit(f func(name string)) {
+	inst.onLimit = f
+	g := inst.group()
+	g.mu.Lock()
+	g.onLimit = f
+	g.mu.Unlock()
 }
 
 // Handles returns the number of live handles in every table of the

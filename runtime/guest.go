@@ -126,8 +126,17 @@ func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, cont
 	}
 	g.memory.caps = caps
 	g.cabi.Table().SetLimit(lim.Handles, handlesLimitName)
-	g.cabi.Table().OnLimit(func() { caps.Refused(capreport.Handles, lim.Handles) })
 	g.cabi.SetNestingLimit(lim.NestedCalls, nestedLimitName)
+	g.cabi.OnLimit(func(name string) {
+		switch name {
+		case handlesLimitName:
+			caps.Refused(capreport.Handles, lim.Handles)
+		case nestedLimitName:
+			caps.Refused(capreport.NestedCalls, lim.NestedCalls)
+		case stackLimitName:
+			caps.Refused(capreport.Stack, lim.Stack)
+		}
+	})
 	g.cabi.Data = g
 	ctx = cabi.WithInstance(ctx, g.cabi)
 	ctx = experimental.WithMemoryAllocator(ctx, g.memory)

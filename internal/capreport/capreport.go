@@ -34,6 +34,8 @@ const (
 	Lookups
 	LookupGrants
 	LookupAddrs
+	NestedCalls
+	Stack
 	PendingHandshakes
 	IdentityBytes
 	PeerCertBytes
@@ -54,6 +56,8 @@ var names = [numCaps]struct{ field, flag string }{
 	Lookups:           {"runtime.Limits.Lookups", "--max-lookups"},
 	LookupGrants:      {"runtime.Limits.LookupGrants", "--max-lookup-grants"},
 	LookupAddrs:       {"runtime.Limits.LookupAddrs", "--max-lookup-addrs"},
+	NestedCalls:       {"runtime.Limits.NestedCalls", "--max-nested-calls"},
+	Stack:             {"runtime.Limits.Stack", "--max-stack"},
 	PendingHandshakes: {"tlshost.Config.PendingHandshakes", "--max-pending-handshakes"},
 	IdentityBytes:     {"tlshost.Config.IdentityBytes", "--max-identity-bytes"},
 	PeerCertBytes:     {"tlshost.Config.PeerCertBytes", "--max-peer-cert-bytes"},
