@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -122,7 +123,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg := runtime.Config{Network: policy, Limits: lim}
+	// The runtime's records (a cap that refused the guest, naming its
+	// flag; a panic of the host's code it recovered) go to stderr beside
+	// the denials' notes.
+	cfg := runtime.Config{Network: policy, Limits: lim, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
 	for _, b := range builds {
 		ext, err := b()
 		if err != nil {
