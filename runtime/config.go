@@ -35,7 +35,9 @@ type Config struct {
 	// the embedder's code on a goroutine of its own, with the stack: a
 	// guest's standard input, output or error that panicked (ending that
 	// stream; see StdioPanicError), or a Resolver's Dial that panicked
-	// (the first panic of each guest). Nil logs to slog.Default().
+	// (the first panic of each guest); and, once per guest and cap, that a
+	// guest reached one of its caps, naming the cap's field and flag
+	// (level Warn). Nil logs to slog.Default().
 	Logger *slog.Logger
 
 	// StopFlag declares that the wazero.Runtime has no termination checks

@@ -127,7 +127,9 @@
 // refused past the core instances it may make ([Limits.CoreInstances],
 // 10,000) or once the memories they start with would pass the memory
 // limit together. Extensions add their own (the wasi:tls host bounds
-// pending handshakes).
+// pending handshakes). The first time a guest reaches a cap,
+// [Config.Logger] gets one Warn record naming the cap's field, its
+// wasitls run flag, its value and the guest.
 //
 // # Stopping guests
 //
