@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
@@ -521,13 +522,22 @@ func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileM
 // between). With the quota spent, an existing p still opens. A final
 // symbolic link to nothing is followed, as O_CREATE does, and the file
 // it makes is charged to this open, which found it missing.
+// createTries is how many times openCreating makes a name that others
+// remove as soon as it finds it there, before it fails with
+// errNameVanishing.
+var createTries = 16
+
+// errNameVanishing is openCreating's answer for a name that was there
+// each time it was made and gone each time it was opened.
+var errNameVanishing = fmt.Errorf("filesystem: the name kept being made and removed while it was opened: %w", syscall.EBUSY)
+
 func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.FileMode) (f *os.File, created bool, err error) {
 	if flag&os.O_CREATE == 0 {
 		f, err = root.OpenFile(p, flag, perm)
 		return f, false, err
 	}
 	excl := flag&os.O_EXCL != 0
-	for range 16 {
+	for range createTries {
 		if rerr := q.reserve(NameBytes); rerr != nil {
 			if excl {
 				return nil, false, rerr
@@ -562,7 +572,7 @@ func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.File
 			return f, err == nil, err
 		}
 	}
-	return nil, false, err
+	return nil, false, &fs.PathError{Op: "open", Path: p, Err: errNameVanishing}
 }
 
 // adoptOrphan charges q for file id, which f, just opened and counted
