@@ -19,7 +19,7 @@ import (
 // it, nor grow files or make names past the quota, through
 // wasi_snapshot_preview1 (fd_filestat_set_size, fd_pwrite, fd_write, with
 // and without O_APPEND, path_create_directory, path_open, path_symlink,
-// path_link) or wasi:filesystem (set-size, write, write-via-stream,
+// path_link, path_rename to a new name) or wasi:filesystem (set-size, write, write-via-stream,
 // append-via-stream, create-directory-at, open-at, symlink-at); a refused
 // change writes nothing, and what the guest gives back (a smaller size, a
 // truncating open, a removed name) it may use again. Before, the guest
@@ -46,6 +46,7 @@ mkdir until refused: 255 made, then quota
 create one more: quota
 symlink one more: quota
 link one more: quota
+rename to a new name (path_rename): quota
 remove a directory: ok
 create one more: ok
 `},

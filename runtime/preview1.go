@@ -201,11 +201,13 @@ func checkPollOneoff(poll api.GoModuleFunction) api.GoModuleFunction {
 }
 
 // quotaFunctions are the wasi_snapshot_preview1 functions that make files
-// larger or make names beneath a preopen, which the guest's disk quota
-// may refuse (filesystem.FS.SetDiskLimit).
+// larger or make names beneath a preopen (path_rename to a new name may
+// grow its directory), which the guest's disk quota may refuse
+// (filesystem.FS.SetDiskLimit).
 var quotaFunctions = map[string]bool{
 	"fd_allocate": true, "fd_filestat_set_size": true, "fd_pwrite": true, "fd_write": true,
-	"path_create_directory": true, "path_link": true, "path_open": true, "path_symlink": true,
+	"path_create_directory": true, "path_link": true, "path_open": true, "path_rename": true,
+	"path_symlink": true,
 }
 
 // guestAware is a wasi_snapshot_preview1 function that needs the

@@ -156,6 +156,7 @@ func preview1() {
 	say("create one more: %s", quota(err))
 	say("symlink one more: %s", quota(os.Symlink("p1", "/rw/link")))
 	say("link one more: %s", quota(os.Link("/rw/p1", "/rw/hard")))
+	say("rename to a new name (path_rename): %s", quota(os.Rename("/rw/p1", "/rw/renamed")))
 	say("remove a directory: %s", quota(os.Remove("/rw/d0")))
 	say("create one more: %s", quota(os.WriteFile("/rw/one-more", nil, 0o644)))
 }
