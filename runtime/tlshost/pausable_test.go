@@ -115,9 +115,14 @@ func TestPausableHandshakeBeside(t *testing.T) {
 		if ready := wait("a signal 30ms in", sig); len(ready) != 1 || ready[0] != 1 {
 			t.Fatalf("ready %v, want the signal alone", ready)
 		}
+		// The wake comes once the wait looks at the signal: before the
+		// handshake's read began (fired in Watch), or racing it (fired
+		// from a goroutine Watch starts). A signal ready before the
+		// wait began would have the wait return at once and start the
+		// handshake on a goroutine (wasiio.Wait), which is not what
+		// this test looks at.
 		for i := range 20 {
-			sig := wasiio.NewSignal()
-			go sig.Fire()
+			sig := &fireOnWatch{Signal: wasiio.NewSignal(), async: i%2 == 1}
 			if ready := wait("a signal at once", sig); len(ready) != 1 || ready[0] != 1 {
 				t.Fatalf("wait %d: ready %v, want the signal alone", i, ready)
 			}
@@ -141,6 +146,22 @@ func TestPausableHandshakeBeside(t *testing.T) {
 		}
 		checkGoServerEcho(t, conn, res, "")
 	})
+}
+
+// fireOnWatch is a signal that fires when a wait first watches it, in
+// Watch itself or, async, from a goroutine Watch starts.
+type fireOnWatch struct {
+	*wasiio.Signal
+	async bool
+}
+
+func (f *fireOnWatch) Watch(w *wasiio.Waker) {
+	f.Signal.Watch(w)
+	if f.async {
+		go f.Fire()
+	} else {
+		f.Fire()
+	}
 }
 
 // A paused handshake ends like one on its goroutine: a look other than a
