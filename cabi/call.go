@@ -106,7 +106,7 @@ func Begin(ctx context.Context, mod api.Module, fn string) (c Call) {
 // may-leave rule is the cabi_realloc one) and resets the per-call state.
 func enter(inst *Instance, fn string) {
 	switch {
-	case inst.isClosed() || inst.isExited() || inst.isTrapped():
+	case inst.isHalted():
 		panic(inst.Refusal(fn))
 	case inst.inRealloc:
 		inst.setTrapped()

@@ -72,6 +72,12 @@ func (inst *Instance) isClosed() bool  { return atomic.LoadUint32(&inst.halted)&
 func (inst *Instance) isExited() bool  { return atomic.LoadUint32(&inst.halted)&haltExited != 0 }
 func (inst *Instance) setTrapped()     { atomic.OrUint32(&inst.halted, haltTrapped) }
 
+// isHalted reports, in one load, whether the instance trapped, exited or
+// was closed: whether Refusal refuses a call.
+func (inst *Instance) isHalted() bool {
+	return atomic.LoadUint32(&inst.halted)&(haltTrapped|haltClosed|haltExited) != 0
+}
+
 // NewInstance returns a new instance with an empty table. The guest module
 // is bound on the first host call that needs it, or by Bind.
 func NewInstance() *Instance {
