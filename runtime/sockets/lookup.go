@@ -209,11 +209,10 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		ips, err := resolver.LookupNetIP(ctx, "ip", name)
 		r.mu.Lock()
 		if err == nil && !r.dropped {
-			ips, err = r.hold(ips)
-		}
-		if err == nil && !r.dropped {
-			s.grants.add(ips, rules)
-			r.addrs = ips
+			if ips, err = r.hold(ips); err == nil {
+				s.grants.add(ips, rules)
+				r.addrs = ips
+			}
 		}
 		r.err = err
 		r.mu.Unlock()
