@@ -125,8 +125,8 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 			}
 		}
 	}
-	if e, others, at, ok := enderBeside(sources); ok {
-		if ready, err, done := awaitBeside(ctx, sources, e, others, at); done {
+	if e, at, ok := enderBeside(sources); ok {
+		if ready, err, done := awaitBeside(ctx, sources, e, at); done {
 			return ready, err
 		}
 	}
@@ -142,9 +142,11 @@ type AwaitEnder interface {
 	EndAwait()
 }
 
-// enderBeside finds the one AwaitEnder among sources whose others are
-// deadlines, the earliest of which is not zero, and sources to watch.
-func enderBeside(sources []Source) (e AwaitEnder, others []Source, at time.Time, ok bool) {
+// enderBeside finds the one AwaitEnder among sources beside at least one
+// source to watch (besideEnder), and the earliest deadline among them,
+// which must not be zero.
+func enderBeside(sources []Source) (e AwaitEnder, at time.Time, ok bool) {
+	others := false
 	for _, s := range sources {
 		switch s := s.(type) {
 		case *deadline:
@@ -153,31 +155,46 @@ func enderBeside(sources []Source) (e AwaitEnder, others []Source, at time.Time,
 			}
 		case AwaitEnder:
 			if e != nil && e != s {
-				return nil, nil, time.Time{}, false
+				return nil, time.Time{}, false
 			}
 			e = s
 		default:
-			others = append(others, s)
+			others = true
 		}
 	}
-	return e, others, at, e != nil && len(others) > 0 && !at.IsZero()
+	return e, at, e != nil && others && !at.IsZero()
+}
+
+// besideEnder reports whether awaitBeside watches s beside the one
+// AwaitEnder among its sources: s is neither an AwaitEnder nor a
+// deadline.
+func besideEnder(s Source) bool {
+	switch s.(type) {
+	case *deadline, AwaitEnder:
+		return false
+	}
+	return true
 }
 
 // awaitBeside waits on the calling goroutine for e, as a lone Awaiter
-// does, while it watches the other sources: their wake ends e's await, so
-// that the call returns as soon as one of them is ready. The wait is
-// bounded by at, the deadline among sources, as e's await is. It reports
-// done false when e cannot wait this way now (the caller then watches
-// every source).
-func awaitBeside(ctx context.Context, sources []Source, e AwaitEnder, others []Source, at time.Time) (ready []uint32, err error, done bool) {
+// does, while it watches the other sources (besideEnder): their wake ends
+// e's await, so that the call returns as soon as one of them is ready.
+// The wait is bounded by at, the deadline among sources, as e's await is.
+// It reports done false when e cannot wait this way now (the caller then
+// watches every source).
+func awaitBeside(ctx context.Context, sources []Source, e AwaitEnder, at time.Time) (ready []uint32, err error, done bool) {
 	w := newWaker()
 	w.onWake = e.EndAwait
-	for _, s := range others {
-		s.Watch(w)
+	for _, s := range sources {
+		if besideEnder(s) {
+			s.Watch(w)
+		}
 	}
 	defer func() {
-		for _, s := range others {
-			s.Unwatch(w)
+		for _, s := range sources {
+			if besideEnder(s) {
+				s.Unwatch(w)
+			}
 		}
 	}()
 	for {
