@@ -165,10 +165,6 @@ func sumCounts(counts map[*ResourceType]int, types []*ResourceType) int {
 	return n
 }
 
-// errDrained is returned by Insert after the instance closed: a host call
-// still running then must not leave a resource nobody will drop.
-var errDrained = ErrClosed
-
 func (t *Table) init() {
 	if t.slots == nil {
 		t.slots = make([]slot, 1, 16)
@@ -250,8 +246,10 @@ func (t *Table) Lend(typ *ResourceType, v Resource) (uint32, error) {
 func (t *Table) add(typ *ResourceType, v Resource, lent bool) (uint32, error) {
 	t.mu.Lock()
 	if t.drained {
+		// The instance closed: a host call still running then must not
+		// leave a resource nobody will drop.
 		t.mu.Unlock()
-		return 0, errDrained
+		return 0, ErrClosed
 	}
 	t.init()
 	g := t.g
