@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -47,23 +47,12 @@ func TestCapReportSockets(t *testing.T) {
 // loopback never answers, past Limits.Lookups, and once more after the
 // refusal.
 func TestCapReportLookups(t *testing.T) {
-	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
+	silent := testnet.ServeUDP(t, func([]byte) []byte { return nil })
 	policy := &sockets.Policy{}
 	if err := policy.AllowConnect("*.silent.test:443"); err != nil {
 		t.Fatal(err)
 	}
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "udp", silent.LocalAddr().String())
-		if err != nil {
-			return nil, err
-		}
-		return noDeadlineConn{c.(*net.UDPConn)}, nil
-	}}
+	resolver := testnet.SilentResolver(silent)
 	log, rec := capreporttest.New()
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Logger: log, Limits: runtime.Limits{Lookups: 3}})
 	if stdout, _, err := runHog(rt, compiled, runtime.Limits{}, "lookups", "3", "u%d.silent.test"); err != nil || lastLine(stdout) != "lookups 3" {
@@ -90,10 +79,7 @@ func TestCapReportLookupAddrs(t *testing.T) {
 	if err := policy.AllowConnect("*.addrs.test:443"); err != nil {
 		t.Fatal(err)
 	}
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", server)
-	}}
+	resolver := testnet.Resolver(server)
 	log, rec := capreporttest.New()
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Logger: log})
 	hold := func(lim runtime.Limits) {

@@ -1,13 +1,10 @@
 package runtime_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	goruntime "runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
@@ -32,14 +29,7 @@ func TestLookupLimit(t *testing.T) {
 		return nil
 	})
 	policy := policy(t, []string{"*.silent.test:443"}, nil)
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "udp", silent)
-		if err != nil {
-			return nil, err
-		}
-		return noDeadlineConn{c.(*net.UDPConn)}, nil
-	}}
+	resolver := testnet.SilentResolver(silent)
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Limits: runtime.Limits{Lookups: 8}})
 	goroutines := goruntime.NumGoroutine()
 	for _, tc := range []struct {
@@ -56,10 +46,3 @@ func TestLookupLimit(t *testing.T) {
 		t.Error("the DNS server saw no query: the lookups did not run")
 	}
 }
-
-// noDeadlineConn is a DNS connection whose reads have no deadline: a
-// lookup over it ends only when its connection is closed.
-type noDeadlineConn struct{ *net.UDPConn }
-
-func (noDeadlineConn) SetDeadline(time.Time) error     { return nil }
-func (noDeadlineConn) SetReadDeadline(time.Time) error { return nil }

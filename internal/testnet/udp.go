@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 )
 
 // ServeUDP listens on UDP at 127.0.0.1 and, until the test ends, calls
@@ -42,3 +43,27 @@ func Resolver(addr string) *net.Resolver {
 		return d.DialContext(ctx, network, addr)
 	}}
 }
+
+// SilentResolver is Resolver for a DNS server at addr that never answers:
+// it asks over UDP only, on NoDeadlineConns, so that a lookup ends only
+// when its connection is closed, never at the resolver's own timeout.
+func SilentResolver(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "udp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return NoDeadlineConn{c.(*net.UDPConn)}, nil
+	}}
+}
+
+// NoDeadlineConn is a DNS connection whose reads have no deadline: a
+// query over it ends only when its connection is closed.
+type NoDeadlineConn struct{ *net.UDPConn }
+
+// SetDeadline does nothing.
+func (NoDeadlineConn) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline does nothing.
+func (NoDeadlineConn) SetReadDeadline(time.Time) error { return nil }

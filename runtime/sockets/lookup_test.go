@@ -46,7 +46,7 @@ func TestResolveDropClosesQueries(t *testing.T) {
 		mu.Lock()
 		conns = append(conns, c.(*net.UDPConn))
 		mu.Unlock()
-		return noDeadlineConn{c.(*net.UDPConn)}, nil
+		return testnet.NoDeadlineConn{UDPConn: c.(*net.UDPConn)}, nil
 	}})
 	r, err := st.Resolve(st.Network(), "a.silent.test")
 	if err != nil {
@@ -79,13 +79,6 @@ func TestResolveDropClosesQueries(t *testing.T) {
 		}
 	}
 }
-
-// noDeadlineConn is a DNS connection whose reads have no deadline: a
-// query over it ends only when its connection is closed.
-type noDeadlineConn struct{ *net.UDPConn }
-
-func (noDeadlineConn) SetDeadline(time.Time) error     { return nil }
-func (noDeadlineConn) SetReadDeadline(time.Time) error { return nil }
 
 // bigDNS serves DNS on loopback: over UDP every answer is truncated, so
 // that Go's resolver asks again over TCP, where an A query is answered
