@@ -222,6 +222,8 @@ func (inst *Instance) exitedTrap(fn string) *Trap {
 // entered.
 func (inst *Instance) Refusal(fn string) error {
 	switch {
+	case !inst.isHalted():
+		return nil // one load for a call that may enter
 	case inst.isClosed():
 		return inst.closedTrap(fn)
 	case inst.isExited():
