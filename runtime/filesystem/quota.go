@@ -514,14 +514,6 @@ func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileM
 	return f, id, nil
 }
 
-// openCreating opens p beneath root with flag. An open that may create
-// the file is charged a name only when it made it, so that guests
-// creating one name at once are charged once between them: the name is
-// made with O_EXCL, NameBytes reserved; only when that finds it there is
-// p opened without O_CREATE (and made again should it be removed in
-// between). With the quota spent, an existing p still opens. A final
-// symbolic link to nothing is followed, as O_CREATE does, and the file
-// it makes is charged to this open, which found it missing.
 // createTries is how many times openCreating makes a name that others
 // remove as soon as it finds it there, before it fails with
 // errNameVanishing.
@@ -531,6 +523,14 @@ var createTries = 16
 // each time it was made and gone each time it was opened.
 var errNameVanishing = fmt.Errorf("filesystem: the name kept being made and removed while it was opened: %w", syscall.EBUSY)
 
+// openCreating opens p beneath root with flag. An open that may create
+// the file is charged a name only when it made it, so that guests
+// creating one name at once are charged once between them: the name is
+// made with O_EXCL, NameBytes reserved; only when that finds it there is
+// p opened without O_CREATE (and made again should it be removed in
+// between). With the quota spent, an existing p still opens. A final
+// symbolic link to nothing is followed, as O_CREATE does, and the file
+// it makes is charged to this open, which found it missing.
 func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.FileMode) (f *os.File, created bool, err error) {
 	if flag&os.O_CREATE == 0 {
 		f, err = root.OpenFile(p, flag, perm)
