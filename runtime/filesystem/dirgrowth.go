@@ -4,8 +4,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-
-	wazerosys "github.com/tetratelabs/wazero/sys"
 )
 
 // dirID is a directory's identity, as idOf is a regular file's.
@@ -13,11 +11,8 @@ func dirID(info fs.FileInfo) (fileID, bool) {
 	if info == nil || !info.IsDir() {
 		return fileID{}, false
 	}
-	st := wazerosys.NewStat_t(info)
-	if st.Ino == 0 {
-		return fileID{}, false
-	}
-	return fileID{st.Dev, st.Ino}, true
+	id, _, ok := inodeOf(info)
+	return id, ok
 }
 
 // dirGrowth runs op, which makes the name p beneath root (or moves a name

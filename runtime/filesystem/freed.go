@@ -22,6 +22,12 @@ func idOf(info fs.FileInfo) (id fileID, nlink uint64, ok bool) {
 	if info == nil || !info.Mode().IsRegular() {
 		return fileID{}, 0, false
 	}
+	return inodeOf(info)
+}
+
+// inodeOf is the identity and link count of any file info describes; ok
+// is false when the host gives no inode number.
+func inodeOf(info fs.FileInfo) (id fileID, nlink uint64, ok bool) {
 	st := wazerosys.NewStat_t(info)
 	if st.Ino == 0 {
 		return fileID{}, 0, false
@@ -104,11 +110,10 @@ func lockName(root *os.Root, p string) (info fs.FileInfo, unlock func(), err err
 // lockFile locks the file info describes by its identity, and returns the
 // unlock. A file without an inode number is not locked.
 func lockFile(info fs.FileInfo) (unlock func()) {
-	st := wazerosys.NewStat_t(info)
-	if st.Ino == 0 {
+	id, _, ok := inodeOf(info)
+	if !ok {
 		return func() {}
 	}
-	id := fileID{st.Dev, st.Ino}
 	files.mu.Lock()
 	l := files.locks[id]
 	if l == nil {
@@ -230,10 +235,16 @@ func freedLocked(q *diskQuota, id fileID, size int64) (own int64, others []refun
 // heldID is the identity of a regular file or a directory, whose open
 // descriptors keep it on disk once removed (see openedLocked, closing).
 func heldID(info fs.FileInfo) (fileID, bool) {
-	if id, _, ok := idOf(info); ok {
-		return id, true
+	id, _, ok := heldInode(info)
+	return id, ok
+}
+
+// heldInode is heldID with the file's link count.
+func heldInode(info fs.FileInfo) (id fileID, nlink uint64, ok bool) {
+	if info == nil || !info.Mode().IsRegular() && !info.IsDir() {
+		return fileID{}, 0, false
 	}
-	return dirID(info)
+	return inodeOf(info)
 }
 
 // heldBytes is what the regular file or directory info describes holds
@@ -277,13 +288,7 @@ func openedLocked(info fs.FileInfo, created bool) fileID {
 // quotas charged for its growth get it back. The status of f is read
 // with no lock held; should another open of the file be counted
 // meanwhile, the file is freed at that one's close instead.
-func closing(id fileID, f *os.File) {
-	if f == nil {
-		closingStat(id, nil)
-		return
-	}
-	closingStat(id, f.Stat)
-}
+func closing(id fileID, f *os.File) { closingStat(id, f.Stat) }
 
 // closingStat is closing for a host file whose status stat reads.
 func closingStat(id fileID, stat func() (fs.FileInfo, error)) {
@@ -300,14 +305,14 @@ func closingStat(id fileID, stat func() (fs.FileInfo, error)) {
 	last := rec.open <= 0 && len(rec.charged) > 0
 	dropIfIdleLocked(rec, id)
 	files.mu.Unlock()
-	if !last || stat == nil {
+	if !last {
 		return
 	}
 	info, err := stat()
 	if err != nil {
 		return
 	}
-	if got, ok := heldID(info); !ok || got != id || wazerosys.NewStat_t(info).Nlink != 0 {
+	if got, nlink, ok := heldInode(info); !ok || got != id || nlink != 0 {
 		return
 	}
 	var back []refund
