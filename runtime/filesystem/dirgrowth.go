@@ -37,45 +37,15 @@ func dirGrowth(root *os.Root, p string, op func() error) (fs.FileInfo, int64, er
 	return after, max(dirBytes(after)-dirBytes(before), 0), nil
 }
 
-// chargeDir replaces reserved, what was counted for a name made in the
-// directory info describes, by n, what the directory grew by: counted
-// whatever the limit (the next change is refused past it), and
-// remembered as that directory's in the registry, to be given back when
-// it is removed (dirGone), as a file's growth is (chargeLocked; past
-// the files the quota remembers, it stays counted).
-func (q *diskQuota) chargeDir(info fs.FileInfo, reserved, n int64) {
-	q.mu.Lock()
-	q.adjustLocked(-reserved)
-	if n > 0 {
-		q.used += n
-	}
-	q.mu.Unlock()
-	if id, ok := dirID(info); ok && n > 0 {
-		files.mu.Lock()
-		chargeLocked(q, id, n)
-		files.mu.Unlock()
-	}
-}
-
 // dirGone gives back what the quotas were charged for the growth of the
 // directory info described (read under lockName before it was removed):
 // rmdir freed its blocks; at most what it held, q's share first. While a
 // guest of the process holds it open, it keeps its blocks: it is freed
 // at the last close instead (closing), as a file is.
 func (q *diskQuota) dirGone(info fs.FileInfo) {
-	id, ok := dirID(info)
-	if !ok {
-		return
+	if id, ok := dirID(info); ok {
+		q.freeIfClosed(id, dirBytes(info))
 	}
-	var own int64
-	var others []refund
-	files.mu.Lock()
-	if rec := files.m[id]; rec != nil && rec.open == 0 {
-		own, others = freedLocked(q, id, dirBytes(info))
-	}
-	files.mu.Unlock()
-	q.adjust(-own)
-	giveBack(others)
 }
 
 // linkedDir is the name in whose directory an open creating p through a

@@ -307,8 +307,15 @@ func (q *diskQuota) roomFor(info fs.FileInfo) error {
 // were charged for, q's first, then the others' (shrunkLocked). A shrink
 // of a file not tracked (no inode number) gives q back what it measured.
 // No lock is held.
+//
+// For a name made in the directory info describes, reserved is what was
+// counted for it, n what the directory grew by (dirGrowth, never less
+// than zero): counted whatever the limit (the next change is refused
+// past it), and remembered as that directory's, to be given back when
+// it is removed (dirGone), as a file's growth is (past the files the
+// quota remembers, it stays counted).
 func (q *diskQuota) settle(info fs.FileInfo, reserved, n int64) {
-	id, _, tracked := idOf(info)
+	id, tracked := heldID(info)
 	q.mu.Lock()
 	q.adjustLocked(-reserved)
 	if n > 0 {
@@ -350,7 +357,7 @@ func writeEnd(off int64, n int) func(int64) int64 {
 // makeName counts the name p beneath root made by op (mkdir, symlink,
 // link, an open that creates): reserved before, refused past the quota,
 // given back if op fails; and what p's directory grew by (dirGrowth,
-// chargeDir).
+// settle).
 func (q *diskQuota) makeName(root *os.Root, p string, op func() error) error {
 	if err := q.reserve(NameBytes); err != nil {
 		return err
@@ -360,7 +367,7 @@ func (q *diskQuota) makeName(root *os.Root, p string, op func() error) error {
 		q.adjust(-NameBytes)
 		return err
 	}
-	q.chargeDir(dir, 0, grew)
+	q.settle(dir, 0, grew)
 	return nil
 }
 
@@ -423,7 +430,7 @@ func (q *diskQuota) unlink(root *os.Root, p string) (isDir bool, err error) {
 // was its last link (or the directory's growth, as removeDir does). When
 // it named nothing, new's directory may grow: NameBytes are reserved
 // for that, refused past the quota, and replaced by the growth measured
-// (dirGrowth, chargeDir).
+// (dirGrowth, settle).
 func (q *diskQuota) rename(root *os.Root, old, new string) error {
 	target, unlock, terr := lockName(root, new)
 	if errors.Is(terr, errNameBusy) {
@@ -441,7 +448,7 @@ func (q *diskQuota) rename(root *os.Root, old, new string) error {
 			return err
 		}
 		dir, grew, err := dirGrowth(root, new, func() error { return root.Rename(old, new) })
-		q.chargeDir(dir, NameBytes, grew)
+		q.settle(dir, NameBytes, grew)
 		return err
 	}
 	if err := root.Rename(old, new); err != nil {
@@ -459,15 +466,20 @@ func (q *diskQuota) rename(root *os.Root, old, new string) error {
 // one of its names was removed, when that was its last link and no guest
 // of the process holds it open.
 func (q *diskQuota) lastLinkGone(info fs.FileInfo) {
-	id, nlink, ok := idOf(info)
-	if !ok || nlink != 1 {
-		return
+	if id, nlink, ok := idOf(info); ok && nlink == 1 {
+		q.freeIfClosed(id, info.Size())
 	}
+}
+
+// freeIfClosed frees file id, removed while it held size bytes, when no
+// guest of the process holds it open (freedLocked, q's share first);
+// were it open, it is freed at its last close (closing).
+func (q *diskQuota) freeIfClosed(id fileID, size int64) {
 	var own int64
 	var others []refund
 	files.mu.Lock()
 	if rec := files.m[id]; rec != nil && rec.open == 0 {
-		own, others = freedLocked(q, id, info.Size())
+		own, others = freedLocked(q, id, size)
 	}
 	files.mu.Unlock()
 	q.adjust(-own)
@@ -553,7 +565,7 @@ func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.File
 			return err
 		})
 		if err == nil {
-			q.chargeDir(dir, 0, grew)
+			q.settle(dir, 0, grew)
 			return f, true, nil
 		}
 		q.adjust(-NameBytes)
