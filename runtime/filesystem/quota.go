@@ -550,26 +550,20 @@ func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.File
 	}
 	excl := flag&os.O_EXCL != 0
 	for range createTries {
-		if rerr := q.reserve(NameBytes); rerr != nil {
-			if excl {
-				return nil, false, rerr
-			}
-			f, err = root.OpenFile(p, flag&^os.O_CREATE, perm)
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, false, rerr
-			}
-			return f, false, err
-		}
-		dir, grew, err := dirGrowth(root, p, func() (err error) {
+		err = q.makeName(root, p, func() (err error) {
 			f, err = root.OpenFile(p, flag|os.O_EXCL, perm)
 			return err
 		})
-		if err == nil {
-			q.settle(dir, 0, grew)
+		switch {
+		case err == nil:
 			return f, true, nil
-		}
-		q.adjust(-NameBytes)
-		if excl || !errors.Is(err, fs.ErrExist) {
+		case errors.Is(err, ErrDiskQuota) && !excl: // refused before the open
+			f, oerr := root.OpenFile(p, flag&^os.O_CREATE, perm)
+			if errors.Is(oerr, fs.ErrNotExist) {
+				return nil, false, err
+			}
+			return f, false, oerr
+		case excl || !errors.Is(err, fs.ErrExist):
 			return nil, false, err
 		}
 		f, err = root.OpenFile(p, flag&^os.O_CREATE, perm)
