@@ -168,17 +168,16 @@ func osFlag(oflag experimentalsys.Oflag) int {
 }
 
 func (r *rootFS) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
-	info, err := r.root.Lstat(rel(p))
-	if err != nil {
-		return wazerosys.Stat_t{}, errnoOf(err)
-	}
-	st := wazerosys.NewStat_t(info)
-	r.fs.hideSerials(&st)
-	return st, 0
+	return r.guestStat(r.root.Lstat(rel(p)))
 }
 
 func (r *rootFS) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
-	info, err := r.root.Stat(rel(p))
+	return r.guestStat(r.root.Stat(rel(p)))
+}
+
+// guestStat is the status a stat of the root read, as the guest sees it:
+// its device and inode numbers hidden (FS.hideSerials).
+func (r *rootFS) guestStat(info fs.FileInfo, err error) (wazerosys.Stat_t, experimentalsys.Errno) {
 	if err != nil {
 		return wazerosys.Stat_t{}, errnoOf(err)
 	}
