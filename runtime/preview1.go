@@ -91,6 +91,7 @@ func isGuardedPreview1(m api.Module) bool {
 // Preview1 errnos.
 const (
 	errnoDquot = 19
+	errnoFault = 21
 	errnoInval = 28
 	errnoIO    = 29
 	errnoNosys = 52

@@ -14,7 +14,6 @@ const (
 	// wazero's fd_readdir fills (see chunkReaddir).
 	readdirChunk = 64 << 10
 	direntSize   = 24 // bytes of a preview1 dirent before its name
-	errnoFault   = 21
 )
 
 // chunkReaddir is fd_readdir(fd, buf, buf_len, cookie, bufused) that
