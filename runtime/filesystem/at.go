@@ -105,9 +105,7 @@ func (d *Descriptor) openDir(p string, fl types.DescriptorFlags) (types.Descript
 	}
 	var id fileID
 	if info, err := root.Stat("."); err == nil {
-		files.mu.Lock()
-		id = openedLocked(info, false)
-		files.mu.Unlock()
+		id = opened(info, false)
 	}
 	return &Descriptor{pre: d.pre, path: path.Join(d.path, p), flags: fl, dir: root, ownsDir: true, dirID: id}, nil
 }

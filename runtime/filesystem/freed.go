@@ -233,7 +233,7 @@ func freedLocked(q *diskQuota, id fileID, size int64) (own int64, others []refun
 }
 
 // heldID is the identity of a regular file or a directory, whose open
-// descriptors keep it on disk once removed (see openedLocked, closing).
+// descriptors keep it on disk once removed (see opened, closing).
 func heldID(info fs.FileInfo) (fileID, bool) {
 	id, _, ok := heldInode(info)
 	return id, ok
@@ -257,16 +257,18 @@ func heldBytes(info fs.FileInfo) int64 {
 	return info.Size()
 }
 
-// openedLocked counts one more host file open on the regular file or
+// opened counts one more host file open on the regular file or
 // directory info describes, and returns its identity (zero when not
 // tracked). A file the open just created is new: what was remembered of
 // an earlier file with its inode number, freed where the process could
-// not see it, is forgotten. files.mu is held.
-func openedLocked(info fs.FileInfo, created bool) fileID {
+// not see it, is forgotten.
+func opened(info fs.FileInfo, created bool) fileID {
 	id, ok := heldID(info)
 	if !ok {
 		return fileID{}
 	}
+	files.mu.Lock()
+	defer files.mu.Unlock()
 	rec := files.m[id]
 	if rec == nil {
 		rec = &fileRecord{}

@@ -510,9 +510,7 @@ func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileM
 	if serr != nil {
 		return f, fileID{}, nil
 	}
-	files.mu.Lock()
-	id := openedLocked(after, created)
-	files.mu.Unlock()
+	id := opened(after, created)
 	if id != (fileID{}) && files.frees.Load() != frees {
 		if err := q.adoptOrphan(id, f); err != nil {
 			closing(id, f)
@@ -582,7 +580,7 @@ func (q *diskQuota) openCreating(root *os.Root, p string, flag int, perm fs.File
 }
 
 // adoptOrphan charges q for file id, which f, just opened and counted
-// open (openedLocked), holds, when a file was freed meanwhile (its
+// open (opened), holds, when a file was freed meanwhile (its
 // charges given back; see freedLocked) and it might have been this one:
 // opened by its name just before another guest removed its last link,
 // and counted open only after that removal found it held by no one. Such

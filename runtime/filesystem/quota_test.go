@@ -119,7 +119,9 @@ func TestRegistryForgets(t *testing.T) {
 	files.mu.Lock()
 	files.m[id] = &fileRecord{charged: map[*diskQuota]int64{&g.disk: 1 << 20}}
 	g.disk.files = map[fileID]struct{}{id: {}}
-	openedLocked(info, true)
+	files.mu.Unlock()
+	opened(info, true)
+	files.mu.Lock()
 	rec = files.m[id]
 	_, inQuota := g.disk.files[id]
 	files.mu.Unlock()

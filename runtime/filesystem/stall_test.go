@@ -164,9 +164,7 @@ func TestOrphanAdopted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files.mu.Lock()
-	id := openedLocked(info, false)
-	files.mu.Unlock()
+	id := opened(info, false)
 	if err := holder.disk.adoptOrphan(id, held); err != nil {
 		t.Fatal(err)
 	}
