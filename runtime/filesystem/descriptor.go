@@ -401,17 +401,25 @@ func (d *Descriptor) MetadataHashAt(_ context.Context, pf types.PathFlags, p str
 // instance's key: equal for one file, and revealing no inode number.
 func (f *FS) hash(info fs.FileInfo) types.MetadataHashValue {
 	st := wazerosys.NewStat_t(info)
-	var b [16 + 32]byte
-	copy(b[:], f.key[:])
-	binary.LittleEndian.PutUint64(b[16:], st.Dev)
-	binary.LittleEndian.PutUint64(b[24:], st.Ino)
-	binary.LittleEndian.PutUint64(b[32:], uint64(st.Size))
-	binary.LittleEndian.PutUint64(b[40:], uint64(st.Mtim))
-	sum := sha256.Sum256(b[:])
+	sum := f.keyedSum(st.Dev, st.Ino, uint64(st.Size), uint64(st.Mtim))
 	return types.MetadataHashValue{
 		Lower: binary.LittleEndian.Uint64(sum[:8]),
 		Upper: binary.LittleEndian.Uint64(sum[8:16]),
 	}
+}
+
+// keyedSum is the SHA-256 of the instance's key followed by words (at
+// most four), little-endian: what it hashes (inode numbers) cannot be
+// read back from it, nor matched across instances. Sums of different
+// numbers of words never collide by construction (hash's four words,
+// serial's three).
+func (f *FS) keyedSum(words ...uint64) [sha256.Size]byte {
+	var b [16 + 4*8]byte
+	copy(b[:], f.key[:])
+	for i, w := range words {
+		binary.LittleEndian.PutUint64(b[16+8*i:], w)
+	}
+	return sha256.Sum256(b[:16+8*len(words)])
 }
 
 func typeOf(m fs.FileMode) types.DescriptorType {

@@ -1,7 +1,6 @@
 package filesystem
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -27,12 +26,7 @@ func (f *FS) serial(tag byte, dev, ino uint64) uint64 {
 	if tag == 1 && ino == 0 {
 		return 0
 	}
-	var b [16 + 1 + 16]byte
-	copy(b[:], f.key[:])
-	b[16] = tag
-	binary.LittleEndian.PutUint64(b[17:], dev)
-	binary.LittleEndian.PutUint64(b[25:], ino)
-	sum := sha256.Sum256(b[:])
+	sum := f.keyedSum(uint64(tag), dev, ino)
 	return max(binary.LittleEndian.Uint64(sum[:8]), 1)
 }
 
