@@ -114,11 +114,10 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 		}
 		return nil, r.fs.disk.errnoOf(err)
 	}
-	file, errno := newRootFile(f, flag, counted, &r.fs.disk, id)
+	file, errno := newRootFile(f, flag, counted, r.fs, id)
 	if errno != 0 {
 		return nil, errno
 	}
-	file.fs = r.fs
 	st, errno := file.Stat()
 	if errno == 0 && flag&experimentalsys.O_DIRECTORY != 0 && st.Mode&fs.ModeDir == 0 {
 		errno = experimentalsys.ENOTDIR

@@ -37,21 +37,19 @@ type rootFile struct {
 	// counted is the FS whose file limit f counts toward (nil for the
 	// mount's root handle, see rootFS).
 	counted *FS
-	// disk is the quota its writes and size changes count against.
-	disk *diskQuota
+	// fs is the file system f is beneath: its quota counts f's writes and
+	// size changes, and it hides f's device and inode numbers.
+	fs *FS
 	// id is the identity under which the registry counts f open (see
 	// closing).
 	id fileID
 
 	// st holds the parts of the status that do not change while the file
 	// is open, once Stat has been called: its device and inode numbers
-	// hidden (see FS.hideSerials) unless fs is nil, the host's device
-	// number in hostDev.
+	// hidden (see FS.hideSerials), the host's device number in hostDev.
 	st      *wazerosys.Stat_t
 	hostDev uint64
-	// fs hides device and inode numbers (nil: they are the host's).
-	fs     *FS
-	closed bool
+	closed  bool
 }
 
 var _ experimentalsys.PollableFile = (*rootFile)(nil)
@@ -148,9 +146,7 @@ func (r *rootFile) Stat() (wazerosys.Stat_t, experimentalsys.Errno) {
 	}
 	st := wazerosys.NewStat_t(info)
 	r.hostDev = st.Dev
-	if r.fs != nil {
-		r.fs.hideSerials(&st)
-	}
+	r.fs.hideSerials(&st)
 	r.st = &wazerosys.Stat_t{Dev: st.Dev, Ino: st.Ino, Mode: st.Mode.Type()}
 	return st, 0
 }
@@ -217,7 +213,7 @@ func (r *rootFile) Write(buf []byte) (int, experimentalsys.Errno) {
 		}
 	}
 	var n int
-	err := r.disk.sizeChange(r.f, writeEnd(off, len(buf)), func(int64) (err error) {
+	err := r.fs.disk.sizeChange(r.f, writeEnd(off, len(buf)), func(int64) (err error) {
 		if r.IsNonblock() {
 			n, err = writeOnce(r.f, buf)
 		} else {
@@ -225,7 +221,7 @@ func (r *rootFile) Write(buf []byte) (int, experimentalsys.Errno) {
 		}
 		return err
 	})
-	if errno := r.disk.errnoOf(err); errno != 0 {
+	if errno := r.fs.disk.errnoOf(err); errno != 0 {
 		return n, r.fileErr(errno)
 	}
 	return n, 0
@@ -236,11 +232,11 @@ func (r *rootFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 		return 0, 0
 	}
 	var n int
-	err := r.disk.sizeChange(r.f, writeEnd(off, len(buf)), func(int64) (err error) {
+	err := r.fs.disk.sizeChange(r.f, writeEnd(off, len(buf)), func(int64) (err error) {
 		n, err = r.f.WriteAt(buf, off)
 		return err
 	})
-	if errno := r.disk.errnoOf(err); errno != 0 {
+	if errno := r.fs.disk.errnoOf(err); errno != 0 {
 		return n, r.fileErr(errno)
 	}
 	return n, 0
@@ -250,8 +246,8 @@ func (r *rootFile) Truncate(size int64) experimentalsys.Errno {
 	if size < 0 {
 		return experimentalsys.EINVAL
 	}
-	err := r.disk.sizeChange(r.f, func(int64) int64 { return size }, func(int64) error { return r.f.Truncate(size) })
-	if errno := r.disk.errnoOf(err); errno != 0 {
+	err := r.fs.disk.sizeChange(r.f, func(int64) int64 { return size }, func(int64) error { return r.f.Truncate(size) })
+	if errno := r.fs.disk.errnoOf(err); errno != 0 {
 		return r.fileErr(errno)
 	}
 	return 0
@@ -299,7 +295,7 @@ func (r *rootFile) Close() experimentalsys.Errno {
 // adds itself; Go reads each entry's status relative to the open
 // directory (fstatat), not through its path. (A Seek with wazero's Errno
 // result declared here would fail go vet's stdmethods check.)
-func newRootFile(f *os.File, flag experimentalsys.Oflag, counted *FS, disk *diskQuota, id fileID) (*rootFile, experimentalsys.Errno) {
+func newRootFile(f *os.File, flag experimentalsys.Oflag, counted, fsys *FS, id fileID) (*rootFile, experimentalsys.Errno) {
 	adapted, errno := (&sysfs.AdaptFS{FS: &handleFS{f: f}}).OpenFile(".", experimentalsys.O_RDONLY, 0)
 	if errno != 0 {
 		closing(id, f)
@@ -309,7 +305,7 @@ func newRootFile(f *os.File, flag experimentalsys.Oflag, counted *FS, disk *disk
 		}
 		return nil, errno
 	}
-	return &rootFile{File: adapted, f: f, flag: flag, counted: counted, disk: disk, id: id}, 0
+	return &rootFile{File: adapted, f: f, flag: flag, counted: counted, fs: fsys, id: id}, 0
 }
 
 // handleFS is an fs.FS holding one open file: every Open after the first

@@ -36,7 +36,7 @@ func (f *FS) serial(tag byte, dev, ino uint64) uint64 {
 // as readdir(3)'s d_ino differs from stat(2)'s there).
 func (r *rootFile) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
 	dirents, errno := r.File.Readdir(n)
-	if errno != 0 || r.fs == nil {
+	if errno != 0 {
 		return dirents, errno
 	}
 	if _, errno := r.cached(); errno != 0 {
