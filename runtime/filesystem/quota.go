@@ -436,14 +436,7 @@ func (q *diskQuota) rename(root *os.Root, old, new string) error {
 	if errors.Is(terr, errNameBusy) {
 		return terr
 	}
-	defer unlock()
-	replaces := terr == nil
-	if replaces {
-		if src, err := root.Lstat(old); err == nil && os.SameFile(src, target) {
-			replaces = false // links to one file: rename does nothing
-		}
-	}
-	if terr != nil {
+	if terr != nil { // new names nothing: the rename makes it
 		if err := q.reserve(NameBytes); err != nil {
 			return err
 		}
@@ -451,14 +444,17 @@ func (q *diskQuota) rename(root *os.Root, old, new string) error {
 		q.settle(dir, NameBytes, grew)
 		return err
 	}
+	defer unlock()
+	src, serr := root.Lstat(old)
 	if err := root.Rename(old, new); err != nil {
 		return err
 	}
-	if replaces {
-		q.adjust(-NameBytes)
-		q.lastLinkGone(target)
-		q.dirGone(target)
+	if serr == nil && os.SameFile(src, target) {
+		return nil // links to one file: rename does nothing
 	}
+	q.adjust(-NameBytes)
+	q.lastLinkGone(target)
+	q.dirGone(target)
 	return nil
 }
 
