@@ -208,7 +208,7 @@ func (h *Host) limit(e *ending, fail func(what string, err error), last *lastErr
 // logPanic logs a backend's panic (see shield) with its stack, which
 // the guest never sees.
 func (h *Host) logPanic(err error, stack []byte) {
-	safelog.Log(h.cfg.Logger, slog.LevelError, "wasi:tls: the backend panicked", "backend", h.backend.Name(), "err", err, "stack", string(stack))
+	logBackendPanic(h.cfg.Logger, h.backend.Name(), err, stack)
 }
 
 // transport builds the transport for a new connection; when the streams

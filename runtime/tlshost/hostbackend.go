@@ -45,9 +45,7 @@ var (
 // *BackendPanicError naming b by its Go type when Name panicked.
 func describe(b backends.Backend, logger *slog.Logger) (backends.Backend, error) {
 	h := &hostBackend{Backend: b, name: fmt.Sprintf("%T", b)}
-	h.log = func(err error, stack []byte) {
-		safelog.Log(logger, slog.LevelError, "wasi:tls: the backend panicked", "backend", h.name, "err", err, "stack", string(stack))
-	}
+	h.log = func(err error, stack []byte) { logBackendPanic(logger, h.name, err, stack) }
 	name, err := shielded(h, "Name", b.Name)
 	if err != nil {
 		return nil, err
@@ -66,6 +64,13 @@ func describe(b backends.Backend, logger *slog.Logger) (backends.Backend, error)
 		return nil, err
 	}
 	return &hostDescriber{hostBackend: h, supported: cloneAlgorithms(supported), defaults: cloneAlgorithms(defaults)}, nil
+}
+
+// logBackendPanic logs a panic of the backend named backend (see shield)
+// with its stack, which the guest never sees, to logger, if not nil; a
+// panic of logger is recovered (safelog.Log).
+func logBackendPanic(logger *slog.Logger, backend string, err error, stack []byte) {
+	safelog.Log(logger, slog.LevelError, "wasi:tls: the backend panicked", "backend", backend, "err", err, "stack", string(stack))
 }
 
 // shielded returns f(), the backend's method op, or its panic as the
