@@ -37,8 +37,9 @@ func (e extensionsHost) export(what string, end *ending, label string, ctx cabi.
 	}
 	// The guest chooses the label, which TLS 1.3 puts in an
 	// HKDF-Expand-Label of 255 bytes: refused here whatever the backend
-	// would do with it (crypto/tls panics).
-	if conn.State().Version == tls.VersionTLS13 && len(label) > backends.MaxTLS13ExporterLabel {
+	// would do with it (crypto/tls panics). The length first: only an
+	// overlong label asks the backend for its State.
+	if len(label) > backends.MaxTLS13ExporterLabel && conn.State().Version == tls.VersionTLS13 {
 		return nil, e.result(what, fmt.Errorf("tlshost: %s: exporter label of %d bytes: at most %d in TLS 1.3", what, len(label), backends.MaxTLS13ExporterLabel))
 	}
 	x, ok := conn.(backends.KeyingMaterialExporter)
