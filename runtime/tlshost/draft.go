@@ -27,10 +27,8 @@ func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in
 	// to ask whether a connection resumed, so it never resumes.
 	t, held := d.h.transport(ctx, in, out)
 	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), t)
-	s.held = held
-	s.settings = d.h.settingsOf(ctx)
 	// The draft has no last error: the future carries the reason.
-	d.h.limit(&s.ending, nil, nil)
+	d.h.limit(ctx, &s.ending, held, nil, nil)
 	hs := &draftHandshake{s: s}
 	pending := d.h.pending(ctx, "wasi:tls/types#[constructor]client-handshake")
 	if err := pending.admit(s); err != nil {

@@ -191,12 +191,17 @@ func (h *Host) logFailure(what string, err error, attrs ...any) {
 	}
 }
 
-// limit applies the host's handshake timeout to a new connection: its
-// expiry is recorded through fail (the connection's last error), and what
-// the guest is never told is logged. A panic of the backend is logged
-// with its stack, and recorded in last, if not nil, as the reason of the
-// connection it broke.
-func (h *Host) limit(e *ending, fail func(what string, err error), last *lastError) {
+// limit applies the host's limits to a new connection of the guest of
+// ctx, before anyone else sees it: held gives back the socket its
+// transport counts as (see transport), its settings count against the
+// guest's budget (settingsOf), and its handshake timeout's expiry is
+// recorded through fail (the connection's last error); what the guest is
+// never told is logged. A panic of the backend is logged with its stack,
+// and recorded in last, if not nil, as the reason of the connection it
+// broke.
+func (h *Host) limit(ctx context.Context, e *ending, held func(), fail func(what string, err error), last *lastError) {
+	e.held = held
+	e.settings = h.settingsOf(ctx)
 	e.setHandshakeTimeout(h.cfg.handshakeTimeout(), fail)
 	e.setWarn(func(what string, err error) { h.logFailure(what, err) })
 	e.setLogPanic(h.logPanic)
@@ -282,9 +287,7 @@ func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out 
 	base.Sessions = h.sessions(ctx)
 	t, held := h.transport(ctx, in, out)
 	c.s = newClientSession(h.backend, base, t)
-	c.s.held = held
-	c.s.settings = h.settingsOf(ctx)
-	h.limit(&c.s.ending, c.fail, &c.last)
+	h.limit(ctx, &c.s.ending, held, c.fail, &c.last)
 	return c
 }
 
@@ -426,9 +429,7 @@ func (h *Host) NewServerConnection(ctx context.Context, in tls.InputStream, out 
 	base.TicketKeys = h.serverTicketKeys()
 	t, held := h.transport(ctx, in, out)
 	c.s = newServerSession(h.backend, base, t)
-	c.s.held = held
-	c.s.settings = h.settingsOf(ctx)
-	h.limit(&c.s.ending, c.fail, &c.last)
+	h.limit(ctx, &c.s.ending, held, c.fail, &c.last)
 	return c
 }
 
