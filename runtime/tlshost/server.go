@@ -101,8 +101,7 @@ func (s *serverSession) ConfigureResumption(on bool) error {
 // ConfigureIdentities sets the server certificates in preference order; the
 // backend picks the best match for the ClientHello.
 func (s *serverSession) ConfigureIdentities(ids []*backends.Identity) error {
-	const what = "configure-server-identities"
-	return s.configureCounted(what, settingIdentities, int64(len(ids))*identityRefBytes, func() { s.cfg.Identities = cloneSlice(ids) })
+	return s.configureCounted("configure-server-identities", settingIdentities, int64(len(ids))*identityRefBytes, func() { s.cfg.Identities = cloneSlice(ids) })
 }
 
 // resumeLocked moves the handshake on to step p, starting it if needed.
