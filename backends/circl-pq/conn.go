@@ -670,8 +670,7 @@ type encoder interface {
 func (c *Conn) writeMessage(m encoder, transcript interface{ Write([]byte) (int, error) }) error {
 	msg, err := m.encode()
 	if err != nil {
-		c.sendAlert(alertInternalError)
-		return &AlertError{Alert: alertInternalError, Err: err}
+		return c.fail(alertInternalError, "%w", err)
 	}
 	return c.writeHandshake(msg, transcript)
 }
