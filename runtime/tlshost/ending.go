@@ -104,7 +104,7 @@ func (e *ending) setReportBroken(report func(what string, err error)) {
 
 // open makes the backend's connection with newConn, b's method op, and
 // returns it shielded (see shieldedConn): from here on a panic of the
-// backend breaks this connection alone (see broke). A panic of make is
+// backend breaks this connection alone (see broke). A panic of newConn is
 // its error. d.mu may be held.
 func (e *ending) open(b backends.Backend, op string, newConn func() (backends.Conn, error)) (conn backends.Conn, err error) {
 	s := shield{backend: b.Name(), log: e.logPanic}
