@@ -753,12 +753,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		// A handshake message cut short by a transport timeout stays in
 		// hand; the record read above continued it.
 		for len(c.hand) > 0 {
-			if useless++; useless > maxPostHandshakeMessages {
-				c.failRead(c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages"))
-				return 0, c.in.err
-			}
-			if err := c.handlePostHandshakeMessage(); err != nil {
-				return 0, c.latchReadError(err)
+			useless++
+			if err := c.handlePostHandshakeBounded(useless); err != nil {
+				return 0, err
 			}
 		}
 	}
@@ -877,6 +874,23 @@ func (c *Conn) sendKeyUpdateLocked(requestPeer bool) error {
 	}
 	// Any update of this side's keys answers a pending request.
 	c.keyUpdatePending = false
+	return nil
+}
+
+// handlePostHandshakeBounded processes the post-handshake message in
+// hand, the n-th since the last application data (Read, readForAuth):
+// past maxPostHandshakeMessages it fails the read side with
+// unexpected_message instead, as each KeyUpdate costs a key derivation
+// for some 30 bytes on the wire. An error is latched for the read side.
+// The caller holds in.
+func (c *Conn) handlePostHandshakeBounded(n int) error {
+	if n > maxPostHandshakeMessages {
+		c.failRead(c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages"))
+		return c.in.err
+	}
+	if err := c.handlePostHandshakeMessage(); err != nil {
+		return c.latchReadError(err)
+	}
 	return nil
 }
 

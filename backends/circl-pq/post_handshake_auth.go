@@ -321,8 +321,7 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			c.conn.SetReadDeadline(time.Time{})
 		}
 	}()
-	// Messages without data in between are bounded as in Read: each
-	// KeyUpdate costs a key derivation for some 30 bytes on the wire.
+	// Messages without data in between are bounded as in Read.
 	useless := 0
 	for {
 		select {
@@ -337,12 +336,9 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			return authFull, nil
 		}
 		if c.handshakeMessageComplete() {
-			if useless++; useless > maxPostHandshakeMessages {
-				c.failRead(c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages"))
-				return 0, c.in.err
-			}
-			if err := c.handlePostHandshakeMessage(); err != nil {
-				return 0, c.latchReadError(err)
+			useless++
+			if err := c.handlePostHandshakeBounded(useless); err != nil {
+				return 0, err
 			}
 			continue
 		}
