@@ -37,17 +37,6 @@ func dirGrowth(root *os.Root, p string, op func() error) (fs.FileInfo, int64, er
 	return after, max(dirBytes(after)-dirBytes(before), 0), nil
 }
 
-// dirGone gives back what the quotas were charged for the growth of the
-// directory info described (read under lockName before it was removed):
-// rmdir freed its blocks; at most what it held, q's share first. While a
-// guest of the process holds it open, it keeps its blocks: it is freed
-// at the last close instead (closing), as a file is.
-func (q *diskQuota) dirGone(info fs.FileInfo) {
-	if id, ok := dirID(info); ok {
-		q.freeIfClosed(id, dirBytes(info))
-	}
-}
-
 // linkedDir is the name in whose directory an open creating p through a
 // dangling symbolic link makes its file: the link's target, followed as
 // far as it names further links (up to 8), relative to p's directory.

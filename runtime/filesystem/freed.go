@@ -293,37 +293,43 @@ func opened(info fs.FileInfo, created bool) fileID {
 func closing(id fileID, f *os.File) { closingStat(id, f.Stat) }
 
 // closingStat is closing for a host file whose status stat reads.
-func closingStat(id fileID, stat func() (fs.FileInfo, error)) {
+func closingStat(id fileID, stat func() (fs.FileInfo, error)) { closingFor(nil, id, stat) }
+
+// closingFor is closingStat, freeing the file with q's share first (q may
+// be nil): it returns q's share, for the caller to give back; the others
+// are given back.
+func closingFor(q *diskQuota, id fileID, stat func() (fs.FileInfo, error)) (own int64) {
 	if id == (fileID{}) {
-		return
+		return 0
 	}
 	files.mu.Lock()
 	rec := files.m[id]
 	if rec == nil {
 		files.mu.Unlock()
-		return
+		return 0
 	}
 	rec.open--
 	last := rec.open <= 0 && len(rec.charged) > 0
 	dropIfIdleLocked(rec, id)
 	files.mu.Unlock()
 	if !last {
-		return
+		return 0
 	}
 	info, err := stat()
 	if err != nil {
-		return
+		return 0
 	}
 	if got, nlink, ok := heldInode(info); !ok || got != id || nlink != 0 {
-		return
+		return 0
 	}
 	var back []refund
 	files.mu.Lock()
 	if files.m[id] == rec && rec.open <= 0 {
-		_, back = freedLocked(nil, id, heldBytes(info))
+		own, back = freedLocked(q, id, heldBytes(info))
 	}
 	files.mu.Unlock()
 	giveBack(back)
+	return own
 }
 
 // giveBack gives refunds to their quotas; no lock is held.

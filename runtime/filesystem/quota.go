@@ -312,7 +312,7 @@ func (q *diskQuota) roomFor(info fs.FileInfo) error {
 // counted for it, n what the directory grew by (dirGrowth, never less
 // than zero): counted whatever the limit (the next change is refused
 // past it), and remembered as that directory's, to be given back when
-// it is removed (dirGone), as a file's growth is (past the files the
+// it is removed (see removal), as a file's growth is (past the files the
 // quota remembers, it stays counted).
 func (q *diskQuota) settle(info fs.FileInfo, reserved, n int64) {
 	id, tracked := heldID(info)
@@ -385,7 +385,8 @@ func (q *diskQuota) link(root *os.Root, old, new string) error {
 }
 
 // removeDir removes the directory p beneath root (notDir: p is not one,
-// nothing is done), giving back its name and its growth (dirGone).
+// nothing is done), giving back its name and, unless a guest of the
+// process holds it open, its growth (see removal).
 func (q *diskQuota) removeDir(root *os.Root, p string) (notDir bool, err error) {
 	info, unlock, err := lockName(root, p)
 	if err != nil {
@@ -395,18 +396,19 @@ func (q *diskQuota) removeDir(root *os.Root, p string) (notDir bool, err error) 
 	if !info.IsDir() {
 		return true, nil
 	}
+	held := holdRemoved(root, p, info)
+	defer held.done(q)
 	if err := root.Remove(p); err != nil {
 		return false, err
 	}
 	q.adjust(-NameBytes)
-	q.dirGone(info)
 	return false, nil
 }
 
 // unlink removes p beneath root, anything but a directory (isDir: p is
 // one, nothing is done), giving back its name and, when that was the
 // last link of a regular file no guest of the process holds open, what
-// the quotas were charged for the file's growth (lastLinkGone). Were it
+// the quotas were charged for the file's growth (see removal). Were it
 // open, the file is freed at its last close (closing).
 func (q *diskQuota) unlink(root *os.Root, p string) (isDir bool, err error) {
 	info, unlock, err := lockName(root, p)
@@ -417,11 +419,12 @@ func (q *diskQuota) unlink(root *os.Root, p string) (isDir bool, err error) {
 	if info.IsDir() {
 		return true, nil
 	}
+	held := holdRemoved(root, p, info)
+	defer held.done(q)
 	if err := root.Remove(p); err != nil {
 		return false, err
 	}
 	q.adjust(-NameBytes)
-	q.lastLinkGone(info)
 	return false, nil
 }
 
@@ -445,41 +448,20 @@ func (q *diskQuota) rename(root *os.Root, old, new string) error {
 		return err
 	}
 	defer unlock()
+	held := holdRemoved(root, new, target)
+	defer held.done(q)
 	src, serr := root.Lstat(old)
 	if err := root.Rename(old, new); err != nil {
 		return err
+	}
+	if taken, ok := held.linkTaken(); ok && !taken {
+		return nil // new was moved away first, or names old's file too
 	}
 	if serr == nil && os.SameFile(src, target) {
 		return nil // links to one file: rename does nothing
 	}
 	q.adjust(-NameBytes)
-	q.lastLinkGone(target)
-	q.dirGone(target)
 	return nil
-}
-
-// lastLinkGone frees the file info described, read under lockName before
-// one of its names was removed, when that was its last link and no guest
-// of the process holds it open.
-func (q *diskQuota) lastLinkGone(info fs.FileInfo) {
-	if id, nlink, ok := idOf(info); ok && nlink == 1 {
-		q.freeIfClosed(id, info.Size())
-	}
-}
-
-// freeIfClosed frees file id, removed while it held size bytes, when no
-// guest of the process holds it open (freedLocked, q's share first);
-// were it open, it is freed at its last close (closing).
-func (q *diskQuota) freeIfClosed(id fileID, size int64) {
-	var own int64
-	var others []refund
-	files.mu.Lock()
-	if rec := files.m[id]; rec != nil && rec.open == 0 {
-		own, others = freedLocked(q, id, size)
-	}
-	files.mu.Unlock()
-	q.adjust(-own)
-	giveBack(others)
 }
 
 // openCounted opens p beneath root with flag under the quota: an open

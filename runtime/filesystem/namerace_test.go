@@ -1,0 +1,155 @@
+//go:build unix
+
+package filesystem
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
+)
+
+// TestNameMovedAwayNotRefunded: two guests of the process share a
+// directory. The owner grows a file "x" by 1 MiB and moves it away
+// ("x" to "y") while the other guest removes the name "x" (unlink, or a
+// rename over it). Whatever order the calls land in, a file still on disk
+// stays charged to the owner: the other guest's removal must give back
+// the growth of the file it removed, never that of the file it locked
+// and read before the owner moved it away. Before, a removal that read
+// "x" (and its link count, one) before the move, then removed whatever
+// "x" named when its system call ran (nothing, the rename made it anew;
+// or a file the owner made there since), gave the owner back the whole
+// growth of the file that lives on as "y": the quota held 1 MiB less
+// than the disk, once per race won; and a rename over "x" that found it
+// moved away (and made it anew, removing no name) gave back a name.
+func TestNameMovedAwayNotRefunded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	owner, opre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	other, xpre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	od, xd := opre[0], xpre[0]
+	// A deep source path keeps the other guest's rename resolving for a
+	// while after it locked "x", as a slow mount would.
+	deep := strings.TrimSuffix(strings.Repeat("d/", 60), "/")
+	if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(deep)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const grown = 1 << 20
+	rw := types.DescriptorFlagsRead | types.DescriptorFlagsWrite
+	deadline := time.Now().Add(3 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		viaRename := i%2 == 0
+		fd, err := od.OpenAt(ctx, 0, "x", types.OpenFlagsCreate|types.OpenFlagsTruncate, rw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fd.(*Descriptor).SetSize(ctx, grown); err != nil {
+			t.Fatal(err)
+		}
+		fd.Drop()
+		src := path.Join(deep, "b")
+		if viaRename {
+			bd, err := xd.OpenAt(ctx, 0, src, types.OpenFlagsCreate, rw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bd.Drop()
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			od.RenameAt(ctx, "x", od, "y")
+			if !viaRename {
+				if fd, err := od.OpenAt(ctx, 0, "x", types.OpenFlagsCreate, rw); err == nil {
+					fd.Drop()
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if viaRename {
+				xd.RenameAt(ctx, src, xd, "x")
+			} else {
+				xd.UnlinkFileAt(ctx, "x")
+			}
+		}()
+		wg.Wait()
+		var onDisk int64 // what the guests' names and files hold
+		for _, name := range []string{"x", "y", src} {
+			if info, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				onDisk += NameBytes + info.Size()
+			}
+		}
+		if used := owner.DiskUsed() + other.DiskUsed(); used < onDisk {
+			t.Fatalf("round %d (rename over: %v): the guests' quotas count %d bytes, their files hold %d", i, viaRename, used, onDisk)
+		}
+		for _, name := range []string{"x", "y", src} {
+			od.UnlinkFileAt(ctx, name)
+		}
+	}
+}
+
+// TestRenameOntoOneNewName: two guests sharing a directory each rename a
+// 1 MiB file of their own onto one new name "n" at once, round after
+// round. When both found "n" free, one file is lost under the other's
+// name and its guest stays charged for it (over, never under: neither
+// rename gives anything back), but the quotas never count less than the
+// disk holds.
+func TestRenameOntoOneNewName(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	owner, opre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	other, xpre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	od, xd := opre[0], xpre[0]
+	for i := range 300 {
+		sameNewName(t, ctx, dir, owner, other, od, xd, i)
+	}
+}
+
+// sameNewName is one round of TestRenameOntoOneNewName.
+func sameNewName(t *testing.T, ctx context.Context, dir string, owner, other *FS, od, xd *Descriptor, i int) {
+	t.Helper()
+	rw := types.DescriptorFlagsRead | types.DescriptorFlagsWrite
+	for _, g := range []*Descriptor{od, xd} {
+		fd, err := g.OpenAt(ctx, 0, "a", types.OpenFlagsCreate|types.OpenFlagsExclusive, rw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fd.(*Descriptor).SetSize(ctx, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		fd.Drop()
+		if err := g.RenameAt(ctx, "a", g, "a"+fmt.Sprint(g == xd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, g := range []*Descriptor{od, xd} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.RenameAt(ctx, "a"+fmt.Sprint(g == xd), g, "n")
+		}()
+	}
+	wg.Wait()
+	info, err := os.Lstat(filepath.Join(dir, "n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := owner.DiskUsed() + other.DiskUsed(); used < NameBytes+info.Size() {
+		t.Fatalf("round %d (onto one new name): the guests' quotas count %d bytes, their files hold %d", i, used, info.Size())
+	}
+	for _, g := range []*Descriptor{od, xd} {
+		for _, name := range []string{"n", "afalse", "atrue"} {
+			g.UnlinkFileAt(ctx, name)
+		}
+	}
+}
