@@ -153,3 +153,48 @@ func sameNewName(t *testing.T, ctx context.Context, dir string, owner, other *FS
 		}
 	}
 }
+
+// BenchmarkUnlink: unlink under the quota (a file the guest grew, held
+// open across its removal) against a bare removal of the same file,
+// alternating; after/before is their ratio.
+func BenchmarkUnlink(b *testing.B) {
+	f, err := New([]Preopen{{Host: b.TempDir(), Guest: "/"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	f.SetDiskLimit(1 << 62)
+	root, q := f.preopens[0].root, &f.disk
+	var spent [2]time.Duration
+	var n [2]int
+	for i := 0; b.Loop(); i++ {
+		p := fmt.Sprintf("f%d", i%64)
+		file, id, err := q.openCounted(root, p, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := q.sizeChange(file, writeEnd(0, 100), func(int64) error { _, err := file.WriteAt(make([]byte, 100), 0); return err }); err != nil {
+			b.Fatal(err)
+		}
+		closing(id, file)
+		file.Close()
+		counted := i % 2
+		start := time.Now()
+		if counted == 0 {
+			err = root.Remove(p)
+		} else {
+			_, err = q.unlink(root, p)
+		}
+		spent[counted] += time.Since(start)
+		n[counted]++
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n[0] > 0 && n[1] > 0 {
+		before, after := float64(spent[0])/float64(n[0]), float64(spent[1])/float64(n[1])
+		b.ReportMetric(before, "bare-ns")
+		b.ReportMetric(after, "quota-ns")
+		b.ReportMetric(after/before, "quota/bare")
+	}
+}
