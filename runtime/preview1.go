@@ -18,7 +18,9 @@ import (
 // instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
 // each function guarded (see guardPreview1), poll_oneoff's count of
 // subscriptions checked (see checkPollOneoff), fd_readdir's reading of
-// a directory bounded (see chunkReaddir), the disk quota's
+// a directory bounded (see chunkReaddir), path_filestat_set_times without
+// symlink-follow done on the path's last component itself (see
+// setTimesNoFollow), the disk quota's
 // refusals answered EDQUOT, proc_exit kept from the exit codes of a
 // context's end (see procExitCode), and the waits wazero makes in
 // poll_oneoff, fd_read and fd_write ended by the call's context too (see
@@ -51,6 +53,9 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		}
 		if name == readdirName {
 			fn = chunkReaddir(fn)
+		}
+		if name == setTimesName {
+			fn = setTimesNoFollow(fn)
 		}
 		if quotaFunctions[name] || waitFunctions[name] {
 			fn = &guestAware{fn: fn, quota: quotaFunctions[name], waits: waitFunctions[name]}
@@ -241,6 +246,34 @@ func (f *guestAware) Call(ctx context.Context, mod api.Module, stack []uint64) {
 	if stack[0] == errnoIO && g.state.fs.RefusedIn(call) {
 		stack[0] = errnoDquot
 	}
+}
+
+const (
+	setTimesName = "path_filestat_set_times"
+	// lookupSymlinkFollow is preview1's lookupflags symlink_follow.
+	lookupSymlinkFollow = 1
+)
+
+// setTimesNoFollow is path_filestat_set_times(fd, flags, path, path_len,
+// atim, mtim, fst_flags) that, without the symlink-follow flag, sets the
+// times of the path's last component itself, a symbolic link's own
+// (filesystem.FS.SetTimesNoFollow): it calls wazero's with the flag,
+// which hands the path to the preopen's Utimens, the guest's file system
+// told to follow no final link. wazero's own handling of the flag's
+// absence opened the path for writing and set the open file's times: a
+// file without write permission (EACCES), a directory (EISDIR) or a named
+// pipe without a reader (ENXIO) had none set, and a final link was
+// followed. A call without a guest in its context is wazero's alone.
+func setTimesNoFollow(set api.GoModuleFunction) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		g := GuestFrom(ctx)
+		if g == nil || g.state.fs == nil || stack[1]&lookupSymlinkFollow != 0 {
+			set.Call(ctx, mod, stack)
+			return
+		}
+		stack[1] |= lookupSymlinkFollow
+		g.state.fs.SetTimesNoFollow(func() { set.Call(ctx, mod, stack) })
+	})
 }
 
 const procExitName = "proc_exit"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
 	"github.com/wasitls/wasitls/cabi"
@@ -34,6 +35,9 @@ type FS struct {
 	closed bool
 
 	disk diskQuota
+
+	// timesNoFollow is set within SetTimesNoFollow.
+	timesNoFollow atomic.Bool
 }
 
 type preopen struct {

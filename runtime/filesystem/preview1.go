@@ -35,6 +35,23 @@ func (f *FS) Preview1() []experimentalsys.FS {
 	return out
 }
 
+// SetTimesNoFollow runs set, a call of wasi_snapshot_preview1's
+// path_filestat_set_times made with the symlink-follow flag (which wazero
+// passes to the mount's Utimens), as the guest's call without it: the
+// times are set on the path's last component itself, a symbolic link's
+// own, with utimensat(AT_SYMLINK_NOFOLLOW) relative to its directory
+// opened beneath the preopen. wazero's own emulation of the flag's
+// absence opens the path for writing and sets the open file's times: it
+// failed on a file without write permission (EACCES), on a directory
+// (EISDIR) and on a named pipe without a reader (ENXIO), followed a final
+// link, and counted toward the file limit. A read-only preopen refuses
+// both with EROFS. The guest's calls run one at a time.
+func (f *FS) SetTimesNoFollow(set func()) {
+	f.timesNoFollow.Store(true)
+	defer f.timesNoFollow.Store(false)
+	set()
+}
+
 // Guest returns the guest path of preopen i.
 func (f *FS) Guest(i int) string { return f.preopens[i].guest }
 
@@ -244,10 +261,14 @@ func (r *rootFS) Readlink(p string) (string, experimentalsys.Errno) {
 	return filepath.ToSlash(dst), 0
 }
 
-// Utimens sets times through a final symbolic link; UTIME_OMIT leaves one
-// unchanged.
+// Utimens sets times through a final symbolic link, or, within
+// [FS.SetTimesNoFollow], of the link itself (see lutimensAt); UTIME_OMIT
+// leaves one unchanged.
 func (r *rootFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 	p = rel(p)
+	if r.fs.timesNoFollow.Load() {
+		return lutimensAt(r.root, p, atim, mtim)
+	}
 	if atim == experimentalsys.UTIME_OMIT && mtim == experimentalsys.UTIME_OMIT {
 		_, err := r.root.Stat(p)
 		return errnoOf(err)

@@ -1,0 +1,112 @@
+//go:build unix
+
+package filesystem
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+)
+
+// TestPreview1SetTimesNoFollow: within SetTimesNoFollow, the preview1
+// mount's Utimens sets the times of the path's last component itself: a
+// file without write permission, a directory, a named pipe without a
+// reader, a symbolic link's own (one leading out of the preopen
+// included, whose target keeps its times), through a directory reached
+// by a link inside; it opens no counted file and nothing outside changes.
+// A read-only preopen refuses with EROFS and nothing changes.
+func TestPreview1SetTimesNoFollow(t *testing.T) {
+	tmp := t.TempDir()
+	dir, ro := filepath.Join(tmp, "pre"), filepath.Join(tmp, "ro")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
+	must(os.Mkdir(ro, 0o755))
+	must(os.WriteFile(filepath.Join(dir, "sub", "f"), nil, 0o444))
+	must(os.WriteFile(filepath.Join(dir, "target"), nil, 0o644))
+	must(os.WriteFile(filepath.Join(ro, "r"), nil, 0o644))
+	must(os.WriteFile(filepath.Join(tmp, "secret"), nil, 0o644))
+	must(syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644))
+	must(os.Symlink("target", filepath.Join(dir, "in")))
+	must(os.Symlink("../secret", filepath.Join(dir, "out")))
+	must(os.Symlink("sub", filepath.Join(dir, "sublink")))
+	old := time.Unix(1_000_000_000, 0)
+	for _, p := range []string{"target", "../secret", "../ro/r"} {
+		must(os.Chtimes(filepath.Join(dir, p), old, old))
+	}
+	f, _ := newFS(t, Preopen{Host: dir, Guest: "/"}, Preopen{Host: ro, Guest: "/ro", ReadOnly: true})
+	p1 := f.Preview1()
+	atim, mtim := time.Unix(1_500_000_000, 123_000_000), time.Unix(1_600_000_000, 456_000_000)
+
+	for _, p := range []string{"sub/f", "sub", ".", "pipe", "in", "out", "sublink/f", "sublink"} {
+		var errno experimentalsys.Errno
+		f.SetTimesNoFollow(func() { errno = p1[0].Utimens(p, atim.UnixNano(), mtim.UnixNano()) })
+		if errno != 0 {
+			t.Errorf("%s: %v", p, errno)
+			continue
+		}
+		info, err := os.Lstat(filepath.Join(dir, p))
+		must(err)
+		if !info.ModTime().Equal(mtim) {
+			t.Errorf("%s: modified %v, want %v", p, info.ModTime(), mtim)
+		}
+		if got := time.Unix(info.Sys().(*syscall.Stat_t).Atim.Unix()); !got.Equal(atim) {
+			t.Errorf("%s: accessed %v, want %v", p, got, atim)
+		}
+	}
+	// UTIME_OMIT keeps one.
+	var errno experimentalsys.Errno
+	f.SetTimesNoFollow(func() { errno = p1[0].Utimens("in", experimentalsys.UTIME_OMIT, old.UnixNano()) })
+	if info, err := os.Lstat(filepath.Join(dir, "in")); errno != 0 || err != nil || !info.ModTime().Equal(old) ||
+		!time.Unix(info.Sys().(*syscall.Stat_t).Atim.Unix()).Equal(atim) {
+		t.Errorf("in, atime omitted: %v, %v; modified %v", errno, err, info.ModTime())
+	}
+	for _, p := range []string{"target", "../secret"} {
+		if info, err := os.Stat(filepath.Join(dir, p)); err != nil || !info.ModTime().Equal(old) {
+			t.Errorf("%s, named by a link: %v, modified %v; want it unchanged", p, err, info.ModTime())
+		}
+	}
+	if f.Open() != 0 {
+		t.Errorf("%d files counted open after the calls", f.Open())
+	}
+
+	// Paths leading out are refused as everywhere else.
+	for _, p := range []string{"../secret", "out/x", "nothing"} {
+		f.SetTimesNoFollow(func() { errno = p1[0].Utimens(p, atim.UnixNano(), mtim.UnixNano()) })
+		if errno == 0 {
+			t.Errorf("%s: set", p)
+		}
+	}
+
+	// A read-only preopen: EROFS, nothing changes.
+	f.SetTimesNoFollow(func() { errno = p1[1].Utimens("r", atim.UnixNano(), mtim.UnixNano()) })
+	if errno != experimentalsys.EROFS {
+		t.Errorf("read-only r: %v, want EROFS", errno)
+	}
+	if info, err := os.Stat(filepath.Join(ro, "r")); err != nil || !info.ModTime().Equal(old) {
+		t.Errorf("read-only r: %v, modified %v; want it unchanged", err, info.ModTime())
+	}
+	if info, err := os.Stat(filepath.Join(tmp, "secret")); err != nil || !info.ModTime().Equal(old) {
+		t.Errorf("secret: %v, modified %v; want it unchanged", err, info.ModTime())
+	}
+
+	// Outside SetTimesNoFollow, a final link is followed (inside only).
+	must(os.Chtimes(filepath.Join(dir, "target"), old, old))
+	if errno := p1[0].Utimens("in", atim.UnixNano(), mtim.UnixNano()); errno != 0 {
+		t.Fatalf("in, followed: %v", errno)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "target")); err != nil || !info.ModTime().Equal(mtim) {
+		t.Errorf("target through in: %v, modified %v, want %v", err, info.ModTime(), mtim)
+	}
+	if errno := p1[0].Utimens("out", atim.UnixNano(), mtim.UnixNano()); errno != experimentalsys.EPERM {
+		t.Errorf("out, followed: %v, want EPERM", errno)
+	}
+}
