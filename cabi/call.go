@@ -121,11 +121,15 @@ func BeginScalar(ctx context.Context, fn string) Call {
 	return Call{ctx: ctx, Func: fn}
 }
 
-// End must be deferred by the glue right after Begin. It recovers a panic
+// End must be deferred by the glue right after Begin. It runs the
+// releases registered with [Instance.AfterCall]; it recovers a panic
 // (a guest fault or a host implementation failure), marks the instance
 // trapped, drops resources lifted as own<R> but not handed to the host, and
 // panics again with a *Trap naming the function.
 func (c *Call) End() {
+	if c.inst != nil && len(c.inst.afterCall) > 0 {
+		c.inst.runAfterCall()
+	}
 	if r := recover(); r != nil {
 		c.inst.abandonCall()
 		if exit, ok := r.(*sys.ExitError); ok {

@@ -34,6 +34,7 @@ type Instance struct {
 	reserved  []uint32 // own<R> handles inserted ahead of lowering a result
 	nextOwn   int      // next handle of reserved for Own
 	lent      []lent   // borrows the host lent to the export call in progress
+	afterCall []func() // what ends the host call in progress (AfterCall)
 	inRealloc bool
 	// halted holds the trapped, exited and closed bits, and the entered bit held
 	// by a call from the host into the guest (Enter, and the generated

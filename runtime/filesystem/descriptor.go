@@ -291,8 +291,9 @@ func timeOf(t types.NewTimestamp) (time.Time, error) {
 }
 
 // Read reads up to length bytes at offset; the bool reports the end of
-// the file.
-func (d *Descriptor) Read(_ context.Context, length, offset types.Filesize) (cabi.Tuple2[[]byte, bool], error) {
+// the file. The bytes are a view of a buffer lent for the call (see
+// FS.readBuf), which the glue copies into guest memory.
+func (d *Descriptor) Read(ctx context.Context, length, offset types.Filesize) (cabi.Tuple2[[]byte, bool], error) {
 	f, err := d.fileFor()
 	if err != nil {
 		return cabi.Tuple2[[]byte, bool]{}, err
@@ -303,7 +304,7 @@ func (d *Descriptor) Read(_ context.Context, length, offset types.Filesize) (cab
 	if offset > 1<<63-1 {
 		return cabi.Tuple2[[]byte, bool]{}, Invalid
 	}
-	buf := make([]byte, min(length, maxRead))
+	buf := d.pre.fs.readBuf(ctx, int(min(length, maxRead)))
 	n, err := f.ReadAt(buf, int64(offset))
 	if err != nil && err != io.EOF {
 		return cabi.Tuple2[[]byte, bool]{}, code(err)

@@ -38,6 +38,11 @@ type FS struct {
 
 	// timesNoFollow is set within SetTimesNoFollow.
 	timesNoFollow atomic.Bool
+
+	// lentRead is the buffer lent to the read under way, or nil, and
+	// returnReadFn its release (see readBuf).
+	lentRead     *[]byte
+	returnReadFn func()
 }
 
 type preopen struct {
