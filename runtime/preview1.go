@@ -18,7 +18,8 @@ import (
 // instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
 // each function guarded (see guardPreview1), poll_oneoff's count of
 // subscriptions checked (see checkPollOneoff), fd_readdir's reading of
-// a directory bounded (see chunkReaddir), path_filestat_set_times without
+// a directory bounded and its earlier cookies served (see chunkReaddir,
+// seekReaddir), path_filestat_set_times without
 // symlink-follow done on the path's last component itself (see
 // setTimesNoFollow), the disk quota's
 // refusals answered EDQUOT, proc_exit kept from the exit codes of a
@@ -52,7 +53,7 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 			fn = procExitCode(fn)
 		}
 		if name == readdirName {
-			fn = chunkReaddir(fn)
+			fn = chunkReaddir(seekReaddir(fn))
 		}
 		if name == setTimesName {
 			fn = setTimesNoFollow(fn)
@@ -97,8 +98,10 @@ func isGuardedPreview1(m api.Module) bool {
 const (
 	errnoDquot = 19
 	errnoFault = 21
+	errnoIntr  = 27
 	errnoInval = 28
 	errnoIO    = 29
+	errnoNoent = 44
 	errnoNosys = 52
 )
 

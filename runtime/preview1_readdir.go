@@ -31,11 +31,9 @@ const (
 // descriptors over a directory of the million files its disk quota lets
 // it make kept some 12 GiB. A chunk reads and keeps at most 2,732 entries.
 //
-// wazero answers a cookie before the entries it keeps with ENOENT (only 0
-// rewinds): after a call that filled more than a chunk, it keeps those
-// from the last chunk on, where it kept all the call's. The cookie a guest
-// continues from (the first entry it did not get whole) is among them; a
-// seekdir(3) to an entry of an earlier chunk is not.
+// wazero keeps the entries from the last chunk on, where it kept all the
+// call's: a cookie before them, an earlier chunk's, is served by
+// seekReaddir.
 func chunkReaddir(readdir api.GoModuleFunction) api.GoModuleFunction {
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		buf, bufLen, resultBufused := uint32(stack[1]), uint32(stack[2]), uint32(stack[4])
@@ -111,4 +109,51 @@ func wholeDirents(mem api.Memory, at, n uint32) (end uint32, next uint64) {
 		end += uint32(size)
 	}
 	return end, next
+}
+
+// seekReaddir is fd_readdir(fd, buf, buf_len, cookie, bufused) that
+// serves a cookie before the entries wazero keeps. wazero keeps the
+// entries from the cookie of the descriptor's last call on, reads the
+// directory forward only, and answers an earlier cookie (a seekdir(3) back
+// to where telldir(3) was, before the last call or its last chunk) with
+// ENOENT; only 0 rewinds. Here such a cookie is reached again by reading
+// the directory from its start: calls of wazero's from cookie 0 into the
+// guest's buffer, a chunk of it at most, each from the last entry the one
+// before kept (a call keeps at least buf_len/24+2 from its cookie, unless
+// the directory ends), until the cookie is among those kept; then the
+// guest's call is made again. The host keeps no more than a call does; the
+// entries are counted again from the directory as it is now, as after a
+// rewind. The reading stops when the call's context ends (EINTR).
+func seekReaddir(readdir api.GoModuleFunction) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		params := [5]uint64(stack[:5])
+		readdir.Call(ctx, mod, stack)
+		fd, buf, bufLen, cookie, resultBufused := params[0], params[1], uint32(params[2]), params[3], params[4]
+		mem := mod.Memory()
+		if stack[0] != errnoNoent || cookie == 0 || bufLen < direntSize || mem == nil {
+			return
+		}
+		step := min(bufLen, readdirChunk)
+		kept := uint64(step/direntSize) + 2
+		for pos := uint64(0); pos < cookie; pos = min(cookie, pos+kept) {
+			if ctx.Err() != nil {
+				stack[0] = errnoIntr
+				return
+			}
+			call := [5]uint64{fd, buf, uint64(step), pos, resultBufused}
+			readdir.Call(ctx, mod, call[:])
+			if call[0] != 0 {
+				stack[0] = call[0]
+				return
+			}
+			if used, ok := mem.ReadUint32Le(uint32(resultBufused)); !ok {
+				stack[0] = errnoFault
+				return
+			} else if used < step {
+				break // the directory's end: wazero keeps all from pos
+			}
+		}
+		copy(stack, params[:])
+		readdir.Call(ctx, mod, stack)
+	})
 }
