@@ -222,8 +222,8 @@ func (d *Descriptor) ReadlinkAt(_ context.Context, p string) (string, error) {
 	return s, nil
 }
 
-// SetTimesAt sets the times of path. Without symlink-follow, setting the
-// times of a symbolic link itself is not supported.
+// SetTimesAt sets the times of path. Without symlink-follow, a final
+// symbolic link's own times are set (lchtimesAt).
 func (d *Descriptor) SetTimesAt(_ context.Context, pf types.PathFlags, p string, atime, mtime types.NewTimestamp) error {
 	if err := d.checkPath(p); err != nil {
 		return err
@@ -232,13 +232,15 @@ func (d *Descriptor) SetTimesAt(_ context.Context, pf types.PathFlags, p string,
 		return ReadOnly
 	}
 	if pf&types.PathFlagsSymlinkFollow == 0 {
-		info, err := d.dir.Lstat(p)
+		a, err := timeOf(atime)
 		if err != nil {
-			return code(err)
+			return err
 		}
-		if info.Mode()&fs.ModeSymlink != 0 {
-			return Unsupported
+		m, err := timeOf(mtime)
+		if err != nil {
+			return err
 		}
+		return code(lchtimesAt(d.dir, p, a, m))
 	}
 	return setTimes(d.dir, p, atime, mtime)
 }

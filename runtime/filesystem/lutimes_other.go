@@ -5,19 +5,19 @@ package filesystem
 import (
 	"io/fs"
 	"os"
-
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"syscall"
+	"time"
 )
 
-// lutimensAt sets the times of p beneath root without following a final
+// lchtimesAt sets the times of p beneath root without following a final
 // symbolic link: a link's own times cannot be set here (ENOSYS).
-func lutimensAt(root *os.Root, p string, atim, mtim int64) experimentalsys.Errno {
+func lchtimesAt(root *os.Root, p string, atime, mtime time.Time) error {
 	info, err := root.Lstat(p)
 	if err != nil {
-		return errnoOf(err)
+		return err
 	}
 	if info.Mode()&fs.ModeSymlink != 0 {
-		return experimentalsys.ENOSYS
+		return &fs.PathError{Op: "lchtimes", Path: p, Err: syscall.ENOSYS}
 	}
-	return errnoOf(root.Chtimes(p, timeOfNanos(atim), timeOfNanos(mtim)))
+	return root.Chtimes(p, atime, mtime)
 }

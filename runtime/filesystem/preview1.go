@@ -262,12 +262,12 @@ func (r *rootFS) Readlink(p string) (string, experimentalsys.Errno) {
 }
 
 // Utimens sets times through a final symbolic link, or, within
-// [FS.SetTimesNoFollow], of the link itself (see lutimensAt); UTIME_OMIT
+// [FS.SetTimesNoFollow], of the link itself (see lchtimesAt); UTIME_OMIT
 // leaves one unchanged.
 func (r *rootFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 	p = rel(p)
 	if r.fs.timesNoFollow.Load() {
-		return lutimensAt(r.root, p, atim, mtim)
+		return errnoOf(lchtimesAt(r.root, p, timeOfNanos(atim), timeOfNanos(mtim)))
 	}
 	if atim == experimentalsys.UTIME_OMIT && mtim == experimentalsys.UTIME_OMIT {
 		_, err := r.root.Stat(p)

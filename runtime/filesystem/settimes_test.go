@@ -3,6 +3,7 @@
 package filesystem
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
 )
 
 // TestPreview1SetTimesNoFollow: within SetTimesNoFollow, the preview1
@@ -108,5 +111,71 @@ func TestPreview1SetTimesNoFollow(t *testing.T) {
 	}
 	if errno := p1[0].Utimens("out", atim.UnixNano(), mtim.UnixNano()); errno != experimentalsys.EPERM {
 		t.Errorf("out, followed: %v, want EPERM", errno)
+	}
+}
+
+// TestSetTimesAtNoFollow: wasi:filesystem's set-times-at without
+// symlink-follow sets the times of the path's last component itself: a
+// symbolic link's own (one leading out of the preopen included, whose
+// target keeps its times), a directory, a named pipe, a file without
+// write permission; no-change keeps a time; a read-only preopen refuses
+// with read-only. Before, a link said unsupported.
+func TestSetTimesAtNoFollow(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	dir, ro := filepath.Join(tmp, "pre"), filepath.Join(tmp, "ro")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
+	must(os.Mkdir(ro, 0o755))
+	must(os.WriteFile(filepath.Join(dir, "sub", "f"), nil, 0o444))
+	must(os.WriteFile(filepath.Join(dir, "target"), nil, 0o644))
+	must(os.WriteFile(filepath.Join(tmp, "secret"), nil, 0o644))
+	must(syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644))
+	must(os.Symlink("target", filepath.Join(dir, "in")))
+	must(os.Symlink("../secret", filepath.Join(dir, "out")))
+	must(os.Symlink("in", filepath.Join(ro, "l")))
+	old := time.Unix(1_000_000_000, 0)
+	for _, p := range []string{filepath.Join(dir, "target"), filepath.Join(tmp, "secret")} {
+		must(os.Chtimes(p, old, old))
+	}
+	_, pre := newFS(t, Preopen{Host: dir, Guest: "/"}, Preopen{Host: ro, Guest: "/ro", ReadOnly: true})
+	atim, mtim := time.Unix(1_500_000_000, 123_000_000), time.Unix(1_600_000_000, 456_000_000)
+	ts := func(t time.Time) types.NewTimestamp {
+		return types.NewTimestampTimestamp(types.Datetime{Seconds: uint64(t.Unix()), Nanoseconds: uint32(t.Nanosecond())})
+	}
+	for _, p := range []string{"in", "out", "sub", "sub/f", "pipe"} {
+		if err := pre[0].SetTimesAt(ctx, 0, p, ts(atim), ts(mtim)); err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		info, err := os.Lstat(filepath.Join(dir, p))
+		must(err)
+		if got := time.Unix(info.Sys().(*syscall.Stat_t).Atim.Unix()); !info.ModTime().Equal(mtim) || !got.Equal(atim) {
+			t.Errorf("%s: accessed %v, modified %v; want %v, %v", p, got, info.ModTime(), atim, mtim)
+		}
+	}
+	if err := pre[0].SetTimesAt(ctx, 0, "in", types.NewTimestampNoChange(), ts(old)); err != nil {
+		t.Errorf("in, access time unchanged: %v", err)
+	} else if info, err := os.Lstat(filepath.Join(dir, "in")); err != nil || !info.ModTime().Equal(old) ||
+		!time.Unix(info.Sys().(*syscall.Stat_t).Atim.Unix()).Equal(atim) {
+		t.Errorf("in, access time unchanged: %v, modified %v", err, info.ModTime())
+	}
+	for _, p := range []string{filepath.Join(dir, "target"), filepath.Join(tmp, "secret")} {
+		if info, err := os.Stat(p); err != nil || !info.ModTime().Equal(old) {
+			t.Errorf("%s, named by a link: %v, modified %v; want it unchanged", p, err, info.ModTime())
+		}
+	}
+	for _, p := range []string{"../secret", "out/x", "missing"} {
+		if err := pre[0].SetTimesAt(ctx, 0, p, ts(atim), ts(mtim)); err == nil {
+			t.Errorf("%s: set", p)
+		}
+	}
+	if err := pre[1].SetTimesAt(ctx, 0, "l", ts(atim), ts(mtim)); err != ReadOnly {
+		t.Errorf("read-only l: %v, want read-only", err)
 	}
 }
