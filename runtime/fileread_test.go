@@ -17,6 +17,9 @@ import (
 // and 72 times; the 64 reads more make the host allocate at most 64 KiB
 // each, where the host allocated the 1 MiB it read into on every call.
 func TestFileReadAllocs(t *testing.T) {
+	if raceDetector {
+		t.Skip("with -race, sync.Pool drops a quarter of what is put back at random: the host's allocations are not what they are without it")
+	}
 	ctx := context.Background()
 	rt, compiled := guestRuntime(t, runtime.Config{}, "./testdata/readloop")
 	dir := t.TempDir()
