@@ -136,7 +136,9 @@ func (e *quotaFilesError) Unwrap() []error { return []error{ErrDiskQuota, types.
 // changes wait for it. A growth is reserved before its system call and
 // settled after, as measured. A name a call removes (unlink, rename over
 // it, rmdir) or links to (link) is locked by its file's identity across
-// the call (lockName): only calls on that same file wait.
+// the call (lockName), and a change of a file's size by its file's
+// identity across its status reads (sizeLocked): only calls on that same
+// file wait.
 type diskQuota struct {
 	change sync.Mutex
 
@@ -245,6 +247,15 @@ func (q *diskQuota) adjustLocked(n int64) {
 	q.used = max(q.used+n, 0)
 }
 
+// sizeLocked: a change of a regular file's size (sizeChange, a truncating
+// open) holds the file's lock (lockFile) from its status read before to
+// the one after, so that the changes of all guests of the process to one
+// file are measured one at a time: a shrink by another guest between a
+// growth's read and its write (a write past the end read, the file then
+// truncated) made the growth measure only its last bytes while the
+// shrink gave the whole size back, the file holding more than counted.
+// Only changes of that same file wait.
+
 // sizeChange runs op, which changes the size of file f to at most
 // end(size before), under the quota: the growth is reserved before, and
 // refused when it would pass the quota; after, the change is counted as
@@ -263,6 +274,13 @@ func (q *diskQuota) sizeChange(f *os.File, end func(size int64) int64, op func(b
 		return op(info.Size())
 	}
 	defer q.change.Unlock()
+	// Another guest's change of the file between the status read and op
+	// would leave before stale (see sizeLocked).
+	unlock := lockFile(info)
+	defer unlock()
+	if info, err = f.Stat(); err != nil {
+		return op(-1) // not measured, as below
+	}
 	before := info.Size()
 	want := max(end(before)-before, 0)
 	if want > 0 {
@@ -477,7 +495,11 @@ func (q *diskQuota) openCounted(root *os.Root, p string, flag int, perm fs.FileM
 	if truncates {
 		q.change.Lock()
 		defer q.change.Unlock()
-		before, statErr = root.Stat(p)
+		if before, statErr = root.Stat(p); statErr == nil && before.Mode().IsRegular() {
+			unlock := lockFile(before) // see sizeLocked
+			defer unlock()
+			before, statErr = root.Stat(p)
+		}
 	}
 	frees := files.frees.Load()
 	f, created, err := q.openCreating(root, p, flag, perm)
