@@ -18,8 +18,12 @@ import (
 // wazero.Runtime whose host module builders guard every function they
 // are given: a panic of one, but an exit, marks the calling guest's
 // instance trapped and traps it with "MODULE.NAME: host panic: VALUE"
-// (an exit marks it exited). A function given by WithFunc goes through
-// one more reflective call; WithGoModuleFunction costs nothing more.
+// (an exit marks it exited). The guard costs a few nanoseconds a call:
+// a function given by WithFunc is registered as the api.GoModuleFunction
+// wazero would make of it (the same value types, names and refusals),
+// called directly when it takes up to four uint32 after an optional
+// context.Context and api.Module and returns nothing or one uint32, and
+// through reflect otherwise, as wazero calls it.
 // wazero's function exporters (emscripten's, for one), which take
 // wazero's own builder only, fail New: instantiate those modules on the
 // wazero.Runtime before New.

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"reflect"
 	goruntime "runtime"
 	"strings"
 
@@ -62,11 +61,16 @@ func (b *guardedModuleBuilder) NewFunctionBuilder() wazero.HostFunctionBuilder {
 }
 
 // guardedFunctionBuilder guards the function it is given; the guard's
-// name is the export's, known at Export.
+// name is the export's, known at Export. A function given by WithFunc is
+// kept until Export, which reads it (parseFunc) with the names given.
 type guardedFunctionBuilder struct {
 	wazero.HostFunctionBuilder
 	parent *guardedModuleBuilder
 	guard  *extGuard
+
+	fn                      any // given by WithFunc, if withFunc
+	withFunc                bool
+	paramNames, resultNames []string
 }
 
 func (b *guardedFunctionBuilder) newGuard() *extGuard {
@@ -75,17 +79,19 @@ func (b *guardedFunctionBuilder) newGuard() *extGuard {
 }
 
 func (b *guardedFunctionBuilder) WithGoFunction(fn api.GoFunction, params, results []api.ValueType) wazero.HostFunctionBuilder {
+	b.fn, b.withFunc = nil, false
 	b.HostFunctionBuilder = b.HostFunctionBuilder.WithGoFunction(&guardedGoFunction{b.newGuard(), fn}, params, results)
 	return b
 }
 
 func (b *guardedFunctionBuilder) WithGoModuleFunction(fn api.GoModuleFunction, params, results []api.ValueType) wazero.HostFunctionBuilder {
+	b.fn, b.withFunc = nil, false
 	b.HostFunctionBuilder = b.HostFunctionBuilder.WithGoModuleFunction(&guardedGoModuleFunction{b.newGuard(), fn}, params, results)
 	return b
 }
 
 func (b *guardedFunctionBuilder) WithFunc(fn any) wazero.HostFunctionBuilder {
-	b.HostFunctionBuilder = b.HostFunctionBuilder.WithFunc(guardFunc(b.newGuard(), fn))
+	b.fn, b.withFunc = fn, true
 	return b
 }
 
@@ -95,21 +101,43 @@ func (b *guardedFunctionBuilder) WithName(name string) wazero.HostFunctionBuilde
 }
 
 func (b *guardedFunctionBuilder) WithParameterNames(names ...string) wazero.HostFunctionBuilder {
+	b.paramNames = names
 	b.HostFunctionBuilder = b.HostFunctionBuilder.WithParameterNames(names...)
 	return b
 }
 
 func (b *guardedFunctionBuilder) WithResultNames(names ...string) wazero.HostFunctionBuilder {
+	b.resultNames = names
 	b.HostFunctionBuilder = b.HostFunctionBuilder.WithResultNames(names...)
 	return b
 }
 
 func (b *guardedFunctionBuilder) Export(name string) wazero.HostModuleBuilder {
+	if b.withFunc {
+		b.exportFunc(name)
+		return b.parent
+	}
 	if b.guard != nil {
 		b.guard.fn = b.parent.module + "." + name
 	}
 	b.HostFunctionBuilder.Export(name)
 	return b.parent
+}
+
+// exportFunc exports the function given by WithFunc, guarded, as an
+// api.GoModuleFunction of the value types wazero would give it. wazero
+// checks the count of names given only for a function given by WithFunc:
+// a function it refuses, or whose names do not fit, is given to it as it
+// is, to fail the module with wazero's own error.
+func (b *guardedFunctionBuilder) exportFunc(name string) {
+	call, params, results, ok := parseFunc(b.fn)
+	fits := func(names []string, types []api.ValueType) bool { return len(names) == 0 || len(names) == len(types) }
+	if !ok || !fits(b.paramNames, params) || !fits(b.resultNames, results) {
+		b.HostFunctionBuilder.WithFunc(b.fn).Export(name)
+		return
+	}
+	guard := &extGuard{fn: b.parent.module + "." + name}
+	b.HostFunctionBuilder.WithGoModuleFunction(&guardedGoModuleFunction{guard, call}, params, results).Export(name)
 }
 
 // An extGuard turns a panic of one host function into the guest's trap.
@@ -140,43 +168,4 @@ type guardedGoModuleFunction struct {
 func (f *guardedGoModuleFunction) Call(ctx context.Context, mod api.Module, stack []uint64) {
 	defer f.guard.recover(ctx)
 	f.fn.Call(ctx, mod, stack)
-}
-
-var contextType = reflect.TypeFor[context.Context]()
-
-// guardFunc is fn, a function for wazero's WithFunc, guarded: a function
-// of the same parameters and results, preceded by a context.Context when
-// fn takes none (wazero passes one to a function whose first parameter
-// is one), which calls fn under g. Anything else but a function wazero
-// may take is left to wazero to refuse.
-func guardFunc(g *extGuard, fn any) any {
-	v := reflect.ValueOf(fn)
-	if v.Kind() != reflect.Func || v.IsNil() || v.Type().IsVariadic() {
-		return fn
-	}
-	t := v.Type()
-	first := t.NumIn() > 0 && t.In(0).Kind() == reflect.Interface
-	if first && t.In(0).Implements(reflect.TypeFor[api.Module]()) {
-		return fn // wazero refuses an api.Module first
-	}
-	withCtx := first && t.In(0).Implements(contextType)
-	in := make([]reflect.Type, 0, t.NumIn()+1)
-	if !withCtx {
-		in = append(in, contextType)
-	}
-	for i := range t.NumIn() {
-		in = append(in, t.In(i))
-	}
-	out := make([]reflect.Type, t.NumOut())
-	for i := range out {
-		out[i] = t.Out(i)
-	}
-	return reflect.MakeFunc(reflect.FuncOf(in, out, false), func(args []reflect.Value) []reflect.Value {
-		ctx, _ := args[0].Interface().(context.Context)
-		defer g.recover(ctx)
-		if !withCtx {
-			args = args[1:]
-		}
-		return v.Call(args)
-	}).Interface()
 }
