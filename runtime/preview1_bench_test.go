@@ -103,24 +103,42 @@ func BenchmarkPreview1GuestAware(b *testing.B) {
 // BenchmarkExtensionGuard times 1,000 calls from a wasm guest of an
 // extension's host function that does nothing, registered on wazero's
 // runtime as it is ("wazero") and as New hands it to an extension
-// ("guarded", guardedRuntime), given by WithGoModuleFunction ("module")
-// and by WithFunc ("reflect"), in the order A B B A in one process:
+// ("guarded", guardedRuntime), in the order A B B A in one process, for
+// each way to give it: by WithGoModuleFunction ("module"), by WithFunc a
+// function of a shape the guard calls directly (shapeFunc), without
+// parameters ("func") and taking a context, a module and two uint32 to
+// return one ("func_ctx_mod_u32x2_u32"), and by WithFunc one of another
+// shape, called through reflect ("func_ctx_mod_i32x2_i32"):
 //
 //	go test ./runtime -run '^$' -bench ExtensionGuard -benchtime 3000x
 func BenchmarkExtensionGuard(b *testing.B) {
-	var m wasmbin.Module
-	m.ImportFunc("env", "nop", m.Type(nil, nil))
-	// loop(n): do { nop() } while (--n != 0)
-	body := []byte{0x03, 0x40, 0x10, 0x00, 0x20, 0x00}
-	body = append(body, wasmbin.I32Const(1)...)
-	body = append(body, 0x6b, 0x22, 0x00, 0x0d, 0x00, 0x0b)
-	m.Export("loop", wasmbin.ExportFunc, m.Func(m.Type([]byte{wasmbin.I32}, nil), nil, body))
-	guest := m.Bytes()
-	for _, kind := range []string{"module", "reflect"} {
+	type kind struct {
+		name            string
+		params, results []api.ValueType
+		give            func(wazero.HostFunctionBuilder) wazero.HostFunctionBuilder
+	}
+	i32 := []api.ValueType{api.ValueTypeI32}
+	i32x2 := []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}
+	kinds := []kind{
+		{"module", nil, nil, func(fb wazero.HostFunctionBuilder) wazero.HostFunctionBuilder {
+			return fb.WithGoModuleFunction(api.GoModuleFunc(func(context.Context, api.Module, []uint64) {}), nil, nil)
+		}},
+		{"func", nil, nil, func(fb wazero.HostFunctionBuilder) wazero.HostFunctionBuilder {
+			return fb.WithFunc(func() {})
+		}},
+		{"func_ctx_mod_u32x2_u32", i32x2, i32, func(fb wazero.HostFunctionBuilder) wazero.HostFunctionBuilder {
+			return fb.WithFunc(func(_ context.Context, _ api.Module, x, y uint32) uint32 { return x + y })
+		}},
+		{"func_ctx_mod_i32x2_i32", i32x2, i32, func(fb wazero.HostFunctionBuilder) wazero.HostFunctionBuilder {
+			return fb.WithFunc(func(_ context.Context, _ api.Module, x, y int32) int32 { return x + y })
+		}},
+	}
+	for _, k := range kinds {
+		guest := nopLoopGuest(k.params, k.results)
 		for _, guarded := range []bool{false, true, true, false} {
-			name := kind + "/wazero"
+			name := k.name + "/wazero"
 			if guarded {
-				name = kind + "/guarded"
+				name = k.name + "/guarded"
 			}
 			b.Run(name, func(b *testing.B) {
 				ctx := context.Background()
@@ -130,13 +148,7 @@ func BenchmarkExtensionGuard(b *testing.B) {
 				if guarded {
 					reg = guardedRuntime{r}
 				}
-				fb := reg.NewHostModuleBuilder("env").NewFunctionBuilder()
-				if kind == "module" {
-					fb = fb.WithGoModuleFunction(api.GoModuleFunc(func(context.Context, api.Module, []uint64) {}), nil, nil)
-				} else {
-					fb = fb.WithFunc(func() {})
-				}
-				if _, err := fb.Export("nop").Instantiate(ctx); err != nil {
+				if _, err := k.give(reg.NewHostModuleBuilder("env").NewFunctionBuilder()).Export("nop").Instantiate(ctx); err != nil {
 					b.Fatal(err)
 				}
 				mod, err := r.Instantiate(ctx, guest)
@@ -147,6 +159,27 @@ func BenchmarkExtensionGuard(b *testing.B) {
 			})
 		}
 	}
+}
+
+// nopLoopGuest is a module importing env.nop of the given i32 parameters
+// and results and exporting loop(n), which calls it n times with zeros:
+// do { nop(0...); drop... } while (--n != 0).
+func nopLoopGuest(params, results []api.ValueType) []byte {
+	var m wasmbin.Module
+	m.ImportFunc("env", "nop", m.Type(params, results))
+	body := []byte{0x03, 0x40}
+	for range params {
+		body = append(body, wasmbin.I32Const(0)...)
+	}
+	body = append(body, 0x10, 0x00)
+	for range results {
+		body = append(body, 0x1a)
+	}
+	body = append(body, 0x20, 0x00)
+	body = append(body, wasmbin.I32Const(1)...)
+	body = append(body, 0x6b, 0x22, 0x00, 0x0d, 0x00, 0x0b)
+	m.Export("loop", wasmbin.ExportFunc, m.Func(m.Type([]byte{wasmbin.I32}, nil), nil, body))
+	return m.Bytes()
 }
 
 // benchLoop times mod's export loop called with 1000, the count of the
