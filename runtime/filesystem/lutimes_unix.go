@@ -56,7 +56,7 @@ func lchtimesAt(root *os.Root, p string, atime, mtime time.Time) error {
 // timespecOf is a utimensat time: UTIME_OMIT for the zero time.
 func timespecOf(t time.Time) unix.Timespec {
 	if t.IsZero() {
-		return unix.Timespec{Nsec: unix.UTIME_OMIT}
+		return unix.Timespec{Nsec: utimeOmit}
 	}
 	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
 }
