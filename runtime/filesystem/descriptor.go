@@ -233,6 +233,17 @@ func (d *Descriptor) SetTimes(_ context.Context, atime, mtime types.NewTimestamp
 	if d.flags&types.DescriptorFlagsWrite == 0 {
 		return BadDescriptor
 	}
+	a, err := timeOf(atime)
+	if err != nil {
+		return err
+	}
+	m, err := timeOf(mtime)
+	if err != nil {
+		return err
+	}
+	if ok, err := setFileTimes(d.file.f, a, m); ok {
+		return code(err)
+	}
 	if err := d.samePath(); err != nil {
 		return err
 	}

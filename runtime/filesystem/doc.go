@@ -70,7 +70,8 @@
 // a symbolic link without symlink-follow fails with loop, as POSIX
 // O_NOFOLLOW does. rename-at and link-at between descriptors of different
 // preopens fail with cross-device. Those two, between two directory
-// descriptors, and set-times on a file go through the path the guest
+// descriptors, and set-times on a file where the host cannot set an open
+// file's times (on Linux it does, futimens) go through the path the guest
 // opened the descriptor by; when that path no longer leads to the same
 // file or directory (it went through a symbolic link and "..", or the
 // file was renamed since), they fail with unsupported.
