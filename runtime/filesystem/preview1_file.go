@@ -263,9 +263,14 @@ func (r *rootFile) Sync() experimentalsys.Errno {
 // Datasync syncs data and metadata (os.File has no fdatasync).
 func (r *rootFile) Datasync() experimentalsys.Errno { return r.Sync() }
 
+// Utimens sets the open file's times: at nanosecond precision where the
+// host can (setFileTimes), else at microseconds (futimens).
 func (r *rootFile) Utimens(atim, mtim int64) experimentalsys.Errno {
 	if r.closed {
 		return experimentalsys.EBADF
+	}
+	if ok, err := setFileTimes(r.f, timeOfNanos(atim), timeOfNanos(mtim)); ok {
+		return experimentalsys.UnwrapOSError(err)
 	}
 	return futimens(r.f, atim, mtim)
 }

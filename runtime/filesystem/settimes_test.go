@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -177,5 +178,42 @@ func TestSetTimesAtNoFollow(t *testing.T) {
 	}
 	if err := pre[1].SetTimesAt(ctx, 0, "l", ts(atim), ts(mtim)); err != ReadOnly {
 		t.Errorf("read-only l: %v, want read-only", err)
+	}
+}
+
+// TestPreview1FileTimesPrecise: fd_filestat_set_times (the open file's
+// Utimens) keeps nanoseconds on Linux, and UTIME_OMIT keeps a time; a
+// file renamed since is still the one set. Before, futimes kept
+// microseconds.
+func TestPreview1FileTimesPrecise(t *testing.T) {
+	if goruntime.GOOS != "linux" {
+		t.Skip("nanoseconds through futimens on Linux only; elsewhere futimes keeps microseconds")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := newFS(t, Preopen{Host: dir, Guest: "/"})
+	file, errno := f.Preview1()[0].OpenFile("f", experimentalsys.O_RDONLY, 0)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	defer file.Close()
+	if err := os.Rename(filepath.Join(dir, "f"), filepath.Join(dir, "g")); err != nil {
+		t.Fatal(err)
+	}
+	atim, mtim := time.Unix(1_500_000_000, 123_456_789), time.Unix(1_600_000_000, 987_654_321)
+	if errno := file.Utimens(atim.UnixNano(), mtim.UnixNano()); errno != 0 {
+		t.Fatal(errno)
+	}
+	if errno := file.Utimens(experimentalsys.UTIME_OMIT, experimentalsys.UTIME_OMIT); errno != 0 {
+		t.Fatal(errno)
+	}
+	info, err := os.Stat(filepath.Join(dir, "g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Unix(info.Sys().(*syscall.Stat_t).Atim.Unix()); !info.ModTime().Equal(mtim) || !got.Equal(atim) {
+		t.Errorf("accessed %v, modified %v; want %v, %v", got, info.ModTime(), atim, mtim)
 	}
 }
