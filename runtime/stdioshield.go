@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime/debug"
@@ -20,7 +21,10 @@ import (
 // later call fails with it without entering the embedder's code again):
 // the guest sees a stream error (wasi:cli's last-operation-failed, or
 // EIO from fd_read or fd_write) and the panic, with its stack, is logged
-// once (Config.Logger, else slog.Default()).
+// once (Config.Logger, else slog.Default()). A count the reader or writer
+// returns outside the buffer it was given (which io.Reader and io.Writer
+// forbid, and which the runtime would slice the buffer by) ends the
+// stream the same way, as a *StdioCountError.
 
 // A StdioPanicError is the failure of a guest's standard stream whose
 // embedder's reader or writer panicked. Its message names the stream and
@@ -34,13 +38,29 @@ func (e *StdioPanicError) Error() string {
 	return "runtime: the embedder's " + e.Stream + " panicked: " + e.Value
 }
 
+// A StdioCountError is the failure of a guest's standard stream whose
+// embedder's reader or writer returned a count N outside the Len bytes
+// it was given.
+type StdioCountError struct {
+	Stream string // "stdin", "stdout" or "stderr"
+	Op     string // "Read" or "Write"
+	N, Len int
+}
+
+func (e *StdioCountError) Error() string {
+	return fmt.Sprintf("runtime: the embedder's %s returned %d from a %s of %d bytes", e.Stream, e.N, e.Op, e.Len)
+}
+
 // stdioShield is what the shielded reader and writer share: the stream's
-// name, where a panic is logged, and the panic that ended the stream.
+// name, where a panic is logged, and the failure (a *StdioPanicError or
+// a *StdioCountError) that ended the stream.
 type stdioShield struct {
 	stream string
 	log    *slog.Logger
-	failed atomic.Pointer[StdioPanicError]
+	failed atomic.Pointer[stdioFailure]
 }
+
+type stdioFailure struct{ err error }
 
 // catch is deferred around a call of the embedder's reader or writer: it
 // recovers a panic into *err and logs it, the first time only.
@@ -49,17 +69,33 @@ func (s *stdioShield) catch(err *error) {
 	if v == nil {
 		return
 	}
-	p := &StdioPanicError{Stream: s.stream, Value: safelog.PanicValue(v)}
-	if !s.failed.CompareAndSwap(nil, p) {
-		*err = s.failed.Load() // another call panicked first, and logged
-		return
+	*err = s.fail(&StdioPanicError{Stream: s.stream, Value: safelog.PanicValue(v)}, "panicked", debug.Stack())
+}
+
+// checkCount ends the stream when n, returned by op of a buffer of size
+// bytes, lies outside it.
+func (s *stdioShield) checkCount(op string, n, size int, err *error) {
+	if n < 0 || n > size {
+		*err = s.fail(&StdioCountError{Stream: s.stream, Op: op, N: n, Len: size}, "returned an invalid count", nil)
 	}
-	*err = p
+}
+
+// fail ends the stream with err, logged with stack (when not nil), unless
+// another call failed it first: it returns the failure that ended it.
+func (s *stdioShield) fail(err error, what string, stack []byte) error {
+	if !s.failed.CompareAndSwap(nil, &stdioFailure{err}) {
+		return s.failed.Load().err // another call failed first, and logged
+	}
 	log := s.log
 	if log == nil {
 		log = slog.Default()
 	}
-	safelog.Log(log, slog.LevelError, "runtime: the embedder's "+s.stream+" panicked", "err", p, "stack", string(debug.Stack()))
+	args := []any{"err", err}
+	if stack != nil {
+		args = append(args, "stack", string(stack))
+	}
+	safelog.Log(log, slog.LevelError, "runtime: the embedder's "+s.stream+" "+what, args...)
+	return err
 }
 
 // shieldedReader is the embedder's standard input as a guest reads it.
@@ -70,10 +106,14 @@ type shieldedReader struct {
 
 func (s *shieldedReader) Read(p []byte) (n int, err error) {
 	if f := s.failed.Load(); f != nil {
-		return 0, f
+		return 0, f.err
 	}
 	defer s.catch(&err)
-	return s.r.Read(p)
+	if n, err = s.r.Read(p); n < 0 || n > len(p) {
+		s.checkCount("Read", n, len(p), &err)
+		return 0, err
+	}
+	return n, err
 }
 
 // shieldedWriter is the embedder's standard output or error as a guest
@@ -85,10 +125,14 @@ type shieldedWriter struct {
 
 func (s *shieldedWriter) Write(p []byte) (n int, err error) {
 	if f := s.failed.Load(); f != nil {
-		return 0, f
+		return 0, f.err
 	}
 	defer s.catch(&err)
-	return s.w.Write(p)
+	if n, err = s.w.Write(p); n < 0 || n > len(p) {
+		s.checkCount("Write", n, len(p), &err)
+		return 0, err
+	}
+	return n, err
 }
 
 // shieldStdio returns cfg with its standard streams shielded, panics
