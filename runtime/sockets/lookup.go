@@ -108,9 +108,17 @@ func (s *Stack) SetLogger(l *slog.Logger) { s.logger.Store(l) }
 // lookup fails as for any failed Dial.
 type DialPanicError struct {
 	Value string // the panic's value, on one line, at most safelog.MaxPanicValue bytes
+	// Method is the method of the connection Dial returned that panicked
+	// ("Read", "Write", ...; see dnsConn), "" for Dial itself.
+	Method string
 }
 
-func (e *DialPanicError) Error() string { return "sockets: the resolver's Dial panicked: " + e.Value }
+func (e *DialPanicError) Error() string {
+	if e.Method != "" {
+		return "sockets: the " + e.Method + " of the resolver's connection panicked: " + e.Value
+	}
+	return "sockets: the resolver's Dial panicked: " + e.Value
+}
 
 // dialPanicked logs the first of the panics of the resolver's Dial.
 func (s *Stack) dialPanicked(err error, stack []byte) {
@@ -158,6 +166,10 @@ func closingResolver(r *net.Resolver, panicked func(err error, stack []byte)) *n
 			if err != nil {
 				return nil, err
 			}
+			if c == nil {
+				return nil, errNilConn
+			}
+			c = guardConn(c, panicked) // see dnsConn
 			// Go's resolver cancels the context of each query's
 			// connection when the query ends, and when its lookup is
 			// cancelled: either way the connection is done with.
