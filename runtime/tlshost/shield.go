@@ -62,7 +62,13 @@ func (s *shield) catch(op string, err *error) {
 	if v == nil {
 		return
 	}
-	p := &BackendPanicError{Backend: s.backend, Op: op, Value: safelog.PanicValue(v)}
+	s.fail(&BackendPanicError{Backend: s.backend, Op: op, Value: safelog.PanicValue(v)}, err)
+}
+
+// fail is the failure of a call into the backend by p, as catch makes it
+// of a panic: *err (when err is not nil) is p, p is logged and breaks
+// the connection.
+func (s *shield) fail(p *BackendPanicError, err *error) {
 	if err != nil {
 		*err = p
 	}
@@ -197,13 +203,18 @@ func (c *shieldedConn) Handshake(ctx context.Context) error {
 // Read and Write, called for every record, are call written out: through
 // call, the closure's call added 2 ns to the 6.5 the shield costs a call
 // (BenchmarkShield's nopConn, both shapes alternated in one process).
-
+//
+// A count outside p is the backend's bug as a panic is (the host's
+// streams slice their buffers by it, on goroutines of their own): it
+// fails the call and breaks the connection as one (badCount).
 func (c *shieldedConn) Read(p []byte) (n int, err error) {
 	if err := c.broken(); err != nil {
 		return 0, err
 	}
 	defer c.shield.catch("Read", &err)
-	n, err = c.inner.Read(p)
+	if n, err = c.inner.Read(p); uint(n) > uint(len(p)) {
+		return 0, c.badCount("Read", n, len(p))
+	}
 	return n, c.cause(err)
 }
 
@@ -212,8 +223,19 @@ func (c *shieldedConn) Write(p []byte) (n int, err error) {
 		return 0, err
 	}
 	defer c.shield.catch("Write", &err)
-	n, err = c.inner.Write(p)
+	if n, err = c.inner.Write(p); uint(n) > uint(len(p)) {
+		return 0, c.badCount("Write", n, len(p))
+	}
 	return n, c.cause(err)
+}
+
+// badCount fails op, a Read or Write whose count n lies outside its
+// buffer of size bytes, as a panic of it would (shield.fail), and
+// returns its error.
+func (c *shieldedConn) badCount(op string, n, size int) (err error) {
+	value := fmt.Sprintf("%s returned %d for a buffer of %d bytes", op, n, size)
+	c.shield.fail(&BackendPanicError{Backend: c.shield.backend, Op: op, Value: value}, &err)
+	return err
 }
 
 func (c *shieldedConn) CloseWrite() error { return c.do("CloseWrite", c.inner.CloseWrite) }
