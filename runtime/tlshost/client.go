@@ -52,8 +52,8 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 		cfg:        base,
 		sessions:   base.Sessions,
 	}
-	s.rules = newRules("client", "connect", b, &s.ending, &s.cfg.Options, s.fixedLocked)
-	s.d.onFailed = s.dropFailed
+	s.rules = newRules("client", "connect", b, &s.ending, &s.cfg.Options, s)
+	s.d.owner = s
 	return s
 }
 
@@ -134,7 +134,7 @@ func (s *clientSession) resumeLocked(p step) {
 		return
 	}
 	s.conn = conn
-	s.d.startLocked(s.backend, conn.Handshake, s.handshakeDone, blocksOnlyInTransport(conn, s.transport))
+	s.d.startLocked(s.backend, conn, blocksOnlyInTransport(conn, s.transport))
 }
 
 // VerifyServerIdentity resumes the handshake until the server's certificate

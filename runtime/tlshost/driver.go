@@ -62,10 +62,11 @@ type driver struct {
 	changed chan struct{}
 
 	started bool // the handshake runs (or ran), on a goroutine or inline
-	// deferred is a handshake that waits for the guest to wait for it,
-	// so that it runs on the guest's call (see startLocked); nil once it
-	// started, and for handshakes that start at once.
-	deferred func(ctx context.Context) error
+	// deferred is the connection whose handshake waits for the guest to
+	// wait for it, so that it runs on the guest's call (see
+	// startLocked); nil once it started, and for handshakes that start at
+	// once.
+	deferred backends.Conn
 	// co is a deferred handshake that started on a wait of the guest
 	// with a deadline: it runs on the guest's waits and pauses at their
 	// deadlines (see pausable).
@@ -93,18 +94,32 @@ type driver struct {
 
 	transport *guard        // what the backend reads and writes
 	timeout   time.Duration // the handshake timeout; 0: none
-	onExpire  func(error)   // called, without mu, when the timeout expired
-	warn      func(error)   // logs what the guest cannot be told
-	onEnd     func(error)   // the session's, run by end
+	// warn logs what the guest cannot be told; nil logs nothing.
+	warn func(what string, err error)
+	// owner is the session whose handshake this is; nil for none.
+	owner driverOwner
 	// backend runs the handshake; its failure names it (backendErr).
-	backend backends.Backend
-	// onFailed, the session's, runs once a failed handshake ended, after
-	// everything waiting for the end was told.
-	onFailed func()
+	backend  backends.Backend
 	atEnd    []func()      // run once the handshake ended
 	timers   []*time.Timer // stopped when it ends
-	givingUp bool          // the abandon timer is armed
-	alerting bool          // a hook was released to send the step's alert
+	timerBuf [3]*time.Timer
+	givingUp bool // the abandon timer is armed
+	alerting bool // a hook was released to send the step's alert
+}
+
+// A driverOwner is the session a driver runs the handshake of. The
+// driver calls it through this interface rather than through a method
+// value per callback, each of which would be an allocation per
+// connection.
+type driverOwner interface {
+	// expired is called, without mu, when the handshake timeout expired.
+	expired(err error)
+	// handshakeDone is called by end, without mu, with the handshake's
+	// result, before done is closed.
+	handshakeDone(err error)
+	// dropFailed runs once a failed handshake ended, after everything
+	// waiting for the end was told.
+	dropFailed()
 }
 
 // Grace periods for a backend after the host gave up on its handshake.
@@ -120,7 +135,11 @@ const (
 )
 
 func newDriver(transport *guard) *driver {
-	return &driver{done: make(chan struct{}), transport: transport}
+	d := &driver{done: make(chan struct{}), transport: transport}
+	// The timers of one handshake (its timeout, and the alert and
+	// abandon graces of giving up on it) fit without an allocation.
+	d.timers = d.timerBuf[:0]
+	return d
 }
 
 // contextLocked returns the handshake's context, made on first use. mu
@@ -147,10 +166,10 @@ func (d *driver) notifyLocked() {
 	}
 }
 
-// startLocked starts the handshake once. run is the Handshake of b's
-// connection; when the handshake ends, finished is called (without mu
-// held) with its result, naming b if it failed, before done is closed. mu
-// must be held.
+// startLocked starts the handshake once: conn's, made by b. When the
+// handshake ends, the owner's handshakeDone is called (without mu held)
+// with its result, naming b if it failed, before done is closed. mu must
+// be held.
 //
 // A handshake that runs to completion without suspending (the target is
 // finish) over a backend that blocks only in its transport (inline, see
@@ -166,16 +185,16 @@ func (d *driver) notifyLocked() {
 // Giving up works the same on either: the
 // context is cancelled and the transport interrupted, which ends the
 // backend's blocking read or write.
-func (d *driver) startLocked(b backends.Backend, run func(ctx context.Context) error, finished func(err error), inline bool) {
+func (d *driver) startLocked(b backends.Backend, conn backends.Conn, inline bool) {
 	if d.begunLocked() {
 		return
 	}
-	d.onEnd, d.backend = finished, b
+	d.backend = b
 	if inline && d.target == stepFinish {
-		d.deferred = run
+		d.deferred = conn
 		return
 	}
-	d.launchLocked(run)
+	d.launchLocked(conn)
 }
 
 // begunLocked reports whether startLocked was called (or the handshake
@@ -192,11 +211,12 @@ func (d *driver) runningLocked() {
 	}
 }
 
-// launchLocked runs the handshake on its own goroutine. mu must be held.
-func (d *driver) launchLocked(run func(ctx context.Context) error) {
+// launchLocked runs conn's handshake on its own goroutine. mu must be
+// held.
+func (d *driver) launchLocked(conn backends.Conn) {
 	d.runningLocked()
 	ctx := d.contextLocked()
-	go func() { d.end(run(ctx), false) }()
+	go func() { d.end(conn.Handshake(ctx), false) }()
 }
 
 // start starts a deferred handshake on its goroutine: someone other than
@@ -204,8 +224,8 @@ func (d *driver) launchLocked(run func(ctx context.Context) error) {
 func (d *driver) start() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if run := d.deferred; run != nil {
-		d.launchLocked(run)
+	if conn := d.deferred; conn != nil {
+		d.launchLocked(conn)
 	}
 	d.toEndLocked()
 }
@@ -228,16 +248,16 @@ func (d *driver) start() {
 // goroutine) on every handshake, for nothing.
 func (d *driver) await(ctx context.Context, deadline time.Time) bool {
 	d.mu.Lock()
-	run := d.deferred
+	conn := d.deferred
 	switch {
-	case run == nil:
+	case conn == nil:
 		// A paused handshake (see pausable) resumes on this call.
 		ok := d.resumeLocked(ctx, deadline)
 		d.mu.Unlock()
 		return ok
 	case !deadline.IsZero():
 		d.runningLocked()
-		d.co = d.newPausableLocked(run)
+		d.co = d.newPausableLocked(conn.Handshake)
 		d.resumeLocked(ctx, deadline)
 		d.mu.Unlock()
 		return true
@@ -245,7 +265,7 @@ func (d *driver) await(ctx context.Context, deadline time.Time) bool {
 	d.runningLocked()
 	d.mu.Unlock()
 	stop := context.AfterFunc(ctx, d.interrupt)
-	err := run(context.Background())
+	err := conn.Handshake(context.Background())
 	stop()
 	d.end(err, false)
 	return true
@@ -286,22 +306,22 @@ func (d *driver) end(err error, abandoned bool) {
 	if d.co != nil && d.co.ended {
 		d.co = nil
 	}
-	timers, atEnd, finished, failed := d.timers, d.atEnd, d.onEnd, d.onFailed
+	timers, atEnd, owner := d.timers, d.atEnd, d.owner
 	d.timers, d.atEnd = nil, nil
 	d.mu.Unlock()
 	for _, t := range timers {
 		t.Stop()
 	}
-	if finished != nil {
-		finished(err)
+	if owner != nil {
+		owner.handshakeDone(err)
 	}
 	close(d.done)
 	d.doneSig.Fire()
 	for _, f := range atEnd {
 		f()
 	}
-	if err != nil && failed != nil {
-		failed()
+	if err != nil && owner != nil {
+		owner.dropFailed()
 	}
 }
 
@@ -477,7 +497,7 @@ func (d *driver) abandon() {
 	warn := d.warn
 	d.mu.Unlock()
 	if warn != nil {
-		warn(fmt.Errorf("the backend's handshake did not return within %v of being cancelled, with its transport closed; the host ended the handshake without it and left its goroutine behind", abandonGrace))
+		warn("handshake", fmt.Errorf("the backend's handshake did not return within %v of being cancelled, with its transport closed; the host ended the handshake without it and left its goroutine behind", abandonGrace))
 	}
 	d.end(nil, true)
 }
@@ -491,10 +511,10 @@ func (d *driver) expire() {
 	}
 	err := timeoutError("the handshake", d.timeout)
 	d.giveUpLocked(err, true)
-	onExpire := d.onExpire
+	owner := d.owner
 	d.mu.Unlock()
-	if onExpire != nil {
-		onExpire(err)
+	if owner != nil {
+		owner.expired(err)
 	}
 }
 

@@ -75,7 +75,6 @@ func (e *ending) setHandshakeTimeout(d time.Duration, report func(what string, e
 	defer e.d.mu.Unlock()
 	e.d.timeout = max(d, 0)
 	e.report = report
-	e.d.onExpire = e.expired
 }
 
 // setWarn sets where failures the guest is never told are logged.
@@ -83,7 +82,7 @@ func (e *ending) setWarn(warn func(what string, err error)) {
 	e.d.mu.Lock()
 	defer e.d.mu.Unlock()
 	e.warn = warn
-	e.d.warn = func(err error) { warn("handshake", err) }
+	e.d.warn = warn
 }
 
 // setLogPanic sets where a panic of the backend is logged, with its
@@ -115,21 +114,22 @@ func (e *ending) open(b backends.Backend, op string, newConn func() (backends.Co
 	if err != nil {
 		return nil, err
 	}
-	report := e.reportBroken
-	return shieldConn(conn, s.backend, func(p *BackendPanicError) { e.broke(p, report) }, e.logPanic), nil
+	return shieldConn(conn, s.backend, e, e.logPanic), nil
 }
 
 // broke is the break of the connection by p, a panic of the backend, on
 // the goroutine that recovered it (d.mu may be held): the transport is
-// closed at once, State reports nothing from now on, and report, if not
-// nil, records p as the connection's reason. The connection is released
-// (its pending handshake, its peer's bytes, its socket) as any failed
-// one: by the handshake's end or by the guest's drop.
-func (e *ending) broke(p *BackendPanicError, report func(what string, err error)) {
+// closed at once, State reports nothing from now on, and reportBroken,
+// if not nil, records p as the connection's reason. The connection is
+// released (its pending handshake, its peer's bytes, its socket) as any
+// failed one: by the handshake's end or by the guest's drop.
+// reportBroken is set before the handshake starts (setReportBroken) and
+// never changes after, so it is read without d.mu.
+func (e *ending) broke(p *BackendPanicError) {
 	e.broken.Store(true)
 	e.guard.Close()
-	if report != nil {
-		report("connection", p)
+	if e.reportBroken != nil {
+		e.reportBroken("connection", p)
 	}
 }
 

@@ -39,6 +39,11 @@ type Host struct {
 	// (Register): the host then serves only the guests of the Runtimes
 	// that list ext (see guest).
 	ext *extension
+
+	// warn and logPanicFunc are what every connection logs through
+	// (limit), made once rather than per connection.
+	warn         func(what string, err error)
+	logPanicFunc func(err error, stack []byte)
 }
 
 var _ tls.Host = (*Host)(nil)
@@ -83,6 +88,8 @@ func NewHost(cfg Config) (*Host, error) {
 		cfg.KeyLog = &lockedWriter{w: cfg.KeyLog}
 	}
 	h := &Host{cfg: cfg, backend: b}
+	h.warn = func(what string, err error) { h.logFailure(what, err) }
+	h.logPanicFunc = h.logPanic
 	if r := cfg.ticketKeyRotation(); r > 0 {
 		h.tickets = newTicketKeys(r, cfg.Time)
 	}
@@ -203,8 +210,8 @@ func (h *Host) limit(ctx context.Context, e *ending, held func(), fail func(what
 	e.held = held
 	e.settings = h.settingsOf(ctx)
 	e.setHandshakeTimeout(h.cfg.handshakeTimeout(), fail)
-	e.setWarn(func(what string, err error) { h.logFailure(what, err) })
-	e.setLogPanic(h.logPanic)
+	e.setWarn(h.warn)
+	e.setLogPanic(h.logPanicFunc)
 	if last != nil {
 		e.setReportBroken(last.set)
 	}

@@ -20,16 +20,18 @@ type rules struct {
 	opts    *backends.Options // the session's configuration, before the handshake runs
 	ceiling ceiling
 
-	// fixedLocked reports why the settings can no longer change though the
-	// handshake is neither consumed nor closed, if they cannot (client:
-	// the handshake started; server: the ClientHello hook returned).
-	fixedLocked func(what string) error
+	// session's fixedLocked reports why the settings can no longer
+	// change though the handshake is neither consumed nor closed, if they
+	// cannot (client: the handshake started; server: the ClientHello hook
+	// returned). An interface rather than a method value: no allocation
+	// per connection.
+	session interface{ fixedLocked(what string) error }
 
 	begun bool // connect or accept was called
 }
 
-func newRules(side, begin string, b backends.Backend, e *ending, opts *backends.Options, fixedLocked func(string) error) rules {
-	return rules{side: side, begin: begin, e: e, opts: opts, ceiling: newCeiling(b, opts), fixedLocked: fixedLocked}
+func newRules(side, begin string, b backends.Backend, e *ending, opts *backends.Options, session interface{ fixedLocked(string) error }) rules {
+	return rules{side: side, begin: begin, e: e, opts: opts, ceiling: newCeiling(b, opts), session: session}
 }
 
 // configurableLocked reports why the handshake can no longer be
@@ -41,7 +43,7 @@ func (r *rules) configurableLocked(what string) error {
 	case r.e.consumed:
 		return fmt.Errorf("tlshost: %s: the handshake was already finished or aborted", what)
 	}
-	return r.fixedLocked(what)
+	return r.session.fixedLocked(what)
 }
 
 // configure applies a setting, already validated, if the handshake may

@@ -53,8 +53,8 @@ func newServerSession(b backends.Backend, base backends.ServerConfig, transport 
 		cfg:         base,
 		ticketKeys:  base.TicketKeys,
 	}
-	s.rules = newRules("server", "accept", b, &s.ending, &s.cfg.Options, s.fixedLocked)
-	s.d.onFailed = s.dropFailed
+	s.rules = newRules("server", "accept", b, &s.ending, &s.cfg.Options, s)
+	s.d.owner = s
 	return s
 }
 
@@ -120,7 +120,7 @@ func (s *serverSession) resumeLocked(p step) {
 		return
 	}
 	s.conn = conn
-	s.d.startLocked(s.backend, conn.Handshake, s.handshakeDone, blocksOnlyInTransport(conn, s.transport))
+	s.d.startLocked(s.backend, conn, blocksOnlyInTransport(conn, s.transport))
 }
 
 // ReceiveClientHello resumes the handshake until the ClientHello arrived and

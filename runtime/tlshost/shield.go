@@ -47,9 +47,19 @@ type shield struct {
 	backend string
 	// log, if not nil, logs a panic with its stack.
 	log func(err error, stack []byte)
-	// broken, if not nil, is called after a panic was recovered.
-	broken func(err *BackendPanicError)
+	// broken, if not nil, is told after a panic was recovered.
+	broken breaker
 }
+
+// A breaker is told of the panic that broke a connection (see
+// shieldConn). An interface rather than a func: the connection and the
+// session it reports to are told without a closure per connection.
+type breaker interface{ broke(p *BackendPanicError) }
+
+// breakFunc is a func as a breaker.
+type breakFunc func(p *BackendPanicError)
+
+func (f breakFunc) broke(p *BackendPanicError) { f(p) }
 
 // catch is deferred around a call into the backend: it recovers a panic
 // of the call, for op, logs it and sets *err to its BackendPanicError.
@@ -73,7 +83,7 @@ func (s *shield) fail(p *BackendPanicError, err *error) {
 		*err = p
 	}
 	if s.broken != nil {
-		defer s.broken(p)
+		defer s.broken.broke(p)
 	}
 	if s.log != nil {
 		s.log(p, debug.Stack())
@@ -96,6 +106,8 @@ type shieldedConn struct {
 	inner  backends.Conn
 	shield shield
 	failed atomic.Pointer[BackendPanicError]
+	// onBroke, if not nil, is told of the first panic (see shieldConn).
+	onBroke breaker
 }
 
 var (
@@ -105,19 +117,15 @@ var (
 	_ interface{ Unwrap() backends.Conn } = (*shieldedConn)(nil)
 )
 
-// shieldConn shields conn; broke, called once, for the first panic,
+// shieldConn shields conn; broke, told once, of the first panic,
 // closes what it reads and writes (its guard) and records the break (see
 // ending.broke), and log logs a panic. conn may be nil.
-func shieldConn(conn backends.Conn, backend string, broke func(*BackendPanicError), log func(error, []byte)) backends.Conn {
+func shieldConn(conn backends.Conn, backend string, broke breaker, log func(error, []byte)) backends.Conn {
 	if conn == nil {
 		return nil
 	}
-	c := &shieldedConn{inner: conn}
-	c.shield = shield{backend: backend, log: log, broken: func(p *BackendPanicError) {
-		if c.failed.CompareAndSwap(nil, p) && broke != nil {
-			broke(p)
-		}
-	}}
+	c := &shieldedConn{inner: conn, onBroke: broke}
+	c.shield = shield{backend: backend, log: log, broken: c}
 	if nc, ok := conn.(net.Conn); ok {
 		return &shieldedNetConn{c, nc}
 	}
@@ -152,6 +160,14 @@ func (c *shieldedNetConn) SetWriteDeadline(t time.Time) error {
 
 // Unwrap returns the backend's connection.
 func (c *shieldedConn) Unwrap() backends.Conn { return c.inner }
+
+// broke records p as the panic that broke the connection, if it is the
+// first, and tells onBroke of it.
+func (c *shieldedConn) broke(p *BackendPanicError) {
+	if c.failed.CompareAndSwap(nil, p) && c.onBroke != nil {
+		c.onBroke.broke(p)
+	}
+}
 
 // broken returns the panic that broke the connection, as an error, or nil.
 func (c *shieldedConn) broken() error {

@@ -88,7 +88,7 @@ func TestInlineHandshakePanics(t *testing.T) {
 func TestShieldedConnBroken(t *testing.T) {
 	inner := &countingConn{}
 	closed := 0
-	c := shieldConn(inner, "test", func(*BackendPanicError) { closed++ }, nil)
+	c := shieldConn(inner, "test", breakFunc(func(*BackendPanicError) { closed++ }), nil)
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Fatal("a panic in Read is no error")
 	}
@@ -170,7 +170,7 @@ func (nopConn) RequestClientIdentity(context.Context) ([][]byte, error) { return
 // without entering the backend, as every other call does.
 func TestShieldedNetConnBroken(t *testing.T) {
 	inner := &countingNetConn{}
-	c := shieldConn(inner, "test", func(*BackendPanicError) {}, nil)
+	c := shieldConn(inner, "test", breakFunc(func(*BackendPanicError) {}), nil)
 	nc, ok := c.(net.Conn)
 	if !ok {
 		t.Fatal("the shield hides the backend's net.Conn")
@@ -216,7 +216,7 @@ func (c *countingNetConn) SetWriteDeadline(time.Time) error {
 func TestShieldLoggerPanics(t *testing.T) {
 	inner := &countingConn{}
 	closed := 0
-	c := shieldConn(inner, "test", func(*BackendPanicError) { closed++ }, func(error, []byte) { panic("the logger failed") })
+	c := shieldConn(inner, "test", breakFunc(func(*BackendPanicError) { closed++ }), func(error, []byte) { panic("the logger failed") })
 	func() {
 		defer func() {
 			if v := recover(); v != "the logger failed" {
