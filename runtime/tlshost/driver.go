@@ -83,11 +83,10 @@ type driver struct {
 	// the guest's call gets none (see await).
 	ctx    context.Context
 	cancel context.CancelFunc
-	// done is closed, and doneSig fired, when the handshake ended: the
-	// goroutine returned, was given up on, or will never run.
-	done    chan struct{}
+	// doneSig is fired when the handshake ended: the goroutine
+	// returned, was given up on, or will never run.
 	doneSig wasiio.Signal
-	// hsErr is the handshake's result, valid once done is closed.
+	// hsErr is the handshake's result, valid once doneSig fired.
 	hsErr error
 	// inHook is true while the handshake goroutine is inside a hook.
 	inHook bool
@@ -115,7 +114,7 @@ type driverOwner interface {
 	// expired is called, without mu, when the handshake timeout expired.
 	expired(err error)
 	// handshakeDone is called by end, without mu, with the handshake's
-	// result, before done is closed.
+	// result, before doneSig fires.
 	handshakeDone(err error)
 	// dropFailed runs once a failed handshake ended, after everything
 	// waiting for the end was told.
@@ -135,7 +134,7 @@ const (
 )
 
 func newDriver(transport *guard) *driver {
-	d := &driver{done: make(chan struct{}), transport: transport}
+	d := &driver{transport: transport}
 	// The timers of one handshake (its timeout, and the alert and
 	// abandon graces of giving up on it) fit without an allocation.
 	d.timers = d.timerBuf[:0]
@@ -168,7 +167,7 @@ func (d *driver) notifyLocked() {
 
 // startLocked starts the handshake once: conn's, made by b. When the
 // handshake ends, the owner's handshakeDone is called (without mu held)
-// with its result, naming b if it failed, before done is closed. mu must
+// with its result, naming b if it failed, before doneSig fires. mu must
 // be held.
 //
 // A handshake that runs to completion without suspending (the target is
@@ -315,7 +314,6 @@ func (d *driver) end(err error, abandoned bool) {
 	if owner != nil {
 		owner.handshakeDone(err)
 	}
-	close(d.done)
 	d.doneSig.Fire()
 	for _, f := range atEnd {
 		f()
@@ -425,7 +423,6 @@ func (d *driver) neverRunLocked() {
 	if !d.started {
 		d.started = true
 		d.ended = true
-		close(d.done)
 		d.doneSig.Fire()
 	}
 }
@@ -545,14 +542,12 @@ func (d *driver) stop() (ended bool) {
 
 // finished reports whether the handshake goroutine returned, and how.
 func (d *driver) finished() (done bool, err error) {
-	select {
-	case <-d.done:
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return true, d.hsErr
-	default:
+	if !d.doneSig.Fired() {
 		return false, nil
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return true, d.hsErr
 }
 
 // ErrHandshakeTimeout is wrapped by the error of a handshake, or of a

@@ -12,8 +12,10 @@ import (
 // guest calls the future's get method. The handshake goroutine never touches
 // guest memory.
 type future[T any] struct {
+	sig wasiio.Signal // fired when resolved, for the guest's pollables and Ready
+	// done is made by the first Done, closed when resolved: the host's
+	// own waits use sig, so a future nobody asks Done of makes none.
 	done chan struct{}
-	sig  wasiio.Signal // fired with done, for the guest's pollables
 	// d, when not nil, is the driver whose handshake resolves the future
 	// and may wait for the guest to wait (see driver.startLocked).
 	d *driver
@@ -31,7 +33,7 @@ type future[T any] struct {
 }
 
 func newFuture[T any]() *future[T] {
-	return &future[T]{done: make(chan struct{})}
+	return &future[T]{}
 }
 
 // resolve publishes the result. Only the first call has an effect; it
@@ -43,7 +45,9 @@ func (f *future[T]) resolve(v T, err error) bool {
 		return false
 	}
 	f.resolved, f.val, f.err = true, v, err
-	close(f.done)
+	if f.done != nil {
+		close(f.done)
+	}
 	f.sig.Fire()
 	if f.abandoned {
 		f.dropValueLocked()
@@ -81,18 +85,19 @@ func (f *future[T]) Done() <-chan struct{} {
 	if f.d != nil {
 		f.d.start()
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done == nil {
+		f.done = make(chan struct{})
+		if f.resolved {
+			close(f.done)
+		}
+	}
 	return f.done
 }
 
 // Ready reports whether the future is resolved.
-func (f *future[T]) Ready() bool {
-	select {
-	case <-f.done:
-		return true
-	default:
-		return false
-	}
-}
+func (f *future[T]) Ready() bool { return f.sig.Fired() }
 
 // futureState is what a get call finds, following the wasi:io convention for
 // futures: option<result<result<T>>>.

@@ -277,7 +277,7 @@ func TestGiveUpSilentPeer(t *testing.T) {
 						c := startSilent(t, b, side, -1)
 						closeWithin(t, giveUpBound, c.session)
 						wantErr(t, c.wait(giveUpBound), "aborted")
-						within(t, waitLimit, c.end.d.done, "handshake goroutine ended")
+						withinSignal(t, waitLimit, &c.end.d.doneSig, "handshake goroutine ended")
 					})
 					t.Run("timeout", func(t *testing.T) {
 						checkNoLeak(t)
