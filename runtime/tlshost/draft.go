@@ -53,14 +53,20 @@ func (d draftHost) ClientHandshakeFinish(_ context.Context, this types.ClientHan
 		f = newFuture[backends.Conn]()
 		f.resolve(nil, hs.err)
 	}
-	return &draftFuture{h: d.h, s: hs.s, f: f}
+	r := &hs.fut
+	r.h, r.s, r.f = d.h, hs.s, f
+	return r
 }
 
-// draftHandshake is the draft's client-handshake resource.
+// draftHandshake is the draft's client-handshake resource. It holds the
+// future its finish makes, and the future the connection its get makes,
+// so that a connection costs one allocation for the three: finish
+// consumes the handshake, once, and the future hands out one connection.
 type draftHandshake struct {
 	s        *clientSession
 	err      error
 	finished bool
+	fut      draftFuture
 }
 
 // Drop closes a handshake that was never finished.
@@ -78,6 +84,7 @@ type draftFuture struct {
 
 	mu     sync.Mutex
 	handed bool // the connection resource took the session
+	conn   draftConnection
 }
 
 var _ types.FutureClientStreams = (*draftFuture)(nil)
@@ -105,7 +112,8 @@ func (r *draftFuture) Get(context.Context) (cabi.Result[cabi.Result[draftTriple,
 	r.mu.Lock()
 	r.handed = true
 	r.mu.Unlock()
-	conn := &draftConnection{s: r.s}
+	conn := &r.conn
+	conn.s = r.s
 	in, out := openStreams(c, &r.s.ending, conn)
 	conn.out = out
 	return cabi.OK[cabi.Result[draftTriple, types.IOError], unit](cabi.OK[draftTriple, types.IOError](draftTriple{F0: conn, F1: in, F2: out})), true
