@@ -57,7 +57,14 @@ type InlineInputStream struct {
 // guest's own calls. Dropping the stream calls closer.Close (if closer is
 // not nil), which must make a blocking src.Read return.
 func NewInlineInputStream(src InlineSource, closer io.Closer) *InlineInputStream {
-	return &InlineInputStream{inputState: inputState{closer: closer}, src: src}
+	s := &InlineInputStream{}
+	s.init(src, closer)
+	return s
+}
+
+// init sets up a zero InlineInputStream in place.
+func (s *InlineInputStream) init(src InlineSource, closer io.Closer) {
+	s.closer, s.src = closer, src
 }
 
 func (s *InlineInputStream) reader() io.Reader { return s.src }

@@ -85,9 +85,15 @@ func (s *OutputStream) busy() bool {
 // TLS stream sends close_notify. A write still in flight at that moment may
 // be lost, as WASI allows; guests flush before they drop.
 func NewOutputStream(w io.Writer, closeWrite func() error) *OutputStream {
-	s := &OutputStream{w: w, onClose: closeWrite}
-	s.cond.L = &s.mu
+	s := &OutputStream{}
+	s.init(w, closeWrite)
 	return s
+}
+
+// init sets up a zero OutputStream in place.
+func (s *OutputStream) init(w io.Writer, closeWrite func() error) {
+	s.w, s.onClose = w, closeWrite
+	s.cond.L = &s.mu
 }
 
 func (s *OutputStream) run() {

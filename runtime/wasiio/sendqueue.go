@@ -72,12 +72,18 @@ type sendQueue struct {
 }
 
 func newSendQueue(conn net.Conn, raw syscall.RawConn, linger time.Duration) *sendQueue {
+	q := &sendQueue{}
+	q.init(conn, raw, linger)
+	return q
+}
+
+// init sets up a zero sendQueue in place.
+func (q *sendQueue) init(conn net.Conn, raw syscall.RawConn, linger time.Duration) {
 	if linger <= 0 {
 		linger = DefaultSendLinger
 	}
-	q := &sendQueue{conn: conn, raw: raw, linger: linger}
+	q.conn, q.raw, q.linger = conn, raw, linger
 	q.cond.L = &q.mu
-	return q
 }
 
 // idle reports that nothing is unsent; q.mu is held.

@@ -33,15 +33,17 @@ func SocketStreams(conn net.Conn, closeIn io.Closer, closeOut func() error) (in 
 func SocketStreamsLinger(conn net.Conn, closeIn io.Closer, closeOut func() error, linger time.Duration) (in Input, out *OutputStream, closeWrite func() error) {
 	if sc, ok := conn.(syscall.Conn); ok && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
-			src := &socketSource{conn: conn, raw: raw}
-			q := newSendQueue(conn, raw, linger)
-			src.q = q
-			in = NewInlineInputStream(src, closeIn)
-			out = NewInlineOutputStream(q, q, func() error {
+			ss := &socketStreams{}
+			q := &ss.q
+			q.init(conn, raw, linger)
+			ss.src = socketSource{conn: conn, raw: raw, q: q}
+			ss.in.init(&ss.src, closeIn)
+			ss.out.init(q, func() error {
 				q.Close(func() { closeOut() })
 				return nil
 			})
-			return in, out, q.CloseWrite
+			ss.out.backlog = q
+			return &ss.in, &ss.out, q.CloseWrite
 		}
 	}
 	closeWrite = func() error {
@@ -65,6 +67,18 @@ var (
 	errMismatchedStreams = errors.New("wasiio: transport over the input stream of one socket and the output stream of another")
 )
 
+// socketStreams is what a socket's inline streams are made of, in one
+// allocation rather than four: they are made together and live about as
+// long as each other (a transport over them holds both, and the queue
+// outlives the output stream's drop while it lingers), so the few hundred
+// bytes of one stream dropped before the other stay a little longer.
+type socketStreams struct {
+	src socketSource
+	q   sendQueue
+	in  InlineInputStream
+	out OutputStream
+}
+
 // socketSource is a socket as an inline stream reads it.
 type socketSource struct {
 	conn net.Conn
@@ -84,10 +98,11 @@ func socketTransport(in *InlineInputStream, out *OutputStream, src *socketSource
 	if out.backlog != Backlog(src.q) {
 		return nil, errMismatchedStreams
 	}
-	c := &streamConn{in: in, out: out, conn: src.conn, raw: src.raw, q: src.q}
+	nc := &nonblockingConn{streamConn{in: in, out: out, conn: src.conn, raw: src.raw, q: src.q}}
+	c := &nc.streamConn
 	c.direct = in.untouched()
 	if c.direct {
-		return &nonblockingConn{c}, nil
+		return nc, nil
 	}
 	return c, nil
 }

@@ -40,7 +40,10 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 			return socketTransport(il, out, src)
 		}
 	}
-	c := &streamConn{in: in, out: out}
+	// One allocation whichever the connection turns out to be.
+	nc := &nonblockingConn{}
+	c := &nc.streamConn
+	c.in, c.out = in, out
 	c.conn, _ = in.reader().(net.Conn)
 	if oc, ok := out.w.(net.Conn); !ok || oc != c.conn {
 		c.conn = nil
@@ -51,7 +54,7 @@ func Transport(input streams.InputStream, output streams.OutputStream) (net.Conn
 			c.raw = raw
 			c.q = newSendQueue(c.conn, raw, 0)
 			c.ownQueue = true
-			return &nonblockingConn{c}, nil
+			return nc, nil
 		}
 	}
 	return c, nil
@@ -85,7 +88,9 @@ type NonblockingTransport interface {
 	CloseWrite() error
 }
 
-type nonblockingConn struct{ *streamConn }
+// nonblockingConn is a streamConn in non-blocking mode. It holds the
+// streamConn, so that either is one allocation.
+type nonblockingConn struct{ streamConn }
 
 func (c *nonblockingConn) ReadNow(r io.Reader, p []byte) (int, error) {
 	c.q.now.Store(true)
