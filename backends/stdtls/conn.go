@@ -169,6 +169,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	n, err := c.tls.Read(p)
 	switch {
+	case err == nil:
+		// Nothing to look at: isLocalAlert's errors.As would move its
+		// target to the heap on every Read.
 	case err == io.EOF && c.raw.eof.Load():
 		// crypto/tls accepts an EOF at a record boundary as a clean close;
 		// RFC 8446, Section 6.1 makes it a truncation.

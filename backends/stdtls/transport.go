@@ -54,10 +54,16 @@ func (t *transport) Write(p []byte) (int, error) {
 	}
 	n, err := t.write(p)
 	if err != nil {
-		t.firstWriteErr.CompareAndSwap(nil, &err)
-		t.failedWrites.Add(1)
+		t.recordWriteErr(err)
 	}
 	return n, err
+}
+
+// recordWriteErr records a failed write. Its own function, so that only
+// a failure moves the error to the heap, not every Write.
+func (t *transport) recordWriteErr(err error) {
+	t.firstWriteErr.CompareAndSwap(nil, &err)
+	t.failedWrites.Add(1)
 }
 
 func (t *transport) write(p []byte) (int, error) {
