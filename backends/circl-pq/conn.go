@@ -133,6 +133,7 @@ type halfConn struct {
 	iv            [aeadNonceLength]byte
 	seq           uint64
 	trafficSecret []byte
+	nonceBuf      [aeadNonceLength]byte // see nonceBytes
 }
 
 // setTrafficSecret installs keys derived from a traffic secret and resets
@@ -156,6 +157,14 @@ func (hc *halfConn) nonce() [aeadNonceLength]byte {
 		n[aeadNonceLength-1-i] ^= byte(hc.seq >> (8 * i))
 	}
 	return n
+}
+
+// nonceBytes is nonce in the half's own buffer, valid until the next
+// call: the AEAD takes a slice, and a local array's would move to the heap
+// on every record. The half's lock is held.
+func (hc *halfConn) nonceBytes() []byte {
+	hc.nonceBuf = hc.nonce()
+	return hc.nonceBuf[:]
 }
 
 func (hc *halfConn) incSeq() error {
@@ -376,8 +385,7 @@ func (c *Conn) readRecordLocked() error {
 		if typ != recordTypeApplicationData {
 			return c.fail(alertUnexpectedMessage, "tls: unprotected record of type %d after key change", typ)
 		}
-		nonce := c.in.nonce()
-		plain, err := c.in.aead.Open(payload[:0], nonce[:], payload, record[:recordHeaderLen])
+		plain, err := c.in.aead.Open(payload[:0], c.in.nonceBytes(), payload, record[:recordHeaderLen])
 		if err != nil {
 			if c.skipEarlyData > 0 {
 				return c.dropEarlyData(len(payload))
@@ -605,8 +613,7 @@ func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error) {
 		rec = append(rec, data[:m]...)
 		if c.out.aead != nil {
 			rec = append(rec, byte(typ))
-			nonce := c.out.nonce()
-			rec = c.out.aead.Seal(rec[:recordHeaderLen], nonce[:], rec[recordHeaderLen:], rec[:recordHeaderLen])
+			rec = c.out.aead.Seal(rec[:recordHeaderLen], c.out.nonceBytes(), rec[recordHeaderLen:], rec[:recordHeaderLen])
 			if err := c.out.incSeq(); err != nil {
 				c.out.err = err
 				return written, err
