@@ -177,14 +177,19 @@ func (s *InlineInputStream) readDone(buf *[]byte, n int, err error) {
 		s.pending = (*buf)[:n]
 		s.wake = buf
 	}
-	if !s.dropped {
-		var ne net.Error
-		if err != nil && s.err == nil && !(errors.As(err, &ne) && ne.Timeout()) {
-			s.err = err
-		}
+	if !s.dropped && err != nil && s.err == nil && !isTimeoutErr(err) {
+		s.err = err
 	}
 	s.mu.Unlock()
 	s.waiters.WakeAll()
+}
+
+// isTimeoutErr reports whether err is a net.Error that timed out. Its own
+// function, so that errors.As's target moves to the heap only for an error,
+// not on every read.
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // Await implements Awaiter: when nothing is there and no background read
