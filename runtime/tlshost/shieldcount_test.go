@@ -34,11 +34,11 @@ func TestShieldedConnReadCount(t *testing.T) {
 	for _, negative := range []bool{false, true} {
 		var mu sync.Mutex
 		var logged, broke int
-		c := shieldConn(overclaimConn{negative: negative}, "test", func(*BackendPanicError) {
+		c := shieldConn(overclaimConn{negative: negative}, "test", breakFunc(func(*BackendPanicError) {
 			mu.Lock()
 			broke++
 			mu.Unlock()
-		}, func(error, []byte) {
+		}), func(error, []byte) {
 			mu.Lock()
 			logged++
 			mu.Unlock()
