@@ -215,20 +215,26 @@ func (f *FS) BeginQuotaCall() uint64 { return f.disk.call.Add(1) }
 // never reported for a later call.
 func (f *FS) RefusedIn(call uint64) bool { return f.disk.refusedIn.Load() == call }
 
-// reserve counts n more bytes, or refuses past the limit.
+// reserve counts n more bytes, or refuses past the limit. The refusal is
+// reported with q.mu released: the report may be logged by the
+// embedder's logger, which may block, and other guests take q.mu to give
+// q back what they freed of its files.
 func (q *diskQuota) reserve(n int64) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.reserveLocked(n)
+	err, limit := q.reserveLocked(n), q.limit
+	q.mu.Unlock()
+	if err != nil {
+		q.caps.Refused(capreport.DiskBytes, limit)
+	}
+	return err
 }
 
-// reserveLocked is reserve with q.mu held.
+// reserveLocked is reserve with q.mu held, unreported.
 func (q *diskQuota) reserveLocked(n int64) error {
 	if n <= 0 {
 		return nil
 	}
 	if n > q.limit-q.used {
-		q.caps.Refused(capreport.DiskBytes, q.limit)
 		return &quotaError{used: q.used, want: n, limit: q.limit}
 	}
 	q.used += n
@@ -310,10 +316,15 @@ func (q *diskQuota) roomFor(info fs.FileInfo) error {
 		return nil
 	}
 	files.mu.Lock()
-	defer files.mu.Unlock()
-	if _, known := q.files[id]; known || q.gone || len(q.files) < q.maxFiles {
+	_, known := q.files[id]
+	room := known || q.gone || len(q.files) < q.maxFiles
+	files.mu.Unlock()
+	if room {
 		return nil
 	}
+	// Reported with the registry lock, which every guest of the process
+	// takes, released: the report may be logged by the embedder's logger,
+	// which may block.
 	q.caps.Refused(capreport.DiskFiles, q.maxFiles)
 	return &quotaFilesError{limit: q.maxFiles}
 }
