@@ -24,10 +24,13 @@
 //     the accept loop would otherwise poll and switch to it and back for
 //     each.
 //   - When the polling goroutine's own wait is over while others still
-//     wait, it leaves the rounds to whichever goroutine waits next, and
-//     wakes a helper goroutine (started on first use) that takes them if
-//     it gets to run first: once every goroutine that can run has run.
-//     The helper parks whenever it does not hold the rounds.
+//     wait, it leaves the rounds to whichever goroutine waits next. If a
+//     goroutine it took them over from has not returned from its yield
+//     yet, that goroutine is runnable and takes them back when it returns
+//     (a server's accept loop, once its connection goroutine is done).
+//     Otherwise it wakes a helper goroutine (started on first use) that
+//     takes them if it gets to run first: once every goroutine that can
+//     run has run. The helper parks whenever it does not hold the rounds.
 //
 // Each round:
 //

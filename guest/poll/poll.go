@@ -43,7 +43,10 @@ type waiter struct {
 	// cleared when another waiter takes the rounds over before this wait
 	// is over; the goroutine parks then.
 	polling bool
-	err     error
+	// away marks a waiter whose goroutine was taken over while it yielded
+	// and has not returned from its yield yet (counted in poller.away).
+	away bool
+	err  error
 }
 
 // A poller is the state every waiting goroutine shares; there is one, state.
@@ -67,8 +70,17 @@ type poller struct {
 	leader      *waiter
 	helperLeads bool
 	yielding    bool
-	free        []*waiter
-	ready       []uint32 // the last poll's result, reused
+	// timerYield is set while the goroutine that polls yields only so
+	// that the Go timers that came due run (no other goroutine counted
+	// as runnable).
+	timerYield bool
+	// away counts the waiters taken over while they yielded whose yield
+	// has not returned yet. Each of them is runnable and comes back to the
+	// poller (backLocked), so a leader whose wait is over while one is
+	// away leaves the rounds to it instead of waking the helper.
+	away  int
+	free  []*waiter
+	ready []uint32 // the last poll's result, reused
 
 	// The helper goroutine takes the rounds when nobody runs them while
 	// goroutines wait: a leader whose wait is over wakes it, and it runs
@@ -155,6 +167,8 @@ func (s *poller) pollingLocked() bool { return s.leader != nil || s.helperLeads 
 func (s *poller) takeLocked(w *waiter) {
 	if old := s.leader; old != nil && old.index >= 0 {
 		old.polling = false
+		old.away = true
+		s.away++
 		s.parked++
 	}
 	s.leader, s.helperLeads, s.yielding = w, false, false
@@ -195,13 +209,40 @@ func lead(w *waiter, cancel <-chan struct{}) (err error, done bool) {
 	err = w.err
 	if s.leader == w {
 		s.leader = nil
-		if len(s.waiters) > 0 {
+		if len(s.waiters) > 0 && s.away == 0 {
 			s.wakeHelperLocked()
 		}
 	}
 	s.releaseLocked(w)
 	s.mu.Unlock()
 	return err, true
+}
+
+// backLocked is the return of w's goroutine from a yield during which
+// another waiter took the rounds over. When nobody runs the rounds now
+// (the taker's wait ended, and it left them to w rather than wake the
+// helper), w takes them back if its own wait is not over, and wakes the
+// helper for the others if it is. A server's accept loop, taken over by
+// its connection goroutine, thus polls again once the connection
+// goroutine is done, with no switch to the helper and back. When the one
+// who runs the rounds yields only for the Go timers, w takes them over as
+// a new Wait would (else w would park, and the helper would poll for it
+// later). When someone else runs the rounds, w parks (or returns, its
+// wait over) as before. s.mu is held.
+func (s *poller) backLocked(w *waiter) {
+	w.away = false
+	s.away--
+	if s.pollingLocked() && !(s.yielding && s.timerYield) {
+		return
+	}
+	if w.index >= 0 {
+		s.parked-- // counted as parked since it was taken over
+		s.takeLocked(w)
+		return
+	}
+	if len(s.waiters) > 0 {
+		s.wakeHelperLocked()
+	}
 }
 
 // wakeHelperLocked starts the helper goroutine on first use, and lets it
@@ -220,15 +261,17 @@ func (s *poller) wakeHelperLocked() {
 }
 
 // helper runs rounds whenever it is woken and nobody runs them, until
-// nobody waits or a waiting goroutine takes the rounds over.
+// nobody waits or a waiting goroutine takes the rounds over. It leaves
+// them to a waiter that was taken over while it yielded and is not back
+// yet: that waiter is runnable, and takes them back when it returns.
 func helper() {
 	s := &state
 	for range s.wake {
 		s.mu.Lock()
 		for {
 			if !s.helperLeads {
-				if s.pollingLocked() {
-					break
+				if s.pollingLocked() || s.away > 0 {
+					break // a waiter back from its yield takes them
 				}
 				s.helperLeads = true
 			}

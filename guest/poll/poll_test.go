@@ -39,6 +39,9 @@ func TestPollerInGuest(t *testing.T) {
 	}
 }
 
+// helperFunc is the poller's helper goroutine's function in the guest.
+const helperFunc = "github.com_wasitls_wasitls_guest_poll.helper"
+
 // TestHostCallsPerWait pins what a wait costs in host calls when no other
 // goroutine can run: one poll, no timer pollable made and dropped for it
 // (the poller's timer is reused until it fires, every poll.MaxBlock), and
@@ -48,16 +51,19 @@ func TestPollerInGuest(t *testing.T) {
 // goroutine waits for longer (a server's connection goroutine while its
 // accept loop waits) takes the rounds over at its first wait and yields
 // no more: the main goroutine does not poll for it and switch to it at
-// every wait.
+// every wait. When the connection goroutine's waits are over, the accept
+// loop, back from its yield, polls again itself: a server that starts a
+// goroutine per connection needs no helper goroutine, and a yield whose
+// goroutine was taken over reads the clock once.
 func TestHostCallsPerWait(t *testing.T) {
 	const (
 		waits    = 200
 		maxBlock = 10 * time.Millisecond // poll.MaxBlock
 	)
 	wasm := guestbuild.MustBuild(t, "./testdata/pollcount")
-	for _, mode := range []string{"alone", "parked", "spawned"} {
+	for _, mode := range []string{"alone", "parked", "spawned", "server"} {
 		t.Run(mode, func(t *testing.T) {
-			calls := new(hostcalls.Counter)
+			calls := &hostcalls.Counter{Guest: []string{helperFunc}}
 			ctx := calls.Context(context.Background())
 			r := wazero.NewRuntime(ctx)
 			defer r.Close(ctx)
@@ -90,30 +96,49 @@ func TestHostCallsPerWait(t *testing.T) {
 			// main goroutine's hour when spawned); the poller may make
 			// its always-ready pollable once.
 			own := waits
-			if mode == "spawned" {
+			switch mode {
+			case "spawned":
 				own++
+			case "server":
+				own = 2*waits + 1 // two for each connection, and the hour
+				helper := 0
+				for name, c := range n {
+					if strings.HasSuffix(name, " "+helperFunc) {
+						helper += c
+					}
+				}
+				// It may run for a wait that no goroutine back
+				// from its yield takes over; in this pattern none.
+				if helper > waits/20 {
+					t.Errorf("the helper goroutine ran %d times for %d connections: the accept loop did not take the rounds back when its connection goroutine's waits were over", helper, waits)
+				}
 			}
 			if got := n[clock+"subscribe-duration"]; got > own+1 {
 				t.Errorf("%d subscribe-duration calls, want %d (the guest's own) or one more: the poller makes a timer per wait", got, own)
 			}
 			// The poller's timer is made (now, subscribe-instant) at most
 			// once per maxBlock, and ending on it costs one yield (two
-			// clock reads).
+			// clock reads). A yield reads the clock twice, once when
+			// another goroutine registered a wait meanwhile.
 			timers := int(elapsed/maxBlock) + 2
-			yields := 0
+			yieldReads, polls := 0, waits
 			switch mode {
 			case "parked":
-				yields = waits
+				yieldReads = 2 * waits
 			case "spawned":
-				yields = 2 // the main goroutine's, which lets the other one run
+				yieldReads = 2 * 2 // the main goroutine's, which lets the other one run
+			case "server":
+				// One yield per connection, the accept loop's, during
+				// which the connection goroutine waits.
+				yieldReads, polls = waits, 2*waits
 			}
 			for _, c := range []struct {
 				name string
 				max  int
 			}{
-				{poll, waits + timers},
+				{poll, polls + timers},
 				{clock + "subscribe-instant", timers},
-				{clock + "now", 3*timers + 2*yields},
+				{clock + "now", 3*timers + yieldReads},
 			} {
 				if got := n[c.name]; got > c.max {
 					t.Errorf("%d calls of %s for %d waits in %v, want at most %d", got, c.name, waits, elapsed, c.max)

@@ -103,18 +103,23 @@ func (s *poller) settle(isHelper bool, self *waiter) (idle, leads bool) {
 		if others <= 0 && !yield {
 			return true, true
 		}
-		s.yielding = true
+		s.yielding, s.timerYield = true, others <= 0
 		s.mu.Unlock()
 		yield = false
 		start := clocks.Now()
 		runtime.Gosched()
-		took := clocks.Now() - start
 		s.mu.Lock()
+		if !isHelper && self.away {
+			s.backLocked(self)
+		}
 		if !s.leadsLocked(isHelper, self) {
 			return false, false
 		}
 		s.yielding = false
-		if s.activity == before && took < idleYield {
+		// How long the yield took matters only when nothing registered
+		// or canceled a wait meanwhile: then the clock tells whether
+		// something else ran.
+		if s.activity == before && clocks.Now()-start < idleYield {
 			return true, true
 		}
 	}

@@ -10,6 +10,10 @@
 //	           times while the main goroutine waits (for an hour), as a
 //	           server's connection goroutine does while its accept loop
 //	           waits for the next connection
+//	server N   N times: start a goroutine that waits twice and ends, and
+//	           wait (for an hour) until it ended, as a server's accept loop
+//	           waits while a connection goroutine per accepted connection
+//	           runs
 package main
 
 import (
@@ -50,6 +54,21 @@ func main() {
 		}()
 		if err := poll.Wait(hour, time.Time{}, done); err != poll.ErrCanceled {
 			panic(err)
+		}
+		fmt.Println("done")
+		return
+	case "server":
+		hour := clocks.SubscribeDuration(clocks.Duration(time.Hour))
+		fmt.Println("ready")
+		for range n {
+			done := make(chan struct{})
+			go func() {
+				waits(2)
+				close(done)
+			}()
+			if err := poll.Wait(hour, time.Time{}, done); err != poll.ErrCanceled {
+				panic(err)
+			}
 		}
 		fmt.Println("done")
 		return
