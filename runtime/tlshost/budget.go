@@ -34,17 +34,23 @@ type byteBudget struct {
 	cap   capreport.Cap
 }
 
-// take counts n more bytes. When a positive n takes the count past the
-// limit it leaves the count as it was and returns false, with the count
-// n would have made.
+// take counts n more bytes. When a positive n would take the count past
+// the limit it leaves the count as it was and returns false, with the
+// count n would have made. The count never passes the limit, not even
+// for a moment, so a take that fits is never refused because of a
+// concurrent take that did not.
 func (b *byteBudget) take(n int64) (used int64, ok bool) {
-	used = b.used.Add(n)
-	if n > 0 && used > b.limit {
-		b.used.Add(-n)
-		b.caps.Refused(b.cap, b.limit)
-		return used, false
+	for {
+		was := b.used.Load()
+		used = was + n
+		if n > 0 && used > b.limit {
+			b.caps.Refused(b.cap, b.limit)
+			return used, false
+		}
+		if b.used.CompareAndSwap(was, used) {
+			return used, true
+		}
 	}
-	return used, true
 }
 
 // give gives n bytes back.
