@@ -86,15 +86,11 @@ func (s *stdioShield) fail(err error, what string, stack []byte) error {
 	if !s.failed.CompareAndSwap(nil, &stdioFailure{err}) {
 		return s.failed.Load().err // another call failed first, and logged
 	}
-	log := s.log
-	if log == nil {
-		log = slog.Default()
-	}
 	args := []any{"err", err}
 	if stack != nil {
 		args = append(args, "stack", string(stack))
 	}
-	safelog.Log(log, slog.LevelError, "runtime: the embedder's "+s.stream+" "+what, args...)
+	safelog.Log(safelog.OrDefault(s.log), slog.LevelError, "runtime: the embedder's "+s.stream+" "+what, args...)
 	return err
 }
 

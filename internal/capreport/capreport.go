@@ -96,10 +96,7 @@ type Reporter struct {
 // New returns the Reporter of one guest, logging to log (nil:
 // slog.Default()) with attrs, which name the guest.
 func New(log *slog.Logger, attrs ...any) *Reporter {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Reporter{log: log, attrs: attrs}
+	return &Reporter{log: safelog.OrDefault(log), attrs: attrs}
 }
 
 // Refused reports that c, whose value is value, refused a call of the

@@ -29,6 +29,15 @@ func Log(l *slog.Logger, level slog.Level, msg string, args ...any) (ok bool) {
 	return true
 }
 
+// OrDefault returns l, or slog.Default() when l is nil: the logger of
+// a Config whose Logger field was left out.
+func OrDefault(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
+}
+
 // MaxPanicValue bounds the panic value PanicValue returns, in bytes
 // (plus the "…" marking a cut).
 const MaxPanicValue = 200

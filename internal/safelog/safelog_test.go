@@ -47,3 +47,14 @@ func TestPanicValue(t *testing.T) {
 		t.Errorf("PanicValue of %d bytes: %q, want %q", len(long), got, want)
 	}
 }
+
+// TestOrDefault: a logger is kept; nil is slog.Default().
+func TestOrDefault(t *testing.T) {
+	l := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
+	if safelog.OrDefault(l) != l {
+		t.Error("OrDefault replaced a logger")
+	}
+	if safelog.OrDefault(nil) != slog.Default() {
+		t.Error("OrDefault(nil) is not slog.Default()")
+	}
+}

@@ -125,11 +125,7 @@ func (s *Stack) dialPanicked(err error, stack []byte) {
 	if s.dialPanic.Swap(true) {
 		return
 	}
-	log := s.logger.Load()
-	if log == nil {
-		log = slog.Default()
-	}
-	safelog.Log(log, slog.LevelError, "runtime: the resolver's Dial panicked", "err", err, "stack", string(stack))
+	safelog.Log(safelog.OrDefault(s.logger.Load()), slog.LevelError, "runtime: the resolver's Dial panicked", "err", err, "stack", string(stack))
 }
 
 // closingResolver returns a resolver that resolves as r does (nil:
