@@ -210,6 +210,9 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		return nil, TemporaryResolverFailure
 	}
 	resolver := s.resolver
+	if resolver == nil { // SetResolver was not called
+		resolver = closingResolver(nil, s.dialPanicked)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &ResolveStream{stack: s, cancel: cancel, done: wasiio.NewSignal()}
 	go func() {

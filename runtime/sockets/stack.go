@@ -54,7 +54,7 @@ type Stack struct {
 
 	sendLinger time.Duration // how long a dropped connection's unsent bytes are tried; zero: the default
 
-	resolver    *net.Resolver // see closingResolver
+	resolver    *net.Resolver // see closingResolver; nil until SetResolver: net.DefaultResolver's
 	logger      atomic.Pointer[slog.Logger]
 	dialPanic   atomic.Bool  // a panic of the resolver's Dial was logged
 	lookupLimit int64        // most name lookups running at once
@@ -87,9 +87,7 @@ const DefaultSocketLimit = 4096
 // NewStack returns the stack of one guest instance under policy (nil
 // denies everything).
 func NewStack(policy *Policy) *Stack {
-	s := &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit}
-	s.resolver = closingResolver(nil, s.dialPanicked)
-	return s
+	return &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit}
 }
 
 // SetSocketLimit sets how many sockets the instance may hold at once. A
