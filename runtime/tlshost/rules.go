@@ -47,16 +47,15 @@ func (r *rules) configurableLocked(what string) error {
 }
 
 // configure applies a setting, already validated, if the handshake may
-// still be configured.
+// still be configured; the setting counts nothing against the guest's
+// budget (configureCounted).
 func (r *rules) configure(what string, set func()) error {
-	r.e.d.mu.Lock()
-	defer r.e.d.mu.Unlock()
-	if err := r.configurableLocked(what); err != nil {
-		return err
-	}
-	set()
-	return nil
+	return r.configureCounted(what, uncounted, 0, set)
 }
+
+// uncounted is the kind of a setting configure applies: one whose size
+// the guest does not choose.
+const uncounted setting = -1
 
 // configureCounted is configure for a setting of kind k whose size the
 // guest chooses: it counts n bytes, in place of what the kind counted,
@@ -67,8 +66,10 @@ func (r *rules) configureCounted(what string, k setting, n int64, set func()) er
 	if err := r.configurableLocked(what); err != nil {
 		return err
 	}
-	if err := r.e.settings.set(k, n); err != nil {
-		return err
+	if k != uncounted {
+		if err := r.e.settings.set(k, n); err != nil {
+			return err
+		}
 	}
 	set()
 	return nil
