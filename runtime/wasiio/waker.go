@@ -113,10 +113,11 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 		startAll(sources)
 		return ready, nil
 	}
-	if a, at, ok := soleAwaiter(sources); ok {
+	sole, ender, at := awaiters(sources)
+	if sole != nil {
 		// One source that can wait on this goroutine, deadlines at most:
 		// no hand-off between a goroutine that sees the event and this one.
-		for a.Await(ctx, at) {
+		for sole.Await(ctx, at) {
 			if ready := readyIndices(sources); len(ready) > 0 {
 				return ready, nil
 			}
@@ -125,8 +126,8 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 			}
 		}
 	}
-	if e, at, ok := enderBeside(sources); ok {
-		if ready, err, done := awaitBeside(ctx, sources, e, at); done {
+	if ender != nil {
+		if ready, err, done := awaitBeside(ctx, sources, ender, at); done {
 			return ready, err
 		}
 	}
@@ -140,29 +141,6 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 type AwaitEnder interface {
 	Awaiter
 	EndAwait()
-}
-
-// enderBeside finds the one AwaitEnder among sources beside at least one
-// source to watch (besideEnder), and the earliest deadline among them,
-// which must not be zero.
-func enderBeside(sources []Source) (e AwaitEnder, at time.Time, ok bool) {
-	others := false
-	for _, s := range sources {
-		switch s := s.(type) {
-		case *deadline:
-			if at.IsZero() || s.at.Before(at) {
-				at = s.at
-			}
-		case AwaitEnder:
-			if e != nil && e != s {
-				return nil, time.Time{}, false
-			}
-			e = s
-		default:
-			others = true
-		}
-	}
-	return e, at, e != nil && others && !at.IsZero()
 }
 
 // besideEnder reports whether awaitBeside watches s beside the one
@@ -311,25 +289,49 @@ func startAll(sources []Source) {
 	}
 }
 
-// soleAwaiter finds the one awaiter among sources when every other source
-// is a deadline, and the earliest of those deadlines.
-func soleAwaiter(sources []Source) (a Awaiter, at time.Time, ok bool) {
+// awaiters looks at sources once for the waits of [Wait] on the calling
+// goroutine, and returns the earliest of the deadlines among them (zero
+// if none) and
+//   - sole, the one Awaiter among sources when every other source is a
+//     deadline (nil otherwise);
+//   - ender, the one AwaitEnder among sources beside at least one source
+//     to watch (besideEnder), when a deadline bounds the wait (nil
+//     otherwise).
+func awaiters(sources []Source) (sole Awaiter, ender AwaitEnder, at time.Time) {
+	var a Awaiter
+	var e AwaitEnder
+	twoAwaiters, twoEnders, watched, plain := false, false, false, false
 	for _, s := range sources {
+		var sa Awaiter
 		switch s := s.(type) {
 		case *deadline:
 			if at.IsZero() || s.at.Before(at) {
 				at = s.at
 			}
-		case Awaiter:
-			if a != nil && a != s {
-				return nil, time.Time{}, false
+			continue
+		case AwaitEnder:
+			if e != nil && e != s {
+				twoEnders = true
 			}
-			a = s
+			e, sa = s, s
+		case Awaiter:
+			watched, sa = true, s // beside an AwaitEnder
 		default:
-			return nil, time.Time{}, false
+			watched, plain = true, true
+			continue
 		}
+		if a != nil && a != sa {
+			twoAwaiters = true
+		}
+		a = sa
 	}
-	return a, at, a != nil
+	if a != nil && !twoAwaiters && !plain {
+		sole = a
+	}
+	if e != nil && !twoEnders && watched && !at.IsZero() {
+		ender = e
+	}
+	return sole, ender, at
 }
 
 func readyIndices(sources []Source) []uint32 {
