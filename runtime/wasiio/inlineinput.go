@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
@@ -48,9 +49,18 @@ type InlineInputStream struct {
 	// wake is the pooled buffer of the last blocking read, which pending
 	// points into; once pending is drained it is lent until the next call.
 	wake *[]byte
-	// awaiting is set while Await's read is in flight; endAwait once
-	// EndAwait asked that it, or the next Await, end early.
-	awaiting, endAwait bool
+
+	// Ending Await's read early. awaitGen counts the starts and ends of
+	// Await's reads: it is odd while one is in flight. endAsked is
+	// EndAwait's request that the read in flight, or the next Await, end
+	// early. dmu orders the stream's calls of src.SetReadDeadline while
+	// Await reads (setting the read's deadline, ending it early, clearing
+	// it): it is taken with no other lock held, and nothing under it
+	// takes another lock of the stream or a WaitList's. EndAwait, which a
+	// Waker calls under a WaitList's lock, takes no lock at all.
+	dmu      sync.Mutex
+	awaitGen atomic.Uint64
+	endAsked atomic.Bool
 }
 
 // NewInlineInputStream returns an input stream that reads src on the
@@ -202,35 +212,56 @@ func (s *InlineInputStream) Await(ctx context.Context, deadline time.Time) bool 
 		s.mu.Unlock()
 		return false
 	}
-	if s.endAwait {
+	if s.endAsked.Swap(false) {
 		// Ended before it began: whoever ended it has something ready.
-		s.endAwait = false
 		s.mu.Unlock()
 		return true
 	}
-	s.busy, s.awaiting = true, true
-	s.src.SetReadDeadline(deadline)
+	s.busy = true
 	s.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { s.src.SetReadDeadline(time.Unix(1, 0)) })
+	s.dmu.Lock()
+	gen := s.awaitGen.Add(1)
+	s.src.SetReadDeadline(deadline)
+	if s.endAsked.Load() {
+		// Asked since this Await began: EndAwait saw no read in flight.
+		s.src.SetReadDeadline(longAgo)
+	}
+	s.dmu.Unlock()
+	stop := context.AfterFunc(ctx, func() { s.endRead(gen) })
 	buf := smallReads.Get().(*[]byte)
 	n, err := s.src.Read((*buf)[:readOnceChunk])
 	stop()
-	s.mu.Lock()
-	s.awaiting, s.endAwait = false, false
+	s.dmu.Lock()
+	s.awaitGen.Add(1)
 	s.src.SetReadDeadline(time.Time{})
-	s.mu.Unlock()
+	s.dmu.Unlock()
+	s.endAsked.Store(false) // taken up by this Await
 	s.readDone(buf, n, err)
 	return true
 }
 
+// longAgo is a read deadline that has passed: a read given it returns.
+var longAgo = time.Unix(1, 0)
+
 // EndAwait implements AwaitEnder: Await's read in progress gives up (a
-// read deadline that has passed), or the next Await returns at once.
+// read deadline that has passed), or the next Await returns at once. It
+// takes no lock: a Waker calls it under its WaitList's lock, and the
+// deadline of a read in flight is set on a goroutine (endRead).
 func (s *InlineInputStream) EndAwait() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.endAwait = true
-	if s.awaiting {
-		s.src.SetReadDeadline(time.Unix(1, 0))
+	if s.endAsked.Swap(true) {
+		return // asked already: a read in flight is being ended
+	}
+	if gen := s.awaitGen.Load(); gen%2 == 1 {
+		go s.endRead(gen)
+	}
+}
+
+// endRead ends Await's read gen early, if it is still in flight.
+func (s *InlineInputStream) endRead(gen uint64) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if s.awaitGen.Load() == gen {
+		s.src.SetReadDeadline(longAgo)
 	}
 }
 
