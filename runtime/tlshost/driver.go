@@ -621,3 +621,5 @@ func (s pendingSource) Await(ctx context.Context, deadline time.Time) bool {
 }
 
 func (s pendingSource) EndAwait() { s.d.endAwait() }
+
+func (s pendingSource) ForgetEndAwait() { s.d.forgetEndAwait() }

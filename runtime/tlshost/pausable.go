@@ -120,6 +120,15 @@ func (d *driver) endAwait() {
 	}
 }
 
+// forgetEndAwait drops a request of endAwait that no resumption took up:
+// the wait that asked is over, and the next resumption must not pause at
+// once for it.
+func (d *driver) forgetEndAwait() {
+	d.mu.Lock()
+	d.endAsked = false
+	d.mu.Unlock()
+}
+
 // toEndLocked resumes the paused handshake to its end on a goroutine, now
 // or, while a call resumes it, when that call returns with it paused. mu
 // must be held.

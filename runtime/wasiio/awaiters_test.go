@@ -12,7 +12,8 @@ func (*testAwaiter) Await(context.Context, time.Time) bool { return false }
 
 type testEnder struct{ testAwaiter }
 
-func (*testEnder) EndAwait() {}
+func (*testEnder) EndAwait()       {}
+func (*testEnder) ForgetEndAwait() {}
 
 // TestAwaiters: the one look at a wait's sources finds the lone Awaiter
 // beside deadlines, and the lone AwaitEnder beside sources to watch under

@@ -59,6 +59,9 @@ func TestInlineAwaitDeadlineWakesBeside(t *testing.T) {
 	if len(ready) != 1 || ready[0] != 1 {
 		t.Fatalf("ready %v, want [1]", ready)
 	}
+	if s.endAsked.Load() {
+		t.Error("the wait left a request to end an await behind")
+	}
 	s.Close()
 }
 
@@ -85,10 +88,41 @@ func TestInlineEndAwaitTakesNoLock(t *testing.T) {
 		}
 		s.dmu.Unlock()
 		s.mu.Unlock()
-		s.endAsked.Store(false)
+		s.ForgetEndAwait()
 		if inFlight {
 			s.awaitGen.Add(1)
 		}
 	}
 	s.Close()
+}
+
+// readyOnWatch is a signal fired as it is watched: a source that became
+// ready between a wait's first look and its registration.
+type readyOnWatch struct{ *Signal }
+
+func (s readyOnWatch) Watch(w *Waker) {
+	s.Signal.Watch(w)
+	s.Fire()
+}
+
+// TestInlineAwaitBesideForgetsRequest: a wake of a source beside an
+// inline stream that comes when no Await reads (here, as the source is
+// watched) ends the wait without an await, and leaves no request behind
+// for the next wait, whose Await would return at once for it: one
+// spurious wake, and one more look at every source.
+func TestInlineAwaitBesideForgetsRequest(t *testing.T) {
+	a, _ := tcpPair(t)
+	src := &awaitCountingSource{countingSource: countingSource{c: nonblocking(t, a)}}
+	s := NewInlineInputStream(src, nil)
+	defer s.Close()
+	ready := waitWithin(t, []Source{s, readyOnWatch{NewSignal()}, NewDeadline(time.Now().Add(time.Minute))})
+	if len(ready) != 1 || ready[0] != 1 {
+		t.Fatalf("ready %v, want [1]", ready)
+	}
+	if s.endAsked.Load() {
+		t.Fatal("the wait left its request to end an await to the next wait")
+	}
+	if s.Await(bg, time.Now().Add(20*time.Millisecond)); src.reads.Load() != 1 {
+		t.Errorf("the next Await made %d reads, want 1", src.reads.Load())
+	}
 }

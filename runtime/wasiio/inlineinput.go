@@ -256,6 +256,10 @@ func (s *InlineInputStream) EndAwait() {
 	}
 }
 
+// ForgetEndAwait implements AwaitEnder: a request of EndAwait that no
+// Await took up is dropped.
+func (s *InlineInputStream) ForgetEndAwait() { s.endAsked.Store(false) }
+
 // endRead ends Await's read gen early, if it is still in flight.
 func (s *InlineInputStream) endRead(gen uint64) {
 	s.dmu.Lock()

@@ -137,10 +137,16 @@ func Wait(ctx context.Context, sources []Source) ([]uint32, error) {
 // An AwaitEnder is an [Awaiter] whose Await another goroutine can end
 // early: EndAwait makes an Await in progress return soon, or the next one
 // return at once, without ending what it waits for (a read is given up,
-// a handshake pauses). It may be called from any goroutine, at any time.
+// a handshake pauses). It may be called from any goroutine, at any time,
+// and is called under a WaitList's lock (by the Waker of [Wait]'s await
+// beside other sources): it must not block, nor take a lock that is held
+// while a WaitList's is taken. ForgetEndAwait drops a request of EndAwait
+// that no Await took up: the wait that asked is over, and the next one
+// must not return at once for it.
 type AwaitEnder interface {
 	Awaiter
 	EndAwait()
+	ForgetEndAwait()
 }
 
 // besideEnder reports whether awaitBeside watches s beside the one
@@ -174,6 +180,10 @@ func awaitBeside(ctx context.Context, sources []Source, e AwaitEnder, at time.Ti
 				s.Unwatch(w)
 			}
 		}
+		// Nothing can ask any more; a wake that came after e's last
+		// await (a second source ready, or one ready as it was watched)
+		// is this wait's, not the next one's.
+		e.ForgetEndAwait()
 	}()
 	for {
 		if ready := readyIndices(sources); len(ready) > 0 {
