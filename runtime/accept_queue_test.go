@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -25,13 +26,17 @@ import (
 // kernel's backlog, as they would for a native server at its descriptor
 // limit, open and not refused. Before, every listener queued up to its
 // backlog (4096) beside the limit, 4096 listeners 16 million descriptors.
+// The connection held past the limit refuses no call of the guest's, and
+// logs no record (capreport); the guest's accept refused for the limit
+// logs one, naming the guest.
 func TestAcceptQueueCounts(t *testing.T) {
 	const limit, clients = 8, 50
 	policy := &sockets.Policy{}
 	if err := policy.AllowListen("127.0.0.1:*"); err != nil {
 		t.Fatal(err)
 	}
-	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Limits: runtime.Limits{Sockets: limit}})
+	log, rec := capreporttest.New()
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Logger: log, Limits: runtime.Limits{Sockets: limit}})
 	before := countFDs(t)
 	pr, pw := io.Pipe()
 	// The guest accepts once told on its stdin, and holds what it
@@ -65,12 +70,24 @@ func TestAcceptQueueCounts(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
+	// The listener, the 7 queued and the one held past the limit.
+	for wait := time.Now().Add(10 * time.Second); countFDs(t)-before-clients < limit+1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatalf("the host holds %d descriptors after 10 s, want %d", countFDs(t)-before-clients, limit+1)
+		}
+	}
+	if err := rec.Check("--max-sockets", limit, 0); err != nil {
+		t.Errorf("a connection held past the limit, the guest refused nothing: %v", err)
+	}
 	if _, err := io.WriteString(tell, "accept\n"); err != nil {
 		t.Fatal(err)
 	}
 	// new-socket-limit is error 10 of wasi:sockets/network.
 	if !lines.Scan() || lines.Text() != fmt.Sprintf("accepted %d, then error 10", limit-1) {
 		t.Fatalf("guest: %q, want %d accepted, then new-socket-limit (10)", lines.Text(), limit-1)
+	}
+	if err := rec.Check("--max-sockets", limit, 1); err != nil {
+		t.Errorf("the guest's accept refused: %v", err)
 	}
 	// The guest holds what it accepted until told. The process's
 	// descriptors: the 50 clients, the listener, the 7 the guest accepted

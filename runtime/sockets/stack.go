@@ -100,14 +100,29 @@ func NewStack(policy *Policy) *Stack {
 // host's file descriptors.
 func (s *Stack) SetSocketLimit(n int) { s.limit = int64(n) }
 
-// acquire counts one more socket, or fails with new-socket-limit.
+// acquire counts one more socket, or fails with new-socket-limit: a call
+// of the guest's was refused (capreport).
 func (s *Stack) acquire() error {
-	if s.live.Add(1) > s.limit {
-		s.live.Add(-1)
+	if !s.tryAcquire() {
 		s.caps.Refused(capreport.Sockets, s.limit)
 		return NewSocketLimit
 	}
 	return nil
+}
+
+// tryAcquire counts one more socket if the limit leaves room, and reports
+// whether it did. The count never passes the limit, not even for a
+// moment, so a socket that fits is never refused for one that did not.
+func (s *Stack) tryAcquire() bool {
+	for {
+		n := s.live.Load()
+		if n >= s.limit {
+			return false
+		}
+		if s.live.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 func (s *Stack) releaseSocket() { s.live.Add(-1) }

@@ -476,8 +476,10 @@ func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
 			return
 		}
 		// A queued connection is a socket of the guest's, counted from
-		// here; past the limit it waits as t.over instead.
-		if t.stack.acquire() != nil {
+		// here; past the limit it waits as t.over instead. That refuses
+		// no call of the guest's: its accept, refused while the limit
+		// holds, reports the cap (capreport).
+		if !t.stack.tryAcquire() {
 			t.over = c
 		} else {
 			t.queue = append(t.queue, c)
