@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -22,19 +23,93 @@ import (
 // queue allows. A guest binding 16 sockets and receiving nothing while a
 // peer sends each 64 datagrams of 60,000 bytes (61 MB) makes the host
 // copy about its 1 MiB limit of them; the rest are dropped. Before, each
-// socket queued its 64 (4,096 sockets: 16 GiB).
+// socket queued its 64 (4,096 sockets: 16 GiB). The cap, crossed on the
+// sockets' read goroutines, logs one record naming the guest (capreport).
 func TestDatagramBytes(t *testing.T) {
-	const sockets16, perSocket, size = 16, 64, 60_000
 	const limit = 1 << 20
+	log, rec := capreporttest.New()
+	f := floodUDP(t, runtime.Config{Logger: log, Limits: runtime.Limits{DatagramBytes: limit}}, 16, 64, 60_000)
+	if f.allocated > 8<<20 {
+		t.Errorf("the host allocated %d MiB while %d MB of datagrams arrived for a guest with a limit of 1 MiB", f.allocated>>20, f.sent/1_000_000)
+	}
+	// What the guest receives once it reads is what the host held.
+	if f.received > limit || f.received < limit-60_000 {
+		t.Errorf("guest received %d bytes, want about %d (the limit)", f.received, limit)
+	}
+	if err := rec.Check("--max-datagram-bytes", limit, 1); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestDatagramQueue: each of a guest's UDP sockets holds at most
+// Limits.DatagramQueue received datagrams; the host reads no more from
+// the socket until the guest takes some, and the kernel's buffer drops
+// the rest. A guest binding 16 sockets with a queue of 2 and receiving
+// nothing while a peer sends each 64 datagrams of 60,000 bytes makes the
+// host copy 32 of them, under a limit of bytes that would take them all.
+// The cap, crossed on the read goroutines, logs one record naming the
+// guest (capreport).
+func TestDatagramQueue(t *testing.T) {
+	const sockets16, queue, size = 16, 2, 60_000
+	log, rec := capreporttest.New()
+	f := floodUDP(t, runtime.Config{Logger: log, Limits: runtime.Limits{DatagramQueue: queue, DatagramBytes: 256 << 20}}, sockets16, 64, size)
+	if f.allocated > 8<<20 {
+		t.Errorf("the host allocated %d MiB while %d MB of datagrams arrived for a guest with queues of %d", f.allocated>>20, f.sent/1_000_000, queue)
+	}
+	// Each queue, full, and what the host read as the guest took them.
+	if f.received < sockets16*queue*size {
+		t.Errorf("guest received %d bytes, want at least the %d its full queues held", f.received, sockets16*queue*size)
+	}
+	if err := rec.Check("--max-datagram-queue", queue, 1); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestDatagramTooLarge: a datagram larger than Limits.Datagram that
+// arrives for a guest's socket is dropped, as a guest's send of one is
+// refused (datagram-too-large, TestGuestUDPEcho): a peer sending 4
+// sockets 64 datagrams of 60,000 bytes each (15 MB) past a limit of
+// 1,000 makes the host hold none of them, and the guest receives nothing.
+// The cap, crossed on the read goroutines, logs one record naming the
+// guest (capreport).
+func TestDatagramTooLarge(t *testing.T) {
+	const max = 1000
+	log, rec := capreporttest.New()
+	f := floodUDP(t, runtime.Config{Logger: log, Limits: runtime.Limits{Datagram: max}}, 4, 64, 60_000)
+	if f.allocated > 4<<20 {
+		t.Errorf("the host allocated %d MiB while %d MB of datagrams too large for the guest arrived", f.allocated>>20, f.sent/1_000_000)
+	}
+	if f.received != 0 {
+		t.Errorf("guest received %d bytes, want none", f.received)
+	}
+	if err := rec.Check("--max-datagram", max, 1); err != nil {
+		t.Error(err)
+	}
+}
+
+// A flood is what floodUDP measured.
+type flood struct {
+	sent      int    // bytes the peer sent
+	allocated uint64 // bytes the process allocated meanwhile
+	received  int    // bytes the guest received once it read
+}
+
+// floodUDP runs a guest under cfg (its network allowing UDP on loopback)
+// that binds n sockets and receives nothing for three seconds while a
+// peer sends each perSocket datagrams of size bytes, paced, then reads
+// every socket until it is empty.
+func floodUDP(t *testing.T, cfg runtime.Config, n, perSocket, size int) flood {
+	t.Helper()
 	policy := &sockets.Policy{}
 	if err := policy.AllowUDP("127.0.0.1:*"); err != nil {
 		t.Fatal(err)
 	}
-	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Limits: runtime.Limits{DatagramBytes: limit}})
+	cfg.Network = policy
+	rt, compiled := hogRuntimeConfig(t, cfg)
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "udp", strconv.Itoa(sockets16)}, Stdout: pw, Stderr: os.Stderr})
+		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "udp", strconv.Itoa(n)}, Stdout: pw, Stderr: os.Stderr})
 		pw.Close()
 		done <- err
 	}()
@@ -43,7 +118,7 @@ func TestDatagramBytes(t *testing.T) {
 		t.Fatal("no output")
 	}
 	ports := strings.Fields(lines.Text())
-	if len(ports) != sockets16 {
+	if len(ports) != n {
 		t.Fatalf("guest: %q", lines.Text())
 	}
 	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -51,6 +126,7 @@ func TestDatagramBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peer.Close()
+	var f flood
 	var before, after goruntime.MemStats
 	goruntime.ReadMemStats(&before)
 	payload := make([]byte, size)
@@ -61,24 +137,22 @@ func TestDatagramBytes(t *testing.T) {
 			if _, err := peer.WriteToUDP(payload, to); err != nil {
 				t.Fatal(err)
 			}
+			f.sent += size
 			// Paced, so that the kernel's buffer (a few of these) does not
 			// drop them before the host reads them.
 			time.Sleep(time.Millisecond)
 		}
 	}
 	goruntime.ReadMemStats(&after)
-	if d := after.TotalAlloc - before.TotalAlloc; d > 8<<20 {
-		t.Errorf("the host allocated %d MiB while %d MB of datagrams arrived for a guest with a limit of 1 MiB", d>>20, sockets16*perSocket*size/1_000_000)
-	}
-	// What the guest receives once it reads is what the host held.
+	f.allocated = after.TotalAlloc - before.TotalAlloc
 	if !lines.Scan() {
 		t.Fatal("no second line")
 	}
-	var received int
-	if _, err := fmt.Sscanf(lines.Text(), "received %d bytes", &received); err != nil || received > limit || received < limit-size {
-		t.Errorf("guest: %q, want about %d bytes (the limit)", lines.Text(), limit)
+	if _, err := fmt.Sscanf(lines.Text(), "received %d bytes", &f.received); err != nil {
+		t.Fatalf("guest: %q: %v", lines.Text(), err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	return f
 }
