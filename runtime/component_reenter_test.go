@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/runtime/component"
 	"github.com/wasitls/wasitls/runtime/link"
@@ -153,7 +154,8 @@ func TestComponentReentry(t *testing.T) {
 // limit, at the default too, where before nothing bounded the host's
 // goroutine stack short of Go's fatal stack overflow (which a chain of 3
 // million reached in an [export] module, TestDestructorChainDepth). Each
-// instance runs its chain under its own limit.
+// instance runs its chain under its own limit, and each instance that
+// crosses it logs one record naming the cap and the guest (capreport).
 // Chains within the limit complete: each nested destructor runs in an
 // api.Function of its own (one reused while its call was in progress had
 // its frames overwritten, and the outer destructor ran its drop twice).
@@ -162,7 +164,8 @@ func TestNestedCallsLimit(t *testing.T) {
 	r := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
 	host := &reenterHost{callback: func(_ context.Context, n uint32) uint32 { return n }}
-	rt, err := New(ctx, r, Config{Extensions: []Extension{host}})
+	log, rec := capreporttest.New()
+	rt, err := New(ctx, r, Config{Logger: log, Extensions: []Extension{host}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +207,14 @@ func TestNestedCallsLimit(t *testing.T) {
 		if len(err.Error()) > 4096 {
 			t.Errorf("unwind(%d): the error is %d bytes: each level of nesting wrapped it once more", tc.n, len(err.Error()))
 		}
+		if tc.limit == 10 {
+			if err := rec.Check("--max-nested-calls", 10, 1); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if flags := rec.Flags(); len(flags) != 2 || flags[1] != "--max-nested-calls" {
+		t.Errorf("records name %v, want --max-nested-calls once for each of the two instances past the limit", flags)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -20,10 +21,13 @@ import (
 // holds them the host holds a goroutine for each, no more. Before, the
 // streams counted nothing: bounded by the handle limit alone (262,144),
 // each used one held a goroutine and, reading, up to 128 KiB read ahead,
-// from one open file. Dropping them gives the host everything back.
+// from one open file. Dropping them gives the host everything back. The
+// guest's refused calls log one record naming the cap and the guest
+// (capreport).
 func TestFileStreamsLimit(t *testing.T) {
 	ctx := context.Background()
-	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{Files: 14}}, "./testdata/filestreams")
+	log, rec := capreporttest.New()
+	rt, compiled := guestRuntime(t, runtime.Config{Logger: log, Limits: runtime.Limits{Files: 14}}, "./testdata/filestreams")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "big"), bytes.Repeat([]byte("b"), 1<<20), 0o644); err != nil {
 		t.Fatal(err)
@@ -62,4 +66,7 @@ func TestFileStreamsLimit(t *testing.T) {
 		t.Errorf("last line %q, want dropped", line)
 	}
 	settle(t, goroutines, fds)
+	if err := rec.Check("--max-files", 14, 1); err != nil {
+		t.Error(err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -90,7 +91,8 @@ func (l *lineWaiter) Write(p []byte) (int, error) {
 // the same 64 addresses grew the host's heap by tens of MiB, as did 3,000
 // lookups of fresh ones, each held until the guest ended. Now, with the
 // default limit (4,096) and with one set for the guest, they hold a MiB
-// or two.
+// or two, and the guest that crosses the limit has one record naming it
+// (capreport).
 func TestLookupGrants(t *testing.T) {
 	const lookups = 3000
 	for _, tc := range []struct {
@@ -108,7 +110,8 @@ func TestLookupGrants(t *testing.T) {
 			policy := policy(t, []string{"*.grants.test:443"}, nil)
 			resolver := testnet.Resolver(server)
 			ext := &countingExt{}
-			rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Extensions: []runtime.Extension{ext}})
+			log, rec := capreporttest.New()
+			rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy, Resolver: resolver, Logger: log, Extensions: []runtime.Extension{ext}})
 			before := heapInUse()
 			stdin, feed := io.Pipe()
 			out := &lineWaiter{prefix: "resolved", found: make(chan string, 1)}
@@ -142,6 +145,13 @@ func TestLookupGrants(t *testing.T) {
 			}
 			if granted != tc.want {
 				t.Errorf("%d addresses granted, want %d", granted, tc.want)
+			}
+			records := 1 // the fresh ones cross the limit
+			if !tc.fresh {
+				records = 0
+			}
+			if err := rec.Check("--max-lookup-grants", tc.want, records); err != nil {
+				t.Error(err)
 			}
 			t.Logf("heap grew by %.1f MiB while the guest held its grants", float64(grown)/(1<<20))
 			if grown > 6<<20 {

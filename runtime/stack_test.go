@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/wasmbin"
 	"github.com/wasitls/wasitls/runtime"
@@ -57,7 +58,8 @@ func checksRuntime(t *testing.T, cfg runtime.Config) *runtime.Runtime {
 // TestStackLimit: a call recursing without end traps at the stack budget
 // (Limits.Stack), reported as such by every way of calling it, and a
 // reactor's next Instance.Call has the whole budget again: with the stop
-// flag and under wazero's termination checks.
+// flag and under wazero's termination checks. Each instance past the
+// budget logs one record naming the cap and the guest (capreport).
 func TestStackLimit(t *testing.T) {
 	for _, path := range stackPaths {
 		t.Run(path.name, func(t *testing.T) { testStackLimit(t, path) })
@@ -66,7 +68,8 @@ func TestStackLimit(t *testing.T) {
 
 func testStackLimit(t *testing.T, path stackPath) {
 	const budget = 1 << 20
-	rt := path.rt(t, runtime.Config{Limits: runtime.Limits{Stack: budget}})
+	log, rec := capreporttest.New()
+	rt := path.rt(t, runtime.Config{Logger: log, Limits: runtime.Limits{Stack: budget}})
 	compiled, err := path.compile(context.Background(), rt.Wazero(), recurseReactor(), runtime.Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +97,9 @@ func testStackLimit(t *testing.T, path stackPath) {
 				}
 			}
 		})
+	}
+	if err := rec.Check("--max-stack", budget, len(spinCallers)); err != nil {
+		t.Error(err)
 	}
 }
 

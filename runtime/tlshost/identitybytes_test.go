@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
@@ -22,7 +23,8 @@ import (
 // closes them (and the host's garbage collector finds them unused) it
 // parses again. Before the limit, a guest could make the host hold its
 // handle limit's worth of chains (262,144 of them, each up to its memory).
-// Two guests of one host have a limit each.
+// Two guests of one host have a limit each, and each logs one record
+// naming the cap and the guest (capreport).
 func TestIdentityBytesLimit(t *testing.T) {
 	const limit = 1 << 20
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -30,7 +32,8 @@ func TestIdentityBytesLimit(t *testing.T) {
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(context.Background())
 	ext := tlshost.New(tlshost.Config{BackendName: "stdtls", IdentityBytes: limit})
-	rt, err := runtime.New(ctx, r, runtime.Config{Extensions: []runtime.Extension{ext}})
+	log, rec := capreporttest.New()
+	rt, err := runtime.New(ctx, r, runtime.Config{Logger: log, Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,5 +70,8 @@ func TestIdentityBytesLimit(t *testing.T) {
 			!strings.Contains(out, "after close: ok\n(err <nil>)") {
 			t.Errorf("guest output:\n%s\nwant parse 11 refused naming the limit, then room after closing", out)
 		}
+	}
+	if err := rec.Check("--max-identity-bytes", limit, 2); err != nil {
+		t.Error(err)
 	}
 }

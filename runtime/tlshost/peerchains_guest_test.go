@@ -28,6 +28,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
@@ -132,14 +133,17 @@ func TestGuestFailedHandshakesRelease(t *testing.T) {
 // by about the limit, not by a chain per connection; once it drops a
 // connection, a handshake completes again; meanwhile another guest of the
 // same host completes one. Before, only the guest's
-// sockets bounded what its peers' chains made the host hold.
+// sockets bounded what its peers' chains made the host hold. The refusal,
+// on a handshake's goroutine, logs one record naming the cap and the
+// guest (capreport); the other guest, under the cap, none.
 func TestGuestPeerCertBytesLimit(t *testing.T) {
 	const limit, chainKiB, n = 1 << 20, 200, 24
 	cert := bigCertificate(t, chainKiB)
 	port := bigChainServer(t, cert)
 	roots := pool(t, cert)
 	eachBackend(t, func(t *testing.T, backend string) {
-		pr := newPeerChainsRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit})
+		log, rec := capreporttest.New()
+		pr := newLoggedLineGuestRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, "./testdata/peerchains", log)
 		g := pr.start(t, "fill", "localhost", port, fmt.Sprint(n))
 		g.next(t, "ready")
 		before := heapAfterGC()
@@ -154,6 +158,9 @@ func TestGuestPeerCertBytesLimit(t *testing.T) {
 			t.Errorf("%s: want %d to %d handshakes kept and the others failed", out, lo, hi)
 		}
 		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+		if err := rec.Check("--max-peer-cert-bytes", limit, 1); err != nil {
+			t.Error(err)
+		}
 		// An established connection holds 1.4 to 2.3 times what it
 		// counts, a failed one 15 KiB; without the limit, each of the 24
 		// held about 350 KiB, 8 MiB in all.
@@ -169,6 +176,9 @@ func TestGuestPeerCertBytesLimit(t *testing.T) {
 			t.Errorf("another guest: %s; want its handshake to complete", out)
 		}
 		other.end(t)
+		if err := rec.Check("--max-peer-cert-bytes", limit, 1); err != nil {
+			t.Errorf("after another guest under the cap: %v", err)
+		}
 		g.tell("drop")
 		if out := g.next(t, "after drop: "); out != "after drop: ok" {
 			t.Errorf("%s: want a handshake to complete once a connection was dropped", out)

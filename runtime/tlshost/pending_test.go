@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
@@ -27,7 +28,8 @@ func silentServer(t *testing.T) int { return testnet.Serve(t, nil).Port }
 // gets an error result naming the limit for the next one, readable through
 // client-last-error; dropping one makes room again. Two guests of one
 // runtime each get the whole limit, and the host's goroutines come back
-// once they exit.
+// once they exit. Each guest logs one record naming the cap and the guest
+// (capreport).
 //
 // MODE finish (handshakes started) runs on circl-pq only: on stdtls,
 // dropping a started handshake to a silent peer blocks until the peer
@@ -48,7 +50,8 @@ func TestPendingHandshakeLimit(t *testing.T) {
 			policy := new(sockets.Policy)
 			policy.AllowConnect("127.0.0.1:*")
 			ext := tlshost.New(tlshost.Config{BackendName: tc.backend, PendingHandshakes: limit})
-			rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}})
+			log, rec := capreporttest.New()
+			rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Logger: log, Extensions: []runtime.Extension{ext}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,6 +77,9 @@ func TestPendingHandshakeLimit(t *testing.T) {
 					!strings.Contains(out, "after drop: ok\n(err <nil>)") {
 					t.Errorf("guest output:\n%s\nwant connect %d refused naming the limit, then room after a drop", out, limit+1)
 				}
+			}
+			if err := rec.Check("--max-pending-handshakes", limit, 2); err != nil {
+				t.Error(err)
 			}
 			r.Close(context.Background())
 			waitGoroutines(t, goroutines)
