@@ -57,18 +57,24 @@ func (s *Stack) SetUDPLimits(maxDatagram, queue int) {
 func (s *Stack) SetDatagramBytes(n int) { s.datagramBytes = int64(n) }
 
 // takeQueued counts n more bytes of queued datagrams, or reports that the
-// instance holds its most.
+// instance holds its most. The read loops of the instance's sockets take
+// at once; the count never passes the limit, not even for a moment, so a
+// datagram that fits is never dropped for one that did not.
 func (s *Stack) takeQueued(n int) bool {
 	limit := s.datagramBytes
 	if limit <= 0 {
 		limit = DefaultDatagramBytes
 	}
-	if s.queued.Add(int64(n)) > limit {
-		s.queued.Add(-int64(n))
-		s.caps.Refused(capreport.DatagramBytes, limit)
-		return false
+	for {
+		was := s.queued.Load()
+		if was+int64(n) > limit {
+			s.caps.Refused(capreport.DatagramBytes, limit)
+			return false
+		}
+		if s.queued.CompareAndSwap(was, was+int64(n)) {
+			return true
+		}
 	}
-	return true
 }
 
 // releaseQueued gives back the bytes of datagrams leaving a queue.
