@@ -304,8 +304,13 @@ func (r *clientIdentityRequest) Respond(ids []*backends.Identity) {
 	r.answered = true
 	// Kept for the connection's life (a post-handshake request gets the
 	// same answer): counted as a setting. Past the budget the handshake
-	// fails with the limit's error.
-	if err := r.s.settings.set(settingResponse, int64(len(ids))*identityRefBytes); err != nil {
+	// fails with the limit's error. Once the connection closed its
+	// settings went back to the budget, and nothing would read the answer:
+	// it is refused rather than kept uncounted for as long as the guest
+	// holds a resource that reaches the session.
+	if r.s.closed {
+		r.err = fmt.Errorf("tlshost: client-identity-request.respond: %w: the answer is not kept", errClosed)
+	} else if err := r.s.settings.set(settingResponse, int64(len(ids))*identityRefBytes); err != nil {
 		r.err = fmt.Errorf("tlshost: client-identity-request.respond: %w", err)
 	} else {
 		r.ids = cloneSlice(ids)

@@ -35,7 +35,8 @@ import (
 // server-last-error, and the setting stays as it was; a respond past it
 // fails the handshake with that error. A setting that replaces another
 // counts the difference. The bytes return when the guest drops the
-// connection.
+// connection, and nothing more is kept for it: a respond after it (the
+// request outlives a finished or aborted handshake) is refused.
 //
 // The count is of the host's own representation: a server name or an
 // ALPN ID its bytes, an ALPN ID's string header settingsEntryBytes, a
@@ -126,7 +127,8 @@ type settingsHold struct {
 }
 
 // set makes setting k count n bytes instead of what it counted, or fails
-// naming the limit and leaves the count as it was.
+// naming the limit and leaves the count as it was. After release it fails
+// with errClosed: what the caller would keep would count against nothing.
 func (s *settingsHold) set(k setting, n int64) error {
 	if s == nil {
 		return nil
@@ -134,7 +136,7 @@ func (s *settingsHold) set(k setting, n int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.released {
-		return nil // nothing is kept any more
+		return errClosed
 	}
 	d := n - s.n[k]
 	if used, ok := s.b.take(d); !ok {
