@@ -126,12 +126,7 @@ func bigDNS(t *testing.T, a, aaaa int) *net.Resolver {
 		copy(msg, q[:2])
 		return msg
 	}
-	server := testnet.ServeUDP(t, func(q []byte) []byte { return answer(q, false) })
-	ln, err := net.Listen("tcp", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testnet.ServeListener(t, ln, func(c net.Conn) {
+	server := testnet.ServeUDPAndTCP(t, func(q []byte) []byte { return answer(q, false) }, func(c net.Conn) {
 		defer c.Close()
 		for {
 			var l [2]byte
