@@ -48,10 +48,13 @@
 // With KEEP "identity" it takes the server's public-identity and drops
 // everything else (future, handshake, connection), keeping the identity;
 // with KEEP "future" it keeps the handshake suspended with the future
-// untaken, waiting WAIT (given as a sixth argument, past the host's
-// handshake timeout) for the host to fail it, and takes the futures only
-// once all N handshakes ended. It prints "verified V, failed F: REASON"
-// (the first failure's client-last-error).
+// untaken until the host gives up on it, and takes the futures only once
+// all N handshakes ended: before the next handshake, it waits for the
+// connection's client-last-error, which the host sets as it gives up,
+// for at most WAIT (a sixth argument, past the host's handshake timeout)
+// from the handshake's start, since a handshake that failed records its
+// reason only once its future is taken. It prints "verified V, failed F:
+// REASON" (the first failure's client-last-error).
 //
 // Either way it keeps every connection (and its future or streams) and
 // exits once its standard input ends.
@@ -266,6 +269,7 @@ func verify(n int, keep string, wait time.Duration) {
 	verified := 0
 	var first string
 	for range n {
+		began := time.Now()
 		sock, conn, hs := connect()
 		vf, err := hs.VerifyServerIdentity()
 		if err != nil {
@@ -278,7 +282,12 @@ func verify(n int, keep string, wait time.Duration) {
 		if keep == "future" {
 			// Left untaken, until the host gives up on the handshake.
 			all = append(all, kept{conn: conn, hs: hs, vf: vf})
-			time.Sleep(wait)
+			for time.Since(began) < wait {
+				if _, some := tlsext.ClientLastError(conn); some {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			continue
 		}
 		id, some, _, err := vf.Get()
