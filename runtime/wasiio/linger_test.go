@@ -3,6 +3,8 @@ package wasiio
 import (
 	"bytes"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,7 +45,8 @@ func TestSocketStreamsLingerGoroutine(t *testing.T) {
 	const linger = 200 * time.Millisecond
 	a, _ := tcpPair(t) // the peer never reads
 	released := make(chan time.Time, 1)
-	_, out, _ := SocketStreamsLinger(struct{ net.Conn }{a}, nil, func() error { released <- time.Now(); return nil }, linger)
+	c := &lingerConn{a}
+	_, out, _ := SocketStreamsLinger(c, nil, func() error { released <- time.Now(); return nil }, linger)
 	if out.backlog != nil {
 		t.Fatal("want a goroutine stream over a connection without syscall.Conn")
 	}
@@ -53,18 +56,8 @@ func TestSocketStreamsLingerGoroutine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			// A write is in flight: the socket is full once it stays so.
-			stalled := true
-			for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				if n, _ := out.CheckWrite(bg); n > 0 {
-					stalled = false
-					break
-				}
-			}
-			if stalled {
-				break
-			}
+		if n == 0 && waitWriteParked(t, out) {
+			break // the socket is full: the write in flight waits for room
 		}
 		if err := out.Write(bg, chunk); err != nil {
 			t.Fatal(err)
@@ -130,4 +123,53 @@ func dropAndWantLinger(t *testing.T, out *OutputStream, released <-chan time.Tim
 	case <-time.After(linger + 5*time.Second):
 		t.Fatalf("the socket was not released within %v of its linger of %v", 5*time.Second, linger)
 	}
+}
+
+// A lingerConn hides its socket's syscall.Conn, so that SocketStreams
+// makes a goroutine stream over it; its own Write method names it in the
+// stack of the goroutine that writes to it (writeParked).
+type lingerConn struct{ net.Conn }
+
+func (c *lingerConn) Write(p []byte) (int, error) { return c.Conn.Write(p) }
+
+// waitWriteParked waits, while out has a write in flight to a
+// lingerConn, until that write completes (false) or is parked waiting for
+// room in the socket (true); it fails t after 10 s of neither.
+//
+// That a write to a peer that reads nothing will not complete is not a
+// matter of time: a write still in flight after a while may only be
+// waiting for its goroutine to run (on a loaded machine, for hundreds of
+// milliseconds), and one that has room completes then, before or just
+// after the drop. A write parked in the poller has found the socket full
+// (the kernel took what fit and refused the rest), and it is woken only
+// once a good part of the bytes queued has left, which a peer that reads
+// nothing never lets happen: it stays until its deadline.
+func waitWriteParked(t *testing.T, out *OutputStream) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if n, _ := out.CheckWrite(bg); n > 0 {
+			return false
+		}
+		if writeParked() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a write in flight neither completed nor waited for room in 10 s")
+		}
+	}
+}
+
+// writeParked reports whether a goroutine is parked in the poller ([IO
+// wait]) in a write to a lingerConn (the test's only one: tracebacks
+// cannot be trusted to print the receiver): the socket took what it had
+// room for, and the write waits for the rest to fit.
+func writeParked() bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, "[IO wait") && strings.Contains(g, "(*FD).Write(") && strings.Contains(g, "wasiio.(*lingerConn).Write(") {
+			return true
+		}
+	}
+	return false
 }
