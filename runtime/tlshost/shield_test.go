@@ -32,53 +32,69 @@ type handshakePanicConn struct{ backends.NonblockingConn }
 func (handshakePanicConn) Handshake(context.Context) error { panic("boom\nin the handshake") }
 
 // TestInlineHandshakePanics: a handshake that runs on the guest's call
-// (finish, then a lone wait without a deadline) over a backend that
-// panics fails that handshake, on the caller's goroutine, with the panic
-// as its one-line error; the stack goes to the log; the connection lets
-// go of its socket (the peer sees the end) and leaves nothing behind.
+// (finish, then a lone wait) over a backend that panics fails that
+// handshake, on the caller's goroutine, with the panic as its one-line
+// error; the stack goes to the log; the connection lets go of its socket
+// (the peer sees the end) and leaves nothing behind. It runs on the call
+// itself for a wait without a deadline, and as a pausable coroutine for
+// one with a deadline (a Go guest's wait).
 func TestInlineHandshakePanics(t *testing.T) {
+	waits := []struct {
+		name     string
+		deadline time.Duration // from the wait, none if zero
+		frame    string        // on the logged stack
+	}{
+		{"on-the-call", 0, "(*driver).await"},
+		{"paused", time.Minute, "(*driver).newPausableLocked.func"},
+	}
 	for _, name := range []string{"stdtls", "circl-pq"} {
 		b, err := backends.ByName(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(name, func(t *testing.T) {
-			checkNoLeak(t)
-			p := newPKI(t)
-			ours, peer, _ := silentServer(t)
-			tr, _ := heldTransport(t, ours)
-			s := newClientSession(handshakePanicBackend{b}, p.clientBase(), tr)
-			defer s.Close()
-			var mu sync.Mutex
-			var logged []string
-			s.setLogPanic(func(err error, stack []byte) {
+		for _, w := range waits {
+			t.Run(name+"/"+w.name, func(t *testing.T) {
+				checkNoLeak(t)
+				p := newPKI(t)
+				ours, peer, _ := silentServer(t)
+				tr, _ := heldTransport(t, ours)
+				s := newClientSession(handshakePanicBackend{b}, p.clientBase(), tr)
+				defer s.Close()
+				var mu sync.Mutex
+				var logged []string
+				s.setLogPanic(func(err error, stack []byte) {
+					mu.Lock()
+					logged = append(logged, err.Error()+"\n"+string(stack))
+					mu.Unlock()
+				})
+				if err := s.Connect("localhost"); err != nil {
+					t.Fatal(err)
+				}
+				a, ok := s.Finish().source().(wasiio.Awaiter)
+				if !ok {
+					t.Fatal("the finish future cannot run the handshake on the guest's wait")
+				}
+				var deadline time.Time
+				if w.deadline > 0 {
+					deadline = time.Now().Add(w.deadline)
+				}
+				if !a.Await(context.Background(), deadline) {
+					t.Fatal("Await did not run the handshake")
+				}
+				err := futureErr(t, waitLimit, s.streamsFut, "finish")
+				want := "tlshost: the " + name + " backend panicked in Handshake: boom in the handshake"
+				if err == nil || err.Error() != want {
+					t.Fatalf("error %v, want %q", err, want)
+				}
 				mu.Lock()
-				logged = append(logged, err.Error()+"\n"+string(stack))
+				if len(logged) != 1 || !strings.Contains(logged[0], w.frame) {
+					t.Errorf("the panic was not logged once, with %s on the stack of the caller's goroutine: %q", w.frame, logged)
+				}
 				mu.Unlock()
+				peerSeesEnd(t, waitLimit, peer)
+				closeWithin(t, giveUpBound, s)
 			})
-			if err := s.Connect("localhost"); err != nil {
-				t.Fatal(err)
-			}
-			a, ok := s.Finish().source().(wasiio.Awaiter)
-			if !ok {
-				t.Fatal("the finish future cannot run the handshake on the guest's wait")
-			}
-			if !a.Await(context.Background(), time.Time{}) {
-				t.Fatal("Await did not run the handshake")
-			}
-			err := futureErr(t, waitLimit, s.streamsFut, "finish")
-			want := "tlshost: the " + name + " backend panicked in Handshake: boom in the handshake"
-			if err == nil || err.Error() != want {
-				t.Fatalf("error %v, want %q", err, want)
-			}
-			mu.Lock()
-			if len(logged) != 1 || !strings.Contains(logged[0], "(*driver).await") {
-				t.Errorf("the panic was not logged once, with a stack on the caller's goroutine: %q", logged)
-			}
-			mu.Unlock()
-			peerSeesEnd(t, waitLimit, peer)
-			closeWithin(t, giveUpBound, s)
-		})
+		}
 	}
 }
 
