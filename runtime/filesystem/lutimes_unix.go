@@ -20,8 +20,13 @@ import (
 // is acted on relative to it; nothing is opened for writing, so a file
 // the host made read-only, a directory, a named pipe or a device have
 // their times set as the owner's utimensat would. A zero time leaves
-// that time unchanged, as os.Chtimes does.
+// that time unchanged, as os.Chtimes does; with both zero, p must still
+// lead somewhere (utimensat does not look at the path then).
 func lchtimesAt(root *os.Root, p string, atime, mtime time.Time) error {
+	if atime.IsZero() && mtime.IsZero() {
+		_, err := root.Lstat(p)
+		return err
+	}
 	dir, base := path.Split(p)
 	if base == "" || base == "." || base == ".." || strings.HasSuffix(p, "/") {
 		// Not a link's own name (a trailing slash resolves a link to

@@ -89,6 +89,12 @@ func TestPreview1SetTimesNoFollow(t *testing.T) {
 			t.Errorf("%s: set", p)
 		}
 	}
+	// Omitting both times still names a path that must lead somewhere
+	// (utimensat does not look then).
+	f.SetTimesNoFollow(func() { errno = p1[0].Utimens("nothing", experimentalsys.UTIME_OMIT, experimentalsys.UTIME_OMIT) })
+	if errno != experimentalsys.ENOENT {
+		t.Errorf("nothing, both omitted: %v, want ENOENT", errno)
+	}
 
 	// A read-only preopen: EROFS, nothing changes.
 	f.SetTimesNoFollow(func() { errno = p1[1].Utimens("r", atim.UnixNano(), mtim.UnixNano()) })
@@ -175,6 +181,11 @@ func TestSetTimesAtNoFollow(t *testing.T) {
 		if err := pre[0].SetTimesAt(ctx, 0, p, ts(atim), ts(mtim)); err == nil {
 			t.Errorf("%s: set", p)
 		}
+	}
+	// Changing neither time still names a path that must lead somewhere
+	// (utimensat does not look when both are omitted).
+	if err := pre[0].SetTimesAt(ctx, 0, "missing", types.NewTimestampNoChange(), types.NewTimestampNoChange()); err != NoEntry {
+		t.Errorf("missing, nothing changed: %v, want no-entry", err)
 	}
 	if err := pre[1].SetTimesAt(ctx, 0, "l", ts(atim), ts(mtim)); err != ReadOnly {
 		t.Errorf("read-only l: %v, want read-only", err)
