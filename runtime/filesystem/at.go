@@ -231,16 +231,12 @@ func (d *Descriptor) SetTimesAt(_ context.Context, pf types.PathFlags, p string,
 	if d.readOnly() {
 		return ReadOnly
 	}
+	a, m, err := timesOf(atime, mtime)
+	if err != nil {
+		return err
+	}
 	if pf&types.PathFlagsSymlinkFollow == 0 {
-		a, err := timeOf(atime)
-		if err != nil {
-			return err
-		}
-		m, err := timeOf(mtime)
-		if err != nil {
-			return err
-		}
 		return code(lchtimesAt(d.dir, p, a, m))
 	}
-	return setTimes(d.dir, p, atime, mtime)
+	return setTimes(d.dir, p, a, m)
 }

@@ -227,19 +227,15 @@ func (d *Descriptor) SetTimes(_ context.Context, atime, mtime types.NewTimestamp
 	if d.readOnly() {
 		return ReadOnly
 	}
-	if d.dir != nil {
-		return setTimes(d.dir, ".", atime, mtime)
-	}
-	if d.flags&types.DescriptorFlagsWrite == 0 {
+	if d.dir == nil && d.flags&types.DescriptorFlagsWrite == 0 {
 		return BadDescriptor
 	}
-	a, err := timeOf(atime)
+	a, m, err := timesOf(atime, mtime)
 	if err != nil {
 		return err
 	}
-	m, err := timeOf(mtime)
-	if err != nil {
-		return err
+	if d.dir != nil {
+		return setTimes(d.dir, ".", a, m)
 	}
 	if ok, err := setFileTimes(d.file.f, a, m); ok {
 		return code(err)
@@ -247,7 +243,7 @@ func (d *Descriptor) SetTimes(_ context.Context, atime, mtime types.NewTimestamp
 	if err := d.samePath(); err != nil {
 		return err
 	}
-	return setTimes(d.pre.root, d.path, atime, mtime)
+	return setTimes(d.pre.root, d.path, a, m)
 }
 
 // samePath checks that the descriptor's path beneath its preopen, as the
@@ -268,20 +264,23 @@ func (d *Descriptor) samePath() error {
 
 // setTimes sets times through the preopen root; a zero time.Time leaves
 // one unchanged.
-func setTimes(root *os.Root, p string, atime, mtime types.NewTimestamp) error {
-	a, err := timeOf(atime)
-	if err != nil {
-		return err
-	}
-	m, err := timeOf(mtime)
-	if err != nil {
-		return err
-	}
+func setTimes(root *os.Root, p string, a, m time.Time) error {
 	if a.IsZero() && m.IsZero() {
 		_, err := root.Stat(p)
 		return code(err)
 	}
 	return code(root.Chtimes(p, a, m))
+}
+
+// timesOf is timeOf of a set-times call's access and modification times.
+func timesOf(atime, mtime types.NewTimestamp) (a, m time.Time, err error) {
+	if a, err = timeOf(atime); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if m, err = timeOf(mtime); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return a, m, nil
 }
 
 func timeOf(t types.NewTimestamp) (time.Time, error) {
