@@ -24,31 +24,10 @@ import (
 // by a link inside; it opens no counted file and nothing outside changes.
 // A read-only preopen refuses with EROFS and nothing changes.
 func TestPreview1SetTimesNoFollow(t *testing.T) {
-	tmp := t.TempDir()
-	dir, ro := filepath.Join(tmp, "pre"), filepath.Join(tmp, "ro")
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
-	must(os.Mkdir(ro, 0o755))
-	must(os.WriteFile(filepath.Join(dir, "sub", "f"), nil, 0o444))
-	must(os.WriteFile(filepath.Join(dir, "target"), nil, 0o644))
-	must(os.WriteFile(filepath.Join(ro, "r"), nil, 0o644))
-	must(os.WriteFile(filepath.Join(tmp, "secret"), nil, 0o644))
-	must(syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644))
-	must(os.Symlink("target", filepath.Join(dir, "in")))
-	must(os.Symlink("../secret", filepath.Join(dir, "out")))
-	must(os.Symlink("sub", filepath.Join(dir, "sublink")))
-	old := time.Unix(1_000_000_000, 0)
-	for _, p := range []string{"target", "../secret", "../ro/r"} {
-		must(os.Chtimes(filepath.Join(dir, p), old, old))
-	}
+	tmp, dir, ro, old, atim, mtim := setTimesTree(t)
+	must := mustFunc(t)
 	f, _ := newFS(t, Preopen{Host: dir, Guest: "/"}, Preopen{Host: ro, Guest: "/ro", ReadOnly: true})
 	p1 := f.Preview1()
-	atim, mtim := time.Unix(1_500_000_000, 123_000_000), time.Unix(1_600_000_000, 456_000_000)
 
 	for _, p := range []string{"sub/f", "sub", ".", "pipe", "in", "out", "sublink/f", "sublink"} {
 		var errno experimentalsys.Errno
@@ -129,29 +108,9 @@ func TestPreview1SetTimesNoFollow(t *testing.T) {
 // with read-only. Before, a link said unsupported.
 func TestSetTimesAtNoFollow(t *testing.T) {
 	ctx := context.Background()
-	tmp := t.TempDir()
-	dir, ro := filepath.Join(tmp, "pre"), filepath.Join(tmp, "ro")
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
-	must(os.Mkdir(ro, 0o755))
-	must(os.WriteFile(filepath.Join(dir, "sub", "f"), nil, 0o444))
-	must(os.WriteFile(filepath.Join(dir, "target"), nil, 0o644))
-	must(os.WriteFile(filepath.Join(tmp, "secret"), nil, 0o644))
-	must(syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644))
-	must(os.Symlink("target", filepath.Join(dir, "in")))
-	must(os.Symlink("../secret", filepath.Join(dir, "out")))
-	must(os.Symlink("in", filepath.Join(ro, "l")))
-	old := time.Unix(1_000_000_000, 0)
-	for _, p := range []string{filepath.Join(dir, "target"), filepath.Join(tmp, "secret")} {
-		must(os.Chtimes(p, old, old))
-	}
+	tmp, dir, ro, old, atim, mtim := setTimesTree(t)
+	must := mustFunc(t)
 	_, pre := newFS(t, Preopen{Host: dir, Guest: "/"}, Preopen{Host: ro, Guest: "/ro", ReadOnly: true})
-	atim, mtim := time.Unix(1_500_000_000, 123_000_000), time.Unix(1_600_000_000, 456_000_000)
 	ts := func(t time.Time) types.NewTimestamp {
 		return types.NewTimestampTimestamp(types.Datetime{Seconds: uint64(t.Unix()), Nanoseconds: uint32(t.Nanosecond())})
 	}
@@ -189,6 +148,44 @@ func TestSetTimesAtNoFollow(t *testing.T) {
 	}
 	if err := pre[1].SetTimesAt(ctx, 0, "l", ts(atim), ts(mtim)); err != ReadOnly {
 		t.Errorf("read-only l: %v, want read-only", err)
+	}
+}
+
+// setTimesTree makes the tree the set-times tests act on, beneath tmp:
+// the preopen dir ("pre": sub/f without write permission, target, a
+// named pipe, links in to target, out to tmp/secret and sublink to sub)
+// and the read-only preopen ro (a file r, a link l). target, secret and
+// r have times old; atim and mtim are the times the tests set.
+func setTimesTree(t *testing.T) (tmp, dir, ro string, old, atim, mtim time.Time) {
+	t.Helper()
+	tmp = t.TempDir()
+	dir, ro = filepath.Join(tmp, "pre"), filepath.Join(tmp, "ro")
+	must := mustFunc(t)
+	must(os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
+	must(os.Mkdir(ro, 0o755))
+	must(os.WriteFile(filepath.Join(dir, "sub", "f"), nil, 0o444))
+	must(os.WriteFile(filepath.Join(dir, "target"), nil, 0o644))
+	must(os.WriteFile(filepath.Join(ro, "r"), nil, 0o644))
+	must(os.WriteFile(filepath.Join(tmp, "secret"), nil, 0o644))
+	must(syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644))
+	must(os.Symlink("target", filepath.Join(dir, "in")))
+	must(os.Symlink("../secret", filepath.Join(dir, "out")))
+	must(os.Symlink("sub", filepath.Join(dir, "sublink")))
+	must(os.Symlink("in", filepath.Join(ro, "l")))
+	old = time.Unix(1_000_000_000, 0)
+	for _, p := range []string{filepath.Join(dir, "target"), filepath.Join(tmp, "secret"), filepath.Join(ro, "r")} {
+		must(os.Chtimes(p, old, old))
+	}
+	return tmp, dir, ro, old, time.Unix(1_500_000_000, 123_000_000), time.Unix(1_600_000_000, 456_000_000)
+}
+
+// mustFunc is a check that fails t at once on an error.
+func mustFunc(t *testing.T) func(error) {
+	return func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
