@@ -56,8 +56,10 @@ type InlineInputStream struct {
 	// early. dmu orders the stream's calls of src.SetReadDeadline while
 	// Await reads (setting the read's deadline, ending it early, clearing
 	// it): it is taken with no other lock held, and nothing under it
-	// takes another lock of the stream or a WaitList's. EndAwait, which a
-	// Waker calls under a WaitList's lock, takes no lock at all.
+	// takes another lock of the stream. The source's SetReadDeadline may
+	// take a WaitList's lock under it (a transport over streams wakes its
+	// reader's wait), whose Wakers may call EndAwait: EndAwait takes no
+	// lock at all, and leaves the deadline to a goroutine (endRead).
 	dmu      sync.Mutex
 	awaitGen atomic.Uint64
 	endAsked atomic.Bool
