@@ -72,12 +72,10 @@ func (s *stdioShield) catch(err *error) {
 	*err = s.fail(&StdioPanicError{Stream: s.stream, Value: safelog.PanicValue(v)}, "panicked", debug.Stack())
 }
 
-// checkCount ends the stream when n, returned by op of a buffer of size
-// bytes, lies outside it.
-func (s *stdioShield) checkCount(op string, n, size int, err *error) {
-	if n < 0 || n > size {
-		*err = s.fail(&StdioCountError{Stream: s.stream, Op: op, N: n, Len: size}, "returned an invalid count", nil)
-	}
+// badCount ends the stream for n, returned by op of a buffer of size
+// bytes and outside it, and returns the failure that ended it.
+func (s *stdioShield) badCount(op string, n, size int) error {
+	return s.fail(&StdioCountError{Stream: s.stream, Op: op, N: n, Len: size}, "returned an invalid count", nil)
 }
 
 // fail ends the stream with err, logged with stack (when not nil), unless
@@ -106,8 +104,7 @@ func (s *shieldedReader) Read(p []byte) (n int, err error) {
 	}
 	defer s.catch(&err)
 	if n, err = s.r.Read(p); n < 0 || n > len(p) {
-		s.checkCount("Read", n, len(p), &err)
-		return 0, err
+		return 0, s.badCount("Read", n, len(p))
 	}
 	return n, err
 }
@@ -125,8 +122,7 @@ func (s *shieldedWriter) Write(p []byte) (n int, err error) {
 	}
 	defer s.catch(&err)
 	if n, err = s.w.Write(p); n < 0 || n > len(p) {
-		s.checkCount("Write", n, len(p), &err)
-		return 0, err
+		return 0, s.badCount("Write", n, len(p))
 	}
 	return n, err
 }
