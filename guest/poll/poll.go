@@ -228,19 +228,17 @@ func lead(w *waiter, cancel <-chan struct{}) (err error, done bool) {
 // who runs the rounds yields only for the Go timers, w takes them over as
 // a new Wait would (else w would park, and the helper would poll for it
 // later). When someone else runs the rounds, w parks (or returns, its
-// wait over) as before. s.mu is held.
+// wait over) as before, and the helper is not woken. s.mu is held.
 func (s *poller) backLocked(w *waiter) {
 	w.away = false
 	s.away--
-	if s.pollingLocked() && !(s.yielding && s.timerYield) {
-		return
-	}
-	if w.index >= 0 {
+	polling := s.pollingLocked()
+	if w.index >= 0 && (!polling || s.yielding && s.timerYield) {
 		s.parked-- // counted as parked since it was taken over
 		s.takeLocked(w)
 		return
 	}
-	if len(s.waiters) > 0 {
+	if !polling && len(s.waiters) > 0 {
 		s.wakeHelperLocked()
 	}
 }
