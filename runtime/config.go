@@ -19,8 +19,10 @@ type Config struct {
 
 	// Resolver serves the name lookups the policy allows guests
 	// (resolve-addresses); nil means net.DefaultResolver. A panic of its
-	// Dial fails that connection (sockets.DialPanicError), not the
-	// process.
+	// Dial, or of a method of the connection Dial returned, fails that
+	// connection (sockets.DialPanicError), not the process; so do a Dial
+	// that returns neither a connection nor an error and a Read or Write
+	// whose count lies outside its buffer.
 	Resolver *net.Resolver
 
 	// Limits bound what each guest can make the host hold: its memory,

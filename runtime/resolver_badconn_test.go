@@ -34,7 +34,8 @@ func (c overclaimConn) Read(p []byte) (int, error) {
 // neither a connection nor an error (nil, nil), a nil *net.UDPConn, or a
 // connection whose Write panics or whose Read claims more bytes than its
 // buffer holds, fails the wasm guest's lookup with a resolver failure;
-// the process survives, nothing is left behind, and the next guest's
+// the process survives, a panic is logged once with its stack and the
+// method that panicked, nothing is left behind, and the next guest's
 // lookup over a sound Dial is answered. Before, Go's resolver used the
 // connection on a goroutine of its own (and the stack closed it on
 // another): each of these panicked there and ended the process.
@@ -50,13 +51,15 @@ func TestResolverDialBadConn(t *testing.T) {
 		return c
 	}
 	for _, bad := range []struct {
-		name string
-		dial func(context.Context) net.Conn
+		name   string
+		dial   func(context.Context) net.Conn
+		logged string // the panic logged, if any
 	}{
-		{"nil", func(context.Context) net.Conn { return nil }},
-		{"nil UDPConn", func(context.Context) net.Conn { return (*net.UDPConn)(nil) }},
-		{"Write panics", func(ctx context.Context) net.Conn { return writePanicConn{dialUDP(ctx)} }},
-		{"Read overclaims", func(ctx context.Context) net.Conn { return overclaimConn{dialUDP(ctx).(*net.UDPConn)} }},
+		{"nil", func(context.Context) net.Conn { return nil }, ""},
+		{"nil UDPConn", func(context.Context) net.Conn { return (*net.UDPConn)(nil) }, ""},
+		{"Write panics", func(ctx context.Context) net.Conn { return writePanicConn{dialUDP(ctx)} },
+			"sockets: the Write of the resolver's connection panicked: the connection failed"},
+		{"Read overclaims", func(ctx context.Context) net.Conn { return overclaimConn{dialUDP(ctx).(*net.UDPConn)} }, ""},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
 			resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -72,6 +75,11 @@ func TestResolverDialBadConn(t *testing.T) {
 			}
 			if out := stdout.String(); !strings.HasPrefix(out, "lookup 1: error ") {
 				t.Errorf("guest: stdout %q, want its lookup failed", out)
+			}
+			if bad.logged != "" {
+				if out := log.String(); strings.Count(out, bad.logged) != 1 || !strings.Contains(out, "goroutine ") {
+					t.Errorf("log %q, want one record of %q with its stack", out, bad.logged)
+				}
 			}
 			waitGoroutines(t, g0)
 		})

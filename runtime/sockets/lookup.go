@@ -97,8 +97,8 @@ func (s *Stack) takeAddrs(n int) int {
 // when they end (see closingResolver).
 func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = closingResolver(r, s.dialPanicked) }
 
-// SetLogger sets where the first panic of the resolver's Dial is logged,
-// with its stack; nil (the default) means slog.Default().
+// SetLogger sets where the first panic of the resolver's Dial (or of a
+// connection it returned) is logged, with its stack; nil (the default) means slog.Default().
 func (s *Stack) SetLogger(l *slog.Logger) { s.logger.Store(l) }
 
 // A DialPanicError is the failure of a DNS connection whose resolver's
@@ -120,12 +120,13 @@ func (e *DialPanicError) Error() string {
 	return "sockets: the resolver's Dial panicked: " + e.Value
 }
 
-// dialPanicked logs the first of the panics of the resolver's Dial.
+// dialPanicked logs the first of the panics of the resolver's Dial and
+// of the connections it returned (dnsConn).
 func (s *Stack) dialPanicked(err error, stack []byte) {
 	if s.dialPanic.Swap(true) {
 		return
 	}
-	safelog.Log(safelog.OrDefault(s.logger.Load()), slog.LevelError, "runtime: the resolver's Dial panicked", "err", err, "stack", string(stack))
+	safelog.Log(safelog.OrDefault(s.logger.Load()), slog.LevelError, "runtime: the resolver's Dial or its connection panicked", "err", err, "stack", string(stack))
 }
 
 // closingResolver returns a resolver that resolves as r does (nil:
