@@ -95,9 +95,10 @@ type flood struct {
 }
 
 // floodUDP runs a guest under cfg (its network allowing UDP on loopback)
-// that binds n sockets and receives nothing for three seconds while a
-// peer sends each perSocket datagrams of size bytes, paced, then reads
-// every socket until it is empty.
+// that binds n sockets and receives nothing while a peer sends each
+// perSocket datagrams of size bytes, paced, then, told on its stdin,
+// reads every socket until it is empty. (However long the sending
+// takes on a loaded machine, the guest does not read before its end.)
 func floodUDP(t *testing.T, cfg runtime.Config, n, perSocket, size int) flood {
 	t.Helper()
 	policy := &sockets.Policy{}
@@ -107,9 +108,11 @@ func floodUDP(t *testing.T, cfg runtime.Config, n, perSocket, size int) flood {
 	cfg.Network = policy
 	rt, compiled := hogRuntimeConfig(t, cfg)
 	pr, pw := io.Pipe()
+	sentR, sentW := io.Pipe()
+	t.Cleanup(func() { sentW.Close() })
 	done := make(chan error, 1)
 	go func() {
-		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "udp", strconv.Itoa(n)}, Stdout: pw, Stderr: os.Stderr})
+		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "udp", strconv.Itoa(n)}, Stdin: sentR, Stdout: pw, Stderr: os.Stderr})
 		pw.Close()
 		done <- err
 	}()
@@ -145,6 +148,9 @@ func floodUDP(t *testing.T, cfg runtime.Config, n, perSocket, size int) flood {
 	}
 	goruntime.ReadMemStats(&after)
 	f.allocated = after.TotalAlloc - before.TotalAlloc
+	if _, err := io.WriteString(sentW, "sent\n"); err != nil {
+		t.Fatal(err)
+	}
 	if !lines.Scan() {
 		t.Fatal("no second line")
 	}

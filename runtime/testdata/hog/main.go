@@ -12,8 +12,9 @@
 //	                    queueing), prints "accepted K, then error E" and
 //	                    holds the connections until stdin ends
 //	hog udp N           binds N UDP sockets on 127.0.0.1, prints their
-//	                    ports on one line, receives nothing for 3 s, then
-//	                    everything queued, and prints "received B bytes"
+//	                    ports on one line, receives nothing until a line
+//	                    on stdin and for 500 ms after it, then everything
+//	                    queued, and prints "received B bytes"
 //	hog recurse N       recurses N Go calls deep, and prints "recursed N"
 //	hog stdin N         prints "reading", reads its standard input to the
 //	                    end, N bytes at a time, then prints "read B bytes"
@@ -195,7 +196,10 @@ func main() {
 			ports = append(ports, strconv.Itoa(int(w.UDPLocalPort(s))))
 		}
 		fmt.Println(strings.Join(ports, " "))
-		time.Sleep(3 * time.Second)
+		// The line comes once the peer sent everything; the host's read
+		// loops then have what the kernel still holds to read.
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		time.Sleep(500 * time.Millisecond)
 		received := 0
 		for _, s := range socks {
 			in, _, code := w.UDPStream(s, nil)
