@@ -309,9 +309,9 @@ func (r *clientIdentityRequest) Respond(ids []*backends.Identity) {
 	// it is refused rather than kept uncounted for as long as the guest
 	// holds a resource that reaches the session.
 	if r.s.closed {
-		r.err = fmt.Errorf("tlshost: client-identity-request.respond: %w: the answer is not kept", errClosed)
+		r.err = inCall("client-identity-request.respond", fmt.Errorf("%w: the answer is not kept", errClosed))
 	} else if err := r.s.settings.set(settingResponse, int64(len(ids))*identityRefBytes); err != nil {
-		r.err = fmt.Errorf("tlshost: client-identity-request.respond: %w", err)
+		r.err = inCall("client-identity-request.respond", err)
 	} else {
 		r.ids = cloneSlice(ids)
 	}

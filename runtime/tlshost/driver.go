@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -595,6 +596,23 @@ func (e *detachedError) Unwrap() []error { return e.is }
 
 // errClosed is returned by calls on a session that was closed.
 var errClosed = errors.New("tlshost: connection closed")
+
+// inCall is err as the failure of what (a call, or a call and what of it
+// failed): "tlshost: what: " and err's message, whose own "tlshost: "
+// prefix, when it is one of the host's errors (errClosed, a limit's, a
+// BackendPanicError, a backendError), is not repeated. errors.Is and As
+// see err.
+func inCall(what string, err error) error {
+	return &callError{msg: "tlshost: " + what + ": " + strings.TrimPrefix(err.Error(), "tlshost: "), err: err}
+}
+
+type callError struct {
+	msg string
+	err error
+}
+
+func (e *callError) Error() string { return e.msg }
+func (e *callError) Unwrap() error { return e.err }
 
 // pendingSource is the readiness of a future that a handshake resolves,
 // for the guest's pollables: its wait starts a deferred handshake, or

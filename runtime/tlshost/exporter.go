@@ -52,7 +52,7 @@ func (e extensionsHost) export(what string, end *ending, label string, ctx cabi.
 	}
 	out, err := x.ExportKeyingMaterial(label, context, int(length))
 	if err != nil {
-		return nil, e.result(what, fmt.Errorf("tlshost: %s: %w", what, err))
+		return nil, e.result(what, inCall(what, err))
 	}
 	if len(out) != int(length) {
 		return nil, e.result(what, errors.New("tlshost: "+what+": the backend returned the wrong length"))

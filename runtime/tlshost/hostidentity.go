@@ -47,7 +47,7 @@ func LoadIdentity(cfg Config, certFile, keyFile string) (*backends.Identity, err
 	defer clear(key)
 	id, err := b.ParseIdentity(key, [][]byte{chain})
 	if err != nil {
-		return nil, fmt.Errorf("tlshost: identity of chain %s and key %s: %w", certFile, keyFile, err)
+		return nil, inCall(fmt.Sprintf("identity of chain %s and key %s", certFile, keyFile), err)
 	}
 	return id, nil
 }

@@ -265,7 +265,7 @@ func (s *serverSession) RequestClientIdentityPost() (*future[*peerChain], error)
 	case !ok:
 		return nil, errors.New("tlshost: request-client-identity: the handshake has not completed; use server-handshake.request-client-identity during the handshake")
 	case err != nil:
-		return nil, fmt.Errorf("tlshost: request-client-identity: the handshake failed: %w", err)
+		return nil, inCall("request-client-identity: the handshake failed", err)
 	case s.postAuth != nil && !s.postAuth.Ready():
 		return nil, errors.New("tlshost: request-client-identity: a request is already in flight")
 	}

@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/wasitls/wasitls/backends"
@@ -52,8 +53,38 @@ func TestClientRespondAfterCloseKeepsNothing(t *testing.T) {
 	}
 	if !errors.Is(refused, errClosed) {
 		t.Errorf("respond after close: error %v, want one wrapping %v", refused, errClosed)
+	} else if want := "tlshost: client-identity-request.respond: connection closed: the answer is not kept"; refused.Error() != want {
+		t.Errorf("respond after close: error %q, want %q", refused, want)
 	}
 	if got := budget.used.Load(); got != 0 {
 		t.Errorf("after respond the guest's settings count %d bytes, want 0", got)
+	}
+}
+
+// TestInCall: the error of a call names the host once, whether what
+// failed is one of the host's own errors (each begins "tlshost: ") or
+// not, and errors.Is and As see what failed.
+func TestInCall(t *testing.T) {
+	panicked := &BackendPanicError{Backend: "test", Op: "Handshake", Value: "boom"}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{errClosed, "tlshost: call: connection closed"},
+		{fmt.Errorf("%w: past it", ErrSettingsBytes), "tlshost: call: settings bytes: past it"},
+		{panicked, "tlshost: call: the test backend panicked in Handshake: boom"},
+		{errors.New("stdtls: refused"), "tlshost: call: stdtls: refused"},
+	} {
+		err := inCall("call", tc.err)
+		if err.Error() != tc.want {
+			t.Errorf("inCall of %q: %q, want %q", tc.err, err, tc.want)
+		}
+		if !errors.Is(err, tc.err) {
+			t.Errorf("inCall of %q does not wrap it", tc.err)
+		}
+	}
+	var pe *BackendPanicError
+	if !errors.As(inCall("call", panicked), &pe) || pe != panicked {
+		t.Error("errors.As does not find the BackendPanicError through inCall")
 	}
 }
