@@ -401,7 +401,8 @@ func TestGiveUpStuckBackend(t *testing.T) {
 }
 
 // TestHandshakeTimeoutReported: the expiry reaches the connection's
-// last-error (through onExpire) without the guest calling anything.
+// last-error (through its owner's expired, see driverOwner) without the
+// guest calling anything.
 func TestHandshakeTimeoutReported(t *testing.T) {
 	checkNoLeak(t)
 	b := &fakeBackend{silentPeer: true}
