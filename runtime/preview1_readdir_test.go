@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tetratelabs/wazero/api"
+
 	"github.com/wasitls/wasitls/internal/wasmbin"
 	"github.com/wasitls/wasitls/runtime"
 )
@@ -24,6 +26,28 @@ func readdirGuest(f importedFunc, pages int) []byte {
 	m.Export(f.name, wasmbin.ExportFunc, m.Func(m.Type(f.params, f.results), nil, body))
 	m.Export("memory", wasmbin.ExportMemory, 0)
 	return m.Bytes()
+}
+
+// readdirPages is the memory readdirInstance gives its guest: 2 MiB.
+const readdirPages = 32
+
+// readdirInstance instantiates readdirGuest (readdirPages of memory) with dir
+// preopened as /d (descriptor 3), closed at the test's end, and returns
+// its memory and its fd_readdir export.
+func readdirInstance(t *testing.T, dir string) (api.Memory, api.Function) {
+	t.Helper()
+	ctx := context.Background()
+	r, rt := testRuntime(t, runtime.NewRuntimeConfig(), runtime.Config{})
+	compiled, err := r.CompileModule(ctx, readdirGuest(preview1Named(t, r, "fd_readdir")[0], readdirPages))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: dir, Guest: "/d"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inst.Close(ctx) })
+	return inst.Module().Memory(), inst.Module().ExportedFunction("fd_readdir")
 }
 
 // TestPreview1ReaddirBounded: fd_readdir reads from the directory what a
@@ -52,19 +76,7 @@ func TestPreview1ReaddirBounded(t *testing.T) {
 	slices.Sort(want)
 
 	ctx := context.Background()
-	r, rt := testRuntime(t, runtime.NewRuntimeConfig(), runtime.Config{})
-	const pages = 32 // 2 MiB
-	compiled, err := r.CompileModule(ctx, readdirGuest(preview1Named(t, r, "fd_readdir")[0], pages))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: dir, Guest: "/d"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
-	mem := inst.Module().Memory()
-	fn := inst.Module().ExportedFunction("fd_readdir")
+	mem, fn := readdirInstance(t, dir)
 	const bufused = 0 // the buffers start at 8
 	call := func(buf, bufLen uint32, cookie uint64) (uint32, uint64) {
 		t.Helper()
@@ -123,7 +135,7 @@ func TestPreview1ReaddirBounded(t *testing.T) {
 	var before, after goruntime.MemStats
 	goruntime.GC()
 	goruntime.ReadMemStats(&before)
-	_, errno := call(pages<<16-64<<10, 0xffff0000, 0)
+	_, errno := call(readdirPages<<16-64<<10, 0xffff0000, 0)
 	goruntime.ReadMemStats(&after)
 	if errno != 21 {
 		t.Errorf("4 GiB past the memory's end: errno %d, want fault (21)", errno)

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/wasitls/wasitls/runtime"
 )
 
 // TestPreview1ReaddirSeekBack: a guest lists a directory of 10,000
@@ -30,19 +28,7 @@ func TestPreview1ReaddirSeekBack(t *testing.T) {
 		f.Close()
 	}
 	ctx := context.Background()
-	r, rt := testRuntime(t, runtime.NewRuntimeConfig(), runtime.Config{})
-	const pages = 32 // 2 MiB
-	compiled, err := r.CompileModule(ctx, readdirGuest(preview1Named(t, r, "fd_readdir")[0], pages))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: dir, Guest: "/d"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
-	mem := inst.Module().Memory()
-	fn := inst.Module().ExportedFunction("fd_readdir")
+	mem, fn := readdirInstance(t, dir)
 	const bufused = 0 // the buffers start at 8
 
 	// read reads one buffer of bufLen bytes from cookie: the names whole
