@@ -198,3 +198,32 @@ func BenchmarkUnlink(b *testing.B) {
 		b.ReportMetric(after/before, "quota/bare")
 	}
 }
+
+// TestRenameOverGoneName: a name moved away between a rename's status
+// read of it and its hold (holdRemoved finds nothing there) was not
+// removed by the rename, which makes it anew: linkTaken says so, and the
+// rename gives no name back. (Before, a hold that found nothing said it
+// could not tell, and the rename gave a name back: 4 KiB under the disk,
+// which TestNameMovedAwayNotRefunded caught about once in thirty runs.)
+func TestRenameOverGoneName(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := root.Lstat("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Rename("x", "y"); err != nil { // moved away after the status read
+		t.Fatal(err)
+	}
+	held := holdRemoved(root, "x", info)
+	if taken, ok := held.linkTaken(); taken || !ok {
+		t.Errorf("a name gone before its hold: linkTaken %v, %v; want false, true (no link taken)", taken, ok)
+	}
+}

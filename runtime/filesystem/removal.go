@@ -1,6 +1,7 @@
 package filesystem
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 )
@@ -29,15 +30,19 @@ import (
 
 // A rename over a name gives the name back only when it took a link of
 // the file held (linkTaken): the name may have been moved away before the
-// rename made it anew, which removes no name.
+// rename made it anew, which removes no name. A name gone by the time it
+// is held (moved away between its status read and the hold) was not
+// removed by the rename either.
 
 // removal is the hold on the file a name stood for just before its
 // removal; the zero removal holds nothing. nlink is that file's link
-// count when it was opened.
+// count when it was opened; gone is set when the name stood for nothing
+// by the time it was to be held.
 type removal struct {
 	f     *os.File
 	id    fileID
 	nlink uint64
+	gone  bool
 }
 
 // holdRemoved holds the file p beneath root stands for, opened without
@@ -46,14 +51,14 @@ type removal struct {
 // counted open in the registry. Where the host cannot open anything else
 // so (holdsAny false), only those two kinds (info, read under lockName,
 // says which) are held. A file that cannot be opened is not held: its
-// removal gives no growth back.
+// removal gives no growth back; one that no longer exists is gone.
 func holdRemoved(root *os.Root, p string, info fs.FileInfo) removal {
 	if _, ok := heldID(info); !ok && !holdsAny {
 		return removal{}
 	}
 	f, err := root.OpenFile(p, holdFlags, 0)
 	if err != nil {
-		return removal{}
+		return removal{gone: errors.Is(err, fs.ErrNotExist)}
 	}
 	now, err := f.Stat()
 	if err != nil {
@@ -70,11 +75,11 @@ func holdRemoved(root *os.Root, p string, info fs.FileInfo) removal {
 
 // linkTaken reports whether the held file lost a link since it was
 // opened (a directory: has none left), and ok whether that can be told
-// (a file held). The lock lockName took on it holds off every other call
+// (a file held, or the name gone before it could be: no link taken). The lock lockName took on it holds off every other call
 // of the process that removes one of its links.
 func (r removal) linkTaken() (taken, ok bool) {
 	if r.f == nil {
-		return false, false
+		return false, r.gone
 	}
 	now, err := r.f.Stat()
 	if err != nil {
