@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,7 +82,7 @@ func opsOf(t *testing.T, f *FS, pre *Descriptor, p1 bool) nameOps {
 }
 
 // diskHeld is what the files and directories beneath dir hold on disk
-// (st_blocks), dir itself not counted.
+// (st_blocks, as dirBytes reads them), dir itself not counted.
 func diskHeld(t *testing.T, dir string) int64 {
 	t.Helper()
 	var n int64
@@ -95,9 +94,7 @@ func diskHeld(t *testing.T, dir string) int64 {
 		if err != nil {
 			return err
 		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			n += int64(st.Blocks) * 512
-		}
+		n += dirBytes(info) // its blocks, as for a directory
 		return nil
 	})
 	if err != nil {

@@ -15,12 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/wasitls/wasitls/internal/testnet"
 )
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) { return testnet.TCPPair(t) }
 
 // nonblocking returns a non-blocking transport over a's streams, as the
 // wasi:tls host gets it for a guest's socket: the socket closes when both

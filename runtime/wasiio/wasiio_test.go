@@ -12,9 +12,13 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 var bg = context.Background()
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) { return testnet.TCPPair(t) }
 
 func expectTrap(t *testing.T, f func()) {
 	t.Helper()
