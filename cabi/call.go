@@ -395,6 +395,24 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 	return p
 }
 
+// CallRealloc calls realloc, the realloc option of a component's canon
+// lift, for size bytes aligned to align in an argument the host lowers
+// (package component's Func.Call), as [Call.Realloc] calls cabi_realloc:
+// under the Canonical ABI's may-leave rule, so that a host function the
+// realloc calls (a lowered import, a resource.drop of an argument the host
+// has just moved into the component) traps, naming cabi_realloc, and
+// marks the instance trapped. It returns the pointer unchecked.
+func (inst *Instance) CallRealloc(ctx context.Context, realloc api.Function, size, align uint32) (uint32, error) {
+	prev := inst.inRealloc
+	inst.inRealloc = true
+	r, err := realloc.Call(ctx, 0, 0, uint64(align), uint64(size))
+	inst.inRealloc = prev
+	if err != nil {
+		return 0, err
+	}
+	return uint32(r[0]), nil
+}
+
 // AllocList allocates a list of n elements of size elemSize and alignment
 // align, trapping on overflow of the 32-bit address space.
 func (c *Call) AllocList(n int, elemSize, align uint32) uint32 {

@@ -169,14 +169,17 @@ func (m *mem) alloc(n, align uint32) uint32 {
 	if m.realloc == nil {
 		fail("no realloc option")
 	}
-	r, err := m.realloc.Call(m.ctx, 0, 0, uint64(align), uint64(n))
+	// No host function may run inside it (the Canonical ABI's may-leave
+	// rule): it would see the arguments half lowered, the own<R> ones
+	// already in the component's table though the call may yet fail
+	// before the component runs and hand them back to the caller.
+	p, err := m.inst.ci.CallRealloc(m.ctx, m.realloc, n, align)
 	if err != nil {
 		m.inst.halt(err)
 		fail("realloc: %v", err)
 	}
 	// A bad pointer is the component's fault, as a trap is: it may
 	// have changed its state on the way, so no later call enters it.
-	p := uint32(r[0])
 	if p&(align-1) != 0 {
 		m.badRealloc("realloc returned misaligned pointer %#x", p)
 	}
