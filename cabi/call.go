@@ -149,7 +149,7 @@ func (inst *Instance) abandonCall() {
 	if inst == nil {
 		return
 	}
-	inst.pending = inst.pending[:0]
+	inst.resetPending()
 	inst.reserved, inst.nextOwn = inst.reserved[:0], 0
 	inst.inRealloc = false
 	inst.unlend()
@@ -465,12 +465,9 @@ func (c *Call) Take(h uint32, typ *ResourceType) Resource {
 	if err != nil {
 		c.handleTrap(err)
 	}
-	for _, p := range c.inst.pending {
-		if p == h {
-			c.Trapf("handle %d passed as own twice in one call", h)
-		}
+	if !c.inst.addPending(h) {
+		c.Trapf("handle %d passed as own twice in one call", h)
 	}
-	c.inst.pending = append(c.inst.pending, h)
 	return v
 }
 
@@ -479,19 +476,15 @@ func (c *Call) Take(h uint32, typ *ResourceType) Resource {
 // not allow moving a lent handle.
 func (c *Call) Commit() {
 	inst := c.inst
-	for _, h := range inst.pending {
-		for _, b := range inst.borrowed {
-			if b == h {
-				c.Trapf("handle %d is both borrowed and moved by one call", h)
-			}
-		}
+	if h, ok := inst.lentAndMoved(); ok {
+		c.Trapf("handle %d is both borrowed and moved by one call", h)
 	}
 	for _, h := range inst.pending {
 		if _, err := c.table.Take(h, nil); err != nil {
 			c.handleTrap(err)
 		}
 	}
-	inst.pending = inst.pending[:0]
+	inst.resetPending()
 }
 
 // Reserve inserts v, an own<R> inside a result about to be stored in guest
