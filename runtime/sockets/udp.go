@@ -251,14 +251,43 @@ func (u *UDPSocket) FinishBind(ctx context.Context) error {
 }
 
 // readLoop queues the datagrams the guest may see until the connection
-// closes.
+// closes. It waits for a datagram without a buffer (awaitDatagram), and
+// for room in the queue before it reads one, so that a socket holds a
+// buffer of the largest datagram only while it reads one (its queue
+// holds copies of the datagrams' size): a guest's sockets that receive
+// nothing, or whose queues are full, hold none. Where a socket cannot be
+// waited on without a read (off unix), the read waits with the buffer.
 func (u *UDPSocket) readLoop(c *net.UDPConn, max, queue int) {
-	buf := make([]byte, max+1)
+	rc, rcErr := c.SyscallConn()
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		var err error
+		if rcErr == nil {
+			err = awaitDatagram(rc)
+		}
+		u.mu.Lock()
+		if err == nil {
+			if len(u.queue) >= queue {
+				u.stack.caps.Refused(capreport.DatagramQueue, queue)
+			}
+			for len(u.queue) >= queue && !u.closed {
+				u.space.Wait()
+			}
+			if u.closed {
+				u.mu.Unlock()
+				return
+			}
+		}
+		u.mu.Unlock()
+		var n int
+		var from netip.AddrPort
+		buf := datagramBuffer(max + 1)
+		if err == nil {
+			n, from, err = c.ReadFromUDPAddrPort(*buf)
+			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		}
 		u.mu.Lock()
 		if err != nil {
+			putDatagramBuffer(buf)
 			if !u.closed {
 				u.readErr = err
 			}
@@ -269,27 +298,44 @@ func (u *UDPSocket) readLoop(c *net.UDPConn, max, queue int) {
 		if n > max {
 			u.stack.caps.Refused(capreport.Datagram, max)
 		}
-		if n > max || !u.stack.policy.CanUDP(from) || u.remote.IsValid() && from != u.unmapped(u.remote) {
+		if n > max || !u.stack.policy.CanUDP(from) || u.remote.IsValid() && from != u.unmapped(u.remote) ||
+			u.closed || !u.stack.takeQueued(n) {
+			// Dropped: too large, not allowed, or the guest's sockets
+			// hold their most.
+			closed := u.closed
 			u.mu.Unlock()
+			putDatagramBuffer(buf)
+			if closed {
+				return
+			}
 			continue
 		}
-		if len(u.queue) >= queue {
-			u.stack.caps.Refused(capreport.DatagramQueue, queue)
-		}
-		for len(u.queue) >= queue && !u.closed {
-			u.space.Wait()
-		}
-		if u.closed {
-			u.mu.Unlock()
-			return
-		}
-		if !u.stack.takeQueued(n) {
-			u.mu.Unlock()
-			continue // the guest's sockets hold their most: dropped
-		}
-		u.queue = append(u.queue, datagram{data: append([]byte(nil), buf[:n]...), from: from})
+		u.queue = append(u.queue, datagram{data: append([]byte(nil), (*buf)[:n]...), from: from})
 		u.mu.Unlock()
+		putDatagramBuffer(buf)
 		u.arrivals.WakeAll()
+	}
+}
+
+// datagramBufs are the buffers UDP sockets read datagrams into, lent for
+// one read each.
+var datagramBufs = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
+
+// datagramBuffer returns a buffer of n bytes, for putDatagramBuffer.
+func datagramBuffer(n int) *[]byte {
+	if n > 1<<16 {
+		b := make([]byte, n) // a datagram limit past UDP's own
+		return &b
+	}
+	b := datagramBufs.Get().(*[]byte)
+	*b = (*b)[:n]
+	return b
+}
+
+func putDatagramBuffer(b *[]byte) {
+	if cap(*b) == 1<<16 {
+		*b = (*b)[:cap(*b)]
+		datagramBufs.Put(b)
 	}
 }
 
