@@ -480,8 +480,14 @@ func (c *Call) Commit() {
 		c.Trapf("handle %d is both borrowed and moved by one call", h)
 	}
 	for _, h := range inst.pending {
-		if _, err := c.table.Take(h, nil); err != nil {
+		v, err := c.table.Take(h, nil)
+		if err != nil {
 			c.handleTrap(err)
+		}
+		if c.fn != nil {
+			// An export's result: the caller's only once the call
+			// returns (post-return may yet fail).
+			inst.taken = append(inst.taken, v)
 		}
 	}
 	inst.resetPending()

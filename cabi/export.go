@@ -368,8 +368,12 @@ func (c *Call) EndExport(err *error) {
 	}
 	defer c.inst.Leave()
 	if r == nil {
+		c.inst.keepTaken()
 		return
 	}
+	// The own<R> results lifted before the fault (a post-return that
+	// trapped or exited) are returned to no one: they are dropped.
+	c.inst.dropTaken()
 	if t, ok := r.(*Trap); ok && t.refusal != nil {
 		c.inst.abandonCall()
 		*err = fmt.Errorf("%s: %w", t.Func, t.refusal)
@@ -383,6 +387,26 @@ func (c *Call) EndExport(err *error) {
 	}
 	markTrapped(c.ctx, c.inst)
 	*err = toTrap(c.Func, r)
+}
+
+// keepTaken forgets the own<R> results of an export call that returned
+// them to its caller.
+func (inst *Instance) keepTaken() {
+	if len(inst.taken) > 0 {
+		clear(inst.taken)
+		inst.taken = inst.taken[:0]
+	}
+}
+
+// dropTaken drops the own<R> results an export call took out of the
+// table and then failed to return (its post-return trapped or exited):
+// they belong to no one, and would otherwise never be dropped (a host
+// stream or connection held until the process ends).
+func (inst *Instance) dropTaken() {
+	for _, v := range inst.taken {
+		safeDrop(v)
+	}
+	inst.keepTaken()
 }
 
 // Scalar exports (plain numbers in and out: nothing to check, nothing in

@@ -224,12 +224,12 @@ func testExports(t *testing.T, g *pluginGuest) {
 	}
 	minted.Drop()
 
-	// Post-return ran once per call of the three exports that have one.
+	// Post-return ran once per call of the four exports that have one.
 	if !g.hand {
 		return
 	}
-	if got := must[uint32](t, "post-returns")(x.PostReturns(ctx)); got != 3+3+1 {
-		t.Errorf("post-return ran %d times, want 7", got)
+	if got := must[uint32](t, "post-returns")(x.PostReturns(ctx)); got != 3+3+1+1 {
+		t.Errorf("post-return ran %d times, want 8", got)
 	}
 }
 
@@ -314,6 +314,26 @@ func TestExportsFaults(t *testing.T) {
 	}
 	if _, err := g4.x.Add(g4.ctx, 1, 2); !errors.Is(err, cabi.ErrExited) || !strings.Contains(err.Error(), "exited with code 5") {
 		t.Errorf("add after the post-return's exit: %v, want refused with cabi.ErrExited naming code 5", err)
+	}
+
+	// A host resource an export returned, taken out of the table before
+	// its post-return exited (or trapped), is returned to no one: it is
+	// dropped, not left alive outside every table (before, the counter
+	// mint made stayed alive after Close).
+	g5 := newPluginGuest(t)
+	if err := g5.x.Quit(g5.ctx, 1<<16|6); err != nil {
+		t.Fatalf("arming the post-return's exit: %v", err)
+	}
+	minted, err := g5.x.Mint(g5.ctx, 2)
+	if !errors.As(err, &exit) || exit.ExitCode() != 6 || minted != nil {
+		t.Errorf("mint with an exit in its post-return: %v, %v, want no counter and the guest's exit code 6", minted, err)
+	}
+	if n, held := g5.h.live.Load(), g5.inst.Table().Len(); n != 0 || held != 0 {
+		t.Errorf("after mint's post-return exited: %d counters alive, %d handles held, want none", n, held)
+	}
+	g5.inst.Close(g5.ctx)
+	if n := g5.h.live.Load(); n != 0 {
+		t.Errorf("after Close: %d counters alive, want 0", n)
 	}
 }
 

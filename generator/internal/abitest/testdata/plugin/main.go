@@ -270,6 +270,9 @@ func consume(h uint32) uint32 {
 //go:wasmexport test:kitchen/plugin@0.1.0#mint
 func mint(start uint32) uint32 { return newCounter(start * 10) }
 
+//go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#mint
+func postMint(r uint32) { post(r) }
+
 //go:wasmexport test:kitchen/plugin@0.1.0#post-returns
 func postReturnsCount() uint32 { return postReturns }
 
