@@ -57,7 +57,7 @@ func (inst *Instance) Guest(iface string) (cabi.Guest, error) {
 	if inst.exports == nil {
 		return nil, errors.New("component: no exports")
 	}
-	it, ok := inst.exports.exports[iface]
+	it, ok := inst.exports.export(iface)
 	if !ok {
 		return nil, fmt.Errorf("component: no export %q (exports: %s)", iface, strings.Join(inst.Exports(), ", "))
 	}
@@ -66,8 +66,9 @@ func (inst *Instance) Guest(iface string) (cabi.Guest, error) {
 		return nil, fmt.Errorf("component: export %q is a %s, not an instance", iface, it.sort)
 	}
 	g := &exportGuest{ci: inst.ci, iface: iface, funcs: map[string]*lifted{}, types: map[string]*rfunc{}, resources: map[string]*rresource{}}
-	for _, name := range ci.order {
-		switch v := ci.exports[name].v.(type) {
+	for _, name := range ci.names() {
+		ex, _ := ci.export(name)
+		switch v := ex.v.(type) {
 		case *cfunc:
 			if v.lifted != nil {
 				for _, p := range v.typ.params {

@@ -39,7 +39,7 @@ func (inst *Instance) Exports() []string {
 	if inst.exports == nil {
 		return nil
 	}
-	names := append([]string(nil), inst.exports.order...)
+	names := append([]string(nil), inst.exports.names()...)
 	sort.Strings(names)
 	return names
 }
@@ -93,7 +93,7 @@ func (inst *Instance) Func(path ...string) (*Func, error) {
 	}
 	cur := inst.exports
 	for i, name := range path {
-		it, ok := cur.exports[name]
+		it, ok := cur.export(name)
 		if !ok {
 			return nil, fmt.Errorf("component: no export %q", strings.Join(path[:i+1], "#"))
 		}

@@ -254,7 +254,7 @@ func (s *scope) alias(a Alias) (item, error) {
 		if !ok {
 			return item{}, fmt.Errorf("instance index %d out of range", a.Instance)
 		}
-		ex, ok := it.v.(*cinstance).exports[a.Name]
+		ex, ok := it.v.(*cinstance).export(a.Name)
 		if !ok {
 			return item{}, fmt.Errorf("instance %d has no export %q", a.Instance, a.Name)
 		}
@@ -380,20 +380,10 @@ func (s *scope) importDef(d Import) (item, error) {
 }
 
 // importedInstance is the instance the host supplies for an import of
-// instance type it: its functions bind to the host lazily, when lowered.
+// instance type it: its exports are made when named (cinstance.export),
+// its functions bind to the host when lowered.
 func importedInstance(name string, it *rinstance) *cinstance {
-	ci := &cinstance{}
-	for _, n := range it.order {
-		switch t := it.exports[n].(type) {
-		case *rfunc:
-			ci.add(n, item{SortFunc, &cfunc{typ: t, iface: name, name: n}})
-		case *rinstance:
-			ci.add(n, item{SortInstance, importedInstance(name, t)})
-		default:
-			ci.add(n, item{SortType, t})
-		}
-	}
-	return ci
+	return &cinstance{iface: name, typ: it}
 }
 
 func (s *scope) instantiate(d ComponentInstantiate) (*cinstance, error) {

@@ -223,8 +223,16 @@ func (s *scope) depth() int {
 }
 
 // bindImport names the resources of an imported instance type after the
-// import, so resource.drop finds the interface that serves them.
+// import, so resource.drop finds the interface that serves them. Each
+// instance type is walked once: a second walk, by another import or as
+// a part of another type, would find its resources named already (an
+// instance type exporting two instances of the one before, n levels
+// deep, is 2^n instances expanded).
 func bindImport(name string, it *rinstance) {
+	if it.bound {
+		return
+	}
+	it.bound = true
 	for _, n := range it.order {
 		switch t := it.exports[n].(type) {
 		case *rresource:

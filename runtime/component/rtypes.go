@@ -41,6 +41,7 @@ type (
 	rinstance struct {
 		exports map[string]rtype
 		order   []string
+		bound   bool // bindImport walked it
 	}
 	// rcomponentType is a component type, kept as declarations.
 	rcomponentType struct{ decls []Decl }

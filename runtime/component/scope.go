@@ -77,12 +77,48 @@ type nested struct {
 	outer *scope
 }
 
-// A cinstance is a component instance: its exports by name.
+// A cinstance is a component instance: its exports by name. An instance
+// the host supplies for an import is its type, typ, under the import's
+// name, iface: an export's item is made when it is named (export), never
+// all at once, so that an instance type exporting two instances of the
+// one before, a few bytes a level and 2^n instances expanded, costs the
+// host what it is written, not what it expands to.
 type cinstance struct {
 	exports map[string]item
 	order   []string
+
+	iface string
+	typ   *rinstance
 }
 
+// export returns the export name of ci.
+func (ci *cinstance) export(name string) (item, bool) {
+	if ci.typ == nil {
+		it, ok := ci.exports[name]
+		return it, ok
+	}
+	t, ok := ci.typ.exports[name]
+	if !ok {
+		return item{}, false
+	}
+	switch t := t.(type) {
+	case *rfunc:
+		return item{SortFunc, &cfunc{typ: t, iface: ci.iface, name: name}}, true
+	case *rinstance:
+		return item{SortInstance, &cinstance{iface: ci.iface, typ: t}}, true
+	}
+	return item{SortType, t}, true
+}
+
+// names returns the names of ci's exports, in order.
+func (ci *cinstance) names() []string {
+	if ci.typ != nil {
+		return ci.typ.order
+	}
+	return ci.order
+}
+
+// add adds an export to ci, an instance the component makes.
 func (ci *cinstance) add(name string, it item) {
 	if ci.exports == nil {
 		ci.exports = map[string]item{}
