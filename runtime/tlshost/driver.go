@@ -216,7 +216,19 @@ func (d *driver) runningLocked() {
 func (d *driver) launchLocked(conn backends.Conn) {
 	d.runningLocked()
 	ctx := d.contextLocked()
-	go func() { d.end(conn.Handshake(ctx), false) }()
+	go func() { d.end(d.handshake(ctx, conn), false) }()
+}
+
+// handshake runs conn's handshake and, once it completed, makes the
+// connection's count of its peer's bytes hold at least the chain it
+// reports (see guard.holdChain): a resumed handshake reads no
+// certificate but keeps the session's chain for the connection's life.
+func (d *driver) handshake(ctx context.Context, conn backends.Conn) error {
+	err := conn.Handshake(ctx)
+	if err == nil && d.transport != nil {
+		err = d.transport.holdChain(conn)
+	}
+	return err
 }
 
 // start starts a deferred handshake on its goroutine: someone other than
@@ -257,7 +269,7 @@ func (d *driver) await(ctx context.Context, deadline time.Time) bool {
 		return ok
 	case !deadline.IsZero():
 		d.runningLocked()
-		d.co = d.newPausableLocked(conn.Handshake)
+		d.co = d.newPausableLocked(func(ctx context.Context) error { return d.handshake(ctx, conn) })
 		d.resumeLocked(ctx, deadline)
 		d.mu.Unlock()
 		return true
@@ -265,7 +277,7 @@ func (d *driver) await(ctx context.Context, deadline time.Time) bool {
 	d.runningLocked()
 	d.mu.Unlock()
 	stop := context.AfterFunc(ctx, d.interrupt)
-	err := conn.Handshake(context.Background())
+	err := d.handshake(context.Background(), conn)
 	stop()
 	d.end(err, false)
 	return true

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
@@ -219,6 +220,16 @@ func (g *guard) interruptWrite(reason error) {
 func (g *guard) stopMeter() error {
 	if m := g.meter.Load(); m != nil {
 		return m.stop()
+	}
+	return nil
+}
+
+// holdChain makes the count of the peer's bytes of conn's completed
+// handshake hold at least the peer chain conn reports; it returns the
+// limit's error if that would cross it.
+func (g *guard) holdChain(conn backends.Conn) error {
+	if m := g.meter.Load(); m != nil {
+		return m.holdChain(conn.State().PeerChain)
 	}
 	return nil
 }

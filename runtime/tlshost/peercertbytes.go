@@ -248,6 +248,37 @@ func (m *peerMeter) creditAppDataLocked() {
 	m.b.used -= d
 }
 
+// holdChain makes what the handshake counted at least the bytes of chain,
+// the peer chain its connection keeps, or fails naming the limit. It is
+// called once the handshake completed, before stop. A full handshake read
+// the chain, and more: nothing changes. A resumed one read no
+// certificate, yet its connection keeps the chain of the session it
+// resumed for its life and hands it to the guest (server-identity,
+// verify-server-identity); that chain outlives the session in the cache,
+// which the next full handshake to the server name replaces. Before,
+// a resumed connection counted what its handshake read alone, a few KiB:
+// a server that made its client pool alternate full handshakes, whose
+// connections it then closed, and resumed ones, which it kept, had the
+// host hold a chain per resumed connection beyond the limit (a guest
+// under 1 MiB kept 12 connections of a 200 KiB chain each). Counting the
+// session's chain anew where the cache or another connection shares its
+// bytes counts them twice: over, never under.
+func (m *peerMeter) holdChain(chain [][]byte) error {
+	var n int64
+	for _, c := range chain {
+		n += int64(len(c))
+	}
+	m.mu.Lock()
+	m.b.mu.Lock()
+	more := n - m.base.n
+	m.b.mu.Unlock()
+	m.mu.Unlock()
+	if more <= 0 {
+		return nil
+	}
+	return m.take(int(more))
+}
+
 // stop ends the count at the end of the handshake; what was counted
 // stays held. It returns the limit's error if the limit stopped it.
 func (m *peerMeter) stop() error {

@@ -187,6 +187,77 @@ func TestGuestPeerCertBytesLimit(t *testing.T) {
 	})
 }
 
+// churnServer serves TLS with cert on a loopback listener until the test
+// ends, issuing a session ticket on every connection and resuming one on
+// every other connection only: its clients alternate full handshakes,
+// each reading the chain anew, and resumed ones, which hold the chain of
+// the session they resumed. It greets each client with a line once the
+// handshake completed.
+func churnServer(t *testing.T, cert tls.Certificate) (port string) {
+	t.Helper()
+	var key [32]byte
+	rand.Read(key[:])
+	var n sync.Mutex
+	conns := 0
+	addr := testnet.Serve(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+		cfg.SetSessionTicketKeys([][32]byte{key})
+		n.Lock()
+		conns++
+		full := conns%2 == 1
+		n.Unlock()
+		if full {
+			cfg.UnwrapSession = func([]byte, tls.ConnectionState) (*tls.SessionState, error) { return nil, nil }
+		}
+		tc := tls.Server(c, cfg)
+		if tc.Handshake() != nil {
+			return
+		}
+		tc.Write([]byte("hello\n"))
+		io.Copy(io.Discard, c)
+	})
+	return strconv.Itoa(addr.Port)
+}
+
+// TestGuestResumedChainsCount: a connection that resumed a session holds
+// the chain of the session, which the client reports as the server's
+// (server-identity, verify-server-identity), for as long as it lives,
+// though its handshake read no certificate: it counts against
+// Config.PeerCertBytes as a full handshake's chain does. Before, only
+// what its handshake read counted (a few KiB): a server alternating full
+// handshakes, whose connections its client pool drops, and resumed ones,
+// which it keeps, made a guest under a 1 MiB limit keep 12 connections
+// of a 200 KiB chain each, every chain read anew and held by the resumed
+// connection alone once the session cache moved on.
+func TestGuestResumedChainsCount(t *testing.T) {
+	const limit, chainKiB, n = 1 << 20, 200, 24
+	cert := bigCertificate(t, chainKiB)
+	port := churnServer(t, cert)
+	roots := pool(t, cert)
+	eachBackend(t, func(t *testing.T, backend string) {
+		g := startPeerChains(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, "churn", "localhost", port, fmt.Sprint(n))
+		g.next(t, "ready")
+		before := heapAfterGC()
+		g.tell("go")
+		out := g.next(t, "kept ")
+		grew := int64(heapAfterGC()) - int64(before)
+		var resumed, dropped, failed int
+		fmt.Sscanf(out, "kept %d resumed, dropped %d, failed %d:", &resumed, &dropped, &failed)
+		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+		// Every resumed connection counts its 200 KiB chain; the full
+		// handshakes' connections are dropped.
+		if hi := limit / (chainKiB << 10); resumed < 1 || resumed > hi || failed == 0 {
+			t.Errorf("%s: want 1 to %d resumed connections kept and the others failed", out, hi)
+		}
+		if failed > 0 {
+			mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+		}
+		g.end(t)
+	})
+}
+
 // peerChains is a running peerchains guest.
 type peerChains struct {
 	lines *bufio.Scanner

@@ -19,6 +19,16 @@
 // line, drops the first connection it kept and makes one more handshake,
 // printing "after drop: ok" or "after drop: REASON".
 //
+//	peerchains churn HOST PORT N
+//
+// prints "ready" and waits for a line on its standard input, then makes N
+// handshakes, one after another, each reading what the server sends
+// first, keeping those that resumed a session and dropping the others,
+// and prints "kept K
+// resumed, dropped D, failed F: REASON" (the first failure's
+// client-last-error); a client pool whose server closes the connections
+// of its full handshakes does the same.
+//
 //	peerchains serve NAME N
 //
 // listens on a free loopback port with the host's identity NAME,
@@ -392,6 +402,37 @@ func main() {
 			fail(false)
 		}
 		fmt.Printf("held %d\n", n)
+	case "churn":
+		n, _ := strconv.Atoi(os.Args[4])
+		fmt.Println("ready")
+		stdin.Scan()
+		var resumed, dropped int
+		var first string
+		for range n {
+			h, reason := handshake()
+			if h.ok {
+				// The server's greeting follows its session ticket: once
+				// it is in, the ticket is stored.
+				if _, err := h.in.BlockingRead(64); err != nil {
+					fmt.Printf("read: %v\n", err)
+					os.Exit(1)
+				}
+			}
+			switch {
+			case !h.ok:
+				kept = append(kept, h)
+				if first == "" {
+					first = reason
+				}
+			case tlsext.ClientSessionResumed(h.conn):
+				kept = append(kept, h)
+				resumed++
+			default:
+				h.drop()
+				dropped++
+			}
+		}
+		fmt.Printf("kept %d resumed, dropped %d, failed %d: %s\n", resumed, dropped, n-resumed-dropped, first)
 	case "fill":
 		n, _ := strconv.Atoi(os.Args[4])
 		fmt.Println("ready")
