@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"sync/atomic"
 
 	"github.com/wasitls/wasitls/backends"
 )
@@ -29,7 +31,7 @@ func (Backend) Client(transportConn net.Conn, config *backends.ClientConfig) (ba
 	cfg.VerifyConnection = c.verifyServer
 	cfg.GetClientCertificate = c.clientCertificate
 	if config.Sessions != nil {
-		c.cache.c = config.Sessions
+		c.cache.c, c.cache.conn = config.Sessions, c
 		cfg.ClientSessionCache = &c.cache
 	}
 	c.state.ServerName = config.ServerName
@@ -89,23 +91,73 @@ func (c *conn) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 	return &tls.Certificate{}, nil
 }
 
-// sessionCache is the host's session cache as crypto/tls wants it; the
-// values are *tls.ClientSessionState.
-type sessionCache struct{ c backends.SessionCache }
+// sessionCache is the host's session cache as crypto/tls wants it, for
+// one connection; the values are *clientSession.
+type sessionCache struct {
+	c    backends.SessionCache
+	conn *conn
+}
 
-func (s sessionCache) Get(key string) (*tls.ClientSessionState, bool) {
+// A clientSession is a crypto/tls session as the host's cache keeps it,
+// with the version and group of the handshake that made it: a TLS 1.2
+// resumption runs no key exchange, its keys are that handshake's, so it
+// is offered only to a connection whose groups include that one's (see
+// resumableUnder). made is version<<16 | group, 0 until the making
+// handshake completed (TLS 1.2 stores its session before then; TLS 1.3
+// tickets arrive after).
+type clientSession struct {
+	cs   *tls.ClientSessionState
+	made atomic.Uint32
+}
+
+func (s *sessionCache) Get(key string) (*tls.ClientSessionState, bool) {
 	v, _ := s.c.Get(key)
-	cs, ok := v.(*tls.ClientSessionState)
-	return cs, ok && cs != nil
+	cs, ok := v.(*clientSession)
+	if !ok || cs == nil || cs.cs == nil || !cs.resumableUnder(&s.conn.cfg) {
+		return nil, false
+	}
+	return cs.cs, true
+}
+
+// resumableUnder reports whether a connection with cfg may resume the
+// session. Before, a client whose groups were narrowed (a guest's
+// configure-client-groups, to P-256 say) resumed a TLS 1.2 session
+// another configuration made with X25519, its keys X25519's, and
+// reported X25519 as the connection's group. A TLS 1.3 resumption runs a
+// fresh key exchange in the connection's own groups.
+func (s *clientSession) resumableUnder(cfg *tls.Config) bool {
+	made := s.made.Load()
+	version, group := uint16(made>>16), tls.CurveID(made)
+	switch {
+	case version == 0:
+		return false // its handshake has not completed
+	case version >= tls.VersionTLS13 || cfg.CurvePreferences == nil:
+		return true
+	}
+	return group == 0 || slices.Contains(cfg.CurvePreferences, group)
 }
 
 // Put stores cs; crypto/tls passes nil to forget a session it could not use.
-func (s sessionCache) Put(key string, cs *tls.ClientSessionState) {
+func (s *sessionCache) Put(key string, cs *tls.ClientSessionState) {
 	if cs == nil {
 		s.c.Put(key, nil)
 		return
 	}
-	s.c.Put(key, cs)
+	stored := &clientSession{cs: cs}
+	s.conn.madeSession(stored)
+	s.c.Put(key, stored)
+}
+
+// madeSession records the version and group of c's handshake in a
+// session it stores, now if the handshake completed, else once it does.
+func (c *conn) madeSession(s *clientSession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.HandshakeComplete {
+		s.made.Store(uint32(c.state.Version)<<16 | uint32(c.state.Group))
+		return
+	}
+	c.stored = s
 }
 
 // checkRSAKeys applies Options.MaxRSAKeyBits to the peer's chain, when

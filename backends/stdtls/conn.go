@@ -46,6 +46,10 @@ type conn struct {
 	// hctx is the context of the running handshake, for hooks crypto/tls
 	// calls without one (VerifyConnection).
 	hctx context.Context
+	// stored is the session the handshake stored in the client session
+	// cache, which learns the handshake's version and group once it
+	// completed (see clientSession).
+	stored *clientSession
 }
 
 var _ backends.Conn = (*conn)(nil)
@@ -100,6 +104,10 @@ func (c *conn) Handshake(ctx context.Context) error {
 	c.mu.Lock()
 	c.recordLocked(&cs)
 	c.state.HandshakeComplete = true
+	if c.stored != nil {
+		c.stored.made.Store(uint32(c.state.Version)<<16 | uint32(c.state.Group))
+		c.stored = nil
+	}
 	c.mu.Unlock()
 	c.done.Store(true)
 	return nil

@@ -83,7 +83,10 @@
 //     ClientConfig.Sessions (as a tls.ClientSessionCache, keyed by server
 //     name). crypto/tls resumes in TLS 1.2 and 1.3, with client
 //     certificates too, and calls VerifyServer and VerifyClient with the
-//     session's chain.
+//     session's chain. A TLS 1.2 resumption runs no key exchange, so a
+//     client or a server whose Groups do not hold the group of the
+//     handshake that made the session makes a full handshake instead
+//     (client.go's clientSession, tickets.go's group entry).
 //   - Truncation: crypto/tls accepts a transport EOF at a record boundary as
 //     io.EOF. The backend watches the transport and reports such a close
 //     without close_notify as an error wrapping io.ErrUnexpectedEOF.

@@ -23,6 +23,17 @@ import (
 // ticketBindingPrefix starts the Extra entry that holds the leaf's hash.
 const ticketBindingPrefix = "wasitls/stdtls/leaf-sha256/1:"
 
+// A TLS 1.2 ticket also carries the group of the handshake that made its
+// session, in an Extra entry of its own: its resumption runs no key
+// exchange, the keys are that handshake's, and a server resumes it only
+// when its groups include that one (a server without a list of groups, or
+// a ticket without a group: RSA key exchange, resumes it). Before, a
+// server whose groups were narrowed (a guest's configure-server-groups)
+// resumed the TLS 1.2 tickets another configuration of the host issued
+// under X25519, and reported X25519 as the connection's group. A TLS 1.3
+// resumption runs a fresh key exchange in the server's own groups.
+const ticketGroupPrefix = "wasitls/stdtls/tls12-group/1:"
+
 var errNoTicketIdentity = errors.New("stdtls: no server identity to bind a session ticket to")
 
 // bindTickets makes cfg seal and open its tickets (with its own keys)
@@ -35,14 +46,22 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
 		if id == nil || len(id.Chain) == 0 {
 			return nil, errNoTicketIdentity
 		}
-		ss.Extra = slices.DeleteFunc(ss.Extra, func(e []byte) bool { return bytes.HasPrefix(e, []byte(ticketBindingPrefix)) })
+		ss.Extra = slices.DeleteFunc(ss.Extra, func(e []byte) bool {
+			return bytes.HasPrefix(e, []byte(ticketBindingPrefix)) || bytes.HasPrefix(e, []byte(ticketGroupPrefix))
+		})
 		ss.Extra = append(ss.Extra, leafBinding(id))
+		if cs.Version < tls.VersionTLS13 {
+			ss.Extra = append(ss.Extra, append([]byte(ticketGroupPrefix), byte(cs.CurveID>>8), byte(cs.CurveID)))
+		}
 		return cfg.EncryptTicket(cs, ss)
 	}
 	cfg.UnwrapSession = func(ticket []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
 		ss, err := cfg.DecryptTicket(ticket, cs)
 		if err != nil || ss == nil {
 			return nil, err // nil, nil: not one of ours, a full handshake
+		}
+		if cs.Version < tls.VersionTLS13 && !ticketGroupAllowed(ss, cfg.CurvePreferences) {
+			return nil, nil
 		}
 		for _, e := range ss.Extra {
 			if !bytes.HasPrefix(e, []byte(ticketBindingPrefix)) {
@@ -62,4 +81,20 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
 func leafBinding(id *backends.Identity) []byte {
 	h := sha256.Sum256(id.Chain[0])
 	return append([]byte(ticketBindingPrefix), h[:]...)
+}
+
+// ticketGroupAllowed reports whether a TLS 1.2 session, whose ticket
+// names the group of the handshake that made it, may resume under groups
+// (nil: crypto/tls's, which hold every group TLS 1.2 uses).
+func ticketGroupAllowed(ss *tls.SessionState, groups []tls.CurveID) bool {
+	if groups == nil {
+		return true
+	}
+	for _, e := range ss.Extra {
+		if g, ok := bytes.CutPrefix(e, []byte(ticketGroupPrefix)); ok && len(g) == 2 {
+			group := tls.CurveID(g[0])<<8 | tls.CurveID(g[1])
+			return group == 0 || slices.Contains(groups, group)
+		}
+	}
+	return false // not made by this backend's WrapSession
 }

@@ -1,7 +1,9 @@
 package stdtls_test
 
 import (
+	"crypto/tls"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/wasitls/wasitls/backends"
@@ -55,6 +57,64 @@ func TestTicketsBoundToIdentity(t *testing.T) {
 			}
 			if step.resume && st.LocalIdentity != idA {
 				t.Errorf("%#x %d %s: the resumed server presents %v, want identity A", version, i, step.name, st.LocalIdentity)
+			}
+		}
+	}
+}
+
+// TestTLS12ResumptionKeepsGroups: a TLS 1.2 resumption runs no key
+// exchange, so a client or a server whose groups were narrowed resumes
+// only sessions whose handshake used one of its groups, and otherwise
+// makes a full handshake in its own; a TLS 1.3 one resumes (its key
+// exchange is fresh). Before, both resumed the X25519 session a wider
+// configuration made, and reported X25519 as the connection's group.
+func TestTLS12ResumptionKeepsGroups(t *testing.T) {
+	f := newFixture(t)
+	keys := func() []backends.TicketKey { return []backends.TicketKey{{7}} }
+	p256 := []uint16{uint16(tls.CurveP256)}
+	wide := []uint16{uint16(tls.X25519), uint16(tls.CurveP256)}
+	for _, side := range []string{"client", "server"} {
+		for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			cache := backends.NewLRUSessionCache(4)
+			for i, step := range []struct {
+				groups []uint16 // of the side narrowing
+				resume bool
+				group  tls.CurveID
+			}{
+				{nil, false, tls.X25519},                           // made with X25519
+				{p256, version != tls.VersionTLS12, tls.CurveP256}, // narrowed to P-256
+				{wide, true, 0},                                    // resumes whatever came before
+			} {
+				if version == tls.VersionTLS13 && i == 0 {
+					step.group = 0 // X25519MLKEM768 or X25519: crypto/tls's choice
+				}
+				cc, sc := f.configs()
+				cc.Sessions, sc.TicketKeys = cache, keys
+				cc.Versions, sc.Versions = []uint16{version}, []uint16{version}
+				if side == "client" {
+					cc.Groups = step.groups
+				} else {
+					sc.Groups = step.groups
+				}
+				client, server, cerr, serr := handshake(t, cc, sc)
+				if cerr != nil || serr != nil {
+					t.Fatalf("%s %#x %d: client %v, server %v", side, version, i, cerr, serr)
+				}
+				// The client reads TLS 1.3 tickets on its way to the server's byte.
+				go func() { server.Write([]byte{1}); io.Copy(io.Discard, server) }()
+				if _, err := io.ReadFull(client, make([]byte, 1)); err != nil {
+					t.Fatal(err)
+				}
+				cs, ss := client.State(), server.State()
+				if cs.DidResume != step.resume || ss.DidResume != step.resume {
+					t.Errorf("%s %#x %d (groups %v): resumed %v / %v, want %v", side, version, i, step.groups, cs.DidResume, ss.DidResume, step.resume)
+				}
+				if step.group != 0 && (cs.Group != uint16(step.group) || ss.Group != uint16(step.group)) {
+					t.Errorf("%s %#x %d (groups %v): group %#x / %#x, want %#x", side, version, i, step.groups, cs.Group, ss.Group, uint16(step.group))
+				}
+				if step.groups != nil && !slices.Contains(step.groups, cs.Group) {
+					t.Errorf("%s %#x %d: the connection's group %#x is outside the %s's groups %#x", side, version, i, cs.Group, side, step.groups)
+				}
 			}
 		}
 	}
