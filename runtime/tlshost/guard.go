@@ -225,11 +225,12 @@ func (g *guard) stopMeter() error {
 }
 
 // holdChain makes the count of the peer's bytes of conn's completed
-// handshake hold at least the peer chain conn reports; it returns the
-// limit's error if that would cross it.
+// handshake hold at least the peer chain and stapled OCSP response conn
+// reports; it returns the limit's error if that would cross it.
 func (g *guard) holdChain(conn backends.Conn) error {
 	if m := g.meter.Load(); m != nil {
-		return m.holdChain(conn.State().PeerChain)
+		st := conn.State()
+		return m.holdChain(st.PeerChain, len(st.OCSPResponse))
 	}
 	return nil
 }

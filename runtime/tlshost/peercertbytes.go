@@ -249,7 +249,8 @@ func (m *peerMeter) creditAppDataLocked() {
 }
 
 // holdChain makes what the handshake counted at least the bytes of chain,
-// the peer chain its connection keeps, or fails naming the limit. It is
+// the peer chain its connection keeps, and more bytes besides (its
+// stapled OCSP response), or fails naming the limit. It is
 // called once the handshake completed, before stop. A full handshake read
 // the chain, and more: nothing changes. A resumed one read no
 // certificate, yet its connection keeps the chain of the session it
@@ -263,20 +264,20 @@ func (m *peerMeter) creditAppDataLocked() {
 // under 1 MiB kept 12 connections of a 200 KiB chain each). Counting the
 // session's chain anew where the cache or another connection shares its
 // bytes counts them twice: over, never under.
-func (m *peerMeter) holdChain(chain [][]byte) error {
-	var n int64
+func (m *peerMeter) holdChain(chain [][]byte, more int) error {
+	n := int64(more)
 	for _, c := range chain {
 		n += int64(len(c))
 	}
 	m.mu.Lock()
 	m.b.mu.Lock()
-	more := n - m.base.n
+	missing := n - m.base.n
 	m.b.mu.Unlock()
 	m.mu.Unlock()
-	if more <= 0 {
+	if missing <= 0 {
 		return nil
 	}
-	return m.take(int(more))
+	return m.take(int(missing))
 }
 
 // stop ends the count at the end of the handshake; what was counted
