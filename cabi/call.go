@@ -519,8 +519,8 @@ func (c *Call) insert(typ *ResourceType, v Resource) uint32 {
 	return h
 }
 
-// Own lowers an own<R> returned by the host: v enters the table, unless it
-// was reserved.
+// Own lowers an own<R> returned by the host, or passed by it to an
+// export ([Call.checkGiven]): v enters the table, unless it was reserved.
 func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
 	inst := c.inst
 	if inst.nextOwn < len(inst.reserved) {
@@ -531,7 +531,9 @@ func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
 		}
 		return h
 	}
-	if v == nil {
+	if c.fn != nil {
+		c.checkGiven(v, typ)
+	} else if v == nil {
 		c.Trapf("host returned a nil %s", typ)
 	}
 	return c.insert(typ, v)

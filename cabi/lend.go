@@ -1,6 +1,9 @@
 package cabi
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Borrows the host lends to an export. A borrow<R> argument of a resource
 // the host implements enters the guest's table as a lent handle for the
@@ -25,12 +28,39 @@ func (c *Call) Lend(v Resource, typ *ResourceType) uint32 {
 	if v == nil {
 		refuse(c.Func, ErrNilResource, "a nil %s", typ)
 	}
+	if c.inst.Holds(v) {
+		refuse(c.Func, ErrHeld, "a %s the guest holds as its own", typ)
+	}
 	h, err := c.table.Lend(typ, v)
 	if err != nil {
 		c.Trapf("cannot lend another %s: %v", typ, err)
 	}
 	c.inst.lent = append(c.inst.lent, lent{h, v, c.table})
 	return h
+}
+
+// ErrHeld is wrapped by the refusal of an export call given a resource
+// of the host the guest cannot be given: as own<R>, one the guest holds
+// already or one the call lends it too, as borrow<R>, one the guest holds
+// as its own. The guest could otherwise hold one resource twice and drop
+// it twice, or drop it while it is lent, leaving the borrow, and the host
+// functions it is passed to, a resource dropped.
+var ErrHeld = errors.New("cabi: the guest holds the resource already, or the call lends it")
+
+// checkGiven refuses an own<R> argument of an export the guest cannot be
+// given: nil, one it holds already, or one the call lends it.
+func (c *Call) checkGiven(v Resource, typ *ResourceType) {
+	switch {
+	case v == nil:
+		refuse(c.Func, ErrNilResource, "a nil %s", typ)
+	case c.inst.Holds(v):
+		refuse(c.Func, ErrHeld, "a %s the guest holds already", typ)
+	}
+	for _, l := range c.inst.lent {
+		if l.v == v {
+			refuse(c.Func, ErrHeld, "a %s the call also lends", typ)
+		}
+	}
 }
 
 // endLends runs when the export returned: every lent handle must be gone.

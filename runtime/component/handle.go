@@ -262,9 +262,17 @@ func (m *mem) lowerHostResource(t rtype, res *rresource, v any) uint32 {
 		fail("a HostResource of %s, want %s", hr.Type, res.hostName())
 	}
 	table := m.table
+	// The caller cannot give away what it lends in the same call, nor
+	// lend what the component holds already (given in this call or
+	// before): a component holding a resource as its own and as a
+	// borrow could drop it while it is lent, leaving the borrow, and
+	// the host functions it is passed to, a resource dropped.
 	if _, own := t.(*rown); own {
 		if m.inst.ci.Holds(hr.Value) {
 			fail("own<%s> argument: the component holds it already", res)
+		}
+		if m.lends(hr.Value) {
+			fail("own<%s> argument: the call lends it too", res)
 		}
 		n, err := table.Insert(hr.Type, hr.Value)
 		if err != nil {
@@ -273,10 +281,23 @@ func (m *mem) lowerHostResource(t rtype, res *rresource, v any) uint32 {
 		m.moved = append(m.moved, moved{h: n})
 		return n
 	}
+	if m.inst.ci.Holds(hr.Value) {
+		fail("borrow<%s> argument: the component holds it as its own", res)
+	}
 	n, err := table.Lend(hr.Type, hr.Value)
 	if err != nil {
 		fail("borrow<%s> argument: %v", res, err)
 	}
 	m.loans = append(m.loans, loan{n, hr})
 	return n
+}
+
+// lends reports whether the call lends v already.
+func (m *mem) lends(v cabi.Resource) bool {
+	for _, l := range m.loans {
+		if l.res.Value == v {
+			return true
+		}
+	}
+	return false
 }

@@ -94,3 +94,103 @@ func TestHostileReallocLeaves(t *testing.T) {
 		})
 	}
 }
+
+// ownAndBorrow is a component importing test:x/y's resource r, exporting
+// ob, func(h: own<r>, b: borrow<r>) -> u32, and bo, the same with its
+// parameters the other way round, which both drop h and then b (h while
+// b is lent); keep, func(h: own<r>) -> u32, which keeps h; and peek,
+// func(b: borrow<r>) -> u32, which drops b.
+func ownAndBorrow() []byte {
+	var m wasmbin.Module
+	drop := m.ImportFunc("x", "drop", m.Type([]byte{wasmbin.I32}, nil))
+	call := func(local byte) []byte { return []byte{0x20, local, 0x10, byte(drop)} }
+	two := m.Type([]byte{wasmbin.I32, wasmbin.I32}, []byte{wasmbin.I32})
+	one := m.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32})
+	m.Export("ob", wasmbin.ExportFunc, m.Func(two, nil, cat(call(0), call(1), wasmbin.I32Const(0))))
+	m.Export("bo", wasmbin.ExportFunc, m.Func(two, nil, cat(call(1), call(0), wasmbin.I32Const(0))))
+	m.Export("keep", wasmbin.ExportFunc, m.Func(one, nil, wasmbin.I32Const(0)))
+	m.Export("peek", wasmbin.ExportFunc, m.Func(one, nil, cat(call(0), wasmbin.I32Const(0))))
+	it := cat([]byte{0x42}, vec(cat([]byte{0x04, 0x00}, name("r"), []byte{0x03, 0x01})))
+	own, borrow := func(n string) []byte { return cat(name(n), vidx(2)) }, func(n string) []byte { return cat(name(n), vidx(3)) }
+	fn := func(params ...[]byte) []byte { return cat([]byte{0x40}, vec(params...), []byte{0x00, 0x79}) }
+	lift := func(core, typ uint32) []byte { return cat([]byte{0x00, 0x00}, u32(core), vec(), u32(typ)) }
+	export := func(n string, f uint32) []byte { return cat([]byte{0x00}, name(n), []byte{0x01}, u32(f), []byte{0x00}) }
+	return comp(
+		section(secType, vec(it)),
+		section(secImport, vec(cat([]byte{0x00}, name("test:x/y"), []byte{0x05}, u32(0)))),
+		section(secAlias, vec(cat([]byte{0x03, 0x00}, u32(0), name("r")))), // type 1
+		section(secType, vec([]byte{0x69, 0x01}, []byte{0x68, 0x01})),      // types 2, 3: own<r>, borrow<r>
+		section(secCanon, vec(cat([]byte{0x03}, u32(1)))),                  // core func 0: resource.drop r
+		section(secCoreModule, m.Bytes()),
+		section(secCoreInstance, vec(
+			cat([]byte{0x01}, vec(cat(name("drop"), []byte{0x00}, u32(0)))),
+			cat([]byte{0x00}, u32(0), vec(cat(name("x"), []byte{0x12}, u32(0)))),
+		)),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("ob")),   // core func 1
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("bo")),   // core func 2
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("keep")), // core func 3
+			cat([]byte{0x00, 0x00, 0x01}, u32(1), name("peek")), // core func 4
+		)),
+		section(secType, vec(fn(own("h"), borrow("b")), fn(borrow("b"), own("h")), fn(own("h")), fn(borrow("b")))), // types 4-7
+		section(secCanon, vec(lift(1, 4), lift(2, 5), lift(3, 6), lift(4, 7))),
+		section(secExport, vec(export("ob", 0), export("bo", 1), export("keep", 2), export("peek", 3))),
+	)
+}
+
+// TestOwnAndBorrowOfOne checks that Func.Call refuses to give a component
+// a host resource as its own and lend it the same in one call, either
+// order, or lend it one the component holds already: the component
+// could drop it while it is lent, and the borrow it still uses would
+// name a dropped resource. The refusal leaves the resource to the
+// caller and the instance usable. Before, the component dropped the
+// resource the call lent it.
+func TestOwnAndBorrowOfOne(t *testing.T) {
+	ctx := context.Background()
+	typ := cabi.NewResourceType("test:x/y.r")
+	inst, err := instantiate(t, ownAndBorrow(), dropLinker{typ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	fn := func(name string) *Func {
+		f, err := inst.Func(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	drops := 0
+	hr := HostResource{Type: typ, Value: &dropPtr{&drops}}
+	for _, name := range []string{"ob", "bo"} {
+		if v, err := fn(name).Call(ctx, hr, hr); err == nil || drops != 0 {
+			t.Fatalf("%s of one resource as own and borrow = %v, %v, and %d drops; want it refused, not dropped", name, v, err, drops)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+		if n := inst.ci.Handles(); n != 0 {
+			t.Fatalf("%s refused: %d handles left", name, n)
+		}
+	}
+	if _, err := fn("keep").Call(ctx, hr); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := fn("peek").Call(ctx, hr); err == nil || !strings.Contains(err.Error(), "holds it") {
+		t.Fatalf("lending what the component holds = %v, %v, want it refused", v, err)
+	}
+	// Distinct resources pass, and the instance was not poisoned.
+	other := 0
+	if _, err := fn("ob").Call(ctx, HostResource{Type: typ, Value: &dropPtr{&other}}, hr); err == nil {
+		t.Fatal("lending the kept resource as the second argument was not refused")
+	}
+	second := HostResource{Type: typ, Value: &dropPtr{&other}}
+	if _, err := fn("peek").Call(ctx, second); err != nil || other != 0 {
+		t.Fatalf("peek of another resource = %v (%d drops), want it lent and back", err, other)
+	}
+	if _, err := fn("ob").Call(ctx, second, HostResource{Type: typ, Value: &dropPtr{new(int)}}); err != nil || other != 1 {
+		t.Fatalf("ob of two resources = %v, %d drops of the own one, want 1", err, other)
+	}
+	if drops != 0 {
+		t.Fatalf("the kept resource was dropped %d times before Close", drops)
+	}
+}
