@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -628,4 +629,97 @@ func TestTransportOverInlineStreamWithPending(t *testing.T) {
 		t.Fatalf("transport read %q, %v", got, err)
 	}
 	c.Close()
+}
+
+// writeOrTrap is s.Write, with a trap reported as an error.
+func writeOrTrap(s *OutputStream, p []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("trapped: %v", r)
+		}
+	}()
+	return s.Write(bg, p)
+}
+
+// fillOwn writes through the transport c, on its own account, chunks of
+// size until more than least bytes are unsent (the peer reads nothing),
+// and returns how many it wrote.
+func fillOwn(t *testing.T, c NonblockingTransport, size, least int) int {
+	t.Helper()
+	chunk := bytes.Repeat([]byte("o"), size)
+	wrote := 0
+	for {
+		if n, _ := c.Backlog().Unsent(); n > least {
+			return wrote
+		}
+		if _, err := c.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		if wrote += size; wrote > 64<<20 {
+			t.Fatal("the socket never filled")
+		}
+	}
+}
+
+// TestInlineWriteWithinPermit: what the transport of an inline output
+// stream writes on its own account between the guest's check-write and
+// its write (a TLS engine answering the peer's KeyUpdate while the guest
+// reads, an alert), and leaves unsent to a peer that does not read, does
+// not take the guest's permit: the write is accepted, queued after those
+// bytes, without waiting; once the permit is spent, a write traps as
+// before. When the queue has no room for the permitted bytes the write
+// fails the stream, as the transport's own writes inside ReadNow do,
+// rather than wait for the peer on the guest's call. Before, the stream
+// was busy from the moment anything was unsent, and the guest's permitted
+// write trapped: a peer that stopped reading and sent a KeyUpdate could
+// kill a guest that checked, read, then wrote, as wasi:io lets it.
+func TestInlineWriteWithinPermit(t *testing.T) {
+	a, b := tcpPair(t)
+	c := nonblocking(t, a)
+	s := NewInlineOutputStream(c, c.Backlog(), c.CloseWrite)
+	budget, err := s.CheckWrite(bg)
+	if err != nil || budget == 0 {
+		t.Fatalf("check-write: %d, %v", budget, err)
+	}
+	own := fillOwn(t, c, 1<<10, 0)
+	mine := bytes.Repeat([]byte("m"), int(budget))
+	if err := writeOrTrap(s, mine[:budget/2]); err != nil {
+		t.Fatalf("a write within check-write's permit, after the transport's own bytes: %v", err)
+	}
+	if err := writeOrTrap(s, mine[budget/2:]); err != nil {
+		t.Fatalf("the rest of the permit: %v", err)
+	}
+	expectTrap(t, func() { s.Write(bg, []byte("past the permit")) })
+	if n, err := s.CheckWrite(bg); n != 0 || err != nil {
+		t.Fatalf("check-write with bytes unsent: %d, %v", n, err)
+	}
+	// The peer gets the transport's bytes, then the guest's.
+	got := make([]byte, own+len(mine))
+	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(b, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[:own], bytes.Repeat([]byte("o"), own)) || !bytes.Equal(got[own:], mine) {
+		t.Fatal("the peer did not get the transport's bytes, then the guest's")
+	}
+
+	// No room for the permit: the stream fails, at once.
+	a2, _ := tcpPair(t)
+	c2 := nonblocking(t, a2)
+	s2 := NewInlineOutputStream(c2, c2.Backlog(), c2.CloseWrite)
+	if n, err := s2.CheckWrite(bg); n != WriteBudget || err != nil {
+		t.Fatalf("check-write: %d, %v", n, err)
+	}
+	fillOwn(t, c2, 16<<10, MaxUnsent-WriteBudget)
+	done := make(chan error, 1)
+	go func() { done <- writeOrTrap(s2, make([]byte, WriteBudget)) }()
+	select {
+	case err := <-done:
+		if err == nil || IsClosed(err) || !strings.Contains(Cause(err).Error(), "not reading") {
+			t.Fatalf("a permitted write the queue has no room for: %v, want last-operation-failed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a permitted write the queue has no room for waits for the peer")
+	}
+	s2.Close()
 }

@@ -35,6 +35,11 @@ type OutputStream struct {
 
 	// Inline mode (NewInlineOutputStream): writes run on the guest's calls.
 	backlog Backlog
+	// permit is what the last CheckWrite granted, less what was written
+	// since. In inline mode the writer may leave bytes of its own unsent
+	// after a CheckWrite (see writeLocked), which must not take the
+	// guest's permit away.
+	permit uint64
 
 	// A socket's goroutine stream (SocketStreamsLinger where sockets
 	// cannot be non-blocking): a write in flight when the stream is
@@ -167,8 +172,10 @@ func (s *OutputStream) CheckWrite(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	if busy {
+		s.permit = 0
 		return 0, nil
 	}
+	s.permit = WriteBudget
 	return WriteBudget, nil
 }
 
@@ -188,6 +195,11 @@ func (s *OutputStream) Write(ctx context.Context, p []byte) error {
 
 var errBudget = errors.New("over budget")
 
+// recordSlack is what a writer may add to WriteBudget bytes as it writes
+// them to its backlog: TLS records' headers and tags (at most 256 bytes a
+// record of 16 KiB in TLS 1.3, 2,048 in TLS 1.2).
+const recordSlack = 16 << 10
+
 // writeBuffers holds the WriteBudget-sized copies of writes in flight. A
 // buffer returns to the pool when its write completed.
 var writeBuffers = sync.Pool{New: func() any { b := make([]byte, WriteBudget); return &b }}
@@ -199,12 +211,31 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 	if len(p) == 0 {
 		return nil
 	}
-	if s.busy() || len(p) > WriteBudget {
+	if len(p) > WriteBudget {
 		if err := s.terminal(); err != nil {
 			return err
 		}
 		return errBudget
 	}
+	if s.busy() {
+		if err := s.terminal(); err != nil {
+			return err
+		}
+		if s.backlog == nil || uint64(len(p)) > s.permit {
+			return errBudget
+		}
+		// Inline, the writer's own bytes since CheckWrite are unsent (a
+		// TLS engine's answer to the peer's KeyUpdate while the guest
+		// read, an alert): the guest's permit stands, as long as the
+		// writer takes p without waiting for a peer that does not read
+		// (roomLocked), which would hold the guest's call. Otherwise the
+		// stream fails, as the transport's own writes in ReadNow do.
+		if n, _ := s.backlog.Unsent(); n+len(p)+recordSlack > MaxUnsent {
+			s.err = fmt.Errorf("wasiio: the peer is not reading: %d bytes unsent and %d more to write", n, len(p))
+			return s.terminal()
+		}
+	}
+	s.permit -= min(s.permit, uint64(len(p)))
 	if s.backlog != nil {
 		// zeroes or not, p is the caller's or the shared zero array: the
 		// writer encrypts or copies it before returning.
