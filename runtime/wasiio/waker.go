@@ -66,7 +66,10 @@ func (l *WaitList) Add(w *Waker) {
 	l.mu.Unlock()
 }
 
-// Remove unregisters w.
+// Remove unregisters w. A list that has grown large (a poll naming one
+// pollable a million times registers its waker as often) gives its array
+// back as it empties, so that what a wait registered ends with the wait,
+// not with the source.
 func (l *WaitList) Remove(w *Waker) {
 	l.mu.Lock()
 	for i, x := range l.wakers {
@@ -75,11 +78,17 @@ func (l *WaitList) Remove(w *Waker) {
 			l.wakers[i] = l.wakers[last]
 			l.wakers[last] = nil
 			l.wakers = l.wakers[:last]
+			if c := cap(l.wakers); c > shrinkWakers && last <= c/4 {
+				l.wakers = append([]*Waker(nil), l.wakers...)
+			}
 			break
 		}
 	}
 	l.mu.Unlock()
 }
+
+// shrinkWakers is the capacity past which a WaitList shrinks as it empties.
+const shrinkWakers = 64
 
 // WakeAll wakes every registered waker.
 func (l *WaitList) WakeAll() {

@@ -43,6 +43,10 @@
 //	                    creates a TCP socket every 10 ms until one is
 //	                    made, printing "socket again after D ms", or for
 //	                    10 s, printing "no socket: error E"
+//	hog dupes N K       listens on K sockets on 127.0.0.1, polls each
+//	                    listener's pollable N times over beside a 300 ms
+//	                    timer (nobody connects), prints "polled K", then
+//	                    waits for stdin to end
 //	hog exit N          exits with code N (proc_exit(uint32(N)): -1 is
 //	                    0xffffffff, the code wazero gives a cancelled
 //	                    context)
@@ -67,7 +71,7 @@ import (
 func subscribeDuration(d uint64) uint32
 
 func main() {
-	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve" || os.Args[1] == "hold")) {
+	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve" || os.Args[1] == "hold" || os.Args[1] == "dupes")) {
 		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N, hog lookups|resolve|hold N NAME")
 		os.Exit(2)
 	}
@@ -148,6 +152,34 @@ func main() {
 			}
 		}
 		fmt.Printf("sockets %d\n", n)
+	case "dupes":
+		k, _ := strconv.Atoi(os.Args[3])
+		network := w.Network()
+		for range k {
+			ls, _ := w.CreateTCP4()
+			for _, code := range []uint32{
+				w.StartBind(ls, network, w.Addr{IP: [4]byte{127, 0, 0, 1}}), w.FinishBind(ls),
+				w.StartListen(ls), w.FinishListen(ls),
+			} {
+				if code != 0 {
+					fmt.Printf("listen: error %d\n", code)
+					return
+				}
+			}
+			p := w.TCPSubscribe(ls)
+			list := make([]uint32, n+1)
+			for i := range n {
+				list[i] = p
+			}
+			list[n] = subscribeDuration(uint64(300 * time.Millisecond))
+			if ready := w.Poll(list); len(ready) != 1 || ready[0] != uint32(n) {
+				fmt.Printf("poll: ready %v\n", ready)
+				return
+			}
+			w.DropPollable(list[n])
+		}
+		fmt.Printf("polled %d\n", k)
+		io.Copy(io.Discard, os.Stdin)
 	case "queue":
 		network := w.Network()
 		ls, _ := w.CreateTCP4()
