@@ -86,6 +86,9 @@ type TCPSocket struct {
 	// listening
 	queue     []net.Conn
 	acceptErr error
+	// acceptTemp is a failure of the accept goroutine it retries after
+	// (see retryAccept), for the guest's next accept to report once.
+	acceptTemp error
 	// over is a connection the accept goroutine accepted while the guest
 	// was at its socket limit: not counted, not queued, held until the
 	// guest's accept finds room for it (before that, accept fails with
@@ -459,8 +462,21 @@ func (t *TCPSocket) FinishListen(ctx context.Context) error {
 }
 
 func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
+	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
+		if err != nil {
+			if d, report, retry := retryAccept(err, backoff); retry {
+				if report {
+					backoff = d
+				}
+				if !t.acceptLater(err, d, report) {
+					return
+				}
+				continue
+			}
+		}
+		backoff = 0
 		t.mu.Lock()
 		if err != nil {
 			if !t.dropped && t.acceptErr == nil {
@@ -494,6 +510,60 @@ func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
 	}
 }
 
+// retryAccept reports whether the accept goroutine tries again after the
+// accept error err, after how long (prev: the last wait, zero after a
+// success), and whether the guest's next accept reports err. Out of
+// descriptors or memory (the process's, which other guests share), it
+// waits 5 ms, doubling to 1 s, as net/http's server does, the connection
+// waiting in the kernel's backlog meanwhile. The network errors Linux
+// passes from a pending connection (accept(2)) end that connection, not
+// the listener: it tries again after 1 ms, unreported. Before, the
+// goroutine ended at any error, and the listener with it: every later
+// accept failed, however long the guest backed off.
+func retryAccept(err error, prev time.Duration) (wait time.Duration, report, retry bool) {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return 0, false, false
+	}
+	switch errno {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
+		return min(max(2*prev, 5*time.Millisecond), time.Second), true, true
+	case syscall.ENETDOWN, syscall.EPROTO, syscall.ENOPROTOOPT, syscall.EHOSTDOWN,
+		syscall.EHOSTUNREACH, syscall.EOPNOTSUPP, syscall.ENETUNREACH, syscall.ECONNABORTED:
+		return time.Millisecond, false, true
+	}
+	return 0, false, false
+}
+
+// acceptLater notes err for the guest's next accept when report is set
+// (new-socket-limit, out-of-memory), and waits d before the accept
+// goroutine tries again. It reports false when the socket was dropped.
+func (t *TCPSocket) acceptLater(err error, d time.Duration, report bool) bool {
+	t.mu.Lock()
+	wake := report && t.acceptTemp == nil && !t.dropped
+	if wake {
+		t.acceptTemp = err
+	}
+	t.mu.Unlock()
+	if wake {
+		t.waiters.WakeAll()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	over := false
+	timer := time.AfterFunc(d, func() {
+		t.mu.Lock()
+		over = true
+		t.space.Broadcast()
+		t.mu.Unlock()
+	})
+	for !over && !t.dropped {
+		t.space.Wait()
+	}
+	timer.Stop()
+	return !t.dropped
+}
+
 // Accept is accept: a connected socket and its streams, or would-block.
 func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, streams.InputStream, streams.OutputStream], error) {
 	var none cabi.Tuple3[tcp.TCPSocket, streams.InputStream, streams.OutputStream]
@@ -513,6 +583,10 @@ func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, stre
 			return none, err
 		}
 		c, t.over = t.over, nil
+	case t.acceptTemp != nil:
+		err := t.acceptTemp
+		t.acceptTemp = nil
+		return none, code(err)
 	case t.acceptErr != nil:
 		return none, code(t.acceptErr)
 	default:
@@ -619,7 +693,7 @@ func (t *TCPSocket) Ready() bool {
 	case stateConnectStarted:
 		return t.dialDone
 	case stateListening:
-		return len(t.queue) > 0 || t.over != nil || t.acceptErr != nil
+		return len(t.queue) > 0 || t.over != nil || t.acceptTemp != nil || t.acceptErr != nil
 	}
 	return true
 }
