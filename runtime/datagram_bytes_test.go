@@ -165,7 +165,7 @@ func floodUDP(t *testing.T, cfg runtime.Config, n, perSocket, size int) flood {
 
 // TestUDPIdleSockets: a guest's bound UDP sockets that receive nothing
 // hold no read buffer on the host. A guest binding 512 sockets and
-// reading none grows the host's heap by under 4 MiB (the sockets, their
+// reading none grows the host's heap by about 2 MiB, under 8 (the sockets, their
 // connections and their read goroutines' bookkeeping). Before, each
 // socket's read goroutine held a buffer of the largest datagram, 64 KiB,
 // from its bind to its drop: 32 MiB for these, 256 MiB for the 4,096
@@ -211,7 +211,7 @@ func TestUDPIdleSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d idle UDP sockets: heap grew by %d KiB", n, grew>>10)
-	if grew > 4<<20 {
-		t.Errorf("%d idle UDP sockets grew the host's heap by %d MiB, want under 4", n, grew>>20)
+	if grew > 8<<20 {
+		t.Errorf("%d idle UDP sockets grew the host's heap by %d MiB, want under 8", n, grew>>20)
 	}
 }
