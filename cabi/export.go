@@ -271,6 +271,7 @@ func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
 		panic(&Trap{Func: f.Name, Msg: ErrInstanceBusy.Error(), refusal: ErrInstanceBusy})
 	}
 	c.owner, c.mem, c.realloc = x, x.mem, x.realloc
+	x.inst.lentReps = x.inst.lentReps[:0]
 	if f.own {
 		c.mem, c.realloc = f.mem, f.realloc
 	}

@@ -108,6 +108,12 @@ func (c *Call) TakeRep(h uint32, typ *ResourceType) GuestResource {
 // table under a new handle, and g is spent.
 func (c *Call) GiveRep(g *GuestResource, typ *ResourceType) uint32 {
 	c.checkHeld(g, typ)
+	for _, l := range c.inst.lentReps {
+		if l == (GuestResource{typ: g.typ, rep: g.rep}) {
+			// The guest could destroy it while it is lent.
+			refuse(c.Func, ErrHeld, "a %s (rep %d) the call also lends", typ, g.rep)
+		}
+	}
 	h := c.insert(typ, &guestRep{g.rep})
 	g.spent = true
 	return h
@@ -117,6 +123,7 @@ func (c *Call) GiveRep(g *GuestResource, typ *ResourceType) uint32 {
 // the rep.
 func (c *Call) LendRep(g *GuestResource, typ *ResourceType) uint32 {
 	c.checkHeld(g, typ)
+	c.inst.lentReps = append(c.inst.lentReps, GuestResource{typ: g.typ, rep: g.rep})
 	return g.rep
 }
 

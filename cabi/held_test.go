@@ -12,9 +12,10 @@ import (
 // TestExportRefusesHeld: an export call is refused, before the guest runs
 // and without marking the instance trapped, when the host gives the guest
 // as own<R> a resource the guest holds already or the call lends it, or
-// lends it one the guest holds as its own: the guest would hold one
-// resource twice, or could drop it while it is lent. Before, the table
-// took the resource twice.
+// lends it one the guest holds as its own, or gives back as own<R> one
+// of the guest's own resources the call lends it (its rep): the guest
+// would hold one resource twice, or could drop it, or run its destructor,
+// while it is lent. Before, the table took the resource twice.
 func TestExportRefusesHeld(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
@@ -35,6 +36,11 @@ func TestExportRefusesHeld(t *testing.T) {
 		{"lend-then-own", false, func(c *Call, v Resource) { c.Lend(v, typA); c.Own(v, typA) }},
 		{"own-held", true, func(c *Call, v Resource) { c.Own(v, typA) }},
 		{"lend-held", true, func(c *Call, v Resource) { c.Lend(v, typA) }},
+		{"guest-lend-then-give", false, func(c *Call, _ Resource) {
+			g := GuestResource{typ: typA, rep: 7}
+			c.LendRep(&g, typA)
+			c.GiveRep(&GuestResource{typ: typA, rep: 7}, typA)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inst := NewInstance()

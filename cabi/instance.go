@@ -32,12 +32,13 @@ type Instance struct {
 	pending []uint32 // own<R> handles lifted by the call in progress
 	// pendingSet indexes pending once it is long (pending.go).
 	pendingSet map[uint32]struct{}
-	borrowed   []uint32   // borrow<R> handles lifted by the call in progress
-	taken      []Resource // own<R> results an export call in progress took
-	reserved   []uint32   // own<R> handles inserted ahead of lowering a result
-	nextOwn    int        // next handle of reserved for Own
-	lent       []lent     // borrows the host lent to the export call in progress
-	afterCall  []func()   // what ends the host call in progress (AfterCall)
+	borrowed   []uint32        // borrow<R> handles lifted by the call in progress
+	taken      []Resource      // own<R> results an export call in progress took
+	reserved   []uint32        // own<R> handles inserted ahead of lowering a result
+	nextOwn    int             // next handle of reserved for Own
+	lent       []lent          // borrows the host lent to the export call in progress
+	lentReps   []GuestResource // the guest's own resources it lent as reps
+	afterCall  []func()        // what ends the host call in progress (AfterCall)
 	inRealloc  bool
 	// halted holds the trapped, exited and closed bits, and the entered bit held
 	// by a call from the host into the guest (Enter, and the generated

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/wasitls/wasitls/cabi"
@@ -209,6 +210,7 @@ func (m *mem) lowerHandle(t rtype, v any) uint32 {
 		fail("handle of %s, want %s", h.rep.res, res)
 	}
 	if _, own := t.(*rown); !own {
+		m.lentReps = append(m.lentReps, h.rep)
 		if res.owner == m.scope {
 			// The Canonical ABI lowers a borrow to the instance that
 			// defines the resource as its representation.
@@ -222,6 +224,10 @@ func (m *mem) lowerHandle(t rtype, v any) uint32 {
 		}
 		m.loans = append(m.loans, loan{n, HostResource{Type: res.typ, Value: h.rep}})
 		return n
+	}
+	if slices.Contains(m.lentReps, h.rep) {
+		// The component could destroy it while it is lent.
+		fail("own<%s> argument: the call lends it too", res)
 	}
 	n, err := m.table.Insert(res.typ, h.rep)
 	if err != nil {

@@ -194,3 +194,96 @@ func TestOwnAndBorrowOfOne(t *testing.T) {
 		t.Fatalf("the kept resource was dropped %d times before Close", drops)
 	}
 }
+
+// ownAndBorrowDefined is a component defining resource r (rep i32), whose
+// destructor counts its runs. It exports make, func() -> own<r> (rep 42),
+// bo, func(b: borrow<r>, h: own<r>) -> u32, and ob, the same with its
+// parameters the other way round, which both drop h (its destructor runs
+// while b is lent) and return b, and count, func() -> u32, the
+// destructor's runs.
+func ownAndBorrowDefined() []byte {
+	var a wasmbin.Module
+	g := a.Global(wasmbin.I32, true, wasmbin.I32Const(0))
+	a.Export("dtor", wasmbin.ExportFunc, a.Func(a.Type([]byte{wasmbin.I32}, nil), nil,
+		[]byte{0x23, byte(g), 0x41, 0x01, 0x6a, 0x24, byte(g)}))
+	a.Export("count", wasmbin.ExportFunc, a.Func(a.Type(nil, []byte{wasmbin.I32}), nil, []byte{0x23, byte(g)}))
+	var b wasmbin.Module
+	newF := b.ImportFunc("x", "new", b.Type([]byte{wasmbin.I32}, []byte{wasmbin.I32}))
+	dropF := b.ImportFunc("x", "drop", b.Type([]byte{wasmbin.I32}, nil))
+	two := b.Type([]byte{wasmbin.I32, wasmbin.I32}, []byte{wasmbin.I32})
+	b.Export("mk", wasmbin.ExportFunc, b.Func(b.Type(nil, []byte{wasmbin.I32}), nil, cat(wasmbin.I32Const(42), []byte{0x10, byte(newF)})))
+	b.Export("bo", wasmbin.ExportFunc, b.Func(two, nil, []byte{0x20, 0x01, 0x10, byte(dropF), 0x20, 0x00}))
+	b.Export("ob", wasmbin.ExportFunc, b.Func(two, nil, []byte{0x20, 0x00, 0x10, byte(dropF), 0x20, 0x01}))
+	lift := func(core, typ uint32) []byte { return cat([]byte{0x00, 0x00}, u32(core), vec(), u32(typ)) }
+	export := func(n string, f uint32) []byte { return cat([]byte{0x00}, name(n), []byte{0x01}, u32(f), []byte{0x00}) }
+	return comp(
+		section(secCoreModule, a.Bytes()),
+		section(secCoreModule, b.Bytes()),
+		section(secCoreInstance, vec(cat([]byte{0x00}, u32(0), vec()))),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(0), name("dtor")),  // core func 0
+			cat([]byte{0x00, 0x00, 0x01}, u32(0), name("count")), // core func 1
+		)),
+		section(secType, vec(resourceI32(0))),                                        // type 0: r
+		section(secCanon, vec(cat([]byte{0x02}, u32(0)), cat([]byte{0x03}, u32(0)))), // core funcs 2, 3
+		section(secCoreInstance, vec(
+			cat([]byte{0x01}, vec(cat(name("new"), []byte{0x00}, u32(2)), cat(name("drop"), []byte{0x00}, u32(3)))),
+			cat([]byte{0x00}, u32(1), vec(cat(name("x"), []byte{0x12}, u32(1)))),
+		)),
+		section(secAlias, vec(
+			cat([]byte{0x00, 0x00, 0x01}, u32(2), name("mk")), // core func 4
+			cat([]byte{0x00, 0x00, 0x01}, u32(2), name("bo")), // core func 5
+			cat([]byte{0x00, 0x00, 0x01}, u32(2), name("ob")), // core func 6
+		)),
+		section(secType, vec(
+			[]byte{0x69, 0x00}, // type 1: own<r>
+			[]byte{0x68, 0x00}, // type 2: borrow<r>
+			cat([]byte{0x40}, vec(), []byte{0x00}, vidx(1)),                                              // type 3
+			cat([]byte{0x40}, vec(cat(name("b"), vidx(2)), cat(name("h"), vidx(1))), []byte{0x00, 0x79}), // type 4
+			cat([]byte{0x40}, vec(cat(name("h"), vidx(1)), cat(name("b"), vidx(2))), []byte{0x00, 0x79}), // type 5
+			[]byte{0x40, 0x00, 0x00, 0x79},                                                               // type 6
+		)),
+		section(secCanon, vec(lift(4, 3), lift(5, 4), lift(6, 5), lift(1, 6))),
+		section(secExport, vec(export("make", 0), export("bo", 1), export("ob", 2), export("count", 3))),
+	)
+}
+
+// TestOwnAndBorrowOfOneDefined is TestOwnAndBorrowOfOne for a resource
+// the component defines: a *Handle lent as borrow<r> (its representation,
+// to the defining instance) and moved as own<r> in the same call is
+// refused, whichever comes first, and stays the caller's. Before, with
+// the borrow first, the component ran the destructor of the resource the
+// call lent it, and the Handle was spent.
+func TestOwnAndBorrowOfOneDefined(t *testing.T) {
+	ctx := context.Background()
+	inst, err := instantiate(t, ownAndBorrowDefined(), trapLinker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	call := func(name string, args ...any) (any, error) {
+		f, err := inst.Func(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Call(ctx, args...)
+	}
+	v, err := call("make")
+	h, ok := v.(*Handle)
+	if err != nil || !ok {
+		t.Fatalf("make = %v, %v", v, err)
+	}
+	for _, name := range []string{"bo", "ob"} {
+		v, err := call(name, h, h)
+		if n, _ := call("count"); err == nil || n != uint32(0) {
+			t.Fatalf("%s of one handle as borrow and own = %v, %v; %v destructor runs, want it refused", name, v, err, n)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+	if err := h.Drop(ctx); err != nil {
+		t.Fatalf("Drop after the refusals: %v", err)
+	}
+	if n, err := call("count"); err != nil || n != uint32(1) {
+		t.Fatalf("destructor runs = %v, %v, want 1", n, err)
+	}
+}

@@ -137,9 +137,12 @@ type mem struct {
 	table   *cabi.Table // of the component instance that lifted the function
 	scope   *scope      // that instance
 	loans   []loan      // borrow<R> arguments of imported resources
-	moved   []moved     // own<R> arguments, until the call starts
-	lifted  uint64      // bytes of strings and lists lifted (cabi.LiftBudget)
-	taken   []any       // own<R> results lifted: HostResource or *Handle
+	// lentReps are the borrow<R> arguments of resources the component
+	// defines, which no own<R> argument of the call may move.
+	lentReps []*ownedRep
+	moved    []moved // own<R> arguments, until the call starts
+	lifted   uint64  // bytes of strings and lists lifted (cabi.LiftBudget)
+	taken    []any   // own<R> results lifted: HostResource or *Handle
 }
 
 // liftBudget counts n bytes of strings or lists about to be lifted, and
