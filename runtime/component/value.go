@@ -195,6 +195,16 @@ func (m *mem) alloc(n, align uint32) uint32 {
 	return p
 }
 
+// allocN allocates n elements of size bytes each, failing the call when
+// they take more bytes than a 32-bit memory addresses: a Go caller's string or
+// list of 4 GiB or more, whose size would else wrap to a small one.
+func (m *mem) allocN(n int, size, align uint32) uint32 {
+	if total := uint64(n) * uint64(size); total > math.MaxUint32 {
+		fail("a list or string of %d bytes does not fit a 32-bit memory", total)
+	}
+	return m.alloc(uint32(n)*size, align)
+}
+
 // badRealloc poisons the instance and fails the call.
 func (m *mem) badRealloc(format string, args ...any) {
 	err := fmt.Errorf(format, args...)
@@ -593,7 +603,7 @@ func lowerFlat(m *mem, t rtype, v any, out []uint64) []uint64 {
 			if !ok {
 				fail("want a string, got %T", v)
 			}
-			p := m.alloc(uint32(len(s)), 1)
+			p := m.allocN(len(s), 1, 1)
 			copy(m.bytes(p, uint32(len(s))), s)
 			return append(out, uint64(p), uint64(len(s)))
 		case F32:
@@ -715,7 +725,7 @@ func intValue(p Prim, v any) uint64 {
 // storeList stores a list in memory allocated with realloc.
 func (m *mem) storeList(elem rtype, v any) (uint32, uint32) {
 	if b, ok := v.([]byte); ok && elem == rprim(U8) {
-		p := m.alloc(uint32(len(b)), 1)
+		p := m.allocN(len(b), 1, 1)
 		copy(m.bytes(p, uint32(len(b))), b)
 		return p, uint32(len(b))
 	}
@@ -724,7 +734,7 @@ func (m *mem) storeList(elem rtype, v any) (uint32, uint32) {
 		fail("want a list as []any, got %T", v)
 	}
 	es := size(elem)
-	p := m.alloc(uint32(len(vs))*es, alignment(elem))
+	p := m.allocN(len(vs), es, alignment(elem))
 	for i, e := range vs {
 		m.store(elem, p+uint32(i)*es, e)
 	}
@@ -742,7 +752,7 @@ func (m *mem) store(t rtype, p uint32, v any) {
 			if !ok {
 				fail("want a string, got %T", v)
 			}
-			q := m.alloc(uint32(len(s)), 1)
+			q := m.allocN(len(s), 1, 1)
 			copy(m.bytes(q, uint32(len(s))), s)
 			b = m.bytes(p, 8)
 			binary.LittleEndian.PutUint32(b, q)
