@@ -427,7 +427,7 @@ func TestBackendServerShowcaseFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if hello.ServerName != "example.com" || len(hello.ALPN) != 2 || len(hello.CipherSuites) == 0 {
+		if hello.ServerName != "example.com" || len(hello.alpn.strings()) != 2 || len(hello.CipherSuites) == 0 {
 			t.Fatalf("hello: %+v", hello)
 		}
 		// Identity and ALPN chosen from the hello.

@@ -292,7 +292,7 @@ func (s *clientSession) ServerName() (string, bool) {
 // guest as a client-identity-request resource.
 type clientIdentityRequest struct {
 	s   *clientSession
-	req *backends.IdentityRequest
+	req *requestCopy
 
 	// Guarded by s.d.mu.
 	answered bool
@@ -331,10 +331,16 @@ func (r *clientIdentityRequest) Respond(ids []*backends.Identity) {
 // certificate.
 func (r *clientIdentityRequest) Drop() { r.Respond(nil) }
 
-func cloneRequest(req *backends.IdentityRequest) *backends.IdentityRequest {
-	return &backends.IdentityRequest{
+// A requestCopy is a certificate request as the host keeps it for the
+// guest, its CA names packed (see packedList).
+type requestCopy struct {
+	SignatureSchemes []uint16
+	acceptableCAs    packedList
+}
+
+func cloneRequest(req *backends.IdentityRequest) *requestCopy {
+	return &requestCopy{
 		SignatureSchemes: cloneSlice(req.SignatureSchemes),
-		AcceptableCAs:    cloneChain(req.AcceptableCAs),
-		PostHandshake:    req.PostHandshake,
+		acceptableCAs:    packBytes(req.AcceptableCAs),
 	}
 }

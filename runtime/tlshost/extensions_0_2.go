@@ -62,7 +62,7 @@ func (e extensionsHost) ClientIdentityRequestSignatureSchemes(_ context.Context,
 }
 
 func (e extensionsHost) ClientIdentityRequestAuthorities(_ context.Context, r extensions.ClientIdentityRequest) [][]byte {
-	return cloneChain(r.(*identityRequest).r.req.AcceptableCAs)
+	return r.(*identityRequest).r.req.acceptableCAs.bytes()
 }
 
 // ParsePrivateIdentity is private-identity.parse with the backend's reason

@@ -112,7 +112,7 @@ func (r *identityRequest) Drop()                         { r.r.Drop() }
 
 // futureClientHello is future<client-hello>.
 type futureClientHello struct {
-	f      *future[*backends.ClientHello]
+	f      *future[*helloCopy]
 	parent *serverHandshake
 }
 
@@ -141,7 +141,7 @@ func (r *futureClientHello) Drop()                         {}
 
 // clientHello is the client-hello resource, a child of the handshake.
 type clientHello struct {
-	h      *backends.ClientHello
+	h      *helloCopy
 	parent *serverHandshake
 }
 
@@ -152,11 +152,12 @@ func (c *clientHello) ServerName(context.Context) (string, bool) {
 }
 
 func (c *clientHello) ALPNIDs(context.Context) []tls.ALPNID {
-	ids := make([]tls.ALPNID, len(c.h.ALPN))
-	for i, p := range c.h.ALPN {
-		ids[i] = []byte(p)
+	ids := c.h.alpn.bytes()
+	out := make([]tls.ALPNID, len(ids))
+	for i, id := range ids {
+		out[i] = id
 	}
-	return ids
+	return out
 }
 
 func (c *clientHello) CipherSuites(context.Context) []tls.CipherSuite {

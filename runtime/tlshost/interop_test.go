@@ -143,7 +143,7 @@ func TestOpenSSLClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if hello.ServerName != "example.com" || strings.Join(hello.ALPN, ",") != "h2,http/1.1" {
+		if hello.ServerName != "example.com" || strings.Join(hello.alpn.strings(), ",") != "h2,http/1.1" {
 			t.Fatalf("hello: %+v", hello)
 		}
 		s.ConfigureIdentities([]*backends.Identity{p.server.Identity()})

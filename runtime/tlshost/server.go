@@ -28,7 +28,7 @@ type serverSession struct {
 	ending  // the driver, the transport, the streams future, finish, abort and Close
 	rules   // configure-* within the host's ceiling, step order
 
-	helloFut    *future[*backends.ClientHello]
+	helloFut    *future[*helloCopy]
 	identityFut *future[*peerChain] // nil: the client sent no certificate
 
 	// Guarded by d.mu.
@@ -48,7 +48,7 @@ func newServerSession(b backends.Backend, base backends.ServerConfig, transport 
 	s := &serverSession{
 		backend:     b,
 		ending:      newEnding(transport),
-		helloFut:    newFuture[*backends.ClientHello](),
+		helloFut:    newFuture[*helloCopy](),
 		identityFut: newChainFuture(),
 		cfg:         base,
 		ticketKeys:  base.TicketKeys,
@@ -125,7 +125,7 @@ func (s *serverSession) resumeLocked(p step) {
 
 // ReceiveClientHello resumes the handshake until the ClientHello arrived and
 // suspends it there; the guest may then reconfigure the server.
-func (s *serverSession) ReceiveClientHello() (*future[*backends.ClientHello], error) {
+func (s *serverSession) ReceiveClientHello() (*future[*helloCopy], error) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	if err := s.stepCheckLocked("receive-client-hello", s.receivedHello, stepClientHello); err != nil {
@@ -403,10 +403,21 @@ func (s *serverSession) ClientChain() *peerChain {
 // guest did not call receive-client-hello, and no longer can.
 var errHelloNotAsked = errors.New("tlshost: receive-client-hello was not called")
 
-func cloneHello(h *backends.ClientHello) *backends.ClientHello {
-	return &backends.ClientHello{
+// A helloCopy is the ClientHello as the host keeps it for the guest, its
+// ALPN protocols packed (see packedList).
+type helloCopy struct {
+	ServerName       string
+	alpn             packedList
+	CipherSuites     []uint16
+	Versions         []uint16
+	Groups           []uint16
+	SignatureSchemes []uint16
+}
+
+func cloneHello(h *backends.ClientHello) *helloCopy {
+	return &helloCopy{
 		ServerName:       h.ServerName,
-		ALPN:             cloneSlice(h.ALPN),
+		alpn:             packStrings(h.ALPN),
 		CipherSuites:     cloneSlice(h.CipherSuites),
 		Versions:         cloneSlice(h.Versions),
 		Groups:           cloneSlice(h.Groups),
