@@ -104,9 +104,13 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	}
 	inst.comp = comp
 	// The core modules' memories stay mapped while the embedder can still
-	// call the component's exports (see memoryBudget).
+	// call the component's exports (see memoryBudget): while comp, which
+	// inst holds and every export call (a component.Func) reaches, is
+	// reachable. Tied to inst, they were unmapped under an export still
+	// running once the embedder kept only comp or a Func (a SIGSEGV of the
+	// process at the guest's next memory access).
 	budget := g.memory
-	goruntime.AddCleanup(inst, func(b *memoryBudget) { b.release() }, budget)
+	goruntime.AddCleanup(comp, func(b *memoryBudget) { b.release() }, budget)
 	return inst, nil
 }
 
