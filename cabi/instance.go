@@ -275,6 +275,9 @@ func (inst *Instance) claim() bool { return atomic.CompareAndSwapUint32(&inst.ha
 // Leave ends the call that Enter admitted.
 func (inst *Instance) Leave() { atomic.AndUint32(&inst.halted, ^haltEntered) }
 
+// Entered reports whether a call Enter admitted is in progress.
+func (inst *Instance) Entered() bool { return atomic.LoadUint32(&inst.halted)&haltEntered != 0 }
+
 // Close drops every resource left in the instance's tables, children
 // before parents (the tables of nested component instances first, the
 // last made first, then the instance's own), and marks the instance

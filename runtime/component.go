@@ -39,6 +39,7 @@ func (inst *ComponentInstance) Component() *component.Instance { return inst.com
 // and closes its core module instances. It is idempotent.
 func (inst *ComponentInstance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
+		inst.state.ownClose.Store(true)
 		if inst.stop != nil {
 			inst.stop(ErrClosed)
 		}
@@ -93,7 +94,8 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 		opts.Stack = &component.Stack{Bytes: g.limits.Stack}
 		g.cabi.SetStackBudget(opts.Stack.Exceeded, g.limits.Stack, stackLimitName)
 	}
-	comp, err := component.InstantiateWith(ctx, rt.r, c, g.cabi, rt.linker, opts)
+	watch := newCloseWatch(g.state)
+	comp, err := component.InstantiateWith(watch.context(ctx), rt.r, c, g.cabi, rt.linker, opts)
 	if err != nil {
 		err = inst.stopError(err) // the stop, or the stack budget's trap
 	}
@@ -111,6 +113,16 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	// process at the guest's next memory access).
 	budget := g.memory
 	goruntime.AddCleanup(comp, func(b *memoryBudget) { b.release() }, budget)
+	// From here, the wazero.Runtime's Close (or a core module's) stops
+	// the guest and closes the instance, as ComponentInstance.Close does.
+	watch.arm(func() {
+		if inst.stop != nil {
+			inst.stop(ErrClosed)
+		}
+		cancel()
+		waitIdle(g.cabi.Entered) // see Instantiate
+		go inst.Close(context.Background())
+	})
 	return inst, nil
 }
 
@@ -142,7 +154,7 @@ func (inst *ComponentInstance) Run() error {
 		return sys.NewExitError(1)
 	}
 	err = st.exitError(err)
-	if err != nil && ctx.Err() != nil && !st.hasExited() {
+	if st.stopped(ctx, err) {
 		err = sys.NewExitError(wasiio.ExitCode(ctx.Err()))
 	}
 	return err

@@ -55,7 +55,12 @@
 // resource the guest still holds is dropped: sockets and files closed,
 // background goroutines stopped. [Instance.Close] does the same for
 // instances that are still running (it also unblocks a guest waiting in
-// poll or a blocking stream call, which then exits) and for reactors. A
+// poll or a blocking stream call, which then exits) and for reactors.
+// Closing the wazero.Runtime, or a guest's api.Module, does what Close
+// does for each guest it closes: the guest is stopped (a call in
+// progress returns with the stop, before wazero closes the module under
+// it, waiting up to a second for one nothing stops) and what it held is
+// released. A
 // reactor's export that exits (wasi:cli/exit, wasi_snapshot_preview1's
 // proc_exit) returns the *sys.ExitError, and every later call into the
 // instance, a core module's or a component's, is refused with an error

@@ -293,6 +293,9 @@ func procExitCode(exit api.GoModuleFunction) api.GoModuleFunction {
 		if code := uint32(stack[0]); code == sys.ExitCodeContextCanceled || code == sys.ExitCodeDeadlineExceeded {
 			stack[0] = uint64(code & 0xff)
 		}
+		if g := GuestFrom(ctx); g != nil {
+			g.state.ownClose.Store(true) // wazero's exit closes the module
+		}
 		exit.Call(ctx, mod, stack)
 	})
 }

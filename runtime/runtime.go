@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -133,6 +134,14 @@ func (inst *Instance) call(ctx context.Context, f api.Function, params ...uint64
 	return f.Call(ctx, params...)
 }
 
+// busy reports whether a call into the guest is in progress: one the
+// runtime made (see running) or one a generated caller made.
+func (inst *Instance) busy() bool {
+	inst.runMu.Lock()
+	defer inst.runMu.Unlock()
+	return inst.running > 0 || inst.cabi.Entered()
+}
+
 // closeModule closes the wazero module instance, once.
 func (inst *Instance) closeModule(ctx context.Context) error {
 	inst.modOnce.Do(func() {
@@ -160,6 +169,7 @@ func (inst *Instance) Module() api.Module { return inst.mod }
 // from another goroutine.
 func (inst *Instance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
+		inst.state.ownClose.Store(true)
 		if inst.stop != nil {
 			inst.stop(ErrClosed)
 		}
@@ -223,14 +233,19 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	st, ci := g.state, g.cabi
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &Instance{Guest: g, ctx: ctx, cancel: cancel}
+	watch := newCloseWatch(st)
 
-	mod, err := rt.r.InstantiateModule(ctx, compiled, rt.wazeroConfig(ctx, st.cfg, st.fs, &st.waits))
+	mod, err := rt.r.InstantiateModule(watch.context(ctx), compiled, rt.wazeroConfig(ctx, st.cfg, st.fs, &st.waits))
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a module that failed to instantiate
 		return nil, fmt.Errorf("runtime: instantiate: %w", err)
 	}
 	inst.mod = mod
+	// wazero set mod's close notifier (watch) outside its store's lock,
+	// which its Close reads it under: passing through the lock orders
+	// the two for a Close that comes later (see component's storeFence).
+	rt.r.Module(wasi_snapshot_preview1.ModuleName)
 	switch {
 	case rw.stop:
 		inst.stop, inst.stack, err = armStop(ctx, mod, ci, g.limits.Stack)
@@ -241,6 +256,20 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		inst.Close(context.Background())
 		return nil, err
 	}
+	// From here, the wazero.Runtime's Close (or the module's) stops the
+	// guest and closes the instance, as Instance.Close does.
+	watch.arm(func() {
+		if inst.stop != nil {
+			inst.stop(ErrClosed)
+		}
+		cancel()
+		// wazero closes the module once this returns, clearing the
+		// state a wasi_snapshot_preview1 call of the guest's reads (see
+		// running) and, closing the runtime, freeing the compiled code:
+		// the stopped guest's call returns first.
+		waitIdle(inst.busy)
+		go inst.Close(context.Background())
+	})
 	// A guest may still run when its instance is closed from another
 	// goroutine; its memory stays mapped until the module instance,
 	// which a running guest reaches, is garbage.
@@ -280,7 +309,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	_, err = inst.call(ctx, start)
 	err = st.exitError(err)
-	if err != nil && ctx.Err() != nil && !st.hasExited() {
+	if st.stopped(ctx, err) {
 		// Closed while running: blocked calls aborted the guest.
 		err = sys.NewExitError(wasiio.ExitCode(ctx.Err()))
 	} else {
@@ -364,6 +393,22 @@ type state struct {
 	stdout, stderr *wasiio.OutputStream
 
 	waits waits // what ends the waits of wasi_snapshot_preview1
+
+	// ownClose is set once the runtime closes the guest's modules itself
+	// (its Close, an exit of the guest): see closeWatch.
+	ownClose atomic.Bool
+	// closedOutside is set when wazero closed one of them first (see
+	// closeWatch): the guest's end is then the stop, whatever exit code
+	// wazero gave its call.
+	closedOutside atomic.Bool
+}
+
+// stopped tells whether a call into the guest that ended with err (as
+// exitError classifies it) was stopped, by the end of ctx, the guest's
+// context: a guest that did not exit itself and whose call failed or
+// whose module was closed under it.
+func (st *state) stopped(ctx context.Context, err error) bool {
+	return (err != nil || st.closedOutside.Load()) && ctx.Err() != nil && !st.hasExited()
 }
 
 // exit records a wasi:cli exit and stops the guest.
@@ -372,6 +417,7 @@ func (st *state) exit(ctx context.Context, code uint32) {
 	st.exited, st.exitCode = true, code
 	mod := st.mod
 	st.mu.Unlock()
+	st.ownClose.Store(true)
 	if mod != nil {
 		mod.CloseWithExitCode(ctx, code)
 	}

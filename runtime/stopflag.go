@@ -189,6 +189,15 @@ func (inst *Instance) CallError(err error) error {
 		return nil
 	}
 	var ee *sys.ExitError
+	if errors.As(err, &ee) && inst.closedOutside() {
+		// wazero closed the module under the call (its runtime's
+		// Close): the exit it reports, code 0 for that close, is the
+		// stop.
+		if stop := inst.cabi.Stopped(); errors.Is(stop, ErrClosed) {
+			return stop
+		}
+		return errClosedStop
+	}
 	if errors.As(err, &ee) && inst.closed() {
 		if code := ee.ExitCode(); code != sys.ExitCodeContextCanceled {
 			// The guest exited, then the instance was closed.
@@ -225,6 +234,12 @@ func (inst *Instance) closed() bool {
 	return inst.closing
 }
 
+// closedOutside reports whether wazero closed the module, not the
+// runtime (see closeWatch), before the guest exited.
+func (inst *Instance) closedOutside() bool {
+	return inst.state.closedOutside.Load() && !inst.state.hasExited()
+}
+
 // exited reports whether err, the error of a call into the guest, ended
 // in the guest's exit, and its code: an exit through wasi:cli (which wins
 // over the trap that carried it) or a *sys.ExitError, such as
@@ -238,7 +253,7 @@ func (inst *Instance) exited(err error) (uint32, bool) {
 		return code, true
 	}
 	var ee *sys.ExitError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) && !inst.closedOutside() {
 		return ee.ExitCode(), true
 	}
 	return 0, false

@@ -68,6 +68,7 @@ func (st *state) flush() error {
 	if err != nil {
 		return fmt.Errorf("canonical built-ins: %w", err)
 	}
+	storeFence(st.r)
 	st.modules = append(st.modules, mod)
 	b.inst.mod = mod
 	return nil

@@ -524,6 +524,7 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 	if err != nil {
 		return nil, fmt.Errorf("instantiating core module: %w", err)
 	}
+	storeFence(st.r)
 	st.modules = append(st.modules, mod)
 	var err2 error
 	switch {
@@ -555,3 +556,11 @@ func versionOf(module string) (iface, version string) {
 func wazeroConfig() wazero.ModuleConfig {
 	return wazero.NewModuleConfig().WithName("").WithStartFunctions()
 }
+
+// storeFence takes and releases the lock of r's store. wazero sets a
+// module's close notifier (the runtime's, see its closeWatch) once the
+// module is in the store, outside that lock, and the wazero.Runtime's
+// Close reads it under the lock: passing through the lock after each
+// instantiation orders the two for a Close that comes later, as the race
+// detector sees it.
+func storeFence(r wazero.Runtime) { r.Module("wasi_snapshot_preview1") }

@@ -1,0 +1,97 @@
+package runtime
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// A closeWatch sees a guest's module instances closed by wazero rather
+// than by the runtime: the wazero.Runtime's Close (which closes every
+// module of the runtime, the embedder's `defer r.Close(ctx)`), or an
+// api.Module's Close called by the embedder (Instance.Module). wazero
+// closes the module but knows nothing of the guest's state: a guest
+// blocked in a host call (a read, a connect, a sleep, poll) waited on,
+// out of reach, and one computing under the stop flag ran on, while every
+// socket and file it held stayed held. On such a close the watch stops
+// the guest, as Instance.Close does, waits for a call into it in
+// progress to return (waitIdle), and has the instance closed on a
+// goroutine of its own (wazero calls the watch holding its store's lock,
+// which closing a component's other modules takes).
+//
+// wazero calls the watch once per module instance, before it closes it.
+// Closes of the runtime's own (Instance.Close, an exit of the guest)
+// are marked by state.ownClose and left alone, as are wazero's closes for
+// the end of a call's context (its exit codes for that, under
+// WithCloseOnContextDone): the call's context stops the guest, and
+// a halted instance is classified as before.
+type closeWatch struct {
+	st *state
+
+	mu     sync.Mutex
+	closed bool   // wazero closed one of the guest's modules
+	onStop func() // set by arm: stops the guest and closes the instance
+}
+
+// outsideCloseWait is how long the close of a guest's module by wazero
+// waits for a call into the guest in progress, stopped, to return before
+// wazero closes the module under it (and, closing the runtime, frees the
+// compiled code a call still running would crash the process on). A
+// stopped guest returns at once; one nothing stops (compiled without the
+// stop flag, on a runtime without wazero's checks) would hold the close
+// for ever.
+const outsideCloseWait = time.Second
+
+// waitIdle waits, up to outsideCloseWait, for busy to report false.
+func waitIdle(busy func() bool) {
+	deadline := time.Now().Add(outsideCloseWait)
+	for busy() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func newCloseWatch(st *state) *closeWatch { return &closeWatch{st: st} }
+
+// context returns ctx with the watch as its close notifier, for the
+// instantiation of the guest's modules.
+func (w *closeWatch) context(ctx context.Context) context.Context {
+	return experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(w.notify))
+}
+
+func (w *closeWatch) notify(_ context.Context, code uint32) {
+	if w.st.ownClose.Load() || code == sys.ExitCodeContextCanceled || code == sys.ExitCodeDeadlineExceeded {
+		return
+	}
+	w.mu.Lock()
+	first := !w.closed
+	w.closed = true
+	stop := w.onStop
+	w.mu.Unlock()
+	if !first {
+		return
+	}
+	w.st.closedOutside.Store(true)
+	// Before arm, the instantiation in progress fails or arm stops the
+	// guest: the component package closes the modules of an
+	// instantiation it refuses (a limit) itself, which is no stop.
+	if stop != nil {
+		stop()
+	}
+}
+
+// arm sets what stops the guest (with ErrClosed, the context cancelled)
+// and has the instance closed, once the instance is complete enough to be
+// closed from another goroutine; if wazero closed a module before, it
+// runs now.
+func (w *closeWatch) arm(stop func()) {
+	w.mu.Lock()
+	w.onStop = stop
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		stop()
+	}
+}
