@@ -57,13 +57,15 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *tables < 1 || *tables > math.MaxUint32 {
 			return runtime.Limits{}, fmt.Errorf("--max-table-entries: want 1 to %d, got %d", uint64(math.MaxUint32), *tables)
 		}
+		// parseSize's error says what a size is, or how large one may
+		// be (before, "want a positive size" for 5TiB or 99999999999GiB).
 		diskBytes, err := parseSize(*disk)
-		if err != nil || diskBytes < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-disk-bytes: want a positive size, got %q", *disk)
+		if err != nil {
+			return runtime.Limits{}, fmt.Errorf("--max-disk-bytes: %w", err)
 		}
 		stackBytes, err := parseSize(*stack)
 		if err != nil || stackBytes < stopcheck.StackUnit || stackBytes > 64<<30 {
-			return runtime.Limits{}, fmt.Errorf("--max-stack: want a size between %d bytes and 64GiB, got %q", stopcheck.StackUnit, *stack)
+			return runtime.Limits{}, fmt.Errorf("--max-stack: want a size between %d bytes and 64GiB (bytes, or with a KiB, MiB or GiB suffix), got %q", stopcheck.StackUnit, *stack)
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
 			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, LookupAddrs: *lookupAddrs, NestedCalls: *nested,

@@ -109,7 +109,8 @@ func TestRunLimitFlags(t *testing.T) {
 
 // --max-disk-bytes reaches the guest's file system: under 1 MiB a guest
 // cannot set a file's size to 1 TiB, and makes 255 directories of 4 KiB
-// beside its file; a size that is not positive is refused.
+// beside its file; a size that is not positive, or too large, is refused
+// with what a size may be.
 func TestRunDiskBytesFlag(t *testing.T) {
 	guest := wasmFile(t, "../../runtime/testdata/diskquota")
 	code, stdout, stderr := runCLI(t, "--max-disk-bytes", "1MiB", "--dir", t.TempDir()+":/rw", guest, "p1")
@@ -117,8 +118,14 @@ func TestRunDiskBytesFlag(t *testing.T) {
 		!strings.Contains(stdout, "mkdir until refused: 255 made, then quota\n") {
 		t.Errorf("--max-disk-bytes 1MiB: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
 	}
-	if code, _, stderr = runCLI(t, "--max-disk-bytes", "0", guest, "p1"); code == 0 || !strings.Contains(stderr, "--max-disk-bytes: want a positive size") {
-		t.Errorf("--max-disk-bytes 0: code %d, stderr %q", code, firstLine(stderr))
+	for value, want := range map[string]string{
+		"0":              `--max-disk-bytes: bad size "0": want a positive number with an optional KiB, MiB or GiB suffix`,
+		"5TiB":           `--max-disk-bytes: bad size "5TiB": want a positive number with an optional KiB, MiB or GiB suffix`,
+		"99999999999GiB": `--max-disk-bytes: bad size "99999999999GiB": want at most 8589934591GiB`,
+	} {
+		if code, _, stderr = runCLI(t, "--max-disk-bytes", value, guest, "p1"); code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("--max-disk-bytes %s: code %d, stderr %q, want %q", value, code, firstLine(stderr), want)
+		}
 	}
 }
 
