@@ -239,6 +239,12 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	if err != nil {
 		inst.Close(context.Background())
 		g.memory.release() // nothing runs on a module that failed to instantiate
+		if rw.r != nil && rw.r != rt.r {
+			// wazero says only "source module must be compiled before
+			// instantiation" of a module another runtime compiled,
+			// which shares no compilation cache with this one.
+			return nil, fmt.Errorf("runtime: instantiate: %w (the module was compiled by another wazero.Runtime: compile it with this Runtime's, Runtime.Wazero)", err)
+		}
 		return nil, fmt.Errorf("runtime: instantiate: %w", err)
 	}
 	inst.mod = mod

@@ -36,7 +36,8 @@ func NewFastRuntimeConfig() wazero.RuntimeConfig {
 // global's name is not taken for one.
 type stoppableModule struct {
 	wazero.CompiledModule
-	tables uint64 // the entries its tables may hold together
+	tables uint64         // the entries its tables may hold together
+	r      wazero.Runtime // the runtime that compiled it
 }
 
 // CompileModule compiles the core module wasm with the stop global and its
@@ -50,7 +51,9 @@ type stoppableModule struct {
 //
 // The result is for Runtime.Instantiate only: wazero's InstantiateModule
 // panics on it ("interface conversion: wazero.CompiledModule is
-// *runtime.stoppableModule"), as on CompileModuleChecked's. It runs under
+// *runtime.stoppableModule"), as on CompileModuleChecked's; and for a
+// Runtime over r, or over a wazero runtime sharing r's compilation cache
+// (another refuses it, saying so). It runs under
 // any wazero configuration; under
 // NewFastRuntimeConfig it is the only kind of module that stops.
 //
@@ -70,7 +73,7 @@ func CompileModuleLimits(ctx context.Context, r wazero.Runtime, wasm []byte, lim
 	if err != nil {
 		return nil, err
 	}
-	return &stoppableModule{compiled, tables}, nil
+	return &stoppableModule{compiled, tables, r}, nil
 }
 
 // errNotStoppable is the refusal of a module CompileModule did not
@@ -83,9 +86,10 @@ var errNotStoppable = errors.New("runtime: Config.StopFlag is set (the wazero ru
 // A rewritten is what the compile path (CompileModuleLimits,
 // CompileModuleChecked, none) made of a module.
 type rewritten struct {
-	stop   bool   // the stop flag and the stack budget (CompileModuleLimits)
-	stack  bool   // the stack budget (both)
-	tables uint64 // the entries its tables may hold together; zero when unknown
+	stop   bool           // the stop flag and the stack budget (CompileModuleLimits)
+	stack  bool           // the stack budget (both)
+	tables uint64         // the entries its tables may hold together; zero when unknown
+	r      wazero.Runtime // the runtime that compiled it; nil when unknown
 }
 
 // unwrap returns the wazero module of compiled and what rewrote it (the
@@ -94,12 +98,12 @@ type rewritten struct {
 func (rt *Runtime) unwrap(compiled wazero.CompiledModule) (wazero.CompiledModule, rewritten, error) {
 	switch m := compiled.(type) {
 	case *stoppableModule:
-		return m.CompiledModule, rewritten{true, true, m.tables}, nil
+		return m.CompiledModule, rewritten{true, true, m.tables, m.r}, nil
 	case *cappedModule:
 		if rt.cfg.StopFlag {
 			return nil, rewritten{}, errNotStoppable
 		}
-		return m.CompiledModule, rewritten{false, true, m.tables}, nil
+		return m.CompiledModule, rewritten{false, true, m.tables, m.r}, nil
 	}
 	if rt.cfg.StopFlag {
 		return nil, rewritten{}, errNotStoppable

@@ -29,7 +29,8 @@ import (
 // have maximums and it has the stack budget, but no stop flag.
 type cappedModule struct {
 	wazero.CompiledModule
-	tables uint64 // the entries its tables may hold together
+	tables uint64         // the entries its tables may hold together
+	r      wazero.Runtime // the runtime that compiled it
 }
 
 // CompileModuleChecked compiles the core module wasm for a runtime with
@@ -58,7 +59,7 @@ func CompileModuleChecked(ctx context.Context, r wazero.Runtime, wasm []byte, li
 	if err != nil {
 		return nil, err
 	}
-	return &cappedModule{compiled, tables}, nil
+	return &cappedModule{compiled, tables, r}, nil
 }
 
 // compileRewritten checks wasm (CheckBinary), rewrites it for lim and
