@@ -27,7 +27,10 @@ import (
 // are marked by state.ownClose and left alone, as are wazero's closes for
 // the end of a call's context (its exit codes for that, under
 // WithCloseOnContextDone): the call's context stops the guest, and
-// a halted instance is classified as before.
+// a halted instance is classified as before; and closes made with a
+// context carrying the guest (its Context, or a host call's), which are
+// taken for an exit of the guest made by a host function of the
+// embedder's: close from another goroutine with a context of its own.
 type closeWatch struct {
 	st *state
 
@@ -61,8 +64,18 @@ func (w *closeWatch) context(ctx context.Context) context.Context {
 	return experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(w.notify))
 }
 
-func (w *closeWatch) notify(_ context.Context, code uint32) {
+func (w *closeWatch) notify(ctx context.Context, code uint32) {
 	if w.st.ownClose.Load() || code == sys.ExitCodeContextCanceled || code == sys.ExitCodeDeadlineExceeded {
+		return
+	}
+	if g := GuestFrom(ctx); g != nil && g.state == w.st {
+		// A close with the guest's own context: a host function of the
+		// embedder's exiting the guest on its call, as wazero's
+		// proc_exit does (mod.CloseWithExitCode, then a panic of the
+		// *sys.ExitError), whose code is the guest's exit. Stopping
+		// the guest would report the stop instead, after waiting for
+		// the very call that closes.
+		w.st.ownClose.Store(true)
 		return
 	}
 	w.mu.Lock()

@@ -60,7 +60,10 @@
 // does for each guest it closes: the guest is stopped (a call in
 // progress returns with the stop, before wazero closes the module under
 // it, waiting up to a second for one nothing stops) and what it held is
-// released. A
+// released. A module closed with a context carrying the guest (a host
+// call's, or Instance.Context) is the guest's exit instead, as a host
+// function closing its caller and panicking with a *sys.ExitError, the
+// way wazero's proc_exit exits, makes it. A
 // reactor's export that exits (wasi:cli/exit, wasi_snapshot_preview1's
 // proc_exit) returns the *sys.ExitError, and every later call into the
 // instance, a core module's or a component's, is refused with an error
