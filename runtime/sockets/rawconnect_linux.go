@@ -14,7 +14,7 @@ import (
 // goroutine can wait for, a while at a time, and which survives a wait that
 // ends at its deadline; net.Dialer cannot give that (a dial's deadline ends
 // the connect). It dials as the zero net.Dialer of dial does: a TCP socket
-// of the family (IPV6_V6ONLY on IPv6), bound to local if not nil, with
+// of the family (IPV6_V6ONLY on IPv6), or the socket start-bind bound, with
 // TCP_NODELAY once connected. It costs about a dozen system calls more
 // than a dial (the descriptor is registered with the netpoller twice, as
 // a file while connecting and as a connection, and duplicated between).
@@ -26,33 +26,21 @@ type rawConnect struct {
 	interrupted bool
 }
 
-// startRawConnect creates the socket and starts the connect.
-func startRawConnect(family Family, local net.Addr, remote netip.AddrPort) (*rawConnect, error) {
-	domain := syscall.AF_INET
-	if family == IPv6 {
-		domain = syscall.AF_INET6
-	}
-	fd, err := syscall.Socket(domain, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
-	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
+// startRawConnect creates the socket, or takes the bound socket b's
+// (which it closes on failure), and starts the connect.
+func startRawConnect(family Family, b *boundTCP, remote netip.AddrPort) (*rawConnect, error) {
+	var fd int
+	if b != nil {
+		fd = b.take()
+	} else {
+		var err error
+		if fd, err = newTCPFD(family); err != nil {
+			return nil, err
+		}
 	}
 	fail := func(call string, err error) (*rawConnect, error) {
 		syscall.Close(fd)
 		return nil, os.NewSyscallError(call, err)
-	}
-	if family == IPv6 {
-		if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1); err != nil {
-			return fail("setsockopt", err)
-		}
-	}
-	if local != nil {
-		la, err := netip.ParseAddrPort(local.String())
-		if err != nil {
-			return fail("bind", syscall.EINVAL)
-		}
-		if err := syscall.Bind(fd, sockaddr(family, la)); err != nil {
-			return fail("bind", err)
-		}
 	}
 	switch err := syscall.Connect(fd, sockaddr(family, remote)); err {
 	case nil, syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:

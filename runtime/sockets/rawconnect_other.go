@@ -14,7 +14,7 @@ import (
 // dial on its goroutine.
 type rawConnect struct{}
 
-func startRawConnect(Family, net.Addr, netip.AddrPort) (*rawConnect, error) {
+func startRawConnect(Family, *boundTCP, netip.AddrPort) (*rawConnect, error) {
 	return nil, errors.ErrUnsupported
 }
 

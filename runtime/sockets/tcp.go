@@ -58,10 +58,12 @@ type TCPSocket struct {
 	state   tcpState
 	waiters wasiio.WaitList
 
-	ln      *net.TCPListener // bound, listening
-	bindErr error            // the bind's failure, for finish-bind
-	local   netip.AddrPort   // bind address asked for
-	backlog int
+	bound     *boundTCP        // bound, listen-started until it listens
+	local     *net.TCPAddr     // the address bound, its port resolved
+	bindErr   error            // the bind's failure, for finish-bind
+	ln        *net.TCPListener // listen-started once it listens, listening
+	listenErr error            // the listen's failure, for finish-listen
+	backlog   int
 
 	// connect-started
 	dialCancel context.CancelFunc // cancels a dial on its goroutine
@@ -69,10 +71,12 @@ type TCPSocket struct {
 	dialConn   net.Conn
 	dialErr    error
 	// dialPending is the connect that waits for the guest to wait for it
-	// (see StartConnect), to dialRemote from dialLocal (nil: any); false
-	// once it started.
+	// (see StartConnect), to dialRemote from the bound socket dialBound
+	// or, where a connect cannot take it (bindRaw), from its address
+	// dialLocal (both nil: any); false once it started.
 	dialPending bool
 	dialRemote  netip.AddrPort
+	dialBound   *boundTCP
 	dialLocal   net.Addr
 	// dialAsked: finish-connect found the deferred dial once already.
 	dialAsked bool
@@ -152,7 +156,9 @@ func (t *TCPSocket) tcpAddr(ap netip.AddrPort) *net.TCPAddr {
 }
 
 // StartBind is start-bind. The bind itself happens here, so that its
-// errors (address-in-use) come from finish-bind as WASI describes.
+// errors (address-in-use) come from finish-bind as WASI describes. The
+// socket is bound, not listening (bindTCP): until start-listen, a peer's
+// connect is refused.
 func (t *TCPSocket) StartBind(ctx context.Context, nw network.Network, addr network.IPSocketAddress) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -176,18 +182,13 @@ func (t *TCPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 		t.stack.policy.denied(Denial{Op: DenyListen, Addr: local})
 		return AccessDenied
 	}
-	// Accepted connections keep the system's keep-alive settings (off)
-	// until applyOptions: net's default (on, 15 s) would cost four
-	// system calls per accept that applyOptions undoes with four more.
-	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), tcpNetwork(t.family), local.String())
+	b, err := bindTCP(t.family, local)
 	t.state = stateBindStarted
-	t.local = local
 	if err != nil {
 		t.bindErr = err
 		return nil
 	}
-	t.ln = ln.(*net.TCPListener)
+	t.bound, t.local = b, b.addr
 	return nil
 }
 
@@ -250,11 +251,18 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 		t.stack.policy.denied(Denial{Op: DenyConnect, Addr: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())})
 		return AccessDenied
 	}
-	t.dialLocal = nil
-	if t.ln != nil {
-		t.dialLocal = t.ln.Addr()
-		t.ln.Close()
-		t.ln = nil
+	// A bound socket connects from its address: itself where it is not
+	// listening (bindRaw), else a new socket bound to its address once it
+	// is closed.
+	t.dialBound, t.dialLocal = nil, nil
+	if b := t.bound; b != nil {
+		t.bound = nil
+		if bindRaw {
+			t.dialBound = b
+		} else {
+			t.dialLocal = b.addr
+			b.close()
+		}
 	}
 	t.state = stateConnectStarted
 	t.dialDone, t.dialConn, t.dialErr, t.dialAsked, t.dialRaw = false, nil, nil, false, false
@@ -264,22 +272,46 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 
 // dial connects to dialRemote, until ctx ends, and records the result.
 // It runs once per start-connect, on its goroutine (startDialLocked) or
-// on the guest's call (Await), without t.mu.
-func (t *TCPSocket) dial(ctx context.Context) {
-	d := t.stack.dialer
-	d.KeepAlive = -1
-	d.LocalAddr = t.dialLocal
-	c, err := d.DialContext(ctx, tcpNetwork(t.family), t.dialRemote.String())
+// on the guest's call (Await), without t.mu, from the bound socket b
+// (taken from dialBound with t.mu held) if not nil: a rawConnect of it,
+// waited for until ctx ends.
+func (t *TCPSocket) dial(ctx context.Context, b *boundTCP) {
+	var c net.Conn
+	var err error
+	if b != nil {
+		c, err = t.dialFrom(ctx, b)
+	} else {
+		d := t.stack.dialer
+		d.KeepAlive = -1
+		d.LocalAddr = t.dialLocal
+		c, err = d.DialContext(ctx, tcpNetwork(t.family), t.dialRemote.String())
+	}
 	t.mu.Lock()
 	if t.dropped {
 		if c != nil {
 			c.Close()
 		}
 	} else {
-		t.dialDone, t.dialConn, t.dialErr = true, c, err
+		t.dialDone, t.dialConn, t.dialErr, t.dialRaw = true, c, err, b != nil
 	}
 	t.mu.Unlock()
 	t.waiters.WakeAll()
+}
+
+// dialFrom connects the bound socket b to dialRemote, until ctx ends.
+func (t *TCPSocket) dialFrom(ctx context.Context, b *boundTCP) (net.Conn, error) {
+	rc, err := startRawConnect(t.family, b, t.dialRemote)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: tcpNetwork(t.family), Source: b.addr, Addr: net.TCPAddrFromAddrPort(t.dialRemote), Err: err}
+	}
+	stop := context.AfterFunc(ctx, rc.interrupt)
+	c, err, done := rc.wait(time.Time{})
+	stop()
+	if !done {
+		rc.close()
+		return nil, ctx.Err()
+	}
+	return c, err
 }
 
 // startDialLocked starts a deferred dial on a goroutine, cancelled when
@@ -296,7 +328,9 @@ func (t *TCPSocket) startDialLocked() {
 		t.dialPending = false
 		ctx, cancel := context.WithCancel(context.Background())
 		t.dialCancel = cancel
-		go t.dial(ctx)
+		b := t.dialBound
+		t.dialBound = nil
+		go t.dial(ctx, b)
 	}
 }
 
@@ -322,12 +356,17 @@ func (t *TCPSocket) Await(ctx context.Context, deadline time.Time) bool {
 	t.mu.Lock()
 	if t.dialPending && deadline.IsZero() {
 		t.dialPending = false
+		b := t.dialBound
+		t.dialBound = nil
 		t.mu.Unlock()
-		t.dial(ctx)
+		t.dial(ctx, b)
 		return true
 	}
 	if t.dialPending {
-		c, err := startRawConnect(t.family, t.dialLocal, t.dialRemote)
+		c, err := startRawConnect(t.family, t.dialBound, t.dialRemote)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			t.dialBound = nil // taken (there is none where unsupported)
+		}
 		switch {
 		case errors.Is(err, errors.ErrUnsupported):
 		case err != nil:
@@ -445,16 +484,35 @@ func (t *TCPSocket) StartListen(ctx context.Context) error {
 	default:
 		return InvalidState
 	}
+	// listen(2) with the guest's backlog, here so that its errors come
+	// from finish-listen. The kernel queues the handshakes it completes
+	// from now on, up to that backlog, whatever the host's accept queue
+	// holds.
+	ln, listened, err := t.bound.listen(t.backlog)
+	if listened {
+		t.bound = nil
+	}
+	t.ln, t.listenErr = ln, err
 	t.state = stateListenStarted
 	return nil
 }
 
-// FinishListen is finish-listen. It starts the accept goroutine.
+// FinishListen is finish-listen: the listen's error, or listening with
+// the accept goroutine started.
 func (t *TCPSocket) FinishListen(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != stateListenStarted {
 		return NotInProgress
+	}
+	if err := t.listenErr; err != nil {
+		t.listenErr = nil
+		if t.bound != nil {
+			t.state = stateBound // listen(2) failed: still bound
+		} else {
+			t.state = stateClosed
+		}
+		return code(err)
 	}
 	t.state = stateListening
 	go t.acceptLoop(t.ln)
@@ -597,7 +655,11 @@ func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, stre
 	a := t.stack.newTCPSocket(t.family)
 	a.keepAlive, a.keepIdle, a.keepIntv, a.keepCnt = t.keepAlive, t.keepIdle, t.keepIntv, t.keepCnt
 	a.hopLimit, a.recvBuf, a.sendBuf = t.hopLimit, t.recvBuf, t.sendBuf
-	a.applyNewOptions(c)
+	if fileListener {
+		a.applyRawOptions(c)
+	} else {
+		a.applyNewOptions(c)
+	}
 	a.state = stateConnected
 	in, out := a.streams(c)
 	return cabi.Tuple3[tcp.TCPSocket, streams.InputStream, streams.OutputStream]{F0: a, F1: in, F2: out}, nil
@@ -610,8 +672,8 @@ func (t *TCPSocket) LocalAddress(ctx context.Context) (network.IPSocketAddress, 
 	switch {
 	case t.conn != nil && t.state == stateConnected:
 		return ToWIT(addrPort(t.conn.LocalAddr())), nil
-	case t.ln != nil && (t.state == stateBound || t.state == stateListenStarted || t.state == stateListening):
-		return ToWIT(addrPort(t.ln.Addr())), nil
+	case t.local != nil && (t.state == stateBound || t.state == stateListenStarted || t.state == stateListening):
+		return ToWIT(addrPort(t.local)), nil
 	}
 	return network.IPSocketAddress{}, InvalidState
 }
@@ -645,8 +707,13 @@ func (t *TCPSocket) IsListening(ctx context.Context) bool {
 // AddressFamily is address-family.
 func (t *TCPSocket) AddressFamily(ctx context.Context) network.IPAddressFamily { return t.family }
 
-// SetListenBacklogSize is set-listen-backlog-size. The kernel backlog is
-// the system's; the value bounds the host's accept queue.
+// SetListenBacklogSize is set-listen-backlog-size: the backlog listen(2)
+// is given at start-listen (at most 4,096; the kernel bounds it further
+// by its own maximum, net.core.somaxconn on Linux), and the bound of the
+// host's accept queue. Set while listening, it calls listen(2) again,
+// which changes the kernel's backlog on Linux (elsewhere, whose
+// listeners listen from start-bind, the kernel's backlog is the
+// system's).
 func (t *TCPSocket) SetListenBacklogSize(ctx context.Context, v uint64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -657,6 +724,9 @@ func (t *TCPSocket) SetListenBacklogSize(ctx context.Context, v uint64) error {
 		return InvalidState
 	}
 	t.backlog = int(min(v, 4096))
+	if t.ln != nil {
+		relisten(t.ln, t.backlog)
+	}
 	t.space.Broadcast()
 	return nil
 }
@@ -739,8 +809,8 @@ func (t *TCPSocket) Close() error {
 		t.dialConn.Close()
 		t.dialConn = nil
 	}
-	ln := t.ln
-	t.ln = nil
+	ln, b, db := t.ln, t.bound, t.dialBound
+	t.ln, t.bound, t.dialBound = nil, nil, nil
 	queue, over := t.queue, t.over
 	t.queue, t.over = nil, nil
 	conn := t.conn
@@ -749,6 +819,12 @@ func (t *TCPSocket) Close() error {
 	t.waiters.WakeAll()
 	if ln != nil {
 		ln.Close()
+	}
+	if b != nil {
+		b.close()
+	}
+	if db != nil {
+		db.close()
 	}
 	for _, c := range queue {
 		c.Close()
@@ -781,7 +857,8 @@ func (t *TCPSocket) applyOptions(c net.Conn) { t.apply(c, true) }
 func (t *TCPSocket) applyNewOptions(c net.Conn) { t.apply(c, t.keepAlive) }
 
 // applyRawOptions is applyOptions for a connection of a rawConnect, which
-// net.FileConn gave keep-alive on with net's settings. Off, as the guest
+// net.FileConn gave keep-alive on with net's settings, or one a listener
+// of net.FileListener accepted (bind_linux.go), which it gave the same. Off, as the guest
 // has it unless it asked otherwise, is one system call (SO_KEEPALIVE)
 // rather than four: net's idle time, interval and count stay on the
 // socket, inert while keep-alive is off, and turning it on applies the
