@@ -11,6 +11,10 @@
 //	                    retries for up to 30 s: the host may still be
 //	                    queueing), prints "accepted K, then error E" and
 //	                    holds the connections until stdin ends
+//	hog bound BACKLOG   binds a TCP socket to 127.0.0.1, prints "port P",
+//	                    waits for a line on stdin, then listens with
+//	                    BACKLOG, prints "listening" and accepts nothing
+//	                    until stdin ends
 //	hog udp N           binds N UDP sockets on 127.0.0.1, prints their
 //	                    ports on one line, receives nothing until a line
 //	                    on stdin and for 500 ms after it, then everything
@@ -210,6 +214,29 @@ func main() {
 			}
 			k++
 		}
+		io.Copy(io.Discard, stdin)
+	case "bound":
+		network := w.Network()
+		ls, _ := w.CreateTCP4()
+		if code := w.StartBind(ls, network, w.Addr{IP: [4]byte{127, 0, 0, 1}}); code != 0 {
+			fmt.Printf("bind: error %d\n", code)
+			return
+		}
+		if code := w.FinishBind(ls); code != 0 {
+			fmt.Printf("bind: error %d\n", code)
+			return
+		}
+		port, _ := w.LocalPort(ls)
+		fmt.Printf("port %d\n", port)
+		stdin := bufio.NewReader(os.Stdin)
+		stdin.ReadString('\n')
+		for _, code := range []uint32{w.SetBacklog(ls, uint64(n)), w.StartListen(ls), w.FinishListen(ls)} {
+			if code != 0 {
+				fmt.Printf("listen: error %d\n", code)
+				return
+			}
+		}
+		fmt.Println("listening")
 		io.Copy(io.Discard, stdin)
 	case "udp":
 		network := w.Network()
