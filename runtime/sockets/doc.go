@@ -33,6 +33,21 @@
 // a listening socket accepts on a goroutine into a queue bounded by the
 // backlog size, each queued connection counting as a socket of the
 // stack's (past the socket limit the goroutine closes what it accepts).
+//
+// On Linux the kernel sees the same states (bind_linux.go): start-bind
+// makes a socket and binds it (socket(2), bind(2): SO_REUSEADDR and, for
+// IPv6, IPv6 only, as Go's listeners; port 0 chosen then, so that
+// local-address reports it), and a peer's connect to it is refused;
+// start-listen calls listen(2) with the guest's backlog
+// (set-listen-backlog-size, at most 4,096 and the kernel's maximum;
+// set again while listening, listen(2) again), beyond which the kernel
+// completes no handshake the host's accept queue has no room for (Linux
+// queues one more than the backlog); a bound socket that connects is the
+// socket connect(2) runs on. Elsewhere start-bind makes a listener at
+// once, as net.Listen does: its peers' handshakes complete before
+// start-listen, queued in a backlog of the system's maximum size whatever
+// the guest sets, and a connect from it closes it and dials from its
+// address.
 // The socket's pollable is ready when a finish or accept would not return
 // would-block.
 //
