@@ -193,6 +193,7 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits, caps *capreport.Reporte
 	st.stack.SetGrantLimit(lim.LookupGrants)
 	st.stack.SetLookupAddrLimit(lim.LookupAddrs)
 	st.stack.SetSendLinger(lim.SendLinger)
+	st.stack.SetUnsentBytes(lim.UnsentBytes)
 	st.stack.SetLogger(rt.cfg.Logger)
 	st.stack.SetCapReporter(caps)
 	st.stack.SetResolver(rt.cfg.Resolver)

@@ -177,6 +177,17 @@ type Limits struct {
 	// Until it is out, or the linger passed, the host holds the socket,
 	// which counts against Sockets.
 	SendLinger time.Duration
+
+	// UnsentBytes bounds the bytes the guest's TCP connections hold
+	// unsent together, for peers that do not read, beyond
+	// wasiio.UnsentFloor (20 KiB) each, which counts its lingering after
+	// a drop (SendLinger); zero means wasiio.DefaultUnsentBytes (64 MiB).
+	// Short of it, check-write grants less, down to the 16 KiB a floor
+	// covers, and a stream's pollable is ready as soon as its own
+	// connection sent what it held: the guest waits rather than fails
+	// (see wasiio.UnsentBudget). The host holds at most the guest's
+	// sockets times the floor plus this (80 MiB + 64 MiB by default).
+	UnsentBytes int64
 }
 
 // DefaultMemoryPages is the default guest memory limit: 65,536 pages of
@@ -246,6 +257,9 @@ func (l Limits) withDefaults() Limits {
 	if l.SendLinger <= 0 {
 		l.SendLinger = wasiio.DefaultSendLinger
 	}
+	if l.UnsentBytes <= 0 {
+		l.UnsentBytes = wasiio.DefaultUnsentBytes
+	}
 	return l
 }
 
@@ -298,6 +312,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.SendLinger > 0 {
 		l.SendLinger = o.SendLinger
+	}
+	if o.UnsentBytes > 0 {
+		l.UnsentBytes = o.UnsentBytes
 	}
 	if o.Stack > 0 {
 		l.Stack = o.Stack

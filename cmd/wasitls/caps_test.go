@@ -47,6 +47,7 @@ var limitCaps = map[string]struct {
 	"CoreInstances": {"max-core-instances", component.DefaultCoreInstances, "7", 7},
 	"Stack":         {"max-stack", int64(stopcheck.DefaultStackBytes), "7MiB", int64(7 << 20)},
 	"SendLinger":    {"send-linger", wasiio.DefaultSendLinger, "7s", 7 * time.Second},
+	"UnsentBytes":   {"max-unsent-bytes", int64(wasiio.DefaultUnsentBytes), "7MiB", int64(7 << 20)},
 }
 
 // heldTLS are the caps of tlshost.Config on what a guest makes the host

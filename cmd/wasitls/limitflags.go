@@ -29,6 +29,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	queue := intVar(fs, "max-datagram-queue", sockets.DefaultDatagramQueue, "most received `datagrams` each UDP socket holds for the guest (past it the host stops reading the socket)")
 	dgBytes := intVar(fs, "max-datagram-bytes", sockets.DefaultDatagramBytes, "most `bytes` of received datagrams the guest's UDP sockets hold for it together (past it arriving datagrams are dropped)")
 	linger := durationVar(fs, "send-linger", wasiio.DefaultSendLinger, "most `duration` a TCP connection's output stream, once the guest dropped it, keeps trying to deliver what it holds (a TLS close_notify among it) to a peer that does not read; until then the host holds the socket, which counts against --max-sockets")
+	unsent := fs.String("max-unsent-bytes", "64MiB", "most `bytes` the guest's TCP connections hold unsent together for peers that do not read, beyond 20KiB each that no other connection can take: bytes, or with a KiB, MiB or GiB suffix (short of it check-write grants less, down to 16KiB, and the guest waits for its connection to send what it holds)")
 	lookups := intVar(fs, "max-lookups", sockets.DefaultLookupLimit, "most name `lookups` the guest runs at once (past it resolve-addresses fails with temporary-resolver-failure)")
 	grants := intVar(fs, "max-lookup-grants", sockets.DefaultGrantLimit, "most `addresses` the guest's name lookups keep connectable (past it the least recently granted is forgotten: connecting to it is access-denied until a lookup returns it again)")
 	lookupAddrs := intVar(fs, "max-lookup-addrs", sockets.DefaultLookupAddrLimit, "most `addresses` the answers of the guest's name lookups hold for it unread, every answer together (an answer with more keeps as many as there is room for; with no room the lookup fails with temporary-resolver-failure)")
@@ -63,13 +64,17 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if err != nil {
 			return runtime.Limits{}, fmt.Errorf("--max-disk-bytes: %w", err)
 		}
+		unsentBytes, err := parseSize(*unsent)
+		if err != nil || unsentBytes < 1 {
+			return runtime.Limits{}, fmt.Errorf("--max-unsent-bytes: want a positive size, got %q", *unsent)
+		}
 		stackBytes, err := parseSize(*stack)
 		if err != nil || stackBytes < stopcheck.StackUnit || stackBytes > 64<<30 {
 			return runtime.Limits{}, fmt.Errorf("--max-stack: want a size between %d bytes and 64GiB (bytes, or with a KiB, MiB or GiB suffix), got %q", stopcheck.StackUnit, *stack)
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
 			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, LookupAddrs: *lookupAddrs, NestedCalls: *nested,
-			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger, DiskBytes: diskBytes, DiskFiles: *diskFiles}, nil
+			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger, UnsentBytes: unsentBytes, DiskBytes: diskBytes, DiskFiles: *diskFiles}, nil
 	}
 }
 

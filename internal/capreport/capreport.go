@@ -40,6 +40,7 @@ const (
 	IdentityBytes
 	PeerCertBytes
 	SettingsBytes
+	UnsentBytes
 	numCaps
 )
 
@@ -62,6 +63,7 @@ var names = [numCaps]struct{ field, flag string }{
 	IdentityBytes:     {"tlshost.Config.IdentityBytes", "--max-identity-bytes"},
 	PeerCertBytes:     {"tlshost.Config.PeerCertBytes", "--max-peer-cert-bytes"},
 	SettingsBytes:     {"tlshost.Config.SettingsBytes", "--max-tls-settings-bytes"},
+	UnsentBytes:       {"runtime.Limits.UnsentBytes", "--max-unsent-bytes"},
 }
 
 // The bitset of a Reporter holds every cap.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 	"github.com/wasitls/wasitls/internal/capreport"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // Family is wasi:sockets/network's ip-address-family.
@@ -53,6 +54,9 @@ type Stack struct {
 	queued                     atomic.Int64 // bytes of datagrams queued
 
 	sendLinger time.Duration // how long a dropped connection's unsent bytes are tried; zero: the default
+	unsentOnce sync.Once
+	unsentMax  int64                // SetUnsentBytes; zero: the default
+	unsent     *wasiio.UnsentBudget // the TCP connections' unsent bytes, made on first use
 
 	resolver    *net.Resolver // see closingResolver; nil until SetResolver: net.DefaultResolver's
 	logger      atomic.Pointer[slog.Logger]
@@ -79,6 +83,32 @@ func (s *Stack) SetCapReporter(r *capreport.Reporter) {
 // read (d > 0; wasiio.DefaultSendLinger otherwise). Until then the socket
 // is held and counts against the socket limit.
 func (s *Stack) SetSendLinger(d time.Duration) { s.sendLinger = d }
+
+// SetUnsentBytes sets how many bytes the guest's TCP connections may
+// hold unsent together, for peers that do not read, beyond
+// wasiio.UnsentFloor each (n > 0; wasiio.DefaultUnsentBytes otherwise).
+// Short of it, check-write grants less, down to what a connection's floor
+// covers (see wasiio.UnsentBudget). The first shortage is reported
+// (capreport).
+func (s *Stack) SetUnsentBytes(n int64) { s.unsentMax = n }
+
+// unsentBudget is the budget of the guest's TCP connections' unsent
+// bytes.
+func (s *Stack) unsentBudget() *wasiio.UnsentBudget {
+	s.unsentOnce.Do(func() {
+		limit := s.unsentMax
+		if limit <= 0 {
+			limit = wasiio.DefaultUnsentBytes
+		}
+		s.unsent = wasiio.NewUnsentBudget(limit, func() { s.caps.Refused(capreport.UnsentBytes, limit) })
+	})
+	return s.unsent
+}
+
+// UnsentBytes is what the guest's TCP connections count against
+// SetUnsentBytes now: what they hold unsent beyond their floors, and
+// the room their permits reserve.
+func (s *Stack) UnsentBytes() int64 { return s.unsentBudget().Used() }
 
 // DefaultSocketLimit is how many sockets a guest instance may hold at once
 // unless SetSocketLimit says otherwise.

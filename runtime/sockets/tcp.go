@@ -464,7 +464,7 @@ func (t *TCPSocket) FinishConnect(ctx context.Context) (cabi.Tuple2[streams.Inpu
 // so a shutdown of the send side goes through it.
 func (t *TCPSocket) streams(c net.Conn) (wasiio.Input, *wasiio.OutputStream) {
 	t.conn = newSharedConn(c, 3, t.stack)
-	in, out, closeWrite := wasiio.SocketStreamsLinger(t.conn, &t.conn.in, t.conn.out.Close, t.stack.sendLinger)
+	in, out, closeWrite := wasiio.SocketStreamsBudget(t.conn, &t.conn.in, t.conn.out.Close, t.stack.sendLinger, t.stack.unsentBudget())
 	t.closeWrite = closeWrite
 	return in, out
 }

@@ -58,6 +58,16 @@ type Backlog interface {
 	Unsent() (int, error)
 }
 
+// budgeted is a backlog under a guest's UnsentBudget (a socket's send
+// queue): the stream's permits reserve their room there (grant), give it
+// back once spent (unreserve), and its writes do not wait for the budget
+// (guestWrite).
+type budgeted interface {
+	grant(want int) int
+	unreserve()
+	guestWrite(w io.Writer, p []byte) (int, error)
+}
+
 // NewInlineOutputStream returns an output stream that writes on the
 // guest's own calls: Write calls w.Write at once, which must not block as
 // long as backlog has nothing unsent (a TLS connection over a non-blocking
@@ -163,7 +173,9 @@ func budgetTrap(fn string, n uint64) {
 }
 
 // CheckWrite implements streams.OutputStream: WriteBudget when idle, zero
-// while a write is in flight.
+// while a write is in flight. A socket's stream under a guest's
+// UnsentBudget grants less, down to what its floor covers, when the
+// budget is short.
 func (s *OutputStream) CheckWrite(ctx context.Context) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -172,11 +184,32 @@ func (s *OutputStream) CheckWrite(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	if busy {
-		s.permit = 0
+		s.setPermit(0)
 		return 0, nil
 	}
-	s.permit = WriteBudget
-	return WriteBudget, nil
+	s.permit = s.grant(WriteBudget)
+	return s.permit, nil
+}
+
+// grant is what the stream's backlog grants of a write of want bytes
+// (want for a stream under no budget); s.mu is held.
+func (s *OutputStream) grant(want int) uint64 {
+	if b, ok := s.backlog.(budgeted); ok {
+		return uint64(b.grant(want))
+	}
+	return uint64(want)
+}
+
+// setPermit sets the permit, giving back the reservation of a permit
+// that becomes zero; s.mu is held.
+func (s *OutputStream) setPermit(n uint64) {
+	old := s.permit
+	s.permit = n
+	if n == 0 && old > 0 {
+		if b, ok := s.backlog.(budgeted); ok {
+			b.unreserve()
+		}
+	}
 }
 
 // Write implements streams.OutputStream: it hands a copy of p to the
@@ -217,7 +250,8 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 		}
 		return errBudget
 	}
-	if s.busy() {
+	busy := s.busy()
+	if busy {
 		if err := s.terminal(); err != nil {
 			return err
 		}
@@ -235,15 +269,33 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 			return s.terminal()
 		}
 	}
-	s.permit -= min(s.permit, uint64(len(p)))
+	bq, budget := s.backlog.(budgeted)
+	if budget && !busy && uint64(len(p)) > s.permit {
+		// A write with no permit that covers it (a blocking write, or a
+		// guest that skipped check-write): as check-write would.
+		s.permit = s.grant(len(p))
+		if uint64(len(p)) > s.permit {
+			return errBudget
+		}
+	}
+	left := s.permit - min(s.permit, uint64(len(p)))
 	if s.backlog != nil {
 		// zeroes or not, p is the caller's or the shared zero array: the
 		// writer encrypts or copies it before returning.
-		if _, err := s.w.Write(p); err != nil && s.err == nil {
+		var err error
+		if budget {
+			// The reservation stands until the write is queued.
+			_, err = bq.guestWrite(s.w, p)
+		} else {
+			_, err = s.w.Write(p)
+		}
+		s.setPermit(left)
+		if err != nil && s.err == nil {
 			s.err = err
 		}
 		return s.terminal()
 	}
+	s.permit = left
 	s.buf = writeBuffers.Get().(*[]byte)
 	b := (*s.buf)[:len(p)]
 	if zeroes {
@@ -323,6 +375,11 @@ func (s *OutputStream) blockingWrite(ctx context.Context, p []byte, n uint64, ze
 		}
 		k := min(n, WriteBudget)
 		s.mu.Lock()
+		if _, ok := s.backlog.(budgeted); ok && !s.busy() {
+			// What the budget grants, at least what the floor covers.
+			s.permit = s.grant(int(k))
+			k = min(k, s.permit)
+		}
 		var err error
 		if zero {
 			err = s.writeLocked(zeroes[:k], true)

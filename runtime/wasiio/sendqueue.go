@@ -52,6 +52,9 @@ type sendQueue struct {
 	conn net.Conn
 	raw  syscall.RawConn
 	now  atomic.Bool // set inside a transport's ReadNow: Write must not block
+	// guest is set during a guest's write through an inline stream: a
+	// Write short of the budget fails rather than waits (budgetLocked).
+	guest atomic.Bool
 	// deferred mirrors later, for a check without the lock on every read.
 	deferred atomic.Bool
 
@@ -69,6 +72,13 @@ type sendQueue struct {
 	onDrain    func() // run once nothing is unsent after closing
 	waiters    WaitList
 	linger     time.Duration // how long Close waits for a peer that does not read
+
+	// The guest's budget (nil: none). charged is what the queue counts
+	// against it: at least what it holds beyond UnsentFloor, and at
+	// least reserved, the worst case of the guest's permit (grant).
+	budget   *UnsentBudget
+	charged  int64
+	reserved int64
 }
 
 func newSendQueue(conn net.Conn, raw syscall.RawConn, linger time.Duration) *sendQueue {
@@ -88,6 +98,60 @@ func (q *sendQueue) init(conn net.Conn, raw syscall.RawConn, linger time.Duratio
 
 // idle reports that nothing is unsent; q.mu is held.
 func (q *sendQueue) idle() bool { return len(q.queued) == 0 && q.inflight == 0 }
+
+// held is what the queue holds unsent; q.mu is held.
+func (q *sendQueue) held() int { return len(q.queued) + max(q.inflight, 0) }
+
+// settleLocked returns to the budget what the queue counts beyond what
+// it holds past its floor and what it reserved; q.mu is held. The count
+// only falls here, by what is returned: each byte returns once.
+func (q *sendQueue) settleLocked() {
+	if q.budget == nil {
+		return
+	}
+	target := max(q.reserved, int64(q.held()-UnsentFloor), 0)
+	if target < q.charged {
+		q.budget.put(q.charged - target)
+		q.charged = target
+	}
+}
+
+// grant reserves, against the budget, room for a write of up to want
+// bytes by the guest, and returns how many bytes it may write: want when
+// the budget has room, less (down to what the floor covers) when it is
+// short. It replaces the previous reservation.
+func (q *sendQueue) grant(want int) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.budget == nil || q.err != nil || q.closing {
+		return want
+	}
+	q.reserved = 0
+	q.settleLocked()
+	held := q.held()
+	if need := int64(held+worstUnsent(want)-UnsentFloor) - q.charged; need > 0 {
+		q.charged += q.budget.take(need, false, nil)
+	}
+	q.reserved = q.charged
+	return min(want, grantFor(UnsentFloor+int(q.charged)-held))
+}
+
+// unreserve gives back the reservation of a permit the guest spent.
+func (q *sendQueue) unreserve() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.reserved = 0
+	q.settleLocked()
+}
+
+// guestWrite is w.Write(p) for a guest's inline stream: a Write of the
+// queue's short of the budget fails rather than waits, which would hold
+// the guest's call.
+func (q *sendQueue) guestWrite(w io.Writer, p []byte) (int, error) {
+	q.guest.Store(true)
+	defer q.guest.Store(false)
+	return w.Write(p)
+}
 
 // Write hands p to the socket and queues what it does not take now. It
 // blocks only while more than MaxUnsent bytes are unsent (see there).
@@ -120,6 +184,7 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 		}
 		p = p[n:]
 		if len(p) == 0 {
+			q.settleLocked()
 			q.drainedLocked()
 			return total, nil
 		}
@@ -135,14 +200,18 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// roomLocked waits until n more bytes fit under MaxUnsent; q.mu is held.
+// roomLocked waits until n more bytes fit under MaxUnsent and the
+// budget; q.mu is held.
 func (q *sendQueue) roomLocked(n int) error {
-	unsent := func() int { return len(q.queued) + max(q.inflight, 0) }
-	if unsent() == 0 || unsent()+n <= MaxUnsent {
+	unsent := q.held
+	if (unsent() == 0 || unsent()+n <= MaxUnsent) && q.budgetLocked(n, false) {
 		return nil
 	}
-	if q.now.Load() {
+	if q.now.Load() || (q.guest.Load() && unsent()+n <= MaxUnsent) {
 		err := fmt.Errorf("wasiio: the peer is not reading: more than %d bytes unsent", MaxUnsent)
+		if unsent()+n <= MaxUnsent {
+			err = fmt.Errorf("wasiio: the peer is not reading: %d bytes unsent, and the guest's connections together hold the most unsent bytes they may (%d beyond %d each)", unsent(), q.budget.limit, UnsentFloor)
+		}
 		q.fail(err)
 		return err
 	}
@@ -151,8 +220,11 @@ func (q *sendQueue) roomLocked(n int) error {
 		if timer != nil {
 			timer.Stop()
 		}
+		if q.budget != nil {
+			q.budget.unblock(q)
+		}
 	}()
-	for unsent() > 0 && unsent()+n > MaxUnsent {
+	for (unsent() > 0 && unsent()+n > MaxUnsent) || !q.budgetLocked(n, true) {
 		switch {
 		case q.err != nil:
 			return q.err
@@ -172,12 +244,36 @@ func (q *sendQueue) roomLocked(n int) error {
 	return nil
 }
 
+// budgetLocked takes from the budget what n more bytes need beyond the
+// floor and what the queue counts, and reports whether they fit; q.mu is
+// held. With wait, a queue that does not fit is woken when bytes return.
+func (q *sendQueue) budgetLocked(n int, wait bool) bool {
+	if q.budget == nil {
+		return true
+	}
+	need := int64(q.held()+n-UnsentFloor) - q.charged
+	if need <= 0 {
+		return true
+	}
+	var waiter *sendQueue
+	if wait {
+		waiter = q
+	}
+	if q.budget.take(need, true, waiter) == 0 {
+		return false
+	}
+	q.charged += need
+	return true
+}
+
 // fail records the socket's failure and wakes everyone; q.mu is held.
 func (q *sendQueue) fail(err error) {
 	if q.err == nil {
 		q.err = err
 	}
 	q.queued = nil
+	q.reserved = 0
+	q.settleLocked()
 	q.waiters.WakeAll()
 	q.cond.Broadcast()
 }
@@ -198,10 +294,13 @@ func (q *sendQueue) flush() {
 			break
 		}
 		spare = chunk
+		q.inflight = 0
+		q.settleLocked()
 		q.cond.Broadcast()
 	}
 	q.inflight = 0
 	q.queued = nil // an idle queue holds no buffer
+	q.settleLocked()
 	q.waiters.WakeAll()
 	q.cond.Broadcast()
 	q.drainedLocked()
@@ -319,6 +418,8 @@ func (q *sendQueue) Close(release func()) {
 		return
 	}
 	q.closing = true
+	q.reserved = 0 // no more writes: only what is held stays counted
+	q.settleLocked()
 	q.cond.Broadcast()
 	if q.idle() {
 		q.mu.Unlock()

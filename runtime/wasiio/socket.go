@@ -31,11 +31,21 @@ func SocketStreams(conn net.Conn, closeIn io.Closer, closeOut func() error) (in 
 // most linger, inline or goroutine stream alike; zero means
 // DefaultSendLinger.
 func SocketStreamsLinger(conn net.Conn, closeIn io.Closer, closeOut func() error, linger time.Duration) (in Input, out *OutputStream, closeWrite func() error) {
+	return SocketStreamsBudget(conn, closeIn, closeOut, linger, nil)
+}
+
+// SocketStreamsBudget is SocketStreamsLinger whose inline streams' send
+// queue counts what it holds beyond UnsentFloor against budget (nil:
+// none), the guest's every socket together (see UnsentBudget). A
+// goroutine stream, where sockets cannot be non-blocking, holds at most
+// its write in flight (WriteBudget) and is not counted.
+func SocketStreamsBudget(conn net.Conn, closeIn io.Closer, closeOut func() error, linger time.Duration, budget *UnsentBudget) (in Input, out *OutputStream, closeWrite func() error) {
 	if sc, ok := conn.(syscall.Conn); ok && nonblockingCapable {
 		if raw, err := sc.SyscallConn(); err == nil {
 			ss := &socketStreams{}
 			q := &ss.q
 			q.init(conn, raw, linger)
+			q.budget = budget
 			ss.src = socketSource{conn: conn, raw: raw, q: q}
 			ss.in.init(&ss.src, closeIn)
 			ss.out.init(q, func() error {

@@ -1,0 +1,236 @@
+package wasiio
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fillPermits writes to s, within each permit check-write grants, until
+// check-write grants nothing (the peer reads nothing: the socket is full
+// and the queue holds the rest). It returns the smallest permit granted.
+func fillPermits(t *testing.T, s *OutputStream) uint64 {
+	t.Helper()
+	chunk := bytes.Repeat([]byte("u"), WriteBudget)
+	least := uint64(WriteBudget)
+	for written := 0; ; {
+		n, err := s.CheckWrite(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return least
+		}
+		least = min(least, n)
+		if err := s.Write(bg, chunk[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if written += int(n); written > 64<<20 {
+			t.Fatal("the socket never filled")
+		}
+	}
+}
+
+func budgetStreams(t *testing.T, b *UnsentBudget, linger time.Duration, closeOut func() error) (*OutputStream, *sendQueue, *net.TCPConn) {
+	t.Helper()
+	if !nonblockingCapable {
+		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
+	}
+	a, peer := tcpPair(t)
+	if closeOut == nil {
+		closeOut = a.Close
+	}
+	_, out, _ := SocketStreamsBudget(a, nil, closeOut, linger, b)
+	return out, out.backlog.(*sendQueue), peer
+}
+
+// TestUnsentBudgetBackpressure: connections to peers that never read hold
+// at most their floors plus the budget together; once it is spent,
+// check-write grants what a floor covers (16 KiB, a full TLS record)
+// rather than nothing, a write beyond that traps, the shortage is
+// reported, and a peer that starts reading lets its connection go on.
+func TestUnsentBudgetBackpressure(t *testing.T) {
+	const limit, n = 96 << 10, 8
+	var refused atomic.Int32
+	b := NewUnsentBudget(limit, func() { refused.Add(1) })
+	var outs []*OutputStream
+	var qs []*sendQueue
+	var peers []*net.TCPConn
+	for range n {
+		out, q, peer := budgetStreams(t, b, 0, nil)
+		least := fillPermits(t, out)
+		if least < 16<<10 {
+			t.Errorf("a permit of %d bytes, want at least the 16 KiB a floor covers", least)
+		}
+		outs, qs, peers = append(outs, out), append(qs, q), append(peers, peer)
+	}
+	held := 0
+	for _, q := range qs {
+		h, _ := q.Unsent()
+		held += h
+	}
+	if used := b.Used(); used > limit || used < 0 {
+		t.Errorf("the budget counts %d bytes, want 0 to %d", used, limit)
+	}
+	if held > n*UnsentFloor+limit {
+		t.Errorf("%d connections hold %d bytes unsent, more than their floors and the budget (%d)", n, held, n*UnsentFloor+limit)
+	}
+	t.Logf("%d connections hold %d bytes unsent; the budget counts %d of %d", n, held, b.Used(), limit)
+
+	// Spend the budget: permits' reservations take what is left, until
+	// one grants what the floor alone covers.
+	refusedBefore := refused.Load()
+	var spenders []*OutputStream
+	var fresh *OutputStream
+	var got uint64
+	for range 4 {
+		s, _, _ := budgetStreams(t, b, 0, nil)
+		spenders = append(spenders, s)
+		n, err := s.CheckWrite(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fresh, got = s, n; n < WriteBudget {
+			break
+		}
+	}
+	if b.Used() == limit {
+		fresh, _, _ = budgetStreams(t, b, 0, nil)
+		spenders = append(spenders, fresh)
+		got, _ = fresh.CheckWrite(bg)
+		if got != 16<<10 {
+			t.Errorf("check-write with the budget spent: %d; want the floor's 16384", got)
+		}
+	} else {
+		t.Errorf("the budget counts %d of %d once permits shrank", b.Used(), limit)
+	}
+	if refused.Load() == refusedBefore {
+		t.Error("a permit shrank and the budget reported no shortage")
+	}
+	expectTrap(t, func() { fresh.Write(bg, make([]byte, got+1)) })
+
+	// The first connection's peer reads: its stream becomes ready, and
+	// it writes on.
+	go io.Copy(io.Discard, peers[0])
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	if _, err := Wait(ctx, []Source{outs[0]}); err != nil {
+		t.Fatalf("the stream of a connection whose peer reads never became ready: %v", err)
+	}
+	if got, err := outs[0].CheckWrite(bg); err != nil || got < 16<<10 {
+		t.Fatalf("check-write once the peer read: %d, %v", got, err)
+	}
+	if err := outs[0].Write(bg, make([]byte, 16<<10)); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, s := range append(outs, spenders...) {
+		s.Close()
+	}
+	for _, p := range peers {
+		p.Close() // the lingering queues fail: everything returns
+	}
+	waitUsed(t, b, 0)
+}
+
+// waitUsed waits up to 10 s for b to count want bytes.
+func waitUsed(t *testing.T, b *UnsentBudget, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Used() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the budget counts %d bytes, want %d", b.Used(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Returned once: nothing more comes back later.
+	time.Sleep(50 * time.Millisecond)
+	if got := b.Used(); got != want {
+		t.Fatalf("the budget counts %d bytes after settling at %d", got, want)
+	}
+}
+
+// TestUnsentBudgetLinger: a dropped stream's queue keeps its bytes
+// counted while it lingers, and returns them exactly once when it gives
+// up (the linger passed) or delivered them (its peer read).
+func TestUnsentBudgetLinger(t *testing.T) {
+	const linger = 200 * time.Millisecond
+	b := NewUnsentBudget(1<<20, nil)
+	for _, peerReads := range []bool{false, true} {
+		released := make(chan struct{})
+		out, q, peer := budgetStreams(t, b, linger, func() error { close(released); return nil })
+		fillPermits(t, out)
+		// The engine's own bytes, past the floor (a handshake's flight).
+		if _, err := q.Write(make([]byte, 128<<10)); err != nil {
+			t.Fatal(err)
+		}
+		if used := b.Used(); used < 100<<10 {
+			t.Fatalf("the budget counts %d bytes with 128 KiB queued past a full socket", used)
+		}
+		out.Close()
+		time.Sleep(linger / 4)
+		if used := b.Used(); used < 100<<10 {
+			t.Errorf("the budget counts %d bytes while the dropped stream lingers with them", used)
+		}
+		if peerReads {
+			go io.Copy(io.Discard, peer)
+		}
+		select {
+		case <-released:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the socket was not released")
+		}
+		waitUsed(t, b, 0)
+	}
+}
+
+// TestUnsentBudgetWaits: a writer past its floor that is not inside
+// ReadNow (a handshake's) waits for room in the budget, and goes on when
+// another connection returns bytes; inside ReadNow it fails instead.
+func TestUnsentBudgetWaits(t *testing.T) {
+	b := NewUnsentBudget(64<<10, nil)
+	out1, q1, peer1 := budgetStreams(t, b, 0, nil)
+	fillPermits(t, out1)
+	if _, err := q1.Write(make([]byte, 56<<10)); err != nil {
+		t.Fatal(err)
+	}
+	out2, q2, _ := budgetStreams(t, b, 0, nil)
+	fillPermits(t, out2)
+	done := make(chan error, 1)
+	go func() {
+		_, err := q2.Write(make([]byte, 56<<10))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("a write past the spent budget returned at once: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	go io.Copy(io.Discard, peer1) // q1 drains and returns its bytes
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting write did not go on once bytes returned")
+	}
+
+	// Inside ReadNow, a write short of the budget fails the connection.
+	out3, q3, _ := budgetStreams(t, b, 0, nil)
+	fillPermits(t, out3)
+	q3.now.Store(true)
+	_, err := q3.Write(make([]byte, 64<<10))
+	q3.now.Store(false)
+	if err == nil {
+		t.Fatal("a write inside ReadNow past the spent budget succeeded")
+	}
+	t.Log(err)
+	for _, s := range []*OutputStream{out1, out2, out3} {
+		s.Close()
+	}
+}
