@@ -63,6 +63,14 @@
 //     goroutine writes out while anything is unsent). CheckWrite grants a
 //     budget and a flush is complete when nothing is unsent, so a peer
 //     that does not read stops the guest's writes, not its memory.
+//   - A guest's sockets share an [UnsentBudget]: each queue holds
+//     [UnsentFloor] on its own, and what it holds beyond, or reserves
+//     for a permit, counts against the guest's total. Short of it,
+//     CheckWrite grants less (down to what the floor covers, 16 KiB)
+//     rather than fail, and the stream's pollable is still ready when its
+//     own queue is empty: the guest waits, and a peer that never reads
+//     cannot starve its other connections. The host holds at most
+//     sockets × UnsentFloor plus the budget.
 //
 // A TCP socket's own streams are inline in the same way ([SocketStreams]):
 // their source is the socket itself, read and written with non-blocking

@@ -47,6 +47,15 @@
 //	                    creates a TCP socket every 10 ms until one is
 //	                    made, printing "socket again after D ms", or for
 //	                    10 s, printing "no socket: error E"
+//	hog unsent N PORT   connects N sockets with send buffers of 4 KiB
+//	                    to 127.0.0.1:PORT, writes to
+//	                    each, within each permit check-write grants,
+//	                    until it grants nothing (the peer reads nothing),
+//	                    prints "blocked N: least permit L", then, after a
+//	                    line on stdin, waits for the first socket's
+//	                    output stream and writes it 1 MiB more, printing
+//	                    "continued B", drops everything and prints
+//	                    "closed"
 //	hog dupes N K       listens on K sockets on 127.0.0.1, polls each
 //	                    listener's pollable N times over beside a 300 ms
 //	                    timer (nobody connects), prints "polled K", then
@@ -75,7 +84,7 @@ import (
 func subscribeDuration(d uint64) uint32
 
 func main() {
-	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve" || os.Args[1] == "hold" || os.Args[1] == "dupes")) {
+	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve" || os.Args[1] == "hold" || os.Args[1] == "dupes" || os.Args[1] == "unsent")) {
 		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N, hog lookups|resolve|hold N NAME")
 		os.Exit(2)
 	}
@@ -146,6 +155,85 @@ func main() {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+	case "unsent":
+		port, _ := strconv.Atoi(os.Args[3])
+		network := w.Network()
+		type conn struct{ sock, in, out uint32 }
+		var conns []conn
+		for i := range n {
+			sock, _ := w.CreateTCP4()
+			// A small send buffer: the kernel takes little, the host's
+			// queue the rest of each write.
+			if code := w.SetSendBuffer(sock, 4096); code != 0 {
+				fmt.Printf("send buffer %d: error %d\n", i, code)
+				return
+			}
+			if code := w.StartConnect(sock, network, w.Addr{IP: [4]byte{127, 0, 0, 1}, Port: uint16(port)}); code != 0 {
+				fmt.Printf("connect %d: error %d\n", i, code)
+				return
+			}
+			var in, out, code uint32
+			for {
+				if in, out, code = w.FinishConnect(sock); code != 8 { // would-block
+					break
+				}
+				p := w.TCPSubscribe(sock)
+				w.Block(p)
+				w.DropPollable(p)
+			}
+			if code != 0 {
+				fmt.Printf("connect %d: error %d\n", i, code)
+				return
+			}
+			conns = append(conns, conn{sock, in, out})
+		}
+		chunk := make([]byte, 64<<10)
+		least := uint64(len(chunk))
+		for i, c := range conns {
+			for written := 0; ; {
+				room, err := w.CheckWrite(c.out)
+				if err != nil || written > 256<<20 {
+					fmt.Printf("socket %d: write: %v after %d bytes\n", i, err, written)
+					return
+				}
+				if room == 0 {
+					break
+				}
+				least = min(least, room)
+				k := min(room, uint64(len(chunk)))
+				if err := w.Write(c.out, chunk[:k]); err != nil {
+					fmt.Printf("socket %d: write: %v\n", i, err)
+					return
+				}
+				written += int(k)
+			}
+		}
+		fmt.Printf("blocked %d: least permit %d\n", len(conns), least)
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		more, out := 0, conns[0].out
+		for more < 1<<20 {
+			p := w.OutSubscribe(out)
+			w.Block(p)
+			w.DropPollable(p)
+			room, err := w.CheckWrite(out)
+			if err != nil {
+				fmt.Printf("write: %v after %d bytes more\n", err, more)
+				return
+			}
+			k := min(room, uint64(len(chunk)), uint64(1<<20-more))
+			if err := w.Write(out, chunk[:k]); err != nil {
+				fmt.Printf("write: %v\n", err)
+				return
+			}
+			more += int(k)
+		}
+		fmt.Printf("continued %d\n", more)
+		for _, c := range conns {
+			w.DropInput(c.in)
+			w.DropOutput(c.out)
+			w.DropTCP(c.sock)
+		}
+		fmt.Println("closed")
 	case "sockets":
 		for i := 1; i <= n; i++ {
 			if _, code := w.CreateTCP4(); code != 0 {

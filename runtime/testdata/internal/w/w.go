@@ -103,6 +103,9 @@ func tcpSubscribe(self uint32) uint32
 //go:wasmimport wasi:sockets/tcp@0.2.8 [resource-drop]tcp-socket
 func dropTCPSocket(self uint32)
 
+//go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-send-buffer-size
+func setSendBufferSize(self uint32, v uint64, ret unsafe.Pointer)
+
 //go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 resolve-addresses
 func resolveAddresses(network uint32, name unsafe.Pointer, n uint32, ret unsafe.Pointer)
 
@@ -186,6 +189,9 @@ func LocalPort(sock uint32) (uint16, uint32) {
 	}
 	return uint16(u32(8)), 0
 }
+
+// SetSendBuffer is set-send-buffer-size.
+func SetSendBuffer(sock uint32, n uint64) uint32 { setSendBufferSize(sock, n, retp()); return unit() }
 
 func TCPSubscribe(sock uint32) uint32 { return tcpSubscribe(sock) }
 func DropTCP(sock uint32)             { dropTCPSocket(sock) }
