@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -335,4 +337,34 @@ func TestListenAddressInUse(t *testing.T) {
 	c.Close()
 	s2.Close()
 	noneLeft(t, before)
+}
+
+// TestListenBacklogUnsized: a listener whose guest never sized its
+// backlog gets the largest the kernel allows (4,096 or
+// net.core.somaxconn), as Go's net.Listen asks, while the host's accept
+// queue keeps its default; a Go guest's server (guest/net sizes none)
+// otherwise met a burst of clients with a kernel queue of 128.
+func TestListenBacklogUnsized(t *testing.T) {
+	st := listenStack(t)
+	s := mustSocket(t, st)
+	defer s.Close()
+	bindLoopback(t, st, s)
+	if err := s.StartListen(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishListen(bg); err != nil {
+		t.Fatal(err)
+	}
+	want := maxBacklog
+	if b, err := os.ReadFile("/proc/sys/net/core/somaxconn"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < want {
+			want = n
+		}
+	}
+	if _, backlog := kernelQueue(t, s.ln); backlog != want {
+		t.Errorf("kernel backlog %d, want %d", backlog, want)
+	}
+	if s.backlog != defaultBacklog {
+		t.Errorf("host accept queue bound %d, want %d", s.backlog, defaultBacklog)
+	}
 }

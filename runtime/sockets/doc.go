@@ -40,9 +40,10 @@
 // local-address reports it), and a peer's connect to it is refused;
 // start-listen calls listen(2) with the guest's backlog
 // (set-listen-backlog-size, at most 4,096 and the kernel's maximum;
-// set again while listening, listen(2) again), beyond which the kernel
-// completes no handshake the host's accept queue has no room for (Linux
-// queues one more than the backlog); a bound socket that connects is the
+// set again while listening, listen(2) again; never set, 4,096, as Go's
+// net.Listen asks), beyond which the kernel completes no handshake the
+// host's accept queue has no room for (Linux queues one more than the
+// backlog); a bound socket that connects is the
 // socket connect(2) runs on. Elsewhere start-bind makes a listener at
 // once, as net.Listen does: its peers' handshakes complete before
 // start-listen, queued in a backlog of the system's maximum size whatever

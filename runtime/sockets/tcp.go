@@ -40,6 +40,7 @@ const (
 // Defaults reported for options the guest did not set.
 const (
 	defaultBacklog       = 128
+	maxBacklog           = 4096 // set-listen-backlog-size's largest
 	defaultKeepAliveIdle = 7200 * time.Second
 	defaultKeepAliveIntv = 75 * time.Second
 	defaultKeepAliveCnt  = 9
@@ -64,6 +65,7 @@ type TCPSocket struct {
 	ln        *net.TCPListener // listen-started once it listens, listening
 	listenErr error            // the listen's failure, for finish-listen
 	backlog   int
+	sized     bool // the guest set the backlog (set-listen-backlog-size)
 
 	// connect-started
 	dialCancel context.CancelFunc // cancels a dial on its goroutine
@@ -487,8 +489,16 @@ func (t *TCPSocket) StartListen(ctx context.Context) error {
 	// listen(2) with the guest's backlog, here so that its errors come
 	// from finish-listen. The kernel queues the handshakes it completes
 	// from now on, up to that backlog, whatever the host's accept queue
-	// holds.
-	ln, listened, err := t.bound.listen(t.backlog)
+	// holds. A guest that never sized it gets the largest, as Go's
+	// net.Listen asks for (the kernel caps it at its own maximum): a Go
+	// guest's server (guest/net sizes none) meets a burst of clients as
+	// a native one does, not with 128 and then dropped handshakes. The
+	// host's accept queue keeps defaultBacklog.
+	kernel := t.backlog
+	if !t.sized {
+		kernel = maxBacklog
+	}
+	ln, listened, err := t.bound.listen(kernel)
 	if listened {
 		t.bound = nil
 	}
@@ -723,7 +733,7 @@ func (t *TCPSocket) SetListenBacklogSize(ctx context.Context, v uint64) error {
 	if t.state == stateConnected || t.state == stateConnectStarted || t.state == stateClosed {
 		return InvalidState
 	}
-	t.backlog = int(min(v, 4096))
+	t.backlog, t.sized = int(min(v, maxBacklog)), true
 	if t.ln != nil {
 		relisten(t.ln, t.backlog)
 	}
