@@ -403,36 +403,56 @@ func (s *OutputStream) blockingWrite(ctx context.Context, p []byte, n uint64, ze
 // and returns how many moved. Errors of either stream are reported as they
 // are.
 func (s *OutputStream) Splice(ctx context.Context, src streams.InputStream, n uint64) (uint64, error) {
+	moved, _, err := s.splice(ctx, src, n)
+	return moved, err
+}
+
+// splice is Splice; full reports that the stream granted no budget, so
+// that nothing was read.
+func (s *OutputStream) splice(ctx context.Context, src streams.InputStream, n uint64) (moved uint64, full bool, err error) {
 	budget, err := s.CheckWrite(ctx)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
+	// With no budget, a read of zero bytes still reports src's end.
 	data, err := src.Read(ctx, min(n, budget))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if err := s.Write(ctx, data); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return uint64(len(data)), nil
+	return uint64(len(data)), budget == 0, nil
 }
 
 // BlockingSplice implements streams.OutputStream: Splice that first waits
-// until the stream accepts a write and src has bytes or ended.
+// until the stream accepts a write and src has bytes or ended. When the
+// stream stopped accepting writes after that wait (a TLS engine's own
+// bytes, written while src was read, are unsent), it waits again rather
+// than return zero: WASI's blocking-splice moves at least one byte, or
+// fails. Every wait ends with ctx, as the guest then exits.
 func (s *OutputStream) BlockingSplice(ctx context.Context, src streams.InputStream, n uint64) (uint64, error) {
-	if n > 0 {
-		if err := s.BlockingFlush(ctx); err != nil {
-			return 0, err
-		}
-		if sp, ok := src.(Source); ok {
-			if err := waitOne(ctx, sp); err != nil {
-				Abort(ctx, err)
+	for {
+		if n > 0 {
+			if err := s.BlockingFlush(ctx); err != nil {
+				return 0, err
 			}
-		} else {
-			src.Subscribe(ctx).Block(ctx)
+			if sp, ok := src.(Source); ok {
+				if err := waitOne(ctx, sp); err != nil {
+					Abort(ctx, err)
+				}
+			} else {
+				src.Subscribe(ctx).Block(ctx)
+			}
+		}
+		moved, full, err := s.splice(ctx, src, n)
+		if !full || n == 0 {
+			return moved, err
+		}
+		if err := ctx.Err(); err != nil {
+			Abort(ctx, err)
 		}
 	}
-	return s.Splice(ctx, src, n)
 }
 
 // Ready implements Source: a write would be accepted, or the stream ended.
