@@ -63,6 +63,16 @@ type InlineInputStream struct {
 	dmu      sync.Mutex
 	awaitGen atomic.Uint64
 	endAsked atomic.Bool
+
+	// Ending a blocking read when the stream is dropped (a socket's
+	// stream: endOnDrop). The source is nobody else's then, so its read
+	// deadline is the stream's to move: Close sets it in the past if a
+	// blocking read is in flight (onceReading, or Await's, awaitGen odd;
+	// under dmu), and the read, once it returned, clears it. stopRead
+	// tells a read that starts after Close to end at once.
+	endOnDrop   bool
+	onceReading bool // readOnce's read is in flight; under dmu
+	stopRead    atomic.Bool
 }
 
 // NewInlineInputStream returns an input stream that reads src on the
@@ -165,9 +175,27 @@ func (s *InlineInputStream) startOnce() {
 func (s *InlineInputStream) readOnce() {
 	buf := smallReads.Get().(*[]byte)
 	b := (*buf)[:readOnceChunk]
+	if s.endOnDrop {
+		s.dmu.Lock()
+		s.onceReading = true
+		if s.stopRead.Load() {
+			s.src.SetReadDeadline(longAgo) // dropped since startOnce
+		}
+		s.dmu.Unlock()
+	}
 	n, err := s.src.Read(b)
 	for n == 0 && err == nil {
 		n, err = s.src.Read(b)
+	}
+	if s.endOnDrop {
+		s.dmu.Lock()
+		s.onceReading = false
+		if s.stopRead.Load() {
+			// Close may have ended this read: the socket's other
+			// users find the deadline as it was.
+			s.src.SetReadDeadline(time.Time{})
+		}
+		s.dmu.Unlock()
 	}
 	s.readDone(buf, n, err)
 }
@@ -224,8 +252,9 @@ func (s *InlineInputStream) Await(ctx context.Context, deadline time.Time) bool 
 	s.dmu.Lock()
 	gen := s.awaitGen.Add(1)
 	s.src.SetReadDeadline(deadline)
-	if s.endAsked.Load() {
-		// Asked since this Await began: EndAwait saw no read in flight.
+	if s.endAsked.Load() || s.stopRead.Load() {
+		// Asked since this Await began: EndAwait saw no read in flight;
+		// or the stream was dropped meanwhile (Close).
 		s.src.SetReadDeadline(longAgo)
 	}
 	s.dmu.Unlock()
@@ -397,7 +426,11 @@ func (s *InlineInputStream) Drop() { s.Close() }
 
 // Close drops the stream and calls the closer given to
 // NewInlineInputStream. Buffered bytes are discarded. Close is
-// idempotent.
+// idempotent. A socket's stream (SocketStreams) also ends a blocking read
+// in flight (a goroutine's, which a wait on the stream beside other
+// pollables started, with its buffer): the socket and its output stream
+// may live on, and a silent peer would otherwise hold both until the
+// socket closed.
 func (s *InlineInputStream) Close() error {
 	s.mu.Lock()
 	if s.dropped {
@@ -407,6 +440,15 @@ func (s *InlineInputStream) Close() error {
 	s.dropped = true
 	s.pending = nil
 	s.returnLent()
+	busy := s.busy
 	s.mu.Unlock()
+	if s.endOnDrop && busy {
+		s.stopRead.Store(true)
+		s.dmu.Lock()
+		if s.onceReading || s.awaitGen.Load()%2 == 1 {
+			s.src.SetReadDeadline(longAgo)
+		}
+		s.dmu.Unlock()
+	}
 	return s.closeClaimed()
 }

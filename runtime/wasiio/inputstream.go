@@ -3,7 +3,9 @@ package wasiio
 import (
 	"context"
 	"io"
+	"net"
 	"sync"
+	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
 )
@@ -26,6 +28,15 @@ type InputStream struct {
 	// the guest's next call on the stream, by when the glue has copied it
 	// into guest memory. It identifies that buffer by its last byte.
 	lent *byte
+
+	// A socket's stream (newSocketInputStream): the connection, whose read
+	// deadline Close sets in the past to end the goroutine's read in
+	// flight, and which the goroutine clears once that read returned. rmu
+	// orders the two; reading and ending are under it.
+	deadline interface{ SetReadDeadline(time.Time) error }
+	rmu      sync.Mutex
+	reading  bool // the goroutine is in r.Read
+	ending   bool // Close asked the goroutine's read to end
 }
 
 // NewInputStream returns an input stream reading r. Dropping the stream
@@ -66,7 +77,7 @@ func (s *InputStream) run() {
 			bufs[i] = make([]byte, len(bufs[i^1]))
 		}
 		buf := bufs[i]
-		n, err := s.r.Read(buf)
+		n, err := s.read(buf)
 		s.mu.Lock()
 		if n > 0 {
 			if len(s.pending) == 0 {
@@ -97,6 +108,30 @@ func (s *InputStream) run() {
 			bufs[i] = make([]byte, 2*len(buf))
 		}
 	}
+}
+
+// read is the goroutine's read of r. A socket's stream marks it in flight,
+// so that Close ends it, and clears the deadline Close set once it
+// returned.
+func (s *InputStream) read(buf []byte) (int, error) {
+	if s.deadline == nil {
+		return s.r.Read(buf)
+	}
+	s.rmu.Lock()
+	if s.ending {
+		s.rmu.Unlock()
+		return 0, net.ErrClosed
+	}
+	s.reading = true
+	s.rmu.Unlock()
+	n, err := s.r.Read(buf)
+	s.rmu.Lock()
+	s.reading = false
+	if s.ending {
+		s.deadline.SetReadDeadline(time.Time{})
+	}
+	s.rmu.Unlock()
+	return n, err
 }
 
 // Read implements streams.InputStream: it returns up to n bytes that are
@@ -211,7 +246,10 @@ func (s *InputStream) Drop() { s.Close() }
 
 // Close drops the stream: it stops the reader goroutine and calls the
 // closer given to NewInputStream. Buffered bytes are discarded. Close is
-// idempotent.
+// idempotent. A socket's stream also ends the goroutine's read in flight
+// (a read deadline in the past, cleared once the read returned): the
+// socket and its output stream may live on, and a silent peer would
+// otherwise hold the goroutine and its buffers until the socket closed.
 func (s *InputStream) Close() error {
 	s.mu.Lock()
 	if s.dropped {
@@ -222,6 +260,15 @@ func (s *InputStream) Close() error {
 	s.pending, s.next = nil, nil
 	s.returnLent()
 	s.cond.Broadcast()
+	started := s.started
 	s.mu.Unlock()
+	if s.deadline != nil && started {
+		s.rmu.Lock()
+		s.ending = true
+		if s.reading {
+			s.deadline.SetReadDeadline(longAgo)
+		}
+		s.rmu.Unlock()
+	}
 	return s.closeClaimed()
 }

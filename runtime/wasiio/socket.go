@@ -48,6 +48,7 @@ func SocketStreamsBudget(conn net.Conn, closeIn io.Closer, closeOut func() error
 			q.budget = budget
 			ss.src = socketSource{conn: conn, raw: raw, q: q}
 			ss.in.init(&ss.src, closeIn)
+			ss.in.endOnDrop = true
 			ss.out.init(q, func() error {
 				q.Close(func() { closeOut() })
 				return nil
@@ -69,7 +70,15 @@ func SocketStreamsBudget(conn net.Conn, closeIn io.Closer, closeOut func() error
 	if linger <= 0 {
 		out.linger = DefaultSendLinger
 	}
-	return NewInputStream(conn, closeIn), out, closeWrite
+	return newSocketInputStream(conn, closeIn), out, closeWrite
+}
+
+// newSocketInputStream is the goroutine input stream of a socket: dropping
+// it ends its goroutine's read in flight (see InputStream.Close).
+func newSocketInputStream(conn net.Conn, closeIn io.Closer) *InputStream {
+	in := NewInputStream(conn, closeIn)
+	in.deadline = conn
+	return in
 }
 
 var (
