@@ -81,7 +81,11 @@
 // through the closer given to the constructor. Sockets pass a closer that
 // drops one reference of a shared connection, so the connection stays open
 // until the socket and both of its streams are gone, whoever owns them (the
-// guest's table or the wasi:tls host after a move). [Transport] turns a
+// guest's table or the wasi:tls host after a move). Dropping a socket's
+// input stream also ends a read of the socket a goroutine makes for it (a
+// read deadline in the past, cleared once the read returned): a silent
+// peer would otherwise keep that goroutine and its buffer as long as the
+// socket lives. [Transport] turns a
 // stream pair back into a [net.Conn] for code that wants one, unwrapping a
 // socket's pair to the connection itself when no read-ahead is buffered.
 package wasiio
