@@ -203,8 +203,11 @@ func (s *clientSession) verifyServer(ctx context.Context, chain [][]byte) error 
 // clientIdentity is the ClientIdentity hook, on the handshake goroutine.
 //
 // It copies the server's request for the guest only if the guest asked
-// for it (receive-client-identity-request; it cannot once the handshake
-// went past that point without it). The server chooses the length of
+// for it (receive-client-identity-request) or still may: a backend may
+// call it while the guest waits at verify-server-identity (TLS 1.3's
+// CertificateRequest precedes the server's Certificate); once the
+// handshake went past that step without the call, the guest cannot ask
+// (rules.stepCheckLocked). The server chooses the length of
 // the request's CA names: 15,000 empty names, 60 KB of request, are some
 // 450 KB of byte slices a copy. Before, every client connection kept a
 // copy for its life, asked for or not: 470-570 KiB per connection to
@@ -219,7 +222,7 @@ func (s *clientSession) clientIdentity(ctx context.Context, req *backends.Identi
 	}
 	r := &clientIdentityRequest{s: s}
 	s.d.mu.Lock()
-	if s.received {
+	if s.received || s.d.target < stepIdentityRequest {
 		r.req = cloneRequest(req)
 	}
 	s.d.mu.Unlock()

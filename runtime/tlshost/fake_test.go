@@ -18,11 +18,14 @@ import (
 type fakeBackend struct {
 	serverChain [][]byte
 	clientChain [][]byte
-	certRequest bool   // the server requests a client certificate
-	failAt      string // "verify": the peer's certificate fails default validation
-	silentPeer  bool   // the peer never answers: Handshake blocks on I/O
-	hello       *backends.ClientHello
-	postErr     error
+	certRequest bool // the server requests a client certificate
+	// requestFirst: ClientIdentity comes before VerifyServer, as
+	// TLS 1.3's CertificateRequest precedes the server's Certificate.
+	requestFirst bool
+	failAt       string // "verify": the peer's certificate fails default validation
+	silentPeer   bool   // the peer never answers: Handshake blocks on I/O
+	hello        *backends.ClientHello
+	postErr      error
 
 	mu     sync.Mutex
 	events []string
@@ -114,11 +117,7 @@ func (c *fakeConn) clientHandshake(ctx context.Context) error {
 	if c.b.failAt == "verify" {
 		return c.fail(&backends.SendAlertError{Alert: backends.AlertUnknownCA, Err: errors.New("tls: certificate signed by unknown authority")})
 	}
-	if err := cfg.VerifyServer(ctx, c.b.serverChain); err != nil {
-		return c.fail(err)
-	}
-	c.b.log("server verified")
-	if c.b.certRequest {
+	request := func() error {
 		ids, err := cfg.ClientIdentity(ctx, &backends.IdentityRequest{SignatureSchemes: []uint16{0x0804}})
 		if err != nil {
 			return c.fail(err)
@@ -129,7 +128,22 @@ func (c *fakeConn) clientHandshake(ctx context.Context) error {
 			c.state.LocalIdentity = ids[0]
 			c.mu.Unlock()
 		}
-	} else if cfg.NoClientIdentityRequest != nil {
+		return nil
+	}
+	if c.b.certRequest && c.b.requestFirst {
+		if err := request(); err != nil {
+			return err
+		}
+	}
+	if err := cfg.VerifyServer(ctx, c.b.serverChain); err != nil {
+		return c.fail(err)
+	}
+	c.b.log("server verified")
+	if c.b.certRequest && !c.b.requestFirst {
+		if err := request(); err != nil {
+			return err
+		}
+	} else if !c.b.certRequest && cfg.NoClientIdentityRequest != nil {
 		cfg.NoClientIdentityRequest(ctx)
 	}
 	c.b.log("client finished")

@@ -154,6 +154,52 @@ func TestClientFullFlow(t *testing.T) {
 	}
 }
 
+// TestClientRequestBeforeVerify: a backend whose certificate request
+// comes before the server's certificate (TLS 1.3's message order) calls
+// ClientIdentity while the guest waits at verify-server-identity; the
+// guest may still call receive-client-identity-request then, and gets
+// the request as the server sent it. Before, the host copied the
+// request only for a guest that had asked already: this one got a
+// request without its contents, and reading them panicked.
+func TestClientRequestBeforeVerify(t *testing.T) {
+	checkNoLeak(t)
+	b := &fakeBackend{serverChain: [][]byte{[]byte("leaf")}, certRequest: true, requestFirst: true}
+	s := newClientSession(b, backends.ClientConfig{}, newPipe(t))
+	defer s.Close()
+	s.Connect("example.com")
+	vf, err := s.VerifyServerIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The request arrived before the guest asked for it.
+	select {
+	case <-s.requestFut.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no certificate request within 5 s")
+	}
+	rf, err := s.ReceiveClientIdentityRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := await(t, rf)
+	if err != nil || req == nil || req.req == nil {
+		t.Fatalf("request future: %+v, %v", req, err)
+	}
+	if !slices.Equal(req.req.SignatureSchemes, []uint16{0x0804}) {
+		t.Fatalf("request: %+v", req.req)
+	}
+	req.Respond(nil)
+	if _, err := await(t, vf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := await(t, s.Finish()); err != nil {
+		t.Fatal(err)
+	}
+	if ev := b.Events(); !slices.Contains(ev, "client certificates 0") || !slices.Contains(ev, "client finished") {
+		t.Fatalf("events: %q", ev)
+	}
+}
+
 func TestClientFinishOnly(t *testing.T) {
 	checkNoLeak(t)
 	b := &fakeBackend{serverChain: [][]byte{[]byte("leaf")}, certRequest: true}
