@@ -344,6 +344,6 @@ type requestCopy struct {
 func cloneRequest(req *backends.IdentityRequest) *requestCopy {
 	return &requestCopy{
 		SignatureSchemes: cloneSlice(req.SignatureSchemes),
-		acceptableCAs:    packBytes(req.AcceptableCAs),
+		acceptableCAs:    pack(req.AcceptableCAs),
 	}
 }

@@ -11,10 +11,13 @@ import "encoding/binary"
 // bytes on the wire.
 type packedList []byte
 
-func packStrings(l []string) packedList {
+// pack packs l.
+func pack[S ~string | ~[]byte](l []S) packedList {
 	n := 0
 	for _, s := range l {
-		n += 2 + len(s) // a name's length takes one or two bytes
+		// A length under 16,384 takes one or two bytes (an ALPN
+		// protocol's always); a longer one grows the buffer.
+		n += 2 + len(s)
 	}
 	p := make([]byte, 0, n)
 	for _, s := range l {
@@ -24,50 +27,33 @@ func packStrings(l []string) packedList {
 	return p
 }
 
-func packBytes(l [][]byte) packedList {
-	n := 0
-	for _, b := range l {
-		n += 2 + len(b)
+// each calls f with each element in turn, a slice of p's buffer.
+func (p packedList) each(f func([]byte)) {
+	for len(p) > 0 {
+		n, w := binary.Uvarint(p)
+		p = p[w:]
+		f(p[:n])
+		p = p[n:]
 	}
-	p := make([]byte, 0, n)
-	for _, b := range l {
-		p = binary.AppendUvarint(p, uint64(len(b)))
-		p = append(p, b...)
-	}
-	return p
 }
 
 // bytes unpacks the list, each element a copy of its own.
 func (p packedList) bytes() [][]byte {
 	out := make([][]byte, 0, p.count())
-	for len(p) > 0 {
-		n, w := binary.Uvarint(p)
-		p = p[w:]
-		out = append(out, append([]byte{}, p[:n]...))
-		p = p[n:]
-	}
+	p.each(func(b []byte) { out = append(out, append([]byte{}, b...)) })
 	return out
 }
 
 // strings unpacks the list.
 func (p packedList) strings() []string {
 	out := make([]string, 0, p.count())
-	for len(p) > 0 {
-		n, w := binary.Uvarint(p)
-		p = p[w:]
-		out = append(out, string(p[:n]))
-		p = p[n:]
-	}
+	p.each(func(b []byte) { out = append(out, string(b)) })
 	return out
 }
 
 // count is how many elements the list holds.
 func (p packedList) count() int {
 	c := 0
-	for len(p) > 0 {
-		n, w := binary.Uvarint(p)
-		p = p[w+int(n):]
-		c++
-	}
+	p.each(func([]byte) { c++ })
 	return c
 }

@@ -51,10 +51,10 @@ func TestPeerListsCopiedCompact(t *testing.T) {
 	}
 	// Names of every length come back as they were given.
 	names := []string{"", "h2", string(make([]byte, 127)), string(make([]byte, 128)), string(make([]byte, 70000))}
-	if got := packStrings(names).strings(); !slices.Equal(got, names) {
+	if got := pack(names).strings(); !slices.Equal(got, names) {
 		t.Errorf("names of lengths 0 to 70,000 come back as %s", fmt.Sprint(len(got)))
 	}
-	if got := packBytes(nil).bytes(); len(got) != 0 {
+	if got := pack([][]byte(nil)).bytes(); len(got) != 0 {
 		t.Errorf("an empty list comes back with %d names", len(got))
 	}
 }

@@ -417,7 +417,7 @@ type helloCopy struct {
 func cloneHello(h *backends.ClientHello) *helloCopy {
 	return &helloCopy{
 		ServerName:       h.ServerName,
-		alpn:             packStrings(h.ALPN),
+		alpn:             pack(h.ALPN),
 		CipherSuites:     cloneSlice(h.CipherSuites),
 		Versions:         cloneSlice(h.Versions),
 		Groups:           cloneSlice(h.Groups),
