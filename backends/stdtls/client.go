@@ -104,7 +104,9 @@ type sessionCache struct {
 // is offered only to a connection whose groups include that one's (see
 // resumableUnder). made is version<<16 | group, 0 until the making
 // handshake completed (TLS 1.2 stores its session before then; TLS 1.3
-// tickets arrive after).
+// tickets arrive after). A session whose handshake then failed (its
+// context ended as crypto/tls completed it) stays 0, never offered,
+// until the next handshake to the server name stores another.
 type clientSession struct {
 	cs   *tls.ClientSessionState
 	made atomic.Uint32
