@@ -7,16 +7,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -135,12 +132,5 @@ func TestGuestClientRequestListsNotKept(t *testing.T) {
 // clientCAs, and accepting none.
 func requestServer(t *testing.T, cert tls.Certificate, clientCAs *x509.CertPool) (port string) {
 	t.Helper()
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, ClientCAs: clientCAs}
-	addr := testnet.Serve(t, func(c net.Conn) {
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		tls.Server(c, cfg).Handshake()
-		io.Copy(io.Discard, c)
-	})
-	return strconv.Itoa(addr.Port)
+	return serveTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, ClientCAs: clientCAs})
 }

@@ -79,7 +79,13 @@ func pool(t *testing.T, cert tls.Certificate) *x509.CertPool {
 // client, until the test ends.
 func bigChainServer(t *testing.T, cert tls.Certificate) (port string) {
 	t.Helper()
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	return serveTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}})
+}
+
+// serveTLS serves TLS with cfg on a loopback listener until the test
+// ends: each connection handshakes, then reads until the client ends it.
+func serveTLS(t *testing.T, cfg *tls.Config) (port string) {
+	t.Helper()
 	addr := testnet.Serve(t, func(c net.Conn) {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(20 * time.Second))

@@ -23,11 +23,10 @@
 //
 // prints "ready" and waits for a line on its standard input, then makes N
 // handshakes, one after another, each reading what the server sends
-// first, keeping those that resumed a session and dropping the others,
-// and prints "kept K
-// resumed, dropped D, failed F: REASON" (the first failure's
-// client-last-error); a client pool whose server closes the connections
-// of its full handshakes does the same.
+// first, keeping those that resumed a session or failed and dropping
+// the others, and prints "kept K resumed, dropped D, failed F: REASON"
+// (the first failure's client-last-error); a client pool whose server
+// closes the connections of its full handshakes does the same.
 //
 //	peerchains serve NAME N
 //
