@@ -45,6 +45,20 @@ func timeSensitive(t *testing.T, timeouts []time.Duration, f func(t *testing.T, 
 	t.Fatalf("every timeout failed:\n%v", errors.Join(errs...))
 }
 
+// tookWithin checks how long something a timeout bounds took: no sooner
+// than the timeout, which fails the test at once (load only delays), and
+// within margin past it, else it returns an error that load may explain.
+func tookWithin(t *testing.T, what string, took, timeout, margin time.Duration) error {
+	t.Helper()
+	if took < timeout {
+		t.Fatalf("%s after %v, before the timeout of %v", what, took, timeout)
+	}
+	if took > timeout+margin {
+		return fmt.Errorf("%s after %v, more than %v past the timeout of %v", what, took, margin, timeout)
+	}
+	return nil
+}
+
 // endsAt reads c until its peer ends it (or it is closed), discarding
 // what it reads, and sends on the channel it returns when it ended.
 func endsAt(c net.Conn) <-chan time.Time {
