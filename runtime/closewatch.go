@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -24,10 +25,12 @@ import (
 //
 // wazero calls the watch once per module instance, before it closes it.
 // Closes of the runtime's own (Instance.Close, an exit of the guest)
-// are marked by state.ownClose and left alone, as are wazero's closes for
+// are marked by state.ownClose: the watch stops nothing, only waits for a
+// call Instance.Close stopped from another goroutine to return (the
+// wazero.Runtime's Close may come in between); wazero's closes for
 // the end of a call's context (its exit codes for that, under
-// WithCloseOnContextDone): the call's context stops the guest, and
-// a halted instance is classified as before; and closes made with a
+// WithCloseOnContextDone) are left alone: the call's context stops the
+// guest, and a halted instance is classified as before; and closes made with a
 // context carrying the guest (its Context, or a host call's), which are
 // taken for an exit of the guest made by a host function of the
 // embedder's: close from another goroutine with a context of its own.
@@ -35,8 +38,11 @@ type closeWatch struct {
 	st *state
 
 	mu     sync.Mutex
-	closed bool   // wazero closed one of the guest's modules
-	onStop func() // set by arm: stops the guest and closes the instance
+	closed bool        // wazero closed one of the guest's modules
+	onStop func()      // set by arm: stops the guest and closes the instance
+	busy   func() bool // set by arm: whether a call into the guest is in progress
+
+	gaveUp atomic.Bool // a wait for busy ran out: later closes do not wait again
 }
 
 // outsideCloseWait is how long the close of a guest's module by wazero
@@ -48,10 +54,22 @@ type closeWatch struct {
 // for ever.
 const outsideCloseWait = time.Second
 
-// waitIdle waits, up to outsideCloseWait, for busy to report false.
-func waitIdle(busy func() bool) {
+// waitIdle waits, up to outsideCloseWait, for a call into the guest in
+// progress (busy, as arm set it) to return. Once a wait ran out, the
+// guest's later closes (its component's other modules) do not wait again.
+func (w *closeWatch) waitIdle() {
+	w.mu.Lock()
+	busy := w.busy
+	w.mu.Unlock()
+	if busy == nil || w.gaveUp.Load() {
+		return
+	}
 	deadline := time.Now().Add(outsideCloseWait)
-	for busy() && time.Now().Before(deadline) {
+	for busy() {
+		if !time.Now().Before(deadline) {
+			w.gaveUp.Store(true)
+			return
+		}
 		time.Sleep(time.Millisecond)
 	}
 }
@@ -65,7 +83,7 @@ func (w *closeWatch) context(ctx context.Context) context.Context {
 }
 
 func (w *closeWatch) notify(ctx context.Context, code uint32) {
-	if w.st.ownClose.Load() || code == sys.ExitCodeContextCanceled || code == sys.ExitCodeDeadlineExceeded {
+	if code == sys.ExitCodeContextCanceled || code == sys.ExitCodeDeadlineExceeded {
 		return
 	}
 	if g := GuestFrom(ctx); g != nil && g.state == w.st {
@@ -76,6 +94,14 @@ func (w *closeWatch) notify(ctx context.Context, code uint32) {
 		// the guest would report the stop instead, after waiting for
 		// the very call that closes.
 		w.st.ownClose.Store(true)
+		return
+	}
+	if w.st.ownClose.Load() {
+		// The runtime's own close (Instance.Close, from another
+		// goroutine), the guest stopped: a call it stopped may still be
+		// returning, which wazero's close (the runtime's Close coming
+		// in between) would clear the state of and free the code under.
+		w.waitIdle()
 		return
 	}
 	w.mu.Lock()
@@ -95,13 +121,14 @@ func (w *closeWatch) notify(ctx context.Context, code uint32) {
 	}
 }
 
-// arm sets what stops the guest (with ErrClosed, the context cancelled)
-// and has the instance closed, once the instance is complete enough to be
-// closed from another goroutine; if wazero closed a module before, it
-// runs now.
-func (w *closeWatch) arm(stop func()) {
+// arm sets what reports a call into the guest in progress (see waitIdle)
+// and what stops the guest (with ErrClosed, the context cancelled), waits
+// for such a call and has the instance closed, once the instance is
+// complete enough to be closed from another goroutine; if wazero closed a
+// module before, stop runs now.
+func (w *closeWatch) arm(busy func() bool, stop func()) {
 	w.mu.Lock()
-	w.onStop = stop
+	w.busy, w.onStop = busy, stop
 	closed := w.closed
 	w.mu.Unlock()
 	if closed {

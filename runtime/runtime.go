@@ -264,7 +264,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	// From here, the wazero.Runtime's Close (or the module's) stops the
 	// guest and closes the instance, as Instance.Close does.
-	watch.arm(func() {
+	watch.arm(inst.busy, func() {
 		if inst.stop != nil {
 			inst.stop(ErrClosed)
 		}
@@ -273,7 +273,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		// state a wasi_snapshot_preview1 call of the guest's reads (see
 		// running) and, closing the runtime, freeing the compiled code:
 		// the stopped guest's call returns first.
-		waitIdle(inst.busy)
+		watch.waitIdle()
 		go inst.Close(context.Background())
 	})
 	// A guest may still run when its instance is closed from another

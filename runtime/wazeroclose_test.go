@@ -7,6 +7,7 @@ import (
 	"net"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/wasmbin"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -329,5 +331,84 @@ func waitIn(t *testing.T, fns ...string) {
 			t.Fatalf("no goroutine in %v after 10 s", fns)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestWazeroCloseAfterInstanceCloseWaits: Instance.Close from another
+// goroutine while a call into the guest runs (in an embedder's host
+// function that returns only when told), then the wazero runtime's Close,
+// as a server shutting down may do both: the runtime's Close waits for
+// the call to return before wazero closes the module under it (its system
+// context, the compiled code). Before, the watch took wazero's close for
+// the runtime's own and let it through at once, the call still running.
+// The stop flag's path: under wazero's checks, the end of the guest's
+// context takes the module out of wazero's store, whose Close then leaves
+// it to the call's end.
+func TestWazeroCloseAfterInstanceCloseWaits(t *testing.T) {
+	ctx := context.Background()
+	p := corePaths[0]
+	if !p.stop {
+		t.Fatal("corePaths[0] is not the stop flag's path")
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) })
+	block := runtime.ExtensionFunc(func(ctx context.Context, r wazero.Runtime) error {
+		_, err := r.NewHostModuleBuilder("env").
+			NewFunctionBuilder().WithFunc(func() {
+			close(entered)
+			<-release
+		}).Export("block").
+			Instantiate(ctx)
+		return err
+	})
+	r := wazero.NewRuntimeWithConfig(ctx, p.wcfg.WithCompilationCache(cache))
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{StopFlag: true, Extensions: []runtime.Extension{block}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m wasmbin.Module
+	typ := m.Type(nil, nil)
+	m.ImportFunc("env", "block", typ)
+	m.Export("run", wasmbin.ExportFunc, m.Func(typ, nil, []byte{0x10, 0x00}))
+	compiled, err := p.compile(ctx, r, m.Bytes(), runtime.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := make(chan struct{})
+	go func() {
+		inst.Call("run") // returns or is stopped: either way, it ends
+		close(called)
+	}()
+	select {
+	case <-entered:
+	case <-time.After(stopBound):
+		t.Fatal("the guest did not call env.block")
+	}
+	if err := inst.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		r.Close(ctx)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("the wazero runtime's Close returned while a call into the guest still ran")
+	case <-time.After(100 * time.Millisecond):
+	}
+	releaseOnce.Do(func() { close(release) })
+	for what, done := range map[string]chan struct{}{"the call": called, "the wazero runtime's Close": closed} {
+		select {
+		case <-done:
+		case <-time.After(stopBound):
+			t.Fatalf("%s still runs %v after the host function returned", what, stopBound)
+		}
 	}
 }
