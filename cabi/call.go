@@ -531,12 +531,16 @@ func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
 		}
 		return h
 	}
-	if c.fn != nil {
-		c.checkGiven(v, typ)
-	} else if v == nil {
-		c.Trapf("host returned a nil %s", typ)
+	if c.fn == nil {
+		if v == nil {
+			c.Trapf("host returned a nil %s", typ)
+		}
+		return c.insert(typ, v)
 	}
-	return c.insert(typ, v)
+	c.checkGiven(v, typ)
+	h := c.insert(typ, v)
+	inst.given = append(inst.given, given{h: h})
+	return h
 }
 
 // Drop implements [resource-drop]: it removes handle h of type typ from the

@@ -272,6 +272,7 @@ func (c *Call) BeginExport(ctx context.Context, x *Exports, f *ExportFunc) {
 	}
 	c.owner, c.mem, c.realloc = x, x.mem, x.realloc
 	x.inst.lentReps = x.inst.lentReps[:0]
+	x.inst.given = x.inst.given[:0]
 	if f.own {
 		c.mem, c.realloc = f.mem, f.realloc
 	}
@@ -292,6 +293,7 @@ func (c *Call) Stack() []uint64 { return c.owner.stack }
 // trapped and panics with a *Trap; an exit passes through (EndExport
 // marks the instance exited).
 func (c *Call) Invoke() {
+	c.inst.given = c.inst.given[:0] // the guest's from here
 	if err := c.fn.Fn.CallWithStack(c.ctx, c.owner.stack); err != nil {
 		var exit *sys.ExitError
 		if errors.As(err, &exit) {
@@ -376,10 +378,12 @@ func (c *Call) EndExport(err *error) {
 	// trapped or exited) are returned to no one: they are dropped.
 	c.inst.dropTaken()
 	if t, ok := r.(*Trap); ok && t.refusal != nil {
+		c.giveBack()
 		c.inst.abandonCall()
 		*err = fmt.Errorf("%s: %w", t.Func, t.refusal)
 		return
 	}
+	c.inst.given = c.inst.given[:0]
 	c.inst.abandonCall()
 	if exit, ok := r.(*sys.ExitError); ok {
 		c.inst.MarkExited(exit.ExitCode())
@@ -388,6 +392,25 @@ func (c *Call) EndExport(err *error) {
 	}
 	markTrapped(c.ctx, c.inst)
 	*err = toTrap(c.Func, r)
+}
+
+// A given is an own<R> argument an export call moved into the table
+// (Call.Own, Call.GiveRep) before the guest was invoked.
+type given struct {
+	h   uint32
+	rep *GuestResource // GiveRep's, spent by it; nil for Own's
+}
+
+// giveBack takes the own<R> arguments of an export call refused before
+// the guest ran out of the table again, undropped: they stay the
+// caller's (a GuestResource unspent), as the refusal promises.
+func (c *Call) giveBack() {
+	for _, g := range c.inst.given {
+		if _, err := c.table.Take(g.h, nil); err == nil && g.rep != nil {
+			g.rep.spent = false
+		}
+	}
+	c.inst.given = c.inst.given[:0]
 }
 
 // keepTaken forgets the own<R> results of an export call that returned

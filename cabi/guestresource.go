@@ -116,6 +116,7 @@ func (c *Call) GiveRep(g *GuestResource, typ *ResourceType) uint32 {
 	}
 	h := c.insert(typ, &guestRep{g.rep})
 	g.spent = true
+	c.inst.given = append(c.inst.given, given{h: h, rep: g})
 	return h
 }
 

@@ -15,7 +15,10 @@ import (
 // lends it one the guest holds as its own, or gives back as own<R> one
 // of the guest's own resources the call lends it (its rep): the guest
 // would hold one resource twice, or could drop it, or run its destructor,
-// while it is lent. Before, the table took the resource twice.
+// while it is lent. Before, the table took the resource twice. A refused
+// call leaves the resources it was given the caller's: taken back out of
+// the table, never dropped (before, one moved in ahead of the refusal
+// stayed in the table, for Close to drop under the caller).
 func TestExportRefusesHeld(t *testing.T) {
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
@@ -27,22 +30,33 @@ func TestExportRefusesHeld(t *testing.T) {
 	i32 := api.ValueTypeI32
 	g := &optionsGuest{fn: mod.ExportedFunction("alloc"), optMem: mod.ExportedMemory("mem"), optRealloc: mod.ExportedFunction("alloc")}
 	var dropped []string
+	var given GuestResource // of the guest-give-then-nil case
 	for _, tc := range []struct {
 		name string
 		held bool // the guest holds v before the call
 		body func(c *Call, v Resource)
+		want error
 	}{
-		{"own-then-lend", false, func(c *Call, v Resource) { c.Own(v, typA); c.Lend(v, typA) }},
-		{"lend-then-own", false, func(c *Call, v Resource) { c.Lend(v, typA); c.Own(v, typA) }},
-		{"own-held", true, func(c *Call, v Resource) { c.Own(v, typA) }},
-		{"lend-held", true, func(c *Call, v Resource) { c.Lend(v, typA) }},
+		{"own-then-lend", false, func(c *Call, v Resource) { c.Own(v, typA); c.Lend(v, typA) }, ErrHeld},
+		{"lend-then-own", false, func(c *Call, v Resource) { c.Lend(v, typA); c.Own(v, typA) }, ErrHeld},
+		{"own-held", true, func(c *Call, v Resource) { c.Own(v, typA) }, ErrHeld},
+		{"lend-held", true, func(c *Call, v Resource) { c.Lend(v, typA) }, ErrHeld},
 		{"guest-lend-then-give", false, func(c *Call, _ Resource) {
 			g := GuestResource{typ: typA, rep: 7}
 			c.LendRep(&g, typA)
 			c.GiveRep(&GuestResource{typ: typA, rep: 7}, typA)
-		}},
+		}, ErrHeld},
+		// A refusal of a later argument: those moved before it are
+		// taken back, the caller's still.
+		{"own-then-nil", false, func(c *Call, v Resource) { c.Own(v, typA); c.Own(nil, typA) }, ErrNilResource},
+		{"guest-give-then-nil", false, func(c *Call, _ Resource) {
+			given = GuestResource{typ: typA, rep: 7}
+			c.GiveRep(&given, typA)
+			c.Own(nil, typA)
+		}, ErrNilResource},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			dropped, given = dropped[:0], GuestResource{}
 			inst := NewInstance()
 			b := NewBinder(g, "t", "")
 			f := b.Func("f", "", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
@@ -61,17 +75,26 @@ func TestExportRefusesHeld(t *testing.T) {
 				c.BeginExport(ctx, &x, &f)
 				tc.body(&c, v)
 			}()
-			if !errors.Is(err, ErrHeld) || inst.Trapped() {
-				t.Fatalf("err = %v (trapped %v), want a refusal wrapping ErrHeld", err, inst.Trapped())
+			if !errors.Is(err, tc.want) || inst.Trapped() {
+				t.Fatalf("err = %v (trapped %v), want a refusal wrapping %v", err, inst.Trapped(), tc.want)
 			}
 			t.Log(err)
+			// The refused call left the table as it found it: what the
+			// guest held before, nothing the call moved in.
+			if n, want := inst.Table().Len(), map[bool]int{false: 0, true: 1}[tc.held]; n != want {
+				t.Errorf("%d handles in the table after the refusal, want %d", n, want)
+			}
+			if given.spent {
+				t.Error("the GuestResource given stays spent after the refusal")
+			}
 			if err := inst.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(dropped); n > 1 {
-				t.Fatalf("dropped %d times", n)
+			// Close drops what the guest held, once; a resource the
+			// refused call was given is the caller's, never dropped.
+			if n, want := len(dropped), map[bool]int{false: 0, true: 1}[tc.held]; n != want {
+				t.Fatalf("dropped %d times, want %d", n, want)
 			}
-			dropped = dropped[:0]
 		})
 	}
 }

@@ -38,6 +38,7 @@ type Instance struct {
 	nextOwn    int             // next handle of reserved for Own
 	lent       []lent          // borrows the host lent to the export call in progress
 	lentReps   []GuestResource // the guest's own resources it lent as reps
+	given      []given         // own<R> arguments of an export call not yet invoked
 	afterCall  []func()        // what ends the host call in progress (AfterCall)
 	inRealloc  bool
 	// halted holds the trapped, exited and closed bits, and the entered bit held
