@@ -21,7 +21,7 @@ type step int
 const (
 	// stepSuspended: the handshake has not started; nothing was sent.
 	stepSuspended step = iota
-	// stepServerHello is the server's ClientHello hook (receive-client-hello).
+	// stepClientHello is the server's ClientHello hook (receive-client-hello).
 	stepClientHello
 	// stepVerifyServer is the client's VerifyServer hook (verify-server-identity).
 	stepVerifyServer
