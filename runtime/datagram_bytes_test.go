@@ -197,7 +197,7 @@ func TestUDPIdleSockets(t *testing.T) {
 		t.Fatalf("guest: %q", lines.Text())
 	}
 	// The sockets are bound and their read goroutines wait.
-	time.Sleep(100 * time.Millisecond)
+	waitGoroutinesIn(t, n, "[IO wait", "sockets.(*UDPSocket).readLoop")
 	goruntime.GC()
 	goruntime.ReadMemStats(&after)
 	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
@@ -213,5 +213,37 @@ func TestUDPIdleSockets(t *testing.T) {
 	t.Logf("%d idle UDP sockets: heap grew by %d KiB", n, grew>>10)
 	if grew > 8<<20 {
 		t.Errorf("%d idle UDP sockets grew the host's heap by %d MiB, want under 8", n, grew>>20)
+	}
+}
+
+// waitGoroutinesIn waits up to 10 s for n goroutines whose stacks (their
+// states included, "[IO wait") have every one of fns.
+func waitGoroutinesIn(t *testing.T, n int, fns ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		k := goruntime.Stack(buf, true)
+		if k == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		found := 0
+		for _, g := range strings.Split(string(buf[:k]), "\n\n") {
+			all := true
+			for _, fn := range fns {
+				all = all && strings.Contains(g, fn)
+			}
+			if all {
+				found++
+			}
+		}
+		if found >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines in %v after 10 s, want %d", found, fns, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

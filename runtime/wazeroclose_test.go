@@ -315,23 +315,7 @@ func TestWazeroCloseStopsSpinningExports(t *testing.T) {
 // whatever its state.
 func waitIn(t *testing.T, fns ...string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	buf := make([]byte, 1<<20)
-	for {
-		for _, g := range strings.Split(string(buf[:goruntime.Stack(buf, true)]), "\n\n") {
-			found := true
-			for _, fn := range fns {
-				found = found && strings.Contains(g, fn)
-			}
-			if found {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no goroutine in %v after 10 s", fns)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitGoroutinesIn(t, 1, fns...)
 }
 
 // TestWazeroCloseAfterInstanceCloseWaits: Instance.Close from another
