@@ -171,9 +171,12 @@ func TestUnsentBudgetLinger(t *testing.T) {
 		if used := b.Used(); used < 100<<10 {
 			t.Fatalf("the budget counts %d bytes with 128 KiB queued past a full socket", used)
 		}
+		dropped := time.Now()
 		out.Close()
 		time.Sleep(linger / 4)
-		if used := b.Used(); used < 100<<10 {
+		// Judged only while the linger lasts: a loaded machine may sleep
+		// past it, when the queue rightly gave its bytes back.
+		if used := b.Used(); used < 100<<10 && time.Since(dropped) < linger {
 			t.Errorf("the budget counts %d bytes while the dropped stream lingers with them", used)
 		}
 		if peerReads {
