@@ -158,9 +158,10 @@ func (t *TCPSocket) tcpAddr(ap netip.AddrPort) *net.TCPAddr {
 }
 
 // StartBind is start-bind. The bind itself happens here, so that its
-// errors (address-in-use) come from finish-bind as WASI describes. The
-// socket is bound, not listening (bindTCP): until start-listen, a peer's
-// connect is refused.
+// errors (address-in-use) come from finish-bind as WASI describes. On
+// Linux the socket is bound, not listening (bind_linux.go): until
+// start-listen, a peer's connect is refused; elsewhere it listens from
+// here (bind_other.go).
 func (t *TCPSocket) StartBind(ctx context.Context, nw network.Network, addr network.IPSocketAddress) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -868,11 +869,12 @@ func (t *TCPSocket) applyNewOptions(c net.Conn) { t.apply(c, t.keepAlive) }
 
 // applyRawOptions is applyOptions for a connection of a rawConnect, which
 // net.FileConn gave keep-alive on with net's settings, or one a listener
-// of net.FileListener accepted (bind_linux.go), which it gave the same. Off, as the guest
-// has it unless it asked otherwise, is one system call (SO_KEEPALIVE)
-// rather than four: net's idle time, interval and count stay on the
-// socket, inert while keep-alive is off, and turning it on applies the
-// guest's (setKeepAlive); the guest reads its own settings from t.
+// of net.FileListener accepted (bind_linux.go), which it gave the same.
+// Off, as the guest has it unless it asked otherwise, is one system call
+// (SO_KEEPALIVE) rather than four: net's idle time, interval and count
+// stay on the socket, inert while keep-alive is off, and turning it on
+// applies the guest's (setKeepAlive); the guest reads its own settings
+// from t.
 func (t *TCPSocket) applyRawOptions(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok && !t.keepAlive {
 		tc.SetKeepAlive(false)
