@@ -65,8 +65,8 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 			return runtime.Limits{}, fmt.Errorf("--max-disk-bytes: %w", err)
 		}
 		unsentBytes, err := parseSize(*unsent)
-		if err != nil || unsentBytes < 1 {
-			return runtime.Limits{}, fmt.Errorf("--max-unsent-bytes: want a positive size, got %q", *unsent)
+		if err != nil {
+			return runtime.Limits{}, fmt.Errorf("--max-unsent-bytes: %w", err)
 		}
 		stackBytes, err := parseSize(*stack)
 		if err != nil || stackBytes < stopcheck.StackUnit || stackBytes > 64<<30 {

@@ -110,7 +110,7 @@ func TestRunLimitFlags(t *testing.T) {
 // --max-disk-bytes reaches the guest's file system: under 1 MiB a guest
 // cannot set a file's size to 1 TiB, and makes 255 directories of 4 KiB
 // beside its file; a size that is not positive, or too large, is refused
-// with what a size may be.
+// with what a size may be, by it and by --max-unsent-bytes.
 func TestRunDiskBytesFlag(t *testing.T) {
 	guest := wasmFile(t, "../../runtime/testdata/diskquota")
 	code, stdout, stderr := runCLI(t, "--max-disk-bytes", "1MiB", "--dir", t.TempDir()+":/rw", guest, "p1")
@@ -118,13 +118,16 @@ func TestRunDiskBytesFlag(t *testing.T) {
 		!strings.Contains(stdout, "mkdir until refused: 255 made, then quota\n") {
 		t.Errorf("--max-disk-bytes 1MiB: code %d, stdout %q, stderr %q", code, stdout, firstLine(stderr))
 	}
-	for value, want := range map[string]string{
-		"0":              `--max-disk-bytes: bad size "0": want a positive number with an optional KiB, MiB or GiB suffix`,
-		"5TiB":           `--max-disk-bytes: bad size "5TiB": want a positive number with an optional KiB, MiB or GiB suffix`,
-		"99999999999GiB": `--max-disk-bytes: bad size "99999999999GiB": want at most 8589934591GiB`,
-	} {
-		if code, _, stderr = runCLI(t, "--max-disk-bytes", value, guest, "p1"); code == 0 || !strings.Contains(stderr, want) {
-			t.Errorf("--max-disk-bytes %s: code %d, stderr %q, want %q", value, code, firstLine(stderr), want)
+	for _, flag := range []string{"--max-disk-bytes", "--max-unsent-bytes"} {
+		for value, want := range map[string]string{
+			"0":              `bad size "0": want a positive number with an optional KiB, MiB or GiB suffix`,
+			"5TiB":           `bad size "5TiB": want a positive number with an optional KiB, MiB or GiB suffix`,
+			"99999999999GiB": `bad size "99999999999GiB": want at most 8589934591GiB`,
+		} {
+			want = flag + ": " + want
+			if code, _, stderr = runCLI(t, flag, value, guest, "p1"); code == 0 || !strings.Contains(stderr, want) {
+				t.Errorf("%s %s: code %d, stderr %q, want %q", flag, value, code, firstLine(stderr), want)
+			}
 		}
 	}
 }
