@@ -43,8 +43,8 @@
 // set again while listening, listen(2) again; never set, 4,096, as Go's
 // net.Listen asks), beyond which the kernel completes no handshake the
 // host's accept queue has no room for (Linux queues one more than the
-// backlog); a bound socket that connects is the
-// socket connect(2) runs on. Elsewhere start-bind makes a listener at
+// backlog); a bound socket that connects is the socket connect(2) runs
+// on. Elsewhere start-bind makes a listener at
 // once, as net.Listen does: its peers' handshakes complete before
 // start-listen, queued in a backlog of the system's maximum size whatever
 // the guest sets, and a connect from it closes it and dials from its
@@ -60,7 +60,9 @@
 //
 // A [UDPSocket] binds at start-bind (its errors come from finish-bind);
 // once bound, a goroutine reads it into a queue of at most the stack's
-// datagram queue size, dropping datagrams larger than the datagram limit,
+// datagram queue size (each datagram into a buffer lent for that read,
+// once one has arrived and the queue has room: see readLoop), dropping
+// datagrams larger than the datagram limit,
 // from peers the policy does not allow, or, once stream was called with a
 // remote address, from anyone else. stream returns a pair of datagram
 // streams sharing the socket's connection with it (closed when the last of
@@ -78,6 +80,12 @@
 // when it queues them; at the limit it holds one more, uncounted, for the
 // guest's accept (which fails with new-socket-limit until there is room)
 // and accepts nothing else, so later clients wait in the kernel's backlog.
+// An accept the process cannot serve (out of descriptors or memory, which
+// other guests share) is the guest's next accept's error, and the
+// goroutine tries again after a backoff (retryAccept), the client waiting
+// in the kernel's backlog meanwhile. What the stack's TCP connections
+// hold unsent, for peers that do not read, shares one budget beyond a
+// floor each (SetUnsentBytes, wasiio.UnsentBudget).
 //
 // # Policy
 //
