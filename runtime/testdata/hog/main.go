@@ -85,7 +85,7 @@ func subscribeDuration(d uint64) uint32
 
 func main() {
 	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve" || os.Args[1] == "hold" || os.Args[1] == "dupes" || os.Args[1] == "unsent")) {
-		fmt.Fprintln(os.Stderr, "usage: hog pollables|sockets|alloc N, hog lookups|resolve|hold N NAME")
+		fmt.Fprintln(os.Stderr, "usage: hog MODE N, or hog lookups|resolve|hold|dupes|unsent N ARG (the modes: see the package doc)")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
