@@ -57,9 +57,8 @@ func TestGuestDropInputEndsRead(t *testing.T) {
 	if err := waitReadOnces(0); err != nil {
 		t.Fatalf("before the guest: %v", err)
 	}
-	const base = 0
 	peer := make(chan error, 1)
-	go func() { peer <- dropInputPeer(ln, base) }()
+	go func() { peer <- dropInputPeer(ln) }()
 	stdout, stderr, err := run(t, "./testdata/dropinput", policy(t, []string{addr}, nil), addr)
 	if perr := <-peer; perr != nil {
 		t.Fatalf("peer: %v (guest: %v, stderr %q)", perr, err, stderr)
@@ -73,7 +72,7 @@ func TestGuestDropInputEndsRead(t *testing.T) {
 // dropInputPeer is the guest's peer: silent on the main connection, it
 // checks the host's reader at each step and gives the go-aheads on the
 // sync connection. Returning closes both, which ends a guest waiting.
-func dropInputPeer(ln net.Listener, base int) error {
+func dropInputPeer(ln net.Listener) error {
 	accept := func(tag string) (net.Conn, *bufio.Reader, error) {
 		c, err := ln.Accept()
 		if err != nil {
@@ -102,7 +101,7 @@ func dropInputPeer(ln net.Listener, base int) error {
 	}
 	// Both sockets are read for the guest's wait (the sync one until the
 	// go-ahead arrives).
-	if err := waitReadOnces(base + 2); err != nil {
+	if err := waitReadOnces(2); err != nil {
 		return fmt.Errorf("after the wait beside a timer: %w", err)
 	}
 	sc.Write([]byte("1"))
@@ -110,14 +109,14 @@ func dropInputPeer(ln net.Listener, base int) error {
 		return err
 	}
 	// The guest has its go-ahead: the host reads the main socket alone.
-	if err := waitReadOnces(base + 1); err != nil {
+	if err := waitReadOnces(1); err != nil {
 		return fmt.Errorf("after the go-ahead: %w", err)
 	}
 	sc.Write([]byte("2"))
 	if err := expectLine(mr, "dropped"); err != nil {
 		return err
 	}
-	if err := waitReadOnces(base); err != nil {
+	if err := waitReadOnces(0); err != nil {
 		return fmt.Errorf("after the input stream's drop: %w", err)
 	}
 	sc.Write([]byte("3"))
