@@ -29,7 +29,7 @@ func TestDatagramBytes(t *testing.T) {
 	const limit = 1 << 20
 	log, rec := capreporttest.New()
 	f := floodUDP(t, runtime.Config{Logger: log, Limits: runtime.Limits{DatagramBytes: limit}}, 16, 64, 60_000)
-	if f.allocated > 8<<20 {
+	if f.allocated > 8<<20 && !raceDetector {
 		t.Errorf("the host allocated %d MiB while %d MB of datagrams arrived for a guest with a limit of 1 MiB", f.allocated>>20, f.sent/1_000_000)
 	}
 	// What the guest receives once it reads is what the host held.
@@ -53,7 +53,7 @@ func TestDatagramQueue(t *testing.T) {
 	const sockets16, queue, size = 16, 2, 60_000
 	log, rec := capreporttest.New()
 	f := floodUDP(t, runtime.Config{Logger: log, Limits: runtime.Limits{DatagramQueue: queue, DatagramBytes: 256 << 20}}, sockets16, 64, size)
-	if f.allocated > 8<<20 {
+	if f.allocated > 8<<20 && !raceDetector {
 		t.Errorf("the host allocated %d MiB while %d MB of datagrams arrived for a guest with queues of %d", f.allocated>>20, f.sent/1_000_000, queue)
 	}
 	// Each queue, full, and what the host read as the guest took them.
@@ -76,7 +76,7 @@ func TestDatagramTooLarge(t *testing.T) {
 	const max = 1000
 	log, rec := capreporttest.New()
 	f := floodUDP(t, runtime.Config{Logger: log, Limits: runtime.Limits{Datagram: max}}, 4, 64, 60_000)
-	if f.allocated > 4<<20 {
+	if f.allocated > 4<<20 && !raceDetector {
 		t.Errorf("the host allocated %d MiB while %d MB of datagrams too large for the guest arrived", f.allocated>>20, f.sent/1_000_000)
 	}
 	if f.received != 0 {
@@ -87,7 +87,10 @@ func TestDatagramTooLarge(t *testing.T) {
 	}
 }
 
-// A flood is what floodUDP measured.
+// A flood is what floodUDP measured. Its allocations are not judged with
+// -race: sync.Pool then drops a quarter of what is put back at random, so
+// the sockets' reads allocate the buffers they borrow anew (16 MiB for
+// TestDatagramBytes' 1,024 datagrams).
 type flood struct {
 	sent      int    // bytes the peer sent
 	allocated uint64 // bytes the process allocated meanwhile
