@@ -83,9 +83,7 @@ func TestGuestBoundNotListening(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	for giveUp := time.Now().Add(5 * time.Second); countFDs(t) > before; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(giveUp) {
-			t.Fatalf("%d descriptors open after the guest, %d before", countFDs(t), before)
-		}
-	}
+	waitFor(t, func() bool { return countFDs(t) <= before }, func() string {
+		return fmt.Sprintf("%d descriptors open after the guest, %d before", countFDs(t), before)
+	})
 }
