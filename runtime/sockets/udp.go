@@ -284,6 +284,12 @@ func (u *UDPSocket) readLoop(c *net.UDPConn, max, queue int) {
 		if err == nil {
 			n, from, err = c.ReadFromUDPAddrPort(*buf)
 			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+			if err != nil && datagramTooLarge(err) {
+				// Windows fails the read of a datagram over the buffer;
+				// before, that ended the socket's reading for good: one
+				// datagram from anyone silenced it.
+				n, err = max+1, nil
+			}
 		}
 		u.mu.Lock()
 		if err != nil {

@@ -1,0 +1,16 @@
+package sockets
+
+import (
+	"errors"
+	"syscall"
+)
+
+// wsaeMsgSize is WSAEMSGSIZE, which a read of a datagram larger than its
+// buffer fails with on Windows (other systems truncate it and say so only
+// in the flags).
+const wsaeMsgSize = syscall.Errno(10040)
+
+// datagramTooLarge reports whether a read's error says only that its
+// datagram did not fit the buffer: that datagram is dropped as too large,
+// and the socket reads on.
+func datagramTooLarge(err error) bool { return errors.Is(err, wsaeMsgSize) }
