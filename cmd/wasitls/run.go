@@ -87,7 +87,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&udpPeers, "allow-udp", "allow exchanging UDP datagrams with `ADDR:PORT` (repeatable; datagrams from other peers are dropped)")
 	fs.Var(&env, "env", "set the guest environment variable `KEY=VALUE` (repeatable)")
 	inheritEnv := fs.Bool("inherit-env", false, "pass the whole host environment to the guest")
-	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; paths stay beneath it, symbolic links included)")
+	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro|:rw]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; writable unless :ro; paths stay beneath it, symbolic links included)")
 	limits := limitFlags(fs)
 	var builds []func() (runtime.Extension, error)
 	for _, ext := range runExtensions {
@@ -148,8 +148,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		mc.Env = os.Environ()
 	}
 	for _, kv := range env {
-		if !strings.Contains(kv, "=") {
-			return fmt.Errorf("--env %q: want KEY=VALUE", kv)
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("--env %q: want KEY=VALUE, KEY not empty", kv)
 		}
 		mc.Env = append(mc.Env, kv)
 	}
@@ -181,23 +181,29 @@ func noteMisplacedFlags(fs *flag.FlagSet, stderr io.Writer) {
 	}
 }
 
-// parseDir parses HOST[:GUEST][:ro].
+// parseDir parses HOST[:GUEST][:ro|:rw]. A GUEST holding a colon is
+// refused: "/a:rw" is a mode misspelt or in the wrong place far more often
+// than a guest path, and taken as one it preopened a writable directory
+// under a name the guest would not look for.
 func parseDir(s string) (runtime.Dir, error) {
 	d := runtime.Dir{}
+	arg := s
 	if rest, ok := strings.CutSuffix(s, ":ro"); ok {
 		d.ReadOnly, s = true, rest
+	} else if rest, ok := strings.CutSuffix(s, ":rw"); ok {
+		s = rest
 	}
 	host, guest, ok := strings.Cut(s, ":")
 	if !ok {
 		guest = host
 	}
-	if host == "" || guest == "" {
-		return d, fmt.Errorf("--dir %q: want HOST[:GUEST][:ro]", s)
+	if host == "" || guest == "" || strings.Contains(guest, ":") {
+		return d, fmt.Errorf("--dir %q: want HOST[:GUEST][:ro|:rw]", arg)
 	}
 	if fi, err := os.Stat(host); err != nil {
-		return d, fmt.Errorf("--dir %q: %w", s, err)
+		return d, fmt.Errorf("--dir %q: %w", arg, err)
 	} else if !fi.IsDir() {
-		return d, fmt.Errorf("--dir %q: %s is not a directory", s, host)
+		return d, fmt.Errorf("--dir %q: %s is not a directory", arg, host)
 	}
 	d.Host, d.Guest = host, guest
 	return d, nil

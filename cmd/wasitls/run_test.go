@@ -15,6 +15,7 @@ import (
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
@@ -338,6 +339,38 @@ func TestRunExitMinusOne(t *testing.T) {
 		code, _, stderr := runCLI(t, hog, "exit", tt.arg)
 		if code != tt.code || strings.Contains(stderr, "interrupted") {
 			t.Errorf("exit(%s): code %d, stderr %q; want code %d", tt.arg, code, stderr, tt.code)
+		}
+	}
+}
+
+// TestRunDirEnvSpellings: --dir takes :ro and :rw and refuses a guest
+// path holding a colon (before, "/tmp:/a:rw" preopened /tmp writable as
+// "/a:rw"); --env refuses an empty key (before, "=x" reached the guest).
+func TestRunDirEnvSpellings(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		arg  string
+		want runtime.Dir
+	}{
+		{dir, runtime.Dir{Host: dir, Guest: dir}},
+		{dir + ":/a", runtime.Dir{Host: dir, Guest: "/a"}},
+		{dir + ":/a:ro", runtime.Dir{Host: dir, Guest: "/a", ReadOnly: true}},
+		{dir + ":/a:rw", runtime.Dir{Host: dir, Guest: "/a"}},
+		{dir + ":rw", runtime.Dir{Host: dir, Guest: dir}},
+	} {
+		if got, err := parseDir(c.arg); err != nil || got != c.want {
+			t.Errorf("parseDir(%q) = %+v, %v; want %+v", c.arg, got, err, c.want)
+		}
+	}
+	for _, arg := range []string{dir + ":/a:rx", dir + ":/a:b", ":/a", dir + ":", dir + ":/a:ro:rw"} {
+		if _, err := parseDir(arg); err == nil || !strings.Contains(err.Error(), "want HOST[:GUEST][:ro|:rw]") {
+			t.Errorf("parseDir(%q): %v, want the spelling refused", arg, err)
+		}
+	}
+	for _, kv := range []string{"=x", "=", "NOEQUALS"} {
+		code, _, stderr := runCLI(t, "--env", kv, "guest.wasm")
+		if code == 0 || !strings.Contains(stderr, "want KEY=VALUE") {
+			t.Errorf("--env %q: exit %d, stderr %q; want it refused", kv, code, stderr)
 		}
 	}
 }
