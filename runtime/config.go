@@ -102,7 +102,8 @@ type ModuleConfig struct {
 	// instantiated, before its _initialize or _start function runs, on the
 	// goroutine that called Instantiate. It gives the embedder of a
 	// command the instance while the guest runs: to read its resource
-	// table, or to Close it from another goroutine.
+	// table, or to Close it from another goroutine. If it panics, the
+	// instance is closed and the panic goes on to Instantiate's caller.
 	Started func(*Instance)
 }
 

@@ -521,3 +521,35 @@ func TestModuleConfigConfigure(t *testing.T) {
 		t.Fatalf("stdout %q, want %q", stdout.String(), want)
 	}
 }
+
+// TestGuestStartedPanics: a Started hook that panics gets its panic back
+// from Instantiate, and the instance it was handed is closed: before, its
+// module instance and memory stayed until the wazero.Runtime closed.
+func TestGuestStartedPanics(t *testing.T) {
+	ctx := context.Background()
+	r := newWazero(ctx)
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:0"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/listener"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inst *runtime.Instance
+	recovered := func() (v any) {
+		defer func() { v = recover() }()
+		rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Args: []string{"listener", "1"}, Stdout: io.Discard,
+			Started: func(i *runtime.Instance) { inst = i; panic("the embedder's hook") },
+		})
+		return nil
+	}()
+	if recovered != "the embedder's hook" {
+		t.Fatalf("Instantiate with a panicking Started hook: recovered %v, want the hook's panic", recovered)
+	}
+	if !inst.Module().IsClosed() || inst.Context().Err() == nil {
+		t.Errorf("the instance the panicking hook was handed is open (module closed %v, context %v)", inst.Module().IsClosed(), inst.Context().Err())
+	}
+}

@@ -289,7 +289,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	if cfg.Started != nil {
-		cfg.Started(inst)
+		started(cfg.Started, inst)
 	}
 	// The start function of a module CompileModule or
 	// CompileModuleChecked compiled, exported instead of run at
@@ -327,6 +327,20 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		return nil, err
 	}
 	return inst, nil
+}
+
+// started calls the embedder's Started hook; if it panics the instance,
+// which no one else holds yet, is closed before the panic goes on to
+// Instantiate's caller (before, the module instance, its memory and its
+// host state stayed until the wazero.Runtime closed).
+func started(hook func(*Instance), inst *Instance) {
+	defer func() {
+		if v := recover(); v != nil {
+			inst.Close(context.Background())
+			panic(v)
+		}
+	}()
+	hook(inst)
 }
 
 // initError is the error of Instantiate whose reactor's start or
