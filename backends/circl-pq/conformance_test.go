@@ -18,3 +18,9 @@ func TestConformance(t *testing.T) {
 func BenchmarkClientCAs(b *testing.B) {
 	conformance.BenchClientCAs(b, circlpq.Backend{})
 }
+
+// TestRepeatedIdentitiesCost: a handshake costs the same however often
+// its list of identities names one (see conformance.RepeatedIdentitiesCost).
+func TestRepeatedIdentitiesCost(t *testing.T) {
+	conformance.RepeatedIdentitiesCost(t, circlpq.Backend{})
+}

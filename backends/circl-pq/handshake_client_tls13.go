@@ -647,11 +647,12 @@ func (hs *clientHandshakeState) sendClientFinished() error {
 // pickIdentity returns the first identity whose key can sign with a scheme
 // the peer accepts, preferring one whose leaf matches serverName when it is
 // set. With a non-empty list of acceptable CAs (RFC 8446, Section 4.2.4)
-// only chains that name one of them, as subject or issuer, qualify.
+// only chains that name one of them, as subject or issuer, qualify. An
+// identity the list names more than once is looked at once.
 func pickIdentity(ids []*backends.Identity, peerSchemes []uint16, serverName string, cas [][]byte) (*backends.Identity, uint16) {
 	var fallback *backends.Identity
 	var fallbackScheme uint16
-	for _, id := range ids {
+	for _, id := range backends.Distinct(ids) {
 		if id == nil || id.Key == nil || len(id.Chain) == 0 {
 			continue
 		}

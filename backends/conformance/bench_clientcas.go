@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +26,7 @@ func BenchClientCAs(bm *testing.B, b backends.Backend) {
 	if err != nil {
 		bm.Fatal(err)
 	}
-	few, many := benchCAPool(bm, ca, 5), benchCAPool(bm, ca, 500)
+	few, many := caPool(bm, ca, 5), caPool(bm, ca, 500)
 	run := func(pool *x509.CertPool) (time.Duration, uint64) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -82,19 +80,4 @@ func BenchClientCAs(bm *testing.B, b backends.Backend) {
 	bm.ReportMetric(float64(aFew)/n/1024, "KiB/5CAs-handshake")
 	bm.ReportMetric(float64(aMany)/n/1024, "KiB/500CAs-handshake")
 	bm.ReportMetric(0, "ns/op") // the pair's time is not meaningful
-}
-
-// benchCAPool is a pool of ca and n-1 other roots with 150-byte names.
-func benchCAPool(bm *testing.B, ca *testpki.CA, n int) *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
-	pad := strings.Repeat("x", 120)
-	for i := 1; i < n; i++ {
-		other, err := testpki.NewCAWith(fmt.Sprintf("wasitls bench CA %d %s", i, pad), testpki.ECDSAP256)
-		if err != nil {
-			bm.Fatal(err)
-		}
-		pool.AddCert(other.Cert)
-	}
-	return pool
 }

@@ -76,7 +76,7 @@ func (c *conn) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 		// crypto/tls sends internal_error.
 		return nil, err
 	}
-	for _, id := range ids {
+	for _, id := range backends.Distinct(ids) {
 		if id == nil || len(id.Chain) == 0 || id.Key == nil {
 			continue
 		}

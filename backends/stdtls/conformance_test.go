@@ -10,3 +10,9 @@ import (
 func TestConformance(t *testing.T) {
 	conformance.Run(t, stdtls.Backend{})
 }
+
+// TestRepeatedIdentitiesCost: a handshake costs the same however often
+// its list of identities names one (see conformance.RepeatedIdentitiesCost).
+func TestRepeatedIdentitiesCost(t *testing.T) {
+	conformance.RepeatedIdentitiesCost(t, stdtls.Backend{})
+}

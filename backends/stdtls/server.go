@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
@@ -71,13 +72,13 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 			cfg.ClientAuth = tls.RequestClientCert
 		}
 	}
-	ids := make([]*backends.Identity, 0, len(sc.Identities))
 	for i, id := range sc.Identities {
 		if id == nil || len(id.Chain) == 0 || id.Key == nil {
 			return nil, fmt.Errorf("stdtls: server identity %d has no chain or key", i)
 		}
-		ids = append(ids, id)
 	}
+	// Each identity once: pickIdentity tries them in order.
+	ids := slices.Clone(backends.Distinct(sc.Identities))
 	if !cfg.SessionTicketsDisabled {
 		c.bindTickets(cfg, ids)
 	}

@@ -1,0 +1,156 @@
+package conformance
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// RepeatedIdentitiesCost checks that the handshakes of b cost the same
+// however often the list of identities it picks from names one identity:
+// a guest's answer to a certificate request, or its server identities,
+// may name one identity hundreds of thousands of times within the host's
+// settings budget, and trying it again at each place cost the handshake
+// that much CPU (with a check against each of the peer's acceptable CAs
+// at each place, on the handshake's goroutine, out of reach of its
+// context). As a client, b answers a crypto/tls server that requests a
+// certificate from 64 CAs, none of which issued the one identity it is
+// offered; as a server, b is offered one identity for a name the
+// crypto/tls client does not ask for. The handshakes with 1,024 and
+// 65,536 references alternate, best of five each; the test fails when
+// the larger costs more than 8 times the smaller (1 to 2 times as
+// much before repeats were skipped: 14 to 72). It measures a ratio: not
+// under -short.
+func RepeatedIdentitiesCost(t *testing.T, b backends.Backend) {
+	if testing.Short() {
+		t.Skip("measures a ratio")
+	}
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := testpki.NewCAWith("wasitls other CA", testpki.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := other.Issue(testpki.LeafOptions{CommonName: "unlisted client", Usage: testpki.ClientAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cas := caPool(t, ca, 64)
+	asClient := func(refs []*backends.Identity) time.Duration {
+		cRaw, sRaw := net.Pipe()
+		defer cRaw.Close()
+		defer sRaw.Close()
+		s := tls.Server(sRaw, &tls.Config{
+			MinVersion:   tls.VersionTLS13,
+			Certificates: []tls.Certificate{server.TLSCertificate()},
+			ClientAuth:   tls.RequestClientCert,
+			ClientCAs:    cas,
+		})
+		c, err := b.Client(cRaw, &backends.ClientConfig{
+			ServerName: "a.test",
+			RootCAs:    ca.Pool(),
+			ClientIdentity: func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+				return refs, nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return timedPair(t, c.Handshake, s.HandshakeContext, func() error {
+			if n := len(s.ConnectionState().PeerCertificates); n != 0 {
+				return fmt.Errorf("the server got a client chain of %d certificates; none fits its CAs", n)
+			}
+			return nil
+		})
+	}
+	asServer := func(refs []*backends.Identity) time.Duration {
+		cRaw, sRaw := net.Pipe()
+		defer cRaw.Close()
+		defer sRaw.Close()
+		s, err := b.Server(sRaw, &backends.ServerConfig{Options: tls13(), Identities: refs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tls.Client(cRaw, &tls.Config{ServerName: "b.test", InsecureSkipVerify: true})
+		return timedPair(t, c.HandshakeContext, s.Handshake, func() error {
+			if got := c.ConnectionState().PeerCertificates; len(got) == 0 || !got[0].Equal(server.Cert) {
+				return fmt.Errorf("the client did not get the one server identity")
+			}
+			return nil
+		})
+	}
+	for _, side := range []struct {
+		name string
+		id   *backends.Identity
+		run  func([]*backends.Identity) time.Duration
+	}{{"client", client.Identity(), asClient}, {"server", server.Identity(), asServer}} {
+		const small, large = 1 << 10, 1 << 16
+		refs := make([]*backends.Identity, large)
+		for i := range refs {
+			refs[i] = side.id
+		}
+		best := [2]time.Duration{1 << 62, 1 << 62}
+		for range 5 {
+			for i, n := range []int{small, large} {
+				runtime.GC()
+				best[i] = min(best[i], side.run(refs[:n]))
+			}
+		}
+		ratio := float64(best[1]) / float64(best[0])
+		t.Logf("%s: handshake %v with %d references to one identity, %v with %d (ratio %.1f)", side.name, best[0], small, best[1], large, ratio)
+		if ratio > 8 {
+			t.Errorf("%s: a handshake offered %d references to one identity costs %.1f times one offered %d: each repeat is tried again", side.name, large, ratio, small)
+		}
+	}
+}
+
+// timedPair runs the two handshakes of a pair concurrently, fails t when
+// either fails or check does, and returns how long the pair took.
+func timedPair(t *testing.T, client, server func(context.Context) error, check func() error) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	defer cancel()
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- server(ctx) }()
+	cErr := client(ctx)
+	sErr := <-errc
+	d := time.Since(start)
+	if cErr != nil || sErr != nil {
+		t.Fatalf("handshake: client %v, server %v", cErr, sErr)
+	}
+	if err := check(); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// caPool is a pool of ca and n-1 other roots with 150-byte names.
+func caPool(t testing.TB, ca *testpki.CA, n int) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	pad := strings.Repeat("x", 120)
+	for i := 1; i < n; i++ {
+		other, err := testpki.NewCAWith(fmt.Sprintf("wasitls listed CA %d %s", i, pad), testpki.ECDSAP256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.AddCert(other.Cert)
+	}
+	return pool
+}
