@@ -13,7 +13,10 @@
 //	tlsnames.Describe(tlsnames.Group, 0x11ec) // "X25519MLKEM768 (0x11ec)"
 package tlsnames
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Version names a protocol version: "TLS 1.3".
 func Version(v uint16) string { return lookup(versions, v) }
@@ -43,14 +46,16 @@ func List(name func(uint16) string, ids []uint16) string {
 	if len(ids) == 0 {
 		return "none"
 	}
-	s := ""
+	// A builder, not +=: a list of all 65,536 code points (a guest's, in
+	// an error) would otherwise copy the string so far for each.
+	var b strings.Builder
 	for i, id := range ids {
 		if i > 0 {
-			s += ", "
+			b.WriteString(", ")
 		}
-		s += Describe(name, id)
+		b.WriteString(Describe(name, id))
 	}
-	return s
+	return b.String()
 }
 
 func lookup(table map[uint16]string, id uint16) string {

@@ -77,8 +77,18 @@ func narrow(what string, k kind, guest, allowed []uint16) ([]uint16, error) {
 }
 
 // list names each code point with the code point beside it:
-// "X25519MLKEM768 (0x11ec), X25519 (0x001d)".
-func (k kind) list(ids []uint16) string { return tlsnames.List(k.name, ids) }
+// "X25519MLKEM768 (0x11ec), X25519 (0x001d)"; past the first listedAtMost,
+// it counts the rest: a guest's list may name all 65,536 code points, and
+// the error naming it is the connection's last error and logged.
+func (k kind) list(ids []uint16) string {
+	if len(ids) <= listedAtMost {
+		return tlsnames.List(k.name, ids)
+	}
+	return fmt.Sprintf("%s and %d more", tlsnames.List(k.name, ids[:listedAtMost]), len(ids)-listedAtMost)
+}
+
+// listedAtMost is how many code points of a list an error names.
+const listedAtMost = 32
 
 // check reports host lists that name what the backend does not implement,
 // so that a host policy the backend cannot honour fails at start-up, not
