@@ -24,3 +24,9 @@ func BenchmarkClientCAs(b *testing.B) {
 func TestRepeatedIdentitiesCost(t *testing.T) {
 	conformance.RepeatedIdentitiesCost(t, circlpq.Backend{})
 }
+
+// TestALPNCost: a server handshake costs time linear in the ALPN IDs of
+// either side, not their product (see conformance.ALPNCost).
+func TestALPNCost(t *testing.T) {
+	conformance.ALPNCost(t, circlpq.Backend{})
+}

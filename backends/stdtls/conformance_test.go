@@ -16,3 +16,9 @@ func TestConformance(t *testing.T) {
 func TestRepeatedIdentitiesCost(t *testing.T) {
 	conformance.RepeatedIdentitiesCost(t, stdtls.Backend{})
 }
+
+// TestALPNCost: a server handshake costs time linear in the ALPN IDs of
+// either side, not their product (see conformance.ALPNCost).
+func TestALPNCost(t *testing.T) {
+	conformance.ALPNCost(t, stdtls.Backend{})
+}

@@ -139,10 +139,64 @@ func (c *conn) pickIdentity(chi *tls.ClientHelloInfo, ids []*backends.Identity) 
 	return nil, fmt.Errorf("stdtls: none of the %d server identities fits the client's signature schemes", len(ids))
 }
 
-// clientHello calls the ClientHello hook once the ClientHello arrived and
+// clientHello is the config for the handshake once its ClientHello
+// arrived: the hook's (helloConfig), its ALPN IDs narrowed to the one
+// crypto/tls would pick when the lists are long. crypto/tls compares each
+// of the server's IDs with each of the client's, and a guest's server may
+// accept some 21,000 (65,535 bytes) as a peer may offer as many: some
+// 4.5·10^8 comparisons, a second of CPU in one handshake that neither its
+// context nor Close could end.
+func (c *conn) clientHello(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+	cfg, err := c.helloConfig(chi)
+	if err != nil {
+		return nil, err
+	}
+	alpn := c.server.ALPN
+	if cfg != nil {
+		alpn = cfg.NextProtos
+	}
+	if len(alpn)*len(chi.SupportedProtos) <= alpnPairs {
+		return cfg, nil
+	}
+	if cfg == nil {
+		if cfg, err = c.serverTLSConfig(c.server); err != nil {
+			c.raw.armAlert(backends.AlertInternalError)
+			return nil, err
+		}
+	}
+	cfg.NextProtos = pickALPN(alpn, chi.SupportedProtos)
+	return cfg, nil
+}
+
+// alpnPairs is how many pairs of the server's and the client's ALPN IDs
+// crypto/tls is left to compare.
+const alpnPairs = 1 << 12
+
+// pickALPN returns what crypto/tls negotiates between server's IDs and
+// client's, as the server's list of one: the first of server that client
+// offers; with none in common, "h2" if server has it and client offers
+// "http/1.1" (which crypto/tls lets through without ALPN), else server's
+// first (which fails the handshake as the whole list would).
+func pickALPN(server, client []string) []string {
+	offered := make(map[string]struct{}, len(client))
+	for _, p := range client {
+		offered[p] = struct{}{}
+	}
+	for _, p := range server {
+		if _, ok := offered[p]; ok {
+			return []string{p}
+		}
+	}
+	if _, ok := offered["http/1.1"]; ok && slices.Contains(server, "h2") {
+		return []string{"h2"}
+	}
+	return server[:1]
+}
+
+// helloConfig calls the ClientHello hook once the ClientHello arrived and
 // builds the replacement config it may return. It runs before the
 // ServerHello, so its alerts are plaintext and the one asked for is sent.
-func (c *conn) clientHello(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+func (c *conn) helloConfig(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 	c.mu.Lock()
 	c.state.ServerName = chi.ServerName
 	c.mu.Unlock()
