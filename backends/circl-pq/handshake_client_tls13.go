@@ -652,12 +652,16 @@ func (hs *clientHandshakeState) sendClientFinished() error {
 func pickIdentity(ids []*backends.Identity, peerSchemes []uint16, serverName string, cas [][]byte) (*backends.Identity, uint16) {
 	var fallback *backends.Identity
 	var fallbackScheme uint16
+	var names backends.NameSet
+	if len(cas) > 0 {
+		names = backends.NewNameSet(cas)
+	}
 	for _, id := range backends.Distinct(ids) {
 		if id == nil || id.Key == nil || len(id.Chain) == 0 {
 			continue
 		}
 		scheme, ok := selectSignatureScheme(id.Key.Public(), peerSchemes)
-		if !ok || len(cas) > 0 && !chainNamesCA(id.Chain, cas) {
+		if !ok || names != nil && !chainNamesCA(id.Chain, names) {
 			continue
 		}
 		if serverName == "" || id.Leaf != nil && id.Leaf.VerifyHostname(serverName) == nil {
@@ -671,17 +675,16 @@ func pickIdentity(ids []*backends.Identity, peerSchemes []uint16, serverName str
 }
 
 // chainNamesCA reports whether a certificate of chain is issued by or is one
-// of the distinguished names in cas.
-func chainNamesCA(chain [][]byte, cas [][]byte) bool {
+// of the distinguished names in cas (looked up, not compared with each: a
+// guest may offer some 40,000 identities, a peer name some 20,000 CAs).
+func chainNamesCA(chain [][]byte, cas backends.NameSet) bool {
 	for _, der := range chain {
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
 			continue
 		}
-		for _, ca := range cas {
-			if bytes.Equal(cert.RawIssuer, ca) || bytes.Equal(cert.RawSubject, ca) {
-				return true
-			}
+		if cas.Has(cert.RawIssuer) || cas.Has(cert.RawSubject) {
+			return true
 		}
 	}
 	return false

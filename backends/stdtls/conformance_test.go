@@ -22,3 +22,10 @@ func TestRepeatedIdentitiesCost(t *testing.T) {
 func TestALPNCost(t *testing.T) {
 	conformance.ALPNCost(t, stdtls.Backend{})
 }
+
+// TestIdentitiesCAsCost: a client's handshake costs time linear in its
+// identities and the server's acceptable CAs, not their product (see
+// conformance.IdentitiesCAsCost).
+func TestIdentitiesCAsCost(t *testing.T) {
+	conformance.IdentitiesCAsCost(t, stdtls.Backend{})
+}
