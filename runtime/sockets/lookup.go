@@ -196,6 +196,11 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		r.done.Fire()
 		return r, nil
 	}
+	if len(name) > maxNameLen+1 { // a trailing dot may follow
+		// Refused before normalizeName copies it: a guest's name can
+		// be as long as its memory, a DNS name is not.
+		return nil, InvalidArgument
+	}
 	name = normalizeName(name)
 	if !validName(name) {
 		return nil, InvalidArgument

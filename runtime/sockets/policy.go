@@ -195,8 +195,11 @@ func ParseRule(s string) (Rule, error) {
 	return r, nil
 }
 
+// maxNameLen is the length of the longest DNS name, without a trailing dot.
+const maxNameLen = 253
+
 func validName(name string) bool {
-	if name == "" || len(name) > 253 {
+	if name == "" || len(name) > maxNameLen {
 		return false
 	}
 	for _, label := range strings.Split(name, ".") {

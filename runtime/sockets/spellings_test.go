@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -513,6 +514,33 @@ func dnsAnswer(msg []byte, a, aaaa map[string][]netip.Addr) ([]byte, string) {
 // used, so a link-local address names no interface: binding or
 // connecting to one fails with invalid-argument even under rules that
 // allow it, whatever scope id the guest gave.
+// TestResolveLongNameNotCopied: a name longer than any DNS name is
+// refused before the host lower-cases it, so a guest's megabyte name
+// costs the host no megabyte copy.
+func TestResolveLongNameNotCopied(t *testing.T) {
+	var p Policy
+	if err := p.AllowConnect("*:443"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(&p)
+	name := strings.Repeat("A", 1<<20)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 8
+	for range runs {
+		if r, err := st.Resolve(st.Network(), name); err != InvalidArgument {
+			if r != nil {
+				r.Drop()
+			}
+			t.Fatalf("resolve of a %d-byte name: %v, want %v", len(name), err, InvalidArgument)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per >= uint64(len(name))/4 {
+		t.Errorf("resolving a %d-byte name allocated %d bytes per call: the name was copied", len(name), per)
+	}
+}
+
 func TestLinkLocalNoZone(t *testing.T) {
 	var p Policy
 	if err := p.AllowConnect("[fe80::/10]:*"); err != nil {
