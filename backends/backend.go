@@ -57,6 +57,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,7 +84,9 @@ type Backend interface {
 
 // Identity is a certificate chain with its private key.
 type Identity struct {
-	// Chain is the DER certificate chain, leaf first.
+	// Chain is the DER certificate chain, leaf first. Its certificates
+	// are not changed in place once the identity is in use (a copy of
+	// the identity may be given another chain).
 	Chain [][]byte
 	// Leaf is the parsed leaf certificate. It may be nil when crypto/x509
 	// cannot parse the leaf's key type.
@@ -95,6 +98,9 @@ type Identity struct {
 	// (status_request; RFC 6066, Section 8; RFC 8446, Section 4.4.2.1).
 	// The backend sends it as it is; keeping it fresh is the host's job.
 	OCSP []byte
+
+	// chainNames is the *chainNames of Chain (identitynames.go).
+	chainNames atomic.Value
 }
 
 // Options common to both sides. Zero values mean the backend's secure

@@ -37,3 +37,9 @@ func TestALPNCost(t *testing.T) {
 func TestIdentitiesCAsCost(t *testing.T) {
 	conformance.IdentitiesCAsCost(t, circlpq.Backend{})
 }
+
+// TestIdentitiesParseCost: a client reads its identities' names once, not
+// at each certificate request (see conformance.IdentitiesParseCost).
+func TestIdentitiesParseCost(t *testing.T) {
+	conformance.IdentitiesParseCost(t, circlpq.Backend{})
+}

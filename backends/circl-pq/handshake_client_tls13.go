@@ -661,7 +661,7 @@ func pickIdentity(ids []*backends.Identity, peerSchemes []uint16, serverName str
 			continue
 		}
 		scheme, ok := selectSignatureScheme(id.Key.Public(), peerSchemes)
-		if !ok || names != nil && !chainNamesCA(id.Chain, names) {
+		if !ok || names != nil && !id.NamesOneOf(names) {
 			continue
 		}
 		if serverName == "" || id.Leaf != nil && id.Leaf.VerifyHostname(serverName) == nil {
@@ -672,20 +672,4 @@ func pickIdentity(ids []*backends.Identity, peerSchemes []uint16, serverName str
 		}
 	}
 	return fallback, fallbackScheme
-}
-
-// chainNamesCA reports whether a certificate of chain is issued by or is one
-// of the distinguished names in cas (looked up, not compared with each: a
-// guest may offer some 40,000 identities, a peer name some 20,000 CAs).
-func chainNamesCA(chain [][]byte, cas backends.NameSet) bool {
-	for _, der := range chain {
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			continue
-		}
-		if cas.Has(cert.RawIssuer) || cas.Has(cert.RawSubject) {
-			return true
-		}
-	}
-	return false
 }

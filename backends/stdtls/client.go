@@ -2,7 +2,6 @@ package stdtls
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -78,8 +77,8 @@ func (c *conn) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 		return nil, err
 	}
 	// The request as crypto/tls checks it, its CAs looked up in a set
-	// (issuedByOneOf) rather than compared with each certificate of each
-	// identity.
+	// (Identity.IssuedByOneOf, with names each identity read once) rather
+	// than compared with each certificate of each identity.
 	cas := backends.NewNameSet(cri.AcceptableCAs)
 	anyCA := *cri
 	anyCA.AcceptableCAs = nil
@@ -88,7 +87,7 @@ func (c *conn) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 			continue
 		}
 		cert := tlsCertificate(id)
-		if anyCA.SupportsCertificate(cert) == nil && (len(cas) == 0 || issuedByOneOf(id, cas)) {
+		if anyCA.SupportsCertificate(cert) == nil && (len(cas) == 0 || id.IssuedByOneOf(cas)) {
 			c.setLocal(id)
 			return cert, nil
 		}
@@ -96,26 +95,6 @@ func (c *conn) clientCertificate(cri *tls.CertificateRequestInfo) (*tls.Certific
 	// Nothing fits: send an empty Certificate and let the server decide
 	// (RFC 8446, Section 4.4.2).
 	return &tls.Certificate{}, nil
-}
-
-// issuedByOneOf reports whether a certificate of id's chain names one of
-// cas as its issuer, as crypto/tls's CertificateRequestInfo
-// SupportsCertificate checks it (a certificate that does not parse
-// fails the chain).
-func issuedByOneOf(id *backends.Identity, cas backends.NameSet) bool {
-	for j, der := range id.Chain {
-		cert := id.Leaf
-		if j != 0 || cert == nil {
-			var err error
-			if cert, err = x509.ParseCertificate(der); err != nil {
-				return false
-			}
-		}
-		if cas.Has(cert.RawIssuer) {
-			return true
-		}
-	}
-	return false
 }
 
 // sessionCache is the host's session cache as crypto/tls wants it, for

@@ -29,3 +29,9 @@ func TestALPNCost(t *testing.T) {
 func TestIdentitiesCAsCost(t *testing.T) {
 	conformance.IdentitiesCAsCost(t, stdtls.Backend{})
 }
+
+// TestIdentitiesParseCost: a client reads its identities' names once, not
+// at each certificate request (see conformance.IdentitiesParseCost).
+func TestIdentitiesParseCost(t *testing.T) {
+	conformance.IdentitiesParseCost(t, stdtls.Backend{})
+}
