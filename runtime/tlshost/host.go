@@ -264,7 +264,7 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 	// The bytes the guest's identities hold are bounded (identitybytes.go).
 	n := int64(len(key))
 	for _, c := range chain {
-		n += int64(len(c))
+		n += int64(len(c)) + chainElemCost
 	}
 	count := h.identityBytes(ctx, "private-identity.parse")
 	if err := count.parse(n); err != nil {

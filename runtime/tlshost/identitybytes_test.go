@@ -41,20 +41,7 @@ func TestIdentityBytesLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The host's garbage collector runs now and then, as it would with
-	// other work going on.
-	gcDone := make(chan struct{})
-	defer close(gcDone)
-	go func() {
-		for {
-			select {
-			case <-gcDone:
-				return
-			case <-time.After(50 * time.Millisecond):
-				goruntime.GC()
-			}
-		}
-	}()
+	defer collectEvery(50 * time.Millisecond)()
 	outs := make(chan string, 2)
 	for range 2 {
 		go func() {
@@ -74,4 +61,52 @@ func TestIdentityBytesLimit(t *testing.T) {
 	if err := rec.Check("--max-identity-bytes", limit, 2); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestIdentityBytesTinyElements: a chain's elements count what each costs
+// the host, not only their bytes. A guest parsing identities whose chain
+// ends with 2,048 two-byte elements (an empty DER SEQUENCE each) is
+// refused within a dozen parses under a 1 MiB limit; before, each counted
+// about 5 KiB while the host held 35 bytes per element beside it, and all
+// 100 parses fit, holding 7 MiB under the 1 MiB limit.
+func TestIdentityBytesTinyElements(t *testing.T) {
+	const limit = 1 << 20
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	defer r.Close(context.Background())
+	ext := tlshost.New(tlshost.Config{BackendName: "stdtls", IdentityBytes: limit})
+	rt, err := runtime.New(ctx, r, runtime.Config{Extensions: []runtime.Extension{ext}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/idhog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer collectEvery(50 * time.Millisecond)() // the guest's parse after closing waits for it
+	var out bytes.Buffer
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"idhog", "1", "100", "2048"}, Stdout: &out, Stderr: &out})
+	var refused int
+	if _, scanErr := fmt.Sscanf(out.String(), "parse %d: ", &refused); scanErr != nil || refused > 12 ||
+		!strings.Contains(out.String(), fmt.Sprintf("more than the %d allowed", limit)) {
+		t.Errorf("guest output:\n%s(err %v)\nwant a parse within the first 12 refused naming the limit", out.String(), err)
+	}
+}
+
+// collectEvery runs the host's garbage collector every d, as it would run
+// with other work going on, until the function it returns is called.
+func collectEvery(d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(d):
+				goruntime.GC()
+			}
+		}
+	}()
+	return func() { close(done) }
 }

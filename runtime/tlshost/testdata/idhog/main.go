@@ -3,10 +3,11 @@
 // Command idhog parses private identities and keeps every one, to push the
 // host's bound on the identity bytes a guest holds:
 //
-//	idhog KIB N
+//	idhog KIB N [TINY]
 //
 // makes a self-signed certificate carrying an extension of KIB KiB, then
-// parses its key and chain up to N times, keeping each identity. When a
+// parses its key and chain up to N times, keeping each identity; the
+// chain ends with TINY 2-byte elements (an empty DER SEQUENCE) if given. When a
 // parse fails it prints "parse I: ERROR", closes every identity and parses
 // again every 50 ms for up to 10 s, printing "after close: ok" or the last
 // error. Otherwise it prints "identities N".
@@ -29,14 +30,18 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: idhog KIB N")
+	if len(os.Args) != 3 && len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: idhog KIB N [TINY]")
 		os.Exit(2)
 	}
 	kib, err1 := strconv.Atoi(os.Args[1])
 	n, err2 := strconv.Atoi(os.Args[2])
-	if err1 != nil || err2 != nil {
-		fmt.Fprintln(os.Stderr, "usage: idhog KIB N")
+	tiny, err3 := 0, error(nil)
+	if len(os.Args) == 4 {
+		tiny, err3 = strconv.Atoi(os.Args[3])
+	}
+	if err1 != nil || err2 != nil || err3 != nil {
+		fmt.Fprintln(os.Stderr, "usage: idhog KIB N [TINY]")
 		os.Exit(2)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -60,9 +65,13 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
+	chain := [][]byte{cert}
+	for range tiny {
+		chain = append(chain, []byte{0x30, 0x00})
+	}
 	var held []*wasitls.Identity
 	for i := 1; i <= n; i++ {
-		id, err := wasitls.ParseIdentity(der, cert)
+		id, err := wasitls.ParseIdentity(der, chain...)
 		if err == nil {
 			held = append(held, id)
 			continue
@@ -73,7 +82,7 @@ func main() {
 		}
 		held = nil
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			id, err := wasitls.ParseIdentity(der, cert)
+			id, err := wasitls.ParseIdentity(der, chain...)
 			if err == nil {
 				id.Close()
 				fmt.Println("after close: ok")
