@@ -84,9 +84,10 @@ type Backend interface {
 
 // Identity is a certificate chain with its private key.
 type Identity struct {
-	// Chain is the DER certificate chain, leaf first. Its certificates
-	// are not changed in place once the identity is in use (a copy of
-	// the identity may be given another chain).
+	// Chain is the DER certificate chain, leaf first. Its certificates'
+	// bytes are not changed in place once the identity is in use; while
+	// no handshake uses it, an element may be given another certificate
+	// (and a copy of the identity another chain).
 	Chain [][]byte
 	// Leaf is the parsed leaf certificate. It may be nil when crypto/x509
 	// cannot parse the leaf's key type.

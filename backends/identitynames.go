@@ -18,12 +18,17 @@ import (
 // bytes of chain, and less than the parsed leaf every identity holds).
 // Identities are shared by concurrent connections: the names are kept
 // behind an atomic value, and are read again when Chain is no longer the
-// chain they were read from (a copy of an identity given a new chain).
+// chain they were read from (a copy of an identity given a new chain, or
+// an element of Chain given another certificate).
 
 // chainNames are the names of a chain's certificates.
 type chainNames struct {
 	// chain is the chain the names were read from.
 	chain [][]byte
+	// elems are where its elements' bytes start, nil for an empty one:
+	// an element given another certificate is told apart (8 bytes an
+	// element, within the identity bytes the host counts for each).
+	elems []*byte
 	// certs are the certificates that crypto/x509 parses, in order.
 	certs []certNames
 	// parsed is how many certificates, from the leaf, parse.
@@ -52,6 +57,11 @@ func (n *chainNames) of(chain [][]byte) bool {
 	if len(chain) != len(n.chain) || len(chain) > 0 && &chain[0] != &n.chain[0] {
 		return false
 	}
+	for i, e := range n.elems {
+		if first(chain[i]) != e {
+			return false
+		}
+	}
 	for _, c := range n.certs {
 		if int(c.subject[1]) > len(chain[c.index]) || int(c.issuer[1]) > len(chain[c.index]) {
 			return false
@@ -61,8 +71,9 @@ func (n *chainNames) of(chain [][]byte) bool {
 }
 
 func readChainNames(chain [][]byte, leaf *x509.Certificate) *chainNames {
-	n := &chainNames{chain: chain, parsed: len(chain)}
+	n := &chainNames{chain: chain, elems: make([]*byte, len(chain)), parsed: len(chain)}
 	for i, der := range chain {
+		n.elems[i] = first(der)
 		cert := leaf
 		if i != 0 || cert == nil {
 			var err error
@@ -88,6 +99,14 @@ func readChainNames(chain [][]byte, leaf *x509.Certificate) *chainNames {
 	}
 	n.certs = n.certs[:len(n.certs):len(n.certs)]
 	return n
+}
+
+// first is where b's bytes start, nil if it has none.
+func first(b []byte) *byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return &b[0]
 }
 
 // offsets returns where sub, a part of der as crypto/x509 parsed it,

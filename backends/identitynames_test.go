@@ -73,3 +73,35 @@ func TestIdentityChainNames(t *testing.T) {
 		t.Error("an identity without a parsed leaf: its issuer is not found")
 	}
 }
+
+// TestIdentityChainNamesElementReplaced: an element of Chain given
+// another certificate in place (the same slice, of the same length) has
+// that certificate's names, not the ones read before.
+func TestIdentityChainNamesElementReplaced(t *testing.T) {
+	root, err := testpki.NewCAWith("replaced root", testpki.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := testpki.NewCAWith("replaced other", testpki.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := root.Issue(testpki.LeafOptions{CommonName: "replaced leaf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootName := backends.NewNameSet([][]byte{root.Cert.RawSubject})
+	otherName := backends.NewNameSet([][]byte{other.Cert.RawSubject})
+	id := &backends.Identity{Chain: [][]byte{leaf.Chain[0], root.Cert.Raw}, Leaf: leaf.Cert, Key: leaf.Key}
+	if !id.NamesOneOf(rootName) || id.NamesOneOf(otherName) {
+		t.Fatal("the chain's names are not its own")
+	}
+	id.Chain[1] = other.Cert.Raw
+	if !id.NamesOneOf(otherName) {
+		t.Error("an element given another certificate keeps the names read before")
+	}
+	id.Chain[1] = []byte{0x30, 0x00}
+	if id.NamesOneOf(otherName) {
+		t.Error("an element given bytes that do not parse keeps the names read before")
+	}
+}
