@@ -81,15 +81,9 @@ func RepeatedIdentitiesCost(t *testing.T, b backends.Backend) {
 		for i := range refs {
 			refs[i] = side.id
 		}
-		best := [2]time.Duration{1 << 62, 1 << 62}
-		for range 5 {
-			for i, n := range []int{small, large} {
-				runtime.GC()
-				best[i] = min(best[i], side.run(refs[:n]))
-			}
-		}
-		ratio := float64(best[1]) / float64(best[0])
-		t.Logf("%s: handshake %v with %d references to one identity, %v with %d (ratio %.1f)", side.name, best[0], small, best[1], large, ratio)
+		bestSmall, bestLarge := bestOf(func() time.Duration { return side.run(refs[:small]) }, func() time.Duration { return side.run(refs) })
+		ratio := float64(bestLarge) / float64(bestSmall)
+		t.Logf("%s: handshake %v with %d references to one identity, %v with %d (ratio %.1f)", side.name, bestSmall, small, bestLarge, large, ratio)
 		if ratio > 8 {
 			t.Errorf("%s: a handshake offered %d references to one identity costs %.1f times one offered %d: each repeat is tried again", side.name, large, ratio, small)
 		}
@@ -175,20 +169,16 @@ func IdentitiesCAsCost(t *testing.T, b backends.Backend) {
 		ids[i] = leaf.Identity()
 	}
 	const small, large = 64, 1024
-	pools := [2]*x509.CertPool{caPoolNamed(t, ca, small, "wasitls listed %04d"), caPoolNamed(t, ca, large, "wasitls listed %04d")}
-	run := func(cas *x509.CertPool) time.Duration {
-		d, _ := answerUnlisted(t, b, ca, server, cas, ids)
-		return d
-	}
-	best := [2]time.Duration{1 << 62, 1 << 62}
-	for range 5 {
-		for i := range pools {
-			runtime.GC()
-			best[i] = min(best[i], run(pools[i]))
+	run := func(n int) func() time.Duration {
+		cas := caPoolNamed(t, ca, n, "wasitls listed %04d")
+		return func() time.Duration {
+			d, _ := answerUnlisted(t, b, ca, server, cas, ids)
+			return d
 		}
 	}
-	ratio := float64(best[1]) / float64(best[0])
-	t.Logf("handshake %v with %d acceptable CAs, %v with %d (ratio %.1f), %d identities", best[0], small, best[1], large, ratio, len(ids))
+	bestSmall, bestLarge := bestOf(run(small), run(large))
+	ratio := float64(bestLarge) / float64(bestSmall)
+	t.Logf("handshake %v with %d acceptable CAs, %v with %d (ratio %.1f), %d identities", bestSmall, small, bestLarge, large, ratio, len(ids))
 	if ratio > 4 {
 		t.Errorf("a handshake with %d acceptable CAs costs %.1f times one with %d: each identity is compared with each CA", large, ratio, small)
 	}
@@ -237,18 +227,15 @@ func IdentitiesParseCost(t *testing.T, b backends.Backend) {
 		ids[i] = &backends.Identity{Chain: [][]byte{leaf.Chain[0], other.Cert.Raw}, Leaf: leaf.Cert, Key: leaf.Key}
 	}
 	cas := caPoolNamed(t, ca, small, "wasitls listed %04d")
-	run := func(ids []*backends.Identity) uint64 {
-		_, allocs := answerUnlisted(t, b, ca, server, cas, ids)
-		return allocs
-	}
-	fewest := [2]uint64{1 << 62, 1 << 62}
-	for range 5 {
-		for i, n := range [2]int{small, large} {
-			fewest[i] = min(fewest[i], run(ids[:n]))
+	run := func(ids []*backends.Identity) func() uint64 {
+		return func() uint64 {
+			_, allocs := answerUnlisted(t, b, ca, server, cas, ids)
+			return allocs
 		}
 	}
-	per := (float64(fewest[1]) - float64(fewest[0])) / (large - small)
-	t.Logf("handshake with %d identities: %d allocations, with %d: %d (%.1f an identity past %d)", small, fewest[0], large, fewest[1], per, small)
+	fewestSmall, fewestLarge := bestOf(run(ids[:small]), run(ids))
+	per := (float64(fewestLarge) - float64(fewestSmall)) / (large - small)
+	t.Logf("handshake with %d identities: %d allocations, with %d: %d (%.1f an identity past %d)", small, fewestSmall, large, fewestLarge, per, small)
 	if per >= 8 {
 		t.Errorf("each identity past %d costs a handshake %.1f allocations: its chain is parsed at each request", small, per)
 	}
