@@ -180,19 +180,11 @@ func TestUDPIdleSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy})
-	pr, pw := io.Pipe()
-	stdinR, stdinW := io.Pipe()
-	t.Cleanup(func() { stdinW.Close() })
 	var before, after goruntime.MemStats
 	goruntime.GC()
 	goruntime.ReadMemStats(&before)
-	done := make(chan error, 1)
-	go func() {
-		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "udp", strconv.Itoa(n)}, Stdin: stdinR, Stdout: pw, Stderr: os.Stderr})
-		pw.Close()
-		done <- err
-	}()
-	lines := bufio.NewScanner(pr)
+	hog := startHog(t, rt, compiled, runtime.Limits{}, "udp", strconv.Itoa(n))
+	lines := hog.lines
 	if !lines.Scan() {
 		t.Fatal("no output")
 	}
@@ -204,13 +196,13 @@ func TestUDPIdleSockets(t *testing.T) {
 	goruntime.GC()
 	goruntime.ReadMemStats(&after)
 	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	if _, err := io.WriteString(stdinW, "sent\n"); err != nil {
+	if _, err := io.WriteString(hog.stdin, "sent\n"); err != nil {
 		t.Fatal(err)
 	}
 	if !lines.Scan() || lines.Text() != "received 0 bytes" {
 		t.Fatalf("guest: %q", lines.Text())
 	}
-	if err := <-done; err != nil {
+	if err := <-hog.done; err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d idle UDP sockets: heap grew by %d KiB", n, grew>>10)

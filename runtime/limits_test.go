@@ -1,10 +1,12 @@
 package runtime_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	goruntime "runtime"
 	"strings"
@@ -46,6 +48,30 @@ func runHog(rt *runtime.Runtime, compiled wazero.CompiledModule, lim runtime.Lim
 		Limits: lim,
 	})
 	return stdout.String(), stderr.String(), err
+}
+
+// A hogRun is a hog guest running on a goroutine of its own, talked to
+// line by line: the test writes its standard input and reads its output.
+type hogRun struct {
+	lines *bufio.Scanner // its standard output; ends when it does
+	stdin *io.PipeWriter // its standard input, closed when the test ends
+	done  chan error     // Instantiate's error, once it ended
+}
+
+// startHog runs the hog guest with args and limits lim on a goroutine.
+func startHog(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule, lim runtime.Limits, args ...string) *hogRun {
+	t.Helper()
+	pr, pw := io.Pipe()
+	stdinR, stdinW := io.Pipe()
+	t.Cleanup(func() { stdinW.Close() })
+	h := &hogRun{lines: bufio.NewScanner(pr), stdin: stdinW, done: make(chan error, 1)}
+	go func() {
+		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{
+			Args: append([]string{"hog"}, args...), Stdin: stdinR, Stdout: pw, Stderr: os.Stderr, Limits: lim})
+		pw.CloseWithError(fmt.Errorf("guest ended: %v", err))
+		h.done <- err
+	}()
+	return h
 }
 
 // lastLine returns the last line of out.

@@ -1,11 +1,7 @@
 package runtime_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"os"
 	goruntime "runtime"
 	"strconv"
 	"testing"
@@ -29,26 +25,17 @@ func TestPollDuplicatesHoldNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy})
-	pr, pw := io.Pipe()
-	stdinR, stdinW := io.Pipe()
-	t.Cleanup(func() { stdinW.Close() })
 	var before, after goruntime.MemStats
 	goruntime.GC()
 	goruntime.ReadMemStats(&before)
-	done := make(chan error, 1)
-	go func() {
-		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{Args: []string{"hog", "dupes", strconv.Itoa(n), strconv.Itoa(k)}, Stdin: stdinR, Stdout: pw, Stderr: os.Stderr})
-		pw.Close()
-		done <- err
-	}()
-	lines := bufio.NewScanner(pr)
-	if !lines.Scan() || lines.Text() != fmt.Sprintf("polled %d", k) {
-		t.Fatalf("guest: %q", lines.Text())
+	hog := startHog(t, rt, compiled, runtime.Limits{}, "dupes", strconv.Itoa(n), strconv.Itoa(k))
+	if !hog.lines.Scan() || hog.lines.Text() != fmt.Sprintf("polled %d", k) {
+		t.Fatalf("guest: %q", hog.lines.Text())
 	}
 	goruntime.GC()
 	goruntime.ReadMemStats(&after)
-	stdinW.Close()
-	if err := <-done; err != nil {
+	hog.stdin.Close()
+	if err := <-hog.done; err != nil {
 		t.Fatal(err)
 	}
 	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)

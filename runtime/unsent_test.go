@@ -3,12 +3,10 @@
 package runtime_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	goruntime "runtime"
 	"strconv"
 	"sync"
@@ -129,19 +127,9 @@ func fillUnsent(t *testing.T, cfg runtime.Config, n int, limit int64) unsentRun 
 	var before, during goruntime.MemStats
 	goruntime.GC()
 	goruntime.ReadMemStats(&before)
-	pr, pw := io.Pipe()
-	stdinR, stdinW := io.Pipe()
-	defer stdinW.Close()
-	done := make(chan error, 1)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	go func() {
-		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{
-			Args: []string{"hog", "unsent", strconv.Itoa(n), port}, Stdin: stdinR, Stdout: pw, Stderr: os.Stderr,
-			Limits: runtime.Limits{UnsentBytes: limit}})
-		pw.CloseWithError(fmt.Errorf("guest ended: %v", err))
-		done <- err
-	}()
-	lines := bufio.NewScanner(pr)
+	hog := startHog(t, rt, compiled, runtime.Limits{UnsentBytes: limit}, "unsent", strconv.Itoa(n), port)
+	lines, stdinW, done := hog.lines, hog.stdin, hog.done
 	var run unsentRun
 	var k int
 	if !lines.Scan() {
