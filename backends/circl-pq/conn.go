@@ -45,16 +45,20 @@ type Conn struct {
 	out halfConn
 
 	// Read side, guarded by in.
-	rawIn         []byte // transport bytes; rawIn[rawOff:] not yet consumed
-	rawOff        int    // rawIn is smallIn[:], a pooled buffer or nil (record_buffers.go)
-	smallIn       [smallInLen]byte
-	input         []byte // decrypted application data not yet returned
-	hand          []byte // handshake bytes not yet parsed into messages
-	emptyRecords  int    // consecutive records without data
-	ignoredAlerts int    // consecutive warning-level user_canceled alerts
-	sawHello      bool   // a ClientHello was sent or received (CCS is legal)
-	certRequested bool   // server: its handshake sent a CertificateRequest
-	didHRR        bool   // the handshake went through a HelloRetryRequest
+	rawIn        []byte // transport bytes; rawIn[rawOff:] not yet consumed
+	rawOff       int    // rawIn is smallIn[:], a pooled buffer or nil (record_buffers.go)
+	smallIn      [smallInLen]byte
+	input        []byte // decrypted application data not yet returned
+	hand         []byte // handshake bytes not yet parsed into messages
+	emptyRecords int    // consecutive records without data
+	// postHandshake counts the post-handshake messages processed since
+	// the last application data record, across Reads (see
+	// handlePostHandshakeBounded).
+	postHandshake int
+	ignoredAlerts int  // consecutive warning-level user_canceled alerts
+	sawHello      bool // a ClientHello was sent or received (CCS is legal)
+	certRequested bool // server: its handshake sent a CertificateRequest
+	didHRR        bool // the handshake went through a HelloRetryRequest
 	// skipEarlyData is how many more bytes of rejected 0-RTT data a server
 	// drops (RFC 8446, Section 4.2.10); 0 when none is expected.
 	skipEarlyData int
@@ -466,7 +470,7 @@ func (c *Conn) readRecordLocked() error {
 		if len(payload) == 0 {
 			return c.countEmpty()
 		}
-		c.emptyRecords, c.ignoredAlerts = 0, 0
+		c.emptyRecords, c.ignoredAlerts, c.postHandshake = 0, 0, 0
 		c.input = payload
 		return nil
 	default:
@@ -752,7 +756,6 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	c.in.Lock()
 	defer c.in.Unlock()
-	useless := 0
 	for len(c.input) == 0 {
 		if err := c.readRecord(); err != nil {
 			return 0, err
@@ -760,8 +763,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		// A handshake message cut short by a transport timeout stays in
 		// hand; the record read above continued it.
 		for len(c.hand) > 0 {
-			useless++
-			if err := c.handlePostHandshakeBounded(useless); err != nil {
+			if err := c.handlePostHandshakeBounded(); err != nil {
 				return 0, err
 			}
 		}
@@ -885,13 +887,17 @@ func (c *Conn) sendKeyUpdateLocked(requestPeer bool) error {
 }
 
 // handlePostHandshakeBounded processes the post-handshake message in
-// hand, the n-th since the last application data (Read, readForAuth):
-// past maxPostHandshakeMessages it fails the read side with
+// hand (for Read or readForAuth): past maxPostHandshakeMessages since the
+// last application data record it fails the read side with
 // unexpected_message instead, as each KeyUpdate costs a key derivation
-// for some 30 bytes on the wire. An error is latched for the read side.
-// The caller holds in.
-func (c *Conn) handlePostHandshakeBounded(n int) error {
-	if n > maxPostHandshakeMessages {
+// for some 30 bytes on the wire. The count survives the Read that made
+// it: over a transport that never blocks, each of the host's polls is a
+// Read that ends in a timeout, and a count that started again at each
+// Read let a peer that sent fewer messages than the bound between two
+// polls go on without data for ever. An error is latched for the read
+// side. The caller holds in.
+func (c *Conn) handlePostHandshakeBounded() error {
+	if c.postHandshake++; c.postHandshake > maxPostHandshakeMessages {
 		c.failRead(c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages"))
 		return c.in.err
 	}

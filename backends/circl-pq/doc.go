@@ -163,7 +163,9 @@
 //
 // A peer cannot keep a connection working without progress: a Read fails
 // with unexpected_message past 64 post-handshake messages or 100 records
-// without data (empty records, change_cipher_spec) before any data, and a
+// without data (empty records, change_cipher_spec) since the last data,
+// counted across Reads (a host polling a transport that never blocks
+// makes one Read per poll), and a
 // client stores 16 session tickets of a connection at most, dropping the
 // rest. A connection whose read side failed drops its read buffers.
 package circlpq

@@ -321,8 +321,8 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			c.conn.SetReadDeadline(time.Time{})
 		}
 	}()
-	// Messages without data in between are bounded as in Read.
-	useless := 0
+	// Messages without data in between are bounded as in Read, with the
+	// same count (handlePostHandshakeBounded).
 	for {
 		select {
 		case <-req.done:
@@ -336,8 +336,7 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			return authFull, nil
 		}
 		if c.handshakeMessageComplete() {
-			useless++
-			if err := c.handlePostHandshakeBounded(useless); err != nil {
+			if err := c.handlePostHandshakeBounded(); err != nil {
 				return 0, err
 			}
 			continue
@@ -346,7 +345,6 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 		if len(c.input) > 0 {
 			saved = append(saved, c.input...)
 			c.input = nil
-			useless = 0
 		}
 		if err != nil {
 			if isTimeout(err) {
