@@ -115,7 +115,8 @@
 // crypto/x509 allows itself, and 4 crypto/x509 Verify calls, of which only
 // the first is given the peer's certificates as intermediates (so that they
 // cost no more than crypto/tls's one Verify), however the peer's
-// certificates sign each other. A peer's chain with an RSA key over
+// certificates sign each other, and parses each ML-DSA key among the
+// candidate issuers once at most. A peer's chain with an RSA key over
 // Options.MaxRSAKeyBits (8192 by default, as crypto/tls) is refused before
 // anything is verified.
 //

@@ -118,8 +118,12 @@ func certificatePublicKey(cert *x509.Certificate) (crypto.PublicKey, error) {
 	if cert.PublicKey != nil {
 		return cert.PublicKey, nil
 	}
-	return parseMLDSAPublicKeyInfo(cert.RawSubjectPublicKeyInfo)
+	return parseMLDSAKey(cert.RawSubjectPublicKeyInfo)
 }
+
+// parseMLDSAKey is parseMLDSAPublicKeyInfo, which tests replace to count
+// the keys a validation parses.
+var parseMLDSAKey = parseMLDSAPublicKeyInfo
 
 // certificateSignatureOID returns the signatureAlgorithm of a certificate,
 // which crypto/x509 reports only as unknown for ML-DSA.
