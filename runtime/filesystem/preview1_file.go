@@ -227,12 +227,22 @@ func (r *rootFile) Write(buf []byte) (int, experimentalsys.Errno) {
 	return n, 0
 }
 
+// Pwrite writes buf at off. On a file in append mode (O_APPEND, from the
+// open or SetAppend) Linux's pwrite(2) writes at the end whatever off
+// says, so the quota reckons such a write to end the further of the two:
+// reckoned at off alone, a write at 0 of a file in append mode reserved
+// nothing, and each one grew the file past the quota without bound.
 func (r *rootFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
+	end := writeEnd(off, len(buf))
+	if r.IsAppend() {
+		atOff, atEnd := end, writeEnd(-1, len(buf))
+		end = func(size int64) int64 { return max(atOff(size), atEnd(size)) }
+	}
 	var n int
-	err := r.fs.disk.sizeChange(r.f, writeEnd(off, len(buf)), func(int64) (err error) {
+	err := r.fs.disk.sizeChange(r.f, end, func(int64) (err error) {
 		n, err = r.f.WriteAt(buf, off)
 		return err
 	})
