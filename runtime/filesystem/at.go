@@ -158,7 +158,10 @@ func (d *Descriptor) RenameAt(_ context.Context, old string, nd types.Descriptor
 // LinkAt makes a hard link new (beneath nd) to old (beneath d). Following
 // a symbolic link at old is not supported.
 func (d *Descriptor) LinkAt(_ context.Context, pf types.PathFlags, old string, nd types.Descriptor, new string) error {
-	if pf&types.PathFlagsSymlinkFollow != 0 && d.dir != nil {
+	if err := d.checkPath(old); err != nil {
+		return err
+	}
+	if pf&types.PathFlagsSymlinkFollow != 0 {
 		if info, err := d.dir.Lstat(old); err == nil && info.Mode()&fs.ModeSymlink != 0 {
 			return Unsupported
 		}
@@ -203,6 +206,9 @@ func (d *Descriptor) twoPaths(old string, nd types.Descriptor, new string, op fu
 func (d *Descriptor) SymlinkAt(_ context.Context, old, new string) error {
 	if err := d.at(new); err != nil {
 		return err
+	}
+	if len(old) > MaxPath {
+		return NameTooLong
 	}
 	if path.IsAbs(old) {
 		return NotPermitted

@@ -261,9 +261,13 @@ func TestAttackPaths(t *testing.T) {
 		{"file\x00/../../secret", Invalid},
 		{"sub\x00", Invalid},
 		{long, types.ErrorCodeNameTooLong},
-		{strings.Repeat("sub/", 5000) + "x", NoEntry}, // 5,000 components walked, no more
+		{strings.Repeat("sub/", 1023) + "xyz", NoEntry}, // MaxPath bytes: 1,023 components walked
+		{strings.Repeat("sub/", 1023) + "wxyz", types.ErrorCodeNameTooLong},
+		{strings.Repeat("sub/", 5000) + "x", types.ErrorCodeNameTooLong},
+		{strings.Repeat("sub/../", 500) + "file", types.ErrorCodeNameTooLong}, // os.Root's bound on restarts
 		{strings.Repeat("sub/../", 20000) + "file", types.ErrorCodeNameTooLong},
-		{strings.Repeat("../", 20000) + "secret", NotPermitted},
+		{strings.Repeat("../", 1000) + "secret", NotPermitted},
+		{strings.Repeat("../", 20000) + "secret", types.ErrorCodeNameTooLong},
 	} {
 		start := time.Now()
 		_, err := d.StatAt(ctx, types.PathFlagsSymlinkFollow, c.path)

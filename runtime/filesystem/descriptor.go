@@ -108,6 +108,8 @@ func (d *Descriptor) checkPath(p string) error {
 	switch {
 	case p == "":
 		return NoEntry
+	case len(p) > MaxPath:
+		return NameTooLong
 	case p[0] == '/':
 		return NotPermitted
 	}

@@ -22,6 +22,7 @@ const (
 	IO                 = types.ErrorCodeIO
 	IsDirectory        = types.ErrorCodeIsDirectory
 	Loop               = types.ErrorCodeLoop
+	NameTooLong        = types.ErrorCodeNameTooLong
 	NoEntry            = types.ErrorCodeNoEntry
 	InsufficientMemory = types.ErrorCodeInsufficientMemory
 	NotDirectory       = types.ErrorCodeNotDirectory

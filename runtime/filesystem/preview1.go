@@ -79,13 +79,30 @@ type rootFS struct {
 }
 
 // rel makes a path wazero passes (relative to the mount, possibly with a
-// leading slash or empty) relative to the root.
-func rel(p string) string {
+// leading slash or empty) relative to the root. A path longer than
+// MaxPath fails with ENAMETOOLONG (see MaxPath); wazero joins a guest's
+// path to the one its directory descriptor was opened by, so the two
+// together count, as they did when wazero's own file system passed them
+// to the kernel.
+func rel(p string) (string, experimentalsys.Errno) {
+	if len(p) > MaxPath {
+		return "", experimentalsys.ENAMETOOLONG
+	}
 	p = strings.TrimLeft(p, "/")
 	if p == "" {
-		return "."
+		return ".", 0
 	}
-	return p
+	return p, 0
+}
+
+// rel2 is rel of two paths.
+func rel2(a, b string) (string, string, experimentalsys.Errno) {
+	a, errno := rel(a)
+	if errno != 0 {
+		return "", "", errno
+	}
+	b, errno = rel(b)
+	return a, b, errno
 }
 
 // errnoOf is UnwrapOSError, with os.Root's refusal of a path leading out
@@ -105,7 +122,10 @@ func errnoOf(err error) experimentalsys.Errno {
 // and those of a device, then say EAGAIN, which the guest polls for, rather
 // than block, and the guest cannot make them block (rootFile.SetNonblock).
 func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
-	p = rel(p)
+	p, errno := rel(p)
+	if errno != 0 {
+		return nil, errno
+	}
 	if flag&experimentalsys.O_NOFOLLOW != 0 {
 		if info, err := r.root.Lstat(p); err == nil && info.Mode()&fs.ModeSymlink != 0 {
 			return nil, experimentalsys.ELOOP
@@ -184,11 +204,19 @@ func osFlag(oflag experimentalsys.Oflag) int {
 }
 
 func (r *rootFS) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
-	return r.guestStat(r.root.Lstat(rel(p)))
+	p, errno := rel(p)
+	if errno != 0 {
+		return wazerosys.Stat_t{}, errno
+	}
+	return r.guestStat(r.root.Lstat(p))
 }
 
 func (r *rootFS) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
-	return r.guestStat(r.root.Stat(rel(p)))
+	p, errno := rel(p)
+	if errno != 0 {
+		return wazerosys.Stat_t{}, errno
+	}
+	return r.guestStat(r.root.Stat(p))
 }
 
 // guestStat is the status a stat of the root read, as the guest sees it:
@@ -203,7 +231,11 @@ func (r *rootFS) guestStat(info fs.FileInfo, err error) (wazerosys.Stat_t, exper
 }
 
 func (r *rootFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
-	errno := r.fs.disk.errnoOf(r.fs.disk.makeName(r.root, rel(p), func() error { return r.root.Mkdir(rel(p), perm) }))
+	p, errno := rel(p)
+	if errno != 0 {
+		return errno
+	}
+	errno = r.fs.disk.errnoOf(r.fs.disk.makeName(r.root, p, func() error { return r.root.Mkdir(p, perm) }))
 	if errno == experimentalsys.ENOTDIR {
 		errno = experimentalsys.ENOENT // as DirFS
 	}
@@ -211,11 +243,18 @@ func (r *rootFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 }
 
 func (r *rootFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
-	return errnoOf(r.root.Chmod(rel(p), perm))
+	p, errno := rel(p)
+	if errno != 0 {
+		return errno
+	}
+	return errnoOf(r.root.Chmod(p, perm))
 }
 
 func (r *rootFS) Rename(from, to string) experimentalsys.Errno {
-	from, to = rel(from), rel(to)
+	from, to, errno := rel2(from, to)
+	if errno != 0 {
+		return errno
+	}
 	if from == to {
 		return 0 // as DirFS
 	}
@@ -224,7 +263,11 @@ func (r *rootFS) Rename(from, to string) experimentalsys.Errno {
 
 // Rmdir removes an empty directory: ENOTDIR for anything else.
 func (r *rootFS) Rmdir(p string) experimentalsys.Errno {
-	notDir, err := r.fs.disk.removeDir(r.root, rel(p))
+	p, errno := rel(p)
+	if errno != 0 {
+		return errno
+	}
+	notDir, err := r.fs.disk.removeDir(r.root, p)
 	if notDir {
 		return experimentalsys.ENOTDIR
 	}
@@ -233,7 +276,11 @@ func (r *rootFS) Rmdir(p string) experimentalsys.Errno {
 
 // Unlink removes anything but a directory: EISDIR for a directory.
 func (r *rootFS) Unlink(p string) experimentalsys.Errno {
-	isDir, err := r.fs.disk.unlink(r.root, rel(p))
+	p, errno := rel(p)
+	if errno != 0 {
+		return errno
+	}
+	isDir, err := r.fs.disk.unlink(r.root, p)
 	if isDir {
 		return experimentalsys.EISDIR
 	}
@@ -241,20 +288,35 @@ func (r *rootFS) Unlink(p string) experimentalsys.Errno {
 }
 
 func (r *rootFS) Link(old, new string) experimentalsys.Errno {
-	return r.fs.disk.errnoOf(r.fs.disk.link(r.root, rel(old), rel(new)))
+	old, new, errno := rel2(old, new)
+	if errno != 0 {
+		return errno
+	}
+	return r.fs.disk.errnoOf(r.fs.disk.link(r.root, old, new))
 }
 
 // Symlink refuses absolute targets with EPERM, as DirFS does; a relative
 // target is stored as given and checked when followed.
 func (r *rootFS) Symlink(old, link string) experimentalsys.Errno {
+	if len(old) > MaxPath {
+		return experimentalsys.ENAMETOOLONG
+	}
 	if path.IsAbs(old) {
 		return experimentalsys.EPERM
 	}
-	return r.fs.disk.errnoOf(r.fs.disk.makeName(r.root, rel(link), func() error { return r.root.Symlink(old, rel(link)) }))
+	link, errno := rel(link)
+	if errno != 0 {
+		return errno
+	}
+	return r.fs.disk.errnoOf(r.fs.disk.makeName(r.root, link, func() error { return r.root.Symlink(old, link) }))
 }
 
 func (r *rootFS) Readlink(p string) (string, experimentalsys.Errno) {
-	dst, err := r.root.Readlink(rel(p))
+	p, errno := rel(p)
+	if errno != 0 {
+		return "", errno
+	}
+	dst, err := r.root.Readlink(p)
 	if err != nil {
 		return "", errnoOf(err)
 	}
@@ -265,7 +327,10 @@ func (r *rootFS) Readlink(p string) (string, experimentalsys.Errno) {
 // [FS.SetTimesNoFollow], of the link itself (see lchtimesAt); UTIME_OMIT
 // leaves one unchanged.
 func (r *rootFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
-	p = rel(p)
+	p, errno := rel(p)
+	if errno != 0 {
+		return errno
+	}
 	if r.fs.timesNoFollow.Load() {
 		return errnoOf(lchtimesAt(r.root, p, timeOfNanos(atim), timeOfNanos(mtim)))
 	}
