@@ -26,7 +26,7 @@ import (
 func (f *FS) Preview1() []experimentalsys.FS {
 	out := make([]experimentalsys.FS, len(f.preopens))
 	for i, p := range f.preopens {
-		var c experimentalsys.FS = &rootFS{root: p.root, fs: f}
+		var c experimentalsys.FS = &rootFS{root: p.root, fs: f, readOnly: p.readOnly}
 		if p.readOnly {
 			c = &sysfs.ReadFS{FS: c}
 		}
@@ -76,6 +76,10 @@ type rootFS struct {
 	experimentalsys.UnimplementedFS
 	root *os.Root
 	fs   *FS
+	// readOnly is set for a read-only preopen, which sysfs.ReadFS wraps:
+	// that refuses opens for writing, not those that create or truncate
+	// for reading alone (see OpenFile).
+	readOnly bool
 }
 
 // rel makes a path wazero passes (relative to the mount, possibly with a
@@ -133,6 +137,15 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 	}
 	if flag&experimentalsys.O_DIRECTORY != 0 && flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR) != 0 {
 		return nil, experimentalsys.EISDIR
+	}
+	if r.readOnly && flag&(experimentalsys.O_CREAT|experimentalsys.O_TRUNC) != 0 {
+		// wazero opens for reading alone a path_open with O_CREAT or
+		// O_TRUNC given only the fd_read right, and sysfs.ReadFS lets
+		// an open for reading through: it created files beneath a
+		// read-only preopen and truncated those there (Linux's
+		// O_RDONLY|O_TRUNC does). Refused as wasi:filesystem's open-at
+		// refuses create and truncate there.
+		return nil, experimentalsys.EROFS
 	}
 	var counted *FS
 	if !(p == "." && flag == experimentalsys.O_RDONLY && perm == 0) {
