@@ -376,6 +376,9 @@ func (c *Conn) readRecordLocked() error {
 		if c.handshakeDone.Load() || !c.sawHello || len(payload) != 1 || payload[0] != 1 {
 			return c.fail(alertUnexpectedMessage, "tls: unexpected change_cipher_spec record")
 		}
+		if len(c.hand) > 0 {
+			return c.fail(alertUnexpectedMessage, "tls: change_cipher_spec inside a handshake message")
+		}
 		return c.countEmpty()
 	}
 
@@ -414,6 +417,17 @@ func (c *Conn) readRecordLocked() error {
 		}
 		typ = recordType(plain[i])
 		payload = plain[:i]
+	}
+
+	// RFC 8446, Section 5.1: "Handshake messages MUST NOT be interleaved
+	// with other record types". Before, alerts were taken between two
+	// fragments of a message, and a warning user_canceled, ignored, so a
+	// peer that sent one byte of a handshake message between four of
+	// them kept the connection working without progress for as long as
+	// it liked (the count of ignored alerts started again at each
+	// fragment); change_cipher_spec records during the handshake likewise.
+	if typ != recordTypeHandshake && len(c.hand) > 0 {
+		return c.fail(alertUnexpectedMessage, "tls: record of type %d inside a handshake message", typ)
 	}
 
 	switch typ {
@@ -460,11 +474,6 @@ func (c *Conn) readRecordLocked() error {
 		if !c.handshakeDone.Load() || c.in.aead == nil {
 			// No 0-RTT data is ever accepted.
 			return c.fail(alertUnexpectedMessage, "tls: application data during the handshake")
-		}
-		// RFC 8446, Section 5.1: handshake messages must not interleave
-		// with other record types.
-		if len(c.hand) > 0 {
-			return c.fail(alertUnexpectedMessage, "tls: application data inside a handshake message")
 		}
 		c.appDataIn.Add(int64(len(record)))
 		if len(payload) == 0 {

@@ -18,7 +18,8 @@
 //     (2^14+256 protected, larger ones are record_overflow), protected
 //     with the suite's AEAD under a per-direction sequence number; inner
 //     plaintext padding is accepted; handshake messages may span records
-//     but not key changes, and are at most 64 KiB, 256 KiB for a
+//     but not key changes, with no record of another type between their
+//     fragments (RFC 8446, Section 5.1), and are at most 64 KiB, 256 KiB for a
 //     Certificate this side waits for (a server only when it asked), checked as soon as their header is
 //     in (so a peer that announces more and trickles it is refused at
 //     once, and one that stays within the bound makes a connection hold

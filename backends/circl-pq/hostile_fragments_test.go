@@ -1,0 +1,95 @@
+package circlpq
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Records of other types between the fragments of a handshake message,
+// which RFC 8446, Section 5.1 forbids ("Handshake messages MUST NOT be
+// interleaved with other record types"). The records a connection
+// ignores, warning user_canceled alerts and, during the handshake,
+// change_cipher_spec, are bounded in a row (maxIgnoredAlerts,
+// maxEmptyRecords); a handshake record started the count again, so a peer
+// that sent one byte of a handshake message between two runs of them was
+// never stopped.
+
+// TestHostileAlertsInsideHandshakeMessage sends, after the handshake,
+// three KeyUpdates in one-byte fragments with maxIgnoredAlerts warning
+// user_canceled alerts before each fragment. The first alert inside a
+// message fails the victim with unexpected_message. Before, it ignored
+// all 60 and waited for more: a 64 KiB message carried 262,140 of them,
+// and a peer that never finished it went on for as long as it liked.
+func TestHostileAlertsInsideHandshakeMessage(t *testing.T) {
+	for _, victimIsClient := range []bool{true, false} {
+		t.Run(sideName(victimIsClient), func(t *testing.T) {
+			hp := establish(t, victimIsClient, nil)
+			var attack []byte
+			alerts := 0
+			for range 3 {
+				msg := (&keyUpdateMsg{}).marshal()
+				for i := range msg {
+					for range maxIgnoredAlerts {
+						attack = append(attack, sealed(hp.attacker, recordTypeAlert, []byte{alertLevelWarning, byte(alertUserCanceled)})...)
+						alerts++
+					}
+					attack = append(attack, sealed(hp.attacker, recordTypeHandshake, msg[i:i+1])...)
+				}
+				hp.attacker.out.Lock()
+				hp.attacker.out.setTrafficSecret(hp.attacker.out.suite, hp.attacker.out.suite.nextTrafficSecret(hp.attacker.out.trafficSecret))
+				hp.attacker.out.Unlock()
+			}
+			go hp.raw.Write(attack)
+			hp.victim.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err := hp.victim.Read(make([]byte, 1))
+			var ae *AlertError
+			if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage || !strings.Contains(err.Error(), "inside a handshake message") {
+				t.Fatalf("after %d user_canceled alerts between the fragments of 3 KeyUpdates, victim Read = %v; want a local unexpected_message for an alert inside a handshake message",
+					alerts, err)
+			}
+		})
+	}
+}
+
+// TestHostileCCSInsideServerHello has a scripted server answer the
+// engine client's ClientHello with a ServerHello in one-byte fragments,
+// maxEmptyRecords-1 change_cipher_spec records before each. The first
+// change_cipher_spec inside the message fails the client with
+// unexpected_message. Before, it ignored every one (9,900 for a ServerHello
+// of 100 bytes), bounded only by the handshake's context.
+func TestHostileCCSInsideServerHello(t *testing.T) {
+	p := pki(t)
+	craw, sraw := tcpPair(t)
+	c, _ := engineClient(t, craw, p.clientConfig())
+	ccs := []byte{byte(recordTypeChangeCipherSpec), 3, 3, 0, 1, 1}
+	go func() {
+		// The ClientHello: one record.
+		hdr := make([]byte, recordHeaderLen)
+		if _, err := io.ReadFull(sraw, hdr); err != nil {
+			return
+		}
+		if _, err := io.ReadFull(sraw, make([]byte, int(hdr[3])<<8|int(hdr[4]))); err != nil {
+			return
+		}
+		msg := marshalMessageBytes(typeServerHello, make([]byte, 96))
+		var flight []byte
+		for i := range msg {
+			for range maxEmptyRecords - 1 {
+				flight = append(flight, ccs...)
+			}
+			flight = append(flight, byte(recordTypeHandshake), 3, 3, 0, 1, msg[i])
+		}
+		sraw.Write(flight)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.Handshake(ctx)
+	var ae *AlertError
+	if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage || !strings.Contains(err.Error(), "inside a handshake message") {
+		t.Fatalf("client handshake = %v; want a local unexpected_message for change_cipher_spec inside a handshake message", err)
+	}
+}
