@@ -464,7 +464,15 @@ func (c *Conn) readRecordLocked() error {
 			return c.fail(alertUnexpectedMessage, "tls: handshake message too large")
 		}
 		c.hand = append(c.hand, payload...)
-		c.emptyRecords, c.ignoredAlerts = 0, 0
+		// During the handshake a handshake record is progress. After it,
+		// only application data is, as in crypto/tls: post-handshake
+		// messages have their own bound (handlePostHandshakeBounded), and
+		// before, each of them started the count of empty records and
+		// ignored alerts again, so that 64 KeyUpdates let 6,400 empty
+		// records (100 MiB of padding) through without data.
+		if !c.handshakeDone.Load() {
+			c.emptyRecords, c.ignoredAlerts = 0, 0
+		}
 		return c.checkMessageHeader()
 	case recordTypeApplicationData:
 		if c.in.aead == nil && c.skipEarlyData > 0 {

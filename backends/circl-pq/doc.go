@@ -156,16 +156,18 @@
 // [*AlertError] (Remote false); an alert from the peer is an [*AlertError]
 // with Remote set, except close_notify (io.EOF) and a warning-level
 // user_canceled, which is ignored until the close_notify that follows it
-// (RFC 8446, Section 6.1; four in a row at most). A KeyUpdate asking for
-// an update is answered once before the next application data record, so
-// a burst of requests gets a single KeyUpdate (RFC 8446, Section 4.6.3).
+// (RFC 8446, Section 6.1; four without data in between at most). A
+// KeyUpdate asking for an update is answered once before the next
+// application data record, so a burst of requests gets a single KeyUpdate
+// (RFC 8446, Section 4.6.3).
 // Invalid key shares (wrong lengths, ML-KEM encapsulation keys failing the
 // FIPS 203 modulus check, low-order X25519 points, off-curve points) are
 // illegal_parameter.
 //
 // A peer cannot keep a connection working without progress: a Read fails
 // with unexpected_message past 64 post-handshake messages or 100 records
-// without data (empty records, change_cipher_spec) since the last data,
+// without data (empty records, change_cipher_spec) since the last data
+// (after the handshake, only application data restarts either count),
 // counted across Reads (a host polling a transport that never blocks
 // makes one Read per poll), and a
 // client stores 16 session tickets of a connection at most, dropping the

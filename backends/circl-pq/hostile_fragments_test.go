@@ -93,3 +93,67 @@ func TestHostileCCSInsideServerHello(t *testing.T) {
 		t.Fatalf("client handshake = %v; want a local unexpected_message for change_cipher_spec inside a handshake message", err)
 	}
 }
+
+// TestHostileEmptyRecordsAroundMessages sends, after the handshake, runs
+// of records without data that each stay within their bound, with a whole
+// KeyUpdate between two runs: empty application data records, padding-only
+// ones, and warning user_canceled alerts. Past maxEmptyRecords
+// (maxIgnoredAlerts) of them without data in all, the victim fails with
+// unexpected_message, as crypto/tls does: after the handshake only
+// application data is progress. Before, each KeyUpdate started the count
+// again, and maxPostHandshakeMessages of them let 6,400 empty records
+// (16 KiB of padding each, 100 MiB) or 256 alerts through without data.
+func TestHostileEmptyRecordsAroundMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit int
+		empty func(a *Conn) []byte
+	}{
+		{"empty-records", maxEmptyRecords, func(a *Conn) []byte {
+			return sealed(a, recordTypeApplicationData, nil)
+		}},
+		{"padding-only-records", maxEmptyRecords, func(a *Conn) []byte {
+			// A TLSInnerPlaintext of no content: the type, then zeros.
+			return sealedInner(a, append([]byte{byte(recordTypeApplicationData)}, make([]byte, maxPlaintext)...))
+		}},
+		{"user-canceled-warnings", maxIgnoredAlerts, func(a *Conn) []byte {
+			return sealed(a, recordTypeAlert, []byte{alertLevelWarning, byte(alertUserCanceled)})
+		}},
+	} {
+		for _, victimIsClient := range []bool{true, false} {
+			t.Run(sideName(victimIsClient)+"/"+tc.name, func(t *testing.T) {
+				hp := establish(t, victimIsClient, nil)
+				var attack []byte
+				sent := 0
+				for range 3 {
+					for range tc.limit - 1 {
+						attack = append(attack, tc.empty(hp.attacker)...)
+						sent++
+					}
+					attack = append(attack, sealedKeyUpdate(hp.attacker, false)...)
+				}
+				go hp.raw.Write(attack)
+				hp.victim.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err := hp.victim.Read(make([]byte, 1))
+				var ae *AlertError
+				if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage {
+					t.Fatalf("after %d records without data in runs of %d between KeyUpdates, victim Read = %v; want a local unexpected_message past %d",
+						sent, tc.limit-1, err, tc.limit)
+				}
+			})
+		}
+	}
+}
+
+// sealedInner returns inner, a whole TLSInnerPlaintext (content, type,
+// padding), as one record under c's write keys.
+func sealedInner(c *Conn, inner []byte) []byte {
+	c.out.Lock()
+	defer c.out.Unlock()
+	n := len(inner) + c.out.aead.Overhead()
+	hdr := []byte{byte(recordTypeApplicationData), 3, 3, byte(n >> 8), byte(n)}
+	nonce := c.out.nonce()
+	rec := c.out.aead.Seal(hdr, nonce[:], inner, hdr)
+	c.out.seq++
+	return rec
+}
