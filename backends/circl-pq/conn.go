@@ -498,9 +498,12 @@ func (c *Conn) readRecordLocked() error {
 // dropEarlyData discards a record of 0-RTT data the server does not
 // accept, within a bound: "ignore early data by skipping all records with
 // an external content type of application_data ... up to the configured
-// max_early_data_size" (RFC 8446, Section 4.2.10).
+// max_early_data_size" (RFC 8446, Section 4.2.10). n is the record's
+// payload length; the record is charged with its header too, so that
+// empty records, which carry no payload, do not go unbounded (before, a
+// client could send them until the handshake timed out).
 func (c *Conn) dropEarlyData(n int) error {
-	c.skipEarlyData -= n
+	c.skipEarlyData -= recordHeaderLen + n
 	if c.skipEarlyData <= 0 {
 		c.skipEarlyData = 0
 		return c.fail(alertUnexpectedMessage, "tls: too much rejected early data")

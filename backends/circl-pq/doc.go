@@ -94,7 +94,8 @@
 // its chain validates again under the connection's RootCAs, server name
 // and clock (never one made with InsecureSkipVerify to a connection that
 // validates), and a resumption hands the session's chain to VerifyServer. 0-RTT data is never sent or
-// accepted: a server skips what a client sends under a PSK, within a bound.
+// accepted: a server skips what a client sends under a PSK, within a bound
+// (256 KiB, record headers included).
 //
 // OCSP stapling (RFC 6066, Section 8, as TLS 1.3 carries it: RFC 8446,
 // Section 4.4.2.1): a client always sends status_request and reports the

@@ -24,8 +24,8 @@ func (c *injectAfterFirstWrite) Write(p []byte) (int, error) {
 }
 
 // TestRejectedEarlyData checks that a server skips 0-RTT records it cannot
-// decrypt (RFC 8446, Section 4.2.10), within a bound, with and without a
-// HelloRetryRequest.
+// decrypt (RFC 8446, Section 4.2.10), within a bound of bytes, records
+// and their headers, with and without a HelloRetryRequest.
 func TestRejectedEarlyData(t *testing.T) {
 	p := pki(t)
 	records := func(n, size int) []byte {
@@ -46,6 +46,11 @@ func TestRejectedEarlyData(t *testing.T) {
 		{"skipped", true, false, records(3, 1000), 0},
 		{"skipped-before-hrr", true, true, records(3, 1000), 0},
 		{"too-much", true, false, records(20, maxPlaintext+256), alertUnexpectedMessage},
+		// Records count with their headers: before, empty ones took
+		// nothing from the bound, and a client could send them until
+		// the handshake timed out.
+		{"too-many-empty", true, false, records(60000, 0), alertUnexpectedMessage},
+		{"too-many-empty-before-hrr", true, true, records(60000, 0), alertUnexpectedMessage},
 		{"not-offered", false, false, records(1, 100), alertBadRecordMAC},
 		{"not-offered-before-hrr", false, true, records(1, 100), alertUnexpectedMessage},
 	} {
