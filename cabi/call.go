@@ -102,17 +102,40 @@ func Begin(ctx context.Context, mod api.Module, fn string) (c Call) {
 	return c
 }
 
-// enter applies the entry checks every call makes (the component model's
-// may-leave rule is the cabi_realloc one) and resets the per-call state.
+// enter applies the entry checks every call makes (the instance halted,
+// the Component Model's may-leave rule) and resets the per-call state.
 func enter(inst *Instance, fn string) {
-	switch {
-	case inst.isHalted():
+	if inst.isHalted() {
 		panic(inst.Refusal(fn))
-	case inst.inRealloc:
-		inst.setTrapped()
-		Trapf(fn, "host function called from cabi_realloc")
+	}
+	if inst.inRealloc || inst.inPostReturn {
+		inst.leaveTrap(fn)
 	}
 	inst.borrowed = inst.borrowed[:0]
+}
+
+// MayLeave applies the Canonical ABI's may-leave rule to a call of the
+// host function fn: inside a realloc the host called to lower values
+// ([Call.Realloc], [Instance.CallRealloc]) or a post-return function
+// ([Instance.CallPostReturn]), the guest may not call out, and the call
+// traps, naming fn and which of the two it came from, and marks the
+// instance trapped. [Begin] applies it; a component's lowered imports
+// apply it before their glue, so that scalar functions, whose glue needs
+// no instance, are held to it too.
+func (inst *Instance) MayLeave(fn string) {
+	if inst.inRealloc || inst.inPostReturn {
+		inst.leaveTrap(fn)
+	}
+}
+
+// leaveTrap marks the instance trapped and panics with the trap of a host
+// function fn called where the guest may not leave.
+func (inst *Instance) leaveTrap(fn string) {
+	inst.setTrapped()
+	if inst.inPostReturn {
+		Trapf(fn, "host function called from post-return (the Component Model allows no call out of the instance during post-return)")
+	}
+	Trapf(fn, "host function called from cabi_realloc")
 }
 
 // BeginScalar starts a call of fn whose parameters and results are plain
@@ -151,7 +174,7 @@ func (inst *Instance) abandonCall() {
 	}
 	inst.resetPending()
 	inst.reserved, inst.nextOwn = inst.reserved[:0], 0
-	inst.inRealloc = false
+	inst.inRealloc, inst.inPostReturn = false, false
 	inst.unlend()
 }
 
@@ -411,6 +434,20 @@ func (inst *Instance) CallRealloc(ctx context.Context, realloc api.Function, siz
 		return 0, err
 	}
 	return uint32(r[0]), nil
+}
+
+// CallPostReturn calls post, the post-return function of an export, with
+// the export's core results, under the Canonical ABI's may-leave rule: a
+// host function it calls (a lowered import, a resource built-in) traps,
+// naming post-return, and marks the instance trapped (see
+// [Instance.MayLeave]). Package component's Func.Call calls it; the
+// generated callers' [Call.PostReturn] and [Exports.Leave] do the same.
+func (inst *Instance) CallPostReturn(ctx context.Context, post api.Function, results []uint64) error {
+	prev := inst.inPostReturn
+	inst.inPostReturn = true
+	err := post.CallWithStack(ctx, results)
+	inst.inPostReturn = prev
+	return err
 }
 
 // AllocList allocates a list of n elements of size elemSize and alignment

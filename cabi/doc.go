@@ -70,7 +70,8 @@
 // Every guest fault (out-of-bounds or misaligned pointer or length, invalid
 // UTF-8 or char, bad discriminant, unknown, dropped or wrong-type handle,
 // double drop, dropping a parent with live children, missing cabi_realloc,
-// a full table)
+// a full table, a host function called from cabi_realloc or from a
+// post-return function: the Component Model's may-leave rule)
 // panics with a [*Trap]; wazero returns it as the error of the guest call
 // that is running. The instance is marked trapped and every later call
 // through it that needs the instance traps again (a call from the host

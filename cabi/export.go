@@ -320,14 +320,16 @@ func (c *Call) ReadMemory() {
 }
 
 // PostReturn calls the export's post-return function, if it has one, with
-// the export's n core results, once the results are lifted. A trap there
+// the export's n core results, once the results are lifted, under the
+// may-leave rule ([Instance.CallPostReturn]: a host function it calls
+// traps). A trap there
 // marks the instance trapped and panics with a *Trap; an exit passes
 // through, as Invoke's does (EndExport marks the instance exited).
 func (c *Call) PostReturn(n int) {
 	if c.fn.Post == nil {
 		return
 	}
-	if err := c.fn.Post.CallWithStack(c.ctx, c.owner.stack[:n]); err != nil {
+	if err := c.inst.CallPostReturn(c.ctx, c.fn.Post, c.owner.stack[:n]); err != nil {
 		var exit *sys.ExitError
 		if errors.As(err, &exit) {
 			panic(exit)
@@ -483,7 +485,7 @@ func (x *Exports) Leave(ctx context.Context, f *ExportFunc, err error) error {
 func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error) error {
 	what := "the guest trapped"
 	if err == nil {
-		err, what = f.Post.CallWithStack(ctx, x.stack[:f.results]), "post-return trapped"
+		err, what = x.inst.CallPostReturn(ctx, f.Post, x.stack[:f.results]), "post-return trapped"
 	}
 	x.inst.Leave()
 	if err == nil {

@@ -41,6 +41,9 @@ type Instance struct {
 	given      []given         // own<R> arguments of an export call not yet invoked
 	afterCall  []func()        // what ends the host call in progress (AfterCall)
 	inRealloc  bool
+	// inPostReturn is set while a post-return function runs
+	// (CallPostReturn): a host function it calls traps (MayLeave).
+	inPostReturn bool
 	// halted holds the trapped, exited and closed bits, and the entered bit held
 	// by a call from the host into the guest (Enter, and the generated
 	// callers through Exports): one compare-and-swap from 0 tells a call

@@ -209,9 +209,14 @@ func (s *scope) lower(c Canon) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
-	lowered := cabi.NewLowered(cabi.Options{Instance: s.state.ci, Table: s.handles(), Memory: mem, Realloc: realloc})
-	glue := hf.Fn
+	ci := s.state.ci
+	lowered := cabi.NewLowered(cabi.Options{Instance: ci, Table: s.handles(), Memory: mem, Realloc: realloc})
+	glue, qual := hf.Fn, f.iface+"#"+f.name
 	fn := api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
+		// The may-leave rule (no call out of a realloc or a post-return)
+		// for every import: the glue of a scalar function has no
+		// instance to apply it with.
+		ci.MayLeave(qual)
 		glue(ctx, lowered, stack)
 	})
 	return item{SortCoreFunc, s.state.addHost(hostFunc{fn: fn, params: hf.Params, results: hf.Results, paramNames: hf.ParamNames})}, nil

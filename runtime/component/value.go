@@ -119,7 +119,8 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		}
 	}
 	if l.postReturn != nil {
-		if _, err := l.postReturn.Call(ctx, res...); err != nil {
+		// Under the may-leave rule: a host function it calls traps.
+		if err := f.inst.ci.CallPostReturn(ctx, l.postReturn, res); err != nil {
 			f.inst.halt(err)
 			m.dropTaken() // the result is not returned
 			return nil, fmt.Errorf("component: %s: post-return: %w", f.Name, err)
