@@ -395,7 +395,7 @@ func (m *mem) load(t rtype, p uint32) any {
 		for i := range size(t) {
 			v |= uint32(b[i]) << (8 * i)
 		}
-		return checkFlags(v, t.n)
+		return liftFlags(v, t.n)
 	case *renum:
 		return Variant{Case: m.disc(b, t.n)}
 	case *rown:
@@ -475,11 +475,13 @@ func (m *mem) loadList(elem rtype, p, n uint32) any {
 	return out
 }
 
-// checkFlags returns the value of a flags type of n labels, failing when
-// it has bits beyond them, in memory and flat alike.
-func checkFlags(v uint32, n int) uint32 {
-	if n < 32 && v>>n != 0 {
-		fail("flags value %#x has bits beyond its %d labels", v, n)
+// liftFlags returns the value of a flags type of n labels: the bits of
+// its labels, in memory and flat alike. The Canonical ABI ignores the
+// others (unpack_flags_from_int reads one bit per label), as the
+// generated glue does.
+func liftFlags(v uint32, n int) uint32 {
+	if n < 32 {
+		v &= 1<<n - 1
 	}
 	return v
 }
@@ -552,7 +554,7 @@ func liftFlat(m *mem, it *flatIter, t rtype) any {
 			return liftChar(i32())
 		}
 	case *rflags:
-		return checkFlags(i32(), t.n)
+		return liftFlags(i32(), t.n)
 	case *renum:
 		d := i32()
 		if d >= uint32(t.n) {

@@ -108,6 +108,33 @@ func TestGeneratedCallerComponentHostile(t *testing.T) {
 	}
 }
 
+// TestGeneratedCallerComponentFlagsUnknownBits: a flags result with
+// bits beyond its labels lifts to the bits of its labels through the
+// generated callers and Func.Call alike, as the Canonical ABI says, and
+// neither traps. The component's toggle returns its argument with trim
+// and twice flipped, so an argument with unknown bits comes back with
+// them. Before, Func.Call failed the call and poisoned the instance where
+// the generated callers masked the bits.
+func TestGeneratedCallerComponentFlagsUnknownBits(t *testing.T) {
+	ctx, ci, inst, x := calcComponent(t)
+	if o, err := x.Toggle(ctx, calc.Opts(0xf0)|calc.OptsTrim); err != nil || o != calc.OptsTwice {
+		t.Fatalf("generated toggle = %#x, %v, want %#x", o, err, calc.OptsTwice)
+	}
+	f, err := inst.Func(calc.ModuleName+"@"+calc.Version, "toggle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.Call(ctx, uint32(0xf0|calc.OptsTrim)); err != nil || v != uint32(calc.OptsTwice) {
+		t.Fatalf("Func.Call toggle = %v, %v, want %d", v, err, calc.OptsTwice)
+	}
+	if ci.Trapped() {
+		t.Fatal("the instance is marked trapped")
+	}
+	if n, err := x.Add(ctx, 2, 3); err != nil || n != 5 {
+		t.Fatalf("add after = %d, %v", n, err)
+	}
+}
+
 // TestGeneratedCallerComponentTypes: Bind checks a component's function
 // types, which the core signatures cannot tell apart. The component's
 // exports read back as the WIT the bindings were made for (records,
