@@ -98,3 +98,57 @@ func TestExportRefusesHeld(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldsTwice: a value two live handles hold (a host function may
+// return one value twice, as wasi:cli's get-stdin does) is held until
+// the last of them is released, whichever goes first, so an export call
+// is refused lending it or giving it while the guest still holds it.
+// Before, releasing either handle took the value out of the index, and
+// Holds, and so ErrHeld, missed the handle left.
+func TestHoldsTwice(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	mod, err := r.InstantiateWithConfig(ctx, allocWasm, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i32 := api.ValueTypeI32
+	g := &optionsGuest{fn: mod.ExportedFunction("alloc"), optMem: mod.ExportedMemory("mem"), optRealloc: mod.ExportedFunction("alloc")}
+	for _, first := range []int{0, 1} {
+		for _, lend := range []bool{true, false} {
+			var dropped []string
+			inst := NewInstance()
+			v := &res{name: "v", dropped: &dropped}
+			h := [2]uint32{mustInsert(t, inst.Table(), typA, v), mustInsert(t, inst.Table(), typA, v)}
+			if _, err := inst.Table().Take(h[first], typA); err != nil {
+				t.Fatal(err)
+			}
+			if !inst.Holds(v) {
+				t.Fatalf("handle %d released: Holds = false, handle %d still holds it", h[first], h[1-first])
+			}
+			b := NewBinder(g, "t", "")
+			f := b.Func("f", "", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
+			x := b.Exports(inst, nil, 4, true)
+			func() {
+				var c Call
+				defer c.EndExport(&err)
+				c.BeginExport(ctx, &x, &f)
+				if lend {
+					c.Lend(v, typA)
+				} else {
+					c.Own(v, typA)
+				}
+			}()
+			if !errors.Is(err, ErrHeld) {
+				t.Fatalf("first %d, lend %v: err = %v, want a refusal wrapping ErrHeld", first, lend, err)
+			}
+			if got, err := inst.Table().Remove(h[1-first], typA); err != nil || got != v {
+				t.Fatalf("Remove = %v, %v", got, err)
+			}
+			if inst.Holds(v) || inst.Table().Len() != 0 || len(dropped) != 0 {
+				t.Fatalf("both released: Holds = %v, %d handles, dropped %v", inst.Holds(v), inst.Table().Len(), dropped)
+			}
+		}
+	}
+}

@@ -77,7 +77,9 @@ type slot struct {
 //
 // Memory follows the handles live: a slot per handle up to the highest
 // live one, a free list of released ones below it, and an index from live
-// value to handle (how a [Child] finds its parent); once most handles are
+// value to handle (how a [Child] finds its parent, and [Table.Holds] a
+// value; a value several handles hold stays in it until the last is
+// released); once most handles are
 // released the table shrinks (see shrink). The table holds at most its
 // limit of live handles (see [Table.SetLimit]).
 type Table struct {
@@ -85,6 +87,11 @@ type Table struct {
 	slots []slot              // slots[0] is never used: handle 0 is invalid
 	free  []uint32            // freed handles
 	index map[Resource]uint32 // live value → handle, to find parents
+	// again counts the live handles beyond the first that hold one value
+	// (a host function may return one value twice, as wasi:cli's
+	// get-stdin does), so that the value stays in index, and Holds true,
+	// until the last of them is released; nil until a value is held twice.
+	again map[Resource]uint32
 	live  int
 	peak  int // most live handles since the last shrink
 	// g is the group of tables the limit holds together: the tables of
@@ -267,12 +274,16 @@ func (t *Table) add(typ *ResourceType, v Resource, lent bool) (uint32, error) {
 	if !lent {
 		if c, ok := v.(Child); ok {
 			if p := c.ResourceParent(); p != nil {
-				if ph, ok := t.index[p]; ok {
+				if ph := t.index[p]; ph != 0 {
 					t.link(ph, h)
 				}
 			}
 		}
+		n := len(t.index)
 		t.index[v] = h
+		if len(t.index) == n {
+			t.holdAgain(v)
+		}
 	}
 	t.live++
 	t.peak = max(t.peak, t.live)
@@ -385,7 +396,7 @@ func (t *Table) release(h uint32, state uint8) Resource {
 	v := s.val
 	if s.lent {
 		v = nil // the host's: never dropped here
-	} else {
+	} else if t.again == nil || !t.releaseAgain(v, h) {
 		delete(t.index, v)
 	}
 	*s = slot{state: state}
@@ -394,6 +405,35 @@ func (t *Table) release(h uint32, state uint8) Resource {
 	t.g.released()
 	t.shrink()
 	return v
+}
+
+// holdAgain records that one more live handle holds v, which another held
+// already. Called with t.mu held.
+func (t *Table) holdAgain(v Resource) {
+	if t.again == nil {
+		t.again = make(map[Resource]uint32)
+	}
+	t.again[v]++
+}
+
+// releaseAgain records the release of h, a handle of v, when another
+// still holds v, and reports whether one did. The index then names no
+// handle of v (0): children made from v from here on get no parent in the
+// table. Called with t.mu held.
+func (t *Table) releaseAgain(v Resource, h uint32) bool {
+	n, ok := t.again[v]
+	if !ok {
+		return false
+	}
+	if n == 1 {
+		delete(t.again, v)
+	} else {
+		t.again[v] = n - 1
+	}
+	if t.index[v] == h {
+		t.index[v] = 0
+	}
+	return true
 }
 
 // shrinkMin is the size below which a table keeps its memory.
@@ -541,6 +581,6 @@ func (t *Table) drain() []Resource {
 		}
 	}
 	// Release the memory of a table whose guest is gone.
-	t.slots, t.free, t.index = nil, nil, nil
+	t.slots, t.free, t.index, t.again = nil, nil, nil, nil
 	return out
 }
