@@ -23,6 +23,11 @@ type ComponentInstance struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	stop   func(reason error) // sets the stop globals (Config.StopFlag); nil without
+	// watch is the close hook wazero calls as it closes a core module of
+	// the instance; what it runs then holds inst while wazero holds the
+	// modules (component_gc_test.go takes that hold away to test what
+	// keeps the memories without it).
+	watch *closeWatch
 
 	closeOnce sync.Once
 	closeErr  error
@@ -95,6 +100,7 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 		g.cabi.SetStackBudget(opts.Stack.Exceeded, g.limits.Stack, stackLimitName)
 	}
 	watch := newCloseWatch(g.state)
+	inst.watch = watch
 	comp, err := component.InstantiateWith(watch.context(ctx), rt.r, c, g.cabi, rt.linker, opts)
 	if err != nil {
 		err = inst.stopError(err) // the stop, or the stack budget's trap

@@ -1,67 +1,80 @@
-package runtime_test
+package runtime
 
 import (
 	"context"
-	"errors"
 	goruntime "runtime"
 	"testing"
 	"time"
+	"weak"
 
-	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/runtime/component"
 )
 
-// TestComponentMemoryOutlivesInstance: an embedder that keeps only the
-// component.Func of an export it calls, not the *runtime.ComponentInstance,
-// and collects garbage while the call runs (a loop writing the guest's
-// memory), does not lose the guest's memory under it: the call returns
-// with its context's end. Before, the memory was released with the
-// ComponentInstance, unmapped under the running guest, and the process
-// died of a SIGSEGV. Two things keep it now, each enough alone: the
-// memory's cleanup belongs to the component.Instance the call holds, and
-// the wazero close hook's closure holds the ComponentInstance; the test
-// guards the behaviour, failing only if neither holds.
+// TestComponentMemoryOutlivesInstance: a component's memories stay
+// mapped while an embedder holds what calls its exports (a
+// component.Func, which reaches the component.Instance), though it no
+// longer holds the *ComponentInstance, and are released once neither is
+// reachable. Before, their cleanup belonged to the ComponentInstance: a
+// garbage collection during an export called through a Func unmapped
+// them under the running guest, and the process died of a SIGSEGV.
+//
+// The close hook wazero calls as it closes a core module (the instance's
+// closeWatch) holds the ComponentInstance as long as wazero holds the
+// modules, which would keep the memories mapped whatever their cleanup
+// belongs to; the test takes that hold away, so that it fails if the
+// cleanup goes back to the ComponentInstance.
 func TestComponentMemoryOutlivesInstance(t *testing.T) {
-	spin := spinComponent(t)
-	rt := fastRuntime(t, runtime.Config{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	f, callCtx := func() (*component.Func, context.Context) {
-		inst, err := rt.InstantiateComponent(ctx, spin, runtime.ModuleConfig{})
+	rt := newComponentRuntime(t)
+	c, err := component.Parse(cguest.Build(t, calcSpec(false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, budget, gone := func() (*component.Func, *memoryBudget, weak.Pointer[ComponentInstance]) {
+		inst, err := rt.InstantiateComponent(context.Background(), c, ModuleConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := inst.Component().Func("spin")
+		w := inst.watch
+		w.mu.Lock()
+		w.busy, w.onStop = nil, nil // the hook's hold on inst
+		w.mu.Unlock()
+		f, err := inst.Component().Func("add")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return f, inst.Context()
+		return f, inst.memory, weak.Make(inst)
 	}()
-	done := make(chan error, 1)
-	go func() {
-		_, err := f.Call(callCtx)
-		done <- err
-	}()
-	// Twenty collections while the export runs, then the context ends.
-	var giveUp <-chan time.Time
-	for i := 0; ; i++ {
-		goruntime.GC()
-		if i == 20 {
-			cancel()
-			giveUp = time.After(stopBound)
-		}
-		select {
-		case err := <-done:
-			if i < 20 {
-				t.Fatalf("the spin export returned before its context ended: %v", err)
+	released := func() bool {
+		budget.mu.Lock()
+		defer budget.mu.Unlock()
+		return budget.released
+	}
+	// collect collects garbage until done holds, for at most d.
+	collect := func(d time.Duration, done func() bool) bool {
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+			goruntime.GC()
+			if done() {
+				return true
 			}
-			if !errors.Is(err, runtime.ErrStopped) || !errors.Is(err, context.Canceled) {
-				t.Fatalf("err = %v, want the stop by the context's end", err)
-			}
-			return
-		case <-time.After(50 * time.Millisecond):
-		case <-giveUp:
-			t.Fatalf("the spin export still runs %v after its context ended", stopBound)
+			time.Sleep(10 * time.Millisecond)
 		}
+		return false
+	}
+	if !collect(10*time.Second, func() bool { return gone.Value() == nil }) {
+		t.Fatal("the ComponentInstance is still reachable: something else holds it, and the test tests nothing")
+	}
+	// Cleanups run after the collection that found their object
+	// unreachable, on a goroutine of their own: give one queued for the
+	// ComponentInstance time to run.
+	if collect(time.Second, released) {
+		t.Fatal("the memories were released with the ComponentInstance, while a Func of the component is held")
+	}
+	if v, err := f.Call(context.Background(), int32(2), int32(3)); err != nil || v != int32(5) {
+		t.Fatalf("add(2, 3) = %v, %v", v, err)
+	}
+	// f is dead from here.
+	if !collect(10*time.Second, released) {
+		t.Fatal("the memories are still mapped once nothing reaches the component")
 	}
 }
