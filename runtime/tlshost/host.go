@@ -582,6 +582,13 @@ func (h *Host) ServerHandshakeAbort(_ context.Context, this tls.ServerHandshake)
 // ending.closeWrite); a reader goroutine ends when the connection is
 // closed.
 //
+// Dropping the input stream ends the read a goroutine makes for it (a read
+// deadline in the past on the transport, cleared once the read returned:
+// the backends' reads lose nothing to a deadline), as a socket's does: the
+// connection lives on, for the output stream and for post-handshake
+// authentication, whose reads then run on their own, and a silent peer
+// would otherwise hold that goroutine until the connection closed.
+//
 // When the backend and the transport both allow it, the streams are
 // inline: the guest's read and write calls run the backend's Read and
 // Write themselves, over a transport that does not block (see
@@ -591,11 +598,15 @@ func openStreams(conn backends.Conn, e *ending, parent cabi.Resource) (*cleartex
 	closeWrite := e.closeWrite(conn)
 	nb, ok := e.transport.(wasiio.NonblockingTransport)
 	if nc, ok2 := conn.(backends.NonblockingConn); ok && ok2 && nc.NonblockingTransport() {
-		in := &cleartextInput{Input: wasiio.NewInlineInputStream(inlineSource{conn, nb}, nil), parent: parent}
+		il := wasiio.NewInlineInputStream(inlineSource{conn, nb}, nil)
+		il.EndReadOnDrop()
+		in := &cleartextInput{Input: il, parent: parent}
 		out := &cleartextOutput{OutputStream: wasiio.NewInlineOutputStream(conn, nb.Backlog(), closeWrite), parent: parent}
 		return in, out
 	}
-	in := &cleartextInput{Input: wasiio.NewInputStream(conn, nil), parent: parent}
+	gi := wasiio.NewInputStream(conn, nil)
+	gi.EndReadOnDrop(e.transport)
+	in := &cleartextInput{Input: gi, parent: parent}
 	out := &cleartextOutput{OutputStream: wasiio.NewOutputStream(conn, closeWrite), parent: parent}
 	return in, out
 }

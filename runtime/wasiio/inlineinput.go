@@ -65,8 +65,8 @@ type InlineInputStream struct {
 	endAsked atomic.Bool
 
 	// Ending a blocking read when the stream is dropped (a socket's
-	// stream: endOnDrop). The source is nobody else's then, so its read
-	// deadline is the stream's to move: Close sets it in the past if a
+	// stream, or EndReadOnDrop's: endOnDrop). The stream moves the
+	// source's read deadline then: Close sets it in the past if a
 	// blocking read is in flight (onceReading, or Await's, awaitGen odd;
 	// under dmu), and the read, once it returned, clears it. stopRead
 	// tells a read that starts after Close to end at once.
@@ -88,6 +88,15 @@ func NewInlineInputStream(src InlineSource, closer io.Closer) *InlineInputStream
 func (s *InlineInputStream) init(src InlineSource, closer io.Closer) {
 	s.closer, s.src = closer, src
 }
+
+// EndReadOnDrop makes Close end a blocking read in flight, as a socket's
+// stream does (SocketStreams): a read deadline in the past, which the
+// read clears once it returned. It is for a source that lives on after
+// the stream's drop (a TLS connection, whose output stream and
+// post-handshake reads go on) and whose Read, ended by its deadline,
+// loses nothing: a later Read continues where it stopped, as Await's
+// deadlines need anyway. Call it before the stream is used.
+func (s *InlineInputStream) EndReadOnDrop() { s.endOnDrop = true }
 
 func (s *InlineInputStream) reader() io.Reader { return s.src }
 
@@ -426,8 +435,8 @@ func (s *InlineInputStream) Drop() { s.Close() }
 
 // Close drops the stream and calls the closer given to
 // NewInlineInputStream. Buffered bytes are discarded. Close is
-// idempotent. A socket's stream (SocketStreams) also ends a blocking read
-// in flight (a goroutine's, which a wait on the stream beside other
+// idempotent. A socket's stream (SocketStreams), or one made to
+// (EndReadOnDrop), also ends a blocking read in flight (a goroutine's, which a wait on the stream beside other
 // pollables started, with its buffer): the socket and its output stream
 // may live on, and a silent peer would otherwise hold both until the
 // socket closed.

@@ -48,6 +48,15 @@ func NewInputStream(r io.Reader, closer io.Closer) *InputStream {
 	return s
 }
 
+// EndReadOnDrop makes Close end the goroutine's read in flight, as a
+// socket's stream does: d's read deadline, set in the past, and cleared
+// once the read returned. d is what bounds the reads of r (a TLS
+// connection's transport), and r, ended by it, must lose nothing, as
+// for a socket. Call it before the stream is used.
+func (s *InputStream) EndReadOnDrop(d interface{ SetReadDeadline(time.Time) error }) {
+	s.deadline = d
+}
+
 func (s *InputStream) reader() io.Reader { return s.r }
 
 func (s *InputStream) untouched() bool {
