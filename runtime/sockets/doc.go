@@ -70,8 +70,12 @@
 // with invalid-state. receive returns what is queued without waiting and
 // its pollable is ready when something is; send writes at once, checking
 // every destination against the policy (access-denied) and the datagram
-// limit (datagram-too-large); check-send grants a fixed permit and sending
-// more than it traps.
+// limit (datagram-too-large), and never waits: on unix a datagram the
+// socket's send buffer has no room for ends the send, which returns how
+// many went (udpsend_unix.go); check-send grants a fixed permit, none
+// from then until the socket is writable again, when the stream's
+// pollable is ready (a goroutine watches the socket while a wait watches
+// the pollable: sendReady); sending more than the permit traps.
 //
 // A Stack counts the sockets of its instance (a socket counts until it is
 // dropped and its connection is closed) and refuses more than its limit

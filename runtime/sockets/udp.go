@@ -39,7 +39,9 @@ const (
 	// 64 × 64 KiB: 16 GiB) was the only one.
 	DefaultDatagramBytes = 16 << 20
 
-	// sendPermits is what check-send grants: send never blocks for long.
+	// sendPermits is what check-send grants while the socket is
+	// writable. send never waits: it stops at a datagram the socket's
+	// buffer has no room for.
 	sendPermits = 64
 )
 
@@ -127,6 +129,13 @@ type UDPSocket struct {
 
 	hopLimit         uint8
 	recvBuf, sendBuf uint64
+
+	// send is whether the outgoing stream may send: not after a send
+	// found the socket's buffer full, until the socket is writable.
+	send sendReady
+	// sendAddr, when set, makes the destinations of sends (tests: nil,
+	// on a connected socket of another kind whose buffer fills).
+	sendAddr func(netip.AddrPort) syscall.Sockaddr
 }
 
 // NewUDPSocket is udp-create-socket: an unbound socket of family, or
@@ -245,6 +254,14 @@ func (u *UDPSocket) FinishBind(ctx context.Context) error {
 		u.state = stateUnbound
 		return code(err)
 	}
+	raw, err := u.conn.SyscallConn()
+	if err != nil {
+		u.conn.Close()
+		u.conn = nil
+		u.state = stateUnbound
+		return code(err)
+	}
+	u.send.init(raw, u.conn)
 	u.state = stateBound
 	go u.readLoop(u.conn, u.stack.maxDatagramSize(), u.stack.queueSize())
 	return nil
@@ -595,7 +612,9 @@ type OutgoingDatagramStream struct {
 	dropped bool
 }
 
-// CheckSend is check-send.
+// CheckSend is check-send: a fixed permit, or 0 while the socket's send
+// buffer is full (since a send found it so); the stream's pollable is
+// ready once it has room.
 func (out *OutgoingDatagramStream) CheckSend(ctx context.Context) (uint64, error) {
 	u := out.u
 	u.mu.Lock()
@@ -603,13 +622,18 @@ func (out *OutgoingDatagramStream) CheckSend(ctx context.Context) (uint64, error
 	if out.gen != u.gen {
 		return 0, InvalidState
 	}
+	if !u.send.Ready() {
+		out.permits = 0
+		return 0, nil
+	}
 	out.permits = sendPermits
 	return sendPermits, nil
 }
 
-// Send is send: datagrams go out in order until one fails; it returns how
-// many went, or the first one's error. Sending more than check-send
-// permitted traps.
+// Send is send: datagrams go out in order until one fails or finds the
+// socket's send buffer full; it returns how many went (0 when the first
+// found no room), or the first one's error. It never waits. Sending more
+// than check-send permitted traps.
 func (out *OutgoingDatagramStream) Send(ctx context.Context, dgs []udp.OutgoingDatagram) (uint64, error) {
 	u := out.u
 	if uint64(len(dgs)) > out.permits {
@@ -624,6 +648,7 @@ func (out *OutgoingDatagramStream) Send(ctx context.Context, dgs []udp.OutgoingD
 	}
 	remote, c := u.remote, u.conn
 	u.mu.Unlock()
+	raw := u.send.socket()
 	max := u.stack.maxDatagramSize()
 	for i, d := range dgs {
 		err := func() error {
@@ -644,12 +669,15 @@ func (out *OutgoingDatagramStream) Send(ctx context.Context, dgs []udp.OutgoingD
 				u.stack.caps.Refused(capreport.Datagram, max)
 				return DatagramTooLarge
 			}
-			_, err := c.WriteToUDPAddrPort(d.Data, to)
-			return code0(err)
+			return u.sendOne(c, raw, d.Data, to)
 		}()
+		if err == errSendBufferFull {
+			u.send.setFull()
+			return uint64(i), nil
+		}
 		if err != nil {
 			if i == 0 {
-				return 0, err
+				return 0, code(err)
 			}
 			return uint64(i), nil
 		}
@@ -657,8 +685,26 @@ func (out *OutgoingDatagramStream) Send(ctx context.Context, dgs []udp.OutgoingD
 	return uint64(len(dgs)), nil
 }
 
-// Subscribe is subscribe: sending never waits, so it is always ready.
-func (out *OutgoingDatagramStream) Subscribe(ctx context.Context) poll.Pollable { return ready(out) }
+// Ready implements wasiio.Source: check-send would grant a permit (or
+// fail).
+func (out *OutgoingDatagramStream) Ready() bool {
+	u := out.u
+	u.mu.Lock()
+	stale := out.gen != u.gen || u.closed
+	u.mu.Unlock()
+	return stale || u.send.Ready()
+}
+
+// Watch implements wasiio.Source.
+func (out *OutgoingDatagramStream) Watch(w *wasiio.Waker) { out.u.send.Watch(w) }
+
+// Unwatch implements wasiio.Source.
+func (out *OutgoingDatagramStream) Unwatch(w *wasiio.Waker) { out.u.send.Unwatch(w) }
+
+// Subscribe is subscribe: ready when check-send would grant a permit.
+func (out *OutgoingDatagramStream) Subscribe(ctx context.Context) poll.Pollable {
+	return wasiio.NewPollable(out, out)
+}
 
 // Drop implements cabi.Resource.
 func (out *OutgoingDatagramStream) Drop() {
