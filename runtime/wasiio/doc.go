@@ -60,7 +60,11 @@
 //     then goes back to the guest's calls.
 //   - Write calls the writer at once; it does not block, because the
 //     transport takes every byte (into the socket, or a queue that a
-//     goroutine writes out while anything is unsent). CheckWrite grants a
+//     goroutine writes out while anything is unsent). Over a socket's
+//     queue, writes within the permit made while the queue holds bytes
+//     unsent are gathered instead and written as one once it is empty,
+//     so that a guest writing a byte at a time does not make a TLS record
+//     of each, whose expansion no permit covers. CheckWrite grants a
 //     budget and a flush is complete when nothing is unsent, so a peer
 //     that does not read stops the guest's writes, not its memory.
 //   - A guest's sockets share an [UnsentBudget]: each queue holds

@@ -40,6 +40,18 @@ type OutputStream struct {
 	// after a CheckWrite (see writeLocked), which must not take the
 	// guest's permit away.
 	permit uint64
+	// gathered holds, inline over a socket's send queue (budgeted), the
+	// guest's writes within its permit made while the queue held bytes
+	// unsent: they are written to the writer as one once the queue is
+	// empty (pushLocked), on the guest's next call on the stream or when
+	// drain sees it empty. Written at once, each write would be a TLS
+	// record of its own, whose expansion (22 bytes and more) the permit's
+	// reservation does not cover: a guest writing a byte at a time filled
+	// the queue past its floor and the budget, or MaxUnsent, and the
+	// connection failed. The reservation stands while bytes are gathered.
+	gathered []byte
+	gbuf     *[]byte // gathered's backing store, from writeBuffers
+	drain    *Waker  // registered with the backlog while bytes are gathered
 
 	// A socket's goroutine stream (SocketStreamsLinger where sockets
 	// cannot be non-blocking): a write in flight when the stream is
@@ -179,6 +191,7 @@ func budgetTrap(fn string, n uint64) {
 func (s *OutputStream) CheckWrite(ctx context.Context) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pushLocked(false)
 	busy := s.busy()
 	if err := s.terminal(); err != nil {
 		return 0, err
@@ -205,7 +218,7 @@ func (s *OutputStream) grant(want int) uint64 {
 func (s *OutputStream) setPermit(n uint64) {
 	old := s.permit
 	s.permit = n
-	if n == 0 && old > 0 {
+	if n == 0 && old > 0 && s.gathered == nil {
 		if b, ok := s.backlog.(budgeted); ok {
 			b.unreserve()
 		}
@@ -250,7 +263,25 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 		}
 		return errBudget
 	}
+	s.pushLocked(false)
 	busy := s.busy()
+	bq, budget := s.backlog.(budgeted)
+	if budget && (busy || s.gathered != nil) {
+		if err := s.terminal(); err != nil {
+			return err
+		}
+		if uint64(len(p)) > s.permit {
+			return errBudget
+		}
+		// Within the permit, behind bytes unsent (the guest's, or the
+		// writer's own: a TLS engine's answer to the peer's KeyUpdate
+		// while the guest read, an alert): gathered, without waiting for
+		// a peer that does not read, and written once the queue is
+		// empty.
+		s.gather(p, zeroes)
+		s.permit -= uint64(len(p))
+		return s.terminal()
+	}
 	if busy {
 		if err := s.terminal(); err != nil {
 			return err
@@ -269,7 +300,6 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 			return s.terminal()
 		}
 	}
-	bq, budget := s.backlog.(budgeted)
 	if budget && !busy && uint64(len(p)) > s.permit {
 		// A write with no permit that covers it (a blocking write, or a
 		// guest that skipped check-write): as check-write would.
@@ -313,6 +343,60 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 	return nil
 }
 
+// gather adds p (or len(p) zero bytes) to the bytes gathered, and makes
+// drain watch the backlog if it does not yet; s.mu is held.
+func (s *OutputStream) gather(p []byte, zeroes bool) {
+	if s.gathered == nil {
+		s.gbuf = writeBuffers.Get().(*[]byte)
+		s.gathered = (*s.gbuf)[:0]
+		if s.drain == nil {
+			s.drain = newWaker()
+			s.drain.onWake = func() { go s.pushDrained() }
+		}
+		s.backlog.Watch(s.drain)
+	}
+	k := len(s.gathered)
+	s.gathered = s.gathered[:k+len(p)] // within the permit: at most WriteBudget
+	if zeroes {
+		clear(s.gathered[k:])
+	} else {
+		copy(s.gathered[k:], p)
+	}
+}
+
+// pushLocked writes the gathered bytes as one write, when the backlog has
+// nothing unsent (or, with force, at once: the stream is being dropped);
+// s.mu is held. Their reservation is given back once they are queued and
+// the permit is spent.
+func (s *OutputStream) pushLocked(force bool) {
+	if s.gathered == nil || !force && s.err == nil && s.busy() {
+		return
+	}
+	p := s.gathered
+	s.gathered = nil
+	s.backlog.Unwatch(s.drain)
+	bq := s.backlog.(budgeted)
+	if s.err == nil {
+		if _, err := bq.guestWrite(s.w, p); err != nil && s.err == nil {
+			s.err = err
+		}
+	}
+	writeBuffers.Put(s.gbuf)
+	s.gbuf = nil
+	if s.permit == 0 {
+		bq.unreserve()
+	}
+}
+
+// pushDrained is drain's wake (the backlog emptied or failed): the
+// gathered bytes go out even when the guest makes no call.
+func (s *OutputStream) pushDrained() {
+	s.mu.Lock()
+	s.pushLocked(false)
+	s.mu.Unlock()
+	s.waiters.WakeAll()
+}
+
 // zeroes is a shared source of zero bytes for WriteZeroes.
 var zeroes [WriteBudget]byte
 
@@ -340,6 +424,7 @@ func (s *OutputStream) WriteZeroes(ctx context.Context, n uint64) error {
 func (s *OutputStream) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pushLocked(false)
 	return s.terminal()
 }
 
@@ -459,7 +544,8 @@ func (s *OutputStream) BlockingSplice(ctx context.Context, src streams.InputStre
 func (s *OutputStream) Ready() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.busy() || s.err != nil || s.dropped
+	s.pushLocked(false)
+	return !s.busy() && s.gathered == nil || s.err != nil || s.dropped
 }
 
 // Watch implements Source.
@@ -506,6 +592,9 @@ func (s *OutputStream) Close() error {
 		s.mu.Unlock()
 		return nil
 	}
+	// Gathered bytes go before what closeWrite sends (close_notify),
+	// behind what is unsent.
+	s.pushLocked(true)
 	s.dropped = true
 	s.cond.Broadcast()
 	linger := s.inflight != nil && s.conn != nil

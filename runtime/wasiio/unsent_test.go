@@ -3,11 +3,14 @@ package wasiio
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wasitls/wasitls/internal/testpki"
 )
 
 // fillPermits writes to s, within each permit check-write grants, until
@@ -236,4 +239,98 @@ func TestUnsentBudgetWaits(t *testing.T) {
 	for _, s := range []*OutputStream{out1, out2, out3} {
 		s.Close()
 	}
+}
+
+// TestUnsentBudgetTinyTLSWrites: with the guest's budget spent, a TLS
+// connection's cleartext stream written a byte at a time within each
+// permit, to a peer that reads nothing, is held back by check-write (it
+// grants nothing while the connection holds bytes unsent) rather than
+// failed, and holds at most its floor: the writes made while the
+// connection held bytes unsent are gathered and encrypted as one. Once
+// the peer reads, it gets every byte, in order. Before, each write was a
+// TLS record of its own, 23 bytes on the wire for 1 of the permit's, and
+// the connection failed (last-operation-failed, "the peer is not reading")
+// after some 900 writes, its queue past its floor.
+func TestUnsentBudgetTinyTLSWrites(t *testing.T) {
+	if !nonblockingCapable {
+		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
+	}
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, peer := tcpPair(t)
+	peer.SetReadBuffer(4096)
+	a.SetWriteBuffer(4096)
+	b := NewUnsentBudget(0, nil) // spent
+	in, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
+	tc, err := Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := tls.Server(peer, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
+	go srv.Handshake()
+	cl := tls.Client(tc, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
+	if err := cl.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	q := tc.(NonblockingTransport).Backlog()
+	s := NewInlineOutputStream(cl, q, nil)
+
+	// Write a counting pattern a byte at a time, as many writes as each
+	// permit allows, until check-write grants nothing.
+	written, most := 0, 0
+	for {
+		n, err := s.CheckWrite(bg)
+		if err != nil {
+			t.Fatalf("check-write after %d bytes: %v", written, err)
+		}
+		if n == 0 {
+			break
+		}
+		for range n {
+			if err := s.Write(bg, []byte{byte(written)}); err != nil {
+				t.Fatalf("write %d, within the permit of %d: %v", written, n, err)
+			}
+			written++
+			held, _ := q.Unsent()
+			most = max(most, held)
+		}
+		if written > 1<<20 {
+			t.Fatal("check-write never held the writes back")
+		}
+	}
+	if most > UnsentFloor {
+		t.Errorf("the queue held %d bytes, past its floor (%d) with the budget spent", most, UnsentFloor)
+	}
+	if used := b.Used(); used != 0 {
+		t.Errorf("the spent budget counts %d bytes", used)
+	}
+	t.Logf("%d writes of one byte before check-write granted nothing; the queue held at most %d bytes", written, most)
+
+	// The peer reads: every byte arrives, in order.
+	srv.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, written)
+	if _, err := io.ReadFull(srv, got); err != nil {
+		t.Fatalf("the peer read: %v", err)
+	}
+	for i, c := range got {
+		if c != byte(i) {
+			t.Fatalf("byte %d is %d, want %d", i, c, byte(i))
+		}
+	}
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	if _, err := Wait(ctx, []Source{s}); err != nil {
+		t.Fatalf("the stream never became ready once the peer read: %v", err)
+	}
+	if n, err := s.CheckWrite(bg); n == 0 || err != nil {
+		t.Fatalf("check-write once the peer read: %d, %v", n, err)
+	}
+	s.Close()
+	cl.Close()
 }

@@ -1,0 +1,130 @@
+//go:build unix
+
+package tlshost_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// TestGuestTinyWritesUnsentBudgetSpent: a wasm guest whose budget of
+// unsent bytes is spent (runtime.Limits.UnsentBytes of 1 byte, the least
+// --max-unsent-bytes takes) writes a TLS connection's cleartext a byte at
+// a time, as many writes as each check-write permits, to a peer that
+// reads nothing. It is held back by check-write, which grants nothing
+// once its connection holds bytes unsent, rather than failed; once the
+// peer reads, it gets every byte in order, and the guest's blocking-flush
+// returns. Both backends. Before, each write was a TLS record of its own
+// (23 bytes on the wire for 1 of the permit) and the connection failed
+// with last-operation-failed once its queue passed its floor.
+func TestGuestTinyWritesUnsentBudgetSpent(t *testing.T) {
+	p := newGuestPKI(t)
+	const pkg = "./testdata/tinywrites"
+	guestbuild.MustBuild(t, pkg)
+	for _, backend := range []string{"stdtls", "circl-pq"} {
+		t.Run(backend, func(t *testing.T) {
+			// A small receive buffer, so that the peer's kernel takes
+			// little.
+			lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+				c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+				return nil
+			}}
+			ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			g := startLimited(t, gr, pkg, runtime.Limits{UnsentBytes: 1}, "127.0.0.1", port)
+
+			raw, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(60 * time.Second))
+			srv := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
+			if err := srv.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			// Read nothing until the guest is held back.
+			var written int
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				out := g.out.String()
+				if _, rest, ok := strings.Cut(out, "held back after "); ok {
+					if _, err := fmt.Sscanf(rest, "%d", &written); err != nil {
+						t.Fatalf("guest output %q", out)
+					}
+					break
+				}
+				select {
+				case err := <-g.done:
+					g.done <- err
+					t.Fatalf("the guest ended before it was held back: %v\n%s", err, out)
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the guest was not held back within 60 s\n%s", out)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			got := make([]byte, written)
+			if _, err := io.ReadFull(srv, got); err != nil {
+				t.Fatalf("the peer read: %v", err)
+			}
+			for i, c := range got {
+				if c != byte(i) {
+					t.Fatalf("byte %d is %d, want %d", i, c, byte(i))
+				}
+			}
+			out, err := g.wait(t)
+			if err != nil || !strings.HasSuffix(out, "ok\n") {
+				t.Fatalf("guest: %v\n%s", err, out)
+			}
+			t.Logf("%d one-byte writes before check-write held the guest back", written)
+		})
+	}
+}
+
+// startLimited is gr.start with limits overriding the runtime's for the
+// guest.
+func startLimited(t *testing.T, gr *guestRuntime, pkg string, limits runtime.Limits, args ...string) *guest {
+	t.Helper()
+	wasm := guestbuild.MustBuild(t, pkg)
+	compiled, err := runtime.CompileModule(context.Background(), gr.r, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	g := &guest{done: make(chan error, 1)}
+	go func() {
+		_, err := gr.rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Args: append([]string{filepath.Base(pkg)}, args...), Limits: limits,
+			Stdout: &g.out, Stderr: &g.out,
+		})
+		g.done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-g.done:
+		case <-time.After(10 * time.Second):
+			t.Error("guest did not stop")
+		}
+	})
+	return g
+}
