@@ -273,7 +273,8 @@ func (u *UDPSocket) FinishBind(ctx context.Context) error {
 // buffer of the largest datagram only while it reads one (its queue
 // holds copies of the datagrams' size): a guest's sockets that receive
 // nothing, or whose queues are full, hold none. Where a socket cannot be
-// waited on without a read (off unix), the read waits with the buffer.
+// waited on without a read (neither unix nor Windows), the read waits
+// with the buffer.
 func (u *UDPSocket) readLoop(c *net.UDPConn, max, queue int) {
 	rc, rcErr := c.SyscallConn()
 	for {
