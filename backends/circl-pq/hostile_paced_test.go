@@ -48,9 +48,6 @@ func TestHostilePacedKeyUpdates(t *testing.T) {
 				t.Fatalf("after %d KeyUpdates without data, in batches of %d, victim Read = %v; want a local unexpected_message past %d",
 					sent, batch, err, maxPostHandshakeMessages)
 			}
-			if sent > maxPostHandshakeMessages+batch {
-				t.Errorf("the victim took %d KeyUpdates; want it to fail past %d", sent, maxPostHandshakeMessages)
-			}
 		})
 	}
 }
