@@ -55,13 +55,18 @@ func TestHostileStalledRecord(t *testing.T) {
 						}
 						got += n
 					}
-					hp.victim.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-					if _, err := hp.victim.Read(buf); !isTimeout(err) {
-						t.Fatalf("victim Read = %v; want a timeout inside the record", err)
+					// Read until everything sent is in, and the transport
+					// times out inside the record.
+					var held, pending int
+					for deadline := time.Now().Add(5 * time.Second); pending < tc.sent && time.Now().Before(deadline); {
+						hp.victim.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+						if _, err := hp.victim.Read(buf); !isTimeout(err) {
+							t.Fatalf("victim Read = %v; want a timeout inside the record", err)
+						}
+						hp.victim.in.Lock()
+						held, pending = cap(hp.victim.rawIn), len(hp.victim.rawIn)-hp.victim.rawOff
+						hp.victim.in.Unlock()
 					}
-					hp.victim.in.Lock()
-					held, pending := cap(hp.victim.rawIn), len(hp.victim.rawIn)-hp.victim.rawOff
-					hp.victim.in.Unlock()
 					if pending != tc.sent {
 						t.Fatalf("victim holds %d bytes of the record; want %d", pending, tc.sent)
 					}
