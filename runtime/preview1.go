@@ -21,7 +21,7 @@ import (
 // a directory bounded and its earlier cookies served (see chunkReaddir,
 // seekReaddir), path_filestat_set_times without
 // symlink-follow done on the path's last component itself (see
-// setTimesNoFollow), the disk quota's
+// setTimesNoFollow), fd_renumber's target bounded (see boundRenumber), the disk quota's
 // refusals answered EDQUOT, proc_exit kept from the exit codes of a
 // context's end (see procExitCode), and the waits wazero makes in
 // poll_oneoff, fd_read and fd_write ended by the call's context too (see
@@ -57,6 +57,9 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		}
 		if name == setTimesName {
 			fn = setTimesNoFollow(fn)
+		}
+		if name == renumberName {
+			fn = boundRenumber(fn)
 		}
 		if quotaFunctions[name] || waitFunctions[name] {
 			fn = &guestAware{fn: fn, quota: quotaFunctions[name], waits: waitFunctions[name]}
