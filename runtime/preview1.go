@@ -190,13 +190,24 @@ const (
 	pollOneoffName   = "poll_oneoff"
 	subscriptionSize = 48 // bytes of a preview1 subscription
 	eventSize        = 32 // bytes of a preview1 event
+
+	// MaxPollSubscriptions is the most subscriptions one poll_oneoff of
+	// wasi_snapshot_preview1 may name; more answer inval, as poll(2)
+	// does for more descriptors than RLIMIT_NOFILE. wazero allocates
+	// some 56 bytes on the host for each subscription on a descriptor
+	// that may block, held while the call waits: a guest of 64 MiB
+	// polling a regular file 838,809 times, waiting on a silent stdin,
+	// made the host hold 46 MiB for as long as it liked, 0.7 times any
+	// memory it has past the memory cap. 65,536 hold at most some 4 MiB.
+	MaxPollSubscriptions = 1 << 16
 )
 
 // checkPollOneoff is poll_oneoff(in, out, nsubscriptions, nevents) that
 // answers inval for a count of subscriptions whose subscriptions or
-// events do not fit in the guest's memory, before poll runs. wazero
-// computes their sizes in 32 bits: a count of 2^28 wrapped them to 0 and
-// it indexed an empty slice.
+// events do not fit in the guest's memory, or past
+// MaxPollSubscriptions, before poll runs. wazero computes their sizes in
+// 32 bits: a count of 2^28 wrapped them to 0 and it indexed an empty
+// slice.
 func checkPollOneoff(poll api.GoModuleFunction) api.GoModuleFunction {
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		n := uint64(uint32(stack[2]))
@@ -204,7 +215,7 @@ func checkPollOneoff(poll api.GoModuleFunction) api.GoModuleFunction {
 		if mem := mod.Memory(); mem != nil {
 			size = uint64(mem.Size())
 		}
-		if n*subscriptionSize > size || n*eventSize > size {
+		if n > MaxPollSubscriptions || n*subscriptionSize > size || n*eventSize > size {
 			stack[0] = errnoInval
 			return
 		}

@@ -47,9 +47,15 @@ func preview1Named(t *testing.T, r wazero.Runtime, names ...string) []importedFu
 // the runtime are closed when the test ends.
 func forwarder(t *testing.T, cfg runtime.Config, mcfg runtime.ModuleConfig, names ...string) *runtime.Instance {
 	t.Helper()
+	return forwarderPages(t, 1, cfg, mcfg, names...)
+}
+
+// forwarderPages is forwarder with a memory of the given pages.
+func forwarderPages(t *testing.T, pages int, cfg runtime.Config, mcfg runtime.ModuleConfig, names ...string) *runtime.Instance {
+	t.Helper()
 	ctx := context.Background()
 	r, rt := testRuntime(t, runtime.NewRuntimeConfig(), cfg)
-	compiled, err := r.CompileModule(ctx, forwardingGuest(preview1Named(t, r, names...)...))
+	compiled, err := r.CompileModule(ctx, forwardingGuestPages(pages, preview1Named(t, r, names...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +70,16 @@ func forwarder(t *testing.T, cfg runtime.Config, mcfg runtime.ModuleConfig, name
 // forwardingGuest imports the named wasi_snapshot_preview1 functions and
 // exports each under its name, forwarding its parameters and returning
 // its errno; its memory is one page.
-func forwardingGuest(funcs ...importedFunc) []byte {
+func forwardingGuest(funcs ...importedFunc) []byte { return forwardingGuestPages(1, funcs...) }
+
+// forwardingGuestPages is forwardingGuest with a memory of the given
+// pages.
+func forwardingGuestPages(pages int, funcs ...importedFunc) []byte {
 	var m wasmbin.Module
 	for _, f := range funcs {
 		m.ImportFunc(f.module, f.name, m.Type(f.params, f.results))
 	}
-	m.Memory(1, 1)
+	m.Memory(pages, pages)
 	for k, f := range funcs {
 		var body []byte
 		for i := range f.params {
