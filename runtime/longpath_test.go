@@ -3,8 +3,12 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"io"
 	goruntime "runtime"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/runtime"
 )
@@ -56,4 +60,81 @@ func TestLongPathCost(t *testing.T) {
 			t.Errorf("%s: a 16 MiB path made the host allocate %d MiB more than a 1-byte one, past %d", api, extra>>20, 4*mib)
 		}
 	}
+}
+
+// TestDeepDescriptorPaths: a wasm guest walks down a tree of directories
+// it makes, 255-byte names, through wasi:filesystem descriptors, dropping
+// each parent, and opens 200 descriptors at the bottom: the walk stops
+// with name-too-long once a descriptor's path from its preopen would pass
+// filesystem.MaxPath (16 levels), and the host holds little for the 200.
+// Each descriptor, and the os.Root beneath it, keeps its path: before,
+// the walk went down the 3,000 levels asked and the 200 descriptors made
+// the host hold 293 MiB (a guest's default 4 GiB quota pays for 150 times
+// as deep).
+func TestDeepDescriptorPaths(t *testing.T) {
+	rt, compiled := guestRuntime(t, runtime.Config{}, "./testdata/longpath")
+	ctx := context.Background()
+	stdin, release := io.Pipe()
+	defer release.Close()
+	stdout := &lockedBuffer{}
+	var stderr bytes.Buffer
+	var before, after goruntime.MemStats
+	goruntime.GC()
+	goruntime.ReadMemStats(&before)
+	done := make(chan error, 1)
+	go func() {
+		mod, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Args:  []string{"longpath", "deep", "3000"},
+			Stdin: stdin, Stdout: stdout, Stderr: &stderr,
+			Dirs: []runtime.Dir{{Host: t.TempDir(), Guest: "/d"}},
+		})
+		if err == nil {
+			mod.Close(ctx)
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(stdout.String(), "held\n") {
+		select {
+		case err := <-done:
+			t.Fatalf("the guest ended before holding its descriptors: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest did not hold its descriptors within 2 minutes; stdout: %s", stdout.String())
+		}
+	}
+	goruntime.GC()
+	goruntime.ReadMemStats(&after)
+	release.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("guest: %v\nstderr: %s", err, stderr.String())
+	}
+	held := int64(after.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("%sthe host's heap in use %d MiB larger", strings.ReplaceAll(stdout.String(), "\n", "; "), held>>20)
+	if want := "16 levels down, then name-too-long\n200 descriptors there, then ok\nheld\n"; stdout.String() != want {
+		t.Errorf("stdout %q, want %q", stdout.String(), want)
+	}
+	if held > 32<<20 {
+		t.Errorf("200 descriptors at the bottom: the host's heap in use %d MiB larger", held>>20)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to write from the guest and read
+// from the test at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

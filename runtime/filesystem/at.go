@@ -12,9 +12,20 @@ import (
 
 // OpenAt opens path beneath the directory: a directory becomes a
 // directory descriptor with its own root, anything else a file.
+//
+// The descriptor's path from its preopen (what p adds to d's) is at most
+// MaxPath bytes, as a path the guest names is: longer fails with
+// name-too-long. The descriptor and the os.Root or os.File beneath it
+// keep that path (the root's and the file's names are the host's path),
+// so that, unbounded, a guest walking down a tree of directories through
+// descriptors, dropping each parent, made each one's path longer than the
+// last: 200 descriptors 3,000 directories down held 293 MiB of paths.
 func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of types.OpenFlags, fl types.DescriptorFlags) (types.Descriptor, error) {
 	if err := d.checkPath(p); err != nil {
 		return nil, err
+	}
+	if len(d.path)+1+len(p) > MaxPath && len(path.Join(d.path, p)) > MaxPath {
+		return nil, NameTooLong
 	}
 	write := fl&types.DescriptorFlagsWrite != 0
 	changes := write || of&(types.OpenFlagsCreate|types.OpenFlagsTruncate) != 0 ||
