@@ -2,16 +2,19 @@ package tlshost_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	goruntime "runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -176,4 +179,88 @@ func expectLine(r *bufio.Reader, want string) error {
 		return fmt.Errorf("read %q, %v; want %q", line, err, want)
 	}
 	return nil
+}
+
+// TestGuestDropCleartextInputDuringPostHandshakeAuth: a wasm guest server
+// requests its client's identity after the handshake (circl-pq, the
+// backend that can), waits on the cleartext input stream beside another
+// socket's and a timer while the client reads nothing (the request is
+// unanswered), and drops the stream. The host's read for it ends as
+// without the request, and the authentication, whose reads the backend
+// then makes on its own, completes once the client reads and answers.
+func TestGuestDropCleartextInputDuringPostHandshakeAuth(t *testing.T) {
+	if goruntime.GOOS == "windows" || goruntime.GOOS == "plan9" {
+		t.Skip("sockets' streams are not inline on this platform")
+	}
+	p := newGuestPKI(t)
+	syncLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syncLn.Close()
+	base := cleartextReads()
+	gr := newGuestRuntime(t, tlshost.Config{BackendName: "circl-pq"}, p)
+	g := gr.start(t, "./testdata/phadrop", nil, "/certs/localhost.key", "/certs/localhost.pem", syncLn.Addr().String())
+	sc, err := syncLn.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	sc.SetDeadline(time.Now().Add(60 * time.Second))
+	sr := bufio.NewReader(sc)
+	if err := expectLine(sr, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Dial("tcp", "127.0.0.1:"+g.port(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(60 * time.Second))
+	var asked atomic.Int32
+	conn, err := circlpq.Backend{}.Client(raw, &backends.ClientConfig{
+		ServerName: "localhost",
+		RootCAs:    p.ca.Pool(),
+		ClientIdentity: func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
+			if !req.PostHandshake {
+				return nil, nil
+			}
+			asked.Add(1)
+			return []*backends.Identity{p.client.Identity()}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := conn.Handshake(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := expectLine(sr, "polled"); err != nil {
+		t.Fatalf("%v\n%s", err, g.out.String())
+	}
+	if err := waitCleartextReads(base + 1); err != nil {
+		t.Fatalf("after the wait beside a timer: %v", err)
+	}
+	sc.Write([]byte("1"))
+	if err := expectLine(sr, "dropped"); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitCleartextReads(base); err != nil {
+		t.Fatalf("after the input stream's drop: %v", err)
+	}
+	// The client reads: it answers the request on its way.
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || line != "authenticated guest client\n" {
+		t.Fatalf("the client read %q, %v\n%s", line, err, g.out.String())
+	}
+	if asked.Load() != 1 {
+		t.Errorf("the client was asked for its identity %d times after the handshake, want 1", asked.Load())
+	}
+	out, err := g.wait(t)
+	if err != nil || !strings.HasSuffix(out, "ok\n") {
+		t.Fatalf("guest: %v\n%s", err, out)
+	}
 }
