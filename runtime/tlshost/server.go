@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -182,6 +183,14 @@ func (s *serverSession) DropHandshake() { s.dropHandshake(s.failAll) }
 // connections of such clients grew the host's heap by 10-12 MiB, against
 // 0.3-0.4 MiB for clients offering one protocol.
 func (s *serverSession) clientHello(ctx context.Context, hello *backends.ClientHello) (*backends.ServerConfig, error) {
+	if !utf8.ValidString(hello.ServerName) {
+		// server-name returns a WIT string, which is UTF-8: lowering
+		// the client's bytes trapped the guest, so that one
+		// ClientHello stopped a guest server that asked for the name.
+		// The client's handshake fails (its backend's alert) as for
+		// any refused hello; the guest's with this error.
+		return nil, errServerNameNotUTF8
+	}
 	s.d.mu.Lock()
 	s.helloName = hello.ServerName
 	asked := s.receivedHello
@@ -378,7 +387,9 @@ func (s *serverSession) ServerName() (string, bool) {
 		return name, true
 	}
 	if conn != nil {
-		if n := conn.State().ServerName; n != "" {
+		// Checked as the hello's name is (clientHello), for a
+		// backend that completed the handshake without the hook.
+		if n := conn.State().ServerName; n != "" && utf8.ValidString(n) {
 			return n, true
 		}
 	}
@@ -398,6 +409,11 @@ func (s *serverSession) ClientChain() *peerChain {
 	}
 	return &peerChain{chain: s.clientChain.chain, hold: s.clientChain.hold.acquire()}
 }
+
+// errServerNameNotUTF8 fails a handshake whose client sent a server name
+// (SNI) that is not UTF-8. RFC 6066 asks for ASCII; a UTF-8 name is left
+// to the guest to judge.
+var errServerNameNotUTF8 = errors.New("tlshost: the client's server name (SNI) is not UTF-8")
 
 // errHelloNotAsked resolves the ClientHello future of a handshake whose
 // guest did not call receive-client-hello, and no longer can.
