@@ -26,7 +26,11 @@ import (
 //     "[fd00::/8]"; no bits set past its length, so that "10.0.0.1/8" is
 //     an error, not all of 10.0.0.0/8). IPv4-mapped addresses and ranges
 //     ("[::ffff:10.0.0.0/104]") are the IPv4 ones; an IPv6 socket cannot
-//     use them, and IPv6 rules ("[::/0]") allow no IPv4 address;
+//     use them, and IPv6 rules ("[::/0]") allow no IPv4 address. Nor do
+//     they allow the IPv6 addresses a translator takes to IPv4 ones
+//     (NAT64's 64:ff9b::/96 and 64:ff9b:1::/48, SIIT's
+//     ::ffff:0:0:0/96): only a rule inside such a range does
+//     ("[64:ff9b::/96]", "[64:ff9b::93.184.215.14]");
 //   - a DNS name ("example.com") or a wildcard name ("*.example.com", which
 //     matches the subdomains of example.com but not example.com itself).
 //     Names are allowed in connect rules only.
@@ -218,7 +222,45 @@ func validName(name string) bool {
 func (r Rule) portOK(port uint16) bool { return port >= r.lo && port <= r.hi }
 
 func (r Rule) addrOK(ip netip.Addr) bool {
-	return r.any || r.prefix.IsValid() && r.prefix.Contains(ip.Unmap())
+	if r.any {
+		return true
+	}
+	ip = ip.Unmap()
+	if !r.prefix.IsValid() || !r.prefix.Contains(ip) {
+		return false
+	}
+	if t, ok := translator(ip); ok {
+		// An address a translator takes to IPv4 is allowed by a
+		// rule inside the translator's range, not by a wider IPv6
+		// one ("[::/0]" allows no IPv4 address).
+		return r.prefix.Bits() >= t.Bits() && t.Contains(r.prefix.Addr())
+	}
+	return true
+}
+
+// translators are the IPv6 ranges whose addresses a translator on the
+// path takes to IPv4 addresses: NAT64's well-known prefix (RFC 6052) and
+// its prefix for local use (RFC 8215, which may translate to private
+// addresses), and SIIT's IPv4-translated addresses (RFC 2765). On a
+// network with NAT64 (IPv6-only hosts, DNS64), a connection to
+// 64:ff9b::10.0.0.5 is one to 10.0.0.5.
+var translators = [...]netip.Prefix{
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
+}
+
+// translator returns the translator range that holds ip, if any.
+func translator(ip netip.Addr) (netip.Prefix, bool) {
+	if !ip.Is6() {
+		return netip.Prefix{}, false
+	}
+	for _, t := range translators {
+		if t.Contains(ip) {
+			return t, true
+		}
+	}
+	return netip.Prefix{}, false
 }
 
 func (r Rule) nameOK(name string) bool {

@@ -638,3 +638,79 @@ func TestConnectTargetFixed(t *testing.T) {
 	}
 	waitFor(t, "the connection", func() bool { return count() > 0 })
 }
+
+// TestTranslatedSpellings: IPv6 rules, "[::/0]" included, allow no IPv6
+// address that a translator takes to IPv4 (NAT64's 64:ff9b::/96 and
+// 64:ff9b:1::/48, SIIT's ::ffff:0:0:0/96), for TCP connects and UDP
+// peers alike; a rule inside the translator's range does. The connects
+// are started, never waited for, so nothing is dialed.
+func TestTranslatedSpellings(t *testing.T) {
+	const port = 443
+	at := func(ip string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), port) }
+	start := func(st *Stack, ap netip.AddrPort) error {
+		t.Helper()
+		s, err := st.NewTCPSocket(IPv6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return s.StartConnect(bg, st.Network(), ToWIT(ap))
+	}
+	translated := []string{
+		"64:ff9b::7f00:1",      // NAT64: 127.0.0.1
+		"64:ff9b::10.0.0.5",    // NAT64: 10.0.0.5
+		"64:ff9b:1::a00:5",     // NAT64, local use
+		"64:ff9b:1:ffff::ffff", // the local-use range's last /64
+		"::ffff:0:7f00:1",      // SIIT: 127.0.0.1
+		"::ffff:0:a00:5",       // SIIT: 10.0.0.5
+	}
+	var wide Policy
+	if err := wide.AllowConnect("[::/0]:*", "[64::/16]:*", "[64:ff9b::/64]:*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := wide.AllowUDP("[::/0]:*"); err != nil {
+		t.Fatal(err)
+	}
+	var denials []Denial
+	wide.OnDeny(func(d Denial) { denials = append(denials, d) })
+	st := NewStack(&wide)
+	for _, a := range translated {
+		if err := start(st, at(a)); err != AccessDenied {
+			t.Errorf("connect to %s under IPv6 rules wider than its translator's range: %v, want access-denied", a, err)
+		}
+		if wide.CanUDP(at(a)) {
+			t.Errorf("UDP peer %s allowed by [::/0]", a)
+		}
+	}
+	if len(denials) != len(translated) {
+		t.Errorf("%d denials reported, want %d", len(denials), len(translated))
+	}
+	// Neighbours of the translators' ranges are IPv6 addresses as any.
+	for _, a := range []string{"64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", "64:ff9b::1:0:0", "64:ff9b:2::1", "::fffe:ffff:ffff:ffff", "::1:0:0:0:1", "2001:db8::1"} {
+		if err := start(st, at(a)); err != nil {
+			t.Errorf("connect to %s under [::/0]: %v", a, err)
+		}
+	}
+
+	// Rules inside a translator's range allow what they hold.
+	var narrow Policy
+	if err := narrow.AllowConnect("[64:ff9b::/96]:*", "[64:ff9b:1::a00:0/104]:443", "[::ffff:0:7f00:1]:443"); err != nil {
+		t.Fatal(err)
+	}
+	st = NewStack(&narrow)
+	for _, c := range []struct {
+		addr string
+		want error
+	}{
+		{"64:ff9b::7f00:1", nil},
+		{"64:ff9b::10.0.0.5", nil},
+		{"64:ff9b:1::a00:5", nil},
+		{"64:ff9b:1::b00:5", AccessDenied},
+		{"::ffff:0:7f00:1", nil},
+		{"::ffff:0:7f00:2", AccessDenied},
+	} {
+		if err := start(st, at(c.addr)); err != c.want {
+			t.Errorf("connect to %s under rules inside its translator's range: %v, want %v", c.addr, err, c.want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 // Command denied tries what its policy should refuse and prints the error
 // codes: connect to its first argument, bind to its second, resolve its
-// third, and bind a UDP socket to an ephemeral port (no UDP rule).
+// third, and bind a UDP socket to an ephemeral port (no UDP rule); then
+// start (never finish) a connect from an IPv6 socket to each further
+// argument.
 package main
 
 import (
@@ -26,4 +28,10 @@ func main() {
 	udp, _ := w.CreateUDP4()
 	fmt.Printf("udp bind %d\n", w.UDPBind(udp, net, w.Addr{IP: [4]byte{127, 0, 0, 1}})-1)
 	w.DropUDP(udp)
+	for _, a := range os.Args[4:] {
+		ap := netip.MustParseAddrPort(a)
+		sock, _ := w.CreateTCP6()
+		fmt.Printf("connect %v %d\n", ap, w.StartConnect6(sock, net, ap.Addr().As16(), ap.Port()))
+		w.DropTCP(sock)
+	}
 }

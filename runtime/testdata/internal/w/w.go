@@ -136,6 +136,15 @@ func CreateTCP4() (uint32, uint32) {
 	return u32(4), 0
 }
 
+// CreateTCP6 creates an IPv6 TCP socket.
+func CreateTCP6() (uint32, uint32) {
+	createTCPSocket(1, retp())
+	if u8(0) != 0 {
+		return 0, uint32(u8(4))
+	}
+	return u32(4), 0
+}
+
 func unit() uint32 {
 	if u8(0) != 0 {
 		return uint32(u8(1))
@@ -147,6 +156,17 @@ func unit() uint32 {
 // code, or 0.
 func StartConnect(sock, net uint32, a Addr) uint32 {
 	startConnect(sock, net, 0, uint32(a.Port), uint32(a.IP[0]), uint32(a.IP[1]), uint32(a.IP[2]), uint32(a.IP[3]), 0, 0, 0, 0, 0, 0, retp())
+	return unit()
+}
+
+// StartConnect6 is start-connect to an IPv6 address (flow info and scope
+// id zero); it returns an error code, or 0.
+func StartConnect6(sock, net uint32, ip [16]byte, port uint16) uint32 {
+	var a [8]uint32
+	for i := range a {
+		a[i] = uint32(ip[2*i])<<8 | uint32(ip[2*i+1])
+	}
+	startConnect(sock, net, 1, uint32(port), 0, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], 0, retp())
 	return unit()
 }
 
