@@ -190,16 +190,21 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 	if n, ok := nw.(*Network); !ok || n.stack != s {
 		return nil, InvalidArgument
 	}
-	host := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
-	if ip, err := netip.ParseAddr(host); err == nil {
-		r := &ResolveStream{stack: s, cancel: func() {}, done: wasiio.NewSignal(), addrs: []netip.Addr{ip}}
-		r.done.Fire()
-		return r, nil
-	}
 	if len(name) > maxNameLen+1 { // a trailing dot may follow
 		// Refused before normalizeName copies it: a guest's name can
-		// be as long as its memory, a DNS name is not.
+		// be as long as its memory, a DNS name is not. Nor is an
+		// address: before, an IPv6 literal with a zone of megabytes
+		// resolved to an address that kept the zone (netip keeps a
+		// copy of each distinct zone) for as long as the guest held
+		// the stream.
 		return nil, InvalidArgument
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		// The zone goes: this host uses no scope id (see FromWIT).
+		r := &ResolveStream{stack: s, cancel: func() {}, done: wasiio.NewSignal(), addrs: []netip.Addr{ip.WithZone("")}}
+		r.done.Fire()
+		return r, nil
 	}
 	name = normalizeName(name)
 	if !validName(name) {

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -514,6 +515,9 @@ func dnsAnswer(msg []byte, a, aaaa map[string][]netip.Addr) ([]byte, string) {
 // used, so a link-local address names no interface: binding or
 // connecting to one fails with invalid-argument even under rules that
 // allow it, whatever scope id the guest gave.
+//
+// (TestLinkLocalNoZone is below.)
+
 // TestResolveLongNameNotCopied: a name longer than any DNS name is
 // refused before the host lower-cases it, so a guest's megabyte name
 // costs the host no megabyte copy.
@@ -538,6 +542,51 @@ func TestResolveLongNameNotCopied(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per >= uint64(len(name))/4 {
 		t.Errorf("resolving a %d-byte name allocated %d bytes per call: the name was copied", len(name), per)
+	}
+}
+
+// TestResolveLongLiteralNotHeld: an IPv6 literal with a zone as long as
+// the guest likes ("fe80::1%" and a megabyte) is refused like a name
+// longer than any DNS name, policy or not (a literal needs no rule).
+// Before, it resolved to itself, and its address kept the zone, a copy
+// for each distinct one (netip interns zones), for as long as the guest
+// kept the stream: under a policy that allows nothing, a guest's
+// resolve streams held megabytes each of the host's memory, as many as
+// its handle limit allows.
+func TestResolveLongLiteralNotHeld(t *testing.T) {
+	st := NewStack(nil)
+	const runs, size = 16, 1 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var held []*ResolveStream
+	for i := range runs {
+		name := fmt.Sprintf("fe80::1%%%d%s", i, strings.Repeat("z", size))
+		r, err := st.Resolve(st.Network(), name)
+		if r != nil {
+			held = append(held, r)
+		}
+		if err != InvalidArgument && i == 0 {
+			t.Errorf("resolve of a %d-byte literal: %v, want %v", len(name), err, InvalidArgument)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew >= runs*size/4 {
+		t.Errorf("%d streams of long literals hold %d bytes of the heap", len(held), grew)
+	}
+	for _, r := range held {
+		r.Drop()
+	}
+	// A literal of reasonable length still resolves to itself, without
+	// its zone (a scope id this host does not use).
+	r, err := st.Resolve(st.Network(), "[fe80::1%lo]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Drop()
+	if ip, ok, err := r.next(); err != nil || !ok || ip != netip.MustParseAddr("fe80::1") {
+		t.Errorf("resolve [fe80::1%%lo]: %v %v %v, want fe80::1", ip, ok, err)
 	}
 }
 
