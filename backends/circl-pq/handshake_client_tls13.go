@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"net"
+	"strings"
 
 	"github.com/wasitls/wasitls/backends"
 )
@@ -140,10 +141,7 @@ func (hs *clientHandshakeState) makeClientHello() error {
 		// (State.OCSPResponse), as crypto/tls does.
 		ocspStapling: true,
 	}
-	// RFC 6066, Section 3: literal IP addresses are not sent as SNI.
-	if cfg.ServerName != "" && net.ParseIP(cfg.ServerName) == nil {
-		hello.serverName = cfg.ServerName
-	}
+	hello.serverName = hostnameInSNI(cfg.ServerName)
 	if _, err := rand.Read(hello.random); err != nil {
 		return c.fail(alertInternalError, "tls: %v", err)
 	}
@@ -672,4 +670,25 @@ func pickIdentity(ids []*backends.Identity, peerSchemes []uint16, serverName str
 		}
 	}
 	return fallback, fallbackScheme
+}
+
+// hostnameInSNI is the server_name a client sends for name, as crypto/tls
+// has it (RFC 6066, Section 3): none for an address literal, bracketed or
+// with a zone too, and a name without its trailing dots (crypto/tls
+// servers refuse a ClientHello whose name has one, as malformed; before,
+// a client given "example.com." failed every handshake with them, and
+// sent "[::1]" as a name). The certificate is still checked against
+// name as given.
+func hostnameInSNI(name string) string {
+	host := name
+	if len(host) > 0 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	if i := strings.LastIndex(host, "%"); i > 0 {
+		host = host[:i]
+	}
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	return strings.TrimRight(name, ".")
 }
