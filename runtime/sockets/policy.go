@@ -56,7 +56,11 @@ import (
 // where that matters.
 //
 // Listen rules cover binding and listening. Binding to port 0 asks for an
-// ephemeral port: the rule must allow port 0 (or "*").
+// ephemeral port: the rule must allow port 0 (or "*"). They name the
+// socket's own address, not its peers: a listening socket accepts
+// clients from any address that reaches it (bind to 127.0.0.1 rather
+// than 0.0.0.0 to keep others out), where UDP rules, below, also filter
+// what arrives.
 //
 // UDP rules name the peers a guest may exchange datagrams with (addresses
 // and ranges, no names): sending to any other address fails with
