@@ -188,6 +188,15 @@ type Limits struct {
 	// (see wasiio.UnsentBudget). The host holds at most the guest's
 	// sockets times the floor plus this (80 MiB + 64 MiB by default).
 	UnsentBytes int64
+
+	// PollSubscriptions bounds the subscriptions one
+	// wasi_snapshot_preview1 poll_oneoff may name; zero means
+	// DefaultPollSubscriptions. wazero allocates some 56 bytes of host
+	// memory for each subscription on a descriptor that may block, held
+	// while the call waits. Past it the call answers inval before anything
+	// is allocated, as poll(2) does for more descriptors than
+	// RLIMIT_NOFILE.
+	PollSubscriptions int
 }
 
 // DefaultMemoryPages is the default guest memory limit: 65,536 pages of
@@ -260,6 +269,9 @@ func (l Limits) withDefaults() Limits {
 	if l.UnsentBytes <= 0 {
 		l.UnsentBytes = wasiio.DefaultUnsentBytes
 	}
+	if l.PollSubscriptions <= 0 {
+		l.PollSubscriptions = DefaultPollSubscriptions
+	}
 	return l
 }
 
@@ -318,6 +330,9 @@ func (l Limits) override(o Limits) Limits {
 	}
 	if o.Stack > 0 {
 		l.Stack = o.Stack
+	}
+	if o.PollSubscriptions > 0 {
+		l.PollSubscriptions = o.PollSubscriptions
 	}
 	return l
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/capreport"
 )
 
 // instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
@@ -191,21 +192,22 @@ const (
 	subscriptionSize = 48 // bytes of a preview1 subscription
 	eventSize        = 32 // bytes of a preview1 event
 
-	// MaxPollSubscriptions is the most subscriptions one poll_oneoff of
-	// wasi_snapshot_preview1 may name; more answer inval, as poll(2)
-	// does for more descriptors than RLIMIT_NOFILE. wazero allocates
-	// some 56 bytes on the host for each subscription on a descriptor
-	// that may block, held while the call waits: a guest of 64 MiB
-	// polling a regular file 838,809 times, waiting on a silent stdin,
-	// made the host hold 46 MiB for as long as it liked, 0.7 times any
-	// memory it has past the memory cap. 65,536 hold at most some 4 MiB.
-	MaxPollSubscriptions = 1 << 16
+	// DefaultPollSubscriptions is the default of
+	// Limits.PollSubscriptions, the most subscriptions one poll_oneoff of
+	// wasi_snapshot_preview1 may name. wazero allocates some 56 bytes on
+	// the host for each subscription on a descriptor that may block, held
+	// while the call waits: a guest of 64 MiB polling a regular file
+	// 838,809 times, waiting on a silent stdin, made the host hold 46 MiB
+	// for as long as it liked, 0.7 times any memory it has past the memory
+	// cap. 65,536 hold at most some 4 MiB.
+	DefaultPollSubscriptions = 1 << 16
 )
 
 // checkPollOneoff is poll_oneoff(in, out, nsubscriptions, nevents) that
 // answers inval for a count of subscriptions whose subscriptions or
-// events do not fit in the guest's memory, or past
-// MaxPollSubscriptions, before poll runs. wazero computes their sizes in
+// events do not fit in the guest's memory, or past the guest's
+// Limits.PollSubscriptions (DefaultPollSubscriptions for a call whose
+// context names no guest), before poll runs. wazero computes their sizes in
 // 32 bits: a count of 2^28 wrapped them to 0 and it indexed an empty
 // slice.
 func checkPollOneoff(poll api.GoModuleFunction) api.GoModuleFunction {
@@ -215,12 +217,33 @@ func checkPollOneoff(poll api.GoModuleFunction) api.GoModuleFunction {
 		if mem := mod.Memory(); mem != nil {
 			size = uint64(mem.Size())
 		}
-		if n > MaxPollSubscriptions || n*subscriptionSize > size || n*eventSize > size {
+		if n*subscriptionSize > size || n*eventSize > size {
+			stack[0] = errnoInval
+			return
+		}
+		if !underPollLimit(GuestFrom(ctx), n) {
 			stack[0] = errnoInval
 			return
 		}
 		poll.Call(ctx, mod, stack)
 	})
+}
+
+// underPollLimit reports whether n subscriptions are within g's
+// Limits.PollSubscriptions, reporting the cap to the embedder when not;
+// for a call whose context names no guest (an export called straight
+// through wazero with a context of the embedder's), within
+// DefaultPollSubscriptions.
+func underPollLimit(g *Guest, n uint64) bool {
+	if g == nil {
+		return n <= DefaultPollSubscriptions
+	}
+	limit := g.limits.PollSubscriptions
+	if n <= uint64(limit) {
+		return true
+	}
+	g.memory.caps.Refused(capreport.PollSubscriptions, limit)
+	return false
 }
 
 // quotaFunctions are the wasi_snapshot_preview1 functions that make files

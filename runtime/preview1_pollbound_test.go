@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -19,7 +20,7 @@ import (
 // for a subscription on a descriptor not in non-blocking mode, a regular
 // file's included, and allocates some 56 bytes for each, held while it
 // waits: before, the call waited, the host's heap 46 MiB larger, until
-// the guest was closed. MaxPollSubscriptions clock subscriptions of no
+// the guest was closed. DefaultPollSubscriptions clock subscriptions of no
 // time still poll.
 func TestPreview1PollSubscriptionsBound(t *testing.T) {
 	dir := t.TempDir()
@@ -86,12 +87,51 @@ func TestPreview1PollSubscriptionsBound(t *testing.T) {
 	}
 	clock := make([]byte, 48)
 	binary.LittleEndian.PutUint32(clock[16:], 1) // monotonic, 0 ns, relative
-	out = subs(runtime.MaxPollSubscriptions, clock)
-	res, err := mod.ExportedFunction("poll_oneoff").Call(inst.Context(), in, uint64(out), runtime.MaxPollSubscriptions, 64)
+	out = subs(runtime.DefaultPollSubscriptions, clock)
+	res, err := mod.ExportedFunction("poll_oneoff").Call(inst.Context(), in, uint64(out), runtime.DefaultPollSubscriptions, 64)
 	if err != nil || res[0] != 0 {
-		t.Errorf("poll_oneoff of %d clock subscriptions: %v %v", runtime.MaxPollSubscriptions, res, err)
+		t.Errorf("poll_oneoff of %d clock subscriptions: %v %v", runtime.DefaultPollSubscriptions, res, err)
 	}
-	if got, _ := mem.ReadUint32Le(64); got != runtime.MaxPollSubscriptions {
-		t.Errorf("poll_oneoff of %d clock subscriptions: %d events", runtime.MaxPollSubscriptions, got)
+	if got, _ := mem.ReadUint32Le(64); got != runtime.DefaultPollSubscriptions {
+		t.Errorf("poll_oneoff of %d clock subscriptions: %d events", runtime.DefaultPollSubscriptions, got)
+	}
+}
+
+// TestPreview1PollSubscriptionsLimit: Limits.PollSubscriptions bounds
+// one poll_oneoff: a wasm guest under a limit of 100 polls 100 clock
+// subscriptions, and gets inval for 101, twice, which logs one record
+// naming the flag (capreport).
+func TestPreview1PollSubscriptionsLimit(t *testing.T) {
+	const limit = 100
+	log, rec := capreporttest.New()
+	inst := forwarderPages(t, 1, runtime.Config{Logger: log, Limits: runtime.Limits{PollSubscriptions: limit}},
+		runtime.ModuleConfig{}, "poll_oneoff")
+	mod := inst.Module()
+	clock := make([]byte, 48)
+	binary.LittleEndian.PutUint32(clock[16:], 1) // monotonic, 0 ns, relative
+	const in, out = 1024, 1024 + (limit+1)*48
+	for i := range limit + 1 {
+		mod.Memory().Write(in+uint32(i)*48, clock)
+	}
+	poll := func(n uint64) uint64 {
+		t.Helper()
+		res, err := mod.ExportedFunction("poll_oneoff").Call(inst.Context(), in, out, n, 64)
+		if err != nil {
+			t.Fatalf("poll_oneoff of %d clock subscriptions: %v", n, err)
+		}
+		return res[0]
+	}
+	if errno := poll(limit); errno != 0 {
+		t.Errorf("poll_oneoff of %d clock subscriptions under a limit of %d: errno %d", limit, limit, errno)
+	} else if got, _ := mod.Memory().ReadUint32Le(64); got != limit {
+		t.Errorf("poll_oneoff of %d clock subscriptions: %d events", limit, got)
+	}
+	for range 2 {
+		if errno := poll(limit + 1); errno != 28 {
+			t.Errorf("poll_oneoff of %d subscriptions under a limit of %d: errno %d, want inval (28)", limit+1, limit, errno)
+		}
+	}
+	if err := rec.Check("--max-poll-subscriptions", limit, 1); err != nil {
+		t.Error(err)
 	}
 }

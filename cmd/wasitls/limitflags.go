@@ -36,6 +36,7 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	stack := fs.String("max-stack", "256MiB", "most call `stack` the guest's frames take, every level of nested calls together, as the stop flag weighs them: bytes, or with a KiB, MiB or GiB suffix (past it the call traps)")
 	nested := intVar(fs, "max-nested-calls", cabi.DefaultNestingLimit, "most `levels` calls into the guest nest inside its host calls: destructors run by drops that drop more resources (past it the drop traps)")
 	tables := intVar(fs, "max-table-entries", stopcheck.DefaultTableEntries, "most `entries` the tables of a core module hold together, 8 bytes of host memory each (past it table.grow returns -1; a module whose tables start with more is refused); the core instances of a component hold twice it together")
+	pollSubs := intVar(fs, "max-poll-subscriptions", runtime.DefaultPollSubscriptions, "most `subscriptions` one wasi_snapshot_preview1 poll_oneoff may name, some 56 bytes of host memory each while it waits (past it the call answers inval)")
 	coreInstances := intVar(fs, "max-core-instances", component.DefaultCoreInstances, "most core module `instances` a component's instantiation makes, nested components' included (past it the component is not instantiated)")
 	return func() (runtime.Limits, error) {
 		pages, err := parseMemory(*memory)
@@ -46,7 +47,8 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 			flagInt{"max-handles", *handles}, flagInt{"max-sockets", *socks}, flagInt{"max-files", *files}, flagInt{"max-disk-files", *diskFiles},
 			flagInt{"max-datagram-queue", *queue}, flagInt{"max-datagram-bytes", *dgBytes},
 			flagInt{"max-lookups", *lookups}, flagInt{"max-lookup-grants", *grants}, flagInt{"max-lookup-addrs", *lookupAddrs},
-			flagInt{"max-nested-calls", *nested}, flagInt{"max-core-instances", *coreInstances}); err != nil {
+			flagInt{"max-nested-calls", *nested}, flagInt{"max-core-instances", *coreInstances},
+			flagInt{"max-poll-subscriptions", *pollSubs}); err != nil {
 			return runtime.Limits{}, err
 		}
 		if *datagram < 1 || *datagram > 65535 {
@@ -74,7 +76,8 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		}
 		return runtime.Limits{MemoryPages: pages, Handles: *handles, Sockets: *socks,
 			Files: *files, Datagram: *datagram, DatagramQueue: *queue, DatagramBytes: *dgBytes, Lookups: *lookups, LookupGrants: *grants, LookupAddrs: *lookupAddrs, NestedCalls: *nested,
-			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger, UnsentBytes: unsentBytes, DiskBytes: diskBytes, DiskFiles: *diskFiles}, nil
+			TableEntries: *tables, CoreInstances: *coreInstances, Stack: stackBytes, SendLinger: *linger, UnsentBytes: unsentBytes, DiskBytes: diskBytes, DiskFiles: *diskFiles,
+			PollSubscriptions: *pollSubs}, nil
 	}
 }
 

@@ -62,7 +62,8 @@ runs under limits on what it can make the host hold (--max-memory,
 --max-disk-bytes, --max-disk-files, --max-datagram, --max-datagram-queue,
 --max-datagram-bytes, --max-lookups, --max-lookup-grants, --max-lookup-addrs,
 --max-nested-calls, --max-table-entries, --max-stack, --max-core-instances,
---session-cache-size, --send-linger, --max-unsent-bytes), each with a default
+--session-cache-size, --send-linger, --max-unsent-bytes,
+--max-poll-subscriptions), each with a default
 below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,

@@ -41,6 +41,7 @@ const (
 	PeerCertBytes
 	SettingsBytes
 	UnsentBytes
+	PollSubscriptions
 	numCaps
 )
 
@@ -64,6 +65,7 @@ var names = [numCaps]struct{ field, flag string }{
 	PeerCertBytes:     {"tlshost.Config.PeerCertBytes", "--max-peer-cert-bytes"},
 	SettingsBytes:     {"tlshost.Config.SettingsBytes", "--max-tls-settings-bytes"},
 	UnsentBytes:       {"runtime.Limits.UnsentBytes", "--max-unsent-bytes"},
+	PollSubscriptions: {"runtime.Limits.PollSubscriptions", "--max-poll-subscriptions"},
 }
 
 // The bitset of a Reporter holds every cap.
