@@ -738,3 +738,53 @@ func TestInlineWriteWithinPermit(t *testing.T) {
 	}
 	s2.Close()
 }
+
+// TestInlineGatheredDropNeverWaits: dropping an inline output stream that
+// holds gathered bytes behind a queue with no room for them, to a peer
+// that reads nothing, returns at once: the bytes are lost, as a write in
+// flight at a drop may be, rather than wait on the guest's call for the
+// peer. With room, they go out before what the drop sends.
+func TestInlineGatheredDropNeverWaits(t *testing.T) {
+	a, _ := tcpPair(t)
+	c := nonblocking(t, a)
+	s := NewInlineOutputStream(c, c.Backlog(), c.CloseWrite)
+	if n, err := s.CheckWrite(bg); n != WriteBudget || err != nil {
+		t.Fatalf("check-write: %d, %v", n, err)
+	}
+	fillOwn(t, c, 16<<10, MaxUnsent-WriteBudget)
+	if err := writeOrTrap(s, make([]byte, WriteBudget)); err != nil {
+		t.Fatalf("a permitted write: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("dropping the stream waits for a peer that does not read")
+	}
+	if held, _ := c.Backlog().Unsent(); held > MaxUnsent {
+		t.Fatalf("the queue holds %d bytes, more than MaxUnsent", held)
+	}
+
+	// Room for them: the peer gets the transport's bytes, the gathered
+	// ones, then the end of the stream.
+	a2, b2 := tcpPair(t)
+	c2 := nonblocking(t, a2)
+	s2 := NewInlineOutputStream(c2, c2.Backlog(), c2.CloseWrite)
+	if _, err := s2.CheckWrite(bg); err != nil {
+		t.Fatal(err)
+	}
+	own := fillOwn(t, c2, 1<<10, 0)
+	if err := writeOrTrap(s2, []byte("gathered")); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	b2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(b2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Repeat("o", own) + "gathered"; string(got) != want {
+		t.Fatalf("the peer read %d bytes ending %q, want %d ending %q", len(got), got[max(0, len(got)-8):], len(want), want[len(want)-8:])
+	}
+}

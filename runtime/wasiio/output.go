@@ -367,7 +367,9 @@ func (s *OutputStream) gather(p []byte, zeroes bool) {
 // pushLocked writes the gathered bytes as one write, when the backlog has
 // nothing unsent (or, with force, at once: the stream is being dropped);
 // s.mu is held. Their reservation is given back once they are queued and
-// the permit is spent.
+// the permit is spent. A forced write the backlog has no room for
+// (MaxUnsent) is dropped, as a write in flight at a drop may be: queued,
+// it would wait for the peer on the guest's call.
 func (s *OutputStream) pushLocked(force bool) {
 	if s.gathered == nil || !force && s.err == nil && s.busy() {
 		return
@@ -376,6 +378,9 @@ func (s *OutputStream) pushLocked(force bool) {
 	s.gathered = nil
 	s.backlog.Unwatch(s.drain)
 	bq := s.backlog.(budgeted)
+	if n, _ := s.backlog.Unsent(); force && n+len(p)+recordSlack > MaxUnsent && s.err == nil {
+		s.err = fmt.Errorf("wasiio: the peer is not reading: %d bytes unsent and %d more gathered when the stream was dropped", n, len(p))
+	}
 	if s.err == nil {
 		if _, err := bq.guestWrite(s.w, p); err != nil && s.err == nil {
 			s.err = err
