@@ -94,7 +94,8 @@ type Config struct {
 
 	// IdentityBytes bounds the key and chain bytes of the private
 	// identities one guest parsed (private-identity.parse) and the host
-	// still holds (see identitybytes.go); zero means
+	// still holds, with what it parsed of them (the parsed key and leaf,
+	// as they hold the heap: see identitybytes.go); zero means
 	// DefaultIdentityBytes. Past it, parse fails, naming the limit.
 	IdentityBytes int
 

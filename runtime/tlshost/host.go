@@ -280,7 +280,14 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 		h.logFailure("private-identity.parse", err)
 		return nil, err
 	}
-	count.hold(id, n)
+	// What the parse made of them counts too: the parsed key and leaf.
+	parsed := identityParsedBytes + backends.IdentityHeapBytes(id)
+	if err := count.parse(parsed); err != nil {
+		count.give(n)
+		h.logFailure("private-identity.parse", err)
+		return nil, err
+	}
+	count.hold(id, n+parsed)
 	return &privateIdentity{id: id}, nil
 }
 

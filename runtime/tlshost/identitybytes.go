@@ -19,12 +19,23 @@ import (
 // handle limit's worth of certificate chains (each up to what its memory
 // holds), the identities a guest parsed hold at most
 // Config.IdentityBytes together, counted as the key and chain bytes it
-// passed and chainElemCost per chain element, from the parse until the
+// passed and chainElemCost per chain element, and what the parse made of
+// them, the parsed private key and leaf certificate, as they hold the
+// heap (backends.IdentityHeapBytes) with identityParsedBytes beside,
+// from the parse until the
 // identity is garbage: a cleanup on the leaf certificate's DER, which
 // every user of the identity (its chain, the parsed leaf, the backend's
 // certificate) shares, gives them back. Past the limit parse fails,
 // naming it. The count is per guest, kept in its runtime.Guest;
 // identities the host loaded (Config.Identities) do not count.
+//
+// The bytes passed are counted before the parse, what it made after: a
+// parse refused then held what it made only until it returned. Before,
+// only the bytes passed counted, and the parsed key and leaf came on top,
+// several times their encoding: an Ed25519 identity of 274 bytes held
+// 2,000 (7 times), one whose leaf names 4,000 one-letter URIs 39 times
+// its 16 KiB, one whose ML-DSA-87 key is a 54-byte seed 15 times its
+// 7.7 KiB (the key expands to 106 KiB of matrices).
 
 // chainElemCost is what each element of a chain costs the host beyond its
 // bytes, counted with them: its slice header in the identity's chain and
@@ -33,6 +44,11 @@ import (
 // alone: a chain of 2-byte DER elements (an empty SEQUENCE passes the
 // parse) held 17 times what it counted, 280 MiB under the 16 MiB default.
 const chainElemCost = 48
+
+// identityParsedBytes is what a parsed identity holds beside its key,
+// leaf and chain: the identity, the guest's resource over it, the handle,
+// the cleanup that gives its bytes back.
+const identityParsedBytes = 256
 
 // DefaultIdentityBytes is the default of Config.IdentityBytes: 16 MiB,
 // room for thousands of ordinary chains (a few KiB each).

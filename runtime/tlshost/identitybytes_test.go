@@ -52,10 +52,12 @@ func TestIdentityBytesLimit(t *testing.T) {
 	}
 	for range 2 {
 		out := <-outs
-		if !strings.Contains(out, "parse 11: ") ||
+		// Nine fit: each counts its 100 KiB and the 2.7 KiB the parsed
+		// key and leaf hold.
+		if !strings.Contains(out, "parse 10: ") ||
 			!strings.Contains(out, fmt.Sprintf("more than the %d allowed (tlshost.Config.IdentityBytes, wasitls run --max-identity-bytes)", limit)) ||
 			!strings.Contains(out, "after close: ok\n(err <nil>)") {
-			t.Errorf("guest output:\n%s\nwant parse 11 refused naming the limit, then room after closing", out)
+			t.Errorf("guest output:\n%s\nwant parse 10 refused naming the limit, then room after closing", out)
 		}
 	}
 	if err := rec.Check("--max-identity-bytes", limit, 2); err != nil {
@@ -109,4 +111,40 @@ func collectEvery(d time.Duration) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// TestIdentityBytesParsedLeaf: what the parse makes of an identity counts,
+// not only the bytes the guest passed. A guest parsing identities whose
+// leaf names 4,000 one-letter URIs (16 KiB of DER, which crypto/x509
+// turns into some 620 KiB of url.URLs) is refused its second parse under
+// a 1 MiB limit, with either backend; before, each counted its 16 KiB
+// and some 60 parses fit, holding 38 MiB under the 1 MiB limit.
+func TestIdentityBytesParsedLeaf(t *testing.T) {
+	const limit = 1 << 20
+	for _, backend := range []string{"stdtls", "circl-pq"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+			defer r.Close(context.Background())
+			ext := tlshost.New(tlshost.Config{BackendName: backend, IdentityBytes: limit})
+			rt, err := runtime.New(ctx, r, runtime.Config{Extensions: []runtime.Extension{ext}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/idhog"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer collectEvery(50 * time.Millisecond)() // the guest's parse after closing waits for it
+			var out bytes.Buffer
+			_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"idhog", "0", "100", "0", "4000"}, Stdout: &out, Stderr: &out})
+			var refused int
+			if _, scanErr := fmt.Sscanf(out.String(), "parse %d: ", &refused); scanErr != nil || refused > 2 ||
+				!strings.Contains(out.String(), fmt.Sprintf("more than the %d allowed", limit)) ||
+				!strings.Contains(out.String(), "after close: ok") {
+				t.Errorf("guest output:\n%s(err %v)\nwant the second parse refused naming the limit, and a parse after closing", out.String(), err)
+			}
+		})
+	}
 }

@@ -3,9 +3,10 @@
 // Command idhog parses private identities and keeps every one, to push the
 // host's bound on the identity bytes a guest holds:
 //
-//	idhog KIB N [TINY]
+//	idhog KIB N [TINY [URIS]]
 //
-// makes a self-signed certificate carrying an extension of KIB KiB, then
+// makes a self-signed certificate carrying an extension of KIB KiB, and
+// URIS one-letter URI names ("a:") if given, then
 // parses its key and chain up to N times, keeping each identity; the
 // chain ends with TINY 2-byte elements (an empty DER SEQUENCE) if given. When a
 // parse fails it prints "parse I: ERROR", closes every identity and parses
@@ -22,6 +23,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -30,18 +32,21 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 && len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: idhog KIB N [TINY]")
+	if len(os.Args) < 3 || len(os.Args) > 5 {
+		fmt.Fprintln(os.Stderr, "usage: idhog KIB N [TINY [URIS]]")
 		os.Exit(2)
 	}
 	kib, err1 := strconv.Atoi(os.Args[1])
 	n, err2 := strconv.Atoi(os.Args[2])
-	tiny, err3 := 0, error(nil)
-	if len(os.Args) == 4 {
+	tiny, uris, err3, err4 := 0, 0, error(nil), error(nil)
+	if len(os.Args) >= 4 {
 		tiny, err3 = strconv.Atoi(os.Args[3])
 	}
-	if err1 != nil || err2 != nil || err3 != nil {
-		fmt.Fprintln(os.Stderr, "usage: idhog KIB N [TINY]")
+	if len(os.Args) == 5 {
+		uris, err4 = strconv.Atoi(os.Args[4])
+	}
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+		fmt.Fprintln(os.Stderr, "usage: idhog KIB N [TINY [URIS]]")
 		os.Exit(2)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -56,6 +61,9 @@ func main() {
 		ExtraExtensions: []pkix.Extension{{
 			Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: make([]byte, kib<<10),
 		}},
+	}
+	for range uris {
+		tmpl.URIs = append(tmpl.URIs, &url.URL{Scheme: "a"})
 	}
 	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {

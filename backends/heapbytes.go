@@ -1,0 +1,202 @@
+package backends
+
+import (
+	"reflect"
+	"sync"
+	"unsafe"
+)
+
+// Heap bytes.
+//
+// What a parsed value holds on the heap is not what its encoding took:
+// crypto/x509 turns a 4-byte URI name of a certificate into a url.URL of
+// some 150 bytes, a 9-byte extension into a pkix.Extension and its OID of
+// some 100, and a 54-byte ML-DSA-87 private key (its seed) into expanded
+// matrices of 110 KiB. A host that counts what a guest or a peer makes it
+// hold by the bytes it was handed under-counts such shapes tens of times.
+// HeapBytes measures the value itself instead: it walks what v reaches
+// (pointers, slices, strings, interfaces, maps, struct fields exported or
+// not) and adds up the allocations, each rounded up as the allocator
+// rounds it (at most an eighth more), counting each
+// allocation once. Bytes that lie within one of shared (the DER a parsed
+// certificate keeps pieces of, counted by whoever holds it) add nothing.
+// A value shared with the rest of the program (an elliptic curve's
+// parameters, reached from every key on it) is counted too: over, never
+// under. Functions, channels and unsafe pointers add nothing. The cost
+// is one visit per allocation the value holds, which its parse made.
+
+// HeapBytes returns the bytes of heap v holds, beside the bytes within
+// shared (see above). v is typically a pointer; the value it points to
+// counts.
+func HeapBytes(v any, shared ...[]byte) int64 {
+	w := heapWalk{shared: shared, seen: make(map[uintptr]bool)}
+	return w.value(reflect.ValueOf(v), true)
+}
+
+// IdentityHeapBytes returns what id holds on the heap beside its chain
+// (the bytes of its elements and the slice holding them): itself, its
+// parsed leaf, its private key and its OCSP response.
+func IdentityHeapBytes(id *Identity) int64 {
+	return allocBytes(unsafe.Sizeof(*id)) + HeapBytes(struct {
+		leaf any
+		key  any
+		ocsp []byte
+	}{id.Leaf, id.Key, id.OCSP}, id.Chain...)
+}
+
+type heapWalk struct {
+	shared [][]byte
+	seen   map[uintptr]bool
+}
+
+// allocBytes is an allocation of n bytes as the allocator rounds it to
+// its size classes (at most an eighth more, pages past 32 KiB).
+func allocBytes(n uintptr) int64 {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 8:
+		return 8
+	case n <= 32:
+		return int64((n + 7) &^ 7)
+	case n <= 128:
+		return int64((n + 15) &^ 15)
+	case n <= 32<<10:
+		return int64((n + n/8 + 15) &^ 15)
+	}
+	return int64((n + 8191) &^ 8191)
+}
+
+// isShared reports whether the bytes at p lie in the allocation of one
+// of w.shared (a piece of a certificate's DER).
+func (w *heapWalk) isShared(p uintptr) bool {
+	for _, b := range w.shared {
+		if cap(b) == 0 {
+			continue
+		}
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		if p >= start && p < start+uintptr(cap(b)) {
+			return true
+		}
+	}
+	return false
+}
+
+// first reports whether the allocation at p is met for the first time.
+func (w *heapWalk) first(p uintptr) bool {
+	if p == 0 || w.seen[p] {
+		return false
+	}
+	w.seen[p] = true
+	return true
+}
+
+// value returns what v holds outside itself; boxed says v is an
+// interface's dynamic value, stored in an allocation of its own unless it
+// is a pointer.
+func (w *heapWalk) value(v reflect.Value, boxed bool) int64 {
+	if !v.IsValid() {
+		return 0
+	}
+	var n int64
+	if boxed && v.Kind() != reflect.Pointer && v.Type().Size() > 0 {
+		n += allocBytes(v.Type().Size())
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() || !w.first(v.Pointer()) {
+			return n
+		}
+		e := v.Elem()
+		return n + allocBytes(e.Type().Size()) + w.value(e, false)
+	case reflect.Interface:
+		if v.IsNil() {
+			return n
+		}
+		return n + w.value(v.Elem(), true)
+	case reflect.String:
+		s := v.String()
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		if len(s) == 0 || w.isShared(p) || !w.first(p) {
+			return n
+		}
+		return n + allocBytes(uintptr(len(s)))
+	case reflect.Slice:
+		if v.Cap() == 0 || !w.first(v.Pointer()) {
+			return n
+		}
+		elem := v.Type().Elem()
+		size := uintptr(v.Cap()) * elem.Size()
+		if elem.Kind() == reflect.Uint8 && w.isShared(v.Pointer()) {
+			return n
+		}
+		n += allocBytes(size)
+		if hasPointers(elem) {
+			for i := range v.Len() {
+				n += w.value(v.Index(i), false)
+			}
+		}
+		return n
+	case reflect.Array:
+		if hasPointers(v.Type().Elem()) {
+			for i := range v.Len() {
+				n += w.value(v.Index(i), false)
+			}
+		}
+		return n
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if hasPointers(v.Field(i).Type()) {
+				n += w.value(v.Field(i), false)
+			}
+		}
+		return n
+	case reflect.Map:
+		if v.IsNil() || !w.first(v.Pointer()) {
+			return n
+		}
+		t := v.Type()
+		n += allocBytes(uintptr(2*v.Len()+8) * (t.Key().Size() + t.Elem().Size() + 1))
+		it := v.MapRange()
+		for it.Next() {
+			n += w.value(it.Key(), false) + w.value(it.Value(), false)
+		}
+		return n
+	}
+	return n
+}
+
+// pointerTypes caches hasPointers.
+var pointerTypes sync.Map // reflect.Type → bool
+
+// hasPointers reports whether a value of type t may reach the heap.
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.String, reflect.Slice, reflect.Map:
+		return true
+	case reflect.Array, reflect.Struct:
+		if b, ok := pointerTypes.Load(t); ok {
+			return b.(bool)
+		}
+		b := typeHasPointers(t)
+		pointerTypes.Store(t, b)
+		return b
+	}
+	return false
+}
+
+func typeHasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.String, reflect.Slice, reflect.Map:
+		return true
+	case reflect.Array:
+		return t.Len() > 0 && hasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
+}

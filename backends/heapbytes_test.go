@@ -1,0 +1,101 @@
+package backends_test
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"math/big"
+	"net/url"
+	goruntime "runtime"
+	"testing"
+
+	"github.com/wasitls/wasitls/backends"
+	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/testpki"
+)
+
+// TestIdentityHeapBytesCovers: what IdentityHeapBytes counts of a parsed
+// identity, with its key and chain bytes, covers what the identities hold
+// on the heap, measured after collecting, and is within twice it, for the
+// shapes that hold the most for their bytes: a minimal Ed25519 identity
+// (7 times its 274 bytes), a leaf naming 4,000 one-letter URIs (39 times
+// its DER), an ML-DSA-87 key given as its 54-byte seed (15 times its key
+// and certificate).
+func TestIdentityHeapBytesCovers(t *testing.T) {
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	selfSigned := func(uris int) ([]byte, []byte) {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1)}
+		for range uris {
+			tmpl.URIs = append(tmpl.URIs, &url.URL{Scheme: "a"})
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ed.Public(), ed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := x509.MarshalPKCS8PrivateKey(crypto.Signer(ed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return key, der
+	}
+	ca, err := testpki.NewCAWith("heap bytes CA", testpki.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{Key: testpki.MLDSA87})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := testpki.MarshalMLDSAPKCS8(leaf.Key, testpki.MLDSASeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minimalKey, minimalCert := selfSigned(0)
+	urisKey, urisCert := selfSigned(4000)
+	for _, tc := range []struct {
+		name    string
+		backend backends.Backend
+		key     []byte
+		cert    []byte
+		n       int
+	}{
+		{"minimal stdtls", stdtls.Backend{}, minimalKey, minimalCert, 2000},
+		{"minimal circl-pq", circlpq.Backend{}, minimalKey, minimalCert, 2000},
+		{"URIs", stdtls.Backend{}, urisKey, urisCert, 20},
+		{"ML-DSA-87 seed", circlpq.Backend{}, seed, leaf.Chain[0], 50},
+	} {
+		held := make([]*backends.Identity, 0, tc.n)
+		before := heapAlloc()
+		for range tc.n {
+			id, err := tc.backend.ParseIdentity(append([]byte(nil), tc.key...), [][]byte{append([]byte(nil), tc.cert...)})
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			held = append(held, id)
+		}
+		measured := float64(heapAlloc()-before) / float64(tc.n)
+		// What the wasi:tls host counts: the bytes, 48 for the chain's one
+		// element (tlshost's chainElemCost), what the parse made and 256
+		// for the guest's resource over it (identityParsedBytes).
+		counted := float64(len(tc.key) + len(tc.cert) + 48 + 256 + int(backends.IdentityHeapBytes(held[0])))
+		t.Logf("%s: key and certificate %d bytes, %.0f on the heap, %.0f counted", tc.name, len(tc.key)+len(tc.cert), measured, counted)
+		if counted < measured || counted > 2*measured {
+			t.Errorf("%s: counted %.0f bytes an identity, the heap holds %.0f: want at least that, at most twice", tc.name, counted, measured)
+		}
+		goruntime.KeepAlive(held)
+	}
+}
+
+// heapAlloc is the heap in use once collected.
+func heapAlloc() uint64 {
+	goruntime.GC()
+	goruntime.GC()
+	var m goruntime.MemStats
+	goruntime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
