@@ -367,6 +367,21 @@ type ApplicationDataCounter interface {
 	ApplicationDataRead() int64
 }
 
+// A PeerHeapCounter is a transport that counts, against a bound of its
+// own, what the backend keeps of the peer's handshake beside the bytes
+// it read: the wasi:tls host's transports are one (runtime/tlshost's
+// peer certificate bytes, which count the bytes read as they are read).
+// A backend that keeps the peer's chain parsed, as crypto/tls does for
+// the connection's life, reports what the parsed certificates hold on
+// the heap ([HeapBytes], the chain's DER aside) as soon as it parsed
+// them, and fails the handshake with the error it returns: parsed, a
+// certificate of one-letter URI names holds some 40 times its bytes. The
+// count ends with the handshake, and what it counted is held until the
+// connection is released.
+type PeerHeapCounter interface {
+	CountPeerHeap(n int64) error
+}
+
 // A KeyingMaterialExporter is a Conn that exports keying material once its
 // handshake completed (RFC 8446, Section 7.5; RFC 5705 in TLS 1.2). A nil
 // context is no context, which differs from an empty one in TLS 1.2 only.

@@ -45,6 +45,9 @@ func (Backend) Client(transportConn net.Conn, config *backends.ClientConfig) (ba
 // checkRSAKeys's bound.
 func (c *conn) verifyServer(cs tls.ConnectionState) error {
 	c.record(&cs)
+	if err := c.countPeerHeap(&cs); err != nil {
+		return err
+	}
 	if err := checkRSAKeys(cs, &c.client.Options); err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ type conn struct {
 
 	// once flags, one per hook: hooks run at most once per handshake.
 	calledVerify, calledIdentity, calledHello, calledNoRequest atomic.Bool
+	// countedPeer: the parsed peer chain was counted (countPeerHeap).
+	countedPeer atomic.Bool
 
 	done atomic.Bool // the handshake completed successfully
 
@@ -133,6 +135,21 @@ func (c *conn) record(cs *tls.ConnectionState) {
 	c.mu.Lock()
 	c.recordLocked(cs)
 	c.mu.Unlock()
+}
+
+// countPeerHeap reports what the peer's chain, which crypto/tls parsed
+// and keeps for the connection's life, holds on the heap beside its DER
+// to the transport, if it counts it (backends.PeerHeapCounter), once a
+// handshake: a chain of certificates naming thousands of one-letter URIs
+// holds some 40 times its bytes. crypto/tls shares a server's parsed
+// certificate between the connections that received it (its client cert
+// cache): each counts it, over, never under.
+func (c *conn) countPeerHeap(cs *tls.ConnectionState) error {
+	counter, ok := c.rawT.Conn.(backends.PeerHeapCounter)
+	if !ok || len(cs.PeerCertificates) == 0 || !c.countedPeer.CompareAndSwap(false, true) {
+		return nil
+	}
+	return counter.CountPeerHeap(backends.HeapBytes(cs.PeerCertificates, rawChain(cs.PeerCertificates)...))
 }
 
 func (c *conn) setLocal(id *backends.Identity) {

@@ -88,6 +88,9 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 	requested := sc.ClientAuth != backends.NoClientCert
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		c.record(&cs)
+		if err := c.countPeerHeap(&cs); err != nil {
+			return err
+		}
 		if err := checkRSAKeys(cs, &sc.Options); err != nil {
 			return err
 		}

@@ -235,6 +235,19 @@ func (g *guard) holdChain(conn backends.Conn) error {
 	return nil
 }
 
+// CountPeerHeap implements backends.PeerHeapCounter: what the backend
+// keeps parsed of the peer's chain counts with the bytes the handshake
+// read, if it runs; past the limit the handshake fails with the limit's
+// error.
+func (g *guard) CountPeerHeap(n int64) error {
+	if m := g.meter.Load(); m != nil && n > 0 {
+		return m.take(int(n))
+	}
+	return nil
+}
+
+var _ backends.PeerHeapCounter = (*guard)(nil)
+
 // releaseMeter lets go of the connection's share of the bytes its
 // handshake held; chains of it the guest still holds keep theirs.
 func (g *guard) releaseMeter() {

@@ -28,7 +28,15 @@ import (
 // client-last-error or server-last-error, and the host closes its
 // connection. The count is what the peer sent of the handshake, of which
 // its chain is by far the largest part: an upper bound of the chain's
-// bytes, which is what an established connection keeps. The bytes return
+// bytes, which is what an established connection keeps; and what the
+// backend keeps parsed of the chain, as it holds the heap, which a
+// backend that keeps it (stdtls: crypto/tls, for the connection's life)
+// reports as soon as it parsed it (backends.PeerHeapCounter, which the
+// guard implements). Before, that went uncounted: a certificate naming
+// thousands of one-letter URIs, which a server may send after its
+// trusted leaf, holds some 40 times its bytes parsed, so that a guest
+// under 1 MiB kept 24 stdtls connections holding 8.75 MiB, and 256 KiB
+// Certificate messages of them 10 MiB a connection. The bytes return
 // to the budget when the handshake fails or the guest drops the
 // connection. A post-handshake client authentication (only circl-pq does
 // it) counts the same way, from the request until its answer is in: what
@@ -62,8 +70,9 @@ import (
 // once, more than a guest has sockets (4,096 by default), and for 256 of
 // the largest chains the backends accept (256 KiB each). An established
 // connection holds about 1.4 (circl-pq) to 2.3 (stdtls) times its count
-// (the message, the backend's buffers and the chain parsed from it,
-// measured by TestGuestPeerCertBytesLimit), so the host holds at most
+// (the message, the backend's buffers and the chain parsed from it, which
+// counts as it holds the heap: measured by TestGuestPeerCertBytesLimit
+// and TestGuestPeerParsedChainCounts), so the host holds at most
 // some 150 MiB per guest for its peers' chains, where the socket limit
 // alone let them make it hold 1.4 GiB.
 const DefaultPeerCertBytes = 64 << 20
