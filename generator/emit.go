@@ -181,7 +181,14 @@ func (e *emitter) qualifiedName() string {
 
 // checkNames fails on Go identifiers declared twice in the package.
 func (e *emitter) checkNames() error {
+	// The names are those of both sides, host and guest, so that WIT one
+	// side accepts the other does too.
 	seen := map[string]string{"ModuleName": "the module name", "Version": "the version", "Host": "the Host interface", "Register": "the Register function", "Functions": "the Functions function"}
+	if e.i.Exported {
+		seen["Exports"] = "the Exports type"
+		seen["Bind"] = "the Bind function"
+		seen["SetExports"] = "the SetExports function"
+	}
 	add := func(name, what string) error {
 		if prev, ok := seen[name]; ok {
 			return fmt.Errorf("%s: Go identifier %s is both %s and %s", e.i.ModuleName, name, prev, what)
@@ -194,11 +201,45 @@ func (e *emitter) checkNames() error {
 			return err
 		}
 	}
+	if err := e.checkMembers(); err != nil {
+		return err
+	}
+	// The functions are methods of Host or Exports, and the guest's
+	// imports are package-level functions: unique, and distinct from the
+	// package's other names when imported.
+	funcs := map[string]string{}
+	if e.i.Exported {
+		funcs["Exports"] = "the embedded cabi.Exports"
+	}
+	for _, f := range e.i.Funcs {
+		if f.Kind == Method {
+			continue
+		}
+		what := "function " + f.WITName
+		if prev, ok := funcs[f.GoName]; ok {
+			return fmt.Errorf("%s: Go identifier %s is both %s and %s", e.i.ModuleName, f.GoName, prev, what)
+		}
+		funcs[f.GoName] = what
+		if !e.i.Exported {
+			if err := add(f.GoName, what); err != nil {
+				return err
+			}
+		}
+	}
 	for _, d := range e.i.Decls {
 		var err error
 		switch k := d.Kind.(type) {
 		case *Resource:
-			err = add(e.resourceVar(d), "the resource type of "+d.Name)
+			if err = add(e.resourceVar(d), "the resource type of "+d.Name); err != nil {
+				break
+			}
+			if e.i.Exported {
+				if err = add(d.GoName+"Impl", "the implementation interface of "+d.Name); err == nil {
+					err = add(d.GoName+"Of", "the handle constructor of "+d.Name)
+				}
+			} else {
+				err = add(d.GoName+"Borrow", "the borrowed handle type of "+d.Name)
+			}
 		case *Enum:
 			for _, c := range k.Cases {
 				if err = add(d.GoName+c.GoName, "enum case "+d.Name+"."+c.Name); err != nil {
@@ -226,6 +267,47 @@ func (e *emitter) checkNames() error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkMembers fails on a Go field or method declared twice in one type:
+// record fields, variant cases and resource methods whose Go names are
+// equal, or equal to one the bindings give the type (a variant's Tag; a
+// resource handle's Drop and Borrow).
+func (e *emitter) checkMembers() error {
+	for _, d := range e.i.Decls {
+		var kind string
+		var members [][2]string // WIT name, Go name
+		reserved := map[string]bool{}
+		switch k := d.Kind.(type) {
+		case *Record:
+			kind = "fields of record"
+			for _, f := range k.Fields {
+				members = append(members, [2]string{f.Name, f.GoName})
+			}
+		case *Variant:
+			kind, reserved["Tag"] = "cases of variant", true
+			for _, c := range k.Cases {
+				members = append(members, [2]string{c.Name, c.GoName})
+			}
+		case *Resource:
+			kind = "methods of resource"
+			reserved["Drop"], reserved["Borrow"] = true, true
+			for _, f := range k.Methods {
+				members = append(members, [2]string{f.Base, f.GoName})
+			}
+		}
+		seen := map[string]string{}
+		for _, m := range members {
+			if reserved[m[1]] {
+				return fmt.Errorf("%s: %s %s: %s is %s in Go, a name the bindings give the type itself", e.i.ModuleName, kind, d.Name, m[0], m[1])
+			}
+			if prev, ok := seen[m[1]]; ok {
+				return fmt.Errorf("%s: %s %s %s and %s are both %s in Go", e.i.ModuleName, kind, d.Name, prev, m[0], m[1])
+			}
+			seen[m[1]] = m[0]
 		}
 	}
 	return nil

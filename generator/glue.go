@@ -37,7 +37,21 @@ func plainScalar(t Type) bool {
 // needsCall reports whether the glue of scalar function f needs a Call for
 // its checks.
 func needsCall(f *Func) bool {
-	for _, p := range append(append([]*Param{}, f.Params...), f.Results...) {
+	for _, p := range f.Params {
+		if !plainScalar(p.Type) {
+			return true
+		}
+	}
+	for _, p := range f.Results {
+		// A result without payloads and flags lower unchecked.
+		if r, ok := resolve(p.Type).(*Result); ok && r.OK == nil && r.Err == nil {
+			continue
+		}
+		if r, ok := resolve(p.Type).(*Ref); ok {
+			if _, ok := r.Decl.Kind.(*Flags); ok {
+				continue
+			}
+		}
 		if !plainScalar(p.Type) {
 			return true
 		}

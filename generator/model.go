@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -382,6 +383,9 @@ func (m *Model) decl(td *wit.TypeDef) (*Decl, error) {
 			}
 			r.Fields = append(r.Fields, &Field{Name: f.Name, GoName: exported(f.Name), Docs: f.Docs.Contents, Type: t})
 		}
+		if len(r.Fields) == 0 {
+			return nil, fmt.Errorf("record %s has no fields: the Canonical ABI has no empty records (a component declaring one does not validate)", d.Name)
+		}
 		d.Kind = r
 		d.WIT = "record " + d.Name
 	case *wit.Variant:
@@ -413,6 +417,9 @@ func (m *Model) decl(td *wit.TypeDef) (*Decl, error) {
 		for _, c := range k.Flags {
 			f.Flags = append(f.Flags, &Case{Name: c.Name, GoName: exported(c.Name), Docs: c.Docs.Contents})
 		}
+		if len(f.Flags) == 0 {
+			return nil, fmt.Errorf("flags %s has no flags: the Canonical ABI has no empty flags (a component declaring one does not validate)", d.Name)
+		}
 		d.Kind = f
 		d.WIT = "flags " + d.Name
 	case *wit.Resource:
@@ -433,6 +440,8 @@ func (m *Model) decl(td *wit.TypeDef) (*Decl, error) {
 		} else {
 			d.WIT = "type " + d.Name + " = " + witString(t)
 		}
+	case nil:
+		return nil, fmt.Errorf("type %q: %s", d.Name, unknownKind)
 	default:
 		return nil, fmt.Errorf("type %q: unsupported WIT kind %s", d.Name, td.Kind.WITKind())
 	}
@@ -526,15 +535,20 @@ func (m *Model) kind(td *wit.TypeDef) (Type, error) {
 		return &Handle{Own: false, Res: d, wit: td}, err
 	case wit.Type:
 		return m.typ(k)
+	case nil:
+		return nil, errors.New(unknownKind)
 	default:
 		return nil, fmt.Errorf("unsupported WIT type %s (component-model async types are not supported)", k.WITKind())
 	}
 }
 
+// unknownKind is the error for a type go.bytecodealliance.org/wit reads
+// without a kind: one newer than the WIT it knows.
+const unknownKind = "unsupported WIT type: a kind the WIT library does not know, such as a fixed-length list<T, N>"
+
 // function converts a WIT function.
 func (m *Model) function(i *Iface, f *wit.Function) (*Func, error) {
 	fn := &Func{WITName: f.Name, Base: f.BaseName(), Docs: f.Docs.Contents, Iface: i}
-	fn.WIT = strings.TrimSuffix(f.WIT(nil, fn.Base), ";")
 	var resTD *wit.TypeDef
 	switch k := f.Kind.(type) {
 	case *wit.Freestanding:
@@ -583,6 +597,8 @@ func (m *Model) function(i *Iface, f *wit.Function) (*Func, error) {
 		}
 		fn.Results = append(fn.Results, &Param{Name: p.Name, GoName: local(p.Name), Type: t})
 	}
+	// Only now: the wit package panics on the types refused above.
+	fn.WIT = strings.TrimSuffix(f.WIT(nil, fn.Base), ";")
 	return fn, nil
 }
 
@@ -611,7 +627,21 @@ func errorDecl(t Type) *Decl {
 		return nil
 	}
 	switch k := r.Decl.Kind.(type) {
-	case *Record, *Variant, *Enum, *Flags:
+	case *Record:
+		for _, f := range k.Fields {
+			if f.GoName == "Error" {
+				return nil // the field would clash with the method
+			}
+		}
+		return r.Decl
+	case *Variant:
+		for _, c := range k.Cases {
+			if c.GoName == "Error" {
+				return nil // the case's field would clash with the method
+			}
+		}
+		return r.Decl
+	case *Enum, *Flags:
 		return r.Decl
 	case *Alias:
 		return errorDecl(k.Target)

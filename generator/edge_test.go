@@ -1,0 +1,252 @@
+package generator
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.bytecodealliance.org/wit"
+)
+
+// loadString loads the WIT source src as a one-file package.
+func loadString(t *testing.T, src string) (dir string, res *wit.Resolve) {
+	t.Helper()
+	dir = t.TempDir()
+	witDir := filepath.Join(dir, "wit")
+	if err := os.MkdirAll(witDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(witDir, "world.wit"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(witDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, r
+}
+
+// generateBoth generates host and guest bindings of world w, both
+// failing or both succeeding: the names one side refuses the other does.
+func generateBoth(t *testing.T, res *wit.Resolve) (host, guest []File, err error) {
+	t.Helper()
+	host, herr := Generate(res, Options{World: "w", Package: "example.com/edge/host"})
+	guest, gerr := Generate(res, Options{World: "w", Package: "example.com/edge/guest", Guest: true})
+	if (herr == nil) != (gerr == nil) {
+		t.Fatalf("host: %v, guest: %v: one side accepts what the other refuses", herr, gerr)
+	}
+	if herr != nil {
+		return nil, nil, herr
+	}
+	return host, guest, nil
+}
+
+// TestRefusedWIT feeds valid WIT that the bindings cannot represent (or
+// the Canonical ABI does not allow) and wants a clear error on both sides
+// rather than a panic or Go that does not compile.
+func TestRefusedWIT(t *testing.T) {
+	for _, tc := range []struct {
+		name, iface, world, want string
+	}{
+		{"empty record", `record r {} f: func(a: r) -> r;`, "import i;", "record r has no fields"},
+		{"empty flags", `flags fl {} f: func(a: fl) -> fl;`, "import i;", "flags fl has no flags"},
+		{"fixed-length list", `f: func(a: list<u32, 4>);`, "import i;", "fixed-length list"},
+		{"type exports", `record exports { a: u32 } f: func(a: exports);`, "export i;", "Go identifier Exports is both the Exports type and type exports"},
+		{"type bind", `record bind { a: u32 } f: func(a: bind);`, "export i;", "Go identifier Bind is both the Bind function and type bind"},
+		{"constructor and function", `resource r { constructor(); } new-r: func();`, "import i;", "Go identifier NewR is both function [constructor]r and function new-r"},
+		{"exported constructor and function", `resource r { constructor(); } new-r: func();`, "export i;", "Go identifier NewR is both function [constructor]r and function new-r"},
+		{"static and function", `resource r { name: static func(); } r-name: func();`, "import i;", "Go identifier RName is both function [static]r.name and function r-name"},
+		{"imported function and type", `record new-r { a: u32 } resource r { constructor(); }`, "import i;", "Go identifier NewR is both type new-r and function [constructor]r"},
+		{"resource method drop", `resource r { drop: func(); }`, "import i;", "methods of resource r: drop is Drop in Go"},
+		{"exported resource method drop", `resource r { drop: func(); }`, "export i;", "methods of resource r: drop is Drop in Go"},
+		{"resource method borrow", `resource r { %borrow: func(); }`, "import i;", "methods of resource r: borrow is Borrow in Go"},
+		{"resource methods", `resource r { ip-x: func(); IP-x: func(); }`, "import i;", "methods of resource r ip-x and IP-x are both IPX in Go"},
+		{"record fields", `record r { ip-x: u32, IP-x: u32 }`, "import i;", "fields of record r ip-x and IP-x are both IPX in Go"},
+		{"variant cases", `variant v { ip-x, IP-x(u32) }`, "import i;", "cases of variant v ip-x and IP-x are both IPX in Go"},
+		{"variant cases tag", `variant v { tag, tag-value }`, "import i;", "cases of variant v tag and tag-value are both TagValue in Go"},
+		{"resource handle types", `resource r {} record r-borrow { a: u32 }`, "import i;", "Go identifier RBorrow is both type r-borrow and the borrowed handle type of r"},
+		{"exported resource handle types", `resource r {} record r-of { a: u32 }`, "export i;", "Go identifier ROf is both type r-of and the handle constructor of r"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "package t:edge@0.1.0;\ninterface i {\n" + tc.iface + "\n}\nworld w {\n" + tc.world + "\n}\n"
+			_, res := loadString(t, src)
+			_, _, err := generateBoth(t, res)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// edgeWIT is valid WIT nobody picked for the golden tests: Go keywords and
+// predeclared identifiers as names, discriminants wider than a byte, flags
+// around the word sizes, payloads of every alignment in one variant,
+// nested options, results and tuples, spilled parameters and results,
+// aliases of aliases, resources used across interfaces, and the results
+// and error payloads whose lowering takes an unusual path.
+const edgeWIT = `package t:edge@0.1.0;
+
+interface base {
+    resource r {
+        constructor();
+        get: func() -> u32;
+    }
+}
+
+/// Go keywords, predeclared identifiers and the glue's own names.
+interface %type {
+    use base.{r};
+    type r2 = r;
+    type %string = u32;
+    record %func { %range: u32, len: string, nil: bool, iota: u8, any: s8, %type: u16, error: u32 }
+    enum %error { %nil, %len, ok }
+    variant %any { %string(string), %func(%func), none, tag }
+    flags %iota { %type, %range }
+    resource %interface {
+        constructor(%string: %string);
+        %new: func() -> u32;
+        %map: static func(%chan: u32) -> %interface;
+        take: func(x: borrow<r2>, y: r2) -> r2;
+        impl: func() -> u32;
+    }
+    %select: func(%case: u32, %default: string, ctx: u32, err: u32, mem: u32, x: u32, h: u32, inst: u32) -> %func;
+    make: func(cap: u32, new: u32, len: u32, %string: %string) -> %error;
+}
+
+/// Scalar functions whose results lower without a check.
+interface scalar {
+    flags f1 { a }
+    unit: func() -> result;
+    unit-param: func(a: result) -> u32;
+    flag-result: func() -> f1;
+    flag-param: func(a: f1) -> f1;
+}
+
+/// Error payloads with a member named error.
+interface errors {
+    record with-error { code: u32, error: string }
+    variant verr { error(string), other(u32) }
+    rec-err: func() -> result<u32, with-error>;
+    var-err: func() -> result<u32, verr>;
+}
+
+/// Discriminants wider than a byte, flags around the word sizes, payloads
+/// of every alignment in one variant.
+interface wide {
+    flags %f32 { FLAGS32 }
+    flags f33 { FLAGS33 }
+    flags %f64 { FLAGS64 }
+    flags f65 { FLAGS65 }
+    enum big { CASES300 }
+    variant bigv { VCASES300 }
+    variant mix { a(u8), b(u64), c(string), d(f32), e(f64), f }
+    variant join32 { a(f32), b(u32) }
+    variant join64 { a(f64), b(f32), c(u64) }
+    wide-flags: func(a: %f32, b: f33, c: %f64, d: f65) -> tuple<%f32, f33, %f64, f65>;
+    use-enum: func(b: big, v: bigv) -> tuple<big, bigv>;
+    use-mix: func(m: mix, f: join32, g: join64) -> tuple<mix, join32, join64>;
+}
+
+/// Nesting, spilling, aliases, resources from another interface.
+interface nested {
+    use base.{r};
+    type a1 = u32;
+    type a2 = a1;
+    record item { name: string, tags: list<string> }
+    res1: func() -> result<u32>;
+    res2: func() -> result<_, u32>;
+    res3: func() -> result<string, u64>;
+    res4: func(a: result, b: result<u32>, c: result<_, f32>, d: result<f64, u8>) -> tuple<result, result<u32>, result<_, f32>>;
+    opt: func(a: option<option<u32>>, b: option<option<string>>) -> option<option<u32>>;
+    tt: func(a: tuple<tuple<u8, u64>, tuple<string, tuple<f32>>>) -> tuple<tuple<u8, u64>, tuple<string, tuple<f32>>>;
+    lol: func(a: list<list<item>>, b: list<char>, c: list<u8>, d: list<list<u8>>) -> list<list<string>>;
+    al: func(a: a2) -> a2;
+    many: func(a1: u32, a2: u64, a3: f32, a4: f64, a5: string, a6: u8, a7: u32, a8: u32, a9: u32, a10: u32, a11: u32, a12: u32, a13: u32, a14: u32, a15: u32, a16: u32, a17: u32) -> tuple<u32, string>;
+    lists-of-r: func(x: list<borrow<r>>) -> list<r>;
+}
+`
+
+// expandEdge fills edgeWIT's generated label lists.
+func expandEdge() string {
+	labels := func(prefix string, n int, payload func(int) string) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(prefix + strconv.Itoa(i) + payload(i))
+		}
+		return b.String()
+	}
+	none := func(int) string { return "" }
+	r := strings.NewReplacer(
+		"VCASES300", labels("c", 300, func(i int) string {
+			if i%3 == 0 {
+				return "(u8)"
+			}
+			return ""
+		}),
+		"CASES300", labels("c", 300, none),
+		"FLAGS32", labels("b", 32, none), "FLAGS33", labels("b", 33, none),
+		"FLAGS64", labels("b", 64, none), "FLAGS65", labels("b", 65, none),
+	)
+	return r.Replace(edgeWIT)
+}
+
+// TestEdgeWITBuildsAndVets generates host and guest bindings of edgeWIT,
+// imported and exported, into a scratch module, and builds and vets them
+// (the guest for wasip1).
+func TestEdgeWITBuildsAndVets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a scratch module; skipped with -short")
+	}
+	root := repoRoot(t)
+	for _, side := range []string{"import", "export"} {
+		t.Run(side, func(t *testing.T) {
+			var world strings.Builder
+			for _, i := range []string{"%type", "scalar", "errors", "wide", "nested"} {
+				world.WriteString("    " + side + " " + i + ";\n")
+			}
+			src := expandEdge() + "\nworld w {\n" + world.String() + "}\n"
+			dir, res := loadString(t, src)
+			host, guest, err := generateBoth(t, res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Write(filepath.Join(dir, "host"), host); err != nil {
+				t.Fatal(err)
+			}
+			if err := Write(filepath.Join(dir, "guest"), guest); err != nil {
+				t.Fatal(err)
+			}
+			goMod := "module example.com/edge\n\ngo 1.26\n\nrequire " + modulePath + " v0.0.0\n\nreplace " + modulePath + " => " + root + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(goMod), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, run := range []struct {
+				env  []string
+				args []string
+			}{
+				{nil, []string{"vet", "./host/..."}},
+				{[]string{"GOOS=wasip1", "GOARCH=wasm"}, []string{"vet", "./guest/..."}},
+			} {
+				cmd := exec.Command("go", run.args...)
+				cmd.Dir = dir
+				cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off"), run.env...)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%s go %s: %v\n%s", strings.Join(run.env, " "), strings.Join(run.args, " "), err, out)
+				}
+			}
+		})
+	}
+}
