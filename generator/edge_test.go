@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,7 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"go.bytecodealliance.org/wit"
+
+	"github.com/wasitls/wasitls/internal/cguest"
 )
 
 // loadString loads the WIT source src as a one-file package.
@@ -206,11 +211,7 @@ func TestEdgeWITBuildsAndVets(t *testing.T) {
 	root := repoRoot(t)
 	for _, side := range []string{"import", "export"} {
 		t.Run(side, func(t *testing.T) {
-			var world strings.Builder
-			for _, i := range []string{"%type", "scalar", "errors", "wide", "nested"} {
-				world.WriteString("    " + side + " " + i + ";\n")
-			}
-			src := expandEdge() + "\nworld w {\n" + world.String() + "}\n"
+			src := edgeWorld(side)
 			dir, res := loadString(t, src)
 			host, guest, err := generateBoth(t, res)
 			if err != nil {
@@ -249,4 +250,140 @@ func TestEdgeWITBuildsAndVets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEdgeWITCoreSignatures checks the flattening of edgeWIT (the join of
+// variant payloads, flags words, spilled parameters, return areas) against
+// wasm-tools: the core signatures of a dummy module jco embeds for the
+// world must be those the generated glue declares, for every function
+// imported and exported.
+func TestEdgeWITCoreSignatures(t *testing.T) {
+	tools := cguest.Require(t)
+	for _, side := range []string{"import", "export"} {
+		t.Run(side, func(t *testing.T) {
+			src := edgeWorld(side)
+			dir, res := loadString(t, src)
+			dummy := filepath.Join(dir, "dummy.wasm")
+			api := filepath.Join(filepath.Dir(tools.Jco), "api.js")
+			cmd := exec.Command(tools.Node, "--input-type=module", "-e", dummyScript, api, filepath.Join(dir, "wit", "world.wit"), "w", dummy)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("jco embed --dummy: %v\n%s", err, out)
+			}
+			want := coreSignatures(t, dummy)
+			w, err := FindWorld(res, "w")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := newModel(w, "example.com/edge")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, i := range m.Ifaces {
+				for _, f := range i.Funcs {
+					var key string
+					var params, results []Core
+					if i.Exported {
+						key = "export " + i.ModuleName + " " + f.WITName
+						params, results = exportCore(f)
+					} else {
+						key = "import " + i.ModuleName + " " + f.WITName
+						params, _ = flatParams(f)
+						var retptr bool
+						results, retptr = flatResults(f)
+						if retptr {
+							params = append(params, I32)
+						}
+					}
+					got := coreString(params) + " -> " + coreString(results)
+					w, ok := want[key]
+					if !ok {
+						t.Errorf("%s: not in the dummy module", key)
+						continue
+					}
+					n++
+					if got != w {
+						t.Errorf("%s: generated %s, wasm-tools %s", key, got, w)
+					}
+				}
+			}
+			if n != 28 {
+				t.Errorf("compared %d functions, want the 28 of edgeWIT", n)
+			}
+		})
+	}
+}
+
+// edgeWorld is edgeWIT with a world importing or exporting its interfaces.
+func edgeWorld(side string) string {
+	var world strings.Builder
+	for _, i := range []string{"%type", "scalar", "errors", "wide", "nested"} {
+		world.WriteString("    " + side + " " + i + ";\n")
+	}
+	return expandEdge() + "\nworld w {\n" + world.String() + "}\n"
+}
+
+// dummyScript is `jco embed --dummy` through jco's API: a core module
+// with the imports and exports of the world, by wasm-tools.
+const dummyScript = `
+import { readFile, writeFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
+const [api, wit, world, out] = process.argv.slice(1);
+const { componentEmbed } = await import(pathToFileURL(api).href);
+await writeFile(out, await componentEmbed({ dummy: true, witSource: await readFile(wit, "utf8"), world }));
+`
+
+// coreSignatures reads the functions of a dummy module, named "import
+// ns:pkg/iface name" and "export ns:pkg/iface name" (the module names
+// follow wasm-tools' cm32p2 scheme: "cm32p2|ns:pkg/iface@0.1" and
+// "cm32p2|ns:pkg/iface@0.1|name").
+func coreSignatures(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	mod, err := r.CompileModule(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iface := func(s string) string { // "ns:pkg/iface@0.1" → "ns:pkg/iface"
+		s, _, _ = strings.Cut(s, "@")
+		return s
+	}
+	sig := func(f api.FunctionDefinition) string {
+		cores := func(vs []api.ValueType) string {
+			var out []Core
+			for _, v := range vs {
+				out = append(out, map[api.ValueType]Core{api.ValueTypeI32: I32, api.ValueTypeI64: I64, api.ValueTypeF32: CF32, api.ValueTypeF64: CF64}[v])
+			}
+			return coreString(out)
+		}
+		return cores(f.ParamTypes()) + " -> " + cores(f.ResultTypes())
+	}
+	out := map[string]string{}
+	for _, f := range mod.ImportedFunctions() {
+		m, name, _ := f.Import()
+		if rest, ok := strings.CutPrefix(m, "cm32p2|"); ok && !strings.HasPrefix(rest, "_ex_") {
+			out["import "+iface(rest)+" "+name] = sig(f)
+		}
+	}
+	for name, f := range mod.ExportedFunctions() {
+		parts := strings.Split(name, "|")
+		if len(parts) == 3 && parts[0] == "cm32p2" && !strings.HasSuffix(parts[2], "_post") {
+			out["export "+iface(parts[1])+" "+parts[2]] = sig(f)
+		}
+	}
+	return out
+}
+
+func coreString(cs []Core) string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, map[Core]string{I32: "i32", I64: "i64", CF32: "f32", CF64: "f64"}[c])
+	}
+	return "(" + strings.Join(s, " ") + ")"
 }
