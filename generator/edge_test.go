@@ -155,6 +155,25 @@ interface wide {
     use-mix: func(m: mix, f: join32, g: join64) -> tuple<mix, join32, join64>;
 }
 
+interface types {
+    record r { a: u32 }
+    resource res { constructor(); }
+}
+
+/// Helper names built from Go names that meet: a type %string and string,
+/// list-options and list<options>, the types of two interfaces named types.
+interface mangled {
+    use types.{r, res};
+    use t:other/types@0.1.0.{r as other-r, res as other-res};
+    type %string = u32;
+    record options { a: u8 }
+    record list-options { b: string }
+    f: func(a: list<%string>, b: list<string>) -> list<%string>;
+    g: func(a: list<options>, b: list-options) -> tuple<list<options>, list-options>;
+    h: func(x: r, y: other-r, z: borrow<res>, w: borrow<other-res>) -> tuple<r, other-r>;
+    k: func(x: list<borrow<res>>, y: list<borrow<other-res>>, z: option<res>, w: option<other-res>) -> tuple<list<res>, list<other-res>>;
+}
+
 /// Nesting, spilling, aliases, resources from another interface.
 interface nested {
     use base.{r};
@@ -307,8 +326,8 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 					}
 				}
 			}
-			if n != 28 {
-				t.Errorf("compared %d functions, want the 28 of edgeWIT", n)
+			if n != 34 {
+				t.Errorf("compared %d functions, want the 34 of edgeWIT", n)
 			}
 		})
 	}
@@ -317,11 +336,21 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 // edgeWorld is edgeWIT with a world importing or exporting its interfaces.
 func edgeWorld(side string) string {
 	var world strings.Builder
-	for _, i := range []string{"%type", "scalar", "errors", "wide", "nested"} {
+	for _, i := range []string{"%type", "scalar", "errors", "wide", "mangled", "nested"} {
 		world.WriteString("    " + side + " " + i + ";\n")
 	}
-	return expandEdge() + "\nworld w {\n" + world.String() + "}\n"
+	return expandEdge() + "\nworld w {\n" + world.String() + "}\n" + edgeOther
 }
+
+// edgeOther is the second package edgeWIT uses.
+const edgeOther = `
+package t:other@0.1.0 {
+    interface types {
+        record r { b: string }
+        resource res { constructor(); }
+    }
+}
+`
 
 // dummyScript is `jco embed --dummy` through jco's API: a core module
 // with the imports and exports of the world, by wasm-tools.

@@ -28,6 +28,7 @@ type emitter struct {
 	helpers map[string]jen.Code // helper functions by name; nil while being built
 	guest   bool                // emitting guest bindings (guest.go)
 	tmp     int                 // counter of the guest emitter's temporaries
+	mangled map[string]string   // mangled names, to the key of their type (mangle)
 }
 
 // A File is one generated file.
@@ -464,8 +465,74 @@ func (e *emitter) orUnit(t Type) *jen.Statement {
 	return e.goType(t)
 }
 
-// mangle returns a Go identifier fragment naming t, for helper functions.
+// mangle returns a Go identifier fragment naming t, for helper functions:
+// the same for the same type, distinct for distinct types. The names are
+// built from the Go names, which can meet (a type %string and string,
+// list-options and list<options>, the record r of two interfaces named
+// types); the type met second gets a suffix.
 func (e *emitter) mangle(t Type) string {
+	return e.unique(e.rawMangle(t), typeKey(t))
+}
+
+// unique returns name for the type with key, or name with a suffix when
+// another type has it.
+func (e *emitter) unique(name, key string) string {
+	if e.mangled == nil {
+		e.mangled = map[string]string{}
+	}
+	base := name
+	for n := 2; ; n++ {
+		owner, ok := e.mangled[name]
+		if !ok {
+			e.mangled[name] = key
+			return name
+		}
+		if owner == key {
+			return name
+		}
+		name = fmt.Sprintf("%s_%d", base, n)
+	}
+}
+
+// typeKey identifies a type: equal for the same WIT type.
+func typeKey(t Type) string {
+	switch t := t.(type) {
+	case Prim:
+		return t.String()
+	case *List:
+		return "list<" + typeKey(t.Elem) + ">"
+	case *Tuple:
+		var s []string
+		for _, el := range t.Elems {
+			s = append(s, typeKey(el))
+		}
+		return "tuple<" + strings.Join(s, ",") + ">"
+	case *Option:
+		return "option<" + typeKey(t.Elem) + ">"
+	case *Result:
+		ok, err := "_", "_"
+		if t.OK != nil {
+			ok = typeKey(t.OK)
+		}
+		if t.Err != nil {
+			err = typeKey(t.Err)
+		}
+		return "result<" + ok + "," + err + ">"
+	case *Handle:
+		if t.Own {
+			return "own<" + declKey(t.Res) + ">"
+		}
+		return "borrow<" + declKey(t.Res) + ">"
+	case *Ref:
+		return declKey(t.Decl)
+	}
+	panic("generator: typeKey")
+}
+
+// declKey identifies a declared type.
+func declKey(d *Decl) string { return fmt.Sprintf("decl %p", d) }
+
+func (e *emitter) rawMangle(t Type) string {
 	switch t := t.(type) {
 	case Prim:
 		return exported(t.String())
@@ -503,9 +570,10 @@ func (e *emitter) mangle(t Type) string {
 	panic("generator: mangle")
 }
 
+// declMangle is mangle for a declared type.
 func (e *emitter) declMangle(d *Decl) string {
 	if d.Iface == e.i {
-		return d.GoName
+		return e.unique(d.GoName, declKey(d))
 	}
-	return exported(d.Iface.GoName) + d.GoName
+	return e.unique(exported(d.Iface.GoName)+d.GoName, declKey(d))
 }
