@@ -174,6 +174,17 @@ interface mangled {
     k: func(x: list<borrow<res>>, y: list<borrow<other-res>>, z: option<res>, w: option<other-res>) -> tuple<list<res>, list<other-res>>;
 }
 
+/// Parameters named like the locals, results and imported packages of the
+/// bodies that use them.
+interface params {
+    use types.{r};
+    record q { x: list<r> }
+    f: func(cabi: list<r>, context: q, fmt: string, errors: list<string>, api: option<r>, wazero: u32, math: f64, unsafe: string, runtime: list<q>, strconv: string, witval: option<string>, types: r, r0: string, x: u32, arg-x: u32, c: string, s: string, call: string, v: string, rp: string, pp: string, err: string) -> result<list<r>, string>;
+    resource res {
+        m: func(r: string, r0: list<r>, x: u32, arg-x: string, types: r) -> list<r>;
+    }
+}
+
 /// Nesting, spilling, aliases, resources from another interface.
 interface nested {
     use base.{r};
@@ -326,8 +337,8 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 					}
 				}
 			}
-			if n != 34 {
-				t.Errorf("compared %d functions, want the 34 of edgeWIT", n)
+			if n != 36 {
+				t.Errorf("compared %d functions, want the 36 of edgeWIT", n)
 			}
 		})
 	}
@@ -336,7 +347,7 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 // edgeWorld is edgeWIT with a world importing or exporting its interfaces.
 func edgeWorld(side string) string {
 	var world strings.Builder
-	for _, i := range []string{"%type", "scalar", "errors", "wide", "mangled", "nested"} {
+	for _, i := range []string{"%type", "scalar", "errors", "wide", "mangled", "params", "nested"} {
 		world.WriteString("    " + side + " " + i + ";\n")
 	}
 	return expandEdge() + "\nworld w {\n" + world.String() + "}\n" + edgeOther

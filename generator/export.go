@@ -310,23 +310,75 @@ var exportLocals = map[string]bool{"ctx": true, "call": true, "c": true, "s": tr
 
 // exportParam is the Go name of parameter i of export f: r for the self
 // of a method, the receiver.
-func exportParam(f *Func, i int) string {
+func (e *emitter) exportParam(f *Func, i int) string {
 	if f.Kind == Method && i == 0 {
 		return "r"
 	}
-	return exportArg(f.Params[i], i)
+	return e.exportParams(f)[i]
+}
+
+// exportParams are the Go names of f's parameters in its export method:
+// each renamed argName when it would shadow a name the body uses (a local,
+// a result, an imported package), then made unique with "_" suffixes.
+func (e *emitter) exportParams(f *Func) []string {
+	taken := map[string]bool{"r": f.Kind == Method}
+	for i, r := range f.Results {
+		taken[e.exportArg(r, i)] = true
+	}
+	names := make([]string, len(f.Params))
+	for i, p := range f.Params {
+		if f.Kind == Method && i == 0 {
+			continue
+		}
+		name := e.exportArg(p, i)
+		for taken[name] {
+			name += "_"
+		}
+		taken[name] = true
+		names[i] = name
+	}
+	return names
 }
 
 // exportArg is the Go name of parameter or result p of an export method.
-func exportArg(p *Param, i int) string {
+func (e *emitter) exportArg(p *Param, i int) string {
 	name := p.GoName
 	if name == "" {
 		return fmt.Sprintf("r%d", i)
 	}
-	if exportLocals[name] {
+	if exportLocals[name] || e.shadowsImport(name) || isResultName(name) {
 		return "arg" + exported(p.Name)
 	}
 	return name
+}
+
+// shadowsImport reports whether a local variable named name would shadow
+// a package the generated file imports.
+func (e *emitter) shadowsImport(name string) bool {
+	switch name {
+	case "cabi", "context", "fmt", "errors", "api", "wazero", "math", "unsafe", "runtime", "strconv", "witval":
+		return true
+	}
+	for _, i := range e.m.Ifaces {
+		if i != e.i && i.GoName == name {
+			return true
+		}
+	}
+	return false
+}
+
+// isResultName reports whether name is r0, r1, ...: the names of
+// anonymous results.
+func isResultName(name string) bool {
+	if len(name) < 2 || name[0] != 'r' {
+		return false
+	}
+	for _, c := range name[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // exportSignature is the Go signature of the method calling export f: the
@@ -337,11 +389,11 @@ func (e *emitter) exportSignature(f *Func) *jen.Statement {
 		if f.Kind == Method && i == 0 {
 			continue // the receiver
 		}
-		params = append(params, jen.Id(exportParam(f, i)).Add(e.goType(p.Type)))
+		params = append(params, jen.Id(e.exportParam(f, i)).Add(e.goType(p.Type)))
 	}
 	var results []jen.Code
 	for i, r := range f.Results {
-		results = append(results, jen.Id(exportArg(r, i)).Add(e.goType(r.Type)))
+		results = append(results, jen.Id(e.exportArg(r, i)).Add(e.goType(r.Type)))
 	}
 	results = append(results, jen.Id("err").Error())
 	return jen.Params(params...).Params(results...)
@@ -368,7 +420,7 @@ func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 	field := jen.Op("&").Id("x").Dot(exportField(f))
 	var zero []jen.Code
 	if len(f.Results) == 1 {
-		zero = append(zero, jen.Id(exportArg(f.Results[0], 0)))
+		zero = append(zero, jen.Id(e.exportArg(f.Results[0], 0)))
 	}
 	body := []jen.Code{
 		jen.Id("s").Op(":=").Id("x").Dot("Enter").Call(),
@@ -376,7 +428,7 @@ func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 	}
 	off := 0
 	for i, p := range f.Params {
-		body = append(body, slot(s, off).Op("=").Add(e.lowerFlat(p.Type, jen.Id(exportParam(f, i)))))
+		body = append(body, slot(s, off).Op("=").Add(e.lowerFlat(p.Type, jen.Id(e.exportParam(f, i)))))
 		off++
 	}
 	body = append(body,
@@ -467,13 +519,13 @@ func (e *emitter) lowerParams(f *Func, s jen.Code) []jen.Code {
 		out = append(out, jen.Id("pp").Op(":=").Add(cID().Dot("Realloc").Call(jen.Lit(int(size(tu))), jen.Lit(int(alignment(tu))))))
 		offs := fieldOffsets(tu)
 		for i, p := range f.Params {
-			out = append(out, e.storeStmt(p.Type, offset(jen.Id("pp"), offs[i]), jen.Id(exportParam(f, i))))
+			out = append(out, e.storeStmt(p.Type, offset(jen.Id("pp"), offs[i]), jen.Id(e.exportParam(f, i))))
 		}
 		return append(out, slot(s, 0).Op("=").Uint64().Call(jen.Id("pp")))
 	}
 	off := 0
 	for i, p := range f.Params {
-		out = append(out, e.lowerInto(p.Type, jen.Id(exportParam(f, i)), s, off))
+		out = append(out, e.lowerInto(p.Type, jen.Id(e.exportParam(f, i)), s, off))
 		off += len(flat(p.Type))
 	}
 	return out
