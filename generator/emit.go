@@ -221,7 +221,11 @@ func (e *emitter) checkNames() error {
 			return fmt.Errorf("%s: Go identifier %s is both %s and %s", e.i.ModuleName, f.GoName, prev, what)
 		}
 		funcs[f.GoName] = what
-		if !e.i.Exported {
+		switch {
+		case e.i.Exported:
+		case f.GoName == "Host" || f.GoName == "Register" || f.GoName == "Functions":
+			// Host side only, where functions are Host's methods.
+		default:
 			if err := add(f.GoName, what); err != nil {
 				return err
 			}
