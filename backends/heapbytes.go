@@ -29,7 +29,7 @@ import (
 // shared (see above). v is typically a pointer; the value it points to
 // counts.
 func HeapBytes(v any, shared ...[]byte) int64 {
-	w := heapWalk{shared: shared, seen: make(map[uintptr]bool)}
+	w := heapWalk{shared: shared, seen: make(map[uintptr]bool), ends: make(map[uintptr]uintptr)}
 	return w.value(reflect.ValueOf(v), true)
 }
 
@@ -47,6 +47,11 @@ func IdentityHeapBytes(id *Identity) int64 {
 type heapWalk struct {
 	shared [][]byte
 	seen   map[uintptr]bool
+	// ends are the slices' backing arrays met, by where they end: the
+	// slices of one array (a certificate's Raw and its RawTBSCertificate,
+	// its extensions' values) start apart but end together, their
+	// capacity reaching the end of the array; the widest counts.
+	ends map[uintptr]uintptr
 }
 
 // allocBytes is an allocation of n bytes as the allocator rounds it to
@@ -122,16 +127,21 @@ func (w *heapWalk) value(v reflect.Value, boxed bool) int64 {
 		}
 		return n + allocBytes(uintptr(len(s)))
 	case reflect.Slice:
-		if v.Cap() == 0 || !w.first(v.Pointer()) {
-			return n
-		}
 		elem := v.Type().Elem()
 		size := uintptr(v.Cap()) * elem.Size()
-		if elem.Kind() == reflect.Uint8 && w.isShared(v.Pointer()) {
+		if size == 0 || w.isShared(v.Pointer()) {
 			return n
 		}
-		n += allocBytes(size)
-		if hasPointers(elem) {
+		end := v.Pointer() + size
+		switch was, ok := w.ends[end]; {
+		case !ok:
+			n += allocBytes(size)
+			w.ends[end] = size
+		case size > was:
+			n += int64(size - was)
+			w.ends[end] = size
+		}
+		if hasPointers(elem) && w.first(v.Pointer()) {
 			for i := range v.Len() {
 				n += w.value(v.Index(i), false)
 			}

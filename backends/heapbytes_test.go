@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"math/big"
 	"net/url"
 	goruntime "runtime"
@@ -98,4 +100,28 @@ func heapAlloc() uint64 {
 	var m goruntime.MemStats
 	goruntime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// TestHeapBytesSlicesOfOneArray: the pieces of one array a parsed
+// certificate keeps (Raw, RawTBSCertificate, its extensions' values)
+// count once: a certificate carrying a 200 KiB extension, parsed from a
+// copy nobody else holds, counts about its DER, not a multiple of it.
+func TestHeapBytesSlicesOfOneArray(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1),
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 4}, Value: make([]byte, 200<<10)}}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(append([]byte(nil), der...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := backends.HeapBytes(cert); n < int64(len(der)) || n > int64(len(der))+16<<10 {
+		t.Errorf("HeapBytes of a parsed %d-byte certificate: %d, want its DER and at most 16 KiB more", len(der), n)
+	}
 }

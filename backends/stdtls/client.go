@@ -107,6 +107,18 @@ type sessionCache struct {
 	conn *conn
 }
 
+// maxSessionHeap bounds what a session the cache stores may hold on the
+// heap: a Certificate message's 256 KiB of chain, a ticket's 64 KiB, and
+// as much again for what crypto/tls keeps parsed of them and of the
+// verified chain's root. A session holding more is not stored (and one
+// stored before under its key is dropped): the cache keeps its sessions
+// after every connection is gone, uncounted, and a server sending after
+// its trusted leaf certificates of thousands of one-letter URIs, 40 times
+// their bytes parsed, made each session hold some 10 MiB, 640 MiB in a
+// guest's full cache of 64. Ordinary sessions hold a few KiB, or a little
+// more than their chain.
+const maxSessionHeap = 640 << 10
+
 // A clientSession is a crypto/tls session as the host's cache keeps it,
 // with the version and group of the handshake that made it: a TLS 1.2
 // resumption runs no key exchange, its keys are that handshake's, so it
@@ -150,7 +162,7 @@ func (s *clientSession) resumableUnder(cfg *tls.Config) bool {
 
 // Put stores cs; crypto/tls passes nil to forget a session it could not use.
 func (s *sessionCache) Put(key string, cs *tls.ClientSessionState) {
-	if cs == nil {
+	if cs == nil || backends.HeapBytes(cs) > maxSessionHeap {
 		s.c.Put(key, nil)
 		return
 	}
