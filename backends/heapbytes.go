@@ -1,7 +1,9 @@
 package backends
 
 import (
+	"cmp"
 	"reflect"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -29,7 +31,7 @@ import (
 // shared (see above). v is typically a pointer; the value it points to
 // counts.
 func HeapBytes(v any, shared ...[]byte) int64 {
-	w := heapWalk{shared: shared, seen: make(map[uintptr]bool), ends: make(map[uintptr]uintptr)}
+	w := heapWalk{shared: spansOf(shared), seen: make(map[uintptr]bool), ends: make(map[uintptr]uintptr)}
 	return w.value(reflect.ValueOf(v), true)
 }
 
@@ -45,7 +47,7 @@ func IdentityHeapBytes(id *Identity) int64 {
 }
 
 type heapWalk struct {
-	shared [][]byte
+	shared []span // sorted by start, apart
 	seen   map[uintptr]bool
 	// ends are the slices' backing arrays met, by where they end: the
 	// slices of one array (a certificate's Raw and its RawTBSCertificate,
@@ -72,19 +74,40 @@ func allocBytes(n uintptr) int64 {
 	return int64((n + 8191) &^ 8191)
 }
 
-// isShared reports whether the bytes at p lie in the allocation of one
-// of w.shared (a piece of a certificate's DER).
-func (w *heapWalk) isShared(p uintptr) bool {
-	for _, b := range w.shared {
-		if cap(b) == 0 {
-			continue
-		}
-		start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-		if p >= start && p < start+uintptr(cap(b)) {
-			return true
+// A span is the memory from start to end, not included.
+type span struct{ start, end uintptr }
+
+// spansOf returns the allocations of shared, each from the start of its
+// bytes to the end of its capacity, sorted and merged where they overlap
+// or meet: the certificates of a peer's chain, which crypto/tls parses
+// from one message, make one span. isShared finds a pointer among them
+// by a binary search (before, each string and slice of a chain of 2,048
+// certificates was compared with all 2,048).
+func spansOf(shared [][]byte) []span {
+	var spans []span
+	for _, b := range shared {
+		if cap(b) > 0 {
+			start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+			spans = append(spans, span{start, start + uintptr(cap(b))})
 		}
 	}
-	return false
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+	merged := spans[:0]
+	for _, s := range spans {
+		if last := len(merged) - 1; last >= 0 && s.start <= merged[last].end {
+			merged[last].end = max(merged[last].end, s.end)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	return merged
+}
+
+// isShared reports whether the bytes at p lie in the allocation of one
+// of the shared slices (a piece of a certificate's DER).
+func (w *heapWalk) isShared(p uintptr) bool {
+	i, _ := slices.BinarySearchFunc(w.shared, p, func(s span, p uintptr) int { return cmp.Compare(s.start, p+1) })
+	return i > 0 && p < w.shared[i-1].end
 }
 
 // first reports whether the allocation at p is met for the first time.
