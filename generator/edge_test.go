@@ -191,6 +191,20 @@ interface params {
     }
 }
 
+/// Echoes of edge values, for TestEdgeWITRoundTrip.
+interface echo {
+    use wide.{%f32, f33, %f64, f65, big, bigv, mix, join32, join64};
+    use nested.{item};
+    e-big: func(b: big, v: bigv) -> tuple<big, bigv>;
+    e-mix: func(m: mix, a: join32, b: join64) -> tuple<mix, join32, join64>;
+    e-flags: func(a: %f32, b: f33, c: %f64, d: f65) -> tuple<%f32, f33, %f64, f65>;
+    e-opt: func(a: option<option<u32>>, b: option<option<string>>) -> tuple<option<option<u32>>, option<option<string>>>;
+    e-tt: func(a: tuple<tuple<u8, u64>, tuple<string, tuple<f32>>>) -> tuple<tuple<u8, u64>, tuple<string, tuple<f32>>>;
+    e-res: func(a: result, b: result<u32>, c: result<_, f32>, d: result<f64, u8>) -> tuple<result, result<u32>, result<_, f32>, result<f64, u8>>;
+    e-many: func(a1: u8, a2: u64, a3: f32, a4: f64, a5: string, a6: s8, a7: u16, a8: s64, a9: char, a10: bool, a11: mix, a12: u32, a13: u32, a14: u32, a15: u32, a16: u32, a17: u32) -> tuple<u8, u64, f32, f64, string, s8, u16, s64, char, bool, mix, u32>;
+    e-lol: func(a: list<list<item>>, b: list<char>, c: list<list<u8>>) -> tuple<list<list<item>>, list<char>, list<list<u8>>>;
+}
+
 /// Nesting, spilling, aliases, resources from another interface.
 interface nested {
     use base.{r};
@@ -244,7 +258,6 @@ func TestEdgeWITBuildsAndVets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a scratch module; skipped with -short")
 	}
-	root := repoRoot(t)
 	for _, side := range []string{"import", "export"} {
 		t.Run(side, func(t *testing.T) {
 			src := edgeWorld(side)
@@ -259,33 +272,45 @@ func TestEdgeWITBuildsAndVets(t *testing.T) {
 			if err := Write(filepath.Join(dir, "guest"), guest); err != nil {
 				t.Fatal(err)
 			}
-			goMod := "module example.com/edge\n\ngo 1.26\n\nrequire " + modulePath + " v0.0.0\n\nreplace " + modulePath + " => " + root + "\n"
-			if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(goMod), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			for _, run := range []struct {
-				env  []string
-				args []string
-			}{
-				{nil, []string{"vet", "./host/..."}},
-				{[]string{"GOOS=wasip1", "GOARCH=wasm"}, []string{"vet", "./guest/..."}},
-			} {
-				cmd := exec.Command("go", run.args...)
-				cmd.Dir = dir
-				cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off"), run.env...)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("%s go %s: %v\n%s", strings.Join(run.env, " "), strings.Join(run.args, " "), err, out)
-				}
-			}
+			scratchModule(t, dir)
+			goCmd(t, dir, false, "vet", "./host/...")
+			goCmd(t, dir, true, "vet", "./guest/...")
 		})
 	}
+}
+
+// scratchModule makes dir the module example.com/edge, requiring this one.
+func scratchModule(t *testing.T, dir string) {
+	t.Helper()
+	root := repoRoot(t)
+	goMod := "module example.com/edge\n\ngo 1.26\n\nrequire " + modulePath + " v0.0.0\n\nreplace " + modulePath + " => " + root + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(goMod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// goCmd runs the go command in the scratch module dir, for wasip1 when
+// guest, and returns its output.
+func goCmd(t *testing.T, dir string, guest bool, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	if guest {
+		cmd.Env = append(cmd.Env, "GOOS=wasip1", "GOARCH=wasm")
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s (guest %v): %v\n%s", strings.Join(args, " "), guest, err, out)
+	}
+	return string(out)
 }
 
 // TestEdgeWITCoreSignatures checks the flattening of edgeWIT (the join of
@@ -343,8 +368,8 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 					}
 				}
 			}
-			if n != 41 {
-				t.Errorf("compared %d functions, want the 41 of edgeWIT", n)
+			if n != 49 {
+				t.Errorf("compared %d functions, want the 49 of edgeWIT", n)
 			}
 		})
 	}
@@ -353,7 +378,7 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 // edgeWorld is edgeWIT with a world importing or exporting its interfaces.
 func edgeWorld(side string) string {
 	var world strings.Builder
-	for _, i := range []string{"%type", "scalar", "errors", "wide", "mangled", "params", "nested"} {
+	for _, i := range []string{"%type", "scalar", "errors", "wide", "mangled", "params", "nested", "echo"} {
 		world.WriteString("    " + side + " " + i + ";\n")
 	}
 	return expandEdge() + "\nworld w {\n" + world.String() + "}\n" + edgeOther
@@ -433,3 +458,219 @@ func coreString(cs []Core) string {
 	}
 	return "(" + strings.Join(s, " ") + ")"
 }
+
+// TestEdgeWITRoundTrip builds a wasip1 guest calling edgeWIT's echo through
+// the generated guest bindings against a host serving it through the
+// generated host bindings: the two sides' lifting and lowering, written
+// separately, must agree on 300-case enums and variants, flags of 32 to
+// 65 flags, variants whose payloads join, nested options, results and
+// tuples, spilled parameters and lists of lists of records.
+func TestEdgeWITRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a guest and a host; skipped with -short")
+	}
+	src := expandEdge() + "\nworld w {\n    import echo;\n}\n" + edgeOther
+	dir, res := loadString(t, src)
+	host, guest, err := generateBoth(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(filepath.Join(dir, "host"), host); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(filepath.Join(dir, "guest"), guest); err != nil {
+		t.Fatal(err)
+	}
+	scratchModule(t, dir)
+	for name, src := range map[string]string{"guestprog/main.go": edgeGuest, "hostprog/main.go": edgeHost} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goCmd(t, dir, true, "build", "-o", "guest.wasm", "./guestprog")
+	out := goCmd(t, dir, false, "run", "./hostprog", "guest.wasm")
+	if strings.TrimSpace(out) != "ok" {
+		t.Fatalf("round trip:\n%s", out)
+	}
+}
+
+// edgeGuest calls every function of echo with edge values and checks
+// what comes back.
+const edgeGuest = `//go:build wasip1
+
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"reflect"
+
+	"example.com/edge/guest/t/edge/echo"
+	"example.com/edge/guest/t/edge/nested"
+	"example.com/edge/guest/t/edge/wide"
+	"github.com/wasitls/wasitls/cabi/witval"
+)
+
+var failures int
+
+func deq(what string, got, want any) {
+	if !reflect.DeepEqual(got, want) {
+		failures++
+		fmt.Printf("FAIL %s: got %+v, want %+v\n", what, got, want)
+	}
+}
+
+func main() {
+	for _, c := range []struct {
+		b wide.Big
+		v wide.Bigv
+	}{{0, wide.BigvC0(0)}, {255, wide.BigvC255(7)}, {256, wide.BigvC256()}, {299, wide.BigvC297(255)}, {298, wide.BigvC299()}} {
+		deq("e-big", echo.EBig(c.b, c.v), witval.Tuple2[wide.Big, wide.Bigv]{F0: c.b, F1: c.v})
+	}
+	mixes := []wide.Mix{wide.MixA(255), wide.MixB(math.MaxUint64), wide.MixC("mïx"), wide.MixD(-1.5), wide.MixE(math.MaxFloat64), wide.MixF()}
+	j32 := []wide.Join32{wide.Join32A(3.25), wide.Join32B(math.MaxUint32)}
+	j64 := []wide.Join64{wide.Join64A(-2.5), wide.Join64B(1.25), wide.Join64C(1<<63 + 5)}
+	for i, m := range mixes {
+		a, b := j32[i%len(j32)], j64[i%len(j64)]
+		deq("e-mix", echo.EMix(m, a, b), witval.Tuple3[wide.Mix, wide.Join32, wide.Join64]{F0: m, F1: a, F2: b})
+	}
+	f65 := wide.F65{0x80000001, 0xffffffff, 1}
+	deq("e-flags", echo.EFlags(1<<31|1, 1<<32|1, 1<<63|1, f65), witval.Tuple4[wide.F32, wide.F33, wide.F64, wide.F65]{F0: 1<<31 | 1, F1: 1<<32 | 1, F2: 1<<63 | 1, F3: f65})
+	type ou = witval.Option[witval.Option[uint32]]
+	type os_ = witval.Option[witval.Option[string]]
+	us := []ou{witval.None[witval.Option[uint32]](), witval.Some(witval.None[uint32]()), witval.Some(witval.Some[uint32](0)), witval.Some(witval.Some[uint32](math.MaxUint32))}
+	ss := []os_{witval.None[witval.Option[string]](), witval.Some(witval.None[string]()), witval.Some(witval.Some("")), witval.Some(witval.Some("x😀"))}
+	for i := range us {
+		for j := range ss {
+			deq("e-opt", echo.EOpt(us[i], ss[j]), witval.Tuple2[ou, os_]{F0: us[i], F1: ss[j]})
+		}
+	}
+	tt := witval.Tuple2[witval.Tuple2[uint8, uint64], witval.Tuple2[string, witval.Tuple1[float32]]]{
+		F0: witval.Tuple2[uint8, uint64]{F0: 255, F1: math.MaxUint64},
+		F1: witval.Tuple2[string, witval.Tuple1[float32]]{F0: "tt", F1: witval.Tuple1[float32]{F0: -0.5}},
+	}
+	deq("e-tt", echo.ETt(tt), tt)
+	type u = witval.Unit
+	for _, ok := range []bool{true, false} {
+		a, b, c, d := witval.Err[u, u](u{}), witval.Err[uint32, u](u{}), witval.Err[u, float32](1.5), witval.Err[float64, uint8](200)
+		if ok {
+			a, b, c, d = witval.OK[u, u](u{}), witval.OK[uint32, u](7), witval.OK[u, float32](u{}), witval.OK[float64, uint8](math.SmallestNonzeroFloat64)
+		}
+		deq("e-res", echo.ERes(a, b, c, d), witval.Tuple4[witval.Result[u, u], witval.Result[uint32, u], witval.Result[u, float32], witval.Result[float64, uint8]]{F0: a, F1: b, F2: c, F3: d})
+	}
+	for _, m := range mixes {
+		deq("e-many", echo.EMany(255, math.MaxUint64, -1.25, 1e300, "many", -128, 65535, math.MinInt64, '😀', true, m, 12, 13, 14, 15, 16, 17),
+			witval.Tuple12[uint8, uint64, float32, float64, string, int8, uint16, int64, rune, bool, wide.Mix, uint32]{
+				F0: 255, F1: math.MaxUint64, F2: -1.25, F3: 1e300, F4: "many", F5: -128, F6: 65535, F7: math.MinInt64, F8: '😀', F9: true, F10: m, F11: 17})
+	}
+	items := [][]nested.Item{{{Name: "a", Tags: []string{"x", "", "yz"}}, {Name: "", Tags: nil}}, nil, {{Name: "ü", Tags: []string{"😀"}}}}
+	chars := []rune{'a', 0xD7FF, 0xE000, 0x10FFFF, '😀'}
+	bytes := [][]byte{{0, 255}, nil, {1}}
+	deq("e-lol", echo.ELol(items, chars, bytes), witval.Tuple3[[][]nested.Item, []rune, [][]byte]{F0: items, F1: chars, F2: bytes})
+	if failures > 0 {
+		fmt.Printf("%d failures\n", failures)
+		os.Exit(1)
+	}
+	fmt.Println("ok")
+}
+`
+
+// edgeHost serves echo, returning every argument, and runs the guest.
+const edgeHost = `package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"example.com/edge/host/t/edge/echo"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+	"github.com/wasitls/wasitls/cabi"
+)
+
+type impl struct{}
+
+func (impl) EBig(_ context.Context, b echo.Big, v echo.Bigv) cabi.Tuple2[echo.Big, echo.Bigv] {
+	return cabi.Tuple2[echo.Big, echo.Bigv]{F0: b, F1: v}
+}
+
+func (impl) EMix(_ context.Context, m echo.Mix, a echo.Join32, b echo.Join64) cabi.Tuple3[echo.Mix, echo.Join32, echo.Join64] {
+	return cabi.Tuple3[echo.Mix, echo.Join32, echo.Join64]{F0: m, F1: a, F2: b}
+}
+
+func (impl) EFlags(_ context.Context, a echo.F32, b echo.F33, c echo.F64, d echo.F65) cabi.Tuple4[echo.F32, echo.F33, echo.F64, echo.F65] {
+	return cabi.Tuple4[echo.F32, echo.F33, echo.F64, echo.F65]{F0: a, F1: b, F2: c, F3: d}
+}
+
+type ou = cabi.Option[cabi.Option[uint32]]
+type os_ = cabi.Option[cabi.Option[string]]
+
+func (impl) EOpt(_ context.Context, a ou, b os_) cabi.Tuple2[ou, os_] {
+	return cabi.Tuple2[ou, os_]{F0: a, F1: b}
+}
+
+type tt = cabi.Tuple2[cabi.Tuple2[uint8, uint64], cabi.Tuple2[string, cabi.Tuple1[float32]]]
+
+func (impl) ETt(_ context.Context, a tt) tt { return a }
+
+type u = cabi.Unit
+
+func (impl) ERes(_ context.Context, a cabi.Result[u, u], b cabi.Result[uint32, u], c cabi.Result[u, float32], d cabi.Result[float64, uint8]) cabi.Tuple4[cabi.Result[u, u], cabi.Result[uint32, u], cabi.Result[u, float32], cabi.Result[float64, uint8]] {
+	return cabi.Tuple4[cabi.Result[u, u], cabi.Result[uint32, u], cabi.Result[u, float32], cabi.Result[float64, uint8]]{F0: a, F1: b, F2: c, F3: d}
+}
+
+func (impl) EMany(_ context.Context, a1 uint8, a2 uint64, a3 float32, a4 float64, a5 string, a6 int8, a7 uint16, a8 int64, a9 rune, a10 bool, a11 echo.Mix, a12, a13, a14, a15, a16, a17 uint32) cabi.Tuple12[uint8, uint64, float32, float64, string, int8, uint16, int64, rune, bool, echo.Mix, uint32] {
+	if a12 != 12 || a13 != 13 || a14 != 14 || a15 != 15 || a16 != 16 {
+		panic(fmt.Sprintf("e-many: a12..a16 = %d %d %d %d %d", a12, a13, a14, a15, a16))
+	}
+	return cabi.Tuple12[uint8, uint64, float32, float64, string, int8, uint16, int64, rune, bool, echo.Mix, uint32]{F0: a1, F1: a2, F2: a3, F3: a4, F4: a5, F5: a6, F6: a7, F7: a8, F8: a9, F9: a10, F10: a11, F11: a17}
+}
+
+func (impl) ELol(_ context.Context, a [][]echo.Item, b []rune, c [][]byte) cabi.Tuple3[[][]echo.Item, []rune, [][]byte] {
+	return cabi.Tuple3[[][]echo.Item, []rune, [][]byte]{F0: a, F1: b, F2: c}
+}
+
+func main() {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	if err := echo.Register(ctx, r, impl{}); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	wasm, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	inst := cabi.NewInstance()
+	ctx = cabi.WithInstance(ctx, inst)
+	_, err = r.InstantiateModule(ctx, wasm2(ctx, r, wasm), wazero.NewModuleConfig().WithStdout(os.Stdout).WithStderr(os.Stdout))
+	var exit *sys.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 0) {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	if n := inst.Table().Len(); n != 0 {
+		fmt.Printf("%d handles left\n", n)
+	}
+}
+
+func wasm2(ctx context.Context, r wazero.Runtime, wasm []byte) wazero.CompiledModule {
+	m, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	return m
+}
+`

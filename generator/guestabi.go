@@ -27,7 +27,10 @@ func deref(t jen.Code, p jen.Code) *jen.Statement {
 
 // memIdentical reports whether the Go form of t is its memory form, so that
 // a value or a list of them is read and written in place.
-func memIdentical(t Type) bool {
+func memIdentical(t Type) bool { return memForm(t, false) }
+
+// memForm is memIdentical for t, a field of a record or tuple when inner.
+func memForm(t Type, inner bool) bool {
 	switch t := resolve(t).(type) {
 	case Prim:
 		return t != String
@@ -36,16 +39,21 @@ func memIdentical(t Type) bool {
 		// to the implementation.
 		return t.Own || guestRes(t) == nil
 	case *Ref:
-		switch t.Decl.Kind.(type) {
-		case *Enum, *Flags:
+		switch k := t.Decl.Kind.(type) {
+		case *Enum:
 			return true
+		case *Flags:
+			// 33 to 64 flags are a Go uint64, 8-aligned, where the ABI
+			// has two 4-aligned words: alone the same bytes, but a record
+			// or tuple holding one lays out differently.
+			return !inner || len(k.Flags) <= 32 || len(k.Flags) > 64
 		}
 	case *List, *Option, *Result:
 		return false
 	}
 	if isRecord(t) {
 		for _, f := range fields(t) {
-			if !memIdentical(f) {
+			if !memForm(f, true) {
 				return false
 			}
 		}
