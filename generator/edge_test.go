@@ -674,3 +674,212 @@ func wasm2(ctx context.Context, r wazero.Runtime, wasm []byte) wazero.CompiledMo
 	return m
 }
 `
+
+// TestEdgeWITRoundTripExports is TestEdgeWITRoundTrip the other way: the
+// host calls echo exported by a wasip1 reactor on the generated guest
+// bindings through the generated callers, and checks every echo.
+func TestEdgeWITRoundTripExports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a guest and a host; skipped with -short")
+	}
+	src := expandEdge() + "\nworld w {\n    export echo;\n}\n" + edgeOther
+	dir, res := loadString(t, src)
+	host, guest, err := generateBoth(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(filepath.Join(dir, "host"), host); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(filepath.Join(dir, "guest"), guest); err != nil {
+		t.Fatal(err)
+	}
+	scratchModule(t, dir)
+	for name, src := range map[string]string{"guestprog/main.go": edgeGuestExports, "hostprog/main.go": edgeHostCaller} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goCmd(t, dir, true, "build", "-buildmode=c-shared", "-o", "guest.wasm", "./guestprog")
+	out := goCmd(t, dir, false, "run", "./hostprog", "guest.wasm")
+	if strings.TrimSpace(out) != "ok" {
+		t.Fatalf("round trip:\n%s", out)
+	}
+}
+
+// edgeGuestExports implements echo, returning every argument.
+const edgeGuestExports = `//go:build wasip1
+
+package main
+
+import (
+	"fmt"
+
+	"example.com/edge/guest/t/edge/echo"
+	"github.com/wasitls/wasitls/cabi/witval"
+)
+
+type impl struct{}
+
+func (impl) EBig(b echo.Big, v echo.Bigv) witval.Tuple2[echo.Big, echo.Bigv] {
+	return witval.Tuple2[echo.Big, echo.Bigv]{F0: b, F1: v}
+}
+
+func (impl) EMix(m echo.Mix, a echo.Join32, b echo.Join64) witval.Tuple3[echo.Mix, echo.Join32, echo.Join64] {
+	return witval.Tuple3[echo.Mix, echo.Join32, echo.Join64]{F0: m, F1: a, F2: b}
+}
+
+func (impl) EFlags(a echo.F32, b echo.F33, c echo.F64, d echo.F65) witval.Tuple4[echo.F32, echo.F33, echo.F64, echo.F65] {
+	return witval.Tuple4[echo.F32, echo.F33, echo.F64, echo.F65]{F0: a, F1: b, F2: c, F3: d}
+}
+
+type ou = witval.Option[witval.Option[uint32]]
+type os_ = witval.Option[witval.Option[string]]
+
+func (impl) EOpt(a ou, b os_) witval.Tuple2[ou, os_] { return witval.Tuple2[ou, os_]{F0: a, F1: b} }
+
+type tt = witval.Tuple2[witval.Tuple2[uint8, uint64], witval.Tuple2[string, witval.Tuple1[float32]]]
+
+func (impl) ETt(a tt) tt { return a }
+
+type u = witval.Unit
+
+func (impl) ERes(a witval.Result[u, u], b witval.Result[uint32, u], c witval.Result[u, float32], d witval.Result[float64, uint8]) witval.Tuple4[witval.Result[u, u], witval.Result[uint32, u], witval.Result[u, float32], witval.Result[float64, uint8]] {
+	return witval.Tuple4[witval.Result[u, u], witval.Result[uint32, u], witval.Result[u, float32], witval.Result[float64, uint8]]{F0: a, F1: b, F2: c, F3: d}
+}
+
+func (impl) EMany(a1 uint8, a2 uint64, a3 float32, a4 float64, a5 string, a6 int8, a7 uint16, a8 int64, a9 rune, a10 bool, a11 echo.Mix, a12, a13, a14, a15, a16, a17 uint32) witval.Tuple12[uint8, uint64, float32, float64, string, int8, uint16, int64, rune, bool, echo.Mix, uint32] {
+	if a12 != 12 || a13 != 13 || a14 != 14 || a15 != 15 || a16 != 16 {
+		panic(fmt.Sprintf("e-many: a12..a16 = %d %d %d %d %d", a12, a13, a14, a15, a16))
+	}
+	return witval.Tuple12[uint8, uint64, float32, float64, string, int8, uint16, int64, rune, bool, echo.Mix, uint32]{F0: a1, F1: a2, F2: a3, F3: a4, F4: a5, F5: a6, F6: a7, F7: a8, F8: a9, F9: a10, F10: a11, F11: a17}
+}
+
+func (impl) ELol(a [][]echo.Item, b []rune, c [][]byte) witval.Tuple3[[][]echo.Item, []rune, [][]byte] {
+	return witval.Tuple3[[][]echo.Item, []rune, [][]byte]{F0: a, F1: b, F2: c}
+}
+
+func init() { echo.SetExports(impl{}) }
+
+func main() {}
+`
+
+// edgeHostCaller calls echo in the guest with edge values.
+const edgeHostCaller = `package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"reflect"
+
+	"example.com/edge/host/t/edge/echo"
+	"example.com/edge/host/t/edge/nested"
+	"example.com/edge/host/t/edge/wide"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/wasitls/wasitls/cabi"
+)
+
+var failures int
+
+func deq(what string, got any, err error, want any) {
+	if err != nil {
+		failures++
+		fmt.Printf("FAIL %s: %v\n", what, err)
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		failures++
+		fmt.Printf("FAIL %s: got %+v, want %+v\n", what, got, want)
+	}
+}
+
+func main() {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	wasm, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	inst := cabi.NewInstance()
+	ctx = cabi.WithInstance(ctx, inst)
+	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize").WithStdout(os.Stdout).WithStderr(os.Stdout))
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	x, err := echo.Bind(inst, mod, "")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	for _, c := range []struct {
+		b wide.Big
+		v wide.Bigv
+	}{{0, wide.BigvC0(0)}, {255, wide.BigvC255(7)}, {256, wide.BigvC256()}, {299, wide.BigvC297(255)}, {298, wide.BigvC299()}} {
+		got, err := x.EBig(ctx, c.b, c.v)
+		deq("e-big", got, err, cabi.Tuple2[wide.Big, wide.Bigv]{F0: c.b, F1: c.v})
+	}
+	mixes := []wide.Mix{wide.MixA(255), wide.MixB(math.MaxUint64), wide.MixC("mïx"), wide.MixD(-1.5), wide.MixE(math.MaxFloat64), wide.MixF()}
+	j32 := []wide.Join32{wide.Join32A(3.25), wide.Join32B(math.MaxUint32)}
+	j64 := []wide.Join64{wide.Join64A(-2.5), wide.Join64B(1.25), wide.Join64C(1<<63 + 5)}
+	for i, m := range mixes {
+		a, b := j32[i%len(j32)], j64[i%len(j64)]
+		got, err := x.EMix(ctx, m, a, b)
+		deq("e-mix", got, err, cabi.Tuple3[wide.Mix, wide.Join32, wide.Join64]{F0: m, F1: a, F2: b})
+	}
+	f65 := wide.F65{0x80000001, 0xffffffff, 1}
+	gotF, err := x.EFlags(ctx, 1<<31|1, 1<<32|1, 1<<63|1, f65)
+	deq("e-flags", gotF, err, cabi.Tuple4[wide.F32, wide.F33, wide.F64, wide.F65]{F0: 1<<31 | 1, F1: 1<<32 | 1, F2: 1<<63 | 1, F3: f65})
+	type ou = cabi.Option[cabi.Option[uint32]]
+	type os_ = cabi.Option[cabi.Option[string]]
+	us := []ou{cabi.None[cabi.Option[uint32]](), cabi.Some(cabi.None[uint32]()), cabi.Some(cabi.Some[uint32](0)), cabi.Some(cabi.Some[uint32](math.MaxUint32))}
+	ss := []os_{cabi.None[cabi.Option[string]](), cabi.Some(cabi.None[string]()), cabi.Some(cabi.Some("")), cabi.Some(cabi.Some("x😀"))}
+	for i := range us {
+		for j := range ss {
+			got, err := x.EOpt(ctx, us[i], ss[j])
+			deq("e-opt", got, err, cabi.Tuple2[ou, os_]{F0: us[i], F1: ss[j]})
+		}
+	}
+	tt := cabi.Tuple2[cabi.Tuple2[uint8, uint64], cabi.Tuple2[string, cabi.Tuple1[float32]]]{
+		F0: cabi.Tuple2[uint8, uint64]{F0: 255, F1: math.MaxUint64},
+		F1: cabi.Tuple2[string, cabi.Tuple1[float32]]{F0: "tt", F1: cabi.Tuple1[float32]{F0: -0.5}},
+	}
+	gotT, err := x.ETt(ctx, tt)
+	deq("e-tt", gotT, err, tt)
+	type u = cabi.Unit
+	for _, ok := range []bool{true, false} {
+		a, b, c, d := cabi.Err[u, u](u{}), cabi.Err[uint32, u](u{}), cabi.Err[u, float32](1.5), cabi.Err[float64, uint8](200)
+		if ok {
+			a, b, c, d = cabi.OK[u, u](u{}), cabi.OK[uint32, u](7), cabi.OK[u, float32](u{}), cabi.OK[float64, uint8](math.SmallestNonzeroFloat64)
+		}
+		got, err := x.ERes(ctx, a, b, c, d)
+		deq("e-res", got, err, cabi.Tuple4[cabi.Result[u, u], cabi.Result[uint32, u], cabi.Result[u, float32], cabi.Result[float64, uint8]]{F0: a, F1: b, F2: c, F3: d})
+	}
+	for _, m := range mixes {
+		got, err := x.EMany(ctx, 255, math.MaxUint64, -1.25, 1e300, "many", -128, 65535, math.MinInt64, '😀', true, m, 12, 13, 14, 15, 16, 17)
+		deq("e-many", got, err, cabi.Tuple12[uint8, uint64, float32, float64, string, int8, uint16, int64, rune, bool, wide.Mix, uint32]{
+			F0: 255, F1: math.MaxUint64, F2: -1.25, F3: 1e300, F4: "many", F5: -128, F6: 65535, F7: math.MinInt64, F8: '😀', F9: true, F10: m, F11: 17})
+	}
+	items := [][]nested.Item{{{Name: "a", Tags: []string{"x", "", "yz"}}, {Name: "", Tags: nil}}, nil, {{Name: "ü", Tags: []string{"😀"}}}}
+	chars := []rune{'a', 0xD7FF, 0xE000, 0x10FFFF, '😀'}
+	bytes := [][]byte{{0, 255}, nil, {1}}
+	gotL, err := x.ELol(ctx, items, chars, bytes)
+	// Compared as printed: an empty list may come back nil or empty.
+	deq("e-lol", fmt.Sprintf("%+v", gotL), err, fmt.Sprintf("%+v", cabi.Tuple3[[][]nested.Item, []rune, [][]byte]{F0: items, F1: chars, F2: bytes}))
+	if failures > 0 {
+		fmt.Printf("%d failures\n", failures)
+		os.Exit(1)
+	}
+	fmt.Println("ok")
+}
+`
