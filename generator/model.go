@@ -548,6 +548,10 @@ const unknownKind = "unsupported WIT type: a kind the WIT library does not know,
 
 // function converts a WIT function.
 func (m *Model) function(i *Iface, f *wit.Function) (*Func, error) {
+	if strings.HasPrefix(f.Name, "[async") {
+		// The WIT library reads async func as a function named [async]f.
+		return nil, errors.New("async functions are not supported (component-model async)")
+	}
 	fn := &Func{WITName: f.Name, Base: f.BaseName(), Docs: f.Docs.Contents, Iface: i}
 	var resTD *wit.TypeDef
 	switch k := f.Kind.(type) {
