@@ -185,6 +185,11 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 		p = p[n:]
 		if len(p) == 0 {
 			q.settleLocked()
+			// Idle again: a wait that began while p was in flight (a
+			// transport over the stream waiting to write, see
+			// streamConn.Write) ends now, not at the queue's next
+			// change, which may never come.
+			q.waiters.WakeAll()
 			q.drainedLocked()
 			return total, nil
 		}

@@ -1,0 +1,82 @@
+//go:build unix
+
+package wasiio
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// gatedRaw is a socket's RawConn whose writes wait for release after
+// telling entered: a direct write of a send queue is then in flight for
+// as long as the test wants.
+type gatedRaw struct {
+	syscall.RawConn
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (r *gatedRaw) Write(f func(fd uintptr) bool) error {
+	r.entered <- struct{}{}
+	<-r.release
+	return r.RawConn.Write(f)
+}
+
+// A wait for a send queue to be idle (an inline output stream's
+// readiness, and what a transport over that stream waits for before it
+// writes: TLS tunnelled through TLS) that starts while a direct write is
+// in flight ends when that write completes. Before, a direct write that
+// the socket took whole woke nobody: the wait went on until the queue
+// next changed, which for a connection closed meanwhile (its
+// close_notify was the write) was never, and a tunnelled handshake hung
+// until the host's handshake timeout.
+func TestSendQueueDirectWriteWakes(t *testing.T) {
+	c, _ := tcpPair(t)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedRaw{RawConn: raw, entered: make(chan struct{}), release: make(chan struct{})}
+	q := newSendQueue(c, g, 0)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := q.Write([]byte("close_notify"))
+		wrote <- err
+	}()
+	<-g.entered
+	if q.Ready() {
+		t.Fatal("the queue is ready with a write in flight")
+	}
+	waited := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := Wait(ctx, []Source{q})
+		waited <- err
+	}()
+	// The wait is registered (or returns at once, which is fine too)
+	// before the write completes.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if q.waiters.Len() > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(g.release)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if !q.Ready() {
+		t.Fatal("the queue is not ready once its write completed")
+	}
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("the wait ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait for an idle queue did not end when the direct write completed")
+	}
+}
