@@ -1,0 +1,312 @@
+//go:build wasip1
+
+// Command lifetimes drops and reuses the resources of wasi:tls in the
+// orders the WIT permits, a hostile guest's way, one scenario per run:
+//
+//	lifetimes MODE HOST SILENT TLS N LIMIT
+//
+// SILENT is the port of a server that never answers, TLS the port of a
+// TLS echo server for HOST. It prints "ready" and waits for a line on
+// its standard input (the test counts the host's goroutines), runs MODE
+// N times (printing "round I took D" for a round past 10 s: nothing in
+// them waits for a peer that long), then makes LIMIT handshakes pending to the silent server at
+// once (the host's limit: each slot must have come back), printing
+// "slots ok" or why not, prints "checkpoint" and waits for its standard
+// input to end.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/wasitls/wasitls/examples/wasinet"
+	wio "github.com/wasitls/wasitls/guest/wasi/io"
+	"github.com/wasitls/wasitls/guest/wasi/sockets"
+	"github.com/wasitls/wasitls/guest/wasi/tls"
+	"github.com/wasitls/wasitls/guest/wasi/tlsdraft"
+	"github.com/wasitls/wasitls/guest/wasi/tlsext"
+)
+
+var host string
+
+func dial(port uint16) (sockets.TCPSocket, wio.InputStream, wio.OutputStream) {
+	sock, in, out, err := wasinet.Dial(host, port)
+	if err != nil {
+		fmt.Println("dial:", err)
+		os.Exit(1)
+	}
+	return sock, in, out
+}
+
+// ready looks at p once and drops it.
+func ready(p wio.Pollable) {
+	p.Ready()
+	p.Drop()
+}
+
+func must(what string, err error) {
+	if err != nil {
+		fmt.Printf("%s: %v\n", what, err)
+		os.Exit(1)
+	}
+}
+
+// scenarios are the modes: each gets the silent and the TLS port.
+var scenarios = map[string]func(silent, tlsPort uint16){
+	// The handshake runs (verify-server-identity) to a silent peer; the
+	// guest drops the pollable, the future, the handshake and the
+	// connection without waiting, then the socket.
+	"verify-drop": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		f, err := hs.VerifyServerIdentity()
+		must("verify-server-identity", err)
+		p := f.Subscribe()
+		p.Ready()
+		p.Drop()
+		f.Drop()
+		hs.Drop()
+		conn.Drop()
+		sock.Drop()
+	},
+	// finish to a silent peer, looked at once, then everything dropped,
+	// the socket first.
+	"finish-drop-socket-first": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		f := tls.ClientHandshakeFinish(hs)
+		p := f.Subscribe()
+		p.Ready()
+		sock.Drop()
+		p.Drop()
+		f.Drop()
+		conn.Drop()
+	},
+	// abort of a running handshake whose pollable is never waited for.
+	"abort-nowait": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		f, err := hs.VerifyServerIdentity()
+		must("verify-server-identity", err)
+		ready(f.Subscribe())
+		f.Drop()
+		p := tls.ClientHandshakeAbort(hs)
+		p.Drop()
+		conn.Drop()
+		sock.Drop()
+	},
+	// A connection never connected, dropped; one connected, never
+	// resumed, its handshake dropped and then the connection.
+	"never-started": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		tls.NewClientConnection(in, out).Drop()
+		sock.Drop()
+		sock, in, out = dial(silent)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		hs.Drop()
+		_, err = conn.Connect(host)
+		if err == nil {
+			fmt.Println("second connect succeeded")
+		}
+		conn.Drop()
+		sock.Drop()
+	},
+	// A full handshake with the echo server; get twice, subscribe after
+	// the value was taken; streams dropped output first, the connection
+	// last.
+	"complete": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		fv, err := hs.VerifyServerIdentity()
+		must("verify-server-identity", err)
+		fr, err := hs.ReceiveClientIdentityRequest()
+		must("receive-client-identity-request", err)
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		cin, cout, ready, err := f.Get()
+		if !ready || err != nil {
+			fmt.Println("get:", ready, err)
+			os.Exit(1)
+		}
+		if _, _, ready, err := f.Get(); !ready || err == nil {
+			fmt.Println("second get:", ready, err)
+		}
+		wasinet.Await(f.Subscribe())
+		// The verify future's chain, taken twice.
+		wasinet.Await(fv.Subscribe())
+		if id, some, _, err := fv.Get(); err == nil && some {
+			id.Drop()
+		}
+		fv.Get()
+		fv.Drop()
+		fr.Drop()
+		if id, ok := conn.ServerIdentity(); ok {
+			id.Drop()
+		}
+		must("write", cout.BlockingWriteAndFlush([]byte("ping\n")))
+		cout.Drop()
+		if _, err := wasinet.ReadSome(cin); err != nil {
+			fmt.Println("read:", err)
+		}
+		cin.Drop()
+		f.Drop()
+		conn.Drop()
+		sock.Drop()
+	},
+	// A completed connection dropped while the peer still sends, its
+	// input stream never read, with close-output first.
+	"complete-close-output": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		cin, cout, _, err := f.Get()
+		must("get", err)
+		must("write", cout.BlockingWriteAndFlush([]byte("ping\n")))
+		tlsext.CloseClientOutput(conn)
+		tlsext.CloseClientOutput(conn)
+		cout.Drop()
+		cin.Drop()
+		f.Drop()
+		conn.Drop()
+		sock.Drop()
+	},
+	// The draft's handshake to a silent peer: finished, looked at, the
+	// future dropped; and one never finished.
+	"draft-drop": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		p := f.Subscribe()
+		p.Ready()
+		p.Drop()
+		f.Get()
+		f.Drop()
+		sock.Drop()
+		sock, in, out = dial(silent)
+		tlsdraft.NewClientHandshake(host, in, out).Drop()
+		sock.Drop()
+	},
+	// The draft's complete connection: get twice, close-output twice,
+	// streams and connection dropped, the future after them.
+	"draft-complete": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		wasinet.Await(f.Subscribe())
+		c, cin, cout, _, err := f.Get()
+		must("draft get", err)
+		if _, _, _, _, err := f.Get(); err == nil {
+			fmt.Println("second draft get succeeded")
+		}
+		must("write", cout.BlockingWriteAndFlush([]byte("ping\n")))
+		c.CloseOutput()
+		c.CloseOutput()
+		cin.Drop()
+		cout.Drop()
+		c.Drop()
+		f.Drop()
+		sock.Drop()
+	},
+	// A connection over the cleartext of another (TLS in TLS) whose
+	// outer connection is dropped while the inner handshake runs.
+	"tunnel-drop-outer": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		outer := tls.NewClientConnection(in, out)
+		hs, err := outer.Connect(host)
+		must("connect", err)
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		cin, cout, _, err := f.Get()
+		must("get", err)
+		f.Drop()
+		inner := tls.NewClientConnection(cin, cout)
+		ihs, err := inner.Connect(host)
+		must("inner connect", err)
+		fi := tls.ClientHandshakeFinish(ihs)
+		ready(fi.Subscribe())
+		outer.Drop()
+		wasinet.Await(fi.Subscribe())
+		// The inner handshake may have completed before the outer
+		// connection closed.
+		iin, iout, _, ierr := fi.Get()
+		if ierr == nil {
+			iout.Drop()
+			iin.Drop()
+		}
+		fi.Drop()
+		inner.Drop()
+		sock.Drop()
+	},
+}
+
+func main() {
+	mode := os.Args[1]
+	host = os.Args[2]
+	silent, _ := strconv.ParseUint(os.Args[3], 10, 16)
+	tlsPort, _ := strconv.ParseUint(os.Args[4], 10, 16)
+	n, _ := strconv.Atoi(os.Args[5])
+	limit, _ := strconv.Atoi(os.Args[6])
+	run, ok := scenarios[mode]
+	if !ok {
+		fmt.Println("unknown mode", mode)
+		os.Exit(2)
+	}
+	stdin := bufio.NewReader(os.Stdin)
+	fmt.Println("ready")
+	stdin.ReadString('\n')
+	for i := range n {
+		start := time.Now()
+		run(uint16(silent), uint16(tlsPort))
+		if d := time.Since(start); d > 10*time.Second {
+			fmt.Printf("round %d took %v\n", i+1, d.Round(time.Second))
+		}
+	}
+	slots(uint16(silent), limit)
+	fmt.Println("checkpoint")
+	stdin.ReadString('\n')
+}
+
+// slots makes limit handshakes pending at once, then drops them.
+func slots(port uint16, limit int) {
+	type held struct {
+		sock sockets.TCPSocket
+		conn tls.ClientConnection
+		hs   tls.ClientHandshake
+	}
+	var hs []held
+	for i := range limit {
+		sock, in, out := dial(port)
+		conn := tls.NewClientConnection(in, out)
+		h, err := conn.Connect(host)
+		if err != nil {
+			reason, _ := tlsext.ClientLastError(conn)
+			fmt.Printf("slot %d: %v (%s)\n", i+1, err, reason)
+			conn.Drop()
+			sock.Drop()
+			break
+		}
+		hs = append(hs, held{sock, conn, h})
+	}
+	if len(hs) == limit {
+		fmt.Println("slots ok")
+	}
+	for _, h := range hs {
+		h.hs.Drop()
+		h.conn.Drop()
+		h.sock.Drop()
+	}
+}
