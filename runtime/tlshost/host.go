@@ -419,16 +419,23 @@ func (hs *clientHandshake) ResourceParent() cabi.Resource { return hs.conn }
 // Drop aborts a handshake dropped without finish or abort.
 func (hs *clientHandshake) Drop() { hs.conn.s.DropHandshake() }
 
+// ClientHandshakeFinish runs the rest of a client handshake; the future
+// resolves with the cleartext streams when it completed.
 func (h *Host) ClientHandshakeFinish(_ context.Context, this tls.ClientHandshake) tls.FutureStreams {
 	hs := this.(*clientHandshake)
 	return &futureStreams{f: hs.conn.s.Finish(), conn: hs.conn, what: "client handshake"}
 }
 
+// ClientHandshakeAbort cancels a client handshake; the pollable is ready
+// once the alert is out (at once when nothing was sent yet).
 func (h *Host) ClientHandshakeAbort(_ context.Context, this tls.ClientHandshake) tls.Pollable {
 	hs := this.(*clientHandshake)
 	return newPollable(hs.conn.s.Abort(), hs.conn)
 }
 
+// ClientIdentityRequestRespond answers the server's certificate request
+// with ids in preference order (the backend sends the first that fits; none
+// sends no certificate). Only the first answer counts.
 func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientIdentityRequest, ids []tls.PrivateIdentity) {
 	this.(*identityRequest).r.Respond(identities(ids))
 }
@@ -572,11 +579,15 @@ func (hs *serverHandshake) RequestClientIdentity(context.Context) (tls.FuturePub
 func (hs *serverHandshake) ResourceParent() cabi.Resource { return hs.conn }
 func (hs *serverHandshake) Drop()                         { hs.conn.s.DropHandshake() }
 
+// ServerHandshakeFinish runs the rest of a server handshake; the future
+// resolves with the cleartext streams when it completed.
 func (h *Host) ServerHandshakeFinish(_ context.Context, this tls.ServerHandshake) tls.FutureStreams {
 	hs := this.(*serverHandshake)
 	return &futureStreams{f: hs.conn.s.Finish(), conn: hs.conn, what: "server handshake"}
 }
 
+// ServerHandshakeAbort cancels a server handshake; the pollable is ready
+// once the alert is out (at once when nothing was sent yet).
 func (h *Host) ServerHandshakeAbort(_ context.Context, this tls.ServerHandshake) tls.Pollable {
 	hs := this.(*serverHandshake)
 	return newPollable(hs.conn.s.Abort(), hs.conn)
