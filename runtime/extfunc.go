@@ -19,7 +19,7 @@ import (
 // function's type once, at Export, exactly as wazero does, and registers
 // an api.GoModuleFunction that decodes the parameters off the stack,
 // calls the function and encodes its results, under the guard: directly,
-// without reflect, for the common shapes funcShapes lists, and through
+// without reflect, for the common shapes shapeFunc handles, and through
 // one reflect.Value.Call for any other, as wazero would. A function
 // wazero refuses is given to wazero as it is, to be refused with
 // wazero's own error.
