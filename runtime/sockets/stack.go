@@ -18,6 +18,7 @@ import (
 // Family is wasi:sockets/network's ip-address-family.
 type Family = network.IPAddressFamily
 
+// The two address families.
 const (
 	IPv4 = network.IPAddressFamilyIPv4
 	IPv6 = network.IPAddressFamilyIPv6
