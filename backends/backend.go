@@ -285,7 +285,10 @@ const (
 	RequireClientCert
 )
 
-// ClientHello is what the server hook sees of the client's hello.
+// ClientHello is what the server hook sees of the client's hello: the
+// server name it sent ("" for none), the ALPN protocols it offered, and the
+// cipher suites, protocol versions, key-exchange groups and signature
+// schemes it offered, by IANA code point; every list in the client's order.
 type ClientHello struct {
 	ServerName       string
 	ALPN             []string
@@ -397,7 +400,8 @@ type KeyingMaterialExporter interface {
 // Section 7.1).
 const MaxTLS13ExporterLabel = 255 - len("tls13 ")
 
-// State is what a connection negotiated.
+// State is what a connection negotiated. Version, CipherSuite and Group
+// are IANA code points; ServerName is the server name the client asked for.
 type State struct {
 	HandshakeComplete bool
 	Version           uint16
