@@ -601,6 +601,14 @@ func (m *Model) function(i *Iface, f *wit.Function) (*Func, error) {
 		}
 		fn.Results = append(fn.Results, &Param{Name: p.Name, GoName: local(p.Name), Type: t})
 	}
+	// a-b and a-B are both aB: keep the Go names apart.
+	seen := map[string]bool{}
+	for _, p := range fn.Params {
+		for seen[p.GoName] {
+			p.GoName += "_"
+		}
+		seen[p.GoName] = true
+	}
 	// Only now: the wit package panics on the types refused above.
 	fn.WIT = strings.TrimSuffix(f.WIT(nil, fn.Base), ";")
 	return fn, nil
