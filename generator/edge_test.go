@@ -208,6 +208,8 @@ interface echo {
     e-res: func(a: result, b: result<u32>, c: result<_, f32>, d: result<f64, u8>) -> tuple<result, result<u32>, result<_, f32>, result<f64, u8>>;
     e-many: func(a1: u8, a2: u64, a3: f32, a4: f64, a5: string, a6: s8, a7: u16, a8: s64, a9: char, a10: bool, a11: mix, a12: u32, a13: u32, a14: u32, a15: u32, a16: u32, a17: u32) -> tuple<u8, u64, f32, f64, string, s8, u16, s64, char, bool, mix, u32>;
     e-lol: func(a: list<list<item>>, b: list<char>, c: list<list<u8>>) -> tuple<list<list<item>>, list<char>, list<list<u8>>>;
+    use base.{r};
+    e-spill: func(a: borrow<r>, b: r, c: list<r>, d: option<r>, n1: u64, n2: u64, n3: u64, n4: u64, n5: u64, n6: u64, n7: u64, n8: u64, n9: u64, n10: u64, n11: u64, n12: u64, n13: u64) -> tuple<u32, u32, u32, u32, u64>;
 }
 
 /// Nesting, spilling, aliases, resources from another interface.
@@ -374,8 +376,8 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 					}
 				}
 			}
-			if n != 52 {
-				t.Errorf("compared %d functions, want the 52 of edgeWIT", n)
+			if n != 53 {
+				t.Errorf("compared %d functions, want the 53 of edgeWIT", n)
 			}
 		})
 	}
@@ -516,6 +518,7 @@ import (
 	"os"
 	"reflect"
 
+	"example.com/edge/guest/t/edge/base"
 	"example.com/edge/guest/t/edge/echo"
 	"example.com/edge/guest/t/edge/nested"
 	"example.com/edge/guest/t/edge/wide"
@@ -578,6 +581,12 @@ func main() {
 	chars := []rune{'a', 0xD7FF, 0xE000, 0x10FFFF, '😀'}
 	bytes := [][]byte{{0, 255}, nil, {1}}
 	deq("e-lol", echo.ELol(items, chars, bytes), witval.Tuple3[[][]nested.Item, []rune, [][]byte]{F0: items, F1: chars, F2: bytes})
+	// Resources in spilled parameters: a borrowed, the others moved.
+	a, b, c1, c2, d := base.NewR(), base.NewR(), base.NewR(), base.NewR(), base.NewR()
+	want := witval.Tuple5[uint32, uint32, uint32, uint32, uint64]{F0: a.Get(), F1: b.Get(), F2: c1.Get() + c2.Get(), F3: d.Get(), F4: 91}
+	deq("e-spill", echo.ESpill(a.Borrow(), b, []base.R{c1, c2}, witval.Some(d), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13), want)
+	deq("e-spill none", echo.ESpill(a.Borrow(), base.NewR(), nil, witval.None[base.R](), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13).F3, uint32(0))
+	a.Drop()
 	if failures > 0 {
 		fmt.Printf("%d failures\n", failures)
 		os.Exit(1)
@@ -595,6 +604,7 @@ import (
 	"fmt"
 	"os"
 
+	"example.com/edge/host/t/edge/base"
 	"example.com/edge/host/t/edge/echo"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -603,6 +613,37 @@ import (
 )
 
 type impl struct{}
+
+// res is the host's r: its id, counted live until dropped.
+type res struct{ id uint32 }
+
+var ids, live uint32
+
+func newRes() *res {
+	ids++
+	live++
+	return &res{id: ids}
+}
+
+func (r *res) Get(context.Context) uint32 { return r.id }
+func (r *res) Drop()                      { live-- }
+
+func (impl) NewR(context.Context) base.R { return newRes() }
+
+// ESpill reads every resource, drops those moved to it and sums the rest.
+func (impl) ESpill(ctx context.Context, a, b echo.R, c []echo.R, d cabi.Option[echo.R], n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, n12, n13 uint64) cabi.Tuple5[uint32, uint32, uint32, uint32, uint64] {
+	v := cabi.Tuple5[uint32, uint32, uint32, uint32, uint64]{F0: a.Get(ctx), F1: b.Get(ctx), F4: n1 + n2 + n3 + n4 + n5 + n6 + n7 + n8 + n9 + n10 + n11 + n12 + n13}
+	b.Drop()
+	for _, r := range c {
+		v.F2 += r.Get(ctx)
+		r.Drop()
+	}
+	if r, ok := d.Get(); ok {
+		v.F3 = r.Get(ctx)
+		r.Drop()
+	}
+	return v
+}
 
 func (impl) EBig(_ context.Context, b echo.Big, v echo.Bigv) cabi.Tuple2[echo.Big, echo.Bigv] {
 	return cabi.Tuple2[echo.Big, echo.Bigv]{F0: b, F1: v}
@@ -653,6 +694,10 @@ func main() {
 		fmt.Println(err)
 		os.Exit(1)
 	}
+	if err := base.Register(ctx, r, impl{}); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
 	wasm, err := os.ReadFile(os.Args[1])
 	if err != nil {
 		fmt.Println(err)
@@ -668,6 +713,9 @@ func main() {
 	}
 	if n := inst.Table().Len(); n != 0 {
 		fmt.Printf("%d handles left\n", n)
+	}
+	if live != 0 {
+		fmt.Printf("%d resources live\n", live)
 	}
 }
 
@@ -769,6 +817,21 @@ func (impl) ELol(a [][]echo.Item, b []rune, c [][]byte) witval.Tuple3[[][]echo.I
 	return witval.Tuple3[[][]echo.Item, []rune, [][]byte]{F0: a, F1: b, F2: c}
 }
 
+// ESpill reads every resource, drops those moved to it and sums the rest.
+func (impl) ESpill(a echo.RBorrow, b echo.R, c []echo.R, d witval.Option[echo.R], n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, n12, n13 uint64) witval.Tuple5[uint32, uint32, uint32, uint32, uint64] {
+	v := witval.Tuple5[uint32, uint32, uint32, uint32, uint64]{F0: a.Get(), F1: b.Get(), F4: n1 + n2 + n3 + n4 + n5 + n6 + n7 + n8 + n9 + n10 + n11 + n12 + n13}
+	b.Drop()
+	for _, r := range c {
+		v.F2 += r.Get()
+		r.Drop()
+	}
+	if r, ok := d.Get(); ok {
+		v.F3 = r.Get()
+		r.Drop()
+	}
+	return v
+}
+
 func init() { echo.SetExports(impl{}) }
 
 func main() {}
@@ -784,6 +847,7 @@ import (
 	"os"
 	"reflect"
 
+	"example.com/edge/host/t/edge/base"
 	"example.com/edge/host/t/edge/echo"
 	"example.com/edge/host/t/edge/nested"
 	"example.com/edge/host/t/edge/wide"
@@ -793,6 +857,24 @@ import (
 )
 
 var failures int
+
+// res is the host's r: its id, counted live until dropped.
+type res struct{ id uint32 }
+
+var ids, live uint32
+
+func newRes() *res {
+	ids++
+	live++
+	return &res{id: ids}
+}
+
+func (r *res) Get(context.Context) uint32 { return r.id }
+func (r *res) Drop()                      { live-- }
+
+type baseHost struct{}
+
+func (baseHost) NewR(context.Context) base.R { return newRes() }
 
 func deq(what string, got any, err error, want any) {
 	if err != nil {
@@ -811,6 +893,10 @@ func main() {
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	if err := base.Register(ctx, r, baseHost{}); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
 	wasm, err := os.ReadFile(os.Args[1])
 	if err != nil {
 		fmt.Println(err)
@@ -882,6 +968,21 @@ func main() {
 	gotL, err := x.ELol(ctx, items, chars, bytes)
 	// Compared as printed: an empty list may come back nil or empty.
 	deq("e-lol", fmt.Sprintf("%+v", gotL), err, fmt.Sprintf("%+v", cabi.Tuple3[[][]nested.Item, []rune, [][]byte]{F0: items, F1: chars, F2: bytes}))
+	// Resources in spilled parameters: a lent, the others moved.
+	a, b, c1, c2, d := newRes(), newRes(), newRes(), newRes(), newRes()
+	gotS, err := x.ESpill(ctx, a, b, []echo.R{c1, c2}, cabi.Some[echo.R](d), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+	deq("e-spill", gotS, err, cabi.Tuple5[uint32, uint32, uint32, uint32, uint64]{F0: a.id, F1: b.id, F2: c1.id + c2.id, F3: d.id, F4: 91})
+	gotS, err = x.ESpill(ctx, a, newRes(), nil, cabi.None[echo.R](), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+	deq("e-spill none", gotS.F3, err, uint32(0))
+	if live != 1 {
+		failures++
+		fmt.Printf("FAIL %d resources live, want the borrowed one\n", live)
+	}
+	a.Drop()
+	if n := inst.Table().Len(); n != 0 {
+		failures++
+		fmt.Printf("FAIL %d handles left\n", n)
+	}
 	if failures > 0 {
 		fmt.Printf("%d failures\n", failures)
 		os.Exit(1)
