@@ -41,8 +41,10 @@ func echoTLSServer(t *testing.T, cert tls.Certificate) string {
 
 // TestGuestLifetimes runs a hostile guest (testdata/lifetimes) that drops
 // and reuses wasi:tls resources in the orders the WIT permits, each
-// scenario many times, against a silent peer and a real TLS server: no
-// trap, no panic, every pending-handshake slot back (the guest then holds
+// scenario many times, against a silent peer, real TLS servers and
+// itself (its server connections over its own listener, for which the
+// host's handshake timeout is short in the timeout-* scenarios): no
+// trap, no panic, no round past 10 s, every pending-handshake slot back (the guest then holds
 // the limit's worth at once), and the host's goroutines back to what they
 // were before the scenarios while the guest still runs.
 func TestGuestLifetimes(t *testing.T) {
@@ -55,12 +57,14 @@ func TestGuestLifetimes(t *testing.T) {
 	modes := []string{
 		"verify-drop", "finish-drop-socket-first", "abort-nowait", "never-started",
 		"complete", "complete-close-output", "draft-drop", "draft-complete", "tunnel-drop-outer",
+		"server-hello-drop", "server-identity-dropped", "pha-drop",
+		"verify-hook-drop", "respond-drop-identity", "timeout-get", "pause-drop", "tunnel-echo-drop-inner",
 	}
 	for _, backend := range []string{"stdtls", "circl-pq"} {
 		for _, mode := range modes {
 			t.Run(backend+"/"+mode, func(t *testing.T) {
 				tlsPort := echo
-				if strings.HasPrefix(mode, "tunnel") {
+				if strings.HasPrefix(mode, "tunnel-drop") {
 					tlsPort = nested
 				}
 				runLifetimes(t, backend, p, wasm, mode, silent, tlsPort, rounds, limit)
@@ -75,8 +79,12 @@ func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, 
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(context.Background())
 	policy := new(sockets.Policy)
-	policy.AllowConnect("localhost:*")
-	cfg := tlshost.Config{BackendName: backend, PendingHandshakes: limit, RootCAs: p.ca.Pool()}
+	policy.AllowConnect("localhost:*", "127.0.0.1:*")
+	policy.AllowListen("127.0.0.1:*")
+	cfg := tlshost.Config{BackendName: backend, PendingHandshakes: limit, RootCAs: p.ca.Pool(), ClientCAs: p.ca.Pool()}
+	if strings.HasPrefix(mode, "timeout") {
+		cfg.HandshakeTimeout = 200 * time.Millisecond
+	}
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}})
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +98,10 @@ func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, 
 	done := make(chan error, 1)
 	go func() {
 		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-			Args:  []string{"lifetimes", mode, "localhost", silent, tlsPort, fmt.Sprint(rounds), fmt.Sprint(limit)},
+			Args: []string{"lifetimes", mode, "localhost", silent, tlsPort, fmt.Sprint(rounds), fmt.Sprint(limit),
+				"/certs/localhost.key", "/certs/localhost.pem"},
 			Stdin: stdinR, Stdout: outW, Stderr: outW,
+			Dirs: []runtime.Dir{{Host: p.dir, Guest: "/certs", ReadOnly: true}},
 		})
 		outW.CloseWithError(fmt.Errorf("guest exited: %v", err))
 		done <- err

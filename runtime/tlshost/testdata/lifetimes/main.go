@@ -3,10 +3,12 @@
 // Command lifetimes drops and reuses the resources of wasi:tls in the
 // orders the WIT permits, a hostile guest's way, one scenario per run:
 //
-//	lifetimes MODE HOST SILENT TLS N LIMIT
+//	lifetimes MODE HOST SILENT TLS N LIMIT [KEY CERT]
 //
 // SILENT is the port of a server that never answers, TLS the port of a
-// TLS echo server for HOST. It prints "ready" and waits for a line on
+// TLS echo server for HOST; with KEY and CERT (HOST's identity, PEM) it
+// listens on a loopback port for the server scenarios, whose clients are
+// the guest's own. It prints "ready" and waits for a line on
 // its standard input (the test counts the host's goroutines), runs MODE
 // N times (printing "round I took D" for a round past 10 s: nothing in
 // them waits for a peer that long), then makes LIMIT handshakes pending to the silent server at
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/examples/wasinet"
+	"github.com/wasitls/wasitls/guest/wasi/clocks"
 	wio "github.com/wasitls/wasitls/guest/wasi/io"
 	"github.com/wasitls/wasitls/guest/wasi/sockets"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
@@ -251,6 +254,309 @@ var scenarios = map[string]func(silent, tlsPort uint16){
 		inner.Drop()
 		sock.Drop()
 	},
+	// A server handshake (with a client of the guest's own over its
+	// listener) suspended at its ClientHello hook, the hello taken and
+	// dropped, the future and then the handshake dropped (an abort at the
+	// hook: the client's handshake fails with the alert).
+	"server-hello-drop": func(uint16, uint16) {
+		client, server := pair()
+		chs, err := client.conn.Connect(host)
+		must("connect", err)
+		cf := tls.ClientHandshakeFinish(chs)
+		shs, err := server.sconn.Accept()
+		must("accept", err)
+		fh, err := shs.ReceiveClientHello()
+		must("receive-client-hello", err)
+		ph, pc := fh.Subscribe(), cf.Subscribe()
+		drive(ph, pc)
+		hello, ready, err := fh.Get()
+		if !ready || err != nil {
+			fmt.Println("hello:", ready, err)
+			os.Exit(1)
+		}
+		hello.Drop()
+		fh.Get()
+		ph.Drop()
+		fh.Drop()
+		shs.Drop()
+		drive(pc)
+		pc.Drop()
+		if _, _, _, err := cf.Get(); err == nil {
+			fmt.Println("the client's handshake completed after the server's was dropped")
+		}
+		cf.Drop()
+		client.drop()
+		server.drop()
+	},
+	// A server identity dropped before the handshake that uses it; the
+	// server's request-client-identity future and the client's
+	// certificate request dropped unanswered; both complete, exchange a
+	// line, and drop everything, the connections while the peer's data
+	// is unread.
+	"server-identity-dropped": func(uint16, uint16) {
+		client, server := pair()
+		id, err := tls.ParsePrivateIdentity(keyPEM, [][]byte{certPEM})
+		must("parse", err)
+		chs, err := client.conn.Connect(host)
+		must("connect", err)
+		fr, err := chs.ReceiveClientIdentityRequest()
+		must("receive-client-identity-request", err)
+		shs, err := server.sconn.Accept()
+		must("accept", err)
+		must("configure-server-identities", shs.ConfigureServerIdentities([]tls.PrivateIdentity{id}))
+		id.Drop()
+		fv, err := shs.RequestClientIdentity()
+		must("request-client-identity", err)
+		fv.Drop()
+		pr := fr.Subscribe()
+		sf := tls.ServerHandshakeFinish(shs)
+		ps := sf.Subscribe()
+		drive(pr, ps)
+		pr.Drop()
+		if req, some, _, err := fr.Get(); err == nil && some {
+			req.Drop()
+		}
+		fr.Drop()
+		cf := tls.ClientHandshakeFinish(chs)
+		pc := cf.Subscribe()
+		drive(pc, ps)
+		drive(ps, pc)
+		pc.Drop()
+		ps.Drop()
+		cin, cout, _, err := cf.Get()
+		must("client get", err)
+		sin, sout, _, err := sf.Get()
+		must("server get", err)
+		must("client write", cout.BlockingWriteAndFlush([]byte("ping\n")))
+		must("server write", sout.BlockingWriteAndFlush([]byte("pong\n")))
+		if _, err := wasinet.ReadSome(sin); err != nil {
+			fmt.Println("server read:", err)
+		}
+		if sid, ok := server.sconn.ServerIdentity(); ok {
+			sid.Drop()
+		} else {
+			fmt.Println("no server identity after its handle was dropped")
+		}
+		cout.Drop()
+		cin.Drop()
+		sout.Drop()
+		sin.Drop()
+		cf.Drop()
+		sf.Drop()
+		client.drop()
+		server.drop()
+	},
+	// Post-handshake authentication in flight (the client never reads,
+	// so never answers) when the guest drops its future and the
+	// connection.
+	"pha-drop": func(uint16, uint16) {
+		client, server := pair()
+		id, err := tls.ParsePrivateIdentity(keyPEM, [][]byte{certPEM})
+		must("parse", err)
+		chs, err := client.conn.Connect(host)
+		must("connect", err)
+		cf := tls.ClientHandshakeFinish(chs)
+		shs, err := server.sconn.Accept()
+		must("accept", err)
+		must("configure-server-identities", shs.ConfigureServerIdentities([]tls.PrivateIdentity{id}))
+		id.Drop()
+		sf := tls.ServerHandshakeFinish(shs)
+		pc, ps := cf.Subscribe(), sf.Subscribe()
+		drive(pc, ps)
+		drive(ps, pc)
+		pc.Drop()
+		ps.Drop()
+		cin, cout, _, err := cf.Get()
+		must("client get", err)
+		sin, sout, _, err := sf.Get()
+		must("server get", err)
+		if fa, err := server.sconn.RequestClientIdentity(); err == nil {
+			p := fa.Subscribe()
+			p.Ready()
+			p.Drop()
+			if _, err := server.sconn.RequestClientIdentity(); err == nil {
+				fmt.Println("a second post-handshake request while one is in flight")
+			}
+			fa.Drop()
+		}
+		sout.Drop()
+		sin.Drop()
+		sf.Drop()
+		server.drop()
+		cout.Drop()
+		cin.Drop()
+		cf.Drop()
+		client.drop()
+	},
+	// The handshake suspended at verify-server-identity with the chain
+	// taken; the future, then the handshake dropped (an abort at the
+	// hook), the connection dropped, and the chain dropped last.
+	"verify-hook-drop": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		fv, err := hs.VerifyServerIdentity()
+		must("verify-server-identity", err)
+		wasinet.Await(fv.Subscribe())
+		id, some, _, err := fv.Get()
+		if err != nil || !some {
+			fmt.Println("verify:", some, err)
+			os.Exit(1)
+		}
+		fv.Drop()
+		hs.Drop()
+		conn.Drop()
+		sock.Drop()
+		if len(id.ExportX509Chain()) == 0 {
+			fmt.Println("empty chain")
+		}
+		id.Drop()
+	},
+	// The server's certificate request answered with an identity the
+	// guest then drops before finish; the connection completes with it.
+	"respond-drop-identity": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		fr, err := hs.ReceiveClientIdentityRequest()
+		must("receive-client-identity-request", err)
+		wasinet.Await(fr.Subscribe())
+		req, some, _, err := fr.Get()
+		if err != nil || !some {
+			fmt.Println("request:", some, err)
+			os.Exit(1)
+		}
+		id, err := tls.ParsePrivateIdentity(keyPEM, [][]byte{certPEM})
+		must("parse", err)
+		tls.ClientIdentityRequestRespond(req, []tls.PrivateIdentity{id, id})
+		id.Drop()
+		fr.Drop()
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		cin, cout, _, err := f.Get()
+		must("get", err)
+		if cid, ok := conn.ClientIdentity(); ok {
+			cid.Drop()
+		} else {
+			fmt.Println("no client identity after its handle was dropped")
+		}
+		cout.Drop()
+		cin.Drop()
+		f.Drop()
+		conn.Drop()
+		sock.Drop()
+	},
+	// A handshake to a silent peer that the host's handshake timeout
+	// ends: get twice, subscribe after the value was taken, everything
+	// dropped.
+	"timeout-get": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		if _, _, _, err := f.Get(); err == nil {
+			fmt.Println("a handshake with a silent peer completed")
+		}
+		if _, _, ready, err := f.Get(); !ready || err == nil {
+			fmt.Println("second get:", ready, err)
+		}
+		wasinet.Await(f.Subscribe())
+		f.Drop()
+		conn.Drop()
+		sock.Drop()
+	},
+	// A handshake to a silent peer run on the guest's waits with a
+	// deadline (paused at the deadline, see the host's pausable), then
+	// dropped while paused: the connection, the socket, the future last.
+	"pause-drop": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		conn := tls.NewClientConnection(in, out)
+		hs, err := conn.Connect(host)
+		must("connect", err)
+		f := tls.ClientHandshakeFinish(hs)
+		p := f.Subscribe()
+		for range 2 {
+			timer := clocks.SubscribeDuration(clocks.Duration(5 * time.Millisecond))
+			wio.Poll([]wio.Pollable{p, timer})
+			timer.Drop()
+		}
+		p.Drop()
+		f.Drop()
+		conn.Drop()
+		sock.Drop()
+	},
+	// TLS inside TLS whose inner handshake gets its own ClientHello
+	// back (the echo server) and fails, or is still running when the
+	// guest drops the inner connection, then the outer.
+	"tunnel-echo-drop-inner": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		outer := tls.NewClientConnection(in, out)
+		hs, err := outer.Connect(host)
+		must("connect", err)
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		cin, cout, _, err := f.Get()
+		must("get", err)
+		inner := tls.NewClientConnection(cin, cout)
+		ihs, err := inner.Connect(host)
+		must("inner connect", err)
+		fi := tls.ClientHandshakeFinish(ihs)
+		ready(fi.Subscribe())
+		fi.Drop()
+		inner.Drop()
+		f.Drop()
+		outer.Drop()
+		sock.Drop()
+	},
+}
+
+// The guest's own listener, for the server scenarios, and the identity
+// its server connections present.
+var (
+	listener        sockets.TCPSocket
+	listenPort      uint16
+	keyPEM, certPEM []byte
+)
+
+// end is one side of a connection with the guest itself.
+type end struct {
+	sock  sockets.TCPSocket
+	conn  tls.ClientConnection
+	sconn tls.ServerConnection
+}
+
+func (e end) drop() {
+	if e.conn != 0 {
+		e.conn.Drop()
+	}
+	if e.sconn != 0 {
+		e.sconn.Drop()
+	}
+	e.sock.Drop()
+}
+
+// pair connects a client connection of the guest to a server connection
+// of the guest over its listener.
+func pair() (client, server end) {
+	sock, in, out := dial(listenPort)
+	client = end{sock: sock, conn: tls.NewClientConnection(in, out)}
+	ssock, sin, sout, err := wasinet.Accept(listener)
+	must("tcp accept", err)
+	server = end{sock: ssock, sconn: tls.NewServerConnection(sin, sout)}
+	return client, server
+}
+
+// drive waits until target is ready, waiting on others too, so that
+// the handshakes behind them all make progress.
+func drive(target wio.Pollable, others ...wio.Pollable) {
+	all := append([]wio.Pollable{target}, others...)
+	for !target.Ready() {
+		wio.Poll(all)
+	}
 }
 
 func main() {
@@ -264,6 +570,16 @@ func main() {
 	if !ok {
 		fmt.Println("unknown mode", mode)
 		os.Exit(2)
+	}
+	if len(os.Args) > 8 {
+		var err error
+		keyPEM, err = os.ReadFile(os.Args[7])
+		must("key", err)
+		certPEM, err = os.ReadFile(os.Args[8])
+		must("cert", err)
+		ln, bound, err := wasinet.Listen("127.0.0.1:0")
+		must("listen", err)
+		listener, listenPort = ln, bound.Port()
 	}
 	stdin := bufio.NewReader(os.Stdin)
 	fmt.Println("ready")
