@@ -62,6 +62,7 @@ func TestRefusedWIT(t *testing.T) {
 		{"async function", `f: async func(a: u32) -> u32;`, "import i;", "t:edge/i#[async]f: async functions are not supported"},
 		{"async method", `resource r { m: async func(); }`, "export i;", "t:edge/i#[async method]r.m: async functions are not supported"},
 		{"stream", `f: func(a: stream<u8>);`, "import i;", "unsupported WIT type stream"},
+		{"imported and exported", `record r { a: u32 } } interface j { use i.{r}; f: func(a: r);`, "export i; import j;", "world t:edge/w both imports and exports t:edge/i: not supported (an import that uses its types imports it too)"},
 		{"type exports", `record exports { a: u32 } f: func(a: exports);`, "export i;", "Go identifier Exports is both the Exports type and type exports"},
 		{"type bind", `record bind { a: u32 } f: func(a: bind);`, "export i;", "Go identifier Bind is both the Bind function and type bind"},
 		{"constructor and function", `resource r { constructor(); } new-r: func();`, "import i;", "Go identifier NewR is both function [constructor]r and function new-r"},

@@ -248,7 +248,7 @@ func (m *Model) exports(world *wit.World) error {
 				return false
 			}
 			if i, ok := m.ifaces[item.Interface]; ok && i.imported {
-				err = fmt.Errorf("world %s both imports and exports %s: not supported", worldName(world), i.ModuleName)
+				err = fmt.Errorf("world %s both imports and exports %s: not supported (an import that uses its types imports it too)", worldName(world), i.ModuleName)
 				return false
 			}
 			var i *Iface
