@@ -129,8 +129,14 @@ interface %type {
 
 /// Scalar functions whose results lower without a check, and functions
 /// named like the host package's Register, Functions, Host and Bind.
+/// Docs with lines that are Go comments when written as they are:
+/// //go:build ignore
+/// /* not closed
 interface scalar {
+    /// //go:noinline
+    /// /* not closed
     flags f1 { a }
+    /// /* not closed
     unit: func() -> result;
     unit-param: func(a: result) -> u32;
     flag-result: func() -> f1;

@@ -326,7 +326,13 @@ func docLines(docs string) []string {
 	}
 	var out []string
 	for _, l := range strings.Split(docs, "\n") {
-		out = append(out, strings.TrimRight(l, " \t"))
+		l = strings.TrimRight(l, " \t")
+		if strings.HasPrefix(l, "//") || strings.HasPrefix(l, "/*") {
+			// jennifer writes such a comment as it is: a directive
+			// (//go:build) or an unclosed block comment.
+			l = " " + l
+		}
+		out = append(out, l)
 	}
 	return out
 }
