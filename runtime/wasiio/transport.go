@@ -118,6 +118,8 @@ type streamConn struct {
 	dmu       sync.Mutex
 	rdeadline time.Time
 	dchanged  *Signal // fired when rdeadline changes, for a Read waiting
+	wdeadline time.Time
+	wchanged  *Signal // fired when wdeadline changes, for a Write waiting
 
 	closeOnce sync.Once
 	closeErr  error
@@ -171,6 +173,9 @@ func (c *streamConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if !c.wready {
+		if err := c.waitWritable(); err != nil {
+			return 0, err
+		}
 		if err := c.out.waitIdle(); err != nil {
 			if IsClosed(err) {
 				return 0, net.ErrClosed
@@ -183,6 +188,32 @@ func (c *streamConn) Write(p []byte) (int, error) {
 		return c.q.Write(p)
 	}
 	return c.out.w.Write(p)
+}
+
+// waitWritable waits until the output stream takes a write (what it
+// accepted before is out), or the write deadline passed: a deadline moved
+// into the past ends the wait, as it ends a socket's write (the wasi:tls
+// host interrupts a backend that way).
+func (c *streamConn) waitWritable() error {
+	for !c.out.Ready() {
+		c.dmu.Lock()
+		dl := c.wdeadline
+		if c.wchanged == nil {
+			c.wchanged = NewSignal()
+		}
+		changed := c.wchanged
+		c.dmu.Unlock()
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			return os.ErrDeadlineExceeded
+		}
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if !dl.IsZero() {
+			ctx, cancel = context.WithDeadline(ctx, dl)
+		}
+		Wait(ctx, []Source{c.out, changed})
+		cancel()
+	}
+	return nil
 }
 
 // CloseWrite closes the write side when the underlying connection can.
@@ -280,6 +311,13 @@ func (c *streamConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *streamConn) SetWriteDeadline(t time.Time) error {
+	c.dmu.Lock()
+	c.wdeadline = t
+	if c.wchanged != nil {
+		c.wchanged.Fire()
+		c.wchanged = nil
+	}
+	c.dmu.Unlock()
 	if c.q != nil {
 		c.q.SetDeadline(t)
 		return nil

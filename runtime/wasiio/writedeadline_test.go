@@ -1,0 +1,66 @@
+package wasiio
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stuckBacklog is the backlog of a socket whose peer never reads: it
+// always holds unsent bytes.
+type stuckBacklog struct{}
+
+func (stuckBacklog) Ready() bool          { return false }
+func (stuckBacklog) Watch(*Waker)         {}
+func (stuckBacklog) Unwatch(*Waker)       {}
+func (stuckBacklog) Unsent() (int, error) { return 1, nil }
+
+// A write deadline ends a transport's Write that waits for its output
+// stream's earlier bytes to go out (an inline stream over a socket whose
+// peer does not read: TLS tunnelled through TLS), as it ends a socket's:
+// a deadline in the past is how the wasi:tls host interrupts a backend it
+// gives up on. Before, the Write waited until the stream was dropped, and
+// the host left the handshake's goroutine behind as if the backend had not
+// returned.
+func TestTransportWriteDeadlineEndsWaitForStream(t *testing.T) {
+	for _, when := range []string{"during", "before"} {
+		t.Run(when, func(t *testing.T) {
+			out := NewInlineOutputStream(discard{}, stuckBacklog{}, nil)
+			tr, err := Transport(NewInputStream(strings.NewReader(""), nil), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			if when == "before" {
+				tr.SetWriteDeadline(time.Now().Add(-time.Second))
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := tr.Write([]byte("hello"))
+				done <- err
+			}()
+			if when == "during" {
+				select {
+				case err := <-done:
+					t.Fatalf("Write returned %v before the deadline", err)
+				case <-time.After(50 * time.Millisecond):
+				}
+				tr.SetWriteDeadline(time.Unix(1, 0))
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("Write: %v, want %v", err, os.ErrDeadlineExceeded)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a write deadline in the past did not end the Write waiting for the stream")
+			}
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
