@@ -6,16 +6,20 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -39,14 +43,67 @@ func echoTLSServer(t *testing.T, cert tls.Certificate) string {
 	return strconv.Itoa(addr.Port)
 }
 
+// stuckTLSServer completes TLS handshakes on a loopback listener and
+// then reads nothing until release is called (the sockets the guest
+// dropped with bytes unsent linger until their peer reads them).
+func stuckTLSServer(t *testing.T, cert tls.Certificate) (port string, release func()) {
+	t.Helper()
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	released := make(chan struct{})
+	addr := testnet.Serve(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		if tls.Server(c, cfg).Handshake() != nil {
+			return
+		}
+		<-released
+		io.Copy(io.Discard, c)
+	})
+	var once sync.Once
+	release = func() { once.Do(func() { close(released) }) }
+	t.Cleanup(release)
+	return strconv.Itoa(addr.Port), release
+}
+
+// ctxlessBackend is a backend whose handshakes ignore their context, as
+// the host allows (backends.Conn.Handshake): giving up on one is the
+// interruption of its transport alone. Its connections hide the backend's
+// optional interfaces, so their streams run on goroutines.
+type ctxlessBackend struct{ backends.Backend }
+
+type ctxlessConn struct{ backends.Conn }
+
+func (c ctxlessConn) Handshake(context.Context) error { return c.Conn.Handshake(context.Background()) }
+
+func (b ctxlessBackend) Client(transport net.Conn, cfg *backends.ClientConfig) (backends.Conn, error) {
+	c, err := b.Backend.Client(transport, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ctxlessConn{c}, nil
+}
+
+func (b ctxlessBackend) Server(transport net.Conn, cfg *backends.ServerConfig) (backends.Conn, error) {
+	c, err := b.Backend.Server(transport, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ctxlessConn{c}, nil
+}
+
 // TestGuestLifetimes runs a hostile guest (testdata/lifetimes) that drops
 // and reuses wasi:tls resources in the orders the WIT permits, each
 // scenario many times, against a silent peer, real TLS servers and
 // itself (its server connections over its own listener, for which the
 // host's handshake timeout is short in the timeout-* scenarios): no
 // trap, no panic, no round past 10 s, every pending-handshake slot back (the guest then holds
-// the limit's worth at once), and the host's goroutines back to what they
-// were before the scenarios while the guest still runs.
+// the limit's worth at once), the host's goroutines back to what they
+// were before the scenarios while the guest still runs, and no backend
+// left behind (the host logs one that did not return once it interrupted
+// its transport). The tunnel scenarios run on a backend that ignores its
+// handshake's context too (ctxless): there only the interruption of the
+// transport ends a handshake the host gives up on. tunnel-stuck-abort
+// left it behind before the transport over another connection's
+// cleartext watched its write deadline.
 func TestGuestLifetimes(t *testing.T) {
 	const limit, rounds = 4, 12
 	p := newGuestPKI(t)
@@ -59,21 +116,30 @@ func TestGuestLifetimes(t *testing.T) {
 		"complete", "complete-close-output", "draft-drop", "draft-complete", "tunnel-drop-outer",
 		"server-hello-drop", "server-identity-dropped", "pha-drop",
 		"verify-hook-drop", "respond-drop-identity", "timeout-get", "pause-drop", "tunnel-echo-drop-inner",
+		"tunnel-stuck-abort",
 	}
-	for _, backend := range []string{"stdtls", "circl-pq"} {
+	for _, backend := range []string{"stdtls", "circl-pq", "ctxless"} {
 		for _, mode := range modes {
+			if backend == "ctxless" && !strings.HasPrefix(mode, "tunnel") {
+				continue
+			}
 			t.Run(backend+"/"+mode, func(t *testing.T) {
-				tlsPort := echo
-				if strings.HasPrefix(mode, "tunnel-drop") {
+				tlsPort, release := echo, func() {}
+				switch {
+				case strings.HasPrefix(mode, "tunnel-drop"):
 					tlsPort = nested
+				case strings.HasPrefix(mode, "tunnel-stuck"):
+					tlsPort, release = stuckTLSServer(t, p.local.TLSCertificate())
 				}
-				runLifetimes(t, backend, p, wasm, mode, silent, tlsPort, rounds, limit)
+				runLifetimes(t, backend, p, wasm, mode, silent, tlsPort, rounds, limit, release)
 			})
 		}
 	}
 }
 
-func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, silent, tlsPort string, rounds, limit int) {
+// runLifetimes runs mode; release is called at the checkpoint, before
+// the goroutines are counted.
+func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, silent, tlsPort string, rounds, limit int, release func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
@@ -82,9 +148,18 @@ func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, 
 	policy.AllowConnect("localhost:*", "127.0.0.1:*")
 	policy.AllowListen("127.0.0.1:*")
 	cfg := tlshost.Config{BackendName: backend, PendingHandshakes: limit, RootCAs: p.ca.Pool(), ClientCAs: p.ca.Pool()}
+	if backend == "ctxless" {
+		b, err := backends.ByName("stdtls")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.BackendName, cfg.Backend = "", ctxlessBackend{b}
+	}
 	if strings.HasPrefix(mode, "timeout") {
 		cfg.HandshakeTimeout = 200 * time.Millisecond
 	}
+	var log syncbuf.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +204,13 @@ func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, 
 	if got := strings.TrimSuffix(strings.TrimPrefix(out.String(), "ready\n"), "slots ok\ncheckpoint\n"); got != "" {
 		t.Errorf("guest reported:\n%s", got)
 	}
+	release()
 	waitGoroutines(t, base)
+	// Each backend returns once the host interrupts its transport: the
+	// host never has to leave one behind.
+	if l := log.String(); strings.Contains(l, "did not return within") {
+		t.Errorf("the host left a backend behind:\n%s", l)
+	}
 	stdinW.Close()
 	if err := <-done; err != nil {
 		t.Errorf("guest: %v\n%s", err, out.String())

@@ -512,6 +512,54 @@ var scenarios = map[string]func(silent, tlsPort uint16){
 		outer.Drop()
 		sock.Drop()
 	},
+	// TLS inside TLS whose outer peer reads nothing once its handshake
+	// is done: the guest fills the outer cleartext stream, starts the
+	// inner handshake (whose first write waits for the outer stream) and
+	// aborts it, then drops everything.
+	"tunnel-stuck-abort": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		outer := tls.NewClientConnection(in, out)
+		hs, err := outer.Connect(host)
+		must("connect", err)
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		cin, cout, _, err := f.Get()
+		must("get", err)
+		chunk := make([]byte, 64<<10)
+		for filled := 0; ; {
+			n, err := cout.CheckWrite()
+			must("check-write", err)
+			if n == 0 {
+				// Full once the stream stays unwritable for a while.
+				p, timer := cout.Subscribe(), clocks.SubscribeDuration(clocks.Duration(50*time.Millisecond))
+				wio.Poll([]wio.Pollable{p, timer})
+				full := !p.Ready()
+				p.Drop()
+				timer.Drop()
+				if full {
+					break
+				}
+				continue
+			}
+			must("write", cout.Write(chunk[:min(n, uint64(len(chunk)))]))
+			if filled += int(n); filled > 256<<20 {
+				fmt.Println("the outer stream never filled")
+				os.Exit(1)
+			}
+		}
+		inner := tls.NewClientConnection(cin, cout)
+		ihs, err := inner.Connect(host)
+		must("inner connect", err)
+		fv, err := ihs.VerifyServerIdentity()
+		must("inner verify-server-identity", err)
+		ready(fv.Subscribe())
+		fv.Drop()
+		wasinet.Await(tls.ClientHandshakeAbort(ihs))
+		inner.Drop()
+		f.Drop()
+		outer.Drop()
+		sock.Drop()
+	},
 }
 
 // The guest's own listener, for the server scenarios, and the identity
