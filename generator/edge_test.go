@@ -275,30 +275,38 @@ func TestEdgeWITBuildsAndVets(t *testing.T) {
 	}
 	for _, side := range []string{"import", "export"} {
 		t.Run(side, func(t *testing.T) {
-			src := edgeWorld(side)
-			dir, res := loadString(t, src)
-			host, guest, err := generateBoth(t, res)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := Write(filepath.Join(dir, "host"), host); err != nil {
-				t.Fatal(err)
-			}
-			if err := Write(filepath.Join(dir, "guest"), guest); err != nil {
-				t.Fatal(err)
-			}
-			scratchModule(t, dir)
+			dir := edgeModule(t, edgeWorld(side))
 			goCmd(t, dir, false, "vet", "./host/...")
 			goCmd(t, dir, true, "vet", "./guest/...")
 		})
 	}
 }
 
-// scratchModule makes dir the module example.com/edge, requiring this one.
-func scratchModule(t *testing.T, dir string) {
+// edgeModule generates host and guest bindings of the WIT source src's
+// world w into dir/host and dir/guest of a scratch module example.com/edge,
+// and returns dir.
+func edgeModule(t *testing.T, src string) string {
+	t.Helper()
+	dir, res := loadString(t, src)
+	host, guest, err := generateBoth(t, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(filepath.Join(dir, "host"), host); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(filepath.Join(dir, "guest"), guest); err != nil {
+		t.Fatal(err)
+	}
+	scratchModule(t, dir, "example.com/edge")
+	return dir
+}
+
+// scratchModule makes dir the module named module, requiring this one.
+func scratchModule(t *testing.T, dir, module string) {
 	t.Helper()
 	root := repoRoot(t)
-	goMod := "module example.com/edge\n\ngo 1.26\n\nrequire " + modulePath + " v0.0.0\n\nreplace " + modulePath + " => " + root + "\n"
+	goMod := "module " + module + "\n\ngo 1.26\n\nrequire " + modulePath + " v0.0.0\n\nreplace " + modulePath + " => " + root + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(goMod), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -484,20 +492,17 @@ func TestEdgeWITRoundTrip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a guest and a host; skipped with -short")
 	}
-	src := expandEdge() + "\nworld w {\n    import echo;\n}\n" + edgeOther
-	dir, res := loadString(t, src)
-	host, guest, err := generateBoth(t, res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Write(filepath.Join(dir, "host"), host); err != nil {
-		t.Fatal(err)
-	}
-	if err := Write(filepath.Join(dir, "guest"), guest); err != nil {
-		t.Fatal(err)
-	}
-	scratchModule(t, dir)
-	for name, src := range map[string]string{"guestprog/main.go": edgeGuest, "hostprog/main.go": edgeHost} {
+	edgeRoundTrip(t, "import", edgeGuest, edgeHost)
+}
+
+// edgeRoundTrip generates the bindings of edgeWIT with a world that
+// imports or exports (side) echo, builds guestProg on the guest bindings
+// for wasip1 (a reactor when echo is exported), and runs hostProg on the
+// host bindings with it: what they print must be ok alone.
+func edgeRoundTrip(t *testing.T, side, guestProg, hostProg string) {
+	t.Helper()
+	dir := edgeModule(t, expandEdge()+"\nworld w {\n    "+side+" echo;\n}\n"+edgeOther)
+	for name, src := range map[string]string{"guestprog/main.go": guestProg, "hostprog/main.go": hostProg} {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -506,7 +511,11 @@ func TestEdgeWITRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	goCmd(t, dir, true, "build", "-o", "guest.wasm", "./guestprog")
+	mode := "-buildmode=exe"
+	if side == "export" {
+		mode = "-buildmode=c-shared" // a reactor
+	}
+	goCmd(t, dir, true, "build", mode, "-o", "guest.wasm", "./guestprog")
 	out := goCmd(t, dir, false, "run", "./hostprog", "guest.wasm")
 	if strings.TrimSpace(out) != "ok" {
 		t.Fatalf("round trip:\n%s", out)
@@ -743,33 +752,7 @@ func TestEdgeWITRoundTripExports(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a guest and a host; skipped with -short")
 	}
-	src := expandEdge() + "\nworld w {\n    export echo;\n}\n" + edgeOther
-	dir, res := loadString(t, src)
-	host, guest, err := generateBoth(t, res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Write(filepath.Join(dir, "host"), host); err != nil {
-		t.Fatal(err)
-	}
-	if err := Write(filepath.Join(dir, "guest"), guest); err != nil {
-		t.Fatal(err)
-	}
-	scratchModule(t, dir)
-	for name, src := range map[string]string{"guestprog/main.go": edgeGuestExports, "hostprog/main.go": edgeHostCaller} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	goCmd(t, dir, true, "build", "-buildmode=c-shared", "-o", "guest.wasm", "./guestprog")
-	out := goCmd(t, dir, false, "run", "./hostprog", "guest.wasm")
-	if strings.TrimSpace(out) != "ok" {
-		t.Fatalf("round trip:\n%s", out)
-	}
+	edgeRoundTrip(t, "export", edgeGuestExports, edgeHostCaller)
 }
 
 // edgeGuestExports implements echo, returning every argument.

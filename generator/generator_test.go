@@ -292,25 +292,9 @@ func TestAllWASIBuildsAndVets(t *testing.T) {
 	if err := Write(filepath.Join(dir, "bindings"), files); err != nil {
 		t.Fatal(err)
 	}
-	goMod := "module example.com/all\n\ngo 1.26\n\nrequire " + modulePath + " v0.0.0\n\nreplace " + modulePath + " => " + root + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(goMod), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}} {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	scratchModule(t, dir, "example.com/all")
+	goCmd(t, dir, false, "build", "./...")
+	goCmd(t, dir, false, "vet", "./...")
 }
 
 // TestGoldenProxy is TestGolden for wasi:http/proxy@0.2.8 (vendored in
