@@ -82,9 +82,11 @@ func TestRefusedWIT(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "package t:edge@0.1.0;\ninterface i {\n" + tc.iface + "\n}\nworld w {\n" + tc.world + "\n}\n"
 			_, res := loadString(t, src)
-			_, _, err := generateBoth(t, res)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got error %v, want one containing %q", err, tc.want)
+			for _, guest := range []bool{false, true} {
+				_, err := Generate(res, Options{World: "w", Package: "example.com/edge/x", Guest: guest})
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("guest %v: got error %v, want one containing %q", guest, err, tc.want)
+				}
 			}
 		})
 	}
