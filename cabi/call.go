@@ -108,9 +108,7 @@ func enter(inst *Instance, fn string) {
 	if inst.isHalted() {
 		panic(inst.Refusal(fn))
 	}
-	if inst.inRealloc || inst.inPostReturn {
-		inst.leaveTrap(fn)
-	}
+	inst.MayLeave(fn)
 	inst.borrowed = inst.borrowed[:0]
 }
 
@@ -129,7 +127,8 @@ func (inst *Instance) MayLeave(fn string) {
 }
 
 // leaveTrap marks the instance trapped and panics with the trap of a host
-// function fn called where the guest may not leave.
+// function fn called where the guest may not leave (MayLeave, kept small
+// enough to inline into every call's entry).
 func (inst *Instance) leaveTrap(fn string) {
 	inst.setTrapped()
 	if inst.inPostReturn {
