@@ -144,16 +144,3 @@ func TestHostileEmptyRecordsAroundMessages(t *testing.T) {
 		}
 	}
 }
-
-// sealedInner returns inner, a whole TLSInnerPlaintext (content, type,
-// padding), as one record under c's write keys.
-func sealedInner(c *Conn, inner []byte) []byte {
-	c.out.Lock()
-	defer c.out.Unlock()
-	n := len(inner) + c.out.aead.Overhead()
-	hdr := []byte{byte(recordTypeApplicationData), 3, 3, byte(n >> 8), byte(n)}
-	nonce := c.out.nonce()
-	rec := c.out.aead.Seal(hdr, nonce[:], inner, hdr)
-	c.out.seq++
-	return rec
-}

@@ -25,9 +25,14 @@ import (
 // sealed returns content as one record of type typ under c's write keys,
 // advancing c's sequence number.
 func sealed(c *Conn, typ recordType, content []byte) []byte {
+	return sealedInner(c, append(bytes.Clone(content), byte(typ)))
+}
+
+// sealedInner returns inner, a whole TLSInnerPlaintext (content, type,
+// padding), as one record under c's write keys.
+func sealedInner(c *Conn, inner []byte) []byte {
 	c.out.Lock()
 	defer c.out.Unlock()
-	inner := append(bytes.Clone(content), byte(typ))
 	n := len(inner) + c.out.aead.Overhead()
 	hdr := []byte{byte(recordTypeApplicationData), 3, 3, byte(n >> 8), byte(n)}
 	nonce := c.out.nonce()
