@@ -114,6 +114,14 @@ func hostileChain(t *testing.T, p *testCerts, leaf *testpki.Leaf) {
 			t.Errorf("validation took %v", d)
 		}
 	}
+	presentChain(t, p, leaf, check)
+}
+
+// presentChain presents leaf's chain to a client, from a server, and to a
+// server that requires a client certificate, from a client ("server-chain"
+// and "client-chain"), and hands check the victim's error and when its
+// handshake began.
+func presentChain(t *testing.T, p *testCerts, leaf *testpki.Leaf, check func(t *testing.T, err error, start time.Time)) {
 	t.Run("server-chain", func(t *testing.T) {
 		start := time.Now()
 		craw, sraw := tcpPair(t)
