@@ -13,7 +13,6 @@ import (
 	"net/url"
 	goruntime "runtime"
 	"testing"
-	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
@@ -129,17 +128,16 @@ func TestHeapBytesSlicesOfOneArray(t *testing.T) {
 	}
 }
 
-// TestHeapBytesLongChainCost: what HeapBytes costs per certificate of a
-// chain is about the same for 2,048 certificates as for 64. A peer's
-// Certificate message of 256 KiB holds some 1,400 minimal certificates,
-// each of whose strings and slices was looked up among every
-// certificate's DER: before, the cost per certificate grew with their
-// number (15.7 times at 2,048 against 64; 1.2-1.7 times now). Best of
-// five runs each.
-func TestHeapBytesLongChainCost(t *testing.T) {
+// BenchmarkHeapBytesLongChain measures what HeapBytes costs per
+// certificate (ns/cert) of a chain of 64 and of 2,048: about the same. A
+// peer's Certificate message of 256 KiB holds some 1,400 minimal
+// certificates, each of whose strings and slices was looked up among
+// every certificate's DER: before, the cost per certificate grew with
+// their number (15.7 times at 2,048 against 64; 1.2-1.7 times now).
+func BenchmarkHeapBytesLongChain(b *testing.B) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1)}
 	for i := range 32 {
@@ -147,39 +145,25 @@ func TestHeapBytesLongChainCost(t *testing.T) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	chain := func(n int) (certs []*x509.Certificate, raw [][]byte) {
-		msg := bytes.Repeat(der, n) // one buffer, as crypto/tls parses a Certificate message
-		for i := range n {
-			c, err := x509.ParseCertificate(msg[i*len(der) : (i+1)*len(der)])
-			if err != nil {
-				t.Fatal(err)
+	for _, n := range []int{64, 2048} {
+		b.Run(fmt.Sprintf("certs=%d", n), func(b *testing.B) {
+			msg := bytes.Repeat(der, n) // one buffer, as crypto/tls parses a Certificate message
+			var certs []*x509.Certificate
+			var raw [][]byte
+			for i := range n {
+				c, err := x509.ParseCertificate(msg[i*len(der) : (i+1)*len(der)])
+				if err != nil {
+					b.Fatal(err)
+				}
+				certs, raw = append(certs, c), append(raw, c.Raw)
 			}
-			certs, raw = append(certs, c), append(raw, c.Raw)
-		}
-		return certs, raw
-	}
-	perCert := func(n int) func() time.Duration {
-		certs, raw := chain(n)
-		return func() time.Duration {
-			start := time.Now()
-			backends.HeapBytes(certs, raw...)
-			return time.Since(start) / time.Duration(n)
-		}
-	}
-	small, large := perCert(64), perCert(2048)
-	var best [2]time.Duration
-	for round := range 5 {
-		for i, run := range [2]func() time.Duration{small, large} {
-			goruntime.GC()
-			if d := run(); round == 0 || d < best[i] {
-				best[i] = d
+			for b.Loop() {
+				backends.HeapBytes(certs, raw...)
 			}
-		}
-	}
-	if ratio := float64(best[1]) / float64(best[0]); ratio > 6 {
-		t.Errorf("HeapBytes per certificate: %v for 2,048 against %v for 64 (%.1fx), want about the same", best[1], best[0], ratio)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/cert")
+		})
 	}
 }
 
