@@ -20,15 +20,15 @@ import (
 	"github.com/wasitls/wasitls/backends/stdtls"
 )
 
-// TestSessionCacheParsedChainBound: a session whose server chain
-// crypto/tls keeps parsed holds more than a Certificate message's 256 KiB
-// on the heap is not stored for resumption, since a guest's session
-// cache (64 by default) would keep it after every connection is gone: a
-// server sending after its trusted leaf certificates of thousands of
-// one-letter URIs, 40 times their bytes parsed, made each session hold
-// some 10 MiB, 640 MiB in a full cache. A session of an ordinary chain,
-// or of a 200 KiB certificate, is stored. Against a crypto/tls server on
-// loopback.
+// TestSessionCacheParsedChainBound: a session that holds more than
+// maxSessionHeap (640 KiB) on the heap, what crypto/tls keeps parsed of
+// its server's chain included, is not stored for resumption, since a
+// guest's session cache (64 by default) would keep it after every
+// connection is gone: a server sending after its trusted leaf
+// certificates of thousands of one-letter URIs, 40 times their bytes
+// parsed, made each session hold some 10 MiB, 640 MiB in a full cache. A
+// session of an ordinary chain, or of a 200 KiB certificate, is stored.
+// Against a crypto/tls server on loopback.
 func TestSessionCacheParsedChainBound(t *testing.T) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
