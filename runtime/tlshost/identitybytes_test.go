@@ -73,11 +73,24 @@ func TestIdentityBytesLimit(t *testing.T) {
 // 100 parses fit, holding 7 MiB under the 1 MiB limit.
 func TestIdentityBytesTinyElements(t *testing.T) {
 	const limit = 1 << 20
+	out, err := runIdhog(t, "stdtls", limit, "1", "100", "2048")
+	var refused int
+	if _, scanErr := fmt.Sscanf(out, "parse %d: ", &refused); scanErr != nil || refused > 12 ||
+		!strings.Contains(out, fmt.Sprintf("more than the %d allowed", limit)) {
+		t.Errorf("guest output:\n%s(err %v)\nwant a parse within the first 12 refused naming the limit", out, err)
+	}
+}
+
+// runIdhog runs the idhog guest with args on a host of backend whose
+// guests may keep limit bytes of identities, and returns what the guest
+// printed and the error its run ended with.
+func runIdhog(t *testing.T, backend string, limit int, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(context.Background())
-	ext := tlshost.New(tlshost.Config{BackendName: "stdtls", IdentityBytes: limit})
+	ext := tlshost.New(tlshost.Config{BackendName: backend, IdentityBytes: limit})
 	rt, err := runtime.New(ctx, r, runtime.Config{Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,12 +101,8 @@ func TestIdentityBytesTinyElements(t *testing.T) {
 	}
 	defer collectEvery(50 * time.Millisecond)() // the guest's parse after closing waits for it
 	var out bytes.Buffer
-	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"idhog", "1", "100", "2048"}, Stdout: &out, Stderr: &out})
-	var refused int
-	if _, scanErr := fmt.Sscanf(out.String(), "parse %d: ", &refused); scanErr != nil || refused > 12 ||
-		!strings.Contains(out.String(), fmt.Sprintf("more than the %d allowed", limit)) {
-		t.Errorf("guest output:\n%s(err %v)\nwant a parse within the first 12 refused naming the limit", out.String(), err)
-	}
+	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: append([]string{"idhog"}, args...), Stdout: &out, Stderr: &out})
+	return out.String(), err
 }
 
 // collectEvery runs the host's garbage collector every d, as it would run
@@ -123,27 +132,12 @@ func TestIdentityBytesParsedLeaf(t *testing.T) {
 	const limit = 1 << 20
 	for _, backend := range []string{"stdtls", "circl-pq"} {
 		t.Run(backend, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
-			defer r.Close(context.Background())
-			ext := tlshost.New(tlshost.Config{BackendName: backend, IdentityBytes: limit})
-			rt, err := runtime.New(ctx, r, runtime.Config{Extensions: []runtime.Extension{ext}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/idhog"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer collectEvery(50 * time.Millisecond)() // the guest's parse after closing waits for it
-			var out bytes.Buffer
-			_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"idhog", "0", "100", "0", "4000"}, Stdout: &out, Stderr: &out})
+			out, err := runIdhog(t, backend, limit, "0", "100", "0", "4000")
 			var refused int
-			if _, scanErr := fmt.Sscanf(out.String(), "parse %d: ", &refused); scanErr != nil || refused > 2 ||
-				!strings.Contains(out.String(), fmt.Sprintf("more than the %d allowed", limit)) ||
-				!strings.Contains(out.String(), "after close: ok") {
-				t.Errorf("guest output:\n%s(err %v)\nwant the second parse refused naming the limit, and a parse after closing", out.String(), err)
+			if _, scanErr := fmt.Sscanf(out, "parse %d: ", &refused); scanErr != nil || refused > 2 ||
+				!strings.Contains(out, fmt.Sprintf("more than the %d allowed", limit)) ||
+				!strings.Contains(out, "after close: ok") {
+				t.Errorf("guest output:\n%s(err %v)\nwant the second parse refused naming the limit, and a parse after closing", out, err)
 			}
 		})
 	}
