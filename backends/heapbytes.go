@@ -31,7 +31,7 @@ import (
 // shared (see above). v is typically a pointer; the value it points to
 // counts.
 func HeapBytes(v any, shared ...[]byte) int64 {
-	w := heapWalk{shared: spansOf(shared), seen: make(map[uintptr]bool), ends: make(map[uintptr]uintptr)}
+	w := heapWalk{shared: spansOf(shared), seen: make(map[uintptr]bool), ends: make(map[uintptr]uintptr), walked: make(map[uintptr]int)}
 	return w.value(reflect.ValueOf(v), true)
 }
 
@@ -54,6 +54,11 @@ type heapWalk struct {
 	// its extensions' values) start apart but end together, their
 	// capacity reaching the end of the array; the widest counts.
 	ends map[uintptr]uintptr
+	// walked are the slices' arrays whose elements were walked, by where
+	// they start: how many elements. A slice longer than one met before
+	// walks the rest; a pointer to its first element, met before, does
+	// not stop it (before, either hid what the other elements reach).
+	walked map[uintptr]int
 }
 
 // allocBytes is an allocation of n bytes as the allocator rounds it to
@@ -164,8 +169,12 @@ func (w *heapWalk) value(v reflect.Value, boxed bool) int64 {
 			n += int64(size - was)
 			w.ends[end] = size
 		}
-		if hasPointers(elem) && w.first(v.Pointer()) {
-			for i := range v.Len() {
+		if !hasPointers(elem) {
+			return n
+		}
+		if from := w.walked[v.Pointer()]; v.Len() > from {
+			w.walked[v.Pointer()] = v.Len()
+			for i := from; i < v.Len(); i++ {
 				n += w.value(v.Index(i), false)
 			}
 		}

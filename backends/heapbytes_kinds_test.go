@@ -45,6 +45,20 @@ func TestHeapBytesKinds(t *testing.T) {
 	if n := backends.HeapBytes(self); n != 24+16+24 {
 		t.Errorf("HeapBytes of a slice holding itself: %d, want its header boxed twice and its array (64)", n)
 	}
+	// What the elements of a slice reach counts though a shorter slice of
+	// its array, or a pointer to its first element, was met first.
+	arrays := []*[1000]byte{new([1000]byte), new([1000]byte)}
+	for _, v := range []any{
+		struct{ short, long []*[1000]byte }{arrays[:1], arrays},
+		struct {
+			first **[1000]byte
+			all   []*[1000]byte
+		}{&arrays[0], arrays},
+	} {
+		if n := backends.HeapBytes(v); n < 2*1136 {
+			t.Errorf("HeapBytes of %T: %d, want both arrays of 1,000 bytes (1,136 each)", v, n)
+		}
+	}
 	for _, v := range []any{nil, (*node)(nil), node{}, []int(nil), map[int]int(nil), (func())(nil), (chan int)(nil), unsafe.Pointer(nil), [0]*node{}, struct{}{}, &struct{}{}} {
 		if n := backends.HeapBytes(v); n < 0 || n > 128 {
 			t.Errorf("HeapBytes(%T zero) = %d", v, n)
