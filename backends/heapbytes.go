@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -37,13 +38,46 @@ func HeapBytes(v any, shared ...[]byte) int64 {
 
 // IdentityHeapBytes returns what id holds on the heap beside its chain
 // (the bytes of its elements and the slice holding them): itself, its
-// parsed leaf, its private key and its OCSP response.
+// parsed leaf, its private key and its OCSP response. The key is walked
+// only when its type is the standard library's, CIRCL's or one of this
+// module's backends' (see ownKey), whose keys nothing changes once
+// parsed; the key of an embedder's own backend may reach state that
+// backend changes as it signs (a session pool, a cache), which a walk
+// must not read while it does (a map written meanwhile stops the
+// process), and counts nothing here.
 func IdentityHeapBytes(id *Identity) int64 {
+	var key any
+	if ownKey(id.Key) {
+		key = id.Key
+	}
 	return allocBytes(unsafe.Sizeof(*id)) + HeapBytes(struct {
 		leaf any
 		key  any
 		ocsp []byte
-	}{id.Leaf, id.Key, id.OCSP}, id.Chain...)
+	}{id.Leaf, key, id.OCSP}, id.Chain...)
+}
+
+// keyPackages are the packages whose private key types HeapBytes may
+// walk: their keys are immutable once parsed.
+var keyPackages = []string{"crypto/", "github.com/cloudflare/circl/", "github.com/wasitls/wasitls/backends/"}
+
+// ownKey reports whether key's type (a pointer's element's) is declared
+// in one of keyPackages.
+func ownKey(key any) bool {
+	t := reflect.TypeOf(key)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return false
+	}
+	pkg := t.PkgPath() + "/"
+	for _, p := range keyPackages {
+		if strings.HasPrefix(pkg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 type heapWalk struct {

@@ -188,3 +188,29 @@ func TestHeapBytesShared(t *testing.T) {
 		t.Errorf("HeapBytes of pieces of slices not shared: %d, want 2,344", n)
 	}
 }
+
+// foreignKey is a key of an embedder's own backend: what it reaches may
+// change as it signs.
+type foreignKey struct {
+	crypto.Signer
+	cache map[string][]byte
+}
+
+// TestIdentityHeapBytesForeignKey: the key of an embedder's backend is
+// not walked (its backend may write its maps meanwhile, which would stop
+// the process), while the keys of the standard library count what they
+// hold.
+func TestIdentityHeapBytesForeignKey(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := &foreignKey{Signer: key, cache: map[string][]byte{"a": make([]byte, 1<<20)}}
+	base := backends.IdentityHeapBytes(&backends.Identity{})
+	if n := backends.IdentityHeapBytes(&backends.Identity{Key: foreign}) - base; n > 1<<10 {
+		t.Errorf("an embedder's key counts %d bytes: it was walked", n)
+	}
+	if n := backends.IdentityHeapBytes(&backends.Identity{Key: key}) - base; n < int64(len(key)) {
+		t.Errorf("an Ed25519 key counts %d bytes, want at least its %d", n, len(key))
+	}
+}
