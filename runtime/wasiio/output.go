@@ -192,7 +192,10 @@ func (s *OutputStream) CheckWrite(ctx context.Context) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pushLocked(false)
-	busy := s.busy()
+	// Bytes still gathered count as unsent even when the queue emptied
+	// since pushLocked looked: a permit granted now would let the guest
+	// gather past what the first permit reserved (and past the buffer).
+	busy := s.busy() || s.gathered != nil
 	if err := s.terminal(); err != nil {
 		return 0, err
 	}
