@@ -42,10 +42,22 @@ func TestTransportWriteDeadlineEndsWaitForStream(t *testing.T) {
 				done <- err
 			}()
 			if when == "during" {
-				select {
-				case err := <-done:
-					t.Fatalf("Write returned %v before the deadline", err)
-				case <-time.After(50 * time.Millisecond):
+				// The Write waits (its wait's signal is made) before the
+				// deadline moves: a fixed pause would, on a loaded
+				// machine, move it before the Write began.
+				c := tr.(*streamConn)
+				for waiting, give := false, time.Now().Add(10*time.Second); !waiting; {
+					if time.Now().After(give) {
+						t.Fatal("the Write never began to wait for the stream")
+					}
+					select {
+					case err := <-done:
+						t.Fatalf("Write returned %v before the deadline", err)
+					case <-time.After(time.Millisecond):
+					}
+					c.dmu.Lock()
+					waiting = c.wchanged != nil
+					c.dmu.Unlock()
 				}
 				tr.SetWriteDeadline(time.Unix(1, 0))
 			}
