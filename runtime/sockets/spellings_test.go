@@ -511,13 +511,6 @@ func dnsAnswer(msg []byte, a, aaaa map[string][]netip.Addr) ([]byte, string) {
 	return out, q.Name.String()
 }
 
-// TestLinkLocalNoZone: the scope id of a guest's IPv6 address is not
-// used, so a link-local address names no interface: binding or
-// connecting to one fails with invalid-argument even under rules that
-// allow it, whatever scope id the guest gave.
-//
-// (TestLinkLocalNoZone is below.)
-
 // TestResolveLongNameNotCopied: a name longer than any DNS name is
 // refused before the host lower-cases it, so a guest's megabyte name
 // costs the host no megabyte copy.
@@ -590,6 +583,10 @@ func TestResolveLongLiteralNotHeld(t *testing.T) {
 	}
 }
 
+// TestLinkLocalNoZone: the scope id of a guest's IPv6 address is not
+// used, so a link-local address names no interface: binding or
+// connecting to one fails with invalid-argument even under rules that
+// allow it, whatever scope id the guest gave.
 func TestLinkLocalNoZone(t *testing.T) {
 	var p Policy
 	if err := p.AllowConnect("[fe80::/10]:*"); err != nil {
