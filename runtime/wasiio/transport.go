@@ -141,32 +141,41 @@ func (c *streamConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		// A new deadline (SetReadDeadline) wakes the wait, which starts
-		// over with it: a deadline moved into the past ends a Read in
-		// progress, as it does on a socket.
-		c.dmu.Lock()
-		dl := c.rdeadline
-		if c.dchanged == nil {
-			c.dchanged = NewSignal()
-		}
-		changed := c.dchanged
-		c.dmu.Unlock()
-		if !dl.IsZero() && !time.Now().Before(dl) {
-			return 0, os.ErrDeadlineExceeded
-		}
-		ctx, cancel := context.Background(), context.CancelFunc(func() {})
-		if !dl.IsZero() {
-			ctx, cancel = context.WithDeadline(ctx, dl)
-		}
-		_, err := Wait(ctx, []Source{c.in, changed})
-		cancel()
-		if err != nil {
-			return 0, os.ErrDeadlineExceeded
+		if err := c.awaitBefore(c.in, &c.rdeadline, &c.dchanged); err != nil {
+			return 0, err
 		}
 		if n, err, ok := c.in.readPending(p); ok {
 			return n, err
 		}
 	}
+}
+
+// awaitBefore waits until src may be ready or the deadline *dl passed
+// (os.ErrDeadlineExceeded). A new deadline (SetReadDeadline,
+// SetWriteDeadline) fires *changed, made here, and wakes the wait, which
+// the caller starts over with it: a deadline moved into the past ends a
+// Read or Write in progress, as it does on a socket (the wasi:tls host
+// interrupts a backend that way).
+func (c *streamConn) awaitBefore(src Source, dl *time.Time, changed **Signal) error {
+	c.dmu.Lock()
+	t := *dl
+	if *changed == nil {
+		*changed = NewSignal()
+	}
+	ch := *changed
+	c.dmu.Unlock()
+	if !t.IsZero() && !time.Now().Before(t) {
+		return os.ErrDeadlineExceeded
+	}
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if !t.IsZero() {
+		ctx, cancel = context.WithDeadline(ctx, t)
+	}
+	defer cancel()
+	if _, err := Wait(ctx, []Source{src, ch}); err != nil {
+		return os.ErrDeadlineExceeded
+	}
+	return nil
 }
 
 func (c *streamConn) Write(p []byte) (int, error) {
@@ -191,27 +200,12 @@ func (c *streamConn) Write(p []byte) (int, error) {
 }
 
 // waitWritable waits until the output stream takes a write (what it
-// accepted before is out), or the write deadline passed: a deadline moved
-// into the past ends the wait, as it ends a socket's write (the wasi:tls
-// host interrupts a backend that way).
+// accepted before is out), or the write deadline passed (awaitBefore).
 func (c *streamConn) waitWritable() error {
 	for !c.out.Ready() {
-		c.dmu.Lock()
-		dl := c.wdeadline
-		if c.wchanged == nil {
-			c.wchanged = NewSignal()
+		if err := c.awaitBefore(c.out, &c.wdeadline, &c.wchanged); err != nil {
+			return err
 		}
-		changed := c.wchanged
-		c.dmu.Unlock()
-		if !dl.IsZero() && !time.Now().Before(dl) {
-			return os.ErrDeadlineExceeded
-		}
-		ctx, cancel := context.Background(), context.CancelFunc(func() {})
-		if !dl.IsZero() {
-			ctx, cancel = context.WithDeadline(ctx, dl)
-		}
-		Wait(ctx, []Source{c.out, changed})
-		cancel()
 	}
 	return nil
 }
