@@ -40,14 +40,7 @@ func TestPreview1PwriteAppendQuota(t *testing.T) {
 	)
 	mem.WriteUint32Le(iov, buf)
 	mem.WriteUint32Le(iov+4, size)
-	call := func(name string, args ...uint64) uint64 {
-		t.Helper()
-		res, err := mod.ExportedFunction(name).Call(inst.Context(), args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return res[0]
-	}
+	call := forwarderCall(t, inst)
 	if errno := call("path_open", 3, 0, 0, 1, creat, rights, 0, 0, opened); errno != 0 {
 		t.Fatalf("path_open: errno %d", errno)
 	}

@@ -22,14 +22,7 @@ func TestPreview1RenumberBound(t *testing.T) {
 	mod := inst.Module()
 	mem := mod.Memory()
 	mem.Write(0, []byte("f"))
-	call := func(name string, args ...uint64) uint64 {
-		t.Helper()
-		res, err := mod.ExportedFunction(name).Call(inst.Context(), args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return res[0]
-	}
+	call := forwarderCall(t, inst)
 	const badf = 8
 	if errno := call("path_open", 3, 0, 0, 1, 1, 1<<1|1<<6, 0, 0, 16); errno != 0 {
 		t.Fatalf("path_open: errno %d", errno)

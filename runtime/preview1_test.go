@@ -67,6 +67,20 @@ func forwarderPages(t *testing.T, pages int, cfg runtime.Config, mcfg runtime.Mo
 	return inst
 }
 
+// forwarderCall returns a function that calls inst's export name (a
+// forwarder's) with args and returns its errno, failing the test if the
+// call traps.
+func forwarderCall(t *testing.T, inst *runtime.Instance) func(name string, args ...uint64) uint64 {
+	return func(name string, args ...uint64) uint64 {
+		t.Helper()
+		res, err := inst.Module().ExportedFunction(name).Call(inst.Context(), args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res[0]
+	}
+}
+
 // forwardingGuest imports the named wasi_snapshot_preview1 functions and
 // exports each under its name, forwarding its parameters and returning
 // its errno; its memory is one page.
