@@ -436,10 +436,10 @@ func (s *InlineInputStream) Drop() { s.Close() }
 // Close drops the stream and calls the closer given to
 // NewInlineInputStream. Buffered bytes are discarded. Close is
 // idempotent. A socket's stream (SocketStreams), or one made to
-// (EndReadOnDrop), also ends a blocking read in flight (a goroutine's, which a wait on the stream beside other
-// pollables started, with its buffer): the socket and its output stream
-// may live on, and a silent peer would otherwise hold both until the
-// socket closed.
+// (EndReadOnDrop), also ends a blocking read in flight (a goroutine's,
+// which a wait on the stream beside other pollables started, with its
+// buffer): the socket (or connection) and its output stream may live on,
+// and a silent peer would otherwise hold both until the socket closed.
 func (s *InlineInputStream) Close() error {
 	s.mu.Lock()
 	if s.dropped {

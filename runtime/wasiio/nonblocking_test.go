@@ -670,10 +670,10 @@ func fillOwn(t *testing.T, c NonblockingTransport, size, least int) int {
 // once the permit is spent, a write traps as before. That holds when the
 // queue has no room for the permitted bytes too (before, the write failed
 // the stream then, as the transport's own writes inside ReadNow do).
-// Before that, the stream
-// was busy from the moment anything was unsent, and the guest's permitted
-// write trapped: a peer that stopped reading and sent a KeyUpdate could
-// kill a guest that checked, read, then wrote, as wasi:io lets it.
+// Before that, the stream was busy from the moment anything was unsent,
+// and the guest's permitted write trapped: a peer that stopped reading
+// and sent a KeyUpdate could kill a guest that checked, read, then wrote,
+// as wasi:io lets it.
 func TestInlineWriteWithinPermit(t *testing.T) {
 	a, b := tcpPair(t)
 	c := nonblocking(t, a)
