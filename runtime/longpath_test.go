@@ -12,10 +12,10 @@ import (
 	"io"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -82,7 +82,7 @@ func TestDeepDescriptorPaths(t *testing.T) {
 	ctx := context.Background()
 	stdin, release := io.Pipe()
 	defer release.Close()
-	stdout := &lockedBuffer{}
+	stdout := &syncbuf.Buffer{}
 	var stderr bytes.Buffer
 	var before, after goruntime.MemStats
 	goruntime.GC()
@@ -124,23 +124,4 @@ func TestDeepDescriptorPaths(t *testing.T) {
 	if held > 32<<20 {
 		t.Errorf("200 descriptors at the bottom: the host's heap in use %d MiB larger", held>>20)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe to write from the guest and read
-// from the test at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
