@@ -143,21 +143,27 @@ func newGuestRuntime(t *testing.T, cfg tlshost.Config, p *guestPKI) *guestRuntim
 // start builds pkg and runs it as a guest of the runtime.
 func (gr *guestRuntime) start(t *testing.T, pkg string, env []string, args ...string) *guest {
 	t.Helper()
+	return gr.startWith(t, pkg, 30*time.Second, runtime.ModuleConfig{Env: env,
+		Dirs: []runtime.Dir{{Host: gr.p.dir, Guest: "/certs", ReadOnly: true}}}, args...)
+}
+
+// startWith builds pkg and runs it as a guest of the runtime with mc (its
+// arguments and output set here), for at most within.
+func (gr *guestRuntime) startWith(t *testing.T, pkg string, within time.Duration, mc runtime.ModuleConfig, args ...string) *guest {
+	t.Helper()
 	wasm := guestbuild.MustBuild(t, pkg)
-	// The guest's 30 s start after compiling it, which a loaded machine
+	// The guest's time starts after compiling it, which a loaded machine
 	// can make slow for a large guest.
 	compiled, err := runtime.CompileModule(context.Background(), gr.r, wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	g := &guest{done: make(chan error, 1)}
+	mc.Args = append([]string{filepath.Base(pkg)}, args...)
+	mc.Stdout, mc.Stderr = &g.out, &g.out
 	go func() {
-		_, err := gr.rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-			Args: append([]string{filepath.Base(pkg)}, args...), Env: env,
-			Stdout: &g.out, Stderr: &g.out,
-			Dirs: []runtime.Dir{{Host: gr.p.dir, Guest: "/certs", ReadOnly: true}},
-		})
+		_, err := gr.rt.Instantiate(ctx, compiled, mc)
 		g.done <- err
 	}()
 	t.Cleanup(func() {

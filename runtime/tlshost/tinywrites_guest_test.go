@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,7 +47,7 @@ func TestGuestTinyWritesUnsentBudgetSpent(t *testing.T) {
 			defer ln.Close()
 			gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
 			_, port, _ := net.SplitHostPort(ln.Addr().String())
-			g := startLimited(t, gr, pkg, runtime.Limits{UnsentBytes: 1}, "127.0.0.1", port)
+			g := gr.startWith(t, pkg, 60*time.Second, runtime.ModuleConfig{Limits: runtime.Limits{UnsentBytes: 1}}, "127.0.0.1", port)
 
 			raw, err := ln.Accept()
 			if err != nil {
@@ -98,33 +97,4 @@ func TestGuestTinyWritesUnsentBudgetSpent(t *testing.T) {
 			t.Logf("%d one-byte writes before check-write held the guest back", written)
 		})
 	}
-}
-
-// startLimited is gr.start with limits overriding the runtime's for the
-// guest.
-func startLimited(t *testing.T, gr *guestRuntime, pkg string, limits runtime.Limits, args ...string) *guest {
-	t.Helper()
-	wasm := guestbuild.MustBuild(t, pkg)
-	compiled, err := runtime.CompileModule(context.Background(), gr.r, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	g := &guest{done: make(chan error, 1)}
-	go func() {
-		_, err := gr.rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
-			Args: append([]string{filepath.Base(pkg)}, args...), Limits: limits,
-			Stdout: &g.out, Stderr: &g.out,
-		})
-		g.done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			t.Error("guest did not stop")
-		}
-	})
-	return g
 }
