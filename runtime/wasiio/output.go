@@ -292,12 +292,14 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 		if s.backlog == nil || uint64(len(p)) > s.permit {
 			return errBudget
 		}
-		// Inline, the writer's own bytes since CheckWrite are unsent (a
-		// TLS engine's answer to the peer's KeyUpdate while the guest
-		// read, an alert): the guest's permit stands, as long as the
-		// writer takes p without waiting for a peer that does not read
-		// (roomLocked), which would hold the guest's call. Otherwise the
-		// stream fails, as the transport's own writes in ReadNow do.
+		// Inline over a backlog other than a send queue (which gathers
+		// instead, above), the writer's own bytes since CheckWrite are
+		// unsent (a TLS engine's answer to the peer's KeyUpdate while
+		// the guest read, an alert): the guest's permit stands, as long
+		// as the writer takes p without waiting for a peer that does not
+		// read (roomLocked), which would hold the guest's call.
+		// Otherwise the stream fails, as the transport's own writes in
+		// ReadNow do.
 		if n, _ := s.backlog.Unsent(); n+len(p)+recordSlack > MaxUnsent {
 			s.err = fmt.Errorf("wasiio: the peer is not reading: %d bytes unsent and %d more to write", n, len(p))
 			return s.terminal()
