@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/internal/testpki"
 )
 
 // ALPNCost checks that a server handshake of b costs time linear in the
@@ -25,14 +24,7 @@ func ALPNCost(t *testing.T, b backends.Backend) {
 	if testing.Short() {
 		t.Skip("measures a ratio")
 	}
-	ca, err := testpki.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, server := rootAndLeaf(t)
 	ids := func(prefix string, n int) []string {
 		out := make([]string, n)
 		for i := range out {

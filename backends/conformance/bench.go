@@ -19,7 +19,7 @@ import (
 // back to back, alternating which goes first; the reported metrics are the time or rate of each and their
 // ratio (backend/baseline for time, so above 1 means slower).
 func Bench(bm *testing.B, b backends.Backend) {
-	ca, leaf := benchPKI(bm)
+	ca, leaf := rootAndLeaf(bm)
 	pair := &benchPair{b: b, leaf: leaf, ca: ca}
 
 	bm.Run("Handshake", func(bm *testing.B) {
@@ -51,19 +51,6 @@ func Bench(bm *testing.B, b backends.Backend) {
 		bm.ReportMetric(float64(under)/float64(base), b.Name()+"/crypto-tls-time")
 		bm.ReportMetric(0, "ns/op")
 	})
-}
-
-// benchPKI is a root and a leaf for a.test it issued.
-func benchPKI(bm *testing.B) (*testpki.CA, *testpki.Leaf) {
-	ca, err := testpki.NewCA()
-	if err != nil {
-		bm.Fatal(err)
-	}
-	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
-	if err != nil {
-		bm.Fatal(err)
-	}
-	return ca, leaf
 }
 
 // alternate runs a and b once each per iteration of bm's loop,

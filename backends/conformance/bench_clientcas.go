@@ -21,7 +21,7 @@ import (
 // iteration. It reports the time and the bytes allocated per handshake
 // of each, and their ratios (500 over 5).
 func BenchClientCAs(bm *testing.B, b backends.Backend) {
-	ca, leaf := benchPKI(bm)
+	ca, leaf := rootAndLeaf(bm)
 	client, err := ca.Issue(testpki.LeafOptions{CommonName: "bench client", Usage: testpki.ClientAuth})
 	if err != nil {
 		bm.Fatal(err)

@@ -79,3 +79,17 @@ func (p *pki) serverConfig(ids ...*testpki.Leaf) *backends.ServerConfig {
 	}
 	return sc
 }
+
+// rootAndLeaf is a root and a leaf for a.test it issued.
+func rootAndLeaf(tb testing.TB) (*testpki.CA, *testpki.Leaf) {
+	tb.Helper()
+	ca, err := testpki.NewCA()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ca, leaf
+}

@@ -34,14 +34,7 @@ func RepeatedIdentitiesCost(t *testing.T, b backends.Backend) {
 	if testing.Short() {
 		t.Skip("measures a ratio")
 	}
-	ca, err := testpki.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, server := rootAndLeaf(t)
 	other, err := testpki.NewCAWith("wasitls other CA", testpki.ECDSAP256)
 	if err != nil {
 		t.Fatal(err)
@@ -146,14 +139,7 @@ func IdentitiesCAsCost(t *testing.T, b backends.Backend) {
 	if testing.Short() {
 		t.Skip("measures a ratio")
 	}
-	ca, err := testpki.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, server := rootAndLeaf(t)
 	// The client's issuer has a name as long as the listed CAs': each
 	// comparison compares bytes.
 	other, err := testpki.NewCAWith("wasitls unlist 9999", testpki.ECDSAP256)
@@ -203,14 +189,7 @@ func IdentitiesParseCost(t *testing.T, b backends.Backend) {
 	if testing.Short() {
 		t.Skip("counts a process's allocations")
 	}
-	ca, err := testpki.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"a.test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, server := rootAndLeaf(t)
 	other, err := testpki.NewCAWith("wasitls unlisted", testpki.ECDSAP256)
 	if err != nil {
 		t.Fatal(err)
