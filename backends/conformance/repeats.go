@@ -142,16 +142,9 @@ func IdentitiesCAsCost(t *testing.T, b backends.Backend) {
 	ca, server := rootAndLeaf(t)
 	// The client's issuer has a name as long as the listed CAs': each
 	// comparison compares bytes.
-	other, err := testpki.NewCAWith("wasitls unlist 9999", testpki.ECDSAP256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]*backends.Identity, 4096)
-	for i := range ids {
-		leaf, err := other.Issue(testpki.LeafOptions{CommonName: fmt.Sprintf("client %d", i), Usage: testpki.ClientAuth})
-		if err != nil {
-			t.Fatal(err)
-		}
+	_, leaves := unlistedClients(t, "wasitls unlist 9999", 4096)
+	ids := make([]*backends.Identity, len(leaves))
+	for i, leaf := range leaves {
 		ids[i] = leaf.Identity()
 	}
 	const small, large = 64, 1024
@@ -190,17 +183,10 @@ func IdentitiesParseCost(t *testing.T, b backends.Backend) {
 		t.Skip("counts a process's allocations")
 	}
 	ca, server := rootAndLeaf(t)
-	other, err := testpki.NewCAWith("wasitls unlisted", testpki.ECDSAP256)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const small, large = 64, 4096
+	other, leaves := unlistedClients(t, "wasitls unlisted", large)
 	ids := make([]*backends.Identity, large)
-	for i := range ids {
-		leaf, err := other.Issue(testpki.LeafOptions{CommonName: fmt.Sprintf("client %d", i), Usage: testpki.ClientAuth})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, leaf := range leaves {
 		// With the issuer's certificate: a backend that has the leaf
 		// parsed still parses the rest of the chain.
 		ids[i] = &backends.Identity{Chain: [][]byte{leaf.Chain[0], other.Cert.Raw}, Leaf: leaf.Cert, Key: leaf.Key}
@@ -218,6 +204,23 @@ func IdentitiesParseCost(t *testing.T, b backends.Backend) {
 	if per >= 8 {
 		t.Errorf("each identity past %d costs a handshake %.1f allocations: its chain is parsed at each request", small, per)
 	}
+}
+
+// unlistedClients is a root named name, which the cost checks' servers
+// do not list, and n client leaves it issued.
+func unlistedClients(t *testing.T, name string, n int) (*testpki.CA, []*testpki.Leaf) {
+	t.Helper()
+	ca, err := testpki.NewCAWith(name, testpki.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves := make([]*testpki.Leaf, n)
+	for i := range leaves {
+		if leaves[i], err = ca.Issue(testpki.LeafOptions{CommonName: fmt.Sprintf("client %d", i), Usage: testpki.ClientAuth}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca, leaves
 }
 
 // answerUnlisted runs a handshake of b's client, offered ids, with a
