@@ -284,14 +284,20 @@ func (c *streamConn) SetDeadline(t time.Time) error {
 	return errors.Join(c.SetReadDeadline(t), c.SetWriteDeadline(t))
 }
 
-func (c *streamConn) SetReadDeadline(t time.Time) error {
+// setDeadline sets *dl, the read or write deadline, to t and fires
+// *changed, which wakes a wait of awaitBefore on it.
+func (c *streamConn) setDeadline(dl *time.Time, changed **Signal, t time.Time) {
 	c.dmu.Lock()
-	c.rdeadline = t
-	if c.dchanged != nil {
-		c.dchanged.Fire()
-		c.dchanged = nil
+	*dl = t
+	if *changed != nil {
+		(*changed).Fire()
+		*changed = nil
 	}
 	c.dmu.Unlock()
+}
+
+func (c *streamConn) SetReadDeadline(t time.Time) error {
+	c.setDeadline(&c.rdeadline, &c.dchanged, t)
 	if c.direct {
 		if c.conn == nil {
 			if dr, ok := c.in.reader().(interface{ SetReadDeadline(time.Time) error }); ok {
@@ -305,13 +311,7 @@ func (c *streamConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *streamConn) SetWriteDeadline(t time.Time) error {
-	c.dmu.Lock()
-	c.wdeadline = t
-	if c.wchanged != nil {
-		c.wchanged.Fire()
-		c.wchanged = nil
-	}
-	c.dmu.Unlock()
+	c.setDeadline(&c.wdeadline, &c.wchanged, t)
 	if c.q != nil {
 		c.q.SetDeadline(t)
 		return nil
