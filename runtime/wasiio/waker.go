@@ -3,6 +3,7 @@ package wasiio
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,15 +55,22 @@ type Source interface {
 // The zero value is empty and ready to use. It is safe for concurrent use.
 // A source usually has one waiter (the guest is single-threaded), so the
 // set is a slice: adding and removing cost no allocation and no hashing.
+// Most wakes find no waiter (a write that went out at once wakes the
+// stream's waiters, if any): n, the count of wakers, lets WakeAll see that
+// without the lock. A Source changes its state before it wakes, and Wait
+// registers before it checks Ready, so a waiter that WakeAll does not
+// count yet sees the new state.
 type WaitList struct {
 	mu     sync.Mutex
 	wakers []*Waker
+	n      atomic.Int32 // len(wakers), stored under mu
 }
 
 // Add registers w.
 func (l *WaitList) Add(w *Waker) {
 	l.mu.Lock()
 	l.wakers = append(l.wakers, w)
+	l.n.Store(int32(len(l.wakers)))
 	l.mu.Unlock()
 }
 
@@ -84,6 +92,7 @@ func (l *WaitList) Remove(w *Waker) {
 			break
 		}
 	}
+	l.n.Store(int32(len(l.wakers)))
 	l.mu.Unlock()
 }
 
@@ -92,6 +101,9 @@ const shrinkWakers = 64
 
 // WakeAll wakes every registered waker.
 func (l *WaitList) WakeAll() {
+	if l.n.Load() == 0 {
+		return
+	}
 	l.mu.Lock()
 	for _, w := range l.wakers {
 		w.Wake()
@@ -100,11 +112,7 @@ func (l *WaitList) WakeAll() {
 }
 
 // Len reports how many wakers are registered.
-func (l *WaitList) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.wakers)
-}
+func (l *WaitList) Len() int { return int(l.n.Load()) }
 
 // Wait blocks until at least one of sources is ready or ctx is done, and
 // returns the indices of every ready source in ascending order. It returns
