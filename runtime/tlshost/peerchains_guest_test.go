@@ -120,10 +120,7 @@ func TestGuestFailedHandshakesRelease(t *testing.T) {
 			t.Errorf("%s: want a failure about the certificate", out)
 		}
 		g.next(t, "warm ")
-		before := heapAfterGC()
-		g.tell("go")
-		g.next(t, "held ")
-		grew := int64(heapAfterGC()) - int64(before)
+		_, grew := g.goMeasured(t, "held ")
 		t.Logf("%d failed connections held: host heap grew by %d KiB (%d KiB each); the chain is %d KiB", n, grew>>10, grew/n>>10, chainKiB)
 		if bound := int64(n) * chainKiB << 10 / 4; grew > bound {
 			t.Errorf("the host's heap grew by %d KiB for %d failed connections the guest holds, want under %d KiB (a quarter of a %d KiB chain each)", grew>>10, n, bound>>10, chainKiB)
@@ -152,10 +149,7 @@ func TestGuestPeerCertBytesLimit(t *testing.T) {
 		pr := newLoggedLineGuestRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, "./testdata/peerchains", log)
 		g := pr.start(t, "fill", "localhost", port, fmt.Sprint(n))
 		g.next(t, "ready")
-		before := heapAfterGC()
-		g.tell("go")
-		out := g.next(t, "kept ")
-		grew := int64(heapAfterGC()) - int64(before)
+		out, grew := g.goMeasured(t, "kept ")
 		var kept, failed int
 		fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
 		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
@@ -245,10 +239,7 @@ func TestGuestResumedChainsCount(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		g := startPeerChains(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, "churn", "localhost", port, fmt.Sprint(n))
 		g.next(t, "ready")
-		before := heapAfterGC()
-		g.tell("go")
-		out := g.next(t, "kept ")
-		grew := int64(heapAfterGC()) - int64(before)
+		out, grew := g.goMeasured(t, "kept ")
 		var resumed, dropped, failed int
 		fmt.Sscanf(out, "kept %d resumed, dropped %d, failed %d:", &resumed, &dropped, &failed)
 		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
@@ -358,6 +349,17 @@ func (g *peerChains) next(t *testing.T, prefix string) string {
 }
 
 func (g *peerChains) tell(line string) { io.WriteString(g.stdin, line+"\n") }
+
+// goMeasured tells the guest "go" and returns its next line starting
+// prefix, and how much the host's live heap (heapAfterGC) grew from
+// before the line was told to after that line came.
+func (g *peerChains) goMeasured(t *testing.T, prefix string) (string, int64) {
+	t.Helper()
+	before := heapAfterGC()
+	g.tell("go")
+	out := g.next(t, prefix)
+	return out, int64(heapAfterGC()) - int64(before)
+}
 
 // end closes the guest's standard input and waits for it to exit,
 // reading what it still prints.
@@ -501,10 +503,7 @@ func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
 	if out := g.next(t, "warm: "); out != fmt.Sprintf("warm: ok %d, failed 0: <nil>", repeat) {
 		t.Fatalf("%s: want the %d requests to one client, each answer replacing the one before, to complete", out, repeat)
 	}
-	before := heapAfterGC()
-	g.tell("go")
-	out := g.next(t, "pha: ")
-	grew := int64(heapAfterGC()) - int64(before)
+	out, grew := g.goMeasured(t, "pha: ")
 	t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
 	var ok, failed int
 	fmt.Sscanf(out, "pha: ok %d, failed %d:", &ok, &failed)
@@ -635,10 +634,7 @@ func TestGuestVerifiedChainsCount(t *testing.T) {
 		}
 		g := startPeerChains(t, cfg, args...)
 		g.next(t, "ready")
-		before := heapAfterGC()
-		g.tell("go")
-		out := g.next(t, "verified ")
-		grew := int64(heapAfterGC()) - int64(before)
+		out, grew := g.goMeasured(t, "verified ")
 		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
 		var verified, failed int
 		fmt.Sscanf(out, "verified %d, failed %d:", &verified, &failed)

@@ -70,10 +70,7 @@ func TestGuestPeerParsedChainCounts(t *testing.T) {
 		pr := newLineGuestRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, "./testdata/peerchains")
 		g := pr.start(t, "fill", "localhost", port, fmt.Sprint(n))
 		g.next(t, "ready")
-		before := heapAfterGC()
-		g.tell("go")
-		out := g.next(t, "kept ")
-		grew := int64(heapAfterGC()) - int64(before)
+		out, grew := g.goMeasured(t, "kept ")
 		var kept, failed int
 		fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
 		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)

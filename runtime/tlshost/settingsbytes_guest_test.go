@@ -36,10 +36,7 @@ func TestGuestSettingsBytesLimit(t *testing.T) {
 		cfg := tlshost.Config{BackendName: backend, RootCAs: roots, SettingsBytes: limit}
 		g := newLineGuestRuntime(t, cfg, "./testdata/settingshog").start(t, "localhost", port, fmt.Sprint(n))
 		g.next(t, "ready")
-		before := heapAfterGC()
-		g.tell("go")
-		out := g.next(t, "suspended: ")
-		grew := int64(heapAfterGC()) - int64(before)
+		out, grew := g.goMeasured(t, "suspended: ")
 		t.Logf("%s; host heap grew by %d KiB (%d KiB a connection)", out, grew>>10, grew/n>>10)
 		want := limit / perConn
 		if prefix := fmt.Sprintf("suspended: configured %d, refused %d: configure-alpn-ids: ", want, n-want); !strings.HasPrefix(out, prefix) {
@@ -89,10 +86,7 @@ func TestGuestServerIdentitiesSettingsBytes(t *testing.T) {
 		if err := rec.Check("--max-tls-settings-bytes", limit, 0); err != nil {
 			t.Errorf("before the guest crossed the cap: %v", err)
 		}
-		before := heapAfterGC()
-		g.tell("go")
-		out := g.next(t, "identities: ")
-		grew := int64(heapAfterGC()) - int64(before)
+		out, grew := g.goMeasured(t, "identities: ")
 		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
 		want := limit / perConn
 		if prefix := fmt.Sprintf("identities: configured %d, refused %d: configure-server-identities: ", want, n-want); !strings.HasPrefix(out, prefix) {
