@@ -21,14 +21,7 @@ import (
 // stayed in the table, for Close to drop under the caller).
 func TestExportRefusesHeld(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
-	mod, err := r.InstantiateWithConfig(ctx, allocWasm, wazero.NewModuleConfig().WithName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i32 := api.ValueTypeI32
-	g := &optionsGuest{fn: mod.ExportedFunction("alloc"), optMem: mod.ExportedMemory("mem"), optRealloc: mod.ExportedFunction("alloc")}
+	g := heldGuest(t)
 	var dropped []string
 	var given GuestResource // of the guest-give-then-nil case
 	for _, tc := range []struct {
@@ -58,23 +51,11 @@ func TestExportRefusesHeld(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dropped, given = dropped[:0], GuestResource{}
 			inst := NewInstance()
-			b := NewBinder(g, "t", "")
-			f := b.Func("f", "", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
-			x := b.Exports(inst, nil, 4, true)
-			if err := b.Err(); err != nil {
-				t.Fatal(err)
-			}
 			v := &res{name: tc.name, dropped: &dropped}
 			if tc.held {
 				mustInsert(t, inst.Table(), typA, v)
 			}
-			var err error
-			func() {
-				var c Call
-				defer c.EndExport(&err)
-				c.BeginExport(ctx, &x, &f)
-				tc.body(&c, v)
-			}()
+			err := callF(t, g, inst, func(c *Call) { tc.body(c, v) })
 			if !errors.Is(err, tc.want) || inst.Trapped() {
 				t.Fatalf("err = %v (trapped %v), want a refusal wrapping %v", err, inst.Trapped(), tc.want)
 			}
@@ -106,15 +87,7 @@ func TestExportRefusesHeld(t *testing.T) {
 // Before, releasing either handle took the value out of the index, and
 // Holds, and so ErrHeld, missed the handle left.
 func TestHoldsTwice(t *testing.T) {
-	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
-	mod, err := r.InstantiateWithConfig(ctx, allocWasm, wazero.NewModuleConfig().WithName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i32 := api.ValueTypeI32
-	g := &optionsGuest{fn: mod.ExportedFunction("alloc"), optMem: mod.ExportedMemory("mem"), optRealloc: mod.ExportedFunction("alloc")}
+	g := heldGuest(t)
 	for _, first := range []int{0, 1} {
 		for _, lend := range []bool{true, false} {
 			var dropped []string
@@ -127,19 +100,13 @@ func TestHoldsTwice(t *testing.T) {
 			if !inst.Holds(v) {
 				t.Fatalf("handle %d released: Holds = false, handle %d still holds it", h[first], h[1-first])
 			}
-			b := NewBinder(g, "t", "")
-			f := b.Func("f", "", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
-			x := b.Exports(inst, nil, 4, true)
-			func() {
-				var c Call
-				defer c.EndExport(&err)
-				c.BeginExport(ctx, &x, &f)
+			err := callF(t, g, inst, func(c *Call) {
 				if lend {
 					c.Lend(v, typA)
 				} else {
 					c.Own(v, typA)
 				}
-			}()
+			})
 			if !errors.Is(err, ErrHeld) {
 				t.Fatalf("first %d, lend %v: err = %v, want a refusal wrapping ErrHeld", first, lend, err)
 			}
@@ -151,4 +118,34 @@ func TestHoldsTwice(t *testing.T) {
 			}
 		}
 	}
+}
+
+// heldGuest is allocWasm instantiated as an options guest, whose export f
+// callF calls.
+func heldGuest(t *testing.T) *optionsGuest {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
+	mod, err := r.InstantiateWithConfig(ctx, allocWasm, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &optionsGuest{fn: mod.ExportedFunction("alloc"), optMem: mod.ExportedMemory("mem"), optRealloc: mod.ExportedFunction("alloc")}
+}
+
+// callF begins an export call of g's f on inst, lowers its arguments with
+// body, ends the call before the guest runs, and returns the call's error.
+func callF(t *testing.T, g *optionsGuest, inst *Instance, body func(c *Call)) (err error) {
+	i32 := api.ValueTypeI32
+	b := NewBinder(g, "t", "")
+	f := b.Func("f", "", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
+	x := b.Exports(inst, nil, 4, true)
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var c Call
+	defer c.EndExport(&err)
+	c.BeginExport(context.Background(), &x, &f)
+	body(&c)
+	return nil
 }
