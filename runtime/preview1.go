@@ -18,7 +18,7 @@ import (
 
 // instantiatePreview1 registers wazero's wasi_snapshot_preview1 in r,
 // each function guarded (see guardPreview1), poll_oneoff's count of
-// subscriptions checked (see checkPollOneoff), fd_readdir's reading of
+// subscriptions checked (see admitPoll), fd_readdir's reading of
 // a directory bounded and its earlier cookies served (see chunkReaddir,
 // seekReaddir), path_filestat_set_times without
 // symlink-follow done on the path's last component itself (see
@@ -47,9 +47,6 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		if !ok {
 			return fmt.Errorf("%s is not a Go module function", name)
 		}
-		if name == pollOneoffName {
-			fn = checkPollOneoff(fn)
-		}
 		if name == procExitName {
 			fn = procExitCode(fn)
 		}
@@ -62,8 +59,8 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		if name == renumberName {
 			fn = boundRenumber(fn)
 		}
-		if quotaFunctions[name] || waitFunctions[name] {
-			fn = &guestAware{fn: fn, quota: quotaFunctions[name], waits: waitFunctions[name]}
+		if quotaFunctions[name] || waitFunctions[name] || name == pollOneoffName {
+			fn = &guestAware{fn: fn, quota: quotaFunctions[name], waits: waitFunctions[name], poll: name == pollOneoffName}
 		}
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(guardPreview1(name, fn), def.ParamTypes(), def.ResultTypes()).
@@ -203,30 +200,25 @@ const (
 	DefaultPollSubscriptions = 1 << 16
 )
 
-// checkPollOneoff is poll_oneoff(in, out, nsubscriptions, nevents) that
-// answers inval for a count of subscriptions whose subscriptions or
-// events do not fit in the guest's memory, or past the guest's
-// Limits.PollSubscriptions (DefaultPollSubscriptions for a call whose
-// context names no guest), before poll runs. wazero computes their sizes in
-// 32 bits: a count of 2^28 wrapped them to 0 and it indexed an empty
-// slice.
-func checkPollOneoff(poll api.GoModuleFunction) api.GoModuleFunction {
-	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-		n := uint64(uint32(stack[2]))
-		var size uint64
-		if mem := mod.Memory(); mem != nil {
-			size = uint64(mem.Size())
-		}
-		if n*subscriptionSize > size || n*eventSize > size {
-			stack[0] = errnoInval
-			return
-		}
-		if !underPollLimit(GuestFrom(ctx), n) {
-			stack[0] = errnoInval
-			return
-		}
-		poll.Call(ctx, mod, stack)
-	})
+// admitPoll answers inval for a poll_oneoff(in, out, nsubscriptions,
+// nevents) of g (nil for a call whose context names no guest) whose
+// subscriptions or events do not fit in the guest's memory, or past the
+// guest's Limits.PollSubscriptions (DefaultPollSubscriptions without a
+// guest), before poll runs, and reports whether the call may go on.
+// wazero computes their sizes in 32 bits: a count of 2^28 wrapped them to
+// 0 and it indexed an empty slice. guestAware calls it, with the guest it
+// looked up already.
+func admitPoll(g *Guest, mod api.Module, stack []uint64) bool {
+	n := uint64(uint32(stack[2]))
+	var size uint64
+	if mem := mod.Memory(); mem != nil {
+		size = uint64(mem.Size())
+	}
+	if n*subscriptionSize > size || n*eventSize > size || !underPollLimit(g, n) {
+		stack[0] = errnoInval
+		return false
+	}
+	return true
 }
 
 // underPollLimit reports whether n subscriptions are within g's
@@ -261,15 +253,19 @@ var quotaFunctions = map[string]bool{
 // file system refused a change for its disk quota (wazero's file
 // interface has no such errno and answers EIO for it; the refusal is
 // noted under the call's own number, filesystem.FS.RefusedIn); with waits, it notes its call's
-// context in the guest's waits while it runs (see waits). A call without
-// a guest in its context is fn's alone.
+// context in the guest's waits while it runs (see waits); with poll, it
+// bounds a poll_oneoff first (admitPoll). A call without a guest in its
+// context is fn's alone, poll_oneoff bounded still.
 type guestAware struct {
-	fn           api.GoModuleFunction
-	quota, waits bool
+	fn                 api.GoModuleFunction
+	quota, waits, poll bool
 }
 
 func (f *guestAware) Call(ctx context.Context, mod api.Module, stack []uint64) {
 	g := GuestFrom(ctx)
+	if f.poll && !admitPoll(g, mod, stack) {
+		return
+	}
 	if g == nil {
 		f.fn.Call(ctx, mod, stack)
 		return
