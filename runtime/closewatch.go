@@ -122,16 +122,29 @@ func (w *closeWatch) notify(ctx context.Context, code uint32) {
 }
 
 // arm sets what reports a call into the guest in progress (see waitIdle)
-// and what stops the guest (with ErrClosed, the context cancelled), waits
-// for such a call and has the instance closed, once the instance is
-// complete enough to be closed from another goroutine; if wazero closed a
-// module before, stop runs now.
-func (w *closeWatch) arm(busy func() bool, stop func()) {
+// and what a close by wazero does, once the instance is complete enough
+// to be closed from another goroutine: stop the guest with ErrClosed
+// (stop, nil without the stop flag), cancel its context, wait for such a
+// call to return (wazero closes the module once the watch returns,
+// clearing the state a wasi_snapshot_preview1 call of the guest's reads,
+// see Instance.running, and, closing the runtime, freeing the compiled
+// code: the stopped guest's call returns first), and close the instance
+// on a goroutine of its own. If wazero closed a module before, that
+// happens now.
+func (w *closeWatch) arm(busy func() bool, stop func(reason error), cancel context.CancelFunc, close func(context.Context) error) {
+	onStop := func() {
+		if stop != nil {
+			stop(ErrClosed)
+		}
+		cancel()
+		w.waitIdle()
+		go close(context.Background())
+	}
 	w.mu.Lock()
-	w.busy, w.onStop = busy, stop
+	w.busy, w.onStop = busy, onStop
 	closed := w.closed
 	w.mu.Unlock()
 	if closed {
-		stop()
+		onStop()
 	}
 }

@@ -121,14 +121,7 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	goruntime.AddCleanup(comp, func(b *memoryBudget) { b.release() }, budget)
 	// From here, the wazero.Runtime's Close (or a core module's) stops
 	// the guest and closes the instance, as ComponentInstance.Close does.
-	watch.arm(g.cabi.Entered, func() {
-		if inst.stop != nil {
-			inst.stop(ErrClosed)
-		}
-		cancel()
-		watch.waitIdle() // see Instantiate
-		go inst.Close(context.Background())
-	})
+	watch.arm(g.cabi.Entered, inst.stop, cancel, inst.Close)
 	return inst, nil
 }
 

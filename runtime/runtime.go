@@ -264,18 +264,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	// From here, the wazero.Runtime's Close (or the module's) stops the
 	// guest and closes the instance, as Instance.Close does.
-	watch.arm(inst.busy, func() {
-		if inst.stop != nil {
-			inst.stop(ErrClosed)
-		}
-		cancel()
-		// wazero closes the module once this returns, clearing the
-		// state a wasi_snapshot_preview1 call of the guest's reads (see
-		// running) and, closing the runtime, freeing the compiled code:
-		// the stopped guest's call returns first.
-		watch.waitIdle()
-		go inst.Close(context.Background())
-	})
+	watch.arm(inst.busy, inst.stop, cancel, inst.Close)
 	// A guest may still run when its instance is closed from another
 	// goroutine; its memory stays mapped until the module instance,
 	// which a running guest reaches, is garbage.
