@@ -2,6 +2,7 @@ package stdtls
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
@@ -53,7 +54,11 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
 		if cs.Version < tls.VersionTLS13 {
 			ss.Extra = append(ss.Extra, append([]byte(ticketGroupPrefix), byte(cs.CurveID>>8), byte(cs.CurveID)))
 		}
-		return cfg.EncryptTicket(cs, ss)
+		ticket, err := cfg.EncryptTicket(cs, ss)
+		if err == nil && len(ticket) > maxTicket {
+			return unresumableTicket()
+		}
+		return ticket, err
 	}
 	cfg.UnwrapSession = func(ticket []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
 		ss, err := cfg.DecryptTicket(ticket, cs)
@@ -76,6 +81,28 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
 		}
 		return nil, nil // issued under an identity this server does not hold
 	}
+}
+
+// maxTicket is the longest ticket a NewSessionTicket holds, in TLS 1.3
+// and 1.2 (RFC 8446, Section 4.6.1; RFC 5077, Section 3.3).
+const maxTicket = 1<<16 - 1
+
+// unresumableTicket is the ticket sent for a session whose sealed state
+// does not fit in a NewSessionTicket: a server asking for a client
+// certificate seals the client's chain into the ticket, and a chain of
+// 64 KiB or more (crypto/tls accepts Certificate messages of 256 KiB)
+// failed the handshake. In TLS 1.3 crypto/tls failed the server's as it
+// encoded the ticket, after the client's had completed; in TLS 1.2 it
+// sent the message, which the client refused as longer than a
+// handshake message may be. Random bytes, which DecryptTicket does not
+// open: the client's next connection makes a full handshake, which sees
+// its chain again.
+func unresumableTicket() ([]byte, error) {
+	ticket := make([]byte, 256)
+	if _, err := rand.Read(ticket); err != nil {
+		return nil, err
+	}
+	return ticket, nil
 }
 
 func leafBinding(id *backends.Identity) []byte {

@@ -1,7 +1,10 @@
 package stdtls_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"slices"
 	"testing"
@@ -74,7 +77,7 @@ func TestTLS12ResumptionKeepsGroups(t *testing.T) {
 	p256 := []uint16{uint16(tls.CurveP256)}
 	wide := []uint16{uint16(tls.X25519), uint16(tls.CurveP256)}
 	for _, side := range []string{"client", "server"} {
-		for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 			cache := backends.NewLRUSessionCache(4)
 			for i, step := range []struct {
 				groups []uint16 // of the side narrowing
@@ -115,6 +118,62 @@ func TestTLS12ResumptionKeepsGroups(t *testing.T) {
 				if step.groups != nil && !slices.Contains(step.groups, cs.Group) {
 					t.Errorf("%s %#x %d: the connection's group %#x is outside the %s's groups %#x", side, version, i, cs.Group, side, step.groups)
 				}
+			}
+		}
+	}
+}
+
+// TestTicketTooLongForChain: a server asking for a client certificate
+// seals the client's chain into the session ticket, and a NewSessionTicket
+// holds 65,535 bytes of ticket: a client presenting a chain a little
+// larger (80 KB here; crypto/tls takes Certificate messages of 256 KiB)
+// made the server's handshake fail as crypto/tls encoded the ticket
+// ("cryptobyte: pending child length ... exceeds 2-byte length prefix"),
+// after the client's had completed: it saw a truncated connection. In
+// TLS 1.2 the client's failed ("handshake message of length 79127 bytes
+// exceeds maximum of 65536 bytes"). Tickets being on by default, every guest server asking for client
+// certificates refused such clients. The server now sends a ticket that
+// resumes nothing instead: both handshakes complete, data flows, and the
+// next connection makes a full handshake that sees the chain again. TLS
+// 1.3 and 1.2.
+func TestTicketTooLongForChain(t *testing.T) {
+	f := newFixture(t)
+	var emails []string
+	for i := range 3000 {
+		emails = append(emails, fmt.Sprintf("client-%04d@example.test", i))
+	}
+	big, err := f.ca.Issue(testpki.LeafOptions{CommonName: "big client", Usage: testpki.ClientAuth, EmailAddresses: emails})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := big.Identity()
+	if n := len(id.Chain[0]); n < 70000 {
+		t.Fatalf("the client's chain holds %d bytes; want more than a ticket can", n)
+	}
+	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		cache := backends.NewLRUSessionCache(4)
+		for i := range 2 {
+			cc, sc := f.configs()
+			cc.Sessions, cc.Versions = cache, []uint16{version}
+			cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+				return []*backends.Identity{id}, nil
+			}
+			sc.ClientAuth = backends.RequestClientCert
+			sc.TicketKeys = func() []backends.TicketKey { return []backends.TicketKey{{9}} }
+			client, server, cerr, serr := handshake(t, cc, sc)
+			if cerr != nil || serr != nil {
+				t.Fatalf("%#x connection %d: client %v, server %v", version, i, cerr, serr)
+			}
+			go func() { server.Write([]byte{1}); io.Copy(io.Discard, server) }()
+			if _, err := io.ReadFull(client, make([]byte, 1)); err != nil {
+				t.Fatalf("%#x connection %d: read: %v", version, i, err)
+			}
+			st := server.State()
+			if client.State().DidResume || st.DidResume {
+				t.Errorf("%#x connection %d: resumed %v / %v; want full handshakes", version, i, client.State().DidResume, st.DidResume)
+			}
+			if len(st.PeerChain) != 1 || !bytes.Equal(st.PeerChain[0], id.Chain[0]) {
+				t.Errorf("%#x connection %d: the server saw a chain of %d certificates, not the client's", version, i, len(st.PeerChain))
 			}
 		}
 	}
