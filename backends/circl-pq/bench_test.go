@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -152,7 +153,7 @@ func BenchmarkBulk(b *testing.B) {
 	var r ratios
 	for _, impl := range []string{"circl-pq", "crypto-tls"} {
 		b.Run("AES-128-GCM/"+impl, func(b *testing.B) {
-			w, rd := bulkPair(b, impl)
+			w, rd, reads := bulkPair(b, impl)
 			buf := make([]byte, chunk)
 			done := make(chan error, 1)
 			go func() {
@@ -176,6 +177,9 @@ func BenchmarkBulk(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StopTimer()
+			// Records of the largest size the reader took in, per
+			// transport Read.
+			b.ReportMetric(float64(reads.Load())/(float64(b.N)*chunk/maxPlaintext), "reads/record")
 			r.record(b, impl)
 		})
 	}
@@ -187,12 +191,15 @@ func BenchmarkBulk(b *testing.B) {
 }
 
 // bulkPair returns a connected writer and reader of one implementation,
-// on AES-128-GCM over loopback TCP.
-func bulkPair(b *testing.B, impl string) (w io.Writer, r io.Reader) {
+// on AES-128-GCM over loopback TCP, and the count of the reader's
+// transport Reads.
+func bulkPair(b *testing.B, impl string) (w io.Writer, r io.Reader, reads *atomic.Int64) {
 	p := pki(b)
-	craw, sraw := tcpPair(b)
+	craw, sraw0 := tcpPair(b)
 	craw.SetDeadline(time.Time{})
-	sraw.SetDeadline(time.Time{})
+	sraw0.SetDeadline(time.Time{})
+	sraw := &countingConn{Conn: sraw0}
+	reads = &sraw.reads
 	if impl == "crypto-tls" {
 		scfg := p.goServerConfig(p.p256)
 		scfg.SessionTicketsDisabled = true
@@ -205,7 +212,7 @@ func bulkPair(b *testing.B, impl string) (w io.Writer, r io.Reader) {
 		if c.ConnectionState().CipherSuite != tls.TLS_AES_128_GCM_SHA256 {
 			b.Skipf("crypto/tls negotiated %s", tls.CipherSuiteName(c.ConnectionState().CipherSuite))
 		}
-		return c, s
+		return c, s, reads
 	}
 	ccfg := p.clientConfig()
 	ccfg.CipherSuites = []uint16{TLS_AES_128_GCM_SHA256}
@@ -215,7 +222,18 @@ func bulkPair(b *testing.B, impl string) (w io.Writer, r io.Reader) {
 		func() error { return s.Handshake(context.Background()) }); cerr != nil || serr != nil {
 		b.Fatal(cerr, serr)
 	}
-	return c, s
+	return c, s, reads
+}
+
+// countingConn counts the Reads of its connection.
+type countingConn struct {
+	net.Conn
+	reads atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.Conn.Read(p)
 }
 
 // BenchmarkResumedHandshake measures resumed handshakes (psk_dhe_ke) on

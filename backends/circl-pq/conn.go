@@ -48,6 +48,7 @@ type Conn struct {
 	rawIn        []byte // transport bytes; rawIn[rawOff:] not yet consumed
 	rawOff       int    // rawIn is smallIn[:], a pooled buffer or nil (record_buffers.go)
 	smallIn      [smallInLen]byte
+	flowing      bool   // the last transport Read brought bytes in quantity (record_buffers.go)
 	input        []byte // decrypted application data not yet returned
 	hand         []byte // handshake bytes not yet parsed into messages
 	emptyRecords int    // consecutive records without data

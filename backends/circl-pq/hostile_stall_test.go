@@ -10,7 +10,9 @@ import (
 // TestHostileStalledRecord has the attacker send the start of a record of
 // the largest size, on 16 connections at once, and stop: the record
 // header alone, a few hundred bytes of it, or the header of the next
-// record right after one of the largest size that the victim read whole.
+// record right after one of the largest size that the victim read whole,
+// or nothing more after that record (the victim then reads in quantity
+// and must still let go of the pooled buffer when its Read times out).
 // The victim reads until its transport times out, and must then hold no
 // more than its built-in smallIn buffer while fewer than smallInLen bytes
 // of the record are in: the pooled buffer of two records (33 KiB) is
@@ -29,6 +31,7 @@ func TestHostileStalledRecord(t *testing.T) {
 			{"header", 0, recordHeaderLen},
 			{"header-and-300-bytes", 0, 300},
 			{"header-after-a-large-record", maxPlaintext, recordHeaderLen},
+			{"nothing-after-a-large-record", maxPlaintext, 0},
 		} {
 			t.Run(sideName(victimIsClient)+"/"+tc.name, func(t *testing.T) {
 				pairs := make([]hostilePair, conns)
@@ -58,7 +61,7 @@ func TestHostileStalledRecord(t *testing.T) {
 					// Read until everything sent is in, and the transport
 					// times out inside the record.
 					var held, pending int
-					for deadline := time.Now().Add(5 * time.Second); pending < tc.sent && time.Now().Before(deadline); {
+					for deadline, first := time.Now().Add(5*time.Second), true; first || pending < tc.sent && time.Now().Before(deadline); first = false {
 						hp.victim.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 						if _, err := hp.victim.Read(buf); !isTimeout(err) {
 							t.Fatalf("victim Read = %v; want a timeout inside the record", err)

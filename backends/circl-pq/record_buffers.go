@@ -16,16 +16,18 @@ import (
 //     takes whole small records (the 23 bytes of a one-byte write) and the
 //     header of larger ones. A record that does not fit moves, with the
 //     bytes read ahead, to a buffer from rawInPool, large enough for the
-//     largest record and most of the next, once smallIn is full. That
-//     buffer goes back to the pool as soon as every byte in it was
-//     consumed: when Read hands out the last byte of the data it
-//     decrypted, or, at the latest, before the next transport Read, which
-//     moves leftover bytes that fit back to smallIn. A partial record keeps
-//     its buffer, since a transport timeout must not lose it (see
-//     Conn.Read), the pooled one only once more than smallInLen bytes of
-//     the record are in: a peer that stalls inside a record makes a
-//     connection hold the pooled buffer (33 KiB) only after sending more
-//     than 512 bytes of it.
+//     largest record and most of the next, once smallIn is full; while
+//     bytes keep arriving in quantity, reads go straight to that buffer
+//     (see Conn.fill). That buffer goes back to the pool as soon as every
+//     byte in it was consumed: when Read hands out the last byte of the
+//     data it decrypted, or, at the latest, before the next transport
+//     Read, which moves leftover bytes that fit back to smallIn unless
+//     bytes are arriving in quantity. A partial record keeps its buffer,
+//     since a transport timeout must not lose it (see Conn.Read), the
+//     pooled one only once more than smallInLen bytes of the record are
+//     in: once a transport Read returned, a peer that stalls inside a
+//     record makes a connection hold the pooled buffer (33 KiB) only after
+//     sending more than 512 bytes of it.
 //   - Each call that sends records takes a buffer from outBufPool for
 //     sealing one record at a time and returns it before returning, as
 //     crypto/tls does. The handshake's flights collect in sendBuf, which
@@ -68,7 +70,7 @@ func (c *Conn) releaseRawIn() {
 		return // a partial record keeps its buffer
 	}
 	if c.pooledIn() {
-		rawInPool.Put((*[rawInLen]byte)(c.rawIn[:rawInLen]))
+		putRawIn(c.rawIn)
 	}
 	c.rawIn, c.rawOff = nil, 0
 }
@@ -77,13 +79,27 @@ func (c *Conn) releaseRawIn() {
 // whole record, reading as much as the transport has. It must not be
 // called while input aliases rawIn.
 //
-// A record that does not fit smallIn moves to a pooled buffer only once
-// smallIn is full, and bytes left over from a pooled buffer that fit
-// smallIn move back to it: a connection waiting for the rest of a record
-// holds the pooled buffer only when more than smallInLen bytes of it are
-// in. Before, the five bytes of a header announcing a large record made a
-// connection hold the pooled buffer (33 KiB) for as long as the peer
-// stalled, twice what crypto/tls allocates for it.
+// The pooled buffer holds no more than smallInLen bytes of a partial
+// record once a transport Read returned: after each Read, and before
+// returning its error (a timeout, a would-block), bytes that fit move back
+// to smallIn and the pooled buffer goes back to its pool. Before, the five
+// bytes of a header announcing a large record made a connection hold the
+// pooled buffer (33 KiB) for as long as the peer stalled, twice what
+// crypto/tls allocates for it.
+//
+// Which buffer a Read goes to depends on the last one. While bytes arrive
+// in quantity (flowing: the last Read filled what it was given or brought
+// more than smallInLen bytes), the next one goes straight to the pooled
+// buffer, about two records per Read. Otherwise it goes to smallIn first
+// and moves to the pooled buffer once smallIn is full, one Read more per
+// record. A Read that blocks holds the buffer it was given: a peer that
+// stalls right after sending in quantity leaves a Read waiting on the
+// pooled buffer until the transport times out, which a transport that
+// never blocks (the host's inline streams, see
+// backends.NonblockingConn) does at once. Before, with smallIn first
+// every time, a bulk transfer of records of the largest size took one
+// Read or more per record; now about one per two records, as crypto/tls
+// (BenchmarkBulk's reads/record).
 func (c *Conn) fill(n int) error {
 	if len(c.rawIn)-c.rawOff >= n {
 		return nil
@@ -94,15 +110,16 @@ func (c *Conn) fill(n int) error {
 	c.releaseRawIn()
 	pending := c.rawIn[c.rawOff:]
 	switch {
+	case c.rawIn == nil && c.flowing:
+		c.rawIn = rawInPool.Get().(*[rawInLen]byte)[:0]
 	case c.rawIn == nil:
 		c.rawIn = c.smallIn[:0]
-	case c.pooledIn() && len(pending) <= smallInLen:
-		m := copy(c.smallIn[:], pending)
-		rawInPool.Put((*[rawInLen]byte)(c.rawIn[:rawInLen]))
-		c.rawIn = c.smallIn[:m]
+	case c.pooledIn() && len(pending) <= smallInLen && !c.flowing:
+		base := c.rawIn
+		c.rawIn = c.smallIn[:copy(c.smallIn[:], pending)]
+		putRawIn(base)
 	case c.rawOff > 0:
-		m := copy(c.rawIn, pending)
-		c.rawIn = c.rawIn[:m]
+		c.rawIn = c.rawIn[:copy(c.rawIn, pending)]
 	}
 	c.rawOff = 0
 	for len(c.rawIn) < n {
@@ -110,8 +127,15 @@ func (c *Conn) fill(n int) error {
 			// Only smallIn is ever too small.
 			c.rawIn = append(rawInPool.Get().(*[rawInLen]byte)[:0], c.rawIn...)
 		}
+		space := cap(c.rawIn) - len(c.rawIn)
 		m, err := c.conn.Read(c.rawIn[len(c.rawIn):cap(c.rawIn)])
 		c.rawIn = c.rawIn[:len(c.rawIn)+m]
+		c.flowing = m == space || m > smallInLen
+		if c.pooledIn() && len(c.rawIn) <= smallInLen && len(c.rawIn) < n {
+			base := c.rawIn
+			c.rawIn = c.smallIn[:copy(c.smallIn[:], base)]
+			putRawIn(base)
+		}
 		if err != nil {
 			if len(c.rawIn) >= n {
 				break
@@ -126,3 +150,6 @@ func (c *Conn) fill(n int) error {
 	}
 	return nil
 }
+
+// putRawIn returns a pooled buffer, b[0] its first byte, to its pool.
+func putRawIn(b []byte) { rawInPool.Put((*[rawInLen]byte)(b[:rawInLen])) }
