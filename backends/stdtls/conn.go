@@ -143,11 +143,15 @@ func (c *conn) record(cs *tls.ConnectionState) {
 // handshake: a chain of certificates naming thousands of one-letter URIs
 // holds some 40 times its bytes. crypto/tls shares a server's parsed
 // certificate between the connections that received it (its client cert
-// cache): each counts it, over, never under.
+// cache): each counts it, over, never under. A client walks a chain once
+// while crypto/tls keeps it parsed (peerheap.go).
 func (c *conn) countPeerHeap(cs *tls.ConnectionState) error {
 	counter, ok := c.rawT.Conn.(backends.PeerHeapCounter)
 	if !ok || len(cs.PeerCertificates) == 0 || !c.countedPeer.CompareAndSwap(false, true) {
 		return nil
+	}
+	if c.client != nil {
+		return counter.CountPeerHeap(peerHeapMemo.chainHeapBytes(cs.PeerCertificates))
 	}
 	return counter.CountPeerHeap(backends.HeapBytes(cs.PeerCertificates, rawChain(cs.PeerCertificates)...))
 }
