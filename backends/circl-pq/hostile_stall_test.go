@@ -11,8 +11,8 @@ import (
 // the largest size, on 16 connections at once, and stop: the record
 // header alone, a few hundred bytes of it, or the header of the next
 // record right after one of the largest size that the victim read whole,
-// or nothing more after that record (the victim then reads in quantity
-// and must still let go of the pooled buffer when its Read times out).
+// or nothing more after that record (the victim had read in quantity and
+// must still wait for the next record without the pooled buffer).
 // The victim reads until its transport times out, and must then hold no
 // more than its built-in smallIn buffer while fewer than smallInLen bytes
 // of the record are in: the pooled buffer of two records (33 KiB) is

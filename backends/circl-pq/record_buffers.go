@@ -17,8 +17,8 @@ import (
 //     header of larger ones. A record that does not fit moves, with the
 //     bytes read ahead, to a buffer from rawInPool, large enough for the
 //     largest record and most of the next, once smallIn is full; while
-//     bytes keep arriving in quantity, reads go straight to that buffer
-//     (see Conn.fill). That buffer goes back to the pool as soon as every
+//     bytes keep arriving in quantity, reads inside a record go straight
+//     to that buffer (see Conn.fill). That buffer goes back to the pool as soon as every
 //     byte in it was consumed: when Read hands out the last byte of the
 //     data it decrypted, or, at the latest, before the next transport
 //     Read, which moves leftover bytes that fit back to smallIn unless
@@ -87,19 +87,23 @@ func (c *Conn) releaseRawIn() {
 // pooled buffer (33 KiB) for as long as the peer stalled, twice what
 // crypto/tls allocates for it.
 //
-// Which buffer a Read goes to depends on the last one. While bytes arrive
-// in quantity (flowing: the last Read filled what it was given or brought
-// more than smallInLen bytes), the next one goes straight to the pooled
-// buffer, about two records per Read. Otherwise it goes to smallIn first
-// and moves to the pooled buffer once smallIn is full, one Read more per
-// record. A Read that blocks holds the buffer it was given: a peer that
-// stalls right after sending in quantity leaves a Read waiting on the
-// pooled buffer until the transport times out, which a transport that
-// never blocks (the host's inline streams, see
-// backends.NonblockingConn) does at once. Before, with smallIn first
-// every time, a bulk transfer of records of the largest size took one
-// Read or more per record; now about one per two records, as crypto/tls
-// (BenchmarkBulk's reads/record).
+// A Read at a record boundary goes to smallIn, so a connection waiting
+// for its next record never waits on the pooled buffer. Inside a record
+// that does not fit smallIn, the buffer depends on the last Read: while
+// bytes arrive in quantity (flowing: the last Read filled what it was
+// given or brought more than smallInLen bytes), the record and what was
+// read ahead of it stay in the pooled buffer and the next Read goes
+// there, about two records per Read. Otherwise bytes that fit move back
+// to smallIn and the Read goes there first, moving to the pooled buffer
+// once smallIn is full, one Read more per record. A Read that blocks
+// holds the buffer it was given: a peer that stalls inside a record
+// right after sending in quantity leaves a Read waiting on the pooled
+// buffer until the transport times out, which a transport that never
+// blocks (the host's inline streams, see backends.NonblockingConn) does
+// at once. Before, with smallIn first every time, a bulk transfer of
+// records of the largest size took one Read or more per record; now
+// about one per two records, as crypto/tls (BenchmarkBulk's
+// reads/record).
 func (c *Conn) fill(n int) error {
 	if len(c.rawIn)-c.rawOff >= n {
 		return nil
@@ -110,8 +114,6 @@ func (c *Conn) fill(n int) error {
 	c.releaseRawIn()
 	pending := c.rawIn[c.rawOff:]
 	switch {
-	case c.rawIn == nil && c.flowing:
-		c.rawIn = rawInPool.Get().(*[rawInLen]byte)[:0]
 	case c.rawIn == nil:
 		c.rawIn = c.smallIn[:0]
 	case c.pooledIn() && len(pending) <= smallInLen && !c.flowing:
