@@ -645,14 +645,28 @@ func (s inlineSource) ReadNow(p []byte) (int, error) {
 
 func (s inlineSource) SetReadDeadline(t time.Time) error { return s.transport.SetReadDeadline(t) }
 
-// closeOutput flushes the cleartext output and sends close_notify.
+// closeOutput flushes the cleartext output and sends close_notify. The
+// flush waits at most closeFlushTimeout: past it (a peer that does not
+// read) the output is closed all the same, with what is still unsent, and
+// the call fails saying so. The guest's own context ending ends the
+// guest, as it does in a blocking-flush; the bound running out does not.
 func closeOutput(ctx context.Context, out *cleartextOutput) error {
 	if out == nil {
 		return errNoStreams
 	}
-	ctx, cancel := context.WithTimeout(ctx, closeFlushTimeout)
-	defer cancel()
-	if err := out.BlockingFlush(ctx); err != nil && !wasiio.IsClosed(err) {
+	wait, cancel := context.WithTimeout(ctx, closeFlushTimeout)
+	_, err := wasiio.Wait(wait, []wasiio.Source{out.OutputStream})
+	cancel()
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			wasiio.Abort(ctx, cerr)
+		}
+		// Close is bounded (the stream's closeWrite, see
+		// ending.closeWrite).
+		out.Close()
+		return fmt.Errorf("tlshost: close-output: the buffered cleartext was not written within %v (the peer does not read); the output is closed", closeFlushTimeout)
+	}
+	if err := out.Flush(ctx); err != nil && !wasiio.IsClosed(err) {
 		return fmt.Errorf("tlshost: close-output: %w", wasiio.Cause(err))
 	}
 	// Close sends close_notify through the stream's closeWrite; it is
@@ -661,8 +675,8 @@ func closeOutput(ctx context.Context, out *cleartextOutput) error {
 }
 
 // closeFlushTimeout bounds how long close-output waits for buffered
-// cleartext to be written.
-const closeFlushTimeout = 30 * time.Second
+// cleartext to be written (a variable for the tests).
+var closeFlushTimeout = 30 * time.Second
 
 // brokenConn is the transport of a connection whose streams cannot carry
 // TLS: every operation fails with the reason.
