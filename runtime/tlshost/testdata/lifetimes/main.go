@@ -19,6 +19,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -222,6 +223,112 @@ var scenarios = map[string]func(silent, tlsPort uint16){
 		cout.Drop()
 		c.Drop()
 		f.Drop()
+		sock.Drop()
+	},
+	// The draft's handshake to a silent peer run on the guest's waits
+	// with a deadline (paused there), then dropped while paused: the
+	// socket first, the pollable, the future last.
+	"draft-pause-drop": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		p := f.Subscribe()
+		for range 2 {
+			timer := clocks.SubscribeDuration(clocks.Duration(5 * time.Millisecond))
+			wio.Poll([]wio.Pollable{p, timer})
+			timer.Drop()
+		}
+		sock.Drop()
+		p.Drop()
+		f.Drop()
+	},
+	// Two draft handshakes to a silent peer waited on together (each
+	// then runs on a goroutine of the host), dropped while they run.
+	"draft-two-drop": func(silent, _ uint16) {
+		sock1, in1, out1 := dial(silent)
+		sock2, in2, out2 := dial(silent)
+		f1 := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in1, out1))
+		f2 := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in2, out2))
+		p1, p2 := f1.Subscribe(), f2.Subscribe()
+		timer := clocks.SubscribeDuration(clocks.Duration(20 * time.Millisecond))
+		wio.Poll([]wio.Pollable{p1, p2, timer})
+		timer.Drop()
+		p1.Drop()
+		p2.Drop()
+		f1.Drop()
+		sock2.Drop()
+		f2.Drop()
+		sock1.Drop()
+	},
+	// The draft's handshake against the host's short timeout: get the
+	// error, get again, subscribe after the value was taken.
+	"timeout-draft-get": func(silent, _ uint16) {
+		sock, in, out := dial(silent)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		wasinet.Await(f.Subscribe())
+		_, _, _, ready, err := f.Get()
+		if !ready || err == nil {
+			fmt.Println("draft get:", ready, err)
+		}
+		var he *tlsdraft.HandshakeError
+		if errors.As(err, &he) {
+			he.Drop()
+		}
+		if _, _, _, ready, err := f.Get(); !ready || err != tlsdraft.ErrConsumed {
+			fmt.Println("second draft get:", ready, err)
+		}
+		wasinet.Await(f.Subscribe())
+		f.Drop()
+		sock.Drop()
+	},
+	// The draft's complete connection, its resources in another order:
+	// the future dropped first, the output stream before close-output
+	// (twice), the input read to its end, the connection last.
+	"draft-orders": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		wasinet.Await(f.Subscribe())
+		c, cin, cout, _, err := f.Get()
+		must("draft get", err)
+		wasinet.Await(f.Subscribe())
+		f.Drop()
+		must("write", cout.BlockingWriteAndFlush([]byte("ping\n")))
+		if b, err := wasinet.ReadSome(cin); err != nil || string(b) != "ping\n" {
+			fmt.Printf("echo: %q %v\n", b, err)
+		}
+		cout.Drop()
+		c.CloseOutput()
+		c.CloseOutput()
+		// The echo server ends without close_notify: the read ends with
+		// an error saying so.
+		wasinet.ReadAll(cin)
+		cin.Drop()
+		c.Drop()
+		sock.Drop()
+	},
+	// The draft inside the draft (TLS in TLS): the outer connection
+	// dropped while the inner handshake runs, with the inner future.
+	"tunnel-drop-outer-draft": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		wasinet.Await(f.Subscribe())
+		outer, cin, cout, _, err := f.Get()
+		must("draft get", err)
+		f.Drop()
+		fi := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, cin, cout))
+		ready(fi.Subscribe())
+		outer.Drop()
+		wasinet.Await(fi.Subscribe())
+		if inner, iin, iout, _, err := fi.Get(); err == nil {
+			iin.Drop()
+			iout.Drop()
+			inner.Drop()
+		} else {
+			var he *tlsdraft.HandshakeError
+			if errors.As(err, &he) {
+				he.Drop()
+			}
+		}
+		fi.Drop()
 		sock.Drop()
 	},
 	// A connection over the cleartext of another (TLS in TLS) whose
