@@ -1,11 +1,15 @@
 package tlshost_test
 
 import (
+	"bytes"
+	"crypto/tls"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -50,4 +54,86 @@ func TestGuestDraftCloseOutputStuck(t *testing.T) {
 			t.Errorf("close-output took %v, bound %v:\n%s", took, bound, out)
 		}
 	})
+}
+
+// TestGuestDraftHostilePeer: peers that send garbage, a record past
+// TLS's size, a fatal alert, trickle a handshake, close or reset the
+// connection during the handshake, or send garbage, an oversized record
+// or nothing more once it completed: through the draft, on both
+// backends, the guest reads a reason (the handshake's io-error or its
+// stream's error) within the host's handshake timeout, never a trap or a
+// hang, and no goroutine or descriptor is left once the guests are gone.
+func TestGuestDraftHostilePeer(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, draftHostile)
+	const timeout = 2 * time.Second
+	serverCfg := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
+	clientHello := func(c net.Conn) {
+		c.Read(make([]byte, 4096))
+	}
+	handshaken := func(c net.Conn) bool {
+		return tls.Server(c, serverCfg).Handshake() == nil
+	}
+	// A record header announcing the most a length can say, 65,535
+	// bytes, four times what TLS allows, and that many bytes.
+	huge := func(typ byte) []byte {
+		return append([]byte{typ, 3, 3, 0xff, 0xff}, make([]byte, 0xffff)...)
+	}
+	garbage := bytes.Repeat([]byte("this is not TLS\r\n"), 256)
+	attacks := []struct {
+		name   string
+		attack func(c net.Conn)
+		want   string // in the guest's output
+	}{
+		{"garbage", func(c net.Conn) { clientHello(c); c.Write(garbage); c.Read(make([]byte, 1)) }, "handshake failed after"},
+		{"huge-record", func(c net.Conn) { clientHello(c); c.Write(huge(22)); c.Read(make([]byte, 1)) }, "handshake failed after"},
+		{"alert", func(c net.Conn) { clientHello(c); c.Write([]byte{21, 3, 3, 0, 2, 2, 40}); c.Read(make([]byte, 1)) }, "handshake failed after"},
+		{"close", func(c net.Conn) { clientHello(c) }, "handshake failed after"},
+		{"reset", func(c net.Conn) { clientHello(c); c.(*net.TCPConn).SetLinger(0) }, "handshake failed after"},
+		{"trickle", func(c net.Conn) {
+			clientHello(c)
+			// A handshake record of a legal size, a byte at a time.
+			for _, b := range append([]byte{22, 3, 3, 0x40, 0}, make([]byte, 0x4000)...) {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}, "handshake timeout"},
+		{"garbage-after", func(c net.Conn) {
+			if handshaken(c) {
+				c.Write(garbage)
+				c.Read(make([]byte, 1))
+			}
+		}, "read 0 bytes, then: "},
+		{"huge-record-after", func(c net.Conn) {
+			if handshaken(c) {
+				c.Write(huge(23))
+				c.Read(make([]byte, 1))
+			}
+		}, "read 0 bytes, then: "},
+		{"close-after", func(c net.Conn) { handshaken(c) }, "read 0 bytes, then: "},
+	}
+	before, fds := goroutines(), openFDs(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		for _, a := range attacks {
+			t.Run(a.name, func(t *testing.T) {
+				_, port, _ := net.SplitHostPort(hostileServer(t, a.attack))
+				cfg := tlshost.Config{BackendName: backend, HandshakeTimeout: timeout}
+				out, err := startGuestWith(t, cfg, p, draftHostile, nil, "handshake", "localhost", port).exitWithin(15 * time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(strings.TrimSpace(out))
+				m := regexp.MustCompile(regexp.QuoteMeta(a.want) + `(.*)\n`).FindStringSubmatch(out)
+				if m == nil || strings.TrimSpace(m[1]) == "" {
+					t.Fatalf("no %q with a reason:\n%s", a.want, out)
+				}
+				if !strings.HasSuffix(out, "done\n") {
+					t.Errorf("the guest did not finish:\n%s", out)
+				}
+			})
+		}
+	})
+	waitSettled(t, before, fds)
 }

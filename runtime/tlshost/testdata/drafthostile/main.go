@@ -99,6 +99,35 @@ func fill(out wio.OutputStream) int {
 }
 
 var scenarios = map[string]func(port uint16){
+	// The handshake with whatever the peer does: it prints "handshake
+	// ok" or "handshake failed: " and the host's reason, then, once it
+	// got streams, reads until the stream ends or fails and prints that.
+	"handshake": func(port uint16) {
+		sock, in, out := dial(port)
+		start := clocks.Now()
+		f, c, cin, cout, err := handshake(in, out)
+		took := time.Duration(clocks.Now() - start).Round(100 * time.Millisecond)
+		f.Drop()
+		if err != nil {
+			fmt.Printf("handshake failed after %v: %s\n", took, streamErr(err))
+			sock.Drop()
+			return
+		}
+		fmt.Println("handshake ok")
+		n := 0
+		for {
+			b, err := cin.BlockingRead(64 << 10)
+			n += len(b)
+			if err != nil {
+				fmt.Printf("read %d bytes, then: %s\n", n, streamErr(err))
+				break
+			}
+		}
+		cin.Drop()
+		cout.Drop()
+		c.Drop()
+		sock.Drop()
+	},
 	// A peer that completed the handshake and reads nothing: the guest
 	// fills its output and calls close-output, which must return.
 	"close-output-stuck": func(port uint16) {
