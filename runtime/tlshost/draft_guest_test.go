@@ -3,13 +3,16 @@ package tlshost_test
 import (
 	"bytes"
 	"crypto/tls"
+	"io"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -132,6 +135,47 @@ func TestGuestDraftHostilePeer(t *testing.T) {
 				if !strings.HasSuffix(out, "done\n") {
 					t.Errorf("the guest did not finish:\n%s", out)
 				}
+			})
+		}
+	})
+	waitSettled(t, before, fds)
+}
+
+// TestGuestDraftCaps: what a guest on the draft alone makes the host hold
+// counts against the proposal's caps. Handshakes it keeps pending (the
+// draft's handshake is pending from its constructor on) stop at
+// Config.PendingHandshakes, and their server names at
+// Config.SettingsBytes (254-byte names, four in 1 KiB); the next one's
+// future fails naming the limit, dropping one makes room again, and a
+// name longer than a DNS name, or an empty one, is refused.
+func TestGuestDraftCaps(t *testing.T) {
+	p := newGuestPKI(t)
+	// Silent, and closing each connection once the guest did, so that
+	// the descriptors count what the host keeps.
+	silent := strconv.Itoa(testnet.Serve(t, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() }).Port)
+	before, fds := goroutines(), openFDs(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		for _, c := range []struct {
+			mode string
+			cfg  tlshost.Config
+			want []string
+		}{
+			{"pending", tlshost.Config{PendingHandshakes: 8}, []string{
+				"admitted 8, then: wasi:tls: handshake failed: tlshost: the guest has 8 handshakes pending, the most allowed (tlshost.Config.PendingHandshakes",
+				"after a drop: admitted\n"}},
+			{"names", tlshost.Config{PendingHandshakes: 100, SettingsBytes: 1024}, []string{
+				"admitted 4, then: wasi:tls: handshake failed: tlshost: settings bytes: ", "more than the 1024 allowed (tlshost.Config.SettingsBytes",
+				"after a drop: admitted\n",
+				"a name of 255 bytes: wasi:tls: handshake failed: tlshost: connect: a server name of 255 bytes, more than a DNS name's 254",
+				"a name of 0 bytes: wasi:tls: handshake failed: tlshost: connect: empty server name"}},
+		} {
+			t.Run(c.mode, func(t *testing.T) {
+				c.cfg.BackendName = backend
+				out, err := startGuestWith(t, c.cfg, p, draftHostile, nil, c.mode, "localhost", silent).exitWithin(20 * time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustContain(t, out, append(c.want, "done\n")...)
 			})
 		}
 	})

@@ -99,6 +99,27 @@ func fill(out wio.OutputStream) int {
 }
 
 var scenarios = map[string]func(port uint16){
+	// Draft handshakes to a silent peer (PORT) held pending until the
+	// host refuses one.
+	"pending": func(port uint16) { hog(host, port) },
+	// The same with server names of 254 bytes, the most the host takes
+	// (a DNS name's 253 and a trailing dot); then a name one byte
+	// longer, and an empty one.
+	"names": func(port uint16) {
+		hog(dnsName(254), port)
+		for _, n := range []int{255, 0} {
+			name := ""
+			if n > 0 {
+				name = dnsName(n)
+			}
+			if d, err := start(name, port); err != nil {
+				fmt.Printf("a name of %d bytes: %v\n", n, err)
+			} else {
+				fmt.Printf("a name of %d bytes: admitted\n", n)
+				d.drop()
+			}
+		}
+	},
 	// The handshake with whatever the peer does: it prints "handshake
 	// ok" or "handshake failed: " and the host's reason, then, once it
 	// got streams, reads until the stream ends or fails and prints that.
@@ -150,6 +171,80 @@ var scenarios = map[string]func(port uint16){
 		c.Drop()
 		sock.Drop()
 	},
+}
+
+// pendingDraft is one of the guest's draft handshakes to a silent peer.
+type pendingDraft struct {
+	sock sockets.TCPSocket
+	f    tlsdraft.FutureClientStreams
+}
+
+func (d pendingDraft) drop() {
+	d.f.Drop()
+	d.sock.Drop()
+}
+
+// start makes a draft handshake for name to port and finishes it: it
+// returns the handshake when it is still running after 50 ms, or the
+// reason the host refused it.
+func start(name string, port uint16) (pendingDraft, error) {
+	sock, in, out := dial(port)
+	f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(name, in, out))
+	p := f.Subscribe()
+	timer := clocks.SubscribeDuration(clocks.Duration(50 * time.Millisecond))
+	ready := wio.Poll([]wio.Pollable{p, timer})
+	p.Drop()
+	timer.Drop()
+	if len(ready) == 1 && ready[0] == 1 {
+		return pendingDraft{sock, f}, nil
+	}
+	_, _, _, _, err := f.Get()
+	f.Drop()
+	sock.Drop()
+	if err == nil {
+		err = errors.New("a handshake with a silent peer completed")
+	}
+	return pendingDraft{}, errors.New(streamErr(err))
+}
+
+// hog makes draft handshakes for name to port until the host refuses one
+// (at most 10,000), prints how many it admitted and why it refused the
+// next, then checks that dropping one makes room for another.
+func hog(name string, port uint16) {
+	var held []pendingDraft
+	var err error
+	for len(held) < 10000 {
+		var d pendingDraft
+		if d, err = start(name, port); err != nil {
+			break
+		}
+		held = append(held, d)
+	}
+	fmt.Printf("admitted %d, then: %v\n", len(held), err)
+	if len(held) > 0 {
+		held[0].drop()
+		if d, err := start(name, port); err != nil {
+			fmt.Println("after a drop:", err)
+		} else {
+			fmt.Println("after a drop: admitted")
+			held[0] = d
+		}
+	}
+	for _, d := range held {
+		d.drop()
+	}
+}
+
+// dnsName is a name of n bytes (n > 1), labels of 63 bytes at most.
+func dnsName(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a'
+		if i%64 == 63 && i < n-1 {
+			b[i] = '.'
+		}
+	}
+	return string(b)
 }
 
 func main() {
