@@ -3,6 +3,7 @@ package tlshost_test
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime/tlshost"
@@ -180,4 +182,45 @@ func TestGuestDraftCaps(t *testing.T) {
 		}
 	})
 	waitSettled(t, before, fds)
+}
+
+// TestGuestDraftPeerCertBytes: a guest on the draft alone, keeping every
+// connection to a server that sends a trusted 200 KiB chain, gets the
+// handshakes past Config.PeerCertBytes (1 MiB) fail naming the limit,
+// and the host's heap grows by about the limit, not by a chain per
+// connection; once it drops a connection, a handshake completes again.
+// The draft's chains count as the proposal's do
+// (TestGuestPeerCertBytesLimit).
+func TestGuestDraftPeerCertBytes(t *testing.T) {
+	const limit, chainKiB, n = 1 << 20, 200, 16
+	cert := bigCertificate(t, chainKiB)
+	port := bigChainServer(t, cert)
+	roots := pool(t, cert)
+	eachBackend(t, func(t *testing.T, backend string) {
+		log, rec := capreporttest.New()
+		pr := newLoggedLineGuestRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, draftHostile, log)
+		g := pr.start(t, "chains", "localhost", port, fmt.Sprint(n))
+		g.next(t, "ready")
+		out, grew := g.goMeasured(t, "kept ")
+		var kept, failed int
+		fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
+		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+		if lo, hi := limit/((chainKiB+16)<<10), limit/(chainKiB<<10); kept < lo || kept > hi || failed != n-kept {
+			t.Errorf("%s: want %d to %d handshakes kept and the others failed", out, lo, hi)
+		}
+		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+		if err := rec.Check("--max-peer-cert-bytes", limit, 1); err != nil {
+			t.Error(err)
+		}
+		// The bound of TestGuestPeerCertBytesLimit: without the limit,
+		// each connection held about 350 KiB.
+		if bound := int64(3*limit + n*32<<10); grew > bound {
+			t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
+		}
+		g.tell("drop")
+		if out := g.next(t, "after drop: "); out != "after drop: ok" {
+			t.Errorf("%s: want a handshake to complete once a connection was dropped", out)
+		}
+		g.end(t)
+	})
 }

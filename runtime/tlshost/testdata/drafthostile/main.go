@@ -3,12 +3,13 @@
 // Command drafthostile uses the upstream draft (wasi:tls/types@0.2.0-draft)
 // a hostile guest's way, one scenario per run:
 //
-//	drafthostile MODE HOST PORT
+//	drafthostile MODE HOST PORT [ARG...]
 //
 // Each scenario prints what the host answered and "done" at its end.
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -22,7 +23,10 @@ import (
 	"github.com/wasitls/wasitls/guest/wasi/tlsdraft"
 )
 
-var host string
+var (
+	host  string
+	extra []string // the arguments after PORT
+)
 
 func dial(port uint16) (sockets.TCPSocket, wio.InputStream, wio.OutputStream) {
 	sock, in, out, err := wasinet.Dial(host, port)
@@ -99,6 +103,63 @@ func fill(out wio.OutputStream) int {
 }
 
 var scenarios = map[string]func(port uint16){
+	// N handshakes to a server sending a large chain, each connection
+	// kept: it prints "ready", and on "go" makes them and prints how
+	// many it kept and the first failure; on "drop" it drops one and
+	// makes another; at the end of its input it drops them all.
+	"chains": func(port uint16) {
+		n, err := strconv.Atoi(extra[0])
+		must("N", err)
+		stdin := bufio.NewScanner(os.Stdin)
+		fmt.Println("ready")
+		stdin.Scan()
+		type kept struct {
+			sock sockets.TCPSocket
+			c    tlsdraft.ClientConnection
+			in   wio.InputStream
+			out  wio.OutputStream
+		}
+		var held []kept
+		connect := func() error {
+			sock, in, out := dial(port)
+			f, c, cin, cout, err := handshake(in, out)
+			f.Drop()
+			if err != nil {
+				sock.Drop()
+				return errors.New(streamErr(err))
+			}
+			held = append(held, kept{sock, c, cin, cout})
+			return nil
+		}
+		var first error
+		for range n {
+			if err := connect(); err != nil && first == nil {
+				first = err
+			}
+		}
+		fmt.Printf("kept %d, failed %d: %v\n", len(held), n-len(held), first)
+		for stdin.Scan() {
+			if stdin.Text() == "drop" && len(held) > 0 {
+				k := held[0]
+				held = held[1:]
+				k.in.Drop()
+				k.out.Drop()
+				k.c.Drop()
+				k.sock.Drop()
+				if err := connect(); err != nil {
+					fmt.Println("after drop:", err)
+				} else {
+					fmt.Println("after drop: ok")
+				}
+			}
+		}
+		for _, k := range held {
+			k.in.Drop()
+			k.out.Drop()
+			k.c.Drop()
+			k.sock.Drop()
+		}
+	},
 	// Draft handshakes to a silent peer (PORT) held pending until the
 	// host refuses one.
 	"pending": func(port uint16) { hog(host, port) },
@@ -248,11 +309,11 @@ func dnsName(n int) string {
 }
 
 func main() {
-	if len(os.Args) != 4 {
-		fmt.Println("usage: drafthostile MODE HOST PORT")
+	if len(os.Args) < 4 {
+		fmt.Println("usage: drafthostile MODE HOST PORT [ARG...]")
 		os.Exit(2)
 	}
-	host = os.Args[2]
+	host, extra = os.Args[2], os.Args[4:]
 	port, err := strconv.ParseUint(os.Args[3], 10, 16)
 	must("port", err)
 	run, ok := scenarios[os.Args[1]]
