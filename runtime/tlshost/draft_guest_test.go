@@ -224,3 +224,43 @@ func TestGuestDraftPeerCertBytes(t *testing.T) {
 		g.end(t)
 	})
 }
+
+// TestGuestDraftMisuse: calls the WIT forbids, made through the draft's
+// imports (finish twice, drop a finished handshake, use a stream the
+// handshake took, one stream as both, drop the connection before its
+// streams or the future before its pollable, use a dropped future or
+// connection): each traps the guest with a message naming the function
+// and what was wrong, never the host; with the handshake running against
+// an echo server, and no goroutine or descriptor left once the guests
+// are gone.
+func TestGuestDraftMisuse(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, draftHostile)
+	port := echoTLSServer(t, p.local.TLSCertificate())
+	before, fds := goroutines(), openFDs(t)
+	for _, c := range []struct{ mode, want string }{
+		{"finish-twice", "wasi:tls/types@0.2.0-draft#[static]client-handshake.finish"},
+		{"drop-finished", "wasi:tls/types@0.2.0-draft#[resource-drop]client-handshake"},
+		{"stream-moved", "wasi:io/streams@0.2.8#[method]output-stream.check-write"},
+		{"same-stream", "wasi:tls/types@0.2.0-draft#[constructor]client-handshake"},
+		{"drop-connection-first", "wasi:tls/types@0.2.0-draft#[resource-drop]client-connection"},
+		{"drop-future-first", "wasi:tls/types@0.2.0-draft#[resource-drop]future-client-streams"},
+		{"get-dropped", "wasi:tls/types@0.2.0-draft#[method]future-client-streams.get"},
+		{"close-output-dropped", "wasi:tls/types@0.2.0-draft#[method]client-connection.close-output"},
+	} {
+		eachBackend(t, func(t *testing.T, backend string) {
+			t.Run(c.mode, func(t *testing.T) {
+				g := startGuest(t, backend, p, draftHostile, nil, c.mode, "localhost", port)
+				_, err := g.exitWithin(15 * time.Second)
+				out := g.out.String()
+				if err == nil {
+					t.Fatalf("no trap:\n%s", out)
+				}
+				t.Logf("%s%v", out, err)
+				mustContain(t, out, "trap next: ")
+				mustContain(t, err.Error(), c.want)
+			})
+		})
+	}
+	waitSettled(t, before, fds)
+}

@@ -103,6 +103,72 @@ func fill(out wio.OutputStream) int {
 }
 
 var scenarios = map[string]func(port uint16){
+	// Misuse the WIT forbids, each of which must trap the guest with a
+	// reason: it prints "trap next: " and what it does, then does it.
+	// finish consumes the handshake: finishing it again.
+	"finish-twice": func(port uint16) {
+		_, in, out := dial(port)
+		h := tlsdraft.NewClientHandshake(host, in, out)
+		tlsdraft.ClientHandshakeFinish(h)
+		fmt.Println("trap next: finish twice")
+		tlsdraft.ClientHandshakeFinish(h)
+	},
+	// Dropping a handshake finish consumed.
+	"drop-finished": func(port uint16) {
+		_, in, out := dial(port)
+		h := tlsdraft.NewClientHandshake(host, in, out)
+		tlsdraft.ClientHandshakeFinish(h)
+		fmt.Println("trap next: drop a finished handshake")
+		h.Drop()
+	},
+	// The raw streams move into the handshake: using them after.
+	"stream-moved": func(port uint16) {
+		_, in, out := dial(port)
+		tlsdraft.NewClientHandshake(host, in, out)
+		fmt.Println("trap next: write to a moved stream")
+		out.CheckWrite()
+	},
+	// One stream given as both: the output is an input stream's handle.
+	"same-stream": func(port uint16) {
+		_, in, _ := dial(port)
+		fmt.Println("trap next: an input stream as the output")
+		tlsdraft.NewClientHandshake(host, in, wio.OutputStream(in))
+	},
+	// The connection dropped while its streams live.
+	"drop-connection-first": func(port uint16) {
+		_, in, out := dial(port)
+		_, c, _, _, err := handshake(in, out)
+		must("handshake", err)
+		fmt.Println("trap next: drop the connection before its streams")
+		c.Drop()
+	},
+	// The future dropped while its pollable lives.
+	"drop-future-first": func(port uint16) {
+		_, in, out := dial(port)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		f.Subscribe()
+		fmt.Println("trap next: drop the future before its pollable")
+		f.Drop()
+	},
+	// The future used after it was dropped.
+	"get-dropped": func(port uint16) {
+		_, in, out := dial(port)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		f.Drop()
+		fmt.Println("trap next: get on a dropped future")
+		f.Get()
+	},
+	// close-output on a dropped connection.
+	"close-output-dropped": func(port uint16) {
+		_, in, out := dial(port)
+		_, c, cin, cout, err := handshake(in, out)
+		must("handshake", err)
+		cin.Drop()
+		cout.Drop()
+		c.Drop()
+		fmt.Println("trap next: close-output on a dropped connection")
+		c.CloseOutput()
+	},
 	// N handshakes to a server sending a large chain, each connection
 	// kept: it prints "ready", and on "go" makes them and prints how
 	// many it kept and the first failure; on "drop" it drops one and
