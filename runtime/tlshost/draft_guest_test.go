@@ -15,6 +15,7 @@ import (
 	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
+	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -262,5 +263,47 @@ func TestGuestDraftMisuse(t *testing.T) {
 			})
 		})
 	}
+	waitSettled(t, before, fds)
+}
+
+// TestGuestDraftBlockedStopped: a guest blocked without a bound of its
+// own on a draft connection's streams, a blocking read from a peer that
+// sends nothing and a blocking flush to one that reads nothing, ends
+// when the embedder's context does (within a second of it), on both
+// backends, with no goroutine or descriptor left.
+func TestGuestDraftBlockedStopped(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, draftHostile)
+	const within = 3 * time.Second
+	before, fds := goroutines(), openFDs(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		for _, mode := range []string{"block-read", "block-flush"} {
+			t.Run(mode, func(t *testing.T) {
+				port, release := stuckTLSServer(t, p.local.TLSCertificate())
+				defer release()
+				gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
+				g := gr.startWith(t, draftHostile, within, runtime.ModuleConfig{}, mode, "localhost", port)
+				// The guest's context started before it printed the
+				// line: it ends within `within` of the line.
+				if _, err := g.outputWithin(within, "blocking\n"); err != nil {
+					t.Fatal(err)
+				}
+				blocked := time.Now()
+				_, err := g.exitWithin(within + 10*time.Second)
+				took := time.Since(blocked)
+				out := g.out.String()
+				if err == nil {
+					t.Fatalf("want the guest stopped by its context:\n%s", out)
+				}
+				if strings.Contains(out, "returned") {
+					t.Errorf("the wait returned to the guest:\n%s", out)
+				}
+				t.Logf("stopped %v after it blocked: %v", took, err)
+				if took > within+time.Second {
+					t.Errorf("the guest ended %v after it blocked, its context ending at most %v after", took, within)
+				}
+			})
+		}
+	})
 	waitSettled(t, before, fds)
 }

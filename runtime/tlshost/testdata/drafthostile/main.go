@@ -103,6 +103,27 @@ func fill(out wio.OutputStream) int {
 }
 
 var scenarios = map[string]func(port uint16){
+	// Waits without a bound of the guest's own on a peer that completed
+	// the handshake and then neither sends nor reads: a blocking read,
+	// and a blocking flush of a full output. It prints "blocking" and
+	// blocks until the embedder stops it.
+	"block-read": func(port uint16) {
+		_, in, out := dial(port)
+		_, _, cin, _, err := handshake(in, out)
+		must("handshake", err)
+		fmt.Println("blocking")
+		_, err = cin.BlockingRead(1)
+		fmt.Println("blocking-read returned:", err)
+	},
+	"block-flush": func(port uint16) {
+		_, in, out := dial(port)
+		_, _, _, cout, err := handshake(in, out)
+		must("handshake", err)
+		fill(cout)
+		fmt.Println("blocking")
+		err = cout.BlockingWriteAndFlush(make([]byte, 4096))
+		fmt.Println("blocking-write-and-flush returned:", err)
+	},
 	// Misuse the WIT forbids, each of which must trap the guest with a
 	// reason: it prints "trap next: " and what it does, then does it.
 	// finish consumes the handshake: finishing it again.
