@@ -23,6 +23,11 @@ var _ types.Host = draftHost{}
 
 // NewClientHandshake creates the handshake; nothing is sent before finish.
 func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in types.InputStream, out types.OutputStream) types.ClientHandshake {
+	const fn = "wasi:tls/types#[constructor]client-handshake"
+	// The checks of the proposal's constructor and connect, which trap a
+	// guest the host does not serve, before the streams are the host's.
+	var pending *pendingSet
+	dropOnTrap(in, out, func() { pending = d.h.pending(ctx, fn) })
 	// No session cache: the draft has no call to turn resumption off or
 	// to ask whether a connection resumed, so it never resumes.
 	t, held := d.h.transport(ctx, in, out)
@@ -30,7 +35,6 @@ func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in
 	// The draft has no last error: the future carries the reason.
 	d.h.limit(ctx, &s.ending, held, nil, nil)
 	hs := &draftHandshake{s: s}
-	pending := d.h.pending(ctx, "wasi:tls/types#[constructor]client-handshake")
 	if err := pending.admit(s); err != nil {
 		hs.err = err // reported by the future
 		d.h.logFailure("client-handshake constructor", err)

@@ -48,6 +48,29 @@ func (h *Host) admitCaller(ctx context.Context, fn string) {
 	}
 }
 
+// admitStreams is admitCaller for a constructor the guest gave its
+// streams (in and out): see dropOnTrap.
+func (h *Host) admitStreams(ctx context.Context, fn string, in, out cabi.Resource) {
+	dropOnTrap(in, out, func() { h.admitCaller(ctx, fn) })
+}
+
+// dropOnTrap runs check, which may trap, for a constructor the guest
+// gave its streams (in and out): on a trap it drops them first. The
+// generated glue moved them out of the guest's table before the call, so
+// the instance's close does not drop them, and without this the
+// connection their socket had (which the streams hold open) would stay
+// open behind the trapped guest until the garbage collector found them.
+func dropOnTrap(in, out cabi.Resource, check func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			in.Drop()
+			out.Drop()
+			panic(r)
+		}
+	}()
+	check()
+}
+
 // admit traps unless h serves g.
 func (h *Host) admit(g *runtime.Guest, fn string) {
 	if h.ext != nil && g.Value(memberKey{h.ext}) == nil {

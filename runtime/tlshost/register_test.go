@@ -185,3 +185,68 @@ func TestExtensionInTwoRuntimes(t *testing.T) {
 		}
 	}
 }
+
+// TestForeignRuntimeGuestStreams: a guest of a runtime without wasi:tls
+// (as in TestForeignRuntimeGuest) that hands its socket's streams to a
+// wasi:tls constructor, the draft's client-handshake or the proposal's
+// client-connection, is trapped, and its connection closes with it: the
+// peer reads the end at once. The constructor's glue has moved the
+// streams out of the guest's table, so the instance's close does not drop
+// them; before, the trap left them to the garbage collector, and the
+// connection (which its streams hold open) with them.
+func TestForeignRuntimeGuestStreams(t *testing.T) {
+	ctx := context.Background()
+	p := newGuestPKI(t)
+	policy := new(sockets.Policy)
+	policy.AllowConnect("127.0.0.1:*", "localhost:*")
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
+	defer r.Close(ctx)
+	if _, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(tlshost.Config{RootCAs: p.ca.Pool()})}, StopFlag: true}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := runtime.New(ctx, r, runtime.Config{Network: policy, StopFlag: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, pkg string
+		args      []string
+	}{
+		{"draft", "./testdata/drafthostile", []string{"handshake", "localhost"}},
+		{"pr104", "./testdata/ext02", []string{"say", "127.0.0.1"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// The peer reports its connection's end.
+			ended := make(chan struct{}, 1)
+			port := strconv.Itoa(testnet.Serve(t, func(c net.Conn) {
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				io.Copy(io.Discard, c)
+				c.Close()
+				ended <- struct{}{}
+			}).Port)
+			args := append(c.args, port)
+			if c.name == "pr104" {
+				args = append(args, "hi")
+			}
+			compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, c.pkg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			m, err := other.Instantiate(gctx, compiled, runtime.ModuleConfig{Args: append([]string{c.name}, args...), Stdout: &out, Stderr: &out})
+			if m != nil {
+				m.Close(ctx)
+			}
+			if err == nil || !strings.Contains(err.Error(), "the guest's runtime.Runtime has no wasi:tls host") {
+				t.Fatalf("want a trap naming the missing host: %v\n%s", err, out.String())
+			}
+			select {
+			case <-ended:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the trapped guest's connection is still open 5 s later")
+			}
+		})
+	}
+}
