@@ -117,7 +117,7 @@ func TestGuestLifetimes(t *testing.T) {
 		"server-hello-drop", "server-identity-dropped", "pha-drop",
 		"verify-hook-drop", "respond-drop-identity", "timeout-get", "pause-drop", "tunnel-echo-drop-inner",
 		"tunnel-stuck-abort",
-		"draft-pause-drop", "draft-two-drop", "timeout-draft-get", "draft-orders", "tunnel-drop-outer-draft",
+		"draft-pause-drop", "draft-two-drop", "timeout-draft-get", "draft-orders", "draft-socket-first", "tunnel-drop-outer-draft",
 	}
 	for _, backend := range []string{"stdtls", "circl-pq", "ctxless"} {
 		for _, mode := range modes {

@@ -305,6 +305,27 @@ var scenarios = map[string]func(silent, tlsPort uint16){
 		c.Drop()
 		sock.Drop()
 	},
+	// The draft's complete connection whose socket the guest drops
+	// first, then uses the cleartext streams (the connection is theirs
+	// too) and drops them.
+	"draft-socket-first": func(_, tlsPort uint16) {
+		sock, in, out := dial(tlsPort)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		wasinet.Await(f.Subscribe())
+		c, cin, cout, _, err := f.Get()
+		must("draft get", err)
+		sock.Drop()
+		f.Drop()
+		if err := cout.BlockingWriteAndFlush([]byte("ping\n")); err == nil {
+			if b, err := wasinet.ReadSome(cin); err != nil || string(b) != "ping\n" {
+				fmt.Printf("echo after the socket's drop: %q %v\n", b, err)
+			}
+		}
+		c.CloseOutput()
+		cout.Drop()
+		cin.Drop()
+		c.Drop()
+	},
 	// The draft inside the draft (TLS in TLS): the outer connection
 	// dropped while the inner handshake runs, with the inner future.
 	"tunnel-drop-outer-draft": func(_, tlsPort uint16) {
