@@ -1,151 +1,26 @@
 package stdtls_test
 
 import (
-	"bufio"
-	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"math/big"
-	"net"
 	"net/url"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/chacha20poly1305"
-
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/internal/testnet"
+	"github.com/wasitls/wasitls/internal/tls13records"
 )
-
-// A hostile TLS 1.3 server, scripted after its handshake: crypto/tls runs
-// the handshake (tickets off, so it writes nothing after it), tells its
-// application traffic secret through KeyLogWriter, and the test then
-// writes records of its own under that secret on the raw socket:
-// messages no crypto/tls server sends on demand.
-
-// recordSealer seals TLS 1.3 records (RFC 8446, Section 5.2) under one
-// traffic secret.
-type recordSealer struct {
-	aead cipher.AEAD
-	iv   []byte
-	seq  uint64
-}
-
-// expandLabel is HKDF-Expand-Label (RFC 8446, Section 7.1) with an empty
-// context.
-func expandLabel(h func() hash.Hash, secret []byte, label string, n int) []byte {
-	full := "tls13 " + label
-	info := append([]byte{byte(n >> 8), byte(n), byte(len(full))}, full...)
-	info = append(info, 0)
-	out, err := hkdf.Expand(h, secret, string(info), n)
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-func newRecordSealer(suite uint16, secret []byte) (*recordSealer, error) {
-	var aead cipher.AEAD
-	var err error
-	h := sha256.New
-	switch suite {
-	case tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384:
-		n := 16
-		if suite == tls.TLS_AES_256_GCM_SHA384 {
-			h, n = sha512.New384, 32
-		}
-		block, berr := aes.NewCipher(expandLabel(h, secret, "key", n))
-		if berr != nil {
-			return nil, berr
-		}
-		aead, err = cipher.NewGCM(block)
-	case tls.TLS_CHACHA20_POLY1305_SHA256:
-		aead, err = chacha20poly1305.New(expandLabel(h, secret, "key", chacha20poly1305.KeySize))
-	default:
-		return nil, fmt.Errorf("cipher suite %#04x is not a TLS 1.3 suite", suite)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &recordSealer{aead: aead, iv: expandLabel(h, secret, "iv", 12)}, nil
-}
-
-// seal returns a record carrying content of type typ.
-func (s *recordSealer) seal(typ byte, content []byte) []byte {
-	inner := append(append([]byte(nil), content...), typ)
-	n := len(inner) + s.aead.Overhead()
-	hdr := []byte{23, 3, 3, byte(n >> 8), byte(n)}
-	nonce := append([]byte(nil), s.iv...)
-	for i := range 8 {
-		nonce[len(nonce)-1-i] ^= byte(s.seq >> (8 * i))
-	}
-	s.seq++
-	return s.aead.Seal(hdr, nonce, inner, hdr)
-}
-
-// newSessionTicket is a NewSessionTicket message (RFC 8446, Section
-// 4.6.1) of an hour's lifetime carrying ticket.
-func newSessionTicket(nonce byte, ticket []byte) []byte {
-	body := binary.BigEndian.AppendUint32(nil, 3600)
-	body = binary.BigEndian.AppendUint32(body, 0x01020304)
-	body = append(body, 1, nonce)
-	body = binary.BigEndian.AppendUint16(body, uint16(len(ticket)))
-	body = append(body, ticket...)
-	body = append(body, 0, 0) // no extensions
-	return append([]byte{4, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
-}
-
-// scriptedTLS13Server completes a TLS 1.3 handshake as a crypto/tls
-// server presenting chain, then hands script a sealer for its next
-// records, on raw.
-func scriptedTLS13Server(raw net.Conn, chain [][]byte, key any, script func(raw net.Conn, s *recordSealer) error) error {
-	var keylog bytes.Buffer
-	s := tls.Server(raw, &tls.Config{
-		Certificates:           []tls.Certificate{{Certificate: chain, PrivateKey: key}},
-		MinVersion:             tls.VersionTLS13,
-		SessionTicketsDisabled: true, // nothing written after the handshake
-		KeyLogWriter:           &keylog,
-	})
-	if err := s.Handshake(); err != nil {
-		return err
-	}
-	var secret []byte
-	sc := bufio.NewScanner(&keylog)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "SERVER_TRAFFIC_SECRET_0" {
-			var err error
-			if secret, err = hex.DecodeString(f[2]); err != nil {
-				return err
-			}
-		}
-	}
-	if secret == nil {
-		return fmt.Errorf("no SERVER_TRAFFIC_SECRET_0 in the key log:\n%s", keylog.String())
-	}
-	sealer, err := newRecordSealer(s.ConnectionState().CipherSuite, secret)
-	if err != nil {
-		return err
-	}
-	return script(raw, sealer)
-}
 
 // recordingCache is a session cache counting what it is given.
 type recordingCache struct {
@@ -225,19 +100,16 @@ func TestHostileTicketFlood(t *testing.T) {
 			sraw.SetDeadline(deadline)
 			served := make(chan error, 1)
 			go func() {
-				served <- scriptedTLS13Server(sraw, tc.chain, key, func(raw net.Conn, s *recordSealer) error {
-					for r := range rounds {
-						var msgs []byte
-						for i := range perRecord {
-							msgs = append(msgs, newSessionTicket(byte(i), []byte(fmt.Sprintf("ticket %d.%d", r, i)))...)
-						}
-						if _, err := raw.Write(append(s.seal(22, msgs), s.seal(23, []byte{byte(r)})...)); err != nil {
-							return err
-						}
+				_, s, err := tls13records.Handshake(sraw, &tls.Config{Certificates: []tls.Certificate{{Certificate: tc.chain, PrivateKey: key}}}, true)
+				for r := 0; err == nil && r < rounds; r++ {
+					var msgs []byte
+					for i := range perRecord {
+						msgs = append(msgs, tls13records.NewSessionTicket(byte(i), []byte(fmt.Sprintf("ticket %d.%d", r, i)))...)
 					}
-					io.Copy(io.Discard, raw) // until the client is gone
-					return nil
-				})
+					_, err = sraw.Write(append(s.Seal(22, msgs), s.Seal(23, []byte{byte(r)})...))
+				}
+				served <- err
+				io.Copy(io.Discard, sraw) // until the client is gone
 			}()
 			cache := &recordingCache{SessionCache: backends.NewLRUSessionCache(4)}
 			conn, err := stdtls.Backend{}.Client(craw, &backends.ClientConfig{ServerName: "localhost", RootCAs: roots, Sessions: cache})
