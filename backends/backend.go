@@ -385,6 +385,22 @@ type PeerHeapCounter interface {
 	CountPeerHeap(n int64) error
 }
 
+// A PeerBacklogCounter is a transport that counts, against a bound of
+// its own, what a backend holds of what the peer sent after the handshake
+// without application data coming of it yet: the wasi:tls host's
+// transports are one (runtime/tlshost's peer certificate bytes). A peer
+// may start a post-handshake handshake message and send it in pieces, a
+// Certificate of 256 KiB to crypto/tls (which buffers it whole before it
+// finds it unexpected), without a byte of data between: the connection
+// holds it, and a guest's thousands of connections would hold thousands
+// of them. A backend that cannot bound such messages itself reports how
+// many bytes it read from the transport since Read last returned data, n
+// (0 once it did), and fails the read with the error returned, which
+// means the bound would be crossed.
+type PeerBacklogCounter interface {
+	HoldPeerBacklog(n int64) error
+}
+
 // A KeyingMaterialExporter is a Conn that exports keying material once its
 // handshake completed (RFC 8446, Section 7.5; RFC 5705 in TLS 1.2). A nil
 // context is no context, which differs from an empty one in TLS 1.2 only.

@@ -59,6 +59,7 @@ var _ backends.Conn = (*conn)(nil)
 func newConn(transportConn net.Conn, isClient bool) *conn {
 	c := &conn{isClient: isClient}
 	c.rawT.Conn = transportConn
+	c.rawT.counter, _ = transportConn.(backends.PeerBacklogCounter)
 	c.raw = &c.rawT
 	return c
 }
@@ -111,6 +112,7 @@ func (c *conn) Handshake(ctx context.Context) error {
 		c.stored = nil
 	}
 	c.mu.Unlock()
+	c.raw.established.Store(true)
 	c.done.Store(true)
 	return nil
 }
@@ -197,6 +199,9 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, errTooEarly
 	}
 	n, err := c.tls.Read(p)
+	if n > 0 {
+		c.raw.dataRead()
+	}
 	switch {
 	case err == nil:
 		// Nothing to look at: isLocalAlert's errors.As would move its

@@ -248,6 +248,20 @@ func (g *guard) CountPeerHeap(n int64) error {
 
 var _ backends.PeerHeapCounter = (*guard)(nil)
 
+// HoldPeerBacklog implements backends.PeerBacklogCounter: what the
+// backend holds of what the peer sent after the handshake, with no data
+// coming of it yet, counts with the handshake's bytes until the backend
+// tells 0 or the connection is released; past the limit the read fails
+// with the limit's error.
+func (g *guard) HoldPeerBacklog(n int64) error {
+	if m := g.meter.Load(); m != nil {
+		return m.holdBacklog(n)
+	}
+	return nil
+}
+
+var _ backends.PeerBacklogCounter = (*guard)(nil)
+
 // releaseMeter lets go of the connection's share of the bytes its
 // handshake held; chains of it the guest still holds keep theirs.
 func (g *guard) releaseMeter() {

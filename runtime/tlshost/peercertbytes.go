@@ -51,8 +51,16 @@ import (
 // and closed. Its bytes stay held
 // until the next one on the connection completes, whose chain replaces
 // it, or the connection is dropped; a request that fails gives its own
-// back. Other data after the handshake is not counted: the guest reads
-// it, or the connection's buffers bound it.
+// back. A backend that buffers a post-handshake handshake message whole
+// before it looks at it (stdtls: crypto/tls, 256 KiB for a Certificate,
+// which it then refuses) reports what it read since data last came out of
+// Read past what its record buffer holds anyway
+// (backends.PeerBacklogCounter, holdBacklog): a peer sending one in
+// pieces, never its last byte, made each connection hold some 560 KiB,
+// uncounted, 2.2 GiB over a guest's 4,096 sockets. That counts until data
+// comes out or the connection is released, and a read that would cross
+// the limit fails naming it. Other data after the handshake is not
+// counted: the guest reads it, or the connection's buffers bound it.
 //
 // What the guest is given of a peer's chain, a future-public-identity's
 // value (verify-server-identity, request-client-identity) or a
@@ -197,6 +205,11 @@ type peerMeter struct {
 	post     *peerHold // what the last one that completed counted
 	released bool      // the connection was released: nothing counts again
 	err      error     // the limit stopped the count
+	// backlog is what the backend holds of what the peer sent after the
+	// handshake with no data coming of it yet, as it last told
+	// (backends.PeerBacklogCounter), counted until it tells 0 or the
+	// connection is released.
+	backlog int64
 }
 
 // take counts n more bytes read from the peer while the handshake or a
@@ -363,6 +376,31 @@ func (m *peerMeter) endAuth(ok bool, chain [][]byte) (*peerChain, error) {
 	return &peerChain{chain: chain, hold: auth.acquire()}, nil
 }
 
+// holdBacklog makes the connection's backlog n bytes of the count (see
+// backends.PeerBacklogCounter), or fails naming the limit if that would
+// cross it, keeping what it held. A peer that, once its handshake
+// completed, sent a handshake message in pieces and never its last
+// byte made each connection hold it whole, 256 KiB for a Certificate
+// to crypto/tls (some 560 KiB of heap), uncounted.
+func (m *peerMeter) holdBacklog(n int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.released {
+		return nil
+	}
+	b := m.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := n - m.backlog
+	if used := b.used + d; d > 0 && used > b.limit {
+		b.caps.Refused(capreport.PeerCertBytes, b.limit)
+		return fmt.Errorf("%w: a TLS peer of the guest sent %d bytes after its handshake that the host holds with no data coming of them (a handshake message in pieces), and the guest's peers would make the host hold %d bytes, more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", ErrPeerCertBytes, n, used, b.limit)
+	}
+	b.used += d
+	m.backlog = n
+	return nil
+}
+
 // release lets go of the connection's share of what it counted.
 func (m *peerMeter) release() {
 	m.mu.Lock()
@@ -372,6 +410,10 @@ func (m *peerMeter) release() {
 	}
 	m.counting.Store(false)
 	m.released = true
+	m.b.mu.Lock()
+	m.b.used -= m.backlog
+	m.backlog = 0
+	m.b.mu.Unlock()
 	m.base.put()
 	m.post.put()
 	m.auth.put()

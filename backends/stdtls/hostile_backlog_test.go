@@ -1,0 +1,181 @@
+package stdtls_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/testnet"
+	"github.com/wasitls/wasitls/internal/tls13records"
+)
+
+// backlogConn is a transport counting the backlog it is told of
+// (backends.PeerBacklogCounter) against limit.
+type backlogConn struct {
+	net.Conn
+	limit int64
+	mu    sync.Mutex
+	held  int64 // what it was last told
+	most  int64 // the most it was told
+	calls int
+}
+
+var errBacklog = errors.New("test transport: backlog over its limit")
+
+func (c *backlogConn) HoldPeerBacklog(n int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	if n > c.limit {
+		return fmt.Errorf("%w (%d bytes)", errBacklog, n)
+	}
+	c.held, c.most = n, max(c.most, n)
+	return nil
+}
+
+func (c *backlogConn) state() (held, most int64, calls int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held, c.most, c.calls
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestHostilePeerBacklog: a peer that, after the handshake, sends a
+// handshake message in pieces and never its last byte makes crypto/tls
+// buffer it whole: a Certificate of 256 KiB (the bound crypto/tls gives
+// Certificate messages, though it takes none after the handshake),
+// measured at some 560 KiB of heap a connection where an idle one holds
+// 7 KiB, uncounted. The backend now tells its transport (a
+// backends.PeerBacklogCounter) how much it read since data last came out
+// of Read: a counter told of the 256 KiB fails the read with its error,
+// a counter with room holds it, and bulk data, 1 MiB of it, with
+// KeyUpdates between, tells it nothing. TLS 1.3, the victim a client and
+// a server, the peer crypto/tls with records after its handshake sealed
+// by the test.
+func TestHostilePeerBacklog(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	leaf, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := x509.ParseCertificate(leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(parsed)
+	const certMsg = 1<<18 - 1 // the largest Certificate crypto/tls buffers
+	inPieces := func(s *tls13records.Sealer) []byte { return s.InPieces(11, certMsg) }
+	bulk := func(s *tls13records.Sealer) []byte {
+		var out []byte
+		for i := range 64 {
+			out = append(out, s.Seal(23, make([]byte, 16384))...)
+			if i%8 == 0 {
+				out = append(out, s.KeyUpdate()...)
+				out = append(out, s.Seal(23, []byte{1})...)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		limit  int64
+		script func(s *tls13records.Sealer) []byte
+		want   int // bytes Read returns
+		fails  bool
+	}{
+		{"refused", 128 << 10, inPieces, 0, true},
+		{"held", 1 << 20, inPieces, 0, false},
+		{"bulk", 0, bulk, 64*16384 + 8, false},
+	} {
+		for _, victimIsClient := range []bool{true, false} {
+			name := tc.name + "/victim-server"
+			if victimIsClient {
+				name = tc.name + "/victim-client"
+			}
+			t.Run(name, func(t *testing.T) {
+				craw, sraw := testnet.TCPPair(t)
+				deadline := time.Now().Add(20 * time.Second)
+				craw.SetDeadline(deadline)
+				sraw.SetDeadline(deadline)
+				victimRaw, peerRaw := net.Conn(craw), net.Conn(sraw)
+				if !victimIsClient {
+					victimRaw, peerRaw = sraw, craw
+				}
+				counted := &backlogConn{Conn: victimRaw, limit: tc.limit}
+				peerDone := make(chan error, 1)
+				go func() {
+					cfg := &tls.Config{ServerName: "localhost", RootCAs: roots}
+					if victimIsClient {
+						cfg = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf}, PrivateKey: key}}}
+					}
+					_, s, err := tls13records.Handshake(peerRaw, cfg, victimIsClient)
+					if err == nil {
+						_, err = peerRaw.Write(tc.script(s))
+					}
+					peerDone <- err
+					io.Copy(io.Discard, peerRaw)
+				}()
+				var victim backends.Conn
+				if victimIsClient {
+					victim, err = stdtls.Backend{}.Client(counted, &backends.ClientConfig{ServerName: "localhost", RootCAs: roots})
+				} else {
+					victim, err = stdtls.Backend{}.Server(counted, &backends.ServerConfig{Identities: []*backends.Identity{{
+						Chain: [][]byte{leaf}, Key: key, Leaf: parsed}}})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer victim.Close()
+				if err := victim.Handshake(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-peerDone; err != nil {
+					t.Fatalf("peer: %v", err)
+				}
+				if !tc.fails && tc.want == 0 {
+					// The message stays in pieces: stop reading after a while.
+					victimRaw.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+				}
+				got, err := io.ReadAtLeast(victim, make([]byte, tc.want+16384), max(tc.want, 1))
+				held, most, calls := counted.state()
+				t.Logf("read %d bytes, %v; backlog held %d, at most %d, %d calls", got, err, held, most, calls)
+				switch {
+				case tc.fails && !errors.Is(err, errBacklog):
+					t.Errorf("read: %v; want the counter's refusal", err)
+				case !tc.fails && tc.want == 0 && !isTimeout(err):
+					t.Errorf("read: %v; want a timeout, the message held", err)
+				case !tc.fails && tc.want == 0 && most < certMsg-16<<10:
+					// Less what crypto/tls read of the first record with
+					// the handshake's last.
+					t.Errorf("the counter was told of at most %d bytes; want the message's %d", most, certMsg)
+				case tc.want > 0 && (err != nil || got != tc.want):
+					t.Errorf("read %d bytes, %v; want %d", got, err, tc.want)
+				case tc.want > 0 && (held != 0 || most != 0):
+					t.Errorf("bulk data told the counter of %d bytes (holding %d); want none", most, held)
+				}
+			})
+		}
+	}
+}
