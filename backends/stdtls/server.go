@@ -116,7 +116,9 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 
 // pickIdentity returns the first identity that fits the ClientHello's server
 // name and signature schemes, else the first whose signature the client can
-// verify (the client then reports the name mismatch).
+// verify (the client then reports the name mismatch). When none fits, the
+// error names why the first does not (crypto/tls's reason: signature
+// schemes, curves, or in TLS 1.2 cipher suites).
 func (c *conn) pickIdentity(chi *tls.ClientHelloInfo, ids []*backends.Identity) (*tls.Certificate, error) {
 	if len(ids) == 0 {
 		c.raw.armAlert(backends.AlertHandshakeFailure)
@@ -132,14 +134,19 @@ func (c *conn) pickIdentity(chi *tls.ClientHelloInfo, ids []*backends.Identity) 
 	}
 	anyName := *chi
 	anyName.ServerName = ""
+	var why error
 	for i, cert := range certs {
-		if anyName.SupportsCertificate(cert) == nil {
+		err := anyName.SupportsCertificate(cert)
+		if err == nil {
 			c.setLocal(ids[i])
 			return cert, nil
 		}
+		if why == nil {
+			why = err
+		}
 	}
 	c.raw.armAlert(backends.AlertHandshakeFailure)
-	return nil, fmt.Errorf("stdtls: none of the %d server identities fits the client's signature schemes", len(ids))
+	return nil, fmt.Errorf("stdtls: none of the %d server identities fits the client's hello (the first: %v)", len(ids), why)
 }
 
 // clientHello is the config for the handshake once its ClientHello

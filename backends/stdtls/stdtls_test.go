@@ -159,6 +159,28 @@ func TestServerWithoutIdentity(t *testing.T) {
 	}
 }
 
+// TestNoIdentityFitsNamesWhy: when no identity fits a ClientHello, the
+// server's error names crypto/tls's reason: here a TLS 1.2 client
+// offering only a CBC suite to a server allowing GCM ones. Before, it
+// always blamed the client's signature schemes, as if a client without
+// a common cipher suite had a signature problem. The client gets
+// handshake_failure.
+func TestNoIdentityFitsNamesWhy(t *testing.T) {
+	f := newFixture(t)
+	cc, sc := f.configs()
+	cc.Versions = []uint16{tls.VersionTLS12}
+	cc.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}
+	sc.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384, tls.TLS_CHACHA20_POLY1305_SHA256}
+	_, _, cerr, serr := handshake(t, cc, sc)
+	if serr == nil || !strings.Contains(serr.Error(), "none of the 1 server identities fits") || !strings.Contains(serr.Error(), "cipher suites") {
+		t.Errorf("server: %v; want its reason, naming the cipher suites", serr)
+	}
+	if cerr == nil || !strings.Contains(cerr.Error(), "handshake failure") {
+		t.Errorf("client: %v; want a handshake_failure alert", cerr)
+	}
+}
+
 func TestStateDuringHandshake(t *testing.T) {
 	f := newFixture(t)
 	cc, sc := f.configs()
