@@ -53,7 +53,8 @@ type sendQueue struct {
 	raw  syscall.RawConn
 	now  atomic.Bool // set inside a transport's ReadNow: Write must not block
 	// guest is set during a guest's write through an inline stream: a
-	// Write short of the budget fails rather than waits (budgetLocked).
+	// Write short of the budget is taken past it rather than wait (see
+	// roomLocked).
 	guest atomic.Bool
 	// deferred mirrors later, for a check without the lock on every read.
 	deferred atomic.Bool
@@ -145,8 +146,8 @@ func (q *sendQueue) unreserve() {
 }
 
 // guestWrite is w.Write(p) for a guest's inline stream: a Write of the
-// queue's short of the budget fails rather than waits, which would hold
-// the guest's call.
+// queue's short of the budget meanwhile is taken past it rather than
+// wait, which would hold the guest's call (see roomLocked).
 func (q *sendQueue) guestWrite(w io.Writer, p []byte) (int, error) {
 	q.guest.Store(true)
 	defer q.guest.Store(false)
@@ -212,7 +213,20 @@ func (q *sendQueue) roomLocked(n int) error {
 	if (unsent() == 0 || unsent()+n <= MaxUnsent) && q.budgetLocked(n, false) {
 		return nil
 	}
-	if q.now.Load() || (q.guest.Load() && unsent()+n <= MaxUnsent) {
+	if q.guest.Load() && unsent()+n <= MaxUnsent {
+		// A guest's write is in progress (guestWrite). Its own bytes
+		// fit: it writes only when nothing is unsent, within a permit
+		// whose reservation covers them. What is short is the engine's
+		// own bytes, written meanwhile, before the guest's or instead of
+		// them while the guest's write waits for the engine's lock (the
+		// answer to a peer's KeyUpdate, from a read on another
+		// goroutine). Which write this is cannot be told here: it is
+		// taken past the budget, uncounted, up to MaxUnsent, rather than
+		// fail the connection for the engine's bytes or hold the guest's
+		// call.
+		return nil
+	}
+	if q.now.Load() {
 		err := fmt.Errorf("wasiio: the peer is not reading: more than %d bytes unsent", MaxUnsent)
 		if unsent()+n <= MaxUnsent {
 			err = fmt.Errorf("wasiio: the peer is not reading: %d bytes unsent, and the guest's connections together hold the most unsent bytes they may (%d beyond %d each)", unsent(), q.budget.limit, UnsentFloor)

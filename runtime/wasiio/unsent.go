@@ -63,7 +63,12 @@ func grantFor(room int) int {
 // take from the budget past the floor too: a handshake's writer waits for
 // room, bounded by the transport's write deadline; inside ReadNow, which
 // must not block, the connection fails as past MaxUnsent ("the peer is
-// not reading").
+// not reading"). While a guest's write is in progress on the connection
+// (on its call, or its gathered writes' on a goroutine), the engine's
+// bytes, written meanwhile from a read on another goroutine, cannot be
+// told from the guest's, whose permit's reservation covers them: a write
+// short of the budget then is taken past it, uncounted, up to MaxUnsent,
+// rather than fail the connection or wait.
 //
 // A queue returns its bytes as the socket takes them, and what it
 // reserved once the permit is spent or replaced; a dropped stream's queue
