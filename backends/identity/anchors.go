@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"runtime"
 	"sync"
+	"weak"
 )
 
 // Trust anchors a backend can find again.
@@ -87,9 +89,62 @@ func TrustAnchors(pool *x509.CertPool, rawSubject []byte) []*x509.Certificate {
 }
 
 // poolContains reports whether pool holds cert exactly: adding a
-// certificate a pool already holds leaves it equal to itself.
+// certificate a pool already holds leaves it equal to itself. The answer
+// is remembered per pool (see held), so that looking a pool up again
+// allocates nothing: a CertPool only grows, so that it held cert stays
+// true, and that it did not stays true as long as the pool is equal to a
+// copy made then (Equal allocates nothing).
 func poolContains(pool *x509.CertPool, cert *x509.Certificate) bool {
+	key := weak.Make(pool)
+	held.Lock()
+	defer held.Unlock()
+	e := held.pools[key]
+	if e == nil {
+		if held.pools == nil {
+			held.pools = make(map[weak.Pointer[x509.CertPool]]*poolHeld)
+		}
+		e = &poolHeld{in: make(map[*x509.Certificate]bool)}
+		held.pools[key] = e
+		runtime.AddCleanup(pool, forgetPool, key)
+	}
+	in, known := e.in[cert]
+	if known && (in || e.snapshot.Equal(pool)) {
+		return in
+	}
 	probe := pool.Clone()
 	probe.AddCert(cert)
-	return probe.Equal(pool)
+	in = probe.Equal(pool)
+	if !in && (e.snapshot == nil || !e.snapshot.Equal(pool)) {
+		// The pool grew since what it did not hold was found.
+		for c, was := range e.in {
+			if !was {
+				delete(e.in, c)
+			}
+		}
+		e.snapshot = pool.Clone()
+	}
+	e.in[cert] = in
+	return in
+}
+
+// held remembers, per pool (weakly: a pool that is gone is forgotten),
+// which registered certificates it holds.
+var held struct {
+	sync.Mutex
+	pools map[weak.Pointer[x509.CertPool]]*poolHeld
+}
+
+// poolHeld is what held knows of one pool: the registered certificates
+// it holds (true, for good) and does not hold (false, while the pool is
+// equal to snapshot, a copy made when they were found).
+type poolHeld struct {
+	snapshot *x509.CertPool
+	in       map[*x509.Certificate]bool
+}
+
+// forgetPool is the cleanup of a pool held knows.
+func forgetPool(key weak.Pointer[x509.CertPool]) {
+	held.Lock()
+	delete(held.pools, key)
+	held.Unlock()
 }
