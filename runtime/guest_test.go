@@ -109,21 +109,24 @@ func TestGuestPolicyDenials(t *testing.T) {
 
 // TestGuestPolicyTranslated: a guest allowed every IPv6 address
 // ("[::/0]") reaches no IPv4 one through a translator's IPv6 spelling of
-// it (NAT64, SIIT): start-connect fails with access-denied, as for the
-// IPv4 address itself. The connects are never finished: nothing is
-// dialed.
+// it (NAT64, SIIT), or one that embeds it for a relay or a host to unwrap
+// (IPv4-compatible, 6to4, Teredo): start-connect fails with
+// access-denied, as for the IPv4 address itself. The connects are never
+// finished: nothing is dialed.
 func TestGuestPolicyTranslated(t *testing.T) {
 	addr := echoServer(t)
 	p := policy(t, []string{"[::/0]:*"}, nil)
 	stdout, stderr, err := run(t, "./testdata/denied", p, addr, "127.0.0.1:0", "example.com",
-		"[64:ff9b::7f00:1]:443", "[64:ff9b:1::a00:5]:443", "[::ffff:0:a00:5]:443", "[::1]:443")
+		"[64:ff9b::7f00:1]:443", "[64:ff9b:1::a00:5]:443", "[::ffff:0:a00:5]:443",
+		"[::7f00:1]:443", "[2002:7f00:1::1]:443", "[2001:0:4136:e378::f5ff:fffe]:443", "[::1]:443")
 	if err != nil {
 		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
 	}
 	d := sockets.AccessDenied
 	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\nudp bind %d\n"+
-		"connect [64:ff9b::7f00:1]:443 %d\nconnect [64:ff9b:1::a00:5]:443 %d\nconnect [::ffff:0:a00:5]:443 %d\nconnect [::1]:443 0\n",
-		d, d, d, d, d, d, d)
+		"connect [64:ff9b::7f00:1]:443 %d\nconnect [64:ff9b:1::a00:5]:443 %d\nconnect [::ffff:0:a00:5]:443 %d\n"+
+		"connect [::7f00:1]:443 %d\nconnect [2002:7f00:1::1]:443 %d\nconnect [2001:0:4136:e378::f5ff:fffe]:443 %d\nconnect [::1]:443 0\n",
+		d, d, d, d, d, d, d, d, d, d)
 	if stdout != want {
 		t.Fatalf("stdout %q, want %q", stdout, want)
 	}

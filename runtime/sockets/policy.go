@@ -29,8 +29,11 @@ import (
 //     use them, and IPv6 rules ("[::/0]") allow no IPv4 address. Nor do
 //     they allow the IPv6 addresses a translator takes to IPv4 ones
 //     (NAT64's 64:ff9b::/96 and 64:ff9b:1::/48, SIIT's
-//     ::ffff:0:0:0/96): only a rule inside such a range does
-//     ("[64:ff9b::/96]", "[64:ff9b::93.184.215.14]");
+//     ::ffff:0:0:0/96), or that embed an IPv4 address a relay or a host
+//     unwraps (IPv4-compatible ::a.b.c.d but :: and ::1, 6to4's
+//     2002::/16, Teredo's 2001::/32): only a rule inside such a range
+//     does ("[64:ff9b::/96]", "[64:ff9b::93.184.215.14]",
+//     "[2002:c000:201::/48]");
 //   - a DNS name ("example.com") or a wildcard name ("*.example.com", which
 //     matches the subdomains of example.com but not example.com itself).
 //     Names are allowed in connect rules only.
@@ -233,36 +236,53 @@ func (r Rule) addrOK(ip netip.Addr) bool {
 	if !r.prefix.IsValid() || !r.prefix.Contains(ip) {
 		return false
 	}
-	if t, ok := translator(ip); ok {
-		// An address a translator takes to IPv4 is allowed by a
-		// rule inside the translator's range, not by a wider IPv6
+	if c, ok := confined(ip); ok {
+		// An address a translator or a relay takes to IPv4 is
+		// allowed by a rule inside its range, not by a wider IPv6
 		// one ("[::/0]" allows no IPv4 address).
-		return r.prefix.Bits() >= t.Bits() && t.Contains(r.prefix.Addr())
+		return r.prefix.Bits() >= c.Bits() && c.Contains(r.prefix.Addr())
 	}
 	return true
 }
 
-// translators are the IPv6 ranges whose addresses a translator on the
-// path takes to IPv4 addresses: NAT64's well-known prefix (RFC 6052) and
-// its prefix for local use (RFC 8215, which may translate to private
-// addresses), and SIIT's IPv4-translated addresses (RFC 2765). On a
-// network with NAT64 (IPv6-only hosts, DNS64), a connection to
-// 64:ff9b::10.0.0.5 is one to 10.0.0.5.
-var translators = [...]netip.Prefix{
+// confinedRanges are the ranges whose addresses only a rule inside the
+// range allows (see Policy).
+//
+// They are IPv6 ranges whose addresses reach IPv4 ones. Translators
+// on the path take them to IPv4 addresses: NAT64's well-known prefix (RFC
+// 6052) and its prefix for local use (RFC 8215, which may translate to
+// private addresses), and SIIT's IPv4-translated addresses (RFC 2765). On
+// a network with NAT64 (IPv6-only hosts, DNS64), a connection to
+// 64:ff9b::10.0.0.5 is one to 10.0.0.5. Others embed an IPv4 address a
+// relay or a host unwraps to reach it: IPv4-compatible addresses
+// (::a.b.c.d, RFC 4291, which a host with an automatic tunnel sends over
+// IPv4 to a.b.c.d; :: and ::1 are IPv6's own), 6to4's 2002::/16 (RFC
+// 3056: 2002:a.b.c.d::/48 is the site at a.b.c.d, which a relay reaches
+// over IPv4) and Teredo's 2001::/32 (RFC 4380: the server's and the
+// client's IPv4 addresses, a relay's way to them).
+var confinedRanges = [...]netip.Prefix{
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("::ffff:0:0:0/96"),
+	ipv4Compatible,
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("2001::/32"),
 }
 
-// translator returns the translator range that holds ip, if any.
-func translator(ip netip.Addr) (netip.Prefix, bool) {
-	if !ip.Is6() {
-		return netip.Prefix{}, false
-	}
-	for _, t := range translators {
-		if t.Contains(ip) {
-			return t, true
+// ipv4Compatible holds the IPv4-compatible addresses, and :: and ::1,
+// which are not.
+var ipv4Compatible = netip.MustParsePrefix("::/96")
+
+// confined returns the range of confinedRanges that holds ip, if any.
+func confined(ip netip.Addr) (netip.Prefix, bool) {
+	for _, c := range confinedRanges {
+		if !c.Contains(ip) {
+			continue
 		}
+		if c == ipv4Compatible && (ip.IsUnspecified() || ip.IsLoopback()) {
+			return netip.Prefix{}, false
+		}
+		return c, true
 	}
 	return netip.Prefix{}, false
 }

@@ -760,3 +760,89 @@ func TestTranslatedSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedIPv4Spellings: IPv6 rules, "[::/0]" included, allow no IPv6
+// address that embeds an IPv4 one a relay or a host unwraps to reach it
+// (IPv4-compatible ::a.b.c.d, 6to4's 2002::/16, Teredo's 2001::/32), for
+// TCP connects and UDP peers alike, as for the translators' ranges: a
+// rule inside the range does. The connects are started, never waited
+// for, so nothing is dialed.
+func TestEmbeddedIPv4Spellings(t *testing.T) {
+	const port = 443
+	at := func(ip string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), port) }
+	start := func(st *Stack, ap netip.AddrPort) error {
+		t.Helper()
+		s, err := st.NewTCPSocket(IPv6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return s.StartConnect(bg, st.Network(), ToWIT(ap))
+	}
+	embedded := []string{
+		"::127.0.0.1",                 // IPv4-compatible: 127.0.0.1
+		"::10.0.0.5",                  // IPv4-compatible: 10.0.0.5
+		"::0.0.0.2",                   // the lowest not :: or ::1
+		"2002:7f00:1::1",              // 6to4: 127.0.0.1
+		"2002:c0a8:101::1",            // 6to4: 192.168.1.1
+		"2002:ffff:ffff:ffff::1",      // the 6to4 range's last /48
+		"2001:0:4136:e378::f5ff:fffe", // Teredo, client 10.0.0.1
+		"2001::ffff:ffff:ffff:ffff",   // the Teredo range's edge
+	}
+	var wide Policy
+	if err := wide.AllowConnect("[::/0]:*", "[2000::/3]:*", "[2001::/16]:*", "[::/64]:*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := wide.AllowUDP("[::/0]:*"); err != nil {
+		t.Fatal(err)
+	}
+	var denials []Denial
+	wide.OnDeny(func(d Denial) { denials = append(denials, d) })
+	st := NewStack(&wide)
+	for _, a := range embedded {
+		if err := start(st, at(a)); err != AccessDenied {
+			t.Errorf("connect to %s under IPv6 rules wider than its range: %v, want access-denied", a, err)
+		}
+		if wide.CanUDP(at(a)) {
+			t.Errorf("UDP peer %s allowed by [::/0]", a)
+		}
+	}
+	if len(denials) != len(embedded) {
+		t.Errorf("%d denials reported, want %d", len(denials), len(embedded))
+	}
+	// IPv6 loopback, and the neighbours of the ranges, are IPv6
+	// addresses as any.
+	for _, a := range []string{"::1", "::1:0:0:1", "2003::1", "2001:1::1", "2001:db8::1", "2001:4860::8888", "2002::"} {
+		if a == "2002::" {
+			// 2002::/16's first address embeds 0.0.0.0.
+			if err := start(st, at(a)); err != AccessDenied {
+				t.Errorf("connect to %s under [::/0]: %v, want access-denied", a, err)
+			}
+			continue
+		}
+		if err := start(st, at(a)); err != nil {
+			t.Errorf("connect to %s under [::/0]: %v", a, err)
+		}
+	}
+
+	// Rules inside a range allow what they hold.
+	var narrow Policy
+	if err := narrow.AllowConnect("[::10.0.0.0/104]:*", "[2002:c0a8:101::/48]:443", "[2001::/32]:*"); err != nil {
+		t.Fatal(err)
+	}
+	st = NewStack(&narrow)
+	for _, c := range []struct {
+		addr string
+		want error
+	}{
+		{"::10.0.0.5", nil},
+		{"::127.0.0.1", AccessDenied},
+		{"2002:c0a8:101::1", nil},
+		{"2002:7f00:1::1", AccessDenied},
+		{"2001:0:4136:e378::f5ff:fffe", nil},
+	} {
+		if err := start(st, at(c.addr)); err != c.want {
+			t.Errorf("connect to %s under rules inside its range: %v, want %v", c.addr, err, c.want)
+		}
+	}
+}
