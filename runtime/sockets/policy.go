@@ -33,7 +33,10 @@ import (
 //     unwraps (IPv4-compatible ::a.b.c.d but :: and ::1, 6to4's
 //     2002::/16, Teredo's 2001::/32): only a rule inside such a range
 //     does ("[64:ff9b::/96]", "[64:ff9b::93.184.215.14]",
-//     "[2002:c000:201::/48]");
+//     "[2002:c000:201::/48]"). Likewise, no range allows the multicast
+//     groups it holds (224.0.0.0/4 in "0.0.0.0/0", ff00::/8 in
+//     "[::/0]"): only a rule inside 224.0.0.0/4 or ff00::/8 does
+//     ("224.0.0.251:5353");
 //   - a DNS name ("example.com") or a wildcard name ("*.example.com", which
 //     matches the subdomains of example.com but not example.com itself).
 //     Names are allowed in connect rules only.
@@ -71,7 +74,8 @@ import (
 // A guest's UDP sockets do not broadcast: sending to a broadcast address
 // fails with access-denied whatever the rules, so that one a range holds
 // (192.168.1.255 in 192.168.1.128/25) does not reach the rest of its
-// network.
+// network. Nor do wide ranges let it send to a multicast group (see
+// HOST above).
 // A guest with at least one UDP rule may bind UDP sockets to an ephemeral
 // port (port 0) on any local address; binding a fixed port needs a listen
 // rule, as for TCP.
@@ -237,9 +241,10 @@ func (r Rule) addrOK(ip netip.Addr) bool {
 		return false
 	}
 	if c, ok := confined(ip); ok {
-		// An address a translator or a relay takes to IPv4 is
-		// allowed by a rule inside its range, not by a wider IPv6
-		// one ("[::/0]" allows no IPv4 address).
+		// An address a translator or a relay takes to IPv4, or a
+		// multicast group, is allowed by a rule inside its range, not
+		// by a wider one ("[::/0]" allows no IPv4 address, and
+		// "0.0.0.0/0" names peers, not groups).
 		return r.prefix.Bits() >= c.Bits() && c.Contains(r.prefix.Addr())
 	}
 	return true
@@ -248,7 +253,7 @@ func (r Rule) addrOK(ip netip.Addr) bool {
 // confinedRanges are the ranges whose addresses only a rule inside the
 // range allows (see Policy).
 //
-// They are IPv6 ranges whose addresses reach IPv4 ones. Translators
+// The first are IPv6 ranges whose addresses reach IPv4 ones. Translators
 // on the path take them to IPv4 addresses: NAT64's well-known prefix (RFC
 // 6052) and its prefix for local use (RFC 8215, which may translate to
 // private addresses), and SIIT's IPv4-translated addresses (RFC 2765). On
@@ -260,6 +265,12 @@ func (r Rule) addrOK(ip netip.Addr) bool {
 // 3056: 2002:a.b.c.d::/48 is the site at a.b.c.d, which a relay reaches
 // over IPv4) and Teredo's 2001::/32 (RFC 4380: the server's and the
 // client's IPv4 addresses, a relay's way to them).
+//
+// The last are the multicast ranges (224.0.0.0/4, ff00::/8): a datagram
+// to a group reaches every host of the network that joined it (mDNS,
+// SSDP's UPnP devices, routers), not one peer. Wide ranges that hold them
+// ("0.0.0.0/0", "[::/0]") name peers; a rule such as
+// "224.0.0.251:5353" names a group.
 var confinedRanges = [...]netip.Prefix{
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
@@ -267,6 +278,8 @@ var confinedRanges = [...]netip.Prefix{
 	ipv4Compatible,
 	netip.MustParsePrefix("2002::/16"),
 	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("ff00::/8"),
 }
 
 // ipv4Compatible holds the IPv4-compatible addresses, and :: and ::1,

@@ -846,3 +846,70 @@ func TestEmbeddedIPv4Spellings(t *testing.T) {
 		}
 	}
 }
+
+// TestMulticastNeedsRule: a datagram to a multicast group reaches every
+// host of the network that joined it (mDNS, SSDP's UPnP devices), not one
+// peer: wide ranges that hold the multicast ranges ("0.0.0.0/0",
+// "[::/0]") do not allow them; a rule inside 224.0.0.0/4 or ff00::/8
+// does. The refused sends fail before any system call: nothing leaves
+// loopback.
+func TestMulticastNeedsRule(t *testing.T) {
+	ctx := context.Background()
+	at := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+	wide := udpPolicy(t, "0.0.0.0/0:*", "[::/0]:*", "128.0.0.0/1:*")
+	var denials []Denial
+	wide.OnDeny(func(d Denial) { denials = append(denials, d) })
+	st := NewStack(wide)
+	u4 := boundUDP(t, st)
+	defer u4.Drop()
+	u6, err := st.NewUDPSocket(IPv6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u6.Drop()
+	if err := u6.StartBind(ctx, st.Network(), ToWIT(at("[::1]:0"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := u6.FinishBind(ctx); err != nil {
+		t.Fatal(err)
+	}
+	groups := []struct {
+		u  *UDPSocket
+		to netip.AddrPort
+	}{
+		{u4, at("224.0.0.251:5353")},     // mDNS
+		{u4, at("239.255.255.250:1900")}, // SSDP
+		{u4, at("224.0.0.1:9")},          // all hosts
+		{u6, at("[ff02::fb]:5353")},      // mDNS
+		{u6, at("[ff05::c]:1900")},       // SSDP, site-local
+		{u6, at("[ff0e::1]:9")},          // global scope
+	}
+	for _, g := range groups {
+		if err := sendDatagram(t, g.u, g.to, "x"); err != AccessDenied {
+			t.Errorf("send to the group %v under wide ranges: %v, want access-denied", g.to, err)
+		}
+	}
+	if len(denials) != len(groups) {
+		t.Errorf("%d denials reported, want %d", len(denials), len(groups))
+	}
+	if !wide.CanUDP(at("8.8.8.8:53")) || !wide.CanUDP(at("[2001:4860::8888]:53")) {
+		t.Error("the wide ranges do not allow unicast peers")
+	}
+	// Rules inside the multicast ranges allow what they hold, and nothing
+	// else of them.
+	narrow := udpPolicy(t, "224.0.0.251:5353", "[ff02::fb]:5353", "239.0.0.0/8:*")
+	for _, c := range []struct {
+		to   string
+		want bool
+	}{
+		{"224.0.0.251:5353", true},
+		{"[ff02::fb]:5353", true},
+		{"239.255.255.250:1900", true},
+		{"224.0.0.1:5353", false},
+		{"[ff02::1]:5353", false},
+	} {
+		if got := narrow.CanUDP(at(c.to)); got != c.want {
+			t.Errorf("CanUDP(%s) under rules inside the multicast ranges: %v, want %v", c.to, got, c.want)
+		}
+	}
+}
