@@ -87,3 +87,37 @@ func TestGatheredCheckWrite(t *testing.T) {
 		t.Fatalf("the writer got %q, want %q", got, "abc")
 	}
 }
+
+// TestGatheredQueueEmptiedBeforeWatch: a write gathered behind unsent
+// bytes goes out even when the queue empties between the look that found
+// it busy and the registration of the wake that writes the gathered
+// bytes out (the queue's last wake then finds nobody to wake), and the
+// guest makes no further call on the stream: a guest that writes a
+// request a byte at a time, then waits for the answer on its input
+// stream only, would wait for a request that never leaves.
+func TestGatheredQueueEmptiedBeforeWatch(t *testing.T) {
+	var w bytes.Buffer
+	q := &scriptedBacklog{}
+	s := NewInlineOutputStream(&w, q, nil)
+	defer s.Close()
+
+	if n, err := s.CheckWrite(bg); n != WriteBudget || err != nil {
+		t.Fatalf("check-write on an idle stream: %d, %v", n, err)
+	}
+	if err := s.Write(bg, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	// The record of "a" is unsent when the write looks, and out by the
+	// time anything looks again; the queue woke nobody (scriptedBacklog
+	// never wakes).
+	q.set(0, 1)
+	if err := s.Write(bg, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	gathered := s.gathered != nil
+	s.mu.Unlock()
+	if gathered || w.String() != "ab" {
+		t.Fatalf("the writer got %q (bytes still gathered: %v) with the queue empty, want %q", w.String(), gathered, "ab")
+	}
+}

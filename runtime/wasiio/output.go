@@ -44,7 +44,8 @@ type OutputStream struct {
 	// guest's writes within its permit made while the queue held bytes
 	// unsent: they are written to the writer as one once the queue is
 	// empty (pushLocked), on the guest's next call on the stream or when
-	// drain sees it empty. Written at once, each write would be a TLS
+	// drain sees it empty (or at once, when it emptied before drain
+	// watched it). Written at once, each write would be a TLS
 	// record of its own, whose expansion (22 bytes and more) the permit's
 	// reservation does not cover: a guest writing a byte at a time filled
 	// the queue past its floor and the budget, or MaxUnsent, and the
@@ -283,6 +284,9 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 		// empty.
 		s.gather(p, zeroes)
 		s.permit -= uint64(len(p))
+		// The queue may have emptied since busy looked and before drain
+		// watched it: its last wake found nobody then, and none comes.
+		s.pushLocked(false)
 		return s.terminal()
 	}
 	if busy {
