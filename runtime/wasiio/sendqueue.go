@@ -386,6 +386,7 @@ func (q *sendQueue) CloseWrite() error {
 		return nil
 	}
 	q.shutdown = true
+	q.cond.Broadcast() // a Write waiting for room fails now
 	q.drainedLocked()
 	return nil
 }
@@ -404,6 +405,7 @@ func (q *sendQueue) closeWriteLater() {
 	q.shutdown = true
 	q.later = true
 	q.deferred.Store(true)
+	q.cond.Broadcast() // a Write waiting for room fails now
 }
 
 // completeCloseWrite does a half-close deferred by closeWriteLater, once

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"sync/atomic"
@@ -333,4 +334,41 @@ func TestUnsentBudgetTinyTLSWrites(t *testing.T) {
 	}
 	s.Close()
 	cl.Close()
+}
+
+// TestUnsentBudgetWaitEndsAtCloseWrite: a writer waiting for room in the
+// spent budget (an engine's, not the guest's) returns once the socket's
+// write side is closed (CloseWrite, or closeWriteLater), as it does at
+// Close: before, nothing woke it, and it waited for a peer that never
+// reads, or its deadline.
+func TestUnsentBudgetWaitEndsAtCloseWrite(t *testing.T) {
+	for _, later := range []bool{false, true} {
+		b := NewUnsentBudget(0, nil)
+		out, q, _ := budgetStreams(t, b, 0, nil)
+		fillPermits(t, out)
+		done := make(chan error, 1)
+		go func() {
+			_, err := q.Write(make([]byte, UnsentFloor))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			t.Fatalf("a write past the spent budget returned at once: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if later {
+			q.closeWriteLater()
+		} else {
+			q.CloseWrite()
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("later=%v: the waiting write returned %v, want net.ErrClosed", later, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("later=%v: the waiting write did not return once the write side was closed", later)
+		}
+		out.Close()
+	}
 }
