@@ -74,10 +74,10 @@ func RepeatedIdentitiesCost(t *testing.T, b backends.Backend) {
 		for i := range refs {
 			refs[i] = side.id
 		}
-		bestSmall, bestLarge := bestOf(func() time.Duration { return side.run(refs[:small]) }, func() time.Duration { return side.run(refs) })
-		ratio := float64(bestLarge) / float64(bestSmall)
+		const limit = 8
+		ratio, bestSmall, bestLarge := timeRatio(limit, func() time.Duration { return side.run(refs[:small]) }, func() time.Duration { return side.run(refs) })
 		t.Logf("%s: handshake %v with %d references to one identity, %v with %d (ratio %.1f)", side.name, bestSmall, small, bestLarge, large, ratio)
-		if ratio > 8 {
+		if ratio > limit {
 			t.Errorf("%s: a handshake offered %d references to one identity costs %.1f times one offered %d: each repeat is tried again", side.name, large, ratio, small)
 		}
 	}
@@ -155,10 +155,10 @@ func IdentitiesCAsCost(t *testing.T, b backends.Backend) {
 			return d
 		}
 	}
-	bestSmall, bestLarge := bestOf(run(small), run(large))
-	ratio := float64(bestLarge) / float64(bestSmall)
+	const limit = 4
+	ratio, bestSmall, bestLarge := timeRatio(limit, run(small), run(large))
 	t.Logf("handshake %v with %d acceptable CAs, %v with %d (ratio %.1f), %d identities", bestSmall, small, bestLarge, large, ratio, len(ids))
-	if ratio > 4 {
+	if ratio > limit {
 		t.Errorf("a handshake with %d acceptable CAs costs %.1f times one with %d: each identity is compared with each CA", large, ratio, small)
 	}
 }
