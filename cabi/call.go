@@ -122,16 +122,17 @@ func enter(inst *Instance, fn string) {
 // no instance, are held to it too.
 func (inst *Instance) MayLeave(fn string) {
 	if inst.inRealloc || inst.inPostReturn {
-		inst.leaveTrap(fn)
+		inst.leaveTrap(fn, inst.inPostReturn)
 	}
 }
 
 // leaveTrap marks the instance trapped and panics with the trap of a host
-// function fn called where the guest may not leave (MayLeave, kept small
-// enough to inline into every call's entry).
-func (inst *Instance) leaveTrap(fn string) {
+// function fn called where the guest may not leave, from a post-return
+// function when post is set, else from cabi_realloc (MayLeave and
+// MayLeaveCtx, kept small enough to inline into every call's entry).
+func (inst *Instance) leaveTrap(fn string, post bool) {
 	inst.setTrapped()
-	if inst.inPostReturn {
+	if post {
 		Trapf(fn, "host function called from post-return (the Component Model allows no call out of the instance during post-return)")
 	}
 	Trapf(fn, "host function called from cabi_realloc")
@@ -396,7 +397,7 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 	st := inst.stack[:]
 	st[0], st[1], st[2], st[3] = 0, 0, uint64(align), uint64(size)
 	inst.inRealloc = true
-	err := c.realloc.CallWithStack(c.ctx, st)
+	err := c.realloc.CallWithStack(inst.leaving(c.ctx, false), st)
 	inst.inRealloc = false
 	if err != nil {
 		c.Trapf("cabi_realloc failed: %s", guestFault(err))
@@ -427,7 +428,7 @@ func (c *Call) Realloc(size, align uint32) uint32 {
 func (inst *Instance) CallRealloc(ctx context.Context, realloc api.Function, size, align uint32) (uint32, error) {
 	prev := inst.inRealloc
 	inst.inRealloc = true
-	r, err := realloc.Call(ctx, 0, 0, uint64(align), uint64(size))
+	r, err := realloc.Call(inst.leaving(ctx, false), 0, 0, uint64(align), uint64(size))
 	inst.inRealloc = prev
 	if err != nil {
 		return 0, err
@@ -444,7 +445,7 @@ func (inst *Instance) CallRealloc(ctx context.Context, realloc api.Function, siz
 func (inst *Instance) CallPostReturn(ctx context.Context, post api.Function, results []uint64) error {
 	prev := inst.inPostReturn
 	inst.inPostReturn = true
-	err := post.CallWithStack(ctx, results)
+	err := post.CallWithStack(inst.leaving(ctx, true), results)
 	inst.inPostReturn = prev
 	return err
 }

@@ -71,7 +71,8 @@
 // UTF-8 or char, bad discriminant, unknown, dropped or wrong-type handle,
 // double drop, dropping a parent with live children, missing cabi_realloc,
 // a full table, a host function called from cabi_realloc or from a
-// post-return function: the Component Model's may-leave rule)
+// post-return function: the Component Model's may-leave rule, which a core
+// module's scalar imports meet too, by their context: leave.go)
 // panics with a [*Trap]; wazero returns it as the error of the guest call
 // that is running. The instance is marked trapped and every later call
 // through it that needs the instance traps again (a call from the host

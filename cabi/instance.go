@@ -44,6 +44,9 @@ type Instance struct {
 	// inPostReturn is set while a post-return function runs
 	// (CallPostReturn): a host function it calls traps (MayLeave).
 	inPostReturn bool
+	// leave holds the contexts of the last calls of cabi_realloc and
+	// of a post-return function (leave.go), for reuse.
+	leave [2]*leaveCtx
 	// halted holds the trapped, exited and closed bits, and the entered bit held
 	// by a call from the host into the guest (Enter, and the generated
 	// callers through Exports): one compare-and-swap from 0 tells a call

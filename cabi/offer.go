@@ -46,7 +46,7 @@ func (c *Call) findOfferSlot() {
 	}
 	st := inst.stack[:]
 	inst.inRealloc = true
-	err := f.CallWithStack(c.ctx, st)
+	err := f.CallWithStack(inst.leaving(c.ctx, false), st)
 	inst.inRealloc = false
 	if err != nil {
 		c.Trapf("cabi_offer_slot failed: %v", err)

@@ -238,9 +238,11 @@ func (e *emitter) glueFunc(f *Func) jen.Code {
 }
 
 // glueBegin starts the call: a Call bound to the instance when f touches
-// it, else (scalar functions) a recover that turns a panic into a trap,
-// and a Call without instance only when a check (char, discriminant) needs
-// one to trap with.
+// it (Begin applies the may-leave rule), else (scalar functions) the
+// may-leave rule by the context (cabi.MayLeaveCtx: no call from the
+// guest's cabi_realloc or post-return), a recover that turns a panic into
+// a trap, and a Call without instance only when a check (char,
+// discriminant) needs one to trap with.
 func glueBegin(f *Func) []jen.Code {
 	if needsInstance(f) {
 		return []jen.Code{
@@ -249,7 +251,7 @@ func glueBegin(f *Func) []jen.Code {
 			jen.Defer().Id("c").Dot("End").Call(),
 		}
 	}
-	body := []jen.Code{jen.Defer().Func().Params().Block(
+	body := []jen.Code{jen.Qual(cabiPath, "MayLeaveCtx").Call(jen.Id("ctx"), jen.Id("name")), jen.Defer().Func().Params().Block(
 		jen.If(jen.Id("r").Op(":=").Recover(), jen.Id("r").Op("!=").Nil()).Block(
 			jen.Qual(cabiPath, "Rethrow").Call(jen.Id("ctx"), jen.Id("name"), jen.Id("r")))).Call()}
 	if needsCall(f) {

@@ -22,8 +22,16 @@ import (
 // every function they are given, as guardPreview1 guards
 // wasi_snapshot_preview1's: a panic that is not an exit marks the
 // instance trapped and becomes a *cabi.Trap, "MODULE.NAME: host panic:
-// VALUE" (cabi.Rethrow); an exit marks it exited. Components bind their
-// imports through the Linker, whose implementations are generated glue.
+// VALUE" (cabi.Rethrow); an exit marks it exited. The guard applies the
+// Component Model's may-leave rule too (cabi.MayLeaveCtx): a function
+// called from the guest's cabi_realloc or a post-return function traps,
+// as a component's lowered import would. Components bind their imports
+// through the Linker, whose implementations are generated glue.
+//
+// wasi_snapshot_preview1's functions are left out of the may-leave rule:
+// they touch no state of the guest's cabi.Instance, and a Go guest's
+// cabi_realloc calls them itself whenever its heap allocation runs the Go
+// runtime's scheduler or collector (clock_time_get, poll_oneoff).
 
 // registerGuarded calls ext.Register with r guarded. wazero's own function
 // exporters (emscripten's, assemblyscript's, wasi_snapshot_preview1's
@@ -156,6 +164,7 @@ type guardedGoFunction struct {
 }
 
 func (f *guardedGoFunction) Call(ctx context.Context, stack []uint64) {
+	cabi.MayLeaveCtx(ctx, f.guard.fn)
 	defer f.guard.recover(ctx)
 	f.fn.Call(ctx, stack)
 }
@@ -166,6 +175,7 @@ type guardedGoModuleFunction struct {
 }
 
 func (f *guardedGoModuleFunction) Call(ctx context.Context, mod api.Module, stack []uint64) {
+	cabi.MayLeaveCtx(ctx, f.guard.fn)
 	defer f.guard.recover(ctx)
 	f.fn.Call(ctx, mod, stack)
 }

@@ -12,6 +12,7 @@ import (
 
 func funcExit(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -26,6 +27,7 @@ func funcExit(h Host, name string) api.GoModuleFunc {
 
 func funcExitWithCode(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)

@@ -26,6 +26,7 @@ func funcDisplay(h Host, name string) api.GoModuleFunc {
 
 func funcUTCOffset(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)

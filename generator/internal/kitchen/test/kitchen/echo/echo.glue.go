@@ -15,6 +15,7 @@ import (
 
 func funcEchoBool(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -28,6 +29,7 @@ func funcEchoBool(h Host, name string) api.GoModuleFunc {
 
 func funcEchoS8(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -41,6 +43,7 @@ func funcEchoS8(h Host, name string) api.GoModuleFunc {
 
 func funcEchoU8(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -54,6 +57,7 @@ func funcEchoU8(h Host, name string) api.GoModuleFunc {
 
 func funcEchoS16(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -67,6 +71,7 @@ func funcEchoS16(h Host, name string) api.GoModuleFunc {
 
 func funcEchoU16(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -80,6 +85,7 @@ func funcEchoU16(h Host, name string) api.GoModuleFunc {
 
 func funcEchoS32(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -93,6 +99,7 @@ func funcEchoS32(h Host, name string) api.GoModuleFunc {
 
 func funcEchoU32(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -106,6 +113,7 @@ func funcEchoU32(h Host, name string) api.GoModuleFunc {
 
 func funcEchoS64(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -119,6 +127,7 @@ func funcEchoS64(h Host, name string) api.GoModuleFunc {
 
 func funcEchoU64(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -132,6 +141,7 @@ func funcEchoU64(h Host, name string) api.GoModuleFunc {
 
 func funcEchoF32(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -145,6 +155,7 @@ func funcEchoF32(h Host, name string) api.GoModuleFunc {
 
 func funcEchoF64(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -158,6 +169,7 @@ func funcEchoF64(h Host, name string) api.GoModuleFunc {
 
 func funcEchoChar(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -251,6 +263,7 @@ func funcEchoPoint(h Host, name string) api.GoModuleFunc {
 
 func funcEchoColor(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -266,6 +279,7 @@ func funcEchoColor(h Host, name string) api.GoModuleFunc {
 
 func funcEchoSmall(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -411,6 +425,7 @@ func funcEchoResultErr(h Host, name string) api.GoModuleFunc {
 
 func funcEchoResultEmpty(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)

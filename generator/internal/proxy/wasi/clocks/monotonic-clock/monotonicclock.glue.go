@@ -13,6 +13,7 @@ import (
 
 func funcNow(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
@@ -25,6 +26,7 @@ func funcNow(h Host, name string) api.GoModuleFunc {
 
 func funcResolution(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)

@@ -25,6 +25,7 @@ func funcGetRandomBytes(h Host, name string) api.GoModuleFunc {
 
 func funcGetRandomU64(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		cabi.MayLeaveCtx(ctx, name)
 		defer func() {
 			if r := recover(); r != nil {
 				cabi.Rethrow(ctx, name, r)
