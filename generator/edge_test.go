@@ -150,6 +150,23 @@ interface scalar {
     set-exports: func() -> u32;
 }
 
+/// Names the host bindings' embedded types have: cabi.Exports' methods as
+/// functions (methods of Exports), cabi.GuestResource's field and methods
+/// as methods of a resource (rep is RepMethod in Go), for TestEdgeWITHidden.
+interface hidden {
+    enter: func() -> u32;
+    leave: func(a: u32) -> u32;
+    refusal: func() -> u32;
+    drop-guest: func() -> u32;
+    resource h {
+        constructor(v: u32);
+        rep: func() -> u32;
+        spent: func() -> bool;
+        guest-resource: func() -> u32;
+    }
+    consume: func(x: h) -> u32;
+}
+
 /// Error payloads with a member named error.
 interface errors {
     record with-error { code: u32, error: string }
@@ -393,8 +410,8 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 					}
 				}
 			}
-			if n != 53 {
-				t.Errorf("compared %d functions, want the 53 of edgeWIT", n)
+			if n != 62 {
+				t.Errorf("compared %d functions, want the 62 of edgeWIT", n)
 			}
 		})
 	}
@@ -403,7 +420,7 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 // edgeWorld is edgeWIT with a world importing or exporting its interfaces.
 func edgeWorld(side string) string {
 	var world strings.Builder
-	for _, i := range []string{"%type", "scalar", "errors", "wide", "mangled", "params", "nested", "echo"} {
+	for _, i := range []string{"%type", "scalar", "hidden", "errors", "wide", "mangled", "params", "nested", "echo"} {
 		world.WriteString("    " + side + " " + i + ";\n")
 	}
 	return expandEdge() + "\nworld w {\n" + world.String() + "}\n" + edgeOther
@@ -503,7 +520,13 @@ func TestEdgeWITRoundTrip(t *testing.T) {
 // host bindings with it: what they print must be ok alone.
 func edgeRoundTrip(t *testing.T, side, guestProg, hostProg string) {
 	t.Helper()
-	dir := edgeModule(t, expandEdge()+"\nworld w {\n    "+side+" echo;\n}\n"+edgeOther)
+	edgeRoundTripOf(t, side, "echo", guestProg, hostProg)
+}
+
+// edgeRoundTripOf is edgeRoundTrip for the interface iface of edgeWIT.
+func edgeRoundTripOf(t *testing.T, side, iface, guestProg, hostProg string) {
+	t.Helper()
+	dir := edgeModule(t, expandEdge()+"\nworld w {\n    "+side+" "+iface+";\n}\n"+edgeOther)
 	for name, src := range map[string]string{"guestprog/main.go": guestProg, "hostprog/main.go": hostProg} {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -971,6 +994,174 @@ func main() {
 		fmt.Printf("FAIL %d resources live, want the borrowed one\n", live)
 	}
 	a.Drop()
+	if n := inst.Table().Len(); n != 0 {
+		failures++
+		fmt.Printf("FAIL %d handles left\n", n)
+	}
+	if failures > 0 {
+		fmt.Printf("%d failures\n", failures)
+		os.Exit(1)
+	}
+	fmt.Println("ok")
+}
+`
+
+// TestEdgeWITHidden runs edgeWIT's hidden, exported by a wasip1 reactor
+// and called through the generated callers: its functions named like
+// cabi.Exports' methods (enter, leave, refusal, drop-guest), which the
+// generated Exports has as its own methods, work, and so do the calls
+// of the embedded cabi.Exports that the generated methods make; its
+// resource's methods named like cabi.GuestResource's (rep, spent,
+// guest-resource) are RepMethod, SpentMethod and GuestResourceMethod in
+// Go, so that the handle keeps cabi.GuestResource's Rep and Spent: the
+// host program checks both, before and after the handle moves to the
+// guest. Before, the generated Go did not compile (Exports.Enter hid the
+// embedded Enter its scalar methods call) and Rep and Spent of the
+// handle were the guest's methods.
+func TestEdgeWITHidden(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a guest and a host; skipped with -short")
+	}
+	edgeRoundTripOf(t, "export", "hidden", edgeHiddenGuest, edgeHiddenHost)
+}
+
+// edgeHiddenGuest implements hidden.
+const edgeHiddenGuest = `//go:build wasip1
+
+package main
+
+import "example.com/edge/guest/t/edge/hidden"
+
+type impl struct{}
+
+func (impl) Enter() uint32          { return 1 }
+func (impl) Leave(a uint32) uint32  { return a + 2 }
+func (impl) Refusal() uint32        { return 3 }
+func (impl) DropGuest() uint32      { return 4 }
+func (impl) NewH(v uint32) hidden.H { return hidden.HOf(&h{v: v}) }
+
+// Consume returns the value of the h moved to it, and drops it.
+func (impl) Consume(x hidden.H) uint32 {
+	v := x.Impl().(*h).v
+	x.Drop()
+	return v
+}
+
+type h struct{ v uint32 }
+
+func (r *h) RepMethod() uint32           { return r.v * 10 }
+func (r *h) SpentMethod() bool           { return r.v%2 == 1 }
+func (r *h) GuestResourceMethod() uint32 { return r.v + 100 }
+func (r *h) Drop()                       {}
+
+func init() { hidden.SetExports(impl{}) }
+
+func main() {}
+`
+
+// edgeHiddenHost calls hidden in the guest.
+const edgeHiddenHost = `package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"example.com/edge/host/t/edge/hidden"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/wasitls/wasitls/cabi"
+)
+
+var failures int
+
+func check(what string, got any, err error, want any) {
+	if err != nil {
+		failures++
+		fmt.Printf("FAIL %s: %v\n", what, err)
+		return
+	}
+	if got != want {
+		failures++
+		fmt.Printf("FAIL %s: got %v, want %v\n", what, got, want)
+	}
+}
+
+// guestResource is what the host's handle keeps of cabi.GuestResource:
+// a WIT method of the same name would hide it.
+type guestResource interface {
+	Rep() uint32
+	Spent() bool
+}
+
+var _ guestResource = (*hidden.H)(nil)
+
+func main() {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	if err := hidden.Register(ctx, r); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	wasm, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	inst := cabi.NewInstance()
+	ctx = cabi.WithInstance(ctx, inst)
+	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize").WithStdout(os.Stdout).WithStderr(os.Stdout))
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	x, err := hidden.Bind(inst, mod, "")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	v, err := x.Enter(ctx)
+	check("enter", v, err, uint32(1))
+	v, err = x.Leave(ctx, 5)
+	check("leave", v, err, uint32(7))
+	v, err = x.Refusal(ctx)
+	check("refusal", v, err, uint32(3))
+	v, err = x.DropGuest(ctx)
+	check("drop-guest", v, err, uint32(4))
+
+	h3, err := x.NewH(ctx, 3)
+	check("new h 3", err == nil, err, true)
+	h4, err := x.NewH(ctx, 4)
+	check("new h 4", err == nil, err, true)
+	v, err = h3.RepMethod(ctx)
+	check("rep", v, err, uint32(30))
+	b, err := h3.SpentMethod(ctx)
+	check("spent", b, err, true)
+	b, err = h4.SpentMethod(ctx)
+	check("spent 4", b, err, false)
+	v, err = h4.GuestResourceMethod(ctx)
+	check("guest-resource", v, err, uint32(104))
+	// cabi.GuestResource's own: the reps the guest gave, distinct, and
+	// neither handle spent.
+	var g3, g4 guestResource = h3, h4
+	check("Rep", g3.Rep() == h3.GuestResource.Rep() && g4.Rep() == h4.GuestResource.Rep() && g3.Rep() != g4.Rep(), nil, true)
+	check("Spent before", g3.Spent() || g4.Spent(), nil, false)
+	v, err = x.Consume(ctx, h3)
+	check("consume", v, err, uint32(3))
+	check("Spent after the move", h3.Spent(), nil, true)
+	if _, err := h3.RepMethod(ctx); !errors.Is(err, cabi.ErrSpent) {
+		failures++
+		fmt.Printf("FAIL rep of the moved h: %v, want cabi.ErrSpent\n", err)
+	}
+	check("Spent of the other", h4.Spent(), nil, false)
+	if err := h4.Drop(ctx); err != nil {
+		failures++
+		fmt.Printf("FAIL drop: %v\n", err)
+	}
+	check("Spent after Drop", h4.Spent(), nil, true)
 	if n := inst.Table().Len(); n != 0 {
 		failures++
 		fmt.Printf("FAIL %d handles left\n", n)

@@ -159,7 +159,7 @@ func (e *emitter) guestResourceGlue(res []*Decl) []jen.Code {
 				jen.Comment("Drop drops the host's " + d.Name + ": the guest's destructor runs. r is spent, even"),
 				jen.Comment("when the destructor fails (its trap is returned and marks the instance trapped)."),
 			}, jen.Func().Params(jen.Id("r").Op("*").Id(d.GoName)).Id("Drop").Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
-				jen.Return(jen.Id("r").Dot("x").Dot("DropGuest").Call(jen.Id("ctx"), jen.Id("r").Dot("guest").Call(), jen.Op("&").Id("r").Dot("x").Dot(dtorField(d)))))),
+				jen.Return(jen.Id("r").Dot("x").Dot("Exports").Dot("DropGuest").Call(jen.Id("ctx"), jen.Id("r").Dot("guest").Call(), jen.Op("&").Id("r").Dot("x").Dot(dtorField(d)))))),
 			jen.Comment("guest returns the handle, nil for a nil r.").Line().
 				Func().Params(jen.Id("r").Op("*").Id(d.GoName)).Id("guest").Params().Op("*").Qual(cabiPath, "GuestResource").Block(
 				jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Return(jen.Nil())),
@@ -414,7 +414,10 @@ func scalarExport(f *Func) bool {
 	return len(f.Results) <= 1
 }
 
-// exportScalarMethod emits the method of a scalar export.
+// exportScalarMethod emits the method of a scalar export. It calls the
+// embedded cabi.Exports' methods through the field: an exported function
+// of the same Go name (enter, leave, refusal) is a method of Exports that
+// hides them.
 func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 	s := jen.Id("s")
 	field := jen.Op("&").Id("x").Dot(exportField(f))
@@ -423,8 +426,8 @@ func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 		zero = append(zero, jen.Id(e.exportArg(f.Results[0], 0)))
 	}
 	body := []jen.Code{
-		jen.Id("s").Op(":=").Id("x").Dot("Enter").Call(),
-		jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(append(zero, jen.Id("x").Dot("Refusal").Call(field))...)),
+		jen.Id("s").Op(":=").Id("x").Dot("Exports").Dot("Enter").Call(),
+		jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(append(zero, jen.Id("x").Dot("Exports").Dot("Refusal").Call(field))...)),
 	}
 	off := 0
 	for i, p := range f.Params {
@@ -432,7 +435,7 @@ func (e *emitter) exportScalarMethod(f *Func) jen.Code {
 		off++
 	}
 	body = append(body,
-		jen.If(jen.Id("err").Op("=").Id("x").Dot("Leave").Call(jen.Id("ctx"), field,
+		jen.If(jen.Id("err").Op("=").Id("x").Dot("Exports").Dot("Leave").Call(jen.Id("ctx"), field,
 			jen.Id("x").Dot(exportField(f)).Dot("Fn").Dot("CallWithStack").Call(jen.Id("ctx"), jen.Id("s"))), jen.Id("err").Op("!=").Nil()).Block(
 			jen.Return(append(zero, jen.Id("err"))...)))
 	if len(f.Results) == 1 {

@@ -582,6 +582,9 @@ func (m *Model) function(i *Iface, f *wit.Function) (*Func, error) {
 		fn.GoName = exported(fn.Base)
 	case Method:
 		fn.GoName = exported(fn.Base)
+		if guestResourceNames[fn.GoName] {
+			fn.GoName += "Method"
+		}
 	case Static:
 		fn.GoName = fn.Res.GoName + exported(fn.Base)
 	case Constructor:

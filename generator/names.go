@@ -70,6 +70,16 @@ func local(name string) string {
 	return s
 }
 
+// guestResourceNames are the Go names the host's handle to a resource the
+// guest implements has from the cabi.GuestResource it embeds: the field
+// itself and its methods Rep and Spent. A WIT method of the same Go name
+// would hide the method (or clash with the field), so it is the name with
+// Method appended (rep is RepMethod), on both sides and whichever way the
+// interface is used, so that one WIT interface has one set of Go names; a
+// method then named like the result (rep-method) is refused as any two
+// methods of one Go name are.
+var guestResourceNames = map[string]bool{"GuestResource": true, "Rep": true, "Spent": true}
+
 // reservedLocals are identifiers the generated signatures use.
 // Parameter names need not avoid package names: in Go, parameters are in
 // scope only in the function body, and interface methods have none.

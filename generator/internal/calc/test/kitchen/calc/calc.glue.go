@@ -75,13 +75,13 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 //
 //	add: func(a: u32, b: u32) -> u32
 func (x *Exports) Add(ctx context.Context, a uint32, b uint32) (r0 uint32, err error) {
-	s := x.Enter()
+	s := x.Exports.Enter()
 	if s == nil {
-		return r0, x.Refusal(&x.fAdd)
+		return r0, x.Exports.Refusal(&x.fAdd)
 	}
 	s[0] = uint64(a)
 	s[1] = uint64(b)
-	if err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s)); err != nil {
+	if err = x.Exports.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -343,11 +343,11 @@ func (x *Exports) Sum17(ctx context.Context, a0 uint32, a1 uint32, a2 uint32, a3
 //
 //	noop: func()
 func (x *Exports) Noop(ctx context.Context) (err error) {
-	s := x.Enter()
+	s := x.Exports.Enter()
 	if s == nil {
-		return x.Refusal(&x.fNoop)
+		return x.Exports.Refusal(&x.fNoop)
 	}
-	if err = x.Leave(ctx, &x.fNoop, x.fNoop.Fn.CallWithStack(ctx, s)); err != nil {
+	if err = x.Exports.Leave(ctx, &x.fNoop, x.fNoop.Fn.CallWithStack(ctx, s)); err != nil {
 		return err
 	}
 	return nil

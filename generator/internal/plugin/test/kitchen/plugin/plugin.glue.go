@@ -135,13 +135,13 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 //
 //	add: func(a: u32, b: u32) -> u32
 func (x *Exports) Add(ctx context.Context, a uint32, b uint32) (r0 uint32, err error) {
-	s := x.Enter()
+	s := x.Exports.Enter()
 	if s == nil {
-		return r0, x.Refusal(&x.fAdd)
+		return r0, x.Exports.Refusal(&x.fAdd)
 	}
 	s[0] = uint64(a)
 	s[1] = uint64(b)
-	if err = x.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s)); err != nil {
+	if err = x.Exports.Leave(ctx, &x.fAdd, x.fAdd.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -434,11 +434,11 @@ func (x *Exports) Mint(ctx context.Context, start uint32) (r0 Counter, err error
 //
 //	post-returns: func() -> u32
 func (x *Exports) PostReturns(ctx context.Context) (r0 uint32, err error) {
-	s := x.Enter()
+	s := x.Exports.Enter()
 	if s == nil {
-		return r0, x.Refusal(&x.fPostReturns)
+		return r0, x.Exports.Refusal(&x.fPostReturns)
 	}
-	if err = x.Leave(ctx, &x.fPostReturns, x.fPostReturns.Fn.CallWithStack(ctx, s)); err != nil {
+	if err = x.Exports.Leave(ctx, &x.fPostReturns, x.fPostReturns.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -450,12 +450,12 @@ func (x *Exports) PostReturns(ctx context.Context) (r0 uint32, err error) {
 //
 //	quit: func(code: u32)
 func (x *Exports) Quit(ctx context.Context, code uint32) (err error) {
-	s := x.Enter()
+	s := x.Exports.Enter()
 	if s == nil {
-		return x.Refusal(&x.fQuit)
+		return x.Exports.Refusal(&x.fQuit)
 	}
 	s[0] = uint64(code)
-	if err = x.Leave(ctx, &x.fQuit, x.fQuit.Fn.CallWithStack(ctx, s)); err != nil {
+	if err = x.Exports.Leave(ctx, &x.fQuit, x.fQuit.Fn.CallWithStack(ctx, s)); err != nil {
 		return err
 	}
 	return nil
@@ -623,11 +623,11 @@ func (x *Exports) WidgetFromCounter(ctx context.Context, argC Counter, name stri
 //
 //	destroyed: static func() -> u32
 func (x *Exports) WidgetDestroyed(ctx context.Context) (r0 uint32, err error) {
-	s := x.Enter()
+	s := x.Exports.Enter()
 	if s == nil {
-		return r0, x.Refusal(&x.fWidgetDestroyed)
+		return r0, x.Exports.Refusal(&x.fWidgetDestroyed)
 	}
-	if err = x.Leave(ctx, &x.fWidgetDestroyed, x.fWidgetDestroyed.Fn.CallWithStack(ctx, s)); err != nil {
+	if err = x.Exports.Leave(ctx, &x.fWidgetDestroyed, x.fWidgetDestroyed.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -955,11 +955,11 @@ func (x *Exports) PeekWidget(ctx context.Context, w cabi.Option[*Widget]) (r0 ui
 //
 //	mallocs: func() -> u64
 func (x *Exports) Mallocs(ctx context.Context) (r0 uint64, err error) {
-	s := x.Enter()
+	s := x.Exports.Enter()
 	if s == nil {
-		return r0, x.Refusal(&x.fMallocs)
+		return r0, x.Exports.Refusal(&x.fMallocs)
 	}
-	if err = x.Leave(ctx, &x.fMallocs, x.fMallocs.Fn.CallWithStack(ctx, s)); err != nil {
+	if err = x.Exports.Leave(ctx, &x.fMallocs, x.fMallocs.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return s[0], nil
@@ -968,7 +968,7 @@ func (x *Exports) Mallocs(ctx context.Context) (r0 uint64, err error) {
 // Drop drops the host's widget: the guest's destructor runs. r is spent, even
 // when the destructor fails (its trap is returned and marks the instance trapped).
 func (r *Widget) Drop(ctx context.Context) error {
-	return r.x.DropGuest(ctx, r.guest(), &r.x.dtorWidget)
+	return r.x.Exports.DropGuest(ctx, r.guest(), &r.x.dtorWidget)
 }
 
 // guest returns the handle, nil for a nil r.

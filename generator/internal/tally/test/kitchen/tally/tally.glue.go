@@ -194,11 +194,11 @@ func (x *Exports) Split(ctx context.Context, argC *Counter, n uint32) (r0 []*Cou
 //
 //	destroyed: func() -> u32
 func (x *Exports) Destroyed(ctx context.Context) (r0 uint32, err error) {
-	s := x.Enter()
+	s := x.Exports.Enter()
 	if s == nil {
-		return r0, x.Refusal(&x.fDestroyed)
+		return r0, x.Exports.Refusal(&x.fDestroyed)
 	}
-	if err = x.Leave(ctx, &x.fDestroyed, x.fDestroyed.Fn.CallWithStack(ctx, s)); err != nil {
+	if err = x.Exports.Leave(ctx, &x.fDestroyed, x.fDestroyed.Fn.CallWithStack(ctx, s)); err != nil {
 		return r0, err
 	}
 	return uint32(s[0]), nil
@@ -229,7 +229,7 @@ func (x *Exports) BadHandle(ctx context.Context) (r0 *Counter, err error) {
 // Drop drops the host's counter: the guest's destructor runs. r is spent, even
 // when the destructor fails (its trap is returned and marks the instance trapped).
 func (r *Counter) Drop(ctx context.Context) error {
-	return r.x.DropGuest(ctx, r.guest(), &r.x.dtorCounter)
+	return r.x.Exports.DropGuest(ctx, r.guest(), &r.x.dtorCounter)
 }
 
 // guest returns the handle, nil for a nil r.
