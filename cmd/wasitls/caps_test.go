@@ -53,12 +53,13 @@ var limitCaps = map[string]struct {
 
 // heldTLS are the caps of tlshost.Config on what a guest makes the host
 // hold, which the usage of "wasitls run" lists beside runtime.Limits'.
-var heldTLS = []string{"PendingHandshakes", "IdentityBytes", "PeerCertBytes", "SettingsBytes", "SessionCacheSize"}
+var heldTLS = []string{"Connections", "PendingHandshakes", "IdentityBytes", "PeerCertBytes", "SettingsBytes", "SessionCacheSize"}
 
 // tlsCaps names, for each field of tlshost.Config, its "wasitls run"
 // flag and the default the flag shows, or, for a field that bounds
 // nothing a guest makes the host hold, "" and why.
 var tlsCaps = map[string]struct{ flag, def string }{
+	"Connections":       {"max-tls-connections", strconv.Itoa(tlshost.DefaultConnections)},
 	"PendingHandshakes": {"max-pending-handshakes", strconv.Itoa(tlshost.DefaultPendingHandshakes)},
 	"IdentityBytes":     {"max-identity-bytes", strconv.Itoa(tlshost.DefaultIdentityBytes)},
 	"PeerCertBytes":     {"max-peer-cert-bytes", strconv.Itoa(tlshost.DefaultPeerCertBytes)},

@@ -57,7 +57,8 @@ exchange datagrams with (no names); with one, it may bind UDP sockets to
 ephemeral ports, and fixed ports need --allow-listen as for TCP. Each access
 denied is noted on stderr with the flag that would allow it. The guest
 runs under limits on what it can make the host hold (--max-memory,
---max-handles, --max-sockets, --max-pending-handshakes, --max-identity-bytes,
+--max-handles, --max-sockets, --max-tls-connections,
+--max-pending-handshakes, --max-identity-bytes,
 --max-peer-cert-bytes, --max-tls-settings-bytes, --max-files,
 --max-disk-bytes, --max-disk-files, --max-datagram, --max-datagram-queue,
 --max-datagram-bytes, --max-lookups, --max-lookup-grants, --max-lookup-addrs,

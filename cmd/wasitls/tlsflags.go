@@ -35,6 +35,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	var identities listFlag
 	fs.Var(&identities, "identity", "hold for the guest the identity `NAME=CERT,KEY[,OCSP]`, which it gets by NAME from host-identity: CERT and KEY are its PEM certificate chain and key files, OCSP a DER OCSP response a guest server staples with it; the key never enters guest memory (repeatable)")
 	pending := intVar(fs, "max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
+	conns := intVar(fs, "max-tls-connections", tlshost.DefaultConnections, "most TLS `connections` the guest holds at once, from their constructor until it drops them, established, failed or never used, whatever streams they were made over (past it the constructor traps)")
 	idBytes := intVar(fs, "max-identity-bytes", tlshost.DefaultIdentityBytes, "most key and certificate chain `bytes` of the private identities the guest parsed that the host holds at once, the parsed keys and leaves as they hold the heap included (past it private-identity.parse fails)")
 	peerBytes := intVar(fs, "max-peer-cert-bytes", tlshost.DefaultPeerCertBytes, "most `bytes` the guest's TLS peers sent in their handshakes (and post-handshake authentications), certificate chains above all, that the host holds at once, every connection together, in handshake and established (past it the handshake that would cross it fails); they return when the handshake fails or the connection is dropped")
 	settingsBytes := intVar(fs, "max-tls-settings-bytes", tlshost.DefaultSettingsBytes, "most `bytes` of the settings the guest chose for its TLS connections (server names, ALPN IDs, protocol versions, cipher suites, groups, server identities, a client's answer to a certificate request) that the host keeps, every connection together, until the guest drops them (past it the call that would cross it fails)")
@@ -46,7 +47,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
 			return nil, fmt.Errorf("--backend: %w", err)
 		}
-		if err := atLeast(1, flagInt{"max-pending-handshakes", *pending},
+		if err := atLeast(1, flagInt{"max-pending-handshakes", *pending}, flagInt{"max-tls-connections", *conns},
 			flagInt{"max-identity-bytes", *idBytes}, flagInt{"max-peer-cert-bytes", *peerBytes},
 			flagInt{"max-tls-settings-bytes", *settingsBytes}); err != nil {
 			return nil, err
@@ -55,7 +56,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			return nil, err
 		}
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
-			IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, SettingsBytes: *settingsBytes,
+			Connections: *conns, IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, SettingsBytes: *settingsBytes,
 			HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
 		switch {
 		case *hsTimeout < 0:

@@ -42,6 +42,7 @@ const (
 	SettingsBytes
 	UnsentBytes
 	PollSubscriptions
+	Connections
 	numCaps
 )
 
@@ -66,6 +67,7 @@ var names = [numCaps]struct{ field, flag string }{
 	SettingsBytes:     {"tlshost.Config.SettingsBytes", "--max-tls-settings-bytes"},
 	UnsentBytes:       {"runtime.Limits.UnsentBytes", "--max-unsent-bytes"},
 	PollSubscriptions: {"runtime.Limits.PollSubscriptions", "--max-poll-subscriptions"},
+	Connections:       {"tlshost.Config.Connections", "--max-tls-connections"},
 }
 
 // The bitset of a Reporter holds every cap.

@@ -92,6 +92,14 @@ type Config struct {
 	// the limit.
 	PendingHandshakes int
 
+	// Connections bounds the TLS connections one guest holds at once:
+	// client-connection and server-connection resources, and the draft's
+	// client-handshake, from the constructor until the guest drops them,
+	// whatever streams they were made over (see connections.go); zero
+	// means DefaultConnections. Past it, the constructor traps, naming
+	// the limit (it has no error case).
+	Connections int
+
 	// IdentityBytes bounds the key and chain bytes of the private
 	// identities one guest parsed (private-identity.parse) and the host
 	// still holds, with what it parsed of them (the parsed key and leaf,

@@ -90,7 +90,9 @@
 // identitybytes.go), those its peers sent in their handshakes,
 // certificate chains above all (Config.PeerCertBytes, peercertbytes.go),
 // and those of the settings it chose for its connections, ALPN IDs and
-// identity lists above all (Config.SettingsBytes, settingsbytes.go).
+// identity lists above all (Config.SettingsBytes, settingsbytes.go), and
+// its TLS connections, whatever streams they were made over
+// (Config.Connections, connections.go: past it the constructor traps).
 // The guest's handles, sockets and memory are bounded by the runtime's
 // Limits.
 //

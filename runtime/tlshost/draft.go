@@ -28,10 +28,12 @@ func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in
 	// guest the host does not serve, before the streams are the host's.
 	var pending *pendingSet
 	dropOnTrap(in, out, func() { pending = d.h.pending(ctx, fn) })
+	counted := d.h.holdConnection(ctx, fn, in, out)
 	// No session cache: the draft has no call to turn resumption off or
 	// to ask whether a connection resumed, so it never resumes.
 	t, held := d.h.transport(ctx, in, out)
 	s := newClientSession(d.h.backend, d.h.cfg.clientBase(), t)
+	s.counted = counted
 	// The draft has no last error: the future carries the reason.
 	d.h.limit(ctx, &s.ending, held, nil, nil)
 	hs := &draftHandshake{s: s}

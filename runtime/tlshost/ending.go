@@ -54,6 +54,9 @@ type ending struct {
 	// settings is what the guest's settings of the connection count
 	// (settingsbytes.go), given back by Close; nil counts nothing.
 	settings *settingsHold
+	// counted gives back the connection the guest's count of TLS
+	// connections holds for it (connections.go), at Close; nil for none.
+	counted func()
 
 	releaseOnce sync.Once
 }
@@ -281,6 +284,9 @@ func (e *ending) Close() error {
 	// Nothing configures the connection any more (configurableLocked
 	// refuses a closed one): its settings go back to the guest's budget.
 	e.settings.release()
+	if e.counted != nil {
+		e.counted()
+	}
 	if onClose != nil {
 		onClose()
 	}

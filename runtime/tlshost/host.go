@@ -296,11 +296,13 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 // NewClientConnection wraps the guest's raw streams.
 func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
 	h.admitStreams(ctx, "wasi:tls/tls#[constructor]client-connection", in, out)
+	counted := h.holdConnection(ctx, "wasi:tls/tls#[constructor]client-connection", in, out)
 	c := &clientConnection{h: h}
 	base := h.cfg.clientBase()
 	base.Sessions = h.sessions(ctx)
 	t, held := h.transport(ctx, in, out)
 	c.s = newClientSession(h.backend, base, t)
+	c.s.counted = counted
 	h.limit(ctx, &c.s.ending, held, c.fail, &c.last)
 	return c
 }
@@ -445,11 +447,13 @@ func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientId
 // NewServerConnection wraps the guest's raw streams.
 func (h *Host) NewServerConnection(ctx context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
 	h.admitStreams(ctx, "wasi:tls/tls#[constructor]server-connection", in, out)
+	counted := h.holdConnection(ctx, "wasi:tls/tls#[constructor]server-connection", in, out)
 	c := &serverConnection{h: h}
 	base := h.cfg.serverBase()
 	base.TicketKeys = h.serverTicketKeys()
 	t, held := h.transport(ctx, in, out)
 	c.s = newServerSession(h.backend, base, t)
+	c.s.counted = counted
 	h.limit(ctx, &c.s.ending, held, c.fail, &c.last)
 	return c
 }

@@ -287,6 +287,13 @@ func newLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string) *peerChai
 // log (runtime.Config.Logger).
 func newLoggedLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string, log *slog.Logger) *peerChainsRuntime {
 	t.Helper()
+	return newLimitedLineGuestRuntime(t, cfg, dir, log, runtime.Limits{})
+}
+
+// newLimitedLineGuestRuntime is newLoggedLineGuestRuntime whose runtime's
+// guests run under lim (runtime.Config.Limits).
+func newLimitedLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string, log *slog.Logger, lim runtime.Limits) *peerChainsRuntime {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	wasm := guestbuild.MustBuild(t, dir)
@@ -295,7 +302,7 @@ func newLoggedLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string, log
 	policy := new(sockets.Policy)
 	policy.AllowConnect("localhost:*")
 	policy.AllowListen("127.0.0.1:*")
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}, Logger: log})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}, Logger: log, Limits: lim})
 	if err != nil {
 		t.Fatal(err)
 	}
