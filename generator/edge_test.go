@@ -2,6 +2,7 @@ package generator
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -559,7 +560,7 @@ import (
 	"os"
 	"reflect"
 
-	"example.com/edge/guest/t/edge/base"
+	base "example.com/edge/guest/t/edge/base"
 	"example.com/edge/guest/t/edge/echo"
 	"example.com/edge/guest/t/edge/nested"
 	"example.com/edge/guest/t/edge/wide"
@@ -645,7 +646,7 @@ import (
 	"fmt"
 	"os"
 
-	"example.com/edge/host/t/edge/base"
+	base "example.com/edge/host/t/edge/base"
 	"example.com/edge/host/t/edge/echo"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -862,7 +863,7 @@ import (
 	"os"
 	"reflect"
 
-	"example.com/edge/host/t/edge/base"
+	base "example.com/edge/host/t/edge/base"
 	"example.com/edge/host/t/edge/echo"
 	"example.com/edge/host/t/edge/nested"
 	"example.com/edge/host/t/edge/wide"
@@ -1173,3 +1174,33 @@ func main() {
 	fmt.Println("ok")
 }
 `
+
+// TestPackageNamesLikeLocals generates bindings of an interface using
+// types of interfaces named like locals and receivers of the generated
+// bodies (a sample of glueLocals, numbered ones) and like packages they
+// import, imported and exported, and builds and vets them: each such
+// package gets its WIT package's name as prefix, where before a local
+// shadowed it (h.RType with h the Host, s.RType with s the stack, call.RType
+// with call the cabi.Call). TestPackageNameLocals checks the rule for
+// every name.
+func TestPackageNamesLikeLocals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a scratch module; skipped with -short")
+	}
+	names := []string{"h", "call", "s", "c", "v", "self", "impl", "rep", "p1", "x2", "runtime", "strconv", "unsafe", "witval"}
+	var ifaces, uses, funcs strings.Builder
+	for i, n := range names {
+		fmt.Fprintf(&ifaces, "interface %%%s { resource r { constructor(); m: func(x: borrow<r>) -> list<r>; } record q { a: string, b: list<r> } }\n", n)
+		fmt.Fprintf(&uses, "    use %%%s.{r as r%d, q as q%d};\n", n, i, i)
+		fmt.Fprintf(&funcs, "    %%f%d: func(x: borrow<r%d>, y: list<r%d>, z: q%d, w: option<r%d>, s: string) -> result<tuple<r%d, q%d, list<q%d>>, string>;\n", i, i, i, i, i, i, i, i)
+		fmt.Fprintf(&funcs, "    %%g%d: func(x: r%d) -> u32;\n", i, i)
+	}
+	for _, side := range []string{"import", "export"} {
+		t.Run(side, func(t *testing.T) {
+			src := "package t:edge@0.1.0;\n" + ifaces.String() + "interface user {\n" + uses.String() + funcs.String() + "}\nworld w {\n    " + side + " user;\n}\n"
+			dir := edgeModule(t, src)
+			goCmd(t, dir, false, "vet", "./host/...")
+			goCmd(t, dir, true, "vet", "./guest/...")
+		})
+	}
+}

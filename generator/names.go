@@ -99,7 +99,35 @@ var predeclared = map[string]bool{
 	"print": true, "println": true, "real": true, "recover": true,
 	// packages the generated code imports
 	"cabi": true, "api": true, "wazero": true, "context": true, "errors": true,
-	"fmt": true, "math": true,
+	"fmt": true, "math": true, "runtime": true, "strconv": true, "unsafe": true,
+	"witval": true,
+}
+
+// glueLocals are the names the generated bodies give their locals,
+// parameters and receivers (ctx, mod, stack, h, call, c, s, self, ...):
+// the package of an interface named like one would be shadowed by it
+// where a body refers to both (h.RType, with h the Host). So are the
+// numbered ones, p0, r0 and x0 on (glueLocal).
+var glueLocals = map[string]bool{
+	"args": true, "b": true, "base": true, "block": true, "c": true, "call": true, "core": true,
+	"ctx": true, "e": true, "err": true, "ev": true, "exports": true, "f": true, "fs": true,
+	"guest": true, "h": true, "handle": true, "i": true, "impl": true, "inst": true, "iserr": true,
+	"lent": true, "lentbuf": true, "mod": true, "module": true, "msg": true, "n": true, "name": true,
+	"ok": true, "out": true, "p": true, "plain": true, "pp": true, "ptr": true, "q": true, "r": true,
+	"rep": true, "res": true, "ret": true, "rp": true, "s": true, "self": true, "spill": true,
+	"stack": true, "v": true, "version": true, "versions": true, "x": true, "y": true,
+}
+
+// glueLocal reports whether n, a cleaned interface name, is one of
+// glueLocals or a numbered local: p, r or x and digits.
+func glueLocal(n string) bool {
+	if glueLocals[n] {
+		return true
+	}
+	if len(n) > 1 && strings.ContainsRune("prx", rune(n[0])) {
+		return strings.Trim(n[1:], "0123456789") == ""
+	}
+	return false
 }
 
 // packageName returns the Go package name for interface iface of WIT
@@ -117,7 +145,7 @@ func packageName(pkg, iface string) string {
 		return b.String()
 	}
 	n := clean(iface)
-	if n == "" || token.IsKeyword(n) || predeclared[n] || (n[0] >= '0' && n[0] <= '9') {
+	if n == "" || token.IsKeyword(n) || predeclared[n] || glueLocal(n) || (n[0] >= '0' && n[0] <= '9') {
 		n = clean(pkg) + n
 	}
 	return n

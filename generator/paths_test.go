@@ -9,7 +9,8 @@ import (
 
 // TestVersionedPaths: two versions of one package holding an interface of
 // the same name get the version in their path; packages named like Go
-// keywords or predeclared identifiers get a prefix.
+// keywords or predeclared identifiers, or like a local of the generated
+// code (x), get a prefix.
 func TestVersionedPaths(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
@@ -39,7 +40,7 @@ func TestVersionedPaths(t *testing.T) {
 		paths = append(paths, f.Path)
 	}
 	got := strings.Join(paths, " ")
-	for _, want := range []string{"a/b/v0.1.0/x/x.wit.go", "a/b/v0.2.0/x/x.wit.go", "a/b/error/berror.wit.go"} {
+	for _, want := range []string{"a/b/v0.1.0/x/bx.wit.go", "a/b/v0.2.0/x/bx.wit.go", "a/b/error/berror.wit.go"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %s in %s", want, got)
 		}
