@@ -168,6 +168,19 @@ interface hidden {
     consume: func(x: h) -> u32;
 }
 
+/// Go names that meet when the bindings join them into their own
+/// identifiers: the method c of a-b, the method b-c of a and the function
+/// a-b-c; functions named like r's [resource-drop], -new and -rep.
+interface joined {
+    resource a-b { constructor(); c: func() -> string; }
+    resource a { constructor(); b-c: func() -> string; }
+    a-b-c: func() -> string;
+    resource r { constructor(); }
+    r-drop: func();
+    r-new: func();
+    r-rep: func() -> u32;
+}
+
 /// Error payloads with a member named error.
 interface errors {
     record with-error { code: u32, error: string }
@@ -411,8 +424,8 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 					}
 				}
 			}
-			if n != 62 {
-				t.Errorf("compared %d functions, want the 62 of edgeWIT", n)
+			if n != 71 {
+				t.Errorf("compared %d functions, want the 71 of edgeWIT", n)
 			}
 		})
 	}
@@ -421,7 +434,7 @@ func TestEdgeWITCoreSignatures(t *testing.T) {
 // edgeWorld is edgeWIT with a world importing or exporting its interfaces.
 func edgeWorld(side string) string {
 	var world strings.Builder
-	for _, i := range []string{"%type", "scalar", "hidden", "errors", "wide", "mangled", "params", "nested", "echo"} {
+	for _, i := range []string{"%type", "scalar", "hidden", "joined", "errors", "wide", "mangled", "params", "nested", "echo"} {
 		world.WriteString("    " + side + " " + i + ";\n")
 	}
 	return expandEdge() + "\nworld w {\n" + world.String() + "}\n" + edgeOther

@@ -98,10 +98,12 @@ func exportCore(f *Func) (params, results []Core) {
 	return params, results
 }
 
-// exportField is the name of the cabi.ExportFunc field of f in Exports.
+// exportField is the name of the cabi.ExportFunc field of f in Exports;
+// a method's joins the names with an underscore, as glueName does (the
+// method b-c of a and the function a-b-c were both fABC).
 func exportField(f *Func) string {
 	if f.Kind == Method {
-		return "f" + f.Res.GoName + f.GoName
+		return "f" + f.Res.GoName + "_" + f.GoName
 	}
 	return "f" + f.GoName
 }

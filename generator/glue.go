@@ -60,10 +60,13 @@ func needsCall(f *Func) bool {
 }
 
 // glueName is the name of the Go function building f's wazero function.
+// A method's joins the resource's and the method's Go names with an
+// underscore, which no Go name made of WIT names has: joined without, the
+// method c of a-b and the method b-c of a were both methodABC.
 func glueName(f *Func) string {
 	switch f.Kind {
 	case Method:
-		return "method" + f.Res.GoName + f.GoName
+		return "method" + f.Res.GoName + "_" + f.GoName
 	case Static:
 		return "static" + f.GoName
 	case Constructor:

@@ -96,7 +96,7 @@ func (e *emitter) guestImports() (code []jen.Code, err error) {
 		if _, ok := d.Kind.(*Resource); !ok {
 			continue
 		}
-		imp := "import" + d.GoName + "Drop"
+		imp := "import" + d.GoName + "_drop" // not importRDrop, a function r-drop's
 		code = append(code,
 			jen.Comment("//go:wasmimport "+mod+" [resource-drop]"+d.Name).Line().
 				Func().Id(imp).Params(jen.Id("self").Uint32()),
@@ -125,11 +125,12 @@ func coreGo(c Core) *jen.Statement {
 	return jen.Uint32()
 }
 
-// guestFuncName is the Go name part naming f's import and return area.
+// guestFuncName is the Go name part naming f's import and return area; a
+// method's joins the names with an underscore, as glueName does.
 func guestFuncName(f *Func) string {
 	switch f.Kind {
 	case Method:
-		return f.Res.GoName + f.GoName
+		return f.Res.GoName + "_" + f.GoName
 	case Static, Constructor:
 		return f.GoName
 	}

@@ -71,7 +71,8 @@ func (e *emitter) guestImplGlue(d *Decl) []jen.Code {
 		}
 		return jen.Comment("//go:wasmimport " + mod + " " + op + d.Name).Line().Add(f)
 	}
-	newF, repF, dropF := "import"+d.GoName+"New", "import"+d.GoName+"Rep", "import"+d.GoName+"Drop"
+	// Lower case after the underscore: no function's or method's import.
+	newF, repF, dropF := "import"+d.GoName+"_new", "import"+d.GoName+"_rep", "import"+d.GoName+"_drop"
 	self := jen.Id("self").Id(d.GoName)
 	return []jen.Code{
 		imp("[resource-new]", newF, []jen.Code{jen.Id("rep").Uint32()}, true),

@@ -14,7 +14,7 @@ import (
 	"github.com/wasitls/wasitls/cabi"
 )
 
-func methodDescriptorReadViaStream(name string) api.GoModuleFunc {
+func methodDescriptor_ReadViaStream(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -39,7 +39,7 @@ func methodDescriptorReadViaStream(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorWriteViaStream(name string) api.GoModuleFunc {
+func methodDescriptor_WriteViaStream(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -64,7 +64,7 @@ func methodDescriptorWriteViaStream(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorAppendViaStream(name string) api.GoModuleFunc {
+func methodDescriptor_AppendViaStream(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -88,7 +88,7 @@ func methodDescriptorAppendViaStream(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorAdvise(name string) api.GoModuleFunc {
+func methodDescriptor_Advise(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -114,7 +114,7 @@ func methodDescriptorAdvise(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorSyncData(name string) api.GoModuleFunc {
+func methodDescriptor_SyncData(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -137,7 +137,7 @@ func methodDescriptorSyncData(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorGetFlags(name string) api.GoModuleFunc {
+func methodDescriptor_GetFlags(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -160,7 +160,7 @@ func methodDescriptorGetFlags(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorGetType(name string) api.GoModuleFunc {
+func methodDescriptor_GetType(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -183,7 +183,7 @@ func methodDescriptorGetType(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorSetSize(name string) api.GoModuleFunc {
+func methodDescriptor_SetSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -207,7 +207,7 @@ func methodDescriptorSetSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorSetTimes(name string) api.GoModuleFunc {
+func methodDescriptor_SetTimes(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -232,7 +232,7 @@ func methodDescriptorSetTimes(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorRead(name string) api.GoModuleFunc {
+func methodDescriptor_Read(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -257,7 +257,7 @@ func methodDescriptorRead(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorWrite(name string) api.GoModuleFunc {
+func methodDescriptor_Write(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -282,7 +282,7 @@ func methodDescriptorWrite(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorReadDirectory(name string) api.GoModuleFunc {
+func methodDescriptor_ReadDirectory(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -306,7 +306,7 @@ func methodDescriptorReadDirectory(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorSync(name string) api.GoModuleFunc {
+func methodDescriptor_Sync(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -329,7 +329,7 @@ func methodDescriptorSync(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorCreateDirectoryAt(name string) api.GoModuleFunc {
+func methodDescriptor_CreateDirectoryAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -353,7 +353,7 @@ func methodDescriptorCreateDirectoryAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorStat(name string) api.GoModuleFunc {
+func methodDescriptor_Stat(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -376,7 +376,7 @@ func methodDescriptorStat(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorStatAt(name string) api.GoModuleFunc {
+func methodDescriptor_StatAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -401,7 +401,7 @@ func methodDescriptorStatAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorSetTimesAt(name string) api.GoModuleFunc {
+func methodDescriptor_SetTimesAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -428,7 +428,7 @@ func methodDescriptorSetTimesAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorLinkAt(name string) api.GoModuleFunc {
+func methodDescriptor_LinkAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -455,7 +455,7 @@ func methodDescriptorLinkAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorOpenAt(name string) api.GoModuleFunc {
+func methodDescriptor_OpenAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -483,7 +483,7 @@ func methodDescriptorOpenAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorReadlinkAt(name string) api.GoModuleFunc {
+func methodDescriptor_ReadlinkAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -507,7 +507,7 @@ func methodDescriptorReadlinkAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorRemoveDirectoryAt(name string) api.GoModuleFunc {
+func methodDescriptor_RemoveDirectoryAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -531,7 +531,7 @@ func methodDescriptorRemoveDirectoryAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorRenameAt(name string) api.GoModuleFunc {
+func methodDescriptor_RenameAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -557,7 +557,7 @@ func methodDescriptorRenameAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorSymlinkAt(name string) api.GoModuleFunc {
+func methodDescriptor_SymlinkAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -582,7 +582,7 @@ func methodDescriptorSymlinkAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorUnlinkFileAt(name string) api.GoModuleFunc {
+func methodDescriptor_UnlinkFileAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -606,7 +606,7 @@ func methodDescriptorUnlinkFileAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorIsSameObject(name string) api.GoModuleFunc {
+func methodDescriptor_IsSameObject(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -618,7 +618,7 @@ func methodDescriptorIsSameObject(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorMetadataHash(name string) api.GoModuleFunc {
+func methodDescriptor_MetadataHash(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -641,7 +641,7 @@ func methodDescriptorMetadataHash(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDescriptorMetadataHashAt(name string) api.GoModuleFunc {
+func methodDescriptor_MetadataHashAt(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -666,7 +666,7 @@ func methodDescriptorMetadataHashAt(name string) api.GoModuleFunc {
 	}
 }
 
-func methodDirectoryEntryStreamReadDirectoryEntry(name string) api.GoModuleFunc {
+func methodDirectoryEntryStream_ReadDirectoryEntry(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -748,34 +748,34 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 // them one by one.
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
-		{Name: "[method]descriptor.read-via-stream", Fn: methodDescriptorReadViaStream(module + "#[method]descriptor.read-via-stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "offset", "retptr"}},
-		{Name: "[method]descriptor.write-via-stream", Fn: methodDescriptorWriteViaStream(module + "#[method]descriptor.write-via-stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "offset", "retptr"}},
-		{Name: "[method]descriptor.append-via-stream", Fn: methodDescriptorAppendViaStream(module + "#[method]descriptor.append-via-stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]descriptor.advise", Fn: methodDescriptorAdvise(module + "#[method]descriptor.advise"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "offset", "length", "advice", "retptr"}},
-		{Name: "[method]descriptor.sync-data", Fn: methodDescriptorSyncData(module + "#[method]descriptor.sync-data"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]descriptor.get-flags", Fn: methodDescriptorGetFlags(module + "#[method]descriptor.get-flags"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]descriptor.get-type", Fn: methodDescriptorGetType(module + "#[method]descriptor.get-type"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]descriptor.set-size", Fn: methodDescriptorSetSize(module + "#[method]descriptor.set-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "size", "retptr"}},
-		{Name: "[method]descriptor.set-times", Fn: methodDescriptorSetTimes(module + "#[method]descriptor.set-times"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "data-access-timestamp.0", "data-access-timestamp.1", "data-access-timestamp.2", "data-modification-timestamp.0", "data-modification-timestamp.1", "data-modification-timestamp.2", "retptr"}},
-		{Name: "[method]descriptor.read", Fn: methodDescriptorRead(module + "#[method]descriptor.read"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "length", "offset", "retptr"}},
-		{Name: "[method]descriptor.write", Fn: methodDescriptorWrite(module + "#[method]descriptor.write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "buffer.ptr", "buffer.len", "offset", "retptr"}},
-		{Name: "[method]descriptor.read-directory", Fn: methodDescriptorReadDirectory(module + "#[method]descriptor.read-directory"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]descriptor.sync", Fn: methodDescriptorSync(module + "#[method]descriptor.sync"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]descriptor.create-directory-at", Fn: methodDescriptorCreateDirectoryAt(module + "#[method]descriptor.create-directory-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path.ptr", "path.len", "retptr"}},
-		{Name: "[method]descriptor.stat", Fn: methodDescriptorStat(module + "#[method]descriptor.stat"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]descriptor.stat-at", Fn: methodDescriptorStatAt(module + "#[method]descriptor.stat-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path-flags", "path.ptr", "path.len", "retptr"}},
-		{Name: "[method]descriptor.set-times-at", Fn: methodDescriptorSetTimesAt(module + "#[method]descriptor.set-times-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path-flags", "path.ptr", "path.len", "data-access-timestamp.0", "data-access-timestamp.1", "data-access-timestamp.2", "data-modification-timestamp.0", "data-modification-timestamp.1", "data-modification-timestamp.2", "retptr"}},
-		{Name: "[method]descriptor.link-at", Fn: methodDescriptorLinkAt(module + "#[method]descriptor.link-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "old-path-flags", "old-path.ptr", "old-path.len", "new-descriptor", "new-path.ptr", "new-path.len", "retptr"}},
-		{Name: "[method]descriptor.open-at", Fn: methodDescriptorOpenAt(module + "#[method]descriptor.open-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path-flags", "path.ptr", "path.len", "open-flags", "flags", "retptr"}},
-		{Name: "[method]descriptor.readlink-at", Fn: methodDescriptorReadlinkAt(module + "#[method]descriptor.readlink-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path.ptr", "path.len", "retptr"}},
-		{Name: "[method]descriptor.remove-directory-at", Fn: methodDescriptorRemoveDirectoryAt(module + "#[method]descriptor.remove-directory-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path.ptr", "path.len", "retptr"}},
-		{Name: "[method]descriptor.rename-at", Fn: methodDescriptorRenameAt(module + "#[method]descriptor.rename-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "old-path.ptr", "old-path.len", "new-descriptor", "new-path.ptr", "new-path.len", "retptr"}},
-		{Name: "[method]descriptor.symlink-at", Fn: methodDescriptorSymlinkAt(module + "#[method]descriptor.symlink-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "old-path.ptr", "old-path.len", "new-path.ptr", "new-path.len", "retptr"}},
-		{Name: "[method]descriptor.unlink-file-at", Fn: methodDescriptorUnlinkFileAt(module + "#[method]descriptor.unlink-file-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path.ptr", "path.len", "retptr"}},
-		{Name: "[method]descriptor.is-same-object", Fn: methodDescriptorIsSameObject(module + "#[method]descriptor.is-same-object"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "other"}, ResultNames: []string{"result"}},
-		{Name: "[method]descriptor.metadata-hash", Fn: methodDescriptorMetadataHash(module + "#[method]descriptor.metadata-hash"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]descriptor.metadata-hash-at", Fn: methodDescriptorMetadataHashAt(module + "#[method]descriptor.metadata-hash-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path-flags", "path.ptr", "path.len", "retptr"}},
-		{Name: "[method]directory-entry-stream.read-directory-entry", Fn: methodDirectoryEntryStreamReadDirectoryEntry(module + "#[method]directory-entry-stream.read-directory-entry"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.read-via-stream", Fn: methodDescriptor_ReadViaStream(module + "#[method]descriptor.read-via-stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "offset", "retptr"}},
+		{Name: "[method]descriptor.write-via-stream", Fn: methodDescriptor_WriteViaStream(module + "#[method]descriptor.write-via-stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "offset", "retptr"}},
+		{Name: "[method]descriptor.append-via-stream", Fn: methodDescriptor_AppendViaStream(module + "#[method]descriptor.append-via-stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.advise", Fn: methodDescriptor_Advise(module + "#[method]descriptor.advise"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "offset", "length", "advice", "retptr"}},
+		{Name: "[method]descriptor.sync-data", Fn: methodDescriptor_SyncData(module + "#[method]descriptor.sync-data"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.get-flags", Fn: methodDescriptor_GetFlags(module + "#[method]descriptor.get-flags"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.get-type", Fn: methodDescriptor_GetType(module + "#[method]descriptor.get-type"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.set-size", Fn: methodDescriptor_SetSize(module + "#[method]descriptor.set-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "size", "retptr"}},
+		{Name: "[method]descriptor.set-times", Fn: methodDescriptor_SetTimes(module + "#[method]descriptor.set-times"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "data-access-timestamp.0", "data-access-timestamp.1", "data-access-timestamp.2", "data-modification-timestamp.0", "data-modification-timestamp.1", "data-modification-timestamp.2", "retptr"}},
+		{Name: "[method]descriptor.read", Fn: methodDescriptor_Read(module + "#[method]descriptor.read"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "length", "offset", "retptr"}},
+		{Name: "[method]descriptor.write", Fn: methodDescriptor_Write(module + "#[method]descriptor.write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "buffer.ptr", "buffer.len", "offset", "retptr"}},
+		{Name: "[method]descriptor.read-directory", Fn: methodDescriptor_ReadDirectory(module + "#[method]descriptor.read-directory"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.sync", Fn: methodDescriptor_Sync(module + "#[method]descriptor.sync"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.create-directory-at", Fn: methodDescriptor_CreateDirectoryAt(module + "#[method]descriptor.create-directory-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path.ptr", "path.len", "retptr"}},
+		{Name: "[method]descriptor.stat", Fn: methodDescriptor_Stat(module + "#[method]descriptor.stat"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.stat-at", Fn: methodDescriptor_StatAt(module + "#[method]descriptor.stat-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path-flags", "path.ptr", "path.len", "retptr"}},
+		{Name: "[method]descriptor.set-times-at", Fn: methodDescriptor_SetTimesAt(module + "#[method]descriptor.set-times-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path-flags", "path.ptr", "path.len", "data-access-timestamp.0", "data-access-timestamp.1", "data-access-timestamp.2", "data-modification-timestamp.0", "data-modification-timestamp.1", "data-modification-timestamp.2", "retptr"}},
+		{Name: "[method]descriptor.link-at", Fn: methodDescriptor_LinkAt(module + "#[method]descriptor.link-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "old-path-flags", "old-path.ptr", "old-path.len", "new-descriptor", "new-path.ptr", "new-path.len", "retptr"}},
+		{Name: "[method]descriptor.open-at", Fn: methodDescriptor_OpenAt(module + "#[method]descriptor.open-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path-flags", "path.ptr", "path.len", "open-flags", "flags", "retptr"}},
+		{Name: "[method]descriptor.readlink-at", Fn: methodDescriptor_ReadlinkAt(module + "#[method]descriptor.readlink-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path.ptr", "path.len", "retptr"}},
+		{Name: "[method]descriptor.remove-directory-at", Fn: methodDescriptor_RemoveDirectoryAt(module + "#[method]descriptor.remove-directory-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path.ptr", "path.len", "retptr"}},
+		{Name: "[method]descriptor.rename-at", Fn: methodDescriptor_RenameAt(module + "#[method]descriptor.rename-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "old-path.ptr", "old-path.len", "new-descriptor", "new-path.ptr", "new-path.len", "retptr"}},
+		{Name: "[method]descriptor.symlink-at", Fn: methodDescriptor_SymlinkAt(module + "#[method]descriptor.symlink-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "old-path.ptr", "old-path.len", "new-path.ptr", "new-path.len", "retptr"}},
+		{Name: "[method]descriptor.unlink-file-at", Fn: methodDescriptor_UnlinkFileAt(module + "#[method]descriptor.unlink-file-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path.ptr", "path.len", "retptr"}},
+		{Name: "[method]descriptor.is-same-object", Fn: methodDescriptor_IsSameObject(module + "#[method]descriptor.is-same-object"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "other"}, ResultNames: []string{"result"}},
+		{Name: "[method]descriptor.metadata-hash", Fn: methodDescriptor_MetadataHash(module + "#[method]descriptor.metadata-hash"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]descriptor.metadata-hash-at", Fn: methodDescriptor_MetadataHashAt(module + "#[method]descriptor.metadata-hash-at"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "path-flags", "path.ptr", "path.len", "retptr"}},
+		{Name: "[method]directory-entry-stream.read-directory-entry", Fn: methodDirectoryEntryStream_ReadDirectoryEntry(module + "#[method]directory-entry-stream.read-directory-entry"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "filesystem-error-code", Fn: funcFilesystemErrorCode(h, module+"#filesystem-error-code"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"err", "retptr"}},
 		{Name: "[resource-drop]descriptor", Fn: dropDescriptor(module + "#[resource-drop]descriptor"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]directory-entry-stream", Fn: dropDirectoryEntryStream(module + "#[resource-drop]directory-entry-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},

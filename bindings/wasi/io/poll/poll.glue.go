@@ -10,7 +10,7 @@ import (
 	"github.com/wasitls/wasitls/cabi"
 )
 
-func methodPollableReady(name string) api.GoModuleFunc {
+func methodPollable_Ready(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -21,7 +21,7 @@ func methodPollableReady(name string) api.GoModuleFunc {
 	}
 }
 
-func methodPollableBlock(name string) api.GoModuleFunc {
+func methodPollable_Block(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -78,8 +78,8 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 // them one by one.
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
-		{Name: "[method]pollable.ready", Fn: methodPollableReady(module + "#[method]pollable.ready"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]pollable.block", Fn: methodPollableBlock(module + "#[method]pollable.block"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[method]pollable.ready", Fn: methodPollable_Ready(module + "#[method]pollable.ready"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]pollable.block", Fn: methodPollable_Block(module + "#[method]pollable.block"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "poll", Fn: funcPoll(h, module+"#poll"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"in.ptr", "in.len", "retptr"}},
 		{Name: "[resource-drop]pollable", Fn: dropPollable(module + "#[resource-drop]pollable"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 	}

@@ -38,7 +38,7 @@ func funcResolveAddresses(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodResolveAddressStreamResolveNextAddress(name string) api.GoModuleFunc {
+func methodResolveAddressStream_ResolveNextAddress(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -61,7 +61,7 @@ func methodResolveAddressStreamResolveNextAddress(name string) api.GoModuleFunc 
 	}
 }
 
-func methodResolveAddressStreamSubscribe(name string) api.GoModuleFunc {
+func methodResolveAddressStream_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -107,8 +107,8 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
 		{Name: "resolve-addresses", Fn: funcResolveAddresses(h, module+"#resolve-addresses"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"network", "name.ptr", "name.len", "retptr"}},
-		{Name: "[method]resolve-address-stream.resolve-next-address", Fn: methodResolveAddressStreamResolveNextAddress(module + "#[method]resolve-address-stream.resolve-next-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]resolve-address-stream.subscribe", Fn: methodResolveAddressStreamSubscribe(module + "#[method]resolve-address-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]resolve-address-stream.resolve-next-address", Fn: methodResolveAddressStream_ResolveNextAddress(module + "#[method]resolve-address-stream.resolve-next-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]resolve-address-stream.subscribe", Fn: methodResolveAddressStream_Subscribe(module + "#[method]resolve-address-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
 		{Name: "[resource-drop]resolve-address-stream", Fn: dropResolveAddressStream(module + "#[resource-drop]resolve-address-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 	}
 }

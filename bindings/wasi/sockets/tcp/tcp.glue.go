@@ -14,7 +14,7 @@ import (
 	"github.com/wasitls/wasitls/cabi"
 )
 
-func methodTCPSocketStartBind(name string) api.GoModuleFunc {
+func methodTCPSocket_StartBind(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -39,7 +39,7 @@ func methodTCPSocketStartBind(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketFinishBind(name string) api.GoModuleFunc {
+func methodTCPSocket_FinishBind(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -62,7 +62,7 @@ func methodTCPSocketFinishBind(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketStartConnect(name string) api.GoModuleFunc {
+func methodTCPSocket_StartConnect(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -87,7 +87,7 @@ func methodTCPSocketStartConnect(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketFinishConnect(name string) api.GoModuleFunc {
+func methodTCPSocket_FinishConnect(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -111,7 +111,7 @@ func methodTCPSocketFinishConnect(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketStartListen(name string) api.GoModuleFunc {
+func methodTCPSocket_StartListen(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -134,7 +134,7 @@ func methodTCPSocketStartListen(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketFinishListen(name string) api.GoModuleFunc {
+func methodTCPSocket_FinishListen(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -157,7 +157,7 @@ func methodTCPSocketFinishListen(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketAccept(name string) api.GoModuleFunc {
+func methodTCPSocket_Accept(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -181,7 +181,7 @@ func methodTCPSocketAccept(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketLocalAddress(name string) api.GoModuleFunc {
+func methodTCPSocket_LocalAddress(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -204,7 +204,7 @@ func methodTCPSocketLocalAddress(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketRemoteAddress(name string) api.GoModuleFunc {
+func methodTCPSocket_RemoteAddress(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -227,7 +227,7 @@ func methodTCPSocketRemoteAddress(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketIsListening(name string) api.GoModuleFunc {
+func methodTCPSocket_IsListening(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -238,7 +238,7 @@ func methodTCPSocketIsListening(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketAddressFamily(name string) api.GoModuleFunc {
+func methodTCPSocket_AddressFamily(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -249,7 +249,7 @@ func methodTCPSocketAddressFamily(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSetListenBacklogSize(name string) api.GoModuleFunc {
+func methodTCPSocket_SetListenBacklogSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -273,7 +273,7 @@ func methodTCPSocketSetListenBacklogSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketKeepAliveEnabled(name string) api.GoModuleFunc {
+func methodTCPSocket_KeepAliveEnabled(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -296,7 +296,7 @@ func methodTCPSocketKeepAliveEnabled(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSetKeepAliveEnabled(name string) api.GoModuleFunc {
+func methodTCPSocket_SetKeepAliveEnabled(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -320,7 +320,7 @@ func methodTCPSocketSetKeepAliveEnabled(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketKeepAliveIdleTime(name string) api.GoModuleFunc {
+func methodTCPSocket_KeepAliveIdleTime(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -343,7 +343,7 @@ func methodTCPSocketKeepAliveIdleTime(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSetKeepAliveIdleTime(name string) api.GoModuleFunc {
+func methodTCPSocket_SetKeepAliveIdleTime(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -367,7 +367,7 @@ func methodTCPSocketSetKeepAliveIdleTime(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketKeepAliveInterval(name string) api.GoModuleFunc {
+func methodTCPSocket_KeepAliveInterval(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -390,7 +390,7 @@ func methodTCPSocketKeepAliveInterval(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSetKeepAliveInterval(name string) api.GoModuleFunc {
+func methodTCPSocket_SetKeepAliveInterval(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -414,7 +414,7 @@ func methodTCPSocketSetKeepAliveInterval(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketKeepAliveCount(name string) api.GoModuleFunc {
+func methodTCPSocket_KeepAliveCount(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -437,7 +437,7 @@ func methodTCPSocketKeepAliveCount(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSetKeepAliveCount(name string) api.GoModuleFunc {
+func methodTCPSocket_SetKeepAliveCount(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -461,7 +461,7 @@ func methodTCPSocketSetKeepAliveCount(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketHopLimit(name string) api.GoModuleFunc {
+func methodTCPSocket_HopLimit(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -484,7 +484,7 @@ func methodTCPSocketHopLimit(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSetHopLimit(name string) api.GoModuleFunc {
+func methodTCPSocket_SetHopLimit(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -508,7 +508,7 @@ func methodTCPSocketSetHopLimit(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketReceiveBufferSize(name string) api.GoModuleFunc {
+func methodTCPSocket_ReceiveBufferSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -531,7 +531,7 @@ func methodTCPSocketReceiveBufferSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSetReceiveBufferSize(name string) api.GoModuleFunc {
+func methodTCPSocket_SetReceiveBufferSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -555,7 +555,7 @@ func methodTCPSocketSetReceiveBufferSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSendBufferSize(name string) api.GoModuleFunc {
+func methodTCPSocket_SendBufferSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -578,7 +578,7 @@ func methodTCPSocketSendBufferSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSetSendBufferSize(name string) api.GoModuleFunc {
+func methodTCPSocket_SetSendBufferSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -602,7 +602,7 @@ func methodTCPSocketSetSendBufferSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketSubscribe(name string) api.GoModuleFunc {
+func methodTCPSocket_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -613,7 +613,7 @@ func methodTCPSocketSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodTCPSocketShutdown(name string) api.GoModuleFunc {
+func methodTCPSocket_Shutdown(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -671,34 +671,34 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 // them one by one.
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
-		{Name: "[method]tcp-socket.start-bind", Fn: methodTCPSocketStartBind(module + "#[method]tcp-socket.start-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "local-address.0", "local-address.1", "local-address.2", "local-address.3", "local-address.4", "local-address.5", "local-address.6", "local-address.7", "local-address.8", "local-address.9", "local-address.10", "local-address.11", "retptr"}},
-		{Name: "[method]tcp-socket.finish-bind", Fn: methodTCPSocketFinishBind(module + "#[method]tcp-socket.finish-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.start-connect", Fn: methodTCPSocketStartConnect(module + "#[method]tcp-socket.start-connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "remote-address.0", "remote-address.1", "remote-address.2", "remote-address.3", "remote-address.4", "remote-address.5", "remote-address.6", "remote-address.7", "remote-address.8", "remote-address.9", "remote-address.10", "remote-address.11", "retptr"}},
-		{Name: "[method]tcp-socket.finish-connect", Fn: methodTCPSocketFinishConnect(module + "#[method]tcp-socket.finish-connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.start-listen", Fn: methodTCPSocketStartListen(module + "#[method]tcp-socket.start-listen"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.finish-listen", Fn: methodTCPSocketFinishListen(module + "#[method]tcp-socket.finish-listen"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.accept", Fn: methodTCPSocketAccept(module + "#[method]tcp-socket.accept"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.local-address", Fn: methodTCPSocketLocalAddress(module + "#[method]tcp-socket.local-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.remote-address", Fn: methodTCPSocketRemoteAddress(module + "#[method]tcp-socket.remote-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.is-listening", Fn: methodTCPSocketIsListening(module + "#[method]tcp-socket.is-listening"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]tcp-socket.address-family", Fn: methodTCPSocketAddressFamily(module + "#[method]tcp-socket.address-family"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]tcp-socket.set-listen-backlog-size", Fn: methodTCPSocketSetListenBacklogSize(module + "#[method]tcp-socket.set-listen-backlog-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]tcp-socket.keep-alive-enabled", Fn: methodTCPSocketKeepAliveEnabled(module + "#[method]tcp-socket.keep-alive-enabled"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.set-keep-alive-enabled", Fn: methodTCPSocketSetKeepAliveEnabled(module + "#[method]tcp-socket.set-keep-alive-enabled"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]tcp-socket.keep-alive-idle-time", Fn: methodTCPSocketKeepAliveIdleTime(module + "#[method]tcp-socket.keep-alive-idle-time"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.set-keep-alive-idle-time", Fn: methodTCPSocketSetKeepAliveIdleTime(module + "#[method]tcp-socket.set-keep-alive-idle-time"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]tcp-socket.keep-alive-interval", Fn: methodTCPSocketKeepAliveInterval(module + "#[method]tcp-socket.keep-alive-interval"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.set-keep-alive-interval", Fn: methodTCPSocketSetKeepAliveInterval(module + "#[method]tcp-socket.set-keep-alive-interval"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]tcp-socket.keep-alive-count", Fn: methodTCPSocketKeepAliveCount(module + "#[method]tcp-socket.keep-alive-count"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.set-keep-alive-count", Fn: methodTCPSocketSetKeepAliveCount(module + "#[method]tcp-socket.set-keep-alive-count"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]tcp-socket.hop-limit", Fn: methodTCPSocketHopLimit(module + "#[method]tcp-socket.hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.set-hop-limit", Fn: methodTCPSocketSetHopLimit(module + "#[method]tcp-socket.set-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]tcp-socket.receive-buffer-size", Fn: methodTCPSocketReceiveBufferSize(module + "#[method]tcp-socket.receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.set-receive-buffer-size", Fn: methodTCPSocketSetReceiveBufferSize(module + "#[method]tcp-socket.set-receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]tcp-socket.send-buffer-size", Fn: methodTCPSocketSendBufferSize(module + "#[method]tcp-socket.send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]tcp-socket.set-send-buffer-size", Fn: methodTCPSocketSetSendBufferSize(module + "#[method]tcp-socket.set-send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]tcp-socket.subscribe", Fn: methodTCPSocketSubscribe(module + "#[method]tcp-socket.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]tcp-socket.shutdown", Fn: methodTCPSocketShutdown(module + "#[method]tcp-socket.shutdown"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "shutdown-type", "retptr"}},
+		{Name: "[method]tcp-socket.start-bind", Fn: methodTCPSocket_StartBind(module + "#[method]tcp-socket.start-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "local-address.0", "local-address.1", "local-address.2", "local-address.3", "local-address.4", "local-address.5", "local-address.6", "local-address.7", "local-address.8", "local-address.9", "local-address.10", "local-address.11", "retptr"}},
+		{Name: "[method]tcp-socket.finish-bind", Fn: methodTCPSocket_FinishBind(module + "#[method]tcp-socket.finish-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.start-connect", Fn: methodTCPSocket_StartConnect(module + "#[method]tcp-socket.start-connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "remote-address.0", "remote-address.1", "remote-address.2", "remote-address.3", "remote-address.4", "remote-address.5", "remote-address.6", "remote-address.7", "remote-address.8", "remote-address.9", "remote-address.10", "remote-address.11", "retptr"}},
+		{Name: "[method]tcp-socket.finish-connect", Fn: methodTCPSocket_FinishConnect(module + "#[method]tcp-socket.finish-connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.start-listen", Fn: methodTCPSocket_StartListen(module + "#[method]tcp-socket.start-listen"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.finish-listen", Fn: methodTCPSocket_FinishListen(module + "#[method]tcp-socket.finish-listen"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.accept", Fn: methodTCPSocket_Accept(module + "#[method]tcp-socket.accept"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.local-address", Fn: methodTCPSocket_LocalAddress(module + "#[method]tcp-socket.local-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.remote-address", Fn: methodTCPSocket_RemoteAddress(module + "#[method]tcp-socket.remote-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.is-listening", Fn: methodTCPSocket_IsListening(module + "#[method]tcp-socket.is-listening"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]tcp-socket.address-family", Fn: methodTCPSocket_AddressFamily(module + "#[method]tcp-socket.address-family"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]tcp-socket.set-listen-backlog-size", Fn: methodTCPSocket_SetListenBacklogSize(module + "#[method]tcp-socket.set-listen-backlog-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.keep-alive-enabled", Fn: methodTCPSocket_KeepAliveEnabled(module + "#[method]tcp-socket.keep-alive-enabled"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-keep-alive-enabled", Fn: methodTCPSocket_SetKeepAliveEnabled(module + "#[method]tcp-socket.set-keep-alive-enabled"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.keep-alive-idle-time", Fn: methodTCPSocket_KeepAliveIdleTime(module + "#[method]tcp-socket.keep-alive-idle-time"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-keep-alive-idle-time", Fn: methodTCPSocket_SetKeepAliveIdleTime(module + "#[method]tcp-socket.set-keep-alive-idle-time"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.keep-alive-interval", Fn: methodTCPSocket_KeepAliveInterval(module + "#[method]tcp-socket.keep-alive-interval"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-keep-alive-interval", Fn: methodTCPSocket_SetKeepAliveInterval(module + "#[method]tcp-socket.set-keep-alive-interval"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.keep-alive-count", Fn: methodTCPSocket_KeepAliveCount(module + "#[method]tcp-socket.keep-alive-count"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-keep-alive-count", Fn: methodTCPSocket_SetKeepAliveCount(module + "#[method]tcp-socket.set-keep-alive-count"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.hop-limit", Fn: methodTCPSocket_HopLimit(module + "#[method]tcp-socket.hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-hop-limit", Fn: methodTCPSocket_SetHopLimit(module + "#[method]tcp-socket.set-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.receive-buffer-size", Fn: methodTCPSocket_ReceiveBufferSize(module + "#[method]tcp-socket.receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-receive-buffer-size", Fn: methodTCPSocket_SetReceiveBufferSize(module + "#[method]tcp-socket.set-receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.send-buffer-size", Fn: methodTCPSocket_SendBufferSize(module + "#[method]tcp-socket.send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]tcp-socket.set-send-buffer-size", Fn: methodTCPSocket_SetSendBufferSize(module + "#[method]tcp-socket.set-send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]tcp-socket.subscribe", Fn: methodTCPSocket_Subscribe(module + "#[method]tcp-socket.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]tcp-socket.shutdown", Fn: methodTCPSocket_Shutdown(module + "#[method]tcp-socket.shutdown"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "shutdown-type", "retptr"}},
 		{Name: "[resource-drop]tcp-socket", Fn: dropTCPSocket(module + "#[resource-drop]tcp-socket"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/wasitls/wasitls/cabi"
 )
 
-func methodUDPSocketStartBind(name string) api.GoModuleFunc {
+func methodUDPSocket_StartBind(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -38,7 +38,7 @@ func methodUDPSocketStartBind(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketFinishBind(name string) api.GoModuleFunc {
+func methodUDPSocket_FinishBind(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -61,7 +61,7 @@ func methodUDPSocketFinishBind(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketStream(name string) api.GoModuleFunc {
+func methodUDPSocket_Stream(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -86,7 +86,7 @@ func methodUDPSocketStream(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketLocalAddress(name string) api.GoModuleFunc {
+func methodUDPSocket_LocalAddress(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -109,7 +109,7 @@ func methodUDPSocketLocalAddress(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketRemoteAddress(name string) api.GoModuleFunc {
+func methodUDPSocket_RemoteAddress(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -132,7 +132,7 @@ func methodUDPSocketRemoteAddress(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketAddressFamily(name string) api.GoModuleFunc {
+func methodUDPSocket_AddressFamily(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -143,7 +143,7 @@ func methodUDPSocketAddressFamily(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketUnicastHopLimit(name string) api.GoModuleFunc {
+func methodUDPSocket_UnicastHopLimit(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -166,7 +166,7 @@ func methodUDPSocketUnicastHopLimit(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketSetUnicastHopLimit(name string) api.GoModuleFunc {
+func methodUDPSocket_SetUnicastHopLimit(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -190,7 +190,7 @@ func methodUDPSocketSetUnicastHopLimit(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketReceiveBufferSize(name string) api.GoModuleFunc {
+func methodUDPSocket_ReceiveBufferSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -213,7 +213,7 @@ func methodUDPSocketReceiveBufferSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketSetReceiveBufferSize(name string) api.GoModuleFunc {
+func methodUDPSocket_SetReceiveBufferSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -237,7 +237,7 @@ func methodUDPSocketSetReceiveBufferSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketSendBufferSize(name string) api.GoModuleFunc {
+func methodUDPSocket_SendBufferSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -260,7 +260,7 @@ func methodUDPSocketSendBufferSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketSetSendBufferSize(name string) api.GoModuleFunc {
+func methodUDPSocket_SetSendBufferSize(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -284,7 +284,7 @@ func methodUDPSocketSetSendBufferSize(name string) api.GoModuleFunc {
 	}
 }
 
-func methodUDPSocketSubscribe(name string) api.GoModuleFunc {
+func methodUDPSocket_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -295,7 +295,7 @@ func methodUDPSocketSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingDatagramStreamReceive(name string) api.GoModuleFunc {
+func methodIncomingDatagramStream_Receive(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -319,7 +319,7 @@ func methodIncomingDatagramStreamReceive(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingDatagramStreamSubscribe(name string) api.GoModuleFunc {
+func methodIncomingDatagramStream_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -330,7 +330,7 @@ func methodIncomingDatagramStreamSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingDatagramStreamCheckSend(name string) api.GoModuleFunc {
+func methodOutgoingDatagramStream_CheckSend(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -353,7 +353,7 @@ func methodOutgoingDatagramStreamCheckSend(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingDatagramStreamSend(name string) api.GoModuleFunc {
+func methodOutgoingDatagramStream_Send(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -377,7 +377,7 @@ func methodOutgoingDatagramStreamSend(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingDatagramStreamSubscribe(name string) api.GoModuleFunc {
+func methodOutgoingDatagramStream_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -438,24 +438,24 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 // them one by one.
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
-		{Name: "[method]udp-socket.start-bind", Fn: methodUDPSocketStartBind(module + "#[method]udp-socket.start-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "local-address.0", "local-address.1", "local-address.2", "local-address.3", "local-address.4", "local-address.5", "local-address.6", "local-address.7", "local-address.8", "local-address.9", "local-address.10", "local-address.11", "retptr"}},
-		{Name: "[method]udp-socket.finish-bind", Fn: methodUDPSocketFinishBind(module + "#[method]udp-socket.finish-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]udp-socket.stream", Fn: methodUDPSocketStream(module + "#[method]udp-socket.stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "remote-address.0", "remote-address.1", "remote-address.2", "remote-address.3", "remote-address.4", "remote-address.5", "remote-address.6", "remote-address.7", "remote-address.8", "remote-address.9", "remote-address.10", "remote-address.11", "remote-address.12", "retptr"}},
-		{Name: "[method]udp-socket.local-address", Fn: methodUDPSocketLocalAddress(module + "#[method]udp-socket.local-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]udp-socket.remote-address", Fn: methodUDPSocketRemoteAddress(module + "#[method]udp-socket.remote-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]udp-socket.address-family", Fn: methodUDPSocketAddressFamily(module + "#[method]udp-socket.address-family"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]udp-socket.unicast-hop-limit", Fn: methodUDPSocketUnicastHopLimit(module + "#[method]udp-socket.unicast-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]udp-socket.set-unicast-hop-limit", Fn: methodUDPSocketSetUnicastHopLimit(module + "#[method]udp-socket.set-unicast-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]udp-socket.receive-buffer-size", Fn: methodUDPSocketReceiveBufferSize(module + "#[method]udp-socket.receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]udp-socket.set-receive-buffer-size", Fn: methodUDPSocketSetReceiveBufferSize(module + "#[method]udp-socket.set-receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]udp-socket.send-buffer-size", Fn: methodUDPSocketSendBufferSize(module + "#[method]udp-socket.send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]udp-socket.set-send-buffer-size", Fn: methodUDPSocketSetSendBufferSize(module + "#[method]udp-socket.set-send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
-		{Name: "[method]udp-socket.subscribe", Fn: methodUDPSocketSubscribe(module + "#[method]udp-socket.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]incoming-datagram-stream.receive", Fn: methodIncomingDatagramStreamReceive(module + "#[method]incoming-datagram-stream.receive"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "max-results", "retptr"}},
-		{Name: "[method]incoming-datagram-stream.subscribe", Fn: methodIncomingDatagramStreamSubscribe(module + "#[method]incoming-datagram-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-datagram-stream.check-send", Fn: methodOutgoingDatagramStreamCheckSend(module + "#[method]outgoing-datagram-stream.check-send"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]outgoing-datagram-stream.send", Fn: methodOutgoingDatagramStreamSend(module + "#[method]outgoing-datagram-stream.send"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "datagrams.ptr", "datagrams.len", "retptr"}},
-		{Name: "[method]outgoing-datagram-stream.subscribe", Fn: methodOutgoingDatagramStreamSubscribe(module + "#[method]outgoing-datagram-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]udp-socket.start-bind", Fn: methodUDPSocket_StartBind(module + "#[method]udp-socket.start-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "network", "local-address.0", "local-address.1", "local-address.2", "local-address.3", "local-address.4", "local-address.5", "local-address.6", "local-address.7", "local-address.8", "local-address.9", "local-address.10", "local-address.11", "retptr"}},
+		{Name: "[method]udp-socket.finish-bind", Fn: methodUDPSocket_FinishBind(module + "#[method]udp-socket.finish-bind"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.stream", Fn: methodUDPSocket_Stream(module + "#[method]udp-socket.stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "remote-address.0", "remote-address.1", "remote-address.2", "remote-address.3", "remote-address.4", "remote-address.5", "remote-address.6", "remote-address.7", "remote-address.8", "remote-address.9", "remote-address.10", "remote-address.11", "remote-address.12", "retptr"}},
+		{Name: "[method]udp-socket.local-address", Fn: methodUDPSocket_LocalAddress(module + "#[method]udp-socket.local-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.remote-address", Fn: methodUDPSocket_RemoteAddress(module + "#[method]udp-socket.remote-address"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.address-family", Fn: methodUDPSocket_AddressFamily(module + "#[method]udp-socket.address-family"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]udp-socket.unicast-hop-limit", Fn: methodUDPSocket_UnicastHopLimit(module + "#[method]udp-socket.unicast-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.set-unicast-hop-limit", Fn: methodUDPSocket_SetUnicastHopLimit(module + "#[method]udp-socket.set-unicast-hop-limit"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]udp-socket.receive-buffer-size", Fn: methodUDPSocket_ReceiveBufferSize(module + "#[method]udp-socket.receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.set-receive-buffer-size", Fn: methodUDPSocket_SetReceiveBufferSize(module + "#[method]udp-socket.set-receive-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]udp-socket.send-buffer-size", Fn: methodUDPSocket_SendBufferSize(module + "#[method]udp-socket.send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]udp-socket.set-send-buffer-size", Fn: methodUDPSocket_SetSendBufferSize(module + "#[method]udp-socket.set-send-buffer-size"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "value", "retptr"}},
+		{Name: "[method]udp-socket.subscribe", Fn: methodUDPSocket_Subscribe(module + "#[method]udp-socket.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]incoming-datagram-stream.receive", Fn: methodIncomingDatagramStream_Receive(module + "#[method]incoming-datagram-stream.receive"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "max-results", "retptr"}},
+		{Name: "[method]incoming-datagram-stream.subscribe", Fn: methodIncomingDatagramStream_Subscribe(module + "#[method]incoming-datagram-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-datagram-stream.check-send", Fn: methodOutgoingDatagramStream_CheckSend(module + "#[method]outgoing-datagram-stream.check-send"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-datagram-stream.send", Fn: methodOutgoingDatagramStream_Send(module + "#[method]outgoing-datagram-stream.send"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "datagrams.ptr", "datagrams.len", "retptr"}},
+		{Name: "[method]outgoing-datagram-stream.subscribe", Fn: methodOutgoingDatagramStream_Subscribe(module + "#[method]outgoing-datagram-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
 		{Name: "[resource-drop]udp-socket", Fn: dropUDPSocket(module + "#[resource-drop]udp-socket"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]incoming-datagram-stream", Fn: dropIncomingDatagramStream(module + "#[resource-drop]incoming-datagram-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]outgoing-datagram-stream", Fn: dropOutgoingDatagramStream(module + "#[resource-drop]outgoing-datagram-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},

@@ -12,7 +12,7 @@ import (
 	"github.com/wasitls/wasitls/cabi"
 )
 
-func methodPublicIdentityExportX509Chain(name string) api.GoModuleFunc {
+func methodPublicIdentity_ExportX509Chain(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -46,7 +46,7 @@ func staticPrivateIdentityParse(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodPrivateIdentityPublicIdentity(name string) api.GoModuleFunc {
+func methodPrivateIdentity_PublicIdentity(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -70,7 +70,7 @@ func constructorClientConnection(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientConnectionConnect(name string) api.GoModuleFunc {
+func methodClientConnection_Connect(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -91,7 +91,7 @@ func methodClientConnectionConnect(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientConnectionServerName(name string) api.GoModuleFunc {
+func methodClientConnection_ServerName(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -108,7 +108,7 @@ func methodClientConnectionServerName(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientConnectionALPNID(name string) api.GoModuleFunc {
+func methodClientConnection_ALPNID(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -125,7 +125,7 @@ func methodClientConnectionALPNID(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientConnectionClientIdentity(name string) api.GoModuleFunc {
+func methodClientConnection_ClientIdentity(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -143,7 +143,7 @@ func methodClientConnectionClientIdentity(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientConnectionServerIdentity(name string) api.GoModuleFunc {
+func methodClientConnection_ServerIdentity(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -161,7 +161,7 @@ func methodClientConnectionServerIdentity(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientConnectionProtocolVersion(name string) api.GoModuleFunc {
+func methodClientConnection_ProtocolVersion(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -178,7 +178,7 @@ func methodClientConnectionProtocolVersion(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientConnectionCipherSuite(name string) api.GoModuleFunc {
+func methodClientConnection_CipherSuite(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -195,7 +195,7 @@ func methodClientConnectionCipherSuite(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientHandshakeConfigureALPNIDs(name string) api.GoModuleFunc {
+func methodClientHandshake_ConfigureALPNIDs(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -213,7 +213,7 @@ func methodClientHandshakeConfigureALPNIDs(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientHandshakeVerifyServerIdentity(name string) api.GoModuleFunc {
+func methodClientHandshake_VerifyServerIdentity(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -233,7 +233,7 @@ func methodClientHandshakeVerifyServerIdentity(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientHandshakeReceiveClientIdentityRequest(name string) api.GoModuleFunc {
+func methodClientHandshake_ReceiveClientIdentityRequest(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -290,7 +290,7 @@ func constructorServerConnection(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerConnectionAccept(name string) api.GoModuleFunc {
+func methodServerConnection_Accept(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -310,7 +310,7 @@ func methodServerConnectionAccept(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerConnectionRequestClientIdentity(name string) api.GoModuleFunc {
+func methodServerConnection_RequestClientIdentity(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -330,7 +330,7 @@ func methodServerConnectionRequestClientIdentity(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerConnectionServerName(name string) api.GoModuleFunc {
+func methodServerConnection_ServerName(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -347,7 +347,7 @@ func methodServerConnectionServerName(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerConnectionALPNID(name string) api.GoModuleFunc {
+func methodServerConnection_ALPNID(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -364,7 +364,7 @@ func methodServerConnectionALPNID(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerConnectionClientIdentity(name string) api.GoModuleFunc {
+func methodServerConnection_ClientIdentity(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -382,7 +382,7 @@ func methodServerConnectionClientIdentity(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerConnectionServerIdentity(name string) api.GoModuleFunc {
+func methodServerConnection_ServerIdentity(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -400,7 +400,7 @@ func methodServerConnectionServerIdentity(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerConnectionProtocolVersion(name string) api.GoModuleFunc {
+func methodServerConnection_ProtocolVersion(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -417,7 +417,7 @@ func methodServerConnectionProtocolVersion(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerConnectionCipherSuite(name string) api.GoModuleFunc {
+func methodServerConnection_CipherSuite(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -434,7 +434,7 @@ func methodServerConnectionCipherSuite(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerHandshakeConfigureALPNIDs(name string) api.GoModuleFunc {
+func methodServerHandshake_ConfigureALPNIDs(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -452,7 +452,7 @@ func methodServerHandshakeConfigureALPNIDs(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerHandshakeConfigureServerIdentities(name string) api.GoModuleFunc {
+func methodServerHandshake_ConfigureServerIdentities(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -470,7 +470,7 @@ func methodServerHandshakeConfigureServerIdentities(name string) api.GoModuleFun
 	}
 }
 
-func methodServerHandshakeReceiveClientHello(name string) api.GoModuleFunc {
+func methodServerHandshake_ReceiveClientHello(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -490,7 +490,7 @@ func methodServerHandshakeReceiveClientHello(name string) api.GoModuleFunc {
 	}
 }
 
-func methodServerHandshakeRequestClientIdentity(name string) api.GoModuleFunc {
+func methodServerHandshake_RequestClientIdentity(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -534,7 +534,7 @@ func staticServerHandshakeAbort(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientHelloServerName(name string) api.GoModuleFunc {
+func methodClientHello_ServerName(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -551,7 +551,7 @@ func methodClientHelloServerName(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientHelloALPNIDs(name string) api.GoModuleFunc {
+func methodClientHello_ALPNIDs(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -564,7 +564,7 @@ func methodClientHelloALPNIDs(name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientHelloCipherSuites(name string) api.GoModuleFunc {
+func methodClientHello_CipherSuites(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -589,7 +589,7 @@ func staticClientIdentityRequestRespond(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureStreamsSubscribe(name string) api.GoModuleFunc {
+func methodFutureStreams_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -600,7 +600,7 @@ func methodFutureStreamsSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureStreamsGet(name string) api.GoModuleFunc {
+func methodFutureStreams_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -618,7 +618,7 @@ func methodFutureStreamsGet(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureClientHelloSubscribe(name string) api.GoModuleFunc {
+func methodFutureClientHello_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -629,7 +629,7 @@ func methodFutureClientHelloSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureClientHelloGet(name string) api.GoModuleFunc {
+func methodFutureClientHello_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -647,7 +647,7 @@ func methodFutureClientHelloGet(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFuturePublicIdentitySubscribe(name string) api.GoModuleFunc {
+func methodFuturePublicIdentity_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -658,7 +658,7 @@ func methodFuturePublicIdentitySubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFuturePublicIdentityGet(name string) api.GoModuleFunc {
+func methodFuturePublicIdentity_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -676,7 +676,7 @@ func methodFuturePublicIdentityGet(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureClientIdentityRequestSubscribe(name string) api.GoModuleFunc {
+func methodFutureClientIdentityRequest_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -687,7 +687,7 @@ func methodFutureClientIdentityRequestSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureClientIdentityRequestGet(name string) api.GoModuleFunc {
+func methodFutureClientIdentityRequest_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -827,49 +827,49 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 // them one by one.
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
-		{Name: "[method]public-identity.export-X509-chain", Fn: methodPublicIdentityExportX509Chain(module + "#[method]public-identity.export-X509-chain"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]public-identity.export-X509-chain", Fn: methodPublicIdentity_ExportX509Chain(module + "#[method]public-identity.export-X509-chain"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]private-identity.parse", Fn: staticPrivateIdentityParse(h, module+"#[static]private-identity.parse"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"private-key.ptr", "private-key.len", "x509-chain.ptr", "x509-chain.len", "retptr"}},
-		{Name: "[method]private-identity.public-identity", Fn: methodPrivateIdentityPublicIdentity(module + "#[method]private-identity.public-identity"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]private-identity.public-identity", Fn: methodPrivateIdentity_PublicIdentity(module + "#[method]private-identity.public-identity"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
 		{Name: "[constructor]client-connection", Fn: constructorClientConnection(h, module+"#[constructor]client-connection"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"input", "output"}, ResultNames: []string{"result"}},
-		{Name: "[method]client-connection.connect", Fn: methodClientConnectionConnect(module + "#[method]client-connection.connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "server-name.ptr", "server-name.len", "retptr"}},
-		{Name: "[method]client-connection.server-name", Fn: methodClientConnectionServerName(module + "#[method]client-connection.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-connection.alpn-id", Fn: methodClientConnectionALPNID(module + "#[method]client-connection.alpn-id"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-connection.client-identity", Fn: methodClientConnectionClientIdentity(module + "#[method]client-connection.client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-connection.server-identity", Fn: methodClientConnectionServerIdentity(module + "#[method]client-connection.server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-connection.protocol-version", Fn: methodClientConnectionProtocolVersion(module + "#[method]client-connection.protocol-version"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-connection.cipher-suite", Fn: methodClientConnectionCipherSuite(module + "#[method]client-connection.cipher-suite"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-handshake.configure-alpn-ids", Fn: methodClientHandshakeConfigureALPNIDs(module + "#[method]client-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
-		{Name: "[method]client-handshake.verify-server-identity", Fn: methodClientHandshakeVerifyServerIdentity(module + "#[method]client-handshake.verify-server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-handshake.receive-client-identity-request", Fn: methodClientHandshakeReceiveClientIdentityRequest(module + "#[method]client-handshake.receive-client-identity-request"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.connect", Fn: methodClientConnection_Connect(module + "#[method]client-connection.connect"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "server-name.ptr", "server-name.len", "retptr"}},
+		{Name: "[method]client-connection.server-name", Fn: methodClientConnection_ServerName(module + "#[method]client-connection.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.alpn-id", Fn: methodClientConnection_ALPNID(module + "#[method]client-connection.alpn-id"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.client-identity", Fn: methodClientConnection_ClientIdentity(module + "#[method]client-connection.client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.server-identity", Fn: methodClientConnection_ServerIdentity(module + "#[method]client-connection.server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.protocol-version", Fn: methodClientConnection_ProtocolVersion(module + "#[method]client-connection.protocol-version"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.cipher-suite", Fn: methodClientConnection_CipherSuite(module + "#[method]client-connection.cipher-suite"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-handshake.configure-alpn-ids", Fn: methodClientHandshake_ConfigureALPNIDs(module + "#[method]client-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]client-handshake.verify-server-identity", Fn: methodClientHandshake_VerifyServerIdentity(module + "#[method]client-handshake.verify-server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-handshake.receive-client-identity-request", Fn: methodClientHandshake_ReceiveClientIdentityRequest(module + "#[method]client-handshake.receive-client-identity-request"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]client-handshake.finish", Fn: staticClientHandshakeFinish(h, module+"#[static]client-handshake.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
 		{Name: "[static]client-handshake.abort", Fn: staticClientHandshakeAbort(h, module+"#[static]client-handshake.abort"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
 		{Name: "[constructor]server-connection", Fn: constructorServerConnection(h, module+"#[constructor]server-connection"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"input", "output"}, ResultNames: []string{"result"}},
-		{Name: "[method]server-connection.accept", Fn: methodServerConnectionAccept(module + "#[method]server-connection.accept"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-connection.request-client-identity", Fn: methodServerConnectionRequestClientIdentity(module + "#[method]server-connection.request-client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-connection.server-name", Fn: methodServerConnectionServerName(module + "#[method]server-connection.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-connection.alpn-id", Fn: methodServerConnectionALPNID(module + "#[method]server-connection.alpn-id"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-connection.client-identity", Fn: methodServerConnectionClientIdentity(module + "#[method]server-connection.client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-connection.server-identity", Fn: methodServerConnectionServerIdentity(module + "#[method]server-connection.server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-connection.protocol-version", Fn: methodServerConnectionProtocolVersion(module + "#[method]server-connection.protocol-version"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-connection.cipher-suite", Fn: methodServerConnectionCipherSuite(module + "#[method]server-connection.cipher-suite"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-handshake.configure-alpn-ids", Fn: methodServerHandshakeConfigureALPNIDs(module + "#[method]server-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
-		{Name: "[method]server-handshake.configure-server-identities", Fn: methodServerHandshakeConfigureServerIdentities(module + "#[method]server-handshake.configure-server-identities"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
-		{Name: "[method]server-handshake.receive-client-hello", Fn: methodServerHandshakeReceiveClientHello(module + "#[method]server-handshake.receive-client-hello"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]server-handshake.request-client-identity", Fn: methodServerHandshakeRequestClientIdentity(module + "#[method]server-handshake.request-client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.accept", Fn: methodServerConnection_Accept(module + "#[method]server-connection.accept"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.request-client-identity", Fn: methodServerConnection_RequestClientIdentity(module + "#[method]server-connection.request-client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.server-name", Fn: methodServerConnection_ServerName(module + "#[method]server-connection.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.alpn-id", Fn: methodServerConnection_ALPNID(module + "#[method]server-connection.alpn-id"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.client-identity", Fn: methodServerConnection_ClientIdentity(module + "#[method]server-connection.client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.server-identity", Fn: methodServerConnection_ServerIdentity(module + "#[method]server-connection.server-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.protocol-version", Fn: methodServerConnection_ProtocolVersion(module + "#[method]server-connection.protocol-version"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-connection.cipher-suite", Fn: methodServerConnection_CipherSuite(module + "#[method]server-connection.cipher-suite"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-handshake.configure-alpn-ids", Fn: methodServerHandshake_ConfigureALPNIDs(module + "#[method]server-handshake.configure-alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]server-handshake.configure-server-identities", Fn: methodServerHandshake_ConfigureServerIdentities(module + "#[method]server-handshake.configure-server-identities"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "value.ptr", "value.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]server-handshake.receive-client-hello", Fn: methodServerHandshake_ReceiveClientHello(module + "#[method]server-handshake.receive-client-hello"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]server-handshake.request-client-identity", Fn: methodServerHandshake_RequestClientIdentity(module + "#[method]server-handshake.request-client-identity"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]server-handshake.finish", Fn: staticServerHandshakeFinish(h, module+"#[static]server-handshake.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
 		{Name: "[static]server-handshake.abort", Fn: staticServerHandshakeAbort(h, module+"#[static]server-handshake.abort"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
-		{Name: "[method]client-hello.server-name", Fn: methodClientHelloServerName(module + "#[method]client-hello.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-hello.alpn-ids", Fn: methodClientHelloALPNIDs(module + "#[method]client-hello.alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]client-hello.cipher-suites", Fn: methodClientHelloCipherSuites(module + "#[method]client-hello.cipher-suites"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-hello.server-name", Fn: methodClientHello_ServerName(module + "#[method]client-hello.server-name"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-hello.alpn-ids", Fn: methodClientHello_ALPNIDs(module + "#[method]client-hello.alpn-ids"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-hello.cipher-suites", Fn: methodClientHello_CipherSuites(module + "#[method]client-hello.cipher-suites"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]client-identity-request.respond", Fn: staticClientIdentityRequestRespond(h, module+"#[static]client-identity-request.respond"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"this", "identities.ptr", "identities.len"}},
-		{Name: "[method]future-streams.subscribe", Fn: methodFutureStreamsSubscribe(module + "#[method]future-streams.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]future-streams.get", Fn: methodFutureStreamsGet(module + "#[method]future-streams.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]future-client-hello.subscribe", Fn: methodFutureClientHelloSubscribe(module + "#[method]future-client-hello.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]future-client-hello.get", Fn: methodFutureClientHelloGet(module + "#[method]future-client-hello.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]future-public-identity.subscribe", Fn: methodFuturePublicIdentitySubscribe(module + "#[method]future-public-identity.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]future-public-identity.get", Fn: methodFuturePublicIdentityGet(module + "#[method]future-public-identity.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]future-client-identity-request.subscribe", Fn: methodFutureClientIdentityRequestSubscribe(module + "#[method]future-client-identity-request.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]future-client-identity-request.get", Fn: methodFutureClientIdentityRequestGet(module + "#[method]future-client-identity-request.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-streams.subscribe", Fn: methodFutureStreams_Subscribe(module + "#[method]future-streams.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-streams.get", Fn: methodFutureStreams_Get(module + "#[method]future-streams.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-client-hello.subscribe", Fn: methodFutureClientHello_Subscribe(module + "#[method]future-client-hello.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-client-hello.get", Fn: methodFutureClientHello_Get(module + "#[method]future-client-hello.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-public-identity.subscribe", Fn: methodFuturePublicIdentity_Subscribe(module + "#[method]future-public-identity.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-public-identity.get", Fn: methodFuturePublicIdentity_Get(module + "#[method]future-public-identity.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-client-identity-request.subscribe", Fn: methodFutureClientIdentityRequest_Subscribe(module + "#[method]future-client-identity-request.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-client-identity-request.get", Fn: methodFutureClientIdentityRequest_Get(module + "#[method]future-client-identity-request.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[resource-drop]public-identity", Fn: dropPublicIdentity(module + "#[resource-drop]public-identity"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]private-identity", Fn: dropPrivateIdentity(module + "#[resource-drop]private-identity"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]client-connection", Fn: dropClientConnection(module + "#[resource-drop]client-connection"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},

@@ -39,7 +39,7 @@ func staticClientHandshakeFinish(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodClientConnectionCloseOutput(name string) api.GoModuleFunc {
+func methodClientConnection_CloseOutput(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -49,7 +49,7 @@ func methodClientConnectionCloseOutput(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureClientStreamsSubscribe(name string) api.GoModuleFunc {
+func methodFutureClientStreams_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -60,7 +60,7 @@ func methodFutureClientStreamsSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureClientStreamsGet(name string) api.GoModuleFunc {
+func methodFutureClientStreams_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -130,9 +130,9 @@ func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
 		{Name: "[constructor]client-handshake", Fn: constructorClientHandshake(h, module+"#[constructor]client-handshake"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"server-name.ptr", "server-name.len", "input", "output"}, ResultNames: []string{"result"}},
 		{Name: "[static]client-handshake.finish", Fn: staticClientHandshakeFinish(h, module+"#[static]client-handshake.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
-		{Name: "[method]client-connection.close-output", Fn: methodClientConnectionCloseOutput(module + "#[method]client-connection.close-output"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
-		{Name: "[method]future-client-streams.subscribe", Fn: methodFutureClientStreamsSubscribe(module + "#[method]future-client-streams.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]future-client-streams.get", Fn: methodFutureClientStreamsGet(module + "#[method]future-client-streams.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]client-connection.close-output", Fn: methodClientConnection_CloseOutput(module + "#[method]client-connection.close-output"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
+		{Name: "[method]future-client-streams.subscribe", Fn: methodFutureClientStreams_Subscribe(module + "#[method]future-client-streams.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-client-streams.get", Fn: methodFutureClientStreams_Get(module + "#[method]future-client-streams.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[resource-drop]client-handshake", Fn: dropClientHandshake(module + "#[resource-drop]client-handshake"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]client-connection", Fn: dropClientConnection(module + "#[resource-drop]client-connection"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]future-client-streams", Fn: dropFutureClientStreams(module + "#[resource-drop]future-client-streams"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},

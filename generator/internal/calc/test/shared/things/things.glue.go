@@ -22,7 +22,7 @@ func constructorCounter(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodCounterGet(name string) api.GoModuleFunc {
+func methodCounter_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -33,7 +33,7 @@ func methodCounterGet(name string) api.GoModuleFunc {
 	}
 }
 
-func methodCounterView(name string) api.GoModuleFunc {
+func methodCounter_View(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -69,7 +69,7 @@ func staticCounterMake(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodCounterViewPeek(name string) api.GoModuleFunc {
+func methodCounterView_Peek(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -123,10 +123,10 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
 		{Name: "[constructor]counter", Fn: constructorCounter(h, module+"#[constructor]counter"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"start"}, ResultNames: []string{"result"}},
-		{Name: "[method]counter.get", Fn: methodCounterGet(module + "#[method]counter.get"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]counter.view", Fn: methodCounterView(module + "#[method]counter.view"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]counter.get", Fn: methodCounter_Get(module + "#[method]counter.get"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]counter.view", Fn: methodCounter_View(module + "#[method]counter.view"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
 		{Name: "[static]counter.make", Fn: staticCounterMake(h, module+"#[static]counter.make"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"start", "fail", "retptr"}},
-		{Name: "[method]counter-view.peek", Fn: methodCounterViewPeek(module + "#[method]counter-view.peek"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]counter-view.peek", Fn: methodCounterView_Peek(module + "#[method]counter-view.peek"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
 		{Name: "[resource-drop]counter", Fn: dropCounter(module + "#[resource-drop]counter"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]counter-view", Fn: dropCounterView(module + "#[resource-drop]counter-view"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 	}

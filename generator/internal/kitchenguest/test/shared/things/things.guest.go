@@ -9,23 +9,23 @@ import (
 )
 
 //go:wasmimport test:shared/things@0.1.0 [resource-drop]counter
-func importCounterDrop(self uint32)
+func importCounter_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Counter) Drop() {
 	cabi.Wait()
-	importCounterDrop(uint32(self))
+	importCounter_drop(uint32(self))
 }
 
 //go:wasmimport test:shared/things@0.1.0 [resource-drop]counter-view
-func importCounterViewDrop(self uint32)
+func importCounterView_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self CounterView) Drop() {
 	cabi.Wait()
-	importCounterViewDrop(uint32(self))
+	importCounterView_drop(uint32(self))
 }
 
 //go:wasmimport test:shared/things@0.1.0 [constructor]counter
@@ -41,14 +41,14 @@ func NewCounter(start uint32) Counter {
 }
 
 //go:wasmimport test:shared/things@0.1.0 [method]counter.get
-func importCounterGet(p0 uint32) uint32
+func importCounter_Get(p0 uint32) uint32
 
 // Get calls the method get.
 //
 //	get: func() -> u32
 func (self CounterBorrow) Get() uint32 {
 	cabi.Wait()
-	core := importCounterGet(uint32(self))
+	core := importCounter_Get(uint32(self))
 	return uint32(core)
 }
 
@@ -58,7 +58,7 @@ func (self Counter) Get() uint32 {
 }
 
 //go:wasmimport test:shared/things@0.1.0 [method]counter.view
-func importCounterView(p0 uint32) uint32
+func importCounter_View(p0 uint32) uint32
 
 // View calls the method view.
 //
@@ -67,7 +67,7 @@ func importCounterView(p0 uint32) uint32
 //	view: func() -> counter-view
 func (self CounterBorrow) View() CounterView {
 	cabi.Wait()
-	core := importCounterView(uint32(self))
+	core := importCounter_View(uint32(self))
 	return CounterView(core)
 }
 
@@ -100,14 +100,14 @@ func CounterMake(start uint32, fail bool) (Counter, error) {
 }
 
 //go:wasmimport test:shared/things@0.1.0 [method]counter-view.peek
-func importCounterViewPeek(p0 uint32) uint32
+func importCounterView_Peek(p0 uint32) uint32
 
 // Peek calls the method peek.
 //
 //	peek: func() -> u32
 func (self CounterViewBorrow) Peek() uint32 {
 	cabi.Wait()
-	core := importCounterViewPeek(uint32(self))
+	core := importCounterView_Peek(uint32(self))
 	return uint32(core)
 }
 

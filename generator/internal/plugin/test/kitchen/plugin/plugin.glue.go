@@ -39,10 +39,10 @@ type Exports struct {
 	fQuit              cabi.ExportFunc
 	fBadPointer        cabi.ExportFunc
 	fNewWidget         cabi.ExportFunc
-	fWidgetDescribe    cabi.ExportFunc
-	fWidgetBump        cabi.ExportFunc
-	fWidgetTwin        cabi.ExportFunc
-	fWidgetSame        cabi.ExportFunc
+	fWidget_Describe   cabi.ExportFunc
+	fWidget_Bump       cabi.ExportFunc
+	fWidget_Twin       cabi.ExportFunc
+	fWidget_Same       cabi.ExportFunc
 	fWidgetFromCounter cabi.ExportFunc
 	fWidgetDestroyed   cabi.ExportFunc
 	fAbsorb            cabi.ExportFunc
@@ -98,10 +98,10 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	x.fQuit = b.Func("quit", "func(code: u32)", []api.ValueType{api.ValueTypeI32}, []api.ValueType{})
 	x.fBadPointer = b.Func("bad-pointer", "func() -> string", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
 	x.fNewWidget = b.Func("[constructor]widget", "func(name: string, n: u32) -> own<widget>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fWidgetDescribe = b.Func("[method]widget.describe", "func(self: borrow<widget>) -> string", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fWidgetBump = b.Func("[method]widget.bump", "func(self: borrow<widget>, k: u32) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fWidgetTwin = b.Func("[method]widget.twin", "func(self: borrow<widget>) -> own<widget>", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fWidgetSame = b.Func("[method]widget.same", "func(self: borrow<widget>, other: borrow<widget>) -> bool", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidget_Describe = b.Func("[method]widget.describe", "func(self: borrow<widget>) -> string", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidget_Bump = b.Func("[method]widget.bump", "func(self: borrow<widget>, k: u32) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidget_Twin = b.Func("[method]widget.twin", "func(self: borrow<widget>) -> own<widget>", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fWidget_Same = b.Func("[method]widget.same", "func(self: borrow<widget>, other: borrow<widget>) -> bool", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fWidgetFromCounter = b.Func("[static]widget.from-counter", "func(c: borrow<counter>, name: string) -> own<widget>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fWidgetDestroyed = b.Func("[static]widget.destroyed", "func() -> u32", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
 	x.fAbsorb = b.Func("absorb", "func(w: own<widget>) -> u32", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
@@ -515,7 +515,7 @@ func (r *Widget) Describe(ctx context.Context) (r0 string, err error) {
 	var call cabi.Call
 	c := &call
 	defer c.EndExport(&err)
-	c.BeginExport(ctx, &x.Exports, &x.fWidgetDescribe)
+	c.BeginExport(ctx, &x.Exports, &x.fWidget_Describe)
 	s := c.Stack()
 	s[0] = uint64(c.LendRep(r.guest(), WidgetType))
 	c.Invoke()
@@ -537,7 +537,7 @@ func (r *Widget) Bump(ctx context.Context, k uint32) (r0 uint32, err error) {
 	var call cabi.Call
 	c := &call
 	defer c.EndExport(&err)
-	c.BeginExport(ctx, &x.Exports, &x.fWidgetBump)
+	c.BeginExport(ctx, &x.Exports, &x.fWidget_Bump)
 	s := c.Stack()
 	s[0] = uint64(c.LendRep(r.guest(), WidgetType))
 	s[1] = uint64(k)
@@ -557,7 +557,7 @@ func (r *Widget) Twin(ctx context.Context) (r0 *Widget, err error) {
 	var call cabi.Call
 	c := &call
 	defer c.EndExport(&err)
-	c.BeginExport(ctx, &x.Exports, &x.fWidgetTwin)
+	c.BeginExport(ctx, &x.Exports, &x.fWidget_Twin)
 	s := c.Stack()
 	s[0] = uint64(c.LendRep(r.guest(), WidgetType))
 	c.Invoke()
@@ -582,7 +582,7 @@ func (r *Widget) Same(ctx context.Context, other *Widget) (r0 bool, err error) {
 	var call cabi.Call
 	c := &call
 	defer c.EndExport(&err)
-	c.BeginExport(ctx, &x.Exports, &x.fWidgetSame)
+	c.BeginExport(ctx, &x.Exports, &x.fWidget_Same)
 	s := c.Stack()
 	s[0] = uint64(c.LendRep(r.guest(), WidgetType))
 	s[1] = uint64(c.LendRep(other.guest(), WidgetType))

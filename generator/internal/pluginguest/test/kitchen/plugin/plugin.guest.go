@@ -243,13 +243,13 @@ func SetExports(impl Exports) {
 }
 
 //go:wasmimport [export]test:kitchen/plugin@0.1.0 [resource-new]widget
-func importWidgetNew(rep uint32) uint32
+func importWidget_new(rep uint32) uint32
 
 //go:wasmimport [export]test:kitchen/plugin@0.1.0 [resource-rep]widget
-func importWidgetRep(handle uint32) uint32
+func importWidget_rep(handle uint32) uint32
 
 //go:wasmimport [export]test:kitchen/plugin@0.1.0 [resource-drop]widget
-func importWidgetDrop(handle uint32)
+func importWidget_drop(handle uint32)
 
 // repsWidget holds the WidgetImpl the guest implements, by rep.
 var repsWidget cabi.Reps[WidgetImpl]
@@ -259,19 +259,19 @@ var repsWidget cabi.Reps[WidgetImpl]
 func WidgetOf(impl WidgetImpl) Widget {
 	rep := repsWidget.Add(impl)
 	cabi.Wait()
-	return Widget(importWidgetNew(rep))
+	return Widget(importWidget_new(rep))
 }
 
 // Impl returns the implementation behind the handle.
 func (self Widget) Impl() WidgetImpl {
 	cabi.Wait()
-	return repsWidget.Get(importWidgetRep(uint32(self)))
+	return repsWidget.Get(importWidget_rep(uint32(self)))
 }
 
 // Drop drops the handle: the host then calls the destructor, WidgetImpl.Drop.
 func (self Widget) Drop() {
 	cabi.Wait()
-	importWidgetDrop(uint32(self))
+	importWidget_drop(uint32(self))
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[dtor]widget
@@ -617,25 +617,25 @@ func exportNewWidget(p0 uint32, p1 uint32, p2 uint32) uint32 {
 	return uint32(res)
 }
 
-// retWidgetDescribe is the return area of the export [method]widget.describe, sized from its layout.
-var retWidgetDescribe [1]uint64
+// retWidget_Describe is the return area of the export [method]widget.describe, sized from its layout.
+var retWidget_Describe [1]uint64
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.describe
-func exportWidgetDescribe(p0 uint32) uint32 {
+func exportWidget_Describe(p0 uint32) uint32 {
 	cabi.Suspend()
 	res := repsWidget.Get(p0).Describe()
-	storeString(unsafe.Pointer(&retWidgetDescribe), res)
-	return uint32(uintptr(unsafe.Pointer(&retWidgetDescribe)))
+	storeString(unsafe.Pointer(&retWidget_Describe), res)
+	return uint32(uintptr(unsafe.Pointer(&retWidget_Describe)))
 }
 
 //go:wasmexport cabi_post_test:kitchen/plugin@0.1.0#[method]widget.describe
-func postWidgetDescribe(ret uint32) {
+func postWidget_Describe(ret uint32) {
 	cabi.Unpin()
 	cabi.Resume()
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.bump
-func exportWidgetBump(p0 uint32, p1 uint32) uint32 {
+func exportWidget_Bump(p0 uint32, p1 uint32) uint32 {
 	cabi.Suspend()
 	res := repsWidget.Get(p0).Bump(uint32(p1))
 	cabi.Resume()
@@ -643,7 +643,7 @@ func exportWidgetBump(p0 uint32, p1 uint32) uint32 {
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.twin
-func exportWidgetTwin(p0 uint32) uint32 {
+func exportWidget_Twin(p0 uint32) uint32 {
 	cabi.Suspend()
 	res := repsWidget.Get(p0).Twin()
 	cabi.Resume()
@@ -651,7 +651,7 @@ func exportWidgetTwin(p0 uint32) uint32 {
 }
 
 //go:wasmexport test:kitchen/plugin@0.1.0#[method]widget.same
-func exportWidgetSame(p0 uint32, p1 uint32) uint32 {
+func exportWidget_Same(p0 uint32, p1 uint32) uint32 {
 	cabi.Suspend()
 	res := repsWidget.Get(p0).Same(repsWidget.Get(p1))
 	cabi.Resume()

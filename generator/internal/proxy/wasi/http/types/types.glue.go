@@ -65,7 +65,7 @@ func staticFieldsFromList(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodFieldsGet(name string) api.GoModuleFunc {
+func methodFields_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -79,7 +79,7 @@ func methodFieldsGet(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFieldsHas(name string) api.GoModuleFunc {
+func methodFields_Has(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -91,7 +91,7 @@ func methodFieldsHas(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFieldsSet(name string) api.GoModuleFunc {
+func methodFields_Set(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -116,7 +116,7 @@ func methodFieldsSet(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFieldsDelete(name string) api.GoModuleFunc {
+func methodFields_Delete(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -140,7 +140,7 @@ func methodFieldsDelete(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFieldsAppend(name string) api.GoModuleFunc {
+func methodFields_Append(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -165,7 +165,7 @@ func methodFieldsAppend(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFieldsEntries(name string) api.GoModuleFunc {
+func methodFields_Entries(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -178,7 +178,7 @@ func methodFieldsEntries(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFieldsClone(name string) api.GoModuleFunc {
+func methodFields_Clone(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -189,7 +189,7 @@ func methodFieldsClone(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingRequestMethod(name string) api.GoModuleFunc {
+func methodIncomingRequest_Method(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -202,7 +202,7 @@ func methodIncomingRequestMethod(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingRequestPathWithQuery(name string) api.GoModuleFunc {
+func methodIncomingRequest_PathWithQuery(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -219,7 +219,7 @@ func methodIncomingRequestPathWithQuery(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingRequestScheme(name string) api.GoModuleFunc {
+func methodIncomingRequest_Scheme(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -236,7 +236,7 @@ func methodIncomingRequestScheme(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingRequestAuthority(name string) api.GoModuleFunc {
+func methodIncomingRequest_Authority(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -253,7 +253,7 @@ func methodIncomingRequestAuthority(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingRequestHeaders(name string) api.GoModuleFunc {
+func methodIncomingRequest_Headers(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -264,7 +264,7 @@ func methodIncomingRequestHeaders(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingRequestConsume(name string) api.GoModuleFunc {
+func methodIncomingRequest_Consume(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -296,7 +296,7 @@ func constructorOutgoingRequest(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestBody(name string) api.GoModuleFunc {
+func methodOutgoingRequest_Body(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -316,7 +316,7 @@ func methodOutgoingRequestBody(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestMethod(name string) api.GoModuleFunc {
+func methodOutgoingRequest_Method(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -329,7 +329,7 @@ func methodOutgoingRequestMethod(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestSetMethod(name string) api.GoModuleFunc {
+func methodOutgoingRequest_SetMethod(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -347,7 +347,7 @@ func methodOutgoingRequestSetMethod(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestPathWithQuery(name string) api.GoModuleFunc {
+func methodOutgoingRequest_PathWithQuery(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -364,7 +364,7 @@ func methodOutgoingRequestPathWithQuery(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestSetPathWithQuery(name string) api.GoModuleFunc {
+func methodOutgoingRequest_SetPathWithQuery(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -382,7 +382,7 @@ func methodOutgoingRequestSetPathWithQuery(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestScheme(name string) api.GoModuleFunc {
+func methodOutgoingRequest_Scheme(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -399,7 +399,7 @@ func methodOutgoingRequestScheme(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestSetScheme(name string) api.GoModuleFunc {
+func methodOutgoingRequest_SetScheme(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -417,7 +417,7 @@ func methodOutgoingRequestSetScheme(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestAuthority(name string) api.GoModuleFunc {
+func methodOutgoingRequest_Authority(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -434,7 +434,7 @@ func methodOutgoingRequestAuthority(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestSetAuthority(name string) api.GoModuleFunc {
+func methodOutgoingRequest_SetAuthority(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -452,7 +452,7 @@ func methodOutgoingRequestSetAuthority(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingRequestHeaders(name string) api.GoModuleFunc {
+func methodOutgoingRequest_Headers(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -473,7 +473,7 @@ func constructorRequestOptions(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodRequestOptionsConnectTimeout(name string) api.GoModuleFunc {
+func methodRequestOptions_ConnectTimeout(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -490,7 +490,7 @@ func methodRequestOptionsConnectTimeout(name string) api.GoModuleFunc {
 	}
 }
 
-func methodRequestOptionsSetConnectTimeout(name string) api.GoModuleFunc {
+func methodRequestOptions_SetConnectTimeout(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -508,7 +508,7 @@ func methodRequestOptionsSetConnectTimeout(name string) api.GoModuleFunc {
 	}
 }
 
-func methodRequestOptionsFirstByteTimeout(name string) api.GoModuleFunc {
+func methodRequestOptions_FirstByteTimeout(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -525,7 +525,7 @@ func methodRequestOptionsFirstByteTimeout(name string) api.GoModuleFunc {
 	}
 }
 
-func methodRequestOptionsSetFirstByteTimeout(name string) api.GoModuleFunc {
+func methodRequestOptions_SetFirstByteTimeout(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -543,7 +543,7 @@ func methodRequestOptionsSetFirstByteTimeout(name string) api.GoModuleFunc {
 	}
 }
 
-func methodRequestOptionsBetweenBytesTimeout(name string) api.GoModuleFunc {
+func methodRequestOptions_BetweenBytesTimeout(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -560,7 +560,7 @@ func methodRequestOptionsBetweenBytesTimeout(name string) api.GoModuleFunc {
 	}
 }
 
-func methodRequestOptionsSetBetweenBytesTimeout(name string) api.GoModuleFunc {
+func methodRequestOptions_SetBetweenBytesTimeout(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -578,7 +578,7 @@ func methodRequestOptionsSetBetweenBytesTimeout(name string) api.GoModuleFunc {
 	}
 }
 
-func methodResponseOutparamSendInformational(name string) api.GoModuleFunc {
+func methodResponseOutparam_SendInformational(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -616,7 +616,7 @@ func staticResponseOutparamSet(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingResponseStatus(name string) api.GoModuleFunc {
+func methodIncomingResponse_Status(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -627,7 +627,7 @@ func methodIncomingResponseStatus(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingResponseHeaders(name string) api.GoModuleFunc {
+func methodIncomingResponse_Headers(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -638,7 +638,7 @@ func methodIncomingResponseHeaders(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingResponseConsume(name string) api.GoModuleFunc {
+func methodIncomingResponse_Consume(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -658,7 +658,7 @@ func methodIncomingResponseConsume(name string) api.GoModuleFunc {
 	}
 }
 
-func methodIncomingBodyStream(name string) api.GoModuleFunc {
+func methodIncomingBody_Stream(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -690,7 +690,7 @@ func staticIncomingBodyFinish(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureTrailersSubscribe(name string) api.GoModuleFunc {
+func methodFutureTrailers_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -701,7 +701,7 @@ func methodFutureTrailersSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureTrailersGet(name string) api.GoModuleFunc {
+func methodFutureTrailers_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -731,7 +731,7 @@ func constructorOutgoingResponse(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingResponseStatusCode(name string) api.GoModuleFunc {
+func methodOutgoingResponse_StatusCode(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -742,7 +742,7 @@ func methodOutgoingResponseStatusCode(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingResponseSetStatusCode(name string) api.GoModuleFunc {
+func methodOutgoingResponse_SetStatusCode(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -760,7 +760,7 @@ func methodOutgoingResponseSetStatusCode(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingResponseHeaders(name string) api.GoModuleFunc {
+func methodOutgoingResponse_Headers(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -771,7 +771,7 @@ func methodOutgoingResponseHeaders(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingResponseBody(name string) api.GoModuleFunc {
+func methodOutgoingResponse_Body(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -791,7 +791,7 @@ func methodOutgoingResponseBody(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutgoingBodyWrite(name string) api.GoModuleFunc {
+func methodOutgoingBody_Write(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -836,7 +836,7 @@ func staticOutgoingBodyFinish(h Host, name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureIncomingResponseSubscribe(name string) api.GoModuleFunc {
+func methodFutureIncomingResponse_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -847,7 +847,7 @@ func methodFutureIncomingResponseSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodFutureIncomingResponseGet(name string) api.GoModuleFunc {
+func methodFutureIncomingResponse_Get(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -982,55 +982,55 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "http-error-code", Fn: funcHTTPErrorCode(h, module+"#http-error-code"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"err", "retptr"}},
 		{Name: "[constructor]fields", Fn: constructorFields(h, module+"#[constructor]fields"), Params: []api.ValueType{}, Results: []api.ValueType{api.ValueTypeI32}, ResultNames: []string{"result"}},
 		{Name: "[static]fields.from-list", Fn: staticFieldsFromList(h, module+"#[static]fields.from-list"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"entries.ptr", "entries.len", "retptr"}},
-		{Name: "[method]fields.get", Fn: methodFieldsGet(module + "#[method]fields.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "name.ptr", "name.len", "retptr"}},
-		{Name: "[method]fields.has", Fn: methodFieldsHas(module + "#[method]fields.has"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "name.ptr", "name.len"}, ResultNames: []string{"result"}},
-		{Name: "[method]fields.set", Fn: methodFieldsSet(module + "#[method]fields.set"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "name.ptr", "name.len", "value.ptr", "value.len", "retptr"}},
-		{Name: "[method]fields.delete", Fn: methodFieldsDelete(module + "#[method]fields.delete"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "name.ptr", "name.len", "retptr"}},
-		{Name: "[method]fields.append", Fn: methodFieldsAppend(module + "#[method]fields.append"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "name.ptr", "name.len", "value.ptr", "value.len", "retptr"}},
-		{Name: "[method]fields.entries", Fn: methodFieldsEntries(module + "#[method]fields.entries"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]fields.clone", Fn: methodFieldsClone(module + "#[method]fields.clone"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]incoming-request.method", Fn: methodIncomingRequestMethod(module + "#[method]incoming-request.method"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]incoming-request.path-with-query", Fn: methodIncomingRequestPathWithQuery(module + "#[method]incoming-request.path-with-query"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]incoming-request.scheme", Fn: methodIncomingRequestScheme(module + "#[method]incoming-request.scheme"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]incoming-request.authority", Fn: methodIncomingRequestAuthority(module + "#[method]incoming-request.authority"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]incoming-request.headers", Fn: methodIncomingRequestHeaders(module + "#[method]incoming-request.headers"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]incoming-request.consume", Fn: methodIncomingRequestConsume(module + "#[method]incoming-request.consume"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]fields.get", Fn: methodFields_Get(module + "#[method]fields.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "name.ptr", "name.len", "retptr"}},
+		{Name: "[method]fields.has", Fn: methodFields_Has(module + "#[method]fields.has"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "name.ptr", "name.len"}, ResultNames: []string{"result"}},
+		{Name: "[method]fields.set", Fn: methodFields_Set(module + "#[method]fields.set"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "name.ptr", "name.len", "value.ptr", "value.len", "retptr"}},
+		{Name: "[method]fields.delete", Fn: methodFields_Delete(module + "#[method]fields.delete"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "name.ptr", "name.len", "retptr"}},
+		{Name: "[method]fields.append", Fn: methodFields_Append(module + "#[method]fields.append"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "name.ptr", "name.len", "value.ptr", "value.len", "retptr"}},
+		{Name: "[method]fields.entries", Fn: methodFields_Entries(module + "#[method]fields.entries"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]fields.clone", Fn: methodFields_Clone(module + "#[method]fields.clone"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]incoming-request.method", Fn: methodIncomingRequest_Method(module + "#[method]incoming-request.method"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]incoming-request.path-with-query", Fn: methodIncomingRequest_PathWithQuery(module + "#[method]incoming-request.path-with-query"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]incoming-request.scheme", Fn: methodIncomingRequest_Scheme(module + "#[method]incoming-request.scheme"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]incoming-request.authority", Fn: methodIncomingRequest_Authority(module + "#[method]incoming-request.authority"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]incoming-request.headers", Fn: methodIncomingRequest_Headers(module + "#[method]incoming-request.headers"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]incoming-request.consume", Fn: methodIncomingRequest_Consume(module + "#[method]incoming-request.consume"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[constructor]outgoing-request", Fn: constructorOutgoingRequest(h, module+"#[constructor]outgoing-request"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"headers"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-request.body", Fn: methodOutgoingRequestBody(module + "#[method]outgoing-request.body"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]outgoing-request.method", Fn: methodOutgoingRequestMethod(module + "#[method]outgoing-request.method"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]outgoing-request.set-method", Fn: methodOutgoingRequestSetMethod(module + "#[method]outgoing-request.set-method"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "method.0", "method.1", "method.2"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-request.path-with-query", Fn: methodOutgoingRequestPathWithQuery(module + "#[method]outgoing-request.path-with-query"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]outgoing-request.set-path-with-query", Fn: methodOutgoingRequestSetPathWithQuery(module + "#[method]outgoing-request.set-path-with-query"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "path-with-query.0", "path-with-query.1", "path-with-query.2"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-request.scheme", Fn: methodOutgoingRequestScheme(module + "#[method]outgoing-request.scheme"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]outgoing-request.set-scheme", Fn: methodOutgoingRequestSetScheme(module + "#[method]outgoing-request.set-scheme"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "scheme.0", "scheme.1", "scheme.2", "scheme.3"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-request.authority", Fn: methodOutgoingRequestAuthority(module + "#[method]outgoing-request.authority"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]outgoing-request.set-authority", Fn: methodOutgoingRequestSetAuthority(module + "#[method]outgoing-request.set-authority"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "authority.0", "authority.1", "authority.2"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-request.headers", Fn: methodOutgoingRequestHeaders(module + "#[method]outgoing-request.headers"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-request.body", Fn: methodOutgoingRequest_Body(module + "#[method]outgoing-request.body"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-request.method", Fn: methodOutgoingRequest_Method(module + "#[method]outgoing-request.method"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-request.set-method", Fn: methodOutgoingRequest_SetMethod(module + "#[method]outgoing-request.set-method"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "method.0", "method.1", "method.2"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-request.path-with-query", Fn: methodOutgoingRequest_PathWithQuery(module + "#[method]outgoing-request.path-with-query"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-request.set-path-with-query", Fn: methodOutgoingRequest_SetPathWithQuery(module + "#[method]outgoing-request.set-path-with-query"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "path-with-query.0", "path-with-query.1", "path-with-query.2"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-request.scheme", Fn: methodOutgoingRequest_Scheme(module + "#[method]outgoing-request.scheme"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-request.set-scheme", Fn: methodOutgoingRequest_SetScheme(module + "#[method]outgoing-request.set-scheme"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "scheme.0", "scheme.1", "scheme.2", "scheme.3"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-request.authority", Fn: methodOutgoingRequest_Authority(module + "#[method]outgoing-request.authority"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-request.set-authority", Fn: methodOutgoingRequest_SetAuthority(module + "#[method]outgoing-request.set-authority"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "authority.0", "authority.1", "authority.2"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-request.headers", Fn: methodOutgoingRequest_Headers(module + "#[method]outgoing-request.headers"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
 		{Name: "[constructor]request-options", Fn: constructorRequestOptions(h, module+"#[constructor]request-options"), Params: []api.ValueType{}, Results: []api.ValueType{api.ValueTypeI32}, ResultNames: []string{"result"}},
-		{Name: "[method]request-options.connect-timeout", Fn: methodRequestOptionsConnectTimeout(module + "#[method]request-options.connect-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]request-options.set-connect-timeout", Fn: methodRequestOptionsSetConnectTimeout(module + "#[method]request-options.set-connect-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "duration.0", "duration.1"}, ResultNames: []string{"result"}},
-		{Name: "[method]request-options.first-byte-timeout", Fn: methodRequestOptionsFirstByteTimeout(module + "#[method]request-options.first-byte-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]request-options.set-first-byte-timeout", Fn: methodRequestOptionsSetFirstByteTimeout(module + "#[method]request-options.set-first-byte-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "duration.0", "duration.1"}, ResultNames: []string{"result"}},
-		{Name: "[method]request-options.between-bytes-timeout", Fn: methodRequestOptionsBetweenBytesTimeout(module + "#[method]request-options.between-bytes-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]request-options.set-between-bytes-timeout", Fn: methodRequestOptionsSetBetweenBytesTimeout(module + "#[method]request-options.set-between-bytes-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "duration.0", "duration.1"}, ResultNames: []string{"result"}},
-		{Name: "[method]response-outparam.send-informational", Fn: methodResponseOutparamSendInformational(module + "#[method]response-outparam.send-informational"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "status", "headers", "retptr"}},
+		{Name: "[method]request-options.connect-timeout", Fn: methodRequestOptions_ConnectTimeout(module + "#[method]request-options.connect-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]request-options.set-connect-timeout", Fn: methodRequestOptions_SetConnectTimeout(module + "#[method]request-options.set-connect-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "duration.0", "duration.1"}, ResultNames: []string{"result"}},
+		{Name: "[method]request-options.first-byte-timeout", Fn: methodRequestOptions_FirstByteTimeout(module + "#[method]request-options.first-byte-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]request-options.set-first-byte-timeout", Fn: methodRequestOptions_SetFirstByteTimeout(module + "#[method]request-options.set-first-byte-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "duration.0", "duration.1"}, ResultNames: []string{"result"}},
+		{Name: "[method]request-options.between-bytes-timeout", Fn: methodRequestOptions_BetweenBytesTimeout(module + "#[method]request-options.between-bytes-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]request-options.set-between-bytes-timeout", Fn: methodRequestOptions_SetBetweenBytesTimeout(module + "#[method]request-options.set-between-bytes-timeout"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "duration.0", "duration.1"}, ResultNames: []string{"result"}},
+		{Name: "[method]response-outparam.send-informational", Fn: methodResponseOutparam_SendInformational(module + "#[method]response-outparam.send-informational"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "status", "headers", "retptr"}},
 		{Name: "[static]response-outparam.set", Fn: staticResponseOutparamSet(h, module+"#[static]response-outparam.set"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"param", "response.0", "response.1", "response.2", "response.3", "response.4", "response.5", "response.6", "response.7"}},
-		{Name: "[method]incoming-response.status", Fn: methodIncomingResponseStatus(module + "#[method]incoming-response.status"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]incoming-response.headers", Fn: methodIncomingResponseHeaders(module + "#[method]incoming-response.headers"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]incoming-response.consume", Fn: methodIncomingResponseConsume(module + "#[method]incoming-response.consume"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]incoming-body.stream", Fn: methodIncomingBodyStream(module + "#[method]incoming-body.stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]incoming-response.status", Fn: methodIncomingResponse_Status(module + "#[method]incoming-response.status"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]incoming-response.headers", Fn: methodIncomingResponse_Headers(module + "#[method]incoming-response.headers"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]incoming-response.consume", Fn: methodIncomingResponse_Consume(module + "#[method]incoming-response.consume"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]incoming-body.stream", Fn: methodIncomingBody_Stream(module + "#[method]incoming-body.stream"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]incoming-body.finish", Fn: staticIncomingBodyFinish(h, module+"#[static]incoming-body.finish"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"this"}, ResultNames: []string{"result"}},
-		{Name: "[method]future-trailers.subscribe", Fn: methodFutureTrailersSubscribe(module + "#[method]future-trailers.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]future-trailers.get", Fn: methodFutureTrailersGet(module + "#[method]future-trailers.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-trailers.subscribe", Fn: methodFutureTrailers_Subscribe(module + "#[method]future-trailers.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-trailers.get", Fn: methodFutureTrailers_Get(module + "#[method]future-trailers.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[constructor]outgoing-response", Fn: constructorOutgoingResponse(h, module+"#[constructor]outgoing-response"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"headers"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-response.status-code", Fn: methodOutgoingResponseStatusCode(module + "#[method]outgoing-response.status-code"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-response.set-status-code", Fn: methodOutgoingResponseSetStatusCode(module + "#[method]outgoing-response.set-status-code"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "status-code"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-response.headers", Fn: methodOutgoingResponseHeaders(module + "#[method]outgoing-response.headers"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]outgoing-response.body", Fn: methodOutgoingResponseBody(module + "#[method]outgoing-response.body"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]outgoing-body.write", Fn: methodOutgoingBodyWrite(module + "#[method]outgoing-body.write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-response.status-code", Fn: methodOutgoingResponse_StatusCode(module + "#[method]outgoing-response.status-code"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-response.set-status-code", Fn: methodOutgoingResponse_SetStatusCode(module + "#[method]outgoing-response.set-status-code"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self", "status-code"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-response.headers", Fn: methodOutgoingResponse_Headers(module + "#[method]outgoing-response.headers"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]outgoing-response.body", Fn: methodOutgoingResponse_Body(module + "#[method]outgoing-response.body"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]outgoing-body.write", Fn: methodOutgoingBody_Write(module + "#[method]outgoing-body.write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[static]outgoing-body.finish", Fn: staticOutgoingBodyFinish(h, module+"#[static]outgoing-body.finish"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"this", "trailers.0", "trailers.1", "retptr"}},
-		{Name: "[method]future-incoming-response.subscribe", Fn: methodFutureIncomingResponseSubscribe(module + "#[method]future-incoming-response.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]future-incoming-response.get", Fn: methodFutureIncomingResponseGet(module + "#[method]future-incoming-response.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]future-incoming-response.subscribe", Fn: methodFutureIncomingResponse_Subscribe(module + "#[method]future-incoming-response.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]future-incoming-response.get", Fn: methodFutureIncomingResponse_Get(module + "#[method]future-incoming-response.get"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[resource-drop]fields", Fn: dropFields(module + "#[resource-drop]fields"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]incoming-request", Fn: dropIncomingRequest(module + "#[resource-drop]incoming-request"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]outgoing-request", Fn: dropOutgoingRequest(module + "#[resource-drop]outgoing-request"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},

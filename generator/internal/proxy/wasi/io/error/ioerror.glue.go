@@ -10,7 +10,7 @@ import (
 	"github.com/wasitls/wasitls/cabi"
 )
 
-func methodErrorToDebugString(name string) api.GoModuleFunc {
+func methodError_ToDebugString(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -57,7 +57,7 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 // them one by one.
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
-		{Name: "[method]error.to-debug-string", Fn: methodErrorToDebugString(module + "#[method]error.to-debug-string"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]error.to-debug-string", Fn: methodError_ToDebugString(module + "#[method]error.to-debug-string"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
 		{Name: "[resource-drop]error", Fn: dropError(module + "#[resource-drop]error"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 	}
 }

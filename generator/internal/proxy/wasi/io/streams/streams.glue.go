@@ -13,7 +13,7 @@ import (
 	"github.com/wasitls/wasitls/generator/internal/proxy/wasi/io/poll"
 )
 
-func methodInputStreamRead(name string) api.GoModuleFunc {
+func methodInputStream_Read(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -38,7 +38,7 @@ func methodInputStreamRead(name string) api.GoModuleFunc {
 	}
 }
 
-func methodInputStreamBlockingRead(name string) api.GoModuleFunc {
+func methodInputStream_BlockingRead(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -63,7 +63,7 @@ func methodInputStreamBlockingRead(name string) api.GoModuleFunc {
 	}
 }
 
-func methodInputStreamSkip(name string) api.GoModuleFunc {
+func methodInputStream_Skip(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -88,7 +88,7 @@ func methodInputStreamSkip(name string) api.GoModuleFunc {
 	}
 }
 
-func methodInputStreamBlockingSkip(name string) api.GoModuleFunc {
+func methodInputStream_BlockingSkip(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -113,7 +113,7 @@ func methodInputStreamBlockingSkip(name string) api.GoModuleFunc {
 	}
 }
 
-func methodInputStreamSubscribe(name string) api.GoModuleFunc {
+func methodInputStream_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -124,7 +124,7 @@ func methodInputStreamSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamCheckWrite(name string) api.GoModuleFunc {
+func methodOutputStream_CheckWrite(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -148,7 +148,7 @@ func methodOutputStreamCheckWrite(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamWrite(name string) api.GoModuleFunc {
+func methodOutputStream_Write(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -173,7 +173,7 @@ func methodOutputStreamWrite(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamBlockingWriteAndFlush(name string) api.GoModuleFunc {
+func methodOutputStream_BlockingWriteAndFlush(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -198,7 +198,7 @@ func methodOutputStreamBlockingWriteAndFlush(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamFlush(name string) api.GoModuleFunc {
+func methodOutputStream_Flush(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -222,7 +222,7 @@ func methodOutputStreamFlush(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamBlockingFlush(name string) api.GoModuleFunc {
+func methodOutputStream_BlockingFlush(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -246,7 +246,7 @@ func methodOutputStreamBlockingFlush(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamSubscribe(name string) api.GoModuleFunc {
+func methodOutputStream_Subscribe(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -257,7 +257,7 @@ func methodOutputStreamSubscribe(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamWriteZeroes(name string) api.GoModuleFunc {
+func methodOutputStream_WriteZeroes(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -282,7 +282,7 @@ func methodOutputStreamWriteZeroes(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamBlockingWriteZeroesAndFlush(name string) api.GoModuleFunc {
+func methodOutputStream_BlockingWriteZeroesAndFlush(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -307,7 +307,7 @@ func methodOutputStreamBlockingWriteZeroesAndFlush(name string) api.GoModuleFunc
 	}
 }
 
-func methodOutputStreamSplice(name string) api.GoModuleFunc {
+func methodOutputStream_Splice(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -333,7 +333,7 @@ func methodOutputStreamSplice(name string) api.GoModuleFunc {
 	}
 }
 
-func methodOutputStreamBlockingSplice(name string) api.GoModuleFunc {
+func methodOutputStream_BlockingSplice(name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
 		c := &call
@@ -401,21 +401,21 @@ func Register(ctx context.Context, r wazero.Runtime, h Host, versions ...string)
 // them one by one.
 func Functions(h Host, module string) []cabi.HostFunc {
 	return []cabi.HostFunc{
-		{Name: "[method]input-stream.read", Fn: methodInputStreamRead(module + "#[method]input-stream.read"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
-		{Name: "[method]input-stream.blocking-read", Fn: methodInputStreamBlockingRead(module + "#[method]input-stream.blocking-read"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
-		{Name: "[method]input-stream.skip", Fn: methodInputStreamSkip(module + "#[method]input-stream.skip"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
-		{Name: "[method]input-stream.blocking-skip", Fn: methodInputStreamBlockingSkip(module + "#[method]input-stream.blocking-skip"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
-		{Name: "[method]input-stream.subscribe", Fn: methodInputStreamSubscribe(module + "#[method]input-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]output-stream.check-write", Fn: methodOutputStreamCheckWrite(module + "#[method]output-stream.check-write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]output-stream.write", Fn: methodOutputStreamWrite(module + "#[method]output-stream.write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "contents.ptr", "contents.len", "retptr"}},
-		{Name: "[method]output-stream.blocking-write-and-flush", Fn: methodOutputStreamBlockingWriteAndFlush(module + "#[method]output-stream.blocking-write-and-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "contents.ptr", "contents.len", "retptr"}},
-		{Name: "[method]output-stream.flush", Fn: methodOutputStreamFlush(module + "#[method]output-stream.flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]output-stream.blocking-flush", Fn: methodOutputStreamBlockingFlush(module + "#[method]output-stream.blocking-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
-		{Name: "[method]output-stream.subscribe", Fn: methodOutputStreamSubscribe(module + "#[method]output-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
-		{Name: "[method]output-stream.write-zeroes", Fn: methodOutputStreamWriteZeroes(module + "#[method]output-stream.write-zeroes"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
-		{Name: "[method]output-stream.blocking-write-zeroes-and-flush", Fn: methodOutputStreamBlockingWriteZeroesAndFlush(module + "#[method]output-stream.blocking-write-zeroes-and-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
-		{Name: "[method]output-stream.splice", Fn: methodOutputStreamSplice(module + "#[method]output-stream.splice"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "src", "len", "retptr"}},
-		{Name: "[method]output-stream.blocking-splice", Fn: methodOutputStreamBlockingSplice(module + "#[method]output-stream.blocking-splice"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "src", "len", "retptr"}},
+		{Name: "[method]input-stream.read", Fn: methodInputStream_Read(module + "#[method]input-stream.read"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]input-stream.blocking-read", Fn: methodInputStream_BlockingRead(module + "#[method]input-stream.blocking-read"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]input-stream.skip", Fn: methodInputStream_Skip(module + "#[method]input-stream.skip"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]input-stream.blocking-skip", Fn: methodInputStream_BlockingSkip(module + "#[method]input-stream.blocking-skip"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]input-stream.subscribe", Fn: methodInputStream_Subscribe(module + "#[method]input-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]output-stream.check-write", Fn: methodOutputStream_CheckWrite(module + "#[method]output-stream.check-write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]output-stream.write", Fn: methodOutputStream_Write(module + "#[method]output-stream.write"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "contents.ptr", "contents.len", "retptr"}},
+		{Name: "[method]output-stream.blocking-write-and-flush", Fn: methodOutputStream_BlockingWriteAndFlush(module + "#[method]output-stream.blocking-write-and-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "contents.ptr", "contents.len", "retptr"}},
+		{Name: "[method]output-stream.flush", Fn: methodOutputStream_Flush(module + "#[method]output-stream.flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]output-stream.blocking-flush", Fn: methodOutputStream_BlockingFlush(module + "#[method]output-stream.blocking-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "retptr"}},
+		{Name: "[method]output-stream.subscribe", Fn: methodOutputStream_Subscribe(module + "#[method]output-stream.subscribe"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"self"}, ResultNames: []string{"result"}},
+		{Name: "[method]output-stream.write-zeroes", Fn: methodOutputStream_WriteZeroes(module + "#[method]output-stream.write-zeroes"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]output-stream.blocking-write-zeroes-and-flush", Fn: methodOutputStream_BlockingWriteZeroesAndFlush(module + "#[method]output-stream.blocking-write-zeroes-and-flush"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "len", "retptr"}},
+		{Name: "[method]output-stream.splice", Fn: methodOutputStream_Splice(module + "#[method]output-stream.splice"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "src", "len", "retptr"}},
+		{Name: "[method]output-stream.blocking-splice", Fn: methodOutputStream_BlockingSplice(module + "#[method]output-stream.blocking-splice"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self", "src", "len", "retptr"}},
 		{Name: "[resource-drop]input-stream", Fn: dropInputStream(module + "#[resource-drop]input-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 		{Name: "[resource-drop]output-stream", Fn: dropOutputStream(module + "#[resource-drop]output-stream"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"self"}},
 	}

@@ -12,113 +12,113 @@ import (
 )
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]fields
-func importFieldsDrop(self uint32)
+func importFields_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Fields) Drop() {
 	cabi.Wait()
-	importFieldsDrop(uint32(self))
+	importFields_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]incoming-request
-func importIncomingRequestDrop(self uint32)
+func importIncomingRequest_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self IncomingRequest) Drop() {
 	cabi.Wait()
-	importIncomingRequestDrop(uint32(self))
+	importIncomingRequest_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]outgoing-request
-func importOutgoingRequestDrop(self uint32)
+func importOutgoingRequest_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutgoingRequest) Drop() {
 	cabi.Wait()
-	importOutgoingRequestDrop(uint32(self))
+	importOutgoingRequest_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]request-options
-func importRequestOptionsDrop(self uint32)
+func importRequestOptions_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self RequestOptions) Drop() {
 	cabi.Wait()
-	importRequestOptionsDrop(uint32(self))
+	importRequestOptions_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]response-outparam
-func importResponseOutparamDrop(self uint32)
+func importResponseOutparam_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ResponseOutparam) Drop() {
 	cabi.Wait()
-	importResponseOutparamDrop(uint32(self))
+	importResponseOutparam_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]incoming-response
-func importIncomingResponseDrop(self uint32)
+func importIncomingResponse_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self IncomingResponse) Drop() {
 	cabi.Wait()
-	importIncomingResponseDrop(uint32(self))
+	importIncomingResponse_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]incoming-body
-func importIncomingBodyDrop(self uint32)
+func importIncomingBody_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self IncomingBody) Drop() {
 	cabi.Wait()
-	importIncomingBodyDrop(uint32(self))
+	importIncomingBody_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]future-trailers
-func importFutureTrailersDrop(self uint32)
+func importFutureTrailers_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureTrailers) Drop() {
 	cabi.Wait()
-	importFutureTrailersDrop(uint32(self))
+	importFutureTrailers_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]outgoing-response
-func importOutgoingResponseDrop(self uint32)
+func importOutgoingResponse_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutgoingResponse) Drop() {
 	cabi.Wait()
-	importOutgoingResponseDrop(uint32(self))
+	importOutgoingResponse_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]outgoing-body
-func importOutgoingBodyDrop(self uint32)
+func importOutgoingBody_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutgoingBody) Drop() {
 	cabi.Wait()
-	importOutgoingBodyDrop(uint32(self))
+	importOutgoingBody_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [resource-drop]future-incoming-response
-func importFutureIncomingResponseDrop(self uint32)
+func importFutureIncomingResponse_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureIncomingResponse) Drop() {
 	cabi.Wait()
-	importFutureIncomingResponseDrop(uint32(self))
+	importFutureIncomingResponse_drop(uint32(self))
 }
 
 //go:wasmimport wasi:http/types@0.2.8 http-error-code
@@ -204,10 +204,10 @@ func FieldsFromList(entries []witval.Tuple2[FieldName, FieldValue]) (Fields, err
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.get
-func importFieldsGet(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importFields_Get(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retFieldsGet is the return area of [method]fields.get, sized from its layout.
-var retFieldsGet [1]uint64
+// retFields_Get is the return area of [method]fields.get, sized from its layout.
+var retFields_Get [1]uint64
 
 // Get calls the method get.
 //
@@ -219,8 +219,8 @@ var retFieldsGet [1]uint64
 //	get: func(name: field-name) -> list<field-value>
 func (self FieldsBorrow) Get(name FieldName) []FieldValue {
 	cabi.Enter()
-	importFieldsGet(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsGet))))
-	res := loadListFieldValue(*(*uint32)(unsafe.Pointer(&retFieldsGet)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retFieldsGet), 4)))
+	importFields_Get(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFields_Get))))
+	res := loadListFieldValue(*(*uint32)(unsafe.Pointer(&retFields_Get)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retFields_Get), 4)))
 	runtime.KeepAlive(name)
 	cabi.Unpin()
 	return res
@@ -232,7 +232,7 @@ func (self Fields) Get(name FieldName) []FieldValue {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.has
-func importFieldsHas(p0 uint32, p1 uint32, p2 uint32) uint32
+func importFields_Has(p0 uint32, p1 uint32, p2 uint32) uint32
 
 // Has calls the method has.
 //
@@ -242,7 +242,7 @@ func importFieldsHas(p0 uint32, p1 uint32, p2 uint32) uint32
 //	has: func(name: field-name) -> bool
 func (self FieldsBorrow) Has(name FieldName) bool {
 	cabi.Wait()
-	core := importFieldsHas(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)))
+	core := importFields_Has(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)))
 	res := core != 0
 	runtime.KeepAlive(name)
 	return res
@@ -254,10 +254,10 @@ func (self Fields) Has(name FieldName) bool {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.set
-func importFieldsSet(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, ret uint32)
+func importFields_Set(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, ret uint32)
 
-// retFieldsSet is the return area of [method]fields.set, sized from its layout.
-var retFieldsSet [1]uint64
+// retFields_Set is the return area of [method]fields.set, sized from its layout.
+var retFields_Set [1]uint64
 
 // Set calls the method set.
 //
@@ -272,9 +272,9 @@ var retFieldsSet [1]uint64
 //	set: func(name: field-name, value: list<field-value>) -> result<_, header-error>
 func (self FieldsBorrow) Set(name FieldName, value []FieldValue) error {
 	cabi.Enter()
-	importFieldsSet(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), lowerListFieldValue(value), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFieldsSet))))
-	if *(*uint8)(unsafe.Pointer(&retFieldsSet)) != 0 {
-		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsSet), 1))
+	importFields_Set(uint32(self), cabi.Addr(unsafe.Pointer(unsafe.StringData(name))), uint32(len(name)), lowerListFieldValue(value), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFields_Set))))
+	if *(*uint8)(unsafe.Pointer(&retFields_Set)) != 0 {
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFields_Set), 1))
 		cabi.Unpin()
 		return err
 	}
@@ -288,20 +288,20 @@ func (self Fields) Set(name FieldName, value []FieldValue) error {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.delete
-func importFieldsDelete(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importFields_Delete(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retFieldsDelete is the return area of [method]fields.delete, sized from its layout.
-var retFieldsDelete [1]uint64
+// retFields_Delete is the return area of [method]fields.delete, sized from its layout.
+var retFields_Delete [1]uint64
 
-// resultFieldsDelete returns the error of [method]fields.delete's result,
+// resultFields_Delete returns the error of [method]fields.delete's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultFieldsDelete = [2]func() error{
+var resultFields_Delete = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsDelete), 1))
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFields_Delete), 1))
 		return err
 	},
 }
@@ -319,11 +319,11 @@ var resultFieldsDelete = [2]func() error{
 //	delete: func(name: field-name) -> result<_, header-error>
 func (self FieldsBorrow) Delete(name FieldName) error {
 	cabi.Enter()
-	importFieldsDelete(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFieldsDelete))))
+	importFields_Delete(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(&retFields_Delete))))
 	runtime.KeepAlive(name)
-	isErr := *(*uint8)(unsafe.Pointer(&retFieldsDelete))
+	isErr := *(*uint8)(unsafe.Pointer(&retFields_Delete))
 	isErr = (isErr | -isErr) >> 7
-	err := resultFieldsDelete[isErr&1]()
+	err := resultFields_Delete[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -334,20 +334,20 @@ func (self Fields) Delete(name FieldName) error {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.append
-func importFieldsAppend(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, ret uint32)
+func importFields_Append(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, ret uint32)
 
-// retFieldsAppend is the return area of [method]fields.append, sized from its layout.
-var retFieldsAppend [1]uint64
+// retFields_Append is the return area of [method]fields.append, sized from its layout.
+var retFields_Append [1]uint64
 
-// resultFieldsAppend returns the error of [method]fields.append's result,
+// resultFields_Append returns the error of [method]fields.append's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultFieldsAppend = [2]func() error{
+var resultFields_Append = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFieldsAppend), 1))
+		err := loadHeaderError(unsafe.Add(unsafe.Pointer(&retFields_Append), 1))
 		return err
 	},
 }
@@ -365,12 +365,12 @@ var resultFieldsAppend = [2]func() error{
 //	append: func(name: field-name, value: field-value) -> result<_, header-error>
 func (self FieldsBorrow) Append(name FieldName, value FieldValue) error {
 	cabi.Enter()
-	importFieldsAppend(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFieldsAppend))))
+	importFields_Append(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(name)))), uint32(len(name)), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)), uint32(uintptr(unsafe.Pointer(&retFields_Append))))
 	runtime.KeepAlive(name)
 	runtime.KeepAlive(value)
-	isErr := *(*uint8)(unsafe.Pointer(&retFieldsAppend))
+	isErr := *(*uint8)(unsafe.Pointer(&retFields_Append))
 	isErr = (isErr | -isErr) >> 7
-	err := resultFieldsAppend[isErr&1]()
+	err := resultFields_Append[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -381,10 +381,10 @@ func (self Fields) Append(name FieldName, value FieldValue) error {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.entries
-func importFieldsEntries(p0 uint32, ret uint32)
+func importFields_Entries(p0 uint32, ret uint32)
 
-// retFieldsEntries is the return area of [method]fields.entries, sized from its layout.
-var retFieldsEntries [1]uint64
+// retFields_Entries is the return area of [method]fields.entries, sized from its layout.
+var retFields_Entries [1]uint64
 
 // Entries calls the method entries.
 //
@@ -401,8 +401,8 @@ var retFieldsEntries [1]uint64
 //	entries: func() -> list<tuple<field-name, field-value>>
 func (self FieldsBorrow) Entries() []witval.Tuple2[FieldName, FieldValue] {
 	cabi.Enter()
-	importFieldsEntries(uint32(self), uint32(uintptr(unsafe.Pointer(&retFieldsEntries))))
-	res := loadListTuple2FieldNameFieldValueEnd(*(*uint32)(unsafe.Pointer(&retFieldsEntries)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retFieldsEntries), 4)))
+	importFields_Entries(uint32(self), uint32(uintptr(unsafe.Pointer(&retFields_Entries))))
+	res := loadListTuple2FieldNameFieldValueEnd(*(*uint32)(unsafe.Pointer(&retFields_Entries)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retFields_Entries), 4)))
 	cabi.Unpin()
 	return res
 }
@@ -413,7 +413,7 @@ func (self Fields) Entries() []witval.Tuple2[FieldName, FieldValue] {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]fields.clone
-func importFieldsClone(p0 uint32) uint32
+func importFields_Clone(p0 uint32) uint32
 
 // Clone calls the method clone.
 //
@@ -424,7 +424,7 @@ func importFieldsClone(p0 uint32) uint32
 //	clone: func() -> fields
 func (self FieldsBorrow) Clone() Fields {
 	cabi.Wait()
-	core := importFieldsClone(uint32(self))
+	core := importFields_Clone(uint32(self))
 	return Fields(core)
 }
 
@@ -434,10 +434,10 @@ func (self Fields) Clone() Fields {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.method
-func importIncomingRequestMethod(p0 uint32, ret uint32)
+func importIncomingRequest_Method(p0 uint32, ret uint32)
 
-// retIncomingRequestMethod is the return area of [method]incoming-request.method, sized from its layout.
-var retIncomingRequestMethod [2]uint64
+// retIncomingRequest_Method is the return area of [method]incoming-request.method, sized from its layout.
+var retIncomingRequest_Method [2]uint64
 
 // Method calls the method method.
 //
@@ -446,8 +446,8 @@ var retIncomingRequestMethod [2]uint64
 //	method: func() -> method
 func (self IncomingRequestBorrow) Method() Method {
 	cabi.Enter()
-	importIncomingRequestMethod(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestMethod))))
-	res := loadMethod(unsafe.Pointer(&retIncomingRequestMethod))
+	importIncomingRequest_Method(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequest_Method))))
+	res := loadMethod(unsafe.Pointer(&retIncomingRequest_Method))
 	cabi.Unpin()
 	return res
 }
@@ -458,10 +458,10 @@ func (self IncomingRequest) Method() Method {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.path-with-query
-func importIncomingRequestPathWithQuery(p0 uint32, ret uint32)
+func importIncomingRequest_PathWithQuery(p0 uint32, ret uint32)
 
-// retIncomingRequestPathWithQuery is the return area of [method]incoming-request.path-with-query, sized from its layout.
-var retIncomingRequestPathWithQuery [2]uint64
+// retIncomingRequest_PathWithQuery is the return area of [method]incoming-request.path-with-query, sized from its layout.
+var retIncomingRequest_PathWithQuery [2]uint64
 
 // PathWithQuery calls the method path-with-query.
 //
@@ -470,8 +470,8 @@ var retIncomingRequestPathWithQuery [2]uint64
 //	path-with-query: func() -> option<string>
 func (self IncomingRequestBorrow) PathWithQuery() (string, bool) {
 	cabi.Enter()
-	importIncomingRequestPathWithQuery(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestPathWithQuery))))
-	res := loadOptionString(unsafe.Pointer(&retIncomingRequestPathWithQuery))
+	importIncomingRequest_PathWithQuery(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequest_PathWithQuery))))
+	res := loadOptionString(unsafe.Pointer(&retIncomingRequest_PathWithQuery))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -482,10 +482,10 @@ func (self IncomingRequest) PathWithQuery() (string, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.scheme
-func importIncomingRequestScheme(p0 uint32, ret uint32)
+func importIncomingRequest_Scheme(p0 uint32, ret uint32)
 
-// retIncomingRequestScheme is the return area of [method]incoming-request.scheme, sized from its layout.
-var retIncomingRequestScheme [2]uint64
+// retIncomingRequest_Scheme is the return area of [method]incoming-request.scheme, sized from its layout.
+var retIncomingRequest_Scheme [2]uint64
 
 // Scheme calls the method scheme.
 //
@@ -494,8 +494,8 @@ var retIncomingRequestScheme [2]uint64
 //	scheme: func() -> option<scheme>
 func (self IncomingRequestBorrow) Scheme() (Scheme, bool) {
 	cabi.Enter()
-	importIncomingRequestScheme(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestScheme))))
-	res := loadOptionScheme(unsafe.Pointer(&retIncomingRequestScheme))
+	importIncomingRequest_Scheme(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequest_Scheme))))
+	res := loadOptionScheme(unsafe.Pointer(&retIncomingRequest_Scheme))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -506,10 +506,10 @@ func (self IncomingRequest) Scheme() (Scheme, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.authority
-func importIncomingRequestAuthority(p0 uint32, ret uint32)
+func importIncomingRequest_Authority(p0 uint32, ret uint32)
 
-// retIncomingRequestAuthority is the return area of [method]incoming-request.authority, sized from its layout.
-var retIncomingRequestAuthority [2]uint64
+// retIncomingRequest_Authority is the return area of [method]incoming-request.authority, sized from its layout.
+var retIncomingRequest_Authority [2]uint64
 
 // Authority calls the method authority.
 //
@@ -518,8 +518,8 @@ var retIncomingRequestAuthority [2]uint64
 //	authority: func() -> option<string>
 func (self IncomingRequestBorrow) Authority() (string, bool) {
 	cabi.Enter()
-	importIncomingRequestAuthority(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestAuthority))))
-	res := loadOptionString(unsafe.Pointer(&retIncomingRequestAuthority))
+	importIncomingRequest_Authority(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequest_Authority))))
+	res := loadOptionString(unsafe.Pointer(&retIncomingRequest_Authority))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -530,7 +530,7 @@ func (self IncomingRequest) Authority() (string, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.headers
-func importIncomingRequestHeaders(p0 uint32) uint32
+func importIncomingRequest_Headers(p0 uint32) uint32
 
 // Headers calls the method headers.
 //
@@ -546,7 +546,7 @@ func importIncomingRequestHeaders(p0 uint32) uint32
 //	headers: func() -> headers
 func (self IncomingRequestBorrow) Headers() Headers {
 	cabi.Wait()
-	core := importIncomingRequestHeaders(uint32(self))
+	core := importIncomingRequest_Headers(uint32(self))
 	return Headers(core)
 }
 
@@ -556,10 +556,10 @@ func (self IncomingRequest) Headers() Headers {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-request.consume
-func importIncomingRequestConsume(p0 uint32, ret uint32)
+func importIncomingRequest_Consume(p0 uint32, ret uint32)
 
-// retIncomingRequestConsume is the return area of [method]incoming-request.consume, sized from its layout.
-var retIncomingRequestConsume [1]uint64
+// retIncomingRequest_Consume is the return area of [method]incoming-request.consume, sized from its layout.
+var retIncomingRequest_Consume [1]uint64
 
 // Consume calls the method consume.
 //
@@ -569,13 +569,13 @@ var retIncomingRequestConsume [1]uint64
 //	consume: func() -> result<incoming-body>
 func (self IncomingRequestBorrow) Consume() (IncomingBody, error) {
 	cabi.Enter()
-	importIncomingRequestConsume(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequestConsume))))
+	importIncomingRequest_Consume(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingRequest_Consume))))
 	var ok IncomingBody
-	if *(*uint8)(unsafe.Pointer(&retIncomingRequestConsume)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retIncomingRequest_Consume)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-request.consume: error")
 	}
-	ok = *(*IncomingBody)(unsafe.Add(unsafe.Pointer(&retIncomingRequestConsume), 4))
+	ok = *(*IncomingBody)(unsafe.Add(unsafe.Pointer(&retIncomingRequest_Consume), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -609,10 +609,10 @@ func NewOutgoingRequest(headers Headers) OutgoingRequest {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.body
-func importOutgoingRequestBody(p0 uint32, ret uint32)
+func importOutgoingRequest_Body(p0 uint32, ret uint32)
 
-// retOutgoingRequestBody is the return area of [method]outgoing-request.body, sized from its layout.
-var retOutgoingRequestBody [1]uint64
+// retOutgoingRequest_Body is the return area of [method]outgoing-request.body, sized from its layout.
+var retOutgoingRequest_Body [1]uint64
 
 // Body calls the method body.
 //
@@ -626,13 +626,13 @@ var retOutgoingRequestBody [1]uint64
 //	body: func() -> result<outgoing-body>
 func (self OutgoingRequestBorrow) Body() (OutgoingBody, error) {
 	cabi.Enter()
-	importOutgoingRequestBody(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestBody))))
+	importOutgoingRequest_Body(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequest_Body))))
 	var ok OutgoingBody
-	if *(*uint8)(unsafe.Pointer(&retOutgoingRequestBody)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retOutgoingRequest_Body)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-request.body: error")
 	}
-	ok = *(*OutgoingBody)(unsafe.Add(unsafe.Pointer(&retOutgoingRequestBody), 4))
+	ok = *(*OutgoingBody)(unsafe.Add(unsafe.Pointer(&retOutgoingRequest_Body), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -643,10 +643,10 @@ func (self OutgoingRequest) Body() (OutgoingBody, error) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.method
-func importOutgoingRequestMethod(p0 uint32, ret uint32)
+func importOutgoingRequest_Method(p0 uint32, ret uint32)
 
-// retOutgoingRequestMethod is the return area of [method]outgoing-request.method, sized from its layout.
-var retOutgoingRequestMethod [2]uint64
+// retOutgoingRequest_Method is the return area of [method]outgoing-request.method, sized from its layout.
+var retOutgoingRequest_Method [2]uint64
 
 // Method calls the method method.
 //
@@ -655,8 +655,8 @@ var retOutgoingRequestMethod [2]uint64
 //	method: func() -> method
 func (self OutgoingRequestBorrow) Method() Method {
 	cabi.Enter()
-	importOutgoingRequestMethod(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestMethod))))
-	res := loadMethod(unsafe.Pointer(&retOutgoingRequestMethod))
+	importOutgoingRequest_Method(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequest_Method))))
+	res := loadMethod(unsafe.Pointer(&retOutgoingRequest_Method))
 	cabi.Unpin()
 	return res
 }
@@ -667,7 +667,7 @@ func (self OutgoingRequest) Method() Method {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.set-method
-func importOutgoingRequestSetMethod(p0 uint32, p1 uint32, p2 uint32, p3 uint32) uint32
+func importOutgoingRequest_SetMethod(p0 uint32, p1 uint32, p2 uint32, p3 uint32) uint32
 
 // SetMethod calls the method set-method.
 //
@@ -678,7 +678,7 @@ func importOutgoingRequestSetMethod(p0 uint32, p1 uint32, p2 uint32, p3 uint32) 
 func (self OutgoingRequestBorrow) SetMethod(method Method) error {
 	cabi.Enter()
 	x1, x2, x3 := flatMethod(method)
-	core := importOutgoingRequestSetMethod(uint32(self), x1, x2, x3)
+	core := importOutgoingRequest_SetMethod(uint32(self), x1, x2, x3)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -698,10 +698,10 @@ func (self OutgoingRequest) SetMethod(method Method) error {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.path-with-query
-func importOutgoingRequestPathWithQuery(p0 uint32, ret uint32)
+func importOutgoingRequest_PathWithQuery(p0 uint32, ret uint32)
 
-// retOutgoingRequestPathWithQuery is the return area of [method]outgoing-request.path-with-query, sized from its layout.
-var retOutgoingRequestPathWithQuery [2]uint64
+// retOutgoingRequest_PathWithQuery is the return area of [method]outgoing-request.path-with-query, sized from its layout.
+var retOutgoingRequest_PathWithQuery [2]uint64
 
 // PathWithQuery calls the method path-with-query.
 //
@@ -711,8 +711,8 @@ var retOutgoingRequestPathWithQuery [2]uint64
 //	path-with-query: func() -> option<string>
 func (self OutgoingRequestBorrow) PathWithQuery() (string, bool) {
 	cabi.Enter()
-	importOutgoingRequestPathWithQuery(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestPathWithQuery))))
-	res := loadOptionString(unsafe.Pointer(&retOutgoingRequestPathWithQuery))
+	importOutgoingRequest_PathWithQuery(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequest_PathWithQuery))))
+	res := loadOptionString(unsafe.Pointer(&retOutgoingRequest_PathWithQuery))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -723,7 +723,7 @@ func (self OutgoingRequest) PathWithQuery() (string, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.set-path-with-query
-func importOutgoingRequestSetPathWithQuery(p0 uint32, p1 uint32, p2 uint32, p3 uint32) uint32
+func importOutgoingRequest_SetPathWithQuery(p0 uint32, p1 uint32, p2 uint32, p3 uint32) uint32
 
 // SetPathWithQuery calls the method set-path-with-query.
 //
@@ -735,7 +735,7 @@ func importOutgoingRequestSetPathWithQuery(p0 uint32, p1 uint32, p2 uint32, p3 u
 func (self OutgoingRequestBorrow) SetPathWithQuery(pathWithQuery witval.Option[string]) error {
 	cabi.Enter()
 	x1, x2, x3 := flatOptionString(pathWithQuery)
-	core := importOutgoingRequestSetPathWithQuery(uint32(self), x1, x2, x3)
+	core := importOutgoingRequest_SetPathWithQuery(uint32(self), x1, x2, x3)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -755,10 +755,10 @@ func (self OutgoingRequest) SetPathWithQuery(pathWithQuery witval.Option[string]
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.scheme
-func importOutgoingRequestScheme(p0 uint32, ret uint32)
+func importOutgoingRequest_Scheme(p0 uint32, ret uint32)
 
-// retOutgoingRequestScheme is the return area of [method]outgoing-request.scheme, sized from its layout.
-var retOutgoingRequestScheme [2]uint64
+// retOutgoingRequest_Scheme is the return area of [method]outgoing-request.scheme, sized from its layout.
+var retOutgoingRequest_Scheme [2]uint64
 
 // Scheme calls the method scheme.
 //
@@ -768,8 +768,8 @@ var retOutgoingRequestScheme [2]uint64
 //	scheme: func() -> option<scheme>
 func (self OutgoingRequestBorrow) Scheme() (Scheme, bool) {
 	cabi.Enter()
-	importOutgoingRequestScheme(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestScheme))))
-	res := loadOptionScheme(unsafe.Pointer(&retOutgoingRequestScheme))
+	importOutgoingRequest_Scheme(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequest_Scheme))))
+	res := loadOptionScheme(unsafe.Pointer(&retOutgoingRequest_Scheme))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -780,7 +780,7 @@ func (self OutgoingRequest) Scheme() (Scheme, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.set-scheme
-func importOutgoingRequestSetScheme(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32) uint32
+func importOutgoingRequest_SetScheme(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32) uint32
 
 // SetScheme calls the method set-scheme.
 //
@@ -792,7 +792,7 @@ func importOutgoingRequestSetScheme(p0 uint32, p1 uint32, p2 uint32, p3 uint32, 
 func (self OutgoingRequestBorrow) SetScheme(scheme witval.Option[Scheme]) error {
 	cabi.Enter()
 	x4, x5, x6, x7 := flatOptionScheme(scheme)
-	core := importOutgoingRequestSetScheme(uint32(self), x4, x5, x6, x7)
+	core := importOutgoingRequest_SetScheme(uint32(self), x4, x5, x6, x7)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -812,10 +812,10 @@ func (self OutgoingRequest) SetScheme(scheme witval.Option[Scheme]) error {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.authority
-func importOutgoingRequestAuthority(p0 uint32, ret uint32)
+func importOutgoingRequest_Authority(p0 uint32, ret uint32)
 
-// retOutgoingRequestAuthority is the return area of [method]outgoing-request.authority, sized from its layout.
-var retOutgoingRequestAuthority [2]uint64
+// retOutgoingRequest_Authority is the return area of [method]outgoing-request.authority, sized from its layout.
+var retOutgoingRequest_Authority [2]uint64
 
 // Authority calls the method authority.
 //
@@ -826,8 +826,8 @@ var retOutgoingRequestAuthority [2]uint64
 //	authority: func() -> option<string>
 func (self OutgoingRequestBorrow) Authority() (string, bool) {
 	cabi.Enter()
-	importOutgoingRequestAuthority(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequestAuthority))))
-	res := loadOptionString(unsafe.Pointer(&retOutgoingRequestAuthority))
+	importOutgoingRequest_Authority(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingRequest_Authority))))
+	res := loadOptionString(unsafe.Pointer(&retOutgoingRequest_Authority))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -838,7 +838,7 @@ func (self OutgoingRequest) Authority() (string, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.set-authority
-func importOutgoingRequestSetAuthority(p0 uint32, p1 uint32, p2 uint32, p3 uint32) uint32
+func importOutgoingRequest_SetAuthority(p0 uint32, p1 uint32, p2 uint32, p3 uint32) uint32
 
 // SetAuthority calls the method set-authority.
 //
@@ -851,7 +851,7 @@ func importOutgoingRequestSetAuthority(p0 uint32, p1 uint32, p2 uint32, p3 uint3
 func (self OutgoingRequestBorrow) SetAuthority(authority witval.Option[string]) error {
 	cabi.Enter()
 	x1, x2, x3 := flatOptionString(authority)
-	core := importOutgoingRequestSetAuthority(uint32(self), x1, x2, x3)
+	core := importOutgoingRequest_SetAuthority(uint32(self), x1, x2, x3)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -871,7 +871,7 @@ func (self OutgoingRequest) SetAuthority(authority witval.Option[string]) error 
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-request.headers
-func importOutgoingRequestHeaders(p0 uint32) uint32
+func importOutgoingRequest_Headers(p0 uint32) uint32
 
 // Headers calls the method headers.
 //
@@ -887,7 +887,7 @@ func importOutgoingRequestHeaders(p0 uint32) uint32
 //	headers: func() -> headers
 func (self OutgoingRequestBorrow) Headers() Headers {
 	cabi.Wait()
-	core := importOutgoingRequestHeaders(uint32(self))
+	core := importOutgoingRequest_Headers(uint32(self))
 	return Headers(core)
 }
 
@@ -911,10 +911,10 @@ func NewRequestOptions() RequestOptions {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.connect-timeout
-func importRequestOptionsConnectTimeout(p0 uint32, ret uint32)
+func importRequestOptions_ConnectTimeout(p0 uint32, ret uint32)
 
-// retRequestOptionsConnectTimeout is the return area of [method]request-options.connect-timeout, sized from its layout.
-var retRequestOptionsConnectTimeout [2]uint64
+// retRequestOptions_ConnectTimeout is the return area of [method]request-options.connect-timeout, sized from its layout.
+var retRequestOptions_ConnectTimeout [2]uint64
 
 // ConnectTimeout calls the method connect-timeout.
 //
@@ -923,8 +923,8 @@ var retRequestOptionsConnectTimeout [2]uint64
 //	connect-timeout: func() -> option<duration>
 func (self RequestOptionsBorrow) ConnectTimeout() (Duration, bool) {
 	cabi.Enter()
-	importRequestOptionsConnectTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptionsConnectTimeout))))
-	res := loadOptionDuration(unsafe.Pointer(&retRequestOptionsConnectTimeout))
+	importRequestOptions_ConnectTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptions_ConnectTimeout))))
+	res := loadOptionDuration(unsafe.Pointer(&retRequestOptions_ConnectTimeout))
 	cabi.Leave()
 	return res.Get()
 }
@@ -935,7 +935,7 @@ func (self RequestOptions) ConnectTimeout() (Duration, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.set-connect-timeout
-func importRequestOptionsSetConnectTimeout(p0 uint32, p1 uint32, p2 uint64) uint32
+func importRequestOptions_SetConnectTimeout(p0 uint32, p1 uint32, p2 uint64) uint32
 
 // SetConnectTimeout calls the method set-connect-timeout.
 //
@@ -946,7 +946,7 @@ func importRequestOptionsSetConnectTimeout(p0 uint32, p1 uint32, p2 uint64) uint
 func (self RequestOptionsBorrow) SetConnectTimeout(duration witval.Option[Duration]) error {
 	cabi.Wait()
 	x1, x2 := flatOptionDuration(duration)
-	core := importRequestOptionsSetConnectTimeout(uint32(self), x1, x2)
+	core := importRequestOptions_SetConnectTimeout(uint32(self), x1, x2)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -965,10 +965,10 @@ func (self RequestOptions) SetConnectTimeout(duration witval.Option[Duration]) e
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.first-byte-timeout
-func importRequestOptionsFirstByteTimeout(p0 uint32, ret uint32)
+func importRequestOptions_FirstByteTimeout(p0 uint32, ret uint32)
 
-// retRequestOptionsFirstByteTimeout is the return area of [method]request-options.first-byte-timeout, sized from its layout.
-var retRequestOptionsFirstByteTimeout [2]uint64
+// retRequestOptions_FirstByteTimeout is the return area of [method]request-options.first-byte-timeout, sized from its layout.
+var retRequestOptions_FirstByteTimeout [2]uint64
 
 // FirstByteTimeout calls the method first-byte-timeout.
 //
@@ -977,8 +977,8 @@ var retRequestOptionsFirstByteTimeout [2]uint64
 //	first-byte-timeout: func() -> option<duration>
 func (self RequestOptionsBorrow) FirstByteTimeout() (Duration, bool) {
 	cabi.Enter()
-	importRequestOptionsFirstByteTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptionsFirstByteTimeout))))
-	res := loadOptionDuration(unsafe.Pointer(&retRequestOptionsFirstByteTimeout))
+	importRequestOptions_FirstByteTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptions_FirstByteTimeout))))
+	res := loadOptionDuration(unsafe.Pointer(&retRequestOptions_FirstByteTimeout))
 	cabi.Leave()
 	return res.Get()
 }
@@ -989,7 +989,7 @@ func (self RequestOptions) FirstByteTimeout() (Duration, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.set-first-byte-timeout
-func importRequestOptionsSetFirstByteTimeout(p0 uint32, p1 uint32, p2 uint64) uint32
+func importRequestOptions_SetFirstByteTimeout(p0 uint32, p1 uint32, p2 uint64) uint32
 
 // SetFirstByteTimeout calls the method set-first-byte-timeout.
 //
@@ -1000,7 +1000,7 @@ func importRequestOptionsSetFirstByteTimeout(p0 uint32, p1 uint32, p2 uint64) ui
 func (self RequestOptionsBorrow) SetFirstByteTimeout(duration witval.Option[Duration]) error {
 	cabi.Wait()
 	x1, x2 := flatOptionDuration(duration)
-	core := importRequestOptionsSetFirstByteTimeout(uint32(self), x1, x2)
+	core := importRequestOptions_SetFirstByteTimeout(uint32(self), x1, x2)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -1019,10 +1019,10 @@ func (self RequestOptions) SetFirstByteTimeout(duration witval.Option[Duration])
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.between-bytes-timeout
-func importRequestOptionsBetweenBytesTimeout(p0 uint32, ret uint32)
+func importRequestOptions_BetweenBytesTimeout(p0 uint32, ret uint32)
 
-// retRequestOptionsBetweenBytesTimeout is the return area of [method]request-options.between-bytes-timeout, sized from its layout.
-var retRequestOptionsBetweenBytesTimeout [2]uint64
+// retRequestOptions_BetweenBytesTimeout is the return area of [method]request-options.between-bytes-timeout, sized from its layout.
+var retRequestOptions_BetweenBytesTimeout [2]uint64
 
 // BetweenBytesTimeout calls the method between-bytes-timeout.
 //
@@ -1032,8 +1032,8 @@ var retRequestOptionsBetweenBytesTimeout [2]uint64
 //	between-bytes-timeout: func() -> option<duration>
 func (self RequestOptionsBorrow) BetweenBytesTimeout() (Duration, bool) {
 	cabi.Enter()
-	importRequestOptionsBetweenBytesTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptionsBetweenBytesTimeout))))
-	res := loadOptionDuration(unsafe.Pointer(&retRequestOptionsBetweenBytesTimeout))
+	importRequestOptions_BetweenBytesTimeout(uint32(self), uint32(uintptr(unsafe.Pointer(&retRequestOptions_BetweenBytesTimeout))))
+	res := loadOptionDuration(unsafe.Pointer(&retRequestOptions_BetweenBytesTimeout))
 	cabi.Leave()
 	return res.Get()
 }
@@ -1044,7 +1044,7 @@ func (self RequestOptions) BetweenBytesTimeout() (Duration, bool) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]request-options.set-between-bytes-timeout
-func importRequestOptionsSetBetweenBytesTimeout(p0 uint32, p1 uint32, p2 uint64) uint32
+func importRequestOptions_SetBetweenBytesTimeout(p0 uint32, p1 uint32, p2 uint64) uint32
 
 // SetBetweenBytesTimeout calls the method set-between-bytes-timeout.
 //
@@ -1056,7 +1056,7 @@ func importRequestOptionsSetBetweenBytesTimeout(p0 uint32, p1 uint32, p2 uint64)
 func (self RequestOptionsBorrow) SetBetweenBytesTimeout(duration witval.Option[Duration]) error {
 	cabi.Wait()
 	x1, x2 := flatOptionDuration(duration)
-	core := importRequestOptionsSetBetweenBytesTimeout(uint32(self), x1, x2)
+	core := importRequestOptions_SetBetweenBytesTimeout(uint32(self), x1, x2)
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -1075,10 +1075,10 @@ func (self RequestOptions) SetBetweenBytesTimeout(duration witval.Option[Duratio
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]response-outparam.send-informational
-func importResponseOutparamSendInformational(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importResponseOutparam_SendInformational(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retResponseOutparamSendInformational is the return area of [method]response-outparam.send-informational, sized from its layout.
-var retResponseOutparamSendInformational [5]uint64
+// retResponseOutparam_SendInformational is the return area of [method]response-outparam.send-informational, sized from its layout.
+var retResponseOutparam_SendInformational [5]uint64
 
 // SendInformational calls the method send-informational.
 //
@@ -1096,9 +1096,9 @@ var retResponseOutparamSendInformational [5]uint64
 //	send-informational: func(status: u16, headers: headers) -> result<_, error-code>
 func (self ResponseOutparamBorrow) SendInformational(status uint16, headers Headers) error {
 	cabi.Enter()
-	importResponseOutparamSendInformational(uint32(self), uint32(status), uint32(headers), uint32(uintptr(unsafe.Pointer(&retResponseOutparamSendInformational))))
-	if *(*uint8)(unsafe.Pointer(&retResponseOutparamSendInformational)) != 0 {
-		err := loadErrorCode(unsafe.Add(unsafe.Pointer(&retResponseOutparamSendInformational), 8))
+	importResponseOutparam_SendInformational(uint32(self), uint32(status), uint32(headers), uint32(uintptr(unsafe.Pointer(&retResponseOutparam_SendInformational))))
+	if *(*uint8)(unsafe.Pointer(&retResponseOutparam_SendInformational)) != 0 {
+		err := loadErrorCode(unsafe.Add(unsafe.Pointer(&retResponseOutparam_SendInformational), 8))
 		cabi.Unpin()
 		return err
 	}
@@ -1135,7 +1135,7 @@ func ResponseOutparamSet(param ResponseOutparam, response witval.Result[Outgoing
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-response.status
-func importIncomingResponseStatus(p0 uint32) uint32
+func importIncomingResponse_Status(p0 uint32) uint32
 
 // Status calls the method status.
 //
@@ -1144,7 +1144,7 @@ func importIncomingResponseStatus(p0 uint32) uint32
 //	status: func() -> status-code
 func (self IncomingResponseBorrow) Status() StatusCode {
 	cabi.Wait()
-	core := importIncomingResponseStatus(uint32(self))
+	core := importIncomingResponse_Status(uint32(self))
 	return StatusCode(core)
 }
 
@@ -1154,7 +1154,7 @@ func (self IncomingResponse) Status() StatusCode {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-response.headers
-func importIncomingResponseHeaders(p0 uint32) uint32
+func importIncomingResponse_Headers(p0 uint32) uint32
 
 // Headers calls the method headers.
 //
@@ -1169,7 +1169,7 @@ func importIncomingResponseHeaders(p0 uint32) uint32
 //	headers: func() -> headers
 func (self IncomingResponseBorrow) Headers() Headers {
 	cabi.Wait()
-	core := importIncomingResponseHeaders(uint32(self))
+	core := importIncomingResponse_Headers(uint32(self))
 	return Headers(core)
 }
 
@@ -1179,10 +1179,10 @@ func (self IncomingResponse) Headers() Headers {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-response.consume
-func importIncomingResponseConsume(p0 uint32, ret uint32)
+func importIncomingResponse_Consume(p0 uint32, ret uint32)
 
-// retIncomingResponseConsume is the return area of [method]incoming-response.consume, sized from its layout.
-var retIncomingResponseConsume [1]uint64
+// retIncomingResponse_Consume is the return area of [method]incoming-response.consume, sized from its layout.
+var retIncomingResponse_Consume [1]uint64
 
 // Consume calls the method consume.
 //
@@ -1192,13 +1192,13 @@ var retIncomingResponseConsume [1]uint64
 //	consume: func() -> result<incoming-body>
 func (self IncomingResponseBorrow) Consume() (IncomingBody, error) {
 	cabi.Enter()
-	importIncomingResponseConsume(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingResponseConsume))))
+	importIncomingResponse_Consume(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingResponse_Consume))))
 	var ok IncomingBody
-	if *(*uint8)(unsafe.Pointer(&retIncomingResponseConsume)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retIncomingResponse_Consume)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-response.consume: error")
 	}
-	ok = *(*IncomingBody)(unsafe.Add(unsafe.Pointer(&retIncomingResponseConsume), 4))
+	ok = *(*IncomingBody)(unsafe.Add(unsafe.Pointer(&retIncomingResponse_Consume), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -1209,10 +1209,10 @@ func (self IncomingResponse) Consume() (IncomingBody, error) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]incoming-body.stream
-func importIncomingBodyStream(p0 uint32, ret uint32)
+func importIncomingBody_Stream(p0 uint32, ret uint32)
 
-// retIncomingBodyStream is the return area of [method]incoming-body.stream, sized from its layout.
-var retIncomingBodyStream [1]uint64
+// retIncomingBody_Stream is the return area of [method]incoming-body.stream, sized from its layout.
+var retIncomingBody_Stream [1]uint64
 
 // Stream calls the method stream.
 //
@@ -1235,13 +1235,13 @@ var retIncomingBodyStream [1]uint64
 //	%stream: func() -> result<input-stream>
 func (self IncomingBodyBorrow) Stream() (InputStream, error) {
 	cabi.Enter()
-	importIncomingBodyStream(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingBodyStream))))
+	importIncomingBody_Stream(uint32(self), uint32(uintptr(unsafe.Pointer(&retIncomingBody_Stream))))
 	var ok InputStream
-	if *(*uint8)(unsafe.Pointer(&retIncomingBodyStream)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retIncomingBody_Stream)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]incoming-body.stream: error")
 	}
-	ok = *(*InputStream)(unsafe.Add(unsafe.Pointer(&retIncomingBodyStream), 4))
+	ok = *(*InputStream)(unsafe.Add(unsafe.Pointer(&retIncomingBody_Stream), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -1267,7 +1267,7 @@ func IncomingBodyFinish(this IncomingBody) FutureTrailers {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]future-trailers.subscribe
-func importFutureTrailersSubscribe(p0 uint32) uint32
+func importFutureTrailers_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -1278,7 +1278,7 @@ func importFutureTrailersSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self FutureTrailersBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importFutureTrailersSubscribe(uint32(self))
+	core := importFutureTrailers_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -1288,10 +1288,10 @@ func (self FutureTrailers) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]future-trailers.get
-func importFutureTrailersGet(p0 uint32, ret uint32)
+func importFutureTrailers_Get(p0 uint32, ret uint32)
 
-// retFutureTrailersGet is the return area of [method]future-trailers.get, sized from its layout.
-var retFutureTrailersGet [7]uint64
+// retFutureTrailers_Get is the return area of [method]future-trailers.get, sized from its layout.
+var retFutureTrailers_Get [7]uint64
 
 // Get calls the method get.
 //
@@ -1318,8 +1318,8 @@ var retFutureTrailersGet [7]uint64
 //	get: func() -> option<result<result<option<trailers>, error-code>>>
 func (self FutureTrailersBorrow) Get() (witval.Result[witval.Result[witval.Option[Trailers], ErrorCode], witval.Unit], bool) {
 	cabi.Enter()
-	importFutureTrailersGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureTrailersGet))))
-	res := loadOptionResultResultOptionOwnTrailersErrorCodeUnit(unsafe.Pointer(&retFutureTrailersGet))
+	importFutureTrailers_Get(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureTrailers_Get))))
+	res := loadOptionResultResultOptionOwnTrailersErrorCodeUnit(unsafe.Pointer(&retFutureTrailers_Get))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -1348,7 +1348,7 @@ func NewOutgoingResponse(headers Headers) OutgoingResponse {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-response.status-code
-func importOutgoingResponseStatusCode(p0 uint32) uint32
+func importOutgoingResponse_StatusCode(p0 uint32) uint32
 
 // StatusCode calls the method status-code.
 //
@@ -1357,7 +1357,7 @@ func importOutgoingResponseStatusCode(p0 uint32) uint32
 //	status-code: func() -> status-code
 func (self OutgoingResponseBorrow) StatusCode() StatusCode {
 	cabi.Wait()
-	core := importOutgoingResponseStatusCode(uint32(self))
+	core := importOutgoingResponse_StatusCode(uint32(self))
 	return StatusCode(core)
 }
 
@@ -1367,7 +1367,7 @@ func (self OutgoingResponse) StatusCode() StatusCode {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-response.set-status-code
-func importOutgoingResponseSetStatusCode(p0 uint32, p1 uint32) uint32
+func importOutgoingResponse_SetStatusCode(p0 uint32, p1 uint32) uint32
 
 // SetStatusCode calls the method set-status-code.
 //
@@ -1377,7 +1377,7 @@ func importOutgoingResponseSetStatusCode(p0 uint32, p1 uint32) uint32
 //	set-status-code: func(status-code: status-code) -> result
 func (self OutgoingResponseBorrow) SetStatusCode(statusCode StatusCode) error {
 	cabi.Wait()
-	core := importOutgoingResponseSetStatusCode(uint32(self), uint32(statusCode))
+	core := importOutgoingResponse_SetStatusCode(uint32(self), uint32(statusCode))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -1396,7 +1396,7 @@ func (self OutgoingResponse) SetStatusCode(statusCode StatusCode) error {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-response.headers
-func importOutgoingResponseHeaders(p0 uint32) uint32
+func importOutgoingResponse_Headers(p0 uint32) uint32
 
 // Headers calls the method headers.
 //
@@ -1412,7 +1412,7 @@ func importOutgoingResponseHeaders(p0 uint32) uint32
 //	headers: func() -> headers
 func (self OutgoingResponseBorrow) Headers() Headers {
 	cabi.Wait()
-	core := importOutgoingResponseHeaders(uint32(self))
+	core := importOutgoingResponse_Headers(uint32(self))
 	return Headers(core)
 }
 
@@ -1422,10 +1422,10 @@ func (self OutgoingResponse) Headers() Headers {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-response.body
-func importOutgoingResponseBody(p0 uint32, ret uint32)
+func importOutgoingResponse_Body(p0 uint32, ret uint32)
 
-// retOutgoingResponseBody is the return area of [method]outgoing-response.body, sized from its layout.
-var retOutgoingResponseBody [1]uint64
+// retOutgoingResponse_Body is the return area of [method]outgoing-response.body, sized from its layout.
+var retOutgoingResponse_Body [1]uint64
 
 // Body calls the method body.
 //
@@ -1438,13 +1438,13 @@ var retOutgoingResponseBody [1]uint64
 //	body: func() -> result<outgoing-body>
 func (self OutgoingResponseBorrow) Body() (OutgoingBody, error) {
 	cabi.Enter()
-	importOutgoingResponseBody(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingResponseBody))))
+	importOutgoingResponse_Body(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingResponse_Body))))
 	var ok OutgoingBody
-	if *(*uint8)(unsafe.Pointer(&retOutgoingResponseBody)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retOutgoingResponse_Body)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-response.body: error")
 	}
-	ok = *(*OutgoingBody)(unsafe.Add(unsafe.Pointer(&retOutgoingResponseBody), 4))
+	ok = *(*OutgoingBody)(unsafe.Add(unsafe.Pointer(&retOutgoingResponse_Body), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -1455,10 +1455,10 @@ func (self OutgoingResponse) Body() (OutgoingBody, error) {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]outgoing-body.write
-func importOutgoingBodyWrite(p0 uint32, ret uint32)
+func importOutgoingBody_Write(p0 uint32, ret uint32)
 
-// retOutgoingBodyWrite is the return area of [method]outgoing-body.write, sized from its layout.
-var retOutgoingBodyWrite [1]uint64
+// retOutgoingBody_Write is the return area of [method]outgoing-body.write, sized from its layout.
+var retOutgoingBody_Write [1]uint64
 
 // Write calls the method write.
 //
@@ -1475,13 +1475,13 @@ var retOutgoingBodyWrite [1]uint64
 //	write: func() -> result<output-stream>
 func (self OutgoingBodyBorrow) Write() (OutputStream, error) {
 	cabi.Enter()
-	importOutgoingBodyWrite(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingBodyWrite))))
+	importOutgoingBody_Write(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingBody_Write))))
 	var ok OutputStream
-	if *(*uint8)(unsafe.Pointer(&retOutgoingBodyWrite)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retOutgoingBody_Write)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:http/types@0.2.8#[method]outgoing-body.write: error")
 	}
-	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retOutgoingBodyWrite), 4))
+	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retOutgoingBody_Write), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -1524,7 +1524,7 @@ func OutgoingBodyFinish(this OutgoingBody, trailers witval.Option[Trailers]) err
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]future-incoming-response.subscribe
-func importFutureIncomingResponseSubscribe(p0 uint32) uint32
+func importFutureIncomingResponse_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -1535,7 +1535,7 @@ func importFutureIncomingResponseSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self FutureIncomingResponseBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importFutureIncomingResponseSubscribe(uint32(self))
+	core := importFutureIncomingResponse_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -1545,10 +1545,10 @@ func (self FutureIncomingResponse) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:http/types@0.2.8 [method]future-incoming-response.get
-func importFutureIncomingResponseGet(p0 uint32, ret uint32)
+func importFutureIncomingResponse_Get(p0 uint32, ret uint32)
 
-// retFutureIncomingResponseGet is the return area of [method]future-incoming-response.get, sized from its layout.
-var retFutureIncomingResponseGet [7]uint64
+// retFutureIncomingResponse_Get is the return area of [method]future-incoming-response.get, sized from its layout.
+var retFutureIncomingResponse_Get [7]uint64
 
 // Get calls the method get.
 //
@@ -1570,8 +1570,8 @@ var retFutureIncomingResponseGet [7]uint64
 //	get: func() -> option<result<result<incoming-response, error-code>>>
 func (self FutureIncomingResponseBorrow) Get() (witval.Result[witval.Result[IncomingResponse, ErrorCode], witval.Unit], bool) {
 	cabi.Enter()
-	importFutureIncomingResponseGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureIncomingResponseGet))))
-	res := loadOptionResultResultOwnIncomingResponseErrorCodeUnit(unsafe.Pointer(&retFutureIncomingResponseGet))
+	importFutureIncomingResponse_Get(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureIncomingResponse_Get))))
+	res := loadOptionResultResultOwnIncomingResponseErrorCodeUnit(unsafe.Pointer(&retFutureIncomingResponse_Get))
 	cabi.Unpin()
 	return res.Get()
 }

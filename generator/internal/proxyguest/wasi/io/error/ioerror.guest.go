@@ -9,20 +9,20 @@ import (
 )
 
 //go:wasmimport wasi:io/error@0.2.8 [resource-drop]error
-func importErrorDrop(self uint32)
+func importError_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Error) Drop() {
 	cabi.Wait()
-	importErrorDrop(uint32(self))
+	importError_drop(uint32(self))
 }
 
 //go:wasmimport wasi:io/error@0.2.8 [method]error.to-debug-string
-func importErrorToDebugString(p0 uint32, ret uint32)
+func importError_ToDebugString(p0 uint32, ret uint32)
 
-// retErrorToDebugString is the return area of [method]error.to-debug-string, sized from its layout.
-var retErrorToDebugString [1]uint64
+// retError_ToDebugString is the return area of [method]error.to-debug-string, sized from its layout.
+var retError_ToDebugString [1]uint64
 
 // ToDebugString calls the method to-debug-string.
 //
@@ -37,8 +37,8 @@ var retErrorToDebugString [1]uint64
 //	to-debug-string: func() -> string
 func (self ErrorBorrow) ToDebugString() string {
 	cabi.Enter()
-	importErrorToDebugString(uint32(self), uint32(uintptr(unsafe.Pointer(&retErrorToDebugString))))
-	res := cabi.LiftString(*(*uint32)(unsafe.Pointer(&retErrorToDebugString)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retErrorToDebugString), 4)))
+	importError_ToDebugString(uint32(self), uint32(uintptr(unsafe.Pointer(&retError_ToDebugString))))
+	res := cabi.LiftString(*(*uint32)(unsafe.Pointer(&retError_ToDebugString)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retError_ToDebugString), 4)))
 	cabi.Unpin()
 	return res
 }

@@ -18,15 +18,15 @@ import (
 // *sys.ExitError.
 type Exports struct {
 	cabi.Exports
-	fNewCounter  cabi.ExportFunc
-	fCounterAdd  cabi.ExportFunc
-	fCounterTwin cabi.ExportFunc
-	fCounterSame cabi.ExportFunc
-	fAbsorb      cabi.ExportFunc
-	fSplit       cabi.ExportFunc
-	fDestroyed   cabi.ExportFunc
-	fBadHandle   cabi.ExportFunc
-	dtorCounter  cabi.ExportFunc
+	fNewCounter   cabi.ExportFunc
+	fCounter_Add  cabi.ExportFunc
+	fCounter_Twin cabi.ExportFunc
+	fCounter_Same cabi.ExportFunc
+	fAbsorb       cabi.ExportFunc
+	fSplit        cabi.ExportFunc
+	fDestroyed    cabi.ExportFunc
+	fBadHandle    cabi.ExportFunc
+	dtorCounter   cabi.ExportFunc
 }
 
 // Bind finds the functions of the interface that guest exports for inst, under their
@@ -44,9 +44,9 @@ func Bind(inst *cabi.Instance, guest cabi.Guest, version string) (*Exports, erro
 	b := cabi.NewBinder(guest, ModuleName, version)
 	x := &Exports{}
 	x.fNewCounter = b.Func("[constructor]counter", "func(start: u32) -> own<counter>", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fCounterAdd = b.Func("[method]counter.add", "func(self: borrow<counter>, k: u32) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fCounterTwin = b.Func("[method]counter.twin", "func(self: borrow<counter>) -> own<counter>", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
-	x.fCounterSame = b.Func("[method]counter.same", "func(self: borrow<counter>, other: borrow<counter>) -> bool", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fCounter_Add = b.Func("[method]counter.add", "func(self: borrow<counter>, k: u32) -> u32", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fCounter_Twin = b.Func("[method]counter.twin", "func(self: borrow<counter>) -> own<counter>", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
+	x.fCounter_Same = b.Func("[method]counter.same", "func(self: borrow<counter>, other: borrow<counter>) -> bool", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fAbsorb = b.Func("absorb", "func(c: own<counter>) -> u32", []api.ValueType{api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fSplit = b.Func("split", "func(c: borrow<counter>, n: u32) -> list<own<counter>>", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32})
 	x.fDestroyed = b.Func("destroyed", "func() -> u32", []api.ValueType{}, []api.ValueType{api.ValueTypeI32})
@@ -92,7 +92,7 @@ func (r *Counter) Add(ctx context.Context, k uint32) (r0 uint32, err error) {
 	var call cabi.Call
 	c := &call
 	defer c.EndExport(&err)
-	c.BeginExport(ctx, &x.Exports, &x.fCounterAdd)
+	c.BeginExport(ctx, &x.Exports, &x.fCounter_Add)
 	s := c.Stack()
 	s[0] = uint64(c.LendRep(r.guest(), CounterType))
 	s[1] = uint64(k)
@@ -112,7 +112,7 @@ func (r *Counter) Twin(ctx context.Context) (r0 *Counter, err error) {
 	var call cabi.Call
 	c := &call
 	defer c.EndExport(&err)
-	c.BeginExport(ctx, &x.Exports, &x.fCounterTwin)
+	c.BeginExport(ctx, &x.Exports, &x.fCounter_Twin)
 	s := c.Stack()
 	s[0] = uint64(c.LendRep(r.guest(), CounterType))
 	c.Invoke()
@@ -136,7 +136,7 @@ func (r *Counter) Same(ctx context.Context, other *Counter) (r0 bool, err error)
 	var call cabi.Call
 	c := &call
 	defer c.EndExport(&err)
-	c.BeginExport(ctx, &x.Exports, &x.fCounterSame)
+	c.BeginExport(ctx, &x.Exports, &x.fCounter_Same)
 	s := c.Stack()
 	s[0] = uint64(c.LendRep(r.guest(), CounterType))
 	s[1] = uint64(c.LendRep(other.guest(), CounterType))

@@ -11,30 +11,30 @@ import (
 )
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [resource-drop]descriptor
-func importDescriptorDrop(self uint32)
+func importDescriptor_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Descriptor) Drop() {
 	cabi.Wait()
-	importDescriptorDrop(uint32(self))
+	importDescriptor_drop(uint32(self))
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [resource-drop]directory-entry-stream
-func importDirectoryEntryStreamDrop(self uint32)
+func importDirectoryEntryStream_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self DirectoryEntryStream) Drop() {
 	cabi.Wait()
-	importDirectoryEntryStreamDrop(uint32(self))
+	importDirectoryEntryStream_drop(uint32(self))
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.read-via-stream
-func importDescriptorReadViaStream(p0 uint32, p1 uint64, ret uint32)
+func importDescriptor_ReadViaStream(p0 uint32, p1 uint64, ret uint32)
 
-// retDescriptorReadViaStream is the return area of [method]descriptor.read-via-stream, sized from its layout.
-var retDescriptorReadViaStream [1]uint64
+// retDescriptor_ReadViaStream is the return area of [method]descriptor.read-via-stream, sized from its layout.
+var retDescriptor_ReadViaStream [1]uint64
 
 // ReadViaStream calls the method read-via-stream.
 //
@@ -50,14 +50,14 @@ var retDescriptorReadViaStream [1]uint64
 //	read-via-stream: func(offset: filesize) -> result<input-stream, error-code>
 func (self DescriptorBorrow) ReadViaStream(offset Filesize) (InputStream, error) {
 	cabi.Enter()
-	importDescriptorReadViaStream(uint32(self), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorReadViaStream))))
+	importDescriptor_ReadViaStream(uint32(self), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptor_ReadViaStream))))
 	var ok InputStream
-	if *(*uint8)(unsafe.Pointer(&retDescriptorReadViaStream)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadViaStream), 4))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_ReadViaStream)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_ReadViaStream), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*InputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorReadViaStream), 4))
+	ok = *(*InputStream)(unsafe.Add(unsafe.Pointer(&retDescriptor_ReadViaStream), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -68,10 +68,10 @@ func (self Descriptor) ReadViaStream(offset Filesize) (InputStream, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.write-via-stream
-func importDescriptorWriteViaStream(p0 uint32, p1 uint64, ret uint32)
+func importDescriptor_WriteViaStream(p0 uint32, p1 uint64, ret uint32)
 
-// retDescriptorWriteViaStream is the return area of [method]descriptor.write-via-stream, sized from its layout.
-var retDescriptorWriteViaStream [1]uint64
+// retDescriptor_WriteViaStream is the return area of [method]descriptor.write-via-stream, sized from its layout.
+var retDescriptor_WriteViaStream [1]uint64
 
 // WriteViaStream calls the method write-via-stream.
 //
@@ -85,14 +85,14 @@ var retDescriptorWriteViaStream [1]uint64
 //	write-via-stream: func(offset: filesize) -> result<output-stream, error-code>
 func (self DescriptorBorrow) WriteViaStream(offset Filesize) (OutputStream, error) {
 	cabi.Enter()
-	importDescriptorWriteViaStream(uint32(self), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorWriteViaStream))))
+	importDescriptor_WriteViaStream(uint32(self), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptor_WriteViaStream))))
 	var ok OutputStream
-	if *(*uint8)(unsafe.Pointer(&retDescriptorWriteViaStream)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorWriteViaStream), 4))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_WriteViaStream)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_WriteViaStream), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorWriteViaStream), 4))
+	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retDescriptor_WriteViaStream), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -103,10 +103,10 @@ func (self Descriptor) WriteViaStream(offset Filesize) (OutputStream, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.append-via-stream
-func importDescriptorAppendViaStream(p0 uint32, ret uint32)
+func importDescriptor_AppendViaStream(p0 uint32, ret uint32)
 
-// retDescriptorAppendViaStream is the return area of [method]descriptor.append-via-stream, sized from its layout.
-var retDescriptorAppendViaStream [1]uint64
+// retDescriptor_AppendViaStream is the return area of [method]descriptor.append-via-stream, sized from its layout.
+var retDescriptor_AppendViaStream [1]uint64
 
 // AppendViaStream calls the method append-via-stream.
 //
@@ -120,14 +120,14 @@ var retDescriptorAppendViaStream [1]uint64
 //	append-via-stream: func() -> result<output-stream, error-code>
 func (self DescriptorBorrow) AppendViaStream() (OutputStream, error) {
 	cabi.Enter()
-	importDescriptorAppendViaStream(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorAppendViaStream))))
+	importDescriptor_AppendViaStream(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptor_AppendViaStream))))
 	var ok OutputStream
-	if *(*uint8)(unsafe.Pointer(&retDescriptorAppendViaStream)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorAppendViaStream), 4))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_AppendViaStream)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_AppendViaStream), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retDescriptorAppendViaStream), 4))
+	ok = *(*OutputStream)(unsafe.Add(unsafe.Pointer(&retDescriptor_AppendViaStream), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -138,20 +138,20 @@ func (self Descriptor) AppendViaStream() (OutputStream, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.advise
-func importDescriptorAdvise(p0 uint32, p1 uint64, p2 uint64, p3 uint32, ret uint32)
+func importDescriptor_Advise(p0 uint32, p1 uint64, p2 uint64, p3 uint32, ret uint32)
 
-// retDescriptorAdvise is the return area of [method]descriptor.advise, sized from its layout.
-var retDescriptorAdvise [1]uint64
+// retDescriptor_Advise is the return area of [method]descriptor.advise, sized from its layout.
+var retDescriptor_Advise [1]uint64
 
-// resultDescriptorAdvise returns the error of [method]descriptor.advise's result,
+// resultDescriptor_Advise returns the error of [method]descriptor.advise's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorAdvise = [2]func() error{
+var resultDescriptor_Advise = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorAdvise), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_Advise), 1))
 		return err
 	},
 }
@@ -165,10 +165,10 @@ var resultDescriptorAdvise = [2]func() error{
 //	advise: func(offset: filesize, length: filesize, advice: advice) -> result<_, error-code>
 func (self DescriptorBorrow) Advise(offset Filesize, length Filesize, advice Advice) error {
 	cabi.Enter()
-	importDescriptorAdvise(uint32(self), uint64(offset), uint64(length), uint32(advice), uint32(uintptr(unsafe.Pointer(&retDescriptorAdvise))))
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorAdvise))
+	importDescriptor_Advise(uint32(self), uint64(offset), uint64(length), uint32(advice), uint32(uintptr(unsafe.Pointer(&retDescriptor_Advise))))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_Advise))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorAdvise[isErr&1]()
+	err := resultDescriptor_Advise[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -179,20 +179,20 @@ func (self Descriptor) Advise(offset Filesize, length Filesize, advice Advice) e
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.sync-data
-func importDescriptorSyncData(p0 uint32, ret uint32)
+func importDescriptor_SyncData(p0 uint32, ret uint32)
 
-// retDescriptorSyncData is the return area of [method]descriptor.sync-data, sized from its layout.
-var retDescriptorSyncData [1]uint64
+// retDescriptor_SyncData is the return area of [method]descriptor.sync-data, sized from its layout.
+var retDescriptor_SyncData [1]uint64
 
-// resultDescriptorSyncData returns the error of [method]descriptor.sync-data's result,
+// resultDescriptor_SyncData returns the error of [method]descriptor.sync-data's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorSyncData = [2]func() error{
+var resultDescriptor_SyncData = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSyncData), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_SyncData), 1))
 		return err
 	},
 }
@@ -209,10 +209,10 @@ var resultDescriptorSyncData = [2]func() error{
 //	sync-data: func() -> result<_, error-code>
 func (self DescriptorBorrow) SyncData() error {
 	cabi.Enter()
-	importDescriptorSyncData(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorSyncData))))
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSyncData))
+	importDescriptor_SyncData(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptor_SyncData))))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_SyncData))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorSyncData[isErr&1]()
+	err := resultDescriptor_SyncData[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -223,10 +223,10 @@ func (self Descriptor) SyncData() error {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.get-flags
-func importDescriptorGetFlags(p0 uint32, ret uint32)
+func importDescriptor_GetFlags(p0 uint32, ret uint32)
 
-// retDescriptorGetFlags is the return area of [method]descriptor.get-flags, sized from its layout.
-var retDescriptorGetFlags [1]uint64
+// retDescriptor_GetFlags is the return area of [method]descriptor.get-flags, sized from its layout.
+var retDescriptor_GetFlags [1]uint64
 
 // GetFlags calls the method get-flags.
 //
@@ -240,14 +240,14 @@ var retDescriptorGetFlags [1]uint64
 //	get-flags: func() -> result<descriptor-flags, error-code>
 func (self DescriptorBorrow) GetFlags() (DescriptorFlags, error) {
 	cabi.Enter()
-	importDescriptorGetFlags(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorGetFlags))))
+	importDescriptor_GetFlags(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptor_GetFlags))))
 	var ok DescriptorFlags
-	if *(*uint8)(unsafe.Pointer(&retDescriptorGetFlags)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorGetFlags), 1))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_GetFlags)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_GetFlags), 1))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*DescriptorFlags)(unsafe.Add(unsafe.Pointer(&retDescriptorGetFlags), 1))
+	ok = *(*DescriptorFlags)(unsafe.Add(unsafe.Pointer(&retDescriptor_GetFlags), 1))
 	cabi.Leave()
 	return ok, nil
 }
@@ -258,10 +258,10 @@ func (self Descriptor) GetFlags() (DescriptorFlags, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.get-type
-func importDescriptorGetType(p0 uint32, ret uint32)
+func importDescriptor_GetType(p0 uint32, ret uint32)
 
-// retDescriptorGetType is the return area of [method]descriptor.get-type, sized from its layout.
-var retDescriptorGetType [1]uint64
+// retDescriptor_GetType is the return area of [method]descriptor.get-type, sized from its layout.
+var retDescriptor_GetType [1]uint64
 
 // GetType calls the method get-type.
 //
@@ -279,14 +279,14 @@ var retDescriptorGetType [1]uint64
 //	get-type: func() -> result<descriptor-type, error-code>
 func (self DescriptorBorrow) GetType() (DescriptorType, error) {
 	cabi.Enter()
-	importDescriptorGetType(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorGetType))))
+	importDescriptor_GetType(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptor_GetType))))
 	var ok DescriptorType
-	if *(*uint8)(unsafe.Pointer(&retDescriptorGetType)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorGetType), 1))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_GetType)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_GetType), 1))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*DescriptorType)(unsafe.Add(unsafe.Pointer(&retDescriptorGetType), 1))
+	ok = *(*DescriptorType)(unsafe.Add(unsafe.Pointer(&retDescriptor_GetType), 1))
 	cabi.Leave()
 	return ok, nil
 }
@@ -297,20 +297,20 @@ func (self Descriptor) GetType() (DescriptorType, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.set-size
-func importDescriptorSetSize(p0 uint32, p1 uint64, ret uint32)
+func importDescriptor_SetSize(p0 uint32, p1 uint64, ret uint32)
 
-// retDescriptorSetSize is the return area of [method]descriptor.set-size, sized from its layout.
-var retDescriptorSetSize [1]uint64
+// retDescriptor_SetSize is the return area of [method]descriptor.set-size, sized from its layout.
+var retDescriptor_SetSize [1]uint64
 
-// resultDescriptorSetSize returns the error of [method]descriptor.set-size's result,
+// resultDescriptor_SetSize returns the error of [method]descriptor.set-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorSetSize = [2]func() error{
+var resultDescriptor_SetSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetSize), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_SetSize), 1))
 		return err
 	},
 }
@@ -325,10 +325,10 @@ var resultDescriptorSetSize = [2]func() error{
 //	set-size: func(size: filesize) -> result<_, error-code>
 func (self DescriptorBorrow) SetSize(size Filesize) error {
 	cabi.Enter()
-	importDescriptorSetSize(uint32(self), uint64(size), uint32(uintptr(unsafe.Pointer(&retDescriptorSetSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetSize))
+	importDescriptor_SetSize(uint32(self), uint64(size), uint32(uintptr(unsafe.Pointer(&retDescriptor_SetSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_SetSize))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorSetSize[isErr&1]()
+	err := resultDescriptor_SetSize[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -339,20 +339,20 @@ func (self Descriptor) SetSize(size Filesize) error {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.set-times
-func importDescriptorSetTimes(p0 uint32, p1 uint32, p2 uint64, p3 uint32, p4 uint32, p5 uint64, p6 uint32, ret uint32)
+func importDescriptor_SetTimes(p0 uint32, p1 uint32, p2 uint64, p3 uint32, p4 uint32, p5 uint64, p6 uint32, ret uint32)
 
-// retDescriptorSetTimes is the return area of [method]descriptor.set-times, sized from its layout.
-var retDescriptorSetTimes [1]uint64
+// retDescriptor_SetTimes is the return area of [method]descriptor.set-times, sized from its layout.
+var retDescriptor_SetTimes [1]uint64
 
-// resultDescriptorSetTimes returns the error of [method]descriptor.set-times's result,
+// resultDescriptor_SetTimes returns the error of [method]descriptor.set-times's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorSetTimes = [2]func() error{
+var resultDescriptor_SetTimes = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetTimes), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_SetTimes), 1))
 		return err
 	},
 }
@@ -370,10 +370,10 @@ func (self DescriptorBorrow) SetTimes(dataAccessTimestamp NewTimestamp, dataModi
 	cabi.Enter()
 	x1, x2, x3 := flatNewTimestamp(dataAccessTimestamp)
 	x4, x5, x6 := flatNewTimestamp(dataModificationTimestamp)
-	importDescriptorSetTimes(uint32(self), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimes))))
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetTimes))
+	importDescriptor_SetTimes(uint32(self), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptor_SetTimes))))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_SetTimes))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorSetTimes[isErr&1]()
+	err := resultDescriptor_SetTimes[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -384,10 +384,10 @@ func (self Descriptor) SetTimes(dataAccessTimestamp NewTimestamp, dataModificati
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.read
-func importDescriptorRead(p0 uint32, p1 uint64, p2 uint64, ret uint32)
+func importDescriptor_Read(p0 uint32, p1 uint64, p2 uint64, ret uint32)
 
-// retDescriptorRead is the return area of [method]descriptor.read, sized from its layout.
-var retDescriptorRead [2]uint64
+// retDescriptor_Read is the return area of [method]descriptor.read, sized from its layout.
+var retDescriptor_Read [2]uint64
 
 // Read calls the method read.
 //
@@ -406,14 +406,14 @@ var retDescriptorRead [2]uint64
 //	read: func(length: filesize, offset: filesize) -> result<tuple<list<u8>, bool>, error-code>
 func (self DescriptorBorrow) Read(length Filesize, offset Filesize) (witval.Tuple2[[]byte, bool], error) {
 	cabi.Enter()
-	importDescriptorRead(uint32(self), uint64(length), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorRead))))
+	importDescriptor_Read(uint32(self), uint64(length), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptor_Read))))
 	var ok witval.Tuple2[[]byte, bool]
-	if *(*uint8)(unsafe.Pointer(&retDescriptorRead)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRead), 4))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_Read)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_Read), 4))
 		cabi.Unpin()
 		return ok, err
 	}
-	ok = loadTuple2ListU8BoolEnd(unsafe.Add(unsafe.Pointer(&retDescriptorRead), 4))
+	ok = loadTuple2ListU8BoolEnd(unsafe.Add(unsafe.Pointer(&retDescriptor_Read), 4))
 	cabi.Unpin()
 	return ok, nil
 }
@@ -424,20 +424,20 @@ func (self Descriptor) Read(length Filesize, offset Filesize) (witval.Tuple2[[]b
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.write
-func importDescriptorWrite(p0 uint32, p1 uint32, p2 uint32, p3 uint64, ret uint32)
+func importDescriptor_Write(p0 uint32, p1 uint32, p2 uint32, p3 uint64, ret uint32)
 
-// retDescriptorWrite is the return area of [method]descriptor.write, sized from its layout.
-var retDescriptorWrite [2]uint64
+// retDescriptor_Write is the return area of [method]descriptor.write, sized from its layout.
+var retDescriptor_Write [2]uint64
 
-// resultDescriptorWrite returns the error of [method]descriptor.write's result,
+// resultDescriptor_Write returns the error of [method]descriptor.write's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorWrite = [2]func() error{
+var resultDescriptor_Write = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_Write), 8))
 		return err
 	},
 }
@@ -457,12 +457,12 @@ var resultDescriptorWrite = [2]func() error{
 //	write: func(buffer: list<u8>, offset: filesize) -> result<filesize, error-code>
 func (self DescriptorBorrow) Write(buffer []byte, offset Filesize) (Filesize, error) {
 	cabi.Enter()
-	importDescriptorWrite(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(buffer)))), uint32(len(buffer)), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptorWrite))))
+	importDescriptor_Write(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(buffer)))), uint32(len(buffer)), uint64(offset), uint32(uintptr(unsafe.Pointer(&retDescriptor_Write))))
 	runtime.KeepAlive(buffer)
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorWrite))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_Write))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*Filesize)(unsafe.Add(unsafe.Pointer(&retDescriptorWrite), 8)) & (Filesize(isErr) - 1)
-	err := resultDescriptorWrite[isErr&1]()
+	ok := *(*Filesize)(unsafe.Add(unsafe.Pointer(&retDescriptor_Write), 8)) & (Filesize(isErr) - 1)
+	err := resultDescriptor_Write[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -473,10 +473,10 @@ func (self Descriptor) Write(buffer []byte, offset Filesize) (Filesize, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.read-directory
-func importDescriptorReadDirectory(p0 uint32, ret uint32)
+func importDescriptor_ReadDirectory(p0 uint32, ret uint32)
 
-// retDescriptorReadDirectory is the return area of [method]descriptor.read-directory, sized from its layout.
-var retDescriptorReadDirectory [1]uint64
+// retDescriptor_ReadDirectory is the return area of [method]descriptor.read-directory, sized from its layout.
+var retDescriptor_ReadDirectory [1]uint64
 
 // ReadDirectory calls the method read-directory.
 //
@@ -493,14 +493,14 @@ var retDescriptorReadDirectory [1]uint64
 //	read-directory: func() -> result<directory-entry-stream, error-code>
 func (self DescriptorBorrow) ReadDirectory() (DirectoryEntryStream, error) {
 	cabi.Enter()
-	importDescriptorReadDirectory(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorReadDirectory))))
+	importDescriptor_ReadDirectory(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptor_ReadDirectory))))
 	var ok DirectoryEntryStream
-	if *(*uint8)(unsafe.Pointer(&retDescriptorReadDirectory)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadDirectory), 4))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_ReadDirectory)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_ReadDirectory), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*DirectoryEntryStream)(unsafe.Add(unsafe.Pointer(&retDescriptorReadDirectory), 4))
+	ok = *(*DirectoryEntryStream)(unsafe.Add(unsafe.Pointer(&retDescriptor_ReadDirectory), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -511,20 +511,20 @@ func (self Descriptor) ReadDirectory() (DirectoryEntryStream, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.sync
-func importDescriptorSync(p0 uint32, ret uint32)
+func importDescriptor_Sync(p0 uint32, ret uint32)
 
-// retDescriptorSync is the return area of [method]descriptor.sync, sized from its layout.
-var retDescriptorSync [1]uint64
+// retDescriptor_Sync is the return area of [method]descriptor.sync, sized from its layout.
+var retDescriptor_Sync [1]uint64
 
-// resultDescriptorSync returns the error of [method]descriptor.sync's result,
+// resultDescriptor_Sync returns the error of [method]descriptor.sync's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorSync = [2]func() error{
+var resultDescriptor_Sync = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSync), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_Sync), 1))
 		return err
 	},
 }
@@ -541,10 +541,10 @@ var resultDescriptorSync = [2]func() error{
 //	sync: func() -> result<_, error-code>
 func (self DescriptorBorrow) Sync() error {
 	cabi.Enter()
-	importDescriptorSync(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorSync))))
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSync))
+	importDescriptor_Sync(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptor_Sync))))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_Sync))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorSync[isErr&1]()
+	err := resultDescriptor_Sync[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -555,20 +555,20 @@ func (self Descriptor) Sync() error {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.create-directory-at
-func importDescriptorCreateDirectoryAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importDescriptor_CreateDirectoryAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retDescriptorCreateDirectoryAt is the return area of [method]descriptor.create-directory-at, sized from its layout.
-var retDescriptorCreateDirectoryAt [1]uint64
+// retDescriptor_CreateDirectoryAt is the return area of [method]descriptor.create-directory-at, sized from its layout.
+var retDescriptor_CreateDirectoryAt [1]uint64
 
-// resultDescriptorCreateDirectoryAt returns the error of [method]descriptor.create-directory-at's result,
+// resultDescriptor_CreateDirectoryAt returns the error of [method]descriptor.create-directory-at's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorCreateDirectoryAt = [2]func() error{
+var resultDescriptor_CreateDirectoryAt = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorCreateDirectoryAt), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_CreateDirectoryAt), 1))
 		return err
 	},
 }
@@ -582,11 +582,11 @@ var resultDescriptorCreateDirectoryAt = [2]func() error{
 //	create-directory-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) CreateDirectoryAt(path string) error {
 	cabi.Enter()
-	importDescriptorCreateDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorCreateDirectoryAt))))
+	importDescriptor_CreateDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptor_CreateDirectoryAt))))
 	runtime.KeepAlive(path)
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorCreateDirectoryAt))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_CreateDirectoryAt))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorCreateDirectoryAt[isErr&1]()
+	err := resultDescriptor_CreateDirectoryAt[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -597,10 +597,10 @@ func (self Descriptor) CreateDirectoryAt(path string) error {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.stat
-func importDescriptorStat(p0 uint32, ret uint32)
+func importDescriptor_Stat(p0 uint32, ret uint32)
 
-// retDescriptorStat is the return area of [method]descriptor.stat, sized from its layout.
-var retDescriptorStat [13]uint64
+// retDescriptor_Stat is the return area of [method]descriptor.stat, sized from its layout.
+var retDescriptor_Stat [13]uint64
 
 // Stat calls the method stat.
 //
@@ -617,14 +617,14 @@ var retDescriptorStat [13]uint64
 //	stat: func() -> result<descriptor-stat, error-code>
 func (self DescriptorBorrow) Stat() (DescriptorStat, error) {
 	cabi.Enter()
-	importDescriptorStat(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorStat))))
+	importDescriptor_Stat(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptor_Stat))))
 	var ok DescriptorStat
-	if *(*uint8)(unsafe.Pointer(&retDescriptorStat)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorStat), 8))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_Stat)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_Stat), 8))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = loadDescriptorStat(unsafe.Add(unsafe.Pointer(&retDescriptorStat), 8))
+	ok = loadDescriptorStat(unsafe.Add(unsafe.Pointer(&retDescriptor_Stat), 8))
 	cabi.Leave()
 	return ok, nil
 }
@@ -635,10 +635,10 @@ func (self Descriptor) Stat() (DescriptorStat, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.stat-at
-func importDescriptorStatAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, ret uint32)
+func importDescriptor_StatAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, ret uint32)
 
-// retDescriptorStatAt is the return area of [method]descriptor.stat-at, sized from its layout.
-var retDescriptorStatAt [13]uint64
+// retDescriptor_StatAt is the return area of [method]descriptor.stat-at, sized from its layout.
+var retDescriptor_StatAt [13]uint64
 
 // StatAt calls the method stat-at.
 //
@@ -653,15 +653,15 @@ var retDescriptorStatAt [13]uint64
 //	stat-at: func(path-flags: path-flags, path: string) -> result<descriptor-stat, error-code>
 func (self DescriptorBorrow) StatAt(pathFlags PathFlags, path string) (DescriptorStat, error) {
 	cabi.Enter()
-	importDescriptorStatAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorStatAt))))
+	importDescriptor_StatAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptor_StatAt))))
 	runtime.KeepAlive(path)
 	var ok DescriptorStat
-	if *(*uint8)(unsafe.Pointer(&retDescriptorStatAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorStatAt), 8))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_StatAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_StatAt), 8))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = loadDescriptorStat(unsafe.Add(unsafe.Pointer(&retDescriptorStatAt), 8))
+	ok = loadDescriptorStat(unsafe.Add(unsafe.Pointer(&retDescriptor_StatAt), 8))
 	cabi.Leave()
 	return ok, nil
 }
@@ -672,20 +672,20 @@ func (self Descriptor) StatAt(pathFlags PathFlags, path string) (DescriptorStat,
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.set-times-at
-func importDescriptorSetTimesAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint64, p6 uint32, p7 uint32, p8 uint64, p9 uint32, ret uint32)
+func importDescriptor_SetTimesAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint64, p6 uint32, p7 uint32, p8 uint64, p9 uint32, ret uint32)
 
-// retDescriptorSetTimesAt is the return area of [method]descriptor.set-times-at, sized from its layout.
-var retDescriptorSetTimesAt [1]uint64
+// retDescriptor_SetTimesAt is the return area of [method]descriptor.set-times-at, sized from its layout.
+var retDescriptor_SetTimesAt [1]uint64
 
-// resultDescriptorSetTimesAt returns the error of [method]descriptor.set-times-at's result,
+// resultDescriptor_SetTimesAt returns the error of [method]descriptor.set-times-at's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorSetTimesAt = [2]func() error{
+var resultDescriptor_SetTimesAt = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSetTimesAt), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_SetTimesAt), 1))
 		return err
 	},
 }
@@ -704,11 +704,11 @@ func (self DescriptorBorrow) SetTimesAt(pathFlags PathFlags, path string, dataAc
 	cabi.Enter()
 	x1, x2, x3 := flatNewTimestamp(dataAccessTimestamp)
 	x4, x5, x6 := flatNewTimestamp(dataModificationTimestamp)
-	importDescriptorSetTimesAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptorSetTimesAt))))
+	importDescriptor_SetTimesAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), x1, x2, x3, x4, x5, x6, uint32(uintptr(unsafe.Pointer(&retDescriptor_SetTimesAt))))
 	runtime.KeepAlive(path)
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSetTimesAt))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_SetTimesAt))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorSetTimesAt[isErr&1]()
+	err := resultDescriptor_SetTimesAt[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -719,20 +719,20 @@ func (self Descriptor) SetTimesAt(pathFlags PathFlags, path string, dataAccessTi
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.link-at
-func importDescriptorLinkAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, ret uint32)
+func importDescriptor_LinkAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, ret uint32)
 
-// retDescriptorLinkAt is the return area of [method]descriptor.link-at, sized from its layout.
-var retDescriptorLinkAt [1]uint64
+// retDescriptor_LinkAt is the return area of [method]descriptor.link-at, sized from its layout.
+var retDescriptor_LinkAt [1]uint64
 
-// resultDescriptorLinkAt returns the error of [method]descriptor.link-at's result,
+// resultDescriptor_LinkAt returns the error of [method]descriptor.link-at's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorLinkAt = [2]func() error{
+var resultDescriptor_LinkAt = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorLinkAt), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_LinkAt), 1))
 		return err
 	},
 }
@@ -750,12 +750,12 @@ var resultDescriptorLinkAt = [2]func() error{
 //	link-at: func(old-path-flags: path-flags, old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) LinkAt(oldPathFlags PathFlags, oldPath string, newDescriptor DescriptorBorrow, newPath string) error {
 	cabi.Enter()
-	importDescriptorLinkAt(uint32(self), uint32(oldPathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorLinkAt))))
+	importDescriptor_LinkAt(uint32(self), uint32(oldPathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptor_LinkAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorLinkAt))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_LinkAt))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorLinkAt[isErr&1]()
+	err := resultDescriptor_LinkAt[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -766,10 +766,10 @@ func (self Descriptor) LinkAt(oldPathFlags PathFlags, oldPath string, newDescrip
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.open-at
-func importDescriptorOpenAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, ret uint32)
+func importDescriptor_OpenAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, ret uint32)
 
-// retDescriptorOpenAt is the return area of [method]descriptor.open-at, sized from its layout.
-var retDescriptorOpenAt [1]uint64
+// retDescriptor_OpenAt is the return area of [method]descriptor.open-at, sized from its layout.
+var retDescriptor_OpenAt [1]uint64
 
 // OpenAt calls the method open-at.
 //
@@ -789,15 +789,15 @@ var retDescriptorOpenAt [1]uint64
 //	open-at: func(path-flags: path-flags, path: string, open-flags: open-flags, %flags: descriptor-flags) -> result<descriptor, error-code>
 func (self DescriptorBorrow) OpenAt(pathFlags PathFlags, path string, openFlags OpenFlags, flags DescriptorFlags) (Descriptor, error) {
 	cabi.Enter()
-	importDescriptorOpenAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(openFlags), uint32(flags), uint32(uintptr(unsafe.Pointer(&retDescriptorOpenAt))))
+	importDescriptor_OpenAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(openFlags), uint32(flags), uint32(uintptr(unsafe.Pointer(&retDescriptor_OpenAt))))
 	runtime.KeepAlive(path)
 	var ok Descriptor
-	if *(*uint8)(unsafe.Pointer(&retDescriptorOpenAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorOpenAt), 4))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_OpenAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_OpenAt), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*Descriptor)(unsafe.Add(unsafe.Pointer(&retDescriptorOpenAt), 4))
+	ok = *(*Descriptor)(unsafe.Add(unsafe.Pointer(&retDescriptor_OpenAt), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -808,10 +808,10 @@ func (self Descriptor) OpenAt(pathFlags PathFlags, path string, openFlags OpenFl
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.readlink-at
-func importDescriptorReadlinkAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importDescriptor_ReadlinkAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retDescriptorReadlinkAt is the return area of [method]descriptor.readlink-at, sized from its layout.
-var retDescriptorReadlinkAt [2]uint64
+// retDescriptor_ReadlinkAt is the return area of [method]descriptor.readlink-at, sized from its layout.
+var retDescriptor_ReadlinkAt [2]uint64
 
 // ReadlinkAt calls the method readlink-at.
 //
@@ -825,15 +825,15 @@ var retDescriptorReadlinkAt [2]uint64
 //	readlink-at: func(path: string) -> result<string, error-code>
 func (self DescriptorBorrow) ReadlinkAt(path string) (string, error) {
 	cabi.Enter()
-	importDescriptorReadlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorReadlinkAt))))
+	importDescriptor_ReadlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptor_ReadlinkAt))))
 	runtime.KeepAlive(path)
 	var ok string
-	if *(*uint8)(unsafe.Pointer(&retDescriptorReadlinkAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorReadlinkAt), 4))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_ReadlinkAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_ReadlinkAt), 4))
 		cabi.Unpin()
 		return ok, err
 	}
-	ok = cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retDescriptorReadlinkAt), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retDescriptorReadlinkAt), 4), 4)))
+	ok = cabi.LiftString(*(*uint32)(unsafe.Add(unsafe.Pointer(&retDescriptor_ReadlinkAt), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retDescriptor_ReadlinkAt), 4), 4)))
 	cabi.Unpin()
 	return ok, nil
 }
@@ -844,20 +844,20 @@ func (self Descriptor) ReadlinkAt(path string) (string, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.remove-directory-at
-func importDescriptorRemoveDirectoryAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importDescriptor_RemoveDirectoryAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retDescriptorRemoveDirectoryAt is the return area of [method]descriptor.remove-directory-at, sized from its layout.
-var retDescriptorRemoveDirectoryAt [1]uint64
+// retDescriptor_RemoveDirectoryAt is the return area of [method]descriptor.remove-directory-at, sized from its layout.
+var retDescriptor_RemoveDirectoryAt [1]uint64
 
-// resultDescriptorRemoveDirectoryAt returns the error of [method]descriptor.remove-directory-at's result,
+// resultDescriptor_RemoveDirectoryAt returns the error of [method]descriptor.remove-directory-at's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorRemoveDirectoryAt = [2]func() error{
+var resultDescriptor_RemoveDirectoryAt = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRemoveDirectoryAt), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_RemoveDirectoryAt), 1))
 		return err
 	},
 }
@@ -873,11 +873,11 @@ var resultDescriptorRemoveDirectoryAt = [2]func() error{
 //	remove-directory-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) RemoveDirectoryAt(path string) error {
 	cabi.Enter()
-	importDescriptorRemoveDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))))
+	importDescriptor_RemoveDirectoryAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptor_RemoveDirectoryAt))))
 	runtime.KeepAlive(path)
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorRemoveDirectoryAt))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_RemoveDirectoryAt))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorRemoveDirectoryAt[isErr&1]()
+	err := resultDescriptor_RemoveDirectoryAt[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -888,20 +888,20 @@ func (self Descriptor) RemoveDirectoryAt(path string) error {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.rename-at
-func importDescriptorRenameAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, ret uint32)
+func importDescriptor_RenameAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, ret uint32)
 
-// retDescriptorRenameAt is the return area of [method]descriptor.rename-at, sized from its layout.
-var retDescriptorRenameAt [1]uint64
+// retDescriptor_RenameAt is the return area of [method]descriptor.rename-at, sized from its layout.
+var retDescriptor_RenameAt [1]uint64
 
-// resultDescriptorRenameAt returns the error of [method]descriptor.rename-at's result,
+// resultDescriptor_RenameAt returns the error of [method]descriptor.rename-at's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorRenameAt = [2]func() error{
+var resultDescriptor_RenameAt = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorRenameAt), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_RenameAt), 1))
 		return err
 	},
 }
@@ -915,12 +915,12 @@ var resultDescriptorRenameAt = [2]func() error{
 //	rename-at: func(old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) RenameAt(oldPath string, newDescriptor DescriptorBorrow, newPath string) error {
 	cabi.Enter()
-	importDescriptorRenameAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorRenameAt))))
+	importDescriptor_RenameAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(newDescriptor), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptor_RenameAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorRenameAt))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_RenameAt))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorRenameAt[isErr&1]()
+	err := resultDescriptor_RenameAt[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -931,20 +931,20 @@ func (self Descriptor) RenameAt(oldPath string, newDescriptor DescriptorBorrow, 
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.symlink-at
-func importDescriptorSymlinkAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, ret uint32)
+func importDescriptor_SymlinkAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, ret uint32)
 
-// retDescriptorSymlinkAt is the return area of [method]descriptor.symlink-at, sized from its layout.
-var retDescriptorSymlinkAt [1]uint64
+// retDescriptor_SymlinkAt is the return area of [method]descriptor.symlink-at, sized from its layout.
+var retDescriptor_SymlinkAt [1]uint64
 
-// resultDescriptorSymlinkAt returns the error of [method]descriptor.symlink-at's result,
+// resultDescriptor_SymlinkAt returns the error of [method]descriptor.symlink-at's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorSymlinkAt = [2]func() error{
+var resultDescriptor_SymlinkAt = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorSymlinkAt), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_SymlinkAt), 1))
 		return err
 	},
 }
@@ -961,12 +961,12 @@ var resultDescriptorSymlinkAt = [2]func() error{
 //	symlink-at: func(old-path: string, new-path: string) -> result<_, error-code>
 func (self DescriptorBorrow) SymlinkAt(oldPath string, newPath string) error {
 	cabi.Enter()
-	importDescriptorSymlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptorSymlinkAt))))
+	importDescriptor_SymlinkAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(oldPath)))), uint32(len(oldPath)), uint32(uintptr(unsafe.Pointer(unsafe.StringData(newPath)))), uint32(len(newPath)), uint32(uintptr(unsafe.Pointer(&retDescriptor_SymlinkAt))))
 	runtime.KeepAlive(oldPath)
 	runtime.KeepAlive(newPath)
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorSymlinkAt))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_SymlinkAt))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorSymlinkAt[isErr&1]()
+	err := resultDescriptor_SymlinkAt[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -977,20 +977,20 @@ func (self Descriptor) SymlinkAt(oldPath string, newPath string) error {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.unlink-file-at
-func importDescriptorUnlinkFileAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importDescriptor_UnlinkFileAt(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retDescriptorUnlinkFileAt is the return area of [method]descriptor.unlink-file-at, sized from its layout.
-var retDescriptorUnlinkFileAt [1]uint64
+// retDescriptor_UnlinkFileAt is the return area of [method]descriptor.unlink-file-at, sized from its layout.
+var retDescriptor_UnlinkFileAt [1]uint64
 
-// resultDescriptorUnlinkFileAt returns the error of [method]descriptor.unlink-file-at's result,
+// resultDescriptor_UnlinkFileAt returns the error of [method]descriptor.unlink-file-at's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultDescriptorUnlinkFileAt = [2]func() error{
+var resultDescriptor_UnlinkFileAt = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorUnlinkFileAt), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_UnlinkFileAt), 1))
 		return err
 	},
 }
@@ -1005,11 +1005,11 @@ var resultDescriptorUnlinkFileAt = [2]func() error{
 //	unlink-file-at: func(path: string) -> result<_, error-code>
 func (self DescriptorBorrow) UnlinkFileAt(path string) error {
 	cabi.Enter()
-	importDescriptorUnlinkFileAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorUnlinkFileAt))))
+	importDescriptor_UnlinkFileAt(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptor_UnlinkFileAt))))
 	runtime.KeepAlive(path)
-	isErr := *(*uint8)(unsafe.Pointer(&retDescriptorUnlinkFileAt))
+	isErr := *(*uint8)(unsafe.Pointer(&retDescriptor_UnlinkFileAt))
 	isErr = (isErr | -isErr) >> 7
-	err := resultDescriptorUnlinkFileAt[isErr&1]()
+	err := resultDescriptor_UnlinkFileAt[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -1020,7 +1020,7 @@ func (self Descriptor) UnlinkFileAt(path string) error {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.is-same-object
-func importDescriptorIsSameObject(p0 uint32, p1 uint32) uint32
+func importDescriptor_IsSameObject(p0 uint32, p1 uint32) uint32
 
 // IsSameObject calls the method is-same-object.
 //
@@ -1034,7 +1034,7 @@ func importDescriptorIsSameObject(p0 uint32, p1 uint32) uint32
 //	is-same-object: func(other: borrow<descriptor>) -> bool
 func (self DescriptorBorrow) IsSameObject(other DescriptorBorrow) bool {
 	cabi.Wait()
-	core := importDescriptorIsSameObject(uint32(self), uint32(other))
+	core := importDescriptor_IsSameObject(uint32(self), uint32(other))
 	return core != 0
 }
 
@@ -1044,10 +1044,10 @@ func (self Descriptor) IsSameObject(other DescriptorBorrow) bool {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.metadata-hash
-func importDescriptorMetadataHash(p0 uint32, ret uint32)
+func importDescriptor_MetadataHash(p0 uint32, ret uint32)
 
-// retDescriptorMetadataHash is the return area of [method]descriptor.metadata-hash, sized from its layout.
-var retDescriptorMetadataHash [3]uint64
+// retDescriptor_MetadataHash is the return area of [method]descriptor.metadata-hash, sized from its layout.
+var retDescriptor_MetadataHash [3]uint64
 
 // MetadataHash calls the method metadata-hash.
 //
@@ -1074,14 +1074,14 @@ var retDescriptorMetadataHash [3]uint64
 //	metadata-hash: func() -> result<metadata-hash-value, error-code>
 func (self DescriptorBorrow) MetadataHash() (MetadataHashValue, error) {
 	cabi.Enter()
-	importDescriptorMetadataHash(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptorMetadataHash))))
+	importDescriptor_MetadataHash(uint32(self), uint32(uintptr(unsafe.Pointer(&retDescriptor_MetadataHash))))
 	var ok MetadataHashValue
-	if *(*uint8)(unsafe.Pointer(&retDescriptorMetadataHash)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHash), 8))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_MetadataHash)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_MetadataHash), 8))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*MetadataHashValue)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHash), 8))
+	ok = *(*MetadataHashValue)(unsafe.Add(unsafe.Pointer(&retDescriptor_MetadataHash), 8))
 	cabi.Leave()
 	return ok, nil
 }
@@ -1092,10 +1092,10 @@ func (self Descriptor) MetadataHash() (MetadataHashValue, error) {
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]descriptor.metadata-hash-at
-func importDescriptorMetadataHashAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, ret uint32)
+func importDescriptor_MetadataHashAt(p0 uint32, p1 uint32, p2 uint32, p3 uint32, ret uint32)
 
-// retDescriptorMetadataHashAt is the return area of [method]descriptor.metadata-hash-at, sized from its layout.
-var retDescriptorMetadataHashAt [3]uint64
+// retDescriptor_MetadataHashAt is the return area of [method]descriptor.metadata-hash-at, sized from its layout.
+var retDescriptor_MetadataHashAt [3]uint64
 
 // MetadataHashAt calls the method metadata-hash-at.
 //
@@ -1107,15 +1107,15 @@ var retDescriptorMetadataHashAt [3]uint64
 //	metadata-hash-at: func(path-flags: path-flags, path: string) -> result<metadata-hash-value, error-code>
 func (self DescriptorBorrow) MetadataHashAt(pathFlags PathFlags, path string) (MetadataHashValue, error) {
 	cabi.Enter()
-	importDescriptorMetadataHashAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptorMetadataHashAt))))
+	importDescriptor_MetadataHashAt(uint32(self), uint32(pathFlags), uint32(uintptr(unsafe.Pointer(unsafe.StringData(path)))), uint32(len(path)), uint32(uintptr(unsafe.Pointer(&retDescriptor_MetadataHashAt))))
 	runtime.KeepAlive(path)
 	var ok MetadataHashValue
-	if *(*uint8)(unsafe.Pointer(&retDescriptorMetadataHashAt)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHashAt), 8))
+	if *(*uint8)(unsafe.Pointer(&retDescriptor_MetadataHashAt)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDescriptor_MetadataHashAt), 8))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*MetadataHashValue)(unsafe.Add(unsafe.Pointer(&retDescriptorMetadataHashAt), 8))
+	ok = *(*MetadataHashValue)(unsafe.Add(unsafe.Pointer(&retDescriptor_MetadataHashAt), 8))
 	cabi.Leave()
 	return ok, nil
 }
@@ -1126,10 +1126,10 @@ func (self Descriptor) MetadataHashAt(pathFlags PathFlags, path string) (Metadat
 }
 
 //go:wasmimport wasi:filesystem/types@0.2.8 [method]directory-entry-stream.read-directory-entry
-func importDirectoryEntryStreamReadDirectoryEntry(p0 uint32, ret uint32)
+func importDirectoryEntryStream_ReadDirectoryEntry(p0 uint32, ret uint32)
 
-// retDirectoryEntryStreamReadDirectoryEntry is the return area of [method]directory-entry-stream.read-directory-entry, sized from its layout.
-var retDirectoryEntryStreamReadDirectoryEntry [3]uint64
+// retDirectoryEntryStream_ReadDirectoryEntry is the return area of [method]directory-entry-stream.read-directory-entry, sized from its layout.
+var retDirectoryEntryStream_ReadDirectoryEntry [3]uint64
 
 // ReadDirectoryEntry calls the method read-directory-entry.
 //
@@ -1138,14 +1138,14 @@ var retDirectoryEntryStreamReadDirectoryEntry [3]uint64
 //	read-directory-entry: func() -> result<option<directory-entry>, error-code>
 func (self DirectoryEntryStreamBorrow) ReadDirectoryEntry() (witval.Option[DirectoryEntry], error) {
 	cabi.Enter()
-	importDirectoryEntryStreamReadDirectoryEntry(uint32(self), uint32(uintptr(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry))))
+	importDirectoryEntryStream_ReadDirectoryEntry(uint32(self), uint32(uintptr(unsafe.Pointer(&retDirectoryEntryStream_ReadDirectoryEntry))))
 	var ok witval.Option[DirectoryEntry]
-	if *(*uint8)(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry), 4))
+	if *(*uint8)(unsafe.Pointer(&retDirectoryEntryStream_ReadDirectoryEntry)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retDirectoryEntryStream_ReadDirectoryEntry), 4))
 		cabi.Unpin()
 		return ok, err
 	}
-	ok = loadOptionDirectoryEntry(unsafe.Add(unsafe.Pointer(&retDirectoryEntryStreamReadDirectoryEntry), 4))
+	ok = loadOptionDirectoryEntry(unsafe.Add(unsafe.Pointer(&retDirectoryEntryStream_ReadDirectoryEntry), 4))
 	cabi.Unpin()
 	return ok, nil
 }

@@ -10,17 +10,17 @@ import (
 )
 
 //go:wasmimport wasi:io/poll@0.2.8 [resource-drop]pollable
-func importPollableDrop(self uint32)
+func importPollable_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Pollable) Drop() {
 	cabi.Wait()
-	importPollableDrop(uint32(self))
+	importPollable_drop(uint32(self))
 }
 
 //go:wasmimport wasi:io/poll@0.2.8 [method]pollable.ready
-func importPollableReady(p0 uint32) uint32
+func importPollable_Ready(p0 uint32) uint32
 
 // Ready calls the method ready.
 //
@@ -31,7 +31,7 @@ func importPollableReady(p0 uint32) uint32
 //	ready: func() -> bool
 func (self PollableBorrow) Ready() bool {
 	cabi.Wait()
-	core := importPollableReady(uint32(self))
+	core := importPollable_Ready(uint32(self))
 	return core != 0
 }
 
@@ -41,7 +41,7 @@ func (self Pollable) Ready() bool {
 }
 
 //go:wasmimport wasi:io/poll@0.2.8 [method]pollable.block
-func importPollableBlock(p0 uint32)
+func importPollable_Block(p0 uint32)
 
 // Block calls the method block.
 //
@@ -54,7 +54,7 @@ func importPollableBlock(p0 uint32)
 //	block: func()
 func (self PollableBorrow) Block() {
 	cabi.Wait()
-	importPollableBlock(uint32(self))
+	importPollable_Block(uint32(self))
 }
 
 // Block calls the method block on the borrowed handle.

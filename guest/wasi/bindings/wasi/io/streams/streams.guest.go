@@ -10,30 +10,30 @@ import (
 )
 
 //go:wasmimport wasi:io/streams@0.2.8 [resource-drop]input-stream
-func importInputStreamDrop(self uint32)
+func importInputStream_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self InputStream) Drop() {
 	cabi.Wait()
-	importInputStreamDrop(uint32(self))
+	importInputStream_drop(uint32(self))
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [resource-drop]output-stream
-func importOutputStreamDrop(self uint32)
+func importOutputStream_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutputStream) Drop() {
 	cabi.Wait()
-	importOutputStreamDrop(uint32(self))
+	importOutputStream_drop(uint32(self))
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.read
-func importInputStreamRead(p0 uint32, p1 uint64, ret uint32)
+func importInputStream_Read(p0 uint32, p1 uint64, ret uint32)
 
-// retInputStreamRead is the return area of [method]input-stream.read, sized from its layout.
-var retInputStreamRead [2]uint64
+// retInputStream_Read is the return area of [method]input-stream.read, sized from its layout.
+var retInputStream_Read [2]uint64
 
 // Read calls the method read.
 //
@@ -67,14 +67,14 @@ var retInputStreamRead [2]uint64
 //	read: func(len: u64) -> result<list<u8>, stream-error>
 func (self InputStreamBorrow) Read(len_ uint64) ([]byte, error) {
 	cabi.Enter()
-	importInputStreamRead(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamRead))))
+	importInputStream_Read(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStream_Read))))
 	var ok []byte
-	if *(*uint8)(unsafe.Pointer(&retInputStreamRead)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamRead), 4))
+	if *(*uint8)(unsafe.Pointer(&retInputStream_Read)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStream_Read), 4))
 		cabi.Unpin()
 		return ok, err
 	}
-	ok = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(unsafe.Pointer(&retInputStreamRead), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retInputStreamRead), 4), 4)))
+	ok = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(unsafe.Pointer(&retInputStream_Read), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retInputStream_Read), 4), 4)))
 	cabi.Unpin()
 	return ok, nil
 }
@@ -85,10 +85,10 @@ func (self InputStream) Read(len_ uint64) ([]byte, error) {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.blocking-read
-func importInputStreamBlockingRead(p0 uint32, p1 uint64, ret uint32)
+func importInputStream_BlockingRead(p0 uint32, p1 uint64, ret uint32)
 
-// retInputStreamBlockingRead is the return area of [method]input-stream.blocking-read, sized from its layout.
-var retInputStreamBlockingRead [2]uint64
+// retInputStream_BlockingRead is the return area of [method]input-stream.blocking-read, sized from its layout.
+var retInputStream_BlockingRead [2]uint64
 
 // BlockingRead calls the method blocking-read.
 //
@@ -98,14 +98,14 @@ var retInputStreamBlockingRead [2]uint64
 //	blocking-read: func(len: u64) -> result<list<u8>, stream-error>
 func (self InputStreamBorrow) BlockingRead(len_ uint64) ([]byte, error) {
 	cabi.Enter()
-	importInputStreamBlockingRead(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamBlockingRead))))
+	importInputStream_BlockingRead(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStream_BlockingRead))))
 	var ok []byte
-	if *(*uint8)(unsafe.Pointer(&retInputStreamBlockingRead)) != 0 {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingRead), 4))
+	if *(*uint8)(unsafe.Pointer(&retInputStream_BlockingRead)) != 0 {
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStream_BlockingRead), 4))
 		cabi.Unpin()
 		return ok, err
 	}
-	ok = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingRead), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingRead), 4), 4)))
+	ok = cabi.LiftList[uint8](*(*uint32)(unsafe.Add(unsafe.Pointer(&retInputStream_BlockingRead), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retInputStream_BlockingRead), 4), 4)))
 	cabi.Unpin()
 	return ok, nil
 }
@@ -116,20 +116,20 @@ func (self InputStream) BlockingRead(len_ uint64) ([]byte, error) {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.skip
-func importInputStreamSkip(p0 uint32, p1 uint64, ret uint32)
+func importInputStream_Skip(p0 uint32, p1 uint64, ret uint32)
 
-// retInputStreamSkip is the return area of [method]input-stream.skip, sized from its layout.
-var retInputStreamSkip [2]uint64
+// retInputStream_Skip is the return area of [method]input-stream.skip, sized from its layout.
+var retInputStream_Skip [2]uint64
 
-// resultInputStreamSkip returns the error of [method]input-stream.skip's result,
+// resultInputStream_Skip returns the error of [method]input-stream.skip's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultInputStreamSkip = [2]func() error{
+var resultInputStream_Skip = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStream_Skip), 8))
 		return err
 	},
 }
@@ -144,11 +144,11 @@ var resultInputStreamSkip = [2]func() error{
 //	skip: func(len: u64) -> result<u64, stream-error>
 func (self InputStreamBorrow) Skip(len_ uint64) (uint64, error) {
 	cabi.Enter()
-	importInputStreamSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamSkip))))
-	isErr := *(*uint8)(unsafe.Pointer(&retInputStreamSkip))
+	importInputStream_Skip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStream_Skip))))
+	isErr := *(*uint8)(unsafe.Pointer(&retInputStream_Skip))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamSkip), 8)) & (uint64(isErr) - 1)
-	err := resultInputStreamSkip[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStream_Skip), 8)) & (uint64(isErr) - 1)
+	err := resultInputStream_Skip[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -159,20 +159,20 @@ func (self InputStream) Skip(len_ uint64) (uint64, error) {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.blocking-skip
-func importInputStreamBlockingSkip(p0 uint32, p1 uint64, ret uint32)
+func importInputStream_BlockingSkip(p0 uint32, p1 uint64, ret uint32)
 
-// retInputStreamBlockingSkip is the return area of [method]input-stream.blocking-skip, sized from its layout.
-var retInputStreamBlockingSkip [2]uint64
+// retInputStream_BlockingSkip is the return area of [method]input-stream.blocking-skip, sized from its layout.
+var retInputStream_BlockingSkip [2]uint64
 
-// resultInputStreamBlockingSkip returns the error of [method]input-stream.blocking-skip's result,
+// resultInputStream_BlockingSkip returns the error of [method]input-stream.blocking-skip's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultInputStreamBlockingSkip = [2]func() error{
+var resultInputStream_BlockingSkip = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retInputStream_BlockingSkip), 8))
 		return err
 	},
 }
@@ -185,11 +185,11 @@ var resultInputStreamBlockingSkip = [2]func() error{
 //	blocking-skip: func(len: u64) -> result<u64, stream-error>
 func (self InputStreamBorrow) BlockingSkip(len_ uint64) (uint64, error) {
 	cabi.Enter()
-	importInputStreamBlockingSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStreamBlockingSkip))))
-	isErr := *(*uint8)(unsafe.Pointer(&retInputStreamBlockingSkip))
+	importInputStream_BlockingSkip(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retInputStream_BlockingSkip))))
+	isErr := *(*uint8)(unsafe.Pointer(&retInputStream_BlockingSkip))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStreamBlockingSkip), 8)) & (uint64(isErr) - 1)
-	err := resultInputStreamBlockingSkip[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retInputStream_BlockingSkip), 8)) & (uint64(isErr) - 1)
+	err := resultInputStream_BlockingSkip[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -200,7 +200,7 @@ func (self InputStream) BlockingSkip(len_ uint64) (uint64, error) {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]input-stream.subscribe
-func importInputStreamSubscribe(p0 uint32) uint32
+func importInputStream_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -214,7 +214,7 @@ func importInputStreamSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self InputStreamBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importInputStreamSubscribe(uint32(self))
+	core := importInputStream_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -224,20 +224,20 @@ func (self InputStream) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.check-write
-func importOutputStreamCheckWrite(p0 uint32, ret uint32)
+func importOutputStream_CheckWrite(p0 uint32, ret uint32)
 
-// retOutputStreamCheckWrite is the return area of [method]output-stream.check-write, sized from its layout.
-var retOutputStreamCheckWrite [2]uint64
+// retOutputStream_CheckWrite is the return area of [method]output-stream.check-write, sized from its layout.
+var retOutputStream_CheckWrite [2]uint64
 
-// resultOutputStreamCheckWrite returns the error of [method]output-stream.check-write's result,
+// resultOutputStream_CheckWrite returns the error of [method]output-stream.check-write's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamCheckWrite = [2]func() error{
+var resultOutputStream_CheckWrite = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_CheckWrite), 8))
 		return err
 	},
 }
@@ -257,11 +257,11 @@ var resultOutputStreamCheckWrite = [2]func() error{
 //	check-write: func() -> result<u64, stream-error>
 func (self OutputStreamBorrow) CheckWrite() (uint64, error) {
 	cabi.Enter()
-	importOutputStreamCheckWrite(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamCheckWrite))))
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamCheckWrite))
+	importOutputStream_CheckWrite(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStream_CheckWrite))))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_CheckWrite))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamCheckWrite), 8)) & (uint64(isErr) - 1)
-	err := resultOutputStreamCheckWrite[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStream_CheckWrite), 8)) & (uint64(isErr) - 1)
+	err := resultOutputStream_CheckWrite[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -272,20 +272,20 @@ func (self OutputStream) CheckWrite() (uint64, error) {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.write
-func importOutputStreamWrite(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importOutputStream_Write(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retOutputStreamWrite is the return area of [method]output-stream.write, sized from its layout.
-var retOutputStreamWrite [2]uint64
+// retOutputStream_Write is the return area of [method]output-stream.write, sized from its layout.
+var retOutputStream_Write [2]uint64
 
-// resultOutputStreamWrite returns the error of [method]output-stream.write's result,
+// resultOutputStream_Write returns the error of [method]output-stream.write's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamWrite = [2]func() error{
+var resultOutputStream_Write = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamWrite), 4))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_Write), 4))
 		return err
 	},
 }
@@ -309,11 +309,11 @@ var resultOutputStreamWrite = [2]func() error{
 //	write: func(contents: list<u8>) -> result<_, stream-error>
 func (self OutputStreamBorrow) Write(contents []byte) error {
 	cabi.Enter()
-	importOutputStreamWrite(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamWrite))))
+	importOutputStream_Write(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStream_Write))))
 	runtime.KeepAlive(contents)
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamWrite))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_Write))
 	isErr = (isErr | -isErr) >> 7
-	err := resultOutputStreamWrite[isErr&1]()
+	err := resultOutputStream_Write[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -324,20 +324,20 @@ func (self OutputStream) Write(contents []byte) error {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-write-and-flush
-func importOutputStreamBlockingWriteAndFlush(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importOutputStream_BlockingWriteAndFlush(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retOutputStreamBlockingWriteAndFlush is the return area of [method]output-stream.blocking-write-and-flush, sized from its layout.
-var retOutputStreamBlockingWriteAndFlush [2]uint64
+// retOutputStream_BlockingWriteAndFlush is the return area of [method]output-stream.blocking-write-and-flush, sized from its layout.
+var retOutputStream_BlockingWriteAndFlush [2]uint64
 
-// resultOutputStreamBlockingWriteAndFlush returns the error of [method]output-stream.blocking-write-and-flush's result,
+// resultOutputStream_BlockingWriteAndFlush returns the error of [method]output-stream.blocking-write-and-flush's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamBlockingWriteAndFlush = [2]func() error{
+var resultOutputStream_BlockingWriteAndFlush = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush), 4))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_BlockingWriteAndFlush), 4))
 		return err
 	},
 }
@@ -358,11 +358,11 @@ var resultOutputStreamBlockingWriteAndFlush = [2]func() error{
 //	blocking-write-and-flush: func(contents: list<u8>) -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingWriteAndFlush(contents []byte) error {
 	cabi.Enter()
-	importOutputStreamBlockingWriteAndFlush(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))))
+	importOutputStream_BlockingWriteAndFlush(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(contents)))), uint32(len(contents)), uint32(uintptr(unsafe.Pointer(&retOutputStream_BlockingWriteAndFlush))))
 	runtime.KeepAlive(contents)
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteAndFlush))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_BlockingWriteAndFlush))
 	isErr = (isErr | -isErr) >> 7
-	err := resultOutputStreamBlockingWriteAndFlush[isErr&1]()
+	err := resultOutputStream_BlockingWriteAndFlush[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -373,20 +373,20 @@ func (self OutputStream) BlockingWriteAndFlush(contents []byte) error {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.flush
-func importOutputStreamFlush(p0 uint32, ret uint32)
+func importOutputStream_Flush(p0 uint32, ret uint32)
 
-// retOutputStreamFlush is the return area of [method]output-stream.flush, sized from its layout.
-var retOutputStreamFlush [2]uint64
+// retOutputStream_Flush is the return area of [method]output-stream.flush, sized from its layout.
+var retOutputStream_Flush [2]uint64
 
-// resultOutputStreamFlush returns the error of [method]output-stream.flush's result,
+// resultOutputStream_Flush returns the error of [method]output-stream.flush's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamFlush = [2]func() error{
+var resultOutputStream_Flush = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamFlush), 4))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_Flush), 4))
 		return err
 	},
 }
@@ -407,10 +407,10 @@ var resultOutputStreamFlush = [2]func() error{
 //	flush: func() -> result<_, stream-error>
 func (self OutputStreamBorrow) Flush() error {
 	cabi.Enter()
-	importOutputStreamFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamFlush))))
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamFlush))
+	importOutputStream_Flush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStream_Flush))))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_Flush))
 	isErr = (isErr | -isErr) >> 7
-	err := resultOutputStreamFlush[isErr&1]()
+	err := resultOutputStream_Flush[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -421,20 +421,20 @@ func (self OutputStream) Flush() error {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-flush
-func importOutputStreamBlockingFlush(p0 uint32, ret uint32)
+func importOutputStream_BlockingFlush(p0 uint32, ret uint32)
 
-// retOutputStreamBlockingFlush is the return area of [method]output-stream.blocking-flush, sized from its layout.
-var retOutputStreamBlockingFlush [2]uint64
+// retOutputStream_BlockingFlush is the return area of [method]output-stream.blocking-flush, sized from its layout.
+var retOutputStream_BlockingFlush [2]uint64
 
-// resultOutputStreamBlockingFlush returns the error of [method]output-stream.blocking-flush's result,
+// resultOutputStream_BlockingFlush returns the error of [method]output-stream.blocking-flush's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamBlockingFlush = [2]func() error{
+var resultOutputStream_BlockingFlush = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingFlush), 4))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_BlockingFlush), 4))
 		return err
 	},
 }
@@ -447,10 +447,10 @@ var resultOutputStreamBlockingFlush = [2]func() error{
 //	blocking-flush: func() -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingFlush() error {
 	cabi.Enter()
-	importOutputStreamBlockingFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingFlush))))
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingFlush))
+	importOutputStream_BlockingFlush(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutputStream_BlockingFlush))))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_BlockingFlush))
 	isErr = (isErr | -isErr) >> 7
-	err := resultOutputStreamBlockingFlush[isErr&1]()
+	err := resultOutputStream_BlockingFlush[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -461,7 +461,7 @@ func (self OutputStream) BlockingFlush() error {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.subscribe
-func importOutputStreamSubscribe(p0 uint32) uint32
+func importOutputStream_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -479,7 +479,7 @@ func importOutputStreamSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self OutputStreamBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importOutputStreamSubscribe(uint32(self))
+	core := importOutputStream_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -489,20 +489,20 @@ func (self OutputStream) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.write-zeroes
-func importOutputStreamWriteZeroes(p0 uint32, p1 uint64, ret uint32)
+func importOutputStream_WriteZeroes(p0 uint32, p1 uint64, ret uint32)
 
-// retOutputStreamWriteZeroes is the return area of [method]output-stream.write-zeroes, sized from its layout.
-var retOutputStreamWriteZeroes [2]uint64
+// retOutputStream_WriteZeroes is the return area of [method]output-stream.write-zeroes, sized from its layout.
+var retOutputStream_WriteZeroes [2]uint64
 
-// resultOutputStreamWriteZeroes returns the error of [method]output-stream.write-zeroes's result,
+// resultOutputStream_WriteZeroes returns the error of [method]output-stream.write-zeroes's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamWriteZeroes = [2]func() error{
+var resultOutputStream_WriteZeroes = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamWriteZeroes), 4))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_WriteZeroes), 4))
 		return err
 	},
 }
@@ -519,10 +519,10 @@ var resultOutputStreamWriteZeroes = [2]func() error{
 //	write-zeroes: func(len: u64) -> result<_, stream-error>
 func (self OutputStreamBorrow) WriteZeroes(len_ uint64) error {
 	cabi.Enter()
-	importOutputStreamWriteZeroes(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamWriteZeroes))))
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamWriteZeroes))
+	importOutputStream_WriteZeroes(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStream_WriteZeroes))))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_WriteZeroes))
 	isErr = (isErr | -isErr) >> 7
-	err := resultOutputStreamWriteZeroes[isErr&1]()
+	err := resultOutputStream_WriteZeroes[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -533,20 +533,20 @@ func (self OutputStream) WriteZeroes(len_ uint64) error {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-write-zeroes-and-flush
-func importOutputStreamBlockingWriteZeroesAndFlush(p0 uint32, p1 uint64, ret uint32)
+func importOutputStream_BlockingWriteZeroesAndFlush(p0 uint32, p1 uint64, ret uint32)
 
-// retOutputStreamBlockingWriteZeroesAndFlush is the return area of [method]output-stream.blocking-write-zeroes-and-flush, sized from its layout.
-var retOutputStreamBlockingWriteZeroesAndFlush [2]uint64
+// retOutputStream_BlockingWriteZeroesAndFlush is the return area of [method]output-stream.blocking-write-zeroes-and-flush, sized from its layout.
+var retOutputStream_BlockingWriteZeroesAndFlush [2]uint64
 
-// resultOutputStreamBlockingWriteZeroesAndFlush returns the error of [method]output-stream.blocking-write-zeroes-and-flush's result,
+// resultOutputStream_BlockingWriteZeroesAndFlush returns the error of [method]output-stream.blocking-write-zeroes-and-flush's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamBlockingWriteZeroesAndFlush = [2]func() error{
+var resultOutputStream_BlockingWriteZeroesAndFlush = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush), 4))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_BlockingWriteZeroesAndFlush), 4))
 		return err
 	},
 }
@@ -563,10 +563,10 @@ var resultOutputStreamBlockingWriteZeroesAndFlush = [2]func() error{
 //	blocking-write-zeroes-and-flush: func(len: u64) -> result<_, stream-error>
 func (self OutputStreamBorrow) BlockingWriteZeroesAndFlush(len_ uint64) error {
 	cabi.Enter()
-	importOutputStreamBlockingWriteZeroesAndFlush(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush))))
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingWriteZeroesAndFlush))
+	importOutputStream_BlockingWriteZeroesAndFlush(uint32(self), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStream_BlockingWriteZeroesAndFlush))))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_BlockingWriteZeroesAndFlush))
 	isErr = (isErr | -isErr) >> 7
-	err := resultOutputStreamBlockingWriteZeroesAndFlush[isErr&1]()
+	err := resultOutputStream_BlockingWriteZeroesAndFlush[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -577,20 +577,20 @@ func (self OutputStream) BlockingWriteZeroesAndFlush(len_ uint64) error {
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.splice
-func importOutputStreamSplice(p0 uint32, p1 uint32, p2 uint64, ret uint32)
+func importOutputStream_Splice(p0 uint32, p1 uint32, p2 uint64, ret uint32)
 
-// retOutputStreamSplice is the return area of [method]output-stream.splice, sized from its layout.
-var retOutputStreamSplice [2]uint64
+// retOutputStream_Splice is the return area of [method]output-stream.splice, sized from its layout.
+var retOutputStream_Splice [2]uint64
 
-// resultOutputStreamSplice returns the error of [method]output-stream.splice's result,
+// resultOutputStream_Splice returns the error of [method]output-stream.splice's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamSplice = [2]func() error{
+var resultOutputStream_Splice = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_Splice), 8))
 		return err
 	},
 }
@@ -614,11 +614,11 @@ var resultOutputStreamSplice = [2]func() error{
 //	splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>
 func (self OutputStreamBorrow) Splice(src InputStreamBorrow, len_ uint64) (uint64, error) {
 	cabi.Enter()
-	importOutputStreamSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamSplice))))
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamSplice))
+	importOutputStream_Splice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStream_Splice))))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_Splice))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamSplice), 8)) & (uint64(isErr) - 1)
-	err := resultOutputStreamSplice[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStream_Splice), 8)) & (uint64(isErr) - 1)
+	err := resultOutputStream_Splice[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -629,20 +629,20 @@ func (self OutputStream) Splice(src InputStreamBorrow, len_ uint64) (uint64, err
 }
 
 //go:wasmimport wasi:io/streams@0.2.8 [method]output-stream.blocking-splice
-func importOutputStreamBlockingSplice(p0 uint32, p1 uint32, p2 uint64, ret uint32)
+func importOutputStream_BlockingSplice(p0 uint32, p1 uint32, p2 uint64, ret uint32)
 
-// retOutputStreamBlockingSplice is the return area of [method]output-stream.blocking-splice, sized from its layout.
-var retOutputStreamBlockingSplice [2]uint64
+// retOutputStream_BlockingSplice is the return area of [method]output-stream.blocking-splice, sized from its layout.
+var retOutputStream_BlockingSplice [2]uint64
 
-// resultOutputStreamBlockingSplice returns the error of [method]output-stream.blocking-splice's result,
+// resultOutputStream_BlockingSplice returns the error of [method]output-stream.blocking-splice's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutputStreamBlockingSplice = [2]func() error{
+var resultOutputStream_BlockingSplice = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8))
+		err := loadStreamError(unsafe.Add(unsafe.Pointer(&retOutputStream_BlockingSplice), 8))
 		return err
 	},
 }
@@ -658,11 +658,11 @@ var resultOutputStreamBlockingSplice = [2]func() error{
 //	blocking-splice: func(src: borrow<input-stream>, len: u64) -> result<u64, stream-error>
 func (self OutputStreamBorrow) BlockingSplice(src InputStreamBorrow, len_ uint64) (uint64, error) {
 	cabi.Enter()
-	importOutputStreamBlockingSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStreamBlockingSplice))))
-	isErr := *(*uint8)(unsafe.Pointer(&retOutputStreamBlockingSplice))
+	importOutputStream_BlockingSplice(uint32(self), uint32(src), uint64(len_), uint32(uintptr(unsafe.Pointer(&retOutputStream_BlockingSplice))))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutputStream_BlockingSplice))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStreamBlockingSplice), 8)) & (uint64(isErr) - 1)
-	err := resultOutputStreamBlockingSplice[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutputStream_BlockingSplice), 8)) & (uint64(isErr) - 1)
+	err := resultOutputStream_BlockingSplice[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }

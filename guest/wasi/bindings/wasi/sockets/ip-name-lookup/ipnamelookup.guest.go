@@ -12,13 +12,13 @@ import (
 )
 
 //go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [resource-drop]resolve-address-stream
-func importResolveAddressStreamDrop(self uint32)
+func importResolveAddressStream_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ResolveAddressStream) Drop() {
 	cabi.Wait()
-	importResolveAddressStreamDrop(uint32(self))
+	importResolveAddressStream_drop(uint32(self))
 }
 
 //go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 resolve-addresses
@@ -67,10 +67,10 @@ func ResolveAddresses(network NetworkBorrow, name string) (ResolveAddressStream,
 }
 
 //go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [method]resolve-address-stream.resolve-next-address
-func importResolveAddressStreamResolveNextAddress(p0 uint32, ret uint32)
+func importResolveAddressStream_ResolveNextAddress(p0 uint32, ret uint32)
 
-// retResolveAddressStreamResolveNextAddress is the return area of [method]resolve-address-stream.resolve-next-address, sized from its layout.
-var retResolveAddressStreamResolveNextAddress [3]uint64
+// retResolveAddressStream_ResolveNextAddress is the return area of [method]resolve-address-stream.resolve-next-address, sized from its layout.
+var retResolveAddressStream_ResolveNextAddress [3]uint64
 
 // ResolveNextAddress calls the method resolve-next-address.
 //
@@ -91,14 +91,14 @@ var retResolveAddressStreamResolveNextAddress [3]uint64
 //	resolve-next-address: func() -> result<option<ip-address>, error-code>
 func (self ResolveAddressStreamBorrow) ResolveNextAddress() (witval.Option[IPAddress], error) {
 	cabi.Enter()
-	importResolveAddressStreamResolveNextAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress))))
+	importResolveAddressStream_ResolveNextAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retResolveAddressStream_ResolveNextAddress))))
 	var ok witval.Option[IPAddress]
-	if *(*uint8)(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress), 2))
+	if *(*uint8)(unsafe.Pointer(&retResolveAddressStream_ResolveNextAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retResolveAddressStream_ResolveNextAddress), 2))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = loadOptionIPAddress(unsafe.Add(unsafe.Pointer(&retResolveAddressStreamResolveNextAddress), 2))
+	ok = loadOptionIPAddress(unsafe.Add(unsafe.Pointer(&retResolveAddressStream_ResolveNextAddress), 2))
 	cabi.Leave()
 	return ok, nil
 }
@@ -109,7 +109,7 @@ func (self ResolveAddressStream) ResolveNextAddress() (witval.Option[IPAddress],
 }
 
 //go:wasmimport wasi:sockets/ip-name-lookup@0.2.8 [method]resolve-address-stream.subscribe
-func importResolveAddressStreamSubscribe(p0 uint32) uint32
+func importResolveAddressStream_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -121,7 +121,7 @@ func importResolveAddressStreamSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self ResolveAddressStreamBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importResolveAddressStreamSubscribe(uint32(self))
+	core := importResolveAddressStream_Subscribe(uint32(self))
 	return Pollable(core)
 }
 

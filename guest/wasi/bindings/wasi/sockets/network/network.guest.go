@@ -10,13 +10,13 @@ import (
 )
 
 //go:wasmimport wasi:sockets/network@0.2.8 [resource-drop]network
-func importNetworkDrop(self uint32)
+func importNetwork_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self Network) Drop() {
 	cabi.Wait()
-	importNetworkDrop(uint32(self))
+	importNetwork_drop(uint32(self))
 }
 
 //go:wasmimport wasi:sockets/network@0.2.8 network-error-code

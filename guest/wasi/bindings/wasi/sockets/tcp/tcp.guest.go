@@ -11,30 +11,30 @@ import (
 )
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [resource-drop]tcp-socket
-func importTCPSocketDrop(self uint32)
+func importTCPSocket_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self TCPSocket) Drop() {
 	cabi.Wait()
-	importTCPSocketDrop(uint32(self))
+	importTCPSocket_drop(uint32(self))
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.start-bind
-func importTCPSocketStartBind(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32, p9 uint32, p10 uint32, p11 uint32, p12 uint32, p13 uint32, ret uint32)
+func importTCPSocket_StartBind(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32, p9 uint32, p10 uint32, p11 uint32, p12 uint32, p13 uint32, ret uint32)
 
-// retTCPSocketStartBind is the return area of [method]tcp-socket.start-bind, sized from its layout.
-var retTCPSocketStartBind [1]uint64
+// retTCPSocket_StartBind is the return area of [method]tcp-socket.start-bind, sized from its layout.
+var retTCPSocket_StartBind [1]uint64
 
-// resultTCPSocketStartBind returns the error of [method]tcp-socket.start-bind's result,
+// resultTCPSocket_StartBind returns the error of [method]tcp-socket.start-bind's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketStartBind = [2]func() error{
+var resultTCPSocket_StartBind = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartBind), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_StartBind), 1))
 		return err
 	},
 }
@@ -84,10 +84,10 @@ var resultTCPSocketStartBind = [2]func() error{
 func (self TCPSocketBorrow) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
 	cabi.Enter()
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(localAddress)
-	importTCPSocketStartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocketStartBind))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartBind))
+	importTCPSocket_StartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocket_StartBind))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_StartBind))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketStartBind[isErr&1]()
+	err := resultTCPSocket_StartBind[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -98,20 +98,20 @@ func (self TCPSocket) StartBind(network NetworkBorrow, localAddress IPSocketAddr
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-bind
-func importTCPSocketFinishBind(p0 uint32, ret uint32)
+func importTCPSocket_FinishBind(p0 uint32, ret uint32)
 
-// retTCPSocketFinishBind is the return area of [method]tcp-socket.finish-bind, sized from its layout.
-var retTCPSocketFinishBind [1]uint64
+// retTCPSocket_FinishBind is the return area of [method]tcp-socket.finish-bind, sized from its layout.
+var retTCPSocket_FinishBind [1]uint64
 
-// resultTCPSocketFinishBind returns the error of [method]tcp-socket.finish-bind's result,
+// resultTCPSocket_FinishBind returns the error of [method]tcp-socket.finish-bind's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketFinishBind = [2]func() error{
+var resultTCPSocket_FinishBind = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishBind), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_FinishBind), 1))
 		return err
 	},
 }
@@ -121,10 +121,10 @@ var resultTCPSocketFinishBind = [2]func() error{
 //	finish-bind: func() -> result<_, error-code>
 func (self TCPSocketBorrow) FinishBind() error {
 	cabi.Enter()
-	importTCPSocketFinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishBind))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketFinishBind))
+	importTCPSocket_FinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_FinishBind))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_FinishBind))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketFinishBind[isErr&1]()
+	err := resultTCPSocket_FinishBind[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -135,20 +135,20 @@ func (self TCPSocket) FinishBind() error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.start-connect
-func importTCPSocketStartConnect(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32, p9 uint32, p10 uint32, p11 uint32, p12 uint32, p13 uint32, ret uint32)
+func importTCPSocket_StartConnect(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32, p9 uint32, p10 uint32, p11 uint32, p12 uint32, p13 uint32, ret uint32)
 
-// retTCPSocketStartConnect is the return area of [method]tcp-socket.start-connect, sized from its layout.
-var retTCPSocketStartConnect [1]uint64
+// retTCPSocket_StartConnect is the return area of [method]tcp-socket.start-connect, sized from its layout.
+var retTCPSocket_StartConnect [1]uint64
 
-// resultTCPSocketStartConnect returns the error of [method]tcp-socket.start-connect's result,
+// resultTCPSocket_StartConnect returns the error of [method]tcp-socket.start-connect's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketStartConnect = [2]func() error{
+var resultTCPSocket_StartConnect = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartConnect), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_StartConnect), 1))
 		return err
 	},
 }
@@ -202,10 +202,10 @@ var resultTCPSocketStartConnect = [2]func() error{
 func (self TCPSocketBorrow) StartConnect(network NetworkBorrow, remoteAddress IPSocketAddress) error {
 	cabi.Enter()
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(remoteAddress)
-	importTCPSocketStartConnect(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocketStartConnect))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartConnect))
+	importTCPSocket_StartConnect(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retTCPSocket_StartConnect))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_StartConnect))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketStartConnect[isErr&1]()
+	err := resultTCPSocket_StartConnect[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -216,24 +216,24 @@ func (self TCPSocket) StartConnect(network NetworkBorrow, remoteAddress IPSocket
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-connect
-func importTCPSocketFinishConnect(p0 uint32, ret uint32)
+func importTCPSocket_FinishConnect(p0 uint32, ret uint32)
 
-// retTCPSocketFinishConnect is the return area of [method]tcp-socket.finish-connect, sized from its layout.
-var retTCPSocketFinishConnect [2]uint64
+// retTCPSocket_FinishConnect is the return area of [method]tcp-socket.finish-connect, sized from its layout.
+var retTCPSocket_FinishConnect [2]uint64
 
 // FinishConnect calls the method finish-connect.
 //
 //	finish-connect: func() -> result<tuple<input-stream, output-stream>, error-code>
 func (self TCPSocketBorrow) FinishConnect() (witval.Tuple2[InputStream, OutputStream], error) {
 	cabi.Enter()
-	importTCPSocketFinishConnect(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishConnect))))
+	importTCPSocket_FinishConnect(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_FinishConnect))))
 	var ok witval.Tuple2[InputStream, OutputStream]
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketFinishConnect)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishConnect), 4))
+	if *(*uint8)(unsafe.Pointer(&retTCPSocket_FinishConnect)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_FinishConnect), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*witval.Tuple2[InputStream, OutputStream])(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishConnect), 4))
+	ok = *(*witval.Tuple2[InputStream, OutputStream])(unsafe.Add(unsafe.Pointer(&retTCPSocket_FinishConnect), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -244,20 +244,20 @@ func (self TCPSocket) FinishConnect() (witval.Tuple2[InputStream, OutputStream],
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.start-listen
-func importTCPSocketStartListen(p0 uint32, ret uint32)
+func importTCPSocket_StartListen(p0 uint32, ret uint32)
 
-// retTCPSocketStartListen is the return area of [method]tcp-socket.start-listen, sized from its layout.
-var retTCPSocketStartListen [1]uint64
+// retTCPSocket_StartListen is the return area of [method]tcp-socket.start-listen, sized from its layout.
+var retTCPSocket_StartListen [1]uint64
 
-// resultTCPSocketStartListen returns the error of [method]tcp-socket.start-listen's result,
+// resultTCPSocket_StartListen returns the error of [method]tcp-socket.start-listen's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketStartListen = [2]func() error{
+var resultTCPSocket_StartListen = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketStartListen), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_StartListen), 1))
 		return err
 	},
 }
@@ -293,10 +293,10 @@ var resultTCPSocketStartListen = [2]func() error{
 //	start-listen: func() -> result<_, error-code>
 func (self TCPSocketBorrow) StartListen() error {
 	cabi.Enter()
-	importTCPSocketStartListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketStartListen))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketStartListen))
+	importTCPSocket_StartListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_StartListen))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_StartListen))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketStartListen[isErr&1]()
+	err := resultTCPSocket_StartListen[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -307,20 +307,20 @@ func (self TCPSocket) StartListen() error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.finish-listen
-func importTCPSocketFinishListen(p0 uint32, ret uint32)
+func importTCPSocket_FinishListen(p0 uint32, ret uint32)
 
-// retTCPSocketFinishListen is the return area of [method]tcp-socket.finish-listen, sized from its layout.
-var retTCPSocketFinishListen [1]uint64
+// retTCPSocket_FinishListen is the return area of [method]tcp-socket.finish-listen, sized from its layout.
+var retTCPSocket_FinishListen [1]uint64
 
-// resultTCPSocketFinishListen returns the error of [method]tcp-socket.finish-listen's result,
+// resultTCPSocket_FinishListen returns the error of [method]tcp-socket.finish-listen's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketFinishListen = [2]func() error{
+var resultTCPSocket_FinishListen = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketFinishListen), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_FinishListen), 1))
 		return err
 	},
 }
@@ -330,10 +330,10 @@ var resultTCPSocketFinishListen = [2]func() error{
 //	finish-listen: func() -> result<_, error-code>
 func (self TCPSocketBorrow) FinishListen() error {
 	cabi.Enter()
-	importTCPSocketFinishListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketFinishListen))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketFinishListen))
+	importTCPSocket_FinishListen(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_FinishListen))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_FinishListen))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketFinishListen[isErr&1]()
+	err := resultTCPSocket_FinishListen[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -344,10 +344,10 @@ func (self TCPSocket) FinishListen() error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.accept
-func importTCPSocketAccept(p0 uint32, ret uint32)
+func importTCPSocket_Accept(p0 uint32, ret uint32)
 
-// retTCPSocketAccept is the return area of [method]tcp-socket.accept, sized from its layout.
-var retTCPSocketAccept [2]uint64
+// retTCPSocket_Accept is the return area of [method]tcp-socket.accept, sized from its layout.
+var retTCPSocket_Accept [2]uint64
 
 // Accept calls the method accept.
 //
@@ -381,14 +381,14 @@ var retTCPSocketAccept [2]uint64
 //	accept: func() -> result<tuple<tcp-socket, input-stream, output-stream>, error-code>
 func (self TCPSocketBorrow) Accept() (witval.Tuple3[TCPSocket, InputStream, OutputStream], error) {
 	cabi.Enter()
-	importTCPSocketAccept(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketAccept))))
+	importTCPSocket_Accept(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_Accept))))
 	var ok witval.Tuple3[TCPSocket, InputStream, OutputStream]
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketAccept)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketAccept), 4))
+	if *(*uint8)(unsafe.Pointer(&retTCPSocket_Accept)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_Accept), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*witval.Tuple3[TCPSocket, InputStream, OutputStream])(unsafe.Add(unsafe.Pointer(&retTCPSocketAccept), 4))
+	ok = *(*witval.Tuple3[TCPSocket, InputStream, OutputStream])(unsafe.Add(unsafe.Pointer(&retTCPSocket_Accept), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -399,10 +399,10 @@ func (self TCPSocket) Accept() (witval.Tuple3[TCPSocket, InputStream, OutputStre
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.local-address
-func importTCPSocketLocalAddress(p0 uint32, ret uint32)
+func importTCPSocket_LocalAddress(p0 uint32, ret uint32)
 
-// retTCPSocketLocalAddress is the return area of [method]tcp-socket.local-address, sized from its layout.
-var retTCPSocketLocalAddress [5]uint64
+// retTCPSocket_LocalAddress is the return area of [method]tcp-socket.local-address, sized from its layout.
+var retTCPSocket_LocalAddress [5]uint64
 
 // LocalAddress calls the method local-address.
 //
@@ -426,14 +426,14 @@ var retTCPSocketLocalAddress [5]uint64
 //	local-address: func() -> result<ip-socket-address, error-code>
 func (self TCPSocketBorrow) LocalAddress() (IPSocketAddress, error) {
 	cabi.Enter()
-	importTCPSocketLocalAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketLocalAddress))))
+	importTCPSocket_LocalAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_LocalAddress))))
 	var ok IPSocketAddress
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketLocalAddress)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketLocalAddress), 4))
+	if *(*uint8)(unsafe.Pointer(&retTCPSocket_LocalAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_LocalAddress), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retTCPSocketLocalAddress), 4))
+	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retTCPSocket_LocalAddress), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -444,10 +444,10 @@ func (self TCPSocket) LocalAddress() (IPSocketAddress, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.remote-address
-func importTCPSocketRemoteAddress(p0 uint32, ret uint32)
+func importTCPSocket_RemoteAddress(p0 uint32, ret uint32)
 
-// retTCPSocketRemoteAddress is the return area of [method]tcp-socket.remote-address, sized from its layout.
-var retTCPSocketRemoteAddress [5]uint64
+// retTCPSocket_RemoteAddress is the return area of [method]tcp-socket.remote-address, sized from its layout.
+var retTCPSocket_RemoteAddress [5]uint64
 
 // RemoteAddress calls the method remote-address.
 //
@@ -465,14 +465,14 @@ var retTCPSocketRemoteAddress [5]uint64
 //	remote-address: func() -> result<ip-socket-address, error-code>
 func (self TCPSocketBorrow) RemoteAddress() (IPSocketAddress, error) {
 	cabi.Enter()
-	importTCPSocketRemoteAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketRemoteAddress))))
+	importTCPSocket_RemoteAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_RemoteAddress))))
 	var ok IPSocketAddress
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketRemoteAddress)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketRemoteAddress), 4))
+	if *(*uint8)(unsafe.Pointer(&retTCPSocket_RemoteAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_RemoteAddress), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retTCPSocketRemoteAddress), 4))
+	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retTCPSocket_RemoteAddress), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -483,7 +483,7 @@ func (self TCPSocket) RemoteAddress() (IPSocketAddress, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.is-listening
-func importTCPSocketIsListening(p0 uint32) uint32
+func importTCPSocket_IsListening(p0 uint32) uint32
 
 // IsListening calls the method is-listening.
 //
@@ -494,7 +494,7 @@ func importTCPSocketIsListening(p0 uint32) uint32
 //	is-listening: func() -> bool
 func (self TCPSocketBorrow) IsListening() bool {
 	cabi.Wait()
-	core := importTCPSocketIsListening(uint32(self))
+	core := importTCPSocket_IsListening(uint32(self))
 	return core != 0
 }
 
@@ -504,7 +504,7 @@ func (self TCPSocket) IsListening() bool {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.address-family
-func importTCPSocketAddressFamily(p0 uint32) uint32
+func importTCPSocket_AddressFamily(p0 uint32) uint32
 
 // AddressFamily calls the method address-family.
 //
@@ -515,7 +515,7 @@ func importTCPSocketAddressFamily(p0 uint32) uint32
 //	address-family: func() -> ip-address-family
 func (self TCPSocketBorrow) AddressFamily() IPAddressFamily {
 	cabi.Wait()
-	core := importTCPSocketAddressFamily(uint32(self))
+	core := importTCPSocket_AddressFamily(uint32(self))
 	return IPAddressFamily(core)
 }
 
@@ -525,20 +525,20 @@ func (self TCPSocket) AddressFamily() IPAddressFamily {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-listen-backlog-size
-func importTCPSocketSetListenBacklogSize(p0 uint32, p1 uint64, ret uint32)
+func importTCPSocket_SetListenBacklogSize(p0 uint32, p1 uint64, ret uint32)
 
-// retTCPSocketSetListenBacklogSize is the return area of [method]tcp-socket.set-listen-backlog-size, sized from its layout.
-var retTCPSocketSetListenBacklogSize [1]uint64
+// retTCPSocket_SetListenBacklogSize is the return area of [method]tcp-socket.set-listen-backlog-size, sized from its layout.
+var retTCPSocket_SetListenBacklogSize [1]uint64
 
-// resultTCPSocketSetListenBacklogSize returns the error of [method]tcp-socket.set-listen-backlog-size's result,
+// resultTCPSocket_SetListenBacklogSize returns the error of [method]tcp-socket.set-listen-backlog-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSetListenBacklogSize = [2]func() error{
+var resultTCPSocket_SetListenBacklogSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetListenBacklogSize), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SetListenBacklogSize), 1))
 		return err
 	},
 }
@@ -558,10 +558,10 @@ var resultTCPSocketSetListenBacklogSize = [2]func() error{
 //	set-listen-backlog-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetListenBacklogSize(value uint64) error {
 	cabi.Enter()
-	importTCPSocketSetListenBacklogSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetListenBacklogSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetListenBacklogSize))
+	importTCPSocket_SetListenBacklogSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SetListenBacklogSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SetListenBacklogSize))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketSetListenBacklogSize[isErr&1]()
+	err := resultTCPSocket_SetListenBacklogSize[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -572,10 +572,10 @@ func (self TCPSocket) SetListenBacklogSize(value uint64) error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.keep-alive-enabled
-func importTCPSocketKeepAliveEnabled(p0 uint32, ret uint32)
+func importTCPSocket_KeepAliveEnabled(p0 uint32, ret uint32)
 
-// retTCPSocketKeepAliveEnabled is the return area of [method]tcp-socket.keep-alive-enabled, sized from its layout.
-var retTCPSocketKeepAliveEnabled [1]uint64
+// retTCPSocket_KeepAliveEnabled is the return area of [method]tcp-socket.keep-alive-enabled, sized from its layout.
+var retTCPSocket_KeepAliveEnabled [1]uint64
 
 // KeepAliveEnabled calls the method keep-alive-enabled.
 //
@@ -592,14 +592,14 @@ var retTCPSocketKeepAliveEnabled [1]uint64
 //	keep-alive-enabled: func() -> result<bool, error-code>
 func (self TCPSocketBorrow) KeepAliveEnabled() (bool, error) {
 	cabi.Enter()
-	importTCPSocketKeepAliveEnabled(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveEnabled))))
+	importTCPSocket_KeepAliveEnabled(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_KeepAliveEnabled))))
 	var ok bool
-	if *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveEnabled)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveEnabled), 1))
+	if *(*uint8)(unsafe.Pointer(&retTCPSocket_KeepAliveEnabled)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_KeepAliveEnabled), 1))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*bool)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveEnabled), 1))
+	ok = *(*bool)(unsafe.Add(unsafe.Pointer(&retTCPSocket_KeepAliveEnabled), 1))
 	cabi.Leave()
 	return ok, nil
 }
@@ -610,20 +610,20 @@ func (self TCPSocket) KeepAliveEnabled() (bool, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-keep-alive-enabled
-func importTCPSocketSetKeepAliveEnabled(p0 uint32, p1 uint32, ret uint32)
+func importTCPSocket_SetKeepAliveEnabled(p0 uint32, p1 uint32, ret uint32)
 
-// retTCPSocketSetKeepAliveEnabled is the return area of [method]tcp-socket.set-keep-alive-enabled, sized from its layout.
-var retTCPSocketSetKeepAliveEnabled [1]uint64
+// retTCPSocket_SetKeepAliveEnabled is the return area of [method]tcp-socket.set-keep-alive-enabled, sized from its layout.
+var retTCPSocket_SetKeepAliveEnabled [1]uint64
 
-// resultTCPSocketSetKeepAliveEnabled returns the error of [method]tcp-socket.set-keep-alive-enabled's result,
+// resultTCPSocket_SetKeepAliveEnabled returns the error of [method]tcp-socket.set-keep-alive-enabled's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSetKeepAliveEnabled = [2]func() error{
+var resultTCPSocket_SetKeepAliveEnabled = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SetKeepAliveEnabled), 1))
 		return err
 	},
 }
@@ -633,10 +633,10 @@ var resultTCPSocketSetKeepAliveEnabled = [2]func() error{
 //	set-keep-alive-enabled: func(value: bool) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveEnabled(value bool) error {
 	cabi.Enter()
-	importTCPSocketSetKeepAliveEnabled(uint32(self), cabi.Bool(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveEnabled))
+	importTCPSocket_SetKeepAliveEnabled(uint32(self), cabi.Bool(value), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SetKeepAliveEnabled))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SetKeepAliveEnabled))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketSetKeepAliveEnabled[isErr&1]()
+	err := resultTCPSocket_SetKeepAliveEnabled[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -647,20 +647,20 @@ func (self TCPSocket) SetKeepAliveEnabled(value bool) error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.keep-alive-idle-time
-func importTCPSocketKeepAliveIdleTime(p0 uint32, ret uint32)
+func importTCPSocket_KeepAliveIdleTime(p0 uint32, ret uint32)
 
-// retTCPSocketKeepAliveIdleTime is the return area of [method]tcp-socket.keep-alive-idle-time, sized from its layout.
-var retTCPSocketKeepAliveIdleTime [2]uint64
+// retTCPSocket_KeepAliveIdleTime is the return area of [method]tcp-socket.keep-alive-idle-time, sized from its layout.
+var retTCPSocket_KeepAliveIdleTime [2]uint64
 
-// resultTCPSocketKeepAliveIdleTime returns the error of [method]tcp-socket.keep-alive-idle-time's result,
+// resultTCPSocket_KeepAliveIdleTime returns the error of [method]tcp-socket.keep-alive-idle-time's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketKeepAliveIdleTime = [2]func() error{
+var resultTCPSocket_KeepAliveIdleTime = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_KeepAliveIdleTime), 8))
 		return err
 	},
 }
@@ -681,11 +681,11 @@ var resultTCPSocketKeepAliveIdleTime = [2]func() error{
 //	keep-alive-idle-time: func() -> result<duration, error-code>
 func (self TCPSocketBorrow) KeepAliveIdleTime() (Duration, error) {
 	cabi.Enter()
-	importTCPSocketKeepAliveIdleTime(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime))
+	importTCPSocket_KeepAliveIdleTime(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_KeepAliveIdleTime))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_KeepAliveIdleTime))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveIdleTime), 8)) & (Duration(isErr) - 1)
-	err := resultTCPSocketKeepAliveIdleTime[isErr&1]()
+	ok := *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocket_KeepAliveIdleTime), 8)) & (Duration(isErr) - 1)
+	err := resultTCPSocket_KeepAliveIdleTime[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -696,20 +696,20 @@ func (self TCPSocket) KeepAliveIdleTime() (Duration, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-keep-alive-idle-time
-func importTCPSocketSetKeepAliveIdleTime(p0 uint32, p1 uint64, ret uint32)
+func importTCPSocket_SetKeepAliveIdleTime(p0 uint32, p1 uint64, ret uint32)
 
-// retTCPSocketSetKeepAliveIdleTime is the return area of [method]tcp-socket.set-keep-alive-idle-time, sized from its layout.
-var retTCPSocketSetKeepAliveIdleTime [1]uint64
+// retTCPSocket_SetKeepAliveIdleTime is the return area of [method]tcp-socket.set-keep-alive-idle-time, sized from its layout.
+var retTCPSocket_SetKeepAliveIdleTime [1]uint64
 
-// resultTCPSocketSetKeepAliveIdleTime returns the error of [method]tcp-socket.set-keep-alive-idle-time's result,
+// resultTCPSocket_SetKeepAliveIdleTime returns the error of [method]tcp-socket.set-keep-alive-idle-time's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSetKeepAliveIdleTime = [2]func() error{
+var resultTCPSocket_SetKeepAliveIdleTime = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SetKeepAliveIdleTime), 1))
 		return err
 	},
 }
@@ -719,10 +719,10 @@ var resultTCPSocketSetKeepAliveIdleTime = [2]func() error{
 //	set-keep-alive-idle-time: func(value: duration) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveIdleTime(value Duration) error {
 	cabi.Enter()
-	importTCPSocketSetKeepAliveIdleTime(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveIdleTime))
+	importTCPSocket_SetKeepAliveIdleTime(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SetKeepAliveIdleTime))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SetKeepAliveIdleTime))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketSetKeepAliveIdleTime[isErr&1]()
+	err := resultTCPSocket_SetKeepAliveIdleTime[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -733,20 +733,20 @@ func (self TCPSocket) SetKeepAliveIdleTime(value Duration) error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.keep-alive-interval
-func importTCPSocketKeepAliveInterval(p0 uint32, ret uint32)
+func importTCPSocket_KeepAliveInterval(p0 uint32, ret uint32)
 
-// retTCPSocketKeepAliveInterval is the return area of [method]tcp-socket.keep-alive-interval, sized from its layout.
-var retTCPSocketKeepAliveInterval [2]uint64
+// retTCPSocket_KeepAliveInterval is the return area of [method]tcp-socket.keep-alive-interval, sized from its layout.
+var retTCPSocket_KeepAliveInterval [2]uint64
 
-// resultTCPSocketKeepAliveInterval returns the error of [method]tcp-socket.keep-alive-interval's result,
+// resultTCPSocket_KeepAliveInterval returns the error of [method]tcp-socket.keep-alive-interval's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketKeepAliveInterval = [2]func() error{
+var resultTCPSocket_KeepAliveInterval = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_KeepAliveInterval), 8))
 		return err
 	},
 }
@@ -767,11 +767,11 @@ var resultTCPSocketKeepAliveInterval = [2]func() error{
 //	keep-alive-interval: func() -> result<duration, error-code>
 func (self TCPSocketBorrow) KeepAliveInterval() (Duration, error) {
 	cabi.Enter()
-	importTCPSocketKeepAliveInterval(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveInterval))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveInterval))
+	importTCPSocket_KeepAliveInterval(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_KeepAliveInterval))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_KeepAliveInterval))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveInterval), 8)) & (Duration(isErr) - 1)
-	err := resultTCPSocketKeepAliveInterval[isErr&1]()
+	ok := *(*Duration)(unsafe.Add(unsafe.Pointer(&retTCPSocket_KeepAliveInterval), 8)) & (Duration(isErr) - 1)
+	err := resultTCPSocket_KeepAliveInterval[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -782,20 +782,20 @@ func (self TCPSocket) KeepAliveInterval() (Duration, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-keep-alive-interval
-func importTCPSocketSetKeepAliveInterval(p0 uint32, p1 uint64, ret uint32)
+func importTCPSocket_SetKeepAliveInterval(p0 uint32, p1 uint64, ret uint32)
 
-// retTCPSocketSetKeepAliveInterval is the return area of [method]tcp-socket.set-keep-alive-interval, sized from its layout.
-var retTCPSocketSetKeepAliveInterval [1]uint64
+// retTCPSocket_SetKeepAliveInterval is the return area of [method]tcp-socket.set-keep-alive-interval, sized from its layout.
+var retTCPSocket_SetKeepAliveInterval [1]uint64
 
-// resultTCPSocketSetKeepAliveInterval returns the error of [method]tcp-socket.set-keep-alive-interval's result,
+// resultTCPSocket_SetKeepAliveInterval returns the error of [method]tcp-socket.set-keep-alive-interval's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSetKeepAliveInterval = [2]func() error{
+var resultTCPSocket_SetKeepAliveInterval = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SetKeepAliveInterval), 1))
 		return err
 	},
 }
@@ -805,10 +805,10 @@ var resultTCPSocketSetKeepAliveInterval = [2]func() error{
 //	set-keep-alive-interval: func(value: duration) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveInterval(value Duration) error {
 	cabi.Enter()
-	importTCPSocketSetKeepAliveInterval(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveInterval))
+	importTCPSocket_SetKeepAliveInterval(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SetKeepAliveInterval))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SetKeepAliveInterval))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketSetKeepAliveInterval[isErr&1]()
+	err := resultTCPSocket_SetKeepAliveInterval[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -819,20 +819,20 @@ func (self TCPSocket) SetKeepAliveInterval(value Duration) error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.keep-alive-count
-func importTCPSocketKeepAliveCount(p0 uint32, ret uint32)
+func importTCPSocket_KeepAliveCount(p0 uint32, ret uint32)
 
-// retTCPSocketKeepAliveCount is the return area of [method]tcp-socket.keep-alive-count, sized from its layout.
-var retTCPSocketKeepAliveCount [1]uint64
+// retTCPSocket_KeepAliveCount is the return area of [method]tcp-socket.keep-alive-count, sized from its layout.
+var retTCPSocket_KeepAliveCount [1]uint64
 
-// resultTCPSocketKeepAliveCount returns the error of [method]tcp-socket.keep-alive-count's result,
+// resultTCPSocket_KeepAliveCount returns the error of [method]tcp-socket.keep-alive-count's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketKeepAliveCount = [2]func() error{
+var resultTCPSocket_KeepAliveCount = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_KeepAliveCount), 4))
 		return err
 	},
 }
@@ -853,11 +853,11 @@ var resultTCPSocketKeepAliveCount = [2]func() error{
 //	keep-alive-count: func() -> result<u32, error-code>
 func (self TCPSocketBorrow) KeepAliveCount() (uint32, error) {
 	cabi.Enter()
-	importTCPSocketKeepAliveCount(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketKeepAliveCount))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketKeepAliveCount))
+	importTCPSocket_KeepAliveCount(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_KeepAliveCount))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_KeepAliveCount))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint32)(unsafe.Add(unsafe.Pointer(&retTCPSocketKeepAliveCount), 4)) & (uint32(isErr) - 1)
-	err := resultTCPSocketKeepAliveCount[isErr&1]()
+	ok := *(*uint32)(unsafe.Add(unsafe.Pointer(&retTCPSocket_KeepAliveCount), 4)) & (uint32(isErr) - 1)
+	err := resultTCPSocket_KeepAliveCount[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -868,20 +868,20 @@ func (self TCPSocket) KeepAliveCount() (uint32, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-keep-alive-count
-func importTCPSocketSetKeepAliveCount(p0 uint32, p1 uint32, ret uint32)
+func importTCPSocket_SetKeepAliveCount(p0 uint32, p1 uint32, ret uint32)
 
-// retTCPSocketSetKeepAliveCount is the return area of [method]tcp-socket.set-keep-alive-count, sized from its layout.
-var retTCPSocketSetKeepAliveCount [1]uint64
+// retTCPSocket_SetKeepAliveCount is the return area of [method]tcp-socket.set-keep-alive-count, sized from its layout.
+var retTCPSocket_SetKeepAliveCount [1]uint64
 
-// resultTCPSocketSetKeepAliveCount returns the error of [method]tcp-socket.set-keep-alive-count's result,
+// resultTCPSocket_SetKeepAliveCount returns the error of [method]tcp-socket.set-keep-alive-count's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSetKeepAliveCount = [2]func() error{
+var resultTCPSocket_SetKeepAliveCount = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetKeepAliveCount), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SetKeepAliveCount), 1))
 		return err
 	},
 }
@@ -891,10 +891,10 @@ var resultTCPSocketSetKeepAliveCount = [2]func() error{
 //	set-keep-alive-count: func(value: u32) -> result<_, error-code>
 func (self TCPSocketBorrow) SetKeepAliveCount(value uint32) error {
 	cabi.Enter()
-	importTCPSocketSetKeepAliveCount(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetKeepAliveCount))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetKeepAliveCount))
+	importTCPSocket_SetKeepAliveCount(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SetKeepAliveCount))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SetKeepAliveCount))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketSetKeepAliveCount[isErr&1]()
+	err := resultTCPSocket_SetKeepAliveCount[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -905,20 +905,20 @@ func (self TCPSocket) SetKeepAliveCount(value uint32) error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.hop-limit
-func importTCPSocketHopLimit(p0 uint32, ret uint32)
+func importTCPSocket_HopLimit(p0 uint32, ret uint32)
 
-// retTCPSocketHopLimit is the return area of [method]tcp-socket.hop-limit, sized from its layout.
-var retTCPSocketHopLimit [1]uint64
+// retTCPSocket_HopLimit is the return area of [method]tcp-socket.hop-limit, sized from its layout.
+var retTCPSocket_HopLimit [1]uint64
 
-// resultTCPSocketHopLimit returns the error of [method]tcp-socket.hop-limit's result,
+// resultTCPSocket_HopLimit returns the error of [method]tcp-socket.hop-limit's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketHopLimit = [2]func() error{
+var resultTCPSocket_HopLimit = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_HopLimit), 1))
 		return err
 	},
 }
@@ -935,11 +935,11 @@ var resultTCPSocketHopLimit = [2]func() error{
 //	hop-limit: func() -> result<u8, error-code>
 func (self TCPSocketBorrow) HopLimit() (uint8, error) {
 	cabi.Enter()
-	importTCPSocketHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketHopLimit))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketHopLimit))
+	importTCPSocket_HopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_HopLimit))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_HopLimit))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint8)(unsafe.Add(unsafe.Pointer(&retTCPSocketHopLimit), 1)) & (uint8(isErr) - 1)
-	err := resultTCPSocketHopLimit[isErr&1]()
+	ok := *(*uint8)(unsafe.Add(unsafe.Pointer(&retTCPSocket_HopLimit), 1)) & (uint8(isErr) - 1)
+	err := resultTCPSocket_HopLimit[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -950,20 +950,20 @@ func (self TCPSocket) HopLimit() (uint8, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-hop-limit
-func importTCPSocketSetHopLimit(p0 uint32, p1 uint32, ret uint32)
+func importTCPSocket_SetHopLimit(p0 uint32, p1 uint32, ret uint32)
 
-// retTCPSocketSetHopLimit is the return area of [method]tcp-socket.set-hop-limit, sized from its layout.
-var retTCPSocketSetHopLimit [1]uint64
+// retTCPSocket_SetHopLimit is the return area of [method]tcp-socket.set-hop-limit, sized from its layout.
+var retTCPSocket_SetHopLimit [1]uint64
 
-// resultTCPSocketSetHopLimit returns the error of [method]tcp-socket.set-hop-limit's result,
+// resultTCPSocket_SetHopLimit returns the error of [method]tcp-socket.set-hop-limit's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSetHopLimit = [2]func() error{
+var resultTCPSocket_SetHopLimit = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetHopLimit), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SetHopLimit), 1))
 		return err
 	},
 }
@@ -973,10 +973,10 @@ var resultTCPSocketSetHopLimit = [2]func() error{
 //	set-hop-limit: func(value: u8) -> result<_, error-code>
 func (self TCPSocketBorrow) SetHopLimit(value uint8) error {
 	cabi.Enter()
-	importTCPSocketSetHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetHopLimit))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetHopLimit))
+	importTCPSocket_SetHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SetHopLimit))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SetHopLimit))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketSetHopLimit[isErr&1]()
+	err := resultTCPSocket_SetHopLimit[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -987,20 +987,20 @@ func (self TCPSocket) SetHopLimit(value uint8) error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.receive-buffer-size
-func importTCPSocketReceiveBufferSize(p0 uint32, ret uint32)
+func importTCPSocket_ReceiveBufferSize(p0 uint32, ret uint32)
 
-// retTCPSocketReceiveBufferSize is the return area of [method]tcp-socket.receive-buffer-size, sized from its layout.
-var retTCPSocketReceiveBufferSize [2]uint64
+// retTCPSocket_ReceiveBufferSize is the return area of [method]tcp-socket.receive-buffer-size, sized from its layout.
+var retTCPSocket_ReceiveBufferSize [2]uint64
 
-// resultTCPSocketReceiveBufferSize returns the error of [method]tcp-socket.receive-buffer-size's result,
+// resultTCPSocket_ReceiveBufferSize returns the error of [method]tcp-socket.receive-buffer-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketReceiveBufferSize = [2]func() error{
+var resultTCPSocket_ReceiveBufferSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_ReceiveBufferSize), 8))
 		return err
 	},
 }
@@ -1021,11 +1021,11 @@ var resultTCPSocketReceiveBufferSize = [2]func() error{
 //	receive-buffer-size: func() -> result<u64, error-code>
 func (self TCPSocketBorrow) ReceiveBufferSize() (uint64, error) {
 	cabi.Enter()
-	importTCPSocketReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketReceiveBufferSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketReceiveBufferSize))
+	importTCPSocket_ReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_ReceiveBufferSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_ReceiveBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketReceiveBufferSize), 8)) & (uint64(isErr) - 1)
-	err := resultTCPSocketReceiveBufferSize[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocket_ReceiveBufferSize), 8)) & (uint64(isErr) - 1)
+	err := resultTCPSocket_ReceiveBufferSize[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -1036,20 +1036,20 @@ func (self TCPSocket) ReceiveBufferSize() (uint64, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-receive-buffer-size
-func importTCPSocketSetReceiveBufferSize(p0 uint32, p1 uint64, ret uint32)
+func importTCPSocket_SetReceiveBufferSize(p0 uint32, p1 uint64, ret uint32)
 
-// retTCPSocketSetReceiveBufferSize is the return area of [method]tcp-socket.set-receive-buffer-size, sized from its layout.
-var retTCPSocketSetReceiveBufferSize [1]uint64
+// retTCPSocket_SetReceiveBufferSize is the return area of [method]tcp-socket.set-receive-buffer-size, sized from its layout.
+var retTCPSocket_SetReceiveBufferSize [1]uint64
 
-// resultTCPSocketSetReceiveBufferSize returns the error of [method]tcp-socket.set-receive-buffer-size's result,
+// resultTCPSocket_SetReceiveBufferSize returns the error of [method]tcp-socket.set-receive-buffer-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSetReceiveBufferSize = [2]func() error{
+var resultTCPSocket_SetReceiveBufferSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SetReceiveBufferSize), 1))
 		return err
 	},
 }
@@ -1059,10 +1059,10 @@ var resultTCPSocketSetReceiveBufferSize = [2]func() error{
 //	set-receive-buffer-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetReceiveBufferSize(value uint64) error {
 	cabi.Enter()
-	importTCPSocketSetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetReceiveBufferSize))
+	importTCPSocket_SetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SetReceiveBufferSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SetReceiveBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketSetReceiveBufferSize[isErr&1]()
+	err := resultTCPSocket_SetReceiveBufferSize[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -1073,20 +1073,20 @@ func (self TCPSocket) SetReceiveBufferSize(value uint64) error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.send-buffer-size
-func importTCPSocketSendBufferSize(p0 uint32, ret uint32)
+func importTCPSocket_SendBufferSize(p0 uint32, ret uint32)
 
-// retTCPSocketSendBufferSize is the return area of [method]tcp-socket.send-buffer-size, sized from its layout.
-var retTCPSocketSendBufferSize [2]uint64
+// retTCPSocket_SendBufferSize is the return area of [method]tcp-socket.send-buffer-size, sized from its layout.
+var retTCPSocket_SendBufferSize [2]uint64
 
-// resultTCPSocketSendBufferSize returns the error of [method]tcp-socket.send-buffer-size's result,
+// resultTCPSocket_SendBufferSize returns the error of [method]tcp-socket.send-buffer-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSendBufferSize = [2]func() error{
+var resultTCPSocket_SendBufferSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SendBufferSize), 8))
 		return err
 	},
 }
@@ -1096,11 +1096,11 @@ var resultTCPSocketSendBufferSize = [2]func() error{
 //	send-buffer-size: func() -> result<u64, error-code>
 func (self TCPSocketBorrow) SendBufferSize() (uint64, error) {
 	cabi.Enter()
-	importTCPSocketSendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocketSendBufferSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSendBufferSize))
+	importTCPSocket_SendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SendBufferSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SendBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocketSendBufferSize), 8)) & (uint64(isErr) - 1)
-	err := resultTCPSocketSendBufferSize[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SendBufferSize), 8)) & (uint64(isErr) - 1)
+	err := resultTCPSocket_SendBufferSize[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -1111,20 +1111,20 @@ func (self TCPSocket) SendBufferSize() (uint64, error) {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.set-send-buffer-size
-func importTCPSocketSetSendBufferSize(p0 uint32, p1 uint64, ret uint32)
+func importTCPSocket_SetSendBufferSize(p0 uint32, p1 uint64, ret uint32)
 
-// retTCPSocketSetSendBufferSize is the return area of [method]tcp-socket.set-send-buffer-size, sized from its layout.
-var retTCPSocketSetSendBufferSize [1]uint64
+// retTCPSocket_SetSendBufferSize is the return area of [method]tcp-socket.set-send-buffer-size, sized from its layout.
+var retTCPSocket_SetSendBufferSize [1]uint64
 
-// resultTCPSocketSetSendBufferSize returns the error of [method]tcp-socket.set-send-buffer-size's result,
+// resultTCPSocket_SetSendBufferSize returns the error of [method]tcp-socket.set-send-buffer-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketSetSendBufferSize = [2]func() error{
+var resultTCPSocket_SetSendBufferSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketSetSendBufferSize), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_SetSendBufferSize), 1))
 		return err
 	},
 }
@@ -1134,10 +1134,10 @@ var resultTCPSocketSetSendBufferSize = [2]func() error{
 //	set-send-buffer-size: func(value: u64) -> result<_, error-code>
 func (self TCPSocketBorrow) SetSendBufferSize(value uint64) error {
 	cabi.Enter()
-	importTCPSocketSetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocketSetSendBufferSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketSetSendBufferSize))
+	importTCPSocket_SetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retTCPSocket_SetSendBufferSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_SetSendBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketSetSendBufferSize[isErr&1]()
+	err := resultTCPSocket_SetSendBufferSize[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -1148,7 +1148,7 @@ func (self TCPSocket) SetSendBufferSize(value uint64) error {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.subscribe
-func importTCPSocketSubscribe(p0 uint32) uint32
+func importTCPSocket_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -1173,7 +1173,7 @@ func importTCPSocketSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self TCPSocketBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importTCPSocketSubscribe(uint32(self))
+	core := importTCPSocket_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -1183,20 +1183,20 @@ func (self TCPSocket) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:sockets/tcp@0.2.8 [method]tcp-socket.shutdown
-func importTCPSocketShutdown(p0 uint32, p1 uint32, ret uint32)
+func importTCPSocket_Shutdown(p0 uint32, p1 uint32, ret uint32)
 
-// retTCPSocketShutdown is the return area of [method]tcp-socket.shutdown, sized from its layout.
-var retTCPSocketShutdown [1]uint64
+// retTCPSocket_Shutdown is the return area of [method]tcp-socket.shutdown, sized from its layout.
+var retTCPSocket_Shutdown [1]uint64
 
-// resultTCPSocketShutdown returns the error of [method]tcp-socket.shutdown's result,
+// resultTCPSocket_Shutdown returns the error of [method]tcp-socket.shutdown's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultTCPSocketShutdown = [2]func() error{
+var resultTCPSocket_Shutdown = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocketShutdown), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retTCPSocket_Shutdown), 1))
 		return err
 	},
 }
@@ -1230,10 +1230,10 @@ var resultTCPSocketShutdown = [2]func() error{
 //	shutdown: func(shutdown-type: shutdown-type) -> result<_, error-code>
 func (self TCPSocketBorrow) Shutdown(shutdownType ShutdownType) error {
 	cabi.Enter()
-	importTCPSocketShutdown(uint32(self), uint32(shutdownType), uint32(uintptr(unsafe.Pointer(&retTCPSocketShutdown))))
-	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocketShutdown))
+	importTCPSocket_Shutdown(uint32(self), uint32(shutdownType), uint32(uintptr(unsafe.Pointer(&retTCPSocket_Shutdown))))
+	isErr := *(*uint8)(unsafe.Pointer(&retTCPSocket_Shutdown))
 	isErr = (isErr | -isErr) >> 7
-	err := resultTCPSocketShutdown[isErr&1]()
+	err := resultTCPSocket_Shutdown[isErr&1]()
 	cabi.Leave()
 	return err
 }

@@ -11,50 +11,50 @@ import (
 )
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [resource-drop]udp-socket
-func importUDPSocketDrop(self uint32)
+func importUDPSocket_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self UDPSocket) Drop() {
 	cabi.Wait()
-	importUDPSocketDrop(uint32(self))
+	importUDPSocket_drop(uint32(self))
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [resource-drop]incoming-datagram-stream
-func importIncomingDatagramStreamDrop(self uint32)
+func importIncomingDatagramStream_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self IncomingDatagramStream) Drop() {
 	cabi.Wait()
-	importIncomingDatagramStreamDrop(uint32(self))
+	importIncomingDatagramStream_drop(uint32(self))
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [resource-drop]outgoing-datagram-stream
-func importOutgoingDatagramStreamDrop(self uint32)
+func importOutgoingDatagramStream_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self OutgoingDatagramStream) Drop() {
 	cabi.Wait()
-	importOutgoingDatagramStreamDrop(uint32(self))
+	importOutgoingDatagramStream_drop(uint32(self))
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.start-bind
-func importUDPSocketStartBind(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32, p9 uint32, p10 uint32, p11 uint32, p12 uint32, p13 uint32, ret uint32)
+func importUDPSocket_StartBind(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32, p9 uint32, p10 uint32, p11 uint32, p12 uint32, p13 uint32, ret uint32)
 
-// retUDPSocketStartBind is the return area of [method]udp-socket.start-bind, sized from its layout.
-var retUDPSocketStartBind [1]uint64
+// retUDPSocket_StartBind is the return area of [method]udp-socket.start-bind, sized from its layout.
+var retUDPSocket_StartBind [1]uint64
 
-// resultUDPSocketStartBind returns the error of [method]udp-socket.start-bind's result,
+// resultUDPSocket_StartBind returns the error of [method]udp-socket.start-bind's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultUDPSocketStartBind = [2]func() error{
+var resultUDPSocket_StartBind = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketStartBind), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_StartBind), 1))
 		return err
 	},
 }
@@ -92,10 +92,10 @@ var resultUDPSocketStartBind = [2]func() error{
 func (self UDPSocketBorrow) StartBind(network NetworkBorrow, localAddress IPSocketAddress) error {
 	cabi.Enter()
 	x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 := flatIPSocketAddress(localAddress)
-	importUDPSocketStartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retUDPSocketStartBind))))
-	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketStartBind))
+	importUDPSocket_StartBind(uint32(self), uint32(network), x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, uint32(uintptr(unsafe.Pointer(&retUDPSocket_StartBind))))
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocket_StartBind))
 	isErr = (isErr | -isErr) >> 7
-	err := resultUDPSocketStartBind[isErr&1]()
+	err := resultUDPSocket_StartBind[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -106,20 +106,20 @@ func (self UDPSocket) StartBind(network NetworkBorrow, localAddress IPSocketAddr
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.finish-bind
-func importUDPSocketFinishBind(p0 uint32, ret uint32)
+func importUDPSocket_FinishBind(p0 uint32, ret uint32)
 
-// retUDPSocketFinishBind is the return area of [method]udp-socket.finish-bind, sized from its layout.
-var retUDPSocketFinishBind [1]uint64
+// retUDPSocket_FinishBind is the return area of [method]udp-socket.finish-bind, sized from its layout.
+var retUDPSocket_FinishBind [1]uint64
 
-// resultUDPSocketFinishBind returns the error of [method]udp-socket.finish-bind's result,
+// resultUDPSocket_FinishBind returns the error of [method]udp-socket.finish-bind's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultUDPSocketFinishBind = [2]func() error{
+var resultUDPSocket_FinishBind = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketFinishBind), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_FinishBind), 1))
 		return err
 	},
 }
@@ -129,10 +129,10 @@ var resultUDPSocketFinishBind = [2]func() error{
 //	finish-bind: func() -> result<_, error-code>
 func (self UDPSocketBorrow) FinishBind() error {
 	cabi.Enter()
-	importUDPSocketFinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketFinishBind))))
-	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketFinishBind))
+	importUDPSocket_FinishBind(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocket_FinishBind))))
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocket_FinishBind))
 	isErr = (isErr | -isErr) >> 7
-	err := resultUDPSocketFinishBind[isErr&1]()
+	err := resultUDPSocket_FinishBind[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -143,10 +143,10 @@ func (self UDPSocket) FinishBind() error {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.stream
-func importUDPSocketStream(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32, p9 uint32, p10 uint32, p11 uint32, p12 uint32, p13 uint32, ret uint32)
+func importUDPSocket_Stream(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint32, p8 uint32, p9 uint32, p10 uint32, p11 uint32, p12 uint32, p13 uint32, ret uint32)
 
-// retUDPSocketStream is the return area of [method]udp-socket.stream, sized from its layout.
-var retUDPSocketStream [2]uint64
+// retUDPSocket_Stream is the return area of [method]udp-socket.stream, sized from its layout.
+var retUDPSocket_Stream [2]uint64
 
 // Stream calls the method stream.
 //
@@ -198,14 +198,14 @@ var retUDPSocketStream [2]uint64
 func (self UDPSocketBorrow) Stream(remoteAddress witval.Option[IPSocketAddress]) (witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream], error) {
 	cabi.Enter()
 	x13, x14, x15, x16, x17, x18, x19, x20, x21, x22, x23, x24, x25 := flatOptionIPSocketAddress(remoteAddress)
-	importUDPSocketStream(uint32(self), x13, x14, x15, x16, x17, x18, x19, x20, x21, x22, x23, x24, x25, uint32(uintptr(unsafe.Pointer(&retUDPSocketStream))))
+	importUDPSocket_Stream(uint32(self), x13, x14, x15, x16, x17, x18, x19, x20, x21, x22, x23, x24, x25, uint32(uintptr(unsafe.Pointer(&retUDPSocket_Stream))))
 	var ok witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream]
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketStream)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketStream), 4))
+	if *(*uint8)(unsafe.Pointer(&retUDPSocket_Stream)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_Stream), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = *(*witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream])(unsafe.Add(unsafe.Pointer(&retUDPSocketStream), 4))
+	ok = *(*witval.Tuple2[IncomingDatagramStream, OutgoingDatagramStream])(unsafe.Add(unsafe.Pointer(&retUDPSocket_Stream), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -216,10 +216,10 @@ func (self UDPSocket) Stream(remoteAddress witval.Option[IPSocketAddress]) (witv
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.local-address
-func importUDPSocketLocalAddress(p0 uint32, ret uint32)
+func importUDPSocket_LocalAddress(p0 uint32, ret uint32)
 
-// retUDPSocketLocalAddress is the return area of [method]udp-socket.local-address, sized from its layout.
-var retUDPSocketLocalAddress [5]uint64
+// retUDPSocket_LocalAddress is the return area of [method]udp-socket.local-address, sized from its layout.
+var retUDPSocket_LocalAddress [5]uint64
 
 // LocalAddress calls the method local-address.
 //
@@ -243,14 +243,14 @@ var retUDPSocketLocalAddress [5]uint64
 //	local-address: func() -> result<ip-socket-address, error-code>
 func (self UDPSocketBorrow) LocalAddress() (IPSocketAddress, error) {
 	cabi.Enter()
-	importUDPSocketLocalAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketLocalAddress))))
+	importUDPSocket_LocalAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocket_LocalAddress))))
 	var ok IPSocketAddress
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketLocalAddress)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketLocalAddress), 4))
+	if *(*uint8)(unsafe.Pointer(&retUDPSocket_LocalAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_LocalAddress), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retUDPSocketLocalAddress), 4))
+	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retUDPSocket_LocalAddress), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -261,10 +261,10 @@ func (self UDPSocket) LocalAddress() (IPSocketAddress, error) {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.remote-address
-func importUDPSocketRemoteAddress(p0 uint32, ret uint32)
+func importUDPSocket_RemoteAddress(p0 uint32, ret uint32)
 
-// retUDPSocketRemoteAddress is the return area of [method]udp-socket.remote-address, sized from its layout.
-var retUDPSocketRemoteAddress [5]uint64
+// retUDPSocket_RemoteAddress is the return area of [method]udp-socket.remote-address, sized from its layout.
+var retUDPSocket_RemoteAddress [5]uint64
 
 // RemoteAddress calls the method remote-address.
 //
@@ -282,14 +282,14 @@ var retUDPSocketRemoteAddress [5]uint64
 //	remote-address: func() -> result<ip-socket-address, error-code>
 func (self UDPSocketBorrow) RemoteAddress() (IPSocketAddress, error) {
 	cabi.Enter()
-	importUDPSocketRemoteAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketRemoteAddress))))
+	importUDPSocket_RemoteAddress(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocket_RemoteAddress))))
 	var ok IPSocketAddress
-	if *(*uint8)(unsafe.Pointer(&retUDPSocketRemoteAddress)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketRemoteAddress), 4))
+	if *(*uint8)(unsafe.Pointer(&retUDPSocket_RemoteAddress)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_RemoteAddress), 4))
 		cabi.Leave()
 		return ok, err
 	}
-	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retUDPSocketRemoteAddress), 4))
+	ok = loadIPSocketAddress(unsafe.Add(unsafe.Pointer(&retUDPSocket_RemoteAddress), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -300,7 +300,7 @@ func (self UDPSocket) RemoteAddress() (IPSocketAddress, error) {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.address-family
-func importUDPSocketAddressFamily(p0 uint32) uint32
+func importUDPSocket_AddressFamily(p0 uint32) uint32
 
 // AddressFamily calls the method address-family.
 //
@@ -311,7 +311,7 @@ func importUDPSocketAddressFamily(p0 uint32) uint32
 //	address-family: func() -> ip-address-family
 func (self UDPSocketBorrow) AddressFamily() IPAddressFamily {
 	cabi.Wait()
-	core := importUDPSocketAddressFamily(uint32(self))
+	core := importUDPSocket_AddressFamily(uint32(self))
 	return IPAddressFamily(core)
 }
 
@@ -321,20 +321,20 @@ func (self UDPSocket) AddressFamily() IPAddressFamily {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.unicast-hop-limit
-func importUDPSocketUnicastHopLimit(p0 uint32, ret uint32)
+func importUDPSocket_UnicastHopLimit(p0 uint32, ret uint32)
 
-// retUDPSocketUnicastHopLimit is the return area of [method]udp-socket.unicast-hop-limit, sized from its layout.
-var retUDPSocketUnicastHopLimit [1]uint64
+// retUDPSocket_UnicastHopLimit is the return area of [method]udp-socket.unicast-hop-limit, sized from its layout.
+var retUDPSocket_UnicastHopLimit [1]uint64
 
-// resultUDPSocketUnicastHopLimit returns the error of [method]udp-socket.unicast-hop-limit's result,
+// resultUDPSocket_UnicastHopLimit returns the error of [method]udp-socket.unicast-hop-limit's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultUDPSocketUnicastHopLimit = [2]func() error{
+var resultUDPSocket_UnicastHopLimit = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_UnicastHopLimit), 1))
 		return err
 	},
 }
@@ -351,11 +351,11 @@ var resultUDPSocketUnicastHopLimit = [2]func() error{
 //	unicast-hop-limit: func() -> result<u8, error-code>
 func (self UDPSocketBorrow) UnicastHopLimit() (uint8, error) {
 	cabi.Enter()
-	importUDPSocketUnicastHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketUnicastHopLimit))))
-	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketUnicastHopLimit))
+	importUDPSocket_UnicastHopLimit(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocket_UnicastHopLimit))))
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocket_UnicastHopLimit))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint8)(unsafe.Add(unsafe.Pointer(&retUDPSocketUnicastHopLimit), 1)) & (uint8(isErr) - 1)
-	err := resultUDPSocketUnicastHopLimit[isErr&1]()
+	ok := *(*uint8)(unsafe.Add(unsafe.Pointer(&retUDPSocket_UnicastHopLimit), 1)) & (uint8(isErr) - 1)
+	err := resultUDPSocket_UnicastHopLimit[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -366,20 +366,20 @@ func (self UDPSocket) UnicastHopLimit() (uint8, error) {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.set-unicast-hop-limit
-func importUDPSocketSetUnicastHopLimit(p0 uint32, p1 uint32, ret uint32)
+func importUDPSocket_SetUnicastHopLimit(p0 uint32, p1 uint32, ret uint32)
 
-// retUDPSocketSetUnicastHopLimit is the return area of [method]udp-socket.set-unicast-hop-limit, sized from its layout.
-var retUDPSocketSetUnicastHopLimit [1]uint64
+// retUDPSocket_SetUnicastHopLimit is the return area of [method]udp-socket.set-unicast-hop-limit, sized from its layout.
+var retUDPSocket_SetUnicastHopLimit [1]uint64
 
-// resultUDPSocketSetUnicastHopLimit returns the error of [method]udp-socket.set-unicast-hop-limit's result,
+// resultUDPSocket_SetUnicastHopLimit returns the error of [method]udp-socket.set-unicast-hop-limit's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultUDPSocketSetUnicastHopLimit = [2]func() error{
+var resultUDPSocket_SetUnicastHopLimit = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_SetUnicastHopLimit), 1))
 		return err
 	},
 }
@@ -389,10 +389,10 @@ var resultUDPSocketSetUnicastHopLimit = [2]func() error{
 //	set-unicast-hop-limit: func(value: u8) -> result<_, error-code>
 func (self UDPSocketBorrow) SetUnicastHopLimit(value uint8) error {
 	cabi.Enter()
-	importUDPSocketSetUnicastHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit))))
-	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetUnicastHopLimit))
+	importUDPSocket_SetUnicastHopLimit(uint32(self), uint32(value), uint32(uintptr(unsafe.Pointer(&retUDPSocket_SetUnicastHopLimit))))
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocket_SetUnicastHopLimit))
 	isErr = (isErr | -isErr) >> 7
-	err := resultUDPSocketSetUnicastHopLimit[isErr&1]()
+	err := resultUDPSocket_SetUnicastHopLimit[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -403,20 +403,20 @@ func (self UDPSocket) SetUnicastHopLimit(value uint8) error {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.receive-buffer-size
-func importUDPSocketReceiveBufferSize(p0 uint32, ret uint32)
+func importUDPSocket_ReceiveBufferSize(p0 uint32, ret uint32)
 
-// retUDPSocketReceiveBufferSize is the return area of [method]udp-socket.receive-buffer-size, sized from its layout.
-var retUDPSocketReceiveBufferSize [2]uint64
+// retUDPSocket_ReceiveBufferSize is the return area of [method]udp-socket.receive-buffer-size, sized from its layout.
+var retUDPSocket_ReceiveBufferSize [2]uint64
 
-// resultUDPSocketReceiveBufferSize returns the error of [method]udp-socket.receive-buffer-size's result,
+// resultUDPSocket_ReceiveBufferSize returns the error of [method]udp-socket.receive-buffer-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultUDPSocketReceiveBufferSize = [2]func() error{
+var resultUDPSocket_ReceiveBufferSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_ReceiveBufferSize), 8))
 		return err
 	},
 }
@@ -437,11 +437,11 @@ var resultUDPSocketReceiveBufferSize = [2]func() error{
 //	receive-buffer-size: func() -> result<u64, error-code>
 func (self UDPSocketBorrow) ReceiveBufferSize() (uint64, error) {
 	cabi.Enter()
-	importUDPSocketReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketReceiveBufferSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketReceiveBufferSize))
+	importUDPSocket_ReceiveBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocket_ReceiveBufferSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocket_ReceiveBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketReceiveBufferSize), 8)) & (uint64(isErr) - 1)
-	err := resultUDPSocketReceiveBufferSize[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocket_ReceiveBufferSize), 8)) & (uint64(isErr) - 1)
+	err := resultUDPSocket_ReceiveBufferSize[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -452,20 +452,20 @@ func (self UDPSocket) ReceiveBufferSize() (uint64, error) {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.set-receive-buffer-size
-func importUDPSocketSetReceiveBufferSize(p0 uint32, p1 uint64, ret uint32)
+func importUDPSocket_SetReceiveBufferSize(p0 uint32, p1 uint64, ret uint32)
 
-// retUDPSocketSetReceiveBufferSize is the return area of [method]udp-socket.set-receive-buffer-size, sized from its layout.
-var retUDPSocketSetReceiveBufferSize [1]uint64
+// retUDPSocket_SetReceiveBufferSize is the return area of [method]udp-socket.set-receive-buffer-size, sized from its layout.
+var retUDPSocket_SetReceiveBufferSize [1]uint64
 
-// resultUDPSocketSetReceiveBufferSize returns the error of [method]udp-socket.set-receive-buffer-size's result,
+// resultUDPSocket_SetReceiveBufferSize returns the error of [method]udp-socket.set-receive-buffer-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultUDPSocketSetReceiveBufferSize = [2]func() error{
+var resultUDPSocket_SetReceiveBufferSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_SetReceiveBufferSize), 1))
 		return err
 	},
 }
@@ -475,10 +475,10 @@ var resultUDPSocketSetReceiveBufferSize = [2]func() error{
 //	set-receive-buffer-size: func(value: u64) -> result<_, error-code>
 func (self UDPSocketBorrow) SetReceiveBufferSize(value uint64) error {
 	cabi.Enter()
-	importUDPSocketSetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetReceiveBufferSize))
+	importUDPSocket_SetReceiveBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocket_SetReceiveBufferSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocket_SetReceiveBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	err := resultUDPSocketSetReceiveBufferSize[isErr&1]()
+	err := resultUDPSocket_SetReceiveBufferSize[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -489,20 +489,20 @@ func (self UDPSocket) SetReceiveBufferSize(value uint64) error {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.send-buffer-size
-func importUDPSocketSendBufferSize(p0 uint32, ret uint32)
+func importUDPSocket_SendBufferSize(p0 uint32, ret uint32)
 
-// retUDPSocketSendBufferSize is the return area of [method]udp-socket.send-buffer-size, sized from its layout.
-var retUDPSocketSendBufferSize [2]uint64
+// retUDPSocket_SendBufferSize is the return area of [method]udp-socket.send-buffer-size, sized from its layout.
+var retUDPSocket_SendBufferSize [2]uint64
 
-// resultUDPSocketSendBufferSize returns the error of [method]udp-socket.send-buffer-size's result,
+// resultUDPSocket_SendBufferSize returns the error of [method]udp-socket.send-buffer-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultUDPSocketSendBufferSize = [2]func() error{
+var resultUDPSocket_SendBufferSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_SendBufferSize), 8))
 		return err
 	},
 }
@@ -512,11 +512,11 @@ var resultUDPSocketSendBufferSize = [2]func() error{
 //	send-buffer-size: func() -> result<u64, error-code>
 func (self UDPSocketBorrow) SendBufferSize() (uint64, error) {
 	cabi.Enter()
-	importUDPSocketSendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocketSendBufferSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSendBufferSize))
+	importUDPSocket_SendBufferSize(uint32(self), uint32(uintptr(unsafe.Pointer(&retUDPSocket_SendBufferSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocket_SendBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocketSendBufferSize), 8)) & (uint64(isErr) - 1)
-	err := resultUDPSocketSendBufferSize[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retUDPSocket_SendBufferSize), 8)) & (uint64(isErr) - 1)
+	err := resultUDPSocket_SendBufferSize[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -527,20 +527,20 @@ func (self UDPSocket) SendBufferSize() (uint64, error) {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.set-send-buffer-size
-func importUDPSocketSetSendBufferSize(p0 uint32, p1 uint64, ret uint32)
+func importUDPSocket_SetSendBufferSize(p0 uint32, p1 uint64, ret uint32)
 
-// retUDPSocketSetSendBufferSize is the return area of [method]udp-socket.set-send-buffer-size, sized from its layout.
-var retUDPSocketSetSendBufferSize [1]uint64
+// retUDPSocket_SetSendBufferSize is the return area of [method]udp-socket.set-send-buffer-size, sized from its layout.
+var retUDPSocket_SetSendBufferSize [1]uint64
 
-// resultUDPSocketSetSendBufferSize returns the error of [method]udp-socket.set-send-buffer-size's result,
+// resultUDPSocket_SetSendBufferSize returns the error of [method]udp-socket.set-send-buffer-size's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultUDPSocketSetSendBufferSize = [2]func() error{
+var resultUDPSocket_SetSendBufferSize = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocketSetSendBufferSize), 1))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retUDPSocket_SetSendBufferSize), 1))
 		return err
 	},
 }
@@ -550,10 +550,10 @@ var resultUDPSocketSetSendBufferSize = [2]func() error{
 //	set-send-buffer-size: func(value: u64) -> result<_, error-code>
 func (self UDPSocketBorrow) SetSendBufferSize(value uint64) error {
 	cabi.Enter()
-	importUDPSocketSetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocketSetSendBufferSize))))
-	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocketSetSendBufferSize))
+	importUDPSocket_SetSendBufferSize(uint32(self), uint64(value), uint32(uintptr(unsafe.Pointer(&retUDPSocket_SetSendBufferSize))))
+	isErr := *(*uint8)(unsafe.Pointer(&retUDPSocket_SetSendBufferSize))
 	isErr = (isErr | -isErr) >> 7
-	err := resultUDPSocketSetSendBufferSize[isErr&1]()
+	err := resultUDPSocket_SetSendBufferSize[isErr&1]()
 	cabi.Leave()
 	return err
 }
@@ -564,7 +564,7 @@ func (self UDPSocket) SetSendBufferSize(value uint64) error {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]udp-socket.subscribe
-func importUDPSocketSubscribe(p0 uint32) uint32
+func importUDPSocket_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -576,7 +576,7 @@ func importUDPSocketSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self UDPSocketBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importUDPSocketSubscribe(uint32(self))
+	core := importUDPSocket_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -586,10 +586,10 @@ func (self UDPSocket) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]incoming-datagram-stream.receive
-func importIncomingDatagramStreamReceive(p0 uint32, p1 uint64, ret uint32)
+func importIncomingDatagramStream_Receive(p0 uint32, p1 uint64, ret uint32)
 
-// retIncomingDatagramStreamReceive is the return area of [method]incoming-datagram-stream.receive, sized from its layout.
-var retIncomingDatagramStreamReceive [2]uint64
+// retIncomingDatagramStream_Receive is the return area of [method]incoming-datagram-stream.receive, sized from its layout.
+var retIncomingDatagramStream_Receive [2]uint64
 
 // Receive calls the method receive.
 //
@@ -620,14 +620,14 @@ var retIncomingDatagramStreamReceive [2]uint64
 //	receive: func(max-results: u64) -> result<list<incoming-datagram>, error-code>
 func (self IncomingDatagramStreamBorrow) Receive(maxResults uint64) ([]IncomingDatagram, error) {
 	cabi.Enter()
-	importIncomingDatagramStreamReceive(uint32(self), uint64(maxResults), uint32(uintptr(unsafe.Pointer(&retIncomingDatagramStreamReceive))))
+	importIncomingDatagramStream_Receive(uint32(self), uint64(maxResults), uint32(uintptr(unsafe.Pointer(&retIncomingDatagramStream_Receive))))
 	var ok []IncomingDatagram
-	if *(*uint8)(unsafe.Pointer(&retIncomingDatagramStreamReceive)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStreamReceive), 4))
+	if *(*uint8)(unsafe.Pointer(&retIncomingDatagramStream_Receive)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStream_Receive), 4))
 		cabi.Unpin()
 		return ok, err
 	}
-	ok = loadListIncomingDatagram(*(*uint32)(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStreamReceive), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStreamReceive), 4), 4)))
+	ok = loadListIncomingDatagram(*(*uint32)(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStream_Receive), 4)), *(*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(&retIncomingDatagramStream_Receive), 4), 4)))
 	cabi.Unpin()
 	return ok, nil
 }
@@ -638,7 +638,7 @@ func (self IncomingDatagramStream) Receive(maxResults uint64) ([]IncomingDatagra
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]incoming-datagram-stream.subscribe
-func importIncomingDatagramStreamSubscribe(p0 uint32) uint32
+func importIncomingDatagramStream_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -650,7 +650,7 @@ func importIncomingDatagramStreamSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self IncomingDatagramStreamBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importIncomingDatagramStreamSubscribe(uint32(self))
+	core := importIncomingDatagramStream_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -660,20 +660,20 @@ func (self IncomingDatagramStream) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]outgoing-datagram-stream.check-send
-func importOutgoingDatagramStreamCheckSend(p0 uint32, ret uint32)
+func importOutgoingDatagramStream_CheckSend(p0 uint32, ret uint32)
 
-// retOutgoingDatagramStreamCheckSend is the return area of [method]outgoing-datagram-stream.check-send, sized from its layout.
-var retOutgoingDatagramStreamCheckSend [2]uint64
+// retOutgoingDatagramStream_CheckSend is the return area of [method]outgoing-datagram-stream.check-send, sized from its layout.
+var retOutgoingDatagramStream_CheckSend [2]uint64
 
-// resultOutgoingDatagramStreamCheckSend returns the error of [method]outgoing-datagram-stream.check-send's result,
+// resultOutgoingDatagramStream_CheckSend returns the error of [method]outgoing-datagram-stream.check-send's result,
 // read from its return area: nil for the ok case, the lifted error
 // otherwise. Indexed by the case, it keeps the wrapper free of branches.
-var resultOutgoingDatagramStreamCheckSend = [2]func() error{
+var resultOutgoingDatagramStream_CheckSend = [2]func() error{
 	func() error {
 		return nil
 	},
 	func() error {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8))
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStream_CheckSend), 8))
 		return err
 	},
 }
@@ -695,11 +695,11 @@ var resultOutgoingDatagramStreamCheckSend = [2]func() error{
 //	check-send: func() -> result<u64, error-code>
 func (self OutgoingDatagramStreamBorrow) CheckSend() (uint64, error) {
 	cabi.Enter()
-	importOutgoingDatagramStreamCheckSend(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend))))
-	isErr := *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend))
+	importOutgoingDatagramStream_CheckSend(uint32(self), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStream_CheckSend))))
+	isErr := *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStream_CheckSend))
 	isErr = (isErr | -isErr) >> 7
-	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamCheckSend), 8)) & (uint64(isErr) - 1)
-	err := resultOutgoingDatagramStreamCheckSend[isErr&1]()
+	ok := *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStream_CheckSend), 8)) & (uint64(isErr) - 1)
+	err := resultOutgoingDatagramStream_CheckSend[isErr&1]()
 	cabi.Leave()
 	return ok, err
 }
@@ -710,10 +710,10 @@ func (self OutgoingDatagramStream) CheckSend() (uint64, error) {
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]outgoing-datagram-stream.send
-func importOutgoingDatagramStreamSend(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importOutgoingDatagramStream_Send(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retOutgoingDatagramStreamSend is the return area of [method]outgoing-datagram-stream.send, sized from its layout.
-var retOutgoingDatagramStreamSend [2]uint64
+// retOutgoingDatagramStream_Send is the return area of [method]outgoing-datagram-stream.send, sized from its layout.
+var retOutgoingDatagramStream_Send [2]uint64
 
 // Send calls the method send.
 //
@@ -755,14 +755,14 @@ var retOutgoingDatagramStreamSend [2]uint64
 //	send: func(datagrams: list<outgoing-datagram>) -> result<u64, error-code>
 func (self OutgoingDatagramStreamBorrow) Send(datagrams []OutgoingDatagram) (uint64, error) {
 	cabi.Enter()
-	importOutgoingDatagramStreamSend(uint32(self), lowerListOutgoingDatagram(datagrams), uint32(len(datagrams)), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStreamSend))))
+	importOutgoingDatagramStream_Send(uint32(self), lowerListOutgoingDatagram(datagrams), uint32(len(datagrams)), uint32(uintptr(unsafe.Pointer(&retOutgoingDatagramStream_Send))))
 	var ok uint64
-	if *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStreamSend)) != 0 {
-		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamSend), 8))
+	if *(*uint8)(unsafe.Pointer(&retOutgoingDatagramStream_Send)) != 0 {
+		err := *(*ErrorCode)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStream_Send), 8))
 		cabi.Unpin()
 		return ok, err
 	}
-	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStreamSend), 8))
+	ok = *(*uint64)(unsafe.Add(unsafe.Pointer(&retOutgoingDatagramStream_Send), 8))
 	cabi.Unpin()
 	return ok, nil
 }
@@ -773,7 +773,7 @@ func (self OutgoingDatagramStream) Send(datagrams []OutgoingDatagram) (uint64, e
 }
 
 //go:wasmimport wasi:sockets/udp@0.2.8 [method]outgoing-datagram-stream.subscribe
-func importOutgoingDatagramStreamSubscribe(p0 uint32) uint32
+func importOutgoingDatagramStream_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
@@ -785,7 +785,7 @@ func importOutgoingDatagramStreamSubscribe(p0 uint32) uint32
 //	subscribe: func() -> pollable
 func (self OutgoingDatagramStreamBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importOutgoingDatagramStreamSubscribe(uint32(self))
+	core := importOutgoingDatagramStream_Subscribe(uint32(self))
 	return Pollable(core)
 }
 

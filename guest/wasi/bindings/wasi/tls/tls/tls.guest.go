@@ -12,138 +12,138 @@ import (
 )
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]public-identity
-func importPublicIdentityDrop(self uint32)
+func importPublicIdentity_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self PublicIdentity) Drop() {
 	cabi.Wait()
-	importPublicIdentityDrop(uint32(self))
+	importPublicIdentity_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]private-identity
-func importPrivateIdentityDrop(self uint32)
+func importPrivateIdentity_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self PrivateIdentity) Drop() {
 	cabi.Wait()
-	importPrivateIdentityDrop(uint32(self))
+	importPrivateIdentity_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]client-connection
-func importClientConnectionDrop(self uint32)
+func importClientConnection_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientConnection) Drop() {
 	cabi.Wait()
-	importClientConnectionDrop(uint32(self))
+	importClientConnection_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]client-handshake
-func importClientHandshakeDrop(self uint32)
+func importClientHandshake_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientHandshake) Drop() {
 	cabi.Wait()
-	importClientHandshakeDrop(uint32(self))
+	importClientHandshake_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]server-connection
-func importServerConnectionDrop(self uint32)
+func importServerConnection_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ServerConnection) Drop() {
 	cabi.Wait()
-	importServerConnectionDrop(uint32(self))
+	importServerConnection_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]server-handshake
-func importServerHandshakeDrop(self uint32)
+func importServerHandshake_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ServerHandshake) Drop() {
 	cabi.Wait()
-	importServerHandshakeDrop(uint32(self))
+	importServerHandshake_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]client-hello
-func importClientHelloDrop(self uint32)
+func importClientHello_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientHello) Drop() {
 	cabi.Wait()
-	importClientHelloDrop(uint32(self))
+	importClientHello_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]client-identity-request
-func importClientIdentityRequestDrop(self uint32)
+func importClientIdentityRequest_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientIdentityRequest) Drop() {
 	cabi.Wait()
-	importClientIdentityRequestDrop(uint32(self))
+	importClientIdentityRequest_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]future-streams
-func importFutureStreamsDrop(self uint32)
+func importFutureStreams_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureStreams) Drop() {
 	cabi.Wait()
-	importFutureStreamsDrop(uint32(self))
+	importFutureStreams_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]future-client-hello
-func importFutureClientHelloDrop(self uint32)
+func importFutureClientHello_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureClientHello) Drop() {
 	cabi.Wait()
-	importFutureClientHelloDrop(uint32(self))
+	importFutureClientHello_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]future-public-identity
-func importFuturePublicIdentityDrop(self uint32)
+func importFuturePublicIdentity_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FuturePublicIdentity) Drop() {
 	cabi.Wait()
-	importFuturePublicIdentityDrop(uint32(self))
+	importFuturePublicIdentity_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [resource-drop]future-client-identity-request
-func importFutureClientIdentityRequestDrop(self uint32)
+func importFutureClientIdentityRequest_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureClientIdentityRequest) Drop() {
 	cabi.Wait()
-	importFutureClientIdentityRequestDrop(uint32(self))
+	importFutureClientIdentityRequest_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]public-identity.export-X509-chain
-func importPublicIdentityExportX509Chain(p0 uint32, ret uint32)
+func importPublicIdentity_ExportX509Chain(p0 uint32, ret uint32)
 
-// retPublicIdentityExportX509Chain is the return area of [method]public-identity.export-X509-chain, sized from its layout.
-var retPublicIdentityExportX509Chain [1]uint64
+// retPublicIdentity_ExportX509Chain is the return area of [method]public-identity.export-X509-chain, sized from its layout.
+var retPublicIdentity_ExportX509Chain [1]uint64
 
 // ExportX509Chain calls the method export-X509-chain.
 //
 //	export-X509-chain: func() -> list<list<u8>>
 func (self PublicIdentityBorrow) ExportX509Chain() [][]byte {
 	cabi.Enter()
-	importPublicIdentityExportX509Chain(uint32(self), uint32(uintptr(unsafe.Pointer(&retPublicIdentityExportX509Chain))))
-	res := loadListListU8(*(*uint32)(unsafe.Pointer(&retPublicIdentityExportX509Chain)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retPublicIdentityExportX509Chain), 4)))
+	importPublicIdentity_ExportX509Chain(uint32(self), uint32(uintptr(unsafe.Pointer(&retPublicIdentity_ExportX509Chain))))
+	res := loadListListU8(*(*uint32)(unsafe.Pointer(&retPublicIdentity_ExportX509Chain)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retPublicIdentity_ExportX509Chain), 4)))
 	cabi.Unpin()
 	return res
 }
@@ -179,14 +179,14 @@ func PrivateIdentityParse(privateKey []byte, x509Chain [][]byte) (PrivateIdentit
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]private-identity.public-identity
-func importPrivateIdentityPublicIdentity(p0 uint32) uint32
+func importPrivateIdentity_PublicIdentity(p0 uint32) uint32
 
 // PublicIdentity calls the method public-identity.
 //
 //	public-identity: func() -> public-identity
 func (self PrivateIdentityBorrow) PublicIdentity() PublicIdentity {
 	cabi.Wait()
-	core := importPrivateIdentityPublicIdentity(uint32(self))
+	core := importPrivateIdentity_PublicIdentity(uint32(self))
 	return PublicIdentity(core)
 }
 
@@ -213,10 +213,10 @@ func NewClientConnection(input InputStream, output OutputStream) ClientConnectio
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.connect
-func importClientConnectionConnect(p0 uint32, p1 uint32, p2 uint32, ret uint32)
+func importClientConnection_Connect(p0 uint32, p1 uint32, p2 uint32, ret uint32)
 
-// retClientConnectionConnect is the return area of [method]client-connection.connect, sized from its layout.
-var retClientConnectionConnect [1]uint64
+// retClientConnection_Connect is the return area of [method]client-connection.connect, sized from its layout.
+var retClientConnection_Connect [1]uint64
 
 // Connect calls the method connect.
 //
@@ -229,14 +229,14 @@ var retClientConnectionConnect [1]uint64
 //	connect: func(server-name: string) -> result<client-handshake>
 func (self ClientConnectionBorrow) Connect(serverName string) (ClientHandshake, error) {
 	cabi.Enter()
-	importClientConnectionConnect(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(serverName)))), uint32(len(serverName)), uint32(uintptr(unsafe.Pointer(&retClientConnectionConnect))))
+	importClientConnection_Connect(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.StringData(serverName)))), uint32(len(serverName)), uint32(uintptr(unsafe.Pointer(&retClientConnection_Connect))))
 	runtime.KeepAlive(serverName)
 	var ok ClientHandshake
-	if *(*uint8)(unsafe.Pointer(&retClientConnectionConnect)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retClientConnection_Connect)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-connection.connect: error")
 	}
-	ok = *(*ClientHandshake)(unsafe.Add(unsafe.Pointer(&retClientConnectionConnect), 4))
+	ok = *(*ClientHandshake)(unsafe.Add(unsafe.Pointer(&retClientConnection_Connect), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -247,10 +247,10 @@ func (self ClientConnection) Connect(serverName string) (ClientHandshake, error)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.server-name
-func importClientConnectionServerName(p0 uint32, ret uint32)
+func importClientConnection_ServerName(p0 uint32, ret uint32)
 
-// retClientConnectionServerName is the return area of [method]client-connection.server-name, sized from its layout.
-var retClientConnectionServerName [2]uint64
+// retClientConnection_ServerName is the return area of [method]client-connection.server-name, sized from its layout.
+var retClientConnection_ServerName [2]uint64
 
 // ServerName calls the method server-name.
 //
@@ -259,8 +259,8 @@ var retClientConnectionServerName [2]uint64
 //	server-name: func() -> option<string>
 func (self ClientConnectionBorrow) ServerName() (string, bool) {
 	cabi.Enter()
-	importClientConnectionServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionServerName))))
-	res := loadOptionString(unsafe.Pointer(&retClientConnectionServerName))
+	importClientConnection_ServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnection_ServerName))))
+	res := loadOptionString(unsafe.Pointer(&retClientConnection_ServerName))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -271,10 +271,10 @@ func (self ClientConnection) ServerName() (string, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.alpn-id
-func importClientConnectionALPNID(p0 uint32, ret uint32)
+func importClientConnection_ALPNID(p0 uint32, ret uint32)
 
-// retClientConnectionALPNID is the return area of [method]client-connection.alpn-id, sized from its layout.
-var retClientConnectionALPNID [2]uint64
+// retClientConnection_ALPNID is the return area of [method]client-connection.alpn-id, sized from its layout.
+var retClientConnection_ALPNID [2]uint64
 
 // ALPNID calls the method alpn-id.
 //
@@ -290,8 +290,8 @@ var retClientConnectionALPNID [2]uint64
 //     alpn-id: func() -> option<alpn-id>
 func (self ClientConnectionBorrow) ALPNID() (ALPNID, bool) {
 	cabi.Enter()
-	importClientConnectionALPNID(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionALPNID))))
-	res := loadOptionALPNID(unsafe.Pointer(&retClientConnectionALPNID))
+	importClientConnection_ALPNID(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnection_ALPNID))))
+	res := loadOptionALPNID(unsafe.Pointer(&retClientConnection_ALPNID))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -302,10 +302,10 @@ func (self ClientConnection) ALPNID() (ALPNID, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.client-identity
-func importClientConnectionClientIdentity(p0 uint32, ret uint32)
+func importClientConnection_ClientIdentity(p0 uint32, ret uint32)
 
-// retClientConnectionClientIdentity is the return area of [method]client-connection.client-identity, sized from its layout.
-var retClientConnectionClientIdentity [1]uint64
+// retClientConnection_ClientIdentity is the return area of [method]client-connection.client-identity, sized from its layout.
+var retClientConnection_ClientIdentity [1]uint64
 
 // ClientIdentity calls the method client-identity.
 //
@@ -323,8 +323,8 @@ var retClientConnectionClientIdentity [1]uint64
 //     client-identity: func() -> option<private-identity>
 func (self ClientConnectionBorrow) ClientIdentity() (PrivateIdentity, bool) {
 	cabi.Enter()
-	importClientConnectionClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionClientIdentity))))
-	res := loadOptionOwnPrivateIdentity(unsafe.Pointer(&retClientConnectionClientIdentity))
+	importClientConnection_ClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnection_ClientIdentity))))
+	res := loadOptionOwnPrivateIdentity(unsafe.Pointer(&retClientConnection_ClientIdentity))
 	cabi.Leave()
 	return res.Get()
 }
@@ -335,10 +335,10 @@ func (self ClientConnection) ClientIdentity() (PrivateIdentity, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.server-identity
-func importClientConnectionServerIdentity(p0 uint32, ret uint32)
+func importClientConnection_ServerIdentity(p0 uint32, ret uint32)
 
-// retClientConnectionServerIdentity is the return area of [method]client-connection.server-identity, sized from its layout.
-var retClientConnectionServerIdentity [1]uint64
+// retClientConnection_ServerIdentity is the return area of [method]client-connection.server-identity, sized from its layout.
+var retClientConnection_ServerIdentity [1]uint64
 
 // ServerIdentity calls the method server-identity.
 //
@@ -347,8 +347,8 @@ var retClientConnectionServerIdentity [1]uint64
 //	server-identity: func() -> option<public-identity>
 func (self ClientConnectionBorrow) ServerIdentity() (PublicIdentity, bool) {
 	cabi.Enter()
-	importClientConnectionServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionServerIdentity))))
-	res := loadOptionOwnPublicIdentity(unsafe.Pointer(&retClientConnectionServerIdentity))
+	importClientConnection_ServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnection_ServerIdentity))))
+	res := loadOptionOwnPublicIdentity(unsafe.Pointer(&retClientConnection_ServerIdentity))
 	cabi.Leave()
 	return res.Get()
 }
@@ -359,10 +359,10 @@ func (self ClientConnection) ServerIdentity() (PublicIdentity, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.protocol-version
-func importClientConnectionProtocolVersion(p0 uint32, ret uint32)
+func importClientConnection_ProtocolVersion(p0 uint32, ret uint32)
 
-// retClientConnectionProtocolVersion is the return area of [method]client-connection.protocol-version, sized from its layout.
-var retClientConnectionProtocolVersion [1]uint64
+// retClientConnection_ProtocolVersion is the return area of [method]client-connection.protocol-version, sized from its layout.
+var retClientConnection_ProtocolVersion [1]uint64
 
 // ProtocolVersion calls the method protocol-version.
 //
@@ -371,8 +371,8 @@ var retClientConnectionProtocolVersion [1]uint64
 //	protocol-version: func() -> option<protocol-version>
 func (self ClientConnectionBorrow) ProtocolVersion() (ProtocolVersion, bool) {
 	cabi.Enter()
-	importClientConnectionProtocolVersion(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionProtocolVersion))))
-	res := loadOptionProtocolVersion(unsafe.Pointer(&retClientConnectionProtocolVersion))
+	importClientConnection_ProtocolVersion(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnection_ProtocolVersion))))
+	res := loadOptionProtocolVersion(unsafe.Pointer(&retClientConnection_ProtocolVersion))
 	cabi.Leave()
 	return res.Get()
 }
@@ -383,10 +383,10 @@ func (self ClientConnection) ProtocolVersion() (ProtocolVersion, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-connection.cipher-suite
-func importClientConnectionCipherSuite(p0 uint32, ret uint32)
+func importClientConnection_CipherSuite(p0 uint32, ret uint32)
 
-// retClientConnectionCipherSuite is the return area of [method]client-connection.cipher-suite, sized from its layout.
-var retClientConnectionCipherSuite [1]uint64
+// retClientConnection_CipherSuite is the return area of [method]client-connection.cipher-suite, sized from its layout.
+var retClientConnection_CipherSuite [1]uint64
 
 // CipherSuite calls the method cipher-suite.
 //
@@ -395,8 +395,8 @@ var retClientConnectionCipherSuite [1]uint64
 //	cipher-suite: func() -> option<cipher-suite>
 func (self ClientConnectionBorrow) CipherSuite() (CipherSuite, bool) {
 	cabi.Enter()
-	importClientConnectionCipherSuite(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnectionCipherSuite))))
-	res := loadOptionCipherSuite(unsafe.Pointer(&retClientConnectionCipherSuite))
+	importClientConnection_CipherSuite(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientConnection_CipherSuite))))
+	res := loadOptionCipherSuite(unsafe.Pointer(&retClientConnection_CipherSuite))
 	cabi.Leave()
 	return res.Get()
 }
@@ -407,7 +407,7 @@ func (self ClientConnection) CipherSuite() (CipherSuite, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-handshake.configure-alpn-ids
-func importClientHandshakeConfigureALPNIDs(p0 uint32, p1 uint32, p2 uint32) uint32
+func importClientHandshake_ConfigureALPNIDs(p0 uint32, p1 uint32, p2 uint32) uint32
 
 // ConfigureALPNIDs calls the method configure-alpn-ids.
 //
@@ -419,7 +419,7 @@ func importClientHandshakeConfigureALPNIDs(p0 uint32, p1 uint32, p2 uint32) uint
 //	configure-alpn-ids: func(value: list<alpn-id>) -> result
 func (self ClientHandshakeBorrow) ConfigureALPNIDs(value []ALPNID) error {
 	cabi.Enter()
-	core := importClientHandshakeConfigureALPNIDs(uint32(self), lowerListALPNID(value), uint32(len(value)))
+	core := importClientHandshake_ConfigureALPNIDs(uint32(self), lowerListALPNID(value), uint32(len(value)))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -439,10 +439,10 @@ func (self ClientHandshake) ConfigureALPNIDs(value []ALPNID) error {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-handshake.verify-server-identity
-func importClientHandshakeVerifyServerIdentity(p0 uint32, ret uint32)
+func importClientHandshake_VerifyServerIdentity(p0 uint32, ret uint32)
 
-// retClientHandshakeVerifyServerIdentity is the return area of [method]client-handshake.verify-server-identity, sized from its layout.
-var retClientHandshakeVerifyServerIdentity [1]uint64
+// retClientHandshake_VerifyServerIdentity is the return area of [method]client-handshake.verify-server-identity, sized from its layout.
+var retClientHandshake_VerifyServerIdentity [1]uint64
 
 // VerifyServerIdentity calls the method verify-server-identity.
 //
@@ -461,13 +461,13 @@ var retClientHandshakeVerifyServerIdentity [1]uint64
 //	verify-server-identity: func() -> result<future-public-identity>
 func (self ClientHandshakeBorrow) VerifyServerIdentity() (FuturePublicIdentity, error) {
 	cabi.Enter()
-	importClientHandshakeVerifyServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity))))
+	importClientHandshake_VerifyServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHandshake_VerifyServerIdentity))))
 	var ok FuturePublicIdentity
-	if *(*uint8)(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retClientHandshake_VerifyServerIdentity)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-handshake.verify-server-identity: error")
 	}
-	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retClientHandshakeVerifyServerIdentity), 4))
+	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retClientHandshake_VerifyServerIdentity), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -478,10 +478,10 @@ func (self ClientHandshake) VerifyServerIdentity() (FuturePublicIdentity, error)
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-handshake.receive-client-identity-request
-func importClientHandshakeReceiveClientIdentityRequest(p0 uint32, ret uint32)
+func importClientHandshake_ReceiveClientIdentityRequest(p0 uint32, ret uint32)
 
-// retClientHandshakeReceiveClientIdentityRequest is the return area of [method]client-handshake.receive-client-identity-request, sized from its layout.
-var retClientHandshakeReceiveClientIdentityRequest [1]uint64
+// retClientHandshake_ReceiveClientIdentityRequest is the return area of [method]client-handshake.receive-client-identity-request, sized from its layout.
+var retClientHandshake_ReceiveClientIdentityRequest [1]uint64
 
 // ReceiveClientIdentityRequest calls the method receive-client-identity-request.
 //
@@ -501,13 +501,13 @@ var retClientHandshakeReceiveClientIdentityRequest [1]uint64
 //	receive-client-identity-request: func() -> result<future-client-identity-request>
 func (self ClientHandshakeBorrow) ReceiveClientIdentityRequest() (FutureClientIdentityRequest, error) {
 	cabi.Enter()
-	importClientHandshakeReceiveClientIdentityRequest(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest))))
+	importClientHandshake_ReceiveClientIdentityRequest(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHandshake_ReceiveClientIdentityRequest))))
 	var ok FutureClientIdentityRequest
-	if *(*uint8)(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retClientHandshake_ReceiveClientIdentityRequest)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]client-handshake.receive-client-identity-request: error")
 	}
-	ok = *(*FutureClientIdentityRequest)(unsafe.Add(unsafe.Pointer(&retClientHandshakeReceiveClientIdentityRequest), 4))
+	ok = *(*FutureClientIdentityRequest)(unsafe.Add(unsafe.Pointer(&retClientHandshake_ReceiveClientIdentityRequest), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -570,10 +570,10 @@ func NewServerConnection(input InputStream, output OutputStream) ServerConnectio
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.accept
-func importServerConnectionAccept(p0 uint32, ret uint32)
+func importServerConnection_Accept(p0 uint32, ret uint32)
 
-// retServerConnectionAccept is the return area of [method]server-connection.accept, sized from its layout.
-var retServerConnectionAccept [1]uint64
+// retServerConnection_Accept is the return area of [method]server-connection.accept, sized from its layout.
+var retServerConnection_Accept [1]uint64
 
 // Accept calls the method accept.
 //
@@ -586,13 +586,13 @@ var retServerConnectionAccept [1]uint64
 //	accept: func() -> result<server-handshake>
 func (self ServerConnectionBorrow) Accept() (ServerHandshake, error) {
 	cabi.Enter()
-	importServerConnectionAccept(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionAccept))))
+	importServerConnection_Accept(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnection_Accept))))
 	var ok ServerHandshake
-	if *(*uint8)(unsafe.Pointer(&retServerConnectionAccept)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retServerConnection_Accept)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-connection.accept: error")
 	}
-	ok = *(*ServerHandshake)(unsafe.Add(unsafe.Pointer(&retServerConnectionAccept), 4))
+	ok = *(*ServerHandshake)(unsafe.Add(unsafe.Pointer(&retServerConnection_Accept), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -603,10 +603,10 @@ func (self ServerConnection) Accept() (ServerHandshake, error) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.request-client-identity
-func importServerConnectionRequestClientIdentity(p0 uint32, ret uint32)
+func importServerConnection_RequestClientIdentity(p0 uint32, ret uint32)
 
-// retServerConnectionRequestClientIdentity is the return area of [method]server-connection.request-client-identity, sized from its layout.
-var retServerConnectionRequestClientIdentity [1]uint64
+// retServerConnection_RequestClientIdentity is the return area of [method]server-connection.request-client-identity, sized from its layout.
+var retServerConnection_RequestClientIdentity [1]uint64
 
 // RequestClientIdentity calls the method request-client-identity.
 //
@@ -615,13 +615,13 @@ var retServerConnectionRequestClientIdentity [1]uint64
 //	request-client-identity: func() -> result<future-public-identity>
 func (self ServerConnectionBorrow) RequestClientIdentity() (FuturePublicIdentity, error) {
 	cabi.Enter()
-	importServerConnectionRequestClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionRequestClientIdentity))))
+	importServerConnection_RequestClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnection_RequestClientIdentity))))
 	var ok FuturePublicIdentity
-	if *(*uint8)(unsafe.Pointer(&retServerConnectionRequestClientIdentity)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retServerConnection_RequestClientIdentity)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-connection.request-client-identity: error")
 	}
-	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retServerConnectionRequestClientIdentity), 4))
+	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retServerConnection_RequestClientIdentity), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -632,10 +632,10 @@ func (self ServerConnection) RequestClientIdentity() (FuturePublicIdentity, erro
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.server-name
-func importServerConnectionServerName(p0 uint32, ret uint32)
+func importServerConnection_ServerName(p0 uint32, ret uint32)
 
-// retServerConnectionServerName is the return area of [method]server-connection.server-name, sized from its layout.
-var retServerConnectionServerName [2]uint64
+// retServerConnection_ServerName is the return area of [method]server-connection.server-name, sized from its layout.
+var retServerConnection_ServerName [2]uint64
 
 // ServerName calls the method server-name.
 //
@@ -645,8 +645,8 @@ var retServerConnectionServerName [2]uint64
 //	server-name: func() -> option<string>
 func (self ServerConnectionBorrow) ServerName() (string, bool) {
 	cabi.Enter()
-	importServerConnectionServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionServerName))))
-	res := loadOptionString(unsafe.Pointer(&retServerConnectionServerName))
+	importServerConnection_ServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnection_ServerName))))
+	res := loadOptionString(unsafe.Pointer(&retServerConnection_ServerName))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -657,10 +657,10 @@ func (self ServerConnection) ServerName() (string, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.alpn-id
-func importServerConnectionALPNID(p0 uint32, ret uint32)
+func importServerConnection_ALPNID(p0 uint32, ret uint32)
 
-// retServerConnectionALPNID is the return area of [method]server-connection.alpn-id, sized from its layout.
-var retServerConnectionALPNID [2]uint64
+// retServerConnection_ALPNID is the return area of [method]server-connection.alpn-id, sized from its layout.
+var retServerConnection_ALPNID [2]uint64
 
 // ALPNID calls the method alpn-id.
 //
@@ -676,8 +676,8 @@ var retServerConnectionALPNID [2]uint64
 //     alpn-id: func() -> option<alpn-id>
 func (self ServerConnectionBorrow) ALPNID() (ALPNID, bool) {
 	cabi.Enter()
-	importServerConnectionALPNID(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionALPNID))))
-	res := loadOptionALPNID(unsafe.Pointer(&retServerConnectionALPNID))
+	importServerConnection_ALPNID(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnection_ALPNID))))
+	res := loadOptionALPNID(unsafe.Pointer(&retServerConnection_ALPNID))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -688,10 +688,10 @@ func (self ServerConnection) ALPNID() (ALPNID, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.client-identity
-func importServerConnectionClientIdentity(p0 uint32, ret uint32)
+func importServerConnection_ClientIdentity(p0 uint32, ret uint32)
 
-// retServerConnectionClientIdentity is the return area of [method]server-connection.client-identity, sized from its layout.
-var retServerConnectionClientIdentity [1]uint64
+// retServerConnection_ClientIdentity is the return area of [method]server-connection.client-identity, sized from its layout.
+var retServerConnection_ClientIdentity [1]uint64
 
 // ClientIdentity calls the method client-identity.
 //
@@ -707,8 +707,8 @@ var retServerConnectionClientIdentity [1]uint64
 //     client-identity: func() -> option<public-identity>
 func (self ServerConnectionBorrow) ClientIdentity() (PublicIdentity, bool) {
 	cabi.Enter()
-	importServerConnectionClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionClientIdentity))))
-	res := loadOptionOwnPublicIdentity(unsafe.Pointer(&retServerConnectionClientIdentity))
+	importServerConnection_ClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnection_ClientIdentity))))
+	res := loadOptionOwnPublicIdentity(unsafe.Pointer(&retServerConnection_ClientIdentity))
 	cabi.Leave()
 	return res.Get()
 }
@@ -719,10 +719,10 @@ func (self ServerConnection) ClientIdentity() (PublicIdentity, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.server-identity
-func importServerConnectionServerIdentity(p0 uint32, ret uint32)
+func importServerConnection_ServerIdentity(p0 uint32, ret uint32)
 
-// retServerConnectionServerIdentity is the return area of [method]server-connection.server-identity, sized from its layout.
-var retServerConnectionServerIdentity [1]uint64
+// retServerConnection_ServerIdentity is the return area of [method]server-connection.server-identity, sized from its layout.
+var retServerConnection_ServerIdentity [1]uint64
 
 // ServerIdentity calls the method server-identity.
 //
@@ -732,8 +732,8 @@ var retServerConnectionServerIdentity [1]uint64
 //	server-identity: func() -> option<private-identity>
 func (self ServerConnectionBorrow) ServerIdentity() (PrivateIdentity, bool) {
 	cabi.Enter()
-	importServerConnectionServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionServerIdentity))))
-	res := loadOptionOwnPrivateIdentity(unsafe.Pointer(&retServerConnectionServerIdentity))
+	importServerConnection_ServerIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnection_ServerIdentity))))
+	res := loadOptionOwnPrivateIdentity(unsafe.Pointer(&retServerConnection_ServerIdentity))
 	cabi.Leave()
 	return res.Get()
 }
@@ -744,10 +744,10 @@ func (self ServerConnection) ServerIdentity() (PrivateIdentity, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.protocol-version
-func importServerConnectionProtocolVersion(p0 uint32, ret uint32)
+func importServerConnection_ProtocolVersion(p0 uint32, ret uint32)
 
-// retServerConnectionProtocolVersion is the return area of [method]server-connection.protocol-version, sized from its layout.
-var retServerConnectionProtocolVersion [1]uint64
+// retServerConnection_ProtocolVersion is the return area of [method]server-connection.protocol-version, sized from its layout.
+var retServerConnection_ProtocolVersion [1]uint64
 
 // ProtocolVersion calls the method protocol-version.
 //
@@ -756,8 +756,8 @@ var retServerConnectionProtocolVersion [1]uint64
 //	protocol-version: func() -> option<protocol-version>
 func (self ServerConnectionBorrow) ProtocolVersion() (ProtocolVersion, bool) {
 	cabi.Enter()
-	importServerConnectionProtocolVersion(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionProtocolVersion))))
-	res := loadOptionProtocolVersion(unsafe.Pointer(&retServerConnectionProtocolVersion))
+	importServerConnection_ProtocolVersion(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnection_ProtocolVersion))))
+	res := loadOptionProtocolVersion(unsafe.Pointer(&retServerConnection_ProtocolVersion))
 	cabi.Leave()
 	return res.Get()
 }
@@ -768,10 +768,10 @@ func (self ServerConnection) ProtocolVersion() (ProtocolVersion, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-connection.cipher-suite
-func importServerConnectionCipherSuite(p0 uint32, ret uint32)
+func importServerConnection_CipherSuite(p0 uint32, ret uint32)
 
-// retServerConnectionCipherSuite is the return area of [method]server-connection.cipher-suite, sized from its layout.
-var retServerConnectionCipherSuite [1]uint64
+// retServerConnection_CipherSuite is the return area of [method]server-connection.cipher-suite, sized from its layout.
+var retServerConnection_CipherSuite [1]uint64
 
 // CipherSuite calls the method cipher-suite.
 //
@@ -780,8 +780,8 @@ var retServerConnectionCipherSuite [1]uint64
 //	cipher-suite: func() -> option<cipher-suite>
 func (self ServerConnectionBorrow) CipherSuite() (CipherSuite, bool) {
 	cabi.Enter()
-	importServerConnectionCipherSuite(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnectionCipherSuite))))
-	res := loadOptionCipherSuite(unsafe.Pointer(&retServerConnectionCipherSuite))
+	importServerConnection_CipherSuite(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerConnection_CipherSuite))))
+	res := loadOptionCipherSuite(unsafe.Pointer(&retServerConnection_CipherSuite))
 	cabi.Leave()
 	return res.Get()
 }
@@ -792,7 +792,7 @@ func (self ServerConnection) CipherSuite() (CipherSuite, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-handshake.configure-alpn-ids
-func importServerHandshakeConfigureALPNIDs(p0 uint32, p1 uint32, p2 uint32) uint32
+func importServerHandshake_ConfigureALPNIDs(p0 uint32, p1 uint32, p2 uint32) uint32
 
 // ConfigureALPNIDs calls the method configure-alpn-ids.
 //
@@ -802,7 +802,7 @@ func importServerHandshakeConfigureALPNIDs(p0 uint32, p1 uint32, p2 uint32) uint
 //	configure-alpn-ids: func(value: list<alpn-id>) -> result
 func (self ServerHandshakeBorrow) ConfigureALPNIDs(value []ALPNID) error {
 	cabi.Enter()
-	core := importServerHandshakeConfigureALPNIDs(uint32(self), lowerListALPNID(value), uint32(len(value)))
+	core := importServerHandshake_ConfigureALPNIDs(uint32(self), lowerListALPNID(value), uint32(len(value)))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -822,7 +822,7 @@ func (self ServerHandshake) ConfigureALPNIDs(value []ALPNID) error {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-handshake.configure-server-identities
-func importServerHandshakeConfigureServerIdentities(p0 uint32, p1 uint32, p2 uint32) uint32
+func importServerHandshake_ConfigureServerIdentities(p0 uint32, p1 uint32, p2 uint32) uint32
 
 // ConfigureServerIdentities calls the method configure-server-identities.
 //
@@ -835,7 +835,7 @@ func importServerHandshakeConfigureServerIdentities(p0 uint32, p1 uint32, p2 uin
 //	configure-server-identities: func(value: list<borrow<private-identity>>) -> result
 func (self ServerHandshakeBorrow) ConfigureServerIdentities(value []PrivateIdentityBorrow) error {
 	cabi.Wait()
-	core := importServerHandshakeConfigureServerIdentities(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)))
+	core := importServerHandshake_ConfigureServerIdentities(uint32(self), uint32(uintptr(unsafe.Pointer(unsafe.SliceData(value)))), uint32(len(value)))
 	res := func() witval.Result[witval.Unit, witval.Unit] {
 		var b uint64
 		*(*uint32)(unsafe.Pointer(&b)) = core
@@ -855,10 +855,10 @@ func (self ServerHandshake) ConfigureServerIdentities(value []PrivateIdentityBor
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-handshake.receive-client-hello
-func importServerHandshakeReceiveClientHello(p0 uint32, ret uint32)
+func importServerHandshake_ReceiveClientHello(p0 uint32, ret uint32)
 
-// retServerHandshakeReceiveClientHello is the return area of [method]server-handshake.receive-client-hello, sized from its layout.
-var retServerHandshakeReceiveClientHello [1]uint64
+// retServerHandshake_ReceiveClientHello is the return area of [method]server-handshake.receive-client-hello, sized from its layout.
+var retServerHandshake_ReceiveClientHello [1]uint64
 
 // ReceiveClientHello calls the method receive-client-hello.
 //
@@ -876,13 +876,13 @@ var retServerHandshakeReceiveClientHello [1]uint64
 //	receive-client-hello: func() -> result<future-client-hello>
 func (self ServerHandshakeBorrow) ReceiveClientHello() (FutureClientHello, error) {
 	cabi.Enter()
-	importServerHandshakeReceiveClientHello(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerHandshakeReceiveClientHello))))
+	importServerHandshake_ReceiveClientHello(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerHandshake_ReceiveClientHello))))
 	var ok FutureClientHello
-	if *(*uint8)(unsafe.Pointer(&retServerHandshakeReceiveClientHello)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retServerHandshake_ReceiveClientHello)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-handshake.receive-client-hello: error")
 	}
-	ok = *(*FutureClientHello)(unsafe.Add(unsafe.Pointer(&retServerHandshakeReceiveClientHello), 4))
+	ok = *(*FutureClientHello)(unsafe.Add(unsafe.Pointer(&retServerHandshake_ReceiveClientHello), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -893,10 +893,10 @@ func (self ServerHandshake) ReceiveClientHello() (FutureClientHello, error) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]server-handshake.request-client-identity
-func importServerHandshakeRequestClientIdentity(p0 uint32, ret uint32)
+func importServerHandshake_RequestClientIdentity(p0 uint32, ret uint32)
 
-// retServerHandshakeRequestClientIdentity is the return area of [method]server-handshake.request-client-identity, sized from its layout.
-var retServerHandshakeRequestClientIdentity [1]uint64
+// retServerHandshake_RequestClientIdentity is the return area of [method]server-handshake.request-client-identity, sized from its layout.
+var retServerHandshake_RequestClientIdentity [1]uint64
 
 // RequestClientIdentity calls the method request-client-identity.
 //
@@ -917,13 +917,13 @@ var retServerHandshakeRequestClientIdentity [1]uint64
 //	request-client-identity: func() -> result<future-public-identity>
 func (self ServerHandshakeBorrow) RequestClientIdentity() (FuturePublicIdentity, error) {
 	cabi.Enter()
-	importServerHandshakeRequestClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerHandshakeRequestClientIdentity))))
+	importServerHandshake_RequestClientIdentity(uint32(self), uint32(uintptr(unsafe.Pointer(&retServerHandshake_RequestClientIdentity))))
 	var ok FuturePublicIdentity
-	if *(*uint8)(unsafe.Pointer(&retServerHandshakeRequestClientIdentity)) != 0 {
+	if *(*uint8)(unsafe.Pointer(&retServerHandshake_RequestClientIdentity)) != 0 {
 		cabi.Leave()
 		return ok, errors.New("wasi:tls/tls@0.2.0-pr104#[method]server-handshake.request-client-identity: error")
 	}
-	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retServerHandshakeRequestClientIdentity), 4))
+	ok = *(*FuturePublicIdentity)(unsafe.Add(unsafe.Pointer(&retServerHandshake_RequestClientIdentity), 4))
 	cabi.Leave()
 	return ok, nil
 }
@@ -970,10 +970,10 @@ func ServerHandshakeAbort(this ServerHandshake) Pollable {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-hello.server-name
-func importClientHelloServerName(p0 uint32, ret uint32)
+func importClientHello_ServerName(p0 uint32, ret uint32)
 
-// retClientHelloServerName is the return area of [method]client-hello.server-name, sized from its layout.
-var retClientHelloServerName [2]uint64
+// retClientHello_ServerName is the return area of [method]client-hello.server-name, sized from its layout.
+var retClientHello_ServerName [2]uint64
 
 // ServerName calls the method server-name.
 //
@@ -984,8 +984,8 @@ var retClientHelloServerName [2]uint64
 //	server-name: func() -> option<string>
 func (self ClientHelloBorrow) ServerName() (string, bool) {
 	cabi.Enter()
-	importClientHelloServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHelloServerName))))
-	res := loadOptionString(unsafe.Pointer(&retClientHelloServerName))
+	importClientHello_ServerName(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHello_ServerName))))
+	res := loadOptionString(unsafe.Pointer(&retClientHello_ServerName))
 	cabi.Unpin()
 	return res.Get()
 }
@@ -996,10 +996,10 @@ func (self ClientHello) ServerName() (string, bool) {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-hello.alpn-ids
-func importClientHelloALPNIDs(p0 uint32, ret uint32)
+func importClientHello_ALPNIDs(p0 uint32, ret uint32)
 
-// retClientHelloALPNIDs is the return area of [method]client-hello.alpn-ids, sized from its layout.
-var retClientHelloALPNIDs [1]uint64
+// retClientHello_ALPNIDs is the return area of [method]client-hello.alpn-ids, sized from its layout.
+var retClientHello_ALPNIDs [1]uint64
 
 // ALPNIDs calls the method alpn-ids.
 //
@@ -1009,8 +1009,8 @@ var retClientHelloALPNIDs [1]uint64
 //	alpn-ids: func() -> list<alpn-id>
 func (self ClientHelloBorrow) ALPNIDs() []ALPNID {
 	cabi.Enter()
-	importClientHelloALPNIDs(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHelloALPNIDs))))
-	res := loadListALPNID(*(*uint32)(unsafe.Pointer(&retClientHelloALPNIDs)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHelloALPNIDs), 4)))
+	importClientHello_ALPNIDs(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHello_ALPNIDs))))
+	res := loadListALPNID(*(*uint32)(unsafe.Pointer(&retClientHello_ALPNIDs)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHello_ALPNIDs), 4)))
 	cabi.Unpin()
 	return res
 }
@@ -1021,10 +1021,10 @@ func (self ClientHello) ALPNIDs() []ALPNID {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]client-hello.cipher-suites
-func importClientHelloCipherSuites(p0 uint32, ret uint32)
+func importClientHello_CipherSuites(p0 uint32, ret uint32)
 
-// retClientHelloCipherSuites is the return area of [method]client-hello.cipher-suites, sized from its layout.
-var retClientHelloCipherSuites [1]uint64
+// retClientHello_CipherSuites is the return area of [method]client-hello.cipher-suites, sized from its layout.
+var retClientHello_CipherSuites [1]uint64
 
 // CipherSuites calls the method cipher-suites.
 //
@@ -1033,8 +1033,8 @@ var retClientHelloCipherSuites [1]uint64
 //	cipher-suites: func() -> list<cipher-suite>
 func (self ClientHelloBorrow) CipherSuites() []CipherSuite {
 	cabi.Enter()
-	importClientHelloCipherSuites(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHelloCipherSuites))))
-	res := cabi.LiftList[CipherSuite](*(*uint32)(unsafe.Pointer(&retClientHelloCipherSuites)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHelloCipherSuites), 4)))
+	importClientHello_CipherSuites(uint32(self), uint32(uintptr(unsafe.Pointer(&retClientHello_CipherSuites))))
+	res := cabi.LiftList[CipherSuite](*(*uint32)(unsafe.Pointer(&retClientHello_CipherSuites)), *(*uint32)(unsafe.Add(unsafe.Pointer(&retClientHello_CipherSuites), 4)))
 	cabi.Unpin()
 	return res
 }
@@ -1060,14 +1060,14 @@ func ClientIdentityRequestRespond(this ClientIdentityRequest, identities []Priva
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-streams.subscribe
-func importFutureStreamsSubscribe(p0 uint32) uint32
+func importFutureStreams_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
 //	subscribe: func() -> pollable
 func (self FutureStreamsBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importFutureStreamsSubscribe(uint32(self))
+	core := importFutureStreams_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -1077,18 +1077,18 @@ func (self FutureStreams) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-streams.get
-func importFutureStreamsGet(p0 uint32, ret uint32)
+func importFutureStreams_Get(p0 uint32, ret uint32)
 
-// retFutureStreamsGet is the return area of [method]future-streams.get, sized from its layout.
-var retFutureStreamsGet [3]uint64
+// retFutureStreams_Get is the return area of [method]future-streams.get, sized from its layout.
+var retFutureStreams_Get [3]uint64
 
 // Get calls the method get.
 //
 //	get: func() -> option<result<result<tuple<input-stream, output-stream>>>>
 func (self FutureStreamsBorrow) Get() (witval.Result[witval.Result[witval.Tuple2[InputStream, OutputStream], witval.Unit], witval.Unit], bool) {
 	cabi.Enter()
-	importFutureStreamsGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureStreamsGet))))
-	res := loadOptionResultResultTuple2OwnInputStreamOwnOutputStreamEndUnitUnit(unsafe.Pointer(&retFutureStreamsGet))
+	importFutureStreams_Get(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureStreams_Get))))
+	res := loadOptionResultResultTuple2OwnInputStreamOwnOutputStreamEndUnitUnit(unsafe.Pointer(&retFutureStreams_Get))
 	cabi.Leave()
 	return res.Get()
 }
@@ -1099,14 +1099,14 @@ func (self FutureStreams) Get() (witval.Result[witval.Result[witval.Tuple2[Input
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-client-hello.subscribe
-func importFutureClientHelloSubscribe(p0 uint32) uint32
+func importFutureClientHello_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
 //	subscribe: func() -> pollable
 func (self FutureClientHelloBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importFutureClientHelloSubscribe(uint32(self))
+	core := importFutureClientHello_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -1116,18 +1116,18 @@ func (self FutureClientHello) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-client-hello.get
-func importFutureClientHelloGet(p0 uint32, ret uint32)
+func importFutureClientHello_Get(p0 uint32, ret uint32)
 
-// retFutureClientHelloGet is the return area of [method]future-client-hello.get, sized from its layout.
-var retFutureClientHelloGet [2]uint64
+// retFutureClientHello_Get is the return area of [method]future-client-hello.get, sized from its layout.
+var retFutureClientHello_Get [2]uint64
 
 // Get calls the method get.
 //
 //	get: func() -> option<result<result<client-hello>>>
 func (self FutureClientHelloBorrow) Get() (witval.Result[witval.Result[ClientHello, witval.Unit], witval.Unit], bool) {
 	cabi.Enter()
-	importFutureClientHelloGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientHelloGet))))
-	res := loadOptionResultResultOwnClientHelloUnitUnit(unsafe.Pointer(&retFutureClientHelloGet))
+	importFutureClientHello_Get(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientHello_Get))))
+	res := loadOptionResultResultOwnClientHelloUnitUnit(unsafe.Pointer(&retFutureClientHello_Get))
 	cabi.Leave()
 	return res.Get()
 }
@@ -1138,14 +1138,14 @@ func (self FutureClientHello) Get() (witval.Result[witval.Result[ClientHello, wi
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-public-identity.subscribe
-func importFuturePublicIdentitySubscribe(p0 uint32) uint32
+func importFuturePublicIdentity_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
 //	subscribe: func() -> pollable
 func (self FuturePublicIdentityBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importFuturePublicIdentitySubscribe(uint32(self))
+	core := importFuturePublicIdentity_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -1155,18 +1155,18 @@ func (self FuturePublicIdentity) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-public-identity.get
-func importFuturePublicIdentityGet(p0 uint32, ret uint32)
+func importFuturePublicIdentity_Get(p0 uint32, ret uint32)
 
-// retFuturePublicIdentityGet is the return area of [method]future-public-identity.get, sized from its layout.
-var retFuturePublicIdentityGet [3]uint64
+// retFuturePublicIdentity_Get is the return area of [method]future-public-identity.get, sized from its layout.
+var retFuturePublicIdentity_Get [3]uint64
 
 // Get calls the method get.
 //
 //	get: func() -> option<result<result<option<public-identity>>>>
 func (self FuturePublicIdentityBorrow) Get() (witval.Result[witval.Result[witval.Option[PublicIdentity], witval.Unit], witval.Unit], bool) {
 	cabi.Enter()
-	importFuturePublicIdentityGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFuturePublicIdentityGet))))
-	res := loadOptionResultResultOptionOwnPublicIdentityUnitUnit(unsafe.Pointer(&retFuturePublicIdentityGet))
+	importFuturePublicIdentity_Get(uint32(self), uint32(uintptr(unsafe.Pointer(&retFuturePublicIdentity_Get))))
+	res := loadOptionResultResultOptionOwnPublicIdentityUnitUnit(unsafe.Pointer(&retFuturePublicIdentity_Get))
 	cabi.Leave()
 	return res.Get()
 }
@@ -1177,14 +1177,14 @@ func (self FuturePublicIdentity) Get() (witval.Result[witval.Result[witval.Optio
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-client-identity-request.subscribe
-func importFutureClientIdentityRequestSubscribe(p0 uint32) uint32
+func importFutureClientIdentityRequest_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
 //	subscribe: func() -> pollable
 func (self FutureClientIdentityRequestBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importFutureClientIdentityRequestSubscribe(uint32(self))
+	core := importFutureClientIdentityRequest_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -1194,18 +1194,18 @@ func (self FutureClientIdentityRequest) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:tls/tls@0.2.0-pr104 [method]future-client-identity-request.get
-func importFutureClientIdentityRequestGet(p0 uint32, ret uint32)
+func importFutureClientIdentityRequest_Get(p0 uint32, ret uint32)
 
-// retFutureClientIdentityRequestGet is the return area of [method]future-client-identity-request.get, sized from its layout.
-var retFutureClientIdentityRequestGet [3]uint64
+// retFutureClientIdentityRequest_Get is the return area of [method]future-client-identity-request.get, sized from its layout.
+var retFutureClientIdentityRequest_Get [3]uint64
 
 // Get calls the method get.
 //
 //	get: func() -> option<result<result<option<client-identity-request>>>>
 func (self FutureClientIdentityRequestBorrow) Get() (witval.Result[witval.Result[witval.Option[ClientIdentityRequest], witval.Unit], witval.Unit], bool) {
 	cabi.Enter()
-	importFutureClientIdentityRequestGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientIdentityRequestGet))))
-	res := loadOptionResultResultOptionOwnClientIdentityRequestUnitUnit(unsafe.Pointer(&retFutureClientIdentityRequestGet))
+	importFutureClientIdentityRequest_Get(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientIdentityRequest_Get))))
+	res := loadOptionResultResultOptionOwnClientIdentityRequestUnitUnit(unsafe.Pointer(&retFutureClientIdentityRequest_Get))
 	cabi.Leave()
 	return res.Get()
 }

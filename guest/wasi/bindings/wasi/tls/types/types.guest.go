@@ -11,33 +11,33 @@ import (
 )
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]client-handshake
-func importClientHandshakeDrop(self uint32)
+func importClientHandshake_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientHandshake) Drop() {
 	cabi.Wait()
-	importClientHandshakeDrop(uint32(self))
+	importClientHandshake_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]client-connection
-func importClientConnectionDrop(self uint32)
+func importClientConnection_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self ClientConnection) Drop() {
 	cabi.Wait()
-	importClientConnectionDrop(uint32(self))
+	importClientConnection_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [resource-drop]future-client-streams
-func importFutureClientStreamsDrop(self uint32)
+func importFutureClientStreams_drop(self uint32)
 
 // Drop drops the handle: the resource is gone once its last handle is. Children
 // (a pollable of a stream, the streams of a socket) must be dropped first.
 func (self FutureClientStreams) Drop() {
 	cabi.Wait()
-	importFutureClientStreamsDrop(uint32(self))
+	importFutureClientStreams_drop(uint32(self))
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [constructor]client-handshake
@@ -67,14 +67,14 @@ func ClientHandshakeFinish(this ClientHandshake) FutureClientStreams {
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [method]client-connection.close-output
-func importClientConnectionCloseOutput(p0 uint32)
+func importClientConnection_CloseOutput(p0 uint32)
 
 // CloseOutput calls the method close-output.
 //
 //	close-output: func()
 func (self ClientConnectionBorrow) CloseOutput() {
 	cabi.Wait()
-	importClientConnectionCloseOutput(uint32(self))
+	importClientConnection_CloseOutput(uint32(self))
 }
 
 // CloseOutput calls the method close-output on the borrowed handle.
@@ -83,14 +83,14 @@ func (self ClientConnection) CloseOutput() {
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [method]future-client-streams.subscribe
-func importFutureClientStreamsSubscribe(p0 uint32) uint32
+func importFutureClientStreams_Subscribe(p0 uint32) uint32
 
 // Subscribe calls the method subscribe.
 //
 //	subscribe: func() -> pollable
 func (self FutureClientStreamsBorrow) Subscribe() Pollable {
 	cabi.Wait()
-	core := importFutureClientStreamsSubscribe(uint32(self))
+	core := importFutureClientStreams_Subscribe(uint32(self))
 	return Pollable(core)
 }
 
@@ -100,18 +100,18 @@ func (self FutureClientStreams) Subscribe() Pollable {
 }
 
 //go:wasmimport wasi:tls/types@0.2.0-draft [method]future-client-streams.get
-func importFutureClientStreamsGet(p0 uint32, ret uint32)
+func importFutureClientStreams_Get(p0 uint32, ret uint32)
 
-// retFutureClientStreamsGet is the return area of [method]future-client-streams.get, sized from its layout.
-var retFutureClientStreamsGet [3]uint64
+// retFutureClientStreams_Get is the return area of [method]future-client-streams.get, sized from its layout.
+var retFutureClientStreams_Get [3]uint64
 
 // Get calls the method get.
 //
 //	get: func() -> option<result<result<tuple<client-connection, input-stream, output-stream>, io-error>>>
 func (self FutureClientStreamsBorrow) Get() (witval.Result[witval.Result[witval.Tuple3[ClientConnection, InputStream, OutputStream], IOError], witval.Unit], bool) {
 	cabi.Enter()
-	importFutureClientStreamsGet(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientStreamsGet))))
-	res := loadOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(unsafe.Pointer(&retFutureClientStreamsGet))
+	importFutureClientStreams_Get(uint32(self), uint32(uintptr(unsafe.Pointer(&retFutureClientStreams_Get))))
+	res := loadOptionResultResultTuple3OwnClientConnectionOwnInputStreamOwnOutputStreamEndOwnIOErrorUnit(unsafe.Pointer(&retFutureClientStreams_Get))
 	cabi.Leave()
 	return res.Get()
 }
