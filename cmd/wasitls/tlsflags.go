@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/backends/identity"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 	"github.com/wasitls/wasitls/tlsnames"
@@ -204,14 +203,12 @@ var logOutput io.Writer = os.Stderr
 
 func appendPEMFiles(pool *x509.CertPool, files []string) error {
 	for _, f := range files {
-		pem, err := os.ReadFile(f)
-		if err != nil {
+		// Read up to a cap (a device such as /dev/zero is an error, not
+		// a read until memory runs out), and registered as trust anchors
+		// too, so that circl-pq finds ML-DSA roots the peer does not send
+		// (a CertPool cannot be listed).
+		if err := tlshost.LoadTrustAnchors(pool, f); err != nil {
 			return err
-		}
-		// Registered as trust anchors too, so that circl-pq finds ML-DSA
-		// roots the peer does not send (a CertPool cannot be listed).
-		if !identity.AppendTrustAnchorsFromPEM(pool, pem) {
-			return fmt.Errorf("%s: no PEM certificate in the file", f)
 		}
 	}
 	return nil

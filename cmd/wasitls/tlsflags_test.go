@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
+	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
 // TestRunTLSFlags runs the minimal client example against a Go TLS server
@@ -177,5 +179,30 @@ func TestRunClientCAHint(t *testing.T) {
 	<-code
 	if got := notes.String(); !strings.Contains(got, want) || strings.Contains(got, "--ca FILE") {
 		t.Fatalf("notes %q; want %q and no note naming --ca\nstdout %q\nstderr %q", got, want, stdout.String(), stderr.String())
+	}
+}
+
+// TestRunTrustFileCaps: --ca and --client-ca read their files up to
+// tlshost.MaxTrustFile: a larger file, or a device that never ends, is an
+// error naming the flag and the cap. Before, the file was read whole, and
+// --ca /dev/zero ran the process out of memory.
+func TestRunTrustFileCaps(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.pem")
+	if err := os.WriteFile(big, make([]byte, tlshost.MaxTrustFile+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{big}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		files = append(files, "/dev/zero")
+	}
+	guest := filepath.Join(t.TempDir(), "never-read.wasm")
+	for _, flag := range []string{"--ca", "--client-ca"} {
+		for _, f := range files {
+			code, _, stderr := runCLI(t, flag, f, guest)
+			want := fmt.Sprintf("%s: tlshost: %s: larger than %d KiB", flag, f, tlshost.MaxTrustFile>>10)
+			if code == 0 || !strings.Contains(stderr, want) {
+				t.Errorf("%s %s: code %d, stderr %q; want a failure saying %q", flag, f, code, stderr, want)
+			}
+		}
 	}
 }

@@ -1,13 +1,17 @@
 package tlshost
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/wasitls/wasitls/backends/identity"
 )
 
-// The host's identity files (LoadIdentity, LoadOCSP; `wasitls run
-// --identity`) are read whole, up to a cap well above what each can
+// The host's identity and trust files (LoadIdentity, LoadOCSP,
+// LoadTrustAnchors; `wasitls run --identity`, `--ca`, `--client-ca`) are
+// read whole, up to a cap well above what each can
 // usefully hold, so that a path naming a device, a pipe or a huge file by
 // mistake is an error naming the cap, never a read without bound.
 const (
@@ -22,7 +26,26 @@ const (
 	// the largest handshake message crypto/tls's clients accept, which a
 	// TLS 1.2 CertificateStatus must fit.
 	MaxOCSPFile = 64 << 10
+	// MaxTrustFile bounds a PEM file of trust anchors: a system's whole
+	// bundle of public roots is some 200 KiB.
+	MaxTrustFile = 16 << 20
 )
+
+// LoadTrustAnchors adds the certificates of the PEM file to pool, for
+// Config.RootCAs or Config.ClientCAs, registering them as trust anchors
+// too (identity.AppendTrustAnchorsFromPEM), so that backends verifying
+// ML-DSA chains themselves find roots the peer does not send. A file
+// without a certificate is an error naming it.
+func LoadTrustAnchors(pool *x509.CertPool, file string) error {
+	pem, err := readHostFile(file, "a file of trust anchors", MaxTrustFile)
+	if err != nil {
+		return err
+	}
+	if !identity.AppendTrustAnchorsFromPEM(pool, pem) {
+		return fmt.Errorf("tlshost: %s: no PEM certificate in the file", file)
+	}
+	return nil
+}
 
 // readHostFile reads file, what it is (for the error), of at most max
 // bytes.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
@@ -191,10 +192,11 @@ func TestLoadOCSP(t *testing.T) {
 	}
 }
 
-// TestHostFileCaps: the identity files the host reads (LoadIdentity's
-// chain and key, LoadOCSP's response) are read up to a cap: a file one
-// byte over it, and a device that never ends, are errors naming the cap,
-// not reads without bound.
+// TestHostFileCaps: the identity and trust files the host reads
+// (LoadIdentity's chain and key, LoadOCSP's response, LoadTrustAnchors'
+// certificates) are read up to a cap: a file one byte over it, and a
+// device that never ends, are errors naming the cap, not reads without
+// bound.
 func TestHostFileCaps(t *testing.T) {
 	p := newGuestPKI(t)
 	_, ocspFile := ocspResponse(t, p)
@@ -226,6 +228,7 @@ func TestHostFileCaps(t *testing.T) {
 		{"certificate chain", tlshost.MaxChainFile, func(f string) error { return load(f, key) }},
 		{"private key", tlshost.MaxKeyFile, func(f string) error { return load(cert, f) }},
 		{"OCSP response", tlshost.MaxOCSPFile, func(f string) error { return tlshost.LoadOCSP(id, f) }},
+		{"file of trust anchors", tlshost.MaxTrustFile, func(f string) error { return tlshost.LoadTrustAnchors(x509.NewCertPool(), f) }},
 	} {
 		for _, f := range append([]string{big(tc.max + 1)}, endless...) {
 			err := tc.load(f)
@@ -236,6 +239,12 @@ func TestHostFileCaps(t *testing.T) {
 	}
 	if err := tlshost.LoadOCSP(id, ocspFile); err != nil {
 		t.Errorf("a response under the cap: %v", err)
+	}
+	if err := tlshost.LoadTrustAnchors(x509.NewCertPool(), cert); err != nil {
+		t.Errorf("trust anchors under the cap: %v", err)
+	}
+	if err := tlshost.LoadTrustAnchors(x509.NewCertPool(), key); err == nil || !strings.Contains(err.Error(), key+": no PEM certificate") {
+		t.Errorf("trust anchors from a key file: %v, want an error naming the file", err)
 	}
 	// A valid response under the file's cap but longer than a Certificate
 	// message staples: every handshake would fail with it (before, it was
