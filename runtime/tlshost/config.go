@@ -71,7 +71,9 @@ type Config struct {
 	// use without ever seeing the private key (host-identity in
 	// wasitls:tls/extensions@0.2.0). Parse them with the backend's
 	// ParseIdentity (see LoadIdentity), so that key types only it knows
-	// work.
+	// work. The host keeps a copy of the map, made when it is (NewHost,
+	// or the registration of New's extension): changing the map later
+	// changes nothing the guests see.
 	Identities map[string]*backends.Identity
 
 	// Time returns the current time for certificate validation and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -76,10 +77,12 @@ func NewHost(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("tlshost: Config.MaxPeerRSAKeyBits is %d, want at least 1024 (or 0 for %d)", n, backends.DefaultMaxRSAKeyBits)
 	}
 	// The host's own copy of the lists, which every connection shares
-	// (see Config.options): the embedder may reuse its slices.
+	// (see Config.options), and of the identities, which host-identity
+	// reads: the embedder may reuse or change its slices and its map.
 	cfg.Versions = cloneSlice(cfg.Versions)
 	cfg.CipherSuites = cloneSlice(cfg.CipherSuites)
 	cfg.Groups = cloneSlice(cfg.Groups)
+	cfg.Identities = maps.Clone(cfg.Identities)
 	base := cfg.options()
 	if err := newCeiling(b, &base).check(b); err != nil {
 		return nil, err

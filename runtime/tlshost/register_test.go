@@ -250,3 +250,41 @@ func TestForeignRuntimeGuestStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentitiesCopied: the host keeps its own copy of
+// Config.Identities, as it does of the lists, so an embedder that reuses
+// or changes its map once the runtime is made changes nothing its guests
+// see, and never writes a map the guests' host-identity calls read
+// (Go's maps abort the process on such a race). Before, the host kept
+// the embedder's map.
+func TestIdentitiesCopied(t *testing.T) {
+	ctx := context.Background()
+	p := newGuestPKI(t)
+	id, err := tlshost.LoadIdentity(tlshost.Config{}, filepath.Join(p.dir, "localhost.pem"), filepath.Join(p.dir, "localhost.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]*backends.Identity{"web": id}
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{Extensions: []runtime.Extension{tlshost.New(tlshost.Config{Identities: ids})}, StopFlag: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(ids, "web")
+	ids["other"] = id
+	compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, "./testdata/ext02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, want string }{{"web", "parse: ok"}, {"other", "holds no identity named"}} {
+		var out bytes.Buffer
+		m, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"ext02", "parse", "host:" + tc.name, "-"}, Stdout: &out, Stderr: &out})
+		if m != nil {
+			m.Close(ctx)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("host:%s after the embedder changed its map: %v\n%s\nwant %q", tc.name, err, out.String(), tc.want)
+		}
+	}
+}
