@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -102,16 +103,23 @@ func NewHost(cfg Config) (*Host, error) {
 // New returns the runtime extension that registers the wasi:tls host
 // (wasi:tls/tls@0.2.0-pr104, wasi:tls/types@0.2.0-draft and
 // wasitls:tls/extensions@0.1.0, @0.2.0 and @0.3.0) with cfg. A backend that cannot be found
-// is reported by Register.
+// is reported by Register. The extension makes one Host, at its first
+// registration: listed by several runtime.Runtimes (one runtime.Config
+// given to several runtime.New calls, at once or not), each over a
+// wazero runtime of its own, it registers that Host in each, and their
+// guests share its session-ticket keys.
 func New(cfg Config) runtime.Extension {
 	return &extension{cfg: cfg}
 }
 
 // extension is the runtime extension New returns: the host, made when
-// the runtime registers it, with its per-guest state.
+// the runtime first registers it, with its per-guest state.
 type extension struct {
 	cfg Config
-	h   *Host
+
+	once sync.Once
+	h    atomic.Pointer[Host] // set once, by host
+	err  error                // NewHost's, set once, by host
 }
 
 var (
@@ -119,30 +127,48 @@ var (
 	_ runtime.LinkedExtension = (*extension)(nil)
 )
 
+// host makes the extension's host at its first call and returns it, or
+// why it could not be made, at every call. Before, each registration
+// made a host of its own and replaced the last one in the field every
+// guest's instantiation read: runtimes sharing the extension and made at
+// once raced on it.
+func (e *extension) host() (*Host, error) {
+	e.once.Do(func() {
+		h, err := NewHost(e.cfg)
+		if err != nil {
+			e.err = err
+			return
+		}
+		h.ext = e
+		e.h.Store(h)
+	})
+	return e.h.Load(), e.err
+}
+
 func (e *extension) Register(ctx context.Context, r wazero.Runtime) error {
-	h, err := NewHost(e.cfg)
+	h, err := e.host()
 	if err != nil {
 		return err
 	}
-	h.ext = e
-	e.h = h
 	return h.Register(ctx, r)
 }
 
 func (e *extension) NewGuest(ctx context.Context, g *runtime.Guest) error {
-	if e.h == nil {
+	h := e.h.Load()
+	if h == nil {
 		return errors.New("tlshost: the extension was not registered")
 	}
-	return e.h.NewGuest(ctx, g)
+	return h.NewGuest(ctx, g)
 }
 
 // Implementations lists the host's interfaces for the runtime's Linker, so
 // components can import them (runtime.LinkedExtension).
 func (e *extension) Implementations() []link.Implementation {
-	if e.h == nil {
+	h := e.h.Load()
+	if h == nil {
 		return nil
 	}
-	return e.h.Implementations()
+	return h.Implementations()
 }
 
 // Implementations lists the host's interfaces as the link package serves

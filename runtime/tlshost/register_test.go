@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -248,6 +249,56 @@ func TestForeignRuntimeGuestStreams(t *testing.T) {
 				t.Fatal("the trapped guest's connection is still open 5 s later")
 			}
 		})
+	}
+}
+
+// TestExtensionInTwoRuntimesConcurrently: one runtime.Config, its
+// tlshost.New extension among its Extensions, given to two runtime.New
+// calls at once, each over a wazero runtime of its own, whose guests run
+// while the other Runtime is made. Before, each registration replaced the
+// extension's host in a field every guest's instantiation read, unlocked:
+// a data race (go test -race reports it).
+func TestExtensionInTwoRuntimesConcurrently(t *testing.T) {
+	ctx := context.Background()
+	p := newGuestPKI(t)
+	id, err := tlshost.LoadIdentity(tlshost.Config{}, filepath.Join(p.dir, "localhost.pem"), filepath.Join(p.dir, "localhost.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := runtime.Config{Extensions: []runtime.Extension{tlshost.New(tlshost.Config{Identities: map[string]*backends.Identity{"web": id}})}, StopFlag: true}
+	wasm := guestbuild.MustBuild(t, "./testdata/ext02")
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			errs <- func() error {
+				r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
+				defer r.Close(ctx)
+				rt, err := runtime.New(ctx, r, cfg)
+				if err != nil {
+					return err
+				}
+				compiled, err := runtime.CompileModule(ctx, r, wasm)
+				if err != nil {
+					return err
+				}
+				for range 3 {
+					var out bytes.Buffer
+					m, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"ext02", "parse", "host:web", "-"}, Stdout: &out, Stderr: &out})
+					if m != nil {
+						m.Close(ctx)
+					}
+					if err != nil || !strings.Contains(out.String(), "parse: ok") {
+						return fmt.Errorf("runtime %d: %v\n%s", i+1, err, out.String())
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 
