@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -44,6 +45,7 @@ import (
 // crypto/rand as they are needed.
 type ticketKeys struct {
 	rotation time.Duration
+	opens    time.Duration // two rotations, or the longest Duration if they overflow one
 	now      func() time.Time
 
 	mu   sync.Mutex
@@ -61,7 +63,11 @@ func newTicketKeys(rotation time.Duration, now func() time.Time) *ticketKeys {
 	if now == nil {
 		now = time.Now
 	}
-	return &ticketKeys{rotation: rotation, now: now}
+	opens := 2 * rotation
+	if opens < rotation {
+		opens = math.MaxInt64
+	}
+	return &ticketKeys{rotation: rotation, opens: opens, now: now}
 }
 
 // current returns the keys in force, newest first: the newest seals, all
@@ -82,7 +88,7 @@ func (k *ticketKeys) current() []backends.TicketKey {
 	}
 	live := k.keys[:0]
 	for _, tk := range k.keys {
-		if now.Before(tk.created.Add(2 * k.rotation)) {
+		if now.Before(tk.created.Add(k.opens)) {
 			live = append(live, tk)
 		}
 	}

@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,25 @@ func TestTicketKeys(t *testing.T) {
 		}
 		if len(got) == 2 && got[1] != prev[0] && got[1] != prev[len(prev)-1] {
 			t.Fatalf("after %v: the opening key is not one held before", step.advance)
+		}
+	}
+}
+
+// TestTicketKeysLongRotation: a rotation so long that two of them
+// overflow a time.Duration (--ticket-key-rotation 2000000h) keeps its key,
+// as any long rotation does. Before, the doubled rotation wrapped
+// negative, every key was dropped as it was made, and servers issued no
+// tickets: resumption off, by a setting meaning the opposite.
+func TestTicketKeysLongRotation(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	for _, rotation := range []time.Duration{100_000 * time.Hour, 2_000_000 * time.Hour, math.MaxInt64} {
+		k := newTicketKeys(rotation, func() time.Time { return now })
+		first := k.current()
+		if len(first) != 1 {
+			t.Fatalf("rotation %v: %d keys at first, want 1", rotation, len(first))
+		}
+		if got := k.current(); len(got) != 1 || got[0] != first[0] {
+			t.Errorf("rotation %v: the next call holds %d keys, the first one %v; want it alone", rotation, len(got), len(got) > 0 && got[0] == first[0])
 		}
 	}
 }
