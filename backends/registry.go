@@ -15,8 +15,12 @@ var (
 // Register makes a backend available by its name. Backends register
 // themselves from an init function, as database/sql drivers do; importing
 // the backend's package is what makes it available, so a binary carries only
-// the backends it imports. Register panics on an empty or duplicate name.
+// the backends it imports. Register panics on a nil Backend, or an empty
+// or duplicate name.
 func Register(b Backend) {
+	if b == nil {
+		panic("backends: Register with a nil Backend")
+	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	name := b.Name()

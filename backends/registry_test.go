@@ -55,4 +55,7 @@ func TestRegistry(t *testing.T) {
 	}
 	mustPanic(t, "Register twice", "twice", func() { Register(fakeBackend{"registry-test-a"}) })
 	mustPanic(t, "Register with an empty name", "empty", func() { Register(fakeBackend{""}) })
+	// Before, a nil Backend panicked with a nil dereference in Name,
+	// naming neither Register nor the mistake.
+	mustPanic(t, "Register(nil)", "backends: Register with a nil Backend", func() { Register(nil) })
 }
