@@ -145,3 +145,35 @@ func TestHoldSocketLimit(t *testing.T) {
 		t.Error("a socket given back could not be held again")
 	}
 }
+
+// TestConfigExtensionsCopied: New keeps its own copy of
+// Config.Extensions, so an embedder that reuses its slice once the
+// runtime is made (another extension in its place, for the next
+// runtime) changes nothing for this runtime's guests, as New copies
+// Config.Limits. Before, the runtime kept the embedder's slice and called
+// NewGuest for each guest on whatever it held then: an extension it never
+// registered.
+func TestConfigExtensionsCopied(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
+	defer r.Close(ctx)
+	registered, other := &countingExt{}, &countingExt{}
+	exts := []runtime.Extension{registered}
+	rt, err := runtime.New(ctx, r, runtime.Config{Extensions: exts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exts[0] = other
+	compiled, err := r.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Close(ctx)
+	if len(registered.guests) != 1 || len(other.guests) != 0 {
+		t.Errorf("NewGuest called %d times on the registered extension, %d on the one put in its place after New; want 1, 0", len(registered.guests), len(other.guests))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,9 @@ func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	if err := cfg.Limits.validate(); err != nil {
 		return nil, err
 	}
+	// The runtime's own copy, which every guest's NewGuest goes through:
+	// the embedder may reuse its slice.
+	cfg.Extensions = slices.Clone(cfg.Extensions)
 	impls := implementations()
 	for _, ext := range cfg.Extensions {
 		if err := registerGuarded(ctx, ext, r); err != nil {
