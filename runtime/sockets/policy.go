@@ -39,7 +39,9 @@ import (
 //     ("224.0.0.251:5353");
 //   - a DNS name ("example.com") or a wildcard name ("*.example.com", which
 //     matches the subdomains of example.com but not example.com itself).
-//     Names are allowed in connect rules only.
+//     Names are allowed in connect rules only. A name ending in a number
+//     ("127.1", "10.0.0.010", "2130706433": IPv4 in spellings other than
+//     four decimal numbers) is an error.
 //
 // PORT is a number ("443"), a range ("8000-8999") or "*" for any port.
 //
@@ -205,9 +207,28 @@ func ParseRule(s string) (Rule, error) {
 		if !validName(name) {
 			return r, fmt.Errorf("sockets: policy rule %q: %q is neither an address, a range nor a DNS name", s, host)
 		}
+		if numericLabel(name[strings.LastIndexByte(name, '.')+1:]) {
+			// 127.1, 2130706433, 0x7f000001, 10.0.0.010: no DNS name
+			// ends in a number (RFC 1123, section 2.1), and netip
+			// takes none of these for an address. Taken as a name, the
+			// rule allowed what the host's resolver made of it: nothing
+			// (Go's), or another address than meant (the C library's
+			// inet_aton reads 010 as octal 8).
+			return r, fmt.Errorf("sockets: policy rule %q: %q is not an address (write IPv4 as four numbers from 0 to 255 without leading zeros, such as 127.0.0.1) nor a DNS name (whose last label is never a number)", s, host)
+		}
 		r.name = name
 	}
 	return r, nil
+}
+
+// numericLabel reports whether label is a number, decimal or 0x
+// hexadecimal, as the C library's inet_aton reads IPv4 addresses.
+func numericLabel(label string) bool {
+	digits := "0123456789"
+	if rest, ok := strings.CutPrefix(label, "0x"); ok {
+		label, digits = rest, "0123456789abcdef"
+	}
+	return label != "" && strings.Trim(label, digits) == ""
 }
 
 // maxNameLen is the length of the longest DNS name, without a trailing dot.

@@ -153,6 +153,15 @@ func TestParseRuleErrors(t *testing.T) {
 		{"192.168.1.10/24:80", `192.168.1.10/24 has bits set past its length: write 192.168.1.0/24 for the range, or 192.168.1.10 for the address`},
 		{"127.0.0.1/0:80", `write 0.0.0.0/0 for the range, or 127.0.0.1 for the address`},
 		{"[fd00::1/8]:80", `write fd00::/8 for the range, or fd00::1 for the address`},
+		// IPv4 spellings netip refuses were taken as DNS names, which
+		// the host's resolver made nothing of (Go's) or another address
+		// (the C library's: 10.0.0.010 is 10.0.0.8).
+		{"127.1:80", `"127.1" is not an address (write IPv4 as four numbers from 0 to 255 without leading zeros`},
+		{"10.0.0.010:80", `"10.0.0.010" is not an address`},
+		{"2130706433:80", `"2130706433" is not an address`},
+		{"0x7f000001:80", `"0x7f000001" is not an address`},
+		{"0x7F.1:80", `"0x7F.1" is not an address`},
+		{"*.1:80", `"*.1" is not an address`},
 	} {
 		if _, err := ParseRule(tc.rule); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseRule(%q): %v; want it to contain %q", tc.rule, err, tc.want)
