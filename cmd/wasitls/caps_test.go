@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,6 +192,115 @@ func TestEveryCapHasAFlag(t *testing.T) {
 	for name := range tlsCaps {
 		if _, ok := ct.FieldByName(name); !ok {
 			t.Errorf("this test's table names tlshost.Config.%s, which is no field", name)
+		}
+	}
+}
+
+// TestDocumentedDefaults: the default each cap's flag shows is the one
+// README.md quotes beside it ("`--max-handles` (262144", "`--session-cache-size
+// 64`") and, where docs/security.md's tables give it a default column,
+// the one quoted there, so that changing a default in the code without
+// the docs (or the docs alone) fails here. TestEveryCapHasAFlag checks
+// that the docs name each flag; this checks the figure they give.
+func TestDocumentedDefaults(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	security, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	limitFlags(fs)
+	tlsRunFlags(fs)
+	var flags []string
+	for _, c := range limitCaps {
+		flags = append(flags, c.flag)
+	}
+	for _, c := range tlsCaps {
+		if c.flag != "" {
+			flags = append(flags, c.flag)
+		}
+	}
+	// A quantity as the docs write it: 262144, 10,000,000, 4GiB, 16 MiB,
+	// 30s, 30 s, 24h.
+	quantity := regexp.MustCompile(`^(\d[\d,]*)\s?(GiB|MiB|KiB|ms|s|m|h)?\b`)
+	value := func(s string) (float64, bool) {
+		m := quantity.FindStringSubmatch(s)
+		if m == nil {
+			return 0, false
+		}
+		n, err := strconv.ParseFloat(strings.ReplaceAll(m[1], ",", ""), 64)
+		if err != nil {
+			return 0, false
+		}
+		unit := map[string]float64{"": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30,
+			"ms": float64(time.Millisecond), "s": float64(time.Second), "m": float64(time.Minute), "h": float64(time.Hour)}[m[2]]
+		return n * unit, true
+	}
+	for _, name := range flags {
+		f := fs.Lookup(name)
+		if f == nil {
+			t.Errorf("no flag --%s", name)
+			continue
+		}
+		want, ok := value(f.DefValue)
+		if d, err := time.ParseDuration(f.DefValue); err == nil {
+			want, ok = float64(d), true
+		}
+		if !ok {
+			t.Errorf("--%s: its default %q is no quantity", name, f.DefValue)
+			continue
+		}
+
+		// README.md: "`--NAME` (VALUE" or "`--NAME VALUE`".
+		text := strings.Join(strings.Fields(string(readme)), " ")
+		quoted := ""
+		if _, after, ok := strings.Cut(text, "`--"+name+"` ("); ok {
+			quoted = strings.TrimPrefix(after, "default ")
+		} else if _, after, ok := strings.Cut(text, "`--"+name+" "); ok {
+			quoted = after
+		}
+		switch got, ok := value(quoted); {
+		case quoted == "":
+			t.Errorf("README.md quotes no default for --%s, as `--%s` (VALUE or `--%s VALUE`", name, name, name)
+		case !ok || got != want:
+			t.Errorf("README.md quotes --%s's default as %.20q, the flag's is %s", name, quoted, f.DefValue)
+		}
+
+		// docs/security.md: a table row whose flag column names it, in a
+		// table with a default column.
+		var header []string
+		for line := range strings.SplitSeq(string(security), "\n") {
+			switch {
+			case strings.HasPrefix(line, "|---"):
+				continue
+			case !strings.HasPrefix(line, "| "):
+				header = nil
+				continue
+			}
+			cells := strings.Split(strings.Trim(line, "| "), " | ")
+			if header == nil {
+				header = cells
+				continue
+			}
+			def := slices.Index(header, "default")
+			if def < 0 || def+1 >= len(cells) || !strings.Contains(cells[def+1], "`--"+name+"`") {
+				continue
+			}
+			// A row of two flags quotes their defaults in their order,
+			// comma-separated.
+			k := strings.Count(cells[def+1][:strings.Index(cells[def+1], "`--"+name+"`")], "`--")
+			parts := strings.Split(cells[def], ", ")
+			if k >= len(parts) {
+				t.Errorf("docs/security.md: the row of --%s gives no default for it: %.40q", name, cells[def])
+				continue
+			}
+			if got, ok := value(parts[k]); !ok || got != want {
+				t.Errorf("docs/security.md quotes --%s's default as %.30q, the flag's is %s", name, parts[k], f.DefValue)
+			}
 		}
 	}
 }
