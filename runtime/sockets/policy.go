@@ -43,7 +43,9 @@ import (
 //     ("127.1", "10.0.0.010", "2130706433": IPv4 in spellings other than
 //     four decimal numbers) is an error.
 //
-// PORT is a number ("443"), a range ("8000-8999") or "*" for any port.
+// PORT is a number ("443"), a range ("8000-8999") or "*" for any port;
+// port 0 alone, which no connection goes to, is an error in a connect
+// rule.
 //
 // A connect rule with a name allows resolving that name through
 // wasi:sockets/ip-name-lookup, and connecting, on the rule's ports, to the
@@ -388,6 +390,11 @@ func (p *Policy) add(dst *[]Rule, patterns []string, names bool) error {
 		r, err := ParseRule(s)
 		if err == nil && !names && r.name != "" {
 			err = fmt.Errorf("sockets: %s rule %q: names are not allowed, use an address or a range", kind(p, dst), s)
+		}
+		if err == nil && dst == &p.connect && r.hi == 0 {
+			// Port 0 asks a listener for any port; no connection goes to
+			// it, so the rule would allow nothing.
+			err = fmt.Errorf("sockets: connect rule %q: port 0 allows no connection: write * for every port, or the port the guest connects to", s)
 		}
 		if err != nil {
 			errs = append(errs, err)

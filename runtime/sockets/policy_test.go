@@ -144,6 +144,16 @@ func TestParseRuleErrors(t *testing.T) {
 	if err := p.AllowListen("example.com:80"); err == nil {
 		t.Error("listen rule with a name accepted")
 	}
+	// Port 0 is a listener's "any port": a connect rule naming it alone
+	// allowed nothing, silently (before, it was accepted).
+	for _, rule := range []string{"127.0.0.1:0", "example.com:0", "*:0-0"} {
+		if err := p.AllowConnect(rule); err == nil || !strings.Contains(err.Error(), "port 0 allows no connection: write * for every port") {
+			t.Errorf("connect rule %q: %v, want an error saying to write *", rule, err)
+		}
+	}
+	if err := p.AllowListen("127.0.0.1:0"); err != nil {
+		t.Errorf("listen rule for an ephemeral port: %v", err)
+	}
 	// The mistakes a Go programmer makes (":8443" as in net.Listen, a
 	// service name as the port, an interface's address as a range) say
 	// what to write instead.
