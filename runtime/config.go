@@ -76,7 +76,8 @@ type ModuleConfig struct {
 	Stdout, Stderr io.Writer
 
 	// Dirs are preopened host directories, in order, served through both
-	// wasi_snapshot_preview1 and wasi:filesystem.
+	// wasi_snapshot_preview1 and wasi:filesystem; two at one guest path
+	// are refused.
 	Dirs []Dir
 
 	// Limits overrides, field by nonzero field, the runtime's

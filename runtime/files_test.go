@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 )
@@ -324,4 +326,36 @@ func TestGuestPreview1Race(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(outside, "f")); err != nil || string(b) != "OUTSIDE" {
 		t.Errorf("outside f: %q %v", b, err)
 	}
+}
+
+// TestDirsOneGuestPath: two preopens at one guest path (however written:
+// "/d", "d", "/d/") are refused, naming both host directories. Before,
+// wasi_snapshot_preview1 served the second alone (wazero keeps one mount
+// per path) and wasi:filesystem both, so a guest found a different
+// directory, or a writable one for a read-only one, by the interface its
+// libc uses.
+func TestDirsOneGuestPath(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := t.TempDir(), t.TempDir()
+	for _, guests := range [][2]string{{"/d", "/d"}, {"/d", "d/"}, {"/", "."}} {
+		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: a, Guest: guests[0], ReadOnly: true}, {Host: b, Guest: guests[1]}}})
+		if err == nil || !strings.Contains(err.Error(), a+" and "+b+" are both preopened at guest path") {
+			t.Errorf("preopens at %q and %q: %v, want an error naming both", guests[0], guests[1], err)
+		}
+	}
+	inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Dirs: []runtime.Dir{{Host: a, Guest: "/a"}, {Host: a, Guest: "/b"}}})
+	if err != nil {
+		t.Fatalf("one directory at two guest paths: %v", err)
+	}
+	inst.Close(ctx)
 }

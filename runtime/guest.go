@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"sync"
 	"sync/atomic"
 
@@ -198,7 +199,17 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits, caps *capreport.Reporte
 	st.stack.SetCapReporter(caps)
 	st.stack.SetResolver(rt.cfg.Resolver)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))
+	at := map[string]string{} // guest path, cleaned: its host directory
 	for i, d := range cfg.Dirs {
+		// wazero's wasi_snapshot_preview1 keeps one preopen per guest
+		// path, the last; wasi:filesystem would list both: a guest
+		// would find a different directory, or a writable one for a
+		// read-only one, by the interface its libc uses.
+		g := path.Clean("/" + d.Guest)
+		if other, dup := at[g]; dup {
+			return nil, fmt.Errorf("ModuleConfig.Dirs (wasitls run --dir): %s and %s are both preopened at guest path %s: give each its own", other, d.Host, d.Guest)
+		}
+		at[g] = d.Host
 		pre[i] = filesystem.Preopen{Host: d.Host, Guest: d.Guest, ReadOnly: d.ReadOnly}
 	}
 	fsys, err := filesystem.New(pre)
