@@ -16,7 +16,8 @@ import (
 )
 
 // Limits bound what one guest instance can make the host hold. A zero
-// field means its default. Each is enforced per guest: one guest reaching
+// field means its default, and so does a negative one: no value turns a
+// limit off. Each is enforced per guest: one guest reaching
 // a limit does not affect the others of the runtime.
 type Limits struct {
 	// MemoryPages bounds the guest's linear memory, in 64 KiB pages; zero

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	goruntime "runtime"
 	"strings"
 	"testing"
@@ -236,4 +237,44 @@ func tail(s string) string {
 		return "..." + s[len(s)-400:]
 	}
 	return s
+}
+
+// TestNegativeLimitsAreDefaults: a negative field of runtime.Limits, in
+// Config.Limits or ModuleConfig.Limits, means its default, as zero does:
+// no value turns a limit off.
+func TestNegativeLimitsAreDefaults(t *testing.T) {
+	ctx := context.Background()
+	var negative runtime.Limits
+	v := reflect.ValueOf(&negative).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.CanInt() {
+			f.SetInt(-1)
+		}
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(cache))
+	defer r.Close(ctx)
+	compiled, err := r.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := func(rtLimits, guestLimits runtime.Limits) runtime.Limits {
+		t.Helper()
+		rt, err := runtime.New(ctx, r, runtime.Config{Limits: rtLimits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Limits: guestLimits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer inst.Close(ctx)
+		return inst.Limits()
+	}
+	defaults := limits(runtime.Limits{}, runtime.Limits{})
+	if got := limits(negative, runtime.Limits{}); got != defaults {
+		t.Errorf("Config.Limits all negative: %+v, want the defaults %+v", got, defaults)
+	}
+	if got := limits(runtime.Limits{}, negative); got != defaults {
+		t.Errorf("ModuleConfig.Limits all negative: %+v, want the defaults %+v", got, defaults)
+	}
 }
