@@ -91,7 +91,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // Close flushes what was written (bounded by the write deadline, or five
-// seconds), wakes pending operations with net.ErrClosed, and drops the
+// seconds; not at all while another goroutine is in Write, which Close
+// then breaks), wakes pending operations with net.ErrClosed, and drops the
 // streams and the socket.
 func (c *Conn) Close() error {
 	c.mu.Lock()

@@ -418,3 +418,24 @@ func TestAcceptBackoff(t *testing.T) {
 		t.Fatal("guest did not finish")
 	}
 }
+
+// TestCloseWakesBlockedWrite closes a connection while another goroutine
+// is blocked in Write on a peer that never reads and has no write
+// deadline: Close returns at once and the Write fails with net.ErrClosed,
+// as with package net, instead of Close waiting on the Write for good.
+func TestCloseWakesBlockedWrite(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	addr := listen(t, func(c net.Conn) {
+		<-hold
+		c.Close()
+	})
+	var out bytes.Buffer
+	stderr, err := run(t, &out, []string{addr}, nil, "closewrite", addr)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if want := "close returned, write closed true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}

@@ -287,13 +287,24 @@ func (w *StreamWriter) Flush() error {
 	return writeErr(err)
 }
 
+// ErrWriteInProgress is returned by FlushTimeout when a Write or Flush is
+// in progress.
+var ErrWriteInProgress = errors.New("wasinet: a write is in progress")
+
 // FlushTimeout is Flush bounded, when no deadline is set, by timeout from
 // the moment the flush has to wait: it sets that deadline then, so that a
 // flush that is over at once (the common case of a Close: every Write
 // requested its flush) reads no clock. A Close with a bound on delivery
 // calls it.
+//
+// It does not wait for a Write or Flush in progress, which may be blocked
+// for good on a peer that does not read: it returns ErrWriteInProgress at
+// once. A Close then takes itself to break the Write, as crypto/tls's
+// does, and closing the writer wakes the Write with net.ErrClosed.
 func (w *StreamWriter) FlushTimeout(timeout time.Duration) error {
-	w.mu.Lock()
+	if !w.mu.TryLock() {
+		return ErrWriteInProgress
+	}
 	defer w.mu.Unlock()
 	if w.dl.isClosed() {
 		return net.ErrClosed

@@ -11,6 +11,9 @@
 //	                   line on each of N connections served concurrently
 //	deadline ADDR      dial ADDR (which never answers), read with a deadline
 //	sleep ADDR         a goroutine sleeps while another waits in Read
+//	closewrite ADDR    dial ADDR (which never reads), Close while another
+//	                   goroutine is blocked in Write (no deadline); print
+//	                   whether Close returned and the Write's error
 //	refused ADDR       dial ADDR where nothing listens
 //	echoserve N        listen on 127.0.0.1:0, print the address, echo
 //	                   everything on N connections served concurrently
@@ -148,6 +151,13 @@ func run(args []string) error {
 		fmt.Printf("closed %v\n", errors.Is(err, net.ErrClosed))
 		return nil
 
+	case "closewrite":
+		c, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		return closeBlockedWrite(c)
+
 	case "sleep":
 		c, err := wasinet.Dial("tcp", args[1])
 		if err != nil {
@@ -282,4 +292,51 @@ func run(args []string) error {
 		return mode(args[1:])
 	}
 	return errors.New("unknown mode " + args[0])
+}
+
+// closeBlockedWrite writes to c, whose peer never reads, until a Write
+// blocks, then closes c from another goroutine: Close must wake the Write
+// with net.ErrClosed and return, as crypto/tls's and package net's do,
+// rather than wait for the Write to get budget the peer never gives.
+func closeBlockedWrite(c net.Conn) error {
+	progress := make(chan struct{}, 1)
+	wrote := make(chan error, 1)
+	go func() {
+		b := make([]byte, 64<<10)
+		for {
+			if _, err := c.Write(b); err != nil {
+				wrote <- err
+				return
+			}
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	// The Write is blocked once no Write returned for a while.
+	for stalled := false; !stalled; {
+		select {
+		case <-progress:
+		case err := <-wrote:
+			return fmt.Errorf("write failed before Close: %v", err)
+		case <-time.After(300 * time.Millisecond):
+			stalled = true
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		fmt.Println("close blocked")
+		return nil
+	}
+	select {
+	case err := <-wrote:
+		fmt.Printf("close returned, write closed %v\n", errors.Is(err, net.ErrClosed))
+	case <-time.After(10 * time.Second):
+		fmt.Println("close returned, write blocked")
+	}
+	return nil
 }
