@@ -534,8 +534,17 @@ func (c *Conn) closeNotify() error {
 	}
 	c.wroteNotify = true
 	// Like crypto/tls's Close: do not wait for ever on a peer that does
-	// not read (a write deadline, when set, bounds it instead).
-	c.w.FlushTimeout(5 * time.Second)
+	// not read (a write deadline, when set, bounds it instead). When the
+	// flush fails, or cannot start because a Write is in progress (a
+	// Close then breaks the Write, as crypto/tls's does), close_notify is
+	// not sent: it would queue behind output the peer does not take, and
+	// the host's close-output would block the whole guest waiting for it.
+	if err := c.w.FlushTimeout(5 * time.Second); err != nil {
+		if errors.Is(err, wasinet.ErrWriteInProgress) {
+			return nil
+		}
+		return c.opErr("close", fmt.Errorf("wasitls: close_notify not sent: %w", err))
+	}
 	var err error
 	if c.isClient {
 		err = tlsext.CloseClientOutput(c.cc)
@@ -548,8 +557,10 @@ func (c *Conn) closeNotify() error {
 	return nil
 }
 
-// Close sends close_notify (after a completed handshake), releases the TLS
-// resources and closes the underlying connection.
+// Close sends close_notify (after a completed handshake, unless another
+// goroutine is in Write, which Close then breaks, or the output cannot be
+// flushed), releases the TLS resources and closes the underlying
+// connection.
 func (c *Conn) Close() error {
 	c.closeMu.Lock()
 	if c.closed {

@@ -215,3 +215,61 @@ func TestClientWrongName(t *testing.T) {
 		t.Fatalf("err %v, guest printed %q, want a failed handshake naming the certificate's names", err, out.String())
 	}
 }
+
+// silentServer runs a crypto/tls server that completes the handshake and
+// then never reads, until the test ends.
+func silentServer(t *testing.T, p *pki) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	t.Cleanup(func() { close(hold); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.(*tls.Conn).Handshake()
+				<-hold
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestCloseWakesBlockedWrite closes a connection while another goroutine
+// is blocked in Write on a peer that never reads: Close returns and the
+// Write fails with net.ErrClosed, as with crypto/tls, instead of Close
+// waiting on the Write (and the host on close_notify's delivery).
+func TestCloseWakesBlockedWrite(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "closewrite", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "close returned, write closed true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
+// TestCloseStalledOutput closes a connection whose output the peer never
+// takes, after a write deadline ended the blocked Write: Close gives up on
+// close_notify at once (its flush already failed) instead of the host
+// blocking the guest until its own close-output bound.
+func TestCloseStalledOutput(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "closestalled", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "close returned in time true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}

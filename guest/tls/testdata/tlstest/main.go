@@ -6,6 +6,12 @@
 //	server             listen on 127.0.0.1:0, print the address, serve one
 //	                   connection, try post-handshake authentication
 //	draft ADDR NAME    the same exchange as client over the draft API
+//	closewrite ADDR NAME  dial ADDR (which never reads), Close while
+//	                   another goroutine is blocked in Write; print whether
+//	                   Close returned and the Write's error
+//	closestalled ADDR NAME  dial ADDR (which never reads), write until a
+//	                   Write blocks, end it with a past write deadline,
+//	                   then Close; print whether Close returned in time
 package main
 
 import (
@@ -14,8 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
+	"time"
 
 	wasitls "github.com/wasitls/wasitls/guest/tls"
 )
@@ -128,6 +136,13 @@ func run(args []string) error {
 		fmt.Printf("post-handshake: %v\n", err)
 		return c.CloseWrite()
 
+	case "closewrite", "closestalled":
+		c, err := wasitls.Dial("tcp", args[1], &wasitls.Config{ServerName: args[2]})
+		if err != nil {
+			return err
+		}
+		return closeBlockedWrite(c, args[0] == "closestalled")
+
 	case "draft":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
 		if err != nil {
@@ -144,4 +159,72 @@ func run(args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown mode %s", args[0])
+}
+
+// closeBlockedWrite writes to c, whose peer never reads, until a Write
+// blocks. Then, when stalled is false, it closes c from another goroutine:
+// Close must wake the Write with net.ErrClosed and return, as crypto/tls's
+// does. When stalled is true it first ends the Write with a write deadline
+// in the past, then closes c: with output the peer will never take, Close
+// must give up on close_notify rather than wait for its delivery.
+func closeBlockedWrite(c *wasitls.Conn, stalled bool) error {
+	progress := make(chan struct{}, 1)
+	wrote := make(chan error, 1)
+	go func() {
+		b := make([]byte, 64<<10)
+		for {
+			if _, err := c.Write(b); err != nil {
+				wrote <- err
+				return
+			}
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	// The Write is blocked once no Write returned for a while.
+	for blocked := false; !blocked; {
+		select {
+		case <-progress:
+		case err := <-wrote:
+			return fmt.Errorf("write failed before Close: %v", err)
+		case <-time.After(300 * time.Millisecond):
+			blocked = true
+		}
+	}
+	if stalled {
+		c.SetWriteDeadline(time.Now().Add(-time.Second))
+		select {
+		case err := <-wrote:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("write ended with %v, want a timeout", err)
+			}
+		case <-time.After(10 * time.Second):
+			fmt.Println("write blocked past its deadline")
+			return nil
+		}
+	}
+	closed := make(chan error, 1)
+	start := time.Now()
+	go func() { closed <- c.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		fmt.Println("close blocked")
+		return nil
+	}
+	// The host blocks the whole guest while it waits in a call, so the
+	// watchdog above cannot fire: the clock tells.
+	if stalled {
+		fmt.Printf("close returned in time %v\n", time.Since(start) < 10*time.Second)
+		return nil
+	}
+	select {
+	case err := <-wrote:
+		fmt.Printf("close returned, write closed %v\n", errors.Is(err, net.ErrClosed))
+	case <-time.After(10 * time.Second):
+		fmt.Println("close returned, write blocked")
+	}
+	return nil
 }
