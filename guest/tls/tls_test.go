@@ -51,6 +51,13 @@ func newPKI(t *testing.T) *pki {
 // run runs the tlstest guest with the stdtls backend trusting p's CA.
 func run(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, listen []string, args ...string) error {
 	t.Helper()
+	return runLimited(t, p, out, id, connect, listen, 0, runtime.Limits{}, args...)
+}
+
+// runLimited is run with the host holding at most conns TLS connections
+// for the guest (0: the default) and the guest held to limits.
+func runLimited(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
+	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
@@ -61,8 +68,8 @@ func run(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, listen 
 	if err := policy.AllowListen(listen...); err != nil {
 		t.Fatal(err)
 	}
-	host := tlshost.New(tlshost.Config{BackendName: "stdtls", RootCAs: p.ca.Pool(), ClientCAs: p.ca.Pool()})
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{host}})
+	host := tlshost.New(tlshost.Config{BackendName: "stdtls", RootCAs: p.ca.Pool(), ClientCAs: p.ca.Pool(), Connections: conns})
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{host}, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,4 +279,59 @@ func TestCloseStalledOutput(t *testing.T) {
 	if want := "close returned in time true\n"; out.String() != want {
 		t.Fatalf("guest printed %q, want %q", out.String(), want)
 	}
+}
+
+// TestFailedDialsHoldNothing dials, a thousand times over, a server whose
+// certificate does not match, a server that never answers (the handshake
+// ends at its context's deadline), one that accepts and closes at once,
+// and a port where nothing listens, under caps of two TLS connections and
+// four sockets: every failed Dial must give back its socket, streams and
+// TLS connection, or the caps refuse the next ones. A good dial at the end
+// proves the caps still admit one.
+func TestFailedDialsHoldNothing(t *testing.T) {
+	p := newPKI(t)
+	mismatch := silentServer(t, p)
+	silent := listenRaw(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	hangup := listenRaw(t, func(c net.Conn) { c.Close() })
+	dead := listenRaw(t, nil)
+	good := silentServer(t, p)
+	var out bytes.Buffer
+	err := runLimited(t, p, &out, nil, []string{mismatch, silent, hangup, dead, good}, nil,
+		2, runtime.Limits{Sockets: 4, Handles: 256},
+		"faildials", "1000", mismatch, silent, hangup, dead, good)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "failed 1000 mismatch, 20 silent, 1000 hangup, 1000 refused; then ok\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
+// listenRaw accepts TCP connections and serves each with serve; a nil
+// serve closes the listener at once, leaving a port where nothing listens.
+func listenRaw(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if serve == nil {
+		ln.Close()
+		return addr
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return addr
 }

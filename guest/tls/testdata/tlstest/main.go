@@ -6,6 +6,12 @@
 //	server             listen on 127.0.0.1:0, print the address, serve one
 //	                   connection, try post-handshake authentication
 //	draft ADDR NAME    the same exchange as client over the draft API
+//	faildials N MISMATCH SILENT HANGUP DEAD GOOD
+//	                   dial N times each MISMATCH (a server whose name is
+//	                   not example.test), SILENT (no TLS answer; 20 dials
+//	                   bounded by a context), HANGUP (closes at once) and
+//	                   DEAD (nothing listens), each expected to fail; then
+//	                   GOOD once, expected to succeed
 //	closewrite ADDR NAME  dial ADDR (which never reads), Close while
 //	                   another goroutine is blocked in Write; print whether
 //	                   Close returned and the Write's error
@@ -22,6 +28,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,6 +143,9 @@ func run(args []string) error {
 		fmt.Printf("post-handshake: %v\n", err)
 		return c.CloseWrite()
 
+	case "faildials":
+		return failDials(args[1:])
+
 	case "closewrite", "closestalled":
 		c, err := wasitls.Dial("tcp", args[1], &wasitls.Config{ServerName: args[2]})
 		if err != nil {
@@ -226,5 +236,52 @@ func closeBlockedWrite(c *wasitls.Conn, stalled bool) error {
 	case <-time.After(10 * time.Second):
 		fmt.Println("close returned, write blocked")
 	}
+	return nil
+}
+
+func failDials(args []string) error {
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return err
+	}
+	mismatch, silent, hangup, dead, good := args[1], args[2], args[3], args[4], args[5]
+	dial := func(ctx context.Context, addr, name string) error {
+		c, err := wasitls.DialContext(ctx, "tcp", addr, &wasitls.Config{ServerName: name})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	fail := func(what, addr, name string, n int, timeout time.Duration) error {
+		for i := range n {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			err := dial(ctx, addr, name)
+			cancel()
+			if err == nil {
+				return fmt.Errorf("%s dial %d succeeded", what, i)
+			}
+			// A cap refusing is not the failure this dial is about.
+			if strings.Contains(err.Error(), "limit") {
+				return fmt.Errorf("%s dial %d: %v", what, i, err)
+			}
+		}
+		return nil
+	}
+	if err := fail("mismatch", mismatch, "wrong.test", n, time.Minute); err != nil {
+		return err
+	}
+	if err := fail("silent", silent, "example.test", 20, 20*time.Millisecond); err != nil {
+		return err
+	}
+	if err := fail("hangup", hangup, "example.test", n, time.Minute); err != nil {
+		return err
+	}
+	if err := fail("refused", dead, "example.test", n, time.Minute); err != nil {
+		return err
+	}
+	if err := dial(context.Background(), good, "example.test"); err != nil {
+		return fmt.Errorf("good dial after the failures: %v", err)
+	}
+	fmt.Printf("failed %d mismatch, 20 silent, %d hangup, %d refused; then ok\n", n, n, n)
 	return nil
 }
