@@ -20,8 +20,15 @@ type deadline struct {
 	t      time.Time
 	ch     chan struct{} // nil until a wait needs it; closed when t changes or on close
 	closed bool
-	gone   atomic.Bool // closed, for isClosed without the lock
+	// state is stateClosed and stateTimed, for isClosed, fast and
+	// expired without the lock.
+	state atomic.Uint32
 }
+
+const (
+	stateClosed = 1 << iota // close was called
+	stateTimed              // a deadline is set
+)
 
 func newDeadline() *deadline { return &deadline{} }
 
@@ -47,7 +54,21 @@ func (d *deadline) peek() (time.Time, bool) {
 // isClosed reports whether close was called. It takes no lock: a Write
 // checks it on every call (a lock costs the guest a call out per Lock, see
 // StreamWriter.Write).
-func (d *deadline) isClosed() bool { return d.gone.Load() }
+func (d *deadline) isClosed() bool { return d.state.Load()&stateClosed != 0 }
+
+// fast reports, without the lock, that d is neither closed nor set: an
+// operation may then run without looking at the clock.
+func (d *deadline) fast() bool { return d.state.Load() == 0 }
+
+// expired reports whether a deadline is set and has passed. Without a
+// deadline it reads no clock and takes no lock.
+func (d *deadline) expired() bool {
+	if d.state.Load()&stateTimed == 0 {
+		return false
+	}
+	t, _ := d.peek()
+	return !t.IsZero() && !time.Now().Before(t)
+}
 
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
@@ -56,6 +77,11 @@ func (d *deadline) set(t time.Time) {
 		return
 	}
 	d.t = t
+	if t.IsZero() {
+		d.state.And(^uint32(stateTimed))
+	} else {
+		d.state.Or(stateTimed)
+	}
 	if d.ch != nil {
 		close(d.ch)
 		d.ch = nil
@@ -68,7 +94,7 @@ func (d *deadline) close() {
 	defer d.mu.Unlock()
 	if !d.closed {
 		d.closed = true
-		d.gone.Store(true)
+		d.state.Or(stateClosed)
 		if d.ch != nil {
 			close(d.ch)
 			d.ch = nil

@@ -439,3 +439,23 @@ func TestCloseWakesBlockedWrite(t *testing.T) {
 		t.Fatalf("guest printed %q, want %q", out.String(), want)
 	}
 }
+
+// TestPastDeadline sets deadlines in the past on a connection whose stream
+// could write and read at once: Write and Read fail with a timeout, as
+// package net's do (and as net/http relies on, setting a past read
+// deadline to end a pending read), and clearing the deadline lets the
+// connection go on.
+func TestPastDeadline(t *testing.T) {
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.Close()
+	})
+	var out bytes.Buffer
+	stderr, err := run(t, &out, []string{addr}, nil, "pastdeadline", addr)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if want := "write timeout true, read timeout true, then read b\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}

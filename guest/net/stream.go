@@ -6,6 +6,7 @@ import (
 	"errors"
 	goio "io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -79,10 +80,11 @@ func NewStreamReader(s io.InputStream) *StreamReader {
 // It returns io.EOF once the stream is closed.
 //
 // A Read that reads first and finds data runs straight through, as a
-// StreamWriter's Write does: one read, no loop, no defer.
+// StreamWriter's Write does: one read, no loop, no defer (without a
+// deadline: one set costs a look at the clock).
 func (r *StreamReader) Read(b []byte) (int, error) {
 	r.mu.Lock()
-	if !r.waitFirst && !r.eof && len(b) > 0 && !r.dl.isClosed() {
+	if !r.waitFirst && !r.eof && len(b) > 0 && r.dl.fast() {
 		n, err := r.s.ReadInto(b)
 		if err == nil && n > 0 {
 			r.mu.Unlock()
@@ -107,6 +109,11 @@ func (r *StreamReader) Read(b []byte) (int, error) {
 func (r *StreamReader) read(b []byte) (int, error) {
 	if r.dl.isClosed() {
 		return 0, net.ErrClosed
+	}
+	// As in package net, a deadline that has passed fails the Read even
+	// when bytes could be read at once.
+	if r.dl.expired() {
+		return 0, os.ErrDeadlineExceeded
 	}
 	if r.eof {
 		return 0, goio.EOF
@@ -207,7 +214,8 @@ func (w *StreamWriter) budget() (uint64, error) {
 // Write writes all of b, waiting for budget as needed, then requests a
 // flush. A closed stream gives io.ErrClosedPipe.
 //
-// The common case, a permit that covers b, runs straight through: one
+// The common case, a permit that covers b and no deadline set, runs
+// straight through (a deadline costs a look at the clock): one
 // check-write, write and flush, no loop, no defer and no other lock than
 // w.mu. Under wazero's termination checks every branch a Go function
 // compiled to wasm takes, and every call of a function that has one, costs
@@ -215,7 +223,7 @@ func (w *StreamWriter) budget() (uint64, error) {
 // Guest side), so the per-write path is kept short in those terms.
 func (w *StreamWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
-	if !w.dl.isClosed() {
+	if w.dl.fast() {
 		n, err := w.s.CheckWrite()
 		if err != nil {
 			// Converted here: a failure's error handle is dropped once,
@@ -242,11 +250,16 @@ func (w *StreamWriter) Write(b []byte) (int, error) {
 }
 
 // write is Write when the first permit did not cover b (or the writer was
-// closed): it writes b in chunks, waiting for budget between them, then
-// requests a flush. w.mu is held.
+// closed, or has a deadline): it writes b in chunks, waiting for budget
+// between them, then requests a flush. w.mu is held.
 func (w *StreamWriter) write(b []byte) (int, error) {
 	if w.dl.isClosed() {
 		return 0, net.ErrClosed
+	}
+	// As in package net, a deadline that has passed fails the Write even
+	// when the stream could take b at once.
+	if w.dl.expired() {
+		return 0, os.ErrDeadlineExceeded
 	}
 	written := 0
 	for written < len(b) {

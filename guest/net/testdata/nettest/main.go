@@ -11,6 +11,9 @@
 //	                   line on each of N connections served concurrently
 //	deadline ADDR      dial ADDR (which never answers), read with a deadline
 //	sleep ADDR         a goroutine sleeps while another waits in Read
+//	pastdeadline ADDR  dial ADDR (an echo server): a Write and a Read under
+//	                   a deadline in the past fail with a timeout though
+//	                   the stream could take or give bytes at once
 //	closewrite ADDR    dial ADDR (which never reads), Close while another
 //	                   goroutine is blocked in Write (no deadline); print
 //	                   whether Close returned and the Write's error
@@ -157,6 +160,30 @@ func run(args []string) error {
 			return err
 		}
 		return closeBlockedWrite(c)
+
+	case "pastdeadline":
+		c, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetWriteDeadline(time.Now().Add(-time.Second))
+		_, werr := c.Write([]byte("a"))
+		c.SetWriteDeadline(time.Time{})
+		if _, err := c.Write([]byte("b")); err != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond) // the echo is there to read
+		c.SetReadDeadline(time.Now().Add(-time.Second))
+		_, rerr := c.Read(make([]byte, 1))
+		c.SetReadDeadline(time.Time{})
+		b := make([]byte, 1)
+		if _, err := io.ReadFull(c, b); err != nil {
+			return err
+		}
+		fmt.Printf("write timeout %v, read timeout %v, then read %s\n",
+			errors.Is(werr, os.ErrDeadlineExceeded), errors.Is(rerr, os.ErrDeadlineExceeded), b)
+		return nil
 
 	case "sleep":
 		c, err := wasinet.Dial("tcp", args[1])
