@@ -243,8 +243,24 @@ func Listen(network, addr string, config *Config) (net.Listener, error) {
 	return NewListener(l, config), nil
 }
 
-// Handshake runs the handshake if it has not run yet.
-func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
+// Handshake runs the handshake if it has not run yet. As with crypto/tls
+// over a connection with deadlines, the earlier of the read and write
+// deadlines set when it starts bounds it; so does it the handshake a Read
+// or Write runs (net/http's server bounds a connection's first read so).
+func (c *Conn) Handshake() error {
+	c.closeMu.Lock()
+	dl := c.readDL
+	if w := c.writeDL; !w.IsZero() && (dl.IsZero() || w.Before(dl)) {
+		dl = w
+	}
+	c.closeMu.Unlock()
+	if dl.IsZero() {
+		return c.HandshakeContext(context.Background())
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	defer cancel()
+	return c.HandshakeContext(ctx)
+}
 
 // HandshakeContext runs the handshake, bounded by ctx, if it has not run
 // yet. It returns the handshake's error on every call after a failure.
@@ -612,8 +628,8 @@ func (c *Conn) LocalAddr() net.Addr { return c.transport.LocalAddr() }
 // RemoteAddr returns the underlying connection's remote address.
 func (c *Conn) RemoteAddr() net.Addr { return c.transport.RemoteAddr() }
 
-// SetDeadline sets the read and write deadlines (of cleartext I/O; bound a
-// handshake with HandshakeContext).
+// SetDeadline sets the read and write deadlines (of cleartext I/O, and of
+// a handshake that has not started: see Handshake).
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.SetReadDeadline(t)
 	return c.SetWriteDeadline(t)

@@ -335,3 +335,20 @@ func listenRaw(t *testing.T, serve func(net.Conn)) string {
 	}()
 	return addr
 }
+
+// TestImplicitHandshakeDeadline reads from a client connection whose
+// server never answers the handshake, under a deadline: the handshake
+// that Read runs ends at the deadline with a timeout, as crypto/tls's
+// does over a connection with a deadline (net/http's server bounds a
+// connection's first read that way), not at the host's handshake timeout.
+func TestImplicitHandshakeDeadline(t *testing.T) {
+	p := newPKI(t)
+	silent := listenRaw(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{silent}, nil, "hsdeadline", silent); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "read timeout true within 10s true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}

@@ -12,6 +12,9 @@
 //	                   bounded by a context), HANGUP (closes at once) and
 //	                   DEAD (nothing listens), each expected to fail; then
 //	                   GOOD once, expected to succeed
+//	hsdeadline ADDR    dial ADDR (which never answers the handshake) with
+//	                   package guest/net, set a deadline 200ms ahead and
+//	                   Read: the implicit handshake must end at the deadline
 //	closewrite ADDR NAME  dial ADDR (which never reads), Close while
 //	                   another goroutine is blocked in Write; print whether
 //	                   Close returned and the Write's error
@@ -32,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	wasinet "github.com/wasitls/wasitls/guest/net"
 	wasitls "github.com/wasitls/wasitls/guest/tls"
 )
 
@@ -142,6 +146,21 @@ func run(args []string) error {
 		_, err = c.RequestClientCertificate(ctx)
 		fmt.Printf("post-handshake: %v\n", err)
 		return c.CloseWrite()
+
+	case "hsdeadline":
+		raw, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		c := wasitls.Client(raw, &wasitls.Config{ServerName: "example.test"})
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		start := time.Now()
+		_, err = c.Read(make([]byte, 1))
+		fmt.Printf("read timeout %v within 10s %v\n",
+			errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded),
+			time.Since(start) < 10*time.Second)
+		return nil
 
 	case "faildials":
 		return failDials(args[1:])
