@@ -459,3 +459,27 @@ func TestPastDeadline(t *testing.T) {
 		t.Fatalf("guest printed %q, want %q", out.String(), want)
 	}
 }
+
+// TestWriteAfterCloseWrite writes after CloseWrite: the Write fails (the
+// peer read EOF and must get nothing more), and a second Close reports
+// net.ErrClosed.
+func TestWriteAfterCloseWrite(t *testing.T) {
+	got := make(chan []byte, 1)
+	addr := listen(t, func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		got <- b
+		c.Close()
+	})
+	var out bytes.Buffer
+	stderr, err := run(t, &out, []string{addr}, nil, "writeaftercw", addr)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	t.Logf("guest printed %q", out.String())
+	if !strings.HasPrefix(out.String(), "write failed true true") || !strings.HasSuffix(out.String(), "second close closed true\n") {
+		t.Errorf("guest printed %q, want both Writes failed and the second Close closed", out.String())
+	}
+	if b := <-got; len(b) != 0 {
+		t.Errorf("peer read %q after EOF", b)
+	}
+}

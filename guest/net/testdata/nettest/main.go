@@ -11,6 +11,8 @@
 //	                   line on each of N connections served concurrently
 //	deadline ADDR      dial ADDR (which never answers), read with a deadline
 //	sleep ADDR         a goroutine sleeps while another waits in Read
+//	writeaftercw ADDR  dial ADDR, CloseWrite, then Write: print whether the
+//	                   Write failed and whether a second Close says closed
 //	pastdeadline ADDR  dial ADDR (an echo server): a Write and a Read under
 //	                   a deadline in the past fail with a timeout though
 //	                   the stream could take or give bytes at once
@@ -183,6 +185,22 @@ func run(args []string) error {
 		}
 		fmt.Printf("write timeout %v, read timeout %v, then read %s\n",
 			errors.Is(werr, os.ErrDeadlineExceeded), errors.Is(rerr, os.ErrDeadlineExceeded), b)
+		return nil
+
+	case "writeaftercw":
+		c, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		if err := c.(*wasinet.Conn).CloseWrite(); err != nil {
+			return err
+		}
+		_, werr := c.Write([]byte("late"))
+		time.Sleep(50 * time.Millisecond)
+		_, werr2 := c.Write([]byte("later"))
+		c.Close()
+		cerr := c.Close()
+		fmt.Printf("write failed %v %v (%v), second close closed %v\n", werr != nil, werr2 != nil, werr2, errors.Is(cerr, net.ErrClosed))
 		return nil
 
 	case "sleep":
