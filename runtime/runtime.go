@@ -19,6 +19,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasitls/wasitls/internal/wazeroclosed"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/link"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -54,7 +55,7 @@ type Runtime struct {
 // host says so). Give each TLS configuration a wazero.Runtime of its own.
 func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	if m := r.Module(wasi_snapshot_preview1.ModuleName); m == nil {
-		if err := instantiatePreview1(ctx, r); err != nil {
+		if err := wazeroclosed.Guard(ctx, r, "instantiating", func() error { return instantiatePreview1(ctx, r) }); err != nil {
 			return nil, fmt.Errorf("runtime: wasi_snapshot_preview1: %w", err)
 		}
 	} else if !isGuardedPreview1(m) {
@@ -68,7 +69,7 @@ func New(ctx context.Context, r wazero.Runtime, cfg Config) (*Runtime, error) {
 	cfg.Extensions = slices.Clone(cfg.Extensions)
 	impls := implementations()
 	for _, ext := range cfg.Extensions {
-		if err := registerGuarded(ctx, ext, r); err != nil {
+		if err := wazeroclosed.Guard(ctx, r, "registering", func() error { return registerGuarded(ctx, ext, r) }); err != nil {
 			return nil, fmt.Errorf("runtime: extension: %w", err)
 		}
 		if le, ok := ext.(LinkedExtension); ok {

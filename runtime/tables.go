@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/internal/wazeroclosed"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
@@ -78,7 +79,11 @@ func compileRewritten(ctx context.Context, r wazero.Runtime, wasm []byte, lim Li
 	if err != nil {
 		return nil, 0, fmt.Errorf("runtime: %w", err)
 	}
-	compiled, err := r.CompileModule(ctx, out)
+	var compiled wazero.CompiledModule
+	err = wazeroclosed.Guard(ctx, r, "runtime: compiling", func() (err error) {
+		compiled, err = r.CompileModule(ctx, out)
+		return err
+	})
 	if err != nil {
 		return nil, 0, err
 	}

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasitls/wasitls/internal/wazeroclosed"
 )
 
 // A hostBatch collects canonical built-ins (lowered imports, resource
@@ -56,7 +59,11 @@ func (st *state) flush() error {
 		}
 		fb.Export(f.name)
 	}
-	compiled, err := hb.Compile(st.ctx)
+	var compiled wazero.CompiledModule
+	err := wazeroclosed.Guard(st.ctx, st.r, "compiling", func() (err error) {
+		compiled, err = hb.Compile(st.ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("canonical built-ins: %w", err)
 	}

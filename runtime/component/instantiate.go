@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/internal/wasmsize"
+	"github.com/wasitls/wasitls/internal/wazeroclosed"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
@@ -500,7 +501,10 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 			return nil, fmt.Errorf("core module: %w", err)
 		}
 		tables = stopcheck.TableEntries(b)
-		compiled, err = st.r.CompileModule(st.ctx, b)
+		err = wazeroclosed.Guard(st.ctx, st.r, "compiling", func() (err error) {
+			compiled, err = st.r.CompileModule(st.ctx, b)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("compiling core module: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/wazeroclosed"
 )
 
 // An Implementation is one interface as the host serves it.
@@ -275,7 +276,10 @@ func (l *Linker) defineModule(ctx context.Context, r wazero.Runtime, module stri
 		f.Define(b)
 		funcs[name] = f
 	}
-	if _, err := b.Instantiate(ctx); err != nil {
+	if err := wazeroclosed.Guard(ctx, r, "compiling", func() error {
+		_, err := b.Instantiate(ctx)
+		return err
+	}); err != nil {
 		return fmt.Errorf("link: instantiating %s: %w", module, err)
 	}
 	l.defined[module] = funcs
