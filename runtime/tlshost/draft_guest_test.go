@@ -30,15 +30,20 @@ const draftHostile = "./testdata/drafthostile"
 // over, the output stream reports it closed, and the guest ends normally.
 // Before, the bound running out ended the guest (the flush's wait took it
 // for the guest's own context ending: "module closed with context
-// deadline exceeded").
+// deadline exceeded"). The bound is the guest's send linger
+// (runtime.Limits.SendLinger, --send-linger); before, it was a fixed
+// 30 s no configuration reached.
 func TestGuestDraftCloseOutputStuck(t *testing.T) {
 	const bound = 2 * time.Second
-	tlshost.SetCloseFlushTimeout(t, bound)
 	p := newGuestPKI(t)
 	eachBackend(t, func(t *testing.T, backend string) {
 		port, release := stuckTLSServer(t, p.local.TLSCertificate())
 		defer release()
-		out, err := startGuest(t, backend, p, draftHostile, nil, "close-output-stuck", "localhost", port).exitWithin(20 * time.Second)
+		gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
+		g := gr.startWith(t, draftHostile, 30*time.Second, runtime.ModuleConfig{
+			Limits: runtime.Limits{SendLinger: bound},
+			Dirs:   []runtime.Dir{{Host: p.dir, Guest: "/certs", ReadOnly: true}}}, "close-output-stuck", "localhost", port)
+		out, err := g.exitWithin(20 * time.Second)
 		if err != nil {
 			t.Fatalf("the guest did not end normally: %v", err)
 		}

@@ -679,15 +679,18 @@ func (s inlineSource) ReadNow(p []byte) (int, error) {
 func (s inlineSource) SetReadDeadline(t time.Time) error { return s.transport.SetReadDeadline(t) }
 
 // closeOutput flushes the cleartext output and sends close_notify. The
-// flush waits at most closeFlushTimeout: past it (a peer that does not
-// read) the output is closed all the same, with what is still unsent, and
-// the call fails saying so. The guest's own context ending ends the
-// guest, as it does in a blocking-flush; the bound running out does not.
+// flush waits at most the guest's send linger (runtime.Limits.SendLinger,
+// --send-linger), the bound of a TCP output stream's delivery to a peer
+// that does not read once the guest dropped it: past it the output is
+// closed all the same, with what is still unsent, and the call fails
+// saying so. The guest's own context ending ends the guest, as it does in
+// a blocking-flush; the bound running out does not.
 func closeOutput(ctx context.Context, out *cleartextOutput) error {
 	if out == nil {
 		return errNoStreams
 	}
-	wait, cancel := context.WithTimeout(ctx, closeFlushTimeout)
+	bound := closeFlushBound(ctx)
+	wait, cancel := context.WithTimeout(ctx, bound)
 	_, err := wasiio.Wait(wait, []wasiio.Source{out.OutputStream})
 	cancel()
 	if err != nil {
@@ -697,7 +700,7 @@ func closeOutput(ctx context.Context, out *cleartextOutput) error {
 		// Close is bounded (the stream's closeWrite, see
 		// ending.closeWrite).
 		out.Close()
-		return fmt.Errorf("tlshost: close-output: the buffered cleartext was not written within %v (the peer does not read); the output is closed", closeFlushTimeout)
+		return fmt.Errorf("tlshost: close-output: the buffered cleartext was not written within %v (the peer does not read; the send linger, --send-linger); the output is closed", bound)
 	}
 	if err := out.Flush(ctx); err != nil && !wasiio.IsClosed(err) {
 		return fmt.Errorf("tlshost: close-output: %w", wasiio.Cause(err))
@@ -707,9 +710,15 @@ func closeOutput(ctx context.Context, out *cleartextOutput) error {
 	return out.Close()
 }
 
-// closeFlushTimeout bounds how long close-output waits for buffered
-// cleartext to be written (a variable for the tests).
-var closeFlushTimeout = 30 * time.Second
+// closeFlushBound is how long close-output waits for buffered cleartext
+// to be written: the guest's send linger, wasiio.DefaultSendLinger for a
+// call without a guest.
+func closeFlushBound(ctx context.Context) time.Duration {
+	if g := runtime.GuestFrom(ctx); g != nil && g.Limits().SendLinger > 0 {
+		return g.Limits().SendLinger
+	}
+	return wasiio.DefaultSendLinger
+}
 
 // brokenConn is the transport of a connection whose streams cannot carry
 // TLS: every operation fails with the reason.
