@@ -176,7 +176,9 @@ type Limits struct {
 	// wasiio.MaxUnsent bytes; a TLS connection's close_notify among them)
 	// to a peer that does not read; zero means wasiio.DefaultSendLinger.
 	// Until it is out, or the linger passed, the host holds the socket,
-	// which counts against Sockets.
+	// which counts against Sockets. It bounds too how long a TLS
+	// close-output call (package tlshost) waits for the connection's
+	// buffered cleartext to be written.
 	SendLinger time.Duration
 
 	// UnsentBytes bounds the bytes the guest's TCP connections hold
