@@ -153,7 +153,13 @@ func (c *Call) End() {
 	if c.inst != nil && len(c.inst.afterCall) > 0 {
 		c.inst.runAfterCall()
 	}
-	if r := recover(); r != nil {
+	r := recover()
+	if r == nil && c.inst != nil && c.inst.reserveErr != nil {
+		// A result whose reservation failed and that the glue did not
+		// store (it traps at its first Own, see Reserve).
+		r = &Trap{Func: c.Func, Msg: c.inst.reserveErr.Error()}
+	}
+	if r != nil {
 		c.inst.abandonCall()
 		if exit, ok := r.(*sys.ExitError); ok {
 			// An exit (wasi:cli/exit) is not a fault, but it unwinds
@@ -173,7 +179,7 @@ func (inst *Instance) abandonCall() {
 		return
 	}
 	inst.resetPending()
-	inst.reserved, inst.nextOwn = inst.reserved[:0], 0
+	inst.reserved, inst.nextOwn, inst.reserveErr = inst.reserved[:0], 0, nil
 	inst.inRealloc, inst.inPostReturn = false, false
 	inst.unlend()
 }
@@ -356,6 +362,7 @@ func (c *Call) String(p, n uint32) string {
 // For an import of a guest that offers a region in its offer slot
 // (offer.go), the region is taken without calling cabi_realloc.
 func (c *Call) Realloc(size, align uint32) uint32 {
+	c.failedReserve()
 	inst := c.inst
 	if c.realloc == nil {
 		if c.lowered {
@@ -535,11 +542,44 @@ func (c *Call) Commit() {
 // (a failing cabi_realloc, say) cannot leave a host resource outside the
 // table, undropped. Glue reserves every own<R> of the result in the order
 // the store will reach them; Own then hands out the reserved handles.
+//
+// A result may hold several own<R>s (a tuple of a socket and its two
+// streams, a list of them). Once one cannot be reserved (the table is
+// full, the instance closed, the host returned a nil), that one and every
+// later one of the result is dropped as it comes, so that none is left to
+// the garbage collector holding a connection, and the call traps at the
+// result's store (its first Own or Realloc), before the guest sees any of
+// it; the handles reserved before stay in the table, which the trapped
+// instance's close drops.
 func (c *Call) Reserve(v Resource, typ *ResourceType) {
-	if v == nil {
-		c.Trapf("host returned a nil %s", typ)
+	inst := c.inst
+	if inst.reserveErr != nil {
+		if v != nil {
+			safeDrop(v)
+		}
+		return
 	}
-	c.inst.reserved = append(c.inst.reserved, c.insert(typ, v))
+	if v == nil {
+		inst.reserveErr = fmt.Errorf("host returned a nil %s", typ)
+		return
+	}
+	h, err := c.table.Insert(typ, v)
+	if err != nil {
+		if derr := safeDrop(v); derr != nil {
+			err = fmt.Errorf("%w (and %w)", err, derr)
+		}
+		inst.reserveErr = fmt.Errorf("cannot hold another %s: %w", typ, err)
+		return
+	}
+	inst.reserved = append(inst.reserved, h)
+}
+
+// failedReserve traps if an own<R> of the result being stored could not
+// be reserved (see Reserve).
+func (c *Call) failedReserve() {
+	if c.inst != nil && c.inst.reserveErr != nil {
+		c.Trapf("%v", c.inst.reserveErr)
+	}
 }
 
 // insert puts v into the table. Past the table's limit, or once the
@@ -559,6 +599,7 @@ func (c *Call) insert(typ *ResourceType, v Resource) uint32 {
 // Own lowers an own<R> returned by the host, or passed by it to an
 // export ([Call.checkGiven]): v enters the table, unless it was reserved.
 func (c *Call) Own(v Resource, typ *ResourceType) uint32 {
+	c.failedReserve()
 	inst := c.inst
 	if inst.nextOwn < len(inst.reserved) {
 		h := inst.reserved[inst.nextOwn]

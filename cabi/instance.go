@@ -32,10 +32,14 @@ type Instance struct {
 	pending []uint32 // own<R> handles lifted by the call in progress
 	// pendingSet indexes pending once it is long (pending.go).
 	pendingSet map[uint32]struct{}
-	borrowed   []uint32        // borrow<R> handles lifted by the call in progress
-	taken      []Resource      // own<R> results an export call in progress took
-	reserved   []uint32        // own<R> handles inserted ahead of lowering a result
-	nextOwn    int             // next handle of reserved for Own
+	borrowed   []uint32   // borrow<R> handles lifted by the call in progress
+	taken      []Resource // own<R> results an export call in progress took
+	reserved   []uint32   // own<R> handles inserted ahead of lowering a result
+	nextOwn    int        // next handle of reserved for Own
+	// reserveErr is why an own<R> of the result being lowered could not
+	// be reserved (see Call.Reserve): the later ones are dropped, and the
+	// call traps before the result reaches the guest.
+	reserveErr error
 	lent       []lent          // borrows the host lent to the export call in progress
 	lentReps   []GuestResource // the guest's own resources it lent as reps
 	given      []given         // own<R> arguments of an export call not yet invoked

@@ -227,3 +227,52 @@ func TestTableLimitHeld(t *testing.T) {
 		t.Errorf("error %v, want %q in it", err, want)
 	}
 }
+
+// A result holding three own handles (a connection and its two streams)
+// whose second does not fit the table: the first stays in the table, the
+// second and the third are dropped, none reaches the guest, and the call
+// traps at the result's store naming the limit. Before, the call trapped
+// at the second's reservation and the third was never dropped: a host
+// object, possibly holding a connection, left to the garbage collector.
+func TestTableLimitMidResult(t *testing.T) {
+	var dropped []string
+	inst := NewInstance()
+	tab := inst.Table()
+	tab.SetLimit(3, "Limits.Handles")
+	mustInsert(t, tab, typA, &res{name: "held1", dropped: &dropped})
+	mustInsert(t, tab, typA, &res{name: "held2", dropped: &dropped})
+	call := Call{Func: "wasi:test/f#g", inst: inst, table: tab}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				panic(v)
+			}
+		}()
+		defer func() {
+			tr, ok := recover().(*Trap)
+			if !ok || tr.Func != "wasi:test/f#g" || !strings.Contains(tr.Msg, "cannot hold another") || !strings.Contains(tr.Msg, "Limits.Handles") {
+				t.Errorf("trap %v, want the limit named", tr)
+			}
+		}()
+		defer call.End()
+		call.Reserve(&res{name: "conn", dropped: &dropped}, typA)
+		call.Reserve(&res{name: "in", dropped: &dropped}, typA)
+		call.Reserve(&res{name: "out", dropped: &dropped}, typA)
+		call.Own(nil, typA)
+		t.Error("Own after a failed reservation did not trap")
+	}()
+	if strings.Join(dropped, ",") != "in,out" {
+		t.Errorf("dropped %v, want in and out (the resources that did not fit)", dropped)
+	}
+	if tab.Len() != 3 {
+		t.Errorf("Len = %d, want 3 (the reserved conn stays in the table)", tab.Len())
+	}
+	if inst.reserveErr != nil || len(inst.reserved) != 0 {
+		t.Errorf("the failed reservation was not forgotten: %v, %v", inst.reserveErr, inst.reserved)
+	}
+	// Close drops what the table holds.
+	inst.Close(context.Background())
+	if len(dropped) != 5 {
+		t.Errorf("dropped %v after Close, want all five", dropped)
+	}
+}
