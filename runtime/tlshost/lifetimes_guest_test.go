@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/testnet"
@@ -216,4 +218,56 @@ func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, 
 	if err := <-done; err != nil {
 		t.Errorf("guest: %v\n%s", err, out.String())
 	}
+}
+
+// TestGuestDraftFullTableGet: a guest whose handle table has room for one
+// handle more takes a completed draft handshake's result, a connection
+// and its two streams. The connection enters the table, the input stream
+// does not fit: the call traps naming the handle limit, the streams are
+// dropped with it (the guest dropped its socket: the streams hold the
+// connection), and the peer sees its connection end once the guest is
+// gone, with no goroutine or descriptor left. Before, the output stream,
+// after the one that failed, was neither handed to the guest nor dropped
+// but left to the garbage collector (cabi's TestTableLimitMidResult); the
+// connection ended with the guest all the same, its network stack
+// closing every socket it had.
+func TestGuestDraftFullTableGet(t *testing.T) {
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, draftHostile)
+	eachBackend(t, func(t *testing.T, backend string) {
+		leftBehind(t, func(t *testing.T) {
+			cfg := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
+			ended := make(chan error, 1)
+			addr := testnet.Serve(t, func(c net.Conn) {
+				c.SetDeadline(time.Now().Add(60 * time.Second))
+				tc := tls.Server(c, cfg)
+				if err := tc.Handshake(); err != nil {
+					ended <- err
+					return
+				}
+				_, err := io.Copy(io.Discard, tc)
+				ended <- err
+			})
+			gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
+			// The future held, 6 pollables: 7 handles of 8.
+			g := gr.startWith(t, draftHostile, 30*time.Second, runtime.ModuleConfig{
+				Limits: runtime.Limits{Handles: 8},
+				Dirs:   []runtime.Dir{{Host: p.dir, Guest: "/certs", ReadOnly: true}}},
+				"full-get", "localhost", strconv.Itoa(addr.Port), "6")
+			out, err := g.wait(t)
+			var trap *cabi.Trap
+			if !errors.As(err, &trap) || !strings.Contains(trap.Msg, "cannot hold another") || !strings.Contains(trap.Msg, "input-stream") {
+				t.Fatalf("err %v, want a trap for the input stream that does not fit\n%s", err, out)
+			}
+			mustContain(t, out, "getting\n")
+			select {
+			case err := <-ended:
+				if err != nil && !errors.Is(err, io.EOF) {
+					t.Logf("the peer's connection ended with %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the peer's connection did not end after the guest trapped")
+			}
+		})
+	})
 }

@@ -299,6 +299,24 @@ var scenarios = map[string]func(port uint16){
 	},
 	// A peer that completed the handshake and reads nothing: the guest
 	// fills its output and calls close-output, which must return.
+	// full-get K: drops its socket once the handshake completed (the
+	// streams hold the connection), holds K clock pollables (the host's
+	// handle limit leaves room for one handle more), then takes the
+	// handshake's result: a connection and its two streams.
+	"full-get": func(port uint16) {
+		sock, in, out := dial(port)
+		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
+		wasinet.Await(f.Subscribe())
+		sock.Drop()
+		k, err := strconv.Atoi(extra[0])
+		must("K", err)
+		for range k {
+			clocks.SubscribeDuration(clocks.Duration(time.Hour))
+		}
+		fmt.Println("getting")
+		_, _, _, ready, err := f.Get()
+		fmt.Println("got:", ready, err)
+	},
 	"close-output-stuck": func(port uint16) {
 		sock, in, out := dial(port)
 		f, c, cin, cout, err := handshake(in, out)
