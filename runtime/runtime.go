@@ -122,9 +122,22 @@ type Instance struct {
 }
 
 // call calls f, an export of the guest, with ctx, as a call in progress
-// (see running).
+// (see running). Once the instance is closed (Close, or wazero's close of
+// its module, see closeWatch) it calls nothing and returns the exit of a
+// guest stopped by its context: wazero's compiled code does not check on
+// entry that its module is closed, and the guest would run on a module
+// whose system context wazero cleared, under the calls of its
+// wasi_snapshot_preview1 imports (a Close between Instantiate's
+// Started hook and the guest's _start did that). Checked under runMu,
+// this orders against Close's and the watch's look at running: either
+// the call counts as in progress before they look, and they wait for
+// it, or it sees the close.
 func (inst *Instance) call(ctx context.Context, f api.Function, params ...uint64) ([]uint64, error) {
 	inst.runMu.Lock()
+	if inst.closing || inst.state.closedOutside.Load() {
+		inst.runMu.Unlock()
+		return nil, sys.NewExitError(sys.ExitCodeContextCanceled)
+	}
 	inst.running++
 	inst.runMu.Unlock()
 	defer func() {
@@ -174,6 +187,12 @@ func (inst *Instance) Module() api.Module { return inst.mod }
 // from another goroutine.
 func (inst *Instance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
+		// From here no call into the guest starts (see call), before
+		// wazero's close of the module, which the watch lets through
+		// once it saw no call in progress, can come.
+		inst.runMu.Lock()
+		inst.closing = true
+		inst.runMu.Unlock()
 		inst.state.ownClose.Store(true)
 		if inst.stop != nil {
 			inst.stop(ErrClosed)
@@ -181,7 +200,6 @@ func (inst *Instance) Close(ctx context.Context) error {
 		inst.cancel()
 		err1 := inst.close(ctx)
 		inst.runMu.Lock()
-		inst.closing = true
 		busy := inst.running > 0
 		inst.runMu.Unlock()
 		var err3 error
