@@ -1,15 +1,10 @@
 package stdtls_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"sync"
 	"testing"
@@ -69,22 +64,7 @@ func isTimeout(err error) bool {
 // a server, the peer crypto/tls with records after its handshake sealed
 // by the test.
 func TestHostilePeerBacklog(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	leaf, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := x509.ParseCertificate(leaf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(parsed)
+	key, leaf, parsed, roots := localhostLeaf(t)
 	const certMsg = 1<<18 - 1 // the largest Certificate crypto/tls buffers
 	inPieces := func(s *tls13records.Sealer) []byte { return s.InPieces(11, certMsg) }
 	bulk := func(s *tls13records.Sealer) []byte {
@@ -138,6 +118,7 @@ func TestHostilePeerBacklog(t *testing.T) {
 					io.Copy(io.Discard, peerRaw)
 				}()
 				var victim backends.Conn
+				var err error
 				if victimIsClient {
 					victim, err = stdtls.Backend{}.Client(counted, &backends.ClientConfig{ServerName: "localhost", RootCAs: roots})
 				} else {

@@ -1,16 +1,9 @@
 package stdtls_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
-	"math/big"
-	"net/url"
 	"runtime"
 	"sync"
 	"testing"
@@ -56,34 +49,8 @@ func (c *recordingCache) Put(key string, session any) {
 // crypto/tls server on loopback whose records after the handshake the
 // test seals itself.
 func TestHostileTicketFlood(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	leaf, err := x509.CreateCertificate(rand.Reader, leafTmpl, leafTmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := x509.ParseCertificate(leaf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(parsed)
-	_, junkKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	junkTmpl := &x509.Certificate{SerialNumber: big.NewInt(2)}
-	for range 15000 {
-		junkTmpl.URIs = append(junkTmpl.URIs, &url.URL{Scheme: "a"})
-	}
-	junk, err := x509.CreateCertificate(rand.Reader, junkTmpl, junkTmpl, junkKey.Public(), junkKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, leaf, _, roots := localhostLeaf(t)
+	junk := uriCert(t)
 	const rounds, perRecord = 16, 16 // 256 tickets
 	for _, tc := range []struct {
 		name   string

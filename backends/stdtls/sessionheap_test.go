@@ -2,7 +2,6 @@ package stdtls_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -12,7 +11,6 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/url"
 	"testing"
 	"time"
 
@@ -53,19 +51,7 @@ func TestSessionCacheParsedChainBound(t *testing.T) {
 		return der
 	}
 	leaf, bigLeaf := leafWith(10, 0), leafWith(11, 200)
-	// Some 60 KiB of URI names, which parse into some 2.4 MiB.
-	_, junkKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	junkTmpl := &x509.Certificate{SerialNumber: big.NewInt(2)}
-	for range 15000 {
-		junkTmpl.URIs = append(junkTmpl.URIs, &url.URL{Scheme: "a"})
-	}
-	junk, err := x509.CreateCertificate(rand.Reader, junkTmpl, junkTmpl, junkKey.Public(), junkKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	junk := uriCert(t)
 	for _, tc := range []struct {
 		name   string
 		chain  [][]byte
