@@ -85,6 +85,31 @@ var tlsCaps = map[string]struct{ flag, def string }{
 	"Logger":             {"", "--log-tls, the host's log"},
 }
 
+// capDocs returns README.md and docs/security.md, which name each cap's
+// flag.
+func capDocs(t *testing.T) (readme, security string) {
+	t.Helper()
+	r, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(r), string(s)
+}
+
+// runFlagSet returns the flags of "wasitls run" on limits and TLS, and
+// what reads runtime.Limits from them once parsed.
+func runFlagSet() (*flag.FlagSet, func() (runtime.Limits, error)) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	limits := limitFlags(fs)
+	tlsRunFlags(fs)
+	return fs, limits
+}
+
 // TestEveryCapHasAFlag: every field of runtime.Limits, and every cap of
 // tlshost.Config, is a flag of "wasitls run" with a one-line usage that
 // shows its default; the flag's default is the field's (a run without the
@@ -94,22 +119,8 @@ var tlsCaps = map[string]struct{ flag, def string }{
 // added to either struct without a flag, or a flag missing from the
 // docs, fails here.
 func TestEveryCapHasAFlag(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	security, err := os.ReadFile("../../docs/security.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	newFlags := func() (*flag.FlagSet, func() (runtime.Limits, error)) {
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		limits := limitFlags(fs)
-		tlsRunFlags(fs)
-		return fs, limits
-	}
-	fs, readLimits := newFlags()
+	readme, security := capDocs(t)
+	fs, readLimits := runFlagSet()
 	defaults, err := readLimits()
 	if err != nil {
 		t.Fatal(err)
@@ -124,11 +135,11 @@ func TestEveryCapHasAFlag(t *testing.T) {
 		if f.Usage == "" || strings.Contains(f.Usage, "\n") {
 			t.Errorf("--%s: usage %q, want one line", flagName, f.Usage)
 		}
-		if !strings.Contains(string(readme), "`--"+flagName+"`") && !strings.Contains(string(readme), "`--"+flagName+" ") {
+		if !strings.Contains(readme, "`--"+flagName+"`") && !strings.Contains(readme, "`--"+flagName+" ") {
 			t.Errorf("README.md does not name --%s (%s)", flagName, field)
 		}
 		found := false
-		for line := range strings.SplitSeq(string(security), "\n") {
+		for line := range strings.SplitSeq(security, "\n") {
 			if strings.Contains(line, "`--"+flagName+"`") && strings.Contains(line, "`"+field+"`") {
 				found = true
 				break
@@ -154,7 +165,7 @@ func TestEveryCapHasAFlag(t *testing.T) {
 		if got := reflect.ValueOf(defaults).Field(i).Interface(); got != c.def {
 			t.Errorf("without --%s, runtime.Limits.%s = %v, want its default %v", c.flag, name, got, c.def)
 		}
-		fs, read := newFlags()
+		fs, read := runFlagSet()
 		if err := fs.Parse([]string{"--" + c.flag, c.arg}); err != nil {
 			t.Errorf("--%s %s: %v", c.flag, c.arg, err)
 			continue
@@ -203,18 +214,8 @@ func TestEveryCapHasAFlag(t *testing.T) {
 // the docs (or the docs alone) fails here. TestEveryCapHasAFlag checks
 // that the docs name each flag; this checks the figure they give.
 func TestDocumentedDefaults(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	security, err := os.ReadFile("../../docs/security.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	limitFlags(fs)
-	tlsRunFlags(fs)
+	readme, security := capDocs(t)
+	fs, _ := runFlagSet()
 	var flags []string
 	for _, c := range limitCaps {
 		flags = append(flags, c.flag)
@@ -240,6 +241,7 @@ func TestDocumentedDefaults(t *testing.T) {
 			"ms": float64(time.Millisecond), "s": float64(time.Second), "m": float64(time.Minute), "h": float64(time.Hour)}[m[2]]
 		return n * unit, true
 	}
+	text := strings.Join(strings.Fields(readme), " ") // README.md, its lines joined
 	for _, name := range flags {
 		f := fs.Lookup(name)
 		if f == nil {
@@ -256,7 +258,6 @@ func TestDocumentedDefaults(t *testing.T) {
 		}
 
 		// README.md: "`--NAME` (VALUE" or "`--NAME VALUE`".
-		text := strings.Join(strings.Fields(string(readme)), " ")
 		quoted := ""
 		if _, after, ok := strings.Cut(text, "`--"+name+"` ("); ok {
 			quoted = strings.TrimPrefix(after, "default ")
@@ -273,7 +274,7 @@ func TestDocumentedDefaults(t *testing.T) {
 		// docs/security.md: a table row whose flag column names it, in a
 		// table with a default column.
 		var header []string
-		for line := range strings.SplitSeq(string(security), "\n") {
+		for line := range strings.SplitSeq(security, "\n") {
 			switch {
 			case strings.HasPrefix(line, "|---"):
 				continue
