@@ -83,9 +83,14 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
 	}
 }
 
-// maxTicket is the longest ticket a NewSessionTicket holds, in TLS 1.3
-// and 1.2 (RFC 8446, Section 4.6.1; RFC 5077, Section 3.3).
-const maxTicket = 1<<16 - 1
+// maxTicket is the longest ticket a crypto/tls client takes: it refuses
+// handshake messages longer than 65,536 bytes, and a TLS 1.3
+// NewSessionTicket holds 13 bytes beside its ticket (lifetime, age_add,
+// crypto/tls's empty nonce, the ticket's length, no extensions; RFC 8446,
+// Section 4.6.1), a TLS 1.2 one 6 (RFC 5077, Section 3.3). The ticket's
+// length field holds 65,535: a ticket of 65,524 to 65,535 bytes went out
+// and failed the client's connection as it read it.
+const maxTicket = 1<<16 - 13
 
 // unresumableTicket is the ticket sent for a session whose sealed state
 // does not fit in a NewSessionTicket: a server asking for a client
