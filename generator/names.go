@@ -107,12 +107,15 @@ var predeclared = map[string]bool{
 // parameters and receivers (ctx, mod, stack, h, call, c, s, self, ...):
 // the package of an interface named like one would be shadowed by it
 // where a body refers to both (h.RType, with h the Host). So are the
-// numbered ones, p0, r0 and x0 on (glueLocal).
+// numbered ones, p0, r0 and x0 on (glueLocal). Only names a package can
+// have (lower case letters and digits) matter; TestGlueLocalsComplete
+// fails when the generated code declares one this list lacks, or the
+// list holds one it does not declare.
 var glueLocals = map[string]bool{
 	"args": true, "b": true, "base": true, "block": true, "c": true, "call": true, "core": true,
 	"ctx": true, "e": true, "err": true, "ev": true, "exports": true, "f": true, "fs": true,
-	"guest": true, "h": true, "handle": true, "i": true, "impl": true, "inst": true, "iserr": true,
-	"lent": true, "lentbuf": true, "mod": true, "module": true, "msg": true, "n": true, "name": true,
+	"guest": true, "h": true, "handle": true, "i": true, "impl": true, "inst": true,
+	"lent": true, "mod": true, "module": true, "msg": true, "n": true, "name": true,
 	"ok": true, "out": true, "p": true, "plain": true, "pp": true, "ptr": true, "q": true, "r": true,
 	"rep": true, "res": true, "ret": true, "rp": true, "s": true, "self": true, "spill": true,
 	"stack": true, "v": true, "version": true, "versions": true, "x": true, "y": true,
