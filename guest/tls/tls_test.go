@@ -227,26 +227,16 @@ func TestClientWrongName(t *testing.T) {
 // then never reads, until the test ends.
 func silentServer(t *testing.T, p *pki) string {
 	t.Helper()
-	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}
 	hold := make(chan struct{})
-	t.Cleanup(func() { close(hold); ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.(*tls.Conn).Handshake()
-				<-hold
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	addr := listenRaw(t, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		defer tc.Close()
+		tc.Handshake()
+		<-hold
+	})
+	t.Cleanup(func() { close(hold) }) // before listenRaw's: cleanups run last first
+	return addr
 }
 
 // TestCloseWakesBlockedWrite closes a connection while another goroutine
