@@ -196,7 +196,6 @@ func run(args []string) error {
 			return err
 		}
 		_, werr := c.Write([]byte("late"))
-		time.Sleep(50 * time.Millisecond)
 		_, werr2 := c.Write([]byte("later"))
 		c.Close()
 		cerr := c.Close()
