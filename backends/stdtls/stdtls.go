@@ -79,10 +79,11 @@
 //     tickets with the keys of ServerConfig.TicketKeys (SetSessionTicketKeys)
 //     and issues none without them; a ticket carries the hash of the leaf
 //     the server presented and resumes only at a server holding that
-//     identity (tickets.go); a session too large for a ticket (a client
-//     chain of 64 KiB or more) gets a ticket that resumes nothing. A
-//     client keeps its sessions in ClientConfig.Sessions (as a
-//     tls.ClientSessionCache, keyed by server name). crypto/tls resumes in TLS 1.2 and 1.3, with client
+//     identity (tickets.go); a session too large for a ticket a
+//     crypto/tls client takes (a client chain of some 64 KiB or more) gets
+//     a ticket that resumes nothing. A client keeps its sessions in
+//     ClientConfig.Sessions (as a tls.ClientSessionCache, keyed by server
+//     name). crypto/tls resumes in TLS 1.2 and 1.3, with client
 //     certificates too, and calls VerifyServer and VerifyClient with the
 //     session's chain. A TLS 1.2 resumption runs no key exchange, so a
 //     client or a server whose Groups do not hold the group of the
