@@ -100,5 +100,4 @@ func TestChainHeapMemo(t *testing.T) {
 		goruntime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
-	goruntime.KeepAlive(certs)
 }
