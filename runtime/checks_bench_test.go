@@ -3,9 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
-	goruntime "runtime"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -101,20 +99,7 @@ func BenchmarkChecksComponent(b *testing.B) {
 		}{{"hash-loop", 10_000_000}, {"clock-loop", 1_000_000}} {
 			b.Run(kind+"/"+tc.name, func(b *testing.B) {
 				stop, checks := checksLoops(b, kind, tc.name, tc.arg)
-				goruntime.LockOSThread()
-				defer goruntime.UnlockOSThread()
-				var t [2]time.Duration
-				runs := [2]func() error{stop, checks}
-				for i := range b.N {
-					for j := range 2 {
-						k := (i + j) % 2 // alternate which goes first
-						start := threadCPU()
-						if err := runs[k](); err != nil {
-							b.Fatal(err)
-						}
-						t[k] += threadCPU() - start
-					}
-				}
+				t := alternateCPU(b, stop, checks)
 				b.ReportMetric(float64(t[1])/float64(t[0]), "checks/stopflag")
 				b.ReportMetric(float64(t[0].Nanoseconds())/float64(b.N), "ns/call-stopflag")
 				b.ReportMetric(float64(t[1].Nanoseconds())/float64(b.N), "ns/call-checks")

@@ -379,20 +379,7 @@ func preview1ClockLoop(t testing.TB) (core, comp func() error) {
 func BenchmarkClockLoopPreview1(b *testing.B) {
 	p1Core, p1Comp := preview1ClockLoop(b)
 	calcCore, calcComp := clockLoop(b)
-	runs := []func() error{p1Core, calcCore, calcComp, p1Comp}
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
-	var t [4]time.Duration
-	for i := range b.N {
-		for j := range 4 {
-			k := (i + j) % 4
-			start := threadCPU()
-			if err := runs[k](); err != nil {
-				b.Fatal(err)
-			}
-			t[k] += threadCPU() - start
-		}
-	}
+	t := alternateCPU(b, p1Core, calcCore, calcComp, p1Comp)
 	b.ReportMetric(float64(t[1])/float64(t[0]), "calccore/p1core")
 	b.ReportMetric(float64(t[2])/float64(t[1]), "calccomp/calccore")
 	b.ReportMetric(float64(t[3])/float64(t[2]), "p1comp/calccomp")

@@ -2,9 +2,7 @@ package runtime
 
 import (
 	"context"
-	goruntime "runtime"
 	"testing"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -56,20 +54,13 @@ func BenchmarkMayLeaveScalar(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	runs := [2]api.Function{mod.ExportedFunction("checked"), mod.ExportedFunction("unchecked")}
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
-	var t [2]time.Duration
-	for i := range b.N {
-		for j := range 2 {
-			k := (i + j) % 2
-			start := threadCPU()
-			if _, err := runs[k].Call(ctx, calls); err != nil {
-				b.Fatal(err)
-			}
-			t[k] += threadCPU() - start
+	run := func(f api.Function) func() error {
+		return func() error {
+			_, err := f.Call(ctx, calls)
+			return err
 		}
 	}
+	t := alternateCPU(b, run(mod.ExportedFunction("checked")), run(mod.ExportedFunction("unchecked")))
 	b.ReportMetric(float64(t[0])/float64(t[1]), "checked/unchecked")
 	b.ReportMetric(float64(t[0].Nanoseconds())/float64(b.N*calls), "ns/call-checked")
 	b.ReportMetric(float64(t[1].Nanoseconds())/float64(b.N*calls), "ns/call-unchecked")
