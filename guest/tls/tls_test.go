@@ -17,6 +17,7 @@ import (
 
 	_ "github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -229,14 +230,13 @@ func silentServer(t *testing.T, p *pki) string {
 	t.Helper()
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}
 	hold := make(chan struct{})
-	addr := listenRaw(t, func(c net.Conn) {
+	addr := testnet.Serve(t, func(c net.Conn) {
 		tc := tls.Server(c, cfg)
-		defer tc.Close()
 		tc.Handshake()
 		<-hold
 	})
-	t.Cleanup(func() { close(hold) }) // before listenRaw's: cleanups run last first
-	return addr
+	t.Cleanup(func() { close(hold) }) // before Serve's: cleanups run last first
+	return addr.String()
 }
 
 // TestCloseWakesBlockedWrite closes a connection while another goroutine
@@ -281,9 +281,9 @@ func TestCloseStalledOutput(t *testing.T) {
 func TestFailedDialsHoldNothing(t *testing.T) {
 	p := newPKI(t)
 	mismatch := silentServer(t, p)
-	silent := listenRaw(t, func(c net.Conn) { io.Copy(io.Discard, c) })
-	hangup := listenRaw(t, func(c net.Conn) { c.Close() })
-	dead := listenRaw(t, nil)
+	silent := testnet.Serve(t, func(c net.Conn) { io.Copy(io.Discard, c) }).String()
+	hangup := testnet.Serve(t, func(c net.Conn) { c.Close() }).String()
+	dead := deadPort(t)
 	good := silentServer(t, p)
 	var out bytes.Buffer
 	err := runLimited(t, p, &out, nil, []string{mismatch, silent, hangup, dead, good}, nil,
@@ -297,32 +297,15 @@ func TestFailedDialsHoldNothing(t *testing.T) {
 	}
 }
 
-// listenRaw accepts TCP connections and serves each with serve; a nil
-// serve closes the listener at once, leaving a port where nothing listens.
-func listenRaw(t *testing.T, serve func(net.Conn)) string {
+// deadPort returns a loopback address where nothing listens.
+func deadPort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	if serve == nil {
-		ln.Close()
-		return addr
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
+	ln.Close()
 	return addr
 }
 
@@ -333,7 +316,7 @@ func listenRaw(t *testing.T, serve func(net.Conn)) string {
 // connection's first read that way), not at the host's handshake timeout.
 func TestImplicitHandshakeDeadline(t *testing.T) {
 	p := newPKI(t)
-	silent := listenRaw(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	silent := testnet.Serve(t, func(c net.Conn) { io.Copy(io.Discard, c) }).String()
 	var out bytes.Buffer
 	if err := run(t, p, &out, nil, []string{silent}, nil, "hsdeadline", silent); err != nil {
 		t.Fatalf("guest: %v\n%s", err, out.String())
