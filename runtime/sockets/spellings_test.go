@@ -685,91 +685,24 @@ func TestConnectTargetFixed(t *testing.T) {
 	waitFor(t, "the connection", func() bool { return count() > 0 })
 }
 
-// TestTranslatedSpellings: IPv6 rules, "[::/0]" included, allow no IPv6
-// address that a translator takes to IPv4 (NAT64's 64:ff9b::/96 and
-// 64:ff9b:1::/48, SIIT's ::ffff:0:0:0/96), for TCP connects and UDP
-// peers alike; a rule inside the translator's range does. The connects
-// are started, never waited for, so nothing is dialed.
-func TestTranslatedSpellings(t *testing.T) {
-	const port = 443
-	at := func(ip string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), port) }
-	start := func(st *Stack, ap netip.AddrPort) error {
-		t.Helper()
-		s, err := st.NewTCPSocket(IPv6)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		return s.StartConnect(bg, st.Network(), ToWIT(ap))
-	}
-	translated := []string{
-		"64:ff9b::7f00:1",      // NAT64: 127.0.0.1
-		"64:ff9b::10.0.0.5",    // NAT64: 10.0.0.5
-		"64:ff9b:1::a00:5",     // NAT64, local use
-		"64:ff9b:1:ffff::ffff", // the local-use range's last /64
-		"::ffff:0:7f00:1",      // SIIT: 127.0.0.1
-		"::ffff:0:a00:5",       // SIIT: 10.0.0.5
-	}
-	var wide Policy
-	if err := wide.AllowConnect("[::/0]:*", "[64::/16]:*", "[64:ff9b::/64]:*"); err != nil {
-		t.Fatal(err)
-	}
-	if err := wide.AllowUDP("[::/0]:*"); err != nil {
-		t.Fatal(err)
-	}
-	var denials []Denial
-	wide.OnDeny(func(d Denial) { denials = append(denials, d) })
-	st := NewStack(&wide)
-	for _, a := range translated {
-		if err := start(st, at(a)); err != AccessDenied {
-			t.Errorf("connect to %s under IPv6 rules wider than its translator's range: %v, want access-denied", a, err)
-		}
-		if wide.CanUDP(at(a)) {
-			t.Errorf("UDP peer %s allowed by [::/0]", a)
-		}
-	}
-	if len(denials) != len(translated) {
-		t.Errorf("%d denials reported, want %d", len(denials), len(translated))
-	}
-	// Neighbours of the translators' ranges are IPv6 addresses as any.
-	for _, a := range []string{"64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", "64:ff9b::1:0:0", "64:ff9b:2::1", "::fffe:ffff:ffff:ffff", "::1:0:0:0:1", "2001:db8::1"} {
-		if err := start(st, at(a)); err != nil {
-			t.Errorf("connect to %s under [::/0]: %v", a, err)
-		}
-	}
-
-	// Rules inside a translator's range allow what they hold.
-	var narrow Policy
-	if err := narrow.AllowConnect("[64:ff9b::/96]:*", "[64:ff9b:1::a00:0/104]:443", "[::ffff:0:7f00:1]:443"); err != nil {
-		t.Fatal(err)
-	}
-	st = NewStack(&narrow)
-	for _, c := range []struct {
-		addr string
-		want error
-	}{
-		{"64:ff9b::7f00:1", nil},
-		{"64:ff9b::10.0.0.5", nil},
-		{"64:ff9b:1::a00:5", nil},
-		{"64:ff9b:1::b00:5", AccessDenied},
-		{"::ffff:0:7f00:1", nil},
-		{"::ffff:0:7f00:2", AccessDenied},
-	} {
-		if err := start(st, at(c.addr)); err != c.want {
-			t.Errorf("connect to %s under rules inside its translator's range: %v, want %v", c.addr, err, c.want)
-		}
-	}
+// A confinedCase is one IPv6 range whose addresses only a rule inside
+// the range allows (see confinedRanges): addresses wide rules do not
+// allow (as TCP connects and UDP peers alike), addresses beside it they
+// do (nil) or do not (access-denied), and rules inside the range with
+// what they allow (nil) and refuse (access-denied).
+type confinedCase struct {
+	wide      []string // connect rules wider than the range, beside "[::/0]:*"
+	confined  []string
+	beside    map[string]error
+	narrow    []string
+	narrowing map[string]error
 }
 
-// TestEmbeddedIPv4Spellings: IPv6 rules, "[::/0]" included, allow no IPv6
-// address that embeds an IPv4 one a relay or a host unwraps to reach it
-// (IPv4-compatible ::a.b.c.d, 6to4's 2002::/16, Teredo's 2001::/32), for
-// TCP connects and UDP peers alike, as for the translators' ranges: a
-// rule inside the range does. The connects are started, never waited
-// for, so nothing is dialed.
-func TestEmbeddedIPv4Spellings(t *testing.T) {
-	const port = 443
-	at := func(ip string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), port) }
+// checkConfined tries c's connects on port 443: they are started, never
+// waited for, so nothing is dialed.
+func checkConfined(t *testing.T, c confinedCase) {
+	t.Helper()
+	at := func(ip string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), 443) }
 	start := func(st *Stack, ap netip.AddrPort) error {
 		t.Helper()
 		s, err := st.NewTCPSocket(IPv6)
@@ -779,18 +712,8 @@ func TestEmbeddedIPv4Spellings(t *testing.T) {
 		defer s.Close()
 		return s.StartConnect(bg, st.Network(), ToWIT(ap))
 	}
-	embedded := []string{
-		"::127.0.0.1",                 // IPv4-compatible: 127.0.0.1
-		"::10.0.0.5",                  // IPv4-compatible: 10.0.0.5
-		"::0.0.0.2",                   // the lowest not :: or ::1
-		"2002:7f00:1::1",              // 6to4: 127.0.0.1
-		"2002:c0a8:101::1",            // 6to4: 192.168.1.1
-		"2002:ffff:ffff:ffff::1",      // the 6to4 range's last /48
-		"2001:0:4136:e378::f5ff:fffe", // Teredo, client 10.0.0.1
-		"2001::ffff:ffff:ffff:ffff",   // the Teredo range's edge
-	}
 	var wide Policy
-	if err := wide.AllowConnect("[::/0]:*", "[2000::/3]:*", "[2001::/16]:*", "[::/64]:*"); err != nil {
+	if err := wide.AllowConnect(append([]string{"[::/0]:*"}, c.wide...)...); err != nil {
 		t.Fatal(err)
 	}
 	if err := wide.AllowUDP("[::/0]:*"); err != nil {
@@ -799,7 +722,7 @@ func TestEmbeddedIPv4Spellings(t *testing.T) {
 	var denials []Denial
 	wide.OnDeny(func(d Denial) { denials = append(denials, d) })
 	st := NewStack(&wide)
-	for _, a := range embedded {
+	for _, a := range c.confined {
 		if err := start(st, at(a)); err != AccessDenied {
 			t.Errorf("connect to %s under IPv6 rules wider than its range: %v, want access-denied", a, err)
 		}
@@ -807,44 +730,101 @@ func TestEmbeddedIPv4Spellings(t *testing.T) {
 			t.Errorf("UDP peer %s allowed by [::/0]", a)
 		}
 	}
-	if len(denials) != len(embedded) {
-		t.Errorf("%d denials reported, want %d", len(denials), len(embedded))
+	if len(denials) != len(c.confined) {
+		t.Errorf("%d denials reported, want %d", len(denials), len(c.confined))
 	}
-	// IPv6 loopback, and the neighbours of the ranges, are IPv6
-	// addresses as any.
-	for _, a := range []string{"::1", "::1:0:0:1", "2003::1", "2001:1::1", "2001:db8::1", "2001:4860::8888", "2002::"} {
-		if a == "2002::" {
-			// 2002::/16's first address embeds 0.0.0.0.
-			if err := start(st, at(a)); err != AccessDenied {
-				t.Errorf("connect to %s under [::/0]: %v, want access-denied", a, err)
-			}
-			continue
-		}
-		if err := start(st, at(a)); err != nil {
-			t.Errorf("connect to %s under [::/0]: %v", a, err)
+	for a, want := range c.beside {
+		if err := start(st, at(a)); err != want {
+			t.Errorf("connect to %s under [::/0]: %v, want %v", a, err, want)
 		}
 	}
 
-	// Rules inside a range allow what they hold.
 	var narrow Policy
-	if err := narrow.AllowConnect("[::10.0.0.0/104]:*", "[2002:c0a8:101::/48]:443", "[2001::/32]:*"); err != nil {
+	if err := narrow.AllowConnect(c.narrow...); err != nil {
 		t.Fatal(err)
 	}
 	st = NewStack(&narrow)
-	for _, c := range []struct {
-		addr string
-		want error
-	}{
-		{"::10.0.0.5", nil},
-		{"::127.0.0.1", AccessDenied},
-		{"2002:c0a8:101::1", nil},
-		{"2002:7f00:1::1", AccessDenied},
-		{"2001:0:4136:e378::f5ff:fffe", nil},
-	} {
-		if err := start(st, at(c.addr)); err != c.want {
-			t.Errorf("connect to %s under rules inside its range: %v, want %v", c.addr, err, c.want)
+	for a, want := range c.narrowing {
+		if err := start(st, at(a)); err != want {
+			t.Errorf("connect to %s under rules inside its range: %v, want %v", a, err, want)
 		}
 	}
+}
+
+// TestTranslatedSpellings: IPv6 rules, "[::/0]" included, allow no IPv6
+// address that a translator takes to IPv4 (NAT64's 64:ff9b::/96 and
+// 64:ff9b:1::/48, SIIT's ::ffff:0:0:0/96), for TCP connects and UDP
+// peers alike; a rule inside the translator's range does.
+func TestTranslatedSpellings(t *testing.T) {
+	checkConfined(t, confinedCase{
+		wide: []string{"[64::/16]:*", "[64:ff9b::/64]:*"},
+		confined: []string{
+			"64:ff9b::7f00:1",      // NAT64: 127.0.0.1
+			"64:ff9b::10.0.0.5",    // NAT64: 10.0.0.5
+			"64:ff9b:1::a00:5",     // NAT64, local use
+			"64:ff9b:1:ffff::ffff", // the local-use range's last /64
+			"::ffff:0:7f00:1",      // SIIT: 127.0.0.1
+			"::ffff:0:a00:5",       // SIIT: 10.0.0.5
+		},
+		// Neighbours of the translators' ranges are IPv6 addresses as any.
+		beside: map[string]error{
+			"64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff": nil,
+			"64:ff9b::1:0:0":                        nil,
+			"64:ff9b:2::1":                          nil,
+			"::fffe:ffff:ffff:ffff":                 nil,
+			"::1:0:0:0:1":                           nil,
+			"2001:db8::1":                           nil,
+		},
+		narrow: []string{"[64:ff9b::/96]:*", "[64:ff9b:1::a00:0/104]:443", "[::ffff:0:7f00:1]:443"},
+		narrowing: map[string]error{
+			"64:ff9b::7f00:1":   nil,
+			"64:ff9b::10.0.0.5": nil,
+			"64:ff9b:1::a00:5":  nil,
+			"64:ff9b:1::b00:5":  AccessDenied,
+			"::ffff:0:7f00:1":   nil,
+			"::ffff:0:7f00:2":   AccessDenied,
+		},
+	})
+}
+
+// TestEmbeddedIPv4Spellings: IPv6 rules, "[::/0]" included, allow no IPv6
+// address that embeds an IPv4 one a relay or a host unwraps to reach it
+// (IPv4-compatible ::a.b.c.d, 6to4's 2002::/16, Teredo's 2001::/32), for
+// TCP connects and UDP peers alike, as for the translators' ranges: a
+// rule inside the range does.
+func TestEmbeddedIPv4Spellings(t *testing.T) {
+	checkConfined(t, confinedCase{
+		wide: []string{"[2000::/3]:*", "[2001::/16]:*", "[::/64]:*"},
+		confined: []string{
+			"::127.0.0.1",                 // IPv4-compatible: 127.0.0.1
+			"::10.0.0.5",                  // IPv4-compatible: 10.0.0.5
+			"::0.0.0.2",                   // the lowest not :: or ::1
+			"2002:7f00:1::1",              // 6to4: 127.0.0.1
+			"2002:c0a8:101::1",            // 6to4: 192.168.1.1
+			"2002:ffff:ffff:ffff::1",      // the 6to4 range's last /48
+			"2001:0:4136:e378::f5ff:fffe", // Teredo, client 10.0.0.1
+			"2001::ffff:ffff:ffff:ffff",   // the Teredo range's edge
+		},
+		// IPv6 loopback, and the neighbours of the ranges, are IPv6
+		// addresses as any.
+		beside: map[string]error{
+			"::1":             nil,
+			"::1:0:0:1":       nil,
+			"2003::1":         nil,
+			"2001:1::1":       nil,
+			"2001:db8::1":     nil,
+			"2001:4860::8888": nil,
+			"2002::":          AccessDenied, // 2002::/16's first address embeds 0.0.0.0
+		},
+		narrow: []string{"[::10.0.0.0/104]:*", "[2002:c0a8:101::/48]:443", "[2001::/32]:*"},
+		narrowing: map[string]error{
+			"::10.0.0.5":                  nil,
+			"::127.0.0.1":                 AccessDenied,
+			"2002:c0a8:101::1":            nil,
+			"2002:7f00:1::1":              AccessDenied,
+			"2001:0:4136:e378::f5ff:fffe": nil,
+		},
+	})
 }
 
 // TestMulticastNeedsRule: a datagram to a multicast group reaches every
