@@ -11,7 +11,6 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
-	"github.com/wasitls/wasitls/internal/testpki"
 )
 
 // gateWriter holds its next Write, once armed, until released: it stands
@@ -44,26 +43,7 @@ func (g *gateWriter) Write(p []byte) (int, error) {
 // crypto/tls then answered no further KeyUpdate and its reads failed with
 // bad_record_mac. Once the peer reads, it gets every byte, in order.
 func TestGatheredFlushEngineWrites(t *testing.T) {
-	if !nonblockingCapable {
-		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
-	}
-	ca, err := testpki.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue(testpki.LeafOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, peer := tcpPair(t)
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
-	b := NewUnsentBudget(0, nil) // spent
-	in, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
-	tc, err := Transport(in, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc, peer, _, ca, leaf := spentTLSPair(t)
 	srv, err := circlpq.Server(peer, &backends.ServerConfig{Identities: []*backends.Identity{leaf.Identity()}})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,35 @@ import (
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
+// spentTLSPair is, for a TLS client over inline streams, a loopback
+// socket with small buffers (the peer's socket fills soon) whose unsent
+// budget b is spent, tc its transport, peer the other end, and a CA with
+// a leaf for the peer's server. It skips where the streams are not
+// inline.
+func spentTLSPair(t *testing.T) (tc net.Conn, peer *net.TCPConn, b *UnsentBudget, ca *testpki.CA, leaf *testpki.Leaf) {
+	t.Helper()
+	if !nonblockingCapable {
+		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
+	}
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err = ca.Issue(testpki.LeafOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, peer := tcpPair(t)
+	peer.SetReadBuffer(4096)
+	a.SetWriteBuffer(4096)
+	b = NewUnsentBudget(0, nil) // spent
+	in, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
+	if tc, err = Transport(in, out); err != nil {
+		t.Fatal(err)
+	}
+	return tc, peer, b, ca, leaf
+}
+
 // fillPermits writes to s, within each permit check-write grants, until
 // check-write grants nothing (the peer reads nothing: the socket is full
 // and the queue holds the rest). It returns the smallest permit granted.
@@ -253,26 +282,7 @@ func TestUnsentBudgetWaits(t *testing.T) {
 // the connection failed (last-operation-failed, "the peer is not reading")
 // after some 900 writes, its queue past its floor.
 func TestUnsentBudgetTinyTLSWrites(t *testing.T) {
-	if !nonblockingCapable {
-		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
-	}
-	ca, err := testpki.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue(testpki.LeafOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, peer := tcpPair(t)
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
-	b := NewUnsentBudget(0, nil) // spent
-	in, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
-	tc, err := Transport(in, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc, peer, b, ca, leaf := spentTLSPair(t)
 	srv := tls.Server(peer, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
 	go srv.Handshake()
 	cl := tls.Client(tc, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
