@@ -74,16 +74,27 @@ func (h *Host) newConnectionCount(g *runtime.Guest) *connectionCount {
 	return &connectionCount{limit: h.connectionsLimit(), caps: capreport.From(g)}
 }
 
-// holdConnection counts a new connection of the guest of ctx, made over
-// in and out (see hold); past the limit it drops them and traps (see
-// dropOnTrap). A call outside any runtime.Guest counts nothing and gets a
-// nil release.
-func (h *Host) holdConnection(ctx context.Context, fn string, in, out cabi.Resource) (release func()) {
+// holdConnection counts a new connection of the guest of ctx, or traps
+// as fn past the limit (see hold). A call outside any runtime.Guest
+// counts nothing and gets a nil release. Its callers, the constructors,
+// run it under dropOnTrap with their other checks.
+func (h *Host) holdConnection(ctx context.Context, fn string) (release func()) {
 	g := runtime.GuestFrom(ctx)
 	if g == nil {
 		return nil
 	}
-	count := guestValue(g, connectionsKey{h}, h.newConnectionCount)
-	dropOnTrap(in, out, func() { release = count.hold(fn) })
+	return guestValue(g, connectionsKey{h}, h.newConnectionCount).hold(fn)
+}
+
+// admitConnection runs the checks of the proposal's constructor fn, to
+// which the guest gave its streams in and out: the guest is one h serves
+// (admitCaller), and the connection fits its count (holdConnection),
+// whose release it returns. On a trap it drops the streams first (see
+// dropOnTrap).
+func (h *Host) admitConnection(ctx context.Context, fn string, in, out cabi.Resource) (release func()) {
+	dropOnTrap(in, out, func() {
+		h.admitCaller(ctx, fn)
+		release = h.holdConnection(ctx, fn)
+	})
 	return release
 }

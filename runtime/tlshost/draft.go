@@ -25,10 +25,14 @@ var _ types.Host = draftHost{}
 func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in types.InputStream, out types.OutputStream) types.ClientHandshake {
 	const fn = "wasi:tls/types#[constructor]client-handshake"
 	// The checks of the proposal's constructor and connect, which trap a
-	// guest the host does not serve, before the streams are the host's.
+	// guest the host does not serve, and the count of its connections,
+	// before the streams are the host's.
 	var pending *pendingSet
-	dropOnTrap(in, out, func() { pending = d.h.pending(ctx, fn) })
-	counted := d.h.holdConnection(ctx, fn, in, out)
+	var counted func()
+	dropOnTrap(in, out, func() {
+		pending = d.h.pending(ctx, fn)
+		counted = d.h.holdConnection(ctx, fn)
+	})
 	// No session cache: the draft has no call to turn resumption off or
 	// to ask whether a connection resumed, so it never resumes.
 	t, held := d.h.transport(ctx, in, out)

@@ -324,8 +324,7 @@ func (h *Host) PrivateIdentityParse(ctx context.Context, key []byte, chain [][]b
 
 // NewClientConnection wraps the guest's raw streams.
 func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out tls.OutputStream) tls.ClientConnection {
-	h.admitStreams(ctx, "wasi:tls/tls#[constructor]client-connection", in, out)
-	counted := h.holdConnection(ctx, "wasi:tls/tls#[constructor]client-connection", in, out)
+	counted := h.admitConnection(ctx, "wasi:tls/tls#[constructor]client-connection", in, out)
 	c := &clientConnection{h: h}
 	base := h.cfg.clientBase()
 	base.Sessions = h.sessions(ctx)
@@ -475,8 +474,7 @@ func (h *Host) ClientIdentityRequestRespond(_ context.Context, this tls.ClientId
 
 // NewServerConnection wraps the guest's raw streams.
 func (h *Host) NewServerConnection(ctx context.Context, in tls.InputStream, out tls.OutputStream) tls.ServerConnection {
-	h.admitStreams(ctx, "wasi:tls/tls#[constructor]server-connection", in, out)
-	counted := h.holdConnection(ctx, "wasi:tls/tls#[constructor]server-connection", in, out)
+	counted := h.admitConnection(ctx, "wasi:tls/tls#[constructor]server-connection", in, out)
 	c := &serverConnection{h: h}
 	base := h.cfg.serverBase()
 	base.TicketKeys = h.serverTicketKeys()

@@ -48,12 +48,6 @@ func (h *Host) admitCaller(ctx context.Context, fn string) {
 	}
 }
 
-// admitStreams is admitCaller for a constructor the guest gave its
-// streams (in and out): see dropOnTrap.
-func (h *Host) admitStreams(ctx context.Context, fn string, in, out cabi.Resource) {
-	dropOnTrap(in, out, func() { h.admitCaller(ctx, fn) })
-}
-
 // dropOnTrap runs check, which may trap, for a constructor the guest
 // gave its streams (in and out): on a trap it drops them first. The
 // generated glue moved them out of the guest's table before the call, so
