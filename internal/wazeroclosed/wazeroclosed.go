@@ -23,8 +23,8 @@ import (
 
 // Guard runs f, which compiles or instantiates in r, and returns its
 // error. A panic of the Go runtime in f (a runtime.Error) while r is
-// closed is returned as an error saying so, what naming what f did; any
-// other panic goes on.
+// closed is returned as an error saying so, prefixed with what (what f
+// did); any other panic goes on.
 func Guard(ctx context.Context, r wazero.Runtime, what string, f func() error) (err error) {
 	defer func() {
 		v := recover()
