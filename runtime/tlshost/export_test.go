@@ -1,8 +1,6 @@
 package tlshost
 
-import (
-	"testing"
-)
+import "testing"
 
 // NodePeer is nodePeer for the guest-level tests of package tlshost_test.
 func NodePeer(t *testing.T) string { return nodePeer(t) }
