@@ -207,22 +207,7 @@ func TestGuestDraftPeerCertBytes(t *testing.T) {
 		pr := newLoggedLineGuestRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, draftHostile, log)
 		g := pr.start(t, "chains", "localhost", port, fmt.Sprint(n))
 		g.next(t, "ready")
-		out, grew := g.goMeasured(t, "kept ")
-		var kept, failed int
-		fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
-		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
-		if lo, hi := limit/((chainKiB+16)<<10), limit/(chainKiB<<10); kept < lo || kept > hi || failed != n-kept {
-			t.Errorf("%s: want %d to %d handshakes kept and the others failed", out, lo, hi)
-		}
-		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
-		if err := rec.Check("--max-peer-cert-bytes", limit, 1); err != nil {
-			t.Error(err)
-		}
-		// The bound of TestGuestPeerCertBytesLimit: without the limit,
-		// each connection held about 350 KiB.
-		if bound := int64(3*limit + n*32<<10); grew > bound {
-			t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
-		}
+		chainsFilled(t, g, rec, limit, chainKiB, n)
 		g.tell("drop")
 		if out := g.next(t, "after drop: "); out != "after drop: ok" {
 			t.Errorf("%s: want a handshake to complete once a connection was dropped", out)

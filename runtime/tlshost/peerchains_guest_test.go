@@ -149,24 +149,7 @@ func TestGuestPeerCertBytesLimit(t *testing.T) {
 		pr := newLoggedLineGuestRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, "./testdata/peerchains", log)
 		g := pr.start(t, "fill", "localhost", port, fmt.Sprint(n))
 		g.next(t, "ready")
-		out, grew := g.goMeasured(t, "kept ")
-		var kept, failed int
-		fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
-		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
-		// Each handshake reads the 200 KiB chain and a few KiB more.
-		if lo, hi := limit/((chainKiB+16)<<10), limit/(chainKiB<<10); kept < lo || kept > hi || failed != n-kept {
-			t.Errorf("%s: want %d to %d handshakes kept and the others failed", out, lo, hi)
-		}
-		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
-		if err := rec.Check("--max-peer-cert-bytes", limit, 1); err != nil {
-			t.Error(err)
-		}
-		// An established connection holds 1.4 to 2.3 times what it
-		// counts, a failed one 15 KiB; without the limit, each of the 24
-		// held about 350 KiB, 8 MiB in all.
-		if bound := int64(3*limit + n*32<<10); grew > bound {
-			t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
-		}
+		chainsFilled(t, g, rec, limit, chainKiB, n)
 		// The limit is per guest: another guest of the host, beside
 		// this one at its limit, completes a handshake.
 		other := pr.start(t, "fill", "localhost", port, "1")
@@ -185,6 +168,35 @@ func TestGuestPeerCertBytesLimit(t *testing.T) {
 		}
 		g.end(t)
 	})
+}
+
+// chainsFilled has g, a guest of peerchains' kind ready to make n
+// handshakes against a server sending a trusted chain of chainKiB KiB
+// and to keep every connection, make them under Config.PeerCertBytes
+// limit, and checks what the limit leaves: about limit/chain handshakes
+// kept, the others failed naming the limit and the flag, one record of
+// the cap in rec, and the host's heap grown by about the limit, not by a
+// chain per connection.
+func chainsFilled(t *testing.T, g *peerChains, rec *capreporttest.Recorder, limit, chainKiB, n int) {
+	t.Helper()
+	out, grew := g.goMeasured(t, "kept ")
+	var kept, failed int
+	fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
+	t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+	// Each handshake reads the chain and a few KiB more.
+	if lo, hi := limit/((chainKiB+16)<<10), limit/(chainKiB<<10); kept < lo || kept > hi || failed != n-kept {
+		t.Errorf("%s: want %d to %d handshakes kept and the others failed", out, lo, hi)
+	}
+	mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+	if err := rec.Check("--max-peer-cert-bytes", limit, 1); err != nil {
+		t.Error(err)
+	}
+	// An established connection holds 1.4 to 2.3 times what it counts,
+	// a failed one 15 KiB; without the limit, each held about 350 KiB
+	// of a 200 KiB chain.
+	if bound := int64(3*limit + n*32<<10); grew > bound {
+		t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
+	}
 }
 
 // churnServer serves TLS with cert on a loopback listener until the test
