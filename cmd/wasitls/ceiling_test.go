@@ -28,6 +28,9 @@ func TestRunCeilingFlags(t *testing.T) {
 		{[]string{"--versions", "1.3,0x0304"}, "--versions: tlshost: Config.Versions: duplicate protocol version TLS 1.3 (0x0304) in the list, at 0 and 1"},
 		{[]string{"--cipher-suites", "0x1301,TLS_AES_128_GCM_SHA256"}, "--cipher-suites: tlshost: Config.CipherSuites: duplicate cipher suite TLS_AES_128_GCM_SHA256 (0x1301) in the list, at 0 and 1"},
 		{[]string{"--groups", "x25519,X25519"}, "--groups: tlshost: Config.Groups: duplicate group X25519 (0x001d) in the list, at 0 and 1"},
+		// Lists the backend implements one by one that leave no handshake.
+		{[]string{"--backend", "stdtls", "--cipher-suites", "TLS_AES_128_GCM_SHA256"}, "Config's Versions, CipherSuites and Groups leave backend stdtls no connection to make: stdtls: crypto/tls cannot restrict the TLS 1.3 cipher suites"},
+		{[]string{"--backend", "stdtls", "--versions", "1.2", "--cipher-suites", "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256"}, "leave backend stdtls no connection to make: stdtls: none of the cipher suites"},
 	} {
 		code, _, stderr := runCLI(t, append(tc.args, guest, "algorithms")...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {

@@ -130,14 +130,26 @@ func TestNewHostChecksLists(t *testing.T) {
 		{Config{Versions: []uint16{0x0301}}, "unsupported protocol version 0x0301"},
 		{Config{Groups: []uint16{0x1d, 0x1d}}, "duplicate group"},
 		{Config{MaxPeerRSAKeyBits: 512}, "Config.MaxPeerRSAKeyBits is 512, want at least 1024"},
+		// Lists each of which the backend implements, that together
+		// leave no handshake: every connection would fail.
+		{Config{BackendName: "stdtls", Versions: []uint16{0x0304}, CipherSuites: []uint16{0xc02f}}, "Config's Versions, CipherSuites and Groups leave backend stdtls no connection to make: stdtls: TLS 1.3 required but no TLS 1.3 cipher suite allowed"},
+		{Config{BackendName: "stdtls", CipherSuites: []uint16{0x1301}}, "leave backend stdtls no connection to make: stdtls: crypto/tls cannot restrict the TLS 1.3 cipher suites"},
+		{Config{BackendName: "stdtls", Versions: []uint16{0x0303}, CipherSuites: []uint16{0x1301, 0x1302, 0x1303}}, "leave backend stdtls no connection to make: stdtls: none of the cipher suites"},
 	} {
 		_, err := NewHost(tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewHost(%+v): %v; want an error containing %q", tc.cfg, err, tc.want)
 		}
 	}
-	if _, err := NewHost(Config{BackendName: "circl-pq", Groups: []uint16{0x0201, 0x11ec}, Versions: []uint16{0x0304}}); err != nil {
-		t.Errorf("a valid host list: %v", err)
+	for _, cfg := range []Config{
+		{BackendName: "circl-pq", Groups: []uint16{0x0201, 0x11ec}, Versions: []uint16{0x0304}},
+		{BackendName: "circl-pq", CipherSuites: []uint16{0x1301}},
+		{BackendName: "stdtls", Versions: []uint16{0x0303, 0x0304}, CipherSuites: []uint16{0xc02f}},
+		{BackendName: "stdtls", CipherSuites: []uint16{0x1301, 0x1302, 0x1303}},
+	} {
+		if _, err := NewHost(cfg); err != nil {
+			t.Errorf("a valid host list %+v: %v", cfg, err)
+		}
 	}
 }
 

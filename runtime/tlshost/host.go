@@ -88,6 +88,9 @@ func NewHost(cfg Config) (*Host, error) {
 	if err := newCeiling(b, &base).check(b); err != nil {
 		return nil, err
 	}
+	if err := probeOptions(b, base, cfg.Logger); err != nil {
+		return nil, err
+	}
 	if cfg.KeyLog != nil {
 		cfg.KeyLog = &lockedWriter{w: cfg.KeyLog}
 	}
