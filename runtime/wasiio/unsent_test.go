@@ -346,6 +346,14 @@ func TestUnsentBudgetTinyTLSWrites(t *testing.T) {
 	cl.Close()
 }
 
+// budgetBlocked reports whether q waits for room in b.
+func budgetBlocked(b *UnsentBudget, q *sendQueue) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.blocked[q]
+	return ok
+}
+
 // TestUnsentBudgetWaitEndsAtCloseWrite: a writer waiting for room in the
 // spent budget (an engine's, not the guest's) returns once the socket's
 // write side is closed (CloseWrite, or closeWriteLater), as it does at
@@ -361,10 +369,19 @@ func TestUnsentBudgetWaitEndsAtCloseWrite(t *testing.T) {
 			_, err := q.Write(make([]byte, UnsentFloor))
 			done <- err
 		}()
-		select {
-		case err := <-done:
-			t.Fatalf("a write past the spent budget returned at once: %v", err)
-		case <-time.After(100 * time.Millisecond):
+		// The write waits for room once its queue is among the budget's
+		// blocked ones (registered under the queue's lock, which the
+		// close below takes after the write's wait released it).
+		for deadline := time.Now().Add(10 * time.Second); !budgetBlocked(b, q); {
+			select {
+			case err := <-done:
+				t.Fatalf("a write past the spent budget returned without waiting: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a write past the spent budget never waited for room")
+			}
+			time.Sleep(time.Millisecond)
 		}
 		if later {
 			q.closeWriteLater()
