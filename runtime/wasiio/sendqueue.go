@@ -80,6 +80,10 @@ type sendQueue struct {
 	budget   *UnsentBudget
 	charged  int64
 	reserved int64
+	// exempt is what the queue took past the budget, uncounted, during
+	// guests' writes since it was last idle (see roomLocked): at most
+	// UnsentFloor.
+	exempt int
 }
 
 func newSendQueue(conn net.Conn, raw syscall.RawConn, linger time.Duration) *sendQueue {
@@ -213,7 +217,7 @@ func (q *sendQueue) roomLocked(n int) error {
 	if (unsent() == 0 || unsent()+n <= MaxUnsent) && q.budgetLocked(n, false) {
 		return nil
 	}
-	if q.guest.Load() && unsent()+n <= MaxUnsent {
+	if q.guest.Load() && unsent()+n <= MaxUnsent && q.exempt+n <= UnsentFloor {
 		// A guest's write is in progress (guestWrite). Its own bytes
 		// fit: it writes only when nothing is unsent, within a permit
 		// whose reservation covers them. What is short is the engine's
@@ -221,9 +225,12 @@ func (q *sendQueue) roomLocked(n int) error {
 		// them while the guest's write waits for the engine's lock (the
 		// answer to a peer's KeyUpdate, from a read on another
 		// goroutine). Which write this is cannot be told here: it is
-		// taken past the budget, uncounted, up to MaxUnsent, rather than
-		// fail the connection for the engine's bytes or hold the guest's
-		// call.
+		// taken past the budget, uncounted, rather than fail the
+		// connection for the engine's bytes or hold the guest's call;
+		// up to one more floor until the queue is next idle, so that a
+		// peer asking for answers without reading holds no more of the
+		// host than that outside the budget.
+		q.exempt += n
 		return nil
 	}
 	if q.now.Load() {
@@ -331,6 +338,7 @@ func (q *sendQueue) drainedLocked() {
 	if !q.idle() {
 		return
 	}
+	q.exempt = 0
 	if q.shutdown && !q.halfClosed && !q.later {
 		q.halfClosed = true
 		if cw, ok := q.conn.(interface{ CloseWrite() error }); ok {

@@ -67,8 +67,10 @@ func grantFor(room int) int {
 // (on its call, or its gathered writes' on a goroutine), the engine's
 // bytes, written meanwhile from a read on another goroutine, cannot be
 // told from the guest's, whose permit's reservation covers them: a write
-// short of the budget then is taken past it, uncounted, up to MaxUnsent,
-// rather than fail the connection or wait.
+// short of the budget then is taken past it, uncounted, rather than fail
+// the connection or wait: up to one more UnsentFloor until the queue is
+// next empty, so that a peer asking for key updates without reading makes
+// a connection hold at most two floors outside the budget.
 //
 // A queue returns its bytes as the socket takes them, and what it
 // reserved once the permit is spent or replaced; a dropped stream's queue
