@@ -160,8 +160,15 @@ type Conn struct {
 	hsCancel    context.CancelFunc // cancels a running handshake
 	closed      bool
 	wroteNotify bool
-	readDL      time.Time
-	writeDL     time.Time
+
+	// dlMu guards the deadlines, apart from closeMu: Close holds closeMu
+	// across close_notify's flush (up to seconds on a peer that does not
+	// read), and a deadline set meanwhile, from another goroutine, must
+	// not wait for it (with crypto/tls it does not; it is what breaks
+	// the flush). finish sets r and w under both locks.
+	dlMu    sync.Mutex
+	readDL  time.Time
+	writeDL time.Time
 }
 
 // Client returns a client connection over conn, which must come from
@@ -248,12 +255,12 @@ func Listen(network, addr string, config *Config) (net.Listener, error) {
 // deadlines set when it starts bounds it; so does it the handshake a Read
 // or Write runs (net/http's server bounds a connection's first read so).
 func (c *Conn) Handshake() error {
-	c.closeMu.Lock()
+	c.dlMu.Lock()
 	dl := c.readDL
 	if w := c.writeDL; !w.IsZero() && (dl.IsZero() || w.Before(dl)) {
 		dl = w
 	}
-	c.closeMu.Unlock()
+	c.dlMu.Unlock()
 	if dl.IsZero() {
 		return c.HandshakeContext(context.Background())
 	}
@@ -475,15 +482,18 @@ func (c *Conn) finish(ctx context.Context, f tls.FutureStreams) error {
 		}
 		return c.handshakeErr
 	}
-	c.r = wasinet.NewStreamReader(in)
-	c.w = wasinet.NewStreamWriter(out)
+	r := wasinet.NewStreamReader(in)
+	w := wasinet.NewStreamWriter(out)
 	c.closeMu.Lock()
+	c.dlMu.Lock()
+	c.r, c.w = r, w
 	if !c.readDL.IsZero() {
 		c.r.SetDeadline(c.readDL)
 	}
 	if !c.writeDL.IsZero() {
 		c.w.SetDeadline(c.writeDL)
 	}
+	c.dlMu.Unlock()
 	c.closeMu.Unlock()
 	c.done = true
 	c.ready.Store(true)
@@ -637,8 +647,8 @@ func (c *Conn) SetDeadline(t time.Time) error {
 
 // SetReadDeadline sets the read deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
 	c.readDL = t
 	if c.r != nil {
 		c.r.SetDeadline(t)
@@ -648,8 +658,8 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline sets the write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
 	c.writeDL = t
 	if c.w != nil {
 		c.w.SetDeadline(t)

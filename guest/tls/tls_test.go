@@ -325,3 +325,20 @@ func TestImplicitHandshakeDeadline(t *testing.T) {
 		t.Fatalf("guest printed %q, want %q", out.String(), want)
 	}
 }
+
+// TestDeadlineDuringClose sets a write deadline from one goroutine while
+// Close, on another, waits to flush close_notify to a peer that never
+// reads: as with crypto/tls, setting the deadline does not wait for Close
+// (a common way to unblock a close), and the deadline then ends Close's
+// wait.
+func TestDeadlineDuringClose(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "closedeadline", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "deadline set during close true, close returned\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}

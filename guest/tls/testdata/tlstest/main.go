@@ -21,6 +21,13 @@
 //	closestalled ADDR NAME  dial ADDR (which never reads), write until a
 //	                   Write blocks, end it with a past write deadline,
 //	                   then Close; print whether Close returned in time
+//	closedeadline ADDR NAME  dial ADDR (which never reads), write until a
+//	                   Write blocks, end it with a past write deadline and
+//	                   clear the deadline, so that Close waits on
+//	                   close_notify's flush; meanwhile set a write deadline
+//	                   from another goroutine: print whether it returned
+//	                   while Close was still waiting, and whether Close
+//	                   then returned
 package main
 
 import (
@@ -165,10 +172,13 @@ func run(args []string) error {
 	case "faildials":
 		return failDials(args[1:])
 
-	case "closewrite", "closestalled":
+	case "closewrite", "closestalled", "closedeadline":
 		c, err := wasitls.Dial("tcp", args[1], &wasitls.Config{ServerName: args[2]})
 		if err != nil {
 			return err
+		}
+		if args[0] == "closedeadline" {
+			return deadlineDuringClose(c)
 		}
 		return closeBlockedWrite(c, args[0] == "closestalled")
 
@@ -302,5 +312,88 @@ func failDials(args []string) error {
 		return fmt.Errorf("good dial after the failures: %v", err)
 	}
 	fmt.Printf("failed %d mismatch, 20 silent, %d hangup, %d refused; then ok\n", n, n, n)
+	return nil
+}
+
+// fillOutput writes to c, whose peer never reads, until a Write blocks,
+// then ends that Write with a write deadline in the past.
+func fillOutput(c *wasitls.Conn) error {
+	progress := make(chan struct{}, 1)
+	wrote := make(chan error, 1)
+	go func() {
+		b := make([]byte, 64<<10)
+		for {
+			if _, err := c.Write(b); err != nil {
+				wrote <- err
+				return
+			}
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	for blocked := false; !blocked; {
+		select {
+		case <-progress:
+		case err := <-wrote:
+			return fmt.Errorf("write failed early: %v", err)
+		case <-time.After(300 * time.Millisecond):
+			blocked = true
+		}
+	}
+	c.SetWriteDeadline(time.Now().Add(-time.Second))
+	select {
+	case err := <-wrote:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("write ended with %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		return errors.New("write blocked past its deadline")
+	}
+	return nil
+}
+
+// deadlineDuringClose fills c's output, clears the write deadline and
+// closes c: Close waits on close_notify's flush, bounded by its own 5s.
+// Meanwhile another goroutine sets a write deadline 1s ahead, as a user
+// unblocking a close would: as with crypto/tls, that must not wait for
+// Close, and it then bounds Close's flush.
+func deadlineDuringClose(c *wasitls.Conn) error {
+	if err := fillOutput(c); err != nil {
+		return err
+	}
+	c.SetWriteDeadline(time.Time{})
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	time.Sleep(300 * time.Millisecond) // Close is waiting on the flush
+	select {
+	case err := <-closed:
+		return fmt.Errorf("close returned before the deadline was set: %v", err)
+	default:
+	}
+	set := make(chan struct{})
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		close(set)
+	}()
+	var setFirst bool
+	select {
+	case <-set:
+		select {
+		case <-closed:
+		default:
+			setFirst = true
+		}
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			fmt.Printf("deadline set during close %v, close blocked\n", setFirst)
+			return nil
+		}
+	case <-closed:
+		<-set
+	}
+	fmt.Printf("deadline set during close %v, close returned\n", setFirst)
 	return nil
 }
