@@ -254,7 +254,13 @@ func Listen(network, addr string, config *Config) (net.Listener, error) {
 // over a connection with deadlines, the earlier of the read and write
 // deadlines set when it starts bounds it; so does it the handshake a Read
 // or Write runs (net/http's server bounds a connection's first read so).
+//
+// Once the handshake is done it returns at once, without the clock or a
+// context.
 func (c *Conn) Handshake() error {
+	if c.ready.Load() {
+		return nil
+	}
 	c.dlMu.Lock()
 	dl := c.readDL
 	if w := c.writeDL; !w.IsZero() && (dl.IsZero() || w.Before(dl)) {

@@ -342,3 +342,18 @@ func TestDeadlineDuringClose(t *testing.T) {
 		t.Fatalf("guest printed %q, want %q", out.String(), want)
 	}
 }
+
+// TestHandshakeDoneAllocs calls Handshake on a connection whose handshake
+// is done and which has a deadline: it returns at once, without making a
+// context and its timer for a handshake that will not run.
+func TestHandshakeDoneAllocs(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "hsdone", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "handshake err <nil> allocs 0\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}

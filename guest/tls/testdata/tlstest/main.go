@@ -28,6 +28,8 @@
 //	                   from another goroutine: print whether it returned
 //	                   while Close was still waiting, and whether Close
 //	                   then returned
+//	hsdone ADDR NAME   dial ADDR, set a deadline and call Handshake on the
+//	                   finished handshake: print its allocations per call
 package main
 
 import (
@@ -40,6 +42,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	wasinet "github.com/wasitls/wasitls/guest/net"
@@ -181,6 +184,22 @@ func run(args []string) error {
 			return deadlineDuringClose(c)
 		}
 		return closeBlockedWrite(c, args[0] == "closestalled")
+
+	case "hsdone":
+		c, err := wasitls.Dial("tcp", args[1], &wasitls.Config{ServerName: args[2]})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Hour))
+		var herr error
+		allocs := testing.AllocsPerRun(100, func() {
+			if err := c.Handshake(); err != nil {
+				herr = err
+			}
+		})
+		fmt.Printf("handshake err %v allocs %v\n", herr, allocs)
+		return nil
 
 	case "draft":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
