@@ -491,6 +491,18 @@ func (c *Conn) finish(ctx context.Context, f tls.FutureStreams) error {
 	r := wasinet.NewStreamReader(in)
 	w := wasinet.NewStreamWriter(out)
 	c.closeMu.Lock()
+	if c.closed {
+		// Close ran while the streams were on their way (its cancel came
+		// after the host had finished): it did not see them, so they are
+		// dropped here, or the host would hold them until the guest ends.
+		// Close reads c.r and c.w only under closeMu, so exactly one of
+		// the two drops them.
+		c.closeMu.Unlock()
+		r.Close()
+		w.Close()
+		c.handshakeErr = net.ErrClosed
+		return c.handshakeErr
+	}
 	c.dlMu.Lock()
 	c.r, c.w = r, w
 	if !c.readDL.IsZero() {
@@ -607,12 +619,15 @@ func (c *Conn) Close() error {
 	if c.hsCancel != nil {
 		c.hsCancel()
 	}
+	// The streams as of now, read under closeMu: a handshake finishing
+	// later sees c.closed and drops its streams itself (see finish).
+	r, w := c.r, c.w
 	c.closeMu.Unlock()
 	// Wake pending reads and writes, then take the handshake lock so that
 	// nothing else uses the resources while they are dropped.
-	if c.r != nil {
-		c.r.Close()
-		c.w.Close()
+	if r != nil {
+		r.Close()
+		w.Close()
 	}
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()

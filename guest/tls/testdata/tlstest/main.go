@@ -30,6 +30,11 @@
 //	                   then returned
 //	hsdone ADDR NAME   dial ADDR, set a deadline and call Handshake on the
 //	                   finished handshake: print its allocations per call
+//	closerace N ADDR NAME  N times: dial ADDR, start the handshake on
+//	                   another goroutine, Close after a delay that varies
+//	                   by round (ADDR answers after delays of its own), and
+//	                   wait for the handshake; then dial ADDR once more,
+//	                   expected to succeed. Print how the handshakes ended
 package main
 
 import (
@@ -46,7 +51,9 @@ import (
 	"time"
 
 	wasinet "github.com/wasitls/wasitls/guest/net"
+	"github.com/wasitls/wasitls/guest/poll"
 	wasitls "github.com/wasitls/wasitls/guest/tls"
+	"github.com/wasitls/wasitls/guest/wasi/clocks"
 )
 
 func main() {
@@ -200,6 +207,9 @@ func run(args []string) error {
 		})
 		fmt.Printf("handshake err %v allocs %v\n", herr, allocs)
 		return nil
+
+	case "closerace":
+		return closeRace(args[1:])
 
 	case "draft":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
@@ -414,5 +424,61 @@ func deadlineDuringClose(c *wasitls.Conn) error {
 		<-set
 	}
 	fmt.Printf("deadline set during close %v, close returned\n", setFirst)
+	return nil
+}
+
+// closeRace closes connections whose handshake runs on another goroutine,
+// at delays that sweep the handshake's length, so that some Close calls
+// land as the host finishes the handshake: whichever of Close and the
+// handshake's end comes second must still drop the cleartext streams, or
+// the host's caps refuse the last dial.
+func closeRace(args []string) error {
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return err
+	}
+	addr, name := args[1], args[2]
+	var finished, closedAtEnd, canceled int
+	for i := range n {
+		raw, err := wasinet.Dial("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("round %d: dial: %v", i, err)
+		}
+		c := wasitls.Client(raw, &wasitls.Config{ServerName: name})
+		hs := make(chan error, 1)
+		go func() { hs <- c.Handshake() }()
+		// Wait with guest/poll, not time.Sleep: this goroutine then runs
+		// the poll rounds (the handshake starts in the first round's
+		// yield), and when its wait and the handshake's end come in one
+		// round, it runs Close before the handshake goroutine resumes.
+		wake := clocks.SubscribeDuration(clocks.Duration(i%100) * 25_000)
+		poll.Wait(wake, time.Time{}, nil)
+		wake.Drop()
+		c.Close()
+		select {
+		case err = <-hs:
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("round %d: handshake still running 10s after Close", i)
+		}
+		switch {
+		case err == nil:
+			finished++
+		case errors.Is(err, net.ErrClosed):
+			closedAtEnd++
+		case errors.Is(err, context.Canceled):
+			canceled++
+		default:
+			return fmt.Errorf("round %d: handshake: %v", i, err)
+		}
+	}
+	c, err := wasitls.Dial("tcp", addr, &wasitls.Config{ServerName: name})
+	if err != nil {
+		return fmt.Errorf("dial after %d rounds: %v", n, err)
+	}
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("close after %d rounds: %v", n, err)
+	}
+	fmt.Fprintf(os.Stderr, "handshakes finished before Close %d, closed as they finished %d, canceled %d\n", finished, closedAtEnd, canceled)
+	fmt.Printf("%d rounds; then ok\n", n)
 	return nil
 }
