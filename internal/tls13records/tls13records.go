@@ -4,6 +4,8 @@
 // writes records of the test's choosing on the raw connection, which the
 // other end decrypts as the peer's: messages no crypto/tls peer sends on
 // demand (session tickets, key updates, handshake messages in pieces).
+// A Sealer also opens records sealed under its secret, so a test can
+// read a connection captured on the wire with the secrets of a key log.
 package tls13records
 
 import (
@@ -89,12 +91,35 @@ func (s *Sealer) Seal(typ byte, content []byte) []byte {
 	inner := append(append([]byte(nil), content...), typ)
 	n := len(inner) + s.aead.Overhead()
 	hdr := []byte{23, 3, 3, byte(n >> 8), byte(n)}
+	nonce := s.nonce()
+	s.seq++
+	return s.aead.Seal(hdr, nonce, inner, hdr)
+}
+
+// Open decrypts rec, one whole record, as the next record sealed under
+// the Sealer's secret and returns its inner plaintext: content, content
+// type, then any zero padding. A record that does not open leaves the
+// sequence number where it was.
+func (s *Sealer) Open(rec []byte) ([]byte, error) {
+	if len(rec) < 5 {
+		return nil, fmt.Errorf("tls13records: a record of %d bytes has no header", len(rec))
+	}
+	inner, err := s.aead.Open(nil, s.nonce(), rec[5:], rec[:5])
+	if err != nil {
+		return nil, err
+	}
+	s.seq++
+	return inner, nil
+}
+
+// nonce is the per-record nonce of the next record (RFC 8446, Section
+// 5.3): the IV with the sequence number XORed into its last 8 bytes.
+func (s *Sealer) nonce() []byte {
 	nonce := append([]byte(nil), s.iv...)
 	for i := range 8 {
 		nonce[len(nonce)-1-i] ^= byte(s.seq >> (8 * i))
 	}
-	s.seq++
-	return s.aead.Seal(hdr, nonce, inner, hdr)
+	return nonce
 }
 
 // KeyUpdate returns a record of a KeyUpdate asking for no answer and

@@ -2,24 +2,16 @@ package tlshost_test
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
-	"fmt"
-	"hash"
 	"io"
 	"net"
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/chacha20poly1305"
-
 	"github.com/wasitls/wasitls/internal/syncbuf"
+	"github.com/wasitls/wasitls/internal/tls13records"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -100,55 +92,16 @@ func decryptTLS13(t *testing.T, stream []byte, side string, suite uint16, keyLog
 	if hs == nil || app == nil {
 		t.Fatalf("key log lacks the %s secrets:\n%s", side, keyLog)
 	}
-	newHash, keyLen := sha256.New, 16
-	var newAEAD func(key []byte) (cipher.AEAD, error)
-	switch suite {
-	case tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384:
-		if suite == tls.TLS_AES_256_GCM_SHA384 {
-			newHash, keyLen = sha512.New384, 32
-		}
-		newAEAD = func(key []byte) (cipher.AEAD, error) {
-			b, err := aes.NewCipher(key)
-			if err != nil {
-				return nil, err
-			}
-			return cipher.NewGCM(b)
-		}
-	case tls.TLS_CHACHA20_POLY1305_SHA256:
-		keyLen, newAEAD = 32, chacha20poly1305.New
-	default:
-		t.Fatalf("cipher suite %#04x is not TLS 1.3's", suite)
+	hsKeys, err := tls13records.NewSealer(suite, hs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	type keys struct {
-		aead cipher.AEAD
-		iv   []byte
-		seq  uint64
+	appKeys, err := tls13records.NewSealer(suite, app)
+	if err != nil {
+		t.Fatal(err)
 	}
-	derive := func(secret []byte) *keys {
-		key := expandLabel(t, newHash, secret, "key", keyLen)
-		aead, err := newAEAD(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &keys{aead: aead, iv: expandLabel(t, newHash, secret, "iv", 12)}
-	}
-	open := func(k *keys, rec []byte) ([]byte, bool) {
-		nonce := bytes.Clone(k.iv)
-		var seq [8]byte
-		binary.BigEndian.PutUint64(seq[:], k.seq)
-		for i := range seq {
-			nonce[4+i] ^= seq[i]
-		}
-		plain, err := k.aead.Open(nil, nonce, rec[5:], rec[:5])
-		if err != nil {
-			return nil, false
-		}
-		k.seq++
-		return plain, true
-	}
-	hsKeys, appKeys := derive(hs), derive(app)
 	var appData []byte
-	decrypted := 0
+	decrypted, underApp := 0, 0
 	for len(stream) >= 5 {
 		n := int(binary.BigEndian.Uint16(stream[3:5]))
 		if len(stream) < 5+n {
@@ -159,11 +112,12 @@ func decryptTLS13(t *testing.T, stream []byte, side string, suite uint16, keyLog
 		if rec[0] != 23 {
 			continue // ClientHello, ServerHello, ChangeCipherSpec: in the clear
 		}
-		plain, ok := open(hsKeys, rec)
-		if !ok {
-			if plain, ok = open(appKeys, rec); !ok {
+		plain, err := hsKeys.Open(rec)
+		if err != nil {
+			if plain, err = appKeys.Open(rec); err != nil {
 				t.Fatalf("a record (%d bytes) decrypts with neither logged %s secret", n, side)
 			}
+			underApp++
 		}
 		decrypted++
 		plain = bytes.TrimRight(plain, "\x00")
@@ -171,20 +125,8 @@ func decryptTLS13(t *testing.T, stream []byte, side string, suite uint16, keyLog
 			appData = append(appData, plain[:len(plain)-1]...)
 		}
 	}
-	if decrypted == 0 || appKeys.seq == 0 {
-		t.Fatalf("decrypted %d records, %d with the traffic secret", decrypted, appKeys.seq)
+	if decrypted == 0 || underApp == 0 {
+		t.Fatalf("decrypted %d records, %d with the traffic secret", decrypted, underApp)
 	}
 	return appData
-}
-
-// expandLabel is HKDF-Expand-Label with an empty context (RFC 8446,
-// Section 7.1).
-func expandLabel(t *testing.T, h func() hash.Hash, secret []byte, label string, n int) []byte {
-	full := "tls13 " + label
-	info := fmt.Sprintf("%c%c%c%s%c", byte(n>>8), byte(n), byte(len(full)), full, 0)
-	out, err := hkdf.Expand(h, secret, info, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
