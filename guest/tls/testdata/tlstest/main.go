@@ -229,49 +229,23 @@ func run(args []string) error {
 	return fmt.Errorf("unknown mode %s", args[0])
 }
 
-// closeBlockedWrite writes to c, whose peer never reads, until a Write
-// blocks. Then, when stalled is false, it closes c from another goroutine:
-// Close must wake the Write with net.ErrClosed and return, as crypto/tls's
-// does. When stalled is true it first ends the Write with a write deadline
-// in the past, then closes c: with output the peer will never take, Close
-// must give up on close_notify rather than wait for its delivery.
+// closeBlockedWrite closes c, whose peer never reads, while a Write is
+// blocked on it. When stalled is false it closes c from another goroutine
+// with the Write still blocked: Close must wake the Write with
+// net.ErrClosed and return, as crypto/tls's does. When stalled is true it
+// first ends the Write with a write deadline in the past (fillOutput), then
+// closes c: with output the peer will never take, Close must give up on
+// close_notify rather than wait for its delivery.
 func closeBlockedWrite(c *wasitls.Conn, stalled bool) error {
-	progress := make(chan struct{}, 1)
-	wrote := make(chan error, 1)
-	go func() {
-		b := make([]byte, 64<<10)
-		for {
-			if _, err := c.Write(b); err != nil {
-				wrote <- err
-				return
-			}
-			select {
-			case progress <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	// The Write is blocked once no Write returned for a while.
-	for blocked := false; !blocked; {
-		select {
-		case <-progress:
-		case err := <-wrote:
-			return fmt.Errorf("write failed before Close: %v", err)
-		case <-time.After(300 * time.Millisecond):
-			blocked = true
-		}
-	}
+	var wrote <-chan error
+	var err error
 	if stalled {
-		c.SetWriteDeadline(time.Now().Add(-time.Second))
-		select {
-		case err := <-wrote:
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				return fmt.Errorf("write ended with %v, want a timeout", err)
-			}
-		case <-time.After(10 * time.Second):
-			fmt.Println("write blocked past its deadline")
-			return nil
-		}
+		err = fillOutput(c)
+	} else {
+		wrote, err = blockWrite(c)
+	}
+	if err != nil {
+		return err
 	}
 	closed := make(chan error, 1)
 	start := time.Now()
@@ -344,9 +318,10 @@ func failDials(args []string) error {
 	return nil
 }
 
-// fillOutput writes to c, whose peer never reads, until a Write blocks,
-// then ends that Write with a write deadline in the past.
-func fillOutput(c *wasitls.Conn) error {
+// blockWrite writes to c, whose peer never reads, from another goroutine
+// until a Write blocks: once no Write returned for a while. The channel
+// gets the error that ends the blocked Write.
+func blockWrite(c *wasitls.Conn) (<-chan error, error) {
 	progress := make(chan struct{}, 1)
 	wrote := make(chan error, 1)
 	go func() {
@@ -362,14 +337,23 @@ func fillOutput(c *wasitls.Conn) error {
 			}
 		}
 	}()
-	for blocked := false; !blocked; {
+	for {
 		select {
 		case <-progress:
 		case err := <-wrote:
-			return fmt.Errorf("write failed early: %v", err)
+			return nil, fmt.Errorf("write failed before it blocked: %v", err)
 		case <-time.After(300 * time.Millisecond):
-			blocked = true
+			return wrote, nil
 		}
+	}
+}
+
+// fillOutput writes to c, whose peer never reads, until a Write blocks,
+// then ends that Write with a write deadline in the past.
+func fillOutput(c *wasitls.Conn) error {
+	wrote, err := blockWrite(c)
+	if err != nil {
+		return err
 	}
 	c.SetWriteDeadline(time.Now().Add(-time.Second))
 	select {
