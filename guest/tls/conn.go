@@ -612,16 +612,17 @@ func (c *Conn) Close() error {
 		return net.ErrClosed
 	}
 	c.closed = true
+	// The streams as of now, read once under closeMu: a handshake
+	// finishing later sees c.closed and drops its streams itself (see
+	// finish).
+	r, w := c.r, c.w
 	var err error
-	if c.r != nil {
+	if r != nil {
 		err = c.closeNotify()
 	}
 	if c.hsCancel != nil {
 		c.hsCancel()
 	}
-	// The streams as of now, read under closeMu: a handshake finishing
-	// later sees c.closed and drops its streams itself (see finish).
-	r, w := c.r, c.w
 	c.closeMu.Unlock()
 	// Wake pending reads and writes, then take the handshake lock so that
 	// nothing else uses the resources while they are dropped.
