@@ -88,10 +88,7 @@ func pki(t testing.TB) *testCerts {
 // tcpPair returns the two ends of a loopback TCP connection, closed at the
 // end of the test, with a deadline that stops a stuck test.
 func tcpPair(t testing.TB) (client, server net.Conn) {
-	c, s := testnet.TCPPair(t)
-	deadline := time.Now().Add(20 * time.Second)
-	c.SetDeadline(deadline)
-	s.SetDeadline(deadline)
+	c, s := testnet.TCPPairWithin(t, 20*time.Second)
 	return c, s
 }
 

@@ -101,10 +101,7 @@ func TestHostilePeerBacklog(t *testing.T) {
 				name = tc.name + "/victim-client"
 			}
 			t.Run(name, func(t *testing.T) {
-				craw, sraw := testnet.TCPPair(t)
-				deadline := time.Now().Add(20 * time.Second)
-				craw.SetDeadline(deadline)
-				sraw.SetDeadline(deadline)
+				craw, sraw := testnet.TCPPairWithin(t, 20*time.Second)
 				victimRaw, peerRaw := net.Conn(craw), net.Conn(sraw)
 				if !victimIsClient {
 					victimRaw, peerRaw = sraw, craw

@@ -61,10 +61,7 @@ func TestHostileTicketFlood(t *testing.T) {
 		{"URIs", [][]byte{leaf, junk}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			craw, sraw := testnet.TCPPair(t)
-			deadline := time.Now().Add(20 * time.Second)
-			craw.SetDeadline(deadline)
-			sraw.SetDeadline(deadline)
+			craw, sraw := testnet.TCPPairWithin(t, 20*time.Second)
 			served := make(chan error, 1)
 			go func() {
 				_, s, err := tls13records.Handshake(sraw, &tls.Config{Certificates: []tls.Certificate{{Certificate: tc.chain, PrivateKey: key}}}, true)

@@ -53,9 +53,7 @@ func TestKeyUpdateAnswerFails(t *testing.T) {
 			name += "-forged-record"
 		}
 		t.Run(name, func(t *testing.T) {
-			craw, sraw := testnet.TCPPair(t)
-			craw.SetDeadline(time.Now().Add(10 * time.Second))
-			sraw.SetDeadline(time.Now().Add(10 * time.Second))
+			craw, sraw := testnet.TCPPairWithin(t, 10*time.Second)
 			var victimRaw *refusingConn
 			var victim backends.Conn
 			var attacker *circlpq.Conn

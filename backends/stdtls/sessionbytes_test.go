@@ -39,10 +39,7 @@ func TestSessionHeapPerTicket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	craw, sraw := testnet.TCPPair(t)
-	deadline := time.Now().Add(10 * time.Second)
-	craw.SetDeadline(deadline)
-	sraw.SetDeadline(deadline)
+	craw, sraw := testnet.TCPPairWithin(t, 10*time.Second)
 	go func() {
 		s := tls.Server(sraw, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
 		if s.Handshake() == nil {

@@ -71,10 +71,7 @@ func TestTicketLengthAtTheBound(t *testing.T) {
 	ticketLen := func(version uint16, size int) int {
 		t.Helper()
 		cert, clientCAs := client(size)
-		craw, sraw := testnet.TCPPair(t)
-		deadline := time.Now().Add(10 * time.Second)
-		craw.SetDeadline(deadline)
-		sraw.SetDeadline(deadline)
+		craw, sraw := testnet.TCPPairWithin(t, 10*time.Second)
 		s, err := Backend{}.Server(sraw, &backends.ServerConfig{Identities: []*backends.Identity{server.Identity()},
 			ClientCAs: clientCAs, ClientAuth: backends.RequestClientCert, TicketKeys: func() []backends.TicketKey { return []backends.TicketKey{{9}} }})
 		if err != nil {

@@ -5,6 +5,7 @@ package testnet
 import (
 	"net"
 	"testing"
+	"time"
 )
 
 // TCPPair returns the two ends of a loopback TCP connection, both closed
@@ -39,5 +40,16 @@ func TCPPair(t testing.TB) (client, server *net.TCPConn) {
 		client.Close()
 		server.Close()
 	})
+	return client, server
+}
+
+// TCPPairWithin is TCPPair with a deadline d from now on both ends, so
+// that nothing a test does on them waits past it.
+func TCPPairWithin(t testing.TB, d time.Duration) (client, server *net.TCPConn) {
+	t.Helper()
+	client, server = TCPPair(t)
+	deadline := time.Now().Add(d)
+	client.SetDeadline(deadline)
+	server.SetDeadline(deadline)
 	return client, server
 }

@@ -25,10 +25,7 @@ func TestSealerAsCryptoTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sealerIsServer := range []bool{true, false} {
-		craw, sraw := testnet.TCPPair(t)
-		deadline := time.Now().Add(10 * time.Second)
-		craw.SetDeadline(deadline)
-		sraw.SetDeadline(deadline)
+		craw, sraw := testnet.TCPPairWithin(t, 10*time.Second)
 		sealerRaw, otherRaw := craw, sraw
 		if sealerIsServer {
 			sealerRaw, otherRaw = sraw, craw
