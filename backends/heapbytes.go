@@ -261,10 +261,9 @@ func hasPointers(t reflect.Type) bool {
 	return false
 }
 
+// typeHasPointers is hasPointers of an array or struct type, uncached.
 func typeHasPointers(t reflect.Type) bool {
 	switch t.Kind() {
-	case reflect.Pointer, reflect.Interface, reflect.String, reflect.Slice, reflect.Map:
-		return true
 	case reflect.Array:
 		return t.Len() > 0 && hasPointers(t.Elem())
 	case reflect.Struct:
