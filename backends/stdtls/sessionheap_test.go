@@ -10,12 +10,12 @@ import (
 	"encoding/asn1"
 	"io"
 	"math/big"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // TestSessionCacheParsedChainBound: a session that holds more than
@@ -61,29 +61,14 @@ func TestSessionCacheParsedChainBound(t *testing.T) {
 		{"200 KiB", [][]byte{bigLeaf}, true},
 		{"URIs", [][]byte{leaf, junk}, false},
 	} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
+		raw, sraw := testnet.TCPPairWithin(t, 10*time.Second)
 		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			s := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{{Certificate: tc.chain, PrivateKey: key}}})
+			s := tls.Server(sraw, &tls.Config{Certificates: []tls.Certificate{{Certificate: tc.chain, PrivateKey: key}}})
 			if s.Handshake() == nil {
 				s.Write([]byte{1})
 				io.Copy(io.Discard, s)
 			}
 		}()
-		raw, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw.SetDeadline(time.Now().Add(10 * time.Second))
 		cache := backends.NewLRUSessionCache(4)
 		conn, err := stdtls.Backend{}.Client(raw, &backends.ClientConfig{ServerName: "localhost", RootCAs: roots, Sessions: cache})
 		if err != nil {
