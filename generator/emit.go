@@ -504,39 +504,22 @@ func (e *emitter) unique(name, key string) string {
 	}
 }
 
-// typeKey identifies a type: equal for the same WIT type.
+// typeKey identifies a type: equal for the same WIT type. It is the type's
+// WIT text (witText) with its handles and named types keyed by their
+// declaration, so that two types of one name from two interfaces differ.
 func typeKey(t Type) string {
-	switch t := t.(type) {
-	case Prim:
-		return t.String()
-	case *List:
-		return "list<" + typeKey(t.Elem) + ">"
-	case *Tuple:
-		var s []string
-		for _, el := range t.Elems {
-			s = append(s, typeKey(el))
+	return witText(t, func(t Type) string {
+		switch t := t.(type) {
+		case *Handle:
+			if t.Own {
+				return "own<" + declKey(t.Res) + ">"
+			}
+			return "borrow<" + declKey(t.Res) + ">"
+		case *Ref:
+			return declKey(t.Decl)
 		}
-		return "tuple<" + strings.Join(s, ",") + ">"
-	case *Option:
-		return "option<" + typeKey(t.Elem) + ">"
-	case *Result:
-		ok, err := "_", "_"
-		if t.OK != nil {
-			ok = typeKey(t.OK)
-		}
-		if t.Err != nil {
-			err = typeKey(t.Err)
-		}
-		return "result<" + ok + "," + err + ">"
-	case *Handle:
-		if t.Own {
-			return "own<" + declKey(t.Res) + ">"
-		}
-		return "borrow<" + declKey(t.Res) + ">"
-	case *Ref:
-		return declKey(t.Decl)
-	}
-	panic("generator: typeKey")
+		panic("generator: typeKey")
+	})
 }
 
 // declKey identifies a declared type.
