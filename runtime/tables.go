@@ -79,10 +79,8 @@ func compileRewritten(ctx context.Context, r wazero.Runtime, wasm []byte, lim Li
 	if err != nil {
 		return nil, 0, fmt.Errorf("runtime: %w", err)
 	}
-	var compiled wazero.CompiledModule
-	err = wazeroclosed.Guard(ctx, r, "runtime: compiling", func() (err error) {
-		compiled, err = r.CompileModule(ctx, out)
-		return err
+	compiled, err := wazeroclosed.GuardValue(ctx, r, "runtime: compiling", func() (wazero.CompiledModule, error) {
+		return r.CompileModule(ctx, out)
 	})
 	if err != nil {
 		return nil, 0, err

@@ -40,6 +40,17 @@ func Guard(ctx context.Context, r wazero.Runtime, what string, f func() error) (
 	return f()
 }
 
+// GuardValue is Guard for f that also returns a value (a compiled
+// module): what f returns, or a zero value and the error Guard made of
+// its panic.
+func GuardValue[T any](ctx context.Context, r wazero.Runtime, what string, f func() (T, error)) (v T, err error) {
+	err = Guard(ctx, r, what, func() (err error) {
+		v, err = f()
+		return err
+	})
+	return v, err
+}
+
 // empty is the smallest module: its header, no sections.
 var empty = []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
 

@@ -59,10 +59,8 @@ func (st *state) flush() error {
 		}
 		fb.Export(f.name)
 	}
-	var compiled wazero.CompiledModule
-	err := wazeroclosed.Guard(st.ctx, st.r, "compiling", func() (err error) {
-		compiled, err = hb.Compile(st.ctx)
-		return err
+	compiled, err := wazeroclosed.GuardValue(st.ctx, st.r, "compiling", func() (wazero.CompiledModule, error) {
+		return hb.Compile(st.ctx)
 	})
 	if err != nil {
 		return fmt.Errorf("canonical built-ins: %w", err)

@@ -501,9 +501,8 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 			return nil, fmt.Errorf("core module: %w", err)
 		}
 		tables = stopcheck.TableEntries(b)
-		err = wazeroclosed.Guard(st.ctx, st.r, "compiling", func() (err error) {
-			compiled, err = st.r.CompileModule(st.ctx, b)
-			return err
+		compiled, err = wazeroclosed.GuardValue(st.ctx, st.r, "compiling", func() (wazero.CompiledModule, error) {
+			return st.r.CompileModule(st.ctx, b)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("compiling core module: %w", err)
