@@ -202,14 +202,7 @@ func TestGatheredFlushEngineWrites(t *testing.T) {
 	if !bytes.Equal(got, want.Bytes()) {
 		t.Fatalf("the peer got %d bytes not in order (last %q)", len(got), got[len(got)-1:])
 	}
-	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
-	defer cancel()
-	if _, err := Wait(ctx, []Source{s}); err != nil {
-		t.Fatalf("the stream never became ready once the peer read: %v", err)
-	}
-	if n, err := s.CheckWrite(bg); n == 0 || err != nil {
-		t.Fatalf("check-write once the peer read: %d, %v", n, err)
-	}
+	writableAgain(t, s)
 	if err := s.Write(bg, []byte("end")); err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,21 @@ func spentTLSPair(t *testing.T) (tc net.Conn, peer *net.TCPConn, b *UnsentBudget
 	return tc, peer, b, ca, leaf
 }
 
+// writableAgain fails the test unless s, held by a peer that did not
+// read, becomes ready within 10 s of the peer reading, and check-write
+// then grants room.
+func writableAgain(t *testing.T, s *OutputStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	if _, err := Wait(ctx, []Source{s}); err != nil {
+		t.Fatalf("the stream never became ready once the peer read: %v", err)
+	}
+	if n, err := s.CheckWrite(bg); n == 0 || err != nil {
+		t.Fatalf("check-write once the peer read: %d, %v", n, err)
+	}
+}
+
 // fillPermits writes to s, within each permit check-write grants, until
 // check-write grants nothing (the peer reads nothing: the socket is full
 // and the queue holds the rest). It returns the smallest permit granted.
@@ -334,14 +349,7 @@ func TestUnsentBudgetTinyTLSWrites(t *testing.T) {
 			t.Fatalf("byte %d is %d, want %d", i, c, byte(i))
 		}
 	}
-	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
-	defer cancel()
-	if _, err := Wait(ctx, []Source{s}); err != nil {
-		t.Fatalf("the stream never became ready once the peer read: %v", err)
-	}
-	if n, err := s.CheckWrite(bg); n == 0 || err != nil {
-		t.Fatalf("check-write once the peer read: %d, %v", n, err)
-	}
+	writableAgain(t, s)
 	s.Close()
 	cl.Close()
 }
