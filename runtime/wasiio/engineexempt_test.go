@@ -1,7 +1,9 @@
 package wasiio
 
 import (
+	"io"
 	"testing"
+	"time"
 )
 
 // TestEngineBytesPastBudgetBounded: the bytes a TLS engine writes on its
@@ -47,4 +49,60 @@ func TestEngineBytesPastBudgetBounded(t *testing.T) {
 		t.Errorf("the spent budget counts %d bytes", used)
 	}
 	t.Logf("held at most %d bytes unsent before refusing", most)
+}
+
+// TestEngineBytesExemptAgainOnceIdle: the floor of the engine's bytes
+// taken past a spent budget is per stretch of unsent bytes: once the
+// peer read everything and the queue is idle, the next stretch may take
+// a whole floor again (the count restarts in drainedLocked); without the
+// restart, a connection would fail at its second burst of KeyUpdate
+// answers for what its first took.
+func TestEngineBytesExemptAgainOnceIdle(t *testing.T) {
+	if !nonblockingCapable {
+		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
+	}
+	a, peer := tcpPair(t)
+	peer.SetReadBuffer(4096)
+	a.SetWriteBuffer(4096)
+	b := NewUnsentBudget(0, nil) // spent
+	_, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
+	defer out.Close()
+	q := out.backlog.(*sendQueue)
+	q.guest.Store(true)
+	q.now.Store(true)
+	exempt := func() int {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.exempt
+	}
+	record := make([]byte, 26)
+	for round := range 2 {
+		written := 0
+		for exempt()+len(record) <= UnsentFloor {
+			if _, err := q.Write(record); err != nil {
+				t.Fatalf("round %d: a record %d bytes in, %d taken past the budget: %v", round, written, exempt(), err)
+			}
+			written += len(record)
+			if written > MaxUnsent {
+				t.Fatalf("round %d: %d bytes written and none taken past the budget", round, written)
+			}
+		}
+		if got := exempt(); got <= UnsentFloor-len(record) {
+			t.Fatalf("round %d: %d bytes taken past the budget, want near %d", round, got, UnsentFloor)
+		}
+		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(peer, make([]byte, written)); err != nil {
+			t.Fatalf("round %d: the peer read: %v", round, err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			if n, err := q.Unsent(); n == 0 && err == nil {
+				break
+			} else if err != nil || time.Now().After(deadline) {
+				t.Fatalf("round %d: %d bytes still unsent after the peer read everything: %v", round, n, err)
+			}
+		}
+		if got := exempt(); got != 0 {
+			t.Fatalf("round %d: the idle queue still counts %d bytes taken past the budget", round, got)
+		}
+	}
 }
