@@ -372,7 +372,7 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 			}
 		}
 	}
-	_, err = h.Finish(ctx)
+	_, err = h.finish(ctx)
 	return err
 }
 
@@ -440,7 +440,7 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 			}
 		}
 	}
-	_, err = h.Finish(ctx)
+	_, err = h.finish(ctx)
 	return err
 }
 
@@ -470,7 +470,29 @@ func (c *Conn) hostReason(fallback string) error {
 	return errors.New(fallback)
 }
 
-// finish waits for the handshake's cleartext streams.
+// beginStep takes c.hsMu for a handshake step the caller drives (Finish),
+// as HandshakeContext does, and registers a cancel of ctx that Close calls:
+// Close then waits for the step to drop its future before it drops the
+// connection resource, which the host refuses while a child is live. It
+// returns net.ErrClosed when Close ran already. end undoes it.
+func (c *Conn) beginStep(ctx context.Context) (_ context.Context, end func(), _ error) {
+	c.hsMu.Lock()
+	c.closeMu.Lock()
+	if c.closed {
+		c.closeMu.Unlock()
+		c.hsMu.Unlock()
+		return nil, nil, net.ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	c.hsCancel = cancel
+	c.closeMu.Unlock()
+	return ctx, func() {
+		cancel()
+		c.hsMu.Unlock()
+	}, nil
+}
+
+// finish waits for the handshake's cleartext streams. c.hsMu is held.
 func (c *Conn) finish(ctx context.Context, f tls.FutureStreams) error {
 	defer f.Drop()
 	c.pendingCH, c.pendingSH = nil, nil

@@ -184,8 +184,19 @@ func (h *ClientHandshake) ReceiveClientIdentityRequest(ctx context.Context) (*Cl
 	return &ClientIdentityRequest{r: req}, nil
 }
 
-// Finish runs the rest of the handshake and returns the connection.
+// Finish runs the rest of the handshake and returns the connection. A
+// Close from another goroutine cancels it (it then returns an error).
 func (h *ClientHandshake) Finish(ctx context.Context) (*Conn, error) {
+	ctx, end, err := h.conn.beginStep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	return h.finish(ctx)
+}
+
+// finish is Finish with c.hsMu held (HandshakeContext's path).
+func (h *ClientHandshake) finish(ctx context.Context) (*Conn, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}

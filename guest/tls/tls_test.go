@@ -378,6 +378,20 @@ func TestHandshakeDoneAllocs(t *testing.T) {
 // The guest's standard error tells how the handshakes ended; some rounds
 // land in that window ("closed as they finished").
 func TestCloseRacingHandshake(t *testing.T) {
+	testCloseRace(t, "closerace")
+}
+
+// TestCloseRacingStepFinish is TestCloseRacingHandshake with the handshake
+// driven step by step: Close runs while ClientHandshake.Finish waits for
+// the streams. Finish must hold the handshake lock and register a cancel,
+// as HandshakeContext does, so that Close cancels the wait and drops the
+// client-connection only after Finish dropped its future: before, Close
+// dropped it under the live future and the host trapped.
+func TestCloseRacingStepFinish(t *testing.T) {
+	testCloseRace(t, "stepcloserace")
+}
+
+func testCloseRace(t *testing.T, mode string) {
 	p := newPKI(t)
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}
 	var accepted atomic.Int64
@@ -392,7 +406,7 @@ func TestCloseRacingHandshake(t *testing.T) {
 	var out, errOut bytes.Buffer
 	err := runLimitedOut(t, p, &out, &errOut, nil, []string{addr}, nil,
 		2, runtime.Limits{Handles: closeRaceHandles},
-		"closerace", "400", addr, "example.test")
+		mode, "400", addr, "example.test")
 	t.Logf("guest: %s", errOut.String())
 	if err != nil {
 		t.Fatalf("guest: %v\n%s", err, out.String())

@@ -35,6 +35,9 @@
 //	                   by round (ADDR answers after delays of its own), and
 //	                   wait for the handshake; then dial ADDR once more,
 //	                   expected to succeed. Print how the handshakes ended
+//	stepcloserace N ADDR NAME  closerace with the handshake driven step by
+//	                   step: NewClientHandshake, then Finish on another
+//	                   goroutine while Close runs
 package main
 
 import (
@@ -208,8 +211,8 @@ func run(args []string) error {
 		fmt.Printf("handshake err %v allocs %v\n", herr, allocs)
 		return nil
 
-	case "closerace":
-		return closeRace(args[1:])
+	case "closerace", "stepcloserace":
+		return closeRace(args[1:], args[0] == "stepcloserace")
 
 	case "draft":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
@@ -416,7 +419,10 @@ func deadlineDuringClose(c *wasitls.Conn) error {
 // land as the host finishes the handshake: whichever of Close and the
 // handshake's end comes second must still drop the cleartext streams, or
 // the host's caps refuse the last dial.
-func closeRace(args []string) error {
+//
+// With step, the handshake is driven step by step (NewClientHandshake,
+// then Finish on the other goroutine).
+func closeRace(args []string, step bool) error {
 	n, err := strconv.Atoi(args[0])
 	if err != nil {
 		return err
@@ -428,9 +434,22 @@ func closeRace(args []string) error {
 		if err != nil {
 			return fmt.Errorf("round %d: dial: %v", i, err)
 		}
-		c := wasitls.Client(raw, &wasitls.Config{ServerName: name})
+		var c *wasitls.Conn
 		hs := make(chan error, 1)
-		go func() { hs <- c.Handshake() }()
+		if step {
+			h, err := wasitls.NewClientHandshake(raw, name)
+			if err != nil {
+				return fmt.Errorf("round %d: new handshake: %v", i, err)
+			}
+			c = h.Conn()
+			go func() {
+				_, err := h.Finish(context.Background())
+				hs <- err
+			}()
+		} else {
+			c = wasitls.Client(raw, &wasitls.Config{ServerName: name})
+			go func() { hs <- c.Handshake() }()
+		}
 		// Wait with guest/poll, not time.Sleep: this goroutine then runs
 		// the poll rounds (the handshake starts in the first round's
 		// yield), and when its wait and the handshake's end come in one
