@@ -322,7 +322,7 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 	h := &c.clientHS
 	c.pendingCH = h
 	abort := func(err error) error {
-		h.Abort(ctx)
+		h.abort(ctx)
 		return err
 	}
 	if err := cfg.configureCommon(h); err != nil {
@@ -339,7 +339,7 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 		}
 	}
 	if cfg.VerifyPeerCertificate != nil {
-		chain, err := h.VerifyServerIdentity(ctx)
+		chain, err := h.verifyServerIdentity(ctx)
 		if err != nil {
 			return err
 		}
@@ -348,7 +348,7 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 		}
 	}
 	if cfg.GetClientCertificate != nil || len(cfg.Identities) > 0 {
-		req, err := h.ReceiveClientIdentityRequest(ctx)
+		req, err := h.receiveClientIdentityRequest(ctx)
 		if err != nil {
 			return err
 		}
@@ -391,11 +391,11 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 	h := &c.serverHS
 	c.pendingSH = h
 	abort := func(err error) error {
-		h.Abort(ctx)
+		h.abort(ctx)
 		return err
 	}
 	if cfg.GetConfigForClient != nil {
-		hello, err := h.ReceiveClientHello(ctx)
+		hello, err := h.receiveClientHello(ctx)
 		if err != nil {
 			return err
 		}
@@ -427,7 +427,7 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 		}
 	}
 	if cfg.ClientAuth != NoClientCert {
-		chain, err := h.RequestClientIdentity(ctx)
+		chain, err := h.requestClientIdentity(ctx)
 		if err != nil {
 			return err
 		}
@@ -470,9 +470,10 @@ func (c *Conn) hostReason(fallback string) error {
 	return errors.New(fallback)
 }
 
-// beginStep takes c.hsMu for a handshake step the caller drives (Finish),
-// as HandshakeContext does, and registers a cancel of ctx that Close calls:
-// Close then waits for the step to drop its future before it drops the
+// beginStep takes c.hsMu for a handshake step the caller drives (the
+// steps that wait: Finish, Abort and the resumptions), as HandshakeContext
+// does, and registers a cancel of ctx that Close calls: Close then waits
+// for the step to drop its future before it drops the handshake and the
 // connection resource, which the host refuses while a child is live. It
 // returns net.ErrClosed when Close ran already. end undoes it.
 func (c *Conn) beginStep(ctx context.Context) (_ context.Context, end func(), _ error) {

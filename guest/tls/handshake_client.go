@@ -101,6 +101,17 @@ func (h *ClientHandshake) ConfigureResumption(enabled bool) error {
 // has arrived and passed the host's validation, and returns the chain (DER,
 // leaf first). The handshake is suspended again: Abort to reject it.
 func (h *ClientHandshake) VerifyServerIdentity(ctx context.Context) ([][]byte, error) {
+	ctx, end, err := h.conn.beginStep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	return h.verifyServerIdentity(ctx)
+}
+
+// verifyServerIdentity is VerifyServerIdentity with c.hsMu held
+// (HandshakeContext's path).
+func (h *ClientHandshake) verifyServerIdentity(ctx context.Context) ([][]byte, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}
@@ -163,6 +174,17 @@ func (r *ClientIdentityRequest) Decline() {
 // for a client certificate, or goes past the point where it could (then
 // the request is nil).
 func (h *ClientHandshake) ReceiveClientIdentityRequest(ctx context.Context) (*ClientIdentityRequest, error) {
+	ctx, end, err := h.conn.beginStep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	return h.receiveClientIdentityRequest(ctx)
+}
+
+// receiveClientIdentityRequest is ReceiveClientIdentityRequest with c.hsMu
+// held (HandshakeContext's path).
+func (h *ClientHandshake) receiveClientIdentityRequest(ctx context.Context) (*ClientIdentityRequest, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}
@@ -208,6 +230,16 @@ func (h *ClientHandshake) finish(ctx context.Context) (*Conn, error) {
 // Abort cancels the handshake: the host sends an alert. It returns once the
 // alert was written (or ctx is done).
 func (h *ClientHandshake) Abort(ctx context.Context) error {
+	ctx, end, err := h.conn.beginStep(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
+	return h.abort(ctx)
+}
+
+// abort is Abort with c.hsMu held (HandshakeContext's path).
+func (h *ClientHandshake) abort(ctx context.Context) error {
 	if err := h.check(); err != nil {
 		return err
 	}

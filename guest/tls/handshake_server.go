@@ -107,6 +107,17 @@ func (h *ServerHandshake) ConfigureResumption(enabled bool) error {
 
 // ReceiveClientHello resumes the handshake until the ClientHello arrived.
 func (h *ServerHandshake) ReceiveClientHello(ctx context.Context) (*ClientHelloInfo, error) {
+	ctx, end, err := h.conn.beginStep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	return h.receiveClientHello(ctx)
+}
+
+// receiveClientHello is ReceiveClientHello with c.hsMu held
+// (HandshakeContext's path).
+func (h *ServerHandshake) receiveClientHello(ctx context.Context) (*ClientHelloInfo, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}
@@ -140,6 +151,17 @@ func (h *ServerHandshake) ReceiveClientHello(ctx context.Context) (*ClientHelloI
 // certificate, and returns the chain the client sent once the host
 // validated it (nil when the client sent none).
 func (h *ServerHandshake) RequestClientIdentity(ctx context.Context) ([][]byte, error) {
+	ctx, end, err := h.conn.beginStep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	return h.requestClientIdentity(ctx)
+}
+
+// requestClientIdentity is RequestClientIdentity with c.hsMu held
+// (HandshakeContext's path).
+func (h *ServerHandshake) requestClientIdentity(ctx context.Context) ([][]byte, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}
@@ -185,6 +207,16 @@ func (h *ServerHandshake) finish(ctx context.Context) (*Conn, error) {
 // Abort cancels the handshake: the host sends an alert. It returns once the
 // alert was written (or ctx is done).
 func (h *ServerHandshake) Abort(ctx context.Context) error {
+	ctx, end, err := h.conn.beginStep(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
+	return h.abort(ctx)
+}
+
+// abort is Abort with c.hsMu held (HandshakeContext's path).
+func (h *ServerHandshake) abort(ctx context.Context) error {
 	if err := h.check(); err != nil {
 		return err
 	}

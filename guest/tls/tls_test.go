@@ -391,6 +391,13 @@ func TestCloseRacingStepFinish(t *testing.T) {
 	testCloseRace(t, "stepcloserace")
 }
 
+// TestCloseRacingStepVerify is TestCloseRacingStepFinish with
+// VerifyServerIdentity before Finish: Close also lands while that step
+// waits, and must cancel it before it drops the handshake.
+func TestCloseRacingStepVerify(t *testing.T) {
+	testCloseRace(t, "stepverifyrace")
+}
+
 func testCloseRace(t *testing.T, mode string) {
 	p := newPKI(t)
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}

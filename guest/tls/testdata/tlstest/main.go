@@ -38,6 +38,8 @@
 //	stepcloserace N ADDR NAME  closerace with the handshake driven step by
 //	                   step: NewClientHandshake, then Finish on another
 //	                   goroutine while Close runs
+//	stepverifyrace N ADDR NAME  stepcloserace with VerifyServerIdentity
+//	                   before Finish
 package main
 
 import (
@@ -211,8 +213,8 @@ func run(args []string) error {
 		fmt.Printf("handshake err %v allocs %v\n", herr, allocs)
 		return nil
 
-	case "closerace", "stepcloserace":
-		return closeRace(args[1:], args[0] == "stepcloserace")
+	case "closerace", "stepcloserace", "stepverifyrace":
+		return closeRace(args[1:], args[0] != "closerace", args[0] == "stepverifyrace")
 
 	case "draft":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
@@ -421,8 +423,9 @@ func deadlineDuringClose(c *wasitls.Conn) error {
 // the host's caps refuse the last dial.
 //
 // With step, the handshake is driven step by step (NewClientHandshake,
-// then Finish on the other goroutine).
-func closeRace(args []string, step bool) error {
+// then Finish on the other goroutine), with verify after
+// VerifyServerIdentity.
+func closeRace(args []string, step, verify bool) error {
 	n, err := strconv.Atoi(args[0])
 	if err != nil {
 		return err
@@ -443,6 +446,12 @@ func closeRace(args []string, step bool) error {
 			}
 			c = h.Conn()
 			go func() {
+				if verify {
+					if _, err := h.VerifyServerIdentity(context.Background()); err != nil {
+						hs <- err
+						return
+					}
+				}
 				_, err := h.Finish(context.Background())
 				hs <- err
 			}()
