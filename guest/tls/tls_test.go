@@ -398,6 +398,61 @@ func TestCloseRacingStepVerify(t *testing.T) {
 	testCloseRace(t, "stepverifyrace")
 }
 
+// TestCloseRacingServerStepFinish is TestCloseRacingStepFinish on the
+// server side: the guest closes accepted connections while
+// ServerHandshake.Finish waits, against a client that starts its
+// handshake after delays of its own, under a cap of two TLS connections
+// and the same handle cap; then one more handshake must succeed.
+func TestCloseRacingServerStepFinish(t *testing.T) {
+	p := newPKI(t)
+	pr, pw := io.Pipe()
+	var errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runLimitedOut(t, p, pw, &errOut, p.server, nil, []string{"127.0.0.1:0"},
+			2, runtime.Limits{Handles: closeRaceHandles}, "serverstepcloserace", "400")
+		pw.Close()
+	}()
+	lines := bufio.NewReader(pr)
+	addr, err := lines.ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address: %v (%v)", err, <-done)
+	}
+	addr = strings.TrimSpace(addr)
+	stop := make(chan struct{})
+	dialed := make(chan struct{})
+	go func() {
+		defer close(dialed)
+		cfg := &tls.Config{ServerName: "example.test", RootCAs: p.ca.Pool()}
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				continue
+			}
+			time.Sleep(time.Duration(n%7) * 300 * time.Microsecond)
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			tls.Client(c, cfg).Handshake()
+			c.Close()
+		}
+	}()
+	rest, _ := io.ReadAll(lines)
+	close(stop)
+	<-dialed
+	err = <-done
+	t.Logf("guest: %s", errOut.String())
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, rest)
+	}
+	if want := "400 rounds; then ok\n"; string(rest) != want {
+		t.Fatalf("guest printed %q, want %q", rest, want)
+	}
+}
+
 func testCloseRace(t *testing.T, mode string) {
 	p := newPKI(t)
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}

@@ -40,6 +40,10 @@
 //	                   goroutine while Close runs
 //	stepverifyrace N ADDR NAME  stepcloserace with VerifyServerIdentity
 //	                   before Finish
+//	serverstepcloserace N  listen, print the address, and N times: accept,
+//	                   NewServerHandshake, Finish on another goroutine,
+//	                   Close after a delay that varies by round; then
+//	                   accept once more and finish, expected to succeed
 package main
 
 import (
@@ -212,6 +216,9 @@ func run(args []string) error {
 		})
 		fmt.Printf("handshake err %v allocs %v\n", herr, allocs)
 		return nil
+
+	case "serverstepcloserace":
+		return serverCloseRace(args[1:])
 
 	case "closerace", "stepcloserace", "stepverifyrace":
 		return closeRace(args[1:], args[0] != "closerace", args[0] == "stepverifyrace")
@@ -491,6 +498,76 @@ func closeRace(args []string, step, verify bool) error {
 		return fmt.Errorf("close after %d rounds: %v", n, err)
 	}
 	fmt.Fprintf(os.Stderr, "handshakes finished before Close %d, closed as they finished %d, canceled %d\n", finished, closedAtEnd, canceled)
+	fmt.Printf("%d rounds; then ok\n", n)
+	return nil
+}
+
+// serverCloseRace is closeRace for a server handshake driven step by
+// step: Close runs while ServerHandshake.Finish waits on another
+// goroutine. The peer (the test) dials again and again.
+func serverCloseRace(args []string) error {
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return err
+	}
+	ids, err := identities()
+	if err != nil {
+		return err
+	}
+	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr())
+	round := func(i int, closeAfter bool) error {
+		raw, err := ln.Accept()
+		if err != nil {
+			return fmt.Errorf("round %d: accept: %v", i, err)
+		}
+		h, err := wasitls.NewServerHandshake(raw)
+		if err != nil {
+			return fmt.Errorf("round %d: new handshake: %v", i, err)
+		}
+		if err := h.ConfigureIdentities(ids); err != nil {
+			return fmt.Errorf("round %d: identities: %v", i, err)
+		}
+		c := h.Conn()
+		hs := make(chan error, 1)
+		go func() {
+			_, err := h.Finish(context.Background())
+			hs <- err
+		}()
+		if !closeAfter {
+			wake := clocks.SubscribeDuration(clocks.Duration(i%100) * 25_000)
+			poll.Wait(wake, time.Time{}, nil)
+			wake.Drop()
+			c.Close()
+		}
+		select {
+		case err = <-hs:
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("round %d: handshake still running 10s after Close", i)
+		}
+		if closeAfter {
+			c.Close()
+			return err
+		}
+		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
+			// A handshake that failed on its own (the peer gave up)
+			// counts too: what matters is that Close did not trap.
+			fmt.Fprintf(os.Stderr, "round %d: %v\n", i, err)
+		}
+		return nil
+	}
+	for i := range n {
+		if err := round(i, false); err != nil {
+			return err
+		}
+	}
+	if err := round(n, true); err != nil {
+		return fmt.Errorf("handshake after %d rounds: %v", n, err)
+	}
 	fmt.Printf("%d rounds; then ok\n", n)
 	return nil
 }
