@@ -3,6 +3,7 @@ package component
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -243,5 +244,46 @@ func TestHostileRealloc(t *testing.T) {
 			}
 			inst.Close(ctx)
 		})
+	}
+}
+
+// payloadless is a variant type of n cases without payload, each named "".
+func payloadless(n int) []byte {
+	b := cat([]byte{0x71}, u32(uint32(n)))
+	for range n {
+		b = append(b, 0x00, 0x00, 0x00) // name, no payload, no refines
+	}
+	return b
+}
+
+// TestLiftListOfVariants checks that lifting a list costs the host what
+// the list's bytes do, not its length times its element type's nodes:
+// before, every element of a list<variant> of a thousand cases laid out
+// the type anew (its size, its alignment, a slice of its cases, each
+// walking every case), so a result of a few KiB of guest memory cost the
+// host hundreds of MiB of garbage and seconds of CPU, which the call's
+// context cannot stop. It now allocates a small multiple of the guest
+// memory (what the results hold on the host), measured as bytes
+// allocated, not time.
+func TestLiftListOfVariants(t *testing.T) {
+	const cases, elems = 1000, 8192 // two bytes each, at 1024
+	b := liftedComponent([][]byte{payloadless(cases), cat([]byte{0x70}, vidx(0))}, false,
+		cat(i32Store(8, 1024), i32Store(12, elems), i32Store(1024+2*(elems-1), cases-1), wasmbin.I32Const(8)), false)
+	inst, f := exportF(t, b)
+	ctx := context.Background()
+	defer inst.Close(ctx)
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	v, err := f.Call(ctx)
+	goruntime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := v.([]any); !ok || len(l) != elems || l[elems-1] != (Variant{Case: cases - 1}) {
+		t.Fatalf("Call = %T of %d, want %d variants, the last case %d", v, len(l), elems, cases-1)
+	}
+	bound := 4 * cabi.LiftBudget(65536)
+	if n := after.TotalAlloc - before.TotalAlloc; n > bound {
+		t.Fatalf("lifting %d bytes of variants allocated %d bytes, want at most %d", 2*elems, n, bound)
 	}
 }

@@ -66,6 +66,7 @@ func (s *scope) resolve(t Type) (rtype, error) {
 	if err := s.state.measure(rt); err != nil {
 		return nil, err
 	}
+	setLayout(rt)
 	return rt, nil
 }
 

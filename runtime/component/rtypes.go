@@ -12,15 +12,26 @@ import (
 type (
 	rtype   interface{}
 	rprim   Prim
-	rrecord struct{ fields []rfield }
-	rfield  struct {
+	rrecord struct {
+		fields []rfield
+		layout
+	}
+	rfield struct {
 		name string
 		t    rtype
 	}
-	rvariant struct{ cases []rfield } // t nil for a case without payload
-	rlist    struct{ elem rtype }
-	rtuple   struct{ elems []rtype }
-	rflags   struct {
+	rvariant struct {
+		cases []rfield // t nil for a case without payload
+		// types are the cases' types, as variantCases returns them.
+		types []rtype
+		layout
+	}
+	rlist  struct{ elem rtype }
+	rtuple struct {
+		elems []rtype
+		layout
+	}
+	rflags struct {
 		n     int
 		names []string
 	}
@@ -28,8 +39,14 @@ type (
 		n     int
 		names []string
 	}
-	roption struct{ elem rtype }
-	rresult struct{ ok, err rtype }
+	roption struct {
+		elem rtype
+		layout
+	}
+	rresult struct {
+		ok, err rtype
+		layout
+	}
 	rown    struct{ res *rresource }
 	rborrow struct{ res *rresource }
 	rfunc   struct {
@@ -114,16 +131,8 @@ func flattenInto(t rtype, out *[]api.ValueType) {
 		}
 	case *rflags, *renum, *rown, *rborrow:
 		*out = append(*out, i32)
-	case *rvariant:
-		var cases []rtype
-		for _, c := range t.cases {
-			cases = append(cases, c.t)
-		}
-		flattenVariant(cases, out)
-	case *roption:
-		flattenVariant([]rtype{nil, t.elem}, out)
-	case *rresult:
-		flattenVariant([]rtype{t.ok, t.err}, out)
+	case *rvariant, *roption, *rresult:
+		flattenVariant(variantCases(t), out)
 	}
 }
 

@@ -213,8 +213,51 @@ func (m *mem) badRealloc(format string, args ...any) {
 	fail("%v", err)
 }
 
+// A layout is the size and alignment of a record, tuple or variant type,
+// computed once when the type is resolved (setLayout): lifting a list
+// lays out each element, and computing them there again, from every field
+// or case down, would make a list cost the host its length times its
+// element type's nodes (a list of a variant of a thousand cases, a
+// thousand times what its bytes do) however few bytes it takes.
+type layout struct {
+	size, align uint32
+	set         bool
+}
+
+// layoutOf returns the layout of a record, tuple or variant type, nil for
+// the others, whose size and alignment cost nothing to compute.
+func layoutOf(t rtype) *layout {
+	switch t := t.(type) {
+	case *rrecord:
+		return &t.layout
+	case *rtuple:
+		return &t.layout
+	case *rvariant:
+		return &t.layout
+	case *roption:
+		return &t.layout
+	case *rresult:
+		return &t.layout
+	}
+	return nil
+}
+
+// setLayout computes the layout of a resolved type, whose parts have
+// theirs already, and of a variant its case types.
+func setLayout(t rtype) {
+	if v, ok := t.(*rvariant); ok {
+		v.types = variantCases(v)
+	}
+	if l := layoutOf(t); l != nil {
+		*l = layout{size: size(t), align: alignment(t), set: true}
+	}
+}
+
 // size and alignment per the Canonical ABI.
 func size(t rtype) uint32 {
+	if l := layoutOf(t); l != nil && l.set {
+		return l.size
+	}
 	switch t := t.(type) {
 	case rprim:
 		switch Prim(t) {
@@ -263,6 +306,9 @@ func size(t rtype) uint32 {
 }
 
 func alignment(t rtype) uint32 {
+	if l := layoutOf(t); l != nil && l.set {
+		return l.align
+	}
 	switch t := t.(type) {
 	case rprim:
 		switch Prim(t) {
@@ -302,7 +348,10 @@ func alignment(t rtype) uint32 {
 func variantCases(t rtype) []rtype {
 	switch t := t.(type) {
 	case *rvariant:
-		var cs []rtype
+		if t.types != nil {
+			return t.types
+		}
+		cs := make([]rtype, 0, len(t.cases))
 		for _, c := range t.cases {
 			cs = append(cs, c.t)
 		}
