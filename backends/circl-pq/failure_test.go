@@ -278,6 +278,19 @@ func TestServerRejectsSecondClientHello(t *testing.T) {
 			ch.keyShares = append(ch.keyShares, ch.keyShares[0])
 			ch.keyShares[1].group = P256
 		}, alertIllegalParameter},
+		{"no-key-share", func(ch *clientHelloMsg) {
+			ch.keyShares, ch.hasKeyShares = nil, false
+		}, alertIllegalParameter},
+		{"early-data", func(ch *clientHelloMsg) { ch.earlyData = true }, alertIllegalParameter},
+		// What crypto/tls's illegalClientHelloChange refuses too.
+		{"changed-signature-algorithms-cert", func(ch *clientHelloMsg) {
+			ch.signatureSchemesCert = []uint16{Ed25519}
+		}, alertIllegalParameter},
+		{"added-status-request", func(ch *clientHelloMsg) { ch.ocspStapling = true }, alertIllegalParameter},
+		{"added-psk-modes", func(ch *clientHelloMsg) { ch.pskModes = []uint8{pskModeDHE} }, alertIllegalParameter},
+		{"cookie-never-sent", func(ch *clientHelloMsg) { ch.cookie = []byte("forged") }, alertIllegalParameter},
+		// Nor may it start asking for post-handshake authentication.
+		{"added-post-handshake-auth", func(ch *clientHelloMsg) { ch.postHandshakeAuth = true }, alertIllegalParameter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client, server := tcpPair(t)

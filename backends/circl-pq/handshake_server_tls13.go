@@ -324,14 +324,8 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 		return err
 	}
 	hs.transcript.Write(ch.raw)
-	// RFC 8446, Section 4.1.2: the second ClientHello repeats the first
-	// except for key_share, cookie, early_data, pre_shared_key and padding.
 	old := hs.hello
-	if ch.vers != old.vers || !hmac.Equal(ch.random, old.random) || !hmac.Equal(ch.sessionID, old.sessionID) ||
-		!slices.Equal(ch.cipherSuites, old.cipherSuites) || !slices.Equal(ch.supportedGroups, old.supportedGroups) ||
-		!slices.Equal(ch.supportedVersions, old.supportedVersions) || !slices.Equal(ch.signatureSchemes, old.signatureSchemes) ||
-		!slices.Equal(ch.alpnProtocols, old.alpnProtocols) || ch.serverName != old.serverName ||
-		!slices.Equal(ch.compressionMethods, old.compressionMethods) {
+	if helloChanged(ch, old) {
 		return c.fail(alertIllegalParameter, "tls: second ClientHello changed more than the key share")
 	}
 	if ch.earlyData {
@@ -349,6 +343,27 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 	hs.hello = ch
 	hs.clientShare = ch.keyShares[0].data
 	return nil
+}
+
+// helloChanged reports whether the second ClientHello ch changed what RFC
+// 8446, Section 4.1.2 says it repeats from the first, old: everything but
+// key_share, early_data (dropped), pre_shared_key (updated) and padding.
+// This server sends no cookie, so a cookie is a change too. Before,
+// signature_algorithms_cert, status_request, psk_key_exchange_modes,
+// post_handshake_auth and cookie were not compared, and the second
+// ClientHello's governed the handshake; crypto/tls refuses all but
+// post_handshake_auth, which it does not implement.
+func helloChanged(ch, old *clientHelloMsg) bool {
+	return ch.vers != old.vers || !bytes.Equal(ch.random, old.random) || !bytes.Equal(ch.sessionID, old.sessionID) ||
+		!slices.Equal(ch.cipherSuites, old.cipherSuites) || !bytes.Equal(ch.compressionMethods, old.compressionMethods) ||
+		ch.serverName != old.serverName || !slices.Equal(ch.alpnProtocols, old.alpnProtocols) ||
+		!slices.Equal(ch.supportedVersions, old.supportedVersions) ||
+		!slices.Equal(ch.supportedGroups, old.supportedGroups) ||
+		!slices.Equal(ch.signatureSchemes, old.signatureSchemes) ||
+		!slices.Equal(ch.signatureSchemesCert, old.signatureSchemesCert) ||
+		!bytes.Equal(ch.pskModes, old.pskModes) || ch.hasPSKModes != old.hasPSKModes ||
+		ch.ocspStapling != old.ocspStapling || ch.postHandshakeAuth != old.postHandshakeAuth ||
+		!bytes.Equal(ch.cookie, old.cookie)
 }
 
 // sendCompatCCS sends the middlebox-compatibility change_cipher_spec right
