@@ -103,6 +103,30 @@ func corruptMLKEM(ek []byte, offset int) []byte {
 	return ek
 }
 
+// appendExtension appends ext, a whole extension, to the end of ch's
+// extensions and returns the message.
+func appendExtension(ch *clientHelloMsg, ext []byte) []byte {
+	msg := append(ch.marshal(), ext...)
+	n := len(msg) - 4
+	msg[1], msg[2], msg[3] = byte(n>>16), byte(n>>8), byte(n)
+	// The extensions' length sits after the fixed fields and the lists.
+	at := 4 + 2 + 32 + 1 + len(ch.sessionID) + 2 + 2*len(ch.cipherSuites) + 1 + len(ch.compressionMethods)
+	el := int(msg[at])<<8 | int(msg[at+1]) + len(ext)
+	msg[at], msg[at+1] = byte(el>>8), byte(el)
+	return msg
+}
+
+// withPSK adds a pre_shared_key offer of n identities this server never
+// issued, each with a binder of binderLen bytes, and psk_dhe_ke.
+func withPSK(ch *clientHelloMsg, n, binderLen int) *clientHelloMsg {
+	ch.pskModes = []uint8{pskModeDHE}
+	for range n {
+		ch.pskIdentities = append(ch.pskIdentities, pskIdentity{label: make([]byte, 40)})
+		ch.pskBinders = append(ch.pskBinders, make([]byte, binderLen))
+	}
+	return ch
+}
+
 // allGroups is every group the engine implements.
 var allGroups = append(append([]uint16(nil), defaultGroups...), MLKEM512, MLKEM768, MLKEM1024)
 
@@ -119,12 +143,26 @@ func TestServerRejectsClientHello(t *testing.T) {
 	record := func(f func(t *testing.T) []byte) func(t *testing.T) []byte {
 		return func(t *testing.T) []byte { return plainHandshakeRecords(f(t)) }
 	}
-	cases := []struct {
+	type helloCase struct {
 		name string
 		raw  func(t *testing.T) []byte // bytes on the wire
 		want Alert
-	}{
+	}
+	cases := []helloCase{
 		{"valid-control", nil, 0},
+		// What a server ignores: GREASE (RFC 8701) in every list, a share
+		// for a group it does not know, a cookie it never sent, 0-RTT
+		// offered without a PSK, psk_key_exchange_modes alone.
+		{"grease-and-unknown-ignored", record(func(t *testing.T) []byte {
+			ch := testClientHello(t, X25519MLKEM768)
+			ch.cipherSuites = append([]uint16{0x1a1a}, ch.cipherSuites...)
+			ch.supportedVersions = append([]uint16{0x2a2a}, ch.supportedVersions...)
+			ch.signatureSchemes = append([]uint16{0x3a3a}, ch.signatureSchemes...)
+			ch.supportedGroups = append([]uint16{0x4a4a}, ch.supportedGroups...)
+			ch.keyShares = append([]keyShare{{0x4a4a, []byte{0}}}, ch.keyShares...)
+			ch.cookie, ch.earlyData, ch.pskModes = []byte("never sent"), true, []uint8{pskModeDHE}
+			return ch.marshal()
+		}), 0},
 		{"truncated-body", record(func(t *testing.T) []byte {
 			msg := testClientHello(t, X25519).marshal()
 			msg = msg[:len(msg)-10]
@@ -133,18 +171,40 @@ func TestServerRejectsClientHello(t *testing.T) {
 			return msg
 		}), alertDecodeError},
 		{"duplicate-extension", record(func(t *testing.T) []byte {
-			msg := testClientHello(t, X25519).marshal()
-			// Append a second supported_versions to the extension block.
-			ext := []byte{0, 43, 0, 3, 2, 3, 4}
-			msg = append(msg, ext...)
-			n := len(msg) - 4
-			msg[1], msg[2], msg[3] = byte(n>>16), byte(n>>8), byte(n)
-			// Fix the extensions length: it sits after the fixed fields.
-			s := 4 + 2 + 32 + 1 + 32 + 2 + 2 + 2 + 2
-			el := int(msg[s-2])<<8 | int(msg[s-1]) + len(ext)
-			msg[s-2], msg[s-1] = byte(el>>8), byte(el)
-			return msg
+			// A second supported_versions.
+			return appendExtension(testClientHello(t, X25519), []byte{0, 43, 0, 3, 2, 3, 4})
 		}), alertDecodeError},
+		{"pre-shared-key-not-last", record(func(t *testing.T) []byte {
+			return appendExtension(withPSK(testClientHello(t, X25519), 1, 32), []byte{0xfa, 0xfa, 0, 0})
+		}), alertIllegalParameter},
+		{"pre-shared-key-without-modes", record(func(t *testing.T) []byte {
+			ch := withPSK(testClientHello(t, X25519), 1, 32)
+			ch.pskModes = nil
+			return ch.marshal()
+		}), alertMissingExtension},
+		{"short-binder", record(func(t *testing.T) []byte {
+			return withPSK(testClientHello(t, X25519), 1, 31).marshal()
+		}), alertDecodeError},
+		{"binders-fewer-than-identities", record(func(t *testing.T) []byte {
+			ch := withPSK(testClientHello(t, X25519), 2, 32)
+			ch.pskBinders = ch.pskBinders[:1]
+			return ch.marshal()
+		}), alertIllegalParameter},
+		{"session-id-33-bytes", record(func(t *testing.T) []byte {
+			ch := testClientHello(t, X25519)
+			ch.sessionID = make([]byte, 33)
+			return ch.marshal()
+		}), alertDecodeError},
+		{"supported-versions-grease-only", record(func(t *testing.T) []byte {
+			ch := testClientHello(t, X25519)
+			ch.supportedVersions = []uint16{0x0a0a}
+			return ch.marshal()
+		}), alertProtocolVersion},
+		{"supported-versions-tls12-only", record(func(t *testing.T) []byte {
+			ch := testClientHello(t, X25519)
+			ch.supportedVersions = []uint16{versionTLS12}
+			return ch.marshal()
+		}), alertProtocolVersion},
 		{"tls12-only", record(func(t *testing.T) []byte {
 			ch := testClientHello(t, X25519)
 			ch.supportedVersions = nil
@@ -170,8 +230,6 @@ func TestServerRejectsClientHello(t *testing.T) {
 			ch.supportedGroups = []uint16{P256}
 			return ch.marshal()
 		}), alertIllegalParameter},
-		{"X25519MLKEM768-short", record(withShare(X25519MLKEM768, func(b []byte) []byte { return b[:len(b)-1] })), alertIllegalParameter},
-		{"X25519MLKEM768-long", record(withShare(X25519MLKEM768, func(b []byte) []byte { return append(b, 0) })), alertIllegalParameter},
 		{"X25519MLKEM768-fips203", record(withShare(X25519MLKEM768, func(b []byte) []byte { return corruptMLKEM(b, 0) })), alertIllegalParameter},
 		{"X25519MLKEM768-low-order", record(withShare(X25519MLKEM768, func(b []byte) []byte {
 			b = bytes.Clone(b)
@@ -188,10 +246,16 @@ func TestServerRejectsClientHello(t *testing.T) {
 		{"MLKEM512-fips203", record(withShare(MLKEM512, func(b []byte) []byte { return corruptMLKEM(b, 0) })), alertIllegalParameter},
 		{"MLKEM768-fips203", record(withShare(MLKEM768, func(b []byte) []byte { return corruptMLKEM(b, 0) })), alertIllegalParameter},
 		{"MLKEM1024-fips203", record(withShare(MLKEM1024, func(b []byte) []byte { return corruptMLKEM(b, 0) })), alertIllegalParameter},
-		{"MLKEM768-short", record(withShare(MLKEM768, func(b []byte) []byte { return b[:1183] })), alertIllegalParameter},
 		{"X25519-all-zero", record(withShare(X25519, func(b []byte) []byte { return make([]byte, 32) })), alertIllegalParameter},
 		{"X25519-order-1", record(withShare(X25519, func(b []byte) []byte { return append([]byte{1}, make([]byte, 31)...) })), alertIllegalParameter},
-		{"X25519-short", record(withShare(X25519, func(b []byte) []byte { return b[:31] })), alertIllegalParameter},
+		// RFC 7748, Section 6.1: a point of order 8, and p itself, which
+		// reduces to 0; both make an all-zero shared secret.
+		{"X25519-order-8", record(withShare(X25519, func(b []byte) []byte {
+			return fromHex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+		})), alertIllegalParameter},
+		{"X25519-p", record(withShare(X25519, func(b []byte) []byte {
+			return fromHex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
+		})), alertIllegalParameter},
 		{"P256-off-curve", record(withShare(P256, func(b []byte) []byte {
 			b = bytes.Clone(b)
 			b[64] ^= 1
@@ -221,6 +285,18 @@ func TestServerRejectsClientHello(t *testing.T) {
 			return []byte{99, 3, 3, 0, 1, 0}
 		}, alertUnexpectedMessage},
 		{"not-tls", func(t *testing.T) []byte { return []byte("GET / HTTP/1.1\r\n\r\n") }, alertProtocolVersion},
+	}
+	// A share one byte short or long, for every group, and two shares
+	// for one group.
+	for _, g := range allGroups {
+		cases = append(cases,
+			helloCase{groupName(g) + "-short-by-one", record(withShare(g, func(b []byte) []byte { return b[:len(b)-1] })), alertIllegalParameter},
+			helloCase{groupName(g) + "-long-by-one", record(withShare(g, func(b []byte) []byte { return append(bytes.Clone(b), 0) })), alertIllegalParameter},
+			helloCase{groupName(g) + "-twice", record(func(t *testing.T) []byte {
+				ch := testClientHello(t, g)
+				ch.keyShares = append(ch.keyShares, ch.keyShares[0])
+				return ch.marshal()
+			}), alertIllegalParameter})
 	}
 	p := pki(t)
 	for _, tc := range cases {
@@ -443,6 +519,48 @@ func TestClientRejectsServerHello(t *testing.T) {
 		}, alertIllegalParameter},
 		{"hrr-no-change", func(ch *clientHelloMsg, w net.Conn) error {
 			return writeRawRecord(w, recordTypeHandshake, hrr(ch, 0).marshal())
+		}, alertIllegalParameter},
+		// RFC 8446, Section 5.1: the client's keys change after the
+		// ServerHello, so nothing may follow it in its record.
+		{"server-hello-and-encrypted-extensions-in-one-record", func(ch *clientHelloMsg, w net.Conn) error {
+			sh := serverHelloFor(ch)
+			ct, _, err := keyExchangeByID(X25519MLKEM768).encapsulate(ch.keyShares[0].data)
+			if err != nil {
+				return err
+			}
+			sh.serverShare = keyShare{X25519MLKEM768, ct}
+			return writeRawRecord(w, recordTypeHandshake, append(sh.marshal(), (&encryptedExtensionsMsg{}).marshal()...))
+		}, alertUnexpectedMessage},
+		{"hrr-and-server-hello-in-one-record", func(ch *clientHelloMsg, w net.Conn) error {
+			return writeRawRecord(w, recordTypeHandshake, append(hrr(ch, P256).marshal(), serverHelloFor(ch).marshal()...))
+		}, alertUnexpectedMessage},
+		{"hrr-selects-psk", func(ch *clientHelloMsg, w net.Conn) error {
+			h := hrr(ch, P256)
+			h.hasPreSharedKey = true
+			return writeRawRecord(w, recordTypeHandshake, h.marshal())
+		}, alertUnsupportedExtension},
+		{"server-hello-changes-hrr-suite", func(ch *clientHelloMsg, w net.Conn) error {
+			if err := writeRawRecord(w, recordTypeHandshake, hrr(ch, P256).marshal()); err != nil {
+				return err
+			}
+			var ch2 clientHelloMsg
+			for { // CCS, then the second ClientHello
+				typ, body, err := readRawRecord(w)
+				if err != nil {
+					return err
+				}
+				if typ == recordTypeHandshake && ch2.unmarshal(body) {
+					break
+				}
+			}
+			sh := serverHelloFor(&ch2)
+			sh.cipherSuite = ch2.cipherSuites[1]
+			ct, _, err := keyExchangeByID(P256).encapsulate(ch2.keyShares[0].data)
+			if err != nil {
+				return err
+			}
+			sh.serverShare = keyShare{P256, ct}
+			return writeRawRecord(w, recordTypeHandshake, sh.marshal())
 		}, alertIllegalParameter},
 		{"malformed-server-hello", func(ch *clientHelloMsg, w net.Conn) error {
 			msg := serverHelloFor(ch).marshal()
@@ -669,6 +787,17 @@ func TestRecordLayerFailures(t *testing.T) {
 			defer c.out.Unlock()
 			_, err := c.writeRecordLocked(recordTypeHandshake, []byte{typeNewSessionTicket, 0, 0, 0})
 			return err
+		}, alertUnexpectedMessage},
+		{"certificate-without-request", func(c *Conn, raw net.Conn) error {
+			_, err := raw.Write(sealed(c, recordTypeHandshake, (&certificateMsg{context: []byte{1}}).marshal()))
+			return err
+		}, alertUnexpectedMessage},
+		{"finished-after-handshake", func(c *Conn, raw net.Conn) error {
+			_, err := raw.Write(sealed(c, recordTypeHandshake, marshalMessageBytes(typeFinished, make([]byte, 32))))
+			return err
+		}, alertUnexpectedMessage},
+		{"unprotected-alert-after-handshake", func(c *Conn, raw net.Conn) error {
+			return writeRawRecord(raw, recordTypeAlert, []byte{alertLevelWarning, byte(alertUserCanceled)})
 		}, alertUnexpectedMessage},
 		{"empty-records-flood", func(c *Conn, raw net.Conn) error {
 			c.out.Lock()
