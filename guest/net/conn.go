@@ -117,12 +117,25 @@ func (c *Conn) CloseWrite() error {
 	if err := c.w.Flush(); err != nil {
 		return c.opErr("close", err)
 	}
-	return c.opErr("close", c.sock.Shutdown(sockets.ShutdownSend))
+	return c.shutdown(sockets.ShutdownSend)
 }
 
 // CloseRead shuts down the receiving side.
 func (c *Conn) CloseRead() error {
-	return c.opErr("close", c.sock.Shutdown(sockets.ShutdownReceive))
+	return c.shutdown(sockets.ShutdownReceive)
+}
+
+// shutdown shuts down how of the socket, unless Close ran: its socket
+// handle is then dropped, and may already name another resource of the
+// guest. c.mu, held across the host call, keeps Close from marking c
+// closed (and dropping the socket) meanwhile.
+func (c *Conn) shutdown(how sockets.ShutdownType) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	return c.opErr("close", c.sock.Shutdown(how))
 }
 
 // LocalAddr implements net.Conn.

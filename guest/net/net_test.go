@@ -483,3 +483,24 @@ func TestWriteAfterCloseWrite(t *testing.T) {
 		t.Errorf("peer read %q after EOF", b)
 	}
 }
+
+// TestShutdownAfterClose calls CloseRead and CloseWrite on a closed
+// connection while another is open: both fail with net.ErrClosed, as with
+// package net, and the other connection still echoes. Before, they shut
+// down the socket handle Close had dropped: the host trapped on the
+// unknown handle or, the handle given again to the second connection's
+// socket, shut that one down.
+func TestShutdownAfterClose(t *testing.T) {
+	addr := listen(t, func(c net.Conn) {
+		defer c.Close()
+		io.Copy(c, c)
+	})
+	var out bytes.Buffer
+	stderr, err := run(t, &out, []string{addr}, nil, "shutdownafterclose", addr)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s%s", err, stderr, out.String())
+	}
+	if want := "closeread closed true, closewrite closed true, other connection echoes true (<nil>)\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}

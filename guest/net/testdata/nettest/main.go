@@ -20,6 +20,10 @@
 //	                   goroutine is blocked in Write (no deadline); print
 //	                   whether Close returned and the Write's error
 //	refused ADDR       dial ADDR where nothing listens
+//	shutdownafterclose ADDR  dial ADDR (an echo server), Close, dial it
+//	                   again, then CloseRead and CloseWrite the closed
+//	                   connection: print their errors, and whether the
+//	                   second connection still echoes
 //	echoserve N        listen on 127.0.0.1:0, print the address, echo
 //	                   everything on N connections served concurrently
 //	echoblock          the same for one connection with blocking host calls
@@ -202,6 +206,9 @@ func run(args []string) error {
 		fmt.Printf("write failed %v %v (%v), second close closed %v\n", werr != nil, werr2 != nil, werr2, errors.Is(cerr, net.ErrClosed))
 		return nil
 
+	case "shutdownafterclose":
+		return shutdownAfterClose(args[1])
+
 	case "sleep":
 		c, err := wasinet.Dial("tcp", args[1])
 		if err != nil {
@@ -382,5 +389,32 @@ func closeBlockedWrite(c net.Conn) error {
 	case <-time.After(10 * time.Second):
 		fmt.Println("close returned, write blocked")
 	}
+	return nil
+}
+
+// shutdownAfterClose calls CloseRead and CloseWrite on a closed
+// connection while a second one is open: they must fail with
+// net.ErrClosed and leave the second one alone, whose socket the host may
+// have given the first one's handle.
+func shutdownAfterClose(addr string) error {
+	first, err := wasinet.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	first.Close()
+	second, err := wasinet.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer second.Close()
+	c := first.(*wasinet.Conn)
+	rerr, werr := c.CloseRead(), c.CloseWrite()
+	if _, err := second.Write([]byte("x")); err != nil {
+		return err
+	}
+	b := make([]byte, 1)
+	_, err = io.ReadFull(second, b)
+	fmt.Printf("closeread closed %v, closewrite closed %v, other connection echoes %v (%v)\n",
+		errors.Is(rerr, net.ErrClosed), errors.Is(werr, net.ErrClosed), err == nil && b[0] == 'x', err)
 	return nil
 }
