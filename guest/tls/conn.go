@@ -148,6 +148,10 @@ type Conn struct {
 	handshakeErr error
 	pendingCH    *ClientHandshake
 	pendingSH    *ServerHandshake
+	// pendingReq is the last certificate request the client handshake
+	// received: Close declines it, if still open, before it drops the
+	// handshake, the request's parent.
+	pendingReq *ClientIdentityRequest
 	// clientHS and serverHS hold the handshake HandshakeContext drives,
 	// so that it costs no allocation of its own.
 	clientHS ClientHandshake
@@ -655,6 +659,11 @@ func (c *Conn) Close() error {
 	}
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
+	if r := c.pendingReq; r != nil {
+		c.closeMu.Lock()
+		r.decline()
+		c.closeMu.Unlock()
+	}
 	if h := c.pendingCH; h != nil && !h.consumed {
 		h.consumed = true
 		h.hs.Drop()

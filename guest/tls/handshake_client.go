@@ -134,8 +134,13 @@ func (h *ClientHandshake) verifyServerIdentity(ctx context.Context) ([][]byte, e
 }
 
 // ClientIdentityRequest is a server's request for a client certificate;
-// Respond (or Decline) exactly once.
+// Respond (or Decline) exactly once. The request is a child of the
+// handshake: a Close of the connection, from any goroutine, declines it
+// first (the host refuses to drop a handshake under a live request), and
+// its methods do nothing after that. They take the connection's closeMu,
+// not hsMu, which a Finish waiting for the answer holds.
 type ClientIdentityRequest struct {
+	conn *Conn
 	r    tls.ClientIdentityRequest
 	done bool
 }
@@ -143,6 +148,8 @@ type ClientIdentityRequest struct {
 // Info returns what the server asked for: acceptable CAs and signature
 // schemes. It must be called before Respond or Decline.
 func (r *ClientIdentityRequest) Info() *CertificateRequestInfo {
+	r.conn.closeMu.Lock()
+	defer r.conn.closeMu.Unlock()
 	if r.done {
 		return &CertificateRequestInfo{}
 	}
@@ -154,16 +161,24 @@ func (r *ClientIdentityRequest) Info() *CertificateRequestInfo {
 
 // Respond offers ids; the host picks one the server accepts, if any.
 func (r *ClientIdentityRequest) Respond(ids []*Identity) {
+	r.conn.closeMu.Lock()
+	defer r.conn.closeMu.Unlock()
 	if r.done {
 		return
 	}
 	r.done = true
-	hs := handlesOf(ids)
-	tls.ClientIdentityRequestRespond(r.r, hs)
+	tls.ClientIdentityRequestRespond(r.r, handlesOf(ids))
 }
 
 // Decline offers no certificate.
 func (r *ClientIdentityRequest) Decline() {
+	r.conn.closeMu.Lock()
+	defer r.conn.closeMu.Unlock()
+	r.decline()
+}
+
+// decline is Decline with c.closeMu held; Close calls it too.
+func (r *ClientIdentityRequest) decline() {
 	if !r.done {
 		r.done = true
 		r.r.Drop()
@@ -203,7 +218,8 @@ func (h *ClientHandshake) receiveClientIdentityRequest(ctx context.Context) (*Cl
 	if !some {
 		return nil, nil
 	}
-	return &ClientIdentityRequest{r: req}, nil
+	h.conn.pendingReq = &ClientIdentityRequest{conn: h.conn, r: req}
+	return h.conn.pendingReq, nil
 }
 
 // Finish runs the rest of the handshake and returns the connection. A

@@ -453,9 +453,25 @@ func TestCloseRacingServerStepFinish(t *testing.T) {
 	}
 }
 
+// TestCloseRacingIdentityRequest is TestCloseRacingStepFinish against a
+// server asking for a client certificate: the guest receives the request
+// and answers it after a delay, while Close lands at delays of its own.
+// A request still open is a child of the handshake: Close must decline
+// it before it drops the handshake, and Respond, Decline and Info must do
+// nothing after Close. Before, Close dropped the handshake under the live
+// request and the host trapped ("... has 1 live children").
+func TestCloseRacingIdentityRequest(t *testing.T) {
+	testCloseRace(t, "stepidreqrace")
+}
+
 func testCloseRace(t *testing.T, mode string) {
 	p := newPKI(t)
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}
+	var id *testpki.Leaf
+	if mode == "stepidreqrace" {
+		cfg.ClientAuth = tls.RequestClientCert
+		id = p.client
+	}
 	var accepted atomic.Int64
 	addr := testnet.Serve(t, func(c net.Conn) {
 		n := accepted.Add(1)
@@ -466,7 +482,7 @@ func testCloseRace(t *testing.T, mode string) {
 		}
 	}).String()
 	var out, errOut bytes.Buffer
-	err := runLimitedOut(t, p, &out, &errOut, nil, []string{addr}, nil,
+	err := runLimitedOut(t, p, &out, &errOut, id, []string{addr}, nil,
 		2, runtime.Limits{Handles: closeRaceHandles},
 		mode, "400", addr, "example.test")
 	t.Logf("guest: %s", errOut.String())

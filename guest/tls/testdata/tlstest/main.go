@@ -40,6 +40,9 @@
 //	                   goroutine while Close runs
 //	stepverifyrace N ADDR NAME  stepcloserace with VerifyServerIdentity
 //	                   before Finish
+//	stepidreqrace N ADDR NAME  stepcloserace against a server asking for
+//	                   a client certificate: ReceiveClientIdentityRequest,
+//	                   answer it after a delay, then Finish
 //	serverstepcloserace N  listen, print the address, and N times: accept,
 //	                   NewServerHandshake, Finish on another goroutine,
 //	                   Close after a delay that varies by round; then
@@ -220,8 +223,18 @@ func run(args []string) error {
 	case "serverstepcloserace":
 		return serverCloseRace(args[1:])
 
-	case "closerace", "stepcloserace", "stepverifyrace":
-		return closeRace(args[1:], args[0] != "closerace", args[0] == "stepverifyrace")
+	case "closerace":
+		return closeRace(args[1:], nil)
+	case "stepcloserace":
+		return closeRace(args[1:], finish)
+	case "stepverifyrace":
+		return closeRace(args[1:], verifyFinish)
+	case "stepidreqrace":
+		ids, err := identities()
+		if err != nil {
+			return err
+		}
+		return closeRace(args[1:], identityRequestDrive(ids))
 
 	case "draft":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
@@ -429,10 +442,9 @@ func deadlineDuringClose(c *wasitls.Conn) error {
 // handshake's end comes second must still drop the cleartext streams, or
 // the host's caps refuse the last dial.
 //
-// With step, the handshake is driven step by step (NewClientHandshake,
-// then Finish on the other goroutine), with verify after
-// VerifyServerIdentity.
-func closeRace(args []string, step, verify bool) error {
+// With drive, the handshake is driven step by step: NewClientHandshake,
+// then drive on the other goroutine; without, Conn.Handshake runs it.
+func closeRace(args []string, drive func(h *wasitls.ClientHandshake, round int) error) error {
 	n, err := strconv.Atoi(args[0])
 	if err != nil {
 		return err
@@ -446,22 +458,13 @@ func closeRace(args []string, step, verify bool) error {
 		}
 		var c *wasitls.Conn
 		hs := make(chan error, 1)
-		if step {
+		if drive != nil {
 			h, err := wasitls.NewClientHandshake(raw, name)
 			if err != nil {
 				return fmt.Errorf("round %d: new handshake: %v", i, err)
 			}
 			c = h.Conn()
-			go func() {
-				if verify {
-					if _, err := h.VerifyServerIdentity(context.Background()); err != nil {
-						hs <- err
-						return
-					}
-				}
-				_, err := h.Finish(context.Background())
-				hs <- err
-			}()
+			go func() { hs <- drive(h, i) }()
 		} else {
 			c = wasitls.Client(raw, &wasitls.Config{ServerName: name})
 			go func() { hs <- c.Handshake() }()
@@ -470,9 +473,7 @@ func closeRace(args []string, step, verify bool) error {
 		// the poll rounds (the handshake starts in the first round's
 		// yield), and when its wait and the handshake's end come in one
 		// round, it runs Close before the handshake goroutine resumes.
-		wake := clocks.SubscribeDuration(clocks.Duration(i%100) * 25_000)
-		poll.Wait(wake, time.Time{}, nil)
-		wake.Drop()
+		pollSleep(time.Duration(i%100) * 25 * time.Microsecond)
 		c.Close()
 		select {
 		case err = <-hs:
@@ -500,6 +501,51 @@ func closeRace(args []string, step, verify bool) error {
 	fmt.Fprintf(os.Stderr, "handshakes finished before Close %d, closed as they finished %d, canceled %d\n", finished, closedAtEnd, canceled)
 	fmt.Printf("%d rounds; then ok\n", n)
 	return nil
+}
+
+// pollSleep waits d with guest/poll (see closeRace).
+func pollSleep(d time.Duration) {
+	wake := clocks.SubscribeDuration(clocks.Duration(d))
+	poll.Wait(wake, time.Time{}, nil)
+	wake.Drop()
+}
+
+// finish is the step-by-step drive of stepcloserace.
+func finish(h *wasitls.ClientHandshake, _ int) error {
+	_, err := h.Finish(context.Background())
+	return err
+}
+
+// verifyFinish is the drive of stepverifyrace.
+func verifyFinish(h *wasitls.ClientHandshake, round int) error {
+	if _, err := h.VerifyServerIdentity(context.Background()); err != nil {
+		return err
+	}
+	return finish(h, round)
+}
+
+// identityRequestDrive returns the drive of stepidreqrace: receive the
+// server's certificate request, hold it open for a while that varies by
+// round, answer it (with ids on even rounds, declining on odd ones), and
+// finish. Close lands while the request is open in many rounds.
+func identityRequestDrive(ids []*wasitls.Identity) func(*wasitls.ClientHandshake, int) error {
+	return func(h *wasitls.ClientHandshake, round int) error {
+		req, err := h.ReceiveClientIdentityRequest(context.Background())
+		if err != nil {
+			return err
+		}
+		if req == nil {
+			return errors.New("the server asked for no certificate")
+		}
+		pollSleep(time.Duration(round%7) * 100 * time.Microsecond)
+		req.Info()
+		if round%2 == 0 {
+			req.Respond(ids)
+		} else {
+			req.Decline()
+		}
+		return finish(h, round)
+	}
 }
 
 // serverCloseRace is closeRace for a server handshake driven step by
@@ -539,9 +585,7 @@ func serverCloseRace(args []string) error {
 			hs <- err
 		}()
 		if !closeAfter {
-			wake := clocks.SubscribeDuration(clocks.Duration(i%100) * 25_000)
-			poll.Wait(wake, time.Time{}, nil)
-			wake.Drop()
+			pollSleep(time.Duration(i%100) * 25 * time.Microsecond)
 			c.Close()
 		}
 		select {
