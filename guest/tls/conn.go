@@ -475,18 +475,14 @@ func (c *Conn) hostReason(fallback string) error {
 }
 
 // beginStep takes c.hsMu for a handshake step the caller drives (the
-// steps that wait: Finish, Abort and the resumptions), as HandshakeContext
-// does, and registers a cancel of ctx that Close calls: Close then waits
-// for the step to drop its future before it drops the handshake and the
+// steps that wait: Finish and the resumptions), as HandshakeContext does,
+// and registers a cancel of ctx that Close calls: Close then waits for the
+// step to drop its future before it drops the handshake and the
 // connection resource, which the host refuses while a child is live. It
 // returns net.ErrClosed when Close ran already. end undoes it.
 func (c *Conn) beginStep(ctx context.Context) (_ context.Context, end func(), _ error) {
-	c.hsMu.Lock()
-	c.closeMu.Lock()
-	if c.closed {
-		c.closeMu.Unlock()
-		c.hsMu.Unlock()
-		return nil, nil, net.ErrClosed
+	if err := c.lockStep(); err != nil {
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	c.hsCancel = cancel
@@ -495,6 +491,33 @@ func (c *Conn) beginStep(ctx context.Context) (_ context.Context, end func(), _ 
 		cancel()
 		c.hsMu.Unlock()
 	}, nil
+}
+
+// beginAbort is beginStep for Abort, which Close does not cancel: an
+// abort is a release already, its wait for the alert is bounded by the
+// host, and cut short it would lose the alert and report a cancellation
+// for a handshake that was aborted. Close waits for it instead, then
+// releases the connection. end unlocks c.hsMu.
+func (c *Conn) beginAbort() (end func(), _ error) {
+	if err := c.lockStep(); err != nil {
+		return nil, err
+	}
+	c.hsCancel = nil
+	c.closeMu.Unlock()
+	return c.hsMu.Unlock, nil
+}
+
+// lockStep takes c.hsMu and then c.closeMu, unless Close ran already
+// (net.ErrClosed, neither held).
+func (c *Conn) lockStep() error {
+	c.hsMu.Lock()
+	c.closeMu.Lock()
+	if c.closed {
+		c.closeMu.Unlock()
+		c.hsMu.Unlock()
+		return net.ErrClosed
+	}
+	return nil
 }
 
 // finish waits for the handshake's cleartext streams. c.hsMu is held.

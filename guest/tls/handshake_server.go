@@ -205,9 +205,11 @@ func (h *ServerHandshake) finish(ctx context.Context) (*Conn, error) {
 }
 
 // Abort cancels the handshake: the host sends an alert. It returns once the
-// alert was written (or ctx is done).
+// alert was written (or ctx is done). A Close from another goroutine does
+// not cut it short: Close waits for it (the host bounds the wait), then
+// releases the connection.
 func (h *ServerHandshake) Abort(ctx context.Context) error {
-	ctx, end, err := h.conn.beginStep(ctx)
+	end, err := h.conn.beginAbort()
 	if err != nil {
 		return err
 	}

@@ -453,6 +453,16 @@ func TestCloseRacingServerStepFinish(t *testing.T) {
 	}
 }
 
+// TestCloseRacingStepAbort is TestCloseRacingStepVerify with Abort
+// instead of Finish: a Close landing while Abort waits for its alert to
+// go out must not cut it short (the host bounds that wait): Abort returns
+// nil, not a cancellation for a handshake it did abort, and Close then
+// releases everything. Before, Close cancelled the wait, and Abort
+// returned context.Canceled.
+func TestCloseRacingStepAbort(t *testing.T) {
+	testCloseRace(t, "stepabortrace")
+}
+
 // TestCloseRacingIdentityRequest is TestCloseRacingStepFinish against a
 // server asking for a client certificate: the guest receives the request
 // and answers it after a delay, while Close lands at delays of its own.

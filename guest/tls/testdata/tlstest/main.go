@@ -40,6 +40,8 @@
 //	                   goroutine while Close runs
 //	stepverifyrace N ADDR NAME  stepcloserace with VerifyServerIdentity
 //	                   before Finish
+//	stepabortrace N ADDR NAME  stepcloserace with VerifyServerIdentity and
+//	                   then Abort instead of Finish
 //	stepidreqrace N ADDR NAME  stepcloserace against a server asking for
 //	                   a client certificate: ReceiveClientIdentityRequest,
 //	                   answer it after a delay, then Finish
@@ -229,6 +231,8 @@ func run(args []string) error {
 		return closeRace(args[1:], finish)
 	case "stepverifyrace":
 		return closeRace(args[1:], verifyFinish)
+	case "stepabortrace":
+		return closeRace(args[1:], verifyAbort)
 	case "stepidreqrace":
 		ids, err := identities()
 		if err != nil {
@@ -522,6 +526,21 @@ func verifyFinish(h *wasitls.ClientHandshake, round int) error {
 		return err
 	}
 	return finish(h, round)
+}
+
+// verifyAbort is the drive of stepabortrace: Abort after
+// VerifyServerIdentity. Close must not cut the Abort short: it returns
+// nil, or net.ErrClosed when Close came first, never a cancellation
+// (which closeRace would count as a Close landing on a waiting step).
+func verifyAbort(h *wasitls.ClientHandshake, _ int) error {
+	if _, err := h.VerifyServerIdentity(context.Background()); err != nil {
+		return err
+	}
+	err := h.Abort(context.Background())
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("abort: %v", err)
+	}
+	return err
 }
 
 // identityRequestDrive returns the drive of stepidreqrace: receive the
