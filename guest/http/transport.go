@@ -131,15 +131,25 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	default:
 		return nil, fmt.Errorf("wasihttp: unsupported protocol scheme %q", req.URL.Scheme)
 	}
-	var used net.Conn
-	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { used = info.Conn }}
+	// The connection's state is read when the transport hands it over,
+	// not once the response is back: by then the transport may have
+	// closed it (an HTTP/1.1 response without a body and with
+	// "Connection: close"), and a closed connection has released its
+	// wasi:tls connection and, with it, its state.
+	var state *tls.ConnectionState
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if c, ok := info.Conn.(*wasitls.Conn); ok {
+			st := c.ConnectionState().Standard()
+			state = &st
+		}
+	}}
 	traced := req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	addr := authority(req)
 
 	if t.useH2(addr) {
 		resp, err := t.h2.RoundTrip(traced)
 		if !errors.Is(err, errHTTP11) {
-			return withTLS(resp, used), err
+			return withTLS(resp, state), err
 		}
 	}
 	resp, err := t.h1.RoundTrip(traced)
@@ -147,7 +157,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// The HTTP/1.1 side reused an idle connection instead.
 		c.Close()
 	}
-	return withTLS(resp, used), err
+	return withTLS(resp, state), err
 }
 
 // CloseIdleConnections closes the idle connections of both sides.
@@ -175,13 +185,9 @@ func authority(req *http.Request) string {
 	return net.JoinHostPort(host, port)
 }
 
-func withTLS(resp *http.Response, used net.Conn) *http.Response {
-	if resp == nil {
-		return nil
-	}
-	if c, ok := used.(*wasitls.Conn); ok {
-		st := c.ConnectionState().Standard()
-		resp.TLS = &st
+func withTLS(resp *http.Response, state *tls.ConnectionState) *http.Response {
+	if resp != nil && state != nil {
+		resp.TLS = state
 	}
 	return resp
 }

@@ -2,6 +2,9 @@ package tlshost_test
 
 import (
 	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 )
@@ -48,4 +51,29 @@ func TestGuestHTTPSGet(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestGuestHTTPSGetConnectionClose runs examples/https-get against an
+// HTTP/1.1 server that answers with an empty body and "Connection: close":
+// net/http's transport closes such a connection as soon as it has read
+// the response, before RoundTrip returns it, and resp.TLS must still
+// describe the connection (crypto/tls's ConnectionState works after
+// Close). Before, guest/http read the state after the Close had released
+// the wasi:tls connection: resp.TLS was all zeros.
+func TestGuestHTTPSGetConnectionClose(t *testing.T) {
+	p := newGuestPKI(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}, NextProtos: []string{"http/1.1"}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	out, err := startGuest(t, "stdtls", p, "github.com/wasitls/wasitls/examples/https-get", nil,
+		"https://localhost:"+port+"/").wait(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mustContain(t, out, "HTTP/1.1 204 No Content", "alpn: http/1.1", "tls: TLS 1.3 (0x0304), TLS_", "server: ")
 }
