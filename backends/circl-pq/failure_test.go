@@ -363,7 +363,9 @@ func TestServerRejectsSecondClientHello(t *testing.T) {
 			ch.signatureSchemesCert = []uint16{Ed25519}
 		}, alertIllegalParameter},
 		{"added-status-request", func(ch *clientHelloMsg) { ch.ocspStapling = true }, alertIllegalParameter},
-		{"added-psk-modes", func(ch *clientHelloMsg) { ch.pskModes = []uint8{pskModeDHE} }, alertIllegalParameter},
+		{"changed-psk-modes", func(ch *clientHelloMsg) { ch.pskModes = []uint8{0, pskModeDHE} }, alertIllegalParameter},
+		// The offer may be updated, not made (RFC 8446, Section 4.1.2).
+		{"added-pre-shared-key", func(ch *clientHelloMsg) { withPSK(ch, 1, 32) }, alertIllegalParameter},
 		{"cookie-never-sent", func(ch *clientHelloMsg) { ch.cookie = []byte("forged") }, alertIllegalParameter},
 		// Nor may it start asking for post-handshake authentication.
 		{"added-post-handshake-auth", func(ch *clientHelloMsg) { ch.postHandshakeAuth = true }, alertIllegalParameter},
@@ -377,6 +379,7 @@ func TestServerRejectsSecondClientHello(t *testing.T) {
 			go func() { done <- hs() }()
 			ch := testClientHello(t, X25519)
 			ch.supportedGroups = []uint16{X25519, P256}
+			ch.pskModes = []uint8{pskModeDHE}
 			writeRawRecord(client, recordTypeHandshake, ch.marshal())
 			typ, body, err := readRawRecord(client)
 			var hrr serverHelloMsg

@@ -331,9 +331,13 @@ func (hs *serverHandshakeState) doHelloRetryRequest() error {
 	if ch.earlyData {
 		return c.fail(alertIllegalParameter, "tls: second ClientHello offers early data")
 	}
-	// The PSK offer may be updated but not dropped (RFC 8446, Section 4.1.2).
+	// The PSK offer may be updated but not dropped, nor made now (RFC
+	// 8446, Section 4.1.2).
 	if old.hasPreSharedKey && !ch.hasPreSharedKey {
 		return c.fail(alertMissingExtension, "tls: second ClientHello drops the pre_shared_key offer")
+	}
+	if ch.hasPreSharedKey && !old.hasPreSharedKey {
+		return c.fail(alertIllegalParameter, "tls: second ClientHello adds a pre_shared_key offer")
 	}
 	// Early data, if any, came before the second ClientHello.
 	c.skipEarlyData = 0
