@@ -169,6 +169,8 @@ func TestHostileClientSecondFlight(t *testing.T) {
 	keyUpdate := (&keyUpdateMsg{}).marshal()
 	emptyCert := (&certificateMsg{}).marshal()
 	clientCert := (&certificateMsg{chain: p.client.Identity().Chain}).marshal()
+	// announce is the header of a message of typ announcing n bytes.
+	announce := func(typ uint8, n int) []byte { return []byte{typ, byte(n >> 16), byte(n >> 8), byte(n)} }
 	for _, tc := range []struct {
 		name    string
 		require bool // the server asks for a client certificate
@@ -233,6 +235,15 @@ func TestHostileClientSecondFlight(t *testing.T) {
 		{name: "empty-certificate-required", require: true, attack: func(rc *rawClient) []byte {
 			return rc.sealer.Seal(byte(recordTypeHandshake), emptyCert)
 		}, want: alertCertificateRequired, why: "sent no certificate"},
+		// The bounds of docs/security.md: a Certificate announced past
+		// 256 KiB when asked for, past 64 KiB when not, fails at its
+		// header.
+		{name: "requested-certificate-over-bound", require: true, attack: func(rc *rawClient) []byte {
+			return rc.sealer.Seal(byte(recordTypeHandshake), announce(typeCertificate, maxHandshake+1))
+		}, want: alertUnexpectedMessage, why: "exceeds the limit of 262144"},
+		{name: "unrequested-certificate-over-bound", attack: func(rc *rawClient) []byte {
+			return rc.sealer.Seal(byte(recordTypeHandshake), announce(typeCertificate, maxHandshakeOther+1))
+		}, want: alertUnexpectedMessage, why: "exceeds the limit of 65536"},
 		{name: "certificate-verify-empty", require: true, attack: func(rc *rawClient) []byte {
 			return rc.sealer.Seal(byte(recordTypeHandshake), append(clientCert, marshalMessageBytes(typeCertificateVerify, []byte{4, 3, 0, 0})...))
 		}, want: alertDecodeError, why: "malformed client CertificateVerify"},
