@@ -33,8 +33,10 @@ import (
 // the limit, as wazero's own (bounded, but copied on growth). Free gives
 // the pages back at once. wazero may free a memory while the guest still
 // runs on another goroutine (Close during a call), so the mapping stays,
-// reading as zero, until release: when the guest has returned, or when the
-// module instance, which a running guest reaches, is garbage.
+// reading as zero, until release: when the guest has returned and no one
+// can call it again (a component's run, a command that failed with no
+// Started hook), or when the module instance, which a running guest and an
+// embedder that can still call it through wazero reach, is garbage.
 
 // A memoryBudget is the memory allocator of one guest.
 type memoryBudget struct {

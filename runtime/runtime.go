@@ -334,10 +334,18 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 		err = ci.StopError(err) // the stack budget's trap, reported as such
 	}
 	inst.Close(context.Background())
-	g.memory.release() // _start returned: nothing runs on the memory any more
 	if err != nil {
+		if cfg.Started == nil {
+			g.memory.release() // no one holds the instance: nothing runs on the memory any more
+		}
 		return nil, err
 	}
+	// The embedder holds the instance (and may have since Started): a
+	// call of the module's exports through wazero (Module's
+	// ExportedFunction), which nothing refuses, runs on the memory, which
+	// stays mapped, reading as zero, until the module instance is garbage
+	// (the finalizer above). Before, it was unmapped here, and such a call
+	// crashed the process.
 	return inst, nil
 }
 

@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasitls/wasitls/internal/wasmbin"
+)
+
+// peekCommand is a command whose _start exits with code (0: returns),
+// exporting peek, which loads the i32 at address 0 of its memory.
+func peekCommand(code int) []byte {
+	var m wasmbin.Module
+	procExit := m.ImportFunc("wasi_snapshot_preview1", "proc_exit", m.Type([]byte{wasmbin.I32}, nil))
+	var body []byte
+	if code != 0 {
+		body = wasmbin.Cat(wasmbin.I32Const(int32(code)), []byte{0x10, byte(procExit)}) // call proc_exit
+	}
+	start := m.Func(m.Type(nil, nil), nil, body)
+	peek := m.Func(m.Type(nil, []byte{wasmbin.I32}), nil, wasmbin.Cat(wasmbin.I32Const(0), []byte{0x28, 0x02, 0x00})) // i32.load
+	m.Memory(1, -1)
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	m.Export("_start", wasmbin.ExportFunc, start)
+	m.Export("peek", wasmbin.ExportFunc, peek)
+	return m.Bytes()
+}
+
+// TestCallAfterCommandReturned: the embedder holds a command's instance
+// once its _start returned (Instantiate's result, or the Started hook's
+// argument when it exited with another code): a call of its exports
+// through wazero, which nothing refuses, ends as a call into a closed
+// module, and Instance.Call refuses it. Before, the guest's memory was
+// unmapped when _start returned, and the call's first load crashed the
+// process (SIGSEGV, "unexpected fault address").
+func TestCallAfterCommandReturned(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, NewRuntimeConfig())
+	t.Cleanup(func() { r.Close(ctx) })
+	rt, err := New(ctx, r, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []int{0, 3} {
+		compiled, err := r.CompileModule(ctx, peekCommand(code))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var held *Instance
+		inst, err := rt.Instantiate(ctx, compiled, ModuleConfig{Started: func(i *Instance) { held = i }})
+		var exit *sys.ExitError
+		switch {
+		case code == 0 && (err != nil || inst != held):
+			t.Fatalf("Instantiate = %v, %v", inst, err)
+		case code != 0 && (!errors.As(err, &exit) || exit.ExitCode() != uint32(code)):
+			t.Fatalf("Instantiate = %v, want the exit with code %d", err, code)
+		}
+		res, err := held.Module().ExportedFunction("peek").Call(context.Background())
+		if err == nil && (len(res) != 1 || res[0] != 0) {
+			t.Errorf("exit %d: peek through wazero = %v, want an error or the zero the memory reads as", code, res)
+		}
+		if _, err := held.Call("peek"); !errors.Is(err, ErrClosed) {
+			t.Errorf("exit %d: Instance.Call(peek) = %v, want ErrClosed", code, err)
+		}
+	}
+}
