@@ -160,25 +160,7 @@ func (s *scope) lift(c Canon) (item, error) {
 	return item{SortFunc, &cfunc{typ: ft, lifted: &lifted{fn: fn, memory: mem, realloc: realloc, postReturn: post, table: s.handles(), scope: s}}}, nil
 }
 
-func funcUsesMemory(f *rfunc) bool {
-	p, _ := liftSignature(f)
-	var flat []api.ValueType
-	for _, x := range f.params {
-		flattenInto(x.t, &flat)
-	}
-	if len(flat) != len(p) {
-		return true // spilled
-	}
-	if f.result != nil && len(flatten(f.result)) > maxFlatResults {
-		return true
-	}
-	for _, x := range f.params {
-		if usesMemory(x.t) {
-			return true
-		}
-	}
-	return f.result != nil && usesMemory(f.result)
-}
+func funcUsesMemory(f *rfunc) bool { return sigOf(f).memory }
 
 // lower binds an imported function to the host's generated glue, with the
 // memory and realloc of this canon lower.

@@ -1,6 +1,8 @@
 package component
 
 import (
+	"slices"
+
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasitls/wasitls/cabi"
@@ -51,7 +53,8 @@ type (
 	rborrow struct{ res *rresource }
 	rfunc   struct {
 		params []rfield
-		result rtype // nil for none
+		result rtype    // nil for none
+		sig    *funcSig // set when resolved (setLayout)
 	}
 	// rinstance is an instance type: its exports by name (*rfunc, a type,
 	// or *rinstance).
@@ -104,6 +107,10 @@ func flatten(t rtype) []api.ValueType {
 }
 
 func flattenInto(t rtype, out *[]api.ValueType) {
+	if l := layoutOf(t); l != nil && l.set && !l.long {
+		*out = append(*out, l.flat...)
+		return
+	}
 	i32, i64, f32, f64 := api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeF32, api.ValueTypeF64
 	switch t := t.(type) {
 	case rprim:
@@ -142,16 +149,23 @@ func flattenVariant(cases []rtype, out *[]api.ValueType) {
 		if c == nil {
 			continue
 		}
-		for i, ft := range flatten(c) {
-			if i < len(joined) {
-				joined[i] = join(joined[i], ft)
-			} else {
-				joined = append(joined, ft)
-			}
-		}
+		joined = joinFlat(joined, flatten(c))
 	}
 	*out = append(*out, api.ValueTypeI32)
 	*out = append(*out, joined...)
+}
+
+// joinFlat joins the core value types of a variant's case, f, into those
+// of the cases before it.
+func joinFlat(joined, f []api.ValueType) []api.ValueType {
+	for i, ft := range f {
+		if i < len(joined) {
+			joined[i] = join(joined[i], ft)
+		} else {
+			joined = append(joined, ft)
+		}
+	}
+	return joined
 }
 
 func join(a, b api.ValueType) api.ValueType {
@@ -170,46 +184,127 @@ const (
 	maxFlatResults = 1
 )
 
+// A funcSig is what the Canonical ABI makes of a function type's
+// parameters and result, computed once when the type is resolved
+// (setLayout): a `canon lift` or `canon lower` of it, of which a component
+// can have a million, then costs what its core signature has values, not
+// what the type has nodes.
+type funcSig struct {
+	params        []api.ValueType // flattened, nil when spilled
+	spilled       bool            // more than maxFlatParams
+	results       []api.ValueType // flattened, nil when spilled or none
+	spilledResult bool            // more than maxFlatResults
+	memory        bool            // lifting or lowering touches memory
+}
+
+// sigOf returns the funcSig of f.
+func sigOf(f *rfunc) *funcSig {
+	if f.sig != nil {
+		return f.sig
+	}
+	s := &funcSig{}
+	for _, p := range f.params {
+		flat, long := flatShort(p.t)
+		if long || len(s.params)+len(flat) > maxFlatParams {
+			s.params, s.spilled = nil, true
+			break
+		}
+		s.params = append(s.params, flat...)
+	}
+	if f.result != nil {
+		flat, long := flatShort(f.result)
+		if s.spilledResult = long || len(flat) > maxFlatResults; !s.spilledResult {
+			s.results = flat
+		}
+	}
+	s.memory = s.spilled || s.spilledResult || (f.result != nil && usesMemory(f.result))
+	for _, p := range f.params {
+		s.memory = s.memory || usesMemory(p.t)
+	}
+	return s
+}
+
+// flatShort returns the core value types t flattens to, or long when they
+// are more than maxFlatParams (a parameter spills, a result too): a
+// record's, tuple's or variant's from its layout, without walking it.
+func flatShort(t rtype) (flat []api.ValueType, long bool) {
+	if l := layoutOf(t); l != nil && l.set {
+		return l.flat, l.long
+	}
+	add := func(t rtype) bool {
+		f, long := flatShort(t)
+		flat = append(flat, f...)
+		return !long && len(flat) <= maxFlatParams
+	}
+	switch t := t.(type) {
+	case *rrecord:
+		for _, f := range t.fields {
+			if !add(f.t) {
+				return nil, true
+			}
+		}
+	case *rtuple:
+		for _, e := range t.elems {
+			if !add(e) {
+				return nil, true
+			}
+		}
+	case *rvariant, *roption, *rresult:
+		var joined []api.ValueType
+		for _, c := range variantCases(t) {
+			if c == nil {
+				continue
+			}
+			f, long := flatShort(c)
+			if long {
+				return nil, true
+			}
+			joined = joinFlat(joined, f)
+		}
+		if 1+len(joined) > maxFlatParams {
+			return nil, true
+		}
+		flat = append([]api.ValueType{api.ValueTypeI32}, joined...)
+	default:
+		flat = flatten(t) // a primitive, list, flags, enum or handle: at most two
+	}
+	return flat, false
+}
+
 // lowerSignature is the core signature of f lowered (canon lower): spilled
 // parameters become one pointer, spilled results a pointer parameter.
 func lowerSignature(f *rfunc) (params, results []api.ValueType) {
-	for _, p := range f.params {
-		flattenInto(p.t, &params)
-	}
-	if len(params) > maxFlatParams {
+	s := sigOf(f)
+	params = slices.Clone(s.params)
+	if s.spilled {
 		params = []api.ValueType{api.ValueTypeI32}
 	}
-	if f.result != nil {
-		results = flatten(f.result)
-		if len(results) > maxFlatResults {
-			params = append(params, api.ValueTypeI32)
-			results = nil
-		}
+	if s.spilledResult {
+		return append(params, api.ValueTypeI32), nil
 	}
-	return params, results
+	return params, slices.Clone(s.results)
 }
 
 // liftSignature is the core signature of the function f lifts (canon
 // lift): spilled parameters are one pointer, spilled results a returned
 // pointer.
 func liftSignature(f *rfunc) (params, results []api.ValueType) {
-	for _, p := range f.params {
-		flattenInto(p.t, &params)
-	}
-	if len(params) > maxFlatParams {
+	s := sigOf(f)
+	params, results = slices.Clone(s.params), slices.Clone(s.results)
+	if s.spilled {
 		params = []api.ValueType{api.ValueTypeI32}
 	}
-	if f.result != nil {
-		results = flatten(f.result)
-		if len(results) > maxFlatResults {
-			results = []api.ValueType{api.ValueTypeI32}
-		}
+	if s.spilledResult {
+		results = []api.ValueType{api.ValueTypeI32}
 	}
 	return params, results
 }
 
 // usesMemory reports whether lifting or lowering t touches memory.
 func usesMemory(t rtype) bool {
+	if l := layoutOf(t); l != nil && l.set {
+		return l.memory
+	}
 	switch t := t.(type) {
 	case rprim:
 		return Prim(t) == String

@@ -80,11 +80,8 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		m.unmove()
 	}()
 	var flat []uint64
-	var flatTypes []api.ValueType
-	for _, p := range ft.params {
-		flattenInto(p.t, &flatTypes)
-	}
-	if len(flatTypes) > maxFlatParams {
+	sig := sigOf(ft)
+	if sig.spilled {
 		// Spilled: the arguments are stored in memory, lowered once.
 		tu := &rtuple{}
 		for _, p := range ft.params {
@@ -110,11 +107,10 @@ func (f *Func) Call(ctx context.Context, args ...any) (result any, err error) {
 		return nil, err
 	}
 	if ft.result != nil {
-		rf := flatten(ft.result)
-		if len(rf) > maxFlatResults {
+		if sig.spilledResult {
 			result = m.load(ft.result, uint32(res[0]))
 		} else {
-			it := &flatIter{vals: res, types: rf}
+			it := &flatIter{vals: res, types: sig.results}
 			result = liftFlat(m, it, ft.result)
 		}
 	}
@@ -221,7 +217,12 @@ func (m *mem) badRealloc(format string, args ...any) {
 // thousand times what its bytes do) however few bytes it takes.
 type layout struct {
 	size, align uint32
-	set         bool
+	// flat are the core value types it flattens to, nil when long (more
+	// than maxFlatParams); memory is set when lifting or lowering it
+	// touches memory.
+	flat         []api.ValueType
+	long, memory bool
+	set          bool
 }
 
 // layoutOf returns the layout of a record, tuple or variant type, nil for
@@ -243,13 +244,18 @@ func layoutOf(t rtype) *layout {
 }
 
 // setLayout computes the layout of a resolved type, whose parts have
-// theirs already, and of a variant its case types.
+// theirs already, of a variant its case types, and of a function type its
+// funcSig.
 func setLayout(t rtype) {
-	if v, ok := t.(*rvariant); ok {
-		v.types = variantCases(v)
+	switch t := t.(type) {
+	case *rvariant:
+		t.types = variantCases(t)
+	case *rfunc:
+		t.sig = sigOf(t)
 	}
 	if l := layoutOf(t); l != nil {
-		*l = layout{size: size(t), align: alignment(t), set: true}
+		flat, long := flatShort(t)
+		*l = layout{size: size(t), align: alignment(t), flat: flat, long: long, memory: usesMemory(t), set: true}
 	}
 }
 
