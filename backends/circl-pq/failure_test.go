@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/tls13records"
 )
 
 // Failure tests: every protocol violation ends in the alert RFC 8446 names
@@ -669,6 +670,30 @@ func TestEncryptedFlightFailures(t *testing.T) {
 			sh.serverShare.data = make([]byte, 32)
 			return sh.marshal()
 		}), want: alertIllegalParameter, clientSends: true},
+		// Messages a server must not send where this one puts them: after
+		// its Finished in the same record (RFC 8446, Section 5.1: the
+		// client's read keys change there), twice, or out of order.
+		{name: "ticket-after-server-finished-in-its-record", serverMutate: mutateMessage(typeFinished, func(m []byte) []byte {
+			return append(m, tls13records.NewSessionTicket(0, []byte("ticket"))...)
+		}), want: alertUnexpectedMessage, clientSends: true},
+		{name: "key-update-in-server-flight", serverMutate: mutateMessage(typeEncryptedExtensions, func(m []byte) []byte {
+			return append(m, (&keyUpdateMsg{}).marshal()...)
+		}), want: alertUnexpectedMessage, clientSends: true},
+		{name: "ticket-before-server-finished", serverMutate: mutateMessage(typeCertificateVerify, func(m []byte) []byte {
+			return append(m, tls13records.NewSessionTicket(0, []byte("ticket"))...)
+		}), want: alertUnexpectedMessage, clientSends: true},
+		{name: "certificate-request-twice", mtls: true, serverMutate: mutateMessage(typeCertificateRequest, func(m []byte) []byte {
+			return append(m, m...)
+		}), want: alertUnexpectedMessage, clientSends: true},
+		{name: "certificate-request-with-context", mtls: true, serverMutate: mutateMessage(typeCertificateRequest, func(m []byte) []byte {
+			var cr certificateRequestMsg
+			cr.unmarshal(m)
+			cr.context = []byte{1}
+			return cr.marshal()
+		}), want: alertIllegalParameter, clientSends: true},
+		{name: "certificate-request-without-signature-algorithms", mtls: true, serverMutate: mutateMessage(typeCertificateRequest, func(m []byte) []byte {
+			return marshalMessageBytes(typeCertificateRequest, []byte{0, 0, 0})
+		}), want: alertMissingExtension, clientSends: true},
 		{name: "bad-client-finished", clientMutate: mutateMessage(typeFinished, flipLast), want: alertDecryptError},
 		{name: "bad-client-signature", mtls: true, clientMutate: mutateMessage(typeCertificateVerify, func(m []byte) []byte {
 			m[12] ^= 1
