@@ -166,7 +166,7 @@ func (hs *serverHandshakeState) processClientHello() error {
 	// RFC 8446, Section 4.2.8: one share per group, each for a group in
 	// supported_groups. Both lists may hold thousands of entries, so they
 	// are checked against sets, not scanned for each other.
-	var supported, seen groupSet
+	var supported, seen codeSet
 	for _, g := range ch.supportedGroups {
 		supported.add(g)
 	}
@@ -222,12 +222,6 @@ func (hs *serverHandshakeState) processClientHello() error {
 	hs.identity, hs.sigScheme = ident, scheme
 	return hs.checkForResumption()
 }
-
-// A groupSet is a set of group code points, one bit each.
-type groupSet [1 << 16 / 64]uint64
-
-func (s *groupSet) add(g uint16)      { s[g/64] |= 1 << (g % 64) }
-func (s *groupSet) has(g uint16) bool { return s[g/64]&(1<<(g%64)) != 0 }
 
 // pickALPN returns the first of server's ALPN IDs that client offers, ""
 // for none, in time linear in the lists: a guest's server may accept some
