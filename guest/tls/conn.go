@@ -474,12 +474,13 @@ func (c *Conn) hostReason(fallback string) error {
 	return errors.New(fallback)
 }
 
-// beginStep takes c.hsMu for a handshake step the caller drives (the
-// steps that wait: Finish and the resumptions), as HandshakeContext does,
-// and registers a cancel of ctx that Close calls: Close then waits for the
-// step to drop its future before it drops the handshake and the
-// connection resource, which the host refuses while a child is live. It
-// returns net.ErrClosed when Close ran already. end undoes it.
+// beginStep takes c.hsMu for a step the caller drives that waits on a
+// future of the connection (Finish, the resumptions, post-handshake
+// authentication), as HandshakeContext does, and registers a cancel of
+// ctx that Close calls: Close then waits for the step to drop its future
+// before it drops the handshake and the connection resource, which the
+// host refuses while a child is live. It returns net.ErrClosed when Close
+// ran already. end undoes it.
 func (c *Conn) beginStep(ctx context.Context) (_ context.Context, end func(), _ error) {
 	if err := c.lockStep(); err != nil {
 		return nil, nil, err
@@ -830,11 +831,18 @@ func (c *Conn) ConnectionState() ConnectionState {
 // handshake (TLS 1.3 post-handshake authentication) and returns the chain
 // once the host validated it (nil when the client sent none). Hosts whose
 // TLS backend cannot do this (crypto/tls cannot) refuse, and the error says
-// so.
+// so. It holds the handshake lock while it waits, as a handshake step
+// does: a Close from another goroutine cancels it, and ConnectionState
+// waits for it.
 func (c *Conn) RequestClientCertificate(ctx context.Context) ([][]byte, error) {
 	if err := c.HandshakeContext(ctx); err != nil {
 		return nil, err
 	}
+	ctx, end, err := c.beginStep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	if c.sc == 0 {
 		return nil, errors.New("wasitls: RequestClientCertificate on a client connection")
 	}

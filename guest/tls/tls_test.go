@@ -17,6 +17,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/backends"
+	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	_ "github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
@@ -67,6 +69,12 @@ func runLimited(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, 
 // runLimitedOut is runLimited with the guest's standard error apart.
 func runLimitedOut(t *testing.T, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
 	t.Helper()
+	return runBackend(t, "stdtls", p, out, errOut, id, connect, listen, conns, limits, args...)
+}
+
+// runBackend is runLimitedOut with the host's TLS backend named.
+func runBackend(t *testing.T, backend string, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
+	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
@@ -77,7 +85,7 @@ func runLimitedOut(t *testing.T, p *pki, out, errOut io.Writer, id *testpki.Leaf
 	if err := policy.AllowListen(listen...); err != nil {
 		t.Fatal(err)
 	}
-	host := tlshost.New(tlshost.Config{BackendName: "stdtls", RootCAs: p.ca.Pool(), ClientCAs: p.ca.Pool(), Connections: conns})
+	host := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: p.ca.Pool(), ClientCAs: p.ca.Pool(), Connections: conns})
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{host}, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
@@ -508,3 +516,54 @@ func testCloseRace(t *testing.T, mode string) {
 // needs 9 or 10 handles at most (8 is refused); a few leaked rounds, two
 // streams each, pass the cap.
 const closeRaceHandles = 16
+
+// TestClosePendingPostHandshakeAuth closes a server connection (on the
+// circl-pq backend, which does post-handshake authentication) while
+// RequestClientCertificate waits on another goroutine for a client that
+// offered post_handshake_auth and never reads the request. Close must
+// cancel the wait, as it does a handshake step's, before it drops the
+// connection; before, the request waited without the handshake lock and
+// without a cancel Close could reach, Close dropped the
+// server-connection under the live future, and the host trapped. A
+// request after Close fails with net.ErrClosed (before: "on a client
+// connection").
+func TestClosePendingPostHandshakeAuth(t *testing.T) {
+	p := newPKI(t)
+	pr, pw := io.Pipe()
+	var errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runBackend(t, "circl-pq", p, pw, &errOut, p.server, nil, []string{"127.0.0.1:0"}, 0, runtime.Limits{}, "phaclose")
+		pw.Close()
+	}()
+	lines := bufio.NewReader(pr)
+	addr, err := lines.ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address: %v (%v)", err, <-done)
+	}
+	raw, err := net.Dial("tcp", strings.TrimSpace(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	// The ClientIdentity hook makes the client offer post_handshake_auth;
+	// it is never called, as the client never reads after the handshake.
+	c, err := circlpq.Client(raw, &backends.ClientConfig{
+		ServerName: "example.test", RootCAs: p.ca.Pool(),
+		ClientIdentity: func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) { return nil, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Handshake(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(lines)
+	if err := <-done; err != nil {
+		t.Fatalf("guest: %v\n%s%s", err, rest, errOut.String())
+	}
+	if want := "request during close ended context canceled, after close closed true\n"; string(rest) != want {
+		t.Fatalf("guest printed %q, want %q", rest, want)
+	}
+}

@@ -45,6 +45,11 @@
 //	stepidreqrace N ADDR NAME  stepcloserace against a server asking for
 //	                   a client certificate: ReceiveClientIdentityRequest,
 //	                   answer it after a delay, then Finish
+//	phaclose           listen on 127.0.0.1:0, print the address, serve
+//	                   one connection, ask for a client certificate after
+//	                   the handshake (the peer never answers) and Close
+//	                   meanwhile from another goroutine; print how the
+//	                   request ended, and what one after Close returns
 //	serverstepcloserace N  listen, print the address, and N times: accept,
 //	                   NewServerHandshake, Finish on another goroutine,
 //	                   Close after a delay that varies by round; then
@@ -233,6 +238,9 @@ func run(args []string) error {
 		return closeRace(args[1:], verifyFinish)
 	case "stepabortrace":
 		return closeRace(args[1:], verifyAbort)
+	case "phaclose":
+		return phaClose()
+
 	case "stepidreqrace":
 		ids, err := identities()
 		if err != nil {
@@ -632,5 +640,47 @@ func serverCloseRace(args []string) error {
 		return fmt.Errorf("handshake after %d rounds: %v", n, err)
 	}
 	fmt.Printf("%d rounds; then ok\n", n)
+	return nil
+}
+
+// phaClose closes a server connection while RequestClientCertificate
+// waits, on another goroutine, for an answer the peer never sends: Close
+// must end the wait before it drops the connection (the request's
+// parent), and a request after Close fails with net.ErrClosed.
+func phaClose() error {
+	ids, err := identities()
+	if err != nil {
+		return err
+	}
+	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr())
+	raw, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	c := wasitls.Server(raw, &wasitls.Config{Identities: ids})
+	if err := c.Handshake(); err != nil {
+		return err
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.RequestClientCertificate(context.Background())
+		got <- err
+	}()
+	// The request is out once this goroutine runs again: the other one
+	// runs until it waits for the answer, which never comes.
+	pollSleep(time.Millisecond)
+	c.Close()
+	select {
+	case err = <-got:
+	case <-time.After(10 * time.Second):
+		return errors.New("RequestClientCertificate still waiting 10s after Close")
+	}
+	_, after := c.RequestClientCertificate(context.Background())
+	fmt.Printf("request during close ended %v, after close closed %v\n", err, errors.Is(after, net.ErrClosed))
 	return nil
 }
