@@ -628,17 +628,8 @@ func (c *Conn) closeNotify() error {
 		return nil
 	}
 	c.wroteNotify = true
-	// Like crypto/tls's Close: do not wait for ever on a peer that does
-	// not read (a write deadline, when set, bounds it instead). When the
-	// flush fails, or cannot start because a Write is in progress (a
-	// Close then breaks the Write, as crypto/tls's does), close_notify is
-	// not sent: it would queue behind output the peer does not take, and
-	// the host's close-output would block the whole guest waiting for it.
-	if err := c.w.FlushTimeout(5 * time.Second); err != nil {
-		if errors.Is(err, wasinet.ErrWriteInProgress) {
-			return nil
-		}
-		return c.opErr("close", fmt.Errorf("wasitls: close_notify not sent: %w", err))
+	if send, err := flushForNotify(c.w); !send {
+		return c.opErr("close", err)
 	}
 	var err error
 	if c.isClient {
@@ -650,6 +641,25 @@ func (c *Conn) closeNotify() error {
 		return c.opErr("close", extErr(err))
 	}
 	return nil
+}
+
+// flushForNotify flushes w before close_notify and reports whether
+// close_notify may be sent. Like crypto/tls's Close, it does not wait for
+// ever on a peer that does not read (a write deadline, when set, bounds
+// it instead). When the flush fails (err says why), or cannot start
+// because a Write is in progress (a Close then breaks the Write, as
+// crypto/tls's does; err is nil), close_notify is not sent: it would
+// queue behind output the peer does not take, and the host's close-output
+// would block the whole guest waiting for it.
+func flushForNotify(w *wasinet.StreamWriter) (send bool, err error) {
+	err = w.FlushTimeout(5 * time.Second)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, wasinet.ErrWriteInProgress):
+		return false, nil
+	}
+	return false, fmt.Errorf("wasitls: close_notify not sent: %w", err)
 }
 
 // Close sends close_notify (after a completed handshake, unless another

@@ -91,28 +91,45 @@ func (c *DraftConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// CloseWrite flushes and sends close_notify (close-output).
+// CloseWrite flushes what was written and sends close_notify
+// (close-output), with Conn.CloseWrite's bounds: not behind a Write in
+// progress, and not after a flush that failed or timed out.
 func (c *DraftConn) CloseWrite() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.notified && !c.closed {
-		c.notified = true
-		c.w.Flush()
-		c.conn.CloseOutput()
+	if c.closed {
+		return net.ErrClosed
 	}
-	return nil
+	return c.closeNotifyLocked()
 }
 
-// Close sends close_notify, releases the TLS resources and closes the
+// closeNotifyLocked sends close_notify once. c.mu is held.
+func (c *DraftConn) closeNotifyLocked() error {
+	if c.notified {
+		return nil
+	}
+	c.notified = true
+	send, err := flushForNotify(c.w)
+	if send {
+		c.conn.CloseOutput()
+	}
+	if err != nil {
+		err = &net.OpError{Op: "close", Net: "tls", Addr: c.RemoteAddr(), Err: err}
+	}
+	return err
+}
+
+// Close sends close_notify (see CloseWrite; a Write in progress is woken
+// with net.ErrClosed), releases the TLS resources and closes the
 // underlying connection.
 func (c *DraftConn) Close() error {
-	c.CloseWrite()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return net.ErrClosed
 	}
 	c.closed = true
+	c.closeNotifyLocked()
 	c.mu.Unlock()
 	c.r.Close()
 	c.w.Close()

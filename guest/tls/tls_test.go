@@ -271,6 +271,22 @@ func TestCloseWakesBlockedWrite(t *testing.T) {
 	}
 }
 
+// TestDraftCloseWakesBlockedWrite is TestCloseWakesBlockedWrite over the
+// draft API (DraftConn): Close must not wait for a Write blocked on a peer
+// that never reads. Before, Close flushed with no bound and behind the
+// Write (its close_notify came first), and waited for good.
+func TestDraftCloseWakesBlockedWrite(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "draftclosewrite", addr); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "close returned, write closed true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
 // TestCloseStalledOutput closes a connection whose output the peer never
 // takes, after a write deadline ended the blocked Write: Close gives up on
 // close_notify at once (its flush already failed) instead of the host

@@ -18,6 +18,7 @@
 //	closewrite ADDR NAME  dial ADDR (which never reads), Close while
 //	                   another goroutine is blocked in Write; print whether
 //	                   Close returned and the Write's error
+//	draftclosewrite ADDR  closewrite over the draft API
 //	closestalled ADDR NAME  dial ADDR (which never reads), write until a
 //	                   Write blocks, end it with a past write deadline,
 //	                   then Close; print whether Close returned in time
@@ -248,6 +249,13 @@ func run(args []string) error {
 		}
 		return closeRace(args[1:], identityRequestDrive(ids))
 
+	case "draftclosewrite":
+		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
+		if err != nil {
+			return err
+		}
+		return closeBlockedWrite(c, false)
+
 	case "draft":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
 		if err != nil {
@@ -273,7 +281,7 @@ func run(args []string) error {
 // first ends the Write with a write deadline in the past (fillOutput), then
 // closes c: with output the peer will never take, Close must give up on
 // close_notify rather than wait for its delivery.
-func closeBlockedWrite(c *wasitls.Conn, stalled bool) error {
+func closeBlockedWrite(c net.Conn, stalled bool) error {
 	var wrote <-chan error
 	var err error
 	if stalled {
@@ -358,7 +366,7 @@ func failDials(args []string) error {
 // blockWrite writes to c, whose peer never reads, from another goroutine
 // until a Write blocks: once no Write returned for a while. The channel
 // gets the error that ends the blocked Write.
-func blockWrite(c *wasitls.Conn) (<-chan error, error) {
+func blockWrite(c net.Conn) (<-chan error, error) {
 	progress := make(chan struct{}, 1)
 	wrote := make(chan error, 1)
 	go func() {
@@ -387,7 +395,7 @@ func blockWrite(c *wasitls.Conn) (<-chan error, error) {
 
 // fillOutput writes to c, whose peer never reads, until a Write blocks,
 // then ends that Write with a write deadline in the past.
-func fillOutput(c *wasitls.Conn) error {
+func fillOutput(c net.Conn) error {
 	wrote, err := blockWrite(c)
 	if err != nil {
 		return err
