@@ -163,8 +163,18 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.r.SetDeadline(t) }
 // SetWriteDeadline implements net.Conn.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.w.SetDeadline(t) }
 
-// Socket returns the underlying tcp-socket, still owned by c.
-func (c *Conn) Socket() sockets.TCPSocket { return c.sock }
+// Socket returns the underlying tcp-socket, still owned by c (for its
+// options), or net.ErrClosed once Close ran: Close drops the handle, whose
+// number a later resource of the guest may then get. The handle must not
+// be used once Close was called.
+func (c *Conn) Socket() (sockets.TCPSocket, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, c.opErr("socket", net.ErrClosed)
+	}
+	return c.sock, nil
+}
 
 // ErrStreamsTaken is returned by TakeStreams the second time.
 var ErrStreamsTaken = errors.New("wasinet: streams already taken")

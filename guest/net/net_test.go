@@ -484,9 +484,10 @@ func TestWriteAfterCloseWrite(t *testing.T) {
 	}
 }
 
-// TestShutdownAfterClose calls CloseRead and CloseWrite on a closed
-// connection while another is open: both fail with net.ErrClosed, as with
-// package net, and the other connection still echoes. Before, they shut
+// TestShutdownAfterClose calls CloseRead, CloseWrite and Socket on a
+// closed connection while another is open: all fail with net.ErrClosed, as
+// with package net, and the other connection still echoes. Socket returned
+// the dropped handle, by then the second connection's socket's. Before, they shut
 // down the socket handle Close had dropped: the host trapped on the
 // unknown handle or, the handle given again to the second connection's
 // socket, shut that one down.
@@ -500,7 +501,7 @@ func TestShutdownAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatalf("guest: %v\n%s%s", err, stderr, out.String())
 	}
-	if want := "closeread closed true, closewrite closed true, other connection echoes true (<nil>)\n"; out.String() != want {
+	if want := "closeread closed true, closewrite closed true, socket closed true, other connection echoes true (<nil>)\n"; out.String() != want {
 		t.Fatalf("guest printed %q, want %q", out.String(), want)
 	}
 }

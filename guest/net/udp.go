@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasitls/wasitls/guest/poll"
@@ -47,6 +48,7 @@ type UDPConn struct {
 	outP      io.Pollable
 	rdl, wdl  *deadline
 	closeOnce sync.Once
+	closed    atomic.Bool // set by Close before it drops anything
 	// six is the IPv6 half of a dual-stack socket ([ListenPacket] "udp"
 	// with an empty host): an IPv6 socket bound to the same port, whose
 	// datagrams c's reads also return and to which c's writes to IPv6
@@ -444,6 +446,7 @@ func (c *UDPConn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
+		c.closed.Store(true)
 		c.rdl.close()
 		c.wdl.close()
 		c.rmu.Lock()
@@ -496,5 +499,13 @@ func (c *UDPConn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil 
 func (c *UDPConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 
 // Socket returns the underlying udp-socket, still owned by c (for its
-// options: hop limit, buffer sizes); of a dual-stack socket, the IPv4 one.
-func (c *UDPConn) Socket() sockets.UDPSocket { return c.sock }
+// options: hop limit, buffer sizes; of a dual-stack socket, the IPv4 one),
+// or net.ErrClosed once Close ran: Close drops the handle, whose number a
+// later resource of the guest may then get. The handle must not be used
+// once Close was called.
+func (c *UDPConn) Socket() (sockets.UDPSocket, error) {
+	if c.closed.Load() {
+		return 0, c.opErr("socket", nil, net.ErrClosed)
+	}
+	return c.sock, nil
+}

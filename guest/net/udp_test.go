@@ -212,14 +212,16 @@ func TestUDPDeadlineAndCloseDualStack(t *testing.T) {
 }
 
 // TestUDPHopLimit: the guest sets and reads back its socket's unicast hop
-// limit (the host applies it: runtime/sockets' TestUDPHopLimitApplied).
+// limit (the host applies it: runtime/sockets' TestUDPHopLimitApplied);
+// once the socket is closed, Socket fails with net.ErrClosed instead of
+// returning the dropped handle.
 func TestUDPHopLimit(t *testing.T) {
 	var out bytes.Buffer
 	stderr, err := runUDP(t, &out, []string{"127.0.0.1:*"}, "udphoplimit", "9")
 	if err != nil {
 		t.Fatalf("guest: %v\n%s", err, stderr)
 	}
-	if want := "hop limit 9 <nil>\n"; out.String() != want {
+	if want := "hop limit 9 <nil>, socket after close closed true\n"; out.String() != want {
 		t.Fatalf("stdout %q, want %q", out.String(), want)
 	}
 }

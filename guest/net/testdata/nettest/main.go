@@ -21,7 +21,7 @@
 //	                   whether Close returned and the Write's error
 //	refused ADDR       dial ADDR where nothing listens
 //	shutdownafterclose ADDR  dial ADDR (an echo server), Close, dial it
-//	                   again, then CloseRead and CloseWrite the closed
+//	                   again, then CloseRead, CloseWrite and Socket the closed
 //	                   connection: print their errors, and whether the
 //	                   second connection still echoes
 //	echoserve N        listen on 127.0.0.1:0, print the address, echo
@@ -409,12 +409,13 @@ func shutdownAfterClose(addr string) error {
 	defer second.Close()
 	c := first.(*wasinet.Conn)
 	rerr, werr := c.CloseRead(), c.CloseWrite()
+	_, serr := c.Socket()
 	if _, err := second.Write([]byte("x")); err != nil {
 		return err
 	}
 	b := make([]byte, 1)
 	_, err = io.ReadFull(second, b)
-	fmt.Printf("closeread closed %v, closewrite closed %v, other connection echoes %v (%v)\n",
-		errors.Is(rerr, net.ErrClosed), errors.Is(werr, net.ErrClosed), err == nil && b[0] == 'x', err)
+	fmt.Printf("closeread closed %v, closewrite closed %v, socket closed %v, other connection echoes %v (%v)\n",
+		errors.Is(rerr, net.ErrClosed), errors.Is(werr, net.ErrClosed), errors.Is(serr, net.ErrClosed), err == nil && b[0] == 'x', err)
 	return nil
 }

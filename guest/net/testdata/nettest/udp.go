@@ -16,7 +16,7 @@
 //	                    deadline passes, a pending read whose deadline is
 //	                    moved earlier returns, Close wakes a pending read,
 //	                    and a goroutine sleeps meanwhile
-//	udphoplimit N       set and read back the unicast hop limit
+//	udphoplimit N       set and read back the unicast hop limit, close, call Socket
 package main
 
 import (
@@ -213,11 +213,16 @@ func udpHopLimit(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	if err := c.Socket().SetUnicastHopLimit(uint8(v)); err != nil {
+	sock, err := c.Socket()
+	if err != nil {
 		return err
 	}
-	got, err := c.Socket().UnicastHopLimit()
-	fmt.Printf("hop limit %d %v\n", got, err)
+	if err := sock.SetUnicastHopLimit(uint8(v)); err != nil {
+		return err
+	}
+	got, err := sock.UnicastHopLimit()
+	c.Close()
+	_, serr := c.Socket()
+	fmt.Printf("hop limit %d %v, socket after close closed %v\n", got, err, errors.Is(serr, net.ErrClosed))
 	return nil
 }
