@@ -160,6 +160,12 @@ type Conn struct {
 	r *wasinet.StreamReader
 	w *wasinet.StreamWriter
 
+	// closedState is the state Close read before it released the
+	// connection, after a completed handshake (its PeerCertificates
+	// parsed on first use); ConnectionState returns it from then on.
+	// Guarded by hsMu.
+	closedState *ConnectionState
+
 	closeMu     sync.Mutex
 	hsCancel    context.CancelFunc // cancels a running handshake
 	closed      bool
@@ -706,6 +712,12 @@ func (c *Conn) Close() error {
 		h.consumed = true
 		h.hs.Drop()
 	}
+	if c.done {
+		// Kept for ConnectionState, which the connection's resources
+		// answer no more.
+		st := c.readState()
+		c.closedState = &st
+	}
 	if c.cc != 0 {
 		c.cc.Drop()
 		c.cc = 0
@@ -783,10 +795,37 @@ type ConnectionState struct {
 	OCSPResponse []byte
 }
 
-// ConnectionState returns the connection's state.
+// ConnectionState returns the connection's state. After Close it returns
+// the state the connection had when Close released it, as crypto/tls
+// does: Close reads it from the host then, when the handshake completed.
 func (c *Conn) ConnectionState() ConnectionState {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
+	if s := c.closedState; s != nil {
+		if s.PeerCertificates == nil {
+			s.PeerCertificates = parseChain(s.RawPeerCertificates)
+		}
+		return *s
+	}
+	s := c.readState()
+	s.PeerCertificates = parseChain(s.RawPeerCertificates)
+	return s
+}
+
+// parseChain parses the certificates of chain crypto/x509 can parse.
+func parseChain(chain [][]byte) []*x509.Certificate {
+	var certs []*x509.Certificate
+	for _, der := range chain {
+		if cert, err := x509.ParseCertificate(der); err == nil {
+			certs = append(certs, cert)
+		}
+	}
+	return certs
+}
+
+// readState asks the host for the connection's state, all of it but
+// PeerCertificates. c.hsMu is held.
+func (c *Conn) readState() ConnectionState {
 	s := ConnectionState{HandshakeComplete: c.done}
 	var (
 		local tls.PrivateIdentity
@@ -823,11 +862,6 @@ func (c *Conn) ConnectionState() ConnectionState {
 	}
 	if okP {
 		s.RawPeerCertificates = chainOf(peer)
-		for _, der := range s.RawPeerCertificates {
-			if cert, err := x509.ParseCertificate(der); err == nil {
-				s.PeerCertificates = append(s.PeerCertificates, cert)
-			}
-		}
 	}
 	if okL {
 		pub := local.PublicIdentity()

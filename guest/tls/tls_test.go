@@ -130,7 +130,9 @@ func TestClientAgainstGoServer(t *testing.T) {
 	if err := run(t, p, &out, p.client, []string{addr}, nil, "client", addr, "example.test"); err != nil {
 		t.Fatalf("guest: %v\n%s", err, out.String())
 	}
-	want := "reply pong ping\nversion 0x304 alpn h2 sni example.test peer 1 verified 1 local 1 group true suite true\n"
+	// After Close the state is what it was (as with crypto/tls), not
+	// HandshakeComplete and nothing else.
+	want := "reply pong ping\nversion 0x304 alpn h2 sni example.test peer 1 verified 1 local 1 group true suite true\nafter close same\n"
 	if out.String() != want {
 		t.Fatalf("guest printed\n%s\nwant\n%s", out.String(), want)
 	}
@@ -181,6 +183,9 @@ func TestServerAgainstGoClient(t *testing.T) {
 	if want := "hello sni example.test alpn h2,http/1.1\npost-handshake:"; !strings.HasPrefix(string(rest), want) || !strings.Contains(string(rest), "wasitls:") {
 		t.Errorf("guest printed %q, want %q and a post-handshake error", rest, want)
 	}
+	if want := "\nafter close same\n"; !strings.HasSuffix(string(rest), want) {
+		t.Errorf("guest printed %q, want it to end with %q", rest, want)
+	}
 }
 
 // goServer runs a crypto/tls server answering "pong " and what it read to
@@ -226,6 +231,47 @@ func TestClientVerifyErrorWrapped(t *testing.T) {
 	want := "rejected wasitls: server certificate rejected: pinned key mismatch errors.Is true\n"
 	if out.String() != want {
 		t.Fatalf("guest printed %q; want %q", out.String(), want)
+	}
+}
+
+// TestRejectAlertSurvivesClose: a verification hook rejects the server's
+// certificate while another goroutine closes the connection. The server
+// still learns why (bad_certificate) instead of reading a cut connection.
+// The abort's wait is cut short by Close (it waits on the handshake's
+// context, which Close cancels), and Close then drops the connection: the
+// alert goes out because the host, on that drop, lets the aborted
+// handshake end before it releases the transport.
+func TestRejectAlertSurvivesClose(t *testing.T) {
+	p := newPKI(t)
+	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	serverErr := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			serverErr <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Minute))
+		// A TLS 1.3 server finishes its handshake before the client
+		// verified it: the alert arrives on the next read.
+		_, err = c.Read(make([]byte, 1))
+		serverErr <- err
+	}()
+	addr := ln.Addr().String()
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "rejectclose", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "handshake failed true\n"; out.String() != want {
+		t.Fatalf("guest printed %q; want %q", out.String(), want)
+	}
+	if err := <-serverErr; err == nil || !strings.Contains(err.Error(), "remote error: tls: bad certificate") {
+		t.Fatalf("server read %v; want the client's bad_certificate alert", err)
 	}
 }
 

@@ -2,9 +2,14 @@
 // tests drive it. Identities come from the environment (KEY, CHAIN: PEM).
 //
 //	client ADDR NAME   dial with ALPN, verification hook and client identity,
-//	                   send "ping", CloseWrite, read to EOF, print the state
+//	                   send "ping", CloseWrite, read to EOF, print the
+//	                   state, Close, and print how the state differs now
+//	rejectclose ADDR NAME  dial ADDR with a verification hook that
+//	                   closes the connection from another goroutine and
+//	                   then rejects the server's certificate
 //	server             listen on 127.0.0.1:0, print the address, serve one
-//	                   connection, try post-handshake authentication
+//	                   connection, try post-handshake authentication,
+//	                   Close, and print how the state differs now
 //	draft ADDR NAME    the same exchange as client over the draft API
 //	faildials N MISMATCH SILENT HANGUP DEAD GOOD
 //	                   dial N times each MISMATCH (a server whose name is
@@ -59,12 +64,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,6 +101,32 @@ func identities() ([]*wasitls.Identity, error) {
 		return nil, err
 	}
 	return []*wasitls.Identity{id}, nil
+}
+
+// stateDiff says how after, a connection's state after Close, differs
+// from before, its state before: "same" when it does not.
+func stateDiff(before, after wasitls.ConnectionState) string {
+	var diff []string
+	check := func(name string, same bool) {
+		if !same {
+			diff = append(diff, name)
+		}
+	}
+	check("complete", before.HandshakeComplete == after.HandshakeComplete)
+	check("version", before.Version == after.Version)
+	check("suite", before.CipherSuite == after.CipherSuite)
+	check("group", before.CurveID == after.CurveID)
+	check("alpn", before.NegotiatedProtocol == after.NegotiatedProtocol)
+	check("sni", before.ServerName == after.ServerName)
+	check("resumed", before.DidResume == after.DidResume)
+	check("peer", slices.EqualFunc(before.RawPeerCertificates, after.RawPeerCertificates, bytes.Equal) &&
+		slices.EqualFunc(before.PeerCertificates, after.PeerCertificates, (*x509.Certificate).Equal))
+	check("local", slices.EqualFunc(before.LocalCertificate, after.LocalCertificate, bytes.Equal))
+	check("ocsp", bytes.Equal(before.OCSPResponse, after.OCSPResponse))
+	if len(diff) == 0 {
+		return "same"
+	}
+	return "differs in " + strings.Join(diff, " ")
 }
 
 func run(args []string) error {
@@ -133,6 +167,8 @@ func run(args []string) error {
 		fmt.Printf("version %#x alpn %s sni %s peer %d verified %d local %d group %v suite %v\n",
 			st.Version, st.NegotiatedProtocol, st.ServerName, len(st.PeerCertificates), verified,
 			len(st.LocalCertificate), st.CurveID != 0, st.CipherSuite != 0)
+		c.Close()
+		fmt.Printf("after close %s\n", stateDiff(st, c.ConnectionState()))
 		return nil
 
 	case "client-reject":
@@ -144,6 +180,27 @@ func run(args []string) error {
 		})
 		fmt.Printf("rejected %v errors.Is %v\n", err, errors.Is(err, errRejected))
 		return nil
+	case "rejectclose":
+		raw, err := wasinet.Dial("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		var c *wasitls.Conn
+		c = wasitls.Client(raw, &wasitls.Config{
+			ServerName: args[2],
+			VerifyPeerCertificate: func([][]byte) error {
+				// Close from another goroutine while the hook runs;
+				// the sleep lets it run up to its wait for the
+				// handshake.
+				go c.Close()
+				time.Sleep(20 * time.Millisecond)
+				return errors.New("pinned key mismatch")
+			},
+		})
+		err = c.Handshake()
+		fmt.Printf("handshake failed %v\n", err != nil)
+		return nil
+
 	case "server":
 		ids, err := identities()
 		if err != nil {
@@ -182,7 +239,12 @@ func run(args []string) error {
 		fmt.Fprintf(c, "hello %s alpn=%s client=%d got=%s", st.ServerName, st.NegotiatedProtocol, len(st.PeerCertificates), line)
 		_, err = c.RequestClientCertificate(ctx)
 		fmt.Printf("post-handshake: %v\n", err)
-		return c.CloseWrite()
+		if err := c.CloseWrite(); err != nil {
+			return err
+		}
+		c.Close()
+		fmt.Printf("after close %s\n", stateDiff(st, c.ConnectionState()))
+		return nil
 
 	case "hsdeadline":
 		raw, err := wasinet.Dial("tcp", args[1])
