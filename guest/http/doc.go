@@ -22,7 +22,9 @@
 //
 // A connection dialed for HTTP/2 that the server took as HTTP/1.1 is not
 // wasted: it is handed to the HTTP/1.1 transport's next dial to that
-// address, and the address is remembered as HTTP/1.1-only. Each Response's
+// address, and the address is remembered as HTTP/1.1-only. Idle
+// connections of both sides are closed after IdleConnTimeout (90 seconds
+// by default, as with http.DefaultTransport). Each Response's
 // TLS field comes from the wasi:tls connection that carried it
 // ([wasitls.ConnectionState.Standard]), found through net/http/httptrace.
 //

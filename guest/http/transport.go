@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -29,6 +30,14 @@ type Transport struct {
 	// taken from each request's host when empty.
 	Config *wasitls.Config
 
+	// IdleConnTimeout is how long a connection of either side is kept
+	// idle in the pool before it is closed, as http.Transport's is:
+	// zero means DefaultIdleConnTimeout, a negative value no limit (the
+	// connection is kept until CloseIdleConnections). An idle connection
+	// holds a socket and a TLS connection of the host, whose counts the
+	// host caps. It is read once, on first use.
+	IdleConnTimeout time.Duration
+
 	once sync.Once
 	h1   *http.Transport
 	h2   *http2.Transport
@@ -38,6 +47,10 @@ type Transport struct {
 	spare  map[string]*wasitls.Conn // HTTP/1.1 connections dialed by the HTTP/2 side
 }
 
+// DefaultIdleConnTimeout is the idle timeout of a Transport whose
+// IdleConnTimeout is zero: http.DefaultTransport's.
+const DefaultIdleConnTimeout = 90 * time.Second
+
 // errHTTP11 is what the HTTP/2 side's dial returns when the server chose
 // HTTP/1.1; RoundTrip then uses the HTTP/1.1 side.
 var errHTTP11 = errors.New("wasihttp: the server chose HTTP/1.1")
@@ -46,6 +59,13 @@ func (t *Transport) init() {
 	t.once.Do(func() {
 		t.h1Only = map[string]bool{}
 		t.spare = map[string]*wasitls.Conn{}
+		idle := t.IdleConnTimeout
+		switch {
+		case idle == 0:
+			idle = DefaultIdleConnTimeout
+		case idle < 0:
+			idle = 0 // the transports' "no limit"
+		}
 		t.h1 = &http.Transport{
 			DialContext: (&wasinet.Dialer{}).DialContext,
 			DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -58,8 +78,10 @@ func (t *Transport) init() {
 			// could not run it over a wasi:tls connection anyway.
 			TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
 			ForceAttemptHTTP2: false,
+			IdleConnTimeout:   idle,
 		}
 		t.h2 = &http2.Transport{
+			IdleConnTimeout: idle,
 			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 				c, err := t.dial(ctx, network, addr, t.protos())
 				if err != nil {
@@ -131,11 +153,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	default:
 		return nil, fmt.Errorf("wasihttp: unsupported protocol scheme %q", req.URL.Scheme)
 	}
-	// The connection's state is read when the transport hands it over,
-	// not once the response is back: by then the transport may have
-	// closed it (an HTTP/1.1 response without a body and with
-	// "Connection: close"), and a closed connection has released its
-	// wasi:tls connection and, with it, its state.
+	// The connection's state is read when the transport hands it over:
+	// the response does not name the connection that carried it, and
+	// the transport may have closed it by the time the response is back
+	// (an HTTP/1.1 response without a body and with "Connection: close").
 	var state *tls.ConnectionState
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		if c, ok := info.Conn.(*wasitls.Conn); ok {

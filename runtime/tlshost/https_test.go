@@ -2,11 +2,16 @@ package tlshost_test
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/testnet"
 )
 
 // TestGuestHTTPSGet runs examples/https-get (net/http in the guest, over
@@ -76,4 +81,51 @@ func TestGuestHTTPSGetConnectionClose(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	mustContain(t, out, "HTTP/1.1 204 No Content", "alpn: http/1.1", "tls: TLS 1.3 (0x0304), TLS_", "server: ")
+}
+
+// TestGuestHTTPIdleTimeout: a guest/http Transport closes a pooled
+// connection once it has been idle for IdleConnTimeout, over HTTP/2 and
+// over HTTP/1.1, as net/http's does, instead of holding its socket and
+// TLS connection until the guest ends. The server keeps idle connections
+// for ever, so the close it sees comes from the guest; the guest waits on
+// a control connection meanwhile, which the test answers once the server
+// saw the close (or after 20s: the timeout is 200ms).
+func TestGuestHTTPIdleTimeout(t *testing.T) {
+	p := newGuestPKI(t)
+	for _, tc := range []struct{ name, proto string }{{"h2", "HTTP/2.0"}, {"http1.1", "HTTP/1.1"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			closed := make(chan struct{})
+			var once sync.Once
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "hello\n")
+			}))
+			srv.EnableHTTP2 = tc.name == "h2"
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateClosed {
+					once.Do(func() { close(closed) })
+				}
+			}
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			ctrl := testnet.Serve(t, func(c net.Conn) {
+				defer c.Close()
+				select {
+				case <-closed:
+					io.WriteString(c, "server saw the idle connection closed\n")
+				case <-time.After(20 * time.Second):
+					io.WriteString(c, "server still holds the idle connection\n")
+				}
+			})
+			_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+			out, err := startGuest(t, "stdtls", p, "./testdata/httpidle", nil,
+				"https://localhost:"+port+"/", ctrl.String(), "200ms").wait(t)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if want := tc.proto + "\nctrl server saw the idle connection closed\n"; out != want {
+				t.Fatalf("guest printed %q, want %q", out, want)
+			}
+		})
+	}
 }
