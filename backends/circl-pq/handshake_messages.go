@@ -162,7 +162,8 @@ func addUint16List(b *cryptobyte.Builder, list []uint16) {
 // peer's are made once at their length: 64 KiB of one-byte entries hold
 // over 20,000, and a list grown entry by entry allocated 4 to 5 times its
 // final size before (a CertificateRequest of 21,660 CA names 2.3 MB, a
-// ClientHello of 16,203 ALPN IDs 1.2 MB).
+// ClientHello of 16,203 ALPN IDs 1.2 MB, a Certificate of 43,000
+// one-byte certificates, which a client's may be, some 5 MB).
 func countEntries(list cryptobyte.String, read func(s, entry *cryptobyte.String) bool) (int, bool) {
 	n := 0
 	for ; !list.Empty(); n++ {
@@ -463,14 +464,17 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 				return false
 			}
 			m.hasKeyShares = true
-			for !list.Empty() {
-				var ks keyShare
-				var kx cryptobyte.String
-				if !list.ReadUint16(&ks.group) || !list.ReadUint16LengthPrefixed(&kx) || kx.Empty() {
-					return false
-				}
-				ks.data = kx
-				m.keyShares = append(m.keyShares, ks)
+			n, ok := countEntries(list, func(s, kx *cryptobyte.String) bool {
+				var group uint16
+				return s.ReadUint16(&group) && s.ReadUint16LengthPrefixed(kx)
+			})
+			if !ok {
+				return false
+			}
+			m.keyShares = make([]keyShare, n)
+			for i := range m.keyShares {
+				list.ReadUint16(&m.keyShares[i].group)
+				list.ReadUint16LengthPrefixed((*cryptobyte.String)(&m.keyShares[i].data))
 			}
 		case extensionPreSharedKey:
 			// "The pre_shared_key extension MUST be the last extension
@@ -891,13 +895,23 @@ func (m *certificateMsg) unmarshal(data []byte) bool {
 		return false
 	}
 	m.context = context
-	for !list.Empty() {
-		var cert, exts cryptobyte.String
-		if !list.ReadUint24LengthPrefixed(&cert) || cert.Empty() || !list.ReadUint16LengthPrefixed(&exts) ||
-			!m.readEntryExtensions(len(m.chain), exts) {
+	n, ok := countEntries(list, func(s, cert *cryptobyte.String) bool {
+		var exts cryptobyte.String
+		return s.ReadUint24LengthPrefixed(cert) && s.ReadUint16LengthPrefixed(&exts)
+	})
+	if !ok {
+		return false
+	}
+	if n > 0 {
+		m.chain = make([][]byte, n)
+	}
+	for i := range m.chain {
+		var exts cryptobyte.String
+		list.ReadUint24LengthPrefixed((*cryptobyte.String)(&m.chain[i]))
+		list.ReadUint16LengthPrefixed(&exts)
+		if !m.readEntryExtensions(i, exts) {
 			return false
 		}
-		m.chain = append(m.chain, cert)
 	}
 	return true
 }

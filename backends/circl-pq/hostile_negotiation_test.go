@@ -406,12 +406,14 @@ func allocated(parse func()) int {
 	return int((after.TotalAlloc - before.TotalAlloc) / runs)
 }
 
-// TestHostileListAllocations parses messages of 64 KiB whose lists hold
-// as many entries as fit: a ClientHello of 16,000 three-byte ALPN IDs and
-// a CertificateRequest of 21,000 one-byte CA names. Each list is made
-// once, so the parse allocates less than 10 times the message (its
-// entries' headers and strings). Before, the lists grew entry by entry:
-// 19 and 35 times the message.
+// TestHostileListAllocations parses messages whose lists hold as many
+// entries as fit: a ClientHello of 16,000 three-byte ALPN IDs, one of
+// 9,300 one-byte key shares and as many supported_groups,
+// a CertificateRequest of 21,000 one-byte CA names, and a Certificate of
+// 256 KiB of one-byte certificates (a client's, to a server that asked).
+// Each list is made once, so the parse allocates less than 10 times the
+// message (its entries' headers and strings). Before, the lists grew
+// entry by entry: 19 to 35 times the message.
 func TestHostileListAllocations(t *testing.T) {
 	ch := testClientHello(t, X25519)
 	base := len(ch.marshal())
@@ -423,12 +425,23 @@ func TestHostileListAllocations(t *testing.T) {
 	for i := range (maxHandshakeOther - 32) / 3 {
 		cr.certificateAuthorities = append(cr.certificateAuthorities, []byte{byte(i)})
 	}
+	shares := testClientHello(t)
+	for i := range (maxHandshakeOther - base) / 7 { // 2 bytes a group, 5 a share
+		shares.supportedGroups = append(shares.supportedGroups, uint16(0x3000+i))
+		shares.keyShares = append(shares.keyShares, keyShare{group: uint16(0x3000 + i), data: []byte{1}})
+	}
+	var cm certificateMsg
+	for range maxHandshake / 6 {
+		cm.chain = append(cm.chain, []byte{1})
+	}
 	for _, tc := range []struct {
 		name  string
 		msg   []byte
 		parse func([]byte) bool
 	}{
 		{"alpn", ch.marshal(), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		{"key-shares", shares.marshal(), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		{"certificates", cm.marshal(), func(m []byte) bool { var cm certificateMsg; return cm.unmarshal(m) }},
 		{"certificate-authorities", cr.marshal(), func(m []byte) bool { var cr certificateRequestMsg; return cr.unmarshal(m) }},
 	} {
 		if !tc.parse(tc.msg) {
