@@ -25,7 +25,14 @@
 // wasi_snapshot_preview1 (and refuses a runtime where the program did,
 // see below), and that what the program's wazero.ModuleConfig set goes in
 // [ModuleConfig]. runtime/tlshost's Example_wazeroProgram is such a
-// program.
+// program. Those host modules stay the program's, called by wazero with
+// nothing of the runtime's between: a panic of one of their functions is
+// wazero's error of the guest's call, leaving the instance callable, and
+// a guest's cabi_realloc or post-return function may call them (the
+// Component Model's may-leave rule, which the runtime applies to every
+// function it defines, is not checked). Register them through an
+// [Extension] to have both (its host module builders guard what they
+// are given), or have each function call cabi.MayLeaveCtx first.
 //
 // # Model
 //

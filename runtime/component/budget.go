@@ -15,7 +15,9 @@ import (
 // The core instances and their memories are what the instantiation makes
 // the host hold: their bounds are Options (CoreInstances, InitialMemory),
 // the runtime's Limits.CoreInstances and Limits.MemoryPages. The
-// definitions run are work, not held, and stay bounded by a constant.
+// definitions run, each counting its entries, are work, and what the host
+// holds of them (the exports of the instances made of them, some tens of
+// bytes each) is small beside a memory: they stay bounded by a constant.
 const (
 	// DefaultCoreInstances bounds the core module instances of a
 	// component (its modules, the synthetic instances of exports and the
@@ -32,7 +34,10 @@ const (
 	// so any memory valid on its own is allowed.
 	DefaultInitialMemory = 1 << 32
 	// MaxDefinitionsRun bounds the definitions run, counting each
-	// definition of a nested component once per instantiation of it.
+	// definition of a nested component once per instantiation of it, and
+	// a definition of many entries as that many (see weight): the
+	// exports of an instance made of them, which the host holds, or the
+	// fields of a type it resolves.
 	MaxDefinitionsRun = 1_000_000
 )
 
@@ -143,14 +148,65 @@ func initialMemory(b []byte) uint64 {
 	return total
 }
 
-// countDefinition counts one more definition run, refusing it past
+// countDefinition counts definition d about to run, refusing it past
 // MaxDefinitionsRun or once the context of the instantiation is done.
-func (st *state) countDefinition() error {
+func (st *state) countDefinition(d Def) error {
 	if err := st.ctx.Err(); err != nil {
 		return fmt.Errorf("instantiation stopped: %w", err)
 	}
-	if st.definitions++; st.definitions > MaxDefinitionsRun {
+	if st.definitions += weight(d); st.definitions > MaxDefinitionsRun {
 		return fmt.Errorf("more than %d definitions run, nested instances included (component.MaxDefinitionsRun)", MaxDefinitionsRun)
 	}
 	return nil
+}
+
+// weight is what running definition d counts against MaxDefinitionsRun:
+// one, and one more for each of its entries, which running it walks (and
+// of an instance made of exports, holds): the exports of an instance or
+// core instance made of them, the arguments of an instantiation, the
+// fields, cases, elements, labels or parameters of a type, the
+// declarations of an instance or component type. Else a nested
+// component's single definition of a million entries, run once per
+// instantiation of it, would count one each time.
+func weight(d Def) int {
+	switch d := d.(type) {
+	case Exports:
+		return 1 + len(d.Exports)
+	case CoreExports:
+		return 1 + len(d.Exports)
+	case ComponentInstantiate:
+		return 1 + len(d.Args)
+	case CoreInstantiate:
+		return 1 + len(d.Args)
+	case TypeDef:
+		return typeWeight(d.Type)
+	}
+	return 1
+}
+
+func typeWeight(t Type) int {
+	n := 1
+	switch t := t.(type) {
+	case RecordType:
+		n += len(t.Fields)
+	case VariantType:
+		n += len(t.Cases)
+	case TupleType:
+		n += len(t.Elems)
+	case FlagsType:
+		n += len(t.Names)
+	case EnumType:
+		n += len(t.Names)
+	case FuncType:
+		n += len(t.Params)
+	case InstanceType:
+		for _, d := range t.Decls {
+			n += weight(d.Def)
+		}
+	case ComponentType:
+		for _, d := range t.Decls {
+			n += weight(d.Def)
+		}
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package component
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +105,40 @@ func TestInstantiateLimits(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// manyExports is a component that instantiates k times a nested one
+// whose instance of exports names one type n times, and exports each
+// instance: about 8n + 5k bytes.
+func manyExports(n, k int) []byte {
+	entries := make([][]byte, n)
+	for i := range entries {
+		entries[i] = cat([]byte{0x00}, name(fmt.Sprintf("e%d", i)), []byte{0x03}, u32(0))
+	}
+	inner := comp(
+		section(secType, vec([]byte{0x6f, 0x01, 0x7d})),
+		section(secInstance, vec(cat([]byte{0x01}, vec(entries...)))),
+		section(secExport, vec(cat([]byte{0x00}, name("i"), []byte{0x05}, u32(0), []byte{0x00}))),
+	)
+	insts := make([][]byte, k)
+	exps := make([][]byte, k)
+	for i := range insts {
+		insts[i] = cat([]byte{0x00}, u32(0), vec())
+		exps[i] = cat([]byte{0x00}, name(fmt.Sprintf("x%d", i)), []byte{0x05}, u32(uint32(i)), []byte{0x00})
+	}
+	return comp(section(secComponent, inner), section(secInstance, vec(insts...)), section(secExport, vec(exps...)))
+}
+
+// TestHostileEntries checks that a definition of many entries counts
+// them against MaxDefinitionsRun: before, an instance of 20,000 exports,
+// one definition, counted one however often a nested component ran it,
+// so that 90 KB instantiating it 300 times made the host hold 6 million
+// exports (276 MB), and 1.4 MB, instantiating it 300,000 times, hundreds
+// of GB.
+func TestHostileEntries(t *testing.T) {
+	_, err := instantiate(t, manyExports(20_000, 60), trapLinker{})
+	if err == nil || !strings.Contains(err.Error(), "definitions run") {
+		t.Fatalf("err = %v, want the instantiation refused past MaxDefinitionsRun", err)
 	}
 }

@@ -145,7 +145,7 @@ func (s *scope) run(c *Component) error {
 	s.defs = c.Defs
 	for i, d := range c.Defs {
 		s.pos = i
-		if err := s.state.countDefinition(); err != nil {
+		if err := s.state.countDefinition(d); err != nil {
 			return err
 		}
 		if err := s.def(d); err != nil {

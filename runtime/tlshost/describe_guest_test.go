@@ -89,6 +89,30 @@ func TestNewHostDescriptionPanics(t *testing.T) {
 	}
 }
 
+// TestNewHostProbePanics: a host whose Config narrows the versions has
+// the backend make a connection when it starts (the probe of its lists);
+// a panic of the backend's Client or of that connection's Close makes
+// NewHost fail with a *BackendPanicError naming the method that
+// panicked. Before, a panic in Close was reported as one in Client.
+func TestNewHostProbePanics(t *testing.T) {
+	for name, d := range describers(t) {
+		for _, op := range []string{"Client", "Close"} {
+			t.Run(name+"/"+op, func(t *testing.T) {
+				logs := new(syncbuf.Buffer)
+				b := &panickyBackend{Describer: d, plan: []string{op}}
+				_, err := tlshost.NewHost(tlshost.Config{Backend: b, Versions: []uint16{0x0304}, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+				var p *tlshost.BackendPanicError
+				if !errors.As(err, &p) || p.Op != op {
+					t.Errorf("NewHost: %v, want the panic in %s", err, op)
+				}
+				if l := logs.String(); !strings.Contains(l, "panicked in "+op) {
+					t.Errorf("the host's log lacks the panic in %s:\n%s", op, l)
+				}
+			})
+		}
+	}
+}
+
 // TestLoadIdentityPanics: a backend whose ParseIdentity panics makes
 // LoadIdentity fail with the panic, naming the files; the next load
 // works.
