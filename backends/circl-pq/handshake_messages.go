@@ -163,7 +163,8 @@ func addUint16List(b *cryptobyte.Builder, list []uint16) {
 // over 20,000, and a list grown entry by entry allocated 4 to 5 times its
 // final size before (a CertificateRequest of 21,660 CA names 2.3 MB, a
 // ClientHello of 16,203 ALPN IDs 1.2 MB, a Certificate of 43,000
-// one-byte certificates, which a client's may be, some 5 MB).
+// one-byte certificates, which a client's may be, some 5 MB; key shares
+// and PSK identities likewise).
 func countEntries(list cryptobyte.String, read func(s, entry *cryptobyte.String) bool) (int, bool) {
 	n := 0
 	for ; !list.Empty(); n++ {
@@ -483,17 +484,20 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 			m.pskNotLast = len(exts) > 0
 			m.hasPreSharedKey = true
 			var ids, binders cryptobyte.String
-			if !d.ReadUint16LengthPrefixed(&ids) || ids.Empty() {
+			if !d.ReadUint16LengthPrefixed(&ids) {
 				return false
 			}
-			for !ids.Empty() {
-				var id pskIdentity
-				var label cryptobyte.String
-				if !ids.ReadUint16LengthPrefixed(&label) || label.Empty() || !ids.ReadUint32(&id.obfuscatedTicketAge) {
-					return false
-				}
-				id.label = label
-				m.pskIdentities = append(m.pskIdentities, id)
+			n, ok := countEntries(ids, func(s, label *cryptobyte.String) bool {
+				var age uint32
+				return s.ReadUint16LengthPrefixed(label) && s.ReadUint32(&age)
+			})
+			if !ok || n == 0 {
+				return false
+			}
+			m.pskIdentities = make([]pskIdentity, n)
+			for i := range m.pskIdentities {
+				ids.ReadUint16LengthPrefixed((*cryptobyte.String)(&m.pskIdentities[i].label))
+				ids.ReadUint32(&m.pskIdentities[i].obfuscatedTicketAge)
 			}
 			if !d.ReadUint16LengthPrefixed(&binders) || binders.Empty() {
 				return false

@@ -408,7 +408,8 @@ func allocated(parse func()) int {
 
 // TestHostileListAllocations parses messages whose lists hold as many
 // entries as fit: a ClientHello of 16,000 three-byte ALPN IDs, one of
-// 9,300 one-byte key shares and as many supported_groups,
+// 9,300 one-byte key shares and as many supported_groups, one of 9,300
+// PSK identities of one byte,
 // a CertificateRequest of 21,000 one-byte CA names, and a Certificate of
 // 256 KiB of one-byte certificates (a client's, to a server that asked).
 // Each list is made once, so the parse allocates less than 10 times the
@@ -430,6 +431,11 @@ func TestHostileListAllocations(t *testing.T) {
 		shares.supportedGroups = append(shares.supportedGroups, uint16(0x3000+i))
 		shares.keyShares = append(shares.keyShares, keyShare{group: uint16(0x3000 + i), data: []byte{1}})
 	}
+	psks := withPSK(testClientHello(t, X25519), (maxHandshakeOther-base-40)/7, 32)
+	for i := range psks.pskIdentities {
+		psks.pskIdentities[i].label = []byte{1}
+	}
+	psks.pskBinders = psks.pskBinders[:1]
 	var cm certificateMsg
 	for range maxHandshake / 6 {
 		cm.chain = append(cm.chain, []byte{1})
@@ -441,6 +447,7 @@ func TestHostileListAllocations(t *testing.T) {
 	}{
 		{"alpn", ch.marshal(), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
 		{"key-shares", shares.marshal(), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		{"psk-identities", psks.marshal(), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
 		{"certificates", cm.marshal(), func(m []byte) bool { var cm certificateMsg; return cm.unmarshal(m) }},
 		{"certificate-authorities", cr.marshal(), func(m []byte) bool { var cr certificateRequestMsg; return cr.unmarshal(m) }},
 	} {
