@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/hostfile"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 	"github.com/wasitls/wasitls/tlsnames"
@@ -130,6 +131,9 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if path := cmp.Or(*keyLog, os.Getenv("SSLKEYLOGFILE")); path != "" {
 			w, err := openKeyLog(path)
 			if err != nil {
+				if *keyLog == "" {
+					return nil, fmt.Errorf("$SSLKEYLOGFILE (the default of --keylog): %w", err)
+				}
 				return nil, fmt.Errorf("--keylog: %w", err)
 			}
 			fmt.Fprintf(logOutput, "wasitls: writing TLS secrets to %s (key log); anyone who reads it can decrypt the traffic\n", path)
@@ -175,19 +179,20 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 
 // keyLogFile appends each Write to a file opened for that Write alone, so
 // that nothing stays open after the run and each line lands whole
-// (O_APPEND).
+// (O_APPEND). The file must be a regular file: opening a named pipe
+// waits for a reader, and writing to one waits for the reader to take
+// it, each write in a TLS handshake (hostfile.OpenAppend).
 type keyLogFile string
 
 func openKeyLog(path string) (keyLogFile, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
+	if err := hostfile.CheckAppendable(path); err != nil {
 		return "", err
 	}
-	return keyLogFile(path), f.Close()
+	return keyLogFile(path), nil
 }
 
 func (k keyLogFile) Write(p []byte) (int, error) {
-	f, err := os.OpenFile(string(k), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := hostfile.OpenAppend(string(k), 0)
 	if err != nil {
 		return 0, err
 	}
