@@ -25,7 +25,8 @@ import (
 // one holds op, Close closes its stream, which wakes it with fs.ErrClosed,
 // and takes op once it has left (what a Write had not yet handed to the
 // host is then lost, as with a Write still in progress when an *os.File
-// closes). ReadAt, which makes no wait, takes mu only.
+// closes). ReadAt takes mu only, unless it must flush a write stream
+// first.
 type File struct {
 	root      *Dir
 	path      string
@@ -233,8 +234,21 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 }
 
 // ReadAt reads len(b) bytes at off with positional reads; fewer come
-// with io.EOF.
+// with io.EOF. It reads what an earlier Write wrote, as with an *os.File:
+// when the file has a write stream, it flushes it first (under f.op, as
+// Stat does); otherwise it makes no wait and takes f.mu only, so that
+// ReadAt calls do not queue behind one another or a Read.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
+	f.mu.Lock()
+	writing := f.w != nil
+	f.mu.Unlock()
+	if writing {
+		f.op.Lock()
+		defer f.op.Unlock()
+		if err := f.flush(); err != nil {
+			return 0, f.err("read", err)
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {

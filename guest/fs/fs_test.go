@@ -115,7 +115,10 @@ read after close closed=true
 func TestWrite(t *testing.T) {
 	dir, _ := tree(t)
 	got := run(t, []runtime.Dir{{Host: dir, Guest: "/d"}}, "write", "/d")
-	want := `rw.txt "hello, WASI!" size=12
+	// ReadAt reads what Write wrote at once: before, it did not flush the
+	// write stream first, and read nothing.
+	want := `readat after write 20/20
+rw.txt "hello, WASI!" size=12
 new.txt "written by the guest, appended"
 big.bin 1048576 bytes equal=true
 exclusive exist=true
