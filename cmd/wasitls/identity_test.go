@@ -75,3 +75,38 @@ func TestRunIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestRunIdentityPathsWithCommas: a path holding a comma, which separates
+// CERT from KEY, is given in double quotes, as in CSV. Before, such a path
+// could not be given at all: the comma split it.
+func TestRunIdentityPathsWithCommas(t *testing.T) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := ca.Issue(testpki.LeafOptions{DNSNames: []string{"localhost"}})
+	dir := filepath.Join(t.TempDir(), "a,b")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := filepath.Join(dir, "leaf,1.pem"), filepath.Join(dir, `"leaf".key`)
+	os.WriteFile(cert, leaf.ChainPEM(), 0o644)
+	os.WriteFile(key, leaf.KeyPEM(), 0o600)
+	guest := filepath.Join(t.TempDir(), "missing.wasm")
+	quote := func(p string) string { return `"` + strings.ReplaceAll(p, `"`, `""`) + `"` }
+	// Loaded: the run goes on to the guest file.
+	code, _, stderr := runCLI(t, "--identity", "me="+quote(cert)+","+quote(key), guest)
+	if code == 0 || strings.Contains(stderr, "--identity") || !strings.Contains(stderr, "guest: ") {
+		t.Errorf("quoted paths: code %d, stderr %q; want the identity loaded and an error about the guest file", code, stderr)
+	}
+	for _, bad := range []struct{ spec, mention string }{
+		{"me=" + cert + "," + key, "want NAME=CERT,KEY"},                       // unquoted: four fields
+		{"me=" + quote(cert+".missing") + "," + quote(key), cert + ".missing"}, // the whole path is named
+		{`me="` + cert + "," + key, "want NAME=CERT,KEY"},                      // a quote not closed
+	} {
+		code, _, stderr := runCLI(t, "--identity", bad.spec, guest)
+		if code == 0 || !strings.Contains(stderr, "--identity") || !strings.Contains(stderr, bad.mention) {
+			t.Errorf("--identity %q: code %d, stderr %q; want it to mention %q", bad.spec, code, stderr, bad.mention)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasitls/wasitls/internal/hostfile"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/component"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -163,12 +164,19 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		mc.Dirs = append(mc.Dirs, dir)
 	}
 
-	wasm, err := os.ReadFile(path)
+	wasm, err := hostfile.Read(path, hostfile.Kind{What: "a wasm module or component", Max: maxGuestFile, Magic: "\x00asm"})
 	if err != nil {
-		return err
+		return fmt.Errorf("guest: %w", err)
 	}
 	return runGuest(ctx, path, wasm, cfg, mc, stderr)
 }
+
+// maxGuestFile bounds the guest's file, the most the host reads into
+// memory to compile: 1 GiB, the most V8 compiles too. A larger file, a
+// device, or a pipe that never ends is an error, not a read without
+// bound; a file that does not begin as wasm does (/dev/zero) is refused
+// on its first bytes.
+const maxGuestFile = 1 << 30
 
 // noteMisplacedFlags notes, on stderr, each argument after the guest file
 // that names a flag of this command: it goes to the guest, which is

@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"crypto/x509"
+	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/hostfile"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 	"github.com/wasitls/wasitls/tlsnames"
@@ -32,7 +35,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	logTLS := fs.Bool("log-tls", false, "log why TLS steps failed to stderr")
 	keyLog := fs.String("keylog", "", "append the TLS secrets of every connection to `file` in the NSS key log format, for Wireshark (default: $SSLKEYLOGFILE if set); the guest cannot see or change it; debugging only")
 	var identities listFlag
-	fs.Var(&identities, "identity", "hold for the guest the identity `NAME=CERT,KEY[,OCSP]`, which it gets by NAME from host-identity: CERT and KEY are its PEM certificate chain and key files, OCSP a DER OCSP response a guest server staples with it; the key never enters guest memory (repeatable)")
+	fs.Var(&identities, "identity", "hold for the guest the identity `NAME=CERT,KEY[,OCSP]`, which it gets by NAME from host-identity: CERT and KEY are its PEM certificate chain and key files, OCSP a DER OCSP response a guest server staples with it (a path holding a comma in double quotes, as in CSV: NAME=\"a,b.pem\",KEY); the key never enters guest memory (repeatable)")
 	pending := intVar(fs, "max-pending-handshakes", tlshost.DefaultPendingHandshakes, "most TLS `handshakes` the guest has pending at once, from connect or accept until they end or their connection is dropped (past it connect and accept fail)")
 	conns := intVar(fs, "max-tls-connections", tlshost.DefaultConnections, "most TLS `connections` the guest holds at once, from their constructor until it drops them, established, failed or never used, whatever streams they were made over (past it the constructor traps)")
 	idBytes := intVar(fs, "max-identity-bytes", tlshost.DefaultIdentityBytes, "most key and certificate chain `bytes` of the private identities the guest parsed that the host holds at once, the parsed keys and leaves as they hold the heap included (past it private-identity.parse fails)")
@@ -104,10 +107,9 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			cfg.Groups = g
 		}
 		for _, spec := range identities {
-			name, files, ok := strings.Cut(spec, "=")
-			parts := strings.Split(files, ",")
-			if !ok || name == "" || len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
-				return nil, fmt.Errorf("--identity %q: want NAME=CERT,KEY or NAME=CERT,KEY,OCSP", spec)
+			name, parts, err := parseIdentity(spec)
+			if err != nil {
+				return nil, err
 			}
 			cert, key := parts[0], parts[1]
 			if cfg.Identities == nil {
@@ -130,6 +132,9 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		if path := cmp.Or(*keyLog, os.Getenv("SSLKEYLOGFILE")); path != "" {
 			w, err := openKeyLog(path)
 			if err != nil {
+				if *keyLog == "" {
+					return nil, fmt.Errorf("$SSLKEYLOGFILE (the default of --keylog): %w", err)
+				}
 				return nil, fmt.Errorf("--keylog: %w", err)
 			}
 			fmt.Fprintf(logOutput, "wasitls: writing TLS secrets to %s (key log); anyone who reads it can decrypt the traffic\n", path)
@@ -175,19 +180,20 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 
 // keyLogFile appends each Write to a file opened for that Write alone, so
 // that nothing stays open after the run and each line lands whole
-// (O_APPEND).
+// (O_APPEND). The file must be a regular file: opening a named pipe
+// waits for a reader, and writing to one waits for the reader to take
+// it, each write in a TLS handshake (hostfile.OpenAppend).
 type keyLogFile string
 
 func openKeyLog(path string) (keyLogFile, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
+	if err := hostfile.CheckAppendable(path); err != nil {
 		return "", err
 	}
-	return keyLogFile(path), f.Close()
+	return keyLogFile(path), nil
 }
 
 func (k keyLogFile) Write(p []byte) (int, error) {
-	f, err := os.OpenFile(string(k), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := hostfile.OpenAppend(string(k), 0)
 	if err != nil {
 		return 0, err
 	}
@@ -212,6 +218,44 @@ func appendPEMFiles(pool *x509.CertPool, files []string) error {
 		}
 	}
 	return nil
+}
+
+// parseIdentity parses --identity NAME=CERT,KEY[,OCSP]. The files are a
+// comma-separated record as CSV writes one (RFC 4180), the syntax
+// "docker run --mount" uses too: a path holding a comma, or beginning
+// with a double quote, is given in double quotes ("a,b.pem"), a double
+// quote in a quoted path doubled. Paths without commas or quotes are
+// given as they are, as before.
+func parseIdentity(spec string) (name string, files []string, err error) {
+	name, list, ok := strings.Cut(spec, "=")
+	bad := func(why string) error {
+		return fmt.Errorf("--identity %q: %swant NAME=CERT,KEY or NAME=CERT,KEY,OCSP (a path holding a comma in double quotes: NAME=\"a,b.pem\",KEY)", spec, why)
+	}
+	if !ok || name == "" {
+		return "", nil, bad("")
+	}
+	r := csv.NewReader(strings.NewReader(list))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true // a quote inside an unquoted path is itself
+	files, err = r.Read()
+	if err == nil {
+		if _, more := r.Read(); more != io.EOF {
+			return "", nil, bad("a line break in a path must be in double quotes; ")
+		}
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		return "", nil, bad("")
+	case err != nil:
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "", nil, bad(err.Error() + "; ")
+	case len(files) < 2 || len(files) > 3 || slices.Contains(files, ""):
+		return "", nil, bad("")
+	}
+	return name, files, nil
 }
 
 // parseGroups parses --groups; its error lists the names it knows.

@@ -3,17 +3,18 @@ package tlshost
 import (
 	"crypto/x509"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/wasitls/wasitls/backends/identity"
+	"github.com/wasitls/wasitls/internal/hostfile"
 )
 
 // The host's identity and trust files (LoadIdentity, LoadOCSP,
 // LoadTrustAnchors; `wasitls run --identity`, `--ca`, `--client-ca`) are
 // read whole, up to a cap well above what each can
 // usefully hold, so that a path naming a device, a pipe or a huge file by
-// mistake is an error naming the cap, never a read without bound.
+// mistake is an error naming the cap, never a read without bound; a pipe
+// nobody writes to is an error too, never a wait without bound
+// (internal/hostfile).
 const (
 	// MaxChainFile bounds a PEM certificate chain: what a Certificate
 	// message carries is at most 256 KiB of DER (both backends refuse a
@@ -48,20 +49,11 @@ func LoadTrustAnchors(pool *x509.CertPool, file string) error {
 }
 
 // readHostFile reads file, what it is (for the error), of at most max
-// bytes.
+// bytes, without waiting on a pipe or reading a device without bound.
 func readHostFile(file, what string, max int64) ([]byte, error) {
-	f, err := os.Open(file)
+	b, err := hostfile.Read(file, hostfile.Kind{What: what, Max: max})
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		clear(b)
-		return nil, fmt.Errorf("tlshost: %s: larger than %d KiB, the most %s may take", file, max>>10, what)
+		return nil, fmt.Errorf("tlshost: %w", err)
 	}
 	return b, nil
 }
