@@ -120,6 +120,7 @@ func TestWrite(t *testing.T) {
 	want := `readat after write 20/20
 rw.txt "hello, WASI!" size=12
 new.txt "written by the guest, appended"
+append offset 7 read 0 EOF, again 0 EOF, all "abcdeXYZ" <nil>
 big.bin 1048576 bytes equal=true
 exclusive exist=true
 remove non-empty exist=true

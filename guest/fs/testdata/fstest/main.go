@@ -162,6 +162,9 @@ func write(d *wasifs.Dir) error {
 		return err
 	}
 	fmt.Printf("new.txt %q\n", b)
+	if err := appendOffset(d); err != nil {
+		return err
+	}
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 	if err := d.WriteFile("big.bin", big, 0o644); err != nil {
@@ -195,6 +198,38 @@ func write(d *wasifs.Dir) error {
 	_, err = d.Stat("rw.txt")
 	fmt.Printf("removed not-exist=%v\n", errors.Is(err, fs.ErrNotExist))
 	return nil
+}
+
+// appendOffset writes to a file opened with os.O_APPEND and prints where
+// the offset is then, and what a Read from it gets: as with an *os.File,
+// the end of the file, and io.EOF.
+func appendOffset(d *wasifs.Dir) error {
+	if err := d.WriteFile("app.txt", []byte("abcde"), 0o644); err != nil {
+		return err
+	}
+	f, err := d.OpenFile("app.txt", os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.WriteString(f, "XY"); err != nil {
+		return err
+	}
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	n, rerr := f.Read(make([]byte, 8))
+	if _, err := io.WriteString(f, "Z"); err != nil {
+		return err
+	}
+	n2, rerr2 := f.Read(make([]byte, 8))
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	all, err := io.ReadAll(f)
+	fmt.Printf("append offset %d read %d %v, again %d %v, all %q %v\n", pos, n, rerr, n2, rerr2, all, err)
+	return d.Remove("app.txt")
 }
 
 // readAtAfterWrite writes a file 20 times, a few bytes and 256 KiB, and
