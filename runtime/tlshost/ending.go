@@ -327,8 +327,13 @@ func (e *ending) Close() error {
 
 // closeTransport closes the transport and gives back the socket it
 // counts as, ahead of release, which does both again (each is
-// idempotent).
+// idempotent). A write of the handshake in progress (its ClientHello,
+// which the socket's output stream then delivers before it lets the
+// socket go) is waited for, at most closeGrace: interrupted, it returns
+// at once.
 func (e *ending) closeTransport() {
+	e.guard.interruptWrite(errClosed)
+	e.guard.awaitWrites(closeGrace)
 	e.guard.Close()
 	if e.held != nil {
 		e.held()

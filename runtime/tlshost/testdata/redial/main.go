@@ -6,12 +6,13 @@
 //	redial MODE HOST PORT N
 //
 // N times it dials HOST:PORT (a server that never answers but for hook),
-// starts a
-// client handshake as MODE says, drops every resource of the connection
-// and the socket, and dials again at once. It prints "redialed N" when
-// every dial succeeded, or "dial I: ERR" for the first that failed (under
-// a socket limit of 1, a socket the host still counts for the dropped
-// connection). The modes:
+// starts a client handshake as MODE says, prints "started I" and waits
+// for a line on its standard input (the test's peer has the ClientHello:
+// the handshake waits for the peer), drops every resource of the
+// connection and the socket, and dials again at once. It prints
+// "redialed N" when every dial succeeded, or "dial I: ERR" for the first
+// that failed (under a socket limit of 1, a socket the host still counts
+// for the dropped connection). The modes:
 //
 //	verify  verify-server-identity's future looked at once (the handshake
 //	        runs on a goroutine of the host, waiting for the peer)
@@ -24,6 +25,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"strconv"
@@ -51,22 +53,29 @@ func main() {
 		fmt.Println("unknown mode", mode)
 		os.Exit(2)
 	}
+	stdin := bufio.NewScanner(os.Stdin)
 	for i := range n {
 		sock, in, out, err := wasinet.Dial(host, uint16(port))
 		if err != nil {
 			fmt.Printf("dial %d: %v\n", i, err)
 			return
 		}
-		start(host, in, out)
+		drop := start(host, in, out)
+		fmt.Printf("started %d\n", i)
+		if !stdin.Scan() {
+			fmt.Println("standard input ended")
+			return
+		}
+		drop()
 		sock.Drop()
 	}
 	fmt.Printf("redialed %d\n", n)
 }
 
-// modes start a handshake over in and out and drop everything but the
-// socket.
-var modes = map[string]func(host string, in wio.InputStream, out wio.OutputStream){
-	"verify": func(host string, in wio.InputStream, out wio.OutputStream) {
+// modes start a handshake over in and out and return what drops every
+// resource of the connection.
+var modes = map[string]func(host string, in wio.InputStream, out wio.OutputStream) (drop func()){
+	"verify": func(host string, in wio.InputStream, out wio.OutputStream) func() {
 		conn := tls.NewClientConnection(in, out)
 		hs, err := conn.Connect(host)
 		must("connect", err)
@@ -74,12 +83,14 @@ var modes = map[string]func(host string, in wio.InputStream, out wio.OutputStrea
 		must("verify-server-identity", err)
 		p := f.Subscribe()
 		p.Ready()
-		p.Drop()
-		f.Drop()
-		hs.Drop()
-		conn.Drop()
+		return func() {
+			p.Drop()
+			f.Drop()
+			hs.Drop()
+			conn.Drop()
+		}
 	},
-	"finish": func(host string, in wio.InputStream, out wio.OutputStream) {
+	"finish": func(host string, in wio.InputStream, out wio.OutputStream) func() {
 		conn := tls.NewClientConnection(in, out)
 		hs, err := conn.Connect(host)
 		must("connect", err)
@@ -88,27 +99,33 @@ var modes = map[string]func(host string, in wio.InputStream, out wio.OutputStrea
 		timer := clocks.SubscribeDuration(clocks.Duration(20 * time.Millisecond))
 		wio.Poll([]wio.Pollable{p, timer})
 		timer.Drop()
-		p.Drop()
-		f.Drop()
-		conn.Drop()
+		return func() {
+			p.Drop()
+			f.Drop()
+			conn.Drop()
+		}
 	},
-	"hook": func(host string, in wio.InputStream, out wio.OutputStream) {
+	"hook": func(host string, in wio.InputStream, out wio.OutputStream) func() {
 		conn := tls.NewClientConnection(in, out)
 		hs, err := conn.Connect(host)
 		must("connect", err)
 		f, err := hs.VerifyServerIdentity()
 		must("verify-server-identity", err)
 		wasinet.Await(f.Subscribe())
-		f.Drop()
-		hs.Drop()
-		conn.Drop()
+		return func() {
+			f.Drop()
+			hs.Drop()
+			conn.Drop()
+		}
 	},
-	"draft": func(host string, in wio.InputStream, out wio.OutputStream) {
+	"draft": func(host string, in wio.InputStream, out wio.OutputStream) func() {
 		f := tlsdraft.ClientHandshakeFinish(tlsdraft.NewClientHandshake(host, in, out))
 		p := f.Subscribe()
 		p.Ready()
-		p.Drop()
-		f.Drop()
+		return func() {
+			p.Drop()
+			f.Drop()
+		}
 	},
 }
 
