@@ -38,8 +38,9 @@ const (
 	// message and never finishing it.
 	maxHandshakeOther = 64 << 10
 	// maxEmptyRecords bounds consecutive records that carry no data, so a
-	// peer cannot keep a reader spinning.
-	maxEmptyRecords = 100
+	// peer cannot keep a reader spinning: 16, as crypto/tls
+	// (maxUselessRecords), which has taken no more from any peer.
+	maxEmptyRecords = 16
 	// maxIgnoredAlerts bounds consecutive warning-level user_canceled
 	// alerts, which are otherwise ignored (BoringSSL allows 4 as well).
 	maxIgnoredAlerts = 4
