@@ -13,7 +13,9 @@
 // certificate or PEM text holding one or more CERTIFICATE blocks; the result
 // is the flattened DER chain.
 //
-// The key must match the leaf's public key ([ErrKeyMismatch] otherwise).
+// The key must match the leaf's public key ([ErrKeyMismatch] otherwise;
+// when it matches another certificate of the chain, the error says the
+// chain is out of order).
 // Backends that know key or certificate types crypto/x509 does not (ML-DSA,
 // for example) supply them through [Parser].
 //
@@ -98,9 +100,23 @@ func (p Parser) Parse(privateKey []byte, chain [][]byte) (*backends.Identity, er
 		return nil, fmt.Errorf("identity: leaf certificate: %w", err)
 	}
 	if err := Matches(key, pub); err != nil {
+		if i, c := keyCertificate(key, ders[1:]); c != nil {
+			return nil, fmt.Errorf("%w: the chain is out of order: the key belongs to certificate %d (CN=%s), not the first; put the leaf first, then the certificates that issued it", ErrKeyMismatch, i+1, c.Subject.CommonName)
+		}
 		return nil, err
 	}
 	return id, nil
+}
+
+// keyCertificate returns the first of ders whose public key is key's,
+// and its index, if any: a chain given root or intermediate first.
+func keyCertificate(key crypto.Signer, ders [][]byte) (int, *x509.Certificate) {
+	for i, der := range ders {
+		if c, err := x509.ParseCertificate(der); err == nil && Matches(key, c.PublicKey) == nil {
+			return i, c
+		}
+	}
+	return 0, nil
 }
 
 // Matches reports, as an error wrapping [ErrKeyMismatch], whether key is not

@@ -96,7 +96,7 @@ func TestParseChainForms(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	_, l := mint(t, testpki.ECDSAP256)
+	root, l := mint(t, testpki.ECDSAP256)
 	_, other := mint(t, testpki.ECDSAP256)
 	chain := [][]byte{l.ChainPEM()}
 	legacy := pemBlock("EC PRIVATE KEY", []byte{1, 2, 3}, map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00112233445566778899AABBCCDDEEFF"})
@@ -110,6 +110,9 @@ func TestParseErrors(t *testing.T) {
 		mention string
 	}{
 		{"Mismatch", other.KeyPEM(), chain, identity.ErrKeyMismatch, "does not match"},
+		// The root before the leaf: the error says where the key's
+		// certificate is, not only that the first does not match.
+		{"ChainOutOfOrder", l.KeyPEM(), [][]byte{root.CertPEM(), l.ChainPEM()}, identity.ErrKeyMismatch, "the chain is out of order: the key belongs to certificate 1 (CN="},
 		{"EncryptedPKCS8PEM", pemBlock("ENCRYPTED PRIVATE KEY", epki, nil), chain, identity.ErrEncryptedKey, "encrypted"},
 		{"EncryptedPKCS8DER", epki, chain, identity.ErrEncryptedKey, "encrypted"},
 		{"EncryptedLegacyPEM", legacy, chain, identity.ErrEncryptedKey, "Proc-Type"},

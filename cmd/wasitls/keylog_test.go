@@ -79,3 +79,22 @@ func TestRunKeyLog(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyLogRemoved: a key log removed during a run is begun again at the
+// next write. Before, every write failed once it was gone.
+func TestKeyLogRemoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys")
+	w, err := openKeyLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("CLIENT_RANDOM 00 00\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "CLIENT_RANDOM 00 00\n" {
+		t.Fatalf("key log %q, %v; want the line", b, err)
+	}
+}

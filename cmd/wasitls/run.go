@@ -90,7 +90,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&udpPeers, "allow-udp", "allow exchanging UDP datagrams with `ADDR:PORT` (repeatable; datagrams from other peers are dropped)")
 	fs.Var(&env, "env", "set the guest environment variable `KEY=VALUE` (repeatable)")
 	inheritEnv := fs.Bool("inherit-env", false, "pass the whole host environment to the guest")
-	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro|:rw]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; writable unless :ro; paths stay beneath it, symbolic links included)")
+	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro|:rw]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; writable unless :ro; a HOST holding colons is taken whole when GUEST follows it; paths stay beneath it, symbolic links included)")
 	limits := limitFlags(fs)
 	var builds []func() (runtime.Extension, error)
 	for _, ext := range runExtensions {
@@ -191,8 +191,9 @@ func noteMisplacedFlags(fs *flag.FlagSet, stderr io.Writer) {
 	}
 }
 
-// parseDir parses HOST[:GUEST][:ro|:rw]. A GUEST holding a colon is
-// refused: "/a:rw" is a mode misspelt or in the wrong place far more often
+// parseDir parses HOST[:GUEST][:ro|:rw]. A HOST holding colons is taken
+// whole when it names a directory and a GUEST follows it. A GUEST holding
+// a colon is refused: "/a:rw" is a mode misspelt or in the wrong place far more often
 // than a guest path, and taken as one it preopened a writable directory
 // under a name the guest would not look for.
 func parseDir(s string) (runtime.Dir, error) {
@@ -206,6 +207,13 @@ func parseDir(s string) (runtime.Dir, error) {
 	host, guest, ok := strings.Cut(s, ":")
 	if !ok {
 		guest = host
+	}
+	if i := strings.LastIndex(s, ":"); i > len(host) {
+		// A host directory whose path holds colons: HOST is the part
+		// before the last colon, if that names a directory.
+		if fi, err := os.Stat(s[:i]); err == nil && fi.IsDir() {
+			host, guest = s[:i], s[i+1:]
+		}
 	}
 	if host == "" || guest == "" || strings.Contains(guest, ":") {
 		return d, fmt.Errorf("--dir %q: want HOST[:GUEST][:ro|:rw]", arg)

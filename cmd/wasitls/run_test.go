@@ -345,9 +345,15 @@ func TestRunExitMinusOne(t *testing.T) {
 
 // TestRunDirEnvSpellings: --dir takes :ro and :rw and refuses a guest
 // path holding a colon (before, "/tmp:/a:rw" preopened /tmp writable as
-// "/a:rw"); --env refuses an empty key (before, "=x" reached the guest).
+// "/a:rw"), and takes a host path holding colons whole when it names a
+// directory (before, it could not be given); --env refuses an empty key
+// (before, "=x" reached the guest).
 func TestRunDirEnvSpellings(t *testing.T) {
 	dir := t.TempDir()
+	colons := filepath.Join(dir, "a:b:c")
+	if err := os.Mkdir(colons, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		arg  string
 		want runtime.Dir
@@ -357,6 +363,8 @@ func TestRunDirEnvSpellings(t *testing.T) {
 		{dir + ":/a:ro", runtime.Dir{Host: dir, Guest: "/a", ReadOnly: true}},
 		{dir + ":/a:rw", runtime.Dir{Host: dir, Guest: "/a"}},
 		{dir + ":rw", runtime.Dir{Host: dir, Guest: dir}},
+		{colons + ":/a", runtime.Dir{Host: colons, Guest: "/a"}},
+		{colons + ":/a:ro", runtime.Dir{Host: colons, Guest: "/a", ReadOnly: true}},
 	} {
 		if got, err := parseDir(c.arg); err != nil || got != c.want {
 			t.Errorf("parseDir(%q) = %+v, %v; want %+v", c.arg, got, err, c.want)

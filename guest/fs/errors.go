@@ -1,6 +1,7 @@
 package wasifs
 
 import (
+	"errors"
 	"io/fs"
 	"strconv"
 )
@@ -19,6 +20,7 @@ const (
 	ErrorNotDirectory  ErrorCode = 24
 	ErrorNotEmpty      ErrorCode = 25
 	ErrorNotPermitted  ErrorCode = 31
+	ErrorUnsupported   ErrorCode = 27
 	ErrorReadOnly      ErrorCode = 33
 )
 
@@ -45,10 +47,13 @@ func (e ErrorCode) String() string {
 func (e ErrorCode) Error() string { return "wasi:filesystem: " + e.String() }
 
 // Is reports whether e means target: no-entry is fs.ErrNotExist, exist
-// is fs.ErrExist, access, not-permitted and read-only are
-// fs.ErrPermission.
+// and not-empty are fs.ErrExist, access, not-permitted and read-only are
+// fs.ErrPermission, unsupported is errors.ErrUnsupported (as the errnos
+// of syscall.Errno are).
 func (e ErrorCode) Is(target error) bool {
 	switch target {
+	case errors.ErrUnsupported:
+		return e == ErrorUnsupported
 	case fs.ErrNotExist:
 		return e == ErrorNoEntry
 	case fs.ErrExist:

@@ -1,6 +1,9 @@
 package wasifs
 
 import (
+	"errors"
+	"io/fs"
+	"slices"
 	"testing"
 
 	"github.com/wasitls/wasitls/guest/wasi/bindings/wasi/filesystem/types"
@@ -22,10 +25,33 @@ func TestErrorCodesMatchWIT(t *testing.T) {
 		ErrorExist: types.ErrorCodeExist, ErrorIsDirectory: types.ErrorCodeIsDirectory,
 		ErrorNoEntry: types.ErrorCodeNoEntry, ErrorNotDirectory: types.ErrorCodeNotDirectory,
 		ErrorNotEmpty: types.ErrorCodeNotEmpty, ErrorNotPermitted: types.ErrorCodeNotPermitted,
-		ErrorReadOnly: types.ErrorCodeReadOnly,
+		ErrorReadOnly: types.ErrorCodeReadOnly, ErrorUnsupported: types.ErrorCodeUnsupported,
 	} {
 		if uint8(c) != uint8(want) {
 			t.Errorf("%s is %d, %d in the WIT", c, c, want)
+		}
+	}
+}
+
+// TestErrorCodeIs: errors.Is matches the cases against the io/fs
+// sentinels and errors.ErrUnsupported as it matches syscall.Errno's
+// (ENOENT, EEXIST and ENOTEMPTY, EACCES and EPERM, ENOTSUP), and read-only
+// as a permission error; nothing else matches.
+func TestErrorCodeIs(t *testing.T) {
+	want := map[error][]ErrorCode{
+		fs.ErrNotExist:        {ErrorNoEntry},
+		fs.ErrExist:           {ErrorExist, ErrorNotEmpty},
+		fs.ErrPermission:      {ErrorAccess, ErrorNotPermitted, ErrorReadOnly},
+		errors.ErrUnsupported: {ErrorUnsupported},
+		fs.ErrClosed:          nil,
+		fs.ErrInvalid:         nil,
+	}
+	for target, codes := range want {
+		for i := range errorCodeNames {
+			c := ErrorCode(i)
+			if got, want := errors.Is(c, target), slices.Contains(codes, c); got != want {
+				t.Errorf("errors.Is(%s, %v) = %v, want %v", c, target, got, want)
+			}
 		}
 	}
 }

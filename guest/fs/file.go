@@ -25,7 +25,8 @@ import (
 // one holds op, Close closes its stream, which wakes it with fs.ErrClosed,
 // and takes op once it has left (what a Write had not yet handed to the
 // host is then lost, as with a Write still in progress when an *os.File
-// closes). ReadAt, which makes no wait, takes mu only.
+// closes). ReadAt takes mu only, unless it must flush a write stream
+// first.
 type File struct {
 	root      *Dir
 	path      string
@@ -41,6 +42,9 @@ type File struct {
 	w      *wasinet.StreamWriter // the write stream at off, or nil
 	dir    types.DirectoryEntryStream
 	dirEnd bool
+	// appended is set once an append stream was written to: off is then
+	// the file's end, which dropStreams learns from the host.
+	appended bool
 }
 
 var (
@@ -90,6 +94,15 @@ func (f *File) dropStreams() error {
 		return fs.ErrClosed // Close drops them
 	}
 	f.closeStreamsLocked()
+	if err == nil && f.appended {
+		// As with O_APPEND on an *os.File, each write left the offset
+		// at the end of the file.
+		st, serr := f.d.Stat()
+		if serr != nil {
+			return serr
+		}
+		f.off, f.appended = int64(st.Size), false
+	}
 	return err
 }
 
@@ -150,7 +163,8 @@ func (f *File) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// Write writes at the offset (at the end with os.O_APPEND) through a
+// Write writes at the offset (at the end with os.O_APPEND, which then
+// leaves the offset at the end, as with an *os.File) through a
 // write-via-stream or append-via-stream.
 func (f *File) Write(b []byte) (int, error) {
 	f.op.Lock()
@@ -182,7 +196,11 @@ func (f *File) Write(b []byte) (int, error) {
 	f.mu.Unlock()
 	n, err := w.Write(b)
 	f.mu.Lock()
-	f.off += int64(n)
+	if f.appending {
+		f.appended = true
+	} else {
+		f.off += int64(n)
+	}
 	closed := f.closed
 	f.mu.Unlock()
 	if err != nil {
@@ -204,8 +222,11 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	}
 	if whence == io.SeekCurrent && offset == 0 {
 		f.mu.Lock()
-		defer f.mu.Unlock()
-		return f.off, nil
+		if !f.appended {
+			defer f.mu.Unlock()
+			return f.off, nil
+		}
+		f.mu.Unlock()
 	}
 	if err := f.dropStreams(); err != nil {
 		return 0, f.err("seek", err)
@@ -233,8 +254,21 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 }
 
 // ReadAt reads len(b) bytes at off with positional reads; fewer come
-// with io.EOF.
+// with io.EOF. It reads what an earlier Write wrote, as with an *os.File:
+// when the file has a write stream, it flushes it first (under f.op, as
+// Stat does); otherwise it makes no wait and takes f.mu only, so that
+// ReadAt calls do not queue behind one another or a Read.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
+	f.mu.Lock()
+	writing := f.w != nil
+	f.mu.Unlock()
+	if writing {
+		f.op.Lock()
+		defer f.op.Unlock()
+		if err := f.flush(); err != nil {
+			return 0, f.err("read", err)
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {

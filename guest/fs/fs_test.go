@@ -115,8 +115,12 @@ read after close closed=true
 func TestWrite(t *testing.T) {
 	dir, _ := tree(t)
 	got := run(t, []runtime.Dir{{Host: dir, Guest: "/d"}}, "write", "/d")
-	want := `rw.txt "hello, WASI!" size=12
+	// ReadAt reads what Write wrote at once: before, it did not flush the
+	// write stream first, and read nothing.
+	want := `readat after write 20/20
+rw.txt "hello, WASI!" size=12
 new.txt "written by the guest, appended"
+append offset 7 read 0 EOF, again 0 EOF, all "abcdeXYZ" <nil>
 big.bin 1048576 bytes equal=true
 exclusive exist=true
 remove non-empty exist=true

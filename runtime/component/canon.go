@@ -191,8 +191,18 @@ func (s *scope) lower(c Canon) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
+	// The same import lowered again with the same options is the same
+	// function: one host function serves them all. Each is one more
+	// function of a host module that wazero compiles, at some tens of
+	// microseconds a function (a thousand times what its four bytes of
+	// canon lower take to read).
+	key := lowerKey{iface: f.iface, name: f.name, typ: f.typ, table: s.handles(), memory: s.optionItem(SortCoreMemory, c.Opts.Memory),
+		realloc: s.optionItem(SortCoreFunc, c.Opts.Realloc)}
+	if low, ok := s.state.lowered[key]; ok {
+		return low, nil
+	}
 	ci := s.state.ci
-	lowered := cabi.NewLowered(cabi.Options{Instance: ci, Table: s.handles(), Memory: mem, Realloc: realloc})
+	lowered := cabi.NewLowered(cabi.Options{Instance: ci, Table: key.table, Memory: mem, Realloc: realloc})
 	glue, qual := hf.Fn, f.iface+"#"+f.name
 	fn := api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
 		// The may-leave rule (no call out of a realloc or a post-return)
@@ -201,5 +211,30 @@ func (s *scope) lower(c Canon) (item, error) {
 		ci.MayLeave(qual)
 		glue(ctx, lowered, stack)
 	})
-	return item{SortCoreFunc, s.state.addHost(hostFunc{fn: fn, params: hf.Params, results: hf.Results, paramNames: hf.ParamNames})}, nil
+	low := item{SortCoreFunc, s.state.addHost(hostFunc{fn: fn, params: hf.Params, results: hf.Results, paramNames: hf.ParamNames})}
+	if s.state.lowered == nil {
+		s.state.lowered = map[lowerKey]item{}
+	}
+	s.state.lowered[key] = low
+	return low, nil
+}
+
+// A lowerKey is what a lowered import is made of: the function imported,
+// the handle table of the component instance that lowers it, and its
+// memory and realloc options (the core items they name, nil for none).
+type lowerKey struct {
+	iface, name     string
+	typ             *rfunc
+	table           *cabi.Table
+	memory, realloc any
+}
+
+// optionItem returns the core item of sort so that option i names, nil
+// for none (or none that exists: options refused that already).
+func (s *scope) optionItem(so Sort, i *uint32) any {
+	if i == nil {
+		return nil
+	}
+	it, _ := s.get(so, *i)
+	return it.v
 }

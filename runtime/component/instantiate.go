@@ -48,6 +48,9 @@ type state struct {
 	// for each instantiation).
 	compiledAll []wazero.CompiledModule
 	batch       *hostBatch // canonical built-ins not yet instantiated
+	// lowered are the lowered imports made, by what they are made of
+	// (canon.go).
+	lowered map[lowerKey]item
 
 	shimDepth atomic.Int32 // nesting of calls through shims (shim.go)
 

@@ -230,14 +230,33 @@ func (u *UDPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 		return nil
 	}
 	c := pc.(*net.UDPConn)
-	if u.hopLimit != defaultHopLimit {
-		if err := setHopLimit(c, u.family, u.hopLimit); err != nil {
-			c.Close()
-			u.bindErr = err
-			return nil
-		}
+	if err := u.applyOptions(c); err != nil {
+		c.Close()
+		u.bindErr = err
+		return nil
 	}
 	u.conn = c
+	return nil
+}
+
+// applyOptions gives the socket just bound the options set before it
+// existed; the defaults are left to the system.
+func (u *UDPSocket) applyOptions(c *net.UDPConn) error {
+	if u.hopLimit != defaultHopLimit {
+		if err := setHopLimit(c, u.family, u.hopLimit); err != nil {
+			return err
+		}
+	}
+	if u.recvBuf != defaultBufferSize {
+		if err := c.SetReadBuffer(int(u.recvBuf)); err != nil {
+			return err
+		}
+	}
+	if u.sendBuf != defaultBufferSize {
+		if err := c.SetWriteBuffer(int(u.sendBuf)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -460,7 +479,8 @@ func (u *UDPSocket) ReceiveBufferSize(ctx context.Context) (uint64, error) {
 	return u.recvBuf, nil
 }
 
-// SetReceiveBufferSize is set-receive-buffer-size, applied when bound.
+// SetReceiveBufferSize is set-receive-buffer-size; set before bind, it
+// applies from bind on.
 func (u *UDPSocket) SetReceiveBufferSize(ctx context.Context, v uint64) error {
 	return u.setBuffer(&u.recvBuf, v, (*net.UDPConn).SetReadBuffer)
 }
@@ -472,7 +492,8 @@ func (u *UDPSocket) SendBufferSize(ctx context.Context) (uint64, error) {
 	return u.sendBuf, nil
 }
 
-// SetSendBufferSize is set-send-buffer-size, applied when bound.
+// SetSendBufferSize is set-send-buffer-size; set before bind, it
+// applies from bind on.
 func (u *UDPSocket) SetSendBufferSize(ctx context.Context, v uint64) error {
 	return u.setBuffer(&u.sendBuf, v, (*net.UDPConn).SetWriteBuffer)
 }

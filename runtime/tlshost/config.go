@@ -85,7 +85,9 @@ type Config struct {
 	// captures with Wireshark. It is the host's: no guest can turn it on,
 	// off or read it. Lines are written whole, one Write each, from any
 	// goroutine. Anyone who reads it can decrypt the traffic: for
-	// debugging only.
+	// debugging only. A failed write is logged and never fails the
+	// handshake; a Write that blocks holds every handshake's up, so it
+	// should not wait on anything but a local file.
 	KeyLog io.Writer
 
 	// PendingHandshakes bounds the handshakes one guest has pending at

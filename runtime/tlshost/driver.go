@@ -544,13 +544,15 @@ func (d *driver) abortLocked() *wasiio.Signal {
 // stop is the guest dropping the connection: it gives up on the handshake
 // if it still runs, as abort does (a handshake suspended in a hook sends
 // the step's alert, one busy with I/O is interrupted), and reports whether
-// it has ended (or never ran). It does not wait for the backend.
-func (d *driver) stop() (ended bool) {
+// it has ended (or never ran), and if not whether it is sending the
+// step's alert (its transport is interrupted only past alertGrace). It
+// does not wait for the backend.
+func (d *driver) stop() (ended, alerting bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.giveUpLocked(nil, true)
 	d.neverRunLocked() // no goroutine may start after stop
-	return d.ended
+	return d.ended, d.alerting && !d.ended
 }
 
 // finished reports whether the handshake goroutine returned, and how.

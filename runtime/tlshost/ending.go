@@ -49,7 +49,8 @@ type ending struct {
 	failed  *backends.State
 	onClose func() // run by Close (a post-handshake request in flight)
 	// held gives back the socket a connection over another's cleartext
-	// counts as (see Host.transport), once released; nil for none.
+	// counts as (see Host.transport), once the transport is closed; it
+	// gives it back once however often it is called; nil for none.
 	held func()
 	// settings is what the guest's settings of the connection count
 	// (settingsbytes.go), given back by Close; nil counts nothing.
@@ -267,10 +268,23 @@ func (e *ending) Conn() backends.Conn {
 }
 
 // Close tears the connection down: it gives up on the handshake if it
-// still runs (without waiting for the backend) and closes the backend
-// connection and the transport once the handshake goroutine returned. It
-// is idempotent, and never blocks on the backend for more than
-// 2*closeGrace (see release).
+// still runs and closes the backend connection once the handshake
+// goroutine returned. It is idempotent, and never blocks on the backend
+// for more than 2*closeGrace (see release).
+//
+// The transport, and with it the socket the guest is charged for
+// (runtime.Limits.Sockets: the socket's streams, or the socket a
+// connection over another's cleartext counts as), is closed before Close
+// returns, also when the handshake still runs: a guest that drops a
+// handshake stalled on a silent peer, then its socket, may dial again at
+// once under a tight socket limit. Before, the socket was closed when the
+// handshake goroutine returned, a few milliseconds after it was
+// interrupted, and the guest's next socket was refused meanwhile. A
+// handshake given up on is interrupted (its transport fails every call),
+// so closing its transport changes nothing it can see; one released from
+// a hook to send the step's alert is waited for first, at most
+// alertGrace, the time the driver gives it before it interrupts the
+// transport anyway.
 func (e *ending) Close() error {
 	e.d.mu.Lock()
 	if e.closed {
@@ -290,11 +304,40 @@ func (e *ending) Close() error {
 	if onClose != nil {
 		onClose()
 	}
-	if e.d.stop() {
+	ended, alerting := e.d.stop()
+	if ended {
 		return e.release()
 	}
-	e.d.afterEnd(func() { e.release() })
+	done := make(chan struct{})
+	e.d.afterEnd(func() {
+		close(done)
+		e.release()
+	})
+	if alerting {
+		t := time.NewTimer(alertGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+		}
+	}
+	e.closeTransport()
 	return nil
+}
+
+// closeTransport closes the transport and gives back the socket it
+// counts as, ahead of release, which does both again (each is
+// idempotent). A write of the handshake in progress (its ClientHello,
+// which the socket's output stream then delivers before it lets the
+// socket go) is waited for, at most closeGrace: interrupted, it returns
+// at once.
+func (e *ending) closeTransport() {
+	e.guard.interruptWrite(errClosed)
+	e.guard.awaitWrites(closeGrace)
+	e.guard.Close()
+	if e.held != nil {
+		e.held()
+	}
 }
 
 // closeGrace bounds each of the two phases of closing a backend

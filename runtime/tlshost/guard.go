@@ -31,6 +31,8 @@ type guard struct {
 	// readErr and writeErr, once set, are what Read and Write return.
 	readErr  atomic.Pointer[error]
 	writeErr atomic.Pointer[error]
+	// writing counts the Writes in progress (see awaitWrites).
+	writing atomic.Int32
 
 	mu        sync.Mutex // serializes deadlines with interruptions
 	closeOnce sync.Once
@@ -171,6 +173,10 @@ func (g *guard) pauseRead(err error) bool {
 }
 
 func (g *guard) Write(p []byte) (int, error) {
+	// Counted before writeErr is looked at: a Write that finds it unset
+	// is seen by an awaitWrites after the interruption.
+	g.writing.Add(1)
+	defer g.writing.Add(-1)
 	if e := g.writeErr.Load(); e != nil {
 		return 0, *e
 	}
@@ -181,6 +187,17 @@ func (g *guard) Write(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// awaitWrites waits, at most d, for the Writes in progress to return.
+// Called once writes are interrupted, so that none starts after: a
+// write to a non-blocking transport returns at once, one to another
+// transport at its deadline, which the interruption put in the past.
+func (g *guard) awaitWrites(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for pause := 50 * time.Microsecond; g.writing.Load() != 0 && time.Now().Before(deadline); pause = min(2*pause, 5*time.Millisecond) {
+		time.Sleep(pause)
+	}
 }
 
 // interruptRead makes reads fail with reason from now on, and wakes a read

@@ -91,11 +91,11 @@ func NewHost(cfg Config) (*Host, error) {
 	if err := probeOptions(b, base, cfg.Logger); err != nil {
 		return nil, err
 	}
-	if cfg.KeyLog != nil {
-		cfg.KeyLog = &lockedWriter{w: cfg.KeyLog}
-	}
 	h := &Host{cfg: cfg, backend: b}
 	h.warn = func(what string, err error) { h.logFailure(what, err) }
+	if cfg.KeyLog != nil {
+		h.cfg.KeyLog = &lockedWriter{w: cfg.KeyLog, warn: func(err error) { h.warn("writing the key log", err) }}
+	}
 	h.logPanicFunc = h.logPanic
 	if r := cfg.ticketKeyRotation(); r > 0 {
 		h.tickets = newTicketKeys(r, cfg.Time)

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -65,6 +67,32 @@ func TestGuestKeyLog(t *testing.T) {
 		})
 	})
 }
+
+// TestGuestKeyLogFails: a key log whose writes fail (its file removed, the
+// disk full) is logged and fails no handshake, with either backend.
+// Before, crypto/tls failed every stdtls handshake on the error.
+func TestGuestKeyLogFails(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		var log syncbuf.Buffer
+		port, results := goServerPeer(t, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
+		cfg := tlshost.Config{BackendName: backend, KeyLog: failingWriter{}, Logger: slog.New(slog.NewTextHandler(&log, nil))}
+		out, err := startGuestWith(t, cfg, p, "./testdata/ext02", nil, "say", "localhost", port, "attack at dawn").wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if res := <-results; res.err != nil {
+			t.Fatal(res.err)
+		}
+		if got := log.String(); strings.Count(got, "writing the key log failed") != 1 || !strings.Contains(got, "disk full") {
+			t.Errorf("log %q; want the failure logged once", got)
+		}
+	})
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 // decryptTLS13 decrypts one direction of a TLS 1.3 connection, as
 // captured from its first byte, with the secrets of an NSS key log

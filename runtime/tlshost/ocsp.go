@@ -1,7 +1,10 @@
 package tlshost
 
 import (
+	"bytes"
 	"context"
+	"encoding/asn1"
+	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/ocsp"
@@ -52,7 +55,16 @@ func LoadOCSP(id *backends.Identity, file string) error {
 		return fmt.Errorf("tlshost: %s: an OCSP response of %d bytes, more than the %d a TLS 1.3 Certificate message holds", file, len(der), MaxStapledOCSP)
 	}
 	resp, err := ocsp.ParseResponse(der, nil)
-	if err != nil {
+	var structural asn1.StructuralError
+	var syntax asn1.SyntaxError
+	switch {
+	case err == nil:
+	case bytes.HasPrefix(bytes.TrimLeft(der, " \t\r\n"), []byte("-----BEGIN ")):
+		return fmt.Errorf("tlshost: %s: not an OCSP response but PEM text; want the DER response, as openssl ocsp -respout writes it", file)
+	case errors.As(err, &structural) || errors.As(err, &syntax):
+		// Not a dump of Go's ASN.1 decoder state.
+		return fmt.Errorf("tlshost: %s: not an OCSP response: not the DER of one", file)
+	default:
 		return fmt.Errorf("tlshost: %s: not an OCSP response: %w", file, err)
 	}
 	if id.Leaf != nil && resp.SerialNumber.Cmp(id.Leaf.SerialNumber) != 0 {

@@ -5,8 +5,8 @@
 //	preopens          print every preopen's name
 //	testfs DIR        run testing/fstest.TestFS on DIR's "tree"
 //	read DIR          read, list and stat beneath DIR
-//	write DIR         create, write, append, seek, rename and remove beneath
-//	                  DIR, a 1 MiB file included
+//	write DIR         create, write, read at, append, seek, rename and remove
+//	                  beneath DIR, a 1 MiB file included
 //	escape DIR        try to leave DIR: "..", an absolute path, a symbolic
 //	                  link pointing out ("link-out"); print each error
 //	readonly DIR      try to change DIR, a read-only preopen; print each
@@ -122,6 +122,9 @@ func write(d *wasifs.Dir) error {
 	if _, err := io.WriteString(f, "hello, world"); err != nil {
 		return err
 	}
+	if err := readAtAfterWrite(d); err != nil {
+		return err
+	}
 	if _, err := f.Seek(7, io.SeekStart); err != nil {
 		return err
 	}
@@ -159,6 +162,9 @@ func write(d *wasifs.Dir) error {
 		return err
 	}
 	fmt.Printf("new.txt %q\n", b)
+	if err := appendOffset(d); err != nil {
+		return err
+	}
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 	if err := d.WriteFile("big.bin", big, 0o644); err != nil {
@@ -192,6 +198,65 @@ func write(d *wasifs.Dir) error {
 	_, err = d.Stat("rw.txt")
 	fmt.Printf("removed not-exist=%v\n", errors.Is(err, fs.ErrNotExist))
 	return nil
+}
+
+// appendOffset writes to a file opened with os.O_APPEND and prints where
+// the offset is then, and what a Read from it gets: as with an *os.File,
+// the end of the file, and io.EOF.
+func appendOffset(d *wasifs.Dir) error {
+	if err := d.WriteFile("app.txt", []byte("abcde"), 0o644); err != nil {
+		return err
+	}
+	f, err := d.OpenFile("app.txt", os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.WriteString(f, "XY"); err != nil {
+		return err
+	}
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	n, rerr := f.Read(make([]byte, 8))
+	if _, err := io.WriteString(f, "Z"); err != nil {
+		return err
+	}
+	n2, rerr2 := f.Read(make([]byte, 8))
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	all, err := io.ReadAll(f)
+	fmt.Printf("append offset %d read %d %v, again %d %v, all %q %v\n", pos, n, rerr, n2, rerr2, all, err)
+	return d.Remove("app.txt")
+}
+
+// readAtAfterWrite writes a file 20 times, a few bytes and 256 KiB, and
+// reads back what each Write wrote with ReadAt at once, as with an
+// *os.File; it prints how many of the reads saw the whole Write.
+func readAtAfterWrite(d *wasifs.Dir) error {
+	seen := 0
+	for i := range 20 {
+		f, err := d.Create("readat.bin")
+		if err != nil {
+			return err
+		}
+		data := bytes.Repeat([]byte{byte('a' + i)}, 5+(i%2)*(256<<10))
+		if _, err := f.Write(data); err != nil {
+			return err
+		}
+		got := make([]byte, len(data))
+		n, _ := f.ReadAt(got, 0)
+		if bytes.Equal(got[:n], data) {
+			seen++
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("readat after write %d/20\n", seen)
+	return d.Remove("readat.bin")
 }
 
 func escape(d *wasifs.Dir) error {

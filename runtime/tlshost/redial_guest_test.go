@@ -1,0 +1,68 @@
+package tlshost_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/internal/testnet"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/tlshost"
+)
+
+// TestGuestRedialAfterDrop: a guest under a socket limit of 1 that drops
+// a client handshake stalled on a silent loopback peer (its connection,
+// its handshake's futures and its socket) and dials again at once gets
+// its socket, every time, on every backend, whether the handshake ran on
+// a goroutine of the host, paused on the guest's wait or is the draft's,
+// and so does one dropping a handshake suspended at
+// verify-server-identity, which sends its alert first. Before, the socket
+// was closed when the handshake's goroutine returned, a few milliseconds
+// later, and one of the first few dials failed with new-socket-limit.
+// The guest drops each handshake once the peer has its ClientHello: a
+// handshake dropped while the host still writes it keeps its socket
+// until the write returned.
+func TestGuestRedialAfterDrop(t *testing.T) {
+	p := newGuestPKI(t)
+	echo := echoTLSServer(t, p.local.TLSCertificate())
+	hellos := make(chan struct{}, 1)
+	silent := fmt.Sprint(testnet.Serve(t, func(c net.Conn) {
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			hellos <- struct{}{}
+		}
+		io.Copy(io.Discard, c)
+	}).Port)
+	const rounds = 20
+	eachBackend(t, func(t *testing.T, backend string) {
+		cfg := tlshost.Config{BackendName: backend, RootCAs: p.ca.Pool()}
+		pr := newLimitedLineGuestRuntime(t, cfg, "./testdata/redial", nil, runtime.Limits{Sockets: 1})
+		for _, mode := range []string{"verify", "finish", "draft", "hook"} {
+			t.Run(mode, func(t *testing.T) {
+				port := silent
+				if mode == "hook" {
+					port = echo
+				}
+				g := pr.start(t, mode, "localhost", port, fmt.Sprint(rounds))
+				for i := range rounds {
+					if line := g.next(t, ""); line != fmt.Sprintf("started %d", i) {
+						t.Fatalf("guest: %q, want %q", line, fmt.Sprintf("started %d", i))
+					}
+					if port == silent {
+						select {
+						case <-hellos:
+						case <-time.After(30 * time.Second):
+							t.Fatalf("round %d: no ClientHello reached the silent peer", i)
+						}
+					}
+					g.tell("go")
+				}
+				if out, want := g.next(t, ""), fmt.Sprintf("redialed %d", rounds); out != want {
+					t.Errorf("guest: %q, want %q", out, want)
+				}
+				g.end(t)
+			})
+		}
+	})
+}
