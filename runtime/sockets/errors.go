@@ -73,6 +73,11 @@ func CodeOf(err error) (code ErrorCode, ok bool) {
 			return OutOfMemory, true
 		case syscall.EINVAL:
 			return InvalidArgument, true
+		case syscall.EMSGSIZE:
+			// A datagram under the runtime's limit (at most 65,535
+			// bytes) but over what its family carries: 65,507 bytes
+			// over IPv4, 65,527 over IPv6.
+			return DatagramTooLarge, true
 		}
 		return Unknown, true
 	}
