@@ -38,14 +38,22 @@ const (
 	// message and never finishing it.
 	maxHandshakeOther = 64 << 10
 	// maxEmptyRecords bounds consecutive records that carry no data, so a
-	// peer cannot keep a reader spinning.
-	maxEmptyRecords = 100
+	// peer cannot keep a reader spinning: 16, as crypto/tls
+	// (maxUselessRecords), which has taken no more from any peer.
+	maxEmptyRecords = 16
 	// maxIgnoredAlerts bounds consecutive warning-level user_canceled
 	// alerts, which are otherwise ignored (BoringSSL allows 4 as well).
 	maxIgnoredAlerts = 4
-	// maxPostHandshakeMessages bounds post-handshake messages (KeyUpdate,
-	// NewSessionTicket) processed within one Read that yields no data.
+	// maxPostHandshakeMessages bounds the whole post-handshake messages
+	// (KeyUpdate, NewSessionTicket, CertificateRequest, a client's
+	// answer) a connection takes between two application data records.
 	maxPostHandshakeMessages = 64
+	// maxPostHandshakeBytes bounds the transport bytes of the handshake
+	// records a connection takes between two application data records
+	// after the handshake: as much as maxPostHandshakeMessages messages
+	// of the largest size. The message count alone let a peer send each
+	// byte of a message in a record padded to 16 KiB, a GiB per message.
+	maxPostHandshakeBytes = maxPostHandshakeMessages * maxHandshake
 	// maxSkippedEarlyData bounds the rejected 0-RTT data a server skips.
 	maxSkippedEarlyData = 1 << 18
 )

@@ -56,10 +56,13 @@ type Conn struct {
 	// the last application data record, across Reads (see
 	// handlePostHandshakeBounded).
 	postHandshake int
-	ignoredAlerts int  // consecutive warning-level user_canceled alerts
-	sawHello      bool // a ClientHello was sent or received (CCS is legal)
-	certRequested bool // server: its handshake sent a CertificateRequest
-	didHRR        bool // the handshake went through a HelloRetryRequest
+	// postHandshakeBytes counts the transport bytes of the handshake
+	// records since then (maxPostHandshakeBytes).
+	postHandshakeBytes int
+	ignoredAlerts      int  // consecutive warning-level user_canceled alerts
+	sawHello           bool // a ClientHello was sent or received (CCS is legal)
+	certRequested      bool // server: its handshake sent a CertificateRequest
+	didHRR             bool // the handshake went through a HelloRetryRequest
 	// skipEarlyData is how many more bytes of rejected 0-RTT data a server
 	// drops (RFC 8446, Section 4.2.10); 0 when none is expected.
 	skipEarlyData int
@@ -473,6 +476,8 @@ func (c *Conn) readRecordLocked() error {
 		// records (100 MiB of padding) through without data.
 		if !c.handshakeDone.Load() {
 			c.emptyRecords, c.ignoredAlerts = 0, 0
+		} else if c.postHandshakeBytes += len(record); c.postHandshakeBytes > maxPostHandshakeBytes {
+			return c.fail(alertUnexpectedMessage, "tls: too many post-handshake bytes without data")
 		}
 		return c.checkMessageHeader()
 	case recordTypeApplicationData:
@@ -488,7 +493,7 @@ func (c *Conn) readRecordLocked() error {
 		if len(payload) == 0 {
 			return c.countEmpty()
 		}
-		c.emptyRecords, c.ignoredAlerts, c.postHandshake = 0, 0, 0
+		c.emptyRecords, c.ignoredAlerts, c.postHandshake, c.postHandshakeBytes = 0, 0, 0, 0
 		c.input = payload
 		return nil
 	default:
@@ -907,34 +912,41 @@ func (c *Conn) sendKeyUpdateLocked(requestPeer bool) error {
 	return nil
 }
 
-// handlePostHandshakeBounded processes the post-handshake message in
-// hand (for Read or readForAuth): past maxPostHandshakeMessages since the
-// last application data record it fails the read side with
-// unexpected_message instead, as each KeyUpdate costs a key derivation
-// for some 30 bytes on the wire. The count survives the Read that made
-// it: over a transport that never blocks, each of the host's polls is a
-// Read that ends in a timeout, and a count that started again at each
-// Read let a peer that sent fewer messages than the bound between two
-// polls go on without data for ever. An error is latched for the read
-// side. The caller holds in.
+// handlePostHandshakeBounded reads the post-handshake message in hand
+// (for Read or readForAuth) and processes it: past
+// maxPostHandshakeMessages since the last application data record it
+// fails the read side with unexpected_message instead, as each KeyUpdate
+// costs a key derivation for some 30 bytes on the wire.
+//
+// The count is of whole messages, and survives the Read that made it:
+// over a transport that never blocks, each of the host's polls is a Read
+// that ends in a timeout. A count that started again at each Read let a
+// peer that sent fewer messages than the bound between two polls go on
+// without data for ever; one that went up at each Read that continued a
+// message cut off a legitimate peer whose large ticket or certificate
+// chain came in more than 64 records, each in its own poll. What a peer
+// sends within one message is bounded by the size limit of its type
+// (checkMessageHeader) and the bytes of records around it by
+// maxPostHandshakeBytes (readRecordLocked). An error is latched for the
+// read side. The caller holds in.
 func (c *Conn) handlePostHandshakeBounded() error {
+	msg, err := c.readHandshake()
+	if err != nil {
+		return c.latchReadError(err)
+	}
 	if c.postHandshake++; c.postHandshake > maxPostHandshakeMessages {
 		c.failRead(c.fail(alertUnexpectedMessage, "tls: too many post-handshake messages"))
 		return c.in.err
 	}
-	if err := c.handlePostHandshakeMessage(); err != nil {
+	if err := c.handlePostHandshakeMessage(msg); err != nil {
 		return c.latchReadError(err)
 	}
 	return nil
 }
 
-// handlePostHandshakeMessage processes one message after the handshake
-// (RFC 8446, Section 4.6). The caller holds in.
-func (c *Conn) handlePostHandshakeMessage() error {
-	msg, err := c.readHandshake()
-	if err != nil {
-		return err
-	}
+// handlePostHandshakeMessage processes msg, one whole message after the
+// handshake (RFC 8446, Section 4.6). The caller holds in.
+func (c *Conn) handlePostHandshakeMessage(msg []byte) error {
 	switch msg[0] {
 	case typeKeyUpdate:
 		var ku keyUpdateMsg

@@ -166,11 +166,12 @@
 // illegal_parameter.
 //
 // A peer cannot keep a connection working without progress: a Read fails
-// with unexpected_message past 64 post-handshake messages or 100 records
-// without data (empty records, change_cipher_spec) since the last data
-// (after the handshake, only application data restarts either count),
-// counted across Reads (a host polling a transport that never blocks
-// makes one Read per poll), and a
+// with unexpected_message past 64 whole post-handshake messages, 16 MiB
+// of their records, or 16 records without data (empty records,
+// change_cipher_spec) since the last data (after the handshake, only
+// application data restarts any count), counted across Reads (a host
+// polling a transport that never blocks makes one Read per poll, and a
+// message may take many), and a
 // client stores 16 session tickets of a connection at most, dropping the
 // rest. A connection whose read side failed drops its read buffers.
 package circlpq

@@ -201,8 +201,13 @@ func TestHostileClientSecondFlight(t *testing.T) {
 		{name: "protected-change-cipher-spec", attack: func(rc *rawClient) []byte {
 			return rc.sealer.Seal(byte(recordTypeChangeCipherSpec), []byte{1})
 		}, want: alertUnexpectedMessage, why: "unexpected record type"},
+		// crypto/tls takes a run of 16 change_cipher_spec records in the
+		// handshake, not 17 (maxUselessRecords).
+		{name: "change-cipher-spec-run", attack: func(rc *rawClient) []byte {
+			return append(bytes.Repeat(changeCipherSpec, cryptoTLSUselessRecords), rc.sealer.Seal(byte(recordTypeHandshake), rc.finished())...)
+		}},
 		{name: "change-cipher-spec-flood", attack: func(rc *rawClient) []byte {
-			return bytes.Repeat([]byte{byte(recordTypeChangeCipherSpec), 3, 3, 0, 1, 1}, maxEmptyRecords+1)
+			return append(bytes.Repeat(changeCipherSpec, cryptoTLSUselessRecords+1), rc.sealer.Seal(byte(recordTypeHandshake), rc.finished())...)
 		}, want: alertUnexpectedMessage, why: "too many records without data"},
 		{name: "empty-records-flood", attack: func(rc *rawClient) []byte {
 			var out []byte

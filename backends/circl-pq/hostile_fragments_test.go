@@ -3,7 +3,9 @@ package circlpq
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +141,57 @@ func TestHostileEmptyRecordsAroundMessages(t *testing.T) {
 				if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage {
 					t.Fatalf("after %d records without data in runs of %d between KeyUpdates, victim Read = %v; want a local unexpected_message past %d",
 						sent, tc.limit-1, err, tc.limit)
+				}
+			})
+		}
+	}
+}
+
+// cryptoTLSUselessRecords is crypto/tls's bound on records without data
+// in a row (maxUselessRecords in crypto/tls/conn.go).
+const cryptoTLSUselessRecords = 16
+
+// changeCipherSpec is the unprotected change_cipher_spec record.
+var changeCipherSpec = []byte{byte(recordTypeChangeCipherSpec), 3, 3, 0, 1, 1}
+
+// TestEmptyRecordsAsCryptoTLS sends the engine server and crypto/tls's,
+// after the handshake, runs of 16 and 17 empty application data records
+// before a byte of data. Each takes the first run and fails the second.
+// Before, the engine took up to 100.
+func TestEmptyRecordsAsCryptoTLS(t *testing.T) {
+	p := pki(t)
+	for _, victim := range []string{"engine", "crypto/tls"} {
+		for _, run := range []int{cryptoTLSUselessRecords, cryptoTLSUselessRecords + 1} {
+			t.Run(fmt.Sprintf("%s/%d", victim, run), func(t *testing.T) {
+				rawClient, rawServer := tcpPair(t)
+				c, chs := engineClient(t, rawClient, p.clientConfig())
+				var s net.Conn
+				var shs func() error
+				if victim == "engine" {
+					s, shs = engineServer(t, rawServer, p.serverConfig(p.p256))
+				} else {
+					gs := goServer(rawServer, p)
+					s, shs = gs, func() error { return gs.HandshakeContext(context.Background()) }
+				}
+				if cerr, serr := both(chs, shs); cerr != nil || serr != nil {
+					t.Fatalf("handshake: client %v, server %v", cerr, serr)
+				}
+				t.Cleanup(func() { c.Close(); s.Close() })
+				var attack []byte
+				for range run {
+					attack = append(attack, sealed(c, recordTypeApplicationData, nil)...)
+				}
+				attack = append(attack, sealed(c, recordTypeApplicationData, []byte("x"))...)
+				if _, err := rawClient.Write(attack); err != nil {
+					t.Fatal(err)
+				}
+				s.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, err := s.Read(make([]byte, 1))
+				if run <= cryptoTLSUselessRecords && err != nil {
+					t.Fatalf("after %d empty records, %s Read = %v; want the data", run, victim, err)
+				}
+				if run > cryptoTLSUselessRecords && (err == nil || isTimeout(err)) {
+					t.Fatalf("after %d empty records, %s Read = %v; want a failure", run, victim, err)
 				}
 			})
 		}
