@@ -264,13 +264,16 @@ func run(args []string) error {
 	case "faildials":
 		return failDials(args[1:])
 
-	case "closewrite", "closestalled", "closedeadline":
+	case "closewrite", "closestalled", "closedeadline", "closewritebusy":
 		c, err := wasitls.Dial("tcp", args[1], &wasitls.Config{ServerName: args[2]})
 		if err != nil {
 			return err
 		}
-		if args[0] == "closedeadline" {
+		switch args[0] {
+		case "closedeadline":
 			return deadlineDuringClose(c)
+		case "closewritebusy":
+			return closeWriteBehindWrite(c)
 		}
 		return closeBlockedWrite(c, args[0] == "closestalled")
 
@@ -311,10 +314,13 @@ func run(args []string) error {
 		}
 		return closeRace(args[1:], identityRequestDrive(ids))
 
-	case "draftclosewrite":
+	case "draftclosewrite", "draftclosewritebusy":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
 		if err != nil {
 			return err
+		}
+		if args[0] == "draftclosewritebusy" {
+			return closeWriteBehindWrite(c)
 		}
 		return closeBlockedWrite(c, false)
 
@@ -422,6 +428,30 @@ func failDials(args []string) error {
 		return fmt.Errorf("good dial after the failures: %v", err)
 	}
 	fmt.Printf("failed %d mismatch, 20 silent, %d hangup, %d refused; then ok\n", n, n, n)
+	return nil
+}
+
+// closeWriteBehindWrite calls CloseWrite on c, whose peer never reads,
+// while a Write is blocked on it: CloseWrite cannot send close_notify
+// behind that Write and must say so, not report a half-close it did not
+// make; then Close wakes the Write.
+func closeWriteBehindWrite(c interface {
+	net.Conn
+	CloseWrite() error
+}) error {
+	wrote, err := blockWrite(c)
+	if err != nil {
+		return err
+	}
+	cerr := c.CloseWrite()
+	fmt.Printf("closewrite refused %v: %v\n", errors.Is(cerr, wasinet.ErrWriteInProgress), cerr)
+	c.Close()
+	select {
+	case err := <-wrote:
+		fmt.Printf("write closed %v\n", errors.Is(err, net.ErrClosed))
+	case <-time.After(10 * time.Second):
+		fmt.Println("write blocked")
+	}
 	return nil
 }
 
