@@ -683,16 +683,11 @@ func serverCloseRace(args []string) error {
 	if err != nil {
 		return err
 	}
-	ids, err := identities()
-	if err != nil {
-		return err
-	}
-	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	ln, ids, err := listenServer()
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Println(ln.Addr())
 	round := func(i int, closeAfter bool) error {
 		raw, err := ln.Accept()
 		if err != nil {
@@ -743,21 +738,31 @@ func serverCloseRace(args []string) error {
 	return nil
 }
 
+// listenServer loads the server's identities and listens on
+// 127.0.0.1:0, and prints the address for the test to dial.
+func listenServer() (net.Listener, []*wasitls.Identity, error) {
+	ids, err := identities()
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Println(ln.Addr())
+	return ln, ids, nil
+}
+
 // phaClose closes a server connection while RequestClientCertificate
 // waits, on another goroutine, for an answer the peer never sends: Close
 // must end the wait before it drops the connection (the request's
 // parent), and a request after Close fails with net.ErrClosed.
 func phaClose() error {
-	ids, err := identities()
-	if err != nil {
-		return err
-	}
-	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	ln, ids, err := listenServer()
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Println(ln.Addr())
 	raw, err := ln.Accept()
 	if err != nil {
 		return err
