@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	goruntime "runtime"
+	"runtime/metrics"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 // naming the cap and the guest (capreport).
 func TestIdentityBytesLimit(t *testing.T) {
 	const limit = 1 << 20
+	guest := guestbuild.MustBuild(t, "./testdata/idhog") // before the clock starts: a loaded host builds slowly
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
@@ -37,17 +41,15 @@ func TestIdentityBytesLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/idhog"))
+	compiled, err := r.CompileModule(ctx, guest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer collectEvery(50 * time.Millisecond)()
 	outs := make(chan string, 2)
 	for range 2 {
 		go func() {
-			var out bytes.Buffer
-			_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: []string{"idhog", "100", "50"}, Stdout: &out, Stderr: &out})
-			outs <- fmt.Sprintf("%s(err %v)", out.String(), err)
+			out, err := instantiateIdhog(ctx, rt, compiled, "100", "50")
+			outs <- fmt.Sprintf("%s(err %v)", out, err)
 		}()
 	}
 	for range 2 {
@@ -86,6 +88,7 @@ func TestIdentityBytesTinyElements(t *testing.T) {
 // printed and the error its run ended with.
 func runIdhog(t *testing.T, backend string, limit int, args ...string) (string, error) {
 	t.Helper()
+	guest := guestbuild.MustBuild(t, "./testdata/idhog") // before the clock starts: a loaded host builds slowly
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
@@ -95,31 +98,87 @@ func runIdhog(t *testing.T, backend string, limit int, args ...string) (string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/idhog"))
+	compiled, err := r.CompileModule(ctx, guest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer collectEvery(50 * time.Millisecond)() // the guest's parse after closing waits for it
-	var out bytes.Buffer
-	_, err = rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: append([]string{"idhog"}, args...), Stdout: &out, Stderr: &out})
-	return out.String(), err
+	return instantiateIdhog(ctx, rt, compiled, args...)
 }
 
-// collectEvery runs the host's garbage collector every d, as it would run
-// with other work going on, until the function it returns is called.
-func collectEvery(d time.Duration) (stop func()) {
+// instantiateIdhog runs the idhog guest compiled with args on rt and
+// returns what it printed and the error its run ended with. Each time the
+// guest, having closed its identities, asks for a collection ("collect"),
+// the host runs its garbage collector and waits until the cleanups that
+// collection queued (those giving back the bytes of the identities it
+// found unused) have run (collect), then tells the guest to parse again.
+// The guest so waits on collections, not on a clock: before, it parsed
+// again every 50 ms for 10 s while the host collected every 50 ms, and on
+// a heavily loaded host the 10 s could pass with nothing given back.
+func instantiateIdhog(ctx context.Context, rt *runtime.Runtime, compiled wazero.CompiledModule, args ...string) (string, error) {
+	out := &idhogOutput{asks: make(chan struct{}, 1)}
+	stdin, answer := io.Pipe()
 	done := make(chan struct{})
-	go func() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		for {
 			select {
 			case <-done:
 				return
-			case <-time.After(d):
-				goruntime.GC()
+			case <-out.asks:
+				collect(ctx)
+				if _, err := answer.Write([]byte("collected\n")); err != nil {
+					return
+				}
 			}
 		}
-	}()
-	return func() { close(done) }
+	})
+	_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Args: append([]string{"idhog"}, args...), Stdin: stdin, Stdout: out, Stderr: out})
+	answer.Close() // ends a write the guest did not read
+	close(done)
+	wg.Wait()
+	return out.String(), err
+}
+
+// collect runs the host's garbage collector and waits until the cleanups
+// queued so far have run, or ctx ends.
+func collect(ctx context.Context) {
+	goruntime.GC()
+	s := []metrics.Sample{{Name: "/gc/cleanups/queued:cleanups"}, {Name: "/gc/cleanups/executed:cleanups"}}
+	metrics.Read(s)
+	for queued := s[0].Value.Uint64(); s[1].Value.Uint64() < queued && ctx.Err() == nil; metrics.Read(s) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// idhogOutput is what an idhog guest prints; each "collect" line it
+// completes is sent on asks.
+type idhogOutput struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	scanned int // bytes of buf looked at for "collect" lines
+	asks    chan struct{}
+}
+
+func (o *idhogOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	for {
+		line, _, ok := bytes.Cut(o.buf.Bytes()[o.scanned:], []byte("\n"))
+		if !ok {
+			return len(p), nil
+		}
+		o.scanned += len(line) + 1
+		if string(line) == "collect" {
+			o.asks <- struct{}{} // the guest waits for the answer: one at a time
+		}
+	}
+}
+
+func (o *idhogOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
 }
 
 // TestIdentityBytesParsedLeaf: what the parse makes of an identity counts,
