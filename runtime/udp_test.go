@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
@@ -86,6 +87,7 @@ received "echo: ping 1" from %[1]s
 send without an address: invalid-argument
 send to a peer the policy denies: access-denied
 send 2000 bytes: datagram-too-large
+send 65508 bytes: datagram-too-large
 stream to a peer the policy denies: access-denied
 stream to the peer: ok
 the previous streams: invalid-state
@@ -95,6 +97,31 @@ send elsewhere when connected: invalid-argument
 `, addr)
 	if stdout != want {
 		t.Errorf("guest output differs:\n%s", lineDiff(stdout, want))
+	}
+}
+
+// TestGuestUDPPastIPv4: under the largest datagram limit the runtime
+// takes, 65,535 bytes, a wasm guest's send over IPv4 of more than the
+// 65,507 bytes an IPv4 datagram carries fails with datagram-too-large.
+// Before, the kernel's refusal reached the guest as unknown.
+func TestGuestUDPPastIPv4(t *testing.T) {
+	peer := udpEchoPeer(t)
+	addr := peer.LocalAddr().String()
+	p := new(sockets.Policy)
+	if err := p.AllowUDP(addr); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, _, err := runUDP(t, p, runtime.Config{Limits: runtime.Limits{Datagram: 65535}}, addr)
+	if err != nil {
+		t.Fatalf("guest: %v\nstdout:\n%s\nstderr: %s", err, stdout, stderr)
+	}
+	for _, want := range []string{"send 2000 bytes: ok\n", "send 65508 bytes: datagram-too-large\n"} {
+		if !strings.Contains(stdout, want) {
+			step, _, _ := strings.Cut(want, ":")
+			_, got, _ := strings.Cut(stdout, step+":")
+			got, _, _ = strings.Cut(got, "\n")
+			t.Errorf("guest's %s:%s, want %q", step, got, want)
+		}
 	}
 }
 

@@ -144,6 +144,14 @@ func TestServerRejectsClientHello(t *testing.T) {
 	record := func(f func(t *testing.T) []byte) func(t *testing.T) []byte {
 		return func(t *testing.T) []byte { return plainHandshakeRecords(f(t)) }
 	}
+	// hello is a ClientHello for X25519 that edit changes, as records.
+	hello := func(edit func(ch *clientHelloMsg)) func(t *testing.T) []byte {
+		return record(func(t *testing.T) []byte {
+			ch := testClientHello(t, X25519)
+			edit(ch)
+			return ch.marshal()
+		})
+	}
 	type helloCase struct {
 		name string
 		raw  func(t *testing.T) []byte // bytes on the wire
@@ -178,58 +186,37 @@ func TestServerRejectsClientHello(t *testing.T) {
 		{"pre-shared-key-not-last", record(func(t *testing.T) []byte {
 			return appendExtension(withPSK(testClientHello(t, X25519), 1, 32), []byte{0xfa, 0xfa, 0, 0})
 		}), alertIllegalParameter},
-		{"pre-shared-key-without-modes", record(func(t *testing.T) []byte {
-			ch := withPSK(testClientHello(t, X25519), 1, 32)
-			ch.pskModes = nil
-			return ch.marshal()
+		{"pre-shared-key-without-modes", hello(func(ch *clientHelloMsg) {
+			withPSK(ch, 1, 32).pskModes = nil
 		}), alertMissingExtension},
-		{"short-binder", record(func(t *testing.T) []byte {
-			return withPSK(testClientHello(t, X25519), 1, 31).marshal()
-		}), alertDecodeError},
-		{"binders-fewer-than-identities", record(func(t *testing.T) []byte {
-			ch := withPSK(testClientHello(t, X25519), 2, 32)
+		{"short-binder", hello(func(ch *clientHelloMsg) { withPSK(ch, 1, 31) }), alertDecodeError},
+		{"binders-fewer-than-identities", hello(func(ch *clientHelloMsg) {
+			withPSK(ch, 2, 32)
 			ch.pskBinders = ch.pskBinders[:1]
-			return ch.marshal()
 		}), alertIllegalParameter},
-		{"session-id-33-bytes", record(func(t *testing.T) []byte {
-			ch := testClientHello(t, X25519)
+		{"session-id-33-bytes", hello(func(ch *clientHelloMsg) {
 			ch.sessionID = make([]byte, 33)
-			return ch.marshal()
 		}), alertDecodeError},
-		{"supported-versions-grease-only", record(func(t *testing.T) []byte {
-			ch := testClientHello(t, X25519)
+		{"supported-versions-grease-only", hello(func(ch *clientHelloMsg) {
 			ch.supportedVersions = []uint16{0x0a0a}
-			return ch.marshal()
 		}), alertProtocolVersion},
-		{"supported-versions-tls12-only", record(func(t *testing.T) []byte {
-			ch := testClientHello(t, X25519)
+		{"supported-versions-tls12-only", hello(func(ch *clientHelloMsg) {
 			ch.supportedVersions = []uint16{versionTLS12}
-			return ch.marshal()
 		}), alertProtocolVersion},
-		{"tls12-only", record(func(t *testing.T) []byte {
-			ch := testClientHello(t, X25519)
+		{"tls12-only", hello(func(ch *clientHelloMsg) {
 			ch.supportedVersions = nil
-			return ch.marshal()
 		}), alertProtocolVersion},
-		{"compression", record(func(t *testing.T) []byte {
-			ch := testClientHello(t, X25519)
+		{"compression", hello(func(ch *clientHelloMsg) {
 			ch.compressionMethods = []uint8{1, 0}
-			return ch.marshal()
 		}), alertIllegalParameter},
-		{"no-signature-algorithms", record(func(t *testing.T) []byte {
-			ch := testClientHello(t, X25519)
+		{"no-signature-algorithms", hello(func(ch *clientHelloMsg) {
 			ch.signatureSchemes = nil
-			return ch.marshal()
 		}), alertMissingExtension},
-		{"no-common-suite", record(func(t *testing.T) []byte {
-			ch := testClientHello(t, X25519)
+		{"no-common-suite", hello(func(ch *clientHelloMsg) {
 			ch.cipherSuites = []uint16{0xc02f}
-			return ch.marshal()
 		}), alertHandshakeFailure},
-		{"share-not-in-supported-groups", record(func(t *testing.T) []byte {
-			ch := testClientHello(t, X25519)
+		{"share-not-in-supported-groups", hello(func(ch *clientHelloMsg) {
 			ch.supportedGroups = []uint16{P256}
-			return ch.marshal()
 		}), alertIllegalParameter},
 		{"X25519MLKEM768-fips203", record(withShare(X25519MLKEM768, func(b []byte) []byte { return corruptMLKEM(b, 0) })), alertIllegalParameter},
 		{"X25519MLKEM768-low-order", record(withShare(X25519MLKEM768, func(b []byte) []byte {

@@ -460,6 +460,50 @@ func TestHostileListAllocations(t *testing.T) {
 	}
 }
 
+// TestListsRefuseEmptyEntries parses each list countEntries reads with
+// its last entry empty, which the RFCs forbid (an ALPN ID, a key
+// share's key_exchange, a PSK identity, a CA name, a certificate: each
+// is <1..2^n-1>), and the same list without it: the first is refused,
+// the second taken.
+func TestListsRefuseEmptyEntries(t *testing.T) {
+	hello := func(t *testing.T, edit func(*clientHelloMsg, []byte)) func(last []byte) []byte {
+		return func(last []byte) []byte {
+			ch := testClientHello(t, X25519)
+			edit(ch, last)
+			return ch.marshal()
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		msg   func(last []byte) []byte // the message, its list ending in last
+		parse func([]byte) bool
+	}{
+		{"alpn", hello(t, func(ch *clientHelloMsg, last []byte) {
+			ch.alpnProtocols = []string{"h2", string(last)}
+		}), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		{"key-share", hello(t, func(ch *clientHelloMsg, last []byte) {
+			ch.keyShares = append(ch.keyShares, keyShare{group: 0x4a4a, data: last})
+		}), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		{"psk-identity", hello(t, func(ch *clientHelloMsg, last []byte) {
+			withPSK(ch, 2, 32).pskIdentities[1].label = last
+		}), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		{"certificate-authority", func(last []byte) []byte {
+			cr := certificateRequestMsg{signatureSchemes: []uint16{ECDSAWithP256AndSHA256}, certificateAuthorities: [][]byte{{1}, last}}
+			return cr.marshal()
+		}, func(m []byte) bool { var cr certificateRequestMsg; return cr.unmarshal(m) }},
+		{"certificate", func(last []byte) []byte {
+			return (&certificateMsg{chain: [][]byte{{1}, last}}).marshal()
+		}, func(m []byte) bool { var cm certificateMsg; return cm.unmarshal(m) }},
+	} {
+		if !tc.parse(tc.msg([]byte{2})) {
+			t.Errorf("%s: a list without an empty entry does not parse", tc.name)
+		}
+		if tc.parse(tc.msg(nil)) {
+			t.Errorf("%s: a list ending in an empty entry parses", tc.name)
+		}
+	}
+}
+
 // BenchmarkHostileClientHello is the server's work on a ClientHello that
 // shares no group with it: 4 groups, 10,000 groups with 5,000 key shares
 // (45 KB), and 4 groups with 16,000 empty extensions (64 KB). Compare them

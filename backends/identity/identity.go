@@ -101,7 +101,7 @@ func (p Parser) Parse(privateKey []byte, chain [][]byte) (*backends.Identity, er
 	}
 	if err := Matches(key, pub); err != nil {
 		if i, c := keyCertificate(key, ders[1:]); c != nil {
-			return nil, fmt.Errorf("%w: the chain is out of order: the key belongs to certificate %d (CN=%s), not the first; put the leaf first, then the certificates that issued it", ErrKeyMismatch, i+1, c.Subject.CommonName)
+			return nil, fmt.Errorf("%w: the chain is out of order: the key belongs to certificate %d of %d (CN=%s), not the first; put the leaf first, then the certificates that issued it", ErrKeyMismatch, i+2, len(ders), c.Subject.CommonName)
 		}
 		return nil, err
 	}
@@ -109,7 +109,8 @@ func (p Parser) Parse(privateKey []byte, chain [][]byte) (*backends.Identity, er
 }
 
 // keyCertificate returns the first of ders whose public key is key's,
-// and its index, if any: a chain given root or intermediate first.
+// and its index in ders, if any: a chain given root or intermediate
+// first.
 func keyCertificate(key crypto.Signer, ders [][]byte) (int, *x509.Certificate) {
 	for i, der := range ders {
 		if c, err := x509.ParseCertificate(der); err == nil && Matches(key, c.PublicKey) == nil {

@@ -112,7 +112,7 @@ func TestParseErrors(t *testing.T) {
 		{"Mismatch", other.KeyPEM(), chain, identity.ErrKeyMismatch, "does not match"},
 		// The root before the leaf: the error says where the key's
 		// certificate is, not only that the first does not match.
-		{"ChainOutOfOrder", l.KeyPEM(), [][]byte{root.CertPEM(), l.ChainPEM()}, identity.ErrKeyMismatch, "the chain is out of order: the key belongs to certificate 1 (CN="},
+		{"ChainOutOfOrder", l.KeyPEM(), [][]byte{root.CertPEM(), l.ChainPEM()}, identity.ErrKeyMismatch, "the chain is out of order: the key belongs to certificate 2 of 3 (CN="},
 		{"EncryptedPKCS8PEM", pemBlock("ENCRYPTED PRIVATE KEY", epki, nil), chain, identity.ErrEncryptedKey, "encrypted"},
 		{"EncryptedPKCS8DER", epki, chain, identity.ErrEncryptedKey, "encrypted"},
 		{"EncryptedLegacyPEM", legacy, chain, identity.ErrEncryptedKey, "Proc-Type"},

@@ -3,7 +3,9 @@ package stdtls_test
 import (
 	"crypto/tls"
 	"io"
+	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,14 +42,15 @@ func backlogHeap(t *testing.T, n int, script func(*tls13records.Sealer) []byte) 
 	before := heapAfterGC()
 	for range n {
 		craw, sraw := testnet.TCPPairWithin(t, 60*time.Second)
-		counted := &backlogConn{Conn: craw, limit: 1 << 30}
+		client, peer := &countingConn{Conn: craw}, &countingConn{Conn: sraw}
+		counted := &backlogConn{Conn: client, limit: 1 << 30}
 		sent := make(chan error, 1)
 		go func() {
 			cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf}, PrivateKey: key}}}
-			_, s, err := tls13records.Handshake(sraw, cfg, true)
+			_, s, err := tls13records.Handshake(peer, cfg, true)
 			if err == nil {
 				if b := script(s); len(b) > 0 {
-					_, err = sraw.Write(b)
+					_, err = peer.Write(b)
 				}
 			}
 			sent <- err
@@ -64,10 +67,17 @@ func backlogHeap(t *testing.T, n int, script func(*tls13records.Sealer) []byte) 
 		if err := <-sent; err != nil {
 			t.Fatalf("peer: %v", err)
 		}
-		// Read what arrived: the message's pieces, no data.
-		craw.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		if k, err := c.Read(make([]byte, 1)); k != 0 || !isTimeout(err) {
-			t.Fatalf("read %d bytes, %v; want a timeout", k, err)
+		// Read all the peer sent, the message's pieces, no data: Reads
+		// that time out until the transport has read every byte, so that
+		// what is measured does not depend on how soon they came.
+		for reads := 0; client.read.Load() < peer.written.Load(); reads++ {
+			if reads == 1000 {
+				t.Fatalf("after %d Reads, %d of the peer's %d bytes read", reads, client.read.Load(), peer.written.Load())
+			}
+			craw.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			if k, err := c.Read(make([]byte, 1)); k != 0 || !isTimeout(err) {
+				t.Fatalf("read %d bytes, %v; want a timeout", k, err)
+			}
 		}
 		if _, most, _ := counted.state(); most != 0 {
 			t.Fatalf("the counter was told of %d bytes, want none beneath freeBacklog", most)
@@ -86,4 +96,22 @@ func heapAfterGC() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// countingConn counts the bytes read and written through it.
+type countingConn struct {
+	net.Conn
+	read, written atomic.Int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
+	return n, err
 }

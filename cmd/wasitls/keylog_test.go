@@ -98,3 +98,38 @@ func TestKeyLogRemoved(t *testing.T) {
 		t.Fatalf("key log %q, %v; want the line", b, err)
 	}
 }
+
+// TestRunSecretFilesReadableByOthers: a private key or key log every user
+// of the system can read is warned about, naming the flag and the file,
+// and the run goes on; one only its owner can read is not. Before, nothing
+// was said.
+func TestRunSecretFilesReadableByOthers(t *testing.T) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := ca.Issue(testpki.LeafOptions{DNSNames: []string{"localhost"}})
+	dir := t.TempDir()
+	cert, key, keyLog := filepath.Join(dir, "leaf.pem"), filepath.Join(dir, "leaf.key"), filepath.Join(dir, "keys.log")
+	os.WriteFile(cert, leaf.ChainPEM(), 0o644)
+	var notes bytes.Buffer
+	old := logOutput
+	logOutput = &notes
+	defer func() { logOutput = old }()
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		os.WriteFile(key, leaf.KeyPEM(), mode)
+		os.WriteFile(keyLog, nil, mode)
+		os.Chmod(key, mode)
+		os.Chmod(keyLog, mode)
+		notes.Reset()
+		code, _, stderr := runCLI(t, "--identity", "me="+cert+","+key, "--keylog", keyLog, filepath.Join(dir, "missing.wasm"))
+		if code == 0 || !strings.Contains(stderr, "guest: ") {
+			t.Fatalf("mode %04o: code %d, stderr %q; want the run to reach the guest file", mode, code, stderr)
+		}
+		warned := strings.Contains(notes.String(), "--identity me: warning: the private key "+key+" can be read by every user (mode 0644)") &&
+			strings.Contains(notes.String(), "--keylog: warning: the key log "+keyLog+" can be read by every user")
+		if warned != (mode == 0o644) {
+			t.Errorf("mode %04o: notes %q; want warnings only if others can read", mode, notes.String())
+		}
+	}
+}

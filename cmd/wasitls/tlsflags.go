@@ -122,6 +122,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			if err != nil {
 				return nil, fmt.Errorf("--identity %s: %w", name, err)
 			}
+			noteReadableByOthers("--identity "+name, "the private key", key)
 			if len(parts) == 3 {
 				if err := tlshost.LoadOCSP(id, parts[2]); err != nil {
 					return nil, fmt.Errorf("--identity %s: %w", name, err)
@@ -130,14 +131,16 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			cfg.Identities[name] = id
 		}
 		if path := cmp.Or(*keyLog, os.Getenv("SSLKEYLOGFILE")); path != "" {
+			source := "--keylog"
+			if *keyLog == "" {
+				source = "$SSLKEYLOGFILE (the default of --keylog)"
+			}
 			w, err := openKeyLog(path)
 			if err != nil {
-				if *keyLog == "" {
-					return nil, fmt.Errorf("$SSLKEYLOGFILE (the default of --keylog): %w", err)
-				}
-				return nil, fmt.Errorf("--keylog: %w", err)
+				return nil, fmt.Errorf("%s: %w", source, err)
 			}
 			fmt.Fprintf(logOutput, "wasitls: writing TLS secrets to %s (key log); anyone who reads it can decrypt the traffic\n", path)
+			noteReadableByOthers(source, "the key log", path)
 			cfg.KeyLog = w
 		}
 		if *versions != "" {
@@ -202,6 +205,16 @@ func (k keyLogFile) Write(p []byte) (int, error) {
 		err = cerr
 	}
 	return n, err
+}
+
+// noteReadableByOthers warns, on logOutput, when the secret file at path
+// (what it is, given by flag) can be read by every user of the system.
+// A warning, not a refusal: crypto/tls, nginx and curl do not check, and
+// group-readable keys (Debian's ssl-cert group) are common practice.
+func noteReadableByOthers(flag, what, path string) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		fmt.Fprintf(logOutput, "wasitls: %s: warning: %s %s can be read by every user (mode %04o); chmod o-r %s\n", flag, what, path, fi.Mode().Perm(), path)
+	}
 }
 
 // logOutput is where --log-tls writes.

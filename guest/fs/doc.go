@@ -27,8 +27,11 @@
 // StreamWriter, so a goroutine waiting on one parks on the guest's poller
 // (package guest/poll) and never blocks the guest. Seek, and switching
 // between reading and writing, flushes and drops the stream; the next
-// Read or Write opens one at the new offset. ReadAt and WriteAt use the
-// descriptor's positional read and write and leave the offset alone.
+// Read or Write opens one at the new offset; after a Write with
+// os.O_APPEND the offset is the file's end, as with an *os.File. ReadAt
+// and WriteAt use the descriptor's positional read and write and leave
+// the offset alone; ReadAt flushes a write stream first, so that it reads
+// what Write wrote.
 // A directory's File lists its entries through read-directory
 // ([File.ReadDir]). No lock is held across a wait on a stream: a Close
 // from another goroutine wakes a Read or Write parked there, which fails
@@ -36,9 +39,9 @@
 //
 // Errors are *fs.PathError values wrapping an [ErrorCode], the
 // wasi:filesystem error code, which errors.Is matches against
-// fs.ErrNotExist, fs.ErrExist (exist, not-empty) and fs.ErrPermission
-// (access, not-permitted, read-only); a File used after
-// Close gives fs.ErrClosed.
+// fs.ErrNotExist, fs.ErrExist (exist, not-empty), fs.ErrPermission
+// (access, not-permitted, read-only) and errors.ErrUnsupported
+// (unsupported); a File used after Close gives fs.ErrClosed.
 //
 // File modes: wasi:filesystem has no permission bits, so a FileInfo's
 // Mode has the type bits and 0o755 for a directory, 0o644 otherwise.

@@ -486,11 +486,11 @@ func TestWriteAfterCloseWrite(t *testing.T) {
 
 // TestShutdownAfterClose calls CloseRead, CloseWrite and Socket on a
 // closed connection while another is open: all fail with net.ErrClosed, as
-// with package net, and the other connection still echoes. Socket returned
-// the dropped handle, by then the second connection's socket's. Before, they shut
-// down the socket handle Close had dropped: the host trapped on the
-// unknown handle or, the handle given again to the second connection's
-// socket, shut that one down.
+// with package net, and the other connection still echoes. Before,
+// CloseRead and CloseWrite shut down the socket handle Close had dropped,
+// and Socket returned it: the host trapped on the unknown handle or, the
+// handle given again to the second connection's socket, shut that one
+// down.
 func TestShutdownAfterClose(t *testing.T) {
 	addr := listen(t, func(c net.Conn) {
 		defer c.Close()

@@ -618,7 +618,11 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // CloseWrite flushes what was written and sends close_notify: the peer
-// reads EOF. Reading goes on until the peer's close_notify.
+// reads EOF. Reading goes on until the peer's close_notify. It does not
+// wait for a Write in progress on another goroutine, which may be blocked
+// for good on a peer that does not read: it then fails with an error
+// matching wasinet.ErrWriteInProgress, and a later CloseWrite or Close
+// sends close_notify once the Write is done.
 func (c *Conn) CloseWrite() error {
 	if err := c.Handshake(); err != nil {
 		return err
@@ -633,10 +637,11 @@ func (c *Conn) closeNotify() error {
 	if c.wroteNotify {
 		return nil
 	}
-	c.wroteNotify = true
-	if send, err := flushForNotify(c.w); !send {
+	if err := flushForNotify(c.w); err != nil {
+		c.wroteNotify = !errors.Is(err, wasinet.ErrWriteInProgress)
 		return c.opErr("close", err)
 	}
+	c.wroteNotify = true
 	var err error
 	if c.isClient {
 		err = tlsext.CloseClientOutput(c.cc)
@@ -649,23 +654,19 @@ func (c *Conn) closeNotify() error {
 	return nil
 }
 
-// flushForNotify flushes w before close_notify and reports whether
-// close_notify may be sent. Like crypto/tls's Close, it does not wait for
-// ever on a peer that does not read (a write deadline, when set, bounds
-// it instead). When the flush fails (err says why), or cannot start
-// because a Write is in progress (a Close then breaks the Write, as
-// crypto/tls's does; err is nil), close_notify is not sent: it would
-// queue behind output the peer does not take, and the host's close-output
-// would block the whole guest waiting for it.
-func flushForNotify(w *wasinet.StreamWriter) (send bool, err error) {
-	err = w.FlushTimeout(5 * time.Second)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, wasinet.ErrWriteInProgress):
-		return false, nil
+// flushForNotify flushes w before close_notify, which may be sent only
+// when it returns nil. Like crypto/tls's Close, it does not wait for ever
+// on a peer that does not read (a write deadline, when set, bounds it
+// instead). When the flush fails, or cannot start because a Write is in
+// progress (the error then matches wasinet.ErrWriteInProgress; a Close
+// breaks the Write, as crypto/tls's does), close_notify is not sent: it
+// would queue behind output the peer does not take, and the host's
+// close-output would block the whole guest waiting for it.
+func flushForNotify(w *wasinet.StreamWriter) error {
+	if err := w.FlushTimeout(5 * time.Second); err != nil {
+		return fmt.Errorf("wasitls: close_notify not sent: %w", err)
 	}
-	return false, fmt.Errorf("wasitls: close_notify not sent: %w", err)
+	return nil
 }
 
 // Close sends close_notify (after a completed handshake, unless another
@@ -685,7 +686,9 @@ func (c *Conn) Close() error {
 	r, w := c.r, c.w
 	var err error
 	if r != nil {
-		err = c.closeNotify()
+		if err = c.closeNotify(); errors.Is(err, wasinet.ErrWriteInProgress) {
+			err = nil // the Write is woken below
+		}
 	}
 	if c.hsCancel != nil {
 		c.hsCancel()

@@ -12,6 +12,15 @@
 // connection keeps the socket: Close sends close_notify, drops the TLS
 // resources (children first) and then closes the socket.
 //
+// Close may come from any goroutine at any time, as with crypto/tls: it
+// wakes a Read or Write in progress (which fails with net.ErrClosed),
+// cancels a step that waits on the host (Finish, the resumptions,
+// [Conn.RequestClientCertificate]) and declines a certificate request not
+// yet answered before it drops their parents; it waits for an Abort,
+// whose alert the host bounds. CloseWrite does not wait behind a Write in
+// progress: it fails instead. After Close, [Conn.ConnectionState] still
+// returns the state of a completed handshake.
+//
 // The proposal's handshake is direct style: the guest resumes the handshake
 // to a point of interest and waits on a future. [Config]'s hooks map onto
 // those points, in the proposal's order:

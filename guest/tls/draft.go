@@ -93,7 +93,9 @@ func (c *DraftConn) Write(b []byte) (int, error) {
 
 // CloseWrite flushes what was written and sends close_notify
 // (close-output), with Conn.CloseWrite's bounds: not behind a Write in
-// progress, and not after a flush that failed or timed out.
+// progress (it then fails with an error matching
+// wasinet.ErrWriteInProgress, and may be called again), and not after a
+// flush that failed or timed out.
 func (c *DraftConn) CloseWrite() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -108,15 +110,13 @@ func (c *DraftConn) closeNotifyLocked() error {
 	if c.notified {
 		return nil
 	}
+	if err := flushForNotify(c.w); err != nil {
+		c.notified = !errors.Is(err, wasinet.ErrWriteInProgress)
+		return &net.OpError{Op: "close", Net: "tls", Addr: c.RemoteAddr(), Err: err}
+	}
 	c.notified = true
-	send, err := flushForNotify(c.w)
-	if send {
-		c.conn.CloseOutput()
-	}
-	if err != nil {
-		err = &net.OpError{Op: "close", Net: "tls", Addr: c.RemoteAddr(), Err: err}
-	}
-	return err
+	c.conn.CloseOutput()
+	return nil
 }
 
 // Close sends close_notify (see CloseWrite; a Write in progress is woken

@@ -333,6 +333,31 @@ func TestDraftCloseWakesBlockedWrite(t *testing.T) {
 	}
 }
 
+// TestCloseWriteBehindBlockedWrite calls CloseWrite while another
+// goroutine is blocked in Write on a peer that never reads, with Conn and
+// with DraftConn: close_notify cannot go out behind that Write, and
+// CloseWrite must fail with wasinet.ErrWriteInProgress instead of
+// returning nil for a half-close it did not make (before, it did, and no
+// later CloseWrite sent close_notify either); Close then wakes the Write.
+func TestCloseWriteBehindBlockedWrite(t *testing.T) {
+	p := newPKI(t)
+	for _, mode := range []string{"closewritebusy", "draftclosewritebusy"} {
+		t.Run(mode, func(t *testing.T) {
+			addr := silentServer(t, p)
+			var out bytes.Buffer
+			if err := run(t, p, &out, nil, []string{addr}, nil, mode, addr, "example.test"); err != nil {
+				t.Fatalf("guest: %v\n%s", err, out.String())
+			}
+			want := "closewrite refused true: close tls " // the net.OpError's text goes on
+			if got := out.String(); !strings.HasPrefix(got, want) ||
+				!strings.Contains(got, "close_notify not sent: wasinet: a write is in progress\n") ||
+				!strings.HasSuffix(got, "\nwrite closed true\n") {
+				t.Fatalf("guest printed %q, want %q..., the reason, and the Write closed", got, want)
+			}
+		})
+	}
+}
+
 // TestCloseStalledOutput closes a connection whose output the peer never
 // takes, after a write deadline ended the blocked Write: Close gives up on
 // close_notify at once (its flush already failed) instead of the host

@@ -73,10 +73,11 @@ func CodeOf(err error) (code ErrorCode, ok bool) {
 			return OutOfMemory, true
 		case syscall.EINVAL:
 			return InvalidArgument, true
-		case syscall.EMSGSIZE:
+		case errMsgSize:
 			// A datagram under the runtime's limit (at most 65,535
-			// bytes) but over what its family carries: 65,507 bytes
-			// over IPv4, 65,527 over IPv6.
+			// bytes) but over what the socket carries: 65,507 bytes
+			// over IPv4, 65,527 over IPv6, less where the system
+			// bounds it lower (macOS: 9,216 bytes by default).
 			return DatagramTooLarge, true
 		}
 		return Unknown, true

@@ -10,6 +10,11 @@ import (
 // in the flags).
 const wsaeMsgSize = syscall.Errno(10040)
 
+// errMsgSize is the error a send of a datagram larger than the socket
+// carries fails with: on Windows WSAEMSGSIZE, which Go's syscall.EMSGSIZE
+// (a value of its own there) is not.
+const errMsgSize = wsaeMsgSize
+
 // datagramTooLarge reports whether a read's error says only that its
 // datagram did not fit the buffer: that datagram is dropped as too large,
 // and the socket reads on.

@@ -76,6 +76,8 @@ func main() {
 	say("send to a peer the policy denies: %s", res(c))
 	_, c = w.Send(out, make([]byte, 2000), &peer)
 	say("send 2000 bytes: %s", res(c))
+	_, c = w.Send(out, make([]byte, 65508), &peer)
+	say("send 65508 bytes: %s", res(c))
 
 	_, _, c = w.UDPStream(sock, &w.Addr{IP: peer.IP, Port: peer.Port + 1})
 	say("stream to a peer the policy denies: %s", res(c))

@@ -264,13 +264,16 @@ func run(args []string) error {
 	case "faildials":
 		return failDials(args[1:])
 
-	case "closewrite", "closestalled", "closedeadline":
+	case "closewrite", "closestalled", "closedeadline", "closewritebusy":
 		c, err := wasitls.Dial("tcp", args[1], &wasitls.Config{ServerName: args[2]})
 		if err != nil {
 			return err
 		}
-		if args[0] == "closedeadline" {
+		switch args[0] {
+		case "closedeadline":
 			return deadlineDuringClose(c)
+		case "closewritebusy":
+			return closeWriteBehindWrite(c)
 		}
 		return closeBlockedWrite(c, args[0] == "closestalled")
 
@@ -311,10 +314,13 @@ func run(args []string) error {
 		}
 		return closeRace(args[1:], identityRequestDrive(ids))
 
-	case "draftclosewrite":
+	case "draftclosewrite", "draftclosewritebusy":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
 		if err != nil {
 			return err
+		}
+		if args[0] == "draftclosewritebusy" {
+			return closeWriteBehindWrite(c)
 		}
 		return closeBlockedWrite(c, false)
 
@@ -422,6 +428,30 @@ func failDials(args []string) error {
 		return fmt.Errorf("good dial after the failures: %v", err)
 	}
 	fmt.Printf("failed %d mismatch, 20 silent, %d hangup, %d refused; then ok\n", n, n, n)
+	return nil
+}
+
+// closeWriteBehindWrite calls CloseWrite on c, whose peer never reads,
+// while a Write is blocked on it: CloseWrite cannot send close_notify
+// behind that Write and must say so, not report a half-close it did not
+// make; then Close wakes the Write.
+func closeWriteBehindWrite(c interface {
+	net.Conn
+	CloseWrite() error
+}) error {
+	wrote, err := blockWrite(c)
+	if err != nil {
+		return err
+	}
+	cerr := c.CloseWrite()
+	fmt.Printf("closewrite refused %v: %v\n", errors.Is(cerr, wasinet.ErrWriteInProgress), cerr)
+	c.Close()
+	select {
+	case err := <-wrote:
+		fmt.Printf("write closed %v\n", errors.Is(err, net.ErrClosed))
+	case <-time.After(10 * time.Second):
+		fmt.Println("write blocked")
+	}
 	return nil
 }
 
@@ -653,16 +683,11 @@ func serverCloseRace(args []string) error {
 	if err != nil {
 		return err
 	}
-	ids, err := identities()
-	if err != nil {
-		return err
-	}
-	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	ln, ids, err := listenServer()
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Println(ln.Addr())
 	round := func(i int, closeAfter bool) error {
 		raw, err := ln.Accept()
 		if err != nil {
@@ -713,21 +738,31 @@ func serverCloseRace(args []string) error {
 	return nil
 }
 
+// listenServer loads the server's identities and listens on
+// 127.0.0.1:0, and prints the address for the test to dial.
+func listenServer() (net.Listener, []*wasitls.Identity, error) {
+	ids, err := identities()
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Println(ln.Addr())
+	return ln, ids, nil
+}
+
 // phaClose closes a server connection while RequestClientCertificate
 // waits, on another goroutine, for an answer the peer never sends: Close
 // must end the wait before it drops the connection (the request's
 // parent), and a request after Close fails with net.ErrClosed.
 func phaClose() error {
-	ids, err := identities()
-	if err != nil {
-		return err
-	}
-	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	ln, ids, err := listenServer()
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Println(ln.Addr())
 	raw, err := ln.Accept()
 	if err != nil {
 		return err
