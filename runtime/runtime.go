@@ -344,7 +344,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// call of the module's exports through wazero (Module's
 	// ExportedFunction), which nothing refuses, runs on the memory, which
 	// stays mapped, reading as zero, until the module instance is garbage
-	// (the finalizer above). Before, it was unmapped here, and such a call
+	// (releaseWithModule). Before, it was unmapped here, and such a call
 	// crashed the process.
 	return inst, nil
 }
