@@ -3,7 +3,9 @@ package runtime
 import (
 	"context"
 	"errors"
+	goruntime "runtime"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
@@ -29,6 +31,19 @@ func peekCommand(code int) []byte {
 	return m.Bytes()
 }
 
+// newCheckedRuntime is a Runtime of a wazero.Runtime NewRuntimeConfig
+// configured, closed when the test ends.
+func newCheckedRuntime(t *testing.T) (*Runtime, wazero.Runtime) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, NewRuntimeConfig())
+	t.Cleanup(func() { r.Close(ctx) })
+	rt, err := New(ctx, r, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt, r
+}
+
 // TestCallAfterCommandReturned: the embedder holds a command's instance
 // once its _start returned (Instantiate's result, or the Started hook's
 // argument when it exited with another code): a call of its exports
@@ -38,12 +53,7 @@ func peekCommand(code int) []byte {
 // process (SIGSEGV, "unexpected fault address").
 func TestCallAfterCommandReturned(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, NewRuntimeConfig())
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := New(ctx, r, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, r := newCheckedRuntime(t)
 	for _, code := range []int{0, 3} {
 		compiled, err := r.CompileModule(ctx, peekCommand(code))
 		if err != nil {
@@ -64,6 +74,50 @@ func TestCallAfterCommandReturned(t *testing.T) {
 		}
 		if _, err := held.Call("peek"); !errors.Is(err, ErrClosed) {
 			t.Errorf("exit %d: Instance.Call(peek) = %v, want ErrClosed", code, err)
+		}
+	}
+}
+
+// TestReturnedInstanceMemoryReleased: the memory of a command whose
+// _start returned, or of a reactor closed, which stays mapped while the
+// embedder can call the instance through wazero, is released once nothing
+// reaches the instance. Before, it never was: the finalizer that was to
+// release it was on the module instance, which is in a cycle (its close
+// notifier reaches the Instance, which holds it), so an embedder running
+// commands kept a mapping (a reservation of up to 4 GiB) per command run.
+func TestReturnedInstanceMemoryReleased(t *testing.T) {
+	ctx := context.Background()
+	rt, r := newCheckedRuntime(t)
+	var reactor wasmbin.Module
+	reactor.Memory(1, -1)
+	reactor.Export("memory", wasmbin.ExportMemory, 0)
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{{"exit 0", peekCommand(0)}, {"exit 3", peekCommand(3)}, {"reactor", reactor.Bytes()}} {
+		compiled, err := r.CompileModule(ctx, tc.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var budget *memoryBudget
+		func() {
+			var held *Instance
+			inst, err := rt.Instantiate(ctx, compiled, ModuleConfig{Started: func(i *Instance) { held = i }})
+			if err == nil {
+				inst.Close(ctx)
+			}
+			budget = held.memory
+		}()
+		released := func() bool {
+			budget.mu.Lock()
+			defer budget.mu.Unlock()
+			return budget.released
+		}
+		for deadline := time.Now().Add(10 * time.Second); !released(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the memory is still mapped once nothing reaches the instance", tc.name)
+			}
+			goruntime.GC()
 		}
 	}
 }

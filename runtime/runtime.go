@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	goruntime "runtime"
 	"slices"
 	"strings"
@@ -291,8 +292,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// A guest may still run when its instance is closed from another
 	// goroutine; its memory stays mapped until the module instance,
 	// which a running guest reaches, is garbage.
-	budget := g.memory
-	goruntime.SetFinalizer(mod, func(any) { budget.release() })
+	releaseWithModule(mod, g.memory)
 	st.mu.Lock()
 	st.mod = mod
 	st.mu.Unlock()
@@ -344,9 +344,22 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// call of the module's exports through wazero (Module's
 	// ExportedFunction), which nothing refuses, runs on the memory, which
 	// stays mapped, reading as zero, until the module instance is garbage
-	// (the finalizer above). Before, it was unmapped here, and such a call
+	// (releaseWithModule). Before, it was unmapped here, and such a call
 	// crashed the process.
 	return inst, nil
+}
+
+// releaseWithModule releases budget once the module instance mod is
+// garbage. A cleanup, not a finalizer: the module instance is in a cycle
+// (the close notifier it holds reaches the Instance, which holds it), and
+// the object of a finalizer in a cycle is never collected. Before, the
+// memory of every instance closed, and of every command run, stayed
+// mapped until the process exited.
+func releaseWithModule(mod api.Module, budget *memoryBudget) {
+	// The module instance is wazero's unexported type: its allocation,
+	// for the cleanup, is where the interface's pointer points.
+	p := (*byte)(reflect.ValueOf(mod).UnsafePointer())
+	goruntime.AddCleanup(p, (*memoryBudget).release, budget)
 }
 
 // started calls the embedder's Started hook; if it panics the instance,
