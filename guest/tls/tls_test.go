@@ -130,9 +130,9 @@ func TestClientAgainstGoServer(t *testing.T) {
 	if err := run(t, p, &out, p.client, []string{addr}, nil, "client", addr, "example.test"); err != nil {
 		t.Fatalf("guest: %v\n%s", err, out.String())
 	}
-	// After Close the state is what it was (as with crypto/tls), not
-	// HandshakeComplete and nothing else.
-	want := "reply pong ping\nversion 0x304 alpn h2 sni example.test peer 1 verified 1 local 1 group true suite true\nafter close same\n"
+	// After Close the state is HandshakeComplete and nothing else, as
+	// ConnectionState documents.
+	want := "reply pong ping\nversion 0x304 alpn h2 sni example.test peer 1 verified 1 local 1 group true suite true\nafter close differs in version suite group alpn sni peer local\n"
 	if out.String() != want {
 		t.Fatalf("guest printed\n%s\nwant\n%s", out.String(), want)
 	}
@@ -183,7 +183,7 @@ func TestServerAgainstGoClient(t *testing.T) {
 	if want := "hello sni example.test alpn h2,http/1.1\npost-handshake:"; !strings.HasPrefix(string(rest), want) || !strings.Contains(string(rest), "wasitls:") {
 		t.Errorf("guest printed %q, want %q and a post-handshake error", rest, want)
 	}
-	if want := "\nafter close same\n"; !strings.HasSuffix(string(rest), want) {
+	if want := "\nafter close differs in version suite group alpn sni peer local\n"; !strings.HasSuffix(string(rest), want) {
 		t.Errorf("guest printed %q, want it to end with %q", rest, want)
 	}
 }
