@@ -209,12 +209,13 @@ func (m *mem) badRealloc(format string, args ...any) {
 	fail("%v", err)
 }
 
-// A layout is the size and alignment of a record, tuple or variant type,
-// computed once when the type is resolved (setLayout): lifting a list
-// lays out each element, and computing them there again, from every field
-// or case down, would make a list cost the host its length times its
-// element type's nodes (a list of a variant of a thousand cases, a
-// thousand times what its bytes do) however few bytes it takes.
+// A layout is the size and alignment of a record, tuple, variant, option
+// or result type, computed once when the type is resolved (setLayout):
+// lifting a list lays out each element, and computing them there again,
+// from every field or case down, would make a list cost the host its
+// length times its element type's nodes (a list of a variant of a
+// thousand cases, a thousand times what its bytes do) however few bytes
+// it takes.
 type layout struct {
 	size, align uint32
 	// flat are the core value types it flattens to, nil when long (more
@@ -225,8 +226,9 @@ type layout struct {
 	set          bool
 }
 
-// layoutOf returns the layout of a record, tuple or variant type, nil for
-// the others, whose size and alignment cost nothing to compute.
+// layoutOf returns the layout of a record, tuple, variant, option or
+// result type, nil for the others, whose size and alignment cost nothing
+// to compute.
 func layoutOf(t rtype) *layout {
 	switch t := t.(type) {
 	case *rrecord:
