@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/runtime/component"
@@ -29,12 +27,7 @@ const callStopBound = 5 * time.Second
 // or loan. Another instance of the runtime carries on.
 func TestComponentCallContext(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, NewRuntimeConfig())
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := New(ctx, r, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, _ := newCheckedRuntime(t)
 	calc, err := component.Parse(cguest.Build(t, calcSpec(false)))
 	if err != nil {
 		t.Fatal(err)

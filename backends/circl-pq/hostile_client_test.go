@@ -9,11 +9,11 @@ import (
 	"net"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/tls13records"
 )
 
@@ -22,24 +22,11 @@ import (
 // what it sends under the client handshake secret, messages no engine
 // client sends on demand.
 
-// lockedBuffer is a key log the server writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// secret returns the logged secret of label.
-func (b *lockedBuffer) secret(t *testing.T, label string) []byte {
+// keyLogSecret returns the secret of label the key log keylog holds,
+// which the server writes while the test reads it.
+func keyLogSecret(t *testing.T, keylog *syncbuf.Buffer, label string) []byte {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(keylog.String()))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) == 3 && f[0] == label {
@@ -76,7 +63,7 @@ func (rc *rawClient) finished() []byte {
 func dialRawClient(t *testing.T, cfg *backends.ServerConfig) *rawClient {
 	t.Helper()
 	client, server := tcpPair(t)
-	var keylog lockedBuffer
+	var keylog syncbuf.Buffer
 	cfg.KeyLog = &keylog
 	s, hs := engineServer(t, server, cfg)
 	rc := &rawClient{raw: client, server: s, done: make(chan error, 1), suite: cipherSuiteByID(TLS_AES_128_GCM_SHA256)}
@@ -99,11 +86,11 @@ func dialRawClient(t *testing.T, cfg *backends.ServerConfig) *rawClient {
 			continue
 		case typ == recordTypeHandshake && open == nil:
 			rc.transcript.Write(body) // the ServerHello
-			rc.secret = keylog.secret(t, keyLogClientHandshake)
+			rc.secret = keyLogSecret(t, &keylog, keyLogClientHandshake)
 			if rc.sealer, err = tls13records.NewSealer(TLS_AES_128_GCM_SHA256, rc.secret); err != nil {
 				t.Fatal(err)
 			}
-			if open, err = tls13records.NewSealer(TLS_AES_128_GCM_SHA256, keylog.secret(t, keyLogServerHandshake)); err != nil {
+			if open, err = tls13records.NewSealer(TLS_AES_128_GCM_SHA256, keyLogSecret(t, &keylog, keyLogServerHandshake)); err != nil {
 				t.Fatal(err)
 			}
 			continue

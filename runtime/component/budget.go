@@ -200,13 +200,17 @@ func typeWeight(t Type) int {
 	case FuncType:
 		n += len(t.Params)
 	case InstanceType:
-		for _, d := range t.Decls {
-			n += weight(d.Def)
-		}
+		n += declsWeight(t.Decls)
 	case ComponentType:
-		for _, d := range t.Decls {
-			n += weight(d.Def)
-		}
+		n += declsWeight(t.Decls)
+	}
+	return n
+}
+
+func declsWeight(decls []Decl) int {
+	n := 0
+	for _, d := range decls {
+		n += weight(d.Def)
 	}
 	return n
 }

@@ -2,9 +2,32 @@ package wasiio
 
 import (
 	"io"
+	"net"
 	"testing"
 	"time"
 )
+
+// spentEngineQueue is the send queue of a socket's output stream with
+// small socket buffers and a spent budget (returned too), set as during a
+// guest's write through an inline stream and inside a transport's ReadNow,
+// where the engine writes on its own; the peer is the other end. The
+// stream closes when the test ends.
+func spentEngineQueue(t *testing.T) (*sendQueue, *net.TCPConn, *UnsentBudget) {
+	t.Helper()
+	if !nonblockingCapable {
+		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
+	}
+	a, peer := tcpPair(t)
+	peer.SetReadBuffer(4096)
+	a.SetWriteBuffer(4096)
+	b := NewUnsentBudget(0, nil) // spent
+	_, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
+	t.Cleanup(func() { out.Close() })
+	q := out.backlog.(*sendQueue)
+	q.guest.Store(true)
+	q.now.Store(true)
+	return q, peer, b
+}
 
 // TestEngineBytesPastBudgetBounded: the bytes a TLS engine writes on its
 // own while a guest's write is in progress, which the queue takes past a
@@ -17,18 +40,7 @@ import (
 // records, a KeyUpdate answer's size, made inside a read (they must not
 // block) until the queue refuses one.
 func TestEngineBytesPastBudgetBounded(t *testing.T) {
-	if !nonblockingCapable {
-		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
-	}
-	a, peer := tcpPair(t)
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
-	b := NewUnsentBudget(0, nil) // spent
-	_, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
-	defer out.Close()
-	q := out.backlog.(*sendQueue)
-	q.guest.Store(true)
-	q.now.Store(true)
+	q, _, b := spentEngineQueue(t)
 	record := make([]byte, 26)
 	most := 0
 	for range (MaxUnsent + 1<<20) / len(record) {
@@ -58,18 +70,7 @@ func TestEngineBytesPastBudgetBounded(t *testing.T) {
 // restart, a connection would fail at its second burst of KeyUpdate
 // answers for what its first took.
 func TestEngineBytesExemptAgainOnceIdle(t *testing.T) {
-	if !nonblockingCapable {
-		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
-	}
-	a, peer := tcpPair(t)
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
-	b := NewUnsentBudget(0, nil) // spent
-	_, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
-	defer out.Close()
-	q := out.backlog.(*sendQueue)
-	q.guest.Store(true)
-	q.now.Store(true)
+	q, peer, _ := spentEngineQueue(t)
 	exempt := func() int {
 		q.mu.Lock()
 		defer q.mu.Unlock()
