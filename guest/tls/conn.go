@@ -796,19 +796,12 @@ func (c *Conn) ConnectionState() ConnectionState {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	s := c.readState()
-	s.PeerCertificates = parseChain(s.RawPeerCertificates)
-	return s
-}
-
-// parseChain parses the certificates of chain crypto/x509 can parse.
-func parseChain(chain [][]byte) []*x509.Certificate {
-	var certs []*x509.Certificate
-	for _, der := range chain {
+	for _, der := range s.RawPeerCertificates {
 		if cert, err := x509.ParseCertificate(der); err == nil {
-			certs = append(certs, cert)
+			s.PeerCertificates = append(s.PeerCertificates, cert)
 		}
 	}
-	return certs
+	return s
 }
 
 // readState asks the host for the connection's state, all of it but

@@ -375,13 +375,20 @@ func closeBlockedWrite(c net.Conn, stalled bool) error {
 		fmt.Printf("close returned in time %v\n", time.Since(start) < 10*time.Second)
 		return nil
 	}
+	fmt.Println("close returned,", writeEnd(wrote))
+	return nil
+}
+
+// writeEnd waits up to 10s for the error ending the blocked Write that
+// wrote reports and says how it ended: "write closed true" when with
+// net.ErrClosed, "write blocked" when it did not end.
+func writeEnd(wrote <-chan error) string {
 	select {
 	case err := <-wrote:
-		fmt.Printf("close returned, write closed %v\n", errors.Is(err, net.ErrClosed))
+		return fmt.Sprintf("write closed %v", errors.Is(err, net.ErrClosed))
 	case <-time.After(10 * time.Second):
-		fmt.Println("close returned, write blocked")
+		return "write blocked"
 	}
-	return nil
 }
 
 func failDials(args []string) error {
@@ -446,12 +453,7 @@ func closeWriteBehindWrite(c interface {
 	cerr := c.CloseWrite()
 	fmt.Printf("closewrite refused %v: %v\n", errors.Is(cerr, wasinet.ErrWriteInProgress), cerr)
 	c.Close()
-	select {
-	case err := <-wrote:
-		fmt.Printf("write closed %v\n", errors.Is(err, net.ErrClosed))
-	case <-time.After(10 * time.Second):
-		fmt.Println("write blocked")
-	}
+	fmt.Println(writeEnd(wrote))
 	return nil
 }
 
