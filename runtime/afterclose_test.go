@@ -34,14 +34,7 @@ func peekCommand(code int) []byte {
 // newCheckedRuntime is a Runtime of a wazero.Runtime NewRuntimeConfig
 // configured, closed when the test ends.
 func newCheckedRuntime(t *testing.T) (*Runtime, wazero.Runtime) {
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, NewRuntimeConfig())
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := New(ctx, r, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt, r
+	return newTestRuntime(t, NewRuntimeConfig(), Config{})
 }
 
 // TestCallAfterCommandReturned: the embedder holds a command's instance

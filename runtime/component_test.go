@@ -39,27 +39,28 @@ func helloComponent(t *testing.T) *component.Component {
 }
 
 func newComponentRuntime(t testing.TB) *Runtime {
+	rt, _ := newTestRuntime(t, wazero.NewRuntimeConfig(), Config{})
+	return rt
+}
+
+// newTestRuntime is a Runtime of cfg on a wazero.Runtime of rc, closed
+// when the test ends.
+func newTestRuntime(t testing.TB, rc wazero.RuntimeConfig, cfg Config) (*Runtime, wazero.Runtime) {
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
 	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := New(ctx, r, Config{})
+	rt, err := New(ctx, r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rt
+	return rt, r
 }
 
 // newStopRuntime is newComponentRuntime with the stop flag
 // (NewFastRuntimeConfig, Config.StopFlag), as the wasitls command runs
 // guests: core modules are to be compiled with CompileModule.
 func newStopRuntime(t testing.TB) *Runtime {
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, NewFastRuntimeConfig())
-	t.Cleanup(func() { r.Close(ctx) })
-	rt, err := New(ctx, r, Config{StopFlag: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, _ := newTestRuntime(t, NewFastRuntimeConfig(), Config{StopFlag: true})
 	return rt
 }
 
