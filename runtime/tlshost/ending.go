@@ -269,8 +269,10 @@ func (e *ending) Conn() backends.Conn {
 
 // Close tears the connection down: it gives up on the handshake if it
 // still runs and closes the backend connection once the handshake
-// goroutine returned. It is idempotent, and never blocks on the backend
-// for more than 2*closeGrace (see release).
+// goroutine returned. It is idempotent, and never blocks for more than
+// 2*closeGrace on the backend of an ended handshake (see release), or
+// alertGrace and closeGrace on the transport of one that still runs (see
+// closeTransport).
 //
 // The transport, and with it the socket the guest is charged for
 // (runtime.Limits.Sockets: the socket's streams, or the socket a
