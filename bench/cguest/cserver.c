@@ -85,9 +85,9 @@ static void await_socket(uint32_t sock, void (*f)(uint32_t, void *), const char 
 	}
 }
 
-// listen_any listens on 127.0.0.1 at a port the system picks, and prints
-// "listening ADDR".
-static uint32_t listen_any(void) {
+// listen_any listens on 127.0.0.1 at a port the system picks and returns
+// the socket; addr gets its "a.b.c.d:port".
+static uint32_t listen_any(char addr[22]) {
 	uint32_t network = instance_network();
 	create_tcp_socket(0, ret); // ipv4
 	if (u8at(0))
@@ -104,8 +104,7 @@ static uint32_t listen_any(void) {
 	tcp_local_address(sock, ret);
 	if (u8at(0) || u8at(4) != 0)
 		fail("local-address");
-	printf("listening %u.%u.%u.%u:%u\n", u8at(10), u8at(11), u8at(12), u8at(13), u16at(8));
-	fflush(stdout);
+	snprintf(addr, 22, "%u.%u.%u.%u:%u", u8at(10), u8at(11), u8at(12), u8at(13), u16at(8));
 	network_drop(network);
 	return sock;
 }
@@ -250,8 +249,14 @@ int main(int argc, char **argv) {
 	uint16_t group = (uint16_t)strtoul(argv[2], NULL, 10);
 	uint64_t hold_ns = (argc == 4 ? strtoull(argv[3], NULL, 10) : 60000) * 1000000;
 	uint32_t id = identity();
-	uint32_t ln = listen_any();
+	char addr[22];
+	uint32_t ln = listen_any(addr);
 	uint32_t acceptable = tcp_subscribe(ln);
+	// "listening" comes once the server holds what it holds between
+	// connections (identity, listener, pollable), so that a count of its
+	// handles taken then is the count every connection must return to.
+	printf("listening %s\n", addr);
+	fflush(stdout);
 	for (;;) {
 		tcp_accept(ln, ret);
 		if (u8at(0)) {
