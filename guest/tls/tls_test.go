@@ -374,6 +374,41 @@ func TestCloseStalledOutput(t *testing.T) {
 	}
 }
 
+// TestDraftCloseStalledOutput is TestCloseStalledOutput over the draft
+// API, and checks what Close returns: close_notify's flush failed, so
+// what was written may not have reached the peer, and Close must say so,
+// as Conn.Close does. Before, DraftConn.Close dropped that error and
+// returned nil.
+func TestDraftCloseStalledOutput(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "draftclosestalled", addr); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "close error true timeout true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
+// TestDeadlineAfterClose sets deadlines on closed connections of package
+// guest/net, on Conn (before and after its handshake) and on DraftConn:
+// each fails with net.ErrClosed, as with package net and crypto/tls.
+// Before, every one returned nil, as if the deadline would bound
+// something.
+func TestDeadlineAfterClose(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "deadlineafterclose", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	want := "net closed true true true\ntls-unstarted closed true true true\ntls closed true true true\ndraft closed true true true\n"
+	if out.String() != want {
+		t.Fatalf("guest printed\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
 // TestFailedDialsHoldNothing dials, a thousand times over, a server whose
 // certificate does not match, a server that never answers (the handshake
 // ends at its context's deadline), one that accepts and closes at once,
