@@ -53,6 +53,12 @@ func newPKI(t *testing.T) *pki {
 	return &pki{ca, server, client}
 }
 
+// compilationCache compiles the guest once for the package's tests, not
+// once per test: wazero takes seconds for a large guest on a loaded
+// machine. No test here runs it with function listeners, which a cached
+// module would keep from its first compile.
+var compilationCache = wazero.NewCompilationCache()
+
 // run runs the tlstest guest with the stdtls backend trusting p's CA.
 func run(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, listen []string, args ...string) error {
 	t.Helper()
@@ -76,7 +82,7 @@ func runLimitedOut(t *testing.T, p *pki, out, errOut io.Writer, id *testpki.Leaf
 func runBackend(t *testing.T, backend string, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
 	t.Helper()
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(ctx)
 	policy := new(sockets.Policy)
 	if err := policy.AllowConnect(connect...); err != nil {
