@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/hostfile"
@@ -23,6 +24,15 @@ import (
 // tlsRunFlags adds the wasi:tls host's settings to "wasitls run": the
 // backend, and the trust decisions that belong to the host, never to the
 // guest (trust anchors, turning validation off).
+// The durations the TLS flags accept. A handshake timeout under 100 ms
+// fails handshakes a loaded host makes on loopback; a ticket key seals for
+// a rotation and opens for two, and RFC 8446 (Section 4.6.1) bounds a
+// ticket's life to 7 days, hence at most 84h.
+var (
+	handshakeTimeoutRange  = durationRange{lo: 100 * time.Millisecond, hi: 24 * time.Hour, zero: "no bound"}
+	ticketKeyRotationRange = durationRange{lo: time.Second, hi: 84 * time.Hour, zero: "no tickets"}
+)
+
 func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	name := fs.String("backend", tlshost.DefaultBackend, "TLS `backend` for wasi:tls ("+strings.Join(backends.Names(), ", ")+")")
 	var cas, clientCAs listFlag
@@ -60,10 +70,10 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
 			Connections: *conns, IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, SettingsBytes: *settingsBytes,
 			HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
-		switch {
-		case *hsTimeout < 0:
-			return nil, fmt.Errorf("--handshake-timeout %v: want a positive duration, or 0 for no bound", *hsTimeout)
-		case *hsTimeout == 0:
+		if err := handshakeTimeoutRange.check("handshake-timeout", *hsTimeout); err != nil {
+			return nil, err
+		}
+		if *hsTimeout == 0 {
 			cfg.HandshakeTimeout = -1 // no bound
 		}
 		switch {
@@ -74,13 +84,12 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		default:
 			cfg.SessionCacheSize = *sessionCache
 		}
-		switch {
-		case *ticketRotation < 0:
-			return nil, fmt.Errorf("--ticket-key-rotation %v: want a positive duration, or 0 for no tickets", *ticketRotation)
-		case *ticketRotation == 0:
+		if err := ticketKeyRotationRange.check("ticket-key-rotation", *ticketRotation); err != nil {
+			return nil, err
+		}
+		cfg.TicketKeyRotation = *ticketRotation
+		if *ticketRotation == 0 {
 			cfg.TicketKeyRotation = -1
-		default:
-			cfg.TicketKeyRotation = *ticketRotation
 		}
 		if len(cas) > 0 {
 			pool, err := x509.SystemCertPool()
