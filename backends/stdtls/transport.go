@@ -55,11 +55,19 @@ type transport struct {
 
 // freeBacklog is the backlog a connection holds without telling the
 // transport's counter: what crypto/tls reads of records of data before
-// Read returns some (its record buffer, some 38 KB of 16 KiB records in
-// TestHostilePeerBacklog's bulk data), which every connection may hold
-// anyway. Data never crosses it, so that the counter, told of
-// everything past it, holds nothing for connections that only carry
-// data, however many wait in the middle of a record.
+// Read returns some (a read takes up to its record buffer, 40,960 bytes,
+// several records, of which Read returns the first of data and keeps
+// the rest), which every connection may hold anyway. Data never crosses
+// it, so that the counter, told of everything past it, holds nothing for
+// connections that only carry data, however many wait in the middle of a
+// record. It cannot be lower without a cost on every record of data:
+// which of the records a read took were data only crypto/tls knows (in
+// TLS 1.3 all are application_data on the wire), so that a peer sending a
+// byte of data and 40 KB of a handshake message behind it in one read
+// hides those 40 KB from any count the transport makes, record headers
+// parsed or not, unless each read ends at a record's end (twice the
+// reads of bulk data). docs/security.md gives what a connection holds
+// beneath it (TestPeerBacklogFreeCost).
 const freeBacklog = 64 << 10
 
 func (t *transport) Read(p []byte) (int, error) {
