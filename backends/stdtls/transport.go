@@ -1,6 +1,7 @@
 package stdtls
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync/atomic"
@@ -51,7 +52,22 @@ type transport struct {
 	counter       backends.PeerBacklogCounter
 	established   atomic.Bool
 	backlog, held atomic.Int64
+	// handshakeRead counts what Read read before the handshake completed
+	// (maxHandshakeBytes). crypto/tls's Reads are one at a time.
+	handshakeRead int
 }
+
+// maxHandshakeBytes bounds what a connection reads in its handshake: as
+// much as 8 handshake messages of the largest size crypto/tls takes (a
+// Certificate, 256 KiB), where a side takes 7 at most, as circl-pq
+// bounds it. crypto/tls bounds each message's length, not its records:
+// a peer sending a byte of a message in each record padded to 16 KiB
+// made a GiB of records per message (64 KiB), a decryption each, for as
+// long as the handshake's timeout let it.
+const maxHandshakeBytes = 8 << 18
+
+// errHandshakeBytes is the error of a Read crossing maxHandshakeBytes.
+var errHandshakeBytes = errors.New("stdtls: the peer sent more than 2 MiB in the handshake")
 
 // freeBacklog is the backlog a connection holds without telling the
 // transport's counter: what crypto/tls reads of records of data before
@@ -75,7 +91,11 @@ func (t *transport) Read(p []byte) (int, error) {
 	if n == 0 && err == io.EOF {
 		t.eof.Store(true)
 	}
-	if n > 0 && t.counter != nil && t.established.Load() {
+	if n > 0 && !t.established.Load() {
+		if t.handshakeRead += n; t.handshakeRead > maxHandshakeBytes {
+			return n, errHandshakeBytes // not temporary: crypto/tls fails the handshake
+		}
+	} else if n > 0 && t.counter != nil {
 		if cerr := t.countBacklog(n); cerr != nil {
 			return n, cerr // not temporary: crypto/tls fails the connection
 		}
