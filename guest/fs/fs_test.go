@@ -47,6 +47,12 @@ func tree(t *testing.T) (dir, secret string) {
 	return dir, secret
 }
 
+// compilationCache compiles the guest once for the package's tests, not
+// once per test: wazero takes seconds for a large guest on a loaded
+// machine. No test here runs it with function listeners, which a cached
+// module would keep from its first compile.
+var compilationCache = wazero.NewCompilationCache()
+
 // run runs the fstest guest with dirs preopened.
 func run(t *testing.T, dirs []runtime.Dir, args ...string) string {
 	t.Helper()
@@ -57,7 +63,7 @@ func run(t *testing.T, dirs []runtime.Dir, args ...string) string {
 func runLimits(t *testing.T, limits runtime.Limits, dirs []runtime.Dir, args ...string) string {
 	t.Helper()
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(ctx)
 	rt, err := runtime.New(ctx, r, runtime.Config{Limits: limits})
 	if err != nil {

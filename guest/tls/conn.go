@@ -173,6 +173,10 @@ type Conn struct {
 	dlMu    sync.Mutex
 	readDL  time.Time
 	writeDL time.Time
+	// shut is set once Close is done: deadlines set after it fail with
+	// net.ErrClosed, as with crypto/tls (whose Close, like this one,
+	// still takes a deadline while it flushes close_notify).
+	shut atomic.Bool
 }
 
 // Client returns a client connection over conn, which must come from
@@ -720,6 +724,7 @@ func (c *Conn) Close() error {
 	if cerr := c.transport.Close(); err == nil {
 		err = cerr
 	}
+	c.shut.Store(true)
 	return err
 }
 
@@ -730,7 +735,10 @@ func (c *Conn) LocalAddr() net.Addr { return c.transport.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.transport.RemoteAddr() }
 
 // SetDeadline sets the read and write deadlines (of cleartext I/O, and of
-// a handshake that has not started: see Handshake).
+// a handshake that has not started: see Handshake). Once Close returned,
+// it fails with an error matching net.ErrClosed (so do SetReadDeadline
+// and SetWriteDeadline); during Close it still sets them, which bounds
+// close_notify's flush.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.SetReadDeadline(t)
 	return c.SetWriteDeadline(t)
@@ -738,6 +746,9 @@ func (c *Conn) SetDeadline(t time.Time) error {
 
 // SetReadDeadline sets the read deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.shut.Load() {
+		return c.opErr("set", net.ErrClosed)
+	}
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
 	c.readDL = t
@@ -749,6 +760,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline sets the write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.shut.Load() {
+		return c.opErr("set", net.ErrClosed)
+	}
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
 	c.writeDL = t
