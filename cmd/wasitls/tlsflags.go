@@ -54,6 +54,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	hsTimeout := durationVar(fs, "handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := intVar(fs, "session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
 	ticketRotation := durationVar(fs, "ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
+	keyLogBytes := intVar(fs, "max-keylog-bytes", tlshost.DefaultKeyLogBytes, "most `bytes` of key log lines the host holds for a --keylog file that is behind, every connection together (past it lines are dropped, logged once; a handshake waits for its line at most 500ms)")
 	maxRSA := intVar(fs, "max-peer-rsa-bits", backends.DefaultMaxRSAKeyBits, "largest RSA key, in `bits`, a peer's certificate chain may hold: a larger one is refused before anything is verified with it, since verifying costs the square of the key's size, which the peer chooses (stdtls: at most crypto/tls's own bound, 8192 unless GODEBUG=tlsmaxrsasize raises it)")
 	return func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
@@ -61,7 +62,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		}
 		if err := atLeast(1, flagInt{"max-pending-handshakes", *pending}, flagInt{"max-tls-connections", *conns},
 			flagInt{"max-identity-bytes", *idBytes}, flagInt{"max-peer-cert-bytes", *peerBytes},
-			flagInt{"max-tls-settings-bytes", *settingsBytes}); err != nil {
+			flagInt{"max-tls-settings-bytes", *settingsBytes}, flagInt{"max-keylog-bytes", *keyLogBytes}); err != nil {
 			return nil, err
 		}
 		if err := atLeast(1024, flagInt{"max-peer-rsa-bits", *maxRSA}); err != nil {
@@ -69,7 +70,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		}
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
 			Connections: *conns, IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, SettingsBytes: *settingsBytes,
-			HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
+			HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA, KeyLogBytes: *keyLogBytes}
 		if err := handshakeTimeoutRange.check("handshake-timeout", *hsTimeout); err != nil {
 			return nil, err
 		}
