@@ -122,12 +122,15 @@ func TestWrite(t *testing.T) {
 	dir, _ := tree(t)
 	got := run(t, []runtime.Dir{{Host: dir, Guest: "/d"}}, "write", "/d")
 	// ReadAt reads what Write wrote at once: before, it did not flush the
-	// write stream first, and read nothing.
+	// write stream first, and read nothing. Another File over the same
+	// file sees what a Write returned for (before, Write returned with
+	// the host still writing: the other handle saw part of it).
 	want := `readat after write 20/20
 rw.txt "hello, WASI!" size=12
 new.txt "written by the guest, appended"
 append offset 7 read 0 EOF, again 0 EOF, all "abcdeXYZ" <nil>
 big.bin 1048576 bytes equal=true
+other handle size true read true
 exclusive exist=true
 remove non-empty exist=true
 removed not-exist=true

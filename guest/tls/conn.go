@@ -3,12 +3,14 @@
 package wasitls
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +150,11 @@ type Conn struct {
 	handshakeErr error
 	pendingCH    *ClientHandshake
 	pendingSH    *ServerHandshake
+	// peerRaw and peerParsed are the peer's chain as ConnectionState
+	// last read it and parsed it (peerParsed is what it returns while
+	// the chain stays the same).
+	peerRaw    [][]byte
+	peerParsed []*x509.Certificate
 	// pendingReq is the last certificate request the client handshake
 	// received: Close declines it, if still open, before it drops the
 	// handshake, the request's parent.
@@ -806,15 +813,25 @@ type ConnectionState struct {
 // for it at every Close cost a Go guest's handshakes 0.69-0.78x native
 // → 0.63-0.70x (stdtls, X25519, TestBudget interleaved with native, 8
 // and 9 runs). Read it before Close.
+//
+// The peer's chain is parsed once: a later call whose chain is the same
+// (every request on a reused HTTP/2 connection reads the state, see
+// guest/http) returns the same PeerCertificates, as crypto/tls does. A
+// chain that changed (a client's, after post-handshake authentication)
+// is parsed again.
 func (c *Conn) ConnectionState() ConnectionState {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	s := c.readState()
-	for _, der := range s.RawPeerCertificates {
-		if cert, err := x509.ParseCertificate(der); err == nil {
-			s.PeerCertificates = append(s.PeerCertificates, cert)
+	if !slices.EqualFunc(s.RawPeerCertificates, c.peerRaw, bytes.Equal) {
+		c.peerRaw, c.peerParsed = s.RawPeerCertificates, nil
+		for _, der := range s.RawPeerCertificates {
+			if cert, err := x509.ParseCertificate(der); err == nil {
+				c.peerParsed = append(c.peerParsed, cert)
+			}
 		}
 	}
+	s.PeerCertificates = c.peerParsed
 	return s
 }
 

@@ -397,6 +397,23 @@ func TestDraftCloseStalledOutput(t *testing.T) {
 	}
 }
 
+// TestConnectionStateParsesOnce reads a connection's state twice: the
+// second call returns the certificates the first parsed, as crypto/tls
+// does. guest/http reads the state for every request (its GotConn), so
+// before, every request on a reused HTTP/2 connection parsed the server's
+// chain again; the guest printed "same parsed false".
+func TestConnectionStateParsesOnce(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "statecache", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "peer 1 same parsed true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
 // TestDeadlineAfterClose sets deadlines on closed connections of package
 // guest/net, on Conn (before and after its handshake) and on DraftConn:
 // each fails with net.ErrClosed, as with package net and crypto/tls.

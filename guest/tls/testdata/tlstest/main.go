@@ -56,6 +56,8 @@
 //	                   the handshake (the peer never answers) and Close
 //	                   meanwhile from another goroutine; print how the
 //	                   request ended, and what one after Close returns
+//	statecache ADDR NAME  dial ADDR, read ConnectionState twice: print
+//	                   whether both hold the same parsed certificates
 //	deadlineafterclose ADDR NAME  close, each in turn, a guest/net
 //	                   connection to ADDR, a Conn before its handshake, a
 //	                   Conn after it and a DraftConn, then set each
@@ -319,6 +321,17 @@ func run(args []string) error {
 			return err
 		}
 		return closeRace(args[1:], identityRequestDrive(ids))
+
+	case "statecache":
+		c, err := wasitls.Dial("tcp", args[1], &wasitls.Config{ServerName: args[2]})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		first, second := c.ConnectionState(), c.ConnectionState()
+		fmt.Printf("peer %d same parsed %v\n", len(first.PeerCertificates),
+			len(first.PeerCertificates) > 0 && slices.Equal(first.PeerCertificates, second.PeerCertificates))
+		return nil
 
 	case "deadlineafterclose":
 		return deadlinesAfterClose(ctx, args[1], args[2])
