@@ -116,6 +116,8 @@ func stoppable(r wazero.Runtime) func(context.Context, []byte) (wazero.CompiledM
 type guest struct {
 	out  syncbuf.Buffer
 	done chan error
+	// stop ends the guest's context now, as its deadline would later.
+	stop context.CancelFunc
 }
 
 // startGuest builds pkg and runs it with the wasi:tls host on backend.
@@ -179,7 +181,7 @@ func (gr *guestRuntime) startWith(t *testing.T, pkg string, within time.Duration
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), within)
-	g := &guest{done: make(chan error, 1)}
+	g := &guest{done: make(chan error, 1), stop: cancel}
 	mc.Args = append([]string{filepath.Base(pkg)}, args...)
 	mc.Stdout, mc.Stderr = &g.out, &g.out
 	go func() {
