@@ -59,6 +59,13 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 		if name == renumberName {
 			fn = boundRenumber(fn)
 		}
+		if name == pollOneoffName {
+			fdstat, ok := defs[fdstatName].GoFunction().(api.GoModuleFunction)
+			if !ok {
+				return fmt.Errorf("%s is not a Go module function", fdstatName)
+			}
+			fn = pollFilesReady(fn, fdstat)
+		}
 		if quotaFunctions[name] || waitFunctions[name] || name == pollOneoffName {
 			fn = &guestAware{fn: fn, quota: quotaFunctions[name], waits: waitFunctions[name], poll: name == pollOneoffName}
 		}

@@ -1,11 +1,13 @@
 package runtime_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,23 +25,10 @@ import (
 // the guest was closed. DefaultPollSubscriptions clock subscriptions of no
 // time still poll.
 func TestPreview1PollSubscriptionsBound(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("hello"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stdin, silent := io.Pipe()
-	defer silent.Close()
 	const pages = 1024 // 64 MiB
-	inst := forwarderPages(t, pages, runtime.Config{},
-		runtime.ModuleConfig{Stdin: stdin, Dirs: []runtime.Dir{{Host: dir, Guest: "/d"}}},
-		"path_open", "poll_oneoff")
+	inst, fd := pollerOfFile(t, pages)
 	mod := inst.Module()
 	mem := mod.Memory()
-	mem.Write(0, []byte("f"))
-	if res, err := mod.ExportedFunction("path_open").Call(inst.Context(), 3, 0, 0, 1, 0, 1<<1, 0, 0, 16); err != nil || res[0] != 0 {
-		t.Fatalf("path_open: %v %v", res, err)
-	}
-	fd, _ := mem.ReadUint32Le(16)
 	const in = 4096
 	subs := func(n uint32, sub []byte) uint32 {
 		buf := make([]byte, n*48)
@@ -134,4 +123,99 @@ func TestPreview1PollSubscriptionsLimit(t *testing.T) {
 	if err := rec.Check("--max-poll-subscriptions", limit, 1); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestPreview1PollRegularFileReady: a wasm guest with a standard input
+// that never has data polls (poll_oneoff) for reading a regular file it
+// opened, and its preopened directory, alone, beside standard input, and
+// beside a clock of an hour: each poll answers at once, with an event
+// for the file or directory subscriptions only, the subscriptions as the
+// guest wrote them. Before, wazero waited on standard input for a
+// descriptor not in non-blocking mode, a regular file's included: the
+// poll waited until the guest was closed.
+func TestPreview1PollRegularFileReady(t *testing.T) {
+	inst, fd := pollerOfFile(t, 1)
+	mod := inst.Module()
+	mem := mod.Memory()
+	sub := func(userData uint64, kind byte, fd uint32, ns uint64) []byte {
+		b := make([]byte, 48)
+		binary.LittleEndian.PutUint64(b, userData)
+		b[8] = kind
+		binary.LittleEndian.PutUint32(b[16:], fd)
+		binary.LittleEndian.PutUint64(b[24:], ns) // a clock's timeout
+		return b
+	}
+	const hour = uint64(time.Hour)
+	for _, tc := range []struct {
+		name  string
+		subs  [][]byte
+		ready []uint64 // user data of the events
+	}{
+		{"file", [][]byte{sub(7, 1, fd, 0)}, []uint64{7}},
+		{"directory", [][]byte{sub(8, 1, 3, 0)}, []uint64{8}},
+		{"stdin and file", [][]byte{sub(1, 1, 0, 0), sub(2, 1, fd, 0)}, []uint64{2}},
+		{"clock, stdin, file, directory", [][]byte{sub(1, 0, 0, hour), sub(2, 1, 0, 0), sub(3, 1, fd, 0), sub(4, 1, 3, 0)}, []uint64{3, 4}},
+	} {
+		const in, out, nevents = 1024, 4096, 64
+		var subs []byte
+		for _, s := range tc.subs {
+			subs = append(subs, s...)
+		}
+		mem.Write(in, subs)
+		done := make(chan []uint64, 1)
+		go func() {
+			res, err := mod.ExportedFunction("poll_oneoff").Call(inst.Context(), in, out, uint64(len(tc.subs)), nevents)
+			if err != nil {
+				t.Errorf("%s: poll_oneoff: %v", tc.name, err)
+			}
+			done <- res
+		}()
+		select {
+		case res := <-done:
+			if len(res) != 1 || res[0] != 0 {
+				t.Errorf("%s: poll_oneoff = %v, want errno 0", tc.name, res)
+				continue
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: poll_oneoff of a regular file still waits for standard input after 10 s", tc.name)
+		}
+		n, _ := mem.ReadUint32Le(nevents)
+		var got []uint64
+		for i := range n {
+			ev, _ := mem.Read(out+i*32, 32)
+			if errno, kind := binary.LittleEndian.Uint16(ev[8:]), ev[10]; errno != 0 || kind != 1 {
+				t.Errorf("%s: event %d: errno %d, type %d; want 0, fd_read", tc.name, i, errno, kind)
+			}
+			got = append(got, binary.LittleEndian.Uint64(ev))
+		}
+		if !slices.Equal(got, tc.ready) {
+			t.Errorf("%s: events for %v, want %v", tc.name, got, tc.ready)
+		}
+		if back, _ := mem.Read(in, uint32(len(subs))); !bytes.Equal(back, subs) {
+			t.Errorf("%s: the subscriptions changed", tc.name)
+		}
+	}
+}
+
+// pollerOfFile is a forwarder of path_open and poll_oneoff of pages pages
+// whose standard input never has data, with the regular file it opened
+// beneath its preopen (descriptor 3).
+func pollerOfFile(t *testing.T, pages int) (*runtime.Instance, uint32) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdin, silent := io.Pipe()
+	t.Cleanup(func() { silent.Close() })
+	inst := forwarderPages(t, pages, runtime.Config{},
+		runtime.ModuleConfig{Stdin: stdin, Dirs: []runtime.Dir{{Host: dir, Guest: "/d"}}},
+		"path_open", "poll_oneoff")
+	mem := inst.Module().Memory()
+	mem.Write(0, []byte("f"))
+	if res, err := inst.Module().ExportedFunction("path_open").Call(inst.Context(), 3, 0, 0, 1, 0, 1<<1, 0, 0, 16); err != nil || res[0] != 0 {
+		t.Fatalf("path_open: %v %v", res, err)
+	}
+	fd, _ := mem.ReadUint32Le(16)
+	return inst, fd
 }

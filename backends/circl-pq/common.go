@@ -54,6 +54,17 @@ const (
 	// of the largest size. The message count alone let a peer send each
 	// byte of a message in a record padded to 16 KiB, a GiB per message.
 	maxPostHandshakeBytes = maxPostHandshakeMessages * maxHandshake
+	// maxHandshakeBytes bounds the transport bytes of the handshake
+	// records a connection takes in its handshake: as much as 8 messages
+	// of the largest size, where a side takes 7 at most (a client: a
+	// HelloRetryRequest, a ServerHello, EncryptedExtensions, a
+	// CertificateRequest, a Certificate, a CertificateVerify, a
+	// Finished). Messages are held to their own size limits, but their
+	// records were not: a peer sending each byte of a message in a record
+	// padded to 16 KiB made a GiB per message (a 64 KiB one), bounded by
+	// the handshake's timeout alone, as maxPostHandshakeBytes bounds it
+	// after the handshake.
+	maxHandshakeBytes = 8 * maxHandshake
 	// maxSkippedEarlyData bounds the rejected 0-RTT data a server skips.
 	maxSkippedEarlyData = 1 << 18
 )

@@ -59,10 +59,13 @@ type Conn struct {
 	// postHandshakeBytes counts the transport bytes of the handshake
 	// records since then (maxPostHandshakeBytes).
 	postHandshakeBytes int
-	ignoredAlerts      int  // consecutive warning-level user_canceled alerts
-	sawHello           bool // a ClientHello was sent or received (CCS is legal)
-	certRequested      bool // server: its handshake sent a CertificateRequest
-	didHRR             bool // the handshake went through a HelloRetryRequest
+	// handshakeBytes counts the transport bytes of the handshake
+	// records of the handshake (maxHandshakeBytes).
+	handshakeBytes int
+	ignoredAlerts  int  // consecutive warning-level user_canceled alerts
+	sawHello       bool // a ClientHello was sent or received (CCS is legal)
+	certRequested  bool // server: its handshake sent a CertificateRequest
+	didHRR         bool // the handshake went through a HelloRetryRequest
 	// skipEarlyData is how many more bytes of rejected 0-RTT data a server
 	// drops (RFC 8446, Section 4.2.10); 0 when none is expected.
 	skipEarlyData int
@@ -476,6 +479,9 @@ func (c *Conn) readRecordLocked() error {
 		// records (100 MiB of padding) through without data.
 		if !c.handshakeDone.Load() {
 			c.emptyRecords, c.ignoredAlerts = 0, 0
+			if c.handshakeBytes += len(record); c.handshakeBytes > maxHandshakeBytes {
+				return c.fail(alertUnexpectedMessage, "tls: too many handshake bytes")
+			}
 		} else if c.postHandshakeBytes += len(record); c.postHandshakeBytes > maxPostHandshakeBytes {
 			return c.fail(alertUnexpectedMessage, "tls: too many post-handshake bytes without data")
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/tls13records"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Failure tests: every protocol violation ends in the alert RFC 8446 names
@@ -681,6 +682,15 @@ func TestEncryptedFlightFailures(t *testing.T) {
 		{name: "certificate-request-without-signature-algorithms", mtls: true, serverMutate: mutateMessage(typeCertificateRequest, func(m []byte) []byte {
 			return marshalMessageBytes(typeCertificateRequest, []byte{0, 0, 0})
 		}), want: alertMissingExtension, clientSends: true},
+		// RFC 8446, Section 4.2: no extension twice in a block, a
+		// CertificateEntry's included (before: unsupported_extension,
+		// the second taken as an unsolicited one).
+		{name: "server-certificate-entry-extension-twice", serverMutate: mutateMessage(typeCertificate, func(m []byte) []byte {
+			return withEntryExtensions(t, m, []byte{0xfe, 0xfe, 0, 0, 0xfe, 0xfe, 0, 0})
+		}), want: alertDecodeError, clientSends: true},
+		{name: "client-certificate-entry-extension-twice", mtls: true, clientMutate: mutateMessage(typeCertificate, func(m []byte) []byte {
+			return withEntryExtensions(t, m, []byte{0xfe, 0xfe, 0, 0, 0xfe, 0xfe, 0, 0})
+		}), want: alertDecodeError},
 		{name: "bad-client-finished", clientMutate: mutateMessage(typeFinished, flipLast), want: alertDecryptError},
 		{name: "bad-client-signature", mtls: true, clientMutate: mutateMessage(typeCertificateVerify, func(m []byte) []byte {
 			m[12] ^= 1
@@ -726,6 +736,28 @@ func TestEncryptedFlightFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withEntryExtensions returns the Certificate msg with the extensions
+// block of its first entry replaced by exts.
+func withEntryExtensions(t *testing.T, msg, exts []byte) []byte {
+	var cm certificateMsg
+	if !cm.unmarshal(msg) || len(cm.chain) == 0 {
+		t.Fatalf("not a Certificate: %x", msg)
+	}
+	var b cryptobyte.Builder
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cm.context) })
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		for i, cert := range cm.chain {
+			b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cert) })
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				if i == 0 {
+					b.AddBytes(exts)
+				}
+			})
+		}
+	})
+	return marshalMessageBytes(typeCertificate, b.BytesOrPanic())
 }
 
 func marshalMessageBytes(typ uint8, body []byte) []byte {

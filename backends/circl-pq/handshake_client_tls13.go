@@ -230,8 +230,8 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 	}
 	// RFC 8446, Section 4.2: an extension the client did not offer is
 	// unsupported_extension.
-	if len(sh.unknown) > 0 {
-		return c.fail(alertUnsupportedExtension, "tls: server sent unsolicited extension %d", sh.unknown[0])
+	if sh.hasUnknown {
+		return c.fail(alertUnsupportedExtension, "tls: server sent unsolicited extension %d", sh.unknown)
 	}
 	// RFC 8446, Section 4.1.3: the session ID is echoed, the suite was
 	// offered, and compression is null.
@@ -437,7 +437,7 @@ func (hs *clientHandshakeState) readServerParameters() error {
 	hs.transcript.Write(msg)
 	// RFC 8446, Section 4.2: extensions the client did not offer are
 	// unsupported_extension.
-	if len(ee.unsolicited) > 0 || ee.earlyData || ee.serverNameAck && hs.hello.serverName == "" {
+	if ee.unsolicited || ee.earlyData || ee.serverNameAck && hs.hello.serverName == "" {
 		return c.fail(alertUnsupportedExtension, "tls: server sent unsolicited extensions")
 	}
 	if ee.alpnProtocol != "" {

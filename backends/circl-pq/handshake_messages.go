@@ -117,15 +117,35 @@ func readExtensions(s *cryptobyte.String) (extensions, bool) {
 // its parse 9 times what a usual one costs for its length.
 func checkExtensions(block cryptobyte.String) bool {
 	var seen codeSet
-	for !block.Empty() {
+	return seen.checkExtensions(block)
+}
+
+// checkExtensions is checkExtensions with s, empty, as the set of types
+// seen, which it leaves empty: a Certificate's entries each have an
+// extensions block, some 26,000 of them in a Certificate of 256 KiB,
+// which share one set cleared of what each added rather than 8 KiB
+// zeroed each.
+func (s *codeSet) checkExtensions(block cryptobyte.String) bool {
+	ok := true
+	read := block
+	for !read.Empty() {
 		var typ uint16
 		var data cryptobyte.String
-		if !block.ReadUint16(&typ) || !block.ReadUint16LengthPrefixed(&data) || seen.has(typ) {
-			return false
+		if !read.ReadUint16(&typ) || !read.ReadUint16LengthPrefixed(&data) || s.has(typ) {
+			ok = false
+			break
 		}
-		seen.add(typ)
+		s.add(typ)
 	}
-	return true
+	// Clear what was added: the entries before read.
+	for len(block) > len(read) {
+		var typ uint16
+		var data cryptobyte.String
+		block.ReadUint16(&typ)
+		block.ReadUint16LengthPrefixed(&data)
+		s.remove(typ)
+	}
+	return ok
 }
 
 // A codeSet is a set of 16-bit code points (groups, extension types), one
@@ -134,6 +154,7 @@ type codeSet [1 << 16 / 64]uint64
 
 func (s *codeSet) add(g uint16)      { s[g/64] |= 1 << (g % 64) }
 func (s *codeSet) has(g uint16) bool { return s[g/64]&(1<<(g%64)) != 0 }
+func (s *codeSet) remove(g uint16)   { s[g/64] &^= 1 << (g % 64) }
 
 func readUint16List(s *cryptobyte.String, out *[]uint16) bool {
 	var list cryptobyte.String
@@ -186,11 +207,13 @@ func readALPN(s *cryptobyte.String, out *[]string) bool {
 	if !ok || n == 0 {
 		return false
 	}
-	*out = make([]string, 0, n)
-	for !list.Empty() {
-		var proto cryptobyte.String
-		list.ReadUint8LengthPrefixed(&proto)
-		*out = append(*out, string(proto))
+	// One string of the list, which the IDs are cut from: a string each
+	// was an allocation each, some 16,000 in a ClientHello.
+	all := string(list)
+	*out = make([]string, n)
+	for i := range *out {
+		k := int(all[0])
+		(*out)[i], all = all[1:1+k], all[1+k:]
 	}
 	return true
 }
@@ -422,10 +445,9 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 			if !d.ReadUint8LengthPrefixed(&list) || list.Empty() || len(list)%2 != 0 {
 				return false
 			}
-			for !list.Empty() {
-				var v uint16
-				list.ReadUint16(&v)
-				m.supportedVersions = append(m.supportedVersions, v)
+			m.supportedVersions = make([]uint16, len(list)/2)
+			for i := range m.supportedVersions {
+				list.ReadUint16(&m.supportedVersions[i])
 			}
 		case extensionCookie:
 			var c cryptobyte.String
@@ -499,15 +521,20 @@ func (m *clientHelloMsg) unmarshal(data []byte) bool {
 				ids.ReadUint16LengthPrefixed((*cryptobyte.String)(&m.pskIdentities[i].label))
 				ids.ReadUint32(&m.pskIdentities[i].obfuscatedTicketAge)
 			}
-			if !d.ReadUint16LengthPrefixed(&binders) || binders.Empty() {
+			if !d.ReadUint16LengthPrefixed(&binders) {
 				return false
 			}
-			for !binders.Empty() {
-				var binder cryptobyte.String
-				if !binders.ReadUint8LengthPrefixed(&binder) || len(binder) < 32 {
-					return false
-				}
-				m.pskBinders = append(m.pskBinders, binder)
+			// A binder is an HMAC: 32 bytes at least (RFC 8446, Section
+			// 4.2.11).
+			n, ok = countEntries(binders, func(s, binder *cryptobyte.String) bool {
+				return s.ReadUint8LengthPrefixed(binder) && len(*binder) >= 32
+			})
+			if !ok || n == 0 {
+				return false
+			}
+			m.pskBinders = make([][]byte, n)
+			for i := range m.pskBinders {
+				binders.ReadUint8LengthPrefixed((*cryptobyte.String)(&m.pskBinders[i]))
 			}
 		default:
 			// Unknown extensions are ignored (RFC 8446, Section 4.2).
@@ -552,9 +579,12 @@ type serverHelloMsg struct {
 	cookie            []byte // HelloRetryRequest only
 	hasPreSharedKey   bool
 	selectedIdentity  uint16
-	// unknown lists other extensions; a TLS 1.3 client offers none that
-	// a ServerHello may answer, so each is unsolicited.
-	unknown []uint16
+	// unknown is the first other extension, if hasUnknown; a TLS 1.3
+	// client offers none that a ServerHello may answer, so each is
+	// unsolicited. Only the first is kept: a ServerHello holds some
+	// 16,000 (a list of them grew to 64 KiB entry by entry).
+	unknown    uint16
+	hasUnknown bool
 }
 
 // isHelloRetryRequest reports whether the message is a HelloRetryRequest.
@@ -652,7 +682,9 @@ func (m *serverHelloMsg) unmarshal(data []byte) bool {
 		default:
 			// The handshake refuses extensions it did not offer; the
 			// parser keeps the message structure only.
-			m.unknown = append(m.unknown, e.typ)
+			if !m.hasUnknown {
+				m.unknown, m.hasUnknown = e.typ, true
+			}
 			continue
 		}
 		if !d.Empty() {
@@ -670,9 +702,9 @@ type encryptedExtensionsMsg struct {
 	// serverNameAck is the empty server_name extension a server sends
 	// when it used the client's SNI (RFC 6066, Section 3).
 	serverNameAck bool
-	// unsolicited lists extension types the client must refuse because
-	// it never offers them.
-	unsolicited []uint16
+	// unsolicited is set when the message holds an extension the client
+	// must refuse because it never offers it.
+	unsolicited bool
 }
 
 func (m *encryptedExtensionsMsg) encode() ([]byte, error) {
@@ -719,7 +751,7 @@ func (m *encryptedExtensionsMsg) unmarshal(data []byte) bool {
 			// Informational (RFC 8446, Section 4.2.7).
 			d = nil
 		default:
-			m.unsolicited = append(m.unsolicited, e.typ)
+			m.unsolicited = true
 			d = nil
 		}
 		if !d.Empty() {
@@ -865,8 +897,14 @@ func (m *certificateMsg) encode() ([]byte, error) {
 	})
 }
 
-// readEntryExtensions reads the extensions of the i-th CertificateEntry.
-func (m *certificateMsg) readEntryExtensions(i int, exts cryptobyte.String) bool {
+// readEntryExtensions reads the extensions of the i-th CertificateEntry,
+// rejecting duplicates as readExtensions does (RFC 8446, Section 4.2:
+// "There MUST NOT be more than one extension of the same type in a given
+// extension block"); seen is an empty set it leaves empty.
+func (m *certificateMsg) readEntryExtensions(i int, exts cryptobyte.String, seen *codeSet) bool {
+	if !seen.checkExtensions(exts) {
+		return false
+	}
 	for !exts.Empty() {
 		var typ uint16
 		var data cryptobyte.String
@@ -909,11 +947,12 @@ func (m *certificateMsg) unmarshal(data []byte) bool {
 	if n > 0 {
 		m.chain = make([][]byte, n)
 	}
+	var seen codeSet
 	for i := range m.chain {
 		var exts cryptobyte.String
 		list.ReadUint24LengthPrefixed((*cryptobyte.String)(&m.chain[i]))
 		list.ReadUint16LengthPrefixed(&exts)
-		if !m.readEntryExtensions(i, exts) {
+		if !m.readEntryExtensions(i, exts, &seen) {
 			return false
 		}
 	}

@@ -460,6 +460,97 @@ func TestHostileListAllocations(t *testing.T) {
 	}
 }
 
+// TestHostileListAllocationCounts parses each list of a peer's message
+// with 2 entries and with 1,000: the parse allocates as often for both,
+// each list made once at its length, whatever it holds. Before, PSK
+// binders, supported_versions and the types of a ServerHello's or
+// EncryptedExtensions' unknown extensions were grown entry by entry
+// (some 10 more allocations for 1,000), and each ALPN ID was an
+// allocation of its own (1,000 more).
+func TestHostileListAllocationCounts(t *testing.T) {
+	unknownExts := func(n int) []byte {
+		var b []byte
+		for i := range n {
+			b = append(b, byte(0xa0+i>>8), byte(i), 0, 0)
+		}
+		return b
+	}
+	withExts := func(fixed, exts []byte) []byte {
+		return append(append(fixed, byte(len(exts)>>8), byte(len(exts))), exts...)
+	}
+	for _, tc := range []struct {
+		name  string
+		msg   func(t *testing.T, n int) []byte
+		parse func([]byte) bool
+	}{
+		{"alpn", func(t *testing.T, n int) []byte {
+			ch := testClientHello(t, X25519)
+			for i := range n {
+				ch.alpnProtocols = append(ch.alpnProtocols, string([]byte{'a', byte(i), byte(i >> 8)}))
+			}
+			return ch.marshal()
+		}, parseClientHello},
+		{"key-shares", func(t *testing.T, n int) []byte {
+			ch := testClientHello(t)
+			for i := range n {
+				ch.supportedGroups = append(ch.supportedGroups, uint16(0x3000+i))
+				ch.keyShares = append(ch.keyShares, keyShare{group: uint16(0x3000 + i), data: []byte{1}})
+			}
+			return ch.marshal()
+		}, parseClientHello},
+		{"psk-identities-and-binders", func(t *testing.T, n int) []byte {
+			ch := withPSK(testClientHello(t, X25519), n, 32)
+			for i := range ch.pskIdentities {
+				ch.pskIdentities[i].label = []byte{1}
+			}
+			return ch.marshal()
+		}, parseClientHello},
+		{"supported-versions", func(t *testing.T, n int) []byte {
+			ch := testClientHello(t, X25519)
+			for i := range n / 10 { // at most 127 fit
+				ch.supportedVersions = append(ch.supportedVersions, uint16(0x7f00+i))
+			}
+			return ch.marshal()
+		}, parseClientHello},
+		{"certificate-authorities", func(t *testing.T, n int) []byte {
+			cr := certificateRequestMsg{signatureSchemes: []uint16{ECDSAWithP256AndSHA256}}
+			for i := range n {
+				cr.certificateAuthorities = append(cr.certificateAuthorities, []byte{byte(i)})
+			}
+			return cr.marshal()
+		}, func(m []byte) bool { var cr certificateRequestMsg; return cr.unmarshal(m) }},
+		{"certificates", func(t *testing.T, n int) []byte {
+			var cm certificateMsg
+			for i := range n {
+				cm.chain = append(cm.chain, []byte{byte(i)})
+			}
+			return cm.marshal()
+		}, func(m []byte) bool { var cm certificateMsg; return cm.unmarshal(m) }},
+		{"server-hello-extensions", func(t *testing.T, n int) []byte {
+			fixed := append([]byte{3, 3}, make([]byte, 32)...)
+			fixed = append(fixed, 0, 0x13, 0x01, 0)
+			return marshalMessageBytes(typeServerHello, withExts(fixed, append([]byte{0, 0x2b, 0, 2, 3, 4}, unknownExts(n)...)))
+		}, func(m []byte) bool { var sh serverHelloMsg; return sh.unmarshal(m) }},
+		{"encrypted-extensions", func(t *testing.T, n int) []byte {
+			return marshalMessageBytes(typeEncryptedExtensions, withExts(nil, unknownExts(n)))
+		}, func(m []byte) bool { var ee encryptedExtensionsMsg; return ee.unmarshal(m) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			few, many := tc.msg(t, 2), tc.msg(t, 1000)
+			if !tc.parse(few) || !tc.parse(many) {
+				t.Fatal("the messages do not parse")
+			}
+			a := testing.AllocsPerRun(10, func() { tc.parse(few) })
+			b := testing.AllocsPerRun(10, func() { tc.parse(many) })
+			if b != a {
+				t.Errorf("parsing %d bytes allocated %v times, %d bytes %v times; want as often", len(few), a, len(many), b)
+			}
+		})
+	}
+}
+
+func parseClientHello(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }
+
 // TestListsRefuseEmptyEntries parses each list countEntries reads with
 // its last entry empty, which the RFCs forbid (an ALPN ID, a key
 // share's key_exchange, a PSK identity, a CA name, a certificate: each

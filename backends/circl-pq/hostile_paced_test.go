@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -174,6 +175,67 @@ func TestHostilePaddedFragments(t *testing.T) {
 			var ae *AlertError
 			if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage {
 				t.Fatalf("after up to %d padded records of one byte, victim Read = %v; want a local unexpected_message", records, err)
+			}
+		})
+	}
+}
+
+// TestHostilePaddedHandshakeFragments has a peer, in the handshake, send
+// its first encrypted message (a server's EncryptedExtensions, a client's
+// Finished) announcing 60,000 bytes, one byte of it in each record padded
+// to 16 KiB: past maxHandshakeBytes of handshake records the victim fails
+// with unexpected_message, client and server side. Before, only the
+// handshake's timeout ended it: the message's own bound let a GiB of
+// records in, a decryption each.
+func TestHostilePaddedHandshakeFragments(t *testing.T) {
+	p := pki(t)
+	for _, victimIsClient := range []bool{true, false} {
+		t.Run(sideName(victimIsClient), func(t *testing.T) {
+			craw, sraw := tcpPair(t)
+			c, chs := engineClient(t, craw, p.clientConfig())
+			s, shs := engineServer(t, sraw, p.serverConfig(p.p256))
+			attacker, raw, typ, victimHandshake := s, sraw, typeEncryptedExtensions, chs
+			if !victimIsClient {
+				attacker, raw, typ, victimHandshake = c, craw, typeFinished, shs
+			}
+			recordLen := recordHeaderLen + maxPlaintext + 1 + 16 // AES-GCM and ChaCha20-Poly1305
+			records := maxHandshakeBytes/recordLen + 2
+			attacker.testMutate = mutateMessage(typ, func(msg []byte) []byte {
+				// writeHandshake holds attacker.out: its handshake keys,
+				// and what it buffered of its flight, sent first.
+				if _, err := raw.Write(attacker.sendBuf); err != nil {
+					return msg
+				}
+				attacker.sendBuf = attacker.sendBuf[:0]
+				announce := []byte{typ, 0, 0xea, 0x60}
+				for i := range records {
+					inner := make([]byte, maxPlaintext+1)
+					inner[0] = announce[min(i, len(announce)-1)]
+					inner[1] = byte(recordTypeHandshake)
+					if _, err := raw.Write(sealedInnerLocked(attacker, inner)); err != nil {
+						break
+					}
+				}
+				return msg
+			})
+			victimDone := make(chan error, 1)
+			go func() { victimDone <- victimHandshake() }()
+			attackerHandshake := shs
+			if !victimIsClient {
+				attackerHandshake = chs
+			}
+			go attackerHandshake()
+			var err error
+			select {
+			case err = <-victimDone:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the victim's handshake still runs after %d padded records of one byte", records)
+			}
+			craw.Close()
+			sraw.Close()
+			var ae *AlertError
+			if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage || !strings.Contains(err.Error(), "too many handshake bytes") {
+				t.Fatalf("after up to %d padded records of one byte, victim handshake = %v; want a local unexpected_message for too many handshake bytes", records, err)
 			}
 		})
 	}

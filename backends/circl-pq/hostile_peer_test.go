@@ -33,6 +33,11 @@ func sealed(c *Conn, typ recordType, content []byte) []byte {
 func sealedInner(c *Conn, inner []byte) []byte {
 	c.out.Lock()
 	defer c.out.Unlock()
+	return sealedInnerLocked(c, inner)
+}
+
+// sealedInnerLocked is sealedInner with c.out held.
+func sealedInnerLocked(c *Conn, inner []byte) []byte {
 	n := len(inner) + c.out.aead.Overhead()
 	hdr := []byte{byte(recordTypeApplicationData), 3, 3, byte(n >> 8), byte(n)}
 	nonce := c.out.nonce()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"slices"
 	"testing"
 )
 
@@ -80,5 +81,16 @@ func TestCertificateEntryStatus(t *testing.T) {
 	msg := append([]byte{typeCertificate, 0, 0, byte(1 + 3 + len(twoEntries)), 0, 0, 0, byte(len(twoEntries))}, twoEntries...)
 	if !second.unmarshal(msg) || second.ocspStaple != nil || !second.entryExtensions {
 		t.Fatalf("status_request on the second entry: %+v", second)
+	}
+	// Twice on the leaf's entry: malformed (RFC 8446, Section 4.2), where
+	// before the first was the staple and the second an unsolicited one.
+	status := []byte{0, 5, 0, 5, statusTypeOCSP, 0, 0, 1, 'r'}
+	twice := withEntryExtensions(t, m.marshal(), append(slices.Clone(status), status...))
+	var dup certificateMsg
+	if dup.unmarshal(twice) {
+		t.Fatalf("status_request twice in the leaf's entry parsed: %+v", dup)
+	}
+	if !dup.unmarshal(withEntryExtensions(t, m.marshal(), status)) || !bytes.Equal(dup.ocspStaple, []byte("r")) || dup.entryExtensions {
+		t.Fatalf("status_request once in the leaf's entry: %+v", dup)
 	}
 }

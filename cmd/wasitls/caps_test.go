@@ -70,6 +70,7 @@ var tlsCaps = map[string]struct{ flag, def string }{
 	"SessionCacheSize":  {"session-cache-size", strconv.Itoa(tlshost.DefaultSessionCacheSize)},
 	"TicketKeyRotation": {"ticket-key-rotation", tlshost.DefaultTicketKeyRotation.String()},
 	"MaxPeerRSAKeyBits": {"max-peer-rsa-bits", strconv.Itoa(backends.DefaultMaxRSAKeyBits)},
+	"KeyLogBytes":       {"max-keylog-bytes", strconv.Itoa(tlshost.DefaultKeyLogBytes)},
 
 	"Backend":            {"", "a Go value: an embedder's own backend (--backend names a registered one)"},
 	"BackendName":        {"", "--backend, a choice, not a cap"},

@@ -86,3 +86,26 @@ func atLeast(min int, flags ...flagInt) error {
 	}
 	return nil
 }
+
+// A durationRange is what a duration flag accepts: lo to hi, and 0 when
+// zero says what 0 means ("" when 0 is refused too).
+type durationRange struct {
+	lo, hi time.Duration
+	zero   string
+}
+
+// check returns the error of the duration flag name whose value v is out
+// of r, naming the flag and the range, or nil. Before, any positive value
+// passed: --ticket-key-rotation 1ns made a key per handshake whose tickets
+// never opened, --handshake-timeout 1ns failed every handshake, and
+// --send-linger 1ns dropped what a closed stream held.
+func (r durationRange) check(name string, v time.Duration) error {
+	if v == 0 && r.zero != "" || v >= r.lo && v <= r.hi {
+		return nil
+	}
+	or := ""
+	if r.zero != "" {
+		or = ", or 0 for " + r.zero
+	}
+	return fmt.Errorf("--%s %v: want a duration from %v to %v%s", name, v, r.lo, r.hi, or)
+}

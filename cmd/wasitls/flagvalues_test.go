@@ -142,3 +142,39 @@ func TestBenchSizeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAbsurdDurations: a duration flag out of its range is refused before
+// anything runs, the error naming the flag and what it takes. Before,
+// --ticket-key-rotation 1ns, --handshake-timeout 1ns, --send-linger 1ns
+// and bench soak --interval 1ns were accepted.
+func TestAbsurdDurations(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--ticket-key-rotation", "1ns", "x.wasm"}, "--ticket-key-rotation 1ns: want a duration from 1s to 84h0m0s, or 0 for no tickets"},
+		{[]string{"run", "--ticket-key-rotation", "100000h", "x.wasm"}, "--ticket-key-rotation 100000h0m0s: want a duration from 1s"},
+		{[]string{"run", "--ticket-key-rotation", "-1s", "x.wasm"}, "--ticket-key-rotation -1s: want"},
+		{[]string{"run", "--handshake-timeout", "1ns", "x.wasm"}, "--handshake-timeout 1ns: want a duration from 100ms to 24h0m0s, or 0 for no bound"},
+		{[]string{"run", "--handshake-timeout", "1000h", "x.wasm"}, "--handshake-timeout 1000h0m0s: want"},
+		{[]string{"run", "--send-linger", "1ns", "x.wasm"}, "--send-linger 1ns: want a duration from 10ms to 24h0m0s"},
+		{[]string{"run", "--send-linger", "0", "x.wasm"}, "--send-linger 0s: want"},
+		{[]string{"bench", "soak", "--interval", "1ns"}, "--interval 1ns: want at least 100ms"},
+	} {
+		code, _, stderr := dispatchArgs(tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: code %d, stderr %q; want an error holding %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	// The edges and the zeros that mean something pass the flags' checks
+	// (and fail on the missing guest file).
+	for _, args := range [][]string{
+		{"--ticket-key-rotation", "1s"}, {"--ticket-key-rotation", "84h"}, {"--ticket-key-rotation", "0"},
+		{"--handshake-timeout", "100ms"}, {"--handshake-timeout", "0"}, {"--send-linger", "10ms"},
+	} {
+		code, _, stderr := dispatchArgs(append(append([]string{"run"}, args...), "/nonexistent/x.wasm")...)
+		if code == 0 || !strings.HasPrefix(stderr, "guest:") && !strings.Contains(stderr, "guest: ") {
+			t.Errorf("%v: code %d, stderr %q; want only the guest file's error", args, code, stderr)
+		}
+	}
+}

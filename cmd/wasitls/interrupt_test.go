@@ -99,15 +99,19 @@ func TestRunInterrupt(t *testing.T) {
 				if tc.name == "given-up" {
 					// The guest's own measure of its dial: the 500ms
 					// timeout, then the host's second to end the
-					// handshake (docs/security.md), with some margin.
+					// handshake (docs/security.md), with room for a
+					// loaded machine (the guest's connect and its poller
+					// count too; TestGuestClientGivesUp allows 3 s past
+					// its timeout the same way). A dial that ignored its
+					// timeout would hold until the 10 s above.
 					if m := dialLine.FindStringSubmatch(out.String()); m == nil {
 						t.Errorf("DialContext with a 500ms timeout did not return within 10s of the ClientHello")
 					} else if took, err := time.ParseDuration(m[1]); err != nil {
 						t.Errorf("guest's dial line %q: %v", m[0], err)
 					} else {
 						t.Logf("DialContext returned after %v", took)
-						if took > 2*time.Second {
-							t.Errorf("DialContext with a 500ms timeout returned after %v, want within 2s", took)
+						if took > 4*time.Second {
+							t.Errorf("DialContext with a 500ms timeout returned after %v, want within 4s", took)
 						}
 					}
 				}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/runtime"
@@ -18,6 +19,11 @@ import (
 
 // limitFlags adds the per-guest limits to "wasitls run" and returns a
 // function that reads them once the flags are parsed.
+// sendLingerRange is what --send-linger accepts: under 10 ms a dropped
+// stream gives up on what it holds, a close_notify among it, before a
+// peer on loopback could read it.
+var sendLingerRange = durationRange{lo: 10 * time.Millisecond, hi: 24 * time.Hour}
+
 func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	memory := fs.String("max-memory", "4GiB", "most linear `memory` the guest may grow to, a component's memories together: bytes, or with a KiB, MiB or GiB suffix, a multiple of 64KiB, at most 4GiB (past it memory.grow fails; a guest whose memories start with more is not instantiated)")
 	handles := intVar(fs, "max-handles", cabi.DefaultHandleLimit, "most resource `handles` the guest holds at once, every kind together (past it the host call traps)")
@@ -54,8 +60,8 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 		if *datagram < 1 || *datagram > 65535 {
 			return runtime.Limits{}, fmt.Errorf("--max-datagram: want 1 to 65535 bytes, got %d", *datagram)
 		}
-		if *linger <= 0 {
-			return runtime.Limits{}, fmt.Errorf("--send-linger: want a positive duration, got %v", *linger)
+		if err := sendLingerRange.check("send-linger", *linger); err != nil {
+			return runtime.Limits{}, err
 		}
 		if *tables < 1 || *tables > math.MaxUint32 {
 			return runtime.Limits{}, fmt.Errorf("--max-table-entries: want 1 to %d, got %d", uint64(math.MaxUint32), *tables)

@@ -102,7 +102,7 @@ func TestRunLimitFlags(t *testing.T) {
 	if _, err := fmt.Sscanf(stdout, "socket again after %d ms", &ms); code != 0 || err != nil || ms < 250 || ms > 5000 {
 		t.Errorf("--send-linger 300ms: code %d, stdout %q, stderr %q; want a socket again some 300 ms after the drop", code, stdout, firstLine(stderr))
 	}
-	if code, _, stderr = runCLI(t, "--send-linger", "0s", hog, "linger", port); code == 0 || !strings.Contains(stderr, "--send-linger: want a positive duration, got 0s") {
+	if code, _, stderr = runCLI(t, "--send-linger", "0s", hog, "linger", port); code == 0 || !strings.Contains(stderr, "--send-linger 0s: want a duration from 10ms to 24h0m0s") {
 		t.Errorf("--send-linger 0s: code %d, stderr %q", code, firstLine(stderr))
 	}
 }

@@ -52,8 +52,10 @@ func soakCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch {
 	case *duration <= 0:
 		return fmt.Errorf("--duration %v: want a positive duration", *duration)
-	case *interval <= 0:
-		return fmt.Errorf("--interval %v: want a positive duration", *interval)
+	case *interval < 100*time.Millisecond:
+		// Each sample reads the process's figures and prints a line: at
+		// --interval 1ns the samples were all the soak did.
+		return fmt.Errorf("--interval %v: want at least 100ms", *interval)
 	case *workers < 1:
 		return atLeast(1, flagInt{"workers", *workers})
 	case *handshakeTimeout <= 0:

@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/internal/hostfile"
@@ -23,6 +24,15 @@ import (
 // tlsRunFlags adds the wasi:tls host's settings to "wasitls run": the
 // backend, and the trust decisions that belong to the host, never to the
 // guest (trust anchors, turning validation off).
+// The durations the TLS flags accept. A handshake timeout under 100 ms
+// fails handshakes a loaded host makes on loopback; a ticket key seals for
+// a rotation and opens for two, and RFC 8446 (Section 4.6.1) bounds a
+// ticket's life to 7 days, hence at most 84h.
+var (
+	handshakeTimeoutRange  = durationRange{lo: 100 * time.Millisecond, hi: 24 * time.Hour, zero: "no bound"}
+	ticketKeyRotationRange = durationRange{lo: time.Second, hi: 84 * time.Hour, zero: "no tickets"}
+)
+
 func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	name := fs.String("backend", tlshost.DefaultBackend, "TLS `backend` for wasi:tls ("+strings.Join(backends.Names(), ", ")+")")
 	var cas, clientCAs listFlag
@@ -44,6 +54,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	hsTimeout := durationVar(fs, "handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := intVar(fs, "session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
 	ticketRotation := durationVar(fs, "ticket-key-rotation", tlshost.DefaultTicketKeyRotation, "a new session-ticket key seals the tickets guest servers issue every `duration`, and each key opens tickets for as long again (0: servers issue no tickets); the keys stay in the host")
+	keyLogBytes := intVar(fs, "max-keylog-bytes", tlshost.DefaultKeyLogBytes, "most `bytes` of key log lines the host holds for a --keylog file that is behind, every connection together (past it lines are dropped, logged once; a handshake waits for its line at most 500ms)")
 	maxRSA := intVar(fs, "max-peer-rsa-bits", backends.DefaultMaxRSAKeyBits, "largest RSA key, in `bits`, a peer's certificate chain may hold: a larger one is refused before anything is verified with it, since verifying costs the square of the key's size, which the peer chooses (stdtls: at most crypto/tls's own bound, 8192 unless GODEBUG=tlsmaxrsasize raises it)")
 	return func() (runtime.Extension, error) {
 		if _, err := backends.ByName(*name); err != nil {
@@ -51,7 +62,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		}
 		if err := atLeast(1, flagInt{"max-pending-handshakes", *pending}, flagInt{"max-tls-connections", *conns},
 			flagInt{"max-identity-bytes", *idBytes}, flagInt{"max-peer-cert-bytes", *peerBytes},
-			flagInt{"max-tls-settings-bytes", *settingsBytes}); err != nil {
+			flagInt{"max-tls-settings-bytes", *settingsBytes}, flagInt{"max-keylog-bytes", *keyLogBytes}); err != nil {
 			return nil, err
 		}
 		if err := atLeast(1024, flagInt{"max-peer-rsa-bits", *maxRSA}); err != nil {
@@ -59,11 +70,11 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		}
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
 			Connections: *conns, IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, SettingsBytes: *settingsBytes,
-			HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA}
-		switch {
-		case *hsTimeout < 0:
-			return nil, fmt.Errorf("--handshake-timeout %v: want a positive duration, or 0 for no bound", *hsTimeout)
-		case *hsTimeout == 0:
+			HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA, KeyLogBytes: *keyLogBytes}
+		if err := handshakeTimeoutRange.check("handshake-timeout", *hsTimeout); err != nil {
+			return nil, err
+		}
+		if *hsTimeout == 0 {
 			cfg.HandshakeTimeout = -1 // no bound
 		}
 		switch {
@@ -74,13 +85,12 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 		default:
 			cfg.SessionCacheSize = *sessionCache
 		}
-		switch {
-		case *ticketRotation < 0:
-			return nil, fmt.Errorf("--ticket-key-rotation %v: want a positive duration, or 0 for no tickets", *ticketRotation)
-		case *ticketRotation == 0:
+		if err := ticketKeyRotationRange.check("ticket-key-rotation", *ticketRotation); err != nil {
+			return nil, err
+		}
+		cfg.TicketKeyRotation = *ticketRotation
+		if *ticketRotation == 0 {
 			cfg.TicketKeyRotation = -1
-		default:
-			cfg.TicketKeyRotation = *ticketRotation
 		}
 		if len(cas) > 0 {
 			pool, err := x509.SystemCertPool()

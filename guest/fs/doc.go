@@ -22,7 +22,10 @@
 // A [File] owns one descriptor and at most one wasi:io stream over it
 // (both dropped by Close, the stream first). Read reads through
 // read-via-stream from the file's offset, Write writes through
-// write-via-stream (append-via-stream with os.O_APPEND): the streams are
+// write-via-stream (append-via-stream with os.O_APPEND) and returns once
+// the host wrote the bytes, as write(2) does, so that every other File
+// over the file reads them at once (and a Write's failure, such as the
+// disk quota, is its own error, not a later call's): the streams are
 // read and written with package guest/net's StreamReader and
 // StreamWriter, so a goroutine waiting on one parks on the guest's poller
 // (package guest/poll) and never blocks the guest. Seek, and switching

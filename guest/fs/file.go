@@ -165,7 +165,10 @@ func (f *File) Read(b []byte) (int, error) {
 
 // Write writes at the offset (at the end with os.O_APPEND, which then
 // leaves the offset at the end, as with an *os.File) through a
-// write-via-stream or append-via-stream.
+// write-via-stream or append-via-stream. It returns once the host wrote
+// b to the file (it waits for the stream's flush), as write(2) does: then
+// another File over the same file reads it, and a failure the host meets
+// writing it (the disk quota) is this Write's error.
 func (f *File) Write(b []byte) (int, error) {
 	f.op.Lock()
 	defer f.op.Unlock()
@@ -195,6 +198,9 @@ func (f *File) Write(b []byte) (int, error) {
 	w := f.w
 	f.mu.Unlock()
 	n, err := w.Write(b)
+	if err == nil {
+		err = w.Flush()
+	}
 	f.mu.Lock()
 	if f.appending {
 		f.appended = true

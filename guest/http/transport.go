@@ -157,6 +157,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// the response does not name the connection that carried it, and
 	// the transport may have closed it by the time the response is back
 	// (an HTTP/1.1 response without a body and with "Connection: close").
+	// On a reused connection this costs host calls but no parsing: the
+	// connection keeps the chain it parsed (Conn.ConnectionState).
 	var state *tls.ConnectionState
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		if c, ok := info.Conn.(*wasitls.Conn); ok {

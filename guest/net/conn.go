@@ -150,18 +150,32 @@ func (c *Conn) RemoteAddr() net.Addr {
 	return raddr
 }
 
-// SetDeadline implements net.Conn.
+// SetDeadline implements net.Conn; after Close it returns an error
+// matching net.ErrClosed, as package net's connections do.
 func (c *Conn) SetDeadline(t time.Time) error {
-	c.r.SetDeadline(t)
-	c.w.SetDeadline(t)
-	return nil
+	return c.setDeadline(t, &c.r.dl, &c.w.dl)
 }
 
 // SetReadDeadline implements net.Conn.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.r.SetDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(t, &c.r.dl) }
 
 // SetWriteDeadline implements net.Conn.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.w.SetDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(t, &c.w.dl) }
+
+// setDeadline sets each of dls to t, or fails with net.ErrClosed after
+// Close. Streams taken (TakeStreams) ignore the deadline, as before.
+func (c *Conn) setDeadline(t time.Time, dls ...*deadline) error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return c.opErr("set", net.ErrClosed)
+	}
+	for _, d := range dls {
+		d.set(t)
+	}
+	return nil
+}
 
 // Socket returns the underlying tcp-socket, still owned by c (for its
 // options), or net.ErrClosed once Close ran: Close drops the handle, whose

@@ -70,11 +70,13 @@ func (d *deadline) expired() bool {
 	return !t.IsZero() && !time.Now().Before(t)
 }
 
-func (d *deadline) set(t time.Time) {
+// set sets the deadline and wakes the waits on it; once d is closed it
+// does nothing and returns false.
+func (d *deadline) set(t time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return
+		return false
 	}
 	d.t = t
 	if t.IsZero() {
@@ -86,6 +88,7 @@ func (d *deadline) set(t time.Time) {
 		close(d.ch)
 		d.ch = nil
 	}
+	return true
 }
 
 // close wakes every wait for good.

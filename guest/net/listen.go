@@ -167,7 +167,9 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 
 // SetDeadline sets a deadline for pending and future Accepts.
 func (l *Listener) SetDeadline(t time.Time) error {
-	l.dl.set(t)
+	if !l.dl.set(t) {
+		return &net.OpError{Op: "set", Net: l.netw, Addr: l.addr, Err: net.ErrClosed}
+	}
 	return nil
 }
 

@@ -148,9 +148,12 @@ func (r *StreamReader) read(b []byte) (int, error) {
 	}
 }
 
-// SetDeadline sets the deadline for pending and future Reads.
+// SetDeadline sets the deadline for pending and future Reads. After
+// Close or Detach it returns net.ErrClosed, as a closed net.Conn does.
 func (r *StreamReader) SetDeadline(t time.Time) error {
-	r.dl.set(t)
+	if !r.dl.set(t) {
+		return net.ErrClosed
+	}
 	return nil
 }
 
@@ -339,9 +342,12 @@ func (w *StreamWriter) FlushTimeout(timeout time.Duration) error {
 	return writeErr(err)
 }
 
-// SetDeadline sets the deadline for pending and future Writes and Flushes.
+// SetDeadline sets the deadline for pending and future Writes and
+// Flushes. After Close or Detach it returns net.ErrClosed.
 func (w *StreamWriter) SetDeadline(t time.Time) error {
-	w.dl.set(t)
+	if !w.dl.set(t) {
+		return net.ErrClosed
+	}
 	return nil
 }
 

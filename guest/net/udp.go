@@ -484,19 +484,27 @@ func (c *UDPConn) RemoteAddr() net.Addr {
 	return c.raddr
 }
 
-// SetDeadline implements net.Conn.
+// SetDeadline implements net.Conn; after Close it returns an error
+// matching net.ErrClosed.
 func (c *UDPConn) SetDeadline(t time.Time) error {
 	c.rdl.set(t)
-	c.wdl.set(t)
-	return nil
+	return c.setDeadline(c.wdl, t)
 }
 
 // SetReadDeadline implements net.Conn; a change wakes a pending read, which
 // then uses the new deadline.
-func (c *UDPConn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil }
+func (c *UDPConn) SetReadDeadline(t time.Time) error { return c.setDeadline(c.rdl, t) }
 
 // SetWriteDeadline implements net.Conn.
-func (c *UDPConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
+func (c *UDPConn) SetWriteDeadline(t time.Time) error { return c.setDeadline(c.wdl, t) }
+
+// setDeadline sets d to t, or fails with net.ErrClosed after Close.
+func (c *UDPConn) setDeadline(d *deadline, t time.Time) error {
+	if !d.set(t) {
+		return c.opErr("set", nil, net.ErrClosed)
+	}
+	return nil
+}
 
 // Socket returns the underlying udp-socket, still owned by c (for its
 // options: hop limit, buffer sizes; of a dual-stack socket, the IPv4 one),

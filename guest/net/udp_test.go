@@ -177,14 +177,15 @@ func TestUDPDenied(t *testing.T) {
 
 // TestUDPDeadlineAndClose: reads on a socket nobody sends to end at their
 // deadline, when the deadline is moved, and on Close, while another
-// goroutine sleeps.
+// goroutine sleeps. Deadlines set after Close fail with net.ErrClosed
+// (before, they returned nil).
 func TestUDPDeadlineAndClose(t *testing.T) {
 	var out bytes.Buffer
 	stderr, err := runUDP(t, &out, []string{"127.0.0.1:*"}, "udpdeadline")
 	if err != nil {
 		t.Fatalf("guest: %v\n%s", err, stderr)
 	}
-	want := "timeout true after-deadline true\nmoved true true slept true\nclosed true\nwrite after close true\n"
+	want := "timeout true after-deadline true\nmoved true true slept true\nclosed true\nwrite after close true\ndeadlines after close true\n"
 	if out.String() != want {
 		t.Fatalf("stdout %q, want %q", out.String(), want)
 	}
@@ -205,7 +206,7 @@ func TestUDPDeadlineAndCloseDualStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("guest: %v\n%s", err, stderr)
 	}
-	want := "::\ntimeout true after-deadline true\nmoved true true slept true\nclosed true\nwrite after close true\n"
+	want := "::\ntimeout true after-deadline true\nmoved true true slept true\nclosed true\nwrite after close true\ndeadlines after close true\n"
 	if out.String() != want {
 		t.Fatalf("stdout %q, want %q", out.String(), want)
 	}

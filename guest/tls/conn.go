@@ -3,12 +3,14 @@
 package wasitls
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +150,11 @@ type Conn struct {
 	handshakeErr error
 	pendingCH    *ClientHandshake
 	pendingSH    *ServerHandshake
+	// peerRaw and peerParsed are the peer's chain as ConnectionState
+	// last read it and parsed it (peerParsed is what it returns while
+	// the chain stays the same).
+	peerRaw    [][]byte
+	peerParsed []*x509.Certificate
 	// pendingReq is the last certificate request the client handshake
 	// received: Close declines it, if still open, before it drops the
 	// handshake, the request's parent.
@@ -173,6 +180,10 @@ type Conn struct {
 	dlMu    sync.Mutex
 	readDL  time.Time
 	writeDL time.Time
+	// shut is set once Close is done: deadlines set after it fail with
+	// net.ErrClosed, as with crypto/tls (whose Close, like this one,
+	// still takes a deadline while it flushes close_notify).
+	shut atomic.Bool
 }
 
 // Client returns a client connection over conn, which must come from
@@ -720,6 +731,7 @@ func (c *Conn) Close() error {
 	if cerr := c.transport.Close(); err == nil {
 		err = cerr
 	}
+	c.shut.Store(true)
 	return err
 }
 
@@ -730,7 +742,10 @@ func (c *Conn) LocalAddr() net.Addr { return c.transport.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.transport.RemoteAddr() }
 
 // SetDeadline sets the read and write deadlines (of cleartext I/O, and of
-// a handshake that has not started: see Handshake).
+// a handshake that has not started: see Handshake). Once Close returned,
+// it fails with an error matching net.ErrClosed (so do SetReadDeadline
+// and SetWriteDeadline); during Close it still sets them, which bounds
+// close_notify's flush.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.SetReadDeadline(t)
 	return c.SetWriteDeadline(t)
@@ -738,6 +753,9 @@ func (c *Conn) SetDeadline(t time.Time) error {
 
 // SetReadDeadline sets the read deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.shut.Load() {
+		return c.opErr("set", net.ErrClosed)
+	}
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
 	c.readDL = t
@@ -749,6 +767,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline sets the write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.shut.Load() {
+		return c.opErr("set", net.ErrClosed)
+	}
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
 	c.writeDL = t
@@ -792,15 +813,25 @@ type ConnectionState struct {
 // for it at every Close cost a Go guest's handshakes 0.69-0.78x native
 // → 0.63-0.70x (stdtls, X25519, TestBudget interleaved with native, 8
 // and 9 runs). Read it before Close.
+//
+// The peer's chain is parsed once: a later call whose chain is the same
+// (every request on a reused HTTP/2 connection reads the state, see
+// guest/http) returns the same PeerCertificates, as crypto/tls does. A
+// chain that changed (a client's, after post-handshake authentication)
+// is parsed again.
 func (c *Conn) ConnectionState() ConnectionState {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	s := c.readState()
-	for _, der := range s.RawPeerCertificates {
-		if cert, err := x509.ParseCertificate(der); err == nil {
-			s.PeerCertificates = append(s.PeerCertificates, cert)
+	if !slices.EqualFunc(s.RawPeerCertificates, c.peerRaw, bytes.Equal) {
+		c.peerRaw, c.peerParsed = s.RawPeerCertificates, nil
+		for _, der := range s.RawPeerCertificates {
+			if cert, err := x509.ParseCertificate(der); err == nil {
+				c.peerParsed = append(c.peerParsed, cert)
+			}
 		}
 	}
+	s.PeerCertificates = c.peerParsed
 	return s
 }
 

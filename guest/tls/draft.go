@@ -121,7 +121,9 @@ func (c *DraftConn) closeNotifyLocked() error {
 
 // Close sends close_notify (see CloseWrite; a Write in progress is woken
 // with net.ErrClosed), releases the TLS resources and closes the
-// underlying connection.
+// underlying connection. As with Conn.Close, it returns the error of
+// close_notify's flush, if that failed: what was written may not have
+// reached the peer.
 func (c *DraftConn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -129,12 +131,18 @@ func (c *DraftConn) Close() error {
 		return net.ErrClosed
 	}
 	c.closed = true
-	c.closeNotifyLocked()
+	err := c.closeNotifyLocked()
+	if errors.Is(err, wasinet.ErrWriteInProgress) {
+		err = nil // the Write is woken below
+	}
 	c.mu.Unlock()
 	c.r.Close()
 	c.w.Close()
 	c.conn.Drop()
-	return c.transport.Close()
+	if cerr := c.transport.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // LocalAddr returns the underlying connection's local address.
@@ -143,7 +151,8 @@ func (c *DraftConn) LocalAddr() net.Addr { return c.transport.LocalAddr() }
 // RemoteAddr returns the underlying connection's remote address.
 func (c *DraftConn) RemoteAddr() net.Addr { return c.transport.RemoteAddr() }
 
-// SetDeadline sets the read and write deadlines.
+// SetDeadline sets the read and write deadlines; after Close it returns
+// net.ErrClosed (so do SetReadDeadline and SetWriteDeadline).
 func (c *DraftConn) SetDeadline(t time.Time) error {
 	c.r.SetDeadline(t)
 	return c.w.SetDeadline(t)

@@ -55,6 +55,12 @@ func newPKI(t *testing.T) *pki {
 	return &pki{ca, server, client}
 }
 
+// compilationCache compiles the guest once for the package's tests, not
+// once per test: wazero takes seconds for a large guest on a loaded
+// machine. No test here runs it with function listeners, which a cached
+// module would keep from its first compile.
+var compilationCache = wazero.NewCompilationCache()
+
 // run runs the tlstest guest with the stdtls backend trusting p's CA.
 func run(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, listen []string, args ...string) error {
 	t.Helper()
@@ -84,7 +90,7 @@ func runBackend(t *testing.T, backend string, p *pki, out, errOut io.Writer, id 
 // function listener's, for one).
 func runContext(ctx context.Context, t *testing.T, backend string, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
 	t.Helper()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(ctx)
 	policy := new(sockets.Policy)
 	if err := policy.AllowConnect(connect...); err != nil {
@@ -426,6 +432,58 @@ func TestCloseStalledOutput(t *testing.T) {
 	}
 	if want := "close returned in time true\n"; out.String() != want {
 		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
+// TestDraftCloseStalledOutput is TestCloseStalledOutput over the draft
+// API, and checks what Close returns: close_notify's flush failed, so
+// what was written may not have reached the peer, and Close must say so,
+// as Conn.Close does. Before, DraftConn.Close dropped that error and
+// returned nil.
+func TestDraftCloseStalledOutput(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "draftclosestalled", addr); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "close error true timeout true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
+// TestConnectionStateParsesOnce reads a connection's state twice: the
+// second call returns the certificates the first parsed, as crypto/tls
+// does. guest/http reads the state for every request (its GotConn), so
+// before, every request on a reused HTTP/2 connection parsed the server's
+// chain again; the guest printed "same parsed false".
+func TestConnectionStateParsesOnce(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "statecache", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if want := "peer 1 same parsed true\n"; out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
+// TestDeadlineAfterClose sets deadlines on closed connections of package
+// guest/net, on Conn (before and after its handshake) and on DraftConn:
+// each fails with net.ErrClosed, as with package net and crypto/tls.
+// Before, every one returned nil, as if the deadline would bound
+// something.
+func TestDeadlineAfterClose(t *testing.T) {
+	p := newPKI(t)
+	addr := silentServer(t, p)
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, "deadlineafterclose", addr, "example.test"); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	want := "net closed true true true\ntls-unstarted closed true true true\ntls closed true true true\ndraft closed true true true\n"
+	if out.String() != want {
+		t.Fatalf("guest printed\n%s\nwant\n%s", out.String(), want)
 	}
 }
 

@@ -99,8 +99,8 @@ func TestStopsSpinningGuest(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "unreachable") {
 					t.Fatalf("stopped with %v, want the unreachable trap", err)
 				}
-			case <-time.After(time.Second):
-				t.Fatal("not stopped within a second of setting the global")
+			case <-time.After(10 * time.Second): // the loop sees it at once; room for load
+				t.Fatal("not stopped within 10 s of setting the global")
 			}
 		})
 	}

@@ -86,9 +86,17 @@ type Config struct {
 	// off or read it. Lines are written whole, one Write each, from any
 	// goroutine. Anyone who reads it can decrypt the traffic: for
 	// debugging only. A failed write is logged and never fails the
-	// handshake; a Write that blocks holds every handshake's up, so it
-	// should not wait on anything but a local file.
+	// handshake. Lines are written on a goroutine of the host's: a
+	// handshake waits for its line at most 500 ms, and none waits while
+	// the writer is behind (see KeyLogBytes).
 	KeyLog io.Writer
+
+	// KeyLogBytes bounds the key log lines the host holds for a KeyLog
+	// writer that is behind (a Write that blocks), every connection
+	// together, beyond one line; zero means DefaultKeyLogBytes. Past it
+	// lines are dropped, the first of each run of drops logged; a
+	// negative value holds one line at a time.
+	KeyLogBytes int
 
 	// PendingHandshakes bounds the handshakes one guest has pending at
 	// once (see pending.go for when a handshake is pending); zero means
@@ -190,6 +198,16 @@ type Config struct {
 // a peer that stalls holds a socket and a handshake for half as long as
 // nginx would let it.
 const DefaultHandshakeTimeout = 30 * time.Second
+
+// DefaultKeyLogBytes is the default of Config.KeyLogBytes: 1 MiB, the
+// lines of some 2,000 TLS 1.3 handshakes (five lines of about 100 bytes
+// each).
+const DefaultKeyLogBytes = 1 << 20
+
+// keyLogBytes resolves KeyLogBytes.
+func (c *Config) keyLogBytes() int {
+	return resolve(c.KeyLogBytes, DefaultKeyLogBytes)
+}
 
 // DefaultSessionCacheSize is the default of Config.SessionCacheSize: 64
 // server names per guest, each session a few kilobytes at most (a ticket,

@@ -261,9 +261,16 @@ func TestGuestDraftMisuse(t *testing.T) {
 // sends nothing and a blocking flush to one that reads nothing, ends
 // when the embedder's context does (within a second of it), on both
 // backends, with no goroutine or descriptor left.
+//
+// The context ends once the guest is blocked. It used to be a 3 s
+// deadline from the guest's start, which the guest's start and handshake
+// had to beat first: on a loaded machine they could take it all, and the
+// test failed with no "blocking" line, testing nothing about the stop.
 func TestGuestDraftBlockedStopped(t *testing.T) {
 	p := newGuestPKI(t)
 	guestbuild.MustBuild(t, draftHostile)
+	// within bounds the stop: the second the host promises, and room for
+	// a loaded machine, which only delays.
 	const within = 3 * time.Second
 	before, fds := goroutines(), openFDs(t)
 	eachBackend(t, func(t *testing.T, backend string) {
@@ -272,13 +279,12 @@ func TestGuestDraftBlockedStopped(t *testing.T) {
 				port, release := stuckTLSServer(t, p.local.TLSCertificate())
 				defer release()
 				gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
-				g := gr.startWith(t, draftHostile, within, runtime.ModuleConfig{}, mode, "localhost", port)
-				// The guest's context started before it printed the
-				// line: it ends within `within` of the line.
-				if _, err := g.outputWithin(within, "blocking\n"); err != nil {
+				g := gr.startWith(t, draftHostile, time.Minute, runtime.ModuleConfig{}, mode, "localhost", port)
+				if _, err := g.outputWithin(30*time.Second, "blocking\n"); err != nil {
 					t.Fatal(err)
 				}
 				blocked := time.Now()
+				g.stop()
 				_, err := g.exitWithin(within + 10*time.Second)
 				took := time.Since(blocked)
 				out := g.out.String()
@@ -288,9 +294,9 @@ func TestGuestDraftBlockedStopped(t *testing.T) {
 				if strings.Contains(out, "returned") {
 					t.Errorf("the wait returned to the guest:\n%s", out)
 				}
-				t.Logf("stopped %v after it blocked: %v", took, err)
-				if took > within+time.Second {
-					t.Errorf("the guest ended %v after it blocked, its context ending at most %v after", took, within)
+				t.Logf("stopped %v after its context ended: %v", took, err)
+				if took > within {
+					t.Errorf("the guest ended %v after its context did, want within %v", took, within)
 				}
 			})
 		}

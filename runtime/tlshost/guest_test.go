@@ -92,10 +92,32 @@ func backendIdentity(t *testing.T, backend string, l *testpki.Leaf) *backends.Id
 // compilationCache shares compiled guests between the runtimes of the tests.
 var compilationCache = wazero.NewCompilationCache()
 
+// compileGuest builds pkg and compiles it with compile (a runtime's
+// CompileModule, or stoppable's). Tests call it before they start the
+// clock of a guest's run: on a loaded machine building and compiling a
+// guest takes seconds, which must not come out of the run's budget.
+func compileGuest(t *testing.T, compile func(context.Context, []byte) (wazero.CompiledModule, error), pkg string) wazero.CompiledModule {
+	t.Helper()
+	compiled, err := compile(context.Background(), guestbuild.MustBuild(t, pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return compiled
+}
+
+// stoppable is r's runtime.CompileModule, for compileGuest.
+func stoppable(r wazero.Runtime) func(context.Context, []byte) (wazero.CompiledModule, error) {
+	return func(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+		return runtime.CompileModule(ctx, r, wasm)
+	}
+}
+
 // guest is a running or finished guest instance.
 type guest struct {
 	out  syncbuf.Buffer
 	done chan error
+	// stop ends the guest's context now, as its deadline would later.
+	stop context.CancelFunc
 }
 
 // startGuest builds pkg and runs it with the wasi:tls host on backend.
@@ -159,7 +181,7 @@ func (gr *guestRuntime) startWith(t *testing.T, pkg string, within time.Duration
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), within)
-	g := &guest{done: make(chan error, 1)}
+	g := &guest{done: make(chan error, 1), stop: cancel}
 	mc.Args = append([]string{filepath.Base(pkg)}, args...)
 	mc.Stdout, mc.Stderr = &g.out, &g.out
 	go func() {

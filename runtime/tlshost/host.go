@@ -94,7 +94,7 @@ func NewHost(cfg Config) (*Host, error) {
 	h := &Host{cfg: cfg, backend: b}
 	h.warn = func(what string, err error) { h.logFailure(what, err) }
 	if cfg.KeyLog != nil {
-		h.cfg.KeyLog = &lockedWriter{w: cfg.KeyLog, warn: func(err error) { h.warn("writing the key log", err) }}
+		h.cfg.KeyLog = &keyLog{w: cfg.KeyLog, max: cfg.keyLogBytes(), warn: func(err error) { h.warn("writing the key log", err) }}
 	}
 	h.logPanicFunc = h.logPanic
 	if r := cfg.ticketKeyRotation(); r > 0 {

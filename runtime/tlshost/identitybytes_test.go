@@ -15,7 +15,6 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
@@ -30,21 +29,18 @@ import (
 // naming the cap and the guest (capreport).
 func TestIdentityBytesLimit(t *testing.T) {
 	const limit = 1 << 20
-	guest := guestbuild.MustBuild(t, "./testdata/idhog") // before the clock starts: a loaded host builds slowly
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	setup := context.Background()
+	r := wazero.NewRuntimeWithConfig(setup, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(context.Background())
 	ext := tlshost.New(tlshost.Config{BackendName: "stdtls", IdentityBytes: limit})
 	log, rec := capreporttest.New()
-	rt, err := runtime.New(ctx, r, runtime.Config{Logger: log, Extensions: []runtime.Extension{ext}})
+	rt, err := runtime.New(setup, r, runtime.Config{Logger: log, Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, guest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	compiled := compileGuest(t, r.CompileModule, "./testdata/idhog")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	outs := make(chan string, 2)
 	for range 2 {
 		go func() {
@@ -88,20 +84,17 @@ func TestIdentityBytesTinyElements(t *testing.T) {
 // printed and the error its run ended with.
 func runIdhog(t *testing.T, backend string, limit int, args ...string) (string, error) {
 	t.Helper()
-	guest := guestbuild.MustBuild(t, "./testdata/idhog") // before the clock starts: a loaded host builds slowly
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	setup := context.Background()
+	r := wazero.NewRuntimeWithConfig(setup, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(context.Background())
 	ext := tlshost.New(tlshost.Config{BackendName: backend, IdentityBytes: limit})
-	rt, err := runtime.New(ctx, r, runtime.Config{Extensions: []runtime.Extension{ext}})
+	rt, err := runtime.New(setup, r, runtime.Config{Extensions: []runtime.Extension{ext}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, guest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	compiled := compileGuest(t, r.CompileModule, "./testdata/idhog")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	return instantiateIdhog(ctx, rt, compiled, args...)
 }
 

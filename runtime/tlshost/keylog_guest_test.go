@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/internal/syncbuf"
 	"github.com/wasitls/wasitls/internal/tls13records"
@@ -157,4 +159,53 @@ func decryptTLS13(t *testing.T, stream []byte, side string, suite uint16, keyLog
 		t.Fatalf("decrypted %d records, %d with the traffic secret", decrypted, underApp)
 	}
 	return appData
+}
+
+// stuckWriter is a key log whose writes block until release is closed
+// (a pipe nobody reads, a stalled network file system); it counts what
+// it was given.
+type stuckWriter struct {
+	release chan struct{}
+	mu      sync.Mutex
+	got     int
+}
+
+func (w *stuckWriter) Write(p []byte) (int, error) {
+	<-w.release
+	w.mu.Lock()
+	w.got += len(p)
+	w.mu.Unlock()
+	return len(p), nil
+}
+
+// TestGuestKeyLogStuck: a key log writer that blocks for ever holds up no
+// handshake for long: wasm guests' connections, one after another on one
+// host, complete, with either backend, and the drops past
+// tlshost.Config.KeyLogBytes are logged once (TestKeyLogHeld checks what
+// is held). Before, every handshake wrote its lines under one lock, on
+// its own goroutine: the first blocked for ever, and the guest's call
+// with it, until the handshake timeout failed the connection.
+func TestGuestKeyLogStuck(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		const maxBytes = 512
+		w := &stuckWriter{release: make(chan struct{})}
+		defer close(w.release)
+		var log syncbuf.Buffer
+		gr := newGuestRuntime(t, tlshost.Config{BackendName: backend, KeyLog: w, KeyLogBytes: maxBytes,
+			HandshakeTimeout: 10 * time.Second, Logger: slog.New(slog.NewTextHandler(&log, nil))}, p)
+		for i := range 4 {
+			port, results := goServerPeer(t, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}})
+			out, err := gr.start(t, "./testdata/ext02", nil, "say", "localhost", port, "attack at dawn").wait(t)
+			if err != nil {
+				t.Fatalf("connection %d: %v\n%s", i, err, out)
+			}
+			if res := <-results; res.err != nil {
+				t.Fatalf("connection %d: %v", i, res.err)
+			}
+		}
+		if got := strings.Count(log.String(), "the key log's writer is behind"); got != 1 {
+			t.Errorf("log %q: the drops logged %d times, want once", log.String(), got)
+		}
+	})
 }

@@ -143,9 +143,8 @@ func TestGuestLifetimes(t *testing.T) {
 // runLifetimes runs mode; release is called at the checkpoint, before
 // the goroutines are counted.
 func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, silent, tlsPort string, rounds, limit int, release func()) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	setup := context.Background()
+	r := wazero.NewRuntimeWithConfig(setup, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(context.Background())
 	policy := new(sockets.Policy)
 	policy.AllowConnect("localhost:*", "127.0.0.1:*")
@@ -163,15 +162,20 @@ func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, 
 	}
 	var log syncbuf.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}})
+	rt, err := runtime.New(setup, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := r.CompileModule(ctx, wasm)
+	// The clock starts once the guest is compiled: on a loaded machine
+	// compiling it takes seconds of the budget.
+	compiled, err := r.CompileModule(setup, wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdinR, stdinW := io.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pipeR, stdinW := io.Pipe()
+	stdinR := &readStarts{r: pipeR, began: make(chan struct{}, 1)}
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -197,7 +201,17 @@ func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, 
 		t.Fatalf("no %q: %v\n%s", want, lines.Err(), out.String())
 	}
 	until("ready")
-	time.Sleep(50 * time.Millisecond)
+	// The baseline once the guest waits on its standard input, as it will
+	// at the checkpoint: the host's reader goroutine, which the wait
+	// starts, then counts in both. The guest prints "ready" before it
+	// waits; a baseline taken right after the line (once, after a fixed
+	// 50ms) missed that goroutine whenever the guest was slower than
+	// that, and the checkpoint then seemed to hold one goroutine too many.
+	select {
+	case <-stdinR.began:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the guest did not read its standard input after \"ready\"\n%s", out.String())
+	}
 	base := goruntime.NumGoroutine()
 	io.WriteString(stdinW, "\n")
 	until("checkpoint")
@@ -218,6 +232,21 @@ func runLifetimes(t *testing.T, backend string, p *guestPKI, wasm []byte, mode, 
 	if err := <-done; err != nil {
 		t.Errorf("guest: %v\n%s", err, out.String())
 	}
+}
+
+// readStarts is a reader that reports on began (without blocking) when a
+// Read begins.
+type readStarts struct {
+	r     io.Reader
+	began chan struct{}
+}
+
+func (r *readStarts) Read(p []byte) (int, error) {
+	select {
+	case r.began <- struct{}{}:
+	default:
+	}
+	return r.r.Read(p)
 }
 
 // TestGuestDraftFullTableGet: a guest whose handle table has room for one

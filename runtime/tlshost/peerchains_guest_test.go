@@ -29,7 +29,6 @@ import (
 	"github.com/wasitls/wasitls/backends"
 	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -306,22 +305,19 @@ func newLoggedLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string, log
 // guests run under lim (runtime.Config.Limits).
 func newLimitedLineGuestRuntime(t *testing.T, cfg tlshost.Config, dir string, log *slog.Logger, lim runtime.Limits) *peerChainsRuntime {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	wasm := guestbuild.MustBuild(t, dir)
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	setup := context.Background()
+	r := wazero.NewRuntimeWithConfig(setup, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	t.Cleanup(func() { r.Close(context.Background()) })
 	policy := new(sockets.Policy)
 	policy.AllowConnect("localhost:*")
 	policy.AllowListen("127.0.0.1:*")
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}, Logger: log, Limits: lim})
+	rt, err := runtime.New(setup, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{tlshost.New(cfg)}, Logger: log, Limits: lim})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := runtime.CompileModule(ctx, r, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	compiled := compileGuest(t, stoppable(r), dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
 	return &peerChainsRuntime{ctx: ctx, rt: rt, compiled: compiled}
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasitls/wasitls/internal/capreport/capreporttest"
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -37,28 +36,25 @@ func silentServer(t *testing.T) int { return testnet.Serve(t, nil).Port }
 func TestPendingHandshakeLimit(t *testing.T) {
 	const limit = 8
 	port := silentServer(t)
-	wasm := guestbuild.MustBuild(t, "./testdata/pending")
 	for _, tc := range []struct{ backend, mode string }{
 		{"stdtls", "connect"}, {"circl-pq", "connect"}, {"circl-pq", "finish"},
 	} {
 		t.Run(tc.backend+"/"+tc.mode, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
 			goroutines := goruntime.NumGoroutine()
-			r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+			setup := context.Background()
+			r := wazero.NewRuntimeWithConfig(setup, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 			defer r.Close(context.Background())
 			policy := new(sockets.Policy)
 			policy.AllowConnect("127.0.0.1:*")
 			ext := tlshost.New(tlshost.Config{BackendName: tc.backend, PendingHandshakes: limit})
 			log, rec := capreporttest.New()
-			rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Logger: log, Extensions: []runtime.Extension{ext}})
+			rt, err := runtime.New(setup, r, runtime.Config{Network: policy, Logger: log, Extensions: []runtime.Extension{ext}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			compiled, err := r.CompileModule(ctx, wasm)
-			if err != nil {
-				t.Fatal(err)
-			}
+			compiled := compileGuest(t, r.CompileModule, "./testdata/pending")
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
 			outs := make(chan string, 2)
 			for range 2 {
 				go func() {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
-	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
@@ -50,20 +49,18 @@ func nestedTLSServer(t *testing.T, cert tls.Certificate) (port string) {
 // report, then calls holding while the guest holds them, and ends it.
 func runTunnel(t *testing.T, cfg tlshost.Config, limits runtime.Limits, port string, n int, holding func()) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	setup := context.Background()
+	r := wazero.NewRuntimeWithConfig(setup, runtime.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(context.Background())
 	policy := new(sockets.Policy)
 	policy.AllowConnect("localhost:*")
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Limits: limits, Extensions: []runtime.Extension{tlshost.New(cfg)}})
+	rt, err := runtime.New(setup, r, runtime.Config{Network: policy, Limits: limits, Extensions: []runtime.Extension{tlshost.New(cfg)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, "./testdata/tunnel"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	compiled := compileGuest(t, stoppable(r), "./testdata/tunnel")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
 	stdin, tell := io.Pipe()
 	out, pw := io.Pipe()
 	done := make(chan error, 1)

@@ -391,8 +391,8 @@ func TestTransportDeadlineWakesRead(t *testing.T) {
 		if !isTimeout(err) {
 			t.Fatalf("read: %v, want a timeout", err)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("Read still blocked 1s after its deadline moved into the past")
+	case <-time.After(10 * time.Second): // it ends at once; room for load
+		t.Fatal("Read still blocked 10 s after its deadline moved into the past")
 	}
 }
 

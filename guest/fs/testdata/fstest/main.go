@@ -175,6 +175,9 @@ func write(d *wasifs.Dir) error {
 		return err
 	}
 	fmt.Printf("big.bin %d bytes equal=%v\n", len(got), bytes.Equal(got, big))
+	if err := otherHandleSees(d, big); err != nil {
+		return err
+	}
 
 	_, err = d.OpenFile("new.txt", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	fmt.Printf("exclusive exist=%v\n", errors.Is(err, fs.ErrExist))
@@ -383,5 +386,34 @@ func closeRead(d *wasifs.Dir) error {
 		return fmt.Errorf("no Read was interrupted by Close: %v", counts)
 	}
 	fmt.Println("closeread ok")
+	return nil
+}
+
+// otherHandleSees writes big through one File and, at once, reads the
+// file's size and its bytes through another: as with an *os.File, what
+// a Write returned for is in the file.
+func otherHandleSees(d *wasifs.Dir, big []byte) error {
+	w, err := d.Create("shared.bin")
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	r, err := d.Open("shared.bin")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, err := w.Write(big); err != nil {
+		return err
+	}
+	fi, err := r.Stat()
+	if err != nil {
+		return err
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("other handle size %v read %v\n", fi.Size() == int64(len(big)), bytes.Equal(got, big))
 	return nil
 }

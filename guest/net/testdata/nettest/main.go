@@ -8,7 +8,9 @@
 //	                   and close; print "done" and the guest's heap
 //	                   allocations over the N ("mallocs M")
 //	serve N            listen on 127.0.0.1:0, print the address, echo one
-//	                   line on each of N connections served concurrently
+//	                   line on each of N connections served concurrently,
+//	                   close the listener and set its deadline: print
+//	                   whether that failed with net.ErrClosed
 //	deadline ADDR      dial ADDR (which never answers), read with a deadline
 //	sleep ADDR         a goroutine sleeps while another waits in Read
 //	writeaftercw ADDR  dial ADDR, CloseWrite, then Write: print whether the
@@ -131,7 +133,9 @@ func run(args []string) error {
 			}()
 		}
 		wg.Wait()
-		fmt.Println("served", n)
+		ln.Close()
+		derr := ln.(*wasinet.Listener).SetDeadline(time.Now().Add(time.Hour))
+		fmt.Printf("served %d, deadline after close closed %v\n", n, errors.Is(derr, net.ErrClosed))
 		return nil
 
 	case "deadline":

@@ -15,7 +15,8 @@
 //	                    ADDR, whose local IP it prints first): a read
 //	                    deadline passes, a pending read whose deadline is
 //	                    moved earlier returns, Close wakes a pending read,
-//	                    and a goroutine sleeps meanwhile
+//	                    and a goroutine sleeps meanwhile; then deadlines
+//	                    set after Close must fail
 //	udphoplimit N       set and read back the unicast hop limit, close, call Socket
 package main
 
@@ -201,7 +202,21 @@ func udpDeadline(args []string) error {
 	fmt.Printf("closed %v\n", errors.Is(err, net.ErrClosed))
 	_, err = c.WriteTo(b, c.LocalAddr())
 	fmt.Printf("write after close %v\n", errors.Is(err, net.ErrClosed))
+	fmt.Printf("deadlines after close %v\n", deadlinesClosed(c))
 	return nil
+}
+
+// deadlinesClosed sets each deadline of c, which is closed: it returns
+// whether every one failed with net.ErrClosed, as with package net.
+func deadlinesClosed(c interface {
+	SetDeadline(time.Time) error
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}) bool {
+	t := time.Now().Add(time.Hour)
+	return errors.Is(c.SetDeadline(t), net.ErrClosed) &&
+		errors.Is(c.SetReadDeadline(t), net.ErrClosed) &&
+		errors.Is(c.SetWriteDeadline(t), net.ErrClosed)
 }
 
 func udpHopLimit(args []string) error {

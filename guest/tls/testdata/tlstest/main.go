@@ -59,6 +59,14 @@
 //	                   the handshake (the peer never answers) and Close
 //	                   meanwhile from another goroutine; print how the
 //	                   request ended, and what one after Close returns
+//	statecache ADDR NAME  dial ADDR, read ConnectionState twice: print
+//	                   whether both hold the same parsed certificates
+//	deadlineafterclose ADDR NAME  close, each in turn, a guest/net
+//	                   connection to ADDR, a Conn before its handshake, a
+//	                   Conn after it and a DraftConn, then set each
+//	                   deadline: print which refused with net.ErrClosed
+//	draftclosestalled ADDR  closestalled over the draft API, printing
+//	                   Close's error too
 //	serverstepcloserace N  listen, print the address, and N times: accept,
 //	                   NewServerHandshake, Finish on another goroutine,
 //	                   Close after a delay that varies by round; then
@@ -341,6 +349,32 @@ func run(args []string) error {
 		}
 		return closeRace(args[1:], identityRequestDrive(ids))
 
+	case "statecache":
+		c, err := wasitls.Dial("tcp", args[1], &wasitls.Config{ServerName: args[2]})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		first, second := c.ConnectionState(), c.ConnectionState()
+		fmt.Printf("peer %d same parsed %v\n", len(first.PeerCertificates),
+			len(first.PeerCertificates) > 0 && slices.Equal(first.PeerCertificates, second.PeerCertificates))
+		return nil
+
+	case "deadlineafterclose":
+		return deadlinesAfterClose(ctx, args[1], args[2])
+
+	case "draftclosestalled":
+		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
+		if err != nil {
+			return err
+		}
+		if err := fillOutput(c); err != nil {
+			return err
+		}
+		err = c.Close()
+		fmt.Printf("close error %v timeout %v\n", err != nil, errors.Is(err, os.ErrDeadlineExceeded))
+		return nil
+
 	case "draftclosewrite", "draftclosewritebusy":
 		c, err := wasitls.DialDraft(ctx, "tcp", args[1])
 		if err != nil {
@@ -462,6 +496,41 @@ func failDials(args []string) error {
 		return fmt.Errorf("good dial after the failures: %v", err)
 	}
 	fmt.Printf("failed %d mismatch, 20 silent, %d hangup, %d refused; then ok\n", n, n, n)
+	return nil
+}
+
+// deadlinesAfterClose closes connections of each kind to addr (a server
+// that completes handshakes as name), then sets their deadlines: as with
+// package net and crypto/tls, each must fail with net.ErrClosed. It prints
+// one line per kind, the three setters' results in order.
+func deadlinesAfterClose(ctx context.Context, addr, name string) error {
+	dial := func() (net.Conn, error) { return (&wasinet.Dialer{}).DialContext(ctx, "tcp", addr) }
+	kinds := []struct {
+		name string
+		open func() (net.Conn, error)
+	}{
+		{"net", dial},
+		{"tls-unstarted", func() (net.Conn, error) {
+			raw, err := dial()
+			return wasitls.Client(raw, &wasitls.Config{ServerName: name}), err
+		}},
+		{"tls", func() (net.Conn, error) {
+			return wasitls.DialContext(ctx, "tcp", addr, &wasitls.Config{ServerName: name})
+		}},
+		{"draft", func() (net.Conn, error) { return wasitls.DialDraft(ctx, "tcp", addr) }},
+	}
+	for _, k := range kinds {
+		c, err := k.open()
+		if err != nil {
+			return fmt.Errorf("%s: %v", k.name, err)
+		}
+		c.Close()
+		future := time.Now().Add(time.Hour)
+		fmt.Printf("%s closed %v %v %v\n", k.name,
+			errors.Is(c.SetDeadline(future), net.ErrClosed),
+			errors.Is(c.SetReadDeadline(future), net.ErrClosed),
+			errors.Is(c.SetWriteDeadline(future), net.ErrClosed))
+	}
 	return nil
 }
 

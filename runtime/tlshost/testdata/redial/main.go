@@ -22,6 +22,10 @@
 //	hook    verify-server-identity's future waited for (PORT is a TLS
 //	        server for HOST), then the handshake dropped while suspended
 //	        there (the backend sends an alert) and the connection at once
+//	tunnel  a connection to PORT, a TLS server for HOST, completed, then
+//	        verify's handshake inside its cleartext (TLS tunnelled through
+//	        TLS); the inner one dropped, then the outer; tunnel-finish and
+//	        tunnel-draft the same with finish's and draft's
 package main
 
 import (
@@ -75,21 +79,7 @@ func main() {
 // modes start a handshake over in and out and return what drops every
 // resource of the connection.
 var modes = map[string]func(host string, in wio.InputStream, out wio.OutputStream) (drop func()){
-	"verify": func(host string, in wio.InputStream, out wio.OutputStream) func() {
-		conn := tls.NewClientConnection(in, out)
-		hs, err := conn.Connect(host)
-		must("connect", err)
-		f, err := hs.VerifyServerIdentity()
-		must("verify-server-identity", err)
-		p := f.Subscribe()
-		p.Ready()
-		return func() {
-			p.Drop()
-			f.Drop()
-			hs.Drop()
-			conn.Drop()
-		}
-	},
+	"verify": verify,
 	"finish": func(host string, in wio.InputStream, out wio.OutputStream) func() {
 		conn := tls.NewClientConnection(in, out)
 		hs, err := conn.Connect(host)
@@ -127,6 +117,54 @@ var modes = map[string]func(host string, in wio.InputStream, out wio.OutputStrea
 			f.Drop()
 		}
 	},
+}
+
+// verify starts a client handshake over in and out and looks at
+// verify-server-identity's future once.
+func verify(host string, in wio.InputStream, out wio.OutputStream) func() {
+	conn := tls.NewClientConnection(in, out)
+	hs, err := conn.Connect(host)
+	must("connect", err)
+	f, err := hs.VerifyServerIdentity()
+	must("verify-server-identity", err)
+	p := f.Subscribe()
+	p.Ready()
+	return func() {
+		p.Drop()
+		f.Drop()
+		hs.Drop()
+		conn.Drop()
+	}
+}
+
+// tunnelOver starts, inside the cleartext of a TLS connection it
+// completes over in and out, a handshake as inner does; the drop it
+// returns drops the inner connection's resources, printing how long that
+// took, then the outer's.
+func tunnelOver(inner func(string, wio.InputStream, wio.OutputStream) func()) func(string, wio.InputStream, wio.OutputStream) func() {
+	return func(host string, in wio.InputStream, out wio.OutputStream) func() {
+		outer := tls.NewClientConnection(in, out)
+		hs, err := outer.Connect(host)
+		must("connect", err)
+		f := tls.ClientHandshakeFinish(hs)
+		wasinet.Await(f.Subscribe())
+		cin, cout, _, err := f.Get()
+		must("finish", err)
+		drop := inner(host, cin, cout)
+		return func() {
+			start := time.Now()
+			drop()
+			fmt.Printf("dropped in %v\n", time.Since(start))
+			f.Drop()
+			outer.Drop()
+		}
+	}
+}
+
+func init() {
+	modes["tunnel"] = tunnelOver(verify)
+	modes["tunnel-finish"] = tunnelOver(modes["finish"])
+	modes["tunnel-draft"] = tunnelOver(modes["draft"])
 }
 
 func must(what string, err error) {

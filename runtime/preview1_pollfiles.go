@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+const (
+	fdstatName = "fd_fdstat_get"
+	fdstatSize = 24 // bytes of a preview1 fdstat
+
+	eventTypeFdRead   = 1 // preview1 eventtype fd_read
+	filetypeDirectory = 3 // preview1 filetype directory
+	filetypeRegular   = 4 // preview1 filetype regular_file
+)
+
+// pollFilesReady is poll_oneoff(in, out, nsubscriptions, nevents) that
+// answers at once, without calling poll, when a subscription to read
+// names a regular file or a directory, which are always ready to read
+// (POSIX poll): an event for each such subscription, and none for the
+// others. wazero's poll_oneoff waits on standard input for a
+// subscription on any descriptor not in non-blocking mode: before, a
+// guest polling a regular file it opened waited for standard input, for
+// ever if nobody wrote to it. Each descriptor is looked up through
+// wazero's fd_fdstat_get, which writes its 24 bytes at out, put back as
+// they were; poll runs on a memory as the guest left it.
+func pollFilesReady(poll, fdstat api.GoModuleFunction) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		in, out, n, nevents := uint32(stack[0]), uint32(stack[1]), uint64(uint32(stack[2])), uint32(stack[3])
+		mem := mod.Memory()
+		var ready [][8]byte // the user data of each subscription ready at once
+		if mem != nil && n*subscriptionSize <= 1<<32-1 {
+			if subs, ok := mem.Read(in, uint32(n*subscriptionSize)); ok {
+				ready = readyFiles(ctx, mod, fdstat, subs, out)
+			}
+		}
+		if len(ready) == 0 {
+			poll.Call(ctx, mod, stack)
+			return
+		}
+		var event [eventSize]byte
+		event[10] = eventTypeFdRead
+		for i, userData := range ready {
+			copy(event[:8], userData[:])
+			if !mem.Write(out+uint32(i)*eventSize, event[:]) {
+				stack[0] = errnoFault
+				return
+			}
+		}
+		if !mem.WriteUint32Le(nevents, uint32(len(ready))) {
+			stack[0] = errnoFault
+			return
+		}
+		stack[0] = 0
+	})
+}
+
+// readyFiles returns the user data of the subscriptions of subs (their
+// bytes in guest memory) to read a regular file or a directory, looked up
+// with fdstat, whose 24 bytes of output go at out and are put back. It
+// looks up no descriptor when no subscription reads one but standard
+// input, which wazero polls itself.
+func readyFiles(ctx context.Context, mod api.Module, fdstat api.GoModuleFunction, subs []byte, out uint32) [][8]byte {
+	var ready [][8]byte
+	var saved []byte
+	mem := mod.Memory()
+	for sub := subs; len(sub) >= subscriptionSize; sub = sub[subscriptionSize:] {
+		fd := binary.LittleEndian.Uint32(sub[16:])
+		if sub[8] != eventTypeFdRead || fd == 0 {
+			continue
+		}
+		if saved == nil {
+			b, ok := mem.Read(out, fdstatSize)
+			if !ok {
+				return nil // poll answers the fault
+			}
+			saved = append([]byte(nil), b...)
+		}
+		var userData [8]byte
+		copy(userData[:], sub[:8]) // before fdstat writes out, which may overlap it
+		st := []uint64{uint64(fd), uint64(out)}
+		fdstat.Call(ctx, mod, st)
+		filetype, _ := mem.ReadByte(out)
+		mem.Write(out, saved)
+		if st[0] == 0 && (filetype == filetypeRegular || filetype == filetypeDirectory) {
+			ready = append(ready, userData)
+		}
+	}
+	return ready
+}
