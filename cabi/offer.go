@@ -13,7 +13,9 @@ import (
 // region was handed out, and the address its cabi_realloc returns for
 // zero-sized allocations (0 when unknown). The Go guest library
 // (guest/wasi/cabi) exports it; its cabi_realloc serves the same
-// allocations the same way.
+// allocations the same way. Between its imports it offers a small static
+// region of its own, so that the first small string or list of any result
+// is served from the slot too.
 //
 // Every call into the guest costs the host more than a Go call (with
 // termination checks on, wazero starts a goroutine for each), so

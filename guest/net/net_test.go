@@ -29,12 +29,17 @@ const guest = "./testdata/nettest"
 // rules, with stdout going to out.
 func run(t testing.TB, out io.Writer, connect, listen []string, args ...string) (string, error) {
 	t.Helper()
-	return runContext(t, context.Background(), out, connect, listen, args...)
+	return runPolicy(t, context.Background(), out, connectListen(t, connect, listen), args...)
 }
 
-// runContext is run with the context the runtime is made with (which may
-// carry a function listener factory).
-func runContext(t testing.TB, ctx context.Context, out io.Writer, connect, listen []string, args ...string) (string, error) {
+// runCounted is run with calls counting the guest's host calls.
+func runCounted(t testing.TB, calls *hostcalls.Counter, out io.Writer, connect, listen []string, args ...string) (string, error) {
+	t.Helper()
+	return runWith(t, calls.Context(context.Background()), nil, out, connectListen(t, connect, listen), args...)
+}
+
+// connectListen is the policy allowing connect and listen.
+func connectListen(t testing.TB, connect, listen []string) *sockets.Policy {
 	t.Helper()
 	p := new(sockets.Policy)
 	if err := p.AllowConnect(connect...); err != nil {
@@ -43,14 +48,31 @@ func runContext(t testing.TB, ctx context.Context, out io.Writer, connect, liste
 	if err := p.AllowListen(listen...); err != nil {
 		t.Fatal(err)
 	}
-	return runPolicy(t, ctx, out, p, args...)
+	return p
 }
+
+// compilationCache compiles the guest once for the tests that run no
+// function listeners: a module from the cache keeps the listeners of its
+// first compile (wazero's in-memory cache), so runCounted compiles its
+// own.
+var compilationCache = wazero.NewCompilationCache()
 
 // runPolicy runs the nettest guest under the network policy p, with the
 // stop flag, as the wasitls command runs guests.
 func runPolicy(t testing.TB, ctx context.Context, out io.Writer, p *sockets.Policy, args ...string) (string, error) {
 	t.Helper()
-	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig())
+	return runWith(t, ctx, compilationCache, out, p, args...)
+}
+
+// runWith is runPolicy with the runtime made with ctx (which may carry a
+// function listener factory) and cache (nil: none).
+func runWith(t testing.TB, ctx context.Context, cache wazero.CompilationCache, out io.Writer, p *sockets.Policy, args ...string) (string, error) {
+	t.Helper()
+	cfg := runtime.NewFastRuntimeConfig()
+	if cache != nil {
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer r.Close(ctx)
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: p, StopFlag: true})
 	if err != nil {
@@ -116,7 +138,7 @@ func TestReadsPerRoundTrip(t *testing.T) {
 	})
 	calls := new(hostcalls.Counter)
 	var out bytes.Buffer
-	stderr, err := runContext(t, calls.Context(context.Background()), calls.StartOn(&out, "ready"),
+	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
 		[]string{addr}, nil, "roundtrips", addr, strconv.Itoa(trips))
 	if err != nil {
 		t.Fatalf("guest: %v\n%s", err, stderr)
@@ -156,7 +178,7 @@ func TestHostCallsPerDial(t *testing.T) {
 	})
 	calls := new(hostcalls.Counter)
 	var out bytes.Buffer
-	stderr, err := runContext(t, calls.Context(context.Background()), calls.StartOn(&out, "ready"),
+	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
 		[]string{addr}, nil, "dials", addr, strconv.Itoa(dials))
 	if err != nil {
 		t.Fatalf("guest: %v\n%s", err, stderr)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	_ "github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/hostcalls"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 	"github.com/wasitls/wasitls/runtime"
@@ -81,7 +83,13 @@ func runLimitedOut(t *testing.T, p *pki, out, errOut io.Writer, id *testpki.Leaf
 // runBackend is runLimitedOut with the host's TLS backend named.
 func runBackend(t *testing.T, backend string, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
 	t.Helper()
-	ctx := context.Background()
+	return runContext(context.Background(), t, backend, p, out, errOut, id, connect, listen, conns, limits, args...)
+}
+
+// runContext is runBackend with the wazero runtime made with ctx (a
+// function listener's, for one).
+func runContext(ctx context.Context, t *testing.T, backend string, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
+	t.Helper()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
 	defer r.Close(ctx)
 	policy := new(sockets.Policy)
@@ -110,8 +118,48 @@ func runBackend(t *testing.T, backend string, p *pki, out, errOut io.Writer, id 
 	return err
 }
 
-func TestClientAgainstGoServer(t *testing.T) {
+// TestConnectionStateCallsBack pins the calls back into the guest that
+// reading the connection state costs: one per certificate (each a list
+// of its own in the chains' results), none for the server name, the ALPN
+// ID or the chains' outer lists, which land in the region the guest
+// library keeps offered (guest/wasi/cabi, standing). A call back costs
+// the host a goroutine start under wazero's termination checks: the
+// server name's cost about 7 µs more than the other scalar reads
+// (docs/benchmarks.md). Before the standing offer: 6 per read.
+func TestConnectionStateCallsBack(t *testing.T) {
 	p := newPKI(t)
+	addr := authServer(t, p, func(c net.Conn) { io.Copy(io.Discard, c) })
+	const reads = 20
+	calls := &hostcalls.Counter{Guest: []string{"cabi_realloc"}}
+	var out bytes.Buffer
+	err := runContext(calls.Context(context.Background()), t, "stdtls", p, calls.StartOn(&out, "states"), &out,
+		p.client, []string{addr}, nil, 0, runtime.Limits{}, "states", strconv.Itoa(reads), addr, "example.test")
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	var certs int
+	var name, alpn string
+	if _, err := fmt.Sscanf(strings.TrimPrefix(out.String(), "states\n"), "read %d %s %s", &certs, &name, &alpn); err != nil || certs == 0 || name != "example.test" || alpn != "h2" {
+		t.Fatalf("guest printed %q (%v)", out.String(), err)
+	}
+	n := calls.Counts()
+	var back int
+	for k, v := range n {
+		if strings.HasSuffix(k, " cabi_realloc") {
+			back += v
+		}
+	}
+	t.Logf("%d certificates per read; host calls of %d reads: %v", certs, reads, n)
+	if want := reads * certs; back != want {
+		t.Errorf("%d calls back into cabi_realloc for %d reads of %d certificates each, want %d (one per certificate)", back, reads, certs, want)
+	}
+}
+
+// authServer serves one connection with serve on a crypto/tls server that
+// offers ALPN h2 and requires a client certificate from p's CA, and
+// returns its address.
+func authServer(t *testing.T, p *pki, serve func(net.Conn)) string {
+	t.Helper()
 	ln, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{p.server.TLSCertificate()},
 		NextProtos:   []string{"h2"},
@@ -121,17 +169,24 @@ func TestClientAgainstGoServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		defer c.Close()
+		serve(c)
+	}()
+	return ln.Addr().String()
+}
+
+func TestClientAgainstGoServer(t *testing.T) {
+	p := newPKI(t)
+	addr := authServer(t, p, func(c net.Conn) {
 		b, _ := io.ReadAll(c)
 		fmt.Fprintf(c, "pong %s", b)
-	}()
-	addr := ln.Addr().String()
+	})
 	var out bytes.Buffer
 	if err := run(t, p, &out, p.client, []string{addr}, nil, "client", addr, "example.test"); err != nil {
 		t.Fatalf("guest: %v\n%s", err, out.String())

@@ -335,15 +335,11 @@ func TestGuestClientRefusesRenegotiation(t *testing.T) {
 	// Built before the server's clock starts: on a loaded machine with a
 	// cold build cache the build alone can take most of it.
 	guestbuild.MustBuild(t, auditGuest)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", addr, "-tls1_2", "-naccept", "1",
+	// Port 0: s_server says which port it got (\"ACCEPT ADDR\"). A port
+	// picked by a listener closed for it could be taken meanwhile.
+	cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", "127.0.0.1:0", "-tls1_2", "-naccept", "1",
 		"-cert", filepath.Join(p.dir, "localhost.pem"), "-key", filepath.Join(p.dir, "localhost.key"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -368,7 +364,7 @@ func TestGuestClientRefusesRenegotiation(t *testing.T) {
 		close(lines)
 	}()
 	var seen strings.Builder
-	waitLine := func(want string) {
+	waitLine := func(want string) string {
 		t.Helper()
 		for {
 			select {
@@ -378,14 +374,17 @@ func TestGuestClientRefusesRenegotiation(t *testing.T) {
 				}
 				seen.WriteString(l + "\n")
 				if strings.Contains(l, want) {
-					return
+					return l
 				}
 			case <-time.After(20 * time.Second):
 				t.Fatalf("no %q from openssl s_server:\n%s\nstderr:\n%s", want, seen.String(), stderr.String())
 			}
 		}
 	}
-	waitLine("ACCEPT")
+	addr, ok := strings.CutPrefix(strings.TrimSpace(waitLine("ACCEPT")), "ACCEPT ")
+	if !ok {
+		t.Fatalf("openssl s_server's ACCEPT line names no address:\n%s", seen.String())
+	}
 	g := startGuest(t, "stdtls", p, auditGuest, nil, "client", addr)
 	waitLine("ping")
 	io.WriteString(stdin, "R\n")

@@ -30,7 +30,11 @@
 //  4. [Offer] (and [ReadInto] for bytes) lets a caller offer its own buffer
 //     as the destination of the next allocation, so a list result the
 //     caller can size lands there without a copy (io.InputStream.ReadInto,
-//     io.PollInto).
+//     io.PollInto). While no caller offers one, a 4 KiB static region
+//     (standing) is offered instead, so that the first string or list of
+//     a result that fits (a server name, an error message, a chain's outer
+//     list) costs the host no call back into the guest; its lift copies it
+//     out, as from the arena.
 //
 // # Offer slot
 //
@@ -47,7 +51,10 @@
 // host only reads and writes the slot during an import of this guest, so
 // the guest sees the same state either way: [LiftList] recognises the
 // region by served, and [Unpin] clears the slot. A host that does not know
-// the slot calls cabi_realloc every time, with the same result.
+// the slot calls cabi_realloc every time, with the same result. Between
+// imports the slot offers standing (item 4 above), which [Offer] replaces
+// and [Unpin] puts back; [LiftList] copies out of standing, as it copies
+// out of the arena.
 //
 // # Gate
 //

@@ -35,14 +35,14 @@ func LiftString(addr, n uint32) string {
 }
 
 // LiftList returns the list of n elements at addr, whose memory form is
-// their Go form: the offered region itself when the host wrote there (see
-// [Offer]), otherwise a copy in Go memory.
+// their Go form: the region a caller offered itself when the host wrote
+// there (see [Offer]), otherwise a copy in Go memory (standing's too).
 func LiftList[E any](addr, n uint32) []E {
 	if n == 0 {
 		return nil
 	}
 	src := unsafe.Slice((*E)(Ptr(addr)), n)
-	if slot.served != 0 && addr == slot.served {
+	if slot.served != 0 && addr == slot.served && addr != standingAddr() {
 		return src
 	}
 	return append([]E(nil), src...)

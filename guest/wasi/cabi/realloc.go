@@ -21,15 +21,36 @@ var arenaUsed uint32
 const arenaSize = 256 << 10
 
 // slot is the offer slot (see the package doc, "Offer slot"): the region
-// offered by Offer for the next allocation (its address and size in
-// bytes, address 0 when none), where the last offered region was handed
-// out (served, so that a lift can tell the host wrote into it), and the
-// address realloc returns for zero-sized allocations. The host reads and
-// writes it in place of calling realloc, so its layout is fixed: four
-// little-endian uint32 fields.
+// offered for the next allocation (its address and size in bytes: what
+// Offer offered, otherwise standing; address 0 once taken), where the last
+// offered region was handed out (served, so that a lift can tell the host
+// wrote into it), and the address realloc returns for zero-sized
+// allocations. The host reads and writes it in place of calling realloc,
+// so its layout is fixed: four little-endian uint32 fields.
 var slot struct {
 	ptr, size, served, zero uint32
 }
+
+// standing is the region the slot offers while no caller offers one: the
+// first string or list of an import's result that fits lands there without
+// a call back into the guest (the host's call of cabi_realloc costs it a
+// goroutine start under wazero's termination checks), and its lift copies
+// it out, as from the arena. A server name, an ALPN ID, an error message
+// or a chain's outer list fit; what does not fit is the arena's.
+var standing [standingSize / 8]uint64
+
+// standingSize is standing's size in bytes.
+const standingSize = 4 << 10
+
+func init() { offerStanding() }
+
+// offerStanding puts standing in the slot, served cleared.
+func offerStanding() {
+	slot.ptr, slot.size, slot.served = standingAddr(), standingSize, 0
+}
+
+// standingAddr is standing's address.
+func standingAddr() uint32 { return uint32(uintptr(unsafe.Pointer(&standing))) }
 
 // target keeps the offered region reachable (and on the heap: storing it
 // here makes it escape) while its address sits in slot.
@@ -39,8 +60,8 @@ var target unsafe.Pointer
 var zero uint64
 
 // ReadInto offers b as the destination of the next allocation of at most
-// len(b) bytes with alignment 1 (a list<u8> result). It stays offered until
-// used or until [Unpin].
+// len(b) bytes with alignment 1 (a list<u8> result), in place of standing.
+// It stays offered until used or until [Unpin].
 func ReadInto(b []byte) {
 	if len(b) == 0 {
 		return
@@ -64,8 +85,8 @@ func Offer(p unsafe.Pointer, size uint32) {
 }
 
 // Unpin releases the blocks allocated during the last import, withdraws a
-// buffer offered by [ReadInto] and releases the gate taken by [Enter]. Call
-// it once the results are Go values.
+// buffer offered by [ReadInto] (offering standing again) and releases the
+// gate taken by [Enter]. Call it once the results are Go values.
 func Unpin() {
 	busy = false
 	clear(pinned)
@@ -73,7 +94,7 @@ func Unpin() {
 	clear(kept)
 	kept = kept[:0]
 	target = nil
-	slot.ptr, slot.size, slot.served = 0, 0, 0
+	offerStanding()
 	arenaUsed = 0
 }
 

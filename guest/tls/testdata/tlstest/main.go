@@ -4,6 +4,9 @@
 //	client ADDR NAME   dial with ALPN, verification hook and client identity,
 //	                   send "ping", CloseWrite, read to EOF, print the
 //	                   state, Close, and print how the state differs now
+//	states N ADDR NAME  dial as client does, print "states", read the
+//	                   state N times, print "read" and the certificates
+//	                   each read holds (peer and local), then Close
 //	rejectclose ADDR NAME  dial ADDR with a verification hook that
 //	                   closes the connection from another goroutine and
 //	                   then rejects the server's certificate
@@ -177,6 +180,30 @@ func run(args []string) error {
 			len(st.LocalCertificate), st.CurveID != 0, st.CipherSuite != 0)
 		c.Close()
 		fmt.Printf("after close %s\n", stateDiff(st, c.ConnectionState()))
+		return nil
+
+	case "states":
+		n, err := strconv.Atoi(args[1])
+		if err != nil {
+			return err
+		}
+		ids, err := identities()
+		if err != nil {
+			return err
+		}
+		c, err := wasitls.Dial("tcp", args[2], &wasitls.Config{
+			ServerName: args[3], NextProtos: []string{"h2"}, Identities: ids,
+		})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		fmt.Println("states")
+		var st wasitls.ConnectionState
+		for range n {
+			st = c.ConnectionState()
+		}
+		fmt.Printf("read %d %s %s\n", len(st.RawPeerCertificates)+len(st.LocalCertificate), st.ServerName, st.NegotiatedProtocol)
 		return nil
 
 	case "client-reject":
