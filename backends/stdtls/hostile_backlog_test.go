@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,7 +71,6 @@ func isTimeout(err error) bool {
 // a server, the peer crypto/tls with records after its handshake sealed
 // by the test.
 func TestHostilePeerBacklog(t *testing.T) {
-	key, leaf, parsed, roots := localhostLeaf(t)
 	const certMsg = 1<<18 - 1 // the largest Certificate crypto/tls buffers
 	inPieces := func(s *tls13records.Sealer) []byte { return s.InPieces(11, certMsg) }
 	bulk := func(s *tls13records.Sealer) []byte {
@@ -123,33 +123,12 @@ func TestHostilePeerBacklog(t *testing.T) {
 					}()
 				}
 				peerDone := make(chan error, 1)
-				go func() {
-					cfg := &tls.Config{ServerName: "localhost", RootCAs: roots}
-					if victimIsClient {
-						cfg = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf}, PrivateKey: key}}}
-					}
-					_, s, err := tls13records.Handshake(peerRaw, cfg, victimIsClient)
+				victim := backlogPair(t, victimIsClient, counted, peerRaw, func(s *tls13records.Sealer, err error) {
 					if err == nil {
 						_, err = peerRaw.Write(tc.script(s))
 					}
 					peerDone <- err
-					io.Copy(io.Discard, peerRaw)
-				}()
-				var victim backends.Conn
-				var err error
-				if victimIsClient {
-					victim, err = stdtls.Backend{}.Client(counted, &backends.ClientConfig{ServerName: "localhost", RootCAs: roots})
-				} else {
-					victim, err = stdtls.Backend{}.Server(counted, &backends.ServerConfig{Identities: []*backends.Identity{{
-						Chain: [][]byte{leaf}, Key: key, Leaf: parsed}}})
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer victim.Close()
-				if err := victim.Handshake(t.Context()); err != nil {
-					t.Fatal(err)
-				}
+				})
 				// Read while the peer writes: its script need not fit in
 				// the sockets' buffers.
 				got, err := io.ReadAtLeast(victim, make([]byte, tc.want+16384), max(tc.want, 1))
@@ -173,4 +152,94 @@ func TestHostilePeerBacklog(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestHostilePaddedBacklog: a peer that, after the handshake, sends a
+// handshake message announcing 60,000 bytes a byte in each record padded
+// to 16 KiB, 17 MiB of records, never data. The victim's Read fails past
+// 16 MiB read without data (maxPostHandshakeBytes, as circl-pq), and its
+// counter is told of 320 KiB at most, what the connection may hold,
+// whatever the padding; with no counter the Read fails too. Before,
+// crypto/tls read on for as long as the peer sent (a GiB of records per
+// message), and the counter was told of every byte of padding, as if held:
+// one peer spent the guest's budget of peer certificate bytes.
+func TestHostilePaddedBacklog(t *testing.T) {
+	const maxPlaintext = 1 << 14
+	recordLen := 5 + maxPlaintext + 1 + 16
+	records := (16<<20)/recordLen + 8
+	for _, counter := range []bool{true, false} {
+		for _, victimIsClient := range []bool{true, false} {
+			name := fmt.Sprintf("counter-%v/victim-server", counter)
+			if victimIsClient {
+				name = fmt.Sprintf("counter-%v/victim-client", counter)
+			}
+			t.Run(name, func(t *testing.T) {
+				craw, sraw := testnet.TCPPairWithin(t, 30*time.Second)
+				victimRaw, peerRaw := net.Conn(craw), net.Conn(sraw)
+				typ := byte(4) // NewSessionTicket
+				if !victimIsClient {
+					victimRaw, peerRaw = sraw, craw
+					typ = 24 // KeyUpdate
+				}
+				counted := &backlogConn{Conn: victimRaw, limit: 1 << 30}
+				transport := net.Conn(counted)
+				if !counter {
+					transport = victimRaw
+				}
+				victim := backlogPair(t, victimIsClient, transport, peerRaw, func(s *tls13records.Sealer, err error) {
+					if err != nil {
+						return
+					}
+					announce := []byte{typ, 0, 0xea, 0x60}
+					for i := range records {
+						if _, err := peerRaw.Write(s.SealPadded(22, announce[min(i, len(announce)-1):][:1], maxPlaintext-1)); err != nil {
+							return
+						}
+					}
+				})
+				victimRaw.SetReadDeadline(time.Now().Add(20 * time.Second))
+				n, err := victim.Read(make([]byte, 1))
+				if n != 0 || err == nil || !strings.Contains(err.Error(), "more than 16 MiB after the handshake without data") {
+					t.Errorf("after up to %d padded records of one byte, Read = %d, %v; want it failed past 16 MiB", records, n, err)
+				}
+				if _, most, _ := counted.state(); most > 1<<18+64<<10 {
+					t.Errorf("the counter was told of %d bytes; want at most 320 KiB, what the connection may hold", most)
+				}
+			})
+		}
+	}
+}
+
+// backlogPair runs a TLS 1.3 handshake between a stdtls victim over
+// transport and a crypto/tls peer on peerRaw, which then runs after with
+// the Sealer of its records (or the handshake's error) and reads until
+// the connection ends; it returns the victim, its handshake complete.
+func backlogPair(t *testing.T, victimIsClient bool, transport, peerRaw net.Conn, after func(*tls13records.Sealer, error)) backends.Conn {
+	t.Helper()
+	key, leaf, parsed, roots := localhostLeaf(t)
+	go func() {
+		cfg := &tls.Config{ServerName: "localhost", RootCAs: roots}
+		if victimIsClient {
+			cfg = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf}, PrivateKey: key}}}
+		}
+		_, s, err := tls13records.Handshake(peerRaw, cfg, victimIsClient)
+		after(s, err)
+		io.Copy(io.Discard, peerRaw)
+	}()
+	var victim backends.Conn
+	var err error
+	if victimIsClient {
+		victim, err = stdtls.Backend{}.Client(transport, &backends.ClientConfig{ServerName: "localhost", RootCAs: roots})
+	} else {
+		victim, err = stdtls.Backend{}.Server(transport, &backends.ServerConfig{Identities: []*backends.Identity{{
+			Chain: [][]byte{leaf}, Key: key, Leaf: parsed}}})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { victim.Close() })
+	if err := victim.Handshake(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return victim
 }

@@ -38,7 +38,8 @@ type transport struct {
 
 	// counter, when the transport has one, is told of the backlog: what
 	// Read read after the handshake (established) since conn.Read last
-	// returned data, past freeBacklog (held is what it was last told).
+	// returned data, past freeBacklog and up to maxBacklogHeld (held is
+	// what it was last told); past maxPostHandshakeBytes Read fails.
 	// crypto/tls buffers a post-handshake handshake message whole before
 	// it looks at it, 256 KiB for a Certificate, which it then refuses
 	// (it takes none after the handshake), 64 KiB for others; a peer
@@ -86,6 +87,27 @@ var errHandshakeBytes = errors.New("stdtls: the peer sent more than 2 MiB in the
 // beneath it (TestPeerBacklogFreeCost).
 const freeBacklog = 64 << 10
 
+// maxPostHandshakeBytes bounds the backlog: 16 MiB, as circl-pq bounds
+// what it reads of handshake records between two records of data.
+// crypto/tls takes 16 post-handshake messages without data at most (1
+// MiB of 64 KiB ones) and bounds each message's length, but not its
+// records: a peer sending a byte of a message in each record padded to
+// 16 KiB made a GiB of records per message, a decryption each, which the
+// counter, told of them, took for what the connection holds, so that a
+// peer's padding spent the guest's budget of peer certificate bytes.
+const maxPostHandshakeBytes = 16 << 20
+
+// errPostHandshakeBytes is the error of a Read crossing
+// maxPostHandshakeBytes.
+var errPostHandshakeBytes = errors.New("stdtls: the peer sent more than 16 MiB after the handshake without data")
+
+// maxBacklogHeld is the most of a backlog the counter is told of: what a
+// connection holds of it at most, one message of the largest size
+// crypto/tls buffers (a Certificate, 256 KiB) and what freeBacklog
+// covers. Past it, what the peer sent is padding or messages handled
+// whole, which the connection does not hold.
+const maxBacklogHeld = 1<<18 + freeBacklog
+
 func (t *transport) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
 	if n == 0 && err == io.EOF {
@@ -95,7 +117,7 @@ func (t *transport) Read(p []byte) (int, error) {
 		if t.handshakeRead += n; t.handshakeRead > maxHandshakeBytes {
 			return n, errHandshakeBytes // not temporary: crypto/tls fails the handshake
 		}
-	} else if n > 0 && t.counter != nil {
+	} else if n > 0 {
 		if cerr := t.countBacklog(n); cerr != nil {
 			return n, cerr // not temporary: crypto/tls fails the connection
 		}
@@ -103,27 +125,34 @@ func (t *transport) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// countBacklog adds n bytes read to the backlog and tells the counter of
-// it past freeBacklog.
+// countBacklog adds n bytes read to the backlog, fails past
+// maxPostHandshakeBytes, and tells the counter of it past freeBacklog,
+// up to maxBacklogHeld.
 func (t *transport) countBacklog(n int) error {
 	b := t.backlog.Add(int64(n))
-	if b <= freeBacklog {
+	if b > maxPostHandshakeBytes {
+		return errPostHandshakeBytes
+	}
+	if t.counter == nil || b <= freeBacklog {
 		return nil
 	}
-	if err := t.counter.HoldPeerBacklog(b); err != nil {
+	told := min(b, maxBacklogHeld)
+	if told == t.held.Load() {
+		return nil
+	}
+	if err := t.counter.HoldPeerBacklog(told); err != nil {
 		return err
 	}
-	t.held.Store(b)
+	t.held.Store(told)
 	return nil
 }
 
 // dataRead empties the backlog: Read returned data.
 func (t *transport) dataRead() {
-	if t.counter == nil {
-		return
+	if t.backlog.Load() != 0 {
+		t.backlog.Store(0)
 	}
-	t.backlog.Store(0)
-	if t.held.Swap(0) != 0 {
+	if t.counter != nil && t.held.Swap(0) != 0 {
 		t.counter.HoldPeerBacklog(0)
 	}
 }
