@@ -23,7 +23,6 @@ var unreported = map[string]string{
 	"tlshost.Config.TicketKeyRotation": "a period, not something the guest makes the host hold",
 	"tlshost.Config.KeyLogBytes":       "the host's key log, no guest's: past it lines are dropped, no call refused, and tlshost.Config.Logger gets one warning naming the field and the flag",
 	"tlshost.Config.MaxPeerRSAKeyBits": "the peer's key, not the guest's: the handshake fails with an error the guest reads, and tlshost.Config.Logger gets the failure",
-	"tlshost.Config.KeyLogBytes":       "bounds the host's key log lines waiting for a slow KeyLog writer: no call of the guest is refused, and the first of each run of dropped lines is logged",
 }
 
 // TestEveryCapReports: every cap of runtime.Limits and tlshost.Config
