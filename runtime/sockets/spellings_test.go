@@ -583,10 +583,10 @@ func TestResolveLongLiteralNotHeld(t *testing.T) {
 	}
 }
 
-// TestLinkLocalNoZone: the scope id of a guest's IPv6 address is not
-// used, so a link-local address names no interface: binding or
-// connecting to one fails with invalid-argument even under rules that
-// allow it, whatever scope id the guest gave.
+// TestLinkLocalNoZone: the scope id and flow info of a guest's IPv6
+// address are not used, so a link-local address names no interface:
+// binding or connecting to one fails with invalid-argument even under
+// rules that allow it, whatever scope id the guest gave.
 func TestLinkLocalNoZone(t *testing.T) {
 	var p Policy
 	if err := p.AllowConnect("[fe80::/10]:*"); err != nil {
@@ -598,8 +598,9 @@ func TestLinkLocalNoZone(t *testing.T) {
 	st := NewStack(&p)
 	addr := ToWIT(netip.MustParseAddrPort("[fe80::1]:9"))
 	addr.IPv6.ScopeID = 1 // lo's index on Linux
-	if ap := FromWIT(addr); ap.Addr().Zone() != "" {
-		t.Fatalf("FromWIT gave %v a zone", ap)
+	addr.IPv6.FlowInfo = 0xfffff
+	if ap := FromWIT(addr); ap != netip.MustParseAddrPort("[fe80::1]:9") {
+		t.Fatalf("FromWIT kept the scope id or the flow info: %v", ap)
 	}
 	if err := tryConnect(t, st, IPv6, FromWIT(addr)); err != InvalidArgument {
 		t.Errorf("connect to a link-local address: %v, want invalid-argument", err)
