@@ -393,10 +393,13 @@ type PeerHeapCounter interface {
 // Certificate of 256 KiB to crypto/tls (which buffers it whole before it
 // finds it unexpected), without a byte of data between: the connection
 // holds it, and a guest's thousands of connections would hold thousands
-// of them. A backend that cannot bound such messages itself reports how
-// many bytes it read from the transport since Read last returned data, n
-// (0 once it did), and fails the read with the error returned, which
-// means the bound would be crossed.
+// of them. A backend reports how many bytes it holds of such messages, n,
+// each time that changes (circl-pq: what it has of a message in pieces,
+// 0 once the message is whole), or, if it cannot tell them from data,
+// how many bytes it read from the transport since Read last returned data
+// (stdtls, past what its record buffer holds anyway; 0 once it did), and
+// fails the read with the error returned, which means the bound would be
+// crossed.
 type PeerBacklogCounter interface {
 	HoldPeerBacklog(n int64) error
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasitls/wasitls/internal/wasmbin"
@@ -111,6 +112,61 @@ func TestReturnedInstanceMemoryReleased(t *testing.T) {
 				t.Fatalf("%s: the memory is still mapped once nothing reaches the instance", tc.name)
 			}
 			goruntime.GC()
+		}
+	}
+}
+
+// TestCallAfterFailedCommandKeptModule: a host function of the embedder's
+// keeps the api.Module of the guest that calls it (a careless embedder,
+// an extension answering later); the guest, a command, exits with code 3
+// and no Started hook. A call of its exports through the kept module
+// afterwards, which nothing refuses, ends as a call into a closed module,
+// and the embedder reads the module's memory, the guest's own, mapped
+// still. Before, the memory was unmapped as Instantiate returned the
+// exit, the module still reachable: the read crashed the process
+// (SIGSEGV, "unexpected fault address"), or, with the range mapped again
+// by then (another guest's memory), read another's.
+func TestCallAfterFailedCommandKeptModule(t *testing.T) {
+	ctx := context.Background()
+	rt, r := newCheckedRuntime(t)
+	var kept api.Module
+	if _, err := r.NewHostModuleBuilder("keeper").NewFunctionBuilder().
+		WithFunc(func(_ context.Context, m api.Module) { kept = m }).Export("keep").Instantiate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var m wasmbin.Module
+	keep := m.ImportFunc("keeper", "keep", m.Type(nil, nil))
+	procExit := m.ImportFunc("wasi_snapshot_preview1", "proc_exit", m.Type([]byte{wasmbin.I32}, nil))
+	start := m.Func(m.Type(nil, nil), nil, wasmbin.Cat([]byte{0x10, byte(keep)}, wasmbin.I32Const(3), []byte{0x10, byte(procExit)}))
+	// poke stores 1 in each 64 KiB page of the 16 the memory has.
+	poke := m.Func(m.Type(nil, nil), []byte{1, 1, wasmbin.I32}, wasmbin.Cat(
+		[]byte{0x02, 0x40, 0x03, 0x40},                                 // block, loop
+		[]byte{0x20, 0}, wasmbin.I32Const(1), []byte{0x36, 0x02, 0x00}, // i32.store (local 0) 1
+		[]byte{0x20, 0}, wasmbin.I32Const(1<<16), []byte{0x6a, 0x22, 0}, // local 0 += 64 KiB (tee)
+		wasmbin.I32Const(16<<16), []byte{0x49, 0x0d, 0}, // br_if loop while below 1 MiB (i32.lt_u)
+		[]byte{0x0b, 0x0b}, // end loop, end block
+	))
+	m.Memory(16, -1)
+	m.Export("memory", wasmbin.ExportMemory, 0)
+	m.Export("_start", wasmbin.ExportFunc, start)
+	m.Export("poke", wasmbin.ExportFunc, poke)
+	compiled, err := r.CompileModule(ctx, m.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		kept = nil
+		var exit *sys.ExitError
+		if _, err := rt.Instantiate(ctx, compiled, ModuleConfig{}); !errors.As(err, &exit) || exit.ExitCode() != 3 {
+			t.Fatalf("Instantiate = %v, want the exit with code 3", err)
+		}
+		if kept == nil {
+			t.Fatal("the host function kept no module")
+		}
+		goruntime.GC()                                           // the mapping, if released, is gone now
+		kept.ExportedFunction("poke").Call(context.Background()) // an error: the module is closed
+		if _, ok := kept.Memory().ReadByte(1 << 16); !ok {
+			t.Fatal("the kept module's memory does not read")
 		}
 	}
 }

@@ -34,9 +34,11 @@ import (
 // the pages back at once. wazero may free a memory while the guest still
 // runs on another goroutine (Close during a call), so the mapping stays,
 // reading as zero, until release: when the guest has returned and no one
-// can call it again (a component's run, a command that failed with no
-// Started hook), or when the module instance, which a running guest and an
-// embedder that can still call it through wazero reach, is garbage.
+// can call it again (a component's run, or a module whose instantiation
+// failed, whose api.Module only a host function called from its start
+// section could have kept), or when the module instance, which a running
+// guest, an embedder that can still call it through wazero and a host
+// function that kept its api.Module reach, is garbage.
 
 // A memoryBudget is the memory allocator of one guest.
 type memoryBudget struct {

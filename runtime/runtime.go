@@ -335,9 +335,11 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	inst.Close(context.Background())
 	if err != nil {
-		if cfg.Started == nil {
-			g.memory.release() // no one holds the instance: nothing runs on the memory any more
-		}
+		// The memory stays mapped until the module instance is garbage
+		// (releaseWithModule): a host function of the embedder's may
+		// have kept the guest's api.Module, and read its memory or call
+		// it later. Before, it was unmapped here when no Started hook
+		// had the instance, and such a read crashed the process.
 		return nil, err
 	}
 	// The embedder holds the instance (and may have since Started): a

@@ -62,10 +62,14 @@ type Conn struct {
 	// handshakeBytes counts the transport bytes of the handshake
 	// records of the handshake (maxHandshakeBytes).
 	handshakeBytes int
-	ignoredAlerts  int  // consecutive warning-level user_canceled alerts
-	sawHello       bool // a ClientHello was sent or received (CCS is legal)
-	certRequested  bool // server: its handshake sent a CertificateRequest
-	didHRR         bool // the handshake went through a HelloRetryRequest
+	// backlog is the transport's counter, when it has one, and
+	// backlogHeld what it was last told (holdBacklog).
+	backlog       backends.PeerBacklogCounter
+	backlogHeld   int
+	ignoredAlerts int  // consecutive warning-level user_canceled alerts
+	sawHello      bool // a ClientHello was sent or received (CCS is legal)
+	certRequested bool // server: its handshake sent a CertificateRequest
+	didHRR        bool // the handshake went through a HelloRetryRequest
 	// skipEarlyData is how many more bytes of rejected 0-RTT data a server
 	// drops (RFC 8446, Section 4.2.10); 0 when none is expected.
 	skipEarlyData int
@@ -189,7 +193,9 @@ func (hc *halfConn) incSeq() error {
 }
 
 func newConn(transport net.Conn, isClient bool) *Conn {
-	return &Conn{conn: transport, isClient: isClient}
+	c := &Conn{conn: transport, isClient: isClient}
+	c.backlog, _ = transport.(backends.PeerBacklogCounter)
+	return c
 }
 
 // Client returns a TLS 1.3 client connection over transport. No I/O happens
@@ -485,7 +491,10 @@ func (c *Conn) readRecordLocked() error {
 		} else if c.postHandshakeBytes += len(record); c.postHandshakeBytes > maxPostHandshakeBytes {
 			return c.fail(alertUnexpectedMessage, "tls: too many post-handshake bytes without data")
 		}
-		return c.checkMessageHeader()
+		if err := c.checkMessageHeader(); err != nil {
+			return err
+		}
+		return c.holdBacklog()
 	case recordTypeApplicationData:
 		if c.in.aead == nil && c.skipEarlyData > 0 {
 			// 0-RTT data sent before a HelloRetryRequest.
@@ -560,7 +569,38 @@ func (c *Conn) readHandshake() ([]byte, error) {
 	if len(c.hand) == 0 {
 		c.hand = c.hand[:0:0]
 	}
+	if err := c.holdBacklog(); err != nil {
+		return nil, err
+	}
 	return msg, nil
+}
+
+// holdBacklog tells the transport's counter, when it has one
+// (backends.PeerBacklogCounter), what the connection holds of handshake
+// messages in pieces after the handshake: a peer may send up to 64 KiB
+// of one (maxHandshakeOther) and never its end, 79 KiB of heap, which a
+// guest's thousands of connections would hold uncounted. Whole messages
+// are gone once handled, so a connection holds nothing counted once its
+// message is in, and none when data comes (no data may come inside a
+// message). While a server waits for the client's certificate, the
+// transport counts what it reads itself: nothing is told then. The
+// caller holds in.
+func (c *Conn) holdBacklog() error {
+	if c.backlog == nil || !c.handshakeDone.Load() {
+		return nil
+	}
+	n := len(c.hand)
+	if n > 0 && !c.isClient && c.auth.waiting() {
+		n = 0
+	}
+	if n == c.backlogHeld {
+		return nil
+	}
+	if err := c.backlog.HoldPeerBacklog(int64(n)); err != nil {
+		return c.fail(alertInternalError, "tls: %w", err)
+	}
+	c.backlogHeld = n
+	return nil
 }
 
 // checkMessageHeader fails the connection when the handshake message at

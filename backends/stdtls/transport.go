@@ -1,6 +1,7 @@
 package stdtls
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync/atomic"
@@ -51,15 +52,38 @@ type transport struct {
 	counter       backends.PeerBacklogCounter
 	established   atomic.Bool
 	backlog, held atomic.Int64
+	// handshakeRead counts what Read read before the handshake completed
+	// (maxHandshakeBytes). crypto/tls's Reads are one at a time.
+	handshakeRead int
 }
+
+// maxHandshakeBytes bounds what a connection reads in its handshake: as
+// much as 8 handshake messages of the largest size crypto/tls takes (a
+// Certificate, 256 KiB), where a side takes 7 at most, as circl-pq
+// bounds it. crypto/tls bounds each message's length, not its records:
+// a peer sending a byte of a message in each record padded to 16 KiB
+// made a GiB of records per message (64 KiB), a decryption each, for as
+// long as the handshake's timeout let it.
+const maxHandshakeBytes = 8 << 18
+
+// errHandshakeBytes is the error of a Read crossing maxHandshakeBytes.
+var errHandshakeBytes = errors.New("stdtls: the peer sent more than 2 MiB in the handshake")
 
 // freeBacklog is the backlog a connection holds without telling the
 // transport's counter: what crypto/tls reads of records of data before
-// Read returns some (its record buffer, some 38 KB of 16 KiB records in
-// TestHostilePeerBacklog's bulk data), which every connection may hold
-// anyway. Data never crosses it, so that the counter, told of
-// everything past it, holds nothing for connections that only carry
-// data, however many wait in the middle of a record.
+// Read returns some (a read takes up to its record buffer, 40,960 bytes,
+// several records, of which Read returns the first of data and keeps
+// the rest), which every connection may hold anyway. Data never crosses
+// it, so that the counter, told of everything past it, holds nothing for
+// connections that only carry data, however many wait in the middle of a
+// record. It cannot be lower without a cost on every record of data:
+// which of the records a read took were data only crypto/tls knows (in
+// TLS 1.3 all are application_data on the wire), so that a peer sending a
+// byte of data and 40 KB of a handshake message behind it in one read
+// hides those 40 KB from any count the transport makes, record headers
+// parsed or not, unless each read ends at a record's end (twice the
+// reads of bulk data). docs/security.md gives what a connection holds
+// beneath it (TestPeerBacklogFreeCost).
 const freeBacklog = 64 << 10
 
 func (t *transport) Read(p []byte) (int, error) {
@@ -67,7 +91,11 @@ func (t *transport) Read(p []byte) (int, error) {
 	if n == 0 && err == io.EOF {
 		t.eof.Store(true)
 	}
-	if n > 0 && t.counter != nil && t.established.Load() {
+	if n > 0 && !t.established.Load() {
+		if t.handshakeRead += n; t.handshakeRead > maxHandshakeBytes {
+			return n, errHandshakeBytes // not temporary: crypto/tls fails the handshake
+		}
+	} else if n > 0 && t.counter != nil {
 		if cerr := t.countBacklog(n); cerr != nil {
 			return n, cerr // not temporary: crypto/tls fails the connection
 		}

@@ -21,6 +21,7 @@ var unreported = map[string]string{
 	"tlshost.Config.HandshakeTimeout":  "bounds a wait: the guest reads the timeout's error, and tlshost.Config.Logger gets the failure",
 	"tlshost.Config.SessionCacheSize":  "an LRU cache: a full one forgets its oldest session, refusing nothing",
 	"tlshost.Config.TicketKeyRotation": "a period, not something the guest makes the host hold",
+	"tlshost.Config.KeyLogBytes":       "the host's key log, no guest's: past it lines are dropped, no call refused, and tlshost.Config.Logger gets one warning naming the field and the flag",
 	"tlshost.Config.MaxPeerRSAKeyBits": "the peer's key, not the guest's: the handshake fails with an error the guest reads, and tlshost.Config.Logger gets the failure",
 }
 

@@ -4,6 +4,8 @@
 // writes records of the test's choosing on the raw connection, which the
 // other end decrypts as the peer's: messages no crypto/tls peer sends on
 // demand (session tickets, key updates, handshake messages in pieces).
+// A FlightReplacer plays one in the middle of its handshake instead,
+// sealing under its handshake traffic secret.
 // A Sealer also opens records sealed under its secret, so a test can
 // read a connection captured on the wire with the secrets of a key log.
 package tls13records
@@ -88,7 +90,13 @@ func NewSealer(suite uint16, secret []byte) (*Sealer, error) {
 // Seal returns a record carrying content of type typ (22 handshake, 23
 // application data, 21 alert).
 func (s *Sealer) Seal(typ byte, content []byte) []byte {
-	inner := append(append([]byte(nil), content...), typ)
+	return s.SealPadded(typ, content, 0)
+}
+
+// SealPadded returns a record carrying content of type typ followed by
+// padding zero bytes of padding (RFC 8446, Section 5.4).
+func (s *Sealer) SealPadded(typ byte, content []byte, padding int) []byte {
+	inner := append(append(append([]byte(nil), content...), typ), make([]byte, padding)...)
 	n := len(inner) + s.aead.Overhead()
 	hdr := []byte{23, 3, 3, byte(n >> 8), byte(n)}
 	nonce := s.nonce()
@@ -181,16 +189,105 @@ func Handshake(raw net.Conn, config *tls.Config, isServer bool) (*tls.Conn, *Sea
 	if err := c.Handshake(); err != nil {
 		return nil, nil, err
 	}
-	sc := bufio.NewScanner(&keylog)
+	secret, err := keyLogSecret(keylog.String(), label)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := NewSealer(c.ConnectionState().CipherSuite, secret)
+	return c, s, err
+}
+
+// A FlightReplacer is the transport of a crypto/tls peer, in a handshake
+// whose config's KeyLogWriter is KeyLog, that replaces the first records
+// the peer seals under its handshake traffic secret (a server's flight
+// from EncryptedExtensions on, a client's second flight) with what Flight
+// returns, sealed by a Sealer of that secret, and drops all the peer
+// writes after: a peer misbehaving in the middle of its handshake. The
+// peer's plaintext records (ServerHello, change_cipher_spec) go through.
+type FlightReplacer struct {
+	net.Conn
+	IsServer bool
+	KeyLog   bytes.Buffer
+	Flight   func(*Sealer) []byte
+
+	suite    uint16 // from the ServerHello, written or read
+	replaced bool
+}
+
+// Read reads the peer's transport, and the cipher suite of the ServerHello
+// a client reads (the first record it reads, found whole in its first
+// read, as it is over loopback).
+func (f *FlightReplacer) Read(p []byte) (int, error) {
+	n, err := f.Conn.Read(p)
+	if !f.IsServer && f.suite == 0 {
+		f.suite = serverHelloSuite(p[:n])
+	}
+	return n, err
+}
+
+// Write writes the plaintext records of p until the first sealed one,
+// which it replaces with Flight's records; it drops the rest, and all
+// later writes.
+func (f *FlightReplacer) Write(p []byte) (int, error) {
+	if f.replaced {
+		return len(p), nil
+	}
+	if f.IsServer && f.suite == 0 {
+		f.suite = serverHelloSuite(p)
+	}
+	rest := p
+	for len(rest) >= 5 && rest[0] != 23 {
+		k := min(len(rest), 5+int(binary.BigEndian.Uint16(rest[3:5])))
+		if _, err := f.Conn.Write(rest[:k]); err != nil {
+			return 0, err
+		}
+		rest = rest[k:]
+	}
+	if len(rest) == 0 {
+		return len(p), nil
+	}
+	f.replaced = true
+	label := "CLIENT_HANDSHAKE_TRAFFIC_SECRET"
+	if f.IsServer {
+		label = "SERVER_HANDSHAKE_TRAFFIC_SECRET"
+	}
+	secret, err := keyLogSecret(f.KeyLog.String(), label)
+	if err != nil {
+		return 0, err
+	}
+	s, err := NewSealer(f.suite, secret)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := f.Conn.Write(f.Flight(s)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// serverHelloSuite is the cipher suite of the ServerHello record b starts
+// with, or 0.
+func serverHelloSuite(b []byte) uint16 {
+	// Record header (5), message type and length (4), version (2),
+	// random (32), session ID (1 + its length), cipher suite (2).
+	if len(b) < 5+4+2+32+1 || b[0] != 22 || b[5] != 2 {
+		return 0
+	}
+	at := 5 + 4 + 2 + 32
+	at += 1 + int(b[at])
+	if len(b) < at+2 {
+		return 0
+	}
+	return binary.BigEndian.Uint16(b[at:])
+}
+
+// keyLogSecret is the secret of label in the key log text keylog.
+func keyLogSecret(keylog, label string) ([]byte, error) {
+	sc := bufio.NewScanner(strings.NewReader(keylog))
 	for sc.Scan() {
 		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == label {
-			secret, err := hex.DecodeString(f[2])
-			if err != nil {
-				return nil, nil, err
-			}
-			s, err := NewSealer(c.ConnectionState().CipherSuite, secret)
-			return c, s, err
+			return hex.DecodeString(f[2])
 		}
 	}
-	return nil, nil, fmt.Errorf("tls13records: no %s in the key log", label)
+	return nil, fmt.Errorf("tls13records: no %s in the key log", label)
 }

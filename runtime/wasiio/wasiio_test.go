@@ -188,13 +188,15 @@ func TestInputStreamCloseStopsReader(t *testing.T) {
 	waitGoroutines(t, before)
 }
 
+// waitGoroutines waits, up to 10 s, until at most want goroutines run. (It
+// once gave up after 200 polls 5ms apart, about 1 s: what a loaded
+// machine can take to run the goroutines that end.)
 func waitGoroutines(t *testing.T, want int) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if runtime.NumGoroutine() <= want {
 			return
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("goroutines: %d, want at most %d", runtime.NumGoroutine(), want)
 }
