@@ -620,8 +620,8 @@ func TestLinkLocalNoZone(t *testing.T) {
 
 // TestBindTakesNoHostPort: a guest allowed to bind every loopback and
 // wildcard port cannot take or share one the host already listens on,
-// TCP or UDP, though the host's listener has SO_REUSEADDR (as Go's have):
-// bind fails with address-in-use.
+// TCP or UDP, though the host's listener has SO_REUSEADDR (as Go's have),
+// on one family or both: bind fails with address-in-use.
 func TestBindTakesNoHostPort(t *testing.T) {
 	ctx := context.Background()
 	host, _ := countingListener(t, "tcp4", "127.0.0.1:0")
@@ -646,6 +646,44 @@ func TestBindTakesNoHostPort(t *testing.T) {
 		}
 		if err := u.FinishBind(ctx); err != AddressInUse {
 			t.Errorf("UDP bind to %v, the host's port: %v, want address-in-use", ap, err)
+		}
+		u.Drop()
+	}
+
+	// Nor one the host listens on for both families (Go's net.Listen
+	// on ":PORT": [::] without IPV6_V6ONLY), whose IPv4 clients a
+	// guest's listener on an IPv4 address, more specific, would take.
+	dual, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dual.Close()
+	dualUDP, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dualUDP.Close()
+	if err := p.AllowListen("[::1]:*"); err != nil {
+		t.Fatal(err)
+	}
+	tcpPort := uint16(dual.Addr().(*net.TCPAddr).Port)
+	udpPort = uint16(dualUDP.LocalAddr().(*net.UDPAddr).Port)
+	for _, ip := range []string{"127.0.0.1", "0.0.0.0", "::1"} {
+		addr := netip.MustParseAddr(ip)
+		ap := netip.AddrPortFrom(addr, tcpPort)
+		if _, err := tryBind(t, st, FamilyOf(addr), ap); err != AddressInUse {
+			t.Errorf("TCP bind to %v, the port of the host's listener on both families: %v, want address-in-use", ap, err)
+		}
+		ap = netip.AddrPortFrom(addr, udpPort)
+		u, err := st.NewUDPSocket(FamilyOf(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := u.StartBind(ctx, st.Network(), ToWIT(ap)); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.FinishBind(ctx); err != AddressInUse {
+			t.Errorf("UDP bind to %v, the port of the host's socket on both families: %v, want address-in-use", ap, err)
 		}
 		u.Drop()
 	}
