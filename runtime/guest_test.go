@@ -107,6 +107,23 @@ func TestGuestPolicyDenials(t *testing.T) {
 	}
 }
 
+// TestGuestResolveNumericName: a guest's lookup of a name ending in a
+// number, which the host's C library would read as an IPv4 address
+// (127.1 as 127.0.0.1), is invalid-argument even under "*:*", which
+// before handed it to the host's resolver.
+func TestGuestResolveNumericName(t *testing.T) {
+	addr := echoServer(t)
+	stdout, stderr, err := run(t, "./testdata/denied", policy(t, []string{"*:*"}, nil), addr, "127.0.0.1:0", "127.1")
+	if err != nil {
+		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
+	}
+	want := fmt.Sprintf("connect 0\nbind %d\nresolve %d\nudp bind %d\n",
+		sockets.AccessDenied, sockets.InvalidArgument, sockets.AccessDenied)
+	if stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+}
+
 // TestGuestPolicyTranslated: a guest allowed every IPv6 address
 // ("[::/0]") reaches no IPv4 one through a translator's IPv6 spelling of
 // it (NAT64, SIIT), or one that embeds it for a relay or a host to unwrap

@@ -102,37 +102,86 @@ func TestGrantsOnlyConnect(t *testing.T) {
 	}
 }
 
-// TestResolveNumericNames: names that the C library's inet_aton reads
-// as IPv4 addresses (127.1, 0x7f.1, 0177.0.0.1, 2130706433), a literal
-// with a trailing dot, and names ending in 0x under rules for names
-// beside them are refused before any DNS query: no rule names them, and
-// a wildcard rule matches only names ending in its own, whose last label
-// is never a number (ParseRule). A guest cannot reach an address by a
-// spelling the host's resolver might read as one.
+// TestResolveNumericNames: names that end in a number, which no DNS
+// name does and which the C library's inet_aton may read as IPv4
+// addresses (127.1, 0x7f.1, 0177.0.0.1, 2130706433), are
+// invalid-argument before any rule is consulted or any DNS query made,
+// under rules for names beside them and under "*" alike; so is a
+// literal with a trailing dot. Before, a "*" rule sent them to the host's
+// resolver, which queried the DNS for them (Go's) or read them as
+// addresses (the C library's), and under other rules they were
+// access-denied, the denial naming a rule ParseRule refuses
+// (--allow-connect 127.1:PORT). A name ending in a bare 0x is a name.
 func TestResolveNumericNames(t *testing.T) {
 	res, queried := spellingDNS(t, nil, nil)
-	var p Policy
-	if err := p.AllowConnect("svc.allowed.test:443", "*.wild.test:443", "*.0x:443"); err != nil {
-		t.Fatal(err)
-	}
-	st := NewStack(&p)
-	st.SetResolver(res)
-	for _, name := range []string{
+	numeric := []string{
 		"127.1", "0x7f.1", "0X7F.1", "0177.0.0.1", "2130706433", "0x7f000001", "127.0.0.1.",
-		"1.0x7f", "127.0.0.1.wild", "wild.test.1", "svc.allowed.test.0x1", "0x.1",
-	} {
-		if r, err := st.Resolve(st.Network(), name); err != AccessDenied {
-			if r != nil {
-				r.Drop()
-			}
-			t.Errorf("resolve %q: %v, want access-denied", name, err)
+		"1.0x7f", "wild.test.1", "svc.allowed.test.0x1", "0x.1", "a.wild.test.08",
+	}
+	for _, rules := range [][]string{{"svc.allowed.test:443", "*.wild.test:443", "*.0x:443"}, {"*:*"}} {
+		var p Policy
+		if err := p.AllowConnect(rules...); err != nil {
+			t.Fatal(err)
 		}
+		p.OnDeny(func(d Denial) { t.Errorf("under %q, %v of %q reached the policy", rules, d.Op, d.Name) })
+		st := NewStack(&p)
+		st.SetResolver(res)
+		for _, name := range numeric {
+			if r, err := st.Resolve(st.Network(), name); err != InvalidArgument {
+				if r != nil {
+					r.Drop()
+				}
+				t.Errorf("under %q, resolve %q: %v, want invalid-argument", rules, name, err)
+			}
+		}
+		r, err := st.Resolve(st.Network(), "a.0x")
+		if err != nil {
+			t.Fatalf("under %q, resolve %q: %v, want it looked up", rules, "a.0x", err)
+		}
+		wait(t, r.done)
+		r.Drop()
 	}
-	select {
-	case name := <-queried:
-		t.Fatalf("a refused name reached the DNS server as %q", name)
-	default:
+	for {
+		select {
+		case name := <-queried:
+			if name != "a.0x." {
+				t.Errorf("a name ending in a number reached the DNS server as %q", name)
+			}
+			continue
+		default:
+		}
+		break
 	}
+}
+
+// FuzzDeniedNameIsRule: a name a guest is refused for want of a rule is
+// one a rule can name: the denial's name, as Policy.OnDeny reports it
+// (and wasitls run suggests it for --allow-connect), is a rule's name
+// as written.
+func FuzzDeniedNameIsRule(f *testing.F) {
+	for _, s := range []string{"example.com", "EXAMPLE.com.", "127.1", "0x7f.1", "a.0x", "a.b.08", "_srv.a", "a-.b", "1a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		var p Policy
+		var denied []Denial
+		p.OnDeny(func(d Denial) { denied = append(denied, d) })
+		st := NewStack(&p)
+		r, err := st.Resolve(st.Network(), name)
+		if r != nil {
+			r.Drop()
+		}
+		if err != AccessDenied {
+			return
+		}
+		if len(denied) != 1 {
+			t.Fatalf("resolve %q: access-denied with %d denials, want 1", name, len(denied))
+		}
+		rule, err := ParseRule(denied[0].Name + ":443")
+		if err != nil || rule.name != denied[0].Name {
+			t.Fatalf("resolve %q denied as %q, which no rule names: %v", name, denied[0].Name, err)
+		}
+	})
 }
 
 // FuzzRuleNameNotAddress: every name ParseRule takes for a DNS name, and

@@ -41,7 +41,8 @@ import (
 //     matches the subdomains of example.com but not example.com itself).
 //     Names are allowed in connect rules only. A name ending in a number
 //     ("127.1", "10.0.0.010", "2130706433": IPv4 in spellings other than
-//     four decimal numbers) is an error.
+//     four decimal numbers) is an error, and a guest's lookup of one is
+//     invalid-argument, whatever the rules.
 //
 // PORT is a number ("443"), a range ("8000-8999") or "*" for any port;
 // port 0 alone, which no connection goes to, is an error in a connect
@@ -209,7 +210,7 @@ func ParseRule(s string) (Rule, error) {
 		if !validName(name) {
 			return r, fmt.Errorf("sockets: policy rule %q: %q is neither an address, a range nor a DNS name", s, host)
 		}
-		if numericLabel(name[strings.LastIndexByte(name, '.')+1:]) {
+		if numericName(name) {
 			// 127.1, 2130706433, 0x7f000001, 10.0.0.010: no DNS name
 			// ends in a number (RFC 1123, section 2.1), and netip
 			// takes none of these for an address. Taken as a name, the
@@ -221,6 +222,12 @@ func ParseRule(s string) (Rule, error) {
 		r.name = name
 	}
 	return r, nil
+}
+
+// numericName reports whether the valid name ends in a number, which no
+// DNS name does: the C library may read it as an IPv4 address.
+func numericName(name string) bool {
+	return numericLabel(name[strings.LastIndexByte(name, '.')+1:])
 }
 
 // numericLabel reports whether label is a number, decimal or 0x
