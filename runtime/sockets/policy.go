@@ -203,7 +203,7 @@ func ParseRule(s string) (Rule, error) {
 			r.prefix = netip.PrefixFrom(ip, ip.BitLen())
 			break
 		}
-		name := strings.TrimSuffix(strings.ToLower(host), ".")
+		name := normalizeName(host)
 		if rest, ok := strings.CutPrefix(name, "*."); ok {
 			r.wild, name = true, rest
 		}
@@ -472,8 +472,18 @@ func (p *Policy) CanResolve(name string) bool {
 	return len(p.resolveRules(normalizeName(name))) > 0
 }
 
+// normalizeName lower-cases name's ASCII letters, its only ones a valid
+// name holds, and drops one trailing dot. Not strings.ToLower, which
+// lower-cases the Kelvin sign (U+212A) to an ASCII k: a guest's
+// "\u212a.example.com" was looked up as k.example.com, under rules
+// for that name, and a rule naming it allowed the ASCII one.
 func normalizeName(name string) string {
-	return strings.TrimSuffix(strings.ToLower(name), ".")
+	return strings.TrimSuffix(strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, name), ".")
 }
 
 // DefaultGrantLimit is how many addresses a guest instance's lookups

@@ -428,7 +428,9 @@ func TestResolveSpellings(t *testing.T) {
 		{"svc.allowed.test/", InvalidArgument},
 		{"svc.allowed.test:80", InvalidArgument},
 		{"svc.allowed.test ", InvalidArgument},
-		{"ѕvc.allowed.test", InvalidArgument}, // a Cyrillic s
+		{"ѕvc.allowed.test", InvalidArgument},      // a Cyrillic s
+		{"\u212a.wild.test", InvalidArgument},      // the Kelvin sign, which Unicode lower-cases to k
+		{"svc.allowed.te\u017ft", InvalidArgument}, // a long s, which Unicode upper-cases to S
 		{"a.wild.test\u3002evil", InvalidArgument},
 		{strings.Repeat("a.", 126) + "wild.test", InvalidArgument}, // 261 bytes
 		{"*.wild.test", InvalidArgument},
