@@ -44,6 +44,13 @@ func run(t *testing.T, pkg string, policy *sockets.Policy, args ...string) (stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runIn(t, r, rt, pkg, args...)
+}
+
+// runIn runs pkg as a guest of rt, on r, as run does.
+func runIn(t *testing.T, r wazero.Runtime, rt *runtime.Runtime, pkg string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx := context.Background()
 	compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, pkg))
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +109,48 @@ func TestGuestPolicyDenials(t *testing.T) {
 	}
 	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\nudp bind %d\n",
 		sockets.AccessDenied, sockets.AccessDenied, sockets.AccessDenied, sockets.AccessDenied)
+	if stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+}
+
+// TestGuestGrantsPerInstance: what a guest's lookup grants is that
+// guest's: after one guest of a runtime dialed "localhost:PORT" by name
+// (a rule names it), another guest of the same runtime, under the same
+// policy, is refused the connect to 127.0.0.1:PORT, the address the
+// first one's lookup made connectable for it.
+func TestGuestGrantsPerInstance(t *testing.T) {
+	addr := echoServer(t)
+	_, port, _ := net.SplitHostPort(addr)
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(cache))
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy(t, []string{"localhost:" + port}, nil), StopFlag: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runIn(t, r, rt, "./testdata/dialname", "localhost:"+port, "by name")
+	if err != nil || stdout != "echo: by name\n" {
+		t.Fatalf("the guest dialing by name: %v, stdout %q, stderr %q", err, stdout, stderr)
+	}
+	stdout, stderr, err = runIn(t, r, rt, "./testdata/echoclient", addr, "by address")
+	if err == nil || stdout != "" || !strings.Contains(stderr, fmt.Sprintf("start-connect: %d", sockets.AccessDenied)) {
+		t.Fatalf("another guest connecting to %s: %v, stdout %q, stderr %q; want access-denied", addr, err, stdout, stderr)
+	}
+}
+
+// TestGuestResolveNumericName: a guest's lookup of a name ending in a
+// number, which the host's C library would read as an IPv4 address
+// (127.1 as 127.0.0.1), is invalid-argument even under "*:*", which
+// before handed it to the host's resolver.
+func TestGuestResolveNumericName(t *testing.T) {
+	addr := echoServer(t)
+	stdout, stderr, err := run(t, "./testdata/denied", policy(t, []string{"*:*"}, nil), addr, "127.0.0.1:0", "127.1")
+	if err != nil {
+		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
+	}
+	want := fmt.Sprintf("connect 0\nbind %d\nresolve %d\nudp bind %d\n",
+		sockets.AccessDenied, sockets.InvalidArgument, sockets.AccessDenied)
 	if stdout != want {
 		t.Fatalf("stdout %q, want %q", stdout, want)
 	}

@@ -180,7 +180,8 @@ func closingResolver(r *net.Resolver, panicked func(err error, stack []byte)) *n
 func (s *Stack) Lookups() int { return int(s.lookups.Load()) }
 
 // Resolve is resolve-addresses. A literal IP address resolves to itself
-// without a lookup; a name resolves only when a connect rule of the policy
+// without a lookup; a name ending in a number (127.1) is
+// invalid-argument; a name resolves only when a connect rule of the policy
 // names it (else access-denied), and the addresses found become connectable
 // on the rule's ports for this instance. The lookup runs on a goroutine;
 // past the lookup limit (SetLookupLimit) it fails with
@@ -207,7 +208,12 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		return r, nil
 	}
 	name = normalizeName(name)
-	if !validName(name) {
+	if !validName(name) || numericName(name) {
+		// A name ending in a number is no DNS name, and no rule names
+		// one (ParseRule). Before, a "*" rule handed it to the host's
+		// resolver, whose C library reads 127.1 as 127.0.0.1, and
+		// other rules refused it with access-denied, the denial
+		// naming a rule ParseRule refuses.
 		return nil, InvalidArgument
 	}
 	rules := s.policy.resolveRules(name)

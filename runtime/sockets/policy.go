@@ -41,7 +41,8 @@ import (
 //     matches the subdomains of example.com but not example.com itself).
 //     Names are allowed in connect rules only. A name ending in a number
 //     ("127.1", "10.0.0.010", "2130706433": IPv4 in spellings other than
-//     four decimal numbers) is an error.
+//     four decimal numbers) is an error, and a guest's lookup of one is
+//     invalid-argument, whatever the rules.
 //
 // PORT is a number ("443"), a range ("8000-8999") or "*" for any port;
 // port 0 alone, which no connection goes to, is an error in a connect
@@ -202,14 +203,14 @@ func ParseRule(s string) (Rule, error) {
 			r.prefix = netip.PrefixFrom(ip, ip.BitLen())
 			break
 		}
-		name := strings.TrimSuffix(strings.ToLower(host), ".")
+		name := normalizeName(host)
 		if rest, ok := strings.CutPrefix(name, "*."); ok {
 			r.wild, name = true, rest
 		}
 		if !validName(name) {
 			return r, fmt.Errorf("sockets: policy rule %q: %q is neither an address, a range nor a DNS name", s, host)
 		}
-		if numericLabel(name[strings.LastIndexByte(name, '.')+1:]) {
+		if numericName(name) {
 			// 127.1, 2130706433, 0x7f000001, 10.0.0.010: no DNS name
 			// ends in a number (RFC 1123, section 2.1), and netip
 			// takes none of these for an address. Taken as a name, the
@@ -221,6 +222,12 @@ func ParseRule(s string) (Rule, error) {
 		r.name = name
 	}
 	return r, nil
+}
+
+// numericName reports whether the valid name ends in a number, which no
+// DNS name does: the C library may read it as an IPv4 address.
+func numericName(name string) bool {
+	return numericLabel(name[strings.LastIndexByte(name, '.')+1:])
 }
 
 // numericLabel reports whether label is a number, decimal or 0x
@@ -465,8 +472,18 @@ func (p *Policy) CanResolve(name string) bool {
 	return len(p.resolveRules(normalizeName(name))) > 0
 }
 
+// normalizeName lower-cases name's ASCII letters, its only ones a valid
+// name holds, and drops one trailing dot. Not strings.ToLower, which
+// lower-cases the Kelvin sign (U+212A) to an ASCII k: a guest's
+// "\u212a.example.com" was looked up as k.example.com, under rules
+// for that name, and a rule naming it allowed the ASCII one.
 func normalizeName(name string) string {
-	return strings.TrimSuffix(strings.ToLower(name), ".")
+	return strings.TrimSuffix(strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, name), ".")
 }
 
 // DefaultGrantLimit is how many addresses a guest instance's lookups

@@ -172,6 +172,9 @@ func TestParseRuleErrors(t *testing.T) {
 		{"0x7f000001:80", `"0x7f000001" is not an address`},
 		{"0x7F.1:80", `"0x7F.1" is not an address`},
 		{"*.1:80", `"*.1" is not an address`},
+		// Unicode lower-cases the Kelvin sign to an ASCII k: the rule
+		// allowed key.example.com.
+		{"\u212aey.example.com:443", `is neither an address, a range nor a DNS name`},
 	} {
 		if _, err := ParseRule(tc.rule); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseRule(%q): %v; want it to contain %q", tc.rule, err, tc.want)

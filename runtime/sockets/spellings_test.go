@@ -428,7 +428,9 @@ func TestResolveSpellings(t *testing.T) {
 		{"svc.allowed.test/", InvalidArgument},
 		{"svc.allowed.test:80", InvalidArgument},
 		{"svc.allowed.test ", InvalidArgument},
-		{"ѕvc.allowed.test", InvalidArgument}, // a Cyrillic s
+		{"ѕvc.allowed.test", InvalidArgument},      // a Cyrillic s
+		{"\u212a.wild.test", InvalidArgument},      // the Kelvin sign, which Unicode lower-cases to k
+		{"svc.allowed.te\u017ft", InvalidArgument}, // a long s, which Unicode upper-cases to S
 		{"a.wild.test\u3002evil", InvalidArgument},
 		{strings.Repeat("a.", 126) + "wild.test", InvalidArgument}, // 261 bytes
 		{"*.wild.test", InvalidArgument},
@@ -583,10 +585,10 @@ func TestResolveLongLiteralNotHeld(t *testing.T) {
 	}
 }
 
-// TestLinkLocalNoZone: the scope id of a guest's IPv6 address is not
-// used, so a link-local address names no interface: binding or
-// connecting to one fails with invalid-argument even under rules that
-// allow it, whatever scope id the guest gave.
+// TestLinkLocalNoZone: the scope id and flow info of a guest's IPv6
+// address are not used, so a link-local address names no interface:
+// binding or connecting to one fails with invalid-argument even under
+// rules that allow it, whatever scope id the guest gave.
 func TestLinkLocalNoZone(t *testing.T) {
 	var p Policy
 	if err := p.AllowConnect("[fe80::/10]:*"); err != nil {
@@ -598,8 +600,9 @@ func TestLinkLocalNoZone(t *testing.T) {
 	st := NewStack(&p)
 	addr := ToWIT(netip.MustParseAddrPort("[fe80::1]:9"))
 	addr.IPv6.ScopeID = 1 // lo's index on Linux
-	if ap := FromWIT(addr); ap.Addr().Zone() != "" {
-		t.Fatalf("FromWIT gave %v a zone", ap)
+	addr.IPv6.FlowInfo = 0xfffff
+	if ap := FromWIT(addr); ap != netip.MustParseAddrPort("[fe80::1]:9") {
+		t.Fatalf("FromWIT kept the scope id or the flow info: %v", ap)
 	}
 	if err := tryConnect(t, st, IPv6, FromWIT(addr)); err != InvalidArgument {
 		t.Errorf("connect to a link-local address: %v, want invalid-argument", err)
@@ -619,8 +622,8 @@ func TestLinkLocalNoZone(t *testing.T) {
 
 // TestBindTakesNoHostPort: a guest allowed to bind every loopback and
 // wildcard port cannot take or share one the host already listens on,
-// TCP or UDP, though the host's listener has SO_REUSEADDR (as Go's have):
-// bind fails with address-in-use.
+// TCP or UDP, though the host's listener has SO_REUSEADDR (as Go's have),
+// on one family or both: bind fails with address-in-use.
 func TestBindTakesNoHostPort(t *testing.T) {
 	ctx := context.Background()
 	host, _ := countingListener(t, "tcp4", "127.0.0.1:0")
@@ -645,6 +648,44 @@ func TestBindTakesNoHostPort(t *testing.T) {
 		}
 		if err := u.FinishBind(ctx); err != AddressInUse {
 			t.Errorf("UDP bind to %v, the host's port: %v, want address-in-use", ap, err)
+		}
+		u.Drop()
+	}
+
+	// Nor one the host listens on for both families (Go's net.Listen
+	// on ":PORT": [::] without IPV6_V6ONLY), whose IPv4 clients a
+	// guest's listener on an IPv4 address, more specific, would take.
+	dual, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dual.Close()
+	dualUDP, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dualUDP.Close()
+	if err := p.AllowListen("[::1]:*"); err != nil {
+		t.Fatal(err)
+	}
+	tcpPort := uint16(dual.Addr().(*net.TCPAddr).Port)
+	udpPort = uint16(dualUDP.LocalAddr().(*net.UDPAddr).Port)
+	for _, ip := range []string{"127.0.0.1", "0.0.0.0", "::1"} {
+		addr := netip.MustParseAddr(ip)
+		ap := netip.AddrPortFrom(addr, tcpPort)
+		if _, err := tryBind(t, st, FamilyOf(addr), ap); err != AddressInUse {
+			t.Errorf("TCP bind to %v, the port of the host's listener on both families: %v, want address-in-use", ap, err)
+		}
+		ap = netip.AddrPortFrom(addr, udpPort)
+		u, err := st.NewUDPSocket(FamilyOf(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := u.StartBind(ctx, st.Network(), ToWIT(ap)); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.FinishBind(ctx); err != AddressInUse {
+			t.Errorf("UDP bind to %v, the port of the host's socket on both families: %v, want address-in-use", ap, err)
 		}
 		u.Drop()
 	}

@@ -147,10 +147,17 @@ type guestRuntime struct {
 // guests stopped.
 func newGuestRuntime(t *testing.T, cfg tlshost.Config, p *guestPKI) *guestRuntime {
 	t.Helper()
-	setup := context.Background()
 	policy := new(sockets.Policy)
 	policy.AllowConnect("127.0.0.1:*", "localhost:*")
 	policy.AllowListen("127.0.0.1:*")
+	return newGuestRuntimePolicy(t, cfg, p, policy)
+}
+
+// newGuestRuntimePolicy is newGuestRuntime with the network policy of its
+// guests.
+func newGuestRuntimePolicy(t *testing.T, cfg tlshost.Config, p *guestPKI, policy *sockets.Policy) *guestRuntime {
+	t.Helper()
+	setup := context.Background()
 	r := wazero.NewRuntimeWithConfig(setup, runtime.NewFastRuntimeConfig().WithCompilationCache(compilationCache))
 	t.Cleanup(func() { r.Close(context.Background()) })
 	cfg.RootCAs, cfg.ClientCAs = p.ca.Pool(), p.ca.Pool()
