@@ -2,7 +2,9 @@ package circlpq
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -390,4 +392,77 @@ func FuzzListRoundTrip(f *testing.F) {
 			t.Fatalf("Certificate round trip changed the chain: %x", data)
 		}
 	})
+}
+
+// FuzzClientHelloCryptoTLS hands the same ClientHello to crypto/tls's
+// server, as a peer's first flight, and compares the lists both read
+// (crypto/tls's ClientHelloInfo, which its GetConfigForClient sees once
+// its parser took the message): server name, cipher suites, versions,
+// groups, signature schemes and ALPN IDs. The two parsers refuse
+// different things (crypto/tls no key share, this engine a short PSK
+// binder), so only what both take is compared.
+func FuzzClientHelloCryptoTLS(f *testing.F) {
+	for _, s := range clientHelloListSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m clientHelloMsg
+		if len(data) > 1<<16 || !m.unmarshal(data) {
+			return
+		}
+		var records []byte
+		for rest := data; len(rest) > 0; {
+			k := min(len(rest), 1<<14)
+			records = append(records, 22, 3, 1, byte(k>>8), byte(k))
+			records = append(records, rest[:k]...)
+			rest = rest[k:]
+		}
+		var info *tls.ClientHelloInfo
+		errSeen := errors.New("seen")
+		srv := tls.Server(&feedConn{r: bytes.NewReader(records)}, &tls.Config{
+			GetConfigForClient: func(chi *tls.ClientHelloInfo) (*tls.Config, error) {
+				info = chi
+				return nil, errSeen
+			},
+		})
+		srv.Handshake()
+		if info == nil {
+			return
+		}
+		if info.ServerName != m.serverName && m.serverName != "" {
+			t.Fatalf("server name %q, crypto/tls %q: %x", m.serverName, info.ServerName, data)
+		}
+		alpn := m.alpnProtocols
+		if alpn == nil {
+			alpn = []string{}
+		}
+		protos := info.SupportedProtos
+		if protos == nil {
+			protos = []string{}
+		}
+		if !slices.Equal(info.CipherSuites, m.cipherSuites) || !slices.Equal(protos, alpn) ||
+			!slices.Equal(tlsCurves(info.SupportedCurves), m.supportedGroups) ||
+			!slices.Equal(tlsSchemes(info.SignatureSchemes), m.signatureSchemes) ||
+			len(m.supportedVersions) > 0 && !slices.Equal(info.SupportedVersions, m.supportedVersions) {
+			t.Fatalf("lists differ from crypto/tls's:\nsuites %x %x\nALPN %q %q\ngroups %x %x\nschemes %x %x\nversions %x %x\n%x",
+				m.cipherSuites, info.CipherSuites, alpn, protos, m.supportedGroups, info.SupportedCurves,
+				m.signatureSchemes, info.SignatureSchemes, m.supportedVersions, info.SupportedVersions, data)
+		}
+	})
+}
+
+func tlsCurves(c []tls.CurveID) []uint16 {
+	var out []uint16
+	for _, id := range c {
+		out = append(out, uint16(id))
+	}
+	return out
+}
+
+func tlsSchemes(c []tls.SignatureScheme) []uint16 {
+	var out []uint16
+	for _, id := range c {
+		out = append(out, uint16(id))
+	}
+	return out
 }
