@@ -79,6 +79,16 @@ func FuzzNameNormalization(f *testing.F) {
 		if err == AccessDenied && (!valid || numericName(n)) {
 			t.Fatalf("resolve %q: access-denied, for the invalid %q", name, n)
 		}
+		// Under a rule for any name, CanResolve says a name may be
+		// looked up exactly when a lookup refuses it for want of a
+		// rule only: never one refused as invalid-argument.
+		var wide Policy
+		if err := wide.AllowConnect("*:443"); err != nil {
+			t.Fatal(err)
+		}
+		if can := wide.CanResolve(name); can != (err == AccessDenied) {
+			t.Fatalf("resolve %q: %v, yet CanResolve under a rule for any name says %v", name, err, can)
+		}
 
 		// A rule naming it allows exactly its spellings.
 		rule, err := ParseRule(name + ":443")
