@@ -37,6 +37,7 @@ func (c *sizedConn) HoldPeerBacklog(n int64) error {
 // data comes.
 func FuzzTransportBacklog(f *testing.F) {
 	f.Add([]byte{1, 40, 40, 0, 200, 200, 2, 200, 2}, uint16(4096))
+	f.Add([]byte{0, 16, 1, 16, 16}, uint16(0xffff)) // 64 KiB, freeBacklog, read exactly
 	f.Add([]byte{0, 1, 255, 255, 255, 255, 255, 255, 255, 255}, uint16(0xffff))
 	f.Add([]byte{255, 255, 255, 255, 255, 255, 255, 255, 255, 1}, uint16(0xffff))
 	f.Add(append([]byte{0}, make17()...), uint16(0xffff))
