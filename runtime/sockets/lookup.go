@@ -179,6 +179,35 @@ func closingResolver(r *net.Resolver, panicked func(err error, stack []byte)) *n
 // Lookups reports how many name lookups are running.
 func (s *Stack) Lookups() int { return int(s.lookups.Load()) }
 
+// lookupName is how Resolve reads name: a literal address, which
+// resolves to itself (dns empty), or the DNS name to look up, normalised;
+// ok is false for what is neither (invalid-argument).
+func lookupName(name string) (ip netip.Addr, dns string, ok bool) {
+	if len(name) > maxNameLen+1 { // a trailing dot may follow
+		// Refused before normalizeName copies it: a guest's name can
+		// be as long as its memory, a DNS name is not. Nor is an
+		// address: before, an IPv6 literal with a zone of megabytes
+		// resolved to an address that kept the zone (netip keeps a
+		// copy of each distinct zone) for as long as the guest held
+		// the stream.
+		return ip, "", false
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip, "", true
+	}
+	name = normalizeName(name)
+	if !validName(name) || numericName(name) {
+		// A name ending in a number is no DNS name, and no rule names
+		// one (ParseRule). Before, a "*" rule handed it to the host's
+		// resolver, whose C library reads 127.1 as 127.0.0.1, and
+		// other rules refused it with access-denied, the denial
+		// naming a rule ParseRule refuses.
+		return ip, "", false
+	}
+	return ip, name, true
+}
+
 // Resolve is resolve-addresses. A literal IP address resolves to itself
 // without a lookup; a name ending in a number (127.1) is
 // invalid-argument; a name resolves only when a connect rule of the policy
@@ -191,30 +220,15 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 	if n, ok := nw.(*Network); !ok || n.stack != s {
 		return nil, InvalidArgument
 	}
-	if len(name) > maxNameLen+1 { // a trailing dot may follow
-		// Refused before normalizeName copies it: a guest's name can
-		// be as long as its memory, a DNS name is not. Nor is an
-		// address: before, an IPv6 literal with a zone of megabytes
-		// resolved to an address that kept the zone (netip keeps a
-		// copy of each distinct zone) for as long as the guest held
-		// the stream.
+	ip, name, ok := lookupName(name)
+	if !ok {
 		return nil, InvalidArgument
 	}
-	host := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
-	if ip, err := netip.ParseAddr(host); err == nil {
+	if name == "" {
 		// The zone goes: this host uses no scope id (see FromWIT).
 		r := &ResolveStream{stack: s, cancel: func() {}, done: wasiio.NewSignal(), addrs: []netip.Addr{ip.WithZone("")}}
 		r.done.Fire()
 		return r, nil
-	}
-	name = normalizeName(name)
-	if !validName(name) || numericName(name) {
-		// A name ending in a number is no DNS name, and no rule names
-		// one (ParseRule). Before, a "*" rule handed it to the host's
-		// resolver, whose C library reads 127.1 as 127.0.0.1, and
-		// other rules refused it with access-denied, the denial
-		// naming a rule ParseRule refuses.
-		return nil, InvalidArgument
 	}
 	rules := s.policy.resolveRules(name)
 	if len(rules) == 0 {

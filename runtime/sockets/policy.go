@@ -467,9 +467,14 @@ func (p *Policy) resolveRules(name string) []Rule {
 	return out
 }
 
-// CanResolve reports whether name may be looked up.
+// CanResolve reports whether name may be looked up: whether it is a DNS
+// name a connect rule names. It is false for what a lookup refuses as
+// invalid-argument whatever the rules (a name ending in a number, a
+// name of other characters than a DNS name's), and for a literal address,
+// which resolves to itself without a lookup.
 func (p *Policy) CanResolve(name string) bool {
-	return len(p.resolveRules(normalizeName(name))) > 0
+	_, dns, ok := lookupName(name)
+	return ok && dns != "" && len(p.resolveRules(dns)) > 0
 }
 
 // normalizeName lower-cases name's ASCII letters, its only ones a valid

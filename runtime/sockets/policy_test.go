@@ -254,3 +254,25 @@ func TestPolicyOnDeny(t *testing.T) {
 		t.Fatalf("denials\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestCanResolveInvalidNames: CanResolve says no to what a lookup refuses
+// as invalid-argument whatever the rules, under a rule for any name and a
+// wildcard one. Before, it asked the rules only: a name ending in a
+// number (which the C library reads as an address), a Kelvin sign or a
+// space before ".example.com", an empty name, all "could be looked up".
+func TestCanResolveInvalidNames(t *testing.T) {
+	var p Policy
+	if err := p.AllowConnect("*:443", "*.example.com:443"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"127.1", "a.0x7f", "\u212a.example.com", "a b.example.com", "", ".", "a..", "127.0.0.1", "[::1]"} {
+		if p.CanResolve(name) {
+			t.Errorf("CanResolve(%q) = true", name)
+		}
+	}
+	for _, name := range []string{"a.example.com", "A.Example.COM.", "localhost", "a.0x"} {
+		if !p.CanResolve(name) {
+			t.Errorf("CanResolve(%q) = false", name)
+		}
+	}
+}
