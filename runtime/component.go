@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	goruntime "runtime"
 	"sync"
 
 	"github.com/tetratelabs/wazero/sys"
@@ -86,7 +85,17 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &ComponentInstance{Guest: g, ctx: ctx, cancel: cancel}
 	opts := component.Options{Rewrite: g.limits.RewriteOptions(), CoreInstances: g.limits.CoreInstances,
-		InitialMemory: uint64(g.limits.MemoryPages) << 16, CoreInstancesName: coreInstancesLimitName, InitialMemoryName: memoryLimitName}
+		InitialMemory: uint64(g.limits.MemoryPages) << 16, CoreInstancesName: coreInstancesLimitName, InitialMemoryName: memoryLimitName,
+		// The core instances' memories stay mapped, reading as zero
+		// once closed, until no core instance of the component is
+		// reachable (see memoryBudget), the instantiation failed or
+		// not. Before, they were unmapped as a failed instantiation or
+		// RunComponent returned, and once the component.Instance was
+		// garbage, though a host function of the embedder's a core
+		// instance called may have kept its api.Module, which then
+		// faulted at a read of the memory
+		// (TestComponentCoreModuleKeptAfterRun).
+		Released: g.memory.release}
 	if rt.cfg.StopFlag {
 		// Every core module with the stop global, armed before any
 		// runs (their start functions run during the instantiation).
@@ -107,18 +116,9 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	}
 	if err != nil {
 		inst.Close(context.Background())
-		g.memory.release() // nothing runs on a component that failed to instantiate
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	inst.comp = comp
-	// The core modules' memories stay mapped while the embedder can still
-	// call the component's exports (see memoryBudget): while comp, which
-	// inst holds and every export call (a component.Func) reaches, is
-	// reachable. Tied to inst, they were unmapped under an export still
-	// running once the embedder kept only comp or a Func (a SIGSEGV of the
-	// process at the guest's next memory access).
-	budget := g.memory
-	goruntime.AddCleanup(comp, func(b *memoryBudget) { b.release() }, budget)
 	// From here, the wazero.Runtime's Close (or a core module's) stops
 	// the guest and closes the instance, as ComponentInstance.Close does.
 	watch.arm(g.cabi.Entered, inst.stop, cancel, inst.Close)
@@ -134,7 +134,6 @@ func (rt *Runtime) RunComponent(ctx context.Context, c *component.Component, cfg
 	if err != nil {
 		return err
 	}
-	defer inst.memory.release() // run returned: nothing runs on the memory any more
 	defer inst.Close(context.Background())
 	return inst.Run()
 }

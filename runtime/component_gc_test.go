@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	goruntime "runtime"
 	"testing"
 	"time"
 	"weak"
@@ -15,7 +14,8 @@ import (
 // mapped while an embedder holds what calls its exports (a
 // component.Func, which reaches the component.Instance), though it no
 // longer holds the *ComponentInstance, and are released once neither is
-// reachable. Before, their cleanup belonged to the ComponentInstance: a
+// reachable and the wazero.Runtime, which holds the core modules of an
+// instance never closed, has closed them. Before, their cleanup belonged to the ComponentInstance: a
 // garbage collection during an export called through a Func unmapped
 // them under the running guest, and the process died of a SIGSEGV.
 //
@@ -45,22 +45,7 @@ func TestComponentMemoryOutlivesInstance(t *testing.T) {
 		}
 		return f, inst.memory, weak.Make(inst)
 	}()
-	released := func() bool {
-		budget.mu.Lock()
-		defer budget.mu.Unlock()
-		return budget.released
-	}
-	// collect collects garbage until done holds, for at most d.
-	collect := func(d time.Duration, done func() bool) bool {
-		for deadline := time.Now().Add(d); time.Now().Before(deadline); {
-			goruntime.GC()
-			if done() {
-				return true
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return false
-	}
+	released, collect := budget.isReleased, collectUntil
 	if !collect(10*time.Second, func() bool { return gone.Value() == nil }) {
 		t.Fatal("the ComponentInstance is still reachable: something else holds it, and the test tests nothing")
 	}
@@ -73,7 +58,13 @@ func TestComponentMemoryOutlivesInstance(t *testing.T) {
 	if v, err := f.Call(context.Background(), int32(2), int32(3)); err != nil || v != int32(5) {
 		t.Fatalf("add(2, 3) = %v, %v", v, err)
 	}
-	// f is dead from here.
+	// f is dead from here. The instance was never closed: wazero's store
+	// holds its core modules, and so the memories, until the runtime
+	// closes.
+	if collect(time.Second, released) {
+		t.Fatal("the memories were released while wazero's store holds the core modules")
+	}
+	rt.r.Close(context.Background())
 	if !collect(10*time.Second, released) {
 		t.Fatal("the memories are still mapped once nothing reaches the component")
 	}

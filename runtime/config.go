@@ -88,8 +88,8 @@ type ModuleConfig struct {
 	// the fields above, for what they do not cover (an fs.FS mount, a fake
 	// clock for wasi_snapshot_preview1); the runtime already gives
 	// wasi_snapshot_preview1 the system clocks, crypto/rand and a sleep of
-	// its own. The runtime's own choices (no automatic start functions)
-	// are re-applied after it. What it sets replaces what the runtime
+	// its own. The runtime's own choices (no automatic start functions,
+	// the name: set it with Name) are re-applied after it. What it sets replaces what the runtime
 	// set, for wasi_snapshot_preview1 only: set the arguments,
 	// environment, standard streams and directories with the fields above,
 	// which serve the WASI 0.2 interfaces too (WithStdout here would leave

@@ -32,13 +32,18 @@ import (
 // system refuses the reservation, it is a Go slice grown by doubling up to
 // the limit, as wazero's own (bounded, but copied on growth). Free gives
 // the pages back at once. wazero may free a memory while the guest still
-// runs on another goroutine (Close during a call), so the mapping stays,
-// reading as zero, until release: when the guest has returned and no one
-// can call it again (a component's run, or a module whose instantiation
-// failed, whose api.Module only a host function called from its start
-// section could have kept), or when the module instance, which a running
-// guest, an embedder that can still call it through wazero and a host
-// function that kept its api.Module reach, is garbage.
+// runs on another goroutine (Close during a call), and an embedder may
+// still read it through an api.Module or api.Memory it kept (a host
+// function's), so the mapping stays, reading as zero, until release: when
+// no module instance of the guest is reachable, closed or not, its
+// instantiation failed or not. Each is named with a string pinned to the
+// release (internal/pinname): a core module's its ModuleConfig.Name, a
+// component's core instances one empty name (component.Options.Released).
+// A module instance holds its name for as long as it is reachable, as do
+// its memory (through the instance's engine) and its functions; wazero
+// returns no module instance when its instantiation fails, and drops the
+// memory's allocator (the linearMemory) as it closes the module, so
+// neither could carry the cleanup.
 
 // A memoryBudget is the memory allocator of one guest.
 type memoryBudget struct {

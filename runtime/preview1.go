@@ -24,7 +24,8 @@ import (
 // symlink-follow done on the path's last component itself (see
 // setTimesNoFollow), fd_renumber's target bounded (see boundRenumber), the disk quota's
 // refusals answered EDQUOT, proc_exit kept from the exit codes of a
-// context's end (see procExitCode), and the waits wazero makes in
+// context's end (see procExitCode), poll_oneoff's relative clock
+// timeouts cut to a century (see clampPollClocks), and the waits wazero makes in
 // poll_oneoff, fd_read and fd_write ended by the call's context too (see
 // guestAware).
 func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
@@ -64,7 +65,7 @@ func instantiatePreview1(ctx context.Context, r wazero.Runtime) error {
 			if !ok {
 				return fmt.Errorf("%s is not a Go module function", fdstatName)
 			}
-			fn = pollFilesReady(fn, fdstat)
+			fn = pollFilesReady(clampPollClocks(fn), fdstat)
 		}
 		if quotaFunctions[name] || waitFunctions[name] || name == pollOneoffName {
 			fn = &guestAware{fn: fn, quota: quotaFunctions[name], waits: waitFunctions[name], poll: name == pollOneoffName}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/binary"
+	"math"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -89,4 +90,50 @@ func readyFiles(ctx context.Context, mod api.Module, fdstat api.GoModuleFunction
 		}
 	}
 	return ready
+}
+
+const (
+	eventTypeClock     = 0  // preview1 eventtype clock
+	clockTimeoutOffset = 24 // of a clock subscription's timeout (u64 nanoseconds)
+	clockFlagsOffset   = 40 // of its subclockflags (u16)
+)
+
+// clampPollClocks is poll_oneoff(in, out, nsubscriptions, nevents) with
+// each relative clock subscription's timeout cut to a century, as the
+// WASI 0.2 clocks' (clampDuration): wazero turns a timeout past
+// math.MaxInt64 nanoseconds into a negative Duration and answers at once,
+// so that a guest asking to sleep "for ever" (a timeout of 2^64-1) woke at
+// once, and one looping on such a poll spun. Each timeout cut is put back
+// after poll, unless poll wrote over it (its events may overlap the
+// subscriptions); poll reads a memory as the guest left it otherwise.
+func clampPollClocks(poll api.GoModuleFunction) api.GoModuleFunction {
+	century := uint64(clampDuration(math.MaxUint64))
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		in, n := uint32(stack[0]), uint64(uint32(stack[2]))
+		mem := mod.Memory()
+		var subs []byte
+		if mem != nil && n*subscriptionSize <= 1<<32-1 {
+			subs, _ = mem.Read(in, uint32(n*subscriptionSize))
+		}
+		type cut struct {
+			at      []byte
+			timeout uint64
+		}
+		var cuts []cut
+		for sub := subs; len(sub) >= subscriptionSize; sub = sub[subscriptionSize:] {
+			at := sub[clockTimeoutOffset : clockTimeoutOffset+8]
+			timeout := binary.LittleEndian.Uint64(at)
+			if sub[8] != eventTypeClock || binary.LittleEndian.Uint16(sub[clockFlagsOffset:]) != 0 || timeout <= century {
+				continue
+			}
+			binary.LittleEndian.PutUint64(at, century)
+			cuts = append(cuts, cut{at, timeout})
+		}
+		poll.Call(ctx, mod, stack)
+		for _, c := range cuts {
+			if binary.LittleEndian.Uint64(c.at) == century {
+				binary.LittleEndian.PutUint64(c.at, c.timeout)
+			}
+		}
+	})
 }

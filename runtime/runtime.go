@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasitls/wasitls/internal/pinname"
 	"github.com/wasitls/wasitls/internal/wazeroclosed"
 	"github.com/wasitls/wasitls/runtime/filesystem"
 	"github.com/wasitls/wasitls/runtime/link"
@@ -259,10 +258,18 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	inst := &Instance{Guest: g, ctx: ctx, cancel: cancel}
 	watch := newCloseWatch(st)
 
-	mod, err := rt.r.InstantiateModule(watch.context(ctx), compiled, rt.wazeroConfig(ctx, st.cfg, st.fs, &st.waits))
+	// The memory stays mapped, reading as zero once the module is
+	// closed, until the module instance is garbage: the instance holds
+	// its name, pinned to release the memory (see memoryBudget), whether
+	// the instantiation succeeded or not. Before, a module whose
+	// instantiation failed had its memory unmapped as it returned, though
+	// a host function of the embedder's its start section called may
+	// have kept its api.Module, which then faulted at a read of the
+	// memory (TestCallAfterFailedStartKeptModule).
+	name := pinname.Pin(st.cfg.Name, g.memory.release)
+	mod, err := rt.r.InstantiateModule(watch.context(ctx), compiled, rt.wazeroConfig(ctx, st.cfg, name, st.fs, &st.waits))
 	if err != nil {
 		inst.Close(context.Background())
-		g.memory.release() // nothing runs on a module that failed to instantiate
 		if rw.r != nil && rw.r != rt.r {
 			// wazero says only "source module must be compiled before
 			// instantiation" of a module another runtime compiled,
@@ -289,10 +296,6 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// From here, the wazero.Runtime's Close (or the module's) stops the
 	// guest and closes the instance, as Instance.Close does.
 	watch.arm(inst.busy, inst.stop, cancel, inst.Close)
-	// A guest may still run when its instance is closed from another
-	// goroutine; its memory stays mapped until the module instance,
-	// which a running guest reaches, is garbage.
-	releaseWithModule(mod, g.memory)
 	st.mu.Lock()
 	st.mod = mod
 	st.mu.Unlock()
@@ -336,7 +339,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	inst.Close(context.Background())
 	if err != nil {
 		// The memory stays mapped until the module instance is garbage
-		// (releaseWithModule): a host function of the embedder's may
+		// (its pinned name): a host function of the embedder's may
 		// have kept the guest's api.Module, and read its memory or call
 		// it later. Before, it was unmapped here when no Started hook
 		// had the instance, and such a read crashed the process.
@@ -346,22 +349,9 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// call of the module's exports through wazero (Module's
 	// ExportedFunction), which nothing refuses, runs on the memory, which
 	// stays mapped, reading as zero, until the module instance is garbage
-	// (releaseWithModule). Before, it was unmapped here, and such a call
+	// (its pinned name). Before, it was unmapped here, and such a call
 	// crashed the process.
 	return inst, nil
-}
-
-// releaseWithModule releases budget once the module instance mod is
-// garbage. A cleanup, not a finalizer: the module instance is in a cycle
-// (the close notifier it holds reaches the Instance, which holds it), and
-// the object of a finalizer in a cycle is never collected. Before, the
-// memory of every instance closed, and of every command run, stayed
-// mapped until the process exited.
-func releaseWithModule(mod api.Module, budget *memoryBudget) {
-	// The module instance is wazero's unexported type: its allocation,
-	// for the cleanup, is where the interface's pointer points.
-	p := (*byte)(reflect.ValueOf(mod).UnsafePointer())
-	goruntime.AddCleanup(p, (*memoryBudget).release, budget)
 }
 
 // started calls the embedder's Started hook; if it panics the instance,
@@ -390,12 +380,11 @@ func (inst *Instance) initError(err error) error {
 }
 
 // wazeroConfig is the module configuration of a guest whose calls end
-// with ctx.
-func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, fsys *filesystem.FS, w *waits) wazero.ModuleConfig {
+// with ctx, named name (cfg.Name, pinned: see Instantiate), whatever
+// cfg.Configure set.
+func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, name string, fsys *filesystem.FS, w *waits) wazero.ModuleConfig {
 	w.guest = ctx
 	mc := wazero.NewModuleConfig().
-		WithName(cfg.Name).
-		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
 		WithNanosleep(sleeper(w)).
@@ -426,9 +415,9 @@ func (rt *Runtime) wazeroConfig(ctx context.Context, cfg ModuleConfig, fsys *fil
 		mc = mc.WithFSConfig(fc)
 	}
 	if cfg.Configure != nil {
-		mc = cfg.Configure(mc).WithStartFunctions()
+		mc = cfg.Configure(mc)
 	}
-	return mc
+	return mc.WithStartFunctions().WithName(name)
 }
 
 // state is the part of a Guest the WASI interfaces of this package use.

@@ -158,9 +158,14 @@ func ULEB(v uint64) []byte {
 }
 
 // I32Const is the instruction i32.const v (signed LEB128 immediate).
-func I32Const(v int32) []byte {
-	out := []byte{0x41}
-	x := int64(v)
+func I32Const(v int32) []byte { return sleb(0x41, int64(v)) }
+
+// I64Const is the instruction i64.const v (signed LEB128 immediate).
+func I64Const(v int64) []byte { return sleb(0x42, v) }
+
+// sleb is the instruction op with the signed LEB128 immediate x.
+func sleb(op byte, x int64) []byte {
+	out := []byte{op}
 	for {
 		b := byte(x & 0x7f)
 		x >>= 7

@@ -69,7 +69,7 @@ func (st *state) flush() error {
 	if err := st.countCoreInstance(); err != nil {
 		return err
 	}
-	mod, err := st.r.InstantiateModule(st.ctx, compiled, wazeroConfig())
+	mod, err := st.r.InstantiateModule(st.ctx, compiled, st.wazeroConfig())
 	if err != nil {
 		return fmt.Errorf("canonical built-ins: %w", err)
 	}

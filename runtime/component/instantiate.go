@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/pinname"
 	"github.com/wasitls/wasitls/internal/wasmsize"
 	"github.com/wasitls/wasitls/internal/wazeroclosed"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
@@ -33,6 +34,7 @@ type state struct {
 	r      wazero.Runtime
 	ci     *cabi.Instance
 	linker Linker
+	name   string // of every core instance: Options.Released's pin
 
 	stop     *Stop             // the stop flag's globals (stop.go), or nil without it
 	stack    *Stack            // the stack budget's globals without the stop flag (Options.Stack), or nil
@@ -118,6 +120,18 @@ type Options struct {
 	// before the instance that would cross it is made.
 	InitialMemory uint64
 
+	// Released, when set, is called once no core instance the
+	// instantiation made is reachable, closed or not, its instantiation
+	// failed or not: nor an api.Module, api.Memory or api.Function of
+	// one, a Func, the Instance, nor a call running in one. The core
+	// instances are named with one string (empty, in an allocation of
+	// its own: pinname.Pin) whose cleanup calls it. An embedder that
+	// allocates the core instances' memories itself
+	// (experimental.WithMemoryAllocator) releases them then: one core
+	// instance's memory is another's too when it imports it, and a host
+	// function a core instance called may keep its api.Module.
+	Released func()
+
 	// CoreInstancesName and InitialMemoryName are how the errors name
 	// CoreInstances and InitialMemory, for an embedder that sets them
 	// from its own settings; empty, they name the Options fields.
@@ -133,6 +147,9 @@ func InstantiateWith(ctx context.Context, r wazero.Runtime, c *Component, ci *ca
 	}
 	st := &state{ctx: ctx, r: r, ci: ci, linker: linker, stop: o.Stop, stack: o.Stack, rewrite: o.Rewrite, compiled: map[*CoreModule]wazero.CompiledModule{},
 		tables: map[*CoreModule]uint64{}, limits: o}
+	if o.Released != nil {
+		st.name = pinname.Pin("", o.Released)
+	}
 	top := &scope{state: st, exports: &cinstance{}, table: ci.Table()}
 	inst := &Instance{ci: ci, ownCI: own, state: st}
 	if err := top.run(c); err != nil {
@@ -526,7 +543,7 @@ func (st *state) instantiateCore(b []byte, key *CoreModule, args map[string]api.
 		return nil, err
 	}
 	ctx := experimental.WithImportResolver(st.ctx, func(name string) api.Module { return args[name] })
-	mod, err := st.r.InstantiateModule(ctx, compiled, wazeroConfig())
+	mod, err := st.r.InstantiateModule(ctx, compiled, st.wazeroConfig())
 	if err != nil {
 		return nil, fmt.Errorf("instantiating core module: %w", err)
 	}
@@ -557,10 +574,11 @@ func versionOf(module string) (iface, version string) {
 	return iface, version
 }
 
-// wazeroConfig is the configuration of every core instance: anonymous, no
-// start function run by name (a core module's start section still runs).
-func wazeroConfig() wazero.ModuleConfig {
-	return wazero.NewModuleConfig().WithName("").WithStartFunctions()
+// wazeroConfig is the configuration of every core instance: anonymous
+// (named with the empty st.name, see Options.Released), no start function
+// run by name (a core module's start section still runs).
+func (st *state) wazeroConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().WithName(st.name).WithStartFunctions()
 }
 
 // storeFence takes and releases the lock of r's store. wazero sets a

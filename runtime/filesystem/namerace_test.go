@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -99,10 +100,11 @@ func TestNameMovedAwayNotRefunded(t *testing.T) {
 
 // TestRenameOntoOneNewName: two guests sharing a directory each rename a
 // 1 MiB file of their own onto one new name "n" at once, round after
-// round. When both found "n" free, one file is lost under the other's
-// name and its guest stays charged for it (over, never under: neither
-// rename gives anything back), but the quotas never count less than the
-// disk holds.
+// round. The quotas never count less than the disk holds. When both
+// found "n" free, on Linux the second finds it taken as it renames and
+// replaces it (TestRenameOntoNameMadeMeanwhile); off Linux one file is
+// lost under the other's name and its guest stays charged for it (over,
+// never under: neither rename gives anything back).
 func TestRenameOntoOneNewName(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -111,6 +113,57 @@ func TestRenameOntoOneNewName(t *testing.T) {
 	od, xd := opre[0], xpre[0]
 	for i := range 300 {
 		sameNewName(t, ctx, dir, owner, other, od, xd, i)
+	}
+}
+
+// TestRenameOntoNameMadeMeanwhile: two guests sharing a directory each
+// rename a 1 MiB file of their own onto one new name "n"; the owner's
+// rename, having found "n" free, waits (renamingOntoFree) while the
+// other's renames onto "n" whole. The owner's then replaces the other's
+// file: the quotas count the file on disk, its name and at most a block
+// of the directory's growth. Before, the owner's rename, taking "n" for
+// free, was charged a name and the other's file it replaced stayed
+// charged to the other guest: the quotas counted 1 MiB and a name more.
+func TestRenameOntoNameMadeMeanwhile(t *testing.T) {
+	if goruntime.GOOS != "linux" {
+		t.Skip("renames replace off Linux (see diskQuota.rename)")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	owner, opre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	other, xpre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	od, xd := opre[0], xpre[0]
+	rw := types.DescriptorFlagsRead | types.DescriptorFlagsWrite
+	for _, g := range []*Descriptor{od, xd} {
+		fd, err := g.OpenAt(ctx, 0, "a"+fmt.Sprint(g == xd), types.OpenFlagsCreate|types.OpenFlagsExclusive, rw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fd.(*Descriptor).SetSize(ctx, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		fd.Drop()
+	}
+	var otherErr error
+	renamingOntoFree = func() {
+		renamingOntoFree = nil
+		otherErr = xd.RenameAt(ctx, "atrue", xd, "n")
+	}
+	defer func() { renamingOntoFree = nil }()
+	if err := od.RenameAt(ctx, "afalse", od, "n"); err != nil || otherErr != nil {
+		t.Fatalf("the owner's rename: %v; the other's: %v", err, otherErr)
+	}
+	if renamingOntoFree != nil {
+		t.Fatal("the owner's rename did not find the name free")
+	}
+	info, err := os.Lstat(filepath.Join(dir, "n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := owner.DiskUsed() + other.DiskUsed()
+	if used < NameBytes+info.Size() || used > 2*NameBytes+info.Size() {
+		t.Fatalf("the guests' quotas count %d bytes, their file and its name %d (a block of the directory's growth more at most)",
+			used, NameBytes+info.Size())
 	}
 }
 

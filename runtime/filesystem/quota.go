@@ -463,7 +463,36 @@ func (q *diskQuota) unlink(root *os.Root, p string) (isDir bool, err error) {
 // it named nothing, new's directory may grow: NameBytes are reserved
 // for that, refused past the quota, and replaced by the growth measured
 // (dirGrowth, settle).
+//
+// A rename onto a name that names nothing makes it only if it still names
+// nothing (renameNoReplace): when another made it meanwhile (a guest
+// renaming onto it at once), the rename replaces it as above. Before,
+// both renames, having found the name free, were charged a name, and the
+// file the second replaced stayed charged to its guest: 1 MiB and a name
+// over for a 1 MiB file (TestRenameOntoNameMadeMeanwhile). Off Linux that
+// can still happen (over, never under).
 func (q *diskQuota) rename(root *os.Root, old, new string) error {
+	for range createTries {
+		err := q.renameOnce(root, old, new)
+		if !errors.Is(err, errNameTaken) {
+			return err
+		}
+	}
+	return errNameBusy
+}
+
+// renamingOntoFree, when set (by tests), is called by a rename that
+// found its new name free, just before it renames: where another rename
+// onto that name interleaves.
+var renamingOntoFree func()
+
+// errNameTaken is renameNoReplace's answer for a name that names
+// something.
+var errNameTaken = fmt.Errorf("filesystem: the name names something: %w", syscall.EEXIST)
+
+// renameOnce is one try of rename; errNameTaken when new was made while
+// it ran.
+func (q *diskQuota) renameOnce(root *os.Root, old, new string) error {
 	target, unlock, terr := lockName(root, new)
 	if errors.Is(terr, errNameBusy) {
 		return terr
@@ -472,7 +501,10 @@ func (q *diskQuota) rename(root *os.Root, old, new string) error {
 		if err := q.reserve(NameBytes); err != nil {
 			return err
 		}
-		dir, grew, err := dirGrowth(root, new, func() error { return root.Rename(old, new) })
+		if renamingOntoFree != nil {
+			renamingOntoFree()
+		}
+		dir, grew, err := dirGrowth(root, new, func() error { return renameNoReplace(root, old, new) })
 		q.settle(dir, NameBytes, grew)
 		return err
 	}
