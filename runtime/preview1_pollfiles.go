@@ -29,18 +29,14 @@ const (
 // they were; poll runs on a memory as the guest left it.
 func pollFilesReady(poll, fdstat api.GoModuleFunction) api.GoModuleFunction {
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-		in, out, n, nevents := uint32(stack[0]), uint32(stack[1]), uint64(uint32(stack[2])), uint32(stack[3])
-		mem := mod.Memory()
-		var ready [][8]byte // the user data of each subscription ready at once
-		if mem != nil && n*subscriptionSize <= 1<<32-1 {
-			if subs, ok := mem.Read(in, uint32(n*subscriptionSize)); ok {
-				ready = readyFiles(ctx, mod, fdstat, subs, out)
-			}
-		}
+		out, nevents := uint32(stack[1]), uint32(stack[3])
+		// the user data of each subscription ready at once
+		ready := readyFiles(ctx, mod, fdstat, pollSubscriptions(mod, stack), out)
 		if len(ready) == 0 {
 			poll.Call(ctx, mod, stack)
 			return
 		}
+		mem := mod.Memory()
 		var event [eventSize]byte
 		event[10] = eventTypeFdRead
 		for i, userData := range ready {
@@ -56,6 +52,18 @@ func pollFilesReady(poll, fdstat api.GoModuleFunction) api.GoModuleFunction {
 		}
 		stack[0] = 0
 	})
+}
+
+// pollSubscriptions is the guest memory holding the subscriptions of a
+// poll_oneoff(in, out, nsubscriptions, nevents), a view of it, not a
+// copy; nil when they are not all in it (poll answers the fault).
+func pollSubscriptions(mod api.Module, stack []uint64) []byte {
+	mem, n := mod.Memory(), uint64(uint32(stack[2]))
+	if mem == nil || n*subscriptionSize > math.MaxUint32 {
+		return nil
+	}
+	subs, _ := mem.Read(uint32(stack[0]), uint32(n*subscriptionSize))
+	return subs
 }
 
 // readyFiles returns the user data of the subscriptions of subs (their
@@ -109,12 +117,7 @@ const (
 func clampPollClocks(poll api.GoModuleFunction) api.GoModuleFunction {
 	century := uint64(clampDuration(math.MaxUint64))
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-		in, n := uint32(stack[0]), uint64(uint32(stack[2]))
-		mem := mod.Memory()
-		var subs []byte
-		if mem != nil && n*subscriptionSize <= 1<<32-1 {
-			subs, _ = mem.Read(in, uint32(n*subscriptionSize))
-		}
+		subs := pollSubscriptions(mod, stack)
 		type cut struct {
 			at      []byte
 			timeout uint64
