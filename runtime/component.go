@@ -94,7 +94,7 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 		// garbage, though a host function of the embedder's a core
 		// instance called may have kept its api.Module, which then
 		// faulted at a read of the memory
-		// (TestComponentCoreModuleKeptAfterRun).
+		// (TestComponentMemoryKeptAfterRun).
 		Released: g.memory.release}
 	if rt.cfg.StopFlag {
 		// Every core module with the stop global, armed before any
