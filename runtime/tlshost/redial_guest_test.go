@@ -29,35 +29,20 @@ func TestGuestRedialAfterDrop(t *testing.T) {
 	p := newGuestPKI(t)
 	echo := echoTLSServer(t, p.local.TLSCertificate())
 	hellos := make(chan struct{}, 1)
-	silent := fmt.Sprint(testnet.Serve(t, func(c net.Conn) {
-		if _, err := c.Read(make([]byte, 1)); err == nil {
-			hellos <- struct{}{}
-		}
-		io.Copy(io.Discard, c)
-	}).Port)
+	silent := fmt.Sprint(testnet.Serve(t, func(c net.Conn) { readSilently(c, hellos) }).Port)
 	const rounds = 20
 	eachBackend(t, func(t *testing.T, backend string) {
 		cfg := tlshost.Config{BackendName: backend, RootCAs: p.ca.Pool()}
 		pr := newLimitedLineGuestRuntime(t, cfg, "./testdata/redial", nil, runtime.Limits{Sockets: 1})
 		for _, mode := range []string{"verify", "finish", "draft", "hook"} {
 			t.Run(mode, func(t *testing.T) {
-				port := silent
+				port, await := silent, (<-chan struct{})(hellos)
 				if mode == "hook" {
-					port = echo
+					port, await = echo, nil
 				}
 				g := pr.start(t, mode, "localhost", port, fmt.Sprint(rounds))
 				for i := range rounds {
-					if line := g.next(t, ""); line != fmt.Sprintf("started %d", i) {
-						t.Fatalf("guest: %q, want %q", line, fmt.Sprintf("started %d", i))
-					}
-					if port == silent {
-						select {
-						case <-hellos:
-						case <-time.After(30 * time.Second):
-							t.Fatalf("round %d: no ClientHello reached the silent peer", i)
-						}
-					}
-					g.tell("go")
+					dropRound(t, g, i, await)
 				}
 				if out, want := g.next(t, ""), fmt.Sprintf("redialed %d", rounds); out != want {
 					t.Errorf("guest: %q, want %q", out, want)
@@ -88,10 +73,7 @@ func TestGuestTunnelRedialAfterDrop(t *testing.T) {
 		if s.Handshake() != nil {
 			return
 		}
-		if _, err := s.Read(make([]byte, 1)); err == nil {
-			hellos <- struct{}{}
-		}
-		io.Copy(io.Discard, s)
+		readSilently(s, hellos)
 	}).Port)
 	const rounds = 10
 	eachBackend(t, func(t *testing.T, backend string) {
@@ -99,15 +81,7 @@ func TestGuestTunnelRedialAfterDrop(t *testing.T) {
 		for _, mode := range []string{"tunnel", "tunnel-finish", "tunnel-draft"} {
 			g := pr.start(t, mode, "localhost", port, fmt.Sprint(rounds))
 			for i := range rounds {
-				if line := g.next(t, ""); line != fmt.Sprintf("started %d", i) {
-					t.Fatalf("guest: %q, want %q", line, fmt.Sprintf("started %d", i))
-				}
-				select {
-				case <-hellos:
-				case <-time.After(30 * time.Second):
-					t.Fatalf("round %d: no ClientHello reached the silent peer", i)
-				}
-				g.tell("go")
+				dropRound(t, g, i, hellos)
 				t.Log(mode, g.next(t, "dropped in"))
 			}
 			if out, want := g.next(t, ""), fmt.Sprintf("redialed %d", rounds); out != want {
@@ -116,4 +90,31 @@ func TestGuestTunnelRedialAfterDrop(t *testing.T) {
 			g.end(t)
 		}
 	})
+}
+
+// readSilently is a silent peer: it reads what c sends and answers
+// nothing, telling hellos once the first byte (a ClientHello's) came.
+func readSilently(c io.Reader, hellos chan<- struct{}) {
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		hellos <- struct{}{}
+	}
+	io.Copy(io.Discard, c)
+}
+
+// dropRound waits for the redial guest to start round i and, when hellos
+// is set, for its ClientHello to reach the silent peer, then tells it to
+// drop the connection.
+func dropRound(t *testing.T, g *peerChains, i int, hellos <-chan struct{}) {
+	t.Helper()
+	if line := g.next(t, ""); line != fmt.Sprintf("started %d", i) {
+		t.Fatalf("guest: %q, want %q", line, fmt.Sprintf("started %d", i))
+	}
+	if hellos != nil {
+		select {
+		case <-hellos:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: no ClientHello reached the silent peer", i)
+		}
+	}
+	g.tell("go")
 }
