@@ -206,7 +206,7 @@ func openKeyLog(path string) (keyLogFile, error) {
 }
 
 func (k keyLogFile) Write(p []byte) (int, error) {
-	f, err := hostfile.OpenAppend(string(k), os.O_CREATE) // removed meanwhile: begun again
+	f, err := hostfile.OpenAppend(string(k)) // removed meanwhile: begun again
 	if err != nil {
 		return 0, err
 	}
