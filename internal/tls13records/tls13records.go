@@ -189,7 +189,7 @@ func Handshake(raw net.Conn, config *tls.Config, isServer bool) (*tls.Conn, *Sea
 	if err := c.Handshake(); err != nil {
 		return nil, nil, err
 	}
-	secret, err := keyLogSecret(keylog.String(), label)
+	secret, err := KeyLogSecret(keylog.String(), label)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -251,7 +251,7 @@ func (f *FlightReplacer) Write(p []byte) (int, error) {
 	if f.IsServer {
 		label = "SERVER_HANDSHAKE_TRAFFIC_SECRET"
 	}
-	secret, err := keyLogSecret(f.KeyLog.String(), label)
+	secret, err := KeyLogSecret(f.KeyLog.String(), label)
 	if err != nil {
 		return 0, err
 	}
@@ -281,8 +281,9 @@ func serverHelloSuite(b []byte) uint16 {
 	return binary.BigEndian.Uint16(b[at:])
 }
 
-// keyLogSecret is the secret of label in the key log text keylog.
-func keyLogSecret(keylog, label string) ([]byte, error) {
+// KeyLogSecret is the secret of label (CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+// say) in keylog, key log text in the NSS format.
+func KeyLogSecret(keylog, label string) ([]byte, error) {
 	sc := bufio.NewScanner(strings.NewReader(keylog))
 	for sc.Scan() {
 		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == label {
