@@ -62,20 +62,28 @@ func runUDP(t *testing.T, p *sockets.Policy, cfg runtime.Config, args ...string)
 	return stdout.String(), stderr.String(), rt, err
 }
 
-// TestGuestUDPEcho: a wasm guest exchanges datagrams with a native peer on
-// loopback, unconnected and connected, and meets the policy and the
-// datagram size limit.
-func TestGuestUDPEcho(t *testing.T) {
-	peer := udpEchoPeer(t)
-	addr := peer.LocalAddr().String()
+// runUDPEcho runs the udpecho guest against an echo peer the policy
+// allows, under a datagram limit of datagram bytes, and returns its
+// standard output and the peer's address.
+func runUDPEcho(t *testing.T, datagram int) (stdout, addr string) {
+	t.Helper()
+	addr = udpEchoPeer(t).LocalAddr().String()
 	p := new(sockets.Policy)
 	if err := p.AllowUDP(addr); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, _, err := runUDP(t, p, runtime.Config{Limits: runtime.Limits{Datagram: 1024}}, addr)
+	stdout, stderr, _, err := runUDP(t, p, runtime.Config{Limits: runtime.Limits{Datagram: datagram}}, addr)
 	if err != nil {
 		t.Fatalf("guest: %v\nstdout:\n%s\nstderr: %s", err, stdout, stderr)
 	}
+	return stdout, addr
+}
+
+// TestGuestUDPEcho: a wasm guest exchanges datagrams with a native peer on
+// loopback, unconnected and connected, and meets the policy and the
+// datagram size limit.
+func TestGuestUDPEcho(t *testing.T) {
+	stdout, addr := runUDPEcho(t, 1024)
 	want := fmt.Sprintf(`create: ok
 bind a fixed port: access-denied
 bind an ephemeral port: ok
@@ -105,16 +113,7 @@ send elsewhere when connected: invalid-argument
 // 65,507 bytes an IPv4 datagram carries fails with datagram-too-large.
 // Before, the kernel's refusal reached the guest as unknown.
 func TestGuestUDPPastIPv4(t *testing.T) {
-	peer := udpEchoPeer(t)
-	addr := peer.LocalAddr().String()
-	p := new(sockets.Policy)
-	if err := p.AllowUDP(addr); err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr, _, err := runUDP(t, p, runtime.Config{Limits: runtime.Limits{Datagram: 65535}}, addr)
-	if err != nil {
-		t.Fatalf("guest: %v\nstdout:\n%s\nstderr: %s", err, stdout, stderr)
-	}
+	stdout, _ := runUDPEcho(t, 65535)
 	for _, want := range []string{"send 2000 bytes: ok\n", "send 65508 bytes: datagram-too-large\n"} {
 		if !strings.Contains(stdout, want) {
 			step, _, _ := strings.Cut(want, ":")

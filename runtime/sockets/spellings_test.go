@@ -633,24 +633,31 @@ func TestBindTakesNoHostPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := NewStack(&p)
-	for _, ip := range []string{"127.0.0.1", "0.0.0.0"} {
-		ap := netip.AddrPortFrom(netip.MustParseAddr(ip), host.Port())
-		if _, err := tryBind(t, st, IPv4, ap); err != AddressInUse {
-			t.Errorf("TCP bind to %v, the host's port: %v, want address-in-use", ap, err)
+	// inUse binds, TCP and UDP, to each of ips and the host's ports,
+	// which what names, expecting address-in-use.
+	inUse := func(ips []string, tcpPort, udpPort uint16, tcpWhat, udpWhat string) {
+		t.Helper()
+		for _, ip := range ips {
+			addr := netip.MustParseAddr(ip)
+			ap := netip.AddrPortFrom(addr, tcpPort)
+			if _, err := tryBind(t, st, FamilyOf(addr), ap); err != AddressInUse {
+				t.Errorf("TCP bind to %v, %s: %v, want address-in-use", ap, tcpWhat, err)
+			}
+			ap = netip.AddrPortFrom(addr, udpPort)
+			u, err := st.NewUDPSocket(FamilyOf(addr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := u.StartBind(ctx, st.Network(), ToWIT(ap)); err != nil {
+				t.Fatal(err)
+			}
+			if err := u.FinishBind(ctx); err != AddressInUse {
+				t.Errorf("UDP bind to %v, %s: %v, want address-in-use", ap, udpWhat, err)
+			}
+			u.Drop()
 		}
-		ap = netip.AddrPortFrom(netip.MustParseAddr(ip), udpPort)
-		u, err := st.NewUDPSocket(IPv4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := u.StartBind(ctx, st.Network(), ToWIT(ap)); err != nil {
-			t.Fatal(err)
-		}
-		if err := u.FinishBind(ctx); err != AddressInUse {
-			t.Errorf("UDP bind to %v, the host's port: %v, want address-in-use", ap, err)
-		}
-		u.Drop()
 	}
+	inUse([]string{"127.0.0.1", "0.0.0.0"}, host.Port(), udpPort, "the host's port", "the host's port")
 
 	// Nor one the host listens on for both families (Go's net.Listen
 	// on ":PORT": [::] without IPV6_V6ONLY), whose IPv4 clients a
@@ -668,27 +675,9 @@ func TestBindTakesNoHostPort(t *testing.T) {
 	if err := p.AllowListen("[::1]:*"); err != nil {
 		t.Fatal(err)
 	}
-	tcpPort := uint16(dual.Addr().(*net.TCPAddr).Port)
-	udpPort = uint16(dualUDP.LocalAddr().(*net.UDPAddr).Port)
-	for _, ip := range []string{"127.0.0.1", "0.0.0.0", "::1"} {
-		addr := netip.MustParseAddr(ip)
-		ap := netip.AddrPortFrom(addr, tcpPort)
-		if _, err := tryBind(t, st, FamilyOf(addr), ap); err != AddressInUse {
-			t.Errorf("TCP bind to %v, the port of the host's listener on both families: %v, want address-in-use", ap, err)
-		}
-		ap = netip.AddrPortFrom(addr, udpPort)
-		u, err := st.NewUDPSocket(FamilyOf(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := u.StartBind(ctx, st.Network(), ToWIT(ap)); err != nil {
-			t.Fatal(err)
-		}
-		if err := u.FinishBind(ctx); err != AddressInUse {
-			t.Errorf("UDP bind to %v, the port of the host's socket on both families: %v, want address-in-use", ap, err)
-		}
-		u.Drop()
-	}
+	inUse([]string{"127.0.0.1", "0.0.0.0", "::1"},
+		uint16(dual.Addr().(*net.TCPAddr).Port), uint16(dualUDP.LocalAddr().(*net.UDPAddr).Port),
+		"the port of the host's listener on both families", "the port of the host's socket on both families")
 }
 
 // TestConnectTargetFixed: what a connect dials is the address start-connect
