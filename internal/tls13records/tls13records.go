@@ -96,7 +96,8 @@ func (s *Sealer) Seal(typ byte, content []byte) []byte {
 // SealPadded returns a record carrying content of type typ followed by
 // padding zero bytes of padding (RFC 8446, Section 5.4).
 func (s *Sealer) SealPadded(typ byte, content []byte, padding int) []byte {
-	inner := append(append(append([]byte(nil), content...), typ), make([]byte, padding)...)
+	inner := make([]byte, len(content)+1+padding) // the padding is its zeros
+	inner[copy(inner, content)] = typ
 	n := len(inner) + s.aead.Overhead()
 	hdr := []byte{23, 3, 3, byte(n >> 8), byte(n)}
 	nonce := s.nonce()
