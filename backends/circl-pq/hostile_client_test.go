@@ -1,9 +1,7 @@
 package circlpq
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"hash"
 	"net"
@@ -26,19 +24,11 @@ import (
 // which the server writes while the test reads it.
 func keyLogSecret(t *testing.T, keylog *syncbuf.Buffer, label string) []byte {
 	t.Helper()
-	sc := bufio.NewScanner(strings.NewReader(keylog.String()))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 3 && f[0] == label {
-			s, err := hex.DecodeString(f[2])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
+	s, err := tls13records.KeyLogSecret(keylog.String(), label)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no %s in the key log", label)
-	return nil
+	return s
 }
 
 // rawClient is a client that has read the engine server's first flight.

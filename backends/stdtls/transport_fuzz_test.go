@@ -1,6 +1,7 @@
 package stdtls
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"testing"
@@ -40,7 +41,8 @@ func FuzzTransportBacklog(f *testing.F) {
 	f.Add([]byte{0, 16, 1, 16, 16}, uint16(0xffff)) // 64 KiB, freeBacklog, read exactly
 	f.Add([]byte{0, 1, 255, 255, 255, 255, 255, 255, 255, 255}, uint16(0xffff))
 	f.Add([]byte{255, 255, 255, 255, 255, 255, 255, 255, 255, 1}, uint16(0xffff))
-	f.Add(append([]byte{0}, make17()...), uint16(0xffff))
+	// 17 reads of 1020 KiB: past maxPostHandshakeBytes.
+	f.Add(append([]byte{0}, bytes.Repeat([]byte{255}, 17)...), uint16(0xffff))
 	buf := make([]byte, 255<<12)
 	f.Fuzz(func(t *testing.T, ops []byte, limitKiB uint16) {
 		c := &sizedConn{t: t, limit: int64(limitKiB) << 10}
@@ -95,13 +97,4 @@ func FuzzTransportBacklog(f *testing.F) {
 			}
 		}
 	})
-}
-
-// make17 is 17 reads of 1020 KiB: past maxPostHandshakeBytes.
-func make17() []byte {
-	out := make([]byte, 17)
-	for i := range out {
-		out[i] = 255
-	}
-	return out
 }

@@ -17,13 +17,13 @@ import (
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
-// limitFlags adds the per-guest limits to "wasitls run" and returns a
-// function that reads them once the flags are parsed.
 // sendLingerRange is what --send-linger accepts: under 10 ms a dropped
 // stream gives up on what it holds, a close_notify among it, before a
 // peer on loopback could read it.
 var sendLingerRange = durationRange{lo: 10 * time.Millisecond, hi: 24 * time.Hour}
 
+// limitFlags adds the per-guest limits to "wasitls run" and returns a
+// function that reads them once the flags are parsed.
 func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	memory := fs.String("max-memory", "4GiB", "most linear `memory` the guest may grow to, a component's memories together: bytes, or with a KiB, MiB or GiB suffix, a multiple of 64KiB, at most 4GiB (past it memory.grow fails; a guest whose memories start with more is not instantiated)")
 	handles := intVar(fs, "max-handles", cabi.DefaultHandleLimit, "most resource `handles` the guest holds at once, every kind together (past it the host call traps)")

@@ -21,9 +21,6 @@ import (
 	"github.com/wasitls/wasitls/tlsnames"
 )
 
-// tlsRunFlags adds the wasi:tls host's settings to "wasitls run": the
-// backend, and the trust decisions that belong to the host, never to the
-// guest (trust anchors, turning validation off).
 // The durations the TLS flags accept. A handshake timeout under 100 ms
 // fails handshakes a loaded host makes on loopback; a ticket key seals for
 // a rotation and opens for two, and RFC 8446 (Section 4.6.1) bounds a
@@ -33,6 +30,9 @@ var (
 	ticketKeyRotationRange = durationRange{lo: time.Second, hi: 84 * time.Hour, zero: "no tickets"}
 )
 
+// tlsRunFlags adds the wasi:tls host's settings to "wasitls run": the
+// backend, and the trust decisions that belong to the host, never to the
+// guest (trust anchors, turning validation off).
 func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	name := fs.String("backend", tlshost.DefaultBackend, "TLS `backend` for wasi:tls ("+strings.Join(backends.Names(), ", ")+")")
 	var cas, clientCAs listFlag
@@ -206,7 +206,7 @@ func openKeyLog(path string) (keyLogFile, error) {
 }
 
 func (k keyLogFile) Write(p []byte) (int, error) {
-	f, err := hostfile.OpenAppend(string(k), os.O_CREATE) // removed meanwhile: begun again
+	f, err := hostfile.OpenAppend(string(k)) // removed meanwhile: begun again
 	if err != nil {
 		return 0, err
 	}

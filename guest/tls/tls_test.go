@@ -69,6 +69,19 @@ func run(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, listen 
 
 // runLimited is run with the host holding at most conns TLS connections
 // for the guest (0: the default) and the guest held to limits.
+// runWant runs the guest with args, allowed to connect to addr, and fails
+// the test unless it succeeds printing want.
+func runWant(t *testing.T, p *pki, addr, want string, args ...string) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(t, p, &out, nil, []string{addr}, nil, args...); err != nil {
+		t.Fatalf("guest: %v\n%s", err, out.String())
+	}
+	if out.String() != want {
+		t.Fatalf("guest printed %q, want %q", out.String(), want)
+	}
+}
+
 func runLimited(t *testing.T, p *pki, out io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
 	t.Helper()
 	return runLimitedOut(t, p, out, out, id, connect, listen, conns, limits, args...)
@@ -273,13 +286,7 @@ func goServer(t *testing.T, p *pki) string {
 func TestDraftClient(t *testing.T) {
 	p := newPKI(t)
 	addr := goServer(t, p)
-	var out bytes.Buffer
-	if err := run(t, p, &out, nil, []string{addr}, nil, "draft", addr); err != nil {
-		t.Fatalf("guest: %v\n%s", err, out.String())
-	}
-	if want := "reply pong ping\n"; out.String() != want {
-		t.Fatalf("guest printed %q, want %q", out.String(), want)
-	}
+	runWant(t, p, addr, "reply pong ping\n", "draft", addr)
 }
 
 func TestClientVerifyErrorWrapped(t *testing.T) {
@@ -369,13 +376,7 @@ func silentServer(t *testing.T, p *pki) string {
 func TestCloseWakesBlockedWrite(t *testing.T) {
 	p := newPKI(t)
 	addr := silentServer(t, p)
-	var out bytes.Buffer
-	if err := run(t, p, &out, nil, []string{addr}, nil, "closewrite", addr, "example.test"); err != nil {
-		t.Fatalf("guest: %v\n%s", err, out.String())
-	}
-	if want := "close returned, write closed true\n"; out.String() != want {
-		t.Fatalf("guest printed %q, want %q", out.String(), want)
-	}
+	runWant(t, p, addr, "close returned, write closed true\n", "closewrite", addr, "example.test")
 }
 
 // TestDraftCloseWakesBlockedWrite is TestCloseWakesBlockedWrite over the
@@ -385,13 +386,7 @@ func TestCloseWakesBlockedWrite(t *testing.T) {
 func TestDraftCloseWakesBlockedWrite(t *testing.T) {
 	p := newPKI(t)
 	addr := silentServer(t, p)
-	var out bytes.Buffer
-	if err := run(t, p, &out, nil, []string{addr}, nil, "draftclosewrite", addr); err != nil {
-		t.Fatalf("guest: %v\n%s", err, out.String())
-	}
-	if want := "close returned, write closed true\n"; out.String() != want {
-		t.Fatalf("guest printed %q, want %q", out.String(), want)
-	}
+	runWant(t, p, addr, "close returned, write closed true\n", "draftclosewrite", addr)
 }
 
 // TestCloseWriteBehindBlockedWrite calls CloseWrite while another
@@ -426,13 +421,7 @@ func TestCloseWriteBehindBlockedWrite(t *testing.T) {
 func TestCloseStalledOutput(t *testing.T) {
 	p := newPKI(t)
 	addr := silentServer(t, p)
-	var out bytes.Buffer
-	if err := run(t, p, &out, nil, []string{addr}, nil, "closestalled", addr, "example.test"); err != nil {
-		t.Fatalf("guest: %v\n%s", err, out.String())
-	}
-	if want := "close returned in time true\n"; out.String() != want {
-		t.Fatalf("guest printed %q, want %q", out.String(), want)
-	}
+	runWant(t, p, addr, "close returned in time true\n", "closestalled", addr, "example.test")
 }
 
 // TestDraftCloseStalledOutput is TestCloseStalledOutput over the draft
@@ -443,13 +432,7 @@ func TestCloseStalledOutput(t *testing.T) {
 func TestDraftCloseStalledOutput(t *testing.T) {
 	p := newPKI(t)
 	addr := silentServer(t, p)
-	var out bytes.Buffer
-	if err := run(t, p, &out, nil, []string{addr}, nil, "draftclosestalled", addr); err != nil {
-		t.Fatalf("guest: %v\n%s", err, out.String())
-	}
-	if want := "close error true timeout true\n"; out.String() != want {
-		t.Fatalf("guest printed %q, want %q", out.String(), want)
-	}
+	runWant(t, p, addr, "close error true timeout true\n", "draftclosestalled", addr)
 }
 
 // TestConnectionStateParsesOnce reads a connection's state twice: the
@@ -460,13 +443,7 @@ func TestDraftCloseStalledOutput(t *testing.T) {
 func TestConnectionStateParsesOnce(t *testing.T) {
 	p := newPKI(t)
 	addr := silentServer(t, p)
-	var out bytes.Buffer
-	if err := run(t, p, &out, nil, []string{addr}, nil, "statecache", addr, "example.test"); err != nil {
-		t.Fatalf("guest: %v\n%s", err, out.String())
-	}
-	if want := "peer 1 same parsed true\n"; out.String() != want {
-		t.Fatalf("guest printed %q, want %q", out.String(), want)
-	}
+	runWant(t, p, addr, "peer 1 same parsed true\n", "statecache", addr, "example.test")
 }
 
 // TestDeadlineAfterClose sets deadlines on closed connections of package
@@ -550,13 +527,7 @@ func TestImplicitHandshakeDeadline(t *testing.T) {
 func TestDeadlineDuringClose(t *testing.T) {
 	p := newPKI(t)
 	addr := silentServer(t, p)
-	var out bytes.Buffer
-	if err := run(t, p, &out, nil, []string{addr}, nil, "closedeadline", addr, "example.test"); err != nil {
-		t.Fatalf("guest: %v\n%s", err, out.String())
-	}
-	if want := "deadline set during close true, close returned\n"; out.String() != want {
-		t.Fatalf("guest printed %q, want %q", out.String(), want)
-	}
+	runWant(t, p, addr, "deadline set during close true, close returned\n", "closedeadline", addr, "example.test")
 }
 
 // TestHandshakeDoneAllocs calls Handshake on a connection whose handshake
@@ -565,13 +536,7 @@ func TestDeadlineDuringClose(t *testing.T) {
 func TestHandshakeDoneAllocs(t *testing.T) {
 	p := newPKI(t)
 	addr := silentServer(t, p)
-	var out bytes.Buffer
-	if err := run(t, p, &out, nil, []string{addr}, nil, "hsdone", addr, "example.test"); err != nil {
-		t.Fatalf("guest: %v\n%s", err, out.String())
-	}
-	if want := "handshake err <nil> allocs 0\n"; out.String() != want {
-		t.Fatalf("guest printed %q, want %q", out.String(), want)
-	}
+	runWant(t, p, addr, "handshake err <nil> allocs 0\n", "hsdone", addr, "example.test")
 }
 
 // TestCloseRacingHandshake closes client connections while their

@@ -148,18 +148,18 @@ func (m *magicReader) Read(p []byte) (int, error) {
 // one in a TLS handshake. It creates the file (mode 0600) if it is
 // missing.
 func CheckAppendable(path string) error {
-	f, err := OpenAppend(path, os.O_CREATE)
+	f, err := OpenAppend(path)
 	if err != nil {
 		return err
 	}
 	return f.Close()
 }
 
-// OpenAppend opens the regular file at path for appending, never waiting
-// to open it: a named pipe (even one put in its place after start-up) is
-// an error.
-func OpenAppend(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|openNonblock|flag, 0o600)
+// OpenAppend opens the regular file at path for appending, creating it
+// (mode 0600) if it is missing, never waiting to open it: a named pipe
+// (even one put in its place after start-up) is an error.
+func OpenAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|openNonblock, 0o600)
 	if err != nil {
 		if fi, serr := os.Stat(path); serr == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
 			// Opened non-blocking, a pipe with no reader is ENXIO.

@@ -96,7 +96,8 @@ func (s *Sealer) Seal(typ byte, content []byte) []byte {
 // SealPadded returns a record carrying content of type typ followed by
 // padding zero bytes of padding (RFC 8446, Section 5.4).
 func (s *Sealer) SealPadded(typ byte, content []byte, padding int) []byte {
-	inner := append(append(append([]byte(nil), content...), typ), make([]byte, padding)...)
+	inner := make([]byte, len(content)+1+padding) // the padding is its zeros
+	inner[copy(inner, content)] = typ
 	n := len(inner) + s.aead.Overhead()
 	hdr := []byte{23, 3, 3, byte(n >> 8), byte(n)}
 	nonce := s.nonce()
@@ -189,7 +190,7 @@ func Handshake(raw net.Conn, config *tls.Config, isServer bool) (*tls.Conn, *Sea
 	if err := c.Handshake(); err != nil {
 		return nil, nil, err
 	}
-	secret, err := keyLogSecret(keylog.String(), label)
+	secret, err := KeyLogSecret(keylog.String(), label)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -251,7 +252,7 @@ func (f *FlightReplacer) Write(p []byte) (int, error) {
 	if f.IsServer {
 		label = "SERVER_HANDSHAKE_TRAFFIC_SECRET"
 	}
-	secret, err := keyLogSecret(f.KeyLog.String(), label)
+	secret, err := KeyLogSecret(f.KeyLog.String(), label)
 	if err != nil {
 		return 0, err
 	}
@@ -281,8 +282,9 @@ func serverHelloSuite(b []byte) uint16 {
 	return binary.BigEndian.Uint16(b[at:])
 }
 
-// keyLogSecret is the secret of label in the key log text keylog.
-func keyLogSecret(keylog, label string) ([]byte, error) {
+// KeyLogSecret is the secret of label (CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+// say) in keylog, key log text in the NSS format.
+func KeyLogSecret(keylog, label string) ([]byte, error) {
 	sc := bufio.NewScanner(strings.NewReader(keylog))
 	for sc.Scan() {
 		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == label {

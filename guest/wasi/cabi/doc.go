@@ -50,7 +50,7 @@
 // to ptr, as cabi_realloc would. Anything else goes to cabi_realloc. The
 // host only reads and writes the slot during an import of this guest, so
 // the guest sees the same state either way: [LiftList] recognises the
-// region by served, and [Unpin] clears the slot. A host that does not know
+// region by served, and [Unpin] withdraws it. A host that does not know
 // the slot calls cabi_realloc every time, with the same result. Between
 // imports the slot offers standing (item 4 above), which [Offer] replaces
 // and [Unpin] puts back; [LiftList] copies out of standing, as it copies
