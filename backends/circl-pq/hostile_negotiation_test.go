@@ -445,11 +445,11 @@ func TestHostileListAllocations(t *testing.T) {
 		msg   []byte
 		parse func([]byte) bool
 	}{
-		{"alpn", ch.marshal(), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
-		{"key-shares", shares.marshal(), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
-		{"psk-identities", psks.marshal(), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
-		{"certificates", cm.marshal(), func(m []byte) bool { var cm certificateMsg; return cm.unmarshal(m) }},
-		{"certificate-authorities", cr.marshal(), func(m []byte) bool { var cr certificateRequestMsg; return cr.unmarshal(m) }},
+		{"alpn", ch.marshal(), parseClientHello},
+		{"key-shares", shares.marshal(), parseClientHello},
+		{"psk-identities", psks.marshal(), parseClientHello},
+		{"certificates", cm.marshal(), parseCertificate},
+		{"certificate-authorities", cr.marshal(), parseCertificateRequest},
 	} {
 		if !tc.parse(tc.msg) {
 			t.Fatalf("%s: the message of %d bytes does not parse", tc.name, len(tc.msg))
@@ -518,14 +518,14 @@ func TestHostileListAllocationCounts(t *testing.T) {
 				cr.certificateAuthorities = append(cr.certificateAuthorities, []byte{byte(i)})
 			}
 			return cr.marshal()
-		}, func(m []byte) bool { var cr certificateRequestMsg; return cr.unmarshal(m) }},
+		}, parseCertificateRequest},
 		{"certificates", func(t *testing.T, n int) []byte {
 			var cm certificateMsg
 			for i := range n {
 				cm.chain = append(cm.chain, []byte{byte(i)})
 			}
 			return cm.marshal()
-		}, func(m []byte) bool { var cm certificateMsg; return cm.unmarshal(m) }},
+		}, parseCertificate},
 		{"server-hello-extensions", func(t *testing.T, n int) []byte {
 			fixed := append([]byte{3, 3}, make([]byte, 32)...)
 			fixed = append(fixed, 0, 0x13, 0x01, 0)
@@ -549,7 +549,11 @@ func TestHostileListAllocationCounts(t *testing.T) {
 	}
 }
 
-func parseClientHello(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }
+// parseClientHello, parseCertificate and parseCertificateRequest report
+// whether m parses as their message.
+func parseClientHello(m []byte) bool        { var ch clientHelloMsg; return ch.unmarshal(m) }
+func parseCertificate(m []byte) bool        { var cm certificateMsg; return cm.unmarshal(m) }
+func parseCertificateRequest(m []byte) bool { var cr certificateRequestMsg; return cr.unmarshal(m) }
 
 // TestListsRefuseEmptyEntries parses each list countEntries reads with
 // its last entry empty, which the RFCs forbid (an ALPN ID, a key
@@ -571,20 +575,20 @@ func TestListsRefuseEmptyEntries(t *testing.T) {
 	}{
 		{"alpn", hello(t, func(ch *clientHelloMsg, last []byte) {
 			ch.alpnProtocols = []string{"h2", string(last)}
-		}), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		}), parseClientHello},
 		{"key-share", hello(t, func(ch *clientHelloMsg, last []byte) {
 			ch.keyShares = append(ch.keyShares, keyShare{group: 0x4a4a, data: last})
-		}), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		}), parseClientHello},
 		{"psk-identity", hello(t, func(ch *clientHelloMsg, last []byte) {
 			withPSK(ch, 2, 32).pskIdentities[1].label = last
-		}), func(m []byte) bool { var ch clientHelloMsg; return ch.unmarshal(m) }},
+		}), parseClientHello},
 		{"certificate-authority", func(last []byte) []byte {
 			cr := certificateRequestMsg{signatureSchemes: []uint16{ECDSAWithP256AndSHA256}, certificateAuthorities: [][]byte{{1}, last}}
 			return cr.marshal()
-		}, func(m []byte) bool { var cr certificateRequestMsg; return cr.unmarshal(m) }},
+		}, parseCertificateRequest},
 		{"certificate", func(last []byte) []byte {
 			return (&certificateMsg{chain: [][]byte{{1}, last}}).marshal()
-		}, func(m []byte) bool { var cm certificateMsg; return cm.unmarshal(m) }},
+		}, parseCertificate},
 	} {
 		if !tc.parse(tc.msg([]byte{2})) {
 			t.Errorf("%s: a list without an empty entry does not parse", tc.name)

@@ -164,9 +164,7 @@ func TestHostilePeerBacklog(t *testing.T) {
 // message), and the counter was told of every byte of padding, as if held:
 // one peer spent the guest's budget of peer certificate bytes.
 func TestHostilePaddedBacklog(t *testing.T) {
-	const maxPlaintext = 1 << 14
-	recordLen := 5 + maxPlaintext + 1 + 16
-	records := (16<<20)/recordLen + 8
+	records := (16<<20)/paddedRecordLen + 8
 	for _, counter := range []bool{true, false} {
 		for _, victimIsClient := range []bool{true, false} {
 			name := fmt.Sprintf("counter-%v/victim-server", counter)
@@ -190,9 +188,8 @@ func TestHostilePaddedBacklog(t *testing.T) {
 					if err != nil {
 						return
 					}
-					announce := []byte{typ, 0, 0xea, 0x60}
 					for i := range records {
-						if _, err := peerRaw.Write(s.SealPadded(22, announce[min(i, len(announce)-1):][:1], maxPlaintext-1)); err != nil {
+						if _, err := peerRaw.Write(paddedPiece(s, typ, i)); err != nil {
 							return
 						}
 					}

@@ -23,15 +23,12 @@ import (
 // ended: a GiB of records, a decryption each, for a 64 KiB message.
 func TestHostilePaddedHandshakeFragments(t *testing.T) {
 	key, leaf, _, roots := localhostLeaf(t)
-	const maxPlaintext = 1 << 14
-	recordLen := 5 + maxPlaintext + 1 + 16 // AES-GCM and ChaCha20-Poly1305
-	records := (2<<20)/recordLen + 2
+	records := (2<<20)/paddedRecordLen + 2
 	flood := func(typ byte) func(*tls13records.Sealer) []byte {
 		return func(s *tls13records.Sealer) []byte {
-			announce := []byte{typ, 0, 0xea, 0x60}
 			var out []byte
 			for i := range records {
-				out = append(out, s.SealPadded(22, announce[min(i, len(announce)-1):][:1], maxPlaintext-1)...)
+				out = append(out, paddedPiece(s, typ, i)...)
 			}
 			return out
 		}
@@ -73,4 +70,16 @@ func TestHostilePaddedHandshakeFragments(t *testing.T) {
 			}
 		})
 	}
+}
+
+// paddedRecordLen is the length on the wire of a record paddedPiece
+// seals: a byte padded to the most plaintext a record carries, 16 KiB
+// (AES-GCM and ChaCha20-Poly1305).
+const paddedRecordLen = 5 + 1<<14 + 1 + 16
+
+// paddedPiece is the i-th record of a handshake message of type typ
+// announcing 60,000 bytes, sent a byte in each record padded to 16 KiB.
+func paddedPiece(s *tls13records.Sealer, typ byte, i int) []byte {
+	announce := []byte{typ, 0, 0xea, 0x60}
+	return s.SealPadded(22, announce[min(i, len(announce)-1):][:1], 1<<14-1)
 }
