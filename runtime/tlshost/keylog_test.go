@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"bytes"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,11 +39,7 @@ func TestKeyLogHeld(t *testing.T) {
 			l.Write(line)
 			close(done)
 		}()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("write %d of a line still waits for the writer", i)
-		}
+		within(t, 30*time.Second, done, fmt.Sprintf("write %d of a line, the writer blocked", i))
 		l.mu.Lock()
 		queued, stalled := l.queued, l.stalled
 		l.mu.Unlock()
