@@ -196,8 +196,8 @@ func TestHostilePaddedBacklog(t *testing.T) {
 				})
 				victimRaw.SetReadDeadline(time.Now().Add(20 * time.Second))
 				n, err := victim.Read(make([]byte, 1))
-				if n != 0 || err == nil || !strings.Contains(err.Error(), "more than 16 MiB after the handshake without data") {
-					t.Errorf("after up to %d padded records of one byte, Read = %d, %v; want it failed past 16 MiB", records, n, err)
+				if n != 0 || err == nil || !strings.Contains(err.Error(), stdtls.ErrPostHandshakeBytes.Error()) {
+					t.Errorf("after up to %d padded records of one byte, Read = %d, %v; want %v", records, n, err, stdtls.ErrPostHandshakeBytes)
 				}
 				// Without a counter, counted is not in the victim's path: only
 				// the Read's failure is checked.

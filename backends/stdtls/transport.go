@@ -1,9 +1,10 @@
 package stdtls
 
 import (
-	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/wasitls/wasitls/backends"
@@ -68,7 +69,7 @@ type transport struct {
 const maxHandshakeBytes = 8 << 18
 
 // errHandshakeBytes is the error of a Read crossing maxHandshakeBytes.
-var errHandshakeBytes = errors.New("stdtls: the peer sent more than 2 MiB in the handshake")
+var errHandshakeBytes = fmt.Errorf("stdtls: the peer sent more than %s in the handshake", mebibytes(maxHandshakeBytes))
 
 // freeBacklog is the backlog a connection holds without telling the
 // transport's counter: what crypto/tls reads of records of data before
@@ -99,7 +100,12 @@ const maxPostHandshakeBytes = 16 << 20
 
 // errPostHandshakeBytes is the error of a Read crossing
 // maxPostHandshakeBytes.
-var errPostHandshakeBytes = errors.New("stdtls: the peer sent more than 16 MiB after the handshake without data")
+var errPostHandshakeBytes = fmt.Errorf("stdtls: the peer sent more than %s after the handshake without data", mebibytes(maxPostHandshakeBytes))
+
+// mebibytes spells n bytes, a bound, in MiB: "2 MiB", "0.5 MiB".
+func mebibytes(n int) string {
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', -1, 64) + " MiB"
+}
 
 // maxBacklogHeld is the most of a backlog the counter is told of: what a
 // connection holds of it at most, one message of the largest size
