@@ -56,6 +56,8 @@ type Conn struct {
 	// the last application data record, across Reads (see
 	// handlePostHandshakeBounded).
 	postHandshake int
+	// keyUpdates counts the KeyUpdates among them (maxKeyUpdates).
+	keyUpdates int
 	// postHandshakeBytes counts the transport bytes of the handshake
 	// records since then (maxPostHandshakeBytes).
 	postHandshakeBytes int
@@ -508,7 +510,7 @@ func (c *Conn) readRecordLocked() error {
 		if len(payload) == 0 {
 			return c.countEmpty()
 		}
-		c.emptyRecords, c.ignoredAlerts, c.postHandshake, c.postHandshakeBytes = 0, 0, 0, 0
+		c.emptyRecords, c.ignoredAlerts, c.postHandshake, c.postHandshakeBytes, c.keyUpdates = 0, 0, 0, 0, 0
 		c.input = payload
 		return nil
 	default:
@@ -995,6 +997,12 @@ func (c *Conn) handlePostHandshakeBounded() error {
 func (c *Conn) handlePostHandshakeMessage(msg []byte) error {
 	switch msg[0] {
 	case typeKeyUpdate:
+		// BoringSSL takes 32 in a row without data (kMaxKeyUpdates);
+		// before, the engine took 64, the bound of every post-handshake
+		// message.
+		if c.keyUpdates++; c.keyUpdates > maxKeyUpdates {
+			return c.fail(alertUnexpectedMessage, "tls: too many KeyUpdates without data")
+		}
 		var ku keyUpdateMsg
 		ok, valid := ku.unmarshal(msg)
 		if !ok {

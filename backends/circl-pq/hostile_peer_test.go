@@ -478,7 +478,7 @@ func TestCertificateBoundWhenNotWaited(t *testing.T) {
 // server's post-handshake certificate request is outstanding, which the
 // server reads without a Read of its own (RequestClientIdentity). Each
 // KeyUpdate costs the server a key derivation for some 30 bytes on the
-// wire; more than maxPostHandshakeMessages without data end the
+// wire; more than maxKeyUpdates without data end the
 // connection with unexpected_message, as they do in Read. Before, the
 // request read them without a bound for as long as the client sent them.
 func TestHostileKeyUpdatesDuringAuth(t *testing.T) {
@@ -495,13 +495,13 @@ func TestHostileKeyUpdatesDuringAuth(t *testing.T) {
 		done <- err
 	}()
 	var flood []byte
-	for range 10 * maxPostHandshakeMessages {
+	for range 10 * maxKeyUpdates {
 		flood = append(flood, sealedKeyUpdate(hp.attacker, false)...)
 	}
 	go hp.raw.Write(flood)
 	err := <-done
-	if a, ok := errorAlert(err); !ok || a != alertUnexpectedMessage || !strings.Contains(err.Error(), "too many post-handshake messages") {
-		t.Fatalf("RequestClientIdentity: %v; want unexpected_message after too many post-handshake messages", err)
+	if a, ok := errorAlert(err); !ok || a != alertUnexpectedMessage || !strings.Contains(err.Error(), "too many KeyUpdates without data") {
+		t.Fatalf("RequestClientIdentity: %v; want unexpected_message after too many KeyUpdates", err)
 	}
 }
 
