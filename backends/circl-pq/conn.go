@@ -64,10 +64,9 @@ type Conn struct {
 	// handshakeBytes counts the transport bytes of the handshake
 	// records of the handshake (maxHandshakeBytes).
 	handshakeBytes int
-	// backlog is the transport's counter, when it has one, and
-	// backlogHeld what it was last told (holdBacklog).
-	backlog       backends.PeerBacklogCounter
-	backlogHeld   int
+	// backlog tells the transport's counter, when it has one, what the
+	// connection holds (holdBacklog), and 0 at Close.
+	backlog       backends.PeerBacklog
 	ignoredAlerts int  // consecutive warning-level user_canceled alerts
 	sawHello      bool // a ClientHello was sent or received (CCS is legal)
 	certRequested bool // server: its handshake sent a CertificateRequest
@@ -196,7 +195,7 @@ func (hc *halfConn) incSeq() error {
 
 func newConn(transport net.Conn, isClient bool) *Conn {
 	c := &Conn{conn: transport, isClient: isClient}
-	c.backlog, _ = transport.(backends.PeerBacklogCounter)
+	c.backlog.SetCounter(transport)
 	return c
 }
 
@@ -588,20 +587,16 @@ func (c *Conn) readHandshake() ([]byte, error) {
 // transport counts what it reads itself: nothing is told then. The
 // caller holds in.
 func (c *Conn) holdBacklog() error {
-	if c.backlog == nil || !c.handshakeDone.Load() {
+	if !c.backlog.Counting() || !c.handshakeDone.Load() {
 		return nil
 	}
 	n := len(c.hand)
 	if n > 0 && !c.isClient && c.auth.waiting() {
 		n = 0
 	}
-	if n == c.backlogHeld {
-		return nil
-	}
-	if err := c.backlog.HoldPeerBacklog(int64(n)); err != nil {
+	if err := c.backlog.Hold(int64(n)); err != nil {
 		return c.fail(alertInternalError, "tls: %w", err)
 	}
-	c.backlogHeld = n
 	return nil
 }
 
@@ -911,11 +906,13 @@ func (c *Conn) closeNotifyLocked() error {
 }
 
 // Close sends close_notify if the handshake completed, then closes the
-// transport.
+// transport. The transport's backlog counter is told 0: the connection
+// holds nothing of the peer's any more.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return net.ErrClosed
 	}
+	defer c.backlog.Close()
 	c.auth.shutdown(net.ErrClosed)
 	var alertErr error
 	// A Write in flight (perhaps blocked on a peer that does not read)

@@ -39,8 +39,8 @@ type transport struct {
 
 	// counter, when the transport has one, is told of the backlog: what
 	// Read read after the handshake (established) since conn.Read last
-	// returned data, past freeBacklog and up to maxBacklogHeld (held is
-	// what it was last told); past maxPostHandshakeBytes Read fails.
+	// returned data, past freeBacklog and up to maxBacklogHeld, and 0 at
+	// conn.Close; past maxPostHandshakeBytes Read fails.
 	// crypto/tls buffers a post-handshake handshake message whole before
 	// it looks at it, 256 KiB for a Certificate, which it then refuses
 	// (it takes none after the handshake), 64 KiB for others; a peer
@@ -51,9 +51,9 @@ type transport struct {
 	// may not interleave), and in TLS 1.2 none comes after it (a
 	// handshake message after the handshake fails the connection), so
 	// data coming out of Read means no message is held in pieces.
-	counter       backends.PeerBacklogCounter
-	established   atomic.Bool
-	backlog, held atomic.Int64
+	counter     backends.PeerBacklog
+	established atomic.Bool
+	backlog     atomic.Int64
 	// handshakeRead counts what Read read before the handshake completed
 	// (maxHandshakeBytes). crypto/tls's Reads are one at a time.
 	handshakeRead int
@@ -139,18 +139,10 @@ func (t *transport) countBacklog(n int) error {
 	if b > maxPostHandshakeBytes {
 		return errPostHandshakeBytes
 	}
-	if t.counter == nil || b <= freeBacklog {
+	if b <= freeBacklog {
 		return nil
 	}
-	told := min(b, maxBacklogHeld)
-	if told == t.held.Load() {
-		return nil
-	}
-	if err := t.counter.HoldPeerBacklog(told); err != nil {
-		return err
-	}
-	t.held.Store(told)
-	return nil
+	return t.counter.Hold(min(b, maxBacklogHeld))
 }
 
 // dataRead empties the backlog: Read returned data.
@@ -158,9 +150,7 @@ func (t *transport) dataRead() {
 	if t.backlog.Load() != 0 {
 		t.backlog.Store(0)
 	}
-	if t.counter != nil && t.held.Swap(0) != 0 {
-		t.counter.HoldPeerBacklog(0)
-	}
+	t.counter.Hold(0)
 }
 
 // Write substitutes the armed alert description in a plaintext fatal alert
