@@ -478,7 +478,7 @@ func TestCertificateBoundWhenNotWaited(t *testing.T) {
 // server's post-handshake certificate request is outstanding, which the
 // server reads without a Read of its own (RequestClientIdentity). Each
 // KeyUpdate costs the server a key derivation for some 30 bytes on the
-// wire; more than maxPostHandshakeMessages without data end the
+// wire; more than maxKeyUpdates without data end the
 // connection with unexpected_message, as they do in Read. Before, the
 // request read them without a bound for as long as the client sent them.
 func TestHostileKeyUpdatesDuringAuth(t *testing.T) {
@@ -495,13 +495,13 @@ func TestHostileKeyUpdatesDuringAuth(t *testing.T) {
 		done <- err
 	}()
 	var flood []byte
-	for range 10 * maxPostHandshakeMessages {
+	for range 10 * maxKeyUpdates {
 		flood = append(flood, sealedKeyUpdate(hp.attacker, false)...)
 	}
 	go hp.raw.Write(flood)
 	err := <-done
-	if a, ok := errorAlert(err); !ok || a != alertUnexpectedMessage || !strings.Contains(err.Error(), "too many post-handshake messages") {
-		t.Fatalf("RequestClientIdentity: %v; want unexpected_message after too many post-handshake messages", err)
+	if a, ok := errorAlert(err); !ok || a != alertUnexpectedMessage || !strings.Contains(err.Error(), "too many KeyUpdates without data") {
+		t.Fatalf("RequestClientIdentity: %v; want unexpected_message after too many KeyUpdates", err)
 	}
 }
 
@@ -536,15 +536,24 @@ func (b *backlogTransport) state() (held, most int64) {
 // 60,000 bytes, all but its last byte, in records of 1,000 bytes: the
 // victim's transport counter (backends.PeerBacklogCounter, the host's
 // peer certificate bytes) is told of the 59,999 bytes it holds, and of 0
-// once the message is whole, before data; past the counter's limit the
-// Read fails with the counter's error and an alert. Before, nothing was
-// told: a connection held up to 79 KiB of heap for each such peer,
-// uncounted, 320 MiB over a guest's 4,096 sockets.
+// once the message is whole, before data, or once the victim is closed
+// with it in pieces; past the counter's limit the Read fails with the
+// counter's error and an alert. Before, nothing was told: a connection
+// held up to 79 KiB of heap for each such peer, uncounted, 320 MiB over a
+// guest's 4,096 sockets; and a Close told no 0, so that a counter with
+// no release of its own kept each closed connection's bytes for good.
 func TestHostilePeerBacklogCounted(t *testing.T) {
 	const size = 60000
 	for _, victimIsClient := range []bool{true, false} {
-		for _, limit := range []int64{1 << 20, 32 << 10} {
-			t.Run(fmt.Sprintf("%s/limit-%d", sideName(victimIsClient), limit), func(t *testing.T) {
+		for _, tc := range []struct {
+			limit int64
+			close bool // close the victim with the message held
+		}{{1 << 20, false}, {1 << 20, true}, {32 << 10, false}} {
+			limit := tc.limit
+			if !victimIsClient && !tc.close && limit > size {
+				continue // a KeyUpdate of 60,000 bytes is malformed whole
+			}
+			t.Run(fmt.Sprintf("%s/limit-%d/close-%v", sideName(victimIsClient), limit, tc.close), func(t *testing.T) {
 				var bt *backlogTransport
 				hp := establishOver(t, victimIsClient, nil, func(c net.Conn) net.Conn {
 					bt = &backlogTransport{Conn: c, limit: limit}
@@ -590,14 +599,16 @@ func TestHostilePeerBacklogCounted(t *testing.T) {
 						t.Fatalf("after %d reads the counter holds %d bytes (at most %d); want %d", reads, held, most, size+3)
 					}
 				}
-				// The last byte (a KeyUpdate's request_update, which must be 0
-				// or 1), then data: the message is handled and the count ends.
-				last := sealed(hp.attacker, recordTypeHandshake, []byte{0})
-				if typ == typeKeyUpdate {
-					// A KeyUpdate of 60,000 bytes is malformed: end the
-					// test at the count.
+				if tc.close {
+					hp.victim.Close()
+					if held, _ := bt.state(); held != 0 {
+						t.Errorf("the victim closed with the message in pieces, the counter holds %d bytes; want 0", held)
+					}
 					return
 				}
+				// The last byte, then data: the message is handled and the
+				// count ends.
+				last := sealed(hp.attacker, recordTypeHandshake, []byte{0})
 				if _, err := hp.raw.Write(last); err != nil {
 					t.Fatal(err)
 				}
