@@ -77,8 +77,9 @@ var errLeftInProgress = errors.New("sockets: the connect goes on")
 // keep-alive. Otherwise it returns the connect, in progress, as a
 // rawConnect of a duplicate of the dialer's descriptor (the dialer closes
 // its own), which waits take up as they take up startRawConnect's. It
-// does not wait: d's own connect finds the socket connected (EISCONN) or
-// is not made.
+// does not wait: d's own connect, made only once the connect is over,
+// returns at once (0 for a connect the kernel had in progress, EISCONN
+// for one it had completed).
 //
 // The dialer must bind nothing (no LocalAddr): it binds after the
 // connect that ControlContext starts.

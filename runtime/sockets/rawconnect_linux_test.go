@@ -228,21 +228,7 @@ func TestKeepAliveRawConnect(t *testing.T) {
 // finish-connect turning it off. A connect that is refused fails the wait's
 // dial with connection-refused.
 func TestConnectAtOnce(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	ap := netip.MustParseAddrPort(ln.Addr().String())
+	ap := netip.MustParseAddrPort(acceptingListener(t).Addr().String())
 	st := listenStack(t)
 	s := mustSocket(t, st)
 	defer s.Close()
