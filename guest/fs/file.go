@@ -197,9 +197,9 @@ func (f *File) Write(b []byte) (int, error) {
 	}
 	w := f.w
 	f.mu.Unlock()
-	n, err := w.Write(b)
+	n, err := w.Write(b) // requests the flush
 	if err == nil {
-		err = w.Flush()
+		err = w.AwaitFlush()
 	}
 	f.mu.Lock()
 	if f.appending {

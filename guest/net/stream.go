@@ -303,6 +303,20 @@ func (w *StreamWriter) Flush() error {
 	return writeErr(err)
 }
 
+// AwaitFlush waits until the flush the last Write requested is over
+// (Write requests one, Flush requests another first): a caller that must
+// know its bytes have left, as a file's Write does, asks the host for no
+// second flush.
+func (w *StreamWriter) AwaitFlush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dl.isClosed() {
+		return net.ErrClosed
+	}
+	_, err := w.budget()
+	return writeErr(err)
+}
+
 // ErrWriteInProgress is returned by FlushTimeout when a Write or Flush is
 // in progress.
 var ErrWriteInProgress = errors.New("wasinet: a write is in progress")
