@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/runtime"
 )
 
@@ -20,11 +19,7 @@ import (
 // its clock had fired. A clock of 10 ms still fires alone.
 func TestPreview1PollStdinLongClock(t *testing.T) {
 	ctx := context.Background()
-	wasm := cguest.Build(t, cguest.Spec{
-		Sources: []string{"testdata/napper/napper.c"},
-		CFlags:  []string{"-nostdlib", "-Wl,--no-entry", "-Wall", "-Werror"},
-		Core:    true,
-	})
+	wasm := napper(t)
 	const clockBit, stdinBit = 1 << 1, 1 << 2
 	for _, path := range corePaths {
 		rt, compiled := path.setup(t, runtime.Config{}, wasm)
