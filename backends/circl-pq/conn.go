@@ -986,6 +986,13 @@ func (c *Conn) handlePostHandshakeBounded() error {
 	if err := c.handlePostHandshakeMessage(msg); err != nil {
 		return c.latchReadError(err)
 	}
+	// The message may have ended a server's wait for a certificate (the
+	// answer's Finished): what follows it in its record, the start of
+	// another message, counts from now, not from the next record, which
+	// a peer need never send.
+	if err := c.holdBacklog(); err != nil {
+		return c.latchReadError(err)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -619,5 +620,76 @@ func TestHostilePeerBacklogCounted(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAuthAnswerTrailingBacklogCounted: a client declines a server's
+// post-handshake certificate request (an empty Certificate and its
+// Finished) and sends, in the same record, the first 8,000 bytes of a
+// KeyUpdate announcing 60,000, never the rest. While the request is
+// outstanding the server tells its transport's counter nothing of what it
+// holds (the host counts those bytes as read), and once the answer is in
+// it holds the 8,000 bytes and tells the counter so. Before, it told
+// them only at the next record, which never came: up to a record of a
+// message in pieces held, told 0, for the connection's life.
+func TestAuthAnswerTrailingBacklogCounted(t *testing.T) {
+	var bt *backlogTransport
+	hp := establishOver(t, false, func(cc *backends.ClientConfig, sc *backends.ServerConfig) {
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) { return nil, nil }
+	}, func(c net.Conn) net.Conn {
+		bt = &backlogTransport{Conn: c, limit: 1 << 20}
+		return bt
+	})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := hp.victim.RequestClientIdentity(ctx)
+		done <- err
+	}()
+
+	// The request, read by the client's record layer, not answered.
+	a := hp.attacker
+	a.in.Lock()
+	a.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !a.handshakeMessageComplete() {
+		if err := a.readRecordLocked(); err != nil {
+			a.in.Unlock()
+			t.Fatal(err)
+		}
+	}
+	request := bytes.Clone(a.hand)
+	a.hand = nil
+	a.in.Unlock()
+	var cr certificateRequestMsg
+	if request[0] != typeCertificateRequest || !cr.unmarshal(request) {
+		t.Fatalf("the server sent %x; want a CertificateRequest", request[:min(len(request), 8)])
+	}
+
+	// The answer, declining, and the KeyUpdate's start in one record.
+	transcript, err := cloneTranscript(a.auth.transcript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transcript.Write(request)
+	cert, err := (&certificateMsg{context: cr.context}).encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	transcript.Write(cert)
+	fin, err := (&finishedMsg{verifyData: a.suite.finishedHash(a.out.trafficSecret, transcript)}).encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size, sent = 60000, 8000
+	trailing := append([]byte{typeKeyUpdate, 0, size >> 8, size & 0xff}, make([]byte, sent-4)...)
+	if _, err := hp.raw.Write(sealed(a, recordTypeHandshake, slices.Concat(cert, fin, trailing))); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("RequestClientIdentity = %v", err)
+	}
+	if held, _ := bt.state(); held != sent {
+		t.Fatalf("the answer in, the server holds %d bytes of a KeyUpdate in pieces; the counter holds %d", sent, held)
 	}
 }
