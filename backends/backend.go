@@ -398,8 +398,9 @@ type PeerHeapCounter interface {
 // 0 once the message is whole), or, if it cannot tell them from data,
 // how many bytes it read from the transport since Read last returned data
 // (stdtls, past what its record buffer holds anyway; 0 once it did), and
-// fails the read with the error returned, which means the bound would be
-// crossed.
+// 0 at Close, after which it tells nothing ([PeerBacklog] does all this);
+// it fails the read with the error returned, which means the bound would
+// be crossed.
 type PeerBacklogCounter interface {
 	HoldPeerBacklog(n int64) error
 }

@@ -48,6 +48,10 @@ const (
 	// (KeyUpdate, NewSessionTicket, CertificateRequest, a client's
 	// answer) a connection takes between two application data records.
 	maxPostHandshakeMessages = 64
+	// maxKeyUpdates bounds the KeyUpdates among them: 32, as BoringSSL
+	// (kMaxKeyUpdates; BoGo's TooManyKeyUpdates sends 33). Each costs a
+	// key derivation for some 30 bytes on the wire.
+	maxKeyUpdates = 32
 	// maxPostHandshakeBytes bounds the transport bytes of the handshake
 	// records a connection takes between two application data records
 	// after the handshake: as much as maxPostHandshakeMessages messages

@@ -56,16 +56,17 @@ type Conn struct {
 	// the last application data record, across Reads (see
 	// handlePostHandshakeBounded).
 	postHandshake int
+	// keyUpdates counts the KeyUpdates among them (maxKeyUpdates).
+	keyUpdates int
 	// postHandshakeBytes counts the transport bytes of the handshake
 	// records since then (maxPostHandshakeBytes).
 	postHandshakeBytes int
 	// handshakeBytes counts the transport bytes of the handshake
 	// records of the handshake (maxHandshakeBytes).
 	handshakeBytes int
-	// backlog is the transport's counter, when it has one, and
-	// backlogHeld what it was last told (holdBacklog).
-	backlog       backends.PeerBacklogCounter
-	backlogHeld   int
+	// backlog tells the transport's counter, when it has one, what the
+	// connection holds (holdBacklog), and 0 at Close.
+	backlog       backends.PeerBacklog
 	ignoredAlerts int  // consecutive warning-level user_canceled alerts
 	sawHello      bool // a ClientHello was sent or received (CCS is legal)
 	certRequested bool // server: its handshake sent a CertificateRequest
@@ -194,7 +195,7 @@ func (hc *halfConn) incSeq() error {
 
 func newConn(transport net.Conn, isClient bool) *Conn {
 	c := &Conn{conn: transport, isClient: isClient}
-	c.backlog, _ = transport.(backends.PeerBacklogCounter)
+	c.backlog.SetCounter(transport)
 	return c
 }
 
@@ -508,7 +509,7 @@ func (c *Conn) readRecordLocked() error {
 		if len(payload) == 0 {
 			return c.countEmpty()
 		}
-		c.emptyRecords, c.ignoredAlerts, c.postHandshake, c.postHandshakeBytes = 0, 0, 0, 0
+		c.emptyRecords, c.ignoredAlerts, c.postHandshake, c.postHandshakeBytes, c.keyUpdates = 0, 0, 0, 0, 0
 		c.input = payload
 		return nil
 	default:
@@ -586,20 +587,16 @@ func (c *Conn) readHandshake() ([]byte, error) {
 // transport counts what it reads itself: nothing is told then. The
 // caller holds in.
 func (c *Conn) holdBacklog() error {
-	if c.backlog == nil || !c.handshakeDone.Load() {
+	if !c.backlog.Counting() || !c.handshakeDone.Load() {
 		return nil
 	}
 	n := len(c.hand)
 	if n > 0 && !c.isClient && c.auth.waiting() {
 		n = 0
 	}
-	if n == c.backlogHeld {
-		return nil
-	}
-	if err := c.backlog.HoldPeerBacklog(int64(n)); err != nil {
+	if err := c.backlog.Hold(int64(n)); err != nil {
 		return c.fail(alertInternalError, "tls: %w", err)
 	}
-	c.backlogHeld = n
 	return nil
 }
 
@@ -909,11 +906,13 @@ func (c *Conn) closeNotifyLocked() error {
 }
 
 // Close sends close_notify if the handshake completed, then closes the
-// transport.
+// transport. The transport's backlog counter is told 0: the connection
+// holds nothing of the peer's any more.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return net.ErrClosed
 	}
+	defer c.backlog.Close()
 	c.auth.shutdown(net.ErrClosed)
 	var alertErr error
 	// A Write in flight (perhaps blocked on a peer that does not read)
@@ -987,6 +986,13 @@ func (c *Conn) handlePostHandshakeBounded() error {
 	if err := c.handlePostHandshakeMessage(msg); err != nil {
 		return c.latchReadError(err)
 	}
+	// The message may have ended a server's wait for a certificate (the
+	// answer's Finished): what follows it in its record, the start of
+	// another message, counts from now, not from the next record, which
+	// a peer need never send.
+	if err := c.holdBacklog(); err != nil {
+		return c.latchReadError(err)
+	}
 	return nil
 }
 
@@ -995,6 +1001,12 @@ func (c *Conn) handlePostHandshakeBounded() error {
 func (c *Conn) handlePostHandshakeMessage(msg []byte) error {
 	switch msg[0] {
 	case typeKeyUpdate:
+		// BoringSSL takes 32 in a row without data (kMaxKeyUpdates);
+		// before, the engine took 64, the bound of every post-handshake
+		// message.
+		if c.keyUpdates++; c.keyUpdates > maxKeyUpdates {
+			return c.fail(alertUnexpectedMessage, "tls: too many KeyUpdates without data")
+		}
 		var ku keyUpdateMsg
 		ok, valid := ku.unmarshal(msg)
 		if !ok {

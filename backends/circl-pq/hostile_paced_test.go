@@ -18,7 +18,7 @@ import (
 
 // TestHostilePacedKeyUpdates sends KeyUpdates without data in batches of
 // 8, each followed by a Read of the victim that drains it and times out.
-// Past maxPostHandshakeMessages in all, the victim fails with
+// Past maxKeyUpdates in all, the victim fails with
 // unexpected_message, as it does when they come in one Read. Before, the
 // count started again at each Read, and a peer kept a connection deriving
 // keys, 30 bytes a KeyUpdate, for as long as it liked without ever sending
@@ -49,7 +49,7 @@ func TestHostilePacedKeyUpdates(t *testing.T) {
 			var ae *AlertError
 			if !errors.As(err, &ae) || ae.Remote || ae.Alert != alertUnexpectedMessage {
 				t.Fatalf("after %d KeyUpdates without data, in batches of %d, victim Read = %v; want a local unexpected_message past %d",
-					sent, batch, err, maxPostHandshakeMessages)
+					sent, batch, err, maxKeyUpdates)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -478,7 +479,7 @@ func TestCertificateBoundWhenNotWaited(t *testing.T) {
 // server's post-handshake certificate request is outstanding, which the
 // server reads without a Read of its own (RequestClientIdentity). Each
 // KeyUpdate costs the server a key derivation for some 30 bytes on the
-// wire; more than maxPostHandshakeMessages without data end the
+// wire; more than maxKeyUpdates without data end the
 // connection with unexpected_message, as they do in Read. Before, the
 // request read them without a bound for as long as the client sent them.
 func TestHostileKeyUpdatesDuringAuth(t *testing.T) {
@@ -495,13 +496,13 @@ func TestHostileKeyUpdatesDuringAuth(t *testing.T) {
 		done <- err
 	}()
 	var flood []byte
-	for range 10 * maxPostHandshakeMessages {
+	for range 10 * maxKeyUpdates {
 		flood = append(flood, sealedKeyUpdate(hp.attacker, false)...)
 	}
 	go hp.raw.Write(flood)
 	err := <-done
-	if a, ok := errorAlert(err); !ok || a != alertUnexpectedMessage || !strings.Contains(err.Error(), "too many post-handshake messages") {
-		t.Fatalf("RequestClientIdentity: %v; want unexpected_message after too many post-handshake messages", err)
+	if a, ok := errorAlert(err); !ok || a != alertUnexpectedMessage || !strings.Contains(err.Error(), "too many KeyUpdates without data") {
+		t.Fatalf("RequestClientIdentity: %v; want unexpected_message after too many KeyUpdates", err)
 	}
 }
 
@@ -536,15 +537,24 @@ func (b *backlogTransport) state() (held, most int64) {
 // 60,000 bytes, all but its last byte, in records of 1,000 bytes: the
 // victim's transport counter (backends.PeerBacklogCounter, the host's
 // peer certificate bytes) is told of the 59,999 bytes it holds, and of 0
-// once the message is whole, before data; past the counter's limit the
-// Read fails with the counter's error and an alert. Before, nothing was
-// told: a connection held up to 79 KiB of heap for each such peer,
-// uncounted, 320 MiB over a guest's 4,096 sockets.
+// once the message is whole, before data, or once the victim is closed
+// with it in pieces; past the counter's limit the Read fails with the
+// counter's error and an alert. Before, nothing was told: a connection
+// held up to 79 KiB of heap for each such peer, uncounted, 320 MiB over a
+// guest's 4,096 sockets; and a Close told no 0, so that a counter with
+// no release of its own kept each closed connection's bytes for good.
 func TestHostilePeerBacklogCounted(t *testing.T) {
 	const size = 60000
 	for _, victimIsClient := range []bool{true, false} {
-		for _, limit := range []int64{1 << 20, 32 << 10} {
-			t.Run(fmt.Sprintf("%s/limit-%d", sideName(victimIsClient), limit), func(t *testing.T) {
+		for _, tc := range []struct {
+			limit int64
+			close bool // close the victim with the message held
+		}{{1 << 20, false}, {1 << 20, true}, {32 << 10, false}} {
+			limit := tc.limit
+			if !victimIsClient && !tc.close && limit > size {
+				continue // a KeyUpdate of 60,000 bytes is malformed whole
+			}
+			t.Run(fmt.Sprintf("%s/limit-%d/close-%v", sideName(victimIsClient), limit, tc.close), func(t *testing.T) {
 				var bt *backlogTransport
 				hp := establishOver(t, victimIsClient, nil, func(c net.Conn) net.Conn {
 					bt = &backlogTransport{Conn: c, limit: limit}
@@ -590,14 +600,16 @@ func TestHostilePeerBacklogCounted(t *testing.T) {
 						t.Fatalf("after %d reads the counter holds %d bytes (at most %d); want %d", reads, held, most, size+3)
 					}
 				}
-				// The last byte (a KeyUpdate's request_update, which must be 0
-				// or 1), then data: the message is handled and the count ends.
-				last := sealed(hp.attacker, recordTypeHandshake, []byte{0})
-				if typ == typeKeyUpdate {
-					// A KeyUpdate of 60,000 bytes is malformed: end the
-					// test at the count.
+				if tc.close {
+					hp.victim.Close()
+					if held, _ := bt.state(); held != 0 {
+						t.Errorf("the victim closed with the message in pieces, the counter holds %d bytes; want 0", held)
+					}
 					return
 				}
+				// The last byte, then data: the message is handled and the
+				// count ends.
+				last := sealed(hp.attacker, recordTypeHandshake, []byte{0})
 				if _, err := hp.raw.Write(last); err != nil {
 					t.Fatal(err)
 				}
@@ -608,5 +620,76 @@ func TestHostilePeerBacklogCounted(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAuthAnswerTrailingBacklogCounted: a client declines a server's
+// post-handshake certificate request (an empty Certificate and its
+// Finished) and sends, in the same record, the first 8,000 bytes of a
+// KeyUpdate announcing 60,000, never the rest. While the request is
+// outstanding the server tells its transport's counter nothing of what it
+// holds (the host counts those bytes as read), and once the answer is in
+// it holds the 8,000 bytes and tells the counter so. Before, it told
+// them only at the next record, which never came: up to a record of a
+// message in pieces held, told 0, for the connection's life.
+func TestAuthAnswerTrailingBacklogCounted(t *testing.T) {
+	var bt *backlogTransport
+	hp := establishOver(t, false, func(cc *backends.ClientConfig, sc *backends.ServerConfig) {
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) { return nil, nil }
+	}, func(c net.Conn) net.Conn {
+		bt = &backlogTransport{Conn: c, limit: 1 << 20}
+		return bt
+	})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := hp.victim.RequestClientIdentity(ctx)
+		done <- err
+	}()
+
+	// The request, read by the client's record layer, not answered.
+	a := hp.attacker
+	a.in.Lock()
+	a.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !a.handshakeMessageComplete() {
+		if err := a.readRecordLocked(); err != nil {
+			a.in.Unlock()
+			t.Fatal(err)
+		}
+	}
+	request := bytes.Clone(a.hand)
+	a.hand = nil
+	a.in.Unlock()
+	var cr certificateRequestMsg
+	if request[0] != typeCertificateRequest || !cr.unmarshal(request) {
+		t.Fatalf("the server sent %x; want a CertificateRequest", request[:min(len(request), 8)])
+	}
+
+	// The answer, declining, and the KeyUpdate's start in one record.
+	transcript, err := cloneTranscript(a.auth.transcript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transcript.Write(request)
+	cert, err := (&certificateMsg{context: cr.context}).encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	transcript.Write(cert)
+	fin, err := (&finishedMsg{verifyData: a.suite.finishedHash(a.out.trafficSecret, transcript)}).encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size, sent = 60000, 8000
+	trailing := append([]byte{typeKeyUpdate, 0, size >> 8, size & 0xff}, make([]byte, sent-4)...)
+	if _, err := hp.raw.Write(sealed(a, recordTypeHandshake, slices.Concat(cert, fin, trailing))); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("RequestClientIdentity = %v", err)
+	}
+	if held, _ := bt.state(); held != sent {
+		t.Fatalf("the answer in, the server holds %d bytes of a KeyUpdate in pieces; the counter holds %d", sent, held)
 	}
 }

@@ -136,3 +136,35 @@ func waitFor(t *testing.T, out *syncbuf.Buffer, cond func(string) bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestTooManyKeyUpdates sends KeyUpdates in a row without data: each
+// side takes maxKeyUpdates (32, BoringSSL's bound) before a record of
+// data, which starts the count again, and fails the 33rd with
+// unexpected_message, as BoGo's TooManyKeyUpdates expects. Before, the
+// engine took 64, the bound of every post-handshake message.
+func TestTooManyKeyUpdates(t *testing.T) {
+	for _, victimIsClient := range []bool{true, false} {
+		t.Run(sideName(victimIsClient), func(t *testing.T) {
+			hp := establish(t, victimIsClient, nil)
+			send := func(updates int) {
+				var recs []byte
+				for range updates {
+					recs = append(recs, sealedKeyUpdate(hp.attacker, false)...)
+				}
+				recs = append(recs, sealed(hp.attacker, recordTypeApplicationData, []byte("x"))...)
+				if _, err := hp.raw.Write(recs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 {
+				send(maxKeyUpdates)
+				if _, err := hp.victim.Read(make([]byte, 1)); err != nil {
+					t.Fatalf("after %d KeyUpdates and data, victim Read = %v", maxKeyUpdates, err)
+				}
+			}
+			send(maxKeyUpdates + 1)
+			_, err := hp.victim.Read(make([]byte, 1))
+			wantLocalAlert(t, hp, err, alertUnexpectedMessage, false)
+		})
+	}
+}

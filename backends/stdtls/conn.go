@@ -59,7 +59,7 @@ var _ backends.Conn = (*conn)(nil)
 func newConn(transportConn net.Conn, isClient bool) *conn {
 	c := &conn{isClient: isClient}
 	c.rawT.Conn = transportConn
-	c.rawT.counter, _ = transportConn.(backends.PeerBacklogCounter)
+	c.rawT.counter.SetCounter(transportConn)
 	c.raw = &c.rawT
 	return c
 }
@@ -260,9 +260,13 @@ func (c *conn) CloseWrite() error {
 }
 
 // Close sends close_notify if the handshake completed, and closes the
-// transport. Closing during a handshake unblocks it.
+// transport. Closing during a handshake unblocks it. The transport's
+// backlog counter is told 0: the connection holds nothing of the peer's
+// any more.
 func (c *conn) Close() error {
-	return c.tls.Close()
+	err := c.tls.Close()
+	c.raw.counter.Close()
+	return err
 }
 
 // State reports what was negotiated so far.

@@ -1,9 +1,10 @@
 package stdtls
 
 import (
-	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/wasitls/wasitls/backends"
@@ -38,8 +39,8 @@ type transport struct {
 
 	// counter, when the transport has one, is told of the backlog: what
 	// Read read after the handshake (established) since conn.Read last
-	// returned data, past freeBacklog and up to maxBacklogHeld (held is
-	// what it was last told); past maxPostHandshakeBytes Read fails.
+	// returned data, past freeBacklog and up to maxBacklogHeld, and 0 at
+	// conn.Close; past maxPostHandshakeBytes Read fails.
 	// crypto/tls buffers a post-handshake handshake message whole before
 	// it looks at it, 256 KiB for a Certificate, which it then refuses
 	// (it takes none after the handshake), 64 KiB for others; a peer
@@ -50,9 +51,9 @@ type transport struct {
 	// may not interleave), and in TLS 1.2 none comes after it (a
 	// handshake message after the handshake fails the connection), so
 	// data coming out of Read means no message is held in pieces.
-	counter       backends.PeerBacklogCounter
-	established   atomic.Bool
-	backlog, held atomic.Int64
+	counter     backends.PeerBacklog
+	established atomic.Bool
+	backlog     atomic.Int64
 	// handshakeRead counts what Read read before the handshake completed
 	// (maxHandshakeBytes). crypto/tls's Reads are one at a time.
 	handshakeRead int
@@ -68,7 +69,7 @@ type transport struct {
 const maxHandshakeBytes = 8 << 18
 
 // errHandshakeBytes is the error of a Read crossing maxHandshakeBytes.
-var errHandshakeBytes = errors.New("stdtls: the peer sent more than 2 MiB in the handshake")
+var errHandshakeBytes = fmt.Errorf("stdtls: the peer sent more than %s in the handshake", mebibytes(maxHandshakeBytes))
 
 // freeBacklog is the backlog a connection holds without telling the
 // transport's counter: what crypto/tls reads of records of data before
@@ -99,7 +100,12 @@ const maxPostHandshakeBytes = 16 << 20
 
 // errPostHandshakeBytes is the error of a Read crossing
 // maxPostHandshakeBytes.
-var errPostHandshakeBytes = errors.New("stdtls: the peer sent more than 16 MiB after the handshake without data")
+var errPostHandshakeBytes = fmt.Errorf("stdtls: the peer sent more than %s after the handshake without data", mebibytes(maxPostHandshakeBytes))
+
+// mebibytes spells n bytes, a bound, in MiB: "2 MiB", "0.5 MiB".
+func mebibytes(n int) string {
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', -1, 64) + " MiB"
+}
 
 // maxBacklogHeld is the most of a backlog the counter is told of: what a
 // connection holds of it at most, one message of the largest size
@@ -133,18 +139,10 @@ func (t *transport) countBacklog(n int) error {
 	if b > maxPostHandshakeBytes {
 		return errPostHandshakeBytes
 	}
-	if t.counter == nil || b <= freeBacklog {
+	if b <= freeBacklog {
 		return nil
 	}
-	told := min(b, maxBacklogHeld)
-	if told == t.held.Load() {
-		return nil
-	}
-	if err := t.counter.HoldPeerBacklog(told); err != nil {
-		return err
-	}
-	t.held.Store(told)
-	return nil
+	return t.counter.Hold(min(b, maxBacklogHeld))
 }
 
 // dataRead empties the backlog: Read returned data.
@@ -152,9 +150,7 @@ func (t *transport) dataRead() {
 	if t.backlog.Load() != 0 {
 		t.backlog.Store(0)
 	}
-	if t.counter != nil && t.held.Swap(0) != 0 {
-		t.counter.HoldPeerBacklog(0)
-	}
+	t.counter.Hold(0)
 }
 
 // Write substitutes the armed alert description in a plaintext fatal alert

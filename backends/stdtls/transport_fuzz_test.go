@@ -46,7 +46,8 @@ func FuzzTransportBacklog(f *testing.F) {
 	buf := make([]byte, 255<<12)
 	f.Fuzz(func(t *testing.T, ops []byte, limitKiB uint16) {
 		c := &sizedConn{t: t, limit: int64(limitKiB) << 10}
-		tr := &transport{Conn: c, counter: c}
+		tr := &transport{Conn: c}
+		tr.counter.SetCounter(c)
 		var handshake, backlog, want int64
 		for _, op := range ops {
 			switch op {

@@ -197,9 +197,9 @@ func (f *File) Write(b []byte) (int, error) {
 	}
 	w := f.w
 	f.mu.Unlock()
-	n, err := w.Write(b) // requests the flush
+	n, err := w.Write(b)
 	if err == nil {
-		err = w.AwaitFlush()
+		err = w.Flush() // no second request: Write's covers b
 	}
 	f.mu.Lock()
 	if f.appending {

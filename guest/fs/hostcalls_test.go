@@ -73,7 +73,8 @@ func hostCalls(t *testing.T, n int) map[string]int {
 // flush, as counted between a guest making 1 and 101 such writes: one
 // write and one flush per Write, then check-write (and poll while the
 // flush runs on the host) to wait for it. Before, it asked for the flush
-// twice (StreamWriter.Write requested it, then Flush again). How often
+// twice (StreamWriter.Write requested it, then Flush again, before Flush
+// learnt to skip a request with nothing written since). How often
 // check-write and poll run depends on when the host's flush ends: logged,
 // not counted.
 func TestWriteHostCalls(t *testing.T) {

@@ -40,12 +40,15 @@ type Conn struct {
 	laddr, raddr *net.TCPAddr // made from local and remote on first use
 }
 
-// newConn wraps a connected socket. remote is the peer's address when the
-// caller knows it (the address a dial connected to), nil to ask the host.
-func newConn(sock sockets.TCPSocket, in io.InputStream, out io.OutputStream, remote *sockets.IPSocketAddress) *Conn {
+// newConn wraps a connected socket. local and remote are its addresses
+// when the caller knows them (a listener's own specific address, the
+// address a dial connected to), nil to ask the host.
+func newConn(sock sockets.TCPSocket, in io.InputStream, out io.OutputStream, local, remote *sockets.IPSocketAddress) *Conn {
 	c := &Conn{sock: sock}
 	c.r.s, c.w.s = in, out
-	if a, err := sock.LocalAddress(); err == nil {
+	if local != nil {
+		c.local, c.hasLocal = *local, true
+	} else if a, err := sock.LocalAddress(); err == nil {
 		c.local, c.hasLocal = a, true
 	}
 	if remote != nil {

@@ -227,7 +227,7 @@ func dialOne(ctx context.Context, ap netip.AddrPort) (*Conn, error) {
 		p.drop()
 		// The peer's address is the one connected to: no
 		// remote-address call.
-		return newConn(sock, in, out, &remote), nil
+		return newConn(sock, in, out, nil, &remote), nil
 	}
 }
 

@@ -18,11 +18,16 @@ import (
 type Listener struct {
 	sock sockets.TCPSocket
 	addr *net.TCPAddr
-	mu   sync.Mutex // serialises Accept
-	p    pollable
-	dl   *deadline
-	once sync.Once
-	netw string
+	// local is the listener's address as the host reported it when it is
+	// a specific one (not 0.0.0.0 or ::), nil otherwise: a connection
+	// accepted on a specific address has that address as its own, so
+	// Accept does not ask the host for it.
+	local *sockets.IPSocketAddress
+	mu    sync.Mutex // serialises Accept
+	p     pollable
+	dl    *deadline
+	once  sync.Once
+	netw  string
 }
 
 // localAddr resolves a local address ("host:port") to bind: an empty host
@@ -109,6 +114,9 @@ func ListenTCP(network, address string) (*Listener, error) {
 	}
 	if a, err := sock.LocalAddress(); err == nil {
 		l.addr = tcpAddr(a)
+		if !a.AddrPort().Addr().IsUnspecified() {
+			l.local = &a
+		}
 	} else {
 		l.addr = net.TCPAddrFromAddrPort(ap)
 	}
@@ -161,7 +169,7 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 			}
 			return nil, l.opErr(err)
 		}
-		return newConn(sock, in, out, nil), nil
+		return newConn(sock, in, out, l.local, nil), nil
 	}
 }
 

@@ -188,6 +188,10 @@ type StreamWriter struct {
 	s  io.OutputStream
 	p  io.Pollable
 	dl deadline
+	// flushed is set while nothing was written since the last flush
+	// request: check-write then reports 0 until that flush is over, and
+	// another request would wait for the same bytes.
+	flushed bool
 }
 
 // NewStreamWriter returns a writer that owns s: Close drops it.
@@ -235,11 +239,13 @@ func (w *StreamWriter) Write(b []byte) (int, error) {
 			return 0, writeErr(streamErr(err))
 		}
 		if n >= uint64(len(b)) {
+			w.flushed = false
 			if err := w.s.Write(b); err != nil {
 				w.mu.Unlock()
 				return 0, writeErr(streamErr(err))
 			}
 			err := w.s.Flush()
+			w.flushed = err == nil
 			w.mu.Unlock()
 			if err != nil {
 				return len(b), writeErr(streamErr(err))
@@ -271,12 +277,13 @@ func (w *StreamWriter) write(b []byte) (int, error) {
 			return written, writeErr(err)
 		}
 		chunk := b[written:min(len(b), written+int(min(n, 1<<30)))]
+		w.flushed = false
 		if err := w.s.Write(chunk); err != nil {
 			return written, writeErr(streamErr(err))
 		}
 		written += len(chunk)
 	}
-	if err := w.s.Flush(); err != nil {
+	if err := w.requestFlush(); err != nil {
 		return written, writeErr(streamErr(err))
 	}
 	return written, nil
@@ -296,25 +303,22 @@ func (w *StreamWriter) Flush() error {
 	if w.dl.isClosed() {
 		return net.ErrClosed
 	}
-	if err := w.s.Flush(); err != nil {
+	if err := w.requestFlush(); err != nil {
 		return writeErr(streamErr(err))
 	}
 	_, err := w.budget()
 	return writeErr(err)
 }
 
-// AwaitFlush waits until the flush the last Write requested is over
-// (Write requests one, Flush requests another first): a caller that must
-// know its bytes have left, as a file's Write does, asks the host for no
-// second flush.
-func (w *StreamWriter) AwaitFlush() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.dl.isClosed() {
-		return net.ErrClosed
+// requestFlush requests a flush of what was written, unless the last
+// request covers it (nothing was written since). w.mu is held.
+func (w *StreamWriter) requestFlush() error {
+	if w.flushed {
+		return nil
 	}
-	_, err := w.budget()
-	return writeErr(err)
+	err := w.s.Flush()
+	w.flushed = err == nil
+	return err
 }
 
 // ErrWriteInProgress is returned by FlushTimeout when a Write or Flush is
@@ -339,7 +343,7 @@ func (w *StreamWriter) FlushTimeout(timeout time.Duration) error {
 	if w.dl.isClosed() {
 		return net.ErrClosed
 	}
-	if err := w.s.Flush(); err != nil {
+	if err := w.requestFlush(); err != nil {
 		return writeErr(streamErr(err))
 	}
 	n, err := w.s.CheckWrite()

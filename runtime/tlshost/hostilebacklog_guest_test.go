@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/tls13records"
@@ -88,6 +90,66 @@ func TestGuestPeerTicketBacklogCounts(t *testing.T) {
 		t.Log(out)
 		mustContain(t, out, "error: read after 0 bytes: ")
 		mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
+	})
+	waitSettled(t, before, fds)
+}
+
+// TestGuestPeerBacklogReturnedAtClose: a wasm guest client under a peer
+// certificate budget with room for one connection's backlog, not two,
+// makes connections one after another to a server that, once each
+// handshake completed, sends a handshake message in pieces and never its
+// last byte (stdtls: a 256 KiB Certificate, counted past 64 KiB; circl-pq:
+// a 60,000-byte NewSessionTicket, counted from its first byte), reads
+// each for 500 ms and closes it. Every read ends at its deadline, none
+// naming the limit: what a closed connection held goes back to the
+// guest's budget, told 0 by the backend at Close and given back by the
+// host as it releases the connection. A budget that kept it would refuse
+// the second connection's backlog. The 500 ms give the backend time to
+// read what the peer sent; a machine loaded past that could only hide a
+// leak, never fail a host that has none.
+func TestGuestPeerBacklogReturnedAtClose(t *testing.T) {
+	const conns = 6
+	p := newGuestPKI(t)
+	guestbuild.MustBuild(t, "./testdata/backlogchurn")
+	before, fds := goroutines(), openFDs(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		typ, size, limit := byte(11), 1<<18-1, 400<<10
+		if backend == "circl-pq" {
+			typ, size, limit = 4, 60000, 96<<10
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		t.Cleanup(func() { ln.Close(); wg.Wait() })
+		wg.Go(func() {
+			for range conns {
+				raw, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() {
+					defer raw.Close()
+					raw.SetDeadline(time.Now().Add(20 * time.Second))
+					_, s, err := tls13records.Handshake(raw, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}, true)
+					if err != nil {
+						t.Errorf("hostile server: %v", err)
+						return
+					}
+					if _, err := raw.Write(s.InPieces(typ, size)); err != nil {
+						t.Errorf("hostile server: %v", err)
+						return
+					}
+					io.Copy(io.Discard, raw) // until the guest closes
+				})
+			}
+		})
+		out, err := startGuestWith(t, tlshost.Config{BackendName: backend, PeerCertBytes: limit}, p, "./testdata/backlogchurn", nil, ln.Addr().String(), fmt.Sprint(conns), "500ms").wait(t)
+		if err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		mustContain(t, out, fmt.Sprintf("closed %d held", conns))
 	})
 	waitSettled(t, before, fds)
 }

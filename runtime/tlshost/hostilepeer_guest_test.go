@@ -68,7 +68,7 @@ func keyUpdateFlood(c *circlpq.Conn) {
 
 // TestGuestHostilePeerKeyUpdates: a peer that floods a guest with
 // KeyUpdates asking for an answer, client or server, with no data: the
-// guest's read fails (circl-pq after 64 messages, crypto/tls after 16)
+// guest's read fails (circl-pq after 32 KeyUpdates, crypto/tls after 16)
 // well before the flood ends, and every goroutine of the connection is
 // gone once the guest is.
 func TestGuestHostilePeerKeyUpdates(t *testing.T) {

@@ -225,6 +225,24 @@ func run(args []string) error {
 		fmt.Printf("slept %v\n", time.Since(start) < 500*time.Millisecond)
 		return nil
 
+	case "accepts":
+		n, _ := strconv.Atoi(args[1])
+		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		fmt.Println(ln.Addr())
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			fmt.Printf("local=%v remote=%v\n", c.LocalAddr(), c.RemoteAddr())
+			c.Close()
+		}
+		return nil
+
 	case "echoserve":
 		n, _ := strconv.Atoi(args[1])
 		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
