@@ -105,6 +105,7 @@ type ExportFunc struct {
 	Post api.Function
 
 	results int  // core results, which post-return takes
+	post    bool // Post is set: Exports.Leave tests one bool
 	own     bool // mem and realloc are the export's, not the guest's
 	mem     api.Memory
 	realloc api.Function
@@ -159,7 +160,7 @@ func (b *Binder) Func(name, typ string, params, results []api.ValueType) ExportF
 			full, typeList(d.ParamTypes()), typeList(d.ResultTypes()), typeList(results)))
 		return ef
 	}
-	ef.Post = post
+	ef.Post, ef.post = post, true
 	return ef
 }
 
@@ -388,8 +389,7 @@ func (c *Call) EndExport(err *error) {
 	c.inst.given = c.inst.given[:0]
 	c.inst.abandonCall()
 	if exit, ok := r.(*sys.ExitError); ok {
-		c.inst.MarkExited(exit.ExitCode())
-		*err = exit
+		*err = c.inst.exitResult(c.Func, exit)
 		return
 	}
 	markTrapped(c.ctx, c.inst)
@@ -474,17 +474,20 @@ func (x *Exports) Refusal(f *ExportFunc) error {
 // and is returned as the guest's *sys.ExitError. It is small enough to inline: the call of a scalar
 // export without post-return pays for no more.
 func (x *Exports) Leave(ctx context.Context, f *ExportFunc, err error) error {
-	if err != nil || f.Post != nil {
-		return x.leaveSlow(ctx, f, err)
+	// x.inst.Leave() when nothing but the entered bit is set, cheaper to
+	// inline; else (the instance closed during the call, see
+	// Instance.OnLeftClosed) leaveSlow leaves.
+	if err == nil && !f.post && atomic.CompareAndSwapUint32(x.halted, haltEntered, 0) {
+		return nil
 	}
-	atomic.AndUint32(x.halted, ^haltEntered) // x.inst.Leave(), cheaper to inline
-	return nil
+	return x.leaveSlow(ctx, f, err)
 }
 
-// leaveSlow is Leave past the common case: post-return, or a failure.
+// leaveSlow is Leave past the common case: post-return, a failure, or an
+// instance closed during the call.
 func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error) error {
 	what := "the guest trapped"
-	if err == nil {
+	if err == nil && f.Post != nil {
 		err, what = x.inst.CallPostReturn(ctx, f.Post, x.stack[:f.results]), "post-return trapped"
 	}
 	x.inst.Leave()
@@ -493,9 +496,25 @@ func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error) error
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
-		x.inst.MarkExited(exit.ExitCode())
-		return exit
+		return x.inst.exitResult(f.Name, exit)
 	}
 	markTrapped(ctx, x.inst)
 	return x.inst.callTrap(f.Name, what, err)
+}
+
+// exitResult is the error of an export call of fn that ended in exit, the
+// instance marked (MarkExited): the exit, or, for the exit wazero reports
+// when the guest's context ends (sys.ExitCodeContextCanceled, no guest's
+// own exit code: package runtime's guard of proc_exit sees to it) after
+// the embedder recorded a close as the stop (SetStopped with an error
+// wrapping ErrClosed), a *Trap wrapping that stop. Before, a call closed
+// under reported the bare "module closed with context canceled".
+func (inst *Instance) exitResult(fn string, exit *sys.ExitError) error {
+	inst.MarkExited(exit.ExitCode())
+	if exit.ExitCode() == sys.ExitCodeContextCanceled {
+		if stop := inst.Stopped(); errors.Is(stop, ErrClosed) {
+			return &Trap{Func: fn, Msg: stop.Error(), stop: stop}
+		}
+	}
+	return exit
 }

@@ -73,6 +73,9 @@ type Instance struct {
 	nested     int
 	maxNested  int
 	nestedName string
+	// leftClosed is called by the call that leaves an instance closed
+	// while it ran (OnLeftClosed), or nil.
+	leftClosed func()
 }
 
 // The bits of Instance.halted.
@@ -284,7 +287,30 @@ func (inst *Instance) Enter(fn string) error {
 func (inst *Instance) claim() bool { return atomic.CompareAndSwapUint32(&inst.halted, 0, haltEntered) }
 
 // Leave ends the call that Enter admitted.
-func (inst *Instance) Leave() { atomic.AndUint32(&inst.halted, ^haltEntered) }
+func (inst *Instance) Leave() {
+	if atomic.AndUint32(&inst.halted, ^haltEntered)&haltClosed != 0 {
+		inst.left()
+	}
+}
+
+// left runs the OnLeftClosed function of a call leaving an instance
+// closed while it ran.
+func (inst *Instance) left() {
+	if inst.leftClosed != nil {
+		inst.leftClosed()
+	}
+}
+
+// OnLeftClosed sets f, called on the goroutine of a call from the host
+// into the guest (Enter, the generated callers) that leaves the instance
+// after Close marked it closed, once the guest returned: what the guest's
+// code still used during the call (its module instance, which the
+// embedder closes) is closed there, not under the call. Close marks the
+// instance closed before it looks at Entered, and Leave clears the entered
+// bit before it looks at the closed bit: of a Close and a call in
+// progress, Close sees the call or the call sees the close, or both. Set
+// it before the instance is shared.
+func (inst *Instance) OnLeftClosed(f func()) { inst.leftClosed = f }
 
 // Entered reports whether a call Enter admitted is in progress.
 func (inst *Instance) Entered() bool { return atomic.LoadUint32(&inst.halted)&haltEntered != 0 }

@@ -14,6 +14,16 @@ import (
 	"github.com/wasitls/wasitls/runtime"
 )
 
+// napper builds testdata/napper, a reactor waiting in
+// wasi_snapshot_preview1.
+func napper(t *testing.T) []byte {
+	return cguest.Build(t, cguest.Spec{
+		Sources: []string{"testdata/napper/napper.c"},
+		CFlags:  []string{"-nostdlib", "-Wl,--no-entry", "-Wall", "-Werror"},
+		Core:    true,
+	})
+}
+
 // TestCallContextEndsWaits: a reactor's export waiting in
 // wasi_snapshot_preview1, in a wait wazero makes through the module
 // configuration (a sleep of an hour in poll_oneoff, a read of a standard
@@ -27,11 +37,7 @@ import (
 // checks.
 func TestCallContextEndsWaits(t *testing.T) {
 	ctx := context.Background()
-	wasm := cguest.Build(t, cguest.Spec{
-		Sources: []string{"testdata/napper/napper.c"},
-		CFlags:  []string{"-nostdlib", "-Wl,--no-entry", "-Wall", "-Werror"},
-		Core:    true,
-	})
+	wasm := napper(t)
 	for _, path := range corePaths {
 		rt, compiled := path.setup(t, runtime.Config{}, wasm)
 		for _, tc := range []struct {

@@ -149,3 +149,31 @@ hold held open: ok
 		t.Errorf("other: output differs:\n%s", lineDiff(other.String(), want))
 	}
 }
+
+// TestDiskQuotaForeignNames: a guest under a disk quota of 64 KiB that
+// wrote 32 KiB and then removed 64 empty files that were there before it
+// started is still refused a second 32 KiB: a name it removes gives back
+// at most the names it was charged for, never the bytes it wrote. Before,
+// each removal gave back NameBytes whoever made the name, the count
+// floored at zero: the guest wrote 32 KiB past its quota, and 4 KiB more
+// for each name it had not made, up to its quota for each quota's worth
+// of names (the files of a preopen, or another guest's over one
+// directory). Both interfaces.
+func TestDiskQuotaForeignNames(t *testing.T) {
+	rt, compiled := guestRuntime(t, runtime.Config{Limits: runtime.Limits{DiskBytes: 64 << 10}}, "./testdata/diskrefund")
+	const want = `write a 32 KiB: ok
+remove 64 names not the guest's: 64 removed
+write b 32 KiB after: quota
+remove a: ok
+write b 32 KiB after: ok
+`
+	for _, api := range []string{"p1", "p2"} {
+		dir := t.TempDir()
+		for i := range 64 {
+			if err := os.WriteFile(filepath.Join(dir, "pre"+strconv.Itoa(i)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runRW(t, rt, compiled, dir, api, want, "diskrefund", "names", api)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -114,6 +115,9 @@ const (
 // once, and one looping on such a poll spun. Each timeout cut is put back
 // after poll, unless poll wrote over it (its events may overlap the
 // subscriptions); poll reads a memory as the guest left it otherwise.
+// The least of the timeouts, cut, is noted for a wait on standard input
+// (waits.polls), which wazero hands in milliseconds cut to an int32: a
+// poll of standard input beside a clock of 2^32+1 ms answered after 1 ms.
 func clampPollClocks(poll api.GoModuleFunction) api.GoModuleFunction {
 	century := uint64(clampDuration(math.MaxUint64))
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
@@ -123,14 +127,26 @@ func clampPollClocks(poll api.GoModuleFunction) api.GoModuleFunction {
 			timeout uint64
 		}
 		var cuts []cut
+		least := time.Duration(-1) // the least relative timeout, cut; none
 		for sub := subs; len(sub) >= subscriptionSize; sub = sub[subscriptionSize:] {
 			at := sub[clockTimeoutOffset : clockTimeoutOffset+8]
 			timeout := binary.LittleEndian.Uint64(at)
-			if sub[8] != eventTypeClock || binary.LittleEndian.Uint16(sub[clockFlagsOffset:]) != 0 || timeout <= century {
+			if sub[8] != eventTypeClock || binary.LittleEndian.Uint16(sub[clockFlagsOffset:]) != 0 {
+				continue
+			}
+			if d := time.Duration(min(timeout, century)); least < 0 || d < least {
+				least = d
+			}
+			if timeout <= century {
 				continue
 			}
 			binary.LittleEndian.PutUint64(at, century)
 			cuts = append(cuts, cut{at, timeout})
+		}
+		// A wait on standard input takes the timeout from here, whole
+		// (waits.pollTimeout).
+		if g := GuestFrom(ctx); g != nil {
+			defer g.state.waits.polls(least)()
 		}
 		poll.Call(ctx, mod, stack)
 		for _, c := range cuts {

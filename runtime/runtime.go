@@ -119,6 +119,24 @@ type Instance struct {
 	closing bool
 	modOnce sync.Once
 	modErr  error
+	// leftTimer closes the module if a generated caller's call Close
+	// found in progress has not left within outsideCloseWait.
+	leftTimer atomic.Pointer[time.Timer]
+}
+
+// leftClosed closes the module once a generated caller's call in
+// progress when Close came has left the guest (cabi's OnLeftClosed).
+func (inst *Instance) leftClosed() {
+	inst.runMu.Lock()
+	busy := inst.running > 0
+	inst.runMu.Unlock()
+	if busy {
+		return // the runtime's call in progress closes it as it returns
+	}
+	if t := inst.leftTimer.Load(); t != nil {
+		t.Stop()
+	}
+	inst.closeModule(context.Background())
 }
 
 // call calls f, an export of the guest, with ctx, as a call in progress
@@ -181,10 +199,14 @@ func (inst *Instance) Module() api.Module { return inst.mod }
 // returns and exits), drops every resource it holds and closes the module.
 // It is idempotent and safe to call from any goroutine. While a call the
 // runtime made into the guest runs (Instantiate's start functions,
-// Call), the module is closed when that call returns, the guest stopped:
-// a call made straight through wazero (the generated callers,
-// Module().ExportedFunction) should not be running when Close is called
-// from another goroutine.
+// Call) or through the generated callers, the module is closed when that
+// call returns, the guest stopped (the generated callers' call fails with
+// an error wrapping ErrClosed), or a second later if it has not returned
+// by then: a guest nothing stops (called with a context not derived from
+// Context, on a runtime without the stop flag). A call made straight
+// through wazero's api.Function (Module().ExportedFunction) is not
+// tracked: it should not be running when Close is called from another
+// goroutine.
 func (inst *Instance) Close(ctx context.Context) error {
 	inst.closeOnce.Do(func() {
 		// From here no call into the guest starts (see call), before
@@ -194,16 +216,30 @@ func (inst *Instance) Close(ctx context.Context) error {
 		inst.closing = true
 		inst.runMu.Unlock()
 		inst.state.ownClose.Store(true)
+		// The close is why a call in progress ends, with or without
+		// the stop flag: the generated callers report it so
+		// (cabi.Instance.SetStopped, before the cancel that ends it).
+		inst.cabi.SetStopped(errClosedStop)
 		if inst.stop != nil {
 			inst.stop(ErrClosed)
 		}
 		inst.cancel()
-		err1 := inst.close(ctx)
+		err1 := inst.close(ctx) // marks the cabi instance closed first
 		inst.runMu.Lock()
 		busy := inst.running > 0
 		inst.runMu.Unlock()
 		var err3 error
-		if !busy {
+		switch {
+		case busy:
+		case inst.cabi.Entered():
+			// A generated caller's call in progress, stopped: the
+			// module is closed as it leaves (OnLeftClosed, set by
+			// Instantiate), or after outsideCloseWait if it has not
+			// (a guest nothing stops, called with a context of its
+			// own under wazero's checks, which then see the module
+			// closed).
+			inst.leftTimer.Store(time.AfterFunc(outsideCloseWait, func() { inst.closeModule(context.Background()) }))
+		default:
 			err3 = inst.closeModule(ctx)
 		}
 		inst.closeErr = errors.Join(err1, err3)
@@ -256,6 +292,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	st, ci := g.state, g.cabi
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &Instance{Guest: g, ctx: ctx, cancel: cancel}
+	ci.OnLeftClosed(inst.leftClosed)
 	watch := newCloseWatch(st)
 
 	// The memory stays mapped, reading as zero once the module is

@@ -126,7 +126,9 @@ func (s *stdinReader) Poll(flag experimentalsys.Pflag, timeoutMillis int32) (boo
 		return false, experimentalsys.ENOTSUP
 	}
 	timeout := time.Duration(-1)
-	if timeoutMillis >= 0 {
+	if d, ok := s.waits.pollTimeout(); ok {
+		timeout = d // the guest's, whole
+	} else if timeoutMillis >= 0 {
 		timeout = time.Duration(timeoutMillis) * time.Millisecond
 	}
 	ready, ended := s.wait(timeout)

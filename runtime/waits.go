@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // waits is what ends a guest's waits in wasi_snapshot_preview1 that
@@ -19,6 +20,34 @@ type waits struct {
 
 	mu   sync.Mutex
 	call context.Context // of the preview1 call in progress, or nil
+	// poll is the timeout of the poll_oneoff in progress, as its clock
+	// subscriptions ask (negative: none), while polling is set (see
+	// pollTimeout).
+	poll    time.Duration
+	polling bool
+}
+
+// polls notes d as the timeout of the poll_oneoff in progress and
+// returns the function that forgets it as the call ends.
+func (w *waits) polls(d time.Duration) func() {
+	w.mu.Lock()
+	w.poll, w.polling = d, true
+	w.mu.Unlock()
+	return func() {
+		w.mu.Lock()
+		w.polling = false
+		w.mu.Unlock()
+	}
+}
+
+// pollTimeout returns the timeout noted by polls, if a poll_oneoff is in
+// progress: what a wait on standard input takes instead of wazero's,
+// which it hands over in milliseconds cut to an int32 (2^32+1 ms became
+// 1 ms, 2^63-1 ns some 24 days).
+func (w *waits) pollTimeout() (time.Duration, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.poll, w.polling
 }
 
 // enter notes ctx as the context of the call in progress and returns

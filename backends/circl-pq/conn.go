@@ -66,7 +66,13 @@ type Conn struct {
 	handshakeBytes int
 	// backlog tells the transport's counter, when it has one, what the
 	// connection holds (holdBacklog), and 0 at Close.
-	backlog       backends.PeerBacklog
+	backlog backends.PeerBacklog
+	// authCarry is what hand held, told to the counter, when a server's
+	// wait for a post-handshake certificate began (authWaited), less what
+	// was handled of it since: bytes the transport read before its own
+	// count started, which stay told (holdBacklog).
+	authCarry     int
+	authWaited    bool
 	ignoredAlerts int  // consecutive warning-level user_canceled alerts
 	sawHello      bool // a ClientHello was sent or received (CCS is legal)
 	certRequested bool // server: its handshake sent a CertificateRequest
@@ -567,6 +573,7 @@ func (c *Conn) readHandshake() ([]byte, error) {
 	msg := make([]byte, 4+n)
 	copy(msg, c.hand)
 	c.hand = c.hand[4+n:]
+	c.authCarry = max(0, c.authCarry-(4+n))
 	if len(c.hand) == 0 {
 		c.hand = c.hand[:0:0]
 	}
@@ -584,15 +591,25 @@ func (c *Conn) readHandshake() ([]byte, error) {
 // are gone once handled, so a connection holds nothing counted once its
 // message is in, and none when data comes (no data may come inside a
 // message). While a server waits for the client's certificate, the
-// transport counts what it reads itself: nothing is told then. The
-// caller holds in.
+// transport counts what it reads itself: only what hand held when the
+// wait began, which the transport had read before, is told then, until
+// it is handled (before, 0 was told, and up to a message of 64 KiB held
+// from before a request was counted nowhere until the request ended).
+// The caller holds in.
 func (c *Conn) holdBacklog() error {
 	if !c.backlog.Counting() || !c.handshakeDone.Load() {
 		return nil
 	}
 	n := len(c.hand)
-	if n > 0 && !c.isClient && c.auth.waiting() {
-		n = 0
+	waiting := !c.isClient && c.auth.waiting()
+	if waiting && !c.authWaited {
+		c.authCarry = int(c.backlog.Held())
+	}
+	c.authWaited = waiting
+	if waiting {
+		n = min(n, c.authCarry)
+	} else {
+		c.authCarry = 0
 	}
 	if err := c.backlog.Hold(int64(n)); err != nil {
 		return c.fail(alertInternalError, "tls: %w", err)
@@ -984,6 +1001,13 @@ func (c *Conn) handlePostHandshakeBounded() error {
 		return c.in.err
 	}
 	if err := c.handlePostHandshakeMessage(msg); err != nil {
+		return c.latchReadError(err)
+	}
+	// The message may have ended a server's wait for a certificate (the
+	// answer's Finished): what follows it in its record, the start of
+	// another message, counts from now, not from the next record, which
+	// a peer need never send.
+	if err := c.holdBacklog(); err != nil {
 		return c.latchReadError(err)
 	}
 	return nil

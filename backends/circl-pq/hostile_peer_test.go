@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -619,5 +620,160 @@ func TestHostilePeerBacklogCounted(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAuthAnswerTrailingBacklogCounted: a client declines a server's
+// post-handshake certificate request (an empty Certificate and its
+// Finished) and sends, in the same record, the first 8,000 bytes of a
+// KeyUpdate announcing 60,000, never the rest. While the request is
+// outstanding the server tells its transport's counter nothing of what it
+// holds (the host counts those bytes as read), and once the answer is in
+// it holds the 8,000 bytes and tells the counter so. Before, it told
+// them only at the next record, which never came: up to a record of a
+// message in pieces held, told 0, for the connection's life.
+func TestAuthAnswerTrailingBacklogCounted(t *testing.T) {
+	var bt *backlogTransport
+	hp := establishOver(t, false, func(cc *backends.ClientConfig, sc *backends.ServerConfig) {
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) { return nil, nil }
+	}, func(c net.Conn) net.Conn {
+		bt = &backlogTransport{Conn: c, limit: 1 << 20}
+		return bt
+	})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := hp.victim.RequestClientIdentity(ctx)
+		done <- err
+	}()
+
+	// The request, read by the client's record layer, not answered.
+	a := hp.attacker
+	a.in.Lock()
+	a.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !a.handshakeMessageComplete() {
+		if err := a.readRecordLocked(); err != nil {
+			a.in.Unlock()
+			t.Fatal(err)
+		}
+	}
+	request := bytes.Clone(a.hand)
+	a.hand = nil
+	a.in.Unlock()
+	var cr certificateRequestMsg
+	if request[0] != typeCertificateRequest || !cr.unmarshal(request) {
+		t.Fatalf("the server sent %x; want a CertificateRequest", request[:min(len(request), 8)])
+	}
+
+	// The answer, declining, and the KeyUpdate's start in one record.
+	transcript, err := cloneTranscript(a.auth.transcript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transcript.Write(request)
+	cert, err := (&certificateMsg{context: cr.context}).encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	transcript.Write(cert)
+	fin, err := (&finishedMsg{verifyData: a.suite.finishedHash(a.out.trafficSecret, transcript)}).encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size, sent = 60000, 8000
+	trailing := append([]byte{typeKeyUpdate, 0, size >> 8, size & 0xff}, make([]byte, sent-4)...)
+	if _, err := hp.raw.Write(sealed(a, recordTypeHandshake, slices.Concat(cert, fin, trailing))); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("RequestClientIdentity = %v", err)
+	}
+	if held, _ := bt.state(); held != sent {
+		t.Fatalf("the answer in, the server holds %d bytes of a KeyUpdate in pieces; the counter holds %d", sent, held)
+	}
+}
+
+// readCounter is a transport counting the bytes read through it.
+type readCounter struct {
+	net.Conn
+	n atomic.Int64
+}
+
+func (r *readCounter) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+// TestHeldBacklogCountedDuringAuth: a client sends the first 8,000 bytes
+// of a KeyUpdate announcing 60,000, which the server holds and tells its
+// transport's counter; the server then asks for a certificate after the
+// handshake, and the client sends 1,000 more bytes of the KeyUpdate. The
+// counter still holds the 8,000 the transport read before the request:
+// while the request is outstanding the transport counts what it reads
+// (the host does), not what was held before. Before, the server told 0
+// at the next record, and what it held from before the request, up to
+// 64 KiB, was counted nowhere until the request ended (the host's
+// handshake timeout, 30 s by default). The wait for the server to
+// handle the record is bounded at 2 s: a machine loaded past it could
+// only hide the defect, never fail a server without it.
+func TestHeldBacklogCountedDuringAuth(t *testing.T) {
+	var bt *backlogTransport
+	var rc *readCounter
+	hp := establishOver(t, false, func(cc *backends.ClientConfig, sc *backends.ServerConfig) {
+		cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) { return nil, nil }
+	}, func(c net.Conn) net.Conn {
+		rc = &readCounter{Conn: c}
+		bt = &backlogTransport{Conn: rc, limit: 1 << 20}
+		return bt
+	})
+	const size, first = 60000, 8000
+	msg := append([]byte{typeKeyUpdate, 0, size >> 8, size & 0xff}, make([]byte, size-4)...)
+	if _, err := hp.raw.Write(sealed(hp.attacker, recordTypeHandshake, msg[:first])); err != nil {
+		t.Fatal(err)
+	}
+	for reads := 0; ; reads++ {
+		hp.victimRaw.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := hp.victim.Read(make([]byte, 1)); !isTimeout(err) {
+			t.Fatalf("Read = %v; want a timeout", err)
+		}
+		if held, _ := bt.state(); held == first {
+			break
+		}
+		if reads == 500 {
+			t.Fatalf("the counter never held the %d bytes", first)
+		}
+	}
+	hp.victimRaw.SetReadDeadline(time.Time{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := hp.victim.RequestClientIdentity(ctx)
+		done <- err
+	}()
+	// The request is out once the client can read it.
+	hp.raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := readRawRecord(hp.raw); err != nil {
+		t.Fatal(err)
+	}
+	before := rc.n.Load()
+	piece := sealed(hp.attacker, recordTypeHandshake, msg[first:first+1000])
+	if _, err := hp.raw.Write(piece); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for rc.n.Load() < before+int64(len(piece)) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	for held, _ := bt.state(); held == first && time.Now().Before(deadline); held, _ = bt.state() {
+		time.Sleep(time.Millisecond)
+	}
+	held, _ := bt.state()
+	cancel()
+	<-done
+	if held < first {
+		t.Fatalf("with the request outstanding, the counter holds %d bytes; want the %d held from before it", held, first)
 	}
 }

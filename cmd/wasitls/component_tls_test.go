@@ -38,7 +38,7 @@ func TestRunComponentTLSServer(t *testing.T) {
 
 	for _, backend := range []string{"stdtls", "circl-pq"} {
 		t.Run(backend, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var stdout, stderr syncbuf.Buffer
 			code := make(chan int, 1)
@@ -47,6 +47,7 @@ func TestRunComponentTLSServer(t *testing.T) {
 					"--identity", "web=" + certFile + "," + keyFile, path, "0", "1", "host:web"}, &stdout, &stderr)
 			}()
 			addr := waitListening(t, &stdout, &stderr, code)
+			defer hangGuard(cancel)()
 			c, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost", NextProtos: []string{"http/1.1"}})
 			if err != nil {
 				t.Fatal(err)

@@ -59,7 +59,7 @@ func TestRunIdentityOCSP(t *testing.T) {
 	}
 	for _, backend := range []string{"stdtls", "circl-pq"} {
 		t.Run(backend, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var stdout, stderr syncbuf.Buffer
 			code := make(chan int, 1)
@@ -68,6 +68,7 @@ func TestRunIdentityOCSP(t *testing.T) {
 					"--identity", "web=" + certFile + "," + keyFile + "," + good, guest, "server", "web"}, &stdout, &stderr)
 			}()
 			addr := waitListening(t, &stdout, &stderr, code)
+			defer hangGuard(cancel)()
 			c, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
 			if err != nil {
 				t.Fatal(err)

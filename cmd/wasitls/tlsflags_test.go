@@ -152,7 +152,7 @@ func TestRunClientCAHint(t *testing.T) {
 	old := logOutput
 	logOutput = &notes
 	defer func() { logOutput = old }()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncbuf.Buffer
 	code := make(chan int, 1)
@@ -161,6 +161,7 @@ func TestRunClientCAHint(t *testing.T) {
 			"0", "/certs/server.key", "/certs/server.pem", "/certs/server.key", "/certs/server.pem", "1"}, &stdout, &stderr)
 	}()
 	addr := waitListening(t, &stdout, &stderr, code)
+	defer hangGuard(cancel)()
 	c, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost",
 		Certificates: []tls.Certificate{client.TLSCertificate()}})
 	if err == nil {

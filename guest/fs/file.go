@@ -199,7 +199,7 @@ func (f *File) Write(b []byte) (int, error) {
 	f.mu.Unlock()
 	n, err := w.Write(b)
 	if err == nil {
-		err = w.Flush()
+		err = w.Flush() // no second request: Write's covers b
 	}
 	f.mu.Lock()
 	if f.appending {

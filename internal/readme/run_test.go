@@ -3,7 +3,6 @@ package readme
 import (
 	"bufio"
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,9 +33,12 @@ func commandsAfter(t *testing.T, section, marker string) []string {
 // TestRunYourOwnGuest runs the README's "Run your own guest" commands for
 // the loopback server and client as written, from the module's root, with
 // three substitutions: the wasitls binary for "go run ./cmd/wasitls", a
-// temporary directory for bin/ (the tree is not written), and a free port
-// for 8443. The example.com command needs the Internet and is not run; the
-// guest build before it is.
+// temporary directory for bin/ (the tree is not written), and for 8443,
+// port 0 in the server's command (the system picks a free port, which the
+// server reports in its "listening on" line) and that port in the
+// client's. Before, the test picked a free port and closed it for the
+// server to take, which another process could take first. The example.com
+// command needs the Internet and is not run; the guest build before it is.
 func TestRunYourOwnGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command and two guests")
@@ -72,15 +74,13 @@ func TestRunYourOwnGuest(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/wasitls: %v\n%s", err, out)
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// port is the server's, once it listens: "0" until then.
+	port := "0"
+	rewrite := func(line string) string {
+		return strings.NewReplacer("go run ./cmd/wasitls", bin, "bin/", tmp+"/", "8443", port).Replace(line)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	rewrite := strings.NewReplacer("go run ./cmd/wasitls", bin, "bin/", tmp+"/", "8443", port)
 	shell := func(line string) *exec.Cmd {
-		cmd := exec.Command("bash", "-euo", "pipefail", "-c", rewrite.Replace(line))
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", rewrite(line))
 		cmd.Dir = root
 		return cmd
 	}
@@ -88,7 +88,7 @@ func TestRunYourOwnGuest(t *testing.T) {
 	failing := func(line string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", rewrite.Replace(line))
+		cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", rewrite(line))
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -138,9 +138,12 @@ func TestRunYourOwnGuest(t *testing.T) {
 	}()
 	select {
 	case line, ok := <-listening:
-		if want := "listening on 127.0.0.1:" + port; !ok || line != want {
-			t.Fatalf("server printed %q, want %q; stderr:\n%s", line, want, srvErr.String())
+		const want = "listening on 127.0.0.1:"
+		p, err := strconv.Atoi(strings.TrimPrefix(line, want))
+		if !ok || !strings.HasPrefix(line, want) || err != nil || p <= 0 || p > 65535 {
+			t.Fatalf("server printed %q, want %q and the port it bound; stderr:\n%s", line, want, srvErr.String())
 		}
+		port = strconv.Itoa(p)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the server did not listen within 30s; stderr:\n%s", srvErr.String())
 	}

@@ -74,8 +74,9 @@ func (e *quotaFilesError) Unwrap() []error { return []error{ErrDiskQuota, types.
 // preopens: the bytes by which it made regular files larger (writing past
 // their end, at any offset, setting their size) and NameBytes for each
 // name it made; what it gives back is taken off, down to zero: a name it
-// removes (unlinking, or renaming over it), and the bytes of growth it
-// was charged for that leave the disk.
+// removes (unlinking, or renaming over it), while it removed fewer names
+// than it made (unname), and the bytes of growth it was charged for that
+// leave the disk.
 //
 // Directories count as they grow: a directory keeps the blocks it grew to
 // hold names after they are removed (ext4 and most file systems), so a
@@ -145,6 +146,10 @@ type diskQuota struct {
 	mu    sync.Mutex
 	used  int64
 	limit int64
+	// names counts the names the quota was charged NameBytes for and
+	// not given back: a name removed gives back NameBytes only while it
+	// is above zero (unname).
+	names int64
 	// call numbers the wasi_snapshot_preview1 calls wrapped for the quota
 	// (BeginQuotaCall); refusedIn is the number of the one in which a
 	// change was last refused for the quota, whose errno wazero cannot
@@ -396,8 +401,30 @@ func (q *diskQuota) makeName(root *os.Root, p string, op func() error) error {
 		q.adjust(-NameBytes)
 		return err
 	}
+	q.mu.Lock()
+	q.names++
+	q.mu.Unlock()
 	q.settle(dir, 0, grew)
 	return nil
+}
+
+// unname gives back NameBytes for a name removed, if the quota was
+// charged for a name it has not been given back: a guest removing names
+// it did not make (the files a preopen held before it started, another
+// guest's over the same directory) gets back no more than it paid for
+// names. Before, each removal gave back NameBytes, the count floored at
+// zero only: a guest that filled its quota with bytes and removed names
+// not its own wrote past it, 4 KiB a name (TestDiskQuotaForeignNames).
+// Which of its names are removed is not told apart: its names and the
+// names it removed balance, so that what the guests of a directory were
+// charged for names stays at least the names they added to it.
+func (q *diskQuota) unname() {
+	q.mu.Lock()
+	if q.names > 0 {
+		q.names--
+		q.adjustLocked(-NameBytes)
+	}
+	q.mu.Unlock()
 }
 
 // link makes new a hard link to old beneath root, as makeName counts
@@ -430,7 +457,7 @@ func (q *diskQuota) removeDir(root *os.Root, p string) (notDir bool, err error) 
 	if err := root.Remove(p); err != nil {
 		return false, err
 	}
-	q.adjust(-NameBytes)
+	q.unname()
 	return false, nil
 }
 
@@ -453,7 +480,7 @@ func (q *diskQuota) unlink(root *os.Root, p string) (isDir bool, err error) {
 	if err := root.Remove(p); err != nil {
 		return false, err
 	}
-	q.adjust(-NameBytes)
+	q.unname()
 	return false, nil
 }
 
@@ -521,7 +548,7 @@ func (q *diskQuota) renameOnce(root *os.Root, old, new string) error {
 	if serr == nil && os.SameFile(src, target) {
 		return nil // links to one file: rename does nothing
 	}
-	q.adjust(-NameBytes)
+	q.unname()
 	return nil
 }
 

@@ -332,7 +332,7 @@ func TestInlineBlockingReadFills(t *testing.T) {
 	if _, err := b.Write(msg); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // all of it in the socket
+	awaitQueued(t, a, len(msg)) // all of it in the socket
 	got, err := s.BlockingRead(bg, uint64(len(msg)))
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,31 @@ func main() {
 		owner(p1{})
 	case "other":
 		other(newP2())
+	case "names":
+		if os.Args[2] == "p1" {
+			names(p1{})
+		} else {
+			names(newP2())
+		}
 	}
+}
+
+// names, under a quota of 64 KiB, with 64 empty files pre0 to pre63 in
+// /rw that are not the guest's, writes a file of 32 KiB, removes the 64
+// files, and writes another: removing names it did not make gives the
+// guest nothing it did not spend on names of its own.
+func names(a api) {
+	say("write a 32 KiB: %s", a.write("a", 32*kib))
+	removed := 0
+	for i := 0; i < 64; i++ {
+		if a.remove(fmt.Sprintf("pre%d", i)) == "ok" {
+			removed++
+		}
+	}
+	say("remove 64 names not the guest's: %d removed", removed)
+	say("write b 32 KiB after: %s", a.write("b", 32*kib))
+	say("remove a: %s", a.remove("a"))
+	say("write b 32 KiB after: %s", a.write("b", 32*kib))
 }
 
 func steps(a api) {

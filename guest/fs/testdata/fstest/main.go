@@ -74,6 +74,12 @@ func run(args []string) error {
 			return err
 		}
 		return churn(d, n)
+	case "writes":
+		n, err := strconv.Atoi(args[2])
+		if err != nil {
+			return err
+		}
+		return writes(d, n)
 	}
 	return errors.New("unknown mode " + args[0])
 }
@@ -416,4 +422,18 @@ func otherHandleSees(d *wasifs.Dir, big []byte) error {
 	}
 	fmt.Printf("other handle size %v read %v\n", fi.Size() == int64(len(big)), bytes.Equal(got, big))
 	return nil
+}
+
+// writes makes writes.txt and writes it n times a byte, through one File.
+func writes(d *wasifs.Dir, n int) error {
+	f, err := d.Create("writes.txt")
+	if err != nil {
+		return err
+	}
+	for range n {
+		if _, err := f.Write([]byte{'w'}); err != nil {
+			return err
+		}
+	}
+	return f.Close()
 }
