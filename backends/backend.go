@@ -405,6 +405,26 @@ type PeerBacklogCounter interface {
 	HoldPeerBacklog(n int64) error
 }
 
+// A ReadAheadCounter is a transport that counts, against a bound of its
+// own, the application data a backend read from it ahead of the
+// application's Reads and holds for them: the wasi:tls host's transports
+// are one (runtime/tlshost's read-ahead bytes, every connection of a guest
+// together). A backend that reads records no Read asked for, as circl-pq's
+// RequestClientIdentity does to find the client's answer behind the data
+// the client sends meanwhile, reports how many bytes of application data
+// it holds so, n, before it reads a record that would add to them (what
+// it holds and what the record may carry) and each time that changes, the
+// application's Reads draining them; 0 once a Read took the last of them
+// and at Close, after which it tells nothing ([ReadAhead] does all this).
+// An error means the bound would be crossed, and is no failure: the
+// backend stops reading ahead, as at a bound of its own, and leaves the
+// rest to the application's Reads. A backend that reads only for a Read,
+// holding at most the rest of one record, as crypto/tls does, has nothing
+// to report.
+type ReadAheadCounter interface {
+	HoldReadAhead(n int64) error
+}
+
 // A KeyingMaterialExporter is a Conn that exports keying material once its
 // handshake completed (RFC 8446, Section 7.5; RFC 5705 in TLS 1.2). A nil
 // context is no context, which differs from an empty one in TLS 1.2 only.

@@ -17,24 +17,45 @@ import (
 // progress when Close runs (crypto/tls's Close does not wait for one)
 // tells nothing once it returns. The zero PeerBacklog has no counter and
 // tells nothing; SetCounter gives it the transport's.
-type PeerBacklog struct {
-	counter PeerBacklogCounter
-	held    atomic.Int64 // what counter was last told; changed under mu
-	mu      sync.Mutex
-	closed  bool
-}
+type PeerBacklog struct{ told }
 
 // SetCounter makes transport, if it is a PeerBacklogCounter, the counter
 // told. It is called before the connection's first Read.
 func (b *PeerBacklog) SetCounter(transport net.Conn) {
-	b.counter, _ = transport.(PeerBacklogCounter)
+	if c, ok := transport.(PeerBacklogCounter); ok {
+		b.tell = c.HoldPeerBacklog
+	}
+}
+
+// A ReadAhead is what a backend last told its transport's
+// ReadAheadCounter, and the one place that tells it, as PeerBacklog is for
+// a PeerBacklogCounter: each change, and 0 at the connection's Close,
+// after which it tells nothing. The zero ReadAhead has no counter and
+// tells nothing; SetCounter gives it the transport's.
+type ReadAhead struct{ told }
+
+// SetCounter makes transport, if it is a ReadAheadCounter, the counter
+// told. It is called before the connection's first Read.
+func (r *ReadAhead) SetCounter(transport net.Conn) {
+	if c, ok := transport.(ReadAheadCounter); ok {
+		r.tell = c.HoldReadAhead
+	}
+}
+
+// told is the count a connection last told a counter of the bytes it
+// holds, shared by PeerBacklog and ReadAhead.
+type told struct {
+	tell   func(n int64) error // the counter; nil: none
+	held   atomic.Int64        // what tell was last told; changed under mu
+	mu     sync.Mutex
+	closed bool
 }
 
 // Counting reports whether there is a counter to tell.
-func (b *PeerBacklog) Counting() bool { return b.counter != nil }
+func (b *told) Counting() bool { return b.tell != nil }
 
 // Held is what the counter was last told.
-func (b *PeerBacklog) Held() int64 { return b.held.Load() }
+func (b *told) Held() int64 { return b.held.Load() }
 
 // Hold tells the counter that the connection holds n bytes, if that is
 // not what it was last told and the connection is not closed, and returns
@@ -42,8 +63,8 @@ func (b *PeerBacklog) Held() int64 { return b.held.Load() }
 // counter then keeps what it was told before). Telling what it was last
 // told costs an atomic load: a backend may tell 0 at each Read that
 // returns data.
-func (b *PeerBacklog) Hold(n int64) error {
-	if b.counter == nil || b.held.Load() == n {
+func (b *told) Hold(n int64) error {
+	if b.tell == nil || b.held.Load() == n {
 		return nil
 	}
 	b.mu.Lock()
@@ -51,7 +72,7 @@ func (b *PeerBacklog) Hold(n int64) error {
 	if b.closed || b.held.Load() == n {
 		return nil
 	}
-	if err := b.counter.HoldPeerBacklog(n); err != nil {
+	if err := b.tell(n); err != nil {
 		return err
 	}
 	b.held.Store(n)
@@ -60,8 +81,8 @@ func (b *PeerBacklog) Hold(n int64) error {
 
 // Close tells the counter 0, unless that is what it was last told, and
 // makes every later Hold tell nothing. A backend calls it from its Close.
-func (b *PeerBacklog) Close() {
-	if b.counter == nil {
+func (b *told) Close() {
+	if b.tell == nil {
 		return
 	}
 	b.mu.Lock()
@@ -71,7 +92,7 @@ func (b *PeerBacklog) Close() {
 	}
 	b.closed = true
 	if b.held.Load() != 0 {
-		b.counter.HoldPeerBacklog(0)
+		b.tell(0)
 		b.held.Store(0)
 	}
 }

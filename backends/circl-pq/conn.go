@@ -67,6 +67,10 @@ type Conn struct {
 	// backlog tells the transport's counter, when it has one, what the
 	// connection holds (holdBacklog), and 0 at Close.
 	backlog backends.PeerBacklog
+	// readAhead tells the transport's counter, when it has one, how much
+	// application data RequestClientIdentity read ahead of Read and
+	// holds for it (see readForAuth); guarded by in.
+	readAhead backends.ReadAhead
 	// authCarry is what hand held, told to the counter, when a server's
 	// wait for a post-handshake certificate began (authWaited), less what
 	// was handled of it since: bytes the transport read before its own
@@ -202,6 +206,7 @@ func (hc *halfConn) incSeq() error {
 func newConn(transport net.Conn, isClient bool) *Conn {
 	c := &Conn{conn: transport, isClient: isClient}
 	c.backlog.SetCounter(transport)
+	c.readAhead.SetCounter(transport)
 	return c
 }
 
@@ -860,6 +865,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.input = nil
 		c.releaseRawIn()
 	}
+	if c.readAhead.Held() != 0 {
+		// Data read ahead drains: less is never refused.
+		c.readAhead.Hold(int64(len(c.input)))
+	}
 	return n, nil
 }
 
@@ -930,6 +939,7 @@ func (c *Conn) Close() error {
 		return net.ErrClosed
 	}
 	defer c.backlog.Close()
+	defer c.readAhead.Close()
 	c.auth.shutdown(net.ErrClosed)
 	var alertErr error
 	// A Write in flight (perhaps blocked on a peer that does not read)

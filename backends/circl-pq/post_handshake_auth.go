@@ -54,7 +54,8 @@ const maxAuthAnswers = 16
 
 // maxAuthBufferedInput bounds the application data RequestClientIdentity
 // keeps for Read while it waits for an answer; beyond it, it leaves reading
-// to Read.
+// to Read. The transport's backends.ReadAheadCounter, when it has one,
+// bounds it with every other connection's (see readForAuth).
 const maxAuthBufferedInput = 1 << 20
 
 // minAuthPoll and maxAuthPoll bound the pause between two attempts of
@@ -300,10 +301,14 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 // readForAuth reads records until req is answered, keeping application
 // data for Read. It stops early when the kept data reached its bound
 // (authFull) or the transport timed out (authIdle); a timeout, like every
-// other stop but an error, leaves the connection intact. The caller holds
-// in.
+// other stop but an error, leaves the connection intact. The kept data
+// reaches its bound at maxAuthBufferedInput, or when the transport's
+// counter refuses what it and one more record would hold (the record is
+// read after the counter took it, so what the connection holds never
+// crosses what the counter allowed); Read tells the counter less as it
+// drains the data. The caller holds in.
 func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead, err error) {
-	if len(c.input) >= maxAuthBufferedInput {
+	if !c.mayReadAhead(len(c.input)) {
 		return authFull, nil
 	}
 	// Application data already read stays ahead of what arrives now; the
@@ -313,6 +318,9 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 	defer func() {
 		c.releaseRawIn()
 		c.input = saved
+		// Less than the counter took before the last record: never
+		// refused.
+		c.readAhead.Hold(int64(len(saved)))
 	}()
 
 	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Now()) })
@@ -332,14 +340,14 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 		if c.in.err != nil {
 			return 0, c.in.err
 		}
-		if len(saved) >= maxAuthBufferedInput {
-			return authFull, nil
-		}
 		if c.handshakeMessageComplete() {
 			if err := c.handlePostHandshakeBounded(); err != nil {
 				return 0, err
 			}
 			continue
+		}
+		if !c.mayReadAhead(len(saved)) {
+			return authFull, nil
 		}
 		err := c.readRecordLocked()
 		if len(c.input) > 0 {
@@ -357,6 +365,14 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			return 0, c.latchReadError(err)
 		}
 	}
+}
+
+// mayReadAhead reports whether readForAuth, holding held bytes of
+// application data for Read, may read one more record: held is under
+// maxAuthBufferedInput and the transport's counter, if any, took held and
+// a record's worth of data more. The caller holds in.
+func (c *Conn) mayReadAhead(held int) bool {
+	return held < maxAuthBufferedInput && c.readAhead.Hold(int64(held+maxPlaintext)) == nil
 }
 
 // handshakeMessageComplete reports whether a whole handshake message is

@@ -541,3 +541,78 @@ func TestPostHandshakeAuthCorrupted(t *testing.T) {
 		})
 	}
 }
+
+// readAheadCounter is a transport whose backends.ReadAheadCounter
+// refuses more than limit bytes, keeping what it was told.
+type readAheadCounter struct {
+	net.Conn
+	limit int64
+	mu    sync.Mutex
+	held  int64 // what it was last told and took
+	most  int64 // the most it took
+}
+
+func (r *readAheadCounter) HoldReadAhead(n int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n > r.limit {
+		return errors.New("read-ahead limit")
+	}
+	r.held, r.most = n, max(r.most, n)
+	return nil
+}
+
+func (r *readAheadCounter) told() (held, most int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held, r.most
+}
+
+// TestReadAheadCounted: the application data a server's
+// RequestClientIdentity reads ahead of its Reads, while the client sends
+// 256 KiB before its answer, is told to the transport's
+// backends.ReadAheadCounter before each record is read, and never goes
+// past what the counter took (64 KiB) however much the client sends: the
+// request then reads no further and completes once the server's Reads
+// drain the data, and the count is back at 0 once they did.
+func TestReadAheadCounted(t *testing.T) {
+	p := pki(t)
+	const limit, size = 64 << 10, 256 << 10
+	craw, sraw := tcpPair(t)
+	counter := &readAheadCounter{Conn: sraw, limit: limit}
+	var writeErr error
+	written := make(chan struct{})
+	var client *Conn
+	answer := func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+		_, writeErr = client.Write(make([]byte, size))
+		close(written)
+		return []*backends.Identity{p.client.Identity()}, writeErr
+	}
+	client, server := phaPairOver(t, craw, counter, answer, nil)
+	readDone := clientReader(client)
+	requested := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := server.RequestClientIdentity(ctx)
+		requested <- err
+	}()
+	<-written
+	if writeErr != nil {
+		t.Fatalf("the client's write: %v", writeErr)
+	}
+	if _, most := counter.told(); most == 0 || most > limit {
+		t.Errorf("the counter took at most %d bytes, want some and at most %d", most, limit)
+	}
+	if _, err := io.ReadFull(server, make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-requested; err != nil {
+		t.Fatalf("RequestClientIdentity: %v", err)
+	}
+	if held, most := counter.told(); held != 0 || most > limit {
+		t.Errorf("the counter holds %d bytes once the server read the data, took %d at most; want 0, at most %d", held, most, limit)
+	}
+	server.Close()
+	<-readDone
+}

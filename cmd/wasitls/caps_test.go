@@ -55,7 +55,7 @@ var limitCaps = map[string]struct {
 
 // heldTLS are the caps of tlshost.Config on what a guest makes the host
 // hold, which the usage of "wasitls run" lists beside runtime.Limits'.
-var heldTLS = []string{"Connections", "PendingHandshakes", "IdentityBytes", "PeerCertBytes", "SettingsBytes", "SessionCacheSize"}
+var heldTLS = []string{"Connections", "PendingHandshakes", "IdentityBytes", "PeerCertBytes", "ReadAheadBytes", "SettingsBytes", "SessionCacheSize"}
 
 // tlsCaps names, for each field of tlshost.Config, its "wasitls run"
 // flag and the default the flag shows, or, for a field that bounds
@@ -65,6 +65,7 @@ var tlsCaps = map[string]struct{ flag, def string }{
 	"PendingHandshakes": {"max-pending-handshakes", strconv.Itoa(tlshost.DefaultPendingHandshakes)},
 	"IdentityBytes":     {"max-identity-bytes", strconv.Itoa(tlshost.DefaultIdentityBytes)},
 	"PeerCertBytes":     {"max-peer-cert-bytes", strconv.Itoa(tlshost.DefaultPeerCertBytes)},
+	"ReadAheadBytes":    {"max-read-ahead-bytes", strconv.Itoa(tlshost.DefaultReadAheadBytes)},
 	"SettingsBytes":     {"max-tls-settings-bytes", strconv.Itoa(tlshost.DefaultSettingsBytes)},
 	"HandshakeTimeout":  {"handshake-timeout", tlshost.DefaultHandshakeTimeout.String()},
 	"SessionCacheSize":  {"session-cache-size", strconv.Itoa(tlshost.DefaultSessionCacheSize)},

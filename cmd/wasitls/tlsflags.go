@@ -50,6 +50,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 	conns := intVar(fs, "max-tls-connections", tlshost.DefaultConnections, "most TLS `connections` the guest holds at once, from their constructor until it drops them, established, failed or never used, whatever streams they were made over (past it the constructor traps)")
 	idBytes := intVar(fs, "max-identity-bytes", tlshost.DefaultIdentityBytes, "most key and certificate chain `bytes` of the private identities the guest parsed that the host holds at once, the parsed keys and leaves as they hold the heap included (past it private-identity.parse fails)")
 	peerBytes := intVar(fs, "max-peer-cert-bytes", tlshost.DefaultPeerCertBytes, "most `bytes` the guest's TLS peers sent in their handshakes (and post-handshake authentications), certificate chains above all, that the host holds at once, every connection together, in handshake and established (past it the handshake that would cross it fails); they return when the handshake fails or the connection is dropped")
+	readAhead := intVar(fs, "max-read-ahead-bytes", tlshost.DefaultReadAheadBytes, "most `bytes` of application data the guest's TLS peers sent that backends read ahead of the guest's reads and hold for them, every connection together (circl-pq, while a server's post-handshake certificate request waits for its answer); past it they stop reading ahead and the request waits for the guest's reads, no connection fails")
 	settingsBytes := intVar(fs, "max-tls-settings-bytes", tlshost.DefaultSettingsBytes, "most `bytes` of the settings the guest chose for its TLS connections (server names, ALPN IDs, protocol versions, cipher suites, groups, server identities, a client's answer to a certificate request) that the host keeps, every connection together, until the guest drops them (past it the call that would cross it fails)")
 	hsTimeout := durationVar(fs, "handshake-timeout", tlshost.DefaultHandshakeTimeout, "bound every TLS handshake and post-handshake client authentication, client and server, to `duration` (0: no bound); on expiry the handshake fails and the host closes the connection. The default is in the range servers facing the Internet use: nginx 60s, Envoy 15s for reading the ClientHello, Go's HTTP client 10s")
 	sessionCache := intVar(fs, "session-cache-size", tlshost.DefaultSessionCacheSize, "most client `sessions` the guest's cache keeps for resumption, one per server name (0: no client resumption); the sessions and their secrets stay in the host")
@@ -61,7 +62,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			return nil, fmt.Errorf("--backend: %w", err)
 		}
 		if err := atLeast(1, flagInt{"max-pending-handshakes", *pending}, flagInt{"max-tls-connections", *conns},
-			flagInt{"max-identity-bytes", *idBytes}, flagInt{"max-peer-cert-bytes", *peerBytes},
+			flagInt{"max-identity-bytes", *idBytes}, flagInt{"max-peer-cert-bytes", *peerBytes}, flagInt{"max-read-ahead-bytes", *readAhead},
 			flagInt{"max-tls-settings-bytes", *settingsBytes}, flagInt{"max-keylog-bytes", *keyLogBytes}); err != nil {
 			return nil, err
 		}
@@ -69,7 +70,7 @@ func tlsRunFlags(fs *flag.FlagSet) func() (runtime.Extension, error) {
 			return nil, err
 		}
 		cfg := tlshost.Config{BackendName: *name, InsecureSkipVerify: *insecure, PendingHandshakes: *pending,
-			Connections: *conns, IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, SettingsBytes: *settingsBytes,
+			Connections: *conns, IdentityBytes: *idBytes, PeerCertBytes: *peerBytes, ReadAheadBytes: *readAhead, SettingsBytes: *settingsBytes,
 			HandshakeTimeout: *hsTimeout, MaxPeerRSAKeyBits: *maxRSA, KeyLogBytes: *keyLogBytes}
 		if err := handshakeTimeoutRange.check("handshake-timeout", *hsTimeout); err != nil {
 			return nil, err

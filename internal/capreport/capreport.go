@@ -39,6 +39,7 @@ const (
 	PendingHandshakes
 	IdentityBytes
 	PeerCertBytes
+	ReadAheadBytes
 	SettingsBytes
 	UnsentBytes
 	PollSubscriptions
@@ -64,6 +65,7 @@ var names = [numCaps]struct{ field, flag string }{
 	PendingHandshakes: {"tlshost.Config.PendingHandshakes", "--max-pending-handshakes"},
 	IdentityBytes:     {"tlshost.Config.IdentityBytes", "--max-identity-bytes"},
 	PeerCertBytes:     {"tlshost.Config.PeerCertBytes", "--max-peer-cert-bytes"},
+	ReadAheadBytes:    {"tlshost.Config.ReadAheadBytes", "--max-read-ahead-bytes"},
 	SettingsBytes:     {"tlshost.Config.SettingsBytes", "--max-tls-settings-bytes"},
 	UnsentBytes:       {"runtime.Limits.UnsentBytes", "--max-unsent-bytes"},
 	PollSubscriptions: {"runtime.Limits.PollSubscriptions", "--max-poll-subscriptions"},

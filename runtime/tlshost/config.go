@@ -130,6 +130,15 @@ type Config struct {
 	// cross it fails, naming the limit.
 	PeerCertBytes int
 
+	// ReadAheadBytes bounds the application data the backends of one
+	// guest's connections read from their peers ahead of the guest's
+	// reads and hold for them, every connection together (circl-pq, while
+	// a server's post-handshake certificate request waits for its answer;
+	// see readahead.go); zero means DefaultReadAheadBytes. Past it, a
+	// backend stops reading ahead and the request waits for the guest's
+	// reads: no call fails.
+	ReadAheadBytes int
+
 	// SettingsBytes bounds the bytes of the settings one guest chose for
 	// its connections that the host keeps until it drops them, every
 	// connection together: server names, ALPN IDs, protocol versions,

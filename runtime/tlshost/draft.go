@@ -48,7 +48,7 @@ func (d draftHost) NewClientHandshake(ctx context.Context, serverName string, in
 		pending.forget(s)
 		hs.err = err
 	} else {
-		d.h.peerCertBytes(ctx, "wasi:tls/types#[constructor]client-handshake").meter(&s.ending)
+		d.h.countPeer(ctx, "wasi:tls/types#[constructor]client-handshake", &s.ending)
 	}
 	return hs
 }

@@ -365,6 +365,7 @@ func (e *ending) release() error {
 			err = cerr
 		}
 		e.guard.releaseMeter()
+		e.guard.releaseReadAhead()
 		if e.held != nil {
 			e.held()
 		}

@@ -50,6 +50,10 @@ type guard struct {
 	// meter, while the handshake runs, counts what it reads from the
 	// peer against the guest's bound (see peercertbytes.go).
 	meter atomic.Pointer[peerMeter]
+
+	// readAhead counts what the backend reads ahead of the guest's
+	// reads against the guest's bound (see readahead.go).
+	readAhead atomic.Pointer[readAheadHold]
 }
 
 // guardedNonblocking is a guard over a wasiio.NonblockingTransport, which

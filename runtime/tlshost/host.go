@@ -372,7 +372,7 @@ func (c *clientConnection) Connect(ctx context.Context, serverName string) (tls.
 		c.fail("connect", err)
 		return nil, err
 	}
-	c.h.peerCertBytes(ctx, "wasi:tls/tls#[method]client-connection.connect").meter(&c.s.ending)
+	c.h.countPeer(ctx, "wasi:tls/tls#[method]client-connection.connect", &c.s.ending)
 	return &clientHandshake{conn: c}, nil
 }
 
@@ -522,7 +522,7 @@ func (c *serverConnection) Accept(ctx context.Context) (tls.ServerHandshake, err
 		c.fail("accept", err)
 		return nil, err
 	}
-	c.h.peerCertBytes(ctx, "wasi:tls/tls#[method]server-connection.accept").meter(&c.s.ending)
+	c.h.countPeer(ctx, "wasi:tls/tls#[method]server-connection.accept", &c.s.ending)
 	return &serverHandshake{conn: c}, nil
 }
 

@@ -118,6 +118,7 @@ func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 	g.SetValue(pendingKey{h}, h.newPendingSet(g))
 	g.SetValue(identityBytesKey{h}, h.newIdentityBytes(g))
 	g.SetValue(peerCertBytesKey{h}, h.newPeerCertBytes(g))
+	g.SetValue(readAheadBytesKey{h}, h.newReadAheadBytes(g))
 	g.SetValue(settingsBytesKey{h}, h.newSettingsBytes(g))
 	if size := h.cfg.sessionCacheSize(); size > 0 {
 		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))

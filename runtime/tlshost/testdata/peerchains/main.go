@@ -50,6 +50,15 @@
 // its certificate after the handshake while reading SIZE bytes of data
 // from it, then prints "phadata: read N, chain C: ERROR" (the request's).
 //
+//	peerchains phahold NAME N SIZE
+//
+// listens as pha does and accepts N connections; it asks each client for
+// its certificate after the handshake, all at once, and reads nothing
+// until it accepted one more connection and read a byte from it; then it
+// reads SIZE bytes of data from each of the N in turn and prints
+// "phahold: read R, ok K, failed F: ERROR" (R bytes in all, the first
+// failed request's error).
+//
 //	peerchains verify HOST PORT N KEEP
 //
 // prints "ready" and waits for a line on its standard input, then makes N
@@ -72,6 +81,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -223,6 +233,65 @@ func phadata(name string, size int) {
 	fmt.Printf("phadata: read %d, chain %d: %v\n", read, len(chain), err)
 }
 
+// phahold is the phahold mode.
+func phahold(name string, n, size int) {
+	ln := listen(name, wasitls.NoClientCert)
+	accept := func() *wasitls.Conn {
+		c, err := ln.Accept()
+		if err != nil {
+			fmt.Printf("accept: %v\n", err)
+			os.Exit(1)
+		}
+		conn := c.(*wasitls.Conn) // kept, never closed
+		if err := conn.Handshake(); err != nil {
+			fmt.Printf("handshake: %v\n", err)
+			os.Exit(1)
+		}
+		return conn
+	}
+	done := make(chan error, n)
+	var conns []*wasitls.Conn
+	for range n {
+		conn := accept()
+		conns = append(conns, conn)
+		go func() {
+			chain, err := conn.RequestClientCertificate(context.Background())
+			if err == nil && len(chain) == 0 {
+				err = errors.New("no chain")
+			}
+			done <- err
+		}()
+	}
+	if _, err := accept().Read(make([]byte, 1)); err != nil {
+		fmt.Printf("go: %v\n", err)
+		os.Exit(1)
+	}
+	buf := make([]byte, 32<<10)
+	read := 0
+	for _, conn := range conns {
+		for got := 0; got < size; {
+			k, err := conn.Read(buf[:min(len(buf), size-got)])
+			got += k
+			read += k
+			if err != nil {
+				break
+			}
+		}
+	}
+	ok := 0
+	var first error
+	for range n {
+		if err := <-done; err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		ok++
+	}
+	fmt.Printf("phahold: read %d, ok %d, failed %d: %v\n", read, ok, n-ok, first)
+}
+
 // pha is the pha mode.
 func pha(name string, n, r int, stdin *bufio.Scanner) {
 	ln := listen(name, wasitls.NoClientCert)
@@ -360,6 +429,14 @@ func main() {
 	if os.Args[1] == "phadata" {
 		size, _ := strconv.Atoi(os.Args[3])
 		phadata(os.Args[2], size)
+		for stdin := bufio.NewScanner(os.Stdin); stdin.Scan(); {
+		}
+		return
+	}
+	if os.Args[1] == "phahold" {
+		n, _ := strconv.Atoi(os.Args[3])
+		size, _ := strconv.Atoi(os.Args[4])
+		phahold(os.Args[2], n, size)
 		for stdin := bufio.NewScanner(os.Stdin); stdin.Scan(); {
 		}
 		return
