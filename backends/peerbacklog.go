@@ -22,6 +22,7 @@ type PeerBacklog struct{ told }
 // SetCounter makes transport, if it is a PeerBacklogCounter, the counter
 // told. It is called before the connection's first Read.
 func (b *PeerBacklog) SetCounter(transport net.Conn) {
+	b.tell = nil
 	if c, ok := transport.(PeerBacklogCounter); ok {
 		b.tell = c.HoldPeerBacklog
 	}
@@ -37,6 +38,7 @@ type ReadAhead struct{ told }
 // SetCounter makes transport, if it is a ReadAheadCounter, the counter
 // told. It is called before the connection's first Read.
 func (r *ReadAhead) SetCounter(transport net.Conn) {
+	r.tell = nil
 	if c, ok := transport.(ReadAheadCounter); ok {
 		r.tell = c.HoldReadAhead
 	}

@@ -122,38 +122,51 @@ func TestPostHandshakeAuthInterleaved(t *testing.T) {
 // answer to a Read, which the application had no reason to make: the
 // request waited until its context ended.
 func TestPostHandshakeAuthAfterFullBuffer(t *testing.T) {
+	craw, sraw := tcpPair(t)
+	requestBehindData(t, craw, sraw, maxAuthBufferedInput+64<<10, nil)
+}
+
+// requestBehindData has a server over sraw ask its client over craw for
+// its certificate, the client sending size bytes of data before its
+// answer, while the request is outstanding; once the data is out, it
+// calls check("written") (check may be nil), then the server reads the
+// data and not a byte more, the answer following it unread: the request
+// must complete, and it calls check("read") before the server closes.
+func requestBehindData(t *testing.T, craw, sraw net.Conn, size int, check func(stage string)) {
+	t.Helper()
 	p := pki(t)
-	const size = maxAuthBufferedInput + 64<<10
 	var writeErr error
-	written := make(chan struct{})
+	out := make(chan struct{})
 	var client *Conn
 	answer := func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
-		// The data goes out before the answer, while the request is
-		// outstanding.
 		_, writeErr = client.Write(make([]byte, size))
-		close(written)
+		close(out)
 		return []*backends.Identity{p.client.Identity()}, writeErr
 	}
-	client, server := phaPair(t, answer, nil)
+	client, server := phaPairOver(t, craw, sraw, answer, nil)
 	readDone := clientReader(client)
 	requested := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, err := server.RequestClientIdentity(ctx)
 		requested <- err
 	}()
-	// The server reads the data only once it is all out, and not a byte
-	// more: the answer follows it unread.
-	<-written
+	<-out
 	if writeErr != nil {
 		t.Fatalf("the client's write: %v", writeErr)
+	}
+	if check != nil {
+		check("written")
 	}
 	if _, err := io.ReadFull(server, make([]byte, size)); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-requested; err != nil {
 		t.Fatalf("RequestClientIdentity: %v", err)
+	}
+	if check != nil {
+		check("read")
 	}
 	server.Close()
 	<-readDone
@@ -542,31 +555,15 @@ func TestPostHandshakeAuthCorrupted(t *testing.T) {
 	}
 }
 
-// readAheadCounter is a transport whose backends.ReadAheadCounter
-// refuses more than limit bytes, keeping what it was told.
-type readAheadCounter struct {
+// readAheadTransport counts the read-ahead it is told of
+// (backends.ReadAheadCounter) as count counts a backlog; it is no
+// PeerBacklogCounter.
+type readAheadTransport struct {
 	net.Conn
-	limit int64
-	mu    sync.Mutex
-	held  int64 // what it was last told and took
-	most  int64 // the most it took
+	count *backlogTransport
 }
 
-func (r *readAheadCounter) HoldReadAhead(n int64) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if n > r.limit {
-		return errors.New("read-ahead limit")
-	}
-	r.held, r.most = n, max(r.most, n)
-	return nil
-}
-
-func (r *readAheadCounter) told() (held, most int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.held, r.most
-}
+func (r readAheadTransport) HoldReadAhead(n int64) error { return r.count.HoldPeerBacklog(n) }
 
 // TestReadAheadCounted: the application data a server's
 // RequestClientIdentity reads ahead of its Reads, while the client sends
@@ -576,43 +573,17 @@ func (r *readAheadCounter) told() (held, most int64) {
 // request then reads no further and completes once the server's Reads
 // drain the data, and the count is back at 0 once they did.
 func TestReadAheadCounted(t *testing.T) {
-	p := pki(t)
 	const limit, size = 64 << 10, 256 << 10
 	craw, sraw := tcpPair(t)
-	counter := &readAheadCounter{Conn: sraw, limit: limit}
-	var writeErr error
-	written := make(chan struct{})
-	var client *Conn
-	answer := func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
-		_, writeErr = client.Write(make([]byte, size))
-		close(written)
-		return []*backends.Identity{p.client.Identity()}, writeErr
-	}
-	client, server := phaPairOver(t, craw, counter, answer, nil)
-	readDone := clientReader(client)
-	requested := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, err := server.RequestClientIdentity(ctx)
-		requested <- err
-	}()
-	<-written
-	if writeErr != nil {
-		t.Fatalf("the client's write: %v", writeErr)
-	}
-	if _, most := counter.told(); most == 0 || most > limit {
-		t.Errorf("the counter took at most %d bytes, want some and at most %d", most, limit)
-	}
-	if _, err := io.ReadFull(server, make([]byte, size)); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-requested; err != nil {
-		t.Fatalf("RequestClientIdentity: %v", err)
-	}
-	if held, most := counter.told(); held != 0 || most > limit {
-		t.Errorf("the counter holds %d bytes once the server read the data, took %d at most; want 0, at most %d", held, most, limit)
-	}
-	server.Close()
-	<-readDone
+	counter := &backlogTransport{limit: limit}
+	requestBehindData(t, craw, readAheadTransport{Conn: sraw, count: counter}, size, func(stage string) {
+		held, most := counter.state()
+		if most > limit {
+			t.Errorf("%s: the counter took %d bytes, want at most %d", stage, most, limit)
+		}
+		// The request read its answer, behind the data, itself.
+		if stage == "read" && (held != 0 || most == 0) {
+			t.Errorf("once the server read the data the counter holds %d bytes and took %d at most; want 0, and some taken", held, most)
+		}
+	})
 }

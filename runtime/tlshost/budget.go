@@ -11,9 +11,10 @@ import (
 //
 // What a guest makes the host hold is counted per guest where the guest
 // chooses its size (identitybytes.go, settingsbytes.go, peercertbytes.go,
-// pending.go, and the client sessions of resumption.go): the count is a
-// value of the guest's runtime.Guest under a key of the host, made by
-// NewGuest, or on first use for a guest instantiated without that hook.
+// readahead.go, pending.go, and the client sessions of resumption.go):
+// the count is a value of the guest's runtime.Guest under a key of the
+// host, made by NewGuest, or on first use for a guest instantiated
+// without that hook.
 
 // guestValue returns g's value under key, made with make on first use.
 func guestValue[T any](g *runtime.Guest, key any, make func(*runtime.Guest) *T) *T {

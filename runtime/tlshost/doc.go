@@ -89,6 +89,8 @@
 // bytes of the private identities it parsed (Config.IdentityBytes,
 // identitybytes.go), those its peers sent in their handshakes,
 // certificate chains above all (Config.PeerCertBytes, peercertbytes.go),
+// the application data of its peers that backends read ahead of its reads
+// (Config.ReadAheadBytes, readahead.go: past it they stop reading ahead),
 // and those of the settings it chose for its connections, ALPN IDs and
 // identity lists above all (Config.SettingsBytes, settingsbytes.go), and
 // its TLS connections, whatever streams they were made over

@@ -200,19 +200,25 @@ func serve(name string, n int) {
 	fmt.Printf("served %d, failed %d: %v\n", served, n-served, first)
 }
 
-// phadata is the phadata mode.
-func phadata(name string, size int) {
-	ln := listen(name, wasitls.NoClientCert)
+// accept accepts a connection of ln and completes its handshake; it
+// exits the guest if it cannot. The connection is kept, never closed.
+func accept(ln net.Listener) *wasitls.Conn {
 	c, err := ln.Accept()
 	if err != nil {
 		fmt.Printf("accept: %v\n", err)
 		os.Exit(1)
 	}
-	conn := c.(*wasitls.Conn) // kept, never closed
+	conn := c.(*wasitls.Conn)
 	if err := conn.Handshake(); err != nil {
 		fmt.Printf("handshake: %v\n", err)
 		os.Exit(1)
 	}
+	return conn
+}
+
+// phadata is the phadata mode.
+func phadata(name string, size int) {
+	conn := accept(listen(name, wasitls.NoClientCert))
 	var chain [][]byte
 	done := make(chan error, 1)
 	go func() {
@@ -229,30 +235,17 @@ func phadata(name string, size int) {
 			break
 		}
 	}
-	err = <-done
+	err := <-done
 	fmt.Printf("phadata: read %d, chain %d: %v\n", read, len(chain), err)
 }
 
 // phahold is the phahold mode.
 func phahold(name string, n, size int) {
 	ln := listen(name, wasitls.NoClientCert)
-	accept := func() *wasitls.Conn {
-		c, err := ln.Accept()
-		if err != nil {
-			fmt.Printf("accept: %v\n", err)
-			os.Exit(1)
-		}
-		conn := c.(*wasitls.Conn) // kept, never closed
-		if err := conn.Handshake(); err != nil {
-			fmt.Printf("handshake: %v\n", err)
-			os.Exit(1)
-		}
-		return conn
-	}
 	done := make(chan error, n)
 	var conns []*wasitls.Conn
 	for range n {
-		conn := accept()
+		conn := accept(ln)
 		conns = append(conns, conn)
 		go func() {
 			chain, err := conn.RequestClientCertificate(context.Background())
@@ -262,7 +255,7 @@ func phahold(name string, n, size int) {
 			done <- err
 		}()
 	}
-	if _, err := accept().Read(make([]byte, 1)); err != nil {
+	if _, err := accept(ln).Read(make([]byte, 1)); err != nil {
 		fmt.Printf("go: %v\n", err)
 		os.Exit(1)
 	}
@@ -297,17 +290,7 @@ func pha(name string, n, r int, stdin *bufio.Scanner) {
 	ln := listen(name, wasitls.NoClientCert)
 	var conns []*wasitls.Conn
 	for range n {
-		c, err := ln.Accept()
-		if err != nil {
-			fmt.Printf("accept: %v\n", err)
-			os.Exit(1)
-		}
-		conn := c.(*wasitls.Conn)
-		conns = append(conns, conn) // kept, never closed
-		if err := conn.Handshake(); err != nil {
-			fmt.Printf("handshake: %v\n", err)
-			os.Exit(1)
-		}
+		conns = append(conns, accept(ln))
 	}
 	ask := func(what string, conns []*wasitls.Conn, times int) {
 		ok := 0
