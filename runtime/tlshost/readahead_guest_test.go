@@ -40,16 +40,18 @@ func TestGuestServerReadAheadBytes(t *testing.T) {
 	addr := strings.TrimPrefix(g.next(t, "listening on "), "listening on ")
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
-	// dial makes a circl-pq client of the guest whose answer to a
-	// certificate request waits for answer, and tells requested.
 	var conns []backends.Conn
-	var wg sync.WaitGroup
+	var wg, writers sync.WaitGroup // readers and writers of the clients
 	defer func() {
+		cancel()
 		for _, c := range conns {
 			c.Close()
 		}
+		writers.Wait()
 		wg.Wait()
 	}()
+	// dial makes a circl-pq client of the guest whose answer to a
+	// certificate request waits for answer, and tells requested.
 	dial := func(requested, answer chan struct{}) backends.Conn {
 		raw, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -79,7 +81,6 @@ func TestGuestServerReadAheadBytes(t *testing.T) {
 	}
 	before := heapAfterGC()
 	allWritten := make(chan struct{})
-	var writers sync.WaitGroup
 	chunk := make([]byte, 16<<10)
 	for range n {
 		requested, written := make(chan struct{}), make(chan struct{})
