@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A rawConnect is a non-blocking connect(2) in progress, which any
@@ -47,6 +50,12 @@ func startRawConnect(family Family, b *boundTCP, remote netip.AddrPort) (*rawCon
 	default:
 		return fail("connect", err)
 	}
+	return newRawConnect(fd)
+}
+
+// newRawConnect is the rawConnect of fd, a non-blocking socket whose
+// connect has started.
+func newRawConnect(fd int) (*rawConnect, error) {
 	f := os.NewFile(uintptr(fd), "tcp") // non-blocking: in the netpoller
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -54,6 +63,80 @@ func startRawConnect(family Family, b *boundTCP, remote netip.AddrPort) (*rawCon
 		return nil, err
 	}
 	return &rawConnect{f: f, rc: rc}, nil
+}
+
+// errLeftInProgress ends a dial of connectAtOnce whose connect goes on
+// as a rawConnect.
+var errLeftInProgress = errors.New("sockets: the connect goes on")
+
+// connectAtOnce dials remote with d, on the caller's goroutine, as dial
+// does, when its connect is over once connect(2) returns, as a loopback
+// connect to a listener with room in its accept queue is: the connection
+// is then the dialer's own, without a rawConnect's duplicate descriptor,
+// its second registration with the netpoller and net.FileConn's
+// keep-alive. Otherwise it returns the connect, in progress, as a
+// rawConnect of a duplicate of the dialer's descriptor (the dialer closes
+// its own), which waits take up as they take up startRawConnect's. It
+// does not wait: d's own connect, made only once the connect is over,
+// returns at once (0 for a connect the kernel had in progress, EISCONN
+// for one it had completed).
+//
+// The dialer must bind nothing (no LocalAddr): it binds after the
+// connect that ControlContext starts.
+func connectAtOnce(ctx context.Context, d net.Dialer, family Family, remote netip.AddrPort) (net.Conn, *rawConnect, error) {
+	var raw *rawConnect
+	d.KeepAlive = -1
+	d.ControlContext = func(_ context.Context, _, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) { raw, err = connectOrKeep(int(fd), family, remote) }); cerr != nil {
+			return cerr
+		}
+		if err == nil && raw != nil {
+			return errLeftInProgress
+		}
+		return err
+	}
+	conn, err := d.DialContext(ctx, tcpNetwork(family), remote.String())
+	if raw != nil {
+		return nil, raw, nil // err is errLeftInProgress
+	}
+	return conn, nil, err
+}
+
+// connectOrKeep starts the connect of the dialer's socket fd, before the
+// dialer's own connect: nothing (and no error) when the connect is over,
+// its error when it failed, otherwise a rawConnect of a duplicate of fd,
+// which the connect goes on on.
+func connectOrKeep(fd int, family Family, remote netip.AddrPort) (*rawConnect, error) {
+	switch err := syscall.Connect(fd, sockaddr(family, remote)); err {
+	case nil:
+		return nil, nil
+	case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
+	default:
+		return nil, os.NewSyscallError("connect", err)
+	}
+	if over, err := connectOver(fd); over || err != nil {
+		return nil, err
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	return newRawConnect(dup)
+}
+
+// connectOver reports whether the connect of fd is over, with its error
+// if it failed.
+func connectOver(fd int) (bool, error) {
+	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err != nil {
+		return true, os.NewSyscallError("getsockopt", err)
+	}
+	if v != 0 {
+		return true, os.NewSyscallError("connect", syscall.Errno(v))
+	}
+	_, err = syscall.Getpeername(fd)
+	return err == nil, nil // ENOTCONN: still connecting
 }
 
 func sockaddr(family Family, ap netip.AddrPort) syscall.Sockaddr {
@@ -77,17 +160,9 @@ func (c *rawConnect) wait(deadline time.Time) (conn net.Conn, err error, done bo
 	c.mu.Unlock()
 	var soErr error
 	werr := c.rc.Write(func(fd uintptr) bool {
-		v, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ERROR)
-		if err != nil {
-			soErr = os.NewSyscallError("getsockopt", err)
-			return true
-		}
-		if v != 0 {
-			soErr = os.NewSyscallError("connect", syscall.Errno(v))
-			return true
-		}
-		_, err = syscall.Getpeername(int(fd))
-		return err == nil // ENOTCONN: still connecting
+		var over bool
+		over, soErr = connectOver(int(fd))
+		return over
 	})
 	if errors.Is(werr, os.ErrDeadlineExceeded) {
 		return nil, nil, false // the deadline or an interruption

@@ -140,7 +140,10 @@ func TestConnectAcrossWaits(t *testing.T) {
 // TestKeepAliveRawConnect: a connect that a wait with a deadline took up
 // (a rawConnect, whose connection net.FileConn gives keep-alive on) gets
 // the guest's keep-alive, on with its settings when it asked for it before
-// the connect.
+// the connect. The socket is bound first: a wait with a deadline dials an
+// unbound socket whose connect is over at once with the dialer
+// (TestConnectAtOnce), and a bound socket connects from itself, always a
+// rawConnect.
 func TestKeepAliveRawConnect(t *testing.T) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -171,15 +174,12 @@ func TestKeepAliveRawConnect(t *testing.T) {
 		}
 	})
 	ap := netip.MustParseAddrPort(ln.Addr().String())
-	var p Policy
-	if err := p.AllowConnect(ap.String()); err != nil {
-		t.Fatal(err)
-	}
-	st := NewStack(&p)
+	st := listenStack(t)
 	connect := func(t *testing.T, setup func(s *TCPSocket)) *TCPSocket {
 		t.Helper()
 		s := mustSocket(t, st)
 		t.Cleanup(func() { s.Close() })
+		bindLoopback(t, st, s)
 		setup(s)
 		if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
 			t.Fatal(err)
@@ -219,6 +219,55 @@ func TestKeepAliveRawConnect(t *testing.T) {
 			t.Errorf("keep-alive %v, idle %d s; want on, 40 s", on, idle)
 		}
 	})
+}
+
+// TestConnectAtOnce: a wait with a deadline whose connect is over as soon
+// as it starts (a loopback listener with room) dials with the dialer, on
+// the wait, without a rawConnect's duplicate descriptor and its keep-alive
+// (net.FileConn turns it on): the connection has keep-alive off without
+// finish-connect turning it off. A connect that is refused fails the wait's
+// dial with connection-refused.
+func TestConnectAtOnce(t *testing.T) {
+	ap := netip.MustParseAddrPort(acceptingListener(t).Addr().String())
+	st := listenStack(t)
+	s := mustSocket(t, st)
+	defer s.Close()
+	if err := s.StartConnect(bg, st.Network(), ToWIT(ap)); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Await(bg, time.Now().Add(time.Minute)) || !s.Ready() {
+		t.Fatal("the wait did not connect")
+	}
+	if s.dialRaw {
+		t.Error("a connect over at once was taken up as a rawConnect")
+	}
+	if _, err := s.FinishConnect(bg); err != nil {
+		t.Fatal(err)
+	}
+	if on, _ := kernelKeepAlive(t, s.tcpConn()); on {
+		t.Error("keep-alive is on, want off (the WASI default)")
+	}
+
+	refused := mustSocket(t, st)
+	defer refused.Close()
+	closed, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAP := netip.MustParseAddrPort(closed.Addr().String())
+	closed.Close()
+	if err := refused.StartConnect(bg, st.Network(), ToWIT(closedAP)); err != nil {
+		t.Fatal(err)
+	}
+	for begin := time.Now(); !refused.Ready(); {
+		if time.Since(begin) > 10*time.Second {
+			t.Fatal("the refused connect did not end")
+		}
+		refused.Await(bg, time.Now().Add(50*time.Millisecond))
+	}
+	if _, err := refused.FinishConnect(bg); err != ConnectionRefused {
+		t.Errorf("finish-connect: %v, want connection-refused", err)
+	}
 }
 
 // checkNoGoroutineLeak fails t unless the goroutines it started are gone

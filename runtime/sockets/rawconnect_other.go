@@ -3,6 +3,7 @@
 package sockets
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -16,6 +17,10 @@ type rawConnect struct{}
 
 func startRawConnect(Family, *boundTCP, netip.AddrPort) (*rawConnect, error) {
 	return nil, errors.ErrUnsupported
+}
+
+func connectAtOnce(context.Context, net.Dialer, Family, netip.AddrPort) (net.Conn, *rawConnect, error) {
+	return nil, nil, errors.ErrUnsupported
 }
 
 func (*rawConnect) wait(time.Time) (net.Conn, error, bool) { return nil, nil, false }

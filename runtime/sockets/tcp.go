@@ -350,9 +350,10 @@ func (t *TCPSocket) Start() {
 // socket cannot be dropped meanwhile: its guest is in this call.
 //
 // With a deadline (a Go guest's poll, whose timer lets the guest's Go
-// timers fire) it starts the connect and waits for it on the waiting
-// goroutine until the deadline, leaving it in progress then: the guest's
-// next lone wait takes it up, any other look waits for it on a goroutine
+// timers fire) it dials on the waiting goroutine when the connect is over
+// as soon as it starts (connectAtOnce), else waits for the connect there
+// until the deadline, leaving it in progress then: the guest's next lone
+// wait takes it up, any other look waits for it on a goroutine
 // (startDialLocked). Where the connect cannot be left in progress
 // (rawConnect), such a wait starts the dial on its goroutine.
 func (t *TCPSocket) Await(ctx context.Context, deadline time.Time) bool {
@@ -364,6 +365,20 @@ func (t *TCPSocket) Await(ctx context.Context, deadline time.Time) bool {
 		t.mu.Unlock()
 		t.dial(ctx, b)
 		return true
+	}
+	if t.dialPending && t.dialBound == nil && t.dialLocal == nil {
+		conn, c, err := connectAtOnce(ctx, t.stack.dialer, t.family, t.dialRemote)
+		switch {
+		case c != nil:
+			t.dialPending = false
+			t.connecting = c
+		case !errors.Is(err, errors.ErrUnsupported):
+			t.dialPending = false
+			t.dialDone, t.dialConn, t.dialErr = true, conn, err
+			t.mu.Unlock()
+			t.waiters.WakeAll()
+			return true
+		}
 	}
 	if t.dialPending {
 		c, err := startRawConnect(t.family, t.dialBound, t.dialRemote)

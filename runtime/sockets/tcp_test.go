@@ -237,12 +237,15 @@ func mustSocket(t *testing.T, st *Stack) *TCPSocket {
 	return s
 }
 
-func TestSocketLimit(t *testing.T) {
+// acceptingListener listens on a loopback port and accepts every
+// connection, closing them once t ends.
+func acceptingListener(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -252,6 +255,11 @@ func TestSocketLimit(t *testing.T) {
 			defer c.Close()
 		}
 	}()
+	return ln
+}
+
+func TestSocketLimit(t *testing.T) {
+	ln := acceptingListener(t)
 	var p Policy
 	p.AllowConnect(ln.Addr().String())
 	st := NewStack(&p)
