@@ -40,12 +40,19 @@ func TestDropInterruptsBlockedWrite(t *testing.T) {
 		}
 	}
 	e.closeTransport()
+	// The guard's count of writes in progress, which closeTransport's
+	// wait is woken by: the write returned from the guard by now. (Its
+	// error reaches the channel a moment later, on the writer's
+	// goroutine.)
+	if e.guard.writing.Load() != 0 {
+		t.Fatal("closeTransport returned with the handshake's write to a silent peer still blocked")
+	}
 	select {
 	case err := <-returned:
 		if err == nil {
 			t.Fatal("the interrupted write succeeded")
 		}
-	default:
-		t.Fatal("closeTransport returned with the handshake's write to a silent peer still blocked")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the interrupted write has not returned to its caller 10 s after the guard")
 	}
 }

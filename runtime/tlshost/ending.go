@@ -332,7 +332,10 @@ func (e *ending) Close() error {
 // idempotent). A write of the handshake in progress (its ClientHello,
 // which the socket's output stream then delivers before it lets the
 // socket go) is waited for, at most closeGrace: interrupted, it returns
-// at once.
+// at once, and the socket's send queue, closed meanwhile (here, or by a
+// backend that closes its transport when its context is cancelled, as
+// crypto/tls does), has released the socket by then unless bytes are left
+// unsent (see wasiio's sendQueue.unlock).
 func (e *ending) closeTransport() {
 	e.guard.interruptWrite(errClosed)
 	e.guard.awaitWrites(closeGrace)

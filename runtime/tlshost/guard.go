@@ -31,8 +31,10 @@ type guard struct {
 	// readErr and writeErr, once set, are what Read and Write return.
 	readErr  atomic.Pointer[error]
 	writeErr atomic.Pointer[error]
-	// writing counts the Writes in progress (see awaitWrites).
+	// writing counts the Writes in progress (see awaitWrites); idle,
+	// while awaitWrites waits, is closed by the Write that leaves none.
 	writing atomic.Int32
+	idle    atomic.Pointer[chan struct{}]
 
 	mu        sync.Mutex // serializes deadlines with interruptions
 	closeOnce sync.Once
@@ -180,7 +182,7 @@ func (g *guard) Write(p []byte) (int, error) {
 	// Counted before writeErr is looked at: a Write that finds it unset
 	// is seen by an awaitWrites after the interruption.
 	g.writing.Add(1)
-	defer g.writing.Add(-1)
+	defer g.wrote()
 	if e := g.writeErr.Load(); e != nil {
 		return 0, *e
 	}
@@ -198,9 +200,41 @@ func (g *guard) Write(p []byte) (int, error) {
 // write to a non-blocking transport returns at once, one to another
 // transport at its deadline, which the interruption put in the past.
 func (g *guard) awaitWrites(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for pause := 50 * time.Microsecond; g.writing.Load() != 0 && time.Now().Before(deadline); pause = min(2*pause, 5*time.Millisecond) {
-		time.Sleep(pause)
+	var timeout <-chan time.Time
+	for g.writing.Load() != 0 {
+		p := g.idle.Load()
+		if p == nil {
+			ch := make(chan struct{})
+			if !g.idle.CompareAndSwap(nil, &ch) {
+				continue
+			}
+			p = &ch
+		}
+		// Published before the count is looked at again, as a Write
+		// takes its count off before it looks for idle: of the two,
+		// one sees the other.
+		if g.writing.Load() == 0 {
+			return
+		}
+		if timeout == nil {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-*p:
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// wrote ends a Write: the last in progress wakes an awaitWrites.
+func (g *guard) wrote() {
+	if g.writing.Add(-1) == 0 && g.idle.Load() != nil {
+		if p := g.idle.Swap(nil); p != nil {
+			close(*p)
+		}
 	}
 }
 

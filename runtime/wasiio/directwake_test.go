@@ -4,6 +4,8 @@ package wasiio
 
 import (
 	"context"
+	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -78,5 +80,52 @@ func TestSendQueueDirectWriteWakes(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the wait for an idle queue did not end when the direct write completed")
+	}
+}
+
+// A Close of a send queue while a direct write is in flight (the
+// wasi:tls host closing a dropped connection's transport while the
+// handshake writes its ClientHello) defers the release of the socket to
+// the write's end, and the release has run when that Write returns: its
+// caller, the host waiting for the writes of a dropped connection, may
+// tell the guest the socket is gone. Before, the release ran on a
+// goroutine of its own after the Write returned, and a guest that dropped
+// a connection and dialled again at once under its socket limit was
+// refused. The Write's goroutine is the only one that can run (one P), so
+// a release left to another goroutine has not run when it looks.
+func TestSendQueueCloseReleasesByWriteReturn(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c, _ := tcpPair(t)
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedRaw{RawConn: raw, entered: make(chan struct{}), release: make(chan struct{})}
+	q := newSendQueue(c, g, 0)
+	var released atomic.Int32
+	type result struct {
+		err      error
+		released int32
+	}
+	wrote := make(chan result, 1)
+	go func() {
+		_, err := q.Write([]byte("client hello"))
+		wrote <- result{err, released.Load()}
+	}()
+	<-g.entered
+	q.Close(func() { released.Add(1) })
+	if n := released.Load(); n != 0 {
+		t.Fatalf("Close released the socket %d times with a write in flight", n)
+	}
+	close(g.release)
+	r := <-wrote
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.released != 1 {
+		t.Fatalf("when the write in flight at Close returned, the socket was released %d times, want 1", r.released)
+	}
+	if n := released.Load(); n != 1 {
+		t.Fatalf("the socket was released %d times, want 1", n)
 	}
 }

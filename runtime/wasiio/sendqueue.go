@@ -73,6 +73,8 @@ type sendQueue struct {
 	onDrain    func() // run once nothing is unsent after closing
 	waiters    WaitList
 	linger     time.Duration // how long Close waits for a peer that does not read
+	// drained is onDrain once it is due, run by unlock.
+	drained func()
 
 	// The guest's budget (nil: none). charged is what the queue counts
 	// against it: at least what it holds beyond UnsentFloor, and at
@@ -160,9 +162,11 @@ func (q *sendQueue) guestWrite(w io.Writer, p []byte) (int, error) {
 
 // Write hands p to the socket and queues what it does not take now. It
 // blocks only while more than MaxUnsent bytes are unsent (see there).
+// When a Close waits for p, handed to the socket directly, Write returns
+// once Close's release ran (see unlock).
 func (q *sendQueue) Write(p []byte) (int, error) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	switch {
 	case q.err != nil:
 		return 0, q.err
@@ -330,10 +334,11 @@ func (q *sendQueue) flush() {
 	q.waiters.WakeAll()
 	q.cond.Broadcast()
 	q.drainedLocked()
-	q.mu.Unlock()
+	q.unlock()
 }
 
-// drainedLocked runs what waits for the queue to empty; q.mu is held.
+// drainedLocked readies what waits for the queue to empty, for unlock to
+// run; q.mu is held.
 func (q *sendQueue) drainedLocked() {
 	if !q.idle() {
 		return
@@ -345,9 +350,24 @@ func (q *sendQueue) drainedLocked() {
 			cw.CloseWrite() // best effort: close_notify already went out
 		}
 	}
-	if f := q.onDrain; f != nil {
-		q.onDrain = nil
-		go f()
+	q.drained, q.onDrain = q.onDrain, nil
+}
+
+// unlock unlocks q.mu, then runs Close's release if the queue drained
+// meanwhile. It runs on the goroutine that emptied the queue, before that
+// goroutine's call returns: a Close during a Write that the socket took
+// at once (the handshake's ClientHello when a guest drops the connection)
+// has released the socket once that Write returned, so that its caller
+// (the wasi:tls host, waiting for the Write of a dropped connection) can
+// tell the guest the socket is gone. Before, the release ran on a
+// goroutine of its own, a moment later, and a guest dialling again at
+// once under its socket limit was refused meanwhile.
+func (q *sendQueue) unlock() {
+	f := q.drained
+	q.drained = nil
+	q.mu.Unlock()
+	if f != nil {
+		f()
 	}
 }
 
@@ -385,7 +405,7 @@ func (q *sendQueue) SetDeadline(t time.Time) {
 // half-close deferred by closeWriteLater is done now.
 func (q *sendQueue) CloseWrite() error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if q.later {
 		q.completeLocked()
 		return nil
@@ -424,7 +444,7 @@ func (q *sendQueue) completeCloseWrite() {
 		return
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	q.completeLocked()
 }
 
