@@ -507,8 +507,7 @@ func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error) error
 // when the guest's context ends (sys.ExitCodeContextCanceled, no guest's
 // own exit code: package runtime's guard of proc_exit sees to it) after
 // the embedder recorded a close as the stop (SetStopped with an error
-// wrapping ErrClosed), a *Trap wrapping that stop. Before, a call closed
-// under reported the bare "module closed with context canceled".
+// wrapping ErrClosed), a *Trap wrapping that stop.
 func (inst *Instance) exitResult(fn string, exit *sys.ExitError) error {
 	inst.MarkExited(exit.ExitCode())
 	if exit.ExitCode() == sys.ExitCodeContextCanceled {

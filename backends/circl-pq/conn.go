@@ -598,9 +598,7 @@ func (c *Conn) readHandshake() ([]byte, error) {
 // message). While a server waits for the client's certificate, the
 // transport counts what it reads itself: only what hand held when the
 // wait began, which the transport had read before, is told then, until
-// it is handled (before, 0 was told, and up to a message of 64 KiB held
-// from before a request was counted nowhere until the request ended).
-// The caller holds in.
+// it is handled. The caller holds in.
 func (c *Conn) holdBacklog() error {
 	if !c.backlog.Counting() || !c.handshakeDone.Load() {
 		return nil
@@ -1028,9 +1026,7 @@ func (c *Conn) handlePostHandshakeBounded() error {
 func (c *Conn) handlePostHandshakeMessage(msg []byte) error {
 	switch msg[0] {
 	case typeKeyUpdate:
-		// BoringSSL takes 32 in a row without data (kMaxKeyUpdates);
-		// before, the engine took 64, the bound of every post-handshake
-		// message.
+		// BoringSSL takes 32 in a row without data (kMaxKeyUpdates).
 		if c.keyUpdates++; c.keyUpdates > maxKeyUpdates {
 			return c.fail(alertUnexpectedMessage, "tls: too many KeyUpdates without data")
 		}

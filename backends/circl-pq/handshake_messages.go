@@ -882,8 +882,7 @@ func (m *certificateMsg) encode() ([]byte, error) {
 // Section 4.2: "There MUST NOT be more than one extension of the same
 // type in a given extension block"); seen is an empty set it leaves
 // empty, the types it added kept in added (returned, for the next entry)
-// so that clearing them walks no block again. Before, each block was
-// walked three times: checked, cleared, then read.
+// so that clearing them walks no block again.
 func (m *certificateMsg) readEntryExtensions(i int, exts cryptobyte.String, seen *codeSet, added []uint16) ([]uint16, bool) {
 	added = added[:0]
 	ok := true

@@ -67,9 +67,9 @@ func isTimeout(err error) bool {
 // backends.PeerBacklogCounter) how much it read since data last came out
 // of Read: a counter told of the 256 KiB fails the read with its error,
 // a counter with room holds it until the victim is closed, and bulk
-// data, 1 MiB of it, with KeyUpdates between, tells it nothing. TLS 1.3, the victim a client and
-// a server, the peer crypto/tls with records after its handshake sealed
-// by the test.
+// data, 1 MiB of it, with KeyUpdates between, tells it nothing. TLS 1.3,
+// the victim a client and a server, the peer crypto/tls with records
+// after its handshake sealed by the test.
 func TestHostilePeerBacklog(t *testing.T) {
 	const certMsg = 1<<18 - 1 // the largest Certificate crypto/tls buffers
 	inPieces := func(s *tls13records.Sealer) []byte { return s.InPieces(11, certMsg) }

@@ -7,9 +7,8 @@ import (
 )
 
 // TestBoundErrorsNameBounds checks that the transport's bound errors name
-// the bounds they enforce, in MiB: before, their texts spelled "2 MiB"
-// and "16 MiB" apart from maxHandshakeBytes and maxPostHandshakeBytes, and
-// a change of either bound would have left its error naming the old one.
+// the bounds they enforce, maxHandshakeBytes and maxPostHandshakeBytes,
+// in MiB.
 func TestBoundErrorsNameBounds(t *testing.T) {
 	for _, c := range []struct {
 		err   error

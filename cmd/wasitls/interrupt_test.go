@@ -178,18 +178,17 @@ func isClosed(c chan struct{}) bool {
 // listen.
 var listeningLine = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)\n`)
 
-// waitListening waits until a guest server run by dispatch prints its
-// address on stdout, and returns it; a run that exits first fails the test
-// with its output.
 // hangGuard cancels a run's context a minute after it is called, once
 // the guest listens, and returns the function that stops it: the
-// guest's compilation, which a loaded machine made take most of a
-// minute, is not bounded by it (before, the run's context had a deadline
-// of a minute from before the compilation).
+// guest's compilation, which a loaded machine can make take most of a
+// minute, is not bounded by it.
 func hangGuard(cancel context.CancelFunc) func() bool {
 	return time.AfterFunc(time.Minute, cancel).Stop
 }
 
+// waitListening waits until a guest server run by dispatch prints its
+// address on stdout, and returns it; a run that exits first fails the test
+// with its output.
 func waitListening(t *testing.T, stdout, stderr *syncbuf.Buffer, code <-chan int) string {
 	t.Helper()
 	for {

@@ -59,15 +59,13 @@ ephemeral ports, and fixed ports need --allow-listen as for TCP. Each access
 denied is noted on stderr with the flag that would allow it. The guest
 runs under limits on what it can make the host hold (--max-memory,
 --max-handles, --max-sockets, --max-tls-connections,
---max-pending-handshakes, --max-identity-bytes,
---max-peer-cert-bytes, --max-read-ahead-bytes, --max-tls-settings-bytes,
---max-files, --max-disk-bytes, --max-disk-files, --max-datagram,
---max-datagram-queue,
+--max-pending-handshakes, --max-identity-bytes, --max-peer-cert-bytes,
+--max-read-ahead-bytes, --max-tls-settings-bytes, --max-files,
+--max-disk-bytes, --max-disk-files, --max-datagram, --max-datagram-queue,
 --max-datagram-bytes, --max-lookups, --max-lookup-grants, --max-lookup-addrs,
 --max-nested-calls, --max-table-entries, --max-stack, --max-core-instances,
 --session-cache-size, --send-linger, --max-unsent-bytes,
---max-poll-subscriptions), each with a default
-below.
+--max-poll-subscriptions), each with a default below.
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
 built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME;

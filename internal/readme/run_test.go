@@ -36,9 +36,8 @@ func commandsAfter(t *testing.T, section, marker string) []string {
 // temporary directory for bin/ (the tree is not written), and for 8443,
 // port 0 in the server's command (the system picks a free port, which the
 // server reports in its "listening on" line) and that port in the
-// client's. Before, the test picked a free port and closed it for the
-// server to take, which another process could take first. The example.com
-// command needs the Internet and is not run; the guest build before it is.
+// client's. The example.com command needs the Internet and is not run;
+// the guest build before it is.
 func TestRunYourOwnGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command and two guests")
