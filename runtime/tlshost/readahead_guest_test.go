@@ -103,9 +103,9 @@ func TestGuestServerReadAheadBytes(t *testing.T) {
 		})
 	}
 	go func() { writers.Wait(); close(allWritten) }()
-	// The host read ahead of the guest as far as it will once every
-	// client's data is out (before: the host read it all), or once the
-	// cap refused a read-ahead (after: the count never passes the cap).
+	// The host read ahead of the guest as far as it will once the cap
+	// refused a read-ahead (the count never passes the cap), or once
+	// every client's data is out (a host reading it all).
 	for len(rec.Flags()) == 0 {
 		select {
 		case <-allWritten:
