@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -53,30 +52,12 @@ func TestGuestServerReadAheadBytes(t *testing.T) {
 	// dial makes a circl-pq client of the guest whose answer to a
 	// certificate request waits for answer, and tells requested.
 	dial := func(requested, answer chan struct{}) backends.Conn {
-		raw, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw.SetDeadline(time.Now().Add(80 * time.Second)) // a hang guard only
-		c, err := b.Client(raw, &backends.ClientConfig{
-			ServerName: "localhost",
-			RootCAs:    p.ca.Pool(),
-			ClientIdentity: func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
-				if !req.PostHandshake {
-					return nil, nil
-				}
-				close(requested)
-				<-answer
-				return []*backends.Identity{small}, nil
-			},
+		c := dialPHA(t, ctx, addr, p, 80*time.Second /* a hang guard only */, func() *backends.Identity {
+			close(requested)
+			<-answer
+			return small
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		conns = append(conns, c)
-		if err := c.Handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
 		return c
 	}
 	before := heapAfterGC()
