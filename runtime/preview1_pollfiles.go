@@ -117,7 +117,8 @@ const (
 // subscriptions); poll reads a memory as the guest left it otherwise.
 // The least of the timeouts, cut, is noted for a wait on standard input
 // (waits.polls), which wazero hands in milliseconds cut to an int32: a
-// poll of standard input beside a clock of 2^32+1 ms answered after 1 ms.
+// poll of standard input beside a clock of 2^32+1 ms would answer after
+// 1 ms.
 func clampPollClocks(poll api.GoModuleFunction) api.GoModuleFunction {
 	century := uint64(clampDuration(math.MaxUint64))
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {

@@ -412,10 +412,9 @@ func (q *diskQuota) makeName(root *os.Root, p string, op func() error) error {
 // charged for a name it has not been given back: a guest removing names
 // it did not make (the files a preopen held before it started, another
 // guest's over the same directory) gets back no more than it paid for
-// names. Before, each removal gave back NameBytes, the count floored at
-// zero only: a guest that filled its quota with bytes and removed names
-// not its own wrote past it, 4 KiB a name (TestDiskQuotaForeignNames).
-// Which of its names are removed is not told apart: its names and the
+// names (were each removal to give back NameBytes, a guest that filled
+// its quota with bytes and removed names not its own would write past
+// it, 4 KiB a name: TestDiskQuotaForeignNames). Which of its names are removed is not told apart: its names and the
 // names it removed balance, so that what the guests of a directory were
 // charged for names stays at least the names they added to it.
 func (q *diskQuota) unname() {

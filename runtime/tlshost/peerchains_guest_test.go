@@ -458,6 +458,37 @@ func phaIdentities(t *testing.T, p *guestPKI, cert tls.Certificate) (big, local 
 	return big, local
 }
 
+// dialPHA dials addr, a guest server, as a circl-pq client trusting p's
+// CA, its socket's deadline d away, whose answer to a post-handshake
+// certificate request is answer's identity (answer may wait), and
+// handshakes with ctx. The caller closes the connection.
+func dialPHA(t *testing.T, ctx context.Context, addr string, p *guestPKI, d time.Duration, answer func() *backends.Identity) backends.Conn {
+	t.Helper()
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetDeadline(time.Now().Add(d))
+	c, err := circlpq.Backend{}.Client(raw, &backends.ClientConfig{
+		ServerName: "localhost",
+		RootCAs:    p.ca.Pool(),
+		ClientIdentity: func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
+			if !req.PostHandshake {
+				return nil, nil
+			}
+			return []*backends.Identity{answer()}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Handshake(ctx); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestGuestServerPostHandshakePeerCertBytesLimit: a guest server asking
 // its clients for a certificate after the handshake, whose clients each
 // answer with a trusted 200 KiB chain, gets the requests past
@@ -490,28 +521,8 @@ func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for range n {
-		raw, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw.SetDeadline(time.Now().Add(30 * time.Second))
-		c, err := b.Client(raw, &backends.ClientConfig{
-			ServerName: "localhost",
-			RootCAs:    p.ca.Pool(),
-			ClientIdentity: func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
-				if !req.PostHandshake {
-					return nil, nil
-				}
-				return []*backends.Identity{big}, nil
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialPHA(t, ctx, addr, p, 30*time.Second, func() *backends.Identity { return big })
 		clients = append(clients, c)
-		if err := c.Handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
 		// Reading answers the server's requests on the way.
 		wg.Go(func() { io.Copy(io.Discard, c) })
 	}
@@ -555,36 +566,18 @@ func TestGuestServerPostHandshakeDataNotCounted(t *testing.T) {
 		Identities: map[string]*backends.Identity{"local": id}}
 	g := startPeerChains(t, cfg, "phadata", "local", fmt.Sprint(size))
 	addr := strings.TrimPrefix(g.next(t, "listening on "), "listening on ")
-	raw, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.SetDeadline(time.Now().Add(30 * time.Second))
 	requested, written := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	c, err := b.Client(raw, &backends.ClientConfig{
-		ServerName: "localhost",
-		RootCAs:    p.ca.Pool(),
-		ClientIdentity: func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
-			if !req.PostHandshake {
-				return nil, nil
-			}
-			// Answer only once the data is out: all of it arrives while
-			// the request is outstanding.
-			once.Do(func() { close(requested) })
-			<-written
-			return []*backends.Identity{big}, nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.Handshake(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := dialPHA(t, ctx, addr, p, 30*time.Second, func() *backends.Identity {
+		// Answer only once the data is out: all of it arrives while
+		// the request is outstanding.
+		once.Do(func() { close(requested) })
+		<-written
+		return big
+	})
+	defer c.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// Reading meets the request.

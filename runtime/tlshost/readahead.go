@@ -36,8 +36,8 @@ import (
 // what a client sends in the round trip its answer takes when its data
 // does not race the answer. A server whose clients upload more before
 // they answer sees its requests wait for its own reads, which it does
-// anyway to take the data. It is 1/256 of what 4,096 sockets could make
-// the host hold before (4 GiB).
+// anyway to take the data. It is 1/256 of what 4,096 sockets reading
+// ahead 1 MiB each would make the host hold (4 GiB).
 const DefaultReadAheadBytes = 16 << 20
 
 // ErrReadAheadBytes is what a connection's guard tells a backend that

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -53,30 +52,12 @@ func TestGuestServerReadAheadBytes(t *testing.T) {
 	// dial makes a circl-pq client of the guest whose answer to a
 	// certificate request waits for answer, and tells requested.
 	dial := func(requested, answer chan struct{}) backends.Conn {
-		raw, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw.SetDeadline(time.Now().Add(80 * time.Second)) // a hang guard only
-		c, err := b.Client(raw, &backends.ClientConfig{
-			ServerName: "localhost",
-			RootCAs:    p.ca.Pool(),
-			ClientIdentity: func(_ context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
-				if !req.PostHandshake {
-					return nil, nil
-				}
-				close(requested)
-				<-answer
-				return []*backends.Identity{small}, nil
-			},
+		c := dialPHA(t, ctx, addr, p, 80*time.Second /* a hang guard only */, func() *backends.Identity {
+			close(requested)
+			<-answer
+			return small
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		conns = append(conns, c)
-		if err := c.Handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
 		return c
 	}
 	before := heapAfterGC()
@@ -103,9 +84,9 @@ func TestGuestServerReadAheadBytes(t *testing.T) {
 		})
 	}
 	go func() { writers.Wait(); close(allWritten) }()
-	// The host read ahead of the guest as far as it will once every
-	// client's data is out (before: the host read it all), or once the
-	// cap refused a read-ahead (after: the count never passes the cap).
+	// The host read ahead of the guest as far as it will once the cap
+	// refused a read-ahead (the count never passes the cap), or once
+	// every client's data is out (a host reading it all).
 	for len(rec.Flags()) == 0 {
 		select {
 		case <-allWritten:

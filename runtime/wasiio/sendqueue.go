@@ -359,9 +359,9 @@ func (q *sendQueue) drainedLocked() {
 // at once (the handshake's ClientHello when a guest drops the connection)
 // has released the socket once that Write returned, so that its caller
 // (the wasi:tls host, waiting for the Write of a dropped connection) can
-// tell the guest the socket is gone. Before, the release ran on a
-// goroutine of its own, a moment later, and a guest dialling again at
-// once under its socket limit was refused meanwhile.
+// tell the guest the socket is gone. A release on a goroutine of its own
+// would run a moment later, and a guest dialling again at once under its
+// socket limit would be refused meanwhile.
 func (q *sendQueue) unlock() {
 	f := q.drained
 	q.drained = nil

@@ -26,6 +26,9 @@
 //	                   again, then CloseRead, CloseWrite and Socket the closed
 //	                   connection: print their errors, and whether the
 //	                   second connection still echoes
+//	accepts N          listen on 127.0.0.1:0, print the address, accept N
+//	                   connections one at a time: print each one's local
+//	                   and remote address ("local=A remote=B") and close it
 //	echoserve N        listen on 127.0.0.1:0, print the address, echo
 //	                   everything on N connections served concurrently
 //	echoblock          the same for one connection with blocking host calls
@@ -108,12 +111,11 @@ func run(args []string) error {
 
 	case "serve":
 		n, _ := strconv.Atoi(args[1])
-		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+		ln, err := listen()
 		if err != nil {
 			return err
 		}
 		defer ln.Close()
-		fmt.Println(ln.Addr())
 		var wg sync.WaitGroup
 		for range n {
 			c, err := ln.Accept()
@@ -227,12 +229,11 @@ func run(args []string) error {
 
 	case "accepts":
 		n, _ := strconv.Atoi(args[1])
-		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+		ln, err := listen()
 		if err != nil {
 			return err
 		}
 		defer ln.Close()
-		fmt.Println(ln.Addr())
 		for range n {
 			c, err := ln.Accept()
 			if err != nil {
@@ -245,12 +246,11 @@ func run(args []string) error {
 
 	case "echoserve":
 		n, _ := strconv.Atoi(args[1])
-		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+		ln, err := listen()
 		if err != nil {
 			return err
 		}
 		defer ln.Close()
-		fmt.Println(ln.Addr())
 		var wg sync.WaitGroup
 		for range n {
 			c, err := ln.Accept()
@@ -269,12 +269,11 @@ func run(args []string) error {
 
 	case "backoff":
 		n, _ := strconv.Atoi(args[1])
-		ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+		ln, err := listen()
 		if err != nil {
 			return err
 		}
 		defer ln.Close()
-		fmt.Println(ln.Addr())
 		var wg sync.WaitGroup
 		var delay time.Duration
 		for served := 0; served < n; {
@@ -371,6 +370,15 @@ func run(args []string) error {
 // blocks, then closes c from another goroutine: Close must wake the Write
 // with net.ErrClosed and return, as crypto/tls's and package net's do,
 // rather than wait for the Write to get budget the peer never gives.
+// listen listens on 127.0.0.1:0 and prints the address.
+func listen() (net.Listener, error) {
+	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
+	if err == nil {
+		fmt.Println(ln.Addr())
+	}
+	return ln, err
+}
+
 func closeBlockedWrite(c net.Conn) error {
 	progress := make(chan struct{}, 1)
 	wrote := make(chan error, 1)
