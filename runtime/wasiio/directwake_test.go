@@ -129,3 +129,54 @@ func TestSendQueueCloseReleasesByWriteReturn(t *testing.T) {
 		t.Fatalf("the socket was released %d times, want 1", n)
 	}
 }
+
+// A Close of a send queue while a direct write is in flight, the socket
+// taking part of the write and the guest's unsent budget refusing the
+// rest (a guest whose other sockets hold their share of unsent bytes
+// drops a TLS connection while its server flight is being written), still
+// releases the socket when that Write returns. Before, the Write failed
+// for want of room and left the release Close had deferred to it never
+// run: the socket stayed open and counted against the guest's socket
+// limit for good.
+func TestSendQueueCloseReleasesWhenRemainderRefused(t *testing.T) {
+	a, peer := tcpPair(t)
+	peer.SetReadBuffer(4096) // the peer reads nothing: the socket takes a part
+	a.SetWriteBuffer(4096)
+	raw, err := a.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedRaw{RawConn: raw, entered: make(chan struct{}), release: make(chan struct{})}
+	q := newSendQueue(a, g, 0)
+	q.budget = NewUnsentBudget(0, nil) // spent by the guest's other sockets
+	var released atomic.Int32
+	type result struct {
+		n        int
+		err      error
+		released int32
+	}
+	wrote := make(chan result, 1)
+	p := make([]byte, 8<<20) // more than the socket's buffers take
+	go func() {
+		n, err := q.Write(p)
+		wrote <- result{n, err, released.Load()}
+	}()
+	<-g.entered
+	q.Close(func() { released.Add(1) })
+	close(g.release)
+	var r result
+	select {
+	case r = <-wrote:
+	case <-time.After(10 * time.Second): // a hang guard only
+		t.Fatal("the Write did not return")
+	}
+	if r.n == len(p) || r.err == nil {
+		t.Fatalf("the Write took %d of %d bytes with error %v, want a part and the refusal of the rest", r.n, len(p), r.err)
+	}
+	if r.released != 1 {
+		t.Fatalf("when the Write whose rest was refused returned, the socket was released %d times, want 1", r.released)
+	}
+	if q.budget.Used() != 0 {
+		t.Errorf("the budget counts %d bytes of a closed queue", q.budget.Used())
+	}
+}
