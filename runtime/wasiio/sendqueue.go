@@ -56,6 +56,9 @@ type sendQueue struct {
 	// Write short of the budget is taken past it rather than wait (see
 	// roomLocked).
 	guest atomic.Bool
+	// waiting counts the writes waiting for room in roomLocked, which a
+	// guest's write that begins meanwhile wakes (guestWrite).
+	waiting atomic.Int32
 	// deferred mirrors later, for a check without the lock on every read.
 	deferred atomic.Bool
 
@@ -157,6 +160,14 @@ func (q *sendQueue) unreserve() {
 func (q *sendQueue) guestWrite(w io.Writer, p []byte) (int, error) {
 	q.guest.Store(true)
 	defer q.guest.Store(false)
+	if q.waiting.Load() > 0 {
+		// A write of the engine's own waits for room, holding the
+		// engine's write lock, which this write needs: woken, it takes
+		// the guest's write into account (roomLocked).
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	}
 	return w.Write(p)
 }
 
@@ -218,38 +229,19 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 }
 
 // roomLocked waits until n more bytes fit under MaxUnsent and the
-// budget; q.mu is held.
+// budget; q.mu is held. It does not wait inside ReadNow, nor while a
+// guest's write is in progress (see mustNotWait).
 func (q *sendQueue) roomLocked(n int) error {
-	unsent := q.held
-	if (unsent() == 0 || unsent()+n <= MaxUnsent) && q.budgetLocked(n, false) {
+	if (q.held() == 0 || q.held()+n <= MaxUnsent) && q.budgetLocked(n, false) {
 		return nil
 	}
-	if q.guest.Load() && unsent()+n <= MaxUnsent && q.exempt+n <= UnsentFloor {
-		// A guest's write is in progress (guestWrite). Its own bytes
-		// fit: it writes only when nothing is unsent, within a permit
-		// whose reservation covers them. What is short is the engine's
-		// own bytes, written meanwhile, before the guest's or instead of
-		// them while the guest's write waits for the engine's lock (the
-		// answer to a peer's KeyUpdate, from a read on another
-		// goroutine). Which write this is cannot be told here: it is
-		// taken past the budget, uncounted, rather than fail the
-		// connection for the engine's bytes or hold the guest's call;
-		// up to one more floor until the queue is next idle, so that a
-		// peer asking for answers without reading holds no more of the
-		// host than that outside the budget.
-		q.exempt += n
-		return nil
-	}
-	if q.now.Load() {
-		err := fmt.Errorf("wasiio: the peer is not reading: more than %d bytes unsent", MaxUnsent)
-		if unsent()+n <= MaxUnsent {
-			err = fmt.Errorf("wasiio: the peer is not reading: %d bytes unsent, and the guest's connections together hold the most unsent bytes they may (%d beyond %d each)", unsent(), q.budget.limit, UnsentFloor)
-		}
-		q.fail(err)
+	if refused, err := q.mustNotWait(n); refused {
 		return err
 	}
 	var timer *time.Timer
+	q.waiting.Add(1)
 	defer func() {
+		q.waiting.Add(-1)
 		if timer != nil {
 			timer.Stop()
 		}
@@ -257,7 +249,13 @@ func (q *sendQueue) roomLocked(n int) error {
 			q.budget.unblock(q)
 		}
 	}()
-	for (unsent() > 0 && unsent()+n > MaxUnsent) || !q.budgetLocked(n, true) {
+	for (q.held() > 0 && q.held()+n > MaxUnsent) || !q.budgetLocked(n, true) {
+		// A guest's write that began since the last look (after waiting
+		// was counted, or it woke this one: see guestWrite) waits for
+		// the engine's lock this write holds.
+		if refused, err := q.mustNotWait(n); refused {
+			return err
+		}
 		switch {
 		case q.err != nil:
 			return q.err
@@ -275,6 +273,38 @@ func (q *sendQueue) roomLocked(n int) error {
 		q.cond.Wait()
 	}
 	return nil
+}
+
+// mustNotWait decides for a write of n bytes short of room that must not
+// wait: it reports whether it did, and the write's error; q.mu is held.
+//
+// A write while a guest's write is in progress (guestWrite) is the
+// engine's own, written before the guest's or instead of it while the
+// guest's waits for the engine's lock (the answer to a peer's KeyUpdate,
+// from a read on another goroutine; a post-handshake CertificateRequest;
+// an alert), or the guest's, whose bytes fit: it writes only when nothing
+// is unsent, within a permit whose reservation covers them. Which write
+// this is cannot be told here: it is taken past the budget, uncounted,
+// rather than fail the connection for the engine's bytes; up to one more
+// floor until the queue is next idle, so that a peer asking for answers
+// without reading holds no more of the host than that outside the
+// budget. Beyond that, as inside ReadNow, the connection fails: waiting
+// would hold the guest's call, for a peer that reads nothing.
+func (q *sendQueue) mustNotWait(n int) (bool, error) {
+	guest := q.guest.Load()
+	if !guest && !q.now.Load() {
+		return false, nil
+	}
+	if guest && q.held()+n <= MaxUnsent && q.exempt+n <= UnsentFloor {
+		q.exempt += n
+		return true, nil
+	}
+	err := fmt.Errorf("wasiio: the peer is not reading: more than %d bytes unsent", MaxUnsent)
+	if q.held()+n <= MaxUnsent {
+		err = fmt.Errorf("wasiio: the peer is not reading: %d bytes unsent, and the guest's connections together hold the most unsent bytes they may (%d beyond %d each)", q.held(), q.budget.limit, UnsentFloor)
+	}
+	q.fail(err)
+	return true, err
 }
 
 // budgetLocked takes from the budget what n more bytes need beyond the
