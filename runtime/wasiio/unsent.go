@@ -70,7 +70,10 @@ func grantFor(room int) int {
 // short of the budget then is taken past it, uncounted, rather than fail
 // the connection or wait: up to one more UnsentFloor until the queue is
 // next empty, so that a peer asking for key updates without reading makes
-// a connection hold at most two floors outside the budget.
+// a connection hold at most two floors outside the budget. Past that, the
+// connection fails: the engine's write holds its write lock, which the
+// guest's write waits for, on the guest's call (a write already waiting
+// for room when the guest's begins is woken to decide so).
 //
 // A queue returns its bytes as the socket takes them, and what it
 // reserved once the permit is spent or replaced; a dropped stream's queue
