@@ -411,11 +411,12 @@ type PeerBacklogCounter interface {
 // are one (runtime/tlshost's read-ahead bytes, every connection of a guest
 // together). A backend that reads records no Read asked for, as circl-pq's
 // RequestClientIdentity does to find the client's answer behind the data
-// the client sends meanwhile, reports how many bytes of application data
-// it holds so, n, before it reads a record that would add to them (what
-// it holds and what the record may carry) and each time that changes, the
-// application's Reads draining them; 0 once a Read took the last of them
-// and at Close, after which it tells nothing ([ReadAhead] does all this).
+// the client sends meanwhile, reports how many bytes it holds so, n (its
+// buffers' capacity, not only the data in them), before it reads a record
+// that would add to them (the buffers grown to take what the record may
+// carry) and each time that changes; 0 once a Read took the last of the
+// data and at Close, after which it tells nothing ([ReadAhead] does all
+// this).
 // An error means the bound would be crossed, and is no failure: the
 // backend stops reading ahead, as at a bound of its own, and leaves the
 // rest to the application's Reads. A backend that reads only for a Read,

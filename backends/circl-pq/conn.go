@@ -71,6 +71,10 @@ type Conn struct {
 	// application data RequestClientIdentity read ahead of Read and
 	// holds for it (see readForAuth); guarded by in.
 	readAhead backends.ReadAhead
+	// aheadBuf is the buffer readForAuth keeps application data in for
+	// Read, whole, while c.input is the rest of it; nil otherwise.
+	// Guarded by in.
+	aheadBuf []byte
 	// authCarry is what hand held, told to the counter, when a server's
 	// wait for a post-handshake certificate began (authWaited), less what
 	// was handled of it since: bytes the transport read before its own
@@ -860,12 +864,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 	n := copy(p, c.input)
 	c.input = c.input[n:]
 	if len(c.input) == 0 {
-		c.input = nil
+		c.input, c.aheadBuf = nil, nil
 		c.releaseRawIn()
 	}
 	if c.readAhead.Held() != 0 {
-		// Data read ahead drains: less is never refused.
-		c.readAhead.Hold(int64(len(c.input)))
+		// The buffer of data read ahead is held whole until Read took
+		// the last of it, then nothing: less is never refused.
+		c.readAhead.Hold(c.aheadHeld())
 	}
 	return n, nil
 }

@@ -1,7 +1,6 @@
 package circlpq
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/hmac"
@@ -303,24 +302,30 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 // (authFull) or the transport timed out (authIdle); a timeout, like every
 // other stop but an error, leaves the connection intact. The kept data
 // reaches its bound at maxAuthBufferedInput, or when the transport's
-// counter refuses what it and one more record would hold (the record is
-// read after the counter took it, so what the connection holds never
-// crosses what the counter allowed); Read tells the counter less as it
-// drains the data. The caller holds in.
+// counter refuses what the connection would hold to read one more record
+// (growReadAhead: the buffer's capacity and the record buffer; the record
+// is read after the counter took it, so what the connection holds never
+// crosses what the counter allowed). Read keeps the count until it took
+// the last of the data, and the buffer with it. The caller holds in.
 func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead, err error) {
-	if !c.mayReadAhead(len(c.input)) {
-		return authFull, nil
+	// Application data already read stays ahead of what arrives now, in
+	// the buffer it is in when an earlier call kept it, moved to the
+	// front; otherwise in a new one, which also stops c.input aliasing
+	// the raw input buffer.
+	saved := c.aheadBuf[:copy(c.aheadBuf[:cap(c.aheadBuf)], c.input)]
+	if c.aheadBuf == nil {
+		saved = make([]byte, len(c.input))
+		copy(saved, c.input)
 	}
-	// Application data already read stays ahead of what arrives now; the
-	// copy also stops c.input aliasing the raw input buffer.
-	saved := bytes.Clone(c.input)
-	c.input = nil
+	c.input, c.aheadBuf = nil, nil
 	defer func() {
 		c.releaseRawIn()
-		c.input = saved
-		// Less than the counter took before the last record: never
-		// refused.
-		c.readAhead.Hold(int64(len(saved)))
+		if len(saved) > 0 {
+			c.input, c.aheadBuf = saved, saved
+		}
+		// No more than the counter took for the last record, the start
+		// of a record read ahead included: never refused.
+		c.readAhead.Hold(int64(cap(c.aheadBuf)) + c.rawHeld())
 	}()
 
 	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Now()) })
@@ -346,11 +351,14 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			}
 			continue
 		}
-		if !c.mayReadAhead(len(saved)) {
+		var ok bool
+		if saved, ok = c.growReadAhead(saved); !ok {
 			return authFull, nil
 		}
 		err := c.readRecordLocked()
 		if len(c.input) > 0 {
+			// Within the capacity growReadAhead made: a record carries
+			// at most maxPlaintext bytes of data.
 			saved = append(saved, c.input...)
 			c.input = nil
 		}
@@ -367,12 +375,51 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 	}
 }
 
-// mayReadAhead reports whether readForAuth, holding held bytes of
-// application data for Read, may read one more record: held is under
-// maxAuthBufferedInput and the transport's counter, if any, took held and
-// a record's worth of data more. The caller holds in.
-func (c *Conn) mayReadAhead(held int) bool {
-	return held < maxAuthBufferedInput && c.readAhead.Hold(int64(held+maxPlaintext)) == nil
+// growReadAhead returns buf, the application data readForAuth keeps for
+// Read, with room for one more record's data, once the transport's
+// counter, if any, took what the connection then holds: buf's capacity
+// and a pooled record buffer to read the record into. It doubles the
+// capacity, or grows it by just the record when the counter refuses the
+// double. It returns false, and buf as it was, when buf holds
+// maxAuthBufferedInput or more, or the counter refuses. The caller holds
+// in.
+func (c *Conn) growReadAhead(buf []byte) ([]byte, bool) {
+	if len(buf) >= maxAuthBufferedInput {
+		return buf, false
+	}
+	need := len(buf) + maxPlaintext
+	if cap(buf) >= need {
+		return buf, c.readAhead.Hold(int64(cap(buf)+rawInLen)) == nil
+	}
+	double := min(max(need, 2*cap(buf)), maxAuthBufferedInput+maxPlaintext)
+	for _, n := range [2]int{double, need} {
+		if c.readAhead.Hold(int64(n+rawInLen)) == nil {
+			grown := make([]byte, len(buf), n)
+			copy(grown, buf)
+			return grown, true
+		}
+	}
+	return buf, false
+}
+
+// aheadHeld is what the connection holds of application data read ahead
+// of Read: the whole buffer readForAuth kept it in, until Read took the
+// last of it, and the pooled record buffer while it holds the start of a
+// record read ahead. The caller holds in.
+func (c *Conn) aheadHeld() int64 {
+	if c.aheadBuf == nil {
+		return 0
+	}
+	return int64(cap(c.aheadBuf)) + c.rawHeld()
+}
+
+// rawHeld is the size of the pooled record buffer while it holds bytes
+// not yet consumed, 0 otherwise. The caller holds in.
+func (c *Conn) rawHeld() int64 {
+	if c.pooledIn() && c.rawOff < len(c.rawIn) {
+		return rawInLen
+	}
+	return 0
 }
 
 // handshakeMessageComplete reports whether a whole handshake message is

@@ -580,3 +580,74 @@ func TestReadAheadCounted(t *testing.T) {
 		}
 	})
 }
+
+// TestReadAheadCountsHeld: what the counter is told of data read ahead is
+// what the connection holds of it: the whole buffer it is kept in (its
+// capacity, not the bytes in it) and the pooled record buffer while it
+// holds the start of a record read ahead, until Read took the last of the
+// data; and what it holds never passes what the counter took. The client
+// sends 400 KiB while the server reads ahead for a request never answered,
+// under a counter of 160 KiB. Before, the counter was told the bytes of
+// data alone: the buffer, grown by appending, had up to twice their
+// capacity, and a record's start in the record buffer (33 KiB) was not
+// told at all.
+func TestReadAheadCountsHeld(t *testing.T) {
+	const limit, size = 160 << 10, 400 << 10
+	craw, sraw := tcpPair(t)
+	counter := &backlogTransport{limit: limit}
+	client, server := phaPairOver(t, craw, readAheadTransport{Conn: sraw, count: counter}, nil, nil)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := client.Write(make([]byte, size))
+		wrote <- err
+	}()
+	// held is what the server holds of data read ahead, from its fields:
+	// c.input starts at its buffer's start until Read takes some.
+	held := func() int64 {
+		n := int64(cap(server.input))
+		if cap(server.rawIn) == rawInLen && server.rawOff < len(server.rawIn) {
+			n += rawInLen
+		}
+		return n
+	}
+	req := &authRequest{done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		server.in.Lock()
+		how, err := server.readForAuth(ctx, req)
+		got, want := counter.held, held()
+		server.in.Unlock()
+		if err != nil {
+			t.Fatalf("readForAuth: %v", err)
+		}
+		t.Logf("stopped with %d bytes of data in a buffer of %d, told %d, holding %d", len(server.input), cap(server.input), got, want)
+		if got != want {
+			t.Errorf("the counter is told %d bytes; the connection holds %d", got, want)
+		}
+		if want > limit {
+			t.Errorf("the connection holds %d bytes read ahead, past the counter's %d", want, limit)
+		}
+		if how == authFull {
+			break
+		}
+	}
+	// Read drains the data: the buffer is held whole until the last byte.
+	buf := make([]byte, 1000)
+	if _, err := io.ReadFull(server, buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := counter.state(); got == 0 || got > limit {
+		t.Errorf("after a Read of part of the data the counter holds %d, want what it held", got)
+	}
+	rest := make([]byte, size-len(buf))
+	if _, err := io.ReadFull(server, rest); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := counter.state(); got != 0 {
+		t.Errorf("once Read took every byte the counter holds %d, want 0", got)
+	}
+}

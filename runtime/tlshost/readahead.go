@@ -26,8 +26,9 @@ import (
 // against Config.ReadAheadBytes, every connection of a guest together. A
 // backend told no stops reading ahead, as at its own bound, and the
 // request waits for the guest's reads (bounded by its timeout): no
-// connection fails at the cap. The count goes down as the guest reads the
-// data, and to 0 when the connection is released.
+// connection fails at the cap. The count is of the bytes the backend
+// holds (circl-pq: its buffer's capacity), and goes to 0 once the guest
+// read the last of the data, or when the connection is released.
 
 // DefaultReadAheadBytes is the default of Config.ReadAheadBytes: 16 MiB,
 // enough for 16 connections to read ahead a whole MiB each, or for a

@@ -4,6 +4,8 @@ package wasiio
 
 import (
 	"context"
+	"io"
+	"net"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -127,5 +129,85 @@ func TestSendQueueCloseReleasesByWriteReturn(t *testing.T) {
 	}
 	if n := released.Load(); n != 1 {
 		t.Fatalf("the socket was released %d times, want 1", n)
+	}
+}
+
+// refusedRest writes more than a real loopback socket whose peer reads
+// nothing takes through a send queue under a spent unsent budget (the
+// guest's other sockets hold their share), runs during while that write
+// is in flight as a direct write, then lets the socket take a part of
+// it, the budget refusing the rest. It returns the Write's count, the
+// value of released when the Write returned, and the peer.
+func refusedRest(t *testing.T, during func(*sendQueue), released *atomic.Int32) (n int, releasedThen int32, peer *net.TCPConn) {
+	t.Helper()
+	a, peer := tcpPair(t)
+	peer.SetReadBuffer(4096)
+	a.SetWriteBuffer(4096)
+	raw, err := a.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedRaw{RawConn: raw, entered: make(chan struct{}), release: make(chan struct{})}
+	q := newSendQueue(a, g, 0)
+	q.budget = NewUnsentBudget(0, nil)
+	type result struct {
+		n        int
+		err      error
+		released int32
+	}
+	wrote := make(chan result, 1)
+	p := make([]byte, 8<<20) // more than the socket's buffers take
+	go func() {
+		n, err := q.Write(p)
+		wrote <- result{n, err, released.Load()}
+	}()
+	<-g.entered
+	during(q)
+	close(g.release)
+	var r result
+	select {
+	case r = <-wrote:
+	case <-time.After(10 * time.Second): // a hang guard only
+		t.Fatal("the Write did not return")
+	}
+	if r.n == len(p) || r.err == nil {
+		t.Fatalf("the Write took %d of %d bytes with error %v, want a part and the refusal of the rest", r.n, len(p), r.err)
+	}
+	if q.budget.Used() != 0 {
+		t.Errorf("the budget counts %d bytes of a queue that holds none", q.budget.Used())
+	}
+	return r.n, r.released, peer
+}
+
+// A Close of a send queue while a direct write is in flight, the socket
+// taking part of the write and the guest's unsent budget refusing the
+// rest (a guest whose other sockets hold their share of unsent bytes
+// drops a TLS connection while its server flight is being written), still
+// releases the socket when that Write returns. Before, the Write failed
+// for want of room and left the release Close had deferred to it never
+// run: the socket stayed open and counted against the guest's socket
+// limit for good.
+func TestSendQueueCloseReleasesWhenRemainderRefused(t *testing.T) {
+	var released atomic.Int32
+	_, then, _ := refusedRest(t, func(q *sendQueue) { q.Close(func() { released.Add(1) }) }, &released)
+	if then != 1 {
+		t.Fatalf("when the Write whose rest was refused returned, the socket was released %d times, want 1", then)
+	}
+}
+
+// So too a CloseWrite: the peer gets the end of the stream once the
+// Write whose rest was refused returned. Before, the half-close deferred
+// to that Write was never made, and the peer waited for the end for as
+// long as the connection lived.
+func TestSendQueueCloseWriteWhenRemainderRefused(t *testing.T) {
+	var released atomic.Int32
+	n, _, peer := refusedRest(t, func(q *sendQueue) { q.CloseWrite() }, &released)
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second)) // a hang guard only
+	got, err := io.Copy(io.Discard, peer)
+	if err != nil {
+		t.Fatalf("the peer read %d of the %d bytes the socket took, then %v; want the end of the stream", got, n, err)
+	}
+	if got != int64(n) {
+		t.Errorf("the peer read %d bytes, the socket took %d", got, n)
 	}
 }

@@ -204,6 +204,9 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 		}
 	}
 	if err := q.roomLocked(len(p)); err != nil {
+		// The rest of a direct write refused: a Close during that write
+		// left its release to this Write, and no flusher runs to do it.
+		q.drainedLocked()
 		return total - len(p), err
 	}
 	q.queued = append(q.queued, p...)

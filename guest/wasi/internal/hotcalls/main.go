@@ -15,7 +15,10 @@
 // where the ratio is the fastest generated round over the fastest bare
 // round; the pair whose generated call allocates (poll, which returns a
 // new slice) runs last. The calls go to the host's stdout stream. Arguments: the calls per
-// round and the rounds per side (default 20000 and 9).
+// round and the rounds per side (default 20000 and 9). After each ratio
+// line comes the pair's allocation count:
+//
+//	allocs <calls> <bare allocations> <generated allocations> <name>
 package main
 
 import (
@@ -70,6 +73,19 @@ func fail(name string, err any) {
 	if failed == "" {
 		failed = fmt.Sprintf("%s: %v", name, err)
 	}
+}
+
+// allocCalls is how many calls the allocation count of each side covers.
+const allocCalls = 1000
+
+// mallocs is how many heap allocations allocCalls calls of f make: a
+// count, unlike the timings, that load does not move.
+func mallocs(f func(int)) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f(allocCalls)
+	runtime.ReadMemStats(&after)
+	return after.Mallocs - before.Mallocs
 }
 
 type pair struct {
@@ -242,6 +258,7 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "ratio %.3f %s (bare %.1f ns/call, generated %.1f ns/call)\n", float64(best[1])/float64(best[0]), c.name,
 			float64(best[0])/float64(calls), float64(best[1])/float64(calls))
+		fmt.Fprintf(os.Stderr, "allocs %d %d %d %s\n", allocCalls, mallocs(c.bare), mallocs(c.gen), c.name)
 	}
 	if failed != "" {
 		fmt.Fprintln(os.Stderr, "failed:", failed)
