@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"sync"
 	"time"
 
@@ -219,24 +220,37 @@ func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error)
 	}
 	req.transcript.Write(msg)
 
-	// The queue and the wire keep the same order.
-	c.auth.mu.Lock()
-	defer c.auth.mu.Unlock()
-	if len(c.auth.pending) >= maxPendingAuth {
-		return nil, errors.New("tls: too many outstanding post-handshake certificate requests")
-	}
+	// The queue and the wire keep the same order: the request is queued
+	// and written under out. It is queued before it is written, so that
+	// the lock of the queue, which a Read takes for any handshake record
+	// (holdBacklog, handleAuthMessage), is not held across a write that
+	// may wait for the peer.
 	c.out.Lock()
+	defer c.out.Unlock()
 	if c.closeNotifySent {
-		c.out.Unlock()
 		return nil, errors.New("tls: RequestClientIdentity after close_notify")
 	}
-	_, err = c.writeRecordLocked(recordTypeHandshake, msg)
-	c.out.Unlock()
-	if err != nil {
-		return nil, err
+	c.auth.mu.Lock()
+	if len(c.auth.pending) >= maxPendingAuth {
+		c.auth.mu.Unlock()
+		return nil, errors.New("tls: too many outstanding post-handshake certificate requests")
 	}
 	c.auth.pending = append(c.auth.pending, req)
+	c.auth.mu.Unlock()
+	if _, err = c.writeRecordLocked(recordTypeHandshake, msg); err != nil {
+		c.auth.unqueue(req)
+		req.finish(err)
+		return nil, err
+	}
 	return req, nil
+}
+
+// unqueue takes req, whose CertificateRequest was not sent, out of the
+// outstanding requests.
+func (a *authState) unqueue(req *authRequest) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending = slices.DeleteFunc(a.pending, func(r *authRequest) bool { return r == req })
 }
 
 // awaitAuth waits until req is answered, reading the connection itself
@@ -641,7 +655,7 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 	if ident != nil {
 		sig, err := signHandshake(ident.Key, scheme, clientSignatureContext, transcript)
 		if err != nil {
-			return c.internalErrorLocked(errors.New("tls: client signature failed: " + err.Error()))
+			return c.internalErrorLocked(fmt.Errorf("tls: client signature failed: %w", err))
 		}
 		cv, err := (&certificateVerifyMsg{scheme: scheme, signature: sig}).encode()
 		if err != nil {

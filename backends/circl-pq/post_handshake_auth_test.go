@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -580,6 +581,117 @@ func TestReadAheadCounted(t *testing.T) {
 			t.Errorf("once the server read the data the counter holds %d bytes and took %d at most; want 0, and some taken", held, most)
 		}
 	})
+}
+
+// stuckWrites is a transport that counts the peer's backlog (as the
+// wasi:tls host's does) and whose writes, once stuck is set, wait for
+// release: a write that waits for the peer (a socket's send queue short
+// of room when the peer does not read).
+type stuckWrites struct {
+	backlogTransport
+	stuck   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+	fail    error // what a stuck write returns once released; nil: it writes
+}
+
+func (s *stuckWrites) Write(p []byte) (int, error) {
+	if s.stuck.Load() {
+		s.entered <- struct{}{}
+		<-s.release
+		if s.fail != nil {
+			return 0, s.fail
+		}
+	}
+	return s.backlogTransport.Write(p)
+}
+
+// TestStuckRequestWriteFails: a certificate request whose CertificateRequest
+// failed to go out is no longer outstanding (it was queued before it was
+// written): the server expects no answer to it.
+func TestStuckRequestWriteFails(t *testing.T) {
+	craw, sraw := tcpPair(t)
+	sw := &stuckWrites{backlogTransport: backlogTransport{Conn: sraw, limit: 1 << 20},
+		entered: make(chan struct{}, 1), release: make(chan struct{}), fail: errors.New("test transport: write failed")}
+	_, server := phaPairOver(t, craw, sw, offer(), nil)
+	sw.stuck.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := server.RequestClientIdentity(context.Background())
+		done <- err
+	}()
+	<-sw.entered
+	if !server.auth.waiting() {
+		t.Error("the request being written is not outstanding")
+	}
+	close(sw.release)
+	if err := <-done; !errors.Is(err, sw.fail) {
+		t.Fatalf("the request whose write failed returned %v, want the write's error", err)
+	}
+	if server.auth.waiting() {
+		t.Error("the request whose CertificateRequest failed to go out is still outstanding")
+	}
+}
+
+// TestReadDuringStuckRequest: while a post-handshake certificate request
+// is stuck writing its CertificateRequest (the peer reads nothing), the
+// server's Read of what the client sends meanwhile (a KeyUpdate, one
+// asking for an update, a record that fails the connection) returns:
+// it waits for nothing but the transport. Before, the request held the
+// lock of the outstanding requests across its write, and the read took
+// it for any handshake record (holdBacklog); it took the write side's
+// lock for a KeyUpdate asking for one and for an alert: a client of a
+// guest server that asked it for its certificate froze the guest's
+// read, on the guest's call, until the request was given up on.
+func TestReadDuringStuckRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		send func(t *testing.T, client *Conn, craw net.Conn)
+		fail bool // the record fails the connection
+	}{
+		{"KeyUpdate", func(t *testing.T, client *Conn, _ net.Conn) { client.KeyUpdate(false) }, false},
+		{"KeyUpdate requested", func(t *testing.T, client *Conn, _ net.Conn) { client.KeyUpdate(true) }, false},
+		{"bad record", func(t *testing.T, _ *Conn, craw net.Conn) {
+			craw.Write([]byte{byte(recordTypeApplicationData), 3, 3, 0, 32})
+			craw.Write(make([]byte, 32))
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			craw, sraw := tcpPair(t)
+			sw := &stuckWrites{backlogTransport: backlogTransport{Conn: sraw, limit: 1 << 20},
+				entered: make(chan struct{}, 1), release: make(chan struct{})}
+			client, server := phaPairOver(t, craw, sw, offer(), nil)
+			defer close(sw.release)
+			sw.stuck.Store(true)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go server.RequestClientIdentity(ctx)
+			<-sw.entered
+			tc.send(t, client, craw)
+			if !tc.fail {
+				if _, err := client.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			read := make(chan error, 1)
+			go func() {
+				b := make([]byte, 10)
+				n, err := server.Read(b)
+				if err == nil && string(b[:n]) != "x" {
+					err = fmt.Errorf("read %q, want \"x\"", b[:n])
+				}
+				read <- err
+			}()
+			select {
+			case err := <-read:
+				if tc.fail != (err != nil) {
+					t.Fatalf("the server's Read returned %v", err)
+				}
+			case <-time.After(10 * time.Second): // a hang guard only
+				t.Fatal("the server's Read waited for the stuck request's write")
+			}
+		})
+	}
 }
 
 // TestReadAheadCountsHeld: what the counter is told of data read ahead is
