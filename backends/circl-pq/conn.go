@@ -75,6 +75,10 @@ type Conn struct {
 	// Read, whole, while c.input is the rest of it; nil otherwise.
 	// Guarded by in.
 	aheadBuf []byte
+	// readWoken is closed by the next Read as it takes in, for a
+	// request waiting for one (readWake); nil when none waits. Guarded
+	// by in.
+	readWoken chan struct{}
 	// authCarry is what hand held, told to the counter, when a server's
 	// wait for a post-handshake certificate began (authWaited), less what
 	// was handled of it since: bytes the transport read before its own
@@ -862,6 +866,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	c.in.Lock()
 	defer c.in.Unlock()
+	if c.readWoken != nil {
+		// A request waiting for a Read tries again once this one
+		// returns.
+		close(c.readWoken)
+		c.readWoken = nil
+	}
 	for len(c.input) == 0 {
 		if err := c.readRecord(); err != nil {
 			return 0, err

@@ -764,3 +764,128 @@ func TestReadAheadCountsHeld(t *testing.T) {
 		t.Errorf("once Read took every byte the counter holds %d, want 0", got)
 	}
 }
+
+// notifyingCounter is a backends.ReadAheadCounter under a limit that is
+// also a backends.ReadAheadNotifier: its channel is closed when the count
+// goes down or the limit goes up (raise, as another connection's refund
+// would). It counts the asks it refuses.
+type notifyingCounter struct {
+	net.Conn
+	mu      sync.Mutex
+	limit   int64
+	held    int64
+	refused int
+	freed   chan struct{}
+}
+
+func (n *notifyingCounter) HoldReadAhead(v int64) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if v > n.limit {
+		n.refused++
+		return fmt.Errorf("test counter: %d bytes read ahead, over %d", v, n.limit)
+	}
+	if v < n.held {
+		n.wakeLocked()
+	}
+	n.held = v
+	return nil
+}
+
+func (n *notifyingCounter) ReadAheadFreed() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.freed == nil {
+		n.freed = make(chan struct{})
+	}
+	return n.freed
+}
+
+func (n *notifyingCounter) wakeLocked() {
+	if n.freed != nil {
+		close(n.freed)
+		n.freed = nil
+	}
+}
+
+func (n *notifyingCounter) raise(limit int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.limit = limit
+	n.wakeLocked()
+}
+
+func (n *notifyingCounter) state() (held int64, refused int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.held, n.refused
+}
+
+// TestReadAheadWaitWakesOnRefund: a request whose read-ahead the counter
+// refused waits, asking nothing, until the counter tells it bytes were
+// given back (backends.ReadAheadNotifier), then reads on and finds its
+// answer without a Read of the server's. The client sends 256 KiB before
+// its answer under a counter of 64 KiB, raised to 1 MiB once the request
+// waits. Before, the request asked the counter again on a timer, up to
+// every 50 ms: 12 refusals more in the last 300 ms the test watches.
+func TestReadAheadWaitWakesOnRefund(t *testing.T) {
+	const size = 256 << 10
+	p := pki(t)
+	craw, sraw := tcpPair(t)
+	counter := &notifyingCounter{Conn: sraw, limit: 64 << 10}
+	var client *Conn
+	answer := func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+		_, err := client.Write(make([]byte, size))
+		return []*backends.Identity{p.client.Identity()}, err
+	}
+	client, server := phaPairOver(t, craw, counter, answer, nil)
+	readDone := clientReader(client)
+	defer func() {
+		server.Close()
+		<-readDone
+	}()
+	requested := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		_, err := server.RequestClientIdentity(ctx)
+		requested <- err
+	}()
+	// A hang guard only: the request reads a record and is refused more.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, refused := counter.state(); refused > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the counter refused nothing")
+		}
+	}
+	// Nothing is given back: the request asks no more, however long it
+	// waits (the count can only show a timer that woke it).
+	time.Sleep(300 * time.Millisecond)
+	_, before := counter.state()
+	time.Sleep(300 * time.Millisecond)
+	if _, after := counter.state(); after != before {
+		t.Errorf("with nothing given back the request asked the counter %d times more in 300 ms", after-before)
+	}
+	select {
+	case err := <-requested:
+		t.Fatalf("RequestClientIdentity returned %v with its answer behind data it could not read", err)
+	default:
+	}
+	counter.raise(1 << 20)
+	select {
+	case err := <-requested:
+		if err != nil {
+			t.Fatalf("RequestClientIdentity: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the request did not read on once the counter had room")
+	}
+	if _, err := io.ReadFull(server, make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := counter.state(); held != 0 {
+		t.Errorf("once Read took every byte the counter holds %d, want 0", held)
+	}
+}
