@@ -250,12 +250,6 @@ func (q *sendQueue) roomLocked(n int) error {
 		}
 	}()
 	for (q.held() > 0 && q.held()+n > MaxUnsent) || !q.budgetLocked(n, true) {
-		// A guest's write that began since the last look (after waiting
-		// was counted, or it woke this one: see guestWrite) waits for
-		// the engine's lock this write holds.
-		if refused, err := q.mustNotWait(n); refused {
-			return err
-		}
 		switch {
 		case q.err != nil:
 			return q.err
@@ -269,6 +263,12 @@ func (q *sendQueue) roomLocked(n int) error {
 				q.cond.Broadcast()
 				q.mu.Unlock()
 			})
+		}
+		// A guest's write that began since the last look (after waiting
+		// was counted, or it woke this one: see guestWrite) waits for
+		// the engine's lock this write holds.
+		if refused, err := q.mustNotWait(n); refused {
+			return err
 		}
 		q.cond.Wait()
 	}
