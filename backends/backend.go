@@ -426,6 +426,16 @@ type ReadAheadCounter interface {
 	HoldReadAhead(n int64) error
 }
 
+// A ReadAheadNotifier is a ReadAheadCounter that tells when what it
+// counts goes down: the channel ReadAheadFreed returns is closed the next
+// time it does, for this connection or any other counted against the same
+// bound (a nil channel: it refuses nothing). A backend it refused waits
+// for that, taking the channel before it asks, instead of asking again on
+// a timer.
+type ReadAheadNotifier interface {
+	ReadAheadFreed() <-chan struct{}
+}
+
 // A KeyingMaterialExporter is a Conn that exports keying material once its
 // handshake completed (RFC 8446, Section 7.5; RFC 5705 in TLS 1.2). A nil
 // context is no context, which differs from an empty one in TLS 1.2 only.

@@ -33,15 +33,32 @@ func (b *PeerBacklog) SetCounter(transport net.Conn) {
 // a PeerBacklogCounter: each change, and 0 at the connection's Close,
 // after which it tells nothing. The zero ReadAhead has no counter and
 // tells nothing; SetCounter gives it the transport's.
-type ReadAhead struct{ told }
+type ReadAhead struct {
+	told
+	freed func() <-chan struct{} // the counter's ReadAheadFreed, or nil
+}
 
 // SetCounter makes transport, if it is a ReadAheadCounter, the counter
 // told. It is called before the connection's first Read.
 func (r *ReadAhead) SetCounter(transport net.Conn) {
-	r.tell = nil
+	r.tell, r.freed = nil, nil
 	if c, ok := transport.(ReadAheadCounter); ok {
 		r.tell = c.HoldReadAhead
 	}
+	if n, ok := transport.(ReadAheadNotifier); ok && r.tell != nil {
+		r.freed = n.ReadAheadFreed
+	}
+}
+
+// Freed returns the counter's ReadAheadFreed channel, taken before a Hold
+// it may refuse, and whether the counter notifies: with no counter, or
+// one that is no ReadAheadNotifier, it returns nil and, for the latter,
+// false, and a refused backend asks again on a timer.
+func (r *ReadAhead) Freed() (<-chan struct{}, bool) {
+	if r.freed != nil {
+		return r.freed(), true
+	}
+	return nil, r.tell == nil
 }
 
 // told is the count a connection last told a counter of the bytes it

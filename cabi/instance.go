@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
@@ -76,6 +77,10 @@ type Instance struct {
 	// leftClosed is called by the call that leaves an instance closed
 	// while it ran (OnLeftClosed), or nil.
 	leftClosed func()
+	// idle is closed by the call that leaves while haltIdleWatch is set
+	// (IdleWake); nil when nobody waits. Guarded by idleMu.
+	idleMu sync.Mutex
+	idle   chan struct{}
 }
 
 // The bits of Instance.halted.
@@ -84,6 +89,9 @@ const (
 	haltClosed
 	haltEntered
 	haltExited
+	// haltIdleWatch is set, only while haltEntered is, by IdleWake, and
+	// cleared with haltEntered: the call leaving closes idle.
+	haltIdleWatch
 )
 
 func (inst *Instance) isTrapped() bool { return atomic.LoadUint32(&inst.halted)&haltTrapped != 0 }
@@ -288,16 +296,48 @@ func (inst *Instance) claim() bool { return atomic.CompareAndSwapUint32(&inst.ha
 
 // Leave ends the call that Enter admitted.
 func (inst *Instance) Leave() {
-	if atomic.AndUint32(&inst.halted, ^haltEntered)&haltClosed != 0 {
-		inst.left()
+	if old := atomic.AndUint32(&inst.halted, ^(haltEntered | haltIdleWatch)); old&(haltClosed|haltIdleWatch) != 0 {
+		inst.left(old)
 	}
 }
 
-// left runs the OnLeftClosed function of a call leaving an instance
-// closed while it ran.
-func (inst *Instance) left() {
-	if inst.leftClosed != nil {
+// left wakes whoever waits for the call to leave (IdleWake) and runs the
+// OnLeftClosed function of a call leaving an instance closed while it
+// ran; old is what halted was before the call left.
+func (inst *Instance) left(old uint32) {
+	if old&haltIdleWatch != 0 {
+		inst.idleMu.Lock()
+		if inst.idle != nil {
+			close(inst.idle)
+			inst.idle = nil
+		}
+		inst.idleMu.Unlock()
+	}
+	if old&haltClosed != 0 && inst.leftClosed != nil {
 		inst.leftClosed()
+	}
+}
+
+// IdleWake returns nil when no call Enter admitted is in progress, else a
+// channel closed once that call leaves, so that a wait for the instance
+// to be idle is a receive rather than a poll of Entered. A new call may
+// have entered by the time the channel is closed: look again.
+func (inst *Instance) IdleWake() <-chan struct{} {
+	inst.idleMu.Lock()
+	defer inst.idleMu.Unlock()
+	for {
+		old := atomic.LoadUint32(&inst.halted)
+		if old&haltEntered == 0 {
+			return nil
+		}
+		// Set while entered, the bit is cleared by the call's Leave,
+		// which then takes idleMu and closes idle.
+		if old&haltIdleWatch != 0 || atomic.CompareAndSwapUint32(&inst.halted, old, old|haltIdleWatch) {
+			if inst.idle == nil {
+				inst.idle = make(chan struct{})
+			}
+			return inst.idle
+		}
 	}
 }
 

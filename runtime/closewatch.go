@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -38,11 +39,13 @@ type closeWatch struct {
 	st *state
 
 	mu     sync.Mutex
-	closed bool        // wazero closed one of the guest's modules
-	onStop func()      // set by arm: stops the guest and closes the instance
-	busy   func() bool // set by arm: whether a call into the guest is in progress
+	closed bool                   // wazero closed one of the guest's modules
+	onStop func()                 // set by arm: stops the guest and closes the instance
+	busy   func() <-chan struct{} // set by arm: nil, or a wake for the call into the guest in progress
 
 	gaveUp atomic.Bool // a wait for busy ran out: later closes do not wait again
+	// wait bounds a wait for busy; zero means outsideCloseWait.
+	wait time.Duration
 }
 
 // outsideCloseWait is how long the close of a guest's module by wazero
@@ -55,8 +58,10 @@ type closeWatch struct {
 const outsideCloseWait = time.Second
 
 // waitIdle waits, up to outsideCloseWait, for a call into the guest in
-// progress (busy, as arm set it) to return. Once a wait ran out, the
-// guest's later closes (its component's other modules) do not wait again.
+// progress (busy, as arm set it: nil when none is, else a channel closed
+// when it may have returned) to return. Once a wait ran out, the guest's
+// later closes (its component's other modules) do not wait again. Before,
+// it looked every millisecond.
 func (w *closeWatch) waitIdle() {
 	w.mu.Lock()
 	busy := w.busy
@@ -64,13 +69,22 @@ func (w *closeWatch) waitIdle() {
 	if busy == nil || w.gaveUp.Load() {
 		return
 	}
-	deadline := time.Now().Add(outsideCloseWait)
-	for busy() {
-		if !time.Now().Before(deadline) {
+	var deadline *time.Timer
+	for {
+		wake := busy()
+		if wake == nil {
+			break
+		}
+		if deadline == nil {
+			deadline = time.NewTimer(cmp.Or(w.wait, outsideCloseWait))
+			defer deadline.Stop()
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
 			w.gaveUp.Store(true)
 			return
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -131,7 +145,7 @@ func (w *closeWatch) notify(ctx context.Context, code uint32) {
 // code: the stopped guest's call returns first), and close the instance
 // on a goroutine of its own. If wazero closed a module before, that
 // happens now.
-func (w *closeWatch) arm(busy func() bool, stop func(reason error), cancel context.CancelFunc, close func(context.Context) error) {
+func (w *closeWatch) arm(busy func() <-chan struct{}, stop func(reason error), cancel context.CancelFunc, close func(context.Context) error) {
 	onStop := func() {
 		if stop != nil {
 			stop(ErrClosed)

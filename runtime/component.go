@@ -121,7 +121,7 @@ func (rt *Runtime) InstantiateComponent(ctx context.Context, c *component.Compon
 	inst.comp = comp
 	// From here, the wazero.Runtime's Close (or a core module's) stops
 	// the guest and closes the instance, as ComponentInstance.Close does.
-	watch.arm(g.cabi.Entered, inst.stop, cancel, inst.Close)
+	watch.arm(g.cabi.IdleWake, inst.stop, cancel, inst.Close)
 	return inst, nil
 }
 

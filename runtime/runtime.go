@@ -117,6 +117,9 @@ type Instance struct {
 	runMu   sync.Mutex
 	running int
 	closing bool
+	// runIdle is closed when running drops to 0, for a wait for the
+	// guest to be idle (busyWake); nil when nobody waits. Under runMu.
+	runIdle chan struct{}
 	modOnce sync.Once
 	modErr  error
 	// leftTimer closes the module if a generated caller's call Close
@@ -162,6 +165,10 @@ func (inst *Instance) call(ctx context.Context, f api.Function, params ...uint64
 		inst.runMu.Lock()
 		inst.running--
 		last := inst.running == 0 && inst.closing
+		if inst.running == 0 && inst.runIdle != nil {
+			close(inst.runIdle)
+			inst.runIdle = nil
+		}
 		inst.runMu.Unlock()
 		if last {
 			inst.closeModule(context.Background())
@@ -170,12 +177,20 @@ func (inst *Instance) call(ctx context.Context, f api.Function, params ...uint64
 	return f.Call(ctx, params...)
 }
 
-// busy reports whether a call into the guest is in progress: one the
-// runtime made (see running) or one a generated caller made.
-func (inst *Instance) busy() bool {
+// busyWake returns nil when no call into the guest is in progress, else
+// a channel closed when one that is may have returned: while the runtime
+// made one (see running), when the last of those returns, else when a
+// generated caller's call leaves (cabi's IdleWake).
+func (inst *Instance) busyWake() <-chan struct{} {
 	inst.runMu.Lock()
 	defer inst.runMu.Unlock()
-	return inst.running > 0 || inst.cabi.Entered()
+	if inst.running > 0 {
+		if inst.runIdle == nil {
+			inst.runIdle = make(chan struct{})
+		}
+		return inst.runIdle
+	}
+	return inst.cabi.IdleWake()
 }
 
 // closeModule closes the wazero module instance, once.
@@ -332,7 +347,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	}
 	// From here, the wazero.Runtime's Close (or the module's) stops the
 	// guest and closes the instance, as Instance.Close does.
-	watch.arm(inst.busy, inst.stop, cancel, inst.Close)
+	watch.arm(inst.busyWake, inst.stop, cancel, inst.Close)
 	st.mu.Lock()
 	st.mod = mod
 	st.mu.Unlock()

@@ -75,6 +75,10 @@ type Conn struct {
 	// Read, whole, while c.input is the rest of it; nil otherwise.
 	// Guarded by in.
 	aheadBuf []byte
+	// readWoken is closed by the next Read as it takes in, for a
+	// request waiting for one (readWake); nil when none waits. Guarded
+	// by in.
+	readWoken chan struct{}
 	// authCarry is what hand held, told to the counter, when a server's
 	// wait for a post-handshake certificate began (authWaited), less what
 	// was handled of it since: bytes the transport read before its own
@@ -98,8 +102,9 @@ type Conn struct {
 	closeNotifySent bool
 	// keyUpdatePending: the peer asked for a KeyUpdate (update_requested)
 	// that this side has not sent yet; the next application data record
-	// goes out after one (RFC 8446, Section 4.6.3).
-	keyUpdatePending bool
+	// goes out after one (RFC 8446, Section 4.6.3). A Read sets it
+	// without out, which a write waiting for the peer may hold.
+	keyUpdatePending atomic.Bool
 
 	// Secrets of the finished handshake, for the exporter and tickets.
 	suite            *cipherSuite
@@ -815,7 +820,19 @@ func (c *Conn) sendAlertLocked(a Alert) error {
 }
 
 func (c *Conn) sendAlert(a Alert) error {
-	c.out.Lock()
+	if !c.handshakeDone.Load() {
+		c.out.Lock()
+	} else if !c.out.TryLock() {
+		// A write in progress, which may wait for a peer that does
+		// not read: the alert follows it, and the read that failed
+		// does not wait for it.
+		go func() {
+			c.out.Lock()
+			defer c.out.Unlock()
+			c.sendAlertLocked(a)
+		}()
+		return nil
+	}
 	defer c.out.Unlock()
 	return c.sendAlertLocked(a)
 }
@@ -849,6 +866,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	c.in.Lock()
 	defer c.in.Unlock()
+	if c.readWoken != nil {
+		// A request waiting for a Read tries again once this one
+		// returns.
+		close(c.readWoken)
+		c.readWoken = nil
+	}
 	for len(c.input) == 0 {
 		if err := c.readRecord(); err != nil {
 			return 0, err
@@ -900,7 +923,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	// RFC 8446, Section 4.6.3: the KeyUpdate the peer requested goes out
 	// before the next application data record.
-	if c.keyUpdatePending {
+	if c.keyUpdatePending.Load() {
 		if err := c.sendKeyUpdateLocked(false); err != nil {
 			return 0, err
 		}
@@ -974,6 +997,9 @@ func (c *Conn) sendKeyUpdateLocked(requestPeer bool) error {
 	if err != nil {
 		return err
 	}
+	// Any update of this side's keys answers a pending request; one
+	// that comes while this one is written asks for another.
+	c.keyUpdatePending.Store(false)
 	if _, err := c.writeRecordLocked(recordTypeHandshake, msg); err != nil {
 		return err
 	}
@@ -982,8 +1008,6 @@ func (c *Conn) sendKeyUpdateLocked(requestPeer bool) error {
 		c.out.err = err
 		return err
 	}
-	// Any update of this side's keys answers a pending request.
-	c.keyUpdatePending = false
 	return nil
 }
 
@@ -1053,9 +1077,10 @@ func (c *Conn) handlePostHandshakeMessage(msg []byte) error {
 		// receives multiple KeyUpdates while it is silent" responds "with
 		// a single update". Write sends it.
 		if ku.updateRequested {
-			c.out.Lock()
-			c.keyUpdatePending = !c.closeNotifySent
-			c.out.Unlock()
+			// Set without out (Write sends nothing after
+			// close_notify): a write waiting for the peer must not
+			// hold up this read.
+			c.keyUpdatePending.Store(true)
 		}
 		return nil
 	case typeNewSessionTicket:

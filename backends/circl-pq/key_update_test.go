@@ -32,7 +32,7 @@ func TestKeyUpdateRequestedBurst(t *testing.T) {
 		t.Fatalf("Read = %q, %v", buf, err)
 	}
 	s.out.Lock()
-	pending, unchanged := s.keyUpdatePending, bytes.Equal(s.out.trafficSecret, before)
+	pending, unchanged := s.keyUpdatePending.Load(), bytes.Equal(s.out.trafficSecret, before)
 	s.out.Unlock()
 	if !pending || !unchanged {
 		t.Fatalf("after the requests: pending %v, keys unchanged %v; want the answer held for the next Write", pending, unchanged)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,8 +38,11 @@ import (
 // A transport that never blocks gives no signal when the answer arrives:
 // when its Read times out, RequestClientIdentity lets go of the read side
 // and tries again after a pause that grows from minAuthPoll to maxAuthPoll
-// (a Read that comes meanwhile takes the answer on its way). It does the
-// same when the application data it keeps for Read reached its bound.
+// (a Read that comes meanwhile takes the answer on its way, and wakes it).
+// When the application data it keeps for Read reached its bound, it waits
+// for a Read, or for the transport's counter to give bytes back
+// (backends.ReadAheadNotifier; one that does not notify is asked again on
+// the same timer).
 
 // maxPendingAuth bounds the server's outstanding certificate requests.
 const maxPendingAuth = 8
@@ -216,24 +220,37 @@ func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error)
 	}
 	req.transcript.Write(msg)
 
-	// The queue and the wire keep the same order.
-	c.auth.mu.Lock()
-	defer c.auth.mu.Unlock()
-	if len(c.auth.pending) >= maxPendingAuth {
-		return nil, errors.New("tls: too many outstanding post-handshake certificate requests")
-	}
+	// The queue and the wire keep the same order: the request is queued
+	// and written under out. It is queued before it is written, so that
+	// the lock of the queue, which a Read takes for any handshake record
+	// (holdBacklog, handleAuthMessage), is not held across a write that
+	// may wait for the peer.
 	c.out.Lock()
+	defer c.out.Unlock()
 	if c.closeNotifySent {
-		c.out.Unlock()
 		return nil, errors.New("tls: RequestClientIdentity after close_notify")
 	}
-	_, err = c.writeRecordLocked(recordTypeHandshake, msg)
-	c.out.Unlock()
-	if err != nil {
-		return nil, err
+	c.auth.mu.Lock()
+	if len(c.auth.pending) >= maxPendingAuth {
+		c.auth.mu.Unlock()
+		return nil, errors.New("tls: too many outstanding post-handshake certificate requests")
 	}
 	c.auth.pending = append(c.auth.pending, req)
+	c.auth.mu.Unlock()
+	if _, err = c.writeRecordLocked(recordTypeHandshake, msg); err != nil {
+		c.auth.unqueue(req)
+		req.finish(err)
+		return nil, err
+	}
 	return req, nil
+}
+
+// unqueue takes req, whose CertificateRequest was not sent, out of the
+// outstanding requests.
+func (a *authState) unqueue(req *authRequest) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending = slices.DeleteFunc(a.pending, func(r *authRequest) bool { return r == req })
 }
 
 // awaitAuth waits until req is answered, reading the connection itself
@@ -267,16 +284,40 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 			return ctx.Err()
 		case <-acquired:
 		}
+		// Taken before readForAuth asks the counter: a refund after the
+		// counter refused closes it.
+		freed, notifies := c.readAhead.Freed()
 		how, err := c.readForAuth(ctx, req)
+		var read <-chan struct{}
+		if err == nil && how != authAnswered {
+			read = c.readWake()
+		}
 		c.in.Unlock()
 		if err != nil {
 			return err
 		}
-		switch how {
-		case authFull, authIdle:
-			// Too much application data is waiting for Read, or nothing
-			// is to be read now. A Read that comes meanwhile takes the
-			// answer on its way; otherwise try again after a pause: a
+		switch {
+		case how == authFull && notifies:
+			// Too much application data is waiting for Read: wait for a
+			// Read (which may take the data, or the answer on its way),
+			// or for the counter to have room again (this connection's
+			// Read took the last of its data, or another connection
+			// gave some back). Before, the request tried again on a
+			// timer, up to every maxAuthPoll.
+			select {
+			case <-req.done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-read:
+			case <-freed:
+			}
+			poll = minAuthPoll
+		case how == authFull, how == authIdle:
+			// Nothing is to be read now (a transport that never blocks
+			// timed out), or a counter that does not notify refused: a
+			// Read that comes meanwhile takes the answer on its way;
+			// otherwise try again after a pause, sooner after a Read: a
 			// Read may have taken the data and stopped, just short of
 			// the answer (before, a full buffer waited for a Read that
 			// never came, until ctx ended).
@@ -288,6 +329,10 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 			case <-ctx.Done():
 				t.Stop()
 				return ctx.Err()
+			case <-read:
+				t.Stop()
+				poll = minAuthPoll
+				continue
 			case <-t.C:
 			}
 			poll = min(2*poll, maxAuthPoll)
@@ -295,6 +340,15 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 			poll = minAuthPoll
 		}
 	}
+}
+
+// readWake returns a channel the next Read closes as it takes the read
+// side, for a request waiting for one. The caller holds in.
+func (c *Conn) readWake() <-chan struct{} {
+	if c.readWoken == nil {
+		c.readWoken = make(chan struct{})
+	}
+	return c.readWoken
 }
 
 // readForAuth reads records until req is answered, keeping application
@@ -392,7 +446,10 @@ func (c *Conn) growReadAhead(buf []byte) ([]byte, bool) {
 		return buf, c.readAhead.Hold(int64(cap(buf)+rawInLen)) == nil
 	}
 	double := min(max(need, 2*cap(buf)), maxAuthBufferedInput+maxPlaintext)
-	for _, n := range [2]int{double, need} {
+	for i, n := range [2]int{double, need} {
+		if i == 1 && n == double {
+			break // asked already
+		}
 		if c.readAhead.Hold(int64(n+rawInLen)) == nil {
 			grown := make([]byte, len(buf), n)
 			copy(grown, buf)
@@ -598,7 +655,7 @@ func (c *Conn) answerCertificateRequest(msg []byte) error {
 	if ident != nil {
 		sig, err := signHandshake(ident.Key, scheme, clientSignatureContext, transcript)
 		if err != nil {
-			return c.internalErrorLocked(errors.New("tls: client signature failed: " + err.Error()))
+			return c.internalErrorLocked(fmt.Errorf("tls: client signature failed: %w", err))
 		}
 		cv, err := (&certificateVerifyMsg{scheme: scheme, signature: sig}).encode()
 		if err != nil {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -581,6 +583,117 @@ func TestReadAheadCounted(t *testing.T) {
 	})
 }
 
+// stuckWrites is a transport that counts the peer's backlog (as the
+// wasi:tls host's does) and whose writes, once stuck is set, wait for
+// release: a write that waits for the peer (a socket's send queue short
+// of room when the peer does not read).
+type stuckWrites struct {
+	backlogTransport
+	stuck   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+	fail    error // what a stuck write returns once released; nil: it writes
+}
+
+func (s *stuckWrites) Write(p []byte) (int, error) {
+	if s.stuck.Load() {
+		s.entered <- struct{}{}
+		<-s.release
+		if s.fail != nil {
+			return 0, s.fail
+		}
+	}
+	return s.backlogTransport.Write(p)
+}
+
+// TestStuckRequestWriteFails: a certificate request whose CertificateRequest
+// failed to go out is no longer outstanding (it was queued before it was
+// written): the server expects no answer to it.
+func TestStuckRequestWriteFails(t *testing.T) {
+	craw, sraw := tcpPair(t)
+	sw := &stuckWrites{backlogTransport: backlogTransport{Conn: sraw, limit: 1 << 20},
+		entered: make(chan struct{}, 1), release: make(chan struct{}), fail: errors.New("test transport: write failed")}
+	_, server := phaPairOver(t, craw, sw, offer(), nil)
+	sw.stuck.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := server.RequestClientIdentity(context.Background())
+		done <- err
+	}()
+	<-sw.entered
+	if !server.auth.waiting() {
+		t.Error("the request being written is not outstanding")
+	}
+	close(sw.release)
+	if err := <-done; !errors.Is(err, sw.fail) {
+		t.Fatalf("the request whose write failed returned %v, want the write's error", err)
+	}
+	if server.auth.waiting() {
+		t.Error("the request whose CertificateRequest failed to go out is still outstanding")
+	}
+}
+
+// TestReadDuringStuckRequest: while a post-handshake certificate request
+// is stuck writing its CertificateRequest (the peer reads nothing), the
+// server's Read of what the client sends meanwhile (a KeyUpdate, one
+// asking for an update, a record that fails the connection) returns:
+// it waits for nothing but the transport. Before, the request held the
+// lock of the outstanding requests across its write, and the read took
+// it for any handshake record (holdBacklog); it took the write side's
+// lock for a KeyUpdate asking for one and for an alert: a client of a
+// guest server that asked it for its certificate froze the guest's
+// read, on the guest's call, until the request was given up on.
+func TestReadDuringStuckRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		send func(t *testing.T, client *Conn, craw net.Conn)
+		fail bool // the record fails the connection
+	}{
+		{"KeyUpdate", func(t *testing.T, client *Conn, _ net.Conn) { client.KeyUpdate(false) }, false},
+		{"KeyUpdate requested", func(t *testing.T, client *Conn, _ net.Conn) { client.KeyUpdate(true) }, false},
+		{"bad record", func(t *testing.T, _ *Conn, craw net.Conn) {
+			craw.Write([]byte{byte(recordTypeApplicationData), 3, 3, 0, 32})
+			craw.Write(make([]byte, 32))
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			craw, sraw := tcpPair(t)
+			sw := &stuckWrites{backlogTransport: backlogTransport{Conn: sraw, limit: 1 << 20},
+				entered: make(chan struct{}, 1), release: make(chan struct{})}
+			client, server := phaPairOver(t, craw, sw, offer(), nil)
+			defer close(sw.release)
+			sw.stuck.Store(true)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go server.RequestClientIdentity(ctx)
+			<-sw.entered
+			tc.send(t, client, craw)
+			if !tc.fail {
+				if _, err := client.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			read := make(chan error, 1)
+			go func() {
+				b := make([]byte, 10)
+				n, err := server.Read(b)
+				if err == nil && string(b[:n]) != "x" {
+					err = fmt.Errorf("read %q, want \"x\"", b[:n])
+				}
+				read <- err
+			}()
+			select {
+			case err := <-read:
+				if tc.fail != (err != nil) {
+					t.Fatalf("the server's Read returned %v", err)
+				}
+			case <-time.After(10 * time.Second): // a hang guard only
+				t.Fatal("the server's Read waited for the stuck request's write")
+			}
+		})
+	}
+}
+
 // TestReadAheadCountsHeld: what the counter is told of data read ahead is
 // what the connection holds of it: the whole buffer it is kept in (its
 // capacity, not the bytes in it) and the pooled record buffer while it
@@ -649,5 +762,130 @@ func TestReadAheadCountsHeld(t *testing.T) {
 	}
 	if got, _ := counter.state(); got != 0 {
 		t.Errorf("once Read took every byte the counter holds %d, want 0", got)
+	}
+}
+
+// notifyingCounter is a backends.ReadAheadCounter under a limit that is
+// also a backends.ReadAheadNotifier: its channel is closed when the count
+// goes down or the limit goes up (raise, as another connection's refund
+// would). It counts the asks it refuses.
+type notifyingCounter struct {
+	net.Conn
+	mu      sync.Mutex
+	limit   int64
+	held    int64
+	refused int
+	freed   chan struct{}
+}
+
+func (n *notifyingCounter) HoldReadAhead(v int64) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if v > n.limit {
+		n.refused++
+		return fmt.Errorf("test counter: %d bytes read ahead, over %d", v, n.limit)
+	}
+	if v < n.held {
+		n.wakeLocked()
+	}
+	n.held = v
+	return nil
+}
+
+func (n *notifyingCounter) ReadAheadFreed() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.freed == nil {
+		n.freed = make(chan struct{})
+	}
+	return n.freed
+}
+
+func (n *notifyingCounter) wakeLocked() {
+	if n.freed != nil {
+		close(n.freed)
+		n.freed = nil
+	}
+}
+
+func (n *notifyingCounter) raise(limit int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.limit = limit
+	n.wakeLocked()
+}
+
+func (n *notifyingCounter) state() (held int64, refused int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.held, n.refused
+}
+
+// TestReadAheadWaitWakesOnRefund: a request whose read-ahead the counter
+// refused waits, asking nothing, until the counter tells it bytes were
+// given back (backends.ReadAheadNotifier), then reads on and finds its
+// answer without a Read of the server's. The client sends 256 KiB before
+// its answer under a counter of 64 KiB, raised to 1 MiB once the request
+// waits. Before, the request asked the counter again on a timer, up to
+// every 50 ms: 12 refusals more in the last 300 ms the test watches.
+func TestReadAheadWaitWakesOnRefund(t *testing.T) {
+	const size = 256 << 10
+	p := pki(t)
+	craw, sraw := tcpPair(t)
+	counter := &notifyingCounter{Conn: sraw, limit: 64 << 10}
+	var client *Conn
+	answer := func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+		_, err := client.Write(make([]byte, size))
+		return []*backends.Identity{p.client.Identity()}, err
+	}
+	client, server := phaPairOver(t, craw, counter, answer, nil)
+	readDone := clientReader(client)
+	defer func() {
+		server.Close()
+		<-readDone
+	}()
+	requested := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		_, err := server.RequestClientIdentity(ctx)
+		requested <- err
+	}()
+	// A hang guard only: the request reads a record and is refused more.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, refused := counter.state(); refused > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the counter refused nothing")
+		}
+	}
+	// Nothing is given back: the request asks no more, however long it
+	// waits (the count can only show a timer that woke it).
+	time.Sleep(300 * time.Millisecond)
+	_, before := counter.state()
+	time.Sleep(300 * time.Millisecond)
+	if _, after := counter.state(); after != before {
+		t.Errorf("with nothing given back the request asked the counter %d times more in 300 ms", after-before)
+	}
+	select {
+	case err := <-requested:
+		t.Fatalf("RequestClientIdentity returned %v with its answer behind data it could not read", err)
+	default:
+	}
+	counter.raise(1 << 20)
+	select {
+	case err := <-requested:
+		if err != nil {
+			t.Fatalf("RequestClientIdentity: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the request did not read on once the counter had room")
+	}
+	if _, err := io.ReadFull(server, make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := counter.state(); held != 0 {
+		t.Errorf("once Read took every byte the counter holds %d, want 0", held)
 	}
 }

@@ -276,6 +276,7 @@ func (c *Conn) Handshake() error {
 	if c.ready.Load() {
 		return nil
 	}
+	reserveStack(0)
 	c.dlMu.Lock()
 	dl := c.readDL
 	if w := c.writeDL; !w.IsZero() && (dl.IsZero() || w.Before(dl)) {
@@ -283,16 +284,27 @@ func (c *Conn) Handshake() error {
 	}
 	c.dlMu.Unlock()
 	if dl.IsZero() {
-		return c.HandshakeContext(context.Background())
+		return c.handshakeContext(context.Background())
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), dl)
 	defer cancel()
-	return c.HandshakeContext(ctx)
+	return c.handshakeContext(ctx)
 }
 
 // HandshakeContext runs the handshake, bounded by ctx, if it has not run
 // yet. It returns the handshake's error on every call after a failure.
 func (c *Conn) HandshakeContext(ctx context.Context) error {
+	if c.ready.Load() {
+		return nil
+	}
+	reserveStack(0)
+	return c.handshakeContext(ctx)
+}
+
+// handshakeContext is HandshakeContext after the stack was grown: the
+// earlier the growth, the fewer frames it copies (see reserveStack), so
+// Handshake and HandshakeContext grow it before they call here.
+func (c *Conn) handshakeContext(ctx context.Context) error {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	if c.started {
@@ -302,7 +314,6 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		return c.handshakeErr
 	}
 	c.started = true
-	reserveStack(0)
 	c.closeMu.Lock()
 	if c.closed {
 		c.closeMu.Unlock()

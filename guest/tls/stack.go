@@ -16,9 +16,13 @@ const stackReserve = 1536
 // it, looking up each frame's stack map: in WebAssembly, for a connection
 // goroutine (a server's "go handle(conn)") that grew twelve frames deep in
 // the handshake, that was about a seventh of the guest's own time per
-// handshake. Growing here, two or three frames deep, copies the same
-// stack with a fraction of the frames. A goroutine whose stack is large
-// enough pays a call and the clearing of the frame.
+// handshake. Growing here copies the same stack with a fraction of the
+// frames, and each frame costs: Handshake and HandshakeContext call it
+// first thing, so that a connection goroutine's growth copies its start,
+// the handler, the method and this frame (5 frames with the go
+// statement's wrapper and goexit, 6 when it was called from inside
+// HandshakeContext). A goroutine whose stack is large enough pays a call
+// and the clearing of the frame.
 //
 //go:noinline
 func reserveStack(n int) byte {

@@ -57,8 +57,8 @@ func newPKI(t *testing.T) *pki {
 
 // compilationCache compiles the guest once for the package's tests, not
 // once per test: wazero takes seconds for a large guest on a loaded
-// machine. No test here runs it with function listeners, which a cached
-// module would keep from its first compile.
+// machine. Tests with function listeners compile their own (runContext):
+// a cached module keeps the listeners of its first compile.
 var compilationCache = wazero.NewCompilationCache()
 
 // run runs the tlstest guest with the stdtls backend trusting p's CA.
@@ -96,14 +96,27 @@ func runLimitedOut(t *testing.T, p *pki, out, errOut io.Writer, id *testpki.Leaf
 // runBackend is runLimitedOut with the host's TLS backend named.
 func runBackend(t *testing.T, backend string, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
 	t.Helper()
-	return runContext(context.Background(), t, backend, p, out, errOut, id, connect, listen, conns, limits, args...)
+	return runIn(context.Background(), compilationCache, t, backend, p, out, errOut, id, connect, listen, conns, limits, args...)
 }
 
 // runContext is runBackend with the wazero runtime made with ctx (a
-// function listener's, for one).
+// function listener's), compiling the guest for it: a module from the
+// package's compilation cache would keep the listeners of its first
+// compile.
 func runContext(ctx context.Context, t *testing.T, backend string, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
 	t.Helper()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilationCache))
+	return runIn(ctx, nil, t, backend, p, out, errOut, id, connect, listen, conns, limits, args...)
+}
+
+// runIn runs the guest in a wazero runtime made with ctx and cache (nil:
+// none).
+func runIn(ctx context.Context, cache wazero.CompilationCache, t *testing.T, backend string, p *pki, out, errOut io.Writer, id *testpki.Leaf, connect, listen []string, conns int, limits runtime.Limits, args ...string) error {
+	t.Helper()
+	cfg := wazero.NewRuntimeConfig()
+	if cache != nil {
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer r.Close(ctx)
 	policy := new(sockets.Policy)
 	if err := policy.AllowConnect(connect...); err != nil {
@@ -730,5 +743,72 @@ func TestClosePendingPostHandshakeAuth(t *testing.T) {
 	}
 	if want := "request during close ended context canceled, after close closed true\n"; string(rest) != want {
 		t.Fatalf("guest printed %q, want %q", rest, want)
+	}
+}
+
+// TestServerHandshakeStackGrowth pins what a server's connection
+// goroutine ("go handle(conn)") pays for its stack: the handshake path
+// needs more than a new goroutine's stack, so it grows once, and Handshake
+// grows it first thing (reserveStack), so that the copy adjusts five
+// frames: the goroutine's start, the go statement's wrapper, the handler,
+// Handshake and reserveStack. Each frame costs the runtime an unwind step,
+// a stack map and a pointer scan, in WebAssembly about a sixth of a
+// growth; before, the growth ran inside HandshakeContext, six frames deep.
+func TestServerHandshakeStackGrowth(t *testing.T) {
+	p := newPKI(t)
+	const conns = 20
+	calls := &hostcalls.Counter{Guest: []string{"runtime.copystack", "runtime.adjustframe"}}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- runContext(calls.Context(context.Background()), t, "stdtls", p, calls.StartOn(pw, "127.0.0.1:"), pw,
+			p.server, nil, []string{"127.0.0.1:0"}, 0, runtime.Limits{}, "handshakes", strconv.Itoa(conns))
+		pw.Close()
+	}()
+	lines := bufio.NewReader(pr)
+	addr, err := lines.ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address: %v (%v)", err, <-done)
+	}
+	restc := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(lines)
+		restc <- b
+	}()
+	for range conns {
+		c, err := tls.Dial("tcp", strings.TrimSpace(addr), &tls.Config{ServerName: "example.test", RootCAs: p.ca.Pool()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || len(b) != 1 {
+			t.Fatalf("read %q: %v", b, err)
+		}
+	}
+	err = <-done
+	rest := <-restc
+	if err != nil || string(rest) != "served\n" {
+		t.Fatalf("guest: %v\n%s", err, rest)
+	}
+	n := calls.Counts()
+	var grown, frames int
+	for k, v := range n {
+		switch {
+		case strings.HasSuffix(k, " runtime.copystack"):
+			grown += v
+		case strings.HasSuffix(k, " runtime.adjustframe"):
+			frames += v
+		}
+	}
+	t.Logf("%d connections: %d stack growths adjusting %d frames", conns, grown, frames)
+	if grown == 0 {
+		t.Fatalf("no stack growth counted (the handshake path fits a new goroutine's stack now: drop reserveStack): %v", n)
+	}
+	if grown > conns {
+		t.Errorf("%d stack growths for %d connection goroutines, want at most one each", grown, conns)
+	}
+	if frames > 5*grown {
+		t.Errorf("stack growths adjusted %d frames in all, %.1f each, want at most 5 each", frames, float64(frames)/float64(grown))
 	}
 }

@@ -33,6 +33,30 @@ type byteBudget struct {
 	used  atomic.Int64
 	caps  *capreport.Reporter // told of each refusal, as cap; may be nil
 	cap   capreport.Cap
+	// freedCh is closed, and cleared, when the count goes down, for
+	// whoever waits for room (freed); nil when nobody does.
+	freedCh atomic.Pointer[chan struct{}]
+}
+
+// freed returns a channel closed the next time the count goes down. Take
+// it before a take it may refuse: a give after it closes it.
+func (b *byteBudget) freed() <-chan struct{} {
+	for {
+		if p := b.freedCh.Load(); p != nil {
+			return *p
+		}
+		ch := make(chan struct{})
+		if b.freedCh.CompareAndSwap(nil, &ch) {
+			return ch
+		}
+	}
+}
+
+// wake closes the channel of freed, if anyone took it.
+func (b *byteBudget) wake() {
+	if p := b.freedCh.Swap(nil); p != nil {
+		close(*p)
+	}
 }
 
 // take counts n more bytes. When a positive n would take the count past
@@ -49,6 +73,9 @@ func (b *byteBudget) take(n int64) (used int64, ok bool) {
 			return used, false
 		}
 		if b.used.CompareAndSwap(was, used) {
+			if n < 0 {
+				b.wake()
+			}
 			return used, true
 		}
 	}
@@ -57,4 +84,7 @@ func (b *byteBudget) take(n int64) (used int64, ok bool) {
 // give gives n bytes back.
 func (b *byteBudget) give(n int64) {
 	b.used.Add(-n)
+	if n > 0 {
+		b.wake()
+	}
 }

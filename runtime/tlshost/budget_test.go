@@ -86,3 +86,71 @@ func TestByteBudgetRefusalDoesNotCrowdOut(t *testing.T) {
 		t.Errorf("the count ends at %d, want %d", got, limit-1)
 	}
 }
+
+// TestByteBudgetFreed: the channel of freed is closed by the next give or
+// negative take, as a waiter blocked on it sees, and not by a take that
+// adds; each waiter taking it before the refund is woken. Through a
+// connection's guard (backends.ReadAheadNotifier): a refused hold, then
+// another connection's smaller hold, wakes the one refused.
+func TestByteBudgetFreed(t *testing.T) {
+	b := &byteBudget{limit: 10}
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	ch := b.freed()
+	if _, ok := b.take(10); !ok || closed(ch) {
+		t.Fatalf("a take that adds: ok %v, woke %v; want true, false", ok, closed(ch))
+	}
+	if _, ok := b.take(1); ok || closed(ch) {
+		t.Fatalf("a refused take: ok %v, woke %v; want false, false", ok, closed(ch))
+	}
+	var woken sync.WaitGroup
+	for range 3 {
+		woken.Add(1)
+		w := b.freed()
+		go func() {
+			defer woken.Done()
+			<-w
+		}()
+	}
+	b.take(-4)
+	woken.Wait() // hangs if a waiter is not woken
+	if !closed(ch) {
+		t.Fatal("a negative take left the channel open")
+	}
+	ch = b.freed()
+	b.give(6)
+	if !closed(ch) {
+		t.Fatal("a give left the channel open")
+	}
+
+	// Two connections of one guest.
+	budget := &byteBudget{limit: 100}
+	a, c := new(guard), new(guard)
+	a.readAhead.Store(&readAheadHold{b: budget})
+	c.readAhead.Store(&readAheadHold{b: budget})
+	if err := a.HoldReadAhead(80); err != nil {
+		t.Fatal(err)
+	}
+	ch = c.ReadAheadFreed()
+	if err := c.HoldReadAhead(40); err == nil {
+		t.Fatal("a hold past the limit was taken")
+	}
+	if closed(ch) {
+		t.Fatal("a refused hold woke the waiter")
+	}
+	if err := a.HoldReadAhead(30); err != nil || !closed(ch) {
+		t.Fatalf("a smaller hold of another connection: %v, woke %v; want nil, true", err, closed(ch))
+	}
+	if err := c.HoldReadAhead(40); err != nil {
+		t.Fatalf("once woken the hold is refused: %v", err)
+	}
+	if new(guard).ReadAheadFreed() != nil {
+		t.Error("a connection not counted has a channel to wait on")
+	}
+}

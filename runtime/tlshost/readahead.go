@@ -125,6 +125,19 @@ func (g *guard) HoldReadAhead(n int64) error {
 
 var _ backends.ReadAheadCounter = (*guard)(nil)
 
+// ReadAheadFreed implements backends.ReadAheadNotifier: the channel is
+// closed the next time any connection of the guest gives read-ahead bytes
+// back, so that a backend refused waits for that rather than asking again
+// on a timer. A connection not counted refuses nothing: nil.
+func (g *guard) ReadAheadFreed() <-chan struct{} {
+	if r := g.readAhead.Load(); r != nil {
+		return r.b.freed()
+	}
+	return nil
+}
+
+var _ backends.ReadAheadNotifier = (*guard)(nil)
+
 // releaseReadAhead gives back the connection's share of the read-ahead
 // bytes.
 func (g *guard) releaseReadAhead() {

@@ -13,6 +13,10 @@
 //	server             listen on 127.0.0.1:0, print the address, serve one
 //	                   connection, try post-handshake authentication,
 //	                   Close, and print how the state differs now
+//	handshakes N       listen on 127.0.0.1:0, print the address, accept N
+//	                   connections and serve each on a goroutine of its
+//	                   own, as Go servers do: Handshake, write one byte,
+//	                   Close; print "served" when all are done
 //	draft ADDR NAME    the same exchange as client over the draft API
 //	faildials N MISMATCH SILENT HANGUP DEAD GOOD
 //	                   dial N times each MISMATCH (a server whose name is
@@ -83,9 +87,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,6 +286,9 @@ func run(args []string) error {
 		c.Close()
 		fmt.Printf("after close %s\n", stateDiff(st, c.ConnectionState()))
 		return nil
+
+	case "handshakes":
+		return serveHandshakes(args[1])
 
 	case "hsdeadline":
 		raw, err := wasinet.Dial("tcp", args[1])
@@ -886,4 +895,48 @@ func phaClose() error {
 	_, after := c.RequestClientCertificate(context.Background())
 	fmt.Printf("request during close ended %v, after close closed %v\n", err, errors.Is(after, net.ErrClosed))
 	return nil
+}
+
+// serveHandshakes is the handshakes mode. It turns the garbage collector
+// off: a collection sizes new goroutines' stacks from the stacks it
+// scanned (the runtime's adaptivestackstart), and the host's test counts
+// the growths of goroutines that start at the default size.
+func serveHandshakes(count string) error {
+	n, err := strconv.Atoi(count)
+	if err != nil {
+		return err
+	}
+	debug.SetGCPercent(-1)
+	ids, err := identities()
+	if err != nil {
+		return err
+	}
+	ln, err := wasitls.Listen("tcp4", "127.0.0.1:0", &wasitls.Config{Identities: ids})
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr())
+	var wg sync.WaitGroup
+	for range n {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go handshakeOne(c, &wg)
+	}
+	wg.Wait()
+	fmt.Println("served")
+	return nil
+}
+
+// handshakeOne serves one connection of serveHandshakes.
+func handshakeOne(c net.Conn, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer c.Close()
+	if err := c.(*wasitls.Conn).Handshake(); err != nil {
+		return
+	}
+	c.Write([]byte{1})
 }
