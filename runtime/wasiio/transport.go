@@ -120,6 +120,16 @@ type streamConn struct {
 	dchanged  *Signal // fired when rdeadline changes, for a Read waiting
 	wdeadline time.Time
 	wchanged  *Signal // fired when wdeadline changes, for a Write waiting
+	// A future read deadline of a direct transport with raw I/O is put
+	// on the socket by the first Read that would wait for it (lazyRead):
+	// a deadline on the socket is a runtime timer, and arming one wakes
+	// the network poller or starts a thread, for nothing when the read
+	// finds its bytes there. rlazy: rdeadline waits for such a Read, and
+	// the socket has none; rarmed: the deadline the socket has; reading:
+	// Reads in progress, which take a new deadline at once. Under dmu.
+	rlazy   bool
+	rarmed  time.Time
+	reading int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -135,6 +145,9 @@ func (c *streamConn) Read(p []byte) (int, error) {
 		if c.q != nil && c.q.now.Load() {
 			return readNow(c.raw, p)
 		}
+		if c.lazyCapable() {
+			return c.lazyRead(p)
+		}
 		return c.in.reader().Read(p)
 	}
 	if len(p) == 0 {
@@ -148,6 +161,47 @@ func (c *streamConn) Read(p []byte) (int, error) {
 			return n, err
 		}
 	}
+}
+
+// lazyCapable reports whether the transport reads its socket directly and
+// can look without waiting, so that a future read deadline waits for a
+// Read that would wait (see rlazy).
+func (c *streamConn) lazyCapable() bool {
+	return c.direct && c.conn != nil && c.raw != nil && nonblockingCapable
+}
+
+// lazyRead is Read on a lazyCapable transport: with a deadline waiting
+// for it, it takes what the socket has without waiting, and puts the
+// deadline on the socket only when it would wait (or the deadline has
+// passed, which it then reports as the socket would).
+func (c *streamConn) lazyRead(p []byte) (int, error) {
+	c.dmu.Lock()
+	lazy := c.rlazy
+	passed := lazy && !time.Now().Before(c.rdeadline)
+	c.reading++
+	c.dmu.Unlock()
+	defer func() {
+		c.dmu.Lock()
+		c.reading--
+		c.dmu.Unlock()
+	}()
+	if lazy {
+		if !passed && len(p) > 0 {
+			if n, err := readNow(c.raw, p); n > 0 && err == nil {
+				return n, nil
+			}
+			// Nothing there, the end of input or an error: the
+			// socket's own Read waits or reports it.
+		}
+		c.dmu.Lock()
+		if c.rlazy {
+			c.rlazy = false
+			c.rarmed = c.rdeadline
+			c.conn.SetReadDeadline(c.rdeadline)
+		}
+		c.dmu.Unlock()
+	}
+	return c.in.reader().Read(p)
 }
 
 // awaitBefore waits until src may be ready or the deadline *dl passed
@@ -298,6 +352,23 @@ func (c *streamConn) setDeadline(dl *time.Time, changed **Signal, t time.Time) {
 
 func (c *streamConn) SetReadDeadline(t time.Time) error {
 	c.setDeadline(&c.rdeadline, &c.dchanged, t)
+	if c.lazyCapable() {
+		c.dmu.Lock()
+		defer c.dmu.Unlock()
+		t := c.rdeadline // the last set, whichever call set it
+		if c.reading == 0 && t.After(time.Now()) {
+			// Put on the socket by a Read that would wait for it.
+			c.rlazy = true
+			if !c.rarmed.IsZero() {
+				c.rarmed = time.Time{}
+				return c.conn.SetReadDeadline(time.Time{})
+			}
+			return nil
+		}
+		c.rlazy = false
+		c.rarmed = t
+		return c.conn.SetReadDeadline(t)
+	}
 	if c.direct {
 		if c.conn == nil {
 			if dr, ok := c.in.reader().(interface{ SetReadDeadline(time.Time) error }); ok {

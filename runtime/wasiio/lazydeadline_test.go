@@ -1,0 +1,145 @@
+//go:build unix
+
+package wasiio
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// deadlineCounter is a TCP socket that counts the future read deadlines
+// put on it: each is a runtime timer armed.
+type deadlineCounter struct {
+	*net.TCPConn
+	future atomic.Int32
+}
+
+func (c *deadlineCounter) SetReadDeadline(t time.Time) error {
+	if t.After(time.Now()) {
+		c.future.Add(1)
+	}
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+// lazyTransport returns a non-blocking transport over a counted socket.
+func lazyTransport(t *testing.T) (*streamConn, *deadlineCounter, *net.TCPConn) {
+	t.Helper()
+	a, b := tcpPair(t)
+	dc := &deadlineCounter{TCPConn: a}
+	nb := nonblocking(t, dc)
+	t.Cleanup(func() { nb.Close() })
+	return &nb.(*nonblockingConn).streamConn, dc, b
+}
+
+// readWithin runs c.Read(p) and fails the test if it has not returned
+// within a generous bound (a hang guard, not a timing).
+func readWithin(t *testing.T, c *streamConn, p []byte) (int, error) {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.Read(p)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read did not return")
+		return 0, nil
+	}
+}
+
+// A read deadline of a transport over a socket is put on the socket by
+// the Read that waits for it, not by SetReadDeadline: a Read whose bytes
+// are there arms no timer (the wasi:tls host sets a deadline before every
+// read of a Go guest's waits, whose bytes are mostly there already).
+// Before, every future deadline was put on the socket at once.
+func TestTransportReadDeadlineArmedByWait(t *testing.T) {
+	c, dc, peer := lazyTransport(t)
+	peer.Write([]byte("xhello"))
+	buf := make([]byte, 16)
+	// The first byte read, the rest is in the socket.
+	if n, err := readWithin(t, c, buf[:1]); n != 1 || err != nil {
+		t.Fatalf("first Read: %d, %v", n, err)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	n, err := readWithin(t, c, buf)
+	if err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("Read with the bytes there: %q, %v", buf[:n], err)
+	}
+	c.SetReadDeadline(time.Time{})
+	if got := dc.future.Load(); got != 0 {
+		t.Fatalf("a Read whose bytes were there put %d deadlines on the socket, want 0", got)
+	}
+
+	// Nothing there: the Read puts the deadline on the socket and ends
+	// at it (the peer is silent).
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if n, err := readWithin(t, c, buf); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read from a silent peer: %d, %v; want %v", n, err, os.ErrDeadlineExceeded)
+	}
+	if got := dc.future.Load(); got != 1 {
+		t.Fatalf("a Read that waited put %d deadlines on the socket, want 1", got)
+	}
+
+	// A deadline that passed before the Read is reported, bytes there
+	// or not, as the socket does.
+	c.SetReadDeadline(time.Time{})
+	peer.Write([]byte("late"))
+	// The first byte read, the rest is in the socket.
+	if n, err := readWithin(t, c, buf[:1]); n != 1 || err != nil {
+		t.Fatalf("Read without a deadline: %d, %v", n, err)
+	}
+	at := time.Now().Add(time.Millisecond)
+	c.SetReadDeadline(at)
+	for !time.Now().After(at) {
+		time.Sleep(time.Millisecond)
+	}
+	if n, err := readWithin(t, c, buf); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past its deadline: %d, %v; want %v", n, err, os.ErrDeadlineExceeded)
+	}
+	c.SetReadDeadline(time.Time{})
+	if n, err := readWithin(t, c, buf); err != nil || string(buf[:n]) != "ate" {
+		t.Fatalf("Read after the deadline was lifted: %q, %v", buf[:n], err)
+	}
+}
+
+// A future deadline set while a Read waits (without one) ends that Read
+// at it, as on a socket.
+func TestTransportReadDeadlineDuringRead(t *testing.T) {
+	c, _, _ := lazyTransport(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 16))
+		done <- err
+	}()
+	for give := time.Now().Add(10 * time.Second); ; {
+		c.dmu.Lock()
+		reading := c.reading
+		c.dmu.Unlock()
+		if reading > 0 {
+			break
+		}
+		if time.Now().After(give) {
+			t.Fatal("the Read never began")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read: %v, want %v", err, os.ErrDeadlineExceeded)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a deadline set during a Read did not end it")
+	}
+}
