@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,4 +222,95 @@ func TestGuestWriteDuringStuckEngineWrite(t *testing.T) {
 		// Dropping the stream pushes the gathered byte through the engine.
 		returns(t, "dropping the stream", func() { r.s.Close() })
 	})
+}
+
+// lockedWriter writes to q holding mu: a TLS engine's write lock, which
+// its own write from a goroutine holds across its records, and which the
+// guest's write needs.
+type lockedWriter struct {
+	mu *sync.Mutex
+	q  *sendQueue
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.q.Write(p)
+}
+
+// TestGuestWriteWakesEngineWaitingForRoom: an engine's write that already
+// waits for room, holding the engine's write lock, when a guest's write
+// begins is woken by the guest's write (guestWrite), takes what the queue
+// exempts and then fails the connection, so that the guest's write, which
+// waits for that lock, returns. The socket is full before the engine
+// writes (a silent peer): the queue's flusher makes no progress, which
+// would otherwise wake the waiting write too. Without the wake-up the
+// guest's write waited for as long as the peer read nothing.
+func TestGuestWriteWakesEngineWaitingForRoom(t *testing.T) {
+	if !nonblockingCapable {
+		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
+	}
+	a, peer := tcpPair(t)
+	peer.SetReadBuffer(4096)
+	a.SetWriteBuffer(4096)
+	// Fill the socket: the peer reads nothing, so nothing moves after.
+	chunk := make([]byte, 64<<10)
+	for range 2 {
+		a.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		for {
+			if _, err := a.Write(chunk); err != nil {
+				break
+			}
+		}
+	}
+	a.SetWriteDeadline(time.Time{})
+	b := NewUnsentBudget(0, nil) // spent
+	in, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
+	tc, err := Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tc.Close() }) // ends a write still waiting
+	q := tc.(NonblockingTransport).Backlog().(*sendQueue)
+
+	var mu sync.Mutex
+	engine := make(chan error, 1)
+	go func() {
+		// The engine's own write of many records (a post-handshake
+		// CertificateRequest), holding its lock throughout.
+		mu.Lock()
+		defer mu.Unlock()
+		record := make([]byte, 4<<10)
+		for {
+			if _, err := q.Write(record); err != nil {
+				engine <- err
+				return
+			}
+		}
+	}()
+	for guard := time.Now().Add(10 * time.Second); q.waiting.Load() == 0; time.Sleep(time.Millisecond) {
+		if len(engine) > 0 {
+			t.Fatalf("the engine's write ended without waiting: %v", <-engine)
+		}
+		if time.Now().After(guard) { // a hang guard only
+			t.Fatal("the engine's write never waited for room")
+		}
+	}
+	var guestErr error
+	returns(t, "the guest's write", func() {
+		_, guestErr = q.guestWrite(lockedWriter{&mu, q}, []byte("x"))
+	})
+	engineErr := <-engine
+	if engineErr == nil || !strings.Contains(engineErr.Error(), "not reading") {
+		t.Errorf("the engine's write: %v, want the peer not reading", engineErr)
+	}
+	if guestErr == nil || !strings.Contains(guestErr.Error(), "not reading") {
+		t.Errorf("the guest's write: %v, want the connection failed", guestErr)
+	}
+	if n := q.waiting.Load(); n != 0 {
+		t.Errorf("%d writes still counted as waiting", n)
+	}
+	if budgetBlocked(b, q) {
+		t.Error("the queue is still registered as waiting for the budget")
+	}
 }
