@@ -238,19 +238,24 @@ func (c *Conn) sendCertificateRequest(ctx context.Context) (*authRequest, error)
 	c.auth.pending = append(c.auth.pending, req)
 	c.auth.mu.Unlock()
 	if _, err = c.writeRecordLocked(recordTypeHandshake, msg); err != nil {
-		c.auth.unqueue(req)
-		req.finish(err)
+		if c.auth.remove(req) {
+			req.finish(err)
+		}
 		return nil, err
 	}
 	return req, nil
 }
 
-// unqueue takes req, whose CertificateRequest was not sent, out of the
-// outstanding requests.
-func (a *authState) unqueue(req *authRequest) {
+// remove takes req out of the outstanding requests and reports whether it
+// was there: its CertificateRequest was not sent, or it was answered.
+// Whoever takes a request out finishes it, once: Close (shutdown) or a
+// failed connection (failAuth) may have taken it first, the queue with it.
+func (a *authState) remove(req *authRequest) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	n := len(a.pending)
 	a.pending = slices.DeleteFunc(a.pending, func(r *authRequest) bool { return r == req })
+	return len(a.pending) < n
 }
 
 // awaitAuth waits until req is answered, reading the connection itself
@@ -590,10 +595,9 @@ func (c *Conn) readAuthFinished(req *authRequest, msg []byte) error {
 	if len(req.chain) > 0 {
 		c.updateState(func(s *backends.State) { s.PeerChain = req.chain })
 	}
-	c.auth.mu.Lock()
-	c.auth.pending = c.auth.pending[1:]
-	c.auth.mu.Unlock()
-	req.finish(nil)
+	if c.auth.remove(req) {
+		req.finish(nil)
+	}
 	return nil
 }
 

@@ -889,3 +889,42 @@ func TestReadAheadWaitWakesOnRefund(t *testing.T) {
 		t.Errorf("once Read took every byte the counter holds %d, want 0", held)
 	}
 }
+
+// TestPostHandshakeAuthClosedDuringVerify: a connection closed while the
+// server's VerifyClient hook looks at the client's chain, the hook then
+// accepting it, fails the request with the close: the request Close
+// failed is not taken out of the outstanding requests again (before, the
+// emptied queue was sliced past its end, a panic of the host).
+func TestPostHandshakeAuthClosedDuringVerify(t *testing.T) {
+	p := pki(t)
+	inHook, closed := make(chan struct{}), make(chan struct{})
+	sc := p.serverConfig(p.p256)
+	sc.VerifyClient = func(context.Context, [][]byte) error {
+		close(inHook)
+		<-closed
+		return nil
+	}
+	client, server := phaPair(t, offer(p.client.Identity()), sc)
+	readDone := clientReader(client)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := server.RequestClientIdentity(context.Background())
+		errc <- err
+	}()
+	select {
+	case <-inHook:
+	case <-time.After(10 * time.Second):
+		t.Fatal("VerifyClient never ran")
+	}
+	server.Close()
+	close(closed)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("RequestClientIdentity = %v; want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RequestClientIdentity still waiting after Close")
+	}
+	<-readDone
+}
