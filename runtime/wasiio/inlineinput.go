@@ -280,7 +280,7 @@ func (s *InlineInputStream) Await(ctx context.Context, deadline time.Time) bool 
 	return true
 }
 
-// longAgo is a read deadline that has passed: a read given it returns.
+// longAgo is a deadline that has passed: a read or write given it returns.
 var longAgo = time.Unix(1, 0)
 
 // EndAwait implements AwaitEnder: Await's read in progress gives up (a

@@ -330,9 +330,20 @@ func (q *sendQueue) budgetLocked(n int, wait bool) bool {
 }
 
 // fail records the socket's failure and wakes everyone; q.mu is held.
+//
+// A flusher blocked in the socket (the peer reads nothing) is ended by a
+// write deadline in the past, which stays: nothing writes to the socket
+// after the failure, and Close sets no linger over it. Its chunk returns
+// to the budget as the flusher returns; left to run, it would keep the
+// chunk counted against the guest's budget until the socket closed or
+// the linger passed. (Bytes in flight are the flusher's: a direct write
+// is over before its Write calls fail, and Writes are serialized.)
 func (q *sendQueue) fail(err error) {
 	if q.err == nil {
 		q.err = err
+		if q.inflight > 0 {
+			q.conn.SetWriteDeadline(longAgo)
+		}
 	}
 	q.queued = nil
 	q.reserved = 0
@@ -510,6 +521,11 @@ func (q *sendQueue) Close(release func()) {
 		return
 	}
 	q.onDrain = release
+	if q.err != nil {
+		// The flusher's write is being ended (see fail): a linger
+		// would make it wait again.
+		return
+	}
 	// The flusher is blocked in the socket; a deadline ends a wait for a
 	// peer that never reads.
 	q.conn.SetWriteDeadline(time.Now().Add(q.linger))
