@@ -437,11 +437,17 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 // growReadAhead returns buf, the application data readForAuth keeps for
 // Read, with room for one more record's data, once the transport's
 // counter, if any, took what the connection then holds: buf's capacity
-// and a pooled record buffer to read the record into. It doubles the
-// capacity, or grows it by just the record when the counter refuses the
-// double. It returns false, and buf as it was, when buf holds
-// maxAuthBufferedInput or more, or the counter refuses. The caller holds
-// in.
+// and a pooled record buffer to read the record into. It grows the
+// capacity to the most the counter takes of twice the capacity, down to
+// one and a half times it (or to one more record, if that is more), in
+// whole records; when the counter takes none of these it returns false,
+// and buf as it was, as it does when buf holds maxAuthBufferedInput or
+// more. A step of at least half the capacity keeps the number of buffers
+// (and copies) a connection makes logarithmic in what it reads ahead,
+// however little the counter has left; before, a counter refusing the
+// double made it grow by one record at a time, copying the whole buffer
+// for each (some 64 buffers and 32 MiB copied to read 1 MiB ahead). The
+// caller holds in.
 func (c *Conn) growReadAhead(buf []byte) ([]byte, bool) {
 	if len(buf) >= maxAuthBufferedInput {
 		return buf, false
@@ -450,18 +456,30 @@ func (c *Conn) growReadAhead(buf []byte) ([]byte, bool) {
 	if cap(buf) >= need {
 		return buf, c.readAhead.Hold(int64(cap(buf)+rawInLen)) == nil
 	}
-	double := min(max(need, 2*cap(buf)), maxAuthBufferedInput+maxPlaintext)
-	for i, n := range [2]int{double, need} {
-		if i == 1 && n == double {
-			break // asked already
+	most := min(max(need, 2*cap(buf)), maxAuthBufferedInput+maxPlaintext)
+	least := min(max(need, cap(buf)+cap(buf)/2), most)
+	// The sizes asked are least plus k records, for k in [0, steps), and
+	// most; a size refused is never asked again, and a size taken only
+	// by a larger one, so what the counter holds only grows.
+	n := most
+	if c.readAhead.Hold(int64(most+rawInLen)) != nil {
+		n = 0
+		lo, hi := -1, (most-least+maxPlaintext-1)/maxPlaintext
+		for hi-lo > 1 {
+			k := lo + (hi-lo+1)/2
+			if c.readAhead.Hold(int64(least+k*maxPlaintext+rawInLen)) == nil {
+				lo, n = k, least+k*maxPlaintext
+			} else {
+				hi = k
+			}
 		}
-		if c.readAhead.Hold(int64(n+rawInLen)) == nil {
-			grown := make([]byte, len(buf), n)
-			copy(grown, buf)
-			return grown, true
+		if n == 0 {
+			return buf, false
 		}
 	}
-	return buf, false
+	grown := make([]byte, len(buf), n)
+	copy(grown, buf)
+	return grown, true
 }
 
 // aheadHeld is what the connection holds of application data read ahead

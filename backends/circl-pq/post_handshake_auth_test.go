@@ -928,3 +928,90 @@ func TestPostHandshakeAuthClosedDuringVerify(t *testing.T) {
 	}
 	<-readDone
 }
+
+// trickleCounter is a backends.ReadAheadCounter under a limit that a test
+// raises a record at a time, as a guest's budget nearly full would be by
+// its other connections giving bytes back. It counts the buffers the
+// connection made: each time it took more than it ever held (the buffer
+// read ahead into grew, and only a new buffer grows it).
+type trickleCounter struct {
+	net.Conn
+	mu           sync.Mutex
+	limit, held  int64
+	most         int64
+	grown, asked int
+}
+
+func (n *trickleCounter) HoldReadAhead(v int64) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.asked++
+	if v > n.limit {
+		return fmt.Errorf("test counter: %d bytes read ahead, over %d", v, n.limit)
+	}
+	if v > n.most {
+		n.most = v
+		n.grown++
+	}
+	n.held = v
+	return nil
+}
+
+// TestReadAheadGrowthUnderTightBudget: a server reading ahead 1 MiB for a
+// request never answered, under a counter that refuses the doubling of
+// its buffer and gives one record more each time it was refused, makes a
+// number of buffers logarithmic in what it holds, and the counter holds
+// what it does. Before, each record past 64 KiB meant a new buffer and a
+// copy of the whole one: 63 buffers and some 32 MiB copied.
+func TestReadAheadGrowthUnderTightBudget(t *testing.T) {
+	const size = maxAuthBufferedInput + 64<<10
+	craw, sraw := tcpPair(t)
+	counter := &trickleCounter{Conn: sraw, limit: 64<<10 + rawInLen}
+	client, server := phaPairOver(t, craw, counter, nil, nil)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := client.Write(make([]byte, size))
+		wrote <- err
+	}()
+	req := &authRequest{done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for len(server.input) < maxAuthBufferedInput {
+		server.in.Lock()
+		how, err := server.readForAuth(ctx, req)
+		want := int64(cap(server.aheadBuf)) + server.rawHeld()
+		server.in.Unlock()
+		if err != nil {
+			t.Fatalf("readForAuth: %v", err)
+		}
+		counter.mu.Lock()
+		if counter.held != want || want > counter.limit {
+			t.Errorf("the counter holds %d under %d; the connection holds %d", counter.held, counter.limit, want)
+		}
+		if how == authFull {
+			counter.limit += maxPlaintext
+		}
+		counter.mu.Unlock()
+		if t.Failed() {
+			return
+		}
+	}
+	// Growing by half at least, from one record to 64: 11 buffers at most
+	// (the first of one record, 1.5^10 > 64).
+	const most = 11
+	t.Logf("%d bytes read ahead into a buffer of %d; %d buffers made, %d asks", len(server.input), cap(server.input), counter.grown, counter.asked)
+	if counter.grown > most {
+		t.Errorf("reading ahead %d bytes made %d buffers, want %d at most", len(server.input), counter.grown, most)
+	}
+	if _, err := io.ReadFull(server, make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if counter.held != 0 {
+		t.Errorf("once Read took every byte the counter holds %d, want 0", counter.held)
+	}
+}
