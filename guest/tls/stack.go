@@ -18,11 +18,10 @@ const stackReserve = 1536
 // the handshake, that was about a seventh of the guest's own time per
 // handshake. Growing here copies the same stack with a fraction of the
 // frames, and each frame costs: Handshake and HandshakeContext call it
-// first thing, so that a connection goroutine's growth copies its start,
-// the handler, the method and this frame (5 frames with the go
-// statement's wrapper and goexit, 6 when it was called from inside
-// HandshakeContext). A goroutine whose stack is large enough pays a call
-// and the clearing of the frame.
+// first thing, so that a connection goroutine's growth copies five
+// frames: goexit at its start, the go statement's wrapper, the handler,
+// the method and this one. A goroutine whose stack is large enough pays a
+// call and the clearing of the frame.
 //
 //go:noinline
 func reserveStack(n int) byte {

@@ -225,12 +225,16 @@ func TestClientAgainstGoServer(t *testing.T) {
 	}
 }
 
-func TestServerAgainstGoClient(t *testing.T) {
-	p := newPKI(t)
+// serveGuest runs start in a goroutine with the write end of a pipe for the
+// guest's stdout, reads the address the guest prints first, and returns it
+// with wait, which returns the guest's error and what it printed after the
+// address.
+func serveGuest(t *testing.T, start func(out io.Writer) error) (addr string, wait func() ([]byte, error)) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(t, p, pw, p.server, nil, []string{"127.0.0.1:0"}, "server")
+		done <- start(pw)
 		pw.Close()
 	}()
 	lines := bufio.NewReader(pr)
@@ -243,7 +247,18 @@ func TestServerAgainstGoClient(t *testing.T) {
 		b, _ := io.ReadAll(lines)
 		restc <- b
 	}()
-	c, err := tls.Dial("tcp", strings.TrimSpace(addr), &tls.Config{
+	return strings.TrimSpace(addr), func() ([]byte, error) {
+		err := <-done
+		return <-restc, err
+	}
+}
+
+func TestServerAgainstGoClient(t *testing.T) {
+	p := newPKI(t)
+	addr, wait := serveGuest(t, func(out io.Writer) error {
+		return run(t, p, out, p.server, nil, []string{"127.0.0.1:0"}, "server")
+	})
+	c, err := tls.Dial("tcp", addr, &tls.Config{
 		ServerName:   "example.test",
 		RootCAs:      p.ca.Pool(),
 		NextProtos:   []string{"h2", "http/1.1"},
@@ -261,8 +276,7 @@ func TestServerAgainstGoClient(t *testing.T) {
 	if want := "hello example.test alpn=h2 client=1 got=hi\n"; string(got) != want {
 		t.Errorf("client read %q, want %q", got, want)
 	}
-	err = <-done
-	rest := <-restc
+	rest, err := wait()
 	if err != nil {
 		t.Fatalf("guest: %v\n%s", err, rest)
 	}
@@ -753,30 +767,18 @@ func TestClosePendingPostHandshakeAuth(t *testing.T) {
 // frames: the goroutine's start, the go statement's wrapper, the handler,
 // Handshake and reserveStack. Each frame costs the runtime an unwind step,
 // a stack map and a pointer scan, in WebAssembly about a sixth of a
-// growth; before, the growth ran inside HandshakeContext, six frames deep.
+// growth; growing it inside HandshakeContext, where Handshake would call
+// it, would adjust six.
 func TestServerHandshakeStackGrowth(t *testing.T) {
 	p := newPKI(t)
 	const conns = 20
 	calls := &hostcalls.Counter{Guest: []string{"runtime.copystack", "runtime.adjustframe"}}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- runContext(calls.Context(context.Background()), t, "stdtls", p, calls.StartOn(pw, "127.0.0.1:"), pw,
+	addr, wait := serveGuest(t, func(out io.Writer) error {
+		return runContext(calls.Context(context.Background()), t, "stdtls", p, calls.StartOn(out, "127.0.0.1:"), out,
 			p.server, nil, []string{"127.0.0.1:0"}, 0, runtime.Limits{}, "handshakes", strconv.Itoa(conns))
-		pw.Close()
-	}()
-	lines := bufio.NewReader(pr)
-	addr, err := lines.ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address: %v (%v)", err, <-done)
-	}
-	restc := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(lines)
-		restc <- b
-	}()
+	})
 	for range conns {
-		c, err := tls.Dial("tcp", strings.TrimSpace(addr), &tls.Config{ServerName: "example.test", RootCAs: p.ca.Pool()})
+		c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "example.test", RootCAs: p.ca.Pool()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -786,8 +788,7 @@ func TestServerHandshakeStackGrowth(t *testing.T) {
 			t.Fatalf("read %q: %v", b, err)
 		}
 	}
-	err = <-done
-	rest := <-restc
+	rest, err := wait()
 	if err != nil || string(rest) != "served\n" {
 		t.Fatalf("guest: %v\n%s", err, rest)
 	}
