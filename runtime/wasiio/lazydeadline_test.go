@@ -107,18 +107,11 @@ func TestTransportReadDeadlineDuringRead(t *testing.T) {
 		_, err := c.Read(make([]byte, 16))
 		done <- err
 	}()
-	for give := time.Now().Add(10 * time.Second); ; {
+	waitFor(t, func() bool {
 		c.dmu.Lock()
-		reading := c.reading
-		c.dmu.Unlock()
-		if reading > 0 {
-			break
-		}
-		if time.Now().After(give) {
-			t.Fatal("the Read never began")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer c.dmu.Unlock()
+		return c.reading > 0
+	}, func() string { return "the Read never began" })
 	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	select {
 	case err := <-done:
