@@ -476,15 +476,16 @@ func (x *Exports) Refusal(f *ExportFunc) error {
 func (x *Exports) Leave(ctx context.Context, f *ExportFunc, err error) error {
 	// x.inst.Leave() when nothing but the entered bit is set, cheaper to
 	// inline; else (the instance closed during the call, see
-	// Instance.OnLeftClosed) leaveSlow leaves.
+	// Instance.OnLeftClosed, or a close waits for the call to leave, see
+	// Instance.IdleWake) leaveSlow leaves.
 	if err == nil && !f.post && atomic.CompareAndSwapUint32(x.halted, haltEntered, 0) {
 		return nil
 	}
 	return x.leaveSlow(ctx, f, err)
 }
 
-// leaveSlow is Leave past the common case: post-return, a failure, or an
-// instance closed during the call.
+// leaveSlow is Leave past the common case: post-return, a failure, an
+// instance closed during the call, or a wait for the call to leave.
 func (x *Exports) leaveSlow(ctx context.Context, f *ExportFunc, err error) error {
 	what := "the guest trapped"
 	if err == nil && f.Post != nil {

@@ -57,11 +57,11 @@ type closeWatch struct {
 // for ever.
 const outsideCloseWait = time.Second
 
-// waitIdle waits, up to outsideCloseWait, for a call into the guest in
-// progress (busy, as arm set it: nil when none is, else a channel closed
-// when it may have returned) to return. Once a wait ran out, the guest's
-// later closes (its component's other modules) do not wait again. Before,
-// it looked every millisecond.
+// waitIdle waits, up to outsideCloseWait (or wait, when set), for a call
+// into the guest in progress (busy, as arm set it: nil when none is, else
+// a channel closed when it may have returned) to return. Once a wait ran
+// out, the guest's later closes (its component's other modules) do not
+// wait again.
 func (w *closeWatch) waitIdle() {
 	w.mu.Lock()
 	busy := w.busy

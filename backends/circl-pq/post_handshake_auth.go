@@ -307,8 +307,7 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 			// Read (which may take the data, or the answer on its way),
 			// or for the counter to have room again (this connection's
 			// Read took the last of its data, or another connection
-			// gave some back). Before, the request tried again on a
-			// timer, up to every maxAuthPoll.
+			// gave some back).
 			select {
 			case <-req.done:
 				return nil
@@ -324,8 +323,7 @@ func (c *Conn) awaitAuth(ctx context.Context, req *authRequest) error {
 			// Read that comes meanwhile takes the answer on its way;
 			// otherwise try again after a pause, sooner after a Read: a
 			// Read may have taken the data and stopped, just short of
-			// the answer (before, a full buffer waited for a Read that
-			// never came, until ctx ended).
+			// the answer, and no other Read may come.
 			t := time.NewTimer(poll)
 			select {
 			case <-req.done:
@@ -444,10 +442,8 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 // and buf as it was, as it does when buf holds maxAuthBufferedInput or
 // more. A step of at least half the capacity keeps the number of buffers
 // (and copies) a connection makes logarithmic in what it reads ahead,
-// however little the counter has left; before, a counter refusing the
-// double made it grow by one record at a time, copying the whole buffer
-// for each (some 64 buffers and 32 MiB copied to read 1 MiB ahead). The
-// caller holds in.
+// however little the counter has left, where steps of one record would
+// copy the whole buffer for each. The caller holds in.
 func (c *Conn) growReadAhead(buf []byte) ([]byte, bool) {
 	if len(buf) >= maxAuthBufferedInput {
 		return buf, false
@@ -464,7 +460,8 @@ func (c *Conn) growReadAhead(buf []byte) ([]byte, bool) {
 	n := most
 	if c.readAhead.Hold(int64(most+rawInLen)) != nil {
 		n = 0
-		lo, hi := -1, (most-least+maxPlaintext-1)/maxPlaintext
+		steps := (most - least + maxPlaintext - 1) / maxPlaintext
+		lo, hi := -1, steps
 		for hi-lo > 1 {
 			k := lo + (hi-lo+1)/2
 			if c.readAhead.Hold(int64(least+k*maxPlaintext+rawInLen)) == nil {

@@ -58,6 +58,17 @@ func clientReader(c *Conn) <-chan error {
 	return done
 }
 
+// requestInBackground starts s.RequestClientIdentity with no deadline of
+// its own; its error arrives on the channel returned.
+func requestInBackground(s *Conn) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.RequestClientIdentity(context.Background())
+		errc <- err
+	}()
+	return errc
+}
+
 func requestIdentity(t *testing.T, s *Conn) ([][]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -424,11 +435,7 @@ func TestPostHandshakeAuthClose(t *testing.T) {
 		return nil, ctx.Err()
 	}, nil)
 	readDone := clientReader(client)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := server.RequestClientIdentity(context.Background())
-		errc <- err
-	}()
+	errc := requestInBackground(server)
 	select {
 	case <-hookStarted:
 	case <-time.After(10 * time.Second):
@@ -615,11 +622,7 @@ func TestStuckRequestWriteFails(t *testing.T) {
 		entered: make(chan struct{}, 1), release: make(chan struct{}), fail: errors.New("test transport: write failed")}
 	_, server := phaPairOver(t, craw, sw, offer(), nil)
 	sw.stuck.Store(true)
-	done := make(chan error, 1)
-	go func() {
-		_, err := server.RequestClientIdentity(context.Background())
-		done <- err
-	}()
+	done := requestInBackground(server)
 	<-sw.entered
 	if !server.auth.waiting() {
 		t.Error("the request being written is not outstanding")
@@ -637,12 +640,12 @@ func TestStuckRequestWriteFails(t *testing.T) {
 // is stuck writing its CertificateRequest (the peer reads nothing), the
 // server's Read of what the client sends meanwhile (a KeyUpdate, one
 // asking for an update, a record that fails the connection) returns:
-// it waits for nothing but the transport. Before, the request held the
-// lock of the outstanding requests across its write, and the read took
-// it for any handshake record (holdBacklog); it took the write side's
-// lock for a KeyUpdate asking for one and for an alert: a client of a
-// guest server that asked it for its certificate froze the guest's
-// read, on the guest's call, until the request was given up on.
+// it waits for nothing but the transport: not for the lock of the
+// outstanding requests, which the read takes for any handshake record
+// (holdBacklog), nor for the write side's, for a KeyUpdate asking for one
+// or an alert. Otherwise a client of a guest server that asked it for its
+// certificate would freeze the guest's read, on the guest's call, until
+// the request was given up on.
 func TestReadDuringStuckRequest(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -700,10 +703,9 @@ func TestReadDuringStuckRequest(t *testing.T) {
 // holds the start of a record read ahead, until Read took the last of the
 // data; and what it holds never passes what the counter took. The client
 // sends 400 KiB while the server reads ahead for a request never answered,
-// under a counter of 160 KiB. Before, the counter was told the bytes of
-// data alone: the buffer, grown by appending, had up to twice their
-// capacity, and a record's start in the record buffer (33 KiB) was not
-// told at all.
+// under a counter of 160 KiB. The bytes of data alone would tell too
+// little: the buffer, grown by appending, has up to twice their capacity,
+// and a record's start in the record buffer is 33 KiB more.
 func TestReadAheadCountsHeld(t *testing.T) {
 	const limit, size = 160 << 10, 400 << 10
 	craw, sraw := tcpPair(t)
@@ -826,8 +828,8 @@ func (n *notifyingCounter) state() (held int64, refused int) {
 // given back (backends.ReadAheadNotifier), then reads on and finds its
 // answer without a Read of the server's. The client sends 256 KiB before
 // its answer under a counter of 64 KiB, raised to 1 MiB once the request
-// waits. Before, the request asked the counter again on a timer, up to
-// every 50 ms: 12 refusals more in the last 300 ms the test watches.
+// waits. A request asking the counter again on a timer, up to every
+// maxAuthPoll, would be refused again in the 300 ms the test watches.
 func TestReadAheadWaitWakesOnRefund(t *testing.T) {
 	const size = 256 << 10
 	p := pki(t)
@@ -893,8 +895,8 @@ func TestReadAheadWaitWakesOnRefund(t *testing.T) {
 // TestPostHandshakeAuthClosedDuringVerify: a connection closed while the
 // server's VerifyClient hook looks at the client's chain, the hook then
 // accepting it, fails the request with the close: the request Close
-// failed is not taken out of the outstanding requests again (before, the
-// emptied queue was sliced past its end, a panic of the host).
+// failed is not taken out of the outstanding requests again (the emptied
+// queue sliced past its end would panic the host).
 func TestPostHandshakeAuthClosedDuringVerify(t *testing.T) {
 	p := pki(t)
 	inHook, closed := make(chan struct{}), make(chan struct{})
@@ -906,11 +908,7 @@ func TestPostHandshakeAuthClosedDuringVerify(t *testing.T) {
 	}
 	client, server := phaPair(t, offer(p.client.Identity()), sc)
 	readDone := clientReader(client)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := server.RequestClientIdentity(context.Background())
-		errc <- err
-	}()
+	errc := requestInBackground(server)
 	select {
 	case <-inHook:
 	case <-time.After(10 * time.Second):
@@ -961,8 +959,9 @@ func (n *trickleCounter) HoldReadAhead(v int64) error {
 // request never answered, under a counter that refuses the doubling of
 // its buffer and gives one record more each time it was refused, makes a
 // number of buffers logarithmic in what it holds, and the counter holds
-// what it does. Before, each record past 64 KiB meant a new buffer and a
-// copy of the whole one: 63 buffers and some 32 MiB copied.
+// what it does. Growing by one record at a time would make a new buffer
+// and a copy of the whole one for each record past 64 KiB: 63 buffers and
+// some 32 MiB copied.
 func TestReadAheadGrowthUnderTightBudget(t *testing.T) {
 	const size = maxAuthBufferedInput + 64<<10
 	craw, sraw := tcpPair(t)

@@ -19,7 +19,7 @@ var bg = context.Background()
 // wait waits for src to be ready. Its deadline only guards against a hang:
 // what the tests wait for can take seconds on a loaded machine (a lookup
 // of TestLookupAddrLimit's big answers, some 100 ms of work on a quiet
-// one, passed 5 s with 20 busy loops on 2 CPUs).
+// one, took more than 5 s with 20 busy loops on 2 CPUs).
 func wait(t *testing.T, src wasiio.Source) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(bg, 2*time.Minute)

@@ -2,6 +2,7 @@ package wasiio
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -33,13 +34,9 @@ func failedQueue(t *testing.T) (*sendQueue, *UnsentBudget) {
 	if _, err := q.Write(make([]byte, 200<<10)); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) { // a hang guard only
-		if n := inflight(q); n > UnsentFloor {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the flusher holds %d bytes in flight, want more than the floor", n)
-		}
-	}
+	waitFor(t, func() bool { return inflight(q) > UnsentFloor }, func() string {
+		return fmt.Sprintf("the flusher holds %d bytes in flight, want more than the floor", inflight(q))
+	})
 	if b.Used() == 0 {
 		t.Fatal("the chunk in flight is not counted against the budget")
 	}
@@ -65,11 +62,9 @@ func inflight(q *sendQueue) int {
 // linger is 30 s, and no Close set it).
 func flusherEnds(t *testing.T, q *sendQueue, b *UnsentBudget) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); inflight(q) != 0 || b.Used() != 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the failed queue's flusher still writes %d bytes, the budget counts %d", inflight(q), b.Used())
-		}
-	}
+	waitFor(t, func() bool { return inflight(q) == 0 && b.Used() == 0 }, func() string {
+		return fmt.Sprintf("the failed queue's flusher still writes %d bytes, the budget counts %d", inflight(q), b.Used())
+	})
 }
 
 // A send queue that fails (the peer is not reading) ends its flusher's

@@ -37,24 +37,10 @@ func lazyTransport(t *testing.T) (*streamConn, *deadlineCounter, *net.TCPConn) {
 
 // readWithin runs c.Read(p) and fails the test if it has not returned
 // within a generous bound (a hang guard, not a timing).
-func readWithin(t *testing.T, c *streamConn, p []byte) (int, error) {
+func readWithin(t *testing.T, c *streamConn, p []byte) (n int, err error) {
 	t.Helper()
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		n, err := c.Read(p)
-		done <- result{n, err}
-	}()
-	select {
-	case r := <-done:
-		return r.n, r.err
-	case <-time.After(10 * time.Second):
-		t.Fatal("Read did not return")
-		return 0, nil
-	}
+	returns(t, "Read", func() { n, err = c.Read(p) })
+	return n, err
 }
 
 // A read deadline of a transport over a socket is put on the socket by
@@ -121,18 +107,11 @@ func TestTransportReadDeadlineDuringRead(t *testing.T) {
 		_, err := c.Read(make([]byte, 16))
 		done <- err
 	}()
-	for give := time.Now().Add(10 * time.Second); ; {
+	waitFor(t, func() bool {
 		c.dmu.Lock()
-		reading := c.reading
-		c.dmu.Unlock()
-		if reading > 0 {
-			break
-		}
-		if time.Now().After(give) {
-			t.Fatal("the Read never began")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer c.dmu.Unlock()
+		return c.reading > 0
+	}, func() string { return "the Read never began" })
 	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	select {
 	case err := <-done:

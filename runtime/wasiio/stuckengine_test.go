@@ -20,7 +20,7 @@ import (
 	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 )
 
-// bigCAPool is a pool of CAs whose names take some 50 KiB together: a
+// bigCAPool is a pool of CAs whose names take some 53 KiB together: a
 // server's post-handshake CertificateRequest naming them is four records.
 func bigCAPool(t *testing.T) *x509.CertPool {
 	t.Helper()
@@ -156,7 +156,8 @@ func (r *stuckRequest) request(t *testing.T) (done chan error) {
 	}
 }
 
-// returns fails the test unless f returns before its hang guard.
+// returns fails the test unless f returns before its hang guard, naming
+// what did not.
 func returns(t *testing.T, what string, f func()) {
 	t.Helper()
 	done := make(chan struct{})
@@ -167,13 +168,13 @@ func returns(t *testing.T, what string, f func()) {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second): // a hang guard only
-		t.Fatalf("%s waited for the engine's stuck write", what)
+		t.Fatalf("%s did not return", what)
 	}
 }
 
 // TestGuestWriteDuringStuckEngineWrite: a write the TLS engine makes on
 // its own from a goroutine after the handshake (here a guest server's
-// post-handshake CertificateRequest naming 50 KiB of CAs; also a KeyUpdate
+// post-handshake CertificateRequest naming 53 KiB of CAs; also a KeyUpdate
 // answer or an alert) waits for room in the socket's send queue when the
 // peer reads nothing and the guest's unsent budget is spent, holding the
 // engine's write lock. A guest's write that reaches the engine meanwhile

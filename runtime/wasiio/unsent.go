@@ -73,7 +73,7 @@ func grantFor(room int) int {
 // a connection hold at most two floors outside the budget. Past that, the
 // connection fails: the engine's write holds its write lock, which the
 // guest's write waits for, on the guest's call (a write already waiting
-// for room when the guest's begins is woken to decide so).
+// for room when the guest's begins is woken and treated the same way).
 //
 // A queue returns its bytes as the socket takes them, and what it
 // reserved once the permit is spent or replaced; a dropped stream's queue

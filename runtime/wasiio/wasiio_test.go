@@ -201,6 +201,17 @@ func waitGoroutines(t *testing.T, want int) {
 	t.Fatalf("goroutines: %d, want at most %d", runtime.NumGoroutine(), want)
 }
 
+// waitFor waits up to 10 s (a hang guard only) for ok, then fails t with
+// what says.
+func waitFor(t *testing.T, ok func() bool, what func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(what())
+		}
+	}
+}
+
 type slowWriter struct {
 	gate chan struct{}
 	buf  bytes.Buffer
