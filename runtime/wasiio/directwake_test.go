@@ -28,6 +28,16 @@ func (r *gatedRaw) Write(f func(fd uintptr) bool) error {
 	return r.RawConn.Write(f)
 }
 
+// gated is c's RawConn, its writes gated (gatedRaw).
+func gated(t *testing.T, c *net.TCPConn) *gatedRaw {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &gatedRaw{RawConn: raw, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
 // A wait for a send queue to be idle (an inline output stream's
 // readiness, and what a transport over that stream waits for before it
 // writes: TLS tunnelled through TLS) that starts while a direct write is
@@ -38,11 +48,7 @@ func (r *gatedRaw) Write(f func(fd uintptr) bool) error {
 // until the host's handshake timeout.
 func TestSendQueueDirectWriteWakes(t *testing.T) {
 	c, _ := tcpPair(t)
-	raw, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gatedRaw{RawConn: raw, entered: make(chan struct{}), release: make(chan struct{})}
+	g := gated(t, c)
 	q := newSendQueue(c, g, 0)
 	wrote := make(chan error, 1)
 	go func() {
@@ -98,11 +104,7 @@ func TestSendQueueDirectWriteWakes(t *testing.T) {
 func TestSendQueueCloseReleasesByWriteReturn(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	c, _ := tcpPair(t)
-	raw, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gatedRaw{RawConn: raw, entered: make(chan struct{}), release: make(chan struct{})}
+	g := gated(t, c)
 	q := newSendQueue(c, g, 0)
 	var released atomic.Int32
 	type result struct {
@@ -143,11 +145,7 @@ func refusedRest(t *testing.T, during func(*sendQueue), released *atomic.Int32) 
 	a, peer := tcpPair(t)
 	peer.SetReadBuffer(4096)
 	a.SetWriteBuffer(4096)
-	raw, err := a.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gatedRaw{RawConn: raw, entered: make(chan struct{}), release: make(chan struct{})}
+	g := gated(t, a)
 	q := newSendQueue(a, g, 0)
 	q.budget = NewUnsentBudget(0, nil)
 	type result struct {
