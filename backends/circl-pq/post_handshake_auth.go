@@ -365,20 +365,22 @@ func (c *Conn) readWake() <-chan struct{} {
 // crosses what the counter allowed). Read keeps the count until it took
 // the last of the data, and the buffer with it. The caller holds in.
 func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead, err error) {
-	// Application data already read stays ahead of what arrives now, in
-	// the buffer it is in when an earlier call kept it, moved to the
-	// front; otherwise in a new one, which also stops c.input aliasing
-	// the raw input buffer.
-	saved := c.aheadBuf[:copy(c.aheadBuf[:cap(c.aheadBuf)], c.input)]
-	if c.aheadBuf == nil {
+	// Application data already read stays ahead of what arrives now,
+	// where it is in the buffer an earlier call kept it in (base; saved
+	// is the rest of it Read has not taken, up to base's end), which
+	// growReadAhead moves only as it may; otherwise in a new buffer,
+	// which also stops c.input aliasing the raw input buffer.
+	base, saved := c.aheadBuf, c.input
+	if base == nil {
 		saved = make([]byte, len(c.input))
 		copy(saved, c.input)
+		base = saved
 	}
 	c.input, c.aheadBuf = nil, nil
 	defer func() {
 		c.releaseRawIn()
 		if len(saved) > 0 {
-			c.input, c.aheadBuf = saved, saved
+			c.input, c.aheadBuf = saved, base
 		}
 		// No more than the counter took for the last record, the start
 		// of a record read ahead included: never refused.
@@ -409,7 +411,7 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 			continue
 		}
 		var ok bool
-		if saved, ok = c.growReadAhead(saved); !ok {
+		if base, saved, ok = c.growReadAhead(base, saved); !ok {
 			return authFull, nil
 		}
 		err := c.readRecordLocked()
@@ -433,27 +435,50 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 }
 
 // growReadAhead returns buf, the application data readForAuth keeps for
-// Read, with room for one more record's data, once the transport's
-// counter, if any, took what the connection then holds: buf's capacity
-// and a pooled record buffer to read the record into. It grows the
-// capacity to the most the counter takes of twice the capacity, down to
-// one and a half times it (or to one more record, if that is more), in
-// whole records; when the counter takes none of these it returns false,
-// and buf as it was, as it does when buf holds maxAuthBufferedInput or
-// more. A step of at least half the capacity keeps the number of buffers
-// (and copies) a connection makes logarithmic in what it reads ahead,
-// however little the counter has left, where steps of one record would
-// copy the whole buffer for each. The caller holds in.
-func (c *Conn) growReadAhead(buf []byte) ([]byte, bool) {
+// Read, and base, the buffer it is the end of (buf ends where base does;
+// before buf, what Read took), with room after buf for one more record's
+// data, once the transport's counter, if any, took what the connection
+// then holds: base's capacity and a pooled record buffer to read the
+// record into. When buf has no such room it makes it, in one of three
+// ways, each copying buf once:
+//
+//   - it moves buf to base's front, if that makes room and Read took at
+//     least as much of base as buf holds: each byte Read takes is then
+//     paid for by one byte moved at most, where moving buf at every call,
+//     each Read of a request's wait making one, copied up to 1 MiB for
+//     each Read however little it took (64 bytes for each byte a peer
+//     sent, read 16 KiB at a time);
+//   - otherwise, while base is short of maxAuthBufferedInput and a
+//     record, it grows: to the most the counter takes of twice base's
+//     capacity, down to one and a half times it (or to one more record,
+//     if that is more), in whole records. A step of at least half keeps
+//     the number of buffers (and copies) a connection makes logarithmic
+//     in what it reads ahead, however little the counter has left, where
+//     steps of one record would copy the whole buffer for each;
+//   - otherwise (base is at its largest, or the counter takes none of
+//     the sizes asked) it returns false, and base and buf as they were,
+//     as it does when buf holds maxAuthBufferedInput or more: the
+//     request waits for Read to take more, or for a refund.
+//
+// The caller holds in.
+func (c *Conn) growReadAhead(base, buf []byte) ([]byte, []byte, bool) {
 	if len(buf) >= maxAuthBufferedInput {
-		return buf, false
+		return base, buf, false
 	}
 	need := len(buf) + maxPlaintext
 	if cap(buf) >= need {
-		return buf, c.readAhead.Hold(int64(cap(buf)+rawInLen)) == nil
+		return base, buf, c.readAhead.Hold(int64(cap(base)+rawInLen)) == nil
 	}
-	most := min(max(need, 2*cap(buf)), maxAuthBufferedInput+maxPlaintext)
-	least := min(max(need, cap(buf)+cap(buf)/2), most)
+	largest := maxAuthBufferedInput + maxPlaintext
+	if cap(base) >= need && (cap(base)-cap(buf) >= len(buf) || cap(base) >= largest) {
+		if cap(base)-cap(buf) < len(buf) || c.readAhead.Hold(int64(cap(base)+rawInLen)) != nil {
+			return base, buf, false
+		}
+		buf = base[:copy(base[:cap(base)], buf)]
+		return base, buf, true
+	}
+	most := min(max(need, 2*cap(base)), largest)
+	least := min(max(need, cap(base)+cap(base)/2), most)
 	// The sizes asked are least plus k records, for k in [0, steps), and
 	// most; a size refused is never asked again, and a size taken only
 	// by a larger one, so what the counter holds only grows.
@@ -471,12 +496,12 @@ func (c *Conn) growReadAhead(buf []byte) ([]byte, bool) {
 			}
 		}
 		if n == 0 {
-			return buf, false
+			return base, buf, false
 		}
 	}
 	grown := make([]byte, len(buf), n)
 	copy(grown, buf)
-	return grown, true
+	return grown, grown, true
 }
 
 // aheadHeld is what the connection holds of application data read ahead
