@@ -79,6 +79,18 @@ type Conn struct {
 	// request waiting for one (readWake); nil when none waits. Guarded
 	// by in.
 	readWoken chan struct{}
+	// readers counts the Reads waiting for in: readForAuth, which holds
+	// in while it reads the transport, stops for them (see cutAhead).
+	readers atomic.Int32
+	// deadlineMu orders the transport's read deadline: readDeadline,
+	// the last set through SetReadDeadline or SetDeadline; aheadReading,
+	// set while readForAuth may read the transport; aheadCut, set while
+	// its read is cut short by a deadline that has passed, which it puts
+	// back to readDeadline as it stops.
+	deadlineMu   sync.Mutex
+	readDeadline time.Time
+	aheadReading bool
+	aheadCut     bool
 	// authCarry is what hand held, told to the counter, when a server's
 	// wait for a post-handshake certificate began (authWaited), less what
 	// was handled of it since: bytes the transport read before its own
@@ -299,11 +311,58 @@ func contains[T comparable](list []T, v T) bool {
 }
 
 // LocalAddr, RemoteAddr and the deadlines pass through to the transport.
+// A read deadline set while a server's RequestClientIdentity has its read
+// cut short (see cutAhead) reaches the transport as that read stops.
 func (c *Conn) LocalAddr() net.Addr                { return c.conn.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr               { return c.conn.RemoteAddr() }
-func (c *Conn) SetDeadline(t time.Time) error      { return c.conn.SetDeadline(t) }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return c.conn.SetReadDeadline(t) }
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	c.readDeadline = t
+	if c.aheadCut {
+		return c.conn.SetWriteDeadline(t)
+	}
+	return c.conn.SetDeadline(t)
+}
+
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	c.readDeadline = t
+	if c.aheadCut {
+		return nil
+	}
+	return c.conn.SetReadDeadline(t)
+}
+
+// cutAhead cuts short the transport read of readForAuth, if one may be in
+// progress, with a read deadline that has passed: a Read waits for it
+// (readForAuth, which holds in, would otherwise keep the Read from the
+// data it read ahead for as long as the peer sends nothing), or its
+// request's context ended.
+func (c *Conn) cutAhead() {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.aheadReading && !c.aheadCut {
+		c.aheadCut = true
+		c.conn.SetReadDeadline(time.Now())
+	}
+}
+
+// readingAhead marks the start (true) and the end (false) of readForAuth's
+// reads of the transport; at the end, a read deadline cutAhead cut short
+// is put back as it was set.
+func (c *Conn) readingAhead(on bool) {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	c.aheadReading = on
+	if !on && c.aheadCut {
+		c.aheadCut = false
+		c.conn.SetReadDeadline(c.readDeadline)
+	}
+}
 
 // NetConn returns the transport.
 func (c *Conn) NetConn() net.Conn { return c.conn }
@@ -864,7 +923,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.in.Lock()
+	// A server's RequestClientIdentity reading ahead holds in while it
+	// waits for the peer: it stops for this Read.
+	c.readers.Add(1)
+	if !c.in.TryLock() {
+		c.cutAhead()
+		c.in.Lock()
+	}
+	c.readers.Add(-1)
 	defer c.in.Unlock()
 	if c.readWoken != nil {
 		// A request waiting for a Read tries again once this one

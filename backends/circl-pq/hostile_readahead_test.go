@@ -94,3 +94,97 @@ func TestHostileReadAheadCopies(t *testing.T) {
 		t.Errorf("reading %d bytes copied %d bytes read ahead again, want %d at most", delivered, copied, most)
 	}
 }
+
+// TestReadDuringSilentRequest: a server's RequestClientIdentity reading
+// ahead for its answer over a blocking transport, the client having sent
+// some data and then nothing (no answer, no more data): a Read of the
+// server's returns that data, not wait with it for the request's
+// context, which a silent peer leaves to run out.
+func TestReadDuringSilentRequest(t *testing.T) {
+	craw, sraw := tcpPair(t)
+	client, server := phaPairOver(t, craw, sraw, offer(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	requested := make(chan error, 1)
+	go func() {
+		_, err := server.RequestClientIdentity(ctx)
+		requested <- err
+	}()
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	// The request read the data ahead (a hang guard only), and reads on.
+	for deadline := time.Now().Add(10 * time.Second); server.ApplicationDataRead() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the request read nothing ahead")
+		}
+	}
+	awaitReadingAhead(t, server)
+	read := make(chan error, 1)
+	go func() {
+		b := make([]byte, 10)
+		n, err := server.Read(b)
+		if err == nil && string(b[:n]) != "hello" {
+			err = fmt.Errorf("read %q, want \"hello\"", b[:n])
+		}
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatalf("the server's Read: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a hang guard only
+		t.Fatal("the server's Read waited for the request reading ahead of it")
+	}
+	select {
+	case err := <-requested:
+		t.Fatalf("RequestClientIdentity returned %v without an answer", err)
+	default:
+	}
+}
+
+// TestReadDeadlineDuringRequest: a Read with a read deadline of its own,
+// set through the connection, that cuts short a server's request reading
+// ahead (see TestReadDuringSilentRequest), the client sending nothing,
+// fails at its deadline: the deadline put back as the request's read
+// stops is the Read's, not none.
+func TestReadDeadlineDuringRequest(t *testing.T) {
+	craw, sraw := tcpPair(t)
+	_, server := phaPairOver(t, craw, sraw, offer(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go server.RequestClientIdentity(ctx)
+	awaitReadingAhead(t, server)
+	server.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	read := make(chan error, 1)
+	go func() {
+		_, err := server.Read(make([]byte, 10))
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if !isTimeout(err) {
+			t.Fatalf("the server's Read returned %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second): // a hang guard only
+		t.Fatal("the server's Read waited past its deadline")
+	}
+}
+
+// awaitReadingAhead waits until a request of s reads the transport ahead
+// of Read (a hang guard only).
+func awaitReadingAhead(t *testing.T, s *Conn) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.deadlineMu.Lock()
+		reading := s.aheadReading
+		s.deadlineMu.Unlock()
+		if reading {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request does not read ahead")
+		}
+	}
+}

@@ -33,7 +33,11 @@ import (
 // progress processes it on the way, and otherwise RequestClientIdentity
 // reads until its answer is in, keeping any application data that
 // interleaves (between whole handshake messages, RFC 8446, Section 5.1) for
-// the next Read. Requests may overlap; the client answers them in order.
+// the next Read. A Read that comes while it reads cuts its read of the
+// transport short (a read deadline that has passed, then the one set
+// through the connection put back) and takes the read side, the data kept
+// and the answer on its way. Requests may overlap; the client answers
+// them in order.
 //
 // A transport that never blocks gives no signal when the answer arrives:
 // when its Read times out, RequestClientIdentity lets go of the read side
@@ -387,12 +391,12 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 		c.readAhead.Hold(int64(cap(c.aheadBuf)) + c.rawHeld())
 	}()
 
-	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Now()) })
-	defer func() {
-		if !stop() {
-			c.conn.SetReadDeadline(time.Time{})
-		}
-	}()
+	// A read of the transport is cut short when ctx ends or a Read waits
+	// for in (cutAhead), and the deadline put back as it was set.
+	c.readingAhead(true)
+	defer c.readingAhead(false)
+	stop := context.AfterFunc(ctx, c.cutAhead)
+	defer stop()
 	// Messages without data in between are bounded as in Read, with the
 	// same count (handlePostHandshakeBounded).
 	for {
@@ -400,6 +404,11 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 		case <-req.done:
 			return authAnswered, nil
 		default:
+		}
+		if c.readers.Load() > 0 {
+			// A Read waits: it takes the data read ahead, and the
+			// answer on its way. The request waits for it (readWake).
+			return authIdle, nil
 		}
 		if c.in.err != nil {
 			return 0, c.in.err

@@ -677,7 +677,16 @@ func (s inlineSource) ReadNow(p []byte) (int, error) {
 	return s.transport.ReadNow(s.conn, p)
 }
 
-func (s inlineSource) SetReadDeadline(t time.Time) error { return s.transport.SetReadDeadline(t) }
+// SetReadDeadline sets the deadline through the backend's connection when
+// it takes one (circl-pq's cuts a read of its own short, for a Read that
+// waits, and then puts back the deadline last set through it), else on
+// the transport.
+func (s inlineSource) SetReadDeadline(t time.Time) error {
+	if d, ok := s.conn.(interface{ SetReadDeadline(time.Time) error }); ok {
+		return d.SetReadDeadline(t)
+	}
+	return s.transport.SetReadDeadline(t)
+}
 
 // closeOutput flushes the cleartext output and sends close_notify. The
 // flush waits at most the guest's send linger (runtime.Limits.SendLinger,
