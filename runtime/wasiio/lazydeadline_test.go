@@ -7,8 +7,11 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // deadlineCounter is a TCP socket that counts the future read deadlines
@@ -121,4 +124,39 @@ func TestTransportReadDeadlineDuringRead(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a deadline set during a Read did not end it")
 	}
+}
+
+// A peer's reset reaches a Read that has a deadline waiting for it, as it
+// reaches one without: the reset is reported once by the socket, to the
+// look that found nothing else there. Before, that look dropped it and
+// the socket's own Read then found the end of the stream: a reset read
+// as a clean end.
+func TestTransportLazyReadReportsReset(t *testing.T) {
+	c, _, peer := lazyTransport(t)
+	peer.SetLinger(0)
+	peer.Close() // a reset
+	waitFor(t, func() bool { return resetArrived(t, c.conn.(*deadlineCounter).TCPConn) }, func() string {
+		return "the peer's reset never arrived"
+	})
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	if n, err := readWithin(t, c, make([]byte, 16)); n != 0 || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("Read after the peer's reset: %d, %v; want %v", n, err, syscall.ECONNRESET)
+	}
+}
+
+// resetArrived reports whether c's socket has an error or a hang-up
+// pending, without taking it.
+func resetArrived(t *testing.T, c *net.TCPConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revents int16
+	raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 0); err == nil {
+			revents = fds[0].Revents
+		}
+	})
+	return revents&(unix.POLLERR|unix.POLLHUP) != 0
 }
