@@ -94,6 +94,9 @@ func TestInlineReadDuringPostHandshakeAuth(t *testing.T) {
 			t.Fatal("the request read nothing ahead of the guest")
 		}
 	}
+	// The request reads the socket (it read the bytes), and the guest's
+	// read cuts that read short: it reads the socket again after.
+	reads := sock.entered.Load()
 	read := make(chan string, 1)
 	go func() {
 		var got []byte
@@ -118,7 +121,7 @@ func TestInlineReadDuringPostHandshakeAuth(t *testing.T) {
 	// The request reads the socket again (a hang guard only), and the
 	// guest polls with a deadline: the poll's read cuts the request's
 	// short and waits for its own deadline alone.
-	for reads, deadline := sock.entered.Load(), time.Now().Add(waitLimit); sock.entered.Load() == reads; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(waitLimit); sock.entered.Load() == reads; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the request does not read the socket again")
 		}
