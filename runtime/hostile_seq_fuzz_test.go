@@ -916,7 +916,17 @@ func seqSeeds(e *seqEnv) []seqSeed {
 			call(mPoll+"[resource-drop]pollable", hd(8)),
 			call(tlsM+"[resource-drop]future-streams", hd(7)),
 			call(tlsM+"[resource-drop]client-connection", hd(5)),
-			call(ext2M+"client-last-error", hd(5), ret(3))))})
+			call(ext2M+"client-last-error", hd(5), ret(3))))},
+			// Calls that wait on the silent TLS peer, ended by the
+			// instance's close as they wait (the hang guard): a read
+			// that meets only what the handshake left, and a flush of
+			// a full permit's worth the peer never takes.
+			seqCase{tls: true, name: "tls-silent-blocking-read-closed", calls: seq(tlsHandshakeTo(tlsM, silentTLSPort()), one(
+				call(mStreams+"[method]input-stream.blocking-read", hd(9), small(32), ret(3))))},
+			seqCase{tls: true, name: "tls-silent-blocking-flush-closed", calls: seq(tlsHandshakeTo(tlsM, silentTLSPort()), one(
+				call(mTCP+"[method]tcp-socket.set-send-buffer-size", hd(1), raw(4096), ret(3)),
+				checkWrite(10), writePermit(10),
+				call(mStreams+"[method]output-stream.blocking-flush", hd(10), ret(3))))})
 	}
 	if tlsM != "" && ext2M != "" {
 		// The extensions on a connection whose output is closed, whose
