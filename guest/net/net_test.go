@@ -220,6 +220,34 @@ func TestHostCallsPerDial(t *testing.T) {
 	}
 }
 
+// TestCloseWithoutWrites pins that Close of a connection nothing was
+// written to asks the host nothing about its output: there is nothing to
+// flush (before, a flush request and a check-write per Close). A TLS
+// connection that only read closes its writer the same way.
+func TestCloseWithoutWrites(t *testing.T) {
+	const dials = 20
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(io.Discard, c)
+		c.Close()
+	})
+	calls := new(hostcalls.Counter)
+	var out bytes.Buffer
+	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
+		[]string{addr}, nil, "quietdials", addr, strconv.Itoa(dials))
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	n := calls.Counts()
+	for _, call := range []string{
+		"wasi:io/streams@0.2.8 [method]output-stream.flush",
+		"wasi:io/streams@0.2.8 [method]output-stream.check-write",
+	} {
+		if got := n[call]; got != 0 {
+			t.Errorf("%d calls of %s for %d dials closed without a write, want none", got, call, dials)
+		}
+	}
+}
+
 func TestDialRefused(t *testing.T) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
