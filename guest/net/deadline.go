@@ -52,7 +52,9 @@ func (d *deadline) get() (time.Time, <-chan struct{}, bool) {
 			d.ch = make(chan struct{})
 		}
 	}
-	return d.t, d.ch, d.state.Load()&stateClosed != 0
+	// Closed with a channel made is closed under the lock, which also
+	// forgets the channel: d is open.
+	return d.t, d.ch, false
 }
 
 // peek returns the deadline and whether it was closed, for a caller that
