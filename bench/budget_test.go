@@ -34,7 +34,9 @@ import (
 // counted at the guest's import wrappers: guest/wasi/... for the Go
 // guest, the C source for the C guest) and the Go scheduler's goroutine
 // wake-ups per operation (runtime/metrics /sched/latencies, the whole
-// process, estimated from the runtime's 1-in-8 sample). With
+// process, estimated from the runtime's 1-in-8 sample), and its heap
+// allocations and garbage collections per operation (runtime/metrics,
+// the whole process). With
 // -budget.wait it prints its pid and waits for a line on stdin before the
 // operations and prints "done" after them, so that perf or strace can
 // attach to this process alone (the peer runs in a child process then).
@@ -117,6 +119,19 @@ func wakeups() uint64 {
 	return 8 * n
 }
 
+// allocs is the process's heap allocations so far.
+type allocs struct{ objects, bytes, cycles uint64 }
+
+// heapAllocs reads the Go heap's cumulative allocations of the whole
+// process (runtime/metrics): the host's, the runtime's and, with the
+// peer in-process, the peer's; a guest's own allocations are in its
+// linear memory and not counted.
+func heapAllocs() allocs {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return allocs{objects: s[0].Value.Uint64(), bytes: s[1].Value.Uint64(), cycles: s[2].Value.Uint64()}
+}
+
 func budgetSubjectNamed(name string) (subject, error) {
 	switch {
 	case name == "native":
@@ -188,9 +203,9 @@ func TestBudget(t *testing.T) {
 		bufio.NewReader(os.Stdin).ReadString('\n')
 	}
 	calls.on.Store(true)
-	w0 := wakeups()
+	w0, a0 := wakeups(), heapAllocs()
 	d, err := op(*budgetN)
-	w1 := wakeups()
+	w1, a1 := wakeups(), heapAllocs()
 	calls.on.Store(false)
 	if err != nil {
 		t.Fatal(err)
@@ -199,8 +214,10 @@ func TestBudget(t *testing.T) {
 		fmt.Println("done")
 	}
 	n := *budgetN
-	fmt.Printf("%s %s, peer %s: %d operations, %.1f µs each, %.1f goroutine wake-ups each (whole process)\n",
-		sub.name, *budgetOp, *budgetPeer, n, float64(d.Nanoseconds())/1e3/float64(n), float64(w1-w0)/float64(n))
+	fmt.Printf("%s %s, peer %s: %d operations, %.1f µs each, %.1f goroutine wake-ups and %.1f heap allocations (%.0f bytes) each, %.3f collections each (whole process)\n",
+		sub.name, *budgetOp, *budgetPeer, n, float64(d.Nanoseconds())/1e3/float64(n), float64(w1-w0)/float64(n),
+		float64(a1.objects-a0.objects)/float64(n), float64(a1.bytes-a0.bytes)/float64(n),
+		float64(a1.cycles-a0.cycles)/float64(n))
 	if *budgetCount {
 		lines, total := calls.report(n)
 		fmt.Printf("host calls per operation: %.2f\n%s\n", total, strings.Join(lines, "\n"))

@@ -4,11 +4,15 @@ package wasiio
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // deadlineCounter is a TCP socket that counts the future read deadlines
@@ -26,18 +30,18 @@ func (c *deadlineCounter) SetReadDeadline(t time.Time) error {
 }
 
 // lazyTransport returns a non-blocking transport over a counted socket.
-func lazyTransport(t *testing.T) (*streamConn, *deadlineCounter, *net.TCPConn) {
+func lazyTransport(t *testing.T) (*nonblockingConn, *deadlineCounter, *net.TCPConn) {
 	t.Helper()
 	a, b := tcpPair(t)
 	dc := &deadlineCounter{TCPConn: a}
 	nb := nonblocking(t, dc)
 	t.Cleanup(func() { nb.Close() })
-	return &nb.(*nonblockingConn).streamConn, dc, b
+	return nb.(*nonblockingConn), dc, b
 }
 
 // readWithin runs c.Read(p) and fails the test if it has not returned
 // within a generous bound (a hang guard, not a timing).
-func readWithin(t *testing.T, c *streamConn, p []byte) (n int, err error) {
+func readWithin(t *testing.T, c io.Reader, p []byte) (n int, err error) {
 	t.Helper()
 	returns(t, "Read", func() { n, err = c.Read(p) })
 	return n, err
@@ -120,5 +124,65 @@ func TestTransportReadDeadlineDuringRead(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a deadline set during a Read did not end it")
+	}
+}
+
+// A peer's reset reaches a Read that has a deadline waiting for it, as it
+// reaches one without: the reset is reported once by the socket, to the
+// look that found nothing else there. Before, that look dropped it and
+// the socket's own Read then found the end of the stream: a reset read
+// as a clean end.
+func TestTransportLazyReadReportsReset(t *testing.T) {
+	c, _, peer := lazyTransport(t)
+	peer.SetLinger(0)
+	peer.Close() // a reset
+	waitFor(t, func() bool { return resetArrived(t, c.conn.(*deadlineCounter).TCPConn) }, func() string {
+		return "the peer's reset never arrived"
+	})
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	if n, err := readWithin(t, c, make([]byte, 16)); n != 0 || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("Read after the peer's reset: %d, %v; want %v", n, err, syscall.ECONNRESET)
+	}
+}
+
+// resetArrived reports whether c's socket has an error or a hang-up
+// pending, without taking it.
+func resetArrived(t *testing.T, c *net.TCPConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revents int16
+	raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 0); err == nil {
+			revents = fds[0].Revents
+		}
+	})
+	return revents&(unix.POLLERR|unix.POLLHUP) != 0
+}
+
+// A future deadline set after one a Read put on the socket takes that one
+// off the socket: ReadNow, which looks at the socket whatever deadline
+// waits, then gets the bytes there rather than the old deadline's
+// timeout (the wasi:tls host reads a guest's cleartext inside ReadNow
+// between its waits, each of which sets a deadline).
+func TestTransportLazyDeadlineLiftsArmed(t *testing.T) {
+	c, _, peer := lazyTransport(t)
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	buf := make([]byte, 16)
+	if n, err := readWithin(t, c, buf); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read from a silent peer: %d, %v; want %v", n, err, os.ErrDeadlineExceeded)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	peer.Write([]byte("x"))
+	var n int
+	var err error
+	waitFor(t, func() bool {
+		n, err = c.ReadNow(c, buf)
+		return !errors.Is(err, ErrWouldBlock)
+	}, func() string { return "the peer's byte never arrived" })
+	if n != 1 || err != nil {
+		t.Fatalf("ReadNow with a byte there: %d, %v", n, err)
 	}
 }

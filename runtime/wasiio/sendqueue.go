@@ -239,6 +239,7 @@ func (q *sendQueue) roomLocked(n int) error {
 		return err
 	}
 	var timer *time.Timer
+	var armed time.Time // the deadline timer fires at
 	q.waiting.Add(1)
 	defer func() {
 		q.waiting.Add(-1)
@@ -257,8 +258,15 @@ func (q *sendQueue) roomLocked(n int) error {
 			return net.ErrClosed
 		case !q.deadline.IsZero() && !time.Now().Before(q.deadline):
 			return os.ErrDeadlineExceeded
-		case !q.deadline.IsZero() && timer == nil:
-			timer = time.AfterFunc(time.Until(q.deadline), func() {
+		case !q.deadline.IsZero() && !q.deadline.Equal(armed):
+			// A deadline moved during the wait (SetDeadline) moves
+			// the timer: earlier, or later than one that fired.
+			armed = q.deadline
+			if timer != nil {
+				timer.Reset(time.Until(armed))
+				break
+			}
+			timer = time.AfterFunc(time.Until(armed), func() {
 				q.mu.Lock()
 				q.cond.Broadcast()
 				q.mu.Unlock()

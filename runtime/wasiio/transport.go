@@ -187,11 +187,23 @@ func (c *streamConn) lazyRead(p []byte) (int, error) {
 	}()
 	if lazy {
 		if !passed && len(p) > 0 {
-			if n, err := readNow(c.raw, p); n > 0 && err == nil {
+			n, err := readNow(c.raw, p)
+			switch {
+			case err == nil:
 				return n, nil
+			case err == errEOF:
+				return 0, io.EOF
+			case errors.Is(err, ErrWouldBlock):
+			default:
+				if errno, ok := socketError(err); ok {
+					// The socket reports an error (a reset) once:
+					// to this look, not to a Read after it, which
+					// would find the end of the stream.
+					return 0, &net.OpError{Op: "read", Net: c.conn.LocalAddr().Network(), Source: c.conn.LocalAddr(), Addr: c.conn.RemoteAddr(), Err: os.NewSyscallError("read", errno)}
+				}
 			}
-			// Nothing there, the end of input or an error: the
-			// socket's own Read waits or reports it.
+			// Nothing there (or the descriptor's own error): the
+			// socket's Read waits or reports it.
 		}
 		c.dmu.Lock()
 		if c.rlazy {
@@ -202,6 +214,14 @@ func (c *streamConn) lazyRead(p []byte) (int, error) {
 		c.dmu.Unlock()
 	}
 	return c.in.reader().Read(p)
+}
+
+// socketError returns the system's error in err, a failed read(2). Its
+// own function, so that errors.As's target moves to the heap only for an
+// error, not on every read.
+func socketError(err error) (syscall.Errno, bool) {
+	var errno syscall.Errno
+	return errno, errors.As(err, &errno)
 }
 
 // awaitBefore waits until src may be ready or the deadline *dl passed

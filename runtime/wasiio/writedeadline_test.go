@@ -76,3 +76,70 @@ func TestTransportWriteDeadlineEndsWaitForStream(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// A send queue's Write waiting for room (more than MaxUnsent unsent: the
+// peer reads nothing) ends at its deadline when the deadline moves during
+// the wait, as a socket's Write does: earlier (the circl-pq engine cuts a
+// handshake's write deadline to a second when its context ends), or later
+// (the wait re-arms its timer when that fires early). Before, the wait
+// kept the timer of the deadline it began with: moved earlier, the Write
+// waited for the old one (an hour here); moved later, it woke at the old
+// one and then waited with no timer at all, for as long as the peer read
+// nothing.
+func TestSendQueueWaitFollowsDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		first, second time.Duration
+	}{
+		{"earlier", time.Hour, 20 * time.Millisecond},
+		{"later", time.Second, 1500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := stuckQueue(t)
+			q.SetDeadline(time.Now().Add(tc.first))
+			done := make(chan error, 1)
+			go func() {
+				_, err := q.Write(make([]byte, MaxUnsent))
+				done <- err
+			}()
+			waitFor(t, func() bool { return q.waiting.Load() > 0 }, func() string {
+				return "the Write never waited for room"
+			})
+			q.SetDeadline(time.Now().Add(tc.second))
+			select {
+			case err := <-done:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("Write: %v, want %v", err, os.ErrDeadlineExceeded)
+				}
+			case <-time.After(10 * time.Second): // a hang guard only
+				t.Fatal("the Write waiting for room did not end at its moved deadline")
+			}
+		})
+	}
+}
+
+// stuckQueue is a send queue over a loopback socket with small buffers
+// whose peer reads nothing, holding MaxUnsent bytes less what the socket
+// took: a Write of more than that waits for room.
+func stuckQueue(t *testing.T) *sendQueue {
+	t.Helper()
+	if !nonblockingCapable {
+		t.Skip("send queues exist only where the platform allows non-blocking sockets")
+	}
+	a, peer := tcpPair(t) // the peer reads nothing and closes when the test ends
+	peer.SetReadBuffer(4096)
+	a.SetWriteBuffer(4096)
+	raw, err := a.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := newSendQueue(a, raw, 0)
+	if _, err := q.Write(make([]byte, MaxUnsent)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := q.Unsent(); n == 0 {
+		t.Fatal("the socket took MaxUnsent bytes from a peer that reads nothing")
+	}
+	t.Cleanup(func() { q.Close(func() {}); a.Close() })
+	return q
+}
