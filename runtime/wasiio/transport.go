@@ -185,8 +185,10 @@ func (c *streamConn) lazyRead(p []byte) (int, error) {
 		c.reading--
 		c.dmu.Unlock()
 	}()
-	if lazy {
-		if !passed && len(p) > 0 {
+	// An empty p does not wait (the socket's Read returns at once): the
+	// deadline stays for a Read that does.
+	if lazy && len(p) > 0 {
+		if !passed {
 			n, err := readNow(c.raw, p)
 			switch {
 			case err == nil:
