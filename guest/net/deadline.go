@@ -14,20 +14,24 @@ import (
 // The channel that wakes waits is made by the first wait (get) and closed
 // and forgotten when the deadline changes or closes: a stream that never
 // waits, such as a connection's before its streams move to a TLS
-// connection, or a TLS connection's writer, makes none.
+// connection, or a TLS connection's writer, makes none. Closing a deadline
+// that has no channel takes no lock (a Close or Detach closes one per
+// stream, and under wazero's termination checks each Lock and Unlock costs
+// the guest several calls out of it).
 type deadline struct {
-	mu     sync.Mutex
-	t      time.Time
-	ch     chan struct{} // nil until a wait needs it; closed when t changes or on close
-	closed bool
-	// state is stateClosed and stateTimed, for isClosed, fast and
-	// expired without the lock.
+	mu sync.Mutex
+	t  time.Time
+	ch chan struct{} // nil until a wait needs it; closed when t changes or on close
+	// state holds stateClosed, stateTimed and stateWatched, for isClosed,
+	// fast, expired and close without the lock. stateWatched is set while
+	// ch is not nil and changes only under mu; stateClosed never clears.
 	state atomic.Uint32
 }
 
 const (
-	stateClosed = 1 << iota // close was called
-	stateTimed              // a deadline is set
+	stateClosed  = 1 << iota // close was called
+	stateTimed               // a deadline is set
+	stateWatched             // ch is made: a wait may be using it
 )
 
 func newDeadline() *deadline { return &deadline{} }
@@ -37,10 +41,20 @@ func newDeadline() *deadline { return &deadline{} }
 func (d *deadline) get() (time.Time, <-chan struct{}, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.ch == nil && !d.closed {
-		d.ch = make(chan struct{})
+	for d.ch == nil {
+		st := d.state.Load()
+		if st&stateClosed != 0 {
+			return d.t, nil, true
+		}
+		// A close without the lock may come between the load and the
+		// swap: then the swap fails, and the next turn sees it closed.
+		if d.state.CompareAndSwap(st, st|stateWatched) {
+			d.ch = make(chan struct{})
+		}
 	}
-	return d.t, d.ch, d.closed
+	// Closed with a channel made is closed under the lock, which also
+	// forgets the channel: d is open.
+	return d.t, d.ch, false
 }
 
 // peek returns the deadline and whether it was closed, for a caller that
@@ -48,7 +62,7 @@ func (d *deadline) get() (time.Time, <-chan struct{}, bool) {
 func (d *deadline) peek() (time.Time, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.t, d.closed
+	return d.t, d.state.Load()&stateClosed != 0
 }
 
 // isClosed reports whether close was called. It takes no lock: a Write
@@ -58,7 +72,7 @@ func (d *deadline) isClosed() bool { return d.state.Load()&stateClosed != 0 }
 
 // fast reports, without the lock, that d is neither closed nor set: an
 // operation may then run without looking at the clock.
-func (d *deadline) fast() bool { return d.state.Load() == 0 }
+func (d *deadline) fast() bool { return d.state.Load()&(stateClosed|stateTimed) == 0 }
 
 // expired reports whether a deadline is set and has passed. Without a
 // deadline it reads no clock and takes no lock.
@@ -75,7 +89,7 @@ func (d *deadline) expired() bool {
 func (d *deadline) set(t time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.state.Load()&stateClosed != 0 {
 		return false
 	}
 	d.t = t
@@ -84,23 +98,38 @@ func (d *deadline) set(t time.Time) bool {
 	} else {
 		d.state.Or(stateTimed)
 	}
-	if d.ch != nil {
-		close(d.ch)
-		d.ch = nil
-	}
+	d.wakeLocked()
 	return true
 }
 
-// close wakes every wait for good.
+// wakeLocked closes and forgets the channel of the waits, if one was made.
+// d.mu is held.
+func (d *deadline) wakeLocked() {
+	if d.ch != nil {
+		close(d.ch)
+		d.ch = nil
+		d.state.And(^uint32(stateWatched))
+	}
+}
+
+// close wakes every wait for good. While no wait made a channel, it only
+// marks d closed, without the lock: a wait that makes one after (get)
+// finds d closed instead.
 func (d *deadline) close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.closed {
-		d.closed = true
-		d.state.Or(stateClosed)
-		if d.ch != nil {
-			close(d.ch)
-			d.ch = nil
+	for {
+		st := d.state.Load()
+		if st&stateClosed != 0 {
+			return
+		}
+		if st&stateWatched != 0 {
+			break
+		}
+		if d.state.CompareAndSwap(st, st|stateClosed) {
+			return
 		}
 	}
+	d.mu.Lock()
+	d.state.Or(stateClosed)
+	d.wakeLocked()
+	d.mu.Unlock()
 }

@@ -174,22 +174,11 @@ func TestReadsPerRoundTrip(t *testing.T) {
 // cuts: 50 remote-address calls, 110 clock reads, 708 allocations.
 func TestHostCallsPerDial(t *testing.T) {
 	const dials = 50
-	addr := listen(t, func(c net.Conn) {
-		io.Copy(io.Discard, c)
-		c.Close()
-	})
-	calls := new(hostcalls.Counter)
-	var out bytes.Buffer
-	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
-		[]string{addr}, nil, "dials", addr, strconv.Itoa(dials))
-	if err != nil {
-		t.Fatalf("guest: %v\n%s", err, stderr)
-	}
+	n, out := dialCounted(t, "dials", dials)
 	var mallocs int
-	if _, err := fmt.Sscanf(out.String(), "ready\ndone\nmallocs %d\n", &mallocs); err != nil {
-		t.Fatalf("guest printed %q: %v", out.String(), err)
+	if _, err := fmt.Sscanf(out, "ready\ndone\nmallocs %d\n", &mallocs); err != nil {
+		t.Fatalf("guest printed %q: %v", out, err)
 	}
-	n := calls.Counts()
 	t.Logf("host calls for %d dials: %v; guest allocations: %d", dials, n, mallocs)
 	const (
 		remote = "wasi:sockets/tcp@0.2.8 [method]tcp-socket.remote-address"
@@ -218,6 +207,42 @@ func TestHostCallsPerDial(t *testing.T) {
 	if max := 3 * dials; mallocs > max {
 		t.Errorf("%d guest allocations for %d dials, want at most %d", mallocs, dials, max)
 	}
+}
+
+// TestCloseWithoutWrites pins that Close of a connection nothing was
+// written to asks the host nothing about its output: there is nothing to
+// flush (before, a flush request and a check-write per Close). A TLS
+// connection that only read closes its writer the same way.
+func TestCloseWithoutWrites(t *testing.T) {
+	const dials = 20
+	n, _ := dialCounted(t, "quietdials", dials)
+	for _, call := range []string{
+		"wasi:io/streams@0.2.8 [method]output-stream.flush",
+		"wasi:io/streams@0.2.8 [method]output-stream.check-write",
+	} {
+		if got := n[call]; got != 0 {
+			t.Errorf("%d calls of %s for %d dials closed without a write, want none", got, call, dials)
+		}
+	}
+}
+
+// dialCounted runs the guest's mode (dials or quietdials) for dials
+// connections to a loopback peer that reads them to the end, and returns
+// the host calls it made after printing "ready", and what it printed.
+func dialCounted(t *testing.T, mode string, dials int) (map[string]int, string) {
+	t.Helper()
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(io.Discard, c)
+		c.Close()
+	})
+	calls := new(hostcalls.Counter)
+	var out bytes.Buffer
+	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
+		[]string{addr}, nil, mode, addr, strconv.Itoa(dials))
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	return calls.Counts(), out.String()
 }
 
 func TestDialRefused(t *testing.T) {

@@ -162,13 +162,13 @@ func (r *StreamReader) SetDeadline(t time.Time) error {
 func (r *StreamReader) Detach() io.InputStream {
 	r.dl.close()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.p != 0 {
 		r.p.Drop()
 		r.p = 0
 	}
 	s := r.s
 	r.s = 0
+	r.mu.Unlock()
 	return s
 }
 
@@ -192,6 +192,12 @@ type StreamWriter struct {
 	// request: check-write then reports 0 until that flush is over, and
 	// another request would wait for the same bytes.
 	flushed bool
+	// unflushed is set once bytes were written through w and cleared
+	// when a flush was seen over with nothing written since (check-write
+	// reports room only then): a Flush or Close of a writer that wrote
+	// nothing, such as a TLS connection's that only read, asks the host
+	// nothing.
+	unflushed bool
 }
 
 // NewStreamWriter returns a writer that owns s: Close drops it.
@@ -239,7 +245,7 @@ func (w *StreamWriter) Write(b []byte) (int, error) {
 			return 0, writeErr(streamErr(err))
 		}
 		if n >= uint64(len(b)) {
-			w.flushed = false
+			w.flushed, w.unflushed = false, true
 			if err := w.s.Write(b); err != nil {
 				w.mu.Unlock()
 				return 0, writeErr(streamErr(err))
@@ -277,7 +283,7 @@ func (w *StreamWriter) write(b []byte) (int, error) {
 			return written, writeErr(err)
 		}
 		chunk := b[written:min(len(b), written+int(min(n, 1<<30)))]
-		w.flushed = false
+		w.flushed, w.unflushed = false, true
 		if err := w.s.Write(chunk); err != nil {
 			return written, writeErr(streamErr(err))
 		}
@@ -296,18 +302,24 @@ func writeErr(err error) error {
 	return err
 }
 
-// Flush waits until everything written has been flushed.
+// Flush waits until everything written through w has been flushed.
 func (w *StreamWriter) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.dl.isClosed() {
 		return net.ErrClosed
 	}
+	if !w.unflushed {
+		return nil
+	}
 	if err := w.requestFlush(); err != nil {
 		return writeErr(streamErr(err))
 	}
-	_, err := w.budget()
-	return writeErr(err)
+	if _, err := w.budget(); err != nil {
+		return writeErr(err)
+	}
+	w.unflushed = false
+	return nil
 }
 
 // requestFlush requests a flush of what was written, unless the last
@@ -343,6 +355,9 @@ func (w *StreamWriter) FlushTimeout(timeout time.Duration) error {
 	if w.dl.isClosed() {
 		return net.ErrClosed
 	}
+	if !w.unflushed {
+		return nil
+	}
 	if err := w.requestFlush(); err != nil {
 		return writeErr(streamErr(err))
 	}
@@ -350,14 +365,16 @@ func (w *StreamWriter) FlushTimeout(timeout time.Duration) error {
 	if err != nil {
 		return writeErr(streamErr(err))
 	}
-	if n > 0 {
-		return nil
+	if n == 0 {
+		if t, _ := w.dl.peek(); t.IsZero() {
+			w.dl.set(time.Now().Add(timeout))
+		}
+		if _, err := w.budget(); err != nil {
+			return writeErr(err)
+		}
 	}
-	if t, _ := w.dl.peek(); t.IsZero() {
-		w.dl.set(time.Now().Add(timeout))
-	}
-	_, err = w.budget()
-	return writeErr(err)
+	w.unflushed = false
+	return nil
 }
 
 // SetDeadline sets the deadline for pending and future Writes and
@@ -373,13 +390,13 @@ func (w *StreamWriter) SetDeadline(t time.Time) error {
 func (w *StreamWriter) Detach() io.OutputStream {
 	w.dl.close()
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.p != 0 {
 		w.p.Drop()
 		w.p = 0
 	}
 	s := w.s
 	w.s = 0
+	w.mu.Unlock()
 	return s
 }
 

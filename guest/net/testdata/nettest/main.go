@@ -330,7 +330,8 @@ func run(args []string) error {
 			}
 		}
 
-	case "dials":
+	case "dials", "quietdials":
+		// quietdials closes each connection without writing to it.
 		n, err := strconv.Atoi(args[2])
 		if err != nil {
 			return err
@@ -343,8 +344,10 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			if _, err := c.Write([]byte{1}); err != nil {
-				return err
+			if args[0] == "dials" {
+				if _, err := c.Write([]byte{1}); err != nil {
+					return err
+				}
 			}
 			if err := c.Close(); err != nil {
 				return err
