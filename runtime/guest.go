@@ -70,6 +70,10 @@ func (g *Guest) HoldSocket() (release func(), err error) {
 	return release, nil
 }
 
+// UnsentBytes reports how many bytes the guest's TCP connections hold
+// unsent beyond their floors, against Limits.UnsentBytes.
+func (g *Guest) UnsentBytes() int64 { return g.state.stack.UnsentBytes() }
+
 // LookupGrants reports how many addresses the guest's name lookups keep
 // connectable (Limits.LookupGrants).
 func (g *Guest) LookupGrants() int { return g.state.stack.Grants() }

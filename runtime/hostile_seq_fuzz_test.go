@@ -85,21 +85,36 @@ var updateSeqCorpus = flag.Bool("update-seq-corpus", false, "TestHostSequenceSee
 //
 // kind%seqKinds chooses the operand and what the parameter gets:
 const (
-	argRaw     = iota // 8 bytes, the value itself
-	argHandle         // 1 byte i: the i-th handle returned so far (mod their count), or i when there is none
-	argSmall          // 1 byte: its value
-	argPtr            // 1 byte i: patchAt + 8*i, into the fuzzed bytes
-	argHandles        // 1 byte i: the address of the i-th entry of the list of handles returned so far
-	argLoad           // 1 byte i: the u32 at patchAt + 4*i, such as a result written there
-	argEcho           // 1 byte: the echo peer's port
-	argTLS            // 1 byte: the TLS peer's port
-	argOwn            // 1 byte: a port the guest may listen on and connect to
+	argRaw       = iota // 8 bytes, the value itself
+	argHandle           // 1 byte i: the i-th handle returned so far (mod their count), or i when there is none
+	argSmall            // 1 byte: its value
+	argPtr              // 1 byte i: patchAt + 8*i, into the fuzzed bytes
+	argHandles          // 1 byte i: the address of the i-th entry of the list of handles returned so far
+	argLoad             // 1 byte i: the u32 at patchAt + 4*i, such as a result written there
+	argEcho             // 1 byte: the echo peer's port
+	argTLS              // 1 byte: the TLS peer's port
+	argOwn              // 1 byte: a port the guest may listen on and connect to
+	argSilent           // 1 byte: the silent peer's port
+	argSilentTLS        // 1 byte: the silent TLS peer's port
 	seqKinds
 )
 
-// seqMaxSteps bounds a sequence: enough for a guest to connect to itself
-// and complete a TLS handshake between its two ends.
-const seqMaxSteps = 32
+// seqMaxSteps bounds a sequence: enough for a guest to connect to itself,
+// complete a TLS handshake between its two ends and use the connections
+// (a post-handshake request, writes past the unsent budget, drops).
+const seqMaxSteps = 48
+
+// seqUnsentBytes is the sequence guest's unsent budget
+// (runtime.Limits.UnsentBytes): small, so that a few writes to a silent
+// peer meet it.
+const seqUnsentBytes = 48 << 10
+
+// seqSendLinger is the sequence guest's send linger
+// (runtime.Limits.SendLinger): how long a connection dropped holding
+// bytes for a silent peer, at the instance's close too, keeps its socket
+// and its unsent bytes; short, so that settleGuest sees them given back
+// well within its bound.
+const seqSendLinger = 100 * time.Millisecond
 
 // handlesAt is where the handles returned so far are written, as u32s,
 // before each call (argHandles points into it): a list for poll, say.
@@ -116,6 +131,10 @@ type seqEnv struct {
 	echo     uint16 // the echo peer's port
 	tls      uint16 // the TLS peer's port
 	own      uint16 // a loopback port, free when the environment was made, the guest may connect to
+	// silent reads nothing (its receive buffer small), silentTLS
+	// completes a handshake and then reads nothing: the peers a send
+	// queue refuses writes for.
+	silent, silentTLS uint16
 }
 
 var seqOnce = sync.OnceValues(newSeqEnv)
@@ -148,6 +167,22 @@ func newSeqEnv() (*seqEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	silent, err := peerListener(func(c net.Conn) {
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		silentPeers.hold()
+	})
+	if err != nil {
+		return nil, err
+	}
+	silentTLS, err := peerListener(func(c net.Conn) {
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		if tls.Server(c, tlsConfig).Handshake() == nil {
+			silentPeers.hold()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
 	// A port for the guest to listen on and connect to itself: free now.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -155,18 +190,23 @@ func newSeqEnv() (*seqEnv, error) {
 	}
 	own := uint16(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	e := &seqEnv{runtimes: map[string]*hostileRuntime{}, echo: echo, tls: tlsPeer, own: own}
+	e := &seqEnv{runtimes: map[string]*hostileRuntime{}, echo: echo, tls: tlsPeer, own: own, silent: silent, silentTLS: silentTLS}
 	ctx := context.Background()
 	for _, b := range hostileBackends {
 		policy := new(sockets.Policy)
 		if err := policy.AllowListen("127.0.0.1:*"); err != nil {
 			return nil, err
 		}
-		if err := policy.AllowConnect("127.0.0.1:"+strconv.Itoa(int(echo)), "127.0.0.1:"+strconv.Itoa(int(tlsPeer)), "127.0.0.1:"+strconv.Itoa(int(own))); err != nil {
+		var allowed []string
+		for _, port := range []uint16{echo, tlsPeer, own, silent, silentTLS} {
+			allowed = append(allowed, "127.0.0.1:"+strconv.Itoa(int(port)))
+		}
+		if err := policy.AllowConnect(allowed...); err != nil {
 			return nil, err
 		}
 		h, funcs, err := newHostileRuntime(ctx, runtime.Config{
 			Network: policy,
+			Limits:  runtime.Limits{UnsentBytes: seqUnsentBytes, SendLinger: seqSendLinger},
 			Extensions: []runtime.Extension{tlshost.New(tlshost.Config{
 				BackendName: b,
 				RootCAs:     ca.Pool(),
@@ -219,6 +259,53 @@ func readAt(mem api.Memory, p, n uint32) []byte {
 
 // peerConns counts the connections the peers serve.
 var peerConns atomic.Int64
+
+// silentPeers holds the silent peers' connections, reading nothing, until
+// runSequence lets them go: after the instance closed and the host let
+// go of its sockets and unsent bytes, so that the host's release never
+// waits for a peer.
+var silentPeers silentHold
+
+type silentHold struct {
+	mu   sync.Mutex
+	open bool            // between begin and release
+	held []chan struct{} // one per connection held
+}
+
+// begin opens the peers for an input's connections.
+func (s *silentHold) begin() {
+	s.mu.Lock()
+	s.open = true
+	s.mu.Unlock()
+}
+
+// hold keeps a connection, reading nothing, until release (or the peers'
+// deadline); a connection accepted after release is let go at once.
+func (s *silentHold) hold() {
+	s.mu.Lock()
+	if !s.open {
+		s.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	s.held = append(s.held, ch)
+	s.mu.Unlock()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// release lets every held connection go.
+func (s *silentHold) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open = false
+	for _, ch := range s.held {
+		close(ch)
+	}
+	s.held = nil
+}
 
 // settlePeers waits, at most peerLimit, until the peers serve no
 // connection: a connection the guest made must end when the instance is
@@ -291,6 +378,10 @@ func (e *seqEnv) value(a seqArg, handles []uint32, mem api.Memory) uint64 {
 		return uint64(e.tls)
 	case argOwn:
 		return uint64(e.own)
+	case argSilent:
+		return uint64(e.silent)
+	case argSilentTLS:
+		return uint64(e.silentTLS)
 	}
 	return a.v
 }
@@ -313,17 +404,22 @@ func liveHandles(tab *cabi.Table) map[uint32]cabi.Resource {
 // runSequence runs one input on a fresh instance of the hostile guest,
 // with the checks of runHostile and runPreview1: each call returns, traps
 // with a *cabi.Trap that is not a host panic or ends the guest; Close
-// succeeds; the instance's goroutines and file descriptors are gone.
+// succeeds; the guest's sockets and unsent bytes are given back while
+// the silent peers still hold their ends; the instance's goroutines and
+// file descriptors are gone.
 func runSequence(t testing.TB, e *seqEnv, data []byte) (ran int) {
 	bi, patch, steps := decodeSequence(data, len(e.funcs), func(i int) int { return len(e.funcs[i].params) })
 	h := e.runtimes[hostileBackends[bi]]
 	settlePeers(t)
 	base, fds := goruntime.NumGoroutine(), openFDs()
 	ctx := context.Background()
+	silentPeers.begin()
+	defer silentPeers.release()
 	inst, err := h.rt.Instantiate(ctx, h.compiled, runtime.ModuleConfig{})
 	if err != nil {
 		t.Fatalf("instantiate: %v", err)
 	}
+	guest := runtime.GuestFrom(inst.Context())
 	mem := inst.Module().Memory()
 	mem.Write(patchAt, patch)
 	tab := inst.Cabi().Table()
@@ -371,6 +467,12 @@ func runSequence(t testing.TB, e *seqEnv, data []byte) (ran int) {
 	if err := inst.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+	tg := time.Now()
+	settleGuest(t, guest)
+	if *seqTrace {
+		t.Logf("settled: guest %v", time.Since(tg))
+	}
+	silentPeers.release()
 	t0 := time.Now()
 	settlePeers(t)
 	t1 := time.Now()
@@ -381,6 +483,20 @@ func runSequence(t testing.TB, e *seqEnv, data []byte) (ran int) {
 		t.Logf("settled: peers %v, goroutines %v, fds %v", t1.Sub(t0), t2.Sub(t1), time.Since(t2))
 	}
 	return ran
+}
+
+// settleGuest waits, at most 10 s, until the closed guest holds no
+// socket and no unsent byte counts against its budget, whatever its peers
+// do: the silent ones still hold their ends.
+func settleGuest(t testing.TB, g *runtime.Guest) {
+	deadline := time.Now().Add(10 * time.Second)
+	for g.Sockets() > 0 || g.UnsentBytes() > 0 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("the closed guest still holds %d sockets and %d unsent bytes\n%s", g.Sockets(), g.UnsentBytes(), buf[:goruntime.Stack(buf, true)])
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // settleFDs waits, at most 10 s, until the process has no more file
@@ -422,6 +538,8 @@ func load(i byte) seqArg                     { return seqArg{argLoad, uint64(i)}
 func echoPort() seqArg                       { return seqArg{argEcho, 0} }
 func tlsPort() seqArg                        { return seqArg{argTLS, 0} }
 func ownPort() seqArg                        { return seqArg{argOwn, 0} }
+func silentPort() seqArg                     { return seqArg{argSilent, 0} }
+func silentTLSPort() seqArg                  { return seqArg{argSilentTLS, 0} }
 func call(fn string, args ...seqArg) seqCall { return seqCall{fn, args} }
 
 // A seqSeed is a named seed input of calls calls.
@@ -519,6 +637,7 @@ const (
 	mStreams = "wasi:io/streams@0.2.8#"
 	mPoll    = "wasi:io/poll@0.2.8#"
 	mNetwork = "wasi:sockets/network@0.2.8#"
+	mClock   = "wasi:clocks/monotonic-clock@0.2.8#"
 	// instanceNetDrop drops the network.
 	instanceNetDrop = mNetwork + "[resource-drop]network"
 )
@@ -620,6 +739,25 @@ func seqSeeds(e *seqEnv) []seqSeed {
 			call(mStreams+"[resource-drop]input-stream", raw(0xffffffff))))},
 		{name: "huge-handle-31", calls: one(call(mTCP+"[resource-drop]tcp-socket", raw(1<<31)))},
 		{name: "drop-handle-zero", calls: one(call(mPoll+"[resource-drop]pollable", raw(0)))},
+		// A peer that reads nothing: writes until the send queue refuses
+		// them (the unsent budget is seqUnsentBytes), a poll with a
+		// deadline, the output dropped holding bytes, then used.
+		{name: "silent-writes-past-budget-then-drop", calls: seq(connect(silentPort()), one(
+			call(mTCP+"[method]tcp-socket.set-send-buffer-size", hd(1), raw(4096), ret(1)),
+			checkWrite(4), writePermit(4), checkWrite(4), writePermit(4), checkWrite(4), writePermit(4),
+			checkWrite(4), writePermit(4), checkWrite(4), writePermit(4), checkWrite(4), writePermit(4),
+			call(mStreams+"[method]output-stream.subscribe", hd(4)),
+			call(mClock+"subscribe-duration", raw(uint64(time.Millisecond))),
+			call(mStreams+"[method]input-stream.subscribe", hd(3)),
+			call(mPoll+"poll", hlist(5), small(3), ret(2)),
+			call(mStreams+"[method]output-stream.flush", hd(4), ret(2)),
+			checkWrite(4), writePermit(4),
+			call(mPoll+"[resource-drop]pollable", hd(5)),
+			call(mStreams+"[resource-drop]output-stream", hd(4)),
+			call(mStreams+"[method]input-stream.read", hd(3), small(16), ret(2)),
+			call(mPoll+"poll", hlist(6), small(2), ret(2)),
+			call(mTCP+"[method]tcp-socket.shutdown", hd(1), small(2), ret(2)),
+			call(mStreams+"[method]output-stream.write", hd(4), raw(0), small(4), ret(2))))},
 	}
 	if tlsM != "" {
 		handshake := func() []seqCall { return tlsHandshake(tlsM) }
@@ -734,7 +872,61 @@ func seqSeeds(e *seqEnv) []seqSeed {
 			seqCase{tls: true, name: "self-tls-then-drop-server-connection-with-future", calls: seq(self, one(
 				call(tlsM+"[resource-drop]private-identity", hd(15)),
 				call(tlsM+"[resource-drop]server-connection", hd(13))))},
+			// The server asks for the client's identity after the
+			// handshake while the client writes past the unsent
+			// budget to a server that does not read; the client
+			// reads (meeting the request) and polls with a
+			// deadline, both sides close their output, the client
+			// drops its output, and the server connection is
+			// dropped under its future and its request.
+			seqCase{tls: true, name: "self-tls-post-handshake-request-then-drops", calls: seq(self, one(
+				call(tlsM+"[method]server-connection.request-client-identity", hd(13), ret(7)),
+				checkWrite(20), writePermit(20), checkWrite(20), writePermit(20),
+				checkWrite(20), writePermit(20), checkWrite(20), writePermit(20),
+				call(mStreams+"[method]input-stream.read", hd(19), small(64), ret(6)),
+				call(mClock+"subscribe-duration", raw(uint64(time.Millisecond))),
+				call(mStreams+"[method]output-stream.subscribe", hd(20)),
+				call(mPoll+"poll", hlist(17), small(2), ret(6)),
+				call(ext2M+"close-server-output", hd(13), ret(6)),
+				call(ext2M+"close-client-output", hd(10), ret(6)),
+				call(mStreams+"[method]input-stream.read", hd(19), small(64), ret(6)),
+				call(mPoll+"[resource-drop]pollable", hd(18)),
+				call(mStreams+"[resource-drop]output-stream", hd(20)),
+				call(tlsM+"[resource-drop]server-connection", hd(13))))},
 		)
+	}
+	if tlsM != "" && ext2M != "" {
+		// A TLS peer that reads nothing after its handshake: the guest
+		// writes past the unsent budget, polls with a deadline, drops its
+		// output holding bytes (pushed through the engine), closes the
+		// output and drops the connection.
+		cases = append(cases, seqCase{tls: true, name: "tls-silent-writes-past-budget-then-drops", calls: seq(tlsHandshakeTo(tlsM, silentTLSPort()), one(
+			call(mTCP+"[method]tcp-socket.set-send-buffer-size", hd(1), raw(4096), ret(3)),
+			checkWrite(10), writePermit(10), checkWrite(10), writePermit(10), checkWrite(10), writePermit(10),
+			checkWrite(10), writePermit(10), checkWrite(10), writePermit(10), checkWrite(10), writePermit(10),
+			call(mStreams+"[method]output-stream.subscribe", hd(10)),
+			call(mClock+"subscribe-duration", raw(uint64(time.Millisecond))),
+			call(mStreams+"[method]input-stream.subscribe", hd(9)),
+			call(mPoll+"poll", hlist(11), small(3), ret(4)),
+			call(mStreams+"[method]input-stream.read", hd(9), small(32), ret(3)),
+			call(mStreams+"[resource-drop]output-stream", hd(10)),
+			call(ext2M+"close-client-output", hd(5), ret(3)),
+			call(mPoll+"poll", hlist(11), small(3), ret(4)),
+			call(mStreams+"[resource-drop]input-stream", hd(9)),
+			call(mPoll+"[resource-drop]pollable", hd(8)),
+			call(tlsM+"[resource-drop]future-streams", hd(7)),
+			call(tlsM+"[resource-drop]client-connection", hd(5)),
+			call(ext2M+"client-last-error", hd(5), ret(3))))},
+			// Calls that wait on the silent TLS peer, ended by the
+			// instance's close as they wait (the hang guard): a read
+			// that meets only what the handshake left, and a flush of
+			// a full permit's worth the peer never takes.
+			seqCase{tls: true, name: "tls-silent-blocking-read-closed", calls: seq(tlsHandshakeTo(tlsM, silentTLSPort()), one(
+				call(mStreams+"[method]input-stream.blocking-read", hd(9), small(32), ret(3))))},
+			seqCase{tls: true, name: "tls-silent-blocking-flush-closed", calls: seq(tlsHandshakeTo(tlsM, silentTLSPort()), one(
+				call(mTCP+"[method]tcp-socket.set-send-buffer-size", hd(1), raw(4096), ret(3)),
+				checkWrite(10), writePermit(10),
+				call(mStreams+"[method]output-stream.blocking-flush", hd(10), ret(3))))})
 	}
 	if tlsM != "" && ext2M != "" {
 		// The extensions on a connection whose output is closed, whose
@@ -787,12 +979,26 @@ func seqSeeds(e *seqEnv) []seqSeed {
 	return seeds
 }
 
+// checkWrite asks the output stream hd(i) how much it may write, into
+// ret(1); writePermit writes that much from address 0 (the result's low
+// u32: a write past the unsent budget is granted less, down to nothing).
+func checkWrite(i int) seqCall {
+	return call(mStreams+"[method]output-stream.check-write", hd(i), ret(1))
+}
+
+func writePermit(i int) seqCall {
+	return call(mStreams+"[method]output-stream.write", hd(i), raw(0), retLoad(1, 2), ret(2))
+}
+
 // tlsHandshake connects to the TLS peer and completes a handshake through
 // the wasi:tls module m: after it, hd(5) is the client-connection, hd(6)
 // the handshake (moved), hd(7) the future, hd(8) its pollable, hd(9) and
 // hd(10) the TLS streams.
-func tlsHandshake(m string) []seqCall {
-	return append(seqConnect(tlsPort()),
+func tlsHandshake(m string) []seqCall { return tlsHandshakeTo(m, tlsPort()) }
+
+// tlsHandshakeTo is tlsHandshake with the peer at port.
+func tlsHandshakeTo(m string, port seqArg) []seqCall {
+	return append(seqConnect(port),
 		call(m+"[constructor]client-connection", hd(3), hd(4)),
 		call(m+"[method]client-connection.connect", args(hd(5), name(), ret(1))...),
 		call(m+"[static]client-handshake.finish", hd(6)),
