@@ -22,6 +22,14 @@ type deafConn struct {
 	deaf   atomic.Bool
 	closed chan struct{}
 	once   sync.Once
+	sent   atomic.Int64 // bytes written since deaf was set
+}
+
+func (c *deafConn) Write(p []byte) (int, error) {
+	if c.deaf.Load() {
+		c.sent.Add(int64(len(p)))
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *deafConn) Read(p []byte) (int, error) {
@@ -66,19 +74,34 @@ func TestCertificateRequestAnswersInBlockingRead(t *testing.T) {
 	deaf := &deafConn{Conn: sraw, closed: make(chan struct{})}
 	client, server := phaPairOver(t, tr, deaf, offer(p.clientEd.Identity()), nil)
 	deaf.deaf.Store(true)
-	// Near MaxUnsent for a peer that reads nothing: this never waits.
-	chunk := make([]byte, 1000)
-	for {
-		n, err := nb.Backlog().Unsent()
-		if err != nil {
-			t.Fatal(err)
+	// Within 200 bytes of MaxUnsent for a peer that reads nothing, so
+	// that a single answer (its certificate alone is longer) overflows:
+	// the server's requests after its first may wait for it. The writes
+	// never wait; the queue is filled again until the socket takes no
+	// more of it: near, and the same over three looks 50 ms apart (the
+	// kernel takes more of a stalled peer's window for a while).
+	const near = wasiio.MaxUnsent - 200
+	for still, last := 0, -1; still < 3; {
+		for {
+			n, err := nb.Backlog().Unsent()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > near {
+				break
+			}
+			if _, err := client.Write(make([]byte, min(1000, near-n))); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if n > wasiio.MaxUnsent-1500 {
-			break
+		time.Sleep(50 * time.Millisecond)
+		n, _ := nb.Backlog().Unsent()
+		if n > near && n == last {
+			still++
+		} else {
+			still = 0
 		}
-		if _, err := client.Write(chunk); err != nil {
-			t.Fatal(err)
-		}
+		last = n
 	}
 	// The hang guard: the client's socket closed under its read ends
 	// the wait in the queue, which a read deadline does not.
@@ -105,7 +128,8 @@ func TestCertificateRequestAnswersInBlockingRead(t *testing.T) {
 			break
 		}
 	}
-	t.Log(err)
+	n, _ := nb.Backlog().Unsent()
+	t.Logf("%v (the server sent %d bytes of requests; %d unsent, at most %d)", err, deaf.sent.Load(), n, most)
 	if !strings.Contains(err.Error(), "the peer is not reading") {
 		t.Errorf("client read: %v; want the peer that is not reading named", err)
 	}
