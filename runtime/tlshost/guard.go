@@ -66,7 +66,10 @@ type guardedNonblocking struct {
 }
 
 func (g guardedNonblocking) ReadNow(r io.Reader, p []byte) (int, error) { return g.nb.ReadNow(r, p) }
-func (g guardedNonblocking) Backlog() wasiio.Backlog                    { return g.nb.Backlog() }
+func (g guardedNonblocking) ReadWait(r io.Reader, p []byte) (int, error) {
+	return g.nb.ReadWait(r, p)
+}
+func (g guardedNonblocking) Backlog() wasiio.Backlog { return g.nb.Backlog() }
 
 // guarded wraps transport in a guard; transport may already be one.
 func guarded(transport net.Conn) (net.Conn, *guard) {

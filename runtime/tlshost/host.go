@@ -671,7 +671,9 @@ type inlineSource struct {
 	transport wasiio.NonblockingTransport
 }
 
-func (s inlineSource) Read(p []byte) (int, error) { return s.conn.Read(p) }
+// Read blocks, but what the backend writes from within it does not wait
+// for a peer that does not read (see wasiio.NonblockingTransport.ReadWait).
+func (s inlineSource) Read(p []byte) (int, error) { return s.transport.ReadWait(s.conn, p) }
 
 func (s inlineSource) ReadNow(p []byte) (int, error) {
 	return s.transport.ReadNow(s.conn, p)

@@ -186,3 +186,28 @@ func TestTransportLazyDeadlineLiftsArmed(t *testing.T) {
 		t.Fatalf("ReadNow with a byte there: %d, %v", n, err)
 	}
 }
+
+// A zero-length Read with a future deadline waiting puts nothing on the
+// socket: it would not wait (the socket's Read returns at once for an
+// empty buffer), so a timer armed for it is for nothing. The deadline
+// stays lazy, for the next Read that waits.
+func TestTransportZeroReadArmsNoDeadline(t *testing.T) {
+	c, dc, _ := lazyTransport(t)
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	for range 3 {
+		if n, err := readWithin(t, c, nil); n != 0 || err != nil {
+			t.Fatalf("zero-length Read: %d, %v", n, err)
+		}
+	}
+	if got := dc.future.Load(); got != 0 {
+		t.Fatalf("zero-length Reads put %d deadlines on the socket, want 0", got)
+	}
+	// The next Read that waits still ends at the deadline.
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if n, err := readWithin(t, c, make([]byte, 4)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read from a silent peer: %d, %v; want %v", n, err, os.ErrDeadlineExceeded)
+	}
+	if got := dc.future.Load(); got != 1 {
+		t.Fatalf("a Read that waited put %d deadlines on the socket, want 1", got)
+	}
+}

@@ -27,10 +27,11 @@ var errEOF = io.EOF
 
 // MaxUnsent bounds the bytes a non-blocking transport holds for a socket
 // that does not take them. Beyond it, Write blocks until the socket took
-// enough, as a blocking socket would; except inside ReadNow, where
-// blocking would stall the guest: there the TLS engine writes only on its
-// own account (alerts, key updates: small records), and a peer that makes
-// it send this much without reading fails the connection instead.
+// enough, as a blocking socket would; except inside ReadNow and ReadWait,
+// where blocking would stall the guest: there the TLS engine writes only
+// on its own account (alerts, key updates: small records), and a peer
+// that makes it send this much without reading fails the connection
+// instead.
 const MaxUnsent = 256 << 10
 
 // DefaultSendLinger is how long, unless told otherwise (SocketStreamsLinger),
@@ -52,6 +53,11 @@ type sendQueue struct {
 	conn net.Conn
 	raw  syscall.RawConn
 	now  atomic.Bool // set inside a transport's ReadNow: Write must not block
+	// reads counts a transport's ReadWaits in progress: a Write
+	// meanwhile is the TLS engine's own, from within its read (a
+	// KeyUpdate answer), and must not wait for room either, as inside
+	// ReadNow (see mustNotWait).
+	reads atomic.Int32
 	// guest is set during a guest's write through an inline stream: a
 	// Write short of the budget is taken past it rather than wait (see
 	// roomLocked).
@@ -297,10 +303,14 @@ func (q *sendQueue) roomLocked(n int) error {
 // floor until the queue is next idle, so that a peer asking for answers
 // without reading holds no more of the host than that outside the
 // budget. Beyond that, as inside ReadNow, the connection fails: waiting
-// would hold the guest's call, for a peer that reads nothing.
+// would hold the guest's call, for a peer that reads nothing. So does a
+// write inside a transport's ReadWait (the guest waits on its input
+// stream, and the engine's read blocks): the engine's answer from within
+// the read would wait for room until the peer read, a wait the read's
+// deadline does not end.
 func (q *sendQueue) mustNotWait(n int) (bool, error) {
 	guest := q.guest.Load()
-	if !guest && !q.now.Load() {
+	if !guest && !q.now.Load() && q.reads.Load() == 0 {
 		return false, nil
 	}
 	if guest && q.held()+n <= MaxUnsent && q.exempt+n <= UnsentFloor {

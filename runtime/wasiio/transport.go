@@ -82,6 +82,12 @@ type NonblockingTransport interface {
 	// transport (a TLS connection over it). Nothing else may read the
 	// transport meanwhile.
 	ReadNow(r io.Reader, p []byte) (int, error)
+	// ReadWait returns r.Read(p), which may block in this transport's
+	// Read as usual; but a Write meanwhile, the engine's own from within
+	// r.Read (a KeyUpdate answer, an alert), does not wait for room
+	// either, as inside ReadNow: it fails the connection instead, since
+	// the read's deadline would not end that wait (see MaxUnsent).
+	ReadWait(r io.Reader, p []byte) (int, error)
 	// Backlog is what Write accepted and the socket has not taken yet.
 	Backlog() Backlog
 	// CloseWrite half-closes the socket once the backlog is out.
@@ -95,6 +101,12 @@ type nonblockingConn struct{ streamConn }
 func (c *nonblockingConn) ReadNow(r io.Reader, p []byte) (int, error) {
 	c.q.now.Store(true)
 	defer c.q.now.Store(false)
+	return r.Read(p)
+}
+
+func (c *nonblockingConn) ReadWait(r io.Reader, p []byte) (int, error) {
+	c.q.reads.Add(1)
+	defer c.q.reads.Add(-1)
 	return r.Read(p)
 }
 
@@ -185,8 +197,10 @@ func (c *streamConn) lazyRead(p []byte) (int, error) {
 		c.reading--
 		c.dmu.Unlock()
 	}()
-	if lazy {
-		if !passed && len(p) > 0 {
+	// An empty p does not wait (the socket's Read returns at once): the
+	// deadline stays for a Read that does.
+	if lazy && len(p) > 0 {
+		if !passed {
 			n, err := readNow(c.raw, p)
 			switch {
 			case err == nil:
