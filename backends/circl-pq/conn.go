@@ -925,12 +925,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	// A server's RequestClientIdentity reading ahead holds in while it
 	// waits for the peer: it stops for this Read.
-	c.readers.Add(1)
 	if !c.in.TryLock() {
+		c.readers.Add(1)
 		c.cutAhead()
 		c.in.Lock()
+		c.readers.Add(-1)
 	}
-	c.readers.Add(-1)
 	defer c.in.Unlock()
 	if c.readWoken != nil {
 		// A request waiting for a Read tries again once this one
