@@ -54,48 +54,19 @@ func TestKeyUpdateAnswerFails(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			craw, sraw := testnet.TCPPairWithin(t, 10*time.Second)
-			var victimRaw *refusingConn
-			var victim backends.Conn
-			var attacker *circlpq.Conn
-			var err error
-			if victimIsClient {
-				victimRaw = &refusingConn{Conn: craw}
-				victim, err = stdtls.Backend{}.Client(victimRaw, &backends.ClientConfig{ServerName: "a.test", RootCAs: f.ca.Pool()})
-				if err == nil {
-					attacker, err = circlpq.Server(sraw, &backends.ServerConfig{Identities: []*backends.Identity{f.server.Identity()}})
-				}
-			} else {
-				victimRaw = &refusingConn{Conn: sraw}
-				victim, err = stdtls.Backend{}.Server(victimRaw, &backends.ServerConfig{Identities: []*backends.Identity{f.server.Identity()}})
-				if err == nil {
-					attacker, err = circlpq.Client(craw, &backends.ClientConfig{ServerName: "a.test", RootCAs: f.ca.Pool()})
-				}
+			victimRaw, attackerRaw := &refusingConn{Conn: craw}, net.Conn(sraw)
+			if !victimIsClient {
+				victimRaw, attackerRaw = &refusingConn{Conn: sraw}, craw
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer victim.Close()
-			defer attacker.Close()
-			done := make(chan error, 1)
-			go func() { done <- attacker.Handshake(context.Background()) }()
-			if err := victim.Handshake(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			victim, attacker := keyUpdatePair(t, f, victimIsClient, victimRaw, attackerRaw)
 			victimRaw.refuse.Store(true)
 			if tampered {
 				// A forged record: its bad_record_mac is the peer's
 				// doing, and the failed write of the alert says nothing.
-				attackerRaw := sraw
-				if !victimIsClient {
-					attackerRaw = craw
-				}
 				if _, err := attackerRaw.Write(append([]byte{23, 3, 3, 0, 20}, make([]byte, 20)...)); err != nil {
 					t.Fatal(err)
 				}
-				_, err = victim.Read(make([]byte, 1))
+				_, err := victim.Read(make([]byte, 1))
 				if err == nil || !strings.Contains(err.Error(), "bad record MAC") || strings.Contains(err.Error(), "KeyUpdate") {
 					t.Fatalf("victim Read: %v; want bad record MAC alone", err)
 				}
@@ -107,11 +78,46 @@ func TestKeyUpdateAnswerFails(t *testing.T) {
 			if _, err := attacker.Write([]byte("x")); err != nil {
 				t.Fatal(err)
 			}
-			_, err = victim.Read(make([]byte, 1))
+			_, err := victim.Read(make([]byte, 1))
 			if err == nil || !strings.Contains(err.Error(), errNotReading.Error()) || !strings.Contains(err.Error(), "answers no KeyUpdate") {
 				t.Fatalf("victim Read: %v; want an error naming the failed write of the KeyUpdate answer", err)
 			}
 			t.Log(err)
 		})
 	}
+}
+
+// keyUpdatePair handshakes a stdtls victim over victimRaw, the client
+// when victimIsClient and else the server, with a circl-pq attacker over
+// attackerRaw; both are closed as the test ends.
+func keyUpdatePair(t *testing.T, f *fixture, victimIsClient bool, victimRaw, attackerRaw net.Conn) (victim backends.Conn, attacker *circlpq.Conn) {
+	t.Helper()
+	var err error
+	if victimIsClient {
+		victim, err = stdtls.Backend{}.Client(victimRaw, &backends.ClientConfig{ServerName: "a.test", RootCAs: f.ca.Pool()})
+		if err == nil {
+			attacker, err = circlpq.Server(attackerRaw, &backends.ServerConfig{Identities: []*backends.Identity{f.server.Identity()}})
+		}
+	} else {
+		victim, err = stdtls.Backend{}.Server(victimRaw, &backends.ServerConfig{Identities: []*backends.Identity{f.server.Identity()}})
+		if err == nil {
+			attacker, err = circlpq.Client(attackerRaw, &backends.ClientConfig{ServerName: "a.test", RootCAs: f.ca.Pool()})
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		attacker.Close()
+		victim.Close()
+	})
+	done := make(chan error, 1)
+	go func() { done <- attacker.Handshake(context.Background()) }()
+	if err := victim.Handshake(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return victim, attacker
 }

@@ -1,16 +1,12 @@
 package stdtls_test
 
 import (
-	"context"
 	"io"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wasitls/wasitls/backends"
-	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
-	"github.com/wasitls/wasitls/backends/stdtls"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
@@ -41,23 +37,7 @@ func TestKeyUpdateAnswersInBlockingRead(t *testing.T) {
 	if !ok {
 		t.Skip("the platform has no non-blocking transport")
 	}
-	victim, err := stdtls.Backend{}.Client(tr, &backends.ClientConfig{ServerName: "a.test", RootCAs: f.ca.Pool()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attacker, err := circlpq.Server(sraw, &backends.ServerConfig{Identities: []*backends.Identity{f.server.Identity()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer attacker.Close()
-	done := make(chan error, 1)
-	go func() { done <- attacker.Handshake(context.Background()) }()
-	if err := victim.Handshake(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	victim, attacker := keyUpdatePair(t, f, true, tr, sraw)
 	// Nearly MaxUnsent for a peer that reads nothing: this never waits.
 	if _, err := victim.Write(make([]byte, wasiio.MaxUnsent-8<<10)); err != nil {
 		t.Fatal(err)
