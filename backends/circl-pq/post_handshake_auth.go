@@ -66,8 +66,8 @@ const maxAuthAnswers = 16
 const maxAuthBufferedInput = 1 << 20
 
 // minAuthPoll and maxAuthPoll bound the pause between two attempts of
-// RequestClientIdentity to read its answer from a transport that timed
-// out.
+// RequestClientIdentity to read its answer: from a transport that timed
+// out, or past a counter that refused it and does not notify.
 const (
 	minAuthPoll = time.Millisecond
 	maxAuthPoll = 50 * time.Millisecond
