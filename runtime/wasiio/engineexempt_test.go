@@ -17,9 +17,7 @@ func spentEngineQueue(t *testing.T) (*sendQueue, *net.TCPConn, *UnsentBudget) {
 	if !nonblockingCapable {
 		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
 	}
-	a, peer := tcpPair(t)
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
+	a, peer := silentPair(t)
 	b := NewUnsentBudget(0, nil) // spent
 	_, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
 	t.Cleanup(func() { out.Close() })
