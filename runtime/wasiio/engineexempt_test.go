@@ -29,7 +29,7 @@ func spentEngineQueue(t *testing.T) (*sendQueue, *net.TCPConn, *UnsentBudget) {
 
 // TestEngineBytesPastBudgetBounded: the bytes a TLS engine writes on its
 // own while a guest's write is in progress, which the queue takes past a
-// spent budget rather than fail the connection (see roomLocked), are
+// spent budget rather than fail the connection (see mustNotWait), are
 // bounded by one more floor a connection, not by MaxUnsent: a peer that
 // never reads and keeps asking for KeyUpdates during the guest's writes
 // (crypto/tls answers any number while data comes between them) would
