@@ -742,14 +742,7 @@ func seqSeeds(e *seqEnv) []seqSeed {
 		// A peer that reads nothing: writes until the send queue refuses
 		// them (the unsent budget is seqUnsentBytes), a poll with a
 		// deadline, the output dropped holding bytes, then used.
-		{name: "silent-writes-past-budget-then-drop", calls: seq(connect(silentPort()), one(
-			call(mTCP+"[method]tcp-socket.set-send-buffer-size", hd(1), raw(4096), ret(1)),
-			checkWrite(4), writePermit(4), checkWrite(4), writePermit(4), checkWrite(4), writePermit(4),
-			checkWrite(4), writePermit(4), checkWrite(4), writePermit(4), checkWrite(4), writePermit(4),
-			call(mStreams+"[method]output-stream.subscribe", hd(4)),
-			call(mClock+"subscribe-duration", raw(uint64(time.Millisecond))),
-			call(mStreams+"[method]input-stream.subscribe", hd(3)),
-			call(mPoll+"poll", hlist(5), small(3), ret(2)),
+		{name: "silent-writes-past-budget-then-drop", calls: seq(connect(silentPort()), writesPastBudget(1, 3, 4, 1), one(
 			call(mStreams+"[method]output-stream.flush", hd(4), ret(2)),
 			checkWrite(4), writePermit(4),
 			call(mPoll+"[resource-drop]pollable", hd(5)),
@@ -900,14 +893,7 @@ func seqSeeds(e *seqEnv) []seqSeed {
 		// writes past the unsent budget, polls with a deadline, drops its
 		// output holding bytes (pushed through the engine), closes the
 		// output and drops the connection.
-		cases = append(cases, seqCase{tls: true, name: "tls-silent-writes-past-budget-then-drops", calls: seq(tlsHandshakeTo(tlsM, silentTLSPort()), one(
-			call(mTCP+"[method]tcp-socket.set-send-buffer-size", hd(1), raw(4096), ret(3)),
-			checkWrite(10), writePermit(10), checkWrite(10), writePermit(10), checkWrite(10), writePermit(10),
-			checkWrite(10), writePermit(10), checkWrite(10), writePermit(10), checkWrite(10), writePermit(10),
-			call(mStreams+"[method]output-stream.subscribe", hd(10)),
-			call(mClock+"subscribe-duration", raw(uint64(time.Millisecond))),
-			call(mStreams+"[method]input-stream.subscribe", hd(9)),
-			call(mPoll+"poll", hlist(11), small(3), ret(4)),
+		cases = append(cases, seqCase{tls: true, name: "tls-silent-writes-past-budget-then-drops", calls: seq(tlsHandshakeTo(tlsM, silentTLSPort()), writesPastBudget(1, 9, 10, 3), one(
 			call(mStreams+"[method]input-stream.read", hd(9), small(32), ret(3)),
 			call(mStreams+"[resource-drop]output-stream", hd(10)),
 			call(ext2M+"close-client-output", hd(5), ret(3)),
@@ -988,6 +974,24 @@ func checkWrite(i int) seqCall {
 
 func writePermit(i int) seqCall {
 	return call(mStreams+"[method]output-stream.write", hd(i), raw(0), retLoad(1, 2), ret(2))
+}
+
+// writesPastBudget sets the send buffer of the socket hd(sock) to 4 KiB
+// (its result into ret(r)) and writes six permits through the output
+// stream hd(out), past the unsent budget to a peer that reads nothing;
+// then it subscribes to hd(out), a 1 ms clock and the input stream
+// hd(in), the pollables hd(out+1) to hd(out+3), and polls them, the
+// result into ret(r+1).
+func writesPastBudget(sock, in, out int, r byte) []seqCall {
+	calls := []seqCall{call(mTCP+"[method]tcp-socket.set-send-buffer-size", hd(sock), raw(4096), ret(r))}
+	for range 6 {
+		calls = append(calls, checkWrite(out), writePermit(out))
+	}
+	return append(calls,
+		call(mStreams+"[method]output-stream.subscribe", hd(out)),
+		call(mClock+"subscribe-duration", raw(uint64(time.Millisecond))),
+		call(mStreams+"[method]input-stream.subscribe", hd(in)),
+		call(mPoll+"poll", hlist(byte(out+1)), small(3), ret(r+1)))
 }
 
 // tlsHandshake connects to the TLS peer and completes a handshake through

@@ -62,7 +62,7 @@ func (d *deadline) get() (time.Time, <-chan struct{}, bool) {
 func (d *deadline) peek() (time.Time, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.t, d.state.Load()&stateClosed != 0
+	return d.t, d.isClosed()
 }
 
 // isClosed reports whether close was called. It takes no lock: a Write
@@ -89,7 +89,7 @@ func (d *deadline) expired() bool {
 func (d *deadline) set(t time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.state.Load()&stateClosed != 0 {
+	if d.isClosed() {
 		return false
 	}
 	d.t = t

@@ -211,8 +211,7 @@ func TestHostCallsPerDial(t *testing.T) {
 
 // TestCloseWithoutWrites pins that Close of a connection nothing was
 // written to asks the host nothing about its output: there is nothing to
-// flush (before, a flush request and a check-write per Close). A TLS
-// connection that only read closes its writer the same way.
+// flush. A TLS connection that only read closes its writer the same way.
 func TestCloseWithoutWrites(t *testing.T) {
 	const dials = 20
 	n, _ := dialCounted(t, "quietdials", dials)

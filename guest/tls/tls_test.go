@@ -605,20 +605,11 @@ func TestCloseRacingStepVerify(t *testing.T) {
 // and the same handle cap; then one more handshake must succeed.
 func TestCloseRacingServerStepFinish(t *testing.T) {
 	p := newPKI(t)
-	pr, pw := io.Pipe()
 	var errOut bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runLimitedOut(t, p, pw, &errOut, p.server, nil, []string{"127.0.0.1:0"},
+	addr, wait := serveGuest(t, func(out io.Writer) error {
+		return runLimitedOut(t, p, out, &errOut, p.server, nil, []string{"127.0.0.1:0"},
 			2, runtime.Limits{Handles: closeRaceHandles}, "serverstepcloserace", "400")
-		pw.Close()
-	}()
-	lines := bufio.NewReader(pr)
-	addr, err := lines.ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address: %v (%v)", err, <-done)
-	}
-	addr = strings.TrimSpace(addr)
+	})
 	stop := make(chan struct{})
 	dialed := make(chan struct{})
 	go func() {
@@ -640,10 +631,9 @@ func TestCloseRacingServerStepFinish(t *testing.T) {
 			c.Close()
 		}
 	}()
-	rest, _ := io.ReadAll(lines)
+	rest, err := wait()
 	close(stop)
 	<-dialed
-	err = <-done
 	t.Logf("guest: %s", errOut.String())
 	if err != nil {
 		t.Fatalf("guest: %v\n%s", err, rest)
@@ -721,19 +711,11 @@ const closeRaceHandles = 16
 // connection").
 func TestClosePendingPostHandshakeAuth(t *testing.T) {
 	p := newPKI(t)
-	pr, pw := io.Pipe()
 	var errOut bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runBackend(t, "circl-pq", p, pw, &errOut, p.server, nil, []string{"127.0.0.1:0"}, 0, runtime.Limits{}, "phaclose")
-		pw.Close()
-	}()
-	lines := bufio.NewReader(pr)
-	addr, err := lines.ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address: %v (%v)", err, <-done)
-	}
-	raw, err := net.Dial("tcp", strings.TrimSpace(addr))
+	addr, wait := serveGuest(t, func(out io.Writer) error {
+		return runBackend(t, "circl-pq", p, out, &errOut, p.server, nil, []string{"127.0.0.1:0"}, 0, runtime.Limits{}, "phaclose")
+	})
+	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -751,8 +733,8 @@ func TestClosePendingPostHandshakeAuth(t *testing.T) {
 	if err := c.Handshake(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	rest, _ := io.ReadAll(lines)
-	if err := <-done; err != nil {
+	rest, err := wait()
+	if err != nil {
 		t.Fatalf("guest: %v\n%s%s", err, rest, errOut.String())
 	}
 	if want := "request during close ended context canceled, after close closed true\n"; string(rest) != want {

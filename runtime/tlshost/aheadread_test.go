@@ -38,11 +38,6 @@ func (c *countedReads) Read(p []byte) (int, error) {
 // the poll waited for the client).
 func TestInlineReadDuringPostHandshakeAuth(t *testing.T) {
 	checkNoLeak(t)
-	p := newPKI(t)
-	b, err := backends.ByName("circl-pq")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ours, peer, _ := silentPair(t)
 	sock := &countedReads{TCPConn: ours.(*net.TCPConn)}
 	sin, sout, _ := wasiio.SocketStreams(sock, io.NopCloser(nil), func() error { return nil })
@@ -50,31 +45,9 @@ func TestInlineReadDuringPostHandshakeAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServerSession(b, backends.ServerConfig{ClientCAs: p.ca.Pool()}, tr)
-	defer s.Close()
-	s.setHandshakeTimeout(time.Minute, nil)
-	s.Accept()
-	s.ConfigureIdentities([]*backends.Identity{p.server.Identity()})
-	client, err := b.Client(peer, &backends.ClientConfig{
-		ServerName: "localhost",
-		RootCAs:    p.ca.Pool(),
-		ClientIdentity: func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
-			return nil, nil
-		},
+	s, conn, client := authPair(t, tr, peer, time.Minute, func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+		return nil, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	cerr := make(chan error, 1)
-	go func() { cerr <- client.Handshake(context.Background()) }()
-	conn, err := await(t, s.Finish())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := <-cerr; err != nil {
-		t.Fatal(err)
-	}
 	in, out := openStreams(conn, &s.ending, nil)
 	defer out.Close()
 	defer in.Close()

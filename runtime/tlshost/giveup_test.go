@@ -425,42 +425,31 @@ func TestHandshakeTimeoutReported(t *testing.T) {
 	}
 }
 
-// TestPostHandshakeAuthTimeout: a client that never answers a
-// post-handshake certificate request (its hook never returns, so it sends
-// nothing) fails the request with the host's handshake timeout, and the
-// connection is closed: the guest's reads end at once.
-func TestPostHandshakeAuthTimeout(t *testing.T) {
-	checkNoLeak(t)
-	const timeout = time.Second
+// authPair completes a handshake between a circl-pq server session over
+// tr, its handshake timeout timeout, and a circl-pq client over peer whose
+// ClientIdentity is identity. It returns the session, its connection and
+// the client, which close when the test ends, the client first.
+func authPair(t *testing.T, tr, peer net.Conn, timeout time.Duration, identity func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error)) (*serverSession, backends.Conn, backends.Conn) {
+	t.Helper()
 	p := newPKI(t)
 	b, err := backends.ByName("circl-pq")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ours, peer, _ := silentPair(t)
-	tr, _ := heldTransport(t, ours)
 	s := newServerSession(b, backends.ServerConfig{ClientCAs: p.ca.Pool()}, tr)
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	s.setHandshakeTimeout(timeout, nil)
 	s.Accept()
 	s.ConfigureIdentities([]*backends.Identity{p.server.Identity()})
-
-	never := make(chan struct{})
-	defer close(never)
 	client, err := b.Client(peer, &backends.ClientConfig{
-		ServerName: "localhost",
-		RootCAs:    p.ca.Pool(),
-		ClientIdentity: func(ctx context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
-			if req.PostHandshake {
-				<-never
-			}
-			return nil, nil
-		},
+		ServerName:     "localhost",
+		RootCAs:        p.ca.Pool(),
+		ClientIdentity: identity,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
 	cerr := make(chan error, 1)
 	go func() { cerr <- client.Handshake(context.Background()) }()
 	conn, err := await(t, s.Finish())
@@ -470,6 +459,26 @@ func TestPostHandshakeAuthTimeout(t *testing.T) {
 	if err := <-cerr; err != nil {
 		t.Fatal(err)
 	}
+	return s, conn, client
+}
+
+// TestPostHandshakeAuthTimeout: a client that never answers a
+// post-handshake certificate request (its hook never returns, so it sends
+// nothing) fails the request with the host's handshake timeout, and the
+// connection is closed: the guest's reads end at once.
+func TestPostHandshakeAuthTimeout(t *testing.T) {
+	checkNoLeak(t)
+	const timeout = time.Second
+	ours, peer, _ := silentPair(t)
+	tr, _ := heldTransport(t, ours)
+	never := make(chan struct{})
+	t.Cleanup(func() { close(never) })
+	s, conn, client := authPair(t, tr, peer, timeout, func(ctx context.Context, req *backends.IdentityRequest) ([]*backends.Identity, error) {
+		if req.PostHandshake {
+			<-never
+		}
+		return nil, nil
+	})
 	// The client reads, so that it receives the request.
 	go io.Copy(io.Discard, client)
 

@@ -65,11 +65,9 @@ type guardedNonblocking struct {
 	nb wasiio.NonblockingTransport
 }
 
-func (g guardedNonblocking) ReadNow(r io.Reader, p []byte) (int, error) { return g.nb.ReadNow(r, p) }
-func (g guardedNonblocking) ReadWait(r io.Reader, p []byte) (int, error) {
-	return g.nb.ReadWait(r, p)
-}
-func (g guardedNonblocking) Backlog() wasiio.Backlog { return g.nb.Backlog() }
+func (g guardedNonblocking) ReadNow(r io.Reader, p []byte) (int, error)  { return g.nb.ReadNow(r, p) }
+func (g guardedNonblocking) ReadWait(r io.Reader, p []byte) (int, error) { return g.nb.ReadWait(r, p) }
+func (g guardedNonblocking) Backlog() wasiio.Backlog                     { return g.nb.Backlog() }
 
 // guarded wraps transport in a guard; transport may already be one.
 func guarded(transport net.Conn) (net.Conn, *guard) {

@@ -142,9 +142,7 @@ func TestSendQueueCloseReleasesByWriteReturn(t *testing.T) {
 // value of released when the Write returned, and the peer.
 func refusedRest(t *testing.T, during func(*sendQueue), released *atomic.Int32) (n int, releasedThen int32, peer *net.TCPConn) {
 	t.Helper()
-	a, peer := tcpPair(t)
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
+	a, peer := silentPair(t)
 	g := gated(t, a)
 	q := newSendQueue(a, g, 0)
 	q.budget = NewUnsentBudget(0, nil)

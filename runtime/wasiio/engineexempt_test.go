@@ -17,9 +17,7 @@ func spentEngineQueue(t *testing.T) (*sendQueue, *net.TCPConn, *UnsentBudget) {
 	if !nonblockingCapable {
 		t.Skip("the streams are inline only where the platform allows non-blocking sockets")
 	}
-	a, peer := tcpPair(t)
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
+	a, peer := silentPair(t)
 	b := NewUnsentBudget(0, nil) // spent
 	_, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
 	t.Cleanup(func() { out.Close() })
@@ -31,7 +29,7 @@ func spentEngineQueue(t *testing.T) (*sendQueue, *net.TCPConn, *UnsentBudget) {
 
 // TestEngineBytesPastBudgetBounded: the bytes a TLS engine writes on its
 // own while a guest's write is in progress, which the queue takes past a
-// spent budget rather than fail the connection (see roomLocked), are
+// spent budget rather than fail the connection (see mustNotWait), are
 // bounded by one more floor a connection, not by MaxUnsent: a peer that
 // never reads and keeps asking for KeyUpdates during the guest's writes
 // (crypto/tls answers any number while data comes between them) would

@@ -9,27 +9,16 @@ import (
 	"time"
 )
 
-// failedQueue is a send queue over a loopback socket with small buffers
-// whose peer (returned) reads nothing, counting against a budget of
-// 1 MiB: a write more than the socket takes leaves the flusher blocked in
-// the socket with a chunk beyond the floor, counted against the budget,
+// failedQueue is a silentQueue counting against a budget of 1 MiB: a
+// write more than the socket takes leaves the flusher blocked in the
+// socket with a chunk beyond the floor, counted against the budget,
 // before the queue fails with "the peer is not reading", as inside a
 // transport's ReadNow when the peer makes the engine write more than
 // MaxUnsent. It returns the queue and its budget.
 func failedQueue(t *testing.T) (*sendQueue, *UnsentBudget) {
 	t.Helper()
-	if !nonblockingCapable {
-		t.Skip("send queues exist only where the platform allows non-blocking sockets")
-	}
-	a, peer := tcpPair(t) // the peer reads nothing and closes when the test ends
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
-	raw, err := a.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, _ := silentQueue(t)
 	b := NewUnsentBudget(1<<20, nil)
-	q := newSendQueue(a, raw, 0)
 	q.budget = b
 	if _, err := q.Write(make([]byte, 200<<10)); err != nil {
 		t.Fatal(err)
@@ -41,7 +30,7 @@ func failedQueue(t *testing.T) (*sendQueue, *UnsentBudget) {
 		t.Fatal("the chunk in flight is not counted against the budget")
 	}
 	q.now.Store(true)
-	_, err = q.Write(make([]byte, MaxUnsent))
+	_, err := q.Write(make([]byte, MaxUnsent))
 	q.now.Store(false)
 	if err == nil || !strings.Contains(err.Error(), "the peer is not reading") {
 		t.Fatalf("a write past MaxUnsent inside ReadNow: %v, want the peer is not reading", err)

@@ -60,7 +60,7 @@ type sendQueue struct {
 	reads atomic.Int32
 	// guest is set during a guest's write through an inline stream: a
 	// Write short of the budget is taken past it rather than wait (see
-	// roomLocked).
+	// mustNotWait).
 	guest atomic.Bool
 	// waiting counts the writes waiting for room in roomLocked, which a
 	// guest's write that begins meanwhile wakes (guestWrite).
@@ -92,7 +92,7 @@ type sendQueue struct {
 	charged  int64
 	reserved int64
 	// exempt is what the queue took past the budget, uncounted, during
-	// guests' writes since it was last idle (see roomLocked): at most
+	// guests' writes since it was last idle (see mustNotWait): at most
 	// UnsentFloor.
 	exempt int
 }
@@ -162,7 +162,7 @@ func (q *sendQueue) unreserve() {
 
 // guestWrite is w.Write(p) for a guest's inline stream: a Write of the
 // queue's short of the budget meanwhile is taken past it rather than
-// wait, which would hold the guest's call (see roomLocked).
+// wait, which would hold the guest's call (see mustNotWait).
 func (q *sendQueue) guestWrite(w io.Writer, p []byte) (int, error) {
 	q.guest.Store(true)
 	defer q.guest.Store(false)
@@ -235,8 +235,8 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 }
 
 // roomLocked waits until n more bytes fit under MaxUnsent and the
-// budget; q.mu is held. It does not wait inside ReadNow, nor while a
-// guest's write is in progress (see mustNotWait).
+// budget; q.mu is held. It does not wait inside ReadNow or ReadWait,
+// nor while a guest's write is in progress (see mustNotWait).
 func (q *sendQueue) roomLocked(n int) error {
 	if (q.held() == 0 || q.held()+n <= MaxUnsent) && q.budgetLocked(n, false) {
 		return nil

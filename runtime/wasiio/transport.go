@@ -203,10 +203,8 @@ func (c *streamConn) lazyRead(p []byte) (int, error) {
 		if !passed {
 			n, err := readNow(c.raw, p)
 			switch {
-			case err == nil:
-				return n, nil
-			case err == errEOF:
-				return 0, io.EOF
+			case err == nil, err == errEOF:
+				return n, err
 			case errors.Is(err, ErrWouldBlock):
 			default:
 				if errno, ok := socketError(err); ok {

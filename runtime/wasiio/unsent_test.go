@@ -32,9 +32,7 @@ func spentTLSPair(t *testing.T) (tc net.Conn, peer *net.TCPConn, b *UnsentBudget
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, peer := tcpPair(t)
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
+	a, peer := silentPair(t)
 	b = NewUnsentBudget(0, nil) // spent
 	in, out, _ := SocketStreamsBudget(a, nil, a.Close, 0, b)
 	if tc, err = Transport(in, out); err != nil {

@@ -20,6 +20,32 @@ var bg = context.Background()
 // tcpPair returns the two ends of a loopback TCP connection.
 func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) { return testnet.TCPPair(t) }
 
+// silentPair is tcpPair for a peer that reads nothing: a's send buffer
+// and the peer's receive buffer are small (4 KiB), so that what a writes
+// soon stays unsent.
+func silentPair(t *testing.T) (a, peer *net.TCPConn) {
+	t.Helper()
+	a, peer = tcpPair(t)
+	peer.SetReadBuffer(4096)
+	a.SetWriteBuffer(4096)
+	return a, peer
+}
+
+// silentQueue is a send queue over a (returned), one end of a
+// silentPair whose peer closes when the test ends.
+func silentQueue(t *testing.T) (*sendQueue, *net.TCPConn) {
+	t.Helper()
+	if !nonblockingCapable {
+		t.Skip("send queues exist only where the platform allows non-blocking sockets")
+	}
+	a, _ := silentPair(t)
+	raw, err := a.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newSendQueue(a, raw, 0), a
+}
+
 func expectTrap(t *testing.T, f func()) {
 	t.Helper()
 	defer func() {

@@ -118,22 +118,11 @@ func TestSendQueueWaitFollowsDeadline(t *testing.T) {
 	}
 }
 
-// stuckQueue is a send queue over a loopback socket with small buffers
-// whose peer reads nothing, holding MaxUnsent bytes less what the socket
-// took: a Write of more than that waits for room.
+// stuckQueue is a silentQueue holding MaxUnsent bytes less what the
+// socket took: a Write of more than that waits for room.
 func stuckQueue(t *testing.T) *sendQueue {
 	t.Helper()
-	if !nonblockingCapable {
-		t.Skip("send queues exist only where the platform allows non-blocking sockets")
-	}
-	a, peer := tcpPair(t) // the peer reads nothing and closes when the test ends
-	peer.SetReadBuffer(4096)
-	a.SetWriteBuffer(4096)
-	raw, err := a.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := newSendQueue(a, raw, 0)
+	q, a := silentQueue(t)
 	if _, err := q.Write(make([]byte, MaxUnsent)); err != nil {
 		t.Fatal(err)
 	}
