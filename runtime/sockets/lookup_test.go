@@ -286,3 +286,85 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
 }
+
+// stuckConn is a DNS connection whose reads neither a deadline nor Close
+// ends, as nothing ends the system resolver's getaddrinfo: a read tells
+// reading and waits until release is closed.
+type stuckConn struct {
+	reading chan<- struct{}
+	release <-chan struct{}
+}
+
+func (c stuckConn) Read(p []byte) (int, error) {
+	select {
+	case c.reading <- struct{}{}:
+	default:
+	}
+	<-c.release
+	return 0, io.EOF
+}
+
+func (stuckConn) Write(p []byte) (int, error)        { return len(p), nil }
+func (stuckConn) Close() error                       { return nil }
+func (stuckConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
+func (stuckConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
+func (stuckConn) SetDeadline(t time.Time) error      { return nil }
+func (stuckConn) SetReadDeadline(t time.Time) error  { return nil }
+func (stuckConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// TestResolveDropCountsUntilEnd: a lookup whose resolution cannot be
+// interrupted, as the system's resolver's (getaddrinfo, which Go uses
+// where its own cannot do what the host's nsswitch.conf asks) cannot,
+// counts against the lookup limit until that resolution ends, its stream
+// dropped or not: the next lookup past the limit fails with
+// temporary-resolver-failure meanwhile. Before, dropping the stream
+// cancelled LookupNetIP, which returned at once while the resolution went
+// on: the lookup left the limit at once, and a guest dropping lookups of
+// a name whose server does not answer and starting new ones made the host
+// hold a thread each in getaddrinfo (100 under a limit of 4, in a network
+// namespace whose DNS server on loopback was silent), up to Go's 500 for
+// the whole process, whose lookups all waited then.
+func TestResolveDropCountsUntilEnd(t *testing.T) {
+	reading := make(chan struct{}, 16)
+	release := make(chan struct{})
+	p := new(Policy)
+	if err := p.AllowConnect("*.stuck.test:443"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(p)
+	st.SetLookupLimit(1)
+	st.SetResolver(&net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return stuckConn{reading: reading, release: release}, nil
+	}})
+	r, err := st.Resolve(st.Network(), "a.stuck.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reading:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the resolver read nothing")
+	}
+	r.Drop()
+	// Before, the count fell to 0 as soon as the cancelled LookupNetIP
+	// returned; give it that while.
+	for i := 0; i < 40; i++ {
+		if n := st.Lookups(); n != 1 {
+			close(release)
+			t.Fatalf("%d lookups counted after the drop, its resolution still running; want 1", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := st.Resolve(st.Network(), "b.stuck.test"); err != TemporaryResolverFailure {
+		close(release)
+		t.Fatalf("a lookup past the limit while the dropped one still resolves: %v, want temporary-resolver-failure", err)
+	}
+	close(release)
+	waitFor(t, "the dropped lookup's end", func() bool { return st.Lookups() == 0 })
+	r, err = st.Resolve(st.Network(), "c.stuck.test")
+	if err != nil {
+		t.Fatalf("a lookup once the dropped one ended: %v", err)
+	}
+	r.Drop()
+}
