@@ -5,14 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/backends/stdtls"
-	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
@@ -168,33 +165,8 @@ func TestManyClientCAsResumption(t *testing.T) {
 		} {
 			_, sc := f.configs()
 			sc.ClientCAs, sc.ClientAuth, sc.TicketKeys = step.pool, backends.RequireClientCert, keys
-			craw, sraw := testnet.TCPPair(t)
-			server, err := stdtls.Backend{}.Server(sraw, sc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := tls.Client(craw, &tls.Config{ServerName: "a.test", RootCAs: f.ca.Pool(), Certificates: []tls.Certificate{f.client.TLSCertificate()},
-				MinVersion: version, MaxVersion: version, ClientSessionCache: cache})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			served := make(chan error, 1)
-			go func() {
-				err := server.Handshake(ctx)
-				if err == nil {
-					// The client reads the tickets on its way to this byte.
-					_, err = server.Write([]byte{1})
-				}
-				served <- err
-				io.Copy(io.Discard, server)
-			}()
-			client.SetDeadline(time.Now().Add(10 * time.Second))
-			_, cerr := io.ReadFull(client, make([]byte, 1))
-			if cerr != nil {
-				sraw.SetDeadline(time.Now().Add(2 * time.Second))
-			}
-			serr := <-served
-			cancel()
-			client.Close()
-			server.Close()
+			_, server, cerr, serr := goClientExchange(t, &tls.Config{ServerName: "a.test", RootCAs: f.ca.Pool(),
+				Certificates: []tls.Certificate{f.client.TLSCertificate()}, MinVersion: version, MaxVersion: version, ClientSessionCache: cache}, sc)
 			if step.fail {
 				if serr == nil {
 					t.Errorf("%#x %d %s: the server accepted the session (resumed %v)", version, i, step.name, server.State().DidResume)
