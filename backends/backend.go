@@ -202,7 +202,9 @@ type ClientConfig struct {
 	// resumption: the client offers none and keeps none. Only the host
 	// sets it; sessions hold secrets and never reach a guest. A resumed
 	// handshake calls VerifyServer with the chain of the session it
-	// resumed.
+	// resumed. A connection that presented a client certificate keeps no
+	// session: a resumption sends none, so the server would take a later
+	// connection for that identity whatever its ClientIdentity answers.
 	Sessions SessionCache
 }
 

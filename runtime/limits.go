@@ -101,9 +101,11 @@ type Limits struct {
 
 	// Lookups bounds the name lookups (resolve-addresses) the guest runs
 	// at once; zero means sockets.DefaultLookupLimit. Each holds a
-	// goroutine and a socket to the DNS server until it is answered, times
-	// out or its stream is dropped. Past it resolve-addresses fails with
-	// temporary-resolver-failure.
+	// goroutine and a socket to the DNS server (with the system's
+	// resolver, a thread) until it is answered or times out; dropping its
+	// stream ends Go's resolver's queries at once, and counts one on the
+	// system's resolver, which nothing interrupts, until it returns. Past
+	// it resolve-addresses fails with temporary-resolver-failure.
 	Lookups int
 
 	// LookupGrants bounds the addresses the guest's name lookups keep

@@ -14,7 +14,8 @@ import (
 // (ClientConfig.Sessions, or a SessionCache through SetSessionCache): it
 // then offers psk_dhe_ke, keeps the tickets servers send, keyed by server
 // name, and offers the newest one for that name with its binder. Each
-// ticket is offered once (RFC 8446, Appendix C.4). A session is offered
+// ticket is offered once (RFC 8446, Appendix C.4). A connection that
+// presented a client certificate keeps no ticket (storeTicket). A session is offered
 // only to a configuration that would accept the chain it was
 // authenticated with now: unless the configuration skips validation, the
 // chain is validated again against its RootCAs, server name and clock,
@@ -105,6 +106,15 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) error {
 	st := c.State()
 	chain := st.PeerChain
 	if len(chain) == 0 {
+		return nil
+	}
+	// A connection that presented a client certificate, in its handshake
+	// or after it, keeps no session: a resumption sends no certificate,
+	// the server takes the client for the one the session's handshake
+	// authenticated, so any later connection to the server name would
+	// present it, whatever its own ClientIdentity answers (nothing,
+	// another identity), and report none. Before, it did.
+	if st.LocalIdentity != nil {
 		return nil
 	}
 	leaf, err := x509.ParseCertificate(chain[0])

@@ -165,9 +165,17 @@ func (s *clientSession) resumableUnder(cfg *tls.Config) bool {
 	return group == 0 || slices.Contains(cfg.CurvePreferences, group)
 }
 
-// Put stores cs; crypto/tls passes nil to forget a session it could not use.
+// Put stores cs; crypto/tls passes nil to forget a session it could not
+// use. A session of a connection that presented a client certificate is
+// not stored (and one stored before under its key is dropped): a
+// resumption sends no certificate, the server takes the client for the
+// one the session's handshake authenticated, so any later connection to
+// the server name would present that certificate, whatever its own
+// ClientIdentity answers (nothing, another identity), and report none.
+// Before, it did: a guest's anonymous connection resumed as the identity
+// an earlier one had chosen.
 func (s *sessionCache) Put(key string, cs *tls.ClientSessionState) {
-	if cs == nil || s.heapBytes(cs) > maxSessionHeap {
+	if cs == nil || s.conn.presentedIdentity() || s.heapBytes(cs) > maxSessionHeap {
 		s.c.Put(key, nil)
 		return
 	}
@@ -193,6 +201,14 @@ func (s *sessionCache) heapBytes(cs *tls.ClientSessionState) int64 {
 		s.base, s.measured = backends.HeapBytes(cs)-backends.HeapBytes(ticket), true
 	}
 	return s.base + backends.HeapBytes(ticket)
+}
+
+// presentedIdentity reports whether the connection sent a client
+// certificate.
+func (c *conn) presentedIdentity() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.LocalIdentity != nil
 }
 
 // madeSession records the version and group of c's handshake in a

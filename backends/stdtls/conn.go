@@ -52,6 +52,9 @@ type conn struct {
 	// cache, which learns the handshake's version and group once it
 	// completed (see clientSession).
 	stored *clientSession
+	// ticketID is the identity of the TLS 1.2 ticket a server opened,
+	// the connection's once it resumed (openedTicket).
+	ticketID *backends.Identity
 }
 
 var _ backends.Conn = (*conn)(nil)
@@ -131,6 +134,9 @@ func (c *conn) recordLocked(cs *tls.ConnectionState) {
 	}
 	c.state.DidResume = cs.DidResume
 	c.state.OCSPResponse = cs.OCSPResponse
+	if cs.DidResume && c.ticketID != nil {
+		c.state.LocalIdentity = c.ticketID
+	}
 }
 
 func (c *conn) record(cs *tls.ConnectionState) {

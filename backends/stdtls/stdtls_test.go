@@ -99,6 +99,39 @@ func handshake(t testing.TB, cc *backends.ClientConfig, sc *backends.ServerConfi
 	return
 }
 
+// goClientExchange connects a crypto/tls client with ccfg to a stdtls
+// server with sc over loopback TCP: the server handshakes and writes a
+// byte, which the client reads (and the tickets on its way), then both
+// close. It returns them, closed, with their errors.
+func goClientExchange(t *testing.T, ccfg *tls.Config, sc *backends.ServerConfig) (client *tls.Conn, server backends.Conn, cerr, serr error) {
+	t.Helper()
+	craw, sraw := testnet.TCPPair(t)
+	server, err := stdtls.Backend{}.Server(sraw, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client = tls.Client(craw, ccfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		err := server.Handshake(ctx)
+		if err == nil {
+			_, err = server.Write([]byte{1})
+		}
+		served <- err
+		io.Copy(io.Discard, server)
+	}()
+	client.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, cerr = io.ReadFull(client, make([]byte, 1)); cerr != nil {
+		sraw.SetDeadline(time.Now().Add(2 * time.Second))
+	}
+	serr = <-served
+	client.Close()
+	server.Close()
+	return client, server, cerr, serr
+}
+
 func TestTLS12(t *testing.T) {
 	f := newFixture(t)
 	cc, sc := f.configs()

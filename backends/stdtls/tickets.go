@@ -74,13 +74,39 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
 			}
 			for _, id := range ids {
 				if bytes.Equal(e, leafBinding(id)) {
-					c.setLocal(id)
+					c.openedTicket(cs.Version, id)
 					return ss, nil
 				}
 			}
 		}
 		return nil, nil // issued under an identity this server does not hold
 	}
+}
+
+// openedTicket notes id, the identity of a ticket the server opened for a
+// handshake of version. A ticket that opens may still not resume (its
+// cipher suite, its extended master secret or its client certificate do
+// not fit), and the handshake then presents the identity picked for the
+// ClientHello. crypto/tls picks a TLS 1.3 certificate only once no ticket
+// resumed, which makes it the connection's again: the ticket's is the
+// connection's until then. It picks a TLS 1.2 certificate before it opens
+// the ticket: the ticket's identity becomes the connection's once the
+// handshake resumed (recordLocked, from VerifyConnection, before the next
+// ticket is sealed). Before, a TLS 1.2 ticket that opened and did not
+// resume made its identity the connection's while the certificate
+// presented was another: a client offering identity A's ticket under B's
+// server name, with a cipher suite the server no longer takes, was
+// served B's certificate, the guest told it presented A, and the client
+// given a ticket bound to A of a session authenticated as B, which a
+// server holding A alone then resumed.
+func (c *conn) openedTicket(version uint16, id *backends.Identity) {
+	if version >= tls.VersionTLS13 {
+		c.setLocal(id)
+		return
+	}
+	c.mu.Lock()
+	c.ticketID = id
+	c.mu.Unlock()
 }
 
 // maxTicket is the longest ticket a crypto/tls client takes: it refuses

@@ -12,7 +12,7 @@ import (
 // The connection a resolver's Dial returns is the embedder's code too,
 // and Go's resolver uses it on a goroutine of its own, where nothing
 // could recover a panic of its methods, nor of the resolver's slicing of
-// its buffer by a count Read returns outside it. closingResolver hands
+// its buffer by a count Read returns outside it. lookupResolver hands
 // the resolver each connection guarded (dnsConn): a panic of a method is
 // the failure of that call (a *DialPanicError naming the method, logged
 // as a panic of Dial is), a count outside the buffer that of the Read,

@@ -10,11 +10,12 @@
 // Every [Network] resource the guest obtains refers to its instance's Stack.
 //
 // A name lookup ([Stack.Resolve]) runs on a goroutine with the stack's
-// resolver until it is answered or its stream dropped; at most the
-// stack's lookup limit run at once ([Stack.SetLookupLimit]). The addresses
-// an allowed lookup returns become connectable for the instance, the
-// stack's grant limit of them at most, the least recently granted
-// forgotten past it ([Stack.SetGrantLimit]).
+// resolver until it is answered or fails, dropping its stream closing its
+// DNS connections; at most the stack's lookup limit run at once, a
+// dropped one counted until its resolution ends ([Stack.SetLookupLimit]).
+// The addresses an allowed lookup returns become connectable for the
+// instance, the stack's grant limit of them at most, the least recently
+// granted forgotten past it ([Stack.SetGrantLimit]).
 //
 // A [TCPSocket] follows the WASI state machine:
 //

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -22,7 +23,7 @@ import (
 // the addresses of one lookup, handed out one by one.
 type ResolveStream struct {
 	stack  *Stack
-	cancel context.CancelFunc
+	cancel context.CancelFunc // ends the lookup's DNS connections and dials (lookupResolver)
 	done   *wasiio.Signal
 
 	mu      sync.Mutex
@@ -37,10 +38,14 @@ type ResolveStream struct {
 const DefaultLookupLimit = 64
 
 // SetLookupLimit sets how many name lookups the instance may run at once.
-// A lookup counts from resolve-addresses until it ends (answered, failed,
-// or cancelled by dropping its stream), not while the guest holds its
-// addresses. Each one running holds a goroutine and, with Go's resolver,
-// a socket to the DNS server for up to its timeout: without a limit, a
+// A lookup counts from resolve-addresses until its resolution ends
+// (answered, failed, or ended by dropping its stream), not while the
+// guest holds its addresses. Dropping the stream ends Go's resolver's
+// queries at once; the system's resolver (getaddrinfo) cannot be
+// interrupted, and a lookup on it counts until it returns (see
+// lookupResolver). Each one running holds a goroutine and, with Go's
+// resolver, a socket to the DNS server, with the system's a thread, for
+// up to its timeout: without a limit, a
 // guest holding its streams of a name a silent server never answers
 // would make the host hold as many as its handle limit allows. Beyond
 // the limit resolve-addresses fails with temporary-resolver-failure.
@@ -92,10 +97,10 @@ func (s *Stack) takeAddrs(n int) int {
 }
 
 // SetResolver sets the resolver of the instance's name lookups; nil (the
-// default) means net.DefaultResolver. The lookups run on a resolver of the
-// instance's own that resolves as r does and closes their DNS connections
-// when they end (see closingResolver).
-func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = closingResolver(r, s.dialPanicked) }
+// default) means net.DefaultResolver. Each lookup runs on a resolver of
+// its own that resolves as r does and closes its DNS connections when it
+// ends or its stream is dropped (see lookupResolver).
+func (s *Stack) SetResolver(r *net.Resolver) { s.resolver = r }
 
 // SetLogger sets where the first panic of the resolver's Dial (or of a
 // connection it returned) is logged, with its stack; nil (the default) means slog.Default().
@@ -104,7 +109,7 @@ func (s *Stack) SetLogger(l *slog.Logger) { s.logger.Store(l) }
 // A DialPanicError is the failure of a DNS connection whose resolver's
 // Dial panicked: the resolver's Dial is the embedder's code, which Go's
 // resolver calls on a goroutine of its own, where nothing could recover
-// the panic but the Dial the stack gives it (closingResolver). The
+// the panic but the Dial the stack gives it (lookupResolver). The
 // lookup fails as for any failed Dial.
 type DialPanicError struct {
 	Value string // the panic's value, on one line, at most safelog.MaxPanicValue bytes
@@ -129,18 +134,33 @@ func (s *Stack) dialPanicked(err error, stack []byte) {
 	safelog.Log(safelog.OrDefault(s.logger.Load()), slog.LevelError, "runtime: the resolver's Dial or its connection panicked", "err", err, "stack", string(stack))
 }
 
-// closingResolver returns a resolver that resolves as r does (nil:
-// net.DefaultResolver), dialing as r dials, and closes each DNS connection
-// of Go's resolver once the lookup using it ends, cancelled or not. Go's
-// resolver does not interrupt a read from a DNS server when its lookup is
-// cancelled: LookupNetIP returns, but the query's goroutine and socket stay
-// until the read's timeout (resolv.conf's, 5 s by default, per attempt).
-// Without the close, a guest dropping its lookups of a name a silent
-// server never answers and starting new ones would make the host hold
-// goroutines and sockets past the lookup limit, which counts a lookup only
-// until its stream is dropped. (The resolver's choice between Go's
-// resolver and the system's is r's: a Dial function does not change it.)
-func closingResolver(r *net.Resolver, panicked func(err error, stack []byte)) *net.Resolver {
+// errLookupDropped fails the DNS connections a lookup would dial after
+// its stream was dropped.
+var errLookupDropped = errors.New("sockets: the lookup's stream was dropped")
+
+// lookupResolver returns the resolver of one lookup: it resolves as r
+// does (nil: net.DefaultResolver), dialing as r dials, and ends each DNS
+// connection of Go's resolver, and each dial of one, once the query using
+// it ends or lookup does (the guest dropped the lookup's stream, or the
+// lookup is over), after which it dials none. Go's resolver does not
+// interrupt a read from a DNS server when its lookup is cancelled:
+// without the close, the query's goroutine and socket stay until the
+// read's timeout (resolv.conf's, 5 s by default, per attempt).
+//
+// The lookup is not cancelled through its context, which would make
+// LookupNetIP return while the resolution goes on: the system's resolver
+// (the C library's getaddrinfo, which Go uses where its own cannot do
+// what the host's configuration asks, as with nsswitch.conf's mdns or
+// myhostname) cannot be interrupted, and holds a thread until it returns.
+// Returning at once, a lookup left the lookup limit while that thread ran
+// on: a guest dropping its lookups of a name whose server does not answer
+// and starting new ones made the host hold a thread each (100 dropped
+// under a limit of 4: 100 threads), up to Go's 500 for the whole process,
+// whose lookups, the host's and other guests', then all waited. Now the
+// lookup counts until its resolution ends. (The resolver's choice between
+// Go's resolver and the system's is r's: a Dial function does not change
+// it.)
+func lookupResolver(r *net.Resolver, panicked func(err error, stack []byte), lookup context.Context) *net.Resolver {
 	if r == nil {
 		r = net.DefaultResolver
 	}
@@ -159,7 +179,22 @@ func closingResolver(r *net.Resolver, panicked func(err error, stack []byte)) *n
 					panicked(err, debug.Stack())
 				}
 			}()
-			c, err = dial(ctx, network, address)
+			if lookup.Err() != nil {
+				return nil, errLookupDropped
+			}
+			// Go's resolver cancels the context of each query's
+			// connection when the query ends; qctx ends then too, or
+			// with the lookup: either way the dial or the connection
+			// is done with.
+			qctx, cancel := context.WithCancel(ctx)
+			stop := context.AfterFunc(lookup, cancel)
+			end := func() { stop(); cancel() }
+			defer func() {
+				if c == nil {
+					end()
+				}
+			}()
+			c, err = dial(qctx, network, address)
 			if err != nil {
 				return nil, err
 			}
@@ -167,10 +202,7 @@ func closingResolver(r *net.Resolver, panicked func(err error, stack []byte)) *n
 				return nil, errNilConn
 			}
 			c = guardConn(c, panicked) // see dnsConn
-			// Go's resolver cancels the context of each query's
-			// connection when the query ends, and when its lookup is
-			// cancelled: either way the connection is done with.
-			context.AfterFunc(ctx, func() { c.Close() })
+			context.AfterFunc(qctx, func() { stop(); c.Close() })
 			return c, nil
 		},
 	}
@@ -240,15 +272,16 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		s.caps.Refused(capreport.Lookups, s.lookupLimit)
 		return nil, TemporaryResolverFailure
 	}
-	resolver := s.resolver
-	if resolver == nil { // SetResolver was not called
-		resolver = closingResolver(nil, s.dialPanicked)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &ResolveStream{stack: s, cancel: cancel, done: wasiio.NewSignal()}
+	// lookup ends with a drop, which ends the lookup's DNS connections
+	// and dials, not LookupNetIP: the lookup counts until its resolution
+	// ends (see lookupResolver).
+	lookup, end := context.WithCancel(context.Background())
+	resolver := lookupResolver(s.resolver, s.dialPanicked, lookup)
+	r := &ResolveStream{stack: s, cancel: end, done: wasiio.NewSignal()}
 	go func() {
 		defer s.lookups.Add(-1)
-		ips, err := resolver.LookupNetIP(ctx, "ip", name)
+		ips, err := resolver.LookupNetIP(context.Background(), "ip", name)
+		end()
 		r.mu.Lock()
 		if err == nil && !r.dropped {
 			if ips, err = r.hold(ips); err == nil {

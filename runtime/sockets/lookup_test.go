@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -285,4 +286,133 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// stuckConn is a DNS connection whose reads neither a deadline nor Close
+// ends, as nothing ends the system resolver's getaddrinfo: a read tells
+// reading and waits until release is closed.
+type stuckConn struct {
+	reading chan<- struct{}
+	release <-chan struct{}
+}
+
+func (c stuckConn) Read(p []byte) (int, error) {
+	select {
+	case c.reading <- struct{}{}:
+	default:
+	}
+	<-c.release
+	return 0, io.EOF
+}
+
+func (stuckConn) Write(p []byte) (int, error)        { return len(p), nil }
+func (stuckConn) Close() error                       { return nil }
+func (stuckConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
+func (stuckConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
+func (stuckConn) SetDeadline(t time.Time) error      { return nil }
+func (stuckConn) SetReadDeadline(t time.Time) error  { return nil }
+func (stuckConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// TestResolveDropCountsUntilEnd: a lookup whose resolution cannot be
+// interrupted, as the system's resolver's (getaddrinfo, which Go uses
+// where its own cannot do what the host's nsswitch.conf asks) cannot,
+// counts against the lookup limit until that resolution ends, its stream
+// dropped or not: the next lookup past the limit fails with
+// temporary-resolver-failure meanwhile. Before, dropping the stream
+// cancelled LookupNetIP, which returned at once while the resolution went
+// on: the lookup left the limit at once, and a guest dropping lookups of
+// a name whose server does not answer and starting new ones made the host
+// hold a thread each in getaddrinfo (100 under a limit of 4, in a network
+// namespace whose DNS server on loopback was silent), up to Go's 500 for
+// the whole process, whose lookups all waited then.
+func TestResolveDropCountsUntilEnd(t *testing.T) {
+	reading := make(chan struct{}, 16)
+	release := make(chan struct{})
+	p := new(Policy)
+	if err := p.AllowConnect("*.stuck.test:443"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(p)
+	st.SetLookupLimit(1)
+	st.SetResolver(&net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return stuckConn{reading: reading, release: release}, nil
+	}})
+	r, err := st.Resolve(st.Network(), "a.stuck.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reading:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the resolver read nothing")
+	}
+	r.Drop()
+	// Before, the count fell to 0 as soon as the cancelled LookupNetIP
+	// returned; give it that while.
+	for i := 0; i < 40; i++ {
+		if n := st.Lookups(); n != 1 {
+			close(release)
+			t.Fatalf("%d lookups counted after the drop, its resolution still running; want 1", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := st.Resolve(st.Network(), "b.stuck.test"); err != TemporaryResolverFailure {
+		close(release)
+		t.Fatalf("a lookup past the limit while the dropped one still resolves: %v, want temporary-resolver-failure", err)
+	}
+	close(release)
+	waitFor(t, "the dropped lookup's end", func() bool { return st.Lookups() == 0 })
+	r, err = st.Resolve(st.Network(), "c.stuck.test")
+	if err != nil {
+		t.Fatalf("a lookup once the dropped one ended: %v", err)
+	}
+	r.Drop()
+}
+
+// TestResolveDropEndsDial: dropping a lookup ends a dial of its
+// resolver's in progress at once (its context cancelled), not at the
+// query's timeout, though the lookup itself is not cancelled (see
+// TestResolveDropCountsUntilEnd); it dials no more after, and leaves the
+// lookup limit.
+func TestResolveDropEndsDial(t *testing.T) {
+	dialing := make(chan struct{}, 16)
+	ended := make(chan error, 16)
+	var dials atomic.Int64
+	p := new(Policy)
+	if err := p.AllowConnect("*.blackhole.test:443"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(p)
+	st.SetResolver(&net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		dials.Add(1)
+		dialing <- struct{}{}
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return nil, ctx.Err()
+	}})
+	r, err := st.Resolve(st.Network(), "a.blackhole.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-dialing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resolver dialed nothing")
+	}
+	r.Drop()
+	select {
+	case err := <-ended:
+		if err != context.Canceled {
+			t.Fatalf("the dial in progress ended with %v, want context.Canceled (by the drop)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dial in progress did not end after the drop")
+	}
+	waitFor(t, "the dropped lookup's end", func() bool { return st.Lookups() == 0 })
+	// One dial for each query (A and AAAA) at most: none after the drop,
+	// where Go's resolver would try each again, once per attempt.
+	if n := dials.Load(); n > 2 {
+		t.Fatalf("the lookup dialed %d times, want at most 2: it dialed again after the drop", n)
+	}
 }

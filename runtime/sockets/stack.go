@@ -59,7 +59,7 @@ type Stack struct {
 	unsentMax  int64                // SetUnsentBytes; zero: the default
 	unsent     *wasiio.UnsentBudget // the TCP connections' unsent bytes, made on first use
 
-	resolver    *net.Resolver // see closingResolver; nil until SetResolver: net.DefaultResolver's
+	resolver    *net.Resolver // SetResolver's; nil: net.DefaultResolver (see lookupResolver)
 	logger      atomic.Pointer[slog.Logger]
 	dialPanic   atomic.Bool  // a panic of the resolver's Dial was logged
 	lookupLimit int64        // most name lookups running at once

@@ -24,10 +24,12 @@ import (
 //   - Client sessions live in a cache per guest (a
 //     backends.LRUSessionCache in its runtime.Guest, like its pending
 //     handshakes), of at most Config.SessionCacheSize sessions, keyed by
-//     server name. Per guest, not per host: a session carries the
-//     authentication of the connection that made it (the client
-//     certificate the guest presented), which must not serve another
-//     guest. The cache goes with the guest.
+//     server name. Per guest, not per host: a session carries what the
+//     connection that made it verified and chose, which must not serve
+//     another guest. The cache goes with the guest. Backends keep no
+//     session of a connection that presented a client certificate: a
+//     resumption sends none, and would present that one for a later
+//     connection whatever the guest chose for it.
 //   - Server tickets are sealed with the host's ticket keys (ticketKeys),
 //     one set for all guests of the host, so that a ticket resumes at
 //     any of them as at a server farm sharing its keys: a key seals for

@@ -52,14 +52,27 @@ func goResumptionServer(t *testing.T, p *guestPKI, n int) (addr string, resumed 
 // goResumptionServerWith is goResumptionServer presenting cert.
 func goResumptionServerWith(t *testing.T, cert tls.Certificate, n int) (addr string, resumed func() []bool) {
 	t.Helper()
+	addr, states := goServerStates(t, &tls.Config{Certificates: []tls.Certificate{cert}}, n)
+	return addr, func() []bool {
+		var got []bool
+		for _, st := range states() {
+			got = append(got, st.DidResume)
+		}
+		return got
+	}
+}
+
+// goServerStates serves n connections with cfg, answering a line with
+// "hello LINE", and reports the state of each handshake that succeeded.
+func goServerStates(t *testing.T, cfg *tls.Config, n int) (addr string, states func() []tls.ConnectionState) {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	var mu sync.Mutex
-	var got []bool
+	var got []tls.ConnectionState
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -75,14 +88,14 @@ func goResumptionServerWith(t *testing.T, cert tls.Certificate, n int) (addr str
 				continue
 			}
 			mu.Lock()
-			got = append(got, tc.ConnectionState().DidResume)
+			got = append(got, tc.ConnectionState())
 			mu.Unlock()
 			line, _ := bufio.NewReader(tc).ReadString('\n')
 			io.WriteString(tc, "hello "+line)
 			tc.Close()
 		}
 	}()
-	return ln.Addr().String(), func() []bool {
+	return ln.Addr().String(), func() []tls.ConnectionState {
 		select {
 		case <-done:
 		case <-time.After(30 * time.Second):
@@ -297,6 +310,43 @@ func TestGuestSessionsPerGuest(t *testing.T) {
 		mustContain(t, out, resumedLines(false, true)...)
 		if got := served(); fmt.Sprint(got) != fmt.Sprint([]bool{false, true, false, true}) {
 			t.Errorf("the Go server saw resumptions %v, want [false true false true]", got)
+		}
+	})
+}
+
+// TestGuestResumptionKeepsNoClientIdentity: a guest's connection that
+// presented a client certificate leaves no session behind, so that a
+// later connection of the guest that presents none does not pass for the
+// first's identity. A guest/tls client connects three times to a
+// crypto/tls server that asks for a certificate and accepts none: as
+// "guest client", then twice with no identity. The second makes a full
+// handshake and the server sees no certificate; the third resumes the
+// second's session, anonymous too; on both backends. Before, the second
+// resumed the first's session: a resumption sends no certificate, and
+// the server took the anonymous connection for "guest client", whose
+// certificate its ticket held.
+func TestGuestResumptionKeepsNoClientIdentity(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		addr, states := goServerStates(t, &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()},
+			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: p.ca.Pool()}, 3)
+		out, err := startGuest(t, backend, p, resumeGuest, nil, "client", addr, "3", "as=client,none,none").wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, resumedLines(false, false, true)...)
+		mustContain(t, out, "conn 2: read hello ping\n")
+		var seen []string
+		for _, st := range states() {
+			who := "none"
+			if len(st.PeerCertificates) > 0 {
+				who = st.PeerCertificates[0].Subject.CommonName
+			}
+			seen = append(seen, fmt.Sprintf("resumed=%v client=%s", st.DidResume, who))
+		}
+		want := []string{"resumed=false client=guest client", "resumed=false client=none", "resumed=true client=none"}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("the Go server saw %q, want %q", seen, want)
 		}
 	})
 }

@@ -3,14 +3,16 @@
 // Command resume is a test guest, built with package guest/tls, for
 // session resumption (wasitls:tls/extensions@0.3.0):
 //
-//	resume client ADDR N [off|verify|names=NAME,...]
+//	resume client ADDR N [off|verify|names=NAME,...|as=ID,...]
 //	    Connects to ADDR (server name "localhost", or with names= the
 //	    names given in turn) N times, one after another. Per connection it prints "conn I: resumed=BOOL
 //	    version=0x.." (or "conn I: handshake failed: ERR"), writes
 //	    "ping\n", reads one line and prints "conn I: read LINE", then
 //	    closes. With off, every connection sets SessionTicketsDisabled;
 //	    with verify, VerifyPeerCertificate (verify-server-identity) prints
-//	    "verify: N certificates" each time it runs.
+//	    "verify: N certificates" each time it runs; with as=, connection
+//	    I offers the client identity /certs/ID.{key,pem} of the I-th ID
+//	    given (in turn), or none for the ID "none".
 //
 //	resume server N [off|off-at-hello|example]
 //	    Listens on 127.0.0.1:0 (first line "listening on ADDR") with the
@@ -55,7 +57,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify|names=NAME,...] | resume server N [off|off-at-hello|example]")
+	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify|names=NAME,...|as=ID,...] | resume server N [off|off-at-hello|example]")
 	os.Exit(2)
 }
 
@@ -79,10 +81,17 @@ func client(addr string, n int, mode string) {
 	if list, ok := strings.CutPrefix(mode, "names="); ok {
 		names = strings.Split(list, ",")
 	}
+	var as []string
+	if list, ok := strings.CutPrefix(mode, "as="); ok {
+		as = strings.Split(list, ",")
+	}
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		conf := *cfg
 		conf.ServerName = names[i%len(names)]
+		if len(as) > 0 && as[i%len(as)] != "none" {
+			conf.Identities = []*wasitls.Identity{readIdentity(as[i%len(as)])}
+		}
 		c, err := wasitls.DialContext(ctx, "tcp", addr, &conf)
 		if err != nil {
 			fmt.Printf("conn %d: handshake failed: %v\n", i, err)
@@ -118,19 +127,7 @@ func server(n int, off string) {
 	if off == "example" {
 		name = "example"
 	}
-	key, err := os.ReadFile("/certs/" + name + ".key")
-	if err != nil {
-		fail(err)
-	}
-	chain, err := os.ReadFile("/certs/" + name + ".pem")
-	if err != nil {
-		fail(err)
-	}
-	id, err := wasitls.ParseIdentity(key, chain)
-	if err != nil {
-		fail(err)
-	}
-	cfg := &wasitls.Config{Identities: []*wasitls.Identity{id}, SessionTicketsDisabled: off == "off"}
+	cfg := &wasitls.Config{Identities: []*wasitls.Identity{readIdentity(name)}, SessionTicketsDisabled: off == "off"}
 	if off == "off-at-hello" {
 		cfg.GetConfigForClient = func(*wasitls.ClientHelloInfo) (*wasitls.Config, error) {
 			return &wasitls.Config{Identities: cfg.Identities, SessionTicketsDisabled: true}, nil
@@ -148,6 +145,23 @@ func server(n int, off string) {
 		}
 		serve(c.(*wasitls.Conn), i)
 	}
+}
+
+// readIdentity parses /certs/NAME.key and /certs/NAME.pem.
+func readIdentity(name string) *wasitls.Identity {
+	key, err := os.ReadFile("/certs/" + name + ".key")
+	if err != nil {
+		fail(err)
+	}
+	chain, err := os.ReadFile("/certs/" + name + ".pem")
+	if err != nil {
+		fail(err)
+	}
+	id, err := wasitls.ParseIdentity(key, chain)
+	if err != nil {
+		fail(err)
+	}
+	return id
 }
 
 func serve(c *wasitls.Conn, i int) {
