@@ -367,8 +367,16 @@ func (c *Conn) readWake() <-chan struct{} {
 // (growReadAhead: the buffer's capacity and the record buffer; the record
 // is read after the counter took it, so what the connection holds never
 // crosses what the counter allowed). Read keeps the count until it took
-// the last of the data, and the buffer with it. The caller holds in.
+// the last of the data, and the buffer with it. Data a Read left is kept
+// so too, once the counter took it. The caller holds in.
 func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead, err error) {
+	if c.aheadBuf == nil && len(c.input) > 0 && c.readAhead.Hold(int64(len(c.input))+c.rawHeld()) != nil {
+		// Data a Read decrypted and has not taken all of: kept below in
+		// a buffer of its own, it counts as read ahead, and the counter
+		// refuses it. It stays where Read left it, and nothing is read
+		// ahead of it until Read took it.
+		return authFull, nil
+	}
 	// Application data already read stays ahead of what arrives now,
 	// where it is in the buffer an earlier call kept it in (base; saved
 	// is the rest of it Read has not taken, up to base's end), which

@@ -635,8 +635,10 @@ func (h *Host) ServerHandshakeAbort(_ context.Context, this tls.ServerHandshake)
 // closed.
 //
 // Dropping the input stream ends the read a goroutine makes for it (a read
-// deadline in the past on the transport, cleared once the read returned:
-// the backends' reads lose nothing to a deadline), as a socket's does: the
+// deadline in the past, set as the inline stream's are, through the
+// backend's connection when it takes one (readDeadline), and cleared once
+// the read returned: the backends' reads lose nothing to a deadline), as a
+// socket's does: the
 // connection lives on, for the output stream and for post-handshake
 // authentication, whose reads then run on their own, and a silent peer
 // would otherwise hold that goroutine until the connection closed.
@@ -657,7 +659,7 @@ func openStreams(conn backends.Conn, e *ending, parent cabi.Resource) (*cleartex
 		return in, out
 	}
 	gi := wasiio.NewInputStream(conn, nil)
-	gi.EndReadOnDrop(e.transport)
+	gi.EndReadOnDrop(readDeadline{conn, e.transport})
 	in := &cleartextInput{Input: gi, parent: parent}
 	out := &cleartextOutput{OutputStream: wasiio.NewOutputStream(conn, closeWrite), parent: parent}
 	return in, out
@@ -679,15 +681,27 @@ func (s inlineSource) ReadNow(p []byte) (int, error) {
 	return s.transport.ReadNow(s.conn, p)
 }
 
-// SetReadDeadline sets the deadline through the backend's connection when
-// it takes one (circl-pq's cuts a read of its own short, for a Read that
-// waits, and then puts back the deadline last set through it), else on
-// the transport.
+// SetReadDeadline sets the stream's deadline (see readDeadline).
 func (s inlineSource) SetReadDeadline(t time.Time) error {
-	if d, ok := s.conn.(interface{ SetReadDeadline(time.Time) error }); ok {
-		return d.SetReadDeadline(t)
+	return readDeadline{s.conn, s.transport}.SetReadDeadline(t)
+}
+
+// readDeadline sets a cleartext input stream's read deadline through the
+// backend's connection when it takes one, else on the transport:
+// circl-pq's cuts a read of its own short, for a Read that waits, and then
+// puts back the deadline last set through it: one set on the transport
+// beneath it would be lost (a dropped stream's goroutine would read on, a
+// guest's poll wait past its deadline).
+type readDeadline struct {
+	conn      backends.Conn
+	transport net.Conn
+}
+
+func (d readDeadline) SetReadDeadline(t time.Time) error {
+	if c, ok := d.conn.(interface{ SetReadDeadline(time.Time) error }); ok {
+		return c.SetReadDeadline(t)
 	}
-	return s.transport.SetReadDeadline(t)
+	return d.transport.SetReadDeadline(t)
 }
 
 // closeOutput flushes the cleartext output and sends close_notify. The

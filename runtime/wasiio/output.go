@@ -609,6 +609,9 @@ func (s *OutputStream) Close() error {
 	// Gathered bytes go before what closeWrite sends (close_notify),
 	// behind what is unsent.
 	s.pushLocked(true)
+	// The permit's reservation goes back now: the backlog may outlive the
+	// stream (a TLS connection's transport, for its input stream).
+	s.setPermit(0)
 	s.dropped = true
 	s.cond.Broadcast()
 	linger := s.inflight != nil && s.conn != nil

@@ -307,7 +307,10 @@ func (q *sendQueue) roomLocked(n int) error {
 // write inside a transport's ReadWait (the guest waits on its input
 // stream, and the engine's read blocks): the engine's answer from within
 // the read would wait for room until the peer read, a wait the read's
-// deadline does not end.
+// deadline does not end. A write beside that read, on another goroutine
+// (a post-handshake CertificateRequest, close_notify), cannot be told
+// from it and fails too: its wait would be bounded by its own deadline,
+// but would end no better for a peer that reads nothing.
 func (q *sendQueue) mustNotWait(n int) (bool, error) {
 	guest := q.guest.Load()
 	if !guest && !q.now.Load() && q.reads.Load() == 0 {

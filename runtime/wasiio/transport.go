@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -142,12 +143,27 @@ type streamConn struct {
 	rlazy   bool
 	rarmed  time.Time
 	reading int
+	// rclosed is set, under dmu, once Close ended reads (endReads):
+	// Reads fail with net.ErrClosed, and the read deadline stays in the
+	// past.
+	rclosed atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 func (c *streamConn) Read(p []byte) (int, error) {
+	if c.rclosed.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.read(p)
+	if err != nil && c.rclosed.Load() {
+		return n, net.ErrClosed
+	}
+	return n, err
+}
+
+func (c *streamConn) read(p []byte) (int, error) {
 	if c.q != nil {
 		// Reading is waiting for the peer, who may wait for the end of
 		// the stream first (see CloseWriteLater).
@@ -166,6 +182,9 @@ func (c *streamConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
+		if c.rclosed.Load() {
+			return 0, net.ErrClosed
+		}
 		if err := c.awaitBefore(c.in, &c.rdeadline, &c.dchanged); err != nil {
 			return 0, err
 		}
@@ -333,6 +352,7 @@ func (c *streamConn) CompleteCloseWrite() {
 
 func (c *streamConn) Close() error {
 	c.closeOnce.Do(func() {
+		c.endReads()
 		err1 := c.in.Close()
 		if c.ownQueue {
 			// The output stream holds the socket until what was
@@ -345,6 +365,30 @@ func (c *streamConn) Close() error {
 		c.closeErr = errors.Join(err1, err2)
 	})
 	return c.closeErr
+}
+
+// endReads makes Reads fail from now on and ends one in progress: a
+// direct transport's with a read deadline in the past on the socket (or
+// the stream's reader), which no later deadline replaces, since closing
+// the streams leaves open a socket the guest's tcp-socket holds, and a
+// read of a silent peer would go on; another's by waking its wait.
+func (c *streamConn) endReads() {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.rclosed.Store(true)
+	if c.dchanged != nil {
+		c.dchanged.Fire()
+		c.dchanged = nil
+	}
+	if !c.direct {
+		return
+	}
+	c.rlazy, c.rarmed = false, longAgo
+	if c.conn != nil {
+		c.conn.SetReadDeadline(longAgo)
+	} else if dr, ok := c.in.reader().(interface{ SetReadDeadline(time.Time) error }); ok {
+		dr.SetReadDeadline(longAgo)
+	}
 }
 
 type streamAddr struct{}
@@ -384,9 +428,15 @@ func (c *streamConn) setDeadline(dl *time.Time, changed **Signal, t time.Time) {
 
 func (c *streamConn) SetReadDeadline(t time.Time) error {
 	c.setDeadline(&c.rdeadline, &c.dchanged, t)
+	if !c.direct {
+		return nil
+	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if c.rclosed.Load() {
+		return nil // closed: the deadline stays in the past (endReads)
+	}
 	if c.lazyCapable() {
-		c.dmu.Lock()
-		defer c.dmu.Unlock()
 		t := c.rdeadline // the last set, whichever call set it
 		if c.reading == 0 && t.After(time.Now()) {
 			// Put on the socket by a Read that would wait for it.
@@ -401,16 +451,13 @@ func (c *streamConn) SetReadDeadline(t time.Time) error {
 		c.rarmed = t
 		return c.conn.SetReadDeadline(t)
 	}
-	if c.direct {
-		if c.conn == nil {
-			if dr, ok := c.in.reader().(interface{ SetReadDeadline(time.Time) error }); ok {
-				return dr.SetReadDeadline(t)
-			}
-			return os.ErrNoDeadline
+	if c.conn == nil {
+		if dr, ok := c.in.reader().(interface{ SetReadDeadline(time.Time) error }); ok {
+			return dr.SetReadDeadline(t)
 		}
-		return c.conn.SetReadDeadline(t)
+		return os.ErrNoDeadline
 	}
-	return nil
+	return c.conn.SetReadDeadline(t)
 }
 
 func (c *streamConn) SetWriteDeadline(t time.Time) error {
