@@ -38,9 +38,10 @@
 //     the guest is parked in Wait (runtime.NumGoroutine against the count
 //     of parked waiters), none can be runnable and the guest is idle at
 //     once. Otherwise it yields (runtime.Gosched) and counts again, until
-//     a yield comes straight back with nothing registered or canceled
-//     (the rest of the guest is blocked elsewhere: idle), at most four
-//     times (busy);
+//     two yields in a row come straight back with nothing registered or
+//     canceled (the rest of the guest is blocked elsewhere: idle; one
+//     alone can be Go's scheduler running the yielder again before the
+//     others), at most four times (busy);
 //  2. when busy, polls without blocking: the list given to poll ends with
 //     a zero-duration clock pollable, which is always ready. When idle it
 //     blocks in poll, with a clock pollable for the earliest deadline

@@ -147,3 +147,37 @@ func TestHostCallsPerWait(t *testing.T) {
 		})
 	}
 }
+
+// TestAcceptLoopLetsConnectionRun: an accept loop that starts a
+// connection's goroutine and waits in the poller lets that goroutine run
+// before it blocks in poll. Once every 61 scheduling rounds Go's scheduler
+// runs the goroutine that yields (on the global run queue) before the one
+// just started (on the local one), so one yield in so many comes straight
+// back; a poller that took that for "nothing else can run" blocked with
+// the connection's goroutine runnable, until the capped timer ended the
+// poll. With poll.MaxBlock at an hour, such a poll would not end: the
+// guest must finish its connections at once (the context's minute is a
+// hang guard only).
+func TestAcceptLoopLetsConnectionRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	defer r.Close(ctx)
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/pollcount"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+		Args: []string{"pollcount", "server", "500", "1h"}, Stdout: &out, Stderr: &out,
+	}); err != nil {
+		t.Fatalf("guest: %v (the accept loop blocked in poll while its connection's goroutine could run)\n%s", err, out.String())
+	}
+	if !strings.HasSuffix(out.String(), "done\n") {
+		t.Fatalf("guest printed %q", out.String())
+	}
+}

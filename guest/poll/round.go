@@ -83,9 +83,10 @@ func (s *poller) round(isHelper bool, self *waiter, cancel <-chan struct{}) {
 // When every goroutine of the guest other than the caller is parked in
 // Wait, none can be runnable: the guest is idle. Otherwise settle yields
 // (runtime.Gosched) and looks again, until the others are all parked in
-// Wait or a yield comes straight back with no wait registered or canceled
-// (nothing else ran: the rest of the guest is blocked elsewhere, on a
-// channel or a Go timer), at most busyYields times; then the guest is busy.
+// Wait or two yields in a row come straight back with no wait registered
+// or canceled (nothing else ran: the rest of the guest is blocked
+// elsewhere, on a channel or a Go timer), at most busyYields times; then
+// the guest is busy.
 // The last poll having ended on the timer also forces one yield, so that
 // the scheduler runs the Go timers that came due (time.Sleep,
 // time.AfterFunc) even in a guest whose only goroutine waits here.
@@ -93,6 +94,7 @@ func (s *poller) round(isHelper bool, self *waiter, cancel <-chan struct{}) {
 func (s *poller) settle(isHelper bool, self *waiter) (idle, leads bool) {
 	yield := s.yieldNext
 	s.yieldNext = false
+	straight := false // the last yield came straight back
 	for range busyYields {
 		// cabi's gatekeeper is parked until a binding call waits.
 		others := runtime.NumGoroutine() - 1 - s.parked - cabi.ParkedGoroutines()
@@ -118,9 +120,20 @@ func (s *poller) settle(isHelper bool, self *waiter) (idle, leads bool) {
 		s.yielding = false
 		// How long the yield took matters only when nothing registered
 		// or canceled a wait meanwhile: then the clock tells whether
-		// something else ran.
+		// something else ran. It takes two such yields in a row: once
+		// every 61 scheduling rounds Go's scheduler runs the global run
+		// queue first, where a yield puts the goroutine that yields, so
+		// that one yield in so many comes straight back without the
+		// runnable goroutines having run (findRunnable's fairness check).
+		// The guest would block in poll with them still runnable, until
+		// a pollable or the cap timer ends the poll.
 		if s.activity == before && clocks.Now()-start < idleYield {
-			return true, true
+			if straight {
+				return true, true
+			}
+			straight = true
+		} else {
+			straight = false
 		}
 	}
 	return false, true

@@ -23,7 +23,7 @@ import (
 // the addresses of one lookup, handed out one by one.
 type ResolveStream struct {
 	stack  *Stack
-	cancel func() // ends the lookup's queries (lookupConns.drop)
+	cancel context.CancelFunc // ends the lookup's DNS connections and dials (lookupResolver)
 	done   *wasiio.Signal
 
 	mu      sync.Mutex
@@ -138,64 +138,14 @@ func (s *Stack) dialPanicked(err error, stack []byte) {
 // its stream was dropped.
 var errLookupDropped = errors.New("sockets: the lookup's stream was dropped")
 
-// lookupConns is the DNS connections of one lookup that are open, until
-// its stream is dropped: then they are closed, and the lookup dials no
-// more.
-type lookupConns struct {
-	mu      sync.Mutex
-	dropped bool
-	conns   map[net.Conn]struct{}
-}
-
-// add records c, or reports false once the lookup is dropped.
-func (l *lookupConns) add(c net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.dropped {
-		return false
-	}
-	if l.conns == nil {
-		l.conns = make(map[net.Conn]struct{})
-	}
-	l.conns[c] = struct{}{}
-	return true
-}
-
-// done closes c, the query using it over.
-func (l *lookupConns) done(c net.Conn) {
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
-	c.Close()
-}
-
-// drop closes the lookup's connections and refuses it new ones.
-func (l *lookupConns) drop() {
-	l.mu.Lock()
-	l.dropped = true
-	conns := l.conns
-	l.conns = nil
-	l.mu.Unlock()
-	for c := range conns {
-		c.Close()
-	}
-}
-
-// isDropped reports whether the lookup's stream was dropped.
-func (l *lookupConns) isDropped() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.dropped
-}
-
 // lookupResolver returns the resolver of one lookup: it resolves as r
-// does (nil: net.DefaultResolver), dialing as r dials, and closes each
-// DNS connection of Go's resolver once the query using it ends, or when
-// conns is dropped (the guest dropped the lookup's stream), after which
-// it dials none. Go's resolver does not interrupt a read from a DNS
-// server when its lookup is cancelled: without the close, the query's
-// goroutine and socket stay until the read's timeout (resolv.conf's, 5 s
-// by default, per attempt).
+// does (nil: net.DefaultResolver), dialing as r dials, and ends each DNS
+// connection of Go's resolver, and each dial of one, once the query using
+// it ends or lookup does (the guest dropped the lookup's stream, or the
+// lookup is over), after which it dials none. Go's resolver does not
+// interrupt a read from a DNS server when its lookup is cancelled:
+// without the close, the query's goroutine and socket stay until the
+// read's timeout (resolv.conf's, 5 s by default, per attempt).
 //
 // The lookup is not cancelled through its context, which would make
 // LookupNetIP return while the resolution goes on: the system's resolver
@@ -210,7 +160,7 @@ func (l *lookupConns) isDropped() bool {
 // lookup counts until its resolution ends. (The resolver's choice between
 // Go's resolver and the system's is r's: a Dial function does not change
 // it.)
-func lookupResolver(r *net.Resolver, panicked func(err error, stack []byte), conns *lookupConns) *net.Resolver {
+func lookupResolver(r *net.Resolver, panicked func(err error, stack []byte), lookup context.Context) *net.Resolver {
 	if r == nil {
 		r = net.DefaultResolver
 	}
@@ -229,10 +179,22 @@ func lookupResolver(r *net.Resolver, panicked func(err error, stack []byte), con
 					panicked(err, debug.Stack())
 				}
 			}()
-			if conns.isDropped() {
+			if lookup.Err() != nil {
 				return nil, errLookupDropped
 			}
-			c, err = dial(ctx, network, address)
+			// Go's resolver cancels the context of each query's
+			// connection when the query ends; qctx ends then too, or
+			// with the lookup: either way the dial or the connection
+			// is done with.
+			qctx, cancel := context.WithCancel(ctx)
+			stop := context.AfterFunc(lookup, cancel)
+			end := func() { stop(); cancel() }
+			defer func() {
+				if c == nil {
+					end()
+				}
+			}()
+			c, err = dial(qctx, network, address)
 			if err != nil {
 				return nil, err
 			}
@@ -240,14 +202,7 @@ func lookupResolver(r *net.Resolver, panicked func(err error, stack []byte), con
 				return nil, errNilConn
 			}
 			c = guardConn(c, panicked) // see dnsConn
-			if !conns.add(c) {
-				c.Close()
-				return nil, errLookupDropped
-			}
-			// Go's resolver cancels the context of each query's
-			// connection when the query ends: the connection is done
-			// with.
-			context.AfterFunc(ctx, func() { conns.done(c) })
+			context.AfterFunc(qctx, func() { stop(); c.Close() })
 			return c, nil
 		},
 	}
@@ -317,15 +272,16 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		s.caps.Refused(capreport.Lookups, s.lookupLimit)
 		return nil, TemporaryResolverFailure
 	}
-	conns := new(lookupConns)
-	resolver := lookupResolver(s.resolver, s.dialPanicked, conns)
-	r := &ResolveStream{stack: s, cancel: conns.drop, done: wasiio.NewSignal()}
+	// lookup ends with a drop, which ends the lookup's DNS connections
+	// and dials, not LookupNetIP: the lookup counts until its resolution
+	// ends (see lookupResolver).
+	lookup, end := context.WithCancel(context.Background())
+	resolver := lookupResolver(s.resolver, s.dialPanicked, lookup)
+	r := &ResolveStream{stack: s, cancel: end, done: wasiio.NewSignal()}
 	go func() {
 		defer s.lookups.Add(-1)
-		// Not cancelled by a drop, which closes the lookup's DNS
-		// connections instead: the lookup counts until its resolution
-		// ends (see lookupResolver).
 		ips, err := resolver.LookupNetIP(context.Background(), "ip", name)
+		end()
 		r.mu.Lock()
 		if err == nil && !r.dropped {
 			if ips, err = r.hold(ips); err == nil {

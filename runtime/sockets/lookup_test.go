@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -367,4 +368,51 @@ func TestResolveDropCountsUntilEnd(t *testing.T) {
 		t.Fatalf("a lookup once the dropped one ended: %v", err)
 	}
 	r.Drop()
+}
+
+// TestResolveDropEndsDial: dropping a lookup ends a dial of its
+// resolver's in progress at once (its context cancelled), not at the
+// query's timeout, though the lookup itself is not cancelled (see
+// TestResolveDropCountsUntilEnd); it dials no more after, and leaves the
+// lookup limit.
+func TestResolveDropEndsDial(t *testing.T) {
+	dialing := make(chan struct{}, 16)
+	ended := make(chan error, 16)
+	var dials atomic.Int64
+	p := new(Policy)
+	if err := p.AllowConnect("*.blackhole.test:443"); err != nil {
+		t.Fatal(err)
+	}
+	st := NewStack(p)
+	st.SetResolver(&net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		dials.Add(1)
+		dialing <- struct{}{}
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return nil, ctx.Err()
+	}})
+	r, err := st.Resolve(st.Network(), "a.blackhole.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-dialing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resolver dialed nothing")
+	}
+	r.Drop()
+	select {
+	case err := <-ended:
+		if err != context.Canceled {
+			t.Fatalf("the dial in progress ended with %v, want context.Canceled (by the drop)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dial in progress did not end after the drop")
+	}
+	waitFor(t, "the dropped lookup's end", func() bool { return st.Lookups() == 0 })
+	// One dial for each query (A and AAAA) at most: none after the drop,
+	// where Go's resolver would try each again, once per attempt.
+	if n := dials.Load(); n > 2 {
+		t.Fatalf("the lookup dialed %d times, want at most 2: it dialed again after the drop", n)
+	}
 }

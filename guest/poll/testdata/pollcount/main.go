@@ -14,6 +14,8 @@
 //	           wait (for an hour) until it ended, as a server's accept loop
 //	           waits while a connection goroutine per accepted connection
 //	           runs
+//
+// A third argument, a duration, sets poll.MaxBlock.
 package main
 
 import (
@@ -30,6 +32,11 @@ func main() {
 	n, err := strconv.Atoi(os.Args[2])
 	if err != nil {
 		panic(err)
+	}
+	if len(os.Args) > 3 {
+		if poll.MaxBlock, err = time.ParseDuration(os.Args[3]); err != nil {
+			panic(err)
+		}
 	}
 	switch os.Args[1] {
 	case "alone":
