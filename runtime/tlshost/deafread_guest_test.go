@@ -10,7 +10,6 @@ import (
 	"os"
 	goruntime "runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,89 +39,74 @@ import (
 // (backends/circl-pq).
 func TestGuestBlockingReadEngineWrites(t *testing.T) {
 	p := newGuestPKI(t)
-	const pkg = "./testdata/deafread"
+	const pkg = "./testdata/tinywrites"
 	guestbuild.MustBuild(t, pkg)
-	for _, backend := range []string{"stdtls"} {
-		t.Run(backend, func(t *testing.T) {
-			// A small receive buffer, so that the peer's kernel takes
-			// little.
-			lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-				c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-				return nil
-			}}
-			ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
-			goroutines := goruntime.NumGoroutine()
-			_, port, _ := net.SplitHostPort(ln.Addr().String())
-			g := gr.startWith(t, pkg, 60*time.Second, runtime.ModuleConfig{Limits: runtime.Limits{UnsentBytes: 1}}, "127.0.0.1", port)
+	ln := smallWindowListener(t)
+	gr := newGuestRuntime(t, tlshost.Config{BackendName: "stdtls"}, p)
+	goroutines := goruntime.NumGoroutine()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	g := gr.startWith(t, pkg, 60*time.Second, runtime.ModuleConfig{Limits: runtime.Limits{UnsentBytes: 1}}, "127.0.0.1", port, "read")
 
-			raw, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			raw.SetDeadline(time.Now().Add(60 * time.Second)) // a hang guard only
-			srv, err := circlpq.Server(raw, &backends.ServerConfig{Identities: []*backends.Identity{p.local.Identity()}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Handshake(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			// Read nothing; once the guest is held back, ask for key
-			// updates until the connection fails.
-			for !strings.Contains(g.out.String(), "held back after ") {
-				select {
-				case err := <-g.done:
-					g.done <- err
-					t.Fatalf("the guest ended before it was held back: %v\n%s", err, g.out.String())
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			// Each request goes out once the guest's read waits in the
-			// transport (ReadWait), so that the backend's answer is
-			// written from within a blocking read, not a read that
-			// takes what is there (ReadNow), which fails such a write
-			// as well.
-			asked := 0
-		ask:
-			for ; asked < 1<<20; asked++ {
-				for deadline := time.Now().Add(20 * time.Second); !waitsInTransport(); time.Sleep(time.Millisecond) {
-					if strings.Contains(g.out.String(), "read ended") {
-						break ask
-					}
-					if time.Now().After(deadline) { // a hang guard only
-						t.Fatalf("the guest's read does not wait in the transport\n%s", g.out.String())
-					}
-				}
-				if srv.KeyUpdate(true) != nil {
-					break
-				}
-				if _, err := srv.Write([]byte("x")); err != nil {
-					break
-				}
-			}
-			out, err := g.wait(t)
-			if err != nil {
-				t.Fatalf("guest: %v\n%s", err, out)
-			}
-			if !strings.Contains(out, "read ended after") || !strings.Contains(out, "the peer is not reading") {
-				t.Fatalf("the guest's read did not fail naming the peer that is not reading:\n%s", out)
-			}
-			t.Logf("%d key updates asked for; guest: %s", asked, strings.TrimSpace(out[strings.LastIndex(out, "read ended"):]))
-			// The host closed the socket: the peer reads to its end
-			// (or a reset), not to its deadline.
-			if _, err := io.Copy(io.Discard, raw); errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatal("the guest's socket is still open once the guest ended")
-			}
-			srv.Close()
-			waitGoroutines(t, goroutines)
-		})
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(60 * time.Second)) // a hang guard only
+	srv, err := circlpq.Server(raw, &backends.ServerConfig{Identities: []*backends.Identity{p.local.Identity()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Handshake(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Read nothing; once the guest is held back, ask for key updates
+	// until the connection fails.
+	for !strings.Contains(g.out.String(), "held back after ") {
+		select {
+		case err := <-g.done:
+			g.done <- err
+			t.Fatalf("the guest ended before it was held back: %v\n%s", err, g.out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// Each request goes out once the guest's read waits in the transport
+	// (ReadWait), so that the backend's answer is written from within a
+	// blocking read, not a read that takes what is there (ReadNow), which
+	// fails such a write as well.
+	asked := 0
+ask:
+	for ; asked < 1<<20; asked++ {
+		for deadline := time.Now().Add(20 * time.Second); !waitsInTransport(); time.Sleep(time.Millisecond) {
+			if strings.Contains(g.out.String(), "read ended") {
+				break ask
+			}
+			if time.Now().After(deadline) { // a hang guard only
+				t.Fatalf("the guest's read does not wait in the transport\n%s", g.out.String())
+			}
+		}
+		if srv.KeyUpdate(true) != nil {
+			break
+		}
+		if _, err := srv.Write([]byte("x")); err != nil {
+			break
+		}
+	}
+	out, err := g.wait(t)
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "read ended after") || !strings.Contains(out, "the peer is not reading") {
+		t.Fatalf("the guest's read did not fail naming the peer that is not reading:\n%s", out)
+	}
+	t.Logf("%d key updates asked for; guest: %s", asked, strings.TrimSpace(out[strings.LastIndex(out, "read ended"):]))
+	// The host closed the socket: the peer reads to its end (or a
+	// reset), not to its deadline.
+	if _, err := io.Copy(io.Discard, raw); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the guest's socket is still open once the guest ended")
+	}
+	srv.Close()
+	waitGoroutines(t, goroutines)
 }
 
 // waitsInTransport reports whether a guest's read waits in its TLS
