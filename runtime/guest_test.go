@@ -627,3 +627,29 @@ func TestGuestStartedPanics(t *testing.T) {
 		t.Errorf("the instance the panicking hook was handed is open (module closed %v, context %v)", inst.Module().IsClosed(), inst.Context().Err())
 	}
 }
+
+// TestGuestPolicyLoopbackAliases: a wasm guest allowed one loopback
+// address and port (its echo server's) reaches that server through no
+// other spelling of loopback: the wildcard addresses, which Linux
+// connects to loopback, and an IPv4-mapped address on an IPv6 socket are
+// invalid-argument; the IPv4-compatible spelling and IPv6 loopback are
+// access-denied; and a name the C library reads as 127.0.0.1 is
+// invalid-argument before any lookup. The connects from IPv6 sockets are
+// never finished: nothing is dialed.
+func TestGuestPolicyLoopbackAliases(t *testing.T) {
+	addr := echoServer(t)
+	_, port, _ := net.SplitHostPort(addr)
+	p := policy(t, []string{addr, "*.example.com:" + port}, []string{"127.0.0.1:1"})
+	stdout, stderr, err := run(t, "./testdata/denied", p, "0.0.0.0:"+port, "127.0.0.1:0", "0x7f.1",
+		"[::]:"+port, "[::ffff:127.0.0.1]:"+port, "[::127.0.0.1]:"+port, "[::1]:"+port)
+	if err != nil {
+		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
+	}
+	inv, d := sockets.InvalidArgument, sockets.AccessDenied
+	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\nudp bind %d\n"+
+		"connect [::]:%s %d\nconnect [::ffff:127.0.0.1]:%s %d\nconnect [::7f00:1]:%s %d\nconnect [::1]:%s %d\n",
+		inv, d, inv, d, port, inv, port, inv, port, d, port, d)
+	if stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+}

@@ -60,6 +60,8 @@ var cases = []testCase{
 	{name: "OversizedClientConfig", modes: []mode{backendClient}, run: testOversizedClientConfig},
 	{name: "OversizedIdentity", modes: bothBackendOnly, run: testOversizedIdentity},
 	{name: "ExporterLabelBound", modes: bothBackendOnly, run: testExporterLabelBound},
+	{name: "ResumptionRechecksTrust", modes: bothBackendOnly, caps: func(o Options) bool { return o.Resumption }, run: testResumptionRechecksTrust},
+	{name: "TicketBoundToIdentity", modes: bothBackendOnly, caps: func(o Options) bool { return o.Resumption }, run: testTicketBoundToIdentity},
 	{name: "MLDSAIdentities", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAIdentities},
 	{name: "MLDSAHybridChains", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAHybridChains},
 	{name: "MLDSAValidation", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAValidation},
