@@ -397,7 +397,11 @@ func TestGuestTicketBoundToIdentity(t *testing.T) {
 // answered (stdtls resumes A's ticket, whose chain it verifies again;
 // circl-pq issues no ticket to a client it asked for a certificate, so C
 // makes a full handshake); B, which asked for none, resumes no session
-// that carries one and sees no client.
+// that carries one and sees no client. A second client, with its own
+// cache, connects to B', which asks for nothing, then to D, which asks:
+// D resumes no session without a certificate but asks the client, and
+// sees it. Before, stdtls resumed B's session at D, the client was never
+// asked, and D saw no client.
 func TestGuestClientIdentityAcrossGuests(t *testing.T) {
 	p := newGuestPKI(t)
 	eachBackend(t, func(t *testing.T, backend string) {
@@ -405,11 +409,15 @@ func TestGuestClientIdentityAcrossGuests(t *testing.T) {
 		a := gr.start(t, resumeGuest, nil, "server", "1", "request")
 		c := gr.start(t, resumeGuest, nil, "server", "1", "request")
 		b := gr.start(t, resumeGuest, nil, "server", "1")
-		cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4),
-			Certificates: []tls.Certificate{p.client.TLSCertificate()}}
-		for _, g := range []*guest{a, c, b} {
-			if _, got, err := auditExchange(t, g.port(t), cfg); err != nil || got != "hello ping\n" {
-				t.Fatalf("%q, %v", got, err)
+		b2 := gr.start(t, resumeGuest, nil, "server", "1")
+		d := gr.start(t, resumeGuest, nil, "server", "1", "request")
+		for _, order := range [][]*guest{{a, c, b}, {b2, d}} {
+			cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4),
+				Certificates: []tls.Certificate{p.client.TLSCertificate()}}
+			for _, g := range order {
+				if _, got, err := auditExchange(t, g.port(t), cfg); err != nil || got != "hello ping\n" {
+					t.Fatalf("%q, %v", got, err)
+				}
 			}
 		}
 		resumedAtC := backend == "stdtls"
@@ -421,6 +429,8 @@ func TestGuestClientIdentityAcrossGuests(t *testing.T) {
 			{"A", a, "conn 0: resumed=false client=guest client\n"},
 			{"C", c, fmt.Sprintf("conn 0: resumed=%v client=guest client\n", resumedAtC)},
 			{"B", b, "conn 0: resumed=false\n"},
+			{"B'", b2, "conn 0: resumed=false\n"},
+			{"D", d, "conn 0: resumed=false client=guest client\n"},
 		} {
 			out, err := w.g.wait(t)
 			if err != nil {
