@@ -56,9 +56,11 @@ type Options struct {
 
 	// Resumption: the client resumes the sessions it keeps in
 	// ClientConfig.Sessions and the server those it sealed with
-	// ServerConfig.TicketKeys (checked with the backend on both ends:
-	// trust checked again, tickets bound to their identity and keys).
-	// When false, the resumption cases are skipped.
+	// ServerConfig.TicketKeys (checked against itself and crypto/tls:
+	// trust checked again, no session kept of a client that presented a
+	// certificate, tickets bound to their identity and keys, none without
+	// a client certificate resumed by a server that asks for one). When
+	// false, the resumption cases are skipped.
 	Resumption bool
 
 	// MLDSA: ML-DSA-44/65/87 identities (ParseIdentity of PKCS#8 ML-DSA

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"bytes"
+	"context"
 	"testing"
 	"time"
 
@@ -8,10 +10,12 @@ import (
 	"github.com/wasitls/wasitls/internal/testpki"
 )
 
-// Session resumption, with the backend on both ends: a client keeping
-// its sessions in a cache (ClientConfig.Sessions) connects twice, reading
-// the server's tickets in an exchange; the server seals them with the
-// keys of ServerConfig.TicketKeys. Each scenario has a cache of its own.
+// Session resumption: a client keeping its sessions in a cache
+// (ClientConfig.Sessions) connects twice, reading the server's tickets in
+// an exchange; the server seals them with the keys of
+// ServerConfig.TicketKeys. Each scenario has a cache of its own. The
+// crypto/tls peers keep their sessions in the same cache and seal with
+// the same keys.
 
 // A resumption is a scenario: a first connection, then a second one
 // that must resume or not, or that the client must refuse (its
@@ -22,6 +26,10 @@ type resumption struct {
 	first, then   *backends.ClientConfig
 	firstS, thenS *backends.ServerConfig
 	resume, fails bool
+	// sees, when checked, is the client certificate the second
+	// connection's server sees (nil: none).
+	sees      *testpki.Leaf
+	checkSees bool
 }
 
 // runResumptions runs each scenario as a subtest.
@@ -53,6 +61,15 @@ func (e *env) resumeOnce(r resumption) {
 	}
 	if c, s := p.client.State().DidResume, p.server.State().DidResume; c != r.resume || s != r.resume {
 		e.t.Errorf("the second connection resumed %v (client) / %v (server); want %v", c, s, r.resume)
+	}
+	if !r.checkSees {
+		return
+	}
+	switch chain := p.server.State().PeerChain; {
+	case r.sees == nil && len(chain) > 0:
+		e.t.Errorf("the second connection's server saw a client certificate the client did not present")
+	case r.sees != nil && (len(chain) == 0 || !bytes.Equal(chain[0], r.sees.Cert.Raw)):
+		e.t.Errorf("the second connection's server did not see the client certificate presented (%d certificates)", len(chain))
 	}
 }
 
@@ -113,5 +130,54 @@ func testTicketBoundToIdentity(e *env) {
 		{name: "a server holding it among others", first: a(), then: a(), firstS: issued, thenS: p.resumingServer(1, p.serverB, p.serverA), resume: true},
 		{name: "another key", first: a(), then: a(), firstS: issued, thenS: p.resumingServer(2, p.serverA)},
 		{name: "no keys", first: a(), then: a(), firstS: issued, thenS: p.resumingServer(0, p.serverA)},
+	})
+}
+
+// presenting is a client of a.test that answers a certificate request
+// with l (nil: with nothing).
+func (p *pki) presenting(l *testpki.Leaf) *backends.ClientConfig {
+	cc := p.clientConfig("a.test")
+	cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+		if l == nil {
+			return nil, nil
+		}
+		return []*backends.Identity{l.Identity()}, nil
+	}
+	return cc
+}
+
+// asking is resumingServer asking for a client certificate (and
+// accepting none).
+func (p *pki) asking(key byte, ids ...*testpki.Leaf) *backends.ServerConfig {
+	sc := p.resumingServer(key, ids...)
+	sc.ClientAuth = backends.RequestClientCert
+	return sc
+}
+
+// testResumptionKeepsNoClientIdentity: a client connection that presented
+// a certificate keeps no session. A resumption sends no certificate: the
+// server takes the client for the one the session's handshake
+// authenticated, so a later connection that presents none would pass for
+// that identity. (Against a server that seals the client's chain into
+// its tickets; one that issues none to a client it asked passes alike.)
+func testResumptionKeepsNoClientIdentity(e *env) {
+	p := e.pki
+	e.runResumptions([]resumption{
+		{name: "presented, then none", first: p.presenting(p.client), then: p.presenting(nil),
+			firstS: p.asking(1, p.serverA), thenS: p.asking(1, p.serverA), checkSees: true},
+		{name: "none, then none", first: p.presenting(nil), then: p.presenting(nil),
+			firstS: p.resumingServer(1, p.serverA), thenS: p.resumingServer(1, p.serverA), resume: true},
+	})
+}
+
+// testAskingServerResumesNoAnonymousSession: a server that asks for a
+// client certificate resumes no session in which the client presented
+// none (a resumption sends no request, and the client would never be
+// asked), but makes a full handshake that asks.
+func testAskingServerResumesNoAnonymousSession(e *env) {
+	p := e.pki
+	e.runResumptions([]resumption{
+		{name: "issued without asking", first: p.presenting(p.client), then: p.presenting(p.client),
+			firstS: p.resumingServer(1, p.serverA), thenS: p.asking(1, p.serverA), sees: p.client, checkSees: true},
 	})
 }
