@@ -45,10 +45,16 @@ import (
 // nothing but takes turns: -budget.rounds rounds of -budget.n/rounds
 // operations per subject, A B C then B C A, and prints each subject's
 // median time per operation with the range of the rounds, and the median
-// of the rounds' speed ratios against the first subject, with their range.
+// of the rounds' speed ratios and of their differences in µs per
+// operation against the first subject, with their ranges.
+//
+// -budget.op floor and server-floor measure the Go runtime's own floor
+// per handshake: the Go guest's floor mode against the C guest's, which
+// makes the same host calls with no goroutines
+// (-budget.subject c-stdtls,wasi-stdtls; see floorShapes).
 var (
 	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
-	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server)")
+	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
 	budgetCount   = flag.Bool("budget.count", false, "TestBudget counts host calls (slows them down)")
@@ -86,6 +92,25 @@ func (h *hostCalls) NewFunctionListener(def api.FunctionDefinition) experimental
 			c.Add(1)
 		}
 	})
+}
+
+// count returns the calls of name counted so far.
+func (h *hostCalls) count(name string) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.counts[name]; ok {
+		return c.Load()
+	}
+	return 0
+}
+
+// reset sets every count to zero.
+func (h *hostCalls) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.counts {
+		c.Store(0)
+	}
 }
 
 func (h *hostCalls) report(n int) (lines []string, total float64) {
@@ -250,6 +275,8 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 			return func(n int) (time.Duration, error) { return sess.download(uint64(n*size), size) }, sess.close, nil
 		}
 		return func(n int) (time.Duration, error) { return sess.upload(uint64(n*size), size) }, sess.close, nil
+	case "floor", "server-floor":
+		return floorRun(e, sub, *budgetOp, group)
 	case "handshake", "server-handshake":
 		if sub.native && sub.backend != "" && *budgetOp == "handshake" {
 			return backendHandshaker(e, p, sub.backend, group)
@@ -265,6 +292,46 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 		return h.run, h.close, nil
 	}
 	return nil, nil, fmt.Errorf("unknown -budget.op %q", *budgetOp)
+}
+
+// A floorShape is one "connection" of the floor operations: the Go
+// runtime's work of one X25519 handshake of the Go guest (stdtls) with no
+// TLS and no socket, as TestBudget -budget.count counts it per handshake
+// (poll calls, runtime.mallocgc, sync.Mutex Lock; a server's connection
+// goroutine with one stack growth and its accept loop's two waits). The
+// waits are on ready clock pollables; allocs and locks are what the waits
+// leave to reach the handshake's counts. See floor.go in the benchmark
+// guest and "Measured: the Go runtime's own floor per connection" in
+// docs/benchmarks.md.
+type floorShape struct {
+	kind                 string // client or server
+	waits, allocs, locks int
+}
+
+var floorShapes = map[string]floorShape{
+	"floor":        {kind: "client", waits: 3, allocs: 6, locks: 16},
+	"server-floor": {kind: "server", waits: 2, allocs: 8, locks: 23},
+}
+
+// floorRun starts the floor guest of sub for op (a key of floorShapes):
+// the Go guest's floor mode for wasi-BACKEND, the C guest's (the same host
+// calls, no goroutines) for c-BACKEND.
+func floorRun(e *env, sub subject, op string, group tls.CurveID) (func(n int) (time.Duration, error), func() error, error) {
+	shape := floorShapes[op]
+	var g *guest
+	var err error
+	switch sub.impl {
+	case implWASI:
+		g, err = e.startGuest(sub.backend, "floor", shape.kind, fmt.Sprint(shape.waits), fmt.Sprint(shape.allocs), fmt.Sprint(shape.locks))
+	case implC:
+		g, err = e.startCGuest(sub, group, "floor", shape.kind, fmt.Sprint(shape.waits))
+	default:
+		return nil, nil, fmt.Errorf("bench: %s has no floor (wasi-BACKEND or c-BACKEND)", sub.name)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return g.counted, g.stop, nil
 }
 
 // backendHandshaker runs full handshakes of backend's client, in this
@@ -315,7 +382,10 @@ func backendHandshaker(e *env, p peer, backend string, group tls.CurveID) (func(
 // -budget.rounds rounds, the subjects taking turns (A B C, B C A, ...),
 // and prints each subject's median time per operation with the range of
 // the rounds, and the median of the rounds' speed ratios against the
-// first subject with their range. Where the process's CPU time can be
+// first subject with their range, and the median of the rounds'
+// differences in time per operation against the first subject (the
+// subject's time less the first one's in the same round) with their
+// range. Where the process's CPU time can be
 // read it also prints the median CPU time this process spent per
 // operation (every thread: the host, the runtime and its garbage
 // collector, not a peer in a subprocess) and its ratio against the first
@@ -351,6 +421,12 @@ func budgetInterleaved(t *testing.T, subs []subject, ops []func(n int) (time.Dur
 			}
 			slices.Sort(ratios)
 			line += fmt.Sprintf("  %.2fx %s (%.2f-%.2f)", median(ratios), subs[0].name, ratios[0], ratios[r-1])
+			diffs := make([]float64, r)
+			for i := range r {
+				diffs[i] = times[j][i] - times[0][i]
+			}
+			slices.Sort(diffs)
+			line += fmt.Sprintf("  %+.1f µs (%+.1f/%+.1f)", median(diffs), diffs[0], diffs[r-1])
 		}
 		if haveCPU {
 			line += fmt.Sprintf("  cpu %.1f µs", median(slices.Sorted(slices.Values(cpus[j]))))

@@ -14,6 +14,21 @@ import (
 	"github.com/wasitls/wasitls/internal/testpeer"
 )
 
+// guestTestEnv returns a new env, closed when t ends, for a test that
+// builds and runs guests; it skips t in -short mode.
+func guestTestEnv(t *testing.T) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs guests; skipped in -short mode")
+	}
+	e, err := newEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.close)
+	return e
+}
+
 // TestCServerSurvivesFailedConnections gives the C guest's server, on each
 // backend, connections that fail in each way a client can make them fail,
 // each followed by a full handshake that must succeed: the server goes on
@@ -22,14 +37,7 @@ import (
 // host's handshake timeout and by the server's own hold timeout, so that
 // one client cannot stop a server that serves one connection at a time.
 func TestCServerSurvivesFailedConnections(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs guests; skipped in -short mode")
-	}
-	e, err := newEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.close()
+	e := guestTestEnv(t)
 	if e.cserver == nil {
 		testpeer.Missing(t, "C guest toolchain", e.cErr.Error())
 	}

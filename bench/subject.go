@@ -201,22 +201,27 @@ func (e *env) clientHandshaker(p peer, s subject, group tls.CurveID) (*handshake
 		return nil, err
 	}
 	return &handshaker{
-		run: func(n int) (time.Duration, error) {
-			start := time.Now()
-			if _, err := fmt.Fprintf(g.stdin, "%d\n", n); err != nil {
-				return 0, g.failure("stopped: " + err.Error())
-			}
-			if _, err := g.expect("ok", 5*time.Minute); err != nil {
-				return 0, err
-			}
-			return time.Since(start), nil
-		},
+		run: g.counted,
 		close: func() error {
 			err := g.stop()
 			closeServer()
 			return err
 		},
 	}, nil
+}
+
+// counted runs n operations of a guest that reads a count per line on
+// stdin and answers "ok" once it ran them (the dialer and floor modes),
+// and returns their time.
+func (g *guest) counted(n int) (time.Duration, error) {
+	start := time.Now()
+	if _, err := fmt.Fprintf(g.stdin, "%d\n", n); err != nil {
+		return 0, g.failure("stopped: " + err.Error())
+	}
+	if _, err := g.expect("ok", 5*time.Minute); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
 }
 
 // serverHandshaker: s is the server, the clients are p's.

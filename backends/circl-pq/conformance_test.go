@@ -10,7 +10,7 @@ import (
 // TestConformance runs the shared backend conformance suite: the engine on
 // both ends, and against crypto/tls in both directions.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, circlpq.Backend{}, conformance.Options{PostHandshakeClientAuth: true, MLDSA: true})
+	conformance.Run(t, circlpq.Backend{}, conformance.Options{PostHandshakeClientAuth: true, MLDSA: true, Resumption: true})
 }
 
 // BenchmarkClientCAs compares server handshakes requiring a client

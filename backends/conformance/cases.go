@@ -60,10 +60,17 @@ var cases = []testCase{
 	{name: "OversizedClientConfig", modes: []mode{backendClient}, run: testOversizedClientConfig},
 	{name: "OversizedIdentity", modes: bothBackendOnly, run: testOversizedIdentity},
 	{name: "ExporterLabelBound", modes: bothBackendOnly, run: testExporterLabelBound},
+	{name: "ResumptionRechecksTrust", modes: clientModes, caps: resumes, run: testResumptionRechecksTrust},
+	{name: "ResumptionKeepsNoClientIdentity", modes: clientModes, caps: resumes, run: testResumptionKeepsNoClientIdentity},
+	{name: "TicketBoundToIdentity", modes: serverModes, caps: resumes, run: testTicketBoundToIdentity},
+	{name: "AskingServerResumesNoAnonymousSession", modes: serverModes, caps: resumes, run: testAskingServerResumesNoAnonymousSession},
 	{name: "MLDSAIdentities", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAIdentities},
 	{name: "MLDSAHybridChains", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAHybridChains},
 	{name: "MLDSAValidation", modes: bothBackendOnly, caps: func(o Options) bool { return o.MLDSA }, run: testMLDSAValidation},
 }
+
+// resumes is the capability of the resumption cases.
+func resumes(o Options) bool { return o.Resumption }
 
 func (e *env) clientIsBackend() bool { return e.mode == bothBackend || e.mode == backendClient }
 func (e *env) serverIsBackend() bool { return e.mode != backendClient }

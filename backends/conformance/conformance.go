@@ -54,6 +54,15 @@ type Options struct {
 	// fails with an error wrapping backends.ErrNotSupported.
 	PostHandshakeClientAuth bool
 
+	// Resumption: the client resumes the sessions it keeps in
+	// ClientConfig.Sessions and the server those it sealed with
+	// ServerConfig.TicketKeys (checked against itself and crypto/tls:
+	// trust checked again, no session kept of a client that presented a
+	// certificate, tickets bound to their identity and keys, none without
+	// a client certificate resumed by a server that asks for one). When
+	// false, the resumption cases are skipped.
+	Resumption bool
+
 	// MLDSA: ML-DSA-44/65/87 identities (ParseIdentity of PKCS#8 ML-DSA
 	// keys) and certificate chains, pure and mixed with ECDSA, work
 	// (checked with the backend on both ends). When false, the ML-DSA

@@ -70,6 +70,9 @@ func goClient(raw net.Conn, cc *backends.ClientConfig) backends.Conn {
 			return cc.VerifyServer(context.Background(), chain)
 		}
 	}
+	if cc.Sessions != nil {
+		cfg.ClientSessionCache = goSessions{cc.Sessions}
+	}
 	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		if cc.ClientIdentity == nil {
 			return &tls.Certificate{}, nil
@@ -96,6 +99,15 @@ func goServerConfig(g *goConn, sc, hooks *backends.ServerConfig) *tls.Config {
 	goOptions(cfg, &sc.Options)
 	for _, id := range sc.Identities {
 		cfg.Certificates = append(cfg.Certificates, tls.Certificate{Certificate: id.Chain, PrivateKey: id.Key, Leaf: id.Leaf})
+	}
+	// Tickets sealed with the config's keys resume at the configs given
+	// the same; without TicketKeys each config has keys of its own.
+	if sc.TicketKeys != nil {
+		if keys := sc.TicketKeys(); len(keys) > 0 {
+			cfg.SetSessionTicketKeys(keys)
+		} else {
+			cfg.SessionTicketsDisabled = true
+		}
 	}
 	switch sc.ClientAuth {
 	case backends.RequestClientCert:
@@ -132,4 +144,21 @@ func goServer(raw net.Conn, sc *backends.ServerConfig) backends.Conn {
 	}
 	g.Conn = tls.Server(raw, cfg)
 	return g
+}
+
+// goSessions is a backends.SessionCache as crypto/tls's client wants it.
+type goSessions struct{ c backends.SessionCache }
+
+func (g goSessions) Get(key string) (*tls.ClientSessionState, bool) {
+	v, _ := g.c.Get(key)
+	cs, ok := v.(*tls.ClientSessionState)
+	return cs, ok && cs != nil
+}
+
+func (g goSessions) Put(key string, cs *tls.ClientSessionState) {
+	if cs == nil {
+		g.c.Put(key, nil)
+		return
+	}
+	g.c.Put(key, cs)
 }

@@ -19,8 +19,10 @@ import (
 // connection, whose ClientIdentity sends nothing (or identity B), resumed
 // the first's session and the server saw identity A, while the client
 // reported no identity of its own. Connections that present none still
-// resume. Against a stdtls server that asks for a certificate and
-// accepts none (RequestClientCert), TLS 1.3 and 1.2.
+// resume (at a server that asks for nothing: one that asks resumes no
+// session without a certificate, TestRequestingServerResumesNoAnonymousSession).
+// Against a stdtls server that asks for a certificate and accepts none
+// (RequestClientCert), TLS 1.3 and 1.2.
 func TestResumptionKeepsNoClientIdentity(t *testing.T) {
 	f := newFixture(t)
 	other, err := f.ca.Issue(testpki.LeafOptions{CommonName: "client-b", Usage: testpki.ClientAuth})
@@ -45,7 +47,10 @@ func TestResumptionKeepsNoClientIdentity(t *testing.T) {
 			for i, id := range []*backends.Identity{tc.first, tc.then} {
 				cc, sc := f.configs()
 				cc.Sessions, cc.Versions = cache, []uint16{version}
-				sc.Versions, sc.TicketKeys, sc.ClientAuth = []uint16{version}, keys, backends.RequestClientCert
+				sc.Versions, sc.TicketKeys = []uint16{version}, keys
+				if tc.first != nil {
+					sc.ClientAuth = backends.RequestClientCert
+				}
 				cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
 					if id == nil {
 						return nil, nil
@@ -92,4 +97,50 @@ func leafName(id *backends.Identity) string {
 		return "an identity without a parsed leaf"
 	}
 	return id.Leaf.Subject.CommonName
+}
+
+// TestRequestingServerResumesNoAnonymousSession: a server that asks for a
+// client certificate resumes no session in which the client presented
+// none: a resumption sends no CertificateRequest, so the client would
+// never be asked. It makes a full handshake instead, whose request the
+// client answers (circl-pq resumes nothing when it asks). Before, a
+// client holding a ticket of a server that did not ask (another guest
+// server presenting the same certificate, say) resumed it at one that
+// asks without being asked, and the server saw no certificate: a server
+// that insists failed a client that had one. A session that carries a
+// certificate still resumes there, its chain verified again.
+func TestRequestingServerResumesNoAnonymousSession(t *testing.T) {
+	f := newFixture(t)
+	keys := func() []backends.TicketKey { return []backends.TicketKey{{8}} }
+	for _, version := range []uint16{0x0304, 0x0303} {
+		for _, auth := range []backends.ClientAuth{backends.RequestClientCert, backends.RequireClientCert} {
+			cache := backends.NewLRUSessionCache(4)
+			for i, requested := range []bool{false, true} {
+				cc, sc := f.configs()
+				cc.Sessions, cc.Versions = cache, []uint16{version}
+				cc.ClientIdentity = func(context.Context, *backends.IdentityRequest) ([]*backends.Identity, error) {
+					return []*backends.Identity{f.client.Identity()}, nil
+				}
+				sc.Versions, sc.TicketKeys = []uint16{version}, keys
+				if requested {
+					sc.ClientAuth = auth
+				}
+				client, server, cerr, serr := handshake(t, cc, sc)
+				if cerr != nil || serr != nil {
+					t.Fatalf("%#x %d %d: client %v, server %v", version, auth, i, cerr, serr)
+				}
+				go func() { server.Write([]byte{1}); io.Copy(io.Discard, server) }()
+				if _, err := io.ReadFull(client, make([]byte, 1)); err != nil {
+					t.Fatal(err)
+				}
+				if !requested {
+					continue
+				}
+				st := server.State()
+				if st.DidResume || len(st.PeerChain) == 0 {
+					t.Errorf("%#x %d: the server that asks resumed %v and saw %d client certificates; want a full handshake and the client's", version, auth, st.DidResume, len(st.PeerChain))
+				}
+			}
+		}
+	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, stdtls.Backend{})
+	conformance.Run(t, stdtls.Backend{}, conformance.Options{Resumption: true})
 }
 
 // TestRepeatedIdentitiesCost: a handshake costs the same however often

@@ -80,7 +80,7 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 	// Each identity once: pickIdentity tries them in order.
 	ids := slices.Clone(backends.Distinct(sc.Identities))
 	if !cfg.SessionTicketsDisabled {
-		c.bindTickets(cfg, ids)
+		c.bindTickets(cfg, ids, sc.ClientAuth != backends.NoClientCert)
 	}
 	cfg.GetCertificate = func(chi *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return c.pickIdentity(chi, ids)

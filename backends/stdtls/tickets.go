@@ -35,11 +35,26 @@ const ticketBindingPrefix = "wasitls/stdtls/leaf-sha256/1:"
 // resumption runs a fresh key exchange in the server's own groups.
 const ticketGroupPrefix = "wasitls/stdtls/tls12-group/1:"
 
+// A ticket also says whether its session's client presented a
+// certificate, in an entry of its own ("1" or "0"): a server that asks
+// for one resumes only sessions that carry one (and crypto/tls verifies
+// their chain again). A resumption sends no CertificateRequest, so a
+// client resuming a session without a certificate is never asked for one.
+// crypto/tls itself refuses such a session only to a server that requires
+// a certificate; before, a server that asked and accepted none (a
+// guest's request-client-identity) resumed it, and a client holding a
+// ticket of a server that asked for nothing (another guest server
+// presenting the same certificate) was not asked for the certificate it
+// had: a server that insisted failed it. circl-pq resumes nothing when it
+// asks.
+const ticketClientCertPrefix = "wasitls/stdtls/client-cert/1:"
+
 var errNoTicketIdentity = errors.New("stdtls: no server identity to bind a session ticket to")
 
 // bindTickets makes cfg seal and open its tickets (with its own keys)
-// bound to the identity presented, among ids.
-func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
+// bound to the identity presented, among ids; a server that requests a
+// client certificate opens only tickets whose client presented one.
+func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity, requested bool) {
 	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
 		c.mu.Lock()
 		id := c.state.LocalIdentity
@@ -48,9 +63,10 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
 			return nil, errNoTicketIdentity
 		}
 		ss.Extra = slices.DeleteFunc(ss.Extra, func(e []byte) bool {
-			return bytes.HasPrefix(e, []byte(ticketBindingPrefix)) || bytes.HasPrefix(e, []byte(ticketGroupPrefix))
+			return bytes.HasPrefix(e, []byte(ticketBindingPrefix)) || bytes.HasPrefix(e, []byte(ticketGroupPrefix)) ||
+				bytes.HasPrefix(e, []byte(ticketClientCertPrefix))
 		})
-		ss.Extra = append(ss.Extra, leafBinding(id))
+		ss.Extra = append(ss.Extra, leafBinding(id), clientCertEntry(len(cs.PeerCertificates) > 0))
 		if cs.Version < tls.VersionTLS13 {
 			ss.Extra = append(ss.Extra, append([]byte(ticketGroupPrefix), byte(cs.CurveID>>8), byte(cs.CurveID)))
 		}
@@ -67,6 +83,9 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity) {
 		}
 		if cs.Version < tls.VersionTLS13 && !ticketGroupAllowed(ss, cfg.CurvePreferences) {
 			return nil, nil
+		}
+		if requested && !slices.ContainsFunc(ss.Extra, func(e []byte) bool { return bytes.Equal(e, clientCertEntry(true)) }) {
+			return nil, nil // a full handshake asks the client for its certificate
 		}
 		for _, e := range ss.Extra {
 			if !bytes.HasPrefix(e, []byte(ticketBindingPrefix)) {
@@ -134,6 +153,15 @@ func unresumableTicket() ([]byte, error) {
 		return nil, err
 	}
 	return ticket, nil
+}
+
+// clientCertEntry is the Extra entry saying whether the session's client
+// presented a certificate.
+func clientCertEntry(presented bool) []byte {
+	if presented {
+		return []byte(ticketClientCertPrefix + "1")
+	}
+	return []byte(ticketClientCertPrefix + "0")
 }
 
 func leafBinding(id *backends.Identity) []byte {

@@ -11,6 +11,13 @@
 //	dialer ADDR NAME   read a count N per line on stdin, run N full
 //	                   handshakes (connect, handshake, read one byte,
 //	                   close), answer "ok" on stdout
+//	floor client|server WAITS
+//	                   read a count N per line on stdin, run N
+//	                   "connections" of the host calls of the Go guest's
+//	                   floor mode (bench/testdata/benchguest/floor.go),
+//	                   answer "ok": WAITS waits (a server one more, its
+//	                   accept loop's) on a zero-duration clock pollable,
+//	                   each polled beside a pollable that is never ready
 //
 // ADDR is an IPv4 address and port. The draft has no server side and no
 // way to choose groups: the host's configuration (tlshost.Config.Groups)
@@ -241,7 +248,45 @@ __attribute__((export_name("_start"))) void start(void) {
 	exit(__main_void());
 }
 
+// floor runs the floor mode's connections: per connection, waits (one
+// more for a server) of subscribe-duration(0), poll and drop, the host
+// calls of the Go guest's floor with none of its goroutines.
+static void floor_mode(const char *kind, const char *waits_arg) {
+	int server = strcmp(kind, "server") == 0;
+	if (!server && strcmp(kind, "client") != 0)
+		fail("floor: want client|server WAITS");
+	long waits = strtol(waits_arg, NULL, 10) + server;
+	uint32_t list[2];
+	static uint32_t ready[2]; // the poll's result, placed by the offer slot
+	list[0] = subscribe_duration(24ull * 3600 * 1000000000); // never ready
+	char line[64];
+	while (fgets(line, sizeof line, stdin) != NULL) {
+		long n = strtol(line, NULL, 10);
+		for (long i = 0; i < n; i++) {
+			for (long w = 0; w < waits; w++) {
+				list[1] = subscribe_duration(0);
+				offer.ptr = (uint32_t)(uintptr_t)ready, offer.size = sizeof ready;
+				poll_list(list, 2, ret);
+				offer.ptr = 0, offer.size = 0;
+				uint32_t *got = (uint32_t *)(uintptr_t)u32at(0);
+				if (u32at(4) != 1 || got[0] != 1)
+					fail("floor: poll");
+				if (got != ready) // not placed by the offer slot
+					free(got);
+				pollable_drop(list[1]);
+			}
+		}
+		printf("ok\n");
+		fflush(stdout);
+	}
+	pollable_drop(list[0]);
+}
+
 int main(int argc, char **argv) {
+	if (argc == 4 && strcmp(argv[1], "floor") == 0) {
+		floor_mode(argv[2], argv[3]);
+		return 0;
+	}
 	if (argc != 4)
 		fail("usage: cguest client|dialer ADDR NAME");
 	uint8_t a[4];

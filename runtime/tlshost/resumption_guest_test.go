@@ -387,6 +387,62 @@ func TestGuestTicketBoundToIdentity(t *testing.T) {
 	})
 }
 
+// TestGuestClientIdentityAcrossGuests: a client identity one guest's
+// server verified reaches another guest's server of the host only through
+// that server's own request and verification. Three guest servers of one
+// host present the same certificate (so each opens the others' tickets):
+// A and C ask for a client certificate, B does not. A Go client that
+// presents "guest client" and caches sessions connects to A, then C, then
+// B. C sees the client as A did, its own request-client-identity
+// answered (stdtls resumes A's ticket, whose chain it verifies again;
+// circl-pq issues no ticket to a client it asked for a certificate, so C
+// makes a full handshake); B, which asked for none, resumes no session
+// that carries one and sees no client. A second client, with its own
+// cache, connects to B', which asks for nothing, then to D, which asks:
+// D resumes no session without a certificate but asks the client, and
+// sees it. Before, stdtls resumed B's session at D, the client was never
+// asked, and D saw no client.
+func TestGuestClientIdentityAcrossGuests(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
+		a := gr.start(t, resumeGuest, nil, "server", "1", "request")
+		c := gr.start(t, resumeGuest, nil, "server", "1", "request")
+		b := gr.start(t, resumeGuest, nil, "server", "1")
+		b2 := gr.start(t, resumeGuest, nil, "server", "1")
+		d := gr.start(t, resumeGuest, nil, "server", "1", "request")
+		for _, order := range [][]*guest{{a, c, b}, {b2, d}} {
+			cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4),
+				Certificates: []tls.Certificate{p.client.TLSCertificate()}}
+			for _, g := range order {
+				if _, got, err := auditExchange(t, g.port(t), cfg); err != nil || got != "hello ping\n" {
+					t.Fatalf("%q, %v", got, err)
+				}
+			}
+		}
+		resumedAtC := backend == "stdtls"
+		for _, w := range []struct {
+			name string
+			g    *guest
+			line string
+		}{
+			{"A", a, "conn 0: resumed=false client=guest client\n"},
+			{"C", c, fmt.Sprintf("conn 0: resumed=%v client=guest client\n", resumedAtC)},
+			{"B", b, "conn 0: resumed=false\n"},
+			{"B'", b2, "conn 0: resumed=false\n"},
+			{"D", d, "conn 0: resumed=false client=guest client\n"},
+		} {
+			out, err := w.g.wait(t)
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", w.name, err, out)
+			}
+			if !strings.Contains(out, w.line) {
+				t.Errorf("guest %s printed %q, want %q", w.name, out, w.line)
+			}
+		}
+	})
+}
+
 // BenchmarkGuestResumption: the resume guest, a wasm guest/tls client,
 // makes 32 connections one after another to a crypto/tls server over
 // loopback, with resumption on (the first connection full, 31 resumed,

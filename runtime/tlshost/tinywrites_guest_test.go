@@ -34,17 +34,7 @@ func TestGuestTinyWritesUnsentBudgetSpent(t *testing.T) {
 	guestbuild.MustBuild(t, pkg)
 	for _, backend := range []string{"stdtls", "circl-pq"} {
 		t.Run(backend, func(t *testing.T) {
-			// A small receive buffer, so that the peer's kernel takes
-			// little.
-			lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-				c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-				return nil
-			}}
-			ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
+			ln := smallWindowListener(t)
 			gr := newGuestRuntime(t, tlshost.Config{BackendName: backend}, p)
 			_, port, _ := net.SplitHostPort(ln.Addr().String())
 			g := gr.startWith(t, pkg, 60*time.Second, runtime.ModuleConfig{Limits: runtime.Limits{UnsentBytes: 1}}, "127.0.0.1", port)
@@ -97,4 +87,21 @@ func TestGuestTinyWritesUnsentBudgetSpent(t *testing.T) {
 			t.Logf("%d one-byte writes before check-write held the guest back", written)
 		})
 	}
+}
+
+// smallWindowListener listens on loopback with a small receive buffer
+// (4 KiB), so that the kernel of a peer that reads nothing takes little
+// of what a guest sends it. It closes when the test ends.
+func smallWindowListener(t *testing.T) net.Listener {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return nil
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }

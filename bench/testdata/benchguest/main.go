@@ -16,6 +16,11 @@
 //	echo-server IMPL GROUP        as server, but per connection: handshake,
 //	                              then echo every byte until the peer
 //	                              closes or fails (the soak's server)
+//	floor client|server WAITS ALLOCS LOCKS
+//	                              read a count N per line on stdin, run N
+//	                              "connections" of the Go runtime's own
+//	                              work per handshake with no TLS and no
+//	                              socket (floor.go), answer "ok"
 //
 // GROUP is an IANA key-exchange group code point in decimal. Identities and
 // trust come from the environment as PEM: KEY and CHAIN (server), CA
@@ -46,8 +51,11 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "floor" {
+		return floor(args[1:])
+	}
 	if len(args) < 3 {
-		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server|echo-server IMPL GROUP")
+		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server|echo-server IMPL GROUP | floor client|server WAITS ALLOCS LOCKS")
 	}
 	mode, impl := args[0], args[1]
 	if impl != "wasi" && impl != "go" {

@@ -14,7 +14,7 @@
 //	    I offers the client identity /certs/ID.{key,pem} of the I-th ID
 //	    given (in turn), or none for the ID "none".
 //
-//	resume server N [off|off-at-hello|example]
+//	resume server N [off|off-at-hello|example|request]
 //	    Listens on 127.0.0.1:0 (first line "listening on ADDR") with the
 //	    identity /certs/localhost.{key,pem} (with example:
 //	    /certs/example.{key,pem}) and serves N connections one
@@ -22,7 +22,10 @@
 //	    handshake failed: ERR"), reads one line, answers "hello LINE" and
 //	    closes. With off, every connection sets SessionTicketsDisabled;
 //	    with off-at-hello, GetConfigForClient returns a config that sets
-//	    it, so that resumption is turned off at receive-client-hello.
+//	    it, so that resumption is turned off at receive-client-hello;
+//	    with request, every connection asks for a client certificate
+//	    (accepting none) and the line reads "conn I: resumed=BOOL
+//	    client=CN" (CN of the client's certificate, or none).
 package main
 
 import (
@@ -57,7 +60,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify|names=NAME,...|as=ID,...] | resume server N [off|off-at-hello|example]")
+	fmt.Fprintln(os.Stderr, "usage: resume client ADDR N [off|verify|names=NAME,...|as=ID,...] | resume server N [off|off-at-hello|example|request]")
 	os.Exit(2)
 }
 
@@ -128,6 +131,9 @@ func server(n int, off string) {
 		name = "example"
 	}
 	cfg := &wasitls.Config{Identities: []*wasitls.Identity{readIdentity(name)}, SessionTicketsDisabled: off == "off"}
+	if off == "request" {
+		cfg.ClientAuth = wasitls.RequestClientCert
+	}
 	if off == "off-at-hello" {
 		cfg.GetConfigForClient = func(*wasitls.ClientHelloInfo) (*wasitls.Config, error) {
 			return &wasitls.Config{Identities: cfg.Identities, SessionTicketsDisabled: true}, nil
@@ -143,7 +149,7 @@ func server(n int, off string) {
 		if err != nil {
 			fail(err)
 		}
-		serve(c.(*wasitls.Conn), i)
+		serve(c.(*wasitls.Conn), i, off == "request")
 	}
 }
 
@@ -164,7 +170,7 @@ func readIdentity(name string) *wasitls.Identity {
 	return id
 }
 
-func serve(c *wasitls.Conn, i int) {
+func serve(c *wasitls.Conn, i int, client bool) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -172,7 +178,16 @@ func serve(c *wasitls.Conn, i int) {
 		fmt.Printf("conn %d: handshake failed: %v\n", i, err)
 		return
 	}
-	fmt.Printf("conn %d: resumed=%v\n", i, c.ConnectionState().DidResume)
+	st := c.ConnectionState()
+	if client {
+		who := "none"
+		if len(st.PeerCertificates) > 0 {
+			who = st.PeerCertificates[0].Subject.CommonName
+		}
+		fmt.Printf("conn %d: resumed=%v client=%s\n", i, st.DidResume, who)
+	} else {
+		fmt.Printf("conn %d: resumed=%v\n", i, st.DidResume)
+	}
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {

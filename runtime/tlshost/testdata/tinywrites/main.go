@@ -1,17 +1,19 @@
 //go:build wasip1
 
-// Command tinywrites writes a TLS connection's cleartext a byte at a time,
-// as many writes as each check-write permits, to a peer that reads
-// nothing:
+// Command tinywrites writes a TLS connection's cleartext, as much as each
+// check-write permits, to a peer that reads nothing, until check-write
+// grants nothing:
 //
-//	tinywrites HOST PORT
+//	tinywrites HOST PORT [read]
 //
 // It dials HOST:PORT, makes a TLS client connection (server name
 // "localhost"), and writes byte i of a counting pattern (i mod 256) until
-// check-write grants nothing; it prints "held back after N" (N bytes
-// written), then waits with blocking-flush until the peer read them, and
-// prints "ok". A failed write or check-write prints what failed and exits
-// with status 1.
+// check-write grants nothing, a byte at a time (with read: a permit at a
+// time); it prints "held back after N" (N bytes written). Then it waits
+// with blocking-flush until the peer read them, and prints "ok"; with
+// read, it reads with blocking-read until that fails instead, and prints
+// "read ended after M bytes: ERROR". A failed write or check-write prints
+// what failed and exits with status 1.
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 func main() {
 	host := os.Args[1]
 	p, _ := strconv.ParseUint(os.Args[2], 10, 16)
+	read := len(os.Args) > 3 && os.Args[3] == "read"
 	sock, rawIn, rawOut, err := wasinet.Dial(host, uint16(p))
 	if err != nil {
 		fail("dial: %v", err)
@@ -45,6 +48,7 @@ func main() {
 		fail("handshake: %v (last error: %s)", err, reason)
 	}
 	written := 0
+	chunk := make([]byte, 64<<10)
 	for {
 		n, err := out.CheckWrite()
 		if err != nil {
@@ -53,21 +57,42 @@ func main() {
 		if n == 0 {
 			break
 		}
-		for range n {
-			if err := out.Write([]byte{byte(written)}); err != nil {
+		size := uint64(1)
+		if read {
+			size = min(n, uint64(len(chunk)))
+		}
+		for n >= size {
+			b := chunk[:size]
+			for i := range b {
+				b[i] = byte(written + i)
+			}
+			if err := out.Write(b); err != nil {
 				fail("write %d, within a permit of %d: %v", written, n, err)
 			}
-			written++
+			written += len(b)
+			n -= size
 		}
-		if written > 1<<24 {
+		if written > 1<<30 {
 			fail("check-write never held the writes back")
 		}
 	}
 	fmt.Printf("held back after %d\n", written)
-	if err := out.BlockingFlush(); err != nil {
-		fail("blocking-flush: %v", err)
+	if read {
+		got := 0
+		for {
+			b, err := in.BlockingRead(4096)
+			if err != nil {
+				fmt.Printf("read ended after %d bytes: %v\n", got, err)
+				break
+			}
+			got += len(b)
+		}
+	} else {
+		if err := out.BlockingFlush(); err != nil {
+			fail("blocking-flush: %v", err)
+		}
+		fmt.Println("ok")
 	}
-	fmt.Println("ok")
 	in.Drop()
 	out.Drop()
 	conn.Drop()

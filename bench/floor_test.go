@@ -1,0 +1,65 @@
+package bench
+
+import (
+	"crypto/tls"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/testpeer"
+)
+
+// TestFloorShape runs a few connections of each floor operation (see
+// floorShapes) on the Go guest, counting its calls after a warm-up, and
+// on the C guest,
+// and checks that the Go guest does per connection what its shape says:
+// a server's connection starts one goroutine and grows its stack once,
+// and each connection polls once per wait. The C guest must run the same
+// connections to the end.
+func TestFloorShape(t *testing.T) {
+	e := guestTestEnv(t)
+	calls := &hostCalls{}
+	e.listeners = calls
+	const n = 20
+	for _, op := range []string{"floor", "server-floor"} {
+		shape := floorShapes[op]
+		for _, sub := range []subject{wasiSubject("stdtls"), cSubject("stdtls")} {
+			if sub.impl == implC && e.cwasm == nil {
+				testpeer.Missing(t, "C guest toolchain", e.cErr.Error())
+				continue
+			}
+			run, stop, err := floorRun(e, sub, op, tls.X25519)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := run(n); err != nil { // warm up: the runtime's own goroutines start
+				t.Fatalf("%s %s: %v", sub.name, op, err)
+			}
+			if sub.impl == implWASI {
+				calls.on.Store(true)
+			}
+			_, err = run(n)
+			calls.on.Store(false)
+			if err != nil {
+				t.Fatalf("%s %s: %v", sub.name, op, err)
+			}
+			if err := stop(); err != nil {
+				t.Fatalf("%s %s: %v", sub.name, op, err)
+			}
+		}
+		waits := shape.waits
+		goroutines := 0
+		if shape.kind == "server" {
+			waits++ // the accept loop's
+			goroutines = 1
+		}
+		for name, want := range map[string]int{
+			"#runtime.newproc1":  goroutines,
+			"#runtime.copystack": goroutines,
+			"#github.com_wasitls_wasitls_guest_wasi_bindings_wasi_io_poll.importPoll": waits,
+		} {
+			if got := calls.count(name); got != int64(n*want) {
+				t.Errorf("%s: %d calls of %s for %d connections, want %d", op, got, name, n, n*want)
+			}
+		}
+		calls.reset()
+	}
+}
