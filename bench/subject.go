@@ -121,9 +121,15 @@ type handshaker struct {
 }
 
 // nativeServer accepts connections: handshake, one byte, hold until the
-// client closes.
+// client closes. With cfg nil it serves plain TCP (no handshake).
 func nativeServer(cfg *tls.Config) (string, func() error, error) {
-	ln, err := listenTLS(cfg)
+	var ln net.Listener
+	var err error
+	if cfg == nil {
+		ln, err = net.Listen("tcp4", "127.0.0.1:0")
+	} else {
+		ln, err = listenTLS(cfg)
+	}
 	if err != nil {
 		return "", nil, err
 	}
@@ -150,7 +156,8 @@ func nativeServer(cfg *tls.Config) (string, func() error, error) {
 	return ln.Addr().String(), ln.Close, nil
 }
 
-// nativeHandshakes runs n full handshakes from a native client to addr.
+// nativeHandshakes runs n full handshakes from a native client to addr;
+// with cfg nil, n plain TCP connections (connect, read one byte, close).
 func nativeHandshakes(addr string, cfg *tls.Config, n int) (time.Duration, error) {
 	start := time.Now()
 	for range n {
@@ -162,8 +169,14 @@ func nativeHandshakes(addr string, cfg *tls.Config, n int) (time.Duration, error
 }
 
 func nativeHandshake(addr string, cfg *tls.Config) error {
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Minute}, Config: cfg}
-	c, err := d.Dial("tcp4", addr)
+	var c net.Conn
+	var err error
+	if cfg == nil {
+		c, err = net.DialTimeout("tcp4", addr, time.Minute)
+	} else {
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Minute}, Config: cfg}
+		c, err = d.Dial("tcp4", addr)
+	}
 	if err != nil {
 		return fmt.Errorf("bench: handshake: %w", err)
 	}
@@ -230,7 +243,7 @@ func (e *env) serverHandshaker(p peer, s subject, group tls.CurveID) (*handshake
 		return func(n int) (time.Duration, error) { return p.handshakes(addr, group, n) }
 	}
 	if s.native {
-		addr, closeServer, err := nativeServer(e.serverConfig(group))
+		addr, closeServer, err := nativeServer(e.serverConfigOrTCP(group))
 		if err != nil {
 			return nil, err
 		}
@@ -244,14 +257,19 @@ func (e *env) serverHandshaker(p peer, s subject, group tls.CurveID) (*handshake
 }
 
 // startServerGuest starts the guest server (the C guest's for impl c)
-// and returns its address.
+// and returns its address. Group 0 serves plain TCP: per connection one
+// byte, then hold, with no TLS.
 func (e *env) startServerGuest(s subject, group tls.CurveID) (*guest, string, error) {
 	var g *guest
 	var err error
+	impl := string(s.impl)
+	if group == 0 {
+		impl = "tcp" // plain TCP: the C server takes group 0 for it
+	}
 	if s.impl == implC {
 		g, err = e.startCServer(s.backend, "server", groupArg(group))
 	} else {
-		g, err = e.startGuest(s.backend, "server", string(s.impl), groupArg(group))
+		g, err = e.startGuest(s.backend, "server", impl, groupArg(group))
 	}
 	if err != nil {
 		return nil, "", err

@@ -12,7 +12,8 @@
 //	server IMPL GROUP             listen on 127.0.0.1:0, print "listening
 //	                              ADDR"; per connection: handshake, write one
 //	                              byte, then hold the connection idle until
-//	                              the peer closes it
+//	                              the peer closes it (IMPL tcp: the same
+//	                              with no TLS)
 //	echo-server IMPL GROUP        as server, but per connection: handshake,
 //	                              then echo every byte until the peer
 //	                              closes or fails (the soak's server)
@@ -58,7 +59,7 @@ func run(args []string) error {
 		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server|echo-server IMPL GROUP | floor client|server WAITS ALLOCS LOCKS")
 	}
 	mode, impl := args[0], args[1]
-	if impl != "wasi" && impl != "go" {
+	if impl != "wasi" && impl != "go" && (impl != "tcp" || mode != "server") {
 		return fmt.Errorf("unknown IMPL %q", impl)
 	}
 	switch mode {
@@ -180,7 +181,7 @@ func serve(impl string, group uint16, handle func(net.Conn)) error {
 	if err != nil {
 		return err
 	}
-	var ln net.Listener
+	var ln net.Listener = raw
 	if impl == "wasi" {
 		id, err := wasitls.ParseIdentity(key, chain)
 		if err != nil {
@@ -193,7 +194,7 @@ func serve(impl string, group uint16, handle func(net.Conn)) error {
 			// handshake issues no session ticket.
 			SessionTicketsDisabled: true,
 		})
-	} else {
+	} else if impl == "go" {
 		cert, err := tls.X509KeyPair(chain, key)
 		if err != nil {
 			return err
@@ -226,13 +227,15 @@ func echo(c net.Conn) {
 	io.Copy(c, c)
 }
 
-// hold completes the handshake, writes one byte and keeps the connection
-// until the peer closes it.
+// hold completes the handshake (a TLS connection's), writes one byte and
+// keeps the connection until the peer closes it.
 func hold(c net.Conn) {
 	defer c.Close()
 	type handshaker interface{ Handshake() error }
-	if err := c.(handshaker).Handshake(); err != nil {
-		return
+	if h, ok := c.(handshaker); ok {
+		if err := h.Handshake(); err != nil {
+			return
+		}
 	}
 	if _, err := c.Write([]byte{1}); err != nil {
 		return
