@@ -358,6 +358,62 @@ func TestHostCallsPerAccept(t *testing.T) {
 	}
 }
 
+// TestConnReadStackGrowth pins what a server's connection goroutine pays
+// for its stack when its first Read waits: the wait (the poller's round
+// down to the host call) needs more than a new goroutine's stack, so it
+// grows once, and StreamReader.Read grows it before it waits
+// (reserveStack), so that the copy adjusts six frames (the goroutine's
+// start, the go statement's wrapper, the handler, Conn.Read,
+// StreamReader.Read and reserveStack) instead of the twelve down to the
+// poller's round. Each frame costs the runtime an unwind step, a stack
+// map and a pointer scan.
+func TestConnReadStackGrowth(t *testing.T) {
+	const conns = 20
+	pr, pw := io.Pipe()
+	calls := &hostcalls.Counter{Guest: []string{"runtime.copystack", "runtime.adjustframe"}}
+	done := make(chan error, 1)
+	go func() {
+		stderr, err := runCounted(t, calls, calls.StartOn(pipeWriter{pw}, "127.0.0.1:"),
+			nil, []string{"127.0.0.1:0"}, "holds", strconv.Itoa(conns))
+		pw.CloseWithError(fmt.Errorf("guest ended: %v\n%s", err, stderr))
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, stderr)
+		}
+		done <- err
+	}()
+	addr, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address from guest: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	for range conns {
+		c, err := net.DialTimeout("tcp", strings.TrimSpace(addr), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 1)
+		_, err = io.ReadFull(c, b)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("guest: %v", err)
+	}
+	grown, frames := calls.StackGrowths()
+	t.Logf("%d connections: %d stack growths adjusting %d frames", conns, grown, frames)
+	if grown == 0 {
+		t.Fatal("no stack growth counted (a Read's wait fits a new goroutine's stack now: drop reserveStack)")
+	}
+	if grown > conns {
+		t.Errorf("%d stack growths for %d connection goroutines, want at most one each", grown, conns)
+	}
+	if frames > 6*grown {
+		t.Errorf("stack growths adjusted %d frames in all, %.1f each, want at most 6 each", frames, float64(frames)/float64(grown))
+	}
+}
+
 func TestListenConcurrentClients(t *testing.T) { testListen(t, 100, false) }
 
 // TestListenThousandConnections holds a thousand connections open at once

@@ -65,6 +65,7 @@ type StreamReader struct {
 	dl        deadline
 	eof       bool
 	waitFirst bool // the last Read had to wait
+	reserved  bool // a Read has grown its goroutine's stack (reserveStack)
 }
 
 // streamingRead is the smallest buffer whose filling by one read puts a
@@ -99,6 +100,10 @@ func (r *StreamReader) Read(b []byte) (int, error) {
 			return n, err
 		}
 		r.waitFirst = true
+	}
+	if !r.reserved {
+		r.reserved = true
+		reserveStack(0)
 	}
 	n, err := r.read(b)
 	r.mu.Unlock()

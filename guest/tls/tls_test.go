@@ -774,19 +774,10 @@ func TestServerHandshakeStackGrowth(t *testing.T) {
 	if err != nil || string(rest) != "served\n" {
 		t.Fatalf("guest: %v\n%s", err, rest)
 	}
-	n := calls.Counts()
-	var grown, frames int
-	for k, v := range n {
-		switch {
-		case strings.HasSuffix(k, " runtime.copystack"):
-			grown += v
-		case strings.HasSuffix(k, " runtime.adjustframe"):
-			frames += v
-		}
-	}
+	grown, frames := calls.StackGrowths()
 	t.Logf("%d connections: %d stack growths adjusting %d frames", conns, grown, frames)
 	if grown == 0 {
-		t.Fatalf("no stack growth counted (the handshake path fits a new goroutine's stack now: drop reserveStack): %v", n)
+		t.Fatalf("no stack growth counted (the handshake path fits a new goroutine's stack now: drop reserveStack): %v", calls.Counts())
 	}
 	if grown > conns {
 		t.Errorf("%d stack growths for %d connection goroutines, want at most one each", grown, conns)

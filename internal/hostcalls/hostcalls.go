@@ -14,6 +14,7 @@ import (
 	"context"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,21 @@ func (c *Counter) Counts() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// StackGrowths sums, over the counts so far, the guest's stack growths
+// (runtime.copystack) and the frames they adjusted (runtime.adjustframe):
+// name both in Guest to count them.
+func (c *Counter) StackGrowths() (grown, frames int) {
+	for k, v := range c.Counts() {
+		switch {
+		case strings.HasSuffix(k, " runtime.copystack"):
+			grown += v
+		case strings.HasSuffix(k, " runtime.adjustframe"):
+			frames += v
+		}
+	}
+	return grown, frames
 }
 
 // NewFunctionListener implements experimental.FunctionListenerFactory.

@@ -116,25 +116,17 @@ func run(args []string) error {
 			return err
 		}
 		defer ln.Close()
-		var wg sync.WaitGroup
-		for range n {
-			c, err := ln.Accept()
+		err = serveEach(ln, n, func(c net.Conn) {
+			line, err := bufio.NewReader(c).ReadString('\n')
 			if err != nil {
-				return err
+				fmt.Fprintln(os.Stderr, "read:", err)
+				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					fmt.Fprintln(os.Stderr, "read:", err)
-					return
-				}
-				c.Write([]byte("echo " + line))
-			}()
+			c.Write([]byte("echo " + line))
+		})
+		if err != nil {
+			return err
 		}
-		wg.Wait()
 		ln.Close()
 		derr := ln.(*wasinet.Listener).SetDeadline(time.Now().Add(time.Hour))
 		fmt.Printf("served %d, deadline after close closed %v\n", n, errors.Is(derr, net.ErrClosed))
@@ -244,6 +236,21 @@ func run(args []string) error {
 		}
 		return nil
 
+	case "holds":
+		// A goroutine per connection, as a server's "go handle(conn)":
+		// one byte out, then a Read until the client closes.
+		n, _ := strconv.Atoi(args[1])
+		ln, err := listen()
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		return serveEach(ln, n, func(c net.Conn) {
+			if _, err := c.Write([]byte{1}); err == nil {
+				c.Read(make([]byte, 1))
+			}
+		})
+
 	case "echoserve":
 		n, _ := strconv.Atoi(args[1])
 		ln, err := listen()
@@ -251,21 +258,7 @@ func run(args []string) error {
 			return err
 		}
 		defer ln.Close()
-		var wg sync.WaitGroup
-		for range n {
-			c, err := ln.Accept()
-			if err != nil {
-				return err
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-		wg.Wait()
-		return nil
+		return serveEach(ln, n, func(c net.Conn) { io.Copy(c, c) })
 
 	case "backoff":
 		n, _ := strconv.Atoi(args[1])
@@ -374,6 +367,27 @@ func run(args []string) error {
 // with net.ErrClosed and return, as crypto/tls's and package net's do,
 // rather than wait for the Write to get budget the peer never gives.
 // listen listens on 127.0.0.1:0 and prints the address.
+// serveEach accepts n connections on ln and serves each on a goroutine of
+// its own with handle, which the connection is closed after; it returns
+// once all are served.
+func serveEach(ln net.Listener, n int, handle func(net.Conn)) error {
+	var wg sync.WaitGroup
+	for range n {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			handle(c)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
 func listen() (net.Listener, error) {
 	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
 	if err == nil {
