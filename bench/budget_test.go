@@ -53,7 +53,7 @@ import (
 // makes the same host calls with no goroutines
 // (-budget.subject c-stdtls,wasi-stdtls; see floorShapes).
 var (
-	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
+	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, wasiseq-BACKEND (the Go guest's server serving one connection at a time), c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
 	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), server-tcp (the server's connection with no TLS: accept, one byte, hold until the client closes), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
@@ -168,6 +168,13 @@ func budgetSubjectNamed(name string) (subject, error) {
 		// the C guest on that backend would be with a free host.
 		return subject{name: "native " + strings.TrimPrefix(name, "backend-") + " client", native: true,
 			backend: strings.TrimPrefix(name, "backend-")}, nil
+	case strings.HasPrefix(name, "wasiseq-"):
+		// The Go guest's server serving one connection at a time, as the
+		// C guest's server does (server-handshake, server-tcp).
+		sub := wasiSubject(strings.TrimPrefix(name, "wasiseq-"))
+		sub.name += " sequential"
+		sub.sequential = true
+		return sub, nil
 	case strings.HasPrefix(name, "wasi-"):
 		return wasiSubject(strings.TrimPrefix(name, "wasi-")), nil
 	case strings.HasPrefix(name, "c-"):

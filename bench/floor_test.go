@@ -65,11 +65,16 @@ func TestFloorShape(t *testing.T) {
 }
 
 // TestServerTCP runs a few connections of -budget.op server-tcp against
-// each server (native, the Go guest, the C guest): plain TCP, one byte
-// from the server, then the client closes.
+// each server (native, the Go guest with a goroutine per connection and
+// serving them one at a time, the C guest): plain TCP, one byte from the
+// server, then the client closes.
 func TestServerTCP(t *testing.T) {
 	e := guestTestEnv(t)
-	for _, sub := range []subject{nativeSubject(), wasiSubject("stdtls"), cSubject("stdtls")} {
+	seq, err := budgetSubjectNamed("wasiseq-stdtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []subject{nativeSubject(), wasiSubject("stdtls"), seq, cSubject("stdtls")} {
 		if sub.impl == implC && e.cserver == nil {
 			testpeer.Missing(t, "C guest toolchain", e.cErr.Error())
 			continue

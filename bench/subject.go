@@ -18,6 +18,9 @@ type subject struct {
 	// checks, for the C guest, is how it is stopped (Options.Checks)
 	// when not as the env's guests are; empty for those.
 	checks string
+	// sequential, for the Go guest's server, serves one connection at a
+	// time on the accept loop's goroutine, as the C guest's server does.
+	sequential bool
 }
 
 func nativeSubject() subject {
@@ -269,7 +272,11 @@ func (e *env) startServerGuest(s subject, group tls.CurveID) (*guest, string, er
 	if s.impl == implC {
 		g, err = e.startCServer(s.backend, "server", groupArg(group))
 	} else {
-		g, err = e.startGuest(s.backend, "server", impl, groupArg(group))
+		mode := "server"
+		if s.sequential {
+			mode = "server-seq"
+		}
+		g, err = e.startGuest(s.backend, mode, impl, groupArg(group))
 	}
 	if err != nil {
 		return nil, "", err
