@@ -53,8 +53,8 @@ import (
 // makes the same host calls with no goroutines
 // (-budget.subject c-stdtls,wasi-stdtls; see floorShapes).
 var (
-	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
-	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
+	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, wasiseq-BACKEND (the Go guest's server serving one connection at a time), c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
+	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), server-tcp (the server's connection with no TLS: accept, one byte, hold until the client closes), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
 	budgetCount   = flag.Bool("budget.count", false, "TestBudget counts host calls (slows them down)")
@@ -168,6 +168,13 @@ func budgetSubjectNamed(name string) (subject, error) {
 		// the C guest on that backend would be with a free host.
 		return subject{name: "native " + strings.TrimPrefix(name, "backend-") + " client", native: true,
 			backend: strings.TrimPrefix(name, "backend-")}, nil
+	case strings.HasPrefix(name, "wasiseq-"):
+		// The Go guest's server serving one connection at a time, as the
+		// C guest's server does (server-handshake, server-tcp).
+		sub := wasiSubject(strings.TrimPrefix(name, "wasiseq-"))
+		sub.name += " sequential"
+		sub.sequential = true
+		return sub, nil
 	case strings.HasPrefix(name, "wasi-"):
 		return wasiSubject(strings.TrimPrefix(name, "wasi-")), nil
 	case strings.HasPrefix(name, "c-"):
@@ -277,6 +284,15 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 		return func(n int) (time.Duration, error) { return sess.upload(uint64(n*size), size) }, sess.close, nil
 	case "floor", "server-floor":
 		return floorRun(e, sub, *budgetOp, group)
+	case "server-tcp":
+		// The server handshake's connection with no TLS: the guest
+		// accepts, writes one byte and holds the connection until the
+		// native client, which reads the byte, closes it.
+		h, err := e.serverHandshaker(p, sub, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		return h.run, h.close, nil
 	case "handshake", "server-handshake":
 		if sub.native && sub.backend != "" && *budgetOp == "handshake" {
 			return backendHandshaker(e, p, sub.backend, group)

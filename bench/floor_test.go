@@ -63,3 +63,30 @@ func TestFloorShape(t *testing.T) {
 		calls.reset()
 	}
 }
+
+// TestServerTCP runs a few connections of -budget.op server-tcp against
+// each server (native, the Go guest with a goroutine per connection and
+// serving them one at a time, the C guest): plain TCP, one byte from the
+// server, then the client closes.
+func TestServerTCP(t *testing.T) {
+	e := guestTestEnv(t)
+	seq, err := budgetSubjectNamed("wasiseq-stdtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []subject{nativeSubject(), wasiSubject("stdtls"), seq, cSubject("stdtls")} {
+		if sub.impl == implC && e.cserver == nil {
+			testpeer.Missing(t, "C guest toolchain", e.cErr.Error())
+			continue
+		}
+		h, err := e.serverHandshaker(localPeer{e}, sub, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", sub.name, err)
+		}
+		_, err = h.run(10)
+		h.close()
+		if err != nil {
+			t.Fatalf("%s: %v", sub.name, err)
+		}
+	}
+}

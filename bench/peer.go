@@ -40,7 +40,8 @@ type peer interface {
 	// server starts a handshake server: per connection, handshake, one
 	// byte, hold until the client closes.
 	server(group tls.CurveID) (addr string, stop func() error, err error)
-	// handshakes runs n full handshakes from native clients to addr.
+	// handshakes runs n full handshakes from native clients to addr;
+	// with group 0, n plain TCP connections (connect, one byte, close).
 	handshakes(addr string, group tls.CurveID, n int) (time.Duration, error)
 }
 
@@ -77,7 +78,7 @@ func (p localPeer) server(group tls.CurveID) (string, func() error, error) {
 }
 
 func (p localPeer) handshakes(addr string, group tls.CurveID, n int) (time.Duration, error) {
-	return nativeHandshakes(addr, p.e.clientConfig(group), n)
+	return nativeHandshakes(addr, p.e.clientConfigOrTCP(group), n)
 }
 
 // The child process of a subprocess peer is this executable with peerEnv
@@ -345,7 +346,7 @@ func runPeer(stdin io.Reader, stdout io.Writer) error {
 				delete(servers, f[1])
 				return "", stop()
 			case "handshakes":
-				t, err := nativeHandshakes(f[1], e.clientConfig(tls.CurveID(num(2))), int(num(3)))
+				t, err := nativeHandshakes(f[1], e.clientConfigOrTCP(tls.CurveID(num(2))), int(num(3)))
 				return strconv.FormatInt(t.Nanoseconds(), 10), err
 			}
 			return "", fmt.Errorf("unknown command %q", f[0])

@@ -143,6 +143,22 @@ func (e *env) clientConfig(group tls.CurveID) *tls.Config {
 	}
 }
 
+// serverConfigOrTCP is serverConfig, or nil for group 0: plain TCP.
+func (e *env) serverConfigOrTCP(group tls.CurveID) *tls.Config {
+	if group == 0 {
+		return nil
+	}
+	return e.serverConfig(group)
+}
+
+// clientConfigOrTCP is clientConfig, or nil for group 0: plain TCP.
+func (e *env) clientConfigOrTCP(group tls.CurveID) *tls.Config {
+	if group == 0 {
+		return nil
+	}
+	return e.clientConfig(group)
+}
+
 // listenTLS listens on a fresh loopback port.
 func listenTLS(cfg *tls.Config) (net.Listener, error) {
 	return tls.Listen("tcp4", "127.0.0.1:0", cfg)

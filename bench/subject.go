@@ -18,6 +18,9 @@ type subject struct {
 	// checks, for the C guest, is how it is stopped (Options.Checks)
 	// when not as the env's guests are; empty for those.
 	checks string
+	// sequential, for the Go guest's server, serves one connection at a
+	// time on the accept loop's goroutine, as the C guest's server does.
+	sequential bool
 }
 
 func nativeSubject() subject {
@@ -121,9 +124,15 @@ type handshaker struct {
 }
 
 // nativeServer accepts connections: handshake, one byte, hold until the
-// client closes.
+// client closes. With cfg nil it serves plain TCP (no handshake).
 func nativeServer(cfg *tls.Config) (string, func() error, error) {
-	ln, err := listenTLS(cfg)
+	var ln net.Listener
+	var err error
+	if cfg == nil {
+		ln, err = net.Listen("tcp4", "127.0.0.1:0")
+	} else {
+		ln, err = listenTLS(cfg)
+	}
 	if err != nil {
 		return "", nil, err
 	}
@@ -150,7 +159,8 @@ func nativeServer(cfg *tls.Config) (string, func() error, error) {
 	return ln.Addr().String(), ln.Close, nil
 }
 
-// nativeHandshakes runs n full handshakes from a native client to addr.
+// nativeHandshakes runs n full handshakes from a native client to addr;
+// with cfg nil, n plain TCP connections (connect, read one byte, close).
 func nativeHandshakes(addr string, cfg *tls.Config, n int) (time.Duration, error) {
 	start := time.Now()
 	for range n {
@@ -162,8 +172,14 @@ func nativeHandshakes(addr string, cfg *tls.Config, n int) (time.Duration, error
 }
 
 func nativeHandshake(addr string, cfg *tls.Config) error {
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Minute}, Config: cfg}
-	c, err := d.Dial("tcp4", addr)
+	var c net.Conn
+	var err error
+	if cfg == nil {
+		c, err = net.DialTimeout("tcp4", addr, time.Minute)
+	} else {
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Minute}, Config: cfg}
+		c, err = d.Dial("tcp4", addr)
+	}
 	if err != nil {
 		return fmt.Errorf("bench: handshake: %w", err)
 	}
@@ -230,7 +246,7 @@ func (e *env) serverHandshaker(p peer, s subject, group tls.CurveID) (*handshake
 		return func(n int) (time.Duration, error) { return p.handshakes(addr, group, n) }
 	}
 	if s.native {
-		addr, closeServer, err := nativeServer(e.serverConfig(group))
+		addr, closeServer, err := nativeServer(e.serverConfigOrTCP(group))
 		if err != nil {
 			return nil, err
 		}
@@ -244,14 +260,23 @@ func (e *env) serverHandshaker(p peer, s subject, group tls.CurveID) (*handshake
 }
 
 // startServerGuest starts the guest server (the C guest's for impl c)
-// and returns its address.
+// and returns its address. Group 0 serves plain TCP: per connection one
+// byte, then hold, with no TLS.
 func (e *env) startServerGuest(s subject, group tls.CurveID) (*guest, string, error) {
 	var g *guest
 	var err error
+	impl := string(s.impl)
+	if group == 0 {
+		impl = "tcp" // plain TCP: the C server takes group 0 for it
+	}
 	if s.impl == implC {
 		g, err = e.startCServer(s.backend, "server", groupArg(group))
 	} else {
-		g, err = e.startGuest(s.backend, "server", string(s.impl), groupArg(group))
+		mode := "server"
+		if s.sequential {
+			mode = "server-seq"
+		}
+		g, err = e.startGuest(s.backend, mode, impl, groupArg(group))
 	}
 	if err != nil {
 		return nil, "", err

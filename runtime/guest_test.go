@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	goruntime "runtime"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/sys"
+	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
@@ -37,10 +39,16 @@ func newWazero(ctx context.Context) wazero.Runtime {
 // instrumented with the stop global, under NewFastRuntimeConfig.
 func run(t *testing.T, pkg string, policy *sockets.Policy, args ...string) (string, string, error) {
 	t.Helper()
+	return runConfig(t, runtime.Config{Network: policy, StopFlag: true}, pkg, args...)
+}
+
+// runConfig runs the guest package to completion as run does, under cfg.
+func runConfig(t *testing.T, cfg runtime.Config, pkg string, args ...string) (string, string, error) {
+	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, runtime.NewFastRuntimeConfig().WithCompilationCache(cache))
 	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, StopFlag: true})
+	rt, err := runtime.New(ctx, r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +150,12 @@ func TestGuestGrantsPerInstance(t *testing.T) {
 // TestGuestResolveNumericName: a guest's lookup of a name ending in a
 // number, which the host's C library would read as an IPv4 address
 // (127.1 as 127.0.0.1), is invalid-argument even under "*:*", which
-// before handed it to the host's resolver.
+// before handed it to the host's resolver. (The rule naming the echo
+// server's address is there for the guest's first connect: "*" allows
+// no loopback peer.)
 func TestGuestResolveNumericName(t *testing.T) {
 	addr := echoServer(t)
-	stdout, stderr, err := run(t, "./testdata/denied", policy(t, []string{"*:*"}, nil), addr, "127.0.0.1:0", "127.1")
+	stdout, stderr, err := run(t, "./testdata/denied", policy(t, []string{"*:*", addr}, nil), addr, "127.0.0.1:0", "127.1")
 	if err != nil {
 		t.Fatalf("guest: %v\nstderr: %s", err, stderr)
 	}
@@ -160,8 +170,9 @@ func TestGuestResolveNumericName(t *testing.T) {
 // ("[::/0]") reaches no IPv4 one through a translator's IPv6 spelling of
 // it (NAT64, SIIT), or one that embeds it for a relay or a host to unwrap
 // (IPv4-compatible, 6to4, Teredo): start-connect fails with
-// access-denied, as for the IPv4 address itself. The connects are never
-// finished: nothing is dialed.
+// access-denied, as for the IPv4 address itself. Nor does it reach IPv6
+// loopback, ::1, the host's (TestGuestPolicyHostRanges). The connects
+// are never finished: nothing is dialed.
 func TestGuestPolicyTranslated(t *testing.T) {
 	addr := echoServer(t)
 	p := policy(t, []string{"[::/0]:*"}, nil)
@@ -174,8 +185,8 @@ func TestGuestPolicyTranslated(t *testing.T) {
 	d := sockets.AccessDenied
 	want := fmt.Sprintf("connect %d\nbind %d\nresolve %d\nudp bind %d\n"+
 		"connect [64:ff9b::7f00:1]:443 %d\nconnect [64:ff9b:1::a00:5]:443 %d\nconnect [::ffff:0:a00:5]:443 %d\n"+
-		"connect [::7f00:1]:443 %d\nconnect [2002:7f00:1::1]:443 %d\nconnect [2001:0:4136:e378::f5ff:fffe]:443 %d\nconnect [::1]:443 0\n",
-		d, d, d, d, d, d, d, d, d, d)
+		"connect [::7f00:1]:443 %d\nconnect [2002:7f00:1::1]:443 %d\nconnect [2001:0:4136:e378::f5ff:fffe]:443 %d\nconnect [::1]:443 %d\n",
+		d, d, d, d, d, d, d, d, d, d, d)
 	if stdout != want {
 		t.Fatalf("stdout %q, want %q", stdout, want)
 	}
@@ -651,5 +662,65 @@ func TestGuestPolicyLoopbackAliases(t *testing.T) {
 		inv, d, inv, d, port, inv, port, inv, port, d, port, d)
 	if stdout != want {
 		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+}
+
+// TestGuestPolicyHostRanges: rules meant for the internet do not reach
+// the host. A wasm guest under "0.0.0.0/0:PORT" is refused the connect
+// to its echo server on loopback, which it reaches under
+// "127.0.0.1:PORT"; a guest under "*.rebind.test:PORT" looking up a name
+// whose DNS (a server on loopback) answers 127.0.0.1 is refused the
+// connect to it, the denial naming the name, while under the rule naming
+// that host, "svc.rebind.test:PORT", it gets its echo.
+func TestGuestPolicyHostRanges(t *testing.T) {
+	addr := echoServer(t)
+	_, port, _ := net.SplitHostPort(addr)
+	denied := fmt.Sprintf("start-connect: %d", sockets.AccessDenied)
+	stdout, stderr, err := run(t, "./testdata/echoclient", policy(t, []string{"0.0.0.0/0:" + port}, nil), addr, "wide")
+	if err == nil || stdout != "" || !strings.Contains(stderr, denied) {
+		t.Fatalf("under 0.0.0.0/0:%s, the guest connecting to %s: %v, stdout %q, stderr %q; want access-denied", port, addr, err, stdout, stderr)
+	}
+	stdout, stderr, err = run(t, "./testdata/echoclient", policy(t, []string{"127.0.0.1:" + port}, nil), addr, "named")
+	if err != nil || stdout != "echo: named\n" {
+		t.Fatalf("under 127.0.0.1:%s: %v, stdout %q, stderr %q", port, err, stdout, stderr)
+	}
+
+	server := testnet.ServeUDP(t, func(query []byte) []byte {
+		msg, _, err := testnet.DNSAnswer(query, false, func(q dnsmessage.Question) []netip.Addr {
+			if q.Type != dnsmessage.TypeA {
+				return nil
+			}
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+		})
+		if err != nil {
+			return nil
+		}
+		return msg
+	})
+	target := "svc.rebind.test:" + port
+	for _, tc := range []struct {
+		rule string
+		want sockets.Denial // the zero Denial: the guest gets its echo
+	}{
+		{"*.rebind.test:" + port, sockets.Denial{Op: sockets.DenyConnect, Addr: netip.MustParseAddrPort(addr), Name: "svc.rebind.test"}},
+		{"*:" + port, sockets.Denial{Op: sockets.DenyConnect, Addr: netip.MustParseAddrPort(addr), Name: "svc.rebind.test"}},
+		{target, sockets.Denial{}},
+	} {
+		p := policy(t, []string{tc.rule}, nil)
+		var denials []sockets.Denial
+		p.OnDeny(func(d sockets.Denial) { denials = append(denials, d) })
+		stdout, stderr, err := runConfig(t, runtime.Config{Network: p, Resolver: testnet.Resolver(server), StopFlag: true}, "./testdata/dialname", target, "by name")
+		if tc.want == (sockets.Denial{}) {
+			if err != nil || stdout != "echo: by name\n" || len(denials) != 0 {
+				t.Errorf("under %s: %v, stdout %q, stderr %q, denials %+v", tc.rule, err, stdout, stderr, denials)
+			}
+			continue
+		}
+		if err == nil || stdout != "" || !strings.Contains(stderr, "access-denied") {
+			t.Errorf("under %s, dialing %s: %v, stdout %q, stderr %q; want access-denied", tc.rule, target, err, stdout, stderr)
+		}
+		if len(denials) != 1 || denials[0] != tc.want {
+			t.Errorf("under %s, denials %+v, want %+v", tc.rule, denials, tc.want)
+		}
 	}
 }

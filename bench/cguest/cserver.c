@@ -15,7 +15,8 @@
 //	                         (default 60000)
 //
 // GROUP is the key-exchange group the server accepts (an IANA code point
-// in decimal). The identity comes from the environment as PEM, KEY and
+// in decimal); 0 serves plain TCP, the same per connection on the
+// socket's own streams with no TLS. The identity comes from the environment as PEM, KEY and
 // CHAIN, and is parsed by the host. As the Go guest's server, it issues
 // no session ticket: a full handshake is what is measured. A connection
 // that fails (a handshake the client broke off, a peer that reset) is
@@ -130,6 +131,11 @@ typedef struct {
 // report prints why the connection failed: the handshake's reason as the
 // host has it (server-last-error), else what failed.
 static void report(conn_t *c, const char *what) {
+	if (c->conn == 0) { // plain TCP
+		printf("connection: %s\n", what);
+		fflush(stdout);
+		return;
+	}
 	server_last_error(c->conn, ret);
 	if (u8at(0)) {
 		printf("connection: %s: %.*s\n", what, (int)u32at(8), (const char *)(uintptr_t)u32at(4));
@@ -221,7 +227,7 @@ static void hold(conn_t *c, uint64_t hold_ns) {
 }
 
 static void serve(conn_t *c, uint32_t id, uint16_t group, uint64_t hold_ns) {
-	if (handshake(c, id, group))
+	if (group != 0 && handshake(c, id, group))
 		return;
 	static const uint8_t one = 1;
 	output_blocking_write_and_flush(c->out, &one, 1, ret);
@@ -248,7 +254,7 @@ int main(int argc, char **argv) {
 		fail("usage: cserver server GROUP [HOLD-MS]");
 	uint16_t group = (uint16_t)strtoul(argv[2], NULL, 10);
 	uint64_t hold_ns = (argc == 4 ? strtoull(argv[3], NULL, 10) : 60000) * 1000000;
-	uint32_t id = identity();
+	uint32_t id = group != 0 ? identity() : 0;
 	char addr[22];
 	uint32_t ln = listen_any(addr);
 	uint32_t acceptable = tcp_subscribe(ln);
@@ -271,13 +277,17 @@ int main(int argc, char **argv) {
 			fail("accept");
 		}
 		conn_t c = {.sock = u32at(4)};
-		c.conn = server_connection_new(u32at(8), u32at(12));
+		if (group == 0) // plain TCP: the socket's own streams
+			c.in = u32at(8), c.out = u32at(12);
+		else
+			c.conn = server_connection_new(u32at(8), u32at(12));
 		serve(&c, id, group, hold_ns);
 		if (c.in) {
 			input_drop(c.in);
 			output_drop(c.out);
 		}
-		server_connection_drop(c.conn);
+		if (c.conn)
+			server_connection_drop(c.conn);
 		tcp_drop(c.sock);
 	}
 	// The server runs until the host closes it.

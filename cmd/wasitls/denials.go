@@ -42,6 +42,10 @@ func denialNote(d sockets.Denial) string {
 	case sockets.DenyResolve:
 		return fmt.Sprintf("the network policy denied looking up %q: allow connecting to it with --allow-connect %s:PORT", d.Name, d.Name)
 	case sockets.DenyConnect:
+		if d.Name != "" {
+			return fmt.Sprintf("the network policy denied connecting to %s, which the lookup of %q returned: a wildcard rule (*.DOMAIN, *) grants no loopback, link-local or unspecified address; allow it with --allow-connect %s:%d (that name) or --allow-connect %s (that address)",
+				d.Addr, d.Name, d.Name, d.Addr.Port(), d.Addr)
+		}
 		return fmt.Sprintf("the network policy denied connecting to %s: allow it with --allow-connect %s", d.Addr, d.Addr)
 	case sockets.DenyListen:
 		return fmt.Sprintf("the network policy denied binding to %s: allow it with --allow-listen %s", d.Addr, d.Addr)

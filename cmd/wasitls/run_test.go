@@ -143,11 +143,20 @@ func TestDenialNotes(t *testing.T) {
 	if got, want := out.String(), "wasitls: the network policy denied looking up \"example.com\": allow connecting to it with --allow-connect example.com:PORT\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+	out.Reset()
+	// A wildcard rule's lookup granted no loopback address: the note
+	// says so, and how to allow it.
+	note(sockets.Denial{Op: sockets.DenyConnect, Addr: netip.MustParseAddrPort("127.0.0.1:443"), Name: "svc.example.com"})
+	if got, want := out.String(), "wasitls: the network policy denied connecting to 127.0.0.1:443, which the lookup of \"svc.example.com\" returned: "+
+		"a wildcard rule (*.DOMAIN, *) grants no loopback, link-local or unspecified address; "+
+		"allow it with --allow-connect svc.example.com:443 (that name) or --allow-connect 127.0.0.1:443 (that address)\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 	for port := range 1000 {
 		note(sockets.Denial{Op: sockets.DenyConnect, Addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(port+1))})
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	if len(lines) != maxDenialNotes+1 || !strings.Contains(lines[len(lines)-1], "no further denials are reported") {
+	if len(lines) != maxDenialNotes || !strings.Contains(lines[len(lines)-1], "no further denials are reported") {
 		t.Fatalf("%d lines, last %q", len(lines), lines[len(lines)-1])
 	}
 }

@@ -15,7 +15,11 @@
 // dropped one counted until its resolution ends ([Stack.SetLookupLimit]).
 // The addresses an allowed lookup returns become connectable for the
 // instance, the stack's grant limit of them at most, the least recently
-// granted forgotten past it ([Stack.SetGrantLimit]).
+// granted forgotten past it ([Stack.SetGrantLimit]); a wildcard rule's
+// lookup grants no loopback, link-local or unspecified address, which
+// only a rule naming the host, or the address, allows. Nor do "*" and
+// address ranges allow loopback or link-local peers, unless the range lies
+// inside loopback's or link-local's ([Policy]).
 //
 // A [TCPSocket] follows the WASI state machine:
 //

@@ -285,7 +285,7 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		r.mu.Lock()
 		if err == nil && !r.dropped {
 			if ips, err = r.hold(ips); err == nil {
-				s.grants.add(ips, rules)
+				s.grants.add(name, ips, rules)
 				r.addrs = ips
 			}
 		}

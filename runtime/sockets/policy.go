@@ -21,7 +21,9 @@ import (
 // Rules are written HOST:PORT.
 //
 // HOST is one of:
-//   - "*": any host, by name or address;
+//   - "*": any host, by name or address; as a peer (connect and UDP
+//     rules), the addresses "0.0.0.0/0" and "[::/0]" allow, and no
+//     other (see below);
 //   - an IP address ("127.0.0.1", "[::1]") or a CIDR range ("10.0.0.0/8",
 //     "[fd00::/8]"; no bits set past its length, so that "10.0.0.1/8" is
 //     an error, not all of 10.0.0.0/8). IPv4-mapped addresses and ranges
@@ -36,7 +38,21 @@ import (
 //     "[2002:c000:201::/48]"). Likewise, no range allows the multicast
 //     groups it holds (224.0.0.0/4 in "0.0.0.0/0", ff00::/8 in
 //     "[::/0]"): only a rule inside 224.0.0.0/4 or ff00::/8 does
-//     ("224.0.0.251:5353");
+//     ("224.0.0.251:5353"). Nor does "*" or a range allow, as a peer
+//     (connect and UDP rules), an address of the host itself or of its
+//     link: loopback (127.0.0.0/8, ::1) and link-local (169.254.0.0/16,
+//     where clouds serve instance metadata at 169.254.169.254, and
+//     fe80::/10): only a rule inside 127.0.0.0/8, ::1, 169.254.0.0/16 or
+//     fe80::/10 does ("127.0.0.1:8443", "127.0.0.0/8:*", "[::1]:443",
+//     "169.254.169.254:80"). An address is checked as the address it is
+//     to the host: an IPv4-mapped one as its IPv4 address (and refused
+//     on IPv6 sockets), and the other IPv6 spellings of 127.0.0.1 or
+//     169.254.169.254 (IPv4-compatible, NAT64, SIIT, 6to4, Teredo) lie in the
+//     ranges above that wide rules do not allow either. Private ranges
+//     (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) are not
+//     carved out: wide ranges allow them. Listen rules have no carve-out:
+//     they name the guest's own address, and binding 0.0.0.0, which
+//     "0.0.0.0/0" allows, takes loopback's clients anyway;
 //   - a DNS name ("example.com") or a wildcard name ("*.example.com", which
 //     matches the subdomains of example.com but not example.com itself).
 //     Names are allowed in connect rules only. A name ending in a number
@@ -57,10 +73,16 @@ import (
 //
 // The check is on the name, not on what it resolves to: a name rule
 // trusts the name's DNS. The addresses a lookup returns become
-// connectable whatever they are, loopback, private and link-local ones
-// included, without the address rules being consulted; a wildcard rule
-// trusts every name beneath its domain, including one the guest's author
-// controls and points at 127.0.0.1. The lookup is the host's resolver's,
+// connectable without the address rules being consulted. A rule naming
+// one host ("localhost:8443", "db.internal:5432") grants every address
+// of its answer, loopback and link-local ones included: the operator
+// named that host. A wildcard rule ("*.example.com", or "*") trusts every
+// name beneath its domain, including one the guest's author controls,
+// so it grants no loopback, link-local or unspecified address (127.0.0.1
+// or 169.254.169.254 in the answer of a name pointed at them): the
+// lookup still returns them, as the name's answer, and the connect to
+// them is access-denied, its [Denial] naming the name. Private addresses
+// it grants. The lookup is the host's resolver's,
 // as for the host's own programs: its hosts file, and its search domains
 // for a name the DNS does not know as written (or one with fewer dots
 // than its ndots option). Allow addresses or ranges rather than names
@@ -111,7 +133,12 @@ const (
 type Denial struct {
 	Op   DenyOp
 	Addr netip.AddrPort // every Op but DenyResolve
-	Name string         // DenyResolve: the name, lower case, without a trailing dot
+	// Name is, for DenyResolve, the name, lower case, without a trailing
+	// dot. For DenyConnect it is the name whose lookup returned Addr
+	// under a wildcard rule, which grants no loopback, link-local or
+	// unspecified address (see Policy), if the instance looked one up;
+	// else "".
+	Name string
 }
 
 // OnDeny sets f to be called with every access the policy refuses, before
@@ -275,9 +302,51 @@ func (r Rule) addrOK(ip netip.Addr) bool {
 		// multicast group, is allowed by a rule inside its range, not
 		// by a wider one ("[::/0]" allows no IPv4 address, and
 		// "0.0.0.0/0" names peers, not groups).
-		return r.prefix.Bits() >= c.Bits() && c.Contains(r.prefix.Addr())
+		return r.within(c)
 	}
 	return true
+}
+
+// within reports whether r is a range (or an address) inside c.
+func (r Rule) within(c netip.Prefix) bool {
+	return r.prefix.IsValid() && r.prefix.Bits() >= c.Bits() && c.Contains(r.prefix.Addr())
+}
+
+// peerOK reports whether r allows ip as a peer (connect and UDP rules):
+// as addrOK, but an address of the host itself or of its link
+// (hostRanges) only under a rule inside its range, and under "*" only
+// what "0.0.0.0/0" and "[::/0]" allow: not the confined ranges, where
+// the IPv6 spellings of 127.0.0.1 and 169.254.169.254 lie.
+func (r Rule) peerOK(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, h := range hostRanges {
+		if h.Contains(ip) && !r.within(h) {
+			return false
+		}
+	}
+	if _, ok := confined(ip); ok && r.any {
+		return false
+	}
+	return r.addrOK(ip)
+}
+
+// hostRanges are the ranges whose addresses, as peers, only a rule
+// inside the range allows (see Policy): loopback, the host itself, and
+// link-local addresses, its link's (169.254.169.254 is the metadata
+// service of the cloud the host runs in, with its credentials). A range
+// such as "0.0.0.0/0" names the internet, not the host.
+var hostRanges = [...]netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fe80::/10"),
+}
+
+// hostAddr reports whether ip is an address a wildcard rule's lookup
+// does not grant: loopback, link-local or unspecified.
+func hostAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()
 }
 
 // confinedRanges are the ranges whose addresses only a rule inside the
@@ -366,7 +435,7 @@ func (p *Policy) CanUDP(ap netip.AddrPort) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	for _, r := range p.udp {
-		if r.addrOK(ap.Addr()) && r.portOK(ap.Port()) {
+		if r.peerOK(ap.Addr()) && r.portOK(ap.Port()) {
 			return true
 		}
 	}
@@ -428,7 +497,7 @@ func (p *Policy) CanConnect(ap netip.AddrPort) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	for _, r := range p.connect {
-		if r.addrOK(ap.Addr()) && r.portOK(ap.Port()) {
+		if r.peerOK(ap.Addr()) && r.portOK(ap.Port()) {
 			return true
 		}
 	}
@@ -510,14 +579,26 @@ type grants struct {
 	caps  *capreport.Reporter          // told of each address forgotten for the limit
 }
 
-// A grant is one address a lookup made connectable.
+// A grant is one address a lookup made connectable, or that a lookup
+// returned under a wildcard rule that grants it no port (withheld).
 type grant struct {
-	ip    netip.Addr
-	rules []Rule
+	ip       netip.Addr
+	rules    []Rule
+	withheld string // the name of the last lookup whose wildcard rule did not grant ip, if any
 }
 
-func (g *grants) add(ips []netip.Addr, rules []Rule) {
+// add grants ips, the answer of a lookup of name allowed by rules: a
+// loopback, link-local or unspecified address only for the rules that
+// name the host (see Policy).
+func (g *grants) add(name string, ips []netip.Addr, rules []Rule) {
 	rules = slices.Clip(rules) // shared by the new grants; appends copy
+	var named []Rule           // rules, but the wildcard ones
+	for _, r := range rules {
+		if r.name != "" && !r.wild {
+			named = append(named, r)
+		}
+	}
+	wide := len(named) < len(rules)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.m == nil {
@@ -529,12 +610,19 @@ func (g *grants) add(ips []netip.Addr, rules []Rule) {
 	}
 	for _, ip := range ips {
 		ip = ip.Unmap()
+		rules, withheld := rules, ""
+		if wide && hostAddr(ip) {
+			rules, withheld = named, name
+		}
 		if e, ok := g.m[ip]; ok {
 			gr := e.Value.(*grant)
 			for _, r := range rules {
 				if !slices.Contains(gr.rules, r) {
 					gr.rules = append(gr.rules, r)
 				}
+			}
+			if withheld != "" {
+				gr.withheld = withheld
 			}
 			g.order.MoveToBack(e)
 			continue
@@ -545,8 +633,19 @@ func (g *grants) add(ips []netip.Addr, rules []Rule) {
 			delete(g.m, oldest.Value.(*grant).ip)
 			g.order.Remove(oldest)
 		}
-		g.m[ip] = g.order.PushBack(&grant{ip: ip, rules: rules})
+		g.m[ip] = g.order.PushBack(&grant{ip: ip, rules: rules, withheld: withheld})
 	}
+}
+
+// withheld returns the name of the last lookup that returned ip under a
+// wildcard rule that did not grant it, if any.
+func (g *grants) withheld(ip netip.Addr) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if e, ok := g.m[ip.Unmap()]; ok {
+		return e.Value.(*grant).withheld
+	}
+	return ""
 }
 
 // len reports how many addresses are granted.

@@ -87,7 +87,7 @@ func TestPolicyGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	var g grants
-	g.add([]netip.Addr{netip.MustParseAddr("192.0.2.1")}, p.resolveRules("example.com"))
+	g.add("example.com", []netip.Addr{netip.MustParseAddr("192.0.2.1")}, p.resolveRules("example.com"))
 	if !g.allows(netip.MustParseAddrPort("192.0.2.1:443")) {
 		t.Error("granted address denied")
 	}
@@ -109,8 +109,8 @@ func TestGrantsBounded(t *testing.T) {
 	g := grants{limit: 3}
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
 	for range 1000 {
-		g.add([]netip.Addr{addr(1)}, p.resolveRules("a.example.com"))
-		g.add([]netip.Addr{addr(1)}, p.resolveRules("b.example.com"))
+		g.add("a.example.com", []netip.Addr{addr(1)}, p.resolveRules("a.example.com"))
+		g.add("b.example.com", []netip.Addr{addr(1)}, p.resolveRules("b.example.com"))
 	}
 	if n := len(g.m[addr(1)].Value.(*grant).rules); n != 2 {
 		t.Errorf("address granted by 2000 lookups of 2 rules holds %d rules, want 2", n)
@@ -118,9 +118,9 @@ func TestGrantsBounded(t *testing.T) {
 	if !g.allows(netip.AddrPortFrom(addr(1), 80)) || !g.allows(netip.AddrPortFrom(addr(1), 443)) {
 		t.Error("granted ports denied")
 	}
-	g.add([]netip.Addr{addr(2), addr(3)}, p.resolveRules("b.example.com"))
-	g.add([]netip.Addr{addr(1)}, p.resolveRules("b.example.com")) // 1 is now the most recent
-	g.add([]netip.Addr{netip.AddrFrom16(addr(4).As16())}, p.resolveRules("b.example.com"))
+	g.add("b.example.com", []netip.Addr{addr(2), addr(3)}, p.resolveRules("b.example.com"))
+	g.add("b.example.com", []netip.Addr{addr(1)}, p.resolveRules("b.example.com")) // 1 is now the most recent
+	g.add("b.example.com", []netip.Addr{netip.AddrFrom16(addr(4).As16())}, p.resolveRules("b.example.com"))
 	if g.len() != 3 {
 		t.Fatalf("%d addresses granted, want the limit, 3", g.len())
 	}

@@ -187,8 +187,10 @@ func (s *Stack) SetGrantLimit(n int) {
 	s.grants.mu.Unlock()
 }
 
-// Grants reports how many addresses the instance's lookups keep
-// connectable.
+// Grants reports how many addresses the instance's lookups keep: those
+// they made connectable, and the loopback, link-local and unspecified
+// ones a wildcard rule's lookup returned without granting them, kept so
+// that a denied connect to one names the lookup (Denial.Name).
 func (s *Stack) Grants() int { return s.grants.len() }
 
 // Network returns a new network resource on the stack.

@@ -251,7 +251,8 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 		return InvalidArgument
 	}
 	if !t.stack.canConnect(remote) {
-		t.stack.policy.denied(Denial{Op: DenyConnect, Addr: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())})
+		ap := netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+		t.stack.policy.denied(Denial{Op: DenyConnect, Addr: ap, Name: t.stack.grants.withheld(ap.Addr())})
 		return AccessDenied
 	}
 	// A bound socket connects from its address: itself where it is not

@@ -12,7 +12,11 @@
 //	server IMPL GROUP             listen on 127.0.0.1:0, print "listening
 //	                              ADDR"; per connection: handshake, write one
 //	                              byte, then hold the connection idle until
-//	                              the peer closes it
+//	                              the peer closes it (IMPL tcp: the same
+//	                              with no TLS)
+//	server-seq IMPL GROUP         as server, one connection at a time on
+//	                              the accept loop's goroutine, as the C
+//	                              guest's server serves them
 //	echo-server IMPL GROUP        as server, but per connection: handshake,
 //	                              then echo every byte until the peer
 //	                              closes or fails (the soak's server)
@@ -55,10 +59,10 @@ func run(args []string) error {
 		return floor(args[1:])
 	}
 	if len(args) < 3 {
-		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server|echo-server IMPL GROUP | floor client|server WAITS ALLOCS LOCKS")
+		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server|server-seq|echo-server IMPL GROUP | floor client|server WAITS ALLOCS LOCKS")
 	}
 	mode, impl := args[0], args[1]
-	if impl != "wasi" && impl != "go" {
+	if impl != "wasi" && impl != "go" && (impl != "tcp" || mode != "server" && mode != "server-seq") {
 		return fmt.Errorf("unknown IMPL %q", impl)
 	}
 	switch mode {
@@ -78,7 +82,7 @@ func run(args []string) error {
 			return d.client()
 		}
 		return d.handshakes()
-	case "server", "echo-server":
+	case "server", "server-seq", "echo-server":
 		group, err := strconv.ParseUint(args[2], 10, 16)
 		if err != nil {
 			return err
@@ -87,7 +91,7 @@ func run(args []string) error {
 		if mode == "echo-server" {
 			handle = echo
 		}
-		return serve(impl, uint16(group), handle)
+		return serve(impl, uint16(group), handle, mode == "server-seq")
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }
@@ -174,13 +178,16 @@ func (d *dialer) handshake() error {
 	return nil
 }
 
-func serve(impl string, group uint16, handle func(net.Conn)) error {
+// serve accepts connections and runs handle on each, on a goroutine per
+// connection, or on the accept loop's goroutine one after the other
+// (sequential), as the C guest's server does.
+func serve(impl string, group uint16, handle func(net.Conn), sequential bool) error {
 	key, chain := []byte(os.Getenv("KEY")), []byte(os.Getenv("CHAIN"))
 	raw, err := wasinet.ListenTCP("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	var ln net.Listener
+	var ln net.Listener = raw
 	if impl == "wasi" {
 		id, err := wasitls.ParseIdentity(key, chain)
 		if err != nil {
@@ -193,7 +200,7 @@ func serve(impl string, group uint16, handle func(net.Conn)) error {
 			// handshake issues no session ticket.
 			SessionTicketsDisabled: true,
 		})
-	} else {
+	} else if impl == "go" {
 		cert, err := tls.X509KeyPair(chain, key)
 		if err != nil {
 			return err
@@ -211,7 +218,11 @@ func serve(impl string, group uint16, handle func(net.Conn)) error {
 		if err != nil {
 			return err
 		}
-		go handle(c)
+		if sequential {
+			handle(c)
+		} else {
+			go handle(c)
+		}
 	}
 }
 
@@ -226,13 +237,15 @@ func echo(c net.Conn) {
 	io.Copy(c, c)
 }
 
-// hold completes the handshake, writes one byte and keeps the connection
-// until the peer closes it.
+// hold completes the handshake (a TLS connection's), writes one byte and
+// keeps the connection until the peer closes it.
 func hold(c net.Conn) {
 	defer c.Close()
 	type handshaker interface{ Handshake() error }
-	if err := c.(handshaker).Handshake(); err != nil {
-		return
+	if h, ok := c.(handshaker); ok {
+		if err := h.Handshake(); err != nil {
+			return
+		}
 	}
 	if _, err := c.Write([]byte{1}); err != nil {
 		return
