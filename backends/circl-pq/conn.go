@@ -939,15 +939,18 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.readWoken = nil
 	}
 	for len(c.input) == 0 {
-		if err := c.readRecord(); err != nil {
-			return 0, err
-		}
-		// A handshake message cut short by a transport timeout stays in
-		// hand; the record read above continued it.
+		// What is in hand goes before the next record: a handshake
+		// message cut short by a transport timeout, which that record
+		// continues, or whole messages a server's request reading ahead
+		// left as it stopped for this Read (readForAuth), a KeyUpdate
+		// among them, whose keys the next record needs.
 		for len(c.hand) > 0 {
 			if err := c.handlePostHandshakeBounded(); err != nil {
 				return 0, err
 			}
+		}
+		if err := c.readRecord(); err != nil {
+			return 0, err
 		}
 	}
 	n := copy(p, c.input)

@@ -2,7 +2,11 @@ package circlpq
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -187,4 +191,89 @@ func awaitReadingAhead(t *testing.T, s *Conn) {
 			t.Fatal("the request does not read ahead")
 		}
 	}
+}
+
+// TestReadAfterRequestStoppedAtKeyUpdate: a server's RequestClientIdentity
+// reading ahead takes in a record that holds a whole KeyUpdate, and stops
+// for a Read that waits before it handles it (readForAuth stops for a Read
+// between records). The Read handles the KeyUpdate before it reads the
+// next record, which the client protected with its new keys. Before, the
+// Read read that record first and opened it with the old keys: "record
+// authentication failed" (a TLS peer that packs messages into one record
+// left one after the answer's Finished so too; the answer's Finished left
+// so made a request wait for data that was there).
+func TestReadAfterRequestStoppedAtKeyUpdate(t *testing.T) {
+	craw, sraw := tcpPair(t)
+	gate := &gatedConn{Conn: sraw, got: make(chan struct{}), release: make(chan struct{})}
+	client, server := phaPairOver(t, craw, gate, offer(), nil)
+	// The KeyUpdate's record: header, message (4 + 1 bytes), inner
+	// content type and tag.
+	gate.n = recordHeaderLen + 5 + 1 + aeadMaxOverhead
+	gate.armed.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	requested := make(chan error, 1)
+	go func() {
+		_, err := server.RequestClientIdentity(ctx)
+		requested <- err
+	}()
+	if err := client.KeyUpdate(false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.got:
+	case <-time.After(10 * time.Second): // a hang guard only
+		t.Fatal("the request did not read the KeyUpdate")
+	}
+	read := make(chan error, 1)
+	go func() {
+		b := make([]byte, 10)
+		n, err := server.Read(b)
+		if err == nil && string(b[:n]) != "hello" {
+			err = fmt.Errorf("read %q, want \"hello\"", b[:n])
+		}
+		read <- err
+	}()
+	// The Read waits for the read side, then the request's transport
+	// Read returns the KeyUpdate's record.
+	for deadline := time.Now().Add(10 * time.Second); server.readers.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server's Read does not wait for the request")
+		}
+	}
+	close(gate.release)
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatalf("the server's Read: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a hang guard only
+		t.Fatal("the server's Read did not return")
+	}
+	cancel()
+	if err := <-requested; !errors.Is(err, context.Canceled) {
+		t.Fatalf("RequestClientIdentity returned %v, want its context's end", err)
+	}
+}
+
+// A gatedConn, once armed, makes its next Read read n bytes at least,
+// close got, and return them only once release is closed.
+type gatedConn struct {
+	net.Conn
+	armed        atomic.Bool
+	n            int
+	got, release chan struct{}
+}
+
+func (g *gatedConn) Read(p []byte) (int, error) {
+	if !g.armed.CompareAndSwap(true, false) {
+		return g.Conn.Read(p)
+	}
+	n, err := io.ReadAtLeast(g.Conn, p, g.n)
+	close(g.got)
+	<-g.release
+	return n, err
 }

@@ -415,7 +415,8 @@ func (c *Conn) readForAuth(ctx context.Context, req *authRequest) (how authRead,
 		}
 		if c.readers.Load() > 0 {
 			// A Read waits: it takes the data read ahead, and the
-			// answer on its way. The request waits for it (readWake).
+			// answer on its way, the whole messages left in hand
+			// first. The request waits for it (readWake).
 			return authIdle, nil
 		}
 		if c.in.err != nil {

@@ -43,7 +43,7 @@ func denialNote(d sockets.Denial) string {
 		return fmt.Sprintf("the network policy denied looking up %q: allow connecting to it with --allow-connect %s:PORT", d.Name, d.Name)
 	case sockets.DenyConnect:
 		if d.Name != "" {
-			return fmt.Sprintf("the network policy denied connecting to %s, which the lookup of %q returned: a wildcard rule (*.DOMAIN, *) grants no loopback, link-local or unspecified address; allow it with --allow-connect %s:%d (that name) or --allow-connect %s (that address)",
+			return fmt.Sprintf("the network policy denied connecting to %s, which the lookup of %q returned: a wildcard rule (*.DOMAIN, *) grants no loopback, link-local or unspecified address, nor an IPv6 one that embeds an IPv4 address (NAT64, SIIT, 6to4, Teredo); allow it with --allow-connect %s:%d (that name) or --allow-connect %s (that address)",
 				d.Addr, d.Name, d.Name, d.Addr.Port(), d.Addr)
 		}
 		return fmt.Sprintf("the network policy denied connecting to %s: allow it with --allow-connect %s", d.Addr, d.Addr)

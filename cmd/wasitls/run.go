@@ -83,7 +83,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var connect, listen, env, dirs listFlag
-	fs.Var(&connect, "allow-connect", "allow connecting to `HOST:PORT` (repeatable); names listed here may be resolved. Loopback and link-local addresses (127.0.0.0/8, ::1, 169.254.0.0/16, fe80::/10) need a rule inside their range (127.0.0.1:8443) or naming the host (localhost:8443): * and wider ranges (0.0.0.0/0) do not allow them, nor does a wildcard name's lookup grant them; private ranges they do allow")
+	fs.Var(&connect, "allow-connect", "allow connecting to `HOST:PORT` (repeatable); names listed here may be resolved. Loopback and link-local addresses (127.0.0.0/8, ::1, 169.254.0.0/16, fe80::/10) need a rule inside their range (127.0.0.1:8443) or naming the host (localhost:8443): * and wider ranges (0.0.0.0/0) do not allow them, nor does a wildcard name's lookup grant them, nor IPv6 addresses that embed IPv4 ones (NAT64's 64:ff9b::/96, SIIT, 6to4, Teredo; on a DNS64 network allow [64:ff9b::/96]:PORT); private ranges they do allow")
 	fs.Var(&listen, "allow-listen", "allow binding and listening on `ADDR:PORT` (repeatable)")
 	var udpPeers listFlag
 	fs.Var(&udpPeers, "allow-udp", "allow exchanging UDP datagrams with `ADDR:PORT` (repeatable; datagrams from other peers are dropped)")

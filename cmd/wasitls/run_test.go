@@ -148,9 +148,22 @@ func TestDenialNotes(t *testing.T) {
 	// says so, and how to allow it.
 	note(sockets.Denial{Op: sockets.DenyConnect, Addr: netip.MustParseAddrPort("127.0.0.1:443"), Name: "svc.example.com"})
 	if got, want := out.String(), "wasitls: the network policy denied connecting to 127.0.0.1:443, which the lookup of \"svc.example.com\" returned: "+
-		"a wildcard rule (*.DOMAIN, *) grants no loopback, link-local or unspecified address; "+
+		"a wildcard rule (*.DOMAIN, *) grants no loopback, link-local or unspecified address, nor an IPv6 one that embeds an IPv4 address (NAT64, SIIT, 6to4, Teredo); "+
 		"allow it with --allow-connect svc.example.com:443 (that name) or --allow-connect 127.0.0.1:443 (that address)\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+	// Nor an IPv6 spelling of an IPv4 address: the rule the note names
+	// for the address allows it. (Noted apart, outside the bound counted
+	// below.)
+	var apart bytes.Buffer
+	embedded := netip.MustParseAddrPort("[64:ff9b::a9fe:a9fe]:443")
+	denialNotes(&apart)(sockets.Denial{Op: sockets.DenyConnect, Addr: embedded, Name: "svc.example.com"})
+	if got, want := apart.String(), "or --allow-connect [64:ff9b::a9fe:a9fe]:443 (that address)\n"; !strings.HasSuffix(got, want) {
+		t.Fatalf("got %q, want it ending %q", got, want)
+	}
+	var p sockets.Policy
+	if err := p.AllowConnect(embedded.String()); err != nil || !p.CanConnect(embedded) {
+		t.Fatalf("the rule %s the note names: %v, allows %v: %t", embedded, err, embedded, p.CanConnect(embedded))
 	}
 	for port := range 1000 {
 		note(sockets.Denial{Op: sockets.DenyConnect, Addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(port+1))})

@@ -16,8 +16,10 @@
 // The addresses an allowed lookup returns become connectable for the
 // instance, the stack's grant limit of them at most, the least recently
 // granted forgotten past it ([Stack.SetGrantLimit]); a wildcard rule's
-// lookup grants no loopback, link-local or unspecified address, which
-// only a rule naming the host, or the address, allows. Nor do "*" and
+// lookup grants no loopback, link-local or unspecified address, nor an
+// IPv6 address a translator or a relay takes to an IPv4 one (NAT64,
+// SIIT, IPv4-compatible, 6to4, Teredo), which only a rule naming the
+// host, or the address, allows. Nor do "*" and
 // address ranges allow loopback or link-local peers, unless the range lies
 // inside loopback's or link-local's ([Policy]).
 //

@@ -274,6 +274,94 @@ func TestWildcardLookupNoHost(t *testing.T) {
 	}
 }
 
+// TestWildcardLookupNoEmbedded: a wildcard name rule's lookup grants no
+// IPv6 address that a translator or a relay takes to an IPv4 one, or that
+// embeds one (NAT64's 64:ff9b::/96 and 64:ff9b:1::/48 in RFC 6052's
+// layouts, SIIT's ::ffff:0:0:0/96, IPv4-compatible ::a.b.c.d, 6to4's
+// 2002::/16, Teredo's 2001::/32 with its server or its obfuscated
+// client), whatever IPv4 address it embeds: its grant is no wider than
+// "[::/0]", which allows none of them. Before, a name whose DNS the
+// guest's author controls, pointed at 64:ff9b::a9fe:a9fe, reached
+// 169.254.169.254 through a NAT64 gateway. The connect is access-denied,
+// its denial naming the lookup; an IPv4-mapped answer is its IPv4
+// address, withheld as loopback is. An address rule inside such a range
+// still allows what it names, and a rule naming the host grants all of
+// them.
+func TestWildcardLookupNoEmbedded(t *testing.T) {
+	const name = "svc.rebind.test"
+	embedded := []string{
+		"64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "64:ff9b::", "64:ff9b::808:808", // NAT64, /96: 169.254.169.254, 127.0.0.1, 0.0.0.0, 8.8.8.8
+		"64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1:7f00:0:100::", // RFC 8215 as a /48 (bits 48-63 and 72-87)
+		"64:ff9b:1:a9:fe:a9fe::", "64:ff9b:1:0:7f:0:100:0", "64:ff9b:1::a9fe:a9fe", // ... as a /56, a /64 and a /96
+		"::ffff:0:a9fe:a9fe", "::ffff:0:7f00:1", // SIIT
+		"::a9fe:a9fe", "::7f00:1", "::808:808", // IPv4-compatible
+		"2002:a9fe:a9fe::1", "2002:7f00:1::1", "2002::1", // 6to4
+		"2001:0:a9fe:a9fe::f7f7:f7f7",          // Teredo, server 169.254.169.254 (client 8.8.8.8)
+		"2001:0:4136:e378:8000:63bf:5601:5601", // Teredo, client 169.254.169.254
+		"2001:0:4136:e378:8000:63bf:80fe:fffe", // Teredo, client 127.1.0.1
+	}
+	var aaaa []netip.Addr
+	for _, a := range embedded {
+		aaaa = append(aaaa, netip.MustParseAddr(a))
+	}
+	granted := []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:1::1"), netip.MustParseAddr("192.0.2.1")}
+	aaaa = append(aaaa, granted[0], granted[1], netip.MustParseAddr("::ffff:127.0.0.1"))
+	res, _ := spellingDNS(t, map[string][]netip.Addr{name + ".": {granted[2]}}, map[string][]netip.Addr{name + ".": aaaa})
+	at := func(a netip.Addr) netip.AddrPort { return netip.AddrPortFrom(a, 443) }
+	resolve := func(st *Stack) {
+		t.Helper()
+		r, err := lookup(t, st, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Drop()
+	}
+
+	for _, rule := range []string{"*.rebind.test:443", "*:443"} {
+		st, denials := deniedStack(t, res, rule)
+		resolve(st)
+		var want []Denial
+		for _, a := range append(aaaa[:len(embedded):len(embedded)], netip.MustParseAddr("127.0.0.1")) {
+			want = append(want, Denial{Op: DenyConnect, Addr: at(a), Name: name})
+			if err := startFamily(t, st, at(a)); err != AccessDenied {
+				t.Errorf("under %s, connect to %v from the lookup: %v, want access-denied", rule, a, err)
+			}
+		}
+		if !slices.Equal(*denials, want) {
+			t.Errorf("under %s, denials %+v, want %+v", rule, *denials, want)
+		}
+		if err := startFamily(t, st, netip.MustParseAddrPort("[::ffff:127.0.0.1]:443")); err != InvalidArgument {
+			t.Errorf("under %s, connect to ::ffff:127.0.0.1 on an IPv6 socket: %v, want invalid-argument", rule, err)
+		}
+		for _, a := range granted {
+			if err := startFamily(t, st, at(a)); err != nil {
+				t.Errorf("under %s, connect to %v from the lookup: %v, want it started", rule, a, err)
+			}
+		}
+	}
+
+	// An address rule inside a range allows what it names, beside the
+	// wildcard rule; the rule naming the host grants the whole answer.
+	st, _ := deniedStack(t, res, "*.rebind.test:443", "[64:ff9b::/96]:443")
+	resolve(st)
+	if err := startFamily(t, st, at(netip.MustParseAddr("64:ff9b::808:808"))); err != nil {
+		t.Errorf("connect to 64:ff9b::808:808 under [64:ff9b::/96]:443: %v, want it started", err)
+	}
+	if err := startFamily(t, st, at(netip.MustParseAddr("2002:808:808::1"))); err != AccessDenied {
+		t.Errorf("connect to 2002:808:808::1 under [64:ff9b::/96]:443: %v, want access-denied", err)
+	}
+	st, denials := deniedStack(t, res, name+":443")
+	resolve(st)
+	for _, a := range aaaa[:len(embedded)] {
+		if err := startFamily(t, st, at(a)); err != nil {
+			t.Errorf("connect to %v under the rule naming the host: %v, want it started", a, err)
+		}
+	}
+	if len(*denials) != 0 {
+		t.Errorf("denials under the rule naming the host: %+v", *denials)
+	}
+}
+
 // deniedStack returns a stack under the connect rules, looking names up
 // with res, and the denials its policy reports.
 func deniedStack(t *testing.T, res *net.Resolver, rules ...string) (*Stack, *[]Denial) {

@@ -79,8 +79,20 @@ import (
 // named that host. A wildcard rule ("*.example.com", or "*") trusts every
 // name beneath its domain, including one the guest's author controls,
 // so it grants no loopback, link-local or unspecified address (127.0.0.1
-// or 169.254.169.254 in the answer of a name pointed at them): the
-// lookup still returns them, as the name's answer, and the connect to
+// or 169.254.169.254 in the answer of a name pointed at them), nor any
+// IPv6 address a translator or a relay takes to an IPv4 one or that
+// embeds one (NAT64's 64:ff9b::/96 and 64:ff9b:1::/48, SIIT's
+// ::ffff:0:0:0/96, IPv4-compatible ::a.b.c.d, 6to4's 2002::/16, Teredo's
+// 2001::/32), whatever IPv4 address it holds: its grant is no wider than
+// "0.0.0.0/0" and "[::/0]", which allow none of them either (see HOST
+// above). Telling 64:ff9b::a9fe:a9fe (169.254.169.254 through a NAT64
+// gateway) from a translation of a public address would take decoding
+// every layout a prefix of 64:ff9b:1::/48 may have and Teredo's
+// obfuscated client, where one missed spelling reaches the host's link.
+// On an IPv6-only network with DNS64, where names with IPv4 addresses
+// alone answer 64:ff9b::/96 ones, allow that range as a connect rule
+// ("[64:ff9b::/96]:443"), as "[::/0]" needs too. The lookup still
+// returns these addresses, as the name's answer, and the connect to
 // them is access-denied, its [Denial] naming the name. Private addresses
 // it grants. The lookup is the host's resolver's,
 // as for the host's own programs: its hosts file, and its search domains
@@ -136,8 +148,8 @@ type Denial struct {
 	// Name is, for DenyResolve, the name, lower case, without a trailing
 	// dot. For DenyConnect it is the name whose lookup returned Addr
 	// under a wildcard rule, which grants no loopback, link-local or
-	// unspecified address (see Policy), if the instance looked one up;
-	// else "".
+	// unspecified address, nor an IPv6 one a translator or a relay takes
+	// to IPv4 (see Policy), if the instance looked one up; else "".
 	Name string
 }
 
@@ -342,11 +354,18 @@ var hostRanges = [...]netip.Prefix{
 	netip.MustParsePrefix("fe80::/10"),
 }
 
-// hostAddr reports whether ip is an address a wildcard rule's lookup
-// does not grant: loopback, link-local or unspecified.
-func hostAddr(ip netip.Addr) bool {
+// wildWithheld reports whether ip is an address a wildcard rule's lookup
+// does not grant (see Policy): loopback, link-local or unspecified, or
+// one of confinedRanges, an IPv6 address a translator or a relay takes
+// to an IPv4 one, or a multicast group. Its grant is no wider than
+// "0.0.0.0/0" and "[::/0]", which allow none of them either.
+func wildWithheld(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	return ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()
+	if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
+		return true
+	}
+	_, ok := confined(ip)
+	return ok
 }
 
 // confinedRanges are the ranges whose addresses only a rule inside the
@@ -587,9 +606,10 @@ type grant struct {
 	withheld string // the name of the last lookup whose wildcard rule did not grant ip, if any
 }
 
-// add grants ips, the answer of a lookup of name allowed by rules: a
-// loopback, link-local or unspecified address only for the rules that
-// name the host (see Policy).
+// add grants ips, the answer of a lookup of name allowed by rules: an
+// address a wildcard rule withholds (loopback, link-local, unspecified,
+// or a translator's or relay's IPv6 spelling of IPv4) only for the rules
+// that name the host (see Policy).
 func (g *grants) add(name string, ips []netip.Addr, rules []Rule) {
 	rules = slices.Clip(rules) // shared by the new grants; appends copy
 	var named []Rule           // rules, but the wildcard ones
@@ -611,7 +631,7 @@ func (g *grants) add(name string, ips []netip.Addr, rules []Rule) {
 	for _, ip := range ips {
 		ip = ip.Unmap()
 		rules, withheld := rules, ""
-		if wide && hostAddr(ip) {
+		if wide && wildWithheld(ip) {
 			rules, withheld = named, name
 		}
 		if e, ok := g.m[ip]; ok {

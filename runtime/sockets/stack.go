@@ -188,9 +188,10 @@ func (s *Stack) SetGrantLimit(n int) {
 }
 
 // Grants reports how many addresses the instance's lookups keep: those
-// they made connectable, and the loopback, link-local and unspecified
-// ones a wildcard rule's lookup returned without granting them, kept so
-// that a denied connect to one names the lookup (Denial.Name).
+// they made connectable, and those a wildcard rule's lookup returned
+// without granting them (loopback, link-local, unspecified, and IPv6
+// spellings of IPv4 addresses; see Policy), kept so that a denied
+// connect to one names the lookup (Denial.Name).
 func (s *Stack) Grants() int { return s.grants.len() }
 
 // Network returns a new network resource on the stack.
