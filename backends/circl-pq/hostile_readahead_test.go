@@ -124,15 +124,7 @@ func TestReadDuringSilentRequest(t *testing.T) {
 		}
 	}
 	awaitReadingAhead(t, server)
-	read := make(chan error, 1)
-	go func() {
-		b := make([]byte, 10)
-		n, err := server.Read(b)
-		if err == nil && string(b[:n]) != "hello" {
-			err = fmt.Errorf("read %q, want \"hello\"", b[:n])
-		}
-		read <- err
-	}()
+	read := readAsync(server, "hello")
 	select {
 	case err := <-read:
 		if err != nil {
@@ -174,6 +166,21 @@ func TestReadDeadlineDuringRequest(t *testing.T) {
 	case <-time.After(10 * time.Second): // a hang guard only
 		t.Fatal("the server's Read waited past its deadline")
 	}
+}
+
+// readAsync reads once from c on a goroutine; the channel has the Read's
+// error, or one if it returned other than want.
+func readAsync(c *Conn, want string) <-chan error {
+	read := make(chan error, 1)
+	go func() {
+		b := make([]byte, 10)
+		n, err := c.Read(b)
+		if err == nil && string(b[:n]) != want {
+			err = fmt.Errorf("read %q, want %q", b[:n], want)
+		}
+		read <- err
+	}()
+	return read
 }
 
 // awaitReadingAhead waits until a request of s reads the transport ahead
@@ -225,15 +232,7 @@ func TestReadAfterRequestStoppedAtKeyUpdate(t *testing.T) {
 	case <-time.After(10 * time.Second): // a hang guard only
 		t.Fatal("the request did not read the KeyUpdate")
 	}
-	read := make(chan error, 1)
-	go func() {
-		b := make([]byte, 10)
-		n, err := server.Read(b)
-		if err == nil && string(b[:n]) != "hello" {
-			err = fmt.Errorf("read %q, want \"hello\"", b[:n])
-		}
-		read <- err
-	}()
+	read := readAsync(server, "hello")
 	// The Read waits for the read side, then the request's transport
 	// Read returns the KeyUpdate's record.
 	for deadline := time.Now().Add(10 * time.Second); server.readers.Load() == 0; time.Sleep(time.Millisecond) {

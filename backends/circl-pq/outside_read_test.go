@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -46,46 +47,14 @@ func TestEngineWriteBesideBlockingReadFails(t *testing.T) {
 			craw, sraw := testnet.TCPPair(t)
 			sraw.SetWriteBuffer(4096)
 			craw.SetReadBuffer(4096)
-			in, out, _ := wasiio.SocketStreams(sraw, io.NopCloser(nil), sraw.Close)
-			tr, err := wasiio.Transport(in, out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nb, ok := tr.(wasiio.NonblockingTransport)
-			if !ok {
-				t.Skip("the platform has no non-blocking transport")
-			}
+			tr, nb := socketTransport(t, sraw)
 			deaf := &deafConn{Conn: craw, closed: make(chan struct{})}
 			client, server := phaPairOver(t, deaf, tr, offer(p.clientEd.Identity()), nil)
 			defer client.Close()
 			deaf.deaf.Store(true)
-			// Within 22 bytes of MaxUnsent or at it (a record of the fill is 22
-			// bytes more than its data; close_notify's is 24), again
-			// until the socket takes no more of it over three looks
-			// 50 ms apart.
-			const near = wasiio.MaxUnsent - 23
-			for still, last := 0, -1; still < 3; {
-				for {
-					n, err := nb.Backlog().Unsent()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if n > near {
-						break
-					}
-					if _, err := server.Write(make([]byte, min(1000, wasiio.MaxUnsent-22-n))); err != nil {
-						t.Fatal(err)
-					}
-				}
-				time.Sleep(50 * time.Millisecond)
-				n, _ := nb.Backlog().Unsent()
-				if n > near && n == last {
-					still++
-				} else {
-					still = 0
-				}
-				last = n
-			}
+			// Within 22 bytes of MaxUnsent or at it (a record of the fill
+			// is 22 bytes more than its data; close_notify's is 24).
+			fillUnsent(t, nb, server, wasiio.MaxUnsent-23, wasiio.MaxUnsent-22)
 			read := make(chan error, 1)
 			go func() {
 				tr.SetReadDeadline(time.Now().Add(time.Minute)) // a hang guard only
@@ -121,13 +90,67 @@ func TestEngineWriteBesideBlockingReadFails(t *testing.T) {
 				t.Fatal("Close does not end the blocking read")
 			}
 			client.Close()
-			for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					buf := make([]byte, 1<<16)
-					t.Fatalf("%d goroutines, %d before the connection\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-				}
-			}
+			awaitGoroutines(t, before)
 		})
+	}
+}
+
+// socketTransport is the host's socket transport over raw, and its
+// non-blocking side; the test is skipped on a platform without one.
+func socketTransport(t *testing.T, raw net.Conn) (net.Conn, wasiio.NonblockingTransport) {
+	t.Helper()
+	in, out, _ := wasiio.SocketStreams(raw, io.NopCloser(nil), raw.Close)
+	tr, err := wasiio.Transport(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, ok := tr.(wasiio.NonblockingTransport)
+	if !ok {
+		t.Skip("the platform has no non-blocking transport")
+	}
+	return tr, nb
+}
+
+// fillUnsent writes through w, up to 1000 bytes at a time and no more
+// than up to bytes unsent, until nb's send queue holds more than near
+// unsent bytes, and again until the socket takes no more of it: more
+// than near, and the same over three looks 50 ms apart (the kernel takes
+// more of a stalled peer's window for a while).
+func fillUnsent(t *testing.T, nb wasiio.NonblockingTransport, w io.Writer, near, up int) {
+	t.Helper()
+	for still, last := 0, -1; still < 3; {
+		for {
+			n, err := nb.Backlog().Unsent()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > near {
+				break
+			}
+			if _, err := w.Write(make([]byte, min(1000, up-n))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		n, _ := nb.Backlog().Unsent()
+		if n > near && n == last {
+			still++
+		} else {
+			still = 0
+		}
+		last = n
+	}
+}
+
+// awaitGoroutines waits until no more goroutines run than before (a hang
+// guard only): nothing of a connection is left.
+func awaitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, %d before the connection\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package circlpq
 
 import (
 	"context"
-	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -62,47 +61,16 @@ func TestCertificateRequestAnswersInBlockingRead(t *testing.T) {
 	craw.SetWriteBuffer(4096)
 	sraw.SetReadBuffer(4096)
 	sraw.SetDeadline(time.Now().Add(30 * time.Second))
-	in, out, _ := wasiio.SocketStreams(craw, io.NopCloser(nil), craw.Close)
-	tr, err := wasiio.Transport(in, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb, ok := tr.(wasiio.NonblockingTransport)
-	if !ok {
-		t.Skip("the platform has no non-blocking transport")
-	}
+	tr, nb := socketTransport(t, craw)
 	deaf := &deafConn{Conn: sraw, closed: make(chan struct{})}
 	client, server := phaPairOver(t, tr, deaf, offer(p.clientEd.Identity()), nil)
 	deaf.deaf.Store(true)
 	// Within 200 bytes of MaxUnsent for a peer that reads nothing, so
 	// that a single answer (its certificate alone is longer) overflows:
 	// the server's requests after its first may wait for it. The writes
-	// never wait; the queue is filled again until the socket takes no
-	// more of it: near, and the same over three looks 50 ms apart (the
-	// kernel takes more of a stalled peer's window for a while).
+	// never wait.
 	const near = wasiio.MaxUnsent - 200
-	for still, last := 0, -1; still < 3; {
-		for {
-			n, err := nb.Backlog().Unsent()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n > near {
-				break
-			}
-			if _, err := client.Write(make([]byte, min(1000, near-n))); err != nil {
-				t.Fatal(err)
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-		n, _ := nb.Backlog().Unsent()
-		if n > near && n == last {
-			still++
-		} else {
-			still = 0
-		}
-		last = n
-	}
+	fillUnsent(t, nb, client, near, near)
 	// The hang guard: the client's socket closed under its read ends
 	// the wait in the queue, which a read deadline does not.
 	guard := time.AfterFunc(20*time.Second, func() { craw.Close() })
@@ -118,6 +86,7 @@ func TestCertificateRequestAnswersInBlockingRead(t *testing.T) {
 	}
 	most := 0
 	buf := make([]byte, 100)
+	var err error
 	for {
 		tr.SetReadDeadline(time.Now().Add(20 * time.Second))
 		_, err = nb.ReadWait(client, buf) // as the wasi:tls host reads when the guest waits
@@ -142,9 +111,5 @@ func TestCertificateRequestAnswersInBlockingRead(t *testing.T) {
 	requests.Wait()
 	// Nothing of the connection is left: the queue's flusher, ended by
 	// the failure, and the server's requests.
-	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines, %d before the connection", runtime.NumGoroutine(), before)
-		}
-	}
+	awaitGoroutines(t, before)
 }

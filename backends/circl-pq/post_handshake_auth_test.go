@@ -676,15 +676,7 @@ func TestReadDuringStuckRequest(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			read := make(chan error, 1)
-			go func() {
-				b := make([]byte, 10)
-				n, err := server.Read(b)
-				if err == nil && string(b[:n]) != "x" {
-					err = fmt.Errorf("read %q, want \"x\"", b[:n])
-				}
-				read <- err
-			}()
+			read := readAsync(server, "x")
 			select {
 			case err := <-read:
 				if tc.fail != (err != nil) {

@@ -15,8 +15,8 @@ import (
 // then offers psk_dhe_ke, keeps the tickets servers send, keyed by server
 // name, and offers the newest one for that name with its binder. Each
 // ticket is offered once (RFC 8446, Appendix C.4). A connection that
-// presented a client certificate keeps no ticket (storeTicket). A session is offered
-// only to a configuration that would accept the chain it was
+// presented a client certificate keeps no ticket (storeTicket). A session
+// is offered only to a configuration that would accept the chain it was
 // authenticated with now: unless the configuration skips validation, the
 // chain is validated again against its RootCAs, server name and clock,
 // and a session made without validation is never offered (RFC 8446,
@@ -113,7 +113,7 @@ func (c *Conn) storeTicket(t *newSessionTicketMsg) error {
 	// the server takes the client for the one the session's handshake
 	// authenticated, so any later connection to the server name would
 	// present it, whatever its own ClientIdentity answers (nothing,
-	// another identity), and report none. Before, it did.
+	// another identity), and report none.
 	if st.LocalIdentity != nil {
 		return nil
 	}
