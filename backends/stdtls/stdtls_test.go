@@ -99,6 +99,15 @@ func handshake(t testing.TB, cc *backends.ClientConfig, sc *backends.ServerConfi
 	return
 }
 
+// serverByte has server write a byte, and then drain what it is sent,
+// while client reads that byte (and what comes before it, tickets among
+// them); it returns the client's read error.
+func serverByte(client, server backends.Conn) error {
+	go func() { server.Write([]byte{1}); io.Copy(io.Discard, server) }()
+	_, err := io.ReadFull(client, make([]byte, 1))
+	return err
+}
+
 // goClientExchange connects a crypto/tls client with ccfg to a stdtls
 // server with sc over loopback TCP: the server handshakes and writes a
 // byte, which the client reads (and the tickets on its way), then both

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"slices"
 	"testing"
 
@@ -50,8 +49,7 @@ func TestTicketsBoundToIdentity(t *testing.T) {
 				t.Fatalf("%#x %d %s: client %v, server %v", version, i, step.name, cerr, serr)
 			}
 			// The client reads the tickets on its way to the server's byte.
-			go func() { server.Write([]byte{1}); io.Copy(io.Discard, server) }()
-			if _, err := io.ReadFull(client, make([]byte, 1)); err != nil {
+			if err := serverByte(client, server); err != nil {
 				t.Fatal(err)
 			}
 			st := server.State()
@@ -104,8 +102,7 @@ func TestTLS12ResumptionKeepsGroups(t *testing.T) {
 					t.Fatalf("%s %#x %d: client %v, server %v", side, version, i, cerr, serr)
 				}
 				// The client reads TLS 1.3 tickets on its way to the server's byte.
-				go func() { server.Write([]byte{1}); io.Copy(io.Discard, server) }()
-				if _, err := io.ReadFull(client, make([]byte, 1)); err != nil {
+				if err := serverByte(client, server); err != nil {
 					t.Fatal(err)
 				}
 				cs, ss := client.State(), server.State()
@@ -164,8 +161,7 @@ func TestTicketTooLongForChain(t *testing.T) {
 			if cerr != nil || serr != nil {
 				t.Fatalf("%#x connection %d: client %v, server %v", version, i, cerr, serr)
 			}
-			go func() { server.Write([]byte{1}); io.Copy(io.Discard, server) }()
-			if _, err := io.ReadFull(client, make([]byte, 1)); err != nil {
+			if err := serverByte(client, server); err != nil {
 				t.Fatalf("%#x connection %d: read: %v", version, i, err)
 			}
 			st := server.State()
