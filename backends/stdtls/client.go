@@ -172,8 +172,6 @@ func (s *clientSession) resumableUnder(cfg *tls.Config) bool {
 // one the session's handshake authenticated, so any later connection to
 // the server name would present that certificate, whatever its own
 // ClientIdentity answers (nothing, another identity), and report none.
-// Before, it did: a guest's anonymous connection resumed as the identity
-// an earlier one had chosen.
 func (s *sessionCache) Put(key string, cs *tls.ClientSessionState) {
 	if cs == nil || s.conn.presentedIdentity() || s.heapBytes(cs) > maxSessionHeap {
 		s.c.Put(key, nil)

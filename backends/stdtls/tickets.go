@@ -41,12 +41,12 @@ const ticketGroupPrefix = "wasitls/stdtls/tls12-group/1:"
 // their chain again). A resumption sends no CertificateRequest, so a
 // client resuming a session without a certificate is never asked for one.
 // crypto/tls itself refuses such a session only to a server that requires
-// a certificate; before, a server that asked and accepted none (a
-// guest's request-client-identity) resumed it, and a client holding a
-// ticket of a server that asked for nothing (another guest server
-// presenting the same certificate) was not asked for the certificate it
-// had: a server that insisted failed it. circl-pq resumes nothing when it
-// asks.
+// a certificate; without the entry, a server that asked and accepted none
+// (a guest's request-client-identity) would resume it, and a client
+// holding a ticket of a server that asked for nothing (another guest
+// server presenting the same certificate) would not be asked for the
+// certificate it had: a server that insisted would fail it. circl-pq
+// resumes nothing when it asks.
 const ticketClientCertPrefix = "wasitls/stdtls/client-cert/1:"
 
 var errNoTicketIdentity = errors.New("stdtls: no server identity to bind a session ticket to")
@@ -111,13 +111,13 @@ func (c *conn) bindTickets(cfg *tls.Config, ids []*backends.Identity, requested 
 // connection's until then. It picks a TLS 1.2 certificate before it opens
 // the ticket: the ticket's identity becomes the connection's once the
 // handshake resumed (recordLocked, from VerifyConnection, before the next
-// ticket is sealed). Before, a TLS 1.2 ticket that opened and did not
-// resume made its identity the connection's while the certificate
-// presented was another: a client offering identity A's ticket under B's
-// server name, with a cipher suite the server no longer takes, was
-// served B's certificate, the guest told it presented A, and the client
-// given a ticket bound to A of a session authenticated as B, which a
-// server holding A alone then resumed.
+// ticket is sealed). Made the connection's as it opened, the identity of
+// a TLS 1.2 ticket that did not resume would not be the certificate
+// presented: a client offering identity A's ticket under B's server name,
+// with a cipher suite the server no longer takes, would be served B's
+// certificate, the guest told it presented A, and the client given a
+// ticket bound to A of a session authenticated as B, which a server
+// holding A alone would then resume.
 func (c *conn) openedTicket(version uint16, id *backends.Identity) {
 	if version >= tls.VersionTLS13 {
 		c.setLocal(id)
