@@ -18,25 +18,33 @@ import (
 )
 
 func TestPollerInGuest(t *testing.T) {
-	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/polltest"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
-	if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{Stdout: &out, Stderr: &out}); err != nil {
+	if err := runGuest(t, context.Background(), wazero.NewRuntimeConfig(), guestbuild.MustBuild(t, "./testdata/polltest"),
+		runtime.ModuleConfig{Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatalf("guest: %v\n%s", err, out.String())
 	}
 	want := "woken 2000\ndeadline true\ncanceled true\ntimer late by less than 200ms true\npending 1\n"
 	if out.String() != want {
 		t.Fatalf("guest printed\n%s\nwant\n%s", out.String(), want)
 	}
+}
+
+// runGuest runs wasm to its end in a new wazero runtime of cfg with the
+// wasitls runtime, closed when t ends, and returns the guest's error.
+func runGuest(t *testing.T, ctx context.Context, cfg wazero.RuntimeConfig, wasm []byte, mc runtime.ModuleConfig) error {
+	t.Helper()
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
+	t.Cleanup(func() { r.Close(ctx) })
+	rt, err := runtime.New(ctx, r, runtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rt.Instantiate(ctx, compiled, mc)
+	return err
 }
 
 // helperFunc is the poller's helper goroutine's function in the guest.
@@ -64,20 +72,9 @@ func TestHostCallsPerWait(t *testing.T) {
 	for _, mode := range []string{"alone", "parked", "spawned", "server"} {
 		t.Run(mode, func(t *testing.T) {
 			calls := &hostcalls.Counter{Guest: []string{helperFunc}}
-			ctx := calls.Context(context.Background())
-			r := wazero.NewRuntime(ctx)
-			defer r.Close(ctx)
-			rt, err := runtime.New(ctx, r, runtime.Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			compiled, err := r.CompileModule(ctx, wasm)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var out bytes.Buffer
 			stdout := calls.StartOn(&out, "ready")
-			if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			if err := runGuest(t, calls.Context(context.Background()), wazero.NewRuntimeConfig(), wasm, runtime.ModuleConfig{
 				Args: []string{"pollcount", mode, strconv.Itoa(waits)}, Stdout: stdout, Stderr: &out,
 			}); err != nil {
 				t.Fatalf("guest: %v\n%s", err, out.String())
@@ -161,18 +158,8 @@ func TestHostCallsPerWait(t *testing.T) {
 func TestAcceptLoopLetsConnectionRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
-	defer r.Close(ctx)
-	rt, err := runtime.New(ctx, r, runtime.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, err := r.CompileModule(ctx, guestbuild.MustBuild(t, "./testdata/pollcount"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
-	if _, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+	if err := runGuest(t, ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true), guestbuild.MustBuild(t, "./testdata/pollcount"), runtime.ModuleConfig{
 		Args: []string{"pollcount", "server", "500", "1h"}, Stdout: &out, Stderr: &out,
 	}); err != nil {
 		t.Fatalf("guest: %v (the accept loop blocked in poll while its connection's goroutine could run)\n%s", err, out.String())

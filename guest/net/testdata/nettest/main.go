@@ -239,26 +239,14 @@ func run(args []string) error {
 	case "holds":
 		// A goroutine per connection, as a server's "go handle(conn)":
 		// one byte out, then a Read until the client closes.
-		n, _ := strconv.Atoi(args[1])
-		ln, err := listen()
-		if err != nil {
-			return err
-		}
-		defer ln.Close()
-		return serveEach(ln, n, func(c net.Conn) {
+		return listenServeEach(args[1], func(c net.Conn) {
 			if _, err := c.Write([]byte{1}); err == nil {
 				c.Read(make([]byte, 1))
 			}
 		})
 
 	case "echoserve":
-		n, _ := strconv.Atoi(args[1])
-		ln, err := listen()
-		if err != nil {
-			return err
-		}
-		defer ln.Close()
-		return serveEach(ln, n, func(c net.Conn) { io.Copy(c, c) })
+		return listenServeEach(args[1], func(c net.Conn) { io.Copy(c, c) })
 
 	case "backoff":
 		n, _ := strconv.Atoi(args[1])
@@ -362,11 +350,18 @@ func run(args []string) error {
 	return errors.New("unknown mode " + args[0])
 }
 
-// closeBlockedWrite writes to c, whose peer never reads, until a Write
-// blocks, then closes c from another goroutine: Close must wake the Write
-// with net.ErrClosed and return, as crypto/tls's and package net's do,
-// rather than wait for the Write to get budget the peer never gives.
-// listen listens on 127.0.0.1:0 and prints the address.
+// listenServeEach listens (listen) and serves count connections, a
+// decimal number, with serveEach.
+func listenServeEach(count string, handle func(net.Conn)) error {
+	n, _ := strconv.Atoi(count)
+	ln, err := listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	return serveEach(ln, n, handle)
+}
+
 // serveEach accepts n connections on ln and serves each on a goroutine of
 // its own with handle, which the connection is closed after; it returns
 // once all are served.
@@ -388,6 +383,7 @@ func serveEach(ln net.Listener, n int, handle func(net.Conn)) error {
 	return nil
 }
 
+// listen listens on 127.0.0.1:0 and prints the address.
 func listen() (net.Listener, error) {
 	ln, err := wasinet.Listen("tcp4", "127.0.0.1:0")
 	if err == nil {
@@ -396,6 +392,10 @@ func listen() (net.Listener, error) {
 	return ln, err
 }
 
+// closeBlockedWrite writes to c, whose peer never reads, until a Write
+// blocks, then closes c from another goroutine: Close must wake the Write
+// with net.ErrClosed and return, as crypto/tls's and package net's do,
+// rather than wait for the Write to get budget the peer never gives.
 func closeBlockedWrite(c net.Conn) error {
 	progress := make(chan struct{}, 1)
 	wrote := make(chan error, 1)
