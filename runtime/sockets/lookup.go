@@ -152,14 +152,13 @@ var errLookupDropped = errors.New("sockets: the lookup's stream was dropped")
 // (the C library's getaddrinfo, which Go uses where its own cannot do
 // what the host's configuration asks, as with nsswitch.conf's mdns or
 // myhostname) cannot be interrupted, and holds a thread until it returns.
-// Returning at once, a lookup left the lookup limit while that thread ran
-// on: a guest dropping its lookups of a name whose server does not answer
-// and starting new ones made the host hold a thread each (100 dropped
-// under a limit of 4: 100 threads), up to Go's 500 for the whole process,
-// whose lookups, the host's and other guests', then all waited. Now the
-// lookup counts until its resolution ends. (The resolver's choice between
-// Go's resolver and the system's is r's: a Dial function does not change
-// it.)
+// A lookup returning at once would leave the lookup limit while that
+// thread ran on: a guest dropping its lookups of a name whose server does
+// not answer and starting new ones would make the host hold a thread
+// each, up to Go's 500 for the whole process, whose lookups, the host's
+// and other guests', would then all wait. So the lookup counts until its
+// resolution ends. (The resolver's choice between Go's resolver and the
+// system's is r's: a Dial function does not change it.)
 func lookupResolver(r *net.Resolver, panicked func(err error, stack []byte), lookup context.Context) *net.Resolver {
 	if r == nil {
 		r = net.DefaultResolver
@@ -188,10 +187,10 @@ func lookupResolver(r *net.Resolver, panicked func(err error, stack []byte), loo
 			// is done with.
 			qctx, cancel := context.WithCancel(ctx)
 			stop := context.AfterFunc(lookup, cancel)
-			end := func() { stop(); cancel() }
 			defer func() {
 				if c == nil {
-					end()
+					stop()
+					cancel()
 				}
 			}()
 			c, err = dial(qctx, network, address)

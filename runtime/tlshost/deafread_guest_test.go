@@ -62,14 +62,7 @@ func TestGuestBlockingReadEngineWrites(t *testing.T) {
 	}
 	// Read nothing; once the guest is held back, ask for key updates
 	// until the connection fails.
-	for !strings.Contains(g.out.String(), "held back after ") {
-		select {
-		case err := <-g.done:
-			g.done <- err
-			t.Fatalf("the guest ended before it was held back: %v\n%s", err, g.out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	heldBack(t, g)
 	// Each request goes out once the guest's read waits in the transport
 	// (ReadWait), so that the backend's answer is written from within a
 	// blocking read, not a read that takes what is there (ReadNow), which

@@ -50,27 +50,7 @@ func TestGuestTinyWritesUnsentBudgetSpent(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Read nothing until the guest is held back.
-			var written int
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				out := g.out.String()
-				if _, rest, ok := strings.Cut(out, "held back after "); ok {
-					if _, err := fmt.Sscanf(rest, "%d", &written); err != nil {
-						t.Fatalf("guest output %q", out)
-					}
-					break
-				}
-				select {
-				case err := <-g.done:
-					g.done <- err
-					t.Fatalf("the guest ended before it was held back: %v\n%s", err, out)
-				default:
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the guest was not held back within 60 s\n%s", out)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			written := heldBack(t, g)
 			got := make([]byte, written)
 			if _, err := io.ReadFull(srv, got); err != nil {
 				t.Fatalf("the peer read: %v", err)
@@ -86,6 +66,33 @@ func TestGuestTinyWritesUnsentBudgetSpent(t *testing.T) {
 			}
 			t.Logf("%d one-byte writes before check-write held the guest back", written)
 		})
+	}
+}
+
+// heldBack waits until the tinywrites guest g is held back by
+// check-write and returns how many bytes it wrote before.
+func heldBack(t *testing.T, g *guest) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out := g.out.String()
+		if _, rest, ok := strings.Cut(out, "held back after "); ok {
+			var written int
+			if _, err := fmt.Sscanf(rest, "%d", &written); err != nil {
+				t.Fatalf("guest output %q", out)
+			}
+			return written
+		}
+		select {
+		case err := <-g.done:
+			g.done <- err
+			t.Fatalf("the guest ended before it was held back: %v\n%s", err, out)
+		default:
+		}
+		if time.Now().After(deadline) { // a hang guard only
+			t.Fatalf("the guest was not held back within 60 s\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
