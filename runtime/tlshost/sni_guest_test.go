@@ -22,16 +22,7 @@ func TestGuestServerInvalidSNI(t *testing.T) {
 		g := startGuest(t, backend, p, "github.com/wasitls/wasitls/examples/server-showcase", nil,
 			"0", "/certs/example.key", "/certs/example.pem", "/certs/localhost.key", "/certs/localhost.pem", "2")
 		port := g.port(t)
-		dial := func(name string) error {
-			raw, err := net.Dial("tcp", "127.0.0.1:"+port)
-			if err != nil {
-				return err
-			}
-			defer raw.Close()
-			raw.SetDeadline(time.Now().Add(20 * time.Second))
-			tc := tls.Client(raw, &tls.Config{ServerName: name, RootCAs: p.ca.Pool(), InsecureSkipVerify: name != "example.com"})
-			return tc.Handshake()
-		}
+		dial := func(name string) error { return sniHandshake(p, port, name) }
 		err := dial("bad\xff\xfe.example.com")
 		t.Logf("client naming bad\\xff\\xfe.example.com: %v", err)
 		if err == nil || !strings.Contains(err.Error(), "remote error") {
@@ -76,16 +67,7 @@ func TestGuestServerLongSNI(t *testing.T) {
 		g := startGuest(t, backend, p, "github.com/wasitls/wasitls/examples/server-showcase", nil,
 			"0", "/certs/example.key", "/certs/example.pem", "/certs/localhost.key", "/certs/localhost.pem", strconv.Itoa(len(refused)+2))
 		port := g.port(t)
-		dial := func(name string) error {
-			raw, err := net.Dial("tcp", "127.0.0.1:"+port)
-			if err != nil {
-				return err
-			}
-			defer raw.Close()
-			raw.SetDeadline(time.Now().Add(20 * time.Second))
-			tc := tls.Client(raw, &tls.Config{ServerName: name, RootCAs: p.ca.Pool(), InsecureSkipVerify: name != "example.com"})
-			return tc.Handshake()
-		}
+		dial := func(name string) error { return sniHandshake(p, port, name) }
 		failed := 0
 		for what, name := range refused {
 			err := dial(name)
@@ -113,4 +95,18 @@ func TestGuestServerLongSNI(t *testing.T) {
 			t.Errorf("the guest was handed a name longer than 255 bytes:\n%.2000s", out)
 		}
 	})
+}
+
+// sniHandshake runs a crypto/tls client naming name (SNI) against the
+// server-showcase guest listening on port; it verifies the server only
+// for example.com.
+func sniHandshake(p *guestPKI, port, name string) error {
+	raw, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	tc := tls.Client(raw, &tls.Config{ServerName: name, RootCAs: p.ca.Pool(), InsecureSkipVerify: name != "example.com"})
+	return tc.Handshake()
 }
