@@ -326,7 +326,7 @@ func (c *Conn) handshakeContext(ctx context.Context) error {
 	if ctx.Done() == nil {
 		// Nothing but Close ends the handshake: its cancel is a channel
 		// of the Conn's, with none of context.WithCancel's allocations,
-		// lock rounds and parent links (about fifty guest calls).
+		// lock rounds and parent links (about a hundred guest calls).
 		c.hsClose = closeContext{Context: ctx, done: make(chan struct{})}
 		ctx = &c.hsClose
 	} else {
