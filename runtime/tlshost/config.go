@@ -161,8 +161,8 @@ type Config struct {
 	HandshakeTimeout time.Duration
 
 	// SessionCacheSize bounds the client sessions each guest's cache
-	// keeps for resumption (see resumption.go): one per server name, least
-	// recently stored first out. Zero means DefaultSessionCacheSize; a
+	// keeps for resumption (see resumption.go): one per server name and
+	// port, least recently stored first out. Zero means DefaultSessionCacheSize; a
 	// negative value turns client resumption off.
 	SessionCacheSize int
 
