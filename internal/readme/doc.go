@@ -5,6 +5,7 @@
 // text says the command then names), its "Your own module" section is
 // followed in a new module beside the tree, guest and command built from
 // there and run as written, and
+// docs/tls.md's porting table names only what guest/tls declares, and
 // docs/wit2host.md's plugin walk-through ("A plugin, end to end")
 // is written into a new module, generated, built and run, host and guest, so
 // none can drift from the API.
