@@ -835,6 +835,9 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 func (c *Conn) NetConn() net.Conn { return c.transport }
 
 // ConnectionState describes a connection, as far as the handshake got.
+// Package tlsnames names its code points (tlsnames.Version,
+// tlsnames.CipherSuite, tlsnames.Group), as Standard's crypto/tls
+// functions do for what crypto/tls knows.
 type ConnectionState struct {
 	Version            uint16 // VersionTLS12 or VersionTLS13
 	HandshakeComplete  bool
