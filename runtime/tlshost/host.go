@@ -715,18 +715,23 @@ func closeOutput(ctx context.Context, out *cleartextOutput) error {
 	if out == nil {
 		return errNoStreams
 	}
-	bound := closeFlushBound(ctx)
-	wait, cancel := context.WithTimeout(ctx, bound)
-	_, err := wasiio.Wait(wait, []wasiio.Source{out.OutputStream})
-	cancel()
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			wasiio.Abort(ctx, cerr)
+	// Most closes find the cleartext written already (a guest flushes
+	// before it closes): they look once, with no bounded wait, whose
+	// timer and context cost five allocations per close_notify.
+	if !out.Ready() {
+		bound := closeFlushBound(ctx)
+		wait, cancel := context.WithTimeout(ctx, bound)
+		_, err := wasiio.Wait(wait, []wasiio.Source{out.OutputStream})
+		cancel()
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				wasiio.Abort(ctx, cerr)
+			}
+			// Close is bounded (the stream's closeWrite, see
+			// ending.closeWrite).
+			out.Close()
+			return fmt.Errorf("tlshost: close-output: the buffered cleartext was not written within %v (the peer does not read; the send linger, --send-linger); the output is closed", bound)
 		}
-		// Close is bounded (the stream's closeWrite, see
-		// ending.closeWrite).
-		out.Close()
-		return fmt.Errorf("tlshost: close-output: the buffered cleartext was not written within %v (the peer does not read; the send linger, --send-linger); the output is closed", bound)
 	}
 	if err := out.Flush(ctx); err != nil && !wasiio.IsClosed(err) {
 		return fmt.Errorf("tlshost: close-output: %w", wasiio.Cause(err))
