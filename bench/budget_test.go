@@ -54,7 +54,7 @@ import (
 // (-budget.subject c-stdtls,wasi-stdtls; see floorShapes).
 var (
 	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, wasiseq-BACKEND (the Go guest's server serving one connection at a time), c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
-	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), server-tcp (the server's connection with no TLS: accept, one byte, hold until the client closes), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
+	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), server-tcp (the server's connection with no TLS: accept, one byte, hold until the client closes), client-tcp (the client's: connect, read the server's byte, close), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
 	budgetCount   = flag.Bool("budget.count", false, "TestBudget counts host calls (slows them down)")
@@ -289,6 +289,14 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 		// accepts, writes one byte and holds the connection until the
 		// native client, which reads the byte, closes it.
 		h, err := e.serverHandshaker(p, sub, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		return h.run, h.close, nil
+	case "client-tcp":
+		// The client handshake's connection with no TLS: the guest
+		// connects, reads the native server's byte and closes.
+		h, err := e.clientHandshaker(p, sub, 0)
 		if err != nil {
 			return nil, nil, err
 		}
