@@ -21,6 +21,8 @@ type subject struct {
 	// sequential, for the Go guest's server, serves one connection at a
 	// time on the accept loop's goroutine, as the C guest's server does.
 	sequential bool
+	// alt runs the other build of the Go guest (env.altWasm).
+	alt bool
 }
 
 func nativeSubject() subject {
@@ -214,9 +216,9 @@ func (e *env) clientHandshaker(p peer, s subject, group tls.CurveID) (*handshake
 	case s.impl == implC:
 		g, err = e.startCGuest(s, group, "dialer", addr, serverName)
 	case group == 0:
-		g, err = e.startGuest(s.backend, "dialer", "tcp", addr, serverName, "0")
+		g, err = e.startGuestOf(s.backend, s.alt, "dialer", "tcp", addr, serverName, "0")
 	default:
-		g, err = e.startGuest(s.backend, "dialer", string(s.impl), addr, serverName, groupArg(group))
+		g, err = e.startGuestOf(s.backend, s.alt, "dialer", string(s.impl), addr, serverName, groupArg(group))
 	}
 	if err != nil {
 		closeServer()
@@ -282,7 +284,7 @@ func (e *env) startServerGuest(s subject, group tls.CurveID) (*guest, string, er
 		if s.sequential {
 			mode = "server-seq"
 		}
-		g, err = e.startGuest(s.backend, mode, impl, groupArg(group))
+		g, err = e.startGuestOf(s.backend, s.alt, mode, impl, groupArg(group))
 	}
 	if err != nil {
 		return nil, "", err

@@ -330,8 +330,8 @@ func (h *Host) NewClientConnection(ctx context.Context, in tls.InputStream, out 
 	counted := h.admitConnection(ctx, "wasi:tls/tls#[constructor]client-connection", in, out)
 	c := &clientConnection{h: h}
 	base := h.cfg.clientBase()
-	base.Sessions = h.sessions(ctx)
 	t, held := h.transport(ctx, in, out)
+	base.Sessions = sessionsFor(h.sessions(ctx), t.RemoteAddr())
 	c.s = newClientSession(h.backend, base, t)
 	c.s.counted = counted
 	h.limit(ctx, &c.s.ending, held, c.fail, &c.last)

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"math"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,9 +26,15 @@ import (
 //   - Client sessions live in a cache per guest (a
 //     backends.LRUSessionCache in its runtime.Guest, like its pending
 //     handshakes), of at most Config.SessionCacheSize sessions, keyed by
-//     server name. Per guest, not per host: a session carries what the
-//     connection that made it verified and chose, which must not serve
-//     another guest. The cache goes with the guest. Backends keep no
+//     the peer's port and the server name (peerSessions). Per guest, not
+//     per host: a session carries what the connection that made it
+//     verified and chose, which must not serve another guest. Per port,
+//     not per name alone, as browsers key theirs: a session is offered
+//     only to the service that issued it, never to another that answers
+//     to the name on another port (which may be another party's and
+//     would learn the ticket, or, sharing the first's ticket keys, resume
+//     it without presenting its own certificate). The cache goes with the
+//     guest. Backends keep no
 //     session of a connection that presented a client certificate: a
 //     resumption sends none, and would present that one for a later
 //     connection whatever the guest chose for it.
@@ -119,6 +127,35 @@ func (h *Host) sessions(ctx context.Context) backends.SessionCache {
 	defer h.sessionsMu.Unlock()
 	return guestValue(g, sessionsKey{h}, func(*runtime.Guest) *backends.LRUSessionCache { return backends.NewLRUSessionCache(size) })
 }
+
+// peerSessions is a guest's client session cache as one connection sees
+// it: the backend's keys (the server name) under the port of the
+// connection's peer, so that a session is offered only to a server on the
+// port that issued it. The port comes first, with a NUL after it, so that
+// no server name a guest connects to can spell another port's key.
+type peerSessions struct {
+	cache  backends.SessionCache
+	prefix string
+}
+
+// sessionsFor returns cache as a connection to peer uses it; nil for nil.
+// A transport that is no TCP socket (a connection tunnelled through
+// another's cleartext, streams of another kind) keys under its network's
+// name, apart from every port.
+func sessionsFor(cache backends.SessionCache, peer net.Addr) backends.SessionCache {
+	if cache == nil {
+		return nil
+	}
+	prefix := "stream\x00"
+	if a, ok := peer.(*net.TCPAddr); ok {
+		prefix = strconv.Itoa(a.Port) + "\x00"
+	}
+	return peerSessions{cache, prefix}
+}
+
+func (p peerSessions) Get(key string) (any, bool) { return p.cache.Get(p.prefix + key) }
+
+func (p peerSessions) Put(key string, session any) { p.cache.Put(p.prefix+key, session) }
 
 // serverTicketKeys is what a server connection seals tickets with, nil
 // when the host issues none.

@@ -314,6 +314,63 @@ func TestGuestSessionsPerGuest(t *testing.T) {
 	})
 }
 
+// TestGuestSessionsPerPort: a guest's client sessions are kept per server
+// name and port, so that a session made with one server is offered to no
+// other that answers to the same name on another port. Two crypto/tls
+// servers on two loopback ports share one certificate and one set of
+// ticket keys (one tls.Config); a guest connects to "localhost" on the
+// first, the second, the first and the second again: the second's first
+// ClientHello carries no pre_shared_key and its handshake is full, and
+// each server's second connection resumes its own session, on both
+// backends. Before, the sessions were keyed by the name alone: the
+// first server's ticket was offered to the second, which resumed it.
+func TestGuestSessionsPerPort(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		var mu sync.Mutex
+		var offered []string // per ClientHello: the server's port and whether it held a PSK
+		cfg := &tls.Config{Certificates: []tls.Certificate{p.local.TLSCertificate()}}
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			_, port, _ := net.SplitHostPort(hello.Conn.LocalAddr().String())
+			psk := false
+			for _, ext := range hello.Extensions {
+				psk = psk || ext == 41 // pre_shared_key (RFC 8446, Section 4.2.11)
+			}
+			mu.Lock()
+			offered = append(offered, fmt.Sprintf("%s psk=%v", port, psk))
+			mu.Unlock()
+			return nil, nil
+		}
+		addrA, statesA := goServerStates(t, cfg, 2)
+		addrB, statesB := goServerStates(t, cfg, 2)
+		out, err := startGuest(t, backend, p, resumeGuest, nil, "client", addrA+","+addrB, "4").wait(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		mustContain(t, out, resumedLines(false, false, true, true)...)
+		for _, s := range []struct {
+			addr   string
+			states func() []tls.ConnectionState
+		}{{addrA, statesA}, {addrB, statesB}} {
+			var got []bool
+			for _, st := range s.states() {
+				got = append(got, st.DidResume)
+			}
+			if fmt.Sprint(got) != "[false true]" {
+				t.Errorf("the server on %s saw resumptions %v, want [false true]", s.addr, got)
+			}
+		}
+		_, portA, _ := net.SplitHostPort(addrA)
+		_, portB, _ := net.SplitHostPort(addrB)
+		want := []string{portA + " psk=false", portB + " psk=false", portA + " psk=true", portB + " psk=true"}
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(offered) != fmt.Sprint(want) {
+			t.Errorf("ClientHellos %v, want %v", offered, want)
+		}
+	})
+}
+
 // TestGuestResumptionKeepsNoClientIdentity: a guest's connection that
 // presented a client certificate leaves no session behind, so that a
 // later connection of the guest that presents none does not pass for the

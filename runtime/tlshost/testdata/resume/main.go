@@ -5,7 +5,8 @@
 //
 //	resume client ADDR N [off|verify|names=NAME,...|as=ID,...]
 //	    Connects to ADDR (server name "localhost", or with names= the
-//	    names given in turn) N times, one after another. Per connection it prints "conn I: resumed=BOOL
+//	    names given in turn; ADDR may be a comma-separated list of
+//	    addresses, dialled in turn) N times, one after another. Per connection it prints "conn I: resumed=BOOL
 //	    version=0x.." (or "conn I: handshake failed: ERR"), writes
 //	    "ping\n", reads one line and prints "conn I: read LINE", then
 //	    closes. With off, every connection sets SessionTicketsDisabled;
@@ -84,6 +85,7 @@ func client(addr string, n int, mode string) {
 	if list, ok := strings.CutPrefix(mode, "names="); ok {
 		names = strings.Split(list, ",")
 	}
+	addrs := strings.Split(addr, ",")
 	var as []string
 	if list, ok := strings.CutPrefix(mode, "as="); ok {
 		as = strings.Split(list, ",")
@@ -95,7 +97,7 @@ func client(addr string, n int, mode string) {
 		if len(as) > 0 && as[i%len(as)] != "none" {
 			conf.Identities = []*wasitls.Identity{readIdentity(as[i%len(as)])}
 		}
-		c, err := wasitls.DialContext(ctx, "tcp", addr, &conf)
+		c, err := wasitls.DialContext(ctx, "tcp", addrs[i%len(addrs)], &conf)
 		if err != nil {
 			fmt.Printf("conn %d: handshake failed: %v\n", i, err)
 			cancel()

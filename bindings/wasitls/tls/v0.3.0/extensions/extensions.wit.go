@@ -311,7 +311,8 @@ type Host interface {
 	// Whether this connection may resume a session the host keeps, and
 	// keep the one the server issues (on by default where the host
 	// allows resumption). The sessions, their tickets and secrets stay in
-	// the host, in a cache of the guest's own keyed by server name; the
+	// the host, in a cache of the guest's own keyed by server name and
+	// port (a session is offered only on the port that issued it); the
 	// guest never sees them. A resumed handshake still calls
 	// `verify-server-identity` with the chain the session was
 	// authenticated with, and presents the client identity of the session
