@@ -130,3 +130,42 @@ func TestWrappedConnAnswersForALackingConn(t *testing.T) {
 		t.Errorf("ExportKeyingMaterial error = %v, want ErrNotSupported", err)
 	}
 }
+
+// readConn is a Conn whose Read and ApplicationDataRead cost nothing.
+type readConn struct{ bareConn }
+
+func (readConn) Read(p []byte) (int, error) { return len(p), nil }
+func (readConn) ApplicationDataRead() int64 { return 1 }
+
+// bareWrapper is a wrapper on a bare Conn, as before WrappedConn.
+type bareWrapper struct{ backends.Conn }
+
+func (w bareWrapper) ApplicationDataRead() int64 {
+	return w.Conn.(backends.ApplicationDataCounter).ApplicationDataRead()
+}
+
+// BenchmarkWrappedConn compares a call through a wrapper on WrappedConn
+// with one through a wrapper on a bare Conn that forwards by hand: Read,
+// the host's per-call path, and ApplicationDataRead.
+func BenchmarkWrappedConn(b *testing.B) {
+	buf := make([]byte, 16)
+	for _, c := range []struct {
+		name string
+		conn backends.Conn
+	}{
+		{"bare", &bareWrapper{Conn: readConn{}}},
+		{"wrapped", &overriding{WrappedConn: backends.WrappedConn{Conn: readConn{}}}},
+	} {
+		b.Run("Read/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.conn.Read(buf)
+			}
+		})
+		b.Run("ApplicationDataRead/"+c.name, func(b *testing.B) {
+			ac := c.conn.(backends.ApplicationDataCounter)
+			for b.Loop() {
+				ac.ApplicationDataRead()
+			}
+		})
+	}
+}
