@@ -36,7 +36,9 @@ import (
 // thousands of one-letter URIs, which a server may send after its
 // trusted leaf, holds some 40 times its bytes parsed, so that a guest
 // under 1 MiB kept 24 stdtls connections holding 8.75 MiB, and 256 KiB
-// Certificate messages of them 10 MiB a connection. The bytes return
+// Certificate messages of them 10 MiB a connection. So does what a
+// server's backend holds parsed of a ClientHello's ALPN protocols, which
+// the host counts at the ClientHello hook (alpnHeapBytes). The bytes return
 // to the budget when the handshake fails or the guest drops the
 // connection. A post-handshake client authentication (only circl-pq does
 // it) counts the same way, from the request until its answer is in: what
