@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -190,8 +189,12 @@ func (s *serverSession) clientHello(ctx context.Context, hello *backends.ClientH
 		// any refused hello; the guest's with this error.
 		return nil, err
 	}
-	if err := s.guard.CountPeerHeap(alpnHeapBytes(hello.ALPN)); err != nil {
-		return nil, err
+	if m := s.guard.meter.Load(); m != nil {
+		// What the backend holds parsed of the ClientHello counts
+		// while the handshake runs (peercertbytes.go).
+		if err := m.countHello(); err != nil {
+			return nil, err
+		}
 	}
 	s.d.mu.Lock()
 	s.helloName = hello.ServerName
@@ -440,26 +443,6 @@ func checkClientServerName(name string) error {
 		return errors.New("tlshost: the client's server name (SNI) holds a NUL byte")
 	}
 	return nil
-}
-
-// alpnHeapBytes is what a backend holds parsed of a ClientHello's ALPN
-// protocols, alpn, while the handshake runs, beside the bytes read: a
-// string header for each protocol twice over (the backend's parse, and
-// the list it hands the ClientHello hook, or append's growth of it) and
-// the protocols' bytes. It counts against the guest's peer certificate
-// bytes (peercertbytes.go) with what the handshake read. A client sends
-// up to some 30,000 one-byte protocols in a ClientHello's 65,535 bytes of
-// extensions; before, they went uncounted beyond those bytes: a client
-// that sent 15,000 protocols of 3 bytes (61 KB) and then nothing made its
-// pending handshake hold 437 (circl-pq) to 511 (stdtls) KiB, against 15 to
-// 19 KiB, so that the pending handshakes of one guest (1,024 by default)
-// could hold some 500 MiB while the count saw 61 MiB.
-func alpnHeapBytes(alpn []string) int64 {
-	n := int64(len(alpn)) * 2 * int64(unsafe.Sizeof(""))
-	for _, p := range alpn {
-		n += int64(len(p))
-	}
-	return n
 }
 
 // errServerNameNotUTF8 fails a handshake whose client sent a server name
