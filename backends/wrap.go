@@ -39,7 +39,8 @@ import "fmt"
 // Decorate the connection, not the transport.
 //
 // backends/conformance checks that a wrapper's connections answer what
-// the connections they hold answer.
+// the connections they hold answer, and that they tell the transport's
+// counters what the wrapped backend's tell.
 type WrappedConn struct {
 	Conn
 }

@@ -57,6 +57,7 @@ var cases = []testCase{
 	{name: "PostHandshakeAuth", modes: bothBackendOnly,
 		caps: func(o Options) bool { return o.PostHandshakeClientAuth }, run: testPostHandshakeAuth},
 	{name: "WrapperForwardsOptionalInterfaces", modes: bothBackendOnly, run: testWrapperForwards},
+	{name: "WrapperKeepsTransportCounters", modes: bothBackendOnly, run: testWrapperKeepsTransportCounters},
 	{name: "ParseIdentity", modes: bothBackendOnly, run: testParseIdentity},
 	{name: "OversizedClientConfig", modes: []mode{backendClient}, run: testOversizedClientConfig},
 	{name: "OversizedIdentity", modes: bothBackendOnly, run: testOversizedIdentity},

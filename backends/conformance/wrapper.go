@@ -82,21 +82,35 @@ func heldConn(c backends.Conn) backends.Conn {
 	if u, ok := c.(interface{ Unwrap() backends.Conn }); ok {
 		return u.Unwrap()
 	}
-	v := reflect.ValueOf(c)
+	return held[backends.Conn](c)
+}
+
+// heldBackend is the backend b wraps, nil if it holds none.
+func heldBackend(b backends.Backend) backends.Backend {
+	if u, ok := b.(interface{ Unwrap() backends.Backend }); ok {
+		return u.Unwrap()
+	}
+	return held[backends.Backend](b)
+}
+
+// held is what the first field of x's struct (x or what x points to), or
+// of a struct it embeds, holds of a T; nil if none holds one.
+func held[T comparable](x any) T {
+	v := reflect.ValueOf(x)
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
-			return nil
+			var none T
+			return none
 		}
 		v = v.Elem()
 	}
-	return connField(v, 0)
+	return heldField[T](v, 0)
 }
 
-// connField is the first field of the struct v, or of a struct it embeds,
-// that holds a backends.Conn.
-func connField(v reflect.Value, depth int) backends.Conn {
+func heldField[T comparable](v reflect.Value, depth int) T {
+	var none T
 	if v.Kind() != reflect.Struct || depth > 2 {
-		return nil
+		return none
 	}
 	if !v.CanAddr() { // a struct held by value: copied, to read its unexported fields
 		addr := reflect.New(v.Type()).Elem()
@@ -114,14 +128,14 @@ func connField(v reflect.Value, depth int) backends.Conn {
 				continue
 			}
 		}
-		if held, ok := f.Interface().(backends.Conn); ok {
-			return held
+		if h, ok := f.Interface().(T); ok {
+			return h
 		}
 		if v.Type().Field(i).Anonymous {
-			if held := connField(reflect.Indirect(f), depth+1); held != nil {
-				return held
+			if h := heldField[T](reflect.Indirect(f), depth+1); h != none {
+				return h
 			}
 		}
 	}
-	return nil
+	return none
 }
