@@ -53,7 +53,7 @@ import (
 // makes the same host calls with no goroutines
 // (-budget.subject c-stdtls,wasi-stdtls; see floorShapes).
 var (
-	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, wasiseq-BACKEND (the Go guest's server serving one connection at a time), c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
+	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, wasiseq-BACKEND (the Go guest's server serving one connection at a time), wasialt-BACKEND and wasialtseq-BACKEND (the same from -budget.guest), c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
 	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), server-tcp (the server's connection with no TLS: accept, one byte, hold until the client closes), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
@@ -61,6 +61,7 @@ var (
 	budgetWait    = flag.Bool("budget.wait", false, "TestBudget waits for a line on stdin before the operations")
 	budgetPeer    = flag.String("budget.peer", PeerSubprocess, "where TestBudget's native peer runs")
 	budgetRounds  = flag.Int("budget.rounds", 8, "rounds of TestBudget when -budget.subject lists several subjects")
+	budgetGuest   = flag.String("budget.guest", "", "another build of the benchmark guest (GOOS=wasip1 GOARCH=wasm go build -o FILE ./bench/testdata/benchguest in another source tree), whose server the subjects wasialt-BACKEND and wasialtseq-BACKEND run (server-handshake, server-tcp) beside this tree's")
 	budgetGroup   = flag.String("budget.group", "X25519MLKEM768", "key-exchange group of TestBudget's sessions and handshakes: X25519MLKEM768 or X25519")
 )
 
@@ -168,6 +169,18 @@ func budgetSubjectNamed(name string) (subject, error) {
 		// the C guest on that backend would be with a free host.
 		return subject{name: "native " + strings.TrimPrefix(name, "backend-") + " client", native: true,
 			backend: strings.TrimPrefix(name, "backend-")}, nil
+	case strings.HasPrefix(name, "wasialt-"), strings.HasPrefix(name, "wasialtseq-"):
+		// The other build of the Go guest (-budget.guest), its server:
+		// a change in the guest libraries against this tree's, A B A B in
+		// one process.
+		seq := strings.HasPrefix(name, "wasialtseq-")
+		sub := wasiSubject(name[strings.IndexByte(name, '-')+1:])
+		sub.name += " (-budget.guest)"
+		if seq {
+			sub.name += " sequential"
+		}
+		sub.alt, sub.sequential = true, seq
+		return sub, nil
 	case strings.HasPrefix(name, "wasiseq-"):
 		// The Go guest's server serving one connection at a time, as the
 		// C guest's server does (server-handshake, server-tcp).
@@ -200,6 +213,11 @@ func TestBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.close()
+	if *budgetGuest != "" {
+		if e.altWasm, err = os.ReadFile(*budgetGuest); err != nil {
+			t.Fatal(err)
+		}
+	}
 	calls := &hostCalls{}
 	if *budgetCount {
 		e.listeners = calls
@@ -267,6 +285,9 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 		group = tls.X25519
 	default:
 		return nil, nil, fmt.Errorf("unknown -budget.group %q", *budgetGroup)
+	}
+	if sub.alt && *budgetOp != "server-handshake" && *budgetOp != "server-tcp" {
+		return nil, nil, fmt.Errorf("bench: %s runs the guest's server only (server-handshake, server-tcp), not %s", sub.name, *budgetOp)
 	}
 	switch *budgetOp {
 	case "echo", "download", "upload":

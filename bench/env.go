@@ -46,6 +46,11 @@ type env struct {
 	guestEnv []string // KEY, CHAIN, CA for the guest
 
 	wasm []byte
+	// altWasm, when set, is another build of the benchmark guest (from
+	// another source tree) whose server the wasialt subjects run beside
+	// this tree's, on runtimes of their own: a change in the guest
+	// libraries measured in one process, in interleaved rounds.
+	altWasm []byte
 	// cwasm and cserver are the C guest's client and server, nil when
 	// they could not be built for want of a tool (cErr says which).
 	cwasm, cserver []byte
@@ -140,11 +145,22 @@ func (e *env) runtimeFor(backend string, group tls.CurveID) (*hostRuntime, error
 // (Options.Checks; empty for e.checks): a runtime of its own when it is
 // not e.checks.
 func (e *env) runtimeChecks(backend string, group tls.CurveID, checks string) (*hostRuntime, error) {
+	return e.runtimeWith(backend, group, checks, false)
+}
+
+// runtimeWith is runtimeChecks, with e.altWasm as the Go guest when alt
+// (group 0), on a runtime of its own.
+func (e *env) runtimeWith(backend string, group tls.CurveID, checks string, alt bool) (*hostRuntime, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	key := backend
 	if group != 0 {
 		key = fmt.Sprintf("%s/c/%d", backend, uint16(group))
+	} else if alt {
+		if e.altWasm == nil {
+			return nil, errors.New("bench: no other build of the guest to run (TestBudget -budget.guest)")
+		}
+		key += "/alt"
 	}
 	if checks == "" || checks == e.checks {
 		checks = e.checks
@@ -174,6 +190,8 @@ func (e *env) runtimeChecks(backend string, group tls.CurveID, checks string) (*
 	wasm := e.wasm
 	if group != 0 {
 		cfg.Groups, wasm = []uint16{uint16(group)}, e.cwasm
+	} else if alt {
+		wasm = e.altWasm
 	}
 	ext := tlshost.New(cfg)
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Limits: runtime.Limits{Sockets: guestSocketLimit}, Extensions: []runtime.Extension{ext},
@@ -227,7 +245,12 @@ type guest struct {
 // startGuest runs the benchmark guest with args on backend's runtime (the
 // backend is irrelevant for impl "go" but a runtime is still needed).
 func (e *env) startGuest(backend string, args ...string) (*guest, error) {
-	h, err := e.runtime(backend)
+	return e.startGuestOf(backend, false, args...)
+}
+
+// startGuestOf is startGuest, with e.altWasm's guest when alt.
+func (e *env) startGuestOf(backend string, alt bool, args ...string) (*guest, error) {
+	h, err := e.runtimeWith(backend, 0, "", alt)
 	if err != nil {
 		return nil, err
 	}

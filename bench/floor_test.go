@@ -2,6 +2,8 @@ package bench
 
 import (
 	"crypto/tls"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/testpeer"
@@ -88,5 +90,39 @@ func TestServerTCP(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", sub.name, err)
 		}
+	}
+}
+
+// TestBudgetOtherGuest runs a few server-tcp connections of the other
+// build of the Go guest (-budget.guest; here this tree's own build) and
+// checks that it runs on a runtime of its own, compiled from that build,
+// and that its subjects refuse what they cannot run.
+func TestBudgetOtherGuest(t *testing.T) {
+	e := guestTestEnv(t)
+	alt, err := budgetSubjectNamed("wasialtseq-stdtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !alt.alt || !alt.sequential || alt.backend != "stdtls" {
+		t.Fatalf("wasialtseq-stdtls is %+v", alt)
+	}
+	if _, err := e.serverHandshaker(localPeer{e}, alt, 0); err == nil {
+		t.Fatal("the other build's server started with no other build given")
+	}
+	e.altWasm = e.wasm
+	h, err := e.serverHandshaker(localPeer{e}, alt, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.run(10)
+	h.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	_, own := e.runtimes["stdtls/alt"]
+	e.mu.Unlock()
+	if !own {
+		t.Errorf("the other build ran on none of its own runtimes: %v", slices.Collect(maps.Keys(e.runtimes)))
 	}
 }

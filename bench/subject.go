@@ -21,6 +21,8 @@ type subject struct {
 	// sequential, for the Go guest's server, serves one connection at a
 	// time on the accept loop's goroutine, as the C guest's server does.
 	sequential bool
+	// alt runs the other build of the Go guest (env.altWasm).
+	alt bool
 }
 
 func nativeSubject() subject {
@@ -276,7 +278,7 @@ func (e *env) startServerGuest(s subject, group tls.CurveID) (*guest, string, er
 		if s.sequential {
 			mode = "server-seq"
 		}
-		g, err = e.startGuest(s.backend, mode, impl, groupArg(group))
+		g, err = e.startGuestOf(s.backend, s.alt, mode, impl, groupArg(group))
 	}
 	if err != nil {
 		return nil, "", err

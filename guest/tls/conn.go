@@ -167,8 +167,11 @@ type Conn struct {
 	r *wasinet.StreamReader
 	w *wasinet.StreamWriter
 
-	closeMu     sync.Mutex
-	hsCancel    context.CancelFunc // cancels a running handshake
+	closeMu  sync.Mutex
+	hsCancel context.CancelFunc // cancels a running step, or a handshake whose context can end
+	// hsClose is the context of a handshake whose caller's context is
+	// never done (Handshake without deadlines): Close ends it.
+	hsClose     closeContext
 	closed      bool
 	wroteNotify bool
 
@@ -320,9 +323,18 @@ func (c *Conn) handshakeContext(ctx context.Context) error {
 		c.handshakeErr = net.ErrClosed
 		return c.handshakeErr
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	c.hsCancel = cancel
+	if ctx.Done() == nil {
+		// Nothing but Close ends the handshake: its cancel is a channel
+		// of the Conn's, with none of context.WithCancel's allocations,
+		// lock rounds and parent links (about a hundred guest calls).
+		c.hsClose = closeContext{Context: ctx, done: make(chan struct{})}
+		ctx = &c.hsClose
+	} else {
+		ctx2, cancel := context.WithCancel(ctx)
+		defer cancel()
+		ctx = ctx2
+		c.hsCancel = cancel
+	}
 	c.closeMu.Unlock()
 	if c.isClient {
 		c.handshakeErr = c.clientHandshake(ctx)
@@ -494,6 +506,34 @@ func (c *Conn) hostReason(fallback string) error {
 		return errors.New("wasitls: " + msg)
 	}
 	return errors.New(fallback)
+}
+
+// closeContext is the context of a handshake whose caller's context is
+// never done: done once Close calls cancelLocked, with c.closeMu held.
+type closeContext struct {
+	context.Context // the caller's: values and no deadline
+	done            chan struct{}
+	canceled        bool // guarded by the Conn's closeMu
+}
+
+func (x *closeContext) Done() <-chan struct{} { return x.done }
+
+func (x *closeContext) Err() error {
+	select {
+	case <-x.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// cancelLocked ends the handshake's context, if a handshake started with
+// one. The Conn's closeMu is held.
+func (x *closeContext) cancelLocked() {
+	if x.done != nil && !x.canceled {
+		x.canceled = true
+		close(x.done)
+	}
 }
 
 // beginStep takes c.hsMu for a step the caller drives that waits on a
@@ -709,6 +749,7 @@ func (c *Conn) Close() error {
 	if c.hsCancel != nil {
 		c.hsCancel()
 	}
+	c.hsClose.cancelLocked()
 	c.closeMu.Unlock()
 	// Wake pending reads and writes, then take the handshake lock so that
 	// nothing else uses the resources while they are dropped.
@@ -794,6 +835,9 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 func (c *Conn) NetConn() net.Conn { return c.transport }
 
 // ConnectionState describes a connection, as far as the handshake got.
+// Package tlsnames names its code points (tlsnames.Version,
+// tlsnames.CipherSuite, tlsnames.Group), as Standard's crypto/tls
+// functions do for what crypto/tls knows.
 type ConnectionState struct {
 	Version            uint16 // VersionTLS12 or VersionTLS13
 	HandshakeComplete  bool

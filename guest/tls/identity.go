@@ -51,7 +51,8 @@ func ParseIdentity(key []byte, chain ...[]byte) (*Identity, error) {
 func HostIdentity(name string) (*Identity, error) {
 	h, ok := tlsext.HostIdentity(name)
 	if !ok {
-		return nil, fmt.Errorf("wasitls: the host holds no identity named %q", name)
+		return nil, fmt.Errorf("wasitls: the host holds no identity named %q "+
+			"(wasitls run --identity %s=CERT,KEY gives it one; an embedding host, tlshost.Config.Identities)", name, name)
 	}
 	return &Identity{h: h}, nil
 }

@@ -752,9 +752,47 @@ func TestClosePendingPostHandshakeAuth(t *testing.T) {
 // growth; growing it inside HandshakeContext, where Handshake would call
 // it, would adjust six.
 func TestServerHandshakeStackGrowth(t *testing.T) {
-	p := newPKI(t)
 	const conns = 20
-	calls := &hostcalls.Counter{Guest: []string{"runtime.copystack", "runtime.adjustframe"}}
+	calls := serveCountedHandshakes(t, conns, "runtime.copystack", "runtime.adjustframe")
+	grown, frames := calls.StackGrowths()
+	t.Logf("%d connections: %d stack growths adjusting %d frames", conns, grown, frames)
+	if grown == 0 {
+		t.Fatalf("no stack growth counted (the handshake path fits a new goroutine's stack now: drop reserveStack): %v", calls.Counts())
+	}
+	if grown > conns {
+		t.Errorf("%d stack growths for %d connection goroutines, want at most one each", grown, conns)
+	}
+	if frames > 5*grown {
+		t.Errorf("stack growths adjusted %d frames in all, %.1f each, want at most 5 each", frames, float64(frames)/float64(grown))
+	}
+}
+
+// TestHandshakeWithoutContextDerivesNone pins that Handshake, with no
+// deadline set, derives no context for Close to cancel the handshake
+// with: the Conn's own channel does it, without context.WithCancel's
+// three allocations and lock rounds per handshake.
+func TestHandshakeWithoutContextDerivesNone(t *testing.T) {
+	const conns = 20
+	calls := serveCountedHandshakes(t, conns, "context.WithCancel", "runtime.mallocgc")
+	counts := calls.Counts()
+	allocs, derived := counts[" runtime.mallocgc"], counts[" context.WithCancel"] // the guest's module is unnamed
+	t.Logf("%d server handshakes: %d allocations, %d contexts derived", conns, allocs, derived)
+	if allocs == 0 {
+		t.Fatalf("nothing counted: %v", counts)
+	}
+	if n := derived; n != 0 {
+		t.Errorf("%d calls of context.WithCancel for %d handshakes, want none", n, conns)
+	}
+}
+
+// serveCountedHandshakes serves conns TLS connections from the guest's
+// "handshakes" mode (a goroutine per connection: Handshake, one byte,
+// Close) with the guest functions named counted from the listener's
+// address on.
+func serveCountedHandshakes(t *testing.T, conns int, names ...string) *hostcalls.Counter {
+	t.Helper()
+	p := newPKI(t)
+	calls := &hostcalls.Counter{Guest: names}
 	addr, wait := serveGuest(t, func(out io.Writer) error {
 		return runContext(calls.Context(context.Background()), t, "stdtls", p, calls.StartOn(out, "127.0.0.1:"), out,
 			p.server, nil, []string{"127.0.0.1:0"}, 0, runtime.Limits{}, "handshakes", strconv.Itoa(conns))
@@ -774,15 +812,5 @@ func TestServerHandshakeStackGrowth(t *testing.T) {
 	if err != nil || string(rest) != "served\n" {
 		t.Fatalf("guest: %v\n%s", err, rest)
 	}
-	grown, frames := calls.StackGrowths()
-	t.Logf("%d connections: %d stack growths adjusting %d frames", conns, grown, frames)
-	if grown == 0 {
-		t.Fatalf("no stack growth counted (the handshake path fits a new goroutine's stack now: drop reserveStack): %v", calls.Counts())
-	}
-	if grown > conns {
-		t.Errorf("%d stack growths for %d connection goroutines, want at most one each", grown, conns)
-	}
-	if frames > 5*grown {
-		t.Errorf("stack growths adjusted %d frames in all, %.1f each, want at most 5 each", frames, float64(frames)/float64(grown))
-	}
+	return calls
 }

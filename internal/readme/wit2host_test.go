@@ -66,10 +66,14 @@ func parseWalkthrough(t *testing.T, doc, heading string) walkthrough {
 	return w
 }
 
+// setupEdit is the walk-through's go mod edit command, which points the new
+// module at a checkout beside it and records the generator as a tool.
+const setupEdit = "go mod edit -require=github.com/wasitls/wasitls@v0.0.0 -replace=github.com/wasitls/wasitls=../wasitls -tool=github.com/wasitls/wasitls/cmd/wit2host"
+
 // TestPluginWalkthrough follows docs/wit2host.md's plugin walk-through as a
 // newcomer would, outside this module: it writes the files the section shows
-// into a new module that requires this one (through a replace directive,
-// as go get -tool would require a release), generates both sides with go
+// into a new module beside a link to this tree that it requires through
+// the section's go mod edit (a replace directive), generates both sides with go
 // generate, vets them, builds the guest for wasip1 and the host, runs the
 // host on the guest and compares its output with the section's. It then
 // makes each mistake of the section's table (a host module not defined,
@@ -94,7 +98,8 @@ func TestPluginWalkthrough(t *testing.T) {
 	}
 	commands := []string{
 		"go mod init example.com/app",
-		"go get -tool github.com/wasitls/wasitls/cmd/wit2host@latest",
+		setupEdit,
+		"go mod tidy",
 		"go generate ./...",
 		"go vet ./...",
 		"GOOS=wasip1 GOARCH=wasm go vet ./guest/...",
@@ -112,7 +117,15 @@ func TestPluginWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	// The checkout beside the new module: a link to this tree.
+	tmp := t.TempDir()
+	if err := os.Symlink(root, filepath.Join(tmp, "wasitls")); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "app")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	write := func(name, body string) {
 		t.Helper()
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -123,19 +136,6 @@ func TestPluginWalkthrough(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// What go mod init and go get -tool write, with this tree standing in
-	// for the release: its go.sum covers every module the new one needs.
-	write("go.mod", "module example.com/app\n\ngo 1.26\n\nrequire github.com/wasitls/wasitls v0.0.0\n\n"+
-		"replace github.com/wasitls/wasitls => "+root+"\n\ntool github.com/wasitls/wasitls/cmd/wit2host\n")
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write("go.sum", string(sum))
-	for name, body := range w.files {
-		write(name, body)
-	}
-
 	run := func(env []string, args ...string) {
 		t.Helper()
 		cmd := exec.Command(args[0], args[1:]...)
@@ -144,6 +144,19 @@ func TestPluginWalkthrough(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+	// go mod init and go mod edit as written; this tree's go.sum, which
+	// covers every module the new one needs, stands in for go mod tidy,
+	// which would need the module proxy.
+	run(nil, "go", "mod", "init", "example.com/app")
+	run(nil, strings.Fields(setupEdit)...)
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("go.sum", string(sum))
+	for name, body := range w.files {
+		write(name, body)
 	}
 	wasip1 := []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0"}
 	run(nil, "go", "generate", "./...")

@@ -33,8 +33,9 @@ type Config struct {
 	BackendName string
 
 	// RootCAs validate servers the guest connects to; nil means the system
-	// roots. Build pools with identity.AppendTrustAnchorsFromPEM (or
-	// identity.AddTrustAnchor) so that backends verifying ML-DSA chains
+	// roots. Build pools with LoadTrustAnchors (from a PEM file, as
+	// wasitls run --ca does), identity.AppendTrustAnchorsFromPEM or
+	// identity.AddTrustAnchor, so that backends verifying ML-DSA chains
 	// themselves find roots the peer does not send.
 	RootCAs *x509.CertPool
 

@@ -14,7 +14,7 @@
 // runtime.Config.Network too, and the addresses a guest server listens on
 // (sockets.Policy.AllowListen). [Config] is the host's TLS policy, which no guest can widen: the
 // backend (BackendName, or Backend for one of your own), the trust anchors
-// (RootCAs, ClientCAs), the versions, cipher suites and groups guests may
+// (RootCAs, ClientCAs; [LoadTrustAnchors] from a PEM file), the versions, cipher suites and groups guests may
 // select from, identities the host holds for guests ([LoadIdentity] from
 // files, or the backend's ParseIdentity from bytes),
 // session resumption, the key log and the limits. The zero Config serves
