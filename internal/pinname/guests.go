@@ -2,6 +2,7 @@ package pinname
 
 import (
 	"context"
+	goruntime "runtime"
 	"sync"
 	"unsafe"
 
@@ -35,23 +36,34 @@ func PinGuest(name string, release func()) string {
 	if name == "" {
 		return Pin(name, release) // anonymous: wazero imports nothing from it
 	}
-	var at uintptr
-	pinned := Pin(name, func() {
-		guests.mu.Lock()
-		if guests.m[at]--; guests.m[at] <= 0 {
-			delete(guests.m, at)
-		}
-		guests.mu.Unlock()
-		release()
-	})
-	at = uintptr(unsafe.Pointer(unsafe.StringData(pinned)))
+	b := make([]byte, max(len(name), minSize))
+	copy(b, name)
+	at := uintptr(unsafe.Pointer(&b[0]))
 	guests.mu.Lock()
 	if guests.m == nil {
 		guests.m = map[uintptr]int{}
 	}
 	guests.m[at]++
 	guests.mu.Unlock()
-	return pinned
+	goruntime.AddCleanup(&b[0], forgetGuest, guestRelease{at, release})
+	return unsafe.String(&b[0], len(name))
+}
+
+// guestRelease is what a guest name's cleanup takes: its address, and the
+// caller's release.
+type guestRelease struct {
+	at      uintptr
+	release func()
+}
+
+// forgetGuest is the cleanup of a name PinGuest made.
+func forgetGuest(g guestRelease) {
+	guests.mu.Lock()
+	if guests.m[g.at]--; guests.m[g.at] <= 0 {
+		delete(guests.m, g.at)
+	}
+	guests.mu.Unlock()
+	g.release()
 }
 
 // Guest reports whether m is the module instance of a guest (its name made
