@@ -40,7 +40,13 @@ func denialNotes(stderr io.Writer) func(sockets.Denial) {
 func denialNote(d sockets.Denial) string {
 	switch d.Op {
 	case sockets.DenyResolve:
-		return fmt.Sprintf("the network policy denied looking up %q: allow connecting to it with --allow-connect %s:PORT", d.Name, d.Name)
+		note := fmt.Sprintf("the network policy denied looking up %q: allow connecting to it with --allow-connect %s:PORT", d.Name, d.Name)
+		if d.Name == "localhost" {
+			// Most often a guest listening on it, which --allow-listen,
+			// taking addresses only, cannot allow.
+			note += "; a guest listening on localhost looks it up too: listen on 127.0.0.1:PORT or [::1]:PORT, which --allow-listen allows, or allow the lookup"
+		}
+		return note
 	case sockets.DenyConnect:
 		if d.Name != "" {
 			return fmt.Sprintf("the network policy denied connecting to %s, which the lookup of %q returned: a wildcard rule (*.DOMAIN, *) grants no loopback, link-local or unspecified address, nor an IPv6 one that embeds an IPv4 address (NAT64, SIIT, 6to4, Teredo); allow it with --allow-connect %s:%d (that name) or --allow-connect %s (that address)",

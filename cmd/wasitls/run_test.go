@@ -143,6 +143,15 @@ func TestDenialNotes(t *testing.T) {
 	if got, want := out.String(), "wasitls: the network policy denied looking up \"example.com\": allow connecting to it with --allow-connect example.com:PORT\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+	// localhost is most often looked up by a guest that listens on it,
+	// which --allow-listen (addresses only) cannot allow: the note says
+	// what can. (Noted apart, outside the bound counted below.)
+	var local bytes.Buffer
+	denialNotes(&local)(sockets.Denial{Op: sockets.DenyResolve, Name: "localhost"})
+	if got, want := local.String(), "wasitls: the network policy denied looking up \"localhost\": allow connecting to it with --allow-connect localhost:PORT; "+
+		"a guest listening on localhost looks it up too: listen on 127.0.0.1:PORT or [::1]:PORT, which --allow-listen allows, or allow the lookup\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 	out.Reset()
 	// A wildcard rule's lookup granted no loopback address: the note
 	// says so, and how to allow it.

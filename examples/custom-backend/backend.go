@@ -120,6 +120,17 @@ func (c *loggedConn) NonblockingTransport() bool {
 	return ok && nc.NonblockingTransport()
 }
 
+// ApplicationDataRead implements backends.ApplicationDataCounter for a
+// wrapped connection that counts (circl-pq): the host takes that data out
+// of what a post-handshake client authentication counts as the client's
+// chain. 0 for one that does not is what the host assumes without it.
+func (c *loggedConn) ApplicationDataRead() int64 {
+	if ac, ok := c.Conn.(backends.ApplicationDataCounter); ok {
+		return ac.ApplicationDataRead()
+	}
+	return 0
+}
+
 // ExportKeyingMaterial implements backends.KeyingMaterialExporter for a
 // wrapped connection that has an exporter.
 func (c *loggedConn) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {

@@ -3,6 +3,7 @@ package readme
 import (
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,18 @@ func TestWriteGuestSnippet(t *testing.T) {
 	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("the README's Write a guest snippet does not build as a guest: %v\n%s\n%s", err, out, src)
+	}
+
+	// Built for the host instead, it fails with the error the README
+	// quotes, so that a reader who forgot the two variables finds it.
+	const quoted = "undefined: wasitls.Dial"
+	if !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), "fails with `"+quoted+"`") {
+		t.Fatalf("the README no longer quotes %q", quoted)
+	}
+	build = overlayBuild(t, dir, "guestsnippet", src, filepath.Join(dir, "host-bin"))
+	build.Env = append(os.Environ(), "GOOS="+goruntime.GOOS, "GOARCH="+goruntime.GOARCH)
+	if out, err := build.CombinedOutput(); err == nil || !strings.Contains(string(out), quoted) {
+		t.Errorf("the snippet built for the host: %v, want a failure with %q:\n%s", err, quoted, out)
 	}
 }
 

@@ -47,7 +47,10 @@ import (
 // guest's other imports against the wazero.Runtime, as wazero does. The
 // guest (testdata/hostmodule, built with GOOS=wasip1 GOARCH=wasm) logs
 // through the host module and fetches a URL from an HTTPS server on
-// loopback with net/http.
+// loopback with net/http. httpsServer and buildGuest are this file's
+// helpers (the server, its CA, and go build for wasip1): a program of its
+// own reads the guest's .wasm file and its CA's PEM file
+// (tlshost.LoadTrustAnchors).
 func Example_wazeroProgram() {
 	url, hostPort, roots, stop := httpsServer()
 	defer stop()
@@ -109,7 +112,10 @@ func Example_wazeroProgram() {
 // by name (tlshost.Config.Identities): the private key never enters the
 // guest. The guest (testdata/hostserver) prints the address it listens on,
 // which the host reads from its standard output, and answers one
-// connection, here a crypto/tls client of the host's.
+// connection, here a crypto/tls client of the host's. testpki (a
+// throwaway CA) and buildGuest are this module's test helpers: a program
+// of its own loads the identity from its files (tlshost.LoadIdentity) and
+// reads the guest's .wasm file.
 func Example_server() {
 	ca, err := testpki.NewCA()
 	if err != nil {
