@@ -124,8 +124,9 @@ type Config struct {
 	// PeerCertBytes bounds the bytes the peers of one guest's
 	// connections sent in their handshakes (and post-handshake
 	// authentications, and what stdtls holds of a handshake message a
-	// peer sends in pieces after the handshake), certificate chains
-	// above all, that the host
+	// peer sends in pieces after the handshake, and what a server's
+	// backend holds parsed of the ClientHello while the handshake
+	// runs), certificate chains above all, that the host
 	// holds for it, every connection together, in handshake and
 	// established (see peercertbytes.go); zero means
 	// DefaultPeerCertBytes. Past it, the handshake or request that would
