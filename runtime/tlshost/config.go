@@ -70,7 +70,8 @@ type Config struct {
 
 	// Identities are identities the host holds by name, for guests to
 	// use without ever seeing the private key (host-identity in
-	// wasitls:tls/extensions@0.2.0). Parse them with the backend's
+	// wasitls:tls/extensions@0.2.0): every guest may use every one,
+	// unless instantiated under WithIdentities, which names those it may. Parse them with the backend's
 	// ParseIdentity (see LoadIdentity), so that key types only it knows
 	// work. The host keeps a copy of the map, made when it is (NewHost,
 	// or the registration of New's extension): changing the map later
