@@ -38,11 +38,16 @@
 // that exists: embed a [Describer] (such as stdtls.Backend{}), which brings
 // ParseIdentity, Supported and Defaults, and give your type a Name of its
 // own and Client and Server methods that decorate the configs' hooks and the
-// returned [Conn]. A wrapping Conn should forward [KeyingMaterialExporter],
-// and [NonblockingConn] as long as its own methods keep the promise that
-// interface describes, when the connection it wraps has them: without
-// NonblockingConn the host falls back to a goroutine per stream, several
-// times slower. examples/custom-backend does all of this. Test a backend with the suite every backend here passes, conformance.Run(t, b)
+// returned [Conn]. Build that Conn on [WrappedConn], not on a bare Conn:
+// the host finds what a Conn can do beyond its methods by type assertion
+// ([ApplicationDataCounter], [NonblockingConn], [KeyingMaterialExporter]),
+// and a struct embedding a bare Conn hides them, losing a post-handshake
+// authentication's accounting, the fast path and the exporter without
+// another symptom; WrappedConn forwards them. Decorate the Conn, not the
+// transport, whose own optional interfaces ([PeerHeapCounter] and the
+// others) bound what a peer makes the backend hold. examples/custom-backend
+// does all of this. Test a backend with the suite every backend here
+// passes, conformance.Run(t, b)
 // from package backends/conformance, declaring in conformance.Options what
 // it does beyond the baseline (a wrapper, what the backend it wraps does:
 // examples/custom-backend runs the suite wrapping stdtls and circl-pq).

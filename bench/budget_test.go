@@ -54,14 +54,14 @@ import (
 // (-budget.subject c-stdtls,wasi-stdtls; see floorShapes).
 var (
 	budgetSubject = flag.String("budget.subject", "", "subject of TestBudget: native, backend-BACKEND (the backend's client in this process, handshakes only), wasi-BACKEND, wasiseq-BACKEND (the Go guest's server serving one connection at a time), wasialt-BACKEND and wasialtseq-BACKEND (the same from -budget.guest), c-BACKEND (the C guest, its server for server-handshake), in-guest; several, comma-separated, take turns")
-	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), server-tcp (the server's connection with no TLS: accept, one byte, hold until the client closes), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
+	budgetOp      = flag.String("budget.op", "echo", "operation of TestBudget: echo (1-byte round trip), download or upload (-budget.size each), handshake (guest client) or server-handshake (guest server), server-tcp (the server's connection with no TLS: accept, one byte, hold until the client closes), client-tcp (the client's: connect, read the server's byte, close), floor or server-floor (a handshake's Go runtime work without TLS: wasi-BACKEND the Go guest, c-BACKEND the C guest's same host calls)")
 	budgetN       = flag.Int("budget.n", 10000, "operations TestBudget measures")
 	budgetSize    = flag.Int("budget.size", 16<<10, "bytes per download or upload operation of TestBudget, also the size of each write or read buffer")
 	budgetCount   = flag.Bool("budget.count", false, "TestBudget counts host calls (slows them down)")
 	budgetWait    = flag.Bool("budget.wait", false, "TestBudget waits for a line on stdin before the operations")
 	budgetPeer    = flag.String("budget.peer", PeerSubprocess, "where TestBudget's native peer runs")
 	budgetRounds  = flag.Int("budget.rounds", 8, "rounds of TestBudget when -budget.subject lists several subjects")
-	budgetGuest   = flag.String("budget.guest", "", "another build of the benchmark guest (GOOS=wasip1 GOARCH=wasm go build -o FILE ./bench/testdata/benchguest in another source tree), whose server the subjects wasialt-BACKEND and wasialtseq-BACKEND run (server-handshake, server-tcp) beside this tree's")
+	budgetGuest   = flag.String("budget.guest", "", "another build of the benchmark guest (GOOS=wasip1 GOARCH=wasm go build -o FILE ./bench/testdata/benchguest in another source tree), whose server the subjects wasialt-BACKEND and wasialtseq-BACKEND run (server-handshake, server-tcp), and wasialt-BACKEND its dialer (handshake, client-tcp), beside this tree's")
 	budgetGroup   = flag.String("budget.group", "X25519MLKEM768", "key-exchange group of TestBudget's sessions and handshakes: X25519MLKEM768 or X25519")
 )
 
@@ -286,8 +286,11 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 	default:
 		return nil, nil, fmt.Errorf("unknown -budget.group %q", *budgetGroup)
 	}
-	if sub.alt && *budgetOp != "server-handshake" && *budgetOp != "server-tcp" {
-		return nil, nil, fmt.Errorf("bench: %s runs the guest's server only (server-handshake, server-tcp), not %s", sub.name, *budgetOp)
+	switch op := *budgetOp; {
+	case !sub.alt, op == "server-handshake", op == "server-tcp":
+	case !sub.sequential && (op == "handshake" || op == "client-tcp"):
+	default:
+		return nil, nil, fmt.Errorf("bench: %s runs the guest's server (server-handshake, server-tcp) and, unless sequential, its dialer (handshake, client-tcp), not %s", sub.name, *budgetOp)
 	}
 	switch *budgetOp {
 	case "echo", "download", "upload":
@@ -310,6 +313,14 @@ func budgetOperation(e *env, p peer, sub subject) (op func(n int) (time.Duration
 		// accepts, writes one byte and holds the connection until the
 		// native client, which reads the byte, closes it.
 		h, err := e.serverHandshaker(p, sub, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		return h.run, h.close, nil
+	case "client-tcp":
+		// The client handshake's connection with no TLS: the guest
+		// connects, reads the native server's byte and closes.
+		h, err := e.clientHandshaker(p, sub, 0)
 		if err != nil {
 			return nil, nil, err
 		}

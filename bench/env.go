@@ -83,6 +83,10 @@ type hostRuntime struct {
 	// runs on the same host configuration as the Go guest's server); nil
 	// in the C client's runtimes and without the C guest.
 	cserver wazero.CompiledModule
+	// ctcp is the C guest's client compiled beside the Go guest, for its
+	// plain TCP connections, which no group's host configuration
+	// concerns; nil likewise.
+	ctcp wazero.CompiledModule
 }
 
 func newEnv() (*env, error) {
@@ -217,6 +221,10 @@ func (e *env) runtimeWith(backend string, group tls.CurveID, checks string, alt 
 			r.Close(ctx)
 			return nil, err
 		}
+		if h.ctcp, err = compile(ctx, e.cwasm); err != nil {
+			r.Close(ctx)
+			return nil, err
+		}
 	}
 	e.runtimes[key] = h
 	return h, nil
@@ -258,7 +266,8 @@ func (e *env) startGuestOf(backend string, alt bool, args ...string) (*guest, er
 }
 
 // startCGuest runs the C guest (as a component if s.component) with
-// args on s.backend's runtime for group.
+// args on s.backend's runtime for group (group 0: the Go guest's, for
+// plain TCP).
 func (e *env) startCGuest(s subject, group tls.CurveID, args ...string) (*guest, error) {
 	if e.cwasm == nil {
 		return nil, e.cErr
@@ -270,8 +279,11 @@ func (e *env) startCGuest(s subject, group tls.CurveID, args ...string) (*guest,
 	if err != nil {
 		return nil, err
 	}
-	if s.component {
+	switch {
+	case s.component:
 		return e.startComponent(h, e.ccomp, "cguest", args)
+	case group == 0:
+		return e.startModule(h, h.ctcp, "cguest", args)
 	}
 	return e.start(h, "cguest", args)
 }

@@ -93,6 +93,51 @@ func TestServerTCP(t *testing.T) {
 	}
 }
 
+// TestClientTCP runs a few connections of -budget.op client-tcp from each
+// client (native, the Go guest, the C guest) against a native plain TCP
+// server, and checks the Go guest's shape by its calls after a warm-up:
+// per connection one socket created, one connect started, its socket and
+// two streams dropped, and no goroutine started.
+func TestClientTCP(t *testing.T) {
+	e := guestTestEnv(t)
+	calls := &hostCalls{}
+	e.listeners = calls
+	const n = 10
+	for _, sub := range []subject{nativeSubject(), wasiSubject("stdtls"), cSubject("stdtls")} {
+		if sub.impl == implC && e.cwasm == nil {
+			testpeer.Missing(t, "C guest toolchain", e.cErr.Error())
+			continue
+		}
+		h, err := e.clientHandshaker(localPeer{e}, sub, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", sub.name, err)
+		}
+		_, err = h.run(n) // warm up: the runtime's own goroutines start
+		if err == nil {
+			calls.on.Store(sub.impl == implWASI)
+			_, err = h.run(n)
+			calls.on.Store(false)
+		}
+		h.close()
+		if err != nil {
+			t.Fatalf("%s: %v", sub.name, err)
+		}
+	}
+	const bindings = "#github.com_wasitls_wasitls_guest_wasi_bindings_"
+	for name, want := range map[string]int{
+		"#runtime.newproc1": 0,
+		bindings + "wasi_sockets_tcp_create_socket.importCreateTCPSocket": 1,
+		bindings + "wasi_sockets_tcp.importTCPSocket_StartConnect":        1,
+		bindings + "wasi_sockets_tcp.importTCPSocket_drop":                1,
+		bindings + "wasi_io_streams.importInputStream_drop":               1,
+		bindings + "wasi_io_streams.importOutputStream_drop":              1,
+	} {
+		if got := calls.count(name); got != int64(n*want) {
+			t.Errorf("%d calls of %s for %d connections, want %d", got, name, n, n*want)
+		}
+	}
+}
+
 // TestBudgetOtherGuest runs a few server-tcp connections of the other
 // build of the Go guest (-budget.guest; here this tree's own build) and
 // checks that it runs on a runtime of its own, compiled from that build,

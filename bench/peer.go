@@ -38,7 +38,8 @@ type peer interface {
 	// the client's connection and handshake, abort gives up before.
 	listen(group tls.CurveID) (addr string, accept func() (conductor, error), abort func(), err error)
 	// server starts a handshake server: per connection, handshake, one
-	// byte, hold until the client closes.
+	// byte, hold until the client closes; with group 0, the same with no
+	// TLS.
 	server(group tls.CurveID) (addr string, stop func() error, err error)
 	// handshakes runs n full handshakes from native clients to addr;
 	// with group 0, n plain TCP connections (connect, one byte, close).
@@ -74,7 +75,7 @@ func (p localPeer) listen(group tls.CurveID) (string, func() (conductor, error),
 }
 
 func (p localPeer) server(group tls.CurveID) (string, func() error, error) {
-	return nativeServer(p.e.serverConfig(group))
+	return nativeServer(p.e.serverConfigOrTCP(group))
 }
 
 func (p localPeer) handshakes(addr string, group tls.CurveID, n int) (time.Duration, error) {
@@ -282,7 +283,7 @@ func runPeer(stdin io.Reader, stdout io.Writer) error {
 				next++
 				id := strconv.Itoa(next)
 				if f[0] == "server" {
-					addr, stop, err := nativeServer(e.serverConfig(group))
+					addr, stop, err := nativeServer(e.serverConfigOrTCP(group))
 					if err != nil {
 						return "", err
 					}

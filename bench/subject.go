@@ -195,24 +195,30 @@ func nativeHandshake(addr string, cfg *tls.Config) error {
 	return nil
 }
 
-// clientHandshaker: s is the client, the server is p's.
+// clientHandshaker: s is the client, the server is p's. Group 0 dials
+// plain TCP: per connection, connect, read the server's byte, close.
 func (e *env) clientHandshaker(p peer, s subject, group tls.CurveID) (*handshaker, error) {
 	addr, closeServer, err := p.server(group)
 	if err != nil {
 		return nil, err
 	}
 	if s.native {
-		cfg := e.clientConfig(group)
+		cfg := e.clientConfigOrTCP(group)
 		return &handshaker{
 			run:   func(n int) (time.Duration, error) { return nativeHandshakes(addr, cfg, n) },
 			close: closeServer,
 		}, nil
 	}
 	var g *guest
-	if s.impl == implC {
+	switch {
+	case s.impl == implC && group == 0:
+		g, err = e.startCGuest(s, group, "tcp-dialer", addr)
+	case s.impl == implC:
 		g, err = e.startCGuest(s, group, "dialer", addr, serverName)
-	} else {
-		g, err = e.startGuest(s.backend, "dialer", string(s.impl), addr, serverName, groupArg(group))
+	case group == 0:
+		g, err = e.startGuestOf(s.backend, s.alt, "dialer", "tcp", addr, serverName, "0")
+	default:
+		g, err = e.startGuestOf(s.backend, s.alt, "dialer", string(s.impl), addr, serverName, groupArg(group))
 	}
 	if err != nil {
 		closeServer()

@@ -55,7 +55,9 @@ type Config struct {
 // wasi_snapshot_preview1 and the WASI 0.2 interfaces (wasi:cli).
 type ModuleConfig struct {
 	// Name is the module instance name; empty for an anonymous instance,
-	// so that one compiled guest can run several times at once.
+	// so that one compiled guest can run several times at once. No other
+	// guest can import from a named one (ErrImportsGuest), though wazero
+	// resolves imports by instance name.
 	Name string
 
 	// Args are the command-line arguments, program name first.

@@ -21,6 +21,14 @@ import (
 var ErrComponent = errors.New("runtime: the file is a WebAssembly component, not a core module: " +
 	"parse it with runtime/component.Parse and use Runtime.InstantiateComponent or RunComponent")
 
+// ErrImportsGuest is wrapped by the error of Instantiate for a module
+// that imports from another guest's module instance (one instantiated
+// with a ModuleConfig.Name, which wazero would otherwise resolve the
+// import to, whichever Runtime instantiated it): guests link to host
+// modules only, so that no guest calls into another or reaches its
+// memory, tables or globals.
+var ErrImportsGuest = errors.New("runtime: an import from another guest")
+
 // CheckBinary reports whether wasm looks like a core module this runtime
 // can run, with an error saying what to do when it does not. It refuses a
 // module declaring counts or lengths its bytes do not hold, or too many

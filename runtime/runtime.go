@@ -281,6 +281,14 @@ func (inst *Instance) Close(ctx context.Context) error {
 // otherwise. For a reactor, the instance stays alive: call its exports with
 // inst.Context() and Close it when done (a reactor whose _initialize
 // exits, with code 0 too, returns the *sys.ExitError and no instance).
+//
+// A guest links to host modules only: a module importing anything from
+// another guest's module instance (a guest instantiated with a
+// ModuleConfig.Name, by any Runtime over the wazero.Runtime) is refused
+// with an error wrapping [ErrImportsGuest]. Modules the embedder
+// instantiated itself stay importable by name. Instantiate resolves the
+// guest's imports itself: an experimental.ImportResolver in ctx is not
+// consulted.
 func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModule, cfg ModuleConfig) (*Instance, error) {
 	compiled, rw, err := rt.unwrap(compiled)
 	if err != nil {
@@ -318,8 +326,24 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// a host function of the embedder's its start section called may
 	// have kept its api.Module, which then faulted at a read of the
 	// memory (TestCallAfterFailedStartKeptModule).
-	name := pinname.Pin(st.cfg.Name, g.memory.release)
-	mod, err := rt.r.InstantiateModule(watch.context(ctx), compiled, rt.wazeroConfig(ctx, st.cfg, name, st.fs, &st.waits))
+	//
+	// A guest links to host modules only: an import from another
+	// guest's named instance (its functions, memory, tables, globals)
+	// is refused (pinname.Resolver). Before, wazero resolved it by name
+	// like any other, and a guest called into another and changed its
+	// state (TestGuestImportsNoOtherGuest).
+	name := pinname.PinGuest(st.cfg.Name, g.memory.release)
+	var refused string
+	ictx, linked := pinname.Resolver(watch.context(ctx), rt.r, nil, &refused)
+	mod, err := rt.r.InstantiateModule(ictx, compiled, rt.wazeroConfig(ctx, st.cfg, name, st.fs, &st.waits))
+	linked()
+	if refused != "" {
+		if err == nil {
+			mod.Close(context.Background())
+		}
+		inst.Close(context.Background())
+		return nil, fmt.Errorf("runtime: instantiate: the guest imports from %q, another guest's module instance: a guest links to host modules only (%w)", refused, ErrImportsGuest)
+	}
 	if err != nil {
 		inst.Close(context.Background())
 		if rw.r != nil && rw.r != rt.r {

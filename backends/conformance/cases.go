@@ -56,6 +56,8 @@ var cases = []testCase{
 		caps: func(o Options) bool { return !o.PostHandshakeClientAuth }, run: testPostHandshakeUnsupported},
 	{name: "PostHandshakeAuth", modes: bothBackendOnly,
 		caps: func(o Options) bool { return o.PostHandshakeClientAuth }, run: testPostHandshakeAuth},
+	{name: "WrapperForwardsOptionalInterfaces", modes: bothBackendOnly, run: testWrapperForwards},
+	{name: "WrapperKeepsTransportCounters", modes: bothBackendOnly, run: testWrapperKeepsTransportCounters},
 	{name: "ParseIdentity", modes: bothBackendOnly, run: testParseIdentity},
 	{name: "OversizedClientConfig", modes: []mode{backendClient}, run: testOversizedClientConfig},
 	{name: "OversizedIdentity", modes: bothBackendOnly, run: testOversizedIdentity},

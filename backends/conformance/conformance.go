@@ -13,6 +13,13 @@
 // handshake has a deadline;
 // at the end Run checks that no goroutine outlived the suite.
 //
+// A backend that wraps another (its connections hold a [backends.Conn])
+// has its connections checked to answer every optional interface of a
+// Conn as the ones they hold do (WrapperForwardsOptionalInterfaces): a
+// wrapper built on [backends.WrappedConn] does. One that holds a
+// backends.Backend is checked to tell the transport's counters what the
+// held backend tells them (WrapperKeepsTransportCounters).
+//
 // The suite sticks to TLS 1.3 behaviours. Features a backend may lack are
 // declared in [Options]; the suite then checks that the backend refuses them
 // honestly (with an error wrapping [backends.ErrNotSupported]).

@@ -11,6 +11,8 @@
 //	dialer ADDR NAME   read a count N per line on stdin, run N full
 //	                   handshakes (connect, handshake, read one byte,
 //	                   close), answer "ok" on stdout
+//	tcp-dialer ADDR    as dialer with no TLS: connect, read one byte from
+//	                   the socket's streams, close
 //	floor client|server WAITS
 //	                   read a count N per line on stdin, run N
 //	                   "connections" of the host calls of the Go guest's
@@ -97,20 +99,19 @@ typedef struct {
 
 static uint32_t network;
 
-// dial connects to addr:port (IPv4, network byte order in a) and runs the
-// TLS handshake for name.
-static conn_t dial(const uint8_t a[4], uint16_t port, const char *name) {
-	conn_t c;
+// connect_tcp connects c.socket to addr:port (IPv4, network byte order in
+// a) and sets c.in and c.out to the socket's streams.
+static void connect_tcp(conn_t *c, const uint8_t a[4], uint16_t port) {
 	create_tcp_socket(0, ret);
 	if (u8at(0))
 		fail("create-tcp-socket");
-	c.socket = u32at(4);
-	tcp_start_connect(c.socket, network, 0, port, a[0], a[1], a[2], a[3], 0, 0, 0, 0, 0, 0, ret);
+	c->socket = u32at(4);
+	tcp_start_connect(c->socket, network, 0, port, a[0], a[1], a[2], a[3], 0, 0, 0, 0, 0, 0, ret);
 	if (u8at(0))
 		fail("start-connect");
-	uint32_t p = tcp_subscribe(c.socket);
+	uint32_t p = tcp_subscribe(c->socket);
 	for (;;) {
-		tcp_finish_connect(c.socket, ret);
+		tcp_finish_connect(c->socket, ret);
 		if (!u8at(0))
 			break;
 		if (u8at(4) != 8) // would-block
@@ -118,10 +119,17 @@ static conn_t dial(const uint8_t a[4], uint16_t port, const char *name) {
 		pollable_block(p);
 	}
 	pollable_drop(p);
-	uint32_t raw_in = u32at(4), raw_out = u32at(8);
-	uint32_t hs = client_handshake_new(name, strlen(name), raw_in, raw_out);
+	c->in = u32at(4);
+	c->out = u32at(8);
+}
+
+// dial connects to addr:port and runs the TLS handshake for name.
+static conn_t dial(const uint8_t a[4], uint16_t port, const char *name) {
+	conn_t c;
+	connect_tcp(&c, a, port);
+	uint32_t hs = client_handshake_new(name, strlen(name), c.in, c.out);
 	uint32_t fut = client_handshake_finish(hs);
-	p = future_client_streams_subscribe(fut);
+	uint32_t p = future_client_streams_subscribe(fut);
 	pollable_block(p);
 	pollable_drop(p);
 	future_client_streams_get(fut, ret);
@@ -140,10 +148,12 @@ static conn_t dial(const uint8_t a[4], uint16_t port, const char *name) {
 	return c;
 }
 
+// hang_up drops c's resources (a plain TCP connection's when c.conn is 0).
 static void hang_up(conn_t c) {
 	input_drop(c.in);
 	output_drop(c.out);
-	client_connection_drop(c.conn);
+	if (c.conn != 0)
+		client_connection_drop(c.conn);
 	tcp_drop(c.socket);
 }
 
@@ -287,8 +297,9 @@ int main(int argc, char **argv) {
 		floor_mode(argv[2], argv[3]);
 		return 0;
 	}
-	if (argc != 4)
-		fail("usage: cguest client|dialer ADDR NAME");
+	int tcp = argc == 3 && strcmp(argv[1], "tcp-dialer") == 0;
+	if (argc != 4 && !tcp)
+		fail("usage: cguest client|dialer ADDR NAME | tcp-dialer ADDR");
 	uint8_t a[4];
 	uint16_t port;
 	parse_addr(argv[2], a, &port);
@@ -297,13 +308,17 @@ int main(int argc, char **argv) {
 		conn_t c = dial(a, port, argv[3]);
 		obey(c);
 		hang_up(c);
-	} else if (strcmp(argv[1], "dialer") == 0) {
+	} else if (tcp || strcmp(argv[1], "dialer") == 0) {
 		char line[64];
 		uint8_t b;
 		while (fgets(line, sizeof line, stdin) != NULL) {
 			long n = strtol(line, NULL, 10);
 			for (long i = 0; i < n; i++) {
-				conn_t c = dial(a, port, argv[3]);
+				conn_t c = {0};
+				if (tcp)
+					connect_tcp(&c, a, port);
+				else
+					c = dial(a, port, argv[3]);
 				read_full(c, &b, 1);
 				hang_up(c);
 			}

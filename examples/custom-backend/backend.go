@@ -71,7 +71,7 @@ func (b *Backend) Client(transport net.Conn, cfg *backends.ClientConfig) (backen
 	if err != nil {
 		return nil, err
 	}
-	return &loggedConn{Conn: c, log: b.log.With("side", "client", "sni", cfg.ServerName)}, nil
+	return &loggedConn{WrappedConn: backends.WrappedConn{Conn: c}, log: b.log.With("side", "client", "sni", cfg.ServerName)}, nil
 }
 
 // Server implements backends.Backend.
@@ -91,12 +91,17 @@ func (b *Backend) Server(transport net.Conn, cfg *backends.ServerConfig) (backen
 	if err != nil {
 		return nil, err
 	}
-	return &loggedConn{Conn: c, log: b.log.With("side", "server")}, nil
+	return &loggedConn{WrappedConn: backends.WrappedConn{Conn: c}, log: b.log.With("side", "server")}, nil
 }
 
-// loggedConn logs the outcome of the handshake.
+// loggedConn logs the outcome of the handshake. It embeds
+// backends.WrappedConn, not a bare backends.Conn, so that what the wrapped
+// connection can do beyond Conn stays visible to the host: the count of
+// application data that keeps a post-handshake authentication's
+// accounting honest, the non-blocking fast path, the keying material
+// exporter.
 type loggedConn struct {
-	backends.Conn
+	backends.WrappedConn
 	log *slog.Logger
 }
 
@@ -111,21 +116,4 @@ func (c *loggedConn) Handshake(ctx context.Context) error {
 		"cipher_suite", tlsnames.Describe(tlsnames.CipherSuite, st.CipherSuite),
 		"group", tlsnames.Describe(tlsnames.Group, st.Group), "alpn", st.ALPN)
 	return nil
-}
-
-// NonblockingTransport implements backends.NonblockingConn for a wrapped
-// connection that keeps its promise.
-func (c *loggedConn) NonblockingTransport() bool {
-	nc, ok := c.Conn.(backends.NonblockingConn)
-	return ok && nc.NonblockingTransport()
-}
-
-// ExportKeyingMaterial implements backends.KeyingMaterialExporter for a
-// wrapped connection that has an exporter.
-func (c *loggedConn) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
-	x, ok := c.Conn.(backends.KeyingMaterialExporter)
-	if !ok {
-		return nil, fmt.Errorf("allowlist: the wrapped connection has no exporter: %w", backends.ErrNotSupported)
-	}
-	return x.ExportKeyingMaterial(label, context, length)
 }

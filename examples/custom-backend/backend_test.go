@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/testpki"
 )
@@ -131,5 +133,51 @@ func TestForwardsOptionalInterfaces(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("exported %x, the peer exported %x", got, want)
+	}
+}
+
+// TestForwardsApplicationDataCounter checks that wrapping circl-pq keeps
+// its count of the application data it read, which the host takes out of
+// what a post-handshake client authentication counts against the guest's
+// peer certificate bytes: without it, a client uploading while the
+// request is out would have its data counted as its chain.
+func TestForwardsApplicationDataCounter(t *testing.T) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"allowed.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(circlpq.Backend{}, []string{"allowed.example"}, slog.New(slog.DiscardHandler))
+	cc, sc := pipeTCP(t)
+	const sent = 10000
+	srvDone := make(chan error, 1)
+	go func() {
+		srv := tls.Server(sc, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
+		_, err := srv.Write(make([]byte, sent))
+		srvDone <- err
+	}()
+	c, err := b.Client(cc, &backends.ClientConfig{ServerName: "allowed.example", RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Handshake(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, sent)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-srvDone; err != nil {
+		t.Fatal(err)
+	}
+	ac, ok := c.(backends.ApplicationDataCounter)
+	if !ok {
+		t.Fatal("the wrapped circl-pq connection lost its application data count")
+	}
+	if n := ac.ApplicationDataRead(); n < sent {
+		t.Fatalf("ApplicationDataRead = %d after reading %d bytes of data", n, sent)
 	}
 }

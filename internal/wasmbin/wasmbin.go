@@ -28,6 +28,7 @@ const (
 // Export kinds.
 const (
 	ExportFunc   byte = 0x00
+	ExportTable  byte = 0x01
 	ExportMemory byte = 0x02
 	ExportGlobal byte = 0x03
 )
@@ -63,6 +64,15 @@ func (m *Module) ImportFunc(module, name string, typ int) int {
 	m.imports = append(m.imports, Cat(Name(module), Name(name), []byte{0x00}, ULEB(uint64(typ))))
 	m.nImports++
 	return m.nImports - 1
+}
+
+// Import imports an item of kind (ExportTable, ExportMemory or
+// ExportGlobal) whose type desc encodes as the import section does: a
+// table's reference type and limits, a memory's limits, a global's value
+// type and mutability. The items the module defines of that kind come
+// after it in their index space.
+func (m *Module) Import(module, name string, kind byte, desc []byte) {
+	m.imports = append(m.imports, Cat(Name(module), Name(name), []byte{kind}, desc))
 }
 
 // Memory defines the module's memory of min pages, at most max pages when

@@ -56,13 +56,13 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 	return s
 }
 
-// Connect creates the handshake. It may be called at most once and performs
-// no I/O.
 // maxServerName is the longest server name connect takes: a DNS name's
 // 253 characters and a trailing dot (RFC 1035, Section 2.3.4), longer than
 // any IP address literal.
 const maxServerName = 254
 
+// Connect creates the handshake. It may be called at most once and performs
+// no I/O.
 func (s *clientSession) Connect(serverName string) error {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()

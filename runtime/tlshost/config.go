@@ -70,7 +70,8 @@ type Config struct {
 
 	// Identities are identities the host holds by name, for guests to
 	// use without ever seeing the private key (host-identity in
-	// wasitls:tls/extensions@0.2.0). Parse them with the backend's
+	// wasitls:tls/extensions@0.2.0): every guest may use every one,
+	// unless instantiated under WithIdentities, which names those it may. Parse them with the backend's
 	// ParseIdentity (see LoadIdentity), so that key types only it knows
 	// work. The host keeps a copy of the map, made when it is (NewHost,
 	// or the registration of New's extension): changing the map later
@@ -123,8 +124,9 @@ type Config struct {
 	// PeerCertBytes bounds the bytes the peers of one guest's
 	// connections sent in their handshakes (and post-handshake
 	// authentications, and what stdtls holds of a handshake message a
-	// peer sends in pieces after the handshake), certificate chains
-	// above all, that the host
+	// peer sends in pieces after the handshake, and what a server's
+	// backend holds parsed of the ClientHello while the handshake
+	// runs), certificate chains above all, that the host
 	// holds for it, every connection together, in handshake and
 	// established (see peercertbytes.go); zero means
 	// DefaultPeerCertBytes. Past it, the handshake or request that would

@@ -1,6 +1,7 @@
 package tlshost_test
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -208,5 +209,45 @@ func TestGuestHostIdentity(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		mustContain(t, out, `server said "hi guest client"`)
+	})
+}
+
+// TestGuestHostIdentityScope: the guests of one runtime and one host each
+// use only the host identities WithIdentities names for them: a guest
+// instantiated with WithIdentities("a") gets "a" and is told of "b", which
+// the host holds, what it is told of a name the host does not hold; a
+// guest scoped to no names gets none; a guest of the same runtime
+// instantiated without a scope gets both, as before.
+func TestGuestHostIdentityScope(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		load := func(l string) *backends.Identity {
+			id, err := tlshost.LoadIdentity(tlshost.Config{BackendName: backend}, filepath.Join(p.dir, l+".pem"), filepath.Join(p.dir, l+".key"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		gr := newGuestRuntime(t, tlshost.Config{BackendName: backend, Identities: map[string]*backends.Identity{"a": load("localhost"), "b": load("client")}}, p)
+		parse := func(base context.Context, name, want string) {
+			t.Helper()
+			gr.base = base
+			out, err := gr.start(t, "./testdata/ext02", nil, "parse", "host:"+name, "-").wait(t)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			mustContain(t, out, want)
+		}
+		ok := "parse: ok, 1 certificates"
+		none := func(name string) string {
+			return fmt.Sprintf("parse: error: wasitls: the host holds no identity named %q", name)
+		}
+		scoped := tlshost.WithIdentities(context.Background(), "a")
+		parse(scoped, "a", ok)
+		parse(scoped, "b", none("b"))
+		parse(scoped, "nosuch", none("nosuch"))
+		parse(tlshost.WithIdentities(context.Background()), "a", none("a"))
+		parse(nil, "a", ok)
+		parse(nil, "b", ok)
 	})
 }

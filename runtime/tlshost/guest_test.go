@@ -139,6 +139,8 @@ type guestRuntime struct {
 	r  wazero.Runtime
 	rt *runtime.Runtime
 	p  *guestPKI
+	// base, if not nil, is the context guests are instantiated under.
+	base context.Context
 }
 
 // newGuestRuntime makes a runtime whose wasi:tls host has cfg, with the
@@ -187,7 +189,11 @@ func (gr *guestRuntime) startWith(t *testing.T, pkg string, within time.Duration
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), within)
+	base := gr.base
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(base, within)
 	g := &guest{done: make(chan error, 1), stop: cancel}
 	mc.Args = append([]string{filepath.Base(pkg)}, args...)
 	mc.Stdout, mc.Stderr = &g.out, &g.out

@@ -110,8 +110,8 @@ func (h *Host) pendingLimit() int {
 
 // NewGuest implements runtime.GuestExtension: it gives the guest its
 // count of pending handshakes, of identity bytes and of its peers'
-// handshake bytes.
-func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
+// handshake bytes, and the host identities it may use (WithIdentities).
+func (h *Host) NewGuest(ctx context.Context, g *runtime.Guest) error {
 	if h.ext != nil {
 		g.SetValue(memberKey{h.ext}, true)
 	}
@@ -122,6 +122,9 @@ func (h *Host) NewGuest(_ context.Context, g *runtime.Guest) error {
 	g.SetValue(settingsBytesKey{h}, h.newSettingsBytes(g))
 	if size := h.cfg.sessionCacheSize(); size > 0 {
 		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))
+	}
+	if scope, ok := ctx.Value(identityScopeCtxKey{}).(identityScope); ok {
+		g.SetValue(identityScopeKey{h}, scope)
 	}
 	return nil
 }

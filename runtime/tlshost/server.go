@@ -189,6 +189,13 @@ func (s *serverSession) clientHello(ctx context.Context, hello *backends.ClientH
 		// any refused hello; the guest's with this error.
 		return nil, err
 	}
+	if m := s.guard.meter.Load(); m != nil {
+		// What the backend holds parsed of the ClientHello counts
+		// while the handshake runs (peercertbytes.go).
+		if err := m.countHello(); err != nil {
+			return nil, err
+		}
+	}
 	s.d.mu.Lock()
 	s.helloName = hello.ServerName
 	asked := s.receivedHello

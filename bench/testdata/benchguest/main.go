@@ -9,6 +9,7 @@
 //	dialer IMPL ADDR NAME GROUP   read a count N per line on stdin, run N
 //	                              full handshakes (connect, handshake, read
 //	                              one byte, close), answer "ok" on stdout
+//	                              (IMPL tcp: the same with no TLS)
 //	server IMPL GROUP             listen on 127.0.0.1:0, print "listening
 //	                              ADDR"; per connection: handshake, write one
 //	                              byte, then hold the connection idle until
@@ -62,7 +63,7 @@ func run(args []string) error {
 		return errors.New("usage: benchguest client|dialer IMPL ADDR NAME GROUP | server|server-seq|echo-server IMPL GROUP | floor client|server WAITS ALLOCS LOCKS")
 	}
 	mode, impl := args[0], args[1]
-	if impl != "wasi" && impl != "go" && (impl != "tcp" || mode != "server" && mode != "server-seq") {
+	if impl != "wasi" && impl != "go" && (impl != "tcp" || mode != "server" && mode != "server-seq" && mode != "dialer") {
 		return fmt.Errorf("unknown IMPL %q", impl)
 	}
 	switch mode {
@@ -96,7 +97,8 @@ func run(args []string) error {
 	return fmt.Errorf("unknown mode %q", mode)
 }
 
-// dialer opens client connections with one TLS implementation.
+// dialer opens client connections with one TLS implementation, or plain
+// TCP ones (IMPL tcp).
 type dialer struct {
 	addr string
 	dial func() (net.Conn, error)
@@ -104,7 +106,11 @@ type dialer struct {
 
 func newDialer(impl, addr, name string, group uint16) (*dialer, error) {
 	d := &dialer{addr: addr}
-	if impl == "wasi" {
+	switch impl {
+	case "tcp":
+		d.dial = func() (net.Conn, error) { return wasinet.Dial("tcp", addr) }
+		return d, nil
+	case "wasi":
 		cfg := &wasitls.Config{ServerName: name, CurvePreferences: []uint16{group}}
 		d.dial = func() (net.Conn, error) { return wasitls.Dial("tcp", addr, cfg) }
 		return d, nil

@@ -1,0 +1,182 @@
+package tlshost_test
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/runtime/tlshost"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// TestGuestServerParsedHelloCounts: clients that each send a ClientHello
+// of thousands of entries, 15,000 ALPN protocols of 3 bytes (61 KB) or
+// 8,000 key shares of one byte (56 KB), and then nothing, to a wasm guest
+// server whose peers may make the host hold 4 MiB
+// (Config.PeerCertBytes), make the host hold about that, on both
+// backends: what the backend keeps parsed of the ClientHello counts with
+// the bytes read while the handshake runs, and the handshakes past the
+// limit fail naming it. Before, only the bytes read counted: 48 such
+// clients were all pending, holding 8 times their bytes each, some 20
+// MiB.
+func TestGuestServerParsedHelloCounts(t *testing.T) {
+	const limit, clients = 4 << 20, 48
+	p := newGuestPKI(t)
+	var protos []string
+	for i := range 15000 {
+		protos = append(protos, fmt.Sprintf("%03d", i%1000))
+	}
+	hellos := map[string][]byte{
+		"alpn":       clientHelloBytes(t, protos),
+		"key-shares": keySharesHello(8000),
+	}
+	eachBackend(t, func(t *testing.T, backend string) {
+		for name, hello := range hellos {
+			t.Run(name, func(t *testing.T) {
+				g := startGuestWith(t, tlshost.Config{BackendName: backend, PeerCertBytes: limit}, p, giveUpGuest, nil, "server", "127.0.0.1:0", "0", "1000")
+				port := g.port(t)
+				before := heapAfterGC()
+				for range clients {
+					raw, err := net.Dial("tcp", "127.0.0.1:"+port)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer raw.Close()
+					if _, err := raw.Write(hello); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// At most limit/(13 × the hello) of them are pending;
+				// the others fail naming the limit.
+				if err := g.countWithin(20*time.Second, "peer certificate bytes", clients-limit/(len(hello)*13)-1); err != nil {
+					t.Error(err)
+				}
+				grown := int64(heapAfterGC()) - int64(before)
+				t.Logf("%d clients of %d-byte ClientHellos: the host's heap grew by %d KiB", clients, len(hello), grown>>10)
+				if grown > 2*limit {
+					t.Errorf("%d clients of %d-byte ClientHellos made the host hold %d KiB, more than twice the %d KiB allowed", clients, len(hello), grown>>10, limit>>10)
+				}
+			})
+		}
+	})
+}
+
+// keySharesHello is a TLS 1.3 ClientHello, in records, offering n groups
+// nobody implements with a key share of one byte each, then X25519 with
+// a real share.
+func keySharesHello(n int) []byte {
+	k, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	u16s := func(b *cryptobyte.Builder, v ...uint16) {
+		for _, x := range v {
+			b.AddUint16(x)
+		}
+	}
+	ext := func(b *cryptobyte.Builder, typ uint16, body cryptobyte.BuilderContinuation) {
+		b.AddUint16(typ)
+		b.AddUint16LengthPrefixed(body)
+	}
+	var b cryptobyte.Builder
+	b.AddUint8(1) // client_hello
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(0x0303)
+		b.AddBytes(make([]byte, 32)) // random
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(make([]byte, 32)) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { u16s(b, 0x1301) })
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(0) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			ext(b, 43, func(b *cryptobyte.Builder) { // supported_versions
+				b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { u16s(b, 0x0304) })
+			})
+			ext(b, 10, func(b *cryptobyte.Builder) { // supported_groups
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					for i := range n {
+						u16s(b, uint16(0x3000+i))
+					}
+					u16s(b, 0x001d)
+				})
+			})
+			ext(b, 13, func(b *cryptobyte.Builder) { // signature_algorithms
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { u16s(b, 0x0804, 0x0403) })
+			})
+			ext(b, 51, func(b *cryptobyte.Builder) { // key_share
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					for i := range n {
+						u16s(b, uint16(0x3000+i), 1)
+						b.AddUint8(1)
+					}
+					u16s(b, 0x001d)
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(k.PublicKey().Bytes()) })
+				})
+			})
+		})
+	})
+	msg := b.BytesOrPanic()
+	var out []byte
+	for len(msg) > 0 {
+		m := min(len(msg), 1<<14)
+		out = append(out, 22, 3, 1, byte(m>>8), byte(m))
+		out = append(out, msg[:m]...)
+		msg = msg[m:]
+	}
+	return out
+}
+
+// clientHelloBytes is what a crypto/tls client offering the ALPN
+// protocols protos sends first: its ClientHello, in records.
+func clientHelloBytes(t *testing.T, protos []string) []byte {
+	t.Helper()
+	c := &helloCapture{}
+	tls.Client(c, &tls.Config{ServerName: "localhost", NextProtos: protos}).Handshake()
+	if c.buf.Len() == 0 {
+		t.Fatal("the client sent no ClientHello")
+	}
+	return c.buf.Bytes()
+}
+
+// A helloCapture is a connection that keeps what is written to it and
+// ends every read: a client's handshake over it writes its ClientHello
+// and fails.
+type helloCapture struct {
+	net.Conn
+	buf bytes.Buffer
+}
+
+func (c *helloCapture) Write(p []byte) (int, error)      { return c.buf.Write(p) }
+func (c *helloCapture) Read([]byte) (int, error)         { return 0, errors.New("no server") }
+func (c *helloCapture) Close() error                     { return nil }
+func (c *helloCapture) SetDeadline(time.Time) error      { return nil }
+func (c *helloCapture) SetReadDeadline(time.Time) error  { return nil }
+func (c *helloCapture) SetWriteDeadline(time.Time) error { return nil }
+
+// TestGuestServerHelloCountReturned: what a ClientHello counts parsed is
+// given back as the handshake ends. A wasm guest server whose peers may
+// make the host hold 256 KiB keeps 24 ordinary clients' connections
+// (1.5 KB ClientHellos, counted 13 times while their handshakes ran,
+// 470 KB together), and serves the next client, on both backends.
+func TestGuestServerHelloCountReturned(t *testing.T) {
+	p := newGuestPKI(t)
+	eachBackend(t, func(t *testing.T, backend string) {
+		g := startGuestWith(t, tlshost.Config{BackendName: backend, PeerCertBytes: 256 << 10}, p, giveUpGuest, nil, "server", "127.0.0.1:0", "0", "1")
+		port := g.port(t)
+		for i := range 24 {
+			c, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{ServerName: "localhost", RootCAs: p.ca.Pool()})
+			if err != nil {
+				t.Fatalf("client %d: %v\n%s", i, err, g.out.String())
+			}
+			defer c.Close()
+		}
+		if err := helloClient(p, port, 10*time.Second); err != nil {
+			t.Fatalf("the 25th client: %v\n%s", err, g.out.String())
+		}
+		g.waitExit(t, 10*time.Second)
+	})
+}
