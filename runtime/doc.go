@@ -21,7 +21,9 @@
 // A wazero program that has a runtime and host modules of its own keeps
 // them: wazero.NewRuntime(ctx) is NewFastRuntimeConfig's configuration,
 // and Instantiate resolves a guest's imports of the program's host
-// modules as wazero does. What changes is that New registers
+// modules as wazero does; an import of another guest's module instance
+// (one instantiated with a [ModuleConfig.Name], which wazero would link
+// to) it refuses with [ErrImportsGuest]. What changes is that New registers
 // wasi_snapshot_preview1 (and refuses a runtime where the program did,
 // see below), and that what the program's wazero.ModuleConfig set goes in
 // [ModuleConfig]. runtime/tlshost's Example_wazeroProgram is such a

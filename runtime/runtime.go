@@ -334,7 +334,7 @@ func (rt *Runtime) Instantiate(ctx context.Context, compiled wazero.CompiledModu
 	// state (TestGuestImportsNoOtherGuest).
 	name := pinname.PinGuest(st.cfg.Name, g.memory.release)
 	var refused string
-	ictx, linked := pinname.Resolver(watch.context(ctx), rt.r, nil, &refused)
+	ictx, linked := pinname.Resolver(watch.context(ctx), rt.r, &refused)
 	mod, err := rt.r.InstantiateModule(ictx, compiled, rt.wazeroConfig(ctx, st.cfg, name, st.fs, &st.waits))
 	linked()
 	if refused != "" {

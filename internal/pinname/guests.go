@@ -79,22 +79,15 @@ func Guest(m api.Module) bool {
 }
 
 // Resolver returns ctx with an import resolver for instantiating a module
-// in r: an import resolve resolves (nil: none) is as it says, as the
-// embedder's or a component's explicit choice; any other resolves by name
-// in r, as wazero does, except that one from a guest's module instance
-// resolves to an empty module, so that the instantiation fails. refused
-// then names the guest's module (the first such): the caller fails the
-// instantiation whenever it is set, whatever wazero returned. The
-// returned done closes the empty module, if one was made; call it once
-// the instantiation returned.
-func Resolver(ctx context.Context, r wazero.Runtime, resolve experimental.ImportResolver, refused *string) (_ context.Context, done func()) {
+// in r: an import resolves by name in r, as wazero does, except that one
+// from a guest's module instance resolves to an empty module, so that the
+// instantiation fails. refused then names the guest's module (the first
+// such): the caller fails the instantiation whenever it is set, whatever
+// wazero returned. The returned done closes the empty module, if one was
+// made; call it once the instantiation returned.
+func Resolver(ctx context.Context, r wazero.Runtime, refused *string) (_ context.Context, done func()) {
 	var empty api.Module
 	resolver := func(name string) api.Module {
-		if resolve != nil {
-			if m := resolve(name); m != nil {
-				return m
-			}
-		}
 		if !Guest(r.Module(name)) {
 			// wazero's own resolution by name: r.Module wraps a host
 			// module in a type wazero's resolver does not take.

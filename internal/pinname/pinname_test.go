@@ -62,12 +62,10 @@ func TestPinGuest(t *testing.T) {
 	}
 	m.Close(ctx)
 	m = nil
-	for range 10 {
-		goruntime.GC()
-		if released.Load() {
-			return
+	for deadline := time.Now().Add(10 * time.Second); !released.Load(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the guest's name was never released")
 		}
-		time.Sleep(10 * time.Millisecond)
+		goruntime.GC()
 	}
-	t.Error("the guest's name was never released")
 }

@@ -71,11 +71,12 @@ type Config struct {
 	// Identities are identities the host holds by name, for guests to
 	// use without ever seeing the private key (host-identity in
 	// wasitls:tls/extensions@0.2.0): every guest may use every one,
-	// unless instantiated under WithIdentities, which names those it may. Parse them with the backend's
-	// ParseIdentity (see LoadIdentity), so that key types only it knows
-	// work. The host keeps a copy of the map, made when it is (NewHost,
-	// or the registration of New's extension): changing the map later
-	// changes nothing the guests see.
+	// unless instantiated under WithIdentities, which names those it
+	// may. Parse them with the backend's ParseIdentity (see
+	// LoadIdentity), so that key types only it knows work. The host
+	// keeps a copy of the map, made when it is (NewHost, or the
+	// registration of New's extension): changing the map later changes
+	// nothing the guests see.
 	Identities map[string]*backends.Identity
 
 	// Time returns the current time for certificate validation and
@@ -165,8 +166,9 @@ type Config struct {
 
 	// SessionCacheSize bounds the client sessions each guest's cache
 	// keeps for resumption (see resumption.go): one per server name and
-	// port, least recently stored first out. Zero means DefaultSessionCacheSize; a
-	// negative value turns client resumption off.
+	// port, least recently stored first out. Zero means
+	// DefaultSessionCacheSize; a negative value turns client resumption
+	// off.
 	SessionCacheSize int
 
 	// TicketKeyRotation is how long each of the host's session-ticket keys

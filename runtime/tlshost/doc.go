@@ -12,14 +12,16 @@
 // TLS server with an identity the host holds; and README.md's "Embed it"
 // for a whole program); the guest's peers must be allowed by
 // runtime.Config.Network too, and the addresses a guest server listens on
-// (sockets.Policy.AllowListen). [Config] is the host's TLS policy, which no guest can widen: the
-// backend (BackendName, or Backend for one of your own), the trust anchors
-// (RootCAs, ClientCAs; [LoadTrustAnchors] from a PEM file), the versions, cipher suites and groups guests may
+// (sockets.Policy.AllowListen). [Config] is the host's TLS policy, which
+// no guest can widen: the backend (BackendName, or Backend for one of
+// your own), the trust anchors (RootCAs, ClientCAs; [LoadTrustAnchors]
+// from a PEM file), the versions, cipher suites and groups guests may
 // select from, identities the host holds for guests ([LoadIdentity] from
-// files, or the backend's ParseIdentity from bytes),
-// session resumption, the key log and the limits. The zero Config serves
-// stdtls with the system roots. The rest of this comment is how the host
-// works.
+// files, or the backend's ParseIdentity from bytes; every guest may use
+// each, unless instantiated under [WithIdentities], which names those it
+// may: one tenant's guests never serve as another's), session
+// resumption, the key log and the limits. The zero Config serves stdtls
+// with the system roots. The rest of this comment is how the host works.
 //
 // # Model
 //

@@ -152,14 +152,7 @@ func TestGuestCertificateRequestDetails(t *testing.T) {
 func TestGuestHostIdentity(t *testing.T) {
 	p := newGuestPKI(t)
 	eachBackend(t, func(t *testing.T, backend string) {
-		load := func(l string) *backends.Identity {
-			id, err := tlshost.LoadIdentity(tlshost.Config{BackendName: backend}, filepath.Join(p.dir, l+".pem"), filepath.Join(p.dir, l+".key"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return id
-		}
-		host := tlshost.Config{BackendName: backend, Identities: map[string]*backends.Identity{"web": load("localhost"), "me": load("client")}}
+		host := tlshost.Config{BackendName: backend, Identities: map[string]*backends.Identity{"web": loadPKIIdentity(t, backend, p, "localhost"), "me": loadPKIIdentity(t, backend, p, "client")}}
 
 		out, err := startGuestWith(t, host, p, "./testdata/ext02", nil, "parse", "host:nosuch", "-").wait(t)
 		if err != nil {
@@ -212,6 +205,17 @@ func TestGuestHostIdentity(t *testing.T) {
 	})
 }
 
+// loadPKIIdentity loads p's identity l (its l.pem and l.key) for backend,
+// as Config.Identities holds it.
+func loadPKIIdentity(t *testing.T, backend string, p *guestPKI, l string) *backends.Identity {
+	t.Helper()
+	id, err := tlshost.LoadIdentity(tlshost.Config{BackendName: backend}, filepath.Join(p.dir, l+".pem"), filepath.Join(p.dir, l+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // TestGuestHostIdentityScope: the guests of one runtime and one host each
 // use only the host identities WithIdentities names for them: a guest
 // instantiated with WithIdentities("a") gets "a" and is told of "b", which
@@ -221,14 +225,7 @@ func TestGuestHostIdentity(t *testing.T) {
 func TestGuestHostIdentityScope(t *testing.T) {
 	p := newGuestPKI(t)
 	eachBackend(t, func(t *testing.T, backend string) {
-		load := func(l string) *backends.Identity {
-			id, err := tlshost.LoadIdentity(tlshost.Config{BackendName: backend}, filepath.Join(p.dir, l+".pem"), filepath.Join(p.dir, l+".key"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return id
-		}
-		gr := newGuestRuntime(t, tlshost.Config{BackendName: backend, Identities: map[string]*backends.Identity{"a": load("localhost"), "b": load("client")}}, p)
+		gr := newGuestRuntime(t, tlshost.Config{BackendName: backend, Identities: map[string]*backends.Identity{"a": loadPKIIdentity(t, backend, p, "localhost"), "b": loadPKIIdentity(t, backend, p, "client")}}, p)
 		parse := func(base context.Context, name, want string) {
 			t.Helper()
 			gr.base = base

@@ -34,10 +34,9 @@ import (
 //     to the name on another port (which may be another party's and
 //     would learn the ticket, or, sharing the first's ticket keys, resume
 //     it without presenting its own certificate). The cache goes with the
-//     guest. Backends keep no
-//     session of a connection that presented a client certificate: a
-//     resumption sends none, and would present that one for a later
-//     connection whatever the guest chose for it.
+//     guest. Backends keep no session of a connection that presented a
+//     client certificate: a resumption sends none, and would present that
+//     one for a later connection whatever the guest chose for it.
 //   - Server tickets are sealed with the host's ticket keys (ticketKeys),
 //     one set for all guests of the host, so that a ticket resumes at
 //     any of them as at a server farm sharing its keys: a key seals for
@@ -140,8 +139,8 @@ type peerSessions struct {
 
 // sessionsFor returns cache as a connection to peer uses it; nil for nil.
 // A transport that is no TCP socket (a connection tunnelled through
-// another's cleartext, streams of another kind) keys under its network's
-// name, apart from every port.
+// another's cleartext, streams of another kind) keys under "stream", one
+// prefix for every such transport, apart from every port.
 func sessionsFor(cache backends.SessionCache, peer net.Addr) backends.SessionCache {
 	if cache == nil {
 		return nil
