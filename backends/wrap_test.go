@@ -142,7 +142,8 @@ type readConn struct{ bareConn }
 func (readConn) Read(p []byte) (int, error) { return len(p), nil }
 func (readConn) ApplicationDataRead() int64 { return 1 }
 
-// bareWrapper is a wrapper on a bare Conn, as before WrappedConn.
+// bareWrapper is a wrapper on a bare Conn that forwards
+// ApplicationDataRead by hand.
 type bareWrapper struct{ backends.Conn }
 
 func (w bareWrapper) ApplicationDataRead() int64 {

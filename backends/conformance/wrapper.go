@@ -43,37 +43,43 @@ func testWrapperForwards(e *env) {
 // of inner as inner does.
 func checkForwarded(e *env, side string, outer, inner backends.Conn) {
 	e.t.Helper()
-	const fix = "embed backends.WrappedConn instead of backends.Conn"
-	if in, ok := inner.(backends.NonblockingConn); ok {
-		out, ok := outer.(backends.NonblockingConn)
-		switch {
-		case !ok:
-			e.t.Errorf("%s: %T wraps %T, a NonblockingConn, but is not one: over the host's transport the host falls back to a goroutine per stream (%s)", side, outer, inner, fix)
-		case out.NonblockingTransport() != in.NonblockingTransport():
-			e.t.Errorf("%s: %T: NonblockingTransport = %v, but the %T it wraps reports %v", side, outer, out.NonblockingTransport(), inner, in.NonblockingTransport())
-		}
-	}
-	if in, ok := inner.(backends.ApplicationDataCounter); ok {
-		out, ok := outer.(backends.ApplicationDataCounter)
-		switch {
-		case !ok:
-			e.t.Errorf("%s: %T wraps %T, an ApplicationDataCounter, but is not one: a client's data during post-handshake authentication counts as its chain (%s)", side, outer, inner, fix)
-		case out.ApplicationDataRead() != in.ApplicationDataRead():
-			e.t.Errorf("%s: %T: ApplicationDataRead = %d, but the %T it wraps counts %d", side, outer, out.ApplicationDataRead(), inner, in.ApplicationDataRead())
-		}
-	}
+	checkAnswers(e, side, outer, inner, "over the host's transport the host falls back to a goroutine per stream",
+		backends.NonblockingConn.NonblockingTransport)
+	checkAnswers(e, side, outer, inner, "a client's data during post-handshake authentication counts as its chain",
+		backends.ApplicationDataCounter.ApplicationDataRead)
 	if in, ok := inner.(backends.KeyingMaterialExporter); ok {
 		const label = "EXPORTER-conformance"
 		want, werr := in.ExportKeyingMaterial(label, nil, 32)
 		out, ok := outer.(backends.KeyingMaterialExporter)
 		if !ok {
-			e.t.Errorf("%s: %T wraps %T, a KeyingMaterialExporter, but is not one: the guest's exporter fails (%s)", side, outer, inner, fix)
+			e.t.Errorf("%s: %T is no KeyingMaterialExporter, but the %T it wraps is: the guest's exporter fails (%s)", side, outer, inner, wrapperFix)
 			return
 		}
 		got, gerr := out.ExportKeyingMaterial(label, nil, 32)
 		if (gerr == nil) != (werr == nil) || !bytes.Equal(got, want) {
 			e.t.Errorf("%s: %T: ExportKeyingMaterial = %x, %v; the %T it wraps exports %x, %v", side, outer, got, gerr, inner, want, werr)
 		}
+	}
+}
+
+const wrapperFix = "embed backends.WrappedConn instead of backends.Conn"
+
+// checkAnswers fails e if inner is an I, an optional interface of one
+// method (method, its method expression), and outer is not one or answers
+// it differently; lost says what the host loses without it.
+func checkAnswers[I any, V comparable](e *env, side string, outer, inner backends.Conn, lost string, method func(I) V) {
+	e.t.Helper()
+	in, ok := inner.(I)
+	if !ok {
+		return
+	}
+	typ := reflect.TypeFor[I]()
+	out, ok := outer.(I)
+	switch {
+	case !ok:
+		e.t.Errorf("%s: %T is no %s, but the %T it wraps is: %s (%s)", side, outer, typ.Name(), inner, lost, wrapperFix)
+	case method(out) != method(in):
+		e.t.Errorf("%s: %T: %s = %v, but the %T it wraps answers %v", side, outer, typ.Method(0).Name, method(out), inner, method(in))
 	}
 }
 
@@ -95,6 +101,17 @@ func heldBackend(b backends.Backend) backends.Backend {
 
 // held is what the first field of x's struct (x or what x points to), or
 // of a struct it embeds, holds of a T; nil if none holds one.
+//
+// A wrapper from another package need not export what it holds, nor have
+// an Unwrap method, so the suite looks in its fields, unexported ones
+// too: reflect refuses Interface on those, and heldField reads them
+// through unsafe (reflect.NewAt on the field's address), only to read.
+// No shape panics: x nil, a nil pointer or no struct holds nothing; nil
+// fields are skipped; a struct held by value is copied to have an
+// address; an embedded field is descended into when it is a struct or a
+// non-nil pointer to one (an embedded interface is only matched itself,
+// whatever it holds), at most two levels down, which also ends a cycle of
+// embedded pointers.
 func held[T comparable](x any) T {
 	v := reflect.ValueOf(x)
 	if v.Kind() == reflect.Pointer {
@@ -107,6 +124,8 @@ func held[T comparable](x any) T {
 	return heldField[T](v, 0)
 }
 
+// heldField is held's search in the struct v, depth levels of embedding
+// below x's own.
 func heldField[T comparable](v reflect.Value, depth int) T {
 	var none T
 	if v.Kind() != reflect.Struct || depth > 2 {
@@ -119,7 +138,7 @@ func heldField[T comparable](v reflect.Value, depth int) T {
 	}
 	for i := range v.NumField() {
 		f := v.Field(i)
-		if !f.CanInterface() {
+		if !f.CanInterface() { // unexported, or reached through an unexported embedded struct
 			f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
 		}
 		switch f.Kind() {

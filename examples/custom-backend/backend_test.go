@@ -25,15 +25,22 @@ func pipeTCP(t *testing.T) (client, server net.Conn) {
 	return c, s
 }
 
-func TestAllowList(t *testing.T) {
+// issue makes a CA and a leaf it issues for names.
+func issue(t *testing.T, names ...string) (*testpki.CA, *testpki.Leaf) {
+	t.Helper()
 	ca, err := testpki.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"allowed.example", "denied.example"}})
+	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: names})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ca, leaf
+}
+
+func TestAllowList(t *testing.T) {
+	ca, leaf := issue(t, "allowed.example", "denied.example")
 	var logs bytes.Buffer
 	b := New(nil, []string{"allowed.example"}, slog.New(slog.NewTextHandler(&logs, nil)))
 	var _ backends.Backend = b
@@ -82,14 +89,7 @@ func TestAllowList(t *testing.T) {
 // backend offers: its algorithm lists, the inline fast path and the
 // exporter, whose output matches the peer's.
 func TestForwardsOptionalInterfaces(t *testing.T) {
-	ca, err := testpki.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"allowed.example"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, leaf := issue(t, "allowed.example")
 	inner, err := backends.ByName("stdtls")
 	if err != nil {
 		t.Fatal(err)
@@ -142,14 +142,7 @@ func TestForwardsOptionalInterfaces(t *testing.T) {
 // peer certificate bytes: without it, a client uploading while the
 // request is out would have its data counted as its chain.
 func TestForwardsApplicationDataCounter(t *testing.T) {
-	ca, err := testpki.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue(testpki.LeafOptions{DNSNames: []string{"allowed.example"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, leaf := issue(t, "allowed.example")
 	b := New(circlpq.Backend{}, []string{"allowed.example"}, slog.New(slog.DiscardHandler))
 	cc, sc := pipeTCP(t)
 	const sent = 10000

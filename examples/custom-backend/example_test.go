@@ -33,10 +33,10 @@ import (
 // handshake and logs it. The backend goes in tlshost.Config.Backend, as
 // here, or is registered with backends.Register and selected with
 // tlshost.Config.BackendName. (The wasitls command links only the
-// backends it imports, so it cannot select yours.) server and guest are
-// this file's helpers, which the example's test needs: a program of its
-// own reads the guest's .wasm file and its CA's PEM file
-// (tlshost.LoadTrustAnchors) instead.
+// backends it imports, so it cannot select yours.) server and guest, at
+// the end of this file, start a server and build the guest so that the
+// example runs as a test; a program of your own reads the guest's .wasm
+// file and its CA's PEM file (tlshost.LoadTrustAnchors) instead.
 func Example() {
 	port, roots, stop := server() // a TLS server on loopback and its CA
 	defer stop()
