@@ -836,7 +836,7 @@ func (c *Conn) NetConn() net.Conn { return c.transport }
 
 // ConnectionState describes a connection, as far as the handshake got.
 // Package tlsnames names its code points (tlsnames.Version,
-// tlsnames.CipherSuite, tlsnames.Group), as Standard's crypto/tls
+// tlsnames.CipherSuite, tlsnames.Group), as the standard library's crypto/tls
 // functions do for what crypto/tls knows.
 type ConnectionState struct {
 	Version            uint16 // VersionTLS12 or VersionTLS13

@@ -1,12 +1,10 @@
 package readme
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,18 +50,7 @@ func TestOwnModule(t *testing.T) {
 		t.Fatalf("the client block has %d commands, want 1: %q", len(client), client)
 	}
 
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	if err := os.Symlink(root, filepath.Join(tmp, "wasitls")); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(tmp, "mytls")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root, dir := moduleBeside(t, "mytls")
 	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off")
 	port := "0" // the server's, once it listens
 	command := func(ctx context.Context, line string) *exec.Cmd {
@@ -109,38 +96,7 @@ func TestOwnModule(t *testing.T) {
 		t.Errorf("without --identity: %v; want a failure naming --identity web=CERT,KEY; output:\n%s", err, out)
 	}
 
-	srv := command(context.Background(), "exec "+server)
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var srvErr strings.Builder
-	srv.Stderr = &srvErr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "listening on ") {
-				listening <- sc.Text()
-			}
-		}
-		close(listening)
-	}()
-	select {
-	case line, ok := <-listening:
-		const want = "listening on 127.0.0.1:"
-		p, err := strconv.Atoi(strings.TrimPrefix(line, want))
-		if !ok || !strings.HasPrefix(line, want) || err != nil || p <= 0 || p > 65535 {
-			t.Fatalf("server printed %q, want %q and the port it bound; stderr:\n%s", line, want, srvErr.String())
-		}
-		port = strconv.Itoa(p)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the server did not listen within 30s; stderr:\n%s", srvErr.String())
-	}
+	port = listenPort(t, command(context.Background(), "exec "+server))
 
 	out := run(client[0])
 	if !strings.HasPrefix(out, "TLS 1.3, X25519MLKEM768\nHTTP/1.1 200 OK\r\n") || !strings.HasSuffix(out, "\r\n\r\nhello\n") {

@@ -30,6 +30,65 @@ func commandsAfter(t *testing.T, section, marker string) []string {
 	return cmds
 }
 
+// listenPort starts srv, a server that prints "listening on
+// 127.0.0.1:PORT" when it listens, stops it when the test ends, and
+// returns the port it bound.
+func listenPort(t *testing.T, srv *exec.Cmd) string {
+	t.Helper()
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srvErr strings.Builder
+	srv.Stderr = &srvErr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "listening on ") {
+				listening <- sc.Text()
+			}
+		}
+		close(listening)
+	}()
+	select {
+	case line, ok := <-listening:
+		const want = "listening on 127.0.0.1:"
+		p, err := strconv.Atoi(strings.TrimPrefix(line, want))
+		if !ok || !strings.HasPrefix(line, want) || err != nil || p <= 0 || p > 65535 {
+			t.Fatalf("server printed %q, want %q and the port it bound; stderr:\n%s", line, want, srvErr.String())
+		}
+		return strconv.Itoa(p)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server did not listen within 30s; stderr:\n%s", srvErr.String())
+	}
+	return ""
+}
+
+// moduleBeside makes, in a temporary directory, a new empty directory
+// named name beside a link named wasitls to this tree (a checkout beside
+// the new module), and returns the tree's root and the new directory.
+func moduleBeside(t *testing.T, name string) (root, dir string) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	if err := os.Symlink(root, filepath.Join(tmp, "wasitls")); err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(tmp, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root, dir
+}
+
 // TestRunYourOwnGuest runs the README's "Run your own guest" commands for
 // the loopback server and client as written, from the module's root, with
 // three substitutions: the wasitls binary for "go run ./cmd/wasitls", a
@@ -114,38 +173,7 @@ func TestRunYourOwnGuest(t *testing.T) {
 		t.Errorf("without --dir: %v; want a failure saying no preopened directory holds the key; output:\n%s", err, out)
 	}
 	// exec: the server replaces the shell, so killing it stops the server.
-	srv := shell("exec " + server[len(server)-1])
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var srvErr strings.Builder
-	srv.Stderr = &srvErr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "listening on ") {
-				listening <- sc.Text()
-			}
-		}
-		close(listening)
-	}()
-	select {
-	case line, ok := <-listening:
-		const want = "listening on 127.0.0.1:"
-		p, err := strconv.Atoi(strings.TrimPrefix(line, want))
-		if !ok || !strings.HasPrefix(line, want) || err != nil || p <= 0 || p > 65535 {
-			t.Fatalf("server printed %q, want %q and the port it bound; stderr:\n%s", line, want, srvErr.String())
-		}
-		port = strconv.Itoa(p)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the server did not listen within 30s; stderr:\n%s", srvErr.String())
-	}
+	port = listenPort(t, shell("exec "+server[len(server)-1]))
 
 	out := run(client[0])
 	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(out, "hello from a wasi:tls server\n") {

@@ -113,19 +113,7 @@ func TestPluginWalkthrough(t *testing.T) {
 		}
 	}
 
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The checkout beside the new module: a link to this tree.
-	tmp := t.TempDir()
-	if err := os.Symlink(root, filepath.Join(tmp, "wasitls")); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(tmp, "app")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root, dir := moduleBeside(t, "app")
 	write := func(name, body string) {
 		t.Helper()
 		p := filepath.Join(dir, filepath.FromSlash(name))
