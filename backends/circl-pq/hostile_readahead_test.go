@@ -125,13 +125,8 @@ func TestReadDuringSilentRequest(t *testing.T) {
 	}
 	awaitReadingAhead(t, server)
 	read := readAsync(server, "hello")
-	select {
-	case err := <-read:
-		if err != nil {
-			t.Fatalf("the server's Read: %v", err)
-		}
-	case <-time.After(10 * time.Second): // a hang guard only
-		t.Fatal("the server's Read waited for the request reading ahead of it")
+	if err := readResult(t, read, "the server's Read waited for the request reading ahead of it"); err != nil {
+		t.Fatalf("the server's Read: %v", err)
 	}
 	select {
 	case err := <-requested:
@@ -158,13 +153,21 @@ func TestReadDeadlineDuringRequest(t *testing.T) {
 		_, err := server.Read(make([]byte, 10))
 		read <- err
 	}()
+	if err := readResult(t, read, "the server's Read waited past its deadline"); !isTimeout(err) {
+		t.Fatalf("the server's Read returned %v, want a timeout", err)
+	}
+}
+
+// readResult waits for the error of a Read started on a goroutine, failing
+// with hang if it has not returned after 10 s (a hang guard only).
+func readResult(t *testing.T, read <-chan error, hang string) error {
+	t.Helper()
 	select {
 	case err := <-read:
-		if !isTimeout(err) {
-			t.Fatalf("the server's Read returned %v, want a timeout", err)
-		}
-	case <-time.After(10 * time.Second): // a hang guard only
-		t.Fatal("the server's Read waited past its deadline")
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal(hang)
+		return nil
 	}
 }
 
@@ -244,13 +247,8 @@ func TestReadAfterRequestStoppedAtKeyUpdate(t *testing.T) {
 	if _, err := client.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-read:
-		if err != nil {
-			t.Fatalf("the server's Read: %v", err)
-		}
-	case <-time.After(10 * time.Second): // a hang guard only
-		t.Fatal("the server's Read did not return")
+	if err := readResult(t, read, "the server's Read did not return"); err != nil {
+		t.Fatalf("the server's Read: %v", err)
 	}
 	cancel()
 	if err := <-requested; !errors.Is(err, context.Canceled) {
