@@ -128,7 +128,7 @@ func (g *guard) Read(p []byte) (int, error) {
 		n, err := g.Conn.Read(p)
 		if n > 0 {
 			if m := g.meter.Load(); m != nil {
-				if merr := m.take(n); merr != nil {
+				if merr := m.read(n); merr != nil {
 					g.interruptRead(merr)
 					return 0, *g.readErr.Load()
 				}
@@ -186,6 +186,11 @@ func (g *guard) Write(p []byte) (int, error) {
 	defer g.wrote()
 	if e := g.writeErr.Load(); e != nil {
 		return 0, *e
+	}
+	if m := g.meter.Load(); m != nil && m.retry.Load() != retryNone {
+		// Whether the server asked for a second ClientHello, and
+		// when it is in (see peerMeter.countHello).
+		m.wrote(p)
 	}
 	n, err := g.Conn.Write(p)
 	if err != nil {

@@ -2,6 +2,7 @@ package tlshost
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -214,10 +215,26 @@ type peerMeter struct {
 	// (backends.PeerBacklogCounter), counted until it tells 0 or the
 	// connection is released.
 	backlog int64
-	// hello is what countHello counted of the parsed ClientHello, given
-	// back as the handshake ends.
+	// hello is what countHello counted of the parsed ClientHello, and
+	// read of a second one, given back as the handshake ends.
 	hello int64
+	// retry follows a server's answer to the ClientHello (see
+	// countHello): retryReply, the hook ran and the next bytes written
+	// tell whether they are a HelloRetryRequest, whose first bytes reply
+	// holds meanwhile (under mu); retryHello, one went out and what the
+	// peer sends until the server writes again, its second ClientHello,
+	// counts parsed too; retryRead, some of it was read (under mu).
+	retry     atomic.Int32
+	reply     []byte
+	retryRead bool
 }
+
+// The states of peerMeter.retry.
+const (
+	retryNone = iota
+	retryReply
+	retryHello
+)
 
 // take counts n more bytes read from the peer while the handshake or a
 // post-handshake authentication runs, or fails naming the limit.
@@ -315,6 +332,8 @@ func (m *peerMeter) stop() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.counting.Store(false)
+	m.retry.Store(retryNone)
+	m.reply = nil
 	if m.hello > 0 {
 		m.b.mu.Lock()
 		if m.base.refs > 0 {
@@ -332,21 +351,44 @@ func (m *peerMeter) stop() error {
 // the bytes read: a one-byte ALPN protocol, two bytes on the wire, is a
 // 16-byte string header in a slice grown by append and an allocation of
 // its own (crypto/tls), a key share of one byte, five, a 32-byte struct
-// (both backends). Measured: 15,000 ALPN protocols of 3 bytes (61 KB)
-// held 437 (circl-pq) to 511 (stdtls) KiB, 8,000 key shares of one byte
-// (56 KB) 397 to 464 KiB, an ordinary ClientHello (1.5 KB) 15 to 19 KiB.
+// (both backends), a PSK identity of one byte, seven, a 32-byte struct.
+// Measured: 15,000 ALPN protocols of 3 bytes (61 KB) held 437 (circl-pq)
+// to 511 (stdtls) KiB, 8,000 key shares of one byte (56 KB) 397 to 464
+// KiB, an ordinary ClientHello (1.5 KB) 15 to 19 KiB.
 const helloParseFactor = 12
 
 // countHello counts, until the handshake ends, helloParseFactor times
 // what the server's handshake has read so far (the ClientHello, at its
 // hook): what the backend holds parsed of it, beyond the bytes read. It
 // fails naming the limit.
+//
+// The hook runs on the first ClientHello alone, in both backends
+// (crypto/tls calls GetConfigForClient once), while a server that answers
+// it with a HelloRetryRequest parses a second one, which a client may
+// make larger than the first where RFC 8446, Section 4.1.2 lets it
+// change (PSK identities, padding) and which the backend then keeps in
+// place of the first until the handshake ends. So the meter watches what
+// the server writes next (wrote): if it is a HelloRetryRequest, what the
+// peer sends until the server writes again counts parsed too (read).
+// Before, the second ClientHello counted at its bytes: one of 9,000 PSK
+// identities (63 KB, behind a first of 100 bytes) made a pending
+// handshake hold some 400 KiB, counted 66 KB.
 func (m *peerMeter) countHello() error {
 	m.mu.Lock()
 	m.b.mu.Lock()
 	n := helloParseFactor * m.base.n
 	m.b.mu.Unlock()
 	m.mu.Unlock()
+	if err := m.countParsed(n); err != nil {
+		return err
+	}
+	m.retry.CompareAndSwap(retryNone, retryReply)
+	return nil
+}
+
+// countParsed counts n bytes more of a ClientHello held parsed, until
+// the handshake ends, or fails naming the limit.
+func (m *peerMeter) countParsed(n int64) error {
 	if err := m.take(int(n)); err != nil {
 		return err
 	}
@@ -360,6 +402,69 @@ func (m *peerMeter) countHello() error {
 		m.b.mu.Unlock()
 	}
 	return nil
+}
+
+// read counts n bytes read from the peer (take), and, while they may be
+// a second ClientHello (see countHello), what the backend holds parsed
+// of them.
+func (m *peerMeter) read(n int) error {
+	if err := m.take(n); err != nil {
+		return err
+	}
+	if m.retry.Load() != retryHello {
+		return nil
+	}
+	m.mu.Lock()
+	m.retryRead = true
+	m.mu.Unlock()
+	return m.countParsed(helloParseFactor * int64(n))
+}
+
+// helloRetryPrefix is how a HelloRetryRequest starts on the wire: a
+// handshake record's header, a ServerHello's header and legacy_version,
+// and the random that marks it (RFC 8446, Section 4.1.3); 0 bytes are
+// any.
+var helloRetryPrefix = func() []byte {
+	hrr := sha256.Sum256([]byte("HelloRetryRequest"))
+	return append([]byte{recordTypeHandshake, 0, 0, 0, 0, typeServerHello, 0, 0, 0, 0, 0}, hrr[:]...)
+}()
+
+const (
+	recordTypeHandshake = 22
+	typeServerHello     = 2
+)
+
+// wrote looks at p, which a server's handshake writes while retry is
+// set: the first bytes written after the ClientHello hook tell whether
+// they are a HelloRetryRequest, and a write after a second ClientHello
+// was read ends the count of it as parsed.
+func (m *peerMeter) wrote(p []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.retry.Load() {
+	case retryReply:
+		for _, c := range p {
+			i := len(m.reply)
+			if i == len(helloRetryPrefix) {
+				break
+			}
+			if want := helloRetryPrefix[i]; want != 0 && c != want {
+				// A ServerHello, an alert: no second ClientHello.
+				m.retry.Store(retryNone)
+				m.reply = nil
+				return
+			}
+			m.reply = append(m.reply, c)
+		}
+		if len(m.reply) == len(helloRetryPrefix) {
+			m.retry.Store(retryHello)
+			m.reply = nil
+		}
+	case retryHello:
+		if m.retryRead {
+			m.retry.Store(retryNone)
+		}
+	}
 }
 
 // share returns chain, the handshake's peer chain, with a share of what

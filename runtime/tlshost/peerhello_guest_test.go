@@ -161,22 +161,38 @@ func (c *helloCapture) SetWriteDeadline(time.Time) error { return nil }
 // given back as the handshake ends. A wasm guest server whose peers may
 // make the host hold 256 KiB keeps 24 ordinary clients' connections
 // (1.5 KB ClientHellos, counted 13 times while their handshakes ran,
-// 470 KB together), and serves the next client, on both backends.
+// 470 KB together), and serves the next client, on both backends; so too
+// when each client's first ClientHello has no share of the one group the
+// host allows, and a HelloRetryRequest asks it for a second ClientHello
+// (counted 13 times too, see TestGuestServerRetryHelloCounts).
 func TestGuestServerHelloCountReturned(t *testing.T) {
 	p := newGuestPKI(t)
 	eachBackend(t, func(t *testing.T, backend string) {
-		g := startGuestWith(t, tlshost.Config{BackendName: backend, PeerCertBytes: 256 << 10}, p, giveUpGuest, nil, "server", "127.0.0.1:0", "0", "1")
-		port := g.port(t)
-		for i := range 24 {
-			c, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{ServerName: "localhost", RootCAs: p.ca.Pool()})
-			if err != nil {
-				t.Fatalf("client %d: %v\n%s", i, err, g.out.String())
-			}
-			defer c.Close()
+		for name, retry := range map[string]bool{"one-hello": false, "retry": true} {
+			t.Run(name, func(t *testing.T) {
+				cfg := tlshost.Config{BackendName: backend, PeerCertBytes: 256 << 10}
+				client := &tls.Config{ServerName: "localhost", RootCAs: p.ca.Pool()}
+				if retry {
+					cfg.Groups = []uint16{uint16(tls.CurveP256)}
+					client.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
+				}
+				g := startGuestWith(t, cfg, p, giveUpGuest, nil, "server", "127.0.0.1:0", "0", "1")
+				port := g.port(t)
+				for i := range 24 {
+					c, err := tls.Dial("tcp", "127.0.0.1:"+port, client)
+					if err != nil {
+						t.Fatalf("client %d: %v\n%s", i, err, g.out.String())
+					}
+					defer c.Close()
+					if got := c.ConnectionState().HelloRetryRequest; got != retry {
+						t.Fatalf("client %d: HelloRetryRequest %v, want %v", i, got, retry)
+					}
+				}
+				if err := helloClient(p, port, 10*time.Second); err != nil {
+					t.Fatalf("the 25th client: %v\n%s", err, g.out.String())
+				}
+				g.waitExit(t, 10*time.Second)
+			})
 		}
-		if err := helloClient(p, port, 10*time.Second); err != nil {
-			t.Fatalf("the 25th client: %v\n%s", err, g.out.String())
-		}
-		g.waitExit(t, 10*time.Second)
 	})
 }
