@@ -583,12 +583,13 @@ func timeoutError(what string, timeout time.Duration) error {
 // hold what the host must not keep for a failed connection: an
 // x509.UnknownAuthorityError or a tls.CertificateVerificationError holds
 // the peer's parsed chain, whose bytes share the backend's buffer of the
-// whole Certificate message (a hostile peer's, a few hundred KiB).
+// whole Certificate message (a hostile peer's, a few hundred KiB). The
+// message is bounded too (MaxErrorText): it may quote the peer.
 func detachErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	d := &detachedError{msg: err.Error()}
+	d := &detachedError{msg: boundText(err.Error())}
 	for _, s := range []error{ErrHandshakeTimeout, ErrPeerCertBytes, errAbortedByGuest, errClosed, backends.ErrAborted, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, s) {
 			d.is = append(d.is, s)

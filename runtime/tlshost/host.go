@@ -226,7 +226,7 @@ func (h *Host) Backend() backends.Backend { return unwrapBackend(h.backend) }
 func (h *Host) logFailure(what string, err error, attrs ...any) {
 	if h.cfg.Logger != nil {
 		args := append([]any{"backend", h.backend.Name()}, attrs...)
-		safelog.Log(h.cfg.Logger, slog.LevelWarn, "wasi:tls: "+what+" failed", append(args, "err", err)...)
+		safelog.Log(h.cfg.Logger, slog.LevelWarn, "wasi:tls: "+what+" failed", append(args, "err", boundedError{err})...)
 	}
 }
 

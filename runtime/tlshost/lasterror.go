@@ -2,10 +2,47 @@ package tlshost
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
 )
+
+// MaxErrorText is how much of an error's message the host keeps for a
+// connection (its last error, a failed handshake's error, which the
+// futures hand the guest) and logs: 4 KiB, its start, then how many bytes
+// were cut.
+//
+// A backend's error may quote what the peer sent: crypto/x509 refuses a
+// certificate's malformed URI quoting it twice, each control character as
+// four bytes, so that a peer's 200 KiB of URI made a 1.6 MB message,
+// which the host kept twice for as long as the guest held the failed
+// connection (3.2 MiB each, some 13 GiB over the default 4,096 TLS
+// connections, past the peer certificate bytes, which a failed
+// handshake gives back) and logged whole at each handshake.
+const MaxErrorText = 4 << 10
+
+// boundText is s, cut to MaxErrorText bytes at the start of a character
+// if longer, saying how many bytes were cut; the result shares none of
+// s.
+func boundText(s string) string {
+	if len(s) <= MaxErrorText {
+		return s
+	}
+	cut := MaxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("... (%d bytes more)", len(s)-cut)
+}
+
+// A boundedError is an error whose message is bounded (boundText), for
+// the log.
+type boundedError struct{ err error }
+
+func (e boundedError) Error() string { return boundText(e.err.Error()) }
+func (e boundedError) Unwrap() error { return e.err }
 
 // lastError remembers why a connection's most recent step failed. The
 // proposal's futures and results carry no error payload, so this is where a
@@ -18,7 +55,7 @@ type lastError struct {
 
 func (l *lastError) set(what string, err error) {
 	l.mu.Lock()
-	l.msg = what + ": " + err.Error()
+	l.msg = boundText(what + ": " + err.Error())
 	l.mu.Unlock()
 }
 

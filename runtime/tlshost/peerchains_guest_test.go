@@ -335,6 +335,8 @@ func (pr *peerChainsRuntime) start(t *testing.T, args ...string) *peerChains {
 	stdin, tell := io.Pipe()
 	out, pw := io.Pipe()
 	g := &peerChains{lines: bufio.NewScanner(out), stdin: tell, done: make(chan error, 1)}
+	// A line may hold a peer's error as long as the host let it be.
+	g.lines.Buffer(nil, 16<<20)
 	go func() {
 		_, err := pr.rt.Instantiate(ctx, pr.compiled, runtime.ModuleConfig{
 			Args: append([]string{"guest"}, args...), Stdin: stdin, Stdout: pw, Stderr: os.Stderr,
