@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/wasitls/wasitls/backends"
 )
@@ -152,16 +153,30 @@ func (c *conn) record(cs *tls.ConnectionState) {
 // holds some 40 times its bytes. crypto/tls shares a server's parsed
 // certificate between the connections that received it (its client cert
 // cache): each counts it, over, never under. A client walks a chain once
-// while crypto/tls keeps it parsed (peerheap.go).
+// while crypto/tls keeps it parsed (peerheap.go). So does the list of
+// signed certificate timestamps a server stapled to its leaf, which
+// crypto/tls keeps for the connection's life too (sctHeapBytes).
 func (c *conn) countPeerHeap(cs *tls.ConnectionState) error {
 	counter, ok := c.rawT.Conn.(backends.PeerHeapCounter)
 	if !ok || len(cs.PeerCertificates) == 0 || !c.countedPeer.CompareAndSwap(false, true) {
 		return nil
 	}
 	if c.client != nil {
-		return counter.CountPeerHeap(peerHeapMemo.chainHeapBytes(cs.PeerCertificates))
+		return counter.CountPeerHeap(peerHeapMemo.chainHeapBytes(cs.PeerCertificates) + sctHeapBytes(cs.SignedCertificateTimestamps))
 	}
 	return counter.CountPeerHeap(backends.HeapBytes(cs.PeerCertificates, rawChain(cs.PeerCertificates)...))
+}
+
+// sctHeapBytes is what crypto/tls holds of scts, a server's signed
+// certificate timestamps, beside their bytes: a slice header each. The
+// bytes lie in the Certificate message (TLS 1.3) or ServerHello (TLS 1.2)
+// that the handshake read and counted, which they keep. A server may
+// staple some 21,000 timestamps of a byte (63 KB of the leaf's entry),
+// 500 KiB of headers; before, they went uncounted: 24 such connections
+// held 10 MiB under a 1 MiB limit (TestGuestPeerSCTsCount in
+// runtime/tlshost).
+func sctHeapBytes(scts [][]byte) int64 {
+	return int64(cap(scts)) * int64(unsafe.Sizeof([]byte(nil)))
 }
 
 func (c *conn) setLocal(id *backends.Identity) {
