@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"unsafe"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -47,7 +48,7 @@ func newClientSession(b backends.Backend, base backends.ClientConfig, transport 
 		backend:    b,
 		ending:     newEnding(transport),
 		verifyFut:  newChainFuture(),
-		requestFut: newFuture[*clientIdentityRequest](),
+		requestFut: newRequestFuture(),
 		cfg:        base,
 		sessions:   base.Sessions,
 	}
@@ -222,12 +223,33 @@ func (s *clientSession) clientIdentity(ctx context.Context, req *backends.Identi
 	}
 	r := &clientIdentityRequest{s: s}
 	s.d.mu.Lock()
-	if s.received || s.d.target < stepIdentityRequest {
-		r.req = cloneRequest(req)
-	}
+	copied := s.received || s.d.target < stepIdentityRequest
 	s.d.mu.Unlock()
+	if copied {
+		// The copy counts as long as the guest holds it
+		// (peerMeter.holdCopy).
+		c := cloneRequest(req)
+		hold, err := s.guard.meter.Load().holdCopy(c.heapBytes())
+		if err != nil {
+			return nil, err
+		}
+		c.hold = hold
+		r.req = c
+	}
 	s.d.enterHook()
-	s.requestFut.resolve(r, nil)
+	if !s.requestFut.resolve(r, nil) {
+		r.req.put()
+	}
+	defer func() {
+		// A guest that did not ask for the request by now cannot (the
+		// handshake went past the step, or ended): the copy goes.
+		s.d.mu.Lock()
+		received := s.received
+		s.d.mu.Unlock()
+		if !received {
+			s.requestFut.abandon()
+		}
+	}()
 	var ids []*backends.Identity
 	var refused error
 	err := s.d.waitUntil(ctx, func() bool {
@@ -335,10 +357,38 @@ func (r *clientIdentityRequest) Respond(ids []*backends.Identity) {
 func (r *clientIdentityRequest) Drop() { r.Respond(nil) }
 
 // A requestCopy is a certificate request as the host keeps it for the
-// guest, its CA names packed (see packedList).
+// guest, its CA names packed (see packedList), and its share of the count
+// of the guest's peers' bytes (peerMeter.holdCopy): the future holds it
+// until the guest takes it (a client-identity-request) or drops the
+// future, then the client-identity-request until the guest drops it.
 type requestCopy struct {
 	SignatureSchemes []uint16
 	acceptableCAs    packedList
+	hold             *peerHold
+}
+
+// newRequestFuture is a future of a certificate request, whose copy's
+// count goes back if the guest drops the future without taking it.
+func newRequestFuture() *future[*clientIdentityRequest] {
+	f := newFuture[*clientIdentityRequest]()
+	f.free = func(r *clientIdentityRequest) {
+		if r != nil {
+			r.req.put()
+		}
+	}
+	return f
+}
+
+// heapBytes is what the copy holds on the heap.
+func (c *requestCopy) heapBytes() int64 {
+	return int64(unsafe.Sizeof(*c)) + 2*int64(cap(c.SignatureSchemes)) + int64(cap(c.acceptableCAs))
+}
+
+// put lets go of the copy's count.
+func (c *requestCopy) put() {
+	if c != nil {
+		c.hold.put()
+	}
 }
 
 func cloneRequest(req *backends.IdentityRequest) *requestCopy {

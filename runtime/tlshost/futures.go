@@ -98,7 +98,10 @@ func (r *futureClientIdentityRequest) Get(context.Context) (cabi.Result[cabi.Res
 }
 
 func (r *futureClientIdentityRequest) ResourceParent() cabi.Resource { return r.parent }
-func (r *futureClientIdentityRequest) Drop()                         {}
+
+// Drop lets go of a request the guest did not take, and of its copy's
+// count.
+func (r *futureClientIdentityRequest) Drop() { r.f.abandon() }
 
 // identityRequest is the client-identity-request resource, a child of the
 // handshake. Dropping it unanswered offers no certificate.
@@ -108,7 +111,13 @@ type identityRequest struct {
 }
 
 func (r *identityRequest) ResourceParent() cabi.Resource { return r.parent }
-func (r *identityRequest) Drop()                         { r.r.Drop() }
+
+// Drop offers no certificate if the guest did not answer, and lets go of
+// the copy's count.
+func (r *identityRequest) Drop() {
+	r.r.Drop()
+	r.r.req.put()
+}
 
 // futureClientHello is future<client-hello>.
 type futureClientHello struct {
@@ -137,7 +146,9 @@ func (r *futureClientHello) Get(context.Context) (cabi.Result[cabi.Result[tls.Cl
 }
 
 func (r *futureClientHello) ResourceParent() cabi.Resource { return r.parent }
-func (r *futureClientHello) Drop()                         {}
+
+// Drop lets go of a copy the guest did not take, and of its count.
+func (r *futureClientHello) Drop() { r.f.abandon() }
 
 // clientHello is the client-hello resource, a child of the handshake.
 type clientHello struct {
@@ -165,7 +176,9 @@ func (c *clientHello) CipherSuites(context.Context) []tls.CipherSuite {
 }
 
 func (c *clientHello) ResourceParent() cabi.Resource { return c.parent }
-func (c *clientHello) Drop()                         {}
+
+// Drop lets go of the copy's count.
+func (c *clientHello) Drop() { c.h.put() }
 
 // futureStreams is future<tuple<input-stream, output-stream>>, a child of
 // the connection.

@@ -258,8 +258,7 @@ func (m *peerMeter) take(n int) error {
 	if used > b.limit {
 		b.mu.Unlock()
 		m.counting.Store(false)
-		b.caps.Refused(capreport.PeerCertBytes, b.limit)
-		m.err = fmt.Errorf("%w: the guest's TLS peers would make the host hold %d bytes of their handshakes (certificate chains), more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", ErrPeerCertBytes, used, b.limit)
+		m.err = b.refuse(used)
 		return m.err
 	}
 	b.used = used
@@ -271,6 +270,40 @@ func (m *peerMeter) take(n int) error {
 	}
 	b.mu.Unlock()
 	return nil
+}
+
+// refuse reports that the count would reach used, past the limit, and
+// returns the error naming it.
+func (b *peerCertBytes) refuse(used int64) error {
+	b.caps.Refused(capreport.PeerCertBytes, b.limit)
+	return fmt.Errorf("%w: the guest's TLS peers would make the host hold %d bytes of their handshakes (certificate chains), more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", ErrPeerCertBytes, used, b.limit)
+}
+
+// holdCopy counts n bytes the host keeps of what the peer sent in a copy
+// made for the guest (a ClientHello's lists, a certificate request: see
+// cloneHello and cloneRequest), apart from the connection's count: the
+// guest may keep the copy, the future that holds it or the resource it
+// took it as, after the handshake ended and gave the connection's count
+// back, as long as it holds the connection. It counts until the hold is
+// put, or fails naming the limit. A nil meter counts nothing.
+//
+// Before, the copies counted nowhere: a guest server that took the
+// client-hello of clients offering 15,000 ALPN protocols of 3 bytes (a
+// 75 KB copy each) and kept it past its handshake, which the host gave up
+// on, kept them all, some 300 MiB over the 4,096 TLS connections a guest
+// may hold, past the 64 MiB default of the peer certificate bytes.
+func (m *peerMeter) holdCopy(n int64) (*peerHold, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b := m.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if used := b.used + n; used > b.limit {
+		return nil, b.refuse(used)
+	}
+	b.used += n
+	return &peerHold{b: b, n: n, refs: 1}, nil
 }
 
 // creditAppDataLocked takes the application data records the backend read

@@ -3,11 +3,18 @@ package tlshost_test
 import (
 	"bytes"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,4 +202,123 @@ func TestGuestServerHelloCountReturned(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestGuestServerKeptHellosCount: the copy of a ClientHello's lists the
+// host makes for a guest server that asked for it (receive-client-hello)
+// counts against Config.PeerCertBytes for as long as the guest holds it,
+// the future's value or the client-hello, after the handshake ended too.
+// A wasm guest server under 1 MiB that takes the client-hello of each of
+// 24 clients offering 15,000 ALPN protocols of 3 bytes (61 KB, a 75 KB
+// copy), never finishes the handshakes and keeps everything once the host
+// gave up on them (its handshake timeout) takes 3 of them (beside the
+// copies, a ClientHello counts 13 times while its handshake runs), the
+// rest failing naming the limit, on both backends. Before, the copies
+// counted nowhere once the handshakes ended: 23 to 24 were taken, and the
+// default 4,096 TLS connections of a guest kept some 300 MiB of them past
+// the 64 MiB default.
+func TestGuestServerKeptHellosCount(t *testing.T) {
+	const limit, n = 1 << 20, 24
+	var protos []string
+	for i := range 15000 {
+		protos = append(protos, fmt.Sprintf("%03d", i%1000))
+	}
+	hello := clientHelloBytes(t, protos)
+	eachBackend(t, func(t *testing.T, backend string) {
+		cfg := tlshost.Config{BackendName: backend, PeerCertBytes: limit, HandshakeTimeout: 300 * time.Millisecond}
+		g := startPeerChains(t, cfg, "hellos", fmt.Sprint(n))
+		addr := strings.TrimPrefix(g.next(t, "listening on "), "listening on ")
+		before := heapAfterGC()
+		go func() {
+			for range n {
+				raw, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer raw.Close()
+				raw.Write(hello)
+			}
+			<-t.Context().Done()
+		}()
+		out := g.next(t, "hellos ")
+		grown := int64(heapAfterGC()) - int64(before)
+		t.Logf("%s; host heap grew by %d KiB", out, grown>>10)
+		var taken int
+		fmt.Sscanf(out, "hellos %d of", &taken)
+		if max := limit / (75 << 10); taken < 1 || taken > max {
+			t.Errorf("%s: want 1 to %d client-hellos taken", out, max)
+		}
+		if taken < n {
+			mustContain(t, out, "tlshost.Config.PeerCertBytes")
+		}
+		if bound := int64(limit + n*32<<10); grown > bound {
+			t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grown>>10, limit>>10, bound>>10)
+		}
+		g.end(t)
+	})
+}
+
+// TestGuestClientKeptRequestsCount: the copy of a certificate request the
+// host makes for a guest client that asked for it
+// (receive-client-identity-request) counts against Config.PeerCertBytes
+// for as long as the guest holds it, the future's value or the
+// client-identity-request, after the handshake ended too. A wasm guest
+// client under 1 MiB that takes the request of each of 24 handshakes with
+// a server naming a CA of 50 KB (a 50 KB copy), never answers and keeps
+// everything once the host gave up on the handshakes (its handshake
+// timeout) takes 13 of them, the rest failing naming the limit, on both
+// backends. Before, the copies counted nowhere once the handshakes ended:
+// all 24 were taken.
+func TestGuestClientKeptRequestsCount(t *testing.T) {
+	const limit, n = 1 << 20, 24
+	leaf := bigCertificate(t, 0)
+	cas := x509.NewCertPool()
+	cas.AddCert(bigNameCA(t, 4500))
+	port := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{leaf}, ClientAuth: tls.RequestClientCert, ClientCAs: cas})
+	eachBackend(t, func(t *testing.T, backend string) {
+		cfg := tlshost.Config{BackendName: backend, RootCAs: pool(t, leaf), PeerCertBytes: limit, HandshakeTimeout: 300 * time.Millisecond}
+		g := startPeerChains(t, cfg, "requests", "localhost", port, fmt.Sprint(n))
+		before := heapAfterGC()
+		out := g.next(t, "requests ")
+		grown := int64(heapAfterGC()) - int64(before)
+		t.Logf("%s; host heap grew by %d KiB", out, grown>>10)
+		var taken int
+		fmt.Sscanf(out, "requests %d of", &taken)
+		if taken < 1 || taken >= n {
+			t.Errorf("%s: want 1 to %d client-identity-requests taken", out, n-1)
+		}
+		mustContain(t, out, "tlshost.Config.PeerCertBytes")
+		if bound := int64(limit + n*32<<10); grown > bound {
+			t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grown>>10, limit>>10, bound>>10)
+		}
+		g.end(t)
+	})
+}
+
+// bigNameCA is a CA certificate whose subject holds attrs organizational
+// units of one letter, some 11 bytes each.
+func bigNameCA(t *testing.T, attrs int) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := pkix.Name{CommonName: "big"}
+	for range attrs {
+		name.ExtraNames = append(name.ExtraNames, pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 11}, Value: "a"})
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: name,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/runtime/wasiio"
@@ -50,7 +51,7 @@ func newServerSession(b backends.Backend, base backends.ServerConfig, transport 
 	s := &serverSession{
 		backend:     b,
 		ending:      newEnding(transport),
-		helloFut:    newFuture[*helloCopy](),
+		helloFut:    newHelloFuture(),
 		identityFut: newChainFuture(),
 		cfg:         base,
 		ticketKeys:  base.TicketKeys,
@@ -200,9 +201,22 @@ func (s *serverSession) clientHello(ctx context.Context, hello *backends.ClientH
 	s.helloName = hello.ServerName
 	asked := s.receivedHello
 	s.d.mu.Unlock()
+	var c *helloCopy
+	if asked {
+		// The copy counts as long as the guest holds it
+		// (peerMeter.holdCopy).
+		c = cloneHello(hello)
+		hold, err := s.guard.meter.Load().holdCopy(c.heapBytes())
+		if err != nil {
+			return nil, err
+		}
+		c.hold = hold
+	}
 	s.d.enterHook()
 	if asked {
-		s.helloFut.resolve(cloneHello(hello), nil)
+		if !s.helloFut.resolve(c, nil) {
+			c.put()
+		}
 	} else {
 		s.helloFut.resolve(nil, errHelloNotAsked)
 	}
@@ -454,7 +468,10 @@ var errServerNameNotUTF8 = errors.New("tlshost: the client's server name (SNI) i
 var errHelloNotAsked = errors.New("tlshost: receive-client-hello was not called")
 
 // A helloCopy is the ClientHello as the host keeps it for the guest, its
-// ALPN protocols packed (see packedList).
+// ALPN protocols packed (see packedList), and its share of the count of
+// the guest's peers' bytes (peerMeter.holdCopy): the future holds it
+// until the guest takes it (a client-hello) or drops the future, then
+// the client-hello until the guest drops it.
 type helloCopy struct {
 	ServerName       string
 	alpn             packedList
@@ -462,6 +479,28 @@ type helloCopy struct {
 	Versions         []uint16
 	Groups           []uint16
 	SignatureSchemes []uint16
+	hold             *peerHold
+}
+
+// newHelloFuture is a future of a ClientHello's copy, whose count goes
+// back if the guest drops the future without taking it.
+func newHelloFuture() *future[*helloCopy] {
+	f := newFuture[*helloCopy]()
+	f.free = (*helloCopy).put
+	return f
+}
+
+// heapBytes is what the copy holds on the heap.
+func (h *helloCopy) heapBytes() int64 {
+	return int64(unsafe.Sizeof(*h)) + int64(len(h.ServerName)+cap(h.alpn)) +
+		2*int64(cap(h.CipherSuites)+cap(h.Versions)+cap(h.Groups)+cap(h.SignatureSchemes))
+}
+
+// put lets go of the copy's count.
+func (h *helloCopy) put() {
+	if h != nil {
+		h.hold.put()
+	}
 }
 
 func cloneHello(h *backends.ClientHello) *helloCopy {

@@ -76,6 +76,26 @@
 //
 // Either way it keeps every connection (and its future or streams) and
 // exits once its standard input ends.
+//
+//	peerchains hellos N
+//
+// listens on a free loopback port, printing "listening on
+// 127.0.0.1:PORT", and accepts N connections one after another; for each
+// it starts a server handshake, calls receive-client-hello and takes the
+// client-hello, then waits up to 10 s for the host to give up on the
+// handshake (its server-last-error set), never finishing it, and keeps
+// everything (socket, connection, handshake, future, client-hello). It
+// prints "hellos K of N: ERROR" (K hellos taken, the first failure's
+// server-last-error) and exits once its standard input ends.
+//
+//	peerchains requests HOST PORT N
+//
+// makes N client handshakes one after another; for each it calls
+// receive-client-identity-request and takes the request, then waits up to
+// 10 s for the host to give up on the handshake (its client-last-error
+// set), never answering or finishing, and keeps everything. It prints
+// "requests K of N: ERROR" (K requests taken, the first failure's
+// client-last-error) and exits once its standard input ends.
 package main
 
 import (
@@ -198,6 +218,88 @@ func serve(name string, n int) {
 		served++
 	}
 	fmt.Printf("served %d, failed %d: %v\n", served, n-served, first)
+}
+
+// requests is the requests mode.
+func requests(n int) {
+	var kept []any
+	var first string
+	taken := 0
+	for range n {
+		sock, conn, hs := connect()
+		f, err := hs.ReceiveClientIdentityRequest()
+		if err != nil {
+			fmt.Printf("receive-client-identity-request: %v\n", err)
+			os.Exit(1)
+		}
+		wasinet.Await(f.Subscribe())
+		req, some, _, err := f.Get()
+		kept = append(kept, sock, conn, hs, f)
+		if err == nil && some {
+			taken++
+			kept = append(kept, req)
+		}
+		reason, failed := "", false
+		for deadline := time.Now().Add(10 * time.Second); !failed && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			reason, failed = tlsext.ClientLastError(conn)
+		}
+		if (err != nil || !some) && first == "" {
+			first = reason
+		}
+	}
+	fmt.Printf("requests %d of %d: %s\n", taken, n, first)
+	_ = kept
+}
+
+// hellos is the hellos mode.
+func hellos(n int) {
+	ln, addr, err := wasinet.Listen("127.0.0.1:0")
+	if err != nil {
+		fmt.Printf("listen: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening on %s\n", addr)
+	var kept []any
+	var first string
+	taken := 0
+	for range n {
+		sock, in, out, err := wasinet.Accept(ln)
+		if err != nil {
+			fmt.Printf("accept: %v\n", err)
+			os.Exit(1)
+		}
+		conn := tls.NewServerConnection(in, out)
+		hs, err := conn.Accept()
+		if err != nil {
+			fmt.Printf("server accept: %v\n", err)
+			os.Exit(1)
+		}
+		f, err := hs.ReceiveClientHello()
+		if err != nil {
+			fmt.Printf("receive-client-hello: %v\n", err)
+			os.Exit(1)
+		}
+		wasinet.Await(f.Subscribe())
+		hello, _, err := f.Get()
+		kept = append(kept, sock, conn, hs, f)
+		if err == nil {
+			taken++
+			kept = append(kept, hello)
+		}
+		// The host gives up on the handshake, which the guest never
+		// finishes, at its timeout.
+		reason, failed := "", false
+		for deadline := time.Now().Add(10 * time.Second); !failed && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			reason, failed = tlsext.ServerLastError(conn)
+		}
+		if err != nil && first == "" {
+			first = reason
+		}
+	}
+	fmt.Printf("hellos %d of %d: %s\n", taken, n, first)
+	_ = kept
 }
 
 // accept accepts a connection of ln and completes its handshake; it
@@ -420,6 +522,23 @@ func main() {
 		n, _ := strconv.Atoi(os.Args[3])
 		size, _ := strconv.Atoi(os.Args[4])
 		phahold(os.Args[2], n, size)
+		for stdin := bufio.NewScanner(os.Stdin); stdin.Scan(); {
+		}
+		return
+	}
+	if os.Args[1] == "requests" {
+		host = os.Args[2]
+		p, _ := strconv.ParseUint(os.Args[3], 10, 16)
+		port = uint16(p)
+		n, _ := strconv.Atoi(os.Args[4])
+		requests(n)
+		for stdin := bufio.NewScanner(os.Stdin); stdin.Scan(); {
+		}
+		return
+	}
+	if os.Args[1] == "hellos" {
+		n, _ := strconv.Atoi(os.Args[2])
+		hellos(n)
 		for stdin := bufio.NewScanner(os.Stdin); stdin.Scan(); {
 		}
 		return
