@@ -67,13 +67,7 @@ func TestGuestPeerParsedChainCounts(t *testing.T) {
 	}})
 	roots := pool(t, leaf)
 	eachBackend(t, func(t *testing.T, backend string) {
-		pr := newLineGuestRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, "./testdata/peerchains")
-		g := pr.start(t, "fill", "localhost", port, fmt.Sprint(n))
-		g.next(t, "ready")
-		out, grew := g.goMeasured(t, "kept ")
-		var kept, failed int
-		fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
-		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+		g, out, kept, failed := fillKept(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, port, n)
 		if backend == "circl-pq" {
 			if kept != n {
 				t.Errorf("%s: want all %d kept (circl-pq keeps no parsed chain)", out, n)
@@ -84,14 +78,7 @@ func TestGuestPeerParsedChainCounts(t *testing.T) {
 			}
 			mustContain(t, out, fmt.Sprintf("more than the %d allowed (tlshost.Config.PeerCertBytes, wasitls run --max-peer-cert-bytes)", limit))
 		}
-		if bound := int64(3*limit + n*32<<10); grew > bound {
-			t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
-		}
-		g.tell("drop")
-		if out := g.next(t, "after drop: "); out != "after drop: ok" {
-			t.Errorf("%s: want a handshake to complete once a connection was dropped", out)
-		}
-		g.end(t)
+		g.dropOneAgain(t)
 	})
 }
 
@@ -158,26 +145,41 @@ func TestGuestPeerSCTsCount(t *testing.T) {
 	port := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{leaf}})
 	roots := pool(t, leaf)
 	eachBackend(t, func(t *testing.T, backend string) {
-		pr := newLineGuestRuntime(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, "./testdata/peerchains")
-		g := pr.start(t, "fill", "localhost", port, fmt.Sprint(n))
-		g.next(t, "ready")
-		out, grew := g.goMeasured(t, "kept ")
-		var kept, failed int
-		fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
-		t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+		g, out, kept, failed := fillKept(t, tlshost.Config{BackendName: backend, RootCAs: roots, PeerCertBytes: limit}, port, n)
 		if kept < 1 || failed != n-kept {
 			t.Errorf("%s: want at least one handshake kept and the others failed", out)
 		}
 		if backend == "stdtls" && kept > 2 {
 			t.Errorf("%s: want at most 2 handshakes kept", out)
 		}
-		if bound := int64(3*limit + n*32<<10); grew > bound {
-			t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grew>>10, limit>>10, bound>>10)
-		}
-		g.tell("drop")
-		if out := g.next(t, "after drop: "); out != "after drop: ok" {
-			t.Errorf("%s: want a handshake to complete once a connection was dropped", out)
-		}
-		g.end(t)
+		g.dropOneAgain(t)
 	})
+}
+
+// fillKept has a peerchains guest under cfg, whose peer certificate bytes
+// are at most cfg.PeerCertBytes, make n handshakes to port keeping those
+// that complete; it returns the guest, its report, how many it kept and
+// failed, and checks that the host's heap grew within 3 times the limit.
+func fillKept(t *testing.T, cfg tlshost.Config, port string, n int) (g *peerChains, out string, kept, failed int) {
+	t.Helper()
+	g = newLineGuestRuntime(t, cfg, "./testdata/peerchains").start(t, "fill", "localhost", port, fmt.Sprint(n))
+	g.next(t, "ready")
+	out, grew := g.goMeasured(t, "kept ")
+	fmt.Sscanf(out, "kept %d, failed %d:", &kept, &failed)
+	t.Logf("%s; host heap grew by %d KiB", out, grew>>10)
+	if limit := int64(cfg.PeerCertBytes); grew > 3*limit+int64(n)*32<<10 {
+		t.Errorf("the host's heap grew by %d KiB for a guest whose peers' handshakes may hold %d KiB, want under %d KiB", grew>>10, limit>>10, (3*limit+int64(n)*32<<10)>>10)
+	}
+	return g, out, kept, failed
+}
+
+// dropOneAgain has a fill guest drop the first connection it kept and
+// checks that a handshake completes then, and ends it.
+func (g *peerChains) dropOneAgain(t *testing.T) {
+	t.Helper()
+	g.tell("drop")
+	if out := g.next(t, "after drop: "); out != "after drop: ok" {
+		t.Errorf("%s: want a handshake to complete once a connection was dropped", out)
+	}
+	g.end(t)
 }

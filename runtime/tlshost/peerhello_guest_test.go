@@ -126,11 +126,17 @@ func keySharesHello(n int) []byte {
 			})
 		})
 	})
-	msg := b.BytesOrPanic()
+	return handshakeRecords(b.BytesOrPanic(), 0x0301)
+}
+
+// handshakeRecords is the handshake message msg in plaintext records of
+// at most 16 KiB, of the legacy version vers (a server takes a second
+// ClientHello in records of TLS 1.2's, 0x0303, only).
+func handshakeRecords(msg []byte, vers uint16) []byte {
 	var out []byte
 	for len(msg) > 0 {
 		m := min(len(msg), 1<<14)
-		out = append(out, 22, 3, 1, byte(m>>8), byte(m))
+		out = append(out, 22, byte(vers>>8), byte(vers), byte(m>>8), byte(m))
 		out = append(out, msg[:m]...)
 		msg = msg[m:]
 	}

@@ -142,13 +142,5 @@ func retryHello(random []byte, group uint16, share []byte, psks int) []byte {
 			})
 		})
 	})
-	msg := b.BytesOrPanic()
-	var out []byte
-	for len(msg) > 0 {
-		m := min(len(msg), 1<<14)
-		out = append(out, 22, 3, 3, byte(m>>8), byte(m))
-		out = append(out, msg[:m]...)
-		msg = msg[m:]
-	}
-	return out
+	return handshakeRecords(b.BytesOrPanic(), 0x0303)
 }

@@ -220,6 +220,19 @@ func serve(name string, n int) {
 	fmt.Printf("served %d, failed %d: %v\n", served, n-served, first)
 }
 
+// awaitLastError waits up to 10 s for a connection's last error, which
+// the host sets as it gives up on a handshake the guest never finishes
+// (its handshake timeout), and returns it.
+func awaitLastError(last func() (string, bool)) string {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		if reason, failed := last(); failed {
+			return reason
+		}
+	}
+	return ""
+}
+
 // requests is the requests mode.
 func requests(n int) {
 	var kept []any
@@ -239,11 +252,7 @@ func requests(n int) {
 			taken++
 			kept = append(kept, req)
 		}
-		reason, failed := "", false
-		for deadline := time.Now().Add(10 * time.Second); !failed && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-			reason, failed = tlsext.ClientLastError(conn)
-		}
+		reason := awaitLastError(func() (string, bool) { return tlsext.ClientLastError(conn) })
 		if (err != nil || !some) && first == "" {
 			first = reason
 		}
@@ -287,13 +296,7 @@ func hellos(n int) {
 			taken++
 			kept = append(kept, hello)
 		}
-		// The host gives up on the handshake, which the guest never
-		// finishes, at its timeout.
-		reason, failed := "", false
-		for deadline := time.Now().Add(10 * time.Second); !failed && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-			reason, failed = tlsext.ServerLastError(conn)
-		}
+		reason := awaitLastError(func() (string, bool) { return tlsext.ServerLastError(conn) })
 		if err != nil && first == "" {
 			first = reason
 		}
