@@ -218,8 +218,9 @@ func (c *CompilationCache) Stats() CompilationCacheStats {
 // Close closes the wazero compilation cache beneath c, which the
 // runtimes made with NewRuntime use (close them first), and removes its
 // staging directory. Later compilations through those runtimes fail.
+// Closing a nil cache does nothing.
 func (c *CompilationCache) Close(ctx context.Context) error {
-	if c.closed.Swap(true) {
+	if c == nil || c.closed.Swap(true) {
 		return nil
 	}
 	c.mu.Lock()

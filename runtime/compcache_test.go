@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/internal/cachefiles"
 	"github.com/wasitls/wasitls/internal/cguest"
 	"github.com/wasitls/wasitls/runtime/component"
 )
@@ -76,24 +77,6 @@ func runCached(t *testing.T, dir string, wasm []byte) (string, CompilationCacheS
 	return out.String(), cache.Stats()
 }
 
-// entries returns the cache's entries in dir, by path.
-func entries(t *testing.T, dir string) map[string]os.FileInfo {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(dir, "wasitls-r*", "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]os.FileInfo{}
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[p] = fi
-	}
-	return m
-}
-
 // TestCompilationCache runs a core module and a component twice over one
 // cache directory: the first run compiles each core module and stores
 // it, the second compiles none (wazero adds an entry only when it
@@ -125,7 +108,7 @@ func TestCompilationCache(t *testing.T) {
 			if fi.Mode().Perm() != 0o700 {
 				t.Errorf("the cache directory was made with mode %v, want 0700", fi.Mode().Perm())
 			}
-			before := entries(t, dir)
+			before := cachefiles.Entries(t, dir)
 			if int64(len(before)) != tc.modules {
 				t.Fatalf("%d entries after the first run, want %d: %v", len(before), tc.modules, before)
 			}
@@ -133,15 +116,7 @@ func TestCompilationCache(t *testing.T) {
 			if want := (CompilationCacheStats{Loaded: tc.modules}); st != want {
 				t.Fatalf("second run: %+v, want %+v", st, want)
 			}
-			after := entries(t, dir)
-			for p, was := range before {
-				if is, ok := after[p]; !ok || !os.SameFile(was, is) || !is.ModTime().Equal(was.ModTime()) {
-					t.Errorf("the second run rewrote or removed %s", p)
-				}
-			}
-			if len(after) != len(before) {
-				t.Errorf("the second run added entries: %d, was %d", len(after), len(before))
-			}
+			cachefiles.CheckUnchanged(t, before, cachefiles.Entries(t, dir))
 		})
 	}
 }
@@ -207,7 +182,7 @@ func TestCompilationCacheCorrupt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			runCached(t, dir, wasm)
-			all := entries(t, dir)
+			all := cachefiles.Entries(t, dir)
 			for p := range all {
 				b, err := os.ReadFile(p)
 				if err != nil {

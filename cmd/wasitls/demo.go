@@ -152,7 +152,7 @@ func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *d
 	}
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: pki.ca.Pool(), ClientCAs: pki.ca.Pool(), Logger: demoLogger(stdout, &out)})
 
-	r := newRuntime(ctx, runtime.NewFastRuntimeConfig())
+	r := newRuntime(ctx, runtime.NewFastRuntimeConfig(), nil)
 	defer r.Close(context.Background())
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}, StopFlag: true})
 	if err != nil {
