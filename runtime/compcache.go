@@ -170,7 +170,36 @@ func checkPrivate(dir string) error {
 	if !fi.IsDir() {
 		return errors.New("not a directory")
 	}
-	return checkOwner(fi)
+	if err := checkOwner(fi); err != nil {
+		return err
+	}
+	return checkParents(dir)
+}
+
+// checkParents refuses a dir whose parent directories another user could
+// replace it in: each must be the user's or root's, and writable by its
+// group or others only when sticky (as /tmp is), as ssh checks the
+// directories above ~/.ssh.
+func checkParents(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return err
+	}
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if err := checkParent(fi); err != nil {
+			return fmt.Errorf("its parent directory %s: %w", p, err)
+		}
+		if filepath.Dir(p) == p {
+			return nil
+		}
+	}
 }
 
 // wazeroBuild names the wazero module built into the program: its
@@ -308,13 +337,14 @@ func compilePlaced(ctx context.Context, r wazero.Runtime, wasm []byte, placed bo
 // staging directory, under wazero's names for them, and returns what it
 // wrote, by name. Entries that do not verify are refused.
 func (c *CompilationCache) place(key [sha256.Size]byte, prefix string) map[string]os.FileInfo {
-	files, _ := filepath.Glob(filepath.Join(c.store, prefix+"*"))
+	files, _ := os.ReadDir(c.store)
 	placed := map[string]os.FileInfo{}
-	for _, path := range files {
-		name := strings.TrimPrefix(filepath.Base(path), prefix)
-		if strings.Contains(name, ".") {
-			continue // a file being written (see store)
+	for _, f := range files {
+		name, ok := strings.CutPrefix(f.Name(), prefix)
+		if !ok || strings.Contains(name, ".") {
+			continue // another module's, or a file being written (see storeEntry)
 		}
+		path := filepath.Join(c.store, f.Name())
 		payload, err := readEntry(path, key, name)
 		if err != nil {
 			c.refuse(path)

@@ -254,6 +254,15 @@ func TestCompilationCachePermissions(t *testing.T) {
 	if err := open(other); err == nil || !strings.Contains(err.Error(), "--compilation-cache") || !strings.Contains(err.Error(), "not the current user") {
 		t.Errorf("a directory of another user's: %v, want a refusal naming --compilation-cache", err)
 	}
+	// In a parent others may write (without the sticky bit of /tmp):
+	// they could replace the directory.
+	parent := t.TempDir()
+	if err := os.Chmod(parent, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(filepath.Join(parent, "cache")); err == nil || !strings.Contains(err.Error(), "its parent directory "+parent+": writable by its group or others without the sticky bit") {
+		t.Errorf("in a parent others may write: %v, want a refusal", err)
+	}
 	file := filepath.Join(t.TempDir(), "file")
 	write(t, file, nil)
 	if err := open(file); err == nil || !strings.Contains(err.Error(), "not a directory") {

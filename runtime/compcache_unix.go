@@ -25,3 +25,20 @@ func checkOwner(fi os.FileInfo) error {
 	}
 	return nil
 }
+
+// checkParent refuses a parent directory of the cache that is neither the
+// current user's nor root's, or that its group or others may write
+// without its sticky bit.
+func checkParent(fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("cannot tell who owns %s", fi.Name())
+	}
+	if uid := os.Getuid(); int(st.Uid) != uid && st.Uid != 0 {
+		return fmt.Errorf("owned by uid %d, neither the current user (uid %d) nor root: it could replace the cache", st.Uid, uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("writable by its group or others without the sticky bit (mode %v): they could replace the cache", fi.Mode())
+	}
+	return nil
+}
