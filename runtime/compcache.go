@@ -25,9 +25,10 @@ import (
 // Compiled guests on disk. wazero's own directory cache
 // (wazero.NewCompilationCacheWithDir) trusts its files: it checks a CRC
 // of the native code only, not the offsets of the functions within it,
-// which it jumps to (an entry with one changed compiles without error and
-// runs the wrong code), and it fails every later compilation of the
-// module on an entry it cannot read (TestWazeroCacheTrustsItsFiles). So a
+// which it jumps to (an entry with one changed loads without error), it
+// fails every later compilation of the module on an entry it cannot read
+// (TestWazeroCacheTrustsItsFiles), and it loads another module's entry
+// put under a module's name, on which Instantiate panicked. So a
 // CompilationCache keeps its entries itself, each sealed with a SHA-256
 // over the key it was stored under and its contents, and hands wazero
 // only an entry that verified, in a staging directory of its own (empty
@@ -62,8 +63,7 @@ import (
 // entries; nothing removes the old ones, nor bounds the directory's size:
 // remove it to start again.
 type CompilationCache struct {
-	dir     string                  // the user's directory
-	store   string                  // dir/<storeName>: the sealed entries
+	store   string                  // DIR/wasitls-rN-wazero-VERSION-GOARCH-GOOS: the sealed entries
 	staging string                  // wazero's directory beneath dir/staging-*: empty between compilations
 	wazero  wazero.CompilationCache // over staging
 	build   string                  // the wazero module built into the program
@@ -148,7 +148,7 @@ func OpenCompilationCache(dir, flag string) (*CompilationCache, error) {
 		os.RemoveAll(staging)
 		return nil, fmt.Errorf("%s %s: %w", flag, dir, err)
 	}
-	return &CompilationCache{dir: dir, store: store, staging: filepath.Join(staging, sub[0].Name()), wazero: wc, build: build}, nil
+	return &CompilationCache{store: store, staging: filepath.Join(staging, sub[0].Name()), wazero: wc, build: build}, nil
 }
 
 // mkdirPrivate creates dir, and its missing parents, accessible to the
