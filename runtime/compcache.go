@@ -345,6 +345,10 @@ func (c *CompilationCache) place(key [sha256.Size]byte, prefix string) map[strin
 			continue // another module's, or a file being written (see storeEntry)
 		}
 		path := filepath.Join(c.store, f.Name())
+		if !f.Type().IsRegular() {
+			c.refuse(path) // opening a pipe would wait
+			continue
+		}
 		payload, err := readEntry(path, key, name)
 		if err != nil {
 			c.refuse(path)

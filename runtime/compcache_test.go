@@ -1,3 +1,5 @@
+//go:build unix
+
 package runtime
 
 import (
@@ -7,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -165,6 +168,15 @@ func TestCompilationCacheCorrupt(t *testing.T) {
 		}},
 		{"writable by others", func(t *testing.T, p string, _ []byte, _ map[string]os.FileInfo) {
 			if err := os.Chmod(p, 0o666); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a pipe", func(t *testing.T, p string, _ []byte, _ map[string]os.FileInfo) {
+			// Opened, it would wait for a writer.
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
