@@ -272,7 +272,7 @@ func (p *pollable) wait(ctx context.Context, deadline time.Time, subscribe func(
 		deadline = cd
 	}
 	err := poll.Wait(p.p, deadline, ctx.Done())
-	if errors.Is(err, poll.ErrCanceled) {
+	if err == poll.ErrCanceled {
 		return ctx.Err()
 	}
 	return err

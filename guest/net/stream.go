@@ -22,7 +22,7 @@ func wait(p io.Pollable, d *deadline) error {
 		return net.ErrClosed
 	}
 	err := poll.Wait(p, t, ch)
-	if errors.Is(err, poll.ErrCanceled) {
+	if err == poll.ErrCanceled {
 		if _, closed := d.peek(); closed {
 			return net.ErrClosed
 		}

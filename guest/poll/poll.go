@@ -12,7 +12,10 @@ import (
 	"github.com/wasitls/wasitls/guest/wasi/io"
 )
 
-// ErrCanceled is returned by Wait when its cancel channel was closed.
+// ErrCanceled is returned by Wait when its cancel channel was closed. Wait
+// returns it itself, never wrapped: a caller compares with ==, which costs
+// the guest no call (errors.Is is one per Wait, on the nil of a wait that
+// ended well too).
 var ErrCanceled = errors.New("poll: wait canceled")
 
 // MaxBlock caps how long the poller blocks in the host when the guest is

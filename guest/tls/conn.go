@@ -742,7 +742,7 @@ func (c *Conn) Close() error {
 	r, w := c.r, c.w
 	var err error
 	if r != nil {
-		if err = c.closeNotify(); errors.Is(err, wasinet.ErrWriteInProgress) {
+		if err = c.closeNotify(); err != nil && errors.Is(err, wasinet.ErrWriteInProgress) {
 			err = nil // the Write is woken below
 		}
 	}

@@ -20,7 +20,7 @@ func await(ctx context.Context, p io.Pollable) error {
 		deadline = d
 	}
 	err := poll.Wait(p, deadline, ctx.Done())
-	if errors.Is(err, poll.ErrCanceled) {
+	if err == poll.ErrCanceled {
 		return ctx.Err()
 	}
 	return err
