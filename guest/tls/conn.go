@@ -164,8 +164,13 @@ type Conn struct {
 	clientHS ClientHandshake
 	serverHS ServerHandshake
 
-	r *wasinet.StreamReader
-	w *wasinet.StreamWriter
+	// r and w are the cleartext streams' reader and writer once the
+	// handshake finished (nil before): rs and ws, part of the Conn so
+	// that a handshake allocates neither.
+	r  *wasinet.StreamReader
+	w  *wasinet.StreamWriter
+	rs wasinet.StreamReader
+	ws wasinet.StreamWriter
 
 	closeMu  sync.Mutex
 	hsCancel context.CancelFunc // cancels a running step, or a handshake whose context can end
@@ -601,8 +606,9 @@ func (c *Conn) finish(ctx context.Context, f tls.FutureStreams) error {
 		}
 		return c.handshakeErr
 	}
-	r := wasinet.NewStreamReader(in)
-	w := wasinet.NewStreamWriter(out)
+	r, w := &c.rs, &c.ws
+	r.Init(in)
+	w.Init(out)
 	c.closeMu.Lock()
 	if c.closed {
 		// Close ran while the streams were on their way (its cancel came
