@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	wasinet "github.com/wasitls/wasitls/guest/net"
 	"github.com/wasitls/wasitls/guest/poll"
 	"github.com/wasitls/wasitls/guest/wasi/io"
 )
@@ -32,6 +33,13 @@ type streams interface {
 }
 
 func takeStreams(conn any) (io.InputStream, io.OutputStream, error) {
+	// A guest/net connection, the usual case, by its concrete type: a
+	// pointer compare, where the assertion to an interface is a look-up
+	// in the runtime's itab table (getitab), a few µs of the guest's per
+	// handshake.
+	if c, ok := conn.(*wasinet.Conn); ok {
+		return c.TakeStreams()
+	}
 	s, ok := conn.(streams)
 	if !ok {
 		return 0, 0, errors.New("wasitls: the connection must come from package guest/net (wasinet), whose raw streams the host can unwrap")
