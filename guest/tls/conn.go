@@ -16,6 +16,7 @@ import (
 	"time"
 
 	wasinet "github.com/wasitls/wasitls/guest/net"
+	"github.com/wasitls/wasitls/guest/poll"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
@@ -329,10 +330,11 @@ func (c *Conn) handshakeContext(ctx context.Context) error {
 		return c.handshakeErr
 	}
 	if ctx.Done() == nil {
-		// Nothing but Close ends the handshake: its cancel is a channel
-		// of the Conn's, with none of context.WithCancel's allocations,
-		// lock rounds and parent links (about a hundred guest calls).
-		c.hsClose = closeContext{Context: ctx, done: make(chan struct{})}
+		// Nothing but Close ends the handshake: its cancel is the
+		// Conn's own (closeContext's poll.Canceler), with none of
+		// context.WithCancel's allocations, lock rounds and parent
+		// links (about a hundred guest calls), and no channel.
+		c.hsClose = closeContext{Context: ctx, mu: &c.closeMu}
 		ctx = &c.hsClose
 	} else {
 		ctx2, cancel := context.WithCancel(ctx)
@@ -514,30 +516,48 @@ func (c *Conn) hostReason(fallback string) error {
 }
 
 // closeContext is the context of a handshake whose caller's context is
-// never done: done once Close calls cancelLocked, with c.closeMu held.
+// never done: done once Close calls cancelLocked, with the Conn's closeMu
+// (mu) held. The handshake's waits (await) end through its Canceler, with
+// no channel made or closed and no select for a parked wait; Done makes a
+// channel only for a caller that asks for one.
 type closeContext struct {
-	context.Context // the caller's: values and no deadline
-	done            chan struct{}
-	canceled        bool // guarded by the Conn's closeMu
+	context.Context             // the caller's: values and no deadline
+	mu              *sync.Mutex // the Conn's closeMu; nil before a handshake set x up
+	cancel          poll.Canceler
+	done            chan struct{} // made by Done; guarded by mu
+	canceled        bool          // guarded by mu
 }
 
-func (x *closeContext) Done() <-chan struct{} { return x.done }
+func (x *closeContext) Done() <-chan struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		x.done = make(chan struct{})
+		if x.canceled {
+			close(x.done)
+		}
+	}
+	return x.done
+}
 
 func (x *closeContext) Err() error {
-	select {
-	case <-x.done:
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.canceled {
 		return context.Canceled
-	default:
-		return nil
 	}
+	return nil
 }
 
 // cancelLocked ends the handshake's context, if a handshake started with
 // one. The Conn's closeMu is held.
 func (x *closeContext) cancelLocked() {
-	if x.done != nil && !x.canceled {
+	if x.mu != nil && !x.canceled {
 		x.canceled = true
-		close(x.done)
+		x.cancel.Cancel()
+		if x.done != nil {
+			close(x.done)
+		}
 	}
 }
 

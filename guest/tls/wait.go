@@ -16,6 +16,17 @@ import (
 // deadline passes.
 func await(ctx context.Context, p io.Pollable) error {
 	defer p.Drop()
+	if x, ok := ctx.(*closeContext); ok {
+		// Handshake's own context: ended by Close through its
+		// Canceler, and no deadline.
+		if err := poll.WaitCanceler(p, time.Time{}, &x.cancel); err != nil {
+			if err == poll.ErrCanceled {
+				return context.Canceled
+			}
+			return err
+		}
+		return nil
+	}
 	var deadline time.Time
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d
