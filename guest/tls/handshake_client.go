@@ -167,7 +167,8 @@ func (r *ClientIdentityRequest) Respond(ids []*Identity) {
 		return
 	}
 	r.done = true
-	tls.ClientIdentityRequestRespond(r.r, handlesOf(ids))
+	var buf [stackHandles]tls.PrivateIdentity
+	tls.ClientIdentityRequestRespond(r.r, handlesOf(buf[:0], ids))
 }
 
 // Decline offers no certificate.

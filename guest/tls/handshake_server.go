@@ -54,7 +54,8 @@ func (h *ServerHandshake) ConfigureIdentities(ids []*Identity) error {
 	if err := h.check(); err != nil {
 		return err
 	}
-	hs := handlesOf(ids)
+	var buf [stackHandles]tls.PrivateIdentity
+	hs := handlesOf(buf[:0], ids)
 	if err := h.hs.ConfigureServerIdentities(hs); err != nil {
 		return h.conn.hostReason("wasitls: the host refused the server identities")
 	}
