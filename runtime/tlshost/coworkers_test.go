@@ -1,0 +1,149 @@
+package tlshost
+
+import (
+	"context"
+	"crypto/tls"
+	"testing"
+	"time"
+
+	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/runtime/wasiio"
+)
+
+// awaitOnWaits runs the deferred handshake of f on waits with a deadline
+// (a Go guest's timer) until it completes.
+func awaitOnWaits(t *testing.T, f *future[backends.Conn]) {
+	t.Helper()
+	a, ok := f.source().(wasiio.Awaiter)
+	if !ok {
+		t.Fatalf("the future's source %T cannot run the handshake on the guest's wait", f.source())
+	}
+	for begin := time.Now(); !a.Ready(); {
+		if time.Since(begin) > waitLimit {
+			t.Fatal("the handshake did not complete")
+		}
+		if !a.Await(context.Background(), time.Now().Add(20*time.Millisecond)) {
+			t.Fatal("Await did not run the handshake")
+		}
+	}
+}
+
+// The handshakes a guest's waits run one after the other share one
+// coroutine, kept between them; closing the guest's set stops it, and a
+// session without a set (no guest) makes its own and leaves nothing.
+func TestPausableCoroutineReused(t *testing.T) {
+	p := newPKI(t)
+	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+		checkNoLeak(t)
+		workers := newCoWorkers()
+		var first *coWorker
+		for i := range 3 {
+			addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, 0)
+			tr, _ := heldTransport(t, dial(t, addr))
+			s := newClientSession(b, p.clientBase(), tr)
+			s.setWorkers(workers)
+			if err := s.Connect("localhost"); err != nil {
+				t.Fatal(err)
+			}
+			f := s.Finish()
+			awaitOnWaits(t, f)
+			conn, err := await(t, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGoServerEcho(t, conn, res, "")
+			s.Close()
+			if n := workers.idleCount(); n != 1 {
+				t.Fatalf("handshake %d: %d idle coroutines, want 1", i, n)
+			}
+			w := workers.idle[0]
+			if first == nil {
+				first = w
+			} else if w != first {
+				t.Fatalf("handshake %d ran on a new coroutine", i)
+			}
+		}
+		workers.Close()
+		if n := workers.idleCount(); n != 0 {
+			t.Fatalf("%d idle coroutines after Close", n)
+		}
+		// Without a set: a coroutine of its own, stopped at its end.
+		addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, 0)
+		tr, _ := heldTransport(t, dial(t, addr))
+		s := newClientSession(b, p.clientBase(), tr)
+		t.Cleanup(func() { s.Close() })
+		if err := s.Connect("localhost"); err != nil {
+			t.Fatal(err)
+		}
+		f := s.Finish()
+		awaitOnWaits(t, f)
+		conn, err := await(t, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkGoServerEcho(t, conn, res, "")
+	})
+}
+
+// Handshakes paused against silent peers each hold a coroutine of the
+// guest's; dropped, they end on goroutines and give their coroutines
+// back, of which the guest keeps maxIdleCoWorkers. A set closed while
+// handshakes are paused (the guest's close) stops its idle coroutines at
+// once and the others when their handshakes end: no goroutine is left.
+func TestPausableCoroutinesReleased(t *testing.T) {
+	b, err := backends.ByName("stdtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pausedToSilent := func(t *testing.T, workers *coWorkers) *clientSession {
+		s, a, _, helloed := deferredToSilent(t, b, -1)
+		s.setWorkers(workers)
+		if !a.Await(context.Background(), time.Now().Add(30*time.Millisecond)) {
+			t.Fatal("Await did not run the handshake")
+		}
+		within(t, waitLimit, helloed, "the ClientHello")
+		if a.Ready() {
+			t.Fatal("the handshake completed against a silent peer")
+		}
+		return s
+	}
+	dropAll := func(t *testing.T, ss []*clientSession) {
+		for _, s := range ss {
+			closeWithin(t, giveUpBound, s)
+			wantErr(t, futureErr(t, giveUpBound, s.streamsFut, "finish"), "aborted")
+		}
+	}
+	// The coroutine goes back once the resumption that saw the end
+	// returned, just after the future resolved.
+	idleSoon := func(t *testing.T, workers *coWorkers, want int) {
+		t.Helper()
+		for begin := time.Now(); workers.idleCount() != want; time.Sleep(time.Millisecond) {
+			if time.Since(begin) > waitLimit {
+				t.Fatalf("%d idle coroutines, want %d", workers.idleCount(), want)
+			}
+		}
+	}
+	t.Run("dropped", func(t *testing.T) {
+		checkNoLeak(t)
+		workers := newCoWorkers()
+		var ss []*clientSession
+		for range maxIdleCoWorkers + 2 {
+			ss = append(ss, pausedToSilent(t, workers))
+		}
+		if n := workers.idleCount(); n != 0 {
+			t.Fatalf("%d idle coroutines while every handshake is paused, want 0", n)
+		}
+		dropAll(t, ss)
+		idleSoon(t, workers, maxIdleCoWorkers)
+		workers.Close()
+		idleSoon(t, workers, 0)
+	})
+	t.Run("guest-closed-while-paused", func(t *testing.T) {
+		checkNoLeak(t)
+		workers := newCoWorkers()
+		ss := []*clientSession{pausedToSilent(t, workers), pausedToSilent(t, workers)}
+		workers.Close()
+		dropAll(t, ss)
+		idleSoon(t, workers, 0)
+	})
+}
