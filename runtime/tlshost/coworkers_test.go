@@ -10,10 +10,21 @@ import (
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
-// awaitOnWaits runs the deferred handshake of f on waits with a deadline
-// (a Go guest's timer) until it completes.
-func awaitOnWaits(t *testing.T, f *future[backends.Conn]) {
+// handshakeOnWaits makes a client session of b with workers (nil: none)
+// to a crypto/tls server and runs its deferred handshake on waits with a
+// deadline (a Go guest's timer) until it completes, then checks the
+// connection. The session is closed when the test ends.
+func handshakeOnWaits(t *testing.T, p *pki, b backends.Backend, workers *coWorkers) *clientSession {
 	t.Helper()
+	addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, 0)
+	tr, _ := heldTransport(t, dial(t, addr))
+	s := newClientSession(b, p.clientBase(), tr)
+	t.Cleanup(func() { s.Close() })
+	s.setWorkers(workers)
+	if err := s.Connect("localhost"); err != nil {
+		t.Fatal(err)
+	}
+	f := s.Finish()
 	a, ok := f.source().(wasiio.Awaiter)
 	if !ok {
 		t.Fatalf("the future's source %T cannot run the handshake on the guest's wait", f.source())
@@ -24,6 +35,25 @@ func awaitOnWaits(t *testing.T, f *future[backends.Conn]) {
 		}
 		if !a.Await(context.Background(), time.Now().Add(20*time.Millisecond)) {
 			t.Fatal("Await did not run the handshake")
+		}
+	}
+	conn, err := await(t, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGoServerEcho(t, conn, res, "")
+	return s
+}
+
+// idleSoon waits until workers keeps want idle coroutines: a coroutine
+// goes back once the resumption that saw its handshake end returned,
+// just after the handshake's future resolved (on a goroutine, for a
+// handshake someone other than a lone wait looked at).
+func idleSoon(t *testing.T, workers *coWorkers, want int) {
+	t.Helper()
+	for begin := time.Now(); workers.idleCount() != want; time.Sleep(time.Millisecond) {
+		if time.Since(begin) > waitLimit {
+			t.Fatalf("%d idle coroutines, want %d", workers.idleCount(), want)
 		}
 	}
 }
@@ -38,25 +68,11 @@ func TestPausableCoroutineReused(t *testing.T) {
 		workers := newCoWorkers()
 		var first *coWorker
 		for i := range 3 {
-			addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, 0)
-			tr, _ := heldTransport(t, dial(t, addr))
-			s := newClientSession(b, p.clientBase(), tr)
-			s.setWorkers(workers)
-			if err := s.Connect("localhost"); err != nil {
-				t.Fatal(err)
-			}
-			f := s.Finish()
-			awaitOnWaits(t, f)
-			conn, err := await(t, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkGoServerEcho(t, conn, res, "")
-			s.Close()
-			if n := workers.idleCount(); n != 1 {
-				t.Fatalf("handshake %d: %d idle coroutines, want 1", i, n)
-			}
+			handshakeOnWaits(t, p, b, workers).Close()
+			idleSoon(t, workers, 1)
+			workers.mu.Lock()
 			w := workers.idle[0]
+			workers.mu.Unlock()
 			if first == nil {
 				first = w
 			} else if w != first {
@@ -68,20 +84,7 @@ func TestPausableCoroutineReused(t *testing.T) {
 			t.Fatalf("%d idle coroutines after Close", n)
 		}
 		// Without a set: a coroutine of its own, stopped at its end.
-		addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, 0)
-		tr, _ := heldTransport(t, dial(t, addr))
-		s := newClientSession(b, p.clientBase(), tr)
-		t.Cleanup(func() { s.Close() })
-		if err := s.Connect("localhost"); err != nil {
-			t.Fatal(err)
-		}
-		f := s.Finish()
-		awaitOnWaits(t, f)
-		conn, err := await(t, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkGoServerEcho(t, conn, res, "")
+		handshakeOnWaits(t, p, b, nil)
 	})
 }
 
@@ -111,16 +114,6 @@ func TestPausableCoroutinesReleased(t *testing.T) {
 		for _, s := range ss {
 			closeWithin(t, giveUpBound, s)
 			wantErr(t, futureErr(t, giveUpBound, s.streamsFut, "finish"), "aborted")
-		}
-	}
-	// The coroutine goes back once the resumption that saw the end
-	// returned, just after the future resolved.
-	idleSoon := func(t *testing.T, workers *coWorkers, want int) {
-		t.Helper()
-		for begin := time.Now(); workers.idleCount() != want; time.Sleep(time.Millisecond) {
-			if time.Since(begin) > waitLimit {
-				t.Fatalf("%d idle coroutines, want %d", workers.idleCount(), want)
-			}
 		}
 	}
 	t.Run("dropped", func(t *testing.T) {
