@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -220,7 +221,8 @@ func resumptionLoop(b *testing.B, full, resumed func() (time.Duration, bool)) {
 // deadline (a Go guest's, through its socket's transport), alternately on
 // a kept coroutine and on a new one (a session without the guest's set),
 // in the same loop. It reports both times, from the transport to the
-// server's byte, and their ratio (kept/new: below 1 is cheaper).
+// server's byte, and their ratio (kept/new: below 1 is cheaper), and the
+// goroutines started per handshake of each (the server's own included).
 func BenchmarkPausableCoroutine(b *testing.B) {
 	p := newPKI(b)
 	addr := tlsEchoServer(b, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}, SessionTicketsDisabled: true})
@@ -259,21 +261,32 @@ func BenchmarkPausableCoroutine(b *testing.B) {
 		}
 		return time.Since(start)
 	}
+	// Goroutines started, the server's per connection among them.
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	started := func() uint64 { metrics.Read(created); return created[0].Value.Uint64() }
 	var kept, fresh time.Duration
+	var gKept, gFresh uint64
+	timed := func(w *coWorkers, d *time.Duration, g *uint64) {
+		g0 := started()
+		*d += once(w)
+		*g += started() - g0
+	}
 	i := 0
 	for b.Loop() {
 		if i%2 == 0 {
-			kept += once(workers)
-			fresh += once(nil)
+			timed(workers, &kept, &gKept)
+			timed(nil, &fresh, &gFresh)
 		} else {
-			fresh += once(nil)
-			kept += once(workers)
+			timed(nil, &fresh, &gFresh)
+			timed(workers, &kept, &gKept)
 		}
 		i++
 	}
 	n := float64(i)
 	b.ReportMetric(float64(kept.Nanoseconds())/n, "ns-kept/op")
 	b.ReportMetric(float64(fresh.Nanoseconds())/n, "ns-new/op")
+	b.ReportMetric(float64(gKept)/n, "goroutines-kept/op")
+	b.ReportMetric(float64(gFresh)/n, "goroutines-new/op")
 	b.ReportMetric(float64(kept)/float64(fresh), "kept/new")
 	b.ReportMetric(0, "ns/op")
 }
