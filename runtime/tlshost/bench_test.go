@@ -226,7 +226,7 @@ func resumptionLoop(b *testing.B, full, resumed func() (time.Duration, bool)) {
 func BenchmarkPausableCoroutine(b *testing.B) {
 	p := newPKI(b)
 	addr := tlsEchoServer(b, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}, SessionTicketsDisabled: true})
-	workers := newCoWorkers()
+	workers := newCoWorkers(coWorkerIdle)
 	b.Cleanup(func() { workers.Close() })
 	base := p.clientBase()
 	once := func(w *coWorkers) time.Duration {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"sync"
+	"time"
 
 	"github.com/wasitls/wasitls/runtime"
 )
@@ -23,6 +24,8 @@ type coWorker struct {
 	// first runs.
 	job   func()
 	pause func() bool
+	// idleSince is when it was kept, under its coWorkers' mu.
+	idleSince time.Time
 }
 
 func newCoWorker() *coWorker {
@@ -52,21 +55,33 @@ func newCoWorker() *coWorker {
 // bound. What ended beyond this many is stopped.
 const maxIdleCoWorkers = 2
 
+// coWorkerIdle is how long a kept coroutine waits for the guest's next
+// handshake: past it, it is stopped, so that a guest that stopped making
+// handshakes holds none.
+const coWorkerIdle = time.Second
+
 // A coWorkers is one guest's idle coroutines, closed with the guest
 // (runtime.Guest.SetValue): its idle coroutines are stopped then, and
 // those that come back after are stopped as they come.
 type coWorkers struct {
 	mu     sync.Mutex
-	idle   []*coWorker
+	idle   []*coWorker // the longest idle first
 	closed bool
 	buf    [maxIdleCoWorkers]*coWorker
+	// sweep stops the coroutines idle for idleFor; armed while any is
+	// kept, made at the first.
+	idleFor time.Duration
+	sweep   *time.Timer
+	armed   bool
 }
 
 // coWorkersKey is the key of a host's coWorkers in a runtime.Guest.
 type coWorkersKey struct{ h *Host }
 
-func newCoWorkers() *coWorkers {
-	p := &coWorkers{}
+// newCoWorkers makes a guest's set, whose coroutines are stopped once
+// idle for idleFor.
+func newCoWorkers(idleFor time.Duration) *coWorkers {
+	p := &coWorkers{idleFor: idleFor}
 	p.idle = p.buf[:0]
 	return p
 }
@@ -105,13 +120,51 @@ func (p *coWorkers) put(w *coWorker) {
 	if p != nil {
 		p.mu.Lock()
 		if !p.closed && len(p.idle) < maxIdleCoWorkers {
+			w.idleSince = time.Now()
 			p.idle = append(p.idle, w)
+			if !p.armed {
+				p.armed = true
+				if p.sweep == nil {
+					p.sweep = time.AfterFunc(p.idleFor, p.sweepIdle)
+				} else {
+					p.sweep.Reset(p.idleFor)
+				}
+			}
 			p.mu.Unlock()
 			return
 		}
 		p.mu.Unlock()
 	}
 	w.stop()
+}
+
+// sweepIdle stops the coroutines kept for idleFor or longer, and comes
+// back for the others when theirs is up.
+func (p *coWorkers) sweepIdle() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].idleSince) >= p.idleFor {
+		n++
+	}
+	var stale [maxIdleCoWorkers]*coWorker
+	copy(stale[:], p.idle[:n])
+	k := copy(p.idle, p.idle[n:])
+	clear(p.idle[k:])
+	p.idle = p.idle[:k]
+	if k > 0 {
+		p.sweep.Reset(p.idleFor - now.Sub(p.idle[0].idleSince))
+	} else {
+		p.armed = false
+	}
+	p.mu.Unlock()
+	for _, w := range stale[:n] {
+		w.stop()
+	}
 }
 
 // Close stops the idle coroutines; those still running handshakes are
@@ -121,6 +174,9 @@ func (p *coWorkers) Close() error {
 	idle := p.idle
 	p.idle = nil
 	p.closed = true
+	if p.sweep != nil {
+		p.sweep.Stop()
+	}
 	p.mu.Unlock()
 	for _, w := range idle {
 		w.stop()

@@ -65,7 +65,7 @@ func TestPausableCoroutineReused(t *testing.T) {
 	p := newPKI(t)
 	forEachBackend(t, func(t *testing.T, b backends.Backend) {
 		checkNoLeak(t)
-		workers := newCoWorkers()
+		workers := newCoWorkers(time.Minute)
 		var first *coWorker
 		for i := range 3 {
 			handshakeOnWaits(t, p, b, workers).Close()
@@ -92,7 +92,8 @@ func TestPausableCoroutineReused(t *testing.T) {
 // guest's; dropped, they end on goroutines and give their coroutines
 // back, of which the guest keeps maxIdleCoWorkers. A set closed while
 // handshakes are paused (the guest's close) stops its idle coroutines at
-// once and the others when their handshakes end: no goroutine is left.
+// once and the others when their handshakes end, and a guest that stops
+// making handshakes keeps none past idleFor: no goroutine is left.
 func TestPausableCoroutinesReleased(t *testing.T) {
 	b, err := backends.ByName("stdtls")
 	if err != nil {
@@ -118,7 +119,7 @@ func TestPausableCoroutinesReleased(t *testing.T) {
 	}
 	t.Run("dropped", func(t *testing.T) {
 		checkNoLeak(t)
-		workers := newCoWorkers()
+		workers := newCoWorkers(time.Minute)
 		var ss []*clientSession
 		for range maxIdleCoWorkers + 2 {
 			ss = append(ss, pausedToSilent(t, workers))
@@ -131,9 +132,17 @@ func TestPausableCoroutinesReleased(t *testing.T) {
 		workers.Close()
 		idleSoon(t, workers, 0)
 	})
+	t.Run("idle", func(t *testing.T) {
+		// Kept coroutines are stopped once idle for idleFor, with the
+		// guest alive.
+		checkNoLeak(t)
+		workers := newCoWorkers(50 * time.Millisecond)
+		dropAll(t, []*clientSession{pausedToSilent(t, workers), pausedToSilent(t, workers)})
+		idleSoon(t, workers, 0)
+	})
 	t.Run("guest-closed-while-paused", func(t *testing.T) {
 		checkNoLeak(t)
-		workers := newCoWorkers()
+		workers := newCoWorkers(time.Minute)
 		ss := []*clientSession{pausedToSilent(t, workers), pausedToSilent(t, workers)}
 		workers.Close()
 		dropAll(t, ss)

@@ -121,7 +121,7 @@ func (h *Host) NewGuest(ctx context.Context, g *runtime.Guest) error {
 	g.SetValue(peerCertBytesKey{h}, h.newPeerCertBytes(g))
 	g.SetValue(readAheadBytesKey{h}, h.newReadAheadBytes(g))
 	g.SetValue(settingsBytesKey{h}, h.newSettingsBytes(g))
-	g.SetValue(coWorkersKey{h}, newCoWorkers())
+	g.SetValue(coWorkersKey{h}, newCoWorkers(coWorkerIdle))
 	if size := h.cfg.sessionCacheSize(); size > 0 {
 		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))
 	}
