@@ -34,7 +34,7 @@ func init() {
 	runExtensions = append(runExtensions, tlsRunFlags)
 }
 
-const demoUsage = `usage: wasitls demo [--backend NAME]
+const demoUsage = `usage: wasitls demo [--backend NAME] [--compilation-cache DIR]
 
 Builds the example guests (examples/server-showcase, examples/client-showcase
 and examples/client-minimal) for GOOS=wasip1 with the go command, mints a
@@ -60,6 +60,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	backend := fs.String("backend", "", "demonstrate only this `backend` ("+strings.Join(backends.Names(), ", ")+")")
+	cacheDir := fs.String("compilation-cache", "", "keep the guests' compiled code in `DIR` and load it from there in later runs, as for wasitls run (off by default)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, demoUsage)
 		fs.PrintDefaults()
@@ -84,6 +85,14 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		wasm[g] = b
 	}
+	var cache *runtime.CompilationCache
+	if *cacheDir != "" {
+		var err error
+		if cache, err = runtime.OpenCompilationCache(*cacheDir, "--compilation-cache"); err != nil {
+			return err
+		}
+		defer cache.Close(context.Background())
+	}
 	pki, err := newDemoPKI()
 	if err != nil {
 		return err
@@ -92,7 +101,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	for _, name := range names {
 		fmt.Fprintf(stdout, "\n=== backend %s\n", name)
-		if err := runDemo(ctx, name, wasm, pki, stdout); err != nil {
+		if err := runDemo(ctx, name, wasm, pki, cache, stdout); err != nil {
 			return fmt.Errorf("demo: backend %s: %w", name, err)
 		}
 	}
@@ -140,8 +149,9 @@ func newDemoPKI() (*demoPKI, error) {
 	return &demoPKI{ca: ca, dir: dir}, nil
 }
 
-// runDemo runs the server guest and two client connections over backend.
-func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *demoPKI, stdout io.Writer) error {
+// runDemo runs the server guest and two client connections over backend,
+// compiling the guests through cache when not nil.
+func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *demoPKI, cache *runtime.CompilationCache, stdout io.Writer) error {
 	var out sync.Mutex // serializes the lines of the guests and the host
 	policy := new(sockets.Policy)
 	if err := policy.AllowListen("127.0.0.1:*"); err != nil {
@@ -152,7 +162,7 @@ func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *d
 	}
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: pki.ca.Pool(), ClientCAs: pki.ca.Pool(), Logger: demoLogger(stdout, &out)})
 
-	r := newRuntime(ctx, runtime.NewFastRuntimeConfig())
+	r := newRuntime(ctx, runtime.NewFastRuntimeConfig(), cache)
 	defer r.Close(context.Background())
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}, StopFlag: true})
 	if err != nil {

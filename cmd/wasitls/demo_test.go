@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/cachefiles"
 )
 
 // TestDemo runs the demo over every registered backend and checks that
@@ -16,7 +17,8 @@ func TestDemo(t *testing.T) {
 		t.Skip("builds three guests")
 	}
 	var out, errOut bytes.Buffer
-	if code := dispatch(context.Background(), []string{"demo"}, &out, &errOut); code != 0 {
+	cache := t.TempDir()
+	if code := dispatch(context.Background(), []string{"demo", "--compilation-cache", cache}, &out, &errOut); code != 0 {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
 	got := out.String()
@@ -52,6 +54,11 @@ func TestDemo(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", got)
+	}
+	// --compilation-cache: the three guests' code is kept, compiled once
+	// for both backends.
+	if n := len(cachefiles.Entries(t, cache)); n != len(demoGuests) {
+		t.Errorf("--compilation-cache holds %d entries, want %d (one a guest)", n, len(demoGuests))
 	}
 }
 

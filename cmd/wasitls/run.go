@@ -90,6 +90,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&env, "env", "set the guest environment variable `KEY=VALUE` (repeatable)")
 	inheritEnv := fs.Bool("inherit-env", false, "pass the whole host environment to the guest")
 	fs.Var(&dirs, "dir", "preopen host directory `HOST[:GUEST][:ro|:rw]` for wasi_snapshot_preview1 and wasi:filesystem (repeatable; GUEST defaults to HOST; writable unless :ro; a HOST holding colons is taken whole when GUEST follows it; paths stay beneath it, symbolic links included)")
+	cacheDir := fs.String("compilation-cache", "", "keep the guest's compiled code in `DIR` (created 0700; refused if another user's or writable by group or others) "+
+		"and load it from there in later runs: a start-up several times as fast for a large guest. Off by default")
 	limits := limitFlags(fs)
 	var builds []func() (runtime.Extension, error)
 	for _, ext := range runExtensions {
@@ -167,7 +169,13 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("guest: %w", err)
 	}
-	return runGuest(ctx, path, wasm, cfg, mc, stderr)
+	var cache *runtime.CompilationCache
+	if *cacheDir != "" {
+		if cache, err = runtime.OpenCompilationCache(*cacheDir, "--compilation-cache"); err != nil {
+			return err
+		}
+	}
+	return runGuest(ctx, path, wasm, cache, cfg, mc, stderr)
 }
 
 // maxGuestFile bounds the guest's file, the most the host reads into
@@ -227,22 +235,30 @@ func parseDir(s string) (runtime.Dir, error) {
 }
 
 // runGuest compiles and runs wasm, read from path (which errors about the
-// file itself name); the guest's exit code comes back as a
-// *sys.ExitError. Once ctx is done (SIGINT), the guest is closed at its
+// file itself name), through cache when not nil, which it closes; the
+// guest's exit code comes back as a *sys.ExitError. Once ctx is done (SIGINT), the guest is closed at its
 // next call or wait; a guest that has not stopped interruptGrace later is
 // left behind, with a note on stderr, so that the command always ends
 // promptly.
-func runGuest(ctx context.Context, path string, wasm []byte, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
+func runGuest(ctx context.Context, path string, wasm []byte, cache *runtime.CompilationCache, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
 	var comp *component.Component
 	if err := runtime.CheckBinary(wasm); errors.Is(err, runtime.ErrComponent) {
 		if comp, err = component.Parse(wasm); err != nil {
+			cache.Close(context.Background())
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	} else if err != nil {
+		cache.Close(context.Background())
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- instantiate(ctx, wasm, comp, cfg, mc, stderr) }()
+	go func() {
+		// The cache is closed after the wazero runtime, by the guest's
+		// goroutine: a guest left behind keeps its code.
+		err := instantiate(ctx, wasm, comp, cache, cfg, mc, stderr)
+		cache.Close(context.Background())
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		return err
@@ -265,9 +281,9 @@ const interruptGrace = 500 * time.Millisecond
 const notStoppedNote = "wasitls: the guest had not stopped"
 
 // instantiate runs the component comp, or else the core module wasm, on a
-// wazero runtime of its own.
-func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
-	r, compiled, err := compile(ctx, wasm, comp, &cfg, stderr)
+// wazero runtime of its own, compiling through cache when not nil.
+func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cache *runtime.CompilationCache, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
+	r, compiled, err := compile(ctx, wasm, comp, cache, &cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -290,14 +306,19 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, cf
 	return inst.Close(context.Background())
 }
 
-// compilationCache, when not nil, is shared by the wazero runtimes the
-// command makes. A run compiles its guest once, so the command leaves it
-// nil; the package's tests, which run the same few guests dozens of times
-// in one process (seconds of CPU to compile each), set it.
+// compilationCache, when not nil, is shared in memory by the wazero
+// runtimes the command makes without a cache on disk (--compilation-cache).
+// A run compiles its guest once, so the command leaves it nil; the
+// package's tests, which run the same few guests dozens of times in one
+// process (seconds of CPU to compile each), set it.
 var compilationCache wazero.CompilationCache
 
-// newRuntime is wazero.NewRuntimeWithConfig with compilationCache.
-func newRuntime(ctx context.Context, c wazero.RuntimeConfig) wazero.Runtime {
+// newRuntime is wazero.NewRuntimeWithConfig, compiling through cache when
+// not nil, else with compilationCache.
+func newRuntime(ctx context.Context, c wazero.RuntimeConfig, cache *runtime.CompilationCache) wazero.Runtime {
+	if cache != nil {
+		return cache.NewRuntime(ctx, c)
+	}
 	if compilationCache != nil {
 		c = c.WithCompilationCache(compilationCache)
 	}
@@ -315,24 +336,24 @@ func newRuntime(ctx context.Context, c wazero.RuntimeConfig) wazero.Runtime {
 // stack still bounded
 // (runtime.Limits.TableEntries, applied here as the modules are compiled,
 // and runtime.Limits.Stack).
-func compile(ctx context.Context, wasm []byte, comp *component.Component, cfg *runtime.Config, stderr io.Writer) (wazero.Runtime, wazero.CompiledModule, error) {
+func compile(ctx context.Context, wasm []byte, comp *component.Component, cache *runtime.CompilationCache, cfg *runtime.Config, stderr io.Writer) (wazero.Runtime, wazero.CompiledModule, error) {
 	if comp != nil {
 		// Every core module, nested components' included, must take the
 		// flag, or none runs with it; the rewrites are kept for the
 		// instantiation, which does not rewrite again.
 		if err := comp.PrepareStopWith(cfg.Limits.RewriteOptions()); err != nil {
 			fmt.Fprintf(stderr, "wasitls: running the component with wazero's termination checks (slower): %v\n", err)
-			return newRuntime(ctx, runtime.NewRuntimeConfig()), nil, nil
+			return newRuntime(ctx, runtime.NewRuntimeConfig(), cache), nil, nil
 		}
 		cfg.StopFlag = true
-		return newRuntime(ctx, runtime.NewFastRuntimeConfig()), nil, nil
+		return newRuntime(ctx, runtime.NewFastRuntimeConfig(), cache), nil, nil
 	}
-	r := newRuntime(ctx, runtime.NewFastRuntimeConfig())
+	r := newRuntime(ctx, runtime.NewFastRuntimeConfig(), cache)
 	compiled, err := runtime.CompileModuleLimits(ctx, r, wasm, cfg.Limits)
 	var refused *stopcheck.Error
 	if errors.As(err, &refused) {
 		r.Close(context.Background())
-		r = newRuntime(ctx, runtime.NewRuntimeConfig())
+		r = newRuntime(ctx, runtime.NewRuntimeConfig(), cache)
 		if compiled, err = runtime.CompileModuleChecked(ctx, r, wasm, cfg.Limits); err == nil {
 			fmt.Fprintf(stderr, "wasitls: running the guest with wazero's termination checks (slower): %v\n", refused)
 		}

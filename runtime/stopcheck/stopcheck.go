@@ -10,6 +10,14 @@ import (
 	"github.com/wasitls/wasitls/internal/wasmbin"
 )
 
+// Version names the rewrites of this package (Instrument, InstrumentWith,
+// InstrumentStack, CapTables): raise it with any change to what they
+// emit or to what the host reads of a rewritten module (the globals and
+// exports it adds), so that native code compiled from an older rewrite
+// and kept on disk (runtime.CompilationCache, which also keys on the
+// rewritten bytes) is not used.
+const Version = 1
+
 // GlobalName is the name the stop global is exported under.
 const GlobalName = "wasitls:stop"
 

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasitls/wasitls/internal/cachefiles"
+	"github.com/wasitls/wasitls/internal/cguest"
+)
+
+// TestRunCompilationCache runs a Go guest (a core module) and a C
+// component twice with --compilation-cache: the first run stores the
+// compiled code, the second runs the guest the same from the entries
+// without writing them again (an entry is written only when wazero
+// compiled), and nothing else is left in the directory.
+func TestRunCompilationCache(t *testing.T) {
+	comp := filepath.Join(t.TempDir(), "hello.wasm")
+	b := cguest.Build(t, cguest.Spec{Sources: []string{"../../runtime/testdata/components/hello.c"}, Adapter: cguest.Command})
+	if err := os.WriteFile(comp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "file.txt"), []byte("from the host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, guest, want string
+		entries           int
+	}{
+		{"core", wasmFile(t, "./testdata/envdir"), "GREETING=hi\n", 1},
+		{"component", comp, "GREETING=hi\n", 2}, // the main module and the adapter
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "cache")
+			run := func() {
+				t.Helper()
+				code, stdout, stderr := runCLI(t, "--compilation-cache", dir, "--env", "GREETING=hi", "--dir", data+":/data:ro", tc.guest)
+				if code != 0 || !strings.Contains(stdout, tc.want) {
+					t.Fatalf("code %d, stdout %q, stderr %q", code, stdout, stderr)
+				}
+			}
+			run()
+			first := cachefiles.Entries(t, dir)
+			if len(first) != tc.entries {
+				t.Fatalf("%d entries after the first run, want %d: %v", len(first), tc.entries, first)
+			}
+			run()
+			cachefiles.CheckUnchanged(t, first, cachefiles.Entries(t, dir))
+			if all, _ := os.ReadDir(dir); len(all) != 1 {
+				t.Errorf("the cache directory holds %d files, want the entries' directory alone", len(all))
+			}
+		})
+	}
+}
+
+// TestRunCompilationCacheRefused: a directory its group or others may
+// write is refused, the error naming the flag, before the guest runs.
+func TestRunCompilationCacheRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	guest := filepath.Join(t.TempDir(), "guest.wasm")
+	if err := os.WriteFile(guest, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "--compilation-cache", dir, guest)
+	if code != 1 || !strings.Contains(stderr, "--compilation-cache "+dir+": ") || !strings.Contains(stderr, "writable by its group or others") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}

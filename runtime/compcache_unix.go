@@ -1,0 +1,44 @@
+//go:build unix
+
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// checkOwner refuses a file or directory that is not the current user's
+// or that its group or others may write, as ssh's StrictModes does.
+func checkOwner(fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("cannot tell who owns %s", fi.Name())
+	}
+	if uid := os.Getuid(); int(st.Uid) != uid {
+		return fmt.Errorf("%s is owned by uid %d, not the current user (uid %d): "+
+			"the cache holds native code the host runs, so it must be the user's own", fi.Name(), st.Uid, uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s is writable by its group or others (mode %v): "+
+			"the cache holds native code the host runs; chmod go-w it, or use another directory", fi.Name(), fi.Mode())
+	}
+	return nil
+}
+
+// checkParent refuses a parent directory of the cache that is neither the
+// current user's nor root's, or that its group or others may write
+// without its sticky bit.
+func checkParent(fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("cannot tell who owns %s", fi.Name())
+	}
+	if uid := os.Getuid(); int(st.Uid) != uid && st.Uid != 0 {
+		return fmt.Errorf("owned by uid %d, neither the current user (uid %d) nor root: it could replace the cache", st.Uid, uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("writable by its group or others without the sticky bit (mode %v): they could replace the cache", fi.Mode())
+	}
+	return nil
+}
