@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
-	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // handshakeOnWaits makes a client session of b with workers (nil: none)
@@ -17,18 +16,7 @@ import (
 func handshakeOnWaits(t *testing.T, p *pki, b backends.Backend, workers *coWorkers) *clientSession {
 	t.Helper()
 	addr, res := goServerAfter(t, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}}, 0)
-	tr, _ := heldTransport(t, dial(t, addr))
-	s := newClientSession(b, p.clientBase(), tr)
-	t.Cleanup(func() { s.Close() })
-	s.setWorkers(workers)
-	if err := s.Connect("localhost"); err != nil {
-		t.Fatal(err)
-	}
-	f := s.Finish()
-	a, ok := f.source().(wasiio.Awaiter)
-	if !ok {
-		t.Fatalf("the future's source %T cannot run the handshake on the guest's wait", f.source())
-	}
+	s, a := deferredSession(t, b, p, dial(t, addr), -1, workers)
 	for begin := time.Now(); !a.Ready(); {
 		if time.Since(begin) > waitLimit {
 			t.Fatal("the handshake did not complete")
@@ -37,7 +25,7 @@ func handshakeOnWaits(t *testing.T, p *pki, b backends.Backend, workers *coWorke
 			t.Fatal("Await did not run the handshake")
 		}
 	}
-	conn, err := await(t, f)
+	conn, err := await(t, s.streamsFut)
 	if err != nil {
 		t.Fatal(err)
 	}
