@@ -84,13 +84,20 @@ func (c *Conn) opErr(op string, err error) error {
 // Read implements net.Conn.
 func (c *Conn) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
-	return n, c.opErr("read", err)
+	if err != nil {
+		// opErr is not inlined: a call of the guest's per Read.
+		err = c.opErr("read", err)
+	}
+	return n, err
 }
 
 // Write implements net.Conn.
 func (c *Conn) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
-	return n, c.opErr("write", err)
+	if err != nil {
+		err = c.opErr("write", err)
+	}
+	return n, err
 }
 
 // Close flushes what was written (bounded by the write deadline, or five

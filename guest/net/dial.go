@@ -123,13 +123,23 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 
 // DialContext connects to address on network, trying each resolved address
 // in turn until one connects.
+//
+// The Timeout's context is made here, and the dial is its own function:
+// a function with a defer it cannot open-code (the dial's many returns
+// would make it so) runs the runtime's deferreturn at every return, even
+// when no defer was registered, a few µs of the guest's per dial.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if d.Timeout > 0 {
+		ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+		return dial(ctx, network, address)
+	}
+	return dial(ctx, network, address)
+}
+
+// dial is DialContext once the Timeout's context is made.
+func dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if _, _, err := udpFamily(network); err == nil {
-		if d.Timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, d.Timeout)
-			defer cancel()
-		}
 		c, err := dialUDP(ctx, network, address)
 		if err != nil {
 			return nil, err
@@ -147,11 +157,6 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	port, err := parsePort(portStr)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-	}
-	if d.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
-		defer cancel()
 	}
 	// An IP literal (the common case of a loopback or configured peer)
 	// is dialed without a lookup and its one-element list on the heap.
@@ -267,7 +272,7 @@ func (p *pollable) wait(ctx context.Context, deadline time.Time, subscribe func(
 		deadline = cd
 	}
 	err := poll.Wait(p.p, deadline, ctx.Done())
-	if errors.Is(err, poll.ErrCanceled) {
+	if err == poll.ErrCanceled {
 		return ctx.Err()
 	}
 	return err

@@ -150,7 +150,7 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
-		if _, closed := l.dl.peek(); closed {
+		if l.dl.isClosed() {
 			return nil, l.opErr(net.ErrClosed)
 		}
 		sock, in, out, err := l.sock.Accept()

@@ -22,7 +22,7 @@ func wait(p io.Pollable, d *deadline) error {
 		return net.ErrClosed
 	}
 	err := poll.Wait(p, t, ch)
-	if errors.Is(err, poll.ErrCanceled) {
+	if err == poll.ErrCanceled {
 		if _, closed := d.peek(); closed {
 			return net.ErrClosed
 		}
@@ -76,6 +76,11 @@ const streamingRead = 4 << 10
 func NewStreamReader(s io.InputStream) *StreamReader {
 	return &StreamReader{s: s}
 }
+
+// Init makes r, a zero StreamReader that nothing uses yet, own s, as
+// NewStreamReader does: for a reader that is a field of another value
+// (guest/tls's Conn), so that it costs no allocation of its own.
+func (r *StreamReader) Init(s io.InputStream) { r.s = s }
 
 // Read reads what is available, waiting (on the poller) until something is.
 // It returns io.EOF once the stream is closed.
@@ -209,6 +214,10 @@ type StreamWriter struct {
 func NewStreamWriter(s io.OutputStream) *StreamWriter {
 	return &StreamWriter{s: s}
 }
+
+// Init makes w, a zero StreamWriter that nothing uses yet, own s, as
+// NewStreamWriter does, for a writer that is a field of another value.
+func (w *StreamWriter) Init(s io.OutputStream) { w.s = s }
 
 // budget waits until the stream accepts at least one byte.
 func (w *StreamWriter) budget() (uint64, error) {

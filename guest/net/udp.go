@@ -336,7 +336,7 @@ func waitEither(a, b io.Pollable, d *deadline) error {
 	if _, closed := d.peek(); closed {
 		return net.ErrClosed
 	}
-	if errors.Is(err, poll.ErrCanceled) {
+	if err == poll.ErrCanceled {
 		return nil
 	}
 	return err

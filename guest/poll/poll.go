@@ -12,7 +12,10 @@ import (
 	"github.com/wasitls/wasitls/guest/wasi/io"
 )
 
-// ErrCanceled is returned by Wait when its cancel channel was closed.
+// ErrCanceled is returned by Wait when its cancel channel was closed. Wait
+// returns it itself, never wrapped: a caller compares with ==, which costs
+// the guest no call (errors.Is is one per Wait, on the nil of a wait that
+// ended well too).
 var ErrCanceled = errors.New("poll: wait canceled")
 
 // MaxBlock caps how long the poller blocks in the host when the guest is
@@ -47,6 +50,35 @@ type waiter struct {
 	// and has not returned from its yield yet (counted in poller.away).
 	away bool
 	err  error
+	// c is the Canceler of a WaitCanceler, nil for Wait.
+	c *Canceler
+}
+
+// A Canceler ends the wait made with it (WaitCanceler) when Cancel is
+// called, and every wait made with it after, as closing a cancel channel
+// ends Wait's: with no channel to make and close, and no select for a wait
+// whose goroutine is parked (in WebAssembly, a select and a channel made
+// and closed per wait are a few µs of the guest's). The zero value is
+// ready to use; a Canceler in use must not be copied.
+type Canceler struct {
+	canceled bool    // guarded by state.mu
+	w        *waiter // the wait in progress, if any; guarded by state.mu
+}
+
+// Cancel ends the wait in progress with ErrCanceled, and makes every later
+// wait with c return ErrCanceled at once.
+func (c *Canceler) Cancel() {
+	s := &state
+	s.mu.Lock()
+	c.canceled = true
+	if w := c.w; w != nil {
+		c.w = nil
+		if w.index >= 0 {
+			s.completeLocked(w, ErrCanceled)
+			s.activity++
+		}
+	}
+	s.mu.Unlock()
 }
 
 // A poller is the state every waiting goroutine shares; there is one, state.
@@ -105,12 +137,30 @@ var state poller
 // ready, os.ErrDeadlineExceeded once deadline (if not zero) has passed, and
 // ErrCanceled when cancel (if not nil) is closed.
 func Wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}) error {
+	return wait(p, deadline, cancel, nil)
+}
+
+// WaitCanceler is Wait with a Canceler in place of the cancel channel: it
+// returns ErrCanceled once c.Cancel was called.
+func WaitCanceler(p io.Pollable, deadline time.Time, c *Canceler) error {
+	return wait(p, deadline, nil, c)
+}
+
+// wait is Wait with a cancel channel or a Canceler (or neither).
+func wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}, c *Canceler) error {
 	if !deadline.IsZero() && !time.Now().Before(deadline) {
 		return os.ErrDeadlineExceeded
 	}
 	s := &state
 	s.mu.Lock()
+	if c != nil && c.canceled {
+		s.mu.Unlock()
+		return ErrCanceled
+	}
 	w := s.registerLocked(p, deadline)
+	if c != nil {
+		w.c, c.w = c, w
+	}
 	if !s.pollingLocked() || s.yielding {
 		// Nobody polls, or the goroutine that polls yields to let the
 		// others run: this goroutine polls, until its own wait is over
@@ -336,6 +386,9 @@ func (s *poller) completeLocked(w *waiter, err error) {
 
 // releaseLocked recycles an unregistered waiter. s.mu is held.
 func (s *poller) releaseLocked(w *waiter) {
+	if c := w.c; c != nil && c.w == w {
+		c.w = nil
+	}
 	*w = waiter{done: w.done, index: -1}
 	s.free = append(s.free, w)
 }

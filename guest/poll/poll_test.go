@@ -23,7 +23,9 @@ func TestPollerInGuest(t *testing.T) {
 		runtime.ModuleConfig{Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatalf("guest: %v\n%s", err, out.String())
 	}
-	want := "woken 2000\ndeadline true\ncanceled true\ntimer late by less than 200ms true\npending 1\n"
+	want := "woken 2000\ndeadline true\ncanceled true\ncanceler before true\n" +
+		"canceler during, others 0 true true\ncanceler during, others 3 true true\n" +
+		"timer late by less than 200ms true\npending 4\n"
 	if out.String() != want {
 		t.Fatalf("guest printed\n%s\nwant\n%s", out.String(), want)
 	}

@@ -23,6 +23,9 @@ func (s *poller) round(isHelper bool, self *waiter, cancel <-chan struct{}) {
 	if !leads {
 		return // taken over while yielding
 	}
+	if !isHelper && self.index < 0 {
+		return // canceled (Canceler.Cancel) while yielding
+	}
 	if cancel != nil {
 		// Only a goroutine that ran during settle can have closed it.
 		select {

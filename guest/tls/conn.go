@@ -16,6 +16,7 @@ import (
 	"time"
 
 	wasinet "github.com/wasitls/wasitls/guest/net"
+	"github.com/wasitls/wasitls/guest/poll"
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
 )
@@ -164,8 +165,13 @@ type Conn struct {
 	clientHS ClientHandshake
 	serverHS ServerHandshake
 
-	r *wasinet.StreamReader
-	w *wasinet.StreamWriter
+	// r and w are the cleartext streams' reader and writer once the
+	// handshake finished (nil before): rs and ws, part of the Conn so
+	// that a handshake allocates neither.
+	r  *wasinet.StreamReader
+	w  *wasinet.StreamWriter
+	rs wasinet.StreamReader
+	ws wasinet.StreamWriter
 
 	closeMu  sync.Mutex
 	hsCancel context.CancelFunc // cancels a running step, or a handshake whose context can end
@@ -324,10 +330,11 @@ func (c *Conn) handshakeContext(ctx context.Context) error {
 		return c.handshakeErr
 	}
 	if ctx.Done() == nil {
-		// Nothing but Close ends the handshake: its cancel is a channel
-		// of the Conn's, with none of context.WithCancel's allocations,
-		// lock rounds and parent links (about a hundred guest calls).
-		c.hsClose = closeContext{Context: ctx, done: make(chan struct{})}
+		// Nothing but Close ends the handshake: its cancel is the
+		// Conn's own (closeContext's poll.Canceler), with none of
+		// context.WithCancel's allocations, lock rounds and parent
+		// links (about a hundred guest calls), and no channel.
+		c.hsClose = closeContext{Context: ctx, mu: &c.closeMu}
 		ctx = &c.hsClose
 	} else {
 		ctx2, cancel := context.WithCancel(ctx)
@@ -509,30 +516,48 @@ func (c *Conn) hostReason(fallback string) error {
 }
 
 // closeContext is the context of a handshake whose caller's context is
-// never done: done once Close calls cancelLocked, with c.closeMu held.
+// never done: done once Close calls cancelLocked, with the Conn's closeMu
+// (mu) held. The handshake's waits (await) end through its Canceler, with
+// no channel made or closed and no select for a parked wait; Done makes a
+// channel only for a caller that asks for one.
 type closeContext struct {
-	context.Context // the caller's: values and no deadline
-	done            chan struct{}
-	canceled        bool // guarded by the Conn's closeMu
+	context.Context             // the caller's: values and no deadline
+	mu              *sync.Mutex // the Conn's closeMu; nil before a handshake set x up
+	cancel          poll.Canceler
+	done            chan struct{} // made by Done; guarded by mu
+	canceled        bool          // guarded by mu
 }
 
-func (x *closeContext) Done() <-chan struct{} { return x.done }
+func (x *closeContext) Done() <-chan struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		x.done = make(chan struct{})
+		if x.canceled {
+			close(x.done)
+		}
+	}
+	return x.done
+}
 
 func (x *closeContext) Err() error {
-	select {
-	case <-x.done:
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.canceled {
 		return context.Canceled
-	default:
-		return nil
 	}
+	return nil
 }
 
 // cancelLocked ends the handshake's context, if a handshake started with
 // one. The Conn's closeMu is held.
 func (x *closeContext) cancelLocked() {
-	if x.done != nil && !x.canceled {
+	if x.mu != nil && !x.canceled {
 		x.canceled = true
-		close(x.done)
+		x.cancel.Cancel()
+		if x.done != nil {
+			close(x.done)
+		}
 	}
 }
 
@@ -601,8 +626,9 @@ func (c *Conn) finish(ctx context.Context, f tls.FutureStreams) error {
 		}
 		return c.handshakeErr
 	}
-	r := wasinet.NewStreamReader(in)
-	w := wasinet.NewStreamWriter(out)
+	r, w := &c.rs, &c.ws
+	r.Init(in)
+	w.Init(out)
 	c.closeMu.Lock()
 	if c.closed {
 		// Close ran while the streams were on their way (its cancel came
@@ -742,7 +768,7 @@ func (c *Conn) Close() error {
 	r, w := c.r, c.w
 	var err error
 	if r != nil {
-		if err = c.closeNotify(); errors.Is(err, wasinet.ErrWriteInProgress) {
+		if err = c.closeNotify(); err != nil && errors.Is(err, wasinet.ErrWriteInProgress) {
 			err = nil // the Write is woken below
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"unsafe"
 
 	"github.com/wasitls/wasitls/guest/wasi/tls"
 	"github.com/wasitls/wasitls/guest/wasi/tlsext"
@@ -56,7 +57,8 @@ func (h *ClientHandshake) ConfigureALPN(protos []string) error {
 	if err := h.check(); err != nil {
 		return err
 	}
-	if err := h.hs.ConfigureALPNIDs(alpnIDs(protos)); err != nil {
+	var buf [stackALPN][]byte
+	if err := h.hs.ConfigureALPNIDs(alpnIDs(buf[:0], protos)); err != nil {
 		return h.conn.hostReason("wasitls: the host refused the ALPN protocols (handshake already resumed?)")
 	}
 	return nil
@@ -167,7 +169,8 @@ func (r *ClientIdentityRequest) Respond(ids []*Identity) {
 		return
 	}
 	r.done = true
-	tls.ClientIdentityRequestRespond(r.r, handlesOf(ids))
+	var buf [stackHandles]tls.PrivateIdentity
+	tls.ClientIdentityRequestRespond(r.r, handlesOf(buf[:0], ids))
 }
 
 // Decline offers no certificate.
@@ -271,13 +274,23 @@ func (h *ClientHandshake) abort(ctx context.Context) error {
 // Finish).
 func (h *ClientHandshake) Conn() *Conn { return h.conn }
 
-func alpnIDs(protos []string) [][]byte {
-	ids := make([][]byte, len(protos))
-	for i, p := range protos {
-		ids[i] = []byte(p)
+// alpnIDs appends protos to ids as the byte strings the host reads, and
+// returns it. Each aliases its string's bytes, not a copy: the host only
+// reads the list during the call (a borrowed parameter). Callers pass an
+// array of stackALPN on their frame, which holds the usual protocols (h2,
+// http/1.1) with no allocation: before, each handshake made the list and
+// a copy of every protocol.
+func alpnIDs(ids [][]byte, protos []string) [][]byte {
+	for _, p := range protos {
+		ids = append(ids, unsafe.Slice(unsafe.StringData(p), len(p)))
 	}
 	return ids
 }
+
+// stackALPN is the size of the array a caller of alpnIDs keeps on its
+// frame: small, since the handshake's stack is reserved by its size
+// (reserveStack).
+const stackALPN = 2
 
 func extErr(err error) error {
 	if err == nil {

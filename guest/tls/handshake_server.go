@@ -54,7 +54,8 @@ func (h *ServerHandshake) ConfigureIdentities(ids []*Identity) error {
 	if err := h.check(); err != nil {
 		return err
 	}
-	hs := handlesOf(ids)
+	var buf [stackHandles]tls.PrivateIdentity
+	hs := handlesOf(buf[:0], ids)
 	if err := h.hs.ConfigureServerIdentities(hs); err != nil {
 		return h.conn.hostReason("wasitls: the host refused the server identities")
 	}
@@ -66,7 +67,8 @@ func (h *ServerHandshake) ConfigureALPN(protos []string) error {
 	if err := h.check(); err != nil {
 		return err
 	}
-	if err := h.hs.ConfigureALPNIDs(alpnIDs(protos)); err != nil {
+	var buf [stackALPN][]byte
+	if err := h.hs.ConfigureALPNIDs(alpnIDs(buf[:0], protos)); err != nil {
 		return h.conn.hostReason("wasitls: the host refused the ALPN protocols")
 	}
 	return nil

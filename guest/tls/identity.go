@@ -97,10 +97,18 @@ func (id *Identity) Close() error {
 	return nil
 }
 
-// handlesOf returns the live handles of ids. The handles are borrowed for
-// one host call; an Identity closed concurrently is the caller's bug.
-func handlesOf(ids []*Identity) []tls.PrivateIdentity {
-	hs := make([]tls.PrivateIdentity, 0, len(ids))
+// handlesOf appends the live handles of ids to hs and returns it. The
+// handles are borrowed for one host call; an Identity closed concurrently
+// is the caller's bug.
+//
+// Callers pass a small array of their own frame (stackHandles), which
+// holds a server's usual one to four identities with no allocation. It
+// may be on the goroutine's stack during the host call: the two calls
+// that take the list (configure-server-identities and
+// client-identity-request.respond) return no list, so the host does not
+// call back into the guest (cabi_realloc) while it reads the list, and
+// nothing can move the stack under it.
+func handlesOf(hs []tls.PrivateIdentity, ids []*Identity) []tls.PrivateIdentity {
 	for _, id := range ids {
 		if id == nil {
 			continue
@@ -113,6 +121,10 @@ func handlesOf(ids []*Identity) []tls.PrivateIdentity {
 	}
 	return hs
 }
+
+// stackHandles is the size of the array a caller of handlesOf keeps on its
+// frame.
+const stackHandles = 4
 
 func chainOf(p tls.PublicIdentity) [][]byte {
 	defer p.Drop()

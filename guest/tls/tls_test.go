@@ -769,19 +769,49 @@ func TestServerHandshakeStackGrowth(t *testing.T) {
 
 // TestHandshakeWithoutContextDerivesNone pins that Handshake, with no
 // deadline set, derives no context for Close to cancel the handshake
-// with: the Conn's own channel does it, without context.WithCancel's
-// three allocations and lock rounds per handshake.
+// with: the Conn's own Canceler does it, without context.WithCancel's
+// three allocations and lock rounds per handshake, and without a channel
+// made and closed per handshake (one each before the Canceler).
 func TestHandshakeWithoutContextDerivesNone(t *testing.T) {
 	const conns = 20
-	calls := serveCountedHandshakes(t, conns, "context.WithCancel", "runtime.mallocgc")
+	calls := serveCountedHandshakes(t, conns, "context.WithCancel", "runtime.mallocgc", "runtime.makechan")
 	counts := calls.Counts()
-	allocs, derived := counts[" runtime.mallocgc"], counts[" context.WithCancel"] // the guest's module is unnamed
-	t.Logf("%d server handshakes: %d allocations, %d contexts derived", conns, allocs, derived)
+	// the guest's module is unnamed
+	allocs, derived, chans := counts[" runtime.mallocgc"], counts[" context.WithCancel"], counts[" runtime.makechan"]
+	t.Logf("%d server handshakes: %d allocations, %d contexts derived, %d channels made", conns, allocs, derived, chans)
 	if allocs == 0 {
 		t.Fatalf("nothing counted: %v", counts)
 	}
 	if n := derived; n != 0 {
 		t.Errorf("%d calls of context.WithCancel for %d handshakes, want none", n, conns)
+	}
+	// The poller's waiters make theirs once, as many as wait at once.
+	if chans >= conns/2 {
+		t.Errorf("%d channels made for %d handshakes, want fewer than %d", chans, conns, conns/2)
+	}
+}
+
+// TestServerHandshakeAllocations pins what a server handshake allocates in
+// the guest: the TLS Conn, the guest/net Conn and the bindings' lowered
+// list of the two ALPN protocols (the program's goroutine and the byte it
+// writes aside). The cleartext streams' reader and writer are part of the
+// TLS Conn, the identities' handles and the ALPN protocols are lowered
+// from the handshake's frame without copies, and Close ends the handshake
+// through a Canceler: seven allocations more per handshake when each was
+// its own.
+func TestServerHandshakeAllocations(t *testing.T) {
+	const conns = 20
+	calls := serveCountedHandshakes(t, conns, "runtime.mallocgc")
+	allocs := calls.Counts()[" runtime.mallocgc"]
+	t.Logf("%d server handshakes: %d allocations", conns, allocs)
+	if allocs == 0 {
+		t.Fatal("nothing counted")
+	}
+	// 119 for 20 handshakes here (259 with the streams', the handles',
+	// the cancel channel's and the ALPN protocols' copies): 6.5 per
+	// handshake leaves room for the runtime's own.
+	if max := conns * 13 / 2; allocs > max {
+		t.Errorf("%d allocations for %d server handshakes, want at most %d", allocs, conns, max)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	wasinet "github.com/wasitls/wasitls/guest/net"
 	"github.com/wasitls/wasitls/guest/poll"
 	"github.com/wasitls/wasitls/guest/wasi/io"
 )
@@ -15,12 +16,23 @@ import (
 // deadline passes.
 func await(ctx context.Context, p io.Pollable) error {
 	defer p.Drop()
+	if x, ok := ctx.(*closeContext); ok {
+		// Handshake's own context: ended by Close through its
+		// Canceler, and no deadline.
+		if err := poll.WaitCanceler(p, time.Time{}, &x.cancel); err != nil {
+			if err == poll.ErrCanceled {
+				return context.Canceled
+			}
+			return err
+		}
+		return nil
+	}
 	var deadline time.Time
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d
 	}
 	err := poll.Wait(p, deadline, ctx.Done())
-	if errors.Is(err, poll.ErrCanceled) {
+	if err == poll.ErrCanceled {
 		return ctx.Err()
 	}
 	return err
@@ -32,6 +44,13 @@ type streams interface {
 }
 
 func takeStreams(conn any) (io.InputStream, io.OutputStream, error) {
+	// A guest/net connection, the usual case, by its concrete type: a
+	// pointer compare, where the assertion to an interface is a look-up
+	// in the runtime's itab table (getitab), a few µs of the guest's per
+	// handshake.
+	if c, ok := conn.(*wasinet.Conn); ok {
+		return c.TakeStreams()
+	}
 	s, ok := conn.(streams)
 	if !ok {
 		return 0, 0, errors.New("wasitls: the connection must come from package guest/net (wasinet), whose raw streams the host can unwrap")

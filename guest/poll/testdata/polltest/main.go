@@ -54,6 +54,28 @@ func main() {
 	err = poll.Wait(p, time.Time{}, cancel)
 	fmt.Println("canceled", errors.Is(err, poll.ErrCanceled))
 
+	// A Canceler: canceled before the wait, the wait returns at once;
+	// canceled during it, whether the waiting goroutine runs the rounds
+	// (alone) or is parked (another goroutine waits too), it wakes.
+	var early poll.Canceler
+	early.Cancel()
+	err = poll.WaitCanceler(p, time.Time{}, &early)
+	fmt.Println("canceler before", err == poll.ErrCanceled)
+	for _, others := range []int{0, 3} {
+		var c poll.Canceler
+		for range others {
+			go poll.WaitCanceler(p, time.Time{}, new(poll.Canceler))
+		}
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			c.Cancel()
+		}()
+		t0 := time.Now()
+		err = poll.WaitCanceler(p, time.Time{}, &c)
+		fmt.Println("canceler during, others", others, err == poll.ErrCanceled, time.Since(t0) < 10*time.Second)
+		c.Cancel() // a second Cancel does nothing
+	}
+
 	// A Go timer fires while a goroutine waits in the poller for an hour.
 	go poll.Wait(p, time.Time{}, nil)
 	t0 := time.Now()
