@@ -25,6 +25,37 @@ type Config struct {
 	// whose count lies outside its buffer.
 	Resolver *net.Resolver
 
+	// SocketPool is the budget of descriptors the sockets of the
+	// runtime's guests draw from, together with those of every runtime
+	// sharing it: each socket counts against it from when it counts
+	// against its guest's Limits.Sockets until it no longer does. Nil
+	// means sockets.ProcessSockets(), the process's: its soft
+	// RLIMIT_NOFILE less a reserve for the host (sockets.DescriptorReserve),
+	// which every runtime of the process naming no pool of its own shares,
+	// so that the guests of all of them together cannot run the process
+	// out of descriptors (accept, dial and open would then fail with
+	// EMFILE for every guest and for the host's own files). Past it
+	// create-tcp-socket and create-udp-socket fail with new-socket-limit,
+	// and a listener's accept as past Limits.Sockets; its last eighth goes
+	// only to guests holding fewer than 16 of its units, so that a few
+	// guests cannot starve the rest (see sockets.Pool). A pool made with
+	// sockets.NewPool for one runtime splits the process's descriptors
+	// only if the pools of the process together stay within them.
+	SocketPool *sockets.Pool
+
+	// LookupPool is the budget of name lookups in flight the runtime's
+	// guests draw from, together with those of every runtime sharing it,
+	// each lookup counting as it does against its guest's Limits.Lookups.
+	// Nil means sockets.ProcessLookups(), the process's: 256 lookups, the
+	// last quarter only for guests running fewer than 2. Go runs at
+	// most 500 lookups of the process at once on the C library's
+	// resolver (which it uses where the host's configuration asks what
+	// its own cannot do), a thread each until getaddrinfo returns; past
+	// that every lookup of the process waits, the host's own included.
+	// Past the pool resolve-addresses fails with
+	// temporary-resolver-failure.
+	LookupPool *sockets.Pool
+
 	// Limits bound what each guest can make the host hold: its memory,
 	// its resource handles, its sockets. Zero fields take the defaults;
 	// ModuleConfig.Limits overrides them for one guest.

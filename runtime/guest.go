@@ -26,6 +26,7 @@ import (
 // per-guest state of extensions ([GuestExtension], [Guest.SetValue]).
 // Host functions find it with [GuestFrom].
 type Guest struct {
+	id     uint64
 	cabi   *cabi.Instance
 	state  *state
 	limits Limits
@@ -46,6 +47,11 @@ func GuestFrom(ctx context.Context) *Guest {
 	return g
 }
 
+// ID returns the number the runtime gave the guest, unique in the
+// process: what its log records (capreport) and the network policy's
+// denials (sockets.Denial.GuestID) name it by.
+func (g *Guest) ID() uint64 { return g.id }
+
 // Cabi returns the guest's canonical ABI state and resource table.
 func (g *Guest) Cabi() *cabi.Instance { return g.cabi }
 
@@ -54,6 +60,14 @@ func (g *Guest) Limits() Limits { return g.limits }
 
 // Sockets reports how many sockets the guest holds.
 func (g *Guest) Sockets() int { return g.state.stack.Sockets() }
+
+// PoolSockets reports how many units of the runtime's socket pool
+// (Config.SocketPool) the guest's sockets hold.
+func (g *Guest) PoolSockets() int { return g.state.stack.PoolSockets() }
+
+// PoolLookups reports how many units of the runtime's lookup pool
+// (Config.LookupPool) the guest's name lookups hold.
+func (g *Guest) PoolLookups() int { return g.state.stack.PoolLookups() }
 
 // HoldSocket counts one more socket against Limits.Sockets for something
 // an extension holds for the guest that costs what a connection does
@@ -113,7 +127,8 @@ func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, cont
 	if err := lim.validate(); err != nil {
 		return nil, nil, err
 	}
-	who := []any{"guest", guestIDs.Add(1)}
+	id := guestIDs.Add(1)
+	who := []any{"guest", id}
 	if cfg.Name != "" {
 		who = append(who, "module", cfg.Name)
 	}
@@ -122,7 +137,9 @@ func (rt *Runtime) newGuest(ctx context.Context, cfg ModuleConfig) (*Guest, cont
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: %w", err)
 	}
+	st.stack.SetGuest(id, cfg.Name)
 	g := &Guest{
+		id:     id,
 		cabi:   cabi.NewInstance(),
 		state:  st,
 		limits: lim,
@@ -202,6 +219,8 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits, caps *capreport.Reporte
 	st.stack.SetLogger(rt.cfg.Logger)
 	st.stack.SetCapReporter(caps)
 	st.stack.SetResolver(rt.cfg.Resolver)
+	st.stack.SetSocketPool(rt.cfg.SocketPool)
+	st.stack.SetLookupPool(rt.cfg.LookupPool)
 	pre := make([]filesystem.Preopen, len(cfg.Dirs))
 	at := map[string]string{} // guest path, cleaned: its host directory
 	for i, d := range cfg.Dirs {

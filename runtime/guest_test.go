@@ -708,7 +708,10 @@ func TestGuestPolicyHostRanges(t *testing.T) {
 	} {
 		p := policy(t, []string{tc.rule}, nil)
 		var denials []sockets.Denial
-		p.OnDeny(func(d sockets.Denial) { denials = append(denials, d) })
+		p.OnDeny(func(d sockets.Denial) {
+			d.GuestID = 0 // the guest's number, which TestDenialNamesGuest checks
+			denials = append(denials, d)
+		})
 		stdout, stderr, err := runConfig(t, runtime.Config{Network: p, Resolver: testnet.Resolver(server), StopFlag: true}, "./testdata/dialname", target, "by name")
 		if tc.want == (sockets.Denial{}) {
 			if err != nil || stdout != "echo: by name\n" || len(denials) != 0 {

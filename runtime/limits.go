@@ -18,7 +18,9 @@ import (
 // Limits bound what one guest instance can make the host hold. A zero
 // field means its default, and so does a negative one: no value turns a
 // limit off. Each is enforced per guest: one guest reaching
-// a limit does not affect the others of the runtime.
+// a limit does not affect the others of the runtime. What the guests of
+// the process hold together, sockets and lookups, is bounded besides by
+// Config.SocketPool and Config.LookupPool.
 type Limits struct {
 	// MemoryPages bounds the guest's linear memory, in 64 KiB pages; zero
 	// means DefaultMemoryPages. Growing the memory past it fails (the

@@ -56,8 +56,11 @@ func TestEveryCapReports(t *testing.T) {
 			check("tlshost.Config."+f.Name, c.flag)
 		}
 	}
+	for name, flag := range poolCaps {
+		check("runtime.Config."+name, flag)
+	}
 	for field := range byField {
-		t.Errorf("capreport reports %s, which is no cap of runtime.Limits or tlshost.Config with a flag", field)
+		t.Errorf("capreport reports %s, which is no cap of runtime.Limits, runtime.Config or tlshost.Config with a flag", field)
 	}
 	for field := range unreported {
 		if !strings.HasPrefix(field, "runtime.Limits.") && !strings.HasPrefix(field, "tlshost.Config.") {

@@ -53,6 +53,10 @@ var limitCaps = map[string]struct {
 	"PollSubscriptions": {"max-poll-subscriptions", runtime.DefaultPollSubscriptions, "7", 7},
 }
 
+// poolCaps names, for each budget of runtime.Config that the guests of
+// a process share, its "wasitls run" flag.
+var poolCaps = map[string]string{"SocketPool": "process-sockets", "LookupPool": "process-lookups"}
+
 // heldTLS are the caps of tlshost.Config on what a guest makes the host
 // hold, which the usage of "wasitls run" lists beside runtime.Limits'.
 var heldTLS = []string{"Connections", "PendingHandshakes", "IdentityBytes", "PeerCertBytes", "ReadAheadBytes", "SettingsBytes", "SessionCacheSize"}
@@ -108,6 +112,7 @@ func runFlagSet() (*flag.FlagSet, func() (runtime.Limits, error)) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	limits := limitFlags(fs)
+	poolFlags(fs)
 	tlsRunFlags(fs)
 	return fs, limits
 }
@@ -180,6 +185,16 @@ func TestEveryCapHasAFlag(t *testing.T) {
 	for name := range limitCaps {
 		if _, ok := lt.FieldByName(name); !ok {
 			t.Errorf("this test's table names runtime.Limits.%s, which is no field", name)
+		}
+	}
+
+	for name, flagName := range poolCaps {
+		if _, ok := reflect.TypeFor[runtime.Config]().FieldByName(name); !ok {
+			t.Errorf("this test's table names runtime.Config.%s, which is no field", name)
+		}
+		documented(flagName, "runtime.Config."+name)
+		if !strings.Contains(runUsage, "--"+flagName+",") && !strings.Contains(runUsage, "--"+flagName+")") {
+			t.Errorf("wasitls run's usage does not list --%s", flagName)
 		}
 	}
 

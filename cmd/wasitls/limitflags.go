@@ -87,6 +87,29 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 	}
 }
 
+// poolFlags adds to "wasitls run" the budgets its guests share with
+// every other of the process (runtime.Config.SocketPool, LookupPool),
+// and returns a function that reads them once the flags are parsed: nil
+// for a flag left at its default, the process's own pool.
+func poolFlags(fs *flag.FlagSet) func() (socketPool, lookupPool *sockets.Pool, err error) {
+	defSockets := sockets.ProcessSockets().Limit()
+	socks := intVar(fs, "process-sockets", defSockets, "most `sockets` the guests of the process hold together, a descriptor each, the last eighth only for guests holding fewer than 16 (past it create-tcp-socket and create-udp-socket fail with new-socket-limit, and accept on a listener); the default is the process's descriptor limit (RLIMIT_NOFILE) less a reserve for the host")
+	lookups := intVar(fs, "process-lookups", sockets.DefaultLookupPool, "most name `lookups` the guests of the process run at once, the last quarter only for guests running fewer than 2 (past it resolve-addresses fails with temporary-resolver-failure)")
+	return func() (*sockets.Pool, *sockets.Pool, error) {
+		if err := atLeast(1, flagInt{"process-sockets", *socks}, flagInt{"process-lookups", *lookups}); err != nil {
+			return nil, nil, err
+		}
+		var sp, lp *sockets.Pool
+		if *socks != defSockets {
+			sp = sockets.NewPool(*socks, *socks/8, sockets.DefaultSocketFloor)
+		}
+		if *lookups != sockets.DefaultLookupPool {
+			lp = sockets.NewPool(*lookups, *lookups/4, sockets.DefaultLookupFloor)
+		}
+		return sp, lp, nil
+	}
+}
+
 // parseMemory parses a memory size into 64 KiB pages.
 func parseMemory(s string) (uint32, error) {
 	num, unit := s, uint64(1)

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/internal/wasmbin"
+	"github.com/wasitls/wasitls/runtime/sockets"
 	"github.com/wasitls/wasitls/runtime/stopcheck"
 )
 
@@ -248,5 +251,40 @@ func TestRunStackFlagChecked(t *testing.T) {
 	code, _, stderr = runCLI(t, writeWasm(t, "multivalue.wasm", mv.Bytes()))
 	if code != 7 || strings.Contains(stderr, "termination checks") {
 		t.Errorf("a function of two results without a [] -> [i32 i32] type: code %d, stderr %q; want 7 under the stop flag", code, stderr)
+	}
+}
+
+// TestPoolFlags: --process-sockets and --process-lookups left at their
+// defaults keep the process's pools (nil); set, they make pools of their
+// size, with the default pools' shares of spare units and floors; zero
+// is refused.
+func TestPoolFlags(t *testing.T) {
+	read := func(args ...string) (*sockets.Pool, *sockets.Pool, error) {
+		t.Helper()
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		pools := poolFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return pools()
+	}
+	if sp, lp, err := read(); sp != nil || lp != nil || err != nil {
+		t.Fatalf("no flags: %v, %v, %v; want the process's pools", sp, lp, err)
+	}
+	sp, lp, err := read("--process-sockets", "800", "--process-lookups", "40")
+	if err != nil || sp == nil || lp == nil {
+		t.Fatalf("flags set: %v, %v, %v", sp, lp, err)
+	}
+	if sp.Limit() != 800 || sp.Spare() != 100 || sp.Floor() != sockets.DefaultSocketFloor {
+		t.Errorf("--process-sockets 800: limit %d, spare %d, floor %d", sp.Limit(), sp.Spare(), sp.Floor())
+	}
+	if lp.Limit() != 40 || lp.Spare() != 10 || lp.Floor() != sockets.DefaultLookupFloor {
+		t.Errorf("--process-lookups 40: limit %d, spare %d, floor %d", lp.Limit(), lp.Spare(), lp.Floor())
+	}
+	for _, f := range []string{"--process-sockets", "--process-lookups"} {
+		if _, _, err := read(f, "0"); err == nil {
+			t.Errorf("%s 0 accepted", f)
+		}
 	}
 }

@@ -65,7 +65,8 @@ runs under limits on what it can make the host hold (--max-memory,
 --max-datagram-bytes, --max-lookups, --max-lookup-grants, --max-lookup-addrs,
 --max-nested-calls, --max-table-entries, --max-stack, --max-core-instances,
 --session-cache-size, --send-linger, --max-unsent-bytes,
---max-poll-subscriptions), each with a default below.
+--max-poll-subscriptions), each with a default below, and under what
+all the guests of the process share (--process-sockets, --process-lookups).
 
 Examples (the guests are examples/client-minimal and examples/server-minimal,
 built with GOOS=wasip1 GOARCH=wasm go build -o bin/NAME.wasm ./examples/NAME;
@@ -93,6 +94,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cacheDir := fs.String("compilation-cache", "", "keep the guest's compiled code in `DIR` (created 0700; refused if another user's or writable by group or others) "+
 		"and load it from there in later runs: a start-up several times as fast for a large guest. Off by default")
 	limits := limitFlags(fs)
+	pools := poolFlags(fs)
 	var builds []func() (runtime.Extension, error)
 	for _, ext := range runExtensions {
 		builds = append(builds, ext(fs))
@@ -131,7 +133,11 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// The runtime's records (a cap that refused the guest, naming its
 	// flag; a panic of the host's code it recovered) go to stderr beside
 	// the denials' notes.
-	cfg := runtime.Config{Network: policy, Limits: lim, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
+	socketPool, lookupPool, err := pools()
+	if err != nil {
+		return err
+	}
+	cfg := runtime.Config{Network: policy, Limits: lim, SocketPool: socketPool, LookupPool: lookupPool, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
 	for _, b := range builds {
 		ext, err := b()
 		if err != nil {

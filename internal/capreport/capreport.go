@@ -20,7 +20,8 @@ import (
 type Cap uint8
 
 // The caps routed through a Reporter: fields of runtime.Limits and of
-// tlshost.Config.
+// tlshost.Config, and the pools of runtime.Config that the guests of a
+// process share.
 const (
 	MemoryPages Cap = iota
 	Handles
@@ -44,6 +45,8 @@ const (
 	UnsentBytes
 	PollSubscriptions
 	Connections
+	SocketPool
+	LookupPool
 	numCaps
 )
 
@@ -70,6 +73,8 @@ var names = [numCaps]struct{ field, flag string }{
 	UnsentBytes:       {"runtime.Limits.UnsentBytes", "--max-unsent-bytes"},
 	PollSubscriptions: {"runtime.Limits.PollSubscriptions", "--max-poll-subscriptions"},
 	Connections:       {"tlshost.Config.Connections", "--max-tls-connections"},
+	SocketPool:        {"runtime.Config.SocketPool", "--process-sockets"},
+	LookupPool:        {"runtime.Config.LookupPool", "--process-lookups"},
 }
 
 // The bitset of a Reporter holds every cap.

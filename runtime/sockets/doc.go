@@ -85,8 +85,9 @@
 // the pollable: sendReady); sending more than the permit traps.
 //
 // A Stack counts the sockets of its instance (a socket counts until it is
-// dropped and its connection is closed) and refuses more than its limit
-// with new-socket-limit, so a guest cannot exhaust the host's descriptors.
+// dropped and its connection is closed) and refuses more than its limit,
+// or than its socket pool has room for (see below), with
+// new-socket-limit, so a guest cannot exhaust the host's descriptors.
 // Connections a listener's accept goroutine queues for the guest count from
 // when it queues them; at the limit it holds one more, uncounted, for the
 // guest's accept (which fails with new-socket-limit until there is room)
@@ -97,6 +98,39 @@
 // in the kernel's backlog meanwhile. What the stack's TCP connections
 // hold unsent, for peers that do not read, shares one budget beyond a
 // floor each (SetUnsentBytes, wasiio.UnsentBudget).
+//
+// # Budgets the guests of a process share
+//
+// A Stack's limits are its guest's; they do not bound what all the
+// guests of a process hold together, and two resources are the
+// process's: its descriptors (RLIMIT_NOFILE: past it accept, dial and
+// open fail with EMFILE for every guest and for the host's own files)
+// and the lookups Go runs on the C library's resolver (at most 500 at
+// once, a thread each, past which every lookup of the process waits). So
+// every stack also draws from a [Pool] for each: its sockets from a
+// socket pool, its lookups from a lookup pool. The pools are the
+// process's ([ProcessSockets], sized from RLIMIT_NOFILE less
+// [DescriptorReserve] when first used, and [ProcessLookups]), not a
+// runtime's, because what they protect is the process's, however many
+// runtimes it runs; an embedder may give a stack another
+// (SetSocketPool, SetLookupPool; runtime.Config.SocketPool and
+// LookupPool).
+//
+// The stack owns its share of a pool (share) and the pool owns only a
+// count: a socket takes its unit in acquire, with the stack's own count,
+// and gives it back in releaseSocket, with the stack's own count, when
+// the socket is dropped and its connection closed (sharedConn.release,
+// TCPSocket.Close, UDPSocket.Close, an accepted connection closed in the
+// queue); a lookup takes its unit in Resolve, with the stack's own count,
+// and its goroutine gives it back when the resolution ends. So whatever
+// ends a guest (a drop, a trap, Instance.Close: each drops every
+// resource) returns its units as it returns its own counts, and a unit
+// is never given back twice. Hold (a TLS connection over another's
+// cleartext) counts against the stack's limit only: it holds no
+// descriptor. A listener's accept goroutine that finds no room, in the
+// stack's limit or the pool, holds the connection it accepted uncounted
+// for the guest's next accept, which takes the units then: one a
+// listener at most, which the reserve holds.
 //
 // # Policy
 //

@@ -48,7 +48,9 @@ const DefaultLookupLimit = 64
 // up to its timeout: without a limit, a
 // guest holding its streams of a name a silent server never answers
 // would make the host hold as many as its handle limit allows. Beyond
-// the limit resolve-addresses fails with temporary-resolver-failure.
+// the limit resolve-addresses fails with temporary-resolver-failure, and
+// so it does past the lookup pool the guests of the process share
+// (SetLookupPool).
 func (s *Stack) SetLookupLimit(n int) { s.lookupLimit = int64(n) }
 
 // DefaultLookupAddrLimit is how many addresses the answers of a guest
@@ -210,6 +212,9 @@ func lookupResolver(r *net.Resolver, panicked func(err error, stack []byte), loo
 // Lookups reports how many name lookups are running.
 func (s *Stack) Lookups() int { return int(s.lookups.Load()) }
 
+// PoolLookups reports how many units of its lookup pool the stack holds.
+func (s *Stack) PoolLookups() int { return int(s.lookupShare.held.Load()) }
+
 // lookupName is how Resolve reads name: a literal address, which
 // resolves to itself (dns empty), or the DNS name to look up, normalised;
 // ok is false for what is neither (invalid-argument).
@@ -263,12 +268,17 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 	}
 	rules := s.policy.resolveRules(name)
 	if len(rules) == 0 {
-		s.policy.denied(Denial{Op: DenyResolve, Name: name})
+		s.denied(Denial{Op: DenyResolve, Name: name})
 		return nil, AccessDenied
 	}
 	if s.lookups.Add(1) > s.lookupLimit {
 		s.lookups.Add(-1)
 		s.caps.Refused(capreport.Lookups, s.lookupLimit)
+		return nil, TemporaryResolverFailure
+	}
+	if !s.lookupShare.take() {
+		s.lookups.Add(-1)
+		s.caps.Refused(capreport.LookupPool, s.lookupShare.pool.Limit())
 		return nil, TemporaryResolverFailure
 	}
 	// lookup ends with a drop, which ends the lookup's DNS connections
@@ -279,6 +289,7 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 	r := &ResolveStream{stack: s, cancel: end, done: wasiio.NewSignal()}
 	go func() {
 		defer s.lookups.Add(-1)
+		defer s.lookupShare.put()
 		ips, err := resolver.LookupNetIP(context.Background(), "ip", name)
 		end()
 		r.mu.Lock()

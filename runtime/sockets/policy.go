@@ -151,6 +151,14 @@ type Denial struct {
 	// unspecified address, nor an IPv6 one a translator or a relay takes
 	// to IPv4 (see Policy), if the instance looked one up; else "".
 	Name string
+	// GuestID and GuestName name the guest refused, so that a host of
+	// many guests under one policy can tell which: the number the
+	// runtime gave it (runtime.Guest.ID, what its log records call
+	// "guest") and its module name (runtime.ModuleConfig.Name, "" for an
+	// anonymous guest). Both are zero for a Stack no runtime named
+	// (Stack.SetGuest).
+	GuestID   uint64
+	GuestName string
 }
 
 // OnDeny sets f to be called with every access the policy refuses, before

@@ -47,8 +47,13 @@ type Stack struct {
 	grants grants
 	dialer net.Dialer // template; a zero value dials directly
 
-	limit int64        // most sockets alive at once
-	live  atomic.Int64 // sockets alive: not dropped, or connection still open
+	limit       int64        // most sockets alive at once
+	live        atomic.Int64 // sockets alive: not dropped, or connection still open
+	sockets     share        // of the process's (or the runtime's) socket pool: one a socket
+	lookupShare share        // of the lookup pool: one a lookup running
+
+	guestID   uint64 // SetGuest's, for Denial
+	guestName string
 
 	maxDatagram, datagramQueue int          // UDP limits; zero means the defaults
 	datagramBytes              int64        // most bytes of datagrams queued, all sockets; zero: the default
@@ -118,7 +123,40 @@ const DefaultSocketLimit = 4096
 // NewStack returns the stack of one guest instance under policy (nil
 // denies everything).
 func NewStack(policy *Policy) *Stack {
-	return &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit}
+	s := &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit}
+	s.sockets.pool, s.lookupShare.pool = ProcessSockets(), ProcessLookups()
+	return s
+}
+
+// SetSocketPool sets the pool the stack's sockets draw from besides its
+// own limit (nil: ProcessSockets, the default). Set it before the guest
+// runs.
+func (s *Stack) SetSocketPool(p *Pool) {
+	if p == nil {
+		p = ProcessSockets()
+	}
+	s.sockets.pool = p
+}
+
+// SetLookupPool sets the pool the stack's name lookups draw from besides
+// its own limit (nil: ProcessLookups, the default). Set it before the
+// guest runs.
+func (s *Stack) SetLookupPool(p *Pool) {
+	if p == nil {
+		p = ProcessLookups()
+	}
+	s.lookupShare.pool = p
+}
+
+// SetGuest names the guest the stack belongs to in the Denials its
+// policy reports: id is the runtime's number for it, name its module
+// name ("" for an anonymous one).
+func (s *Stack) SetGuest(id uint64, name string) { s.guestID, s.guestName = id, name }
+
+// denied reports d, naming the stack's guest, to the policy's OnDeny.
+func (s *Stack) denied(d Denial) {
+	d.GuestID, d.GuestName = s.guestID, s.guestName
+	s.policy.denied(d)
 }
 
 // SetSocketLimit sets how many sockets the instance may hold at once. A
@@ -131,20 +169,46 @@ func NewStack(policy *Policy) *Stack {
 // host's file descriptors.
 func (s *Stack) SetSocketLimit(n int) { s.limit = int64(n) }
 
-// acquire counts one more socket, or fails with new-socket-limit: a call
-// of the guest's was refused (capreport).
+// acquire counts one more socket, against the stack's limit and its
+// socket pool, or fails with new-socket-limit: a call of the guest's was
+// refused (capreport).
 func (s *Stack) acquire() error {
-	if !s.tryAcquire() {
+	switch s.tryAcquire() {
+	case overLimit:
 		s.caps.Refused(capreport.Sockets, s.limit)
+		return NewSocketLimit
+	case overPool:
+		s.caps.Refused(capreport.SocketPool, s.sockets.pool.Limit())
 		return NewSocketLimit
 	}
 	return nil
 }
 
-// tryAcquire counts one more socket if the limit leaves room, and reports
-// whether it did. The count never passes the limit, not even for a
-// moment, so a socket that fits is never refused for one that did not.
-func (s *Stack) tryAcquire() bool {
+// What tryAcquire found.
+const (
+	acquired = iota
+	overLimit
+	overPool
+)
+
+// tryAcquire counts one more socket if the limit and the socket pool
+// leave room, and reports whether it did (acquired) or which refused.
+// Neither count ever passes its limit, not even for a moment, so a socket
+// that fits is never refused for one that did not.
+func (s *Stack) tryAcquire() int {
+	if !s.tryAcquireOwn() {
+		return overLimit
+	}
+	if !s.sockets.take() {
+		s.live.Add(-1)
+		return overPool
+	}
+	return acquired
+}
+
+// tryAcquireOwn counts one more socket if the stack's own limit leaves
+// room.
+func (s *Stack) tryAcquireOwn() bool {
 	for {
 		n := s.live.Load()
 		if n >= s.limit {
@@ -156,19 +220,28 @@ func (s *Stack) tryAcquire() bool {
 	}
 }
 
-func (s *Stack) releaseSocket() { s.live.Add(-1) }
+// releaseSocket gives back what acquire took.
+func (s *Stack) releaseSocket() {
+	s.sockets.put()
+	s.live.Add(-1)
+}
 
 // Hold counts one more socket for something that holds what a connection
 // does without being one of the stack's sockets (the wasi:tls host's
 // connection over another connection's cleartext), or fails with
-// new-socket-limit; release gives it back, once.
+// new-socket-limit; release gives it back, once. It holds no descriptor,
+// and takes nothing from the socket pool.
 func (s *Stack) Hold() (release func(), err error) {
-	if err := s.acquire(); err != nil {
-		return nil, err
+	if !s.tryAcquireOwn() {
+		s.caps.Refused(capreport.Sockets, s.limit)
+		return nil, NewSocketLimit
 	}
 	var once sync.Once
-	return func() { once.Do(s.releaseSocket) }, nil
+	return func() { once.Do(func() { s.live.Add(-1) }) }, nil
 }
+
+// PoolSockets reports how many units of its socket pool the stack holds.
+func (s *Stack) PoolSockets() int { return int(s.sockets.held.Load()) }
 
 // Sockets reports how many sockets are alive.
 func (s *Stack) Sockets() int { return int(s.live.Load()) }

@@ -182,7 +182,7 @@ func (t *TCPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 		return InvalidArgument
 	}
 	if !t.stack.canListen(local) {
-		t.stack.policy.denied(Denial{Op: DenyListen, Addr: local})
+		t.stack.denied(Denial{Op: DenyListen, Addr: local})
 		return AccessDenied
 	}
 	b, err := bindTCP(t.family, local)
@@ -252,7 +252,7 @@ func (t *TCPSocket) StartConnect(ctx context.Context, nw network.Network, addr n
 	}
 	if !t.stack.canConnect(remote) {
 		ap := netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
-		t.stack.policy.denied(Denial{Op: DenyConnect, Addr: ap, Name: t.stack.grants.withheld(ap.Addr())})
+		t.stack.denied(Denial{Op: DenyConnect, Addr: ap, Name: t.stack.grants.withheld(ap.Addr())})
 		return AccessDenied
 	}
 	// A bound socket connects from its address: itself where it is not
@@ -580,7 +580,7 @@ func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
 		// here; past the limit it waits as t.over instead. That refuses
 		// no call of the guest's: its accept, refused while the limit
 		// holds, reports the cap (capreport).
-		if !t.stack.tryAcquire() {
+		if t.stack.tryAcquire() != acquired {
 			t.over = c
 		} else {
 			t.queue = append(t.queue, c)

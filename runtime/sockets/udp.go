@@ -177,7 +177,7 @@ func (u *UDPSocket) checkRemote(ap netip.AddrPort) error {
 		return InvalidArgument
 	}
 	if peer := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()); !u.stack.policy.CanUDP(peer) {
-		u.stack.policy.denied(Denial{Op: DenyUDP, Addr: peer})
+		u.stack.denied(Denial{Op: DenyUDP, Addr: peer})
 		return AccessDenied
 	}
 	return nil
@@ -216,10 +216,10 @@ func (u *UDPSocket) StartBind(ctx context.Context, nw network.Network, addr netw
 	}
 	switch {
 	case local.Port() == 0 && !u.stack.policy.HasUDP():
-		u.stack.policy.denied(Denial{Op: DenyUDPBind, Addr: local})
+		u.stack.denied(Denial{Op: DenyUDPBind, Addr: local})
 		return AccessDenied
 	case local.Port() != 0 && !u.stack.canListen(local):
-		u.stack.policy.denied(Denial{Op: DenyListen, Addr: local})
+		u.stack.denied(Denial{Op: DenyListen, Addr: local})
 		return AccessDenied
 	}
 	u.state = stateBindStarted

@@ -15,6 +15,12 @@
 //	                    waits for a line on stdin, then listens with
 //	                    BACKLOG, prints "listening" and accepts nothing
 //	                    until stdin ends
+//	hog binds N         binds TCP sockets to 127.0.0.1 (a descriptor
+//	                    each), up to N, prints "bound N", or "bound K,
+//	                    then error E" at the first create-tcp-socket or
+//	                    bind that fails, then holds them until stdin
+//	                    ends; or, with a negative N, up to -N and traps
+//	                    (dropping a handle it does not hold) instead
 //	hog udp N           binds N UDP sockets on 127.0.0.1, prints their
 //	                    ports on one line, receives nothing until a line
 //	                    on stdin and for 500 ms after it, then everything
@@ -32,6 +38,10 @@
 //	                    replaced by the lookup's number, then waits 500 ms;
 //	                    at the first that fails, tries once more, printing
 //	                    "again: error E" on stderr
+//	hog inflight N NAME starts up to N lookups of NAME, %d replaced by
+//	                    the lookup's number, drops none, prints "lookups
+//	                    N", or "lookups K, then error E" at the first
+//	                    that fails, then waits for stdin to end
 //	hog hold N NAME     looks up NAME N times, %d replaced by the
 //	                    lookup's number, each to its end, reading and
 //	                    dropping none, prints "held N" (or "lookup I:
@@ -84,8 +94,8 @@ import (
 func subscribeDuration(d uint64) uint32
 
 func main() {
-	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "resolve" || os.Args[1] == "hold" || os.Args[1] == "dupes" || os.Args[1] == "unsent")) {
-		fmt.Fprintln(os.Stderr, "usage: hog MODE N, or hog lookups|resolve|hold|dupes|unsent N ARG (the modes: see the package doc)")
+	if len(os.Args) != 3 && !(len(os.Args) == 4 && (os.Args[1] == "lookups" || os.Args[1] == "inflight" || os.Args[1] == "resolve" || os.Args[1] == "hold" || os.Args[1] == "dupes" || os.Args[1] == "unsent")) {
+		fmt.Fprintln(os.Stderr, "usage: hog MODE N, or hog lookups|inflight|resolve|hold|dupes|unsent N ARG (the modes: see the package doc)")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -326,6 +336,27 @@ func main() {
 		}
 		fmt.Println("listening")
 		io.Copy(io.Discard, stdin)
+	case "binds":
+		network := w.Network()
+		bound, code := 0, uint32(0)
+		for bound < max(n, -n) {
+			s, c := w.CreateTCP4()
+			if code = c; code != 0 {
+				break
+			}
+			if code = w.StartBind(s, network, w.Addr{IP: [4]byte{127, 0, 0, 1}}); code != 0 {
+				break
+			}
+			if code = w.FinishBind(s); code != 0 {
+				break
+			}
+			bound++
+		}
+		printCount("bound", bound, code)
+		if n < 0 {
+			w.DropInput(999999) // traps
+		}
+		io.Copy(io.Discard, os.Stdin)
 	case "udp":
 		network := w.Network()
 		var ports []string
@@ -373,6 +404,17 @@ func main() {
 			}
 		}
 		fmt.Printf("lookups %d\n", n)
+	case "inflight":
+		network := w.Network()
+		started, code := 0, uint32(0)
+		for started < n {
+			if _, code = w.Resolve(network, strings.ReplaceAll(os.Args[3], "%d", strconv.Itoa(started+1))); code != 0 {
+				break
+			}
+			started++
+		}
+		printCount("lookups", started, code)
+		io.Copy(io.Discard, os.Stdin)
 	case "hold":
 		network := w.Network()
 		held := 0
@@ -451,4 +493,13 @@ func recurse(n int) int {
 	var pad [4]int
 	pad[n%4] = n
 	return recurse(n-1) + 1 + pad[0]*0
+}
+
+// printCount prints "WHAT K", and ", then error CODE" when code is not 0.
+func printCount(what string, k int, code uint32) {
+	if code != 0 {
+		fmt.Printf("%s %d, then error %d\n", what, k, code)
+	} else {
+		fmt.Printf("%s %d\n", what, k)
+	}
 }

@@ -1,0 +1,209 @@
+package runtime_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasitls/wasitls/internal/guestbuild"
+	"github.com/wasitls/wasitls/internal/testnet"
+	"github.com/wasitls/wasitls/runtime"
+	"github.com/wasitls/wasitls/runtime/sockets"
+)
+
+// A poolGuest is a hog guest running on a goroutine, its instance kept
+// (ModuleConfig.Started) so that the test can close it.
+type poolGuest struct {
+	lines *bufio.Scanner
+	stdin *io.PipeWriter
+	inst  chan *runtime.Instance // the instance, once started
+	done  chan error             // Instantiate's error, once it ended
+}
+
+func startPoolGuest(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule, name string, args ...string) *poolGuest {
+	t.Helper()
+	pr, pw := io.Pipe()
+	stdinR, stdinW := io.Pipe()
+	g := &poolGuest{lines: bufio.NewScanner(pr), stdin: stdinW, inst: make(chan *runtime.Instance, 1), done: make(chan error, 1)}
+	t.Cleanup(func() { stdinW.Close() })
+	go func() {
+		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{
+			Name: name, Args: append([]string{"hog"}, args...), Stdin: stdinR, Stdout: pw, Stderr: os.Stderr,
+			Started: func(inst *runtime.Instance) { g.inst <- inst },
+		})
+		pw.CloseWithError(fmt.Errorf("guest ended: %v", err))
+		g.done <- err
+	}()
+	return g
+}
+
+// line returns the guest's next line of output, failing the test if it
+// ended first.
+func (g *poolGuest) line(t *testing.T) string {
+	t.Helper()
+	if !g.lines.Scan() {
+		t.Fatalf("no line from the guest: %v", g.lines.Err())
+	}
+	return g.lines.Text()
+}
+
+// end closes the guest's standard input and waits for it to end.
+func (g *poolGuest) end(t *testing.T) {
+	t.Helper()
+	g.stdin.Close()
+	if err := <-g.done; err != nil {
+		t.Fatalf("guest: %v", err)
+	}
+}
+
+// waitUsed waits, 10 s at most (a hang guard), for the pool to count
+// want units.
+func waitUsed(t *testing.T, p *sockets.Pool, want int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); p.Used() != want; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool counts %d units, want %d", p.Used(), want)
+		}
+	}
+}
+
+// TestSocketPoolShared: wasm guests of one runtime binding sockets (a
+// descriptor each) draw from Config.SocketPool: one binding all it can
+// stops at the pool's limit less its spare part, with new-socket-limit;
+// two more get their floor from the spare part, and a fourth nothing
+// once the pool is full. What each takes comes back, whatever its end:
+// the first closed (Instance.Close), another trapping, others returning,
+// and many guests binding and ending in turn.
+func TestSocketPoolShared(t *testing.T) {
+	pool := sockets.NewPool(40, 8, 4)
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:*"}), SocketPool: pool})
+	limit := fmt.Sprintf("then error %d", sockets.NewSocketLimit)
+
+	greedy := startPoolGuest(t, rt, compiled, "", "binds", "1000")
+	if got, want := greedy.line(t), "bound 32, "+limit; got != want {
+		t.Fatalf("greedy guest: %q, want %q", got, want)
+	}
+	small := startPoolGuest(t, rt, compiled, "", "binds", "4")
+	if got := small.line(t); got != "bound 4" {
+		t.Fatalf("a guest within its floor, the greedy one at its share: %q, want bound 4", got)
+	}
+	more := startPoolGuest(t, rt, compiled, "", "binds", "6")
+	if got, want := more.line(t), "bound 4, "+limit; got != want {
+		t.Fatalf("a guest past its floor in the spare part: %q, want %q", got, want)
+	}
+	late := startPoolGuest(t, rt, compiled, "", "binds", "1")
+	if got, want := late.line(t), "bound 0, "+limit; got != want {
+		t.Fatalf("a guest with the pool full: %q, want %q", got, want)
+	}
+	late.end(t)
+	if got := pool.Used(); got != 40 {
+		t.Fatalf("the pool counts %d, want 40", got)
+	}
+
+	if err := (<-greedy.inst).Close(context.Background()); err != nil {
+		t.Fatalf("closing the greedy guest: %v", err)
+	}
+	<-greedy.done
+	waitUsed(t, pool, 8)
+
+	trapping := startPoolGuest(t, rt, compiled, "", "binds", "-20")
+	if got := trapping.line(t); got != "bound 20" {
+		t.Fatalf("trapping guest: %q, want bound 20", got)
+	}
+	if err := <-trapping.done; err == nil {
+		t.Fatal("the trapping guest did not trap")
+	}
+	waitUsed(t, pool, 8)
+	small.end(t)
+	more.end(t)
+	waitUsed(t, pool, 0)
+
+	for i := range 30 {
+		g := startPoolGuest(t, rt, compiled, "", "binds", strconv.Itoa(10+i%20))
+		if got, want := g.line(t), "bound "+strconv.Itoa(10+i%20); got != want {
+			t.Fatalf("guest %d: %q, want %q", i, got, want)
+		}
+		g.end(t)
+		if got := pool.Used(); got != 0 {
+			t.Fatalf("after guest %d the pool counts %d, want 0", i, got)
+		}
+	}
+}
+
+// TestLookupPoolShared: wasm guests of one runtime starting lookups a
+// silent DNS server never answers draw from Config.LookupPool: one
+// starting all it can stops at the pool's limit less its spare part,
+// with temporary-resolver-failure, below its own Limits.Lookups; others
+// still get their floor from the spare part. Ended, the guests give
+// every lookup back.
+func TestLookupPoolShared(t *testing.T) {
+	silent := testnet.ServeUDP(t, func([]byte) []byte { return nil })
+	pool := sockets.NewPool(10, 4, 2)
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{
+		Network:    policy(t, []string{"*.silent.test:443"}, nil),
+		Resolver:   testnet.SilentResolver(silent),
+		LookupPool: pool,
+	})
+	failure := fmt.Sprintf("then error %d", sockets.TemporaryResolverFailure)
+
+	greedy := startPoolGuest(t, rt, compiled, "", "inflight", "64", "g%d.silent.test")
+	if got, want := greedy.line(t), "lookups 6, "+failure; got != want {
+		t.Fatalf("greedy guest: %q, want %q", got, want)
+	}
+	small := startPoolGuest(t, rt, compiled, "", "inflight", "2", "s%d.silent.test")
+	if got := small.line(t); got != "lookups 2" {
+		t.Fatalf("a guest within its floor: %q, want lookups 2", got)
+	}
+	more := startPoolGuest(t, rt, compiled, "", "inflight", "3", "m%d.silent.test")
+	if got, want := more.line(t), "lookups 2, "+failure; got != want {
+		t.Fatalf("a guest past its floor: %q, want %q", got, want)
+	}
+	if got := pool.Used(); got != 10 {
+		t.Fatalf("the pool counts %d, want 10", got)
+	}
+	greedy.end(t)
+	small.end(t)
+	more.end(t)
+	waitUsed(t, pool, 0)
+}
+
+// TestDenialNamesGuest: two guests of one runtime, under one policy,
+// each refused a connect: the policy's OnDeny tells them apart, by the
+// module name and the number Guest.ID reports.
+func TestDenialNamesGuest(t *testing.T) {
+	addr := echoServer(t)
+	p := policy(t, []string{"127.0.0.1:1"}, nil)
+	denials := make(chan sockets.Denial, 16)
+	p.OnDeny(func(d sockets.Denial) {
+		if d.Op == sockets.DenyConnect {
+			denials <- d
+		}
+	})
+	ctx := context.Background()
+	r, rt := testRuntime(t, runtime.NewFastRuntimeConfig(), runtime.Config{Network: p})
+	compiled, err := runtime.CompileModule(ctx, r, guestbuild.MustBuild(t, "./testdata/denied"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tenant-a", "tenant-b", ""} {
+		var id uint64
+		_, err := rt.Instantiate(ctx, compiled, runtime.ModuleConfig{
+			Name: name, Args: []string{"denied", addr, "127.0.0.1:1", "example.com"},
+			Started: func(inst *runtime.Instance) { id = inst.ID() },
+		})
+		if err != nil {
+			t.Fatalf("guest %q: %v", name, err)
+		}
+		d := <-denials
+		if d.GuestName != name || d.GuestID != id || id == 0 {
+			t.Errorf("guest %q (ID %d) denied a connect: the denial names %q, ID %d", name, id, d.GuestName, d.GuestID)
+		}
+	}
+}

@@ -1,0 +1,158 @@
+package sockets
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// A Pool is a budget that the guests of a process share, where a
+// per-guest limit alone would let enough guests together exhaust what
+// the process has: descriptors for sockets ([ProcessSockets]) and name
+// lookups in flight ([ProcessLookups]). Each Stack given a pool
+// (SetSocketPool, SetLookupPool) takes one unit from it for each socket
+// or lookup it counts against its own limit, at the same moment, and
+// gives it back at the same moment it gives back its own count: a Pool
+// is never asked for more than the stacks' own limits allow, and every
+// unit returns exactly once, on the path that returns the stack's count
+// (a socket dropped and its connection closed, a lookup's resolution
+// ended), whether the guest dropped it, trapped or was closed.
+//
+// # Fairness
+//
+// Units are taken first come, first served, with one exception that
+// keeps one guest, or a few, from starving the others: the last Spare
+// units of the limit go only to a stack that holds fewer than Floor
+// units of the pool. Guests that want many fill the pool up to
+// Limit-Spare; a guest wanting a few still gets them, up to Floor, while
+// the spare part lasts. Nothing is reserved for a guest that holds
+// nothing: thousands of idle guests take no part of the pool.
+//
+// Its methods are safe for concurrent use.
+type Pool struct {
+	limit, spare, floor int64
+	used                atomic.Int64
+}
+
+// NewPool returns a pool of limit units (at least 1), of which the last
+// spare (at most limit-1) go only to stacks that hold fewer than floor.
+func NewPool(limit, spare, floor int) *Pool {
+	l := max(int64(limit), 1)
+	return &Pool{limit: l, spare: min(max(int64(spare), 0), l-1), floor: max(int64(floor), 0)}
+}
+
+// Limit is the most units the pool's stacks hold together.
+func (p *Pool) Limit() int { return int(p.limit) }
+
+// Spare is how many units, at the end of the limit, go only to stacks
+// holding fewer than Floor.
+func (p *Pool) Spare() int { return int(p.spare) }
+
+// Floor is how many units a stack may take from the spare part.
+func (p *Pool) Floor() int { return int(p.floor) }
+
+// Used is how many units the pool's stacks hold now.
+func (p *Pool) Used() int { return int(p.used.Load()) }
+
+// take takes one unit for a stack holding held of them, or reports
+// false. The count never passes the limit, not even for a moment.
+func (p *Pool) take(held int64) bool {
+	for {
+		n := p.used.Load()
+		if n >= p.limit || (n >= p.limit-p.spare && held >= p.floor) {
+			return false
+		}
+		if p.used.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// put gives back one unit taken.
+func (p *Pool) put() { p.used.Add(-1) }
+
+// A share is what one stack holds of a pool (nil: no pool).
+type share struct {
+	pool *Pool
+	held atomic.Int64
+}
+
+// take takes one unit of the pool for the stack, or reports false.
+func (s *share) take() bool {
+	if s.pool == nil {
+		return true
+	}
+	// held is the stack's own count: between its load and the pool's
+	// take another of the stack's goroutines (an accept goroutine) may
+	// take one too, so a stack can take Floor+1 of the spare part at
+	// most once per goroutine it runs, never past the limit.
+	if !s.pool.take(s.held.Load()) {
+		return false
+	}
+	s.held.Add(1)
+	return true
+}
+
+// put gives one unit back.
+func (s *share) put() {
+	if s.pool == nil {
+		return
+	}
+	s.held.Add(-1)
+	s.pool.put()
+}
+
+// DescriptorReserve is how many of the process's descriptors
+// (RLIMIT_NOFILE) the default socket pool leaves to the host: an eighth
+// of the limit, at least 512 or, under 1,024, half of it. The host's own
+// files and connections, the guests' files (runtime.Limits.Files, not
+// drawn from the pool), the resolver's DNS sockets (two a lookup at most,
+// ProcessLookups) and the listeners' connections held past their
+// guest's limit (one a listener) live there.
+func DescriptorReserve(nofile int) int {
+	return max(nofile/8, min(512, nofile/2))
+}
+
+// DefaultSocketFloor is the Floor of the default socket pool: a guest
+// holding fewer sockets gets one from its spare part.
+const DefaultSocketFloor = 16
+
+// DefaultLookupPool is the Limit of the default lookup pool: about half
+// the 500 lookups Go lets run on the C library's resolver at once in a
+// process (fewer under an RLIMIT_NOFILE below 530), each on a thread
+// until getaddrinfo returns, past which every lookup of the process, the
+// host's own among them, waits for one to end. Go uses that resolver
+// where its own cannot do what the host's configuration asks
+// (nsswitch.conf's mdns, myhostname, systemd-resolved; GODEBUG
+// netdns=cgo); with its own, a lookup holds a goroutine and up to two
+// DNS sockets, which the socket pool's reserve holds.
+const DefaultLookupPool = 256
+
+// DefaultLookupFloor is the Floor of the default lookup pool.
+const DefaultLookupFloor = 2
+
+var (
+	processSockets = sync.OnceValue(func() *Pool {
+		n := fileLimit()
+		limit := n - DescriptorReserve(n)
+		return NewPool(limit, limit/8, DefaultSocketFloor)
+	})
+	processLookups = sync.OnceValue(func() *Pool {
+		return NewPool(DefaultLookupPool, DefaultLookupPool/4, DefaultLookupFloor)
+	})
+)
+
+// ProcessSockets returns the process's socket pool, which every stack of
+// a runtime that names no other draws from: sized, at its first use, from
+// the soft RLIMIT_NOFILE then (Go raises it to the hard limit as the
+// process starts), less DescriptorReserve, an eighth of it spare; 16,384
+// units where the system has no such limit.
+func ProcessSockets() *Pool { return processSockets() }
+
+// ProcessLookups returns the process's lookup pool, which every stack of
+// a runtime that names no other draws from: DefaultLookupPool lookups in
+// flight, a quarter of them spare, DefaultLookupFloor the floor.
+func ProcessLookups() *Pool { return processLookups() }
+
+// defaultFileLimit sizes the process's socket pool where the process's
+// descriptor limit cannot be read.
+const defaultFileLimit = 16384
