@@ -1,14 +1,17 @@
 package tlshost
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
+	"runtime/metrics"
 	"testing"
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
 	"github.com/wasitls/wasitls/backends/stdtls"
+	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
 // BenchmarkHandshakeOverhead measures what the direct-style state machine
@@ -209,5 +212,81 @@ func resumptionLoop(b *testing.B, full, resumed func() (time.Duration, bool)) {
 	b.ReportMetric(float64(tf.Nanoseconds())/n, "ns-full/op")
 	b.ReportMetric(float64(tr.Nanoseconds())/n, "ns-resumed/op")
 	b.ReportMetric(float64(tr)/float64(tf), "resumed/full")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkPausableCoroutine measures what keeping the guest's coroutines
+// between its handshakes (coWorkers) saves: client handshakes on stdtls
+// against a crypto/tls server over loopback TCP, each run on waits with a
+// deadline (a Go guest's, through its socket's transport), alternately on
+// a kept coroutine and on a new one (a session without the guest's set),
+// in the same loop. It reports both times, from the transport to the
+// server's byte, and their ratio (kept/new: below 1 is cheaper), and the
+// goroutines started per handshake of each (the server's own included).
+func BenchmarkPausableCoroutine(b *testing.B) {
+	p := newPKI(b)
+	addr := tlsEchoServer(b, &tls.Config{Certificates: []tls.Certificate{p.server.TLSCertificate()}, SessionTicketsDisabled: true})
+	workers := newCoWorkers(coWorkerIdle)
+	b.Cleanup(func() { workers.Close() })
+	base := p.clientBase()
+	once := func(w *coWorkers) time.Duration {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		in, out, _ := wasiio.SocketStreams(c.(*net.TCPConn), io.NopCloser(nil), func() error { return nil })
+		tr, err := wasiio.Transport(in, out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := newClientSession(stdtls.Backend{}, base, tr)
+		defer s.Close()
+		s.setWorkers(w)
+		if err := s.Connect("localhost"); err != nil {
+			b.Fatal(err)
+		}
+		f := s.Finish()
+		a := f.source().(wasiio.Awaiter)
+		for !a.Ready() {
+			a.Await(context.Background(), time.Now().Add(10*time.Millisecond))
+		}
+		conn, err, _ := f.peek()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	// Goroutines started, the server's per connection among them.
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	started := func() uint64 { metrics.Read(created); return created[0].Value.Uint64() }
+	var kept, fresh time.Duration
+	var gKept, gFresh uint64
+	timed := func(w *coWorkers, d *time.Duration, g *uint64) {
+		g0 := started()
+		*d += once(w)
+		*g += started() - g0
+	}
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			timed(workers, &kept, &gKept)
+			timed(nil, &fresh, &gFresh)
+		} else {
+			timed(nil, &fresh, &gFresh)
+			timed(workers, &kept, &gKept)
+		}
+		i++
+	}
+	n := float64(i)
+	b.ReportMetric(float64(kept.Nanoseconds())/n, "ns-kept/op")
+	b.ReportMetric(float64(fresh.Nanoseconds())/n, "ns-new/op")
+	b.ReportMetric(float64(gKept)/n, "goroutines-kept/op")
+	b.ReportMetric(float64(gFresh)/n, "goroutines-new/op")
+	b.ReportMetric(float64(kept)/float64(fresh), "kept/new")
 	b.ReportMetric(0, "ns/op")
 }

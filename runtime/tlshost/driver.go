@@ -72,6 +72,9 @@ type driver struct {
 	// with a deadline: it runs on the guest's waits and pauses at their
 	// deadlines (see pausable).
 	co *pausable
+	// workers are the guest's coroutines a pausable handshake runs on;
+	// nil makes one per handshake.
+	workers *coWorkers
 	// endAsked asks the coroutine's next resumption to pause at its
 	// first read that would wait (see endAwait).
 	endAsked bool

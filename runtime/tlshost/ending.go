@@ -81,6 +81,14 @@ func (e *ending) setHandshakeTimeout(d time.Duration, report func(what string, e
 	e.report = report
 }
 
+// setWorkers sets the guest's coroutines that a handshake paused at the
+// guest's deadlines runs on (see pausable).
+func (e *ending) setWorkers(w *coWorkers) {
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	e.d.workers = w
+}
+
 // setWarn sets where failures the guest is never told are logged.
 func (e *ending) setWarn(warn func(what string, err error)) {
 	e.d.mu.Lock()

@@ -696,12 +696,23 @@ func TestInlineHandshakeGivesUp(t *testing.T) {
 // the peer, and a channel closed once the ClientHello reached the peer.
 func deferredToSilent(t *testing.T, b backends.Backend, timeout time.Duration) (*clientSession, wasiio.Awaiter, net.Conn, <-chan struct{}) {
 	t.Helper()
-	p := newPKI(t)
 	ours, peer, helloed := silentServer(t)
-	tr, _ := heldTransport(t, ours)
+	s, a := deferredSession(t, b, newPKI(t), ours, timeout, nil)
+	return s, a, peer, helloed
+}
+
+// deferredSession starts a deferred client handshake of b over the
+// transport a guest's socket conn makes, with the handshake timeout
+// (-1: none) and the guest's coroutines workers (nil: none), and returns
+// the session and its finish future's source. The session is closed when
+// the test ends.
+func deferredSession(t *testing.T, b backends.Backend, p *pki, conn net.Conn, timeout time.Duration, workers *coWorkers) (*clientSession, wasiio.Awaiter) {
+	t.Helper()
+	tr, _ := heldTransport(t, conn)
 	s := newClientSession(b, p.clientBase(), tr)
 	t.Cleanup(func() { s.Close() })
 	s.setHandshakeTimeout(timeout, nil)
+	s.setWorkers(workers)
 	if err := s.Connect("localhost"); err != nil {
 		t.Fatal(err)
 	}
@@ -710,5 +721,5 @@ func deferredToSilent(t *testing.T, b backends.Backend, timeout time.Duration) (
 	if !ok {
 		t.Fatalf("the future's source %T cannot run the handshake on the guest's wait", f.source())
 	}
-	return s, a, peer, helloed
+	return s, a
 }

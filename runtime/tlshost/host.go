@@ -241,6 +241,7 @@ func (h *Host) logFailure(what string, err error, attrs ...any) {
 func (h *Host) limit(ctx context.Context, e *ending, held func(), fail func(what string, err error), last *lastError) {
 	e.held = held
 	e.settings = h.settingsOf(ctx)
+	e.setWorkers(h.coWorkersOf(ctx))
 	e.setHandshakeTimeout(h.cfg.handshakeTimeout(), fail)
 	e.setWarn(h.warn)
 	e.setLogPanic(h.logPanicFunc)

@@ -2,7 +2,6 @@ package tlshost
 
 import (
 	"context"
-	"iter"
 	"time"
 )
 
@@ -12,7 +11,8 @@ import (
 // host, and a handshake on the guest's call must then give the call back at
 // that deadline without ending the handshake.
 //
-// It runs the backend's handshake as a coroutine (iter.Pull): the guest's
+// It runs the backend's handshake as a coroutine (iter.Pull, a coWorker of
+// the guest's, which runs its handshakes one after the other): the guest's
 // waiting call resumes it and is blocked meanwhile, as for a handshake run
 // on the call itself, and the switches between the two are direct, with no
 // goroutine made runnable, no thread woken and no hand-off at the end. The
@@ -30,7 +30,9 @@ import (
 // pause deadline: it ends as a handshake on its goroutine would. Every
 // field is guarded by the driver's mu.
 type pausable struct {
-	next func() (struct{}, bool)
+	// w is the coroutine the handshake runs on; nil once it ended and
+	// w went back to the guest's coroutines (release).
+	w *coWorker
 	// resuming is set while a call or the goroutine runs the coroutine;
 	// toEnd asks whoever resumes it to hand it to a goroutine if it
 	// pauses again; ended is set once it returned.
@@ -42,14 +44,15 @@ type pausable struct {
 	finishing bool
 }
 
-// newPausableLocked makes the coroutine of run, which calls d.end when it
-// returns. It does not start it. mu must be held.
+// newPausableLocked gives run, which calls d.end when it returns, a
+// coroutine of the guest's (d.workers). It does not start it. mu must be
+// held.
 func (d *driver) newPausableLocked(run func(ctx context.Context) error) *pausable {
 	co := &pausable{}
 	g := d.transport
-	co.next, _ = iter.Pull(func(yield func(struct{}) bool) {
-		reserveStack(0)
-		g.setPauser(func() bool { return yield(struct{}{}) })
+	w := d.workers.get()
+	w.job = func() {
+		g.setPauser(w.pause)
 		err := run(context.Background())
 		d.mu.Lock()
 		co.finishing = true
@@ -60,8 +63,22 @@ func (d *driver) newPausableLocked(run func(ctx context.Context) error) *pausabl
 		co.ended = true
 		d.mu.Unlock()
 		d.end(err, false)
-	})
+	}
+	co.w = w
 	return co
+}
+
+// releaseLocked gives the coroutine of a handshake that ended back to
+// the guest's coroutines, once the resumption that saw it end returned.
+// A handshake that did not end (its backend panicked through the
+// coroutine, which is over then) keeps it. mu must be held.
+func (d *driver) releaseLocked(co *pausable) {
+	if !co.ended || co.w == nil {
+		return
+	}
+	w := co.w
+	co.w = nil
+	d.workers.put(w)
 }
 
 // resumeLocked runs the paused handshake on the caller's goroutine until it
@@ -84,11 +101,12 @@ func (d *driver) resumeLocked(ctx context.Context, deadline time.Time) bool {
 		d.transport.pauseAt(longAgo)
 	}
 	d.mu.Unlock()
-	co.next()
+	co.w.next()
 	stop()
 	d.mu.Lock()
 	d.endAsked = false
 	co.resuming = false
+	d.releaseLocked(co)
 	if co.toEnd {
 		d.toEndLocked()
 	}
@@ -144,7 +162,10 @@ func (d *driver) toEndLocked() {
 	co.resuming = true
 	go func() {
 		d.transport.pauseAt(time.Time{})
-		co.next()
+		co.w.next()
+		d.mu.Lock()
+		d.releaseLocked(co)
+		d.mu.Unlock()
 	}()
 }
 
@@ -153,12 +174,13 @@ func (d *driver) toEndLocked() {
 // coroutine's stack grows to 32 KiB at once.
 const stackReserve = 24 << 10
 
-// reserveStack grows the coroutine's stack, new and small, while one frame
-// is on it. Grown by the handshake instead, it doubled several times deep
-// in the backend, each time copying and adjusting every frame (about 1% of
-// a client handshake loop's CPU samples in runtime.pcvalue, adjustframe,
-// getStackMap and findfunc). A stack is the runtime's to reuse once the
-// coroutine ends.
+// reserveStack grows the coroutine's stack, new and small (or shrunk by
+// the collector between two handshakes), while one frame is on it. Grown
+// by the handshake instead, it doubled several times deep in the backend,
+// each time copying and adjusting every frame (about 1% of a client
+// handshake loop's CPU samples in runtime.pcvalue, adjustframe,
+// getStackMap and findfunc). On a stack that has the room it costs the
+// frame's clearing.
 //
 //go:noinline
 func reserveStack(n int) byte {

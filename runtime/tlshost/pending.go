@@ -110,7 +110,8 @@ func (h *Host) pendingLimit() int {
 
 // NewGuest implements runtime.GuestExtension: it gives the guest its
 // count of pending handshakes, of identity bytes and of its peers'
-// handshake bytes, and the host identities it may use (WithIdentities).
+// handshake bytes, the host identities it may use (WithIdentities), and
+// the coroutines its paused handshakes run on (coWorkers).
 func (h *Host) NewGuest(ctx context.Context, g *runtime.Guest) error {
 	if h.ext != nil {
 		g.SetValue(memberKey{h.ext}, true)
@@ -120,6 +121,7 @@ func (h *Host) NewGuest(ctx context.Context, g *runtime.Guest) error {
 	g.SetValue(peerCertBytesKey{h}, h.newPeerCertBytes(g))
 	g.SetValue(readAheadBytesKey{h}, h.newReadAheadBytes(g))
 	g.SetValue(settingsBytesKey{h}, h.newSettingsBytes(g))
+	g.SetValue(coWorkersKey{h}, newCoWorkers(coWorkerIdle))
 	if size := h.cfg.sessionCacheSize(); size > 0 {
 		g.SetValue(sessionsKey{h}, backends.NewLRUSessionCache(size))
 	}

@@ -211,3 +211,59 @@ func TestTransportZeroReadArmsNoDeadline(t *testing.T) {
 		t.Fatalf("a Read that waited put %d deadlines on the socket, want 1", got)
 	}
 }
+
+// writeWhenReading writes b to peer once a Read of c waits (a Read in
+// progress that found nothing), so that the Read puts its deadline on
+// the socket.
+func writeWhenReading(t *testing.T, c *nonblockingConn, peer *net.TCPConn, b string) {
+	t.Helper()
+	go func() {
+		for range 10000 {
+			c.dmu.Lock()
+			armed := c.reading > 0 && !c.rlazy
+			c.dmu.Unlock()
+			if armed {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(5 * time.Millisecond) // the Read is in the socket's wait
+		peer.Write([]byte(b))
+	}()
+}
+
+// A read deadline the socket already has is not armed again: a Go guest's
+// waits set the same deadline (their timer's) over and over, and each
+// Read that waited for it armed it anew, after SetReadDeadline had
+// cleared it. Cleared or moved, it leaves the socket as before: a Read
+// with no deadline waits past it, for the peer.
+func TestTransportReadDeadlineKeptWhenSetAgain(t *testing.T) {
+	c, dc, peer := lazyTransport(t)
+	buf := make([]byte, 16)
+	d := time.Now().Add(time.Minute)
+	for i, b := range []string{"one", "two", "three"} {
+		c.SetReadDeadline(d)
+		writeWhenReading(t, c, peer, b)
+		if n, err := readWithin(t, c, buf); err != nil || string(buf[:n]) != b {
+			t.Fatalf("Read %d: %q, %v", i, buf[:n], err)
+		}
+	}
+	if got := dc.future.Load(); got != 1 {
+		t.Fatalf("the same deadline, set before three Reads that waited, was put on the socket %d times, want 1", got)
+	}
+	soon := time.Now().Add(20 * time.Millisecond)
+	c.SetReadDeadline(soon)
+	writeWhenReading(t, c, peer, "four")
+	if n, err := readWithin(t, c, buf); err != nil || string(buf[:n]) != "four" {
+		t.Fatalf("Read with a near deadline: %q, %v", buf[:n], err)
+	}
+	c.SetReadDeadline(soon)
+	c.SetReadDeadline(time.Time{})
+	for !time.Now().After(soon.Add(10 * time.Millisecond)) {
+		time.Sleep(time.Millisecond)
+	}
+	writeWhenReading(t, c, peer, "five")
+	if n, err := readWithin(t, c, buf); err != nil || string(buf[:n]) != "five" {
+		t.Fatalf("Read without a deadline, past the one it had: %q, %v", buf[:n], err)
+	}
+}

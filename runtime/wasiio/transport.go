@@ -137,9 +137,11 @@ type streamConn struct {
 	// on the socket by the first Read that would wait for it (lazyRead):
 	// a deadline on the socket is a runtime timer, and arming one wakes
 	// the network poller or starts a thread, for nothing when the read
-	// finds its bytes there. rlazy: rdeadline waits for such a Read, and
-	// the socket has none; rarmed: the deadline the socket has; reading:
-	// Reads in progress, which take a new deadline at once. Under dmu.
+	// finds its bytes there; a deadline the socket already has stays
+	// (a Go guest's waits set their timer's over and over). rlazy:
+	// rdeadline waits for such a Read, and the socket has none; rarmed:
+	// the deadline the socket has; reading: Reads in progress, which
+	// take a new deadline at once. Under dmu.
 	rlazy   bool
 	rarmed  time.Time
 	reading int
@@ -439,6 +441,12 @@ func (c *streamConn) SetReadDeadline(t time.Time) error {
 	if c.lazyCapable() {
 		t := c.rdeadline // the last set, whichever call set it
 		if c.reading == 0 && t.After(time.Now()) {
+			if t.Equal(c.rarmed) {
+				// The socket has it: clearing it would make
+				// the next Read that waits arm it again.
+				c.rlazy = false
+				return nil
+			}
 			// Put on the socket by a Read that would wait for it.
 			c.rlazy = true
 			if !c.rarmed.IsZero() {
