@@ -63,12 +63,14 @@ import (
 // entries; nothing removes the old ones, nor bounds the directory's size:
 // remove it to start again.
 type CompilationCache struct {
-	store   string                  // DIR/wasitls-rN-wazero-VERSION-GOARCH-GOOS: the sealed entries
+	store   string                  // dir/wasitls-rN-wazero-VERSION-GOARCH-GOOS: the sealed entries
 	staging string                  // wazero's directory beneath dir/staging-*: empty between compilations
 	wazero  wazero.CompilationCache // over staging
 	build   string                  // the wazero module built into the program
 	mu      sync.Mutex              // one compilation at a time: what appears in staging is its
-	stats   [3]atomic.Int64         // Loaded, Stored, Refused
+	loaded  atomic.Int64            // CompilationCacheStats.Loaded
+	stored  atomic.Int64            // CompilationCacheStats.Stored
+	refused atomic.Int64            // CompilationCacheStats.Refused
 	closed  atomic.Bool             // set by Close
 }
 
@@ -138,7 +140,7 @@ func OpenCompilationCache(dir, flag string) (*CompilationCache, error) {
 		return nil, fmt.Errorf("%s %s: %w", flag, dir, err)
 	}
 	// wazero names its directory by its version and the platform
-	// (wazero-VERSION-GOARCH-GOOS): so are the entries' directory named.
+	// (wazero-VERSION-GOARCH-GOOS): so is the entries' directory named.
 	store := filepath.Join(dir, fmt.Sprintf("wasitls-r%d-%s", stopcheck.Version, sub[0].Name()))
 	if err := mkdirPrivate(store); err == nil {
 		err = checkPrivate(store)
@@ -241,7 +243,7 @@ func (c *CompilationCache) NewRuntime(ctx context.Context, rc wazero.RuntimeConf
 
 // Stats returns what the cache did so far.
 func (c *CompilationCache) Stats() CompilationCacheStats {
-	return CompilationCacheStats{Loaded: c.stats[0].Load(), Stored: c.stats[1].Load(), Refused: c.stats[2].Load()}
+	return CompilationCacheStats{Loaded: c.loaded.Load(), Stored: c.stored.Load(), Refused: c.refused.Load()}
 }
 
 // Close closes the wazero compilation cache beneath c, which the
@@ -369,7 +371,7 @@ func (c *CompilationCache) place(key [sha256.Size]byte, prefix string) map[strin
 // refuse removes the entry at path and counts it.
 func (c *CompilationCache) refuse(path string) {
 	os.Remove(path)
-	c.stats[2].Add(1)
+	c.refused.Add(1)
 }
 
 // collect stores what wazero wrote into the staging directory (it
@@ -396,9 +398,9 @@ func (c *CompilationCache) collect(key [sha256.Size]byte, prefix string, placed 
 	}
 	switch {
 	case stored:
-		c.stats[1].Add(1)
+		c.stored.Add(1)
 	case len(placed) > 0:
-		c.stats[0].Add(1)
+		c.loaded.Add(1)
 	}
 }
 

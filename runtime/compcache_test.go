@@ -32,8 +32,8 @@ func helloComponentBytes(t testing.TB) []byte {
 // runCached runs hello (a core module, or a component) as the wasitls
 // command does, under the stop flag, in a process of its own as far as the
 // cache can tell (a new CompilationCache over dir, a new wazero runtime),
-// and returns its stdout and what the cache did.
-func runCached(t *testing.T, dir string, wasm []byte) (string, CompilationCacheStats) {
+// and returns what the cache did.
+func runCached(t *testing.T, dir string, wasm []byte) CompilationCacheStats {
 	t.Helper()
 	ctx := context.Background()
 	cache, err := OpenCompilationCache(dir, "")
@@ -77,7 +77,7 @@ func runCached(t *testing.T, dir string, wasm []byte) (string, CompilationCacheS
 	if staging, _ := filepath.Glob(filepath.Join(dir, "staging-*")); len(staging) != 0 {
 		t.Errorf("Close left %v", staging)
 	}
-	return out.String(), cache.Stats()
+	return cache.Stats()
 }
 
 // TestCompilationCache runs a core module and a component twice over one
@@ -100,7 +100,7 @@ func TestCompilationCache(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "made", "cache")
 			wasm := tc.wasm(t)
-			_, st := runCached(t, dir, wasm)
+			st := runCached(t, dir, wasm)
 			if want := (CompilationCacheStats{Stored: tc.modules}); st != want {
 				t.Fatalf("first run: %+v, want %+v", st, want)
 			}
@@ -115,7 +115,7 @@ func TestCompilationCache(t *testing.T) {
 			if int64(len(before)) != tc.modules {
 				t.Fatalf("%d entries after the first run, want %d: %v", len(before), tc.modules, before)
 			}
-			_, st = runCached(t, dir, wasm)
+			st = runCached(t, dir, wasm)
 			if want := (CompilationCacheStats{Loaded: tc.modules}); st != want {
 				t.Fatalf("second run: %+v, want %+v", st, want)
 			}
@@ -211,11 +211,11 @@ func TestCompilationCacheCorrupt(t *testing.T) {
 			for p := range all {
 				os.Remove(p + ".orig")
 			}
-			_, st := runCached(t, dir, wasm)
+			st := runCached(t, dir, wasm)
 			if want := (CompilationCacheStats{Stored: modules, Refused: modules}); st != want {
 				t.Fatalf("after the damage: %+v, want %+v", st, want)
 			}
-			_, st = runCached(t, dir, wasm)
+			st = runCached(t, dir, wasm)
 			if want := (CompilationCacheStats{Loaded: modules}); st != want {
 				t.Fatalf("the run after: %+v, want %+v", st, want)
 			}

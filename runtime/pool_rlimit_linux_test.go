@@ -20,9 +20,9 @@ const rlimitChild = "WASITLS_TEST_RLIMIT_CHILD"
 // process's socket pool), a wasm guest binding all the sockets its own
 // limit allows (4,096, each a descriptor) stops at the process's pool,
 // with new-socket-limit; another guest still binds its floor's worth,
-// and the host still opens files. Before the pool, the first guest
-// bound sockets until the process ran out of descriptors, and then the
-// second guest's sockets and the host's files failed with EMFILE.
+// and the host still opens files. Without the pool, the first guest
+// would bind sockets until the process ran out of descriptors, and then
+// the second guest's sockets and the host's files would fail with EMFILE.
 func TestProcessSocketsRlimit(t *testing.T) {
 	if os.Getenv(rlimitChild) == "" {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestProcessSocketsRlimit$", "-test.count=1", "-test.v")
@@ -42,12 +42,12 @@ func TestProcessSocketsRlimit(t *testing.T) {
 		t.Fatalf("the process's pool has %d units under RLIMIT_NOFILE 256, want %d", pool.Limit(), want)
 	}
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:*"})})
-	greedy := startPoolGuest(t, rt, compiled, "", "binds", "4096")
+	greedy := startPoolGuest(t, rt, compiled, "binds", "4096")
 	share := pool.Limit() - pool.Spare()
 	if got, want := greedy.line(t), fmt.Sprintf("bound %d, then error %d", share, sockets.NewSocketLimit); got != want {
 		t.Fatalf("greedy guest: %q, want %q", got, want)
 	}
-	other := startPoolGuest(t, rt, compiled, "", "binds", fmt.Sprint(pool.Floor()))
+	other := startPoolGuest(t, rt, compiled, "binds", fmt.Sprint(pool.Floor()))
 	if got, want := other.line(t), fmt.Sprintf("bound %d", pool.Floor()); got != want {
 		t.Fatalf("another guest: %q, want %q", got, want)
 	}

@@ -27,7 +27,7 @@ type poolGuest struct {
 	done  chan error             // Instantiate's error, once it ended
 }
 
-func startPoolGuest(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule, name string, args ...string) *poolGuest {
+func startPoolGuest(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule, args ...string) *poolGuest {
 	t.Helper()
 	pr, pw := io.Pipe()
 	stdinR, stdinW := io.Pipe()
@@ -35,7 +35,7 @@ func startPoolGuest(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledM
 	t.Cleanup(func() { stdinW.Close() })
 	go func() {
 		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{
-			Name: name, Args: append([]string{"hog"}, args...), Stdin: stdinR, Stdout: pw, Stderr: os.Stderr,
+			Args: append([]string{"hog"}, args...), Stdin: stdinR, Stdout: pw, Stderr: os.Stderr,
 			Started: func(inst *runtime.Instance) { g.inst <- inst },
 		})
 		pw.CloseWithError(fmt.Errorf("guest ended: %v", err))
@@ -86,19 +86,19 @@ func TestSocketPoolShared(t *testing.T) {
 	rt, compiled := hogRuntimeConfig(t, runtime.Config{Network: policy(t, nil, []string{"127.0.0.1:*"}), SocketPool: pool})
 	limit := fmt.Sprintf("then error %d", sockets.NewSocketLimit)
 
-	greedy := startPoolGuest(t, rt, compiled, "", "binds", "1000")
+	greedy := startPoolGuest(t, rt, compiled, "binds", "1000")
 	if got, want := greedy.line(t), "bound 32, "+limit; got != want {
 		t.Fatalf("greedy guest: %q, want %q", got, want)
 	}
-	small := startPoolGuest(t, rt, compiled, "", "binds", "4")
+	small := startPoolGuest(t, rt, compiled, "binds", "4")
 	if got := small.line(t); got != "bound 4" {
 		t.Fatalf("a guest within its floor, the greedy one at its share: %q, want bound 4", got)
 	}
-	more := startPoolGuest(t, rt, compiled, "", "binds", "6")
+	more := startPoolGuest(t, rt, compiled, "binds", "6")
 	if got, want := more.line(t), "bound 4, "+limit; got != want {
 		t.Fatalf("a guest past its floor in the spare part: %q, want %q", got, want)
 	}
-	late := startPoolGuest(t, rt, compiled, "", "binds", "1")
+	late := startPoolGuest(t, rt, compiled, "binds", "1")
 	if got, want := late.line(t), "bound 0, "+limit; got != want {
 		t.Fatalf("a guest with the pool full: %q, want %q", got, want)
 	}
@@ -113,7 +113,7 @@ func TestSocketPoolShared(t *testing.T) {
 	<-greedy.done
 	waitUsed(t, pool, 8)
 
-	trapping := startPoolGuest(t, rt, compiled, "", "binds", "-20")
+	trapping := startPoolGuest(t, rt, compiled, "binds", "-20")
 	if got := trapping.line(t); got != "bound 20" {
 		t.Fatalf("trapping guest: %q, want bound 20", got)
 	}
@@ -126,7 +126,7 @@ func TestSocketPoolShared(t *testing.T) {
 	waitUsed(t, pool, 0)
 
 	for i := range 30 {
-		g := startPoolGuest(t, rt, compiled, "", "binds", strconv.Itoa(10+i%20))
+		g := startPoolGuest(t, rt, compiled, "binds", strconv.Itoa(10+i%20))
 		if got, want := g.line(t), "bound "+strconv.Itoa(10+i%20); got != want {
 			t.Fatalf("guest %d: %q, want %q", i, got, want)
 		}
@@ -153,15 +153,15 @@ func TestLookupPoolShared(t *testing.T) {
 	})
 	failure := fmt.Sprintf("then error %d", sockets.TemporaryResolverFailure)
 
-	greedy := startPoolGuest(t, rt, compiled, "", "inflight", "64", "g%d.silent.test")
+	greedy := startPoolGuest(t, rt, compiled, "inflight", "64", "g%d.silent.test")
 	if got, want := greedy.line(t), "lookups 6, "+failure; got != want {
 		t.Fatalf("greedy guest: %q, want %q", got, want)
 	}
-	small := startPoolGuest(t, rt, compiled, "", "inflight", "2", "s%d.silent.test")
+	small := startPoolGuest(t, rt, compiled, "inflight", "2", "s%d.silent.test")
 	if got := small.line(t); got != "lookups 2" {
 		t.Fatalf("a guest within its floor: %q, want lookups 2", got)
 	}
-	more := startPoolGuest(t, rt, compiled, "", "inflight", "3", "m%d.silent.test")
+	more := startPoolGuest(t, rt, compiled, "inflight", "3", "m%d.silent.test")
 	if got, want := more.line(t), "lookups 2, "+failure; got != want {
 		t.Fatalf("a guest past its floor: %q, want %q", got, want)
 	}

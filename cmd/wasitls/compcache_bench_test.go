@@ -4,13 +4,10 @@ package main
 
 import (
 	"io"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/wasitls/wasitls/internal/guestbuild"
 )
 
 // BenchmarkRunStartup is `wasitls run` of the demo's Go client guest
@@ -23,10 +20,7 @@ import (
 //
 //	go test ./cmd/wasitls -run '^$' -bench RunStartup -benchtime 5x
 func BenchmarkRunStartup(b *testing.B) {
-	guest := filepath.Join(b.TempDir(), "client-showcase.wasm")
-	if err := os.WriteFile(guest, guestbuild.MustBuild(b, "github.com/wasitls/wasitls/examples/client-showcase"), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	guest := wasmFile(b, "github.com/wasitls/wasitls/examples/client-showcase")
 	saved := compilationCache
 	compilationCache = nil // the in-memory cache of the package's tests would make every run warm
 	defer func() { compilationCache = saved }()

@@ -101,10 +101,10 @@ func poolFlags(fs *flag.FlagSet) func() (socketPool, lookupPool *sockets.Pool, e
 		}
 		var sp, lp *sockets.Pool
 		if *socks != defSockets {
-			sp = sockets.NewPool(*socks, *socks/8, sockets.DefaultSocketFloor)
+			sp = sockets.NewSocketPool(*socks)
 		}
 		if *lookups != sockets.DefaultLookupPool {
-			lp = sockets.NewPool(*lookups, *lookups/4, sockets.DefaultLookupFloor)
+			lp = sockets.NewLookupPool(*lookups)
 		}
 		return sp, lp, nil
 	}

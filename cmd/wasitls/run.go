@@ -242,10 +242,10 @@ func parseDir(s string) (runtime.Dir, error) {
 
 // runGuest compiles and runs wasm, read from path (which errors about the
 // file itself name), through cache when not nil, which it closes; the
-// guest's exit code comes back as a *sys.ExitError. Once ctx is done (SIGINT), the guest is closed at its
-// next call or wait; a guest that has not stopped interruptGrace later is
-// left behind, with a note on stderr, so that the command always ends
-// promptly.
+// guest's exit code comes back as a *sys.ExitError. Once ctx is done
+// (SIGINT), the guest is closed at its next call or wait; a guest that
+// has not stopped interruptGrace later is left behind, with a note on
+// stderr, so that the command always ends promptly.
 func runGuest(ctx context.Context, path string, wasm []byte, cache *runtime.CompilationCache, cfg runtime.Config, mc runtime.ModuleConfig, stderr io.Writer) error {
 	var comp *component.Component
 	if err := runtime.CheckBinary(wasm); errors.Is(err, runtime.ErrComponent) {

@@ -21,13 +21,9 @@ import (
 )
 
 // wasmFile builds a guest package into a file and returns its path.
-func wasmFile(t *testing.T, pkg string, buildArgs ...string) string {
+func wasmFile(t testing.TB, pkg string, buildArgs ...string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "guest.wasm")
-	if err := os.WriteFile(path, guestbuild.MustBuild(t, pkg, buildArgs...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeWasm(t, "guest.wasm", guestbuild.MustBuild(t, pkg, buildArgs...))
 }
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -281,7 +277,8 @@ func exitingCommand(m *wasmbin.Module) int {
 
 // writeWasm writes b to a file name in a temporary directory and returns
 // its path.
-func writeWasm(t *testing.T, name string, b []byte) string {
+func writeWasm(t testing.TB, name string, b []byte) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)

@@ -130,15 +130,20 @@ const DefaultLookupPool = 256
 // DefaultLookupFloor is the Floor of the default lookup pool.
 const DefaultLookupFloor = 2
 
+// NewSocketPool returns a socket pool of limit units shaped as the
+// process's: an eighth of it spare, DefaultSocketFloor the floor.
+func NewSocketPool(limit int) *Pool { return NewPool(limit, limit/8, DefaultSocketFloor) }
+
+// NewLookupPool returns a lookup pool of limit units shaped as the
+// process's: a quarter of it spare, DefaultLookupFloor the floor.
+func NewLookupPool(limit int) *Pool { return NewPool(limit, limit/4, DefaultLookupFloor) }
+
 var (
 	processSockets = sync.OnceValue(func() *Pool {
 		n := fileLimit()
-		limit := n - DescriptorReserve(n)
-		return NewPool(limit, limit/8, DefaultSocketFloor)
+		return NewSocketPool(n - DescriptorReserve(n))
 	})
-	processLookups = sync.OnceValue(func() *Pool {
-		return NewPool(DefaultLookupPool, DefaultLookupPool/4, DefaultLookupFloor)
-	})
+	processLookups = sync.OnceValue(func() *Pool { return NewLookupPool(DefaultLookupPool) })
 )
 
 // ProcessSockets returns the process's socket pool, which every stack of

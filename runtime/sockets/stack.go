@@ -49,7 +49,7 @@ type Stack struct {
 
 	limit       int64        // most sockets alive at once
 	live        atomic.Int64 // sockets alive: not dropped, or connection still open
-	sockets     share        // of the process's (or the runtime's) socket pool: one a socket
+	socketShare share        // of the process's (or the runtime's) socket pool: one a socket
 	lookupShare share        // of the lookup pool: one a lookup running
 
 	guestID   uint64 // SetGuest's, for Denial
@@ -124,7 +124,7 @@ const DefaultSocketLimit = 4096
 // denies everything).
 func NewStack(policy *Policy) *Stack {
 	s := &Stack{policy: policy, limit: DefaultSocketLimit, lookupLimit: DefaultLookupLimit}
-	s.sockets.pool, s.lookupShare.pool = ProcessSockets(), ProcessLookups()
+	s.socketShare.pool, s.lookupShare.pool = ProcessSockets(), ProcessLookups()
 	return s
 }
 
@@ -135,7 +135,7 @@ func (s *Stack) SetSocketPool(p *Pool) {
 	if p == nil {
 		p = ProcessSockets()
 	}
-	s.sockets.pool = p
+	s.socketShare.pool = p
 }
 
 // SetLookupPool sets the pool the stack's name lookups draw from besides
@@ -178,7 +178,7 @@ func (s *Stack) acquire() error {
 		s.caps.Refused(capreport.Sockets, s.limit)
 		return NewSocketLimit
 	case overPool:
-		s.caps.Refused(capreport.SocketPool, s.sockets.pool.Limit())
+		s.caps.Refused(capreport.SocketPool, s.socketShare.pool.Limit())
 		return NewSocketLimit
 	}
 	return nil
@@ -199,7 +199,7 @@ func (s *Stack) tryAcquire() int {
 	if !s.tryAcquireOwn() {
 		return overLimit
 	}
-	if !s.sockets.take() {
+	if !s.socketShare.take() {
 		s.live.Add(-1)
 		return overPool
 	}
@@ -222,7 +222,7 @@ func (s *Stack) tryAcquireOwn() bool {
 
 // releaseSocket gives back what acquire took.
 func (s *Stack) releaseSocket() {
-	s.sockets.put()
+	s.socketShare.put()
 	s.live.Add(-1)
 }
 
@@ -241,7 +241,7 @@ func (s *Stack) Hold() (release func(), err error) {
 }
 
 // PoolSockets reports how many units of its socket pool the stack holds.
-func (s *Stack) PoolSockets() int { return int(s.sockets.held.Load()) }
+func (s *Stack) PoolSockets() int { return int(s.socketShare.held.Load()) }
 
 // Sockets reports how many sockets are alive.
 func (s *Stack) Sockets() int { return int(s.live.Load()) }
