@@ -278,8 +278,7 @@ func (h *ClientHandshake) Conn() *Conn { return h.conn }
 // returns it. Each aliases its string's bytes, not a copy: the host only
 // reads the list during the call (a borrowed parameter). Callers pass an
 // array of stackALPN on their frame, which holds the usual protocols (h2,
-// http/1.1) with no allocation: before, each handshake made the list and
-// a copy of every protocol.
+// http/1.1) with no allocation.
 func alpnIDs(ids [][]byte, protos []string) [][]byte {
 	for _, p := range protos {
 		ids = append(ids, unsafe.Slice(unsafe.StringData(p), len(p)))

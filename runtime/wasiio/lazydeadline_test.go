@@ -251,7 +251,8 @@ func TestTransportReadDeadlineKeptWhenSetAgain(t *testing.T) {
 	if got := dc.future.Load(); got != 1 {
 		t.Fatalf("the same deadline, set before three Reads that waited, was put on the socket %d times, want 1", got)
 	}
-	soon := time.Now().Add(20 * time.Millisecond)
+	// Room for the Read below to get "four" before it on a loaded machine.
+	soon := time.Now().Add(200 * time.Millisecond)
 	c.SetReadDeadline(soon)
 	writeWhenReading(t, c, peer, "four")
 	if n, err := readWithin(t, c, buf); err != nil || string(buf[:n]) != "four" {
