@@ -183,10 +183,3 @@ func (p *coWorkers) Close() error {
 	}
 	return nil
 }
-
-// idleCount reports how many coroutines p keeps.
-func (p *coWorkers) idleCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.idle)
-}

@@ -46,6 +46,13 @@ func idleSoon(t *testing.T, workers *coWorkers, want int) {
 	}
 }
 
+// idleCount reports how many coroutines p keeps.
+func (p *coWorkers) idleCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
 // The handshakes a guest's waits run one after the other share one
 // coroutine, kept between them; closing the guest's set stops it, and a
 // session without a set (no guest) makes its own and leaves nothing.
@@ -88,8 +95,8 @@ func TestPausableCoroutinesReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 	pausedToSilent := func(t *testing.T, workers *coWorkers) *clientSession {
-		s, a, _, helloed := deferredToSilent(t, b, -1)
-		s.setWorkers(workers)
+		ours, _, helloed := silentServer(t)
+		s, a := deferredSession(t, b, newPKI(t), ours, -1, workers)
 		if !a.Await(context.Background(), time.Now().Add(30*time.Millisecond)) {
 			t.Fatal("Await did not run the handshake")
 		}

@@ -24,7 +24,7 @@ import (
 const MaxErrorText = 4 << 10
 
 // boundText is s, cut to MaxErrorText bytes at the start of a character
-// if longer, saying how many bytes were cut; the result shares none of
+// if longer, saying how many bytes were cut; a cut result shares none of
 // s.
 func boundText(s string) string {
 	if len(s) <= MaxErrorText {

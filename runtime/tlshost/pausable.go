@@ -31,7 +31,7 @@ import (
 // field is guarded by the driver's mu.
 type pausable struct {
 	// w is the coroutine the handshake runs on; nil once it ended and
-	// w went back to the guest's coroutines (release).
+	// w went back to the guest's coroutines (releaseLocked).
 	w *coWorker
 	// resuming is set while a call or the goroutine runs the coroutine;
 	// toEnd asks whoever resumes it to hand it to a goroutine if it

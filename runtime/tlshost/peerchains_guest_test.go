@@ -40,11 +40,7 @@ import (
 // backends' bound on a Certificate message lets it be.
 func bigCertificate(t *testing.T, kib int) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
+	return selfSigned(t, &x509.Certificate{
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "localhost"},
 		DNSNames:     []string{"localhost"},
@@ -54,6 +50,16 @@ func bigCertificate(t *testing.T, kib int) tls.Certificate {
 		ExtraExtensions: []pkix.Extension{{
 			Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 2}, Value: make([]byte, kib<<10),
 		}},
+	})
+}
+
+// selfSigned is the certificate tmpl describes, signed by its own new
+// P-256 key.
+func selfSigned(t *testing.T, tmpl *x509.Certificate) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {

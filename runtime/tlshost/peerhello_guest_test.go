@@ -3,8 +3,6 @@ package tlshost_test
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -87,10 +85,6 @@ func keySharesHello(n int) []byte {
 			b.AddUint16(x)
 		}
 	}
-	ext := func(b *cryptobyte.Builder, typ uint16, body cryptobyte.BuilderContinuation) {
-		b.AddUint16(typ)
-		b.AddUint16LengthPrefixed(body)
-	}
 	var b cryptobyte.Builder
 	b.AddUint8(1) // client_hello
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -100,10 +94,10 @@ func keySharesHello(n int) []byte {
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { u16s(b, 0x1301) })
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(0) })
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			ext(b, 43, func(b *cryptobyte.Builder) { // supported_versions
+			addExtension(b, 43, func(b *cryptobyte.Builder) { // supported_versions
 				b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { u16s(b, 0x0304) })
 			})
-			ext(b, 10, func(b *cryptobyte.Builder) { // supported_groups
+			addExtension(b, 10, func(b *cryptobyte.Builder) { // supported_groups
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 					for i := range n {
 						u16s(b, uint16(0x3000+i))
@@ -111,10 +105,10 @@ func keySharesHello(n int) []byte {
 					u16s(b, 0x001d)
 				})
 			})
-			ext(b, 13, func(b *cryptobyte.Builder) { // signature_algorithms
+			addExtension(b, 13, func(b *cryptobyte.Builder) { // signature_algorithms
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { u16s(b, 0x0804, 0x0403) })
 			})
-			ext(b, 51, func(b *cryptobyte.Builder) { // key_share
+			addExtension(b, 51, func(b *cryptobyte.Builder) { // key_share
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 					for i := range n {
 						u16s(b, uint16(0x3000+i), 1)
@@ -127,6 +121,12 @@ func keySharesHello(n int) []byte {
 		})
 	})
 	return handshakeRecords(b.BytesOrPanic(), 0x0301)
+}
+
+// addExtension adds to b the extension of type typ whose body is body.
+func addExtension(b *cryptobyte.Builder, typ uint16, body cryptobyte.BuilderContinuation) {
+	b.AddUint16(typ)
+	b.AddUint16LengthPrefixed(body)
 }
 
 // handshakeRecords is the handshake message msg in plaintext records of
@@ -305,24 +305,16 @@ func TestGuestClientKeptRequestsCount(t *testing.T) {
 // units of one letter, some 11 bytes each.
 func bigNameCA(t *testing.T, attrs int) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	name := pkix.Name{CommonName: "big"}
 	for range attrs {
 		name.ExtraNames = append(name.ExtraNames, pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 11}, Value: "a"})
 	}
-	tmpl := &x509.Certificate{
+	cert := selfSigned(t, &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: name,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
+	})
+	c, err := x509.ParseCertificate(cert.Certificate[0])
 	if err != nil {
 		t.Fatal(err)
 	}
