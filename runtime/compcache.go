@@ -461,7 +461,7 @@ var errEntry = errors.New("runtime: a compilation cache entry does not verify")
 // name, and returns its payload if it verifies and is a regular file of
 // the current user's, not writable by its group or others.
 func readEntry(path string, key [sha256.Size]byte, name string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,9 @@ import (
 	"os"
 )
 
+// openNonblock: the cache is refused where there are no Unix owners.
+const openNonblock = 0
+
 // checkOwner refuses every file: the cache needs Unix owners and modes
 // to tell that only the user can write it.
 func checkOwner(os.FileInfo) error {

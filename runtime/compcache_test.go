@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -343,5 +344,31 @@ func TestWazeroCacheTrustsItsFiles(t *testing.T) {
 			t.Errorf("compilation %d over an entry with a changed code byte: no error; "+
 				"wazero now recompiles, and the comment on CompilationCache should say so", i)
 		}
+	}
+}
+
+// An entry that became a named pipe after the directory was listed is
+// refused without waiting for a writer to open it.
+func TestCompilationCacheEntryPipeNotWaited(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "entry")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := readEntry(p, [32]byte{}, "entry")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != errEntry {
+			t.Fatalf("readEntry of a pipe: %v, want %v", err, errEntry)
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the open so the goroutine ends with the test.
+		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("readEntry waited for a writer of a pipe")
 	}
 }

@@ -8,6 +8,11 @@ import (
 	"syscall"
 )
 
+// openNonblock opens an entry replaced by a named pipe after the
+// directory was listed without waiting for a writer: the entry is then
+// refused for not being a regular file.
+const openNonblock = syscall.O_NONBLOCK
+
 // checkOwner refuses a file or directory that is not the current user's
 // or that its group or others may write, as ssh's StrictModes does.
 func checkOwner(fi os.FileInfo) error {
