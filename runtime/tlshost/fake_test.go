@@ -27,9 +27,10 @@ type fakeBackend struct {
 	hello        *backends.ClientHello
 	postErr      error
 
-	mu     sync.Mutex
-	events []string
-	conns  []*fakeConn
+	mu       sync.Mutex
+	events   []string
+	conns    []*fakeConn
+	replaced []bool // per server handshake: the ClientHello hook returned a replacement
 }
 
 func (b *fakeBackend) Name() string { return "fake" }
@@ -173,6 +174,9 @@ func (c *fakeConn) serverHandshake(ctx context.Context) error {
 	if err != nil {
 		return c.fail(err)
 	}
+	c.b.mu.Lock()
+	c.b.replaced = append(c.b.replaced, next != nil)
+	c.b.mu.Unlock()
 	eff := cfg
 	if next != nil {
 		eff = next

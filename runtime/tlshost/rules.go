@@ -28,6 +28,11 @@ type rules struct {
 	session interface{ fixedLocked(what string) error }
 
 	begun bool // connect or accept was called
+
+	// changed: a setting was applied since the backend's connection was
+	// made (the server clears it then): the server's ClientHello hook
+	// hands the backend a replacement configuration only if it is set.
+	changed bool
 }
 
 func newRules(side, begin string, b backends.Backend, e *ending, opts *backends.Options, session interface{ fixedLocked(string) error }) rules {
@@ -72,6 +77,7 @@ func (r *rules) configureCounted(what string, k setting, n int64, set func()) er
 		}
 	}
 	set()
+	r.changed = true
 	return nil
 }
 
