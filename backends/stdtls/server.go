@@ -119,6 +119,11 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 // verify (the client then reports the name mismatch). When none fits, the
 // error names why the first does not (crypto/tls's reason: signature
 // schemes, curves, or in TLS 1.2 cipher suites).
+//
+// The server name only chooses between identities: a lone one is picked
+// whenever the client can verify its signature, name or not, so its name
+// is not checked (x509's parsing of the name and the certificate's, four
+// allocations a handshake, for nothing).
 func (c *conn) pickIdentity(chi *tls.ClientHelloInfo, ids []*backends.Identity) (*tls.Certificate, error) {
 	if len(ids) == 0 {
 		c.raw.armAlert(backends.AlertHandshakeFailure)
@@ -127,7 +132,7 @@ func (c *conn) pickIdentity(chi *tls.ClientHelloInfo, ids []*backends.Identity) 
 	certs := make([]*tls.Certificate, len(ids))
 	for i, id := range ids {
 		certs[i] = tlsCertificate(id)
-		if chi.SupportsCertificate(certs[i]) == nil {
+		if len(ids) > 1 && chi.SupportsCertificate(certs[i]) == nil {
 			c.setLocal(id)
 			return certs[i], nil
 		}
