@@ -274,6 +274,9 @@ func runGuest(ctx context.Context, path string, wasm []byte, cache *runtime.Comp
 	case err := <-done:
 		return err
 	case <-time.After(interruptGrace):
+		// Still compiling, or not stopping: its staging directory goes
+		// now, the process exiting without waiting for it.
+		cache.Abandon()
 		fmt.Fprintf(stderr, "%s %v after the interrupt; exiting without it\n", notStoppedNote, interruptGrace)
 		return sys.NewExitError(sys.ExitCodeContextCanceled)
 	}
