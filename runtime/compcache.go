@@ -269,7 +269,11 @@ func wazeroBuild() string {
 			}
 		}
 	}
-	return executableBuild()
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return executableBuild(exe)
 }
 
 // NewRuntime returns a wazero.Runtime with configuration rc whose

@@ -140,21 +140,20 @@ func rewriterBuild() string {
 			}
 		}
 	}
-	if id := goBuildID(); id != "" {
-		return "go build ID " + id
-	}
-	return executableBuild()
-}
-
-// goBuildID returns the Go build ID of the program's executable (a hash
-// of its inputs and its contents, the same for each run of one build,
-// go run's cached builds included), read from its ELF note; "" where it
-// has none.
-func goBuildID() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
 	}
+	if id := goBuildID(exe); id != "" {
+		return "go build ID " + id
+	}
+	return executableBuild(exe)
+}
+
+// goBuildID returns the Go build ID of the executable exe (a hash of its
+// inputs and its contents, the same for each run of one build, go run's
+// cached builds included), read from its ELF note; "" where it has none.
+func goBuildID(exe string) string {
 	f, err := elf.Open(exe)
 	if err != nil {
 		return ""
@@ -177,13 +176,9 @@ func goBuildID() string {
 	return string(b[16 : 16+n])
 }
 
-// executableBuild names the program's executable by its path, size and
-// time, or is "" when it cannot be found.
-func executableBuild() string {
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
-	}
+// executableBuild names the executable exe by its path, size and time, or
+// is "" when it cannot be read.
+func executableBuild(exe string) string {
 	fi, err := os.Stat(exe)
 	if err != nil {
 		return ""

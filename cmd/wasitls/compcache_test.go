@@ -77,10 +77,7 @@ func TestRunCompilationCacheInterrupted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command")
 	}
-	bin := filepath.Join(t.TempDir(), "wasitls")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommand(t)
 	guest := wasmFile(t, "github.com/wasitls/wasitls/examples/client-showcase")
 	dir := filepath.Join(t.TempDir(), "cache")
 	cmd := exec.Command(bin, "run", "--compilation-cache", dir, guest)
