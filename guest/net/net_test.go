@@ -220,6 +220,39 @@ func TestHostCallsPerDial(t *testing.T) {
 	}
 }
 
+// TestWaitingReadMakesNoChannel pins that a Read that waits, with no
+// deadline set, makes no channel for the deadline to wake it with and
+// takes no lock of its deadline: the stream's poll.Canceler is
+// interrupted instead when the deadline changes or the connection closes.
+// Before, each connection's first wait made a channel (50 for 50
+// connections here) and its Close took the deadline's lock to close it.
+func TestWaitingReadMakesNoChannel(t *testing.T) {
+	const dials = 50
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.Close()
+	})
+	calls := &hostcalls.Counter{Guest: []string{"runtime.makechan", "runtime.selectgo"}}
+	var out bytes.Buffer
+	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
+		[]string{addr}, nil, "echodials", addr, strconv.Itoa(dials))
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if out.String() != "ready\ndone\n" {
+		t.Fatalf("guest printed %q", out.String())
+	}
+	n := calls.Counts()
+	t.Logf("%d connections that read once: %v", dials, n)
+	if got := n["wasi:io/poll@0.2.8 poll"]; got < dials/2 {
+		t.Fatalf("%d polls for %d connections: the Reads did not wait", got, dials)
+	}
+	// The poller's waiters make theirs once, as many as wait at once.
+	if got := n[" runtime.makechan"]; got >= dials/5 {
+		t.Errorf("%d channels made for %d connections whose Read waited, want fewer than %d", got, dials, dials/5)
+	}
+}
+
 // TestCloseWithoutWrites pins that Close of a connection nothing was
 // written to asks the host nothing about its output: there is nothing to
 // flush. A TLS connection that only read closes its writer the same way.
