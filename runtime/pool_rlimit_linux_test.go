@@ -1,19 +1,43 @@
 package runtime_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
 	"testing"
 
+	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
 
-// rlimitChild is the environment variable that makes
-// TestProcessSocketsRlimit the child process that lowers its limit.
+// rlimitChild is the environment variable that makes a test of this
+// file the child process that lowers its limit.
 const rlimitChild = "WASITLS_TEST_RLIMIT_CHILD"
+
+// rlimitChildProcess runs the test t in a child process and reports
+// false; in that child, it lowers RLIMIT_NOFILE to 256, before anything
+// sizes the process's descriptor pool, and reports true: the test runs
+// there.
+func rlimitChildProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(rlimitChild) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), rlimitChild+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child process: %v\n%s", err, out)
+		}
+		return false
+	}
+	lim := syscall.Rlimit{Cur: 256, Max: 256}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
 
 // TestProcessSocketsRlimit: in a process whose RLIMIT_NOFILE is 256 (a
 // child process of the test, which lowers it before anything sizes the
@@ -24,18 +48,8 @@ const rlimitChild = "WASITLS_TEST_RLIMIT_CHILD"
 // would bind sockets until the process ran out of descriptors, and then
 // the second guest's sockets and the host's files would fail with EMFILE.
 func TestProcessSocketsRlimit(t *testing.T) {
-	if os.Getenv(rlimitChild) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestProcessSocketsRlimit$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), rlimitChild+"=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("child process: %v\n%s", err, out)
-		}
+	if !rlimitChildProcess(t) {
 		return
-	}
-	lim := syscall.Rlimit{Cur: 256, Max: 256}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
 	}
 	pool := sockets.ProcessSockets()
 	if want := 256 - sockets.DescriptorReserve(256); pool.Limit() != want {
@@ -64,5 +78,72 @@ func TestProcessSocketsRlimit(t *testing.T) {
 	}
 	greedy.end(t)
 	other.end(t)
+	waitUsed(t, pool, 0)
+}
+
+// TestProcessFilesRlimit: in a process whose RLIMIT_NOFILE is 256, a
+// wasm guest opening all the files its own limit allows (4,096, each a
+// descriptor) through a preopen stops at the process's descriptor pool,
+// with insufficient-memory, as past Limits.Files; other guests still
+// open their floor's worth of files (through wasi_snapshot_preview1:
+// EIO past it) or bind sockets, and the host still opens files. A guest
+// that traps, and the greedy one closed, give their descriptors back.
+// Before the pool counted files, the first guest opened files until the
+// process ran out of descriptors, and then the other guests' files and
+// sockets and the host's files failed with EMFILE.
+func TestProcessFilesRlimit(t *testing.T) {
+	if !rlimitChildProcess(t) {
+		return
+	}
+	pool := sockets.ProcessSockets()
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{
+		Network: policy(t, nil, []string{"127.0.0.1:*"}),
+		Limits:  runtime.Limits{Files: 4096},
+	})
+	dirs := fileDir(t)
+	greedy := startPoolGuestDirs(t, rt, compiled, dirs, "opens", "4096")
+	share := pool.Limit() - pool.Spare()
+	if got, want := greedy.line(t), fmt.Sprintf("opened %d, then error %d", share, types.ErrorCodeInsufficientMemory); got != want {
+		t.Fatalf("greedy guest: %q, want %q", got, want)
+	}
+	quarter := pool.Floor() / 4
+	files := startPoolGuestDirs(t, rt, compiled, dirs, "p1opens", fmt.Sprint(quarter))
+	if got, want := files.line(t), fmt.Sprintf("opened %d", quarter); got != want {
+		t.Fatalf("a guest opening files: %q, want %q", got, want)
+	}
+	binds := startPoolGuestDirs(t, rt, compiled, dirs, "binds", fmt.Sprint(quarter))
+	if got, want := binds.line(t), fmt.Sprintf("bound %d", quarter); got != want {
+		t.Fatalf("a guest binding sockets: %q, want %q", got, want)
+	}
+	more := startPoolGuestDirs(t, rt, compiled, dirs, "p1opens", "4096")
+	if got, want := more.line(t), fmt.Sprintf("opened %d, then error 29", pool.Spare()-2*quarter); got != want { // 29: EIO
+		t.Fatalf("a guest opening files with the pool's spare part nearly spent: %q, want %q", got, want)
+	}
+	var hostFiles []*os.File
+	for range 64 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatalf("the host opens %d files, then: %v", len(hostFiles), err)
+		}
+		hostFiles = append(hostFiles, f)
+	}
+	for _, f := range hostFiles {
+		f.Close()
+	}
+	if err := (<-greedy.inst).Close(context.Background()); err != nil {
+		t.Fatalf("closing the greedy guest: %v", err)
+	}
+	<-greedy.done
+	for _, g := range []*poolGuest{files, binds, more} {
+		g.end(t)
+	}
+	waitUsed(t, pool, 0)
+	trapping := startPoolGuestDirs(t, rt, compiled, dirs, "opens", fmt.Sprint(-share))
+	if got, want := trapping.line(t), fmt.Sprintf("opened %d", share); got != want {
+		t.Fatalf("trapping guest: %q, want %q", got, want)
+	}
+	if err := <-trapping.done; err == nil {
+		t.Fatal("the trapping guest did not trap")
+	}
 	waitUsed(t, pool, 0)
 }

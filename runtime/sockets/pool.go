@@ -70,20 +70,30 @@ func (p *Pool) take(held int64) bool {
 // put gives back one unit taken.
 func (p *Pool) put() { p.used.Add(-1) }
 
-// A share is what one stack holds of a pool (nil: no pool).
-type share struct {
+// A Share is what one guest holds of a pool (a nil pool: no budget,
+// every Take succeeds). A guest's descriptors all take their units
+// through one share, whatever holds them: its sockets (the Stack's,
+// Stack.Descriptors), the connection a listener of its holds past its
+// socket limit, and its open files and directories (the runtime hands
+// the same share to the guest's filesystem.FS), so that the pool's floor
+// is the guest's, not each kind's. Its methods are safe for concurrent
+// use.
+type Share struct {
 	pool *Pool
 	held atomic.Int64
 }
 
-// take takes one unit of the pool for the stack, or reports false.
-func (s *share) take() bool {
+// NewShare returns a guest's share of p (nil: no budget).
+func NewShare(p *Pool) *Share { return &Share{pool: p} }
+
+// Take takes one unit of the pool for the guest, or reports false.
+func (s *Share) Take() bool {
 	if s.pool == nil {
 		return true
 	}
-	// held is the stack's own count: between its load and the pool's
-	// take another of the stack's goroutines (an accept goroutine) may
-	// take one too, so a stack can take Floor+1 of the spare part at
+	// held is the guest's own count: between its load and the pool's
+	// take another of the guest's goroutines (an accept goroutine) may
+	// take one too, so a guest can take Floor+1 of the spare part at
 	// most once per goroutine it runs, never past the limit.
 	if !s.pool.take(s.held.Load()) {
 		return false
@@ -92,13 +102,24 @@ func (s *share) take() bool {
 	return true
 }
 
-// put gives one unit back.
-func (s *share) put() {
+// Put gives back one unit Take took.
+func (s *Share) Put() {
 	if s.pool == nil {
 		return
 	}
 	s.held.Add(-1)
 	s.pool.put()
+}
+
+// Held is how many units of the pool the guest holds.
+func (s *Share) Held() int { return int(s.held.Load()) }
+
+// Limit is the pool's Limit, 0 without a pool: what a refusal names.
+func (s *Share) Limit() int {
+	if s.pool == nil {
+		return 0
+	}
+	return s.pool.Limit()
 }
 
 // DescriptorReserve is how many of the process's descriptors

@@ -21,6 +21,15 @@
 //	                    bind that fails, then holds them until stdin
 //	                    ends; or, with a negative N, up to -N and traps
 //	                    (dropping a handle it does not hold) instead
+//	hog opens N         opens the file "f" of its first preopen for
+//	                    reading through wasi:filesystem's open-at, up to
+//	                    N times, prints "opened N", or "opened K, then
+//	                    error E" (E a wasi:filesystem error-code) at the
+//	                    first that fails, then holds them until stdin
+//	                    ends; or, with a negative N, up to -N and traps
+//	                    instead
+//	hog p1opens N       as opens, through wasi_snapshot_preview1's
+//	                    path_open (os.Open of /data/f), E an errno
 //	hog udp N           binds N UDP sockets on 127.0.0.1, prints their
 //	                    ports on one line, receives nothing until a line
 //	                    on stdin and for 500 ms after it, then everything
@@ -80,11 +89,13 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wasitls/wasitls/runtime/testdata/internal/w"
@@ -353,6 +364,43 @@ func main() {
 			bound++
 		}
 		printCount("bound", bound, code)
+		if n < 0 {
+			w.DropInput(999999) // traps
+		}
+		io.Copy(io.Discard, os.Stdin)
+	case "opens":
+		dir := w.Preopens()[0].FD
+		var held []uint32
+		code := uint32(0)
+		for len(held) < max(n, -n) {
+			fd, c := w.OpenAt(dir, 0, "f", 0, w.FlagRead)
+			if c >= 0 {
+				code = uint32(c)
+				break
+			}
+			held = append(held, fd)
+		}
+		printCount("opened", len(held), code)
+		if n < 0 {
+			w.DropInput(999999) // traps
+		}
+		io.Copy(io.Discard, os.Stdin)
+	case "p1opens":
+		var held []*os.File
+		code := uint32(0)
+		for len(held) < max(n, -n) {
+			f, err := os.Open("/data/f")
+			if err != nil {
+				var errno syscall.Errno
+				if !errors.As(err, &errno) {
+					panic(err)
+				}
+				code = uint32(errno)
+				break
+			}
+			held = append(held, f)
+		}
+		printCount("opened", len(held), code)
 		if n < 0 {
 			w.DropInput(999999) // traps
 		}
