@@ -7,8 +7,10 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
+	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
 	"github.com/wasitls/wasitls/runtime/sockets"
 )
@@ -146,4 +148,84 @@ func TestProcessFilesRlimit(t *testing.T) {
 		t.Fatal("the trapping guest did not trap")
 	}
 	waitUsed(t, pool, 0)
+}
+
+// TestProcessLookupsRlimit: in a process whose RLIMIT_NOFILE is 256,
+// with the descriptor pool full of guests' sockets, guests holding all
+// the lookups the process's lookup pool lets them start, each on Go's
+// resolver with two DNS sockets to a server that never answers, leave
+// the host descriptors of its own: the lookup pool is sized so that
+// their sockets, which the resolver opens itself, out of the descriptor
+// pool's reach, fit in half the reserve. Before, the lookup pool was
+// 256 whatever the limit, and one guest's 192 lookups wanted 384 DNS
+// sockets of a process of 256 descriptors.
+func TestProcessLookupsRlimit(t *testing.T) {
+	if !rlimitChildProcess(t) {
+		return
+	}
+	pool, lookups := sockets.ProcessSockets(), sockets.ProcessLookups()
+	if got, room := lookups.Limit()*sockets.DNSSocketsPerLookup, sockets.DescriptorReserve(256)/2; got > room {
+		t.Fatalf("the lookup pool's DNS sockets: %d, more than half the reserve, %d", got, room)
+	}
+	silent := testnet.ServeUDP(t, func([]byte) []byte { return nil })
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{
+		Network:  policy(t, []string{"*.silent.test:443"}, []string{"127.0.0.1:*"}),
+		Resolver: testnet.SilentResolver(silent),
+		Limits:   runtime.Limits{Lookups: 4096},
+	})
+	share := pool.Limit() - pool.Spare()
+	binds := startPoolGuest(t, rt, compiled, "binds", "4096")
+	if got, want := binds.line(t), fmt.Sprintf("bound %d, then error %d", share, sockets.NewSocketLimit); got != want {
+		t.Fatalf("a guest binding sockets: %q, want %q", got, want)
+	}
+	spare := startPoolGuest(t, rt, compiled, "binds", fmt.Sprint(pool.Spare()))
+	if got, want := spare.line(t), fmt.Sprintf("bound %d", pool.Spare()); got != want {
+		t.Fatalf("a guest binding the pool's spare part: %q, want %q", got, want)
+	}
+	before := openDescriptors(t)
+	greedy := startPoolGuest(t, rt, compiled, "inflight", "4096", "g%d.silent.test")
+	failure := fmt.Sprintf("then error %d", sockets.TemporaryResolverFailure)
+	if got, want := greedy.line(t), fmt.Sprintf("lookups %d, %s", lookups.Limit()-lookups.Spare(), failure); got != want {
+		t.Fatalf("greedy lookup guest: %q, want %q", got, want)
+	}
+	var others []*poolGuest
+	for i := 0; lookups.Used() < lookups.Limit(); i++ {
+		g := startPoolGuest(t, rt, compiled, "inflight", fmt.Sprint(lookups.Floor()), fmt.Sprintf("o%d-%%d.silent.test", i))
+		if got, want := g.line(t), fmt.Sprintf("lookups %d", lookups.Floor()); got != want {
+			t.Fatalf("lookup guest %d: %q, want %q", i, got, want)
+		}
+		others = append(others, g)
+	}
+	want := before + lookups.Limit()*sockets.DNSSocketsPerLookup
+	for deadline := time.Now().Add(10 * time.Second); openDescriptors(t) < want; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) { // a hang guard
+			t.Fatalf("the process holds %d descriptors, want %d: %d before the lookups, and two DNS sockets for each of %d", openDescriptors(t), want, before, lookups.Limit())
+		}
+	}
+	var hostFiles []*os.File
+	for range 32 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatalf("the host opens %d files, then: %v", len(hostFiles), err)
+		}
+		hostFiles = append(hostFiles, f)
+	}
+	for _, f := range hostFiles {
+		f.Close()
+	}
+	for _, g := range append(others, greedy, binds, spare) {
+		g.end(t)
+	}
+	waitUsed(t, pool, 0)
+	waitUsed(t, lookups, 0)
+}
+
+// openDescriptors counts the process's open descriptors.
+func openDescriptors(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds) - 1 // the directory's own, read
 }
