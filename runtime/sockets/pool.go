@@ -208,7 +208,8 @@ func ProcessSockets() *Pool { return processSockets() }
 // flight, or, sized at its first use from the soft RLIMIT_NOFILE as
 // ProcessSockets is, as many as DNSSocketsPerLookup sockets each fit in
 // half of DescriptorReserve where that is fewer (128 under 1,024 to
-// 8,191 descriptors, 32 under 256), a quarter of them spare,
+// 4,096 descriptors, a 32nd of the limit up to 8,192, 32 under 256), a
+// quarter of them spare,
 // DefaultLookupFloor the floor.
 func ProcessLookups() *Pool { return processLookups() }
 

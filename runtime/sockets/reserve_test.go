@@ -17,3 +17,17 @@ func TestLookupsFitReserve(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkShareTakePut: what a descriptor's unit of the pool costs, a
+// Take and a Put, to set beside the open and close it counts
+// (filesystem's BenchmarkOpenClose).
+func BenchmarkShareTakePut(b *testing.B) {
+	s := NewShare(NewSocketPool(1 << 20))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !s.Take() {
+			b.Fatal("refused")
+		}
+		s.Put()
+	}
+}
