@@ -67,17 +67,7 @@ func TestProcessSocketsRlimit(t *testing.T) {
 	if got, want := other.line(t), fmt.Sprintf("bound %d", pool.Floor()); got != want {
 		t.Fatalf("another guest: %q, want %q", got, want)
 	}
-	var files []*os.File
-	for range 64 {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			t.Fatalf("the host opens %d files, then: %v", len(files), err)
-		}
-		files = append(files, f)
-	}
-	for _, f := range files {
-		f.Close()
-	}
+	hostOpens(t, 64)
 	greedy.end(t)
 	other.end(t)
 	waitUsed(t, pool, 0)
@@ -121,17 +111,7 @@ func TestProcessFilesRlimit(t *testing.T) {
 	if got, want := more.line(t), fmt.Sprintf("opened %d, then error 29", pool.Spare()-2*quarter); got != want { // 29: EIO
 		t.Fatalf("a guest opening files with the pool's spare part nearly spent: %q, want %q", got, want)
 	}
-	var hostFiles []*os.File
-	for range 64 {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			t.Fatalf("the host opens %d files, then: %v", len(hostFiles), err)
-		}
-		hostFiles = append(hostFiles, f)
-	}
-	for _, f := range hostFiles {
-		f.Close()
-	}
+	hostOpens(t, 64)
 	if err := (<-greedy.inst).Close(context.Background()); err != nil {
 		t.Fatalf("closing the greedy guest: %v", err)
 	}
@@ -140,13 +120,7 @@ func TestProcessFilesRlimit(t *testing.T) {
 		g.end(t)
 	}
 	waitUsed(t, pool, 0)
-	trapping := startPoolGuestDirs(t, rt, compiled, dirs, "opens", fmt.Sprint(-share))
-	if got, want := trapping.line(t), fmt.Sprintf("opened %d", share); got != want {
-		t.Fatalf("trapping guest: %q, want %q", got, want)
-	}
-	if err := <-trapping.done; err == nil {
-		t.Fatal("the trapping guest did not trap")
-	}
+	trapAfter(t, startPoolGuestDirs(t, rt, compiled, dirs, "opens", fmt.Sprint(-share)), fmt.Sprintf("opened %d", share))
 	waitUsed(t, pool, 0)
 }
 
@@ -202,17 +176,7 @@ func TestProcessLookupsRlimit(t *testing.T) {
 			t.Fatalf("the process holds %d descriptors, want %d: %d before the lookups, and two DNS sockets for each of %d", openDescriptors(t), want, before, lookups.Limit())
 		}
 	}
-	var hostFiles []*os.File
-	for range 32 {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			t.Fatalf("the host opens %d files, then: %v", len(hostFiles), err)
-		}
-		hostFiles = append(hostFiles, f)
-	}
-	for _, f := range hostFiles {
-		f.Close()
-	}
+	hostOpens(t, 32)
 	for _, g := range append(others, greedy, binds, spare) {
 		g.end(t)
 	}
@@ -228,4 +192,23 @@ func openDescriptors(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(fds) - 1 // the directory's own, read
+}
+
+// hostOpens has the host open n files at once, failing the test if one
+// cannot be, and closes them.
+func hostOpens(t *testing.T, n int) {
+	t.Helper()
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for range n {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatalf("the host opens %d files, then: %v", len(files), err)
+		}
+		files = append(files, f)
+	}
 }

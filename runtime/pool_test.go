@@ -71,6 +71,17 @@ func (g *poolGuest) end(t *testing.T) {
 	}
 }
 
+// trapAfter checks that the guest g prints want, then traps.
+func trapAfter(t *testing.T, g *poolGuest, want string) {
+	t.Helper()
+	if got := g.line(t); got != want {
+		t.Fatalf("trapping guest: %q, want %q", got, want)
+	}
+	if err := <-g.done; err == nil {
+		t.Fatal("the trapping guest did not trap")
+	}
+}
+
 // waitUsed waits, 10 s at most (a hang guard), for the pool to count
 // want units.
 func waitUsed(t *testing.T, p *sockets.Pool, want int) {
@@ -121,13 +132,7 @@ func TestSocketPoolShared(t *testing.T) {
 	<-greedy.done
 	waitUsed(t, pool, 8)
 
-	trapping := startPoolGuest(t, rt, compiled, "binds", "-20")
-	if got := trapping.line(t); got != "bound 20" {
-		t.Fatalf("trapping guest: %q, want bound 20", got)
-	}
-	if err := <-trapping.done; err == nil {
-		t.Fatal("the trapping guest did not trap")
-	}
+	trapAfter(t, startPoolGuest(t, rt, compiled, "binds", "-20"), "bound 20")
 	waitUsed(t, pool, 8)
 	small.end(t)
 	more.end(t)
@@ -279,21 +284,9 @@ func TestFilePoolShared(t *testing.T) {
 	<-greedy.done
 	waitUsed(t, pool, 8)
 
-	trapping := startPoolGuestDirs(t, rt, compiled, dirs, "opens", "-20")
-	if got := trapping.line(t); got != "opened 20" {
-		t.Fatalf("trapping guest: %q, want opened 20", got)
-	}
-	if err := <-trapping.done; err == nil {
-		t.Fatal("the trapping guest did not trap")
-	}
+	trapAfter(t, startPoolGuestDirs(t, rt, compiled, dirs, "opens", "-20"), "opened 20")
 	waitUsed(t, pool, 8)
-	trappingP1 := startPoolGuestDirs(t, rt, compiled, dirs, "p1opens", "-20")
-	if got := trappingP1.line(t); got != "opened 20" {
-		t.Fatalf("trapping preview1 guest: %q, want opened 20", got)
-	}
-	if err := <-trappingP1.done; err == nil {
-		t.Fatal("the trapping preview1 guest did not trap")
-	}
+	trapAfter(t, startPoolGuestDirs(t, rt, compiled, dirs, "p1opens", "-20"), "opened 20")
 	waitUsed(t, pool, 8)
 	for _, g := range []*poolGuest{binds, p1, late} {
 		g.end(t)

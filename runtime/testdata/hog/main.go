@@ -363,28 +363,17 @@ func main() {
 			}
 			bound++
 		}
-		printCount("bound", bound, code)
-		if n < 0 {
-			w.DropInput(999999) // traps
-		}
-		io.Copy(io.Discard, os.Stdin)
+		holdCount("bound", bound, code, n < 0)
 	case "opens":
 		dir := w.Preopens()[0].FD
-		var held []uint32
-		code := uint32(0)
-		for len(held) < max(n, -n) {
-			fd, c := w.OpenAt(dir, 0, "f", 0, w.FlagRead)
-			if c >= 0 {
+		opened, code := 0, uint32(0)
+		for ; opened < max(n, -n); opened++ {
+			if _, c := w.OpenAt(dir, 0, "f", 0, w.FlagRead); c >= 0 {
 				code = uint32(c)
 				break
 			}
-			held = append(held, fd)
 		}
-		printCount("opened", len(held), code)
-		if n < 0 {
-			w.DropInput(999999) // traps
-		}
-		io.Copy(io.Discard, os.Stdin)
+		holdCount("opened", opened, code, n < 0)
 	case "p1opens":
 		var held []*os.File
 		code := uint32(0)
@@ -400,11 +389,7 @@ func main() {
 			}
 			held = append(held, f)
 		}
-		printCount("opened", len(held), code)
-		if n < 0 {
-			w.DropInput(999999) // traps
-		}
-		io.Copy(io.Discard, os.Stdin)
+		holdCount("opened", len(held), code, n < 0)
 	case "udp":
 		network := w.Network()
 		var ports []string
@@ -541,6 +526,17 @@ func recurse(n int) int {
 	var pad [4]int
 	pad[n%4] = n
 	return recurse(n-1) + 1 + pad[0]*0
+}
+
+// holdCount prints as printCount does, then traps (dropping a handle
+// the guest does not hold) if trap is set, or else holds what it made
+// until stdin ends.
+func holdCount(what string, k int, code uint32, trap bool) {
+	printCount(what, k, code)
+	if trap {
+		w.DropInput(999999)
+	}
+	io.Copy(io.Discard, os.Stdin)
 }
 
 // printCount prints "WHAT K", and ", then error CODE" when code is not 0.
