@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/errtext"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
@@ -592,7 +593,7 @@ func detachErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	d := &detachedError{msg: boundText(err.Error())}
+	d := &detachedError{msg: errtext.Cut(err.Error())}
 	for _, s := range []error{ErrHandshakeTimeout, ErrPeerCertBytes, errAbortedByGuest, errClosed, backends.ErrAborted, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, s) {
 			d.is = append(d.is, s)
