@@ -191,7 +191,7 @@ func (e *emitter) guestImport(f *Func) []jen.Code {
 		for _, p := range params {
 			all = append(all, jen.Id(gParam(p)))
 		}
-		body = append(body, jen.Id("spill").Op(":=").Qual(guestCabiPath, "Alloc").Call(jen.Lit(int(size(tu)))))
+		body = append(body, jen.Id("spill").Op(":=").Qual(guestCabiPath, "Scratch").Call(jen.Lit(int(size(tu)))))
 		offs := fieldOffsets(tu)
 		for k, p := range f.Params {
 			body = append(body, e.gStore(p.Type, jen.Qual("unsafe", "Add").Call(jen.Id("spill"), jen.Lit(int(offs[k]))), all[k]))

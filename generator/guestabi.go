@@ -271,8 +271,9 @@ func (e *emitter) gStoreBody(t Type) []jen.Code {
 }
 
 // gListAddr returns the address of the memory form of list v: the Go
-// slice itself when its elements are their memory form, else a heap block
-// the elements are stored into.
+// slice itself when its elements are their memory form, else a block the
+// elements are stored into (cabi.Scratch: the arena inside an import, so
+// that the call allocates nothing).
 func (e *emitter) gListAddr(l *List, v jen.Code) jen.Code {
 	if memIdentical(l.Elem) {
 		return gAddr(unsafePtr(jen.Qual("unsafe", "SliceData").Call(v)))
@@ -281,7 +282,7 @@ func (e *emitter) gListAddr(l *List, v jen.Code) jen.Code {
 		es := int(size(l.Elem))
 		return jen.Func().Id("lowerList"+e.mangle(l.Elem)).Params(jen.Id("v").Add(e.goType(l))).Uint32().Block(
 			jen.If(jen.Len(jen.Id("v")).Op("==").Lit(0)).Block(jen.Return(jen.Lit(0))),
-			jen.Id("block").Op(":=").Qual(guestCabiPath, "Alloc").Call(jen.Uint32().Call(jen.Len(jen.Id("v")).Op("*").Lit(es))),
+			jen.Id("block").Op(":=").Qual(guestCabiPath, "Scratch").Call(jen.Uint32().Call(jen.Len(jen.Id("v")).Op("*").Lit(es))),
 			jen.For(jen.List(jen.Id("i"), jen.Id("x")).Op(":=").Range().Id("v")).Block(
 				e.gStore(l.Elem, jen.Qual("unsafe", "Add").Call(jen.Id("block"), jen.Id("i").Op("*").Lit(es)), jen.Id("x")),
 			),

@@ -25,10 +25,14 @@ type Config struct {
 	// whose count lies outside its buffer.
 	Resolver *net.Resolver
 
-	// SocketPool is the budget of descriptors the sockets of the
-	// runtime's guests draw from, together with those of every runtime
-	// sharing it: each socket counts against it from when it counts
-	// against its guest's Limits.Sockets until it no longer does. Nil
+	// SocketPool is the budget of descriptors the runtime's guests draw
+	// from, together with those of every runtime sharing it: their
+	// sockets, each counting against it from when it counts against its
+	// guest's Limits.Sockets until it no longer does; the connection each
+	// listener accepts next, from before the accept; and the host files
+	// and directories they hold open (preopens aside), each counting from
+	// its open to its close, as against Limits.Files. A guest's sockets
+	// and files take their units through one share, under one floor. Nil
 	// means sockets.ProcessSockets(), the process's: its soft
 	// RLIMIT_NOFILE less a reserve for the host (sockets.DescriptorReserve),
 	// which every runtime of the process naming no pool of its own shares,
@@ -36,17 +40,23 @@ type Config struct {
 	// out of descriptors (accept, dial and open would then fail with
 	// EMFILE for every guest and for the host's own files). Past it
 	// create-tcp-socket and create-udp-socket fail with new-socket-limit,
-	// and a listener's accept as past Limits.Sockets; its last eighth goes
-	// only to guests holding fewer than 16 of its units, so that a few
-	// guests cannot starve the rest (see sockets.Pool). A pool made with
-	// sockets.NewPool for one runtime splits the process's descriptors
-	// only if the pools of the process together stay within them.
+	// and a listener's accept as past Limits.Sockets (the listener accepts
+	// nothing until there is room); open-at and read-directory fail with
+	// insufficient-memory and path_open with EIO, as past Limits.Files.
+	// Its last eighth goes only to guests holding fewer than 16 of its
+	// units, so that a few guests cannot starve the rest (see
+	// sockets.Pool). A pool made with sockets.NewPool for one runtime
+	// splits the process's descriptors only if the pools of the process
+	// together stay within them. (The name is the field's from when the
+	// pool counted sockets alone, kept so that embedders' code builds.)
 	SocketPool *sockets.Pool
 
 	// LookupPool is the budget of name lookups in flight the runtime's
 	// guests draw from, together with those of every runtime sharing it,
 	// each lookup counting as it does against its guest's Limits.Lookups.
-	// Nil means sockets.ProcessLookups(), the process's: 256 lookups, the
+	// Nil means sockets.ProcessLookups(), the process's: 256 lookups
+	// (fewer under an RLIMIT_NOFILE below 8,192, so that their DNS
+	// sockets, two a lookup, fit in half sockets.DescriptorReserve), the
 	// last quarter only for guests running fewer than 2. Go runs at
 	// most 500 lookups of the process at once on the C library's
 	// resolver (which it uses where the host's configuration asks what

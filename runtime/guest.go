@@ -240,6 +240,9 @@ func newState(rt *Runtime, cfg ModuleConfig, lim Limits, caps *capreport.Reporte
 		return nil, err
 	}
 	fsys.SetLimit(lim.Files)
+	// The guest's files and directories draw from the descriptor pool
+	// its sockets do, through the same share: one budget, one floor.
+	fsys.SetDescriptorBudget(st.stack.Descriptors())
 	fsys.SetDiskLimit(lim.DiskBytes)
 	fsys.SetDiskFileLimit(lim.DiskFiles)
 	fsys.SetCapReporter(caps)

@@ -19,8 +19,9 @@ import (
 // field means its default, and so does a negative one: no value turns a
 // limit off. Each is enforced per guest: one guest reaching
 // a limit does not affect the others of the runtime. What the guests of
-// the process hold together, sockets and lookups, is bounded besides by
-// Config.SocketPool and Config.LookupPool.
+// the process hold together, descriptors (sockets and files) and
+// lookups, is bounded besides by Config.SocketPool and
+// Config.LookupPool.
 type Limits struct {
 	// MemoryPages bounds the guest's linear memory, in 64 KiB pages; zero
 	// means DefaultMemoryPages. Growing the memory past it fails (the
@@ -59,7 +60,9 @@ type Limits struct {
 	// ahead); zero means filesystem.DefaultFileLimit. Past it, open-at,
 	// read-directory and read-via-stream, write-via-stream and
 	// append-via-stream fail with insufficient-memory, and preview1's
-	// path_open with EIO.
+	// path_open with EIO. Each open file and directory (not a stream)
+	// also draws a unit from Config.SocketPool, the process's budget of
+	// descriptors, refused the same way past it.
 	Files int
 
 	// DiskBytes bounds what the guest may add to the host's disk beneath

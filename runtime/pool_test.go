@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/wasitls/wasitls/bindings/wasi/filesystem/types"
 	"github.com/wasitls/wasitls/internal/guestbuild"
 	"github.com/wasitls/wasitls/internal/testnet"
 	"github.com/wasitls/wasitls/runtime"
@@ -29,13 +31,19 @@ type poolGuest struct {
 
 func startPoolGuest(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule, args ...string) *poolGuest {
 	t.Helper()
+	return startPoolGuestDirs(t, rt, compiled, nil, args...)
+}
+
+// startPoolGuestDirs is startPoolGuest with the preopens dirs.
+func startPoolGuestDirs(t *testing.T, rt *runtime.Runtime, compiled wazero.CompiledModule, dirs []runtime.Dir, args ...string) *poolGuest {
+	t.Helper()
 	pr, pw := io.Pipe()
 	stdinR, stdinW := io.Pipe()
 	g := &poolGuest{lines: bufio.NewScanner(pr), stdin: stdinW, inst: make(chan *runtime.Instance, 1), done: make(chan error, 1)}
 	t.Cleanup(func() { stdinW.Close() })
 	go func() {
 		_, err := rt.Instantiate(context.Background(), compiled, runtime.ModuleConfig{
-			Args: append([]string{"hog"}, args...), Stdin: stdinR, Stdout: pw, Stderr: os.Stderr,
+			Args: append([]string{"hog"}, args...), Stdin: stdinR, Stdout: pw, Stderr: os.Stderr, Dirs: dirs,
 			Started: func(inst *runtime.Instance) { g.inst <- inst },
 		})
 		pw.CloseWithError(fmt.Errorf("guest ended: %v", err))
@@ -60,6 +68,17 @@ func (g *poolGuest) end(t *testing.T) {
 	g.stdin.Close()
 	if err := <-g.done; err != nil {
 		t.Fatalf("guest: %v", err)
+	}
+}
+
+// trapAfter checks that the guest g prints want, then traps.
+func trapAfter(t *testing.T, g *poolGuest, want string) {
+	t.Helper()
+	if got := g.line(t); got != want {
+		t.Fatalf("trapping guest: %q, want %q", got, want)
+	}
+	if err := <-g.done; err == nil {
+		t.Fatal("the trapping guest did not trap")
 	}
 }
 
@@ -113,13 +132,7 @@ func TestSocketPoolShared(t *testing.T) {
 	<-greedy.done
 	waitUsed(t, pool, 8)
 
-	trapping := startPoolGuest(t, rt, compiled, "binds", "-20")
-	if got := trapping.line(t); got != "bound 20" {
-		t.Fatalf("trapping guest: %q, want bound 20", got)
-	}
-	if err := <-trapping.done; err == nil {
-		t.Fatal("the trapping guest did not trap")
-	}
+	trapAfter(t, startPoolGuest(t, rt, compiled, "binds", "-20"), "bound 20")
 	waitUsed(t, pool, 8)
 	small.end(t)
 	more.end(t)
@@ -204,6 +217,94 @@ func TestDenialNamesGuest(t *testing.T) {
 		d := <-denials
 		if d.GuestName != name || d.GuestID != id || id == 0 {
 			t.Errorf("guest %q (ID %d) denied a connect: the denial names %q, ID %d", name, id, d.GuestName, d.GuestID)
+		}
+	}
+}
+
+// fileDir returns a preopen at /data of a new directory holding the
+// file f, which the hog guest's opens and p1opens modes open.
+func fileDir(t *testing.T) []runtime.Dir {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("f"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []runtime.Dir{{Host: dir, Guest: "/data"}}
+}
+
+// TestFilePoolShared: wasm guests of one runtime opening files through
+// a preopen (a descriptor each) draw from Config.SocketPool, the budget
+// of descriptors their sockets draw from, as far as their own
+// Limits.Files lets them: through wasi:filesystem's open-at one stops at
+// the pool's limit less its spare part, with insufficient-memory, as
+// past Limits.Files; another gets its floor from the spare part, files
+// and sockets together, through wasi_snapshot_preview1's path_open,
+// refused past it with EIO, as past Limits.Files. What each takes comes
+// back, whatever its end: closed (Instance.Close), trapping, returning,
+// and many guests opening and ending in turn.
+func TestFilePoolShared(t *testing.T) {
+	pool := sockets.NewPool(40, 8, 4)
+	rt, compiled := hogRuntimeConfig(t, runtime.Config{
+		Network:    policy(t, nil, []string{"127.0.0.1:*"}),
+		SocketPool: pool,
+		Limits:     runtime.Limits{Files: 1000},
+	})
+	dirs := fileDir(t)
+	insufficient := fmt.Sprintf("then error %d", types.ErrorCodeInsufficientMemory)
+	eio := "then error 29" // wasi_snapshot_preview1's EIO
+
+	greedy := startPoolGuestDirs(t, rt, compiled, dirs, "opens", "1000")
+	if got, want := greedy.line(t), "opened 32, "+insufficient; got != want {
+		t.Fatalf("greedy guest: %q, want %q", got, want)
+	}
+	binds := startPoolGuestDirs(t, rt, compiled, dirs, "binds", "2")
+	if got := binds.line(t); got != "bound 2" {
+		t.Fatalf("a guest binding sockets within its floor, the greedy one at its share: %q, want bound 2", got)
+	}
+	p1 := startPoolGuestDirs(t, rt, compiled, dirs, "p1opens", "1000")
+	if got, want := p1.line(t), "opened 4, "+eio; got != want {
+		t.Fatalf("a guest opening files past its floor in the spare part: %q, want %q", got, want)
+	}
+	late := startPoolGuestDirs(t, rt, compiled, dirs, "opens", "1000")
+	if got, want := late.line(t), "opened 2, "+insufficient; got != want {
+		t.Fatalf("a guest in what is left of the spare part: %q, want %q", got, want)
+	}
+	if got := pool.Used(); got != 40 {
+		t.Fatalf("the pool counts %d, want 40", got)
+	}
+	full := startPoolGuestDirs(t, rt, compiled, dirs, "binds", "1")
+	if got, want := full.line(t), fmt.Sprintf("bound 0, then error %d", sockets.NewSocketLimit); got != want {
+		t.Fatalf("a guest binding with the pool full of files: %q, want %q", got, want)
+	}
+	full.end(t)
+
+	if err := (<-greedy.inst).Close(context.Background()); err != nil {
+		t.Fatalf("closing the greedy guest: %v", err)
+	}
+	<-greedy.done
+	waitUsed(t, pool, 8)
+
+	trapAfter(t, startPoolGuestDirs(t, rt, compiled, dirs, "opens", "-20"), "opened 20")
+	waitUsed(t, pool, 8)
+	trapAfter(t, startPoolGuestDirs(t, rt, compiled, dirs, "p1opens", "-20"), "opened 20")
+	waitUsed(t, pool, 8)
+	for _, g := range []*poolGuest{binds, p1, late} {
+		g.end(t)
+	}
+	waitUsed(t, pool, 0)
+
+	for i := range 30 {
+		mode, n := "opens", strconv.Itoa(10+i%20)
+		if i%2 == 1 {
+			mode = "p1opens"
+		}
+		g := startPoolGuestDirs(t, rt, compiled, dirs, mode, n)
+		if got, want := g.line(t), "opened "+n; got != want {
+			t.Fatalf("guest %d: %q, want %q", i, got, want)
+		}
+		g.end(t)
+		if got := pool.Used(); got != 0 {
+			t.Fatalf("after guest %d the pool counts %d, want 0", i, got)
 		}
 	}
 }

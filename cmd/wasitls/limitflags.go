@@ -92,9 +92,9 @@ func limitFlags(fs *flag.FlagSet) func() (runtime.Limits, error) {
 // and returns a function that reads them once the flags are parsed: nil
 // for a flag left at its default, the process's own pool.
 func poolFlags(fs *flag.FlagSet) func() (socketPool, lookupPool *sockets.Pool, err error) {
-	defSockets := sockets.ProcessSockets().Limit()
-	socks := intVar(fs, "process-sockets", defSockets, "most `sockets` the guests of the process hold together, a descriptor each, the last eighth only for guests holding fewer than 16 (past it create-tcp-socket and create-udp-socket fail with new-socket-limit, and accept on a listener); the default is the process's descriptor limit (RLIMIT_NOFILE) less a reserve for the host")
-	lookups := intVar(fs, "process-lookups", sockets.DefaultLookupPool, "most name `lookups` the guests of the process run at once, the last quarter only for guests running fewer than 2 (past it resolve-addresses fails with temporary-resolver-failure)")
+	defSockets, defLookups := sockets.ProcessSockets().Limit(), sockets.ProcessLookups().Limit()
+	socks := intVar(fs, "process-sockets", defSockets, "most `descriptors` the guests of the process hold together: their sockets, the connection each listener accepts next, and their open files and directories (preopens aside), the last eighth only for guests holding fewer than 16 (past it create-tcp-socket and create-udp-socket fail with new-socket-limit, and accept on a listener; open-at and read-directory with insufficient-memory, path_open with EIO); the default is the process's descriptor limit (RLIMIT_NOFILE) less a reserve for the host")
+	lookups := intVar(fs, "process-lookups", defLookups, "most name `lookups` the guests of the process run at once, the last quarter only for guests running fewer than 2 (past it resolve-addresses fails with temporary-resolver-failure); the default is 256, or as many as two DNS sockets each fit in half the descriptor reserve where that is fewer")
 	return func() (*sockets.Pool, *sockets.Pool, error) {
 		if err := atLeast(1, flagInt{"process-sockets", *socks}, flagInt{"process-lookups", *lookups}); err != nil {
 			return nil, nil, err
@@ -103,7 +103,7 @@ func poolFlags(fs *flag.FlagSet) func() (socketPool, lookupPool *sockets.Pool, e
 		if *socks != defSockets {
 			sp = sockets.NewSocketPool(*socks)
 		}
-		if *lookups != sockets.DefaultLookupPool {
+		if *lookups != defLookups {
 			lp = sockets.NewLookupPool(*lookups)
 		}
 		return sp, lp, nil

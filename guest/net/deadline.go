@@ -6,25 +6,33 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasitls/wasitls/guest/poll"
 )
 
 // deadline is a settable deadline whose changes wake pending waits. The
 // zero value is ready to use, so that streams embed it.
 //
-// The channel that wakes waits is made by the first wait (get) and closed
-// and forgotten when the deadline changes or closes: a stream that never
-// waits, such as a connection's before its streams move to a TLS
-// connection, or a TLS connection's writer, makes none. Closing a deadline
-// that has no channel takes no lock (a Close or Detach closes one per
-// stream, and under wazero's termination checks each Lock and Unlock costs
-// the guest several calls out of it).
+// A wait of the stream that owns the deadline, one at a time (wait), is
+// woken through the deadline's poll.Canceler: a change or the close
+// interrupts it, with no channel to make and close and no select, and a
+// wait with no deadline set takes no lock to begin. A wait of several
+// goroutines at once (a dual-stack UDP read, waitEither) selects on a
+// channel instead, made by the first such wait (get) and closed and
+// forgotten when the deadline changes or closes. Closing a deadline that
+// no wait is using and that has no channel takes no lock (a Close or
+// Detach closes one per stream, and under wazero's termination checks
+// each Lock and Unlock costs the guest several calls out of it).
 type deadline struct {
 	mu sync.Mutex
 	t  time.Time
 	ch chan struct{} // nil until a wait needs it; closed when t changes or on close
-	// state holds stateClosed, stateTimed and stateWatched, for isClosed,
-	// fast, expired and close without the lock. stateWatched is set while
-	// ch is not nil and changes only under mu; stateClosed never clears.
+	// c interrupts the wait in progress (watch) when t changes or on close.
+	c poll.Canceler
+	// state holds stateClosed, stateTimed, stateWatched and stateWaiting,
+	// for isClosed, fast, expired, watch and close without the lock.
+	// stateWatched is set while ch is not nil and changes only under mu;
+	// stateClosed never clears.
 	state atomic.Uint32
 }
 
@@ -32,6 +40,7 @@ const (
 	stateClosed  = 1 << iota // close was called
 	stateTimed               // a deadline is set
 	stateWatched             // ch is made: a wait may be using it
+	stateWaiting             // a wait with c is in progress (watch to unwatch)
 )
 
 func newDeadline() *deadline { return &deadline{} }
@@ -56,6 +65,44 @@ func (d *deadline) get() (time.Time, <-chan struct{}, bool) {
 	// forgets the channel: d is open.
 	return d.t, d.ch, false
 }
+
+// watch begins a wait with d.c: it returns the deadline and the stamp to
+// wait with (poll.WaitSince), or closed. Every change of the deadline and
+// the close interrupt d.c until unwatch, so that a change between watch
+// and the wait's start ends the wait at once and the caller waits again
+// on the new deadline. With no deadline set it takes no lock. Waits with
+// d.c run one at a time.
+func (d *deadline) watch() (t time.Time, stamp uint32, closed bool) {
+	stamp = d.c.Stamp()
+	for {
+		st := d.state.Load()
+		if st&stateClosed != 0 {
+			return time.Time{}, stamp, true
+		}
+		if st&stateTimed != 0 {
+			break
+		}
+		// A set or close in between changes the state: the swap fails,
+		// and the next turn sees what it did.
+		if d.state.CompareAndSwap(st, st|stateWaiting) {
+			return time.Time{}, stamp, false
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for {
+		st := d.state.Load()
+		if st&stateClosed != 0 {
+			return d.t, stamp, true
+		}
+		if d.state.CompareAndSwap(st, st|stateWaiting) {
+			return d.t, stamp, false
+		}
+	}
+}
+
+// unwatch ends the wait watch began.
+func (d *deadline) unwatch() { d.state.And(^uint32(stateWaiting)) }
 
 // peek returns the deadline and whether it was closed, for a caller that
 // does not wait.
@@ -102,26 +149,29 @@ func (d *deadline) set(t time.Time) bool {
 	return true
 }
 
-// wakeLocked closes and forgets the channel of the waits, if one was made.
-// d.mu is held.
+// wakeLocked closes and forgets the channel of the waits, if one was made,
+// and interrupts the wait with d.c in progress, if any. d.mu is held.
 func (d *deadline) wakeLocked() {
 	if d.ch != nil {
 		close(d.ch)
 		d.ch = nil
 		d.state.And(^uint32(stateWatched))
 	}
+	if d.state.Load()&stateWaiting != 0 {
+		d.c.Interrupt()
+	}
 }
 
-// close wakes every wait for good. While no wait made a channel, it only
-// marks d closed, without the lock: a wait that makes one after (get)
-// finds d closed instead.
+// close wakes every wait for good. While no wait is in progress and none
+// made a channel, it only marks d closed, without the lock: a wait that
+// begins after (watch, get) finds d closed instead.
 func (d *deadline) close() {
 	for {
 		st := d.state.Load()
 		if st&stateClosed != 0 {
 			return
 		}
-		if st&stateWatched != 0 {
+		if st&(stateWatched|stateWaiting) != 0 {
 			break
 		}
 		if d.state.CompareAndSwap(st, st|stateClosed) {

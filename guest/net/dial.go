@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasitls/wasitls/guest/poll"
@@ -26,6 +27,35 @@ var (
 func instanceNetwork() sockets.Network {
 	networkOnce.Do(func() { network = sockets.InstanceNetwork() })
 	return network
+}
+
+// literalCache is the last IP literal address a dial parsed ("host:port"
+// with an IP for host) and what it parsed to. It is read without a lock:
+// an entry is never changed once stored, and a new address replaces it
+// whole.
+type literalCache struct {
+	last atomic.Pointer[literalEntry]
+}
+
+type literalEntry struct {
+	address, host string
+	ap            netip.AddrPort
+}
+
+var lastLiteral literalCache
+
+// lookup returns what address parsed to (its host part and the address
+// and port), when it is the last literal kept.
+func (c *literalCache) lookup(address string) (string, netip.AddrPort, bool) {
+	if e := c.last.Load(); e != nil && e.address == address {
+		return e.host, e.ap, true
+	}
+	return "", netip.AddrPort{}, false
+}
+
+// keep remembers that address parsed to host and ap.
+func (c *literalCache) keep(address, host string, ap netip.AddrPort) {
+	c.last.Store(&literalEntry{address: address, host: host, ap: ap})
 }
 
 func family(netw string) (v4, v6 bool, err error) {
@@ -150,23 +180,34 @@ func dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	host, portStr, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-	}
-	port, err := parsePort(portStr)
-	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-	}
 	// An IP literal (the common case of a loopback or configured peer)
-	// is dialed without a lookup and its one-element list on the heap.
+	// is dialed without a lookup and its one-element list on the heap;
+	// the last one parsed is kept, so that a client dialing the same peer
+	// again parses nothing.
 	var literal [1]netip.Addr
 	var addrs []netip.Addr
-	if a, err := netip.ParseAddr(host); err == nil {
-		literal[0] = a
+	host, ap, ok := lastLiteral.lookup(address)
+	port := ap.Port()
+	if ok {
+		literal[0] = ap.Addr()
 		addrs = literal[:]
-	} else if addrs, err = LookupHost(ctx, host); err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	} else {
+		var portStr string
+		host, portStr, err = net.SplitHostPort(address)
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		port, err = parsePort(portStr)
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		if a, err := netip.ParseAddr(host); err == nil {
+			literal[0] = a
+			addrs = literal[:]
+			lastLiteral.keep(address, host, netip.AddrPortFrom(a, port))
+		} else if addrs, err = LookupHost(ctx, host); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
 	}
 	var firstErr error
 	for _, a := range addrs {

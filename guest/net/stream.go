@@ -15,15 +15,17 @@ import (
 )
 
 // wait parks until p is ready, d passes, or d is closed or changed (then it
-// returns nil so the caller retries with the new deadline).
+// returns nil so the caller retries with the new deadline). The waits on
+// one d run one at a time (their callers hold the stream's lock).
 func wait(p io.Pollable, d *deadline) error {
-	t, ch, closed := d.get()
+	t, stamp, closed := d.watch()
 	if closed {
 		return net.ErrClosed
 	}
-	err := poll.Wait(p, t, ch)
+	err := poll.WaitSince(p, t, &d.c, stamp)
+	d.unwatch()
 	if err == poll.ErrCanceled {
-		if _, closed := d.peek(); closed {
+		if d.isClosed() {
 			return net.ErrClosed
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasitls/wasitls/guest/wasi/clocks"
@@ -60,9 +61,16 @@ type waiter struct {
 // whose goroutine is parked (in WebAssembly, a select and a channel made
 // and closed per wait are a few µs of the guest's). The zero value is
 // ready to use; a Canceler in use must not be copied.
+//
+// A Canceler can also be interrupted ([Canceler.Interrupt]), which ends
+// only the wait in progress and the waits made with an earlier stamp
+// ([WaitSince]): a wait on a deadline that was changed ends, and the next
+// one, on the new deadline, waits.
 type Canceler struct {
 	canceled bool    // guarded by state.mu
 	w        *waiter // the wait in progress, if any; guarded by state.mu
+	// stamp counts the interrupts; it changes only under state.mu.
+	stamp atomic.Uint32
 }
 
 // Cancel ends the wait in progress with ErrCanceled, and makes every later
@@ -71,14 +79,33 @@ func (c *Canceler) Cancel() {
 	s := &state
 	s.mu.Lock()
 	c.canceled = true
+	c.endLocked()
+	s.mu.Unlock()
+}
+
+// Interrupt ends the wait in progress with ErrCanceled, and every wait
+// made with a stamp ([Canceler.Stamp]) taken before the interrupt; later
+// waits wait.
+func (c *Canceler) Interrupt() {
+	s := &state
+	s.mu.Lock()
+	c.stamp.Add(1)
+	c.endLocked()
+	s.mu.Unlock()
+}
+
+// Stamp returns c's count of interrupts, for [WaitSince].
+func (c *Canceler) Stamp() uint32 { return c.stamp.Load() }
+
+// endLocked ends the wait in progress with ErrCanceled. state.mu is held.
+func (c *Canceler) endLocked() {
 	if w := c.w; w != nil {
 		c.w = nil
 		if w.index >= 0 {
-			s.completeLocked(w, ErrCanceled)
-			s.activity++
+			state.completeLocked(w, ErrCanceled)
+			state.activity++
 		}
 	}
-	s.mu.Unlock()
 }
 
 // A poller is the state every waiting goroutine shares; there is one, state.
@@ -137,23 +164,33 @@ var state poller
 // ready, os.ErrDeadlineExceeded once deadline (if not zero) has passed, and
 // ErrCanceled when cancel (if not nil) is closed.
 func Wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}) error {
-	return wait(p, deadline, cancel, nil)
+	return wait(p, deadline, cancel, nil, 0)
 }
 
 // WaitCanceler is Wait with a Canceler in place of the cancel channel: it
 // returns ErrCanceled once c.Cancel was called.
 func WaitCanceler(p io.Pollable, deadline time.Time, c *Canceler) error {
-	return wait(p, deadline, nil, c)
+	return wait(p, deadline, nil, c, c.Stamp())
 }
 
-// wait is Wait with a cancel channel or a Canceler (or neither).
-func wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}, c *Canceler) error {
+// WaitSince is WaitCanceler that also returns ErrCanceled at once when c
+// was interrupted since stamp was taken ([Canceler.Stamp]): a caller that
+// takes the stamp, then reads a deadline that an interrupt follows every
+// change of, never waits on a deadline that changed before the wait began.
+// Only one wait at a time may use c.
+func WaitSince(p io.Pollable, deadline time.Time, c *Canceler, stamp uint32) error {
+	return wait(p, deadline, nil, c, stamp)
+}
+
+// wait is Wait with a cancel channel or a Canceler and its stamp (or
+// neither).
+func wait(p io.Pollable, deadline time.Time, cancel <-chan struct{}, c *Canceler, stamp uint32) error {
 	if !deadline.IsZero() && !time.Now().Before(deadline) {
 		return os.ErrDeadlineExceeded
 	}
 	s := &state
 	s.mu.Lock()
-	if c != nil && c.canceled {
+	if c != nil && (c.canceled || c.stamp.Load() != stamp) {
 		s.mu.Unlock()
 		return ErrCanceled
 	}

@@ -25,6 +25,7 @@ func TestPollerInGuest(t *testing.T) {
 	}
 	want := "woken 2000\ndeadline true\ncanceled true\ncanceler before true\n" +
 		"canceler during, others 0 true true\ncanceler during, others 3 true true\n" +
+		"interrupt true true true\n" +
 		"timer late by less than 200ms true\npending 4\n"
 	if out.String() != want {
 		t.Fatalf("guest printed\n%s\nwant\n%s", out.String(), want)

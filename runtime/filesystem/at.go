@@ -87,12 +87,12 @@ func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of 
 		}
 		flag |= os.O_TRUNC
 	}
-	if err := d.pre.fs.acquire(); err != nil {
+	if err := d.pre.fs.acquireDescriptor(); err != nil {
 		return nil, err
 	}
 	f, id, err := d.pre.fs.disk.openCounted(d.dir, p, flag, 0o666)
 	if err != nil {
-		d.pre.fs.release()
+		d.pre.fs.releaseDescriptor()
 		return nil, code(err)
 	}
 	sf := &sharedFile{f: f, fs: d.pre.fs, id: id, name: path.Join(d.pre.guest, d.path, p)}
@@ -102,12 +102,12 @@ func (d *Descriptor) OpenAt(_ context.Context, pf types.PathFlags, p string, of 
 
 // openDir opens a directory descriptor beneath d.
 func (d *Descriptor) openDir(p string, fl types.DescriptorFlags) (types.Descriptor, error) {
-	if err := d.pre.fs.acquire(); err != nil {
+	if err := d.pre.fs.acquireDescriptor(); err != nil {
 		return nil, err
 	}
 	root, err := d.dir.OpenRoot(p)
 	if err != nil {
-		d.pre.fs.release()
+		d.pre.fs.releaseDescriptor()
 		return nil, code(err)
 	}
 	fl &^= types.DescriptorFlagsWrite

@@ -49,7 +49,7 @@ func (d *Descriptor) Drop() {
 	if d.ownsDir {
 		closingStat(d.dirID, func() (fs.FileInfo, error) { return d.dir.Stat(".") })
 		d.dir.Close()
-		d.pre.fs.release()
+		d.pre.fs.releaseDescriptor()
 	}
 	if d.file != nil {
 		d.file.release()
@@ -72,7 +72,7 @@ func (s *sharedFile) release() {
 	if s.refs.Add(-1) == 0 {
 		closing(s.id, s.f)
 		s.f.Close()
-		s.fs.release()
+		s.fs.releaseDescriptor()
 	}
 }
 
@@ -352,12 +352,12 @@ func (d *Descriptor) ReadDirectory(context.Context) (types.DirectoryEntryStream,
 	if d.flags&types.DescriptorFlagsRead == 0 {
 		return nil, BadDescriptor
 	}
-	if err := d.pre.fs.acquire(); err != nil {
+	if err := d.pre.fs.acquireDescriptor(); err != nil {
 		return nil, err
 	}
 	f, err := d.dir.Open(".")
 	if err != nil {
-		d.pre.fs.release()
+		d.pre.fs.releaseDescriptor()
 		return nil, code(err)
 	}
 	return &dirStream{f: f, fs: d.pre.fs}, nil

@@ -44,6 +44,12 @@
 // input, what it reads ahead; past it, open-at, read-directory and the
 // stream functions fail with insufficient-memory. Files wasi_snapshot_preview1 opens count toward the
 // same limit (past it path_open fails with EIO; see [FS.Preview1]).
+// Each open host file and directory (not a stream, which holds none of
+// its own) also takes a unit of a descriptor budget the FS may share
+// with the guest's sockets and other guests ([FS.SetDescriptorBudget]:
+// the runtime's is the process's descriptor pool), refused as past the
+// file limit, so that guests each within their limit cannot together
+// take every descriptor of the process.
 //
 // What the guest adds to the host's disk beneath its preopens, through
 // either interface, counts against its disk quota ([FS.SetDiskLimit],

@@ -30,9 +30,13 @@ type FS struct {
 	key      [16]byte // keys metadata hashes, so that they do not reveal inode numbers
 
 	mu     sync.Mutex
-	open   int // host files and directories open beyond the preopens
+	open   int // host files and directories open beyond the preopens, and streams over files
 	limit  int
 	closed bool
+
+	// budget is the descriptor budget the guest's open files and
+	// directories draw from besides limit (nil: none).
+	budget DescriptorBudget
 
 	disk diskQuota
 
@@ -78,6 +82,33 @@ func (f *FS) SetLimit(n int) {
 	f.mu.Unlock()
 }
 
+// A DescriptorBudget is a budget of descriptors the FS shares with
+// others, the guest's sockets and other guests' files and sockets
+// (sockets.Share: the guest's share of the process's descriptor pool,
+// runtime.Config.SocketPool). Every host file or directory the guest
+// opens beyond the preopens takes one unit for as long as it is open;
+// streams over a file hold no descriptor of their own and take none.
+type DescriptorBudget interface {
+	// Take takes one unit, or reports false when the budget has none
+	// for the guest.
+	Take() bool
+	// Put gives back one unit Take took.
+	Put()
+	// Limit is the budget's size, for the refusal's report.
+	Limit() int
+}
+
+// SetDescriptorBudget sets the budget of descriptors the guest's open
+// files and directories draw from besides the file limit (nil: none).
+// Past it, opens fail as past the file limit: insufficient-memory
+// (wasi:filesystem's open-at and read-directory) and EIO
+// (wasi_snapshot_preview1's path_open). Set it before the guest runs.
+func (f *FS) SetDescriptorBudget(b DescriptorBudget) {
+	f.mu.Lock()
+	f.budget = b
+	f.mu.Unlock()
+}
+
 // Open returns how many host files and directories the guest holds open
 // beyond the preopens.
 func (f *FS) Open() int {
@@ -86,9 +117,34 @@ func (f *FS) Open() int {
 	return f.open
 }
 
-// acquire counts one more open host file, or fails with
-// insufficient-memory at the limit.
-func (f *FS) acquire() error {
+// acquire counts one more stream over a file against the file limit,
+// or fails with insufficient-memory at it; release gives it back.
+func (f *FS) acquire() error { return f.count(false) }
+
+func (f *FS) release() {
+	f.mu.Lock()
+	f.open--
+	f.mu.Unlock()
+}
+
+// acquireDescriptor counts one more open host file or directory, against
+// the file limit and the descriptor budget, or fails with
+// insufficient-memory past either; releaseDescriptor gives it back.
+func (f *FS) acquireDescriptor() error { return f.count(true) }
+
+func (f *FS) releaseDescriptor() {
+	f.mu.Lock()
+	f.open--
+	b := f.budget
+	f.mu.Unlock()
+	if b != nil {
+		b.Put()
+	}
+}
+
+// count counts one more file or stream; a descriptor (fd) takes a unit
+// of the budget too.
+func (f *FS) count(fd bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -98,14 +154,12 @@ func (f *FS) acquire() error {
 		f.disk.caps.Refused(capreport.Files, f.limit)
 		return InsufficientMemory
 	}
+	if fd && f.budget != nil && !f.budget.Take() {
+		f.disk.caps.Refused(capreport.SocketPool, f.budget.Limit())
+		return InsufficientMemory
+	}
 	f.open++
 	return nil
-}
-
-func (f *FS) release() {
-	f.mu.Lock()
-	f.open--
-	f.mu.Unlock()
 }
 
 // Close closes the preopens. Descriptors still held are closed when the

@@ -64,8 +64,9 @@ func (f *FS) Guest(i int) string { return f.preopens[i].guest }
 // the root, so losing that race changes which file inside the preopen is
 // acted on, never leaves it.
 //
-// Files it opens count toward the FS's file limit ([FS.SetLimit]) until
-// closed; past it an open fails with EIO (wazero's Errno has no EMFILE or
+// Files it opens count toward the FS's file limit ([FS.SetLimit]) and
+// its descriptor budget ([FS.SetDescriptorBudget]) until closed; past
+// either an open fails with EIO (wazero's Errno has no EMFILE or
 // ENOMEM, and maps what it does not know to EIO). The exception is
 // wazero's own handle on the mount's root, which it opens lazily as
 // OpenFile(".", O_RDONLY, 0), panicking if that fails: it stands for the
@@ -149,7 +150,7 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 	}
 	var counted *FS
 	if !(p == "." && flag == experimentalsys.O_RDONLY && perm == 0) {
-		if err := r.fs.acquire(); err != nil {
+		if err := r.fs.acquireDescriptor(); err != nil {
 			if err == BadDescriptor {
 				return nil, experimentalsys.EBADF
 			}
@@ -160,7 +161,7 @@ func (r *rootFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode
 	f, id, err := r.fs.disk.openCounted(r.root, p, osFlag(flag)|openNonblock, perm)
 	if err != nil {
 		if counted != nil {
-			counted.release()
+			counted.releaseDescriptor()
 		}
 		return nil, r.fs.disk.errnoOf(err)
 	}

@@ -293,7 +293,7 @@ func (r *rootFile) Close() experimentalsys.Errno {
 	r.File.Close()
 	closing(r.id, r.f)
 	if r.counted != nil {
-		r.counted.release()
+		r.counted.releaseDescriptor()
 	}
 	return experimentalsys.UnwrapOSError(r.f.Close())
 }
@@ -316,7 +316,7 @@ func newRootFile(f *os.File, flag experimentalsys.Oflag, counted, fsys *FS, id f
 		closing(id, f)
 		f.Close()
 		if counted != nil {
-			counted.release()
+			counted.releaseDescriptor()
 		}
 		return nil, errno
 	}

@@ -117,7 +117,7 @@ func (s *dirStream) Drop() {
 	}
 	s.dropped = true
 	s.f.Close()
-	s.fs.release()
+	s.fs.releaseDescriptor()
 }
 
 // ReadDirectoryEntry returns the next entry, none at the end.

@@ -89,9 +89,11 @@
 // or than its socket pool has room for (see below), with
 // new-socket-limit, so a guest cannot exhaust the host's descriptors.
 // Connections a listener's accept goroutine queues for the guest count from
-// when it queues them; at the limit it holds one more, uncounted, for the
-// guest's accept (which fails with new-socket-limit until there is room)
-// and accepts nothing else, so later clients wait in the kernel's backlog.
+// when it queues them; at the limit it holds one more, not counted against
+// the limit but drawn from the descriptor pool as every connection it
+// accepts is, for the guest's accept (which fails with new-socket-limit
+// until there is room) and accepts nothing else, so later clients wait in
+// the kernel's backlog.
 // An accept the process cannot serve (out of descriptors or memory, which
 // other guests share) is the guest's next accept's error, and the
 // goroutine tries again after a backoff (retryAccept), the client waiting
@@ -108,7 +110,8 @@
 // and the lookups Go runs on the C library's resolver (at most 500 at
 // once, a thread each, past which every lookup of the process waits). So
 // every stack also draws from a [Pool] for each: its sockets from a
-// socket pool, its lookups from a lookup pool. The pools are the
+// descriptor pool (which the guest's files draw from too, through the
+// same [Share], Stack.Descriptors), its lookups from a lookup pool. The pools are the
 // process's ([ProcessSockets], sized from RLIMIT_NOFILE less
 // [DescriptorReserve] when first used, and [ProcessLookups]), not a
 // runtime's, because what they protect is the process's, however many
@@ -116,7 +119,7 @@
 // (SetSocketPool, SetLookupPool; runtime.Config.SocketPool and
 // LookupPool).
 //
-// The stack owns its share of a pool (share) and the pool owns only a
+// The stack owns its share of a pool ([Share]) and the pool owns only a
 // count: a socket takes its unit in acquire, with the stack's own count,
 // and gives it back in releaseSocket, with the stack's own count, when
 // the socket is dropped and its connection closed (sharedConn.release,
@@ -127,10 +130,17 @@
 // resource) returns its units as it returns its own counts, and a unit
 // is never given back twice. Hold (a TLS connection over another's
 // cleartext) counts against the stack's limit only: it holds no
-// descriptor. A listener's accept goroutine that finds no room, in the
-// stack's limit or the pool, holds the connection it accepted uncounted
-// for the guest's next accept, which takes the units then: one a
-// listener at most, which the reserve holds.
+// descriptor. A listener's accept goroutine takes the pool unit of the
+// connection it accepts next before accepting it (a listener waiting for
+// a connection holds two units), so that no descriptor it accepts is
+// outside the pool; one that finds no room in the stack's limit holds the
+// connection with that unit alone for the guest's next accept, which
+// counts it against the limit then. With the pool spent it accepts
+// nothing until a unit is free, as when the process is out of
+// descriptors. The resolver's DNS sockets are not drawn from the pool:
+// the resolver opens them itself (the C library's inside getaddrinfo);
+// the process's lookup pool is sized so that they fit in half the
+// reserve ([DNSSocketsPerLookup], [DescriptorReserve]).
 //
 // # Policy
 //

@@ -112,3 +112,8 @@ func code(err error) ErrorCode {
 	}
 	return Unknown
 }
+
+// errPoolSpent is the accept goroutine's note that the descriptor pool
+// had no unit for a listener's next connection (acceptLoop): the guest's
+// next accept fails with new-socket-limit and reports the pool's cap.
+var errPoolSpent = errors.New("sockets: the process's descriptor pool is spent")

@@ -276,7 +276,7 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 		s.caps.Refused(capreport.Lookups, s.lookupLimit)
 		return nil, TemporaryResolverFailure
 	}
-	if !s.lookupShare.take() {
+	if !s.lookupShare.Take() {
 		s.lookups.Add(-1)
 		s.caps.Refused(capreport.LookupPool, s.lookupShare.pool.Limit())
 		return nil, TemporaryResolverFailure
@@ -289,7 +289,7 @@ func (s *Stack) Resolve(nw network.Network, name string) (*ResolveStream, error)
 	r := &ResolveStream{stack: s, cancel: end, done: wasiio.NewSignal()}
 	go func() {
 		defer s.lookups.Add(-1)
-		defer s.lookupShare.put()
+		defer s.lookupShare.Put()
 		ips, err := resolver.LookupNetIP(context.Background(), "ip", name)
 		end()
 		r.mu.Lock()

@@ -49,8 +49,8 @@ type Stack struct {
 
 	limit       int64        // most sockets alive at once
 	live        atomic.Int64 // sockets alive: not dropped, or connection still open
-	socketShare share        // of the process's (or the runtime's) socket pool: one a socket
-	lookupShare share        // of the lookup pool: one a lookup running
+	socketShare Share        // of the process's (or the runtime's) descriptor pool: one a socket, a listener's connection held past the limit, or a file of the guest's filesystem.FS
+	lookupShare Share        // of the lookup pool: one a lookup running
 
 	guestID   uint64 // SetGuest's, for Denial
 	guestName string
@@ -128,9 +128,10 @@ func NewStack(policy *Policy) *Stack {
 	return s
 }
 
-// SetSocketPool sets the pool the stack's sockets draw from besides its
-// own limit (nil: ProcessSockets, the default). Set it before the guest
-// runs.
+// SetSocketPool sets the pool of descriptors the stack's sockets draw
+// from besides its own limit (nil: ProcessSockets, the default), and
+// with them whatever else takes its units through Descriptors. Set it
+// before the guest runs.
 func (s *Stack) SetSocketPool(p *Pool) {
 	if p == nil {
 		p = ProcessSockets()
@@ -199,7 +200,7 @@ func (s *Stack) tryAcquire() int {
 	if !s.tryAcquireOwn() {
 		return overLimit
 	}
-	if !s.socketShare.take() {
+	if !s.socketShare.Take() {
 		s.live.Add(-1)
 		return overPool
 	}
@@ -222,7 +223,7 @@ func (s *Stack) tryAcquireOwn() bool {
 
 // releaseSocket gives back what acquire took.
 func (s *Stack) releaseSocket() {
-	s.socketShare.put()
+	s.socketShare.Put()
 	s.live.Add(-1)
 }
 
@@ -240,8 +241,15 @@ func (s *Stack) Hold() (release func(), err error) {
 	return func() { once.Do(func() { s.live.Add(-1) }) }, nil
 }
 
-// PoolSockets reports how many units of its socket pool the stack holds.
+// PoolSockets reports how many units of its descriptor pool the guest
+// holds: its sockets, and whatever else takes units through Descriptors.
 func (s *Stack) PoolSockets() int { return int(s.socketShare.held.Load()) }
+
+// Descriptors is the guest's share of the descriptor pool its sockets
+// draw from (SetSocketPool): the runtime hands it to the guest's
+// filesystem.FS, so that its open files and directories draw from the
+// same budget, under the same floor.
+func (s *Stack) Descriptors() *Share { return &s.socketShare }
 
 // Sockets reports how many sockets are alive.
 func (s *Stack) Sockets() int { return int(s.live.Load()) }

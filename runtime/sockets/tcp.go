@@ -15,6 +15,7 @@ import (
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/network"
 	"github.com/wasitls/wasitls/bindings/wasi/sockets/tcp"
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/capreport"
 	"github.com/wasitls/wasitls/runtime/wasiio"
 )
 
@@ -96,13 +97,15 @@ type TCPSocket struct {
 	// (see retryAccept), for the guest's next accept to report once.
 	acceptTemp error
 	// over is a connection the accept goroutine accepted while the guest
-	// was at its socket limit: not counted, not queued, held until the
-	// guest's accept finds room for it (before that, accept fails with
+	// was at its socket limit: holding its unit of the descriptor pool
+	// (the one the goroutine took before accepting it) but not counted
+	// against the guest's limit, not queued, held until the guest's
+	// accept finds room for it (before that, accept fails with
 	// new-socket-limit, as accept(2) past the descriptor limit does, and
 	// the guest backs off). The accept goroutine accepts nothing more
 	// meanwhile; later clients wait in the kernel's backlog, as they
-	// would for a native server at its limit. One per listener, and
-	// listeners count toward the limit: at most twice the limit in all.
+	// would for a native server at its limit. One per listener, each
+	// drawn from the pool as every descriptor of the guest's is.
 	over  net.Conn
 	space sync.Cond // signals the accept goroutine that the queue has room
 
@@ -546,9 +549,33 @@ func (t *TCPSocket) FinishListen(ctx context.Context) error {
 	return nil
 }
 
+// acceptLoop accepts the listener's connections for the guest. Before
+// each accept it takes a unit of the guest's descriptor pool for the
+// connection to come (slot), so that no descriptor the host accepts is
+// outside the pool: a listener waiting for a connection holds two units,
+// its own and its next connection's. With the pool spent, it accepts
+// nothing, the clients waiting in the kernel's backlog, and tries again
+// after a backoff, as when the process is out of descriptors
+// (retryAccept): the guest's next accept fails with new-socket-limit.
 func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
 	var backoff time.Duration
+	slot := false
+	defer func() {
+		if slot {
+			t.stack.socketShare.Put()
+		}
+	}()
 	for {
+		if !slot {
+			if !t.stack.socketShare.Take() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				if !t.acceptLater(errPoolSpent, backoff, true) {
+					return
+				}
+				continue
+			}
+			slot = true
+		}
 		c, err := ln.Accept()
 		if err != nil {
 			if d, report, retry := retryAccept(err, backoff); retry {
@@ -577,14 +604,16 @@ func (t *TCPSocket) acceptLoop(ln *net.TCPListener) {
 			return
 		}
 		// A queued connection is a socket of the guest's, counted from
-		// here; past the limit it waits as t.over instead. That refuses
-		// no call of the guest's: its accept, refused while the limit
-		// holds, reports the cap (capreport).
-		if t.stack.tryAcquire() != acquired {
-			t.over = c
-		} else {
+		// here, its pool unit the slot; past the limit it waits as
+		// t.over instead, holding the slot alone. That refuses no call
+		// of the guest's: its accept, refused while the limit holds,
+		// reports the cap (capreport).
+		if t.stack.tryAcquireOwn() {
 			t.queue = append(t.queue, c)
+		} else {
+			t.over = c
 		}
+		slot = false
 		t.mu.Unlock()
 		t.waiters.WakeAll()
 		t.mu.Lock()
@@ -664,13 +693,20 @@ func (t *TCPSocket) Accept(ctx context.Context) (cabi.Tuple3[tcp.TCPSocket, stre
 		t.queue[0] = nil
 		t.queue = t.queue[1:]
 	case t.over != nil:
-		if err := t.stack.acquire(); err != nil {
-			return none, err
+		// Its pool unit taken by the accept goroutine: only the
+		// guest's own limit is left to count it against.
+		if !t.stack.tryAcquireOwn() {
+			t.stack.caps.Refused(capreport.Sockets, t.stack.limit)
+			return none, NewSocketLimit
 		}
 		c, t.over = t.over, nil
 	case t.acceptTemp != nil:
 		err := t.acceptTemp
 		t.acceptTemp = nil
+		if err == errPoolSpent {
+			t.stack.caps.Refused(capreport.SocketPool, t.stack.socketShare.Limit())
+			return none, NewSocketLimit
+		}
 		return none, code(err)
 	case t.acceptErr != nil:
 		return none, code(t.acceptErr)
@@ -858,7 +894,8 @@ func (t *TCPSocket) Close() error {
 		t.stack.releaseSocket()
 	}
 	if over != nil {
-		over.Close() // never counted
+		over.Close()
+		t.stack.socketShare.Put() // its pool unit alone: never counted against the limit
 	}
 	if conn != nil {
 		return conn.release() // the connection's close releases the count

@@ -203,6 +203,15 @@ func (h *host) EchoNested(ctx context.Context, v cabi.Option[cabi.Result[[]cabi.
 	return v.Get()
 }
 
+func (h *host) TotalLen(ctx context.Context, v [][]byte) uint32 {
+	h.enter()
+	var n uint32
+	for _, b := range v {
+		n += uint32(len(b))
+	}
+	return n
+}
+
 func (h *host) Sum17(ctx context.Context, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16 uint32) uint64 {
 	h.enter()
 	var s uint64

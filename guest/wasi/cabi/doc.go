@@ -16,7 +16,9 @@
 //     in a package variable, on the heap: a callback into cabi_realloc may
 //     grow, and so move, the calling goroutine's stack, so a pointer into
 //     the stack would go stale. Lists whose elements are not their memory
-//     form are stored into a heap block first ([Alloc]).
+//     form, and spilled parameters, are stored into a block first
+//     ([Scratch]): from the arena (item 3), which the call's [Unpin]
+//     releases, so that lowering them allocates nothing.
 //  2. Results that do not fit one core value come back through a return
 //     area (the import's last parameter): a static area per function, sized
 //     from the layout, so that no call allocates one.

@@ -48,11 +48,24 @@ func LiftList[E any](addr, n uint32) []E {
 	return append([]E(nil), src...)
 }
 
-// Alloc returns a zeroed heap block of size bytes aligned to 8, for the
-// memory form of an argument (a list of records, spilled parameters).
-func Alloc(size uint32) unsafe.Pointer {
+// Scratch returns a zeroed block of size bytes aligned to 8, for the
+// memory form of an argument (a list of records or of lists, spilled
+// parameters) or of an export's result. Inside an import, with the gate
+// taken ([Enter]), it comes from the arena, where the host's allocations
+// for the results follow it, and the call's [Unpin] releases it: an
+// argument's block costs no heap allocation. Elsewhere (an export's
+// result, whose gate is suspended and which the post-return releases) and
+// when the arena has no room, it comes from the heap, which [Addr] keeps
+// alive until [Unpin].
+func Scratch(size uint32) unsafe.Pointer {
 	if size == 0 {
 		return nil
+	}
+	if busy {
+		if p := arenaAlloc(nil, 0, 8, size); p != nil {
+			clear(unsafe.Slice((*byte)(p), size))
+			return p
+		}
 	}
 	return unsafe.Pointer(unsafe.SliceData(make([]uint64, (size+7)/8)))
 }

@@ -21,6 +21,15 @@
 //	                    bind that fails, then holds them until stdin
 //	                    ends; or, with a negative N, up to -N and traps
 //	                    (dropping a handle it does not hold) instead
+//	hog opens N         opens the file "f" of its first preopen for
+//	                    reading through wasi:filesystem's open-at, up to
+//	                    N times, prints "opened N", or "opened K, then
+//	                    error E" (E a wasi:filesystem error-code) at the
+//	                    first that fails, then holds them until stdin
+//	                    ends; or, with a negative N, up to -N and traps
+//	                    instead
+//	hog p1opens N       as opens, through wasi_snapshot_preview1's
+//	                    path_open (os.Open of /data/f), E an errno
 //	hog udp N           binds N UDP sockets on 127.0.0.1, prints their
 //	                    ports on one line, receives nothing until a line
 //	                    on stdin and for 500 ms after it, then everything
@@ -80,11 +89,13 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wasitls/wasitls/runtime/testdata/internal/w"
@@ -352,11 +363,33 @@ func main() {
 			}
 			bound++
 		}
-		printCount("bound", bound, code)
-		if n < 0 {
-			w.DropInput(999999) // traps
+		holdCount("bound", bound, code, n < 0)
+	case "opens":
+		dir := w.Preopens()[0].FD
+		opened, code := 0, uint32(0)
+		for ; opened < max(n, -n); opened++ {
+			if _, c := w.OpenAt(dir, 0, "f", 0, w.FlagRead); c >= 0 {
+				code = uint32(c)
+				break
+			}
 		}
-		io.Copy(io.Discard, os.Stdin)
+		holdCount("opened", opened, code, n < 0)
+	case "p1opens":
+		var held []*os.File
+		code := uint32(0)
+		for len(held) < max(n, -n) {
+			f, err := os.Open("/data/f")
+			if err != nil {
+				var errno syscall.Errno
+				if !errors.As(err, &errno) {
+					panic(err)
+				}
+				code = uint32(errno)
+				break
+			}
+			held = append(held, f)
+		}
+		holdCount("opened", len(held), code, n < 0)
 	case "udp":
 		network := w.Network()
 		var ports []string
@@ -493,6 +526,17 @@ func recurse(n int) int {
 	var pad [4]int
 	pad[n%4] = n
 	return recurse(n-1) + 1 + pad[0]*0
+}
+
+// holdCount prints as printCount does, then traps (dropping a handle
+// the guest does not hold) if trap is set, or else holds what it made
+// until stdin ends.
+func holdCount(what string, k int, code uint32, trap bool) {
+	printCount(what, k, code)
+	if trap {
+		w.DropInput(999999)
+	}
+	io.Copy(io.Discard, os.Stdin)
 }
 
 // printCount prints "WHAT K", and ", then error CODE" when code is not 0.

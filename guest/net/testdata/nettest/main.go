@@ -7,6 +7,9 @@
 //	dials ADDR N       print "ready", then N times dial ADDR, write a byte
 //	                   and close; print "done" and the guest's heap
 //	                   allocations over the N ("mallocs M")
+//	echodials ADDR N   print "ready", then N times dial ADDR, write a byte,
+//	                   read one back (a Read that waits, no deadline set)
+//	                   and close; print "done"
 //	serve N            listen on 127.0.0.1:0, print the address, echo one
 //	                   line on each of N connections served concurrently,
 //	                   close the listener and set its deadline: print
@@ -310,6 +313,31 @@ func run(args []string) error {
 				return nil
 			}
 		}
+
+	case "echodials":
+		n, err := strconv.Atoi(args[2])
+		if err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		b := []byte{1}
+		for range n {
+			c, err := wasinet.Dial("tcp", args[1])
+			if err != nil {
+				return err
+			}
+			if _, err := c.Write(b); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(c, b); err != nil {
+				return err
+			}
+			if err := c.Close(); err != nil {
+				return err
+			}
+		}
+		fmt.Println("done")
+		return nil
 
 	case "dials", "quietdials":
 		// quietdials closes each connection without writing to it.

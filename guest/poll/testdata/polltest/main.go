@@ -76,6 +76,21 @@ func main() {
 		c.Cancel() // a second Cancel does nothing
 	}
 
+	// An interrupt ends the wait in progress and a wait with a stamp
+	// taken before it, not a later wait: that one lasts to its deadline.
+	var ic poll.Canceler
+	stale := ic.Stamp()
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		ic.Interrupt()
+	}()
+	err = poll.WaitSince(p, time.Time{}, &ic, ic.Stamp())
+	during := err == poll.ErrCanceled
+	err = poll.WaitSince(p, time.Time{}, &ic, stale)
+	before := err == poll.ErrCanceled
+	err = poll.WaitSince(p, time.Now().Add(20*time.Millisecond), &ic, ic.Stamp())
+	fmt.Println("interrupt", during, before, errors.Is(err, os.ErrDeadlineExceeded))
+
 	// A Go timer fires while a goroutine waits in the poller for an hour.
 	go poll.Wait(p, time.Time{}, nil)
 	t0 := time.Now()

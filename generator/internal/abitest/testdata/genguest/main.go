@@ -5,6 +5,12 @@
 // through the Go guest bindings wit2host -guest generated (../../../kitchenguest)
 // against the host bindings (../../../kitchen), with edge values, checks
 // every echoed value exactly, and prints "FAIL ..." lines for mismatches.
+//
+// With the argument "allocs" it prints instead the heap allocations of
+// allocCalls calls of each import whose arguments are lowered into a block
+// and whose result is a scalar:
+//
+//	allocs <calls> <total-len> <sum17>
 package main
 
 import (
@@ -13,6 +19,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 
 	"github.com/wasitls/wasitls/cabi/witval"
@@ -45,6 +52,10 @@ func check(what string, ok bool, got, want any) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "allocs" {
+		allocs()
+		return
+	}
 	scalars()
 	stringsAndLists()
 	records()
@@ -97,6 +108,47 @@ func scalars() {
 		args[9], args[10], args[11], args[12], args[13], args[14], args[15], args[16]), want)
 }
 
+// allocCalls is how many calls each allocation count covers.
+const allocCalls = 1000
+
+// allocs prints the heap allocations of allocCalls calls of total-len (a
+// list of lists: an outer block of addresses) and of sum17 (spilled
+// parameters: a block of 17 words).
+func allocs() {
+	lists := [][]byte{[]byte("h2"), []byte("http/1.1")}
+	var a [17]uint32
+	count := func(call func()) uint64 {
+		call() // the arena and the kept list grow once
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range allocCalls {
+			call()
+		}
+		runtime.ReadMemStats(&after)
+		return after.Mallocs - before.Mallocs
+	}
+	total := count(func() {
+		if n := echo.TotalLen(lists); n != 10 {
+			fail("total-len", n)
+		}
+	})
+	sum := count(func() {
+		if n := echo.Sum17(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16]); n != 0 {
+			fail("sum17", n)
+		}
+	})
+	if failures > 0 {
+		os.Exit(1)
+	}
+	fmt.Println("allocs", allocCalls, total, sum)
+}
+
+// fail records a failure of the allocs mode.
+func fail(what string, got any) {
+	failures++
+	fmt.Printf("FAIL %s: got %v\n", what, got)
+}
+
 func stringsAndLists() {
 	for _, s := range []string{"", "a", "héllo 😀 世界", strings.Repeat("ü", 32<<10)} {
 		eq(fmt.Sprintf("string of %d bytes", len(s)), echo.EchoString(s), s)
@@ -121,6 +173,13 @@ func stringsAndLists() {
 		{A: witval.Some(""), B: []witval.Tuple2[uint8, int64]{{F0: 0, F1: math.MaxInt64}}},
 	}
 	deq("items", echo.EchoItems(items), items)
+	eq("total-len", echo.TotalLen([][]byte{[]byte("h2"), nil, []byte("http/1.1")}), 10)
+	eq("total-len empty", echo.TotalLen(nil), 0)
+	var bigLists [][]byte
+	for range 40000 { // 320,000 bytes of addresses: past the arena, on the heap
+		bigLists = append(bigLists, []byte("ab"))
+	}
+	eq("total-len past the arena", echo.TotalLen(bigLists), 80000)
 }
 
 func records() {

@@ -396,7 +396,7 @@ func lowerListPair(v []Pair) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 20))
+	block := cabi.Scratch(uint32(len(v) * 20))
 	for i, x := range v {
 		storePair(unsafe.Add(block, i*20), x)
 	}
@@ -407,7 +407,7 @@ func lowerListString(v []string) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 8))
+	block := cabi.Scratch(uint32(len(v) * 8))
 	for i, x := range v {
 		storeString(unsafe.Add(block, i*8), x)
 	}

@@ -235,6 +235,17 @@ func funcEchoItems(h Host, name string) api.GoModuleFunc {
 	}
 }
 
+func funcTotalLen(h Host, name string) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		call := cabi.Begin(ctx, mod, name)
+		c := &call
+		defer c.End()
+		p0 := listListU8(c, uint32(stack[0]), uint32(stack[1]))
+		v := h.TotalLen(ctx, p0)
+		stack[0] = uint64(v)
+	}
+}
+
 func funcEchoPrims(h Host, name string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		call := cabi.Begin(ctx, mod, name)
@@ -670,6 +681,7 @@ func Functions(h Host, module string) []cabi.HostFunc {
 		{Name: "echo-bytes", Fn: funcEchoBytes(h, module+"#echo-bytes"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.ptr", "v.len", "retptr"}},
 		{Name: "echo-strings", Fn: funcEchoStrings(h, module+"#echo-strings"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.ptr", "v.len", "retptr"}},
 		{Name: "echo-items", Fn: funcEchoItems(h, module+"#echo-items"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.ptr", "v.len", "retptr"}},
+		{Name: "total-len", Fn: funcTotalLen(h, module+"#total-len"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v.ptr", "v.len"}, ResultNames: []string{"result"}},
 		{Name: "echo-prims", Fn: funcEchoPrims(h, module+"#echo-prims"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeI64, api.ValueTypeF32, api.ValueTypeF64, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "v.2", "v.3", "v.4", "v.5", "v.6", "v.7", "v.8", "v.9", "v.10", "v.11", "v.12", "v.13", "retptr"}},
 		{Name: "echo-point", Fn: funcEchoPoint(h, module+"#echo-point"), Params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, Results: []api.ValueType{}, ParamNames: []string{"v.0", "v.1", "retptr"}},
 		{Name: "echo-color", Fn: funcEchoColor(h, module+"#echo-color"), Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}, ParamNames: []string{"v"}, ResultNames: []string{"result"}},
@@ -895,6 +907,15 @@ func listItem(c *cabi.Call, p, n uint32) []Item {
 	v := cabi.MakeList[Item](c, n, 20)
 	for i := range v {
 		v[i] = loadItem(c, p+uint32(i)*20)
+	}
+	return v
+}
+
+func listListU8(c *cabi.Call, p, n uint32) [][]byte {
+	c.CheckList(p, n, 8, 4)
+	v := cabi.MakeList[[]byte](c, n, 8)
+	for i := range v {
+		v[i] = c.Bytes(c.U32(p+uint32(i)*8), c.U32(p+uint32(i)*8+4))
 	}
 	return v
 }

@@ -427,6 +427,13 @@ type Host interface {
 	//
 	//	echo-items: func(v: list<item>) -> list<item>
 	EchoItems(ctx context.Context, v []Item) []Item
+	// TotalLen implements the function total-len.
+	//
+	// The total length of a list of lists (lowered into a block, as
+	// wasi:tls's ALPN IDs are), with a scalar result.
+	//
+	//	total-len: func(v: list<list<u8>>) -> u32
+	TotalLen(ctx context.Context, v [][]byte) uint32
 	// EchoPrims implements the function echo-prims.
 	//
 	//	echo-prims: func(v: prims) -> prims

@@ -226,6 +226,23 @@ func EchoItems(v []Item) []Item {
 	return res
 }
 
+//go:wasmimport test:kitchen/echo@0.1.0 total-len
+func importTotalLen(p0 uint32, p1 uint32) uint32
+
+// TotalLen calls the function total-len.
+//
+// The total length of a list of lists (lowered into a block, as
+// wasi:tls's ALPN IDs are), with a scalar result.
+//
+//	total-len: func(v: list<list<u8>>) -> u32
+func TotalLen(v [][]byte) uint32 {
+	cabi.Enter()
+	core := importTotalLen(lowerListListU8(v), uint32(len(v)))
+	res := uint32(core)
+	cabi.Unpin()
+	return res
+}
+
 //go:wasmimport test:kitchen/echo@0.1.0 echo-prims
 func importEchoPrims(p0 uint32, p1 uint32, p2 uint32, p3 uint32, p4 uint32, p5 uint32, p6 uint32, p7 uint64, p8 uint64, p9 float32, p10 float64, p11 uint32, p12 uint32, p13 uint32, ret uint32)
 
@@ -528,7 +545,7 @@ func importSum17(p0 uint32) uint64
 //	sum17: func(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32, a6: u32, a7: u32, a8: u32, a9: u32, a10: u32, a11: u32, a12: u32, a13: u32, a14: u32, a15: u32, a16: u32) -> u64
 func Sum17(a0 uint32, a1 uint32, a2 uint32, a3 uint32, a4 uint32, a5 uint32, a6 uint32, a7 uint32, a8 uint32, a9 uint32, a10 uint32, a11 uint32, a12 uint32, a13 uint32, a14 uint32, a15 uint32, a16 uint32) uint64 {
 	cabi.Enter()
-	spill := cabi.Alloc(68)
+	spill := cabi.Scratch(68)
 	*(*uint32)(unsafe.Add(spill, 0)) = a0
 	*(*uint32)(unsafe.Add(spill, 4)) = a1
 	*(*uint32)(unsafe.Add(spill, 8)) = a2
@@ -953,9 +970,20 @@ func lowerListItem(v []Item) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 20))
+	block := cabi.Scratch(uint32(len(v) * 20))
 	for i, x := range v {
 		storeItem(unsafe.Add(block, i*20), x)
+	}
+	return cabi.Addr(block)
+}
+
+func lowerListListU8(v [][]byte) uint32 {
+	if len(v) == 0 {
+		return 0
+	}
+	block := cabi.Scratch(uint32(len(v) * 8))
+	for i, x := range v {
+		storeListU8(unsafe.Add(block, i*8), x)
 	}
 	return cabi.Addr(block)
 }
@@ -964,7 +992,7 @@ func lowerListOptionU16(v []witval.Option[uint16]) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 4))
+	block := cabi.Scratch(uint32(len(v) * 4))
 	for i, x := range v {
 		storeOptionU16(unsafe.Add(block, i*4), x)
 	}
@@ -975,7 +1003,7 @@ func lowerListShape(v []Shape) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 24))
+	block := cabi.Scratch(uint32(len(v) * 24))
 	for i, x := range v {
 		storeShape(unsafe.Add(block, i*24), x)
 	}
@@ -986,7 +1014,7 @@ func lowerListString(v []string) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 8))
+	block := cabi.Scratch(uint32(len(v) * 8))
 	for i, x := range v {
 		storeString(unsafe.Add(block, i*8), x)
 	}
@@ -999,6 +1027,11 @@ func storeItem(p unsafe.Pointer, v Item) {
 }
 
 func storeListTuple2U8S64End(p unsafe.Pointer, v []witval.Tuple2[uint8, int64]) {
+	*(*uint32)(p) = cabi.Addr(unsafe.Pointer(unsafe.SliceData(v)))
+	*(*uint32)(unsafe.Add(p, 4)) = uint32(len(v))
+}
+
+func storeListU8(p unsafe.Pointer, v []byte) {
 	*(*uint32)(p) = cabi.Addr(unsafe.Pointer(unsafe.SliceData(v)))
 	*(*uint32)(unsafe.Add(p, 4)) = uint32(len(v))
 }

@@ -1085,7 +1085,7 @@ func lowerListPair(v []Pair) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 12))
+	block := cabi.Scratch(uint32(len(v) * 12))
 	for i, x := range v {
 		storePair(unsafe.Add(block, i*12), x)
 	}

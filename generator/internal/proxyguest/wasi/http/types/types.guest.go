@@ -2119,7 +2119,7 @@ func lowerListFieldValue(v []FieldValue) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 8))
+	block := cabi.Scratch(uint32(len(v) * 8))
 	for i, x := range v {
 		storeFieldValue(unsafe.Add(block, i*8), x)
 	}
@@ -2130,7 +2130,7 @@ func lowerListTuple2FieldNameFieldValueEnd(v []witval.Tuple2[FieldName, FieldVal
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 16))
+	block := cabi.Scratch(uint32(len(v) * 16))
 	for i, x := range v {
 		storeTuple2FieldNameFieldValueEnd(unsafe.Add(block, i*16), x)
 	}

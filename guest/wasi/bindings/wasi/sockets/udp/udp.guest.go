@@ -875,7 +875,7 @@ func lowerListOutgoingDatagram(v []OutgoingDatagram) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 44))
+	block := cabi.Scratch(uint32(len(v) * 44))
 	for i, x := range v {
 		storeOutgoingDatagram(unsafe.Add(block, i*44), x)
 	}

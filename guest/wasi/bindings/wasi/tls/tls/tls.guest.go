@@ -1383,7 +1383,7 @@ func lowerListALPNID(v []ALPNID) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 8))
+	block := cabi.Scratch(uint32(len(v) * 8))
 	for i, x := range v {
 		storeALPNID(unsafe.Add(block, i*8), x)
 	}
@@ -1394,7 +1394,7 @@ func lowerListListU8(v [][]byte) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 8))
+	block := cabi.Scratch(uint32(len(v) * 8))
 	for i, x := range v {
 		storeListU8(unsafe.Add(block, i*8), x)
 	}

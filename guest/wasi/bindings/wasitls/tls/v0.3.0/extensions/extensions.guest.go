@@ -717,7 +717,7 @@ func lowerListListU8(v [][]byte) uint32 {
 	if len(v) == 0 {
 		return 0
 	}
-	block := cabi.Alloc(uint32(len(v) * 8))
+	block := cabi.Scratch(uint32(len(v) * 8))
 	for i, x := range v {
 		storeListU8(unsafe.Add(block, i*8), x)
 	}
