@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -60,18 +61,30 @@ import (
 // built into the program (or, lacking them, the program's executable),
 // and the platform; wazero adds its own (the CPU
 // features, the termination checks). A new wazero or rewrite so makes new
-// entries; nothing removes the old ones, nor bounds the directory's size:
-// remove it to start again.
+// entries, in a directory of their own; opening the cache removes those
+// of older ones (removeOutdated), and staging directories left by dead
+// processes (removeStaleStaging). Nothing bounds the directory's size:
+// remove it to start again. The rewrite of a module compiled with
+// CompileModule or CompileModuleChecked is kept too, keyed on its input,
+// so that a start that loads the code does not rewrite the module again
+// (see rewriteCached).
 type CompilationCache struct {
 	store   string                  // dir/wasitls-rN-wazero-VERSION-GOARCH-GOOS: the sealed entries
 	staging string                  // wazero's directory beneath dir/staging-*: empty between compilations
+	lock    *os.File                // dir/staging-*, locked while c is open (lockStaging)
 	wazero  wazero.CompilationCache // over staging
 	build   string                  // the wazero module built into the program
 	mu      sync.Mutex              // one compilation at a time: what appears in staging is its
 	loaded  atomic.Int64            // CompilationCacheStats.Loaded
 	stored  atomic.Int64            // CompilationCacheStats.Stored
 	refused atomic.Int64            // CompilationCacheStats.Refused
-	closed  atomic.Bool             // set by Close
+	closed  atomic.Bool             // set by Close or Abandon
+	// rewriter names the rewriter's code (rewriterBuild), part of the
+	// stored rewrites' keys; "" keeps none.
+	rewriter        string
+	rewritesLoaded  atomic.Int64 // RewriteStats.Loaded
+	rewritesStored  atomic.Int64 // RewriteStats.Stored
+	rewritesRefused atomic.Int64 // RewriteStats.Refused
 }
 
 // CompilationCacheStats counts what a CompilationCache did.
@@ -123,8 +136,14 @@ func OpenCompilationCache(dir, flag string) (*CompilationCache, error) {
 		return nil, fmt.Errorf("%s: the program holds no record of the wazero it was built with (debug.ReadBuildInfo), "+
 			"nor can it find its executable: entries of another wazero could not be told apart", flag)
 	}
+	removeStaleStaging(dir)
 	staging, err := os.MkdirTemp(dir, "staging-")
 	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, dir, err)
+	}
+	lock, err := lockStaging(staging)
+	if err != nil {
+		os.RemoveAll(staging)
 		return nil, fmt.Errorf("%s %s: %w", flag, dir, err)
 	}
 	wc, err := wazero.NewCompilationCacheWithDir(staging)
@@ -137,20 +156,48 @@ func OpenCompilationCache(dir, flag string) (*CompilationCache, error) {
 	}
 	if err != nil {
 		os.RemoveAll(staging)
+		lock.Close()
 		return nil, fmt.Errorf("%s %s: %w", flag, dir, err)
 	}
 	// wazero names its directory by its version and the platform
 	// (wazero-VERSION-GOARCH-GOOS): so is the entries' directory named.
-	store := filepath.Join(dir, fmt.Sprintf("wasitls-r%d-%s", stopcheck.Version, sub[0].Name()))
+	store := filepath.Join(dir, storeName(sub[0].Name()))
 	if err := mkdirPrivate(store); err == nil {
 		err = checkPrivate(store)
+	}
+	if err == nil {
+		// Used now (see removeOutdated).
+		now := time.Now()
+		err = os.Chtimes(store, now, now)
 	}
 	if err != nil {
 		wc.Close(context.Background())
 		os.RemoveAll(staging)
+		lock.Close()
 		return nil, fmt.Errorf("%s %s: %w", flag, dir, err)
 	}
-	return &CompilationCache{store: store, staging: filepath.Join(staging, sub[0].Name()), wazero: wc, build: build}, nil
+	removeOutdated(dir, filepath.Base(store))
+	return &CompilationCache{store: store, staging: filepath.Join(staging, sub[0].Name()), lock: lock,
+		wazero: wc, build: build, rewriter: rewriterBuild()}, nil
+}
+
+// staleStaging is the age past which a staging directory whose lock no
+// process holds is removed (removeStaleStaging). The lock tells a running
+// process's from a dead one's; the age only leaves alone one a process
+// has just made and not yet locked.
+const staleStaging = 10 * time.Minute
+
+// removeStaleStaging removes the staging directories in dir that no
+// running process holds, older than staleStaging (see removeUnused): those
+// of processes killed, or that exited with a compilation in progress.
+func removeStaleStaging(dir string) {
+	files, _ := os.ReadDir(dir)
+	cutoff := time.Now().Add(-staleStaging)
+	for _, f := range files {
+		if strings.HasPrefix(f.Name(), "staging-") && f.Type().IsDir() {
+			removeUnused(filepath.Join(dir, f.Name()), cutoff)
+		}
+	}
 }
 
 // mkdirPrivate creates dir, and its missing parents, accessible to the
@@ -226,11 +273,7 @@ func wazeroBuild() string {
 	if err != nil {
 		return ""
 	}
-	fi, err := os.Stat(exe)
-	if err != nil {
-		return ""
-	}
-	return fmt.Sprintf("executable %s %d %d", exe, fi.Size(), fi.ModTime().UnixNano())
+	return executableBuild(exe)
 }
 
 // NewRuntime returns a wazero.Runtime with configuration rc whose
@@ -260,7 +303,20 @@ func (c *CompilationCache) Close(ctx context.Context) error {
 	if rerr := os.RemoveAll(filepath.Dir(c.staging)); err == nil {
 		err = rerr
 	}
+	c.lock.Close()
 	return err
+}
+
+// Abandon removes the staging directory without waiting for a
+// compilation in progress, which then fails, and closes c as Close does
+// otherwise: for a program about to exit with a compilation running
+// (interrupted), which Close would wait for. Abandoning a nil or closed
+// cache does nothing.
+func (c *CompilationCache) Abandon() {
+	if c == nil || c.closed.Swap(true) {
+		return
+	}
+	os.RemoveAll(filepath.Dir(c.staging))
 }
 
 // A cachedRuntime is a wazero.Runtime whose CompileModule goes through a
@@ -476,8 +532,10 @@ func readEntry(path string, key [sha256.Size]byte, name string) ([]byte, error) 
 	if err := checkOwner(fi); err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxEntry+1))
-	if err != nil {
+	// Read at its size, in one buffer (a file replaced meanwhile is
+	// another inode, this one whole; one cut short fails).
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
 		return nil, err
 	}
 	head := len(entryMagic) + 2*sha256.Size + 8

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 )
 
 // openNonblock opens an entry replaced by a named pipe after the
@@ -46,4 +47,48 @@ func checkParent(fi os.FileInfo) error {
 		return fmt.Errorf("writable by its group or others without the sticky bit (mode %v): they could replace the cache", fi.Mode())
 	}
 	return nil
+}
+
+// lockStaging opens the staging directory dir and takes its lock, which
+// it holds until closed: a staging directory whose lock is free belongs
+// to no running process (see removeUnused).
+func lockStaging(dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// removeUnused removes the directory at path, a staging directory or an
+// entries' directory the cache no longer uses, if it is unused: a
+// directory itself (a symbolic link is left, never followed), the current
+// user's, last changed before cutoff, and whose lock no process holds (a
+// staging directory's is held while its cache is open: one whose lock is
+// free is of a process that was killed, or exited with a compilation in
+// progress).
+func removeUnused(path string, cutoff time.Time) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || int(st.Uid) != os.Getuid() || !fi.ModTime().Before(cutoff) {
+		return
+	}
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return // a running process's
+	}
+	// Held until removed; os.RemoveAll removes what is beneath without
+	// following symbolic links.
+	os.RemoveAll(path)
 }

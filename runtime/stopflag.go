@@ -69,7 +69,7 @@ func CompileModule(ctx context.Context, r wazero.Runtime, wasm []byte) (wazero.C
 // Instantiate refuses a module compiled for a larger bound than the
 // guest's. The other fields of lim are applied by Instantiate.
 func CompileModuleLimits(ctx context.Context, r wazero.Runtime, wasm []byte, lim Limits) (wazero.CompiledModule, error) {
-	compiled, tables, err := compileRewritten(ctx, r, wasm, lim, stopcheck.InstrumentWith)
+	compiled, tables, err := compileRewritten(ctx, r, wasm, lim, "stop", stopcheck.InstrumentWith)
 	if err != nil {
 		return nil, err
 	}

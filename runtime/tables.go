@@ -56,17 +56,18 @@ type cappedModule struct {
 // of nested calls has a wazero stack growing to some 100 MB, which no
 // limit of this runtime bounds.
 func CompileModuleChecked(ctx context.Context, r wazero.Runtime, wasm []byte, lim Limits) (wazero.CompiledModule, error) {
-	compiled, tables, err := compileRewritten(ctx, r, wasm, lim, stopcheck.InstrumentStack)
+	compiled, tables, err := compileRewritten(ctx, r, wasm, lim, "stack", stopcheck.InstrumentStack)
 	if err != nil {
 		return nil, err
 	}
 	return &cappedModule{compiled, tables, r}, nil
 }
 
-// compileRewritten checks wasm (CheckBinary), rewrites it for lim and
-// compiles the result, returning it with the entries its tables may hold
-// together.
-func compileRewritten(ctx context.Context, r wazero.Runtime, wasm []byte, lim Limits,
+// compileRewritten checks wasm (CheckBinary), rewrites it for lim (with
+// rewrite, named kind; a compilation cache on disk keeps the output, see
+// rewriteCached) and compiles the result, returning it with the entries
+// its tables may hold together.
+func compileRewritten(ctx context.Context, r wazero.Runtime, wasm []byte, lim Limits, kind string,
 	rewrite func([]byte, stopcheck.Options) ([]byte, error)) (wazero.CompiledModule, uint64, error) {
 	lim = lim.withDefaults()
 	if err := lim.validate(); err != nil {
@@ -75,7 +76,7 @@ func compileRewritten(ctx context.Context, r wazero.Runtime, wasm []byte, lim Li
 	if err := CheckBinary(wasm); err != nil {
 		return nil, 0, err
 	}
-	out, err := rewrite(wasm, lim.RewriteOptions())
+	out, err := rewriteCached(r, wasm, lim.RewriteOptions(), kind, rewrite)
 	if err != nil {
 		return nil, 0, fmt.Errorf("runtime: %w", err)
 	}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasitls/wasitls/internal/cachefiles"
 	"github.com/wasitls/wasitls/internal/cguest"
+	"github.com/wasitls/wasitls/internal/syncbuf"
 )
 
 // TestRunCompilationCache runs a Go guest (a core module) and a C
@@ -62,5 +65,50 @@ func TestRunCompilationCacheRefused(t *testing.T) {
 	code, _, stderr := runCLI(t, "--compilation-cache", dir, guest)
 	if code != 1 || !strings.Contains(stderr, "--compilation-cache "+dir+": ") || !strings.Contains(stderr, "writable by its group or others") {
 		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRunCompilationCacheInterrupted interrupts `wasitls run
+// --compilation-cache` while it compiles its guest (a 5 MB Go guest,
+// seconds of CPU): the process exits after interruptGrace without waiting
+// for the compilation, and leaves no staging directory in the cache
+// (before, it left an empty one at each such interrupt).
+func TestRunCompilationCacheInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := buildCommand(t)
+	guest := wasmFile(t, "github.com/wasitls/wasitls/examples/client-showcase")
+	dir := filepath.Join(t.TempDir(), "cache")
+	cmd := exec.Command(bin, "run", "--compilation-cache", dir, guest)
+	var out syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	setup := time.After(interruptSetupBound)
+	for staging := []string(nil); len(staging) == 0; staging, _ = filepath.Glob(filepath.Join(dir, "staging-*")) {
+		select {
+		case err := <-exited:
+			t.Fatalf("exited before it could be interrupted: %v; output:\n%s", err, out.String())
+		case <-setup:
+			t.Fatalf("no staging directory in %v; output:\n%s", interruptSetupBound, out.String())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		t.Logf("exit: %v; output:\n%s", err, out.String())
+	case <-time.After(interruptExitBound):
+		t.Fatalf("still running %v after SIGINT; output:\n%s", interruptExitBound, out.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "staging-*")); len(left) != 0 {
+		t.Errorf("the interrupted run left %v", left)
 	}
 }

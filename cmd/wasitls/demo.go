@@ -93,6 +93,10 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		defer cache.Close(context.Background())
 	}
+	// Each backend's runtime compiles the same three guests: wazero
+	// compiles each once, the other runtimes finding its code in memory.
+	shared, closeShared := sharedCache(cache)
+	defer closeShared()
 	pki, err := newDemoPKI()
 	if err != nil {
 		return err
@@ -101,7 +105,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	for _, name := range names {
 		fmt.Fprintf(stdout, "\n=== backend %s\n", name)
-		if err := runDemo(ctx, name, wasm, pki, cache, stdout); err != nil {
+		if err := runDemo(ctx, name, wasm, pki, cache, shared, stdout); err != nil {
 			return fmt.Errorf("demo: backend %s: %w", name, err)
 		}
 	}
@@ -150,8 +154,8 @@ func newDemoPKI() (*demoPKI, error) {
 }
 
 // runDemo runs the server guest and two client connections over backend,
-// compiling the guests through cache when not nil.
-func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *demoPKI, cache *runtime.CompilationCache, stdout io.Writer) error {
+// compiling the guests through cache when not nil, else with shared.
+func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *demoPKI, cache *runtime.CompilationCache, shared wazero.CompilationCache, stdout io.Writer) error {
 	var out sync.Mutex // serializes the lines of the guests and the host
 	policy := new(sockets.Policy)
 	if err := policy.AllowListen("127.0.0.1:*"); err != nil {
@@ -162,7 +166,7 @@ func runDemo(ctx context.Context, backend string, wasm map[string][]byte, pki *d
 	}
 	ext := tlshost.New(tlshost.Config{BackendName: backend, RootCAs: pki.ca.Pool(), ClientCAs: pki.ca.Pool(), Logger: demoLogger(stdout, &out)})
 
-	r := newRuntime(ctx, runtime.NewFastRuntimeConfig(), cache)
+	r := newRuntimeShared(ctx, runtime.NewFastRuntimeConfig(), cache, shared)
 	defer r.Close(context.Background())
 	rt, err := runtime.New(ctx, r, runtime.Config{Network: policy, Extensions: []runtime.Extension{ext}, StopFlag: true})
 	if err != nil {

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wasitls/wasitls/backends"
@@ -68,4 +70,47 @@ func TestRunBackendFlag(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut.String(), `--backend: backends: no backend named "no-such-backend"`) {
 		t.Fatalf("code %d, stderr %q", code, errOut.String())
 	}
+}
+
+// TestDemoCompilesOnce runs the demo over every backend, without
+// --compilation-cache, as the README's first command does: each guest is
+// compiled once in the process, not once a backend (before, a runtime of
+// its own for each backend compiled the three guests again, seconds of
+// CPU each).
+func TestDemoCompilesOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three guests")
+	}
+	if len(backends.Names()) < 2 {
+		t.Fatalf("backends %v: the test needs two", backends.Names())
+	}
+	saved := compilationCache
+	compilationCache = nil // the tests' in-memory cache would hide the command's own
+	defer func() { compilationCache = saved }()
+	ctx := &compileCounter{Context: context.Background()}
+	var out, errOut bytes.Buffer
+	if code := dispatch(ctx, []string{"demo"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	if n := ctx.compiled.Load(); n != int64(len(demoGuests)) {
+		t.Errorf("the demo compiled %d modules over %d backends, want %d (each guest once)", n, len(backends.Names()), len(demoGuests))
+	}
+}
+
+// compileCounter is a context counting the modules wazero compiles under
+// it: its compiler asks the context for the number of compilation
+// workers (experimental.GetCompilationWorkers) once for each module it
+// compiles to native code, and not for one it finds compiled in a
+// compilation cache. A wazero that asked otherwise would count none, and
+// fail the test rather than pass it.
+type compileCounter struct {
+	context.Context
+	compiled atomic.Int64
+}
+
+func (c *compileCounter) Value(key any) any {
+	if fmt.Sprintf("%T", key) == "expctxkeys.CompilationWorkers" {
+		c.compiled.Add(1)
+	}
+	return c.Context.Value(key)
 }

@@ -37,10 +37,7 @@ func TestRunInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command")
 	}
-	bin := filepath.Join(t.TempDir(), "wasitls")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommand(t)
 	guest := wasmFile(t, "../../runtime/tlshost/testdata/giveup")
 	for _, backend := range []string{"stdtls", "circl-pq"} {
 		for _, tc := range []struct {
@@ -201,4 +198,15 @@ func waitListening(t *testing.T, stdout, stderr *syncbuf.Buffer, code <-chan int
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// buildCommand builds the wasitls command into a temporary directory and
+// returns its path.
+func buildCommand(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "wasitls")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

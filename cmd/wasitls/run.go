@@ -274,6 +274,9 @@ func runGuest(ctx context.Context, path string, wasm []byte, cache *runtime.Comp
 	case err := <-done:
 		return err
 	case <-time.After(interruptGrace):
+		// Still compiling, or not stopping: its staging directory goes
+		// now, the process exiting without waiting for it.
+		cache.Abandon()
 		fmt.Fprintf(stderr, "%s %v after the interrupt; exiting without it\n", notStoppedNote, interruptGrace)
 		return sys.NewExitError(sys.ExitCodeContextCanceled)
 	}
@@ -316,19 +319,47 @@ func instantiate(ctx context.Context, wasm []byte, comp *component.Component, ca
 // runtimes the command makes without a cache on disk (--compilation-cache).
 // A run compiles its guest once, so the command leaves it nil; the
 // package's tests, which run the same few guests dozens of times in one
-// process (seconds of CPU to compile each), set it.
+// process (seconds of CPU to compile each), set it. The demo, which runs
+// each guest once a backend, makes one of its own (see sharedCache).
 var compilationCache wazero.CompilationCache
 
 // newRuntime is wazero.NewRuntimeWithConfig, compiling through cache when
 // not nil, else with compilationCache.
 func newRuntime(ctx context.Context, c wazero.RuntimeConfig, cache *runtime.CompilationCache) wazero.Runtime {
+	return newRuntimeShared(ctx, c, cache, compilationCache)
+}
+
+// newRuntimeShared is newRuntime with shared, when not nil, in place of
+// compilationCache: wazero keeps there the native code of each module it
+// compiles, by the bytes it compiled and whether it checks for
+// termination, and a runtime compiling the same module finds it there.
+// Only the code is shared: each runtime instantiates its own modules,
+// with their own memories, tables and globals (the stop flag among
+// them).
+func newRuntimeShared(ctx context.Context, c wazero.RuntimeConfig, cache *runtime.CompilationCache, shared wazero.CompilationCache) wazero.Runtime {
 	if cache != nil {
 		return cache.NewRuntime(ctx, c)
 	}
-	if compilationCache != nil {
-		c = c.WithCompilationCache(compilationCache)
+	if shared != nil {
+		c = c.WithCompilationCache(shared)
 	}
 	return wazero.NewRuntimeWithConfig(ctx, c)
+}
+
+// sharedCache returns the in-memory compilation cache for the runtimes
+// of a command that compiles the same modules in several of them, and
+// the function that closes it once they are closed: compilationCache
+// when set, else one of its own. With a cache on disk it returns nil,
+// that cache holding the code in memory as well.
+func sharedCache(cache *runtime.CompilationCache) (wazero.CompilationCache, func()) {
+	if cache != nil {
+		return nil, func() {}
+	}
+	if compilationCache != nil {
+		return compilationCache, func() {}
+	}
+	shared := wazero.NewCompilationCache()
+	return shared, func() { shared.Close(context.Background()) }
 }
 
 // compile makes the wazero runtime the guest runs on and compiles a core

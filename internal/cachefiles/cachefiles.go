@@ -8,11 +8,25 @@ import (
 	"testing"
 )
 
-// Entries returns the entries the compilation cache in dir holds, by
-// path.
+// Entries returns the entries of native code the compilation cache in
+// dir holds, by path.
 func Entries(t testing.TB, dir string) map[string]os.FileInfo {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(dir, "wasitls-r*", "*"))
+	return glob(t, dir, "[0-9a-f]*")
+}
+
+// Rewrites returns the rewritten modules the compilation cache in dir
+// holds, by path.
+func Rewrites(t testing.TB, dir string) map[string]os.FileInfo {
+	t.Helper()
+	return glob(t, dir, "rewrite-*")
+}
+
+// glob returns the files of the entries' directories in dir matching
+// pattern.
+func glob(t testing.TB, dir, pattern string) map[string]os.FileInfo {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "wasitls-r*", pattern))
 	if err != nil {
 		t.Fatal(err)
 	}
