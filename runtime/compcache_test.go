@@ -567,6 +567,12 @@ func TestCompilationCacheOutdated(t *testing.T) {
 	if fi, err := os.Stat(stores[0]); err != nil || fi.ModTime().Before(time.Now().Add(-outdatedAge)) {
 		t.Errorf("the program's own entries' directory: %v, want it marked used", err)
 	}
+	if _, err := os.Stat(olderRewrite); !os.IsNotExist(err) {
+		t.Errorf("opening the cache left an older rewrite's entries (%v)", err)
+	}
+	if _, err := os.Stat(newerRewrite); err != nil {
+		t.Errorf("opening the cache removed a newer rewrite's entries: %v", err)
+	}
 
 	const current = "v1.12.0"
 	elsewhere := t.TempDir()

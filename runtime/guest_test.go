@@ -535,7 +535,7 @@ func TestGuestStarted(t *testing.T) {
 // on its stack.
 func waitBlockedIn(t *testing.T, fn string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a hang guard
 	buf := make([]byte, 1<<20)
 	for {
 		dump := string(buf[:goruntime.Stack(buf, true)])
@@ -546,7 +546,7 @@ func waitBlockedIn(t *testing.T, fn string) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no goroutine blocked in %s after 10 s:\n%s", fn, dump)
+			t.Fatalf("no goroutine blocked in %s after 30 s:\n%s", fn, dump)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,8 +38,10 @@ func stopPaths(t *testing.T, test func(t *testing.T, rt *runtime.Runtime, compil
 }
 
 // blockedStops checks that a guest start leaves blocked stops when its
-// context is cancelled, past its deadline (a second) and when its instance
-// is closed.
+// context is cancelled, past its deadline and when its instance is
+// closed. Each comes once the guest is blocked: a deadline a second from
+// the start (as before) passed, on a loaded machine, before the guest
+// reached its blocking call, and the guest ended early.
 func blockedStops(t *testing.T, start func(t *testing.T, ctx context.Context, started func(*runtime.Instance)) <-chan error) {
 	t.Run("cancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -48,9 +51,10 @@ func blockedStops(t *testing.T, start func(t *testing.T, ctx context.Context, st
 		wantStopped(t, done)
 	})
 	t.Run("deadline", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		wantExpired(t, start(t, ctx, nil))
+		ctx := newLateDeadline()
+		done := start(t, ctx, nil)
+		ctx.pass()
+		wantExpired(t, done)
 	})
 	t.Run("close", func(t *testing.T) {
 		insts := make(chan *runtime.Instance, 1)
@@ -61,6 +65,46 @@ func blockedStops(t *testing.T, start func(t *testing.T, ctx context.Context, st
 		wantStopped(t, done)
 	})
 }
+
+// A lateDeadline is a context whose deadline passes when the test says so:
+// until then its deadline is an hour away; pass makes it now, closes Done
+// and makes Err context.DeadlineExceeded, as the deadline of
+// context.WithDeadline does when its time comes.
+type lateDeadline struct {
+	mu       sync.Mutex
+	deadline time.Time
+	done     chan struct{}
+	err      error
+}
+
+func newLateDeadline() *lateDeadline {
+	return &lateDeadline{deadline: time.Now().Add(time.Hour), done: make(chan struct{})}
+}
+
+func (c *lateDeadline) pass() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.deadline, c.err = time.Now(), context.DeadlineExceeded
+		close(c.done)
+	}
+}
+
+func (c *lateDeadline) Deadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deadline, true
+}
+
+func (c *lateDeadline) Done() <-chan struct{} { return c.done }
+
+func (c *lateDeadline) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *lateDeadline) Value(any) any { return nil }
 
 // startBlocked instantiates compiled on rt with cfg on a goroutine, waits
 // for the guest's first line on ready (one of cfg's writers) and for a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/backends"
+	"github.com/wasitls/wasitls/internal/errtext"
 )
 
 // aeadNonceLength is the per-record nonce length of every TLS 1.3 AEAD
@@ -897,9 +898,12 @@ func (c *Conn) sendAlert(a Alert) error {
 }
 
 // fail sends alert a and returns an *AlertError carrying the formatted
-// reason. It is the one way protocol errors leave the engine.
+// reason. It is the one way protocol errors leave the engine. The reason
+// is bounded (errtext.Bound): it may quote what the peer sent (crypto/x509
+// quotes a malformed name, each control character as four bytes), and
+// the connection keeps it, as its read side's error, for its life.
 func (c *Conn) fail(a Alert, format string, args ...any) error {
-	err := &AlertError{Alert: a, Err: fmt.Errorf(format, args...)}
+	err := &AlertError{Alert: a, Err: errtext.Bound(fmt.Errorf(format, args...))}
 	c.sendAlert(a)
 	return err
 }

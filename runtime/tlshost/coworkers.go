@@ -52,7 +52,11 @@ func newCoWorker() *coWorker {
 // handshakes. A guest's waits run one handshake at a time; more are
 // running when paused handshakes interleave (a server's goroutine per
 // connection), each on its coroutine, counted by the pending handshakes'
-// bound. What ended beyond this many is stopped.
+// bound. What ended beyond this many is stopped. It is fixed, with
+// coWorkerIdle, rather than a limit of the host's configuration: what a
+// guest can make the host keep so is a constant (two stacks for a
+// second), no count the guest chooses, and a knob would trade CPU for it
+// rather than bound anything a guest grows (docs/security.md).
 const maxIdleCoWorkers = 2
 
 // coWorkerIdle is how long a kept coroutine waits for the guest's next

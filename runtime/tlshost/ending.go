@@ -445,13 +445,13 @@ func bounded(f func() error, interrupt func(), warn func(string, error), what st
 	case <-t.C:
 	}
 	interrupt()
-	t.Reset(closeGrace)
+	t.Reset(leaveBehindAfter(closeGrace))
 	select {
 	case err := <-done:
 		return err
 	case <-t.C:
 	}
-	err := fmt.Errorf("tlshost: the backend's %s did not return within %v; the host closed the transport and went on without it", what, 2*closeGrace)
+	err := fmt.Errorf("tlshost: the backend's %s did not return within %v; the host closed the transport and went on without it", what, closeGrace+leaveBehindAfter(closeGrace))
 	if warn != nil {
 		warn(what, err)
 	}

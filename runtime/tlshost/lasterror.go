@@ -2,17 +2,17 @@ package tlshost
 
 import (
 	"context"
-	"fmt"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/wasitls/wasitls/bindings/wasitls/tls/v0.3.0/extensions"
+	"github.com/wasitls/wasitls/internal/errtext"
 )
 
 // MaxErrorText is how much of an error's message the host keeps for a
 // connection (its last error, a failed handshake's error, which the
-// futures hand the guest) and logs: 4 KiB, its start, then how many bytes
-// were cut.
+// futures hand the guest, a post-handshake request's) and its streams
+// (wasi:io/error, errtext.Bound) and logs: 4 KiB, its start, then how many
+// bytes were cut.
 //
 // A backend's error may quote what the peer sent: crypto/x509 refuses a
 // certificate's malformed URI quoting it twice, each control character as
@@ -21,27 +21,13 @@ import (
 // connection (3.2 MiB each, some 13 GiB over the default 4,096 TLS
 // connections, past the peer certificate bytes, which a failed
 // handshake gives back) and logged whole at each handshake.
-const MaxErrorText = 4 << 10
+const MaxErrorText = errtext.Max
 
-// boundText is s, cut to MaxErrorText bytes at the start of a character
-// if longer, saying how many bytes were cut; a cut result shares none of
-// s.
-func boundText(s string) string {
-	if len(s) <= MaxErrorText {
-		return s
-	}
-	cut := MaxErrorText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + fmt.Sprintf("... (%d bytes more)", len(s)-cut)
-}
-
-// A boundedError is an error whose message is bounded (boundText), for
+// A boundedError is an error whose message is bounded (errtext.Cut), for
 // the log.
 type boundedError struct{ err error }
 
-func (e boundedError) Error() string { return boundText(e.err.Error()) }
+func (e boundedError) Error() string { return errtext.Cut(e.err.Error()) }
 func (e boundedError) Unwrap() error { return e.err }
 
 // lastError remembers why a connection's most recent step failed. The
@@ -55,7 +41,7 @@ type lastError struct {
 
 func (l *lastError) set(what string, err error) {
 	l.mu.Lock()
-	l.msg = boundText(what + ": " + err.Error())
+	l.msg = errtext.Cut(what + ": " + err.Error())
 	l.mu.Unlock()
 }
 

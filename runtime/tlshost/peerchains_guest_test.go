@@ -466,6 +466,33 @@ func phaIdentities(t *testing.T, p *guestPKI, cert tls.Certificate) (big, local 
 	return big, local
 }
 
+// phaClients returns dial, which dials k circl-pq clients of addr, a
+// guest server (dialPHA, each handshake and socket within timeout), that
+// answer its post-handshake certificate requests with answer's identity:
+// each reads what the server sends, which answers its requests on the
+// way. They are closed as the test ends.
+func phaClients(t *testing.T, addr string, p *guestPKI, timeout time.Duration, answer func() *backends.Identity) (dial func(k int)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	var wg sync.WaitGroup
+	var clients []backends.Conn
+	t.Cleanup(func() {
+		for _, c := range clients {
+			c.Close()
+		}
+		wg.Wait()
+		cancel()
+	})
+	return func(k int) {
+		t.Helper()
+		for range k {
+			c := dialPHA(t, ctx, addr, p, timeout, answer)
+			clients = append(clients, c)
+			wg.Go(func() { io.Copy(io.Discard, c) })
+		}
+	}
+}
+
 // dialPHA dials addr, a guest server, as a circl-pq client trusting p's
 // CA, its socket's deadline d away, whose answer to a post-handshake
 // certificate request is answer's identity (answer may wait), and
@@ -518,22 +545,7 @@ func TestGuestServerPostHandshakePeerCertBytesLimit(t *testing.T) {
 		Identities: map[string]*backends.Identity{"local": id}}
 	g := startPeerChains(t, cfg, "pha", "local", fmt.Sprint(n), fmt.Sprint(repeat))
 	addr := strings.TrimPrefix(g.next(t, "listening on "), "listening on ")
-	var wg sync.WaitGroup
-	var clients []backends.Conn
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-		wg.Wait()
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for range n {
-		c := dialPHA(t, ctx, addr, p, 30*time.Second, func() *backends.Identity { return big })
-		clients = append(clients, c)
-		// Reading answers the server's requests on the way.
-		wg.Go(func() { io.Copy(io.Discard, c) })
-	}
+	phaClients(t, addr, p, 30*time.Second, func() *backends.Identity { return big })(n)
 	if out := g.next(t, "warm: "); out != fmt.Sprintf("warm: ok %d, failed 0: <nil>", repeat) {
 		t.Fatalf("%s: want the %d requests to one client, each answer replacing the one before, to complete", out, repeat)
 	}

@@ -1,6 +1,7 @@
 package tlshost_test
 
 import (
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasitls/wasitls/backends"
+	circlpq "github.com/wasitls/wasitls/backends/circl-pq"
 	"github.com/wasitls/wasitls/runtime/tlshost"
 )
 
@@ -94,4 +97,49 @@ func (w *longestWrite) longest() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.max
+}
+
+// TestGuestPostHandshakePeerErrorBounded: a client that answers a wasm
+// guest server's post-handshake certificate request (circl-pq, the
+// backend that does them) with a certificate naming a URI of 200 KiB of
+// control characters fails the request and the connection with a
+// message of 1.6 MB, which the backend keeps as its read side's error,
+// the request's future as its error, and the cleartext input stream as
+// its last error (wasi:io/error's to-debug-string): each at most 4 KiB
+// (MaxErrorText) of it. Before, each such connection the guest kept held
+// the whole message, 1.6 MB; 32 of them some 50 MiB.
+func TestGuestPostHandshakePeerErrorBounded(t *testing.T) {
+	const uriKiB, warm, n = 200, 4, 32
+	p := newGuestPKI(t)
+	bad := badURICertificate(t, uriKiB)
+	answer := &backends.Identity{Chain: bad.Certificate, Key: bad.PrivateKey.(crypto.Signer)}
+	// No client CAs: the request names none, so that the client sends the
+	// certificate it holds, which no CA list could name (its issuer is
+	// beyond crypto/x509's parse).
+	cfg := tlshost.Config{BackendName: circlpq.Backend{}.Name(),
+		Identities: map[string]*backends.Identity{"local": backendIdentity(t, "circl-pq", p.local)}}
+	g := startPeerChains(t, cfg, "phafail", "local", fmt.Sprint(warm), fmt.Sprint(n))
+	addr := strings.TrimPrefix(g.next(t, "listening on "), "listening on ")
+	dial := phaClients(t, addr, p, 60*time.Second, func() *backends.Identity { return answer })
+	dial(warm)
+	g.next(t, "warm ")
+	before := heapAfterGC()
+	g.tell("go")
+	dial(n)
+	out := g.next(t, "phafail: ")
+	grew := int64(heapAfterGC()) - int64(before)
+	t.Logf("%.400s", out)
+	t.Logf("%d failed connections held: host heap grew by %d KiB (%d KiB each)", n, grew>>10, grew/n>>10)
+	var reqLen, readLen int
+	if _, err := fmt.Sscanf(out, "phafail: request %d, read %d:", &reqLen, &readLen); err != nil {
+		t.Fatalf("%.300s: %v", out, err)
+	}
+	mustContain(t, out, "URI")
+	if reqLen > 2*tlshost.MaxErrorText+200 || readLen > tlshost.MaxErrorText+200 {
+		t.Errorf("the guest read a request error of %d bytes and a read error of %d, want at most %d (the request's: twice, with the last error)", reqLen, readLen, tlshost.MaxErrorText)
+	}
+	if bound := int64(n) * 64 << 10; grew > bound {
+		t.Errorf("the host's heap grew by %d KiB for %d failed connections the guest holds, want under %d KiB (64 KiB each)", grew>>10, n, bound>>10)
+	}
+	g.end(t)
 }

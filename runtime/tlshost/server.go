@@ -384,7 +384,9 @@ func (s *serverSession) RequestClientIdentityPost() (*future[*peerChain], error)
 			}
 		}
 		if err != nil {
-			f.resolve(nil, backendErr(s.backend, err)) // the future adds what failed
+			// Kept as a handshake's error is (detachErr): it may quote
+			// the client's certificate.
+			f.resolve(nil, detachErr(backendErr(s.backend, err))) // the future adds what failed
 			return
 		}
 		s.d.mu.Lock()

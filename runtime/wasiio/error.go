@@ -6,18 +6,23 @@ import (
 	"io"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
+	"github.com/wasitls/wasitls/internal/errtext"
 )
 
 // Error is the wasi:io/error resource: an opaque account of a failed
-// operation. Its debug string is the Go error's message; other interfaces
-// (such as wasi:sockets/network's network-error-code) inspect Err to
-// classify it.
+// operation. Its debug string is the Go error's message, at most
+// errtext.Max bytes of it: a backend's or the system's message may quote
+// what a peer or the guest sent, and the guest may keep the resource (and
+// a stream its last error) for as long as it likes. Other interfaces (such
+// as wasi:sockets/network's network-error-code) inspect Err to classify
+// it, which errtext.Bound keeps possible.
 type Error struct {
 	Err error
 }
 
-// NewError returns an error resource for err.
-func NewError(err error) *Error { return &Error{Err: err} }
+// NewError returns an error resource for err, its message bounded
+// (errtext.Bound).
+func NewError(err error) *Error { return &Error{Err: errtext.Bound(err)} }
 
 // ToDebugString implements ioerror.Error.
 func (e *Error) ToDebugString(ctx context.Context) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+	"github.com/wasitls/wasitls/internal/errtext"
 )
 
 // An InlineSource is what an inline input stream reads: the same bytes
@@ -152,7 +153,7 @@ func (s *InlineInputStream) readInline(n uint64) ([]byte, error) {
 	if k > 0 {
 		s.scratch = buf
 		if err != nil && !errors.Is(err, ErrWouldBlock) && s.err == nil {
-			s.err = err // reported by the next call
+			s.err = errtext.Bound(err) // reported by the next call
 		}
 		return (*buf)[:k:k], nil
 	}
@@ -161,7 +162,7 @@ func (s *InlineInputStream) readInline(n uint64) ([]byte, error) {
 		return []byte{}, nil
 	}
 	if s.err == nil {
-		s.err = err
+		s.err = errtext.Bound(err)
 	}
 	return nil, s.terminal()
 }
@@ -227,7 +228,7 @@ func (s *InlineInputStream) readDone(buf *[]byte, n int, err error) {
 		s.wake = buf
 	}
 	if !s.dropped && err != nil && s.err == nil && !isTimeoutErr(err) {
-		s.err = err
+		s.err = errtext.Bound(err)
 	}
 	s.mu.Unlock()
 	s.waiters.WakeAll()

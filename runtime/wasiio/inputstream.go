@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
+	"github.com/wasitls/wasitls/internal/errtext"
 )
 
 // An InputStream is the wasi:io/streams input-stream resource over an
@@ -96,7 +97,7 @@ func (s *InputStream) run() {
 			}
 		}
 		if err != nil && s.err == nil {
-			s.err = err
+			s.err = errtext.Bound(err)
 		}
 		if n > 0 || err != nil {
 			s.waiters.WakeAll()

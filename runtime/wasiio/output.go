@@ -11,6 +11,7 @@ import (
 	"github.com/wasitls/wasitls/bindings/wasi/io/poll"
 	"github.com/wasitls/wasitls/bindings/wasi/io/streams"
 	"github.com/wasitls/wasitls/cabi"
+	"github.com/wasitls/wasitls/internal/errtext"
 )
 
 var _ streams.OutputStream = (*OutputStream)(nil)
@@ -103,7 +104,7 @@ func (s *OutputStream) busy() bool {
 	}
 	n, err := s.backlog.Unsent()
 	if err != nil && s.err == nil {
-		s.err = err
+		s.err = errtext.Bound(err)
 	}
 	return n > 0
 }
@@ -144,7 +145,7 @@ func (s *OutputStream) run() {
 		writeBuffers.Put(s.buf)
 		s.buf = nil
 		if err != nil && s.err == nil {
-			s.err = err
+			s.err = errtext.Bound(err)
 		}
 		s.waiters.WakeAll()
 		if s.lingering {
@@ -330,7 +331,7 @@ func (s *OutputStream) writeLocked(p []byte, zeroes bool) error {
 		}
 		s.setPermit(left)
 		if err != nil && s.err == nil {
-			s.err = err
+			s.err = errtext.Bound(err)
 		}
 		return s.terminal()
 	}
@@ -392,7 +393,7 @@ func (s *OutputStream) pushLocked(force bool) {
 	}
 	if s.err == nil {
 		if _, err := bq.guestWrite(s.w, p); err != nil && s.err == nil {
-			s.err = err
+			s.err = errtext.Bound(err)
 		}
 	}
 	writeBuffers.Put(s.gbuf)

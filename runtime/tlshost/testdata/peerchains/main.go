@@ -50,6 +50,16 @@
 // its certificate after the handshake while reading SIZE bytes of data
 // from it, then prints "phadata: read N, chain C: ERROR" (the request's).
 //
+//	peerchains phafail NAME WARM N
+//
+// listens as pha does; it accepts WARM connections, and for each asks the
+// client for its certificate after the handshake, a request that must
+// fail, then reads from the connection, which must fail too; it prints
+// "warm WARM", waits for a line on its standard input, does the same
+// with N more and prints "phafail: request R, read D: ERROR" (the
+// lengths of the first request's and the first read's errors, and the
+// read's error). It keeps every connection.
+//
 //	peerchains phahold NAME N SIZE
 //
 // listens as pha does and accepts N connections; it asks each client for
@@ -390,6 +400,39 @@ func phahold(name string, n, size int) {
 	fmt.Printf("phahold: read %d, ok %d, failed %d: %v\n", read, ok, n-ok, first)
 }
 
+// phafail is the phafail mode.
+func phafail(name string, warm, n int, stdin *bufio.Scanner) {
+	ln := listen(name, wasitls.NoClientCert)
+	var conns []*wasitls.Conn
+	var reqLen, readLen int
+	var readErr error
+	fail := func() {
+		conn := accept(ln)
+		conns = append(conns, conn) // kept, never closed
+		if _, err := conn.RequestClientCertificate(context.Background()); err == nil {
+			fmt.Println("phafail: the request completed; want a failure")
+			os.Exit(1)
+		} else if reqLen == 0 {
+			reqLen = len(err.Error())
+		}
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			fmt.Println("phafail: the read completed; want a failure")
+			os.Exit(1)
+		} else if readErr == nil {
+			readErr, readLen = err, len(err.Error())
+		}
+	}
+	for range warm {
+		fail()
+	}
+	fmt.Printf("warm %d\n", warm)
+	stdin.Scan()
+	for range n {
+		fail()
+	}
+	fmt.Printf("phafail: request %d, read %d: %.300v\n", reqLen, readLen, readErr)
+}
+
 // pha is the pha mode.
 func pha(name string, n, r int, stdin *bufio.Scanner) {
 	ln := listen(name, wasitls.NoClientCert)
@@ -510,6 +553,15 @@ func main() {
 		r, _ := strconv.Atoi(os.Args[4])
 		stdin := bufio.NewScanner(os.Stdin)
 		pha(os.Args[2], n, r, stdin)
+		for stdin.Scan() {
+		}
+		return
+	}
+	if os.Args[1] == "phafail" {
+		warm, _ := strconv.Atoi(os.Args[3])
+		n, _ := strconv.Atoi(os.Args[4])
+		stdin := bufio.NewScanner(os.Stdin)
+		phafail(os.Args[2], warm, n, stdin)
 		for stdin.Scan() {
 		}
 		return
