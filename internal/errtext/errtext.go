@@ -4,6 +4,7 @@
 package errtext
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 )
@@ -35,13 +36,18 @@ func Cut(s string) string {
 // (on each branch of its tree, the outermost such): an io.EOF, a
 // syscall.Errno, an os.ErrDeadlineExceeded stay visible, the long
 // messages that wrap them are not kept. What such an error holds besides
-// its message is its maker's to drop.
+// its message is its maker's to drop. An error whose message is that of
+// a bound error it wraps (Bound's own, or one a backend returns around
+// it) is returned as is: its message is cut once.
 func Bound(err error) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
 	if len(msg) <= Max {
+		return err
+	}
+	if c, ok := errors.AsType[*cutError](err); ok && c.msg == msg {
 		return err
 	}
 	return &cutError{msg: Cut(msg), kept: shortCauses(err, nil)}

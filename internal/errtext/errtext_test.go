@@ -38,7 +38,22 @@ func TestBound(t *testing.T) {
 	if !errors.Is(err, io.EOF) || !errors.Is(err, syscall.ECONNRESET) {
 		t.Error("the short errors the long one wraps are no longer seen by errors.Is")
 	}
+	// Bound again, as a stream's kept error is when it is reported, or
+	// returned by a backend around an error of the same message: cut once.
+	if again := Bound(err); again != err {
+		t.Errorf("a bound error was cut again: %.40q...", again.Error()[Max-8:])
+	}
+	if wrapped := (sameMessage{err}); Bound(wrapped) != error(wrapped) {
+		t.Error("an error whose message is a bound one's was cut again")
+	}
 	if Bound(nil) != nil {
 		t.Error("Bound(nil) is not nil")
 	}
 }
+
+// sameMessage wraps an error keeping its message, as circl-pq's
+// AlertError does its reason.
+type sameMessage struct{ err error }
+
+func (e sameMessage) Error() string { return e.err.Error() }
+func (e sameMessage) Unwrap() error { return e.err }
