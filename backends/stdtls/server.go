@@ -122,7 +122,7 @@ func (c *conn) serverTLSConfig(sc *backends.ServerConfig) (*tls.Config, error) {
 //
 // The server name only chooses between identities: a lone one is picked
 // whenever the client can verify its signature, name or not, so its name
-// is not checked (x509's parsing of the name and the certificate's, four
+// is not checked (x509's parsing of the name and the certificate's, five
 // allocations a handshake, for nothing).
 func (c *conn) pickIdentity(chi *tls.ClientHelloInfo, ids []*backends.Identity) (*tls.Certificate, error) {
 	if len(ids) == 0 {

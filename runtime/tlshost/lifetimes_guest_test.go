@@ -107,8 +107,8 @@ func (b ctxlessBackend) Server(transport net.Conn, cfg *backends.ServerConfig) (
 // left it behind before the transport over another connection's
 // cleartext watched its write deadline. The host's graces before it
 // leaves a backend behind are 30 s longer here, a hang guard: at their
-// own half a second, a loaded machine (load 16) once did not schedule a
-// backend its interruption had ended in time, and the host logged it as
+// own (half a second, a quarter), a loaded machine may not schedule a
+// backend its interruption ended in time, and the host would log it as
 // left behind.
 func TestGuestLifetimes(t *testing.T) {
 	const limit, rounds = 4, 12

@@ -548,20 +548,11 @@ func main() {
 		}
 		return
 	}
-	if os.Args[1] == "pha" {
-		n, _ := strconv.Atoi(os.Args[3])
-		r, _ := strconv.Atoi(os.Args[4])
+	if mode, ok := map[string]func(string, int, int, *bufio.Scanner){"pha": pha, "phafail": phafail}[os.Args[1]]; ok {
+		a, _ := strconv.Atoi(os.Args[3])
+		b, _ := strconv.Atoi(os.Args[4])
 		stdin := bufio.NewScanner(os.Stdin)
-		pha(os.Args[2], n, r, stdin)
-		for stdin.Scan() {
-		}
-		return
-	}
-	if os.Args[1] == "phafail" {
-		warm, _ := strconv.Atoi(os.Args[3])
-		n, _ := strconv.Atoi(os.Args[4])
-		stdin := bufio.NewScanner(os.Stdin)
-		phafail(os.Args[2], warm, n, stdin)
+		mode(os.Args[2], a, b, stdin)
 		for stdin.Scan() {
 		}
 		return
