@@ -37,8 +37,8 @@ func Cut(s string) string {
 // syscall.Errno, an os.ErrDeadlineExceeded stay visible, the long
 // messages that wrap them are not kept. What such an error holds besides
 // its message is its maker's to drop. An error whose message is that of
-// a bound error it wraps (Bound's own, or one a backend returns around
-// it) is returned as is: its message is cut once.
+// a bound error it wraps (Bound's or Detach's own, or one a backend
+// returns around it) is returned as is: its message is cut once.
 func Bound(err error) error {
 	if err == nil {
 		return nil
@@ -51,6 +51,13 @@ func Bound(err error) error {
 		return err
 	}
 	return &cutError{msg: Cut(msg), kept: shortCauses(err, nil)}
+}
+
+// Detach returns an error whose message is err's cut (Cut) and that
+// wraps, for errors.Is and errors.As, kept alone: nothing else err holds
+// is kept.
+func Detach(err error, kept []error) error {
+	return &cutError{msg: Cut(err.Error()), kept: kept}
 }
 
 // shortCauses appends to kept the errors err wraps whose messages are

@@ -46,6 +46,9 @@ func TestBound(t *testing.T) {
 	if wrapped := (sameMessage{err}); Bound(wrapped) != error(wrapped) {
 		t.Error("an error whose message is a bound one's was cut again")
 	}
+	if d := Detach(long, nil); Bound(d) != d || errors.Is(d, io.EOF) {
+		t.Error("a detached error was cut again, or wraps what it was not given")
+	}
 	if Bound(nil) != nil {
 		t.Error("Bound(nil) is not nil")
 	}

@@ -607,25 +607,17 @@ func detachErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	d := &detachedError{msg: errtext.Cut(err.Error())}
+	var is []error
 	for _, s := range []error{ErrHandshakeTimeout, ErrPeerCertBytes, errAbortedByGuest, errClosed, backends.ErrAborted, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, s) {
-			d.is = append(d.is, s)
+			is = append(is, s)
 		}
 	}
 	if errors.As(err, new(x509.UnknownAuthorityError)) {
-		d.is = append(d.is, x509.UnknownAuthorityError{})
+		is = append(is, x509.UnknownAuthorityError{})
 	}
-	return d
+	return errtext.Detach(err, is)
 }
-
-type detachedError struct {
-	msg string
-	is  []error
-}
-
-func (e *detachedError) Error() string   { return e.msg }
-func (e *detachedError) Unwrap() []error { return e.is }
 
 // errClosed is returned by calls on a session that was closed.
 var errClosed = errors.New("tlshost: connection closed")
