@@ -39,9 +39,9 @@ func stopPaths(t *testing.T, test func(t *testing.T, rt *runtime.Runtime, compil
 
 // blockedStops checks that a guest start leaves blocked stops when its
 // context is cancelled, past its deadline and when its instance is
-// closed. Each comes once the guest is blocked: a deadline a second from
-// the start (as before) passed, on a loaded machine, before the guest
-// reached its blocking call, and the guest ended early.
+// closed. Each comes once the guest is blocked (the deadline too: see
+// lateDeadline), so that none, on a loaded machine, comes before the
+// guest reaches its blocking call.
 func blockedStops(t *testing.T, start func(t *testing.T, ctx context.Context, started func(*runtime.Instance)) <-chan error) {
 	t.Run("cancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -17,10 +17,7 @@ import (
 // every unit comes back as they are dropped, and a refusal takes none.
 func TestDescriptorBudget(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
-	os.Mkdir(filepath.Join(dir, "d"), 0o755)
-	f, pre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	f, pre := newFileDirFS(t)
 	pool := sockets.NewPool(3, 0, 0)
 	share := sockets.NewShare(pool)
 	f.SetDescriptorBudget(share)

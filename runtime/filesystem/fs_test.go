@@ -29,12 +29,19 @@ func newFS(t *testing.T, dirs ...Preopen) (*FS, []*Descriptor) {
 	return f, ds
 }
 
-func TestFileLimit(t *testing.T) {
-	ctx := context.Background()
+// newFileDirFS returns an FS whose one preopen holds a file "a" and a
+// directory "d".
+func newFileDirFS(t *testing.T) (*FS, []*Descriptor) {
+	t.Helper()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
 	os.Mkdir(filepath.Join(dir, "d"), 0o755)
-	f, pre := newFS(t, Preopen{Host: dir, Guest: "/"})
+	return newFS(t, Preopen{Host: dir, Guest: "/"})
+}
+
+func TestFileLimit(t *testing.T) {
+	ctx := context.Background()
+	f, pre := newFileDirFS(t)
 	f.SetLimit(3)
 	var held []types.Descriptor
 	for i := range 3 {

@@ -111,8 +111,8 @@
 // once, a thread each, past which every lookup of the process waits). So
 // every stack also draws from a [Pool] for each: its sockets from a
 // descriptor pool (which the guest's files draw from too, through the
-// same [Share], Stack.Descriptors), its lookups from a lookup pool. The pools are the
-// process's ([ProcessSockets], sized from RLIMIT_NOFILE less
+// same [Share], Stack.Descriptors), its lookups from a lookup pool. The
+// pools are the process's ([ProcessSockets], sized from RLIMIT_NOFILE less
 // [DescriptorReserve] when first used, and [ProcessLookups]), not a
 // runtime's, because what they protect is the process's, however many
 // runtimes it runs; an embedder may give a stack another

@@ -79,8 +79,8 @@ func (p *Pool) put() { p.used.Add(-1) }
 // A Share is what one guest holds of a pool (a nil pool: no budget,
 // every Take succeeds). A guest's descriptors all take their units
 // through one share, whatever holds them: its sockets (the Stack's,
-// Stack.Descriptors), the connection a listener of its holds past its
-// socket limit, and its open files and directories (the runtime hands
+// Stack.Descriptors), the connection each listener of its accepts next,
+// and its open files and directories (the runtime hands
 // the same share to the guest's filesystem.FS), so that the pool's floor
 // is the guest's, not each kind's. Its methods are safe for concurrent
 // use.
@@ -207,9 +207,9 @@ func ProcessSockets() *Pool { return processSockets() }
 // a runtime that names no other draws from: DefaultLookupPool lookups in
 // flight, or, sized at its first use from the soft RLIMIT_NOFILE as
 // ProcessSockets is, as many as DNSSocketsPerLookup sockets each fit in
-// half of DescriptorReserve where that is fewer (128 under 1,024 to
-// 4,096 descriptors, a 32nd of the limit up to 8,192, 32 under 256), a
-// quarter of them spare,
+// half of DescriptorReserve where that is fewer (an eighth of the limit
+// under 1,024 descriptors, 32 under 256; 128 under 1,024 to 4,096; a
+// 32nd of the limit up to 8,192), a quarter of them spare,
 // DefaultLookupFloor the floor.
 func ProcessLookups() *Pool { return processLookups() }
 

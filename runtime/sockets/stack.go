@@ -49,7 +49,7 @@ type Stack struct {
 
 	limit       int64        // most sockets alive at once
 	live        atomic.Int64 // sockets alive: not dropped, or connection still open
-	socketShare Share        // of the process's (or the runtime's) descriptor pool: one a socket, a listener's connection held past the limit, or a file of the guest's filesystem.FS
+	socketShare Share        // of the process's (or the runtime's) descriptor pool: one a socket, the connection a listener accepts next, or a file of the guest's filesystem.FS
 	lookupShare Share        // of the lookup pool: one a lookup running
 
 	guestID   uint64 // SetGuest's, for Denial
@@ -243,7 +243,7 @@ func (s *Stack) Hold() (release func(), err error) {
 
 // PoolSockets reports how many units of its descriptor pool the guest
 // holds: its sockets, and whatever else takes units through Descriptors.
-func (s *Stack) PoolSockets() int { return int(s.socketShare.held.Load()) }
+func (s *Stack) PoolSockets() int { return s.socketShare.Held() }
 
 // Descriptors is the guest's share of the descriptor pool its sockets
 // draw from (SetSocketPool): the runtime hands it to the guest's
