@@ -132,21 +132,7 @@ func TestDialEcho(t *testing.T) {
 // cabi_realloc for the empty list).
 func TestReadsPerRoundTrip(t *testing.T) {
 	const trips = 200
-	addr := listen(t, func(c net.Conn) {
-		io.Copy(c, c)
-		c.Close()
-	})
-	calls := new(hostcalls.Counter)
-	var out bytes.Buffer
-	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
-		[]string{addr}, nil, "roundtrips", addr, strconv.Itoa(trips))
-	if err != nil {
-		t.Fatalf("guest: %v\n%s", err, stderr)
-	}
-	if out.String() != "ready\ndone\n" {
-		t.Fatalf("guest printed %q", out.String())
-	}
-	n := calls.Counts()
+	n := echoCounted(t, new(hostcalls.Counter), "roundtrips", trips)
 	t.Logf("host calls for %d round trips: %v", trips, n)
 	const (
 		read = "wasi:io/streams@0.2.8 [method]input-stream.read"
@@ -224,25 +210,12 @@ func TestHostCallsPerDial(t *testing.T) {
 // deadline set, makes no channel for the deadline to wake it with and
 // takes no lock of its deadline: the stream's poll.Canceler is
 // interrupted instead when the deadline changes or the connection closes.
-// Before, each connection's first wait made a channel (50 for 50
+// Before, each connection's first wait made a channel (48 for the 50
 // connections here) and its Close took the deadline's lock to close it.
 func TestWaitingReadMakesNoChannel(t *testing.T) {
 	const dials = 50
-	addr := listen(t, func(c net.Conn) {
-		io.Copy(c, c)
-		c.Close()
-	})
 	calls := &hostcalls.Counter{Guest: []string{"runtime.makechan", "runtime.selectgo"}}
-	var out bytes.Buffer
-	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
-		[]string{addr}, nil, "echodials", addr, strconv.Itoa(dials))
-	if err != nil {
-		t.Fatalf("guest: %v\n%s", err, stderr)
-	}
-	if out.String() != "ready\ndone\n" {
-		t.Fatalf("guest printed %q", out.String())
-	}
-	n := calls.Counts()
+	n := echoCounted(t, calls, "echodials", dials)
 	t.Logf("%d connections that read once: %v", dials, n)
 	if got := n["wasi:io/poll@0.2.8 poll"]; got < dials/2 {
 		t.Fatalf("%d polls for %d connections: the Reads did not wait", got, dials)
@@ -267,6 +240,28 @@ func TestCloseWithoutWrites(t *testing.T) {
 			t.Errorf("%d calls of %s for %d dials closed without a write, want none", got, call, dials)
 		}
 	}
+}
+
+// echoCounted runs the guest's mode (roundtrips or echodials) for n
+// against a loopback peer that echoes what it reads, checks that it
+// printed "ready" and "done", and returns what calls counted after
+// "ready".
+func echoCounted(t *testing.T, calls *hostcalls.Counter, mode string, n int) map[string]int {
+	t.Helper()
+	addr := listen(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.Close()
+	})
+	var out bytes.Buffer
+	stderr, err := runCounted(t, calls, calls.StartOn(&out, "ready"),
+		[]string{addr}, nil, mode, addr, strconv.Itoa(n))
+	if err != nil {
+		t.Fatalf("guest: %v\n%s", err, stderr)
+	}
+	if out.String() != "ready\ndone\n" {
+		t.Fatalf("guest printed %q", out.String())
+	}
+	return calls.Counts()
 }
 
 // dialCounted runs the guest's mode (dials or quietdials) for dials

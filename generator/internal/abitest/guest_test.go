@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/wasitls/wasitls/cabi"
 	"github.com/wasitls/wasitls/generator/internal/kitchen/test/kitchen/echo"
 	"github.com/wasitls/wasitls/internal/guestbuild"
@@ -21,11 +22,7 @@ import (
 // left no handle behind.
 func TestGeneratedGuestRoundTrip(t *testing.T) {
 	e := newEnv(t)
-	wasm := guestbuild.MustBuild(t, "./testdata/genguest")
-	mod, err := e.r.CompileModule(context.Background(), wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod := e.compileGuest(t, "./testdata/genguest")
 	out, inst, err := e.run(mod, "roundtrip", false)
 	if err != nil || !strings.HasPrefix(out, "ok") {
 		t.Fatalf("guest failed: %v\n%s", err, out)
@@ -71,11 +68,7 @@ func TestGeneratedGuestRoundTrip(t *testing.T) {
 // per call: 1,000 calls of each allocated 1,000 times before.
 func TestGeneratedGuestLoweringAllocatesNothing(t *testing.T) {
 	e := newEnv(t)
-	wasm := guestbuild.MustBuild(t, "./testdata/genguest")
-	mod, err := e.r.CompileModule(context.Background(), wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod := e.compileGuest(t, "./testdata/genguest")
 	out, _, err := e.run(mod, "allocs", false)
 	if err != nil {
 		t.Fatalf("guest failed: %v\n%s", err, out)
@@ -107,11 +100,7 @@ func TestGeneratedGuestBigResults(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.h.quiet = true
-	wasm := guestbuild.MustBuild(t, "./testdata/bigresults")
-	mod, err := e.r.CompileModule(context.Background(), wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod := e.compileGuest(t, "./testdata/bigresults")
 	// 4 workers, 8 rounds each, GOGC=5.
 	out, inst, err := e.run(mod, "4 8 5", false)
 	if err != nil || !strings.HasPrefix(out, "ok ") {
@@ -121,4 +110,14 @@ func TestGeneratedGuestBigResults(t *testing.T) {
 	if n := inst.Table().Len(); n != 0 {
 		t.Errorf("table holds %d handles after the guest, want 0", n)
 	}
+}
+
+// compileGuest builds the Go guest in dir and compiles it on e's runtime.
+func (e *env) compileGuest(t *testing.T, dir string) wazero.CompiledModule {
+	t.Helper()
+	mod, err := e.r.CompileModule(context.Background(), guestbuild.MustBuild(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
 }
